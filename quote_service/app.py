@@ -1,0 +1,98 @@
+"""create_app(): routes, lifespan (pool, Redis), dependency injection, error envelope."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from litestar import Litestar, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from redis.asyncio import Redis
+
+from quote_service.auth.controller import AuthController
+from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
+from quote_service.auth.service import AuthService
+from quote_service.cache.redis import create_redis
+from quote_service.catalog.controller import ProductController
+from quote_service.config import Settings
+from quote_service.db.pool import Pool, create_pool
+from quote_service.embedded import embedded_stores
+from quote_service.health import health, ready
+from quote_service.observability.logging import configure_logging
+from quote_service.web.errors import EXCEPTION_HANDLERS
+from quote_service.web.middleware import RequestContextMiddleware
+from litestar.middleware.base import DefineMiddleware
+
+log = structlog.get_logger("quote_service.app")
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@get("/openapi.json", exclude_from_auth=True, include_in_schema=False)
+async def openapi_json(state: State) -> dict[str, Any]:
+    schema: dict[str, Any] = state.openapi_schema
+    return schema
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the ASGI application; resources open in the lifespan and close after it."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            database_url, redis_url = settings.database_url, settings.redis_url
+            if database_url is None or redis_url is None:
+                urls = stack.enter_context(embedded_stores(
+                    settings.home, need_database=database_url is None, need_redis=redis_url is None
+                ))
+                database_url = database_url or urls.database_url
+                redis_url = redis_url or urls.redis_url
+            pool = await create_pool(database_url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size)
+            stack.push_async_callback(pool.close)
+            redis = create_redis(redis_url)
+            stack.push_async_callback(redis.aclose)
+            app.state.pool = pool
+            app.state.redis = redis
+            app.state.auth = AuthService(settings, pool)
+            app.state.openapi_schema = app.openapi_schema.to_schema()
+            log.info("started", environment=settings.environment)
+            yield
+
+    def from_state(name: str) -> Provide:
+        def provide(state: State) -> Any:
+            return state[name]
+
+        return Provide(provide, sync_to_thread=False)
+
+    app = Litestar(
+        route_handlers=[health, ready, openapi_json, AuthController, ProductController],
+        lifespan=[lifespan],
+        dependencies={
+            "pool": from_state("pool"),
+            "redis": from_state("redis"),
+            "auth": from_state("auth"),
+            "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
+        },
+        middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(
+            title="quote-service",
+            version="1.0.0",
+            description="Prices e-commerce baskets: quotes, commissions, rules, flags, flash sales.",
+            path="/docs",
+            render_plugins=[SwaggerRenderPlugin(path="/")],
+        ),
+        signature_types=[Pool, Redis, AuthService, Settings],
+        debug=False,
+    )
+    # Wrap the whole handler, not a route: unknown routes and 405s get the request id too.
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    return app

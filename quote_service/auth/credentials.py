@@ -1,0 +1,78 @@
+"""Password hashing (argon2id), JWT issue/verify with a pinned algorithm, API key material."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from quote_service.config import Settings
+from quote_service.errors import Unauthorized
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so both failures cost the same time.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+API_KEY_PREFIX = "qsk_"
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of `password` (CPU- and memory-hard: call off the event loop)."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when `password` matches; constant work whether or not the user exists."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def issue_token(settings: Settings, *, user_id: uuid.UUID, role: str, tier: str | None, segment: str | None, now: datetime) -> str:
+    """A signed access token carrying the claims of API.md §2."""
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "role": role,
+        "tier": tier,
+        "segment": segment,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=settings.access_token_expire_minutes)).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, settings.secret_key, algorithm=settings.algorithm)
+
+
+def decode_token(settings: Settings, token: str) -> uuid.UUID:
+    """The user id of a valid token; anything else (forged, expired, other alg) is 401."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[settings.algorithm],
+            options={"require": ["sub", "exp", "iat", "jti"]},
+        )
+        return uuid.UUID(str(claims["sub"]))
+    except (jwt.InvalidTokenError, ValueError) as exc:
+        raise Unauthorized("Invalid or expired token") from exc
+
+
+def new_api_key() -> tuple[str, bytes, str]:
+    """A fresh key: (the key shown once, its hash to store, a prefix for display)."""
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, hash_api_key(key), key[:12]
+
+
+def hash_api_key(key: str) -> bytes:
+    """SHA-256 of a key: keys are 256 random bits, so a fast hash is enough and safe."""
+    return hashlib.sha256(key.encode()).digest()
+
+
+def utcnow() -> datetime:
+    """The current time in UTC (the edge reads the clock; pure code takes it as an argument)."""
+    return datetime.now(UTC)

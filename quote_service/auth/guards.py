@@ -1,0 +1,26 @@
+"""Role guards for route handlers and controllers."""
+
+from __future__ import annotations
+
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+from litestar.types import Guard
+
+from quote_service.auth.schemas import Principal
+from quote_service.errors import Forbidden
+
+
+def requires_role(*roles: str) -> Guard:
+    """A guard that admits only principals holding one of `roles`."""
+    allowed = frozenset(roles)
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+        principal: Principal = connection.user
+        if principal.role not in allowed:
+            raise Forbidden(f"This action needs the {' or '.join(sorted(allowed))} role")
+
+    return guard
+
+
+admin_only = requires_role("admin")
+any_caller = requires_role("admin", "user", "service")

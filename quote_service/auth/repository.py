@@ -1,0 +1,79 @@
+"""SQL for users and API keys."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+from quote_service.errors import DuplicateKey
+
+_USER_COLUMNS = "id, username, password_hash, role, tier, segment, is_active, created_at"
+_KEY_COLUMNS = "id, name, role, prefix, created_at, revoked_at"
+
+
+async def insert_user(
+    conn: asyncpg.Connection,
+    *,
+    username: str,
+    password_hash: str,
+    role: str,
+    tier: str | None,
+    segment: str | None,
+) -> asyncpg.Record:
+    try:
+        row = await conn.fetchrow(
+            f"""INSERT INTO users (username, password_hash, role, tier, segment)
+                VALUES ($1, $2, $3, $4, $5) RETURNING {_USER_COLUMNS}""",
+            username, password_hash, role, tier, segment,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise DuplicateKey(f"username {username!r} is taken") from exc
+    assert row is not None
+    return row
+
+
+async def get_user_by_username(conn: asyncpg.Connection, *, username: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE lower(username) = lower($1)", username)
+
+
+async def get_user(conn: asyncpg.Connection, *, user_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE id = $1", user_id)
+
+
+async def insert_api_key(
+    conn: asyncpg.Connection, *, name: str, role: str, key_hash: bytes, prefix: str, created_by: UUID | None
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        f"""INSERT INTO api_keys (name, role, key_hash, prefix, created_by)
+            VALUES ($1, $2, $3, $4, $5) RETURNING {_KEY_COLUMNS}""",
+        name, role, key_hash, prefix, created_by,
+    )
+    assert row is not None
+    return row
+
+
+async def get_active_api_key(conn: asyncpg.Connection, *, key_hash: bytes) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash
+    )
+
+
+async def revoke_api_key(conn: asyncpg.Connection, *, key_id: UUID) -> asyncpg.Record | None:
+    """Revoke a key (idempotent); None when the id is unknown."""
+    return await conn.fetchrow(
+        f"""UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+            WHERE id = $1 RETURNING {_KEY_COLUMNS}, key_hash""",
+        key_id,
+    )
+
+
+async def list_api_keys(
+    conn: asyncpg.Connection, *, after: tuple[object, UUID] | None, limit: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT {_KEY_COLUMNS} FROM api_keys
+            WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2::uuid)
+            ORDER BY created_at, id LIMIT $3""",
+        after[0] if after else None, after[1] if after else None, limit + 1,
+    )

@@ -1,0 +1,89 @@
+"""Auth payloads: tokens, users, API keys, and the authenticated principal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+Role = Literal["admin", "user", "service"]
+Username = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$")]
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
+Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    """Who is calling: a user (bearer token) or a machine client (API key)."""
+
+    id: UUID
+    name: str
+    role: Role
+    kind: Literal["user", "api_key"]
+    tier: str | None = None
+    segment: str | None = None
+
+
+class TokenRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class Token(msgspec.Struct, frozen=True, kw_only=True):
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int
+    role: Role
+
+
+class UserCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    username: Username
+    password: Password
+    role: Role
+    tier: Label | None = None
+    segment: Label | None = None
+
+
+class User(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    username: str
+    role: Role
+    tier: str | None
+    segment: str | None
+    is_active: bool
+    created_at: datetime
+
+
+class Me(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+    kind: Literal["user", "api_key"]
+    role: Role
+    tier: str | None
+    segment: str | None
+
+
+class ApiKeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    role: Literal["service", "admin"] = "service"
+
+
+class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+    role: Role
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(msgspec.Struct, frozen=True, kw_only=True):
+    """Returned once, at creation: `key` is never shown again."""
+
+    id: UUID
+    name: str
+    role: Role
+    prefix: str
+    key: str
+    created_at: datetime

@@ -1,0 +1,135 @@
+"""Authentication: logins, user and key creation, and resolving a request's principal.
+
+Principals are cached in-process for `PRINCIPAL_TTL_SECONDS` so the hot path (a quote per
+request) does not hit PostgreSQL for every call; a revoked key or deactivated user is
+refused by this process at once and by other processes within that TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from uuid import UUID
+
+import asyncpg
+from aiocache import SimpleMemoryCache
+
+from quote_service.auth import credentials, repository
+from quote_service.auth.schemas import ApiKey, ApiKeyCreated, Principal, Token, User, UserCreate
+from quote_service.config import Settings
+from quote_service.errors import NotFound, Unauthorized
+
+PRINCIPAL_TTL_SECONDS = 10
+
+
+def user_from_row(row: asyncpg.Record) -> User:
+    return User(
+        id=row["id"], username=row["username"], role=row["role"], tier=row["tier"],
+        segment=row["segment"], is_active=row["is_active"], created_at=row["created_at"],
+    )
+
+
+def api_key_from_row(row: asyncpg.Record) -> ApiKey:
+    return ApiKey(
+        id=row["id"], name=row["name"], role=row["role"], prefix=row["prefix"],
+        created_at=row["created_at"], revoked_at=row["revoked_at"],
+    )
+
+
+class AuthService:
+    """Owns credentials checks; one per process."""
+
+    def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
+        self.settings = settings
+        self.pool = pool
+        self._principals = SimpleMemoryCache()
+
+    async def login(self, username: str, password: str) -> Token:
+        """Exchange a username and password for a bearer token."""
+        async with self.pool.acquire() as conn:
+            row = await repository.get_user_by_username(conn, username=username)
+        password_hash = row["password_hash"] if row is not None and row["is_active"] else None
+        if not await asyncio.to_thread(credentials.verify_password, password_hash, password):
+            raise Unauthorized("Invalid username or password")
+        assert row is not None
+        token = credentials.issue_token(
+            self.settings, user_id=row["id"], role=row["role"], tier=row["tier"],
+            segment=row["segment"], now=credentials.utcnow(),
+        )
+        return Token(
+            access_token=token, token_type="bearer",
+            expires_in=self.settings.access_token_expire_minutes * 60, role=row["role"],
+        )
+
+    async def create_user(self, data: UserCreate) -> User:
+        """Create a user with an argon2id password hash."""
+        password_hash = await asyncio.to_thread(credentials.hash_password, data.password)
+        async with self.pool.acquire() as conn:
+            row = await repository.insert_user(
+                conn, username=data.username, password_hash=password_hash,
+                role=data.role, tier=data.tier, segment=data.segment,
+            )
+        return user_from_row(row)
+
+    async def get_user(self, user_id: UUID) -> User:
+        async with self.pool.acquire() as conn:
+            row = await repository.get_user(conn, user_id=user_id)
+        if row is None:
+            raise NotFound("user not found")
+        return user_from_row(row)
+
+    async def create_api_key(self, *, name: str, role: str, created_by: UUID | None) -> ApiKeyCreated:
+        """Create a key; the plaintext is returned here and never stored."""
+        key, key_hash, prefix = credentials.new_api_key()
+        async with self.pool.acquire() as conn:
+            row = await repository.insert_api_key(
+                conn, name=name, role=role, key_hash=key_hash, prefix=prefix, created_by=created_by
+            )
+        return ApiKeyCreated(
+            id=row["id"], name=row["name"], role=row["role"], prefix=row["prefix"],
+            key=key, created_at=row["created_at"],
+        )
+
+    async def revoke_api_key(self, key_id: UUID) -> ApiKey:
+        async with self.pool.acquire() as conn:
+            row = await repository.revoke_api_key(conn, key_id=key_id)
+        if row is None:
+            raise NotFound("API key not found")
+        await self._principals.delete(_key_cache_key(bytes(row["key_hash"])))
+        return api_key_from_row(row)
+
+    async def principal_from_bearer(self, token: str) -> Principal:
+        """The active user a bearer token names."""
+        user_id = credentials.decode_token(self.settings, token)
+        cache_key = f"u:{user_id}"
+        cached: Principal | None = await self._principals.get(cache_key)
+        if cached is not None:
+            return cached
+        async with self.pool.acquire() as conn:
+            row = await repository.get_user(conn, user_id=user_id)
+        if row is None or not row["is_active"]:
+            raise Unauthorized("Token names an unknown or inactive user")
+        principal = Principal(
+            id=row["id"], name=row["username"], role=row["role"], kind="user",
+            tier=row["tier"], segment=row["segment"],
+        )
+        await self._principals.set(cache_key, principal, ttl=PRINCIPAL_TTL_SECONDS)
+        return principal
+
+    async def principal_from_api_key(self, key: str) -> Principal:
+        """The machine client an API key belongs to."""
+        key_hash = credentials.hash_api_key(key)
+        cache_key = _key_cache_key(key_hash)
+        cached: Principal | None = await self._principals.get(cache_key)
+        if cached is not None:
+            return cached
+        async with self.pool.acquire() as conn:
+            row = await repository.get_active_api_key(conn, key_hash=key_hash)
+        if row is None:
+            raise Unauthorized("Unknown or revoked API key")
+        principal = Principal(id=row["id"], name=row["name"], role=row["role"], kind="api_key")
+        await self._principals.set(cache_key, principal, ttl=PRINCIPAL_TTL_SECONDS)
+        return principal
+
+
+def _key_cache_key(key_hash: bytes) -> str:
+    return f"k:{key_hash.hex()}"

@@ -1,0 +1,114 @@
+"""Catalog payloads. Money is Decimal in, a string with the currency's digits out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="Opaque client id, 1-64 chars.")]
+Sku = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, description="ISO 4217 code.")]
+Tags = Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]], msgspec.Meta(max_length=50)]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Stock = Annotated[int, msgspec.Meta(ge=0, le=2_000_000_000)]
+PriceSource = Literal["manual", "rule", "inventory", "campaign", "decision", "flash_sale"]
+
+
+class ProductCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    sku: Sku
+    name: Name
+    category_id: ExternalId
+    seller_id: ExternalId
+    currency: Currency
+    base_price: Decimal
+    min_price: Decimal
+    current_price: Decimal | None = None
+    """Defaults to base_price."""
+    cost_price: Decimal = Decimal(0)
+    stock: Stock = 0
+    tags: Tags = msgspec.field(default_factory=list)
+    weight: Decimal | None = None
+    is_active: bool = True
+
+
+class ProductUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PUT: every mutable field. Stock is not here: it changes only through /stock."""
+
+    sku: Sku
+    name: Name
+    category_id: ExternalId
+    seller_id: ExternalId
+    currency: Currency
+    base_price: Decimal
+    current_price: Decimal
+    min_price: Decimal
+    cost_price: Decimal
+    tags: Tags = msgspec.field(default_factory=list)
+    weight: Decimal | None = None
+    is_active: bool = True
+    price_change_reason: Reason | None = None
+
+
+class ProductPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PATCH: only the fields given change."""
+
+    sku: Sku | UnsetType = UNSET
+    name: Name | UnsetType = UNSET
+    category_id: ExternalId | UnsetType = UNSET
+    seller_id: ExternalId | UnsetType = UNSET
+    currency: Currency | UnsetType = UNSET
+    base_price: Decimal | UnsetType = UNSET
+    current_price: Decimal | UnsetType = UNSET
+    min_price: Decimal | UnsetType = UNSET
+    cost_price: Decimal | UnsetType = UNSET
+    tags: Tags | UnsetType = UNSET
+    weight: Decimal | None | UnsetType = UNSET
+    is_active: bool | UnsetType = UNSET
+    price_change_reason: Reason | UnsetType = UNSET
+
+
+class Product(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    sku: str
+    name: str
+    category_id: str
+    seller_id: str
+    currency: str
+    base_price: Decimal
+    current_price: Decimal
+    min_price: Decimal
+    cost_price: Decimal
+    stock: int
+    tags: list[str]
+    weight: Decimal | None
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class PriceChange(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    product_id: UUID
+    old_price: Decimal | None
+    new_price: Decimal
+    reason: str
+    source: PriceSource
+    actor: str
+    changed_at: datetime
+
+
+class StockAdjust(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    delta: Annotated[int, msgspec.Meta(ge=-1_000_000_000, le=1_000_000_000)]
+    reason: Reason
+
+
+class StockLevel(msgspec.Struct, frozen=True, kw_only=True):
+    product_id: UUID
+    stock: int
+    delta: int

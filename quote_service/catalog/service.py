@@ -1,0 +1,142 @@
+"""Catalog writes: invariants, price history in the same transaction, atomic stock."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from quote_service.catalog import repository
+from quote_service.catalog.schemas import (
+    PriceChange,
+    Product,
+    ProductCreate,
+    ProductPatch,
+    ProductUpdate,
+    StockAdjust,
+    StockLevel,
+)
+from quote_service.errors import FieldError, InsufficientStock, NotFound, ValidationFailed
+from quote_service.pricing import money
+
+_MAX_AMOUNT = Decimal("1e12")
+_PRICE_FIELDS = ("base_price", "current_price", "min_price", "cost_price")
+
+
+def product_from_row(row: asyncpg.Record) -> Product:
+    """A product as the API shows it: money with exactly the currency's digits."""
+    currency = row["currency"]
+    prices = {name: money.round_money(row[name], currency) for name in _PRICE_FIELDS}
+    weight = row["weight"]
+    return Product(
+        id=row["id"], sku=row["sku"], name=row["name"], category_id=row["category_id"],
+        seller_id=row["seller_id"], currency=currency, stock=row["stock"], tags=list(row["tags"]),
+        weight=weight.normalize() if weight is not None else None, is_active=row["is_active"],
+        created_at=row["created_at"], updated_at=row["updated_at"], **prices,
+    )
+
+
+def price_change_from_row(row: asyncpg.Record, currency: str) -> PriceChange:
+    old = row["old_price"]
+    return PriceChange(
+        id=row["id"], product_id=row["product_id"],
+        old_price=money.round_money(old, currency) if old is not None else None,
+        new_price=money.round_money(row["new_price"], currency), reason=row["reason"],
+        source=row["source"], actor=row["actor"], changed_at=row["changed_at"],
+    )
+
+
+def check_product(fields: dict[str, Any]) -> None:
+    """Raise 422 listing every broken rule: currency, amounts, 0 <= cost <= min <= current."""
+    errors: list[FieldError] = []
+    currency = fields["currency"]
+    known_currency = money.is_currency(currency)
+    if not known_currency:
+        errors.append(FieldError("currency", "not an ISO 4217 currency code"))
+    well_formed = True
+    for name in _PRICE_FIELDS:
+        value: Decimal = fields[name]
+        if not value.is_finite() or value < 0 or value >= _MAX_AMOUNT:
+            errors.append(FieldError(name, "must be a finite amount >= 0 and below 1e12"))
+            well_formed = False
+        elif known_currency and not money.fits_minor_units(value, currency):
+            errors.append(FieldError(name, f"has more decimals than {currency} allows ({money.minor_units(currency)})"))
+    if well_formed:
+        if fields["base_price"] <= 0:
+            errors.append(FieldError("base_price", "must be greater than 0"))
+        if fields["current_price"] <= 0:
+            errors.append(FieldError("current_price", "must be greater than 0"))
+        if fields["cost_price"] > fields["min_price"]:
+            errors.append(FieldError("cost_price", "must be <= min_price"))
+        if fields["min_price"] > fields["current_price"]:
+            errors.append(FieldError("min_price", "must be <= current_price"))
+    weight = fields.get("weight")
+    if weight is not None and (not weight.is_finite() or weight < 0 or weight >= Decimal("1e9")):
+        errors.append(FieldError("weight", "must be a finite number >= 0"))
+    if errors:
+        raise ValidationFailed("Invalid product: " + "; ".join(f"{e.field} {e.message}" for e in errors), details=errors)
+
+
+async def create_product(pool: asyncpg.Pool, data: ProductCreate, *, actor: str) -> Product:
+    """Insert a product and its first price-history row."""
+    fields = msgspec.structs.asdict(data)
+    if fields["current_price"] is None:
+        fields["current_price"] = data.base_price
+    fields["currency"] = data.currency.upper()
+    check_product(fields)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await repository.insert_product(conn, fields=fields)
+        await repository.insert_price_change(
+            conn, product_id=row["id"], old_price=None, new_price=row["current_price"],
+            reason="product created", source="manual", actor=actor,
+        )
+    return product_from_row(row)
+
+
+async def get_product(pool: asyncpg.Pool, product_id: UUID) -> Product:
+    async with pool.acquire() as conn:
+        row = await repository.get_product(conn, product_id=product_id)
+    if row is None:
+        raise NotFound(f"product {product_id} not found")
+    return product_from_row(row)
+
+
+async def update_product(
+    pool: asyncpg.Pool, product_id: UUID, change: ProductUpdate | ProductPatch | dict[str, Any], *, actor: str
+) -> Product:
+    """Apply a full (PUT) or partial (PATCH) change under a row lock; log a price change."""
+    given = change if isinstance(change, dict) else {
+        k: v for k, v in msgspec.structs.asdict(change).items() if v is not msgspec.UNSET
+    }
+    reason = given.pop("price_change_reason", None) or "manual update"
+    async with pool.acquire() as conn, conn.transaction():
+        current = await repository.get_product(conn, product_id=product_id, for_update=True)
+        if current is None:
+            raise NotFound(f"product {product_id} not found")
+        fields = {**dict(current), **given}
+        fields["currency"] = str(fields["currency"]).upper()
+        check_product(fields)
+        row = await repository.update_product(conn, product_id=product_id, fields=fields)
+        if row["current_price"] != current["current_price"]:
+            await repository.insert_price_change(
+                conn, product_id=product_id, old_price=current["current_price"],
+                new_price=row["current_price"], reason=reason, source="manual", actor=actor,
+            )
+    return product_from_row(row)
+
+
+async def adjust_stock(pool: asyncpg.Pool, product_id: UUID, data: StockAdjust, *, actor: str) -> StockLevel:
+    """Change stock by `delta` atomically; never below zero (409), nothing changed on refusal."""
+    async with pool.acquire() as conn, conn.transaction():
+        stock = await repository.adjust_stock(conn, product_id=product_id, delta=data.delta)
+        if stock is None:
+            if not await repository.product_exists(conn, product_id=product_id):
+                raise NotFound(f"product {product_id} not found")
+            raise InsufficientStock(f"stock cannot change by {data.delta}: it would leave the range 0..2147483647")
+        await repository.insert_stock_movement(
+            conn, product_id=product_id, delta=data.delta, stock_after=stock, reason=data.reason, actor=actor
+        )
+    return StockLevel(product_id=product_id, stock=stock, delta=data.delta)

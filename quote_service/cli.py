@@ -1,0 +1,170 @@
+"""The `quote-service` command: serve, migrate, create-user, create-api-key, seed-demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
+
+import msgspec
+
+from quote_service import demo
+from quote_service.auth.schemas import UserCreate
+from quote_service.auth.service import AuthService
+from quote_service.config import ConfigError, Settings
+from quote_service.db.migrate import MigrationError, apply_migrations
+from quote_service.db.pool import Pool, create_pool
+from quote_service.embedded import embedded_stores
+from quote_service.errors import ServiceError
+from quote_service.observability.logging import configure_logging
+
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def stores(settings: Settings) -> Iterator[Settings]:
+    """Settings with both URLs set, starting the embedded servers for any that are missing."""
+    if settings.database_url and settings.redis_url:
+        yield settings
+        return
+    with embedded_stores(
+        settings.home, need_database=not settings.database_url, need_redis=not settings.redis_url
+    ) as urls:
+        yield msgspec.structs.replace(
+            settings,
+            database_url=settings.database_url or urls.database_url,
+            redis_url=settings.redis_url or urls.redis_url,
+        )
+
+
+def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[T]]) -> T:
+    async def run() -> T:
+        assert settings.database_url is not None
+        pool = await create_pool(settings.database_url, min_size=1, max_size=2)
+        try:
+            return await work(pool)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    assert settings.database_url is not None
+    applied = asyncio.run(apply_migrations(settings.database_url))
+    print(f"migrations applied: {', '.join(applied) if applied else 'none pending'}")
+    return 0
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    data = msgspec.convert(
+        {"username": args.username, "password": args.password, "role": args.role, "tier": args.tier, "segment": args.segment},
+        UserCreate,
+    )
+    asyncio.run(apply_migrations(settings.database_url or ""))
+    user = _with_pool(settings, lambda pool: AuthService(settings, pool).create_user(data))
+    print(f"created {user.role} {user.username} ({user.id})")
+    return 0
+
+
+def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
+    asyncio.run(apply_migrations(settings.database_url or ""))
+    created = _with_pool(
+        settings, lambda pool: AuthService(settings, pool).create_api_key(name=args.name, role=args.role, created_by=None)
+    )
+    print(f"API key {created.name} ({created.id}), role {created.role}. It is shown once; store it now:")
+    print(created.key)
+    return 0
+
+
+def cmd_seed_demo(settings: Settings, _: argparse.Namespace) -> int:
+    asyncio.run(apply_migrations(settings.database_url or ""))
+    summary = _with_pool(settings, lambda pool: demo.seed_demo(settings, pool))
+    print(f"demo data: {summary.products_created} products created ({summary.products_total} in the demo catalog), "
+          f"{summary.users_created} users created")
+    _print_demo_credentials()
+    return 0
+
+
+def _print_demo_credentials() -> None:
+    print(f"demo admin: {demo.DEMO_ADMIN[0]} / {demo.DEMO_ADMIN[1]}")
+    print(f"demo user:  {demo.DEMO_USER[0]} / {demo.DEMO_USER[1]}")
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    assert settings.database_url is not None and settings.redis_url is not None
+    applied = asyncio.run(apply_migrations(settings.database_url))
+    if applied:
+        print(f"migrations applied: {', '.join(applied)}")
+    if args.demo:
+        cmd_seed_demo(settings, args)
+    # Workers are separate processes: they read the (possibly embedded) URLs from the environment.
+    os.environ["DATABASE_URL"] = settings.database_url
+    os.environ["REDIS_URL"] = settings.redis_url
+    base = f"http://{args.host}:{args.port}"
+    print(f"quote-service listening on {base}  (API docs: {base}/docs, health: {base}/health/ready)", flush=True)
+    Granian(
+        "quote_service.app:create_app",
+        factory=True,
+        address=args.host,
+        port=args.port,
+        workers=args.workers,
+        interface=Interfaces.ASGI,
+        log_access=False,
+        backlog=2048,
+    ).serve()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="quote-service", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="apply migrations, then serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="seed the demo data first and print its credentials")
+    serve.set_defaults(handler=cmd_serve)
+    sub.add_parser("migrate", help="apply pending migrations").set_defaults(handler=cmd_migrate)
+    user = sub.add_parser("create-user", help="create a user")
+    user.add_argument("--username", required=True)
+    user.add_argument("--password", required=True)
+    user.add_argument("--role", required=True, choices=["admin", "user", "service"])
+    user.add_argument("--tier")
+    user.add_argument("--segment")
+    user.set_defaults(handler=cmd_create_user)
+    key = sub.add_parser("create-api-key", help="create an API key and print it once")
+    key.add_argument("--name", required=True)
+    key.add_argument("--role", default="service", choices=["service", "admin"])
+    key.set_defaults(handler=cmd_create_api_key)
+    sub.add_parser("seed-demo", help="load the demo catalog and accounts").set_defaults(handler=cmd_seed_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `quote-service` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"quote-service: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    try:
+        with stores(settings) as resolved:
+            code: int = args.handler(resolved, args)
+            return code
+    except (MigrationError, ServiceError, msgspec.ValidationError) as exc:
+        print(f"quote-service: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

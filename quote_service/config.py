@@ -1,0 +1,131 @@
+"""Settings, read from the environment once.
+
+Every field has a safe development default; `Settings.from_env()` is the only place that
+reads `os.environ`. Production refuses the development `SECRET_KEY`.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"
+SUPPORTED_ALGORITHMS = ("HS256", "HS384", "HS512")
+
+
+class ConfigError(Exception):
+    """A setting is missing, malformed or unsafe; the service must not start."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Process-wide configuration. Field docs name the environment variable."""
+
+    database_url: str | None = None
+    """DATABASE_URL: PostgreSQL DSN. Unset: an embedded PostgreSQL under `home`."""
+    redis_url: str | None = None
+    """REDIS_URL: Redis URL. Unset: an embedded Redis under `home`."""
+    home: Path = Path(".quote-service")
+    """QUOTE_SERVICE_HOME: where the embedded servers keep their data."""
+    secret_key: str = DEV_SECRET_KEY
+    """SECRET_KEY: JWT signing key (at least 32 characters outside development)."""
+    algorithm: str = "HS256"
+    """ALGORITHM: the only JWT algorithm accepted (HS256, HS384 or HS512)."""
+    access_token_expire_minutes: int = 60
+    """ACCESS_TOKEN_EXPIRE_MINUTES: lifetime of an issued token."""
+    quote_timeout: float = 2.0
+    """QUOTE_TIMEOUT: seconds a quote may take before it is answered 504."""
+    max_concurrent_quotes: int = 256
+    """MAX_CONCURRENT_QUOTES: quotes in flight per process before 503."""
+    rate_limit_per_minute: int = 6000
+    """RATE_LIMIT_PER_MINUTE: requests per client identity before 429."""
+    default_tax_rate: Decimal = Decimal("18")
+    """DEFAULT_TAX_RATE: tax percent when no TAX_RATE rule matches."""
+    default_delivery_fee: Decimal = Decimal("10.00")
+    """DEFAULT_DELIVERY_FEE: standard delivery fee when no DELIVERY_FEE rule matches."""
+    default_commission_rate: Decimal = Decimal("15")
+    """DEFAULT_COMMISSION_RATE: commission percent when no rate matches."""
+    max_discount_percentage: Decimal = Decimal("50")
+    """MAX_DISCOUNT_PERCENTAGE: cap on all coupon discounts, percent of goods."""
+    log_level: str = "INFO"
+    """LOG_LEVEL: DEBUG, INFO, WARNING or ERROR."""
+    log_format: Literal["json", "console"] | None = None
+    """LOG_FORMAT: json or console; unset: console on a terminal, json otherwise."""
+    otel_exporter_otlp_endpoint: str | None = None
+    """OTEL_EXPORTER_OTLP_ENDPOINT: OTLP endpoint; unset: tracing is off."""
+    metrics_public: bool = False
+    """METRICS_PUBLIC: serve /metrics without admin credentials."""
+    environment: Literal["development", "production"] = "development"
+    """ENVIRONMENT: development or production (production refuses unsafe defaults)."""
+    db_pool_min_size: int = 2
+    """DB_POOL_MIN_SIZE: connections the pool keeps open."""
+    db_pool_max_size: int = 10
+    """DB_POOL_MAX_SIZE: most connections the pool opens per process."""
+
+    @property
+    def is_production(self) -> bool:
+        """True when running with ENVIRONMENT=production."""
+        return self.environment == "production"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build settings from the environment, or raise ConfigError naming the variable."""
+        env = dict(os.environ if environ is None else environ)
+        raw: dict[str, object] = {}
+        for field in msgspec.structs.fields(cls):
+            value = env.get(field.name.upper())
+            if field.name == "home":
+                value = env.get("QUOTE_SERVICE_HOME")
+            if value is not None and value != "":
+                raw[field.name] = value
+        try:
+            settings = msgspec.convert(raw, cls, strict=False, dec_hook=_decode_hook)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"invalid configuration: {exc}") from exc
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse settings that are unsafe or cannot work."""
+        if self.algorithm not in SUPPORTED_ALGORITHMS:
+            raise ConfigError(f"ALGORITHM must be one of {', '.join(SUPPORTED_ALGORITHMS)}")
+        if self.is_production and (self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32):
+            raise ConfigError(
+                "ENVIRONMENT=production needs a SECRET_KEY of at least 32 characters "
+                "that is not the development default"
+            )
+        positive = {
+            "ACCESS_TOKEN_EXPIRE_MINUTES": self.access_token_expire_minutes,
+            "QUOTE_TIMEOUT": self.quote_timeout,
+            "MAX_CONCURRENT_QUOTES": self.max_concurrent_quotes,
+            "RATE_LIMIT_PER_MINUTE": self.rate_limit_per_minute,
+            "DB_POOL_MAX_SIZE": self.db_pool_max_size,
+        }
+        for name, number in positive.items():
+            if number <= 0:
+                raise ConfigError(f"{name} must be positive")
+        for name, percent in {
+            "DEFAULT_TAX_RATE": self.default_tax_rate,
+            "DEFAULT_COMMISSION_RATE": self.default_commission_rate,
+            "MAX_DISCOUNT_PERCENTAGE": self.max_discount_percentage,
+        }.items():
+            if not (percent.is_finite() and 0 <= percent <= 100):
+                raise ConfigError(f"{name} must be a percentage between 0 and 100")
+        if not (self.default_delivery_fee.is_finite() and self.default_delivery_fee >= 0):
+            raise ConfigError("DEFAULT_DELIVERY_FEE must be a non-negative amount")
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+
+def _decode_hook(type_: type, obj: object) -> object:
+    if type_ is Path and isinstance(obj, str):
+        return Path(obj)
+    if type_ is Decimal and isinstance(obj, str):
+        try:
+            return Decimal(obj)
+        except InvalidOperation as exc:
+            raise ValueError(f"not a decimal: {obj!r}") from exc
+    raise NotImplementedError

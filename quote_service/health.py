@@ -1,0 +1,58 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from litestar import Response, get
+from redis.asyncio import Redis
+
+from quote_service.db.pool import Pool
+
+_CHECK_TIMEOUT = 1.0
+
+
+class Check(msgspec.Struct, kw_only=True):
+    ok: bool
+    latency_ms: float
+    error: str | None = None
+
+
+class Readiness(msgspec.Struct, kw_only=True):
+    status: str
+    checks: dict[str, Check]
+
+
+@get("/health", exclude_from_auth=True, tags=["operations"], summary="Liveness (no dependencies)")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/health/ready", exclude_from_auth=True, tags=["operations"], summary="Readiness: PostgreSQL and Redis")
+async def ready(pool: Pool, redis: Redis) -> Response[Readiness]:
+    async def pg() -> Any:
+        async with pool.acquire() as conn:
+            return await conn.fetchval("SELECT 1")
+
+    postgres, redis_check = await asyncio.gather(_check(pg), _check(redis.ping))
+    checks = {"postgres": postgres, "redis": redis_check}
+    healthy = all(c.ok for c in checks.values())
+    body = Readiness(status="ready" if healthy else "unavailable", checks=checks)
+    if healthy:
+        return Response(body)
+    return Response(body, status_code=503, headers={"Retry-After": "5"})
+
+
+async def _check(probe: Callable[[], Awaitable[Any]]) -> Check:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(probe(), _CHECK_TIMEOUT)
+        error = None
+    except Exception as exc:  # any failure means "not ready"; the reason is reported
+        error = f"{type(exc).__name__}: {exc}"[:200]
+    latency = round((time.perf_counter() - started) * 1000, 3)
+    return Check(ok=error is None, latency_ms=latency, error=error)

@@ -1,0 +1,62 @@
+"""Keyset pagination: one cursor format and one page shape for every list.
+
+A cursor is the sort key of the last row of a page, msgspec-encoded and base64url'd.
+Repositories fetch `limit + 1` rows ordered by that key; `page_of` trims and makes the cursor.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Generic, TypeVar
+
+import msgspec
+
+from quote_service.errors import invalid
+
+T = TypeVar("T")
+R = TypeVar("R")
+K = TypeVar("K")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT, description="Page size, 1 to 500.")]
+
+
+class Page(msgspec.Struct, Generic[T], kw_only=True):
+    """One page of a list; `next_cursor` is null on the last page."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(key: Any) -> str:
+    """Opaque cursor for a sort key (a tuple of JSON-encodable values)."""
+    return base64.urlsafe_b64encode(msgspec.json.encode(key)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, key_type: type[K]) -> K | None:
+    """The sort key inside a cursor, or a 422 on `cursor` when it is not one of ours."""
+    if cursor is None or cursor == "":
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return msgspec.json.decode(raw, type=key_type)
+    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
+        raise invalid("cursor", "not a cursor returned by this list") from exc
+
+
+def page_of(
+    rows: Sequence[R],
+    *,
+    limit: int,
+    key: Callable[[R], Any],
+    item: Callable[[R], T],
+) -> Page[T]:
+    """Build a page from `limit + 1` fetched rows."""
+    has_more = len(rows) > limit
+    shown = rows[:limit]
+    next_cursor = encode_cursor(key(shown[-1])) if has_more and shown else None
+    return Page(items=[item(row) for row in shown], next_cursor=next_cursor)

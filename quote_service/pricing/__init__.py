@@ -1,0 +1,1 @@
+"""Pure pricing: money, rounding and evaluation. Standard library and msgspec only; no I/O."""

@@ -1,0 +1,99 @@
+"""Every failure leaves as the error envelope of API.md §1, never with a stack trace."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from quote_service.errors import FieldError, ServiceError
+from quote_service.web.envelope import ErrorBody, ErrorEnvelope
+
+log = structlog.get_logger("quote_service.errors")
+
+_HTTP_CODES = {
+    400: "MALFORMED_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+    503: "SERVICE_UNAVAILABLE",
+}
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: list[FieldError] | None = None,
+    retry_after: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[ErrorEnvelope]:
+    """The one way an error envelope is built."""
+    all_headers = dict(headers or {})
+    if retry_after is not None:
+        all_headers["Retry-After"] = str(retry_after)
+    body = ErrorEnvelope(message=message, error=ErrorBody(code=code, details=details or []))
+    return Response(body, status_code=status, headers=all_headers)
+
+
+def _validation_details(extra: Any) -> list[FieldError]:
+    details = []
+    for entry in extra if isinstance(extra, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        key = str(entry.get("key") or "")
+        message = str(entry.get("message") or "invalid value")
+        unknown = _UNKNOWN_FIELD.search(message)
+        if unknown:
+            key = f"{key}.{unknown.group(1)}" if key else unknown.group(1)
+            message = "unknown field"
+        details.append(FieldError(field=key or "body", message=message))
+    return details
+
+
+def handle_service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[ErrorEnvelope]:
+    """A deliberate refusal: its own status, code and details."""
+    if exc.status_code >= 500:
+        log.warning("request_failed", code=exc.code, error=exc.message)
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.retry_after)
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorEnvelope]:
+    """Framework errors: bad JSON (400), bad values (422), unknown routes, wrong methods."""
+    if isinstance(exc, ValidationException):
+        details = _validation_details(exc.extra)
+        summary = "; ".join(f"{d.field}: {d.message}" for d in details) or "invalid request"
+        return error_response(422, "VALIDATION_FAILED", f"Validation failed: {summary}", details)
+    status = exc.status_code
+    if status >= 500:
+        return handle_unexpected(request, exc)
+    code = _HTTP_CODES.get(status, "HTTP_ERROR")
+    message = str(exc.detail)
+    if status == 400:
+        message = f"Malformed request body: {exc.detail}"
+    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() in {"allow", "retry-after"}}
+    return error_response(status, code, message, headers=headers)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
+    """A bug: logged with its traceback and request id, answered without either."""
+    log.error("unhandled_exception", exc_info=exc)
+    return error_response(
+        HTTP_500_INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "Internal server error; the request id identifies it in the logs"
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ServiceError: handle_service_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}
