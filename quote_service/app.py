@@ -10,6 +10,7 @@ import structlog
 from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from redis.asyncio import Redis
@@ -26,7 +27,6 @@ from quote_service.health import health, ready
 from quote_service.observability.logging import configure_logging
 from quote_service.web.errors import EXCEPTION_HANDLERS
 from quote_service.web.middleware import RequestContextMiddleware
-from litestar.middleware.base import DefineMiddleware
 
 log = structlog.get_logger("quote_service.app")
 
@@ -49,12 +49,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         async with contextlib.AsyncExitStack() as stack:
             database_url, redis_url = settings.database_url, settings.redis_url
             if database_url is None or redis_url is None:
-                urls = stack.enter_context(embedded_stores(
-                    settings.home, need_database=database_url is None, need_redis=redis_url is None
-                ))
+                urls = stack.enter_context(
+                    embedded_stores(settings.home, need_database=database_url is None, need_redis=redis_url is None)
+                )
                 database_url = database_url or urls.database_url
                 redis_url = redis_url or urls.redis_url
-            pool = await create_pool(database_url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size)
+            pool = await create_pool(
+                database_url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size
+            )
             stack.push_async_callback(pool.close)
             redis = create_redis(redis_url)
             stack.push_async_callback(redis.aclose)

@@ -41,10 +41,21 @@ def stores(settings: Settings) -> Iterator[Settings]:
         )
 
 
+def _dsn(settings: Settings) -> str:
+    assert settings.database_url is not None, "stores() sets both URLs"
+    return settings.database_url
+
+
+def _migrate(settings: Settings) -> list[str]:
+    return asyncio.run(apply_migrations(_dsn(settings)))
+
+
 def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[T]]) -> T:
+    """Migrate, then run `work` with a small pool."""
+    _migrate(settings)
+
     async def run() -> T:
-        assert settings.database_url is not None
-        pool = await create_pool(settings.database_url, min_size=1, max_size=2)
+        pool = await create_pool(_dsn(settings), min_size=1, max_size=2)
         try:
             return await work(pool)
         finally:
@@ -54,27 +65,31 @@ def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[T]]) -> T:
 
 
 def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
-    assert settings.database_url is not None
-    applied = asyncio.run(apply_migrations(settings.database_url))
+    applied = _migrate(settings)
     print(f"migrations applied: {', '.join(applied) if applied else 'none pending'}")
     return 0
 
 
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     data = msgspec.convert(
-        {"username": args.username, "password": args.password, "role": args.role, "tier": args.tier, "segment": args.segment},
+        {
+            "username": args.username,
+            "password": args.password,
+            "role": args.role,
+            "tier": args.tier,
+            "segment": args.segment,
+        },
         UserCreate,
     )
-    asyncio.run(apply_migrations(settings.database_url or ""))
     user = _with_pool(settings, lambda pool: AuthService(settings, pool).create_user(data))
     print(f"created {user.role} {user.username} ({user.id})")
     return 0
 
 
 def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
-    asyncio.run(apply_migrations(settings.database_url or ""))
     created = _with_pool(
-        settings, lambda pool: AuthService(settings, pool).create_api_key(name=args.name, role=args.role, created_by=None)
+        settings,
+        lambda pool: AuthService(settings, pool).create_api_key(name=args.name, role=args.role, created_by=None),
     )
     print(f"API key {created.name} ({created.id}), role {created.role}. It is shown once; store it now:")
     print(created.key)
@@ -82,10 +97,11 @@ def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_seed_demo(settings: Settings, _: argparse.Namespace) -> int:
-    asyncio.run(apply_migrations(settings.database_url or ""))
     summary = _with_pool(settings, lambda pool: demo.seed_demo(settings, pool))
-    print(f"demo data: {summary.products_created} products created ({summary.products_total} in the demo catalog), "
-          f"{summary.users_created} users created")
+    print(
+        f"demo data: {summary.products_created} products created ({summary.products_total} in the demo catalog), "
+        f"{summary.users_created} users created"
+    )
     _print_demo_credentials()
     return 0
 
@@ -99,15 +115,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from granian import Granian
     from granian.constants import Interfaces
 
-    assert settings.database_url is not None and settings.redis_url is not None
-    applied = asyncio.run(apply_migrations(settings.database_url))
+    applied = _migrate(settings)
     if applied:
         print(f"migrations applied: {', '.join(applied)}")
     if args.demo:
         cmd_seed_demo(settings, args)
     # Workers are separate processes: they read the (possibly embedded) URLs from the environment.
-    os.environ["DATABASE_URL"] = settings.database_url
-    os.environ["REDIS_URL"] = settings.redis_url
+    os.environ["DATABASE_URL"] = _dsn(settings)
+    os.environ["REDIS_URL"] = settings.redis_url or ""
     base = f"http://{args.host}:{args.port}"
     print(f"quote-service listening on {base}  (API docs: {base}/docs, health: {base}/health/ready)", flush=True)
     Granian(

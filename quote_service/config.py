@@ -13,7 +13,7 @@ from typing import Literal
 
 import msgspec
 
-DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"  # noqa: S105 - refused in production
 SUPPORTED_ALGORITHMS = ("HS256", "HS384", "HS512")
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import asyncpg
 
 from quote_service.auth import repository as auth_repository
-from quote_service.auth.schemas import UserCreate
+from quote_service.auth.schemas import Role, UserCreate
 from quote_service.auth.service import AuthService
 from quote_service.catalog import service as catalog
 from quote_service.catalog.schemas import ProductCreate
@@ -21,33 +21,63 @@ DEMO_CURRENCY = "TRY"
 _SELLERS = ("seller-anatolia", "seller-bosphorus", "seller-cappadocia")
 _CATALOG: dict[str, list[tuple[str, str]]] = {
     "electronics": [
-        ("Wireless Earbuds", "899.90"), ("USB-C Charger 65W", "449.00"), ("Bluetooth Speaker", "1299.00"),
-        ("Smartwatch Band", "149.50"), ("Power Bank 20000mAh", "749.00"), ("HDMI Cable 2m", "89.90"),
-        ("Mechanical Keyboard", "2199.00"), ("Wireless Mouse", "399.00"), ("Webcam 1080p", "1099.00"),
+        ("Wireless Earbuds", "899.90"),
+        ("USB-C Charger 65W", "449.00"),
+        ("Bluetooth Speaker", "1299.00"),
+        ("Smartwatch Band", "149.50"),
+        ("Power Bank 20000mAh", "749.00"),
+        ("HDMI Cable 2m", "89.90"),
+        ("Mechanical Keyboard", "2199.00"),
+        ("Wireless Mouse", "399.00"),
+        ("Webcam 1080p", "1099.00"),
         ("Phone Case", "25.50"),
     ],
     "books": [
-        ("Istanbul: Memories and the City", "245.00"), ("The Museum of Innocence", "310.00"),
-        ("Snow", "275.00"), ("My Name Is Red", "290.00"), ("The Bastard of Istanbul", "260.00"),
-        ("Turkish Cookbook", "420.00"), ("Learn Turkish in 30 Days", "185.00"), ("World Atlas", "650.00"),
-        ("Notebook A5", "45.00"), ("Fountain Pen", "320.00"),
+        ("Istanbul: Memories and the City", "245.00"),
+        ("The Museum of Innocence", "310.00"),
+        ("Snow", "275.00"),
+        ("My Name Is Red", "290.00"),
+        ("The Bastard of Istanbul", "260.00"),
+        ("Turkish Cookbook", "420.00"),
+        ("Learn Turkish in 30 Days", "185.00"),
+        ("World Atlas", "650.00"),
+        ("Notebook A5", "45.00"),
+        ("Fountain Pen", "320.00"),
     ],
     "home": [
-        ("Turkish Tea Glass Set", "189.00"), ("Copper Coffee Pot", "349.00"), ("Cotton Bath Towel", "229.00"),
-        ("Kilim Cushion Cover", "159.00"), ("Ceramic Bowl", "99.00"), ("Olive Wood Cutting Board", "279.00"),
-        ("Desk Lamp", "549.00"), ("Wall Clock", "399.00"), ("Scented Candle", "119.00"),
+        ("Turkish Tea Glass Set", "189.00"),
+        ("Copper Coffee Pot", "349.00"),
+        ("Cotton Bath Towel", "229.00"),
+        ("Kilim Cushion Cover", "159.00"),
+        ("Ceramic Bowl", "99.00"),
+        ("Olive Wood Cutting Board", "279.00"),
+        ("Desk Lamp", "549.00"),
+        ("Wall Clock", "399.00"),
+        ("Scented Candle", "119.00"),
         ("Storage Basket", "139.00"),
     ],
     "fashion": [
-        ("Linen Shirt", "599.00"), ("Denim Jacket", "1499.00"), ("Leather Belt", "349.00"),
-        ("Wool Scarf", "279.00"), ("Canvas Sneakers", "899.00"), ("Sun Hat", "199.00"),
-        ("Silk Tie", "259.00"), ("Cotton Socks 3-pack", "99.00"), ("Rain Jacket", "1199.00"),
+        ("Linen Shirt", "599.00"),
+        ("Denim Jacket", "1499.00"),
+        ("Leather Belt", "349.00"),
+        ("Wool Scarf", "279.00"),
+        ("Canvas Sneakers", "899.00"),
+        ("Sun Hat", "199.00"),
+        ("Silk Tie", "259.00"),
+        ("Cotton Socks 3-pack", "99.00"),
+        ("Rain Jacket", "1199.00"),
         ("Tote Bag", "229.00"),
     ],
     "grocery": [
-        ("Turkish Delight 500g", "189.00"), ("Hazelnuts 1kg", "459.00"), ("Black Tea 1kg", "299.00"),
-        ("Olive Oil 1L", "389.00"), ("Dried Apricots 500g", "219.00"), ("Pistachios 500g", "549.00"),
-        ("Honey 850g", "349.00"), ("Ground Coffee 250g", "179.00"), ("Sumac 100g", "59.00"),
+        ("Turkish Delight 500g", "189.00"),
+        ("Hazelnuts 1kg", "459.00"),
+        ("Black Tea 1kg", "299.00"),
+        ("Olive Oil 1L", "389.00"),
+        ("Dried Apricots 500g", "219.00"),
+        ("Pistachios 500g", "549.00"),
+        ("Honey 850g", "349.00"),
+        ("Ground Coffee 250g", "179.00"),
+        ("Sumac 100g", "59.00"),
         ("Pomegranate Molasses", "89.00"),
     ],
 }
@@ -64,12 +94,15 @@ async def seed_demo(settings: Settings, pool: asyncpg.Pool) -> DemoSummary:
     """Create the demo accounts and catalog where they are missing."""
     auth = AuthService(settings, pool)
     users_created = 0
-    for (username, password), role in ((DEMO_ADMIN, "admin"), (DEMO_USER, "user")):
+    accounts: tuple[tuple[tuple[str, str], Role], ...] = ((DEMO_ADMIN, "admin"), (DEMO_USER, "user"))
+    for (username, password), role in accounts:
         async with pool.acquire() as conn:
             exists = await auth_repository.get_user_by_username(conn, username=username)
         if exists is None:
             tier = "gold" if role == "user" else None
-            await auth.create_user(UserCreate(username=username, password=password, role=role, tier=tier, segment="demo"))
+            await auth.create_user(
+                UserCreate(username=username, password=password, role=role, tier=tier, segment="demo")
+            )
             users_created += 1
     async with pool.acquire() as conn:
         existing = {r["sku"] for r in await conn.fetch("SELECT sku FROM products WHERE sku LIKE 'DEMO-%'")}
@@ -83,11 +116,17 @@ async def seed_demo(settings: Settings, pool: asyncpg.Pool) -> DemoSummary:
                 continue
             base = Decimal(price)
             product = ProductCreate(
-                sku=sku, name=name, category_id=category, seller_id=_SELLERS[index % len(_SELLERS)],
-                currency=DEMO_CURRENCY, base_price=base, current_price=base,
+                sku=sku,
+                name=name,
+                category_id=category,
+                seller_id=_SELLERS[index % len(_SELLERS)],
+                currency=DEMO_CURRENCY,
+                base_price=base,
+                current_price=base,
                 min_price=(base * Decimal("0.70")).quantize(Decimal("0.01")),
                 cost_price=(base * Decimal("0.50")).quantize(Decimal("0.01")),
-                stock=50 + 25 * (index % 5), tags=[category, "demo"],
+                stock=50 + 25 * (index % 5),
+                tags=[category, "demo"],
                 weight=Decimal("0.5") + Decimal(index) / 10,
             )
             await catalog.create_product(pool, product, actor="seed-demo")

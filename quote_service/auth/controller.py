@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.auth import repository
 from quote_service.auth.guards import admin_only
-from quote_service.auth.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated, Me, Principal, Token, TokenRequest, User, UserCreate
+from quote_service.auth.schemas import (
+    ApiKey,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    Me,
+    Token,
+    TokenRequest,
+    User,
+    UserCreate,
+)
 from quote_service.auth.service import AuthService, api_key_from_row
-from quote_service.db.pool import Pool
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.web.deps import AuthedRequest, PoolDep
 from quote_service.web.envelope import Envelope, ok
 
 
@@ -22,21 +32,21 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/auth/token", status_code=200, exclude_from_auth=True, summary="Exchange a password for a bearer token")
-    async def token(self, data: TokenRequest, auth: AuthService) -> Envelope[Token]:
+    async def token(self, data: JSONBody[TokenRequest], auth: NamedDependency[AuthService]) -> Envelope[Token]:
         return ok(await auth.login(data.username, data.password), "Token issued")
 
     @post("/users", guards=[admin_only], summary="Create a user (admin)")
-    async def create_user(self, data: UserCreate, auth: AuthService) -> Envelope[User]:
+    async def create_user(self, data: JSONBody[UserCreate], auth: NamedDependency[AuthService]) -> Envelope[User]:
         return ok(await auth.create_user(data), "User created")
 
     @get("/users/me", summary="The authenticated caller")
-    async def me(self, request: Request[Principal, Any, Any]) -> Envelope[Me]:
+    async def me(self, request: AuthedRequest) -> Envelope[Me]:
         p = request.user
         return ok(Me(id=p.id, name=p.name, kind=p.kind, role=p.role, tier=p.tier, segment=p.segment))
 
     @post("/api-keys", guards=[admin_only], summary="Create an API key (shown once)")
     async def create_api_key(
-        self, data: ApiKeyCreate, auth: AuthService, request: Request[Principal, Any, Any]
+        self, data: JSONBody[ApiKeyCreate], auth: NamedDependency[AuthService], request: AuthedRequest
     ) -> Envelope[ApiKeyCreated]:
         created_by = request.user.id if request.user.kind == "user" else None
         created = await auth.create_api_key(name=data.name, role=data.role, created_by=created_by)
@@ -44,7 +54,7 @@ class AuthController(Controller):
 
     @get("/api-keys", guards=[admin_only], summary="List API keys (admin)")
     async def list_api_keys(
-        self, pool: Pool, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
+        self, pool: PoolDep, limit: FromQuery[Limit] = DEFAULT_LIMIT, cursor: FromQuery[str | None] = None
     ) -> Envelope[Page[ApiKey]]:
         after = decode_cursor(cursor, tuple[datetime, UUID])
         async with pool.acquire() as conn:
@@ -52,6 +62,5 @@ class AuthController(Controller):
         return ok(page_of(rows, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=api_key_from_row))
 
     @delete("/api-keys/{key_id:uuid}", status_code=200, guards=[admin_only], summary="Revoke an API key")
-    async def revoke_api_key(self, key_id: UUID, auth: AuthService) -> Envelope[ApiKey]:
+    async def revoke_api_key(self, key_id: FromPath[UUID], auth: NamedDependency[AuthService]) -> Envelope[ApiKey]:
         return ok(await auth.revoke_api_key(key_id), "API key revoked")
-

@@ -34,7 +34,9 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def issue_token(settings: Settings, *, user_id: uuid.UUID, role: str, tier: str | None, segment: str | None, now: datetime) -> str:
+def issue_token(
+    settings: Settings, *, user_id: uuid.UUID, role: str, tier: str | None, segment: str | None, now: datetime
+) -> str:
     """A signed access token carrying the claims of API.md §2."""
     claims: dict[str, Any] = {
         "sub": str(user_id),

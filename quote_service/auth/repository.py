@@ -6,6 +6,7 @@ from uuid import UUID
 
 import asyncpg
 
+from quote_service.db.pool import Connection
 from quote_service.errors import DuplicateKey
 
 _USER_COLUMNS = "id, username, password_hash, role, tier, segment, is_active, created_at"
@@ -13,7 +14,7 @@ _KEY_COLUMNS = "id, name, role, prefix, created_at, revoked_at"
 
 
 async def insert_user(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     username: str,
     password_hash: str,
@@ -25,7 +26,11 @@ async def insert_user(
         row = await conn.fetchrow(
             f"""INSERT INTO users (username, password_hash, role, tier, segment)
                 VALUES ($1, $2, $3, $4, $5) RETURNING {_USER_COLUMNS}""",
-            username, password_hash, role, tier, segment,
+            username,
+            password_hash,
+            role,
+            tier,
+            segment,
         )
     except asyncpg.UniqueViolationError as exc:
         raise DuplicateKey(f"username {username!r} is taken") from exc
@@ -33,33 +38,37 @@ async def insert_user(
     return row
 
 
-async def get_user_by_username(conn: asyncpg.Connection, *, username: str) -> asyncpg.Record | None:
+async def get_user_by_username(conn: Connection, *, username: str) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE lower(username) = lower($1)", username)
 
 
-async def get_user(conn: asyncpg.Connection, *, user_id: UUID) -> asyncpg.Record | None:
+async def get_user(conn: Connection, *, user_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE id = $1", user_id)
 
 
 async def insert_api_key(
-    conn: asyncpg.Connection, *, name: str, role: str, key_hash: bytes, prefix: str, created_by: UUID | None
+    conn: Connection, *, name: str, role: str, key_hash: bytes, prefix: str, created_by: UUID | None
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
         f"""INSERT INTO api_keys (name, role, key_hash, prefix, created_by)
             VALUES ($1, $2, $3, $4, $5) RETURNING {_KEY_COLUMNS}""",
-        name, role, key_hash, prefix, created_by,
+        name,
+        role,
+        key_hash,
+        prefix,
+        created_by,
     )
     assert row is not None
     return row
 
 
-async def get_active_api_key(conn: asyncpg.Connection, *, key_hash: bytes) -> asyncpg.Record | None:
+async def get_active_api_key(conn: Connection, *, key_hash: bytes) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash
     )
 
 
-async def revoke_api_key(conn: asyncpg.Connection, *, key_id: UUID) -> asyncpg.Record | None:
+async def revoke_api_key(conn: Connection, *, key_id: UUID) -> asyncpg.Record | None:
     """Revoke a key (idempotent); None when the id is unknown."""
     return await conn.fetchrow(
         f"""UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
@@ -68,12 +77,12 @@ async def revoke_api_key(conn: asyncpg.Connection, *, key_id: UUID) -> asyncpg.R
     )
 
 
-async def list_api_keys(
-    conn: asyncpg.Connection, *, after: tuple[object, UUID] | None, limit: int
-) -> list[asyncpg.Record]:
+async def list_api_keys(conn: Connection, *, after: tuple[object, UUID] | None, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"""SELECT {_KEY_COLUMNS} FROM api_keys
             WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2::uuid)
             ORDER BY created_at, id LIMIT $3""",
-        after[0] if after else None, after[1] if after else None, limit + 1,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit + 1,
     )

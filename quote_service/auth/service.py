@@ -23,15 +23,24 @@ PRINCIPAL_TTL_SECONDS = 10
 
 def user_from_row(row: asyncpg.Record) -> User:
     return User(
-        id=row["id"], username=row["username"], role=row["role"], tier=row["tier"],
-        segment=row["segment"], is_active=row["is_active"], created_at=row["created_at"],
+        id=row["id"],
+        username=row["username"],
+        role=row["role"],
+        tier=row["tier"],
+        segment=row["segment"],
+        is_active=row["is_active"],
+        created_at=row["created_at"],
     )
 
 
 def api_key_from_row(row: asyncpg.Record) -> ApiKey:
     return ApiKey(
-        id=row["id"], name=row["name"], role=row["role"], prefix=row["prefix"],
-        created_at=row["created_at"], revoked_at=row["revoked_at"],
+        id=row["id"],
+        name=row["name"],
+        role=row["role"],
+        prefix=row["prefix"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
     )
 
 
@@ -52,12 +61,18 @@ class AuthService:
             raise Unauthorized("Invalid username or password")
         assert row is not None
         token = credentials.issue_token(
-            self.settings, user_id=row["id"], role=row["role"], tier=row["tier"],
-            segment=row["segment"], now=credentials.utcnow(),
+            self.settings,
+            user_id=row["id"],
+            role=row["role"],
+            tier=row["tier"],
+            segment=row["segment"],
+            now=credentials.utcnow(),
         )
         return Token(
-            access_token=token, token_type="bearer",
-            expires_in=self.settings.access_token_expire_minutes * 60, role=row["role"],
+            access_token=token,
+            token_type="bearer",  # noqa: S106 - a token type, not a secret
+            expires_in=self.settings.access_token_expire_minutes * 60,
+            role=row["role"],
         )
 
     async def create_user(self, data: UserCreate) -> User:
@@ -65,8 +80,12 @@ class AuthService:
         password_hash = await asyncio.to_thread(credentials.hash_password, data.password)
         async with self.pool.acquire() as conn:
             row = await repository.insert_user(
-                conn, username=data.username, password_hash=password_hash,
-                role=data.role, tier=data.tier, segment=data.segment,
+                conn,
+                username=data.username,
+                password_hash=password_hash,
+                role=data.role,
+                tier=data.tier,
+                segment=data.segment,
             )
         return user_from_row(row)
 
@@ -85,8 +104,12 @@ class AuthService:
                 conn, name=name, role=role, key_hash=key_hash, prefix=prefix, created_by=created_by
             )
         return ApiKeyCreated(
-            id=row["id"], name=row["name"], role=row["role"], prefix=row["prefix"],
-            key=key, created_at=row["created_at"],
+            id=row["id"],
+            name=row["name"],
+            role=row["role"],
+            prefix=row["prefix"],
+            key=key,
+            created_at=row["created_at"],
         )
 
     async def revoke_api_key(self, key_id: UUID) -> ApiKey:
@@ -109,8 +132,12 @@ class AuthService:
         if row is None or not row["is_active"]:
             raise Unauthorized("Token names an unknown or inactive user")
         principal = Principal(
-            id=row["id"], name=row["username"], role=row["role"], kind="user",
-            tier=row["tier"], segment=row["segment"],
+            id=row["id"],
+            name=row["username"],
+            role=row["role"],
+            kind="user",
+            tier=row["tier"],
+            segment=row["segment"],
         )
         await self._principals.set(cache_key, principal, ttl=PRINCIPAL_TTL_SECONDS)
         return principal

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, delete, get, patch, post, put
+from litestar import Controller, delete, get, patch, post, put
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.auth.guards import admin_only
-from quote_service.auth.schemas import Principal
 from quote_service.catalog import repository, service
 from quote_service.catalog.schemas import (
     PriceChange,
@@ -20,13 +19,13 @@ from quote_service.catalog.schemas import (
     StockAdjust,
     StockLevel,
 )
-from quote_service.db.pool import Pool
 from quote_service.errors import NotFound
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.web.deps import AuthedRequest, PoolDep
 from quote_service.web.envelope import Envelope, ok
 
 
-def actor_of(request: Request[Principal, Any, Any]) -> str:
+def actor_of(request: AuthedRequest) -> str:
     """How a change's author is written in audit rows."""
     principal = request.user
     return principal.name if principal.kind == "user" else f"api-key:{principal.name}"
@@ -37,52 +36,69 @@ class ProductController(Controller):
     tags = ["catalog"]
 
     @post("/", guards=[admin_only], summary="Create a product")
-    async def create(self, data: ProductCreate, pool: Pool, request: Request[Principal, Any, Any]) -> Envelope[Product]:
+    async def create(self, data: JSONBody[ProductCreate], pool: PoolDep, request: AuthedRequest) -> Envelope[Product]:
         return ok(await service.create_product(pool, data, actor=actor_of(request)), "Product created")
 
     @get("/", summary="List products (keyset-paginated)")
     async def list_products(
         self,
-        pool: Pool,
-        category_id: str | None = None,
-        seller_id: str | None = None,
-        q: str | None = None,
-        is_active: bool | None = None,
-        limit: Limit = DEFAULT_LIMIT,
-        cursor: str | None = None,
+        pool: PoolDep,
+        category_id: FromQuery[str | None] = None,
+        seller_id: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+        is_active: FromQuery[bool | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Product]]:
         after = decode_cursor(cursor, tuple[datetime, UUID])
         async with pool.acquire() as conn:
             rows = await repository.list_products(
-                conn, category_id=category_id, seller_id=seller_id, q=q,
-                is_active=is_active, after=after, limit=limit,
+                conn,
+                category_id=category_id,
+                seller_id=seller_id,
+                q=q,
+                is_active=is_active,
+                after=after,
+                limit=limit,
             )
         return ok(page_of(rows, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=service.product_from_row))
 
     @get("/{product_id:uuid}", summary="Get a product")
-    async def get_product(self, product_id: UUID, pool: Pool) -> Envelope[Product]:
+    async def get_product(self, product_id: FromPath[UUID], pool: PoolDep) -> Envelope[Product]:
         return ok(await service.get_product(pool, product_id))
 
     @put("/{product_id:uuid}", guards=[admin_only], summary="Replace a product's fields")
     async def replace(
-        self, product_id: UUID, data: ProductUpdate, pool: Pool, request: Request[Principal, Any, Any]
+        self,
+        product_id: FromPath[UUID],
+        data: JSONBody[ProductUpdate],
+        pool: PoolDep,
+        request: AuthedRequest,
     ) -> Envelope[Product]:
         return ok(await service.update_product(pool, product_id, data, actor=actor_of(request)), "Product updated")
 
     @patch("/{product_id:uuid}", guards=[admin_only], summary="Change some of a product's fields")
     async def update(
-        self, product_id: UUID, data: ProductPatch, pool: Pool, request: Request[Principal, Any, Any]
+        self,
+        product_id: FromPath[UUID],
+        data: JSONBody[ProductPatch],
+        pool: PoolDep,
+        request: AuthedRequest,
     ) -> Envelope[Product]:
         return ok(await service.update_product(pool, product_id, data, actor=actor_of(request)), "Product updated")
 
     @delete("/{product_id:uuid}", status_code=200, guards=[admin_only], summary="Deactivate a product")
-    async def deactivate(self, product_id: UUID, pool: Pool, request: Request[Principal, Any, Any]) -> Envelope[Product]:
+    async def deactivate(self, product_id: FromPath[UUID], pool: PoolDep, request: AuthedRequest) -> Envelope[Product]:
         product = await service.update_product(pool, product_id, {"is_active": False}, actor=actor_of(request))
         return ok(product, "Product deactivated")
 
     @get("/{product_id:uuid}/price-history", summary="Price changes, newest first")
     async def price_history(
-        self, product_id: UUID, pool: Pool, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
+        self,
+        product_id: FromPath[UUID],
+        pool: PoolDep,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[PriceChange]]:
         before = decode_cursor(cursor, tuple[datetime, int])
         async with pool.acquire() as conn:
@@ -91,13 +107,21 @@ class ProductController(Controller):
                 raise NotFound(f"product {product_id} not found")
             rows = await repository.list_price_history(conn, product_id=product_id, before=before, limit=limit)
         currency = product["currency"]
-        return ok(page_of(
-            rows, limit=limit, key=lambda r: (r["changed_at"], r["id"]),
-            item=lambda r: service.price_change_from_row(r, currency),
-        ))
+        return ok(
+            page_of(
+                rows,
+                limit=limit,
+                key=lambda r: (r["changed_at"], r["id"]),
+                item=lambda r: service.price_change_from_row(r, currency),
+            )
+        )
 
     @post("/{product_id:uuid}/stock", status_code=200, guards=[admin_only], summary="Adjust stock atomically")
     async def adjust_stock(
-        self, product_id: UUID, data: StockAdjust, pool: Pool, request: Request[Principal, Any, Any]
+        self,
+        product_id: FromPath[UUID],
+        data: JSONBody[StockAdjust],
+        pool: PoolDep,
+        request: AuthedRequest,
     ) -> Envelope[StockLevel]:
         return ok(await service.adjust_stock(pool, product_id, data, actor=actor_of(request)), "Stock adjusted")

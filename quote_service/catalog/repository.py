@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from quote_service.db.pool import Connection
 from quote_service.errors import DuplicateKey
 
 PRODUCT_COLUMNS = (
@@ -16,8 +17,18 @@ PRODUCT_COLUMNS = (
     "cost_price, stock, tags, weight, is_active, created_at, updated_at"
 )
 _WRITABLE = (
-    "sku", "name", "category_id", "seller_id", "currency", "base_price", "current_price",
-    "min_price", "cost_price", "tags", "weight", "is_active",
+    "sku",
+    "name",
+    "category_id",
+    "seller_id",
+    "currency",
+    "base_price",
+    "current_price",
+    "min_price",
+    "cost_price",
+    "tags",
+    "weight",
+    "is_active",
 )
 _HISTORY_COLUMNS = "id, product_id, old_price, new_price, reason, source, actor, changed_at"
 
@@ -26,7 +37,7 @@ def _duplicate_sku(exc: asyncpg.UniqueViolationError, sku: object) -> DuplicateK
     return DuplicateKey(f"a product with sku {sku!r} already exists", code="DUPLICATE_KEY")
 
 
-async def insert_product(conn: asyncpg.Connection, *, fields: dict[str, Any]) -> asyncpg.Record:
+async def insert_product(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.Record:
     columns = [*_WRITABLE, "stock"]
     placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     try:
@@ -40,17 +51,18 @@ async def insert_product(conn: asyncpg.Connection, *, fields: dict[str, Any]) ->
     return row
 
 
-async def get_product(conn: asyncpg.Connection, *, product_id: UUID, for_update: bool = False) -> asyncpg.Record | None:
+async def get_product(conn: Connection, *, product_id: UUID, for_update: bool = False) -> asyncpg.Record | None:
     lock = " FOR UPDATE" if for_update else ""
     return await conn.fetchrow(f"SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1{lock}", product_id)
 
 
-async def update_product(conn: asyncpg.Connection, *, product_id: UUID, fields: dict[str, Any]) -> asyncpg.Record:
+async def update_product(conn: Connection, *, product_id: UUID, fields: dict[str, Any]) -> asyncpg.Record:
     assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(_WRITABLE, start=2))
     try:
         row = await conn.fetchrow(
             f"UPDATE products SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {PRODUCT_COLUMNS}",
-            product_id, *(fields[c] for c in _WRITABLE),
+            product_id,
+            *(fields[c] for c in _WRITABLE),
         )
     except asyncpg.UniqueViolationError as exc:
         raise _duplicate_sku(exc, fields["sku"]) from exc
@@ -59,7 +71,7 @@ async def update_product(conn: asyncpg.Connection, *, product_id: UUID, fields: 
 
 
 async def list_products(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     category_id: str | None,
     seller_id: str | None,
@@ -81,13 +93,18 @@ async def list_products(
               AND ($5::timestamptz IS NULL OR (created_at, id) > ($5::timestamptz, $6::uuid))
             ORDER BY created_at, id
             LIMIT $7""",
-        category_id, seller_id, pattern, is_active,
-        after[0] if after else None, after[1] if after else None, limit + 1,
+        category_id,
+        seller_id,
+        pattern,
+        is_active,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit + 1,
     )
 
 
 async def insert_price_change(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     product_id: UUID,
     old_price: Decimal | None,
@@ -99,12 +116,17 @@ async def insert_price_change(
     await conn.execute(
         """INSERT INTO price_history (product_id, old_price, new_price, reason, source, actor)
            VALUES ($1, $2, $3, $4, $5, $6)""",
-        product_id, old_price, new_price, reason, source, actor,
+        product_id,
+        old_price,
+        new_price,
+        reason,
+        source,
+        actor,
     )
 
 
 async def list_price_history(
-    conn: asyncpg.Connection, *, product_id: UUID, before: tuple[datetime, int] | None, limit: int
+    conn: Connection, *, product_id: UUID, before: tuple[datetime, int] | None, limit: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"""SELECT {_HISTORY_COLUMNS} FROM price_history
@@ -112,28 +134,37 @@ async def list_price_history(
               AND ($2::timestamptz IS NULL OR (changed_at, id) < ($2::timestamptz, $3::bigint))
             ORDER BY changed_at DESC, id DESC
             LIMIT $4""",
-        product_id, before[0] if before else None, before[1] if before else None, limit + 1,
+        product_id,
+        before[0] if before else None,
+        before[1] if before else None,
+        limit + 1,
     )
 
 
-async def adjust_stock(conn: asyncpg.Connection, *, product_id: UUID, delta: int) -> int | None:
+async def adjust_stock(conn: Connection, *, product_id: UUID, delta: int) -> int | None:
     """Add `delta` to stock in one statement; None when the result would leave [0, 2^31)."""
-    return await conn.fetchval(
+    stock: int | None = await conn.fetchval(
         """UPDATE products SET stock = stock + $2, updated_at = now()
            WHERE id = $1 AND stock::bigint + $2 BETWEEN 0 AND 2147483647 RETURNING stock""",
-        product_id, delta,
+        product_id,
+        delta,
     )
+    return stock
 
 
 async def insert_stock_movement(
-    conn: asyncpg.Connection, *, product_id: UUID, delta: int, stock_after: int, reason: str, actor: str
+    conn: Connection, *, product_id: UUID, delta: int, stock_after: int, reason: str, actor: str
 ) -> None:
     await conn.execute(
         """INSERT INTO stock_movements (product_id, delta, stock_after, reason, actor)
            VALUES ($1, $2, $3, $4, $5)""",
-        product_id, delta, stock_after, reason, actor,
+        product_id,
+        delta,
+        stock_after,
+        reason,
+        actor,
     )
 
 
-async def product_exists(conn: asyncpg.Connection, *, product_id: UUID) -> bool:
+async def product_exists(conn: Connection, *, product_id: UUID) -> bool:
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM products WHERE id = $1)", product_id))

@@ -68,7 +68,7 @@ class ProductPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     min_price: Decimal | UnsetType = UNSET
     cost_price: Decimal | UnsetType = UNSET
     tags: Tags | UnsetType = UNSET
-    weight: Decimal | None | UnsetType = UNSET
+    weight: Decimal | UnsetType | None = UNSET
     is_active: bool | UnsetType = UNSET
     price_change_reason: Reason | UnsetType = UNSET
 

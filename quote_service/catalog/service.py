@@ -32,20 +32,33 @@ def product_from_row(row: asyncpg.Record) -> Product:
     prices = {name: money.round_money(row[name], currency) for name in _PRICE_FIELDS}
     weight = row["weight"]
     return Product(
-        id=row["id"], sku=row["sku"], name=row["name"], category_id=row["category_id"],
-        seller_id=row["seller_id"], currency=currency, stock=row["stock"], tags=list(row["tags"]),
-        weight=weight.normalize() if weight is not None else None, is_active=row["is_active"],
-        created_at=row["created_at"], updated_at=row["updated_at"], **prices,
+        id=row["id"],
+        sku=row["sku"],
+        name=row["name"],
+        category_id=row["category_id"],
+        seller_id=row["seller_id"],
+        currency=currency,
+        stock=row["stock"],
+        tags=list(row["tags"]),
+        weight=weight.normalize() if weight is not None else None,
+        is_active=row["is_active"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        **prices,
     )
 
 
 def price_change_from_row(row: asyncpg.Record, currency: str) -> PriceChange:
     old = row["old_price"]
     return PriceChange(
-        id=row["id"], product_id=row["product_id"],
+        id=row["id"],
+        product_id=row["product_id"],
         old_price=money.round_money(old, currency) if old is not None else None,
-        new_price=money.round_money(row["new_price"], currency), reason=row["reason"],
-        source=row["source"], actor=row["actor"], changed_at=row["changed_at"],
+        new_price=money.round_money(row["new_price"], currency),
+        reason=row["reason"],
+        source=row["source"],
+        actor=row["actor"],
+        changed_at=row["changed_at"],
     )
 
 
@@ -77,7 +90,9 @@ def check_product(fields: dict[str, Any]) -> None:
     if weight is not None and (not weight.is_finite() or weight < 0 or weight >= Decimal("1e9")):
         errors.append(FieldError("weight", "must be a finite number >= 0"))
     if errors:
-        raise ValidationFailed("Invalid product: " + "; ".join(f"{e.field} {e.message}" for e in errors), details=errors)
+        raise ValidationFailed(
+            "Invalid product: " + "; ".join(f"{e.field} {e.message}" for e in errors), details=errors
+        )
 
 
 async def create_product(pool: asyncpg.Pool, data: ProductCreate, *, actor: str) -> Product:
@@ -90,8 +105,13 @@ async def create_product(pool: asyncpg.Pool, data: ProductCreate, *, actor: str)
     async with pool.acquire() as conn, conn.transaction():
         row = await repository.insert_product(conn, fields=fields)
         await repository.insert_price_change(
-            conn, product_id=row["id"], old_price=None, new_price=row["current_price"],
-            reason="product created", source="manual", actor=actor,
+            conn,
+            product_id=row["id"],
+            old_price=None,
+            new_price=row["current_price"],
+            reason="product created",
+            source="manual",
+            actor=actor,
         )
     return product_from_row(row)
 
@@ -108,9 +128,11 @@ async def update_product(
     pool: asyncpg.Pool, product_id: UUID, change: ProductUpdate | ProductPatch | dict[str, Any], *, actor: str
 ) -> Product:
     """Apply a full (PUT) or partial (PATCH) change under a row lock; log a price change."""
-    given = change if isinstance(change, dict) else {
-        k: v for k, v in msgspec.structs.asdict(change).items() if v is not msgspec.UNSET
-    }
+    given = (
+        change
+        if isinstance(change, dict)
+        else {k: v for k, v in msgspec.structs.asdict(change).items() if v is not msgspec.UNSET}
+    )
     reason = given.pop("price_change_reason", None) or "manual update"
     async with pool.acquire() as conn, conn.transaction():
         current = await repository.get_product(conn, product_id=product_id, for_update=True)
@@ -122,8 +144,13 @@ async def update_product(
         row = await repository.update_product(conn, product_id=product_id, fields=fields)
         if row["current_price"] != current["current_price"]:
             await repository.insert_price_change(
-                conn, product_id=product_id, old_price=current["current_price"],
-                new_price=row["current_price"], reason=reason, source="manual", actor=actor,
+                conn,
+                product_id=product_id,
+                old_price=current["current_price"],
+                new_price=row["current_price"],
+                reason=reason,
+                source="manual",
+                actor=actor,
             )
     return product_from_row(row)
 

@@ -88,7 +88,9 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     """A bug: logged with its traceback and request id, answered without either."""
     log.error("unhandled_exception", exc_info=exc)
     return error_response(
-        HTTP_500_INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "Internal server error; the request id identifies it in the logs"
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "INTERNAL_ERROR",
+        "Internal server error; the request id identifies it in the logs",
     )
 
 

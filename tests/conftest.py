@@ -1,0 +1,152 @@
+"""Test fixtures on real PostgreSQL and Redis.
+
+Servers: TEST_DATABASE_URL (default: local PostgreSQL on 127.0.0.1:5432) and TEST_REDIS_URL
+(default: local Redis on 127.0.0.1:6379). When neither answers, the session starts the same
+embedded servers the service uses, so the suite runs on a machine with neither installed.
+
+Isolation: each pytest session migrates its own fresh database (dropped afterwards) and
+uses its own Redis logical database; every test starts from empty tables and an empty Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from quote_service.config import Settings
+from quote_service.db.migrate import apply_migrations
+from quote_service.embedded import embedded_stores
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS = "redis://127.0.0.1:6379"
+
+
+def _answers(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme == "unix" or not parts.hostname:
+        return True
+    try:
+        with socket.create_connection((parts.hostname, parts.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def server_urls() -> Iterator[tuple[str, str]]:
+    """(admin PostgreSQL URL, Redis base URL) of real servers."""
+    pg = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
+    redis = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
+    pg_ok, redis_ok = _answers(pg, 5432), _answers(redis, 6379)
+    if pg_ok and redis_ok:
+        yield pg, redis
+        return
+    home = Path(tempfile.mkdtemp(prefix="qs-test-stores-"))
+    with embedded_stores(home, need_database=not pg_ok, need_redis=not redis_ok) as urls:
+        yield (pg if pg_ok else urls.database_url), (redis if redis_ok else urls.redis_url)
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
+    """A freshly created and migrated database for this test session."""
+    admin_url = server_urls[0]
+    name = f"qs_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(admin_url)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    url = _with_database(admin_url, name)
+    await apply_migrations(url)
+    yield url
+    conn = await asyncpg.connect(admin_url)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(server_urls: tuple[str, str]) -> str:
+    """A Redis logical database of its own (1-15, chosen by pid) for this session."""
+    base = server_urls[1]
+    if base.startswith("unix://"):
+        return f"{base}?db={os.getpid() % 15 + 1}"
+    return f"{base.rstrip('/')}/{os.getpid() % 15 + 1}"
+
+
+@pytest.fixture(scope="session")
+def make_database(server_urls: tuple[str, str]) -> Iterator[object]:
+    """Factory for extra empty databases (dropped at the end of the session)."""
+    admin_url = server_urls[0]
+    created: list[str] = []
+
+    async def make() -> str:
+        name = f"qs_extra_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        conn = await asyncpg.connect(admin_url)
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+        created.append(name)
+        return _with_database(admin_url, name)
+
+    yield make
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(admin_url)
+        for name in created:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture
+async def clean_stores(database_url: str, redis_url: str) -> AsyncIterator[None]:
+    """Empty every table (but the migration log) and the Redis database before a test."""
+    conn = await asyncpg.connect(database_url)
+    tables = await conn.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+    )
+    if tables:
+        names = ", ".join(f'"{t["tablename"]}"' for t in tables)
+        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    await conn.close()
+    redis = Redis.from_url(redis_url)
+    await redis.flushdb()
+    await redis.aclose()
+    yield
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str, clean_stores: None) -> Settings:
+    """Settings pointing at this session's stores, with everything else at its default."""
+    return Settings(database_url=database_url, redis_url=redis_url, log_format="json", log_level="WARNING")
+
+
+@pytest.fixture
+async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    from quote_service.db.pool import create_pool
+
+    assert settings.database_url is not None
+    pool = await create_pool(settings.database_url, min_size=1, max_size=5)
+    yield pool
+    await pool.close()
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

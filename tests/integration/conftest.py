@@ -1,0 +1,82 @@
+"""HTTP fixtures: the real app over real stores, and callers of each role."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from quote_service.app import create_app
+from quote_service.auth import credentials
+from quote_service.auth import repository as auth_repository
+from quote_service.config import Settings
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """One argon2 hash for every test user (hashing is deliberately slow)."""
+    return credentials.hash_password(PASSWORD)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client
+
+
+class Caller:
+    """A user of a given role with ready-made auth headers."""
+
+    def __init__(self, row: asyncpg.Record, settings: Settings) -> None:
+        self.id = row["id"]
+        self.username = row["username"]
+        self.role = row["role"]
+        token = credentials.issue_token(
+            settings, user_id=row["id"], role=row["role"], tier=row["tier"], segment=row["segment"],
+            now=credentials.utcnow(),
+        )
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+
+async def make_caller(
+    settings: Settings, password_hash: str, username: str, role: str, **extra: Any
+) -> Caller:
+    assert settings.database_url is not None
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        row = await auth_repository.insert_user(
+            conn, username=username, password_hash=password_hash, role=role,
+            tier=extra.get("tier"), segment=extra.get("segment"),
+        )
+    finally:
+        await conn.close()
+    return Caller(row, settings)
+
+
+@pytest.fixture
+async def admin(settings: Settings, password_hash: str) -> Caller:
+    return await make_caller(settings, password_hash, "admin", "admin")
+
+
+@pytest.fixture
+async def shopper(settings: Settings, password_hash: str) -> Caller:
+    return await make_caller(settings, password_hash, "shopper", "user", tier="gold", segment="vip")
+
+
+@pytest.fixture
+async def service_key(client: AsyncTestClient[Litestar], admin: Caller) -> dict[str, str]:
+    """Headers of a machine client holding a fresh `service` API key."""
+    response = await client.post("/api/v1/api-keys", json={"name": "checkout"}, headers=admin.headers)
+    assert response.status_code == 201, response.text
+    return {"X-API-Key": response.json()["data"]["key"]}
