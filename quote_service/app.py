@@ -20,11 +20,17 @@ from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
 from quote_service.auth.service import AuthService
 from quote_service.cache.redis import create_redis
 from quote_service.catalog.controller import ProductController
+from quote_service.commissions.controller import CommissionRateController
 from quote_service.config import Settings
+from quote_service.coupons.controller import CouponController
 from quote_service.db.pool import Pool, create_pool
 from quote_service.embedded import embedded_stores
+from quote_service.flags.controller import FeatureFlagController
 from quote_service.health import health, ready
 from quote_service.observability.logging import configure_logging
+from quote_service.rules.controller import PricingRuleController
+from quote_service.snapshot.loader import load_snapshot
+from quote_service.snapshot.store import ConfigStore
 from quote_service.web.errors import EXCEPTION_HANDLERS
 from quote_service.web.middleware import RequestContextMiddleware
 
@@ -63,6 +69,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             app.state.pool = pool
             app.state.redis = redis
             app.state.auth = AuthService(settings, pool)
+            config_store = ConfigStore(pool, redis, load_snapshot)
+            await config_store.start()
+            stack.push_async_callback(config_store.stop)
+            app.state.config_store = config_store
             app.state.openapi_schema = app.openapi_schema.to_schema()
             log.info("started", environment=settings.environment)
             yield
@@ -74,12 +84,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
         return Provide(provide, sync_to_thread=False)
 
     app = Litestar(
-        route_handlers=[health, ready, openapi_json, AuthController, ProductController],
+        route_handlers=[
+            health,
+            ready,
+            openapi_json,
+            AuthController,
+            ProductController,
+            CommissionRateController,
+            PricingRuleController,
+            FeatureFlagController,
+            CouponController,
+        ],
         lifespan=[lifespan],
         dependencies={
             "pool": from_state("pool"),
             "redis": from_state("redis"),
             "auth": from_state("auth"),
+            "config_store": from_state("config_store"),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
@@ -92,7 +113,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/docs",
             render_plugins=[SwaggerRenderPlugin(path="/")],
         ),
-        signature_types=[Pool, Redis, AuthService, Settings],
+        signature_types=[Pool, Redis, AuthService, Settings, ConfigStore],
         debug=False,
     )
     # Wrap the whole handler, not a route: unknown routes and 405s get the request id too.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -73,8 +73,3 @@ def new_api_key() -> tuple[str, bytes, str]:
 def hash_api_key(key: str) -> bytes:
     """SHA-256 of a key: keys are 256 random bits, so a fast hash is enough and safe."""
     return hashlib.sha256(key.encode()).digest()
-
-
-def utcnow() -> datetime:
-    """The current time in UTC (the edge reads the clock; pure code takes it as an argument)."""
-    return datetime.now(UTC)

@@ -15,6 +15,7 @@ from aiocache import SimpleMemoryCache
 
 from quote_service.auth import credentials, repository
 from quote_service.auth.schemas import ApiKey, ApiKeyCreated, Principal, Token, User, UserCreate
+from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import NotFound, Unauthorized
 
@@ -66,7 +67,7 @@ class AuthService:
             role=row["role"],
             tier=row["tier"],
             segment=row["segment"],
-            now=credentials.utcnow(),
+            now=utcnow(),
         )
         return Token(
             access_token=token,

@@ -21,14 +21,8 @@ from quote_service.catalog.schemas import (
 )
 from quote_service.errors import NotFound
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import AuthedRequest, PoolDep
+from quote_service.web.deps import AuthedRequest, PoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
-
-
-def actor_of(request: AuthedRequest) -> str:
-    """How a change's author is written in audit rows."""
-    principal = request.user
-    return principal.name if principal.kind == "user" else f"api-key:{principal.name}"
 
 
 class ProductController(Controller):

@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 from quote_service.app import create_app
 from quote_service.auth import credentials
 from quote_service.auth import repository as auth_repository
+from quote_service.clock import utcnow
 from quote_service.config import Settings
 
 PASSWORD = "correct-horse-battery"
@@ -44,7 +45,7 @@ class Caller:
         self.role = row["role"]
         token = credentials.issue_token(
             settings, user_id=row["id"], role=row["role"], tier=row["tier"], segment=row["segment"],
-            now=credentials.utcnow(),
+            now=utcnow(),
         )
         self.headers = {"Authorization": f"Bearer {token}"}
 
