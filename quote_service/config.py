@@ -7,6 +7,7 @@ reads `os.environ`. Production refuses the development `SECRET_KEY`.
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Literal
@@ -15,6 +16,7 @@ import msgspec
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"  # noqa: S105 - refused in production
 SUPPORTED_ALGORITHMS = ("HS256", "HS384", "HS512")
+_FIELD_PATH = re.compile(r" - at `\$\.(\w+)`$")
 
 
 class ConfigError(Exception):
@@ -84,7 +86,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         try:
             settings = msgspec.convert(raw, cls, strict=False, dec_hook=_decode_hook)
         except msgspec.ValidationError as exc:
-            raise ConfigError(f"invalid configuration: {exc}") from exc
+            raise ConfigError(_naming_the_variable(exc)) from exc
         settings.validate()
         return settings
 
@@ -107,6 +109,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for name, number in positive.items():
             if number <= 0:
                 raise ConfigError(f"{name} must be positive")
+        if not 0 <= self.db_pool_min_size <= self.db_pool_max_size:
+            raise ConfigError("DB_POOL_MIN_SIZE must be between 0 and DB_POOL_MAX_SIZE")
         for name, percent in {
             "DEFAULT_TAX_RATE": self.default_tax_rate,
             "DEFAULT_COMMISSION_RATE": self.default_commission_rate,
@@ -118,6 +122,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("DEFAULT_DELIVERY_FEE must be a non-negative amount")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+
+def _naming_the_variable(exc: msgspec.ValidationError) -> str:
+    """msgspec names the field (`$.quote_timeout`); the operator set QUOTE_TIMEOUT."""
+    message = str(exc)
+    match = _FIELD_PATH.search(message)
+    if match is None:
+        return f"invalid configuration: {message}"
+    field = match.group(1)
+    variable = "QUOTE_SERVICE_HOME" if field == "home" else field.upper()
+    return f"{variable} is invalid: {message[: match.start()]}"
 
 
 def _decode_hook(type_: type, obj: object) -> object:

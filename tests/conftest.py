@@ -113,7 +113,7 @@ def make_database(server_urls: tuple[str, str]) -> Iterator[object]:
 
 
 @pytest.fixture
-async def clean_stores(database_url: str, redis_url: str) -> AsyncIterator[None]:
+async def clean_stores(database_url: str, redis_url: str) -> None:
     """Empty every table (but the migration log) and the Redis database before a test."""
     conn = await asyncpg.connect(database_url)
     tables = await conn.fetch(
@@ -126,7 +126,6 @@ async def clean_stores(database_url: str, redis_url: str) -> AsyncIterator[None]
     redis = Redis.from_url(redis_url)
     await redis.flushdb()
     await redis.aclose()
-    yield
 
 
 @pytest.fixture

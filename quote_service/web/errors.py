@@ -27,6 +27,7 @@ _HTTP_CODES = {
     503: "SERVICE_UNAVAILABLE",
 }
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 
 
 def error_response(
@@ -51,13 +52,23 @@ def _validation_details(extra: Any) -> list[FieldError]:
         if not isinstance(entry, dict):
             continue
         key = str(entry.get("key") or "")
+        if entry.get("source") == "body" and key == "data":
+            key = ""  # Litestar names the body itself `data`; paths here are relative to it
         message = str(entry.get("message") or "invalid value")
-        unknown = _UNKNOWN_FIELD.search(message)
-        if unknown:
-            key = f"{key}.{unknown.group(1)}" if key else unknown.group(1)
-            message = "unknown field"
+        named = _UNKNOWN_FIELD.search(message) or _MISSING_FIELD.search(message)
+        if named:
+            # msgspec reports these at the enclosing object; the client wants the field itself
+            key = f"{key}.{named.group(1)}" if key else named.group(1)
+            message = "unknown field" if named.re is _UNKNOWN_FIELD else "required field missing"
         details.append(FieldError(field=key or "body", message=message))
     return details
+
+
+def _body_missing(extra: Any) -> bool:
+    """Litestar reports an empty body as its `data` argument missing (the message is a KeyError's)."""
+    return isinstance(extra, list) and any(
+        isinstance(entry, dict) and entry.get("key") == "data" and entry.get("message") == "'data'" for entry in extra
+    )
 
 
 def handle_service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[ErrorEnvelope]:
@@ -70,6 +81,8 @@ def handle_service_error(request: Request[Any, Any, Any], exc: ServiceError) -> 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorEnvelope]:
     """Framework errors: bad JSON (400), bad values (422), unknown routes, wrong methods."""
     if isinstance(exc, ValidationException):
+        if _body_missing(exc.extra):
+            return error_response(400, "MALFORMED_REQUEST", "Malformed request body: a JSON body is required")
         details = _validation_details(exc.extra)
         summary = "; ".join(f"{d.field}: {d.message}" for d in details) or "invalid request"
         return error_response(422, "VALIDATION_FAILED", f"Validation failed: {summary}", details)

@@ -1,0 +1,155 @@
+"""Settings.from_env: parsing, defaults, and refusing unsafe or malformed configuration."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from quote_service.config import DEV_SECRET_KEY, ConfigError, Settings
+
+STRONG_KEY = "a-production-secret-that-is-long-enough-0123456789"
+
+
+def test_empty_environment_gives_development_defaults() -> None:
+    settings = Settings.from_env({})
+
+    assert settings == Settings()
+    assert settings.secret_key == DEV_SECRET_KEY
+    assert settings.algorithm == "HS256"
+    assert settings.access_token_expire_minutes == 60
+    assert settings.default_tax_rate == Decimal("18")
+    assert settings.database_url is None
+    assert settings.redis_url is None
+    assert not settings.is_production
+
+
+def test_values_are_parsed_to_their_types() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://db/quotes",
+            "REDIS_URL": "redis://cache/2",
+            "QUOTE_SERVICE_HOME": "/srv/quote-service",
+            "ALGORITHM": "HS512",
+            "ACCESS_TOKEN_EXPIRE_MINUTES": "15",
+            "QUOTE_TIMEOUT": "0.75",
+            "MAX_CONCURRENT_QUOTES": "32",
+            "DEFAULT_TAX_RATE": "8.25",
+            "DEFAULT_DELIVERY_FEE": "4.99",
+            "METRICS_PUBLIC": "true",
+            "LOG_FORMAT": "console",
+            "ENVIRONMENT": "production",
+            "SECRET_KEY": STRONG_KEY,
+        }
+    )
+
+    assert settings.database_url == "postgresql://db/quotes"
+    assert settings.redis_url == "redis://cache/2"
+    assert settings.home == Path("/srv/quote-service")
+    assert settings.algorithm == "HS512"
+    assert settings.access_token_expire_minutes == 15
+    assert settings.quote_timeout == 0.75
+    assert settings.max_concurrent_quotes == 32
+    assert settings.default_tax_rate == Decimal("8.25")
+    assert settings.default_delivery_fee == Decimal("4.99")
+    assert settings.metrics_public is True
+    assert settings.log_format == "console"
+    assert settings.is_production
+    assert settings.secret_key == STRONG_KEY
+
+
+def test_empty_variables_mean_the_default() -> None:
+    settings = Settings.from_env({"SECRET_KEY": "", "ACCESS_TOKEN_EXPIRE_MINUTES": "", "DATABASE_URL": ""})
+
+    assert settings.secret_key == DEV_SECRET_KEY
+    assert settings.access_token_expire_minutes == 60
+    assert settings.database_url is None
+
+
+def test_unrelated_variables_are_ignored() -> None:
+    assert Settings.from_env({"PATH": "/usr/bin", "HOME": "/root"}) == Settings()
+
+
+def test_reads_the_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCESS_TOKEN_EXPIRE_MINUTES", "7")
+
+    assert Settings.from_env().access_token_expire_minutes == 7
+
+
+def test_production_refuses_the_default_secret_key() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        Settings.from_env({"ENVIRONMENT": "production"})
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        Settings.from_env({"ENVIRONMENT": "production", "SECRET_KEY": DEV_SECRET_KEY})
+
+
+def test_production_refuses_a_short_secret_key() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        Settings.from_env({"ENVIRONMENT": "production", "SECRET_KEY": "x" * 31})
+
+    assert Settings.from_env({"ENVIRONMENT": "production", "SECRET_KEY": "x" * 32}).is_production
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "soon"),
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "1.5"),
+        ("MAX_CONCURRENT_QUOTES", "many"),
+        ("RATE_LIMIT_PER_MINUTE", "1e3x"),
+        ("QUOTE_TIMEOUT", "fast"),
+        ("DEFAULT_TAX_RATE", "eighteen"),
+        ("DEFAULT_DELIVERY_FEE", "10,00"),
+        ("DB_POOL_MAX_SIZE", "ten"),
+        ("METRICS_PUBLIC", "perhaps"),
+        ("ENVIRONMENT", "staging"),
+        ("LOG_FORMAT", "xml"),
+    ],
+)
+def test_malformed_values_are_refused_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env({variable: value})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "0"),
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "-5"),
+        ("QUOTE_TIMEOUT", "0"),
+        ("MAX_CONCURRENT_QUOTES", "0"),
+        ("RATE_LIMIT_PER_MINUTE", "-1"),
+        ("DB_POOL_MAX_SIZE", "0"),
+        ("DEFAULT_TAX_RATE", "100.01"),
+        ("DEFAULT_TAX_RATE", "-1"),
+        ("DEFAULT_TAX_RATE", "NaN"),
+        ("DEFAULT_COMMISSION_RATE", "101"),
+        ("MAX_DISCOUNT_PERCENTAGE", "Infinity"),
+        ("DEFAULT_DELIVERY_FEE", "-0.01"),
+        ("ALGORITHM", "RS256"),
+        ("ALGORITHM", "none"),
+        ("LOG_LEVEL", "VERBOSE"),
+        ("DB_POOL_MIN_SIZE", "-1"),
+        ("DB_POOL_MIN_SIZE", "11"),  # more than the default DB_POOL_MAX_SIZE of 10
+    ],
+)
+def test_out_of_range_values_are_refused_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env({variable: value})
+
+
+def test_pool_sizes_may_be_equal_or_zero_minimum() -> None:
+    assert Settings.from_env({"DB_POOL_MIN_SIZE": "4", "DB_POOL_MAX_SIZE": "4"}).db_pool_min_size == 4
+    assert Settings.from_env({"DB_POOL_MIN_SIZE": "0"}).db_pool_min_size == 0
+
+
+def test_boundary_percentages_are_accepted() -> None:
+    settings = Settings.from_env({"DEFAULT_TAX_RATE": "0", "MAX_DISCOUNT_PERCENTAGE": "100"})
+
+    assert settings.default_tax_rate == Decimal(0)
+    assert settings.max_discount_percentage == Decimal(100)
+
+
+def test_log_level_is_case_insensitive() -> None:
+    assert Settings.from_env({"LOG_LEVEL": "debug"}).log_level == "debug"

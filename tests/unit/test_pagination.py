@@ -1,0 +1,79 @@
+"""Keyset cursors: opaque round trips, refusal of anything we did not issue, page shapes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from quote_service.errors import FieldError, ValidationFailed
+from quote_service.pagination import decode_cursor, encode_cursor, page_of
+
+KEY = (datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC), uuid.UUID("0b6f3f5e-0c1d-4f38-9d7e-52a3c1f0e9aa"))
+
+
+def test_cursor_round_trips_its_sort_key() -> None:
+    cursor = encode_cursor(KEY)
+
+    assert decode_cursor(cursor, tuple[datetime, uuid.UUID]) == KEY
+
+
+def test_cursor_is_url_safe_and_unpadded() -> None:
+    cursor = encode_cursor(KEY)
+
+    assert "=" not in cursor
+    assert set(cursor) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def test_integer_keys_round_trip() -> None:
+    key = (datetime(2030, 1, 1, tzinfo=UTC), 42)
+
+    assert decode_cursor(encode_cursor(key), tuple[datetime, int]) == key
+
+
+@pytest.mark.parametrize("cursor", [None, ""])
+def test_no_cursor_means_the_first_page(cursor: str | None) -> None:
+    assert decode_cursor(cursor, tuple[datetime, uuid.UUID]) is None
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage",
+        "a",
+        "%%%%",
+        "ünïcode",
+        encode_cursor([1, 2]),  # ours in form, but not this list's key
+        encode_cursor({"id": 1}),
+        encode_cursor(KEY)[:-3],  # truncated
+        encode_cursor([KEY[0], "not-a-uuid"]),
+        encode_cursor(["2031-05-06T07:08:09", str(KEY[1])]),  # no offset: ambiguous instant
+    ],
+)
+def test_garbage_cursor_is_a_validation_error_on_cursor(cursor: str) -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        decode_cursor(cursor, tuple[datetime, uuid.UUID])
+
+    assert raised.value.status_code == 422
+    assert raised.value.details == [FieldError("cursor", "not a cursor returned by this list")]
+
+
+def test_a_full_page_points_at_its_last_row() -> None:
+    rows = [(n, f"row-{n}") for n in range(4)]  # limit + 1 fetched
+
+    page = page_of(rows, limit=3, key=lambda r: [r[0]], item=lambda r: r[1])
+
+    assert page.items == ["row-0", "row-1", "row-2"]
+    assert page.next_cursor is not None
+    assert decode_cursor(page.next_cursor, tuple[int]) == (2,)
+
+
+@pytest.mark.parametrize("count", [0, 2, 3])
+def test_the_last_page_has_no_cursor(count: int) -> None:
+    rows = list(range(count))
+
+    page = page_of(rows, limit=3, key=lambda r: [r], item=str)
+
+    assert page.items == [str(n) for n in range(count)]
+    assert page.next_cursor is None
