@@ -1,8 +1,9 @@
 """Authentication: logins, user and key creation, and resolving a request's principal.
 
 Principals are cached in-process for `PRINCIPAL_TTL_SECONDS` so the hot path (a quote per
-request) does not hit PostgreSQL for every call; a revoked key or deactivated user is
-refused by this process at once and by other processes within that TTL.
+request) does not hit PostgreSQL for every call. A revoked API key is refused at once by the
+process that revoked it and by every other process within that TTL; a user removed or
+deactivated in the database is refused within the TTL.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from typing import Generic, Protocol, TypeVar
 
 import structlog
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from quote_service.db.pool import Pool
@@ -108,21 +109,20 @@ class ConfigStore(Generic[S]):
 
     async def _listen(self) -> None:
         while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
                 await pubsub.subscribe(CHANNEL)
-                try:
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            await self._reload_logged()
-                finally:
-                    with contextlib.suppress(Exception):
-                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+                while True:
+                    # get_message with a timeout, not listen(): cancellation must never wait on Redis.
+                    if await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0) is not None:
+                        await self._reload_logged()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the poll keeps us fresh meanwhile
                 log.warning("config_listen_failed", exc_info=True)
                 await asyncio.sleep(1.0)
+            finally:
+                await _close_pubsub(pubsub)
 
     async def _poll(self) -> None:
         while True:
@@ -137,3 +137,9 @@ class ConfigStore(Generic[S]):
             raise
         except Exception:
             log.warning("config_reload_failed", exc_info=True)
+
+
+async def _close_pubsub(pubsub: PubSub) -> None:
+    """Close a pubsub connection, bounded: redis-py's aclose can stall (redis/redis-py#3941)."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(pubsub.aclose(), timeout=1.0)  # type: ignore[no-untyped-call]

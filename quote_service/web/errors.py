@@ -40,6 +40,8 @@ def error_response(
 ) -> Response[ErrorEnvelope]:
     """The one way an error envelope is built."""
     all_headers = dict(headers or {})
+    if status == 401:
+        all_headers.setdefault("WWW-Authenticate", 'Bearer realm="quote-service"')
     if retry_after is not None:
         all_headers["Retry-After"] = str(retry_after)
     body = ErrorEnvelope(message=message, error=ErrorBody(code=code, details=details or []))

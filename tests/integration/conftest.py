@@ -44,21 +44,27 @@ class Caller:
         self.username = row["username"]
         self.role = row["role"]
         token = credentials.issue_token(
-            settings, user_id=row["id"], role=row["role"], tier=row["tier"], segment=row["segment"],
+            settings,
+            user_id=row["id"],
+            role=row["role"],
+            tier=row["tier"],
+            segment=row["segment"],
             now=utcnow(),
         )
         self.headers = {"Authorization": f"Bearer {token}"}
 
 
-async def make_caller(
-    settings: Settings, password_hash: str, username: str, role: str, **extra: Any
-) -> Caller:
+async def make_caller(settings: Settings, password_hash: str, username: str, role: str, **extra: Any) -> Caller:
     assert settings.database_url is not None
     conn = await asyncpg.connect(settings.database_url)
     try:
         row = await auth_repository.insert_user(
-            conn, username=username, password_hash=password_hash, role=role,
-            tier=extra.get("tier"), segment=extra.get("segment"),
+            conn,
+            username=username,
+            password_hash=password_hash,
+            role=role,
+            tier=extra.get("tier"),
+            segment=extra.get("segment"),
         )
     finally:
         await conn.close()
