@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
+from litestar.params import QueryParameter
 
 from quote_service.errors import invalid
 
@@ -22,7 +24,9 @@ K = TypeVar("K")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
-Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT, description="Page size, 1 to 500.")]
+# Litestar ignores a msgspec.Meta on a request parameter: the bounds must sit in its Parameter.
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size, 1 to 500.")]
+_INT64 = range(-(2**63), 2**63)
 
 
 class Page(msgspec.Struct, Generic[T], kw_only=True):
@@ -43,9 +47,26 @@ def decode_cursor(cursor: str | None, key_type: type[K]) -> K | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return msgspec.json.decode(raw, type=key_type)
+        key = msgspec.json.decode(raw, type=key_type)
     except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
         raise invalid("cursor", "not a cursor returned by this list") from exc
+    if isinstance(key, tuple) and not all(map(_storable, key)):
+        raise invalid("cursor", "not a cursor returned by this list")
+    return key
+
+
+def _storable(part: object) -> bool:
+    """False for values PostgreSQL cannot bind (a forged cursor must be a 422, not a 500)."""
+    if isinstance(part, int):
+        return part in _INT64
+    if isinstance(part, datetime):
+        if part.tzinfo is None:
+            return False
+        try:
+            part.astimezone(UTC)
+        except OverflowError:
+            return False
+    return True
 
 
 def page_of(
