@@ -1,0 +1,157 @@
+"""SQL for commission rates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from quote_service.db.pool import Connection
+from quote_service.pricing.commission import CommissionRate, Tier
+
+RATE_COLUMNS = (
+    "id, category_id, seller_id, logistics_provider, region, commission_type, rate, tiers, "
+    "min_amount, max_amount, currency, effective_from, effective_to, is_active, priority, "
+    "created_by, updated_by, created_at, updated_at"
+)
+WRITABLE = (
+    "category_id",
+    "seller_id",
+    "logistics_provider",
+    "region",
+    "commission_type",
+    "rate",
+    "tiers",
+    "min_amount",
+    "max_amount",
+    "currency",
+    "effective_from",
+    "effective_to",
+    "is_active",
+    "priority",
+)
+
+
+async def insert_rate(conn: Connection, *, fields: dict[str, Any], actor: str) -> asyncpg.Record:
+    columns = [*WRITABLE, "created_by", "updated_by"]
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    row = await conn.fetchrow(
+        f"INSERT INTO commission_rates ({', '.join(columns)}) VALUES ({placeholders}) RETURNING {RATE_COLUMNS}",
+        *(fields[c] for c in WRITABLE),
+        actor,
+        actor,
+    )
+    assert row is not None
+    return row
+
+
+async def update_rate(conn: Connection, *, rate_id: UUID, fields: dict[str, Any], actor: str) -> asyncpg.Record | None:
+    """Replace every writable field; None when the rate does not exist."""
+    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(WRITABLE, start=3))
+    return await conn.fetchrow(
+        f"""UPDATE commission_rates SET {assignments}, updated_by = $2, updated_at = now()
+            WHERE id = $1 RETURNING {RATE_COLUMNS}""",
+        rate_id,
+        actor,
+        *(fields[c] for c in WRITABLE),
+    )
+
+
+async def deactivate_rate(conn: Connection, *, rate_id: UUID, actor: str) -> asyncpg.Record | None:
+    """Set is_active false (idempotent); None when the rate does not exist."""
+    return await conn.fetchrow(
+        f"""UPDATE commission_rates
+            SET is_active = false,
+                updated_by = CASE WHEN is_active THEN $2 ELSE updated_by END,
+                updated_at = CASE WHEN is_active THEN now() ELSE updated_at END
+            WHERE id = $1 RETURNING {RATE_COLUMNS}""",
+        rate_id,
+        actor,
+    )
+
+
+async def get_rate(conn: Connection, *, rate_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {RATE_COLUMNS} FROM commission_rates WHERE id = $1", rate_id)
+
+
+async def lock_existing(conn: Connection, *, rate_ids: Sequence[UUID]) -> set[UUID]:
+    """Lock the rates among `rate_ids` that exist (in id order, so concurrent bulks cannot deadlock)."""
+    rows = await conn.fetch(
+        "SELECT id FROM commission_rates WHERE id = any($1::uuid[]) ORDER BY id FOR UPDATE", list(rate_ids)
+    )
+    return {row["id"] for row in rows}
+
+
+async def list_rates(
+    conn: Connection,
+    *,
+    category_id: str | None,
+    seller_id: str | None,
+    logistics_provider: str | None,
+    region: str | None,
+    is_active: bool | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT {RATE_COLUMNS} FROM commission_rates
+            WHERE ($1::text IS NULL OR category_id = $1)
+              AND ($2::text IS NULL OR seller_id = $2)
+              AND ($3::text IS NULL OR lower(logistics_provider) = lower($3))
+              AND ($4::text IS NULL OR lower(btrim(region)) = lower(btrim($4)))
+              AND ($5::boolean IS NULL OR is_active = $5)
+              AND ($6::timestamptz IS NULL OR (created_at, id) > ($6::timestamptz, $7::uuid))
+            ORDER BY created_at, id
+            LIMIT $8""",
+        category_id,
+        seller_id,
+        logistics_provider,
+        region,
+        is_active,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit + 1,
+    )
+
+
+def tiers_from_json(raw: list[dict[str, Any]] | None) -> tuple[Tier, ...]:
+    """Tiers as stored in jsonb (amounts as strings) → model tiers."""
+    if raw is None:
+        return ()
+    return tuple(Tier(up_to=None if t["up_to"] is None else Decimal(t["up_to"]), rate=Decimal(t["rate"])) for t in raw)
+
+
+def model_from_row(row: asyncpg.Record) -> CommissionRate:
+    """A stored rate as the pure pricing code reads it."""
+    return CommissionRate(
+        id=row["id"],
+        category_id=row["category_id"],
+        seller_id=row["seller_id"],
+        logistics_provider=row["logistics_provider"],
+        region=row["region"],
+        commission_type=row["commission_type"],
+        rate=row["rate"],
+        tiers=tiers_from_json(row["tiers"]),
+        min_amount=row["min_amount"],
+        max_amount=row["max_amount"],
+        currency=row["currency"],
+        effective_from=row["effective_from"],
+        effective_to=row["effective_to"],
+        is_active=row["is_active"],
+        priority=row["priority"],
+        created_at=row["created_at"],
+    )
+
+
+async def load_active(conn: Connection) -> list[CommissionRate]:
+    """Every rate the snapshot needs: active and not yet expired (future-dated ones included)."""
+    rows = await conn.fetch(
+        f"""SELECT {RATE_COLUMNS} FROM commission_rates
+            WHERE is_active AND (effective_to IS NULL OR effective_to > now())
+            ORDER BY created_at, id"""
+    )
+    return [model_from_row(row) for row in rows]

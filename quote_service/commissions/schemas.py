@@ -1,0 +1,99 @@
+"""Commission-rate payloads. Percent values and money are Decimal in, strings out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+
+ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="Opaque client id, 1-64 chars.")]
+Region = Annotated[str, msgspec.Meta(min_length=1, max_length=100, description="A city or a country, any case.")]
+Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, description="ISO 4217 code.")]
+Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000, description="Higher wins.")]
+AwareTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset.")]
+CommissionType = Literal["PERCENTAGE", "FLAT", "TIERED"]
+
+MAX_TIERS = 50
+MAX_BULK_ITEMS = 1000
+
+
+class TierInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    up_to: Decimal | None = None
+    """Upper bound of the bracket in the rate's currency; null (or omitted) on the last, open one."""
+    rate: Decimal
+    """Percent charged on the part of the base inside this bracket, 0-100."""
+
+
+class CommissionRateInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """POST and PUT body (PUT replaces every field: omitted optional ones take their defaults)."""
+
+    category_id: ExternalId | None = None
+    seller_id: ExternalId | None = None
+    logistics_provider: ExternalId | None = None
+    """Set: a logistics rate (charged per quote on the delivery fee); unset: a sales rate."""
+    region: Region | None = None
+    commission_type: CommissionType
+    rate: Decimal | None = None
+    """PERCENTAGE: percent 0-100. FLAT: amount per unit (per order for logistics). TIERED: must be null."""
+    tiers: Annotated[list[TierInput], msgspec.Meta(max_length=MAX_TIERS)] | None = None
+    """TIERED only: brackets with ascending `up_to`, the last one open (`up_to: null`)."""
+    min_amount: Decimal | None = None
+    max_amount: Decimal | None = None
+    currency: Currency
+    effective_from: AwareTime
+    effective_to: AwareTime | None = None
+    """Exclusive end; null = open-ended."""
+    is_active: bool = True
+    priority: Priority = 0
+
+
+class CommissionRateBulkItem(CommissionRateInput, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One entry of PUT /bulk: with `id` it replaces that rate, without it creates one."""
+
+    id: UUID | None = None
+
+
+class CommissionRateBulk(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PUT /bulk body. Entries are checked one by one (shape: CommissionRateBulkItem), so every
+    bad entry is reported by index; then all are applied in one transaction or none is."""
+
+    items: Annotated[list[Any], msgspec.Meta(min_length=1, max_length=MAX_BULK_ITEMS)]
+    """Each entry: a CommissionRateBulkItem."""
+
+
+class Tier(msgspec.Struct, frozen=True, kw_only=True):
+    up_to: Decimal | None
+    rate: Decimal
+
+
+class CommissionRate(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    category_id: str | None
+    seller_id: str | None
+    logistics_provider: str | None
+    region: str | None
+    commission_type: CommissionType
+    rate: Decimal | None
+    tiers: list[Tier] | None
+    min_amount: Decimal | None
+    max_amount: Decimal | None
+    currency: str
+    effective_from: datetime
+    effective_to: datetime | None
+    is_active: bool
+    priority: int
+    created_by: str
+    updated_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class BulkResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The rates written by PUT /bulk, in the order of the request's entries."""
+
+    items: list[CommissionRate]
+    created: int
+    updated: int

@@ -1,0 +1,255 @@
+"""Commission rates: the model, an index built once per snapshot, resolution and amounts.
+
+Matching (API.md §4): a rate matches when every dimension it sets equals the item's
+(`category_id`, `seller_id`, `region` = delivery city or country, case-insensitive), it is
+active, effective now (half-open `[effective_from, effective_to)`) and in the quote currency.
+
+- Sales commission: rates without `logistics_provider`, per item.
+- Logistics commission: rates whose `logistics_provider` equals the quote's (case-insensitive),
+  per quote; their seller is compared with the quote-level seller and their category matches
+  when ANY line of the quote has it.
+
+Winner among matches, highest first: `priority`; specificity score (seller 4 + category 2 +
+region 1), ties in score broken by a city match over a country match; `effective_from`;
+`created_at`; and finally the id, so the choice never depends on load order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+import msgspec
+
+from quote_service.pricing.money import ZERO, percent_of, round_money
+from quote_service.pricing.regions import RegionMatch, match_region
+
+CommissionType = Literal["PERCENTAGE", "FLAT", "TIERED"]
+Dimension = Literal["seller", "category"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Tier(msgspec.Struct, frozen=True, kw_only=True):
+    """One marginal bracket: `rate` percent of the part of the base up to `up_to` (None = no limit)."""
+
+    up_to: Decimal | None
+    rate: Decimal
+
+
+class CommissionRate(msgspec.Struct, frozen=True, kw_only=True):
+    """A commission rate as the quote engine reads it."""
+
+    id: UUID | None
+    """None only for the built-in default rate (`default_rate`), shown as `rate_id: null`."""
+    category_id: str | None = None
+    seller_id: str | None = None
+    logistics_provider: str | None = None
+    region: str | None = None
+    commission_type: CommissionType
+    rate: Decimal | None
+    """Percent for PERCENTAGE, an amount per unit (or per order) for FLAT, None for TIERED."""
+    tiers: tuple[Tier, ...] = ()
+    """TIERED only: ascending `up_to`, the last one open-ended."""
+    min_amount: Decimal | None = None
+    max_amount: Decimal | None = None
+    currency: str
+    effective_from: datetime
+    effective_to: datetime | None = None
+    is_active: bool = True
+    priority: int = 0
+    created_at: datetime
+
+
+def default_rate(percent: Decimal, currency: str) -> CommissionRate:
+    """The fallback when no rate matches an item: `percent` % (DEFAULT_COMMISSION_RATE), no id."""
+    return CommissionRate(
+        id=None,
+        commission_type="PERCENTAGE",
+        rate=percent,
+        currency=currency,
+        effective_from=_EPOCH,
+        created_at=_EPOCH,
+    )
+
+
+def dimension_of(rate: CommissionRate) -> Dimension:
+    """Where a sales commission is attributed: `seller` when the rate names a seller."""
+    return "seller" if rate.seller_id is not None else "category"
+
+
+def _region_key(region: str | None) -> str | None:
+    if region is None or not region.strip():
+        return None
+    return region.strip().casefold()
+
+
+_SalesKey = tuple[str, str | None, str | None, str | None]  # currency, seller, category, region
+
+
+class CommissionIndex:
+    """Rates indexed once so that resolving an item is a handful of dict lookups.
+
+    Sales rates are keyed by (currency, seller, category, region); an item looks up its
+    seller-or-none x category-or-none x city/country/none keys. Logistics rates are keyed by
+    (provider, currency) and filtered on their few remaining dimensions.
+    """
+
+    __slots__ = ("_logistics", "_sales")
+
+    def __init__(self, rates: Iterable[CommissionRate]) -> None:
+        sales: defaultdict[_SalesKey, list[CommissionRate]] = defaultdict(list)
+        logistics: defaultdict[tuple[str, str], list[CommissionRate]] = defaultdict(list)
+        for rate in rates:
+            if not rate.is_active:
+                continue
+            if rate.logistics_provider is None:
+                key = (rate.currency, rate.seller_id, rate.category_id, _region_key(rate.region))
+                sales[key].append(rate)
+            else:
+                logistics[(rate.logistics_provider.casefold(), rate.currency)].append(rate)
+        self._sales = {key: tuple(found) for key, found in sales.items()}
+        self._logistics = {key: tuple(found) for key, found in logistics.items()}
+
+    def __len__(self) -> int:
+        return sum(map(len, self._sales.values())) + sum(map(len, self._logistics.values()))
+
+    def sales_candidates(
+        self, *, category_id: str | None, seller_id: str | None, city: str | None, country: str | None, currency: str
+    ) -> list[CommissionRate]:
+        """Sales rates that can match these dimensions (dates and activity not yet checked)."""
+        sellers = (None,) if seller_id is None else (seller_id, None)
+        categories = (None,) if category_id is None else (category_id, None)
+        regions = dict.fromkeys((_region_key(city), _region_key(country), None))
+        found: list[CommissionRate] = []
+        for seller in sellers:
+            for category in categories:
+                for region in regions:
+                    found.extend(self._sales.get((currency, seller, category, region), ()))
+        return found
+
+    def logistics_candidates(self, *, provider: str, currency: str) -> tuple[CommissionRate, ...]:
+        """Logistics rates of this provider in this currency (other dimensions not yet checked)."""
+        return self._logistics.get((provider.casefold(), currency), ())
+
+
+def is_effective(rate: CommissionRate, now: datetime) -> bool:
+    """Active and `now` inside the half-open window `[effective_from, effective_to)`."""
+    if not rate.is_active or now < rate.effective_from:
+        return False
+    return rate.effective_to is None or now < rate.effective_to
+
+
+def _precedence(rate: CommissionRate, region_match: RegionMatch) -> tuple[int, int, int, datetime, datetime, str]:
+    score = (4 if rate.seller_id is not None else 0) + (2 if rate.category_id is not None else 0)
+    score += 1 if region_match is not RegionMatch.GLOBAL else 0
+    return (rate.priority, score, region_match, rate.effective_from, rate.created_at, str(rate.id))
+
+
+def _best(matches: Iterable[tuple[CommissionRate, RegionMatch]]) -> CommissionRate | None:
+    best: CommissionRate | None = None
+    best_key: tuple[int, int, int, datetime, datetime, str] | None = None
+    for rate, region_match in matches:
+        key = _precedence(rate, region_match)
+        if best_key is None or key > best_key:
+            best, best_key = rate, key
+    return best
+
+
+def resolve_sales_rate(
+    index: CommissionIndex,
+    *,
+    category_id: str | None,
+    seller_id: str | None,
+    city: str | None,
+    country: str | None,
+    currency: str,
+    now: datetime,
+) -> CommissionRate | None:
+    """The sales rate for one item (`seller_id`: the item's, else the quote's); None = use the default."""
+
+    def matches() -> Iterable[tuple[CommissionRate, RegionMatch]]:
+        for rate in index.sales_candidates(
+            category_id=category_id, seller_id=seller_id, city=city, country=country, currency=currency
+        ):
+            if rate.category_id not in (None, category_id) or rate.seller_id not in (None, seller_id):
+                continue
+            region_match = match_region(rate.region, city=city, country=country)
+            if region_match is not None and rate.currency == currency and is_effective(rate, now):
+                yield rate, region_match
+
+    return _best(matches())
+
+
+def resolve_logistics_rate(
+    index: CommissionIndex,
+    *,
+    provider: str | None,
+    seller_id: str | None,
+    category_ids: Collection[str],
+    city: str | None,
+    country: str | None,
+    currency: str,
+    now: datetime,
+) -> CommissionRate | None:
+    """The logistics rate for a quote with this provider; None when there is no provider or no match.
+
+    `seller_id` is the quote-level seller; a rate's category matches when any line has it.
+    """
+    if provider is None:
+        return None
+
+    def matches() -> Iterable[tuple[CommissionRate, RegionMatch]]:
+        for rate in index.logistics_candidates(provider=provider, currency=currency):
+            if rate.seller_id is not None and rate.seller_id != seller_id:
+                continue
+            if rate.category_id is not None and rate.category_id not in category_ids:
+                continue
+            region_match = match_region(rate.region, city=city, country=country)
+            if region_match is not None and is_effective(rate, now):
+                yield rate, region_match
+
+    return _best(matches())
+
+
+def tiered_amount(tiers: Iterable[Tier], base: Decimal) -> Decimal:
+    """Marginal brackets like income tax: each tier's rate on the part of `base` inside it."""
+    total = ZERO
+    lower = ZERO
+    for tier in tiers:
+        if base <= lower:
+            break
+        upper = base if tier.up_to is None else min(base, tier.up_to)
+        if upper > lower:
+            total += percent_of(upper - lower, tier.rate)
+        if tier.up_to is None:
+            break
+        lower = max(lower, tier.up_to)
+    return total
+
+
+def commission_amount(
+    rate: CommissionRate, *, base: Decimal, quantity: int, currency: str, per_order: bool = False
+) -> Decimal:
+    """What `rate` charges on `base` (a line net, or a delivery fee), clamped, rounded half up.
+
+    PERCENTAGE: base * rate / 100. FLAT: rate * quantity (once when `per_order`). TIERED:
+    marginal brackets over base. Then clamp to [min_amount, max_amount], then round to
+    `currency`'s minor units. A negative base counts as zero.
+    """
+    base = max(base, ZERO)
+    if rate.commission_type == "TIERED":
+        amount = tiered_amount(rate.tiers, base)
+    elif rate.commission_type == "FLAT":
+        amount = (rate.rate or ZERO) * (1 if per_order else max(quantity, 0))
+    else:
+        amount = percent_of(base, rate.rate or ZERO)
+    if rate.min_amount is not None:
+        amount = max(amount, rate.min_amount)
+    if rate.max_amount is not None:
+        amount = min(amount, rate.max_amount)
+    return round_money(amount, currency)
