@@ -2,12 +2,117 @@
 
 from __future__ import annotations
 
-from litestar import Controller
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, delete, get, post, put
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from quote_service.auth.guards import admin_only
+from quote_service.errors import NotFound
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pricing.rules import RuleType
+from quote_service.rules import repository, service
+from quote_service.rules.schemas import PricingRuleCreate, PricingRuleUpdate, PricingRuleVersion
+from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, actor_of
+from quote_service.web.envelope import Envelope, ok
+
+DOMAIN = "pricing_rules"
+VersionCursor = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+# PostgreSQL text cannot hold NUL: refuse it here (422) rather than fail in the query (500).
+_NO_NUL = r"^[^\x00]*$"
+RuleNameQuery = Annotated[
+    str, QueryParameter(min_length=1, max_length=100, pattern=_NO_NUL, description="The rule's name.")
+]
+RegionQuery = Annotated[str | None, QueryParameter(min_length=1, max_length=100, pattern=_NO_NUL)]
+CategoryQuery = Annotated[str | None, QueryParameter(min_length=1, max_length=64, pattern=_NO_NUL)]
 
 
 class PricingRuleController(Controller):
     path = "/api/v1/pricing-rules"
     tags = ["pricing-rules"]
     guards = [admin_only]
+
+    @post("/", summary="Create a rule (version 1)")
+    async def create(
+        self,
+        data: JSONBody[PricingRuleCreate],
+        pool: PoolDep,
+        request: AuthedRequest,
+        config_store: ConfigStoreDep,
+    ) -> Envelope[PricingRuleVersion]:
+        rule = await service.create_rule(pool, data, actor=actor_of(request))
+        await config_store.changed(DOMAIN)
+        return ok(rule, f"Pricing rule created (version {rule.version})")
+
+    @get("/", summary="Latest version of each rule (keyset-paginated by name)")
+    async def list_rules(
+        self,
+        pool: PoolDep,
+        type: FromQuery[RuleType | None] = None,
+        region: FromQuery[RegionQuery] = None,
+        product_id: FromQuery[UUID | None] = None,
+        category_id: FromQuery[CategoryQuery] = None,
+        include_retired: FromQuery[bool] = False,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[PricingRuleVersion]]:
+        after = decode_cursor(cursor, str)
+        async with pool.acquire() as conn:
+            rows = await repository.list_latest(
+                conn,
+                rule_type=type,
+                region=region,
+                product_id=product_id,
+                category_id=category_id,
+                include_retired=include_retired,
+                after=after,
+                limit=limit,
+            )
+        return ok(page_of(rows, limit=limit, key=lambda r: r["name"], item=service.version_from_row))
+
+    @get("/versions", summary="Every version of a rule name, newest first")
+    async def versions(
+        self,
+        pool: PoolDep,
+        name: FromQuery[RuleNameQuery],
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[PricingRuleVersion]]:
+        before = decode_cursor(cursor, VersionCursor)
+        async with pool.acquire() as conn:
+            rows = await repository.list_versions(conn, name=name, before=before, limit=limit)
+            if not rows and not await repository.name_exists(conn, name=name):
+                raise NotFound(f"no pricing rule is named {name!r}")
+        return ok(page_of(rows, limit=limit, key=lambda r: r["version"], item=service.version_from_row))
+
+    @get("/{rule_id:uuid}", summary="Get one version")
+    async def get_rule(self, rule_id: FromPath[UUID], pool: PoolDep) -> Envelope[PricingRuleVersion]:
+        return ok(await service.get_rule(pool, rule_id))
+
+    @put("/{rule_id:uuid}", summary="Create the next version of the rule")
+    async def new_version(
+        self,
+        rule_id: FromPath[UUID],
+        data: JSONBody[PricingRuleUpdate],
+        pool: PoolDep,
+        request: AuthedRequest,
+        config_store: ConfigStoreDep,
+    ) -> Envelope[PricingRuleVersion]:
+        rule = await service.new_version(pool, rule_id, data, actor=actor_of(request))
+        await config_store.changed(DOMAIN)
+        return ok(rule, f"Pricing rule version {rule.version} created")
+
+    @delete("/{rule_id:uuid}", status_code=200, summary="Retire the rule name (every version)")
+    async def retire(
+        self,
+        rule_id: FromPath[UUID],
+        pool: PoolDep,
+        request: AuthedRequest,
+        config_store: ConfigStoreDep,
+    ) -> Envelope[PricingRuleVersion]:
+        rule, changed = await service.retire_rule(pool, rule_id, actor=actor_of(request))
+        if changed:
+            await config_store.changed(DOMAIN)
+        return ok(rule, "Pricing rule retired" if changed else "Pricing rule was already retired")
