@@ -1,13 +1,104 @@
-"""HTTP: /api/v1/feature-flags (admin)."""
+"""HTTP: /api/v1/feature-flags (writes admin only; evaluation open to every caller)."""
 
 from __future__ import annotations
 
-from litestar import Controller
+from uuid import UUID
 
-from quote_service.auth.guards import admin_only
+from litestar import Controller, delete, get, post, put
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from quote_service.auth.guards import admin_only, any_caller
+from quote_service.clock import utcnow
+from quote_service.errors import invalid
+from quote_service.flags import repository, service
+from quote_service.flags.schemas import EvaluationRequest, FeatureFlag, FeatureFlagCreate, FeatureFlagUpdate
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pricing.flags import EvaluationContext, FlagEvaluation
+from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, actor_of
+from quote_service.web.envelope import Envelope, ok
+
+DOMAIN = "feature_flags"
 
 
 class FeatureFlagController(Controller):
     path = "/api/v1/feature-flags"
     tags = ["feature-flags"]
-    guards = [admin_only]
+    # Guards sit on the routes: reads and writes are admin only, evaluation is open to every role.
+
+    @post("/", guards=[admin_only], summary="Create a feature flag")
+    async def create(
+        self,
+        data: JSONBody[FeatureFlagCreate],
+        pool: PoolDep,
+        config_store: ConfigStoreDep,
+        request: AuthedRequest,
+    ) -> Envelope[FeatureFlag]:
+        flag = await service.create_flag(pool, data, actor=actor_of(request))
+        await config_store.changed(DOMAIN)
+        return ok(flag, "Feature flag created")
+
+    @get("/", guards=[admin_only], summary="List feature flags by key (keyset-paginated)")
+    async def list_flags(
+        self,
+        pool: PoolDep,
+        is_enabled: FromQuery[bool | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[FeatureFlag]]:
+        after = decode_cursor(cursor, str)
+        if after is not None and "\x00" in after:  # never one of ours, and PostgreSQL refuses it
+            raise invalid("cursor", "not a cursor returned by this list")
+        async with pool.acquire() as conn:
+            rows = await repository.list_flags(conn, is_enabled=is_enabled, after=after, limit=limit)
+        return ok(page_of(rows, limit=limit, key=lambda r: r["key"], item=service.flag_from_row))
+
+    @get("/{flag_id:uuid}", guards=[admin_only], summary="Get a feature flag")
+    async def get_flag(self, flag_id: FromPath[UUID], pool: PoolDep) -> Envelope[FeatureFlag]:
+        return ok(await service.get_flag(pool, flag_id))
+
+    @get("/key/{key:str}", guards=[admin_only], summary="Get a feature flag by key")
+    async def get_by_key(self, key: FromPath[str], pool: PoolDep) -> Envelope[FeatureFlag]:
+        return ok(await service.get_flag_by_key(pool, key))
+
+    @put("/{flag_id:uuid}", guards=[admin_only], summary="Replace a feature flag's fields (the key never changes)")
+    async def replace(
+        self,
+        flag_id: FromPath[UUID],
+        data: JSONBody[FeatureFlagUpdate],
+        pool: PoolDep,
+        config_store: ConfigStoreDep,
+        request: AuthedRequest,
+    ) -> Envelope[FeatureFlag]:
+        flag = await service.update_flag(pool, flag_id, data, actor=actor_of(request))
+        await config_store.changed(DOMAIN)
+        return ok(flag, "Feature flag updated")
+
+    @delete(
+        "/{flag_id:uuid}",
+        status_code=200,
+        guards=[admin_only],
+        summary="Delete a feature flag (PUT is_enabled=false to keep it)",
+    )
+    async def remove(
+        self, flag_id: FromPath[UUID], pool: PoolDep, config_store: ConfigStoreDep
+    ) -> Envelope[FeatureFlag]:
+        flag = await service.delete_flag(pool, flag_id)
+        await config_store.changed(DOMAIN)
+        return ok(flag, "Feature flag deleted")
+
+    @post("/{key:str}/evaluate", status_code=200, guards=[any_caller], summary="Evaluate a flag for a context")
+    async def evaluate(
+        self,
+        key: FromPath[str],
+        pool: PoolDep,
+        request: AuthedRequest,
+        data: JSONBody[EvaluationRequest | None] = None,
+    ) -> Envelope[FlagEvaluation]:
+        body = data or EvaluationRequest()
+        user_id, user_segment = body.user_id, body.user_segment
+        principal = request.user
+        if principal.kind == "user":  # a signed-in caller asks about itself unless it names someone
+            user_id = user_id if user_id is not None else str(principal.id)
+            user_segment = user_segment if user_segment is not None else principal.segment
+        ctx = EvaluationContext(user_id=user_id, user_segment=user_segment, city=body.region, country=body.region)
+        return ok(await service.evaluate_flag(pool, key, ctx, now=utcnow()))

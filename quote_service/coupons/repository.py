@@ -1,0 +1,116 @@
+"""SQL for coupons (keyed by their upper-case code)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from quote_service.db.pool import Connection
+from quote_service.errors import DuplicateKey
+from quote_service.pricing.coupons import Coupon
+
+COUPON_COLUMNS = (
+    "code, type, value, currency, min_subtotal, max_discount, category_ids, valid_from, valid_to, "
+    "usage_limit, per_customer_limit, is_active, times_used, created_by, updated_by, created_at, updated_at"
+)
+_WRITABLE = (
+    "type",
+    "value",
+    "currency",
+    "min_subtotal",
+    "max_discount",
+    "category_ids",
+    "valid_from",
+    "valid_to",
+    "usage_limit",
+    "per_customer_limit",
+    "is_active",
+)
+
+
+def model_from_row(row: asyncpg.Record) -> Coupon:
+    """The coupon as the quote engine reads it."""
+    return Coupon(
+        code=row["code"],
+        type=row["type"],
+        value=row["value"],
+        currency=row["currency"],
+        min_subtotal=row["min_subtotal"],
+        max_discount=row["max_discount"],
+        category_ids=frozenset(row["category_ids"]),
+        valid_from=row["valid_from"],
+        valid_to=row["valid_to"],
+        usage_limit=row["usage_limit"],
+        per_customer_limit=row["per_customer_limit"],
+        is_active=row["is_active"],
+        times_used=row["times_used"],
+    )
+
+
+async def insert_coupon(conn: Connection, *, code: str, fields: dict[str, Any], actor: str) -> asyncpg.Record:
+    columns = ["code", *_WRITABLE, "created_by", "updated_by"]
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    try:
+        row = await conn.fetchrow(
+            f"INSERT INTO coupons ({', '.join(columns)}) VALUES ({placeholders}) RETURNING {COUPON_COLUMNS}",
+            code,
+            *(fields[c] for c in _WRITABLE),
+            actor,
+            actor,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise DuplicateKey(f"a coupon with code {code!r} already exists") from exc
+    assert row is not None
+    return row
+
+
+async def get_coupon(conn: Connection, *, code: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {COUPON_COLUMNS} FROM coupons WHERE code = $1", code)
+
+
+async def update_coupon(conn: Connection, *, code: str, fields: dict[str, Any], actor: str) -> asyncpg.Record | None:
+    """Replace every writable field; None when no coupon has this code."""
+    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(_WRITABLE, start=3))
+    return await conn.fetchrow(
+        f"""UPDATE coupons SET {assignments}, updated_by = $2, updated_at = now()
+            WHERE code = $1 RETURNING {COUPON_COLUMNS}""",
+        code,
+        actor,
+        *(fields[c] for c in _WRITABLE),
+    )
+
+
+async def deactivate_coupon(conn: Connection, *, code: str, actor: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""UPDATE coupons SET is_active = false, updated_by = $2, updated_at = now()
+            WHERE code = $1 RETURNING {COUPON_COLUMNS}""",
+        code,
+        actor,
+    )
+
+
+async def list_coupons(
+    conn: Connection, *, is_active: bool | None, after: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """Coupons ordered by code, after the code `after`."""
+    return await conn.fetch(
+        f"""SELECT {COUPON_COLUMNS} FROM coupons
+            WHERE ($1::boolean IS NULL OR is_active = $1)
+              AND ($2::text IS NULL OR code > $2)
+            ORDER BY code
+            LIMIT $3""",
+        is_active,
+        after,
+        limit + 1,
+    )
+
+
+async def load_active(conn: Connection) -> list[Coupon]:
+    """Every coupon a quote could still accept: active and not expired (valid_to unset or ahead)."""
+    rows = await conn.fetch(
+        f"""SELECT {COUPON_COLUMNS} FROM coupons
+            WHERE is_active AND (valid_to IS NULL OR valid_to > now())
+            ORDER BY code"""
+    )
+    return [model_from_row(row) for row in rows]

@@ -1,0 +1,62 @@
+"""Coupon payloads. Amounts are Decimal in, strings with the currency's digits out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+import msgspec
+
+from quote_service.pricing.coupons import CouponType
+
+Code = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=32, description="1-32 of A-Z 0-9 _ -; case-insensitive (stored upper-case)."),
+]
+ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, description="ISO 4217 code.")]
+Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset.")]
+Limit = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
+
+
+class CouponUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PUT: every mutable field (the code is the coupon's identity)."""
+
+    type: CouponType
+    value: Decimal | None = None
+    """PERCENTAGE: percent in (0, 100]; FIXED: amount > 0 in `currency`; FREE_DELIVERY: 0 or omitted."""
+    currency: Currency | None = None
+    """Required for FIXED and whenever min_subtotal or max_discount is set."""
+    min_subtotal: Decimal | None = None
+    max_discount: Decimal | None = None
+    category_ids: Annotated[list[ExternalId], msgspec.Meta(max_length=100)] | None = None
+    valid_from: Instant
+    valid_to: Instant | None = None
+    usage_limit: Limit | None = None
+    per_customer_limit: Limit | None = None
+    is_active: bool = True
+
+
+class CouponCreate(CouponUpdate, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    code: Code
+
+
+class Coupon(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    type: CouponType
+    value: Decimal
+    currency: str | None
+    min_subtotal: Decimal | None
+    max_discount: Decimal | None
+    category_ids: list[str]
+    valid_from: datetime
+    valid_to: datetime | None
+    usage_limit: int | None
+    per_customer_limit: int | None
+    is_active: bool
+    times_used: int
+    created_by: str
+    updated_by: str
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,125 @@
+"""SQL for feature flags, and their storage format.
+
+Values live in jsonb: NUMBER and PERCENTAGE values as JSON strings of the exact decimal,
+a JSON null as SQL NULL, the rollout as one object (see migrations/0004).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from quote_service.db.pool import Connection
+from quote_service.errors import DuplicateKey
+from quote_service.pricing.flags import FeatureFlag, FlagType, Rollout
+
+FLAG_COLUMNS = (
+    "id, key, name, description, type, value, default_value, is_enabled, rollout, "
+    "created_by, updated_by, created_at, updated_at"
+)
+_WRITABLE = ("name", "description", "type", "value", "default_value", "is_enabled", "rollout")
+_JSON_COLUMNS = frozenset({"value", "default_value", "rollout"})
+_DECIMAL_TYPES = frozenset({"NUMBER", "PERCENTAGE"})
+
+
+def encode_column(name: str, value: Any) -> Any:
+    """A field as its column holds it (jsonb columns: JSON-ready builtins, decimals as strings)."""
+    return msgspec.to_builtins(value) if name in _JSON_COLUMNS else value
+
+
+def decode_value(flag_type: FlagType, stored: Any) -> Any:
+    """A stored value back in the engine's terms (Decimal for NUMBER and PERCENTAGE)."""
+    if stored is not None and flag_type in _DECIMAL_TYPES:
+        return Decimal(stored)
+    return stored
+
+
+def decode_rollout(flag_type: FlagType, stored: dict[str, Any]) -> Rollout:
+    rollout = msgspec.convert(stored, Rollout)
+    variants = tuple(
+        msgspec.structs.replace(variant, value=decode_value(flag_type, variant.value)) for variant in rollout.variants
+    )
+    return msgspec.structs.replace(rollout, variants=variants)
+
+
+def model_from_row(row: asyncpg.Record) -> FeatureFlag:
+    """The flag as the evaluation engine reads it."""
+    flag_type: FlagType = row["type"]
+    return FeatureFlag(
+        key=row["key"],
+        type=flag_type,
+        value=decode_value(flag_type, row["value"]),
+        default_value=decode_value(flag_type, row["default_value"]),
+        is_enabled=row["is_enabled"],
+        rollout=decode_rollout(flag_type, row["rollout"]),
+    )
+
+
+def _duplicate_key(key: str) -> DuplicateKey:
+    return DuplicateKey(f"a feature flag with key {key!r} already exists")
+
+
+async def insert_flag(conn: Connection, *, key: str, fields: dict[str, Any], actor: str) -> asyncpg.Record:
+    columns = ["key", *_WRITABLE, "created_by", "updated_by"]
+    values = [key, *(encode_column(c, fields[c]) for c in _WRITABLE), actor, actor]
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    try:
+        row = await conn.fetchrow(
+            f"INSERT INTO feature_flags ({', '.join(columns)}) VALUES ({placeholders}) RETURNING {FLAG_COLUMNS}",
+            *values,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise _duplicate_key(key) from exc
+    assert row is not None
+    return row
+
+
+async def get_flag(conn: Connection, *, flag_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {FLAG_COLUMNS} FROM feature_flags WHERE id = $1", flag_id)
+
+
+async def get_flag_by_key(conn: Connection, *, key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {FLAG_COLUMNS} FROM feature_flags WHERE key = $1", key)
+
+
+async def update_flag(conn: Connection, *, flag_id: UUID, fields: dict[str, Any], actor: str) -> asyncpg.Record | None:
+    """Replace every writable field; None when no flag has this id."""
+    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(_WRITABLE, start=3))
+    return await conn.fetchrow(
+        f"""UPDATE feature_flags SET {assignments}, updated_by = $2, updated_at = now()
+            WHERE id = $1 RETURNING {FLAG_COLUMNS}""",
+        flag_id,
+        actor,
+        *(encode_column(c, fields[c]) for c in _WRITABLE),
+    )
+
+
+async def delete_flag(conn: Connection, *, flag_id: UUID) -> asyncpg.Record | None:
+    """Delete a flag and return it as it was; None when no flag has this id."""
+    return await conn.fetchrow(f"DELETE FROM feature_flags WHERE id = $1 RETURNING {FLAG_COLUMNS}", flag_id)
+
+
+async def list_flags(
+    conn: Connection, *, is_enabled: bool | None, after: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """Flags ordered by key, after the key `after`."""
+    return await conn.fetch(
+        f"""SELECT {FLAG_COLUMNS} FROM feature_flags
+            WHERE ($1::boolean IS NULL OR is_enabled = $1)
+              AND ($2::text IS NULL OR key > $2)
+            ORDER BY key
+            LIMIT $3""",
+        is_enabled,
+        after,
+        limit + 1,
+    )
+
+
+async def load_active(conn: Connection) -> list[FeatureFlag]:
+    """Every flag, disabled ones too: the engine answers DISABLED with their default_value."""
+    rows = await conn.fetch(f"SELECT {FLAG_COLUMNS} FROM feature_flags ORDER BY key")
+    return [model_from_row(row) for row in rows]

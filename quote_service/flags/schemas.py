@@ -1,0 +1,102 @@
+"""Feature-flag payloads. Values are checked against the flag's `type` by the service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET
+
+from quote_service.pricing.flags import FlagType, Rollout
+
+FlagKey = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        description="Unique key: lower-case letters, digits, '_', '.', '-'; 1-64 chars.",
+    ),
+]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Description = Annotated[str, msgspec.Meta(max_length=2000)]
+Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Labels = Annotated[list[Label], msgspec.Meta(max_length=100)]
+Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset.")]
+Weight = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+
+
+class VariantIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    key: Label
+    weight: Weight
+    value: Any
+    """Validated against the flag's type, like `value`."""
+
+
+class RolloutIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Who gets the flag's value; every part is optional."""
+
+    percentage: Decimal | None = None
+    """0-100: share of users (by murmur3 bucket) who get the value."""
+    user_segments: Labels | None = None
+    regions: Labels | None = None
+    """Cities or countries (ISO 3166-1 alpha-2), compared case-insensitively."""
+    start_at: Instant | None = None
+    end_at: Instant | None = None
+    """Exclusive: the flag serves its value in [start_at, end_at)."""
+    variants: Annotated[list[VariantIn], msgspec.Meta(max_length=100)] | None = None
+
+
+class FeatureFlagCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    key: FlagKey
+    name: Name
+    description: Description | None = None
+    type: FlagType
+    value: Any
+    """Served when the flag is on: BOOLEAN bool, STRING text, NUMBER number, PERCENTAGE 0-100, JSON anything."""
+    default_value: Any = UNSET
+    """Served when the flag is off; omitted: false for BOOLEAN, null for the other types."""
+    is_enabled: bool = True
+    rollout: RolloutIn | None = None
+
+
+class FeatureFlagUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PUT: every mutable field. The key is the flag's identity (and its hash salt): it never changes."""
+
+    name: Name
+    description: Description | None = None
+    type: FlagType
+    value: Any
+    default_value: Any = UNSET
+    is_enabled: bool = True
+    rollout: RolloutIn | None = None
+
+
+class FeatureFlag(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    key: str
+    name: str
+    description: str | None
+    type: FlagType
+    value: Any
+    default_value: Any
+    is_enabled: bool
+    rollout: Rollout
+    created_by: str
+    updated_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class EvaluationRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Omitted `user_id`/`user_segment` default to the calling user's own (not for API keys)."""
+
+    user_id: Label | None = None
+    user_segment: Label | None = None
+    region: Label | None = None
+    """A city or a country code, matched against the flag's regions."""
+    attributes: dict[str, Any] | None = None
+    """Accepted for OpenFeature clients; no flag rule reads them."""

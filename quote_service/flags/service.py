@@ -1,0 +1,233 @@
+"""Feature-flag writes (every value checked against the flag's type) and evaluation."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from quote_service.errors import FieldError, NotFound, ValidationFailed
+from quote_service.flags import repository
+from quote_service.flags.schemas import FeatureFlag, FeatureFlagCreate, FeatureFlagUpdate, RolloutIn
+from quote_service.pricing import flags as engine
+from quote_service.pricing.flags import EvaluationContext, FlagEvaluation, FlagType, Rollout, Variant
+
+_KEY = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_MAX_NUMBER = Decimal("1e15")
+_MAX_STRING = 10_000
+_MAX_DEPTH = 32
+_HUNDRED = Decimal(100)
+_TYPE_DEFAULTS: dict[str, Any] = {"BOOLEAN": False}
+
+
+def flag_from_row(row: asyncpg.Record) -> FeatureFlag:
+    """A flag as the API shows it."""
+    model = repository.model_from_row(row)
+    return FeatureFlag(
+        id=row["id"],
+        key=model.key,
+        name=row["name"],
+        description=row["description"],
+        type=model.type,
+        value=model.value,
+        default_value=model.default_value,
+        is_enabled=model.is_enabled,
+        rollout=model.rollout,
+        created_by=row["created_by"],
+        updated_by=row["updated_by"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _plain(number: Decimal) -> Decimal:
+    """Without a positive exponent, so 1e3 reads "1000", not "1E+3"."""
+    exponent = number.as_tuple().exponent
+    return number.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else number
+
+
+def _as_decimal(raw: Any) -> Decimal | None:
+    """A JSON number, or a string of plain decimal digits, as a finite Decimal; None otherwise."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int | float):
+        number = msgspec.convert(raw, Decimal)  # floats by their shortest repr, as for every amount
+    elif isinstance(raw, str) and _DECIMAL_TEXT.fullmatch(raw):
+        number = Decimal(raw)
+    else:
+        return None
+    return _plain(number) if number.is_finite() else None
+
+
+def typed_value(flag_type: FlagType, raw: Any, field: str, errors: list[FieldError]) -> Any:
+    """`raw` as a value of `flag_type`, or a FieldError appended to `errors`."""
+    if flag_type == "JSON":
+        return raw
+    if flag_type == "BOOLEAN":
+        if isinstance(raw, bool):
+            return raw
+        errors.append(FieldError(field, "must be true or false for a BOOLEAN flag"))
+    elif flag_type == "STRING":
+        if isinstance(raw, str) and len(raw) <= _MAX_STRING:
+            return raw
+        errors.append(FieldError(field, f"must be a string of at most {_MAX_STRING} characters for a STRING flag"))
+    else:
+        number = _as_decimal(raw)
+        if flag_type == "NUMBER" and number is not None and abs(number) < _MAX_NUMBER:
+            return number
+        if flag_type == "PERCENTAGE" and number is not None and 0 <= number <= _HUNDRED:
+            return number
+        wanted = "a number between 0 and 100" if flag_type == "PERCENTAGE" else "a finite number below 1e15"
+        errors.append(FieldError(field, f"must be {wanted} for a {flag_type} flag"))
+    return None
+
+
+def storage_problem(value: Any) -> str | None:
+    """Why PostgreSQL would refuse `value` (a NUL character, or JSON nested too deeply); None when fine."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:  # iterative: a hostile value must not exhaust the Python stack
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "must not contain NUL (U+0000) characters"
+        elif isinstance(item, dict | list | tuple):
+            if depth >= _MAX_DEPTH:
+                return f"must not nest more than {_MAX_DEPTH} levels deep"
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return None
+
+
+def _check_storable(fields: dict[str, Any], errors: list[FieldError]) -> None:
+    for field, value in fields.items():
+        problem = storage_problem(value)
+        if problem is not None:
+            errors.append(FieldError(field, problem))
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(UTC) if moment is not None else None
+
+
+def _check_rollout(flag_type: FlagType, rollout: RolloutIn | None, errors: list[FieldError]) -> Rollout:
+    if rollout is None:
+        return Rollout()
+    percentage = rollout.percentage
+    if percentage is not None and (not percentage.is_finite() or not 0 <= percentage <= _HUNDRED):
+        errors.append(FieldError("rollout.percentage", "must be a number between 0 and 100"))
+    if rollout.start_at is not None and rollout.end_at is not None and rollout.end_at <= rollout.start_at:
+        errors.append(FieldError("rollout.end_at", "must be after start_at"))
+    _check_storable({"rollout.user_segments": rollout.user_segments, "rollout.regions": rollout.regions}, errors)
+    variants: list[Variant] = []
+    seen: set[str] = set()
+    for index, variant in enumerate(rollout.variants or ()):
+        path = f"rollout.variants[{index}]"
+        if variant.key in seen:
+            errors.append(FieldError(f"{path}.key", f"duplicates the variant key {variant.key!r}"))
+        seen.add(variant.key)
+        _check_storable({f"{path}.key": variant.key, f"{path}.value": variant.value}, errors)
+        value = typed_value(flag_type, variant.value, f"{path}.value", errors)
+        variants.append(Variant(key=variant.key, weight=variant.weight, value=value))
+    if variants and sum(variant.weight for variant in variants) <= 0:
+        errors.append(FieldError("rollout.variants", "weights must add up to more than 0"))
+    return Rollout(
+        percentage=_plain(percentage) if percentage is not None and percentage.is_finite() else percentage,
+        user_segments=tuple(rollout.user_segments or ()),
+        regions=tuple(rollout.regions or ()),
+        start_at=_utc(rollout.start_at),
+        end_at=_utc(rollout.end_at),
+        variants=tuple(variants),
+    )
+
+
+def check_flag(data: FeatureFlagCreate | FeatureFlagUpdate) -> dict[str, Any]:
+    """The writable fields, normalised; a 422 listing every value that does not fit the type."""
+    errors: list[FieldError] = []
+    if isinstance(data, FeatureFlagCreate) and not _KEY.fullmatch(data.key):
+        errors.append(FieldError("key", "must be 1-64 of a-z 0-9 _ . - starting with a letter or digit"))
+    _check_storable(
+        {"name": data.name, "description": data.description, "value": data.value, "default_value": data.default_value},
+        errors,
+    )
+    value = typed_value(data.type, data.value, "value", errors)
+    if data.default_value is msgspec.UNSET:
+        default_value = _TYPE_DEFAULTS.get(data.type)
+    elif data.default_value is None and data.type != "BOOLEAN":
+        default_value = None
+    else:
+        default_value = typed_value(data.type, data.default_value, "default_value", errors)
+    rollout = _check_rollout(data.type, data.rollout, errors)
+    if errors:
+        raise ValidationFailed(
+            "Invalid feature flag: " + "; ".join(f"{e.field} {e.message}" for e in errors), details=errors
+        )
+    return {
+        "name": data.name,
+        "description": data.description,
+        "type": data.type,
+        "value": value,
+        "default_value": default_value,
+        "is_enabled": data.is_enabled,
+        "rollout": rollout,
+    }
+
+
+async def create_flag(pool: asyncpg.Pool, data: FeatureFlagCreate, *, actor: str) -> FeatureFlag:
+    fields = check_flag(data)
+    async with pool.acquire() as conn:
+        row = await repository.insert_flag(conn, key=data.key, fields=fields, actor=actor)
+    return flag_from_row(row)
+
+
+async def get_flag(pool: asyncpg.Pool, flag_id: UUID) -> FeatureFlag:
+    async with pool.acquire() as conn:
+        row = await repository.get_flag(conn, flag_id=flag_id)
+    if row is None:
+        raise NotFound(f"feature flag {flag_id} not found")
+    return flag_from_row(row)
+
+
+async def _row_by_key(pool: asyncpg.Pool, key: str) -> asyncpg.Record:
+    # A string that is not a key names no flag (and may hold bytes PostgreSQL refuses).
+    row = None
+    if _KEY.fullmatch(key):
+        async with pool.acquire() as conn:
+            row = await repository.get_flag_by_key(conn, key=key)
+    if row is None:
+        raise NotFound(f"feature flag {key!r} not found")
+    return row
+
+
+async def get_flag_by_key(pool: asyncpg.Pool, key: str) -> FeatureFlag:
+    return flag_from_row(await _row_by_key(pool, key))
+
+
+async def update_flag(pool: asyncpg.Pool, flag_id: UUID, data: FeatureFlagUpdate, *, actor: str) -> FeatureFlag:
+    """Replace every mutable field of a flag (PUT)."""
+    fields = check_flag(data)
+    async with pool.acquire() as conn:
+        row = await repository.update_flag(conn, flag_id=flag_id, fields=fields, actor=actor)
+    if row is None:
+        raise NotFound(f"feature flag {flag_id} not found")
+    return flag_from_row(row)
+
+
+async def delete_flag(pool: asyncpg.Pool, flag_id: UUID) -> FeatureFlag:
+    """Delete a flag (its key becomes free); returns the flag as it was."""
+    async with pool.acquire() as conn:
+        row = await repository.delete_flag(conn, flag_id=flag_id)
+    if row is None:
+        raise NotFound(f"feature flag {flag_id} not found")
+    return flag_from_row(row)
+
+
+async def evaluate_flag(pool: asyncpg.Pool, key: str, ctx: EvaluationContext, *, now: datetime) -> FlagEvaluation:
+    """Evaluate the flag `key` for `ctx` at `now`; 404 for an unknown key."""
+    row = await _row_by_key(pool, key)
+    return engine.evaluate(repository.model_from_row(row), ctx, now)

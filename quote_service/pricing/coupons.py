@@ -1,0 +1,115 @@
+"""Coupons as the quote engine reads them, and whether one may apply (API.md §4 Coupons).
+
+`check_coupon` answers the first reason that refuses a code, in this order:
+
+    DUPLICATE       the code already appeared earlier in the same request
+    NOT_FOUND       no such coupon (in the snapshot)
+    INACTIVE        switched off by an admin
+    NOT_STARTED     now < valid_from
+    EXPIRED         now >= valid_to
+    USAGE_LIMIT     used usage_limit times in all, or per_customer_limit times by this customer
+    NOT_APPLICABLE  priced in another currency, or none of its categories is in the basket
+    MIN_SUBTOTAL    the goods total is below min_subtotal
+
+The discount arithmetic (spreading, caps, min_price floors) belongs to the quote engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+CouponType = Literal["PERCENTAGE", "FIXED", "FREE_DELIVERY"]
+Rejection = Literal[
+    "NOT_FOUND",
+    "INACTIVE",
+    "NOT_STARTED",
+    "EXPIRED",
+    "MIN_SUBTOTAL",
+    "USAGE_LIMIT",
+    "NOT_APPLICABLE",
+    "DUPLICATE",
+]
+
+
+class Coupon(msgspec.Struct, frozen=True, kw_only=True):
+    """A coupon; amounts (FIXED value, min_subtotal, max_discount) are in `currency`."""
+
+    code: str
+    type: CouponType
+    value: Decimal
+    """Percent for PERCENTAGE, an amount for FIXED, 0 for FREE_DELIVERY."""
+    currency: str | None = None
+    """Set whenever the coupon names an amount; the coupon then applies only to that currency."""
+    min_subtotal: Decimal | None = None
+    max_discount: Decimal | None = None
+    category_ids: frozenset[str] = frozenset()
+    """Empty: the whole basket is eligible; otherwise only lines of these categories."""
+    valid_from: datetime
+    valid_to: datetime | None = None
+    usage_limit: int | None = None
+    per_customer_limit: int | None = None
+    is_active: bool = True
+    times_used: int = 0
+
+
+def normalize_code(code: str) -> str:
+    """Codes are case-insensitive: compare and store them upper-case, without surrounding spaces."""
+    return code.strip().upper()
+
+
+class CouponSet(msgspec.Struct, frozen=True):
+    """Every coupon of a snapshot, indexed by upper-case code."""
+
+    by_code: dict[str, Coupon]
+
+    @classmethod
+    def of(cls, coupons: Iterable[Coupon]) -> CouponSet:
+        return cls({coupon.code: coupon for coupon in coupons})
+
+    def get(self, code: str) -> Coupon | None:
+        """The coupon for `code` in any letter case; None when unknown."""
+        return self.by_code.get(normalize_code(code))
+
+
+def check_coupon(
+    coupon: Coupon | None,
+    *,
+    code: str,
+    subtotal: Decimal,
+    currency: str,
+    category_ids_in_basket: Collection[str],
+    customer_uses: int,
+    now: datetime,
+    seen_codes: Collection[str],
+) -> Rejection | None:
+    """Why `coupon` (looked up by `code`) cannot apply to this basket, or None when it can.
+
+    `subtotal` is the goods total before discounts, `customer_uses` how often this customer has
+    already redeemed it, `seen_codes` the upper-case codes earlier in the same request.
+    """
+    if normalize_code(code) in seen_codes:
+        return "DUPLICATE"
+    if coupon is None:
+        return "NOT_FOUND"
+    if not coupon.is_active:
+        return "INACTIVE"
+    if now < coupon.valid_from:
+        return "NOT_STARTED"
+    if coupon.valid_to is not None and now >= coupon.valid_to:
+        return "EXPIRED"
+    if coupon.usage_limit is not None and coupon.times_used >= coupon.usage_limit:
+        return "USAGE_LIMIT"
+    if coupon.per_customer_limit is not None and customer_uses >= coupon.per_customer_limit:
+        return "USAGE_LIMIT"
+    if coupon.currency is not None and coupon.currency != currency:
+        return "NOT_APPLICABLE"
+    if coupon.category_ids and coupon.category_ids.isdisjoint(category_ids_in_basket):
+        return "NOT_APPLICABLE"
+    if coupon.min_subtotal is not None and subtotal < coupon.min_subtotal:
+        return "MIN_SUBTOTAL"
+    return None
