@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -29,20 +30,34 @@ from quote_service.flags.controller import FeatureFlagController
 from quote_service.health import health, ready
 from quote_service.observability.logging import configure_logging
 from quote_service.rules.controller import PricingRuleController
+from quote_service.snapshot.controller import snapshot_status
 from quote_service.snapshot.loader import load_snapshot
 from quote_service.snapshot.store import ConfigStore
 from quote_service.web.errors import EXCEPTION_HANDLERS
 from quote_service.web.middleware import RequestContextMiddleware
+from quote_service.web.request import ExactRequest
 
 log = structlog.get_logger("quote_service.app")
 
 MAX_BODY_BYTES = 1024 * 1024
+SHUTDOWN_STEP_SECONDS = 5.0
 
 
 @get("/openapi.json", exclude_from_auth=True, include_in_schema=False)
 async def openapi_json(state: State) -> dict[str, Any]:
     schema: dict[str, Any] = state.openapi_schema
     return schema
+
+
+async def _close_within(name: str, close: Callable[[], Awaitable[None]], on_timeout: Callable[[], None] | None) -> None:
+    """Release a resource at shutdown without ever hanging it (asyncpg waits for busy
+    connections; redis-py can stall closing a socket): past the bound, log and force."""
+    try:
+        await asyncio.wait_for(close(), timeout=SHUTDOWN_STEP_SECONDS)
+    except TimeoutError:
+        log.warning("shutdown_step_timed_out", resource=name, seconds=SHUTDOWN_STEP_SECONDS)
+        if on_timeout is not None:
+            on_timeout()
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -63,15 +78,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             pool = await create_pool(
                 database_url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size
             )
-            stack.push_async_callback(pool.close)
+            stack.push_async_callback(_close_within, "postgres pool", pool.close, pool.terminate)
             redis = create_redis(redis_url)
-            stack.push_async_callback(redis.aclose)
+            stack.push_async_callback(_close_within, "redis client", redis.aclose, None)
             app.state.pool = pool
             app.state.redis = redis
             app.state.auth = AuthService(settings, pool)
             config_store = ConfigStore(pool, redis, load_snapshot)
             await config_store.start()
-            stack.push_async_callback(config_store.stop)
+            stack.push_async_callback(_close_within, "config store", config_store.stop, None)
             app.state.config_store = config_store
             app.state.openapi_schema = app.openapi_schema.to_schema()
             log.info("started", environment=settings.environment)
@@ -94,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PricingRuleController,
             FeatureFlagController,
             CouponController,
+            snapshot_status,
         ],
         lifespan=[lifespan],
         dependencies={
@@ -106,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
+        request_class=ExactRequest,
         openapi_config=OpenAPIConfig(
             title="quote-service",
             version="1.0.0",

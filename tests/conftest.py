@@ -79,12 +79,27 @@ async def database_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url(server_urls: tuple[str, str]) -> str:
-    """A Redis logical database of its own (1-15, chosen by pid) for this session."""
+async def redis_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
+    """A Redis logical database (1-15) claimed for this session alone.
+
+    Claims live in db 0 as `qs-test:db:N` (SET NX with a TTL), so concurrent test sessions on
+    one machine never flush each other's data; a crashed session's claim expires.
+    """
     base = server_urls[1]
-    if base.startswith("unix://"):
-        return f"{base}?db={os.getpid() % 15 + 1}"
-    return f"{base.rstrip('/')}/{os.getpid() % 15 + 1}"
+    claims = Redis.from_url(base)
+    token = f"{os.getpid()}:{uuid.uuid4().hex}"
+    number = None
+    for candidate in range(1, 16):
+        if await claims.set(f"qs-test:db:{candidate}", token, nx=True, ex=3 * 3600):
+            number = candidate
+            break
+    if number is None:
+        await claims.aclose()
+        pytest.fail("all 15 Redis test databases are claimed by other test sessions")
+    yield f"{base}?db={number}" if base.startswith("unix://") else f"{base.rstrip('/')}/{number}"
+    if await claims.get(f"qs-test:db:{number}") == token.encode():
+        await claims.delete(f"qs-test:db:{number}")
+    await claims.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 
 Role = Literal["admin", "user", "service"]
-Username = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$")]
+Username = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+\Z")]
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 

@@ -107,10 +107,14 @@ async def list_coupons(
 
 
 async def load_active(conn: Connection) -> list[Coupon]:
-    """Every coupon a quote could still accept: active and not expired (valid_to unset or ahead)."""
+    """Coupons a quote may name: all but those expired over 90 days ago.
+
+    Inactive and recently expired coupons are kept so a quote can say INACTIVE or EXPIRED
+    rather than NOT_FOUND; long-dead codes are left out to bound the snapshot's size.
+    """
     rows = await conn.fetch(
         f"""SELECT {COUPON_COLUMNS} FROM coupons
-            WHERE is_active AND (valid_to IS NULL OR valid_to > now())
+            WHERE valid_to IS NULL OR valid_to > now() - interval '90 days'
             ORDER BY code"""
     )
     return [model_from_row(row) for row in rows]

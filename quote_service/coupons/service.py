@@ -104,8 +104,6 @@ def check_coupon_fields(data: CouponUpdate, *, code: str | None = None) -> dict[
     value = _check_value(data, currency, errors)
     _check_amount("min_subtotal", data.min_subtotal, currency, errors, zero_ok=True)
     _check_amount("max_discount", data.max_discount, currency, errors, zero_ok=False)
-    if any("\x00" in category_id for category_id in data.category_ids or ()):
-        errors.append(FieldError("category_ids", "must not contain NUL (U+0000) characters"))
     if data.valid_to is not None and data.valid_to <= data.valid_from:
         errors.append(FieldError("valid_to", "must be after valid_from"))
     if errors:

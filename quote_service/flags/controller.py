@@ -90,7 +90,7 @@ class FeatureFlagController(Controller):
     async def evaluate(
         self,
         key: FromPath[str],
-        pool: PoolDep,
+        config_store: ConfigStoreDep,
         request: AuthedRequest,
         data: JSONBody[EvaluationRequest | None] = None,
     ) -> Envelope[FlagEvaluation]:
@@ -101,4 +101,4 @@ class FeatureFlagController(Controller):
             user_id = user_id if user_id is not None else str(principal.id)
             user_segment = user_segment if user_segment is not None else principal.segment
         ctx = EvaluationContext(user_id=user_id, user_segment=user_segment, city=body.region, country=body.region)
-        return ok(await service.evaluate_flag(pool, key, ctx, now=utcnow()))
+        return ok(service.evaluate_flag(config_store.snapshot.flags, key, ctx, now=utcnow()))

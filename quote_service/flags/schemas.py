@@ -17,7 +17,7 @@ FlagKey = Annotated[
     msgspec.Meta(
         min_length=1,
         max_length=64,
-        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        pattern=r"^[a-z0-9][a-z0-9_.-]*\Z",
         description="Unique key: lower-case letters, digits, '_', '.', '-'; 1-64 chars.",
     ),
 ]

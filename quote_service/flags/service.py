@@ -52,12 +52,18 @@ def _plain(number: Decimal) -> Decimal:
     return number.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else number
 
 
+_JSON_ENCODER = msgspec.json.Encoder(decimal_format="number")
+_JSON_DECODER = msgspec.json.Decoder()
+
+
 def _as_decimal(raw: Any) -> Decimal | None:
     """A JSON number, or a string of plain decimal digits, as a finite Decimal; None otherwise."""
     if isinstance(raw, bool):
         return None
-    if isinstance(raw, int | float):
-        number = msgspec.convert(raw, Decimal)  # floats by their shortest repr, as for every amount
+    if isinstance(raw, Decimal):  # JSON numbers with a fraction arrive as Decimal (web/request.py)
+        number = raw
+    elif isinstance(raw, int | float):
+        number = msgspec.convert(raw, Decimal)
     elif isinstance(raw, str) and _DECIMAL_TEXT.fullmatch(raw):
         number = Decimal(raw)
     else:
@@ -68,7 +74,8 @@ def _as_decimal(raw: Any) -> Decimal | None:
 def typed_value(flag_type: FlagType, raw: Any, field: str, errors: list[FieldError]) -> Any:
     """`raw` as a value of `flag_type`, or a FieldError appended to `errors`."""
     if flag_type == "JSON":
-        return raw
+        # An opaque document: its numbers stay JSON numbers (the request decoder made them Decimal).
+        return _JSON_DECODER.decode(_JSON_ENCODER.encode(raw))
     if flag_type == "BOOLEAN":
         if isinstance(raw, bool):
             return raw
@@ -89,14 +96,11 @@ def typed_value(flag_type: FlagType, raw: Any, field: str, errors: list[FieldErr
 
 
 def storage_problem(value: Any) -> str | None:
-    """Why PostgreSQL would refuse `value` (a NUL character, or JSON nested too deeply); None when fine."""
+    """Why `value` is refused (JSON nested too deeply; NUL is refused for every body in web/request.py)."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:  # iterative: a hostile value must not exhaust the Python stack
         item, depth = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return "must not contain NUL (U+0000) characters"
-        elif isinstance(item, dict | list | tuple):
+        if isinstance(item, dict | list | tuple):
             if depth >= _MAX_DEPTH:
                 return f"must not nest more than {_MAX_DEPTH} levels deep"
             children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
@@ -227,7 +231,9 @@ async def delete_flag(pool: asyncpg.Pool, flag_id: UUID) -> FeatureFlag:
     return flag_from_row(row)
 
 
-async def evaluate_flag(pool: asyncpg.Pool, key: str, ctx: EvaluationContext, *, now: datetime) -> FlagEvaluation:
-    """Evaluate the flag `key` for `ctx` at `now`; 404 for an unknown key."""
-    row = await _row_by_key(pool, key)
-    return engine.evaluate(repository.model_from_row(row), ctx, now)
+def evaluate_flag(flags: engine.FlagSet, key: str, ctx: EvaluationContext, *, now: datetime) -> FlagEvaluation:
+    """Evaluate the flag `key` from the configuration snapshot; 404 for an unknown key."""
+    evaluation = flags.evaluate(key, ctx, now)
+    if evaluation is None:
+        raise NotFound(f"feature flag {key!r} not found")
+    return evaluation

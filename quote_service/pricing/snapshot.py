@@ -1,14 +1,55 @@
-"""ConfigSnapshot: every piece of active configuration, immutable and indexed.
+"""ConfigSnapshot: every piece of pricing configuration, immutable and indexed.
 
-Built once per reload from plain lists; the quote engine reads it without any I/O.
+Built once per reload from plain lists (the loader reads them in one transaction); the quote
+engine reads it without any I/O. Each part is an index, so resolving a rate, a rule or a flag
+costs a few dict lookups and a short candidate list, never a scan of every row.
 """
 
 from __future__ import annotations
 
-import msgspec
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from quote_service.pricing.commission import CommissionIndex, CommissionRate
+from quote_service.pricing.coupons import Coupon, CouponSet
+from quote_service.pricing.flags import FeatureFlag, FlagSet
+from quote_service.pricing.rules import PricingRule, RuleBook
 
 
-class ConfigSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+@dataclass(frozen=True, slots=True)
+class ConfigSnapshot:
     """The configuration in force at one version."""
 
     version: int
+    commissions: CommissionIndex
+    rules: RuleBook
+    flags: FlagSet
+    coupons: CouponSet
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        version: int,
+        rates: Iterable[CommissionRate] = (),
+        rules: Iterable[PricingRule] = (),
+        flags: Iterable[FeatureFlag] = (),
+        coupons: Iterable[Coupon] = (),
+    ) -> ConfigSnapshot:
+        """Index plain lists into a snapshot."""
+        return cls(
+            version=version,
+            commissions=CommissionIndex(rates),
+            rules=RuleBook(rules),
+            flags=FlagSet.of(flags),
+            coupons=CouponSet.of(coupons),
+        )
+
+    def counts(self) -> dict[str, int]:
+        """How many entries each part holds (for operators and tests)."""
+        return {
+            "commission_rates": len(self.commissions),
+            "pricing_rules": len(self.rules),
+            "feature_flags": len(self.flags.by_key),
+            "coupons": len(self.coupons.by_code),
+        }

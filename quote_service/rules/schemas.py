@@ -246,26 +246,11 @@ def _relation_problems(config: RuleConfig, path: str) -> list[FieldError]:
     return errors
 
 
-def nul_paths(value: Any, path: str) -> list[str]:
-    """Paths of the strings (values or keys) in `value` holding NUL, which PostgreSQL cannot store."""
-    if isinstance(value, str):
-        return [path] if "\x00" in value else []
-    if isinstance(value, dict):
-        return [
-            p for key, item in value.items() for p in nul_paths(key, f"{path}.{key}") + nul_paths(item, f"{path}.{key}")
-        ]
-    if isinstance(value, list):
-        return [p for i, item in enumerate(value) for p in nul_paths(item, f"{path}[{i}]")]
-    return []
-
-
 def parse_configuration(
     rule_type: RuleType, raw: dict[str, Any], path: str = "configuration"
 ) -> tuple[RuleConfig | None, list[FieldError]]:
     """The typed configuration of a `rule_type` rule, or None and every problem found."""
-    errors = [FieldError(p, "must not contain NUL characters") for p in nul_paths(raw, path)]
-    if errors:
-        return None, errors
+    errors: list[FieldError] = []
     if "type" in raw:  # it would override the tag: the type is the rule's, given at the top level
         errors.append(FieldError(f"{path}.type", "unknown field"))
         raw = {key: value for key, value in raw.items() if key != "type"}

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from quote_service.commissions import repository as commissions
+from quote_service.coupons import repository as coupons
 from quote_service.db.pool import Pool
+from quote_service.flags import repository as flags
 from quote_service.pricing.snapshot import ConfigSnapshot
+from quote_service.rules import repository as rules
 
 
 async def load_snapshot(pool: Pool, version: int) -> ConfigSnapshot:
-    """Read every configuration table in one repeatable-read transaction."""
+    """Read every configuration table in one repeatable-read transaction (one consistent view)."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        return ConfigSnapshot(version=version)
+        return ConfigSnapshot.build(
+            version=version,
+            rates=await commissions.load_active(conn),
+            rules=await rules.load_active(conn),
+            flags=await flags.load_active(conn),
+            coupons=await coupons.load_active(conn),
+        )

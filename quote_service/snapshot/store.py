@@ -64,6 +64,11 @@ class ConfigStore(Generic[S]):
     def version(self) -> int:
         return self.snapshot.version
 
+    @property
+    def age_seconds(self) -> float:
+        """Seconds since the snapshot was last (re)loaded."""
+        return time.monotonic() - self._loaded_at
+
     async def start(self) -> None:
         """Load the first snapshot, then follow changes in the background."""
         await self.reload(force=True)

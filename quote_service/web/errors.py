@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import asyncpg
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -28,6 +29,7 @@ _HTTP_CODES = {
 }
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+_MISSING_PARAMETER = re.compile(r"Missing required (\w+) parameter '([^']+)'")
 
 
 def error_response(
@@ -86,6 +88,9 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         if _body_missing(exc.extra):
             return error_response(400, "MALFORMED_REQUEST", "Malformed request body: a JSON body is required")
         details = _validation_details(exc.extra)
+        missing = _MISSING_PARAMETER.match(str(exc.detail))
+        if missing and not details:
+            details = [FieldError(field=missing.group(2), message=f"required {missing.group(1)} parameter missing")]
         summary = "; ".join(f"{d.field}: {d.message}" for d in details) or "invalid request"
         return error_response(422, "VALIDATION_FAILED", f"Validation failed: {summary}", details)
     status = exc.status_code
@@ -109,7 +114,23 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     )
 
 
+def handle_unstorable_text(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[ErrorEnvelope]:
+    """Text PostgreSQL cannot hold (a NUL in a query parameter): the client's mistake, not ours.
+
+    Bodies are checked field by field before any handler runs (web/request.py); this is the
+    backstop for path and query values, and it leaves nothing written (the statement failed).
+    """
+    return error_response(
+        422,
+        "VALIDATION_FAILED",
+        "Text must not contain the NUL character (\\u0000)",
+        [FieldError(field="query", message="contains the NUL character")],
+    )
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
+    asyncpg.CharacterNotInRepertoireError: handle_unstorable_text,
+    asyncpg.UntranslatableCharacterError: handle_unstorable_text,
     ServiceError: handle_service_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,

@@ -14,9 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -31,25 +29,15 @@ from litestar.testing import AsyncTestClient
 from quote_service import demo
 from quote_service.db.migrate import load_migrations, migrations_dir
 from tests.conftest import free_port
+from tests.integration.servers import CLI, cli_env, wait_until_ready
 from tests.integration.test_catalog import PRODUCTS, error_of, product_body, success_data
 
 pytestmark = pytest.mark.slow
-
-READY_TIMEOUT = 60.0
-_CONSOLE_SCRIPT = Path(sys.executable).with_name("quote-service")
-CLI = [str(_CONSOLE_SCRIPT)] if _CONSOLE_SCRIPT.exists() else [sys.executable, "-m", "quote_service.cli"]
 
 
 def all_migrations() -> str:
     """How `migrate` names every migration on disk, in order."""
     return ", ".join(f"{m.version:04d}_{m.name}" for m in load_migrations(migrations_dir()))
-
-
-def cli_env(**extra: str) -> dict[str, str]:
-    """The current environment without any store URL, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update(LOG_FORMAT="json", LOG_LEVEL="INFO", **extra)
-    return env
 
 
 async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
@@ -103,19 +91,6 @@ def home() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="qs-home-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-def wait_until_ready(process: subprocess.Popen[bytes], base: str, log_file: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    with httpx.Client(base_url=base, timeout=2) as http:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(f"serve exited with {process.returncode}:\n{log_file.read_text()}")
-            with contextlib.suppress(httpx.TransportError):
-                if http.get("/health/ready").status_code == 200:
-                    return
-            time.sleep(0.2)
-    raise AssertionError(f"not ready after {READY_TIMEOUT}s:\n{log_file.read_text()}")
 
 
 def login(http: httpx.Client, username: str, password: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -268,7 +268,7 @@ async def test_lookups_and_values_postgresql_cannot_take_are_404_or_422(client: 
         422,
         "VALIDATION_FAILED",
     )
-    assert set(field_errors(body)) == {"category_ids"}
+    assert set(field_errors(body)) == {"category_ids[0]"}
 
 
 # --- Roles and configuration version ---------------------------------------------------------------
@@ -326,18 +326,22 @@ async def test_every_write_bumps_the_config_version_and_refusals_do_not(
 # --- What the configuration snapshot loads ---------------------------------------------------------
 
 
-async def test_load_active_returns_coupons_that_are_active_and_not_expired(
+async def test_load_active_keeps_all_but_long_expired_coupons(
     client: Client, admin: Caller, pool: asyncpg.Pool
 ) -> None:
     await create_coupon(client, admin, code="live", type="FIXED", value="5", currency="EUR", category_ids=["books"])
     await create_coupon(client, admin, code="future", valid_from="2999-01-01T00:00:00Z")
     await create_coupon(client, admin, code="off", is_active=False)
     await create_coupon(client, admin, code="over", valid_to="2025-01-02T00:00:00Z")
+    recently = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    await create_coupon(client, admin, code="recent", valid_to=recently)
 
     async with pool.acquire() as conn:
         coupons = await repository.load_active(conn)
 
-    assert [c.code for c in coupons] == ["FUTURE", "LIVE"]  # a future coupon answers NOT_STARTED
+    # Future, inactive and recently expired coupons stay so a quote can say NOT_STARTED, INACTIVE
+    # or EXPIRED; one that expired more than 90 days ago is left out (NOT_FOUND).
+    assert [c.code for c in coupons] == ["FUTURE", "LIVE", "OFF", "RECENT"]
     assert coupons[1] == Coupon(
         code="LIVE",
         type="FIXED",

@@ -342,19 +342,26 @@ async def test_values_postgresql_cannot_store_are_422_not_500(client: Client, ad
     deep: Any = "leaf"
     for _ in range(40):
         deep = [deep]
-    body = flag_body(
+    with_nul = flag_body(
         name="New\u0000checkout",
         type="JSON",
         value={"ok": {"bad\u0000key": 1}},
-        default_value=deep,
         rollout={"user_segments": ["v\u0000ip"], "variants": [{"key": "a", "weight": 1, "value": "\u0000"}]},
     )
+    too_deep = flag_body(type="JSON", value={"ok": 1}, default_value=deep)
 
-    errors = field_errors(
-        expect_error(await client.post(FLAGS, json=body, headers=admin.headers), 422, "VALIDATION_FAILED")
+    nul_errors = field_errors(
+        expect_error(await client.post(FLAGS, json=with_nul, headers=admin.headers), 422, "VALIDATION_FAILED")
+    )
+    deep_errors = field_errors(
+        expect_error(await client.post(FLAGS, json=too_deep, headers=admin.headers), 422, "VALIDATION_FAILED")
     )
 
-    assert set(errors) == {"name", "value", "default_value", "rollout.user_segments", "rollout.variants[0].value"}
+    # Every NUL is named where it sits (a NUL in a key names the object holding it).
+    assert set(nul_errors) == {"name", "value.ok", "rollout.user_segments[0]", "rollout.variants[0].value"}
+    assert set(deep_errors) == {"default_value"}
+    listed = expect_ok(await client.get(FLAGS, headers=admin.headers))
+    assert listed["items"] == []
 
 
 async def test_lookups_that_cannot_name_a_flag_are_404_or_422(client: Client, admin: Caller) -> None:
