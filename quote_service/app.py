@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         request_class=ExactRequest,
+        logging_config=None,  # structlog is configured in observability/logging.py
         openapi_config=OpenAPIConfig(
             title="quote-service",
             version="1.0.0",
