@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from quote_service.auth.controller import AuthController
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
 from quote_service.auth.service import AuthService
+from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import create_redis
 from quote_service.catalog.controller import ProductController
 from quote_service.commissions.controller import CommissionRateController
@@ -29,6 +30,8 @@ from quote_service.embedded import embedded_stores
 from quote_service.flags.controller import FeatureFlagController
 from quote_service.health import health, ready
 from quote_service.observability.logging import configure_logging
+from quote_service.orders.controller import OrderController
+from quote_service.quotes.store import QuoteStore
 from quote_service.rules.controller import PricingRuleController
 from quote_service.snapshot.controller import snapshot_status
 from quote_service.snapshot.loader import load_snapshot
@@ -88,6 +91,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await config_store.start()
             stack.push_async_callback(_close_within, "config store", config_store.stop, None)
             app.state.config_store = config_store
+            products = ProductCache(redis, pool)
+            await products.start()
+            stack.push_async_callback(_close_within, "product cache", products.stop, None)
+            app.state.product_cache = products
+            quote_store = QuoteStore(redis, pool)
+            await quote_store.start()
+            # Registered after the pool and Redis: it drains into them, so it closes first.
+            stack.push_async_callback(_close_within, "quote store", quote_store.stop, None)
+            app.state.quote_store = quote_store
             app.state.openapi_schema = app.openapi_schema.to_schema()
             log.info("started", environment=settings.environment)
             yield
@@ -110,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             FeatureFlagController,
             CouponController,
             snapshot_status,
+            OrderController,
         ],
         lifespan=[lifespan],
         dependencies={
@@ -117,6 +130,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "redis": from_state("redis"),
             "auth": from_state("auth"),
             "config_store": from_state("config_store"),
+            "product_cache": from_state("product_cache"),
+            "quote_store": from_state("quote_store"),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
@@ -131,7 +146,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/docs",
             render_plugins=[SwaggerRenderPlugin(path="/")],
         ),
-        signature_types=[Pool, Redis, AuthService, Settings, ConfigStore],
+        signature_types=[Pool, Redis, AuthService, Settings, ConfigStore, ProductCache, QuoteStore],
         debug=False,
     )
     # Wrap the whole handler, not a route: unknown routes and 405s get the request id too.

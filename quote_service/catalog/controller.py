@@ -21,7 +21,7 @@ from quote_service.catalog.schemas import (
 )
 from quote_service.errors import NotFound
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import AuthedRequest, PoolDep, actor_of
+from quote_service.web.deps import AuthedRequest, PoolDep, ProductCacheDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 
 
@@ -30,8 +30,12 @@ class ProductController(Controller):
     tags = ["catalog"]
 
     @post("/", guards=[admin_only], summary="Create a product")
-    async def create(self, data: JSONBody[ProductCreate], pool: PoolDep, request: AuthedRequest) -> Envelope[Product]:
-        return ok(await service.create_product(pool, data, actor=actor_of(request)), "Product created")
+    async def create(
+        self, data: JSONBody[ProductCreate], pool: PoolDep, product_cache: ProductCacheDep, request: AuthedRequest
+    ) -> Envelope[Product]:
+        product = await service.create_product(pool, data, actor=actor_of(request))
+        await product_cache.invalidate([product.id])
+        return ok(product, "Product created")
 
     @get("/", summary="List products (keyset-paginated)")
     async def list_products(
@@ -67,9 +71,12 @@ class ProductController(Controller):
         product_id: FromPath[UUID],
         data: JSONBody[ProductUpdate],
         pool: PoolDep,
+        product_cache: ProductCacheDep,
         request: AuthedRequest,
     ) -> Envelope[Product]:
-        return ok(await service.update_product(pool, product_id, data, actor=actor_of(request)), "Product updated")
+        product = await service.update_product(pool, product_id, data, actor=actor_of(request))
+        await product_cache.invalidate([product_id])
+        return ok(product, "Product updated")
 
     @patch("/{product_id:uuid}", guards=[admin_only], summary="Change some of a product's fields")
     async def update(
@@ -77,13 +84,19 @@ class ProductController(Controller):
         product_id: FromPath[UUID],
         data: JSONBody[ProductPatch],
         pool: PoolDep,
+        product_cache: ProductCacheDep,
         request: AuthedRequest,
     ) -> Envelope[Product]:
-        return ok(await service.update_product(pool, product_id, data, actor=actor_of(request)), "Product updated")
+        product = await service.update_product(pool, product_id, data, actor=actor_of(request))
+        await product_cache.invalidate([product_id])
+        return ok(product, "Product updated")
 
     @delete("/{product_id:uuid}", status_code=200, guards=[admin_only], summary="Deactivate a product")
-    async def deactivate(self, product_id: FromPath[UUID], pool: PoolDep, request: AuthedRequest) -> Envelope[Product]:
+    async def deactivate(
+        self, product_id: FromPath[UUID], pool: PoolDep, product_cache: ProductCacheDep, request: AuthedRequest
+    ) -> Envelope[Product]:
         product = await service.update_product(pool, product_id, {"is_active": False}, actor=actor_of(request))
+        await product_cache.invalidate([product_id])
         return ok(product, "Product deactivated")
 
     @get("/{product_id:uuid}/price-history", summary="Price changes, newest first")

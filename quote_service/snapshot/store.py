@@ -19,9 +19,9 @@ from typing import Generic, Protocol, TypeVar
 
 import structlog
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from quote_service.cache.channel import follow_channel
 from quote_service.db.pool import Pool
 from quote_service.snapshot.bus import CHANNEL, announce_change, current_version
 
@@ -113,21 +113,10 @@ class ConfigStore(Generic[S]):
             return True
 
     async def _listen(self) -> None:
-        while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(CHANNEL)
-                while True:
-                    # get_message with a timeout, not listen(): cancellation must never wait on Redis.
-                    if await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0) is not None:
-                        await self._reload_logged()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the poll keeps us fresh meanwhile
-                log.warning("config_listen_failed", exc_info=True)
-                await asyncio.sleep(1.0)
-            finally:
-                await _close_pubsub(pubsub)
+        async def on_change(_: bytes) -> None:
+            await self._reload_logged()
+
+        await follow_channel(self._redis, CHANNEL, on_change)
 
     async def _poll(self) -> None:
         while True:
@@ -142,9 +131,3 @@ class ConfigStore(Generic[S]):
             raise
         except Exception:
             log.warning("config_reload_failed", exc_info=True)
-
-
-async def _close_pubsub(pubsub: PubSub) -> None:
-    """Close a pubsub connection, bounded: redis-py's aclose can stall (redis/redis-py#3941)."""
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(pubsub.aclose(), timeout=1.0)  # type: ignore[no-untyped-call]

@@ -8,6 +8,7 @@ from litestar import Request
 from litestar.di import NamedDependency
 
 from quote_service.auth.schemas import Principal
+from quote_service.cache.products import ProductCache
 from quote_service.db.pool import Pool
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.snapshot.store import ConfigStore
@@ -17,6 +18,8 @@ PoolDep: TypeAlias = NamedDependency[Pool]
 ConfigStoreDep: TypeAlias = NamedDependency[ConfigStore[ConfigSnapshot]]
 """The configuration snapshot holder (parameter must be named `config_store`).
 After an admin write commits, call `await config_store.changed("<domain>")`."""
+ProductCacheDep: TypeAlias = NamedDependency[ProductCache]
+"""The two-tier product cache; catalog writes call `invalidate` after they commit."""
 AuthedRequest: TypeAlias = Request[Principal, Any, Any]
 """A request whose `user` is the authenticated Principal."""
 

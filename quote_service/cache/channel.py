@@ -1,0 +1,43 @@
+"""Following a Redis pub/sub channel for the life of the process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import structlog
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+log = structlog.get_logger("quote_service.cache.channel")
+
+
+async def follow_channel(redis: Redis, channel: str, handle: Callable[[bytes], Awaitable[None]]) -> None:
+    """Call `handle(data)` for every message on `channel`, forever; reconnect after failures.
+
+    Callers keep their own fallback (a poll or a TTL) for messages missed while reconnecting.
+    Cancel the task to stop; cancellation never waits on Redis.
+    """
+    while True:
+        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(channel)
+            while True:
+                # get_message with a timeout, not listen(): cancellation must never block on a read.
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None:
+                    await handle(message["data"])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("channel_follow_failed", channel=channel, exc_info=True)
+            await asyncio.sleep(1.0)
+        finally:
+            await _close_pubsub(pubsub)
+
+
+async def _close_pubsub(pubsub: PubSub) -> None:
+    """Close a pubsub connection, bounded: redis-py's aclose can stall (redis/redis-py#3941)."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(pubsub.aclose(), timeout=1.0)  # type: ignore[no-untyped-call]

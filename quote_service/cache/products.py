@@ -1,0 +1,130 @@
+"""ProductCache: catalog products for the quote path, two tiers deep.
+
+Lookup order: this process's memory (aiocache) → Redis (one MGET) → PostgreSQL (one
+`= any($1::uuid[])` query), filling the tiers above on the way back. Unknown ids are cached
+as absent too, so a warm quote touches no database even for request-priced items.
+
+Invalidation: a catalog write calls `invalidate(ids)` after it commits — the Redis entries are
+deleted and the ids are published on `qs:{catalog}:changed`; every process drops its local
+entries when it hears them. A local entry also expires after `LOCAL_TTL_SECONDS`, which bounds
+staleness if a message is ever missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from typing import cast
+from uuid import UUID
+
+import msgspec
+from aiocache import SimpleMemoryCache
+from redis.asyncio import Redis
+
+from quote_service.cache.channel import follow_channel
+from quote_service.db.pool import Pool
+from quote_service.pricing.quote import CatalogProduct
+
+CHANNEL = "qs:{catalog}:changed"
+LOCAL_TTL_SECONDS = 30
+REDIS_TTL_SECONDS = 3600
+ABSENT = b"-"
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(CatalogProduct)
+_SQL = """SELECT id, currency, current_price, min_price, category_id, seller_id, is_active
+          FROM products WHERE id = any($1::uuid[])"""
+
+
+def product_key(product_id: str) -> str:
+    return f"qs:product:{product_id}"
+
+
+class CacheStats(msgspec.Struct):
+    local_hits: int = 0
+    redis_hits: int = 0
+    database_reads: int = 0
+
+
+class ProductCache:
+    """Batched product lookups through the two tiers; one per process."""
+
+    def __init__(self, redis: Redis, pool: Pool) -> None:
+        self._redis = redis
+        self._pool = pool
+        self._local = SimpleMemoryCache()
+        self._task: asyncio.Task[None] | None = None
+        self.stats = CacheStats()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="product-cache-listen")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def get_many(self, product_ids: Iterable[str]) -> dict[str, CatalogProduct]:
+        """The catalog products among `product_ids` (absent ids are simply missing)."""
+        wanted = list(dict.fromkeys(product_ids))
+        found: dict[str, CatalogProduct] = {}
+        missing: list[str] = []
+        local = await self._local.multi_get([product_key(i) for i in wanted])
+        for product_id, payload in zip(wanted, local, strict=True):
+            if payload is None:
+                missing.append(product_id)
+            elif payload != ABSENT:
+                found[product_id] = _DECODER.decode(payload)
+        self.stats.local_hits += len(wanted) - len(missing)
+        if not missing:
+            return found
+        from_redis = cast(list[bytes | None], await self._redis.mget([product_key(i) for i in missing]))
+        still_missing = [i for i, payload in zip(missing, from_redis, strict=True) if payload is None]
+        refill = [(product_key(i), p) for i, p in zip(missing, from_redis, strict=True) if p is not None]
+        self.stats.redis_hits += len(refill)
+        for product_id, payload in zip(missing, from_redis, strict=True):
+            if payload is not None and payload != ABSENT:
+                found[product_id] = _DECODER.decode(payload)
+        if still_missing:
+            loaded = await self._load(still_missing)
+            found.update(loaded)
+            fresh = [(product_key(i), _ENCODER.encode(loaded[i]) if i in loaded else ABSENT) for i in still_missing]
+            await self._redis.mset(dict(fresh))
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key, _ in fresh:
+                    pipe.expire(key, REDIS_TTL_SECONDS)
+                await pipe.execute()
+            refill += fresh
+        await self._local.multi_set(refill, ttl=LOCAL_TTL_SECONDS)
+        return found
+
+    async def invalidate(self, product_ids: Iterable[str | UUID]) -> None:
+        """Forget `product_ids` everywhere; call after the change has committed."""
+        keys = [product_key(str(i)) for i in product_ids]
+        if not keys:
+            return
+        for key in keys:
+            await self._local.delete(key)
+        await self._redis.delete(*keys)
+        await self._redis.publish(CHANNEL, ",".join(keys))
+
+    async def _load(self, product_ids: list[str]) -> dict[str, CatalogProduct]:
+        self.stats.database_reads += 1
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_SQL, product_ids)
+        return {
+            str(r["id"]): CatalogProduct(
+                id=r["id"], currency=r["currency"], current_price=r["current_price"], min_price=r["min_price"],
+                category_id=r["category_id"], seller_id=r["seller_id"], is_active=r["is_active"],
+            )
+            for r in rows
+        }  # fmt: skip
+
+    async def _listen(self) -> None:
+        async def on_change(data: bytes) -> None:
+            for key in data.decode().split(","):
+                await self._local.delete(key)
+
+        await follow_channel(self._redis, CHANNEL, on_change)

@@ -1,0 +1,223 @@
+"""Quote request and response shapes (the Go service's field names) and the engine's inputs.
+
+Pure data: the HTTP edge decodes `QuoteRequest`, the quotes service gathers the inputs
+(`CatalogProduct`, `FlashOffer`, `CustomerContext`, `EngineDefaults`), and the engine returns
+a `Quote`, which is also what is stored and later confirmed by an order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+
+ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+ShortText = Annotated[str, msgspec.Meta(max_length=200)]
+Quantity = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
+Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
+Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
+CountryCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2}\Z", description="ISO 3166-1 alpha-2")]
+CurrencyCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}\Z", description="ISO 4217")]
+PriceSource = Literal["catalog", "request", "flash_sale"]
+
+
+# --- request -------------------------------------------------------------------------------
+
+
+class QuoteItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    product_id: ExternalId
+    quantity: Quantity
+    variant_id: ExternalId | None = None
+    unit_price: Decimal | None = None
+    """Used only when the product is not an active catalog product (then required, > 0)."""
+    category_id: ExternalId | None = None
+    tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=50)] = []
+    weight: Decimal | None = None
+    seller_id: ExternalId | None = None
+
+
+class Address(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    city: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    country: CountryCode
+    street: ShortText | None = None
+    district: ShortText | None = None
+    postal_code: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+
+
+class RequestContext(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    user_agent: Annotated[str, msgspec.Meta(max_length=512)] | None = None
+    ip_address: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    session_id: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+    ab_test_group: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+
+
+class QuoteRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    customer_id: ExternalId
+    items: Annotated[list[QuoteItemIn], msgspec.Meta(min_length=1, max_length=200)]
+    delivery_address: Address
+    currency: CurrencyCode
+    seller_id: ExternalId | None = None
+    pickup_address: Address | None = None
+    is_express_delivery: bool = False
+    coupon_codes: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=32)]], msgspec.Meta(max_length=10)
+    ] = []
+    logistics_provider: ExternalId | None = None
+    customer_tier: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    customer_segment: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    context: RequestContext | None = None
+
+
+# --- engine inputs -------------------------------------------------------------------------
+
+
+class CatalogProduct(msgspec.Struct, frozen=True, kw_only=True):
+    """What the engine needs of a catalog product (step 1)."""
+
+    id: UUID
+    currency: str
+    current_price: Decimal
+    min_price: Decimal
+    category_id: str
+    seller_id: str
+    is_active: bool
+
+
+class FlashOffer(msgspec.Struct, frozen=True, kw_only=True):
+    """An active flash sale's offer on one product, for one customer (step 2)."""
+
+    flash_sale_id: UUID
+    product_id: UUID
+    flash_price: Decimal
+    remaining_stock: int
+    customer_remaining_limit: int
+
+
+class CustomerContext(msgspec.Struct, frozen=True, kw_only=True):
+    """Who the quote is for: tier and segment from the request, else from the caller."""
+
+    customer_id: str
+    tier: str | None = None
+    segment: str | None = None
+    coupon_uses: dict[str, int] = {}
+    """Times this customer has used each coupon code (per_customer_limit)."""
+
+
+class EngineDefaults(msgspec.Struct, frozen=True, kw_only=True):
+    """Fallbacks when no rule or rate applies (from Settings)."""
+
+    tax_rate: Decimal = Decimal("18")
+    delivery_fee: Decimal = Decimal("10.00")
+    commission_rate: Decimal = Decimal("15")
+    max_discount_percentage: Decimal = Decimal("50")
+    express_multiplier: Decimal = Decimal("2.0")
+    small_basket_threshold: Decimal = Decimal("50.00")
+    small_basket_fee: Decimal = Decimal("5.00")
+    validity_minutes: int = 15
+
+
+# --- response ------------------------------------------------------------------------------
+
+
+class AppliedRule(msgspec.Struct, frozen=True, kw_only=True):
+    rule_id: UUID | None
+    name: str
+    type: str
+    version: int | None
+    amount: Decimal
+    """Money the rule moved (negative for a discount), in the quote currency."""
+
+
+class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
+    product_id: str
+    quantity: int
+    list_unit_price: Decimal
+    unit_price: Decimal
+    line_subtotal: Decimal
+    discount: Decimal
+    tax: Decimal
+    price_source: PriceSource
+    applied_rules: list[AppliedRule] = []
+    category_id: str | None = None
+    seller_id: str | None = None
+    flash_sale_id: UUID | None = None
+    tax_rate: Decimal = Decimal(0)
+
+
+class CommissionDetail(msgspec.Struct, frozen=True, kw_only=True):
+    product_id: str | None
+    """None for the per-quote logistics line."""
+    rate_id: UUID | None
+    dimension: Literal["seller", "category", "logistics"]
+    commission_type: Literal["PERCENTAGE", "FLAT", "TIERED"]
+    base: Decimal
+    rate: Decimal | None
+    amount: Decimal
+
+
+class CommissionBreakdown(msgspec.Struct, frozen=True, kw_only=True):
+    total_commission: Decimal
+    seller_commission: Decimal
+    category_commission: Decimal
+    logistics_commission: Decimal
+    currency: str
+    details: list[CommissionDetail]
+
+
+class Calculation(msgspec.Struct, frozen=True, kw_only=True):
+    step: str
+    description: str
+    amount: Decimal
+    running_total: Decimal
+
+
+class PricingBreakdown(msgspec.Struct, frozen=True, kw_only=True):
+    item_total: Decimal
+    subtotal: Decimal
+    tax_amount: Decimal
+    delivery_fee: Decimal
+    small_basket_fee: Decimal
+    total_amount: Decimal
+    currency: str
+    calculations: list[Calculation]
+
+
+class AppliedCoupon(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    type: str
+    amount: Decimal
+
+
+class RejectedCoupon(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    reason: str
+
+
+class Quote(msgspec.Struct, frozen=True, kw_only=True):
+    """The priced basket: the response `data`, what is stored, and what an order confirms."""
+
+    quote_id: UUID
+    customer_id: str
+    subtotal: Decimal
+    discount_amount: Decimal
+    tax_amount: Decimal
+    delivery_fee: Decimal
+    small_basket_fee: Decimal
+    total_amount: Decimal
+    currency: str
+    items: list[QuoteLine]
+    commission_breakdown: CommissionBreakdown
+    pricing_breakdown: PricingBreakdown
+    applied_rules: list[AppliedRule]
+    applied_coupons: list[AppliedCoupon]
+    rejected_coupons: list[RejectedCoupon]
+    feature_flags: dict[str, Any]
+    experiments: dict[str, str]
+    created_at: datetime
+    valid_until: datetime
+    config_version: int = 0

@@ -1,0 +1,56 @@
+"""Admission control for the quote path: a per-client rate limit and a concurrency cap.
+
+Both are in-process and cost a few dict operations — nothing on the hot path waits on Redis.
+The rate limit is a token bucket per client identity refilled at RATE_LIMIT_PER_MINUTE/60
+per second, with a burst of one minute's allowance. It is enforced per process: with W worker
+processes (or instances) a client can reach up to W times the limit — size the setting for that.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+
+from quote_service.errors import Overloaded, RateLimited
+
+_MAX_TRACKED_CLIENTS = 100_000
+
+
+class RateLimiter:
+    """Token buckets keyed by client identity (least recently seen evicted beyond a bound)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._rate = per_minute / 60.0
+        self._burst = float(per_minute)
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def check(self, client: str, *, now: float | None = None) -> None:
+        """Take one token for `client`, or raise RateLimited with a Retry-After."""
+        moment = time.monotonic() if now is None else now
+        tokens, last = self._buckets.pop(client, (self._burst, moment))
+        tokens = min(self._burst, tokens + (moment - last) * self._rate)
+        if tokens < 1.0:
+            self._buckets[client] = (tokens, moment)
+            wait = math.ceil((1.0 - tokens) / self._rate)
+            raise RateLimited(f"Rate limit of {int(self._burst)} requests per minute exceeded", retry_after=wait)
+        self._buckets[client] = (tokens - 1.0, moment)
+        if len(self._buckets) > _MAX_TRACKED_CLIENTS:
+            self._buckets.popitem(last=False)
+
+
+class ConcurrencyGate:
+    """At most `limit` quotes in flight; beyond it, refuse at once (no queue to grow)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+
+    def __enter__(self) -> ConcurrencyGate:
+        if self.in_flight >= self.limit:
+            raise Overloaded(f"Too many quotes in flight ({self.limit}); retry shortly", retry_after=1)
+        self.in_flight += 1
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.in_flight -= 1

@@ -1,0 +1,177 @@
+"""Stored quotes: readable and orderable right after the response, cheap on the hot path.
+
+Three tiers, one writer:
+- the process's own memory (aiocache): `get` in the same process costs a dict lookup;
+- Redis, `qs:quote:{id}` with a TTL to `valid_until`: written by GROUP COMMIT — every
+  request hands its quote to a flusher that sends whatever has queued as one pipeline, and
+  the request answers once that pipeline is acknowledged. One round trip per batch, not per
+  quote, yet a quote is readable from any process the moment its response leaves;
+- PostgreSQL `quote_log`: write-behind in batches (COPY) for analytics, never read here.
+
+`stop()` drains both queues, so nothing accepted is lost on a graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+import structlog
+from aiocache import SimpleMemoryCache
+from redis.asyncio import Redis
+
+from quote_service.db.pool import Pool
+from quote_service.pricing.quote import Quote
+
+log = structlog.get_logger("quote_service.quotes.store")
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(Quote)
+_JSON = msgspec.json.Encoder()
+_LOG_COLUMNS = (
+    "quote_id", "customer_id", "currency", "subtotal", "discount_amount", "tax_amount", "delivery_fee",
+    "small_basket_fee", "total_amount", "total_commission", "item_count", "config_version", "payload",
+    "created_at", "valid_until",
+)  # fmt: skip
+MAX_LOG_BACKLOG = 100_000
+
+
+def quote_key(quote_id: UUID) -> str:
+    return f"qs:quote:{quote_id}"
+
+
+class QuoteStore:
+    """Puts and gets quotes; one per process."""
+
+    def __init__(self, redis: Redis, pool: Pool, *, log_interval: float = 0.2, log_batch: int = 1000) -> None:
+        self._redis = redis
+        self._pool = pool
+        self._local = SimpleMemoryCache()
+        self._log_interval = log_interval
+        self._log_batch = log_batch
+        self._pending: list[tuple[Quote, bytes, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._log_backlog: list[Quote] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._flush_redis_forever(), name="quote-store-redis"),
+            asyncio.create_task(self._flush_log_forever(), name="quote-store-log"),
+        ]
+
+    async def stop(self) -> None:
+        """Drain every queue, then stop the flushers."""
+        self._closing = True
+        self._wake.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self._flush_redis_once()
+        while self._log_backlog:
+            if not await self._flush_log_once():
+                break
+
+    async def put(self, quote: Quote, *, now: datetime) -> None:
+        """Store `quote` until its `valid_until`; returns once any process can read it."""
+        ttl = (quote.valid_until - now).total_seconds()
+        if ttl <= 0:
+            return
+        payload = _ENCODER.encode(quote)
+        await self._local.set(quote_key(quote.quote_id), payload, ttl=ttl)
+        if len(self._log_backlog) < MAX_LOG_BACKLOG:
+            self._log_backlog.append(quote)
+        else:
+            log.warning("quote_log_backlog_full", dropped=str(quote.quote_id))
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((quote, payload, future))
+        self._wake.set()
+        await future
+
+    async def get(self, quote_id: UUID, *, now: datetime) -> Quote | None:
+        """The stored quote, or None when unknown or past `valid_until`."""
+        key = quote_key(quote_id)
+        payload = await self._local.get(key)
+        if payload is None:
+            payload = await self._redis.get(key)
+        if payload is None:
+            return None
+        quote = _DECODER.decode(payload)
+        return quote if quote.valid_until > now else None
+
+    async def _flush_redis_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._flush_redis_once()
+
+    async def _flush_redis_once(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                now = time.time()
+                for quote, payload, _ in batch:
+                    ttl_ms = max(1, int((quote.valid_until.timestamp() - now) * 1000))
+                    pipe.set(quote_key(quote.quote_id), payload, px=ttl_ms)
+                await pipe.execute()
+        except Exception as exc:  # every waiting request learns it failed
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for _, _, future in batch:
+            if not future.done():
+                future.set_result(None)
+
+    async def _flush_log_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._log_interval)
+            await self._flush_log_once()
+
+    async def _flush_log_once(self) -> bool:
+        """Write one batch of the quote log; False (and the batch kept) when PostgreSQL failed."""
+        batch = self._log_backlog[: self._log_batch]
+        if not batch:
+            return True
+        try:
+            async with self._pool.acquire() as conn:
+                await conn.copy_records_to_table("quote_log", records=_log_rows(batch), columns=_LOG_COLUMNS)
+        except Exception:
+            log.warning("quote_log_write_failed", pending=len(self._log_backlog), exc_info=True)
+            return False
+        del self._log_backlog[: len(batch)]
+        return True
+
+
+def _log_rows(quotes: Sequence[Quote]) -> list[tuple[object, ...]]:
+    return [
+        (
+            q.quote_id,
+            q.customer_id,
+            q.currency,
+            q.subtotal,
+            q.discount_amount,
+            q.tax_amount,
+            q.delivery_fee,
+            q.small_basket_fee,
+            q.total_amount,
+            q.commission_breakdown.total_commission,
+            len(q.items),
+            q.config_version,
+            _JSON.encode(q).decode(),
+            q.created_at,
+            q.valid_until,
+        )
+        for q in quotes
+    ]
