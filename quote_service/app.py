@@ -31,6 +31,8 @@ from quote_service.flags.controller import FeatureFlagController
 from quote_service.health import health, ready
 from quote_service.observability.logging import configure_logging
 from quote_service.orders.controller import OrderController
+from quote_service.quotes.controller import create_quote, get_quote
+from quote_service.quotes.service import QuoteService
 from quote_service.quotes.store import QuoteStore
 from quote_service.rules.controller import PricingRuleController
 from quote_service.snapshot.controller import snapshot_status
@@ -100,6 +102,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # Registered after the pool and Redis: it drains into them, so it closes first.
             stack.push_async_callback(_close_within, "quote store", quote_store.stop, None)
             app.state.quote_store = quote_store
+            app.state.quotes = QuoteService(
+                settings, config_store=config_store, products=products, store=quote_store, redis=redis
+            )
             app.state.openapi_schema = app.openapi_schema.to_schema()
             log.info("started", environment=settings.environment)
             yield
@@ -123,6 +128,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CouponController,
             snapshot_status,
             OrderController,
+            create_quote,
+            get_quote,
         ],
         lifespan=[lifespan],
         dependencies={
@@ -132,6 +139,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "config_store": from_state("config_store"),
             "product_cache": from_state("product_cache"),
             "quote_store": from_state("quote_store"),
+            "quotes": from_state("quotes"),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
@@ -146,7 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/docs",
             render_plugins=[SwaggerRenderPlugin(path="/")],
         ),
-        signature_types=[Pool, Redis, AuthService, Settings, ConfigStore, ProductCache, QuoteStore],
+        signature_types=[Pool, Redis, AuthService, Settings, ConfigStore, ProductCache, QuoteStore, QuoteService],
         debug=False,
     )
     # Wrap the whole handler, not a route: unknown routes and 405s get the request id too.

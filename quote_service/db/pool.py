@@ -1,4 +1,4 @@
-"""The asyncpg pool: one per process, jsonb decoded to Python values."""
+"""The asyncpg pool: one per process, json/jsonb decoded to Python values (msgspec encodes jsonb)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
+import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
 if TYPE_CHECKING:
@@ -16,9 +17,20 @@ else:  # the stubs' generics do not exist at run time; Litestar resolves these n
     Connection = asyncpg.Connection | PoolConnectionProxy
 
 
+def _encode_jsonb(value: object) -> bytes:
+    # Binary jsonb is a version byte and the text; binary works for COPY too (the quote log).
+    return b"\x01" + msgspec.json.encode(value)
+
+
+def _decode_jsonb(data: bytes) -> object:
+    return msgspec.json.decode(data[1:])
+
+
 async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
-    for type_name in ("json", "jsonb"):
-        await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec(
+        "jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog", format="binary"
+    )
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:

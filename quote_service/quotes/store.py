@@ -32,7 +32,6 @@ log = structlog.get_logger("quote_service.quotes.store")
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(Quote)
-_JSON = msgspec.json.Encoder()
 _LOG_COLUMNS = (
     "quote_id", "customer_id", "currency", "subtotal", "discount_amount", "tax_amount", "delivery_fee",
     "small_basket_fee", "total_amount", "total_commission", "item_count", "config_version", "payload",
@@ -169,7 +168,7 @@ def _log_rows(quotes: Sequence[Quote]) -> list[tuple[object, ...]]:
             q.commission_breakdown.total_commission,
             len(q.items),
             q.config_version,
-            _JSON.encode(q).decode(),
+            q,
             q.created_at,
             q.valid_until,
         )

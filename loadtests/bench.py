@@ -1,0 +1,200 @@
+"""Endpoint benchmark: /health vs POST /api/v1/quote on the same server, in one run.
+
+    uv run python loadtests/bench.py [--workers 1] [--connections 64] [--duration 10] [--runs 3]
+
+Starts `quote-service serve` on the local PostgreSQL/Redis (a fresh database `qs_bench_<pid>`,
+Redis db 14, both removed afterwards), seeds the demo catalog and a typical configuration
+(commission rates, fee/tax/price rules, flags), creates a service API key, then drives the
+server with wrk: `/health`, then quotes with DISTINCT baskets (random customer, 1-4 random
+demo products, random quantities, so no response cache answers). Prints per run and the
+median of runs: rps of each, the quote/health ratio, quote p50/p99 latency and non-2xx count.
+Needs `wrk` (Debian: apt-get install wrk) and the servers of the README's test setup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+LUA = """
+local ids = {%(ids)s}
+local headers = {["Content-Type"] = "application/json", ["X-API-Key"] = "%(key)s"}
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+request = function()
+  local items = {}
+  for i = 1, math.random(1, 4) do
+    items[i] = string.format('{"product_id":"%%s","quantity":%%d}', ids[math.random(#ids)], math.random(1, 5))
+  end
+  local body = string.format('{"customer_id":"c-%%d","seller_id":"seller-anatolia","items":[%%s],' ..
+    '"delivery_address":{"city":"Istanbul","country":"TR","latitude":41.0082,"longitude":28.9784},' ..
+    '"pickup_address":{"city":"Istanbul","country":"TR","latitude":41.0186,"longitude":29.0023},' ..
+    '"is_express_delivery":%%s,"coupon_codes":["WELCOME10"],"currency":"TRY","customer_tier":"gold"}',
+    math.random(1, 1000000000), table.concat(items, ","), math.random(0, 1) == 1 and "true" or "false")
+  return wrk.format("POST", "/api/v1/quote", headers, body)
+end
+"""
+
+CONFIG: list[tuple[str, dict[str, Any]]] = [
+    ("/api/v1/commission-rates", {"category_id": "electronics", "commission_type": "PERCENTAGE", "rate": 12,
+                                  "currency": "TRY", "effective_from": "2020-01-01T00:00:00Z"}),
+    ("/api/v1/commission-rates", {"seller_id": "seller-anatolia", "commission_type": "PERCENTAGE", "rate": 9,
+                                  "currency": "TRY", "priority": 1, "effective_from": "2020-01-01T00:00:00Z"}),
+    ("/api/v1/commission-rates", {"logistics_provider": "fastship", "commission_type": "PERCENTAGE", "rate": 5,
+                                  "currency": "TRY", "effective_from": "2020-01-01T00:00:00Z"}),
+    ("/api/v1/pricing-rules", {"name": "istanbul-delivery", "type": "DELIVERY_FEE", "region": "Istanbul",
+                               "configuration": {"base_fee": "12.00", "per_km": "1.50", "max_fee": "40.00"},
+                               "effective_from": "2020-01-01T00:00:00Z"}),
+    ("/api/v1/pricing-rules", {"name": "tr-express", "type": "EXPRESS_FEE", "region": "TR",
+                               "configuration": {"multiplier": "1.8"}, "effective_from": "2020-01-01T00:00:00Z"}),
+    ("/api/v1/pricing-rules", {"name": "tr-small-basket", "type": "SMALL_BASKET", "region": "TR",
+                               "configuration": {"threshold": "100.00", "fee": "7.50"},
+                               "effective_from": "2020-01-01T00:00:00Z"}),
+    ("/api/v1/pricing-rules", {"name": "books-tax", "type": "TAX_RATE", "category_id": "books",
+                               "configuration": {"rate": "8"}, "effective_from": "2020-01-01T00:00:00Z"}),
+    ("/api/v1/pricing-rules", {"name": "bulk", "type": "QUANTITY_TIER",
+                               "configuration": {"tiers": [{"min_quantity": 3, "adjust_percent": "-5"}]},
+                               "effective_from": "2020-01-01T00:00:00Z"}),
+    ("/api/v1/pricing-rules", {"name": "gold-members", "type": "USER_TIER", "priority": 1,
+                               "configuration": {"tiers": {"gold": "-3"}}, "effective_from": "2020-01-01T00:00:00Z"}),
+    ("/api/v1/feature-flags", {"key": "dynamic_pricing", "name": "Dynamic pricing", "type": "BOOLEAN",
+                               "value": True}),
+    ("/api/v1/feature-flags", {"key": "checkout_banner", "name": "Banner test", "type": "STRING", "value": "a",
+                               "rollout": {"variants": [{"key": "a", "weight": 50, "value": "a"},
+                                                        {"key": "b", "weight": 50, "value": "b"}]}}),
+    ("/api/v1/coupons", {"code": "WELCOME10", "type": "PERCENTAGE", "value": "10",
+                         "valid_from": "2020-01-01T00:00:00Z"}),
+]  # fmt: skip
+
+
+def wrk(base: str, path: str, *, connections: int, duration: int, script: Path | None) -> dict[str, float]:
+    """Run wrk once; rps, p50/p99 in ms and non-2xx responses."""
+    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency"]
+    if script is not None:
+        command += ["-s", str(script)]
+    out = subprocess.run([*command, base + path], capture_output=True, text=True, check=True).stdout  # noqa: S603
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    for label, key in (("50%", "p50_ms"), ("99%", "p99_ms")):
+        match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)", out)
+        assert match is not None, out
+        value, unit = float(match.group(1)), match.group(2)
+        result[key] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    result["non_2xx"] = float(non2xx.group(1)) if non2xx else 0.0
+    result["socket_errors"] = float(sum(int(g) for g in errors.groups())) if errors else 0.0
+    return result
+
+
+def prepare(base: str, env: dict[str, str]) -> tuple[str, list[str]]:
+    """Demo data and configuration in place; returns (service API key, demo product ids)."""
+    seed = [sys.executable, "-m", "quote_service.cli", "seed-demo"]
+    subprocess.run(seed, env=env, check=True, capture_output=True)  # noqa: S603 - our own CLI
+    with httpx.Client(base_url=base, timeout=10) as http:
+        login = {"username": "demo-admin", "password": "demo-admin-password"}
+        token = http.post("/api/v1/auth/token", json=login).json()["data"]["access_token"]
+        admin = {"Authorization": f"Bearer {token}"}
+        for path, body in CONFIG:
+            response = http.post(path, json=body, headers=admin)
+            assert response.status_code == 201, (path, response.text)
+        key = http.post("/api/v1/api-keys", json={"name": "bench"}, headers=admin).json()["data"]["key"]
+        products = http.get("/api/v1/products", params={"limit": 500}, headers=admin).json()["data"]["items"]
+    return key, [p["id"] for p in products]
+
+
+async def _database(name: str, create: bool) -> None:
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("the server exited during start-up")
+        try:
+            if httpx.get(base + "/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the server did not become ready")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    name = f"qs_bench_{os.getpid()}"
+    asyncio.run(_database(name, create=True))
+    database_url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "LOG_LEVEL": "WARNING",
+           "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000"}  # one API key sends everything  # fmt: skip
+    subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
+    base = f"http://127.0.0.1:{args.port}"
+    server = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "quote_service.cli", "serve", "--port", str(args.port), "--workers", str(args.workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_ready(base, server)
+        key, ids = prepare(base, env)
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+            lua.write(LUA % {"ids": ", ".join(json.dumps(i) for i in ids), "key": key})
+        script = Path(lua.name)
+        wrk(base, "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
+        runs = []
+        for run in range(1, args.runs + 1):
+            health = wrk(base, "/health", connections=args.connections, duration=args.duration, script=None)
+            quotes = wrk(base, "/api/v1/quote", connections=args.connections, duration=args.duration, script=script)
+            ratio = quotes["rps"] / health["rps"]
+            runs.append((health, quotes, ratio))
+            print(f"run {run}: /health {health['rps']:.0f} rps | quote {quotes['rps']:.0f} rps "
+                  f"p50 {quotes['p50_ms']:.2f} ms p99 {quotes['p99_ms']:.2f} ms non-2xx {quotes['non_2xx']:.0f} "
+                  f"socket errors {quotes['socket_errors']:.0f} | ratio {ratio:.2f}", flush=True)  # fmt: skip
+        median = statistics.median
+        print(
+            f"median of {args.runs} (workers={args.workers}, connections={args.connections}, {args.duration}s): "
+            f"/health {median(h['rps'] for h, _, _ in runs):.0f} rps, quote {median(q['rps'] for _, q, _ in runs):.0f}"
+            f" rps, ratio {median(r for _, _, r in runs):.2f}, quote p50 {median(q['p50_ms'] for _, q, _ in runs):.2f}"
+            f" ms, p99 {median(q['p99_ms'] for _, q, _ in runs):.2f} ms,"
+            f" non-2xx {sum(q['non_2xx'] for _, q, _ in runs):.0f}"
+        )  # fmt: skip
+        script.unlink(missing_ok=True)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        asyncio.run(_database(name, create=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""The quote path: admit → gather inputs → price (pure engine) → store.
+
+The only module that combines domains. A warm quote reads the configuration snapshot and
+the product cache from memory, prices, and hands the quote to the store's group commit:
+no PostgreSQL query, one Redis round trip shared with every concurrent quote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import OrderedDict
+from datetime import datetime, timedelta
+from typing import cast
+
+import msgspec
+from redis.asyncio import Redis
+
+from quote_service.auth.schemas import Principal
+from quote_service.cache.products import ProductCache
+from quote_service.clock import utcnow
+from quote_service.config import Settings
+from quote_service.errors import QuoteTimeout
+from quote_service.pricing.coupons import normalize_code
+from quote_service.pricing.engine import price_quote
+from quote_service.pricing.quote import CatalogProduct, CustomerContext, EngineDefaults, Quote, QuoteRequest
+from quote_service.pricing.snapshot import ConfigSnapshot
+from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
+from quote_service.quotes.store import QuoteStore
+from quote_service.snapshot.store import ConfigStore
+
+_REQUEST_ENCODER = msgspec.msgpack.Encoder()
+_RECENT_LIMIT = 10_000
+# A cached quote is handed out again only while it has at least this much validity left.
+_MIN_REMAINING_VALIDITY = timedelta(minutes=10)
+
+
+def coupon_uses_key(code: str, customer_id: str) -> str:
+    """Redis counter of one customer's uses of one coupon (kept by orders)."""
+    return f"qs:coupon-uses:{normalize_code(code)}:{customer_id}"
+
+
+class QuoteService:
+    """Prices quotes for the HTTP edge; one per process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        config_store: ConfigStore[ConfigSnapshot],
+        products: ProductCache,
+        store: QuoteStore,
+        redis: Redis,
+    ) -> None:
+        self.defaults = EngineDefaults(
+            tax_rate=settings.default_tax_rate,
+            delivery_fee=settings.default_delivery_fee,
+            commission_rate=settings.default_commission_rate,
+            max_discount_percentage=settings.max_discount_percentage,
+        )
+        self.timeout = settings.quote_timeout
+        self.gate = ConcurrencyGate(settings.max_concurrent_quotes)
+        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        self._config = config_store
+        self._products = products
+        self._store = store
+        self._redis = redis
+        self._recent: OrderedDict[bytes, Quote] = OrderedDict()
+
+    async def quote(self, request: QuoteRequest, caller: Principal) -> Quote:
+        """Admit (rate limit, concurrency cap), then price within the deadline."""
+        self.limiter.check(f"{caller.kind}:{caller.id}")
+        with self.gate:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    return await self._price(request, caller)
+            except TimeoutError as exc:
+                raise QuoteTimeout(f"The quote took longer than its {self.timeout:g} s deadline") from exc
+
+    async def get(self, quote_id: uuid.UUID) -> Quote | None:
+        return await self._store.get(quote_id, now=utcnow())
+
+    async def _price(self, request: QuoteRequest, caller: Principal) -> Quote:
+        now = utcnow()
+        snapshot = self._config.snapshot
+        products = await self._products.get_many(i.product_id for i in request.items if _is_uuid(i.product_id))
+        customer = CustomerContext(
+            customer_id=request.customer_id,
+            tier=request.customer_tier or (caller.tier if caller.kind == "user" else None),
+            segment=request.customer_segment or (caller.segment if caller.kind == "user" else None),
+            coupon_uses=await self._coupon_uses(request, snapshot),
+        )
+        key = _identity(request, customer, snapshot, products, now)
+        cached = self._recent.get(key)
+        if cached is not None and cached.valid_until - now >= _MIN_REMAINING_VALIDITY:
+            return cached
+        quote = price_quote(
+            request, snapshot=snapshot, products=products, flash={}, customer=customer,
+            defaults=self.defaults, now=now, quote_id=uuid.uuid4(),
+        )  # fmt: skip
+        await self._store.put(quote, now=now)
+        self._remember(key, quote)
+        return quote
+
+    async def _coupon_uses(self, request: QuoteRequest, snapshot: ConfigSnapshot) -> dict[str, int]:
+        """Per-customer uses of the named coupons that have a per-customer limit (Redis, kept by orders)."""
+        limited = [
+            normalize_code(code)
+            for code in request.coupon_codes
+            if (coupon := snapshot.coupons.get(code)) is not None and coupon.per_customer_limit is not None
+        ]
+        if not limited:
+            return {}
+        counts = cast(
+            list[bytes | None], await self._redis.mget([coupon_uses_key(c, request.customer_id) for c in limited])
+        )
+        return {code: int(count) for code, count in zip(limited, counts, strict=True) if count is not None}
+
+    def _remember(self, key: bytes, quote: Quote) -> None:
+        self._recent[key] = quote
+        if len(self._recent) > _RECENT_LIMIT:
+            self._recent.popitem(last=False)
+
+
+def _identity(
+    request: QuoteRequest,
+    customer: CustomerContext,
+    snapshot: ConfigSnapshot,
+    products: dict[str, CatalogProduct],
+    now: datetime,
+) -> bytes:
+    """Everything a quote's amounts depend on: equal identity, equal quote (within its validity)."""
+    return _REQUEST_ENCODER.encode((request, customer, snapshot.version, sorted(products.items()), _minute(now)))
+
+
+def _minute(moment: datetime) -> str:
+    # Time-window rules switch on minute boundaries: never reuse a quote across one.
+    return moment.strftime("%Y%m%d%H%M")
+
+
+def _is_uuid(value: str) -> bool:
+    if len(value) != 36:
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
