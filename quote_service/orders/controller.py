@@ -1,10 +1,81 @@
-"""HTTP: /api/v1/orders (placeholder: filled in by the orders work)."""
+"""HTTP: /api/v1/orders — confirm a stored quote (idempotent), read orders."""
 
 from __future__ import annotations
 
-from litestar import Controller
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from redis.asyncio import Redis
+
+from quote_service.auth.guards import any_caller
+from quote_service.clock import utcnow
+from quote_service.errors import invalid
+from quote_service.orders import service
+from quote_service.orders.schemas import Order, OrderCreate
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor
+from quote_service.quotes.store import QuoteStore
+from quote_service.web.deps import AuthedRequest, PoolDep, actor_of
+from quote_service.web.envelope import Envelope, ok
+
+MAX_KEY_LENGTH = 128
+IdempotencyKey = Annotated[
+    str,
+    HeaderParameter(
+        name="Idempotency-Key",
+        description="Required, 1-128 characters. Retrying with the same key and body returns the same order.",
+    ),
+]
 
 
 class OrderController(Controller):
     path = "/api/v1/orders"
     tags = ["orders"]
+    guards = [any_caller]
+
+    @post("/", summary="Confirm a stored quote as an order (requires Idempotency-Key)")
+    async def place(
+        self,
+        data: JSONBody[OrderCreate],
+        idempotency_key: IdempotencyKey,
+        pool: PoolDep,
+        redis: NamedDependency[Redis],
+        quote_store: NamedDependency[QuoteStore],
+        request: AuthedRequest,
+    ) -> Envelope[Order]:
+        if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
+            # Checked here, not by Litestar, so the error names the header rather than the argument.
+            raise invalid("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters")
+        order, replayed = await service.place_order(
+            pool,
+            redis,
+            quote_store,
+            data,
+            principal=request.user,
+            actor=actor_of(request),
+            idempotency_key=idempotency_key,
+            now=utcnow(),
+        )
+        return ok(order, "Order already placed with this Idempotency-Key" if replayed else "Order placed")
+
+    @get("/", summary="Orders, newest first (own orders; admins see all)")
+    async def list_orders(
+        self,
+        pool: PoolDep,
+        request: AuthedRequest,
+        customer_id: FromQuery[str | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[Order]]:
+        before = decode_cursor(cursor, tuple[datetime, UUID])
+        page = await service.list_orders(
+            pool, principal=request.user, customer_id=customer_id, before=before, limit=limit
+        )
+        return ok(page)
+
+    @get("/{order_id:uuid}", summary="One order (its customer, the client that placed it, or an admin)")
+    async def get_order(self, order_id: FromPath[UUID], pool: PoolDep, request: AuthedRequest) -> Envelope[Order]:
+        return ok(await service.get_order(pool, order_id, principal=request.user))

@@ -1,0 +1,245 @@
+"""SQL for orders, their lines, commissions and coupon redemptions, and the stock they take."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+import asyncpg
+
+from quote_service.db.pool import Connection
+from quote_service.pricing.quote import AppliedCoupon, CommissionDetail, QuoteLine
+
+ORDER_COLUMNS = (
+    "id, quote_id, customer_id, currency, status, subtotal, discount_amount, tax_amount, delivery_fee, "
+    "small_basket_fee, total_amount, total_commission, seller_commission, category_commission, "
+    "logistics_commission, principal_id, request_hash, created_by, created_at"
+)
+_INSERTED = (
+    "quote_id",
+    "customer_id",
+    "currency",
+    "subtotal",
+    "discount_amount",
+    "tax_amount",
+    "delivery_fee",
+    "small_basket_fee",
+    "total_amount",
+    "total_commission",
+    "seller_commission",
+    "category_commission",
+    "logistics_commission",
+    "principal_id",
+    "idempotency_key",
+    "request_hash",
+    "created_by",
+)
+IDEMPOTENCY_CONSTRAINT = "orders_idempotency_key"
+QUOTE_ONCE_CONSTRAINT = "orders_quote_once"
+
+
+async def insert_order(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.Record:
+    """Insert the order row; raises UniqueViolationError on a reused key or an ordered quote.
+
+    It is the transaction's first write, so a concurrent order with the same key or quote
+    waits here, on the unique index, before it has locked any product or coupon.
+    """
+    placeholders = ", ".join(f"${i}" for i in range(1, len(_INSERTED) + 1))
+    row = await conn.fetchrow(
+        f"INSERT INTO orders ({', '.join(_INSERTED)}) VALUES ({placeholders}) RETURNING {ORDER_COLUMNS}",
+        *(fields[c] for c in _INSERTED),
+    )
+    assert row is not None
+    return row
+
+
+async def get_order(conn: Connection, *, order_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1", order_id)
+
+
+async def get_order_by_key(conn: Connection, *, principal_id: UUID, idempotency_key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE principal_id = $1 AND idempotency_key = $2",
+        principal_id,
+        idempotency_key,
+    )
+
+
+async def list_orders(
+    conn: Connection,
+    *,
+    customer_id: str | None,
+    principal_id: UUID | None,
+    before: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Orders newest first, optionally of one customer and/or placed by one principal."""
+    return await conn.fetch(
+        f"""SELECT {ORDER_COLUMNS} FROM orders
+            WHERE ($1::text IS NULL OR customer_id = $1)
+              AND ($2::uuid IS NULL OR principal_id = $2)
+              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
+            ORDER BY created_at DESC, id DESC
+            LIMIT $5""",
+        customer_id,
+        principal_id,
+        before[0] if before else None,
+        before[1] if before else None,
+        limit + 1,
+    )
+
+
+async def lock_products(conn: Connection, *, product_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    """Lock the products' rows in id order (every order locks in this order: no deadlocks)."""
+    return await conn.fetch(
+        "SELECT id, stock, is_active FROM products WHERE id = any($1::uuid[]) ORDER BY id FOR UPDATE",
+        product_ids,
+    )
+
+
+async def take_stock(conn: Connection, *, quantities: dict[UUID, int]) -> list[asyncpg.Record]:
+    """Subtract each quantity from its (locked) product's stock; returns (id, stock) after."""
+    return await conn.fetch(
+        """UPDATE products p SET stock = p.stock - t.quantity, updated_at = now()
+           FROM unnest($1::uuid[], $2::integer[]) AS t(id, quantity)
+           WHERE p.id = t.id
+           RETURNING p.id, p.stock""",
+        list(quantities),
+        list(quantities.values()),
+    )
+
+
+async def insert_stock_movements(
+    conn: Connection, *, movements: Sequence[tuple[UUID, int, int]], reason: str, actor: str
+) -> None:
+    """One stock_movements row per (product_id, delta, stock_after)."""
+    await conn.executemany(
+        """INSERT INTO stock_movements (product_id, delta, stock_after, reason, actor)
+           VALUES ($1, $2, $3, $4, $5)""",
+        [(product_id, delta, after, reason, actor) for product_id, delta, after in movements],
+    )
+
+
+async def lock_coupons(conn: Connection, *, codes: Sequence[str]) -> list[asyncpg.Record]:
+    """Lock the coupons' rows in code order; times_used read here is the committed latest."""
+    return await conn.fetch(
+        """SELECT code, usage_limit, per_customer_limit, times_used FROM coupons
+           WHERE code = any($1::text[]) ORDER BY code FOR UPDATE""",
+        codes,
+    )
+
+
+async def customer_coupon_uses(conn: Connection, *, customer_id: str, codes: Sequence[str]) -> dict[str, int]:
+    """How many orders of this customer redeemed each code (read under the coupon locks)."""
+    rows = await conn.fetch(
+        """SELECT coupon_code, count(*) AS uses FROM coupon_redemptions
+           WHERE customer_id = $1 AND coupon_code = any($2::text[])
+           GROUP BY coupon_code""",
+        customer_id,
+        codes,
+    )
+    return {row["coupon_code"]: row["uses"] for row in rows}
+
+
+async def count_coupon_use(conn: Connection, *, codes: Sequence[str]) -> None:
+    await conn.execute(
+        "UPDATE coupons SET times_used = times_used + 1 WHERE code = any($1::text[])",
+        codes,
+    )
+
+
+async def insert_redemptions(
+    conn: Connection, *, order_id: UUID, customer_id: str, coupons: Sequence[AppliedCoupon]
+) -> None:
+    """One row per applied coupon, in the order the quote applied them."""
+    await conn.executemany(
+        """INSERT INTO coupon_redemptions (order_id, coupon_code, position, customer_id, type, amount)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        [
+            (order_id, coupon.code, position, customer_id, coupon.type, coupon.amount)
+            for position, coupon in enumerate(coupons)
+        ],
+    )
+
+
+async def insert_lines(conn: Connection, *, order_id: UUID, lines: Sequence[QuoteLine]) -> None:
+    """The quote's lines, in its order."""
+    await conn.executemany(
+        """INSERT INTO order_lines (order_id, position, product_id, quantity, list_unit_price, unit_price,
+               line_subtotal, discount, tax, tax_rate, price_source, flash_sale_id, category_id, seller_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
+        [
+            (
+                order_id,
+                position,
+                line.product_id,
+                line.quantity,
+                line.list_unit_price,
+                line.unit_price,
+                line.line_subtotal,
+                line.discount,
+                line.tax,
+                line.tax_rate,
+                line.price_source,
+                line.flash_sale_id,
+                line.category_id,
+                line.seller_id,
+            )
+            for position, line in enumerate(lines)
+        ],
+    )
+
+
+async def insert_commissions(conn: Connection, *, order_id: UUID, details: Sequence[CommissionDetail]) -> None:
+    """The quote's commission details (per line, then the per-order logistics one), in its order."""
+    await conn.executemany(
+        """INSERT INTO order_commissions (order_id, position, product_id, rate_id, dimension, commission_type,
+               base, rate, amount)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        [
+            (
+                order_id,
+                position,
+                detail.product_id,
+                detail.rate_id,
+                detail.dimension,
+                detail.commission_type,
+                detail.base,
+                detail.rate,
+                detail.amount,
+            )
+            for position, detail in enumerate(details)
+        ],
+    )
+
+
+class OrderParts(NamedTuple):
+    """The rows under a set of orders, each list ordered by (order_id, position)."""
+
+    lines: list[asyncpg.Record]
+    commissions: list[asyncpg.Record]
+    coupons: list[asyncpg.Record]
+
+
+async def parts_of(conn: Connection, *, order_ids: Sequence[UUID]) -> OrderParts:
+    """Lines, commissions and coupon redemptions of these orders (three queries, any page size)."""
+    ids = list(order_ids)
+    lines = await conn.fetch(
+        """SELECT order_id, product_id, quantity, list_unit_price, unit_price, line_subtotal, discount, tax,
+                  tax_rate, price_source, flash_sale_id, category_id, seller_id
+           FROM order_lines WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
+        ids,
+    )
+    commissions = await conn.fetch(
+        """SELECT order_id, product_id, rate_id, dimension, commission_type, base, rate, amount
+           FROM order_commissions WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
+        ids,
+    )
+    coupons = await conn.fetch(
+        """SELECT order_id, coupon_code, type, amount
+           FROM coupon_redemptions WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
+        ids,
+    )
+    return OrderParts(lines, commissions, coupons)

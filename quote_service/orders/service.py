@@ -1,0 +1,383 @@
+"""Placing an order: a stored quote confirmed at its amounts, in one transaction.
+
+The transaction, in this order (every order takes its locks in the same global order, so
+concurrent orders queue instead of deadlocking):
+
+1. insert the order row — a concurrent request with the same Idempotency-Key or for the
+   same quote waits here on the unique index, before it holds any other lock;
+2. lock the catalog lines' products (`ORDER BY id FOR UPDATE`) and check every line's stock;
+3. lock the applied coupons (`ORDER BY code FOR UPDATE`) and check `usage_limit` and
+   `per_customer_limit` (redemptions counted under that lock);
+4. take the stock (with stock_movements), count the coupons' use, write lines and commissions.
+
+Any refusal raises before the commit: nothing is written. After the commit, Redis learns each
+customer's coupon use count for the quote path; PostgreSQL remains the source of truth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+import msgspec
+import structlog
+from redis.asyncio import Redis
+
+from quote_service.auth.schemas import Principal
+from quote_service.db.pool import Connection, Pool
+from quote_service.errors import Conflict, FieldError, Forbidden, InsufficientStock, NotFound
+from quote_service.orders import repository
+from quote_service.orders.schemas import Order, OrderCreate, OrderLine
+from quote_service.pagination import Page, page_of
+from quote_service.pricing.coupons import normalize_code
+from quote_service.pricing.money import round_money
+from quote_service.pricing.quote import AppliedCoupon, CommissionBreakdown, CommissionDetail, Quote
+from quote_service.quotes.service import coupon_uses_key
+from quote_service.quotes.store import QuoteStore
+
+log = structlog.get_logger("quote_service.orders")
+
+_ENCODER = msgspec.json.Encoder()
+# Raise each counter to at least the count PostgreSQL committed: the same value INCR would
+# give, but order-independent and self-healing after a Redis flush or a missed update.
+_RAISE_COUNTERS = """
+for i, key in ipairs(KEYS) do
+  local count = tonumber(ARGV[i])
+  if count > tonumber(redis.call('GET', key) or '0') then
+    redis.call('SET', key, count)
+  end
+end
+return 0
+"""
+
+
+def request_hash(data: OrderCreate) -> bytes:
+    """Fingerprint of a request body: equal for the same quote id however it was spelled."""
+    return hashlib.sha256(_ENCODER.encode(data)).digest()
+
+
+async def place_order(
+    pool: Pool,
+    redis: Redis,
+    quotes: QuoteStore,
+    data: OrderCreate,
+    *,
+    principal: Principal,
+    actor: str,
+    idempotency_key: str,
+    now: datetime,
+) -> tuple[Order, bool]:
+    """Confirm a stored quote as an order; returns (order, True when replayed for this key)."""
+    fingerprint = request_hash(data)
+    async with pool.acquire() as conn:
+        existing = await repository.get_order_by_key(conn, principal_id=principal.id, idempotency_key=idempotency_key)
+        if existing is not None:
+            return await _replay(conn, existing, fingerprint), True
+        quote = await quotes.get(data.quote_id, now=now)
+        if quote is None:
+            raise Conflict(f"quote {data.quote_id} is unknown or has expired", code="QUOTE_EXPIRED")
+        if principal.role == "user" and quote.customer_id != str(principal.id):
+            raise Forbidden("this quote was made for another customer")
+        try:
+            async with conn.transaction():
+                row, coupon_uses = await _write_order(
+                    conn, quote, principal=principal, actor=actor, key=idempotency_key, fingerprint=fingerprint
+                )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name not in (repository.IDEMPOTENCY_CONSTRAINT, repository.QUOTE_ONCE_CONSTRAINT):
+                raise
+            # Lost a race: the same key (a concurrent retry) or the same quote committed first.
+            existing = await repository.get_order_by_key(
+                conn, principal_id=principal.id, idempotency_key=idempotency_key
+            )
+            if existing is not None:
+                return await _replay(conn, existing, fingerprint), True
+            raise Conflict(f"quote {data.quote_id} has already been ordered", code="QUOTE_ALREADY_ORDERED") from exc
+        order = (await assemble(conn, [row]))[0]
+    await _publish_coupon_uses(redis, quote.customer_id, coupon_uses)
+    return order, False
+
+
+async def _replay(conn: Connection, row: asyncpg.Record, fingerprint: bytes) -> Order:
+    if bytes(row["request_hash"]) != fingerprint:
+        raise Conflict(
+            "this Idempotency-Key was already used with a different request body", code="IDEMPOTENCY_CONFLICT"
+        )
+    return (await assemble(conn, [row]))[0]
+
+
+async def _write_order(
+    conn: Connection, quote: Quote, *, principal: Principal, actor: str, key: str, fingerprint: bytes
+) -> tuple[asyncpg.Record, dict[str, int]]:
+    """Steps 1-4 of the module docstring; returns the order row and each coupon's new count."""
+    commission = quote.commission_breakdown
+    row = await repository.insert_order(
+        conn,
+        fields={
+            "quote_id": quote.quote_id,
+            "customer_id": quote.customer_id,
+            "currency": quote.currency,
+            "subtotal": quote.subtotal,
+            "discount_amount": quote.discount_amount,
+            "tax_amount": quote.tax_amount,
+            "delivery_fee": quote.delivery_fee,
+            "small_basket_fee": quote.small_basket_fee,
+            "total_amount": quote.total_amount,
+            "total_commission": commission.total_commission,
+            "seller_commission": commission.seller_commission,
+            "category_commission": commission.category_commission,
+            "logistics_commission": commission.logistics_commission,
+            "principal_id": principal.id,
+            "idempotency_key": key,
+            "request_hash": fingerprint,
+            "created_by": actor,
+        },
+    )
+    order_id: UUID = row["id"]
+    wanted = _catalog_quantities(quote)
+    if wanted:
+        _check_stock(quote, wanted, await repository.lock_products(conn, product_ids=sorted(wanted)))
+    coupons = _applied_coupons(quote)
+    codes = [coupon.code for coupon in coupons]
+    new_counts: dict[str, int] = {}
+    if coupons:
+        locked = await repository.lock_coupons(conn, codes=sorted(codes))
+        uses = await repository.customer_coupon_uses(conn, customer_id=quote.customer_id, codes=codes)
+        _check_coupons(codes, locked, uses)
+        new_counts = {code: uses.get(code, 0) + 1 for code in codes}
+    if wanted:
+        after = {r["id"]: r["stock"] for r in await repository.take_stock(conn, quantities=wanted)}
+        await repository.insert_stock_movements(
+            conn,
+            movements=[(pid, -quantity, after[pid]) for pid, quantity in sorted(wanted.items())],
+            reason=f"order {order_id}",
+            actor=actor,
+        )
+    if coupons:
+        await repository.count_coupon_use(conn, codes=codes)
+        await repository.insert_redemptions(conn, order_id=order_id, customer_id=quote.customer_id, coupons=coupons)
+    await repository.insert_lines(conn, order_id=order_id, lines=quote.items)
+    await repository.insert_commissions(conn, order_id=order_id, details=commission.details)
+    return row, new_counts
+
+
+def _catalog_quantities(quote: Quote) -> dict[UUID, int]:
+    """Units to take from stock per catalog product (flash-sale units come from the sale's own stock)."""
+    wanted: dict[UUID, int] = defaultdict(int)
+    for line in quote.items:
+        if line.price_source == "catalog":
+            wanted[UUID(line.product_id)] += line.quantity
+    return dict(wanted)
+
+
+def _check_stock(quote: Quote, wanted: dict[UUID, int], locked: Sequence[asyncpg.Record]) -> None:
+    """Refuse the order when a product is gone, inactive or short, naming every such line."""
+    rows = {row["id"]: row for row in locked}
+    first_line: dict[UUID, int] = {}
+    for index, line in enumerate(quote.items):
+        if line.price_source == "catalog":
+            first_line.setdefault(UUID(line.product_id), index)
+    unavailable = [pid for pid in wanted if pid not in rows or not rows[pid]["is_active"]]
+    if unavailable:
+        raise Conflict(
+            "product(s) no longer available: " + ", ".join(map(str, unavailable)),
+            code="PRODUCT_UNAVAILABLE",
+            details=[FieldError(f"items[{first_line[pid]}].product_id", "product is inactive") for pid in unavailable],
+        )
+    short = [pid for pid, quantity in wanted.items() if rows[pid]["stock"] < quantity]
+    if short:
+        raise InsufficientStock(
+            "insufficient stock for product(s): " + ", ".join(map(str, short)),
+            details=[
+                FieldError(
+                    f"items[{first_line[pid]}].quantity",
+                    f"product {pid}: {wanted[pid]} ordered, {rows[pid]['stock']} in stock",
+                )
+                for pid in short
+            ],
+        )
+
+
+def _applied_coupons(quote: Quote) -> list[AppliedCoupon]:
+    """The quote's applied coupons by upper-case code, each once, in the order applied."""
+    seen: dict[str, AppliedCoupon] = {}
+    for coupon in quote.applied_coupons:
+        code = normalize_code(coupon.code)
+        if code not in seen:
+            seen[code] = AppliedCoupon(code=code, type=coupon.type, amount=coupon.amount)
+    return list(seen.values())
+
+
+def _check_coupons(codes: Sequence[str], locked: Sequence[asyncpg.Record], uses: dict[str, int]) -> None:
+    """Refuse the order when any coupon has reached its total or per-customer limit."""
+    rows = {row["code"]: row for row in locked}
+    problems: list[FieldError] = []
+    for index, code in enumerate(codes):
+        row = rows.get(code)
+        if row is None:
+            problems.append(FieldError(f"applied_coupons[{index}]", f"coupon {code} no longer exists"))
+        elif row["usage_limit"] is not None and row["times_used"] >= row["usage_limit"]:
+            problems.append(
+                FieldError(f"applied_coupons[{index}]", f"coupon {code} reached its usage limit ({row['usage_limit']})")
+            )
+        elif row["per_customer_limit"] is not None and uses.get(code, 0) >= row["per_customer_limit"]:
+            problems.append(
+                FieldError(
+                    f"applied_coupons[{index}]",
+                    f"coupon {code} reached its limit per customer ({row['per_customer_limit']})",
+                )
+            )
+    if problems:
+        raise Conflict(
+            "coupon limit reached: " + "; ".join(p.message for p in problems),
+            code="COUPON_LIMIT_REACHED",
+            details=problems,
+        )
+
+
+async def _publish_coupon_uses(redis: Redis, customer_id: str, counts: dict[str, int]) -> None:
+    """Tell the quote path each coupon's use count for this customer; the order stands if Redis fails."""
+    if not counts:
+        return
+    keys = [coupon_uses_key(code, customer_id) for code in counts]
+    try:
+        # register_script only hashes locally; Redis loads the script once, on first use.
+        await redis.register_script(_RAISE_COUNTERS)(keys=keys, args=list(counts.values()))
+    except Exception:  # PostgreSQL holds the truth; the next order of this customer repairs the counter
+        log.warning("coupon_use_counter_failed", customer_id=customer_id, exc_info=True)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def can_see(principal: Principal, row: asyncpg.Record) -> bool:
+    """Admins see every order, users their own (as customer), API keys those they placed."""
+    if principal.role == "admin":
+        return True
+    if principal.role == "user":
+        return bool(row["customer_id"] == str(principal.id))
+    return bool(row["principal_id"] == principal.id)
+
+
+async def list_orders(
+    pool: Pool,
+    *,
+    principal: Principal,
+    customer_id: str | None,
+    before: tuple[datetime, UUID] | None,
+    limit: int,
+) -> Page[Order]:
+    """Orders newest first: admins all (or one customer's), users their own, API keys those they placed."""
+    own_customer: str | None = None
+    own_principal: UUID | None = None
+    if principal.role == "user":
+        own_customer = str(principal.id)
+        if customer_id not in (None, own_customer):
+            return Page(items=[], next_cursor=None)
+    elif principal.role != "admin":
+        own_principal = principal.id
+    async with pool.acquire() as conn:
+        rows = await repository.list_orders(
+            conn,
+            customer_id=own_customer or customer_id,
+            principal_id=own_principal,
+            before=before,
+            limit=limit,
+        )
+        orders = {order.id: order for order in await assemble(conn, rows[:limit])}
+    return page_of(rows, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=lambda r: orders[r["id"]])
+
+
+async def get_order(pool: Pool, order_id: UUID, *, principal: Principal) -> Order:
+    """One order, if the caller may see it (otherwise 404, as if it did not exist)."""
+    async with pool.acquire() as conn:
+        row = await repository.get_order(conn, order_id=order_id)
+        if row is None or not can_see(principal, row):
+            raise NotFound(f"order {order_id} not found")
+        return (await assemble(conn, [row]))[0]
+
+
+async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Order]:
+    """Orders with their lines, commissions and coupons, in the order of `rows`."""
+    if not rows:
+        return []
+    parts = await repository.parts_of(conn, order_ids=[row["id"] for row in rows])
+    lines: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
+    details: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
+    coupons: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
+    for part in parts.lines:
+        lines[part["order_id"]].append(part)
+    for part in parts.commissions:
+        details[part["order_id"]].append(part)
+    for part in parts.coupons:
+        coupons[part["order_id"]].append(part)
+    return [order_from_rows(row, lines[row["id"]], details[row["id"]], coupons[row["id"]]) for row in rows]
+
+
+def order_from_rows(
+    row: asyncpg.Record,
+    lines: Sequence[asyncpg.Record],
+    details: Sequence[asyncpg.Record],
+    coupons: Sequence[asyncpg.Record],
+) -> Order:
+    """An order as the API shows it: money with exactly the currency's digits."""
+    currency = row["currency"]
+    return Order(
+        id=row["id"],
+        quote_id=row["quote_id"],
+        customer_id=row["customer_id"],
+        status=row["status"],
+        currency=currency,
+        subtotal=round_money(row["subtotal"], currency),
+        discount_amount=round_money(row["discount_amount"], currency),
+        tax_amount=round_money(row["tax_amount"], currency),
+        delivery_fee=round_money(row["delivery_fee"], currency),
+        small_basket_fee=round_money(row["small_basket_fee"], currency),
+        total_amount=round_money(row["total_amount"], currency),
+        items=[
+            OrderLine(
+                product_id=line["product_id"],
+                quantity=line["quantity"],
+                list_unit_price=round_money(line["list_unit_price"], currency),
+                unit_price=round_money(line["unit_price"], currency),
+                line_subtotal=round_money(line["line_subtotal"], currency),
+                discount=round_money(line["discount"], currency),
+                tax=round_money(line["tax"], currency),
+                tax_rate=line["tax_rate"],
+                price_source=line["price_source"],
+                flash_sale_id=line["flash_sale_id"],
+                category_id=line["category_id"],
+                seller_id=line["seller_id"],
+            )
+            for line in lines
+        ],
+        commission_breakdown=CommissionBreakdown(
+            total_commission=round_money(row["total_commission"], currency),
+            seller_commission=round_money(row["seller_commission"], currency),
+            category_commission=round_money(row["category_commission"], currency),
+            logistics_commission=round_money(row["logistics_commission"], currency),
+            currency=currency,
+            details=[
+                CommissionDetail(
+                    product_id=detail["product_id"],
+                    rate_id=detail["rate_id"],
+                    dimension=detail["dimension"],
+                    commission_type=detail["commission_type"],
+                    base=round_money(detail["base"], currency),
+                    rate=detail["rate"],
+                    amount=round_money(detail["amount"], currency),
+                )
+                for detail in details
+            ],
+        ),
+        applied_coupons=[
+            AppliedCoupon(code=c["coupon_code"], type=c["type"], amount=round_money(c["amount"], currency))
+            for c in coupons
+        ],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+    )
