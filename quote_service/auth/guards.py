@@ -14,7 +14,8 @@ def requires_role(*roles: str) -> Guard:
     """A guard that admits only principals holding one of `roles`."""
     allowed = frozenset(roles)
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+    # async on purpose: Litestar runs a sync guard in a worker thread, a thread hop per request.
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
         principal: Principal = connection.user
         if principal.role not in allowed:
             raise Forbidden(f"This action needs the {' or '.join(sorted(allowed))} role")

@@ -12,10 +12,10 @@ import asyncio
 from uuid import UUID
 
 import asyncpg
-from aiocache import SimpleMemoryCache
 
 from quote_service.auth import credentials, repository
 from quote_service.auth.schemas import ApiKey, ApiKeyCreated, Principal, Token, User, UserCreate
+from quote_service.cache.local import local_cache
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import NotFound, Unauthorized
@@ -52,7 +52,7 @@ class AuthService:
     def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
         self.settings = settings
         self.pool = pool
-        self._principals = SimpleMemoryCache()
+        self._principals = local_cache()
 
     async def login(self, username: str, password: str) -> Token:
         """Exchange a username and password for a bearer token."""

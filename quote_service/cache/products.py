@@ -19,10 +19,10 @@ from typing import cast
 from uuid import UUID
 
 import msgspec
-from aiocache import SimpleMemoryCache
 from redis.asyncio import Redis
 
 from quote_service.cache.channel import follow_channel
+from quote_service.cache.local import local_cache
 from quote_service.db.pool import Pool
 from quote_service.pricing.quote import CatalogProduct
 
@@ -53,7 +53,7 @@ class ProductCache:
     def __init__(self, redis: Redis, pool: Pool) -> None:
         self._redis = redis
         self._pool = pool
-        self._local = SimpleMemoryCache()
+        self._local = local_cache()
         self._task: asyncio.Task[None] | None = None
         self.stats = CacheStats()
 

@@ -22,9 +22,9 @@ from uuid import UUID
 
 import msgspec
 import structlog
-from aiocache import SimpleMemoryCache
 from redis.asyncio import Redis
 
+from quote_service.cache.local import local_cache
 from quote_service.db.pool import Pool
 from quote_service.pricing.quote import Quote
 
@@ -50,7 +50,7 @@ class QuoteStore:
     def __init__(self, redis: Redis, pool: Pool, *, log_interval: float = 0.2, log_batch: int = 1000) -> None:
         self._redis = redis
         self._pool = pool
-        self._local = SimpleMemoryCache()
+        self._local = local_cache()
         self._log_interval = log_interval
         self._log_batch = log_batch
         self._pending: list[tuple[Quote, bytes, asyncio.Future[None]]] = []
