@@ -20,7 +20,7 @@ from quote_service.auth.schemas import Principal
 from quote_service.cache.products import ProductCache
 from quote_service.clock import utcnow
 from quote_service.config import Settings
-from quote_service.errors import QuoteTimeout
+from quote_service.errors import Forbidden, QuoteTimeout
 from quote_service.pricing.coupons import normalize_code
 from quote_service.pricing.engine import price_quote
 from quote_service.pricing.quote import CatalogProduct, CustomerContext, EngineDefaults, Quote, QuoteRequest
@@ -70,6 +70,9 @@ class QuoteService:
     async def quote(self, request: QuoteRequest, caller: Principal) -> Quote:
         """Admit (rate limit, concurrency cap), then price within the deadline."""
         self.limiter.check(f"{caller.kind}:{caller.id}")
+        if caller.role == "user" and request.customer_id != str(caller.id):
+            # Orders hold users to their own quotes; refusing here saves a quote that could never be ordered.
+            raise Forbidden("A user may quote only for itself: customer_id must be your user id")
         with self.gate:
             try:
                 async with asyncio.timeout(self.timeout):

@@ -165,7 +165,8 @@ async def test_invalid_quotes_are_422_with_field_paths(client: Client, service_k
 
 async def test_the_rate_limit_answers_429_with_retry_after(settings: Settings, shopper: Caller) -> None:
     async with client_with(settings, rate_limit_per_minute=2) as limited:
-        statuses = [(await limited.post(QUOTE, json=quote_body(), headers=shopper.headers)) for _ in range(3)]
+        mine = quote_body(customer_id=str(shopper.id))
+        statuses = [(await limited.post(QUOTE, json=mine, headers=shopper.headers)) for _ in range(3)]
 
     assert [r.status_code for r in statuses] == [200, 200, 429]
     expect_error(statuses[2], 429, "RATE_LIMITED")
@@ -183,11 +184,11 @@ async def test_the_concurrency_cap_answers_503_with_retry_after(
     with running_server(env) as base:
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
             product = expect_ok(await http.post("/api/v1/products", json=product_body(), headers=admin.headers), 201)
-            slow = quote_body(items=[{"product_id": product["id"], "quantity": 1}])
+            slow = quote_body(customer_id=str(shopper.id), items=[{"product_id": product["id"], "quantity": 1}])
             async with products_locked(settings):
                 first = asyncio.create_task(http.post(QUOTE, json=slow, headers=shopper.headers))
                 await asyncio.sleep(0.5)  # the first quote now holds the only slot, waiting on the lock
-                second = await http.post(QUOTE, json=quote_body(), headers=shopper.headers)
+                second = await http.post(QUOTE, json=quote_body(customer_id=str(shopper.id)), headers=shopper.headers)
             finished = await first
 
     expect_error(second, 503, "OVERLOADED")
@@ -198,7 +199,7 @@ async def test_the_concurrency_cap_answers_503_with_retry_after(
 async def test_a_quote_past_its_deadline_is_504(settings: Settings, admin: Caller, shopper: Caller) -> None:
     async with client_with(settings, quote_timeout=0.3) as deadline:
         product = expect_ok(await deadline.post("/api/v1/products", json=product_body(), headers=admin.headers), 201)
-        slow = quote_body(items=[{"product_id": product["id"], "quantity": 1}])
+        slow = quote_body(customer_id=str(shopper.id), items=[{"product_id": product["id"], "quantity": 1}])
         async with products_locked(settings):
             response = await deadline.post(QUOTE, json=slow, headers=shopper.headers)
 
@@ -226,3 +227,11 @@ async def test_a_warm_quote_issues_no_postgresql_query(
 
     # Only the background quote-log writer may touch PostgreSQL; the request path never does.
     assert [name for name in acquired_by if name != "quote-store-log"] == []
+
+
+async def test_a_user_may_quote_only_for_itself(client: Client, shopper: Caller) -> None:
+    someone_else = await client.post(QUOTE, json=quote_body(customer_id="someone-else"), headers=shopper.headers)
+    own = await client.post(QUOTE, json=quote_body(customer_id=str(shopper.id)), headers=shopper.headers)
+
+    expect_error(someone_else, 403, "FORBIDDEN")
+    assert expect_ok(own)["customer_id"] == str(shopper.id)
