@@ -3,8 +3,9 @@
     uv run python loadtests/bench.py [--workers 1] [--connections 64] [--duration 10] [--runs 3]
 
 Starts `quote-service serve` on the local PostgreSQL/Redis (a fresh database `qs_bench_<pid>`,
-Redis db 14, both removed afterwards), seeds the demo catalog and a typical configuration
-(commission rates, fee/tax/price rules, flags), creates a service API key, then drives the
+Redis db 14, both removed afterwards), runs `seed-demo` (50 products and a typical
+configuration: commission rates, fee/tax/price rules, flags, coupons), creates a service API
+key, then drives the
 server with wrk: `/health`, then quotes with DISTINCT baskets (random customer, 1-4 random
 demo products, random quantities, so no response cache answers). Prints per run and the
 median of runs: rps of each, the quote/health ratio, quote p50/p99 latency and non-2xx count.
@@ -26,7 +27,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -53,37 +53,6 @@ request = function()
 end
 """
 
-CONFIG: list[tuple[str, dict[str, Any]]] = [
-    ("/api/v1/commission-rates", {"category_id": "electronics", "commission_type": "PERCENTAGE", "rate": 12,
-                                  "currency": "TRY", "effective_from": "2020-01-01T00:00:00Z"}),
-    ("/api/v1/commission-rates", {"seller_id": "seller-anatolia", "commission_type": "PERCENTAGE", "rate": 9,
-                                  "currency": "TRY", "priority": 1, "effective_from": "2020-01-01T00:00:00Z"}),
-    ("/api/v1/commission-rates", {"logistics_provider": "fastship", "commission_type": "PERCENTAGE", "rate": 5,
-                                  "currency": "TRY", "effective_from": "2020-01-01T00:00:00Z"}),
-    ("/api/v1/pricing-rules", {"name": "istanbul-delivery", "type": "DELIVERY_FEE", "region": "Istanbul",
-                               "configuration": {"base_fee": "12.00", "per_km": "1.50", "max_fee": "40.00"},
-                               "effective_from": "2020-01-01T00:00:00Z"}),
-    ("/api/v1/pricing-rules", {"name": "tr-express", "type": "EXPRESS_FEE", "region": "TR",
-                               "configuration": {"multiplier": "1.8"}, "effective_from": "2020-01-01T00:00:00Z"}),
-    ("/api/v1/pricing-rules", {"name": "tr-small-basket", "type": "SMALL_BASKET", "region": "TR",
-                               "configuration": {"threshold": "100.00", "fee": "7.50"},
-                               "effective_from": "2020-01-01T00:00:00Z"}),
-    ("/api/v1/pricing-rules", {"name": "books-tax", "type": "TAX_RATE", "category_id": "books",
-                               "configuration": {"rate": "8"}, "effective_from": "2020-01-01T00:00:00Z"}),
-    ("/api/v1/pricing-rules", {"name": "bulk", "type": "QUANTITY_TIER",
-                               "configuration": {"tiers": [{"min_quantity": 3, "adjust_percent": "-5"}]},
-                               "effective_from": "2020-01-01T00:00:00Z"}),
-    ("/api/v1/pricing-rules", {"name": "gold-members", "type": "USER_TIER", "priority": 1,
-                               "configuration": {"tiers": {"gold": "-3"}}, "effective_from": "2020-01-01T00:00:00Z"}),
-    ("/api/v1/feature-flags", {"key": "dynamic_pricing", "name": "Dynamic pricing", "type": "BOOLEAN",
-                               "value": True}),
-    ("/api/v1/feature-flags", {"key": "checkout_banner", "name": "Banner test", "type": "STRING", "value": "a",
-                               "rollout": {"variants": [{"key": "a", "weight": 50, "value": "a"},
-                                                        {"key": "b", "weight": 50, "value": "b"}]}}),
-    ("/api/v1/coupons", {"code": "WELCOME10", "type": "PERCENTAGE", "value": "10",
-                         "valid_from": "2020-01-01T00:00:00Z"}),
-]  # fmt: skip
-
 
 def wrk(base: str, path: str, *, connections: int, duration: int, script: Path | None) -> dict[str, float]:
     """Run wrk once; rps, p50/p99 in ms and non-2xx responses."""
@@ -105,16 +74,13 @@ def wrk(base: str, path: str, *, connections: int, duration: int, script: Path |
 
 
 def prepare(base: str, env: dict[str, str]) -> tuple[str, list[str]]:
-    """Demo data and configuration in place; returns (service API key, demo product ids)."""
+    """The demo catalog and its typical configuration (seed-demo); returns (service API key, product ids)."""
     seed = [sys.executable, "-m", "quote_service.cli", "seed-demo"]
     subprocess.run(seed, env=env, check=True, capture_output=True)  # noqa: S603 - our own CLI
     with httpx.Client(base_url=base, timeout=10) as http:
         login = {"username": "demo-admin", "password": "demo-admin-password"}
         token = http.post("/api/v1/auth/token", json=login).json()["data"]["access_token"]
         admin = {"Authorization": f"Bearer {token}"}
-        for path, body in CONFIG:
-            response = http.post(path, json=body, headers=admin)
-            assert response.status_code == 201, (path, response.text)
         key = http.post("/api/v1/api-keys", json={"name": "bench"}, headers=admin).json()["data"]["key"]
         products = http.get("/api/v1/products", params={"limit": 500}, headers=admin).json()["data"]["items"]
     return key, [p["id"] for p in products]

@@ -15,12 +15,14 @@ import msgspec
 from quote_service import demo
 from quote_service.auth.schemas import UserCreate
 from quote_service.auth.service import AuthService
+from quote_service.cache.redis import create_redis
 from quote_service.config import ConfigError, Settings
 from quote_service.db.migrate import MigrationError, apply_migrations
 from quote_service.db.pool import Pool, create_pool
 from quote_service.embedded import embedded_stores
 from quote_service.errors import ServiceError
 from quote_service.observability.logging import configure_logging
+from quote_service.snapshot.bus import announce_change
 
 T = TypeVar("T")
 
@@ -98,12 +100,24 @@ def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_seed_demo(settings: Settings, _: argparse.Namespace) -> int:
     summary = _with_pool(settings, lambda pool: demo.seed_demo(settings, pool))
+    if summary.configuration_created:
+        asyncio.run(_announce_configuration(settings))
     print(
         f"demo data: {summary.products_created} products created ({summary.products_total} in the demo catalog), "
-        f"{summary.users_created} users created"
+        f"{summary.users_created} users created, pricing configuration "
+        f"{'created' if summary.configuration_created else 'already present'}"
     )
     _print_demo_credentials()
     return 0
+
+
+async def _announce_configuration(settings: Settings) -> None:
+    """Tell running servers that configuration changed (they reload their snapshots)."""
+    redis = create_redis(settings.redis_url or "")
+    try:
+        await announce_change(redis, domain="seed-demo")
+    finally:
+        await redis.aclose()
 
 
 def _print_demo_credentials() -> None:

@@ -1,18 +1,29 @@
-"""`seed-demo`: a small, realistic catalog and two demo accounts. Safe to run again."""
+"""`seed-demo`: a small, realistic catalog, a typical pricing configuration and two demo
+accounts — enough for a first quote that shows every part of the breakdown. Safe to run again."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
+import msgspec
 
 from quote_service.auth import repository as auth_repository
 from quote_service.auth.schemas import Role, UserCreate
 from quote_service.auth.service import AuthService
 from quote_service.catalog import service as catalog
 from quote_service.catalog.schemas import ProductCreate
+from quote_service.commissions import service as commissions
+from quote_service.commissions.schemas import CommissionRateInput
 from quote_service.config import Settings
+from quote_service.coupons import service as coupons
+from quote_service.coupons.schemas import CouponCreate
+from quote_service.flags import service as flags
+from quote_service.flags.schemas import FeatureFlagCreate
+from quote_service.rules import service as rules
+from quote_service.rules.schemas import PricingRuleCreate
 
 DEMO_ADMIN = ("demo-admin", "demo-admin-password")
 DEMO_USER = ("demo-shopper", "demo-shopper-password")
@@ -83,11 +94,112 @@ _CATALOG: dict[str, list[tuple[str, str]]] = {
 }
 
 
+_SINCE = "2020-01-01T00:00:00Z"
+# A typical configuration: seller/category/logistics commission, delivery by distance in
+# Istanbul, express and small-basket fees for Turkey, a lower book tax, quantity and loyalty
+# discounts, flags (one with an A/B split) and a welcome coupon.
+DEMO_RATES: list[dict[str, Any]] = [
+    {
+        "category_id": "electronics",
+        "commission_type": "PERCENTAGE",
+        "rate": "12",
+        "currency": "TRY",
+        "effective_from": _SINCE,
+    },
+    {
+        "seller_id": "seller-anatolia",
+        "commission_type": "PERCENTAGE",
+        "rate": "9",
+        "priority": 1,
+        "currency": "TRY",
+        "effective_from": _SINCE,
+    },
+    {
+        "category_id": "books",
+        "commission_type": "TIERED",
+        "currency": "TRY",
+        "effective_from": _SINCE,
+        "tiers": [{"up_to": "500.00", "rate": "10"}, {"up_to": None, "rate": "6"}],
+    },
+    {
+        "logistics_provider": "fastship",
+        "commission_type": "PERCENTAGE",
+        "rate": "5",
+        "currency": "TRY",
+        "effective_from": _SINCE,
+    },
+]
+DEMO_RULES: list[dict[str, Any]] = [
+    {
+        "name": "demo-istanbul-delivery",
+        "type": "DELIVERY_FEE",
+        "region": "Istanbul",
+        "effective_from": _SINCE,
+        "configuration": {"base_fee": "12.00", "per_km": "1.50", "max_fee": "40.00"},
+    },
+    {
+        "name": "demo-tr-express",
+        "type": "EXPRESS_FEE",
+        "region": "TR",
+        "effective_from": _SINCE,
+        "configuration": {"multiplier": "1.8"},
+    },
+    {
+        "name": "demo-tr-small-basket",
+        "type": "SMALL_BASKET",
+        "region": "TR",
+        "effective_from": _SINCE,
+        "configuration": {"threshold": "100.00", "fee": "7.50"},
+    },
+    {
+        "name": "demo-books-tax",
+        "type": "TAX_RATE",
+        "category_id": "books",
+        "effective_from": _SINCE,
+        "configuration": {"rate": "8"},
+    },
+    {
+        "name": "demo-bulk-discount",
+        "type": "QUANTITY_TIER",
+        "effective_from": _SINCE,
+        "configuration": {"tiers": [{"min_quantity": 3, "adjust_percent": "-5"}]},
+    },
+    {
+        "name": "demo-loyalty",
+        "type": "USER_TIER",
+        "priority": 1,
+        "effective_from": _SINCE,
+        "configuration": {"tiers": {"gold": "-3", "silver": "-1"}},
+    },
+]
+DEMO_FLAGS: list[dict[str, Any]] = [
+    {"key": "dynamic_pricing", "name": "Dynamic pricing", "type": "BOOLEAN", "value": True},
+    {
+        "key": "checkout_banner",
+        "name": "Checkout banner A/B test",
+        "type": "STRING",
+        "value": "control",
+        "rollout": {
+            "variants": [
+                {"key": "control", "weight": 50, "value": "control"},
+                {"key": "savings", "weight": 50, "value": "savings"},
+            ]
+        },
+    },
+]
+DEMO_COUPONS: list[dict[str, Any]] = [
+    {"code": "WELCOME10", "type": "PERCENTAGE", "value": "10", "max_discount": "150.00", "currency": "TRY",
+     "valid_from": _SINCE},
+    {"code": "FREESHIP", "type": "FREE_DELIVERY", "min_subtotal": "300.00", "currency": "TRY", "valid_from": _SINCE},
+]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class DemoSummary:
     users_created: int
     products_created: int
     products_total: int
+    configuration_created: bool
 
 
 async def seed_demo(settings: Settings, pool: asyncpg.Pool) -> DemoSummary:
@@ -131,4 +243,23 @@ async def seed_demo(settings: Settings, pool: asyncpg.Pool) -> DemoSummary:
             )
             await catalog.create_product(pool, product, actor="seed-demo")
             created += 1
-    return DemoSummary(users_created=users_created, products_created=created, products_total=total)
+    configured = await _seed_configuration(pool)
+    return DemoSummary(
+        users_created=users_created, products_created=created, products_total=total, configuration_created=configured
+    )
+
+
+async def _seed_configuration(pool: asyncpg.Pool) -> bool:
+    """Create the demo configuration once (its first rule's name marks it as done)."""
+    async with pool.acquire() as conn:
+        if await conn.fetchval("SELECT 1 FROM pricing_rules WHERE name = $1", DEMO_RULES[0]["name"]):
+            return False
+    for rate in DEMO_RATES:
+        await commissions.create_rate(pool, msgspec.convert(rate, CommissionRateInput), actor="seed-demo")
+    for rule in DEMO_RULES:
+        await rules.create_rule(pool, msgspec.convert(rule, PricingRuleCreate), actor="seed-demo")
+    for flag in DEMO_FLAGS:
+        await flags.create_flag(pool, msgspec.convert(flag, FeatureFlagCreate), actor="seed-demo")
+    for coupon in DEMO_COUPONS:
+        await coupons.create_coupon(pool, msgspec.convert(coupon, CouponCreate), actor="seed-demo")
+    return True
