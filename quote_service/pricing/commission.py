@@ -17,7 +17,7 @@ region 1), ties in score broken by a city match over a country match; `effective
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
@@ -117,6 +117,13 @@ class CommissionIndex:
 
     def __len__(self) -> int:
         return sum(map(len, self._sales.values())) + sum(map(len, self._logistics.values()))
+
+    def rates(self) -> Iterator[CommissionRate]:
+        """Every indexed rate, sales and logistics (the active ones: inactive rates are never indexed)."""
+        for found in self._sales.values():
+            yield from found
+        for found in self._logistics.values():
+            yield from found
 
     def sales_candidates(
         self, *, category_id: str | None, seller_id: str | None, city: str | None, country: str | None, currency: str

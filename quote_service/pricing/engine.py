@@ -36,7 +36,7 @@ from quote_service.pricing.quote import (
     QuoteRequest,
     RejectedCoupon,
 )
-from quote_service.pricing.resolution import Resolution, resolution
+from quote_service.pricing.resolution import Resolution
 from quote_service.pricing.rules import PricingRule
 from quote_service.pricing.snapshot import ConfigSnapshot
 
@@ -70,7 +70,7 @@ def price_quote(
     zero = ZERO.quantize(cent)
     address = request.delivery_address
     city, country = address.city, address.country
-    resolved = resolution(snapshot, now)
+    resolved = snapshot.resolver.at(now)
     context = EvaluationContext(user_id=customer.customer_id, user_segment=customer.segment, city=city, country=country)
     feature_flags, experiments = evaluate_all(snapshot.flags, context, now)
 

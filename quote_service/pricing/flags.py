@@ -103,7 +103,7 @@ def in_rollout(flag_key: str, user_id: str | None, percentage: Decimal) -> bool:
     """True when the user's bucket is below percentage x 100; no user is in only at 100 %."""
     if user_id is None:
         return percentage >= _HUNDRED
-    return Decimal(bucket(flag_key, user_id)) < percentage * _HUNDRED
+    return bucket(flag_key, user_id) < percentage * _HUNDRED  # int against Decimal compares exactly
 
 
 def pick_variant(flag_key: str, user_id: str, variants: Iterable[Variant]) -> Variant | None:

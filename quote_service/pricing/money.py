@@ -45,7 +45,7 @@ def quantum(currency: str) -> Decimal:
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round half up to the currency's minor unit; the one rounding rule of the service."""
-    return amount.quantize(_QUANTUM[MINOR_UNITS[currency]], rounding=ROUND_HALF_UP)
+    return amount.quantize(_QUANTUM[MINOR_UNITS[currency]], ROUND_HALF_UP)  # positional: half the cost of rounding=
 
 
 def fits_minor_units(amount: Decimal, currency: str) -> bool:

@@ -2,24 +2,29 @@
 
 Which rule or rate applies to a (product, category, seller, region) depends on the snapshot and
 on `now` only through the effective windows (`effective_from`, `effective_to`) of its rules and
-rates. Between two consecutive window edges every answer is constant, so the answers are kept
-per (snapshot, edge interval) and a warm quote resolves its configuration with dict lookups.
-`recall`/`keep` hold derived results (a line's price-rule chain, the delivery fee before
-waivers) under keys that name every other input, e.g. the UTC minute and weekday for
+rates. Between two consecutive window edges every answer is constant, so each snapshot's
+`Resolver` keeps the answers per edge interval and a warm quote resolves its configuration with
+dict lookups. `recall`/`keep` hold derived results (a line's price-rule chain, the delivery fee
+before waivers) under keys that name every other input, e.g. the UTC minute and weekday for
 TIME_WINDOW rules.
 
 The memo is an optimisation, never a source of truth: each answer is exactly what the pricing
-functions return for that `now`. It is bounded (`MAX_ENTRIES` per interval, two intervals per
-snapshot, two snapshots) and forgets everything when full.
+functions return for that `now`. It belongs to its snapshot (`ConfigSnapshot.resolver`, built
+with it), so a new configuration starts with an empty memo and an old one is freed with its
+snapshot; there is no module-level state. It is bounded (`MAX_ENTRIES` per interval, two
+intervals per snapshot) and forgets everything when full.
+
+Concurrency: nothing here takes a lock. The service prices on the event loop's one thread and
+`price_quote` is synchronous, so no two quotes interleave. Threads sharing a snapshot would still
+get exact answers (an entry is only ever filled from a `now` inside its interval, and each dict
+operation is atomic under the GIL), at worst doing some work twice and briefly passing the bound.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from threading import Lock
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -38,33 +43,22 @@ from quote_service.pricing.rules import (
     price_rules,
     tax_rule,
 )
-from quote_service.pricing.snapshot import ConfigSnapshot
 
 MAX_ENTRIES = 20_000
 """Answers kept per snapshot interval before the memo starts over (bounds memory under many regions)."""
-_KEPT = 2
-"""Snapshots kept, and intervals kept per snapshot (a reload or a window edge needs two at once)."""
+_INTERVALS_KEPT = 2
+"""Intervals kept per snapshot: around a window edge, quotes in flight straddle two of them."""
 _T = TypeVar("_T")
 
 
-def _window_edges(snapshot: ConfigSnapshot) -> list[datetime]:
-    """Every instant at which some rule or rate enters or leaves its window, ascending.
-
-    RuleBook and CommissionIndex expose no iteration, so their private indexes are read here,
-    in this one place.
-    """
-    index = snapshot.commissions
-    rules: Iterable[PricingRule] = (rule for found in snapshot.rules._versions.values() for rule in found)
-    rates: Iterable[CommissionRate] = (
-        rate for found in (*index._sales.values(), *index._logistics.values()) for rate in found
-    )
-    windows = [(rule.effective_from, rule.effective_to) for rule in rules]
-    windows += [(rate.effective_from, rate.effective_to) for rate in rates]
+def window_edges(book: RuleBook, index: CommissionIndex) -> list[datetime]:
+    """Every instant at which some rule or rate enters or leaves its window, ascending."""
     edges: set[datetime] = set()
-    for start, end in windows:
-        edges.add(start)
-        if end is not None:
-            edges.add(end)
+    dated: list[PricingRule | CommissionRate] = [*book.all_versions(), *index.rates()]
+    for entry in dated:
+        edges.add(entry.effective_from)
+        if entry.effective_to is not None:
+            edges.add(entry.effective_to)
     return sorted(edges)
 
 
@@ -73,9 +67,9 @@ class Resolution:
 
     __slots__ = ("_book", "_fees", "_index", "_logistics", "_prices", "_results", "_sales", "_size", "_taxes")
 
-    def __init__(self, snapshot: ConfigSnapshot) -> None:
-        self._book: RuleBook = snapshot.rules
-        self._index: CommissionIndex = snapshot.commissions
+    def __init__(self, book: RuleBook, index: CommissionIndex) -> None:
+        self._book = book
+        self._index = index
         self._prices: dict[tuple[Any, ...], list[PricingRule]] = {}
         self._taxes: dict[tuple[Any, ...], tuple[PricingRule | None, Decimal | None]] = {}
         self._fees: dict[tuple[Any, ...], PricingRule | None] = {}
@@ -83,6 +77,10 @@ class Resolution:
         self._logistics: dict[tuple[Any, ...], CommissionRate | None] = {}
         self._results: dict[tuple[Any, ...], Any] = {}
         self._size = 0
+
+    def __len__(self) -> int:
+        """How many answers are kept."""
+        return self._size
 
     def _grow(self) -> None:
         self._size += 1
@@ -197,35 +195,23 @@ class Resolution:
             return found
 
 
-class _SnapshotMemo:
-    __slots__ = ("edges", "intervals", "snapshot")
+class Resolver:
+    """The memoized lookups of one snapshot: a `Resolution` per interval between window edges."""
 
-    def __init__(self, snapshot: ConfigSnapshot) -> None:
-        self.snapshot = snapshot  # held so that its id() cannot be reused while it is kept
-        self.edges = _window_edges(snapshot)
-        self.intervals: dict[int, Resolution] = {}
+    __slots__ = ("_book", "_edges", "_index", "_intervals")
 
+    def __init__(self, book: RuleBook, index: CommissionIndex) -> None:
+        self._book = book
+        self._index = index
+        self._edges = window_edges(book, index)
+        self._intervals: dict[int, Resolution] = {}
 
-_memos: dict[int, _SnapshotMemo] = {}
-_memos_lock = Lock()
-
-
-def resolution(snapshot: ConfigSnapshot, now: datetime) -> Resolution:
-    """The memoized lookups for `snapshot` at `now` (shared by every quote in the same interval)."""
-    memo = _memos.get(id(snapshot))
-    if memo is None:
-        with _memos_lock:
-            memo = _memos.get(id(snapshot))
-            if memo is None:
-                memo = _SnapshotMemo(snapshot)
-                while len(_memos) >= _KEPT:
-                    del _memos[next(iter(_memos))]
-                _memos[id(snapshot)] = memo
-    interval = bisect_right(memo.edges, now)
-    found = memo.intervals.get(interval)
-    if found is None:
-        with _memos_lock:
-            if len(memo.intervals) >= _KEPT:
-                memo.intervals.clear()
-            found = memo.intervals.setdefault(interval, Resolution(snapshot))
-    return found
+    def at(self, now: datetime) -> Resolution:
+        """The lookups valid at `now` (shared by every quote priced in the same interval)."""
+        interval = bisect_right(self._edges, now)
+        found = self._intervals.get(interval)
+        if found is None:
+            if len(self._intervals) >= _INTERVALS_KEPT:
+                self._intervals.clear()
+            found = self._intervals[interval] = Resolution(self._book, self._index)
+        return found

@@ -20,7 +20,7 @@ before; `start_time == end_time` is a whole day starting at that time.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -250,6 +250,11 @@ class RuleBook:
     def versions(self, name: str) -> tuple[PricingRule, ...]:
         """Every loaded version of `name`, newest first."""
         return self._versions.get(name, ())
+
+    def all_versions(self) -> Iterator[PricingRule]:
+        """Every loaded version of every name (in no particular order)."""
+        for found in self._versions.values():
+            yield from found
 
     def names(self, rule_type: RuleType, *, product_id: UUID | None, category_id: str | None) -> list[str]:
         """Names with a version of `rule_type` that is generic or scoped to this product/category."""

@@ -3,16 +3,21 @@
 Built once per reload from plain lists (the loader reads them in one transaction); the quote
 engine reads it without any I/O. Each part is an index, so resolving a rate, a rule or a flag
 costs a few dict lookups and a short candidate list, never a scan of every row.
+
+Each snapshot also owns the memo of those lookups (`resolver`, see `resolution`): it is made
+with the snapshot from the snapshot's own rules and rates, so a reload always starts with an
+empty memo and the old memo is freed with the old snapshot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from quote_service.pricing.commission import CommissionIndex, CommissionRate
 from quote_service.pricing.coupons import Coupon, CouponSet
 from quote_service.pricing.flags import FeatureFlag, FlagSet
+from quote_service.pricing.resolution import Resolver
 from quote_service.pricing.rules import PricingRule, RuleBook
 
 
@@ -25,6 +30,13 @@ class ConfigSnapshot:
     rules: RuleBook
     flags: FlagSet
     coupons: CouponSet
+    resolver: Resolver = field(init=False, repr=False, compare=False)
+    """Memoized rule and rate lookups over `rules` and `commissions` (derived, never passed in)."""
+
+    def __post_init__(self) -> None:
+        # Derived here rather than passed to the constructor, so a memo can never belong to
+        # other rules than the snapshot's own (also under `dataclasses.replace`).
+        object.__setattr__(self, "resolver", Resolver(self.rules, self.commissions))
 
     @classmethod
     def build(

@@ -344,6 +344,14 @@ def test_index_counts_only_active_rates() -> None:
     assert len(index) == 2
 
 
+def test_index_lists_its_sales_and_logistics_rates() -> None:
+    seller, region, shipping = rate(seller_id=SELLER), rate(region=CITY), rate(logistics_provider=PROVIDER)
+
+    listed = list(CommissionIndex([seller, rate(is_active=False), shipping, region]).rates())
+
+    assert sorted(listed, key=lambda r: str(r.id)) == sorted([seller, region, shipping], key=lambda r: str(r.id))
+
+
 # --- Attribution and the default rate --------------------------------------------------------------
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import gc
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import msgspec
@@ -11,7 +12,9 @@ import pytest
 from quote_service.errors import CurrencyMismatch, ValidationFailed
 from quote_service.pricing.flags import Rollout
 from quote_service.pricing.quote import CustomerContext
+from quote_service.pricing.resolution import Resolution
 from quote_service.pricing.rules import (
+    DeliveryFeeConfig,
     QuantityTier,
     QuantityTierConfig,
     TimeWindowConfig,
@@ -26,6 +29,7 @@ from tests.unit.test_engine_support import (
     offer,
     product,
     quote,
+    rate,
     request,
     rule,
     snapshot,
@@ -36,6 +40,12 @@ def tier_rule(*tiers: tuple[int, str], **fields: object) -> object:
     return rule(
         QuantityTierConfig(tiers=tuple(QuantityTier(min_quantity=q, adjust_percent=D(p)) for q, p in tiers)), **fields
     )
+
+
+def memos() -> int:
+    """How many per-window memos (`Resolution`s) are alive."""
+    gc.collect()
+    return sum(isinstance(found, Resolution) for found in gc.get_objects())
 
 
 def percent_rule(percent: str, **fields: object) -> object:
@@ -452,6 +462,76 @@ def test_a_rule_leaves_at_the_end_of_its_window_under_the_same_snapshot() -> Non
     )
 
 
+def test_fees_and_commission_rates_leave_at_the_end_of_their_window_under_the_same_snapshot() -> None:
+    ends = NOW + timedelta(minutes=5)
+    config = snapshot(
+        rules=[
+            rule(DeliveryFeeConfig(base_fee=D("7.00")), effective_to=ends),
+            rule(DeliveryFeeConfig(base_fee=D("9.00")), effective_from=ends),
+        ],
+        rates=[rate(rate=D("10"), effective_to=ends), rate(rate=D("20"), effective_from=ends)],
+    )
+    req = request(item("p", 1, unit_price="100.00"))
+
+    results = [quote(req, config=config, now=now) for now in (ends - timedelta(microseconds=1), ends, NOW)]
+
+    assert [(r.delivery_fee, r.commission_breakdown.total_commission) for r in results] == [
+        (D("7.00"), D("10.00")),
+        (D("9.00"), D("20.00")),
+        (D("7.00"), D("10.00")),
+    ]
+
+
+def test_answers_follow_now_across_many_windows_in_any_order() -> None:
+    edges = [NOW + timedelta(hours=hours) for hours in (1, 2, 3)]
+    starts = [NOW - timedelta(days=1), *edges]
+    ends: list[datetime | None] = [*edges, None]
+    config = snapshot(
+        rules=[
+            percent_rule(f"-{n + 1}", effective_from=start, effective_to=end)
+            for n, (start, end) in enumerate(zip(starts, ends, strict=True))
+        ]
+    )
+    req = request(item("p", 1, unit_price="100.00"))
+    order = [3, 0, 2, 1, 0, 3, 3, 1, 2, 0]
+
+    prices = [quote(req, config=config, now=starts[n] + timedelta(minutes=1)).items[0].unit_price for n in order]
+
+    assert prices == [D(99 - n) for n in order]
+
+
+def test_snapshots_never_share_memo_entries() -> None:
+    req = request(item("p", 1, unit_price="100.00"))
+    first, second = snapshot(rules=[percent_rule("-10")]), snapshot(rules=[percent_rule("-10")])
+
+    quote(req, config=first)
+
+    assert first.resolver.at(NOW) is not second.resolver.at(NOW)
+    assert len(first.resolver.at(NOW)) > 0
+    assert len(second.resolver.at(NOW)) == 0
+
+
+def test_snapshots_made_one_after_another_each_price_with_their_own_rules() -> None:
+    """A snapshot dropped before the next is built often leaves it its memory (and id()): nothing carries over."""
+    req = request(item("p", 1, unit_price="100.00"))
+    prices = []
+    for percent in range(1, 21):
+        prices.append(quote(req, config=snapshot(rules=[percent_rule(f"-{percent}")], version=1)).items[0].unit_price)
+
+    assert prices == [D(100 - percent) for percent in range(1, 21)]
+
+
+def test_a_dropped_snapshot_takes_its_memo_with_it() -> None:
+    before = memos()
+    config = snapshot(rules=[percent_rule("-10")])
+    quote(request(item("p", 1, unit_price="100.00")), config=config)
+    assert memos() == before + 1
+
+    del config
+
+    assert memos() == before
+
+
 def test_a_decimal_unit_price_round_trips() -> None:
     assert quote(request(item("p", 1, unit_price=Decimal("19.90")))).subtotal == D("19.90")
 
@@ -483,3 +563,15 @@ def test_answers_stay_exact_when_the_memo_starts_over(monkeypatch: pytest.Monkey
     ]
 
     assert [q.total_amount for q in memoized] == [q.total_amount for q in fresh] * 2
+    assert len(config.resolver.at(NOW)) <= 3
+
+
+def test_a_snapshot_keeps_the_answers_of_two_windows_at_most() -> None:
+    edges = [NOW + timedelta(hours=hours) for hours in range(6)]
+    config = snapshot(rules=[percent_rule("-1", effective_from=edge) for edge in edges])
+    before = memos()
+
+    for edge in edges:
+        quote(request(item("p", 1, unit_price="100.00")), config=config, now=edge)
+
+    assert memos() - before <= 2

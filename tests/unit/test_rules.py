@@ -140,6 +140,13 @@ def test_the_book_indexes_by_name_and_scope() -> None:
     assert book.versions("missing") == ()
 
 
+def test_the_book_lists_every_version_of_every_name() -> None:
+    versions = [make("a", 1), make("a", 2, is_active=False), make("b", 1, retired_at=MONDAY_NOON), make("c", 7)]
+
+    assert sorted(RuleBook(versions).all_versions(), key=lambda r: (r.name, r.version)) == versions
+    assert list(RuleBook([]).all_versions()) == []
+
+
 # --- fee rules: region precedence ---------------------------------------------------------------
 
 
