@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -106,6 +107,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 settings, config_store=config_store, products=products, store=quote_store, redis=redis
             )
             app.state.openapi_schema = app.openapi_schema.to_schema()
+            # Everything built so far (modules, routes, schemas, the snapshot) lives as long as the
+            # process: exempt it from garbage collection, or every full collection under load
+            # re-traverses it — the largest share of the quote path's p99 before this.
+            gc.collect()
+            gc.freeze()
             log.info("started", environment=settings.environment)
             yield
 

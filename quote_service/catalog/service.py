@@ -40,17 +40,12 @@ def product_from_row(row: asyncpg.Record) -> Product:
         currency=currency,
         stock=row["stock"],
         tags=list(row["tags"]),
-        weight=_plain(weight) if weight is not None else None,
+        weight=money.plain(weight) if weight is not None else None,
         is_active=row["is_active"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         **prices,
     )
-
-
-def _plain(amount: Decimal) -> Decimal:
-    """Without trailing zeros and never in exponent form (normalize() alone turns 100 into 1E+2)."""
-    return Decimal(format(amount.normalize(), "f"))
 
 
 def price_change_from_row(row: asyncpg.Record, currency: str) -> PriceChange:

@@ -12,6 +12,7 @@ import asyncpg
 
 from quote_service.db.pool import Connection
 from quote_service.pricing.commission import CommissionRate, Tier
+from quote_service.pricing.money import plain
 
 RATE_COLUMNS = (
     "id, category_id, seller_id, logistics_provider, region, commission_type, rate, tiers, "
@@ -134,7 +135,7 @@ def model_from_row(row: asyncpg.Record) -> CommissionRate:
         logistics_provider=row["logistics_provider"],
         region=row["region"],
         commission_type=row["commission_type"],
-        rate=row["rate"],
+        rate=None if row["rate"] is None else plain(row["rate"]),
         tiers=tiers_from_json(row["tiers"]),
         min_amount=row["min_amount"],
         max_amount=row["max_amount"],

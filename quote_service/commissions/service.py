@@ -23,19 +23,13 @@ from quote_service.commissions.schemas import (
 )
 from quote_service.errors import FieldError, NotFound, ValidationFailed
 from quote_service.pricing import money
+from quote_service.pricing.money import plain
 
 _MAX_AMOUNT = Decimal("1e12")
 _PERCENT_QUANTUM = Decimal("0.0001")
 _HUNDRED = Decimal(100)
 _DECODE_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _NAMED_FIELD = re.compile(r"Object (?P<kind>contains unknown|missing required) field `(?P<name>[^`]+)`")
-
-
-def plain_percent(value: Decimal) -> Decimal:
-    """A percent without trailing zeros or exponent: 12.5000 → 12.5, 100.0000 → 100."""
-    normalized = value.normalize()
-    exponent = normalized.as_tuple().exponent
-    return normalized.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normalized
 
 
 def rate_from_row(row: asyncpg.Record) -> CommissionRate:
@@ -48,8 +42,8 @@ def rate_from_row(row: asyncpg.Record) -> CommissionRate:
     model = repository.model_from_row(row)
     rate = model.rate
     if rate is not None:
-        rate = money.round_money(rate, currency) if model.commission_type == "FLAT" else plain_percent(rate)
-    tiers = [Tier(up_to=amount(t.up_to), rate=plain_percent(t.rate)) for t in model.tiers] or None
+        rate = money.round_money(rate, currency) if model.commission_type == "FLAT" else plain(rate)
+    tiers = [Tier(up_to=amount(t.up_to), rate=plain(t.rate)) for t in model.tiers] or None
     return CommissionRate(
         id=row["id"],
         category_id=row["category_id"],
@@ -179,7 +173,7 @@ def to_columns(fields: dict[str, Any]) -> dict[str, Any]:
     stored = [
         {
             "up_to": None if t.up_to is None else str(money.round_money(t.up_to, currency)),
-            "rate": str(plain_percent(t.rate)),
+            "rate": str(plain(t.rate)),
         }
         for t in tiers
     ]

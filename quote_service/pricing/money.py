@@ -59,3 +59,8 @@ def fits_minor_units(amount: Decimal, currency: str) -> bool:
 def percent_of(amount: Decimal, percent: Decimal) -> Decimal:
     """`percent` % of `amount`, unrounded."""
     return amount * percent / HUNDRED
+
+
+def plain(number: Decimal) -> Decimal:
+    """Without trailing zeros and never in exponent form: 12.5000 → 12.5, 1E+2 → 100."""
+    return Decimal(format(number.normalize(), "f"))

@@ -26,7 +26,7 @@ from quote_service.pricing.engine import price_quote
 from quote_service.pricing.quote import CatalogProduct, CustomerContext, EngineDefaults, Quote, QuoteRequest
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
-from quote_service.quotes.store import QuoteStore
+from quote_service.quotes.store import QuoteStore, decode_quote
 from quote_service.snapshot.store import ConfigStore
 
 _REQUEST_ENCODER = msgspec.msgpack.Encoder()
@@ -65,7 +65,9 @@ class QuoteService:
         self._products = products
         self._store = store
         self._redis = redis
-        self._recent: OrderedDict[bytes, Quote] = OrderedDict()
+        # Recent quotes by identity, kept encoded: as bytes they add nothing for the garbage
+        # collector to traverse (10,000 live Quote objects made full collections take ~150 ms).
+        self._recent: OrderedDict[bytes, bytes] = OrderedDict()
 
     async def quote(self, request: QuoteRequest, caller: Principal) -> Quote:
         """Admit (rate limit, concurrency cap), then price within the deadline."""
@@ -94,15 +96,14 @@ class QuoteService:
             coupon_uses=await self._coupon_uses(request, snapshot),
         )
         key = _identity(request, customer, snapshot, products, now)
-        cached = self._recent.get(key)
-        if cached is not None and cached.valid_until - now >= _MIN_REMAINING_VALIDITY:
+        payload = self._recent.get(key)
+        if payload is not None and (cached := decode_quote(payload)).valid_until - now >= _MIN_REMAINING_VALIDITY:
             return cached
         quote = price_quote(
             request, snapshot=snapshot, products=products, flash={}, customer=customer,
             defaults=self.defaults, now=now, quote_id=uuid.uuid4(),
         )  # fmt: skip
-        await self._store.put(quote, now=now)
-        self._remember(key, quote)
+        self._remember(key, await self._store.put(quote, now=now))
         return quote
 
     async def _coupon_uses(self, request: QuoteRequest, snapshot: ConfigSnapshot) -> dict[str, int]:
@@ -119,8 +120,8 @@ class QuoteService:
         )
         return {code: int(count) for code, count in zip(limited, counts, strict=True) if count is not None}
 
-    def _remember(self, key: bytes, quote: Quote) -> None:
-        self._recent[key] = quote
+    def _remember(self, key: bytes, payload: bytes) -> None:
+        self._recent[key] = payload
         if len(self._recent) > _RECENT_LIMIT:
             self._recent.popitem(last=False)
 

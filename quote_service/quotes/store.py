@@ -1,12 +1,16 @@
 """Stored quotes: readable and orderable right after the response, cheap on the hot path.
 
-Three tiers, one writer:
-- the process's own memory (aiocache): `get` in the same process costs a dict lookup;
+Two tiers, one writer:
 - Redis, `qs:quote:{id}` with a TTL to `valid_until`: written by GROUP COMMIT — every
   request hands its quote to a flusher that sends whatever has queued as one pipeline, and
   the request answers once that pipeline is acknowledged. One round trip per batch, not per
   quote, yet a quote is readable from any process the moment its response leaves;
 - PostgreSQL `quote_log`: write-behind in batches (COPY) for analytics, never read here.
+
+There is deliberately no in-process tier: Redis already holds every quote before its
+response leaves, reads (`GET /quotes/{id}`, orders) are rare next to writes, and a local
+copy of every quote for its 15 minutes costs a timer per quote and a heap that the garbage
+collector must traverse — full collections of hundreds of milliseconds under load.
 
 `stop()` drains both queues, so nothing accepted is lost on a graceful shutdown.
 """
@@ -24,7 +28,6 @@ import msgspec
 import structlog
 from redis.asyncio import Redis
 
-from quote_service.cache.local import local_cache
 from quote_service.db.pool import Pool
 from quote_service.pricing.quote import Quote
 
@@ -50,7 +53,6 @@ class QuoteStore:
     def __init__(self, redis: Redis, pool: Pool, *, log_interval: float = 0.2, log_batch: int = 1000) -> None:
         self._redis = redis
         self._pool = pool
-        self._local = local_cache()
         self._log_interval = log_interval
         self._log_batch = log_batch
         self._pending: list[tuple[Quote, bytes, asyncio.Future[None]]] = []
@@ -80,13 +82,11 @@ class QuoteStore:
             if not await self._flush_log_once():
                 break
 
-    async def put(self, quote: Quote, *, now: datetime) -> None:
-        """Store `quote` until its `valid_until`; returns once any process can read it."""
-        ttl = (quote.valid_until - now).total_seconds()
-        if ttl <= 0:
-            return
+    async def put(self, quote: Quote, *, now: datetime) -> bytes:
+        """Store `quote` until its `valid_until`; returns (its encoding) once any process can read it."""
         payload = _ENCODER.encode(quote)
-        await self._local.set(quote_key(quote.quote_id), payload, ttl=ttl)
+        if quote.valid_until <= now:
+            return payload
         if len(self._log_backlog) < MAX_LOG_BACKLOG:
             self._log_backlog.append(quote)
         else:
@@ -95,16 +95,14 @@ class QuoteStore:
         self._pending.append((quote, payload, future))
         self._wake.set()
         await future
+        return payload
 
     async def get(self, quote_id: UUID, *, now: datetime) -> Quote | None:
         """The stored quote, or None when unknown or past `valid_until`."""
-        key = quote_key(quote_id)
-        payload = await self._local.get(key)
-        if payload is None:
-            payload = await self._redis.get(key)
+        payload = await self._redis.get(quote_key(quote_id))
         if payload is None:
             return None
-        quote = _DECODER.decode(payload)
+        quote = decode_quote(payload)
         return quote if quote.valid_until > now else None
 
     async def _flush_redis_forever(self) -> None:
@@ -151,6 +149,11 @@ class QuoteStore:
             return False
         del self._log_backlog[: len(batch)]
         return True
+
+
+def decode_quote(payload: bytes) -> Quote:
+    """A quote from the encoding `QuoteStore.put` returned."""
+    return _DECODER.decode(payload)
 
 
 def _log_rows(quotes: Sequence[Quote]) -> list[tuple[object, ...]]:
