@@ -109,9 +109,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             app.state.openapi_schema = app.openapi_schema.to_schema()
             # Everything built so far (modules, routes, schemas, the snapshot) lives as long as the
             # process: exempt it from garbage collection, or every full collection under load
-            # re-traverses it — the largest share of the quote path's p99 before this.
+            # re-traverses it (100-300 ms pauses: the quote path's p99). A young generation of 10,000
+            # instead of 700 objects: under granian the default ran a collection every ~8 requests
+            # (~30 µs per request); the request path makes little cyclic garbage to wait for.
             gc.collect()
             gc.freeze()
+            gc.set_threshold(10_000, 10, 10)
             log.info("started", environment=settings.environment)
             yield
 

@@ -71,7 +71,7 @@ class ProductCache:
         wanted = list(dict.fromkeys(product_ids))
         found: dict[str, CatalogProduct] = {}
         missing: list[str] = []
-        local = await self._local.multi_get([product_key(i) for i in wanted])
+        local = await self._local.get_many([product_key(i) for i in wanted])
         for product_id, payload in zip(wanted, local, strict=True):
             if payload is None:
                 missing.append(product_id)
@@ -97,7 +97,7 @@ class ProductCache:
                     pipe.expire(key, REDIS_TTL_SECONDS)
                 await pipe.execute()
             refill += fresh
-        await self._local.multi_set(refill, ttl=LOCAL_TTL_SECONDS)
+        await self._local.set_many(refill, ttl=LOCAL_TTL_SECONDS)
         return found
 
     async def invalidate(self, product_ids: Iterable[str | UUID]) -> None:

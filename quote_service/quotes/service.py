@@ -35,6 +35,13 @@ _RECENT_LIMIT = 10_000
 _MIN_REMAINING_VALIDITY = timedelta(minutes=10)
 
 
+class PricedQuote(msgspec.Struct, frozen=True):
+    """A quote and its JSON exactly as stored, so the response need not encode it again."""
+
+    quote: Quote
+    json: bytes
+
+
 def coupon_uses_key(code: str, customer_id: str) -> str:
     """Redis counter of one customer's uses of one coupon (kept by orders)."""
     return f"qs:coupon-uses:{normalize_code(code)}:{customer_id}"
@@ -69,8 +76,8 @@ class QuoteService:
         # collector to traverse (10,000 live Quote objects made full collections take ~150 ms).
         self._recent: OrderedDict[bytes, bytes] = OrderedDict()
 
-    async def quote(self, request: QuoteRequest, caller: Principal) -> Quote:
-        """Admit (rate limit, concurrency cap), then price within the deadline."""
+    async def quote(self, request: QuoteRequest, caller: Principal) -> PricedQuote:
+        """Admit (rate limit, concurrency cap), then price and store within the deadline."""
         self.limiter.check(f"{caller.kind}:{caller.id}")
         if caller.role == "user" and request.customer_id != str(caller.id):
             # Orders hold users to their own quotes; refusing here saves a quote that could never be ordered.
@@ -85,7 +92,7 @@ class QuoteService:
     async def get(self, quote_id: uuid.UUID) -> Quote | None:
         return await self._store.get(quote_id, now=utcnow())
 
-    async def _price(self, request: QuoteRequest, caller: Principal) -> Quote:
+    async def _price(self, request: QuoteRequest, caller: Principal) -> PricedQuote:
         now = utcnow()
         snapshot = self._config.snapshot
         products = await self._products.get_many(i.product_id for i in request.items if _is_uuid(i.product_id))
@@ -98,13 +105,14 @@ class QuoteService:
         key = _identity(request, customer, snapshot, products, now)
         payload = self._recent.get(key)
         if payload is not None and (cached := decode_quote(payload)).valid_until - now >= _MIN_REMAINING_VALIDITY:
-            return cached
+            return PricedQuote(cached, payload)
         quote = price_quote(
             request, snapshot=snapshot, products=products, flash={}, customer=customer,
             defaults=self.defaults, now=now, quote_id=uuid.uuid4(),
         )  # fmt: skip
-        self._remember(key, await self._store.put(quote, now=now))
-        return quote
+        payload = await self._store.put(quote, now=now)
+        self._remember(key, payload)
+        return PricedQuote(quote, payload)
 
     async def _coupon_uses(self, request: QuoteRequest, snapshot: ConfigSnapshot) -> dict[str, int]:
         """Per-customer uses of the named coupons that have a per-customer limit (Redis, kept by orders)."""
@@ -137,9 +145,9 @@ def _identity(
     return _REQUEST_ENCODER.encode((request, customer, snapshot.version, sorted(products.items()), _minute(now)))
 
 
-def _minute(moment: datetime) -> str:
+def _minute(moment: datetime) -> int:
     # Time-window rules switch on minute boundaries: never reuse a quote across one.
-    return moment.strftime("%Y%m%d%H%M")
+    return int(moment.timestamp()) // 60
 
 
 def _is_uuid(value: str) -> bool:

@@ -2,10 +2,12 @@
 
 Two tiers, one writer:
 - Redis, `qs:quote:{id}` with a TTL to `valid_until`: written by GROUP COMMIT — every
-  request hands its quote to a flusher that sends whatever has queued as one pipeline, and
-  the request answers once that pipeline is acknowledged. One round trip per batch, not per
+  request hands its quote to a flusher that sends whatever has queued as one script call, and
+  the request answers once that call is acknowledged. One round trip per batch, not per
   quote, yet a quote is readable from any process the moment its response leaves;
 - PostgreSQL `quote_log`: write-behind in batches (COPY) for analytics, never read here.
+
+A quote is encoded once, as JSON: the same bytes go to Redis and into the log's jsonb column.
 
 There is deliberately no in-process tier: Redis already holds every quote before its
 response leaves, reads (`GET /quotes/{id}`, orders) are rare next to writes, and a local
@@ -20,8 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 from uuid import UUID
 
 import msgspec
@@ -33,14 +35,24 @@ from quote_service.pricing.quote import Quote
 
 log = structlog.get_logger("quote_service.quotes.store")
 
-_ENCODER = msgspec.msgpack.Encoder()
-_DECODER = msgspec.msgpack.Decoder(Quote)
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(Quote)
+_LEGACY_DECODER = msgspec.msgpack.Decoder(Quote)
 _LOG_COLUMNS = (
     "quote_id", "customer_id", "currency", "subtotal", "discount_amount", "tax_amount", "delivery_fee",
     "small_basket_fee", "total_amount", "total_commission", "item_count", "config_version", "payload",
     "created_at", "valid_until",
 )  # fmt: skip
+# One SET ... PX per quote of the batch, in one call: a pipeline costs the client ~3x more per quote.
+_SET_ALL = """
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i])
+end
+return #KEYS
+"""
 MAX_LOG_BACKLOG = 100_000
+
+LogRow = tuple[object, ...]
 
 
 def quote_key(quote_id: UUID) -> str:
@@ -53,13 +65,15 @@ class QuoteStore:
     def __init__(self, redis: Redis, pool: Pool, *, log_interval: float = 0.2, log_batch: int = 1000) -> None:
         self._redis = redis
         self._pool = pool
+        self._set_all = redis.register_script(_SET_ALL)
         self._log_interval = log_interval
         self._log_batch = log_batch
-        self._pending: list[tuple[Quote, bytes, asyncio.Future[None]]] = []
+        # (key, payload, valid_until as a UNIX time, waiter): no Quote objects are kept alive here.
+        self._pending: list[tuple[str, bytes, float, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
-        self._log_backlog: list[Quote] = []
+        self._log_backlog: list[LogRow] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._closing = False
+        self._stopping = False
 
     async def start(self) -> None:
         self._tasks = [
@@ -69,10 +83,10 @@ class QuoteStore:
 
     async def stop(self) -> None:
         """Drain every queue, then stop the flushers."""
-        self._closing = True
+        # The flushers finish their current write and return: cancelling one mid-COPY left it
+        # unknown whether the batch had committed, and writing it again failed on the primary key.
+        self._stopping = True
         self._wake.set()
-        for task in self._tasks:
-            task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -88,25 +102,25 @@ class QuoteStore:
         if quote.valid_until <= now:
             return payload
         if len(self._log_backlog) < MAX_LOG_BACKLOG:
-            self._log_backlog.append(quote)
+            self._log_backlog.append(_log_row(quote, payload))
         else:
             log.warning("quote_log_backlog_full", dropped=str(quote.quote_id))
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((quote, payload, future))
+        self._pending.append((quote_key(quote.quote_id), payload, quote.valid_until.timestamp(), future))
         self._wake.set()
         await future
         return payload
 
     async def get(self, quote_id: UUID, *, now: datetime) -> Quote | None:
         """The stored quote, or None when unknown or past `valid_until`."""
-        payload = await self._redis.get(quote_key(quote_id))
+        payload = cast(bytes | None, await self._redis.get(quote_key(quote_id)))  # decode_responses=False
         if payload is None:
             return None
         quote = decode_quote(payload)
         return quote if quote.valid_until > now else None
 
     async def _flush_redis_forever(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
             await self._flush_redis_once()
@@ -115,24 +129,25 @@ class QuoteStore:
         batch, self._pending = self._pending, []
         if not batch:
             return
+        now = time.time()
+        keys: list[str] = []
+        args: list[bytes | int] = []
+        for key, payload, valid_until, _ in batch:
+            keys.append(key)
+            args += (payload, max(1, int((valid_until - now) * 1000)))
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                now = time.time()
-                for quote, payload, _ in batch:
-                    ttl_ms = max(1, int((quote.valid_until.timestamp() - now) * 1000))
-                    pipe.set(quote_key(quote.quote_id), payload, px=ttl_ms)
-                await pipe.execute()
+            await self._set_all(keys=keys, args=args)
         except Exception as exc:  # every waiting request learns it failed
-            for _, _, future in batch:
+            for *_, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for _, _, future in batch:
+        for *_, future in batch:
             if not future.done():
                 future.set_result(None)
 
     async def _flush_log_forever(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self._log_interval)
             await self._flush_log_once()
 
@@ -143,7 +158,7 @@ class QuoteStore:
             return True
         try:
             async with self._pool.acquire() as conn:
-                await conn.copy_records_to_table("quote_log", records=_log_rows(batch), columns=_LOG_COLUMNS)
+                await conn.copy_records_to_table("quote_log", records=batch, columns=_LOG_COLUMNS)
         except Exception:
             log.warning("quote_log_write_failed", pending=len(self._log_backlog), exc_info=True)
             return False
@@ -152,28 +167,30 @@ class QuoteStore:
 
 
 def decode_quote(payload: bytes) -> Quote:
-    """A quote from the encoding `QuoteStore.put` returned."""
-    return _DECODER.decode(payload)
+    """A quote from the encoding `QuoteStore.put` returned (or msgpack, as stored before JSON)."""
+    if payload[:1] == b"{":
+        return _DECODER.decode(payload)
+    # Written by the previous release: readable until those quotes expire (15 minutes).
+    return _LEGACY_DECODER.decode(payload)
 
 
-def _log_rows(quotes: Sequence[Quote]) -> list[tuple[object, ...]]:
-    return [
-        (
-            q.quote_id,
-            q.customer_id,
-            q.currency,
-            q.subtotal,
-            q.discount_amount,
-            q.tax_amount,
-            q.delivery_fee,
-            q.small_basket_fee,
-            q.total_amount,
-            q.commission_breakdown.total_commission,
-            len(q.items),
-            q.config_version,
-            q,
-            q.created_at,
-            q.valid_until,
-        )
-        for q in quotes
-    ]
+def _log_row(q: Quote, payload: bytes) -> LogRow:
+    # Only immutable scalars (the id as text, the payload as raw JSON), so the garbage collector
+    # stops tracking the row: a backlog of Quote objects made every collection traverse them.
+    return (
+        str(q.quote_id),
+        q.customer_id,
+        q.currency,
+        q.subtotal,
+        q.discount_amount,
+        q.tax_amount,
+        q.delivery_fee,
+        q.small_basket_fee,
+        q.total_amount,
+        q.commission_breakdown.total_commission,
+        len(q.items),
+        q.config_version,
+        msgspec.Raw(payload),
+        q.created_at,
+        q.valid_until,
+    )

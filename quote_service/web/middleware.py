@@ -6,9 +6,9 @@ routes and wrong methods, which never reach a route, are logged and tagged as we
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
 import structlog
 from litestar.enums import ScopeType
@@ -30,7 +30,7 @@ class RequestContextMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or os.urandom(16).hex()
         header = (b"x-request-id", request_id.encode())
         status = 500
         started = time.perf_counter()

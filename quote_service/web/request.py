@@ -8,8 +8,9 @@ any real payload, and text PostgreSQL cannot store (NUL), are refused before any
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 from litestar import Request
@@ -33,6 +34,26 @@ class ExactRequest(Request[Any, Any, Any]):
                 body = await self.body()
                 self._json = self._connection_state.json = decode_body(body)
         return self._json
+
+
+class TypedBodyRequest(ExactRequest):
+    """ExactRequest for one route's body type: a valid body is decoded straight into it.
+
+    Saves the generic decode and Litestar's dict-to-Struct conversion (which then sees the
+    Struct and passes it through). Anything the typed decoder refuses — malformed, invalid,
+    or merely not strict JSON for the type — takes ExactRequest's path unchanged, so every
+    400/422 keeps its exact message and field path. Subclasses set `body_decoder`.
+    """
+
+    body_decoder: ClassVar[msgspec.json.Decoder[Any]]
+
+    async def json(self) -> Any:
+        if self._json is Empty:
+            body = await self.body()
+            if body and _NUL_ESCAPE not in body:
+                with contextlib.suppress(msgspec.DecodeError):
+                    self._json = self.body_decoder.decode(body)
+        return await super().json()
 
 
 def decode_body(body: bytes) -> Any:
