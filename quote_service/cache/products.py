@@ -41,12 +41,6 @@ def product_key(product_id: str) -> str:
     return f"qs:product:{product_id}"
 
 
-class CacheStats(msgspec.Struct):
-    local_hits: int = 0
-    redis_hits: int = 0
-    database_reads: int = 0
-
-
 class ProductCache:
     """Batched product lookups through the two tiers; one per process."""
 
@@ -55,7 +49,6 @@ class ProductCache:
         self._pool = pool
         self._local = local_cache()
         self._task: asyncio.Task[None] | None = None
-        self.stats = CacheStats()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="product-cache-listen")
@@ -77,13 +70,11 @@ class ProductCache:
                 missing.append(product_id)
             elif payload != ABSENT:
                 found[product_id] = _DECODER.decode(payload)
-        self.stats.local_hits += len(wanted) - len(missing)
         if not missing:
             return found
         from_redis = cast(list[bytes | None], await self._redis.mget([product_key(i) for i in missing]))
         still_missing = [i for i, payload in zip(missing, from_redis, strict=True) if payload is None]
         refill = [(product_key(i), p) for i, p in zip(missing, from_redis, strict=True) if p is not None]
-        self.stats.redis_hits += len(refill)
         for product_id, payload in zip(missing, from_redis, strict=True):
             if payload is not None and payload != ABSENT:
                 found[product_id] = _DECODER.decode(payload)
@@ -111,7 +102,6 @@ class ProductCache:
         await self._redis.publish(CHANNEL, ",".join(keys))
 
     async def _load(self, product_ids: list[str]) -> dict[str, CatalogProduct]:
-        self.stats.database_reads += 1
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(_SQL, product_ids)
         return {

@@ -37,7 +37,6 @@ log = structlog.get_logger("quote_service.quotes.store")
 
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(Quote)
-_LEGACY_DECODER = msgspec.msgpack.Decoder(Quote)
 _LOG_COLUMNS = (
     "quote_id", "customer_id", "currency", "subtotal", "discount_amount", "tax_amount", "delivery_fee",
     "small_basket_fee", "total_amount", "total_commission", "item_count", "config_version", "payload",
@@ -167,11 +166,8 @@ class QuoteStore:
 
 
 def decode_quote(payload: bytes) -> Quote:
-    """A quote from the encoding `QuoteStore.put` returned (or msgpack, as stored before JSON)."""
-    if payload[:1] == b"{":
-        return _DECODER.decode(payload)
-    # Written by the previous release: readable until those quotes expire (15 minutes).
-    return _LEGACY_DECODER.decode(payload)
+    """A quote from the JSON `QuoteStore.put` returned."""
+    return _DECODER.decode(payload)
 
 
 def _log_row(q: Quote, payload: bytes) -> LogRow:
