@@ -29,6 +29,11 @@ from quote_service.coupons.controller import CouponController
 from quote_service.db.pool import Pool, create_pool
 from quote_service.embedded import embedded_stores
 from quote_service.flags.controller import FeatureFlagController
+from quote_service.flash_sales.controller import FlashSaleController
+from quote_service.flash_sales.counters import Counters
+from quote_service.flash_sales.purchases import Purchases
+from quote_service.flash_sales.scheduler import SaleScheduler
+from quote_service.flash_sales.service import FlashSales
 from quote_service.health import health, ready
 from quote_service.observability.logging import configure_logging
 from quote_service.orders.controller import OrderController
@@ -103,8 +108,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # Registered after the pool and Redis: it drains into them, so it closes first.
             stack.push_async_callback(_close_within, "quote store", quote_store.stop, None)
             app.state.quote_store = quote_store
+            flash_sales = FlashSales(pool, Counters(redis), config_store)
+            app.state.flash_sales = flash_sales
+            app.state.purchases = Purchases(flash_sales)
+            scheduler = SaleScheduler(flash_sales, interval=settings.flash_scheduler_interval)
+            scheduler.start()
+            stack.push_async_callback(_close_within, "flash-sale scheduler", scheduler.stop, None)
             app.state.quotes = QuoteService(
-                settings, config_store=config_store, products=products, store=quote_store, redis=redis
+                settings,
+                config_store=config_store,
+                products=products,
+                store=quote_store,
+                redis=redis,
+                flash_sales=flash_sales,
             )
             app.state.openapi_schema = app.openapi_schema.to_schema()
             # Everything built so far (modules, routes, schemas, the snapshot) lives as long as the
@@ -137,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CouponController,
             snapshot_status,
             OrderController,
+            FlashSaleController,
             create_quote,
             get_quote,
         ],
@@ -149,6 +166,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "product_cache": from_state("product_cache"),
             "quote_store": from_state("quote_store"),
             "quotes": from_state("quotes"),
+            "flash_sales": from_state("flash_sales"),
+            "purchases": from_state("purchases"),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
@@ -163,7 +182,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/docs",
             render_plugins=[SwaggerRenderPlugin(path="/")],
         ),
-        signature_types=[Pool, Redis, AuthService, Settings, ConfigStore, ProductCache, QuoteStore, QuoteService],
+        signature_types=[
+            Pool,
+            Redis,
+            AuthService,
+            Settings,
+            ConfigStore,
+            ProductCache,
+            QuoteStore,
+            QuoteService,
+            FlashSales,
+            Purchases,
+        ],
         debug=False,
     )
     # Wrap the whole handler, not a route: unknown routes and 405s get the request id too.

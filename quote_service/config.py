@@ -66,6 +66,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """DB_POOL_MIN_SIZE: connections the pool keeps open."""
     db_pool_max_size: int = 10
     """DB_POOL_MAX_SIZE: most connections the pool opens per process."""
+    flash_scheduler_interval: float = 1.0
+    """FLASH_SCHEDULER_INTERVAL: seconds between the flash-sale scheduler's passes (lifecycle by the
+    clock, background summaries). Status shown and enforced follows the clock regardless."""
 
     @property
     def is_production(self) -> bool:
@@ -105,6 +108,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "MAX_CONCURRENT_QUOTES": self.max_concurrent_quotes,
             "RATE_LIMIT_PER_MINUTE": self.rate_limit_per_minute,
             "DB_POOL_MAX_SIZE": self.db_pool_max_size,
+            "FLASH_SCHEDULER_INTERVAL": self.flash_scheduler_interval,
         }
         for name, number in positive.items():
             if number <= 0:

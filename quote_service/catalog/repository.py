@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -168,3 +169,35 @@ async def insert_stock_movement(
 
 async def product_exists(conn: Connection, *, product_id: UUID) -> bool:
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM products WHERE id = $1)", product_id))
+
+
+async def lock_products(conn: Connection, *, product_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    """Lock the products' rows in id order (every writer of several products locks in this order)."""
+    return await conn.fetch(
+        """SELECT id, stock, is_active, currency, min_price FROM products
+           WHERE id = any($1::uuid[]) ORDER BY id FOR UPDATE""",
+        product_ids,
+    )
+
+
+async def add_stock(conn: Connection, *, deltas: dict[UUID, int]) -> list[asyncpg.Record]:
+    """Add each (signed) delta to its locked product's stock; returns (id, stock) after."""
+    return await conn.fetch(
+        """UPDATE products p SET stock = p.stock + t.delta, updated_at = now()
+           FROM unnest($1::uuid[], $2::integer[]) AS t(id, delta)
+           WHERE p.id = t.id
+           RETURNING p.id, p.stock""",
+        list(deltas),
+        list(deltas.values()),
+    )
+
+
+async def insert_stock_movements(
+    conn: Connection, *, movements: Sequence[tuple[UUID, int, int]], reason: str, actor: str
+) -> None:
+    """One stock_movements row per (product_id, delta, stock_after)."""
+    await conn.executemany(
+        """INSERT INTO stock_movements (product_id, delta, stock_after, reason, actor)
+           VALUES ($1, $2, $3, $4, $5)""",
+        [(product_id, delta, after, reason, actor) for product_id, delta, after in movements],
+    )

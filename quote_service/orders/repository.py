@@ -91,37 +91,6 @@ async def list_orders(
     )
 
 
-async def lock_products(conn: Connection, *, product_ids: Sequence[UUID]) -> list[asyncpg.Record]:
-    """Lock the products' rows in id order (every order locks in this order: no deadlocks)."""
-    return await conn.fetch(
-        "SELECT id, stock, is_active FROM products WHERE id = any($1::uuid[]) ORDER BY id FOR UPDATE",
-        product_ids,
-    )
-
-
-async def take_stock(conn: Connection, *, quantities: dict[UUID, int]) -> list[asyncpg.Record]:
-    """Subtract each quantity from its (locked) product's stock; returns (id, stock) after."""
-    return await conn.fetch(
-        """UPDATE products p SET stock = p.stock - t.quantity, updated_at = now()
-           FROM unnest($1::uuid[], $2::integer[]) AS t(id, quantity)
-           WHERE p.id = t.id
-           RETURNING p.id, p.stock""",
-        list(quantities),
-        list(quantities.values()),
-    )
-
-
-async def insert_stock_movements(
-    conn: Connection, *, movements: Sequence[tuple[UUID, int, int]], reason: str, actor: str
-) -> None:
-    """One stock_movements row per (product_id, delta, stock_after)."""
-    await conn.executemany(
-        """INSERT INTO stock_movements (product_id, delta, stock_after, reason, actor)
-           VALUES ($1, $2, $3, $4, $5)""",
-        [(product_id, delta, after, reason, actor) for product_id, delta, after in movements],
-    )
-
-
 async def lock_coupons(conn: Connection, *, codes: Sequence[str]) -> list[asyncpg.Record]:
     """Lock the coupons' rows in code order; times_used read here is the committed latest."""
     return await conn.fetch(

@@ -28,6 +28,7 @@ import structlog
 from redis.asyncio import Redis
 
 from quote_service.auth.schemas import Principal
+from quote_service.catalog import repository as catalog
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Forbidden, InsufficientStock, NotFound
 from quote_service.orders import repository
@@ -140,7 +141,7 @@ async def _write_order(
     order_id: UUID = row["id"]
     wanted = _catalog_quantities(quote)
     if wanted:
-        _check_stock(quote, wanted, await repository.lock_products(conn, product_ids=sorted(wanted)))
+        _check_stock(quote, wanted, await catalog.lock_products(conn, product_ids=sorted(wanted)))
     coupons = _applied_coupons(quote)
     codes = [coupon.code for coupon in coupons]
     new_counts: dict[str, int] = {}
@@ -150,8 +151,9 @@ async def _write_order(
         _check_coupons(codes, locked, uses)
         new_counts = {code: uses.get(code, 0) + 1 for code in codes}
     if wanted:
-        after = {r["id"]: r["stock"] for r in await repository.take_stock(conn, quantities=wanted)}
-        await repository.insert_stock_movements(
+        taken = await catalog.add_stock(conn, deltas={pid: -quantity for pid, quantity in wanted.items()})
+        after = {r["id"]: r["stock"] for r in taken}
+        await catalog.insert_stock_movements(
             conn,
             movements=[(pid, -quantity, after[pid]) for pid, quantity in sorted(wanted.items())],
             reason=f"order {order_id}",

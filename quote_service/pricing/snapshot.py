@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from quote_service.pricing.commission import CommissionIndex, CommissionRate
 from quote_service.pricing.coupons import Coupon, CouponSet
 from quote_service.pricing.flags import FeatureFlag, FlagSet
+from quote_service.pricing.flash import FlashSale, FlashSaleBook
 from quote_service.pricing.resolution import Resolver
 from quote_service.pricing.rules import PricingRule, RuleBook
 
@@ -30,6 +31,8 @@ class ConfigSnapshot:
     rules: RuleBook
     flags: FlagSet
     coupons: CouponSet
+    flash_sales: FlashSaleBook = field(default_factory=FlashSaleBook, compare=False)
+    """Sales not yet ended (or ended within a day), for quotes and purchases."""
     resolver: Resolver = field(init=False, repr=False, compare=False)
     """Memoized rule and rate lookups over `rules` and `commissions` (derived, never passed in)."""
 
@@ -47,6 +50,7 @@ class ConfigSnapshot:
         rules: Iterable[PricingRule] = (),
         flags: Iterable[FeatureFlag] = (),
         coupons: Iterable[Coupon] = (),
+        flash_sales: Iterable[FlashSale] = (),
     ) -> ConfigSnapshot:
         """Index plain lists into a snapshot."""
         return cls(
@@ -55,6 +59,7 @@ class ConfigSnapshot:
             rules=RuleBook(rules),
             flags=FlagSet.of(flags),
             coupons=CouponSet.of(coupons),
+            flash_sales=FlashSaleBook(flash_sales),
         )
 
     def counts(self) -> dict[str, int]:
@@ -64,4 +69,5 @@ class ConfigSnapshot:
             "pricing_rules": len(self.rules),
             "feature_flags": len(self.flags.by_key),
             "coupons": len(self.coupons.by_code),
+            "flash_sales": len(self.flash_sales),
         }

@@ -21,9 +21,17 @@ from quote_service.cache.products import ProductCache
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import Forbidden, QuoteTimeout
+from quote_service.flash_sales.service import FlashSales
 from quote_service.pricing.coupons import normalize_code
 from quote_service.pricing.engine import price_quote
-from quote_service.pricing.quote import CatalogProduct, CustomerContext, EngineDefaults, Quote, QuoteRequest
+from quote_service.pricing.quote import (
+    CatalogProduct,
+    CustomerContext,
+    EngineDefaults,
+    FlashOffer,
+    Quote,
+    QuoteRequest,
+)
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
 from quote_service.quotes.store import QuoteStore, decode_quote
@@ -58,6 +66,7 @@ class QuoteService:
         products: ProductCache,
         store: QuoteStore,
         redis: Redis,
+        flash_sales: FlashSales | None = None,
     ) -> None:
         self.defaults = EngineDefaults(
             tax_rate=settings.default_tax_rate,
@@ -72,6 +81,7 @@ class QuoteService:
         self._products = products
         self._store = store
         self._redis = redis
+        self._flash = flash_sales
         # Recent quotes by identity, kept encoded: as bytes they add nothing for the garbage
         # collector to traverse (10,000 live Quote objects made full collections take ~150 ms).
         self._recent: OrderedDict[bytes, bytes] = OrderedDict()
@@ -102,12 +112,13 @@ class QuoteService:
             segment=request.customer_segment or (caller.segment if caller.kind == "user" else None),
             coupon_uses=await self._coupon_uses(request, snapshot),
         )
-        key = _identity(request, customer, snapshot, products, now)
+        flash = await self._flash_offers(snapshot, products, request.customer_id, now)
+        key = _identity(request, customer, snapshot, products, flash, now)
         payload = self._recent.get(key)
         if payload is not None and (cached := decode_quote(payload)).valid_until - now >= _MIN_REMAINING_VALIDITY:
             return PricedQuote(cached, payload)
         quote = price_quote(
-            request, snapshot=snapshot, products=products, flash={}, customer=customer,
+            request, snapshot=snapshot, products=products, flash=flash, customer=customer,
             defaults=self.defaults, now=now, quote_id=uuid.uuid4(),
         )  # fmt: skip
         payload = await self._store.put(quote, now=now)
@@ -128,6 +139,30 @@ class QuoteService:
         )
         return {code: int(count) for code, count in zip(limited, counts, strict=True) if count is not None}
 
+    async def _flash_offers(
+        self, snapshot: ConfigSnapshot, products: dict[str, CatalogProduct], customer_id: str, now: datetime
+    ) -> dict[str, FlashOffer]:
+        """Step 2's inputs: for each basket product in an active sale, the units left and the
+        customer's remaining limit (one Redis read per sale; none when no product is on sale)."""
+        if self._flash is None or not len(snapshot.flash_sales):
+            return {}
+        on_sale = [(pid, found) for pid in products if (found := snapshot.flash_sales.active_for(pid, now))]
+        offers: dict[str, FlashOffer] = {}
+        for product_id, (sale, item) in on_sale:
+            seen = await self._flash.counters.customer_view(sale.id, [item.product_id], customer_id)
+            if seen is None:
+                await self._flash.ensure_counters(sale.id)
+                seen = await self._flash.counters.customer_view(sale.id, [item.product_id], customer_id)
+            left, bought = seen[0] if seen else (0, 0)
+            offers[product_id] = FlashOffer(
+                flash_sale_id=sale.id,
+                product_id=item.product_id,
+                flash_price=item.flash_price,
+                remaining_stock=left,
+                customer_remaining_limit=max(0, item.per_user_limit - bought),
+            )
+        return offers
+
     def _remember(self, key: bytes, payload: bytes) -> None:
         self._recent[key] = payload
         if len(self._recent) > _RECENT_LIMIT:
@@ -139,10 +174,13 @@ def _identity(
     customer: CustomerContext,
     snapshot: ConfigSnapshot,
     products: dict[str, CatalogProduct],
+    flash: dict[str, FlashOffer],
     now: datetime,
 ) -> bytes:
     """Everything a quote's amounts depend on: equal identity, equal quote (within its validity)."""
-    return _REQUEST_ENCODER.encode((request, customer, snapshot.version, sorted(products.items()), _minute(now)))
+    return _REQUEST_ENCODER.encode(
+        (request, customer, snapshot.version, sorted(products.items()), sorted(flash.items()), _minute(now))
+    )
 
 
 def _minute(moment: datetime) -> int:

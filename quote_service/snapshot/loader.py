@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from quote_service.clock import utcnow
 from quote_service.commissions import repository as commissions
 from quote_service.coupons import repository as coupons
 from quote_service.db.pool import Pool
 from quote_service.flags import repository as flags
+from quote_service.flash_sales.service import load_definitions
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.rules import repository as rules
 
@@ -19,4 +21,5 @@ async def load_snapshot(pool: Pool, version: int) -> ConfigSnapshot:
             rules=await rules.load_active(conn),
             flags=await flags.load_active(conn),
             coupons=await coupons.load_active(conn),
+            flash_sales=await load_definitions(conn, now=utcnow()),
         )

@@ -1,0 +1,168 @@
+"""HTTP: /api/v1/flash-sales — admin CRUD and lifecycle, reads, purchases (API.md §7)."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from redis.exceptions import RedisError
+
+from quote_service.auth.guards import admin_only, any_caller
+from quote_service.clock import utcnow
+from quote_service.errors import NotFound, invalid
+from quote_service.flash_sales import repository
+from quote_service.flash_sales.purchases import Purchases
+from quote_service.flash_sales.schemas import (
+    CustomerPurchases,
+    FlashSale,
+    FlashSaleCreate,
+    FlashSaleUpdate,
+    Purchase,
+    PurchaseCreate,
+    ReconcileReport,
+    SaleStats,
+)
+from quote_service.flash_sales.service import FlashSales, purchase_from_row, state_conflict, stats_from_row
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pricing.flash import SaleStatus
+from quote_service.web.deps import AuthedRequest, actor_of
+from quote_service.web.envelope import Envelope, ok
+
+MAX_KEY_LENGTH = 128
+IdempotencyKey = Annotated[
+    str,
+    HeaderParameter(
+        name="Idempotency-Key",
+        description="Required, 1-128 characters. Retrying with the same key and body returns the same purchase.",
+    ),
+]
+SalesDep = NamedDependency[FlashSales]
+PurchasesDep = NamedDependency[Purchases]
+
+
+class FlashSaleController(Controller):
+    path = "/api/v1/flash-sales"
+    tags = ["flash sales"]
+    guards = [any_caller]
+
+    @post("/", guards=[admin_only], summary="Create a flash sale (allocates stock from each product)")
+    async def create(
+        self, data: JSONBody[FlashSaleCreate], flash_sales: SalesDep, request: AuthedRequest
+    ) -> Envelope[FlashSale]:
+        return ok(await flash_sales.create(data, actor=actor_of(request)), "Flash sale created")
+
+    @get("/", summary="Flash sales, latest start first (status as the clock gives it)")
+    async def list_sales(
+        self,
+        flash_sales: SalesDep,
+        status: FromQuery[SaleStatus | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[FlashSale]]:
+        before = decode_cursor(cursor, tuple[datetime, UUID])
+        return ok(await flash_sales.list_sales(status=status, before=before, limit=limit))
+
+    @get("/{sale_id:uuid}", summary="One flash sale with live remaining stock (counts the caller as a viewer)")
+    async def get_sale(
+        self,
+        sale_id: FromPath[UUID],
+        flash_sales: SalesDep,
+        request: AuthedRequest,
+        customer_id: FromQuery[str | None] = None,
+    ) -> Envelope[FlashSale]:
+        sale = await flash_sales.get(sale_id)
+        viewer = str(request.user.id) if request.user.role == "user" else customer_id
+        if viewer and request.user.role != "admin":
+            with contextlib.suppress(RedisError):  # a lost view must not cost the shopper the page
+                await flash_sales.counters.add_viewer(sale_id, viewer)
+        return ok(sale)
+
+    @put("/{sale_id:uuid}", guards=[admin_only], summary="Change a sale (while scheduled; ends_at also while active)")
+    async def update(
+        self, sale_id: FromPath[UUID], data: JSONBody[FlashSaleUpdate], flash_sales: SalesDep, request: AuthedRequest
+    ) -> Envelope[FlashSale]:
+        return ok(await flash_sales.update(sale_id, data, actor=actor_of(request)), "Flash sale updated")
+
+    @delete("/{sale_id:uuid}", guards=[admin_only], status_code=200, summary="Delete a scheduled sale")
+    async def remove(self, sale_id: FromPath[UUID], flash_sales: SalesDep, request: AuthedRequest) -> Envelope[None]:
+        await flash_sales.delete(sale_id, actor=actor_of(request))
+        return ok(None, "Flash sale deleted; its allocation went back to the products")
+
+    @post("/{sale_id:uuid}/activate", guards=[admin_only], status_code=200, summary="Start a scheduled sale now")
+    async def activate(
+        self, sale_id: FromPath[UUID], flash_sales: SalesDep, request: AuthedRequest
+    ) -> Envelope[FlashSale]:
+        if not await flash_sales.activate(sale_id, actor=actor_of(request)):
+            raise state_conflict("Only a scheduled flash sale can be activated")
+        return ok(await flash_sales.get(sale_id), "Flash sale activated")
+
+    @post("/{sale_id:uuid}/end", guards=[admin_only], status_code=200, summary="End a sale now (unsold units return)")
+    async def end(self, sale_id: FromPath[UUID], flash_sales: SalesDep, request: AuthedRequest) -> Envelope[FlashSale]:
+        if not await flash_sales.end(sale_id, actor=actor_of(request)):
+            raise state_conflict("The flash sale has already ended")
+        return ok(await flash_sales.get(sale_id), "Flash sale ended")
+
+    @post("/{sale_id:uuid}/purchases", summary="Buy at the flash price (requires Idempotency-Key)")
+    async def purchase(
+        self,
+        sale_id: FromPath[UUID],
+        data: JSONBody[PurchaseCreate],
+        idempotency_key: IdempotencyKey,
+        purchases: PurchasesDep,
+        request: AuthedRequest,
+    ) -> Envelope[Purchase]:
+        if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
+            raise invalid("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters")
+        purchase, replayed = await purchases.purchase(
+            sale_id, data, principal=request.user, idempotency_key=idempotency_key, now=utcnow()
+        )
+        return ok(purchase, "Purchase already made with this Idempotency-Key" if replayed else "Purchase confirmed")
+
+    @get("/{sale_id:uuid}/purchases/me", summary="What the customer bought and may still buy")
+    async def mine(
+        self,
+        sale_id: FromPath[UUID],
+        purchases: PurchasesDep,
+        request: AuthedRequest,
+        customer_id: FromQuery[str | None] = None,
+    ) -> Envelope[CustomerPurchases]:
+        return ok(await purchases.mine(sale_id, principal=request.user, customer_id=customer_id))
+
+    @get("/{sale_id:uuid}/purchases", guards=[admin_only], summary="The sale's purchases, newest first")
+    async def list_purchases(
+        self,
+        sale_id: FromPath[UUID],
+        flash_sales: SalesDep,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[Purchase]]:
+        before = decode_cursor(cursor, tuple[datetime, UUID])
+        async with flash_sales.pool.acquire() as conn:
+            if await repository.get_sale(conn, sale_id=sale_id) is None:
+                raise NotFound(f"flash sale {sale_id} not found")
+            rows = await repository.list_purchases(conn, sale_id=sale_id, before=before, limit=limit)
+        return ok(page_of(rows, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=purchase_from_row))
+
+    @post("/{sale_id:uuid}/reconcile", guards=[admin_only], status_code=200, summary="Rebuild counters from the ledger")
+    async def reconcile(self, sale_id: FromPath[UUID], flash_sales: SalesDep) -> Envelope[ReconcileReport]:
+        report = await flash_sales.reconcile(sale_id)
+        message = f"{len(report.corrections)} counter(s) corrected" if report.corrections else "No drift"
+        return ok(report, message)
+
+    @get("/{sale_id:uuid}/stats", guards=[admin_only], summary="Background summary of a sale (from the ledger)")
+    async def stats(self, sale_id: FromPath[UUID], flash_sales: SalesDep) -> Envelope[SaleStats]:
+        async with flash_sales.pool.acquire() as conn:
+            if await repository.get_sale(conn, sale_id=sale_id) is None:
+                raise NotFound(f"flash sale {sale_id} not found")
+            row = await repository.get_stats(conn, sale_id=sale_id)
+        if row is None:
+            await flash_sales.refresh_summaries(sale_id)
+            async with flash_sales.pool.acquire() as conn:
+                row = await repository.get_stats(conn, sale_id=sale_id)
+        assert row is not None
+        return ok(stats_from_row(row))

@@ -1,0 +1,296 @@
+"""A flash-sale purchase: Redis decides, PostgreSQL records, and only then the client hears 201.
+
+    1. price check (the server's price; a different expected_unit_price is PRICE_CHANGED);
+    2. one Lua script: sale active? enough left? under the customer's limit? → both counters
+       change in one atomic step, and the Idempotency-Key is marked pending. Losers stop here,
+       at Redis speed, without touching PostgreSQL;
+    3. the winner's ledger row, in one transaction that re-checks the same limits against the
+       ledger (`sold <= allocated_stock`, the customer's units, the item still open): PostgreSQL
+       is the last word even when Redis was flushed or drifted;
+    4. 201, and the key's marker now holds the purchase (a retry replays it from Redis).
+
+If step 3 fails (the database refuses, errors, or times out) step 2 is undone and the client
+gets the refusal or 503: nothing half-done. Steps 3-4 are shielded from request cancellation
+so a client that hangs up cannot leave units taken in Redis without a ledger row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+import msgspec
+import structlog
+
+from quote_service.auth.schemas import Principal
+from quote_service.errors import Conflict, DependencyUnavailable, Forbidden, ServiceError, invalid
+from quote_service.flash_sales import repository
+from quote_service.flash_sales.counters import Reservation, marker_key
+from quote_service.flash_sales.schemas import CustomerItem, CustomerPurchases, Purchase, PurchaseCreate
+from quote_service.flash_sales.service import FlashSales, done_marker, marker_ttl, purchase_from_row
+from quote_service.pricing import money
+from quote_service.pricing.flash import FlashItem, FlashSale
+
+log = structlog.get_logger("quote_service.flash_sales")
+
+_HASHED = msgspec.msgpack.Encoder()
+_PURCHASE = msgspec.json.Decoder(Purchase)
+# How long a retry waits for the first request with its key to finish before answering 409.
+PENDING_WAIT_SECONDS = 5.0
+_REFUSALS = {
+    "SOLD_OUT": "Not enough units left for the quantity asked: nothing was sold",
+    "PURCHASE_LIMIT_EXCEEDED": "This purchase would exceed the customer's limit for this product",
+    "SALE_NOT_ACTIVE": "The flash sale is not active",
+}
+
+
+class Refused(Exception):
+    """The ledger refused what Redis allowed (Redis had drifted); carries the refusal code."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def refusal(code: str, detail: str = "") -> Conflict:
+    message = _REFUSALS[code]
+    if code == "SOLD_OUT" and detail:
+        message += f" ({detail} left)"
+    elif code == "PURCHASE_LIMIT_EXCEEDED" and detail:
+        message += f" ({detail} more allowed)"
+    return Conflict(message, code=code)
+
+
+def customer_of(principal: Principal, customer_id: str | None) -> str:
+    """Who buys: a user buys for itself; an API key names the customer."""
+    if principal.role == "user":
+        if customer_id is not None and customer_id != str(principal.id):
+            raise Forbidden("A user may buy only for itself: customer_id must be your user id")
+        return str(principal.id)
+    if customer_id is not None:
+        return customer_id
+    if principal.kind == "user":
+        return str(principal.id)
+    raise invalid("customer_id", "is required when buying with an API key")
+
+
+def fingerprint(sale_id: UUID, data: PurchaseCreate, customer_id: str) -> str:
+    """Equal for the same request however its numbers were spelled ("9.5" and 9.50)."""
+    expected = None if data.expected_unit_price is None else format(data.expected_unit_price.normalize(), "f")
+    canonical = (str(sale_id), str(data.product_id), data.quantity, expected, customer_id)
+    return hashlib.sha256(_HASHED.encode(canonical)).hexdigest()
+
+
+class Purchases:
+    """One per process: the purchase path and a customer's view of a sale."""
+
+    def __init__(self, sales: FlashSales) -> None:
+        self.sales = sales
+        self.counters = sales.counters
+        self.pool = sales.pool
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def purchase(
+        self, sale_id: UUID, data: PurchaseCreate, *, principal: Principal, idempotency_key: str, now: datetime
+    ) -> tuple[Purchase, bool]:
+        """Buy; returns (purchase, True when replayed for this Idempotency-Key)."""
+        sale = await self.sales.definition(sale_id)
+        item = sale.item(data.product_id)
+        if item is None:
+            raise invalid("product_id", "is not in this flash sale")
+        customer = customer_of(principal, data.customer_id)
+        if data.expected_unit_price is not None and data.expected_unit_price != item.flash_price:
+            raise Conflict(
+                f"The flash price is {money.round_money(item.flash_price, item.currency)} {item.currency}, "
+                f"not {data.expected_unit_price}",
+                code="PRICE_CHANGED",
+            )
+        print_ = fingerprint(sale_id, data, customer)
+        marker = marker_key(sale_id, principal.id, idempotency_key)
+        deadline = time.monotonic() + PENDING_WAIT_SECONDS
+        while True:
+            answer = await self.counters.reserve(
+                sale_id=sale_id,
+                product_id=item.product_id,
+                customer_id=customer,
+                quantity=data.quantity,
+                now=now,
+                marker=marker,
+                marker_value=f"P|{print_}",
+                marker_ttl=marker_ttl(sale.ends_at, now),
+            )
+            if isinstance(answer, bytes):
+                replayed = _replay(answer, print_)
+                if replayed is not None:
+                    return replayed, True
+                if time.monotonic() > deadline:
+                    raise Conflict(
+                        "A request with this Idempotency-Key is still being processed; retry shortly",
+                        code="IDEMPOTENCY_CONFLICT",
+                    )
+                await asyncio.sleep(0.01)  # the first request with this key is still writing
+                continue
+            if answer.outcome == "MISSING":
+                await self.sales.ensure_counters(sale_id)
+                continue
+            if answer.outcome == "NOT_IN_SALE":
+                raise invalid("product_id", "is not in this flash sale")
+            if answer.outcome != "OK":
+                raise refusal(answer.outcome, answer.detail)
+            # Shielded: once units are taken, record-or-undo runs to its end even if the client leaves.
+            return await asyncio.shield(
+                self._record(sale, item, data, answer, customer, principal, idempotency_key, print_, marker)
+            )
+
+    async def _record(
+        self,
+        sale: FlashSale,
+        item: FlashItem,
+        data: PurchaseCreate,
+        reservation: Reservation,
+        customer: str,
+        principal: Principal,
+        idempotency_key: str,
+        print_: str,
+        marker: str,
+    ) -> tuple[Purchase, bool]:
+        try:
+            row = await self._write_ledger(sale, item, data, customer, principal, idempotency_key, print_)
+        except asyncpg.UniqueViolationError as exc:
+            await self._undo(sale.id, reservation, item, customer, data.quantity, marker)
+            if exc.constraint_name != repository.IDEMPOTENCY_CONSTRAINT:
+                raise
+            # The key was used before and its marker was lost (a flush): the ledger answers.
+            async with self.pool.acquire() as conn:
+                existing = await repository.purchase_by_key(
+                    conn, principal_id=principal.id, idempotency_key=idempotency_key
+                )
+            if existing is None or bytes(existing["request_hash"]).hex() != print_:
+                raise _key_conflict() from exc
+            return purchase_from_row(existing), True
+        except Refused as refused:
+            await self._undo(sale.id, reservation, item, customer, data.quantity, marker)
+            log.warning("flash_ledger_refused", flash_sale_id=str(sale.id), code=refused.code)
+            self._resync(sale.id)
+            raise refusal(refused.code) from None
+        except BaseException as exc:
+            await self._undo(sale.id, reservation, item, customer, data.quantity, marker)
+            if isinstance(exc, ServiceError | asyncio.CancelledError):
+                raise
+            log.error("flash_ledger_write_failed", flash_sale_id=str(sale.id), exc_info=True)
+            raise DependencyUnavailable("The purchase could not be recorded; nothing was sold") from exc
+        purchase = purchase_from_row(row)
+        try:
+            ttl = marker_ttl(sale.ends_at, purchase.created_at)
+            await self.counters.store_marker(marker, done_marker(print_, purchase), ttl)
+        except Exception:
+            log.warning("flash_marker_store_failed", flash_sale_id=str(sale.id), exc_info=True)
+        self.sales.dirty.add(sale.id)
+        return purchase, False
+
+    async def _write_ledger(
+        self,
+        sale: FlashSale,
+        item: FlashItem,
+        data: PurchaseCreate,
+        customer: str,
+        principal: Principal,
+        idempotency_key: str,
+        print_: str,
+    ) -> asyncpg.Record:
+        async with self.pool.acquire() as conn, conn.transaction():
+            taken = await repository.take_units(
+                conn, sale_id=sale.id, product_id=item.product_id, quantity=data.quantity
+            )
+            if taken is None:
+                state = await repository.item_state(conn, sale_id=sale.id, product_id=item.product_id)
+                raise Refused("SALE_NOT_ACTIVE" if state is None or state["returned_stock"] is not None else "SOLD_OUT")
+            owned = await repository.customer_units(
+                conn, sale_id=sale.id, product_id=item.product_id, customer_id=customer
+            )
+            if owned + data.quantity > taken["per_user_limit"]:
+                raise Refused("PURCHASE_LIMIT_EXCEEDED")
+            return await repository.insert_purchase(
+                conn,
+                fields={
+                    "id": uuid.uuid4(),
+                    "flash_sale_id": sale.id,
+                    "product_id": item.product_id,
+                    "customer_id": customer,
+                    "quantity": data.quantity,
+                    "unit_price": item.flash_price,
+                    "total": money.round_money(item.flash_price * data.quantity, item.currency),
+                    "currency": item.currency,
+                    "principal_id": principal.id,
+                    "idempotency_key": idempotency_key,
+                    "request_hash": bytes.fromhex(print_),
+                },
+            )
+
+    async def _undo(
+        self, sale_id: UUID, reservation: Reservation, item: FlashItem, customer: str, quantity: int, marker: str
+    ) -> None:
+        try:
+            await self.counters.undo(
+                sale_id=sale_id,
+                gen=reservation.gen,
+                product_id=item.product_id,
+                customer_id=customer,
+                quantity=quantity,
+                marker=marker,
+            )
+        except Exception:
+            log.error("flash_undo_failed", flash_sale_id=str(sale_id), exc_info=True)
+
+    def _resync(self, sale_id: UUID) -> None:
+        """Redis allowed what the ledger refused: rewrite its counters from the ledger, off the request path."""
+
+        async def run() -> None:
+            try:
+                await self.sales.reconcile(sale_id)
+            except Exception:
+                log.warning("flash_resync_failed", flash_sale_id=str(sale_id), exc_info=True)
+
+        task = asyncio.create_task(run(), name=f"flash-resync-{sale_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def mine(self, sale_id: UUID, *, principal: Principal, customer_id: str | None) -> CustomerPurchases:
+        """What one customer bought of each product, and how many more they may buy."""
+        sale = await self.sales.definition(sale_id)
+        customer = customer_of(principal, customer_id)
+        product_ids = [item.product_id for item in sale.items]
+        seen = await self.counters.customer_view(sale_id, product_ids, customer)
+        if seen is None:
+            await self.sales.ensure_counters(sale_id)
+            seen = await self.counters.customer_view(sale_id, product_ids, customer) or [(0, 0)] * len(product_ids)
+        return CustomerPurchases(
+            items=[
+                CustomerItem(
+                    product_id=item.product_id,
+                    purchased=bought,
+                    remaining_limit=max(0, item.per_user_limit - bought),
+                )
+                for item, (_, bought) in zip(sale.items, seen, strict=True)
+            ]
+        )
+
+
+def _replay(marker: bytes, print_: str) -> Purchase | None:
+    """A finished purchase for this key (None while the first request is still writing)."""
+    state, _, rest = marker.decode().partition("|")
+    stored_print, _, body = rest.partition("|")
+    if stored_print != print_:
+        raise _key_conflict()
+    if state != "D":
+        return None
+    return _PURCHASE.decode(body)
+
+
+def _key_conflict() -> Conflict:
+    return Conflict("This Idempotency-Key was already used with a different request body", code="IDEMPOTENCY_CONFLICT")

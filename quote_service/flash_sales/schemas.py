@@ -1,0 +1,138 @@
+"""Flash-sale payloads (API.md §7). Money is Decimal in, a string with the currency's digits out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+from quote_service.pricing.flash import SaleStatus
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset.")]
+Count = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
+ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class FlashSaleItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    product_id: UUID
+    flash_price: Decimal
+    """> 0, at least the product's min_price, in the product's currency."""
+    allocated_stock: Count
+    """Units taken from the product's stock when the sale is created (409 when short)."""
+    per_user_limit: Count
+
+
+Items = Annotated[list[FlashSaleItemIn], msgspec.Meta(min_length=1, max_length=100)]
+
+
+class FlashSaleCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: Name
+    starts_at: Instant
+    ends_at: Instant
+    """After starts_at and in the future."""
+    items: Items
+
+
+class FlashSaleUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PUT: the fields given are changed. While scheduled any of them; while active only ends_at."""
+
+    name: Name | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
+    items: Items | None = None
+    """Replaces every item; allocations are re-taken from (and given back to) product stock."""
+
+
+class FlashSaleItem(msgspec.Struct, frozen=True, kw_only=True):
+    product_id: UUID
+    flash_price: Decimal
+    currency: str
+    allocated_stock: int
+    remaining_stock: int
+    """Live, from the sale's counters; 0 once the sale has ended (unsold units went back to the product)."""
+    per_user_limit: int
+
+
+class FlashSale(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+    status: SaleStatus
+    """In force now: also follows the clock (scheduled → active at starts_at, ended at ends_at)."""
+    starts_at: datetime
+    ends_at: datetime
+    items: list[FlashSaleItem]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class PurchaseCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    product_id: UUID
+    quantity: Count
+    expected_unit_price: Decimal | None = None
+    """When given and different from the sale's price: 409 PRICE_CHANGED, nothing sold."""
+    customer_id: ExternalId | None = None
+    """Required for API keys; a user buys for itself (its user id)."""
+
+
+class Purchase(msgspec.Struct, frozen=True, kw_only=True):
+    purchase_id: UUID
+    flash_sale_id: UUID
+    product_id: UUID
+    customer_id: str
+    quantity: int
+    unit_price: Decimal
+    total: Decimal
+    currency: str
+    status: Literal["confirmed"]
+    created_at: datetime
+
+
+class CustomerItem(msgspec.Struct, frozen=True, kw_only=True):
+    product_id: UUID
+    purchased: int
+    remaining_limit: int
+
+
+class CustomerPurchases(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[CustomerItem]
+
+
+class Correction(msgspec.Struct, frozen=True, kw_only=True):
+    """One counter that differed from the ledger (and now matches it)."""
+
+    product_id: UUID
+    customer_id: str | None
+    """None for the product's remaining stock."""
+    counter: Literal["remaining_stock", "purchased"]
+    redis: int | None
+    """What Redis held (None: missing)."""
+    ledger: int
+
+
+class ReconcileReport(msgspec.Struct, frozen=True, kw_only=True):
+    flash_sale_id: UUID
+    counters_were_missing: bool
+    corrections: list[Correction]
+    summaries_refreshed: bool
+
+
+class SaleStats(msgspec.Struct, frozen=True, kw_only=True):
+    """Background summary of a sale, recomputed from the ledger (see `computed_at`)."""
+
+    flash_sale_id: UUID
+    purchases: int
+    units_sold: int
+    revenue: dict[str, Decimal]
+    """By currency."""
+    buyers: int
+    unique_viewers: int
+    conversion_rate: Decimal | None
+    """buyers / unique_viewers, in percent; None before anyone viewed the sale."""
+    attempts: dict[str, int]
+    """Purchase attempts by outcome at Redis (RESERVED, SOLD_OUT, PURCHASE_LIMIT_EXCEEDED, SALE_NOT_ACTIVE)."""
+    computed_at: datetime

@@ -1,0 +1,601 @@
+"""Flash sales: admin writes, lifecycle transitions, reads, and the counters' upkeep.
+
+Allocation and return of stock happen in the same transaction as the sale change they belong
+to (products locked in id order, every movement logged), so stock is taken once at creation
+and the unsold units come back exactly once at the end: `end` is guarded by the stored status
+and by each item's `returned_stock`, whoever calls it (admin, the scheduler of any process).
+
+Redis counters are derived state. After every committed change they are rewritten; when they
+are missing (restart, flush, failover) `ensure_counters` rebuilds them from the ledger, one
+rebuild at a time (a per-process lock plus a Redis lock across processes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+import structlog
+from redis.exceptions import RedisError
+
+from quote_service.catalog import repository as catalog
+from quote_service.clock import utcnow
+from quote_service.db.pool import Connection, Pool
+from quote_service.errors import (
+    Conflict,
+    DependencyUnavailable,
+    FieldError,
+    InsufficientStock,
+    NotFound,
+    ValidationFailed,
+)
+from quote_service.flash_sales import repository
+from quote_service.flash_sales.counters import Counters, SaleCounters, marker_key, sale_key
+from quote_service.flash_sales.schemas import (
+    Correction,
+    FlashSale,
+    FlashSaleCreate,
+    FlashSaleItem,
+    FlashSaleItemIn,
+    FlashSaleUpdate,
+    Purchase,
+    ReconcileReport,
+    SaleStats,
+)
+from quote_service.pagination import Page, page_of
+from quote_service.pricing import flash, money
+from quote_service.pricing.snapshot import ConfigSnapshot
+from quote_service.snapshot.store import ConfigStore
+
+log = structlog.get_logger("quote_service.flash_sales")
+
+DOMAIN = "flash_sales"
+REBUILD_WAIT_SECONDS = 10.0
+ENDED_COUNTERS_TTL = timedelta(days=7)
+_PURCHASE_JSON = msgspec.json.Encoder()
+
+
+def state_conflict(message: str) -> Conflict:
+    return Conflict(message, code="INVALID_SALE_STATE")
+
+
+def marker_ttl(ends_at: datetime, now: datetime) -> int:
+    """Idempotency markers outlive the sale by a day (a retry after the end still replays)."""
+    seconds = int((ends_at - now).total_seconds()) + 86_400
+    return max(86_400, min(seconds, 30 * 86_400))
+
+
+def done_marker(fingerprint: str, purchase: Purchase) -> str:
+    return f"D|{fingerprint}|{_PURCHASE_JSON.encode(purchase).decode()}"
+
+
+def purchase_from_row(row: asyncpg.Record) -> Purchase:
+    currency = row["currency"].strip()
+    return Purchase(
+        purchase_id=row["id"],
+        flash_sale_id=row["flash_sale_id"],
+        product_id=row["product_id"],
+        customer_id=row["customer_id"],
+        quantity=row["quantity"],
+        unit_price=money.round_money(row["unit_price"], currency),
+        total=money.round_money(row["total"], currency),
+        currency=currency,
+        status=row["status"],
+        created_at=row["created_at"],
+    )
+
+
+def stats_from_row(row: asyncpg.Record) -> SaleStats:
+    viewers = row["unique_viewers"]
+    rate = None
+    if viewers:
+        rate = (Decimal(100) * row["buyers"] / viewers).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return SaleStats(
+        flash_sale_id=row["flash_sale_id"],
+        purchases=row["purchases"],
+        units_sold=row["units_sold"],
+        revenue={currency: money.round_money(Decimal(amount), currency) for currency, amount in row["revenue"].items()},
+        buyers=row["buyers"],
+        unique_viewers=viewers,
+        conversion_rate=rate,
+        attempts=dict(row["attempts"]),
+        computed_at=row["computed_at"],
+    )
+
+
+def definition_of(sale: asyncpg.Record, items: Sequence[asyncpg.Record]) -> flash.FlashSale:
+    """The snapshot's view of a sale (pricing.flash)."""
+    return flash.FlashSale(
+        id=sale["id"],
+        name=sale["name"],
+        status=sale["status"],
+        starts_at=sale["starts_at"],
+        ends_at=sale["ends_at"],
+        items=tuple(
+            flash.FlashItem(
+                product_id=i["product_id"],
+                flash_price=i["flash_price"],
+                allocated_stock=i["allocated_stock"],
+                per_user_limit=i["per_user_limit"],
+                currency=i["currency"].strip(),
+            )
+            for i in items
+        ),
+    )
+
+
+async def load_definitions(conn: Connection, *, now: datetime) -> list[flash.FlashSale]:
+    """Sales for the configuration snapshot: not ended, or ended within the last day."""
+    sales = await repository.load_open(conn, ended_since=now - timedelta(days=1))
+    items = await repository.items_of(conn, sale_ids=[s["id"] for s in sales])
+    by_sale: dict[UUID, list[asyncpg.Record]] = {}
+    for item in items:
+        by_sale.setdefault(item["flash_sale_id"], []).append(item)
+    return [definition_of(sale, by_sale.get(sale["id"], [])) for sale in sales]
+
+
+class FlashSales:
+    """One per process: admin writes, transitions, reads, counters."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        counters: Counters,
+        config_store: ConfigStore[ConfigSnapshot],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.pool = pool
+        self.counters = counters
+        self.config = config_store
+        self.clock = clock
+        self.dirty: set[UUID] = set()
+        """Sales whose background summaries are out of date."""
+        self._rebuilds: dict[UUID, asyncio.Lock] = {}
+
+    # -- admin writes -------------------------------------------------------------------------
+
+    async def create(self, data: FlashSaleCreate, *, actor: str) -> FlashSale:
+        now = self.clock()
+        errors = _window_errors(data.starts_at, data.ends_at, now)
+        sale_id = uuid.uuid4()
+        async with self.pool.acquire() as conn, conn.transaction():
+            products = await _locked_products(conn, data.items)
+            errors += _item_errors(data.items, products)
+            if errors:
+                raise ValidationFailed("The flash sale has invalid fields", details=errors)
+            await _refuse_overlap(conn, data.items, data.starts_at, data.ends_at, now=now, excluding=None)
+            _refuse_short_stock(data.items, products, returning={})
+            sale = await repository.insert_sale(
+                conn, sale_id=sale_id, name=data.name, starts_at=data.starts_at, ends_at=data.ends_at, actor=actor
+            )
+            await repository.insert_items(conn, sale_id=sale_id, items=data.items)
+            await _move_stock(
+                conn, {i.product_id: -i.allocated_stock for i in data.items}, f"flash sale {sale_id}: allocated", actor
+            )
+            items = await repository.items_of(conn, sale_ids=[sale_id])
+        await self._after_write(sale_id, rebuild=True)
+        return await self._view(sale, items)
+
+    async def update(self, sale_id: UUID, data: FlashSaleUpdate, *, actor: str) -> FlashSale:
+        now = self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            sale = await self._locked(conn, sale_id)
+            status = flash.effective_status(sale["status"], sale["starts_at"], sale["ends_at"], now)
+            if status == "ended":
+                raise state_conflict("The flash sale has ended: it can no longer change")
+            changing = {name for name in ("name", "starts_at", "items") if getattr(data, name) is not None}
+            if status == "active" and changing:
+                raise state_conflict(
+                    "The flash sale is active: only ends_at can change (not " + ", ".join(sorted(changing)) + ")"
+                )
+            starts_at = data.starts_at or sale["starts_at"]
+            ends_at = data.ends_at or sale["ends_at"]
+            errors = _window_errors(starts_at, ends_at, now)
+            old_items = await repository.items_of(conn, sale_ids=[sale_id])
+            new_items = data.items
+            if new_items is not None:
+                old = {i["product_id"]: i["allocated_stock"] for i in old_items}
+                products = await _locked_products(conn, [*new_items], also=old)
+                errors += _item_errors(new_items, products)
+            if errors:
+                raise ValidationFailed("The flash sale has invalid fields", details=errors)
+            if new_items is not None:
+                await _refuse_overlap(conn, new_items, starts_at, ends_at, now=now, excluding=sale_id)
+                _refuse_short_stock(new_items, products, returning=old)
+                deltas = dict.fromkeys(products, 0)
+                for product_id, allocated in old.items():
+                    deltas[product_id] += allocated
+                for item in new_items:
+                    deltas[item.product_id] -= item.allocated_stock
+                await repository.delete_items(conn, sale_id=sale_id)
+                await repository.insert_items(conn, sale_id=sale_id, items=new_items)
+                await _move_stock(conn, deltas, f"flash sale {sale_id}: allocation changed", actor)
+            elif "starts_at" in changing or data.ends_at is not None:
+                current = [
+                    FlashSaleItemIn(
+                        product_id=i["product_id"],
+                        flash_price=i["flash_price"],
+                        allocated_stock=i["allocated_stock"],
+                        per_user_limit=i["per_user_limit"],
+                    )
+                    for i in old_items
+                ]
+                await _refuse_overlap(conn, current, starts_at, ends_at, now=now, excluding=sale_id)
+            fields: dict[str, Any] = {"starts_at": starts_at, "ends_at": ends_at}
+            if data.name is not None:
+                fields["name"] = data.name
+            sale = await repository.update_sale(conn, sale_id=sale_id, fields=fields, actor=actor)
+            items = await repository.items_of(conn, sale_ids=[sale_id])
+        if status == "scheduled":
+            # Nothing can have been sold yet: rewrite the counters from the new definition.
+            await self._after_write(sale_id, rebuild=True)
+        else:
+            await self._after_write(sale_id, fields={"ends": str(int(ends_at.timestamp() * 1000))})
+        return await self._view(sale, items)
+
+    async def delete(self, sale_id: UUID, *, actor: str) -> None:
+        """Withdraw a scheduled sale: its allocation goes back to the products."""
+        now = self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            sale = await self._locked(conn, sale_id)
+            if flash.effective_status(sale["status"], sale["starts_at"], sale["ends_at"], now) != "scheduled":
+                raise state_conflict("Only a scheduled flash sale can be deleted (end it instead)")
+            items = await repository.items_of(conn, sale_ids=[sale_id])
+            await catalog.lock_products(conn, product_ids=sorted(i["product_id"] for i in items))
+            await _move_stock(
+                conn,
+                {i["product_id"]: i["allocated_stock"] for i in items},
+                f"flash sale {sale_id}: deleted, allocation returned",
+                actor,
+            )
+            await repository.delete_sale(conn, sale_id=sale_id)
+        try:
+            await self.counters.delete(sale_id)
+        except RedisError:
+            log.warning("flash_counters_delete_failed", flash_sale_id=str(sale_id))
+        await self.config.changed(DOMAIN)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def activate(self, sale_id: UUID, *, actor: str, now: datetime | None = None) -> bool:
+        """scheduled → active; False when it was not scheduled (already moved on)."""
+        now = now or self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            sale = await repository.get_sale(conn, sale_id=sale_id, for_update=True)
+            if sale is None:
+                raise NotFound(f"flash sale {sale_id} not found")
+            if sale["ends_at"] <= now or await repository.activate(conn, sale_id=sale_id, now=now, actor=actor) is None:
+                return False
+        log.info("flash_sale_activated", flash_sale_id=str(sale_id), actor=actor)
+        await self._after_write(sale_id, fields={"status": "active"})
+        return True
+
+    async def end(self, sale_id: UUID, *, actor: str, now: datetime | None = None) -> bool:
+        """→ ended, returning the unsold units to stock; False when it had already ended."""
+        now = now or self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await repository.end(conn, sale_id=sale_id, now=now, actor=actor) is None:
+                if await repository.get_sale(conn, sale_id=sale_id) is None:
+                    raise NotFound(f"flash sale {sale_id} not found")
+                return False
+            closed = await repository.close_items(conn, sale_id=sale_id)
+            returned = {row["product_id"]: row["returned_stock"] for row in closed if row["returned_stock"] > 0}
+            if returned:
+                await catalog.lock_products(conn, product_ids=sorted(returned))
+                await _move_stock(conn, returned, f"flash sale {sale_id}: ended, unsold units returned", actor)
+        log.info("flash_sale_ended", flash_sale_id=str(sale_id), actor=actor, returned=sum(returned.values()))
+        self.dirty.add(sale_id)
+        await self._after_write(sale_id, fields={"status": "ended"}, expire=ENDED_COUNTERS_TTL)
+        return True
+
+    async def due(self, now: datetime, *, limit: int = 100) -> list[asyncpg.Record]:
+        async with self.pool.acquire() as conn:
+            return await repository.due_transitions(conn, now=now, limit=limit)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def get(self, sale_id: UUID) -> FlashSale:
+        async with self.pool.acquire() as conn:
+            sale = await repository.get_sale(conn, sale_id=sale_id)
+            if sale is None:
+                raise NotFound(f"flash sale {sale_id} not found")
+            items = await repository.items_of(conn, sale_ids=[sale_id])
+        return await self._view(sale, items)
+
+    async def list_sales(
+        self, *, status: flash.SaleStatus | None, before: tuple[datetime, UUID] | None, limit: int
+    ) -> Page[FlashSale]:
+        now = self.clock()
+        async with self.pool.acquire() as conn:
+            rows = await repository.list_sales(conn, now=now, status=status, before=before, limit=limit)
+            items = await repository.items_of(conn, sale_ids=[r["id"] for r in rows[:limit]])
+        by_sale: dict[UUID, list[asyncpg.Record]] = {}
+        for item in items:
+            by_sale.setdefault(item["flash_sale_id"], []).append(item)
+        views = {row["id"]: await self._view(row, by_sale.get(row["id"], [])) for row in rows[:limit]}
+        return page_of(rows, limit=limit, key=lambda r: (r["starts_at"], r["id"]), item=lambda r: views[r["id"]])
+
+    async def definition(self, sale_id: UUID) -> flash.FlashSale:
+        """The sale as configured: from the snapshot, else (just created elsewhere, long ended) the database."""
+        known = self.config.snapshot.flash_sales.by_id.get(sale_id)
+        if known is not None:
+            return known
+        async with self.pool.acquire() as conn:
+            sale = await repository.get_sale(conn, sale_id=sale_id)
+            if sale is None:
+                raise NotFound(f"flash sale {sale_id} not found")
+            return definition_of(sale, await repository.items_of(conn, sale_ids=[sale_id]))
+
+    async def _view(self, sale: asyncpg.Record, items: Sequence[asyncpg.Record]) -> FlashSale:
+        now = self.clock()
+        status = flash.effective_status(sale["status"], sale["starts_at"], sale["ends_at"], now)
+        left: Sequence[int | None] = [0] * len(items)
+        if status != "ended" and items:
+            product_ids = [i["product_id"] for i in items]
+            counted = await self.counters.remaining(sale["id"], product_ids)
+            if counted is None:
+                await self.ensure_counters(sale["id"])
+                counted = await self.counters.remaining(sale["id"], product_ids)
+            left = counted or [i["allocated_stock"] - i["sold"] for i in items]
+        return FlashSale(
+            id=sale["id"],
+            name=sale["name"],
+            status=status,
+            starts_at=sale["starts_at"],
+            ends_at=sale["ends_at"],
+            items=[
+                FlashSaleItem(
+                    product_id=i["product_id"],
+                    flash_price=money.round_money(i["flash_price"], i["currency"].strip()),
+                    currency=i["currency"].strip(),
+                    allocated_stock=i["allocated_stock"],
+                    remaining_stock=max(0, n if n is not None else i["allocated_stock"] - i["sold"]),
+                    per_user_limit=i["per_user_limit"],
+                )
+                for i, n in zip(items, left, strict=True)
+            ],
+            created_by=sale["created_by"],
+            created_at=sale["created_at"],
+            updated_at=sale["updated_at"],
+        )
+
+    # -- counters -----------------------------------------------------------------------------
+
+    async def ensure_counters(self, sale_id: UUID) -> None:
+        """Rebuild the sale's counters from the ledger if they are missing; one rebuild at a time."""
+        lock = self._rebuilds.setdefault(sale_id, asyncio.Lock())
+        async with lock:
+            if await self.counters.exists(sale_id):
+                return
+            token = uuid.uuid4().hex
+            deadline = time.monotonic() + REBUILD_WAIT_SECONDS
+            while not await self.counters.acquire_rebuild(sale_id, token, seconds=REBUILD_WAIT_SECONDS):
+                # Another process is rebuilding: wait for its result rather than repeat the work.
+                await asyncio.sleep(0.02)
+                if await self.counters.exists(sale_id):
+                    return
+                if time.monotonic() > deadline:
+                    raise DependencyUnavailable("The flash sale's counters are being rebuilt; retry shortly")
+            try:
+                written, _ = await self._write_counters(sale_id, replace=False)
+            finally:
+                await self.counters.release_rebuild(sale_id, token)
+            if written:
+                log.warning("flash_counters_rebuilt", flash_sale_id=str(sale_id))
+
+    async def reconcile(self, sale_id: UUID) -> ReconcileReport:
+        """Recompute the counters from the ledger, report what differed, rewrite them; refresh summaries."""
+        before = await self.counters.read(sale_id)
+        _, ledger = await self._write_counters(sale_id, replace=True)
+        corrections: list[Correction] = []
+        held = before or {}
+        for product_id, left in ledger.remaining.items():
+            redis_left = held.get(f"s:{product_id}")
+            if redis_left != left:
+                corrections.append(
+                    Correction(
+                        product_id=product_id,
+                        customer_id=None,
+                        counter="remaining_stock",
+                        redis=redis_left,
+                        ledger=left,
+                    )
+                )
+        bought = {f"b:{p}:{c}": (p, c, n) for (p, c), n in ledger.bought.items()}
+        for field in sorted(set(bought) | {f for f in held if f.startswith("b:")}):
+            redis_count = held.get(field)
+            product_text, _, customer = field[2:].partition(":")
+            product_id, customer_id, count = bought.get(field, (UUID(product_text), customer, 0))
+            if (redis_count or 0) != count:
+                corrections.append(
+                    Correction(
+                        product_id=product_id,
+                        customer_id=customer_id,
+                        counter="purchased",
+                        redis=redis_count,
+                        ledger=count,
+                    )
+                )
+        if corrections:
+            log.warning("flash_counters_drift_corrected", flash_sale_id=str(sale_id), corrections=len(corrections))
+        await self.refresh_summaries(sale_id)
+        return ReconcileReport(
+            flash_sale_id=sale_id,
+            counters_were_missing=before is None,
+            corrections=corrections,
+            summaries_refreshed=True,
+        )
+
+    async def refresh_summaries(self, sale_id: UUID) -> None:
+        """Background work, also re-runnable: customer summaries and sale stats from the ledger."""
+        self.dirty.discard(sale_id)
+        viewers = await self.counters.viewers(sale_id)
+        attempts = await self.counters.attempts(sale_id)
+        async with self.pool.acquire() as conn:
+            await repository.refresh_summaries(
+                conn, sale_id=sale_id, viewers=viewers, attempts=attempts, now=self.clock()
+            )
+
+    async def _ledger_counters(self, sale_id: UUID, *, markers: list[tuple[str, str]] | None = None) -> SaleCounters:
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            sale = await repository.get_sale(conn, sale_id=sale_id)
+            if sale is None:
+                raise NotFound(f"flash sale {sale_id} not found")
+            items = await repository.items_of(conn, sale_ids=[sale_id])
+            bought = await repository.bought_by_customer(conn, sale_id=sale_id)
+            if markers is not None:
+                for row in await repository.purchases_of(conn, sale_id=sale_id):
+                    key = marker_key(sale_id, row["principal_id"], row["idempotency_key"])
+                    markers.append((key, done_marker(bytes(row["request_hash"]).hex(), purchase_from_row(row))))
+        return SaleCounters(
+            status=sale["status"],
+            starts_at=sale["starts_at"],
+            ends_at=sale["ends_at"],
+            remaining={i["product_id"]: i["allocated_stock"] - i["sold"] for i in items},
+            limits={i["product_id"]: i["per_user_limit"] for i in items},
+            bought={(r["product_id"], r["customer_id"]): r["units"] for r in bought},
+        )
+
+    async def _write_counters(self, sale_id: UUID, *, replace: bool) -> tuple[bool, SaleCounters]:
+        """Write the counters (and every durable purchase's idempotency marker) from the ledger."""
+        markers: list[tuple[str, str]] = []
+        ledger = await self._ledger_counters(sale_id, markers=markers)
+        ttl = marker_ttl(ledger.ends_at, self.clock())
+        written = await self.counters.build(sale_id, ledger, replace=replace, markers=markers, marker_ttl=ttl)
+        return written, ledger
+
+    async def _after_write(
+        self,
+        sale_id: UUID,
+        *,
+        rebuild: bool = False,
+        fields: dict[str, str] | None = None,
+        expire: timedelta | None = None,
+    ) -> None:
+        """After a commit: bring the counters along (best effort: missing ones are rebuilt on
+        demand, and the database refuses what they would wrongly allow), then tell every process."""
+        try:
+            if rebuild:
+                await self._write_counters(sale_id, replace=True)
+            if fields:
+                await self.counters.set_fields(sale_id, fields)
+            if expire is not None:
+                await self.counters.redis.expire(sale_key(sale_id), expire)
+        except RedisError:
+            log.warning("flash_counters_update_failed", flash_sale_id=str(sale_id), exc_info=True)
+        await self.config.changed(DOMAIN)
+
+    async def _locked(self, conn: Connection, sale_id: UUID) -> asyncpg.Record:
+        sale = await repository.get_sale(conn, sale_id=sale_id, for_update=True)
+        if sale is None:
+            raise NotFound(f"flash sale {sale_id} not found")
+        return sale
+
+
+def _window_errors(starts_at: datetime, ends_at: datetime, now: datetime) -> list[FieldError]:
+    if ends_at <= starts_at:
+        return [FieldError("ends_at", "must be after starts_at")]
+    if ends_at <= now:
+        return [FieldError("ends_at", "must be in the future")]
+    return []
+
+
+async def _locked_products(
+    conn: Connection, items: Sequence[FlashSaleItemIn], *, also: dict[UUID, int] | None = None
+) -> dict[UUID, asyncpg.Record]:
+    ids = {i.product_id for i in items} | set(also or {})
+    return {row["id"]: row for row in await catalog.lock_products(conn, product_ids=sorted(ids))}
+
+
+def _item_errors(items: Sequence[FlashSaleItemIn], products: dict[UUID, asyncpg.Record]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    seen: set[UUID] = set()
+    for index, item in enumerate(items):
+        at = f"items[{index}]"
+        if item.product_id in seen:
+            errors.append(FieldError(f"{at}.product_id", "appears more than once in this sale"))
+            continue
+        seen.add(item.product_id)
+        product = products.get(item.product_id)
+        if product is None or not product["is_active"]:
+            errors.append(FieldError(f"{at}.product_id", "no active product with this id"))
+            continue
+        currency = product["currency"].strip()
+        if not item.flash_price.is_finite() or item.flash_price <= 0:
+            errors.append(FieldError(f"{at}.flash_price", "must be greater than 0"))
+        elif not money.fits_minor_units(item.flash_price, currency):
+            errors.append(FieldError(f"{at}.flash_price", f"has more decimals than {currency} allows"))
+        elif item.flash_price < product["min_price"]:
+            errors.append(
+                FieldError(
+                    f"{at}.flash_price",
+                    f"must be at least the product's min_price {money.round_money(product['min_price'], currency)}",
+                )
+            )
+    return errors
+
+
+async def _refuse_overlap(
+    conn: Connection,
+    items: Sequence[FlashSaleItemIn],
+    starts_at: datetime,
+    ends_at: datetime,
+    *,
+    now: datetime,
+    excluding: UUID | None,
+) -> None:
+    """A product is in at most one sale at any moment (so a quote knows which price applies)."""
+    clashes = await repository.overlapping(
+        conn,
+        product_ids=[i.product_id for i in items],
+        starts_at=starts_at,
+        ends_at=ends_at,
+        now=now,
+        excluding=excluding,
+    )
+    if clashes:
+        position = {item.product_id: index for index, item in enumerate(items)}
+        raise Conflict(
+            "A product is already in another flash sale during this window",
+            code="FLASH_SALE_OVERLAP",
+            details=[
+                FieldError(f"items[{position[c['product_id']]}].product_id", f"in flash sale {c['flash_sale_id']}")
+                for c in clashes
+            ],
+        )
+
+
+def _refuse_short_stock(
+    items: Sequence[FlashSaleItemIn], products: dict[UUID, asyncpg.Record], *, returning: dict[UUID, int]
+) -> None:
+    short = [
+        FieldError(
+            f"items[{index}].allocated_stock",
+            f"{item.allocated_stock} asked, {products[item.product_id]['stock'] + returning.get(item.product_id, 0)}"
+            " in stock",
+        )
+        for index, item in enumerate(items)
+        if products[item.product_id]["stock"] + returning.get(item.product_id, 0) < item.allocated_stock
+    ]
+    if short:
+        raise InsufficientStock("Not enough product stock for the allocation", details=short)
+
+
+async def _move_stock(conn: Connection, deltas: dict[UUID, int], reason: str, actor: str) -> None:
+    """Apply signed stock changes to locked products and log each movement."""
+    moving = {product_id: delta for product_id, delta in sorted(deltas.items()) if delta}
+    if not moving:
+        return
+    after = {row["id"]: row["stock"] for row in await catalog.add_stock(conn, deltas=moving)}
+    await catalog.insert_stock_movements(
+        conn, movements=[(pid, delta, after[pid]) for pid, delta in moving.items()], reason=reason, actor=actor
+    )
