@@ -10,6 +10,7 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from redis import exceptions as redis_exceptions
 
 from quote_service.errors import FieldError, ServiceError
 from quote_service.web.envelope import ErrorBody, ErrorEnvelope
@@ -128,7 +129,20 @@ def handle_unstorable_text(request: Request[Any, Any, Any], exc: asyncpg.DataErr
     )
 
 
+def handle_store_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
+    """PostgreSQL or Redis unreachable (refused, reset, timed out): 503 with Retry-After, not a 500."""
+    log.warning("dependency_unavailable", error=type(exc).__name__, detail=str(exc)[:200])
+    return error_response(503, "DEPENDENCY_UNAVAILABLE", "A backing store is unavailable; retry shortly", retry_after=2)
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
+    redis_exceptions.ConnectionError: handle_store_unavailable,
+    redis_exceptions.TimeoutError: handle_store_unavailable,
+    asyncpg.PostgresConnectionError: handle_store_unavailable,
+    asyncpg.CannotConnectNowError: handle_store_unavailable,
+    asyncpg.TooManyConnectionsError: handle_store_unavailable,
+    ConnectionError: handle_store_unavailable,
+    TimeoutError: handle_store_unavailable,
     asyncpg.CharacterNotInRepertoireError: handle_unstorable_text,
     asyncpg.UntranslatableCharacterError: handle_unstorable_text,
     ServiceError: handle_service_error,
