@@ -55,6 +55,8 @@ CREATE TABLE flash_purchases (
     principal_id    uuid NOT NULL,
     idempotency_key text NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 128),
     request_hash    bytea NOT NULL,
+    -- Set when the units were bought by confirming a quote as an order (POST /orders).
+    order_id        uuid REFERENCES orders (id),
     created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
     FOREIGN KEY (flash_sale_id, product_id) REFERENCES flash_sale_items (flash_sale_id, product_id),
     CONSTRAINT flash_purchases_idempotency_key UNIQUE (principal_id, idempotency_key)

@@ -8,7 +8,9 @@ import contextlib
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
 from typing import TypeVar
+from uuid import UUID
 
 import msgspec
 
@@ -16,13 +18,18 @@ from quote_service import demo
 from quote_service.auth.schemas import UserCreate
 from quote_service.auth.service import AuthService
 from quote_service.cache.redis import create_redis
+from quote_service.clock import utcnow
 from quote_service.config import ConfigError, Settings
 from quote_service.db.migrate import MigrationError, apply_migrations
 from quote_service.db.pool import Pool, create_pool
 from quote_service.embedded import embedded_stores
 from quote_service.errors import ServiceError
+from quote_service.flash_sales.counters import Counters
+from quote_service.flash_sales.service import FlashSales
 from quote_service.observability.logging import configure_logging
 from quote_service.snapshot.bus import announce_change
+from quote_service.snapshot.loader import load_snapshot
+from quote_service.snapshot.store import ConfigStore
 
 T = TypeVar("T")
 
@@ -107,8 +114,27 @@ def cmd_seed_demo(settings: Settings, _: argparse.Namespace) -> int:
         f"{summary.users_created} users created, pricing configuration "
         f"{'created' if summary.configuration_created else 'already present'}"
     )
+    seeded = asyncio.run(_seed_flash_sale(settings))
+    if seeded is None:
+        print("demo flash sale: one is already scheduled or running")
+    else:
+        sale_id, starts_at = seeded
+        print(f"demo flash sale {sale_id} starts at {starts_at:%H:%M:%S} UTC (in a minute), for an hour:")
+        print(f"  GET /api/v1/flash-sales/{sale_id}")
     _print_demo_credentials()
     return 0
+
+
+async def _seed_flash_sale(settings: Settings) -> tuple[UUID, datetime] | None:
+    """The demo sale goes through the same service as an admin's (allocation, counters, announcement)."""
+    pool = await create_pool(_dsn(settings), min_size=1, max_size=2)
+    redis = create_redis(settings.redis_url or "")
+    try:
+        sales = FlashSales(pool, Counters(redis), ConfigStore(pool, redis, load_snapshot))
+        return await demo.seed_flash_sale(sales, now=utcnow())
+    finally:
+        await redis.aclose()
+        await pool.close()
 
 
 async def _announce_configuration(settings: Settings) -> None:

@@ -4,8 +4,10 @@ accounts — enough for a first quote that shows every part of the breakdown. Sa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import msgspec
@@ -22,6 +24,8 @@ from quote_service.coupons import service as coupons
 from quote_service.coupons.schemas import CouponCreate
 from quote_service.flags import service as flags
 from quote_service.flags.schemas import FeatureFlagCreate
+from quote_service.flash_sales.schemas import FlashSaleCreate, FlashSaleItemIn
+from quote_service.flash_sales.service import FlashSales
 from quote_service.rules import service as rules
 from quote_service.rules.schemas import PricingRuleCreate
 
@@ -263,3 +267,39 @@ async def _seed_configuration(pool: asyncpg.Pool) -> bool:
     for coupon in DEMO_COUPONS:
         await coupons.create_coupon(pool, msgspec.convert(coupon, CouponCreate), actor="seed-demo")
     return True
+
+
+DEMO_SALE_NAME = "Demo flash sale"
+DEMO_SALE_SKUS = ("DEMO-ELEC-001", "DEMO-ELEC-003", "DEMO-HOME-002")
+
+
+async def seed_flash_sale(sales: FlashSales, *, now: datetime) -> tuple[UUID, datetime] | None:
+    """A one-hour sale of three demo products starting a minute from `now` (20 units each, 2 per
+    customer, 20 % off); none when a demo sale has not ended yet. Returns (id, starts_at)."""
+    async with sales.pool.acquire() as conn:
+        if await conn.fetchval(
+            "SELECT 1 FROM flash_sales WHERE name = $1 AND status <> 'ended' AND ends_at > $2", DEMO_SALE_NAME, now
+        ):
+            return None
+        products = await conn.fetch(
+            "SELECT id, current_price FROM products WHERE sku = any($1::text[]) ORDER BY sku", list(DEMO_SALE_SKUS)
+        )
+    starts_at = now + timedelta(minutes=1)
+    sale = await sales.create(
+        FlashSaleCreate(
+            name=DEMO_SALE_NAME,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=1),
+            items=[
+                FlashSaleItemIn(
+                    product_id=row["id"],
+                    flash_price=(row["current_price"] * Decimal("0.80")).quantize(Decimal("0.01")),
+                    allocated_stock=20,
+                    per_user_limit=2,
+                )
+                for row in products
+            ],
+        ),
+        actor="seed-demo",
+    )
+    return sale.id, starts_at

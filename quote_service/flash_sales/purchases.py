@@ -17,17 +17,21 @@ so a client that hangs up cannot leave units taken in Redis without a ledger row
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 import msgspec
 import structlog
+from redis.exceptions import RedisError
 
 from quote_service.auth.schemas import Principal
+from quote_service.db.pool import Connection
 from quote_service.errors import Conflict, DependencyUnavailable, Forbidden, ServiceError, invalid
 from quote_service.flash_sales import repository
 from quote_service.flash_sales.counters import Reservation, marker_key
@@ -47,6 +51,60 @@ _REFUSALS = {
     "PURCHASE_LIMIT_EXCEEDED": "This purchase would exceed the customer's limit for this product",
     "SALE_NOT_ACTIVE": "The flash sale is not active",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Units an order took in Redis, not yet in the ledger."""
+
+    sale_id: UUID
+    item: FlashItem
+    quantity: int
+    reservation: Reservation
+    marker: str
+
+
+async def ledger_row(
+    conn: Connection,
+    *,
+    sale_id: UUID,
+    item: FlashItem,
+    quantity: int,
+    customer: str,
+    principal_id: UUID,
+    idempotency_key: str,
+    request_hash: bytes,
+    order_id: UUID | None = None,
+) -> asyncpg.Record:
+    """The ledger's own checks, then the row (inside the caller's transaction); raises Refused.
+
+    The item row is locked by the first statement, so every purchase of that product queues
+    there: the customer's sum read next is exact.
+    """
+    taken = await repository.take_units(conn, sale_id=sale_id, product_id=item.product_id, quantity=quantity)
+    if taken is None:
+        state = await repository.item_state(conn, sale_id=sale_id, product_id=item.product_id)
+        raise Refused("SALE_NOT_ACTIVE" if state is None or state["returned_stock"] is not None else "SOLD_OUT")
+    owned = await repository.customer_units(conn, sale_id=sale_id, product_id=item.product_id, customer_id=customer)
+    if owned + quantity > taken["per_user_limit"]:
+        raise Refused("PURCHASE_LIMIT_EXCEEDED")
+    return await repository.insert_purchase(
+        conn,
+        fields={
+            "id": uuid.uuid4(),
+            "flash_sale_id": sale_id,
+            "product_id": item.product_id,
+            "customer_id": customer,
+            "quantity": quantity,
+            "unit_price": item.flash_price,
+            "total": money.round_money(item.flash_price * quantity, item.currency),
+            "currency": item.currency,
+            "principal_id": principal_id,
+            "idempotency_key": idempotency_key,
+            "request_hash": request_hash,
+            "order_id": order_id,
+        },
+    )
 
 
 class Refused(Exception):
@@ -204,33 +262,88 @@ class Purchases:
         print_: str,
     ) -> asyncpg.Record:
         async with self.pool.acquire() as conn, conn.transaction():
-            taken = await repository.take_units(
-                conn, sale_id=sale.id, product_id=item.product_id, quantity=data.quantity
-            )
-            if taken is None:
-                state = await repository.item_state(conn, sale_id=sale.id, product_id=item.product_id)
-                raise Refused("SALE_NOT_ACTIVE" if state is None or state["returned_stock"] is not None else "SOLD_OUT")
-            owned = await repository.customer_units(
-                conn, sale_id=sale.id, product_id=item.product_id, customer_id=customer
-            )
-            if owned + data.quantity > taken["per_user_limit"]:
-                raise Refused("PURCHASE_LIMIT_EXCEEDED")
-            return await repository.insert_purchase(
+            return await ledger_row(
                 conn,
-                fields={
-                    "id": uuid.uuid4(),
-                    "flash_sale_id": sale.id,
-                    "product_id": item.product_id,
-                    "customer_id": customer,
-                    "quantity": data.quantity,
-                    "unit_price": item.flash_price,
-                    "total": money.round_money(item.flash_price * data.quantity, item.currency),
-                    "currency": item.currency,
-                    "principal_id": principal.id,
-                    "idempotency_key": idempotency_key,
-                    "request_hash": bytes.fromhex(print_),
-                },
+                sale_id=sale.id,
+                item=item,
+                quantity=data.quantity,
+                customer=customer,
+                principal_id=principal.id,
+                idempotency_key=idempotency_key,
+                request_hash=bytes.fromhex(print_),
             )
+
+    # -- units bought by confirming a quote as an order ----------------------------------------
+
+    async def hold(self, wanted: dict[tuple[UUID, UUID], int], *, customer: str, now: datetime) -> list[Held]:
+        """Take an order's flash units in Redis (all or none); release them unless `record` commits."""
+        held: list[Held] = []
+        try:
+            for (sale_id, product_id), quantity in sorted(wanted.items()):
+                sale = await self.sales.definition(sale_id)
+                item = sale.item(product_id)
+                if item is None:
+                    raise refusal("SALE_NOT_ACTIVE")
+                # A marker of its own: the order's idempotency lives in PostgreSQL (orders' unique keys).
+                marker = marker_key(sale_id, uuid.UUID(int=0), f"order-hold:{uuid.uuid4().hex}")
+                while True:
+                    answer = await self.counters.reserve(
+                        sale_id=sale_id,
+                        product_id=product_id,
+                        customer_id=customer,
+                        quantity=quantity,
+                        now=now,
+                        marker=marker,
+                        marker_value="P|order",
+                        marker_ttl=300,
+                    )
+                    assert not isinstance(answer, bytes)  # the marker is new: nothing to replay
+                    if answer.outcome == "MISSING":
+                        await self.sales.ensure_counters(sale_id)
+                        continue
+                    if answer.outcome != "OK":
+                        raise refusal("SALE_NOT_ACTIVE" if answer.outcome == "NOT_IN_SALE" else answer.outcome)
+                    held.append(Held(sale_id=sale_id, item=item, quantity=quantity, reservation=answer, marker=marker))
+                    break
+        except BaseException:
+            await self.release(held, customer=customer)
+            raise
+        return held
+
+    async def record(
+        self, conn: Connection, held: list[Held], *, customer: str, principal_id: UUID, order_id: UUID
+    ) -> None:
+        """Write the held units to the ledger inside the order's transaction (refusals raise Conflict)."""
+        for hold in held:
+            key = f"order:{order_id}:{hold.item.product_id}"
+            try:
+                await ledger_row(
+                    conn,
+                    sale_id=hold.sale_id,
+                    item=hold.item,
+                    quantity=hold.quantity,
+                    customer=customer,
+                    principal_id=principal_id,
+                    idempotency_key=key,
+                    request_hash=hashlib.sha256(key.encode()).digest(),
+                    order_id=order_id,
+                )
+            except Refused as refused:
+                self._resync(hold.sale_id)
+                raise refusal(refused.code) from None
+
+    async def release(self, held: list[Held], *, customer: str) -> None:
+        """Give held units back (the order did not commit)."""
+        for hold in held:
+            await self._undo(hold.sale_id, hold.reservation, hold.item, customer, hold.quantity, hold.marker)
+
+    async def settle(self, held: list[Held]) -> None:
+        """After the order committed: drop the hold markers; the sales' summaries are now stale."""
+        for hold in held:
+            self.sales.dirty.add(hold.sale_id)
+        if held:
+            with contextlib.suppress(RedisError):
+                await self.counters.redis.delete(*(hold.marker for hold in held))
 
     async def _undo(
         self, sale_id: UUID, reservation: Reservation, item: FlashItem, customer: str, quantity: int, marker: str

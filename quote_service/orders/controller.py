@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from quote_service.auth.guards import any_caller
 from quote_service.clock import utcnow
 from quote_service.errors import invalid
+from quote_service.flash_sales.purchases import Purchases
 from quote_service.orders import service
 from quote_service.orders.schemas import Order, OrderCreate
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor
@@ -44,6 +45,7 @@ class OrderController(Controller):
         pool: PoolDep,
         redis: NamedDependency[Redis],
         quote_store: NamedDependency[QuoteStore],
+        purchases: NamedDependency[Purchases],
         request: AuthedRequest,
     ) -> Envelope[Order]:
         if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
@@ -53,6 +55,7 @@ class OrderController(Controller):
             pool,
             redis,
             quote_store,
+            purchases,
             data,
             principal=request.user,
             actor=actor_of(request),

@@ -31,6 +31,7 @@ from quote_service.auth.schemas import Principal
 from quote_service.catalog import repository as catalog
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Forbidden, InsufficientStock, NotFound
+from quote_service.flash_sales.purchases import Purchases
 from quote_service.orders import repository
 from quote_service.orders.schemas import Order, OrderCreate, OrderLine
 from quote_service.pagination import Page, page_of
@@ -65,6 +66,7 @@ async def place_order(
     pool: Pool,
     redis: Redis,
     quotes: QuoteStore,
+    flash: Purchases,
     data: OrderCreate,
     *,
     principal: Principal,
@@ -83,11 +85,28 @@ async def place_order(
             raise Conflict(f"quote {data.quote_id} is unknown or has expired", code="QUOTE_EXPIRED")
         if principal.role == "user" and quote.customer_id != str(principal.id):
             raise Forbidden("this quote was made for another customer")
+        # Flash-priced units are bought from their sale like any flash purchase: taken in Redis
+        # first (refusals answer 409 at once), recorded in the ledger inside the order's
+        # transaction, given back if that transaction does not commit.
+        try:
+            held = await flash.hold(_flash_quantities(quote), customer=quote.customer_id, now=now)
+        except Conflict:
+            existing = await repository.get_order_by_key(
+                conn, principal_id=principal.id, idempotency_key=idempotency_key
+            )
+            if existing is not None:  # a concurrent retry of this order took the last units
+                return await _replay(conn, existing, fingerprint), True
+            raise
+        committed = False
         try:
             async with conn.transaction():
                 row, coupon_uses = await _write_order(
                     conn, quote, principal=principal, actor=actor, key=idempotency_key, fingerprint=fingerprint
                 )
+                await flash.record(
+                    conn, held, customer=quote.customer_id, principal_id=principal.id, order_id=row["id"]
+                )
+            committed = True
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name not in (repository.IDEMPOTENCY_CONSTRAINT, repository.QUOTE_ONCE_CONSTRAINT):
                 raise
@@ -98,9 +117,23 @@ async def place_order(
             if existing is not None:
                 return await _replay(conn, existing, fingerprint), True
             raise Conflict(f"quote {data.quote_id} has already been ordered", code="QUOTE_ALREADY_ORDERED") from exc
+        finally:
+            if committed:
+                await flash.settle(held)
+            else:
+                await flash.release(held, customer=quote.customer_id)
         order = (await assemble(conn, [row]))[0]
     await _publish_coupon_uses(redis, quote.customer_id, coupon_uses)
     return order, False
+
+
+def _flash_quantities(quote: Quote) -> dict[tuple[UUID, UUID], int]:
+    """Units to buy per (flash sale, product)."""
+    wanted: dict[tuple[UUID, UUID], int] = defaultdict(int)
+    for line in quote.items:
+        if line.price_source == "flash_sale" and line.flash_sale_id is not None:
+            wanted[(line.flash_sale_id, UUID(line.product_id))] += line.quantity
+    return dict(wanted)
 
 
 async def _replay(conn: Connection, row: asyncpg.Record, fingerprint: bytes) -> Order:

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
@@ -244,3 +245,29 @@ async def test_create_user_refuses_a_bad_password_and_creates_nothing(
         assert await conn.fetchval("SELECT count(*) FROM users") == 0
     finally:
         await conn.close()
+
+
+async def test_seed_demo_schedules_a_flash_sale_a_minute_ahead_once(
+    client: AsyncTestClient[Litestar], database_url: str, redis_url: str
+) -> None:
+    env = cli_env(DATABASE_URL=database_url, REDIS_URL=redis_url)
+    before = datetime.now(UTC)
+    code, out, err = await run_cli("seed-demo", env=env)
+    assert code == 0, err
+    assert "demo flash sale" in out
+    code, again, err = await run_cli("seed-demo", env=env)
+    assert code == 0, err
+    assert "already scheduled or running" in again
+
+    admin = success_data(
+        await client.post("/api/v1/auth/token", json={"username": demo.DEMO_ADMIN[0], "password": demo.DEMO_ADMIN[1]})
+    )
+    headers = {"Authorization": f"Bearer {admin['access_token']}"}
+    sales = success_data(await client.get("/api/v1/flash-sales", headers=headers))["items"]
+    assert [s["name"] for s in sales] == [demo.DEMO_SALE_NAME]
+    sale = sales[0]
+    assert sale["status"] == "scheduled"
+    lead = (datetime.fromisoformat(sale["starts_at"]) - before).total_seconds()
+    assert 55 <= lead <= 65
+    assert [i["remaining_stock"] for i in sale["items"]] == [20, 20, 20]
+    assert sale["id"] in out

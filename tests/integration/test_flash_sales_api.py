@@ -374,3 +374,53 @@ async def test_a_quote_prices_flash_units_up_to_stock_and_limit(client: Client, 
     lines = [(i["price_source"], i["quantity"], i["unit_price"]) for i in quote["items"]]
     assert lines[0] == ("flash_sale", 2, "15.00")  # limit 3, one already bought
     assert lines[1][:2] == ("catalog", 3)
+
+
+def quote_body(customer_id: str, product_id: str, quantity: int) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "currency": "TRY",
+        "items": [{"product_id": product_id, "quantity": quantity}],
+        "delivery_address": {"city": "Istanbul", "country": "TR", "latitude": 41.0082, "longitude": 28.9784},
+    }
+
+
+async def order_of(client: Client, headers: dict[str, str], quote_id: str) -> Any:
+    return await client.post(
+        "/api/v1/orders", json={"quote_id": quote_id}, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}
+    )
+
+
+async def test_an_order_buys_its_flash_units_from_the_sale(
+    client: Client, admin: Caller, shopper: Caller, settings: Settings
+) -> None:
+    sale, product = await new_sale(client, admin, stock=100, item={"allocated_stock": 10, "per_user_limit": 2})
+    body = quote_body(str(shopper.id), product["id"], 3)
+    quote = expect_ok(await client.post("/api/v1/quote", json=body, headers=shopper.headers))
+    assert [(i["price_source"], i["quantity"]) for i in quote["items"]] == [("flash_sale", 2), ("catalog", 1)]
+    order = expect_ok(await order_of(client, shopper.headers, quote["quote_id"]), 201)
+    assert order["total_amount"] == quote["total_amount"]
+    rows = await ledger(settings.database_url or "", sale["id"])
+    assert [(r["customer_id"], r["quantity"]) for r in rows] == [(str(shopper.id), 2)]
+    assert await stock_of(settings.database_url or "", product["id"]) == 90 - 1  # the catalog unit
+    mine = expect_ok(await client.get(f"{SALES}/{sale['id']}/purchases/me", headers=shopper.headers))
+    assert mine["items"][0] == {"product_id": product["id"], "purchased": 2, "remaining_limit": 0}
+    # The limit is spent: the next quote prices every unit from the catalog.
+    again = expect_ok(await client.post("/api/v1/quote", json=body, headers=shopper.headers))
+    assert [i["price_source"] for i in again["items"]] == ["catalog"]
+
+
+async def test_an_order_whose_flash_units_sold_meanwhile_is_refused_whole(
+    client: Client, admin: Caller, shopper: Caller, service_key: dict[str, str], settings: Settings
+) -> None:
+    sale, product = await new_sale(client, admin, stock=100, item={"allocated_stock": 2, "per_user_limit": 2})
+    body = quote_body(str(shopper.id), product["id"], 2)
+    quote = expect_ok(await client.post("/api/v1/quote", json=body, headers=shopper.headers))
+    assert quote["items"][0]["price_source"] == "flash_sale"
+    expect_ok(await buy(client, service_key, sale, customer_id="faster", quantity=2), 201)
+    expect_error(await order_of(client, shopper.headers, quote["quote_id"]), 409, "SOLD_OUT")
+    rows = await ledger(settings.database_url or "", sale["id"])
+    assert [r["customer_id"] for r in rows] == ["faster"]
+    orders = expect_ok(await client.get("/api/v1/orders", headers=admin.headers))
+    assert orders["items"] == []
+    assert await stock_of(settings.database_url or "", product["id"]) == 98

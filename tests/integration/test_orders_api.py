@@ -35,6 +35,7 @@ from quote_service.pricing.quote import (
 from quote_service.quotes.store import QuoteStore
 from tests.integration.conftest import Caller, make_caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
+from tests.integration.flash import new_sale
 from tests.integration.test_catalog import create_product
 
 Client = AsyncTestClient[Litestar]
@@ -343,8 +344,9 @@ async def test_a_quote_from_the_quote_endpoint_can_be_ordered(
 async def test_flash_sale_and_request_priced_lines_are_recorded_but_take_no_catalog_stock(
     client: Client, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
 ) -> None:
-    product = await create_product(client, admin, stock=4)
-    sale_id = uuid.uuid4()
+    product = await create_product(client, admin, stock=14)
+    sale, _ = await new_sale(client, admin, product=product, item={"flash_price": "21.00"})  # allocates 10
+    sale_id = uuid.UUID(sale["id"])
     outside = {**product, "id": "ext-widget-7", "current_price": "3.00"}
     quote = await stored(
         quotes,
@@ -368,7 +370,8 @@ async def test_flash_sale_and_request_priced_lines_are_recorded_but_take_no_cata
     assert placed["customer_id"] == "cust-42"
     assert placed["created_by"] == "api-key:checkout"
     assert await stock_of(pool, product) == 2
-    assert await count(pool, "stock_movements") == 1
+    assert await count(pool, "stock_movements") == 2  # the sale's allocation, then the order's catalog units
+    assert await pool.fetchval("SELECT sum(quantity) FROM flash_purchases WHERE order_id IS NOT NULL") == 1
 
 
 async def test_money_is_rendered_with_the_currency_digits(
