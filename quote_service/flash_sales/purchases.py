@@ -230,18 +230,25 @@ class Purchases:
                 )
             if existing is None or bytes(existing["request_hash"]).hex() != print_:
                 raise _key_conflict() from exc
-            return purchase_from_row(existing), True
+            replayed = purchase_from_row(existing)
+            with contextlib.suppress(RedisError):  # so the next retry is answered by Redis again
+                ttl = marker_ttl(sale.ends_at, replayed.created_at)
+                await self.counters.store_marker(marker, done_marker(print_, replayed), ttl)
+            return replayed, True
         except Refused as refused:
             await self._undo(sale.id, reservation, item, customer, data.quantity, marker)
             log.warning("flash_ledger_refused", flash_sale_id=str(sale.id), code=refused.code)
             self._resync(sale.id)
             raise refusal(refused.code) from None
-        except BaseException as exc:
+        except Exception as exc:
             await self._undo(sale.id, reservation, item, customer, data.quantity, marker)
-            if isinstance(exc, ServiceError | asyncio.CancelledError):
+            if isinstance(exc, ServiceError):
                 raise
             log.error("flash_ledger_write_failed", flash_sale_id=str(sale.id), exc_info=True)
             raise DependencyUnavailable("The purchase could not be recorded; nothing was sold") from exc
+        except BaseException:
+            await self._undo(sale.id, reservation, item, customer, data.quantity, marker)
+            raise
         purchase = purchase_from_row(row)
         try:
             ttl = marker_ttl(sale.ends_at, purchase.created_at)

@@ -38,7 +38,14 @@ from quote_service.errors import (
     ValidationFailed,
 )
 from quote_service.flash_sales import repository
-from quote_service.flash_sales.counters import Counters, SaleCounters, marker_key, sale_key
+from quote_service.flash_sales.counters import (
+    Counters,
+    SaleCounters,
+    attempts_key,
+    marker_key,
+    sale_key,
+    viewers_key,
+)
 from quote_service.flash_sales.schemas import (
     Correction,
     FlashSale,
@@ -489,7 +496,8 @@ class FlashSales:
             if fields:
                 await self.counters.set_fields(sale_id, fields)
             if expire is not None:
-                await self.counters.redis.expire(sale_key(sale_id), expire)
+                for key in (sale_key(sale_id), attempts_key(sale_id), viewers_key(sale_id)):
+                    await self.counters.redis.expire(key, expire)
         except RedisError:
             log.warning("flash_counters_update_failed", flash_sale_id=str(sale_id), exc_info=True)
         await self.config.changed(DOMAIN)
