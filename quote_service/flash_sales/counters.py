@@ -47,11 +47,11 @@ if not sale[5] then return {'NOT_IN_SALE'} end
 local left, limit, bought = tonumber(sale[5]), tonumber(sale[6]), tonumber(sale[7] or '0')
 if left < quantity then
   redis.call('HINCRBY', KEYS[3], 'SOLD_OUT', 1)
-  return {'SOLD_OUT', tostring(left)}
+  return {'SOLD_OUT', tostring(left), tostring(bought)}
 end
 if bought + quantity > limit then
   redis.call('HINCRBY', KEYS[3], 'PURCHASE_LIMIT_EXCEEDED', 1)
-  return {'PURCHASE_LIMIT_EXCEEDED', tostring(limit - bought)}
+  return {'PURCHASE_LIMIT_EXCEEDED', tostring(limit - bought), tostring(bought)}
 end
 redis.call('HINCRBY', KEYS[1], 's:' .. product, -quantity)
 redis.call('HINCRBY', KEYS[1], bought_field, quantity)
@@ -131,6 +131,8 @@ class Reservation:
     outcome: str
     gen: str = ""
     detail: str = ""
+    bought: int = 0
+    """Units the customer already held (on SOLD_OUT and PURCHASE_LIMIT_EXCEEDED)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +192,11 @@ class Counters:
             return reply[1]
         if outcome == "OK":
             return Reservation("OK", gen=reply[1].decode(), detail=reply[2].decode())
-        return Reservation(outcome, detail=reply[1].decode() if len(reply) > 1 else "")
+        return Reservation(
+            outcome,
+            detail=reply[1].decode() if len(reply) > 1 else "",
+            bought=int(reply[2]) if len(reply) > 2 else 0,
+        )
 
     async def undo(
         self, *, sale_id: UUID, gen: str, product_id: UUID, customer_id: str, quantity: int, marker: str

@@ -199,6 +199,13 @@ class Purchases:
             if answer.outcome == "NOT_IN_SALE":
                 raise invalid("product_id", "is not in this flash sale")
             if answer.outcome != "OK":
+                if answer.bought:
+                    # A customer who already bought may be retrying a purchase whose marker was
+                    # lost (evicted, expired, flushed): the ledger answers before we refuse.
+                    # Customers who bought nothing — a storm's losers — never get here.
+                    replayed = await self._replay_from_ledger(sale, principal, idempotency_key, print_, marker)
+                    if replayed is not None:
+                        return replayed, True
                 raise refusal(answer.outcome, answer.detail)
             # Shielded: once units are taken, record-or-undo runs to its end even if the client leaves.
             return await asyncio.shield(
@@ -224,16 +231,9 @@ class Purchases:
             if exc.constraint_name != repository.IDEMPOTENCY_CONSTRAINT:
                 raise
             # The key was used before and its marker was lost (a flush): the ledger answers.
-            async with self.pool.acquire() as conn:
-                existing = await repository.purchase_by_key(
-                    conn, principal_id=principal.id, idempotency_key=idempotency_key
-                )
-            if existing is None or bytes(existing["request_hash"]).hex() != print_:
+            replayed = await self._replay_from_ledger(sale, principal, idempotency_key, print_, marker)
+            if replayed is None:
                 raise _key_conflict() from exc
-            replayed = purchase_from_row(existing)
-            with contextlib.suppress(RedisError):  # so the next retry is answered by Redis again
-                ttl = marker_ttl(sale.ends_at, replayed.created_at)
-                await self.counters.store_marker(marker, done_marker(print_, replayed), ttl)
             return replayed, True
         except Refused as refused:
             await self._undo(sale.id, reservation, item, customer, data.quantity, marker)
@@ -257,6 +257,25 @@ class Purchases:
             log.warning("flash_marker_store_failed", flash_sale_id=str(sale.id), exc_info=True)
         self.sales.dirty.add(sale.id)
         return purchase, False
+
+    async def _replay_from_ledger(
+        self, sale: FlashSale, principal: Principal, idempotency_key: str, print_: str, marker: str
+    ) -> Purchase | None:
+        """The purchase this key already made (restoring its marker), None if it made none;
+        the same key with another body raises IDEMPOTENCY_CONFLICT."""
+        async with self.pool.acquire() as conn:
+            existing = await repository.purchase_by_key(
+                conn, principal_id=principal.id, idempotency_key=idempotency_key
+            )
+        if existing is None:
+            return None
+        if bytes(existing["request_hash"]).hex() != print_:
+            raise _key_conflict()
+        replayed = purchase_from_row(existing)
+        with contextlib.suppress(RedisError):  # so the next retry is answered by Redis again
+            ttl = marker_ttl(sale.ends_at, replayed.created_at)
+            await self.counters.store_marker(marker, done_marker(print_, replayed), ttl)
+        return replayed
 
     async def _write_ledger(
         self,

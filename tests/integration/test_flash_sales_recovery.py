@@ -170,3 +170,22 @@ async def test_redis_down_is_503_not_500(
         read = await client.get(f"{SALES}/{sale['id']}", headers=shopper.headers)
         expect_error(read, 503, "DEPENDENCY_UNAVAILABLE")
     assert len(await ledger(settings.database_url or "", sale["id"])) == 1
+
+
+@pytest.mark.parametrize(("units", "limit"), [(1, 5), (10, 1)])
+async def test_a_retry_whose_marker_was_lost_replays_even_when_sold_out_or_at_the_limit(
+    client: Client, admin: Caller, service_key: dict[str, str], settings: Settings, units: int, limit: int
+) -> None:
+    sale, _ = await new_sale(client, admin, item={"allocated_stock": units, "per_user_limit": limit})
+    first = expect_ok(await buy(client, service_key, sale, customer_id="a", key="once"), 201)
+    redis = Redis.from_url(settings.redis_url or "")
+    markers = [key async for key in redis.scan_iter(match=f"qs:{{fs:{sale['id']}}}:idem:*")]
+    assert len(markers) == 1
+    await redis.delete(*markers)  # evicted or expired; the sale's counters stay
+    assert expect_ok(await buy(client, service_key, sale, customer_id="a", key="once"), 201) == first
+    assert await redis.exists(*markers) == 1  # restored: the next retry is answered by Redis
+    await redis.aclose()
+    expect_error(
+        await buy(client, service_key, sale, customer_id="a", key="once", quantity=2), 409, "IDEMPOTENCY_CONFLICT"
+    )
+    assert len(await ledger(settings.database_url or "", sale["id"])) == 1
