@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from litestar import Litestar, get
@@ -15,6 +16,9 @@ from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.types import ASGIApp
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.sdk.trace.export import SpanExporter
 from redis.asyncio import Redis
 
 from quote_service.auth.controller import AuthController
@@ -35,7 +39,10 @@ from quote_service.flash_sales.purchases import Purchases
 from quote_service.flash_sales.scheduler import SaleScheduler
 from quote_service.flash_sales.service import FlashSales
 from quote_service.health import health, ready
+from quote_service.observability import metrics
+from quote_service.observability.endpoint import metrics as metrics_endpoint
 from quote_service.observability.logging import configure_logging
+from quote_service.observability.tracing import configure_tracing, shutdown_tracing
 from quote_service.orders.controller import OrderController
 from quote_service.quotes.controller import create_quote, get_quote
 from quote_service.quotes.service import QuoteService
@@ -71,14 +78,29 @@ async def _close_within(name: str, close: Callable[[], Awaitable[None]], on_time
             on_timeout()
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the ASGI application; resources open in the lifespan and close after it."""
+async def _watch_pool(pool: Pool, maximum: int) -> None:
+    """Keep the pool-usage gauges current (every process, every second)."""
+    while True:
+        metrics.record_pool(pool.get_size(), pool.get_idle_size(), maximum)
+        await asyncio.sleep(1.0)
+
+
+def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter | None = None) -> Litestar:
+    """Build the ASGI application; resources open in the lifespan and close after it.
+
+    `span_exporter` turns tracing on into that exporter (tests); otherwise tracing is on only
+    when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    """
     settings = settings or Settings.from_env()
     configure_logging(settings)
+    tracer_provider = configure_tracing(settings, exporter=span_exporter)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(metrics.worker_exited, os.getpid())
+            if tracer_provider is not None:
+                stack.callback(shutdown_tracing)
             database_url, redis_url = settings.database_url, settings.redis_url
             if database_url is None or redis_url is None:
                 urls = stack.enter_context(
@@ -93,6 +115,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             redis = create_redis(redis_url)
             stack.push_async_callback(_close_within, "redis client", redis.aclose, None)
             app.state.pool = pool
+            watcher = asyncio.create_task(_watch_pool(pool, settings.db_pool_max_size), name="pool-metrics")
+            stack.callback(watcher.cancel)
             app.state.redis = redis
             app.state.auth = AuthService(settings, pool)
             config_store = ConfigStore(pool, redis, load_snapshot)
@@ -144,6 +168,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             health,
             ready,
+            metrics_endpoint,
             openapi_json,
             AuthController,
             ProductController,
@@ -198,4 +223,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # Wrap the whole handler, not a route: unknown routes and 405s get the request id too.
     app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    if tracer_provider is not None:
+        # Outermost, so the server span is current for everything, the access log line included
+        # (RequestContextMiddleware names it by route template once routing has happened).
+        traced = OpenTelemetryMiddleware(
+            app.asgi_handler,
+            excluded_urls="/health,/metrics",
+            tracer_provider=tracer_provider,
+            exclude_spans=["receive", "send"],
+        )
+        app.asgi_handler = cast("ASGIApp", traced)
     return app

@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import TypeVar
@@ -152,9 +154,6 @@ def _print_demo_credentials() -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from granian import Granian
-    from granian.constants import Interfaces
-
     applied = _migrate(settings)
     if applied:
         print(f"migrations applied: {', '.join(applied)}")
@@ -165,6 +164,30 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     os.environ["REDIS_URL"] = settings.redis_url or ""
     base = f"http://{args.host}:{args.port}"
     print(f"quote-service listening on {base}  (API docs: {base}/docs, health: {base}/health/ready)", flush=True)
+    with _metrics_directory(args.workers):
+        _granian(args)
+    return 0
+
+
+@contextlib.contextmanager
+def _metrics_directory(workers: int) -> Iterator[None]:
+    """With several workers, /metrics must add up every worker: prometheus_client's multiprocess
+    mode, in a fresh directory (unless the operator chose one), removed at exit."""
+    if workers <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="quote-service-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    try:
+        yield
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _granian(args: argparse.Namespace) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
     Granian(
         "quote_service.app:create_app",
         factory=True,
@@ -175,7 +198,6 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         log_access=False,
         backlog=2048,
     ).serve()
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from quote_service.cache.channel import follow_channel
 from quote_service.cache.local import local_cache
 from quote_service.db.pool import Pool
+from quote_service.observability.metrics import count_cache
 from quote_service.pricing.quote import CatalogProduct
 
 CHANNEL = "qs:{catalog}:changed"
@@ -70,6 +71,7 @@ class ProductCache:
                 missing.append(product_id)
             elif payload != ABSENT:
                 found[product_id] = _DECODER.decode(payload)
+        count_cache("products", "local", len(wanted) - len(missing), len(missing))
         if not missing:
             return found
         from_redis = cast(list[bytes | None], await self._redis.mget([product_key(i) for i in missing]))
@@ -78,8 +80,10 @@ class ProductCache:
         for product_id, payload in zip(missing, from_redis, strict=True):
             if payload is not None and payload != ABSENT:
                 found[product_id] = _DECODER.decode(payload)
+        count_cache("products", "redis", len(missing) - len(still_missing), len(still_missing))
         if still_missing:
             loaded = await self._load(still_missing)
+            count_cache("products", "postgres", len(loaded), len(still_missing) - len(loaded))
             found.update(loaded)
             fresh = [(product_key(i), _ENCODER.encode(loaded[i]) if i in loaded else ABSENT) for i in still_missing]
             await self._redis.mset(dict(fresh))

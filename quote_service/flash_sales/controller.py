@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 
 from quote_service.auth.guards import admin_only, any_caller
 from quote_service.clock import utcnow
-from quote_service.errors import NotFound, invalid
+from quote_service.errors import NotFound, ServiceError, invalid
 from quote_service.flash_sales import repository
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.flash_sales.schemas import (
@@ -28,6 +28,7 @@ from quote_service.flash_sales.schemas import (
     SaleStats,
 )
 from quote_service.flash_sales.service import FlashSales, purchase_from_row, state_conflict, stats_from_row
+from quote_service.observability.metrics import FLASH_PURCHASES
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.flash import SaleStatus
 from quote_service.web.deps import AuthedRequest, actor_of
@@ -118,9 +119,14 @@ class FlashSaleController(Controller):
     ) -> Envelope[Purchase]:
         if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
             raise invalid("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters")
-        purchase, replayed = await purchases.purchase(
-            sale_id, data, principal=request.user, idempotency_key=idempotency_key, now=utcnow()
-        )
+        try:
+            purchase, replayed = await purchases.purchase(
+                sale_id, data, principal=request.user, idempotency_key=idempotency_key, now=utcnow()
+            )
+        except ServiceError as refused:
+            FLASH_PURCHASES.labels(refused.code).inc()
+            raise
+        FLASH_PURCHASES.labels("replayed" if replayed else "confirmed").inc()
         return ok(purchase, "Purchase already made with this Idempotency-Key" if replayed else "Purchase confirmed")
 
     @get("/{sale_id:uuid}/purchases/me", summary="What the customer bought and may still buy")

@@ -11,6 +11,7 @@ import msgspec
 import structlog
 
 from quote_service.config import Settings
+from quote_service.observability.tracing import add_trace_ids
 
 
 def _fallback(value: Any) -> Any:
@@ -34,6 +35,7 @@ def configure_logging(settings: Settings) -> None:
     fmt = settings.log_format or ("console" if sys.stderr.isatty() else "json")
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

@@ -22,6 +22,8 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import Forbidden, QuoteTimeout
 from quote_service.flash_sales.service import FlashSales
+from quote_service.observability.metrics import CACHE_LOOKUPS, QUOTES_IN_FLIGHT
+from quote_service.observability.stages import timed
 from quote_service.pricing.coupons import normalize_code
 from quote_service.pricing.engine import price_quote
 from quote_service.pricing.quote import (
@@ -39,6 +41,8 @@ from quote_service.snapshot.store import ConfigStore
 
 _REQUEST_ENCODER = msgspec.msgpack.Encoder()
 _RECENT_LIMIT = 10_000
+_RECENT_HITS = CACHE_LOOKUPS.labels("recent_quotes", "local", "hit")
+_RECENT_MISSES = CACHE_LOOKUPS.labels("recent_quotes", "local", "miss")
 # A cached quote is handed out again only while it has at least this much validity left.
 _MIN_REMAINING_VALIDITY = timedelta(minutes=10)
 
@@ -88,16 +92,20 @@ class QuoteService:
 
     async def quote(self, request: QuoteRequest, caller: Principal) -> PricedQuote:
         """Admit (rate limit, concurrency cap), then price and store within the deadline."""
-        self.limiter.check(f"{caller.kind}:{caller.id}")
-        if caller.role == "user" and request.customer_id != str(caller.id):
-            # Orders hold users to their own quotes; refusing here saves a quote that could never be ordered.
-            raise Forbidden("A user may quote only for itself: customer_id must be your user id")
+        with timed("validate"):
+            self.limiter.check(f"{caller.kind}:{caller.id}")
+            if caller.role == "user" and request.customer_id != str(caller.id):
+                # Orders hold users to their own quotes; refusing here saves a quote that could never be ordered.
+                raise Forbidden("A user may quote only for itself: customer_id must be your user id")
         with self.gate:
+            QUOTES_IN_FLIGHT.inc()
             try:
                 async with asyncio.timeout(self.timeout):
                     return await self._price(request, caller)
             except TimeoutError as exc:
                 raise QuoteTimeout(f"The quote took longer than its {self.timeout:g} s deadline") from exc
+            finally:
+                QUOTES_IN_FLIGHT.dec()
 
     async def get(self, quote_id: uuid.UUID) -> Quote | None:
         return await self._store.get(quote_id, now=utcnow())
@@ -105,23 +113,29 @@ class QuoteService:
     async def _price(self, request: QuoteRequest, caller: Principal) -> PricedQuote:
         now = utcnow()
         snapshot = self._config.snapshot
-        products = await self._products.get_many(i.product_id for i in request.items if _is_uuid(i.product_id))
+        with timed("catalog"):
+            products = await self._products.get_many(i.product_id for i in request.items if _is_uuid(i.product_id))
         customer = CustomerContext(
             customer_id=request.customer_id,
             tier=request.customer_tier or (caller.tier if caller.kind == "user" else None),
             segment=request.customer_segment or (caller.segment if caller.kind == "user" else None),
             coupon_uses=await self._coupon_uses(request, snapshot),
         )
-        flash = await self._flash_offers(snapshot, products, request.customer_id, now)
+        with timed("flash"):
+            flash = await self._flash_offers(snapshot, products, request.customer_id, now)
         key = _identity(request, customer, snapshot, products, flash, now)
         payload = self._recent.get(key)
         if payload is not None and (cached := decode_quote(payload)).valid_until - now >= _MIN_REMAINING_VALIDITY:
+            _RECENT_HITS.inc()
             return PricedQuote(cached, payload)
-        quote = price_quote(
-            request, snapshot=snapshot, products=products, flash=flash, customer=customer,
-            defaults=self.defaults, now=now, quote_id=uuid.uuid4(),
-        )  # fmt: skip
-        payload = await self._store.put(quote, now=now)
+        _RECENT_MISSES.inc()
+        with timed("engine"):
+            quote = price_quote(
+                request, snapshot=snapshot, products=products, flash=flash, customer=customer,
+                defaults=self.defaults, now=now, quote_id=uuid.uuid4(),
+            )  # fmt: skip
+        with timed("store"):
+            payload = await self._store.put(quote, now=now)
         self._remember(key, payload)
         return PricedQuote(quote, payload)
 

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from quote_service.cache.channel import follow_channel
 from quote_service.db.pool import Pool
+from quote_service.observability.metrics import SNAPSHOT_RELOADS, SNAPSHOT_VERSION
 from quote_service.snapshot.bus import CHANNEL, announce_change, current_version
 
 log = structlog.get_logger("quote_service.snapshot")
@@ -109,6 +110,8 @@ class ConfigStore(Generic[S]):
             self.snapshot = snapshot
             self._loaded_at = time.monotonic()
             self.reloads += 1
+            SNAPSHOT_RELOADS.inc()
+            SNAPSHOT_VERSION.set(version)
             log.debug("config_reloaded", version=version)
             return True
 

@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from redis import exceptions as redis_exceptions
 
 from quote_service.errors import FieldError, ServiceError
+from quote_service.observability.metrics import REFUSALS
 from quote_service.web.envelope import ErrorBody, ErrorEnvelope
 
 log = structlog.get_logger("quote_service.errors")
@@ -28,6 +29,7 @@ _HTTP_CODES = {
     429: "RATE_LIMITED",
     503: "SERVICE_UNAVAILABLE",
 }
+_REFUSAL_STATUSES = frozenset({429, 503, 504})
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 _MISSING_PARAMETER = re.compile(r"Missing required (\w+) parameter '([^']+)'")
@@ -42,6 +44,8 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> Response[ErrorEnvelope]:
     """The one way an error envelope is built."""
+    if status in _REFUSAL_STATUSES:
+        REFUSALS.labels(str(status), code).inc()
     all_headers = dict(headers or {})
     if status == 401:
         all_headers.setdefault("WWW-Authenticate", 'Bearer realm="quote-service"')

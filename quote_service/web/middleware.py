@@ -14,6 +14,9 @@ import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from quote_service.observability.metrics import REQUEST_DURATION
+from quote_service.observability.tracing import name_server_span
+
 log = structlog.get_logger("quote_service.access")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -49,13 +52,18 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             path = scope["path"]
+            elapsed = time.perf_counter() - started
+            # Route templates, not paths: one series per endpoint, whatever the ids.
+            route = scope.get("path_template") or "unmatched"
+            REQUEST_DURATION.labels(scope["method"], route, str(status)).observe(elapsed)
+            name_server_span(scope["method"], route)
             if path not in _SKIP_LOG_PATHS or status >= 400:
                 log.info(
                     "request",
                     method=scope["method"],
                     path=path,
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                    duration_ms=round(elapsed * 1000, 3),
                 )
             structlog.contextvars.clear_contextvars()
 

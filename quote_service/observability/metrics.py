@@ -1,0 +1,109 @@
+"""Prometheus metrics: what `GET /metrics` exposes.
+
+With several workers (`serve --workers N`) every worker is a process with its own counters;
+`serve` then points PROMETHEUS_MULTIPROC_DIR at a fresh directory before the workers start,
+each worker writes its values there (prometheus_client's multiprocess mode), and whichever
+worker answers a scrape reports the sum over all of them. Gauges say how they combine
+(`livesum`: the live workers' sum; `max`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _multiprocess
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.0)
+
+REQUEST_DURATION = Histogram(
+    "qs_http_request_duration_seconds",
+    "Time from request received to response sent, by route template.",
+    ["method", "route", "status"],
+    buckets=_LATENCY_BUCKETS,
+)
+REFUSALS = Counter(
+    "qs_http_refusals_total",
+    "Requests refused for capacity or time: 429 RATE_LIMITED, 503 OVERLOADED / DEPENDENCY_UNAVAILABLE, 504.",
+    ["status", "code"],
+)
+QUOTE_STAGE_DURATION = Histogram(
+    "qs_quote_stage_duration_seconds",
+    "Time spent in each stage of a quote (catalog, flash, engine, store).",
+    ["stage"],
+    buckets=_STAGE_BUCKETS,
+)
+QUOTES_IN_FLIGHT = Gauge("qs_quotes_in_flight", "Quotes admitted and not yet answered.", multiprocess_mode="livesum")
+CACHE_LOOKUPS = Counter(
+    "qs_cache_lookups_total",
+    "Cache lookups by cache, tier and result (hit or miss).",
+    ["cache", "tier", "result"],
+)
+SNAPSHOT_VERSION = Gauge(
+    "qs_config_snapshot_version", "Configuration version this process prices with.", multiprocess_mode="max"
+)
+SNAPSHOT_RELOADS = Counter("qs_config_snapshot_reloads_total", "Configuration snapshot reloads.")
+FLASH_PURCHASES = Counter(
+    "qs_flash_purchases_total",
+    "Flash-sale purchase attempts by outcome (confirmed, replayed, or the refusal code).",
+    ["outcome"],
+)
+DB_POOL = Gauge(
+    "qs_db_pool_connections",
+    "asyncpg pool connections: open (size), idle, and the configured maximum.",
+    ["state"],
+    multiprocess_mode="livesum",
+)
+
+
+# Series that exist before their first event, so dashboards and alerts see 0 rather than nothing.
+for _status, _code in (
+    ("429", "RATE_LIMITED"),
+    ("503", "OVERLOADED"),
+    ("503", "DEPENDENCY_UNAVAILABLE"),
+    ("504", "QUOTE_TIMEOUT"),
+):
+    REFUSALS.labels(_status, _code)
+for _outcome in ("confirmed", "replayed", "SOLD_OUT", "PURCHASE_LIMIT_EXCEEDED", "SALE_NOT_ACTIVE", "PRICE_CHANGED"):
+    FLASH_PURCHASES.labels(_outcome)
+
+
+def count_cache(cache: str, tier: str, hits: int, misses: int) -> None:
+    """Record a batched lookup in one go (a quote looks up several products at once)."""
+    if hits:
+        CACHE_LOOKUPS.labels(cache, tier, "hit").inc(hits)
+    if misses:
+        CACHE_LOOKUPS.labels(cache, tier, "miss").inc(misses)
+
+
+def record_pool(size: int, idle: int, maximum: int) -> None:
+    DB_POOL.labels("size").set(size)
+    DB_POOL.labels("idle").set(idle)
+    DB_POOL.labels("max").set(maximum)
+
+
+def exposition() -> bytes:
+    """The Prometheus text format: this process's registry, or every worker's in multiprocess mode."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+def worker_exited(pid: int) -> None:
+    """Drop a stopped worker's live gauges (multiprocess mode only)."""
+    if os.environ.get(MULTIPROC_ENV):
+        _multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
