@@ -16,7 +16,6 @@ from uuid import UUID
 
 import msgspec
 
-from quote_service import demo
 from quote_service.auth.schemas import UserCreate
 from quote_service.auth.service import AuthService
 from quote_service.cache.redis import create_redis
@@ -26,12 +25,12 @@ from quote_service.db.migrate import MigrationError, apply_migrations
 from quote_service.db.pool import Pool, create_pool
 from quote_service.embedded import embedded_stores
 from quote_service.errors import ServiceError
-from quote_service.flash_sales.counters import Counters
-from quote_service.flash_sales.service import FlashSales
 from quote_service.observability.logging import configure_logging
 from quote_service.snapshot.bus import announce_change
-from quote_service.snapshot.loader import load_snapshot
-from quote_service.snapshot.store import ConfigStore
+
+# The application's modules (demo, flash sales, anything that creates Prometheus metrics) are
+# imported inside the commands that need them: `serve` must set PROMETHEUS_MULTIPROC_DIR before
+# prometheus_client is first imported, because granian forks the workers from this process.
 
 T = TypeVar("T")
 
@@ -108,6 +107,8 @@ def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_seed_demo(settings: Settings, _: argparse.Namespace) -> int:
+    from quote_service import demo
+
     summary = _with_pool(settings, lambda pool: demo.seed_demo(settings, pool))
     if summary.configuration_created:
         asyncio.run(_announce_configuration(settings))
@@ -129,6 +130,12 @@ def cmd_seed_demo(settings: Settings, _: argparse.Namespace) -> int:
 
 async def _seed_flash_sale(settings: Settings) -> tuple[UUID, datetime] | None:
     """The demo sale goes through the same service as an admin's (allocation, counters, announcement)."""
+    from quote_service import demo
+    from quote_service.flash_sales.counters import Counters
+    from quote_service.flash_sales.service import FlashSales
+    from quote_service.snapshot.loader import load_snapshot
+    from quote_service.snapshot.store import ConfigStore
+
     pool = await create_pool(_dsn(settings), min_size=1, max_size=2)
     redis = create_redis(settings.redis_url or "")
     try:
@@ -149,22 +156,24 @@ async def _announce_configuration(settings: Settings) -> None:
 
 
 def _print_demo_credentials() -> None:
+    from quote_service import demo
+
     print(f"demo admin: {demo.DEMO_ADMIN[0]} / {demo.DEMO_ADMIN[1]}")
     print(f"demo user:  {demo.DEMO_USER[0]} / {demo.DEMO_USER[1]}")
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    applied = _migrate(settings)
-    if applied:
-        print(f"migrations applied: {', '.join(applied)}")
-    if args.demo:
-        cmd_seed_demo(settings, args)
-    # Workers are separate processes: they read the (possibly embedded) URLs from the environment.
-    os.environ["DATABASE_URL"] = _dsn(settings)
-    os.environ["REDIS_URL"] = settings.redis_url or ""
-    base = f"http://{args.host}:{args.port}"
-    print(f"quote-service listening on {base}  (API docs: {base}/docs, health: {base}/health/ready)", flush=True)
-    with _metrics_directory(args.workers):
+    with _metrics_directory(args.workers):  # first: before anything imports prometheus_client
+        applied = _migrate(settings)
+        if applied:
+            print(f"migrations applied: {', '.join(applied)}")
+        if args.demo:
+            cmd_seed_demo(settings, args)
+        # Workers are separate processes: they read the (possibly embedded) URLs from the environment.
+        os.environ["DATABASE_URL"] = _dsn(settings)
+        os.environ["REDIS_URL"] = settings.redis_url or ""
+        base = f"http://{args.host}:{args.port}"
+        print(f"quote-service listening on {base}  (API docs: {base}/docs, health: {base}/health/ready)", flush=True)
         _granian(args)
     return 0
 
@@ -176,6 +185,8 @@ def _metrics_directory(workers: int) -> Iterator[None]:
     if workers <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         yield
         return
+    if "prometheus_client" in sys.modules:  # a forked worker would keep single-process values
+        raise RuntimeError("prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set")
     directory = tempfile.mkdtemp(prefix="quote-service-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     try:

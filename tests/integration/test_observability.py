@@ -13,6 +13,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 from litestar import Litestar
@@ -25,6 +26,7 @@ from quote_service.observability import tracing
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok
 from tests.integration.flash import buy, new_sale
+from tests.integration.servers import cli_env, running_server
 from tests.integration.test_catalog import create_product
 
 Client = AsyncTestClient[Litestar]
@@ -210,3 +212,27 @@ async def test_log_lines_carry_the_trace_and_span_ids(admin: Caller, settings: S
 async def test_tracing_is_off_without_an_endpoint(client: Client, admin: Caller) -> None:
     assert tracing.stage("quote.engine") is tracing.stage("quote.store")  # the shared no-op
     expect_ok(await client.get("/api/v1/products", headers=admin.headers))
+
+
+@pytest.mark.slow
+async def test_metrics_add_up_every_worker(
+    client: Client, admin: Caller, service_key: dict[str, str], settings: Settings
+) -> None:
+    product = await create_product(client, admin, stock=50)
+    env = cli_env(DATABASE_URL=settings.database_url or "", REDIS_URL=settings.redis_url or "", METRICS_PUBLIC="true")
+    with running_server(env, "--workers", "2") as base:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            answers = await asyncio.gather(
+                *(
+                    http.post("/api/v1/quote", json=quote_body(f"c-{n}", product["id"]), headers=service_key)
+                    for n in range(40)
+                )
+            )
+            assert [a.status_code for a in answers] == [200] * 40
+            # Whichever worker answers the scrape, it reports the sum over both.
+            for _ in range(4):
+                scrape = await http.get("/metrics")
+                assert scrape.status_code == 200, scrape.text
+                text = scrape.text
+                assert sample(text, "qs_http_request_duration_seconds_count", route="/api/v1/quote", status="200") == 40
+                assert sample(text, "qs_quote_stage_duration_seconds_count", stage="engine") == 40
