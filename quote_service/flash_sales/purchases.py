@@ -151,7 +151,7 @@ class Purchases:
         self.sales = sales
         self.counters = sales.counters
         self.pool = sales.pool
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._resyncing: dict[UUID, asyncio.Task[None]] = {}
 
     async def purchase(
         self, sale_id: UUID, data: PurchaseCreate, *, principal: Principal, idempotency_key: str, now: datetime
@@ -387,17 +387,20 @@ class Purchases:
             log.error("flash_undo_failed", flash_sale_id=str(sale_id), exc_info=True)
 
     def _resync(self, sale_id: UUID) -> None:
-        """Redis allowed what the ledger refused: rewrite its counters from the ledger, off the request path."""
+        """Redis allowed what the ledger refused: rewrite its counters from the ledger, off the
+        request path — one resync per sale at a time (a burst of refusals needs only one)."""
+        if sale_id in self._resyncing:
+            return
 
         async def run() -> None:
             try:
                 await self.sales.reconcile(sale_id)
-            except Exception:
+            except Exception:  # the next refusal tries again
                 log.warning("flash_resync_failed", flash_sale_id=str(sale_id), exc_info=True)
+            finally:
+                self._resyncing.pop(sale_id, None)
 
-        task = asyncio.create_task(run(), name=f"flash-resync-{sale_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._resyncing[sale_id] = asyncio.create_task(run(), name=f"flash-resync-{sale_id}")
 
     async def mine(self, sale_id: UUID, *, principal: Principal, customer_id: str | None) -> CustomerPurchases:
         """What one customer bought of each product, and how many more they may buy."""
