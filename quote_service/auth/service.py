@@ -9,6 +9,7 @@ deactivated in the database is refused within the TTL.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 import asyncpg
@@ -53,6 +54,7 @@ class AuthService:
         self.settings = settings
         self.pool = pool
         self._principals = local_cache()
+        self._loading: dict[str, asyncio.Future[Principal]] = {}
 
     async def login(self, username: str, password: str) -> Token:
         """Exchange a username and password for a bearer token."""
@@ -125,39 +127,61 @@ class AuthService:
     async def principal_from_bearer(self, token: str) -> Principal:
         """The active user a bearer token names."""
         user_id = credentials.decode_token(self.settings, token)
-        cache_key = f"u:{user_id}"
-        cached: Principal | None = await self._principals.get(cache_key)
-        if cached is not None:
-            return cached
-        async with self.pool.acquire() as conn:
-            row = await repository.get_user(conn, user_id=user_id)
-        if row is None or not row["is_active"]:
-            raise Unauthorized("Token names an unknown or inactive user")
-        principal = Principal(
-            id=row["id"],
-            name=row["username"],
-            role=row["role"],
-            kind="user",
-            tier=row["tier"],
-            segment=row["segment"],
-        )
-        await self._principals.set(cache_key, principal, ttl=PRINCIPAL_TTL_SECONDS)
-        return principal
+
+        async def load() -> Principal:
+            async with self.pool.acquire() as conn:
+                row = await repository.get_user(conn, user_id=user_id)
+            if row is None or not row["is_active"]:
+                raise Unauthorized("Token names an unknown or inactive user")
+            return Principal(
+                id=row["id"],
+                name=row["username"],
+                role=row["role"],
+                kind="user",
+                tier=row["tier"],
+                segment=row["segment"],
+            )
+
+        return await self._cached(f"u:{user_id}", load)
 
     async def principal_from_api_key(self, key: str) -> Principal:
         """The machine client an API key belongs to."""
         key_hash = credentials.hash_api_key(key)
-        cache_key = _key_cache_key(key_hash)
+
+        async def load() -> Principal:
+            async with self.pool.acquire() as conn:
+                row = await repository.get_active_api_key(conn, key_hash=key_hash)
+            if row is None:
+                raise Unauthorized("Unknown or revoked API key")
+            return Principal(id=row["id"], name=row["name"], role=row["role"], kind="api_key")
+
+        return await self._cached(_key_cache_key(key_hash), load)
+
+    async def _cached(self, cache_key: str, load: Callable[[], Awaitable[Principal]]) -> Principal:
+        """From the cache, else loaded once: concurrent misses for one key share a single
+        lookup (when the entry expires under load, 64 requests in flight make one query)."""
         cached: Principal | None = await self._principals.get(cache_key)
         if cached is not None:
             return cached
-        async with self.pool.acquire() as conn:
-            row = await repository.get_active_api_key(conn, key_hash=key_hash)
-        if row is None:
-            raise Unauthorized("Unknown or revoked API key")
-        principal = Principal(id=row["id"], name=row["name"], role=row["role"], kind="api_key")
-        await self._principals.set(cache_key, principal, ttl=PRINCIPAL_TTL_SECONDS)
-        return principal
+        pending = self._loading.get(cache_key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Principal] = asyncio.get_running_loop().create_future()
+        self._loading[cache_key] = future
+        try:
+            principal = await load()
+            await self._principals.set(cache_key, principal, ttl=PRINCIPAL_TTL_SECONDS)
+            future.set_result(principal)
+            return principal
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
+                future.exception()  # retrieved here: no "never retrieved" warning without waiters
+            raise
+        finally:
+            del self._loading[cache_key]
 
 
 def _key_cache_key(key_hash: bytes) -> str:

@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, delete, get, post, put
+from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from redis.exceptions import RedisError
 
 from quote_service.auth.guards import admin_only, any_caller
 from quote_service.clock import utcnow
-from quote_service.errors import NotFound, ServiceError, invalid
+from quote_service.errors import Conflict, NotFound, ServiceError, invalid
 from quote_service.flash_sales import repository
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.flash_sales.schemas import (
@@ -32,7 +32,8 @@ from quote_service.observability.metrics import FLASH_PURCHASES
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.flash import SaleStatus
 from quote_service.web.deps import AuthedRequest, actor_of
-from quote_service.web.envelope import Envelope, ok
+from quote_service.web.envelope import Envelope, ErrorEnvelope, ok
+from quote_service.web.errors import error_response
 
 MAX_KEY_LENGTH = 128
 IdempotencyKey = Annotated[
@@ -116,15 +117,20 @@ class FlashSaleController(Controller):
         idempotency_key: IdempotencyKey,
         purchases: PurchasesDep,
         request: AuthedRequest,
-    ) -> Envelope[Purchase]:
+    ) -> Envelope[Purchase] | Response[ErrorEnvelope]:
         if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
             raise invalid("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters")
         try:
             purchase, replayed = await purchases.purchase(
                 sale_id, data, principal=request.user, idempotency_key=idempotency_key, now=utcnow()
             )
-        except ServiceError as refused:
+        except Conflict as refused:
+            # A storm is mostly refusals: answered here, the same envelope as the exception
+            # handler builds, without unwinding through the middleware stack.
             FLASH_PURCHASES.labels(refused.code).inc()
+            return error_response(refused.status_code, refused.code, refused.message, refused.details)
+        except ServiceError as failed:
+            FLASH_PURCHASES.labels(failed.code).inc()
             raise
         FLASH_PURCHASES.labels("replayed" if replayed else "confirmed").inc()
         return ok(purchase, "Purchase already made with this Idempotency-Key" if replayed else "Purchase confirmed")

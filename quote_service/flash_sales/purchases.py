@@ -76,35 +76,34 @@ async def ledger_row(
     request_hash: bytes,
     order_id: UUID | None = None,
 ) -> asyncpg.Record:
-    """The ledger's own checks, then the row (inside the caller's transaction); raises Refused.
+    """The ledger's own checks, then the row, in one round trip; raises Refused.
 
-    The item row is locked by the first statement, so every purchase of that product queues
-    there: the customer's sum read next is exact.
+    The checks run under the item row's lock (every purchase of that product queues there),
+    so sold never passes the allocation and the customer's sum is exact.
     """
-    taken = await repository.take_units(conn, sale_id=sale_id, product_id=item.product_id, quantity=quantity)
-    if taken is None:
-        state = await repository.item_state(conn, sale_id=sale_id, product_id=item.product_id)
-        raise Refused("SALE_NOT_ACTIVE" if state is None or state["returned_stock"] is not None else "SOLD_OUT")
-    owned = await repository.customer_units(conn, sale_id=sale_id, product_id=item.product_id, customer_id=customer)
-    if owned + quantity > taken["per_user_limit"]:
-        raise Refused("PURCHASE_LIMIT_EXCEEDED")
-    return await repository.insert_purchase(
-        conn,
-        fields={
-            "id": uuid.uuid4(),
-            "flash_sale_id": sale_id,
-            "product_id": item.product_id,
-            "customer_id": customer,
-            "quantity": quantity,
-            "unit_price": item.flash_price,
-            "total": money.round_money(item.flash_price * quantity, item.currency),
-            "currency": item.currency,
-            "principal_id": principal_id,
-            "idempotency_key": idempotency_key,
-            "request_hash": request_hash,
-            "order_id": order_id,
-        },
-    )
+    try:
+        return await repository.record_purchase(
+            conn,
+            fields={
+                "id": uuid.uuid4(),
+                "flash_sale_id": sale_id,
+                "product_id": item.product_id,
+                "customer_id": customer,
+                "quantity": quantity,
+                "unit_price": item.flash_price,
+                "total": money.round_money(item.flash_price * quantity, item.currency),
+                "currency": item.currency,
+                "principal_id": principal_id,
+                "idempotency_key": idempotency_key,
+                "request_hash": request_hash,
+                "order_id": order_id,
+            },
+        )
+    except asyncpg.PostgresError as exc:
+        code = repository.LEDGER_REFUSALS.get(getattr(exc, "sqlstate", "") or "")
+        if code is None:
+            raise
+        raise Refused(code) from None
 
 
 class Refused(Exception):
@@ -287,7 +286,7 @@ class Purchases:
         idempotency_key: str,
         print_: str,
     ) -> asyncpg.Record:
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn:  # one statement: its own transaction
             return await ledger_row(
                 conn,
                 sale_id=sale.id,

@@ -190,46 +190,33 @@ async def due_transitions(conn: Connection, *, now: datetime, limit: int) -> lis
     )
 
 
-async def take_units(conn: Connection, *, sale_id: UUID, product_id: UUID, quantity: int) -> asyncpg.Record | None:
-    """Count `quantity` more units sold, if the item is open and has them; locks the item row."""
-    return await conn.fetchrow(
-        """UPDATE flash_sale_items SET sold = sold + $3
-           WHERE flash_sale_id = $1 AND product_id = $2 AND returned_stock IS NULL
-             AND sold + $3 <= allocated_stock
-           RETURNING per_user_limit, sold""",
-        sale_id,
-        product_id,
-        quantity,
-    )
+# flash_record_purchase's refusals (migrations/0008), by SQLSTATE.
+LEDGER_REFUSALS = {"QF001": "SOLD_OUT", "QF002": "SALE_NOT_ACTIVE", "QF003": "PURCHASE_LIMIT_EXCEEDED"}
+_RECORD_ARGS = (
+    "id",
+    "flash_sale_id",
+    "product_id",
+    "customer_id",
+    "quantity",
+    "unit_price",
+    "total",
+    "currency",
+    "principal_id",
+    "idempotency_key",
+    "request_hash",
+    "order_id",
+)
 
 
-async def item_state(conn: Connection, *, sale_id: UUID, product_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        """SELECT allocated_stock, sold, returned_stock, per_user_limit FROM flash_sale_items
-           WHERE flash_sale_id = $1 AND product_id = $2""",
-        sale_id,
-        product_id,
-    )
+async def record_purchase(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.Record:
+    """The ledger row, after the ledger's own checks, in one round trip (migrations/0008).
 
-
-async def customer_units(conn: Connection, *, sale_id: UUID, product_id: UUID, customer_id: str) -> int:
-    units: int = await conn.fetchval(
-        """SELECT coalesce(sum(quantity), 0) FROM flash_purchases
-           WHERE flash_sale_id = $1 AND product_id = $2 AND customer_id = $3""",
-        sale_id,
-        product_id,
-        customer_id,
-    )
-    return units
-
-
-async def insert_purchase(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.Record:
-    """The ledger row; raises UniqueViolationError when the Idempotency-Key was used before."""
-    names = list(fields)
-    placeholders = ", ".join(f"${i}" for i in range(1, len(names) + 1))
+    Raises asyncpg.PostgresError with a `LEDGER_REFUSALS` SQLSTATE when the item is sold out,
+    closed, or the customer would pass the limit; UniqueViolationError for a reused key.
+    """
     row = await conn.fetchrow(
-        f"INSERT INTO flash_purchases ({', '.join(names)}) VALUES ({placeholders}) RETURNING {PURCHASE_COLUMNS}",
-        *fields.values(),
+        f"SELECT {PURCHASE_COLUMNS} FROM flash_record_purchase($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        *(fields[name] for name in _RECORD_ARGS),
     )
     assert row is not None
     return row

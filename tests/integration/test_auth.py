@@ -371,3 +371,37 @@ async def test_me_for_an_admin(client: Client, admin: Caller) -> None:
     me = expect_ok(await client.get(ME, headers=admin.headers))
 
     assert me == {"id": str(admin.id), "name": "admin", "kind": "user", "role": "admin", "tier": None, "segment": None}
+
+
+async def test_concurrent_first_uses_of_an_api_key_share_one_lookup(
+    settings: Settings, service_key: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from quote_service.auth import repository as auth_repository
+    from quote_service.auth.service import AuthService
+    from quote_service.db.pool import create_pool
+
+    calls = 0
+    real = auth_repository.get_active_api_key
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)  # a slow database: every request arrives before the first answer
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(auth_repository, "get_active_api_key", counting)
+    pool = await create_pool(settings.database_url or "", min_size=1, max_size=4)
+    try:
+        auth = AuthService(settings, pool)
+        principals = await asyncio.gather(*(auth.principal_from_api_key(service_key["X-API-Key"]) for _ in range(30)))
+        assert calls == 1
+        assert len({p.id for p in principals}) == 1
+        failures = await asyncio.gather(
+            *(auth.principal_from_api_key("qsk_unknown") for _ in range(10)), return_exceptions=True
+        )
+        assert calls == 2
+        assert all(type(f).__name__ == "Unauthorized" for f in failures)
+    finally:
+        await pool.close()
