@@ -9,6 +9,8 @@ key, then drives the
 server with wrk: `/health`, then quotes with DISTINCT baskets (random customer, 1-4 random
 demo products, random quantities, so no response cache answers). Prints per run and the
 median of runs: rps of each, the quote/health ratio, quote p50/p99 latency and non-2xx count.
+Then, on the same server, the flash-sale storm of loadtests/bench_flash.py (refusals/s, winners
+p50/p99 alone and under a refusal flood); `--no-flash` skips it.
 Needs `wrk` (Debian: apt-get install wrk) and the servers of the README's test setup.
 """
 
@@ -110,6 +112,28 @@ def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the server did not become ready")
 
 
+def flash_storm(args: argparse.Namespace, base: str, key: str, pid: int, database_url: str, name: str) -> None:
+    """The flash-sale storm on the same server: refusal flood, winners alone and under the flood."""
+    import bench_flash  # the sibling script; imported here because it imports this module
+
+    flash_args = argparse.Namespace(
+        workers=args.workers, connections=args.connections, duration=args.duration, runs=args.runs,
+        units=2000, buyers=8, wrk_threads=1, port=args.port,
+    )  # fmt: skip
+    shop = bench_flash.Shop(base, key)
+    state = bench_flash.Bench(
+        flash_args, base, key, shop, shop.sold_out_sale(), bench_flash.CpuMeter(pid), database_url, name
+    )
+    print("flash-sale storm (loadtests/bench_flash.py phases):", flush=True)
+    asyncio.run(state.flood("warm", 3))
+    runs = []
+    for number in range(1, args.runs + 1):
+        result = asyncio.run(state.run(number))
+        bench_flash.report_run(number, result)
+        runs.append(result)
+    bench_flash.report_medians(flash_args, runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=1)
@@ -117,6 +141,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--no-flash", action="store_true", help="skip the flash-sale storm (loadtests/bench_flash.py's phases)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
@@ -156,6 +183,8 @@ def main() -> None:
             f" non-2xx {sum(q['non_2xx'] for _, q, _ in runs):.0f}"
         )  # fmt: skip
         script.unlink(missing_ok=True)
+        if not args.no_flash:
+            flash_storm(args, base, key, server.pid, database_url, name)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
