@@ -424,3 +424,39 @@ async def test_an_order_whose_flash_units_sold_meanwhile_is_refused_whole(
     orders = expect_ok(await client.get("/api/v1/orders", headers=admin.headers))
     assert orders["items"] == []
     assert await stock_of(settings.database_url or "", product["id"]) == 98
+
+
+async def test_malformed_purchase_bodies_get_the_envelope_and_sell_nothing(
+    client: Client, admin: Caller, service_key: dict[str, str], settings: Settings
+) -> None:
+    sale, product = await new_sale(client, admin)
+    url = f"{SALES}/{sale['id']}/purchases"
+    headers = {**service_key, "Idempotency-Key": "bad-bodies", "Content-Type": "application/json"}
+    cases = [
+        (b"{not json", 400, "MALFORMED_REQUEST", None),
+        (b"[" * 10_000, 400, "MALFORMED_REQUEST", None),
+        (
+            b'{"product_id": "%s", "quantity": "two", "customer_id": "c"}' % product["id"].encode(),
+            422,
+            "VALIDATION_FAILED",
+            "quantity",
+        ),
+        (
+            b'{"product_id": "%s", "quantity": 1, "customer_id": "c\\u0000"}' % product["id"].encode(),
+            422,
+            "VALIDATION_FAILED",
+            "customer_id",
+        ),
+        (
+            b'{"product_id": "%s", "quantity": 1, "customer_id": "c", "extra": 1}' % product["id"].encode(),
+            422,
+            "VALIDATION_FAILED",
+            "extra",
+        ),
+    ]
+    for body, status, code, field in cases:
+        response = await client.post(url, content=body, headers=headers)
+        found = field_errors(expect_error(response, status, code))
+        if field is not None:
+            assert field in found, found
+    assert await ledger(settings.database_url or "", sale["id"]) == []
