@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from redis.exceptions import RedisError
 
 from quote_service.auth.guards import admin_only, any_caller
 from quote_service.clock import utcnow
-from quote_service.errors import Conflict, NotFound, ServiceError, invalid
+from quote_service.errors import Conflict, NotFound, ServiceError
 from quote_service.flash_sales import repository
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.flash_sales.schemas import (
@@ -32,19 +31,11 @@ from quote_service.flash_sales.service import FlashSales, purchase_from_row, sta
 from quote_service.observability.metrics import FLASH_PURCHASES
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.flash import SaleStatus
-from quote_service.web.deps import AuthedRequest, actor_of
+from quote_service.web.deps import AuthedRequest, IdempotencyKey, actor_of, check_idempotency_key
 from quote_service.web.envelope import Envelope, ErrorEnvelope, ok
 from quote_service.web.errors import error_response
 from quote_service.web.request import TypedBodyRequest
 
-MAX_KEY_LENGTH = 128
-IdempotencyKey = Annotated[
-    str,
-    HeaderParameter(
-        name="Idempotency-Key",
-        description="Required, 1-128 characters. Retrying with the same key and body returns the same purchase.",
-    ),
-]
 SalesDep = NamedDependency[FlashSales]
 PurchasesDep = NamedDependency[Purchases]
 
@@ -131,8 +122,7 @@ class FlashSaleController(Controller):
         purchases: PurchasesDep,
         request: AuthedRequest,
     ) -> Envelope[Purchase] | Response[ErrorEnvelope]:
-        if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
-            raise invalid("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters")
+        check_idempotency_key(idempotency_key)
         try:
             purchase, replayed = await purchases.purchase(
                 sale_id, data, principal=request.user, idempotency_key=idempotency_key, now=utcnow()

@@ -3,33 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from redis.asyncio import Redis
 
 from quote_service.auth.guards import any_caller
 from quote_service.clock import utcnow
-from quote_service.errors import invalid
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.orders import service
 from quote_service.orders.schemas import Order, OrderCreate
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor
 from quote_service.quotes.store import QuoteStore
-from quote_service.web.deps import AuthedRequest, PoolDep, actor_of
+from quote_service.web.deps import AuthedRequest, IdempotencyKey, PoolDep, actor_of, check_idempotency_key
 from quote_service.web.envelope import Envelope, ok
-
-MAX_KEY_LENGTH = 128
-IdempotencyKey = Annotated[
-    str,
-    HeaderParameter(
-        name="Idempotency-Key",
-        description="Required, 1-128 characters. Retrying with the same key and body returns the same order.",
-    ),
-]
 
 
 class OrderController(Controller):
@@ -48,9 +37,7 @@ class OrderController(Controller):
         purchases: NamedDependency[Purchases],
         request: AuthedRequest,
     ) -> Envelope[Order]:
-        if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
-            # Checked here, not by Litestar, so the error names the header rather than the argument.
-            raise invalid("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters")
+        check_idempotency_key(idempotency_key)
         order, replayed = await service.place_order(
             pool,
             redis,

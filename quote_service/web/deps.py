@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 from litestar import Request
 from litestar.di import NamedDependency
+from litestar.params import HeaderParameter
 
 from quote_service.auth.schemas import Principal
 from quote_service.cache.products import ProductCache
 from quote_service.db.pool import Pool
+from quote_service.errors import invalid
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.snapshot.store import ConfigStore
 
@@ -28,3 +30,20 @@ def actor_of(request: AuthedRequest) -> str:
     """How the author of a change is written in audit columns (`created_by`, `actor`)."""
     principal = request.user
     return principal.name if principal.kind == "user" else f"api-key:{principal.name}"
+
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 128
+IdempotencyKey: TypeAlias = Annotated[
+    str,
+    HeaderParameter(
+        name="Idempotency-Key",
+        description="Required, 1-128 characters. A retry with the same key and body returns the first result.",
+    ),
+]
+"""The Idempotency-Key header of POST /orders and flash-sale purchases (API.md §1)."""
+
+
+def check_idempotency_key(key: str) -> None:
+    """Checked here, not by Litestar, so the 422 names the header rather than the argument."""
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise invalid("Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters")
