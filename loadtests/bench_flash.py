@@ -48,7 +48,7 @@ import httpx
 
 LUA = Path(__file__).resolve().parent / "flash_purchases.lua"
 TICKS = os.sysconf("SC_CLK_TCK")
-ADMIN_LOGIN = {"username": "demo-admin", "password": "demo-admin-password"}  # seed-demo's admin
+ADMIN_LOGIN = {"username": "demo-admin", "password": "quote-service-admin"}  # seed-demo's admin
 
 
 # -- CPU accounting -------------------------------------------------------------------------------
