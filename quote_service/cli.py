@@ -16,6 +16,7 @@ from uuid import UUID
 
 import msgspec
 
+from quote_service.auth.gate import default_slots
 from quote_service.auth.passwords import password_problem
 from quote_service.auth.schemas import UserCreate
 from quote_service.auth.service import AuthService
@@ -210,6 +211,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         # Workers are separate processes: they read the (possibly embedded) URLs from the environment.
         os.environ["DATABASE_URL"] = _dsn(settings)
         os.environ["REDIS_URL"] = settings.redis_url or ""
+        # argon2 is CPU-bound: the workers share the CPUs' worth of concurrent password checks.
+        os.environ.setdefault("LOGIN_CONCURRENCY", str(max(1, default_slots() // args.workers)))
         base = f"http://{args.host}:{args.port}"
         print(f"quote-service listening on {base}  (API docs: {base}/docs, health: {base}/health/ready)", flush=True)
         _granian(args)

@@ -51,7 +51,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_window_seconds: int = 300
     """LOGIN_WINDOW_SECONDS: length of the login-attempt windows (fixed, from the first attempt)."""
     login_concurrency: int = 0
-    """LOGIN_CONCURRENCY: password verifications at once per process; 0: one per CPU."""
+    """LOGIN_CONCURRENCY: password verifications at once per process; 0: one per CPU (`serve`
+    sets it to CPUs ÷ workers for its worker processes)."""
     default_tax_rate: Decimal = Decimal("18")
     """DEFAULT_TAX_RATE: tax percent when no TAX_RATE rule matches."""
     default_delivery_fee: Decimal = Decimal("10.00")

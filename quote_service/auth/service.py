@@ -22,7 +22,7 @@ from quote_service.auth.throttle import LoginThrottle
 from quote_service.cache.local import local_cache
 from quote_service.clock import utcnow
 from quote_service.config import Settings
-from quote_service.errors import NotFound, Unauthorized
+from quote_service.errors import NotFound, Overloaded, Unauthorized
 
 PRINCIPAL_TTL_SECONDS = 10
 LOGIN_QUEUE_PER_SLOT = 4
@@ -72,6 +72,8 @@ class AuthService:
             password_hash = row["password_hash"] if row is not None and row["is_active"] else None
             async with self.hashing.slot(suspect=attempt is not None and attempt.suspect):
                 verified = await asyncio.to_thread(credentials.verify_password, password_hash, password)
+        except Overloaded:
+            raise  # still counted: a client hammering a busy server runs out of attempts like a guesser
         except Exception:
             if self.throttle and attempt:
                 await self.throttle.not_judged(attempt)

@@ -8,8 +8,10 @@ all slip under the limit), in two fixed windows that start at the first counted 
 
 An attempt over either limit is refused with 429 RATE_LIMITED and `Retry-After` (the seconds
 left in that window) without any password work. A successful login is not held against anyone:
-it clears its username's window and gives its address's attempt back; so does an attempt the
-server refused for its own reasons (too busy). Only failed guesses stay counted.
+it clears its username's window and gives its address's attempt back; an attempt that failed for
+the server's own reasons (a store down) gives both back. Failed guesses stay counted, and so do
+attempts answered 503 because password checking was saturated (auth/gate.py): a client that
+keeps hammering a busy server runs out of attempts as a guesser does.
 
 If Redis cannot be reached the limits are skipped (logins keep working; the CPU bound of
 `auth/gate.py` still holds), and a warning is logged.
@@ -106,7 +108,7 @@ class LoginThrottle:
         await self._release(attempt, username="clear")
 
     async def not_judged(self, attempt: Attempt) -> None:
-        """The attempt never reached a verdict (server busy, store down): give both back."""
+        """The attempt never reached a verdict (a store failed): give both back."""
         await self._release(attempt, username="decrement")
 
     async def _release(self, attempt: Attempt, *, username: str) -> None:

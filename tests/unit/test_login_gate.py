@@ -1,0 +1,95 @@
+"""The bound on concurrent password hashing: slots, a short queue, clean attempts first."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from quote_service.auth.gate import HashingGate
+from quote_service.errors import Overloaded
+
+
+async def hold(gate: HashingGate, name: str, order: list[str], *, suspect: bool, release: asyncio.Event) -> None:
+    async with gate.slot(suspect=suspect):
+        order.append(name)
+        await release.wait()
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_at_most_slots_run_and_clean_waiters_go_before_suspect_ones() -> None:
+    gate = HashingGate(slots=1, max_waiting=10)
+    order: list[str] = []
+    release = asyncio.Event()
+    first = asyncio.create_task(hold(gate, "first", order, suspect=True, release=release))
+    await settle()
+    waiters = [
+        asyncio.create_task(hold(gate, name, order, suspect=name.startswith("guess"), release=release))
+        for name in ("guess-1", "guess-2", "real-user", "guess-3")
+    ]
+    await settle()
+
+    assert order == ["first"]
+    assert gate.running == 1
+    assert gate.waiting == 4
+    release.set()
+    await asyncio.gather(first, *waiters)
+    assert order == ["first", "real-user", "guess-1", "guess-2", "guess-3"]
+    assert gate.running == 0
+
+
+async def test_a_full_queue_refuses_at_once() -> None:
+    gate = HashingGate(slots=1, max_waiting=2)
+    order: list[str] = []
+    release = asyncio.Event()
+    tasks = [asyncio.create_task(hold(gate, f"guess-{i}", order, suspect=True, release=release)) for i in range(3)]
+    await settle()
+
+    with pytest.raises(Overloaded):
+        async with gate.slot(suspect=True):
+            pass
+    release.set()
+    await asyncio.gather(*tasks)
+    assert gate.running == 0
+
+
+async def test_a_clean_attempt_takes_the_place_of_the_latest_suspect_one() -> None:
+    gate = HashingGate(slots=1, max_waiting=2)
+    order: list[str] = []
+    release = asyncio.Event()
+    running = asyncio.create_task(hold(gate, "running", order, suspect=True, release=release))
+    await settle()
+    early = asyncio.create_task(hold(gate, "guess-early", order, suspect=True, release=release))
+    late = asyncio.create_task(hold(gate, "guess-late", order, suspect=True, release=release))
+    await settle()
+    real = asyncio.create_task(hold(gate, "real-user", order, suspect=False, release=release))
+    await settle()
+
+    with pytest.raises(Overloaded):
+        await late
+    release.set()
+    await asyncio.gather(running, early, real)
+    assert order == ["running", "real-user", "guess-early"]
+
+
+async def test_a_cancelled_waiter_leaves_the_queue_and_its_slot_passes_on() -> None:
+    gate = HashingGate(slots=1, max_waiting=5)
+    order: list[str] = []
+    release = asyncio.Event()
+    running = asyncio.create_task(hold(gate, "running", order, suspect=False, release=release))
+    await settle()
+    gone = asyncio.create_task(hold(gate, "gone", order, suspect=False, release=release))
+    after = asyncio.create_task(hold(gate, "after", order, suspect=False, release=release))
+    await settle()
+    gone.cancel()
+    await settle()
+
+    assert gate.waiting == 1
+    release.set()
+    await asyncio.gather(running, after)
+    assert order == ["running", "after"]
+    assert gate.running == 0
