@@ -22,7 +22,7 @@ from quote_service.auth.throttle import LoginThrottle
 from quote_service.cache.local import local_cache
 from quote_service.clock import utcnow
 from quote_service.config import Settings
-from quote_service.errors import NotFound, Overloaded, Unauthorized
+from quote_service.errors import NotFound, Unauthorized
 
 PRINCIPAL_TTL_SECONDS = 10
 LOGIN_QUEUE_PER_SLOT = 4
@@ -66,19 +66,15 @@ class AuthService:
     async def login(self, username: str, password: str, *, address: str = "unknown") -> Token:
         """Exchange a username and password for a bearer token (attempts limited, see auth/throttle.py)."""
         attempt = await self.throttle.begin(username, address) if self.throttle else None
-        try:
+        # The slot covers the lookup too: an attempt refused for want of one costs no query.
+        async with self.hashing.slot(suspect=attempt is not None and attempt.suspect):
             async with self.pool.acquire() as conn:
                 row = await repository.get_user_by_username(conn, username=username)
             password_hash = row["password_hash"] if row is not None and row["is_active"] else None
-            async with self.hashing.slot(suspect=attempt is not None and attempt.suspect):
-                verified = await asyncio.to_thread(credentials.verify_password, password_hash, password)
-        except Overloaded:
-            raise  # still counted: a client hammering a busy server runs out of attempts like a guesser
-        except Exception:
-            if self.throttle and attempt:
-                await self.throttle.not_judged(attempt)
-            raise
+            verified = await asyncio.to_thread(credentials.verify_password, password_hash, password)
         if not verified:
+            if self.throttle and attempt:
+                await self.throttle.failed(attempt)
             raise Unauthorized("Invalid username or password")
         if self.throttle and attempt:
             await self.throttle.succeeded(attempt)

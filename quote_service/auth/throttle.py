@@ -1,25 +1,31 @@
-"""Login attempt limits per username and per client address, shared by every process via Redis.
+"""Failed-login limits per username and per client address, shared by every process via Redis.
 
-Each login attempt is counted *before* its password is checked (so 64 concurrent guesses cannot
-all slip under the limit), in two fixed windows that start at the first counted attempt:
+Failed logins are counted in two fixed windows that start at the first failure:
 
-    qs:login:u:<username, lower-cased>   attempts on one account
-    qs:login:a:<client address>          attempts from one address
+    qs:login:fail:u:<username, lower-cased>   failures on one account
+    qs:login:fail:a:<client address>          failures from one address
 
-An attempt over either limit is refused with 429 RATE_LIMITED and `Retry-After` (the seconds
-left in that window) without any password work. A successful login is not held against anyone:
-it clears its username's window and gives its address's attempt back; an attempt that failed for
-the server's own reasons (a store down) gives both back. Failed guesses stay counted, and so do
-attempts answered 503 because password checking was saturated (auth/gate.py): a client that
-keeps hammering a busy server runs out of attempts as a guesser does.
+Before any password work, an attempt whose username or address has reached its limit is refused
+with 429 RATE_LIMITED and `Retry-After` (the seconds left in that window). Only wrong passwords
+count: a success clears its account's window (not its address's: one valid account must not
+launder an address's guesses), and an attempt the server could not judge (503 while password
+checking is saturated, a store down) counts for nothing. The check and the count are separate
+steps, so attempts already in flight when a limit is reached still finish: at most the number
+a process lets check at once (auth/gate.py) beyond the limit.
+
+Every attempt is also noted (`qs:login:seen:u:...`, `qs:login:seen:a:...`, same window) to tell
+auth/gate.py which attempts are suspect: those whose account or address made another attempt in
+the window that did not end in a success, or has a failure. A guessing flood is suspect from its
+second attempt on, a person signing in is not, and auth/gate.py serves the latter first.
 
 If Redis cannot be reached the limits are skipped (logins keep working; the CPU bound of
-`auth/gate.py` still holds), and a warning is logged.
+auth/gate.py still holds) and a warning is logged.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import structlog
@@ -30,31 +36,26 @@ from quote_service.errors import RateLimited
 
 log = structlog.get_logger("quote_service.auth.throttle")
 
-# KEYS: the windows to count in; ARGV[1]: window length in ms. Returns, per key, the count
-# including this attempt and the milliseconds left in its window.
-_COUNT = """
+# KEYS: the failure windows (account, address), then the seen windows (account, address);
+# ARGV[1]: window length in ms. Notes the attempt as seen; returns per failure window the failures
+# and the milliseconds left (or -2), then per seen window the attempts seen before this one.
+_BEGIN = """
 local out = {}
-for i, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
-  local left = redis.call('PTTL', key)
-  if left < 0 then
-    redis.call('PEXPIRE', key, ARGV[1])
-    left = tonumber(ARGV[1])
-  end
-  out[#out + 1] = count
-  out[#out + 1] = left
+for i = 1, 2 do
+  out[#out + 1] = tonumber(redis.call('GET', KEYS[i]) or '0')
+  out[#out + 1] = redis.call('PTTL', KEYS[i])
+end
+for i = 3, 4 do
+  out[#out + 1] = redis.call('INCR', KEYS[i]) - 1
+  if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 end
 return out
 """
-# Give an attempt back: KEYS[i] is decremented (never below zero, never creating a key), or
-# deleted when ARGV[i] is 'clear'.
-_GIVE_BACK = """
+# KEYS: the windows to count a failure in; ARGV[1]: window length in ms.
+_FAIL = """
 for i, key in ipairs(KEYS) do
-  if ARGV[i] == 'clear' then
-    redis.call('DEL', key)
-  elseif tonumber(redis.call('GET', key) or '0') > 0 then
-    redis.call('DECR', key)
-  end
+  redis.call('INCR', key)
+  if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ARGV[1]) end
 end
 return 0
 """
@@ -63,58 +64,60 @@ _REDIS_DOWN = (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError, 
 
 @dataclass(frozen=True)
 class Attempt:
-    """One counted login attempt: its keys, and whether either window already held attempts."""
+    """One login attempt: its account and address, and whether either looks like guessing."""
 
-    username_key: str
-    address_key: str
-    counted: bool
+    account: str
+    address: str
     suspect: bool
 
 
 class LoginThrottle:
-    """Counts login attempts per username and per address; refuses those over a limit."""
+    """Counts failed logins per username and per address; refuses attempts over a limit."""
 
     def __init__(self, redis: Redis, *, per_username: int, per_address: int, window_seconds: int) -> None:
         self.per_username = per_username
         self.per_address = per_address
         self.window_ms = window_seconds * 1000
-        self._count = redis.register_script(_COUNT)
-        self._give_back = redis.register_script(_GIVE_BACK)
+        self._redis = redis
+        self._begin = redis.register_script(_BEGIN)
+        self._fail = redis.register_script(_FAIL)
 
     async def begin(self, username: str, address: str) -> Attempt:
-        """Count an attempt, or raise RateLimited when its username or address is over the limit."""
-        username_key, address_key = f"qs:login:u:{username.lower()}", f"qs:login:a:{address}"
+        """Note an attempt; raise RateLimited when its username or address is over the limit."""
+        account = username.lower()
+        keys = [f"qs:login:fail:u:{account}", f"qs:login:fail:a:{address}"]
+        keys += [f"qs:login:seen:u:{account}", f"qs:login:seen:a:{address}"]
         try:
-            by_user, user_ms, by_address, address_ms = await self._count(
-                keys=[username_key, address_key], args=[self.window_ms]
+            by_user, user_ms, by_address, address_ms, seen_user, seen_address = await self._begin(
+                keys=keys, args=[self.window_ms]
             )
         except _REDIS_DOWN as exc:
             log.warning("login_throttle_unavailable", error=type(exc).__name__)
-            return Attempt(username_key, address_key, counted=False, suspect=False)
+            return Attempt(account, address, suspect=False)
         waits = []
-        if by_user > self.per_username:
+        if by_user >= self.per_username:
             waits.append(user_ms)
-        if by_address > self.per_address:
+        if by_address >= self.per_address:
             waits.append(address_ms)
         if waits:
             raise RateLimited(
-                "Too many login attempts for this account or from this address; retry later",
+                "Too many failed logins for this account or from this address; retry later",
                 retry_after=max(1, math.ceil(max(waits) / 1000)),
             )
-        return Attempt(username_key, address_key, counted=True, suspect=by_user > 1 or by_address > 1)
+        return Attempt(account, address, suspect=max(by_user, by_address, seen_user, seen_address) > 0)
+
+    async def failed(self, attempt: Attempt) -> None:
+        """A wrong password: count it in both failure windows."""
+        keys = [f"qs:login:fail:u:{attempt.account}", f"qs:login:fail:a:{attempt.address}"]
+        await self._guarded(self._fail(keys=keys, args=[self.window_ms]))
 
     async def succeeded(self, attempt: Attempt) -> None:
-        """A correct password: clear the account's window, give the address its attempt back."""
-        await self._release(attempt, username="clear")
+        """A correct password: clear the account's failures, and the attempt's suspicion."""
+        keys = [f"qs:login:fail:u:{attempt.account}", f"qs:login:seen:u:{attempt.account}"]
+        await self._guarded(self._redis.delete(*keys, f"qs:login:seen:a:{attempt.address}"))
 
-    async def not_judged(self, attempt: Attempt) -> None:
-        """The attempt never reached a verdict (a store failed): give both back."""
-        await self._release(attempt, username="decrement")
-
-    async def _release(self, attempt: Attempt, *, username: str) -> None:
-        if not attempt.counted:
-            return
+    async def _guarded(self, command: Awaitable[object]) -> None:
         try:
-            await self._give_back(keys=[attempt.username_key, attempt.address_key], args=[username, "decrement"])
+            await command
         except _REDIS_DOWN as exc:
             log.warning("login_throttle_unavailable", error=type(exc).__name__)
