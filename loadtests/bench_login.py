@@ -108,20 +108,23 @@ async def one_run(args: argparse.Namespace, base: str) -> dict[str, float]:
         "under_median": statistics.median(latencies),
         "under_max": max(latencies),
         "under_logins": len(under),
-        "under_ok": sum(1 for _, status in under if status == 200),
-        "flood_rps": sum(statuses.values()) / wall,
+        **{f"real_{status}": float(sum(1 for _, s in under if s == status)) for status in {s for _, s in under}},
+        "rate": sum(statuses.values()) / wall,
         "client_cores": client_cpu,
         **{f"flood_{status}": float(count) for status, count in sorted(statuses.items())},
     }
 
 
+def statuses_of(result: dict[str, float], prefix: str) -> str:
+    return ", ".join(f"{k.removeprefix(prefix)}: {v:.0f}" for k, v in result.items() if k.startswith(prefix))
+
+
 def report(label: str, result: dict[str, float]) -> None:
-    flood = ", ".join(f"{k.removeprefix('flood_')}: {v:.0f}" for k, v in result.items() if k[6:].isdigit())
     print(
         f"{label}: alone {result['alone_median'] * 1000:.0f} ms | under the flood median "
         f"{result['under_median'] * 1000:.0f} ms, max {result['under_max'] * 1000:.0f} ms, "
-        f"{result['under_ok']:.0f}/{result['under_logins']:.0f} logins 200 | flood {result['flood_rps']:.0f} req/s "
-        f"({flood}) | client {result['client_cores']:.2f} core",
+        f"{result['under_logins']:.0f} logins ({statuses_of(result, 'real_')}) | flood "
+        f"{result['rate']:.0f} req/s ({statuses_of(result, 'flood_')}) | client {result['client_cores']:.2f} core",
         flush=True,
     )
 

@@ -2,15 +2,15 @@
 
 argon2id is built to cost CPU and memory, and each verification runs in a thread. Without a
 bound, a flood of wrong passwords queues unlimited work behind every genuine login (64 guesses
-in flight made every login take ~16 s). Here at most `slots` verifications run at once (one per
-CPU by default), at most `max_waiting` wait, and anyone beyond that is answered 503 OVERLOADED
-at once rather than stacking work nobody will wait for.
+in flight made every login take ~16 s). Here at most `slots` verifications run at once, a few
+wait, and anyone beyond that is answered 503 OVERLOADED at once rather than stacking work
+nobody will wait for.
 
-Waiters are served in two lanes: attempts whose username and address have no other attempt in
-the current throttle window go first; "suspect" ones (a recent failure or another attempt in
-flight) wait behind them, and when the queue is full a clean attempt takes the place of the
-latest suspect one (which is answered 503). A person logging in during a guessing flood from other addresses and
-accounts therefore waits for the verifications already running, not for the whole queue.
+Waiters are served in two lanes, each holding at most `max_waiting`: attempts that do not look
+like guessing go first; "suspect" ones (auth/throttle.py: a recent failure, or several recent
+attempts without a success, on the account or from the address) wait behind them, and a full
+suspect lane never turns a clean attempt away. A person logging in during a guessing flood from
+other addresses therefore waits for the verifications already running, not for the flood.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def default_slots() -> int:
 
 
 class HashingGate:
-    """At most `slots` holders at once; up to `max_waiting` queued, clean ones first."""
+    """At most `slots` holders at once; up to `max_waiting` queued per lane, clean ones first."""
 
     def __init__(self, slots: int, max_waiting: int) -> None:
         self.slots = slots
@@ -60,21 +60,18 @@ class HashingGate:
         if self.running < self.slots and not self.waiting:
             self.running += 1
             return
-        if self.waiting >= self.max_waiting:
-            if suspect or not self._suspect:
-                raise _overloaded()
-            # A clean attempt takes the place of the latest suspect one, which is refused.
-            self._suspect.pop().set_exception(_overloaded())
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         lane = self._suspect if suspect else self._clean
+        if len(lane) >= self.max_waiting:
+            raise Overloaded("Too many logins in progress; retry shortly", retry_after=1)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         lane.append(waiter)
         try:
             await waiter  # _release hands its slot over: `running` is not decremented in between
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+            if waiter.done() and not waiter.cancelled():
                 self._release()  # handed a slot while being cancelled: pass it on
             else:
-                with contextlib.suppress(ValueError):  # already skipped by a _release
+                with contextlib.suppress(ValueError):  # a _release may have dropped it already
                     lane.remove(waiter)
             raise
 
@@ -86,7 +83,3 @@ class HashingGate:
                     waiter.set_result(None)
                     return
         self.running -= 1
-
-
-def _overloaded() -> Overloaded:
-    return Overloaded("Too many logins in progress; retry shortly", retry_after=1)

@@ -14,9 +14,10 @@ steps, so attempts already in flight when a limit is reached still finish: at mo
 a process lets check at once (auth/gate.py) beyond the limit.
 
 Every attempt is also noted (`qs:login:seen:u:...`, `qs:login:seen:a:...`, same window) to tell
-auth/gate.py which attempts are suspect: those whose account or address made another attempt in
-the window that did not end in a success, or has a failure. A guessing flood is suspect from its
-second attempt on, a person signing in is not, and auth/gate.py serves the latter first.
+auth/gate.py which attempts are suspect: those whose account or address has a failure in the
+window, or SUSPECT_AFTER_ATTEMPTS attempts since its last success. A guessing flood is suspect
+after its first few attempts; a person signing in, even after a retry or two, is not, and
+auth/gate.py serves them first.
 
 If Redis cannot be reached the limits are skipped (logins keep working; the CPU bound of
 auth/gate.py still holds) and a warning is logged.
@@ -59,6 +60,7 @@ for i, key in ipairs(KEYS) do
 end
 return 0
 """
+SUSPECT_AFTER_ATTEMPTS = 3
 _REDIS_DOWN = (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError, OSError)
 
 
@@ -104,7 +106,8 @@ class LoginThrottle:
                 "Too many failed logins for this account or from this address; retry later",
                 retry_after=max(1, math.ceil(max(waits) / 1000)),
             )
-        return Attempt(account, address, suspect=max(by_user, by_address, seen_user, seen_address) > 0)
+        suspect = by_user > 0 or by_address > 0 or max(seen_user, seen_address) >= SUSPECT_AFTER_ATTEMPTS
+        return Attempt(account, address, suspect=suspect)
 
     async def failed(self, attempt: Attempt) -> None:
         """A wrong password: count it in both failure windows."""

@@ -57,23 +57,23 @@ async def test_a_full_queue_refuses_at_once() -> None:
     assert gate.running == 0
 
 
-async def test_a_clean_attempt_takes_the_place_of_the_latest_suspect_one() -> None:
+async def test_a_full_suspect_lane_does_not_turn_a_clean_attempt_away() -> None:
     gate = HashingGate(slots=1, max_waiting=2)
     order: list[str] = []
     release = asyncio.Event()
     running = asyncio.create_task(hold(gate, "running", order, suspect=True, release=release))
     await settle()
-    early = asyncio.create_task(hold(gate, "guess-early", order, suspect=True, release=release))
-    late = asyncio.create_task(hold(gate, "guess-late", order, suspect=True, release=release))
-    await settle()
-    real = asyncio.create_task(hold(gate, "real-user", order, suspect=False, release=release))
+    guesses = [asyncio.create_task(hold(gate, f"guess-{i}", order, suspect=True, release=release)) for i in (1, 2)]
     await settle()
 
     with pytest.raises(Overloaded):
-        await late
+        async with gate.slot(suspect=True):
+            pass
+    real = asyncio.create_task(hold(gate, "real-user", order, suspect=False, release=release))
+    await settle()
     release.set()
-    await asyncio.gather(running, early, real)
-    assert order == ["running", "real-user", "guess-early"]
+    await asyncio.gather(running, *guesses, real)
+    assert order == ["running", "real-user", "guess-1", "guess-2"]
 
 
 async def test_a_cancelled_waiter_leaves_the_queue_and_its_slot_passes_on() -> None:
