@@ -42,7 +42,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "PRICE_CHANGED": ErrorCode(409, "The price differs from expected_unit_price", "after change"),
     "SOLD_OUT": ErrorCode(409, "Not enough flash-sale units left for the quantity; nothing sold", "after change"),
     "PURCHASE_LIMIT_EXCEEDED": ErrorCode(409, "The customer's per-user limit would be exceeded", "no"),
-    "SALE_NOT_ACTIVE": ErrorCode(409, "The sale is not active (not started, ended) or lacks the product", "after change"),
+    "SALE_NOT_ACTIVE": ErrorCode(409, "The sale is not active (not started or ended) or lacks it", "after change"),
     "VALIDATION_FAILED": ErrorCode(422, "Well-formed but invalid values; details name each field", "after change"),
     "CURRENCY_MISMATCH": ErrorCode(422, "A catalog product's currency differs from the quote's", "after change"),
     "RATE_LIMITED": ErrorCode(429, "Too many requests from this client; wait Retry-After seconds", "yes"),
