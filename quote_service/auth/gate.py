@@ -7,7 +7,7 @@ wait, and anyone beyond that is answered 503 OVERLOADED at once rather than stac
 nobody will wait for.
 
 Waiters are served in two lanes, each holding at most `max_waiting`: attempts that do not look
-like guessing go first; "suspect" ones (auth/throttle.py: a recent failure, or several recent
+like guessing go first, newest first; "suspect" ones (auth/throttle.py: a recent failure, or several recent
 attempts without a success, on the account or from the address) wait behind them, and a full
 suspect lane never turns a clean attempt away. A person logging in during a guessing flood from
 other addresses therefore waits for the verifications already running, not for the flood.
@@ -76,9 +76,11 @@ class HashingGate:
             raise
 
     def _release(self) -> None:
-        for lane in (self._clean, self._suspect):
+        # Clean attempts newest first: a flood's opening burst (whose first attempts look clean)
+        # cannot make a person who arrives later wait behind it. Suspect ones in arrival order.
+        for lane, take in ((self._clean, self._clean.pop), (self._suspect, self._suspect.popleft)):
             while lane:
-                waiter = lane.popleft()
+                waiter = take()
                 if not waiter.done():
                     waiter.set_result(None)
                     return

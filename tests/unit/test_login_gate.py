@@ -42,6 +42,21 @@ async def test_at_most_slots_run_and_clean_waiters_go_before_suspect_ones() -> N
     assert gate.running == 0
 
 
+async def test_clean_waiters_are_served_newest_first() -> None:
+    gate = HashingGate(slots=1, max_waiting=10)
+    order: list[str] = []
+    release = asyncio.Event()
+    tasks = [asyncio.create_task(hold(gate, "running", order, suspect=False, release=release))]
+    await settle()
+    for name in ("burst-1", "burst-2", "burst-3", "latest"):
+        tasks.append(asyncio.create_task(hold(gate, name, order, suspect=False, release=release)))
+        await settle()
+
+    release.set()
+    await asyncio.gather(*tasks)
+    assert order == ["running", "latest", "burst-3", "burst-2", "burst-1"]
+
+
 async def test_a_full_queue_refuses_at_once() -> None:
     gate = HashingGate(slots=1, max_waiting=2)
     order: list[str] = []
