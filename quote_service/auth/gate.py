@@ -6,11 +6,14 @@ in flight made every login take ~16 s). Here at most `slots` verifications run a
 wait, and anyone beyond that is answered 503 OVERLOADED at once rather than stacking work
 nobody will wait for.
 
-Waiters are served in two lanes, each holding at most `max_waiting`: attempts that do not look
-like guessing go first, newest first; "suspect" ones (auth/throttle.py: a recent failure, or several recent
-attempts without a success, on the account or from the address) wait behind them, and a full
-suspect lane never turns a clean attempt away. A person logging in during a guessing flood from
-other addresses therefore waits for the verifications already running, not for the flood.
+Waiters are served in two lanes of at most `max_waiting` each. "Suspect" attempts
+(auth/throttle.py: a recent failure, or several recent attempts without a success, on the
+account or from the address) wait behind the others, first come first served, and are refused
+when their lane is full. The others are served newest first, and when their lane is full the
+oldest is refused instead of the newcomer: the opening burst of a flood (whose first attempts
+do not look like guessing yet) cannot make someone who arrives later wait behind it or be
+turned away. A person logging in during a guessing flood from other addresses therefore waits
+for the verifications already running, not for the flood.
 """
 
 from __future__ import annotations
@@ -62,13 +65,18 @@ class HashingGate:
             return
         lane = self._suspect if suspect else self._clean
         if len(lane) >= self.max_waiting:
-            raise Overloaded("Too many logins in progress; retry shortly", retry_after=1)
+            if suspect:
+                raise _overloaded()
+            # Served newest first, so the oldest clean waiter is the one to turn away.
+            oldest = lane.popleft()
+            if not oldest.done():
+                oldest.set_exception(_overloaded())
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         lane.append(waiter)
         try:
             await waiter  # _release hands its slot over: `running` is not decremented in between
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self._release()  # handed a slot while being cancelled: pass it on
             else:
                 with contextlib.suppress(ValueError):  # a _release may have dropped it already
@@ -85,3 +93,7 @@ class HashingGate:
                     waiter.set_result(None)
                     return
         self.running -= 1
+
+
+def _overloaded() -> Overloaded:
+    return Overloaded("Too many logins in progress; retry shortly", retry_after=1)

@@ -91,6 +91,26 @@ async def test_a_full_suspect_lane_does_not_turn_a_clean_attempt_away() -> None:
     assert order == ["running", "real-user", "guess-1", "guess-2"]
 
 
+async def test_a_full_clean_lane_turns_away_its_oldest_waiter_not_the_newcomer() -> None:
+    gate = HashingGate(slots=1, max_waiting=2)
+    order: list[str] = []
+    release = asyncio.Event()
+    running = asyncio.create_task(hold(gate, "running", order, suspect=False, release=release))
+    await settle()
+    oldest = asyncio.create_task(hold(gate, "burst-1", order, suspect=False, release=release))
+    await settle()
+    newer = asyncio.create_task(hold(gate, "burst-2", order, suspect=False, release=release))
+    await settle()
+    real = asyncio.create_task(hold(gate, "real-user", order, suspect=False, release=release))
+    await settle()
+
+    with pytest.raises(Overloaded):
+        await oldest
+    release.set()
+    await asyncio.gather(running, newer, real)
+    assert order == ["running", "real-user", "burst-2"]
+
+
 async def test_a_cancelled_waiter_leaves_the_queue_and_its_slot_passes_on() -> None:
     gate = HashingGate(slots=1, max_waiting=5)
     order: list[str] = []
