@@ -59,7 +59,10 @@ async def real_logins(
                 break
             started = time.perf_counter()
             response = await http.post(LOGIN_PATH, json=body)
-            results.append((time.perf_counter() - started, response.status_code))
+            status = response.status_code
+            if status != 200:
+                print(f"  real user: {status} {response.json()['error']['code']}", flush=True)
+            results.append((time.perf_counter() - started, status))
             await asyncio.sleep(pause)
     return results
 
