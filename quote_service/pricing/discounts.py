@@ -139,7 +139,7 @@ def spread(amount: Decimal, lines: Sequence[Line], cent: Decimal) -> Decimal:
         shares.append(share)
         rooms.append(room)
     given = given.quantize(cent, ROUND_HALF_UP)
-    if last >= 0:  # else every line is at its floor: the shares are the rooms, already on the grid
+    if last >= 0:  # else every line is at its floor: the shares are the rooms, on the grid (`Line.floor` is)
         shares = [share.quantize(cent, ROUND_HALF_UP) for share in shares]
         rest = given - sum(shares, ZERO) + shares[last]
         shares[last] = min(max(rest, ZERO), rooms[last])

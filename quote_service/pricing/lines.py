@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from uuid import UUID
 
 from quote_service.errors import CurrencyMismatch, FieldError, ValidationFailed
@@ -71,8 +71,13 @@ class Line:
         self.source: PriceSource = source
         self.category_id = category_id
         self.seller_id = seller_id
-        self.floor = floor
-        """The least this line may cost after coupons: min_price x quantity (0 without a catalog price)."""
+        self.floor = floor.quantize(cent, ROUND_CEILING)
+        """The least this line may cost after coupons: min_price x quantity (0 without a catalog price).
+
+        On the currency grid (up, should a price ever be off it): a clipped coupon share is the
+        room above the floor, and that share is money the response shows. Catalog prices arrive
+        with the database's four decimals (`104.9700`), which must not leak into the response.
+        """
         self.flash_sale_id = flash_sale_id
         self.list_subtotal = (list_unit * quantity).quantize(cent, ROUND_HALF_UP)
         self.subtotal = (unit * quantity).quantize(cent, ROUND_HALF_UP)
