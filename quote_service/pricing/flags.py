@@ -185,12 +185,49 @@ class FlagSet(msgspec.Struct, frozen=True):
 
 def evaluate_all(flags: FlagSet, ctx: EvaluationContext, now: datetime) -> tuple[dict[str, Any], dict[str, str]]:
     """(feature_flags: key -> value of every flag that is on, experiments: key -> variant), by key."""
+    return evaluate_compiled(compile_flags(flags), ctx, now)
+
+
+CompiledFlags = tuple[tuple[FeatureFlag, FlagEvaluation | None], ...]
+"""Flags in key order, each with its evaluation when nobody and no instant can change it."""
+
+
+def fixed_evaluation(flag: FeatureFlag) -> FlagEvaluation | None:
+    """What `evaluate` answers for `flag` whatever the context and instant; None when that depends on them."""
+    if not flag.is_enabled:
+        return _off(flag, "DISABLED")
+    rollout = flag.rollout
+    if (
+        rollout.start_at is None
+        and rollout.end_at is None
+        and not rollout.user_segments
+        and not rollout.regions
+        and rollout.percentage is None
+        and not rollout.variants
+    ):
+        return FlagEvaluation(key=flag.key, enabled=True, value=flag.value, variant=None, reason="TARGETING_MATCH")
+    return None
+
+
+def compile_flags(flags: FlagSet) -> CompiledFlags:
+    """The flags in key order with their fixed evaluations (a snapshot does this once)."""
+    return tuple((flags.by_key[key], fixed_evaluation(flags.by_key[key])) for key in sorted(flags.by_key))
+
+
+def evaluate_compiled(
+    flags: CompiledFlags, ctx: EvaluationContext | None, now: datetime
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """`evaluate_all` over compiled flags; `ctx` may be None when every evaluation is fixed."""
     feature_flags: dict[str, Any] = {}
     experiments: dict[str, str] = {}
-    for key in sorted(flags.by_key):
-        result = evaluate(flags.by_key[key], ctx, now)
+    for flag, fixed in flags:
+        if fixed is None:
+            assert ctx is not None
+            result = evaluate(flag, ctx, now)
+        else:
+            result = fixed
         if result.enabled:
-            feature_flags[key] = result.value
+            feature_flags[flag.key] = result.value
         if result.variant is not None:
-            experiments[key] = result.variant
+            experiments[flag.key] = result.variant
     return feature_flags, experiments

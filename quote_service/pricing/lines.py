@@ -2,7 +2,9 @@
 
 Each request item becomes one or two `Line`s: the units bought at the flash price (if any),
 then the rest at the list price moved by the price rules. A `Line` is the engine's mutable
-working row; later steps fill in its discount and tax, and the engine turns it into a `QuoteLine`.
+working row: it points at its `plan.LinePlan` (the rules, tax and rate for its kind of line) and
+at its `plan.Priced` (its prices and rounded amounts, computed once for every quote that has the
+same inputs); coupons then fill in its discount, and `settle` turns it into a `QuoteLine`.
 
 Rounding here and in the other steps is `money.round_money` written out (`quantize(cent,
 ROUND_HALF_UP)` with `cent = money.quantum(currency)`): on this path the call costs as much as the
@@ -13,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from uuid import UUID
 
 from quote_service.errors import CurrencyMismatch, FieldError, ValidationFailed
 from quote_service.pricing.money import ZERO, fits_minor_units, minor_units
+from quote_service.pricing.plan import LinePlan, Priced, RegionPlan
 from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer, PriceSource, QuoteRequest
-from quote_service.pricing.resolution import Resolution
 from quote_service.pricing.rules import PricingRule, apply_price_rules
 
 MAX_UNIT_PRICE = Decimal("1e12")
@@ -30,64 +33,42 @@ class Line:
     """One priced line while a quote is built."""
 
     __slots__ = (
-        "applied",
         "category_id",
         "discount",
         "flash_sale_id",
         "floor",
-        "list_subtotal",
-        "list_unit",
+        "plan",
+        "priced",
         "product_id",
         "quantity",
-        "rules",
         "seller_id",
         "source",
         "subtotal",
-        "tax",
-        "tax_rate",
-        "unit",
     )
 
     def __init__(
         self,
-        *,
         product_id: str,
         quantity: int,
-        list_unit: Decimal,
-        unit: Decimal,
         source: PriceSource,
         category_id: str | None,
         seller_id: str | None,
-        floor: Decimal,
-        cent: Decimal,
-        zero: Decimal,
+        plan: LinePlan,
+        priced: Priced,
         flash_sale_id: UUID | None = None,
     ) -> None:
         self.product_id = product_id
         self.quantity = quantity
-        self.list_unit = list_unit
-        self.unit = unit
-        """The exact unit price; shown rounded, the line is computed from the exact value."""
         self.source: PriceSource = source
         self.category_id = category_id
         self.seller_id = seller_id
-        self.floor = floor.quantize(cent, ROUND_CEILING)
-        """The least this line may cost after coupons: min_price x quantity (0 without a catalog price).
-
-        On the currency grid (up, should a price ever be off it): a clipped coupon share is the
-        room above the floor, and that share is money the response shows. Catalog prices arrive
-        with the database's four decimals (`104.9700`), which must not leak into the response.
-        """
         self.flash_sale_id = flash_sale_id
-        self.list_subtotal = (list_unit * quantity).quantize(cent, ROUND_HALF_UP)
-        self.subtotal = (unit * quantity).quantize(cent, ROUND_HALF_UP)
-        self.rules: tuple[tuple[PricingRule, Decimal], ...] = ()
-        """Price rules that applied, in order, with the money each moved on this line."""
-        self.applied: tuple[AppliedRule, ...] = ()
-        """The same, as the response shows them."""
-        self.discount = zero
-        self.tax = zero
-        self.tax_rate = ZERO
+        self.plan = plan
+        self.priced = priced
+        self.subtotal = priced.subtotal
+        self.floor = priced.floor
+        """The least this line may cost after coupons: min_price x quantity (0 without a catalog price)."""
+        self.discount = plan.region.zero
 
     @property
     def coupon_eligible(self) -> bool:
@@ -150,30 +131,28 @@ def _apply_rules(
 def price_lines(
     request: QuoteRequest,
     *,
-    currency: str,
-    cent: Decimal,
+    region: RegionPlan,
     products: Mapping[str, CatalogProduct],
     flash: Mapping[str, FlashOffer],
-    rules: Resolution | None,
+    dynamic: bool,
     user_tier: str | None,
-    city: str,
-    country: str,
     now: datetime,
 ) -> list[Line]:
-    """Steps 1-4 for every item; `rules` None skips the price rules (dynamic pricing off).
+    """Steps 1-4 for every item; `dynamic` False skips the price rules (dynamic pricing off).
 
     Raises ValidationFailed naming every bad item, or CurrencyMismatch when that is the only problem.
     """
-    zero = ZERO.quantize(cent)
+    currency = region.currency
     errors: list[FieldError] = []
     mismatches: list[FieldError] = []
     lines: list[Line] = []
     flash_taken: dict[str, int] = {}
     clock: tuple[int, int, int] | None = None
+    quote_seller_id = request.seller_id
+    key: tuple[Any, ...]
     for index, item in enumerate(request.items):
         product = products.get(item.product_id)
         product_uuid: UUID | None = None
-        flash_sale_id: UUID | None = None
         category_id: str | None
         seller_id: str | None
         if product is not None and product.is_active:
@@ -185,15 +164,19 @@ def price_lines(
             list_unit, min_price = product.current_price, product.min_price
             category_id, seller_id, product_uuid = product.category_id, product.seller_id, product.id
         else:
-            problem = unit_price_problem(item.unit_price, currency)
-            if problem is not None:
-                errors.append(FieldError(f"items[{index}].unit_price", problem))
-                continue
-            assert item.unit_price is not None
-            source, list_unit, min_price = "request", item.unit_price, ZERO
-            category_id, seller_id = item.category_id, item.seller_id or request.seller_id
+            price = item.unit_price
+            if price is None or not price.is_finite() or price not in region.fine_prices:  # sNaN cannot be hashed
+                problem = unit_price_problem(price, currency)
+                if problem is not None:
+                    errors.append(FieldError(f"items[{index}].unit_price", problem))
+                    continue
+                assert price is not None
+                region.remember(region.fine_prices, price, None)
+            source, list_unit, min_price = "request", price, ZERO
+            category_id, seller_id = item.category_id, item.seller_id or quote_seller_id
         if errors or mismatches:
             continue  # keep validating the remaining items, price nothing
+        plan = region.line(product_uuid, category_id, seller_id or quote_seller_id)
         quantity = item.quantity
         rest = quantity
         offer = flash.get(item.product_id) if source == "catalog" else None
@@ -203,81 +186,45 @@ def price_lines(
             if units > 0:
                 flash_taken[item.product_id] = taken + units
                 rest -= units
-                flash_sale_id = offer.flash_sale_id
-                lines.append(
-                    Line(
-                        product_id=item.product_id,
-                        quantity=units,
-                        list_unit=list_unit,
-                        unit=offer.flash_price,
-                        source="flash_sale",
-                        category_id=category_id,
-                        seller_id=seller_id,
-                        floor=min_price * units,
-                        cent=cent,
-                        zero=zero,
-                        flash_sale_id=flash_sale_id,
-                    )
+                key = ("flash", list_unit, offer.flash_price, min_price, units)
+                priced = plan.priced.get(key) or plan.remember(
+                    key, Priced(plan, list_unit=list_unit, unit=offer.flash_price, min_price=min_price, units=units)
                 )
+                line = Line(
+                    item.product_id, units, "flash_sale", category_id, seller_id, plan, priced, offer.flash_sale_id
+                )
+                lines.append(line)
         if rest <= 0:
             continue
-        unit = list_unit
-        moved: tuple[tuple[PricingRule, Decimal], ...] = ()
-        shown: tuple[AppliedRule, ...] = ()
-        if rules is not None:
-            found = rules.price_rules(
-                product_id=product_uuid, category_id=category_id, city=city, country=country, now=now
-            )
-            if found:
-                product_key = None if product_uuid is None else product_uuid.int  # UUID hashes slowly
-                if clock is None:
-                    utc = now.astimezone(UTC)
-                    clock = (utc.isoweekday(), utc.hour, utc.minute)  # all that TIME_WINDOW rules read of `now`
-                key = (
-                    "price",
-                    product_key,
-                    category_id,
-                    city,
-                    country,
-                    list_unit,
-                    min_price,
-                    quantity,
-                    rest,
-                    user_tier,
-                    clock,
-                    cent,
+        if dynamic and plan.price_rules:
+            if clock is None:
+                utc = now.astimezone(UTC)
+                clock = (utc.isoweekday(), utc.hour, utc.minute)  # all that TIME_WINDOW rules read of `now`
+            key = (list_unit, min_price, rest, quantity, user_tier, clock)
+            found = plan.priced.get(key)
+            if found is None:
+                unit, moved, shown = _apply_rules(
+                    plan.price_rules,
+                    list_unit=list_unit,
+                    min_price=min_price,
+                    quantity=quantity,
+                    units=rest,
+                    user_tier=user_tier,
+                    now=now,
+                    cent=region.cent,
                 )
-                priced = rules.recall(key)
-                if priced is None:
-                    priced = rules.keep(
-                        key,
-                        _apply_rules(
-                            found,
-                            list_unit=list_unit,
-                            min_price=min_price,
-                            quantity=quantity,
-                            units=rest,
-                            user_tier=user_tier,
-                            now=now,
-                            cent=cent,
-                        ),
-                    )
-                unit, moved, shown = priced
-        line = Line(
-            product_id=item.product_id,
-            quantity=rest,
-            list_unit=list_unit,
-            unit=unit,
-            source=source,
-            category_id=category_id,
-            seller_id=seller_id,
-            floor=min_price * rest,
-            cent=cent,
-            zero=zero,
-        )
-        if moved:
-            line.rules, line.applied = moved, shown
-        lines.append(line)
+                found = plan.remember(
+                    key,
+                    Priced(
+                        plan, list_unit=list_unit, unit=unit, min_price=min_price, units=rest, moved=moved, shown=shown
+                    ),
+                )
+        else:
+            key = (list_unit, min_price, rest)
+            found = plan.priced.get(key) or plan.remember(
+                key, Priced(plan, list_unit=list_unit, unit=list_unit, min_price=min_price, units=rest)
+            )
+        lines.append(Line(item.product_id, rest, source, category_id, seller_id, plan, found))
     if errors:
         raise ValidationFailed("some items cannot be priced", details=errors + mismatches)
     if mismatches:

@@ -23,8 +23,7 @@ from typing import Any
 from uuid import UUID
 
 from quote_service.errors import invalid
-from quote_service.pricing.discounts import CouponResult, apply_coupons
-from quote_service.pricing.flags import EvaluationContext, FlagSet, evaluate_all
+from quote_service.pricing.flags import EvaluationContext, FlagSet, evaluate
 from quote_service.pricing.money import ZERO, is_currency, quantum
 from quote_service.pricing.quote import (
     AppliedCoupon,
@@ -44,6 +43,7 @@ from quote_service.pricing.rules import PricingRule
 from quote_service.pricing.snapshot import ConfigSnapshot
 from tests.unit.reference_engine.commission_breakdown import commission_breakdown
 from tests.unit.reference_engine.delivery import Fee, delivery_fee, distance_km, flag_number, small_basket_fee
+from tests.unit.reference_engine.discounts import CouponResult, apply_coupons
 from tests.unit.reference_engine.lines import Line, price_lines
 from tests.unit.reference_engine.resolution import Resolution, Resolver
 
@@ -240,6 +240,22 @@ def price_quote(
         valid_until=now + timedelta(minutes=defaults.validity_minutes),
         config_version=snapshot.version,
     )
+
+
+def evaluate_all(flags: FlagSet, ctx: EvaluationContext, now: datetime) -> tuple[dict[str, Any], dict[str, str]]:
+    """(feature_flags: key -> value of every flag that is on, experiments: key -> variant), by key.
+
+    Copied from `quote_service.pricing.flags` as it was (the package's now takes a precompiled order).
+    """
+    feature_flags: dict[str, Any] = {}
+    experiments: dict[str, str] = {}
+    for key in sorted(flags.by_key):
+        result = evaluate(flags.by_key[key], ctx, now)
+        if result.enabled:
+            feature_flags[key] = result.value
+        if result.variant is not None:
+            experiments[key] = result.variant
+    return feature_flags, experiments
 
 
 def _dynamic_pricing(flags: FlagSet, on: Mapping[str, Any]) -> bool:

@@ -1,0 +1,206 @@
+"""The pricing plan: a snapshot's configuration compiled for one region, currency and kind of line.
+
+Whatever the basket, a quote delivered to one (city, country) in one currency under one set of
+engine defaults reads the same fee rules, and each of its lines reads the price rules, TAX_RATE
+and sales commission rate of its (product, category, seller). The plan resolves those once per
+snapshot and effective-window interval (it lives in the snapshot's `Resolution`, so a reload or
+a window edge starts a new one) instead of once per line per quote:
+
+    RegionPlan  (city, country, currency, defaults): the five fee rules, the default commission
+                rate, the delivery charge per (express, km, multiplier flag), the small-basket fee
+    LinePlan    (product, category, seller) within a region: price rules in application order,
+                the tax rule and rate (the default already filled in), the sales rate and where
+                its commission goes
+    Priced      (list price, min_price, quantity, units, tier, clock) within a line plan: the
+                unit price after the rules, every rounded amount of the line, and its tax and
+                commission while no coupon touches it
+
+Everything a plan holds is exactly what the pricing functions return for those inputs, computed
+the first time it is asked for; the memo is bounded with the other answers of its `Resolution`
+(each entry counts, and a full memo forgets every plan). A plan never reads the clock: the
+interval it belongs to and the UTC clock in a `Priced` key carry all that `now` decides.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from typing import Any
+from uuid import UUID
+
+from quote_service.pricing.commission import CommissionRate, Dimension, commission_amount, default_rate, dimension_of
+from quote_service.pricing.money import ZERO, quantum
+from quote_service.pricing.quote import AppliedRule, CommissionDetail, EngineDefaults, QuoteLine
+from quote_service.pricing.resolution import Resolution
+from quote_service.pricing.rules import PricingRule
+
+
+class Priced:
+    """One line's prices and rounded amounts for one set of inputs (shared by every quote that has them)."""
+
+    __slots__ = (
+        "base",
+        "commission",
+        "floor",
+        "lines",
+        "list_shown",
+        "list_subtotal",
+        "moved",
+        "shown",
+        "subtotal",
+        "tax",
+        "unit",
+        "unit_shown",
+    )
+
+    def __init__(
+        self,
+        plan: LinePlan,
+        *,
+        list_unit: Decimal,
+        unit: Decimal,
+        min_price: Decimal,
+        units: int,
+        moved: tuple[tuple[PricingRule, Decimal], ...] = (),
+        shown: tuple[AppliedRule, ...] = (),
+    ) -> None:
+        region = plan.region
+        cent, zero = region.cent, region.zero
+        self.unit = unit
+        """The exact unit price; the line is computed from it, the response shows it rounded."""
+        self.list_shown = list_unit.quantize(cent, ROUND_HALF_UP)
+        self.unit_shown = unit.quantize(cent, ROUND_HALF_UP)
+        self.list_subtotal = (list_unit * units).quantize(cent, ROUND_HALF_UP)
+        self.subtotal = subtotal = (unit * units).quantize(cent, ROUND_HALF_UP)
+        self.floor = (min_price * units).quantize(cent, ROUND_CEILING)
+        """The least the line may cost after coupons, on the grid (up, should a price ever be off it)."""
+        self.moved = moved
+        """Price rules that applied, in order, with the money each moved on the line."""
+        self.shown = shown
+        """The same, as the response shows them."""
+        self.base = base = subtotal - zero
+        self.tax = (base * plan.tax_rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate is a percent
+        self.commission = commission_amount(plan.sales_rate, base=base, quantity=units, currency=region.currency)
+        """Tax and sales commission of the line as long as no coupon discounts it."""
+        self.lines: dict[tuple[Any, ...], tuple[QuoteLine, CommissionDetail]] = {}
+        """The response parts of such a line by (product_id, seller_id, flash sale), built once (see `settle`)."""
+
+
+class LinePlan:
+    """What the configuration says about one kind of line in one region."""
+
+    __slots__ = ("dimension", "price_rules", "priced", "region", "sales_rate", "tax_rate", "tax_rule")
+
+    def __init__(self, region: RegionPlan, *, product_id: UUID | None, category_id: str | None, seller_id: str | None):
+        resolution, city, country, now = region.resolution, region.city, region.country, region.now
+        self.region = region
+        self.price_rules = resolution.price_rules(
+            product_id=product_id, category_id=category_id, city=city, country=country, now=now
+        )
+        """Price rules in application order (empty: the list price stands)."""
+        self.tax_rule, rate = resolution.tax(category_id=category_id, city=city, country=country, now=now)
+        self.tax_rate = region.defaults.tax_rate if rate is None else rate
+        sales_rate = resolution.sales_rate(
+            category_id=category_id, seller_id=seller_id, city=city, country=country, currency=region.currency, now=now
+        )
+        self.sales_rate: CommissionRate = region.default_rate if sales_rate is None else sales_rate
+        self.dimension: Dimension = dimension_of(self.sales_rate)
+        self.priced: dict[tuple[Any, ...], Priced] = {}
+        """`Priced` by (list price, min_price, units[, quantity, tier, clock when rules apply])."""
+
+    def remember(self, key: tuple[Any, ...], priced: Priced) -> Priced:
+        """Keep `priced` under `key` for the rest of the plan's life; returns it."""
+        self.region.resolution.grow()
+        self.priced[key] = priced
+        return priced
+
+
+class RegionPlan:
+    """What the configuration says about every quote to one place, in one currency, under one set of defaults."""
+
+    __slots__ = (
+        "cent",
+        "charges",
+        "city",
+        "country",
+        "currency",
+        "default_rate",
+        "defaults",
+        "delivery_rule",
+        "express_rule",
+        "fine_prices",
+        "free_rule",
+        "lines",
+        "now",
+        "regional_rule",
+        "resolution",
+        "small_basket",
+        "small_rule",
+        "validity",
+        "zero",
+    )
+
+    def __init__(
+        self,
+        resolution: Resolution,
+        *,
+        city: str,
+        country: str,
+        currency: str,
+        defaults: EngineDefaults,
+        now: datetime,
+    ) -> None:
+        self.resolution = resolution
+        self.city, self.country, self.currency, self.defaults = city, country, currency, defaults
+        self.now = now
+        """An instant inside the plan's interval: every lookup answers the same for all of them."""
+        self.cent = quantum(currency)
+        self.zero = ZERO.quantize(self.cent)
+        self.validity = timedelta(minutes=defaults.validity_minutes)
+        self.default_rate = default_rate(defaults.commission_rate, currency)
+        self.delivery_rule = resolution.fee_rule("DELIVERY_FEE", city=city, country=country, now=now)
+        self.express_rule = resolution.fee_rule("EXPRESS_FEE", city=city, country=country, now=now)
+        self.regional_rule = resolution.fee_rule("REGIONAL_FEE", city=city, country=country, now=now)
+        self.free_rule = resolution.fee_rule("FREE_DELIVERY", city=city, country=country, now=now)
+        self.small_rule = resolution.fee_rule("SMALL_BASKET", city=city, country=country, now=now)
+        self.lines: dict[tuple[int | None, str | None, str | None], LinePlan] = {}
+        self.charges: dict[tuple[Any, ...], Any] = {}
+        """Delivery charges by (express, km, multiplier flag); see `delivery`."""
+        self.fine_prices: dict[Decimal, None] = {}
+        """Client unit prices already found fit for this currency (`lines.unit_price_problem`)."""
+        self.small_basket: dict[Decimal | None, Any] = {}
+        """Small-basket fees by the threshold flag; see `delivery`."""
+
+    def line(self, product_id: UUID | None, category_id: str | None, seller_id: str | None) -> LinePlan:
+        """The plan of a line of this product (None: priced by the request), category and commission seller."""
+        key = (None if product_id is None else product_id.int, category_id, seller_id)  # UUID hashes slowly
+        found = self.lines.get(key)
+        if found is None:
+            self.resolution.grow()
+            found = self.lines[key] = LinePlan(
+                self, product_id=product_id, category_id=category_id, seller_id=seller_id
+            )
+        return found
+
+    def remember(self, memo: dict[Any, Any], key: Any, value: Any) -> Any:
+        """Keep `value` in one of this plan's memos; returns it."""
+        self.resolution.grow()
+        memo[key] = value
+        return value
+
+
+def region_plan(
+    resolution: Resolution, *, city: str, country: str, currency: str, defaults: EngineDefaults, now: datetime
+) -> RegionPlan:
+    """The plan for quotes to (city, country) in `currency` under `defaults`, made on first use."""
+    # `defaults` by identity: the service keeps one for its life and the plan holds it, so the id
+    # cannot be reused while the entry exists; equal defaults built anew only cost another plan.
+    key = (city, country, currency, id(defaults))
+    plans = resolution.plans
+    found = plans.get(key)
+    if found is None:
+        resolution.grow()
+        found = plans[key] = RegionPlan(
+            resolution, city=city, country=country, currency=currency, defaults=defaults, now=now
+        )
+    return found

@@ -1,0 +1,121 @@
+"""Steps 6 and 10 per line, after the coupons: tax, sales commission and the response line, in one pass.
+
+Each line's tax is on its net (subtotal - discount) at its plan's TAX_RATE (or the default);
+its sales commission on the same net from its plan's rate (or the default rate), attributed to
+`seller_commission` when the rate names a seller, else to `category_commission`. A line no coupon
+touched takes both from its `Priced`, computed once for every quote with the same inputs. The pass
+also sums what each price rule and each TAX_RATE rule moved over the lines, in order of first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from quote_service.pricing.commission import commission_amount
+from quote_service.pricing.lines import Line
+from quote_service.pricing.plan import RegionPlan
+from quote_service.pricing.quote import AppliedRule, CommissionDetail, QuoteLine
+from quote_service.pricing.rules import PricingRule
+
+
+class Settled:
+    """The lines as the response shows them, with their sums."""
+
+    __slots__ = ("category_total", "details", "items", "price_rules", "seller_total", "tax", "tax_rules")
+
+    def __init__(self, zero: Decimal) -> None:
+        self.items: list[QuoteLine] = []
+        self.details: list[CommissionDetail] = []
+        """Sales commission per line; the logistics line is added by `commission_breakdown`."""
+        self.tax = self.seller_total = self.category_total = zero
+        self.price_rules: list[AppliedRule] = []
+        self.tax_rules: list[AppliedRule] = []
+
+
+def _applied(rule: PricingRule, amount: Decimal) -> AppliedRule:
+    return AppliedRule(rule_id=rule.id, name=rule.name, type=rule.type, version=rule.version, amount=amount)
+
+
+def _response_parts(line: Line, base: Decimal, tax: Decimal, amount: Decimal) -> tuple[QuoteLine, CommissionDetail]:
+    """The line as the response shows it, and its sales commission."""
+    priced, plan = line.priced, line.plan
+    rate = plan.sales_rate
+    item = QuoteLine(
+        product_id=line.product_id,
+        quantity=line.quantity,
+        list_unit_price=priced.list_shown,
+        unit_price=priced.unit_shown,
+        line_subtotal=line.subtotal,
+        discount=line.discount,
+        tax=tax,
+        price_source=line.source,
+        applied_rules=list(priced.shown),
+        category_id=line.category_id,
+        seller_id=line.seller_id,
+        flash_sale_id=line.flash_sale_id,
+        tax_rate=plan.tax_rate,
+    )
+    detail = CommissionDetail(
+        product_id=line.product_id,
+        rate_id=rate.id,
+        dimension=plan.dimension,
+        commission_type=rate.commission_type,
+        base=base,
+        rate=rate.rate,
+        amount=amount,
+    )
+    return item, detail
+
+
+def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
+    """Tax and commission of every line, the response lines, and the rules each step used with their money."""
+    cent, currency = region.cent, region.currency
+    settled = Settled(region.zero)
+    items, details = settled.items, settled.details
+    tax_total = seller_total = category_total = region.zero
+    taxed: dict[int, list[Any]] = {}  # id(rule) -> [rule, tax]: UUIDs hash slowly
+    moved: dict[int, list[Any]] = {}  # id(rule) -> [rule, amount, the line's AppliedRule while only one line]
+    for line in lines:
+        priced, plan, discount = line.priced, line.plan, line.discount
+        rate = plan.sales_rate
+        parts: tuple[QuoteLine, CommissionDetail] | None = None
+        if discount:
+            base = line.subtotal - discount
+            tax = (base * plan.tax_rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate is a percent
+            amount = commission_amount(rate, base=base, quantity=line.quantity, currency=currency)
+        else:
+            tax, amount = priced.tax, priced.commission
+            flash_sale_id = line.flash_sale_id
+            key = (line.product_id, line.seller_id, None if flash_sale_id is None else flash_sale_id.int)
+            parts = priced.lines.get(key)
+            if parts is None:
+                parts = region.remember(priced.lines, key, _response_parts(line, priced.base, tax, amount))
+        tax_total += tax
+        tax_rule = plan.tax_rule
+        if tax_rule is not None:
+            entry = taxed.get(id(tax_rule))
+            if entry is None:
+                taxed[id(tax_rule)] = [tax_rule, tax]
+            else:
+                entry[1] += tax
+        if plan.dimension == "seller":
+            seller_total += amount
+        else:
+            category_total += amount
+        for (rule, money), shown in zip(priced.moved, priced.shown, strict=True):
+            entry = moved.get(id(rule))
+            if entry is None:
+                moved[id(rule)] = [rule, money, shown]
+            else:
+                entry[1] += money
+                entry[2] = None
+        if parts is None:
+            parts = _response_parts(line, base, tax, amount)
+        items.append(parts[0])
+        details.append(parts[1])
+    settled.tax, settled.seller_total, settled.category_total = tax_total, seller_total, category_total
+    settled.tax_rules = [_applied(rule, money) for rule, money in taxed.values()]
+    settled.price_rules = [shown or _applied(rule, money) for rule, money, shown in moved.values()]
+    return settled
