@@ -47,14 +47,19 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a)))
 
 
-def distance_km(pickup: Address | None, delivery: Address) -> Decimal | None:
-    """Pickup-to-delivery distance to the metre; None unless both addresses have coordinates."""
+def coordinates(pickup: Address | None, delivery: Address) -> tuple[float, float, float, float] | None:
+    """(pickup latitude, longitude, delivery latitude, longitude); None unless both addresses have them."""
     if pickup is None or pickup.latitude is None or pickup.longitude is None:
         return None
     if delivery.latitude is None or delivery.longitude is None:
         return None
-    km = haversine_km(pickup.latitude, pickup.longitude, delivery.latitude, delivery.longitude)
-    return Decimal(f"{km:.3f}")
+    return (pickup.latitude, pickup.longitude, delivery.latitude, delivery.longitude)
+
+
+def distance_km(pickup: Address | None, delivery: Address) -> Decimal | None:
+    """Pickup-to-delivery distance to the metre; None unless both addresses have coordinates."""
+    points = coordinates(pickup, delivery)
+    return None if points is None else Decimal(f"{haversine_km(*points):.3f}")
 
 
 def flag_number(value: Any, *, low: Decimal, high: Decimal, low_inclusive: bool) -> Decimal | None:
@@ -161,12 +166,23 @@ def _waived(plan: RegionPlan, charged: Fee) -> tuple[Fee, Decimal] | None:
 
 
 def delivery_fee(
-    plan: RegionPlan, *, express: bool, km: Decimal | None, goods: Decimal, flag_multiplier: Decimal | None
+    plan: RegionPlan,
+    *,
+    express: bool,
+    pickup: Address | None,
+    delivery: Address,
+    goods: Decimal,
+    flag_multiplier: Decimal | None,
 ) -> Fee:
-    """Step 7 without coupons: the delivery fee for `goods` (after discounts), rounded once."""
-    key = (express, km, flag_multiplier)
+    """Step 7 without coupons: the delivery fee for `goods` (after discounts), rounded once.
+
+    Kept per plan by the coordinates themselves, so a repeated address costs no distance either.
+    """
+    points = coordinates(pickup, delivery)
+    key = (express, flag_multiplier, points)
     fees: tuple[Fee, tuple[Fee, Decimal] | None] | None = plan.charges.get(key)
     if fees is None:
+        km = None if points is None else Decimal(f"{haversine_km(*points):.3f}")
         charged = _charge(plan, express=express, km=km, flag_multiplier=flag_multiplier)
         fees = plan.remember(plan.charges, key, (charged, _waived(plan, charged)))
     charged, free = fees

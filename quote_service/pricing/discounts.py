@@ -60,7 +60,7 @@ def apply_coupons(
     if not codes:
         return results
     cap_left = discount_cap(subtotal, max_discount_percentage, cent)
-    eligible_lines = [line for line in lines if line.coupon_eligible]
+    eligible_lines = [line for line in lines if line.flash_sale_id is None]  # `Line.coupon_eligible`, inlined
     categories = {line.category_id for line in eligible_lines if line.category_id is not None}
     seen: set[str] = set()
     for raw in codes:

@@ -21,7 +21,7 @@ from uuid import UUID
 
 from quote_service.errors import invalid
 from quote_service.pricing.commission_breakdown import commission_breakdown
-from quote_service.pricing.delivery import Fee, delivery_fee, distance_km, flag_number, small_basket_fee
+from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
 from quote_service.pricing.discounts import CouponResult, apply_coupons
 from quote_service.pricing.flags import EvaluationContext, FlagSet, evaluate_compiled
 from quote_service.pricing.lines import price_lines
@@ -129,7 +129,8 @@ def price_quote(
     delivery = delivery_fee(
         region,
         express=request.is_express_delivery,
-        km=distance_km(request.pickup_address, address),
+        pickup=request.pickup_address,
+        delivery=address,
         goods=goods,
         flag_multiplier=multiplier,
     )

@@ -14,7 +14,7 @@ rounding itself.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
@@ -147,7 +147,8 @@ def price_lines(
     mismatches: list[FieldError] = []
     lines: list[Line] = []
     flash_taken: dict[str, int] = {}
-    clock: tuple[int, int, int] | None = None
+    windows: tuple[bool, ...] | None = None
+    lines_planned = region.lines
     quote_seller_id = request.seller_id
     key: tuple[Any, ...]
     for index, item in enumerate(request.items):
@@ -176,7 +177,10 @@ def price_lines(
             category_id, seller_id = item.category_id, item.seller_id or quote_seller_id
         if errors or mismatches:
             continue  # keep validating the remaining items, price nothing
-        plan = region.line(product_uuid, category_id, seller_id or quote_seller_id)
+        commission_seller = seller_id or quote_seller_id
+        plan = lines_planned.get((None if product_uuid is None else product_uuid.int, category_id, commission_seller))
+        if plan is None:
+            plan = region.line(product_uuid, category_id, commission_seller)
         quantity = item.quantity
         rest = quantity
         offer = flash.get(item.product_id) if source == "catalog" else None
@@ -197,10 +201,9 @@ def price_lines(
         if rest <= 0:
             continue
         if dynamic and plan.price_rules:
-            if clock is None:
-                utc = now.astimezone(UTC)
-                clock = (utc.isoweekday(), utc.hour, utc.minute)  # all that TIME_WINDOW rules read of `now`
-            key = (list_unit, min_price, rest, quantity, user_tier, clock)
+            if windows is None:
+                windows = region.resolution.open_windows(now)
+            key = (list_unit, min_price, rest, quantity, user_tier, windows)
             found = plan.priced.get(key)
             if found is None:
                 unit, moved, shown = _apply_rules(

@@ -45,7 +45,7 @@ class Priced:
         "lines",
         "list_shown",
         "list_subtotal",
-        "moved",
+        "moves",
         "shown",
         "subtotal",
         "tax",
@@ -74,10 +74,11 @@ class Priced:
         self.subtotal = subtotal = (unit * units).quantize(cent, ROUND_HALF_UP)
         self.floor = (min_price * units).quantize(cent, ROUND_CEILING)
         """The least the line may cost after coupons, on the grid (up, should a price ever be off it)."""
-        self.moved = moved
-        """Price rules that applied, in order, with the money each moved on the line."""
+        self.moves = tuple(
+            (id(rule), rule, money, applied) for (rule, money), applied in zip(moved, shown, strict=True)
+        )
+        """Price rules that applied, in order: (id, rule, money moved on the line, as the response shows it)."""
         self.shown = shown
-        """The same, as the response shows them."""
         self.base = base = subtotal - zero
         self.tax = (base * plan.tax_rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate is a percent
         self.commission = commission_amount(plan.sales_rate, base=base, quantity=units, currency=region.currency)
@@ -89,7 +90,7 @@ class Priced:
 class LinePlan:
     """What the configuration says about one kind of line in one region."""
 
-    __slots__ = ("dimension", "price_rules", "priced", "region", "sales_rate", "tax_rate", "tax_rule")
+    __slots__ = ("dimension", "price_rules", "priced", "region", "sales_rate", "tax_key", "tax_rate", "tax_rule")
 
     def __init__(self, region: RegionPlan, *, product_id: UUID | None, category_id: str | None, seller_id: str | None):
         resolution, city, country, now = region.resolution, region.city, region.country, region.now
@@ -99,6 +100,7 @@ class LinePlan:
         )
         """Price rules in application order (empty: the list price stands)."""
         self.tax_rule, rate = resolution.tax(category_id=category_id, city=city, country=country, now=now)
+        self.tax_key = id(self.tax_rule)
         self.tax_rate = region.defaults.tax_rate if rate is None else rate
         sales_rate = resolution.sales_rate(
             category_id=category_id, seller_id=seller_id, city=city, country=country, currency=region.currency, now=now
@@ -165,7 +167,7 @@ class RegionPlan:
         self.small_rule = resolution.fee_rule("SMALL_BASKET", city=city, country=country, now=now)
         self.lines: dict[tuple[int | None, str | None, str | None], LinePlan] = {}
         self.charges: dict[tuple[Any, ...], Any] = {}
-        """Delivery charges by (express, km, multiplier flag); see `delivery`."""
+        """Delivery charges by (express, multiplier flag, coordinates); see `delivery`."""
         self.fine_prices: dict[Decimal, None] = {}
         """Client unit prices already found fit for this currency (`lines.unit_price_problem`)."""
         self.small_basket: dict[Decimal | None, Any] = {}

@@ -22,7 +22,7 @@ operation is atomic under the GIL), at worst doing some work twice and briefly p
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -38,7 +38,9 @@ from quote_service.pricing.rules import (
     RuleBook,
     RuleType,
     TaxRateConfig,
+    TimeWindowConfig,
     fee_rule,
+    in_time_window,
     price_rules,
     tax_rule,
 )
@@ -63,7 +65,19 @@ def window_edges(book: RuleBook, index: CommissionIndex) -> list[datetime]:
 class Resolution:
     """The lookups of one snapshot within one interval between window edges."""
 
-    __slots__ = ("_book", "_fees", "_index", "_logistics", "_prices", "_sales", "_size", "_taxes", "plans")
+    __slots__ = (
+        "_book",
+        "_clocks",
+        "_fees",
+        "_index",
+        "_logistics",
+        "_prices",
+        "_sales",
+        "_size",
+        "_taxes",
+        "_windows",
+        "plans",
+    )
 
     def __init__(self, book: RuleBook, index: CommissionIndex) -> None:
         self._book = book
@@ -73,6 +87,10 @@ class Resolution:
         self._fees: dict[tuple[Any, ...], PricingRule | None] = {}
         self._sales: dict[tuple[Any, ...], CommissionRate | None] = {}
         self._logistics: dict[tuple[Any, ...], CommissionRate | None] = {}
+        self._windows = [
+            rule.configuration for rule in book.all_versions() if isinstance(rule.configuration, TimeWindowConfig)
+        ]
+        self._clocks: dict[tuple[int, int, int], tuple[bool, ...]] = {}
         self.plans: dict[tuple[Any, ...], Any] = {}
         """`plan.RegionPlan`s by (city, country, currency, defaults); filled by `plan.region_plan`."""
         self._size = 0
@@ -85,9 +103,24 @@ class Resolution:
         """Count one more kept answer; when the memo is full, forget every answer and plan."""
         self._size += 1
         if self._size > MAX_ENTRIES:
-            for memo in (self._prices, self._taxes, self._fees, self._sales, self._logistics, self.plans):
+            for memo in (self._prices, self._taxes, self._fees, self._sales, self._logistics, self._clocks, self.plans):
                 memo.clear()
             self._size = 0
+
+    def open_windows(self, now: datetime) -> tuple[bool, ...]:
+        """Which TIME_WINDOW configurations of the book are open at `now`: all that price rules read of `now`.
+
+        Two instants with the same answer price every line alike, so a priced line is kept under
+        this answer rather than under the minute (it stays valid until some window opens or closes).
+        """
+        utc = now.astimezone(UTC)
+        clock = (utc.isoweekday(), utc.hour, utc.minute)  # all that `in_time_window` reads of `now`
+        found = self._clocks.get(clock)
+        if found is None:
+            found = tuple(in_time_window(config, now) for config in self._windows)
+            self.grow()
+            self._clocks[clock] = found
+        return found
 
     def price_rules(
         self, *, product_id: UUID | None, category_id: str | None, city: str, country: str, now: datetime

@@ -95,19 +95,19 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
         tax_total += tax
         tax_rule = plan.tax_rule
         if tax_rule is not None:
-            entry = taxed.get(id(tax_rule))
+            entry = taxed.get(plan.tax_key)
             if entry is None:
-                taxed[id(tax_rule)] = [tax_rule, tax]
+                taxed[plan.tax_key] = [tax_rule, tax]
             else:
                 entry[1] += tax
         if plan.dimension == "seller":
             seller_total += amount
         else:
             category_total += amount
-        for (rule, money), shown in zip(priced.moved, priced.shown, strict=True):
-            entry = moved.get(id(rule))
+        for rule_key, rule, money, shown in priced.moves:
+            entry = moved.get(rule_key)
             if entry is None:
-                moved[id(rule)] = [rule, money, shown]
+                moved[rule_key] = [rule, money, shown]
             else:
                 entry[1] += money
                 entry[2] = None

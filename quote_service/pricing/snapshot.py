@@ -46,7 +46,7 @@ class ConfigSnapshot:
         object.__setattr__(self, "resolver", Resolver(self.rules, self.commissions))
         compiled = compile_flags(self.flags)
         object.__setattr__(self, "compiled_flags", compiled)
-        object.__setattr__(self, "flags_read_context", any(fixed is None for _, fixed in compiled))
+        object.__setattr__(self, "flags_read_context", any(fixed is None for _, fixed, _ in compiled))
 
     @classmethod
     def build(
