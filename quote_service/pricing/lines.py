@@ -21,7 +21,7 @@ from uuid import UUID
 
 from quote_service.errors import CurrencyMismatch, FieldError, ValidationFailed
 from quote_service.pricing.money import ZERO, fits_minor_units, minor_units
-from quote_service.pricing.plan import LinePlan, Priced, RegionPlan
+from quote_service.pricing.plan import Priced, RegionPlan
 from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer, PriceSource, QuoteRequest
 from quote_service.pricing.rules import PricingRule, apply_price_rules
 
@@ -30,45 +30,18 @@ MAX_UNIT_PRICE = Decimal("1e12")
 
 
 class Line:
-    """One priced line while a quote is built."""
+    """One priced line while a quote is built: its shared `Priced` and what coupons do to it."""
 
-    __slots__ = (
-        "category_id",
-        "discount",
-        "flash_sale_id",
-        "floor",
-        "plan",
-        "priced",
-        "product_id",
-        "quantity",
-        "seller_id",
-        "source",
-        "subtotal",
-    )
+    __slots__ = ("category_id", "discount", "flash_sale_id", "floor", "priced", "subtotal")
 
-    def __init__(
-        self,
-        product_id: str,
-        quantity: int,
-        source: PriceSource,
-        category_id: str | None,
-        seller_id: str | None,
-        plan: LinePlan,
-        priced: Priced,
-        flash_sale_id: UUID | None = None,
-    ) -> None:
-        self.product_id = product_id
-        self.quantity = quantity
-        self.source: PriceSource = source
-        self.category_id = category_id
-        self.seller_id = seller_id
-        self.flash_sale_id = flash_sale_id
-        self.plan = plan
+    def __init__(self, priced: Priced) -> None:
         self.priced = priced
+        self.category_id = priced.category_id
+        self.flash_sale_id = priced.flash_sale_id
         self.subtotal = priced.subtotal
         self.floor = priced.floor
         """The least this line may cost after coupons: min_price x quantity (0 without a catalog price)."""
-        self.discount = plan.region.zero
+        self.discount = priced.plan.region.zero
 
     @property
     def coupon_eligible(self) -> bool:
@@ -148,7 +121,7 @@ def price_lines(
     lines: list[Line] = []
     flash_taken: dict[str, int] = {}
     windows: tuple[bool, ...] | None = None
-    lines_planned = region.lines
+    priced = region.priced
     quote_seller_id = request.seller_id
     key: tuple[Any, ...]
     for index, item in enumerate(request.items):
@@ -177,10 +150,11 @@ def price_lines(
             category_id, seller_id = item.category_id, item.seller_id or quote_seller_id
         if errors or mismatches:
             continue  # keep validating the remaining items, price nothing
+        # The key of a line names every input of its `Priced`: the product as requested and as
+        # found, its category and sellers, its prices and units, and for the price rules the
+        # quantity (tiers), the customer's tier and the open TIME_WINDOWs (all they read of `now`).
+        product_key = None if product_uuid is None else product_uuid.int  # UUID hashes slowly
         commission_seller = seller_id or quote_seller_id
-        plan = lines_planned.get((None if product_uuid is None else product_uuid.int, category_id, commission_seller))
-        if plan is None:
-            plan = region.line(product_uuid, category_id, commission_seller)
         quantity = item.quantity
         rest = quantity
         offer = flash.get(item.product_id) if source == "catalog" else None
@@ -190,22 +164,40 @@ def price_lines(
             if units > 0:
                 flash_taken[item.product_id] = taken + units
                 rest -= units
-                key = ("flash", list_unit, offer.flash_price, min_price, units)
-                priced = plan.priced.get(key) or plan.remember(
-                    key, Priced(plan, list_unit=list_unit, unit=offer.flash_price, min_price=min_price, units=units)
-                )
-                line = Line(
-                    item.product_id, units, "flash_sale", category_id, seller_id, plan, priced, offer.flash_sale_id
-                )
-                lines.append(line)
+                flash_sale_id = offer.flash_sale_id
+                key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price)
+                key += (units, offer.flash_price, flash_sale_id.int)
+                found = priced.get(key)
+                if found is None:
+                    plan = region.line(product_uuid, category_id, commission_seller)
+                    found = Priced(
+                        plan,
+                        product_id=item.product_id,
+                        source="flash_sale",
+                        category_id=category_id,
+                        seller_id=seller_id,
+                        list_unit=list_unit,
+                        unit=offer.flash_price,
+                        min_price=min_price,
+                        units=units,
+                        flash_sale_id=flash_sale_id,
+                    )
+                    region.remember(priced, key, found)
+                lines.append(Line(found))
         if rest <= 0:
             continue
-        if dynamic and plan.price_rules:
+        key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price, rest)
+        if dynamic:
             if windows is None:
                 windows = region.resolution.open_windows(now)
-            key = (list_unit, min_price, rest, quantity, user_tier, windows)
-            found = plan.priced.get(key)
-            if found is None:
+            key += (quantity, user_tier, windows)
+        found = priced.get(key)
+        if found is None:
+            plan = region.line(product_uuid, category_id, commission_seller)
+            unit = list_unit
+            moved: tuple[tuple[PricingRule, Decimal], ...] = ()
+            shown: tuple[AppliedRule, ...] = ()
+            if dynamic and plan.price_rules:
                 unit, moved, shown = _apply_rules(
                     plan.price_rules,
                     list_unit=list_unit,
@@ -216,18 +208,21 @@ def price_lines(
                     now=now,
                     cent=region.cent,
                 )
-                found = plan.remember(
-                    key,
-                    Priced(
-                        plan, list_unit=list_unit, unit=unit, min_price=min_price, units=rest, moved=moved, shown=shown
-                    ),
-                )
-        else:
-            key = (list_unit, min_price, rest)
-            found = plan.priced.get(key) or plan.remember(
-                key, Priced(plan, list_unit=list_unit, unit=list_unit, min_price=min_price, units=rest)
+            found = Priced(
+                plan,
+                product_id=item.product_id,
+                source=source,
+                category_id=category_id,
+                seller_id=seller_id,
+                list_unit=list_unit,
+                unit=unit,
+                min_price=min_price,
+                units=rest,
+                moved=moved,
+                shown=shown,
             )
-        lines.append(Line(item.product_id, rest, source, category_id, seller_id, plan, found))
+            region.remember(priced, key, found)
+        lines.append(Line(found))
     if errors:
         raise ValidationFailed("some items cannot be priced", details=errors + mismatches)
     if mismatches:

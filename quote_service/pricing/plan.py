@@ -30,46 +30,59 @@ from uuid import UUID
 
 from quote_service.pricing.commission import CommissionRate, Dimension, commission_amount, default_rate, dimension_of
 from quote_service.pricing.money import ZERO, quantum
-from quote_service.pricing.quote import AppliedRule, CommissionDetail, EngineDefaults, QuoteLine
+from quote_service.pricing.quote import AppliedRule, CommissionDetail, EngineDefaults, PriceSource, QuoteLine
 from quote_service.pricing.resolution import Resolution
 from quote_service.pricing.rules import PricingRule
 
 
 class Priced:
-    """One line's prices and rounded amounts for one set of inputs (shared by every quote that has them)."""
+    """One line's prices, rounded amounts and response parts for one set of inputs (shared by all quotes with them)."""
 
     __slots__ = (
         "base",
+        "category_id",
         "commission",
+        "flash_sale_id",
         "floor",
-        "lines",
         "list_shown",
         "list_subtotal",
         "moves",
+        "parts",
+        "plan",
+        "product_id",
+        "seller_id",
         "shown",
+        "source",
         "subtotal",
         "tax",
-        "unit",
         "unit_shown",
+        "units",
     )
 
     def __init__(
         self,
         plan: LinePlan,
         *,
+        product_id: str,
+        source: PriceSource,
+        category_id: str | None,
+        seller_id: str | None,
         list_unit: Decimal,
         unit: Decimal,
         min_price: Decimal,
         units: int,
+        flash_sale_id: UUID | None = None,
         moved: tuple[tuple[PricingRule, Decimal], ...] = (),
         shown: tuple[AppliedRule, ...] = (),
     ) -> None:
         region = plan.region
         cent, zero = region.cent, region.zero
-        self.unit = unit
-        """The exact unit price; the line is computed from it, the response shows it rounded."""
+        self.plan = plan
+        self.product_id, self.source, self.units = product_id, source, units
+        self.category_id, self.seller_id, self.flash_sale_id = category_id, seller_id, flash_sale_id
         self.list_shown = list_unit.quantize(cent, ROUND_HALF_UP)
         self.unit_shown = unit.quantize(cent, ROUND_HALF_UP)
+        """The unit price shown; the line is computed from the exact `unit`, not from this."""
         self.list_subtotal = (list_unit * units).quantize(cent, ROUND_HALF_UP)
         self.subtotal = subtotal = (unit * units).quantize(cent, ROUND_HALF_UP)
         self.floor = (min_price * units).quantize(cent, ROUND_CEILING)
@@ -83,14 +96,14 @@ class Priced:
         self.tax = (base * plan.tax_rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate is a percent
         self.commission = commission_amount(plan.sales_rate, base=base, quantity=units, currency=region.currency)
         """Tax and sales commission of the line as long as no coupon discounts it."""
-        self.lines: dict[tuple[Any, ...], tuple[QuoteLine, CommissionDetail]] = {}
-        """The response parts of such a line by (product_id, seller_id, flash sale), built once (see `settle`)."""
+        self.parts: tuple[QuoteLine, CommissionDetail] | None = None
+        """The response line and its commission detail as long as no coupon discounts it (see `settle`)."""
 
 
 class LinePlan:
     """What the configuration says about one kind of line in one region."""
 
-    __slots__ = ("dimension", "price_rules", "priced", "region", "sales_rate", "tax_key", "tax_rate", "tax_rule")
+    __slots__ = ("dimension", "price_rules", "region", "sales_rate", "tax_key", "tax_rate", "tax_rule")
 
     def __init__(self, region: RegionPlan, *, product_id: UUID | None, category_id: str | None, seller_id: str | None):
         resolution, city, country, now = region.resolution, region.city, region.country, region.now
@@ -107,14 +120,6 @@ class LinePlan:
         )
         self.sales_rate: CommissionRate = region.default_rate if sales_rate is None else sales_rate
         self.dimension: Dimension = dimension_of(self.sales_rate)
-        self.priced: dict[tuple[Any, ...], Priced] = {}
-        """`Priced` by (list price, min_price, units[, quantity, tier, clock when rules apply])."""
-
-    def remember(self, key: tuple[Any, ...], priced: Priced) -> Priced:
-        """Keep `priced` under `key` for the rest of the plan's life; returns it."""
-        self.region.resolution.grow()
-        self.priced[key] = priced
-        return priced
 
 
 class RegionPlan:
@@ -134,6 +139,7 @@ class RegionPlan:
         "free_rule",
         "lines",
         "now",
+        "priced",
         "regional_rule",
         "resolution",
         "small_basket",
@@ -166,6 +172,8 @@ class RegionPlan:
         self.free_rule = resolution.fee_rule("FREE_DELIVERY", city=city, country=country, now=now)
         self.small_rule = resolution.fee_rule("SMALL_BASKET", city=city, country=country, now=now)
         self.lines: dict[tuple[int | None, str | None, str | None], LinePlan] = {}
+        self.priced: dict[tuple[Any, ...], Priced] = {}
+        """`Priced` lines by every input that decides them; see `lines.price_lines`."""
         self.charges: dict[tuple[Any, ...], Any] = {}
         """Delivery charges by (express, multiplier flag, coordinates); see `delivery`."""
         self.fine_prices: dict[Decimal, None] = {}

@@ -15,7 +15,7 @@ from typing import Any
 
 from quote_service.pricing.commission import commission_amount
 from quote_service.pricing.lines import Line
-from quote_service.pricing.plan import RegionPlan
+from quote_service.pricing.plan import Priced, RegionPlan
 from quote_service.pricing.quote import AppliedRule, CommissionDetail, QuoteLine
 from quote_service.pricing.rules import PricingRule
 
@@ -34,31 +34,34 @@ class Settled:
         self.tax_rules: list[AppliedRule] = []
 
 
+Parts = tuple[QuoteLine, CommissionDetail]
+
+
 def _applied(rule: PricingRule, amount: Decimal) -> AppliedRule:
     return AppliedRule(rule_id=rule.id, name=rule.name, type=rule.type, version=rule.version, amount=amount)
 
 
-def _response_parts(line: Line, base: Decimal, tax: Decimal, amount: Decimal) -> tuple[QuoteLine, CommissionDetail]:
+def _response_parts(priced: Priced, discount: Decimal, base: Decimal, tax: Decimal, amount: Decimal) -> Parts:
     """The line as the response shows it, and its sales commission."""
-    priced, plan = line.priced, line.plan
+    plan = priced.plan
     rate = plan.sales_rate
     item = QuoteLine(
-        product_id=line.product_id,
-        quantity=line.quantity,
+        product_id=priced.product_id,
+        quantity=priced.units,
         list_unit_price=priced.list_shown,
         unit_price=priced.unit_shown,
-        line_subtotal=line.subtotal,
-        discount=line.discount,
+        line_subtotal=priced.subtotal,
+        discount=discount,
         tax=tax,
-        price_source=line.source,
+        price_source=priced.source,
         applied_rules=list(priced.shown),
-        category_id=line.category_id,
-        seller_id=line.seller_id,
-        flash_sale_id=line.flash_sale_id,
+        category_id=priced.category_id,
+        seller_id=priced.seller_id,
+        flash_sale_id=priced.flash_sale_id,
         tax_rate=plan.tax_rate,
     )
     detail = CommissionDetail(
-        product_id=line.product_id,
+        product_id=priced.product_id,
         rate_id=rate.id,
         dimension=plan.dimension,
         commission_type=rate.commission_type,
@@ -78,20 +81,18 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
     taxed: dict[int, list[Any]] = {}  # id(rule) -> [rule, tax]: UUIDs hash slowly
     moved: dict[int, list[Any]] = {}  # id(rule) -> [rule, amount, the line's AppliedRule while only one line]
     for line in lines:
-        priced, plan, discount = line.priced, line.plan, line.discount
-        rate = plan.sales_rate
-        parts: tuple[QuoteLine, CommissionDetail] | None = None
+        priced, discount = line.priced, line.discount
+        plan = priced.plan
+        parts: Parts | None
         if discount:
-            base = line.subtotal - discount
+            base = priced.subtotal - discount
             tax = (base * plan.tax_rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate is a percent
-            amount = commission_amount(rate, base=base, quantity=line.quantity, currency=currency)
+            amount = commission_amount(plan.sales_rate, base=base, quantity=priced.units, currency=currency)
+            parts = _response_parts(priced, discount, base, tax, amount)
         else:
-            tax, amount = priced.tax, priced.commission
-            flash_sale_id = line.flash_sale_id
-            key = (line.product_id, line.seller_id, None if flash_sale_id is None else flash_sale_id.int)
-            parts = priced.lines.get(key)
+            tax, amount, parts = priced.tax, priced.commission, priced.parts
             if parts is None:
-                parts = region.remember(priced.lines, key, _response_parts(line, priced.base, tax, amount))
+                parts = priced.parts = _response_parts(priced, discount, priced.base, tax, amount)
         tax_total += tax
         tax_rule = plan.tax_rule
         if tax_rule is not None:
@@ -111,8 +112,6 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
             else:
                 entry[1] += money
                 entry[2] = None
-        if parts is None:
-            parts = _response_parts(line, base, tax, amount)
         items.append(parts[0])
         details.append(parts[1])
     settled.tax, settled.seller_total, settled.category_total = tax_total, seller_total, category_total
