@@ -32,32 +32,15 @@ def commission_breakdown(
     """The lines' sales commission plus the per-quote logistics commission; the total is their exact sum."""
     details = settled.details
     logistics_total = region.zero
-    logistics = None
     if logistics_provider is not None:
-        logistics = region.resolution.logistics_rate(
-            provider=logistics_provider,
-            seller_id=quote_seller_id,
-            category_ids=frozenset(line.category_id for line in lines if line.category_id is not None),
-            city=region.city,
-            country=region.country,
-            currency=region.currency,
-            now=region.now,
-        )
-    if logistics is not None:
-        logistics_total = commission_amount(
-            logistics, base=delivery_fee, quantity=1, currency=region.currency, per_order=True
-        )
-        details.append(
-            CommissionDetail(
-                product_id=None,
-                rate_id=logistics.id,
-                dimension="logistics",
-                commission_type=logistics.commission_type,
-                base=delivery_fee,
-                rate=logistics.rate,
-                amount=logistics_total,
-            )
-        )
+        categories = frozenset(line.priced.category_id for line in lines if line.priced.category_id is not None)
+        key = (logistics_provider, quote_seller_id, categories, delivery_fee)
+        found = region.logistics.get(key)
+        if found is None:
+            found = region.remember(region.logistics, key, _logistics(region, key))
+        logistics_total, detail = found
+        if detail is not None:
+            details.append(detail)
     return CommissionBreakdown(
         total_commission=settled.seller_total + settled.category_total + logistics_total,
         seller_commission=settled.seller_total,
@@ -66,3 +49,32 @@ def commission_breakdown(
         currency=region.currency,
         details=details,
     )
+
+
+def _logistics(
+    region: RegionPlan, key: tuple[str, str | None, frozenset[str], Decimal]
+) -> tuple[Decimal, CommissionDetail | None]:
+    """The logistics commission of a quote and its detail line (None without a matching rate)."""
+    provider, seller_id, categories, delivery_fee = key
+    rate = region.resolution.logistics_rate(
+        provider=provider,
+        seller_id=seller_id,
+        category_ids=categories,
+        city=region.city,
+        country=region.country,
+        currency=region.currency,
+        now=region.now,
+    )
+    if rate is None:
+        return region.zero, None
+    amount = commission_amount(rate, base=delivery_fee, quantity=1, currency=region.currency, per_order=True)
+    detail = CommissionDetail(
+        product_id=None,
+        rate_id=rate.id,
+        dimension="logistics",
+        commission_type=rate.commission_type,
+        base=delivery_fee,
+        rate=rate.rate,
+        amount=amount,
+    )
+    return amount, detail

@@ -60,8 +60,8 @@ def apply_coupons(
     if not codes:
         return results
     cap_left = discount_cap(subtotal, max_discount_percentage, cent)
-    eligible_lines = [line for line in lines if line.flash_sale_id is None]  # `Line.coupon_eligible`, inlined
-    categories = {line.category_id for line in eligible_lines if line.category_id is not None}
+    eligible_lines = [line for line in lines if line.priced.flash_sale_id is None]  # flash units take no coupon
+    categories = {line.priced.category_id for line in eligible_lines if line.priced.category_id is not None}
     seen: set[str] = set()
     for raw in codes:
         code = normalize_code(raw)
@@ -84,7 +84,7 @@ def apply_coupons(
             results.append(CouponResult(code, coupon=coupon))  # priced in step 7
             continue
         targets = [
-            line for line in eligible_lines if not coupon.category_ids or line.category_id in coupon.category_ids
+            line for line in eligible_lines if not coupon.category_ids or line.priced.category_id in coupon.category_ids
         ]
         amount = min(_wanted(coupon, targets, cent), cap_left)
         if amount > 0:
@@ -101,7 +101,7 @@ def _wanted(coupon: Coupon, lines: Sequence[Line], cent: Decimal) -> Decimal:
     """The coupon's own amount on what is left of its lines, rounded once, before floors and the cap."""
     left = ZERO
     for line in lines:
-        left += line.subtotal - line.discount
+        left += line.priced.subtotal - line.discount
     if coupon.type == "PERCENTAGE":
         wanted = percent_of(left, coupon.value).quantize(cent, ROUND_HALF_UP)
         if coupon.max_discount is not None:
@@ -120,7 +120,7 @@ def spread(amount: Decimal, lines: Sequence[Line], cent: Decimal) -> Decimal:
     """
     total = ZERO
     for line in lines:
-        total += line.subtotal - line.discount
+        total += line.priced.subtotal - line.discount
     if total <= 0:
         return ZERO
     shares: list[Decimal] = []
@@ -128,8 +128,8 @@ def spread(amount: Decimal, lines: Sequence[Line], cent: Decimal) -> Decimal:
     given = ZERO
     last = -1  # the last line whose share is not clipped: it takes the rounding remainder
     for position, line in enumerate(lines):
-        left = line.subtotal - line.discount
-        room = max(left - line.floor, ZERO)
+        left = line.priced.subtotal - line.discount
+        room = max(left - line.priced.floor, ZERO)
         share = amount * left / total  # not left * (amount / total): a half-cent tie must stay exact
         if share < room:
             last = position
@@ -139,7 +139,7 @@ def spread(amount: Decimal, lines: Sequence[Line], cent: Decimal) -> Decimal:
         shares.append(share)
         rooms.append(room)
     given = given.quantize(cent, ROUND_HALF_UP)
-    if last >= 0:  # else every line is at its floor: the shares are the rooms, on the grid (`Line.floor` is)
+    if last >= 0:  # else every line is at its floor: the shares are the rooms, on the grid (`Priced.floor` is)
         shares = [share.quantize(cent, ROUND_HALF_UP) for share in shares]
         rest = given - sum(shares, ZERO) + shares[last]
         shares[last] = min(max(rest, ZERO), rooms[last])

@@ -94,12 +94,13 @@ def price_quote(
     subtotal = item_total = flash_total = flash_list_total = zero
     has_flash = False
     for line in lines:
-        subtotal += line.subtotal
-        item_total += line.priced.list_subtotal
-        if line.flash_sale_id is not None:
+        priced = line.priced
+        subtotal += priced.subtotal
+        item_total += priced.list_subtotal
+        if priced.flash_sale_id is not None:
             has_flash = True
-            flash_total += line.subtotal
-            flash_list_total += line.priced.list_subtotal
+            flash_total += priced.subtotal
+            flash_list_total += priced.list_subtotal
 
     # 5: coupons
     coupons = apply_coupons(

@@ -30,23 +30,13 @@ MAX_UNIT_PRICE = Decimal("1e12")
 
 
 class Line:
-    """One priced line while a quote is built: its shared `Priced` and what coupons do to it."""
+    """One line while a quote is built: its shared `Priced` and the discount coupons give it."""
 
-    __slots__ = ("category_id", "discount", "flash_sale_id", "floor", "priced", "subtotal")
+    __slots__ = ("discount", "priced")
 
-    def __init__(self, priced: Priced) -> None:
+    def __init__(self, priced: Priced, zero: Decimal) -> None:
         self.priced = priced
-        self.category_id = priced.category_id
-        self.flash_sale_id = priced.flash_sale_id
-        self.subtotal = priced.subtotal
-        self.floor = priced.floor
-        """The least this line may cost after coupons: min_price x quantity (0 without a catalog price)."""
-        self.discount = priced.plan.region.zero
-
-    @property
-    def coupon_eligible(self) -> bool:
-        """Flash-sale units are already at their lowest price: coupons skip them."""
-        return self.flash_sale_id is None
+        self.discount = zero
 
 
 def unit_price_problem(price: Decimal | None, currency: str) -> str | None:
@@ -122,6 +112,7 @@ def price_lines(
     flash_taken: dict[str, int] = {}
     windows: tuple[bool, ...] | None = None
     priced = region.priced
+    zero = region.zero
     quote_seller_id = request.seller_id
     key: tuple[Any, ...]
     for index, item in enumerate(request.items):
@@ -183,7 +174,7 @@ def price_lines(
                         flash_sale_id=flash_sale_id,
                     )
                     region.remember(priced, key, found)
-                lines.append(Line(found))
+                lines.append(Line(found, zero))
         if rest <= 0:
             continue
         key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price, rest)
@@ -222,7 +213,7 @@ def price_lines(
                 shown=shown,
             )
             region.remember(priced, key, found)
-        lines.append(Line(found))
+        lines.append(Line(found, zero))
     if errors:
         raise ValidationFailed("some items cannot be priced", details=errors + mismatches)
     if mismatches:

@@ -138,6 +138,7 @@ class RegionPlan:
         "fine_prices",
         "free_rule",
         "lines",
+        "logistics",
         "now",
         "priced",
         "regional_rule",
@@ -178,6 +179,8 @@ class RegionPlan:
         """Delivery charges by (express, multiplier flag, coordinates); see `delivery`."""
         self.fine_prices: dict[Decimal, None] = {}
         """Client unit prices already found fit for this currency (`lines.unit_price_problem`)."""
+        self.logistics: dict[tuple[Any, ...], Any] = {}
+        """Logistics commissions by (provider, quote seller, categories, delivery fee); see `commission_breakdown`."""
         self.small_basket: dict[Decimal | None, Any] = {}
         """Small-basket fees by the threshold flag; see `delivery`."""
 
