@@ -110,7 +110,7 @@ def price_lines(
     mismatches: list[FieldError] = []
     lines: list[Line] = []
     flash_taken: dict[str, int] = {}
-    windows: tuple[bool, ...] | None = None
+    windows: frozenset[int] | None = None
     priced = region.priced
     zero = region.zero
     quote_seller_id = request.seller_id
@@ -177,11 +177,13 @@ def price_lines(
                 lines.append(Line(found, zero))
         if rest <= 0:
             continue
-        key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price, rest)
         if dynamic:
             if windows is None:
                 windows = region.resolution.open_windows(now)
-            key += (quantity, user_tier, windows)
+            key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price)
+            key += (rest, quantity, user_tier, windows)
+        else:
+            key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price, rest)
         found = priced.get(key)
         if found is None:
             plan = region.line(product_uuid, category_id, commission_seller)

@@ -46,10 +46,12 @@ class Priced:
         "floor",
         "list_shown",
         "list_subtotal",
+        "moneys",
         "moves",
         "parts",
         "plan",
         "product_id",
+        "rule_keys",
         "seller_id",
         "shown",
         "source",
@@ -91,6 +93,8 @@ class Priced:
             (id(rule), rule, money, applied) for (rule, money), applied in zip(moved, shown, strict=True)
         )
         """Price rules that applied, in order: (id, rule, money moved on the line, as the response shows it)."""
+        self.rule_keys = tuple(move[0] for move in self.moves)
+        self.moneys = tuple(move[2] for move in self.moves)
         self.shown = shown
         self.base = base = subtotal - zero
         self.tax = (base * plan.tax_rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate is a percent

@@ -90,7 +90,7 @@ class Resolution:
         self._windows = [
             rule.configuration for rule in book.all_versions() if isinstance(rule.configuration, TimeWindowConfig)
         ]
-        self._clocks: dict[tuple[int, int, int], tuple[bool, ...]] = {}
+        self._clocks: dict[tuple[int, int, int], frozenset[int]] = {}
         self.plans: dict[tuple[Any, ...], Any] = {}
         """`plan.RegionPlan`s by (city, country, currency, defaults); filled by `plan.region_plan`."""
         self._size = 0
@@ -107,17 +107,18 @@ class Resolution:
                 memo.clear()
             self._size = 0
 
-    def open_windows(self, now: datetime) -> tuple[bool, ...]:
-        """Which TIME_WINDOW configurations of the book are open at `now`: all that price rules read of `now`.
+    def open_windows(self, now: datetime) -> frozenset[int]:
+        """Which TIME_WINDOW configurations of the book (by position) are open at `now`.
 
-        Two instants with the same answer price every line alike, so a priced line is kept under
-        this answer rather than under the minute (it stays valid until some window opens or closes).
+        That is all that price rules read of `now`: two instants with the same answer price every
+        line alike, so a priced line is kept under this answer rather than under the minute (it
+        stays valid until some window opens or closes). A frozenset keeps its hash.
         """
         utc = now.astimezone(UTC)
         clock = (utc.isoweekday(), utc.hour, utc.minute)  # all that `in_time_window` reads of `now`
         found = self._clocks.get(clock)
         if found is None:
-            found = tuple(in_time_window(config, now) for config in self._windows)
+            found = frozenset(n for n, config in enumerate(self._windows) if in_time_window(config, now))
             self.grow()
             self._clocks[clock] = found
         return found

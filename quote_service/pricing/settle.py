@@ -79,7 +79,7 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
     items, details = settled.items, settled.details
     tax_total = seller_total = category_total = region.zero
     taxed: dict[int, list[Any]] = {}  # id(rule) -> [rule, tax]: UUIDs hash slowly
-    moved: dict[int, list[Any]] = {}  # id(rule) -> [rule, amount, the line's AppliedRule while only one line]
+    movers: list[Priced] = []  # lines that price rules moved
     for line in lines:
         priced, discount = line.priced, line.discount
         plan = priced.plan
@@ -105,6 +105,34 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
             seller_total += amount
         else:
             category_total += amount
+        if priced.moves:
+            movers.append(priced)
+        items.append(parts[0])
+        details.append(parts[1])
+    settled.tax, settled.seller_total, settled.category_total = tax_total, seller_total, category_total
+    settled.tax_rules = [_applied(rule, money) for rule, money in taxed.values()]
+    settled.price_rules = _price_rules(movers)
+    return settled
+
+
+def _price_rules(movers: list[Priced]) -> list[AppliedRule]:
+    """Each price rule once, in order of first use, with the money it moved summed over the lines."""
+    if not movers:
+        return []
+    first = movers[0]
+    if len(movers) == 1:
+        return list(first.shown)
+    keys = first.rule_keys
+    for priced in movers:
+        if priced.rule_keys != keys:
+            break
+    else:  # the usual case, the same rules on every line: sum the amounts rule by rule
+        columns = zip(*[priced.moneys for priced in movers], strict=True)
+        return [
+            _applied(move[1], sum(column[1:], column[0])) for move, column in zip(first.moves, columns, strict=True)
+        ]
+    moved: dict[int, list[Any]] = {}  # id(rule) -> [rule, amount, the line's AppliedRule while only one line]
+    for priced in movers:
         for rule_key, rule, money, shown in priced.moves:
             entry = moved.get(rule_key)
             if entry is None:
@@ -112,9 +140,4 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
             else:
                 entry[1] += money
                 entry[2] = None
-        items.append(parts[0])
-        details.append(parts[1])
-    settled.tax, settled.seller_total, settled.category_total = tax_total, seller_total, category_total
-    settled.tax_rules = [_applied(rule, money) for rule, money in taxed.values()]
-    settled.price_rules = [shown or _applied(rule, money) for rule, money, shown in moved.values()]
-    return settled
+    return [shown or _applied(rule, money) for rule, money, shown in moved.values()]
