@@ -103,20 +103,22 @@ def price_quote(
             flash_list_total += priced.list_subtotal
 
     # 5: coupons
-    coupons = apply_coupons(
-        request.coupon_codes,
-        lines,
-        snapshot.coupons,
-        subtotal=subtotal,
-        currency=currency,
-        cent=region.cent,
-        customer_uses=customer.coupon_uses,
-        max_discount_percentage=defaults.max_discount_percentage,
-        now=now,
-    )
+    coupons: list[CouponResult] = []
     discount = zero
-    for line in lines:
-        discount += line.discount
+    if request.coupon_codes:
+        coupons = apply_coupons(
+            request.coupon_codes,
+            lines,
+            snapshot.coupons,
+            subtotal=subtotal,
+            currency=currency,
+            cent=region.cent,
+            customer_uses=customer.coupon_uses,
+            max_discount_percentage=defaults.max_discount_percentage,
+            now=now,
+        )
+        for line in lines:
+            discount += line.discount
     goods = subtotal - discount
 
     # 6 and 10 per line: tax, sales commission, the response lines
@@ -170,7 +172,7 @@ def price_quote(
         ("price_rules", f"{len(price_rules)} price rules", subtotal - item_total - flash_total + flash_list_total),
         (
             "discount",
-            ", ".join(c.code for c in applied_coupons if c.type != "FREE_DELIVERY") or "none",
+            (applied_coupons and ", ".join(c.code for c in applied_coupons if c.type != "FREE_DELIVERY")) or "none",
             zero - discount,
         ),
         ("tax", "per line, after discounts", tax_amount),
