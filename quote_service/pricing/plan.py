@@ -7,18 +7,25 @@ snapshot and effective-window interval (it lives in the snapshot's `Resolution`,
 a window edge starts a new one) instead of once per line per quote:
 
     RegionPlan  (city, country, currency, defaults): the five fee rules, the default commission
-                rate, the delivery charge per (express, km, multiplier flag), the small-basket fee
-    LinePlan    (product, category, seller) within a region: price rules in application order,
-                the tax rule and rate (the default already filled in), the sales rate and where
-                its commission goes
-    Priced      (list price, min_price, quantity, units, tier, clock) within a line plan: the
-                unit price after the rules, every rounded amount of the line, and its tax and
-                commission while no coupon touches it
+                rate, and memos of what depends on little more: the delivery charge per
+                (express, multiplier flag, coordinates), the small-basket fee per threshold flag,
+                the logistics commission per (provider, seller, categories, fee), the client unit
+                prices already found fit, and every `Priced` line
+    LinePlan    (product, category, commission seller): price rules in application order, the
+                tax rule and rate (the default already filled in), the sales rate and where its
+                commission goes
+    Priced      every input of one line (the product as requested and as found, category,
+                sellers, list price, min_price, units; for the price rules also the quantity,
+                the customer's tier and which TIME_WINDOWs are open): its unit price after the
+                rules, every rounded amount, and its tax, commission and response parts while
+                no coupon touches it
 
 Everything a plan holds is exactly what the pricing functions return for those inputs, computed
 the first time it is asked for; the memo is bounded with the other answers of its `Resolution`
 (each entry counts, and a full memo forgets every plan). A plan never reads the clock: the
-interval it belongs to and the UTC clock in a `Priced` key carry all that `now` decides.
+interval it belongs to and the open windows in a `Priced` key carry all that `now` decides.
+Objects a plan hands out (`Priced`, `Fee`, response parts) are shared by the quotes that use
+them and are never changed after they are made.
 """
 
 from __future__ import annotations
