@@ -45,7 +45,7 @@ from quote_service.pricing.rules import (
     tax_rule,
 )
 
-MAX_ENTRIES = 50_000
+MAX_ENTRIES = 20_000
 """Answers kept per snapshot interval before the memo starts over (bounds memory under many regions)."""
 _INTERVALS_KEPT = 2
 """Intervals kept per snapshot: around a window edge, quotes in flight straddle two of them."""
