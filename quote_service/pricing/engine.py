@@ -13,6 +13,7 @@ once per set of inputs, so a warm quote mostly adds up and builds its response.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -26,7 +27,7 @@ from quote_service.pricing.discounts import CouponResult, apply_coupons
 from quote_service.pricing.flags import EvaluationContext, FlagSet, evaluate_compiled
 from quote_service.pricing.lines import price_lines
 from quote_service.pricing.money import ZERO, is_currency
-from quote_service.pricing.plan import region_plan
+from quote_service.pricing.plan import RegionPlan, region_plan
 from quote_service.pricing.quote import (
     AppliedCoupon,
     Calculation,
@@ -74,12 +75,7 @@ def price_quote(
         snapshot.resolver.at(now), city=city, country=country, currency=currency, defaults=defaults, now=now
     )
     zero = region.zero
-    context = None
-    if snapshot.flags_read_context:
-        context = EvaluationContext(
-            user_id=customer.customer_id, user_segment=customer.segment, city=city, country=country
-        )
-    feature_flags, experiments = evaluate_compiled(snapshot.compiled_flags, context, now)
+    feature_flags, experiments = _flags(snapshot, region, customer, now)
 
     # 1-4: lines
     lines = price_lines(
@@ -212,6 +208,27 @@ def price_quote(
         valid_until=now + region.validity,
         config_version=snapshot.version,
     )
+
+
+def _flags(
+    snapshot: ConfigSnapshot, region: RegionPlan, customer: CustomerContext, now: datetime
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The flags served to this customer here and now (fresh dicts), kept per customer in the region plan.
+
+    A flag's answer reads the customer id and segment, the place (the region plan's) and `now`
+    only through the flags' start and end instants, so those make the key.
+    """
+    edges = snapshot.flag_edges
+    key = (customer.customer_id, customer.segment, bisect_right(edges, now) if edges else 0)
+    found = region.flags.get(key)
+    if found is None:
+        context = None
+        if snapshot.flags_read_context:
+            context = EvaluationContext(
+                user_id=customer.customer_id, user_segment=customer.segment, city=region.city, country=region.country
+            )
+        found = region.remember(region.flags, key, evaluate_compiled(snapshot.compiled_flags, context, now))
+    return dict(found[0]), dict(found[1])
 
 
 def _dynamic_pricing(flags: FlagSet, on: Mapping[str, Any]) -> bool:

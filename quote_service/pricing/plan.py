@@ -9,8 +9,8 @@ a window edge starts a new one) instead of once per line per quote:
     RegionPlan  (city, country, currency, defaults): the five fee rules, the default commission
                 rate, and memos of what depends on little more: the delivery charge per
                 (express, multiplier flag, coordinates), the small-basket fee per threshold flag,
-                the logistics commission per (provider, seller, categories, fee), the client unit
-                prices already found fit, and every `Priced` line
+                the logistics commission per (provider, seller, categories, fee), the flags
+                served per customer, the client unit prices already found fit, and every `Priced` line
     LinePlan    (product, category, commission seller): price rules in application order, the
                 tax rule and rate (the default already filled in), the sales rate and where its
                 commission goes
@@ -147,6 +147,7 @@ class RegionPlan:
         "delivery_rule",
         "express_rule",
         "fine_prices",
+        "flags",
         "free_rule",
         "lines",
         "logistics",
@@ -190,6 +191,8 @@ class RegionPlan:
         """Delivery charges by (express, multiplier flag, coordinates); see `delivery`."""
         self.fine_prices: dict[Decimal, None] = {}
         """Client unit prices already found fit for this currency (`lines.unit_price_problem`)."""
+        self.flags: dict[tuple[Any, ...], Any] = {}
+        """Flags served per (customer id, segment, flag-edge interval); see `engine`."""
         self.logistics: dict[tuple[Any, ...], Any] = {}
         """Logistics commissions by (provider, quote seller, categories, delivery fee); see `commission_breakdown`."""
         self.small_basket: dict[Decimal | None, Any] = {}

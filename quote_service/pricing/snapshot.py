@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from quote_service.pricing.commission import CommissionIndex, CommissionRate
 from quote_service.pricing.coupons import Coupon, CouponSet
@@ -39,6 +40,8 @@ class ConfigSnapshot:
     """`flags` in key order (the order a quote reports them in), with their fixed evaluations (derived)."""
     flags_read_context: bool = field(init=False, repr=False, compare=False)
     """Whether some flag's evaluation depends on the customer, the place or the instant (derived)."""
+    flag_edges: tuple[datetime, ...] = field(init=False, repr=False, compare=False)
+    """Every flag `start_at` and `end_at`, ascending: between two of them no flag's answer moves with `now`."""
 
     def __post_init__(self) -> None:
         # Derived here rather than passed to the constructor, so a memo can never belong to
@@ -47,6 +50,9 @@ class ConfigSnapshot:
         compiled = compile_flags(self.flags)
         object.__setattr__(self, "compiled_flags", compiled)
         object.__setattr__(self, "flags_read_context", any(fixed is None for _, fixed, _ in compiled))
+        rollouts = [flag.rollout for flag in self.flags.by_key.values()]
+        edges = {edge for rollout in rollouts for edge in (rollout.start_at, rollout.end_at) if edge is not None}
+        object.__setattr__(self, "flag_edges", tuple(sorted(edges)))
 
     @classmethod
     def build(

@@ -7,15 +7,16 @@ tier, the catalog price, the coordinates, a coupon, the currency.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from quote_service.errors import ValidationFailed
+from quote_service.pricing.flags import Rollout
 from quote_service.pricing.quote import CatalogProduct, CustomerContext, EngineDefaults, Quote
 from quote_service.pricing.rules import DeliveryFeeConfig, TimeWindowConfig, UserTierConfig
-from tests.unit.test_engine_support import NOW, D, address, coupon, item, product, request, rule, snapshot
+from tests.unit.test_engine_support import NOW, D, address, coupon, flag, item, product, request, rule, snapshot
 from tests.unit.test_engine_support import quote as quote_anew
 
 DEFAULTS = EngineDefaults()
@@ -101,3 +102,24 @@ def test_a_price_fit_for_one_currency_is_still_checked_in_another() -> None:
         quote(request(item("p", 1, unit_price="1.50"), currency="JPY"), config=config)
 
     assert "decimals" in refused.value.details[0].message
+
+
+def test_flags_follow_the_customer_and_their_start_under_one_snapshot() -> None:
+    start = NOW + timedelta(hours=1)
+    config = snapshot(
+        flags=[
+            flag("banner", True, rollout=Rollout(start_at=start)),
+            flag("loyal", True, rollout=Rollout(user_segments=("loyal",))),
+        ]
+    )
+    req = request(item("p", 1, unit_price="100.00"))
+
+    def served(segment: str | None, now: datetime) -> dict[str, Any]:
+        customer = CustomerContext(customer_id="c-1", segment=segment)
+        return quote(req, config=config, customer=customer, now=now).feature_flags
+
+    assert served(None, NOW) == {}
+    assert served("loyal", NOW) == {"loyal": True}
+    assert served(None, start) == {"banner": True}
+    assert served("loyal", start) == {"banner": True, "loyal": True}
+    assert served(None, NOW) == {}
