@@ -114,7 +114,7 @@ class Priced:
 class LinePlan:
     """What the configuration says about one kind of line in one region."""
 
-    __slots__ = ("dimension", "price_rules", "region", "sales_rate", "tax_key", "tax_rate", "tax_rule")
+    __slots__ = ("dimension", "percent", "price_rules", "region", "sales_rate", "tax_key", "tax_rate", "tax_rule")
 
     def __init__(self, region: RegionPlan, *, product_id: UUID | None, category_id: str | None, seller_id: str | None):
         resolution, city, country, now = region.resolution, region.city, region.country, region.now
@@ -131,6 +131,11 @@ class LinePlan:
         )
         self.sales_rate: CommissionRate = region.default_rate if sales_rate is None else sales_rate
         self.dimension: Dimension = dimension_of(self.sales_rate)
+        sales = self.sales_rate
+        self.percent: Decimal | None = None
+        """The rate's percent when its commission is just that percent of the net (no bounds), else None."""
+        if sales.commission_type == "PERCENTAGE" and sales.min_amount is None and sales.max_amount is None:
+            self.percent = sales.rate or ZERO
 
 
 class RegionPlan:

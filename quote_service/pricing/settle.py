@@ -15,6 +15,7 @@ from typing import Any
 
 from quote_service.pricing.commission import commission_amount
 from quote_service.pricing.lines import Line
+from quote_service.pricing.money import HUNDRED, ZERO
 from quote_service.pricing.plan import Priced, RegionPlan
 from quote_service.pricing.quote import AppliedRule, CommissionDetail, QuoteLine
 from quote_service.pricing.rules import PricingRule
@@ -87,7 +88,10 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
         if discount:
             base = priced.subtotal - discount
             tax = (base * plan.tax_rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate is a percent
-            amount = commission_amount(plan.sales_rate, base=base, quantity=priced.units, currency=currency)
+            if plan.percent is not None:  # `commission_amount` written out for a plain percentage
+                amount = (max(base, ZERO) * plan.percent / HUNDRED).quantize(cent, ROUND_HALF_UP)
+            else:
+                amount = commission_amount(plan.sales_rate, base=base, quantity=priced.units, currency=currency)
             parts = _response_parts(priced, discount, base, tax, amount)
         else:
             tax, amount, parts = priced.tax, priced.commission, priced.parts
