@@ -114,7 +114,17 @@ class Priced:
 class LinePlan:
     """What the configuration says about one kind of line in one region."""
 
-    __slots__ = ("dimension", "percent", "price_rules", "region", "sales_rate", "tax_key", "tax_rate", "tax_rule")
+    __slots__ = (
+        "dimension",
+        "percent",
+        "price_rules",
+        "region",
+        "sales_rate",
+        "tax_applied",
+        "tax_key",
+        "tax_rate",
+        "tax_rule",
+    )
 
     def __init__(self, region: RegionPlan, *, product_id: UUID | None, category_id: str | None, seller_id: str | None):
         resolution, city, country, now = region.resolution, region.city, region.country, region.now
@@ -125,6 +135,13 @@ class LinePlan:
         """Price rules in application order (empty: the list price stands)."""
         self.tax_rule, rate = resolution.tax(category_id=category_id, city=city, country=country, now=now)
         self.tax_key = id(self.tax_rule)
+        tax_rule = self.tax_rule
+        self.tax_applied = None
+        """The TAX_RATE rule as the response shows it, its amount still to fill in (None: the default rate)."""
+        if tax_rule is not None:
+            self.tax_applied = AppliedRule(
+                rule_id=tax_rule.id, name=tax_rule.name, type=tax_rule.type, version=tax_rule.version, amount=ZERO
+            )
         self.tax_rate = region.defaults.tax_rate if rate is None else rate
         sales_rate = resolution.sales_rate(
             category_id=category_id, seller_id=seller_id, city=city, country=country, currency=region.currency, now=now

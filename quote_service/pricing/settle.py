@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from msgspec.structs import replace
+
 from quote_service.pricing.commission import commission_amount
 from quote_service.pricing.lines import Line
 from quote_service.pricing.money import HUNDRED, ZERO
 from quote_service.pricing.plan import Priced, RegionPlan
 from quote_service.pricing.quote import AppliedRule, CommissionDetail, QuoteLine
-from quote_service.pricing.rules import PricingRule
 
 
 class Settled:
@@ -36,10 +37,6 @@ class Settled:
 
 
 Parts = tuple[QuoteLine, CommissionDetail]
-
-
-def _applied(rule: PricingRule, amount: Decimal) -> AppliedRule:
-    return AppliedRule(rule_id=rule.id, name=rule.name, type=rule.type, version=rule.version, amount=amount)
 
 
 def _response_parts(priced: Priced, discount: Decimal, base: Decimal, tax: Decimal, amount: Decimal) -> Parts:
@@ -79,7 +76,7 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
     settled = Settled(region.zero)
     items, details = settled.items, settled.details
     tax_total = seller_total = category_total = region.zero
-    taxed: dict[int, list[Any]] = {}  # id(rule) -> [rule, tax]: UUIDs hash slowly
+    taxed: dict[int, list[Any]] = {}  # id(rule) -> [the rule as shown, tax]: UUIDs hash slowly
     movers: list[Priced] = []  # lines that price rules moved
     for line in lines:
         priced, discount = line.priced, line.discount
@@ -98,11 +95,10 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
             if parts is None:
                 parts = priced.parts = _response_parts(priced, discount, priced.base, tax, amount)
         tax_total += tax
-        tax_rule = plan.tax_rule
-        if tax_rule is not None:
+        if plan.tax_applied is not None:
             entry = taxed.get(plan.tax_key)
             if entry is None:
-                taxed[plan.tax_key] = [tax_rule, tax]
+                taxed[plan.tax_key] = [plan.tax_applied, tax]
             else:
                 entry[1] += tax
         if plan.dimension == "seller":
@@ -114,7 +110,7 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
         items.append(parts[0])
         details.append(parts[1])
     settled.tax, settled.seller_total, settled.category_total = tax_total, seller_total, category_total
-    settled.tax_rules = [_applied(rule, money) for rule, money in taxed.values()]
+    settled.tax_rules = [replace(shown, amount=money) for shown, money in taxed.values()]
     settled.price_rules = _price_rules(movers)
     return settled
 
@@ -133,15 +129,16 @@ def _price_rules(movers: list[Priced]) -> list[AppliedRule]:
     else:  # the usual case, the same rules on every line: sum the amounts rule by rule
         columns = zip(*[priced.moneys for priced in movers], strict=True)
         return [
-            _applied(move[1], sum(column[1:], column[0])) for move, column in zip(first.moves, columns, strict=True)
+            replace(shown, amount=sum(column[1:], column[0]))
+            for shown, column in zip(first.shown, columns, strict=True)
         ]
-    moved: dict[int, list[Any]] = {}  # id(rule) -> [rule, amount, the line's AppliedRule while only one line]
+    moved: dict[int, list[Any]] = {}  # id(rule) -> [amount, the line's AppliedRule, lines]
     for priced in movers:
-        for rule_key, rule, money, shown in priced.moves:
+        for rule_key, _, money, shown in priced.moves:
             entry = moved.get(rule_key)
             if entry is None:
-                moved[rule_key] = [rule, money, shown]
+                moved[rule_key] = [money, shown, 1]
             else:
-                entry[1] += money
-                entry[2] = None
-    return [shown or _applied(rule, money) for rule, money, shown in moved.values()]
+                entry[0] += money
+                entry[2] += 1
+    return [shown if lines == 1 else replace(shown, amount=money) for money, shown, lines in moved.values()]
