@@ -135,13 +135,8 @@ class LinePlan:
         """Price rules in application order (empty: the list price stands)."""
         self.tax_rule, rate = resolution.tax(category_id=category_id, city=city, country=country, now=now)
         self.tax_key = id(self.tax_rule)
-        tax_rule = self.tax_rule
-        self.tax_applied = None
+        self.tax_applied = None if self.tax_rule is None else region.shown(self.tax_rule)
         """The TAX_RATE rule as the response shows it, its amount still to fill in (None: the default rate)."""
-        if tax_rule is not None:
-            self.tax_applied = AppliedRule(
-                rule_id=tax_rule.id, name=tax_rule.name, type=tax_rule.type, version=tax_rule.version, amount=ZERO
-            )
         self.tax_rate = region.defaults.tax_rate if rate is None else rate
         sales_rate = resolution.sales_rate(
             category_id=category_id, seller_id=seller_id, city=city, country=country, currency=region.currency, now=now
@@ -177,6 +172,7 @@ class RegionPlan:
         "priced",
         "regional_rule",
         "resolution",
+        "rules_shown",
         "small_basket",
         "small_rule",
         "validity",
@@ -213,6 +209,8 @@ class RegionPlan:
         """Delivery charges by (express, multiplier flag, coordinates); see `delivery`."""
         self.fine_prices: dict[Decimal, None] = {}
         """Client unit prices already found fit for this currency (`lines.unit_price_problem`)."""
+        self.rules_shown: dict[int, AppliedRule] = {}
+        """Rules as the response shows them, by id(rule) (the plan keeps the rules alive); see `shown`."""
         self.flags: dict[tuple[Any, ...], Any] = {}
         """Flags served per (customer id, segment, flag-edge interval); see `engine`."""
         self.logistics: dict[tuple[Any, ...], Any] = {}
@@ -229,6 +227,14 @@ class RegionPlan:
             found = self.lines[key] = LinePlan(
                 self, product_id=product_id, category_id=category_id, seller_id=seller_id
             )
+        return found
+
+    def shown(self, rule: PricingRule) -> AppliedRule:
+        """`rule` as the response shows it, amount still to fill in: one object per rule, so lines can compare them."""
+        found = self.rules_shown.get(id(rule))
+        if found is None:
+            found = AppliedRule(rule_id=rule.id, name=rule.name, type=rule.type, version=rule.version, amount=ZERO)
+            self.remember(self.rules_shown, id(rule), found)
         return found
 
     def remember(self, memo: dict[Any, Any], key: Any, value: Any) -> Any:

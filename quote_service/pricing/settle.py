@@ -37,6 +37,7 @@ class Settled:
 
 
 Parts = tuple[QuoteLine, CommissionDetail]
+_NO_LINE = object()
 
 
 def _response_parts(priced: Priced, discount: Decimal, base: Decimal, tax: Decimal, amount: Decimal) -> Parts:
@@ -76,7 +77,9 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
     settled = Settled(region.zero)
     items, details = settled.items, settled.details
     tax_total = seller_total = category_total = region.zero
-    taxed: dict[int, list[Any]] = {}  # id(rule) -> [the rule as shown, tax]: UUIDs hash slowly
+    taxes: list[Decimal] = []  # each line's tax
+    tax_shown: Any = _NO_LINE  # the TAX_RATE rule (as shown) of every line so far, while they share one
+    same_tax = True
     movers: list[Priced] = []  # lines that price rules moved
     for line in lines:
         priced, discount = line.priced, line.discount
@@ -95,12 +98,12 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
             if parts is None:
                 parts = priced.parts = _response_parts(priced, discount, priced.base, tax, amount)
         tax_total += tax
-        if plan.tax_applied is not None:
-            entry = taxed.get(plan.tax_key)
-            if entry is None:
-                taxed[plan.tax_key] = [plan.tax_applied, tax]
+        taxes.append(tax)
+        if plan.tax_applied is not tax_shown:
+            if tax_shown is _NO_LINE:
+                tax_shown = plan.tax_applied
             else:
-                entry[1] += tax
+                same_tax = False
         if plan.dimension == "seller":
             seller_total += amount
         else:
@@ -110,9 +113,26 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
         items.append(parts[0])
         details.append(parts[1])
     settled.tax, settled.seller_total, settled.category_total = tax_total, seller_total, category_total
-    settled.tax_rules = [replace(shown, amount=money) for shown, money in taxed.values()]
+    if same_tax:  # the usual case: one TAX_RATE (or the default) for the whole basket, its amount the tax total
+        settled.tax_rules = [] if tax_shown is None or tax_shown is _NO_LINE else [replace(tax_shown, amount=tax_total)]
+    else:
+        settled.tax_rules = _tax_rules(lines, taxes)
     settled.price_rules = _price_rules(movers)
     return settled
+
+
+def _tax_rules(lines: Sequence[Line], taxes: list[Decimal]) -> list[AppliedRule]:
+    """Each TAX_RATE rule once, in order of first use, with the tax it charged summed over its lines."""
+    taxed: dict[int, list[Any]] = {}  # id(rule) -> [the rule as shown, tax]: UUIDs hash slowly
+    for line, tax in zip(lines, taxes, strict=True):
+        plan = line.priced.plan
+        if plan.tax_applied is not None:
+            entry = taxed.get(plan.tax_key)
+            if entry is None:
+                taxed[plan.tax_key] = [plan.tax_applied, tax]
+            else:
+                entry[1] += tax
+    return [replace(shown, amount=money) for shown, money in taxed.values()]
 
 
 def _price_rules(movers: list[Priced]) -> list[AppliedRule]:
