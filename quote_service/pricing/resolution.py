@@ -22,7 +22,7 @@ operation is atomic under the GIL), at worst doing some work twice and briefly p
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -47,6 +47,8 @@ from quote_service.pricing.rules import (
 
 MAX_ENTRIES = 20_000
 """Answers kept per snapshot interval before the memo starts over (bounds memory under many regions)."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MINUTE = timedelta(minutes=1)
 _INTERVALS_KEPT = 2
 """Intervals kept per snapshot: around a window edge, quotes in flight straddle two of them."""
 
@@ -90,7 +92,7 @@ class Resolution:
         self._windows = [
             rule.configuration for rule in book.all_versions() if isinstance(rule.configuration, TimeWindowConfig)
         ]
-        self._clocks: dict[tuple[int, int, int], frozenset[int]] = {}
+        self._clocks: dict[int, frozenset[int]] = {}
         self.plans: dict[tuple[Any, ...], Any] = {}
         """`plan.RegionPlan`s by (city, country, currency, defaults); filled by `plan.region_plan`."""
         self._size = 0
@@ -114,13 +116,12 @@ class Resolution:
         line alike, so a priced line is kept under this answer rather than under the minute (it
         stays valid until some window opens or closes). A frozenset keeps its hash.
         """
-        utc = now.astimezone(UTC)
-        clock = (utc.isoweekday(), utc.hour, utc.minute)  # all that `in_time_window` reads of `now`
-        found = self._clocks.get(clock)
+        minute = (now - _EPOCH) // _MINUTE  # the UTC minute: decides the weekday, hour and minute windows read
+        found = self._clocks.get(minute)
         if found is None:
             found = frozenset(n for n, config in enumerate(self._windows) if in_time_window(config, now))
             self.grow()
-            self._clocks[clock] = found
+            self._clocks[minute] = found
         return found
 
     def price_rules(
