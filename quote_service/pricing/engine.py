@@ -64,7 +64,9 @@ def price_quote(
     """Price `request` under `snapshot` at `now` (API.md §5 steps 1-10).
 
     `products` and `flash` are keyed by the request's product_id. Raises ValidationFailed
-    (or CurrencyMismatch) with field paths for input the schema cannot refuse.
+    (or CurrencyMismatch) with field paths for input the schema cannot refuse. Pass the same
+    `defaults` object every time (the service builds it once): the snapshot's pricing plans are
+    kept per defaults object, so a new one per call prices correctly but never warm.
     """
     currency = request.currency.upper()
     if not is_currency(currency):
