@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            metrics.forget_dead_workers()
             stack.callback(metrics.worker_exited, os.getpid())
             if tracer_provider is not None:
                 stack.callback(shutdown_tracing)

@@ -48,7 +48,7 @@ def _app_starts(service: ServiceProcess) -> int:
 async def test_a_killed_worker_is_respawned_and_the_service_keeps_answering(
     private_pg: PrivatePostgres, private_redis: PrivateRedis
 ) -> None:
-    env = service_env(private_pg.url, private_redis.url)
+    env = service_env(private_pg.url, private_redis.url, METRICS_PUBLIC="true")
     with serving(env, "--workers", "2") as service:
         limits = httpx.Limits(max_connections=CONCURRENCY)
         async with httpx.AsyncClient(base_url=service.base, timeout=30, limits=limits) as http:
@@ -92,6 +92,10 @@ async def test_a_killed_worker_is_respawned_and_the_service_keeps_answering(
             stop.set()
             await asyncio.gather(*load)
             assert service.alive()
+            # The killed worker's live gauges went with it: two workers' pools, nothing in flight.
+            scrape = (await http.get("/metrics")).text.splitlines()
+            assert 'qs_db_pool_connections{state="max"} 20.0' in scrape, [s for s in scrape if "pool" in s]
+            assert "qs_quotes_in_flight 0.0" in scrape
         code = service.stop()
         assert code == 0, service.log_text()[-3000:]
 
