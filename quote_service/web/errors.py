@@ -172,9 +172,9 @@ def connection_lost(exc: BaseException) -> bool:
         | TimeoutError,
     ):
         return True
-    if isinstance(exc, asyncpg.InterfaceError):
+    if isinstance(exc, asyncpg.InterfaceError):  # also misuse (a released connection): that stays a 500
         message = str(exc).lower()
-        return "closed" in message or "connection" in message or "pool is closing" in message
+        return "is closed" in message or "was closed" in message or "pool is closing" in message
     if isinstance(exc, OSError):
         return exc.errno in _CONNECTION_ERRNOS or str(exc).startswith("Multiple exceptions")
     return False
