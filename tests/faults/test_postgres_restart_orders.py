@@ -65,7 +65,8 @@ async def test_orders_during_postgres_restarts_are_201_or_503_and_stored_once(
                 statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
             print(f"{len(outcomes)} orders in {storm_seconds:.1f} s across 3 restarts: statuses {statuses}")
             unexpected = {n: o for n, o in outcomes.items() if o.status not in (201, 503)}
-            assert not unexpected, next(iter(unexpected.values()))
+            errors = [line[:3000] for line in service.log_text().splitlines() if "unhandled_exception" in line]
+            assert not unexpected, (next(iter(unexpected.values())), errors)
             assert statuses.get(503), "no order met a restart: the storm did not overlap one"
             for outcome in outcomes.values():
                 if outcome.status == 503:
