@@ -158,9 +158,10 @@ def connection_lost(exc: BaseException) -> bool:
     state it did not expect), `InterfaceError: ... connection has been released back to the
     pool` (the next statement on a connection the pool reclaimed when it closed), the server's
     own 08xxx / 57Pxx errors (admin shutdown, crash, cannot connect now) or 53300 too many
-    connections, and `OSError: Multiple exceptions` when every address of the host refused. A transaction cut off before its COMMIT was answered is
-    rolled back by the server; only a COMMIT whose answer was lost may have committed, which
-    is why writes that matter take an Idempotency-Key (the retry replays the stored result).
+    connections, and `OSError: Multiple exceptions` when every address of the host refused.
+    A transaction cut off before its COMMIT was answered is rolled back by the server; only a
+    COMMIT whose answer was lost may have committed, which is why writes that matter take an
+    Idempotency-Key (the retry replays the stored result).
     """
     if isinstance(
         exc,
