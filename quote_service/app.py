@@ -40,6 +40,12 @@ from quote_service.flash_sales.purchases import Purchases
 from quote_service.flash_sales.scheduler import SaleScheduler
 from quote_service.flash_sales.service import FlashSales
 from quote_service.health import health, ready
+from quote_service.intelligence.consumer import StreamConsumer
+from quote_service.intelligence.controller import MarketIntelligenceController
+from quote_service.intelligence.demand import DemandJob
+from quote_service.intelligence.scheduler import DecisionScheduler
+from quote_service.intelligence.service import Intelligence
+from quote_service.intelligence.signal_rules import SignalEvaluator
 from quote_service.observability import metrics
 from quote_service.observability.endpoint import metrics as metrics_endpoint
 from quote_service.observability.logging import configure_logging
@@ -162,6 +168,21 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
                 redis=redis,
                 flash_sales=flash_sales,
             )
+            intelligence = Intelligence(settings, pool, redis, prices_moved=products.invalidate)
+            app.state.intelligence = intelligence
+            evaluator = SignalEvaluator(pool, window_hours=settings.market_window_hours)
+            # Background work of market intelligence: the stream consumer (one per process, one
+            # consumer group), the incremental demand job, the optional decision schedule.
+            consumer = StreamConsumer(redis, pool, signals=evaluator)
+            consumer.start()
+            stack.push_async_callback(_close_within, "competitor-price consumer", consumer.stop, None)
+            demand_job = DemandJob(pool, evaluator)
+            demand_job.start()
+            stack.push_async_callback(_close_within, "demand job", demand_job.stop, None)
+            if settings.decision_interval_minutes:
+                decisions = DecisionScheduler(intelligence, redis, minutes=settings.decision_interval_minutes)
+                decisions.start()
+                stack.push_async_callback(_close_within, "decision scheduler", decisions.stop, None)
             app.state.openapi_schema = app.openapi_schema.to_schema()
             # Everything built so far (modules, routes, schemas, the snapshot) lives as long as the
             # process: exempt it from garbage collection, or every full collection under load
@@ -195,6 +216,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             snapshot_status,
             OrderController,
             FlashSaleController,
+            MarketIntelligenceController,
             create_quote,
             get_quote,
         ],
@@ -209,6 +231,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             "quotes": from_state("quotes"),
             "flash_sales": from_state("flash_sales"),
             "purchases": from_state("purchases"),
+            "intelligence": from_state("intelligence"),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
@@ -234,6 +257,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             QuoteService,
             FlashSales,
             Purchases,
+            Intelligence,
         ],
         debug=False,
     )

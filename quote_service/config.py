@@ -84,6 +84,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     flash_scheduler_interval: float = 1.0
     """FLASH_SCHEDULER_INTERVAL: seconds between the flash-sale scheduler's passes (lifecycle by the
     clock, background summaries). Status shown and enforced follows the clock regardless."""
+    decision_interval_minutes: int = 0
+    """DECISION_INTERVAL_MINUTES: run pricing decisions for every active product this often
+    (proposals only, never auto-applied); 0 turns the schedule off."""
+    min_margin: float = 0.05
+    """MIN_MARGIN: decisions never price below cost * (1 + MIN_MARGIN) (a fraction: 0.05 = 5 %)."""
+    max_margin: float = 0.30
+    """MAX_MARGIN: decisions never price above cost * (1 + MAX_MARGIN)."""
+    max_price_change_percent: float = 10.0
+    """MAX_PRICE_CHANGE_PERCENT: the most one decision moves a price, in percent of it."""
+    min_price_change_percent: float = 1.0
+    """MIN_PRICE_CHANGE_PERCENT: a decision moving the price less than this is `skipped`."""
+    market_window_hours: int = 72
+    """MARKET_WINDOW_HOURS: competitor observations older than this are not the market."""
+    elasticity_window_days: int = 90
+    """ELASTICITY_WINDOW_DAYS: days of orders the elasticity fit reads."""
 
     @property
     def is_production(self) -> bool:
@@ -130,7 +145,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "DB_STATEMENT_TIMEOUT": self.db_statement_timeout,
             "DB_LOCK_TIMEOUT": self.db_lock_timeout,
             "FLASH_SCHEDULER_INTERVAL": self.flash_scheduler_interval,
+            "MAX_PRICE_CHANGE_PERCENT": self.max_price_change_percent,
+            "MARKET_WINDOW_HOURS": self.market_window_hours,
+            "ELASTICITY_WINDOW_DAYS": self.elasticity_window_days,
         }
+        if self.decision_interval_minutes < 0:
+            raise ConfigError("DECISION_INTERVAL_MINUTES must be 0 (off) or positive")
+        if not 0 <= self.min_margin <= self.max_margin:
+            raise ConfigError("MIN_MARGIN must be between 0 and MAX_MARGIN")
+        if self.min_price_change_percent < 0:
+            raise ConfigError("MIN_PRICE_CHANGE_PERCENT must not be negative")
         for name, number in positive.items():
             if number <= 0:
                 raise ConfigError(f"{name} must be positive")
