@@ -47,6 +47,7 @@ from quote_service.orders.controller import OrderController
 from quote_service.quotes.controller import create_quote, get_quote
 from quote_service.quotes.service import QuoteService
 from quote_service.quotes.store import QuoteStore
+from quote_service.repricing.controller import RepricingController
 from quote_service.rules.controller import PricingRuleController
 from quote_service.snapshot.controller import snapshot_status
 from quote_service.snapshot.loader import load_snapshot
@@ -109,7 +110,10 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
                 database_url = database_url or urls.database_url
                 redis_url = redis_url or urls.redis_url
             pool = await create_pool(
-                database_url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size
+                database_url,
+                min_size=settings.db_pool_min_size,
+                max_size=settings.db_pool_max_size,
+                server_settings=settings.database_session(),
             )
             stack.push_async_callback(_close_within, "postgres pool", pool.close, pool.terminate)
             redis = create_redis(redis_url)
@@ -179,6 +183,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             snapshot_status,
             OrderController,
             FlashSaleController,
+            RepricingController,
             create_quote,
             get_quote,
         ],

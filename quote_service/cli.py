@@ -65,7 +65,7 @@ def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[T]]) -> T:
     _migrate(settings)
 
     async def run() -> T:
-        pool = await create_pool(_dsn(settings), min_size=1, max_size=2)
+        pool = await create_pool(_dsn(settings), min_size=1, max_size=2, server_settings=settings.database_session())
         try:
             return await work(pool)
         finally:
@@ -136,7 +136,7 @@ async def _seed_flash_sale(settings: Settings) -> tuple[UUID, datetime] | None:
     from quote_service.snapshot.loader import load_snapshot
     from quote_service.snapshot.store import ConfigStore
 
-    pool = await create_pool(_dsn(settings), min_size=1, max_size=2)
+    pool = await create_pool(_dsn(settings), min_size=1, max_size=2, server_settings=settings.database_session())
     redis = create_redis(settings.redis_url or "")
     try:
         sales = FlashSales(pool, Counters(redis), ConfigStore(pool, redis, load_snapshot))

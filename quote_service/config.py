@@ -70,10 +70,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """FLASH_SCHEDULER_INTERVAL: seconds between the flash-sale scheduler's passes (lifecycle by the
     clock, background summaries). Status shown and enforced follows the clock regardless."""
 
+    max_markup_percent: Decimal = Decimal("50")
+    """MAX_MARKUP_PERCENT: automatic price moves (inventory repricing) never go above
+    base_price x (1 + this / 100)."""
+    campaign_scheduler_interval: float = 1.0
+    """CAMPAIGN_SCHEDULER_INTERVAL: seconds between the campaign scheduler's passes (each
+    campaign moves once per hour of its own; a pass only finds the hours that are due)."""
+
     @property
     def is_production(self) -> bool:
         """True when running with ENVIRONMENT=production."""
         return self.environment == "production"
+
+    def database_session(self) -> dict[str, str]:
+        """Settings the database's own code reads, set on every connection of the service's pools."""
+        return {"quote_service.max_markup_percent": str(self.max_markup_percent)}
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -109,6 +120,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "RATE_LIMIT_PER_MINUTE": self.rate_limit_per_minute,
             "DB_POOL_MAX_SIZE": self.db_pool_max_size,
             "FLASH_SCHEDULER_INTERVAL": self.flash_scheduler_interval,
+            "CAMPAIGN_SCHEDULER_INTERVAL": self.campaign_scheduler_interval,
         }
         for name, number in positive.items():
             if number <= 0:
@@ -122,6 +134,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         }.items():
             if not (percent.is_finite() and 0 <= percent <= 100):
                 raise ConfigError(f"{name} must be a percentage between 0 and 100")
+        if not (self.max_markup_percent.is_finite() and 0 <= self.max_markup_percent <= 1000):
+            raise ConfigError("MAX_MARKUP_PERCENT must be a percentage between 0 and 1000")
         if not (self.default_delivery_fee.is_finite() and self.default_delivery_fee >= 0):
             raise ConfigError("DEFAULT_DELIVERY_FEE must be a non-negative amount")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:

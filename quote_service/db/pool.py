@@ -33,10 +33,21 @@ async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     )
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
-    """Open the process's pool (fails fast when PostgreSQL is unreachable)."""
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 10, server_settings: dict[str, str] | None = None
+) -> Pool:
+    """Open the process's pool (fails fast when PostgreSQL is unreachable).
+
+    `server_settings` are set on every connection (e.g. `quote_service.max_markup_percent`,
+    read by the inventory-repricing trigger).
+    """
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        command_timeout=30,
+        server_settings=server_settings,
     )
     assert pool is not None  # create_pool only returns None when awaited lazily
     return pool
