@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 from uuid import UUID
 
@@ -211,6 +212,20 @@ def _granian(args: argparse.Namespace) -> None:
     ).serve()
 
 
+def cmd_campaign_script(settings: Settings, args: argparse.Namespace) -> int:
+    """Replay a campaign script on a scratch database; print each command's line."""
+    from quote_service.campaigns.script import run_script
+
+    try:
+        lines = sys.stdin.read().splitlines() if args.file == "-" else Path(args.file).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"quote-service: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(msgspec.structs.replace(settings, log_level="WARNING"))  # stdout is the script's output
+    asyncio.run(run_script(settings, lines, lambda line: print(line, flush=True)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="quote-service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -233,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("--role", default="service", choices=["service", "admin"])
     key.set_defaults(handler=cmd_create_api_key)
     sub.add_parser("seed-demo", help="load the demo catalog and accounts").set_defaults(handler=cmd_seed_demo)
+    script = sub.add_parser("campaign-script", help="replay a campaign script with a simulated clock")
+    script.add_argument("file", help="the script, or - for standard input")
+    script.set_defaults(handler=cmd_campaign_script)
     return parser
 
 

@@ -49,7 +49,8 @@ def test_sales_exactly_on_target_leave_the_price_alone() -> None:
 
 
 def test_demand_turning_moves_toward_the_other_bound() -> None:
-    # Nothing in hour 1 (down), a rush in hour 2 (40 of 40 expected by then: on target), more in 3 (up), none in 4 (down to the bound).
+    # Nothing in hour 1 (down), a rush in hour 2 (40 of 40 expected by then: on target), more in 3 (up),
+    # none in 4 (down, all the way to the bound: it is the last hour before the end).
     assert run(price="100", duration=5, limit="20", target=100, sales_by_hour=[0, 40, 30, 0, 0]) == [
         "95.00", "95.00", "107.50", "80.00", "100",
     ]  # fmt: skip
