@@ -12,8 +12,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from quote_service import demo
 from quote_service.catalog import service as catalog
 from quote_service.catalog.schemas import StockAdjust
+from quote_service.config import Settings
 from quote_service.errors import InsufficientStock
 from quote_service.pricing.money import MINOR_UNITS
 from tests.integration.conftest import Caller
@@ -303,3 +305,16 @@ async def test_sql_minor_units_match_the_money_module(pool: asyncpg.Pool) -> Non
             "SELECT c, currency_minor_units(c) AS n FROM unnest($1::text[]) AS c", list(MINOR_UNITS)
         )
     assert {r["c"]: r["n"] for r in rows} == MINOR_UNITS
+
+
+async def test_seed_demo_adds_the_original_rule(
+    client: Client, admin: Caller, settings: Settings, pool: asyncpg.Pool
+) -> None:
+    await demo.seed_demo(settings, pool)
+    listed = expect_ok(await client.get(PRODUCTS, params={"q": "DEMO-ELEC-006"}, headers=admin.headers))["items"]
+    [cable] = listed
+    assert (cable["current_price"], cable["stock"]) == ("89.90", 50)
+    await adjust(client, admin, cable, -45)  # what docs/repricing.md shows under `make run`
+    assert await price_of(client, admin, cable) == "98.89"
+    [event] = await events(client, admin, cable)
+    assert (event["reason"], event["outcome"], event["stock_after"]) == ("low_stock", "applied", 5)
