@@ -34,11 +34,18 @@ async def get_campaign(conn: Connection, *, name: str) -> asyncpg.Record | None:
     )
 
 
+def _by(campaign_id: UUID | None, name: str | None) -> tuple[str, UUID | str]:
+    """The condition and value that find one campaign by id or by name."""
+    if campaign_id is not None:
+        return "c.id = $1", campaign_id
+    assert name is not None
+    return "c.name = $1", name
+
+
 async def product_of(conn: Connection, *, campaign_id: UUID | None = None, name: str | None = None) -> UUID | None:
     """The campaign's product (read without a lock: it never changes)."""
-    product: UUID | None = await conn.fetchval(
-        "SELECT product_id FROM campaigns WHERE id = $1 OR name = $2", campaign_id, name
-    )
+    condition, value = _by(campaign_id, name)
+    product: UUID | None = await conn.fetchval(f"SELECT product_id FROM campaigns c WHERE {condition}", value)
     return product
 
 
@@ -52,11 +59,10 @@ async def lock_product(conn: Connection, *, product_id: UUID) -> asyncpg.Record 
 async def lock_campaign(
     conn: Connection, *, campaign_id: UUID | None = None, name: str | None = None
 ) -> asyncpg.Record | None:
+    condition, value = _by(campaign_id, name)
     return await conn.fetchrow(
-        f"""SELECT {_COLUMNS} FROM campaigns c JOIN products p ON p.id = c.product_id
-            WHERE c.id = $1 OR c.name = $2 FOR UPDATE OF c""",
-        campaign_id,
-        name,
+        f"SELECT {_COLUMNS} FROM campaigns c JOIN products p ON p.id = c.product_id WHERE {condition} FOR UPDATE OF c",
+        value,
     )
 
 
