@@ -12,17 +12,30 @@ from redis.asyncio.client import PubSub
 
 log = structlog.get_logger("quote_service.cache.channel")
 
+SUBSCRIBE_TIMEOUT_SECONDS = 5.0
 
-async def follow_channel(redis: Redis, channel: str, handle: Callable[[bytes], Awaitable[None]]) -> None:
+
+async def follow_channel(
+    redis: Redis,
+    channel: str,
+    handle: Callable[[bytes], Awaitable[None]],
+    *,
+    on_subscribed: Callable[[], Awaitable[None]] | None = None,
+) -> None:
     """Call `handle(data)` for every message on `channel`, forever; reconnect after failures.
 
-    Callers keep their own fallback (a poll or a TTL) for messages missed while reconnecting.
+    `on_subscribed` runs each time the subscription is confirmed by Redis (the first time and
+    after every reconnect): messages published while the process was not subscribed are lost,
+    so that is where a caller catches up (drops what it cached, checks the version).
     Cancel the task to stop; cancellation never waits on Redis.
     """
     while True:
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(channel)
+            await _confirmed(pubsub)
+            if on_subscribed is not None:
+                await on_subscribed()
             while True:
                 # get_message with a timeout, not listen(): cancellation must never block on a read.
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
@@ -35,6 +48,15 @@ async def follow_channel(redis: Redis, channel: str, handle: Callable[[bytes], A
             await asyncio.sleep(1.0)
         finally:
             await _close_pubsub(pubsub)
+
+
+async def _confirmed(pubsub: PubSub) -> None:
+    """Wait for Redis's subscribe confirmation: from then on no message can be missed."""
+    async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
+            if message is not None and message["type"] == "subscribe":
+                return
 
 
 async def _close_pubsub(pubsub: PubSub) -> None:
