@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
 log = structlog.get_logger("quote_service.cache.channel")
 
@@ -30,7 +31,9 @@ async def follow_channel(
     Cancel the task to stop; cancellation never waits on Redis.
     """
     while True:
-        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        # Subscribe confirmations are wanted once (`_confirmed`), then skipped per call: a client
+        # built with ignore_subscribe_messages=True would hide them from every call.
+        pubsub = redis.pubsub(ignore_subscribe_messages=False)
         try:
             await pubsub.subscribe(channel)
             await _confirmed(pubsub)
@@ -43,6 +46,11 @@ async def follow_channel(
                     await handle(message["data"])
         except asyncio.CancelledError:
             raise
+        except (RedisError, OSError) as exc:
+            # Redis down or restarting: one line a second, no traceback (rendering one costs more
+            # than the retry, and says nothing new).
+            log.warning("channel_follow_failed", channel=channel, error=repr(exc))
+            await asyncio.sleep(1.0)
         except Exception:
             log.warning("channel_follow_failed", channel=channel, exc_info=True)
             await asyncio.sleep(1.0)
