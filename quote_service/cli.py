@@ -27,7 +27,7 @@ from quote_service.db.pool import Pool, create_pool
 from quote_service.embedded import embedded_stores
 from quote_service.errors import ServiceError
 from quote_service.observability.logging import configure_logging
-from quote_service.snapshot.bus import announce_change
+from quote_service.snapshot.bus import announce_change, read_version
 
 # The application's modules (demo, flash sales, anything that creates Prometheus metrics) are
 # imported inside the commands that need them: `serve` must set PROMETHEUS_MULTIPROC_DIR before
@@ -148,10 +148,17 @@ async def _seed_flash_sale(settings: Settings) -> tuple[UUID, datetime] | None:
 
 
 async def _announce_configuration(settings: Settings) -> None:
-    """Tell running servers that configuration changed (they reload their snapshots)."""
+    """Tell running servers that configuration changed (they reload their snapshots; without
+    this they would see PostgreSQL's new version within a second anyway)."""
+    pool = await create_pool(_dsn(settings), min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            version = await read_version(conn)
+    finally:
+        await pool.close()
     redis = create_redis(settings.redis_url or "")
     try:
-        await announce_change(redis, domain="seed-demo")
+        await announce_change(redis, version, domain="seed-demo")
     finally:
         await redis.aclose()
 
