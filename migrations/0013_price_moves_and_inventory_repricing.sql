@@ -4,8 +4,8 @@
 -- admin edit, inventory repricing, campaigns and later automatic decisions all call it, in the
 -- caller's transaction. It appends the price-history row with its source, reason and the id of
 -- the rule / campaign / decision behind it. Caches learn of the change from the products row
--- itself (the product-cache invalidation of the catalog), so whoever moves a price needs no
--- further step.
+-- itself: its trigger (0009) bumps cache_version and queues a product_cache_outbox row in the
+-- same transaction.
 --
 -- Inventory repricing is a trigger on products.stock: whatever changes stock (the stock
 -- endpoint, orders, flash-sale allocation and returns, plain SQL) gets its repricing decision

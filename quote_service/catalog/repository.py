@@ -132,9 +132,10 @@ async def move_price(
     """THE way to change a product's current_price, in the caller's transaction.
 
     The SQL function (migrations/0013) locks the row, sets the price and appends the
-    price-history row with source, reason and the rule/campaign/decision id; caches learn of
-    it from the products row (the catalog's invalidation). Returns the old price (None: no
-    such product). Inventory repricing calls the same function from its trigger.
+    price-history row with source, reason and the rule/campaign/decision id; the products
+    row's own trigger (migrations/0009) queues the cache invalidation in the same transaction.
+    Returns the old price (None: no such product). Inventory repricing calls the same
+    function from its trigger.
     """
     old: Decimal | None = await conn.fetchval(
         "SELECT move_price($1, $2, $3, $4, $5, $6)", product_id, new_price, source, reason, actor, ref_id

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from litestar import Litestar
@@ -17,7 +19,7 @@ from tests.integration.test_inventory_repricing import inventory_rule, priced
 
 pytestmark = pytest.mark.slow
 Client = AsyncTestClient[Litestar]
-SETTLE_SECONDS = 2.0  # the other worker hears of the change over Redis pub/sub: milliseconds, generously bounded
+SETTLE_SECONDS = 3.0  # an outbox drain (every 0.5 s) and Redis pub/sub: well under a second, generously bounded
 
 
 def body(customer: str, product_id: str) -> dict[str, Any]:
@@ -59,3 +61,22 @@ async def test_every_worker_quotes_the_repriced_product_at_its_new_price(
             # From then on, no worker ever answers with the old price.
             for _ in range(5):
                 assert await unit_prices(http, service_key, product["id"], 40) == ["110.00"]
+
+
+async def test_a_repricing_by_plain_sql_reaches_every_worker(
+    client: Client, admin: Caller, service_key: dict[str, str], settings: Settings, pool: asyncpg.Pool
+) -> None:
+    await inventory_rule(client, admin)
+    product = await priced(client, admin, stock=50)
+    env = cli_env(DATABASE_URL=settings.database_url or "", REDIS_URL=settings.redis_url or "", LOG_LEVEL="WARNING")
+    with running_server(env, "--workers", "2") as base:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            assert await unit_prices(http, service_key, product["id"], 40) == ["100.00"]
+            async with pool.acquire() as conn:  # no service process takes part in this change
+                await conn.execute("UPDATE products SET stock = 150 WHERE id = $1", uuid.UUID(product["id"]))
+            deadline = asyncio.get_running_loop().time() + SETTLE_SECONDS
+            while (seen := await unit_prices(http, service_key, product["id"], 10)) != ["90.00"]:
+                assert asyncio.get_running_loop().time() < deadline, seen
+                await asyncio.sleep(0.05)
+            for _ in range(5):
+                assert await unit_prices(http, service_key, product["id"], 40) == ["90.00"]
