@@ -70,7 +70,7 @@ def check_campaign(data: CampaignCreate) -> None:
     if not (limit.is_finite() and 0 < limit < 100):
         errors.append(FieldError("price_manipulation_limit", "must be a percentage greater than 0 and below 100"))
     if not 0 < data.target_sales_count <= _MAX_TARGET:
-        errors.append(FieldError("target_sales_count", "must be greater than 0"))
+        errors.append(FieldError("target_sales_count", f"must be between 1 and {_MAX_TARGET}"))
     if errors:
         raise ValidationFailed(
             "Invalid campaign: " + "; ".join(f"{e.field} {e.message}" for e in errors), details=errors

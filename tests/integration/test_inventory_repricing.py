@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -16,6 +17,7 @@ from quote_service import demo
 from quote_service.catalog import service as catalog
 from quote_service.catalog.schemas import StockAdjust
 from quote_service.config import Settings
+from quote_service.db.pool import create_pool
 from quote_service.errors import InsufficientStock
 from quote_service.pricing.money import MINOR_UNITS
 from tests.integration.conftest import Caller
@@ -318,3 +320,16 @@ async def test_seed_demo_adds_the_original_rule(
     assert await price_of(client, admin, cable) == "98.89"
     [event] = await events(client, admin, cable)
     assert (event["reason"], event["outcome"], event["stock_after"]) == ("low_stock", "applied", 5)
+
+
+async def test_max_markup_percent_reaches_the_trigger(client: Client, admin: Caller, settings: Settings) -> None:
+    await inventory_rule(client, admin, configuration={"low_adjust_percent": 50})
+    product = await priced(client, admin, stock=11)
+    marked = msgspec.structs.replace(settings, max_markup_percent=Decimal(20))
+    assert settings.database_url is not None
+    pool = await create_pool(settings.database_url, min_size=1, max_size=1, server_settings=marked.database_session())
+    try:
+        await catalog.adjust_stock(pool, uuid.UUID(product["id"]), StockAdjust(delta=-1, reason="x"), actor="a")
+    finally:
+        await pool.close()
+    assert outcomes(await events(client, admin, product)) == [("low_stock", "clamped", "100.00", "120.00")]
