@@ -110,6 +110,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            metrics.forget_dead_workers()
             stack.callback(metrics.worker_exited, os.getpid())
             if tracer_provider is not None:
                 stack.callback(shutdown_tracing)
@@ -124,6 +125,9 @@ def create_app(
                 database_url,
                 min_size=settings.db_pool_min_size,
                 max_size=settings.db_pool_max_size,
+                acquire_timeout=settings.db_acquire_timeout,
+                statement_timeout=settings.db_statement_timeout,
+                lock_timeout=settings.db_lock_timeout,
                 server_settings=settings.database_session(),
             )
             stack.push_async_callback(_close_within, "postgres pool", pool.close, pool.terminate)
