@@ -139,12 +139,13 @@ async def _seed_flash_sale(settings: Settings) -> tuple[UUID, datetime] | None:
 
     pool = await create_pool(_dsn(settings), min_size=1, max_size=2, server_settings=settings.database_session())
     redis = create_redis(settings.redis_url or "")
+    now = utcnow()
     try:
         config = ConfigStore(pool, redis, load_snapshot)
         # The sale's announcement reloads this store: it must hold a snapshot (no need to follow changes).
         await config.refresh(force=True, background=False)
         sales = FlashSales(pool, Counters(redis), config)
-        return await demo.seed_flash_sale(sales, now=utcnow())
+        return await demo.seed_flash_sale(sales, now=now)
     finally:
         await redis.aclose()
         await pool.close()
