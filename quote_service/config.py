@@ -100,10 +100,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     elasticity_window_days: int = 90
     """ELASTICITY_WINDOW_DAYS: days of orders the elasticity fit reads."""
 
+    max_markup_percent: Decimal = Decimal("50")
+    """MAX_MARKUP_PERCENT: automatic price moves (inventory repricing) never go above
+    base_price x (1 + this / 100)."""
+    campaign_scheduler_interval: float = 1.0
+    """CAMPAIGN_SCHEDULER_INTERVAL: seconds between the campaign scheduler's passes (each
+    campaign moves once per hour of its own; a pass only finds the hours that are due)."""
+
     @property
     def is_production(self) -> bool:
         """True when running with ENVIRONMENT=production."""
         return self.environment == "production"
+
+    def database_session(self) -> dict[str, str]:
+        """Settings the database's own code reads, set on every connection of the service's pools."""
+        return {"quote_service.max_markup_percent": str(self.max_markup_percent)}
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -148,6 +159,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "MAX_PRICE_CHANGE_PERCENT": self.max_price_change_percent,
             "MARKET_WINDOW_HOURS": self.market_window_hours,
             "ELASTICITY_WINDOW_DAYS": self.elasticity_window_days,
+            "CAMPAIGN_SCHEDULER_INTERVAL": self.campaign_scheduler_interval,
         }
         if self.decision_interval_minutes < 0:
             raise ConfigError("DECISION_INTERVAL_MINUTES must be 0 (off) or positive")
@@ -169,6 +181,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         }.items():
             if not (percent.is_finite() and 0 <= percent <= 100):
                 raise ConfigError(f"{name} must be a percentage between 0 and 100")
+        if not (self.max_markup_percent.is_finite() and 0 <= self.max_markup_percent <= 1000):
+            raise ConfigError("MAX_MARKUP_PERCENT must be a percentage between 0 and 1000")
         if not (self.default_delivery_fee.is_finite() and self.default_delivery_fee >= 0):
             raise ConfigError("DEFAULT_DELIVERY_FEE must be a non-negative amount")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:

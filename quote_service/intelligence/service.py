@@ -8,7 +8,7 @@ them, stores and returns the results. Prices move only through the catalog's pri
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -39,7 +39,7 @@ from quote_service.pricing import market
 from quote_service.pricing.elasticity import METHOD, ElasticityFit, fit_elasticity
 from quote_service.pricing.money import quantum, round_money
 
-PricesMoved = Callable[[list[UUID]], Awaitable[None]]
+PricesMoved = Callable[[Iterable[UUID]], Awaitable[object]]
 DEMAND_DAYS = 7
 
 

@@ -156,3 +156,13 @@ def test_boundary_percentages_are_accepted() -> None:
 
 def test_log_level_is_case_insensitive() -> None:
     assert Settings.from_env({"LOG_LEVEL": "debug"}).log_level == "debug"
+
+
+def test_max_markup_percent_is_read_bounded_and_handed_to_the_database() -> None:
+    settings = Settings.from_env({"MAX_MARKUP_PERCENT": "35.5"})
+    assert settings.max_markup_percent == Decimal("35.5")
+    assert settings.database_session() == {"quote_service.max_markup_percent": "35.5"}
+    assert Settings.from_env({}).max_markup_percent == Decimal(50)
+    for bad in ("-1", "1001", "NaN"):
+        with pytest.raises(ConfigError, match="MAX_MARKUP_PERCENT"):
+            Settings.from_env({"MAX_MARKUP_PERCENT": bad})
