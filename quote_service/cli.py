@@ -283,6 +283,27 @@ def cmd_campaign_script(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    """Competitor observations from a CSV or JSON-lines file onto the ingestion stream."""
+    from quote_service.cache.redis import create_redis
+    from quote_service.intelligence.ingest_file import ingest_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"quote-service: no such file: {args.file}", file=sys.stderr)
+        return 2
+    assert settings.redis_url is not None, "stores() sets both URLs"
+
+    async def run() -> int:
+        redis = create_redis(settings.redis_url or "")
+        try:
+            return await ingest_file(redis, path)
+        finally:
+            await redis.aclose()
+
+    return 1 if asyncio.run(run()) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="quote-service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -312,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     script = sub.add_parser("campaign-script", help="replay a campaign script with a simulated clock")
     script.add_argument("file", help="the script, or - for standard input")
     script.set_defaults(handler=cmd_campaign_script)
+    ingest = sub.add_parser("ingest", help="queue competitor observations from a CSV or JSON-lines file")
+    ingest.add_argument("file", help="a .csv file with a header row, or JSON lines (one observation per line)")
+    ingest.set_defaults(handler=cmd_ingest)
     return parser
 
 
