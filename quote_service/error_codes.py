@@ -41,7 +41,9 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "FLASH_SALE_OVERLAP": ErrorCode(409, "The product is already in a sale during that window", "after change"),
     "CAMPAIGN_OVERLAP": ErrorCode(409, "The product already has an active campaign", "after change"),
     "CAMPAIGN_NOT_ACTIVE": ErrorCode(409, "The campaign has already ended", "no"),
-    "PRICE_CHANGED": ErrorCode(409, "The price differs from expected_unit_price", "after change"),
+    "PRICE_CHANGED": ErrorCode(
+        409, "The price is not the one expected (expected_unit_price; a decision's old price)", "after change"
+    ),
     "SOLD_OUT": ErrorCode(409, "Not enough flash-sale units left for the quantity; nothing sold", "after change"),
     "PURCHASE_LIMIT_EXCEEDED": ErrorCode(409, "The customer's per-user limit would be exceeded", "no"),
     "SALE_NOT_ACTIVE": ErrorCode(409, "The sale is not active (not started or ended) or lacks it", "after change"),
