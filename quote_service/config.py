@@ -66,6 +66,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """DB_POOL_MIN_SIZE: connections the pool keeps open."""
     db_pool_max_size: int = 10
     """DB_POOL_MAX_SIZE: most connections the pool opens per process."""
+    body_read_timeout: float = 10.0
+    """BODY_READ_TIMEOUT: seconds a client has to send a request's whole body before a 408 (and
+    the connection closed): a trickled body would otherwise hold a connection open."""
+    docs_enabled: bool | None = None
+    """DOCS_ENABLED: serve /docs and /openapi.json; unset: on in development, off in production."""
     flash_scheduler_interval: float = 1.0
     """FLASH_SCHEDULER_INTERVAL: seconds between the flash-sale scheduler's passes (lifecycle by the
     clock, background summaries). Status shown and enforced follows the clock regardless."""
@@ -74,6 +79,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def is_production(self) -> bool:
         """True when running with ENVIRONMENT=production."""
         return self.environment == "production"
+
+    @property
+    def serves_docs(self) -> bool:
+        """True when /docs and /openapi.json are served (DOCS_ENABLED, else not in production)."""
+        return not self.is_production if self.docs_enabled is None else self.docs_enabled
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -109,6 +119,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "RATE_LIMIT_PER_MINUTE": self.rate_limit_per_minute,
             "DB_POOL_MAX_SIZE": self.db_pool_max_size,
             "FLASH_SCHEDULER_INTERVAL": self.flash_scheduler_interval,
+            "BODY_READ_TIMEOUT": self.body_read_timeout,
         }
         for name, number in positive.items():
             if number <= 0:
