@@ -59,7 +59,11 @@ class ProductController(Controller):
                 after=after,
                 limit=limit,
             )
-        return ok(page_of(rows, "products", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=service.product_from_row))
+        return ok(
+            page_of(
+                rows, "products", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=service.product_from_row
+            )
+        )
 
     @get("/{product_id:uuid}", summary="Get a product")
     async def get_product(self, product_id: FromPath[UUID], pool: PoolDep) -> Envelope[Product]:

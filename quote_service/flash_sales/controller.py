@@ -148,7 +148,15 @@ class FlashSaleController(Controller):
             if await repository.get_sale(conn, sale_id=sale_id) is None:
                 raise NotFound(f"flash sale {sale_id} not found")
             rows = await repository.list_purchases(conn, sale_id=sale_id, before=before, limit=limit)
-        return ok(page_of(rows, "flash-sale-purchases", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=purchase_from_row))
+        return ok(
+            page_of(
+                rows,
+                "flash-sale-purchases",
+                limit=limit,
+                key=lambda r: (r["created_at"], r["id"]),
+                item=purchase_from_row,
+            )
+        )
 
     @post("/{sale_id:uuid}/reconcile", guards=[admin_only], status_code=200, summary="Rebuild counters from the ledger")
     async def reconcile(self, sale_id: FromPath[UUID], flash_sales: SalesDep) -> Envelope[ReconcileReport]:

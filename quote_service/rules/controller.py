@@ -85,7 +85,9 @@ class PricingRuleController(Controller):
             rows = await repository.list_versions(conn, name=name, before=before, limit=limit)
             if not rows and not await repository.name_exists(conn, name=name):
                 raise NotFound(f"no pricing rule is named {name!r}")
-        return ok(page_of(rows, "rule-versions", limit=limit, key=lambda r: r["version"], item=service.version_from_row))
+        return ok(
+            page_of(rows, "rule-versions", limit=limit, key=lambda r: r["version"], item=service.version_from_row)
+        )
 
     @get("/{rule_id:uuid}", summary="Get one version")
     async def get_rule(self, rule_id: FromPath[UUID], pool: PoolDep) -> Envelope[PricingRuleVersion]:
