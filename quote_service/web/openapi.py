@@ -50,7 +50,8 @@ ERROR_RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
 
 EXTRA_ERRORS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/quote"): frozenset({"404", "409", "429", "504"}),
-    ("POST", "/api/v1/auth/token"): frozenset({"429"}),
+    ("POST", "/api/v1/auth/token"): frozenset({"401", "429"}),
+    ("GET", "/api/v1/pricing-rules/versions"): frozenset({"404"}),
     ("POST", "/api/v1/orders"): frozenset({"404"}),
     ("GET", "/api/v1/flash-sales/{sale_id}/purchases/me"): frozenset({"403"}),
 }
@@ -92,7 +93,11 @@ def complete_openapi(schema: dict[str, Any], app: Litestar) -> dict[str, Any]:
             responses.update({code: {"$ref": f"#/components/responses/{code}"} for code in statuses})
             operation["responses"] = dict(sorted(responses.items()))
             operation["security"] = [] if public else _AUTHENTICATED
+            body = handler.parsed_fn_signature.parameters.get("data")
+            if body is not None and "requestBody" in operation and (body.has_default or body.is_optional):
+                operation["requestBody"]["required"] = False  # e.g. a flag evaluated for the caller alone
     _metrics_is_text(schema)
+    _close_strict_bodies(schema, app)
     return schema
 
 
@@ -124,3 +129,34 @@ def _metrics_is_text(schema: dict[str, Any]) -> None:
     operation["responses"]["403"] = {"$ref": "#/components/responses/403"}
     operation["responses"] = dict(sorted(operation["responses"].items()))
     operation["security"] = [*_AUTHENTICATED, {}]
+
+
+def _close_strict_bodies(schema: dict[str, Any], app: Litestar) -> None:
+    """`additionalProperties: false` on every body Struct that refuses unknown fields."""
+    body_types = [
+        field.annotation
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler, _ in route.route_handler_map.values()
+        if (field := handler.parsed_fn_signature.parameters.get("data")) is not None
+    ]
+    closed: set[str] = set()
+    seen: set[int] = set()
+    pending: list[Any] = list(msgspec.inspect.multi_type_info(body_types))
+    while pending:
+        info = pending.pop()
+        if id(info) in seen:
+            continue
+        seen.add(id(info))
+        if isinstance(info, msgspec.inspect.StructType):
+            if info.forbid_unknown_fields:
+                closed.add(info.cls.__name__)
+            pending.extend(field.type for field in info.fields)
+        for value in (getattr(info, name) for name in info.__struct_fields__):
+            if isinstance(value, msgspec.inspect.Type):
+                pending.append(value)
+            elif isinstance(value, tuple):
+                pending.extend(v for v in value if isinstance(v, msgspec.inspect.Type))
+    for name, component in schema.get("components", {}).get("schemas", {}).items():
+        if name in closed and component.get("type") == "object":
+            component["additionalProperties"] = False
