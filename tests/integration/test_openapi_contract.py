@@ -33,13 +33,16 @@ RUNS = {
 }
 
 
-def _run(base: str, headers: dict[str, str], arguments: list[str]) -> subprocess.Popen[str]:
+def _run(base: str, headers: dict[str, str], arguments: list[str], workdir: Path) -> subprocess.Popen[str]:
     command = [str(ST), "--config-file", str(CONFIG), "run", f"{base}/openapi.json", "--checks", "all"]
     command += ["--seed", "1", "--no-color", "--workers", "1", *arguments]
     for name, value in headers.items():
         command += ["--header", f"{name}: {value}"]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": ""}
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)  # noqa: S603
+    # Run in a scratch directory: schemathesis keeps a cache of failures in `.schemathesis/`.
+    return subprocess.Popen(  # noqa: S603 - schemathesis's console script
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=workdir
+    )
 
 
 def _logged_errors(log_file: Path) -> list[str]:
@@ -55,14 +58,14 @@ def _logged_errors(log_file: Path) -> list[str]:
 
 
 def test_the_document_holds_for_admin_user_and_anonymous_callers(
-    settings: Settings, admin: Caller, shopper: Caller
+    settings: Settings, admin: Caller, shopper: Caller, tmp_path: Path
 ) -> None:
     assert settings.database_url is not None
     assert settings.redis_url is not None
     env = cli_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, RATE_LIMIT_PER_MINUTE="1000000")
     callers = {"admin": admin.headers, "user": shopper.headers, "none": {}}
     with running_server_logged(env, "--workers", "2") as (base, log_file):
-        runs = {who: _run(base, callers[who], arguments) for who, arguments in RUNS.items()}
+        runs = {who: _run(base, callers[who], arguments, tmp_path) for who, arguments in RUNS.items()}
         outputs = {who: run.communicate(timeout=300)[0] for who, run in runs.items()}
         errors = _logged_errors(log_file)
 
