@@ -70,9 +70,16 @@ async def create_quote(
     return quote_response(priced.json, round((time.perf_counter() - started) * 1000, 3))
 
 
-@get("/api/v1/quotes/{quote_id:uuid}", guards=[any_caller], tags=["quotes"], summary="A stored quote")
-async def get_quote(quote_id: FromPath[UUID], quotes: NamedDependency[QuoteService]) -> Envelope[Quote]:
-    quote = await quotes.get(quote_id)
+@get(
+    "/api/v1/quotes/{quote_id:uuid}",
+    guards=[any_caller],
+    tags=["quotes"],
+    summary="A stored quote (a user's own; service keys and admins see all)",
+)
+async def get_quote(
+    quote_id: FromPath[UUID], request: AuthedRequest, quotes: NamedDependency[QuoteService]
+) -> Envelope[Quote]:
+    quote = await quotes.get(quote_id, request.user)
     if quote is None:
         raise NotFound(f"quote {quote_id} not found or expired")
     return ok(quote)

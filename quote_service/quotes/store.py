@@ -9,6 +9,11 @@ Two tiers, one writer:
 
 A quote is encoded once, as JSON: the same bytes go to Redis and into the log's jsonb column.
 
+Ordering a quote marks it (`qs:quote-ordered:{id}`, in the same round trip as the order's read
+of the quote, until the quote expires). The quote service's identical-request cache asks
+`was_ordered` before it hands a quote out again; that question rides on the same group-commit
+call as the writes, so a cache hit costs a share of one round trip, not a round trip.
+
 There is deliberately no in-process tier: Redis already holds every quote before its
 response leaves, reads (`GET /quotes/{id}`, orders) are rare next to writes, and a local
 copy of every quote for its 15 minutes costs a timer per quote and a heap that the garbage
@@ -23,7 +28,7 @@ import asyncio
 import contextlib
 import time
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 import msgspec
@@ -42,12 +47,28 @@ _LOG_COLUMNS = (
     "small_basket_fee", "total_amount", "total_commission", "item_count", "config_version", "payload",
     "created_at", "valid_until",
 )  # fmt: skip
-# One SET ... PX per quote of the batch, in one call: a pipeline costs the client ~3x more per quote.
-_SET_ALL = """
-for i = 1, #KEYS do
+# One SET ... PX per quote of the batch, then EXISTS per ordered-mark asked about, in one call:
+# a pipeline costs the client ~3x more per quote. The last ARGV is the number of quotes to SET.
+_FLUSH = """
+local puts = tonumber(ARGV[#ARGV])
+for i = 1, puts do
   redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i])
 end
-return #KEYS
+local ordered = {}
+for i = puts + 1, #KEYS do
+  ordered[#ordered + 1] = redis.call('EXISTS', KEYS[i])
+end
+return ordered
+"""
+# The quote, marking it ordered until it expires (a quote always has a TTL; 15 min if not).
+_TAKE = """
+local quote = redis.call('GET', KEYS[1])
+if quote then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl <= 0 then ttl = 900000 end
+  redis.call('SET', KEYS[2], '1', 'PX', ttl)
+end
+return quote
 """
 MAX_LOG_BACKLOG = 100_000
 
@@ -58,17 +79,23 @@ def quote_key(quote_id: UUID) -> str:
     return f"qs:quote:{quote_id}"
 
 
+def ordered_key(quote_id: UUID) -> str:
+    return f"qs:quote-ordered:{quote_id}"
+
+
 class QuoteStore:
     """Puts and gets quotes; one per process."""
 
     def __init__(self, redis: Redis, pool: Pool, *, log_interval: float = 0.2, log_batch: int = 1000) -> None:
         self._redis = redis
         self._pool = pool
-        self._set_all = redis.register_script(_SET_ALL)
+        self._flush = redis.register_script(_FLUSH)
+        self._take = redis.register_script(_TAKE)
         self._log_interval = log_interval
         self._log_batch = log_batch
         # (key, payload, valid_until as a UNIX time, waiter): no Quote objects are kept alive here.
         self._pending: list[tuple[str, bytes, float, asyncio.Future[None]]] = []
+        self._checks: list[tuple[str, asyncio.Future[bool]]] = []
         self._wake = asyncio.Event()
         self._log_backlog: list[LogRow] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -113,10 +140,19 @@ class QuoteStore:
     async def get(self, quote_id: UUID, *, now: datetime) -> Quote | None:
         """The stored quote, or None when unknown or past `valid_until`."""
         payload = cast(bytes | None, await self._redis.get(quote_key(quote_id)))  # decode_responses=False
-        if payload is None:
-            return None
-        quote = decode_quote(payload)
-        return quote if quote.valid_until > now else None
+        return _unexpired(payload, now)
+
+    async def take_for_order(self, quote_id: UUID, *, now: datetime) -> Quote | None:
+        """As `get`, and marks the quote ordered for every process's `was_ordered` (one round trip)."""
+        payload = cast(bytes | None, await self._take(keys=[quote_key(quote_id), ordered_key(quote_id)]))
+        return _unexpired(payload, now)
+
+    async def was_ordered(self, quote_id: UUID) -> bool:
+        """True once any process took the quote for an order; asked in the next group-commit call."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._checks.append((ordered_key(quote_id), future))
+        self._wake.set()
+        return await future
 
     async def _flush_redis_forever(self) -> None:
         while not self._stopping:
@@ -126,7 +162,8 @@ class QuoteStore:
 
     async def _flush_redis_once(self) -> None:
         batch, self._pending = self._pending, []
-        if not batch:
+        checks, self._checks = self._checks, []
+        if not batch and not checks:
             return
         now = time.time()
         keys: list[str] = []
@@ -134,16 +171,22 @@ class QuoteStore:
         for key, payload, valid_until, _ in batch:
             keys.append(key)
             args += (payload, max(1, int((valid_until - now) * 1000)))
+        keys += [key for key, _ in checks]
+        args.append(len(batch))
         try:
-            await self._set_all(keys=keys, args=args)
+            ordered = cast(list[int], await self._flush(keys=keys, args=args))
         except Exception as exc:  # every waiting request learns it failed
-            for *_, future in batch:
+            waiting: list[asyncio.Future[Any]] = [*(f for *_, f in batch), *(f for _, f in checks)]
+            for future in waiting:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for *_, future in batch:
-            if not future.done():
-                future.set_result(None)
+        for *_, put in batch:
+            if not put.done():
+                put.set_result(None)
+        for (_, check), flag in zip(checks, ordered, strict=True):
+            if not check.done():
+                check.set_result(bool(flag))
 
     async def _flush_log_forever(self) -> None:
         while not self._stopping:
@@ -168,6 +211,13 @@ class QuoteStore:
 def decode_quote(payload: bytes) -> Quote:
     """A quote from the JSON `QuoteStore.put` returned."""
     return _DECODER.decode(payload)
+
+
+def _unexpired(payload: bytes | None, now: datetime) -> Quote | None:
+    if payload is None:
+        return None
+    quote = decode_quote(payload)
+    return quote if quote.valid_until > now else None
 
 
 def _log_row(q: Quote, payload: bytes) -> LogRow:
