@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from quote_service.auth.controller import AuthController
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
 from quote_service.auth.service import AuthService
+from quote_service.auth.throttle import LoginThrottle
 from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import create_redis
 from quote_service.catalog.controller import ProductController
@@ -126,7 +127,16 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             watcher = asyncio.create_task(_watch_pool(pool, settings.db_pool_max_size), name="pool-metrics")
             stack.callback(watcher.cancel)
             app.state.redis = redis
-            app.state.auth = AuthService(settings, pool)
+            app.state.auth = AuthService(
+                settings,
+                pool,
+                throttle=LoginThrottle(
+                    redis,
+                    per_username=settings.login_attempts_per_username,
+                    per_address=settings.login_attempts_per_address,
+                    window_seconds=settings.login_window_seconds,
+                ),
+            )
             config_store = ConfigStore(pool, redis, load_snapshot)
             await config_store.start()
             stack.push_async_callback(_close_within, "config store", config_store.stop, None)
