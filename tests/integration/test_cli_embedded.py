@@ -217,11 +217,13 @@ async def test_create_api_key_prints_a_key_that_works(
     env = cli_env(DATABASE_URL=database_url, REDIS_URL=redis_url)
     code, out, err = await run_cli("create-api-key", "--name", "checkout-eu", env=env)
     assert code == 0, err
-    lines = out.strip().splitlines()
-    assert "checkout-eu" in lines[0]
-    assert "service" in lines[0]
-    key = lines[-1].strip()
+    # stdout is the key alone (`KEY=$(quote-service create-api-key ...)`); what it is, on stderr.
+    assert len(out.splitlines()) == 1
+    key = out.removesuffix("\n")
+    assert key.startswith("qsk_")
     assert len(key) >= 20
+    assert "checkout-eu" in err
+    assert "role service" in err
 
     me = success_data(await client.get("/api/v1/users/me", headers={"X-API-Key": key}))
     assert (me["name"], me["role"], me["kind"]) == ("checkout-eu", "service", "api_key")
