@@ -104,6 +104,15 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"servers: {_describe('PostgreSQL', pg)}; {_describe('Redis', redis)}"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `pytest -n N --dist loadgroup` the slow tests (real server processes, embedded
+    servers, load) run one after another on one worker while the others share the rest: they
+    keep the timing margins they were written with, and the long ones overlap the short ones."""
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.xdist_group("slow"))
+
+
 @pytest.fixture(scope="session")
 def server_urls() -> Iterator[tuple[str, str]]:
     """(admin PostgreSQL URL, Redis base URL) of real servers."""

@@ -17,7 +17,7 @@ ONE_STORE_TEST = "tests/integration/test_catalog.py::test_create_answers_201_wit
 @pytest.mark.slow  # a pytest run of its own, on freshly started embedded servers
 def test_servers_that_answer_but_refuse_the_login_are_replaced_by_embedded_ones() -> None:
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},  # not an xdist worker's
         "TEST_DATABASE_URL": "postgresql://qs_no_such_role@127.0.0.1:5432/postgres",
         "TEST_REDIS_URL": "redis://qs-no-such-user:not-the-password@127.0.0.1:6379",
     }
