@@ -20,8 +20,11 @@ bootstrap: tools
 run: bootstrap  ## serve on embedded PostgreSQL + Redis with demo data
 	$(UV) run quote-service serve --demo
 
+# Extra pytest options, e.g. `make test PYTEST_ARGS="-n 2 --dist loadgroup"` (two workers).
+PYTEST_ARGS ?=
+
 test: bootstrap  ## the whole suite on real PostgreSQL + Redis (local servers, else embedded ones)
-	$(UV) run pytest
+	$(UV) run pytest $(PYTEST_ARGS)
 
 lint: bootstrap
 	$(UV) run ruff check .
