@@ -1,14 +1,18 @@
-"""Endpoint benchmark: /health vs POST /api/v1/quote on the same server, in one run.
+"""Endpoint benchmark: POST /api/v1/quote vs a bare framework doing nothing, and vs /health, in one run.
 
     uv run python loadtests/bench.py [--workers 1] [--connections 64] [--duration 10] [--runs 3]
 
 Starts `quote-service serve` on the local PostgreSQL/Redis (a fresh database `qs_bench_<pid>`,
 Redis db 14, both removed afterwards), runs `seed-demo` (50 products and a typical
 configuration: commission rates, fee/tax/price rules, flags, coupons), creates a service API
-key, then drives the
-server with wrk: `/health`, then quotes with DISTINCT baskets (random customer, 1-4 random
-demo products, random quantities, so no response cache answers). Prints per run and the
-median of runs: rps of each, the quote/health ratio, quote p50/p99 latency and non-2xx count.
+key, and starts the REFERENCE server (loadtests/reference_app.py: bare Litestar + msgspec
+decoding the same bodies into the same request Struct and echoing them, granian, 1 worker).
+Each run drives, with wrk: `/health`, the reference with the quote bodies, then quotes with
+DISTINCT baskets (random customer, 1-4 random demo products, random quantities, so no response
+cache answers). Prints per run and the median of runs: rps of each, quote ÷ reference, quote ÷
+/health, quote p50/p99 latency, non-2xx count, and CPU µs per request from /proc (the server's
+Python event-loop thread, its other threads — granian's runtime —, granian's master,
+PostgreSQL, Redis).
 Then, on the same server, the flash-sale storm of loadtests/bench_flash.py (refusals/s, winners
 p50/p99 alone and under a refusal flood); `--no-flash` skips it.
 Needs `wrk` (Debian: apt-get install wrk) and the servers of the README's test setup.
@@ -32,6 +36,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from cpu import ServerCpu
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -63,6 +68,7 @@ def wrk(base: str, path: str, *, connections: int, duration: int, script: Path |
         command += ["-s", str(script)]
     out = subprocess.run([*command, base + path], capture_output=True, text=True, check=True).stdout  # noqa: S603
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    result["requests"] = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     for label, key in (("50%", "p50_ms"), ("99%", "p99_ms")):
         match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)", out)
         assert match is not None, out
@@ -80,7 +86,7 @@ def prepare(base: str, env: dict[str, str]) -> tuple[str, list[str]]:
     seed = [sys.executable, "-m", "quote_service.cli", "seed-demo"]
     subprocess.run(seed, env=env, check=True, capture_output=True)  # noqa: S603 - our own CLI
     with httpx.Client(base_url=base, timeout=10) as http:
-        login = {"username": "demo-admin", "password": "demo-admin-password"}
+        login = {"username": "demo-admin", "password": "quote-service-admin"}
         token = http.post("/api/v1/auth/token", json=login).json()["data"]["access_token"]
         admin = {"Authorization": f"Bearer {token}"}
         key = http.post("/api/v1/api-keys", json={"name": "bench"}, headers=admin).json()["data"]["key"]
@@ -98,13 +104,13 @@ async def _database(name: str, create: bool) -> None:
         await conn.close()
 
 
-def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+def wait_ready(base: str, process: subprocess.Popen[bytes], path: str = "/health/ready") -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit("the server exited during start-up")
         try:
-            if httpx.get(base + "/health/ready", timeout=1).status_code == 200:
+            if httpx.get(base + path, timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -112,7 +118,9 @@ def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the server did not become ready")
 
 
-def flash_storm(args: argparse.Namespace, base: str, key: str, pid: int, database_url: str, name: str) -> None:
+def flash_storm(
+    args: argparse.Namespace, base: str, key: str, pid: int, database_url: str, name: str, reference: str
+) -> None:
     """The flash-sale storm on the same server: refusal flood, winners alone and under the flood."""
     import bench_flash  # the sibling script; imported here because it imports this module
 
@@ -122,7 +130,7 @@ def flash_storm(args: argparse.Namespace, base: str, key: str, pid: int, databas
     )  # fmt: skip
     shop = bench_flash.Shop(base, key)
     state = bench_flash.Bench(
-        flash_args, base, key, shop, shop.sold_out_sale(), bench_flash.CpuMeter(pid), database_url, name
+        flash_args, base, key, shop, shop.sold_out_sale(), bench_flash.CpuMeter(pid), database_url, name, reference
     )
     print("flash-sale storm (loadtests/bench_flash.py phases):", flush=True)
     asyncio.run(state.flood("warm", 3))
@@ -134,6 +142,60 @@ def flash_storm(args: argparse.Namespace, base: str, key: str, pid: int, databas
     bench_flash.report_medians(flash_args, runs)
 
 
+PARTS = ("worker_python", "worker_threads", "master", "postgres", "redis")
+
+
+def measured(meter: ServerCpu, base: str, path: str, args: argparse.Namespace, script: Path | None) -> dict[str, float]:
+    """One wrk phase with the server's CPU per request (µs) by part."""
+    meter.start()
+    result = wrk(base, path, connections=args.connections, duration=args.duration, script=script)
+    used = meter.stop()
+    for part in PARTS:
+        result[f"{part}_us"] = used[part] / max(1.0, result["requests"]) * 1e6
+    return result
+
+
+def cpu_line(r: dict[str, float]) -> str:
+    return (
+        f"python {r['worker_python_us']:.0f} + threads {r['worker_threads_us']:.0f} + master {r['master_us']:.0f}"
+        f" | pg {r['postgres_us']:.0f} redis {r['redis_us']:.0f} µs/req"
+    )
+
+
+def start_reference(port: int) -> subprocess.Popen[bytes]:
+    """loadtests/reference_app.py on `port` (granian, one worker)."""
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(ROOT)])}
+    return subprocess.Popen(  # noqa: S603 - our own script
+        [sys.executable, str(here / "reference_app.py"), "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def report(runs: list[dict[str, dict[str, float]]], args: argparse.Namespace) -> None:
+    median = statistics.median
+
+    def med(phase: str, key: str) -> float:
+        return median(r[phase][key] for r in runs)
+
+    print(
+        f"median of {args.runs} (workers={args.workers}, connections={args.connections}, {args.duration}s):\n"
+        f"  reference {med('reference', 'rps'):.0f} rps | quote {med('quote', 'rps'):.0f} rps | /health "
+        f"{med('health', 'rps'):.0f} rps\n"
+        f"  quote ÷ reference {median(r['quote']['rps'] / r['reference']['rps'] for r in runs):.2f} (target >= 0.8)"
+        f" | quote ÷ /health {median(r['quote']['rps'] / r['health']['rps'] for r in runs):.2f}\n"
+        f"  quote p50 {med('quote', 'p50_ms'):.2f} ms p99 {med('quote', 'p99_ms'):.2f} ms (target <= 25) | "
+        f"reference p99 {med('reference', 'p99_ms'):.2f} ms | non-2xx {sum(r['quote']['non_2xx'] for r in runs):.0f}"
+    )
+    for phase in ("quote", "reference", "health"):
+        print(f"  CPU per request, {phase:<9}: " + cpu_line({f"{p}_us": med(phase, f"{p}_us") for p in PARTS}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=1)
@@ -141,6 +203,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--reference-port", type=int, default=8767)
     parser.add_argument(
         "--no-flash", action="store_true", help="skip the flash-sale storm (loadtests/bench_flash.py's phases)"
     )
@@ -154,40 +217,40 @@ def main() -> None:
            "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000"}  # one API key sends everything  # fmt: skip
     subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
     base = f"http://127.0.0.1:{args.port}"
+    reference_base = f"http://127.0.0.1:{args.reference_port}"
     server = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "quote_service.cli", "serve", "--port", str(args.port), "--workers", str(args.workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    reference = start_reference(args.reference_port)
     try:
         wait_ready(base, server)
+        wait_ready(reference_base, reference, path="/health")
         key, ids = prepare(base, env)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
             lua.write(LUA % {"ids": ", ".join(json.dumps(i) for i in ids), "key": key})
         script = Path(lua.name)
         wrk(base, "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
+        wrk(reference_base, "/api/v1/quote", connections=args.connections, duration=3, script=script)
         runs = []
+        ours, theirs = ServerCpu(server.pid), ServerCpu(reference.pid)
         for run in range(1, args.runs + 1):
-            health = wrk(base, "/health", connections=args.connections, duration=args.duration, script=None)
-            quotes = wrk(base, "/api/v1/quote", connections=args.connections, duration=args.duration, script=script)
-            ratio = quotes["rps"] / health["rps"]
-            runs.append((health, quotes, ratio))
-            print(f"run {run}: /health {health['rps']:.0f} rps | quote {quotes['rps']:.0f} rps "
+            health = measured(ours, base, "/health", args, None)
+            refr = measured(theirs, reference_base, "/api/v1/quote", args, script)
+            quotes = measured(ours, base, "/api/v1/quote", args, script)
+            runs.append({"health": health, "reference": refr, "quote": quotes})
+            print(f"run {run}: reference {refr['rps']:.0f} rps | quote {quotes['rps']:.0f} rps "
                   f"p50 {quotes['p50_ms']:.2f} ms p99 {quotes['p99_ms']:.2f} ms non-2xx {quotes['non_2xx']:.0f} "
-                  f"socket errors {quotes['socket_errors']:.0f} | ratio {ratio:.2f}", flush=True)  # fmt: skip
-        median = statistics.median
-        print(
-            f"median of {args.runs} (workers={args.workers}, connections={args.connections}, {args.duration}s): "
-            f"/health {median(h['rps'] for h, _, _ in runs):.0f} rps, quote {median(q['rps'] for _, q, _ in runs):.0f}"
-            f" rps, ratio {median(r for _, _, r in runs):.2f}, quote p50 {median(q['p50_ms'] for _, q, _ in runs):.2f}"
-            f" ms, p99 {median(q['p99_ms'] for _, q, _ in runs):.2f} ms,"
-            f" non-2xx {sum(q['non_2xx'] for _, q, _ in runs):.0f}"
-        )  # fmt: skip
+                  f"socket errors {quotes['socket_errors']:.0f} | /health {health['rps']:.0f} rps | quote ÷ reference "
+                  f"{quotes['rps'] / refr['rps']:.2f}, ÷ /health {quotes['rps'] / health['rps']:.2f}\n"
+                  f"       quote CPU {cpu_line(quotes)}; reference CPU {cpu_line(refr)}", flush=True)  # fmt: skip
+        report(runs, args)
         script.unlink(missing_ok=True)
         if not args.no_flash:
-            flash_storm(args, base, key, server.pid, database_url, name)
+            flash_storm(args, base, key, server.pid, database_url, name, reference_base)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        stop(reference)
+        stop(server)
         asyncio.run(_database(name, create=False))
 
 

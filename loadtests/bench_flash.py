@@ -8,7 +8,9 @@ database `qs_bench_<pid>`, dropped afterwards; Redis db 14, flushed first; `seed
 It creates a SOLD-OUT sale (one unit, bought) and, for each winners phase, a fresh sale of
 --units units of another product. Each run then measures, in this order:
 
-  1. /health with wrk: the baseline, same wrk client (flash_purchases.lua), same connections.
+  1. /health with wrk: the baseline, same wrk client (flash_purchases.lua), same connections;
+     and the same purchase flood against the REFERENCE server (loadtests/reference_app.py: bare
+     Litestar + msgspec decoding the same bodies into PurchaseCreate and echoing them).
   2. Refusal flood: wrk at --connections against the sold-out sale, every request with its own
      Idempotency-Key and customer_id → refusals/s (409 only; any other status is an error),
      p50/p99, and how many PostgreSQL transactions the database committed meanwhile.
@@ -45,64 +47,13 @@ from typing import Any
 import asyncpg
 import bench  # loadtests/bench.py: the endpoint benchmark's helpers (database, readiness, seed, API key)
 import httpx
+from cpu import machine_busy, processes, stores_cpu, tree_cpu
 
 LUA = Path(__file__).resolve().parent / "flash_purchases.lua"
-TICKS = os.sysconf("SC_CLK_TCK")
-ADMIN_LOGIN = {"username": "demo-admin", "password": "demo-admin-password"}  # seed-demo's admin
+ADMIN_LOGIN = {"username": "demo-admin", "password": "quote-service-admin"}  # seed-demo's admin
 
 
-# -- CPU accounting -------------------------------------------------------------------------------
-
-
-def processes() -> dict[int, tuple[int, str, float]]:
-    """{pid: (parent pid, command name, CPU seconds)} of every process, from /proc."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        rest = raw[raw.rindex(")") + 2 :].split()
-        found[int(entry.name)] = (
-            int(rest[1]),
-            raw[raw.index("(") + 1 : raw.rindex(")")],
-            (int(rest[11]) + int(rest[12])) / TICKS,
-        )
-    return found
-
-
-def tree_cpu(root: int, table: dict[int, tuple[int, str, float]]) -> float:
-    """CPU seconds of a process and all its descendants (granian's workers)."""
-    children: dict[int, list[int]] = {}
-    for pid, (parent, _, _) in table.items():
-        children.setdefault(parent, []).append(pid)
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        total += table[pid][2] if pid in table else 0.0
-        todo += children.get(pid, [])
-    return total
-
-
-def stores_cpu(table: dict[int, tuple[int, str, float]], since: dict[int, tuple[int, str, float]]) -> float:
-    """CPU seconds PostgreSQL (every backend, whoever's) and Redis used since an earlier table.
-
-    Per process, so that a backend which exits in between does not make the sum go backwards.
-    """
-    used = 0.0
-    for pid, (_, name, seconds) in table.items():
-        if name.startswith(("postgres", "redis-server")):
-            before = since.get(pid)
-            used += seconds - (before[2] if before is not None and before[1] == name else 0.0)
-    return used
-
-
-def machine_busy() -> float:
-    """Busy CPU seconds of the whole machine (all cores) since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(values[:8]) - values[3] - values[4]) / TICKS
+# -- CPU accounting (loadtests/cpu.py) ------------------------------------------------------------
 
 
 @dataclass
@@ -316,6 +267,7 @@ class Bench:
     meter: CpuMeter
     database_url: str
     database: str
+    reference: str
 
     def flood_mode(self, tag: str) -> list[str]:
         return ["purchase", self.key, self.sold_out["product_id"], tag]
@@ -356,6 +308,11 @@ class Bench:
             health_url, mode=["get"], connections=args.connections, duration=args.duration, threads=args.wrk_threads
         )
         out["health_cpu"] = self.meter.stop()
+        reference_url = f"{self.reference}/api/v1/flash-sales/{self.sold_out['id']}/purchases"
+        out["reference"] = await wrk(
+            reference_url, mode=self.flood_mode(f"{tag}-ref"), connections=args.connections,
+            duration=args.duration, threads=args.wrk_threads,
+        )  # fmt: skip
 
         before = await pg_transactions(self.database_url, self.database)
         self.meter.start()
@@ -391,7 +348,8 @@ def report_run(number: int, r: dict[str, Any]) -> None:
     print(
         f"run {number}: /health {h['rps']:,.0f} rps | refusals {f['refusals_s']:,.0f}/s p50 {f['p50_ms']:.2f} "
         f"p99 {f['p99_ms']:.2f} ms errors {f['errors']} (statuses {f['statuses']}, pg tx {r['flood_pg_tx']})"
-        f" ratio {f['refusals_s'] / h['rps']:.2f}\n"
+        f" ÷ /health {f['refusals_s'] / h['rps']:.2f} | reference echo {r['reference']['rps']:,.0f} rps,"
+        f" refusals ÷ reference {f['refusals_s'] / r['reference']['rps']:.2f}\n"
         f"       winners alone {a['winners']} at {a['wps']:,.0f}/s p50 {a['p50_ms']:.2f} p99 {a['p99_ms']:.2f} "
         f"max {a['max_ms']:.1f} ms errors {a['errors']} unaccounted {a['unaccounted']}\n"
         f"       storm: winners {s['winners']} at {s['wps']:,.0f}/s p50 {s['p50_ms']:.2f} p99 {s['p99_ms']:.2f} "
@@ -415,6 +373,7 @@ def report_medians(args: argparse.Namespace, runs: list[dict[str, Any]]) -> None
         return statistics.median(values)
 
     ratio = statistics.median(r["flood"]["refusals_s"] / r["health"]["rps"] for r in runs)
+    vs_reference = statistics.median(r["flood"]["refusals_s"] / r["reference"]["rps"] for r in runs)
     # Server CPU per answer: what a refusal costs whatever share of the cores the server got.
     health_us = statistics.median(r["health_cpu"]["server"] / r["health"]["rps"] * 1e6 for r in runs)
     refusal_us = statistics.median(r["flood_cpu"]["server"] / r["flood"]["rps"] * 1e6 for r in runs)
@@ -424,8 +383,10 @@ def report_medians(args: argparse.Namespace, runs: list[dict[str, Any]]) -> None
     rows = [
         ("/health (baseline)", f"{med('health.rps'):,.0f} rps", f"{med('health.p50_ms'):.2f}",
          f"{med('health.p99_ms'):.2f}", ""),
+        ("reference echo (same bodies)", f"{med('reference.rps'):,.0f} rps", f"{med('reference.p50_ms'):.2f}",
+         f"{med('reference.p99_ms'):.2f}", ""),
         ("refusal flood (409 SOLD_OUT)", f"{med('flood.refusals_s'):,.0f} /s", f"{med('flood.p50_ms'):.2f}",
-         f"{med('flood.p99_ms'):.2f}", f">= 5,000/s per worker (x{args.workers} = {5000 * args.workers:,}/s)"),
+         f"{med('flood.p99_ms'):.2f}", ">= 0.8 x reference"),
         ("winners alone", f"{med('alone.wps'):,.0f} /s", f"{med('alone.p50_ms'):.2f}", f"{med('alone.p99_ms'):.2f}",
          ""),
         ("winners under the flood", f"{med('storm.wps'):,.0f} /s", f"{med('storm.p50_ms'):.2f}",
@@ -442,7 +403,8 @@ def report_medians(args: argparse.Namespace, runs: list[dict[str, Any]]) -> None
     for name, rate, p50, p99, target in rows:
         print(f"| {name:<30} | {rate:>12} | {p50:>7} | {p99:>7} | {target}")
     print(
-        f"refusals/health ratio {ratio:.2f}; PostgreSQL transactions during the refusal flood "
+        f"refusals ÷ reference {vs_reference:.2f} (target >= 0.8); refusals ÷ /health {ratio:.2f}; "
+        f"PostgreSQL transactions during the refusal flood "
         f"{med('flood_pg_tx'):.0f} (for {med('flood.refusals'):,.0f} refusals); non-409 in floods {flood_errors}; "
         f"winner errors {winner_errors}; units unaccounted {unaccounted}"
     )
@@ -484,6 +446,7 @@ def main() -> None:
     parser.add_argument("--buyers", type=int, default=8, help="concurrent winners (httpx asyncio client)")
     parser.add_argument("--wrk-threads", type=int, default=1, help="1 leaves the server a core on a 2-core box")
     parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--reference-port", type=int, default=8768)
     parser.add_argument("--keep-server", action="store_true", help="print the server pid and wait (profiling)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -500,12 +463,17 @@ def main() -> None:
         [sys.executable, "-m", "quote_service.cli", "serve", "--port", str(args.port), "--workers", str(args.workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    reference = bench.start_reference(args.reference_port)
+    reference_base = f"http://127.0.0.1:{args.reference_port}"
     print(describe(args), flush=True)
     try:
         bench.wait_ready(base, server)
+        bench.wait_ready(reference_base, reference, path="/health")
         key, _ = bench.prepare(base, env)
         shop = Shop(base, key)
-        state = Bench(args, base, key, shop, shop.sold_out_sale(), CpuMeter(server.pid), database_url, name)
+        state = Bench(
+            args, base, key, shop, shop.sold_out_sale(), CpuMeter(server.pid), database_url, name, reference_base
+        )
         print(f"server pid {server.pid}; sold-out sale {state.sold_out['id']}", flush=True)
         asyncio.run(state.flood("warm", 3))  # warm-up: imports, caches, connections
         if args.keep_server:  # for a profiler: flood it by hand; SIGTERM ends it and cleans up
@@ -519,8 +487,8 @@ def main() -> None:
             runs.append(result)
         report_medians(args, runs)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        bench.stop(reference)
+        bench.stop(server)
         asyncio.run(bench._database(name, create=False))
 
 

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from quote_service.auth.controller import AuthController
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
 from quote_service.auth.service import AuthService
+from quote_service.auth.throttle import LoginThrottle
 from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import create_redis
 from quote_service.catalog.controller import ProductController
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            metrics.forget_dead_workers()
             stack.callback(metrics.worker_exited, os.getpid())
             if tracer_provider is not None:
                 stack.callback(shutdown_tracing)
@@ -109,7 +111,12 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
                 database_url = database_url or urls.database_url
                 redis_url = redis_url or urls.redis_url
             pool = await create_pool(
-                database_url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size
+                database_url,
+                min_size=settings.db_pool_min_size,
+                max_size=settings.db_pool_max_size,
+                acquire_timeout=settings.db_acquire_timeout,
+                statement_timeout=settings.db_statement_timeout,
+                lock_timeout=settings.db_lock_timeout,
             )
             stack.push_async_callback(_close_within, "postgres pool", pool.close, pool.terminate)
             redis = create_redis(redis_url)
@@ -118,7 +125,16 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             watcher = asyncio.create_task(_watch_pool(pool, settings.db_pool_max_size), name="pool-metrics")
             stack.callback(watcher.cancel)
             app.state.redis = redis
-            app.state.auth = AuthService(settings, pool)
+            app.state.auth = AuthService(
+                settings,
+                pool,
+                throttle=LoginThrottle(
+                    redis,
+                    per_username=settings.login_attempts_per_username,
+                    per_address=settings.login_attempts_per_address,
+                    window_seconds=settings.login_window_seconds,
+                ),
+            )
             config_store = ConfigStore(pool, redis, load_snapshot)
             await config_store.start()
             stack.push_async_callback(_close_within, "config store", config_store.stop, None)

@@ -19,6 +19,8 @@ from uuid import UUID
 
 import msgspec
 
+from quote_service.auth.gate import default_slots
+from quote_service.auth.passwords import password_problem
 from quote_service.auth.schemas import UserCreate
 from quote_service.auth.service import AuthService
 from quote_service.cache.redis import create_redis
@@ -89,19 +91,30 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
-    data = msgspec.convert(
-        {
-            "username": args.username,
-            "password": args.password,
-            "role": args.role,
-            "tier": args.tier,
-            "segment": args.segment,
-        },
-        UserCreate,
-    )
+    problem = password_problem(args.password, username=args.username)
+    if problem is not None:  # before msgspec, whose message names `$.password` and a length rule
+        print(f"quote-service: password {problem}", file=sys.stderr)
+        return 1
+    try:
+        data = msgspec.convert(
+            {
+                "username": args.username,
+                "password": args.password,
+                "role": args.role,
+                "tier": args.tier,
+                "segment": args.segment,
+            },
+            UserCreate,
+        )
+    except msgspec.ValidationError as exc:
+        print(f"quote-service: {describe_validation_error(exc, rules=_USER_RULES)}", file=sys.stderr)
+        return 1
     user = _with_pool(settings, lambda pool: AuthService(settings, pool).create_user(data))
     print(f"created {user.role} {user.username} ({user.id})")
     return 0
+
+
+_USER_RULES = {"username": "must be 1-64 characters: letters, digits and _ . @ + -"}
 
 
 def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
@@ -115,15 +128,26 @@ def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_seed_demo(settings: Settings, _: argparse.Namespace) -> int:
+def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     from quote_service import demo
 
-    summary = _with_pool(settings, lambda pool: demo.seed_demo(settings, pool))
+    admin, user = demo.DEMO_ADMIN, demo.DEMO_USER
+    if settings.is_production:
+        if not getattr(args, "force", False):
+            print(
+                "quote-service: seed-demo refused: ENVIRONMENT=production, and the demo accounts are "
+                "meant for trying the service out. Add --force to seed anyway (the accounts then get "
+                "random passwords, printed once).",
+                file=sys.stderr,
+            )
+            return 2
+        admin, user = demo.random_credentials()
+    summary = _with_pool(settings, lambda pool: demo.seed_demo(settings, pool, admin=admin, user=user))
     if summary.configuration_created:
         asyncio.run(_announce_configuration(settings))
     print(
         f"demo data: {summary.products_created} products created ({summary.products_total} in the demo catalog), "
-        f"{summary.users_created} users created, pricing configuration "
+        f"{len(summary.users_created)} users created, pricing configuration "
         f"{'created' if summary.configuration_created else 'already present'}"
     )
     seeded = asyncio.run(_seed_flash_sale(settings))
@@ -133,7 +157,7 @@ def cmd_seed_demo(settings: Settings, _: argparse.Namespace) -> int:
         sale_id, starts_at = seeded
         print(f"demo flash sale {sale_id} starts at {starts_at:%H:%M:%S} UTC (in a minute), for an hour:")
         print(f"  GET /api/v1/flash-sales/{sale_id}")
-    _print_demo_credentials()
+    _print_demo_credentials(settings, summary.users_created, [("demo admin", admin), ("demo user", user)])
     return 0
 
 
@@ -164,11 +188,17 @@ async def _announce_configuration(settings: Settings) -> None:
         await redis.aclose()
 
 
-def _print_demo_credentials() -> None:
-    from quote_service import demo
-
-    print(f"demo admin: {demo.DEMO_ADMIN[0]} / {demo.DEMO_ADMIN[1]}")
-    print(f"demo user:  {demo.DEMO_USER[0]} / {demo.DEMO_USER[1]}")
+def _print_demo_credentials(
+    settings: Settings, created: tuple[str, ...], accounts: list[tuple[str, tuple[str, str]]]
+) -> None:
+    """Development: the public credentials. Production: generated passwords, for new accounts only."""
+    for label, (username, password) in accounts:
+        if not settings.is_production:
+            print(f"{label + ':':<12}{username} / {password}")
+        elif username in created:
+            print(f"{label + ':':<12}{username} / {password}   (generated: store it now, it is not shown again)")
+        else:
+            print(f"{label + ':':<12}{username} already existed; its password is unchanged")
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -176,11 +206,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         applied = _migrate(settings)
         if applied:
             print(f"migrations applied: {', '.join(applied)}")
-        if args.demo:
-            cmd_seed_demo(settings, args)
+        if args.demo and cmd_seed_demo(settings, args) != 0:
+            return 2
         # Workers are separate processes: they read the (possibly embedded) URLs from the environment.
         os.environ["DATABASE_URL"] = _dsn(settings)
         os.environ["REDIS_URL"] = settings.redis_url or ""
+        # argon2 is CPU-bound: the workers share the CPUs' worth of concurrent password checks.
+        os.environ.setdefault("LOGIN_CONCURRENCY", str(max(1, default_slots() // args.workers)))
         base = f"http://{args.host}:{args.port}"
         print(f"quote-service listening on {base}  (API docs: {base}/docs, health: {base}/health/ready)", flush=True)
         _granian(args)
@@ -250,6 +282,11 @@ def _granian(args: argparse.Namespace) -> None:
         interface=Interfaces.ASGI,
         log_access=False,
         backlog=2048,
+        # A worker that dies (SIGKILL, OOM killer, a crash in native code) is replaced at once
+        # instead of the master stopping every worker and exiting. The other workers keep
+        # serving meanwhile; the same worker dying again within 5.5 s of its respawn is a crash
+        # loop, and then the master does exit (non-zero) for the supervisor to see.
+        respawn_failed_workers=True,
     ).serve()
 
 
@@ -274,7 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("--name", required=True)
     key.add_argument("--role", default="service", choices=["service", "admin"])
     key.set_defaults(handler=cmd_create_api_key)
-    sub.add_parser("seed-demo", help="load the demo catalog and accounts").set_defaults(handler=cmd_seed_demo)
+    seed = sub.add_parser("seed-demo", help="load the demo catalog and accounts")
+    seed.add_argument(
+        "--force", action="store_true", help="seed even when ENVIRONMENT=production (accounts get random passwords)"
+    )
+    seed.set_defaults(handler=cmd_seed_demo)
     return parser
 
 

@@ -44,6 +44,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """MAX_CONCURRENT_QUOTES: quotes in flight per process before 503."""
     rate_limit_per_minute: int = 6000
     """RATE_LIMIT_PER_MINUTE: requests per client identity before 429."""
+    login_attempts_per_username: int = 10
+    """LOGIN_ATTEMPTS_PER_USERNAME: failed logins on one account per window before 429."""
+    login_attempts_per_address: int = 30
+    """LOGIN_ATTEMPTS_PER_ADDRESS: failed logins from one client address per window before 429."""
+    login_window_seconds: int = 300
+    """LOGIN_WINDOW_SECONDS: length of the login-attempt windows (fixed, from the first attempt)."""
+    login_concurrency: int = 0
+    """LOGIN_CONCURRENCY: password verifications at once per process; 0: one per CPU (`serve`
+    sets it to CPUs ÷ workers for its worker processes)."""
     default_tax_rate: Decimal = Decimal("18")
     """DEFAULT_TAX_RATE: tax percent when no TAX_RATE rule matches."""
     default_delivery_fee: Decimal = Decimal("10.00")
@@ -66,6 +75,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """DB_POOL_MIN_SIZE: connections the pool keeps open."""
     db_pool_max_size: int = 10
     """DB_POOL_MAX_SIZE: most connections the pool opens per process."""
+    db_acquire_timeout: float = 1.0
+    """DB_ACQUIRE_TIMEOUT: seconds a request waits for a pool connection before 503."""
+    db_statement_timeout: float = 5.0
+    """DB_STATEMENT_TIMEOUT: seconds one SQL statement may run before it is cancelled (503)."""
+    db_lock_timeout: float = 1.0
+    """DB_LOCK_TIMEOUT: seconds one SQL statement may wait for a lock before it is cancelled (503)."""
     flash_scheduler_interval: float = 1.0
     """FLASH_SCHEDULER_INTERVAL: seconds between the flash-sale scheduler's passes (lifecycle by the
     clock, background summaries). Status shown and enforced follows the clock regardless."""
@@ -114,12 +129,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "QUOTE_TIMEOUT": self.quote_timeout,
             "MAX_CONCURRENT_QUOTES": self.max_concurrent_quotes,
             "RATE_LIMIT_PER_MINUTE": self.rate_limit_per_minute,
+            "LOGIN_ATTEMPTS_PER_USERNAME": self.login_attempts_per_username,
+            "LOGIN_ATTEMPTS_PER_ADDRESS": self.login_attempts_per_address,
+            "LOGIN_WINDOW_SECONDS": self.login_window_seconds,
             "DB_POOL_MAX_SIZE": self.db_pool_max_size,
+            "DB_ACQUIRE_TIMEOUT": self.db_acquire_timeout,
+            "DB_STATEMENT_TIMEOUT": self.db_statement_timeout,
+            "DB_LOCK_TIMEOUT": self.db_lock_timeout,
             "FLASH_SCHEDULER_INTERVAL": self.flash_scheduler_interval,
         }
         for name, number in positive.items():
             if number <= 0:
                 raise ConfigError(f"{name} must be positive")
+        if self.login_concurrency < 0:
+            raise ConfigError("LOGIN_CONCURRENCY must be 0 (one per CPU) or positive")
         if not 0 <= self.db_pool_min_size <= self.db_pool_max_size:
             raise ConfigError("DB_POOL_MIN_SIZE must be between 0 and DB_POOL_MAX_SIZE")
         for name, percent in {

@@ -45,6 +45,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "SALE_NOT_ACTIVE": ErrorCode(409, "The sale is not active (not started or ended) or lacks it", "after change"),
     "VALIDATION_FAILED": ErrorCode(422, "Well-formed but invalid values; details name each field", "after change"),
     "CURRENCY_MISMATCH": ErrorCode(422, "A catalog product's currency differs from the quote's", "after change"),
+    "CLIENT_PRICE_NOT_ALLOWED": ErrorCode(422, "A user quoted or ordered an item it priced itself", "no"),
     "RATE_LIMITED": ErrorCode(429, "Too many requests from this client; wait Retry-After seconds", "yes"),
     "INTERNAL_ERROR": ErrorCode(500, "A bug; the request id finds it in the logs", "no"),
     "SERVICE_UNAVAILABLE": ErrorCode(503, "The server cannot take the request now", "yes"),

@@ -7,15 +7,17 @@
     ├── NotFound                         404 NOT_FOUND
     ├── Conflict                         409 CONFLICT (and every state-conflict code)
     │   ├── DuplicateKey                 409 DUPLICATE_KEY
-    │   └── InsufficientStock            409 INSUFFICIENT_STOCK
+    │   ├── InsufficientStock            409 INSUFFICIENT_STOCK
+    │   └── ProductUnavailable           409 PRODUCT_UNAVAILABLE (an inactive catalog product)
     ├── ValidationFailed                 422 VALIDATION_FAILED (one detail per bad field)
-    │   └── CurrencyMismatch             422 CURRENCY_MISMATCH
+    │   ├── CurrencyMismatch             422 CURRENCY_MISMATCH
+    │   └── ClientPriceNotAllowed        422 CLIENT_PRICE_NOT_ALLOWED (a user's request-priced line)
     ├── RateLimited                      429 RATE_LIMITED      (Retry-After)
     ├── Overloaded                       503 OVERLOADED        (Retry-After)
     ├── DependencyUnavailable            503 DEPENDENCY_UNAVAILABLE (Retry-After)
     └── QuoteTimeout                     504 QUOTE_TIMEOUT
 
-Services raise these; the HTTP edge (`quote_service.http.errors`) renders the envelope.
+Services raise these; the HTTP edge (`quote_service.web.errors`) renders the envelope.
 """
 
 from __future__ import annotations
@@ -89,6 +91,10 @@ class InsufficientStock(Conflict):
     code = "INSUFFICIENT_STOCK"
 
 
+class ProductUnavailable(Conflict):
+    code = "PRODUCT_UNAVAILABLE"
+
+
 class ValidationFailed(ServiceError):
     status_code = 422
     code = "VALIDATION_FAILED"
@@ -96,6 +102,10 @@ class ValidationFailed(ServiceError):
 
 class CurrencyMismatch(ValidationFailed):
     code = "CURRENCY_MISMATCH"
+
+
+class ClientPriceNotAllowed(ValidationFailed):
+    code = "CLIENT_PRICE_NOT_ALLOWED"
 
 
 class RateLimited(ServiceError):

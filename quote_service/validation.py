@@ -7,6 +7,7 @@ characters`. The command line prints every msgspec.ValidationError through this 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import msgspec
 
@@ -32,8 +33,12 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-def describe_validation_error(exc: msgspec.ValidationError) -> str:
-    """`field: what is wrong`, or just what is wrong when msgspec names no field."""
+def describe_validation_error(exc: msgspec.ValidationError, *, rules: Mapping[str, str] | None = None) -> str:
+    """`field: what is wrong`, or just what is wrong when msgspec names no field.
+
+    `rules` states a field's whole rule (`{"username": "must be 1-64 characters: ..."}`) for
+    fields whose constraints read badly one at a time (a regex, say).
+    """
     found = _AT.match(str(exc))
     assert found is not None  # the pattern matches every string
     message, path = found["message"], (found["path"] or "").lstrip(".")
@@ -41,6 +46,8 @@ def describe_validation_error(exc: msgspec.ValidationError) -> str:
     if named:
         field = f"{path}.{named['name']}" if path else named["name"]
         return f"{field}: {'is required' if named['kind'] == 'missing required' else 'is not a known field'}"
+    if rules and path in rules:
+        return f"{path}: {rules[path]}"
     for pattern, template in _RULES:
         matched = pattern.match(message)
         if matched:

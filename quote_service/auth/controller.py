@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -32,8 +33,12 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/auth/token", status_code=200, exclude_from_auth=True, summary="Exchange a password for a bearer token")
-    async def token(self, data: JSONBody[TokenRequest], auth: NamedDependency[AuthService]) -> Envelope[Token]:
-        return ok(await auth.login(data.username, data.password), "Token issued")
+    async def token(
+        self, data: JSONBody[TokenRequest], auth: NamedDependency[AuthService], request: Request[Any, Any, Any]
+    ) -> Envelope[Token]:
+        # The peer address of the connection: behind a proxy, every client shares the proxy's.
+        address = request.client.host if request.client else "unknown"
+        return ok(await auth.login(data.username, data.password, address=address), "Token issued")
 
     @post("/users", guards=[admin_only], summary="Create a user (admin)")
     async def create_user(self, data: JSONBody[UserCreate], auth: NamedDependency[AuthService]) -> Envelope[User]:

@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 from quote_service.auth.schemas import Principal
 from quote_service.catalog import repository as catalog
 from quote_service.db.pool import Connection, Pool
-from quote_service.errors import Conflict, FieldError, Forbidden, InsufficientStock, NotFound
+from quote_service.errors import Conflict, FieldError, Forbidden, InsufficientStock, NotFound, ProductUnavailable
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.orders import repository
 from quote_service.orders.schemas import Order, OrderCreate, OrderLine
@@ -38,6 +38,7 @@ from quote_service.pagination import Page, page_of
 from quote_service.pricing.coupons import normalize_code
 from quote_service.pricing.money import round_money
 from quote_service.pricing.quote import AppliedCoupon, CommissionBreakdown, CommissionDetail, Quote
+from quote_service.quotes import policy
 from quote_service.quotes.service import coupon_uses_key
 from quote_service.quotes.store import QuoteStore
 
@@ -80,11 +81,13 @@ async def place_order(
         existing = await repository.get_order_by_key(conn, principal_id=principal.id, idempotency_key=idempotency_key)
         if existing is not None:
             return await _replay(conn, existing, fingerprint), True
-        quote = await quotes.get(data.quote_id, now=now)
+        # Marks the quote ordered from here on: no process's identical-request cache hands it out again.
+        quote = await quotes.take_for_order(data.quote_id, now=now)
         if quote is None:
             raise Conflict(f"quote {data.quote_id} is unknown or has expired", code="QUOTE_EXPIRED")
         if principal.role == "user" and quote.customer_id != str(principal.id):
             raise Forbidden("this quote was made for another customer")
+        policy.check_orderable(quote, principal)
         # Flash-priced units are bought from their sale like any flash purchase: taken in Redis
         # first (refusals answer 409 at once), recorded in the ledger inside the order's
         # transaction, given back if that transaction does not commit.
@@ -218,9 +221,8 @@ def _check_stock(quote: Quote, wanted: dict[UUID, int], locked: Sequence[asyncpg
             first_line.setdefault(UUID(line.product_id), index)
     unavailable = [pid for pid in wanted if pid not in rows or not rows[pid]["is_active"]]
     if unavailable:
-        raise Conflict(
+        raise ProductUnavailable(
             "product(s) no longer available: " + ", ".join(map(str, unavailable)),
-            code="PRODUCT_UNAVAILABLE",
             details=[FieldError(f"items[{first_line[pid]}].product_id", "product is inactive") for pid in unavailable],
         )
     short = [pid for pid, quantity in wanted.items() if rows[pid]["stock"] < quantity]

@@ -14,6 +14,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from quote_service.auth.guards import any_caller
+from quote_service.auth.middleware import QUOTE_DEADLINE
 from quote_service.errors import NotFound
 from quote_service.pricing.quote import Quote, QuoteRequest
 from quote_service.quotes.service import QuoteService
@@ -74,13 +75,20 @@ async def create_quote(
     data: JSONBody[QuoteRequest], request: AuthedRequest, quotes: NamedDependency[QuoteService]
 ) -> Response[bytes]:
     started = time.perf_counter()
-    priced = await quotes.quote(data, request.user)
+    priced = await quotes.quote(data, request.user, request.scope["state"].get(QUOTE_DEADLINE))
     return quote_response(priced.json, round((time.perf_counter() - started) * 1000, 3))
 
 
-@get("/api/v1/quotes/{quote_id:uuid}", guards=[any_caller], tags=["quotes"], summary="A stored quote")
-async def get_quote(quote_id: FromPath[UUID], quotes: NamedDependency[QuoteService]) -> Envelope[Quote]:
-    quote = await quotes.get(quote_id)
+@get(
+    "/api/v1/quotes/{quote_id:uuid}",
+    guards=[any_caller],
+    tags=["quotes"],
+    summary="A stored quote (a user's own; service keys and admins see all)",
+)
+async def get_quote(
+    quote_id: FromPath[UUID], request: AuthedRequest, quotes: NamedDependency[QuoteService]
+) -> Envelope[Quote]:
+    quote = await quotes.get(quote_id, request.user)
     if quote is None:
         raise NotFound(f"quote {quote_id} not found or expired")
     return ok(quote)

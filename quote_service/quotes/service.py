@@ -20,7 +20,7 @@ from quote_service.auth.schemas import Principal
 from quote_service.cache.products import ProductCache
 from quote_service.clock import utcnow
 from quote_service.config import Settings
-from quote_service.errors import Forbidden, QuoteTimeout
+from quote_service.errors import QuoteTimeout
 from quote_service.flash_sales.service import FlashSales
 from quote_service.observability.metrics import CACHE_LOOKUPS, QUOTES_IN_FLIGHT
 from quote_service.observability.stages import timed
@@ -35,6 +35,7 @@ from quote_service.pricing.quote import (
     QuoteRequest,
 )
 from quote_service.pricing.snapshot import ConfigSnapshot
+from quote_service.quotes import policy
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
 from quote_service.quotes.store import QuoteStore, decode_quote
 from quote_service.snapshot.store import ConfigStore
@@ -90,44 +91,51 @@ class QuoteService:
         # collector to traverse (10,000 live Quote objects made full collections take ~150 ms).
         self._recent: OrderedDict[bytes, bytes] = OrderedDict()
 
-    async def quote(self, request: QuoteRequest, caller: Principal) -> PricedQuote:
-        """Admit (rate limit, concurrency cap), then price and store within the deadline."""
+    async def quote(self, request: QuoteRequest, caller: Principal, deadline: float | None = None) -> PricedQuote:
+        """Admit (rate limit, concurrency cap), then price and store within the deadline.
+
+        `deadline` (event-loop time) continues one set before authentication; without it the
+        quote has QUOTE_TIMEOUT from now."""
         with timed("validate"):
             self.limiter.check(f"{caller.kind}:{caller.id}")
-            if caller.role == "user" and request.customer_id != str(caller.id):
-                # Orders hold users to their own quotes; refusing here saves a quote that could never be ordered.
-                raise Forbidden("A user may quote only for itself: customer_id must be your user id")
+            policy.check_request(request, caller)
         with self.gate:
             QUOTES_IN_FLIGHT.inc()
             try:
-                async with asyncio.timeout(self.timeout):
+                async with asyncio.timeout_at(deadline or asyncio.get_running_loop().time() + self.timeout) as bound:
                     return await self._price(request, caller)
             except TimeoutError as exc:
+                if not bound.expired():  # a store's own timeout (pool, Redis): 503, not 504
+                    raise
                 raise QuoteTimeout(f"The quote took longer than its {self.timeout:g} s deadline") from exc
             finally:
                 QUOTES_IN_FLIGHT.dec()
 
-    async def get(self, quote_id: uuid.UUID) -> Quote | None:
-        return await self._store.get(quote_id, now=utcnow())
+    async def get(self, quote_id: uuid.UUID, caller: Principal) -> Quote | None:
+        """The stored quote, or None when unknown, expired or not the caller's to see."""
+        quote = await self._store.get(quote_id, now=utcnow())
+        return quote if quote is not None and policy.may_see(caller, quote) else None
 
     async def _price(self, request: QuoteRequest, caller: Principal) -> PricedQuote:
         now = utcnow()
         snapshot = self._config.snapshot
         with timed("catalog"):
             products = await self._products.get_many(i.product_id for i in request.items if _is_uuid(i.product_id))
+        policy.check_items(request, products, caller)
+        tier, segment = policy.customer_profile(request, caller)
         customer = CustomerContext(
             customer_id=request.customer_id,
-            tier=request.customer_tier or (caller.tier if caller.kind == "user" else None),
-            segment=request.customer_segment or (caller.segment if caller.kind == "user" else None),
+            tier=tier,
+            segment=segment,
             coupon_uses=await self._coupon_uses(request, snapshot),
         )
         with timed("flash"):
             flash = await self._flash_offers(snapshot, products, request.customer_id, now)
-        key = _identity(request, customer, snapshot, products, flash, now)
-        payload = self._recent.get(key)
-        if payload is not None and (cached := decode_quote(payload)).valid_until - now >= _MIN_REMAINING_VALIDITY:
+        key = _identity(request, caller, customer, snapshot, products, flash, now)
+        reused = await self._reusable(key, now)
+        if reused is not None:
             _RECENT_HITS.inc()
-            return PricedQuote(cached, payload)
+            return reused
         _RECENT_MISSES.inc()
         with timed("engine"):
             quote = price_quote(
@@ -177,6 +185,19 @@ class QuoteService:
             )
         return offers
 
+    async def _reusable(self, key: bytes, now: datetime) -> PricedQuote | None:
+        """The quote made for an identical request, while it has validity left and was not ordered."""
+        payload = self._recent.get(key)
+        if payload is None:
+            return None
+        cached = decode_quote(payload)
+        if cached.valid_until - now < _MIN_REMAINING_VALIDITY:
+            return None
+        # Ordered in any process → never handed out again (its repeat purchase would be a 409).
+        if await self._store.was_ordered(cached.quote_id):
+            return None
+        return PricedQuote(cached, payload)
+
     def _remember(self, key: bytes, payload: bytes) -> None:
         self._recent[key] = payload
         if len(self._recent) > _RECENT_LIMIT:
@@ -185,15 +206,26 @@ class QuoteService:
 
 def _identity(
     request: QuoteRequest,
+    caller: Principal,
     customer: CustomerContext,
     snapshot: ConfigSnapshot,
     products: dict[str, CatalogProduct],
     flash: dict[str, FlashOffer],
     now: datetime,
 ) -> bytes:
-    """Everything a quote's amounts depend on: equal identity, equal quote (within its validity)."""
+    """Who asks and everything a quote's amounts depend on: equal identity, equal quote (within its
+    validity). The caller is part of it: one caller's quote is never handed to another."""
     return _REQUEST_ENCODER.encode(
-        (request, customer, snapshot.version, sorted(products.items()), sorted(flash.items()), _minute(now))
+        (
+            caller.kind,
+            caller.id,
+            request,
+            customer,
+            snapshot.version,
+            sorted(products.items()),
+            sorted(flash.items()),
+            _minute(now),
+        )
     )
 
 

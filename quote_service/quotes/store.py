@@ -6,8 +6,17 @@ Two tiers, one writer:
   the request answers once that call is acknowledged. One round trip per batch, not per
   quote, yet a quote is readable from any process the moment its response leaves;
 - PostgreSQL `quote_log`: write-behind in batches (COPY) for analytics, never read here.
+  Idempotent (a batch whose acknowledgement was lost is written again without error), and
+  lossy only on a crash: a killed process loses the rows not yet flushed — the quotes it
+  answered in its last flush interval (0.2 s), or everything since PostgreSQL became
+  unreachable, up to MAX_LOG_BACKLOG rows. The quotes themselves are in Redis already.
 
 A quote is encoded once, as JSON: the same bytes go to Redis and into the log's jsonb column.
+
+Ordering a quote marks it (`qs:quote-ordered:{id}`, in the same round trip as the order's read
+of the quote, until the quote expires). The quote service's identical-request cache asks
+`was_ordered` before it hands a quote out again; that question rides on the same group-commit
+call as the writes, so a cache hit costs a share of one round trip, not a round trip.
 
 There is deliberately no in-process tier: Redis already holds every quote before its
 response leaves, reads (`GET /quotes/{id}`, orders) are rare next to writes, and a local
@@ -23,14 +32,14 @@ import asyncio
 import contextlib
 import time
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 import msgspec
 import structlog
 from redis.asyncio import Redis
 
-from quote_service.db.pool import Pool
+from quote_service.db.pool import Connection, Pool
 from quote_service.pricing.quote import Quote
 
 log = structlog.get_logger("quote_service.quotes.store")
@@ -42,14 +51,36 @@ _LOG_COLUMNS = (
     "small_basket_fee", "total_amount", "total_commission", "item_count", "config_version", "payload",
     "created_at", "valid_until",
 )  # fmt: skip
-# One SET ... PX per quote of the batch, in one call: a pipeline costs the client ~3x more per quote.
-_SET_ALL = """
-for i = 1, #KEYS do
+# One SET ... PX per quote of the batch, then EXISTS per ordered-mark asked about, in one call:
+# a pipeline costs the client ~3x more per quote. The last ARGV is the number of quotes to SET.
+_FLUSH = """
+local puts = tonumber(ARGV[#ARGV])
+for i = 1, puts do
   redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i])
 end
-return #KEYS
+local ordered = {}
+for i = puts + 1, #KEYS do
+  ordered[#ordered + 1] = redis.call('EXISTS', KEYS[i])
+end
+return ordered
+"""
+# The quote, marking it ordered until it expires (a quote always has a TTL; 15 min if not).
+_TAKE = """
+local quote = redis.call('GET', KEYS[1])
+if quote then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl <= 0 then ttl = 900000 end
+  redis.call('SET', KEYS[2], '1', 'PX', ttl)
+end
+return quote
 """
 MAX_LOG_BACKLOG = 100_000
+_STAGING = "quote_log_incoming"
+_CREATE_STAGING = f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE quote_log) ON COMMIT DELETE ROWS"
+_MOVE_STAGED = (
+    f"INSERT INTO quote_log ({', '.join(_LOG_COLUMNS)}) SELECT {', '.join(_LOG_COLUMNS)} FROM {_STAGING}"
+    " ON CONFLICT (quote_id) DO NOTHING"
+)
 
 LogRow = tuple[object, ...]
 
@@ -58,17 +89,23 @@ def quote_key(quote_id: UUID) -> str:
     return f"qs:quote:{quote_id}"
 
 
+def ordered_key(quote_id: UUID) -> str:
+    return f"qs:quote-ordered:{quote_id}"
+
+
 class QuoteStore:
     """Puts and gets quotes; one per process."""
 
     def __init__(self, redis: Redis, pool: Pool, *, log_interval: float = 0.2, log_batch: int = 1000) -> None:
         self._redis = redis
         self._pool = pool
-        self._set_all = redis.register_script(_SET_ALL)
+        self._flush = redis.register_script(_FLUSH)
+        self._take = redis.register_script(_TAKE)
         self._log_interval = log_interval
         self._log_batch = log_batch
         # (key, payload, valid_until as a UNIX time, waiter): no Quote objects are kept alive here.
         self._pending: list[tuple[str, bytes, float, asyncio.Future[None]]] = []
+        self._checks: list[tuple[str, asyncio.Future[bool]]] = []
         self._wake = asyncio.Event()
         self._log_backlog: list[LogRow] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -113,10 +150,19 @@ class QuoteStore:
     async def get(self, quote_id: UUID, *, now: datetime) -> Quote | None:
         """The stored quote, or None when unknown or past `valid_until`."""
         payload = cast(bytes | None, await self._redis.get(quote_key(quote_id)))  # decode_responses=False
-        if payload is None:
-            return None
-        quote = decode_quote(payload)
-        return quote if quote.valid_until > now else None
+        return _unexpired(payload, now)
+
+    async def take_for_order(self, quote_id: UUID, *, now: datetime) -> Quote | None:
+        """As `get`, and marks the quote ordered for every process's `was_ordered` (one round trip)."""
+        payload = cast(bytes | None, await self._take(keys=[quote_key(quote_id), ordered_key(quote_id)]))
+        return _unexpired(payload, now)
+
+    async def was_ordered(self, quote_id: UUID) -> bool:
+        """True once any process took the quote for an order; asked in the next group-commit call."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._checks.append((ordered_key(quote_id), future))
+        self._wake.set()
+        return await future
 
     async def _flush_redis_forever(self) -> None:
         while not self._stopping:
@@ -126,7 +172,8 @@ class QuoteStore:
 
     async def _flush_redis_once(self) -> None:
         batch, self._pending = self._pending, []
-        if not batch:
+        checks, self._checks = self._checks, []
+        if not batch and not checks:
             return
         now = time.time()
         keys: list[str] = []
@@ -134,16 +181,22 @@ class QuoteStore:
         for key, payload, valid_until, _ in batch:
             keys.append(key)
             args += (payload, max(1, int((valid_until - now) * 1000)))
+        keys += [key for key, _ in checks]
+        args.append(len(batch))
         try:
-            await self._set_all(keys=keys, args=args)
+            ordered = cast(list[int], await self._flush(keys=keys, args=args))
         except Exception as exc:  # every waiting request learns it failed
-            for *_, future in batch:
+            waiting: list[asyncio.Future[Any]] = [*(f for *_, f in batch), *(f for _, f in checks)]
+            for future in waiting:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for *_, future in batch:
-            if not future.done():
-                future.set_result(None)
+        for *_, put in batch:
+            if not put.done():
+                put.set_result(None)
+        for (_, check), flag in zip(checks, ordered, strict=True):
+            if not check.done():
+                check.set_result(bool(flag))
 
     async def _flush_log_forever(self) -> None:
         while not self._stopping:
@@ -157,7 +210,7 @@ class QuoteStore:
             return True
         try:
             async with self._pool.acquire() as conn:
-                await conn.copy_records_to_table("quote_log", records=batch, columns=_LOG_COLUMNS)
+                await write_log_rows(conn, batch)
         except Exception:
             log.warning("quote_log_write_failed", pending=len(self._log_backlog), exc_info=True)
             return False
@@ -165,9 +218,31 @@ class QuoteStore:
         return True
 
 
+async def write_log_rows(conn: Connection, rows: list[LogRow]) -> None:
+    """Insert quote-log rows idempotently: rows already present are skipped, the others written.
+
+    A batch is retried until PostgreSQL acknowledges it, and an acknowledgement can be lost after
+    the commit (connection dropped, server restarted): the retry then meets rows already stored.
+    COPY cannot skip them, so the batch is COPYed into a session-private staging table and moved
+    with INSERT ... ON CONFLICT DO NOTHING, in one transaction. The staging table is created once
+    per connection and emptied by every commit.
+    """
+    async with conn.transaction():
+        await conn.execute(_CREATE_STAGING)
+        await conn.copy_records_to_table(_STAGING, records=rows, columns=_LOG_COLUMNS)
+        await conn.execute(_MOVE_STAGED)
+
+
 def decode_quote(payload: bytes) -> Quote:
     """A quote from the JSON `QuoteStore.put` returned."""
     return _DECODER.decode(payload)
+
+
+def _unexpired(payload: bytes | None, now: datetime) -> Quote | None:
+    if payload is None:
+        return None
+    quote = decode_quote(payload)
+    return quote if quote.valid_until > now else None
 
 
 def _log_row(q: Quote, payload: bytes) -> LogRow:

@@ -104,7 +104,7 @@ def login(http: httpx.Client, username: str, password: str) -> dict[str, Any]:
 def test_serve_without_urls_runs_on_embedded_stores_and_stops_them(home: Path) -> None:
     env = cli_env(QUOTE_SERVICE_HOME=str(home))
     created = subprocess.run(  # noqa: S603 - our own console script
-        [*CLI, "create-user", "--username", "alice", "--password", "alice-password", "--role", "user"],
+        [*CLI, "create-user", "--username", "alice", "--password", "wonderland-tea-party", "--role", "user"],
         env=env,
         capture_output=True,
         text=True,
@@ -141,7 +141,7 @@ def test_serve_without_urls_runs_on_embedded_stores_and_stops_them(home: Path) -
         with httpx.Client(base_url=base, timeout=10) as http:
             admin_token = login(http, *demo.DEMO_ADMIN)
             assert admin_token["role"] == "admin"
-            alice_token = login(http, "alice", "alice-password")
+            alice_token = login(http, "alice", "wonderland-tea-party")
             assert alice_token["role"] == "user"
 
             as_alice = {"Authorization": f"Bearer {alice_token['access_token']}"}
@@ -173,7 +173,7 @@ def test_serve_without_urls_runs_on_embedded_stores_and_stops_them(home: Path) -
 
     # The data outlives the servers: the same user cannot be created twice.
     again = subprocess.run(  # noqa: S603 - our own console script
-        [*CLI, "create-user", "--username", "alice", "--password", "alice-password", "--role", "user"],
+        [*CLI, "create-user", "--username", "alice", "--password", "wonderland-tea-party", "--role", "user"],
         env=env,
         capture_output=True,
         text=True,

@@ -144,14 +144,14 @@ async def test_rule_rate_and_flag_changes_change_the_next_quote(
 
 
 async def test_a_stored_quote_is_readable_right_after_its_response(
-    client: Client, shopper: Caller, service_key: dict[str, str]
+    client: Client, admin: Caller, service_key: dict[str, str]
 ) -> None:
     data = await quote(client, service_key)
 
-    stored = expect_ok(await client.get(f"/api/v1/quotes/{data['quote_id']}", headers=shopper.headers))
+    stored = expect_ok(await client.get(f"/api/v1/quotes/{data['quote_id']}", headers=admin.headers))
 
     assert stored == data
-    expect_error(await client.get(f"/api/v1/quotes/{uuid.uuid4()}", headers=shopper.headers), 404, "NOT_FOUND")
+    expect_error(await client.get(f"/api/v1/quotes/{uuid.uuid4()}", headers=admin.headers), 404, "NOT_FOUND")
 
 
 async def test_invalid_quotes_are_422_with_field_paths(client: Client, service_key: dict[str, str]) -> None:
@@ -163,10 +163,9 @@ async def test_invalid_quotes_are_422_with_field_paths(client: Client, service_k
     assert {d["field"] for d in body["error"]["details"]} == {"items[0].unit_price"}
 
 
-async def test_the_rate_limit_answers_429_with_retry_after(settings: Settings, shopper: Caller) -> None:
+async def test_the_rate_limit_answers_429_with_retry_after(settings: Settings, service_key: dict[str, str]) -> None:
     async with client_with(settings, rate_limit_per_minute=2) as limited:
-        mine = quote_body(customer_id=str(shopper.id))
-        statuses = [(await limited.post(QUOTE, json=mine, headers=shopper.headers)) for _ in range(3)]
+        statuses = [(await limited.post(QUOTE, json=quote_body(), headers=service_key)) for _ in range(3)]
 
     assert [r.status_code for r in statuses] == [200, 200, 429]
     expect_error(statuses[2], 429, "RATE_LIMITED")
@@ -229,9 +228,13 @@ async def test_a_warm_quote_issues_no_postgresql_query(
     assert [name for name in acquired_by if name != "quote-store-log"] == []
 
 
-async def test_a_user_may_quote_only_for_itself(client: Client, shopper: Caller) -> None:
-    someone_else = await client.post(QUOTE, json=quote_body(customer_id="someone-else"), headers=shopper.headers)
-    own = await client.post(QUOTE, json=quote_body(customer_id=str(shopper.id)), headers=shopper.headers)
+async def test_a_user_may_quote_only_for_itself(client: Client, admin: Caller, shopper: Caller) -> None:
+    product = expect_ok(await client.post("/api/v1/products", json=product_body(), headers=admin.headers), 201)
+    items = [{"product_id": product["id"], "quantity": 1}]
+    someone_else = await client.post(
+        QUOTE, json=quote_body(customer_id="someone-else", items=items), headers=shopper.headers
+    )
+    own = await client.post(QUOTE, json=quote_body(customer_id=str(shopper.id), items=items), headers=shopper.headers)
 
     expect_error(someone_else, 403, "FORBIDDEN")
     assert expect_ok(own)["customer_id"] == str(shopper.id)

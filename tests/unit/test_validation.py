@@ -52,3 +52,10 @@ def test_a_short_password_is_explained_without_msgspec_jargon() -> None:
     assert message.endswith(" characters")
     assert "$" not in message
     assert "`" not in message
+
+
+def test_a_field_rule_replaces_the_constraint_by_constraint_message() -> None:
+    with pytest.raises(msgspec.ValidationError) as raised:
+        msgspec.convert({"name": "ABC"}, Sample)
+    rules = {"name": "must be 3-10 lowercase letters"}
+    assert describe_validation_error(raised.value, rules=rules) == "name: must be 3-10 lowercase letters"

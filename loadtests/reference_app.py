@@ -1,0 +1,65 @@
+"""The reference server of the endpoint benchmarks: what Litestar + msgspec cost doing nothing else.
+
+    python loadtests/reference_app.py --port 8766     # granian, one worker, like `quote-service serve`
+
+A bare Litestar app with no middleware, no authentication and no I/O:
+- `POST /api/v1/quote` decodes the body into quote-service's own `QuoteRequest` Struct (the same
+  validation work) and echoes it in the success envelope;
+- `POST /api/v1/flash-sales/{sale_id}/purchases` does the same with `PurchaseCreate`;
+- `GET /health` answers `{"status": "ok"}`.
+`loadtests/bench.py` and `loadtests/bench_flash.py` send it the same requests as the service and
+report the service's rps as a fraction of this one's.
+"""
+
+from __future__ import annotations
+
+import argparse
+from uuid import UUID
+
+import msgspec
+from litestar import Litestar, get, post
+
+from quote_service.flash_sales.schemas import PurchaseCreate
+from quote_service.pricing.quote import QuoteRequest
+
+
+class Echo(msgspec.Struct, kw_only=True):
+    success: bool = True
+    message: str
+    data: QuoteRequest | PurchaseCreate
+
+
+@post("/api/v1/quote", status_code=200)
+async def quote(data: QuoteRequest) -> Echo:
+    return Echo(message="echo", data=data)
+
+
+@post("/api/v1/flash-sales/{sale_id:uuid}/purchases", status_code=201)
+async def purchase(sale_id: UUID, data: PurchaseCreate) -> Echo:
+    return Echo(message="echo", data=data)
+
+
+@get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app() -> Litestar:
+    return Litestar([quote, purchase, health], openapi_config=None)
+
+
+def main() -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=8766)
+    args = parser.parse_args()
+    Granian(
+        "reference_app:create_app", factory=True, address="127.0.0.1", port=args.port, workers=1,
+        interface=Interfaces.ASGI, log_access=False, backlog=2048,
+    ).serve()  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""What a caller's role allows on a quote and on its order.
+
+A `user` (a shopper's bearer token) quotes only for itself, at its account's tier and segment,
+and only catalog products; it sees only its own quotes. `service` keys and admins (checkout
+systems and operators) quote for any customer, may state the tier and segment, and may price
+items that are not in the catalog themselves (`price_source: request`). An inactive catalog
+product is refused to everyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from quote_service.auth.schemas import Principal
+from quote_service.errors import ClientPriceNotAllowed, FieldError, Forbidden, ProductUnavailable, ValidationFailed
+from quote_service.pricing.quote import CatalogProduct, Quote, QuoteRequest
+
+
+def check_request(request: QuoteRequest, caller: Principal) -> None:
+    """Refuse what a user may not state: another customer (403), another tier or segment (422)."""
+    if caller.role != "user":
+        return
+    if request.customer_id != str(caller.id):
+        # Orders hold users to their own quotes; refusing here saves a quote that could never be ordered.
+        raise Forbidden("A user may quote only for itself: customer_id must be your user id")
+    problems = [
+        FieldError(field, f"a user's {label} comes from its account ({own or 'none'}); leave it out")
+        for field, label, stated, own in (
+            ("customer_tier", "tier", request.customer_tier, caller.tier),
+            ("customer_segment", "segment", request.customer_segment, caller.segment),
+        )
+        if stated is not None and not _same_label(stated, own)
+    ]
+    if problems:
+        raise ValidationFailed("; ".join(f"{p.field}: {p.message}" for p in problems), details=problems)
+
+
+def customer_profile(request: QuoteRequest, caller: Principal) -> tuple[str | None, str | None]:
+    """(tier, segment) to price at: a user's own; otherwise as stated, else the calling account's."""
+    if caller.role == "user":
+        return caller.tier, caller.segment
+    own = caller.kind == "user"  # an admin with a bearer token; API keys have no tier
+    return (
+        request.customer_tier or (caller.tier if own else None),
+        request.customer_segment or (caller.segment if own else None),
+    )
+
+
+def check_items(request: QuoteRequest, products: Mapping[str, CatalogProduct], caller: Principal) -> None:
+    """Refuse inactive catalog products (409), and items a user would price itself (422)."""
+    inactive = [
+        (index, item.product_id)
+        for index, item in enumerate(request.items)
+        if (product := products.get(item.product_id)) is not None and not product.is_active
+    ]
+    if inactive:
+        raise ProductUnavailable(
+            "product(s) not available: " + ", ".join(product_id for _, product_id in inactive),
+            details=[FieldError(f"items[{index}].product_id", "the product is inactive") for index, _ in inactive],
+        )
+    if caller.role == "user":
+        _refuse_client_prices([index for index, item in enumerate(request.items) if item.product_id not in products])
+
+
+def check_orderable(quote: Quote, caller: Principal) -> None:
+    """Refuse a user's order of request-priced lines (a quote a service or admin made for it)."""
+    if caller.role == "user":
+        _refuse_client_prices([index for index, line in enumerate(quote.items) if line.price_source == "request"])
+
+
+def _refuse_client_prices(indexes: list[int]) -> None:
+    """ClientPriceNotAllowed naming each of the lines at `indexes`, if any."""
+    if indexes:
+        raise ClientPriceNotAllowed(
+            "only service and admin callers may quote or order items priced by the client",
+            details=[
+                FieldError(f"items[{index}].product_id", "not an active catalog product; a user may not set its price")
+                for index in indexes
+            ],
+        )
+
+
+def may_see(caller: Principal, quote: Quote) -> bool:
+    """A user sees its own quotes (as customer); service keys and admins see every quote."""
+    return caller.role != "user" or quote.customer_id == str(caller.id)
+
+
+def _same_label(stated: str, own: str | None) -> bool:
+    # Tiers and segments match case-insensitively in rules and flags, so "GOLD" is a gold user's own tier.
+    return own is not None and stated.strip().casefold() == own.strip().casefold()
