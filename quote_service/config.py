@@ -27,9 +27,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Process-wide configuration. Field docs name the environment variable."""
 
     database_url: str | None = None
-    """DATABASE_URL: PostgreSQL DSN. Unset: an embedded PostgreSQL under `home`."""
+    """DATABASE_URL: PostgreSQL DSN. Unset: an embedded PostgreSQL under `home` (refused in production)."""
     redis_url: str | None = None
-    """REDIS_URL: Redis URL. Unset: an embedded Redis under `home`."""
+    """REDIS_URL: Redis URL. Unset: an embedded Redis under `home` (refused in production)."""
     home: Path = Path(".quote-service")
     """QUOTE_SERVICE_HOME: where the embedded servers keep their data."""
     secret_key: str = DEV_SECRET_KEY
@@ -81,6 +81,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """DB_STATEMENT_TIMEOUT: seconds one SQL statement may run before it is cancelled (503)."""
     db_lock_timeout: float = 1.0
     """DB_LOCK_TIMEOUT: seconds one SQL statement may wait for a lock before it is cancelled (503)."""
+    body_read_timeout: float = 10.0
+    """BODY_READ_TIMEOUT: seconds a client has to send a request's whole body before a 408 (and
+    the connection closed): a trickled body would otherwise hold a connection open."""
+    docs_enabled: bool | None = None
+    """DOCS_ENABLED: serve /docs and /openapi.json; unset: on in development, off in production."""
     flash_scheduler_interval: float = 1.0
     """FLASH_SCHEDULER_INTERVAL: seconds between the flash-sale scheduler's passes (lifecycle by the
     clock, background summaries). Status shown and enforced follows the clock regardless."""
@@ -116,6 +121,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """Settings the database's own code reads, set on every connection of the service's pools."""
         return {"quote_service.max_markup_percent": str(self.max_markup_percent)}
 
+    @property
+    def serves_docs(self) -> bool:
+        """True when /docs and /openapi.json are served (DOCS_ENABLED, else not in production)."""
+        return not self.is_production if self.docs_enabled is None else self.docs_enabled
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Build settings from the environment, or raise ConfigError naming the variable."""
@@ -143,6 +153,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "ENVIRONMENT=production needs a SECRET_KEY of at least 32 characters "
                 "that is not the development default"
             )
+        if self.is_production and not (self.database_url and self.redis_url):
+            missing = " and ".join(
+                name for name, url in (("DATABASE_URL", self.database_url), ("REDIS_URL", self.redis_url)) if not url
+            )
+            raise ConfigError(
+                f"ENVIRONMENT=production needs {missing}: the embedded PostgreSQL and Redis are for development only"
+            )
         positive = {
             "ACCESS_TOKEN_EXPIRE_MINUTES": self.access_token_expire_minutes,
             "QUOTE_TIMEOUT": self.quote_timeout,
@@ -160,6 +177,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "MARKET_WINDOW_HOURS": self.market_window_hours,
             "ELASTICITY_WINDOW_DAYS": self.elasticity_window_days,
             "CAMPAIGN_SCHEDULER_INTERVAL": self.campaign_scheduler_interval,
+            "BODY_READ_TIMEOUT": self.body_read_timeout,
         }
         if self.decision_interval_minutes < 0:
             raise ConfigError("DECISION_INTERVAL_MINUTES must be 0 (off) or positive")

@@ -38,7 +38,7 @@ class CampaignController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Campaign]]:
-        before = decode_cursor(cursor, tuple[datetime, UUID])
+        before = decode_cursor(cursor, tuple[datetime, UUID], "campaigns")
         return ok(await campaigns.page(status=status, before=before, limit=limit))
 
     @get("/{name:str}", summary="One campaign with its sales so far")

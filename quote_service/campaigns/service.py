@@ -139,7 +139,7 @@ class Campaigns:
     async def page(self, *, status: str | None, before: tuple[datetime, UUID] | None, limit: int) -> Page[Campaign]:
         async with self.pool.acquire() as conn:
             rows = await repository.list_campaigns(conn, status=status, before=before, limit=limit)
-        return page_of(rows, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=campaign_from_row)
+        return page_of(rows, "campaigns", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=campaign_from_row)
 
     async def end(self, name: str, *, actor: str) -> Campaign:
         """End an active campaign now; the price returns to its base_price."""

@@ -51,12 +51,14 @@ class MarketIntelligenceController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[CompetitorPrice]]:
-        after = decode_cursor(cursor, tuple[datetime, int])
+        after = decode_cursor(cursor, tuple[datetime, int], "competitor_prices")
         async with pool.acquire() as conn:
             rows = await repository.list_observations(
                 conn, product_id=product_id, competitor=competitor, after=after, limit=limit
             )
-        page = page_of(rows, limit=limit, key=lambda r: (r["observed_at"], r["id"]), item=observation_of)
+        page = page_of(
+            rows, "competitor_prices", limit=limit, key=lambda r: (r["observed_at"], r["id"]), item=observation_of
+        )
         return ok(page)
 
     @get("/products/{product_id:uuid}/market", summary="Our price against each competitor's latest")
@@ -73,12 +75,12 @@ class MarketIntelligenceController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Signal]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID])
+        after = decode_cursor(cursor, tuple[datetime, UUID], "signals")
         async with pool.acquire() as conn:
             rows = await signals.list_signals(
                 conn, type=type, product_id=product_id, status=status, after=after, limit=limit
             )
-        return ok(page_of(rows, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=signal_of))
+        return ok(page_of(rows, "signals", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=signal_of))
 
     @post("/signals/{signal_id:uuid}/acknowledge", status_code=200, guards=[admin_only], summary="Acknowledge a signal")
     async def acknowledge(
@@ -110,10 +112,10 @@ class MarketIntelligenceController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Decision]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID])
+        after = decode_cursor(cursor, tuple[datetime, UUID], "decisions")
         async with pool.acquire() as conn:
             rows = await repository.list_decisions(conn, product_id=product_id, status=status, after=after, limit=limit)
-        return ok(page_of(rows, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=decision_of))
+        return ok(page_of(rows, "decisions", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=decision_of))
 
     @get("/analytics/elasticity/{product_id:uuid}", guards=[admin_only], summary="Fitted price elasticity")
     async def elasticity(self, product_id: FromPath[UUID], intelligence: IntelligenceDep) -> Envelope[Elasticity]:
