@@ -77,21 +77,26 @@ async def latest_per_competitor(
     )
 
 
-async def competitor_history(
-    conn: Connection, *, product_id: UUID, competitor: str, before: datetime, limit: int
-) -> list[Decimal]:
-    """That competitor's prices of the product observed before `before`, oldest first (the last `limit`)."""
+async def recent_histories(
+    conn: Connection, *, pairs: Sequence[tuple[UUID, str]], limit: int
+) -> dict[tuple[UUID, str], list[tuple[datetime, Decimal]]]:
+    """The last `limit` observations (time, price) of each (product, competitor), oldest first:
+    one query for a whole batch (the anomaly rule's history)."""
     rows = await conn.fetch(
-        """SELECT price FROM (SELECT price, observed_at FROM competitor_prices
-                              WHERE product_id = $1 AND competitor = $2 AND observed_at < $3
-                              ORDER BY observed_at DESC LIMIT $4) recent
-           ORDER BY observed_at""",
-        product_id,
-        competitor,
-        before,
+        """SELECT pc.product_id, pc.competitor, h.observed_at, h.price
+           FROM unnest($1::uuid[], $2::text[]) AS pc (product_id, competitor)
+           CROSS JOIN LATERAL (SELECT observed_at, price FROM competitor_prices c
+                               WHERE c.product_id = pc.product_id AND c.competitor = pc.competitor
+                               ORDER BY observed_at DESC LIMIT $3) h
+           ORDER BY pc.product_id, pc.competitor, h.observed_at""",
+        [p for p, _ in pairs],
+        [c for _, c in pairs],
         limit,
     )
-    return [row["price"] for row in rows]
+    histories: dict[tuple[UUID, str], list[tuple[datetime, Decimal]]] = {}
+    for row in rows:
+        histories.setdefault((row["product_id"], row["competitor"]), []).append((row["observed_at"], row["price"]))
+    return histories
 
 
 async def products_for_market(conn: Connection, product_ids: Sequence[UUID]) -> list[asyncpg.Record]:

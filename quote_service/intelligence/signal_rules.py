@@ -59,16 +59,21 @@ class SignalEvaluator:
                 move = market.competitor_mean_move([o.price for o in latest], before)
                 for kind in MEAN_MOVE_TYPES:
                     await self._apply(conn, product_id, kind, move if move is not None and move.type == kind else None)
+            # One query for the batch: each (product, competitor)'s recent prices, enough to give
+            # every observation of the batch its own previous 30.
+            per_pair: dict[tuple[UUID, str], int] = {}
+            for record in records:
+                if record.product_id in products:
+                    key = (record.product_id, record.competitor)
+                    per_pair[key] = per_pair.get(key, 0) + 1
+            histories = await repository.recent_histories(
+                conn, pairs=list(per_pair), limit=market.ANOMALY_HISTORY + max(per_pair.values(), default=0)
+            )
             for record in records:
                 if record.product_id not in products:
                     continue
-                history = await repository.competitor_history(
-                    conn,
-                    product_id=record.product_id,
-                    competitor=record.competitor,
-                    before=record.observed_at,
-                    limit=market.ANOMALY_HISTORY,
-                )
+                past = histories.get((record.product_id, record.competitor), [])
+                history = [price for at, price in past if at < record.observed_at][-market.ANOMALY_HISTORY :]
                 found = market.price_anomaly(
                     market.Observation(
                         competitor=record.competitor, price=record.price, observed_at=record.observed_at

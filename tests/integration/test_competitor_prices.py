@@ -132,6 +132,7 @@ async def test_duplicates_are_stored_once(pool: asyncpg.Pool, redis: Redis) -> N
     await stream.publish(redis, [record])
     await consumer.run_once()
     assert await pool.fetchval("SELECT count(*) FROM competitor_prices") == 1
+    assert await redis.xlen(stream.DEAD_LETTER) == 0  # a duplicate is not an error
     assert await redis.xpending(stream.STREAM, stream.GROUP) == {
         "pending": 0,
         "min": None,
