@@ -40,6 +40,9 @@ class SignalEvaluator:
             previous = await repository.latest_per_competitor(
                 conn, product_ids=product_ids, since=now - 2 * self.window, until=now - self.window
             )
+            # Only what changes is written: resolving where a signal is live, raising where none is (or
+            # the severity changed).
+            live = await signals.live_signals(conn, product_ids)
             for product_id in product_ids:
                 product = products.get(product_id)
                 if product is None:
@@ -58,7 +61,8 @@ class SignalEvaluator:
                 )
                 move = market.competitor_mean_move([o.price for o in latest], before)
                 for kind in MEAN_MOVE_TYPES:
-                    await self._apply(conn, product_id, kind, move if move is not None and move.type == kind else None)
+                    found = move if move is not None and move.type == kind else None
+                    await self._apply(conn, product_id, kind, found, live=live)
             # One query for the batch: each (product, competitor)'s recent prices, enough to give
             # every observation of the batch its own previous 30.
             per_pair: dict[tuple[UUID, str], int] = {}
@@ -90,10 +94,21 @@ class SignalEvaluator:
     async def demand_seen(self, conn: Connection, product_id: UUID, *, last_hour: int, last_week: int) -> None:
         await self._apply(conn, product_id, "demand_surge", market.demand_surge(last_hour, last_week))
 
-    async def _apply(self, conn: Connection, product_id: UUID, kind: str, found: market.SignalFinding | None) -> None:
+    async def _apply(
+        self,
+        conn: Connection,
+        product_id: UUID,
+        kind: str,
+        found: market.SignalFinding | None,
+        *,
+        live: dict[tuple[UUID, str], str] | None = None,
+    ) -> None:
         if found is None:
-            await signals.resolve_signal(conn, type=kind, product_id=product_id)
-        else:
+            if live is None or (product_id, kind) in live:
+                await signals.resolve_signal(conn, type=kind, product_id=product_id)
+        elif live is None or live.get((product_id, kind)) != found.severity:
+            # A live signal of the same severity keeps the details it was raised (or last
+            # escalated) with: rewriting it for every observation batch costs a statement each.
             await self._raise(conn, product_id, found)
 
     async def _raise(self, conn: Connection, product_id: UUID, found: market.SignalFinding) -> None:

@@ -10,7 +10,7 @@ instead of adding a row.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -85,6 +85,16 @@ async def resolve_signal(
         type,
         subject,
     )
+
+
+async def live_signals(conn: Connection, product_ids: Sequence[UUID]) -> dict[tuple[UUID, str], str]:
+    """{(product, type): severity} of the products' live signals, so a batch's rules write only
+    what changes (a signal to resolve, a new one, a new severity)."""
+    rows = await conn.fetch(
+        "SELECT product_id, type, severity FROM signals WHERE product_id = any($1::uuid[]) AND status <> 'resolved'",
+        list(product_ids),
+    )
+    return {(row["product_id"], row["type"]): row["severity"] for row in rows}
 
 
 async def acknowledge_signal(conn: Connection, *, signal_id: UUID, actor: str) -> asyncpg.Record | None:

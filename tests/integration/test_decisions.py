@@ -3,14 +3,18 @@ price history (source `decision`), a stale apply is 409 PRICE_CHANGED, auto-appl
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
 
+from quote_service.config import Settings
+from quote_service.intelligence.scheduler import DecisionScheduler
+from quote_service.intelligence.service import Intelligence
 from tests.integration.conftest import Caller
 from tests.integration.test_competitor_prices import NOW, make_product
 
@@ -128,3 +132,22 @@ async def test_elasticity_without_orders_says_why(
     assert "too few" in data["reason"]
     assert data["method"] == "log-log OLS"
     assert data["window_days"] == 90
+
+
+async def test_the_schedule_runs_once_per_slot_across_processes(settings: Settings, pool: asyncpg.Pool) -> None:
+    assert settings.redis_url is not None
+    redis = Redis.from_url(settings.redis_url)
+    product_id = await make_product(pool, price="100", cost="80")
+    await market_at(pool, product_id, "95")
+    at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    intelligence = Intelligence(settings, pool, redis)
+    try:
+        first = DecisionScheduler(intelligence, redis, minutes=15, clock=lambda: at)
+        second = DecisionScheduler(intelligence, redis, minutes=15, clock=lambda: at + timedelta(minutes=5))
+        assert await first.tick() is True
+        assert await second.tick() is False  # same 15-minute slot: already run
+        assert await DecisionScheduler(intelligence, redis, minutes=15, clock=lambda: at + timedelta(minutes=15)).tick()
+    finally:
+        await redis.aclose()
+    statuses = await pool.fetch("SELECT status, created_by FROM pricing_decisions")
+    assert [(r["status"], r["created_by"]) for r in statuses] == [("proposed", "scheduler")] * 2
