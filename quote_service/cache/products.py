@@ -137,7 +137,8 @@ class ProductCache:
         wanted = list(dict.fromkeys(product_ids))
         found: dict[str, CatalogProduct] = {}
         missing: list[str] = []
-        local: list[Entry | None] = await self._local.get_many([product_key(i) for i in wanted])
+        tier = self._local  # a resubscription replaces it: what this call read must not refill the new one
+        local: list[Entry | None] = await tier.get_many([product_key(i) for i in wanted])
         for product_id, entry in zip(wanted, local, strict=True):
             if entry is None:
                 missing.append(product_id)
@@ -172,7 +173,7 @@ class ProductCache:
                 if product is not None:
                     found[product_id] = product
             refill += fresh
-        await self._local.set_many(
+        await tier.set_many(
             [(key, entry) for key, entry in refill if entry[0] >= self._floors.get(key, (0, 0.0))[0]],
             ttl=LOCAL_TTL_SECONDS,
         )
