@@ -43,6 +43,8 @@ from quote_service.pricing.quote import CatalogProduct
 
 log = structlog.get_logger("quote_service.cache.products")
 
+STOP_TIMEOUT_SECONDS = 2.0
+
 CHANNEL = "qs:{catalog}:changed"
 LOCAL_TTL_SECONDS = 30
 REDIS_TTL_SECONDS = 3600
@@ -125,11 +127,12 @@ class ProductCache:
         ]
 
     async def stop(self) -> None:
+        """Cancel the background tasks and wait for them, boundedly: a task stuck in a client
+        library's cancellation must not hold up the shutdown."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
         self._tasks = []
 
     async def get_many(self, product_ids: Iterable[str]) -> dict[str, CatalogProduct]:
