@@ -122,6 +122,8 @@ class ConfigStore(Generic[S]):
             await self.refresh(background=False)
         except Exception:
             log.warning("config_reload_after_write_failed", domain=domain, exc_info=True)
+        if not hasattr(self, "snapshot"):
+            return  # never loaded (a command-line tool's store): nothing to announce
         try:
             async with asyncio.timeout(ANNOUNCE_TIMEOUT_SECONDS):
                 await announce_change(self._redis, self.version, domain=domain)
@@ -140,7 +142,7 @@ class ConfigStore(Generic[S]):
                         async with self._pool.acquire() as conn:
                             version = await read_version(conn)
                         self.version_checks += 1
-                        if version <= self.snapshot.version:
+                        if hasattr(self, "snapshot") and version <= self.snapshot.version:
                             self._succeeded()
                             return False
                     await self._load()
