@@ -10,7 +10,9 @@ with a flash offer) and one client-priced item, express delivery with coordinate
 Two workloads: the same basket every time (every memoized lookup warm), and a different basket
 each time (2000 baskets over a 300-product catalog, five cities, random quantities, tiers,
 coordinates, coupons and express; the first round warms what can be warmed).
-Prints the median and the spread (min, max) of the per-round means, in microseconds per quote.
+Prints the median and the spread (min, max) of the per-round means, in microseconds per quote,
+wall clock and this process's CPU time (on a shared box the CPU figure moves far less with the
+neighbours' load; compare two engines with alternating runs in one sitting).
 """
 
 from __future__ import annotations
@@ -258,13 +260,15 @@ def varied_baskets(count: int, seed: int = 7) -> list[tuple[QuoteRequest, Custom
     return baskets
 
 
-def run(baskets: list[tuple[QuoteRequest, CustomerContext]], quotes: int, rounds: int) -> list[float]:
-    """Mean microseconds per quote of each round, cycling through `baskets`."""
+def run(
+    baskets: list[tuple[QuoteRequest, CustomerContext]], quotes: int, rounds: int
+) -> tuple[list[float], list[float]]:
+    """Mean wall-clock and CPU microseconds per quote of each round, cycling through `baskets`."""
     snapshot, defaults, quote_id = typical_snapshot(), EngineDefaults(), uuid4()
-    means = []
+    walls, cpus = [], []
     for _ in range(rounds):
         gc.collect()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for n in range(quotes):
             request, customer = baskets[n % len(baskets)]
             price_quote(
@@ -277,14 +281,17 @@ def run(baskets: list[tuple[QuoteRequest, CustomerContext]], quotes: int, rounds
                 now=NOW,
                 quote_id=quote_id,
             )
-        means.append((time.perf_counter() - start) / quotes * 1e6)
-    return means
+        walls.append((time.perf_counter() - start) / quotes * 1e6)
+        cpus.append((time.process_time() - cpu) / quotes * 1e6)
+    return walls, cpus
 
 
-def report(name: str, means: list[float], quotes: int) -> None:
+def report(name: str, means: tuple[list[float], list[float]], quotes: int) -> None:
+    walls, cpus = means
     print(
-        f"{name}: median {statistics.median(means):.1f} µs/quote "
-        f"(min {min(means):.1f}, max {max(means):.1f}; {len(means)} rounds x {quotes} quotes)"
+        f"{name}: median {statistics.median(walls):.1f} µs/quote "
+        f"(min {min(walls):.1f}, max {max(walls):.1f}; {len(walls)} rounds x {quotes} quotes), "
+        f"CPU median {statistics.median(cpus):.1f} (min {min(cpus):.1f})"
     )
 
 

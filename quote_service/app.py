@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            metrics.forget_dead_workers()
             stack.callback(metrics.worker_exited, os.getpid())
             if tracer_provider is not None:
                 stack.callback(shutdown_tracing)
@@ -109,7 +110,12 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
                 database_url = database_url or urls.database_url
                 redis_url = redis_url or urls.redis_url
             pool = await create_pool(
-                database_url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size
+                database_url,
+                min_size=settings.db_pool_min_size,
+                max_size=settings.db_pool_max_size,
+                acquire_timeout=settings.db_acquire_timeout,
+                statement_timeout=settings.db_statement_timeout,
+                lock_timeout=settings.db_lock_timeout,
             )
             stack.push_async_callback(_close_within, "postgres pool", pool.close, pool.terminate)
             redis = create_redis(redis_url)

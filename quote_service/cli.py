@@ -215,6 +215,11 @@ def _granian(args: argparse.Namespace) -> None:
         interface=Interfaces.ASGI,
         log_access=False,
         backlog=2048,
+        # A worker that dies (SIGKILL, OOM killer, a crash in native code) is replaced at once
+        # instead of the master stopping every worker and exiting. The other workers keep
+        # serving meanwhile; the same worker dying again within 5.5 s of its respawn is a crash
+        # loop, and then the master does exit (non-zero) for the supervisor to see.
+        respawn_failed_workers=True,
     ).serve()
 
 

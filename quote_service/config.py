@@ -66,6 +66,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """DB_POOL_MIN_SIZE: connections the pool keeps open."""
     db_pool_max_size: int = 10
     """DB_POOL_MAX_SIZE: most connections the pool opens per process."""
+    db_acquire_timeout: float = 1.0
+    """DB_ACQUIRE_TIMEOUT: seconds a request waits for a pool connection before 503."""
+    db_statement_timeout: float = 5.0
+    """DB_STATEMENT_TIMEOUT: seconds one SQL statement may run before it is cancelled (503)."""
+    db_lock_timeout: float = 1.0
+    """DB_LOCK_TIMEOUT: seconds one SQL statement may wait for a lock before it is cancelled (503)."""
     flash_scheduler_interval: float = 1.0
     """FLASH_SCHEDULER_INTERVAL: seconds between the flash-sale scheduler's passes (lifecycle by the
     clock, background summaries). Status shown and enforced follows the clock regardless."""
@@ -108,6 +114,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "MAX_CONCURRENT_QUOTES": self.max_concurrent_quotes,
             "RATE_LIMIT_PER_MINUTE": self.rate_limit_per_minute,
             "DB_POOL_MAX_SIZE": self.db_pool_max_size,
+            "DB_ACQUIRE_TIMEOUT": self.db_acquire_timeout,
+            "DB_STATEMENT_TIMEOUT": self.db_statement_timeout,
+            "DB_LOCK_TIMEOUT": self.db_lock_timeout,
             "FLASH_SCHEDULER_INTERVAL": self.flash_scheduler_interval,
         }
         for name, number in positive.items():

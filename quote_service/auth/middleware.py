@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from quote_service.auth.schemas import Principal
 from quote_service.auth.service import AuthService
-from quote_service.errors import Unauthorized
+from quote_service.errors import QuoteTimeout, Unauthorized
 
+# The quote's deadline (QUOTE_TIMEOUT) starts here, before authentication, and the quote
+# service continues it: scope["state"][QUOTE_DEADLINE] is its event-loop time.
+QUOTE_PATH = "/api/v1/quote"
+QUOTE_DEADLINE = "quote_deadline"
 PUBLIC_PATHS = ["^/health", "^/docs", "^/openapi.json", "^/api/v1/auth/token$", "^/metrics$"]
 
 
@@ -31,5 +37,22 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
     """Sets `request.user` to a Principal, or answers 401."""
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]
+        if connection.scope["path"] == QUOTE_PATH:
+            return await _within_quote_deadline(connection)
         principal, scheme = await authenticate(connection)
         return AuthenticationResult(user=principal, auth=scheme)
+
+
+async def _within_quote_deadline(connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]
+    """Authenticate a quote inside its deadline (a principal not cached yet reads PostgreSQL)."""
+    seconds: float = connection.app.state.quotes.timeout
+    deadline = asyncio.get_running_loop().time() + seconds
+    connection.scope.setdefault("state", {})[QUOTE_DEADLINE] = deadline
+    try:
+        async with asyncio.timeout_at(deadline) as bound:
+            principal, scheme = await authenticate(connection)
+    except TimeoutError as exc:
+        if bound.expired():
+            raise QuoteTimeout(f"The quote took longer than its {seconds:g} s deadline") from exc
+        raise
+    return AuthenticationResult(user=principal, auth=scheme)

@@ -1,20 +1,47 @@
-"""The asyncpg pool: one per process, json/jsonb decoded to Python values (msgspec encodes jsonb)."""
+"""The asyncpg pool: one per process, json/jsonb decoded to Python values (msgspec encodes jsonb).
+
+Every wait on PostgreSQL is bounded, so a locked table, an exhausted pool or a paused server
+answers 503 within seconds instead of holding the request (and its caller) for as long as the
+fault lasts:
+- acquiring a connection: `acquire_timeout` for every `acquire()` (and pool.fetch & co.), unless
+  the caller passes its own; the TimeoutError is answered 503 by the HTTP edge;
+- a statement: `statement_timeout` on the server (57014 query_canceled, nothing committed) and
+  the same plus a second on the client (asyncpg cancels it when the server itself is stuck);
+- waiting for a lock: `lock_timeout` on the server (55P03 lock_not_available).
+The server-side settings are session defaults given at connect time: no per-query cost, and the
+pool's RESET ALL on release keeps them.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 import msgspec
-from asyncpg.pool import PoolConnectionProxy
+from asyncpg.pool import PoolAcquireContext, PoolConnectionProxy
 
 if TYPE_CHECKING:
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
     Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+    _PoolBase: TypeAlias = asyncpg.Pool[asyncpg.Record]
+    _AcquireContext: TypeAlias = PoolAcquireContext[asyncpg.Record]
 else:  # the stubs' generics do not exist at run time; Litestar resolves these names for DI
     Pool = asyncpg.Pool
     Connection = asyncpg.Connection | PoolConnectionProxy
+    _PoolBase = asyncpg.Pool
+    _AcquireContext = PoolAcquireContext
+
+
+class BoundedPool(_PoolBase):
+    """An asyncpg pool whose `acquire()` gives up after `acquire_timeout` seconds by default."""
+
+    def __init__(self, dsn: str, *, acquire_timeout: float, **kwargs: Any) -> None:
+        super().__init__(dsn, **kwargs)
+        self.acquire_timeout = acquire_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> _AcquireContext:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
 
 
 def _encode_jsonb(value: object) -> bytes:
@@ -33,10 +60,32 @@ async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     )
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
-    """Open the process's pool (fails fast when PostgreSQL is unreachable)."""
-    pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    acquire_timeout: float = 1.0,
+    statement_timeout: float = 5.0,
+    lock_timeout: float = 1.0,
+) -> Pool:
+    """Open the process's pool (fails fast when PostgreSQL is unreachable). Timeouts in seconds."""
+    pool = BoundedPool(
+        dsn,
+        acquire_timeout=acquire_timeout,
+        min_size=min_size,
+        max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        init=_init_connection,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        command_timeout=statement_timeout + 1.0,
+        server_settings={
+            "statement_timeout": f"{round(statement_timeout * 1000)}ms",
+            "lock_timeout": f"{round(lock_timeout * 1000)}ms",
+        },
     )
-    assert pool is not None  # create_pool only returns None when awaited lazily
+    await pool
     return pool

@@ -10,6 +10,7 @@ worker answers a scrape reports the sum over all of them. Gauges say how they co
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -107,3 +108,28 @@ def worker_exited(pid: int) -> None:
     """Drop a stopped worker's live gauges (multiprocess mode only)."""
     if os.environ.get(MULTIPROC_ENV):
         _multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+def forget_dead_workers() -> None:
+    """Drop the live gauges of workers that died without `worker_exited` (SIGKILL, OOM killer).
+
+    Called by every worker as it starts, so a respawned worker clears its predecessor's values:
+    otherwise `livesum` gauges (quotes in flight, pool connections) kept them for good.
+    """
+    directory = os.environ.get(MULTIPROC_ENV)
+    if not directory:
+        return
+    for path in Path(directory).glob("gauge_live*_*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            _multiprocess.mark_process_dead(int(pid), directory)  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -3,99 +3,78 @@
 Sales commission per line on the line after its discount share, from the winning rate for the
 line's category, seller (the item's, else the quote's) and delivery region, else the default
 rate; attributed to `seller_commission` when the rate names a seller, else to
-`category_commission`. Logistics commission once per quote from the rate of the quote's
-`logistics_provider`, on the delivery fee charged (FLAT: once per order). Flash-sale lines pay
-commission like any other line. Nothing here changes what the customer pays.
+`category_commission` (computed per line by `settle`). Logistics commission once per quote from
+the rate of the quote's `logistics_provider`, on the delivery fee charged (FLAT: once per order).
+Flash-sale lines pay commission like any other line. Nothing here changes what the customer pays.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from decimal import Decimal
 
-from quote_service.pricing.commission import CommissionRate, commission_amount, default_rate, dimension_of
+from quote_service.pricing.commission import commission_amount
 from quote_service.pricing.lines import Line
+from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.quote import CommissionBreakdown, CommissionDetail
-from quote_service.pricing.resolution import Resolution
+from quote_service.pricing.settle import Settled
 
 
 def commission_breakdown(
     lines: Sequence[Line],
-    rates: Resolution,
+    settled: Settled,
+    region: RegionPlan,
     *,
-    default_percent: Decimal,
     quote_seller_id: str | None,
     logistics_provider: str | None,
     delivery_fee: Decimal,
-    city: str,
-    country: str,
-    currency: str,
-    zero: Decimal,
-    now: datetime,
 ) -> CommissionBreakdown:
-    """Per-line sales commission plus the per-quote logistics commission; the total is their exact sum."""
-    fallback: CommissionRate | None = None
-    details: list[CommissionDetail] = []
-    seller_total = category_total = logistics_total = zero
-    for line in lines:
-        rate = rates.sales_rate(
-            category_id=line.category_id,
-            seller_id=line.seller_id or quote_seller_id,
-            city=city,
-            country=country,
-            currency=currency,
-            now=now,
-        )
-        if rate is None:
-            rate = fallback = fallback or default_rate(default_percent, currency)
-        base = line.subtotal - line.discount
-        amount = commission_amount(rate, base=base, quantity=line.quantity, currency=currency)
-        dimension = dimension_of(rate)
-        if dimension == "seller":
-            seller_total += amount
-        else:
-            category_total += amount
-        details.append(
-            CommissionDetail(
-                product_id=line.product_id,
-                rate_id=rate.id,
-                dimension=dimension,
-                commission_type=rate.commission_type,
-                base=base,
-                rate=rate.rate,
-                amount=amount,
-            )
-        )
-    logistics = None
+    """The lines' sales commission plus the per-quote logistics commission; the total is their exact sum."""
+    details = settled.details
+    logistics_total = region.zero
     if logistics_provider is not None:
-        logistics = rates.logistics_rate(
-            provider=logistics_provider,
-            seller_id=quote_seller_id,
-            category_ids=frozenset(line.category_id for line in lines if line.category_id is not None),
-            city=city,
-            country=country,
-            currency=currency,
-            now=now,
-        )
-    if logistics is not None:
-        logistics_total = commission_amount(logistics, base=delivery_fee, quantity=1, currency=currency, per_order=True)
-        details.append(
-            CommissionDetail(
-                product_id=None,
-                rate_id=logistics.id,
-                dimension="logistics",
-                commission_type=logistics.commission_type,
-                base=delivery_fee,
-                rate=logistics.rate,
-                amount=logistics_total,
-            )
-        )
+        categories = frozenset(line.priced.category_id for line in lines if line.priced.category_id is not None)
+        key = (logistics_provider, quote_seller_id, categories, delivery_fee)
+        found = region.logistics.get(key)
+        if found is None:
+            found = region.remember(region.logistics, key, _logistics(region, key))
+        logistics_total, detail = found
+        if detail is not None:
+            details.append(detail)
     return CommissionBreakdown(
-        total_commission=seller_total + category_total + logistics_total,
-        seller_commission=seller_total,
-        category_commission=category_total,
+        total_commission=settled.seller_total + settled.category_total + logistics_total,
+        seller_commission=settled.seller_total,
+        category_commission=settled.category_total,
         logistics_commission=logistics_total,
-        currency=currency,
+        currency=region.currency,
         details=details,
     )
+
+
+def _logistics(
+    region: RegionPlan, key: tuple[str, str | None, frozenset[str], Decimal]
+) -> tuple[Decimal, CommissionDetail | None]:
+    """The logistics commission of a quote and its detail line (None without a matching rate)."""
+    provider, seller_id, categories, delivery_fee = key
+    rate = region.resolution.logistics_rate(
+        provider=provider,
+        seller_id=seller_id,
+        category_ids=categories,
+        city=region.city,
+        country=region.country,
+        currency=region.currency,
+        now=region.now,
+    )
+    if rate is None:
+        return region.zero, None
+    amount = commission_amount(rate, base=delivery_fee, quantity=1, currency=region.currency, per_order=True)
+    detail = CommissionDetail(
+        product_id=None,
+        rate_id=rate.id,
+        dimension="logistics",
+        commission_type=rate.commission_type,
+        base=delivery_fee,
+        rate=rate.rate,
+        amount=amount,
+    )
+    return amount, detail

@@ -18,14 +18,13 @@ rounded running fee, so the amounts add up to the fee (defaults are not rules an
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from math import asin, cos, radians, sin, sqrt
 from typing import Any
 
 from quote_service.pricing.money import ZERO
-from quote_service.pricing.quote import Address, AppliedRule, EngineDefaults
-from quote_service.pricing.resolution import Resolution
+from quote_service.pricing.plan import RegionPlan
+from quote_service.pricing.quote import Address, AppliedRule
 from quote_service.pricing.rules import (
     DeliveryFeeConfig,
     ExpressFeeConfig,
@@ -48,14 +47,19 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a)))
 
 
-def distance_km(pickup: Address | None, delivery: Address) -> Decimal | None:
-    """Pickup-to-delivery distance to the metre; None unless both addresses have coordinates."""
+def coordinates(pickup: Address | None, delivery: Address) -> tuple[float, float, float, float] | None:
+    """(pickup latitude, longitude, delivery latitude, longitude); None unless both addresses have them."""
     if pickup is None or pickup.latitude is None or pickup.longitude is None:
         return None
     if delivery.latitude is None or delivery.longitude is None:
         return None
-    km = haversine_km(pickup.latitude, pickup.longitude, delivery.latitude, delivery.longitude)
-    return Decimal(f"{km:.3f}")
+    return (pickup.latitude, pickup.longitude, delivery.latitude, delivery.longitude)
+
+
+def distance_km(pickup: Address | None, delivery: Address) -> Decimal | None:
+    """Pickup-to-delivery distance to the metre; None unless both addresses have coordinates."""
+    points = coordinates(pickup, delivery)
+    return None if points is None else Decimal(f"{haversine_km(*points):.3f}")
 
 
 def flag_number(value: Any, *, low: Decimal, high: Decimal, low_inclusive: bool) -> Decimal | None:
@@ -72,11 +76,14 @@ def flag_number(value: Any, *, low: Decimal, high: Decimal, low_inclusive: bool)
 
 
 class Fee:
-    """A priced fee: the rounded amount, the rules that made it, and a line for the breakdown."""
+    """A priced fee: the rounded amount, the rules that made it, and a line for the breakdown.
+
+    Immutable by convention: a plan hands the same `Fee` to every quote that has its inputs.
+    """
 
     __slots__ = ("amount", "description", "rules")
 
-    def __init__(self, amount: Decimal, rules: list[AppliedRule], description: str) -> None:
+    def __init__(self, amount: Decimal, rules: tuple[AppliedRule, ...], description: str) -> None:
         self.amount = amount
         self.rules = rules
         self.description = description
@@ -95,22 +102,12 @@ def _standard(config: DeliveryFeeConfig, km: Decimal | None) -> Decimal:
     return fee if config.max_fee is None else min(fee, config.max_fee)
 
 
-def _charge(
-    rules: Resolution,
-    *,
-    express: bool,
-    km: Decimal | None,
-    flag_multiplier: Decimal | None,
-    defaults: EngineDefaults,
-    city: str,
-    country: str,
-    now: datetime,
-    cent: Decimal,
-) -> tuple[Decimal, tuple[AppliedRule, ...], str]:
+def _charge(plan: RegionPlan, *, express: bool, km: Decimal | None, flag_multiplier: Decimal | None) -> Fee:
     """The fee before any waiver (rounded once), the rules that made it, and its description."""
+    defaults = plan.defaults
     steps: list[tuple[PricingRule | None, Decimal]] = []  # (rule, running fee after it)
     words: list[str] = []
-    standard_rule = rules.fee_rule("DELIVERY_FEE", city=city, country=country, now=now)
+    standard_rule = plan.delivery_rule
     standard = defaults.delivery_fee
     if standard_rule is not None:
         assert isinstance(standard_rule.configuration, DeliveryFeeConfig)
@@ -120,7 +117,7 @@ def _charge(
         steps.append((standard_rule, running))
         words.append("standard delivery" if standard_rule else "default delivery fee")
     else:
-        express_rule = rules.fee_rule("EXPRESS_FEE", city=city, country=country, now=now)
+        express_rule = plan.express_rule
         if express_rule is None:
             multiplier = flag_multiplier or defaults.express_multiplier
             steps.append((standard_rule, standard))
@@ -139,97 +136,79 @@ def _charge(
         words.append(f"express delivery x{multiplier:f}")
     if km is not None:
         words.append(f"{km:f} km")
-    regional_rule = rules.fee_rule("REGIONAL_FEE", city=city, country=country, now=now)
+    regional_rule = plan.regional_rule
     if regional_rule is not None:
         assert isinstance(regional_rule.configuration, RegionalFeeConfig)
         running += regional_rule.configuration.amount
         steps.append((regional_rule, running))
         words.append("regional surcharge")
     applied: list[AppliedRule] = []
-    before = ZERO.quantize(cent)
+    before = plan.zero
     for rule, after_exact in steps:
-        after = after_exact.quantize(cent, ROUND_HALF_UP)
+        after = after_exact.quantize(plan.cent, ROUND_HALF_UP)
         if rule is not None:
             applied.append(_applied(rule, after - before))
         before = after
-    return before, tuple(applied), ", ".join(words)
+    return Fee(before, tuple(applied), ", ".join(words))
+
+
+def _waived(plan: RegionPlan, charged: Fee) -> tuple[Fee, Decimal] | None:
+    """The same delivery under the FREE_DELIVERY rule and the goods it takes; None when nothing is waived."""
+    free_rule = plan.free_rule
+    if free_rule is None or charged.amount <= 0:
+        return None
+    config = free_rule.configuration
+    assert isinstance(config, FreeDeliveryConfig)
+    waived = _applied(free_rule, plan.zero - charged.amount)
+    return Fee(plan.zero, (*charged.rules, waived), f"{charged.description}, free from {config.min_subtotal:f}"), (
+        config.min_subtotal
+    )
 
 
 def delivery_fee(
-    rules: Resolution,
+    plan: RegionPlan,
     *,
     express: bool,
-    km: Decimal | None,
+    pickup: Address | None,
+    delivery: Address,
     goods: Decimal,
     flag_multiplier: Decimal | None,
-    defaults: EngineDefaults,
-    city: str,
-    country: str,
-    now: datetime,
-    cent: Decimal,
 ) -> Fee:
-    """Step 7 without coupons: the delivery fee for `goods` (after discounts), rounded once."""
-    key = (
-        "delivery",
-        express,
-        km,
-        flag_multiplier,
-        defaults.delivery_fee,
-        defaults.express_multiplier,
-        city,
-        country,
-        cent,
-    )
-    charged = rules.recall(key)
-    if charged is None:
-        charged = rules.keep(
-            key,
-            _charge(
-                rules,
-                express=express,
-                km=km,
-                flag_multiplier=flag_multiplier,
-                defaults=defaults,
-                city=city,
-                country=country,
-                now=now,
-                cent=cent,
-            ),
-        )
-    fee, applied, description = charged
-    free_rule = rules.fee_rule("FREE_DELIVERY", city=city, country=country, now=now)
-    if free_rule is not None and fee > 0:
-        assert isinstance(free_rule.configuration, FreeDeliveryConfig)
-        if goods >= free_rule.configuration.min_subtotal:
-            waived = _applied(free_rule, ZERO.quantize(cent) - fee)
-            return Fee(
-                ZERO.quantize(cent),
-                [*applied, waived],
-                f"{description}, free from {free_rule.configuration.min_subtotal:f}",
-            )
-    return Fee(fee, list(applied), description)
+    """Step 7 without coupons: the delivery fee for `goods` (after discounts), rounded once.
+
+    Kept per plan by the coordinates themselves, so a repeated address costs no distance either.
+    """
+    points = coordinates(pickup, delivery)
+    key = (express, flag_multiplier, points)
+    fees: tuple[Fee, tuple[Fee, Decimal] | None] | None = plan.charges.get(key)
+    if fees is None:
+        km = None if points is None else Decimal(f"{haversine_km(*points):.3f}")
+        charged = _charge(plan, express=express, km=km, flag_multiplier=flag_multiplier)
+        fees = plan.remember(plan.charges, key, (charged, _waived(plan, charged)))
+    charged, free = fees
+    if free is not None and goods >= free[1]:
+        return free[0]
+    return charged
 
 
-def small_basket_fee(
-    rules: Resolution,
-    *,
-    goods: Decimal,
-    flag_threshold: Decimal | None,
-    defaults: EngineDefaults,
-    city: str,
-    country: str,
-    now: datetime,
-    cent: Decimal,
-) -> Fee:
+def small_basket_fee(plan: RegionPlan, *, goods: Decimal, flag_threshold: Decimal | None) -> Fee:
     """Step 8: the fee when `goods` (after discounts) is below the threshold; equal pays nothing."""
-    rule = rules.fee_rule("SMALL_BASKET", city=city, country=country, now=now)
-    threshold, fee = defaults.small_basket_threshold, defaults.small_basket_fee
+    fees: tuple[Decimal, Fee, Fee] | None = plan.small_basket.get(flag_threshold)
+    if fees is None:
+        fees = plan.remember(plan.small_basket, flag_threshold, _small_basket_fees(plan, flag_threshold))
+    threshold, none, below = fees
+    return none if goods >= threshold else below
+
+
+def _small_basket_fees(plan: RegionPlan, flag_threshold: Decimal | None) -> tuple[Decimal, Fee, Fee]:
+    """The threshold, the fee at or above it and the fee below it."""
+    rule = plan.small_rule
+    threshold, fee = plan.defaults.small_basket_threshold, plan.defaults.small_basket_fee
     if rule is not None:
         assert isinstance(rule.configuration, SmallBasketConfig)
         threshold, fee = rule.configuration.threshold, rule.configuration.fee
     if flag_threshold is not None:
         threshold = flag_threshold
-    if goods >= threshold:
-        return Fee(ZERO.quantize(cent), [], f"none from {threshold:f}")
-    amount = fee.quantize(cent, ROUND_HALF_UP)
-    return Fee(amount, [_applied(rule, amount)] if rule is not None and amount > 0 else [], f"below {threshold:f}")
+    amount = fee.quantize(plan.cent, ROUND_HALF_UP)
+    below = Fee(amount, (_applied(rule, amount),) if rule is not None and amount > 0 else (), f"below {threshold:f}")
+    return threshold, Fee(plan.zero, (), f"none from {threshold:f}"), below

@@ -60,8 +60,8 @@ def apply_coupons(
     if not codes:
         return results
     cap_left = discount_cap(subtotal, max_discount_percentage, cent)
-    eligible_lines = [line for line in lines if line.coupon_eligible]
-    categories = {line.category_id for line in eligible_lines if line.category_id is not None}
+    eligible_lines = [line for line in lines if line.priced.flash_sale_id is None]  # flash units take no coupon
+    categories = {line.priced.category_id for line in eligible_lines if line.priced.category_id is not None}
     seen: set[str] = set()
     for raw in codes:
         code = normalize_code(raw)
@@ -84,11 +84,15 @@ def apply_coupons(
             results.append(CouponResult(code, coupon=coupon))  # priced in step 7
             continue
         targets = [
-            line for line in eligible_lines if not coupon.category_ids or line.category_id in coupon.category_ids
+            line for line in eligible_lines if not coupon.category_ids or line.priced.category_id in coupon.category_ids
         ]
-        amount = min(_wanted(coupon, targets, cent), cap_left)
+        lefts = [line.priced.subtotal - line.discount for line in targets]  # what is left of each line
+        left = ZERO
+        for part in lefts:
+            left += part
+        amount = min(_wanted(coupon, left, cent), cap_left)
         if amount > 0:
-            amount = spread(amount, targets, cent)
+            amount = spread(amount, targets, lefts, left, cent)
         if amount <= 0:
             results.append(CouponResult(code, reason="NOT_APPLICABLE"))
             continue
@@ -97,11 +101,8 @@ def apply_coupons(
     return results
 
 
-def _wanted(coupon: Coupon, lines: Sequence[Line], cent: Decimal) -> Decimal:
-    """The coupon's own amount on what is left of its lines, rounded once, before floors and the cap."""
-    left = ZERO
-    for line in lines:
-        left += line.subtotal - line.discount
+def _wanted(coupon: Coupon, left: Decimal, cent: Decimal) -> Decimal:
+    """The coupon's own amount on what is `left` of its lines, rounded once, before floors and the cap."""
     if coupon.type == "PERCENTAGE":
         wanted = percent_of(left, coupon.value).quantize(cent, ROUND_HALF_UP)
         if coupon.max_discount is not None:
@@ -110,17 +111,15 @@ def _wanted(coupon: Coupon, lines: Sequence[Line], cent: Decimal) -> Decimal:
     return min(coupon.value.quantize(cent, ROUND_HALF_UP), left)
 
 
-def spread(amount: Decimal, lines: Sequence[Line], cent: Decimal) -> Decimal:
+def spread(amount: Decimal, lines: Sequence[Line], lefts: Sequence[Decimal], total: Decimal, cent: Decimal) -> Decimal:
     """Add up to `amount` (on the currency grid) to the lines' discounts; return what was given.
 
-    Each line's exact share is in proportion to what is left of it, clipped at its room above
-    the floor (a clipped share is not moved to other lines: they belong to other products and
-    often other sellers). Every share but the last unclipped line's is rounded half up; that
-    line takes the remainder.
+    `lefts` is what is left of each line (subtotal - discount), `total` their sum. Each line's
+    exact share is in proportion to what is left of it, clipped at its room above the floor (a
+    clipped share is not moved to other lines: they belong to other products and often other
+    sellers). Every share but the last unclipped line's is rounded half up; that line takes the
+    remainder.
     """
-    total = ZERO
-    for line in lines:
-        total += line.subtotal - line.discount
     if total <= 0:
         return ZERO
     shares: list[Decimal] = []
@@ -128,8 +127,8 @@ def spread(amount: Decimal, lines: Sequence[Line], cent: Decimal) -> Decimal:
     given = ZERO
     last = -1  # the last line whose share is not clipped: it takes the rounding remainder
     for position, line in enumerate(lines):
-        left = line.subtotal - line.discount
-        room = max(left - line.floor, ZERO)
+        left = lefts[position]
+        room = max(left - line.priced.floor, ZERO)
         share = amount * left / total  # not left * (amount / total): a half-cent tie must stay exact
         if share < room:
             last = position
@@ -139,7 +138,7 @@ def spread(amount: Decimal, lines: Sequence[Line], cent: Decimal) -> Decimal:
         shares.append(share)
         rooms.append(room)
     given = given.quantize(cent, ROUND_HALF_UP)
-    if last >= 0:  # else every line is at its floor: the shares are the rooms, already on the grid
+    if last >= 0:  # else every line is at its floor: the shares are the rooms, on the grid (`Priced.floor` is)
         shares = [share.quantize(cent, ROUND_HALF_UP) for share in shares]
         rest = given - sum(shares, ZERO) + shares[last]
         shares[last] = min(max(rest, ZERO), rooms[last])

@@ -1,30 +1,35 @@
 """The quote engine (API.md §5): one pure function from a request and its inputs to a `Quote`.
 
 Steps, in order: list price, flash-sale split, price rules and line subtotals (`lines`),
-coupons (`discounts`), tax per line, delivery and small-basket fees (`delivery`), the total,
-and commission (`commission_breakdown`). Money is Decimal throughout and rounded half up to
-the currency's minor units once per line and once per fee; every total is the exact sum of
-the rounded parts it names. No I/O, no clock: `now` and `quote_id` are arguments.
+coupons (`discounts`), tax per line (`settle`), delivery and small-basket fees (`delivery`),
+the total, and commission (`settle`, `commission_breakdown`). Money is Decimal throughout and
+rounded half up to the currency's minor units once per line and once per fee; every total is
+the exact sum of the rounded parts it names. No I/O, no clock: `now` and `quote_id` are arguments.
+
+The configuration is read through the snapshot's pricing plan (`plan`): the rules and rates of a
+region and kind of line are resolved once per snapshot and window, and a line's rounded amounts
+once per set of inputs, so a warm quote mostly adds up and builds its response.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from quote_service.errors import invalid
 from quote_service.pricing.commission_breakdown import commission_breakdown
-from quote_service.pricing.delivery import Fee, delivery_fee, distance_km, flag_number, small_basket_fee
+from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
 from quote_service.pricing.discounts import CouponResult, apply_coupons
-from quote_service.pricing.flags import EvaluationContext, FlagSet, evaluate_all
-from quote_service.pricing.lines import Line, price_lines
-from quote_service.pricing.money import ZERO, is_currency, quantum
+from quote_service.pricing.flags import EvaluationContext, FlagSet, evaluate_compiled
+from quote_service.pricing.lines import price_lines
+from quote_service.pricing.money import ZERO, is_currency
+from quote_service.pricing.plan import RegionPlan, region_plan
 from quote_service.pricing.quote import (
     AppliedCoupon,
-    AppliedRule,
     Calculation,
     CatalogProduct,
     CustomerContext,
@@ -32,12 +37,10 @@ from quote_service.pricing.quote import (
     FlashOffer,
     PricingBreakdown,
     Quote,
-    QuoteLine,
     QuoteRequest,
     RejectedCoupon,
 )
-from quote_service.pricing.resolution import Resolution
-from quote_service.pricing.rules import PricingRule
+from quote_service.pricing.settle import settle
 from quote_service.pricing.snapshot import ConfigSnapshot
 
 DYNAMIC_PRICING = "dynamic_pricing"
@@ -61,94 +64,84 @@ def price_quote(
     """Price `request` under `snapshot` at `now` (API.md §5 steps 1-10).
 
     `products` and `flash` are keyed by the request's product_id. Raises ValidationFailed
-    (or CurrencyMismatch) with field paths for input the schema cannot refuse.
+    (or CurrencyMismatch) with field paths for input the schema cannot refuse. Pass the same
+    `defaults` object every time (the service builds it once): the snapshot's pricing plans are
+    kept per defaults object, so a new one per call prices correctly but never warm.
     """
     currency = request.currency.upper()
     if not is_currency(currency):
         raise invalid("currency", "not an ISO 4217 currency code")
-    cent = quantum(currency)
-    zero = ZERO.quantize(cent)
     address = request.delivery_address
     city, country = address.city, address.country
-    resolved = snapshot.resolver.at(now)
-    context = EvaluationContext(user_id=customer.customer_id, user_segment=customer.segment, city=city, country=country)
-    feature_flags, experiments = evaluate_all(snapshot.flags, context, now)
+    region = region_plan(
+        snapshot.resolver.at(now), city=city, country=country, currency=currency, defaults=defaults, now=now
+    )
+    zero = region.zero
+    feature_flags, experiments = _flags(snapshot, region, customer, now)
 
     # 1-4: lines
     lines = price_lines(
         request,
-        currency=currency,
-        cent=cent,
+        region=region,
         products=products,
         flash=flash,
-        rules=resolved if _dynamic_pricing(snapshot.flags, feature_flags) else None,
+        dynamic=_dynamic_pricing(snapshot.flags, feature_flags),
         user_tier=customer.tier,
-        city=city,
-        country=country,
         now=now,
     )
     subtotal = item_total = flash_total = flash_list_total = zero
     has_flash = False
     for line in lines:
-        subtotal += line.subtotal
-        item_total += line.list_subtotal
-        if line.flash_sale_id is not None:
+        priced = line.priced
+        subtotal += priced.subtotal
+        item_total += priced.list_subtotal
+        if priced.flash_sale_id is not None:
             has_flash = True
-            flash_total += line.subtotal
-            flash_list_total += line.list_subtotal
+            flash_total += priced.subtotal
+            flash_list_total += priced.list_subtotal
 
     # 5: coupons
-    coupons = apply_coupons(
-        request.coupon_codes,
-        lines,
-        snapshot.coupons,
-        subtotal=subtotal,
-        currency=currency,
-        cent=cent,
-        customer_uses=customer.coupon_uses,
-        max_discount_percentage=defaults.max_discount_percentage,
-        now=now,
-    )
+    coupons: list[CouponResult] = []
     discount = zero
-    for line in lines:
-        discount += line.discount
+    if request.coupon_codes:
+        coupons = apply_coupons(
+            request.coupon_codes,
+            lines,
+            snapshot.coupons,
+            subtotal=subtotal,
+            currency=currency,
+            cent=region.cent,
+            customer_uses=customer.coupon_uses,
+            max_discount_percentage=defaults.max_discount_percentage,
+            now=now,
+        )
+        for line in lines:
+            discount += line.discount
     goods = subtotal - discount
 
-    # 6: tax
-    tax_amount, tax_rules = _tax(
-        lines, resolved, default_rate=defaults.tax_rate, city=city, country=country, now=now, cent=cent
-    )
+    # 6 and 10 per line: tax, sales commission, the response lines
+    settled = settle(lines, region)
+    tax_amount = settled.tax
 
     # 7: delivery, then a free-delivery coupon
+    multiplier = feature_flags.get(EXPRESS_MULTIPLIER)
+    if multiplier is not None:
+        multiplier = flag_number(multiplier, low=ZERO, high=_MAX_MULTIPLIER, low_inclusive=False)
     delivery = delivery_fee(
-        resolved,
+        region,
         express=request.is_express_delivery,
-        km=distance_km(request.pickup_address, address),
+        pickup=request.pickup_address,
+        delivery=address,
         goods=goods,
-        flag_multiplier=flag_number(
-            feature_flags.get(EXPRESS_MULTIPLIER), low=ZERO, high=_MAX_MULTIPLIER, low_inclusive=False
-        ),
-        defaults=defaults,
-        city=city,
-        country=country,
-        now=now,
-        cent=cent,
+        flag_multiplier=multiplier,
     )
-    fee = _free_delivery_coupon(coupons, delivery, zero)
+    fee = _free_delivery_coupon(coupons, delivery, zero) if coupons else delivery.amount
 
     # 8: small basket
-    small = small_basket_fee(
-        resolved,
-        goods=goods,
-        flag_threshold=flag_number(
-            feature_flags.get(SMALL_BASKET_THRESHOLD), low=ZERO, high=_MAX_AMOUNT, low_inclusive=True
-        ),
-        defaults=defaults,
-        city=city,
-        country=country,
-        now=now,
-        cent=cent,
-    )
+    threshold = feature_flags.get(SMALL_BASKET_THRESHOLD)
+    if threshold is not None:
+        threshold = flag_number(threshold, low=ZERO, high=_MAX_AMOUNT, low_inclusive=True)
+    small = small_basket_fee(region, goods=goods, flag_threshold=threshold)
 
     # 9: total
     total = goods + tax_amount + fee + small.amount
@@ -156,19 +149,14 @@ def price_quote(
     # 10: commission
     commission = commission_breakdown(
         lines,
-        resolved,
-        default_percent=defaults.commission_rate,
+        settled,
+        region,
         quote_seller_id=request.seller_id,
         logistics_provider=request.logistics_provider,
         delivery_fee=fee,
-        city=city,
-        country=country,
-        currency=currency,
-        zero=zero,
-        now=now,
     )
 
-    price_rules = _price_rules_total(lines)
+    price_rules = settled.price_rules
     applied_coupons = []
     rejected_coupons = []
     for result in coupons:
@@ -182,7 +170,7 @@ def price_quote(
         ("price_rules", f"{len(price_rules)} price rules", subtotal - item_total - flash_total + flash_list_total),
         (
             "discount",
-            ", ".join(c.code for c in applied_coupons if c.type != "FREE_DELIVERY") or "none",
+            (applied_coupons and ", ".join(c.code for c in applied_coupons if c.type != "FREE_DELIVERY")) or "none",
             zero - discount,
         ),
         ("tax", "per line, after discounts", tax_amount),
@@ -201,7 +189,7 @@ def price_quote(
         small_basket_fee=small.amount,
         total_amount=total,
         currency=currency,
-        items=[_quote_line(line, cent) for line in lines],
+        items=settled.items,
         commission_breakdown=commission,
         pricing_breakdown=PricingBreakdown(
             item_total=item_total,
@@ -213,15 +201,36 @@ def price_quote(
             currency=currency,
             calculations=_calculations(steps, zero),
         ),
-        applied_rules=[*price_rules, *tax_rules, *delivery.rules, *small.rules],
+        applied_rules=[*price_rules, *settled.tax_rules, *delivery.rules, *small.rules],
         applied_coupons=applied_coupons,
         rejected_coupons=rejected_coupons,
         feature_flags=feature_flags,
         experiments=experiments,
         created_at=now,
-        valid_until=now + timedelta(minutes=defaults.validity_minutes),
+        valid_until=now + region.validity,
         config_version=snapshot.version,
     )
+
+
+def _flags(
+    snapshot: ConfigSnapshot, region: RegionPlan, customer: CustomerContext, now: datetime
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The flags served to this customer here and now (fresh dicts), kept per customer in the region plan.
+
+    A flag's answer reads the customer id and segment, the place (the region plan's) and `now`
+    only through the flags' start and end instants, so those make the key.
+    """
+    edges = snapshot.flag_edges
+    key = (customer.customer_id, customer.segment, bisect_right(edges, now) if edges else 0)
+    found = region.flags.get(key)
+    if found is None:
+        context = None
+        if snapshot.flags_read_context:
+            context = EvaluationContext(
+                user_id=customer.customer_id, user_segment=customer.segment, city=region.city, country=region.country
+            )
+        found = region.remember(region.flags, key, evaluate_compiled(snapshot.compiled_flags, context, now))
+    return dict(found[0]), dict(found[1])
 
 
 def _dynamic_pricing(flags: FlagSet, on: Mapping[str, Any]) -> bool:
@@ -230,39 +239,6 @@ def _dynamic_pricing(flags: FlagSet, on: Mapping[str, Any]) -> bool:
         return bool(on[DYNAMIC_PRICING])
     flag = flags.get(DYNAMIC_PRICING)
     return flag is None or bool(flag.default_value)
-
-
-def _applied(rule: PricingRule, amount: Decimal) -> AppliedRule:
-    return AppliedRule(rule_id=rule.id, name=rule.name, type=rule.type, version=rule.version, amount=amount)
-
-
-def _tax(
-    lines: list[Line],
-    rules: Resolution,
-    *,
-    default_rate: Decimal,
-    city: str,
-    country: str,
-    now: datetime,
-    cent: Decimal,
-) -> tuple[Decimal, list[AppliedRule]]:
-    """Step 6: each line's tax on its net at its category's TAX_RATE; the total and the rules used."""
-    total = ZERO.quantize(cent)
-    used: dict[int, list[Any]] = {}  # id(rule) -> [rule, tax]: UUIDs hash slowly
-    for line in lines:
-        rule, rate = rules.tax(category_id=line.category_id, city=city, country=country, now=now)
-        if rate is None:
-            rate = default_rate
-        line.tax_rate = rate
-        line.tax = tax = ((line.subtotal - line.discount) * rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate %
-        total += tax
-        if rule is not None:
-            entry = used.get(id(rule))
-            if entry is None:
-                used[id(rule)] = [rule, tax]
-            else:
-                entry[1] += tax
-    return total, [_applied(rule, amount) for rule, amount in used.values()]
 
 
 def _free_delivery_coupon(coupons: list[CouponResult], delivery: Fee, zero: Decimal) -> Decimal:
@@ -275,37 +251,6 @@ def _free_delivery_coupon(coupons: list[CouponResult], delivery: Fee, zero: Deci
             else:
                 result.reason = "NOT_APPLICABLE"
     return fee
-
-
-def _price_rules_total(lines: list[Line]) -> list[AppliedRule]:
-    """Each price rule once, with the money it moved summed over the lines."""
-    used: dict[int, list[Any]] = {}  # id(rule) -> [rule, amount]
-    for line in lines:
-        for rule, amount in line.rules:
-            entry = used.get(id(rule))
-            if entry is None:
-                used[id(rule)] = [rule, amount]
-            else:
-                entry[1] += amount
-    return [_applied(rule, amount) for rule, amount in used.values()]
-
-
-def _quote_line(line: Line, cent: Decimal) -> QuoteLine:
-    return QuoteLine(
-        product_id=line.product_id,
-        quantity=line.quantity,
-        list_unit_price=line.list_unit.quantize(cent, ROUND_HALF_UP),
-        unit_price=line.unit.quantize(cent, ROUND_HALF_UP),
-        line_subtotal=line.subtotal,
-        discount=line.discount,
-        tax=line.tax,
-        price_source=line.source,
-        applied_rules=list(line.applied),
-        category_id=line.category_id,
-        seller_id=line.seller_id,
-        flash_sale_id=line.flash_sale_id,
-        tax_rate=line.tax_rate,
-    )
 
 
 def _calculations(steps: list[tuple[str, str, Decimal]], zero: Decimal) -> list[Calculation]:

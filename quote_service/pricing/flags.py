@@ -185,12 +185,128 @@ class FlagSet(msgspec.Struct, frozen=True):
 
 def evaluate_all(flags: FlagSet, ctx: EvaluationContext, now: datetime) -> tuple[dict[str, Any], dict[str, str]]:
     """(feature_flags: key -> value of every flag that is on, experiments: key -> variant), by key."""
+    return evaluate_compiled(compile_flags(flags), ctx, now)
+
+
+class CompiledFlag:
+    """One flag's evaluation with everything that does not depend on the context worked out once.
+
+    Answers exactly as `evaluate` (the same checks in the same order), but hands out prepared
+    `FlagEvaluation`s: the default, the flag's value, one per variant.
+    """
+
+    __slots__ = (
+        "_arms",
+        "_default",
+        "_end_at",
+        "_error",
+        "_key",
+        "_matched",
+        "_regions",
+        "_segments",
+        "_start_at",
+        "_threshold",
+        "_total_weight",
+        "flag",
+    )
+
+    def __init__(self, flag: FeatureFlag) -> None:
+        rollout = flag.rollout
+        self.flag = flag
+        self._key = flag.key
+        self._start_at, self._end_at = rollout.start_at, rollout.end_at
+        self._segments, self._regions = rollout.user_segments, rollout.regions
+        self._threshold = None if rollout.percentage is None else rollout.percentage * _HUNDRED
+        self._default = _off(flag, "DEFAULT")
+        self._error = _off(flag, "ERROR")
+        self._matched = FlagEvaluation(
+            key=flag.key, enabled=True, value=flag.value, variant=None, reason="TARGETING_MATCH"
+        )
+        self._total_weight = sum(arm.weight for arm in rollout.variants)
+        running = 0
+        arms = []
+        for arm in rollout.variants:
+            running += arm.weight
+            split = FlagEvaluation(key=flag.key, enabled=True, value=arm.value, variant=arm.key, reason="SPLIT")
+            arms.append((running, split))
+        self._arms = tuple(arms) if rollout.variants else None
+
+    def evaluate(self, ctx: EvaluationContext, now: datetime) -> FlagEvaluation:
+        """`evaluate(self.flag, ctx, now)` for an enabled flag."""
+        if self._start_at is not None and now < self._start_at:
+            return self._default
+        if self._end_at is not None and now >= self._end_at:
+            return self._default
+        if self._segments and not _segment_listed(self._segments, ctx.user_segment):
+            return self._default
+        if self._regions and not _region_listed(self._regions, ctx):
+            return self._default
+        user_id = ctx.user_id
+        if self._threshold is not None:
+            if user_id is None:
+                if self._threshold < BUCKETS:  # percentage < 100
+                    return self._default
+            elif _hash(self._key, user_id, BUCKET_SEED) % BUCKETS >= self._threshold:
+                return self._default
+        if self._arms is None:
+            return self._matched
+        if user_id is None:
+            return self._default
+        if self._total_weight <= 0:
+            return self._error
+        point = _hash(self._key, user_id, VARIANT_SEED) % self._total_weight
+        for running, split in self._arms:
+            if point < running:
+                return split
+        raise AssertionError("unreachable: point < total")  # pragma: no cover
+
+
+CompiledFlags = tuple[tuple[FeatureFlag, FlagEvaluation | None, CompiledFlag | None], ...]
+"""Flags in key order, each with its evaluation when nobody and no instant can change it, else compiled."""
+
+
+def fixed_evaluation(flag: FeatureFlag) -> FlagEvaluation | None:
+    """What `evaluate` answers for `flag` whatever the context and instant; None when that depends on them."""
+    if not flag.is_enabled:
+        return _off(flag, "DISABLED")
+    rollout = flag.rollout
+    if (
+        rollout.start_at is None
+        and rollout.end_at is None
+        and not rollout.user_segments
+        and not rollout.regions
+        and rollout.percentage is None
+        and not rollout.variants
+    ):
+        return FlagEvaluation(key=flag.key, enabled=True, value=flag.value, variant=None, reason="TARGETING_MATCH")
+    return None
+
+
+def compile_flags(flags: FlagSet) -> CompiledFlags:
+    """The flags in key order, each fixed or compiled (a snapshot does this once)."""
+    compiled = []
+    for key in sorted(flags.by_key):
+        flag = flags.by_key[key]
+        fixed = fixed_evaluation(flag)
+        compiled.append((flag, fixed, CompiledFlag(flag) if fixed is None else None))
+    return tuple(compiled)
+
+
+def evaluate_compiled(
+    flags: CompiledFlags, ctx: EvaluationContext | None, now: datetime
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """`evaluate_all` over compiled flags; `ctx` may be None when every evaluation is fixed."""
     feature_flags: dict[str, Any] = {}
     experiments: dict[str, str] = {}
-    for key in sorted(flags.by_key):
-        result = evaluate(flags.by_key[key], ctx, now)
+    for flag, fixed, compiled in flags:
+        if compiled is not None:
+            assert ctx is not None
+            result = compiled.evaluate(ctx, now)
+        else:
+            assert fixed is not None
+            result = fixed
         if result.enabled:
-            feature_flags[key] = result.value
+            feature_flags[flag.key] = result.value
         if result.variant is not None:
-            experiments[key] = result.variant
+            experiments[flag.key] = result.variant
     return feature_flags, experiments

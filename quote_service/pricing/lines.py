@@ -2,7 +2,9 @@
 
 Each request item becomes one or two `Line`s: the units bought at the flash price (if any),
 then the rest at the list price moved by the price rules. A `Line` is the engine's mutable
-working row; later steps fill in its discount and tax, and the engine turns it into a `QuoteLine`.
+working row: it points at its `plan.LinePlan` (the rules, tax and rate for its kind of line) and
+at its `plan.Priced` (its prices and rounded amounts, computed once for every quote that has the
+same inputs); coupons then fill in its discount, and `settle` turns it into a `QuoteLine`.
 
 Rounding here and in the other steps is `money.round_money` written out (`quantize(cent,
 ROUND_HALF_UP)` with `cent = money.quantum(currency)`): on this path the call costs as much as the
@@ -12,14 +14,15 @@ rounding itself.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from uuid import UUID
 
 from quote_service.errors import CurrencyMismatch, FieldError, ValidationFailed
 from quote_service.pricing.money import ZERO, fits_minor_units, minor_units
+from quote_service.pricing.plan import Priced, RegionPlan
 from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer, PriceSource, QuoteRequest
-from quote_service.pricing.resolution import Resolution
 from quote_service.pricing.rules import PricingRule, apply_price_rules
 
 MAX_UNIT_PRICE = Decimal("1e12")
@@ -27,67 +30,13 @@ MAX_UNIT_PRICE = Decimal("1e12")
 
 
 class Line:
-    """One priced line while a quote is built."""
+    """One line while a quote is built: its shared `Priced` and the discount coupons give it."""
 
-    __slots__ = (
-        "applied",
-        "category_id",
-        "discount",
-        "flash_sale_id",
-        "floor",
-        "list_subtotal",
-        "list_unit",
-        "product_id",
-        "quantity",
-        "rules",
-        "seller_id",
-        "source",
-        "subtotal",
-        "tax",
-        "tax_rate",
-        "unit",
-    )
+    __slots__ = ("discount", "priced")
 
-    def __init__(
-        self,
-        *,
-        product_id: str,
-        quantity: int,
-        list_unit: Decimal,
-        unit: Decimal,
-        source: PriceSource,
-        category_id: str | None,
-        seller_id: str | None,
-        floor: Decimal,
-        cent: Decimal,
-        zero: Decimal,
-        flash_sale_id: UUID | None = None,
-    ) -> None:
-        self.product_id = product_id
-        self.quantity = quantity
-        self.list_unit = list_unit
-        self.unit = unit
-        """The exact unit price; shown rounded, the line is computed from the exact value."""
-        self.source: PriceSource = source
-        self.category_id = category_id
-        self.seller_id = seller_id
-        self.floor = floor
-        """The least this line may cost after coupons: min_price x quantity (0 without a catalog price)."""
-        self.flash_sale_id = flash_sale_id
-        self.list_subtotal = (list_unit * quantity).quantize(cent, ROUND_HALF_UP)
-        self.subtotal = (unit * quantity).quantize(cent, ROUND_HALF_UP)
-        self.rules: tuple[tuple[PricingRule, Decimal], ...] = ()
-        """Price rules that applied, in order, with the money each moved on this line."""
-        self.applied: tuple[AppliedRule, ...] = ()
-        """The same, as the response shows them."""
+    def __init__(self, priced: Priced, zero: Decimal) -> None:
+        self.priced = priced
         self.discount = zero
-        self.tax = zero
-        self.tax_rate = ZERO
-
-    @property
-    def coupon_eligible(self) -> bool:
-        """Flash-sale units are already at their lowest price: coupons skip them."""
-        return self.flash_sale_id is None
 
 
 def unit_price_problem(price: Decimal | None, currency: str) -> str | None:
@@ -145,30 +94,30 @@ def _apply_rules(
 def price_lines(
     request: QuoteRequest,
     *,
-    currency: str,
-    cent: Decimal,
+    region: RegionPlan,
     products: Mapping[str, CatalogProduct],
     flash: Mapping[str, FlashOffer],
-    rules: Resolution | None,
+    dynamic: bool,
     user_tier: str | None,
-    city: str,
-    country: str,
     now: datetime,
 ) -> list[Line]:
-    """Steps 1-4 for every item; `rules` None skips the price rules (dynamic pricing off).
+    """Steps 1-4 for every item; `dynamic` False skips the price rules (dynamic pricing off).
 
     Raises ValidationFailed naming every bad item, or CurrencyMismatch when that is the only problem.
     """
-    zero = ZERO.quantize(cent)
+    currency = region.currency
     errors: list[FieldError] = []
     mismatches: list[FieldError] = []
     lines: list[Line] = []
     flash_taken: dict[str, int] = {}
-    clock: tuple[int, int, int] | None = None
+    windows: frozenset[int] | None = None
+    priced = region.priced
+    zero = region.zero
+    quote_seller_id = request.seller_id
+    key: tuple[Any, ...]
     for index, item in enumerate(request.items):
         product = products.get(item.product_id)
         product_uuid: UUID | None = None
-        flash_sale_id: UUID | None = None
         category_id: str | None
         seller_id: str | None
         if product is not None and product.is_active:
@@ -180,15 +129,23 @@ def price_lines(
             list_unit, min_price = product.current_price, product.min_price
             category_id, seller_id, product_uuid = product.category_id, product.seller_id, product.id
         else:
-            problem = unit_price_problem(item.unit_price, currency)
-            if problem is not None:
-                errors.append(FieldError(f"items[{index}].unit_price", problem))
-                continue
-            assert item.unit_price is not None
-            source, list_unit, min_price = "request", item.unit_price, ZERO
-            category_id, seller_id = item.category_id, item.seller_id or request.seller_id
+            price = item.unit_price
+            if price is None or not price.is_finite() or price not in region.fine_prices:  # sNaN cannot be hashed
+                problem = unit_price_problem(price, currency)
+                if problem is not None:
+                    errors.append(FieldError(f"items[{index}].unit_price", problem))
+                    continue
+                assert price is not None
+                region.remember(region.fine_prices, price, None)
+            source, list_unit, min_price = "request", price, ZERO
+            category_id, seller_id = item.category_id, item.seller_id or quote_seller_id
         if errors or mismatches:
             continue  # keep validating the remaining items, price nothing
+        # The key of a line names every input of its `Priced`: the product as requested and as
+        # found, its category and sellers, its prices and units, and for the price rules the
+        # quantity (tiers), the customer's tier and the open TIME_WINDOWs (all they read of `now`).
+        product_key = None if product_uuid is None else product_uuid.int  # UUID hashes slowly
+        commission_seller = seller_id or quote_seller_id
         quantity = item.quantity
         rest = quantity
         offer = flash.get(item.product_id) if source == "catalog" else None
@@ -199,80 +156,66 @@ def price_lines(
                 flash_taken[item.product_id] = taken + units
                 rest -= units
                 flash_sale_id = offer.flash_sale_id
-                lines.append(
-                    Line(
+                key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price)
+                key += (units, offer.flash_price, flash_sale_id.int)
+                found = priced.get(key)
+                if found is None:
+                    plan = region.line(product_uuid, category_id, commission_seller)
+                    found = Priced(
+                        plan,
                         product_id=item.product_id,
-                        quantity=units,
-                        list_unit=list_unit,
-                        unit=offer.flash_price,
                         source="flash_sale",
                         category_id=category_id,
                         seller_id=seller_id,
-                        floor=min_price * units,
-                        cent=cent,
-                        zero=zero,
+                        list_unit=list_unit,
+                        unit=offer.flash_price,
+                        min_price=min_price,
+                        units=units,
                         flash_sale_id=flash_sale_id,
                     )
-                )
+                    region.remember(priced, key, found)
+                lines.append(Line(found, zero))
         if rest <= 0:
             continue
-        unit = list_unit
-        moved: tuple[tuple[PricingRule, Decimal], ...] = ()
-        shown: tuple[AppliedRule, ...] = ()
-        if rules is not None:
-            found = rules.price_rules(
-                product_id=product_uuid, category_id=category_id, city=city, country=country, now=now
-            )
-            if found:
-                product_key = None if product_uuid is None else product_uuid.int  # UUID hashes slowly
-                if clock is None:
-                    utc = now.astimezone(UTC)
-                    clock = (utc.isoweekday(), utc.hour, utc.minute)  # all that TIME_WINDOW rules read of `now`
-                key = (
-                    "price",
-                    product_key,
-                    category_id,
-                    city,
-                    country,
-                    list_unit,
-                    min_price,
-                    quantity,
-                    rest,
-                    user_tier,
-                    clock,
-                    cent,
+        if dynamic:
+            if windows is None:
+                windows = region.resolution.open_windows(now)
+            key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price)
+            key += (rest, quantity, user_tier, windows)
+        else:
+            key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price, rest)
+        found = priced.get(key)
+        if found is None:
+            plan = region.line(product_uuid, category_id, commission_seller)
+            unit = list_unit
+            moved: tuple[tuple[PricingRule, Decimal], ...] = ()
+            shown: tuple[AppliedRule, ...] = ()
+            if dynamic and plan.price_rules:
+                unit, moved, shown = _apply_rules(
+                    plan.price_rules,
+                    list_unit=list_unit,
+                    min_price=min_price,
+                    quantity=quantity,
+                    units=rest,
+                    user_tier=user_tier,
+                    now=now,
+                    cent=region.cent,
                 )
-                priced = rules.recall(key)
-                if priced is None:
-                    priced = rules.keep(
-                        key,
-                        _apply_rules(
-                            found,
-                            list_unit=list_unit,
-                            min_price=min_price,
-                            quantity=quantity,
-                            units=rest,
-                            user_tier=user_tier,
-                            now=now,
-                            cent=cent,
-                        ),
-                    )
-                unit, moved, shown = priced
-        line = Line(
-            product_id=item.product_id,
-            quantity=rest,
-            list_unit=list_unit,
-            unit=unit,
-            source=source,
-            category_id=category_id,
-            seller_id=seller_id,
-            floor=min_price * rest,
-            cent=cent,
-            zero=zero,
-        )
-        if moved:
-            line.rules, line.applied = moved, shown
-        lines.append(line)
+            found = Priced(
+                plan,
+                product_id=item.product_id,
+                source=source,
+                category_id=category_id,
+                seller_id=seller_id,
+                list_unit=list_unit,
+                unit=unit,
+                min_price=min_price,
+                units=rest,
+                moved=moved,
+                shown=shown,
+            )
+            region.remember(priced, key, found)
+        lines.append(Line(found, zero))
     if errors:
         raise ValidationFailed("some items cannot be priced", details=errors + mismatches)
     if mismatches:

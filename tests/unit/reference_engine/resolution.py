@@ -1,0 +1,219 @@
+"""FROZEN COPY (see engine.py here).
+
+Memoized configuration lookups: which rules and rates apply, computed once per snapshot and window.
+
+Which rule or rate applies to a (product, category, seller, region) depends on the snapshot and
+on `now` only through the effective windows (`effective_from`, `effective_to`) of its rules and
+rates. Between two consecutive window edges every answer is constant, so each snapshot's
+`Resolver` keeps the answers per edge interval and a warm quote resolves its configuration with
+dict lookups. `recall`/`keep` hold derived results (a line's price-rule chain, the delivery fee
+before waivers) under keys that name every other input, e.g. the UTC minute and weekday for
+TIME_WINDOW rules.
+
+The memo is an optimisation, never a source of truth: each answer is exactly what the pricing
+functions return for that `now`. It belongs to its snapshot (`ConfigSnapshot.resolver`, built
+with it), so a new configuration starts with an empty memo and an old one is freed with its
+snapshot; there is no module-level state. It is bounded (`MAX_ENTRIES` per interval, two
+intervals per snapshot) and forgets everything when full.
+
+Concurrency: nothing here takes a lock. The service prices on the event loop's one thread and
+`price_quote` is synchronous, so no two quotes interleave. Threads sharing a snapshot would still
+get exact answers (an entry is only ever filled from a `now` inside its interval, and each dict
+operation is atomic under the GIL), at worst doing some work twice and briefly passing the bound.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID
+
+from quote_service.pricing.commission import (
+    CommissionIndex,
+    CommissionRate,
+    resolve_logistics_rate,
+    resolve_sales_rate,
+)
+from quote_service.pricing.rules import (
+    PricingRule,
+    RuleBook,
+    RuleType,
+    TaxRateConfig,
+    fee_rule,
+    price_rules,
+    tax_rule,
+)
+
+MAX_ENTRIES = 20_000
+"""Answers kept per snapshot interval before the memo starts over (bounds memory under many regions)."""
+_INTERVALS_KEPT = 2
+"""Intervals kept per snapshot: around a window edge, quotes in flight straddle two of them."""
+_T = TypeVar("_T")
+
+
+def window_edges(book: RuleBook, index: CommissionIndex) -> list[datetime]:
+    """Every instant at which some rule or rate enters or leaves its window, ascending."""
+    edges: set[datetime] = set()
+    dated: list[PricingRule | CommissionRate] = [*book.all_versions(), *index.rates()]
+    for entry in dated:
+        edges.add(entry.effective_from)
+        if entry.effective_to is not None:
+            edges.add(entry.effective_to)
+    return sorted(edges)
+
+
+class Resolution:
+    """The lookups of one snapshot within one interval between window edges."""
+
+    __slots__ = ("_book", "_fees", "_index", "_logistics", "_prices", "_results", "_sales", "_size", "_taxes")
+
+    def __init__(self, book: RuleBook, index: CommissionIndex) -> None:
+        self._book = book
+        self._index = index
+        self._prices: dict[tuple[Any, ...], list[PricingRule]] = {}
+        self._taxes: dict[tuple[Any, ...], tuple[PricingRule | None, Decimal | None]] = {}
+        self._fees: dict[tuple[Any, ...], PricingRule | None] = {}
+        self._sales: dict[tuple[Any, ...], CommissionRate | None] = {}
+        self._logistics: dict[tuple[Any, ...], CommissionRate | None] = {}
+        self._results: dict[tuple[Any, ...], Any] = {}
+        self._size = 0
+
+    def __len__(self) -> int:
+        """How many answers are kept."""
+        return self._size
+
+    def _grow(self) -> None:
+        self._size += 1
+        if self._size > MAX_ENTRIES:
+            for memo in (self._prices, self._taxes, self._fees, self._sales, self._logistics, self._results):
+                memo.clear()
+            self._size = 0
+
+    def recall(self, key: tuple[Any, ...]) -> Any:
+        """A result kept with `keep`, or None. The key must hold every input of the result but the interval."""
+        return self._results.get(key)
+
+    def keep(self, key: tuple[Any, ...], result: _T) -> _T:
+        """Keep `result` (never None) under `key` for the rest of the interval; returns it."""
+        self._grow()
+        self._results[key] = result
+        return result
+
+    def price_rules(
+        self, *, product_id: UUID | None, category_id: str | None, city: str, country: str, now: datetime
+    ) -> list[PricingRule]:
+        """`rules.price_rules` (the caller must not change the list)."""
+        key = (None if product_id is None else product_id.int, category_id, city, country)  # UUID hashes slowly
+        found = self._prices.get(key)
+        if found is None:
+            found = price_rules(
+                self._book, product_id=product_id, category_id=category_id, city=city, country=country, now=now
+            )
+            self._grow()
+            self._prices[key] = found
+        return found
+
+    def tax(
+        self, *, category_id: str | None, city: str, country: str, now: datetime
+    ) -> tuple[PricingRule | None, Decimal | None]:
+        """The TAX_RATE rule for a line and its rate; (None, None) when the default applies."""
+        key = (category_id, city, country)
+        found = self._taxes.get(key)
+        if found is None:
+            rule = tax_rule(self._book, category_id=category_id, city=city, country=country, now=now)
+            rate = None
+            if rule is not None:
+                assert isinstance(rule.configuration, TaxRateConfig)
+                rate = rule.configuration.rate
+            found = (rule, rate)
+            self._grow()
+            self._taxes[key] = found
+        return found
+
+    def fee_rule(self, rule_type: RuleType, *, city: str, country: str, now: datetime) -> PricingRule | None:
+        """`rules.fee_rule`."""
+        key = (rule_type, city, country)
+        try:
+            return self._fees[key]
+        except KeyError:
+            found = fee_rule(self._book, rule_type, city=city, country=country, now=now)
+            self._grow()
+            self._fees[key] = found
+            return found
+
+    def sales_rate(
+        self, *, category_id: str | None, seller_id: str | None, city: str, country: str, currency: str, now: datetime
+    ) -> CommissionRate | None:
+        """`commission.resolve_sales_rate`."""
+        key = (category_id, seller_id, city, country, currency)
+        try:
+            return self._sales[key]
+        except KeyError:
+            found = resolve_sales_rate(
+                self._index,
+                category_id=category_id,
+                seller_id=seller_id,
+                city=city,
+                country=country,
+                currency=currency,
+                now=now,
+            )
+            self._grow()
+            self._sales[key] = found
+            return found
+
+    def logistics_rate(
+        self,
+        *,
+        provider: str | None,
+        seller_id: str | None,
+        category_ids: frozenset[str],
+        city: str,
+        country: str,
+        currency: str,
+        now: datetime,
+    ) -> CommissionRate | None:
+        """`commission.resolve_logistics_rate`."""
+        if provider is None:
+            return None
+        key = (provider, seller_id, category_ids, city, country, currency)
+        try:
+            return self._logistics[key]
+        except KeyError:
+            found = resolve_logistics_rate(
+                self._index,
+                provider=provider,
+                seller_id=seller_id,
+                category_ids=category_ids,
+                city=city,
+                country=country,
+                currency=currency,
+                now=now,
+            )
+            self._grow()
+            self._logistics[key] = found
+            return found
+
+
+class Resolver:
+    """The memoized lookups of one snapshot: a `Resolution` per interval between window edges."""
+
+    __slots__ = ("_book", "_edges", "_index", "_intervals")
+
+    def __init__(self, book: RuleBook, index: CommissionIndex) -> None:
+        self._book = book
+        self._index = index
+        self._edges = window_edges(book, index)
+        self._intervals: dict[int, Resolution] = {}
+
+    def at(self, now: datetime) -> Resolution:
+        """The lookups valid at `now` (shared by every quote priced in the same interval)."""
+        interval = bisect_right(self._edges, now)
+        found = self._intervals.get(interval)
+        if found is None:
+            if len(self._intervals) >= _INTERVALS_KEPT:
+                self._intervals.clear()
+            found = self._intervals[interval] = Resolution(self._book, self._index)
+        return found

@@ -1,0 +1,407 @@
+"""The engine prices exactly as the engine before the per-snapshot pricing plan (differential test).
+
+`tests/unit/reference_engine` is a frozen copy of the engine as it was before the plan. Both price
+the same thousands of random baskets under random snapshots (rates, rules with time windows,
+quantity and user tiers, versions and effective windows, coupons, flags, flash offers, currencies
+with 0, 2 and 3 digits) at random instants, each snapshot reused for many baskets so that every
+memo is exercised warm as well as cold, and the JSON of each quote must be byte for byte the same
+(or both must refuse the basket with the same error).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import pytest
+
+from quote_service.errors import ServiceError
+from quote_service.pricing.commission import CommissionRate, Tier
+from quote_service.pricing.coupons import Coupon
+from quote_service.pricing.engine import price_quote
+from quote_service.pricing.flags import FeatureFlag, Rollout, Variant
+from quote_service.pricing.money import minor_units
+from quote_service.pricing.quote import (
+    Address,
+    CatalogProduct,
+    CustomerContext,
+    EngineDefaults,
+    FlashOffer,
+    QuoteItemIn,
+    QuoteRequest,
+)
+from quote_service.pricing.rules import (
+    DeliveryFeeConfig,
+    DistanceBand,
+    ExpressFeeConfig,
+    FreeDeliveryConfig,
+    PricingRule,
+    QuantityTier,
+    QuantityTierConfig,
+    RegionalFeeConfig,
+    RuleConfig,
+    SmallBasketConfig,
+    TaxRateConfig,
+    TimeWindowConfig,
+    UserTierConfig,
+)
+from quote_service.pricing.snapshot import ConfigSnapshot
+from tests.unit.reference_engine.engine import price_quote as reference_price_quote
+
+D = Decimal
+BASE = datetime(2025, 6, 2, 0, 0, tzinfo=UTC)  # a Monday
+CURRENCIES = ("EUR", "EUR", "TRY", "JPY", "KWD")
+PLACES = (("Istanbul", "TR"), ("Ankara", "TR"), ("Berlin", "DE"), ("istanbul ", "tr"))
+REGIONS = (None, None, "Istanbul", "TR", " de ", "Berlin", "")
+CATEGORIES = ("books", "toys", "food", "electronics")
+SELLERS = ("s1", "s2", "s3")
+TIERS = (None, "gold", "Silver", "bronze")
+CODES = ("P10", "P33", "F7", "SHIP", "BOOKS", "OLD", "LIMIT", "MIN", "NOPE")
+SNAPSHOTS = 60
+BASKETS_PER_SNAPSHOT = 60
+
+
+def money(rng: random.Random, currency: str, low: float, high: float) -> Decimal:
+    """An amount on the currency's grid, with the database's four decimals half the time."""
+    digits = minor_units(currency)
+    amount = Decimal(rng.randint(int(low * 10**digits), int(high * 10**digits))).scaleb(-digits)
+    return amount.quantize(D("0.0001")) if rng.random() < 0.5 else amount
+
+
+def percent(rng: random.Random, low: int = -40, high: int = 30) -> Decimal:
+    return D(rng.randint(low * 10, high * 10)).scaleb(-1)
+
+
+def instant(rng: random.Random) -> datetime:
+    return BASE + timedelta(minutes=rng.randrange(0, 3 * 24 * 60))
+
+
+def window(rng: random.Random) -> dict[str, Any]:
+    """An effective window: mostly open since long ago, sometimes starting or ending inside the test days."""
+    start = BASE - timedelta(days=30) if rng.random() < 0.7 else instant(rng)
+    end = None if rng.random() < 0.7 else start + timedelta(hours=rng.randint(1, 48))
+    return {"effective_from": start, "effective_to": end}
+
+
+def make_rule(rng: random.Random, n: int, config: RuleConfig, products: list[CatalogProduct]) -> PricingRule:
+    rule_type = type(config).__struct_config__.tag
+    assert isinstance(rule_type, str)
+    return PricingRule(
+        id=UUID(int=rng.getrandbits(128)),
+        name=f"rule-{n % 9}-{rule_type}" if rng.random() < 0.3 else f"rule-{n}",
+        version=rng.randint(1, 3),
+        type=rule_type,  # type: ignore[arg-type]
+        configuration=config,
+        region=rng.choice(REGIONS),
+        product_id=rng.choice(products).id if products and rng.random() < 0.1 else None,
+        category_id=rng.choice(CATEGORIES) if rng.random() < 0.3 else None,
+        priority=rng.randint(0, 3),
+        exclusive=rng.random() < 0.15,
+        is_active=rng.random() < 0.95,
+        retired_at=BASE if rng.random() < 0.03 else None,
+        **window(rng),
+    )
+
+
+def price_config(rng: random.Random) -> RuleConfig:
+    kind = rng.randrange(3)
+    if kind == 0:
+        start, end = rng.randrange(24 * 4) * 15, rng.randrange(24 * 4) * 15
+        days = tuple(sorted(rng.sample(range(1, 8), rng.randint(1, 7)))) if rng.random() < 0.4 else None
+        return TimeWindowConfig(
+            adjust_percent=percent(rng),
+            start_time=f"{start // 60:02d}:{start % 60:02d}",
+            end_time=f"{end // 60:02d}:{end % 60:02d}",
+            days_of_week=days,
+        )
+    if kind == 1:
+        thresholds = sorted(rng.sample(range(1, 12), rng.randint(1, 3)))
+        return QuantityTierConfig(
+            tiers=tuple(QuantityTier(min_quantity=q, adjust_percent=percent(rng)) for q in thresholds)
+        )
+    names = rng.sample(["gold", "GOLD ", "silver", "bronze"], rng.randint(1, 3))
+    return UserTierConfig(tiers={name: percent(rng) for name in names})
+
+
+def fee_config(rng: random.Random, currency: str) -> RuleConfig:
+    kind = rng.randrange(6)
+    if kind == 0:
+        bands = (
+            DistanceBand(max_km=D("5"), fee=money(rng, currency, 1, 20)),
+            DistanceBand(max_km=D("30"), fee=money(rng, currency, 5, 40)),
+        )
+        return DeliveryFeeConfig(
+            base_fee=money(rng, currency, 0, 30),
+            per_km=rng.choice([None, D("0.8"), D("1.255")]),
+            max_fee=rng.choice([None, money(rng, currency, 10, 60)]),
+            distance_bands=bands if rng.random() < 0.5 else None,
+        )
+    if kind == 1:
+        return ExpressFeeConfig(
+            multiplier=rng.choice([D("1.5"), D("1.8"), D("2.25")]),
+            base_fee=rng.choice([None, money(rng, currency, 5, 30)]),
+            distance_factor=rng.choice([None, D("0.25"), D("0.137")]),
+            max_fee=rng.choice([None, money(rng, currency, 20, 90)]),
+        )
+    if kind == 2:
+        return RegionalFeeConfig(amount=rng.choice([D("4.50"), D("1.255"), D("0")]))
+    if kind == 3:
+        return FreeDeliveryConfig(min_subtotal=money(rng, currency, 0, 1500))
+    if kind == 4:
+        return SmallBasketConfig(threshold=money(rng, currency, 0, 200), fee=money(rng, currency, 0, 15))
+    return TaxRateConfig(rate=rng.choice([D("0"), D("8"), D("10"), D("18"), D("20"), D("7.7")]))
+
+
+def make_rate(rng: random.Random, currency: str) -> CommissionRate:
+    kind = rng.choice(["PERCENTAGE", "PERCENTAGE", "FLAT", "TIERED"])
+    fields: dict[str, Any] = {
+        "id": UUID(int=rng.getrandbits(128)),
+        "commission_type": kind,
+        "currency": currency if rng.random() < 0.9 else "USD",
+        "category_id": rng.choice([None, None, *CATEGORIES]),
+        "seller_id": rng.choice([None, None, *SELLERS]),
+        "logistics_provider": rng.choice([None, None, None, "FastShip", "fastship"]),
+        "region": rng.choice(REGIONS),
+        "min_amount": rng.choice([None, D("0.5")]),
+        "max_amount": rng.choice([None, D("40")]),
+        "priority": rng.randint(0, 2),
+        "is_active": rng.random() < 0.95,
+        "created_at": BASE - timedelta(days=rng.randint(1, 90)),
+        **window(rng),
+    }
+    if kind == "TIERED":
+        fields.update(rate=None, tiers=(Tier(up_to=D("100"), rate=D("10")), Tier(up_to=None, rate=D("3.5"))))
+    else:
+        fields["rate"] = rng.choice([D("0"), D("2.5"), D("8"), D("12.345"), D("0.75")])
+    return CommissionRate(**fields)
+
+
+def make_flags(rng: random.Random) -> list[FeatureFlag]:
+    flags = [
+        FeatureFlag(
+            key="dynamic_pricing",
+            type="BOOLEAN",
+            value=rng.random() < 0.85,
+            default_value=rng.random() < 0.5,
+            is_enabled=rng.random() < 0.9,
+            rollout=Rollout(percentage=rng.choice([None, None, D("50")])),
+        ),
+        FeatureFlag(
+            key="checkout_layout",
+            type="STRING",
+            value="classic",
+            default_value="classic",
+            is_enabled=True,
+            rollout=Rollout(
+                variants=(Variant(key="a", weight=1, value="one"), Variant(key="b", weight=2, value="two"))
+            ),
+        ),
+        FeatureFlag(
+            key="loyal_only",
+            type="BOOLEAN",
+            value=True,
+            default_value=False,
+            is_enabled=True,
+            rollout=Rollout(user_segments=("loyal",), regions=rng.choice([(), ("TR",), ("berlin",)])),
+        ),
+        FeatureFlag(
+            key="evening_banner",
+            type="BOOLEAN",
+            value=True,
+            default_value=False,
+            is_enabled=True,
+            rollout=Rollout(start_at=instant(rng), end_at=BASE + timedelta(days=2)),
+        ),
+    ]
+    if rng.random() < 0.6:
+        flags.append(
+            FeatureFlag(
+                key="express_delivery_multiplier",
+                type="NUMBER",
+                value=rng.choice([D("1.5"), D("3"), D("0"), 2, "2.5", D("101")]),
+                default_value=None,
+                is_enabled=True,
+                rollout=Rollout(percentage=rng.choice([None, D("50")])),
+            )
+        )
+    if rng.random() < 0.4:
+        flags.append(
+            FeatureFlag(
+                key="small_basket_threshold",
+                type="NUMBER",
+                value=rng.choice([D("0"), D("80"), D("250.5")]),
+                default_value=None,
+                is_enabled=True,
+            )
+        )
+    return flags
+
+
+def make_coupons(rng: random.Random, currency: str) -> list[Coupon]:
+    since = BASE - timedelta(days=1)
+    fixed = D("750") if minor_units(currency) == 0 else D("7.50")
+    return [
+        Coupon(code="P10", type="PERCENTAGE", value=D("10.0000"), valid_from=since),
+        Coupon(
+            code="P33", type="PERCENTAGE", value=D("33.3"), max_discount=rng.choice([None, D("80")]), valid_from=since
+        ),
+        Coupon(code="F7", type="FIXED", value=fixed, currency=currency, valid_from=since),
+        Coupon(code="SHIP", type="FREE_DELIVERY", value=D("0"), valid_from=since),
+        Coupon(
+            code="BOOKS", type="PERCENTAGE", value=D("15"), category_ids=frozenset({"books", "toys"}), valid_from=since
+        ),
+        Coupon(code="OLD", type="PERCENTAGE", value=D("5"), valid_from=since, valid_to=instant(rng)),
+        Coupon(code="LIMIT", type="PERCENTAGE", value=D("5"), valid_from=since, per_customer_limit=1, usage_limit=10),
+        Coupon(
+            code="MIN",
+            type="FIXED",
+            value=fixed,
+            currency=currency,
+            min_subtotal=money(rng, currency, 50, 400),
+            valid_from=since,
+        ),
+    ]
+
+
+def make_products(rng: random.Random, currency: str) -> list[CatalogProduct]:
+    products = []
+    for n in range(12):
+        price = money(rng, currency, 1, 2000)
+        floor = rng.choice([D("0"), D("0.7"), D("0.95"), D("1")])
+        digits = minor_units(currency)
+        min_price = (price * floor).quantize(D(1).scaleb(-digits))
+        products.append(
+            CatalogProduct(
+                id=UUID(int=rng.getrandbits(128)),
+                currency=currency if rng.random() < 0.97 else "USD",
+                current_price=price,
+                min_price=min_price.quantize(D("0.0001")) if rng.random() < 0.5 else min_price,
+                category_id=CATEGORIES[n % len(CATEGORIES)],
+                seller_id=rng.choice(SELLERS) if rng.random() < 0.95 else "",
+                is_active=rng.random() < 0.93,
+            )
+        )
+    return products
+
+
+def make_world(rng: random.Random) -> dict[str, Any]:
+    currency = rng.choice(CURRENCIES)
+    products = make_products(rng, currency)
+    rules = [make_rule(rng, n, price_config(rng), products) for n in range(rng.randint(0, 8))]
+    rules += [make_rule(rng, 100 + n, fee_config(rng, currency), []) for n in range(rng.randint(0, 10))]
+    flash = {}
+    for made in rng.sample(products, rng.randint(0, 3)):
+        flash[str(made.id)] = FlashOffer(
+            flash_sale_id=UUID(int=rng.getrandbits(128)),
+            product_id=made.id,
+            flash_price=max(
+                made.min_price, (made.current_price * D("0.8")).quantize(D(1).scaleb(-minor_units(currency)))
+            ),
+            remaining_stock=rng.randint(0, 6),
+            customer_remaining_limit=rng.randint(0, 4),
+        )
+    snapshot = ConfigSnapshot.build(
+        version=rng.randint(1, 99),
+        rates=[make_rate(rng, currency) for _ in range(rng.randint(0, 8))],
+        rules=rules,
+        flags=make_flags(rng) if rng.random() < 0.9 else [],
+        coupons=make_coupons(rng, currency),
+    )
+    return {"currency": currency, "products": products, "flash": flash, "snapshot": snapshot}
+
+
+def make_basket(rng: random.Random, world: dict[str, Any]) -> tuple[QuoteRequest, CustomerContext]:
+    currency: str = world["currency"]
+    items = []
+    for n in range(rng.randint(1, 5)):
+        if rng.random() < 0.75:
+            made = rng.choice(world["products"])
+            items.append(
+                QuoteItemIn(
+                    product_id=str(made.id), quantity=rng.randint(1, 12), unit_price=rng.choice([None, D("1.00")])
+                )
+            )
+        else:
+            price = money(rng, currency, 0.5, 500) if rng.random() < 0.95 else D("0.001")
+            items.append(
+                QuoteItemIn(
+                    product_id=f"free-{n % 3}",
+                    quantity=rng.randint(1, 12),
+                    unit_price=price if rng.random() < 0.97 else None,
+                    category_id=rng.choice([None, *CATEGORIES]),
+                    seller_id=rng.choice([None, *SELLERS]),
+                )
+            )
+    city, country = rng.choice(PLACES)
+    coordinates = rng.random() < 0.6
+    request = QuoteRequest(
+        customer_id=f"customer-{rng.randrange(50)}",
+        seller_id=rng.choice([None, *SELLERS]),
+        items=items,
+        delivery_address=Address(
+            city=city,
+            country=country,
+            latitude=41.0 + rng.random() / 5 if coordinates else None,
+            longitude=29.0 + rng.random() / 5 if coordinates else None,
+        ),
+        pickup_address=Address(city="Istanbul", country="TR", latitude=41.05, longitude=29.01)
+        if rng.random() < 0.7
+        else None,
+        is_express_delivery=rng.random() < 0.4,
+        coupon_codes=rng.sample(CODES, rng.choice([0, 0, 1, 1, 2, 3])),
+        currency=currency.lower() if rng.random() < 0.1 else (currency if rng.random() < 0.98 else "XXX"),
+        logistics_provider=rng.choice([None, "FastShip", "FASTSHIP", "SlowShip"]),
+    )
+    customer = CustomerContext(
+        customer_id=request.customer_id,
+        tier=rng.choice(TIERS),
+        segment=rng.choice([None, "loyal", "new"]),
+        coupon_uses={"LIMIT": 1} if rng.random() < 0.3 else {},
+    )
+    return request, customer
+
+
+DEFAULTS = (
+    EngineDefaults(),
+    EngineDefaults(tax_rate=D("20"), delivery_fee=D("12.50"), commission_rate=D("12"), max_discount_percentage=D("30")),
+)
+
+
+def priced(engine: Any, request: QuoteRequest, world: dict[str, Any], **inputs: Any) -> bytes:
+    """The quote's JSON, or the refusal (type, message, details) as JSON."""
+    try:
+        quote = engine(
+            request, snapshot=world["snapshot"], products=world["products_by_id"], flash=world["flash"], **inputs
+        )
+    except ServiceError as error:
+        return msgspec.json.encode([type(error).__name__, error.message, error.details])
+    return msgspec.json.encode(quote)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_plan_prices_every_basket_exactly_as_the_engine_before_it(seed: int) -> None:
+    rng = random.Random(seed)
+    compared = refused = 0
+    for _ in range(SNAPSHOTS // 4):
+        world = make_world(rng)
+        world["products_by_id"] = {str(made.id): made for made in world["products"]}
+        instants = [instant(rng) for _ in range(3)]  # a few instants per snapshot: memos are per window
+        for _ in range(BASKETS_PER_SNAPSHOT):
+            request, customer = make_basket(rng, world)
+            inputs = {
+                "customer": customer,
+                "defaults": rng.choice(DEFAULTS),
+                "now": rng.choice(instants),
+                "quote_id": UUID(int=rng.getrandbits(128)),
+            }
+            new = priced(price_quote, request, world, **inputs)
+            old = priced(reference_price_quote, request, world, **inputs)
+            assert new == old, (request, customer, inputs)
+            compared += 1
+            refused += new.startswith(b"[")
+    assert compared == SNAPSHOTS // 4 * BASKETS_PER_SNAPSHOT
+    assert refused < compared // 4  # most baskets are priced, not refused
