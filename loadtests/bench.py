@@ -86,7 +86,7 @@ def prepare(base: str, env: dict[str, str]) -> tuple[str, list[str]]:
     seed = [sys.executable, "-m", "quote_service.cli", "seed-demo"]
     subprocess.run(seed, env=env, check=True, capture_output=True)  # noqa: S603 - our own CLI
     with httpx.Client(base_url=base, timeout=10) as http:
-        login = {"username": "demo-admin", "password": "demo-admin-password"}
+        login = {"username": "demo-admin", "password": "quote-service-admin"}
         token = http.post("/api/v1/auth/token", json=login).json()["data"]["access_token"]
         admin = {"Authorization": f"Bearer {token}"}
         key = http.post("/api/v1/api-keys", json={"name": "bench"}, headers=admin).json()["data"]["key"]

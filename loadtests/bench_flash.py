@@ -50,7 +50,7 @@ import httpx
 from cpu import machine_busy, processes, stores_cpu, tree_cpu
 
 LUA = Path(__file__).resolve().parent / "flash_purchases.lua"
-ADMIN_LOGIN = {"username": "demo-admin", "password": "demo-admin-password"}  # seed-demo's admin
+ADMIN_LOGIN = {"username": "demo-admin", "password": "quote-service-admin"}  # seed-demo's admin
 
 
 # -- CPU accounting (loadtests/cpu.py) ------------------------------------------------------------

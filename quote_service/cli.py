@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import os
 import shutil
+import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
@@ -16,6 +19,8 @@ from uuid import UUID
 
 import msgspec
 
+from quote_service.auth.gate import default_slots
+from quote_service.auth.passwords import password_problem
 from quote_service.auth.schemas import UserCreate
 from quote_service.auth.service import AuthService
 from quote_service.cache.redis import create_redis
@@ -27,12 +32,17 @@ from quote_service.embedded import embedded_stores
 from quote_service.errors import ServiceError
 from quote_service.observability.logging import configure_logging
 from quote_service.snapshot.bus import announce_change, read_version
+from quote_service.validation import describe_validation_error
 
 # The application's modules (demo, flash sales, anything that creates Prometheus metrics) are
 # imported inside the commands that need them: `serve` must set PROMETHEUS_MULTIPROC_DIR before
 # prometheus_client is first imported, because granian forks the workers from this process.
 
 T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """The command cannot run as asked; the message tells the operator why and what to do."""
 
 
 @contextlib.contextmanager
@@ -81,19 +91,30 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
-    data = msgspec.convert(
-        {
-            "username": args.username,
-            "password": args.password,
-            "role": args.role,
-            "tier": args.tier,
-            "segment": args.segment,
-        },
-        UserCreate,
-    )
+    problem = password_problem(args.password, username=args.username)
+    if problem is not None:  # before msgspec, whose message names `$.password` and a length rule
+        print(f"quote-service: password {problem}", file=sys.stderr)
+        return 1
+    try:
+        data = msgspec.convert(
+            {
+                "username": args.username,
+                "password": args.password,
+                "role": args.role,
+                "tier": args.tier,
+                "segment": args.segment,
+            },
+            UserCreate,
+        )
+    except msgspec.ValidationError as exc:
+        print(f"quote-service: {describe_validation_error(exc, rules=_USER_RULES)}", file=sys.stderr)
+        return 1
     user = _with_pool(settings, lambda pool: AuthService(settings, pool).create_user(data))
     print(f"created {user.role} {user.username} ({user.id})")
     return 0
+
+
+_USER_RULES = {"username": "must be 1-64 characters: letters, digits and _ . @ + -"}
 
 
 def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
@@ -101,20 +122,32 @@ def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
         settings,
         lambda pool: AuthService(settings, pool).create_api_key(name=args.name, role=args.role, created_by=None),
     )
-    print(f"API key {created.name} ({created.id}), role {created.role}. It is shown once; store it now:")
+    # The key alone on stdout (`KEY=$(quote-service create-api-key ...)`); everything else on stderr.
+    print(f"API key {created.name} ({created.id}), role {created.role}; shown once, store it now:", file=sys.stderr)
     print(created.key)
     return 0
 
 
-def cmd_seed_demo(settings: Settings, _: argparse.Namespace) -> int:
+def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     from quote_service import demo
 
-    summary = _with_pool(settings, lambda pool: demo.seed_demo(settings, pool))
+    admin, user = demo.DEMO_ADMIN, demo.DEMO_USER
+    if settings.is_production:
+        if not getattr(args, "force", False):
+            print(
+                "quote-service: seed-demo refused: ENVIRONMENT=production, and the demo accounts are "
+                "meant for trying the service out. Add --force to seed anyway (the accounts then get "
+                "random passwords, printed once).",
+                file=sys.stderr,
+            )
+            return 2
+        admin, user = demo.random_credentials()
+    summary = _with_pool(settings, lambda pool: demo.seed_demo(settings, pool, admin=admin, user=user))
     if summary.configuration_created:
         asyncio.run(_announce_configuration(settings))
     print(
         f"demo data: {summary.products_created} products created ({summary.products_total} in the demo catalog), "
-        f"{summary.users_created} users created, pricing configuration "
+        f"{len(summary.users_created)} users created, pricing configuration "
         f"{'created' if summary.configuration_created else 'already present'}"
     )
     seeded = asyncio.run(_seed_flash_sale(settings))
@@ -124,7 +157,7 @@ def cmd_seed_demo(settings: Settings, _: argparse.Namespace) -> int:
         sale_id, starts_at = seeded
         print(f"demo flash sale {sale_id} starts at {starts_at:%H:%M:%S} UTC (in a minute), for an hour:")
         print(f"  GET /api/v1/flash-sales/{sale_id}")
-    _print_demo_credentials()
+    _print_demo_credentials(settings, summary.users_created, [("demo admin", admin), ("demo user", user)])
     return 0
 
 
@@ -162,11 +195,17 @@ async def _announce_configuration(settings: Settings) -> None:
         await redis.aclose()
 
 
-def _print_demo_credentials() -> None:
-    from quote_service import demo
-
-    print(f"demo admin: {demo.DEMO_ADMIN[0]} / {demo.DEMO_ADMIN[1]}")
-    print(f"demo user:  {demo.DEMO_USER[0]} / {demo.DEMO_USER[1]}")
+def _print_demo_credentials(
+    settings: Settings, created: tuple[str, ...], accounts: list[tuple[str, tuple[str, str]]]
+) -> None:
+    """Development: the public credentials. Production: generated passwords, for new accounts only."""
+    for label, (username, password) in accounts:
+        if not settings.is_production:
+            print(f"{label + ':':<12}{username} / {password}")
+        elif username in created:
+            print(f"{label + ':':<12}{username} / {password}   (generated: store it now, it is not shown again)")
+        else:
+            print(f"{label + ':':<12}{username} already existed; its password is unchanged")
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -174,14 +213,19 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         applied = _migrate(settings)
         if applied:
             print(f"migrations applied: {', '.join(applied)}")
-        if args.demo:
-            cmd_seed_demo(settings, args)
+        if args.demo and cmd_seed_demo(settings, args) != 0:
+            return 2
         # Workers are separate processes: they read the (possibly embedded) URLs from the environment.
         os.environ["DATABASE_URL"] = _dsn(settings)
         os.environ["REDIS_URL"] = settings.redis_url or ""
+        # argon2 is CPU-bound: the workers share the CPUs' worth of concurrent password checks.
+        os.environ.setdefault("LOGIN_CONCURRENCY", str(max(1, default_slots() // args.workers)))
         base = f"http://{args.host}:{args.port}"
         print(f"quote-service listening on {base}  (API docs: {base}/docs, health: {base}/health/ready)", flush=True)
         _granian(args)
+        # Stopping from here on: a further Ctrl-C must not cut the embedded servers' clean stop
+        # short, nor kill the interpreter while it exits (Python keeps an ignored signal ignored).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 0
 
 
@@ -202,11 +246,41 @@ def _metrics_directory(workers: int) -> Iterator[None]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def _refuse_a_taken_port(host: str, port: int) -> None:
+    """Fail when another process listens on host:port.
+
+    granian binds with SO_REUSEPORT, so a second server on a taken port would start without a
+    word and the kernel would split connections between the two. A probe bound without
+    SO_REUSEPORT fails on a live listener; SO_REUSEADDR lets a restart pass despite connections
+    of the previous run still in TIME_WAIT.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return  # not ours to judge (a privileged port, an address not on this host): granian reports it
+            raise CommandError(
+                f"port {port} on {host} is already in use by another process (another quote-service?); "
+                "stop it or choose another port with --port"
+            ) from exc
+
+
 def _granian(args: argparse.Namespace) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
-    Granian(
+    class Server(Granian):  # type: ignore[misc, valid-type]
+        def signal_handler_interrupt(self, *args: object, **kwargs: object) -> None:
+            """A second Ctrl-C or SIGTERM while stopping is ignored: stopping is under way, and
+            granian's handler re-entered on the same thread can deadlock in Event.set."""
+            if self.interrupt_signal:
+                return
+            super().signal_handler_interrupt(*args, **kwargs)
+
+    Server(
         "quote_service.app:create_app",
         factory=True,
         address=args.host,
@@ -244,7 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("--name", required=True)
     key.add_argument("--role", default="service", choices=["service", "admin"])
     key.set_defaults(handler=cmd_create_api_key)
-    sub.add_parser("seed-demo", help="load the demo catalog and accounts").set_defaults(handler=cmd_seed_demo)
+    seed = sub.add_parser("seed-demo", help="load the demo catalog and accounts")
+    seed.add_argument(
+        "--force", action="store_true", help="seed even when ENVIRONMENT=production (accounts get random passwords)"
+    )
+    seed.set_defaults(handler=cmd_seed_demo)
     return parser
 
 
@@ -258,12 +336,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings)
     try:
+        if args.handler is cmd_serve:
+            _refuse_a_taken_port(args.host, args.port)
         with stores(settings) as resolved:
             code: int = args.handler(resolved, args)
             return code
-    except (MigrationError, ServiceError, msgspec.ValidationError) as exc:
+    except msgspec.ValidationError as exc:
+        print(f"quote-service: {describe_validation_error(exc)}", file=sys.stderr)
+        return 1
+    except (CommandError, MigrationError, ServiceError) as exc:
         print(f"quote-service: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before serving started: the stores were stopped on the way out
+        return 130
 
 
 if __name__ == "__main__":

@@ -27,9 +27,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Process-wide configuration. Field docs name the environment variable."""
 
     database_url: str | None = None
-    """DATABASE_URL: PostgreSQL DSN. Unset: an embedded PostgreSQL under `home`."""
+    """DATABASE_URL: PostgreSQL DSN. Unset: an embedded PostgreSQL under `home` (refused in production)."""
     redis_url: str | None = None
-    """REDIS_URL: Redis URL. Unset: an embedded Redis under `home`."""
+    """REDIS_URL: Redis URL. Unset: an embedded Redis under `home` (refused in production)."""
     home: Path = Path(".quote-service")
     """QUOTE_SERVICE_HOME: where the embedded servers keep their data."""
     secret_key: str = DEV_SECRET_KEY
@@ -44,6 +44,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """MAX_CONCURRENT_QUOTES: quotes in flight per process before 503."""
     rate_limit_per_minute: int = 6000
     """RATE_LIMIT_PER_MINUTE: requests per client identity before 429."""
+    login_attempts_per_username: int = 10
+    """LOGIN_ATTEMPTS_PER_USERNAME: failed logins on one account per window before 429."""
+    login_attempts_per_address: int = 30
+    """LOGIN_ATTEMPTS_PER_ADDRESS: failed logins from one client address per window before 429."""
+    login_window_seconds: int = 300
+    """LOGIN_WINDOW_SECONDS: length of the login-attempt windows (fixed, from the first attempt)."""
+    login_concurrency: int = 0
+    """LOGIN_CONCURRENCY: password verifications at once per process; 0: one per CPU (`serve`
+    sets it to CPUs ÷ workers for its worker processes)."""
     default_tax_rate: Decimal = Decimal("18")
     """DEFAULT_TAX_RATE: tax percent when no TAX_RATE rule matches."""
     default_delivery_fee: Decimal = Decimal("10.00")
@@ -72,6 +81,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """DB_STATEMENT_TIMEOUT: seconds one SQL statement may run before it is cancelled (503)."""
     db_lock_timeout: float = 1.0
     """DB_LOCK_TIMEOUT: seconds one SQL statement may wait for a lock before it is cancelled (503)."""
+    body_read_timeout: float = 10.0
+    """BODY_READ_TIMEOUT: seconds a client has to send a request's whole body before a 408 (and
+    the connection closed): a trickled body would otherwise hold a connection open."""
+    docs_enabled: bool | None = None
+    """DOCS_ENABLED: serve /docs and /openapi.json; unset: on in development, off in production."""
     flash_scheduler_interval: float = 1.0
     """FLASH_SCHEDULER_INTERVAL: seconds between the flash-sale scheduler's passes (lifecycle by the
     clock, background summaries). Status shown and enforced follows the clock regardless."""
@@ -80,6 +94,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def is_production(self) -> bool:
         """True when running with ENVIRONMENT=production."""
         return self.environment == "production"
+
+    @property
+    def serves_docs(self) -> bool:
+        """True when /docs and /openapi.json are served (DOCS_ENABLED, else not in production)."""
+        return not self.is_production if self.docs_enabled is None else self.docs_enabled
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -108,20 +127,33 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "ENVIRONMENT=production needs a SECRET_KEY of at least 32 characters "
                 "that is not the development default"
             )
+        if self.is_production and not (self.database_url and self.redis_url):
+            missing = " and ".join(
+                name for name, url in (("DATABASE_URL", self.database_url), ("REDIS_URL", self.redis_url)) if not url
+            )
+            raise ConfigError(
+                f"ENVIRONMENT=production needs {missing}: the embedded PostgreSQL and Redis are for development only"
+            )
         positive = {
             "ACCESS_TOKEN_EXPIRE_MINUTES": self.access_token_expire_minutes,
             "QUOTE_TIMEOUT": self.quote_timeout,
             "MAX_CONCURRENT_QUOTES": self.max_concurrent_quotes,
             "RATE_LIMIT_PER_MINUTE": self.rate_limit_per_minute,
+            "LOGIN_ATTEMPTS_PER_USERNAME": self.login_attempts_per_username,
+            "LOGIN_ATTEMPTS_PER_ADDRESS": self.login_attempts_per_address,
+            "LOGIN_WINDOW_SECONDS": self.login_window_seconds,
             "DB_POOL_MAX_SIZE": self.db_pool_max_size,
             "DB_ACQUIRE_TIMEOUT": self.db_acquire_timeout,
             "DB_STATEMENT_TIMEOUT": self.db_statement_timeout,
             "DB_LOCK_TIMEOUT": self.db_lock_timeout,
             "FLASH_SCHEDULER_INTERVAL": self.flash_scheduler_interval,
+            "BODY_READ_TIMEOUT": self.body_read_timeout,
         }
         for name, number in positive.items():
             if number <= 0:
                 raise ConfigError(f"{name} must be positive")
+        if self.login_concurrency < 0:
+            raise ConfigError("LOGIN_CONCURRENCY must be 0 (one per CPU) or positive")
         if not 0 <= self.db_pool_min_size <= self.db_pool_max_size:
             raise ConfigError("DB_POOL_MIN_SIZE must be between 0 and DB_POOL_MAX_SIZE")
         for name, percent in {

@@ -3,6 +3,7 @@ accounts — enough for a first quote that shows every part of the breakdown. Sa
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -29,8 +30,10 @@ from quote_service.flash_sales.service import FlashSales
 from quote_service.rules import service as rules
 from quote_service.rules.schemas import PricingRuleCreate
 
-DEMO_ADMIN = ("demo-admin", "demo-admin-password")
-DEMO_USER = ("demo-shopper", "demo-shopper-password")
+# Public passwords, for development only: in production seed-demo refuses, or with --force
+# generates passwords (random_credentials) and prints them once.
+DEMO_ADMIN = ("demo-admin", "quote-service-admin")
+DEMO_USER = ("demo-shopper", "quote-service-shopper")
 DEMO_CURRENCY = "TRY"
 
 _SELLERS = ("seller-anatolia", "seller-bosphorus", "seller-cappadocia")
@@ -198,19 +201,27 @@ DEMO_COUPONS: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
+def random_credentials() -> tuple[tuple[str, str], tuple[str, str]]:
+    """The demo admin's and shopper's usernames with fresh random passwords (128 bits each)."""
+    return (DEMO_ADMIN[0], secrets.token_urlsafe(16)), (DEMO_USER[0], secrets.token_urlsafe(16))
+
+
 @dataclass(frozen=True)
 class DemoSummary:
-    users_created: int
+    users_created: tuple[str, ...]
+    """Usernames of the demo accounts this run created (existing ones keep their password)."""
     products_created: int
     products_total: int
     configuration_created: bool
 
 
-async def seed_demo(settings: Settings, pool: asyncpg.Pool) -> DemoSummary:
-    """Create the demo accounts and catalog where they are missing."""
+async def seed_demo(
+    settings: Settings, pool: asyncpg.Pool, *, admin: tuple[str, str] = DEMO_ADMIN, user: tuple[str, str] = DEMO_USER
+) -> DemoSummary:
+    """Create the demo accounts (with these credentials) and catalog where they are missing."""
     auth = AuthService(settings, pool)
-    users_created = 0
-    accounts: tuple[tuple[tuple[str, str], Role], ...] = ((DEMO_ADMIN, "admin"), (DEMO_USER, "user"))
+    users_created: list[str] = []
+    accounts: tuple[tuple[tuple[str, str], Role], ...] = ((admin, "admin"), (user, "user"))
     for (username, password), role in accounts:
         async with pool.acquire() as conn:
             exists = await auth_repository.get_user_by_username(conn, username=username)
@@ -219,7 +230,7 @@ async def seed_demo(settings: Settings, pool: asyncpg.Pool) -> DemoSummary:
             await auth.create_user(
                 UserCreate(username=username, password=password, role=role, tier=tier, segment="demo")
             )
-            users_created += 1
+            users_created.append(username)
     async with pool.acquire() as conn:
         existing = {r["sku"] for r in await conn.fetch("SELECT sku FROM products WHERE sku LIKE 'DEMO-%'")}
     created = 0
@@ -249,7 +260,10 @@ async def seed_demo(settings: Settings, pool: asyncpg.Pool) -> DemoSummary:
             created += 1
     configured = await _seed_configuration(pool)
     return DemoSummary(
-        users_created=users_created, products_created=created, products_total=total, configuration_created=configured
+        users_created=tuple(users_created),
+        products_created=created,
+        products_total=total,
+        configuration_created=configured,
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-DEMO_ADMIN = ("demo-admin", "demo-admin-password")  # quote_service/demo.py
-DEMO_SHOPPER = ("demo-shopper", "demo-shopper-password")
+DEMO_ADMIN = ("demo-admin", "quote-service-admin")  # quote_service/demo.py
+DEMO_SHOPPER = ("demo-shopper", "quote-service-shopper")
 
 # (flag, env variable, type, default, help); the attribute is the flag without dashes.
 _ARGUMENTS: tuple[tuple[str, str, type, Any, str], ...] = (

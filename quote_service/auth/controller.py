@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -32,8 +33,12 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/auth/token", status_code=200, exclude_from_auth=True, summary="Exchange a password for a bearer token")
-    async def token(self, data: JSONBody[TokenRequest], auth: NamedDependency[AuthService]) -> Envelope[Token]:
-        return ok(await auth.login(data.username, data.password), "Token issued")
+    async def token(
+        self, data: JSONBody[TokenRequest], auth: NamedDependency[AuthService], request: Request[Any, Any, Any]
+    ) -> Envelope[Token]:
+        # The peer address of the connection: behind a proxy, every client shares the proxy's.
+        address = request.client.host if request.client else "unknown"
+        return ok(await auth.login(data.username, data.password, address=address), "Token issued")
 
     @post("/users", guards=[admin_only], summary="Create a user (admin)")
     async def create_user(self, data: JSONBody[UserCreate], auth: NamedDependency[AuthService]) -> Envelope[User]:
@@ -56,10 +61,12 @@ class AuthController(Controller):
     async def list_api_keys(
         self, pool: PoolDep, limit: FromQuery[Limit] = DEFAULT_LIMIT, cursor: FromQuery[str | None] = None
     ) -> Envelope[Page[ApiKey]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID])
+        after = decode_cursor(cursor, tuple[datetime, UUID], "api-keys")
         async with pool.acquire() as conn:
             rows = await repository.list_api_keys(conn, after=after, limit=limit)
-        return ok(page_of(rows, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=api_key_from_row))
+        return ok(
+            page_of(rows, "api-keys", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=api_key_from_row)
+        )
 
     @delete("/api-keys/{key_id:uuid}", status_code=200, guards=[admin_only], summary="Revoke an API key")
     async def revoke_api_key(self, key_id: FromPath[UUID], auth: NamedDependency[AuthService]) -> Envelope[ApiKey]:

@@ -26,7 +26,10 @@ import asyncpg
 import structlog
 
 from quote_service.auth import credentials, repository
+from quote_service.auth.gate import HashingGate, default_slots
+from quote_service.auth.passwords import check_password
 from quote_service.auth.schemas import ApiKey, ApiKeyCreated, Principal, Token, User, UserCreate
+from quote_service.auth.throttle import LoginThrottle
 from quote_service.cache.local import local_cache
 from quote_service.clock import utcnow
 from quote_service.config import Settings
@@ -41,6 +44,7 @@ PRINCIPAL_RETRY_SECONDS = 1.0
 """After a failed refresh, known principals are served without asking for this long."""
 LAST_GOOD_LIMIT = 100_000
 """Last good principals kept for outages (least recently refreshed dropped first)."""
+LOGIN_QUEUE_PER_SLOT = 4
 
 
 def user_from_row(row: asyncpg.Record) -> User:
@@ -69,21 +73,32 @@ def api_key_from_row(row: asyncpg.Record) -> ApiKey:
 class AuthService:
     """Owns credentials checks; one per process."""
 
-    def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, *, throttle: LoginThrottle | None = None) -> None:
         self.settings = settings
         self.pool = pool
+        self.throttle = throttle
+        slots = settings.login_concurrency or default_slots()
+        self.hashing = HashingGate(slots, max_waiting=slots * LOGIN_QUEUE_PER_SLOT)
         self._principals = local_cache()
         self._loading: dict[str, asyncio.Future[Principal]] = {}
         self._last_good: OrderedDict[str, Principal] = OrderedDict()
         self._unreachable_until = 0.0
 
-    async def login(self, username: str, password: str) -> Token:
-        """Exchange a username and password for a bearer token."""
-        async with self.pool.acquire() as conn:
-            row = await repository.get_user_by_username(conn, username=username)
-        password_hash = row["password_hash"] if row is not None and row["is_active"] else None
-        if not await asyncio.to_thread(credentials.verify_password, password_hash, password):
+    async def login(self, username: str, password: str, *, address: str = "unknown") -> Token:
+        """Exchange a username and password for a bearer token (attempts limited, see auth/throttle.py)."""
+        attempt = await self.throttle.begin(username, address) if self.throttle else None
+        # The slot covers the lookup too: an attempt refused for want of one costs no query.
+        async with self.hashing.slot(suspect=attempt is not None and attempt.suspect):
+            async with self.pool.acquire() as conn:
+                row = await repository.get_user_by_username(conn, username=username)
+            password_hash = row["password_hash"] if row is not None and row["is_active"] else None
+            verified = await asyncio.to_thread(credentials.verify_password, password_hash, password)
+        if not verified:
+            if self.throttle and attempt:
+                await self.throttle.failed(attempt)
             raise Unauthorized("Invalid username or password")
+        if self.throttle and attempt:
+            await self.throttle.succeeded(attempt)
         assert row is not None
         token = credentials.issue_token(
             self.settings,
@@ -101,8 +116,10 @@ class AuthService:
         )
 
     async def create_user(self, data: UserCreate) -> User:
-        """Create a user with an argon2id password hash."""
-        password_hash = await asyncio.to_thread(credentials.hash_password, data.password)
+        """Create a user with an argon2id password hash; refuses weak passwords (auth/passwords.py)."""
+        check_password(data.password, username=data.username)
+        async with self.hashing.slot(suspect=False):
+            password_hash = await asyncio.to_thread(credentials.hash_password, data.password)
         async with self.pool.acquire() as conn:
             row = await repository.insert_user(
                 conn,

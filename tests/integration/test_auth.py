@@ -237,7 +237,9 @@ async def test_revoking_an_unknown_key_is_404(client: Client, admin: Caller) -> 
     expect_error(await client.delete(f"/api/v1/api-keys/{uuid.uuid4()}", headers=admin.headers), 404, "NOT_FOUND")
 
 
-@pytest.mark.parametrize("key", ["qsk_unknown", "garbage", credentials.new_api_key()[0]])
+@pytest.mark.parametrize(  # fixed ids: a random id differs between pytest-xdist workers
+    "key", ["qsk_unknown", "garbage", credentials.new_api_key()[0]], ids=["unknown", "garbage", "well-formed"]
+)
 async def test_unknown_api_key_is_refused(client: Client, key: str) -> None:
     expect_error(await client.get(ME, headers={"X-API-Key": key}), 401, "UNAUTHORIZED")
 
@@ -311,7 +313,7 @@ async def test_only_admins_list_or_revoke_api_keys(
 
 
 async def test_admin_creates_a_user_who_can_log_in(client: Client, admin: Caller) -> None:
-    body = {"username": "alice", "password": "alice-password", "role": "user", "tier": "silver", "segment": "b2b"}
+    body = {"username": "alice", "password": "wonderland-tea-party", "role": "user", "tier": "silver", "segment": "b2b"}
 
     user = expect_ok(await client.post("/api/v1/users", json=body, headers=admin.headers), 201)
 
@@ -322,20 +324,20 @@ async def test_admin_creates_a_user_who_can_log_in(client: Client, admin: Caller
     assert user["is_active"] is True
     assert "password" not in user
     assert "password_hash" not in user
-    token = expect_ok(await login(client, "alice", "alice-password"))["access_token"]
+    token = expect_ok(await login(client, "alice", "wonderland-tea-party"))["access_token"]
     me = expect_ok(await client.get(ME, headers=bearer(token)))
     assert me["id"] == user["id"]
     assert me["tier"] == "silver"
 
 
 async def test_created_user_password_is_stored_hashed(client: Client, admin: Caller, pool: asyncpg.Pool) -> None:
-    body = {"username": "bob", "password": "bob-password-1", "role": "admin"}
+    body = {"username": "bob", "password": "builder-crane-42", "role": "admin"}
     expect_ok(await client.post("/api/v1/users", json=body, headers=admin.headers), 201)
 
     stored = await pool.fetchval("SELECT password_hash FROM users WHERE username = 'bob'")
 
     assert stored.startswith("$argon2id$")
-    assert "bob-password-1" not in stored
+    assert "builder-crane-42" not in stored
 
 
 @pytest.mark.parametrize("username", ["shopper", "Shopper", "SHOPPER"])
@@ -364,6 +366,29 @@ async def test_invalid_user_is_422_naming_the_field(
     response = await client.post("/api/v1/users", json=body, headers=admin.headers)
 
     assert field in field_errors(expect_error(response, 422, "VALIDATION_FAILED"))
+    assert await pool.fetchval("SELECT count(*) FROM users WHERE username = 'carol'") == 0
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        (" " * 8, "whitespace"),
+        ("zzzzzzzzzzzz", "repeated"),
+        ("password", "common"),
+        ("12345678", "common"),
+        ("Password1", "common"),
+        ("carol-rocks-2024", "username"),
+        ("xxCAROLxx-2024", "username"),
+    ],
+)
+async def test_weak_password_is_422_naming_password(
+    client: Client, admin: Caller, pool: asyncpg.Pool, password: str, reason: str
+) -> None:
+    body = {"username": "carol", "password": password, "role": "user"}
+
+    error = expect_error(await client.post("/api/v1/users", json=body, headers=admin.headers), 422, "VALIDATION_FAILED")
+
+    assert reason in field_errors(error)["password"]
     assert await pool.fetchval("SELECT count(*) FROM users WHERE username = 'carol'") == 0
 
 

@@ -446,8 +446,8 @@ def test_the_tracing_profile_runs_a_collector_the_app_can_reach() -> None:
 
 def test_the_demo_seed_is_a_one_shot_opt_in_service() -> None:
     seed = service("seed")
-    assert seed["command"] == ["quote-service", "seed-demo"]
-    assert seed["profiles"] == ["demo"], "demo accounts have public passwords: never started by default"
+    assert seed["command"] == ["quote-service", "seed-demo", "--force"], "production settings: generated passwords"
+    assert seed["profiles"] == ["demo"], "demo data is opt-in: never started by default"
     assert seed["restart"] == "no"
     assert seed["image"] == service("app")["image"]
 

@@ -35,7 +35,7 @@ ENDPOINTS = (
     "PUT /api/v1/feature-flags/{id}",
     "POST /api/v1/products/{id}/stock",
 )
-ADMIN = {"username": "demo-admin", "password": "demo-admin-password"}
+ADMIN = {"username": "demo-admin", "password": "quote-service-admin"}
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

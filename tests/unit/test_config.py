@@ -10,6 +10,7 @@ import pytest
 from quote_service.config import DEV_SECRET_KEY, ConfigError, Settings
 
 STRONG_KEY = "a-production-secret-that-is-long-enough-0123456789"
+PRODUCTION_STORES = {"DATABASE_URL": "postgresql://db/quotes", "REDIS_URL": "redis://cache/0"}
 
 
 def test_empty_environment_gives_development_defaults() -> None:
@@ -88,7 +89,22 @@ def test_production_refuses_a_short_secret_key() -> None:
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         Settings.from_env({"ENVIRONMENT": "production", "SECRET_KEY": "x" * 31})
 
-    assert Settings.from_env({"ENVIRONMENT": "production", "SECRET_KEY": "x" * 32}).is_production
+    assert Settings.from_env({**PRODUCTION_STORES, "ENVIRONMENT": "production", "SECRET_KEY": "x" * 32}).is_production
+
+
+@pytest.mark.parametrize("missing", [["DATABASE_URL"], ["REDIS_URL"], ["DATABASE_URL", "REDIS_URL"]])
+def test_production_refuses_to_run_on_embedded_stores(missing: list[str]) -> None:
+    env = {**PRODUCTION_STORES, "ENVIRONMENT": "production", "SECRET_KEY": STRONG_KEY}
+    for name in missing:
+        env[name] = ""
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(env)
+    assert str(refused.value).startswith(f"ENVIRONMENT=production needs {' and '.join(missing)}: ")
+
+
+def test_development_runs_on_embedded_stores() -> None:
+    settings = Settings.from_env({"SECRET_KEY": STRONG_KEY})
+    assert (settings.database_url, settings.redis_url) == (None, None)
 
 
 @pytest.mark.parametrize(
@@ -156,3 +172,34 @@ def test_boundary_percentages_are_accepted() -> None:
 
 def test_log_level_is_case_insensitive() -> None:
     assert Settings.from_env({"LOG_LEVEL": "debug"}).log_level == "debug"
+
+
+_PRODUCTION = {
+    "ENVIRONMENT": "production",
+    "SECRET_KEY": "p" * 40,
+    "DATABASE_URL": "postgresql://db/quote",
+    "REDIS_URL": "redis://cache:6379/0",
+}
+
+
+@pytest.mark.parametrize(
+    ("environment", "docs_enabled", "served"),
+    [
+        ({}, None, True),
+        (_PRODUCTION, None, False),
+        (_PRODUCTION, "true", True),
+        ({}, "false", False),
+    ],
+)
+def test_docs_are_served_in_development_and_off_in_production_unless_told(
+    environment: dict[str, str], docs_enabled: str | None, served: bool
+) -> None:
+    env = {**environment, **({"DOCS_ENABLED": docs_enabled} if docs_enabled else {})}
+
+    assert Settings.from_env(env).serves_docs is served
+
+
+def test_the_body_read_timeout_is_read_and_must_be_positive() -> None:
+    assert Settings.from_env({"BODY_READ_TIMEOUT": "2.5"}).body_read_timeout == 2.5
+    with pytest.raises(ConfigError, match="BODY_READ_TIMEOUT"):
+        Settings.from_env({"BODY_READ_TIMEOUT": "0"})
