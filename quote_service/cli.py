@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
@@ -337,6 +338,27 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if asyncio.run(run()) else 0
 
 
+def _psql_binary() -> str:
+    """psql from PATH, else the one the pgserver package ships (the embedded server's own)."""
+    found = shutil.which("psql")
+    if found is not None:
+        return found
+    try:
+        import pgserver  # the embedded default ships PostgreSQL's client programs too
+    except ImportError as exc:
+        raise CommandError("psql is not installed (Debian: apt-get install postgresql-client)") from exc
+    bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
+    if not bundled.exists():
+        raise CommandError("psql is not installed (Debian: apt-get install postgresql-client)")
+    return str(bundled)
+
+
+def cmd_psql(settings: Settings, args: argparse.Namespace) -> int:
+    """psql on the database the service uses (embedded or DATABASE_URL); extra arguments go to psql."""
+    extra = [a for a in args.psql_args if a != "--"]
+    return subprocess.call([_psql_binary(), _dsn(settings), *extra])  # noqa: S603 - the operator's own psql
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="quote-service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -369,12 +391,20 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="queue competitor observations from a CSV or JSON-lines file")
     ingest.add_argument("file", help="a .csv file with a header row, or JSON lines (one observation per line)")
     ingest.set_defaults(handler=cmd_ingest)
+    psql = sub.add_parser("psql", help="open psql on the service's database (extra arguments go to psql)")
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER, help="e.g. -c 'SELECT count(*) FROM quote_log'")
+    psql.set_defaults(handler=cmd_psql)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `quote-service` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.handler is not cmd_psql:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.handler is cmd_psql:  # psql's own options (-c, -f, ...) pass through untouched
+        args.psql_args = [*unknown, *args.psql_args]
     try:
         settings = Settings.from_env()
     except ConfigError as exc:

@@ -117,14 +117,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """True when running with ENVIRONMENT=production."""
         return self.environment == "production"
 
-    def database_session(self) -> dict[str, str]:
-        """Settings the database's own code reads, set on every connection of the service's pools."""
-        return {"quote_service.max_markup_percent": str(self.max_markup_percent)}
-
     @property
     def serves_docs(self) -> bool:
         """True when /docs and /openapi.json are served (DOCS_ENABLED, else not in production)."""
         return not self.is_production if self.docs_enabled is None else self.docs_enabled
+
+    def database_session(self) -> dict[str, str]:
+        """Settings the database's own code reads, set on every connection of the service's pools."""
+        return {"quote_service.max_markup_percent": str(self.max_markup_percent)}
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -176,8 +176,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "MAX_PRICE_CHANGE_PERCENT": self.max_price_change_percent,
             "MARKET_WINDOW_HOURS": self.market_window_hours,
             "ELASTICITY_WINDOW_DAYS": self.elasticity_window_days,
-            "CAMPAIGN_SCHEDULER_INTERVAL": self.campaign_scheduler_interval,
             "BODY_READ_TIMEOUT": self.body_read_timeout,
+            "CAMPAIGN_SCHEDULER_INTERVAL": self.campaign_scheduler_interval,
         }
         if self.decision_interval_minutes < 0:
             raise ConfigError("DECISION_INTERVAL_MINUTES must be 0 (off) or positive")

@@ -43,6 +43,8 @@ from quote_service.pricing.quote import CatalogProduct
 
 log = structlog.get_logger("quote_service.cache.products")
 
+STOP_TIMEOUT_SECONDS = 2.0
+
 CHANNEL = "qs:{catalog}:changed"
 LOCAL_TTL_SECONDS = 30
 REDIS_TTL_SECONDS = 3600
@@ -125,11 +127,12 @@ class ProductCache:
         ]
 
     async def stop(self) -> None:
+        """Cancel the background tasks and wait for them, boundedly: a task stuck in a client
+        library's cancellation must not hold up the shutdown."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
         self._tasks = []
 
     async def get_many(self, product_ids: Iterable[str]) -> dict[str, CatalogProduct]:
@@ -137,7 +140,8 @@ class ProductCache:
         wanted = list(dict.fromkeys(product_ids))
         found: dict[str, CatalogProduct] = {}
         missing: list[str] = []
-        local: list[Entry | None] = await self._local.get_many([product_key(i) for i in wanted])
+        tier = self._local  # a resubscription replaces it: what this call read must not refill the new one
+        local: list[Entry | None] = await tier.get_many([product_key(i) for i in wanted])
         for product_id, entry in zip(wanted, local, strict=True):
             if entry is None:
                 missing.append(product_id)
@@ -172,7 +176,7 @@ class ProductCache:
                 if product is not None:
                     found[product_id] = product
             refill += fresh
-        await self._local.set_many(
+        await tier.set_many(
             [(key, entry) for key, entry in refill if entry[0] >= self._floors.get(key, (0, 0.0))[0]],
             ttl=LOCAL_TTL_SECONDS,
         )

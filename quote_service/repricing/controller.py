@@ -49,11 +49,11 @@ class RepricingController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[RepricingEvent]]:
-        before = decode_cursor(cursor, tuple[datetime, int], "repricing_events")
+        before = decode_cursor(cursor, tuple[datetime, int], "repricing-events")
         async with pool.acquire() as conn:
             rows = await repository.list_events(conn, product_id=product_id, reason=reason, before=before, limit=limit)
         return ok(
             page_of(
-                rows, "repricing_events", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=event_from_row
+                rows, "repricing-events", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=event_from_row
             )
         )

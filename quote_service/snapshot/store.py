@@ -21,7 +21,6 @@ coalesced: a burst of changes costs one or two reloads, not one each.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
@@ -36,6 +35,8 @@ from quote_service.observability.metrics import SNAPSHOT_RELOADS, SNAPSHOT_VERSI
 from quote_service.snapshot.bus import CHANNEL, announce_change, current_version, raise_version, read_version
 
 log = structlog.get_logger("quote_service.snapshot")
+
+STOP_TIMEOUT_SECONDS = 2.0
 
 ANNOUNCE_TIMEOUT_SECONDS = 1.0
 """An admin write waits at most this long for Redis to carry its version (it has committed)."""
@@ -104,11 +105,12 @@ class ConfigStore(Generic[S]):
         ]
 
     async def stop(self) -> None:
+        """Cancel the background tasks and wait for them, boundedly: a task stuck in a client
+        library's cancellation must not hold up the shutdown."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
         self._tasks = []
 
     async def changed(self, domain: str) -> None:
@@ -120,6 +122,8 @@ class ConfigStore(Generic[S]):
             await self.refresh(background=False)
         except Exception:
             log.warning("config_reload_after_write_failed", domain=domain, exc_info=True)
+        if not hasattr(self, "snapshot"):
+            return  # never loaded (a command-line tool's store): nothing to announce
         try:
             async with asyncio.timeout(ANNOUNCE_TIMEOUT_SECONDS):
                 await announce_change(self._redis, self.version, domain=domain)
@@ -138,7 +142,7 @@ class ConfigStore(Generic[S]):
                         async with self._pool.acquire() as conn:
                             version = await read_version(conn)
                         self.version_checks += 1
-                        if version <= self.snapshot.version:
+                        if hasattr(self, "snapshot") and version <= self.snapshot.version:
                             self._succeeded()
                             return False
                     await self._load()
