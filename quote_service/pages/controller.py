@@ -15,8 +15,7 @@ from typing import Any, Literal
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import CacheControlHeader, Cookie
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import URLEncodedBody
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
@@ -129,7 +128,7 @@ async def store_page(request: Request[Any, Any, Any]) -> Template:
 @post("/pages/login", exclude_from_auth=True, include_in_schema=False, status_code=303)
 async def login(
     request: Request[Any, Any, Any],
-    data: dict[str, str] = Body(media_type=RequestEncodingType.URL_ENCODED),  # noqa: B008 - Litestar's way
+    data: URLEncodedBody[dict[str, str]],
 ) -> Response[Any]:
     page = data.get("page", "store")
     if page not in TITLES:
@@ -159,7 +158,7 @@ async def login(
 @post("/pages/logout", exclude_from_auth=True, include_in_schema=False, status_code=303)
 async def logout(
     request: Request[Any, Any, Any],
-    data: dict[str, str] = Body(media_type=RequestEncodingType.URL_ENCODED),  # noqa: B008 - Litestar's way
+    data: URLEncodedBody[dict[str, str]],
 ) -> Response[Any]:
     page = data.get("page", "store")
     if page not in TITLES:
