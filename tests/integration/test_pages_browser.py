@@ -206,3 +206,31 @@ async def test_shopper_cannot_open_dashboard_in_browser(base_url: str, people: t
         await log_in(page, base_url, "/dashboard", "ayse")
         await expect(page.get_by_role("alert")).to_contain_text("needs an administrator")
         assert await page.locator("#kpis").count() == 0
+
+
+async def test_store_works_by_keyboard_on_a_phone(
+    base_url: str, people: tuple[Caller, Caller], api: httpx.AsyncClient
+) -> None:
+    admin, _ = people
+    await product(api, admin, "PH-1", "Phone", "120.00")
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+        page.set_default_timeout(TIMEOUT_MS)
+        await page.goto(base_url + "/store")
+        # Keyboard only: the username field has focus, Tab to the password, Enter submits.
+        await page.keyboard.type("ayse")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type(PASSWORD)
+        await page.keyboard.press("Enter")
+        await page.wait_for_url(base_url + "/store")
+        add = page.locator(".product[data-name='Phone'] button.add")
+        await add.focus()
+        await page.keyboard.press("Enter")
+        await expect(page.locator(".basket-line")).to_have_count(1)
+        # Readable on a phone: nothing wider than the screen.
+        overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
+        for field in ("Search", "Category", "City", "Country (2 letters)"):
+            await expect(page.get_by_label(field)).to_be_visible()
+        shot = screenshot_path("store-phone.png")
+        await page.screenshot(path=str(shot), full_page=True)
