@@ -112,8 +112,8 @@ async def dashboard_summary(pool: PoolDep) -> Envelope[Summary]:
                 PriceMove(
                     product_id=str(r["product_id"]),
                     product_name=r["name"],
-                    old_price=r["old_price"],
-                    new_price=r["new_price"],
+                    old_price=None if r["old_price"] is None else round_money(r["old_price"], r["currency"]),
+                    new_price=round_money(r["new_price"], r["currency"]),
                     currency=r["currency"],
                     source=r["source"],
                     reason=r["reason"],

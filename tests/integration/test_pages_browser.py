@@ -109,8 +109,15 @@ async def test_dashboard_moves_live(base_url: str, people: tuple[Caller, Caller]
             "delivery_address": {"city": "Istanbul", "country": "TR"},
             "items": [{"product_id": phone["id"], "quantity": 1}],
         }
-        await ok(await api.post("/api/v1/quote", json=quote, headers=shopper.headers))
+        quoted = await ok(await api.post("/api/v1/quote", json=quote, headers=shopper.headers))
         await expect(page.locator("#kpi-quotes")).to_have_text("1")
+        # ... and an order moves orders, conversion, revenue and the revenue chart.
+        headers = {**shopper.headers, "Idempotency-Key": "dash-1"}
+        await ok(await api.post("/api/v1/orders", json={"quote_id": quoted["quote_id"]}, headers=headers), 201)
+        await expect(page.locator("#kpi-orders")).to_have_text("1")
+        await expect(page.locator("#kpi-conversion")).to_have_text("100.00 %")
+        await expect(page.locator("#kpi-revenue")).to_contain_text(quoted["total_amount"])
+        await expect(page.locator("#revenue-chart svg rect")).to_have_count(1)
 
         # A price move (here a manual one; inventory repricing writes the same history) appears.
         patch = {"current_price": "130.00"}
@@ -164,7 +171,7 @@ async def test_store_quote_order_and_flash_refusal(
         await page.get_by_role("button", name="Get a quote").click()
         total = page.locator("#quote-total")
         await expect(total).to_be_visible()
-        await expect(page.locator(".coupon-rejected")).to_contain_text("NOPE")
+        await expect(page.locator(".coupon-rejected")).to_contain_text("NOPE not applied: no such coupon")
         shown = await total.get_attribute("data-amount")
 
         # The same basket through the API prices the same.
@@ -178,14 +185,14 @@ async def test_store_quote_order_and_flash_refusal(
         via_api = await ok(await api.post("/api/v1/quote", json=quote, headers=shopper.headers))
         assert shown == via_api["total_amount"]
 
+        shot = screenshot_path("store.png")
+        await page.screenshot(path=str(shot), full_page=True)
+        publish(shot)
         await page.get_by_role("button", name="Place the order").click()
         await expect(page.locator("#order-result")).to_contain_text("placed")
         orders = await ok(await api.get("/api/v1/orders", headers=shopper.headers))
         assert len(orders["items"]) == 1
         assert orders["items"][0]["total_amount"] == shown
-        shot = screenshot_path("store.png")
-        await page.screenshot(path=str(shot), full_page=True)
-        publish(shot)
 
         # Flash purchase: the order took 2 of the limit of 3; one more succeeds, the next is refused.
         card = page.locator(".product[data-name='Case']")

@@ -37,7 +37,9 @@ const QS = (() => {
   }
   function money(amount, currency) {
     if (amount === null || amount === undefined) return "–";
-    return Number(amount).toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 }) + (currency ? " " + currency : "");
+    // The API already writes amounts in the currency's minor units (exact decimal strings).
+    const text = typeof amount === "string" ? amount : Number(amount).toFixed(2);
+    return text + (currency ? " " + currency : "");
   }
   function countdown(until) {
     const ms = new Date(until).getTime() - Date.now();

@@ -6,6 +6,12 @@
   const basket = new Map(); // product_id -> {product, quantity}
   const flash = new Map();  // product_id -> {sale, item}
   let me = null, lastQuote = null;
+  const COUPON_REASONS = {
+    NOT_FOUND: "no such coupon", INACTIVE: "this coupon is no longer active",
+    NOT_STARTED: "this coupon is not valid yet", EXPIRED: "this coupon has expired",
+    MIN_SUBTOTAL: "the basket is below this coupon's minimum", USAGE_LIMIT: "this coupon has been used up",
+    NOT_APPLICABLE: "it does not apply to these products", DUPLICATE: "entered twice",
+  };
 
   function say(text, kind) {
     const m = $("message");
@@ -82,9 +88,9 @@
       row("Delivery", money(qt.delivery_fee, c)),
       row("Small-basket fee", money(qt.small_basket_fee, c)),
       row("Total", el("strong", { id: "quote-total", "data-amount": qt.total_amount }, money(qt.total_amount, c)), "total")));
-    const rules = qt.applied_rules.map(r => el("li", {}, `${r.name || r.rule_name || r.rule_id}: ${money(r.amount, c)}`));
+    const rules = qt.applied_rules.map(r => el("li", {}, `${r.name}: ${money(r.amount, c)}`));
     const applied = qt.applied_coupons.map(cp => el("li", { class: "coupon-applied" }, `${cp.code} applied: −${money(cp.amount, c)}`));
-    const rejected = qt.rejected_coupons.map(cp => el("li", { class: "coupon-rejected" }, `${cp.code} not applied: ${cp.reason}`));
+    const rejected = qt.rejected_coupons.map(cp => el("li", { class: "coupon-rejected" }, `${cp.code} not applied: ${COUPON_REASONS[cp.reason] || cp.reason} (${cp.reason})`));
     $("quote").replaceChildren(lines, totals,
       ...(rules.length ? [el("h3", {}, "Discounts applied"), el("ul", {}, ...rules)] : []),
       ...(applied.length || rejected.length ? [el("h3", {}, "Coupons"), el("ul", {}, ...applied, ...rejected)] : []),
