@@ -7,6 +7,7 @@ import contextlib
 import gc
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any, cast
 
 import structlog
@@ -15,7 +16,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ASGIApp
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -27,7 +27,11 @@ from quote_service.auth.service import AuthService
 from quote_service.auth.throttle import LoginThrottle
 from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import create_redis
+from quote_service.campaigns.controller import CampaignController
+from quote_service.campaigns.scheduler import CampaignScheduler
+from quote_service.campaigns.service import Campaigns
 from quote_service.catalog.controller import ProductController
+from quote_service.clock import utcnow
 from quote_service.commissions.controller import CommissionRateController
 from quote_service.config import Settings
 from quote_service.coupons.controller import CouponController
@@ -51,12 +55,16 @@ from quote_service.pages.summary import dashboard_summary
 from quote_service.quotes.controller import create_quote, get_quote
 from quote_service.quotes.service import QuoteService
 from quote_service.quotes.store import QuoteStore
+from quote_service.repricing.controller import RepricingController
 from quote_service.rules.controller import PricingRuleController
 from quote_service.snapshot.controller import snapshot_status
 from quote_service.snapshot.loader import load_snapshot
 from quote_service.snapshot.store import ConfigStore
+from quote_service.web.docs import LocalSwaggerUI
 from quote_service.web.errors import EXCEPTION_HANDLERS
 from quote_service.web.middleware import RequestContextMiddleware
+from quote_service.web.openapi import complete_openapi
+from quote_service.web.options import OptionsResponder
 from quote_service.web.request import ExactRequest
 
 log = structlog.get_logger("quote_service.app")
@@ -89,11 +97,17 @@ async def _watch_pool(pool: Pool, maximum: int) -> None:
         await asyncio.sleep(1.0)
 
 
-def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter | None = None) -> Litestar:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    span_exporter: SpanExporter | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Litestar:
     """Build the ASGI application; resources open in the lifespan and close after it.
 
     `span_exporter` turns tracing on into that exporter (tests); otherwise tracing is on only
-    when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    when OTEL_EXPORTER_OTLP_ENDPOINT is set. `clock` is the campaigns' service clock
+    (campaign-script and tests simulate it).
     """
     settings = settings or Settings.from_env()
     configure_logging(settings)
@@ -120,6 +134,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
                 acquire_timeout=settings.db_acquire_timeout,
                 statement_timeout=settings.db_statement_timeout,
                 lock_timeout=settings.db_lock_timeout,
+                server_settings=settings.database_session(),
             )
             stack.push_async_callback(_close_within, "postgres pool", pool.close, pool.terminate)
             redis = create_redis(redis_url)
@@ -157,6 +172,12 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             scheduler = SaleScheduler(flash_sales, interval=settings.flash_scheduler_interval)
             scheduler.start()
             stack.push_async_callback(_close_within, "flash-sale scheduler", scheduler.stop, None)
+            campaigns = Campaigns(pool, clock=clock, prices_moved=products.invalidate)
+            app.state.campaigns = campaigns
+            campaign_scheduler = CampaignScheduler(campaigns, interval=settings.campaign_scheduler_interval)
+            campaign_scheduler.start()
+            stack.push_async_callback(_close_within, "campaign scheduler", campaign_scheduler.stop, None)
+            app.state.campaign_scheduler = campaign_scheduler
             app.state.quotes = QuoteService(
                 settings,
                 config_store=config_store,
@@ -165,7 +186,10 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
                 redis=redis,
                 flash_sales=flash_sales,
             )
-            app.state.openapi_schema = app.openapi_schema.to_schema()
+            if app.openapi_config is not None:
+                # Litestar's cached document, completed in place: /openapi.json and /docs agree.
+                openapi: Any = app.plugins.get("OpenAPIPlugin")
+                app.state.openapi_schema = complete_openapi(openapi.provide_openapi_schema(), app)
             # Everything built so far (modules, routes, schemas, the snapshot) lives as long as the
             # process: exempt it from garbage collection, or every full collection under load
             # re-traverses it (100-300 ms pauses: the quote path's p99). A young generation of 10,000
@@ -188,7 +212,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             health,
             ready,
             metrics_endpoint,
-            openapi_json,
+            *([openapi_json] if settings.serves_docs else []),
             AuthController,
             ProductController,
             CommissionRateController,
@@ -198,6 +222,8 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             snapshot_status,
             OrderController,
             FlashSaleController,
+            RepricingController,
+            CampaignController,
             create_quote,
             get_quote,
             dashboard_summary,
@@ -215,6 +241,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             "quotes": from_state("quotes"),
             "flash_sales": from_state("flash_sales"),
             "purchases": from_state("purchases"),
+            "campaigns": from_state("campaigns"),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
@@ -227,8 +254,10 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             version="1.0.0",
             description="Prices e-commerce baskets: quotes, commissions, rules, flags, flash sales.",
             path="/docs",
-            render_plugins=[SwaggerRenderPlugin(path="/")],
-        ),
+            render_plugins=[LocalSwaggerUI()],
+        )
+        if settings.serves_docs
+        else None,
         signature_types=[
             Pool,
             Redis,
@@ -240,11 +269,13 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             QuoteService,
             FlashSales,
             Purchases,
+            Campaigns,
         ],
         debug=False,
     )
+    app.state.body_read_timeout = settings.body_read_timeout
     # Wrap the whole handler, not a route: unknown routes and 405s get the request id too.
-    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    app.asgi_handler = RequestContextMiddleware(OptionsResponder(app.asgi_handler, app))
     if tracer_provider is not None:
         # Outermost, so the server span is current for everything, the access log line included
         # (RequestContextMiddleware names it by route template once routing has happened).

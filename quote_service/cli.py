@@ -14,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 from uuid import UUID
 
@@ -31,7 +32,7 @@ from quote_service.db.pool import Pool, create_pool
 from quote_service.embedded import embedded_stores
 from quote_service.errors import ServiceError
 from quote_service.observability.logging import configure_logging
-from quote_service.snapshot.bus import announce_change
+from quote_service.snapshot.bus import announce_change, read_version
 from quote_service.validation import describe_validation_error
 
 # The application's modules (demo, flash sales, anything that creates Prometheus metrics) are
@@ -75,7 +76,7 @@ def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[T]]) -> T:
     _migrate(settings)
 
     async def run() -> T:
-        pool = await create_pool(_dsn(settings), min_size=1, max_size=2)
+        pool = await create_pool(_dsn(settings), min_size=1, max_size=2, server_settings=settings.database_session())
         try:
             return await work(pool)
         finally:
@@ -169,21 +170,32 @@ async def _seed_flash_sale(settings: Settings) -> tuple[UUID, datetime] | None:
     from quote_service.snapshot.loader import load_snapshot
     from quote_service.snapshot.store import ConfigStore
 
-    pool = await create_pool(_dsn(settings), min_size=1, max_size=2)
+    pool = await create_pool(_dsn(settings), min_size=1, max_size=2, server_settings=settings.database_session())
     redis = create_redis(settings.redis_url or "")
+    now = utcnow()
     try:
-        sales = FlashSales(pool, Counters(redis), ConfigStore(pool, redis, load_snapshot))
-        return await demo.seed_flash_sale(sales, now=utcnow())
+        config = ConfigStore(pool, redis, load_snapshot)
+        # The sale's announcement reloads this store: it must hold a snapshot (no need to follow changes).
+        await config.refresh(force=True, background=False)
+        sales = FlashSales(pool, Counters(redis), config)
+        return await demo.seed_flash_sale(sales, now=now)
     finally:
         await redis.aclose()
         await pool.close()
 
 
 async def _announce_configuration(settings: Settings) -> None:
-    """Tell running servers that configuration changed (they reload their snapshots)."""
+    """Tell running servers that configuration changed (they reload their snapshots; without
+    this they would see PostgreSQL's new version within a second anyway)."""
+    pool = await create_pool(_dsn(settings), min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            version = await read_version(conn)
+    finally:
+        await pool.close()
     redis = create_redis(settings.redis_url or "")
     try:
-        await announce_change(redis, domain="seed-demo")
+        await announce_change(redis, version, domain="seed-demo")
     finally:
         await redis.aclose()
 
@@ -300,6 +312,20 @@ def _granian(args: argparse.Namespace) -> None:
     ).serve()
 
 
+def cmd_campaign_script(settings: Settings, args: argparse.Namespace) -> int:
+    """Replay a campaign script on a scratch database; print each command's line."""
+    from quote_service.campaigns.script import run_script
+
+    try:
+        lines = sys.stdin.read().splitlines() if args.file == "-" else Path(args.file).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"quote-service: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(msgspec.structs.replace(settings, log_level="WARNING"))  # stdout is the script's output
+    asyncio.run(run_script(settings, lines, lambda line: print(line, flush=True)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="quote-service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -332,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--base-url", default="http://127.0.0.1:8000")
     sim.add_argument("--admin", default=None, help="admin USERNAME:PASSWORD (default: the demo admin)")
     sim.add_argument("--shopper", default=None, help="shopper USERNAME:PASSWORD (default: the demo shopper)")
+    script = sub.add_parser("campaign-script", help="replay a campaign script with a simulated clock")
+    script.add_argument("file", help="the script, or - for standard input")
+    script.set_defaults(handler=cmd_campaign_script)
     return parser
 
 

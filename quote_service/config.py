@@ -81,14 +81,35 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """DB_STATEMENT_TIMEOUT: seconds one SQL statement may run before it is cancelled (503)."""
     db_lock_timeout: float = 1.0
     """DB_LOCK_TIMEOUT: seconds one SQL statement may wait for a lock before it is cancelled (503)."""
+    body_read_timeout: float = 10.0
+    """BODY_READ_TIMEOUT: seconds a client has to send a request's whole body before a 408 (and
+    the connection closed): a trickled body would otherwise hold a connection open."""
+    docs_enabled: bool | None = None
+    """DOCS_ENABLED: serve /docs and /openapi.json; unset: on in development, off in production."""
     flash_scheduler_interval: float = 1.0
     """FLASH_SCHEDULER_INTERVAL: seconds between the flash-sale scheduler's passes (lifecycle by the
     clock, background summaries). Status shown and enforced follows the clock regardless."""
+
+    max_markup_percent: Decimal = Decimal("50")
+    """MAX_MARKUP_PERCENT: automatic price moves (inventory repricing) never go above
+    base_price x (1 + this / 100)."""
+    campaign_scheduler_interval: float = 1.0
+    """CAMPAIGN_SCHEDULER_INTERVAL: seconds between the campaign scheduler's passes (each
+    campaign moves once per hour of its own; a pass only finds the hours that are due)."""
 
     @property
     def is_production(self) -> bool:
         """True when running with ENVIRONMENT=production."""
         return self.environment == "production"
+
+    @property
+    def serves_docs(self) -> bool:
+        """True when /docs and /openapi.json are served (DOCS_ENABLED, else not in production)."""
+        return not self.is_production if self.docs_enabled is None else self.docs_enabled
+
+    def database_session(self) -> dict[str, str]:
+        """Settings the database's own code reads, set on every connection of the service's pools."""
+        return {"quote_service.max_markup_percent": str(self.max_markup_percent)}
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -137,6 +158,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "DB_STATEMENT_TIMEOUT": self.db_statement_timeout,
             "DB_LOCK_TIMEOUT": self.db_lock_timeout,
             "FLASH_SCHEDULER_INTERVAL": self.flash_scheduler_interval,
+            "BODY_READ_TIMEOUT": self.body_read_timeout,
+            "CAMPAIGN_SCHEDULER_INTERVAL": self.campaign_scheduler_interval,
         }
         for name, number in positive.items():
             if number <= 0:
@@ -152,6 +175,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         }.items():
             if not (percent.is_finite() and 0 <= percent <= 100):
                 raise ConfigError(f"{name} must be a percentage between 0 and 100")
+        if not (self.max_markup_percent.is_finite() and 0 <= self.max_markup_percent <= 1000):
+            raise ConfigError("MAX_MARKUP_PERCENT must be a percentage between 0 and 1000")
         if not (self.default_delivery_fee.is_finite() and self.default_delivery_fee >= 0):
             raise ConfigError("DEFAULT_DELIVERY_FEE must be a non-negative amount")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:

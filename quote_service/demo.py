@@ -178,6 +178,19 @@ DEMO_RULES: list[dict[str, Any]] = [
         "effective_from": _SINCE,
         "configuration": {"tiers": {"gold": "-3", "silver": "-1"}},
     },
+    {
+        # The original inventory repricer's global rule: scarce stock costs more, a glut less.
+        "name": "demo-inventory",
+        "type": "INVENTORY_LEVEL",
+        "effective_from": _SINCE,
+        "configuration": {
+            "low_threshold": 10,
+            "low_adjust_percent": "10",
+            "high_threshold": 100,
+            "high_adjust_percent": "-10",
+            "cooldown_hours": 24,
+        },
+    },
 ]
 DEMO_FLAGS: list[dict[str, Any]] = [
     {"key": "dynamic_pricing", "name": "Dynamic pricing", "type": "BOOLEAN", "value": True},

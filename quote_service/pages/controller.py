@@ -30,18 +30,14 @@ from quote_service.errors import ServiceError
 HERE = Path(__file__).parent
 STATIC_PATH = "/pages/static"
 ASSET_MAX_AGE = 3600
-# No inline script or style anywhere: everything comes from /pages/static.
+# No inline script or style anywhere: everything comes from /pages/static. The rest of the page
+# headers (X-Frame-Options, Referrer-Policy, nosniff, no-store) come from web/headers.py; this
+# policy replaces its HTML_PAGE_POLICY only to let the login form post to this origin.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-PAGE_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
+PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY}
 PageName = Literal["dashboard", "store"]
 TITLES: dict[str, str] = {"dashboard": "Pricing dashboard", "store": "Store"}
 ROLES: dict[str, frozenset[str]] = {"dashboard": frozenset({"admin"}), "store": frozenset({"user", "admin"})}

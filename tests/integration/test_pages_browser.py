@@ -81,7 +81,7 @@ def no_token_in_urls(html: str, token: str) -> None:
 async def test_dashboard_moves_live(base_url: str, people: tuple[Caller, Caller], api: httpx.AsyncClient) -> None:
     admin, shopper = people
     phone = await product(api, admin, "PH-1", "Phone", "120.00")
-    await product(api, admin, "CS-1", "Case", "25.50", category_id="accessories")
+    case = await product(api, admin, "CS-1", "Case", "25.50", category_id="accessories")
     sale_body = {
         "name": "Lunch deal",
         "starts_at": at(-1),
@@ -127,6 +127,27 @@ async def test_dashboard_moves_live(base_url: str, people: tuple[Caller, Caller]
         await expect(moves.first).to_contain_text("130.00")
         await expect(moves.first).to_contain_text("manual")
         await expect(page.locator("#price-chart svg path").first).to_be_visible()
+
+        # A stock change reprices through the inventory rule; the move appears with its source.
+        rule = {
+            "name": "inventory",
+            "type": "INVENTORY_LEVEL",
+            "effective_from": "2020-01-01T00:00:00Z",
+            "configuration": {
+                "low_threshold": 10,
+                "low_adjust_percent": 10,
+                "high_threshold": 100,
+                "high_adjust_percent": -10,
+                "cooldown_hours": 24,
+            },
+        }
+        await ok(await api.post("/api/v1/pricing-rules", json=rule, headers=admin.headers), 201)
+        stock = {"delta": -45, "reason": "count"}
+        await ok(await api.post(f"/api/v1/products/{case['id']}/stock", json=stock, headers=admin.headers))
+        await expect(moves.first).to_contain_text("Case")
+        await expect(moves.first).to_contain_text("25.50 → 28.05 TRY")
+        await expect(moves.first.locator(".tag")).to_have_text("inventory")
+        await expect(moves.first).to_contain_text("low_stock")
         # Panels of parts not deployed on this build stay hidden rather than failing.
         status = await api.get("/api/v1/signals", headers=admin.headers)
         if status.status_code == 404:
