@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import CacheControlHeader, Cookie
-from litestar.params import URLEncodedBody
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
@@ -49,6 +48,12 @@ static_router = create_static_files_router(
     cache_control=CacheControlHeader(max_age=ASSET_MAX_AGE, public=True),
     include_in_schema=False,
 )
+
+
+async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The posted form's fields (a form, not a JSON body: the API's JSON rules do not apply)."""
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
@@ -124,8 +129,8 @@ async def store_page(request: Request[Any, Any, Any]) -> Template:
 @post("/pages/login", exclude_from_auth=True, include_in_schema=False, status_code=303)
 async def login(
     request: Request[Any, Any, Any],
-    data: URLEncodedBody[dict[str, str]],
 ) -> Response[Any]:
+    data = await _form(request)
     page = data.get("page", "store")
     if page not in TITLES:
         page = "store"
@@ -154,8 +159,8 @@ async def login(
 @post("/pages/logout", exclude_from_auth=True, include_in_schema=False, status_code=303)
 async def logout(
     request: Request[Any, Any, Any],
-    data: URLEncodedBody[dict[str, str]],
 ) -> Response[Any]:
+    data = await _form(request)
     page = data.get("page", "store")
     if page not in TITLES:
         page = "store"
