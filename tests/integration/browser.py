@@ -8,12 +8,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from playwright.async_api import Browser, async_playwright
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("QS_TEST_ARTIFACTS", ROOT / "tests" / "artifacts"))
 DOCS_IMAGES = ROOT / "docs" / "img"
+# CI installs Chromium (.ci/run), so there these tests always run; a laptop without it skips them.
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+)
 
 
 @asynccontextmanager

@@ -9,10 +9,10 @@ import pytest
 from playwright.async_api import expect
 
 from quote_service.config import Settings
-from tests.integration.browser import chromium, publish, screenshot_path
+from tests.integration.browser import chromium, needs_chromium, publish, screenshot_path
 from tests.integration.servers import cli_env, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ import pytest
 from playwright.async_api import Page, expect
 
 from quote_service.config import Settings
-from tests.integration.browser import chromium, publish, screenshot_path
+from tests.integration.browser import chromium, needs_chromium, publish, screenshot_path
 from tests.integration.conftest import PASSWORD, Caller, make_caller
 from tests.integration.flash import at
 from tests.integration.servers import cli_env, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs_chromium]
 TIMEOUT_MS = 20_000
 
 
