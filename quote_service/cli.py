@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
@@ -326,6 +327,27 @@ def cmd_campaign_script(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _psql_binary() -> str:
+    """psql from PATH, else the one the pgserver package ships (the embedded server's own)."""
+    found = shutil.which("psql")
+    if found is not None:
+        return found
+    try:
+        import pgserver  # the embedded default ships PostgreSQL's client programs too
+    except ImportError as exc:
+        raise CommandError("psql is not installed (Debian: apt-get install postgresql-client)") from exc
+    bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
+    if not bundled.exists():
+        raise CommandError("psql is not installed (Debian: apt-get install postgresql-client)")
+    return str(bundled)
+
+
+def cmd_psql(settings: Settings, args: argparse.Namespace) -> int:
+    """psql on the database the service uses (embedded or DATABASE_URL); extra arguments go to psql."""
+    extra = [a for a in args.psql_args if a != "--"]
+    return subprocess.call([_psql_binary(), _dsn(settings), *extra])  # noqa: S603 - the operator's own psql
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="quote-service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -358,13 +380,19 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--base-url", default="http://127.0.0.1:8000")
     sim.add_argument("--admin", default=None, help="admin USERNAME:PASSWORD (default: the demo admin)")
     sim.add_argument("--shopper", default=None, help="shopper USERNAME:PASSWORD (default: the demo shopper)")
+    sim.set_defaults(handler=cmd_simulate)  # run by main() before any store starts
     script = sub.add_parser("campaign-script", help="replay a campaign script with a simulated clock")
     script.add_argument("file", help="the script, or - for standard input")
     script.set_defaults(handler=cmd_campaign_script)
+    psql = sub.add_parser("psql", help="open psql on the service's database (extra arguments go to psql)")
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER, help="e.g. -c 'SELECT count(*) FROM quote_log'")
+    psql.set_defaults(handler=cmd_psql)
     return parser
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    import httpx
+
     from quote_service import demo
     from quote_service.simulate import simulate
 
@@ -389,12 +417,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         return 130
+    except httpx.HTTPError as exc:
+        print(f"quote-service: simulate cannot reach {args.base_url}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `quote-service` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.handler is not cmd_psql:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.handler is cmd_psql:  # psql's own options (-c, -f, ...) pass through untouched
+        args.psql_args = [*unknown, *args.psql_args]
     if args.command == "simulate":  # an HTTP client of a running service: no stores, no settings
         return cmd_simulate(args)
     try:
