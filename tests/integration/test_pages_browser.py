@@ -265,3 +265,60 @@ async def test_store_works_by_keyboard_on_a_phone(
             await expect(page.get_by_label(field)).to_be_visible()
         shot = screenshot_path("store-phone.png")
         await page.screenshot(path=str(shot), full_page=True)
+
+
+async def _eventually(fetch: Any, ready: Any, seconds: float = 20.0) -> Any:
+    """Poll `fetch()` until `ready(result)`; the stream consumer persists observations in the background."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        result = await fetch()
+        if ready(result) or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(0.25)
+
+
+async def test_dashboard_acknowledges_a_signal_and_applies_a_decision(
+    base_url: str, people: tuple[Caller, Caller], api: httpx.AsyncClient
+) -> None:
+    admin, _ = people
+    watch = await product(api, admin, "WA-1", "Watch", "120.00", cost_price="80.00", min_price="85.00")
+    observations = [
+        {"product_id": watch["id"], "competitor": name, "price": "90.00", "currency": "TRY", "observed_at": at(-m)}
+        for name, m in (("rival-a", 5), ("rival-b", 6))
+    ]
+    accepted = await ok(
+        await api.post("/api/v1/competitor-prices", json={"observations": observations}, headers=admin.headers), 202
+    )
+    assert accepted["accepted"] == 2
+
+    async def open_signals() -> Any:
+        params = {"product_id": watch["id"], "status": "open"}
+        return await ok(await api.get("/api/v1/signals", params=params, headers=admin.headers))
+
+    signals = await _eventually(open_signals, lambda page: page["items"])
+    assert [s["type"] for s in signals["items"]] == ["competitor_undercut"]
+    run = {"product_ids": [watch["id"]]}
+    [decision] = await ok(await api.post("/api/v1/decisions/run", json=run, headers=admin.headers))
+    assert decision["status"] == "proposed"
+
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.set_default_timeout(TIMEOUT_MS)
+        await log_in(page, base_url, "/dashboard", "boss")
+        row = page.locator("#signal-rows tr", has_text="competitor_undercut")
+        await expect(row).to_contain_text("Watch")
+        await row.get_by_role("button", name="Acknowledge").click()
+        await expect(row).to_have_count(0)  # the panel lists open signals only
+
+        decision_row = page.locator("#decision-rows tr", has_text="Watch")
+        await expect(decision_row).to_contain_text("proposed")
+        await decision_row.get_by_role("button", name="Apply").click()
+        await expect(decision_row).to_contain_text("applied")
+
+    acknowledged = await ok(await api.get("/api/v1/signals", params={"product_id": watch["id"]}, headers=admin.headers))
+    assert [s["status"] for s in acknowledged["items"]] == ["acknowledged"]
+    moved = await ok(await api.get(f"/api/v1/products/{watch['id']}", headers=admin.headers))
+    assert moved["current_price"] == decision["recommended_price"]
