@@ -143,7 +143,7 @@ class QuoteService:
                 defaults=self.defaults, now=now, quote_id=uuid.uuid4(),
             )  # fmt: skip
         with timed("store"):
-            payload = await self._store.put(quote, now=now)
+            payload = await self._store.put(quote, now=now, caller=(caller.kind, str(caller.id)))
         self._remember(key, payload)
         return PricedQuote(quote, payload)
 
