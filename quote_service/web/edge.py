@@ -89,7 +89,7 @@ class LeanEdge:
             return
         try:
             request = _DECODER.decode(body)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec raises the latter for bad UTF-8 in a str
             await self._hand_on(scope, _replay(body, complete, receive), send, None, api_key, auth)
             return
         scope["path_template"] = QUOTE_PATH
