@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
+from uuid import UUID
 
 import msgspec
 from litestar.enums import ScopeType
@@ -39,9 +40,15 @@ from litestar.types import (
 from quote_service.auth.middleware import QUOTE_PATH
 from quote_service.auth.schemas import Principal
 from quote_service.auth.service import AuthService
-from quote_service.observability.metrics import EDGE_REQUESTS
+from quote_service.clock import utcnow
+from quote_service.errors import Conflict, ServiceError
+from quote_service.flash_sales.purchases import Purchases
+from quote_service.flash_sales.schemas import PurchaseCreate
+from quote_service.observability.metrics import EDGE_REQUESTS, FLASH_PURCHASES
 from quote_service.pricing.quote import QuoteRequest
 from quote_service.quotes.service import QuoteService
+from quote_service.web.deps import MAX_IDEMPOTENCY_KEY_LENGTH
+from quote_service.web.envelope import Envelope, ErrorBody, ErrorEnvelope
 
 # scope["state"] key: the exception the quote service raised on the lean edge (Litestar renders it).
 EDGE_ERROR = "edge_error"
@@ -50,6 +57,14 @@ _NUL_ESCAPE = b"\\u0000"
 _JSON = b"application/json"
 _LEAN = EDGE_REQUESTS.labels(QUOTE_PATH, "lean")
 _HANDED_ON = EDGE_REQUESTS.labels(QUOTE_PATH, "litestar")
+_SALES = "/api/v1/flash-sales/"
+_PURCHASES = "/purchases"
+_PURCHASE_PATH_LENGTH = len(_SALES) + 36 + len(_PURCHASES)
+PURCHASE_TEMPLATE = "/api/v1/flash-sales/{sale_id:uuid}/purchases"
+_PURCHASE_DECODER = msgspec.json.Decoder(PurchaseCreate)
+_PURCHASE_LEAN = EDGE_REQUESTS.labels(PURCHASE_TEMPLATE, "lean")
+_PURCHASE_HANDED_ON = EDGE_REQUESTS.labels(PURCHASE_TEMPLATE, "litestar")
+_ENCODER = msgspec.json.Encoder()
 _PREFIX = b'{"success":true,"message":"Quote calculated successfully","data":'
 
 
@@ -62,10 +77,15 @@ class LeanEdge:
         self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or scope["path"] != QUOTE_PATH or scope["method"] != "POST":
-            await self.inner(scope, receive, send)
-            return
-        await self._quote(scope, receive, send)
+        if scope["type"] == ScopeType.HTTP and scope["method"] == "POST":
+            path = scope["path"]
+            if path == QUOTE_PATH:
+                await self._quote(scope, receive, send)
+                return
+            if path.startswith(_SALES) and path.endswith(_PURCHASES) and len(path) == _PURCHASE_PATH_LENGTH:
+                await self._purchase(scope, receive, send, path[len(_SALES) : -len(_PURCHASES)])
+                return
+        await self.inner(scope, receive, send)
 
     async def _quote(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -102,9 +122,65 @@ class LeanEdge:
         elapsed = round((time.perf_counter() - started) * 1000, 3)
         payload = b"".join((_PREFIX, priced.json, b',"processing_time_ms":', msgspec.json.encode(elapsed), b"}"))
         _LEAN.inc()
-        headers = [(b"content-type", _JSON), (b"content-length", str(len(payload)).encode())]
-        await send(HTTPResponseStartEvent(type="http.response.start", status=200, headers=headers))
-        await send(HTTPResponseBodyEvent(type="http.response.body", body=payload, more_body=False))
+        await _answer(send, 200, payload)
+
+    async def _purchase(self, scope: Scope, receive: Receive, send: Send, sale: str) -> None:
+        """POST /api/v1/flash-sales/{id}/purchases: a storm is mostly refusals (409), answered
+        here with the exact envelope the route builds; anything else goes to Litestar."""
+        state = self.app.state
+        purchases: Purchases | None = getattr(state, "purchases", None)
+        auth: AuthService | None = getattr(state, "auth", None)
+        content_type = api_key = idempotency_key = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"x-api-key":
+                api_key = value
+            elif name == b"idempotency-key":
+                idempotency_key = value
+        principal = auth.known_api_key(api_key) if auth is not None and api_key else None
+        if (
+            purchases is None
+            or principal is None
+            or content_type != _JSON
+            or idempotency_key is None
+            or not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH
+            or not idempotency_key.isascii()
+        ):
+            await self._hand_on(scope, receive, send, None, api_key, auth, _PURCHASE_HANDED_ON)
+            return
+        body, complete = await _read_body(receive, self.max_body)
+        try:
+            if not complete or not body or _NUL_ESCAPE in body:
+                raise ValueError
+            sale_id = UUID(sale)
+            data = _PURCHASE_DECODER.decode(body)
+        except (ValueError, msgspec.DecodeError):  # UnicodeDecodeError is a ValueError
+            await self._hand_on(scope, _replay(body, complete, receive), send, None, api_key, auth, _PURCHASE_HANDED_ON)
+            return
+        scope["path_template"] = PURCHASE_TEMPLATE
+        scope["user"], scope["auth"] = principal, "api_key"
+        try:
+            purchase, replayed = await purchases.purchase(
+                sale_id, data, principal=principal, idempotency_key=idempotency_key.decode(), now=utcnow()
+            )
+        except Conflict as refused:
+            FLASH_PURCHASES.labels(refused.code).inc()
+            _PURCHASE_LEAN.inc()
+            envelope = ErrorEnvelope(
+                message=refused.message, error=ErrorBody(code=refused.code, details=refused.details)
+            )
+            await _answer(send, refused.status_code, _ENCODER.encode(envelope))
+            return
+        except Exception as exc:  # rendered by Litestar's exception handlers, exactly as there
+            if isinstance(exc, ServiceError):
+                FLASH_PURCHASES.labels(exc.code).inc()
+            await self._hand_on(scope, _replay(body, complete, receive), send, exc, api_key, auth, _PURCHASE_HANDED_ON)
+            return
+        FLASH_PURCHASES.labels("replayed" if replayed else "confirmed").inc()
+        _PURCHASE_LEAN.inc()
+        message = "Purchase already made with this Idempotency-Key" if replayed else "Purchase confirmed"
+        await _answer(send, 201, _ENCODER.encode(Envelope(message=message, data=purchase)))
 
     async def _hand_on(
         self,
@@ -114,8 +190,9 @@ class LeanEdge:
         error: BaseException | None,
         api_key: bytes | None,
         auth: AuthService | None,
+        counter: Any = None,
     ) -> None:
-        _HANDED_ON.inc()
+        (counter or _HANDED_ON).inc()
         if error is not None:
             scope.setdefault("state", {})[EDGE_ERROR] = error
         await self.inner(scope, receive, send)
@@ -129,6 +206,12 @@ class LeanEdge:
             and isinstance(user, Principal)
         ):
             auth.learn_api_key(api_key, user)
+
+
+async def _answer(send: Send, status: int, payload: bytes) -> None:
+    headers = [(b"content-type", _JSON), (b"content-length", str(len(payload)).encode())]
+    await send(HTTPResponseStartEvent(type="http.response.start", status=status, headers=headers))
+    await send(HTTPResponseBodyEvent(type="http.response.body", body=payload, more_body=False))
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:

@@ -22,6 +22,7 @@ from quote_service.web.edge import LeanEdge
 from quote_service.web.middleware import RequestContextMiddleware
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
+from tests.integration.flash import buy, new_sale
 from tests.integration.test_quote_api import QUOTE, quote_body
 
 Client = AsyncTestClient[Litestar]
@@ -130,3 +131,43 @@ async def test_a_revoked_key_is_refused_at_once_on_the_edge(settings: Settings, 
         expect_ok(await edge.post(QUOTE, json=quote_body(), headers=key))
         assert (await edge.delete(f"/api/v1/api-keys/{key_id}", headers=admin.headers)).status_code < 300
         assert (await edge.post(QUOTE, json=quote_body(), headers=key)).status_code == 401
+
+
+def purchase_count(path: str) -> float:
+    labels = {"route": "/api/v1/flash-sales/{sale_id:uuid}/purchases", "path": path}
+    return REGISTRY.get_sample_value("qs_edge_requests_total", labels) or 0.0
+
+
+async def test_flash_purchases_and_refusals_answer_the_same_on_the_edge(settings: Settings, admin: Caller) -> None:
+    async with clients(settings) as (edge, litestar):
+        key = await service_key(edge, admin)
+        sale, _ = await new_sale(edge, admin, item={"allocated_stock": 2, "per_user_limit": 5})
+        buyer = {"customer_id": "edge-buyer"}
+        # The first purchase teaches the edge the key (Litestar authenticates it).
+        first = await buy(edge, key, sale, quantity=1, **buyer)
+        assert first.status_code == 201, first.text
+        lean_before = purchase_count("lean")
+        cases = [
+            {"quantity": 1, **buyer},  # the last unit: 201
+            {"quantity": 1, **buyer},  # sold out: 409
+            {"quantity": 1, "expected_unit_price": "14.99", **buyer},  # 409 PRICE_CHANGED
+            {"quantity": 1},  # no customer_id with an API key: 422, handed on
+        ]
+        answers = []
+        for body in cases:
+            answers.append(await buy(edge, key, sale, **body))
+        assert [a.status_code for a in answers] == [201, 409, 409, 422]
+        assert purchase_count("lean") == lean_before + 3
+        # Litestar alone gives the same refusals, byte for byte but the request id.
+        for body, answer in zip(cases[1:], answers[1:], strict=True):
+            assert comparable(answer) == comparable(await buy(litestar, key, sale, **body))
+        # The same Idempotency-Key replays the purchase, on either path, with the same body.
+        again = [await buy(c, key, sale, quantity=1, key="edge-replay", **buyer) for c in (litestar, edge)]
+        assert [a.status_code for a in again] == [409, 409]  # sold out before the key was used
+        replay_key = "edge-first"
+        sale2, _ = await new_sale(edge, admin, item={"allocated_stock": 5, "per_user_limit": 5})
+        made = await buy(litestar, key, sale2, quantity=1, key=replay_key, **buyer)
+        replayed = await buy(edge, key, sale2, quantity=1, key=replay_key, **buyer)
+        assert (made.status_code, replayed.status_code) == (201, 201)
+        assert replayed.json()["data"] == made.json()["data"]
+        assert list(replayed.headers) == list(made.headers)
