@@ -59,6 +59,11 @@ _NUL_ESCAPE = b"\\u0000"
 _JSON = b"application/json"
 _LEAN = EDGE_REQUESTS.labels(QUOTE_PATH, "lean")
 _HANDED_ON = EDGE_REQUESTS.labels(QUOTE_PATH, "litestar")
+# Flash purchases on the lean edge: OFF. With it on, tests/integration/test_flash_sales_storm.py's
+# Redis-flush storm answers some purchases 503 DEPENDENCY_UNAVAILABLE (with it off, none): not
+# understood yet, so purchases take Litestar's path until it is. The code stays tested
+# (tests/integration/test_quote_edge.py turns it on).
+LEAN_PURCHASES = False
 _SALES = "/api/v1/flash-sales/"
 _PURCHASES = "/purchases"
 _PURCHASE_PATH_LENGTH = len(_SALES) + 36 + len(_PURCHASES)
@@ -84,7 +89,12 @@ class LeanEdge:
             if path == QUOTE_PATH:
                 await self._quote(scope, receive, send)
                 return
-            if path.startswith(_SALES) and path.endswith(_PURCHASES) and len(path) == _PURCHASE_PATH_LENGTH:
+            if (
+                LEAN_PURCHASES
+                and path.startswith(_SALES)
+                and path.endswith(_PURCHASES)
+                and len(path) == _PURCHASE_PATH_LENGTH
+            ):
                 await self._purchase(scope, receive, send, path[len(_SALES) : -len(_PURCHASES)])
                 return
         await self.inner(scope, receive, send)

@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 
 from quote_service.app import create_app
 from quote_service.config import Settings
+from quote_service.web import edge as edge_module
 from quote_service.web.edge import LeanEdge
 from quote_service.web.middleware import RequestContextMiddleware
 from quote_service.web.options import OptionsResponder
@@ -140,7 +141,10 @@ def purchase_count(path: str) -> float:
     return REGISTRY.get_sample_value("qs_edge_requests_total", labels) or 0.0
 
 
-async def test_flash_purchases_and_refusals_answer_the_same_on_the_edge(settings: Settings, admin: Caller) -> None:
+async def test_flash_purchases_and_refusals_answer_the_same_on_the_edge(
+    settings: Settings, admin: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(edge_module, "LEAN_PURCHASES", True)
     async with clients(settings) as (edge, litestar):
         key = await service_key(edge, admin)
         sale, _ = await new_sale(edge, admin, item={"allocated_stock": 2, "per_user_limit": 5})
