@@ -7,6 +7,7 @@ import contextlib
 import gc
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any, cast
 
 import structlog
@@ -26,7 +27,11 @@ from quote_service.auth.service import AuthService
 from quote_service.auth.throttle import LoginThrottle
 from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import create_redis
+from quote_service.campaigns.controller import CampaignController
+from quote_service.campaigns.scheduler import CampaignScheduler
+from quote_service.campaigns.service import Campaigns
 from quote_service.catalog.controller import ProductController
+from quote_service.clock import utcnow
 from quote_service.commissions.controller import CommissionRateController
 from quote_service.config import Settings
 from quote_service.coupons.controller import CouponController
@@ -39,6 +44,12 @@ from quote_service.flash_sales.purchases import Purchases
 from quote_service.flash_sales.scheduler import SaleScheduler
 from quote_service.flash_sales.service import FlashSales
 from quote_service.health import health, ready
+from quote_service.intelligence.consumer import StreamConsumer
+from quote_service.intelligence.controller import MarketIntelligenceController
+from quote_service.intelligence.demand import DemandJob
+from quote_service.intelligence.scheduler import DecisionScheduler
+from quote_service.intelligence.service import Intelligence
+from quote_service.intelligence.signal_rules import SignalEvaluator
 from quote_service.observability import metrics
 from quote_service.observability.endpoint import metrics as metrics_endpoint
 from quote_service.observability.logging import configure_logging
@@ -47,6 +58,7 @@ from quote_service.orders.controller import OrderController
 from quote_service.quotes.controller import create_quote, get_quote
 from quote_service.quotes.service import QuoteService
 from quote_service.quotes.store import QuoteStore
+from quote_service.repricing.controller import RepricingController
 from quote_service.rules.controller import PricingRuleController
 from quote_service.snapshot.controller import snapshot_status
 from quote_service.snapshot.loader import load_snapshot
@@ -89,11 +101,17 @@ async def _watch_pool(pool: Pool, maximum: int) -> None:
         await asyncio.sleep(1.0)
 
 
-def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter | None = None) -> Litestar:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    span_exporter: SpanExporter | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Litestar:
     """Build the ASGI application; resources open in the lifespan and close after it.
 
     `span_exporter` turns tracing on into that exporter (tests); otherwise tracing is on only
-    when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    when OTEL_EXPORTER_OTLP_ENDPOINT is set. `clock` is the campaigns' service clock
+    (campaign-script and tests simulate it).
     """
     settings = settings or Settings.from_env()
     configure_logging(settings)
@@ -120,6 +138,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
                 acquire_timeout=settings.db_acquire_timeout,
                 statement_timeout=settings.db_statement_timeout,
                 lock_timeout=settings.db_lock_timeout,
+                server_settings=settings.database_session(),
             )
             stack.push_async_callback(_close_within, "postgres pool", pool.close, pool.terminate)
             redis = create_redis(redis_url)
@@ -157,6 +176,12 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             scheduler = SaleScheduler(flash_sales, interval=settings.flash_scheduler_interval)
             scheduler.start()
             stack.push_async_callback(_close_within, "flash-sale scheduler", scheduler.stop, None)
+            campaigns = Campaigns(pool, clock=clock, prices_moved=products.invalidate)
+            app.state.campaigns = campaigns
+            campaign_scheduler = CampaignScheduler(campaigns, interval=settings.campaign_scheduler_interval)
+            campaign_scheduler.start()
+            stack.push_async_callback(_close_within, "campaign scheduler", campaign_scheduler.stop, None)
+            app.state.campaign_scheduler = campaign_scheduler
             app.state.quotes = QuoteService(
                 settings,
                 config_store=config_store,
@@ -165,6 +190,21 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
                 redis=redis,
                 flash_sales=flash_sales,
             )
+            intelligence = Intelligence(settings, pool, redis, clock=clock, prices_moved=products.invalidate)
+            app.state.intelligence = intelligence
+            evaluator = SignalEvaluator(pool, window_hours=settings.market_window_hours)
+            # Background work of market intelligence: the stream consumer (one per process, one
+            # consumer group), the incremental demand job, the optional decision schedule.
+            consumer = StreamConsumer(redis, pool, signals=evaluator)
+            consumer.start()
+            stack.push_async_callback(_close_within, "competitor-price consumer", consumer.stop, None)
+            demand_job = DemandJob(pool, evaluator)
+            demand_job.start()
+            stack.push_async_callback(_close_within, "demand job", demand_job.stop, None)
+            if settings.decision_interval_minutes:
+                decisions = DecisionScheduler(intelligence, redis, minutes=settings.decision_interval_minutes)
+                decisions.start()
+                stack.push_async_callback(_close_within, "decision scheduler", decisions.stop, None)
             if app.openapi_config is not None:
                 # Litestar's cached document, completed in place: /openapi.json and /docs agree.
                 openapi: Any = app.plugins.get("OpenAPIPlugin")
@@ -201,6 +241,9 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             snapshot_status,
             OrderController,
             FlashSaleController,
+            MarketIntelligenceController,
+            RepricingController,
+            CampaignController,
             create_quote,
             get_quote,
         ],
@@ -215,6 +258,8 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             "quotes": from_state("quotes"),
             "flash_sales": from_state("flash_sales"),
             "purchases": from_state("purchases"),
+            "intelligence": from_state("intelligence"),
+            "campaigns": from_state("campaigns"),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
@@ -242,6 +287,8 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             QuoteService,
             FlashSales,
             Purchases,
+            Intelligence,
+            Campaigns,
         ],
         debug=False,
     )

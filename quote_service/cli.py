@@ -10,10 +10,12 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 from uuid import UUID
 
@@ -31,7 +33,7 @@ from quote_service.db.pool import Pool, create_pool
 from quote_service.embedded import embedded_stores
 from quote_service.errors import ServiceError
 from quote_service.observability.logging import configure_logging
-from quote_service.snapshot.bus import announce_change
+from quote_service.snapshot.bus import announce_change, read_version
 from quote_service.validation import describe_validation_error
 
 # The application's modules (demo, flash sales, anything that creates Prometheus metrics) are
@@ -75,7 +77,7 @@ def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[T]]) -> T:
     _migrate(settings)
 
     async def run() -> T:
-        pool = await create_pool(_dsn(settings), min_size=1, max_size=2)
+        pool = await create_pool(_dsn(settings), min_size=1, max_size=2, server_settings=settings.database_session())
         try:
             return await work(pool)
         finally:
@@ -169,21 +171,32 @@ async def _seed_flash_sale(settings: Settings) -> tuple[UUID, datetime] | None:
     from quote_service.snapshot.loader import load_snapshot
     from quote_service.snapshot.store import ConfigStore
 
-    pool = await create_pool(_dsn(settings), min_size=1, max_size=2)
+    pool = await create_pool(_dsn(settings), min_size=1, max_size=2, server_settings=settings.database_session())
     redis = create_redis(settings.redis_url or "")
+    now = utcnow()
     try:
-        sales = FlashSales(pool, Counters(redis), ConfigStore(pool, redis, load_snapshot))
-        return await demo.seed_flash_sale(sales, now=utcnow())
+        config = ConfigStore(pool, redis, load_snapshot)
+        # The sale's announcement reloads this store: it must hold a snapshot (no need to follow changes).
+        await config.refresh(force=True, background=False)
+        sales = FlashSales(pool, Counters(redis), config)
+        return await demo.seed_flash_sale(sales, now=now)
     finally:
         await redis.aclose()
         await pool.close()
 
 
 async def _announce_configuration(settings: Settings) -> None:
-    """Tell running servers that configuration changed (they reload their snapshots)."""
+    """Tell running servers that configuration changed (they reload their snapshots; without
+    this they would see PostgreSQL's new version within a second anyway)."""
+    pool = await create_pool(_dsn(settings), min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            version = await read_version(conn)
+    finally:
+        await pool.close()
     redis = create_redis(settings.redis_url or "")
     try:
-        await announce_change(redis, domain="seed-demo")
+        await announce_change(redis, version, domain="seed-demo")
     finally:
         await redis.aclose()
 
@@ -290,6 +303,62 @@ def _granian(args: argparse.Namespace) -> None:
     ).serve()
 
 
+def cmd_campaign_script(settings: Settings, args: argparse.Namespace) -> int:
+    """Replay a campaign script on a scratch database; print each command's line."""
+    from quote_service.campaigns.script import run_script
+
+    try:
+        lines = sys.stdin.read().splitlines() if args.file == "-" else Path(args.file).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"quote-service: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(msgspec.structs.replace(settings, log_level="WARNING"))  # stdout is the script's output
+    asyncio.run(run_script(settings, lines, lambda line: print(line, flush=True)))
+    return 0
+
+
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    """Competitor observations from a CSV or JSON-lines file onto the ingestion stream."""
+    from quote_service.cache.redis import create_redis
+    from quote_service.intelligence.ingest_file import ingest_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"quote-service: no such file: {args.file}", file=sys.stderr)
+        return 2
+    assert settings.redis_url is not None, "stores() sets both URLs"
+
+    async def run() -> int:
+        redis = create_redis(settings.redis_url or "")
+        try:
+            return await ingest_file(redis, path)
+        finally:
+            await redis.aclose()
+
+    return 1 if asyncio.run(run()) else 0
+
+
+def _psql_binary() -> str:
+    """psql from PATH, else the one the pgserver package ships (the embedded server's own)."""
+    found = shutil.which("psql")
+    if found is not None:
+        return found
+    try:
+        import pgserver  # the embedded default ships PostgreSQL's client programs too
+    except ImportError as exc:
+        raise CommandError("psql is not installed (Debian: apt-get install postgresql-client)") from exc
+    bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
+    if not bundled.exists():
+        raise CommandError("psql is not installed (Debian: apt-get install postgresql-client)")
+    return str(bundled)
+
+
+def cmd_psql(settings: Settings, args: argparse.Namespace) -> int:
+    """psql on the database the service uses (embedded or DATABASE_URL); extra arguments go to psql."""
+    extra = [a for a in args.psql_args if a != "--"]
+    return subprocess.call([_psql_binary(), _dsn(settings), *extra])  # noqa: S603 - the operator's own psql
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="quote-service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -316,12 +385,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="seed even when ENVIRONMENT=production (accounts get random passwords)"
     )
     seed.set_defaults(handler=cmd_seed_demo)
+    script = sub.add_parser("campaign-script", help="replay a campaign script with a simulated clock")
+    script.add_argument("file", help="the script, or - for standard input")
+    script.set_defaults(handler=cmd_campaign_script)
+    ingest = sub.add_parser("ingest", help="queue competitor observations from a CSV or JSON-lines file")
+    ingest.add_argument("file", help="a .csv file with a header row, or JSON lines (one observation per line)")
+    ingest.set_defaults(handler=cmd_ingest)
+    psql = sub.add_parser("psql", help="open psql on the service's database (extra arguments go to psql)")
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER, help="e.g. -c 'SELECT count(*) FROM quote_log'")
+    psql.set_defaults(handler=cmd_psql)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `quote-service` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.handler is not cmd_psql:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.handler is cmd_psql:  # psql's own options (-c, -f, ...) pass through untouched
+        args.psql_args = [*unknown, *args.psql_args]
     try:
         settings = Settings.from_env()
     except ConfigError as exc:

@@ -89,6 +89,28 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     flash_scheduler_interval: float = 1.0
     """FLASH_SCHEDULER_INTERVAL: seconds between the flash-sale scheduler's passes (lifecycle by the
     clock, background summaries). Status shown and enforced follows the clock regardless."""
+    decision_interval_minutes: int = 0
+    """DECISION_INTERVAL_MINUTES: run pricing decisions for every active product this often
+    (proposals only, never auto-applied); 0 turns the schedule off."""
+    min_margin: float = 0.05
+    """MIN_MARGIN: decisions never price below cost * (1 + MIN_MARGIN) (a fraction: 0.05 = 5 %)."""
+    max_margin: float = 0.30
+    """MAX_MARGIN: decisions never price above cost * (1 + MAX_MARGIN)."""
+    max_price_change_percent: float = 10.0
+    """MAX_PRICE_CHANGE_PERCENT: the most one decision moves a price, in percent of it."""
+    min_price_change_percent: float = 1.0
+    """MIN_PRICE_CHANGE_PERCENT: a decision moving the price less than this is `skipped`."""
+    market_window_hours: int = 72
+    """MARKET_WINDOW_HOURS: competitor observations older than this are not the market."""
+    elasticity_window_days: int = 90
+    """ELASTICITY_WINDOW_DAYS: days of orders the elasticity fit reads."""
+
+    max_markup_percent: Decimal = Decimal("50")
+    """MAX_MARKUP_PERCENT: automatic price moves (inventory repricing) never go above
+    base_price x (1 + this / 100)."""
+    campaign_scheduler_interval: float = 1.0
+    """CAMPAIGN_SCHEDULER_INTERVAL: seconds between the campaign scheduler's passes (each
+    campaign moves once per hour of its own; a pass only finds the hours that are due)."""
 
     @property
     def is_production(self) -> bool:
@@ -99,6 +121,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def serves_docs(self) -> bool:
         """True when /docs and /openapi.json are served (DOCS_ENABLED, else not in production)."""
         return not self.is_production if self.docs_enabled is None else self.docs_enabled
+
+    def database_session(self) -> dict[str, str]:
+        """Settings the database's own code reads, set on every connection of the service's pools."""
+        return {"quote_service.max_markup_percent": str(self.max_markup_percent)}
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -147,8 +173,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "DB_STATEMENT_TIMEOUT": self.db_statement_timeout,
             "DB_LOCK_TIMEOUT": self.db_lock_timeout,
             "FLASH_SCHEDULER_INTERVAL": self.flash_scheduler_interval,
+            "MAX_PRICE_CHANGE_PERCENT": self.max_price_change_percent,
+            "MARKET_WINDOW_HOURS": self.market_window_hours,
+            "ELASTICITY_WINDOW_DAYS": self.elasticity_window_days,
             "BODY_READ_TIMEOUT": self.body_read_timeout,
+            "CAMPAIGN_SCHEDULER_INTERVAL": self.campaign_scheduler_interval,
         }
+        if self.decision_interval_minutes < 0:
+            raise ConfigError("DECISION_INTERVAL_MINUTES must be 0 (off) or positive")
+        if not 0 <= self.min_margin <= self.max_margin:
+            raise ConfigError("MIN_MARGIN must be between 0 and MAX_MARGIN")
+        if self.min_price_change_percent < 0:
+            raise ConfigError("MIN_PRICE_CHANGE_PERCENT must not be negative")
         for name, number in positive.items():
             if number <= 0:
                 raise ConfigError(f"{name} must be positive")
@@ -163,6 +199,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         }.items():
             if not (percent.is_finite() and 0 <= percent <= 100):
                 raise ConfigError(f"{name} must be a percentage between 0 and 100")
+        if not (self.max_markup_percent.is_finite() and 0 <= self.max_markup_percent <= 1000):
+            raise ConfigError("MAX_MARKUP_PERCENT must be a percentage between 0 and 1000")
         if not (self.default_delivery_fee.is_finite() and self.default_delivery_fee >= 0):
             raise ConfigError("DEFAULT_DELIVERY_FEE must be a non-negative amount")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:

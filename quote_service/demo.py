@@ -18,6 +18,7 @@ from quote_service.auth.schemas import Role, UserCreate
 from quote_service.auth.service import AuthService
 from quote_service.catalog import service as catalog
 from quote_service.catalog.schemas import ProductCreate
+from quote_service.clock import utcnow
 from quote_service.commissions import service as commissions
 from quote_service.commissions.schemas import CommissionRateInput
 from quote_service.config import Settings
@@ -27,6 +28,7 @@ from quote_service.flags import service as flags
 from quote_service.flags.schemas import FeatureFlagCreate
 from quote_service.flash_sales.schemas import FlashSaleCreate, FlashSaleItemIn
 from quote_service.flash_sales.service import FlashSales
+from quote_service.intelligence.demo_market import seed_market
 from quote_service.rules import service as rules
 from quote_service.rules.schemas import PricingRuleCreate
 
@@ -178,6 +180,19 @@ DEMO_RULES: list[dict[str, Any]] = [
         "effective_from": _SINCE,
         "configuration": {"tiers": {"gold": "-3", "silver": "-1"}},
     },
+    {
+        # The original inventory repricer's global rule: scarce stock costs more, a glut less.
+        "name": "demo-inventory",
+        "type": "INVENTORY_LEVEL",
+        "effective_from": _SINCE,
+        "configuration": {
+            "low_threshold": 10,
+            "low_adjust_percent": "10",
+            "high_threshold": 100,
+            "high_adjust_percent": "-10",
+            "cooldown_hours": 24,
+        },
+    },
 ]
 DEMO_FLAGS: list[dict[str, Any]] = [
     {"key": "dynamic_pricing", "name": "Dynamic pricing", "type": "BOOLEAN", "value": True},
@@ -259,6 +274,7 @@ async def seed_demo(
             await catalog.create_product(pool, product, actor="seed-demo")
             created += 1
     configured = await _seed_configuration(pool)
+    await seed_market(pool, now=utcnow(), window_hours=settings.market_window_hours)
     return DemoSummary(
         users_created=tuple(users_created),
         products_created=created,

@@ -40,7 +40,11 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "COUPON_LIMIT_REACHED": ErrorCode(409, "A coupon reached its usage or per-customer limit", "after change"),
     "INVALID_SALE_STATE": ErrorCode(409, "The flash sale's state does not allow this change", "no"),
     "FLASH_SALE_OVERLAP": ErrorCode(409, "The product is already in a sale during that window", "after change"),
-    "PRICE_CHANGED": ErrorCode(409, "The price differs from expected_unit_price", "after change"),
+    "CAMPAIGN_OVERLAP": ErrorCode(409, "The product already has an active campaign", "after change"),
+    "CAMPAIGN_NOT_ACTIVE": ErrorCode(409, "The campaign has already ended", "no"),
+    "PRICE_CHANGED": ErrorCode(
+        409, "The price is not the one expected (expected_unit_price; a decision's old price)", "after change"
+    ),
     "SOLD_OUT": ErrorCode(409, "Not enough flash-sale units left for the quantity; nothing sold", "after change"),
     "PURCHASE_LIMIT_EXCEEDED": ErrorCode(409, "The customer's per-user limit would be exceeded", "no"),
     "SALE_NOT_ACTIVE": ErrorCode(409, "The sale is not active (not started or ended) or lacks it", "after change"),

@@ -200,7 +200,9 @@ async def clean_stores(database_url: str, redis_url: str) -> None:
     """Empty every table (but the migration log) and the Redis database before a test."""
     conn = await asyncpg.connect(database_url)
     tables = await conn.fetch(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        # The configuration version only ever grows (a running process never reloads a lower one).
+        " AND tablename NOT IN ('schema_migrations', 'config_version')"
     )
     if tables:
         names = ", ".join(f'"{t["tablename"]}"' for t in tables)

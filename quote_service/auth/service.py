@@ -4,15 +4,26 @@ Principals are cached in-process for `PRINCIPAL_TTL_SECONDS` so the hot path (a 
 request) does not hit PostgreSQL for every call. A revoked API key is refused at once by the
 process that revoked it and by every other process within that TTL; a user removed or
 deactivated in the database is refused within the TTL.
+
+While PostgreSQL cannot be asked (down, unreachable, no connection within
+`PRINCIPAL_REFRESH_TIMEOUT_SECONDS`), a principal seen before is served from its last good
+value, so warm quotes keep flowing through an outage; after a failed attempt the process
+waits `PRINCIPAL_RETRY_SECONDS` before asking again (no request waits on a dead database in
+between). A principal never seen before cannot be served (the error stands). A revocation
+committed before the outage therefore takes effect at most `PRINCIPAL_RETRY_SECONDS` after
+PostgreSQL answers again (docs/consistency.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 import asyncpg
+import structlog
 
 from quote_service.auth import credentials, repository
 from quote_service.auth.gate import HashingGate, default_slots
@@ -24,8 +35,16 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import NotFound, Unauthorized
 
+log = structlog.get_logger("quote_service.auth")
+
 PRINCIPAL_TTL_SECONDS = 10
 MAX_KNOWN_API_KEYS = 10_000
+PRINCIPAL_REFRESH_TIMEOUT_SECONDS = 1.0
+"""A refresh of a known principal that takes longer is abandoned for its last good value."""
+PRINCIPAL_RETRY_SECONDS = 1.0
+"""After a failed refresh, known principals are served without asking for this long."""
+LAST_GOOD_LIMIT = 100_000
+"""Last good principals kept for outages (least recently refreshed dropped first)."""
 LOGIN_QUEUE_PER_SLOT = 4
 
 
@@ -63,8 +82,11 @@ class AuthService:
         self.hashing = HashingGate(slots, max_waiting=slots * LOGIN_QUEUE_PER_SLOT)
         self._principals = local_cache()
         self._loading: dict[str, asyncio.Future[Principal]] = {}
+        self._last_good: OrderedDict[str, Principal] = OrderedDict()
+        self._unreachable_until = 0.0
         # When each cached principal was loaded + the TTL (event-loop time), and the lean edge's
-        # map from a raw X-API-Key header to its principal, valid until that same instant.
+        # map from a raw X-API-Key header to its principal, valid until that same instant. A
+        # last good value served during an outage is never put there.
         self._expires: dict[str, float] = {}
         self._by_api_key: dict[bytes, tuple[Principal, float]] = {}
 
@@ -143,7 +165,10 @@ class AuthService:
             row = await repository.revoke_api_key(conn, key_id=key_id)
         if row is None:
             raise NotFound("API key not found")
-        await self._principals.delete(_key_cache_key(bytes(row["key_hash"])))
+        cache_key = _key_cache_key(bytes(row["key_hash"]))
+        await self._principals.delete(cache_key)
+        self._last_good.pop(cache_key, None)
+        self._expires.pop(cache_key, None)
         self._by_api_key.clear()
         return api_key_from_row(row)
 
@@ -208,21 +233,21 @@ class AuthService:
 
     async def _cached(self, cache_key: str, load: Callable[[], Awaitable[Principal]]) -> Principal:
         """From the cache, else loaded once: concurrent misses for one key share a single
-        lookup (when the entry expires under load, 64 requests in flight make one query)."""
+        lookup (when the entry expires under load, 64 requests in flight make one query).
+        While PostgreSQL cannot be asked, a known principal's last good value stands in."""
         cached: Principal | None = await self._principals.get(cache_key)
         if cached is not None:
             return cached
+        last_good = self._last_good.get(cache_key)
+        if last_good is not None and time.monotonic() < self._unreachable_until:
+            return last_good
         pending = self._loading.get(cache_key)
         if pending is not None:
             return await asyncio.shield(pending)
         future: asyncio.Future[Principal] = asyncio.get_running_loop().create_future()
         self._loading[cache_key] = future
         try:
-            principal = await load()
-            await self._principals.set(cache_key, principal, ttl=PRINCIPAL_TTL_SECONDS)
-            if len(self._expires) >= MAX_KNOWN_API_KEYS:
-                self._expires.clear()
-            self._expires[cache_key] = asyncio.get_running_loop().time() + PRINCIPAL_TTL_SECONDS
+            principal = await self._load_or_last_good(cache_key, load, last_good)
             future.set_result(principal)
             return principal
         except BaseException as exc:
@@ -234,6 +259,33 @@ class AuthService:
             raise
         finally:
             del self._loading[cache_key]
+
+    async def _load_or_last_good(
+        self, cache_key: str, load: Callable[[], Awaitable[Principal]], last_good: Principal | None
+    ) -> Principal:
+        if last_good is None:
+            principal = await load()
+        else:
+            try:
+                async with asyncio.timeout(PRINCIPAL_REFRESH_TIMEOUT_SECONDS):
+                    principal = await load()
+            except Unauthorized:
+                self._last_good.pop(cache_key, None)  # revoked, removed or deactivated: an answer
+                raise
+            except Exception as exc:
+                # No answer from PostgreSQL (refused, timed out, connection lost, pool exhausted).
+                self._unreachable_until = time.monotonic() + PRINCIPAL_RETRY_SECONDS
+                log.warning("principal_served_from_last_good", error=type(exc).__name__)
+                return last_good
+        await self._principals.set(cache_key, principal, ttl=PRINCIPAL_TTL_SECONDS)
+        if len(self._expires) >= MAX_KNOWN_API_KEYS:
+            self._expires.clear()
+        self._expires[cache_key] = asyncio.get_running_loop().time() + PRINCIPAL_TTL_SECONDS
+        self._last_good[cache_key] = principal
+        self._last_good.move_to_end(cache_key)
+        if len(self._last_good) > LAST_GOOD_LIMIT:
+            self._last_good.popitem(last=False)
+        return principal
 
 
 def _key_cache_key(key_hash: bytes) -> str:

@@ -1,24 +1,38 @@
-"""ProductCache: catalog products for the quote path, two tiers deep.
+"""ProductCache: catalog products for the quote path, two tiers deep, invalidated by an outbox.
 
-Lookup order: this process's memory (aiocache) → Redis (one MGET) → PostgreSQL (one
+Lookup order: this process's memory (aiocache) → Redis (one round trip) → PostgreSQL (one
 `= any($1::uuid[])` query), filling the tiers above on the way back. Unknown ids are cached
 as absent too, so a warm quote touches no database even for request-priced items.
 
-Invalidation: a catalog write calls `invalidate(ids)` after it commits — the Redis entries are
-deleted and the ids are published on `qs:{catalog}:changed`; every process drops its local
-entries when it hears them. A local entry also expires after `LOCAL_TTL_SECONDS`, which bounds
-staleness if a message is ever missed.
+Every entry carries the product's `cache_version` it was read at (PostgreSQL bumps it, in the
+write's own transaction, whenever a field cached here changes — migration 0009). Redis holds
+`<version>:<msgpack>` (`<version>:-` for an absent product) or a tombstone `<version>:` that
+says "anything older than this is stale"; a script writes an entry only over an older one, so a
+slow reader can never put an old price back over a newer invalidation.
+
+Invalidation is an outbox: the same trigger writes a `product_cache_outbox` row in the write's
+transaction. Every process drains the outbox (rows claimed with SKIP LOCKED, deleted only in
+the transaction in which Redis took the tombstones and the channel message), so an
+invalidation Redis could not take is retried until delivered — idempotent, any process may do
+it, in any order. The writer drains right after its commit (a healthy Redis: invalidated
+before the answer leaves); the others poll every `DRAIN_INTERVAL_SECONDS`, backing off to
+`DRAIN_MAX_BACKOFF_SECONDS` while Redis or PostgreSQL fails. Each process drops its local
+entries when it hears the channel, drops all of them whenever its subscription is
+(re)established (messages may have been missed), and a local entry expires after
+`LOCAL_TTL_SECONDS` anyway. Measured bounds: docs/consistency.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterable
 from typing import cast
 from uuid import UUID
 
 import msgspec
+import structlog
 from redis.asyncio import Redis
 
 from quote_service.cache.channel import follow_channel
@@ -27,116 +41,233 @@ from quote_service.db.pool import Pool
 from quote_service.observability.metrics import count_cache
 from quote_service.pricing.quote import CatalogProduct
 
+log = structlog.get_logger("quote_service.cache.products")
+
+STOP_TIMEOUT_SECONDS = 2.0
+
 CHANNEL = "qs:{catalog}:changed"
 LOCAL_TTL_SECONDS = 30
 REDIS_TTL_SECONDS = 3600
+DRAIN_INTERVAL_SECONDS = 0.5
+DRAIN_MAX_BACKOFF_SECONDS = 2.0
+DRAIN_BATCH = 500
+WRITER_DRAIN_TIMEOUT_SECONDS = 1.0
+"""A catalog write waits at most this long for its invalidation (it has committed either way)."""
+REDIS_STEP_TIMEOUT_SECONDS = 2.0
+"""A drain holds its outbox rows locked while Redis works: never longer than this."""
 ABSENT = b"-"
+_FLOOR_LIMIT = 10_000
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(CatalogProduct)
-_SQL = """SELECT id, currency, current_price, min_price, category_id, seller_id, is_active
+_SQL = """SELECT id, currency, current_price, min_price, category_id, seller_id, is_active, cache_version
           FROM products WHERE id = any($1::uuid[])"""
+_CLAIM = """SELECT id, product_id, product_version FROM product_cache_outbox
+            ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"""
+_DELIVERED = "DELETE FROM product_cache_outbox WHERE id = any($1::bigint[])"
+
+# Write ARGV[2] ("<version>:<body>") under KEYS[1] unless Redis holds something at least as new:
+# an older entry or tombstone is replaced, an equal tombstone too (the data it waited for).
+_PUT_IF_NEWER = """
+local current = redis.call('GET', KEYS[1])
+local version, body = string.match(ARGV[2], '^(%d+):(.*)$')
+version = tonumber(version)
+if current then
+  local have, have_body = string.match(current, '^(%d+):(.*)$')
+  have = tonumber(have)
+  if have and (have > version or (have == version and have_body ~= '')) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[1])
+return 1
+"""
+
+Entry = tuple[int, CatalogProduct | None]
+"""A local entry: the version it was read at, and the product (None: no such product)."""
 
 
 def product_key(product_id: str) -> str:
     return f"qs:product:{product_id}"
 
 
+def _encode(version: int, product: CatalogProduct | None) -> bytes:
+    return b"%d:%s" % (version, ABSENT if product is None else _ENCODER.encode(product))
+
+
+def _decode(payload: bytes) -> Entry | None:
+    """An entry, or None for a tombstone."""
+    version, _, body = payload.partition(b":")
+    if not body:
+        return None
+    return int(version), None if body == ABSENT else _DECODER.decode(body)
+
+
 class ProductCache:
-    """Batched product lookups through the two tiers; one per process."""
+    """Batched product lookups through the two tiers, and the outbox drain; one per process."""
 
     def __init__(self, redis: Redis, pool: Pool) -> None:
         self._redis = redis
         self._pool = pool
         self._local = local_cache()
-        self._task: asyncio.Task[None] | None = None
+        self._put_if_newer = redis.register_script(_PUT_IF_NEWER)
+        # Per key, the newest version an invalidation announced: a local fill older than that
+        # (read before the invalidation, stored after it) is refused.
+        self._floors: dict[str, tuple[int, float]] = {}
+        self._kick = asyncio.Event()
+        self._drain_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.delivered = 0
+        """Outbox rows this process delivered to Redis."""
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen(), name="product-cache-listen")
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="product-cache-listen"),
+            asyncio.create_task(self._drain_forever(), name="product-cache-outbox"),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Cancel the background tasks and wait for them, boundedly: a task stuck in a client
+        library's cancellation must not hold up the shutdown."""
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
+        self._tasks = []
 
     async def get_many(self, product_ids: Iterable[str]) -> dict[str, CatalogProduct]:
-        """The catalog products among `product_ids` (absent ids, and ids that are no UUID, are missing)."""
+        """The catalog products among `product_ids` (absent ids are simply missing)."""
         wanted = list(dict.fromkeys(product_ids))
         found: dict[str, CatalogProduct] = {}
         missing: list[str] = []
-        # The local tier keeps decoded products (frozen, shared): a warm lookup decodes nothing.
-        local = await self._local.get_many([product_key(i) for i in wanted])
-        for product_id, product in zip(wanted, local, strict=True):
-            if product is None:
+        tier = self._local  # a resubscription replaces it: what this call read must not refill the new one
+        local: list[Entry | None] = await tier.get_many([product_key(i) for i in wanted])
+        for product_id, entry in zip(wanted, local, strict=True):
+            if entry is None:
                 missing.append(product_id)
-            elif product is not ABSENT:
-                found[product_id] = product
+            elif entry[1] is not None:
+                found[product_id] = entry[1]
         count_cache("products", "local", len(wanted) - len(missing), len(missing))
-        # Only ids that can name a product go further (checked on a miss, not on every quote).
-        missing = [i for i in missing if _is_uuid(i)]
         if not missing:
             return found
         from_redis = cast(list[bytes | None], await self._redis.mget([product_key(i) for i in missing]))
-        still_missing = [i for i, payload in zip(missing, from_redis, strict=True) if payload is None]
-        refill: list[tuple[str, CatalogProduct | bytes]] = []
+        still_missing: list[str] = []
+        refill: list[tuple[str, Entry]] = []
         for product_id, payload in zip(missing, from_redis, strict=True):
-            if payload is None:
+            entry = _decode(payload) if payload is not None else None
+            if entry is None:
+                still_missing.append(product_id)
                 continue
-            if payload == ABSENT:
-                refill.append((product_key(product_id), ABSENT))
-            else:
-                found[product_id] = product = _DECODER.decode(payload)
-                refill.append((product_key(product_id), product))
+            refill.append((product_key(product_id), entry))
+            if entry[1] is not None:
+                found[product_id] = entry[1]
         count_cache("products", "redis", len(missing) - len(still_missing), len(still_missing))
         if still_missing:
             loaded = await self._load(still_missing)
-            count_cache("products", "postgres", len(loaded), len(still_missing) - len(loaded))
-            found.update(loaded)
-            fresh = [(product_key(i), _ENCODER.encode(loaded[i]) if i in loaded else ABSENT) for i in still_missing]
-            await self._redis.mset(dict(fresh))
+            hits = sum(1 for _, product in loaded.values() if product is not None)
+            count_cache("products", "postgres", hits, len(still_missing) - hits)
+            fresh = [(product_key(i), loaded[i]) for i in still_missing]
             async with self._redis.pipeline(transaction=False) as pipe:
-                for key, _ in fresh:
-                    pipe.expire(key, REDIS_TTL_SECONDS)
+                for key, (version, product) in fresh:
+                    payload = _encode(version, product)
+                    await self._put_if_newer(keys=[key], args=[REDIS_TTL_SECONDS, payload], client=pipe)
                 await pipe.execute()
-            refill += [(product_key(i), loaded.get(i, ABSENT)) for i in still_missing]
-        await self._local.set_many(refill, ttl=LOCAL_TTL_SECONDS)
+            for product_id, (_, product) in loaded.items():
+                if product is not None:
+                    found[product_id] = product
+            refill += fresh
+        await tier.set_many(
+            [(key, entry) for key, entry in refill if entry[0] >= self._floors.get(key, (0, 0.0))[0]],
+            ttl=LOCAL_TTL_SECONDS,
+        )
         return found
 
-    async def invalidate(self, product_ids: Iterable[str | UUID]) -> None:
-        """Forget `product_ids` everywhere; call after the change has committed."""
-        keys = [product_key(str(i)) for i in product_ids]
-        if not keys:
-            return
-        for key in keys:
-            await self._local.delete(key)
-        await self._redis.delete(*keys)
-        await self._redis.publish(CHANNEL, ",".join(keys))
+    async def invalidate(self, product_ids: Iterable[str | UUID]) -> bool:
+        """Call after a catalog write commits: forget the products here at once, then deliver the
+        outbox (this write's rows and any left over) within `WRITER_DRAIN_TIMEOUT_SECONDS`.
+        Never raises: the write has committed, and what is not delivered now the background
+        drain retries. True when everything pending was delivered."""
+        for product_id in product_ids:
+            await self._local.delete(product_key(str(product_id)))
+        try:
+            async with asyncio.timeout(WRITER_DRAIN_TIMEOUT_SECONDS):
+                while await self.drain() == DRAIN_BATCH:
+                    pass
+        except Exception as exc:  # TimeoutError included
+            log.warning("product_invalidation_deferred", error=repr(exc))
+            self._kick.set()
+            return False
+        return True
 
-    async def _load(self, product_ids: list[str]) -> dict[str, CatalogProduct]:
+    async def drain(self) -> int:
+        """Deliver one batch of the outbox to Redis; returns how many rows it delivered."""
+        async with self._drain_lock, self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(_CLAIM, DRAIN_BATCH)
+            if not rows:
+                return 0
+            newest: dict[str, int] = {}
+            for row in rows:
+                key = product_key(str(row["product_id"]))
+                newest[key] = max(newest.get(key, 0), row["product_version"])
+            async with asyncio.timeout(REDIS_STEP_TIMEOUT_SECONDS), self._redis.pipeline(transaction=False) as pipe:
+                for key, version in newest.items():
+                    await self._put_if_newer(keys=[key], args=[REDIS_TTL_SECONDS, b"%d:" % version], client=pipe)
+                pipe.publish(CHANNEL, ",".join(f"{key}={version}" for key, version in newest.items()))
+                await pipe.execute()
+            await conn.execute(_DELIVERED, [row["id"] for row in rows])
+        self.delivered += len(rows)
+        return len(rows)
+
+    async def _drain_forever(self) -> None:
+        backoff = 0.0
+        while True:
+            try:
+                delivered = await self.drain()
+                backoff = 0.0
+                delay = 0.0 if delivered == DRAIN_BATCH else DRAIN_INTERVAL_SECONDS
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                backoff = min(DRAIN_MAX_BACKOFF_SECONDS, max(DRAIN_INTERVAL_SECONDS, backoff * 2))
+                delay = backoff
+                log.warning("product_outbox_drain_failed", error=type(exc).__name__, retry_in=backoff)
+            self._kick.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._kick.wait()
+
+    async def _load(self, product_ids: list[str]) -> dict[str, Entry]:
+        """Every id's entry from PostgreSQL (version 0 and no product: it does not exist)."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(_SQL, product_ids)
-        return {
-            str(r["id"]): CatalogProduct(
-                id=r["id"], currency=r["currency"], current_price=r["current_price"], min_price=r["min_price"],
-                category_id=r["category_id"], seller_id=r["seller_id"], is_active=r["is_active"],
-            )
-            for r in rows
-        }  # fmt: skip
+        loaded: dict[str, Entry] = {i: (0, None) for i in product_ids}
+        for r in rows:
+            loaded[str(r["id"])] = (
+                r["cache_version"],
+                CatalogProduct(
+                    id=r["id"], currency=r["currency"], current_price=r["current_price"], min_price=r["min_price"],
+                    category_id=r["category_id"], seller_id=r["seller_id"], is_active=r["is_active"],
+                ),
+            )  # fmt: skip
+        return loaded
 
     async def _listen(self) -> None:
         async def on_change(data: bytes) -> None:
-            for key in data.decode().split(","):
+            now = time.monotonic()
+            for item in data.decode().split(","):
+                key, _, version = item.partition("=")
                 await self._local.delete(key)
+                if version:
+                    floor = self._floors.get(key, (0, 0.0))[0]
+                    self._floors[key] = (max(floor, int(version)), now)
+            if len(self._floors) > _FLOOR_LIMIT:
+                # A floor only matters to a fill already in flight: old ones can go.
+                self._floors = {k: v for k, v in self._floors.items() if now - v[1] < LOCAL_TTL_SECONDS}
 
-        await follow_channel(self._redis, CHANNEL, on_change)
+        async def on_subscribed() -> None:
+            # Invalidations sent while not subscribed were missed: start the local tier afresh,
+            # and deliver what waited for Redis now rather than at the next backoff step.
+            self._local = local_cache()
+            self._kick.set()
 
-
-def _is_uuid(value: str) -> bool:
-    if len(value) != 36:
-        return False
-    try:
-        UUID(value)
-    except ValueError:
-        return False
-    return True
+        await follow_channel(self._redis, CHANNEL, on_change, on_subscribed=on_subscribed)

@@ -134,6 +134,10 @@ class ProductController(Controller):
         product_id: FromPath[UUID],
         data: JSONBody[StockAdjust],
         pool: PoolDep,
+        product_cache: ProductCacheDep,
         request: AuthedRequest,
     ) -> Envelope[StockLevel]:
-        return ok(await service.adjust_stock(pool, product_id, data, actor=actor_of(request)), "Stock adjusted")
+        level = await service.adjust_stock(pool, product_id, data, actor=actor_of(request))
+        # The change may have repriced the product (inventory repricing, in the same transaction).
+        await product_cache.invalidate([product_id])
+        return ok(level, "Stock adjusted")

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
+from quote_service.catalog.schemas import PriceSource
 from quote_service.db.pool import Connection
 from quote_service.errors import DuplicateKey
 
@@ -31,7 +32,9 @@ _WRITABLE = (
     "weight",
     "is_active",
 )
-_HISTORY_COLUMNS = "id, product_id, old_price, new_price, reason, source, actor, changed_at"
+_HISTORY_COLUMNS = "id, product_id, old_price, new_price, reason, source, actor, ref_id, changed_at"
+# Every column an update may change except current_price, which only move_price() changes.
+_EDITABLE = tuple(c for c in _WRITABLE if c != "current_price")
 
 
 def _duplicate_sku(exc: asyncpg.UniqueViolationError, sku: object) -> DuplicateKey:
@@ -58,12 +61,13 @@ async def get_product(conn: Connection, *, product_id: UUID, for_update: bool = 
 
 
 async def update_product(conn: Connection, *, product_id: UUID, fields: dict[str, Any]) -> asyncpg.Record:
-    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(_WRITABLE, start=2))
+    """Write every editable field but current_price (see `move_price`)."""
+    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(_EDITABLE, start=2))
     try:
         row = await conn.fetchrow(
             f"UPDATE products SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {PRODUCT_COLUMNS}",
             product_id,
-            *(fields[c] for c in _WRITABLE),
+            *(fields[c] for c in _EDITABLE),
         )
     except asyncpg.UniqueViolationError as exc:
         raise _duplicate_sku(exc, fields["sku"]) from exc
@@ -104,26 +108,39 @@ async def list_products(
     )
 
 
-async def insert_price_change(
+async def insert_first_price(conn: Connection, *, product_id: UUID, price: Decimal, actor: str) -> None:
+    """The price-history row of a new product (its price set, not moved: old_price is null)."""
+    await conn.execute(
+        """INSERT INTO price_history (product_id, old_price, new_price, reason, source, actor)
+           VALUES ($1, NULL, $2, 'product created', 'manual', $3)""",
+        product_id,
+        price,
+        actor,
+    )
+
+
+async def move_price(
     conn: Connection,
     *,
     product_id: UUID,
-    old_price: Decimal | None,
     new_price: Decimal,
+    source: PriceSource,
     reason: str,
-    source: str,
     actor: str,
-) -> None:
-    await conn.execute(
-        """INSERT INTO price_history (product_id, old_price, new_price, reason, source, actor)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        product_id,
-        old_price,
-        new_price,
-        reason,
-        source,
-        actor,
+    ref_id: UUID | None = None,
+) -> Decimal | None:
+    """THE way to change a product's current_price, in the caller's transaction.
+
+    The SQL function (migrations/0013) locks the row, sets the price and appends the
+    price-history row with source, reason and the rule/campaign/decision id; the products
+    row's own trigger (migrations/0009) queues the cache invalidation in the same transaction.
+    Returns the old price (None: no such product). Inventory repricing calls the same
+    function from its trigger.
+    """
+    old: Decimal | None = await conn.fetchval(
+        "SELECT move_price($1, $2, $3, $4, $5, $6)", product_id, new_price, source, reason, actor, ref_id
     )
+    return old
 
 
 async def list_price_history(

@@ -100,6 +100,8 @@ class PriceChange(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
     source: PriceSource
     actor: str
+    ref_id: UUID | None
+    """The pricing rule, campaign or decision that moved the price; null for manual changes."""
     changed_at: datetime
 
 

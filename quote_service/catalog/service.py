@@ -19,6 +19,7 @@ from quote_service.catalog.schemas import (
     StockAdjust,
     StockLevel,
 )
+from quote_service.db.pool import Connection
 from quote_service.errors import FieldError, InsufficientStock, NotFound, ValidationFailed
 from quote_service.pricing import money
 
@@ -58,6 +59,7 @@ def price_change_from_row(row: asyncpg.Record, currency: str) -> PriceChange:
         reason=row["reason"],
         source=row["source"],
         actor=row["actor"],
+        ref_id=row["ref_id"],
         changed_at=row["changed_at"],
     )
 
@@ -104,15 +106,7 @@ async def create_product(pool: asyncpg.Pool, data: ProductCreate, *, actor: str)
     check_product(fields)
     async with pool.acquire() as conn, conn.transaction():
         row = await repository.insert_product(conn, fields=fields)
-        await repository.insert_price_change(
-            conn,
-            product_id=row["id"],
-            old_price=None,
-            new_price=row["current_price"],
-            reason="product created",
-            source="manual",
-            actor=actor,
-        )
+        await repository.insert_first_price(conn, product_id=row["id"], price=row["current_price"], actor=actor)
     return product_from_row(row)
 
 
@@ -141,18 +135,24 @@ async def update_product(
         fields = {**dict(current), **given}
         fields["currency"] = str(fields["currency"]).upper()
         check_product(fields)
+        new_price: Decimal = fields["current_price"]
+        # The price moves through the one price path; the other fields in one UPDATE. Raising,
+        # the price goes first, lowering, last: every step keeps cost <= min <= current.
+        if new_price > current["current_price"]:
+            await _move_manual_price(conn, product_id, new_price, reason=reason, actor=actor)
         row = await repository.update_product(conn, product_id=product_id, fields=fields)
-        if row["current_price"] != current["current_price"]:
-            await repository.insert_price_change(
-                conn,
-                product_id=product_id,
-                old_price=current["current_price"],
-                new_price=row["current_price"],
-                reason=reason,
-                source="manual",
-                actor=actor,
-            )
+        if new_price < current["current_price"]:
+            await _move_manual_price(conn, product_id, new_price, reason=reason, actor=actor)
+            moved = await repository.get_product(conn, product_id=product_id)
+            assert moved is not None
+            row = moved
     return product_from_row(row)
+
+
+async def _move_manual_price(conn: Connection, product_id: UUID, price: Decimal, *, reason: str, actor: str) -> None:
+    await repository.move_price(
+        conn, product_id=product_id, new_price=price, source="manual", reason=reason, actor=actor
+    )
 
 
 async def adjust_stock(pool: asyncpg.Pool, product_id: UUID, data: StockAdjust, *, actor: str) -> StockLevel:

@@ -68,8 +68,13 @@ async def create_pool(
     acquire_timeout: float = 1.0,
     statement_timeout: float = 5.0,
     lock_timeout: float = 1.0,
+    server_settings: dict[str, str] | None = None,
 ) -> Pool:
-    """Open the process's pool (fails fast when PostgreSQL is unreachable). Timeouts in seconds."""
+    """Open the process's pool (fails fast when PostgreSQL is unreachable). Timeouts in seconds.
+
+    `server_settings` are set on every connection too (e.g. `quote_service.max_markup_percent`,
+    read by the inventory-repricing trigger).
+    """
     pool = BoundedPool(
         dsn,
         acquire_timeout=acquire_timeout,
@@ -85,6 +90,7 @@ async def create_pool(
         server_settings={
             "statement_timeout": f"{round(statement_timeout * 1000)}ms",
             "lock_timeout": f"{round(lock_timeout * 1000)}ms",
+            **(server_settings or {}),
         },
     )
     await pool

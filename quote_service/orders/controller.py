@@ -17,7 +17,14 @@ from quote_service.orders import service
 from quote_service.orders.schemas import Order, OrderCreate
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor
 from quote_service.quotes.store import QuoteStore
-from quote_service.web.deps import AuthedRequest, IdempotencyKey, PoolDep, actor_of, check_idempotency_key
+from quote_service.web.deps import (
+    AuthedRequest,
+    IdempotencyKey,
+    PoolDep,
+    ProductCacheDep,
+    actor_of,
+    check_idempotency_key,
+)
 from quote_service.web.envelope import Envelope, ok
 
 
@@ -35,6 +42,7 @@ class OrderController(Controller):
         redis: NamedDependency[Redis],
         quote_store: NamedDependency[QuoteStore],
         purchases: NamedDependency[Purchases],
+        product_cache: ProductCacheDep,
         request: AuthedRequest,
     ) -> Envelope[Order]:
         check_idempotency_key(idempotency_key)
@@ -49,6 +57,9 @@ class OrderController(Controller):
             idempotency_key=idempotency_key,
             now=utcnow(),
         )
+        if not replayed:
+            # Taking stock may have repriced a product (inventory repricing, in the order's transaction).
+            await product_cache.invalidate({line.product_id for line in order.items if line.price_source == "catalog"})
         return ok(order, "Order already placed with this Idempotency-Key" if replayed else "Order placed")
 
     @get("/", summary="Orders, newest first (own orders; admins see all)")

@@ -13,6 +13,7 @@ from quote_service.web.envelope import Envelope, ok
 class SnapshotStatus(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     reloads: int
+    version_checks: int
     age_seconds: float
     counts: dict[str, int]
 
@@ -24,6 +25,7 @@ async def snapshot_status(config_store: ConfigStoreDep) -> Envelope[SnapshotStat
         SnapshotStatus(
             version=snapshot.version,
             reloads=config_store.reloads,
+            version_checks=config_store.version_checks,
             age_seconds=round(config_store.age_seconds, 3),
             counts=snapshot.counts(),
         )

@@ -10,11 +10,14 @@ from quote_service.flags import repository as flags
 from quote_service.flash_sales.service import load_definitions
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.rules import repository as rules
+from quote_service.snapshot.bus import read_version
 
 
-async def load_snapshot(pool: Pool, version: int) -> ConfigSnapshot:
-    """Read every configuration table in one repeatable-read transaction (one consistent view)."""
+async def load_snapshot(pool: Pool) -> ConfigSnapshot:
+    """Read the version and every configuration table in one repeatable-read transaction: the
+    snapshot's version is exactly the version of the data it holds."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        version = await read_version(conn)
         return ConfigSnapshot.build(
             version=version,
             rates=await commissions.load_active(conn),

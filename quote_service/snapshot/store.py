@@ -1,18 +1,26 @@
 """ConfigStore: the process's current configuration snapshot, kept fresh.
 
-Freshness (the staleness bound documented in the README):
-- the process that makes an admin change reloads before it answers the write;
-- every other process hears the change on the Redis channel and reloads (typically a few ms);
-- if a message is missed, the version poll (every `poll_interval`, default 0.25 s) notices;
-- if Redis itself is unreachable, a full reload runs every `full_reload_interval` (60 s).
+The version is PostgreSQL's (`config_version`, bumped in every configuration write's own
+transaction), read in the same transaction as the data: a snapshot's version is exactly the
+version of what it holds, and it never goes back, whatever happens to Redis.
 
-Reloads are serialised and coalesced: a burst of changes costs one or two reloads, not one each.
+How a change arrives (docs/consistency.md has the measured bounds):
+- the process that makes an admin write reloads before it answers the write;
+- every other process hears the new version on the Redis channel and reloads (a few ms);
+- a missed message is noticed by the Redis version poll (every `poll_interval`, 0.25 s);
+- whatever Redis does (down, paused, restarted empty, the announcement lost), every process
+  also asks PostgreSQL for the version every `check_interval` (1 s): one single-row SELECT,
+  and a full reload only when the version moved — no reload storm while Redis is down;
+- a full reload also runs every `full_reload_interval` (60 s) as a safety net.
+
+Failed PostgreSQL checks and reloads back off exponentially (up to `max_backoff`) so an
+outage costs one attempt every few seconds, not four a second. Reloads are serialised and
+coalesced: a burst of changes costs one or two reloads, not one each.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
@@ -24,9 +32,16 @@ from redis.exceptions import RedisError
 from quote_service.cache.channel import follow_channel
 from quote_service.db.pool import Pool
 from quote_service.observability.metrics import SNAPSHOT_RELOADS, SNAPSHOT_VERSION
-from quote_service.snapshot.bus import CHANNEL, announce_change, current_version
+from quote_service.snapshot.bus import CHANNEL, announce_change, current_version, raise_version, read_version
 
 log = structlog.get_logger("quote_service.snapshot")
+
+STOP_TIMEOUT_SECONDS = 2.0
+
+ANNOUNCE_TIMEOUT_SECONDS = 1.0
+"""An admin write waits at most this long for Redis to carry its version (it has committed)."""
+POSTGRES_TIMEOUT_SECONDS = 5.0
+"""A version check or a reload that takes longer counts as failed (PostgreSQL hung)."""
 
 
 class Versioned(Protocol):
@@ -35,7 +50,7 @@ class Versioned(Protocol):
 
 
 S = TypeVar("S", bound=Versioned)
-Loader = Callable[[Pool, int], Awaitable[S]]
+Loader = Callable[[Pool], Awaitable[S]]
 
 
 class ConfigStore(Generic[S]):
@@ -48,17 +63,26 @@ class ConfigStore(Generic[S]):
         loader: Loader[S],
         *,
         poll_interval: float = 0.25,
+        check_interval: float = 1.0,
         full_reload_interval: float = 60.0,
+        max_backoff: float = 8.0,
     ) -> None:
         self._pool = pool
         self._redis = redis
         self._loader = loader
         self._poll_interval = poll_interval
+        self._check_interval = check_interval
         self._full_reload_interval = full_reload_interval
+        self._max_backoff = max_backoff
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._loaded_at = 0.0
+        self._backoff = 0.0
+        self._retry_at = 0.0
         self.reloads = 0
+        """Full loads of the configuration since start."""
+        self.version_checks = 0
+        """Version reads from PostgreSQL since start (cheap; a reload follows only on a change)."""
         self.snapshot: S  # set by start()
 
     @property
@@ -72,65 +96,116 @@ class ConfigStore(Generic[S]):
 
     async def start(self) -> None:
         """Load the first snapshot, then follow changes in the background."""
-        await self.reload(force=True)
+        async with self._lock:
+            await self._load()
         self._tasks = [
             asyncio.create_task(self._listen(), name="config-listen"),
-            asyncio.create_task(self._poll(), name="config-poll"),
+            asyncio.create_task(self._poll_redis(), name="config-poll"),
+            asyncio.create_task(self._check_postgres(), name="config-check"),
         ]
 
     async def stop(self) -> None:
+        """Cancel the background tasks and wait for them, boundedly: a task stuck in a client
+        library's cancellation must not hold up the shutdown."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
         self._tasks = []
 
     async def changed(self, domain: str) -> None:
-        """Call after an admin write commits: announce it, then reload this process at once."""
+        """Call after an admin write commits: reload this process at once, then carry the new
+        version to the others. The write has committed, so nothing here may fail it: a Redis
+        that does not answer is skipped (the others see the version in PostgreSQL within
+        `check_interval`)."""
         try:
-            await announce_change(self._redis, domain=domain)
-        except RedisError:
-            # Other processes will pick the change up with their periodic full reload.
-            log.warning("config_announce_failed", domain=domain)
-        await self.reload(force=True)
+            await self.refresh(background=False)
+        except Exception:
+            log.warning("config_reload_after_write_failed", domain=domain, exc_info=True)
+        if not hasattr(self, "snapshot"):
+            return  # never loaded (a command-line tool's store): nothing to announce
+        try:
+            async with asyncio.timeout(ANNOUNCE_TIMEOUT_SECONDS):
+                await announce_change(self._redis, self.version, domain=domain)
+        except (RedisError, TimeoutError, OSError):
+            log.warning("config_announce_failed", domain=domain, version=self.version)
 
-    async def reload(self, *, force: bool = False) -> bool:
-        """Reload when the version moved (or `force`); returns True when a reload ran."""
+    async def refresh(self, *, force: bool = False, background: bool = True) -> bool:
+        """Reload when PostgreSQL's version is newer than the snapshot's (or `force`); True when
+        a reload ran. Background callers skip the attempt while a failure's backoff lasts."""
+        if background and time.monotonic() < self._retry_at:
+            return False
         async with self._lock:
             try:
-                version = await current_version(self._redis)
-            except RedisError:
-                version = self.snapshot.version if hasattr(self, "snapshot") else 0
-                force = True
-            if not force and hasattr(self, "snapshot") and version == self.snapshot.version:
-                return False
-            # Version first, data second: data is at least as new as the version it is tagged with.
-            snapshot = await self._loader(self._pool, version)
-            self.snapshot = snapshot
-            self._loaded_at = time.monotonic()
-            self.reloads += 1
-            SNAPSHOT_RELOADS.inc()
-            SNAPSHOT_VERSION.set(version)
-            log.debug("config_reloaded", version=version)
+                async with asyncio.timeout(POSTGRES_TIMEOUT_SECONDS):
+                    if not force:
+                        async with self._pool.acquire() as conn:
+                            version = await read_version(conn)
+                        self.version_checks += 1
+                        if hasattr(self, "snapshot") and version <= self.snapshot.version:
+                            self._succeeded()
+                            return False
+                    await self._load()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self._failed()
+                raise
+            self._succeeded()
             return True
+
+    async def _load(self) -> None:
+        snapshot = await self._loader(self._pool)
+        self.snapshot = snapshot
+        self._loaded_at = time.monotonic()
+        self.reloads += 1
+        SNAPSHOT_RELOADS.inc()
+        SNAPSHOT_VERSION.set(snapshot.version)
+        log.debug("config_reloaded", version=snapshot.version)
+
+    def _succeeded(self) -> None:
+        self._backoff = 0.0
+        self._retry_at = 0.0
+
+    def _failed(self) -> None:
+        self._backoff = min(self._max_backoff, max(self._check_interval, self._backoff * 2))
+        self._retry_at = time.monotonic() + self._backoff
 
     async def _listen(self) -> None:
         async def on_change(_: bytes) -> None:
-            await self._reload_logged()
+            await self._refresh_logged()
 
-        await follow_channel(self._redis, CHANNEL, on_change)
+        async def on_subscribed() -> None:
+            # Messages sent while unsubscribed are lost: ask PostgreSQL now.
+            await self._refresh_logged()
 
-    async def _poll(self) -> None:
+        await follow_channel(self._redis, CHANNEL, on_change, on_subscribed=on_subscribed)
+
+    async def _poll_redis(self) -> None:
+        """Every `poll_interval`: Redis's version. Newer → reload; missing or older (Redis lost it)
+        → put ours back, so the processes that rely on Redis see it again."""
         while True:
             await asyncio.sleep(self._poll_interval)
-            stale = time.monotonic() - self._loaded_at > self._full_reload_interval
-            await self._reload_logged(force=stale)
+            try:
+                carried = await current_version(self._redis)
+                if carried is None or carried < self.version:
+                    await raise_version(self._redis, self.version)
+                elif carried > self.version:
+                    await self._refresh_logged()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError):
+                await asyncio.sleep(self._check_interval)  # PostgreSQL checks carry on meanwhile
 
-    async def _reload_logged(self, *, force: bool = False) -> None:
+    async def _check_postgres(self) -> None:
+        while True:
+            await asyncio.sleep(self._check_interval)
+            await self._refresh_logged(force=self.age_seconds > self._full_reload_interval)
+
+    async def _refresh_logged(self, *, force: bool = False) -> None:
         try:
-            await self.reload(force=force)
+            await self.refresh(force=force)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.warning("config_reload_failed", exc_info=True)
+            log.warning("config_reload_failed", retry_in=round(self._backoff, 2), exc_info=True)

@@ -133,3 +133,15 @@ def test_ctrl_c_pressed_again_while_stopping_stops_cleanly_and_quietly(home: Pat
     pgdata = home / "postgres"
     assert not (pgdata / "postmaster.pid").exists(), "PostgreSQL is still running or died uncleanly"
     assert "database system is shut down" in (pgdata / "log").read_text()
+
+
+def test_psql_opens_the_services_database_and_passes_psql_options_through(settings: Settings) -> None:
+    assert settings.database_url is not None
+    assert settings.redis_url is not None
+    env = cli_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url)
+
+    answer = run("psql", "-At", "-c", "SELECT count(*) > 0 FROM schema_migrations", env=env)
+
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.strip() == "t"
+    assert run("migrate", "-c", "x", env=env).returncode == 2  # other commands still refuse unknown options

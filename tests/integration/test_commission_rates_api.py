@@ -15,9 +15,9 @@ from redis.asyncio import Redis
 from quote_service.commissions import repository
 from quote_service.config import Settings
 from quote_service.pricing.commission import Tier, commission_amount
-from quote_service.snapshot.bus import VERSION_KEY
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
+from tests.integration.versions import durable_config_version
 
 Client = AsyncTestClient[Litestar]
 RATES = "/api/v1/commission-rates"
@@ -463,8 +463,7 @@ async def test_every_write_bumps_the_config_version_and_refusals_do_not(
     redis = Redis.from_url(settings.redis_url)
 
     async def version() -> int:
-        raw = await redis.get(VERSION_KEY)
-        return int(raw) if raw is not None else 0
+        return await durable_config_version(settings)
 
     try:
         start = await version()

@@ -15,9 +15,9 @@ from redis.asyncio import Redis
 from quote_service.config import Settings
 from quote_service.coupons import repository
 from quote_service.pricing.coupons import Coupon
-from quote_service.snapshot.bus import VERSION_KEY
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
+from tests.integration.versions import durable_config_version
 
 Client = AsyncTestClient[Litestar]
 COUPONS = "/api/v1/coupons"
@@ -298,8 +298,7 @@ async def test_every_write_bumps_the_config_version_and_refusals_do_not(
     redis = Redis.from_url(settings.redis_url)
 
     async def version() -> int:
-        raw = await redis.get(VERSION_KEY)
-        return int(raw) if raw is not None else 0
+        return await durable_config_version(settings)
 
     try:
         start = await version()

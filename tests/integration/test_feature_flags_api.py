@@ -17,9 +17,9 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.flags import repository
 from quote_service.pricing.flags import FeatureFlag, Rollout, Variant, bucket, variant_bucket
-from quote_service.snapshot.bus import VERSION_KEY
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
+from tests.integration.versions import durable_config_version
 
 Client = AsyncTestClient[Litestar]
 FLAGS = "/api/v1/feature-flags"
@@ -522,8 +522,7 @@ async def test_every_write_bumps_the_config_version_and_refusals_do_not(
     redis = Redis.from_url(settings.redis_url)
 
     async def version() -> int:
-        raw = await redis.get(VERSION_KEY)
-        return int(raw) if raw is not None else 0
+        return await durable_config_version(settings)
 
     try:
         start = await version()

@@ -15,9 +15,9 @@ from redis.asyncio import Redis
 
 from quote_service.config import Settings
 from quote_service.rules import repository
-from quote_service.snapshot.bus import VERSION_KEY
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
+from tests.integration.versions import durable_config_version
 
 Client = AsyncTestClient[Litestar]
 RULES = "/api/v1/pricing-rules"
@@ -520,11 +520,11 @@ async def test_every_write_bumps_the_configuration_version(client: Client, admin
     assert settings.redis_url is not None
     redis = Redis.from_url(settings.redis_url)
     try:
-        before = int(await redis.get(VERSION_KEY) or 0)
+        before = await durable_config_version(settings)
         rule = await create(client, admin)
         expect_ok(await client.put(f"{RULES}/{rule['id']}", json=put_body(), headers=admin.headers))
         expect_ok(await client.delete(f"{RULES}/{rule['id']}", headers=admin.headers))
-        after = int(await redis.get(VERSION_KEY) or 0)
+        after = await durable_config_version(settings)
     finally:
         await redis.aclose()
 

@@ -224,8 +224,10 @@ async def test_a_warm_quote_issues_no_postgresql_query(
     await quote(client, service_key, items=items, customer_id="another-customer")
     monkeypatch.undo()
 
-    # Only the background quote-log writer may touch PostgreSQL; the request path never does.
-    assert [name for name in acquired_by if name != "quote-store-log"] == []
+    # Only background tasks (the quote-log writer, the product-cache outbox drain, the
+    # configuration version check) may touch PostgreSQL; the request path never does.
+    background = {"quote-store-log", "product-cache-outbox", "config-check", "config-poll", "config-listen"}
+    assert [name for name in acquired_by if name not in background] == []
 
 
 async def test_a_user_may_quote_only_for_itself(client: Client, admin: Caller, shopper: Caller) -> None:

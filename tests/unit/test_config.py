@@ -203,3 +203,13 @@ def test_the_body_read_timeout_is_read_and_must_be_positive() -> None:
     assert Settings.from_env({"BODY_READ_TIMEOUT": "2.5"}).body_read_timeout == 2.5
     with pytest.raises(ConfigError, match="BODY_READ_TIMEOUT"):
         Settings.from_env({"BODY_READ_TIMEOUT": "0"})
+
+
+def test_max_markup_percent_is_read_bounded_and_handed_to_the_database() -> None:
+    settings = Settings.from_env({"MAX_MARKUP_PERCENT": "35.5"})
+    assert settings.max_markup_percent == Decimal("35.5")
+    assert settings.database_session() == {"quote_service.max_markup_percent": "35.5"}
+    assert Settings.from_env({}).max_markup_percent == Decimal(50)
+    for bad in ("-1", "1001", "NaN"):
+        with pytest.raises(ConfigError, match="MAX_MARKUP_PERCENT"):
+            Settings.from_env({"MAX_MARKUP_PERCENT": bad})

@@ -1,0 +1,50 @@
+"""HTTP: /api/v1/campaigns (admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from quote_service.auth.guards import admin_only
+from quote_service.campaigns.schemas import Campaign, CampaignCreate, Status
+from quote_service.campaigns.service import Campaigns
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor
+from quote_service.web.deps import AuthedRequest, actor_of
+from quote_service.web.envelope import Envelope, ok
+
+CampaignsDep = NamedDependency[Campaigns]
+
+
+class CampaignController(Controller):
+    path = "/api/v1/campaigns"
+    tags = ["campaigns"]
+    guards = [admin_only]
+
+    @post("/", summary="Start a campaign on a product now")
+    async def create(
+        self, data: JSONBody[CampaignCreate], campaigns: CampaignsDep, request: AuthedRequest
+    ) -> Envelope[Campaign]:
+        return ok(await campaigns.create(data, actor=actor_of(request)), "Campaign created")
+
+    @get("/", summary="Campaigns, newest first (keyset-paginated)")
+    async def list_campaigns(
+        self,
+        campaigns: CampaignsDep,
+        status: FromQuery[Status | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[Campaign]]:
+        before = decode_cursor(cursor, tuple[datetime, UUID], "campaigns")
+        return ok(await campaigns.page(status=status, before=before, limit=limit))
+
+    @get("/{name:str}", summary="One campaign with its sales so far")
+    async def get_campaign(self, name: FromPath[str], campaigns: CampaignsDep) -> Envelope[Campaign]:
+        return ok(await campaigns.get(name))
+
+    @post("/{name:str}/end", status_code=200, summary="End a campaign now (the price returns to base_price)")
+    async def end(self, name: FromPath[str], campaigns: CampaignsDep, request: AuthedRequest) -> Envelope[Campaign]:
+        return ok(await campaigns.end(name, actor=actor_of(request)), "Campaign ended")

@@ -1,0 +1,1 @@
+"""Market intelligence: competitor prices on a Redis Stream, market signals, pricing decisions."""

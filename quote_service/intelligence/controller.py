@@ -1,0 +1,122 @@
+"""HTTP: competitor prices, the market of a product, signals, decisions, elasticity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from quote_service.auth.guards import admin_only, requires_role
+from quote_service.intelligence import repository, signals
+from quote_service.intelligence.schemas import (
+    CompetitorPrice,
+    Decision,
+    DecisionRun,
+    Elasticity,
+    IngestResult,
+    Market,
+    ObservationsIn,
+    Signal,
+)
+from quote_service.intelligence.service import Intelligence, decision_of, observation_of, signal_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.web.deps import AuthedRequest, PoolDep, actor_of
+from quote_service.web.envelope import Envelope, ok
+
+IntelligenceDep = NamedDependency[Intelligence]
+service_or_admin = requires_role("admin", "service")
+SignalStatus = Literal["open", "acknowledged", "resolved"]
+DecisionStatus = Literal["proposed", "applied", "skipped", "rejected"]
+
+
+class MarketIntelligenceController(Controller):
+    path = "/api/v1"
+    tags = ["market intelligence"]
+
+    @post("/competitor-prices", status_code=202, guards=[service_or_admin], summary="Ingest competitor prices")
+    async def ingest(self, data: JSONBody[ObservationsIn], intelligence: IntelligenceDep) -> Envelope[IngestResult]:
+        result = await intelligence.ingest(data.observations)
+        return ok(result, f"{result.accepted} observations accepted, {len(result.rejected)} rejected")
+
+    @get("/competitor-prices", guards=[service_or_admin], summary="List competitor observations (keyset)")
+    async def list_observations(
+        self,
+        pool: PoolDep,
+        product_id: FromQuery[UUID | None] = None,
+        competitor: FromQuery[str | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[CompetitorPrice]]:
+        after = decode_cursor(cursor, tuple[datetime, int], "competitor_prices")
+        async with pool.acquire() as conn:
+            rows = await repository.list_observations(
+                conn, product_id=product_id, competitor=competitor, after=after, limit=limit
+            )
+        page = page_of(
+            rows, "competitor_prices", limit=limit, key=lambda r: (r["observed_at"], r["id"]), item=observation_of
+        )
+        return ok(page)
+
+    @get("/products/{product_id:uuid}/market", summary="Our price against each competitor's latest")
+    async def market(self, product_id: FromPath[UUID], intelligence: IntelligenceDep) -> Envelope[Market]:
+        return ok(await intelligence.market(product_id))
+
+    @get("/signals", guards=[admin_only], summary="List market signals (keyset)")
+    async def list_signals(
+        self,
+        pool: PoolDep,
+        type: FromQuery[str | None] = None,
+        product_id: FromQuery[UUID | None] = None,
+        status: FromQuery[SignalStatus | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[Signal]]:
+        after = decode_cursor(cursor, tuple[datetime, UUID], "signals")
+        async with pool.acquire() as conn:
+            rows = await signals.list_signals(
+                conn, type=type, product_id=product_id, status=status, after=after, limit=limit
+            )
+        return ok(page_of(rows, "signals", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=signal_of))
+
+    @post("/signals/{signal_id:uuid}/acknowledge", status_code=200, guards=[admin_only], summary="Acknowledge a signal")
+    async def acknowledge(
+        self, signal_id: FromPath[UUID], intelligence: IntelligenceDep, request: AuthedRequest
+    ) -> Envelope[Signal]:
+        return ok(await intelligence.acknowledge(signal_id, actor_of(request)), "Signal acknowledged")
+
+    @post("/decisions/run", status_code=200, guards=[admin_only], summary="Run pricing decisions")
+    async def run(
+        self, data: JSONBody[DecisionRun], intelligence: IntelligenceDep, request: AuthedRequest
+    ) -> Envelope[list[Decision]]:
+        decisions = await intelligence.run_decisions(
+            data.product_ids, dry_run=data.dry_run, auto_apply=data.auto_apply, actor=actor_of(request)
+        )
+        return ok(decisions, f"{len(decisions)} decisions" + (" (dry run: nothing stored)" if data.dry_run else ""))
+
+    @post("/decisions/{decision_id:uuid}/apply", status_code=200, guards=[admin_only], summary="Apply a decision")
+    async def apply(
+        self, decision_id: FromPath[UUID], intelligence: IntelligenceDep, request: AuthedRequest
+    ) -> Envelope[Decision]:
+        return ok(await intelligence.apply(decision_id, actor_of(request)), "Decision applied")
+
+    @get("/decisions", guards=[admin_only], summary="List pricing decisions (keyset)")
+    async def list_decisions(
+        self,
+        pool: PoolDep,
+        product_id: FromQuery[UUID | None] = None,
+        status: FromQuery[DecisionStatus | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[Decision]]:
+        after = decode_cursor(cursor, tuple[datetime, UUID], "decisions")
+        async with pool.acquire() as conn:
+            rows = await repository.list_decisions(conn, product_id=product_id, status=status, after=after, limit=limit)
+        return ok(page_of(rows, "decisions", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=decision_of))
+
+    @get("/analytics/elasticity/{product_id:uuid}", guards=[admin_only], summary="Fitted price elasticity")
+    async def elasticity(self, product_id: FromPath[UUID], intelligence: IntelligenceDep) -> Envelope[Elasticity]:
+        return ok(await intelligence.elasticity(product_id))

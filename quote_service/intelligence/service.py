@@ -1,0 +1,370 @@
+"""Market intelligence orchestration: ingest, the market view, signals, decisions, elasticity.
+
+Reads what the pure functions in `pricing/market.py` and `pricing/elasticity.py` need, calls
+them, stores and returns the results. Prices move only through the catalog's price-move path
+(`move_price`, source `decision`, the decision id as ref).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from redis.asyncio import Redis
+
+from quote_service.catalog import repository as catalog
+from quote_service.clock import utcnow
+from quote_service.config import Settings
+from quote_service.db.pool import Connection, Pool
+from quote_service.errors import Conflict, NotFound, ValidationFailed
+from quote_service.intelligence import repository, signals, stream
+from quote_service.intelligence.schemas import (
+    MAX_OBSERVATIONS,
+    CompetitorPrice,
+    Decision,
+    Elasticity,
+    IngestResult,
+    Market,
+    MarketCompetitor,
+    ObservationRecord,
+    Rejection,
+    Signal,
+)
+from quote_service.pricing import market
+from quote_service.pricing.elasticity import METHOD, ElasticityFit, fit_elasticity
+from quote_service.pricing.money import quantum, round_money
+
+PricesMoved = Callable[[Iterable[UUID]], Awaitable[object]]
+DEMAND_DAYS = 7
+
+
+class PriceChanged(Conflict):
+    code = "PRICE_CHANGED"
+
+
+class Intelligence:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: Pool,
+        redis: Redis,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        prices_moved: PricesMoved | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.redis = redis
+        self.clock = clock
+        self.prices_moved = prices_moved
+        self.params = market.DecisionParams(
+            min_margin=Decimal(str(settings.min_margin)),
+            max_margin=Decimal(str(settings.max_margin)),
+            max_change_percent=Decimal(str(settings.max_price_change_percent)),
+            min_change_percent=Decimal(str(settings.min_price_change_percent)),
+        )
+
+    # --- ingestion -------------------------------------------------------------------------
+
+    async def ingest(self, observations: Sequence[object]) -> IngestResult:
+        """Validate each observation; put the accepted ones on the stream (nothing waits for PostgreSQL)."""
+        if not 1 <= len(observations) <= MAX_OBSERVATIONS:
+            raise ValidationFailed(
+                f"observations must hold 1 to {MAX_OBSERVATIONS} items",
+                details=[],
+            )
+        now = self.clock()
+        accepted: list[ObservationRecord] = []
+        rejected: list[Rejection] = []
+        for index, raw in enumerate(observations):
+            checked = stream.validate(raw, index, now)
+            if isinstance(checked, Rejection):
+                rejected.append(checked)
+            else:
+                accepted.append(checked)
+        await stream.publish(self.redis, accepted)
+        return IngestResult(accepted=len(accepted), rejected=rejected)
+
+    # --- reads -----------------------------------------------------------------------------
+
+    async def market(self, product_id: UUID) -> Market:
+        now = self.clock()
+        hours = self.settings.market_window_hours
+        async with self.pool.acquire() as conn:
+            products = await repository.products_for_market(conn, [product_id])
+            if not products:
+                raise NotFound("product not found")
+            product = products[0]
+            latest = await repository.latest_per_competitor(
+                conn, product_ids=[product_id], since=now - timedelta(hours=hours), until=now
+            )
+        currency = product["currency"].strip()
+        summary = market.summarize(
+            round_money(product["current_price"], currency),
+            [
+                market.Observation(competitor=r["competitor"], price=r["price"], observed_at=r["observed_at"])
+                for r in latest
+            ],
+            quantum(currency),
+        )
+
+        def money(value: Decimal | None) -> str | None:
+            return None if value is None else str(round_money(value, currency))
+
+        return Market(
+            product_id=product_id,
+            currency=currency,
+            our_price=str(summary.our_price),
+            competitors=[
+                MarketCompetitor(
+                    competitor=o.competitor, price=str(round_money(o.price, currency)), observed_at=o.observed_at
+                )
+                for o in summary.competitors
+            ],
+            mean=money(summary.mean),
+            min=money(summary.min),
+            max=money(summary.max),
+            stddev=money(summary.stddev),
+            our_rank=summary.our_rank,
+            window_hours=hours,
+        )
+
+    async def elasticity(self, product_id: UUID) -> Elasticity:
+        days = self.settings.elasticity_window_days
+        async with self.pool.acquire() as conn:
+            if not await repository.products_for_market(conn, [product_id]):
+                raise NotFound("product not found")
+            fit = await self._fit(conn, product_id)
+        return Elasticity(
+            product_id=product_id,
+            elasticity=fit.elasticity,
+            r_squared=fit.r_squared,
+            points=fit.points,
+            distinct_prices=fit.distinct_prices,
+            method=METHOD,
+            window_days=days,
+            reason=fit.reason,
+        )
+
+    async def _fit(self, conn: Connection, product_id: UUID) -> ElasticityFit:
+        since = self.clock() - timedelta(days=self.settings.elasticity_window_days)
+        return fit_elasticity(await repository.daily_price_units(conn, product_id=product_id, since=since))
+
+    async def acknowledge(self, signal_id: UUID, actor: str) -> Signal:
+        async with self.pool.acquire() as conn:
+            row = await signals.acknowledge_signal(conn, signal_id=signal_id, actor=actor)
+        if row is None:
+            raise NotFound("signal not found")
+        return signal_of(row)
+
+    # --- decisions -------------------------------------------------------------------------
+
+    async def run_decisions(
+        self, product_ids: Sequence[UUID] | None, *, dry_run: bool, auto_apply: bool, actor: str
+    ) -> list[Decision]:
+        """One decision per product. A dry run stores nothing and moves nothing."""
+        async with self.pool.acquire() as conn:
+            if product_ids is None:
+                ids = await repository.active_product_ids(conn)
+            else:
+                ids = list(dict.fromkeys(product_ids))
+                found = {row["id"] for row in await repository.products_for_market(conn, ids)}
+                missing = [str(i) for i in ids if i not in found]
+                if missing:
+                    raise NotFound(f"unknown product ids: {', '.join(missing[:10])}")
+        decisions: list[Decision] = []
+        moved: list[UUID] = []
+        for product_id in ids:
+            decision = await self._decide(product_id, dry_run=dry_run, auto_apply=auto_apply, actor=actor)
+            if decision is not None:
+                decisions.append(decision)
+                if decision.status == "applied":
+                    moved.append(product_id)
+        await self._tell(moved)
+        return decisions
+
+    async def _decide(self, product_id: UUID, *, dry_run: bool, auto_apply: bool, actor: str) -> Decision | None:
+        now = self.clock()
+        window = timedelta(hours=self.settings.market_window_hours)
+        async with self.pool.acquire() as conn:
+            products = await repository.products_for_market(conn, [product_id])
+            if not products:
+                return None
+            product = products[0]
+            currency = product["currency"].strip()
+            latest = await repository.latest_per_competitor(
+                conn, product_ids=[product_id], since=now - window, until=now
+            )
+            summary = market.summarize(
+                product["current_price"],
+                [
+                    market.Observation(competitor=r["competitor"], price=r["price"], observed_at=r["observed_at"])
+                    for r in latest
+                ],
+                Decimal("0.0001"),
+            )
+            quotes, orders = await repository.demand(
+                conn, product_id=product_id, since=now - timedelta(days=DEMAND_DAYS)
+            )
+            fit = await self._fit(conn, product_id)
+            inputs = market.DecisionInputs(
+                current_price=product["current_price"],
+                cost_price=product["cost_price"],
+                min_price=product["min_price"],
+                quantum=quantum(currency),
+                competitor_mean=summary.mean,
+                competitor_min=summary.min,
+                competitor_stddev=summary.stddev,
+                competitors=len(latest),
+                quotes=quotes,
+                orders=orders,
+                stock=product["stock"],
+                elasticity=fit,
+            )
+            outcome = market.decide(inputs, self.params)
+            stored_inputs: dict[str, Any] = {
+                "competitor_mean": _text(summary.mean),
+                "competitor_min": _text(summary.min),
+                "competitor_stddev": _text(summary.stddev),
+                "competitors": len(latest),
+                "conversion_rate": outcome.conversion_rate,
+                "quotes": quotes,
+                "orders": orders,
+                "stock": product["stock"],
+                "elasticity": fit.elasticity,
+                "elasticity_r_squared": fit.r_squared,
+                "elasticity_distinct_prices": fit.distinct_prices,
+                "cost_price": str(round_money(product["cost_price"], currency)),
+            }
+            values: dict[str, Any] = {
+                "id": uuid.uuid4(),
+                "product_id": product_id,
+                "old_price": product["current_price"],
+                "recommended_price": outcome.recommended_price,
+                "change_percent": outcome.change_percent,
+                "reasons": outcome.reasons,
+                "guardrails": outcome.guardrails,
+                "confidence": outcome.confidence,
+                "inputs": stored_inputs,
+                "status": outcome.status,
+                "created_by": actor,
+            }
+            if dry_run:
+                return Decision(
+                    id=values["id"],
+                    product_id=product_id,
+                    old_price=str(round_money(product["current_price"], currency)),
+                    recommended_price=str(outcome.recommended_price),
+                    change_percent=str(outcome.change_percent),
+                    reasons=outcome.reasons,
+                    confidence=outcome.confidence,
+                    inputs=stored_inputs,
+                    guardrails=outcome.guardrails,
+                    status=outcome.status,
+                    dry_run=True,
+                    created_at=now,
+                    applied_at=None,
+                )
+            async with conn.transaction():
+                row = await repository.insert_decision(conn, values)
+                if auto_apply and outcome.status == "proposed":
+                    row = await self._apply_locked(conn, row, actor=actor)
+            return decision_of(row)
+
+    async def apply(self, decision_id: UUID, actor: str) -> Decision:
+        """Apply a proposed decision; if the price moved since it was made: 409 PRICE_CHANGED and
+        the decision becomes `rejected` (its inputs are stale: run a new one)."""
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    row = await repository.get_decision(conn, decision_id, for_update=True)
+                    if row is None:
+                        raise NotFound("decision not found")
+                    if row["status"] != "proposed":
+                        raise Conflict(f"decision is {row['status']}; only a proposed decision can be applied")
+                    row = await self._apply_locked(conn, row, actor=actor)
+            except PriceChanged:
+                await repository.mark_rejected(conn, decision_id)
+                raise
+        await self._tell([row["product_id"]])
+        return decision_of(row)
+
+    async def _apply_locked(self, conn: Connection, row: asyncpg.Record, *, actor: str) -> asyncpg.Record:
+        current = await conn.fetchval("SELECT current_price FROM products WHERE id = $1 FOR UPDATE", row["product_id"])
+        if current != row["old_price"]:
+            raise PriceChanged(
+                f"the price moved from {row['old_price']} to {current} since the decision; run a new decision"
+            )
+        await catalog.move_price(
+            conn,
+            product_id=row["product_id"],
+            new_price=row["recommended_price"],
+            source="decision",
+            reason="decision: " + ", ".join([*row["reasons"], *row["guardrails"]] or ["market"]),
+            actor=actor,
+            ref_id=row["id"],
+        )
+        return await repository.mark_applied(conn, row["id"], actor)
+
+    async def _tell(self, product_ids: list[UUID]) -> None:
+        if product_ids and self.prices_moved is not None:
+            await self.prices_moved(product_ids)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def signal_of(row: asyncpg.Record) -> Signal:
+    return Signal(
+        id=row["id"],
+        type=row["type"],
+        product_id=row["product_id"],
+        severity=row["severity"],
+        details=row["details"],
+        status=row["status"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        acknowledged_at=row["acknowledged_at"],
+        acknowledged_by=row["acknowledged_by"],
+        resolved_at=row["resolved_at"],
+    )
+
+
+def decision_of(row: asyncpg.Record) -> Decision:
+    currency = row["currency"]
+    return Decision(
+        id=row["id"],
+        product_id=row["product_id"],
+        old_price=str(round_money(row["old_price"], currency)),
+        recommended_price=str(round_money(row["recommended_price"], currency)),
+        change_percent=str(row["change_percent"]),
+        reasons=list(row["reasons"]),
+        confidence=row["confidence"],
+        inputs=row["inputs"],
+        guardrails=list(row["guardrails"]),
+        status=row["status"],
+        dry_run=False,
+        created_at=row["created_at"],
+        applied_at=row["applied_at"],
+    )
+
+
+def observation_of(row: asyncpg.Record) -> CompetitorPrice:
+    currency = row["currency"].strip()
+    return CompetitorPrice(
+        id=row["id"],
+        product_id=row["product_id"],
+        competitor=row["competitor"],
+        price=str(round_money(row["price"], currency)),
+        currency=currency,
+        observed_at=row["observed_at"],
+        in_stock=row["in_stock"],
+        url=row["url"],
+        received_at=row["received_at"],
+    )

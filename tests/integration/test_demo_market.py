@@ -1,0 +1,26 @@
+"""seed-demo's market: observations for demo products, the signals they raise, a decision to make."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from quote_service import demo
+from quote_service.clock import utcnow
+from quote_service.config import Settings
+from quote_service.intelligence.demo_market import seed_market
+
+
+async def test_seed_demo_shows_signals_and_a_decision(settings: Settings, pool: asyncpg.Pool) -> None:
+    await demo.seed_demo(settings, pool)
+    signals = await pool.fetch(
+        """SELECT p.sku, s.type FROM signals s JOIN products p ON p.id = s.product_id
+           WHERE s.status = 'open' ORDER BY 1, 2"""
+    )
+    assert [(r["sku"], r["type"]) for r in signals] == [
+        ("DEMO-ELEC-001", "competitor_undercut"),
+        ("DEMO-HOME-001", "price_anomaly"),
+    ]
+    stored = await pool.fetchval("SELECT count(*) FROM competitor_prices")
+    assert stored == 17
+    # Seeding again within the hour adds nothing.
+    assert await seed_market(pool, now=utcnow(), window_hours=72) == 0
