@@ -55,6 +55,9 @@ from quote_service.observability.endpoint import metrics as metrics_endpoint
 from quote_service.observability.logging import configure_logging
 from quote_service.observability.tracing import configure_tracing, shutdown_tracing
 from quote_service.orders.controller import OrderController
+from quote_service.pages.controller import ROUTES as PAGE_ROUTES
+from quote_service.pages.controller import template_config
+from quote_service.pages.summary import dashboard_summary
 from quote_service.quotes.controller import create_quote, get_quote
 from quote_service.quotes.service import QuoteService
 from quote_service.quotes.store import QuoteStore
@@ -246,7 +249,10 @@ def create_app(
             CampaignController,
             create_quote,
             get_quote,
+            dashboard_summary,
+            *PAGE_ROUTES,
         ],
+        template_config=template_config,
         lifespan=[lifespan],
         dependencies={
             "pool": from_state("pool"),

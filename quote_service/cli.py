@@ -214,6 +214,15 @@ def _print_demo_credentials(
             print(f"{label + ':':<12}{username} already existed; its password is unchanged")
 
 
+def _print_pages(base: str, *, demo_accounts: bool) -> None:
+    from quote_service import demo
+
+    admin = f"  (log in as {demo.DEMO_ADMIN[0]} / {demo.DEMO_ADMIN[1]})" if demo_accounts else ""
+    shopper = f"  (log in as {demo.DEMO_USER[0]} / {demo.DEMO_USER[1]})" if demo_accounts else ""
+    print(f"dashboard: {base}/dashboard{admin}", flush=True)
+    print(f"store:     {base}/store{shopper}", flush=True)
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     with _metrics_directory(args.workers):  # first: before anything imports prometheus_client
         applied = _migrate(settings)
@@ -228,6 +237,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         os.environ.setdefault("LOGIN_CONCURRENCY", str(max(1, default_slots() // args.workers)))
         base = f"http://{args.host}:{args.port}"
         print(f"quote-service listening on {base}  (API docs: {base}/docs, health: {base}/health/ready)", flush=True)
+        _print_pages(base, demo_accounts=args.demo and settings.environment != "production")
         _granian(args)
         # Stopping from here on: a further Ctrl-C must not cut the embedded servers' clean stop
         # short, nor kill the interpreter while it exits (Python keeps an ignored signal ignored).
@@ -385,6 +395,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="seed even when ENVIRONMENT=production (accounts get random passwords)"
     )
     seed.set_defaults(handler=cmd_seed_demo)
+    sim = sub.add_parser("simulate", help="send live shoppers through a running service and print price moves")
+    sim.add_argument("--rate", type=float, default=5.0, help="actions per second (default 5)")
+    sim.add_argument("--duration", type=float, default=60.0, help="seconds to run (default 60; Ctrl-C stops)")
+    sim.add_argument("--base-url", default="http://127.0.0.1:8000")
+    sim.add_argument("--admin", default=None, help="admin USERNAME:PASSWORD (default: the demo admin)")
+    sim.add_argument("--shopper", default=None, help="shopper USERNAME:PASSWORD (default: the demo shopper)")
+    sim.set_defaults(handler=cmd_simulate)  # run by main() before any store starts
     script = sub.add_parser("campaign-script", help="replay a campaign script with a simulated clock")
     script.add_argument("file", help="the script, or - for standard input")
     script.set_defaults(handler=cmd_campaign_script)
@@ -397,6 +414,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import httpx
+
+    from quote_service import demo
+    from quote_service.simulate import simulate
+
+    def account(text: str | None, default: tuple[str, str]) -> tuple[str, str]:
+        if text is None:
+            return default
+        username, _, password = text.partition(":")
+        return username, password
+
+    if args.rate <= 0 or args.duration <= 0:
+        print("quote-service: --rate and --duration must be positive", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(
+            simulate(
+                base_url=args.base_url,
+                rate=args.rate,
+                duration=args.duration,
+                admin=account(args.admin, demo.DEMO_ADMIN),
+                shopper=account(args.shopper, demo.DEMO_USER),
+            )
+        )
+    except KeyboardInterrupt:
+        return 130
+    except httpx.HTTPError as exc:
+        print(f"quote-service: simulate cannot reach {args.base_url}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `quote-service` console script."""
     parser = build_parser()
@@ -405,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.handler is cmd_psql:  # psql's own options (-c, -f, ...) pass through untouched
         args.psql_args = [*unknown, *args.psql_args]
+    if args.command == "simulate":  # an HTTP client of a running service: no stores, no settings
+        return cmd_simulate(args)
     try:
         settings = Settings.from_env()
     except ConfigError as exc:

@@ -1,8 +1,10 @@
-"""Authentication middleware: `Authorization: Bearer <jwt>` or `X-API-Key: <key>`."""
+"""Authentication middleware: `Authorization: Bearer <jwt>`, `X-API-Key: <key>`, or the pages'
+session cookie — the cookie counts ONLY together with a matching `X-CSRF-Token` header."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -15,7 +17,28 @@ from quote_service.errors import QuoteTimeout, Unauthorized
 # service continues it: scope["state"][QUOTE_DEADLINE] is its event-loop time.
 QUOTE_PATH = "/api/v1/quote"
 QUOTE_DEADLINE = "quote_deadline"
-PUBLIC_PATHS = ["^/health", "^/docs", "^/openapi.json", "^/api/v1/auth/token$", "^/metrics$"]
+PUBLIC_PATHS = [
+    "^/health",
+    "^/docs",
+    "^/openapi.json",
+    "^/api/v1/auth/token$",
+    "^/metrics$",
+    # The pages authenticate themselves (a login form when the session cookie is missing).
+    "^/dashboard$",
+    "^/store$",
+    "^/pages/",
+]
+# The browser pages' session: an httpOnly, SameSite=Strict cookie holding the bearer token, and a
+# readable double-submit CSRF cookie whose value the pages' JavaScript echoes in X-CSRF-Token.
+SESSION_COOKIE = "qs_session"
+CSRF_COOKIE = "qs_csrf"
+CSRF_HEADER = "x-csrf-token"
+
+
+def csrf_matches(connection: ASGIConnection, sent: str | None) -> bool:  # type: ignore[type-arg]
+    """True when `sent` (a header or form field) equals the CSRF cookie (constant-time)."""
+    expected = connection.cookies.get(CSRF_COOKIE)
+    return bool(expected and sent) and hmac.compare_digest(str(expected), str(sent))
 
 
 async def authenticate(connection: ASGIConnection) -> tuple[Principal, str]:  # type: ignore[type-arg]
@@ -26,6 +49,9 @@ async def authenticate(connection: ASGIConnection) -> tuple[Principal, str]:  # 
         return await auth.principal_from_api_key(api_key), "api_key"
     authorization = connection.headers.get("authorization")
     if not authorization:
+        session = connection.cookies.get(SESSION_COOKIE)
+        if session and csrf_matches(connection, connection.headers.get(CSRF_HEADER)):
+            return await auth.principal_from_bearer(session), "cookie"
         raise Unauthorized("Authentication required: send a bearer token or an X-API-Key")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

@@ -5,7 +5,9 @@
   static assets do): API answers carry prices, tokens and keys no shared cache may keep.
 - Every HTML page (the API docs today, any later page automatically) gets HTML_PAGE_POLICY,
   a Content-Security-Policy allowing only this origin's scripts, styles and images and no
-  framing, plus `X-Frame-Options` for old browsers and no referrer.
+  framing, plus `X-Frame-Options` for old browsers and no referrer. A page that states its
+  own Content-Security-Policy keeps it (the dashboard and store allow `form-action 'self'` for
+  their login form) and still gets the other two.
 """
 
 from __future__ import annotations
@@ -30,14 +32,16 @@ _HTML_PAGE = (
 def with_security_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """`headers` (lower-case ASGI names) plus the security headers this response needs."""
     result = [*headers, *_ALWAYS]
-    cached = html = False
+    cached = html = own_policy = False
     for name, value in result:
         if name == b"cache-control":
             cached = True
         elif name == b"content-type":
             html = value.startswith(b"text/html")
+        elif name == b"content-security-policy":
+            own_policy = True
     if not cached:
         result.append(_NO_STORE)
     if html:
-        result.extend(_HTML_PAGE)
+        result.extend(_HTML_PAGE[1:] if own_policy else _HTML_PAGE)
     return result

@@ -1,0 +1,1 @@
+"""Browser pages: /dashboard (admin) and /store (shopper), server-rendered with Jinja2."""

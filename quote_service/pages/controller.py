@@ -1,0 +1,173 @@
+"""The pages' routes: /dashboard, /store, the login form's POST, logout, and their assets.
+
+A page is excluded from the API's auth middleware and checks the session cookie itself: no
+cookie (or an expired one) → the login form. The form posts username, password and the CSRF
+token (double-submit: the form field must equal the `qs_csrf` cookie); a good login sets the
+session cookie (httpOnly, SameSite=Strict, the bearer token inside) and redirects (303) to the
+page. The pages' JavaScript then calls the JSON API with that cookie plus `X-CSRF-Token`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import CacheControlHeader, Cookie
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import ControllerRouterHandler
+
+from quote_service.auth.middleware import CSRF_COOKIE, SESSION_COOKIE, csrf_matches
+from quote_service.auth.schemas import Principal
+from quote_service.auth.service import AuthService
+from quote_service.errors import ServiceError
+
+HERE = Path(__file__).parent
+STATIC_PATH = "/pages/static"
+ASSET_MAX_AGE = 3600
+# No inline script or style anywhere: everything comes from /pages/static. The rest of the page
+# headers (X-Frame-Options, Referrer-Policy, nosniff, no-store) come from web/headers.py; this
+# policy replaces its HTML_PAGE_POLICY only to let the login form post to this origin.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY}
+PageName = Literal["dashboard", "store"]
+TITLES: dict[str, str] = {"dashboard": "Pricing dashboard", "store": "Store"}
+ROLES: dict[str, frozenset[str]] = {"dashboard": frozenset({"admin"}), "store": frozenset({"user", "admin"})}
+
+template_config = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
+static_router = create_static_files_router(
+    path=STATIC_PATH,
+    directories=[HERE / "static"],
+    cache_control=CacheControlHeader(max_age=ASSET_MAX_AGE, public=True),
+    include_in_schema=False,
+)
+
+
+async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The posted form's fields (a form, not a JSON body: the API's JSON rules do not apply)."""
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def _secure(request: Request[Any, Any, Any]) -> bool:
+    return request.url.scheme == "https"
+
+
+def _csrf_cookie(request: Request[Any, Any, Any], value: str) -> Cookie:
+    # Readable by the pages' JavaScript on purpose (it echoes it in X-CSRF-Token); SameSite=Strict.
+    return Cookie(key=CSRF_COOKIE, value=value, path="/", httponly=False, samesite="strict", secure=_secure(request))
+
+
+async def _principal(request: Request[Any, Any, Any]) -> Principal | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    auth: AuthService = request.app.state.auth
+    try:
+        return await auth.principal_from_bearer(token)
+    except ServiceError:
+        return None
+
+
+def _login(request: Request[Any, Any, Any], page: str, *, error: str | None = None, status: int = 200) -> Template:
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+    return Template(
+        template_name="login.html",
+        context={"page": page, "title": TITLES[page], "csrf": csrf, "error": error},
+        status_code=status,
+        headers=PAGE_HEADERS,
+        cookies=[_csrf_cookie(request, csrf)],
+    )
+
+
+async def _page(request: Request[Any, Any, Any], page: str) -> Template:
+    principal = await _principal(request)
+    if principal is None:
+        return _login(request, page)
+    if principal.role not in ROLES[page]:
+        return Template(
+            template_name="forbidden.html",
+            context={
+                "page": page,
+                "title": TITLES[page],
+                "who": principal.name,
+                "csrf": request.cookies.get(CSRF_COOKIE),
+            },
+            status_code=403,
+            headers=PAGE_HEADERS,
+        )
+    return Template(
+        template_name=f"{page}.html",
+        context={
+            "page": page,
+            "title": TITLES[page],
+            "who": principal.name,
+            "role": principal.role,
+            "csrf": request.cookies.get(CSRF_COOKIE, ""),
+        },
+        headers=PAGE_HEADERS,
+    )
+
+
+@get("/dashboard", exclude_from_auth=True, include_in_schema=False)
+async def dashboard_page(request: Request[Any, Any, Any]) -> Template:
+    return await _page(request, "dashboard")
+
+
+@get("/store", exclude_from_auth=True, include_in_schema=False)
+async def store_page(request: Request[Any, Any, Any]) -> Template:
+    return await _page(request, "store")
+
+
+@post("/pages/login", exclude_from_auth=True, include_in_schema=False, status_code=303)
+async def login(
+    request: Request[Any, Any, Any],
+) -> Response[Any]:
+    data = await _form(request)
+    page = data.get("page", "store")
+    if page not in TITLES:
+        page = "store"
+    if not csrf_matches(request, data.get("csrf")):
+        return _login(request, page, error="Your form expired; please log in again.", status=403)
+    auth: AuthService = request.app.state.auth
+    address = request.client.host if request.client else "unknown"
+    try:
+        token = await auth.login(data.get("username", ""), data.get("password", ""), address=address)
+    except ServiceError as exc:
+        return _login(request, page, error=exc.message, status=exc.status_code)
+    session = Cookie(
+        key=SESSION_COOKIE,
+        value=token.access_token,
+        path="/",
+        max_age=token.expires_in,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+    )
+    # A fresh CSRF token per session (a token planted before login is not carried over).
+    csrf = _csrf_cookie(request, secrets.token_urlsafe(32))
+    return Redirect(f"/{page}", status_code=303, cookies=[session, csrf], headers=PAGE_HEADERS)
+
+
+@post("/pages/logout", exclude_from_auth=True, include_in_schema=False, status_code=303)
+async def logout(
+    request: Request[Any, Any, Any],
+) -> Response[Any]:
+    data = await _form(request)
+    page = data.get("page", "store")
+    if page not in TITLES:
+        page = "store"
+    if not csrf_matches(request, data.get("csrf")):
+        return _login(request, page, error="Your form expired; please try again.", status=403)
+    gone = Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0, httponly=True, samesite="strict")
+    return Redirect(f"/{page}", status_code=303, cookies=[gone], headers=PAGE_HEADERS)
+
+
+ROUTES: list[ControllerRouterHandler] = [dashboard_page, store_page, login, logout, static_router]

@@ -1,0 +1,57 @@
+"use strict";
+// Shared helpers: the JSON API called with the session cookie and the CSRF header.
+const QS = (() => {
+  function csrf() {
+    const m = document.cookie.match(/(?:^|;\s*)qs_csrf=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  class ApiError extends Error {
+    constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  }
+  async function api(method, path, body, extraHeaders) {
+    const headers = { "X-CSRF-Token": csrf(), "Accept": "application/json", ...(extraHeaders || {}) };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const res = await fetch(path, {
+      method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let payload = null;
+    try { payload = await res.json(); } catch (_) { payload = null; }
+    if (!res.ok) {
+      const code = payload && payload.error ? payload.error.code : "HTTP_" + res.status;
+      const message = payload && payload.message ? payload.message : res.statusText;
+      if (res.status === 401) { window.location.reload(); }
+      throw new ApiError(res.status, code, message);
+    }
+    return payload ? payload.data : null;
+  }
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v);
+    }
+    for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(c ?? ""));
+    return node;
+  }
+  function money(amount, currency) {
+    if (amount === null || amount === undefined) return "–";
+    // The API already writes amounts in the currency's minor units (exact decimal strings).
+    const text = typeof amount === "string" ? amount : Number(amount).toFixed(2);
+    return text + (currency ? " " + currency : "");
+  }
+  function countdown(until) {
+    const ms = new Date(until).getTime() - Date.now();
+    if (ms <= 0) return "ended";
+    const s = Math.floor(ms / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return (h ? h + "h " : "") + m + "m " + (s % 60) + "s";
+  }
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    return ([1e7] + -1e3 + -4e3 + -8e3 + -1e11).replace(/[018]/g, c =>
+      (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
+  }
+  function fill(tbody, rows) { tbody.replaceChildren(...rows); }
+  return { api, ApiError, el, money, countdown, uuid, fill };
+})();

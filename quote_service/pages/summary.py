@@ -1,0 +1,126 @@
+"""GET /api/v1/dashboard/summary (admin): the dashboard's KPIs, price moves and revenue per day."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import msgspec
+from litestar import get
+
+from quote_service.auth.guards import admin_only
+from quote_service.clock import utcnow
+from quote_service.pricing.money import round_money
+from quote_service.web.deps import PoolDep
+from quote_service.web.envelope import Envelope, ok
+
+RECENT_MOVES = 20
+REVENUE_DAYS = 14
+
+
+class Money(msgspec.Struct, frozen=True, kw_only=True):
+    currency: str
+    revenue: Decimal
+    commission: Decimal
+
+
+class DayRevenue(msgspec.Struct, frozen=True, kw_only=True):
+    date: str
+    currency: str
+    revenue: Decimal
+    orders: int
+
+
+class PriceMove(msgspec.Struct, frozen=True, kw_only=True):
+    product_id: str
+    product_name: str
+    old_price: Decimal | None
+    new_price: Decimal
+    currency: str
+    source: str
+    reason: str
+    changed_at: datetime
+
+
+class Summary(msgspec.Struct, frozen=True, kw_only=True):
+    quotes_last_hour: int
+    orders_last_hour: int
+    conversion_rate: Decimal | None
+    """Orders / quotes in the last hour * 100 (2 decimals); null with no quotes."""
+    today: list[Money]
+    """Revenue (order totals) and commission of today's orders (UTC day), per currency."""
+    revenue_per_day: list[DayRevenue]
+    recent_price_moves: list[PriceMove]
+    generated_at: datetime
+
+
+_COUNTS = """
+SELECT (SELECT count(*) FROM quote_log WHERE created_at >= $1) AS quotes,
+       (SELECT count(*) FROM orders WHERE created_at >= $1) AS orders
+"""
+_TODAY = """
+SELECT currency, sum(total_amount) AS revenue, sum(total_commission) AS commission
+FROM orders WHERE created_at >= $1 GROUP BY currency ORDER BY currency
+"""
+_PER_DAY = """
+SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, currency,
+       sum(total_amount) AS revenue, count(*) AS orders
+FROM orders WHERE created_at >= $1 GROUP BY 1, 2 ORDER BY 1, 2
+"""
+_MOVES = """
+SELECT h.product_id, p.name, h.old_price, h.new_price, p.currency, h.source, h.reason, h.changed_at
+FROM price_history h JOIN products p ON p.id = h.product_id
+ORDER BY h.changed_at DESC, h.id DESC LIMIT $1
+"""
+
+
+@get("/api/v1/dashboard/summary", guards=[admin_only], tags=["pages"], summary="Dashboard KPIs (admin)")
+async def dashboard_summary(pool: PoolDep) -> Envelope[Summary]:
+    now = utcnow()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    async with pool.acquire() as conn:
+        counts = await conn.fetchrow(_COUNTS, now - timedelta(hours=1))
+        assert counts is not None
+        today = await conn.fetch(_TODAY, midnight)
+        per_day = await conn.fetch(_PER_DAY, midnight - timedelta(days=REVENUE_DAYS - 1))
+        moves = await conn.fetch(_MOVES, RECENT_MOVES)
+    quotes, orders = int(counts["quotes"]), int(counts["orders"])
+    conversion = (Decimal(orders * 100) / quotes).quantize(Decimal("0.01")) if quotes else None
+    return ok(
+        Summary(
+            quotes_last_hour=quotes,
+            orders_last_hour=orders,
+            conversion_rate=conversion,
+            today=[
+                Money(
+                    currency=r["currency"],
+                    revenue=round_money(r["revenue"], r["currency"]),
+                    commission=round_money(r["commission"], r["currency"]),
+                )
+                for r in today
+            ],
+            revenue_per_day=[
+                DayRevenue(
+                    date=r["day"],
+                    currency=r["currency"],
+                    revenue=round_money(r["revenue"], r["currency"]),
+                    orders=r["orders"],
+                )
+                for r in per_day
+            ],
+            recent_price_moves=[
+                PriceMove(
+                    product_id=str(r["product_id"]),
+                    product_name=r["name"],
+                    old_price=None if r["old_price"] is None else round_money(r["old_price"], r["currency"]),
+                    new_price=round_money(r["new_price"], r["currency"]),
+                    currency=r["currency"],
+                    source=r["source"],
+                    reason=r["reason"],
+                    changed_at=r["changed_at"],
+                )
+                for r in moves
+            ],
+            generated_at=now,
+        )
+    )
