@@ -27,6 +27,8 @@ from litestar.types import Empty, ReceiveMessage
 from quote_service.errors import FieldError, ValidationFailed
 
 DEFAULT_BODY_READ_TIMEOUT = 10.0
+# scope["state"] key: event-loop time by which the whole body must have arrived.
+BODY_READ_DEADLINE = "body_read_deadline"
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _NUL_ESCAPE = b"\\u0000"
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.DOTALL)
@@ -53,7 +55,12 @@ class ExactRequest(Request[Any, Any, Any]):
 
         self.receive = receive_or_raise
         try:
-            async with asyncio.timeout(self.app.state.get("body_read_timeout", DEFAULT_BODY_READ_TIMEOUT)):
+            # The lean edge (web/edge.py) may have started reading: the same deadline continues.
+            deadline = self.scope["state"].get(BODY_READ_DEADLINE)
+            if deadline is None:
+                seconds = self.app.state.get("body_read_timeout", DEFAULT_BODY_READ_TIMEOUT)
+                deadline = asyncio.get_running_loop().time() + seconds
+            async with asyncio.timeout_at(deadline):
                 return await super().body()
         except TimeoutError as exc:
             raise HTTPException(
