@@ -21,6 +21,9 @@ from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace.export import SpanExporter
 from redis.asyncio import Redis
 
+from quote_service.analytics.controller import AnalyticsController
+from quote_service.analytics.rollups import RollupJob
+from quote_service.analytics.service import Analytics
 from quote_service.auth.controller import AuthController
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
 from quote_service.auth.service import AuthService
@@ -154,6 +157,11 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             scheduler = SaleScheduler(flash_sales, interval=settings.flash_scheduler_interval)
             scheduler.start()
             stack.push_async_callback(_close_within, "flash-sale scheduler", scheduler.stop, None)
+            app.state.analytics = Analytics(pool)
+            if settings.rollup_interval > 0:
+                rollups = RollupJob(pool, interval=settings.rollup_interval)
+                rollups.start()
+                stack.push_async_callback(_close_within, "analytics rollups", rollups.stop, None)
             app.state.quotes = QuoteService(
                 settings,
                 config_store=config_store,
@@ -195,6 +203,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             snapshot_status,
             OrderController,
             FlashSaleController,
+            AnalyticsController,
             create_quote,
             get_quote,
         ],
@@ -209,6 +218,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             "quotes": from_state("quotes"),
             "flash_sales": from_state("flash_sales"),
             "purchases": from_state("purchases"),
+            "analytics": from_state("analytics"),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
@@ -234,6 +244,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             QuoteService,
             FlashSales,
             Purchases,
+            Analytics,
         ],
         debug=False,
     )
