@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import structlog
 
@@ -131,14 +131,30 @@ SELECT o.hour, 'logistics_provider', COALESCE(pv.provider, ''), o.currency, coun
 FROM o LEFT JOIN provider pv ON pv.order_id = o.id GROUP BY o.hour, COALESCE(pv.provider, ''), o.currency
 """
 
-_PRICING_COLUMNS = "hour, dim, key, currency, quotes, orders, revenue, discount, rule_amount"
-_COMMISSION_COLUMNS = (
-    "hour, dim, key, currency, orders, seller_commission, category_commission, logistics_commission, total_commission"
-)
+PRICING_FIGURES = ("quotes", "orders", "revenue", "discount", "rule_amount")
+COMMISSION_FIGURES = ("orders", "seller_commission", "category_commission", "logistics_commission", "total_commission")
+
+
+class Kind:
+    """One family of rollups: its hourly and daily tables, its figures, the SQL of its rows."""
+
+    def __init__(self, name: str, figures: tuple[str, ...], rows_sql: str) -> None:
+        self.name = name
+        self.hourly = f"rollup_{name}_hourly"
+        self.daily = f"rollup_{name}_daily"
+        self.figures = figures
+        self.rows_sql = rows_sql
+        self.sums = ", ".join(f"sum({f})" for f in figures)
+
+
 KINDS = {
-    "pricing": ("rollup_pricing_hourly", _PRICING_COLUMNS, PRICING_ROWS),
-    "commission": ("rollup_commission_hourly", _COMMISSION_COLUMNS, COMMISSION_ROWS),
+    "pricing": Kind("pricing", PRICING_FIGURES, PRICING_ROWS),
+    "commission": Kind("commission", COMMISSION_FIGURES, COMMISSION_ROWS),
 }
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -151,12 +167,30 @@ def hour_args(hours: list[datetime]) -> tuple[list[datetime], datetime, datetime
 
 
 async def recompute(conn: Connection, kind: str, hours: list[datetime]) -> None:
-    """Replace the rollup rows of `hours` by what the raw rows say now (one transaction)."""
-    table, columns, rows_sql = KINDS[kind]
+    """Replace the rollup rows of `hours`, and of their days, by what the raw rows say now (one
+    transaction)."""
+    k = KINDS[kind]
+    days = sorted({h.astimezone(UTC).date() for h in hours})
+    figures = ", ".join(k.figures)
     async with conn.transaction():
         await conn.execute("SET LOCAL statement_timeout = 0")
-        await conn.execute(f"DELETE FROM {table} WHERE hour = ANY($1::timestamptz[])", hours, timeout=_LONG)
-        await conn.execute(f"INSERT INTO {table} ({columns}) {rows_sql}", *hour_args(hours), timeout=_LONG)
+        await conn.execute(f"DELETE FROM {k.hourly} WHERE hour = ANY($1::timestamptz[])", hours, timeout=_LONG)
+        await conn.execute(
+            f"INSERT INTO {k.hourly} (hour, dim, key, currency, {figures}) {k.rows_sql}",
+            *hour_args(hours),
+            timeout=_LONG,
+        )
+        await conn.execute(f"DELETE FROM {k.daily} WHERE day = ANY($1::date[])", days, timeout=_LONG)
+        await conn.execute(
+            f"INSERT INTO {k.daily} (day, dim, key, currency, {figures})"
+            f" SELECT (hour AT TIME ZONE 'UTC')::date, dim, key, currency, {k.sums} FROM {k.hourly}"
+            " WHERE hour >= $2 AND hour < $3 AND (hour AT TIME ZONE 'UTC')::date = ANY($1::date[])"
+            " GROUP BY 1, 2, 3, 4",
+            days,
+            _midnight(days[0]),
+            _midnight(days[-1]) + timedelta(days=1),
+            timeout=_LONG,
+        )
         if kind == "pricing":
             await conn.execute(VARIANT_CUSTOMERS, *hour_args(hours), timeout=_LONG)
 
@@ -232,7 +266,9 @@ async def rebuild(pool: Pool, *, now: datetime) -> int:
             async with conn.transaction():
                 await conn.execute("SET LOCAL statement_timeout = 0")
                 await conn.execute(
-                    "TRUNCATE rollup_pricing_hourly, rollup_commission_hourly, rollup_variant_customers", timeout=_LONG
+                    "TRUNCATE rollup_pricing_hourly, rollup_commission_hourly, rollup_pricing_daily,"
+                    " rollup_commission_daily, rollup_variant_customers",
+                    timeout=_LONG,
                 )
                 for kind, source in (("pricing", "quote_log"), ("commission", "orders")):
                     await conn.execute(
@@ -257,6 +293,11 @@ async def rebuild(pool: Pool, *, now: datetime) -> int:
                         [m["version"] for m in chunk],
                     )
                 total += len(marks)
+            await conn.execute(
+                "ANALYZE rollup_pricing_hourly, rollup_commission_hourly,"
+                " rollup_pricing_daily, rollup_commission_daily",
+                timeout=_LONG,
+            )
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     return total

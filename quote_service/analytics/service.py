@@ -16,7 +16,7 @@ from uuid import UUID
 
 import msgspec
 
-from quote_service.analytics.rollups import COMMISSION_ROWS, HOUR, PRICING_ROWS, hour_args, hour_of
+from quote_service.analytics.rollups import KINDS, hour_args, hour_of
 from quote_service.db.pool import Pool
 from quote_service.errors import FieldError, NotFound, ValidationFailed
 from quote_service.pricing import money
@@ -28,6 +28,7 @@ COMMISSION_GROUPS = ("day", "seller", "category", "logistics_provider")
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 _CENT = Decimal("0.01")
+Key = tuple[str, str]
 
 
 class PricingRow(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -149,27 +150,26 @@ def _bounds(start: date, to: date) -> tuple[datetime, datetime]:
     ) + timedelta(days=1)
 
 
-_PRICING_SUMS = "sum(quotes)::bigint, sum(orders)::bigint, sum(revenue), sum(discount), sum(rule_amount)"
-_COMMISSION_SUMS = (
-    "sum(orders)::bigint, sum(seller_commission), sum(category_commission), sum(logistics_commission),"
-    " sum(total_commission)"
-)
-_KEY = "CASE WHEN $DAY THEN to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD') ELSE key END"
+_DAY_KEY = "to_char({column}, 'YYYY-MM-DD')"
 
 
 class Analytics:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
-    async def _sums(
-        self, kind: str, table: str, rows_sql: str, sums: str, group: str, lo: datetime, hi: datetime, now: datetime
-    ) -> dict[tuple[str, str], list[Decimal]]:
-        """(key, currency) -> summed figures over [lo, hi): rollups of clean closed hours, live the rest."""
+    async def _sums(self, kind: str, group: str, lo: datetime, hi: datetime, now: datetime) -> dict[Key, list[Decimal]]:
+        """(key, currency) -> summed figures over [lo, hi), from three sources that never overlap:
+        daily rollups of settled days (closed, no dirty hour), hourly rollups of the clean closed
+        hours of the other days, and the SQL of the rollups run live over the remaining hours
+        (dirty ones and the current hour)."""
+        k = KINDS[kind]
         dim = "all" if group == "day" else group
-        day = "true" if group == "day" else "false"
-        key = _KEY.replace("$DAY", day)
+        by_day = group == "day"
+        day_key = _DAY_KEY.format(column="day") if by_day else "key"
+        hour_key = _DAY_KEY.format(column="(hour AT TIME ZONE 'UTC')") if by_day else "key"
         current = hour_of(now)
-        totals: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 5)
+        today = current.date()
+        totals: dict[Key, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * len(k.figures))
         async with self.pool.acquire() as conn:
             dirty = [
                 r["hour"]
@@ -182,40 +182,47 @@ class Analytics:
                     current,
                 )
             ]
-            settled = await conn.fetch(
-                f"SELECT {key} AS k, currency, {sums} FROM {table}"
+            unsettled = sorted({h.astimezone(UTC).date() for h in dirty} | {today})
+            results = list(
+                await conn.fetch(
+                    f"SELECT {day_key} AS k, currency, {k.sums} FROM {k.daily}"
+                    " WHERE dim = $1 AND day >= $2 AND day < $3 AND day <> ALL($4::date[]) GROUP BY 1, 2",
+                    dim,
+                    lo.date(),
+                    hi.date(),
+                    unsettled,
+                )
+            )
+            results += await conn.fetch(
+                f"SELECT {hour_key} AS k, currency, {k.sums} FROM {k.hourly}"
                 " WHERE dim = $1 AND hour >= $2 AND hour < LEAST($3::timestamptz, $4::timestamptz)"
-                " AND hour <> ALL($5::timestamptz[])"
+                " AND (hour AT TIME ZONE 'UTC')::date = ANY($5::date[]) AND hour <> ALL($6::timestamptz[])"
                 " GROUP BY 1, 2",
                 dim,
                 lo,
                 hi,
                 current,
+                unsettled,
                 dirty,
             )
             live_hours = list(dirty)
-            hour = max(lo, current)
-            while hour < hi and hour <= current:  # the current hour (later ones hold no rows yet)
-                live_hours.append(hour)
-                hour += HOUR
-            live = []
+            if lo <= current < hi:  # later hours hold no rows yet
+                live_hours.append(current)
             if live_hours:
-                live = await conn.fetch(
-                    f"SELECT {key} AS k, currency, {sums} FROM ({rows_sql}) r WHERE dim = $4 GROUP BY 1, 2",
+                results += await conn.fetch(
+                    f"SELECT {hour_key} AS k, currency, {k.sums} FROM ({k.rows_sql}) r WHERE dim = $4 GROUP BY 1, 2",
                     *hour_args(live_hours),
                     dim,
                 )
-        for row in (*settled, *live):
+        for row in results:
             figures = totals[(row["k"], row["currency"])]
-            for i in range(5):
+            for i in range(len(k.figures)):
                 figures[i] += row[i + 2] or 0
         return totals
 
     async def pricing(self, group: str, start: date, to: date, *, now: datetime) -> PricingReport:
         lo, hi = _bounds(start, to)
-        totals = await self._sums(
-            "pricing", "rollup_pricing_hourly", PRICING_ROWS, _PRICING_SUMS, group, lo, hi, now
-        )  # fmt: skip
+        totals = await self._sums("pricing", group, lo, hi, now)
         rows = []
         for (key, currency), (quotes, orders, revenue, discount, amount) in sorted(totals.items()):
             revenue = money.round_money(revenue, currency)
@@ -236,9 +243,7 @@ class Analytics:
 
     async def commission(self, group: str, start: date, to: date, *, now: datetime) -> CommissionReport:
         lo, hi = _bounds(start, to)
-        totals = await self._sums(
-            "commission", "rollup_commission_hourly", COMMISSION_ROWS, _COMMISSION_SUMS, group, lo, hi, now
-        )
+        totals = await self._sums("commission", group, lo, hi, now)
         rows = [
             CommissionRow(
                 key=key,
