@@ -1,18 +1,30 @@
 # The two set-up commands of the README: `make run` and `make test`.
-# uv is installed with pip when it is missing; everything else comes from uv.lock.
-UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# uv comes from PATH; where it is missing, make installs it into a private virtual environment,
+# .tools/, with that environment's own pip (a system pip may refuse to install anything: PEP 668,
+# "externally-managed-environment"). Everything else comes from uv.lock.
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
-.PHONY: run test lint bootstrap
+.PHONY: run test lint bootstrap tools
 
-bootstrap:
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+tools: $(filter .tools/bin/uv,$(UV))
+	@true
+
+.tools/bin/uv:
+	@echo "uv is not on PATH: installing it into .tools/ (a private virtual environment)"
+	@python3 -m venv .tools || { echo "'python3 -m venv' failed: install your system's venv package (Debian/Ubuntu: python3-venv), or install uv"; exit 1; }
+	@.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+bootstrap: tools
 	@$(UV) sync --frozen --quiet
 
 run: bootstrap  ## serve on embedded PostgreSQL + Redis with demo data
 	$(UV) run quote-service serve --demo
 
+# Extra pytest options, e.g. `make test PYTEST_ARGS="-n 2 --dist loadgroup"` (two workers).
+PYTEST_ARGS ?=
+
 test: bootstrap  ## the whole suite on real PostgreSQL + Redis (local servers, else embedded ones)
-	$(UV) run pytest
+	$(UV) run pytest $(PYTEST_ARGS)
 
 lint: bootstrap
 	$(UV) run ruff check .

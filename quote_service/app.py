@@ -55,6 +55,7 @@ from quote_service.rules.controller import PricingRuleController
 from quote_service.snapshot.controller import snapshot_status
 from quote_service.snapshot.loader import load_snapshot
 from quote_service.snapshot.store import ConfigStore
+from quote_service.web.edge import LeanEdge
 from quote_service.web.errors import EXCEPTION_HANDLERS
 from quote_service.web.middleware import RequestContextMiddleware
 from quote_service.web.request import ExactRequest
@@ -249,7 +250,8 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
         debug=False,
     )
     # Wrap the whole handler, not a route: unknown routes and 405s get the request id too.
-    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    # The lean edge sits inside it: the hot route keeps request ids, access logs, metrics, traces.
+    app.asgi_handler = RequestContextMiddleware(LeanEdge(app.asgi_handler, app, max_body=MAX_BODY_BYTES))
     if tracer_provider is not None:
         # Outermost, so the server span is current for everything, the access log line included
         # (RequestContextMiddleware names it by route template once routing has happened).

@@ -6,8 +6,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import os
 import shutil
+import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
@@ -30,12 +33,17 @@ from quote_service.embedded import embedded_stores
 from quote_service.errors import ServiceError
 from quote_service.observability.logging import configure_logging
 from quote_service.snapshot.bus import announce_change
+from quote_service.validation import describe_validation_error
 
 # The application's modules (demo, flash sales, anything that creates Prometheus metrics) are
 # imported inside the commands that need them: `serve` must set PROMETHEUS_MULTIPROC_DIR before
 # prometheus_client is first imported, because granian forks the workers from this process.
 
 T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """The command cannot run as asked; the message tells the operator why and what to do."""
 
 
 @contextlib.contextmanager
@@ -100,23 +108,14 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
             UserCreate,
         )
     except msgspec.ValidationError as exc:
-        print(f"quote-service: {_field_problem(exc)}", file=sys.stderr)
+        print(f"quote-service: {describe_validation_error(exc, rules=_USER_RULES)}", file=sys.stderr)
         return 1
     user = _with_pool(settings, lambda pool: AuthService(settings, pool).create_user(data))
     print(f"created {user.role} {user.username} ({user.id})")
     return 0
 
 
-_USERNAME_RULE = "username must be 1-64 characters: letters, digits and _ . @ + -"
-
-
-def _field_problem(exc: msgspec.ValidationError) -> str:
-    """A human sentence for msgspec's `Expected ... - at `$.field``."""
-    message, _, where = str(exc).rpartition(" - at `$.")
-    field = where.rstrip("`")
-    if field == "username":
-        return _USERNAME_RULE
-    return f"{field or 'value'} is invalid: {message or exc}"
+_USER_RULES = {"username": "must be 1-64 characters: letters, digits and _ . @ + -"}
 
 
 def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
@@ -124,7 +123,8 @@ def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
         settings,
         lambda pool: AuthService(settings, pool).create_api_key(name=args.name, role=args.role, created_by=None),
     )
-    print(f"API key {created.name} ({created.id}), role {created.role}. It is shown once; store it now:")
+    # The key alone on stdout (`KEY=$(quote-service create-api-key ...)`); everything else on stderr.
+    print(f"API key {created.name} ({created.id}), role {created.role}; shown once, store it now:", file=sys.stderr)
     print(created.key)
     return 0
 
@@ -251,6 +251,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         base = f"http://{args.host}:{args.port}"
         print(f"quote-service listening on {base}  (API docs: {base}/docs, health: {base}/health/ready)", flush=True)
         _granian(args)
+        # Stopping from here on: a further Ctrl-C must not cut the embedded servers' clean stop
+        # short, nor kill the interpreter while it exits (Python keeps an ignored signal ignored).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 0
 
 
@@ -271,11 +274,41 @@ def _metrics_directory(workers: int) -> Iterator[None]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def _refuse_a_taken_port(host: str, port: int) -> None:
+    """Fail when another process listens on host:port.
+
+    granian binds with SO_REUSEPORT, so a second server on a taken port would start without a
+    word and the kernel would split connections between the two. A probe bound without
+    SO_REUSEPORT fails on a live listener; SO_REUSEADDR lets a restart pass despite connections
+    of the previous run still in TIME_WAIT.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return  # not ours to judge (a privileged port, an address not on this host): granian reports it
+            raise CommandError(
+                f"port {port} on {host} is already in use by another process (another quote-service?); "
+                "stop it or choose another port with --port"
+            ) from exc
+
+
 def _granian(args: argparse.Namespace) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
-    Granian(
+    class Server(Granian):  # type: ignore[misc, valid-type]
+        def signal_handler_interrupt(self, *args: object, **kwargs: object) -> None:
+            """A second Ctrl-C or SIGTERM while stopping is ignored: stopping is under way, and
+            granian's handler re-entered on the same thread can deadlock in Event.set."""
+            if self.interrupt_signal:
+                return
+            super().signal_handler_interrupt(*args, **kwargs)
+
+    Server(
         "quote_service.app:create_app",
         factory=True,
         address=args.host,
@@ -341,12 +374,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings)
     try:
+        if args.handler is cmd_serve:
+            _refuse_a_taken_port(args.host, args.port)
         with stores(settings) as resolved:
             code: int = args.handler(resolved, args)
             return code
-    except (MigrationError, ServiceError, msgspec.ValidationError) as exc:
+    except msgspec.ValidationError as exc:
+        print(f"quote-service: {describe_validation_error(exc)}", file=sys.stderr)
+        return 1
+    except (CommandError, MigrationError, ServiceError) as exc:
         print(f"quote-service: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before serving started: the stores were stopped on the way out
+        return 130
 
 
 if __name__ == "__main__":

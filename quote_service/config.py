@@ -27,9 +27,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Process-wide configuration. Field docs name the environment variable."""
 
     database_url: str | None = None
-    """DATABASE_URL: PostgreSQL DSN. Unset: an embedded PostgreSQL under `home`."""
+    """DATABASE_URL: PostgreSQL DSN. Unset: an embedded PostgreSQL under `home` (refused in production)."""
     redis_url: str | None = None
-    """REDIS_URL: Redis URL. Unset: an embedded Redis under `home`."""
+    """REDIS_URL: Redis URL. Unset: an embedded Redis under `home` (refused in production)."""
     home: Path = Path(".quote-service")
     """QUOTE_SERVICE_HOME: where the embedded servers keep their data."""
     secret_key: str = DEV_SECRET_KEY
@@ -119,6 +119,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError(
                 "ENVIRONMENT=production needs a SECRET_KEY of at least 32 characters "
                 "that is not the development default"
+            )
+        if self.is_production and not (self.database_url and self.redis_url):
+            missing = " and ".join(
+                name for name, url in (("DATABASE_URL", self.database_url), ("REDIS_URL", self.redis_url)) if not url
+            )
+            raise ConfigError(
+                f"ENVIRONMENT=production needs {missing}: the embedded PostgreSQL and Redis are for development only"
             )
         positive = {
             "ACCESS_TOKEN_EXPIRE_MINUTES": self.access_token_expire_minutes,

@@ -12,10 +12,13 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,15 +41,42 @@ def embedded_stores(home: Path, *, need_database: bool = True, need_redis: bool 
     """Start (or join) the embedded servers; stop them when the last user leaves."""
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:
+    stack = contextlib.ExitStack()
+    try:
         database_url = stack.enter_context(_postgres(home / "postgres")) if need_database else ""
         redis_url = stack.enter_context(_redis(home / "redis")) if need_redis else ""
         yield EmbeddedUrls(database_url=database_url, redis_url=redis_url)
+    finally:
+        with _interrupts_ignored():
+            stack.close()
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """Stop the servers whatever the terminal sends meanwhile.
+
+    A second Ctrl-C reaches every process of the terminal's foreground group, pgserver's
+    `pg_ctl stop` included: killed halfway, pgserver reports a failure and kills PostgreSQL
+    (which was stopping cleanly). An ignored SIGINT stays ignored in the children we start.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
 
 
 @contextlib.contextmanager
 def _postgres(pgdata: Path) -> Iterator[str]:
-    import pgserver  # imported here: only the embedded default needs it
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime directory when imported; without XDG_RUNTIME_DIR
+        # (containers, ssh, cron) platformdirs warns and falls back to a private one, which suits
+        # pgserver (it keeps a lock file there). The warning only alarmed users.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+        import pgserver  # imported here: only the embedded default needs it
 
     pgdata.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]

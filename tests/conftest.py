@@ -1,27 +1,33 @@
 """Test fixtures on real PostgreSQL and Redis.
 
-Servers: TEST_DATABASE_URL (default: local PostgreSQL on 127.0.0.1:5432) and TEST_REDIS_URL
-(default: local Redis on 127.0.0.1:6379). When neither answers, the session starts the same
-embedded servers the service uses, so the suite runs on a machine with neither installed.
+Servers: TEST_DATABASE_URL (default: local PostgreSQL on 127.0.0.1:5432, role postgres) and
+TEST_REDIS_URL (default: local Redis on 127.0.0.1:6379). Each is used when the session can log
+in to it (a port that answers is not enough: the role may be missing or need a password);
+otherwise the session starts the same embedded server the service uses, so the suite runs on a
+machine with neither installed. The run's header line says which servers it uses and why.
 
-Isolation: each pytest session migrates its own fresh database (dropped afterwards) and
-uses its own Redis logical database; every test starts from empty tables and an empty Redis.
+Isolation: each pytest session (each xdist worker too) migrates its own fresh database (dropped
+afterwards) and uses its own Redis logical database; every test starts from empty tables and an
+empty Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from quote_service.config import Settings
@@ -30,31 +36,93 @@ from quote_service.embedded import embedded_stores
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379"
+LOGIN_TIMEOUT = 3.0
 
 
-def _answers(url: str, default_port: int) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme == "unix" or not parts.hostname:
-        return True
+@dataclass(frozen=True)
+class ServerChoice:
+    """A configured server the session can use (`problem` empty), or why it cannot."""
+
+    url: str
+    problem: str
+
+    @property
+    def usable(self) -> bool:
+        return not self.problem
+
+
+def _postgres_problem(url: str) -> str:
+    """Empty when `url` accepts a login and a CREATE DATABASE-capable session; else why not."""
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(url, timeout=LOGIN_TIMEOUT)
+        try:
+            if not await conn.fetchval("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"):
+                raise PermissionError("the role may not create databases")
+        finally:
+            await conn.close()
+
     try:
-        with socket.create_connection((parts.hostname, parts.port or default_port), timeout=1):
-            return True
-    except OSError:
-        return False
+        asyncio.run(probe())
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}".strip()
+    return ""
+
+
+def _redis_problem(url: str) -> str:
+    try:
+        with SyncRedis.from_url(url, socket_timeout=LOGIN_TIMEOUT, socket_connect_timeout=LOGIN_TIMEOUT) as client:
+            client.ping()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}".strip()
+    return ""
+
+
+@functools.cache
+def chosen_servers() -> tuple[ServerChoice, ServerChoice]:
+    """(PostgreSQL, Redis) as configured for this run, each usable or with the reason it is not."""
+    pg = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
+    redis = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
+    return ServerChoice(pg, _postgres_problem(pg)), ServerChoice(redis, _redis_problem(redis))
+
+
+def _describe(name: str, choice: ServerChoice) -> str:
+    if choice.usable:
+        return f"{name} {_without_password(choice.url)}"
+    return f"{name} embedded (cannot use {_without_password(choice.url)}: {choice.problem.splitlines()[0]})"
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    pg, redis = chosen_servers()
+    return f"servers: {_describe('PostgreSQL', pg)}; {_describe('Redis', redis)}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `pytest -n N --dist loadgroup` the slow tests (real server processes, embedded
+    servers, load) run one after another on one worker while the others share the rest: they
+    keep the timing margins they were written with, and the long ones overlap the short ones."""
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.xdist_group("slow"))
 
 
 @pytest.fixture(scope="session")
 def server_urls() -> Iterator[tuple[str, str]]:
     """(admin PostgreSQL URL, Redis base URL) of real servers."""
-    pg = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
-    redis = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
-    pg_ok, redis_ok = _answers(pg, 5432), _answers(redis, 6379)
-    if pg_ok and redis_ok:
-        yield pg, redis
+    pg, redis = chosen_servers()
+    if pg.usable and redis.usable:
+        yield pg.url, redis.url
         return
     home = Path(tempfile.mkdtemp(prefix="qs-test-stores-"))
-    with embedded_stores(home, need_database=not pg_ok, need_redis=not redis_ok) as urls:
-        yield (pg if pg_ok else urls.database_url), (redis if redis_ok else urls.redis_url)
+    with embedded_stores(home, need_database=not pg.usable, need_redis=not redis.usable) as urls:
+        yield (pg.url if pg.usable else urls.database_url), (redis.url if redis.usable else urls.redis_url)
 
 
 def _with_database(url: str, name: str) -> str:

@@ -25,6 +25,7 @@ from quote_service.config import Settings
 from quote_service.errors import NotFound, Unauthorized
 
 PRINCIPAL_TTL_SECONDS = 10
+MAX_KNOWN_API_KEYS = 10_000
 LOGIN_QUEUE_PER_SLOT = 4
 
 
@@ -62,6 +63,10 @@ class AuthService:
         self.hashing = HashingGate(slots, max_waiting=slots * LOGIN_QUEUE_PER_SLOT)
         self._principals = local_cache()
         self._loading: dict[str, asyncio.Future[Principal]] = {}
+        # When each cached principal was loaded + the TTL (event-loop time), and the lean edge's
+        # map from a raw X-API-Key header to its principal, valid until that same instant.
+        self._expires: dict[str, float] = {}
+        self._by_api_key: dict[bytes, tuple[Principal, float]] = {}
 
     async def login(self, username: str, password: str, *, address: str = "unknown") -> Token:
         """Exchange a username and password for a bearer token (attempts limited, see auth/throttle.py)."""
@@ -139,6 +144,7 @@ class AuthService:
         if row is None:
             raise NotFound("API key not found")
         await self._principals.delete(_key_cache_key(bytes(row["key_hash"])))
+        self._by_api_key.clear()
         return api_key_from_row(row)
 
     async def principal_from_bearer(self, token: str) -> Principal:
@@ -174,6 +180,32 @@ class AuthService:
 
         return await self._cached(_key_cache_key(key_hash), load)
 
+    def known_api_key(self, raw: bytes) -> Principal | None:
+        """The principal of a raw X-API-Key header value, without hashing it or awaiting: only
+        while the principal cache's entry for that key is fresh (never longer than the TTL, and
+        forgotten at once when this process revokes a key). None sends the caller the long way."""
+        entry = self._by_api_key.get(raw)
+        if entry is None:
+            return None
+        if entry[1] <= asyncio.get_running_loop().time():
+            del self._by_api_key[raw]
+            return None
+        return entry[0]
+
+    def learn_api_key(self, raw: bytes, principal: Principal) -> None:
+        """Remember for `known_api_key` a key the normal path just authenticated, until its
+        cache entry expires (nothing is kept when the entry's age is unknown)."""
+        try:
+            key = raw.decode("latin-1")
+        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
+            return
+        expires = self._expires.get(_key_cache_key(credentials.hash_api_key(key)))
+        if expires is None or expires <= asyncio.get_running_loop().time():
+            return
+        if len(self._by_api_key) >= MAX_KNOWN_API_KEYS:
+            self._by_api_key.clear()
+        self._by_api_key[raw] = (principal, expires)
+
     async def _cached(self, cache_key: str, load: Callable[[], Awaitable[Principal]]) -> Principal:
         """From the cache, else loaded once: concurrent misses for one key share a single
         lookup (when the entry expires under load, 64 requests in flight make one query)."""
@@ -188,6 +220,9 @@ class AuthService:
         try:
             principal = await load()
             await self._principals.set(cache_key, principal, ttl=PRINCIPAL_TTL_SECONDS)
+            if len(self._expires) >= MAX_KNOWN_API_KEYS:
+                self._expires.clear()
+            self._expires[cache_key] = asyncio.get_running_loop().time() + PRINCIPAL_TTL_SECONDS
             future.set_result(principal)
             return principal
         except BaseException as exc:

@@ -61,25 +61,33 @@ class ProductCache:
                 await self._task
 
     async def get_many(self, product_ids: Iterable[str]) -> dict[str, CatalogProduct]:
-        """The catalog products among `product_ids` (absent ids are simply missing)."""
+        """The catalog products among `product_ids` (absent ids, and ids that are no UUID, are missing)."""
         wanted = list(dict.fromkeys(product_ids))
         found: dict[str, CatalogProduct] = {}
         missing: list[str] = []
+        # The local tier keeps decoded products (frozen, shared): a warm lookup decodes nothing.
         local = await self._local.get_many([product_key(i) for i in wanted])
-        for product_id, payload in zip(wanted, local, strict=True):
-            if payload is None:
+        for product_id, product in zip(wanted, local, strict=True):
+            if product is None:
                 missing.append(product_id)
-            elif payload != ABSENT:
-                found[product_id] = _DECODER.decode(payload)
+            elif product is not ABSENT:
+                found[product_id] = product
         count_cache("products", "local", len(wanted) - len(missing), len(missing))
+        # Only ids that can name a product go further (checked on a miss, not on every quote).
+        missing = [i for i in missing if _is_uuid(i)]
         if not missing:
             return found
         from_redis = cast(list[bytes | None], await self._redis.mget([product_key(i) for i in missing]))
         still_missing = [i for i, payload in zip(missing, from_redis, strict=True) if payload is None]
-        refill = [(product_key(i), p) for i, p in zip(missing, from_redis, strict=True) if p is not None]
+        refill: list[tuple[str, CatalogProduct | bytes]] = []
         for product_id, payload in zip(missing, from_redis, strict=True):
-            if payload is not None and payload != ABSENT:
-                found[product_id] = _DECODER.decode(payload)
+            if payload is None:
+                continue
+            if payload == ABSENT:
+                refill.append((product_key(product_id), ABSENT))
+            else:
+                found[product_id] = product = _DECODER.decode(payload)
+                refill.append((product_key(product_id), product))
         count_cache("products", "redis", len(missing) - len(still_missing), len(still_missing))
         if still_missing:
             loaded = await self._load(still_missing)
@@ -91,7 +99,7 @@ class ProductCache:
                 for key, _ in fresh:
                     pipe.expire(key, REDIS_TTL_SECONDS)
                 await pipe.execute()
-            refill += fresh
+            refill += [(product_key(i), loaded.get(i, ABSENT)) for i in still_missing]
         await self._local.set_many(refill, ttl=LOCAL_TTL_SECONDS)
         return found
 
@@ -122,3 +130,13 @@ class ProductCache:
                 await self._local.delete(key)
 
         await follow_channel(self._redis, CHANNEL, on_change)
+
+
+def _is_uuid(value: str) -> bool:
+    if len(value) != 36:
+        return False
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True

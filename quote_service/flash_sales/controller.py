@@ -31,6 +31,7 @@ from quote_service.observability.metrics import FLASH_PURCHASES
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.flash import SaleStatus
 from quote_service.web.deps import AuthedRequest, IdempotencyKey, actor_of, check_idempotency_key
+from quote_service.web.edge import EDGE_ERROR
 from quote_service.web.envelope import Envelope, ErrorEnvelope, ok
 from quote_service.web.errors import error_response
 
@@ -109,6 +110,8 @@ class FlashSaleController(Controller):
         purchases: PurchasesDep,
         request: AuthedRequest,
     ) -> Envelope[Purchase] | Response[ErrorEnvelope]:
+        if (edge_failure := request.scope["state"].get(EDGE_ERROR)) is not None:  # raised on the lean edge
+            raise edge_failure
         check_idempotency_key(idempotency_key)
         try:
             purchase, replayed = await purchases.purchase(

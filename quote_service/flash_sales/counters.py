@@ -62,9 +62,14 @@ return {'OK', sale[4], tostring(left - quantity), tostring(bought + quantity)}
 
 # Give back what one purchase took, only into the build it took it from: after a flush and a
 # rebuild from the ledger, the units were never counted as taken, so there is nothing to undo.
+# The attempt it counted as RESERVED is counted again under its real outcome (ARGV[5]).
 _UNDO = """
 local marker = redis.call('GET', KEYS[2])
 if marker and string.sub(marker, 1, 2) == 'P|' then redis.call('DEL', KEYS[2]) end
+if tonumber(redis.call('HGET', KEYS[3], 'RESERVED') or '0') > 0 then
+  redis.call('HINCRBY', KEYS[3], 'RESERVED', -1)
+  redis.call('HINCRBY', KEYS[3], ARGV[5], 1)
+end
 if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[1] then return 0 end
 redis.call('HINCRBY', KEYS[1], 's:' .. ARGV[2], tonumber(ARGV[4]))
 redis.call('HINCRBY', KEYS[1], 'b:' .. ARGV[2] .. ':' .. ARGV[3], -tonumber(ARGV[4]))
@@ -98,6 +103,11 @@ _RELEASE_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+RELEASED = "RELEASED"
+"""Attempt outcome: units taken at Redis, then given back (the order did not commit, or the
+purchase could not be recorded)."""
 
 
 def sale_key(sale_id: UUID) -> str:
@@ -199,10 +209,25 @@ class Counters:
         )
 
     async def undo(
-        self, *, sale_id: UUID, gen: str, product_id: UUID, customer_id: str, quantity: int, marker: str
+        self,
+        *,
+        sale_id: UUID,
+        gen: str,
+        product_id: UUID,
+        customer_id: str,
+        quantity: int,
+        marker: str,
+        outcome: str = RELEASED,
     ) -> bool:
-        """Give a reservation's units back (to the build it came from); True when applied."""
-        done = await self._undo(keys=[sale_key(sale_id), marker], args=[gen, str(product_id), customer_id, quantity])
+        """Give a reservation's units back (to the build it came from); True when applied.
+
+        The attempt moves from RESERVED to `outcome` in the sale's attempt counts: RESERVED
+        counts only reservations that became purchases (or orders) or are still being written.
+        """
+        done = await self._undo(
+            keys=[sale_key(sale_id), marker, attempts_key(sale_id)],
+            args=[gen, str(product_id), customer_id, quantity, outcome],
+        )
         return bool(done)
 
     async def build(

@@ -34,7 +34,7 @@ from quote_service.auth.schemas import Principal
 from quote_service.db.pool import Connection
 from quote_service.errors import Conflict, DependencyUnavailable, Forbidden, ServiceError, invalid
 from quote_service.flash_sales import repository
-from quote_service.flash_sales.counters import Reservation, marker_key
+from quote_service.flash_sales.counters import RELEASED, Reservation, marker_key
 from quote_service.flash_sales.schemas import CustomerItem, CustomerPurchases, Purchase, PurchaseCreate
 from quote_service.flash_sales.service import FlashSales, done_marker, marker_ttl, purchase_from_row
 from quote_service.pricing import money
@@ -235,7 +235,7 @@ class Purchases:
                 raise _key_conflict() from exc
             return replayed, True
         except Refused as refused:
-            await self._undo(sale.id, reservation, item, customer, data.quantity, marker)
+            await self._undo(sale.id, reservation, item, customer, data.quantity, marker, outcome=refused.code)
             log.warning("flash_ledger_refused", flash_sale_id=str(sale.id), code=refused.code)
             self._resync(sale.id)
             raise refusal(refused.code) from None
@@ -371,7 +371,15 @@ class Purchases:
                 await self.counters.redis.delete(*(hold.marker for hold in held))
 
     async def _undo(
-        self, sale_id: UUID, reservation: Reservation, item: FlashItem, customer: str, quantity: int, marker: str
+        self,
+        sale_id: UUID,
+        reservation: Reservation,
+        item: FlashItem,
+        customer: str,
+        quantity: int,
+        marker: str,
+        *,
+        outcome: str = RELEASED,
     ) -> None:
         try:
             await self.counters.undo(
@@ -381,6 +389,7 @@ class Purchases:
                 customer_id=customer,
                 quantity=quantity,
                 marker=marker,
+                outcome=outcome,
             )
         except Exception:
             log.error("flash_undo_failed", flash_sale_id=str(sale_id), exc_info=True)

@@ -134,5 +134,6 @@ class SaleStats(msgspec.Struct, frozen=True, kw_only=True):
     conversion_rate: Decimal | None
     """buyers / unique_viewers, in percent; None before anyone viewed the sale."""
     attempts: dict[str, int]
-    """Purchase attempts by outcome at Redis (RESERVED, SOLD_OUT, PURCHASE_LIMIT_EXCEEDED, SALE_NOT_ACTIVE)."""
+    """Purchase attempts by outcome at Redis (RESERVED, SOLD_OUT, PURCHASE_LIMIT_EXCEEDED, SALE_NOT_ACTIVE,
+    RELEASED: units taken then given back because the order did not commit or the purchase was not recorded)."""
     computed_at: datetime

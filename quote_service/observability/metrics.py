@@ -52,6 +52,11 @@ CACHE_LOOKUPS = Counter(
     "Cache lookups by cache, tier and result (hit or miss).",
     ["cache", "tier", "result"],
 )
+EDGE_REQUESTS = Counter(
+    "qs_edge_requests_total",
+    "Hot-route requests by how they were served: lean (the lean edge) or litestar (handed on).",
+    ["route", "path"],
+)
 SNAPSHOT_VERSION = Gauge(
     "qs_config_snapshot_version", "Configuration version this process prices with.", multiprocess_mode="max"
 )

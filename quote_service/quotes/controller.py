@@ -19,6 +19,7 @@ from quote_service.errors import NotFound
 from quote_service.pricing.quote import Quote, QuoteRequest
 from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import AuthedRequest
+from quote_service.web.edge import EDGE_ERROR
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.request import TypedBodyRequest
 
@@ -74,8 +75,11 @@ def quote_response(quote_json: bytes, processing_time_ms: float) -> Response[byt
 async def create_quote(
     data: JSONBody[QuoteRequest], request: AuthedRequest, quotes: NamedDependency[QuoteService]
 ) -> Response[bytes]:
+    state = request.scope["state"]
+    if (failed := state.get(EDGE_ERROR)) is not None:  # the lean edge's quote failed: answer it here
+        raise failed
     started = time.perf_counter()
-    priced = await quotes.quote(data, request.user, request.scope["state"].get(QUOTE_DEADLINE))
+    priced = await quotes.quote(data, request.user, state.get(QUOTE_DEADLINE))
     return quote_response(priced.json, round((time.perf_counter() - started) * 1000, 3))
 
 

@@ -120,7 +120,7 @@ class QuoteService:
         now = utcnow()
         snapshot = self._config.snapshot
         with timed("catalog"):
-            products = await self._products.get_many(i.product_id for i in request.items if _is_uuid(i.product_id))
+            products = await self._products.get_many(i.product_id for i in request.items)
         policy.check_items(request, products, caller)
         tier, segment = policy.customer_profile(request, caller)
         customer = CustomerContext(
@@ -143,7 +143,7 @@ class QuoteService:
                 defaults=self.defaults, now=now, quote_id=uuid.uuid4(),
             )  # fmt: skip
         with timed("store"):
-            payload = await self._store.put(quote, now=now)
+            payload = await self._store.put(quote, now=now, caller=(caller.kind, str(caller.id)))
         self._remember(key, payload)
         return PricedQuote(quote, payload)
 
@@ -232,13 +232,3 @@ def _identity(
 def _minute(moment: datetime) -> int:
     # Time-window rules switch on minute boundaries: never reuse a quote across one.
     return int(moment.timestamp()) // 60
-
-
-def _is_uuid(value: str) -> bool:
-    if len(value) != 36:
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

@@ -5,13 +5,12 @@ Two tiers, one writer:
   request hands its quote to a flusher that sends whatever has queued as one script call, and
   the request answers once that call is acknowledged. One round trip per batch, not per
   quote, yet a quote is readable from any process the moment its response leaves;
-- PostgreSQL `quote_log`: write-behind in batches (COPY) for analytics, never read here.
+- PostgreSQL `quote_log`: write-behind in batches (COPY) for analytics, never read here; a
+  lean row (totals, compact lines, applied rules, coupons, variants), not the response.
   Idempotent (a batch whose acknowledgement was lost is written again without error), and
   lossy only on a crash: a killed process loses the rows not yet flushed — the quotes it
   answered in its last flush interval (0.2 s), or everything since PostgreSQL became
   unreachable, up to MAX_LOG_BACKLOG rows. The quotes themselves are in Redis already.
-
-A quote is encoded once, as JSON: the same bytes go to Redis and into the log's jsonb column.
 
 Ordering a quote marks it (`qs:quote-ordered:{id}`, in the same round trip as the order's read
 of the quote, until the quote expires). The quote service's identical-request cache asks
@@ -48,8 +47,9 @@ _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(Quote)
 _LOG_COLUMNS = (
     "quote_id", "customer_id", "currency", "subtotal", "discount_amount", "tax_amount", "delivery_fee",
-    "small_basket_fee", "total_amount", "total_commission", "item_count", "config_version", "payload",
-    "created_at", "valid_until",
+    "small_basket_fee", "total_amount", "total_commission", "seller_commission", "category_commission",
+    "logistics_commission", "item_count", "config_version", "lines", "applied_rules", "coupon_codes",
+    "experiments", "caller_kind", "caller_id", "created_at", "valid_until",
 )  # fmt: skip
 # One SET ... PX per quote of the batch, then EXISTS per ordered-mark asked about, in one call:
 # a pipeline costs the client ~3x more per quote. The last ARGV is the number of quotes to SET.
@@ -132,13 +132,15 @@ class QuoteStore:
             if not await self._flush_log_once():
                 break
 
-    async def put(self, quote: Quote, *, now: datetime) -> bytes:
-        """Store `quote` until its `valid_until`; returns (its encoding) once any process can read it."""
+    async def put(self, quote: Quote, *, now: datetime, caller: tuple[str, str] | None = None) -> bytes:
+        """Store `quote` until its `valid_until`; returns (its encoding) once any process can read it.
+
+        `caller` (kind, id) is who asked, recorded in the quote log."""
         payload = _ENCODER.encode(quote)
         if quote.valid_until <= now:
             return payload
         if len(self._log_backlog) < MAX_LOG_BACKLOG:
-            self._log_backlog.append(_log_row(quote, payload))
+            self._log_backlog.append(log_row(quote, caller))
         else:
             log.warning("quote_log_backlog_full", dropped=str(quote.quote_id))
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -245,9 +247,25 @@ def _unexpired(payload: bytes | None, now: datetime) -> Quote | None:
     return quote if quote.valid_until > now else None
 
 
-def _log_row(q: Quote, payload: bytes) -> LogRow:
-    # Only immutable scalars (the id as text, the payload as raw JSON), so the garbage collector
-    # stops tracking the row: a backlog of Quote objects made every collection traverse them.
+def log_row(q: Quote, caller: tuple[str, str] | None = None) -> LogRow:
+    """The lean quote-log row: totals as columns, lines, rules and variants as small JSON arrays
+    (positions in migrations/0015_lean_quote_log.sql), never the whole response."""
+    # Only immutable scalars (the id as text, the JSON parts as raw bytes), so the garbage
+    # collector stops tracking the row: a backlog of Quote objects made every collection traverse them.
+    breakdown = q.commission_breakdown
+    lines = [
+        (
+            i.product_id,
+            i.category_id,
+            i.seller_id,
+            i.quantity,
+            i.unit_price,
+            i.line_subtotal,
+            i.discount,
+            i.price_source,
+        )
+        for i in q.items
+    ]
     return (
         str(q.quote_id),
         q.customer_id,
@@ -258,10 +276,18 @@ def _log_row(q: Quote, payload: bytes) -> LogRow:
         q.delivery_fee,
         q.small_basket_fee,
         q.total_amount,
-        q.commission_breakdown.total_commission,
+        breakdown.total_commission,
+        breakdown.seller_commission,
+        breakdown.category_commission,
+        breakdown.logistics_commission,
         len(q.items),
         q.config_version,
-        msgspec.Raw(payload),
+        msgspec.Raw(_ENCODER.encode(lines)),
+        msgspec.Raw(_ENCODER.encode([(r.rule_id, r.type, r.version, r.amount) for r in q.applied_rules])),
+        tuple(c.code for c in q.applied_coupons),
+        msgspec.Raw(_ENCODER.encode(q.experiments)),
+        caller[0] if caller else None,
+        caller[1] if caller else None,
         q.created_at,
         q.valid_until,
     )

@@ -237,7 +237,9 @@ async def test_revoking_an_unknown_key_is_404(client: Client, admin: Caller) -> 
     expect_error(await client.delete(f"/api/v1/api-keys/{uuid.uuid4()}", headers=admin.headers), 404, "NOT_FOUND")
 
 
-@pytest.mark.parametrize("key", ["qsk_unknown", "garbage", credentials.new_api_key()[0]])
+@pytest.mark.parametrize(  # fixed ids: a random id differs between pytest-xdist workers
+    "key", ["qsk_unknown", "garbage", credentials.new_api_key()[0]], ids=["unknown", "garbage", "well-formed"]
+)
 async def test_unknown_api_key_is_refused(client: Client, key: str) -> None:
     expect_error(await client.get(ME, headers={"X-API-Key": key}), 401, "UNAUTHORIZED")
 

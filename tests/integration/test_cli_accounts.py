@@ -59,7 +59,7 @@ async def test_create_user_explains_a_bad_username(clean_stores: None, database_
     )
 
     assert code == 1
-    assert "username must be 1-64 characters" in err
+    assert "username: must be 1-64 characters" in err
     assert "$." not in err
 
 

@@ -333,6 +333,18 @@ async def test_reconcile_reports_and_corrects_drift(
     assert read["items"][0]["remaining_stock"] == 8
 
 
+async def stats_once(client: Client, admin: Caller, sale: dict[str, Any], **expected: int) -> dict[str, Any]:
+    """The sale's stats once they show `expected` (the scheduler's next pass, every second,
+    refreshes them off the request path), or the last ones read."""
+    stats: dict[str, Any] = {}
+    for _ in range(50):
+        stats = expect_ok(await client.get(f"{SALES}/{sale['id']}/stats", headers=admin.headers))
+        if all(stats[name] == value for name, value in expected.items()):
+            break
+        await asyncio.sleep(0.1)
+    return stats
+
+
 async def test_viewers_and_background_stats(
     client: Client, admin: Caller, shopper: Caller, service_key: dict[str, str]
 ) -> None:
@@ -345,12 +357,7 @@ async def test_viewers_and_background_stats(
     expect_ok(await buy(client, shopper.headers, sale, quantity=2), 201)
     expect_ok(await buy(client, service_key, sale, customer_id="c-1"), 201)
     expect_error(await buy(client, shopper.headers, sale), 409, "PURCHASE_LIMIT_EXCEEDED")
-    stats: dict[str, Any] = {}
-    for _ in range(50):  # the scheduler's next pass (every second) refreshes them off the request path
-        stats = expect_ok(await client.get(f"{url}/stats", headers=admin.headers))
-        if stats["units_sold"] == 3:
-            break
-        await asyncio.sleep(0.1)
+    stats = await stats_once(client, admin, sale, units_sold=3)
     assert stats["purchases"] == 2
     assert stats["units_sold"] == 3
     assert stats["revenue"] == {"TRY": "45.00"}
@@ -424,6 +431,30 @@ async def test_an_order_whose_flash_units_sold_meanwhile_is_refused_whole(
     orders = expect_ok(await client.get("/api/v1/orders", headers=admin.headers))
     assert orders["items"] == []
     assert await stock_of(settings.database_url or "", product["id"]) == 98
+
+
+async def test_an_order_refused_after_holding_flash_units_is_not_counted_as_a_reservation(
+    client: Client, admin: Caller, shopper: Caller, service_key: dict[str, str], settings: Settings
+) -> None:
+    sale, product = await new_sale(client, admin, stock=100, item={"allocated_stock": 10, "per_user_limit": 2})
+    quote = expect_ok(
+        await client.post("/api/v1/quote", json=quote_body(str(shopper.id), product["id"], 3), headers=shopper.headers)
+    )
+    assert [(i["price_source"], i["quantity"]) for i in quote["items"]] == [("flash_sale", 2), ("catalog", 1)]
+    conn = await asyncpg.connect(settings.database_url or "")
+    try:  # the catalog unit sells elsewhere meanwhile: the order takes its flash units, then fails
+        await conn.execute("UPDATE products SET stock = 0 WHERE id = $1", uuid.UUID(product["id"]))
+    finally:
+        await conn.close()
+    expect_error(await order_of(client, shopper.headers, quote["quote_id"]), 409, "INSUFFICIENT_STOCK")
+    expect_ok(await buy(client, service_key, sale, customer_id="c-1"), 201)
+    expect_ok(await buy(client, service_key, sale, customer_id="c-2"), 201)
+
+    stats = await stats_once(client, admin, sale, purchases=2)
+    assert stats["purchases"] == 2
+    assert stats["attempts"] == {"RESERVED": 2, "RELEASED": 1}
+    mine = expect_ok(await client.get(f"{SALES}/{sale['id']}/purchases/me", headers=shopper.headers))
+    assert mine["items"][0]["purchased"] == 0  # the held units went back
 
 
 async def test_malformed_purchase_bodies_get_the_envelope_and_sell_nothing(

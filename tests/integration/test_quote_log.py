@@ -7,6 +7,7 @@ must skip them and write the rest, not fail on the primary key forever.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -18,6 +19,9 @@ from redis.asyncio import Redis
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.quotes.store import _LOG_COLUMNS, LogRow, QuoteStore, write_log_rows
+from tests.integration.conftest import Caller
+from tests.integration.expect import expect_ok
+from tests.integration.test_quote_api import QUOTE, Client, quote_body
 
 
 def row(quote_id: uuid.UUID) -> LogRow:
@@ -25,7 +29,9 @@ def row(quote_id: uuid.UUID) -> LogRow:
     amount = Decimal("10.00")
     return (
         str(quote_id), "c-1", "TRY", amount, Decimal(0), Decimal(0), Decimal(0), Decimal(0), amount, Decimal(0),
-        1, 1, msgspec.Raw(b'{"quote_id": "%s"}' % str(quote_id).encode()), now, now + timedelta(minutes=15),
+        Decimal(0), Decimal(0), Decimal(0), 1, 1,
+        msgspec.Raw(b'[["p-1", "c", "s", 1, "10.00", "10.00", "0", "catalog"]]'), msgspec.Raw(b"[]"), (),
+        msgspec.Raw(b"{}"), "api_key", "k-1", now, now + timedelta(minutes=15),
     )  # fmt: skip
 
 
@@ -67,3 +73,30 @@ async def test_the_writer_recovers_from_a_lost_acknowledgement(settings: Setting
     finally:
         await redis.aclose()
     assert len(await logged(pool)) == 10
+
+
+async def test_a_quote_is_logged_as_a_lean_row(client: Client, admin: Caller, pool: asyncpg.Pool) -> None:
+    """What analytics reads: totals, commission parts, compact lines, rules, coupons, variants, the caller."""
+    data = expect_ok(await client.post(QUOTE, json=quote_body(), headers=admin.headers))
+    quote_id = uuid.UUID(data["quote_id"])
+    got = None
+    for _ in range(100):  # written behind the response, every 0.2 s
+        got = await pool.fetchrow("SELECT * FROM quote_log WHERE quote_id = $1", quote_id)
+        if got is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert got is not None
+    assert "payload" not in dict(got)
+    assert (str(got["total_amount"]), str(got["tax_amount"])) == ("80.1800", "9.1800")
+    parts = ("total_commission", "seller_commission", "category_commission", "logistics_commission")
+    assert [got[k] for k in parts] == [Decimal(data["commission_breakdown"][k]) for k in parts]
+    line = data["items"][0]
+    assert got["lines"] == [
+        [line["product_id"], line["category_id"], line["seller_id"], 2, line["unit_price"], line["line_subtotal"],
+         line["discount"], line["price_source"]]
+    ]  # fmt: skip
+    assert got["applied_rules"] == [[r["rule_id"], r["type"], r["version"], r["amount"]] for r in data["applied_rules"]]
+    assert got["coupon_codes"] == [c["code"] for c in data["applied_coupons"]]
+    assert got["experiments"] == data["experiments"]
+    assert (got["item_count"], got["config_version"]) == (1, data["config_version"])
+    assert (got["caller_kind"], got["caller_id"]) == ("user", str(admin.id))

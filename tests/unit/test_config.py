@@ -10,6 +10,7 @@ import pytest
 from quote_service.config import DEV_SECRET_KEY, ConfigError, Settings
 
 STRONG_KEY = "a-production-secret-that-is-long-enough-0123456789"
+PRODUCTION_STORES = {"DATABASE_URL": "postgresql://db/quotes", "REDIS_URL": "redis://cache/0"}
 
 
 def test_empty_environment_gives_development_defaults() -> None:
@@ -88,7 +89,22 @@ def test_production_refuses_a_short_secret_key() -> None:
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         Settings.from_env({"ENVIRONMENT": "production", "SECRET_KEY": "x" * 31})
 
-    assert Settings.from_env({"ENVIRONMENT": "production", "SECRET_KEY": "x" * 32}).is_production
+    assert Settings.from_env({**PRODUCTION_STORES, "ENVIRONMENT": "production", "SECRET_KEY": "x" * 32}).is_production
+
+
+@pytest.mark.parametrize("missing", [["DATABASE_URL"], ["REDIS_URL"], ["DATABASE_URL", "REDIS_URL"]])
+def test_production_refuses_to_run_on_embedded_stores(missing: list[str]) -> None:
+    env = {**PRODUCTION_STORES, "ENVIRONMENT": "production", "SECRET_KEY": STRONG_KEY}
+    for name in missing:
+        env[name] = ""
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(env)
+    assert str(refused.value).startswith(f"ENVIRONMENT=production needs {' and '.join(missing)}: ")
+
+
+def test_development_runs_on_embedded_stores() -> None:
+    settings = Settings.from_env({"SECRET_KEY": STRONG_KEY})
+    assert (settings.database_url, settings.redis_url) == (None, None)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,246 @@
+"""The lean edge: POST /api/v1/quote served without Litestar when nothing about it is odd.
+
+Litestar's routing, middleware, dependency injection and Response → ASGI conversion cost a
+quote about as much as pricing it. This ASGI dispatcher sits between RequestContextMiddleware
+(request id, access log, request metrics, trace naming) and Litestar, and takes only the plain
+case: `POST /api/v1/quote` with `Content-Type: application/json`, an `X-API-Key` the process
+authenticated recently (`AuthService.known_api_key`), a body within the size limit that decodes
+straight into `QuoteRequest`. It starts the quote's deadline before anything else, prices, and
+writes the success envelope's bytes.
+
+Everything else goes to Litestar with the body replayed, so it keeps its exact answer: another
+content type, a bearer token, an unknown or new key (authenticated there, then learned here),
+malformed or invalid JSON, a body Litestar would refuse. When the quote service itself fails
+(a ServiceError — rate limit, overload, policy, timeout — or a store failure), the request is
+handed on too, carrying the exception: the Litestar handler raises it instead of quoting again,
+so its envelope comes from the one exception handler. The Litestar route stays registered
+(OpenAPI, and the path taken by every odd request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar.enums import ScopeType
+from litestar.types import (
+    ASGIApp,
+    HTTPRequestEvent,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Receive,
+    ReceiveMessage,
+    Scope,
+    Send,
+)
+
+from quote_service.auth.middleware import QUOTE_PATH
+from quote_service.auth.schemas import Principal
+from quote_service.auth.service import AuthService
+from quote_service.clock import utcnow
+from quote_service.errors import Conflict, ServiceError
+from quote_service.flash_sales.purchases import Purchases
+from quote_service.flash_sales.schemas import PurchaseCreate
+from quote_service.observability.metrics import EDGE_REQUESTS, FLASH_PURCHASES
+from quote_service.pricing.quote import QuoteRequest
+from quote_service.quotes.service import QuoteService
+from quote_service.web.deps import MAX_IDEMPOTENCY_KEY_LENGTH
+from quote_service.web.envelope import Envelope, ErrorBody, ErrorEnvelope
+
+# scope["state"] key: the exception the quote service raised on the lean edge (Litestar renders it).
+EDGE_ERROR = "edge_error"
+_DECODER = msgspec.json.Decoder(QuoteRequest)
+_NUL_ESCAPE = b"\\u0000"
+_JSON = b"application/json"
+_LEAN = EDGE_REQUESTS.labels(QUOTE_PATH, "lean")
+_HANDED_ON = EDGE_REQUESTS.labels(QUOTE_PATH, "litestar")
+_SALES = "/api/v1/flash-sales/"
+_PURCHASES = "/purchases"
+_PURCHASE_PATH_LENGTH = len(_SALES) + 36 + len(_PURCHASES)
+PURCHASE_TEMPLATE = "/api/v1/flash-sales/{sale_id:uuid}/purchases"
+_PURCHASE_DECODER = msgspec.json.Decoder(PurchaseCreate)
+_PURCHASE_LEAN = EDGE_REQUESTS.labels(PURCHASE_TEMPLATE, "lean")
+_PURCHASE_HANDED_ON = EDGE_REQUESTS.labels(PURCHASE_TEMPLATE, "litestar")
+_ENCODER = msgspec.json.Encoder()
+_PREFIX = b'{"success":true,"message":"Quote calculated successfully","data":'
+
+
+class LeanEdge:
+    """The dispatcher (see module docstring); `inner` is Litestar's own ASGI handler."""
+
+    def __init__(self, inner: ASGIApp, app: Any, *, max_body: int) -> None:
+        self.inner = inner
+        self.app = app  # the Litestar app: its state holds the services once started
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope["method"] == "POST":
+            path = scope["path"]
+            if path == QUOTE_PATH:
+                await self._quote(scope, receive, send)
+                return
+            if path.startswith(_SALES) and path.endswith(_PURCHASES) and len(path) == _PURCHASE_PATH_LENGTH:
+                await self._purchase(scope, receive, send, path[len(_SALES) : -len(_PURCHASES)])
+                return
+        await self.inner(scope, receive, send)
+
+    async def _quote(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        state = self.app.state
+        quotes: QuoteService | None = getattr(state, "quotes", None)
+        auth: AuthService | None = getattr(state, "auth", None)
+        content_type = api_key = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"x-api-key":
+                api_key = value
+        principal = auth.known_api_key(api_key) if auth is not None and api_key else None
+        if quotes is None or principal is None or content_type != _JSON:
+            await self._hand_on(scope, receive, send, None, api_key, auth)
+            return
+        deadline = asyncio.get_running_loop().time() + quotes.timeout  # bounds the body read too
+        body, complete = await _read_body(receive, self.max_body)
+        if not complete or not body or _NUL_ESCAPE in body:
+            await self._hand_on(scope, _replay(body, complete, receive), send, None, api_key, auth)
+            return
+        try:
+            request = _DECODER.decode(body)
+        except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec raises the latter for bad UTF-8 in a str
+            await self._hand_on(scope, _replay(body, complete, receive), send, None, api_key, auth)
+            return
+        scope["path_template"] = QUOTE_PATH
+        scope["user"], scope["auth"] = principal, "api_key"
+        try:
+            priced = await quotes.quote(request, principal, deadline)
+        except Exception as exc:  # rendered by Litestar's exception handlers, exactly as there
+            await self._hand_on(scope, _replay(body, complete, receive), send, exc, api_key, auth)
+            return
+        elapsed = round((time.perf_counter() - started) * 1000, 3)
+        payload = b"".join((_PREFIX, priced.json, b',"processing_time_ms":', msgspec.json.encode(elapsed), b"}"))
+        _LEAN.inc()
+        await _answer(send, 200, payload)
+
+    async def _purchase(self, scope: Scope, receive: Receive, send: Send, sale: str) -> None:
+        """POST /api/v1/flash-sales/{id}/purchases: a storm is mostly refusals (409), answered
+        here with the exact envelope the route builds; anything else goes to Litestar."""
+        state = self.app.state
+        purchases: Purchases | None = getattr(state, "purchases", None)
+        auth: AuthService | None = getattr(state, "auth", None)
+        content_type = api_key = idempotency_key = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"x-api-key":
+                api_key = value
+            elif name == b"idempotency-key":
+                idempotency_key = value
+        principal = auth.known_api_key(api_key) if auth is not None and api_key else None
+        if (
+            purchases is None
+            or principal is None
+            or content_type != _JSON
+            or idempotency_key is None
+            or not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH
+            or not idempotency_key.isascii()
+        ):
+            await self._hand_on(scope, receive, send, None, api_key, auth, _PURCHASE_HANDED_ON)
+            return
+        body, complete = await _read_body(receive, self.max_body)
+        try:
+            if not complete or not body or _NUL_ESCAPE in body:
+                raise ValueError
+            sale_id = UUID(sale)
+            data = _PURCHASE_DECODER.decode(body)
+        except (ValueError, msgspec.DecodeError):  # UnicodeDecodeError is a ValueError
+            await self._hand_on(scope, _replay(body, complete, receive), send, None, api_key, auth, _PURCHASE_HANDED_ON)
+            return
+        scope["path_template"] = PURCHASE_TEMPLATE
+        scope["user"], scope["auth"] = principal, "api_key"
+        try:
+            purchase, replayed = await purchases.purchase(
+                sale_id, data, principal=principal, idempotency_key=idempotency_key.decode(), now=utcnow()
+            )
+        except Conflict as refused:
+            FLASH_PURCHASES.labels(refused.code).inc()
+            _PURCHASE_LEAN.inc()
+            envelope = ErrorEnvelope(
+                message=refused.message, error=ErrorBody(code=refused.code, details=refused.details)
+            )
+            await _answer(send, refused.status_code, _ENCODER.encode(envelope))
+            return
+        except Exception as exc:  # rendered by Litestar's exception handlers, exactly as there
+            if isinstance(exc, ServiceError):
+                FLASH_PURCHASES.labels(exc.code).inc()
+            await self._hand_on(scope, _replay(body, complete, receive), send, exc, api_key, auth, _PURCHASE_HANDED_ON)
+            return
+        FLASH_PURCHASES.labels("replayed" if replayed else "confirmed").inc()
+        _PURCHASE_LEAN.inc()
+        message = "Purchase already made with this Idempotency-Key" if replayed else "Purchase confirmed"
+        await _answer(send, 201, _ENCODER.encode(Envelope(message=message, data=purchase)))
+
+    async def _hand_on(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        error: BaseException | None,
+        api_key: bytes | None,
+        auth: AuthService | None,
+        counter: Any = None,
+    ) -> None:
+        (counter or _HANDED_ON).inc()
+        if error is not None:
+            scope.setdefault("state", {})[EDGE_ERROR] = error
+        await self.inner(scope, receive, send)
+        # A key the normal path accepted is served here next time (for as long as its cache entry lives).
+        user = scope.get("user")
+        if (
+            error is None
+            and api_key
+            and auth is not None
+            and scope.get("auth") == "api_key"
+            and isinstance(user, Principal)
+        ):
+            auth.learn_api_key(api_key, user)
+
+
+async def _answer(send: Send, status: int, payload: bytes) -> None:
+    headers = [(b"content-type", _JSON), (b"content-length", str(len(payload)).encode())]
+    await send(HTTPResponseStartEvent(type="http.response.start", status=status, headers=headers))
+    await send(HTTPResponseBodyEvent(type="http.response.body", body=payload, more_body=False))
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The body, and whether it is all there: False when it exceeds `limit` or the client left
+    (what was read is replayed to Litestar, which then answers or reads on as it always does)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > limit:
+            return b"".join(chunks), False
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks), True
+
+
+def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
+    """A receive that first hands back what was already read, then continues the real one."""
+    sent = False
+
+    async def replayed() -> ReceiveMessage:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return HTTPRequestEvent(type="http.request", body=body, more_body=not complete)
+        return await receive()
+
+    return replayed

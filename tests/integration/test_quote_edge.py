@@ -1,0 +1,173 @@
+"""The lean edge (quote_service/web/edge.py): plain quotes skip Litestar, odd ones answer as before.
+
+Every answer is compared with the same app whose edge is taken out (Litestar alone), request
+by request: status, headers (but the request id) and body (but what differs per quote).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from prometheus_client import REGISTRY
+
+from quote_service.app import create_app
+from quote_service.config import Settings
+from quote_service.web.edge import LeanEdge
+from quote_service.web.middleware import RequestContextMiddleware
+from tests.integration.conftest import Caller
+from tests.integration.expect import expect_ok
+from tests.integration.flash import buy, new_sale
+from tests.integration.test_quote_api import QUOTE, quote_body
+
+Client = AsyncTestClient[Litestar]
+_PER_QUOTE = {"quote_id", "created_at", "valid_until", "customer_id"}
+
+
+def lean_count() -> float:
+    return REGISTRY.get_sample_value("qs_edge_requests_total", {"route": QUOTE, "path": "lean"}) or 0.0
+
+
+@contextlib.asynccontextmanager
+async def clients(settings: Settings) -> AsyncIterator[tuple[Client, Client]]:
+    """(with the edge, without it): two apps on the same stores."""
+    plain = create_app(settings)
+    outer = plain.asgi_handler
+    assert isinstance(outer, RequestContextMiddleware)
+    assert isinstance(outer.app, LeanEdge)
+    outer.app = outer.app.inner  # Litestar alone, as before the edge
+    async with AsyncTestClient(app=create_app(settings)) as edge, AsyncTestClient(app=plain) as litestar:
+        yield edge, litestar
+
+
+async def service_key(client: Client, admin: Caller) -> dict[str, str]:
+    response = await client.post("/api/v1/api-keys", json={"name": "edge"}, headers=admin.headers)
+    assert response.status_code == 201, response.text
+    return {"X-API-Key": response.json()["data"]["key"]}
+
+
+def comparable(response: Any) -> tuple[int, dict[str, str], Any]:
+    varying = {"x-request-id", "date"} | ({"content-length"} if response.status_code == 200 else set())
+    headers = {k: v for k, v in response.headers.items() if k not in varying}
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.content
+    if isinstance(body, dict) and isinstance(body.get("data"), dict):
+        body = {**body, "data": {k: v for k, v in body["data"].items() if k not in _PER_QUOTE}}
+        body.pop("processing_time_ms", None)
+    return response.status_code, headers, body
+
+
+async def test_a_plain_quote_takes_the_lean_edge(settings: Settings, admin: Caller) -> None:
+    async with clients(settings) as (edge, litestar):
+        key = await service_key(edge, admin)
+        body = quote_body(customer_id="edge-customer")
+        expect_ok(await edge.post(QUOTE, json=body, headers=key))  # authenticated by Litestar, then known
+        before = lean_count()
+        lean = await edge.post(QUOTE, json=body, headers=key)
+        assert lean_count() == before + 1
+        expect_ok(lean)
+        assert isinstance(lean.json()["processing_time_ms"], float)
+        assert lean.headers["x-request-id"]
+        reference = await litestar.post(QUOTE, json=body, headers=key)
+        assert lean_count() == before + 1
+        assert comparable(lean) == comparable(reference)
+        assert list(lean.json()) == list(reference.json())  # same field order
+        assert list(lean.json()["data"]) == list(reference.json()["data"])
+        # Readable right after the response, like every quote.
+        stored = await edge.get(f"/api/v1/quotes/{lean.json()['data']['quote_id']}", headers=key)
+        assert expect_ok(stored)["quote_id"] == lean.json()["data"]["quote_id"]
+
+
+ODD: list[tuple[str, dict[str, str], bytes]] = [
+    ("malformed JSON", {"content-type": "application/json"}, b'{"customer_id": '),
+    ("empty body", {"content-type": "application/json"}, b""),
+    ("not UTF-8", {"content-type": "application/json"}, b'{"customer_id": "\xff"}'),
+    ("NUL escape", {"content-type": "application/json"}, msgspec.json.encode(quote_body(customer_id="a\u0000b"))),
+    ("unknown field", {"content-type": "application/json"}, msgspec.json.encode(quote_body(extra=1))),
+    ("invalid field", {"content-type": "application/json"}, msgspec.json.encode(quote_body(currency="euro"))),
+    ("text/plain", {"content-type": "text/plain"}, msgspec.json.encode(quote_body())),
+    ("no items", {"content-type": "application/json"}, msgspec.json.encode(quote_body(items=[]))),
+]
+
+
+@pytest.mark.parametrize(("case", "headers", "payload"), ODD, ids=[case for case, _, _ in ODD])
+async def test_odd_requests_get_the_same_answer_with_and_without_the_edge(
+    settings: Settings, admin: Caller, case: str, headers: dict[str, str], payload: bytes
+) -> None:
+    async with clients(settings) as (edge, litestar):
+        key = await service_key(edge, admin)
+        expect_ok(await edge.post(QUOTE, json=quote_body(), headers=key))  # the edge knows the key now
+        before = lean_count()
+        answers = [await c.post(QUOTE, content=payload, headers={**headers, **key}) for c in (edge, litestar)]
+        assert lean_count() == before
+        assert comparable(answers[0]) == comparable(answers[1]), case
+
+
+async def test_a_service_refusal_on_the_edge_keeps_its_envelope(settings: Settings, admin: Caller) -> None:
+    """The quote service refuses inside the edge (429 here): Litestar's exception handler answers it."""
+    limited = msgspec.structs.replace(settings, rate_limit_per_minute=1)
+    async with clients(limited) as (edge, litestar):
+        key = await service_key(edge, admin)
+        answers = []
+        for client in (edge, litestar):
+            expect_ok(await client.post(QUOTE, json=quote_body(customer_id="c-1"), headers=key))
+            answers.append(await client.post(QUOTE, json=quote_body(customer_id="c-2"), headers=key))
+        assert answers[0].status_code == 429
+        assert comparable(answers[0]) == comparable(answers[1])
+
+
+async def test_a_revoked_key_is_refused_at_once_on_the_edge(settings: Settings, admin: Caller) -> None:
+    async with clients(settings) as (edge, _):
+        response = await edge.post("/api/v1/api-keys", json={"name": "gone"}, headers=admin.headers)
+        key_id, key = response.json()["data"]["id"], {"X-API-Key": response.json()["data"]["key"]}
+        expect_ok(await edge.post(QUOTE, json=quote_body(), headers=key))
+        expect_ok(await edge.post(QUOTE, json=quote_body(), headers=key))
+        assert (await edge.delete(f"/api/v1/api-keys/{key_id}", headers=admin.headers)).status_code < 300
+        assert (await edge.post(QUOTE, json=quote_body(), headers=key)).status_code == 401
+
+
+def purchase_count(path: str) -> float:
+    labels = {"route": "/api/v1/flash-sales/{sale_id:uuid}/purchases", "path": path}
+    return REGISTRY.get_sample_value("qs_edge_requests_total", labels) or 0.0
+
+
+async def test_flash_purchases_and_refusals_answer_the_same_on_the_edge(settings: Settings, admin: Caller) -> None:
+    async with clients(settings) as (edge, litestar):
+        key = await service_key(edge, admin)
+        sale, _ = await new_sale(edge, admin, item={"allocated_stock": 2, "per_user_limit": 5})
+        buyer = {"customer_id": "edge-buyer"}
+        # The first purchase teaches the edge the key (Litestar authenticates it).
+        first = await buy(edge, key, sale, quantity=1, **buyer)
+        assert first.status_code == 201, first.text
+        lean_before = purchase_count("lean")
+        cases = [
+            {"quantity": 1, **buyer},  # the last unit: 201
+            {"quantity": 1, **buyer},  # sold out: 409
+            {"quantity": 1, "expected_unit_price": "14.99", **buyer},  # 409 PRICE_CHANGED
+            {"quantity": 1},  # no customer_id with an API key: 422, handed on
+        ]
+        answers = []
+        for body in cases:
+            answers.append(await buy(edge, key, sale, **body))
+        assert [a.status_code for a in answers] == [201, 409, 409, 422]
+        assert purchase_count("lean") == lean_before + 3
+        # Litestar alone gives the same refusals, byte for byte but the request id.
+        for body, answer in zip(cases[1:], answers[1:], strict=True):
+            assert comparable(answer) == comparable(await buy(litestar, key, sale, **body))
+        # The same Idempotency-Key replays the purchase, on either path, with the same body.
+        again = [await buy(c, key, sale, quantity=1, key="edge-replay", **buyer) for c in (litestar, edge)]
+        assert [a.status_code for a in again] == [409, 409]  # sold out before the key was used
+        replay_key = "edge-first"
+        sale2, _ = await new_sale(edge, admin, item={"allocated_stock": 5, "per_user_limit": 5})
+        made = await buy(litestar, key, sale2, quantity=1, key=replay_key, **buyer)
+        replayed = await buy(edge, key, sale2, quantity=1, key=replay_key, **buyer)
+        assert (made.status_code, replayed.status_code) == (201, 201)
+        assert replayed.json()["data"] == made.json()["data"]
+        assert list(replayed.headers) == list(made.headers)
