@@ -17,7 +17,7 @@ CREATE TABLE rollup_dirty (
 
 -- Quotes of the hour (by the quote's created_at) and what became of them: `orders` counts the
 -- quotes of the hour that were ordered (a cohort: conversion = orders / quotes of one period).
--- dim: 'all' (key ''), 'product', 'category', 'rule' (rule id, or name for a rule without id),
+-- dim: 'all' (key ''), 'product', 'category', 'rule' (rule id, or type for a rule without id),
 -- 'variant' ('<flag_key>:<variant>').
 CREATE TABLE rollup_pricing_hourly (
     hour        timestamptz NOT NULL,

@@ -288,30 +288,22 @@ class Generator:
                     category_c += _pct(base, 5)
                 commission_total = seller_c + category_c + LOGISTICS_CENTS
                 created = datetime.fromtimestamp(ts, tz=tz).isoformat()
-                items_json = ",".join(
-                    f'{{"product_id":"{p.text}","quantity":{q},"list_unit_price":"{_c(lp)}","unit_price":"{_c(u)}",'
-                    f'"line_subtotal":"{_c(ls)}","discount":"{_c(d)}","price_source":"catalog",'
-                    f'"category_id":"{p.category}","seller_id":"{p.seller}"}}'
-                    for p, q, lp, u, ls, d, _t in lines
+                # The lean quote-log row (migration 0015): positional lines and rules.
+                lines_json = ",".join(
+                    f'["{p.text}","{p.category}","{p.seller}",{q},"{_c(u)}","{_c(ls)}","{_c(d)}","catalog"]'
+                    for p, q, _lp, u, ls, d, _t in lines
                 )
                 rules = []
                 if happy_amount:
-                    rules.append(
-                        f'{{"rule_id":"{happy_id}","name":"Generated happy hour","type":"TIME_WINDOW","version":1,'
-                        f'"amount":"{_c(happy_amount)}"}}'
-                    )
+                    rules.append(f'["{happy_id}","TIME_WINDOW",1,"{_c(happy_amount)}"]')
                 if bulk_amount:
-                    rules.append(
-                        f'{{"rule_id":"{bulk_id}","name":"Generated bulk tier","type":"QUANTITY_TIER","version":1,'
-                        f'"amount":"{_c(bulk_amount)}"}}'
-                    )
-                coupon_json = f'{{"code":"GEN10","type":"PERCENTAGE","amount":"{_c(discount)}"}}' if coupon else ""
+                    rules.append(f'["{bulk_id}","QUANTITY_TIER",1,"{_c(bulk_amount)}"]')
                 variants = self._variant_of(customer)
                 quotes.append(
                     f"{quote_id}\t{customer}\t{CURRENCY}\t{_c(subtotal)}\t{_c(discount)}\t{_c(tax_total)}\t"
-                    f"{_c(delivery)}\t{_c(small)}\t{_c(total)}\t{_c(commission_total)}\t{len(lines)}\t0\t"
-                    f'{{"items":[{items_json}],"applied_rules":[{",".join(rules)}],"applied_coupons":[{coupon_json}],'
-                    f'"experiments":{{{variants}}}}}\t{created}\t'
+                    f"{_c(delivery)}\t{_c(small)}\t{_c(total)}\t{_c(commission_total)}\t{_c(seller_c)}\t"
+                    f"{_c(category_c)}\t{_c(LOGISTICS_CENTS)}\t{len(lines)}\t0\t[{lines_json}]\t[{','.join(rules)}]\t"
+                    f"{'{GEN10}' if coupon else '{}'}\t{{{variants}}}\t\\N\t\\N\t{created}\t"
                     f"{datetime.fromtimestamp(ts + 900, tz=tz).isoformat()}\n"
                 )
                 # Conversion: ~4 %, higher for small baskets and with a coupon; arms other than
@@ -406,8 +398,10 @@ _COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
                               "created_at", "updated_at")),
     "history": ("price_history", ("product_id", "old_price", "new_price", "reason", "source", "actor", "changed_at")),
     "quotes": ("quote_log", ("quote_id", "customer_id", "currency", "subtotal", "discount_amount", "tax_amount",
-                             "delivery_fee", "small_basket_fee", "total_amount", "total_commission", "item_count",
-                             "config_version", "payload", "created_at", "valid_until")),
+                             "delivery_fee", "small_basket_fee", "total_amount", "total_commission",
+                             "seller_commission", "category_commission", "logistics_commission", "item_count",
+                             "config_version", "lines", "applied_rules", "coupon_codes", "experiments", "caller_kind",
+                             "caller_id", "created_at", "valid_until")),
     "orders": ("orders", ("id", "quote_id", "customer_id", "currency", "status", "subtotal", "discount_amount",
                           "tax_amount", "delivery_fee", "small_basket_fee", "total_amount", "total_commission",
                           "seller_commission", "category_commission", "logistics_commission", "principal_id",

@@ -29,9 +29,11 @@ _LOCK_KEY = 0x51_0A_7E_C0_11_0B_00_01
 _LONG = 3600.0  # client-side timeout of a recompute (the server's statement_timeout is lifted too)
 
 # $1: the hours (timestamptz[]), $2/$3: their lowest start and highest end (for the index).
+# quote_log's lines are [product_id, category_id, seller_id, quantity, unit_price, line_subtotal,
+# discount, price_source], its applied_rules [rule_id, type, version, amount] (migration 0015).
 PRICING_ROWS = """
 WITH q AS (
-    SELECT ql.quote_id, ql.customer_id, ql.currency, ql.payload,
+    SELECT ql.quote_id, ql.customer_id, ql.currency, ql.lines, ql.applied_rules, ql.experiments,
            date_trunc('hour', ql.created_at, 'UTC') AS hour,
            o.id IS NOT NULL AS ordered,
            COALESCE(o.subtotal - o.discount_amount, 0) AS revenue,
@@ -41,17 +43,17 @@ WITH q AS (
       AND date_trunc('hour', ql.created_at, 'UTC') = ANY($1::timestamptz[])
 ), lines AS (
     SELECT q.hour, q.currency, q.quote_id, q.ordered,
-           l->>'product_id' AS product_id, COALESCE(l->>'category_id', '') AS category_id,
-           (l->>'line_subtotal')::numeric AS sub, (l->>'discount')::numeric AS disc
-    FROM q, jsonb_array_elements(q.payload->'items') l
+           l->>0 AS product_id, COALESCE(l->>1, '') AS category_id,
+           (l->>5)::numeric AS sub, (l->>6)::numeric AS disc
+    FROM q, jsonb_array_elements(q.lines) l
 ), rules AS (
     SELECT q.hour, q.currency, q.quote_id, q.ordered, q.revenue, q.discount,
-           COALESCE(r->>'rule_id', r->>'name') AS key, sum((r->>'amount')::numeric) AS amount
-    FROM q, jsonb_array_elements(q.payload->'applied_rules') r
+           COALESCE(r->>0, r->>1) AS key, sum((r->>3)::numeric) AS amount
+    FROM q, jsonb_array_elements(q.applied_rules) r
     GROUP BY 1, 2, 3, 4, 5, 6, 7
 ), variants AS (
     SELECT q.hour, q.currency, q.ordered, q.revenue, q.discount, e.key || ':' || e.value AS key
-    FROM q, jsonb_each_text(q.payload->'experiments') e
+    FROM q, jsonb_each_text(q.experiments) e
 )
 SELECT hour, 'all' AS dim, '' AS key, currency, count(*) AS quotes,
        count(*) FILTER (WHERE ordered) AS orders, sum(revenue) AS revenue, sum(discount) AS discount,
@@ -81,7 +83,7 @@ FROM variants GROUP BY hour, key, currency
 VARIANT_CUSTOMERS = """
 INSERT INTO rollup_variant_customers (flag_key, variant, customer_id)
 SELECT DISTINCT e.key, e.value, ql.customer_id
-FROM quote_log ql, jsonb_each_text(ql.payload->'experiments') e
+FROM quote_log ql, jsonb_each_text(ql.experiments) e
 WHERE ql.created_at >= $2 AND ql.created_at < $3
   AND date_trunc('hour', ql.created_at, 'UTC') = ANY($1::timestamptz[])
 ON CONFLICT DO NOTHING

@@ -40,20 +40,13 @@ def quote_row(
     quote_id = uuid.uuid4()
     subtotal = sum((Decimal(s) for *_, s, _ in lines), Decimal(0))
     discount = sum((Decimal(d) for *_, d in lines), Decimal(0))
-    payload = {
-        "items": [
-            {"product_id": p, "category_id": c, "quantity": q, "line_subtotal": s, "discount": d, "seller_id": "s-1"}
-            for p, c, q, s, d in lines
-        ],
-        "applied_rules": [
-            {"rule_id": r, "name": "r", "type": "TIME_WINDOW", "version": 1, "amount": a} for r, a in rules
-        ],
-        "experiments": variants or {},
-    }
-    total = subtotal - discount
+    encode = msgspec.json.encode
     row: LogRow = (
-        quote_id, customer, "TRY", subtotal, discount, Decimal(0), Decimal(0), Decimal(0), total, Decimal(0),
-        len(lines), 1, msgspec.Raw(msgspec.json.encode(payload)), at, at + timedelta(minutes=15),
+        str(quote_id), customer, "TRY", subtotal, discount, Decimal(0), Decimal(0), Decimal(0), subtotal - discount,
+        Decimal(0), Decimal(0), Decimal(0), Decimal(0), len(lines), 1,
+        msgspec.Raw(encode([[p, c, "s-1", q, s, s, d, "catalog"] for p, c, q, s, d in lines])),
+        msgspec.Raw(encode([[r, "TIME_WINDOW", 1, a] for r, a in rules])), (),
+        msgspec.Raw(encode(variants or {})), None, None, at, at + timedelta(minutes=15),
     )  # fmt: skip
     return quote_id, row
 
@@ -279,7 +272,8 @@ async def test_generate_data_is_reproducible(make_database: Any) -> None:
             assert summary.flash_sales == 1
             digest = await pool.fetchval(
                 "SELECT md5(string_agg(t, '|' ORDER BY t)) FROM ("
-                " SELECT quote_id::text || customer_id || total_amount::text || payload::text || created_at::text AS t"
+                " SELECT quote_id::text || customer_id || total_amount::text || lines::text || applied_rules::text"
+                "   || experiments::text || created_at::text AS t"
                 " FROM quote_log UNION ALL SELECT quote_id::text || total_amount::text || created_at::text FROM orders"
                 " UNION ALL SELECT id::text || current_price::text FROM products) x"
             )
@@ -321,3 +315,26 @@ async def test_http_reports_validate_their_query(
     assert ok.json()["data"]["rows"] == []
     missing = await client.get(f"{base}/flash-sales/{uuid.uuid4()}", headers=admin.headers)
     assert missing.status_code == 404
+
+
+async def test_a_real_quote_reaches_the_reports(
+    client: AsyncTestClient[Litestar], admin: Caller, pool: asyncpg.Pool
+) -> None:
+    """The service's own quote-log rows (written behind the response) are what the rollup SQL reads."""
+    from tests.integration.test_quote_api import QUOTE, quote_body
+
+    response = await client.post(QUOTE, json=quote_body(), headers=admin.headers)
+    assert response.status_code == 200
+    for _ in range(50):  # the write-behind flush runs every 0.2 s
+        if await pool.fetchval("SELECT count(*) FROM quote_log"):
+            break
+        await asyncio.sleep(0.1)
+    rows = rows_by_key(
+        msgspec.convert(
+            (await client.get("/api/v1/analytics/pricing?group_by=product", headers=admin.headers)).json()["data"],
+            dict,
+        )
+    )
+    items = response.json()["data"]["items"]
+    assert rows[items[0]["product_id"]]["quotes"] == 1
+    assert rows[items[0]["product_id"]]["orders"] == 0
