@@ -21,7 +21,7 @@ from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace.export import SpanExporter
 from redis.asyncio import Redis
 
-from quote_service.analytics.controller import AnalyticsController
+from quote_service.analytics.controller import AnalyticsController, ExperimentController
 from quote_service.analytics.rollups import RollupJob
 from quote_service.analytics.service import Analytics
 from quote_service.auth.controller import AuthController
@@ -205,6 +205,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             OrderController,
             FlashSaleController,
             AnalyticsController,
+            ExperimentController,
             create_quote,
             get_quote,
         ],

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from redis.exceptions import RedisError
 
+from quote_service.analytics.experiments import Experiment, Experiments
 from quote_service.analytics.service import (
     COMMISSION_GROUPS,
     PRICING_GROUPS,
@@ -75,3 +76,17 @@ class AnalyticsController(Controller):
         with contextlib.suppress(RedisError):  # the stored summary still counts the viewers
             viewers = await flash_sales.counters.viewers(sale_id)
         return ok(await analytics.flash_sale(sale_id, now=utcnow(), live_viewers=viewers))
+
+
+class ExperimentController(Controller):
+    path = "/api/v1/experiments"
+    tags = ["experiments"]
+    guards = [admin_only]
+
+    @get("/", summary="Every experiment (a flag with variants): each arm's exposures, conversion, lift, p-value")
+    async def list_experiments(self, analytics: AnalyticsDep) -> Envelope[list[Experiment]]:
+        return ok(await Experiments(analytics).every(now=utcnow()))
+
+    @get("/{flag_key:str}", summary="One experiment's arms with the z-test against the control and its guardrail")
+    async def get_experiment(self, flag_key: FromPath[str], analytics: AnalyticsDep) -> Envelope[Experiment]:
+        return ok(await Experiments(analytics).get(flag_key, now=utcnow()))

@@ -157,7 +157,7 @@ class Analytics:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
-    async def _sums(self, kind: str, group: str, lo: datetime, hi: datetime, now: datetime) -> dict[Key, list[Decimal]]:
+    async def sums(self, kind: str, group: str, lo: datetime, hi: datetime, now: datetime) -> dict[Key, list[Decimal]]:
         """(key, currency) -> summed figures over [lo, hi), from three sources that never overlap:
         daily rollups of settled days (closed, no dirty hour), hourly rollups of the clean closed
         hours of the other days, and the SQL of the rollups run live over the remaining hours
@@ -222,7 +222,7 @@ class Analytics:
 
     async def pricing(self, group: str, start: date, to: date, *, now: datetime) -> PricingReport:
         lo, hi = _bounds(start, to)
-        totals = await self._sums("pricing", group, lo, hi, now)
+        totals = await self.sums("pricing", group, lo, hi, now)
         rows = []
         for (key, currency), (quotes, orders, revenue, discount, amount) in sorted(totals.items()):
             revenue = money.round_money(revenue, currency)
@@ -243,7 +243,7 @@ class Analytics:
 
     async def commission(self, group: str, start: date, to: date, *, now: datetime) -> CommissionReport:
         lo, hi = _bounds(start, to)
-        totals = await self._sums("commission", group, lo, hi, now)
+        totals = await self.sums("commission", group, lo, hi, now)
         rows = [
             CommissionRow(
                 key=key,

@@ -36,7 +36,7 @@ def two_proportion_test(control_hits: int, control_n: int, variant_hits: int, va
 
 
 def difference_ci95(control_hits: int, control_n: int, variant_hits: int, variant_n: int) -> tuple[float, float] | None:
-    """95 % interval of (variant − control) conversion, as fractions; None without data."""
+    """95 % interval of (variant - control) conversion, as fractions; None without data."""
     if control_n <= 0 or variant_n <= 0:
         return None
     p1, p2 = control_hits / control_n, variant_hits / variant_n

@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -338,3 +339,51 @@ async def test_a_real_quote_reaches_the_reports(
     items = response.json()["data"]["items"]
     assert rows[items[0]["product_id"]]["quotes"] == 1
     assert rows[items[0]["product_id"]]["orders"] == 0
+
+
+async def test_experiment_figures_and_z_test_by_hand(
+    client: AsyncTestClient[Litestar], admin: Caller, pool: asyncpg.Pool
+) -> None:
+    """control: 4 quotes, 2 orders (50 %); savings: 4 quotes, 1 order (25 %).
+    pooled 3/8: se = sqrt(0.375 x 0.625 x (1/4 + 1/4)) = 0.342327, z = -0.730297, p = 0.465209;
+    lift = -50 %; CI = -0.25 -+ 1.96 sqrt(0.0625 + 0.046875) = [-89.82, 39.82] percentage points."""
+    flag = {
+        "key": "banner",
+        "name": "Banner",
+        "type": "STRING",
+        "value": "control",
+        "rollout": {
+            "variants": [{"key": "control", "weight": 1, "value": "a"}, {"key": "savings", "weight": 1, "value": "b"}],
+            "guardrail": {"max_drop_percent": 20, "min_exposures": 1000},
+        },
+    }
+    assert (await client.post("/api/v1/feature-flags", json=flag, headers=admin.headers)).status_code == 201
+    from quote_service.clock import utcnow
+
+    at = utcnow() - timedelta(seconds=30)
+    for arm, ordered in (("control", 2), ("savings", 1)):
+        for i in range(4):
+            quote_id, row = quote_row(at=at, customer=f"{arm}-{i % 3}", lines=[("p1", "c", 1, "20.00", "0")],
+                                      variants={"banner": arm})  # fmt: skip
+            await log_quotes(pool, row)
+            if i < ordered:
+                await order(pool, quote_id, at=at, subtotal="20.00")
+    response = await client.get("/api/v1/experiments/banner", headers=admin.headers)
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data["control"] == "control"
+    assert data["status"] == "running"
+    assert data["guardrail"] == {"max_drop_percent": 20.0, "min_exposures": 1000}
+    control, savings = data["variants"]
+    assert (control["exposures"], control["orders"], control["conversion_rate"]) == (4, 2, "50.00")
+    assert control["revenue_per_quote"] == "10.00"
+    assert control["lift"] is None
+    assert (savings["exposures"], savings["orders"], savings["conversion_rate"]) == (4, 1, "25.00")
+    assert savings["lift"] == -50.0
+    assert savings["p_value"] == pytest.approx(0.465209, abs=1e-6)
+    assert savings["ci95"] == [-89.82, 39.82]
+    listed = (await client.get("/api/v1/experiments", headers=admin.headers)).json()["data"]
+    assert [e["key"] for e in listed] == ["banner"]
+    assert (await client.get("/api/v1/experiments/nope", headers=admin.headers)).status_code == 404
+    bad = dict(flag, key="lonely", rollout={"guardrail": {"max_drop_percent": 20, "min_exposures": 10}})
+    assert (await client.post("/api/v1/feature-flags", json=bad, headers=admin.headers)).status_code == 422
