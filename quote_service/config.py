@@ -81,6 +81,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """DB_STATEMENT_TIMEOUT: seconds one SQL statement may run before it is cancelled (503)."""
     db_lock_timeout: float = 1.0
     """DB_LOCK_TIMEOUT: seconds one SQL statement may wait for a lock before it is cancelled (503)."""
+    body_read_timeout: float = 10.0
+    """BODY_READ_TIMEOUT: seconds a client has to send a request's whole body before a 408 (and
+    the connection closed): a trickled body would otherwise hold a connection open."""
+    docs_enabled: bool | None = None
+    """DOCS_ENABLED: serve /docs and /openapi.json; unset: on in development, off in production."""
     flash_scheduler_interval: float = 1.0
     """FLASH_SCHEDULER_INTERVAL: seconds between the flash-sale scheduler's passes (lifecycle by the
     clock, background summaries). Status shown and enforced follows the clock regardless."""
@@ -92,6 +97,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def is_production(self) -> bool:
         """True when running with ENVIRONMENT=production."""
         return self.environment == "production"
+
+    @property
+    def serves_docs(self) -> bool:
+        """True when /docs and /openapi.json are served (DOCS_ENABLED, else not in production)."""
+        return not self.is_production if self.docs_enabled is None else self.docs_enabled
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -140,6 +150,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "DB_STATEMENT_TIMEOUT": self.db_statement_timeout,
             "DB_LOCK_TIMEOUT": self.db_lock_timeout,
             "FLASH_SCHEDULER_INTERVAL": self.flash_scheduler_interval,
+            "BODY_READ_TIMEOUT": self.body_read_timeout,
         }
         for name, number in positive.items():
             if number <= 0:

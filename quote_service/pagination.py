@@ -1,7 +1,10 @@
 """Keyset pagination: one cursor format and one page shape for every list.
 
-A cursor is the sort key of the last row of a page, msgspec-encoded and base64url'd.
-Repositories fetch `limit + 1` rows ordered by that key; `page_of` trims and makes the cursor.
+A cursor is the name of its list and the sort key of the last row of a page, msgspec-encoded
+and base64url'd. Repositories fetch `limit + 1` rows ordered by that key; `page_of` trims and
+makes the cursor. A cursor names its list so that one list's cursor given to another is a 422,
+not a silently shifted page. It is not signed: it only positions a page within rows the caller
+may list anyway, so a hand-made one reveals nothing (PostgreSQL-unbindable values are refused).
 """
 
 from __future__ import annotations
@@ -36,20 +39,22 @@ class Page(msgspec.Struct, Generic[T], kw_only=True):
     next_cursor: str | None
 
 
-def encode_cursor(key: Any) -> str:
-    """Opaque cursor for a sort key (a tuple of JSON-encodable values)."""
-    return base64.urlsafe_b64encode(msgspec.json.encode(key)).decode().rstrip("=")
+def encode_cursor(key: Any, list_name: str) -> str:
+    """Opaque cursor for a sort key (a tuple of JSON-encodable values) of the list `list_name`."""
+    return base64.urlsafe_b64encode(msgspec.json.encode((list_name, key))).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, key_type: type[K]) -> K | None:
-    """The sort key inside a cursor, or a 422 on `cursor` when it is not one of ours."""
+def decode_cursor(cursor: str | None, key_type: type[K], list_name: str) -> K | None:
+    """The sort key inside a cursor of `list_name`, or a 422 on `cursor` when it is not one."""
     if cursor is None or cursor == "":
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = msgspec.json.decode(raw, type=key_type)
+        named, key = msgspec.json.decode(raw, type=tuple[str, key_type])  # type: ignore[valid-type]
     except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
         raise invalid("cursor", "not a cursor returned by this list") from exc
+    if named != list_name:
+        raise invalid("cursor", "not a cursor returned by this list")
     if isinstance(key, tuple) and not all(map(_storable, key)):
         raise invalid("cursor", "not a cursor returned by this list")
     return key
@@ -71,6 +76,7 @@ def _storable(part: object) -> bool:
 
 def page_of(
     rows: Sequence[R],
+    list_name: str,
     *,
     limit: int,
     key: Callable[[R], Any],
@@ -79,5 +85,5 @@ def page_of(
     """Build a page from `limit + 1` fetched rows."""
     has_more = len(rows) > limit
     shown = rows[:limit]
-    next_cursor = encode_cursor(key(shown[-1])) if has_more and shown else None
+    next_cursor = encode_cursor(key(shown[-1]), list_name) if has_more and shown else None
     return Page(items=[item(row) for row in shown], next_cursor=next_cursor)

@@ -61,10 +61,12 @@ class AuthController(Controller):
     async def list_api_keys(
         self, pool: PoolDep, limit: FromQuery[Limit] = DEFAULT_LIMIT, cursor: FromQuery[str | None] = None
     ) -> Envelope[Page[ApiKey]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID])
+        after = decode_cursor(cursor, tuple[datetime, UUID], "api-keys")
         async with pool.acquire() as conn:
             rows = await repository.list_api_keys(conn, after=after, limit=limit)
-        return ok(page_of(rows, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=api_key_from_row))
+        return ok(
+            page_of(rows, "api-keys", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=api_key_from_row)
+        )
 
     @delete("/api-keys/{key_id:uuid}", status_code=200, guards=[admin_only], summary="Revoke an API key")
     async def revoke_api_key(self, key_id: FromPath[UUID], auth: NamedDependency[AuthService]) -> Envelope[ApiKey]:

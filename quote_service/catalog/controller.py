@@ -48,7 +48,7 @@ class ProductController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Product]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID])
+        after = decode_cursor(cursor, tuple[datetime, UUID], "products")
         async with pool.acquire() as conn:
             rows = await repository.list_products(
                 conn,
@@ -59,7 +59,11 @@ class ProductController(Controller):
                 after=after,
                 limit=limit,
             )
-        return ok(page_of(rows, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=service.product_from_row))
+        return ok(
+            page_of(
+                rows, "products", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=service.product_from_row
+            )
+        )
 
     @get("/{product_id:uuid}", summary="Get a product")
     async def get_product(self, product_id: FromPath[UUID], pool: PoolDep) -> Envelope[Product]:
@@ -107,7 +111,7 @@ class ProductController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[PriceChange]]:
-        before = decode_cursor(cursor, tuple[datetime, int])
+        before = decode_cursor(cursor, tuple[datetime, int], "price-history")
         async with pool.acquire() as conn:
             product = await repository.get_product(conn, product_id=product_id)
             if product is None:
@@ -117,6 +121,7 @@ class ProductController(Controller):
         return ok(
             page_of(
                 rows,
+                "price-history",
                 limit=limit,
                 key=lambda r: (r["changed_at"], r["id"]),
                 item=lambda r: service.price_change_from_row(r, currency),

@@ -47,7 +47,7 @@ class CommissionRateController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[CommissionRate]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID])
+        after = decode_cursor(cursor, tuple[datetime, UUID], "commission-rates")
         async with pool.acquire() as conn:
             rows = await repository.list_rates(
                 conn,
@@ -59,7 +59,15 @@ class CommissionRateController(Controller):
                 after=after,
                 limit=limit,
             )
-        return ok(page_of(rows, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=service.rate_from_row))
+        return ok(
+            page_of(
+                rows,
+                "commission-rates",
+                limit=limit,
+                key=lambda r: (r["created_at"], r["id"]),
+                item=service.rate_from_row,
+            )
+        )
 
     # Declared before /{rate_id:uuid}; the uuid converter would refuse "bulk" anyway.
     @put("/bulk", summary="Create and replace many rates in one transaction (all or nothing)")

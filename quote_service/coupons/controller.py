@@ -41,12 +41,12 @@ class CouponController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Coupon]]:
-        after = decode_cursor(cursor, str)
+        after = decode_cursor(cursor, str, "coupons")
         if after is not None and "\x00" in after:  # never one of ours, and PostgreSQL refuses it
             raise invalid("cursor", "not a cursor returned by this list")
         async with pool.acquire() as conn:
             rows = await repository.list_coupons(conn, is_active=is_active, after=after, limit=limit)
-        return ok(page_of(rows, limit=limit, key=lambda r: r["code"], item=service.coupon_from_row))
+        return ok(page_of(rows, "coupons", limit=limit, key=lambda r: r["code"], item=service.coupon_from_row))
 
     @get("/{code:str}", summary="Get a coupon (code in any letter case)")
     async def get_coupon(self, code: FromPath[str], pool: PoolDep) -> Envelope[Coupon]:

@@ -45,12 +45,12 @@ class FeatureFlagController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[FeatureFlag]]:
-        after = decode_cursor(cursor, str)
+        after = decode_cursor(cursor, str, "feature-flags")
         if after is not None and "\x00" in after:  # never one of ours, and PostgreSQL refuses it
             raise invalid("cursor", "not a cursor returned by this list")
         async with pool.acquire() as conn:
             rows = await repository.list_flags(conn, is_enabled=is_enabled, after=after, limit=limit)
-        return ok(page_of(rows, limit=limit, key=lambda r: r["key"], item=service.flag_from_row))
+        return ok(page_of(rows, "feature-flags", limit=limit, key=lambda r: r["key"], item=service.flag_from_row))
 
     @get("/{flag_id:uuid}", guards=[admin_only], summary="Get a feature flag")
     async def get_flag(self, flag_id: FromPath[UUID], pool: PoolDep) -> Envelope[FeatureFlag]:

@@ -58,7 +58,7 @@ class FlashSaleController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[FlashSale]]:
-        before = decode_cursor(cursor, tuple[datetime, UUID])
+        before = decode_cursor(cursor, tuple[datetime, UUID], "flash-sales")
         return ok(await flash_sales.list_sales(status=status, before=before, limit=limit))
 
     @get("/{sale_id:uuid}", summary="One flash sale with live remaining stock (counts the caller as a viewer)")
@@ -146,12 +146,20 @@ class FlashSaleController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Purchase]]:
-        before = decode_cursor(cursor, tuple[datetime, UUID])
+        before = decode_cursor(cursor, tuple[datetime, UUID], "flash-sale-purchases")
         async with flash_sales.pool.acquire() as conn:
             if await repository.get_sale(conn, sale_id=sale_id) is None:
                 raise NotFound(f"flash sale {sale_id} not found")
             rows = await repository.list_purchases(conn, sale_id=sale_id, before=before, limit=limit)
-        return ok(page_of(rows, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=purchase_from_row))
+        return ok(
+            page_of(
+                rows,
+                "flash-sale-purchases",
+                limit=limit,
+                key=lambda r: (r["created_at"], r["id"]),
+                item=purchase_from_row,
+            )
+        )
 
     @post("/{sale_id:uuid}/reconcile", guards=[admin_only], status_code=200, summary="Rebuild counters from the ledger")
     async def reconcile(self, sale_id: FromPath[UUID], flash_sales: SalesDep) -> Envelope[ReconcileReport]:

@@ -329,7 +329,9 @@ class FlashSales:
         for item in items:
             by_sale.setdefault(item["flash_sale_id"], []).append(item)
         views = {row["id"]: await self._view(row, by_sale.get(row["id"], [])) for row in rows[:limit]}
-        return page_of(rows, limit=limit, key=lambda r: (r["starts_at"], r["id"]), item=lambda r: views[r["id"]])
+        return page_of(
+            rows, "flash-sales", limit=limit, key=lambda r: (r["starts_at"], r["id"]), item=lambda r: views[r["id"]]
+        )
 
     async def definition(self, sale_id: UUID) -> flash.FlashSale:
         """The sale as configured: from the snapshot, else (just created elsewhere, long ended) the database."""

@@ -40,6 +40,10 @@ REFUSALS = Counter(
     "Requests refused for capacity or time: 429 RATE_LIMITED, 503 OVERLOADED / DEPENDENCY_UNAVAILABLE, 504.",
     ["status", "code"],
 )
+CLIENT_DISCONNECTS = Counter(
+    "qs_http_client_disconnects_total",
+    "Requests abandoned by the client before its body arrived (logged at info, not counted as 5xx).",
+)
 QUOTE_STAGE_DURATION = Histogram(
     "qs_quote_stage_duration_seconds",
     "Time spent in each stage of a quote (catalog, flash, engine, store).",

@@ -60,7 +60,7 @@ class OrderController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Order]]:
-        before = decode_cursor(cursor, tuple[datetime, UUID])
+        before = decode_cursor(cursor, tuple[datetime, UUID], "orders")
         page = await service.list_orders(
             pool, principal=request.user, customer_id=customer_id, before=before, limit=limit
         )

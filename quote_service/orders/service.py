@@ -326,7 +326,9 @@ async def list_orders(
             limit=limit,
         )
         orders = {order.id: order for order in await assemble(conn, rows[:limit])}
-    return page_of(rows, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=lambda r: orders[r["id"]])
+    return page_of(
+        rows, "orders", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=lambda r: orders[r["id"]]
+    )
 
 
 async def get_order(pool: Pool, order_id: UUID, *, principal: Principal) -> Order:

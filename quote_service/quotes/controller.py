@@ -21,7 +21,6 @@ from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import AuthedRequest
 from quote_service.web.edge import EDGE_ERROR
 from quote_service.web.envelope import Envelope, ok
-from quote_service.web.request import TypedBodyRequest
 
 
 class QuoteEnvelope(msgspec.Struct, kw_only=True):
@@ -48,12 +47,6 @@ _ENCODER = msgspec.json.Encoder()
 _DOCUMENTED_ANSWER = ResponseSpec(QuoteEnvelope, description=HTTPStatus.OK.description, generate_examples=False)
 
 
-class QuoteBodyRequest(TypedBodyRequest):
-    """The request class of POST /api/v1/quote: a valid body becomes a QuoteRequest in one decode."""
-
-    body_decoder = msgspec.json.Decoder(QuoteRequest)
-
-
 def quote_response(quote_json: bytes, processing_time_ms: float) -> Response[bytes]:
     """The success answer of POST /api/v1/quote around an already encoded quote."""
     envelope = _EncodedQuoteEnvelope(
@@ -70,7 +63,6 @@ def quote_response(quote_json: bytes, processing_time_ms: float) -> Response[byt
     tags=["quotes"],
     summary="Price a basket",
     responses={200: _DOCUMENTED_ANSWER},
-    request_class=QuoteBodyRequest,
 )
 async def create_quote(
     data: JSONBody[QuoteRequest], request: AuthedRequest, quotes: NamedDependency[QuoteService]

@@ -58,7 +58,7 @@ class PricingRuleController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[PricingRuleVersion]]:
-        after = decode_cursor(cursor, str)
+        after = decode_cursor(cursor, str, "pricing-rules")
         async with pool.acquire() as conn:
             rows = await repository.list_latest(
                 conn,
@@ -70,7 +70,7 @@ class PricingRuleController(Controller):
                 after=after,
                 limit=limit,
             )
-        return ok(page_of(rows, limit=limit, key=lambda r: r["name"], item=service.version_from_row))
+        return ok(page_of(rows, "pricing-rules", limit=limit, key=lambda r: r["name"], item=service.version_from_row))
 
     @get("/versions", summary="Every version of a rule name, newest first")
     async def versions(
@@ -80,12 +80,14 @@ class PricingRuleController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[PricingRuleVersion]]:
-        before = decode_cursor(cursor, VersionCursor)
+        before = decode_cursor(cursor, VersionCursor, "rule-versions")
         async with pool.acquire() as conn:
             rows = await repository.list_versions(conn, name=name, before=before, limit=limit)
             if not rows and not await repository.name_exists(conn, name=name):
                 raise NotFound(f"no pricing rule is named {name!r}")
-        return ok(page_of(rows, limit=limit, key=lambda r: r["version"], item=service.version_from_row))
+        return ok(
+            page_of(rows, "rule-versions", limit=limit, key=lambda r: r["version"], item=service.version_from_row)
+        )
 
     @get("/{rule_id:uuid}", summary="Get one version")
     async def get_rule(self, rule_id: FromPath[UUID], pool: PoolDep) -> Envelope[PricingRuleVersion]:

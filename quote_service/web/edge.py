@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -49,10 +50,11 @@ from quote_service.pricing.quote import QuoteRequest
 from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import MAX_IDEMPOTENCY_KEY_LENGTH
 from quote_service.web.envelope import Envelope, ErrorBody, ErrorEnvelope
+from quote_service.web.request import BODY_READ_DEADLINE, DEFAULT_BODY_READ_TIMEOUT
 
 # scope["state"] key: the exception the quote service raised on the lean edge (Litestar renders it).
 EDGE_ERROR = "edge_error"
-_DECODER = msgspec.json.Decoder(QuoteRequest)
+_DECODER = msgspec.json.Decoder(QuoteRequest, float_hook=Decimal)  # as web/request.py's decoder_for
 _NUL_ESCAPE = b"\\u0000"
 _JSON = b"application/json"
 _LEAN = EDGE_REQUESTS.labels(QUOTE_PATH, "lean")
@@ -61,7 +63,7 @@ _SALES = "/api/v1/flash-sales/"
 _PURCHASES = "/purchases"
 _PURCHASE_PATH_LENGTH = len(_SALES) + 36 + len(_PURCHASES)
 PURCHASE_TEMPLATE = "/api/v1/flash-sales/{sale_id:uuid}/purchases"
-_PURCHASE_DECODER = msgspec.json.Decoder(PurchaseCreate)
+_PURCHASE_DECODER = msgspec.json.Decoder(PurchaseCreate, float_hook=Decimal)
 _PURCHASE_LEAN = EDGE_REQUESTS.labels(PURCHASE_TEMPLATE, "lean")
 _PURCHASE_HANDED_ON = EDGE_REQUESTS.labels(PURCHASE_TEMPLATE, "litestar")
 _ENCODER = msgspec.json.Encoder()
@@ -103,13 +105,13 @@ class LeanEdge:
             await self._hand_on(scope, receive, send, None, api_key, auth)
             return
         deadline = asyncio.get_running_loop().time() + quotes.timeout  # bounds the body read too
-        body, complete = await _read_body(receive, self.max_body)
+        body, complete = await self._read_body(scope, receive)
         if not complete or not body or _NUL_ESCAPE in body:
             await self._hand_on(scope, _replay(body, complete, receive), send, None, api_key, auth)
             return
         try:
             request = _DECODER.decode(body)
-        except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec raises the latter for bad UTF-8 in a str
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # bad UTF-8 in a str: UnicodeDecodeError
             await self._hand_on(scope, _replay(body, complete, receive), send, None, api_key, auth)
             return
         scope["path_template"] = QUOTE_PATH
@@ -149,13 +151,13 @@ class LeanEdge:
         ):
             await self._hand_on(scope, receive, send, None, api_key, auth, _PURCHASE_HANDED_ON)
             return
-        body, complete = await _read_body(receive, self.max_body)
+        body, complete = await self._read_body(scope, receive)
         try:
             if not complete or not body or _NUL_ESCAPE in body:
                 raise ValueError
             sale_id = UUID(sale)
             data = _PURCHASE_DECODER.decode(body)
-        except (ValueError, msgspec.DecodeError):  # UnicodeDecodeError is a ValueError
+        except (ValueError, msgspec.DecodeError, RecursionError):  # UnicodeDecodeError is a ValueError
             await self._hand_on(scope, _replay(body, complete, receive), send, None, api_key, auth, _PURCHASE_HANDED_ON)
             return
         scope["path_template"] = PURCHASE_TEMPLATE
@@ -181,6 +183,19 @@ class LeanEdge:
         _PURCHASE_LEAN.inc()
         message = "Purchase already made with this Idempotency-Key" if replayed else "Purchase confirmed"
         await _answer(send, 201, _ENCODER.encode(Envelope(message=message, data=purchase)))
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> tuple[bytes, bool]:
+        """The body within the body-read timeout (its deadline is left in the scope: when the
+        request is handed on, Litestar reads the rest by the same deadline and answers 408)."""
+        seconds = getattr(self.app.state, "body_read_timeout", DEFAULT_BODY_READ_TIMEOUT)
+        deadline = asyncio.get_running_loop().time() + seconds
+        scope.setdefault("state", {})[BODY_READ_DEADLINE] = deadline
+        chunks: list[bytes] = []
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await _read_body(receive, self.max_body, chunks)
+        except TimeoutError:
+            return b"".join(chunks), False
 
     async def _hand_on(
         self,
@@ -214,10 +229,9 @@ async def _answer(send: Send, status: int, payload: bytes) -> None:
     await send(HTTPResponseBodyEvent(type="http.response.body", body=payload, more_body=False))
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+async def _read_body(receive: Receive, limit: int, chunks: list[bytes]) -> tuple[bytes, bool]:
     """The body, and whether it is all there: False when it exceeds `limit` or the client left
     (what was read is replayed to Litestar, which then answers or reads on as it always does)."""
-    chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()

@@ -14,8 +14,9 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from redis import exceptions as redis_exceptions
 
 from quote_service.errors import FieldError, ServiceError
-from quote_service.observability.metrics import REFUSALS
+from quote_service.observability.metrics import CLIENT_DISCONNECTS, REFUSALS
 from quote_service.web.envelope import ErrorBody, ErrorEnvelope
+from quote_service.web.request import ClientDisconnected
 
 log = structlog.get_logger("quote_service.errors")
 
@@ -25,12 +26,16 @@ _HTTP_CODES = {
     403: "FORBIDDEN",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
+    408: "REQUEST_TIMEOUT",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     429: "RATE_LIMITED",
     503: "SERVICE_UNAVAILABLE",
 }
 _REFUSAL_STATUSES = frozenset({429, 503, 504})
+_PASSED_HEADERS = frozenset({"allow", "retry-after", "connection"})
+CLIENT_CLOSED_REQUEST = 499
+"""The status logged and measured (never sent: nobody is listening) when the client hung up."""
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 _MISSING_PARAMETER = re.compile(r"Missing required (\w+) parameter '([^']+)'")
@@ -106,7 +111,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     message = str(exc.detail)
     if status == 400:
         message = f"Malformed request body: {exc.detail}"
-    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() in {"allow", "retry-after"}}
+    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() in _PASSED_HEADERS}
     return error_response(status, code, message, headers=headers)
 
 
@@ -118,6 +123,13 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
         "INTERNAL_ERROR",
         "Internal server error; the request id identifies it in the logs",
     )
+
+
+def handle_client_disconnect(request: Request[Any, Any, Any], exc: ClientDisconnected) -> Response[ErrorEnvelope]:
+    """The client hung up mid-body: its doing, not a server error; counted, logged at info."""
+    CLIENT_DISCONNECTS.inc()
+    log.info("client_disconnected", detail="connection closed before the whole request body arrived")
+    return error_response(CLIENT_CLOSED_REQUEST, "CLIENT_DISCONNECTED", "Client closed the connection mid-request")
 
 
 def handle_unstorable_text(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[ErrorEnvelope]:
@@ -206,6 +218,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     TimeoutError: handle_store_unavailable,
     asyncpg.CharacterNotInRepertoireError: handle_unstorable_text,
     asyncpg.UntranslatableCharacterError: handle_unstorable_text,
+    ClientDisconnected: handle_client_disconnect,
     ServiceError: handle_service_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,

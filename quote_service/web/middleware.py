@@ -1,4 +1,4 @@
-"""Request context: X-Request-ID in and out, and one canonical log line per request.
+"""Request context: X-Request-ID in and out, security headers, one canonical log line per request.
 
 Wrapped around Litestar's whole ASGI handler (not as route middleware) so that unknown
 routes and wrong methods, which never reach a route, are logged and tagged as well.
@@ -16,6 +16,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from quote_service.observability.metrics import REQUEST_DURATION
 from quote_service.observability.tracing import name_server_span
+from quote_service.web.headers import with_security_headers
 
 log = structlog.get_logger("quote_service.access")
 
@@ -45,7 +46,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
+                message["headers"] = with_security_headers([*message.get("headers", []), header])
             await send(message)
 
         try:

@@ -45,6 +45,13 @@ def wait_until_ready(process: subprocess.Popen[bytes], base: str, log_file: Path
 @contextlib.contextmanager
 def running_server(env: dict[str, str], *serve_args: str) -> Iterator[str]:
     """`quote-service serve` on a free port until the block ends (then SIGTERM); yields its URL."""
+    with running_server_logged(env, *serve_args) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def running_server_logged(env: dict[str, str], *serve_args: str) -> Iterator[tuple[str, Path]]:
+    """As running_server, also yielding the file the server logs to (deleted afterwards)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.NamedTemporaryFile(prefix="qs-serve-", suffix=".log", delete=False) as log:
@@ -55,7 +62,7 @@ def running_server(env: dict[str, str], *serve_args: str) -> Iterator[str]:
         )
     try:
         wait_until_ready(process, base, log_file)
-        yield base
+        yield base, log_file
     finally:
         process.send_signal(signal.SIGTERM)
         try:

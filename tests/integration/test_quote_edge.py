@@ -20,6 +20,7 @@ from quote_service.app import create_app
 from quote_service.config import Settings
 from quote_service.web.edge import LeanEdge
 from quote_service.web.middleware import RequestContextMiddleware
+from quote_service.web.options import OptionsResponder
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
 from tests.integration.flash import buy, new_sale
@@ -39,8 +40,9 @@ async def clients(settings: Settings) -> AsyncIterator[tuple[Client, Client]]:
     plain = create_app(settings)
     outer = plain.asgi_handler
     assert isinstance(outer, RequestContextMiddleware)
-    assert isinstance(outer.app, LeanEdge)
-    outer.app = outer.app.inner  # Litestar alone, as before the edge
+    assert isinstance(outer.app, OptionsResponder)
+    assert isinstance(outer.app.app, LeanEdge)
+    outer.app.app = outer.app.app.inner  # Litestar alone, as before the edge
     async with AsyncTestClient(app=create_app(settings)) as edge, AsyncTestClient(app=plain) as litestar:
         yield edge, litestar
 

@@ -172,3 +172,34 @@ def test_boundary_percentages_are_accepted() -> None:
 
 def test_log_level_is_case_insensitive() -> None:
     assert Settings.from_env({"LOG_LEVEL": "debug"}).log_level == "debug"
+
+
+_PRODUCTION = {
+    "ENVIRONMENT": "production",
+    "SECRET_KEY": "p" * 40,
+    "DATABASE_URL": "postgresql://db/quote",
+    "REDIS_URL": "redis://cache:6379/0",
+}
+
+
+@pytest.mark.parametrize(
+    ("environment", "docs_enabled", "served"),
+    [
+        ({}, None, True),
+        (_PRODUCTION, None, False),
+        (_PRODUCTION, "true", True),
+        ({}, "false", False),
+    ],
+)
+def test_docs_are_served_in_development_and_off_in_production_unless_told(
+    environment: dict[str, str], docs_enabled: str | None, served: bool
+) -> None:
+    env = {**environment, **({"DOCS_ENABLED": docs_enabled} if docs_enabled else {})}
+
+    assert Settings.from_env(env).serves_docs is served
+
+
+def test_the_body_read_timeout_is_read_and_must_be_positive() -> None:
+    assert Settings.from_env({"BODY_READ_TIMEOUT": "2.5"}).body_read_timeout == 2.5
+    with pytest.raises(ConfigError, match="BODY_READ_TIMEOUT"):
+        Settings.from_env({"BODY_READ_TIMEOUT": "0"})

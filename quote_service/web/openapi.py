@@ -1,0 +1,162 @@
+"""Make the generated OpenAPI document true, in one place, from what each route really does.
+
+Litestar documents each operation's success answer and a 400 in its own `{detail,
+status_code}` shape. Every other answer here is the error envelope (web/errors.py), so
+`complete_openapi` rewrites every operation's error answers from the route's properties:
+
+    authenticated (not exclude_from_auth)  401, 403            security: bearer or X-API-Key
+    path parameters                        404
+    any parameter                          422
+    a JSON body                            400, 408, 413, 415, 422
+    POST / PUT / PATCH / DELETE            409
+    everything but /health                 503 (a backing store down; Retry-After)
+    EXTRA_ERRORS                           what one route adds (429 and 504 of a quote...)
+
+and declares the two security schemes, so the docs page has an Authorize button.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+from litestar import Litestar
+from litestar.routes import HTTPRoute
+
+from quote_service.auth.middleware import PUBLIC_PATHS
+from quote_service.web.envelope import ErrorEnvelope
+
+_ENVELOPE_REF = "#/components/schemas/ErrorEnvelope"
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
+ERROR_RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
+    "400": ("MALFORMED_REQUEST: the body is not JSON (or not UTF-8, or nested absurdly deep).", {}),
+    "401": (
+        "UNAUTHORIZED: no credentials, or a bad, expired or revoked token or key.",
+        {"WWW-Authenticate": {"description": "Bearer realm.", "schema": {"type": "string"}}},
+    ),
+    "403": ("FORBIDDEN: the caller's role may not do this.", {}),
+    "404": ("NOT_FOUND: no such resource (or not the caller's).", {}),
+    "408": ("REQUEST_TIMEOUT: the body did not arrive within BODY_READ_TIMEOUT; the connection is closed.", {}),
+    "409": ("A state conflict: DUPLICATE_KEY, INSUFFICIENT_STOCK, SOLD_OUT, QUOTE_ALREADY_ORDERED, ...", {}),
+    "413": ("PAYLOAD_TOO_LARGE: the body is over 1 MiB.", {}),
+    "415": ("UNSUPPORTED_MEDIA_TYPE: the body is declared as something other than application/json.", {}),
+    "422": ("VALIDATION_FAILED (or a more specific code): `error.details` names each bad field.", {}),
+    "429": ("RATE_LIMITED: too many requests; retry after Retry-After seconds.", _RETRY_AFTER),
+    "503": ("OVERLOADED or DEPENDENCY_UNAVAILABLE: retry after Retry-After seconds.", _RETRY_AFTER),
+    "504": ("QUOTE_TIMEOUT: the quote took longer than QUOTE_TIMEOUT.", {}),
+}
+"""Every error status the service answers with, as documented (the body is always the envelope)."""
+
+EXTRA_ERRORS: dict[tuple[str, str], frozenset[str]] = {
+    ("POST", "/api/v1/quote"): frozenset({"404", "409", "429", "504"}),
+    ("POST", "/api/v1/auth/token"): frozenset({"401", "429"}),
+    ("GET", "/api/v1/pricing-rules/versions"): frozenset({"404"}),
+    ("POST", "/api/v1/orders"): frozenset({"404"}),
+    ("GET", "/api/v1/flash-sales/{sale_id}/purchases/me"): frozenset({"403"}),
+}
+"""(method, path) → error statuses a route adds to what its properties imply."""
+
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "POST /api/v1/auth/token"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "A service key (qsk_...)"},
+}
+_AUTHENTICATED: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
+_MUTATIONS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_PUBLIC = [re.compile(pattern) for pattern in PUBLIC_PATHS]
+
+
+def complete_openapi(schema: dict[str, Any], app: Litestar) -> dict[str, Any]:
+    """Rewrite `schema` (Litestar's, as a dict) in place with the true error answers and security."""
+    components = schema.setdefault("components", {})
+    _, envelope_components = msgspec.json.schema_components([ErrorEnvelope], ref_template="#/components/schemas/{name}")
+    components.setdefault("schemas", {}).update(envelope_components)
+    components["securitySchemes"] = SECURITY_SCHEMES
+    components["responses"] = {
+        status: {
+            "description": description,
+            **({"headers": headers} if headers else {}),
+            "content": {"application/json": {"schema": {"$ref": _ENVELOPE_REF}}},
+        }
+        for status, (description, headers) in ERROR_RESPONSES.items()
+    }
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or (item := schema.get("paths", {}).get(route.path_format)) is None:
+            continue
+        for method, (handler, _) in route.route_handler_map.items():
+            operation = item.get(method.lower())
+            if operation is None:
+                continue
+            public = bool(handler.opt.get("exclude_from_auth")) or any(p.match(route.path) for p in _PUBLIC)
+            statuses = _error_statuses(method, route.path_format, operation, public)
+            responses = {code: answer for code, answer in operation["responses"].items() if not code.startswith("4")}
+            responses.update({code: {"$ref": f"#/components/responses/{code}"} for code in statuses})
+            operation["responses"] = dict(sorted(responses.items()))
+            operation["security"] = [] if public else _AUTHENTICATED
+            body = handler.parsed_fn_signature.parameters.get("data")
+            if body is not None and "requestBody" in operation and (body.has_default or body.is_optional):
+                operation["requestBody"]["required"] = False  # e.g. a flag evaluated for the caller alone
+    _metrics_is_text(schema)
+    _close_strict_bodies(schema, app)
+    return schema
+
+
+def _error_statuses(method: str, path: str, operation: dict[str, Any], public: bool) -> set[str]:
+    parameters = operation.get("parameters", [])
+    statuses = set(EXTRA_ERRORS.get((method, path), ()))
+    if not public:
+        statuses |= {"401", "403"}
+    if any(p.get("in") == "path" for p in parameters):
+        statuses.add("404")
+    if parameters:
+        statuses.add("422")
+    if "requestBody" in operation:
+        statuses |= {"400", "408", "413", "415", "422"}
+    if method in _MUTATIONS and not public:
+        statuses.add("409")
+    if not path.startswith("/health"):
+        statuses.add("503")
+    return statuses
+
+
+def _metrics_is_text(schema: dict[str, Any]) -> None:
+    """/metrics answers Prometheus text, to admins or (METRICS_PUBLIC) anyone."""
+    operation = schema.get("paths", {}).get("/metrics", {}).get("get")
+    if operation is None:
+        return
+    operation["responses"]["200"]["content"] = {"text/plain": {"schema": {"type": "string"}}}
+    operation["responses"]["401"] = {"$ref": "#/components/responses/401"}
+    operation["responses"]["403"] = {"$ref": "#/components/responses/403"}
+    operation["responses"] = dict(sorted(operation["responses"].items()))
+    operation["security"] = [*_AUTHENTICATED, {}]
+
+
+def _close_strict_bodies(schema: dict[str, Any], app: Litestar) -> None:
+    """`additionalProperties: false` on every body Struct that refuses unknown fields."""
+    body_types = [
+        field.annotation
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler, _ in route.route_handler_map.values()
+        if (field := handler.parsed_fn_signature.parameters.get("data")) is not None
+    ]
+    closed: set[str] = set()
+    seen: set[int] = set()
+    pending: list[Any] = list(msgspec.inspect.multi_type_info(body_types))
+    while pending:
+        info = pending.pop()
+        if id(info) in seen:
+            continue
+        seen.add(id(info))
+        if isinstance(info, msgspec.inspect.StructType):
+            if info.forbid_unknown_fields:
+                closed.add(info.cls.__name__)
+            pending.extend(field.type for field in info.fields)
+        for value in (getattr(info, name) for name in info.__struct_fields__):
+            if isinstance(value, msgspec.inspect.Type):
+                pending.append(value)
+            elif isinstance(value, tuple):
+                pending.extend(v for v in value if isinstance(v, msgspec.inspect.Type))
+    for name, component in schema.get("components", {}).get("schemas", {}).items():
+        if name in closed and component.get("type") == "object":
+            component["additionalProperties"] = False

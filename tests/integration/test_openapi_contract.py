@@ -1,0 +1,72 @@
+"""The published OpenAPI document is true: schemathesis over it against a live server.
+
+Three callers (admin, user, none) at once, every check (`--checks all`): no answer may be a
+5xx, have an undocumented status or content type, or break its documented schema, and the
+server must log no error. Example counts are bounded to keep the test near a minute on two
+cores (the deterministic `coverage` phase alone takes a minute more: run it by hand with
+`st run ... --phases coverage` after changing the document); `st run` with the same
+arguments reproduces any failure (its output is shown).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from quote_service.config import Settings
+from tests.integration.conftest import Caller
+from tests.integration.servers import cli_env, running_server_logged
+
+pytestmark = pytest.mark.slow
+
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+ST = Path(sys.executable).with_name("st")
+RUNS = {
+    "admin": ["--phases", "fuzzing,stateful", "--max-examples", "10"],
+    "user": ["--phases", "fuzzing", "--max-examples", "5"],
+    "none": ["--phases", "fuzzing", "--max-examples", "3"],
+}
+
+
+def _run(base: str, headers: dict[str, str], arguments: list[str], workdir: Path) -> subprocess.Popen[str]:
+    command = [str(ST), "--config-file", str(CONFIG), "run", f"{base}/openapi.json", "--checks", "all"]
+    command += ["--seed", "1", "--no-color", "--workers", "1", *arguments]
+    for name, value in headers.items():
+        command += ["--header", f"{name}: {value}"]
+    # Run in a scratch directory: schemathesis keeps a cache of failures in `.schemathesis/`.
+    return subprocess.Popen(  # noqa: S603 - schemathesis's console script
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=workdir
+    )
+
+
+def _logged_errors(log_file: Path) -> list[str]:
+    errors = []
+    for line in log_file.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if str(entry.get("level", "")).lower() in {"error", "critical"}:
+            errors.append(line)
+    return errors
+
+
+def test_the_document_holds_for_admin_user_and_anonymous_callers(
+    settings: Settings, admin: Caller, shopper: Caller, tmp_path: Path
+) -> None:
+    assert settings.database_url is not None
+    assert settings.redis_url is not None
+    env = cli_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, RATE_LIMIT_PER_MINUTE="1000000")
+    callers = {"admin": admin.headers, "user": shopper.headers, "none": {}}
+    with running_server_logged(env, "--workers", "2") as (base, log_file):
+        runs = {who: _run(base, callers[who], arguments, tmp_path) for who, arguments in RUNS.items()}
+        outputs = {who: run.communicate(timeout=300)[0] for who, run in runs.items()}
+        errors = _logged_errors(log_file)
+
+    for who, run in runs.items():
+        assert run.returncode == 0, f"schemathesis as {who}:\n{outputs[who]}"
+    assert errors == []
