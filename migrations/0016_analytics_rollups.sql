@@ -86,6 +86,9 @@ CREATE TABLE rollup_commission_daily (
     PRIMARY KEY (dim, day, key, currency)
 );
 
+-- Bumped after every committed rewrite of rollup rows: readers cache settled figures per value.
+CREATE SEQUENCE rollup_generation;
+
 CREATE FUNCTION rollup_mark(p_kind text, p_hours timestamptz[]) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO rollup_dirty (kind, hour)

@@ -195,6 +195,8 @@ async def recompute(conn: Connection, kind: str, hours: list[datetime]) -> None:
         )
         if kind == "pricing":
             await conn.execute(VARIANT_CUSTOMERS, *hour_args(hours), timeout=_LONG)
+    # After the commit: a reader that sees the new generation reads the new rows.
+    await conn.execute("SELECT nextval('rollup_generation')")
 
 
 class RollupJob:

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 from uuid import UUID
 
+import asyncpg
 import msgspec
 
 from quote_service.analytics.rollups import KINDS, hour_args, hour_of
@@ -153,9 +154,15 @@ def _bounds(start: date, to: date) -> tuple[datetime, datetime]:
 _DAY_KEY = "to_char({column}, 'YYYY-MM-DD')"
 
 
+SETTLED_CACHE_SIZE = 256
+
+
 class Analytics:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
+        # Daily-rollup sums of settled days, by query and rollup generation: those rows change only
+        # when the job rewrites rollups, and every rewrite moves the generation on.
+        self._settled: dict[tuple[object, ...], list[asyncpg.Record]] = {}
 
     async def sums(self, kind: str, group: str, lo: datetime, hi: datetime, now: datetime) -> dict[Key, list[Decimal]]:
         """(key, currency) -> summed figures over [lo, hi), from three sources that never overlap:
@@ -183,8 +190,11 @@ class Analytics:
                 )
             ]
             unsettled = sorted({h.astimezone(UTC).date() for h in dirty} | {today})
-            results = list(
-                await conn.fetch(
+            generation = await conn.fetchval("SELECT last_value FROM rollup_generation")
+            cache_key = (kind, dim, by_day, lo, hi, tuple(unsettled), generation)
+            settled = self._settled.get(cache_key)
+            if settled is None:
+                settled = await conn.fetch(
                     f"SELECT {day_key} AS k, currency, {k.sums} FROM {k.daily}"
                     " WHERE dim = $1 AND day >= $2 AND day < $3 AND day <> ALL($4::date[]) GROUP BY 1, 2",
                     dim,
@@ -192,7 +202,10 @@ class Analytics:
                     hi.date(),
                     unsettled,
                 )
-            )
+                if len(self._settled) >= SETTLED_CACHE_SIZE:
+                    self._settled.clear()
+                self._settled[cache_key] = settled
+            results = list(settled)
             results += await conn.fetch(
                 f"SELECT {hour_key} AS k, currency, {k.sums} FROM {k.hourly}"
                 " WHERE dim = $1 AND hour >= $2 AND hour < LEAST($3::timestamptz, $4::timestamptz)"

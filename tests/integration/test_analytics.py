@@ -194,23 +194,25 @@ async def test_a_late_row_lands_in_its_own_hour(pool: asyncpg.Pool) -> None:
     await fixed_data(pool)
     job = RollupJob(pool, clock=lambda: NOW)
     await job.tick()
+    analytics = Analytics(pool)  # one instance throughout: its cache of settled days must not go stale
+
+    async def yesterday_quotes() -> int:
+        days = rows_by_key(await analytics.pricing("day", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+        quotes: int = days["2026-03-09"]["quotes"]
+        return quotes
+
+    assert await yesterday_quotes() == 2  # from the daily rollup (and now cached)
     # A write-behind row of yesterday 18h arrives after that hour was rolled up.
     _late, row = quote_row(at=YESTERDAY + timedelta(minutes=50), customer="z", lines=[("p3", "hats", 1, "10.00", "0")])
     await log_quotes(pool, row)
-    analytics = Analytics(pool)
-    days = rows_by_key(await analytics.pricing("day", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
-    assert days["2026-03-09"]["quotes"] == 3  # exact before the job ran again (the hour is computed live)
+    assert await yesterday_quotes() == 3  # exact before the job ran again (the hour is computed live)
     await job.tick()
     stored = await pool.fetchval(
         "SELECT quotes FROM rollup_pricing_hourly WHERE dim = 'all' AND hour = $1", YESTERDAY.replace(minute=0)
     )
     assert stored == 3
-    assert (
-        await pool.fetchval(
-            "SELECT count(*) FROM rollup_dirty WHERE kind = 'pricing' AND hour < $1", NOW.replace(minute=0)
-        )
-        == 0
-    )
+    assert await pool.fetchval("SELECT count(*) FROM rollup_dirty WHERE hour < $1", NOW.replace(minute=0)) == 0
+    assert await yesterday_quotes() == 3  # settled again, from the rewritten daily rollup, not the cache
 
 
 async def _snapshot(pool: asyncpg.Pool) -> list[list[tuple[Any, ...]]]:
