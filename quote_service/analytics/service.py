@@ -206,14 +206,17 @@ class Analytics:
                     self._settled.clear()
                 self._settled[cache_key] = settled
             results = list(settled)
+            # The hourly rows of unsettled days only: bounds the index scan to those days' span.
+            first = datetime(unsettled[0].year, unsettled[0].month, unsettled[0].day, tzinfo=UTC)
+            last = datetime(unsettled[-1].year, unsettled[-1].month, unsettled[-1].day, tzinfo=UTC)
             results += await conn.fetch(
                 f"SELECT {hour_key} AS k, currency, {k.sums} FROM {k.hourly}"
                 " WHERE dim = $1 AND hour >= $2 AND hour < LEAST($3::timestamptz, $4::timestamptz)"
                 " AND (hour AT TIME ZONE 'UTC')::date = ANY($5::date[]) AND hour <> ALL($6::timestamptz[])"
                 " GROUP BY 1, 2",
                 dim,
-                lo,
-                hi,
+                max(lo, first),
+                min(hi, last + timedelta(days=1)),
                 current,
                 unsettled,
                 dirty,
