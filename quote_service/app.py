@@ -21,6 +21,9 @@ from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace.export import SpanExporter
 from redis.asyncio import Redis
 
+from quote_service.analytics.controller import AnalyticsController, ExperimentController
+from quote_service.analytics.rollups import RollupJob
+from quote_service.analytics.service import Analytics
 from quote_service.auth.controller import AuthController
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
 from quote_service.auth.service import AuthService
@@ -185,6 +188,11 @@ def create_app(
             campaign_scheduler.start()
             stack.push_async_callback(_close_within, "campaign scheduler", campaign_scheduler.stop, None)
             app.state.campaign_scheduler = campaign_scheduler
+            app.state.analytics = Analytics(pool)
+            if settings.rollup_interval > 0:
+                rollups = RollupJob(pool, interval=settings.rollup_interval)
+                rollups.start()
+                stack.push_async_callback(_close_within, "analytics rollups", rollups.stop, None)
             app.state.quotes = QuoteService(
                 settings,
                 config_store=config_store,
@@ -247,6 +255,8 @@ def create_app(
             MarketIntelligenceController,
             RepricingController,
             CampaignController,
+            AnalyticsController,
+            ExperimentController,
             create_quote,
             get_quote,
             dashboard_summary,
@@ -266,6 +276,7 @@ def create_app(
             "purchases": from_state("purchases"),
             "intelligence": from_state("intelligence"),
             "campaigns": from_state("campaigns"),
+            "analytics": from_state("analytics"),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
@@ -295,6 +306,7 @@ def create_app(
             Purchases,
             Intelligence,
             Campaigns,
+            Analytics,
         ],
         debug=False,
     )

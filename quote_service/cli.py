@@ -1,4 +1,5 @@
-"""The `quote-service` command: serve, migrate, create-user, create-api-key, seed-demo."""
+"""The `quote-service` command: serve, migrate, create-user, create-api-key, seed-demo, generate-data,
+rebuild-rollups."""
 
 from __future__ import annotations
 
@@ -223,6 +224,40 @@ def _print_pages(base: str, *, demo_accounts: bool) -> None:
     print(f"store:     {base}/store{shopper}", flush=True)
 
 
+def cmd_generate_data(settings: Settings, args: argparse.Namespace) -> int:
+    """Write a reproducible history (COPY), then rebuild the analytics rollups over it."""
+    from quote_service.analytics.generate import generate
+
+    for name in ("products", "days", "quotes_per_day"):
+        if getattr(args, name) < 1:
+            print(f"quote-service: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
+            return 2
+
+    async def work(pool: Pool) -> object:
+        return await generate(
+            pool, products=args.products, days=args.days, quotes_per_day=args.quotes_per_day, seed=args.seed,
+            now=utcnow(), progress=not args.quiet,
+            on_rollups=lambda: print("rebuilding the analytics rollups ...", file=sys.stderr, flush=True),
+        )  # fmt: skip
+
+    try:
+        summary = _with_pool(settings, work)
+    except ValueError as exc:
+        print(f"quote-service: {exc}", file=sys.stderr)
+        return 1
+    print(f"generated: {summary}")
+    return 0
+
+
+def cmd_rebuild_rollups(settings: Settings, _: argparse.Namespace) -> int:
+    """Recompute every analytics rollup from the raw quote log and orders."""
+    from quote_service.analytics.rollups import rebuild
+
+    hours = _with_pool(settings, lambda pool: rebuild(pool, now=utcnow()))
+    print(f"rollups rebuilt: {hours} (kind, hour) pairs")
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     with _metrics_directory(args.workers):  # first: before anything imports prometheus_client
         applied = _migrate(settings)
@@ -411,6 +446,16 @@ def build_parser() -> argparse.ArgumentParser:
     psql = sub.add_parser("psql", help="open psql on the service's database (extra arguments go to psql)")
     psql.add_argument("psql_args", nargs=argparse.REMAINDER, help="e.g. -c 'SELECT count(*) FROM quote_log'")
     psql.set_defaults(handler=cmd_psql)
+    gen = sub.add_parser("generate-data", help="write a reproducible history of quotes, orders and sales (COPY)")
+    gen.add_argument("--products", type=int, default=1000)
+    gen.add_argument("--days", type=int, default=30)
+    gen.add_argument("--quotes-per-day", type=int, default=10_000)
+    gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument("--quiet", action="store_true", help="no progress bar")
+    gen.set_defaults(handler=cmd_generate_data)
+    sub.add_parser("rebuild-rollups", help="recompute the analytics rollups from the raw tables").set_defaults(
+        handler=cmd_rebuild_rollups
+    )
     return parser
 
 

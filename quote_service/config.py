@@ -111,6 +111,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     campaign_scheduler_interval: float = 1.0
     """CAMPAIGN_SCHEDULER_INTERVAL: seconds between the campaign scheduler's passes (each
     campaign moves once per hour of its own; a pass only finds the hours that are due)."""
+    rollup_interval: float = 5.0
+    """ROLLUP_INTERVAL: seconds between the analytics rollup job's passes; 0 turns the job off in
+    this process (reports stay exact: hours not rolled up yet are computed live)."""
 
     @property
     def is_production(self) -> bool:
@@ -188,6 +191,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for name, number in positive.items():
             if number <= 0:
                 raise ConfigError(f"{name} must be positive")
+        if self.rollup_interval < 0:
+            raise ConfigError("ROLLUP_INTERVAL must be 0 (off) or positive")
         if self.login_concurrency < 0:
             raise ConfigError("LOGIN_CONCURRENCY must be 0 (one per CPU) or positive")
         if not 0 <= self.db_pool_min_size <= self.db_pool_max_size:

@@ -36,6 +36,15 @@ class VariantIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """Validated against the flag's type, like `value`."""
 
 
+class GuardrailIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Roll a losing variant back automatically (experiments)."""
+
+    max_drop_percent: Annotated[float, msgspec.Meta(gt=0, le=100)]
+    """Relative drop of a variant's conversion below the control's that triggers a rollback, in %."""
+    min_exposures: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
+    """Quotes a variant needs before it can be judged."""
+
+
 class RolloutIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Who gets the flag's value; every part is optional."""
 
@@ -48,6 +57,8 @@ class RolloutIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     end_at: Instant | None = None
     """Exclusive: the flag serves its value in [start_at, end_at)."""
     variants: Annotated[list[VariantIn], msgspec.Meta(max_length=100)] | None = None
+    guardrail: GuardrailIn | None = None
+    """Only with variants: the experiment's automatic rollback."""
 
 
 class FeatureFlagCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -15,7 +15,7 @@ from quote_service.errors import FieldError, NotFound, ValidationFailed
 from quote_service.flags import repository
 from quote_service.flags.schemas import FeatureFlag, FeatureFlagCreate, FeatureFlagUpdate, RolloutIn
 from quote_service.pricing import flags as engine
-from quote_service.pricing.flags import EvaluationContext, FlagEvaluation, FlagType, Rollout, Variant
+from quote_service.pricing.flags import EvaluationContext, FlagEvaluation, FlagType, Guardrail, Rollout, Variant
 
 _KEY = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -140,6 +140,13 @@ def _check_rollout(flag_type: FlagType, rollout: RolloutIn | None, errors: list[
         variants.append(Variant(key=variant.key, weight=variant.weight, value=value))
     if variants and sum(variant.weight for variant in variants) <= 0:
         errors.append(FieldError("rollout.variants", "weights must add up to more than 0"))
+    guardrail = None
+    if rollout.guardrail is not None:
+        if len(variants) < 2:
+            errors.append(FieldError("rollout.guardrail", "needs at least two variants (a control and another)"))
+        guardrail = Guardrail(
+            max_drop_percent=rollout.guardrail.max_drop_percent, min_exposures=rollout.guardrail.min_exposures
+        )
     return Rollout(
         percentage=_plain(percentage) if percentage is not None and percentage.is_finite() else percentage,
         user_segments=tuple(rollout.user_segments or ()),
@@ -147,6 +154,7 @@ def _check_rollout(flag_type: FlagType, rollout: RolloutIn | None, errors: list[
         start_at=_utc(rollout.start_at),
         end_at=_utc(rollout.end_at),
         variants=tuple(variants),
+        guardrail=guardrail,
     )
 
 

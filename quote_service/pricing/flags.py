@@ -36,6 +36,15 @@ VARIANT_SEED = 86028157
 _HUNDRED = Decimal(100)
 
 
+class Guardrail(msgspec.Struct, frozen=True, kw_only=True):
+    """An experiment's automatic rollback (docs/experiments.md): a variant with at least
+    `min_exposures` quotes converting worse than the control by more than `max_drop_percent`
+    (relative), significantly by a sequential test, is rolled back."""
+
+    max_drop_percent: float
+    min_exposures: int
+
+
 class Variant(msgspec.Struct, frozen=True, kw_only=True):
     """One arm of an experiment; `weight` is relative to the sum of all weights."""
 
@@ -53,6 +62,7 @@ class Rollout(msgspec.Struct, frozen=True, kw_only=True):
     start_at: datetime | None = None
     end_at: datetime | None = None
     variants: tuple[Variant, ...] = ()
+    guardrail: Guardrail | None = None
 
 
 class FeatureFlag(msgspec.Struct, frozen=True, kw_only=True):

@@ -91,6 +91,7 @@ async def test_create_answers_201_with_the_stored_flag(client: Client, admin: Ca
             "start_at": "2025-01-01T00:00:00Z",
             "end_at": "2030-01-01T00:00:00Z",
             "variants": [],
+            "guardrail": None,
         },
         "created_by": "admin",
         "updated_by": "admin",

@@ -1,0 +1,1 @@
+"""Analytics: rollups, reports, experiment statistics."""

@@ -1,0 +1,307 @@
+"""Hourly rollups of the quote log and of orders, kept current in the background.
+
+Triggers (migration 0016) mark every hour a write touches in `rollup_dirty`. The job
+(`RollupJob.tick`, every few seconds in every process, one process at a time thanks to an
+advisory lock) recomputes each marked hour that has closed, from the raw rows, and removes
+its mark only if no write bumped it meanwhile. Readers (`analytics.service`) read rollup
+rows for clean closed hours and compute the others (marked hours, the current hour) live with
+the very same SQL, so an answer is exact whether or not the job has caught up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+import structlog
+
+from quote_service.clock import utcnow
+from quote_service.db.pool import Connection, Pool
+
+log = structlog.get_logger("quote_service.analytics")
+
+HOUR = timedelta(hours=1)
+# Any 64-bit constant of our own: the one job that may recompute at a time.
+_LOCK_KEY = 0x51_0A_7E_C0_11_0B_00_01
+_LONG = 3600.0  # client-side timeout of a recompute (the server's statement_timeout is lifted too)
+
+# $1: the hours (timestamptz[]), $2/$3: their lowest start and highest end (for the index).
+# quote_log's lines are [product_id, category_id, seller_id, quantity, unit_price, line_subtotal,
+# discount, price_source], its applied_rules [rule_id, type, version, amount] (migration 0015).
+PRICING_ROWS = """
+WITH q AS (
+    SELECT ql.quote_id, ql.customer_id, ql.currency, ql.lines, ql.applied_rules, ql.experiments,
+           date_trunc('hour', ql.created_at, 'UTC') AS hour,
+           o.id IS NOT NULL AS ordered,
+           COALESCE(o.subtotal - o.discount_amount, 0) AS revenue,
+           COALESCE(o.discount_amount, 0) AS discount
+    FROM quote_log ql LEFT JOIN orders o ON o.quote_id = ql.quote_id
+    WHERE ql.created_at >= $2 AND ql.created_at < $3
+      AND date_trunc('hour', ql.created_at, 'UTC') = ANY($1::timestamptz[])
+), lines AS (
+    SELECT q.hour, q.currency, q.quote_id, q.ordered,
+           l->>0 AS product_id, COALESCE(l->>1, '') AS category_id,
+           (l->>5)::numeric AS sub, (l->>6)::numeric AS disc
+    FROM q, jsonb_array_elements(q.lines) l
+), rules AS (
+    SELECT q.hour, q.currency, q.quote_id, q.ordered, q.revenue, q.discount,
+           COALESCE(r->>0, r->>1) AS key, sum((r->>3)::numeric) AS amount
+    FROM q, jsonb_array_elements(q.applied_rules) r
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+), variants AS (
+    SELECT q.hour, q.currency, q.ordered, q.revenue, q.discount, e.key || ':' || e.value AS key
+    FROM q, jsonb_each_text(q.experiments) e
+)
+SELECT hour, 'all' AS dim, '' AS key, currency, count(*) AS quotes,
+       count(*) FILTER (WHERE ordered) AS orders, sum(revenue) AS revenue, sum(discount) AS discount,
+       0::numeric AS rule_amount
+FROM q GROUP BY hour, currency
+UNION ALL
+SELECT hour, 'product', product_id, currency, count(DISTINCT quote_id),
+       count(DISTINCT quote_id) FILTER (WHERE ordered),
+       COALESCE(sum(sub - disc) FILTER (WHERE ordered), 0), COALESCE(sum(disc) FILTER (WHERE ordered), 0), 0
+FROM lines GROUP BY hour, product_id, currency
+UNION ALL
+SELECT hour, 'category', category_id, currency, count(DISTINCT quote_id),
+       count(DISTINCT quote_id) FILTER (WHERE ordered),
+       COALESCE(sum(sub - disc) FILTER (WHERE ordered), 0), COALESCE(sum(disc) FILTER (WHERE ordered), 0), 0
+FROM lines GROUP BY hour, category_id, currency
+UNION ALL
+SELECT hour, 'rule', key, currency, count(*), count(*) FILTER (WHERE ordered),
+       COALESCE(sum(revenue) FILTER (WHERE ordered), 0), COALESCE(sum(discount) FILTER (WHERE ordered), 0),
+       sum(amount)
+FROM rules GROUP BY hour, key, currency
+UNION ALL
+SELECT hour, 'variant', key, currency, count(*), count(*) FILTER (WHERE ordered),
+       COALESCE(sum(revenue) FILTER (WHERE ordered), 0), COALESCE(sum(discount) FILTER (WHERE ordered), 0), 0
+FROM variants GROUP BY hour, key, currency
+"""
+
+VARIANT_CUSTOMERS = """
+INSERT INTO rollup_variant_customers (flag_key, variant, customer_id)
+SELECT DISTINCT e.key, e.value, ql.customer_id
+FROM quote_log ql, jsonb_each_text(ql.experiments) e
+WHERE ql.created_at >= $2 AND ql.created_at < $3
+  AND date_trunc('hour', ql.created_at, 'UTC') = ANY($1::timestamptz[])
+ON CONFLICT DO NOTHING
+"""
+
+COMMISSION_ROWS = """
+WITH o AS (
+    SELECT id, currency, date_trunc('hour', created_at, 'UTC') AS hour, seller_commission,
+           category_commission, logistics_commission, total_commission
+    FROM orders
+    WHERE created_at >= $2 AND created_at < $3
+      AND date_trunc('hour', created_at, 'UTC') = ANY($1::timestamptz[])
+), parts AS (
+    SELECT o.hour, o.currency, c.order_id, c.dimension, c.amount, c.product_id, c.rate_id
+    FROM o JOIN order_commissions c ON c.order_id = o.id
+), line AS (
+    SELECT DISTINCT ON (l.order_id, l.product_id) l.order_id, l.product_id, l.seller_id, l.category_id
+    FROM o JOIN order_lines l ON l.order_id = o.id
+    ORDER BY l.order_id, l.product_id, l.position
+), attributed AS (
+    SELECT p.*, COALESCE(l.seller_id, '') AS seller_id, COALESCE(l.category_id, '') AS category_id
+    FROM parts p LEFT JOIN line l ON l.order_id = p.order_id AND l.product_id = p.product_id
+), provider AS (
+    SELECT p.order_id, max(cr.logistics_provider) AS provider
+    FROM parts p JOIN commission_rates cr ON cr.id = p.rate_id
+    WHERE p.dimension = 'logistics' GROUP BY p.order_id
+)
+SELECT hour, 'all' AS dim, '' AS key, currency, count(*) AS orders, sum(seller_commission) AS seller_commission,
+       sum(category_commission) AS category_commission, sum(logistics_commission) AS logistics_commission,
+       sum(total_commission) AS total_commission
+FROM o GROUP BY hour, currency
+UNION ALL
+SELECT hour, 'seller', seller_id, currency, count(DISTINCT order_id),
+       COALESCE(sum(amount) FILTER (WHERE dimension = 'seller'), 0),
+       COALESCE(sum(amount) FILTER (WHERE dimension = 'category'), 0),
+       COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount)
+FROM attributed GROUP BY hour, seller_id, currency
+UNION ALL
+SELECT hour, 'category', category_id, currency, count(DISTINCT order_id),
+       COALESCE(sum(amount) FILTER (WHERE dimension = 'seller'), 0),
+       COALESCE(sum(amount) FILTER (WHERE dimension = 'category'), 0),
+       COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount)
+FROM attributed GROUP BY hour, category_id, currency
+UNION ALL
+SELECT o.hour, 'logistics_provider', COALESCE(pv.provider, ''), o.currency, count(*), sum(seller_commission),
+       sum(category_commission), sum(logistics_commission), sum(total_commission)
+FROM o LEFT JOIN provider pv ON pv.order_id = o.id GROUP BY o.hour, COALESCE(pv.provider, ''), o.currency
+"""
+
+PRICING_FIGURES = ("quotes", "orders", "revenue", "discount", "rule_amount")
+COMMISSION_FIGURES = ("orders", "seller_commission", "category_commission", "logistics_commission", "total_commission")
+
+
+class Kind:
+    """One family of rollups: its hourly and daily tables, its figures, the SQL of its rows."""
+
+    def __init__(self, name: str, figures: tuple[str, ...], rows_sql: str) -> None:
+        self.name = name
+        self.hourly = f"rollup_{name}_hourly"
+        self.daily = f"rollup_{name}_daily"
+        self.figures = figures
+        self.rows_sql = rows_sql
+        self.sums = ", ".join(f"sum({f})" for f in figures)
+
+
+KINDS = {
+    "pricing": Kind("pricing", PRICING_FIGURES, PRICING_ROWS),
+    "commission": Kind("commission", COMMISSION_FIGURES, COMMISSION_ROWS),
+}
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def hour_args(hours: list[datetime]) -> tuple[list[datetime], datetime, datetime]:
+    """The SQL's $1..$3 for a set of hours."""
+    return hours, min(hours), max(hours) + HOUR
+
+
+async def recompute(conn: Connection, kind: str, hours: list[datetime]) -> None:
+    """Replace the rollup rows of `hours`, and of their days, by what the raw rows say now (one
+    transaction)."""
+    k = KINDS[kind]
+    days = sorted({h.astimezone(UTC).date() for h in hours})
+    figures = ", ".join(k.figures)
+    async with conn.transaction():
+        await conn.execute("SET LOCAL statement_timeout = 0")
+        await conn.execute(f"DELETE FROM {k.hourly} WHERE hour = ANY($1::timestamptz[])", hours, timeout=_LONG)
+        await conn.execute(
+            f"INSERT INTO {k.hourly} (hour, dim, key, currency, {figures}) {k.rows_sql}",
+            *hour_args(hours),
+            timeout=_LONG,
+        )
+        await conn.execute(f"DELETE FROM {k.daily} WHERE day = ANY($1::date[])", days, timeout=_LONG)
+        await conn.execute(
+            f"INSERT INTO {k.daily} (day, dim, key, currency, {figures})"
+            f" SELECT (hour AT TIME ZONE 'UTC')::date, dim, key, currency, {k.sums} FROM {k.hourly}"
+            " WHERE hour >= $2 AND hour < $3 AND (hour AT TIME ZONE 'UTC')::date = ANY($1::date[])"
+            " GROUP BY 1, 2, 3, 4",
+            days,
+            _midnight(days[0]),
+            _midnight(days[-1]) + timedelta(days=1),
+            timeout=_LONG,
+        )
+        if kind == "pricing":
+            await conn.execute(VARIANT_CUSTOMERS, *hour_args(hours), timeout=_LONG)
+    # After the commit: a reader that sees the new generation reads the new rows.
+    await conn.execute("SELECT nextval('rollup_generation')")
+
+
+class RollupJob:
+    """Recomputes closed dirty hours; `tick` is one pass (tests call it with their own clock)."""
+
+    def __init__(
+        self, pool: Pool, *, interval: float = 5.0, batch: int = 24, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.pool = pool
+        self.interval = interval
+        self.batch = batch
+        self.clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def tick(self) -> int:
+        """One pass: how many (kind, hour) marks it cleared; 0 when another process holds the lock."""
+        current = hour_of(self.clock())
+        cleared = 0
+        async with self.pool.acquire() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK_KEY):
+                return 0
+            try:
+                marks = await conn.fetch(
+                    "SELECT kind, hour, version FROM rollup_dirty WHERE hour < $1 ORDER BY hour LIMIT $2",
+                    current,
+                    self.batch,
+                )
+                for mark in marks:
+                    await recompute(conn, mark["kind"], [mark["hour"]])
+                    status = await conn.execute(
+                        "DELETE FROM rollup_dirty WHERE kind = $1 AND hour = $2 AND version = $3",
+                        mark["kind"],
+                        mark["hour"],
+                        mark["version"],
+                    )
+                    cleared += status == "DELETE 1"
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+        return cleared
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="analytics-rollups")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval * random.uniform(0.8, 1.2))  # noqa: S311 - not security
+            try:
+                while await self.tick() >= self.batch:  # catching up: no pause between batches
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("rollup_tick_failed", exc_info=True)
+
+
+async def rebuild(pool: Pool, *, now: datetime) -> int:
+    """Recompute every rollup from the raw tables (`quote-service rebuild-rollups`); hours rebuilt."""
+    current = hour_of(now)
+    total = 0
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+        try:
+            async with conn.transaction():
+                await conn.execute("SET LOCAL statement_timeout = 0")
+                await conn.execute(
+                    "TRUNCATE rollup_pricing_hourly, rollup_commission_hourly, rollup_pricing_daily,"
+                    " rollup_commission_daily, rollup_variant_customers",
+                    timeout=_LONG,
+                )
+                for kind, source in (("pricing", "quote_log"), ("commission", "orders")):
+                    await conn.execute(
+                        f"SELECT rollup_mark($1, ARRAY(SELECT DISTINCT date_trunc('hour', created_at, 'UTC')"
+                        f" FROM {source}))",
+                        kind,
+                        timeout=_LONG,
+                    )
+            for kind in KINDS:
+                marks = await conn.fetch(
+                    "SELECT hour, version FROM rollup_dirty WHERE kind = $1 AND hour < $2 ORDER BY hour", kind, current
+                )
+                for start in range(0, len(marks), 168):  # a week per statement
+                    chunk = marks[start : start + 168]
+                    await recompute(conn, kind, [m["hour"] for m in chunk])
+                    # A mark bumped meanwhile stays, for the job.
+                    await conn.execute(
+                        "DELETE FROM rollup_dirty d USING unnest($2::timestamptz[], $3::bigint[]) AS m(hour, version)"
+                        " WHERE d.kind = $1 AND d.hour = m.hour AND d.version = m.version",
+                        kind,
+                        [m["hour"] for m in chunk],
+                        [m["version"] for m in chunk],
+                    )
+                total += len(marks)
+            await conn.execute(
+                "ANALYZE rollup_pricing_hourly, rollup_commission_hourly,"
+                " rollup_pricing_daily, rollup_commission_daily",
+                timeout=_LONG,
+            )
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+    return total

@@ -1,0 +1,105 @@
+"""Experiment statistics: pure functions, standard library only (docs/experiments.md).
+
+Conversion of a variant is compared with the control's:
+- `two_proportion_test`: the fixed-horizon two-sided z-test (pooled standard error), shown
+  for display;
+- `difference_ci95`: the 95 % interval of the difference in conversion (unpooled, Wald);
+- `msprt`: the mixture sequential probability ratio test (normal mixing distribution on the
+  difference), which stays valid however often it is looked at — what the guardrail uses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+Z95 = 1.959963984540054  # the 97.5 % quantile of the standard normal
+
+
+@dataclass(frozen=True)
+class ZTest:
+    z: float
+    p_value: float
+
+
+def two_proportion_test(control_hits: int, control_n: int, variant_hits: int, variant_n: int) -> ZTest | None:
+    """Two-sided pooled z-test of variant vs control conversion; None without data on a side or
+    when both convert at 0 % or 100 % (no variance)."""
+    if control_n <= 0 or variant_n <= 0:
+        return None
+    pooled = (control_hits + variant_hits) / (control_n + variant_n)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / control_n + 1 / variant_n))
+    if se == 0:
+        return None
+    z = (variant_hits / variant_n - control_hits / control_n) / se
+    return ZTest(z=z, p_value=math.erfc(abs(z) / math.sqrt(2)))
+
+
+def difference_ci95(control_hits: int, control_n: int, variant_hits: int, variant_n: int) -> tuple[float, float] | None:
+    """95 % interval of (variant - control) conversion, as fractions; None without data."""
+    if control_n <= 0 or variant_n <= 0:
+        return None
+    p1, p2 = control_hits / control_n, variant_hits / variant_n
+    half = Z95 * math.sqrt(p1 * (1 - p1) / control_n + p2 * (1 - p2) / variant_n)
+    return (p2 - p1 - half, p2 - p1 + half)
+
+
+def lift_percent(control_rate: float, variant_rate: float) -> float | None:
+    """Relative change of the variant's rate against the control's, in %; None when control is 0."""
+    if control_rate == 0:
+        return None
+    return (variant_rate - control_rate) / control_rate * 100
+
+
+@dataclass(frozen=True)
+class Sequential:
+    likelihood_ratio: float
+    p_value: float
+    """Always-valid p-value of this look: min(1, 1 / likelihood ratio)."""
+    difference: float
+
+
+def msprt(
+    control_hits: int, control_n: int, variant_hits: int, variant_n: int, *, tau: float = 0.05
+) -> Sequential | None:
+    """Mixture SPRT of H0 "same conversion" with a N(0, tau²) mixture over the difference
+    (Johari, Pekelis, Walsh: "Always valid inference"), on the normal approximation:
+
+        Λ = sqrt(V / (V + tau²)) · exp(tau² · d² / (2 · V · (V + tau²)))
+
+    with d the observed difference and V its variance. Rejecting when Λ >= 1/alpha keeps the
+    false-alarm rate below alpha however many times the test is repeated as data arrives.
+    None without data or variance."""
+    if control_n <= 0 or variant_n <= 0:
+        return None
+    p1, p2 = control_hits / control_n, variant_hits / variant_n
+    variance = p1 * (1 - p1) / control_n + p2 * (1 - p2) / variant_n
+    if variance == 0:
+        return None
+    d = p2 - p1
+    t2 = tau * tau
+    exponent = t2 * d * d / (2 * variance * (variance + t2))
+    log_ratio = 0.5 * math.log(variance / (variance + t2)) + exponent
+    ratio = math.exp(min(log_ratio, 700.0))
+    return Sequential(likelihood_ratio=ratio, p_value=min(1.0, 1 / ratio), difference=d)
+
+
+def should_roll_back(
+    control_hits: int,
+    control_n: int,
+    variant_hits: int,
+    variant_n: int,
+    *,
+    max_drop_percent: float,
+    min_exposures: int,
+    alpha: float = 0.05,
+) -> bool:
+    """The guardrail: the variant has enough exposures, converts worse than the control by more
+    than `max_drop_percent` (relative), and the sequential test rejects "no difference"."""
+    if variant_n < min_exposures or control_n <= 0 or control_hits <= 0:
+        return False
+    lift = lift_percent(control_hits / control_n, variant_hits / variant_n)
+    if lift is None or -lift <= max_drop_percent:
+        return False
+    test = msprt(control_hits, control_n, variant_hits, variant_n)
+    return test is not None and test.difference < 0 and test.p_value < alpha

@@ -1,0 +1,63 @@
+"""Experiment statistics against values computed by hand (docs/experiments.md).
+
+Control 100/1000 (10 %), variant 70/1000 (7 %):
+- pooled p = 170/2000 = 0.085; se = sqrt(0.085 x 0.915 x (1/1000 + 1/1000)) = 0.0124720;
+  z = (0.07 - 0.10) / se = -2.40539; p = 2 (1 - Phi(2.40539)) = 0.016155;
+- V = 0.1 x 0.9 / 1000 + 0.07 x 0.93 / 1000 = 0.0001551; 1.96 sqrt(V) = 0.024409:
+  CI = [-0.054409, -0.005591];
+- mSPRT, tau = 0.05: sqrt(V / (V + 0.0025)) = 0.241695; exponent = 0.0025 x 0.0009 /
+  (2 V (V + 0.0025)) = 2.731894; ratio = 0.241695 x e^2.731894 = 3.71280; p = 1 / 3.7128 = 0.26934.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from quote_service.analytics.stats import (
+    difference_ci95,
+    lift_percent,
+    msprt,
+    should_roll_back,
+    two_proportion_test,
+)
+
+
+def test_two_proportion_z_test() -> None:
+    test = two_proportion_test(100, 1000, 70, 1000)
+    assert test is not None
+    assert test.z == pytest.approx(-2.40539, abs=1e-5)
+    assert test.p_value == pytest.approx(0.016155, abs=1e-6)
+    assert two_proportion_test(0, 0, 1, 10) is None
+    assert two_proportion_test(0, 10, 0, 10) is None  # no variance
+
+
+def test_confidence_interval_of_the_difference() -> None:
+    low, high = difference_ci95(100, 1000, 70, 1000) or (0, 0)
+    assert low == pytest.approx(-0.054409, abs=1e-6)
+    assert high == pytest.approx(-0.005591, abs=1e-6)
+
+
+def test_lift() -> None:
+    assert lift_percent(0.10, 0.07) == pytest.approx(-30.0)
+    assert lift_percent(0.0, 0.07) is None
+
+
+def test_msprt_by_hand_and_stricter_than_the_fixed_horizon_p_value() -> None:
+    test = msprt(100, 1000, 70, 1000)
+    assert test is not None
+    assert test.likelihood_ratio == pytest.approx(3.71280, abs=1e-4)
+    assert test.p_value == pytest.approx(0.26934, abs=1e-4)
+    # The same rates with 10x the data: the evidence is overwhelming.
+    big = msprt(1000, 10000, 700, 10000)
+    assert big is not None
+    assert big.p_value < 1e-6
+
+
+def test_guardrail_rolls_back_only_when_every_condition_holds() -> None:
+    rule = {"max_drop_percent": 10.0, "min_exposures": 5000}
+    assert should_roll_back(1000, 10000, 700, 10000, **rule)  # -30 %, significant, enough exposures
+    assert not should_roll_back(1000, 10000, 700, 4999, **rule)  # below min_exposures
+    assert not should_roll_back(1000, 10000, 700, 10000, max_drop_percent=35.0, min_exposures=5000)  # drop too small
+    # -30 % with 1000 exposures each: fixed-horizon p = 0.016, but the sequential p = 0.27 >= 0.05.
+    assert not should_roll_back(100, 1000, 70, 1000, max_drop_percent=10.0, min_exposures=1000)
+    assert not should_roll_back(1000, 10000, 1300, 10000, **rule)  # better, not worse
