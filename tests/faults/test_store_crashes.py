@@ -67,11 +67,19 @@ async def test_postgres_crash_costs_orders_only_for_the_outage(
                     quotes.append(await timed_request(http, "POST", QUOTE, json=body, headers=data.service_key))
 
             async def ordering() -> None:
+                # As a checkout system does: a 503 is retried with the same quote and Idempotency-Key
+                # (sooner than Retry-After, to see the moment orders work again), so the quotes last
+                # through the outage however fast the 503s come back.
                 while not stop.is_set() and quotes_for_orders:
                     key = uuid.uuid4().hex
                     headers = {**data.shopper, "Idempotency-Key": key}
                     body = {"quote_id": quotes_for_orders.pop()}
-                    orders.append((await timed_request(http, "POST", ORDERS, json=body, headers=headers), key))
+                    while True:
+                        outcome = await timed_request(http, "POST", ORDERS, json=body, headers=headers)
+                        orders.append((outcome, key))
+                        if outcome.status != 503 or stop.is_set():
+                            break
+                        await asyncio.sleep(0.1)
                     await asyncio.sleep(0.02)
 
             load = [asyncio.create_task(quoting(w)) for w in range(4)]
