@@ -3,17 +3,19 @@
 --
 -- A rollup hour is always RECOMPUTED from the raw rows, never incremented: recomputing is
 -- idempotent, so a late write-behind row, a retried batch or a rebuild cannot count anything
--- twice. What needs recomputing is recorded by triggers in `rollup_dirty` (one row per kind and
--- hour, its `version` bumped by every write that touches the hour); the background job
--- recomputes a dirty hour and deletes its mark only if the version is still the one it read,
--- so a row committed while the hour was being recomputed leaves the mark for the next pass.
+-- twice. What needs recomputing is recorded by triggers in `rollup_dirty`: every write that
+-- touches an hour APPENDS a mark (kind, hour) with a growing id — never an upsert of one row per
+-- hour, which would make every order and every quote-log batch of the hour queue on that row's
+-- lock until its transaction commits. The background job recomputes a dirty hour and deletes
+-- only the marks up to the highest id it read, so a row committed while the hour was being
+-- recomputed leaves a mark for the next pass.
 
 CREATE TABLE rollup_dirty (
+    id      bigserial PRIMARY KEY,
     kind    text NOT NULL CHECK (kind IN ('pricing', 'commission')),
-    hour    timestamptz NOT NULL,
-    version bigint NOT NULL DEFAULT 1,
-    PRIMARY KEY (kind, hour)
+    hour    timestamptz NOT NULL
 );
+CREATE INDEX rollup_dirty_kind_hour ON rollup_dirty (kind, hour);
 
 -- Quotes of the hour (by the quote's created_at) and what became of them: `orders` counts the
 -- quotes of the hour that were ordered (a cohort: conversion = orders / quotes of one period).
@@ -92,8 +94,7 @@ CREATE SEQUENCE rollup_generation;
 CREATE FUNCTION rollup_mark(p_kind text, p_hours timestamptz[]) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO rollup_dirty (kind, hour)
-    SELECT p_kind, h FROM (SELECT DISTINCT unnest(p_hours) AS h) hours ORDER BY h
-    ON CONFLICT (kind, hour) DO UPDATE SET version = rollup_dirty.version + 1
+    SELECT p_kind, h FROM (SELECT DISTINCT unnest(p_hours) AS h) hours
 $$;
 
 CREATE FUNCTION rollup_mark_quotes() RETURNS trigger

@@ -3,9 +3,10 @@
 Triggers (migration 0016) mark every hour a write touches in `rollup_dirty`. The job
 (`RollupJob.tick`, every few seconds in every process, one process at a time thanks to an
 advisory lock) recomputes each marked hour that has closed, from the raw rows, and removes
-its mark only if no write bumped it meanwhile. Readers (`analytics.service`) read rollup
-rows for clean closed hours and compute the others (marked hours, the current hour) live with
-the very same SQL, so an answer is exact whether or not the job has caught up.
+its marks only up to the newest one it read (a write meanwhile leaves a newer mark). Readers
+(`analytics.service`) read rollup rows for clean closed hours and compute the others (marked
+hours, the current hour) live with the very same SQL, so an answer is exact whether or not the
+job has caught up.
 """
 
 from __future__ import annotations
@@ -220,19 +221,20 @@ class RollupJob:
                 return 0
             try:
                 marks = await conn.fetch(
-                    "SELECT kind, hour, version FROM rollup_dirty WHERE hour < $1 ORDER BY hour LIMIT $2",
+                    "SELECT kind, hour, max(id) AS version FROM rollup_dirty WHERE hour < $1"
+                    " GROUP BY kind, hour ORDER BY hour LIMIT $2",
                     current,
                     self.batch,
                 )
                 for mark in marks:
                     await recompute(conn, mark["kind"], [mark["hour"]])
                     status = await conn.execute(
-                        "DELETE FROM rollup_dirty WHERE kind = $1 AND hour = $2 AND version = $3",
+                        "DELETE FROM rollup_dirty WHERE kind = $1 AND hour = $2 AND id <= $3",
                         mark["kind"],
                         mark["hour"],
                         mark["version"],
                     )
-                    cleared += status == "DELETE 1"
+                    cleared += status != "DELETE 0"
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
         return cleared
@@ -283,15 +285,18 @@ async def rebuild(pool: Pool, *, now: datetime) -> int:
                     )
             for kind in KINDS:
                 marks = await conn.fetch(
-                    "SELECT hour, version FROM rollup_dirty WHERE kind = $1 AND hour < $2 ORDER BY hour", kind, current
+                    "SELECT hour, max(id) AS version FROM rollup_dirty WHERE kind = $1 AND hour < $2"
+                    " GROUP BY hour ORDER BY hour",
+                    kind,
+                    current,
                 )
                 for start in range(0, len(marks), 168):  # a week per statement
                     chunk = marks[start : start + 168]
                     await recompute(conn, kind, [m["hour"] for m in chunk])
-                    # A mark bumped meanwhile stays, for the job.
+                    # A mark added meanwhile stays, for the job.
                     await conn.execute(
                         "DELETE FROM rollup_dirty d USING unnest($2::timestamptz[], $3::bigint[]) AS m(hour, version)"
-                        " WHERE d.kind = $1 AND d.hour = m.hour AND d.version = m.version",
+                        " WHERE d.kind = $1 AND d.hour = m.hour AND d.id <= m.version",
                         kind,
                         [m["hour"] for m in chunk],
                         [m["version"] for m in chunk],

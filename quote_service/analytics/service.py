@@ -181,7 +181,7 @@ class Analytics:
             dirty = [
                 r["hour"]
                 for r in await conn.fetch(
-                    "SELECT hour FROM rollup_dirty WHERE kind = $1 AND hour >= $2"
+                    "SELECT DISTINCT hour FROM rollup_dirty WHERE kind = $1 AND hour >= $2"
                     " AND hour < LEAST($3::timestamptz, $4::timestamptz)",
                     kind,
                     lo,

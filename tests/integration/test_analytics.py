@@ -258,6 +258,22 @@ async def test_incremental_rollups_equal_a_rebuild_under_concurrent_writes(pool:
     assert await _snapshot(pool) == incremental
 
 
+async def test_writes_of_one_hour_never_wait_for_each_other_to_mark_it(pool: asyncpg.Pool) -> None:
+    # Every order and quote-log batch marks its hour dirty in its own transaction: an upsert of one
+    # row per hour made the second writer of the hour wait for the first one's commit (orders got
+    # 503 on lock timeouts under load).
+    hour = NOW.replace(minute=0, second=0, microsecond=0)
+    async with pool.acquire() as first, pool.acquire() as second, first.transaction():
+        await first.execute("SELECT rollup_mark('commission', ARRAY[$1::timestamptz])", hour)
+        async with second.transaction():
+            await second.execute("SET LOCAL lock_timeout = '200ms'")
+            await second.execute("SELECT rollup_mark('commission', ARRAY[$1::timestamptz])", hour)
+
+    job = RollupJob(pool, interval=60, clock=lambda: hour + timedelta(hours=1))
+    assert await job.tick() == 1  # both marks of the hour cleared in one pass
+    assert await pool.fetchval("SELECT count(*) FROM rollup_dirty") == 0
+
+
 async def test_generate_data_is_reproducible(make_database: Any) -> None:
     from quote_service.analytics.generate import generate
     from quote_service.db.migrate import apply_migrations
