@@ -32,9 +32,9 @@ UUID_PATTERN = "^[0-9a-fA-F-]{36}$"
 
 _COUNT_QUOTES = f"""
 INSERT INTO product_demand_hourly (product_id, hour, quotes)
-SELECT (item ->> 'product_id')::uuid, date_trunc('hour', q.created_at), count(DISTINCT q.quote_id)
-FROM quote_log q CROSS JOIN LATERAL jsonb_array_elements(q.payload -> 'items') item
-WHERE q.created_at > $1 AND q.created_at <= $2 AND item ->> 'product_id' ~ '{UUID_PATTERN}'
+SELECT (line ->> 0)::uuid, date_trunc('hour', q.created_at), count(DISTINCT q.quote_id)
+FROM quote_log q CROSS JOIN LATERAL jsonb_array_elements(q.lines) line
+WHERE q.created_at > $1 AND q.created_at <= $2 AND line ->> 0 ~ '{UUID_PATTERN}'
 GROUP BY 1, 2
 ON CONFLICT (product_id, hour) DO UPDATE SET quotes = product_demand_hourly.quotes + EXCLUDED.quotes
 RETURNING product_id"""

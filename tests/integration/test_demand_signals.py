@@ -19,10 +19,14 @@ async def quotes_for(pool: asyncpg.Pool, product_id: UUID, count: int, at: datet
         await pool.execute(
             """INSERT INTO quote_log (quote_id, customer_id, currency, subtotal, discount_amount, tax_amount,
                                       delivery_fee, small_basket_fee, total_amount, total_commission, item_count,
-                                      config_version, payload, created_at, valid_until)
-               VALUES ($1, 'c', 'USD', 1, 0, 0, 0, 0, 1, 0, 1, 1, $2, $3, $3)""",
+                                      seller_commission, category_commission, logistics_commission,
+                                      config_version, lines, created_at, valid_until)
+               VALUES ($1, 'c', 'USD', 1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, $2, $3, $3)""",
             uuid.uuid4(),
-            {"items": [{"product_id": str(product_id)}, {"product_id": "not-a-catalog-id"}]},
+            [  # the quote log's compact lines: [product_id, category_id, seller_id, quantity, ...]
+                [str(product_id), "c", "s", 1, "1", "1", "0", "catalog"],
+                ["not-a-catalog-id", None, None, 1, "1", "1", "0", "request"],
+            ],
             at - timedelta(seconds=i),
         )
 
