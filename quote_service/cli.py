@@ -225,7 +225,7 @@ def _print_pages(base: str, *, demo_accounts: bool) -> None:
 
 
 def cmd_generate_data(settings: Settings, args: argparse.Namespace) -> int:
-    """Write a reproducible history (COPY), then rebuild the analytics rollups over it."""
+    """Write a reproducible history (COPY), recomputing the analytics rollups of its hours."""
     from quote_service.analytics.generate import generate
 
     for name in ("products", "days", "quotes_per_day"):
@@ -237,7 +237,7 @@ def cmd_generate_data(settings: Settings, args: argparse.Namespace) -> int:
         return await generate(
             pool, products=args.products, days=args.days, quotes_per_day=args.quotes_per_day, seed=args.seed,
             now=utcnow(), progress=not args.quiet,
-            on_rollups=lambda: print("rebuilding the analytics rollups ...", file=sys.stderr, flush=True),
+            on_rollups=lambda: print("finishing the analytics rollups ...", file=sys.stderr, flush=True),
         )  # fmt: skip
 
     try:
