@@ -223,10 +223,11 @@ class Generator:
         return products, history
 
     def hours(self, index: int) -> list[datetime]:
-        """The hours of day `index`; day 0's include the hour before (an order's trigger marks
-        the hour before its own, for a quote that may sit there)."""
+        """The hours of day `index` and the hour before: an order's trigger marks the hour before
+        its own too (its quote may sit there), so day `index`'s first orders mark the previous
+        day's last hour again after it was recomputed."""
         first = self.start + timedelta(days=index)
-        return [first + timedelta(hours=h) for h in range(-1 if index == 0 else 0, 24)]
+        return [first + timedelta(hours=h) for h in range(-1, 24)]
 
     # -- quotes, orders --------------------------------------------------------------------
     def _variant_of(self, customer: str) -> str:

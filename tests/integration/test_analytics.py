@@ -329,6 +329,13 @@ async def test_generate_data_is_reproducible(make_database: Any) -> None:
             assert await pool.fetchval("SELECT sum(orders) FROM rollup_commission_hourly WHERE dim = 'all'") == (
                 summary.orders
             )
+            if seed == 3:  # an order in day 1's first hour marks day 0's last hour again, after day 0
+                second_day = NOW.replace(minute=0) - timedelta(days=1)
+                assert await pool.fetchval(
+                    "SELECT count(*) FROM orders WHERE created_at >= $1 AND created_at < $2",
+                    second_day,
+                    second_day + timedelta(hours=1),
+                )
             assert await pool.fetchval("SELECT count(*) FROM rollup_dirty") == 0  # every hour written settled
             recomputed = await pool.fetchval(_ROLLUPS_DIGEST)
             await rebuild(pool, now=NOW)
