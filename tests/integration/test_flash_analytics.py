@@ -69,7 +69,8 @@ async def purchase(
     await conn.execute(
         "INSERT INTO flash_purchases (id, flash_sale_id, product_id, customer_id, quantity, unit_price, total,"
         " currency, status, principal_id, idempotency_key, request_hash, created_at)"
-        " VALUES ($1, $2, $3, $4, $5::int, $6::numeric, $6::numeric * $5::int, 'TRY', 'confirmed', $7, $8, '\\x00', $9)",
+        " VALUES ($1, $2, $3, $4, $5::int, $6::numeric, $6::numeric * $5::int, 'TRY', 'confirmed', $7, $8, '\\x00',"
+        " $9)",
         purchase_id, sale_id, product_id, customer, quantity, Decimal(price), uuid.uuid4(), str(purchase_id), at,
     )  # fmt: skip
 
