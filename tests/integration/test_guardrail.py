@@ -252,3 +252,24 @@ async def test_after_a_rollback_every_quote_gets_the_control(
     assert [change["action"] for change in rest.json()["data"]["items"]] == ["created"]
     bad = await client.get(f"/api/v1/feature-flags/{flag_id}/history?cursor=nonsense", headers=admin.headers)
     assert bad.status_code == 422
+
+
+async def test_the_app_runs_the_checker_in_the_background(
+    settings: Settings, admin: Caller, pool: asyncpg.Pool
+) -> None:
+    """Started by the app: with a 1 s interval a losing experiment is rolled back within seconds."""
+    from quote_service.app import create_app
+
+    app = create_app(msgspec.structs.replace(settings, guardrail_interval_seconds=1))
+    await create_flag(pool, flag())
+    await experiment(pool, **LOSING)
+    async with AsyncTestClient(app=app) as client:
+        status = None
+        for _ in range(100):
+            response = await client.get(f"/api/v1/experiments/{KEY}", headers=admin.headers)
+            status = response.json()["data"]["status"]
+            if status == "rolled_back":
+                break
+            await asyncio.sleep(0.1)
+        assert status == "rolled_back"
+    assert len(await rollbacks(pool)) == 1
