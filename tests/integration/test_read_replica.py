@@ -14,11 +14,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
+from quote_service.analytics.rollups import hour_of, recompute
+from quote_service.clock import utcnow
 from quote_service.config import Settings
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
@@ -224,3 +227,24 @@ async def test_reads_fall_back_while_the_replica_lags_beyond_the_bound(
     listed = expect_ok(await client.get("/api/v1/products", headers=admin.headers))["items"]
     assert {p["id"] for p in listed} == {first["id"], second["id"]}
     assert any("products" in line for line in replica_reads(replica_pair, offset))
+
+
+async def test_every_rollup_rewrite_moves_the_generation_the_replica_reads(
+    replica_settings: Settings, replica_pair: ReplicaPair
+) -> None:
+    """Reports cache settled days by rollup generation; read on the replica, the generation must
+    move with each rewrite, or a report would keep serving the sums from before it."""
+    primary = await asyncpg.connect(replica_pair.primary.url)
+    replica = await asyncpg.connect(replica_pair.replica.url)
+    try:
+        seen = []
+        for _ in range(3):
+            await recompute(primary, "pricing", [hour_of(utcnow())])
+            await replica_pair.wait_caught_up()
+            generation = await primary.fetchval("SELECT last_value FROM rollup_generation")
+            assert await replica.fetchval("SELECT last_value FROM rollup_generation") == generation
+            seen.append(generation)
+        assert len(set(seen)) == 3
+    finally:
+        await primary.close()
+        await replica.close()
