@@ -27,6 +27,7 @@ from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
 from tests.integration.flash import buy, new_sale
 from tests.integration.test_catalog import create_product
+from tests.integration.test_pricing_rules_api import rule_body
 from tests.replica import ReplicaPair
 
 pytestmark = pytest.mark.slow  # real server processes: a primary and a replica
@@ -89,13 +90,20 @@ async def test_stale_tolerant_reads_are_served_by_the_replica(
 ) -> None:
     product = await create_product(client, admin, stock=10)
     await quote_and_order(client, shopper, product)
+    sale, _ = await new_sale(client, admin)
+    variants = [{"key": "control", "weight": 1, "value": "a"}, {"key": "savings", "weight": 1, "value": "b"}]
+    flag = {"key": "banner", "name": "Banner", "type": "STRING", "value": "a", "rollout": {"variants": variants}}
+    assert (await client.post("/api/v1/feature-flags", json=flag, headers=admin.headers)).status_code == 201
+    rule = expect_ok(await client.post("/api/v1/pricing-rules", json=rule_body(), headers=admin.headers), 201)
     await replica_pair.wait_caught_up()
     assert (await replica_report(client))["serving_reads"] is True
-    pid = product["id"]
+    pid, sid = product["id"], sale["id"]
     reads = {
         "/api/v1/analytics/pricing?group_by=product": "rollup_dirty",
         "/api/v1/analytics/commission": "rollup_dirty",
+        f"/api/v1/analytics/flash-sales/{sid}": "flash_purchases",
         "/api/v1/experiments": "feature_flags",
+        "/api/v1/experiments/banner": "rollup_variant_customers",
         f"/api/v1/analytics/elasticity/{pid}": "order_lines",
         f"/api/v1/products/{pid}/market": "competitor_prices",
         "/api/v1/competitor-prices": "competitor_prices",
@@ -104,12 +112,14 @@ async def test_stale_tolerant_reads_are_served_by_the_replica(
         "/api/v1/products": "products",
         f"/api/v1/products/{pid}/price-history": "price_history",
         "/api/v1/pricing-rules": "pricing_rules",
+        f"/api/v1/pricing-rules/versions?name={rule['name']}": "pricing_rules",
         "/api/v1/feature-flags": "feature_flags",
         "/api/v1/coupons": "coupons",
         "/api/v1/commission-rates": "commission_rates",
         "/api/v1/orders": "orders",
         "/api/v1/campaigns": "campaigns",
         "/api/v1/flash-sales": "flash_sales",
+        f"/api/v1/flash-sales/{sid}/purchases": "flash_purchases",
         "/api/v1/repricing/events": "repricing_events",
     }
     missed = []
