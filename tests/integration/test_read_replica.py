@@ -102,6 +102,7 @@ async def test_stale_tolerant_reads_are_served_by_the_replica(
         "/api/v1/analytics/pricing?group_by=product": "rollup_dirty",
         "/api/v1/analytics/commission": "rollup_dirty",
         f"/api/v1/analytics/flash-sales/{sid}": "flash_purchases",
+        "/api/v1/dashboard/summary": "orders",
         "/api/v1/experiments": "feature_flags",
         "/api/v1/experiments/banner": "rollup_variant_customers",
         f"/api/v1/analytics/elasticity/{pid}": "order_lines",
