@@ -15,15 +15,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
 from quote_service.analytics.rollups import hour_of, recompute
+from quote_service.app import create_app
 from quote_service.clock import utcnow
 from quote_service.config import Settings
-from tests.integration.conftest import Caller
+from tests.conftest import free_port
+from tests.integration.conftest import Caller, make_caller
 from tests.integration.expect import expect_ok
 from tests.integration.flash import buy, new_sale
 from tests.integration.test_catalog import create_product
@@ -259,3 +262,18 @@ async def test_every_rollup_rewrite_moves_the_generation_the_replica_reads(
     finally:
         await primary.close()
         await replica.close()
+
+
+async def test_the_service_starts_and_serves_with_its_replica_unreachable(
+    replica_settings: Settings, password_hash: str
+) -> None:
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/quote_service"
+    settings = msgspec.structs.replace(replica_settings, database_replica_url=nowhere)
+    admin = await make_caller(settings, password_hash, "admin", "admin")
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        report = await replica_report(client)
+        assert (report["up"], report["serving_reads"]) == (False, False)
+        assert "Connect" in report["error"]
+        listed = await client.get("/api/v1/products", headers=admin.headers)
+        assert listed.status_code == 200, listed.text
+        assert (await client.get("/api/v1/analytics/pricing", headers=admin.headers)).status_code == 200
