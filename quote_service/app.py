@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from redis.asyncio import Redis
 
 from quote_service.analytics.controller import AnalyticsController, ExperimentController
+from quote_service.analytics.guardrail import GuardrailChecker
 from quote_service.analytics.rollups import RollupJob
 from quote_service.analytics.service import Analytics
 from quote_service.auth.controller import AuthController
@@ -226,6 +227,12 @@ def create_app(
                 rollups = RollupJob(pool, interval=settings.rollup_interval)
                 rollups.start()
                 stack.push_async_callback(_close_within, "analytics rollups", rollups.stop, None)
+            if settings.guardrail_interval_seconds > 0:
+                guardrail = GuardrailChecker(
+                    pool, redis, interval=settings.guardrail_interval_seconds, changed=config_store.changed
+                )
+                guardrail.start()
+                stack.push_async_callback(_close_within, "guardrail checker", guardrail.stop, None)
             app.state.quotes = QuoteService(
                 settings,
                 config_store=config_store,

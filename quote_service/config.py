@@ -120,6 +120,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rollup_interval: float = 5.0
     """ROLLUP_INTERVAL: seconds between the analytics rollup job's passes; 0 turns the job off in
     this process (reports stay exact: hours not rolled up yet are computed live)."""
+    guardrail_interval_seconds: float = 60.0
+    """GUARDRAIL_INTERVAL_SECONDS: seconds between the experiment guardrail checker's passes (one
+    process per pass across all of them); 0 turns the checker off in this process."""
 
     @property
     def is_production(self) -> bool:
@@ -202,6 +205,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise ConfigError(f"{name} must be positive")
         if self.rollup_interval < 0:
             raise ConfigError("ROLLUP_INTERVAL must be 0 (off) or positive")
+        if self.guardrail_interval_seconds < 0:
+            raise ConfigError("GUARDRAIL_INTERVAL_SECONDS must be 0 (off) or positive")
         if self.login_concurrency < 0:
             raise ConfigError("LOGIN_CONCURRENCY must be 0 (one per CPU) or positive")
         if not 0 <= self.db_pool_min_size <= self.db_pool_max_size:

@@ -70,6 +70,16 @@ FLASH_PURCHASES = Counter(
     "Flash-sale purchase attempts by outcome (confirmed, replayed, or the refusal code).",
     ["outcome"],
 )
+GUARDRAIL_CHECKS = Counter(
+    "qs_guardrail_checks_total",
+    "Experiments the guardrail checker judged (one per running experiment with a guardrail per pass).",
+)
+GUARDRAIL_ROLLBACKS = Counter("qs_guardrail_rollbacks_total", "Experiments the guardrail checker rolled back.")
+GUARDRAIL_DURATION = Histogram(
+    "qs_guardrail_check_duration_seconds",
+    "Duration of one guardrail pass over every running experiment with a guardrail.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 DB_POOL = Gauge(
     "qs_db_pool_connections",
     "asyncpg pool connections: open (size), idle, and the configured maximum.",

@@ -96,7 +96,7 @@ async def test_stale_tolerant_reads_are_served_by_the_replica(
     sale, _ = await new_sale(client, admin)
     variants = [{"key": "control", "weight": 1, "value": "a"}, {"key": "savings", "weight": 1, "value": "b"}]
     flag = {"key": "banner", "name": "Banner", "type": "STRING", "value": "a", "rollout": {"variants": variants}}
-    assert (await client.post("/api/v1/feature-flags", json=flag, headers=admin.headers)).status_code == 201
+    flag_id = expect_ok(await client.post("/api/v1/feature-flags", json=flag, headers=admin.headers), 201)["id"]
     rule = expect_ok(await client.post("/api/v1/pricing-rules", json=rule_body(), headers=admin.headers), 201)
     await replica_pair.wait_caught_up()
     assert (await replica_report(client))["serving_reads"] is True
@@ -118,6 +118,7 @@ async def test_stale_tolerant_reads_are_served_by_the_replica(
         "/api/v1/pricing-rules": "pricing_rules",
         f"/api/v1/pricing-rules/versions?name={rule['name']}": "pricing_rules",
         "/api/v1/feature-flags": "feature_flags",
+        f"/api/v1/feature-flags/{flag_id}/history": "feature_flag_history",
         "/api/v1/coupons": "coupons",
         "/api/v1/commission-rates": "commission_rates",
         "/api/v1/orders": "orders",
