@@ -28,6 +28,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     database_url: str | None = None
     """DATABASE_URL: PostgreSQL DSN. Unset: an embedded PostgreSQL under `home` (refused in production)."""
+    database_replica_url: str | None = None
+    """DATABASE_REPLICA_URL: a streaming replica of DATABASE_URL for reads that may be a little stale
+    (analytics, experiments, market reads, admin lists); unset: every read goes to DATABASE_URL."""
+    replica_max_lag_seconds: float = 5.0
+    """REPLICA_MAX_LAG_SECONDS: while the replica's measured lag is above this (or it is down), its
+    reads go to the primary instead."""
     redis_url: str | None = None
     """REDIS_URL: Redis URL. Unset: an embedded Redis under `home` (refused in production)."""
     home: Path = Path(".quote-service")
@@ -159,6 +165,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "ENVIRONMENT=production needs a SECRET_KEY of at least 32 characters "
                 "that is not the development default"
             )
+        if self.database_replica_url and not self.database_url:
+            raise ConfigError("DATABASE_REPLICA_URL needs DATABASE_URL (the embedded PostgreSQL has no replica)")
         if self.is_production and not (self.database_url and self.redis_url):
             missing = " and ".join(
                 name for name, url in (("DATABASE_URL", self.database_url), ("REDIS_URL", self.redis_url)) if not url
@@ -184,6 +192,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "ELASTICITY_WINDOW_DAYS": self.elasticity_window_days,
             "BODY_READ_TIMEOUT": self.body_read_timeout,
             "CAMPAIGN_SCHEDULER_INTERVAL": self.campaign_scheduler_interval,
+            "REPLICA_MAX_LAG_SECONDS": self.replica_max_lag_seconds,
         }
         if self.decision_interval_minutes < 0:
             raise ConfigError("DECISION_INTERVAL_MINUTES must be 0 (off) or positive")

@@ -51,14 +51,14 @@ class Experiments:
         self.analytics = analytics
 
     async def every(self, *, now: datetime) -> list[Experiment]:
-        rows = await self.analytics.pool.fetch(
+        rows = await self.analytics.reads.for_read().fetch(
             "SELECT key, rollout, created_at, rolled_back_at FROM feature_flags"
             " WHERE jsonb_array_length(COALESCE(rollout->'variants', '[]')) > 0 ORDER BY key"
         )
         return [await self._experiment(r, now) for r in rows]
 
     async def get(self, key: str, *, now: datetime) -> Experiment:
-        row = await self.analytics.pool.fetchrow(
+        row = await self.analytics.reads.for_read().fetchrow(
             "SELECT key, rollout, created_at, rolled_back_at FROM feature_flags WHERE key = $1"
             " AND jsonb_array_length(COALESCE(rollout->'variants', '[]')) > 0",
             key,
@@ -75,7 +75,7 @@ class Experiments:
         totals = await self.analytics.sums("pricing", "variant", lo, hi, now)
         customers = {
             r["variant"]: int(r["n"])
-            for r in await self.analytics.pool.fetch(
+            for r in await self.analytics.reads.for_read().fetch(
                 "SELECT variant, count(*) AS n FROM rollup_variant_customers WHERE flag_key = $1 GROUP BY variant", key
             )
         }

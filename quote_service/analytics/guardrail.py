@@ -31,6 +31,7 @@ from quote_service.analytics.experiments import Experiments, VariantFigures
 from quote_service.analytics.service import Analytics
 from quote_service.clock import utcnow
 from quote_service.db.pool import Pool
+from quote_service.db.replica import ReadPools
 from quote_service.errors import NotFound
 from quote_service.flags import service as flags
 from quote_service.intelligence.signals import raise_signal
@@ -126,7 +127,8 @@ class GuardrailChecker:
         self.interval = interval
         self.changed = changed or self._announce
         self.clock = clock
-        self.experiments = Experiments(Analytics(pool))
+        # The primary only: its figures decide a rollback (a write), docs/deployment.md.
+        self.experiments = Experiments(Analytics(ReadPools(pool)))
         self._task: asyncio.Task[None] | None = None
 
     async def take_slot(self) -> bool:

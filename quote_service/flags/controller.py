@@ -21,7 +21,7 @@ from quote_service.flags.schemas import (
 )
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.flags import EvaluationContext, FlagEvaluation
-from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, actor_of
+from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "feature_flags"
@@ -47,7 +47,7 @@ class FeatureFlagController(Controller):
     @get("/", guards=[admin_only], summary="List feature flags by key (keyset-paginated)")
     async def list_flags(
         self,
-        pool: PoolDep,
+        read_pool: ReadPoolDep,
         is_enabled: FromQuery[bool | None] = None,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
@@ -55,7 +55,7 @@ class FeatureFlagController(Controller):
         after = decode_cursor(cursor, str, "feature-flags")
         if after is not None and "\x00" in after:  # never one of ours, and PostgreSQL refuses it
             raise invalid("cursor", "not a cursor returned by this list")
-        async with pool.acquire() as conn:
+        async with read_pool.acquire() as conn:
             rows = await repository.list_flags(conn, is_enabled=is_enabled, after=after, limit=limit)
         return ok(page_of(rows, "feature-flags", limit=limit, key=lambda r: r["key"], item=service.flag_from_row))
 
@@ -75,14 +75,14 @@ class FeatureFlagController(Controller):
     async def history(
         self,
         flag_id: FromPath[UUID],
-        pool: PoolDep,
+        read_pool: ReadPoolDep,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[FlagChange]]:
         before = decode_cursor(cursor, int, "feature-flag-history")
         if before is not None and not 0 < before < 2**63:  # never one of ours, and not a bigint
             raise invalid("cursor", "not a cursor returned by this list")
-        rows = await service.flag_history(pool, flag_id, before=before, limit=limit)
+        rows = await service.flag_history(read_pool, flag_id, before=before, limit=limit)
         return ok(
             page_of(
                 rows,

@@ -87,6 +87,23 @@ DB_POOL = Gauge(
     multiprocess_mode="livesum",
 )
 
+REPLICA_UP = Gauge(
+    "qs_db_replica_up",
+    "1 when the last sample reached the read replica (and the primary's WAL position), else 0.",
+    multiprocess_mode="livemin",
+)
+REPLICA_LAG = Gauge(
+    "qs_db_replica_lag_seconds",
+    "How far the read replica's replay is behind the primary (-1 when it cannot be measured).",
+    multiprocess_mode="livemax",
+)
+REPLICA_READS = Counter("qs_db_replica_reads_total", "Reads sent to the read replica.")
+REPLICA_FALLBACKS = Counter(
+    "qs_db_replica_fallbacks_total",
+    "Replica-eligible reads sent to the primary instead, by reason (lag over the bound, replica down).",
+    ["reason"],
+)
+
 
 # Series that exist before their first event, so dashboards and alerts see 0 rather than nothing.
 for _status, _code in (
@@ -96,6 +113,8 @@ for _status, _code in (
     ("504", "QUOTE_TIMEOUT"),
 ):
     REFUSALS.labels(_status, _code)
+for _reason in ("lag", "replica_down"):
+    REPLICA_FALLBACKS.labels(_reason)
 for _outcome in ("confirmed", "replayed", "SOLD_OUT", "PURCHASE_LIMIT_EXCEEDED", "SALE_NOT_ACTIVE", "PRICE_CHANGED"):
     FLASH_PURCHASES.labels(_outcome)
 
@@ -112,6 +131,11 @@ def record_pool(size: int, idle: int, maximum: int) -> None:
     DB_POOL.labels("size").set(size)
     DB_POOL.labels("idle").set(idle)
     DB_POOL.labels("max").set(maximum)
+
+
+def record_replica(up: bool, lag_seconds: float | None) -> None:
+    REPLICA_UP.set(1 if up else 0)
+    REPLICA_LAG.set(-1 if lag_seconds is None else lag_seconds)
 
 
 def exposition() -> bytes:

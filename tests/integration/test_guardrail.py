@@ -22,6 +22,7 @@ from quote_service.analytics.guardrail import SLOT_KEY, GuardrailChecker
 from quote_service.analytics.service import Analytics
 from quote_service.clock import utcnow
 from quote_service.config import Settings
+from quote_service.db.replica import ReadPools
 from quote_service.flags import service
 from quote_service.flags.schemas import FeatureFlagCreate
 from quote_service.quotes.store import LogRow
@@ -172,7 +173,7 @@ async def test_no_rollback_unless_every_condition_holds(
     await experiment(pool, **figures)
     assert await checker(pool, redis).check() == [], why
     if why.startswith("not significant"):  # the displayed fixed-horizon test would have said yes
-        shown = await Experiments(Analytics(pool)).get(KEY, now=utcnow())
+        shown = await Experiments(Analytics(ReadPools(pool))).get(KEY, now=utcnow())
         assert shown.variants[1].p_value is not None
         assert shown.variants[1].p_value < 0.05
     assert await pool.fetchval("SELECT rolled_back_at FROM feature_flags WHERE id = $1", flag_id) is None
