@@ -16,6 +16,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from quote_service.analytics.service import Analytics
+from quote_service.db.replica import ReadPools
 from tests.integration.conftest import Caller
 
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)
@@ -127,7 +128,7 @@ async def two_day_sale(pool: asyncpg.Pool) -> tuple[uuid.UUID, uuid.UUID, uuid.U
 
 async def test_flash_sale_figures_by_hand(pool: asyncpg.Pool) -> None:
     sale_id, p1, p2, p3 = await two_day_sale(pool)
-    report = await Analytics(pool).flash_sale(sale_id, now=NOW)
+    report = await Analytics(ReadPools(pool)).flash_sale(sale_id, now=NOW)
     assert report.status == "ended"
     assert report.currency == "TRY"
     assert report.units_sold == 8  # 4 + 4 + 0
@@ -157,9 +158,9 @@ async def test_flash_sale_figures_by_hand(pool: asyncpg.Pool) -> None:
     )  # fmt: skip
 
     # More viewers counted live (Redis) than stored: the larger count wins.
-    live = await Analytics(pool).flash_sale(sale_id, now=NOW, live_viewers=12)
+    live = await Analytics(ReadPools(pool)).flash_sale(sale_id, now=NOW, live_viewers=12)
     assert (live.viewers, live.conversion_rate) == (12, Decimal("33.33"))  # 4 / 12
-    fewer = await Analytics(pool).flash_sale(sale_id, now=NOW, live_viewers=3)
+    fewer = await Analytics(ReadPools(pool)).flash_sale(sale_id, now=NOW, live_viewers=3)
     assert (fewer.viewers, fewer.conversion_rate) == (10, Decimal("40.00"))
 
 
@@ -168,7 +169,7 @@ async def test_a_sale_without_sales_or_viewers(pool: asyncpg.Pool) -> None:
         p = await product(conn, "Z1", "10.00")
         await ordered(conn, p, 4, STARTS - timedelta(hours=1), "catalog")  # demand before, none in the sale
         sale_id = await sale(conn, STARTS, ENDS, [(p, "8.00", 10)], None)
-    report = await Analytics(pool).flash_sale(sale_id, now=NOW)
+    report = await Analytics(ReadPools(pool)).flash_sale(sale_id, now=NOW)
     assert (report.units_sold, report.revenue, report.buyers, report.viewers) == (0, Decimal("0.00"), 0, 0)
     assert report.conversion_rate is None  # no viewers: no denominator
     assert report.sell_through == Decimal("0.00")
@@ -187,12 +188,12 @@ async def test_a_one_day_sale_with_viewers_and_no_buyers_then_one(pool: asyncpg.
         p = await product(conn, "O1", "20.00")
         await ordered(conn, p, 1, starts - timedelta(minutes=30), "catalog")
         sale_id = await sale(conn, starts, starts + timedelta(hours=2), [(p, "10.00", 4)], 7)
-    empty = await Analytics(pool).flash_sale(sale_id, now=NOW)
+    empty = await Analytics(ReadPools(pool)).flash_sale(sale_id, now=NOW)
     assert (empty.buyers, empty.viewers, empty.conversion_rate) == (0, 7, Decimal("0.00"))  # viewers, no buyer
     async with pool.acquire() as conn:
         await purchase(conn, sale_id, p, "c1", 1, "10.00", starts + timedelta(minutes=59))  # 10h
         await purchase(conn, sale_id, p, "c2", 1, "10.00", starts + timedelta(minutes=61))  # 11h
-    report = await Analytics(pool).flash_sale(sale_id, now=NOW)
+    report = await Analytics(ReadPools(pool)).flash_sale(sale_id, now=NOW)
     assert [(d.date, d.units, d.revenue) for d in report.per_day] == [(date(2026, 3, 9), 2, Decimal("20.00"))]
     assert report.peak_hour == "10:00-10:59"  # 1 unit each in 10h and 11h: the earlier hour
     assert report.conversion_rate == Decimal("28.57")  # 2 / 7
