@@ -20,6 +20,7 @@ from litestar.types import ASGIApp
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace.export import SpanExporter
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from quote_service.analytics.controller import AnalyticsController, ExperimentController
 from quote_service.analytics.rollups import RollupJob
@@ -147,7 +148,7 @@ def create_app(
                 server_settings=settings.database_session(),
             )
             stack.push_async_callback(_close_within, "postgres pool", pool.close, pool.terminate)
-            redis = create_redis(redis_url)
+            redis = create_redis(redis_url, cluster=settings.redis_cluster)
             stack.push_async_callback(_close_within, "redis client", redis.aclose, None)
             app.state.pool = pool
             watcher = asyncio.create_task(_watch_pool(pool, settings.db_pool_max_size), name="pool-metrics")
@@ -296,6 +297,7 @@ def create_app(
         signature_types=[
             Pool,
             Redis,
+            RedisCluster,
             AuthService,
             Settings,
             ConfigStore,

@@ -7,9 +7,10 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 import structlog
-from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
+
+from quote_service.cache.redis import RedisClient
 
 log = structlog.get_logger("quote_service.cache.channel")
 
@@ -17,7 +18,7 @@ SUBSCRIBE_TIMEOUT_SECONDS = 5.0
 
 
 async def follow_channel(
-    redis: Redis,
+    redis: RedisClient,
     channel: str,
     handle: Callable[[bytes], Awaitable[None]],
     *,

@@ -8,7 +8,6 @@ from uuid import UUID
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
-from redis.asyncio import Redis
 
 from quote_service.auth.guards import any_caller
 from quote_service.clock import utcnow
@@ -22,6 +21,7 @@ from quote_service.web.deps import (
     IdempotencyKey,
     PoolDep,
     ProductCacheDep,
+    RedisDep,
     actor_of,
     check_idempotency_key,
 )
@@ -39,7 +39,7 @@ class OrderController(Controller):
         data: JSONBody[OrderCreate],
         idempotency_key: IdempotencyKey,
         pool: PoolDep,
-        redis: NamedDependency[Redis],
+        redis: RedisDep,
         quote_store: NamedDependency[QuoteStore],
         purchases: NamedDependency[Purchases],
         product_cache: ProductCacheDep,
