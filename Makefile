@@ -4,7 +4,7 @@
 # "externally-managed-environment"). Everything else comes from uv.lock.
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
-.PHONY: run test lint bootstrap tools
+.PHONY: run test lint bootstrap tools redis-cluster
 
 tools: $(filter .tools/bin/uv,$(UV))
 	@true
@@ -25,6 +25,12 @@ PYTEST_ARGS ?=
 
 test: bootstrap  ## the whole suite on real PostgreSQL + Redis (local servers, else embedded ones)
 	$(UV) run pytest $(PYTEST_ARGS)
+
+# A local Redis Cluster (3 masters on free ports of 127.0.0.1, data in a temporary directory) in
+# the foreground, for trying cluster mode by hand: it prints the REDIS_URL to serve with; Ctrl-C
+# stops it and removes its data. REPLICAS=1 adds a replica per master.
+redis-cluster: bootstrap  ## a local Redis Cluster in the foreground (redis-server and redis-cli from PATH)
+	$(UV) run python -m tests.redis_cluster
 
 lint: bootstrap
 	$(UV) run ruff check .
