@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from quote_service.cache.redis import RedisClient
@@ -36,6 +37,9 @@ async def follow_channel(
         # built with ignore_subscribe_messages=True would hide them from every call.
         pubsub = redis.pubsub(ignore_subscribe_messages=False)
         try:
+            if isinstance(redis, RedisCluster):
+                # A cluster pubsub picks its node from the slot map: load it first (a no-op once loaded).
+                await redis.initialize()
             await pubsub.subscribe(channel)
             await _confirmed(pubsub)
             if on_subscribed is not None:
