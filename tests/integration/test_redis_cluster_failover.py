@@ -139,11 +139,14 @@ class Killer:
     killed: Node | None = None
     promoted: Node | None = None
     unanswered_at_kill: int = 0
+    units_after_kill: int = 0
     retried: list[str] = field(default_factory=list)
 
     def seen(self, outcome: Outcome, pending: int) -> None:
         if outcome.status == 201:
             self.units += outcome.attempt.quantity
+            if self.killed is not None:
+                self.units_after_kill += outcome.attempt.quantity
         if self.killed is None and self.units >= self.at_units:
             master = self.cluster.master_of(self.key)
             replica = replica_of(self.cluster, master)
@@ -201,12 +204,14 @@ async def test_a_master_killed_mid_storm_and_replaced_by_its_replica_never_overs
     print(
         summary("failover storm", result),
         f"- killed :{killer.killed and killer.killed.port} with {killer.unanswered_at_kill} unanswered,"
+        f" {killer.units_after_kill} units sold after,"
         f" {len(killer.retried)} retries after 503 ({len(set(killer.retried))} attempts)",
     )
 
     assert killer.killed is not None, "the storm ended before the kill"
     assert killer.promoted is not None
     assert killer.unanswered_at_kill > 0
+    assert killer.units_after_kill > 0  # the promoted replica went on selling the sale
     assert not killer.killed.alive
     assert failover_cluster.master_of(sale_key(sale)) is killer.promoted
     # Every attempt got a final answer: a purchase or a refusal, never a 5xx (503s were retried).
