@@ -146,13 +146,21 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
             return 2
         admin, user = demo.random_credentials()
     summary = _with_pool(settings, lambda pool: demo.seed_demo(settings, pool, admin=admin, user=user))
-    if summary.configuration_created:
+    if summary.configuration_created or summary.history is not None:
         asyncio.run(_announce_configuration(settings))
     print(
         f"demo data: {summary.products_created} products created ({summary.products_total} in the demo catalog), "
         f"{len(summary.users_created)} users created, pricing configuration "
         f"{'created' if summary.configuration_created else 'already present'}"
     )
+    if summary.history is not None:
+        history = summary.history
+        print(
+            f"demo history: {history.quotes} quotes, {history.orders} orders, {history.flash_sales} ended flash "
+            f"sales over {demo.DEMO_HISTORY['days']} days (analytics, the checkout_banner experiment)"
+        )
+    else:
+        print("demo history: already present")
     seeded = asyncio.run(_seed_flash_sale(settings))
     if seeded is None:
         print("demo flash sale: one is already scheduled or running")

@@ -35,9 +35,10 @@ from quote_service.config import Settings
 from quote_service.db.migrate import apply_migrations
 from quote_service.embedded import embedded_stores
 
-# The fixtures redis_url, redis_backend and redis_cluster, and the `redis_backends` marker's
-# parametrization (not imported here: pytest rewrites the plugin's asserts as it loads it).
-pytest_plugins = ("tests.cluster_fixtures",)
+# Fixtures kept in modules of their own: the private primary + replica pair; redis_url,
+# redis_backend and redis_cluster with the `redis_backends` marker's parametrization (not
+# imported here: pytest rewrites a plugin's asserts as it loads it).
+pytest_plugins = ["tests.replica_fixtures", "tests.cluster_fixtures"]
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379"

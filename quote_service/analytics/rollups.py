@@ -196,8 +196,11 @@ async def recompute(conn: Connection, kind: str, hours: list[datetime]) -> None:
         )
         if kind == "pricing":
             await conn.execute(VARIANT_CUSTOMERS, *hour_args(hours), timeout=_LONG)
-    # After the commit: a reader that sees the new generation reads the new rows.
-    await conn.execute("SELECT nextval('rollup_generation')")
+    # After the commit: a reader that sees the new generation reads the new rows. setval writes the
+    # exact value to the WAL: a streaming replica (where reports may be read, docs/deployment.md)
+    # sees nextval's value only as logged up to 32 ahead, unchanged by most rewrites. Rewrites run
+    # under the rollup lock, so no other nextval comes in between.
+    await conn.execute("SELECT setval('rollup_generation', nextval('rollup_generation'))")
 
 
 class RollupJob:

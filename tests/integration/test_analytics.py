@@ -21,6 +21,7 @@ from litestar.testing import AsyncTestClient
 
 from quote_service.analytics.rollups import RollupJob, rebuild
 from quote_service.analytics.service import Analytics, arc_elasticity, percent
+from quote_service.db.replica import ReadPools
 from quote_service.quotes.store import LogRow, write_log_rows
 from tests.integration.conftest import Caller
 
@@ -179,7 +180,7 @@ async def check_reports(analytics: Analytics) -> None:
 
 async def test_reports_match_hand_computed_values_live_and_from_rollups(pool: asyncpg.Pool) -> None:
     await fixed_data(pool)
-    analytics = Analytics(pool)
+    analytics = Analytics(ReadPools(pool))
     await check_reports(analytics)  # nothing rolled up yet: every hour computed live
     job = RollupJob(pool, clock=lambda: NOW)
     assert await job.tick() > 0
@@ -194,7 +195,7 @@ async def test_a_late_row_lands_in_its_own_hour(pool: asyncpg.Pool) -> None:
     await fixed_data(pool)
     job = RollupJob(pool, clock=lambda: NOW)
     await job.tick()
-    analytics = Analytics(pool)  # one instance throughout: its cache of settled days must not go stale
+    analytics = Analytics(ReadPools(pool))  # one instance throughout: its cache of settled days must not go stale
 
     async def yesterday_quotes() -> int:
         days = rows_by_key(await analytics.pricing("day", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
