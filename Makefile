@@ -4,7 +4,7 @@
 # "externally-managed-environment"). Everything else comes from uv.lock.
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
-.PHONY: run test test-replica replica lint bootstrap tools
+.PHONY: run test test-replica replica redis-cluster lint bootstrap tools
 
 tools: $(filter .tools/bin/uv,$(UV))
 	@true
@@ -33,6 +33,12 @@ test-replica: bootstrap
 
 replica: bootstrap  ## a private PostgreSQL primary + streaming replica until Ctrl-C (prints both URLs)
 	$(UV) run python -m tests.replica
+
+# A local Redis Cluster (3 masters on free ports of 127.0.0.1, data in a temporary directory) in
+# the foreground, for trying cluster mode by hand: it prints the REDIS_URL to serve with; Ctrl-C
+# stops it and removes its data. REPLICAS=1 adds a replica per master.
+redis-cluster: bootstrap  ## a local Redis Cluster in the foreground (redis-server and redis-cli from PATH)
+	$(UV) run python -m tests.redis_cluster
 
 lint: bootstrap
 	$(UV) run ruff check .

@@ -20,6 +20,7 @@ from litestar.types import ASGIApp
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace.export import SpanExporter
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from quote_service.analytics.controller import AnalyticsController, ExperimentController
 from quote_service.analytics.guardrail import GuardrailChecker
@@ -179,7 +180,7 @@ def create_app(
                 server_settings=settings.database_session(),
             )
             stack.push_async_callback(_close_within, "postgres pool", pool.close, pool.terminate)
-            redis = create_redis(redis_url)
+            redis = create_redis(redis_url, cluster=settings.redis_cluster)
             stack.push_async_callback(_close_within, "redis client", redis.aclose, None)
             app.state.pool = pool
             reads = await _read_pools(settings, pool, stack)
@@ -340,6 +341,7 @@ def create_app(
         signature_types=[
             Pool,
             Redis,
+            RedisCluster,
             AuthService,
             Settings,
             ConfigStore,

@@ -181,7 +181,7 @@ async def _seed_flash_sale(settings: Settings) -> tuple[UUID, datetime] | None:
     from quote_service.snapshot.store import ConfigStore
 
     pool = await create_pool(_dsn(settings), min_size=1, max_size=2, server_settings=settings.database_session())
-    redis = create_redis(settings.redis_url or "")
+    redis = create_redis(settings.redis_url or "", cluster=settings.redis_cluster)
     now = utcnow()
     try:
         config = ConfigStore(pool, redis, load_snapshot)
@@ -203,7 +203,7 @@ async def _announce_configuration(settings: Settings) -> None:
             version = await read_version(conn)
     finally:
         await pool.close()
-    redis = create_redis(settings.redis_url or "")
+    redis = create_redis(settings.redis_url or "", cluster=settings.redis_cluster)
     try:
         await announce_change(redis, version, domain="seed-demo")
     finally:
@@ -382,7 +382,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     assert settings.redis_url is not None, "stores() sets both URLs"
 
     async def run() -> int:
-        redis = create_redis(settings.redis_url or "")
+        redis = create_redis(settings.redis_url or "", cluster=settings.redis_cluster)
         try:
             return await ingest_file(redis, path)
         finally:

@@ -36,6 +36,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     reads go to the primary instead."""
     redis_url: str | None = None
     """REDIS_URL: Redis URL. Unset: an embedded Redis under `home` (refused in production)."""
+    redis_cluster: bool = False
+    """REDIS_CLUSTER: REDIS_URL names one node of a Redis Cluster (as does a `redis+cluster://` URL)."""
     home: Path = Path(".quote-service")
     """QUOTE_SERVICE_HOME: where the embedded servers keep their data."""
     secret_key: str = DEV_SECRET_KEY
@@ -130,6 +132,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.environment == "production"
 
     @property
+    def redis_cluster_mode(self) -> bool:
+        """True when Redis is a Redis Cluster (REDIS_CLUSTER=true or a `+cluster` URL scheme)."""
+        scheme = (self.redis_url or "").partition("://")[0].lower()
+        return self.redis_cluster or scheme in ("redis+cluster", "rediss+cluster")
+
+    def _validate_redis_cluster(self) -> None:
+        if not self.redis_cluster_mode:
+            return
+        url = self.redis_url or ""
+        if not url:
+            raise ConfigError(
+                "REDIS_CLUSTER needs REDIS_URL (one node of the cluster): the embedded Redis is no cluster"
+            )
+        scheme, _, rest = url.partition("://")
+        if scheme.lower() == "unix":
+            raise ConfigError("REDIS_CLUSTER needs a redis:// or rediss:// REDIS_URL, not a unix socket")
+        database = rest.partition("?")[0].partition("/")[2]
+        if database not in ("", "0"):
+            raise ConfigError(f"a Redis Cluster has database 0 only: REDIS_URL names database {database}")
+
+    @property
     def serves_docs(self) -> bool:
         """True when /docs and /openapi.json are served (DOCS_ENABLED, else not in production)."""
         return not self.is_production if self.docs_enabled is None else self.docs_enabled
@@ -174,6 +197,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError(
                 f"ENVIRONMENT=production needs {missing}: the embedded PostgreSQL and Redis are for development only"
             )
+        self._validate_redis_cluster()
         positive = {
             "ACCESS_TOKEN_EXPIRE_MINUTES": self.access_token_expire_minutes,
             "QUOTE_TIMEOUT": self.quote_timeout,

@@ -10,10 +10,9 @@ from typing import Any
 import msgspec
 from litestar import Response, get
 from litestar.di import NamedDependency
-from redis.asyncio import Redis
 
 from quote_service.db.replica import ReadPools
-from quote_service.web.deps import PoolDep
+from quote_service.web.deps import PoolDep, RedisDep
 
 _CHECK_TIMEOUT = 1.0
 
@@ -49,9 +48,7 @@ async def health() -> dict[str, str]:
 
 
 @get("/health/ready", exclude_from_auth=True, tags=["operations"], summary="Readiness: PostgreSQL and Redis")
-async def ready(
-    pool: PoolDep, redis: NamedDependency[Redis], read_pools: NamedDependency[ReadPools]
-) -> Response[Readiness]:
+async def ready(pool: PoolDep, redis: RedisDep, read_pools: NamedDependency[ReadPools]) -> Response[Readiness]:
     async def pg() -> Any:
         async with pool.acquire() as conn:
             return await conn.fetchval("SELECT 1")

@@ -8,7 +8,8 @@ machine with neither installed. The run's header line says which servers it uses
 
 Isolation: each pytest session (each xdist worker too) migrates its own fresh database (dropped
 afterwards) and uses its own Redis logical database; every test starts from empty tables and an
-empty Redis.
+empty Redis. Modules marked `redis_backends` run on a private Redis Cluster too
+(tests/cluster_fixtures.py).
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ from quote_service.config import Settings
 from quote_service.db.migrate import apply_migrations
 from quote_service.embedded import embedded_stores
 
-# Fixtures kept in modules of their own (the private primary + replica pair).
-pytest_plugins = ["tests.replica_fixtures"]
+# Fixtures kept in modules of their own: the private primary + replica pair; redis_url,
+# redis_backend and redis_cluster with the `redis_backends` marker's parametrization (not
+# imported here: pytest rewrites a plugin's asserts as it loads it).
+pytest_plugins = ["tests.replica_fixtures", "tests.cluster_fixtures"]
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379"
@@ -150,8 +153,9 @@ async def database_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def redis_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
-    """A Redis logical database (1-15) claimed for this session alone.
+async def single_redis_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
+    """A Redis logical database (1-15) claimed for this session alone (`redis_url` of a test,
+    unless it runs on the Redis Cluster: tests/cluster_fixtures.py).
 
     Claims live in db 0 as `qs-test:db:N` (SET NX with a TTL), so concurrent test sessions on
     one machine never flush each other's data; a crashed session's claim expires.
@@ -211,9 +215,9 @@ async def clean_stores(database_url: str, redis_url: str) -> None:
         names = ", ".join(f'"{t["tablename"]}"' for t in tables)
         await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     await conn.close()
-    redis = Redis.from_url(redis_url)
-    await redis.flushdb()
-    await redis.aclose()
+    from tests.cluster_fixtures import flush
+
+    await flush(redis_url)
 
 
 @pytest.fixture

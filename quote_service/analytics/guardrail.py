@@ -23,12 +23,12 @@ from typing import Any, cast
 
 import asyncpg
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from quote_service.analytics import stats
 from quote_service.analytics.experiments import Experiments, VariantFigures
 from quote_service.analytics.service import Analytics
+from quote_service.cache.redis import RedisClient
 from quote_service.clock import utcnow
 from quote_service.db.pool import Pool
 from quote_service.db.replica import ReadPools
@@ -116,7 +116,7 @@ class GuardrailChecker:
     def __init__(
         self,
         pool: Pool,
-        redis: Redis,
+        redis: RedisClient,
         *,
         interval: float,
         changed: Callable[[str], Awaitable[None]] | None = None,

@@ -28,25 +28,28 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import cast
 
 import structlog
 from redis import exceptions as redis_exceptions
-from redis.asyncio import Redis
 
+from quote_service.cache.redis import RedisClient, is_cluster, run_each
 from quote_service.errors import RateLimited
 
 log = structlog.get_logger("quote_service.auth.throttle")
 
-# KEYS: the failure windows (account, address), then the seen windows (account, address);
-# ARGV[1]: window length in ms. Notes the attempt as seen; returns per failure window the failures
-# and the milliseconds left (or -2), then per seen window the attempts seen before this one.
+# KEYS: ARGV[2] failure windows, then the seen windows; ARGV[1]: window length in ms. Notes the
+# attempt as seen; returns per failure window the failures and the milliseconds left (or -2),
+# then per seen window the attempts seen before this one. Every window is independent: on a
+# Redis Cluster (each key its own slot) the script runs once per key.
 _BEGIN = """
 local out = {}
-for i = 1, 2 do
+local failures = tonumber(ARGV[2])
+for i = 1, failures do
   out[#out + 1] = tonumber(redis.call('GET', KEYS[i]) or '0')
   out[#out + 1] = redis.call('PTTL', KEYS[i])
 end
-for i = 3, 4 do
+for i = failures + 1, #KEYS do
   out[#out + 1] = redis.call('INCR', KEYS[i]) - 1
   if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 end
@@ -61,7 +64,14 @@ end
 return 0
 """
 SUSPECT_AFTER_ATTEMPTS = 3
-_REDIS_DOWN = (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError, OSError)
+_REDIS_DOWN = (
+    redis_exceptions.ConnectionError,
+    redis_exceptions.TimeoutError,
+    redis_exceptions.ClusterDownError,
+    redis_exceptions.TryAgainError,
+    redis_exceptions.SlotNotCoveredError,
+    OSError,
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +86,7 @@ class Attempt:
 class LoginThrottle:
     """Counts failed logins per username and per address; refuses attempts over a limit."""
 
-    def __init__(self, redis: Redis, *, per_username: int, per_address: int, window_seconds: int) -> None:
+    def __init__(self, redis: RedisClient, *, per_username: int, per_address: int, window_seconds: int) -> None:
         self.per_username = per_username
         self.per_address = per_address
         self.window_ms = window_seconds * 1000
@@ -90,9 +100,7 @@ class LoginThrottle:
         keys = [f"qs:login:fail:u:{account}", f"qs:login:fail:a:{address}"]
         keys += [f"qs:login:seen:u:{account}", f"qs:login:seen:a:{address}"]
         try:
-            by_user, user_ms, by_address, address_ms, seen_user, seen_address = await self._begin(
-                keys=keys, args=[self.window_ms]
-            )
+            by_user, user_ms, by_address, address_ms, seen_user, seen_address = await self._begin_all(keys)
         except _REDIS_DOWN as exc:
             log.warning("login_throttle_unavailable", error=type(exc).__name__)
             return Attempt(account, address, suspect=False)
@@ -109,10 +117,20 @@ class LoginThrottle:
         suspect = by_user > 0 or by_address > 0 or max(seen_user, seen_address) >= SUSPECT_AFTER_ATTEMPTS
         return Attempt(account, address, suspect=suspect)
 
+    async def _begin_all(self, keys: list[str]) -> list[int]:
+        """`_BEGIN` over the two failure windows and the two seen windows."""
+        if not is_cluster(self._redis):
+            return cast(list[int], await self._begin(keys=keys, args=[self.window_ms, 2]))
+        calls = [([key], [self.window_ms, 1 if n < 2 else 0]) for n, key in enumerate(keys)]
+        return [value for answer in await run_each(self._redis, self._begin, calls) for value in answer]
+
     async def failed(self, attempt: Attempt) -> None:
         """A wrong password: count it in both failure windows."""
         keys = [f"qs:login:fail:u:{attempt.account}", f"qs:login:fail:a:{attempt.address}"]
-        await self._guarded(self._fail(keys=keys, args=[self.window_ms]))
+        if is_cluster(self._redis):
+            await self._guarded(run_each(self._redis, self._fail, [([key], [self.window_ms]) for key in keys]))
+        else:
+            await self._guarded(self._fail(keys=keys, args=[self.window_ms]))
 
     async def succeeded(self, attempt: Attempt) -> None:
         """A correct password: clear the account's failures, and the attempt's suspicion."""

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import structlog
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
+
+from quote_service.cache.redis import RedisClient
 
 log = structlog.get_logger("quote_service.cache.channel")
 
@@ -17,7 +21,7 @@ SUBSCRIBE_TIMEOUT_SECONDS = 5.0
 
 
 async def follow_channel(
-    redis: Redis,
+    redis: RedisClient,
     channel: str,
     handle: Callable[[bytes], Awaitable[None]],
     *,
@@ -30,11 +34,17 @@ async def follow_channel(
     so that is where a caller catches up (drops what it cached, checks the version).
     Cancel the task to stop; cancellation never waits on Redis.
     """
+    attempt = 0
     while True:
-        # Subscribe confirmations are wanted once (`_confirmed`), then skipped per call: a client
-        # built with ignore_subscribe_messages=True would hide them from every call.
-        pubsub = redis.pubsub(ignore_subscribe_messages=False)
+        subscriber: Redis | None = None  # on a cluster: a client of one node, for this subscription alone
+        pubsub: PubSub | None = None
         try:
+            if isinstance(redis, RedisCluster):
+                subscriber = await _node_client(redis, attempt)
+            attempt += 1
+            # Subscribe confirmations are wanted once (`_confirmed`), then skipped per call: a
+            # client built with ignore_subscribe_messages=True would hide them from every call.
+            pubsub = (subscriber or cast(Redis, redis)).pubsub(ignore_subscribe_messages=False)
             await pubsub.subscribe(channel)
             await _confirmed(pubsub)
             if on_subscribed is not None:
@@ -55,7 +65,22 @@ async def follow_channel(
             log.warning("channel_follow_failed", channel=channel, exc_info=True)
             await asyncio.sleep(1.0)
         finally:
-            await _close_pubsub(pubsub)
+            if pubsub is not None:
+                await _close_pubsub(pubsub)
+            if subscriber is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(subscriber.aclose(), timeout=1.0)
+
+
+async def _node_client(cluster: RedisCluster, attempt: int) -> Redis:
+    """A plain client of one cluster node (the next one on each attempt, so a dead node is
+    skipped): classic PUBLISH reaches the subscribers of every node, so any node will do.
+    Not redis-py's ClusterPubSub: it borrows connections from the node's command pool, and a
+    subscription torn down while commands ran broke a connection a command was using."""
+    await cluster.initialize()  # the node list (a no-op once loaded)
+    nodes = cluster.get_primaries() or cluster.get_nodes()
+    node = nodes[attempt % len(nodes)]
+    return Redis(connection_pool=ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs))
 
 
 async def _confirmed(pubsub: PubSub) -> None:

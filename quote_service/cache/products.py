@@ -28,15 +28,14 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Iterable
-from typing import cast
 from uuid import UUID
 
 import msgspec
 import structlog
-from redis.asyncio import Redis
 
 from quote_service.cache.channel import follow_channel
 from quote_service.cache.local import local_cache
+from quote_service.cache.redis import RedisClient, get_many, run_each
 from quote_service.db.pool import Pool
 from quote_service.observability.metrics import count_cache
 from quote_service.pricing.quote import CatalogProduct
@@ -106,7 +105,7 @@ def _decode(payload: bytes) -> Entry | None:
 class ProductCache:
     """Batched product lookups through the two tiers, and the outbox drain; one per process."""
 
-    def __init__(self, redis: Redis, pool: Pool) -> None:
+    def __init__(self, redis: RedisClient, pool: Pool) -> None:
         self._redis = redis
         self._pool = pool
         self._local = local_cache()
@@ -150,7 +149,7 @@ class ProductCache:
         count_cache("products", "local", len(wanted) - len(missing), len(missing))
         if not missing:
             return found
-        from_redis = cast(list[bytes | None], await self._redis.mget([product_key(i) for i in missing]))
+        from_redis = await get_many(self._redis, [product_key(i) for i in missing])
         still_missing: list[str] = []
         refill: list[tuple[str, Entry]] = []
         for product_id, payload in zip(missing, from_redis, strict=True):
@@ -167,11 +166,8 @@ class ProductCache:
             hits = sum(1 for _, product in loaded.values() if product is not None)
             count_cache("products", "postgres", hits, len(still_missing) - hits)
             fresh = [(product_key(i), loaded[i]) for i in still_missing]
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for key, (version, product) in fresh:
-                    payload = _encode(version, product)
-                    await self._put_if_newer(keys=[key], args=[REDIS_TTL_SECONDS, payload], client=pipe)
-                await pipe.execute()
+            puts = [([key], [REDIS_TTL_SECONDS, _encode(version, product)]) for key, (version, product) in fresh]
+            await run_each(self._redis, self._put_if_newer, puts)
             for product_id, (_, product) in loaded.items():
                 if product is not None:
                     found[product_id] = product
@@ -209,11 +205,10 @@ class ProductCache:
             for row in rows:
                 key = product_key(str(row["product_id"]))
                 newest[key] = max(newest.get(key, 0), row["product_version"])
-            async with asyncio.timeout(REDIS_STEP_TIMEOUT_SECONDS), self._redis.pipeline(transaction=False) as pipe:
-                for key, version in newest.items():
-                    await self._put_if_newer(keys=[key], args=[REDIS_TTL_SECONDS, b"%d:" % version], client=pipe)
-                pipe.publish(CHANNEL, ",".join(f"{key}={version}" for key, version in newest.items()))
-                await pipe.execute()
+            async with asyncio.timeout(REDIS_STEP_TIMEOUT_SECONDS):
+                tombstones = [([key], [REDIS_TTL_SECONDS, b"%d:" % version]) for key, version in newest.items()]
+                message = ",".join(f"{key}={version}" for key, version in newest.items())
+                await run_each(self._redis, self._put_if_newer, tombstones, then_publish=(CHANNEL, message))
             await conn.execute(_DELIVERED, [row["id"] for row in rows])
         self.delivered += len(rows)
         return len(rows)

@@ -1,12 +1,85 @@
-"""The redis-py asyncio client (hiredis parser when installed)."""
+"""The redis-py asyncio client (hiredis parser when installed): one Redis, or a Redis Cluster.
+
+Cluster mode (`REDIS_CLUSTER=true`, or a `redis+cluster://` / `rediss+cluster://` URL) gives a
+`RedisCluster` that discovers the cluster from the URL's node and routes every command to the
+master of its key's slot. On a cluster, a script's keys, a MGET's keys and a transaction's keys
+must share one slot: the helpers below are how the service touches keys of several slots at
+once, the same calls on both kinds of client (docs/deployment.md).
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+from typing import Any, TypeAlias, cast
+
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+
+RedisClient: TypeAlias = Redis | RedisCluster
+"""What the service holds: a single Redis or a Redis Cluster (`create_redis`)."""
+
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+_OPTIONS: dict[str, Any] = {"decode_responses": False, "socket_timeout": 5, "socket_connect_timeout": 5}
 
 
-def create_redis(url: str) -> Redis:
-    """A client for `url` (redis://, rediss:// or unix://); connects lazily."""
-    return Redis.from_url(
-        url, decode_responses=False, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
-    )
+def cluster_url(url: str) -> tuple[bool, str]:
+    """(whether the URL asks for cluster mode, the URL redis-py understands)."""
+    scheme, separator, rest = url.partition("://")
+    if separator and scheme.lower() in CLUSTER_SCHEMES:
+        return True, f"{CLUSTER_SCHEMES[scheme.lower()]}://{rest}"
+    return False, url
+
+
+def create_redis(url: str, *, cluster: bool = False) -> RedisClient:
+    """A client for `url` (redis://, rediss:// or unix://; with `cluster` or a `+cluster` scheme,
+    a Redis Cluster reached through that node); connects lazily."""
+    by_scheme, plain = cluster_url(url)
+    if cluster or by_scheme:
+        return RedisCluster.from_url(plain, **_OPTIONS)
+    return Redis.from_url(plain, health_check_interval=30, **_OPTIONS)
+
+
+def is_cluster(redis: RedisClient) -> bool:
+    return isinstance(redis, RedisCluster)
+
+
+async def get_many(redis: RedisClient, keys: Sequence[str]) -> list[bytes | None]:
+    """GET of every key in one round trip (a cluster: one per master, in parallel)."""
+    if not keys:
+        return []
+    if isinstance(redis, RedisCluster):
+        # MGET needs one slot; a non-transactional pipeline sends each master its GETs at once.
+        async with redis.pipeline() as pipe:
+            for key in keys:
+                pipe.get(key)
+            return cast(list[bytes | None], await pipe.execute())
+    return cast(list[bytes | None], await redis.mget(keys))
+
+
+async def run_each(
+    redis: RedisClient,
+    script: AsyncScript,
+    calls: Sequence[tuple[list[str], list[Any]]],
+    *,
+    then_publish: tuple[str, str] | None = None,
+) -> list[Any]:
+    """Run `script` once per (keys, args), each call's keys in one slot, then PUBLISH
+    `then_publish` (channel, message) if given: one round trip on a single Redis (a pipeline);
+    on a cluster, where scripts and PUBLISH cannot be pipelined, the calls run concurrently and
+    the message follows once they all succeeded. Returns the scripts' answers."""
+    if isinstance(redis, RedisCluster):
+        answers = list(await asyncio.gather(*(script(keys=keys, args=args) for keys, args in calls)))
+        if then_publish is not None:
+            await redis.publish(*then_publish)
+        return answers
+    if not calls and then_publish is None:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for keys, args in calls:
+            await script(keys=keys, args=args, client=pipe)
+        if then_publish is not None:
+            pipe.publish(*then_publish)
+        answers = await pipe.execute()
+    return answers[: len(calls)]

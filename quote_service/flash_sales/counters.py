@@ -24,8 +24,7 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from redis.asyncio import Redis
-
+from quote_service.cache.redis import RedisClient
 from quote_service.pricing.flash import SaleStatus
 
 # Each script is registered once (EVALSHA; redis-py reloads it after a SCRIPT FLUSH or restart).
@@ -169,7 +168,7 @@ class SaleCounters:
 class Counters:
     """The scripts of one Redis client, registered once."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self.redis = redis
         self._purchase = redis.register_script(_PURCHASE)
         self._undo = redis.register_script(_UNDO)

@@ -29,9 +29,9 @@ from typing import Any, cast
 
 import asyncpg
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from quote_service.cache.redis import RedisClient
 from quote_service.clock import utcnow
 from quote_service.db.pool import Pool
 from quote_service.intelligence import repository, stream
@@ -50,7 +50,7 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-async def ensure_group(redis: Redis) -> None:
+async def ensure_group(redis: RedisClient) -> None:
     """Create the stream and its group once (every process tries; BUSYGROUP means done)."""
     try:
         await redis.xgroup_create(stream.STREAM, stream.GROUP, id="0", mkstream=True)
@@ -64,7 +64,7 @@ class StreamConsumer:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         pool: Pool,
         *,
         signals: SignalEvaluator | None,

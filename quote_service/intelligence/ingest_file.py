@@ -16,8 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from redis.asyncio import Redis
-
+from quote_service.cache.redis import RedisClient
 from quote_service.clock import utcnow
 from quote_service.intelligence import stream
 from quote_service.intelligence.schemas import ObservationRecord, Rejection
@@ -77,7 +76,7 @@ class _Progress:
         self.out.write("\n")
 
 
-async def ingest_file(redis: Redis, path: Path, *, out: IO[str] = sys.stdout, err: IO[str] = sys.stderr) -> int:
+async def ingest_file(redis: RedisClient, path: Path, *, out: IO[str] = sys.stdout, err: IO[str] = sys.stderr) -> int:
     """Publish the file's valid observations; returns how many lines were rejected."""
     size = path.stat().st_size  # noqa: ASYNC240 - a CLI command, nothing else runs on this loop
     progress = _Progress(size, err) if size > PROGRESS_FROM_BYTES else None

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 import structlog
-from redis.asyncio import Redis
 
+from quote_service.cache.redis import RedisClient
 from quote_service.clock import utcnow
 from quote_service.intelligence.service import Intelligence
 
@@ -26,7 +26,7 @@ SLOT_KEY = "{decisions}:slot:"
 
 class DecisionScheduler:
     def __init__(
-        self, intelligence: Intelligence, redis: Redis, *, minutes: int, clock: Callable[[], datetime] = utcnow
+        self, intelligence: Intelligence, redis: RedisClient, *, minutes: int, clock: Callable[[], datetime] = utcnow
     ) -> None:
         self.intelligence = intelligence
         self.redis = redis

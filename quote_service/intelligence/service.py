@@ -15,8 +15,8 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from redis.asyncio import Redis
 
+from quote_service.cache.redis import RedisClient
 from quote_service.catalog import repository as catalog
 from quote_service.clock import utcnow
 from quote_service.config import Settings
@@ -53,7 +53,7 @@ class Intelligence:
         self,
         settings: Settings,
         pool: Pool,
-        redis: Redis,
+        redis: RedisClient,
         *,
         clock: Callable[[], datetime] = utcnow,
         prices_moved: PricesMoved | None = None,

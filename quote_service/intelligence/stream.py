@@ -17,8 +17,8 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from redis.asyncio import Redis
 
+from quote_service.cache.redis import RedisClient
 from quote_service.intelligence.schemas import MAX_URL_LENGTH, ObservationRecord, Rejection
 from quote_service.pricing.money import fits_minor_units, is_currency
 
@@ -120,7 +120,7 @@ def _time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-async def publish(redis: Redis, records: Sequence[ObservationRecord] | Iterable[ObservationRecord]) -> int:
+async def publish(redis: RedisClient, records: Sequence[ObservationRecord] | Iterable[ObservationRecord]) -> int:
     """XADD each record (one pipeline round trip), trimming the stream approximately."""
     count = 0
     async with redis.pipeline(transaction=False) as pipe:

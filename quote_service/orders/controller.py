@@ -8,7 +8,6 @@ from uuid import UUID
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
-from redis.asyncio import Redis
 
 from quote_service.auth.guards import any_caller
 from quote_service.clock import utcnow
@@ -23,6 +22,7 @@ from quote_service.web.deps import (
     PoolDep,
     ProductCacheDep,
     ReadPoolsDep,
+    RedisDep,
     actor_of,
     check_idempotency_key,
 )
@@ -40,7 +40,7 @@ class OrderController(Controller):
         data: JSONBody[OrderCreate],
         idempotency_key: IdempotencyKey,
         pool: PoolDep,
-        redis: NamedDependency[Redis],
+        redis: RedisDep,
         quote_store: NamedDependency[QuoteStore],
         purchases: NamedDependency[Purchases],
         product_cache: ProductCacheDep,

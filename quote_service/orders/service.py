@@ -25,9 +25,9 @@ from uuid import UUID
 import asyncpg
 import msgspec
 import structlog
-from redis.asyncio import Redis
 
 from quote_service.auth.schemas import Principal
+from quote_service.cache.redis import RedisClient, is_cluster, run_each
 from quote_service.catalog import repository as catalog
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Forbidden, InsufficientStock, NotFound, ProductUnavailable
@@ -65,7 +65,7 @@ def request_hash(data: OrderCreate) -> bytes:
 
 async def place_order(
     pool: Pool,
-    redis: Redis,
+    redis: RedisClient,
     quotes: QuoteStore,
     flash: Purchases,
     data: OrderCreate,
@@ -276,14 +276,20 @@ def _check_coupons(codes: Sequence[str], locked: Sequence[asyncpg.Record], uses:
         )
 
 
-async def _publish_coupon_uses(redis: Redis, customer_id: str, counts: dict[str, int]) -> None:
+async def _publish_coupon_uses(redis: RedisClient, customer_id: str, counts: dict[str, int]) -> None:
     """Tell the quote path each coupon's use count for this customer; the order stands if Redis fails."""
     if not counts:
         return
     keys = [coupon_uses_key(code, customer_id) for code in counts]
     try:
         # register_script only hashes locally; Redis loads the script once, on first use.
-        await redis.register_script(_RAISE_COUNTERS)(keys=keys, args=list(counts.values()))
+        raise_counters = redis.register_script(_RAISE_COUNTERS)
+        if is_cluster(redis):  # the counters are independent: one call per key (its own slot)
+            await run_each(
+                redis, raise_counters, [([key], [count]) for key, count in zip(keys, counts.values(), strict=True)]
+            )
+        else:
+            await raise_counters(keys=keys, args=list(counts.values()))
     except Exception:  # PostgreSQL holds the truth; the next order of this customer repairs the counter
         log.warning("coupon_use_counter_failed", customer_id=customer_id, exc_info=True)
 

@@ -11,13 +11,12 @@ import asyncio
 import uuid
 from collections import OrderedDict
 from datetime import datetime, timedelta
-from typing import cast
 
 import msgspec
-from redis.asyncio import Redis
 
 from quote_service.auth.schemas import Principal
 from quote_service.cache.products import ProductCache
+from quote_service.cache.redis import RedisClient, get_many
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import QuoteTimeout
@@ -70,7 +69,7 @@ class QuoteService:
         config_store: ConfigStore[ConfigSnapshot],
         products: ProductCache,
         store: QuoteStore,
-        redis: Redis,
+        redis: RedisClient,
         flash_sales: FlashSales | None = None,
     ) -> None:
         self.defaults = EngineDefaults(
@@ -156,9 +155,7 @@ class QuoteService:
         ]
         if not limited:
             return {}
-        counts = cast(
-            list[bytes | None], await self._redis.mget([coupon_uses_key(c, request.customer_id) for c in limited])
-        )
+        counts = await get_many(self._redis, [coupon_uses_key(c, request.customer_id) for c in limited])
         return {code: int(count) for code, count in zip(limited, counts, strict=True) if count is not None}
 
     async def _flash_offers(

@@ -17,7 +17,7 @@ of the quote, until the quote expires). The quote service's identical-request ca
 `was_ordered` before it hands a quote out again; that question rides on the same group-commit
 call as the writes, so a cache hit costs a share of one round trip, not a round trip.
 
-There is deliberately no in-process tier: Redis already holds every quote before its
+There is deliberately no in-process tier: RedisClient already holds every quote before its
 response leaves, reads (`GET /quotes/{id}`, orders) are rare next to writes, and a local
 copy of every quote for its 15 minutes costs a timer per quote and a heap that the garbage
 collector must traverse — full collections of hundreds of milliseconds under load.
@@ -36,8 +36,8 @@ from uuid import UUID
 
 import msgspec
 import structlog
-from redis.asyncio import Redis
 
+from quote_service.cache.redis import RedisClient, is_cluster
 from quote_service.db.pool import Connection, Pool
 from quote_service.pricing.quote import Quote
 
@@ -96,7 +96,7 @@ def ordered_key(quote_id: UUID) -> str:
 class QuoteStore:
     """Puts and gets quotes; one per process."""
 
-    def __init__(self, redis: Redis, pool: Pool, *, log_interval: float = 0.2, log_batch: int = 1000) -> None:
+    def __init__(self, redis: RedisClient, pool: Pool, *, log_interval: float = 0.2, log_batch: int = 1000) -> None:
         self._redis = redis
         self._pool = pool
         self._flush = redis.register_script(_FLUSH)
@@ -156,8 +156,21 @@ class QuoteStore:
 
     async def take_for_order(self, quote_id: UUID, *, now: datetime) -> Quote | None:
         """As `get`, and marks the quote ordered for every process's `was_ordered` (one round trip)."""
-        payload = cast(bytes | None, await self._take(keys=[quote_key(quote_id), ordered_key(quote_id)]))
+        if is_cluster(self._redis):
+            payload = await self._take_on_cluster(quote_id)
+        else:
+            payload = cast(bytes | None, await self._take(keys=[quote_key(quote_id), ordered_key(quote_id)]))
         return _unexpired(payload, now)
+
+    async def _take_on_cluster(self, quote_id: UUID) -> bytes | None:
+        """`_TAKE` in two steps: the quote's key and its mark live in different slots."""
+        async with self._redis.pipeline() as pipe:
+            pipe.get(quote_key(quote_id))
+            pipe.pttl(quote_key(quote_id))
+            payload, ttl = cast(tuple[bytes | None, int], await pipe.execute())
+        if payload is not None:
+            await self._redis.set(ordered_key(quote_id), b"1", px=ttl if ttl > 0 else 900_000)
+        return payload
 
     async def was_ordered(self, quote_id: UUID) -> bool:
         """True once any process took the quote for an order; asked in the next group-commit call."""
@@ -186,7 +199,10 @@ class QuoteStore:
         keys += [key for key, _ in checks]
         args.append(len(batch))
         try:
-            ordered = cast(list[int], await self._flush(keys=keys, args=args))
+            if is_cluster(self._redis):
+                ordered = await self._flush_on_cluster(keys, args)
+            else:
+                ordered = cast(list[int], await self._flush(keys=keys, args=args))
         except Exception as exc:  # every waiting request learns it failed
             waiting: list[asyncio.Future[Any]] = [*(f for *_, f in batch), *(f for _, f in checks)]
             for future in waiting:
@@ -199,6 +215,18 @@ class QuoteStore:
         for (_, check), flag in zip(checks, ordered, strict=True):
             if not check.done():
                 check.set_result(bool(flag))
+
+    async def _flush_on_cluster(self, keys: list[str], args: list[bytes | int]) -> list[int]:
+        """`_FLUSH` as a pipeline: its keys span every slot, and a cluster pipeline sends each
+        master its SETs and EXISTSes in one round trip (the masters in parallel)."""
+        puts = cast(int, args[-1])
+        async with self._redis.pipeline() as pipe:
+            for i, key in enumerate(keys[:puts]):
+                pipe.set(key, args[2 * i], px=cast(int, args[2 * i + 1]))
+            for key in keys[puts:]:
+                pipe.exists(key)
+            answers = await pipe.execute()
+        return [int(flag) for flag in answers[puts:]]
 
     async def _flush_log_forever(self) -> None:
         while not self._stopping:

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
+from quote_service.cache.redis import RedisClient
 from quote_service.db.pool import Connection
 
 # One hash tag so both keys land in the same Redis Cluster slot. "pg-version": the value is
@@ -40,19 +39,19 @@ async def read_version(conn: Connection) -> int:
     return int(version) if version is not None else 0
 
 
-async def raise_version(redis: Redis, version: int) -> int:
+async def raise_version(redis: RedisClient, version: int) -> int:
     """Make Redis's version at least `version`; returns what Redis holds afterwards."""
     result = await cast(Any, redis.eval(_RAISE, 1, VERSION_KEY, version))
     return int(result)
 
 
-async def announce_change(redis: Redis, version: int, *, domain: str) -> None:
+async def announce_change(redis: RedisClient, version: int, *, domain: str) -> None:
     """Carry a committed version to every process: raise the key, publish on the channel."""
     await raise_version(redis, version)
     await redis.publish(CHANNEL, f"{version}:{domain}")
 
 
-async def current_version(redis: Redis) -> int | None:
+async def current_version(redis: RedisClient) -> int | None:
     """The version Redis carries; None when it has none (never set, or lost by Redis)."""
     raw = await redis.get(VERSION_KEY)
     return int(raw) if raw is not None else None

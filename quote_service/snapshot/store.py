@@ -26,10 +26,10 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from quote_service.cache.channel import follow_channel
+from quote_service.cache.redis import RedisClient
 from quote_service.db.pool import Pool
 from quote_service.observability.metrics import SNAPSHOT_RELOADS, SNAPSHOT_VERSION
 from quote_service.snapshot.bus import CHANNEL, announce_change, current_version, raise_version, read_version
@@ -59,7 +59,7 @@ class ConfigStore(Generic[S]):
     def __init__(
         self,
         pool: Pool,
-        redis: Redis,
+        redis: RedisClient,
         loader: Loader[S],
         *,
         poll_interval: float = 0.25,
@@ -182,7 +182,7 @@ class ConfigStore(Generic[S]):
         await follow_channel(self._redis, CHANNEL, on_change, on_subscribed=on_subscribed)
 
     async def _poll_redis(self) -> None:
-        """Every `poll_interval`: Redis's version. Newer → reload; missing or older (Redis lost it)
+        """Every `poll_interval`: RedisClient's version. Newer → reload; missing or older (Redis lost it)
         → put ours back, so the processes that rely on Redis see it again."""
         while True:
             await asyncio.sleep(self._poll_interval)

@@ -30,6 +30,9 @@ ConfigStoreDep: TypeAlias = NamedDependency[ConfigStore[ConfigSnapshot]]
 After an admin write commits, call `await config_store.changed("<domain>")`."""
 ProductCacheDep: TypeAlias = NamedDependency[ProductCache]
 """The two-tier product cache; catalog writes call `invalidate` after they commit."""
+RedisDep: TypeAlias = NamedDependency[Any]
+"""The process's `RedisClient` (parameter must be named `redis`): a Redis or a RedisCluster, a
+union Litestar's signature model cannot convert, hence Any."""
 AuthedRequest: TypeAlias = Request[Principal, Any, Any]
 """A request whose `user` is the authenticated Principal."""
 

@@ -204,9 +204,21 @@ def handle_postgres_failure(request: Request[Any, Any, Any], exc: Exception) -> 
     return handle_unexpected(request, exc)
 
 
+def handle_redis_cluster_failure(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
+    """A Redis Cluster with no reachable node or a slot without a master (a failover under way)
+    is 503 + Retry-After; any other client-side cluster error is a bug."""
+    if isinstance(exc, redis_exceptions.SlotNotCoveredError) or "cannot be connected" in str(exc):
+        return handle_store_unavailable(request, exc)
+    return handle_unexpected(request, exc)
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     redis_exceptions.ConnectionError: handle_store_unavailable,
     redis_exceptions.TimeoutError: handle_store_unavailable,
+    # Redis Cluster: CLUSTERDOWN / MASTERDOWN and TRYAGAIN while a failover or a slot move is under way.
+    redis_exceptions.ClusterDownError: handle_store_unavailable,
+    redis_exceptions.TryAgainError: handle_store_unavailable,
+    redis_exceptions.RedisClusterException: handle_redis_cluster_failure,
     asyncpg.PostgresConnectionError: handle_store_unavailable,
     asyncpg.exceptions.OperatorInterventionError: handle_store_unavailable,
     asyncpg.exceptions.InsufficientResourcesError: handle_store_unavailable,

@@ -15,14 +15,17 @@ import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from redis.asyncio import Redis
 
+from quote_service.cache.redis import RedisClient
 from quote_service.config import Settings
 from quote_service.intelligence import stream
 from quote_service.intelligence.consumer import StreamConsumer, ensure_group
 from quote_service.intelligence.schemas import ObservationRecord
 from quote_service.intelligence.signal_rules import SignalEvaluator
+from tests.cluster_fixtures import redis_client
 from tests.integration.conftest import Caller
+
+pytestmark = pytest.mark.redis_backends
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -55,9 +58,9 @@ def observation(
 
 
 @pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
+async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
     assert settings.redis_url is not None
-    client = Redis.from_url(settings.redis_url)
+    client = redis_client(settings.redis_url)
     await ensure_group(client)
     yield client
     await client.aclose()
@@ -122,7 +125,7 @@ async def test_batch_bounds_and_roles(
     assert forbidden.status_code == 403
 
 
-async def test_duplicates_are_stored_once(pool: asyncpg.Pool, redis: Redis) -> None:
+async def test_duplicates_are_stored_once(pool: asyncpg.Pool, redis: RedisClient) -> None:
     product_id = await make_product(pool)
     record = stream.validate(observation(product_id), 0, NOW)
     assert isinstance(record, ObservationRecord)
@@ -141,7 +144,7 @@ async def test_duplicates_are_stored_once(pool: asyncpg.Pool, redis: Redis) -> N
     }
 
 
-async def test_a_consumer_killed_mid_batch_loses_nothing(pool: asyncpg.Pool, redis: Redis) -> None:
+async def test_a_consumer_killed_mid_batch_loses_nothing(pool: asyncpg.Pool, redis: RedisClient) -> None:
     product_id = await make_product(pool)
     records = [stream.validate(observation(product_id, competitor=f"c{i}"), i, NOW) for i in range(50)]
     await stream.publish(redis, [r for r in records if isinstance(r, ObservationRecord)])
@@ -157,7 +160,7 @@ async def test_a_consumer_killed_mid_batch_loses_nothing(pool: asyncpg.Pool, red
     assert (await redis.xpending(stream.STREAM, stream.GROUP))["pending"] == 0
 
 
-async def test_poison_goes_to_the_dead_letter_stream(pool: asyncpg.Pool, redis: Redis) -> None:
+async def test_poison_goes_to_the_dead_letter_stream(pool: asyncpg.Pool, redis: RedisClient) -> None:
     product_id = await make_product(pool)
     good = stream.validate(observation(product_id), 0, NOW)
     orphan = stream.validate(observation(uuid.uuid4()), 1, NOW)  # no such product: FK violation
@@ -195,7 +198,7 @@ async def test_market_view(client: AsyncTestClient[Litestar], admin: Caller, poo
     assert data["our_rank"] == 2
 
 
-async def test_observations_raise_undercut_only_past_the_threshold(pool: asyncpg.Pool, redis: Redis) -> None:
+async def test_observations_raise_undercut_only_past_the_threshold(pool: asyncpg.Pool, redis: RedisClient) -> None:
     at_threshold = await make_product(pool, price="100")
     past = await make_product(pool, price="100")
     records = [

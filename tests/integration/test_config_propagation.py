@@ -14,7 +14,7 @@ from quote_service.config import Settings
 from tests.integration.conftest import Caller
 from tests.integration.servers import cli_env, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.redis_backends]
 
 BOUND_SECONDS = 1.0
 CHANGES = 8

@@ -10,14 +10,16 @@ import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from redis.asyncio import Redis
 
 from quote_service.config import Settings
 from quote_service.coupons import repository
 from quote_service.pricing.coupons import Coupon
+from tests.cluster_fixtures import redis_client
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.versions import durable_config_version
+
+pytestmark = pytest.mark.redis_backends
 
 Client = AsyncTestClient[Litestar]
 COUPONS = "/api/v1/coupons"
@@ -295,7 +297,7 @@ async def test_every_write_bumps_the_config_version_and_refusals_do_not(
     client: Client, admin: Caller, settings: Settings
 ) -> None:
     assert settings.redis_url is not None
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings.redis_url)
 
     async def version() -> int:
         return await durable_config_version(settings)

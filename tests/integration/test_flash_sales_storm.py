@@ -23,15 +23,16 @@ from typing import Any, cast
 import asyncpg
 import httpx
 import pytest
-from redis.asyncio import Redis
 
+from quote_service.cache.redis import RedisClient
 from quote_service.config import Settings
+from tests.cluster_fixtures import redis_client
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok
 from tests.integration.flash import SALES, Client, buy, new_sale
 from tests.integration.servers import cli_env, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.redis_backends]
 
 ALLOCATED = 100
 LIMIT = 2
@@ -85,8 +86,8 @@ def http(fleet: list[httpx.AsyncClient]) -> httpx.AsyncClient:
 
 
 @pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    client = Redis.from_url(settings.redis_url or "")
+async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
+    client = redis_client(settings.redis_url or "")
     yield client
     await client.aclose()
 
@@ -208,7 +209,7 @@ def sale_key(sale: dict[str, Any]) -> str:
     return f"qs:{{fs:{sale['id']}}}:sale"
 
 
-async def redis_counters(redis: Redis, sale: dict[str, Any]) -> tuple[int | None, dict[str, int]]:
+async def redis_counters(redis: RedisClient, sale: dict[str, Any]) -> tuple[int | None, dict[str, int]]:
     """(remaining units, {customer: units bought} for non-zero counts) from the sale's hash."""
     product = sale["items"][0]["product_id"]
     raw = cast(dict[bytes, bytes], await redis.hgetall(sale_key(sale)))
@@ -300,7 +301,7 @@ async def test_a_storm_sells_exactly_the_allocation_within_every_limit_round_aft
     service_key: dict[str, str],
     fleet: list[httpx.AsyncClient],
     http: httpx.AsyncClient,
-    redis: Redis,
+    redis: RedisClient,
     db: asyncpg.Connection,
 ) -> None:
     for round_ in range(ROUNDS):
@@ -346,7 +347,7 @@ async def test_two_hundred_buyers_for_the_last_unit_one_wins(
     service_key: dict[str, str],
     fleet: list[httpx.AsyncClient],
     http: httpx.AsyncClient,
-    redis: Redis,
+    redis: RedisClient,
     db: asyncpg.Connection,
 ) -> None:
     sale = await storm_sale(client, admin, allocated=1, limit=1)
@@ -375,7 +376,7 @@ async def test_concurrent_requests_with_one_key_make_one_purchase(
     service_key: dict[str, str],
     fleet: list[httpx.AsyncClient],
     http: httpx.AsyncClient,
-    redis: Redis,
+    redis: RedisClient,
     db: asyncpg.Connection,
 ) -> None:
     """The first request takes the units and marks the key pending; the others wait for it
@@ -442,7 +443,7 @@ async def test_concurrent_requests_with_one_key_make_one_purchase(
 class Flusher:
     """Flushes the Redis db once the client has seen each threshold of units acknowledged."""
 
-    redis: Redis
+    redis: RedisClient
     total: int
     thresholds: list[int]
     units: int = 0
@@ -465,7 +466,7 @@ async def test_a_redis_flush_mid_storm_never_oversells_and_reconcile_restores_th
     service_key: dict[str, str],
     fleet: list[httpx.AsyncClient],
     http: httpx.AsyncClient,
-    redis: Redis,
+    redis: RedisClient,
     db: asyncpg.Connection,
 ) -> None:
     for round_ in range(FLUSH_ROUNDS):

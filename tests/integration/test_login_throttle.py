@@ -18,6 +18,8 @@ from quote_service.config import Settings
 from tests.integration.conftest import PASSWORD, make_caller
 from tests.integration.expect import expect_error, expect_ok
 
+pytestmark = pytest.mark.redis_backends
+
 TOKEN = "/api/v1/auth/token"
 WINDOW = 300
 

@@ -19,7 +19,6 @@ import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from redis.asyncio import Redis
 
 from quote_service.clock import utcnow
 from quote_service.config import Settings
@@ -33,10 +32,13 @@ from quote_service.pricing.quote import (
     QuoteLine,
 )
 from quote_service.quotes.store import QuoteStore
+from tests.cluster_fixtures import redis_client
 from tests.integration.conftest import Caller, make_caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.flash import new_sale
 from tests.integration.test_catalog import create_product
+
+pytestmark = pytest.mark.redis_backends
 
 Client = AsyncTestClient[Litestar]
 ORDERS = "/api/v1/orders"
@@ -149,7 +151,7 @@ def build_quote(
 async def quote_store(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[QuoteStore]:
     """A QuoteStore on the app's Redis and PostgreSQL, as another process would have."""
     assert settings.redis_url is not None
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings.redis_url)
     store = QuoteStore(redis, pool)
     await store.start()
     try:
@@ -305,7 +307,7 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
     assert await pool.fetchval("SELECT times_used FROM coupons WHERE code = 'SAVE10'") == 1
     redemptions = await pool.fetch("SELECT order_id, customer_id FROM coupon_redemptions")
     assert [(str(r["order_id"]), r["customer_id"]) for r in redemptions] == [(placed["id"], str(shopper.id))]
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         assert await redis.get(f"qs:coupon-uses:SAVE10:{shopper.id}") == b"1"
     finally:

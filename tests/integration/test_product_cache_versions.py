@@ -13,16 +13,20 @@ import pytest
 from redis.asyncio import Redis
 
 from quote_service.cache.products import _PUT_IF_NEWER, ProductCache, product_key
+from quote_service.cache.redis import RedisClient
 from quote_service.config import Settings
 from quote_service.db.pool import Pool, create_pool
+from tests.cluster_fixtures import redis_client
+
+pytestmark = pytest.mark.redis_backends
 
 
 @pytest.fixture
-async def stores(settings: Settings) -> AsyncIterator[tuple[Pool, Redis]]:
+async def stores(settings: Settings) -> AsyncIterator[tuple[Pool, RedisClient]]:
     assert settings.database_url is not None
     assert settings.redis_url is not None
     pool = await create_pool(settings.database_url, min_size=1, max_size=4)
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings.redis_url)
     yield pool, redis
     await redis.aclose()
     await pool.close()
@@ -45,7 +49,7 @@ async def outbox(pool: Pool) -> list[tuple[str, int]]:
 
 
 async def test_price_changes_queue_an_invalidation_in_their_transaction_and_stock_changes_do_not(
-    stores: tuple[Pool, Redis],
+    stores: tuple[Pool, RedisClient],
 ) -> None:
     pool, _ = stores
     product_id = await insert_product(pool)
@@ -68,7 +72,7 @@ async def test_price_changes_queue_an_invalidation_in_their_transaction_and_stoc
 
 
 async def test_a_reader_holding_the_old_row_cannot_overwrite_a_delivered_invalidation(
-    stores: tuple[Pool, Redis],
+    stores: tuple[Pool, RedisClient],
 ) -> None:
     pool, redis = stores
     writer, slow_reader = ProductCache(redis, pool), ProductCache(redis, pool)

@@ -22,6 +22,8 @@ from tests.integration.expect import expect_error, expect_ok
 from tests.integration.servers import cli_env, running_server
 from tests.integration.test_catalog import product_body
 
+pytestmark = pytest.mark.redis_backends
+
 Client = AsyncTestClient[Litestar]
 QUOTE = "/api/v1/quote"
 

@@ -224,3 +224,39 @@ def test_a_read_replica_needs_the_primary_and_a_positive_lag_bound() -> None:
     settings = Settings.from_env({**replica, "DATABASE_URL": "postgresql://db/quote", "REPLICA_MAX_LAG_SECONDS": "2.5"})
     assert (settings.database_replica_url, settings.replica_max_lag_seconds) == ("postgresql://replica/quote", 2.5)
     assert Settings.from_env({}).database_replica_url is None
+
+
+@pytest.mark.parametrize(
+    ("environ", "cluster"),
+    [
+        ({"REDIS_URL": "redis://cache:6379"}, False),
+        ({"REDIS_URL": "redis://cache:6379", "REDIS_CLUSTER": "true"}, True),
+        ({"REDIS_URL": "redis+cluster://cache:6379"}, True),
+        ({"REDIS_URL": "rediss+cluster://user:secret@cache:6380/0"}, True),
+    ],
+)
+def test_redis_cluster_mode_from_the_flag_or_the_url_scheme(environ: dict[str, str], cluster: bool) -> None:
+    from redis.asyncio.cluster import RedisCluster
+
+    from quote_service.cache.redis import create_redis, is_cluster
+
+    settings = Settings.from_env(environ)
+
+    assert settings.redis_cluster_mode is cluster
+    client = create_redis(settings.redis_url or "", cluster=settings.redis_cluster)
+    assert is_cluster(client) is cluster
+    assert isinstance(client, RedisCluster) is cluster
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"REDIS_CLUSTER": "true"}, "REDIS_URL"),
+        ({"REDIS_CLUSTER": "true", "REDIS_URL": "unix:///run/redis.sock"}, "unix"),
+        ({"REDIS_CLUSTER": "true", "REDIS_URL": "redis://cache:6379/3"}, "database 3"),
+        ({"REDIS_URL": "redis+cluster://cache:6379/2"}, "database 2"),
+    ],
+)
+def test_redis_cluster_mode_refuses_what_a_cluster_cannot_be(environ: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        Settings.from_env(environ)

@@ -1,0 +1,253 @@
+"""A Redis Cluster master killed in the middle of a flash-sale storm, its replica taking over.
+
+`quote-service serve --workers 2` runs on a private cluster of 3 masters with one replica each.
+Once the client has seen KILL_AT_UNITS units acknowledged, the master holding the sale's slot
+(`{fs:<sale id>}`) is SIGKILLed and its replica promoted (`CLUSTER FAILOVER TAKEOVER`, as an
+operator or the cluster itself would after `cluster-node-timeout`). Replication is
+asynchronous, so the new master may lack the last reservations; purchases answered 503 while
+the slot had no master are retried with the same Idempotency-Key, as a checkout system does.
+
+The promises are the storm's (tests/integration/test_flash_sales_storm.py): never more sold
+than allocated, every customer within the limit, every acknowledged purchase in the ledger
+exactly once, and after reconcile the counters equal the ledger and exactly the rest sells.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+import asyncpg
+import httpx
+import pytest
+
+from quote_service.cache.redis import RedisClient, create_redis
+from quote_service.config import Settings
+from tests.integration.conftest import Caller
+from tests.integration.expect import expect_error, expect_ok
+from tests.integration.flash import Client, buy
+from tests.integration.servers import cli_env, running_server
+from tests.integration.test_flash_sales_storm import (
+    ALLOCATED,
+    CLIENTS,
+    CONFIRMED,
+    IN_FLIGHT,
+    LIMIT,
+    REFUSALS,
+    REPLAYED,
+    Attempt,
+    Outcome,
+    Storm,
+    attempt,
+    check_ledger_matches_answers,
+    ledger_rows,
+    per_customer,
+    plan,
+    reconcile,
+    redis_counters,
+    remaining_seen,
+    sale_key,
+    sold_of,
+    storm_sale,
+    summary,
+)
+from tests.redis_cluster import LocalCluster, Node, cluster_available
+
+pytestmark = pytest.mark.slow
+
+ATTEMPTS = 1_200
+CUSTOMERS = 300
+KILL_AT_UNITS = 30
+RETRY_503 = 40
+RETRY_PAUSE = 0.25
+
+
+@pytest.fixture
+def failover_cluster() -> Iterator[LocalCluster]:
+    problem = cluster_available()
+    if problem:
+        pytest.skip(f"cannot start a Redis Cluster: {problem}")
+    cluster = LocalCluster(masters=3, replicas=1, node_timeout_ms=1000).start()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def settings(database_url: str, failover_cluster: LocalCluster, clean_stores: None) -> Settings:
+    """This module's settings: the session's database, the private cluster with replicas."""
+    return Settings(database_url=database_url, redis_url=failover_cluster.url, log_format="json", log_level="WARNING")
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[str]:
+    assert settings.database_url is not None
+    assert settings.redis_url is not None
+    env = cli_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, LOG_LEVEL="WARNING")
+    with running_server(env, "--workers", "2") as base:
+        yield base
+
+
+@pytest.fixture
+async def fleet(server: str) -> AsyncIterator[list[httpx.AsyncClient]]:
+    per_client = IN_FLIGHT // CLIENTS
+    limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
+    async with contextlib.AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(httpx.AsyncClient(base_url=server, limits=limits, timeout=30.0))
+            for _ in range(CLIENTS)
+        ]
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
+    client = create_redis(settings.redis_url or "")
+    await client.ping()  # discovers every node now, while all are up
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(settings.database_url or "")
+    yield conn
+    await conn.close()
+
+
+def replica_of(cluster: LocalCluster, master: Node) -> Node:
+    for node in cluster.nodes:
+        if node is not master and node.alive:
+            info = node.info("replication")
+            if info["role"] == "slave" and int(info["master_port"]) == master.port:
+                return node
+    raise LookupError(f"no replica follows {master.port}")
+
+
+@dataclass(slots=True)
+class Killer:
+    """Kills the sale's master once the client has seen `at_units` units acknowledged."""
+
+    cluster: LocalCluster
+    key: str
+    at_units: int
+    units: int = 0
+    killed: Node | None = None
+    promoted: Node | None = None
+    unanswered_at_kill: int = 0
+    units_after_kill: int = 0
+    retried: list[str] = field(default_factory=list)
+
+    def seen(self, outcome: Outcome, pending: int) -> None:
+        if outcome.status == 201:
+            self.units += outcome.attempt.quantity
+            if self.killed is not None:
+                self.units_after_kill += outcome.attempt.quantity
+        if self.killed is None and self.units >= self.at_units:
+            master = self.cluster.master_of(self.key)
+            replica = replica_of(self.cluster, master)
+            self.cluster.kill(master)
+            with replica.client() as client:
+                client.execute_command("CLUSTER", "FAILOVER", "TAKEOVER")
+            self.killed, self.promoted, self.unanswered_at_kill = master, replica, pending
+
+
+async def storm_through_failover(
+    fleet: list[httpx.AsyncClient],
+    headers: dict[str, str],
+    sale: dict[str, object],
+    planned: list[Attempt],
+    killer: Killer,
+) -> Storm:
+    """As the storm's `storm`, each attempt retried (same key) while it is answered 503."""
+    gates = [asyncio.Semaphore(IN_FLIGHT // len(fleet)) for _ in fleet]
+    pending = len(planned)
+
+    async def one(n: int, item: Attempt) -> Outcome:
+        nonlocal pending
+        http = fleet[n % len(fleet)]
+        for _ in range(RETRY_503):
+            async with gates[n % len(fleet)]:
+                outcome = await attempt(http, headers, sale, item)
+            if outcome.status != 503:
+                break
+            killer.retried.append(item.key)
+            await asyncio.sleep(RETRY_PAUSE)
+        pending -= 1
+        killer.seen(outcome, pending)
+        return outcome
+
+    started = time.perf_counter()
+    outcomes = list(await asyncio.gather(*(one(n, item) for n, item in enumerate(planned))))
+    return Storm(outcomes, time.perf_counter() - started)
+
+
+async def test_a_master_killed_mid_storm_and_replaced_by_its_replica_never_oversells_or_loses_a_purchase(
+    client: Client,
+    admin: Caller,
+    service_key: dict[str, str],
+    fleet: list[httpx.AsyncClient],
+    failover_cluster: LocalCluster,
+    redis: RedisClient,
+    db: asyncpg.Connection,
+) -> None:
+    http = fleet[0]
+    sale = await storm_sale(client, admin, allocated=ALLOCATED, limit=LIMIT)
+    planned = plan(random.Random("failover"), "k", attempts=ATTEMPTS, customers=CUSTOMERS)
+    killer = Killer(failover_cluster, sale_key(sale), KILL_AT_UNITS)
+
+    result = await storm_through_failover(fleet, service_key, sale, planned, killer)
+    print(
+        summary("failover storm", result),
+        f"- killed :{killer.killed and killer.killed.port} with {killer.unanswered_at_kill} unanswered,"
+        f" {killer.units_after_kill} units sold after,"
+        f" {len(killer.retried)} retries after 503 ({len(set(killer.retried))} attempts)",
+    )
+
+    assert killer.killed is not None, "the storm ended before the kill"
+    assert killer.promoted is not None
+    assert killer.unanswered_at_kill > 0
+    assert killer.units_after_kill > 0  # the promoted replica went on selling the sale
+    assert not killer.killed.alive
+    assert failover_cluster.master_of(sale_key(sale)) is killer.promoted
+    # Every attempt got a final answer: a purchase or a refusal, never a 5xx (503s were retried).
+    assert set(result.statuses()) <= {201, 409}, result.codes()
+    retried = set(killer.retried)
+    for outcome in result.refused():
+        assert outcome.code in REFUSALS, outcome
+    for outcome in result.won():
+        data = outcome.body["data"]
+        # A retried attempt may replay a purchase whose first answer was lost to the failover.
+        expected = {CONFIRMED, REPLAYED} if outcome.attempt.key in retried else {CONFIRMED}
+        assert outcome.body["message"] in expected, outcome
+        assert (data["customer_id"], data["quantity"]) == (outcome.attempt.customer, outcome.attempt.quantity)
+
+    won = result.won()
+    answered = per_customer([(o.attempt.customer, o.attempt.quantity) for o in won])
+    assert max(answered.values()) <= LIMIT
+    rows = await ledger_rows(db, sale["id"])
+    check_ledger_matches_answers(result, rows)  # no acknowledged purchase lost, none invented
+    recorded = per_customer([(r["customer_id"], r["quantity"]) for r in rows])
+    sold = sum(recorded.values())
+    assert sold <= ALLOCATED  # no oversell, whatever the new master had lost
+    assert recorded == answered
+    assert await sold_of(db, sale["id"]) == sold
+
+    # The promoted master may lack the last replicated reservations: reconcile brings the
+    # counters back to the ledger, and exactly the rest of the allocation is still for sale.
+    report = await reconcile(http, admin, sale)
+    drift = [(c["counter"], c["customer_id"], c["redis"], c["ledger"]) for c in report["corrections"]]
+    print(f"failover: {sold} sold; reconcile corrected {len(drift)} counter(s) {drift}")
+    remaining, bought = await redis_counters(redis, sale)
+    assert remaining == ALLOCATED - sold
+    assert bought == dict(recorded)
+    assert (await reconcile(http, admin, sale))["corrections"] == []
+    assert await remaining_seen(http, admin, sale) == ALLOCATED - sold
+    for n in range(ALLOCATED - sold):
+        expect_ok(await buy(http, service_key, sale, quantity=1, customer_id=f"k-late{n}"), 201)
+    expect_error(await buy(http, service_key, sale, quantity=1, customer_id="k-late-last"), 409, "SOLD_OUT")
+    assert await sold_of(db, sale["id"]) == ALLOCATED
