@@ -44,11 +44,16 @@ CLIENT_DISCONNECTS = Counter(
     "qs_http_client_disconnects_total",
     "Requests abandoned by the client before its body arrived (logged at info, not counted as 5xx).",
 )
-QUOTE_STAGE_DURATION = Histogram(
-    "qs_quote_stage_duration_seconds",
-    "Time spent in each stage of a quote (catalog, flash, engine, store).",
-    ["stage"],
+QUOTE_DURATION = Histogram(
+    "qs_quote_duration_seconds",
+    "Time a priced quote spent in the quote service (admitted to stored): one observation per quote.",
     buckets=_STAGE_BUCKETS,
+)
+QUOTE_STAGE_SECONDS = Counter(
+    "qs_quote_stage_seconds",
+    "Seconds priced quotes spent in each stage (validate, catalog, flash, engine, store); "
+    "added up in-process and published every second and at each scrape.",
+    ["stage"],
 )
 QUOTES_IN_FLIGHT = Gauge("qs_quotes_in_flight", "Quotes admitted and not yet answered.", multiprocess_mode="livesum")
 CACHE_LOOKUPS = Counter(

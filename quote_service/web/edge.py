@@ -127,7 +127,7 @@ class LeanEdge:
         scope["path_template"] = QUOTE_PATH
         scope["user"], scope["auth"] = principal, "api_key"
         try:
-            priced = await quotes.quote(request, principal, deadline)
+            priced = await quotes.quote(request, principal, deadline, body)
         except Exception as exc:  # rendered by Litestar's exception handlers, exactly as there
             await self._hand_on(scope, _replay(body, complete, receive), send, exc, api_key, auth)
             return
