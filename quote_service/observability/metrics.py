@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -95,12 +96,35 @@ for _outcome in ("confirmed", "replayed", "SOLD_OUT", "PURCHASE_LIMIT_EXCEEDED",
     FLASH_PURCHASES.labels(_outcome)
 
 
+_CACHE_CHILDREN: dict[tuple[str, str, str], Any] = {}
+
+
 def count_cache(cache: str, tier: str, hits: int, misses: int) -> None:
-    """Record a batched lookup in one go (a quote looks up several products at once)."""
+    """Record a batched lookup in one go (a quote looks up several products at once); the
+    labelled children are bound once, not looked up through `labels()` on every call."""
     if hits:
-        CACHE_LOOKUPS.labels(cache, tier, "hit").inc(hits)
+        _cache_child(cache, tier, "hit").inc(hits)
     if misses:
-        CACHE_LOOKUPS.labels(cache, tier, "miss").inc(misses)
+        _cache_child(cache, tier, "miss").inc(misses)
+
+
+def _cache_child(cache: str, tier: str, result: str) -> Any:
+    key = (cache, tier, result)
+    child = _CACHE_CHILDREN.get(key)
+    if child is None:
+        child = _CACHE_CHILDREN[key] = CACHE_LOOKUPS.labels(cache, tier, result)
+    return child
+
+
+_PURCHASE_CHILDREN: dict[str, Any] = {}
+
+
+def count_purchase(outcome: str) -> None:
+    """One flash purchase attempt by outcome (the child bound once per outcome)."""
+    child = _PURCHASE_CHILDREN.get(outcome)
+    if child is None:
+        child = _PURCHASE_CHILDREN[outcome] = FLASH_PURCHASES.labels(outcome)
+    child.inc()
 
 
 def record_pool(size: int, idle: int, maximum: int) -> None:
