@@ -4,7 +4,7 @@
 # "externally-managed-environment"). Everything else comes from uv.lock.
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
-.PHONY: run test lint bootstrap tools
+.PHONY: run test test-replica replica lint bootstrap tools
 
 tools: $(filter .tools/bin/uv,$(UV))
 	@true
@@ -25,6 +25,14 @@ PYTEST_ARGS ?=
 
 test: bootstrap  ## the whole suite on real PostgreSQL + Redis (local servers, else embedded ones)
 	$(UV) run pytest $(PYTEST_ARGS)
+
+# The read-replica suite alone (it is part of `make test` too): the tests start a private
+# PostgreSQL primary + streaming replica in temporary directories and remove them afterwards.
+test-replica: bootstrap
+	$(UV) run pytest tests/integration/test_read_replica.py tests/unit/test_read_pools.py $(PYTEST_ARGS)
+
+replica: bootstrap  ## a private PostgreSQL primary + streaming replica until Ctrl-C (prints both URLs)
+	$(UV) run python -m tests.replica
 
 lint: bootstrap
 	$(UV) run ruff check .

@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from redis.asyncio import Redis
 
 from quote_service.analytics.controller import AnalyticsController, ExperimentController
+from quote_service.analytics.guardrail import GuardrailChecker
 from quote_service.analytics.rollups import RollupJob
 from quote_service.analytics.service import Analytics
 from quote_service.auth.controller import AuthController
@@ -39,6 +40,7 @@ from quote_service.commissions.controller import CommissionRateController
 from quote_service.config import Settings
 from quote_service.coupons.controller import CouponController
 from quote_service.db.pool import Pool, create_pool
+from quote_service.db.replica import ReadPools, ReplicaSampler
 from quote_service.embedded import embedded_stores
 from quote_service.flags.controller import FeatureFlagController
 from quote_service.flash_sales.controller import FlashSaleController
@@ -109,6 +111,36 @@ async def _watch_pool(pool: Pool, maximum: int) -> None:
         await asyncio.sleep(1.0)
 
 
+async def _read_pools(settings: Settings, primary: Pool, stack: contextlib.AsyncExitStack) -> ReadPools:
+    """The chooser of pools for stale-tolerant reads; with DATABASE_REPLICA_URL, the replica's pool and
+    its lag sampler too (first sample taken before serving). The replica's pool opens connections on
+    demand: an unreachable replica never stops the service from starting (the primary serves)."""
+    if not settings.database_replica_url:
+        return ReadPools(primary)
+    replica = await create_pool(
+        settings.database_replica_url,
+        min_size=0,
+        max_size=settings.db_pool_max_size,
+        acquire_timeout=settings.db_acquire_timeout,
+        statement_timeout=settings.db_statement_timeout,
+        lock_timeout=settings.db_lock_timeout,
+        server_settings={**settings.database_session(), "application_name": "quote-service-reads"},
+    )
+    stack.push_async_callback(_close_within, "replica pool", replica.close, replica.terminate)
+    reads = ReadPools(primary, replica, max_lag=settings.replica_max_lag_seconds)
+    sampler = ReplicaSampler(reads)
+    await sampler.sample()
+    sampler.start()
+    stack.push_async_callback(_close_within, "replica sampler", sampler.stop, None)
+    return reads
+
+
+def _read_pool(state: State) -> Pool:
+    """A request's pool for stale-tolerant reads (the `read_pool` parameter; docs/deployment.md)."""
+    reads: ReadPools = state.read_pools
+    return reads.for_read()
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -152,6 +184,8 @@ def create_app(
             redis = create_redis(redis_url)
             stack.push_async_callback(_close_within, "redis client", redis.aclose, None)
             app.state.pool = pool
+            reads = await _read_pools(settings, pool, stack)
+            app.state.read_pools = reads
             watcher = asyncio.create_task(_watch_pool(pool, settings.db_pool_max_size), name="pool-metrics")
             stack.callback(watcher.cancel)
             app.state.redis = redis
@@ -178,23 +212,29 @@ def create_app(
             # Registered after the pool and Redis: it drains into them, so it closes first.
             stack.push_async_callback(_close_within, "quote store", quote_store.stop, None)
             app.state.quote_store = quote_store
-            flash_sales = FlashSales(pool, Counters(redis), config_store)
+            flash_sales = FlashSales(pool, Counters(redis), config_store, reads=reads)
             app.state.flash_sales = flash_sales
             app.state.purchases = Purchases(flash_sales)
             scheduler = SaleScheduler(flash_sales, interval=settings.flash_scheduler_interval)
             scheduler.start()
             stack.push_async_callback(_close_within, "flash-sale scheduler", scheduler.stop, None)
-            campaigns = Campaigns(pool, clock=clock, prices_moved=products.invalidate)
+            campaigns = Campaigns(pool, clock=clock, prices_moved=products.invalidate, reads=reads)
             app.state.campaigns = campaigns
             campaign_scheduler = CampaignScheduler(campaigns, interval=settings.campaign_scheduler_interval)
             campaign_scheduler.start()
             stack.push_async_callback(_close_within, "campaign scheduler", campaign_scheduler.stop, None)
             app.state.campaign_scheduler = campaign_scheduler
-            app.state.analytics = Analytics(pool)
+            app.state.analytics = Analytics(reads)
             if settings.rollup_interval > 0:
                 rollups = RollupJob(pool, interval=settings.rollup_interval)
                 rollups.start()
                 stack.push_async_callback(_close_within, "analytics rollups", rollups.stop, None)
+            if settings.guardrail_interval_seconds > 0:
+                guardrail = GuardrailChecker(
+                    pool, redis, interval=settings.guardrail_interval_seconds, changed=config_store.changed
+                )
+                guardrail.start()
+                stack.push_async_callback(_close_within, "guardrail checker", guardrail.stop, None)
             app.state.quotes = QuoteService(
                 settings,
                 config_store=config_store,
@@ -203,7 +243,9 @@ def create_app(
                 redis=redis,
                 flash_sales=flash_sales,
             )
-            intelligence = Intelligence(settings, pool, redis, clock=clock, prices_moved=products.invalidate)
+            intelligence = Intelligence(
+                settings, pool, redis, clock=clock, prices_moved=products.invalidate, reads=reads
+            )
             app.state.intelligence = intelligence
             evaluator = SignalEvaluator(pool, window_hours=settings.market_window_hours)
             # Background work of market intelligence: the stream consumer (one per process, one
@@ -279,6 +321,8 @@ def create_app(
             "intelligence": from_state("intelligence"),
             "campaigns": from_state("campaigns"),
             "analytics": from_state("analytics"),
+            "read_pools": from_state("read_pools"),
+            "read_pool": Provide(_read_pool, sync_to_thread=False),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
@@ -309,6 +353,7 @@ def create_app(
             Intelligence,
             Campaigns,
             Analytics,
+            ReadPools,
         ],
         debug=False,
     )

@@ -146,13 +146,21 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
             return 2
         admin, user = demo.random_credentials()
     summary = _with_pool(settings, lambda pool: demo.seed_demo(settings, pool, admin=admin, user=user))
-    if summary.configuration_created:
+    if summary.configuration_created or summary.history is not None:
         asyncio.run(_announce_configuration(settings))
     print(
         f"demo data: {summary.products_created} products created ({summary.products_total} in the demo catalog), "
         f"{len(summary.users_created)} users created, pricing configuration "
         f"{'created' if summary.configuration_created else 'already present'}"
     )
+    if summary.history is not None:
+        history = summary.history
+        print(
+            f"demo history: {history.quotes} quotes, {history.orders} orders, {history.flash_sales} ended flash "
+            f"sales over {demo.DEMO_HISTORY['days']} days (analytics, the checkout_banner experiment)"
+        )
+    else:
+        print("demo history: already present")
     seeded = asyncio.run(_seed_flash_sale(settings))
     if seeded is None:
         print("demo flash sale: one is already scheduled or running")
@@ -225,7 +233,7 @@ def _print_pages(base: str, *, demo_accounts: bool) -> None:
 
 
 def cmd_generate_data(settings: Settings, args: argparse.Namespace) -> int:
-    """Write a reproducible history (COPY), then rebuild the analytics rollups over it."""
+    """Write a reproducible history (COPY), recomputing the analytics rollups of its hours."""
     from quote_service.analytics.generate import generate
 
     for name in ("products", "days", "quotes_per_day"):
@@ -237,7 +245,7 @@ def cmd_generate_data(settings: Settings, args: argparse.Namespace) -> int:
         return await generate(
             pool, products=args.products, days=args.days, quotes_per_day=args.quotes_per_day, seed=args.seed,
             now=utcnow(), progress=not args.quiet,
-            on_rollups=lambda: print("rebuilding the analytics rollups ...", file=sys.stderr, flush=True),
+            on_rollups=lambda: print("finishing the analytics rollups ...", file=sys.stderr, flush=True),
         )  # fmt: skip
 
     try:

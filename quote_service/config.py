@@ -28,6 +28,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     database_url: str | None = None
     """DATABASE_URL: PostgreSQL DSN. Unset: an embedded PostgreSQL under `home` (refused in production)."""
+    database_replica_url: str | None = None
+    """DATABASE_REPLICA_URL: a streaming replica of DATABASE_URL for reads that may be a little stale
+    (analytics, experiments, market reads, admin lists); unset: every read goes to DATABASE_URL."""
+    replica_max_lag_seconds: float = 5.0
+    """REPLICA_MAX_LAG_SECONDS: while the replica's measured lag is above this (or it is down), its
+    reads go to the primary instead."""
     redis_url: str | None = None
     """REDIS_URL: Redis URL. Unset: an embedded Redis under `home` (refused in production)."""
     home: Path = Path(".quote-service")
@@ -114,6 +120,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rollup_interval: float = 5.0
     """ROLLUP_INTERVAL: seconds between the analytics rollup job's passes; 0 turns the job off in
     this process (reports stay exact: hours not rolled up yet are computed live)."""
+    guardrail_interval_seconds: float = 60.0
+    """GUARDRAIL_INTERVAL_SECONDS: seconds between the experiment guardrail checker's passes (one
+    process per pass across all of them); 0 turns the checker off in this process."""
 
     @property
     def is_production(self) -> bool:
@@ -156,6 +165,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "ENVIRONMENT=production needs a SECRET_KEY of at least 32 characters "
                 "that is not the development default"
             )
+        if self.database_replica_url and not self.database_url:
+            raise ConfigError("DATABASE_REPLICA_URL needs DATABASE_URL (the embedded PostgreSQL has no replica)")
         if self.is_production and not (self.database_url and self.redis_url):
             missing = " and ".join(
                 name for name, url in (("DATABASE_URL", self.database_url), ("REDIS_URL", self.redis_url)) if not url
@@ -181,6 +192,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "ELASTICITY_WINDOW_DAYS": self.elasticity_window_days,
             "BODY_READ_TIMEOUT": self.body_read_timeout,
             "CAMPAIGN_SCHEDULER_INTERVAL": self.campaign_scheduler_interval,
+            "REPLICA_MAX_LAG_SECONDS": self.replica_max_lag_seconds,
         }
         if self.decision_interval_minutes < 0:
             raise ConfigError("DECISION_INTERVAL_MINUTES must be 0 (off) or positive")
@@ -193,6 +205,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise ConfigError(f"{name} must be positive")
         if self.rollup_interval < 0:
             raise ConfigError("ROLLUP_INTERVAL must be 0 (off) or positive")
+        if self.guardrail_interval_seconds < 0:
+            raise ConfigError("GUARDRAIL_INTERVAL_SECONDS must be 0 (off) or positive")
         if self.login_concurrency < 0:
             raise ConfigError("LOGIN_CONCURRENCY must be 0 (one per CPU) or positive")
         if not 0 <= self.db_pool_min_size <= self.db_pool_max_size:

@@ -13,6 +13,8 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from quote_service.analytics.generate import Summary, generate
+from quote_service.analytics.rollups import hour_of
 from quote_service.auth import repository as auth_repository
 from quote_service.auth.schemas import Role, UserCreate
 from quote_service.auth.service import AuthService
@@ -24,6 +26,7 @@ from quote_service.commissions.schemas import CommissionRateInput
 from quote_service.config import Settings
 from quote_service.coupons import service as coupons
 from quote_service.coupons.schemas import CouponCreate
+from quote_service.flags import repository as flags_repository
 from quote_service.flags import service as flags
 from quote_service.flags.schemas import FeatureFlagCreate
 from quote_service.flash_sales.schemas import FlashSaleCreate, FlashSaleItemIn
@@ -205,10 +208,15 @@ DEMO_FLAGS: list[dict[str, Any]] = [
             "variants": [
                 {"key": "control", "weight": 50, "value": "control"},
                 {"key": "savings", "weight": 50, "value": "savings"},
-            ]
+            ],
+            # The generated history converts the non-control arm a little better, so the
+            # guardrail keeps the demo experiment running (docs/experiments.md).
+            "guardrail": {"max_drop_percent": 20, "min_exposures": 1000},
         },
     },
 ]
+# The demo's history (analytics, the experiment's figures): `generate-data` with these sizes.
+DEMO_HISTORY = {"products": 20, "days": 14, "quotes_per_day": 800, "seed": 2026}
 DEMO_COUPONS: list[dict[str, Any]] = [
     {"code": "WELCOME10", "type": "PERCENTAGE", "value": "10", "max_discount": "150.00", "currency": "TRY",
      "valid_from": _SINCE},
@@ -228,6 +236,8 @@ class DemoSummary:
     products_created: int
     products_total: int
     configuration_created: bool
+    history: Summary | None = None
+    """The generated history (quotes, orders, flash sales) when this run wrote it."""
 
 
 async def seed_demo(
@@ -280,7 +290,39 @@ async def seed_demo(
         products_created=created,
         products_total=total,
         configuration_created=configured,
+        history=await seed_history(pool, now=utcnow()),
     )
+
+
+async def seed_history(pool: asyncpg.Pool, *, now: datetime) -> Summary | None:
+    """Two weeks of quotes, orders and flash sales (`generate-data`, a fixed seed) so analytics
+    and the checkout_banner experiment show figures; once (None when already there).
+
+    The demo experiment is dated from the start of that history: its figures cover every
+    generated quote (an experiment counts the quotes since its flag was created)."""
+    seed = DEMO_HISTORY["seed"]
+    async with pool.acquire() as conn:
+        if await conn.fetchval("SELECT 1 FROM products WHERE sku LIKE $1 LIMIT 1", f"GEN-{seed}-%"):
+            return None
+    summary = await generate(
+        pool,
+        products=DEMO_HISTORY["products"],
+        days=DEMO_HISTORY["days"],
+        quotes_per_day=DEMO_HISTORY["quotes_per_day"],
+        seed=seed,
+        now=now,
+        progress=False,
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        reason = "seed-demo: the demo experiment covers the generated history"
+        await flags_repository.explain_change(conn, reason=reason)
+        await conn.execute(
+            "UPDATE feature_flags SET created_at = LEAST(created_at, $2), updated_by = 'seed-demo', updated_at = now()"
+            " WHERE key = $1",
+            "checkout_banner",
+            hour_of(now) - timedelta(days=DEMO_HISTORY["days"]),
+        )
+    return summary
 
 
 async def _seed_configuration(pool: asyncpg.Pool) -> bool:

@@ -12,6 +12,7 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
+from quote_service.db.replica import ReadPools
 from quote_service.web.deps import PoolDep
 
 _CHECK_TIMEOUT = 1.0
@@ -23,9 +24,23 @@ class Check(msgspec.Struct, kw_only=True):
     error: str | None = None
 
 
-class Readiness(msgspec.Struct, kw_only=True):
+class ReplicaReport(msgspec.Struct, kw_only=True):
+    """The read replica as its lag sampler last saw it; it never makes the service unready (the
+    primary serves its reads meanwhile)."""
+
+    up: bool
+    lag_seconds: float | None
+    max_lag_seconds: float
+    serving_reads: bool
+    """False while stale-tolerant reads fall back to the primary (replica down or lag above the bound)."""
+    error: str | None = None
+
+
+class Readiness(msgspec.Struct, kw_only=True, omit_defaults=True):
     status: str
     checks: dict[str, Check]
+    replica: ReplicaReport | None = None
+    """Only with DATABASE_REPLICA_URL (docs/deployment.md)."""
 
 
 @get("/health", exclude_from_auth=True, tags=["operations"], summary="Liveness (no dependencies)")
@@ -34,7 +49,9 @@ async def health() -> dict[str, str]:
 
 
 @get("/health/ready", exclude_from_auth=True, tags=["operations"], summary="Readiness: PostgreSQL and Redis")
-async def ready(pool: PoolDep, redis: NamedDependency[Redis]) -> Response[Readiness]:
+async def ready(
+    pool: PoolDep, redis: NamedDependency[Redis], read_pools: NamedDependency[ReadPools]
+) -> Response[Readiness]:
     async def pg() -> Any:
         async with pool.acquire() as conn:
             return await conn.fetchval("SELECT 1")
@@ -42,10 +59,23 @@ async def ready(pool: PoolDep, redis: NamedDependency[Redis]) -> Response[Readin
     postgres, redis_check = await asyncio.gather(_check(pg), _check(redis.ping))
     checks = {"postgres": postgres, "redis": redis_check}
     healthy = all(c.ok for c in checks.values())
-    body = Readiness(status="ready" if healthy else "unavailable", checks=checks)
+    body = Readiness(status="ready" if healthy else "unavailable", checks=checks, replica=_replica(read_pools))
     if healthy:
         return Response(body)
     return Response(body, status_code=503, headers={"Retry-After": "5"})
+
+
+def _replica(reads: ReadPools) -> ReplicaReport | None:
+    if reads.replica is None:
+        return None
+    status = reads.status
+    return ReplicaReport(
+        up=status.up,
+        lag_seconds=status.lag_seconds,
+        max_lag_seconds=reads.max_lag,
+        serving_reads=reads.fallback_reason() is None,
+        error=status.error,
+    )
 
 
 async def _check(probe: Callable[[], Awaitable[Any]]) -> Check:

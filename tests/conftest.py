@@ -34,6 +34,9 @@ from quote_service.config import Settings
 from quote_service.db.migrate import apply_migrations
 from quote_service.embedded import embedded_stores
 
+# Fixtures kept in modules of their own (the private primary + replica pair).
+pytest_plugins = ["tests.replica_fixtures"]
+
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379"
 LOGIN_TIMEOUT = 3.0

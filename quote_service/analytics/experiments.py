@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import asyncpg
 import msgspec
 
 from quote_service.analytics import stats
@@ -33,6 +34,8 @@ class VariantFigures(msgspec.Struct, kw_only=True):
 class Experiment(msgspec.Struct, kw_only=True):
     key: str
     status: str
+    """running, or rolled_back once the guardrail gave every user the control."""
+    rolled_back_at: datetime | None
     control: str
     currency: str | None
     variants: list[VariantFigures]
@@ -48,30 +51,31 @@ class Experiments:
         self.analytics = analytics
 
     async def every(self, *, now: datetime) -> list[Experiment]:
-        rows = await self.analytics.pool.fetch(
-            "SELECT key, rollout, created_at FROM feature_flags"
+        rows = await self.analytics.reads.for_read().fetch(
+            "SELECT key, rollout, created_at, rolled_back_at FROM feature_flags"
             " WHERE jsonb_array_length(COALESCE(rollout->'variants', '[]')) > 0 ORDER BY key"
         )
-        return [await self._experiment(r["key"], r["rollout"], r["created_at"], now) for r in rows]
+        return [await self._experiment(r, now) for r in rows]
 
     async def get(self, key: str, *, now: datetime) -> Experiment:
-        row = await self.analytics.pool.fetchrow(
-            "SELECT key, rollout, created_at FROM feature_flags WHERE key = $1"
+        row = await self.analytics.reads.for_read().fetchrow(
+            "SELECT key, rollout, created_at, rolled_back_at FROM feature_flags WHERE key = $1"
             " AND jsonb_array_length(COALESCE(rollout->'variants', '[]')) > 0",
             key,
         )
         if row is None:
             raise NotFound("no experiment with this key (a flag with variants)")
-        return await self._experiment(row["key"], row["rollout"], row["created_at"], now)
+        return await self._experiment(row, now)
 
-    async def _experiment(self, key: str, raw_rollout: object, created_at: datetime, now: datetime) -> Experiment:
-        rollout = msgspec.convert(raw_rollout, Rollout)
+    async def _experiment(self, row: asyncpg.Record, now: datetime) -> Experiment:
+        key, created_at = row["key"], row["created_at"]
+        rollout = msgspec.convert(row["rollout"], Rollout)
         lo = created_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         hi = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         totals = await self.analytics.sums("pricing", "variant", lo, hi, now)
         customers = {
             r["variant"]: int(r["n"])
-            for r in await self.analytics.pool.fetch(
+            for r in await self.analytics.reads.for_read().fetch(
                 "SELECT variant, count(*) AS n FROM rollup_variant_customers WHERE flag_key = $1 GROUP BY variant", key
             )
         }
@@ -110,7 +114,8 @@ class Experiments:
             )
         return Experiment(
             key=key,
-            status="running",
+            rolled_back_at=row["rolled_back_at"],
+            status="running" if row["rolled_back_at"] is None else "rolled_back",
             control=control,
             currency=currency,
             variants=variants,

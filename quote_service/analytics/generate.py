@@ -1,17 +1,20 @@
 """`quote-service generate-data`: a realistic, reproducible history, written with COPY.
 
-Everything random comes from one `random.Random(seed)`, and every id from it too, so the same
+Everything random, every id included, comes from `random.Random` streams seeded from `seed`, so the same
 arguments against the same clock hour write the same rows. History ends at the current hour
 and goes `days` back: a catalog (its price moves in price history), quotes with experiment
 variants (of the variant flags present), applied rules and coupons in the quote log, orders for
-a share of them with lines and commissions, and ended flash sales with purchases and viewers.
-The generated rules and coupon are stored retired, so they never change a live price.
+a share of them with lines and commissions, ended flash sales with purchases and viewers, and
+competitor observations (a fifth of the catalog, 1 to 3 competitors each, four a day, around our
+price of the moment). The generated rules and coupon are stored retired, so they never change a
+live price. The analytics rollups of every hour written are recomputed as it goes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import hashlib
 import math
 import random
@@ -24,7 +27,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
-from quote_service.analytics.rollups import hour_of, rebuild
+from quote_service.analytics import rollups
+from quote_service.analytics.rollups import hour_of
 from quote_service.db.pool import Connection, Pool
 from quote_service.pricing.flags import Variant, pick_variant
 
@@ -35,6 +39,10 @@ SELLER_RATE = Decimal("0.10")
 CATEGORY_RATE = Decimal("0.05")
 LOGISTICS_CENTS = 200
 ACTOR = "generate-data"
+# Competitors observed for a fifth of the catalog, each product by 1 to 3 of them.
+COMPETITORS = ("shopfast", "megamart", "buynow", "dealzone")
+# Observations per (product, competitor) per day: one in each quarter of the day.
+OBSERVATIONS_PER_DAY = 4
 # Hourly weights of a shopping day (UTC): quiet nights, an evening peak.
 _DAY_SHAPE = [1, 1, 1, 1, 1, 2, 3, 5, 7, 8, 9, 9, 10, 10, 9, 9, 10, 11, 13, 14, 12, 8, 5, 2]
 
@@ -74,6 +82,7 @@ class Summary:
     orders: int = 0
     flash_sales: int = 0
     flash_purchases: int = 0
+    competitor_prices: int = 0
     rollup_hours: int = 0
     seconds: float = 0.0
 
@@ -154,6 +163,8 @@ class Generator:
         self.products: list[Product] = []
         self.customers = [f"gen-{seed}-c{i}" for i in range(max(10, quotes_per_day * days // 8))]
         self._variants: dict[str, str] = {}
+        # (product, competitor, its price level relative to ours), filled by `catalog`.
+        self.watched: list[tuple[Product, str, float]] = []
 
     # -- catalog ---------------------------------------------------------------------------
     def catalog(self) -> tuple[list[str], list[str]]:
@@ -203,7 +214,20 @@ class Generator:
                 )
             )
             self.products.append(product)
+        # Its own stream: the catalog and the quotes stay what they were without competitors.
+        market = random.Random(f"{self.seed}:market")  # noqa: S311 - reproducible data
+        for product in self.products:
+            if market.random() < 0.2:
+                for competitor in market.sample(COMPETITORS, market.randint(1, 3)):
+                    self.watched.append((product, competitor, market.uniform(0.88, 1.1)))
         return products, history
+
+    def hours(self, index: int) -> list[datetime]:
+        """The hours of day `index` and the hour before: an order's trigger marks the hour before
+        its own too (its quote may sit there), so day `index`'s first orders mark the previous
+        day's last hour again after it was recomputed."""
+        first = self.start + timedelta(days=index)
+        return [first + timedelta(hours=h) for h in range(-1, 24)]
 
     # -- quotes, orders --------------------------------------------------------------------
     def _variant_of(self, customer: str) -> str:
@@ -226,7 +250,10 @@ class Generator:
         rng = random.Random(f"{self.seed}:{index}")  # noqa: S311
         day_start = (self.start + timedelta(days=index)).timestamp()
         total_weight = sum(_DAY_SHAPE)
-        out: dict[str, list[str]] = {"quotes": [], "orders": [], "lines": [], "commissions": [], "coupons": []}
+        out: dict[str, list[str]] = {
+            "quotes": [], "orders": [], "lines": [], "commissions": [], "coupons": [],
+            "competitors": self._observations(index, day_start),
+        }  # fmt: skip
         quotes, orders_out, lines_out = out["quotes"], out["orders"], out["lines"]
         commissions_out, coupons_out = out["commissions"], out["coupons"]
         products = self.products
@@ -346,6 +373,30 @@ class Generator:
                     coupons_out.append(f"{order_id}\tGEN10\t0\t{customer}\tPERCENTAGE\t{_c(discount)}\t{ordered}\n")
         return out
 
+    def _observations(self, index: int, day_start: float) -> list[str]:
+        """The day's competitor observations: each watched (product, competitor) once in each
+        quarter of the day, at its own level around our price of the moment, +-2 % noise."""
+        rng = random.Random(f"{self.seed}:{index}:market")  # noqa: S311 - reproducible data
+        tz = self.end.tzinfo
+        end_ts = self.end.timestamp()
+        window = 86400 / OBSERVATIONS_PER_DAY
+        rows = []
+        for product, competitor, level in self.watched:
+            for slot in range(OBSERVATIONS_PER_DAY):
+                ts = day_start + slot * window + rng.random() * window
+                # Drawn before the check, so a day's rows do not depend on where history ends.
+                noise, stock, delay = rng.gauss(1.0, 0.01), rng.random(), rng.uniform(1, 120)
+                if ts >= end_ts:
+                    continue
+                cents = max(1, round(product.cents_at(ts) * level * noise))
+                observed = datetime.fromtimestamp(ts, tz=tz).isoformat()
+                received = datetime.fromtimestamp(ts + delay, tz=tz).isoformat()
+                rows.append(
+                    f"{product.text}\t{competitor}\t{_c(cents)}\t{CURRENCY}\t{observed}\t"
+                    f"{'f' if stock < 0.05 else 't'}\thttps://{competitor}.example/p/{product.text}\t{received}\n"
+                )
+        return rows
+
     # -- flash sales -----------------------------------------------------------------------
     def flash_sales(self) -> dict[str, list[str]]:
         """A few ended sales (one every ~10 days), each 3 products for 6 hours."""
@@ -420,6 +471,8 @@ _COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "purchases": ("flash_purchases", ("id", "flash_sale_id", "product_id", "customer_id", "quantity", "unit_price",
                                       "total", "currency", "status", "principal_id", "idempotency_key", "request_hash",
                                       "order_id", "created_at")),
+    "competitors": ("competitor_prices", ("product_id", "competitor", "price", "currency", "observed_at", "in_stock",
+                                          "url", "received_at")),
     "stats": ("flash_sale_stats", ("flash_sale_id", "purchases", "units_sold", "revenue", "buyers", "unique_viewers",
                                    "attempts", "computed_at")),
 }  # fmt: skip
@@ -481,11 +534,17 @@ async def generate(
     progress: bool = True,
     on_rollups: Callable[[], None] | None = None,
 ) -> Summary:
-    """Write the history; then rebuild the rollups over it."""
+    """Write the history, and recompute the analytics rollups of every hour it wrote.
+
+    Three things overlap (docs/analytics.md): Python builds day d+1's rows in a thread while one
+    connection COPYs day d and a second one recomputes day d-1's rollups, holding the rollup
+    job's lock. Day d-1's hours are final once day d-1 is in: rows of later days are later (an
+    order may spill into the next day's first hour, never back). Needs two connections."""
     started = time.monotonic()
     summary = Summary()
-    async with pool.acquire() as conn:
-        await conn.execute("SET statement_timeout = 0")
+    async with pool.acquire() as conn, pool.acquire() as roll:
+        for c in (conn, roll):
+            await c.execute("SET statement_timeout = 0")
         if await conn.fetchval("SELECT count(*) FROM products WHERE sku LIKE $1", f"GEN-{seed}-%"):
             raise ValueError(f"data for seed {seed} was generated here already: use another --seed")
         gen = Generator(
@@ -499,28 +558,48 @@ async def generate(
             await _copy(conn, "history", history)
         summary.products, summary.price_moves = len(product_rows), len(history)
         bar = Progress(quotes_per_day * days, enabled=progress)
-        # Generating a day (Python, a thread) overlaps with COPYing the previous one (PostgreSQL).
-        pending = asyncio.create_task(asyncio.to_thread(gen.day, 0))
-        for index in range(days):
-            rows = await pending
-            if index + 1 < days:
-                pending = asyncio.create_task(asyncio.to_thread(gen.day, index + 1))
-            async with conn.transaction():
-                for name in ("quotes", "orders", "lines", "commissions", "coupons"):
-                    await _copy(conn, name, rows[name])
-            summary.quotes += len(rows["quotes"])
-            summary.orders += len(rows["orders"])
-            bar.advance(len(rows["quotes"]))
-        sales = gen.flash_sales()
-        async with conn.transaction():
-            for name in ("sales", "items", "purchases", "stats"):
-                await _copy(conn, name, sales[name])
-        summary.flash_sales, summary.flash_purchases = len(sales["sales"]), len(sales["purchases"])
-        await conn.execute(
-            "ANALYZE quote_log; ANALYZE orders; ANALYZE order_lines; ANALYZE order_commissions", timeout=3600
+        async with rollups.lock(roll):
+            pending = asyncio.create_task(asyncio.to_thread(gen.day, 0))
+            settling: asyncio.Task[None] | None = None
+            try:
+                for index in range(days):
+                    rows = await pending
+                    if index + 1 < days:
+                        pending = asyncio.create_task(asyncio.to_thread(gen.day, index + 1))
+                    async with conn.transaction():
+                        for name in ("quotes", "orders", "lines", "commissions", "coupons", "competitors"):
+                            await _copy(conn, name, rows[name])
+                    if index == 0:  # plans for the rollup SQL: a fresh table has no statistics
+                        await conn.execute("ANALYZE quote_log, orders, order_lines, order_commissions")
+                    summary.quotes += len(rows["quotes"])
+                    summary.orders += len(rows["orders"])
+                    summary.competitor_prices += len(rows["competitors"])
+                    bar.advance(len(rows["quotes"]))
+                    if settling is not None:
+                        await settling
+                    settling = asyncio.create_task(rollups.settle(roll, gen.hours(index)))
+                sales = gen.flash_sales()
+                async with conn.transaction():
+                    for name in ("sales", "items", "purchases", "stats"):
+                        await _copy(conn, name, sales[name])
+                summary.flash_sales, summary.flash_purchases = len(sales["sales"]), len(sales["purchases"])
+                await conn.execute(
+                    "ANALYZE quote_log, orders, order_lines, order_commissions, competitor_prices", timeout=3600
+                )
+                if on_rollups is not None:
+                    on_rollups()
+                if settling is not None:
+                    await settling
+            except BaseException:
+                for task in (pending, settling):
+                    if task is not None and not task.done():
+                        task.cancel()
+                        with contextlib.suppress(BaseException):
+                            await task
+                raise
+        await roll.execute(
+            "ANALYZE rollup_pricing_hourly, rollup_commission_hourly, rollup_pricing_daily, rollup_commission_daily"
         )
-    if on_rollups is not None:
-        on_rollups()
-    summary.rollup_hours = await rebuild(pool, now=now)
+    summary.rollup_hours = days * 24 + 1
     summary.seconds = math.floor((time.monotonic() - started) * 10) / 10
     return summary

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 
 import structlog
@@ -177,6 +177,8 @@ async def recompute(conn: Connection, kind: str, hours: list[datetime]) -> None:
     figures = ", ".join(k.figures)
     async with conn.transaction():
         await conn.execute("SET LOCAL statement_timeout = 0")
+        # A day's lines sort in memory, not in temporary files (one recompute at a time).
+        await conn.execute("SET LOCAL work_mem = '64MB'")
         await conn.execute(f"DELETE FROM {k.hourly} WHERE hour = ANY($1::timestamptz[])", hours, timeout=_LONG)
         await conn.execute(
             f"INSERT INTO {k.hourly} (hour, dim, key, currency, {figures}) {k.rows_sql}",
@@ -196,8 +198,11 @@ async def recompute(conn: Connection, kind: str, hours: list[datetime]) -> None:
         )
         if kind == "pricing":
             await conn.execute(VARIANT_CUSTOMERS, *hour_args(hours), timeout=_LONG)
-    # After the commit: a reader that sees the new generation reads the new rows.
-    await conn.execute("SELECT nextval('rollup_generation')")
+    # After the commit: a reader that sees the new generation reads the new rows. setval writes the
+    # exact value to the WAL: a streaming replica (where reports may be read, docs/deployment.md)
+    # sees nextval's value only as logged up to 32 ahead, unchanged by most rewrites. Rewrites run
+    # under the rollup lock, so no other nextval comes in between.
+    await conn.execute("SELECT setval('rollup_generation', nextval('rollup_generation'))")
 
 
 class RollupJob:
@@ -260,6 +265,36 @@ class RollupJob:
                 raise
             except Exception:
                 log.warning("rollup_tick_failed", exc_info=True)
+
+
+async def settle(conn: Connection, hours: list[datetime]) -> None:
+    """Recompute both kinds of rollups for `hours` from the raw rows and clear their marks up to
+    the newest one read before (a write meanwhile leaves its mark for the job). The caller holds
+    the job's advisory lock (`lock`), so the job does not recompute the same hours meanwhile."""
+    for kind in KINDS:
+        version = await conn.fetchval(
+            "SELECT max(id) FROM rollup_dirty WHERE kind = $1 AND hour = ANY($2::timestamptz[])", kind, hours
+        )
+        await recompute(conn, kind, hours)
+        if version is not None:
+            await conn.execute(
+                "DELETE FROM rollup_dirty WHERE kind = $1 AND hour = ANY($2::timestamptz[]) AND id <= $3",
+                kind,
+                hours,
+                version,
+            )
+
+
+@contextlib.asynccontextmanager
+async def lock(conn: Connection) -> AsyncIterator[None]:
+    """Hold the rollup job's advisory lock on `conn` (waits for a running pass to finish)."""
+    await conn.execute("SET lock_timeout = 0")
+    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY, timeout=_LONG)
+    try:
+        yield
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+        await conn.execute("RESET lock_timeout")
 
 
 async def rebuild(pool: Pool, *, now: datetime) -> int:

@@ -18,7 +18,7 @@ import asyncpg
 import msgspec
 
 from quote_service.analytics.rollups import KINDS, hour_args, hour_of
-from quote_service.db.pool import Pool
+from quote_service.db.replica import ReadPools
 from quote_service.errors import FieldError, NotFound, ValidationFailed
 from quote_service.pricing import money
 
@@ -158,8 +158,9 @@ SETTLED_CACHE_SIZE = 256
 
 
 class Analytics:
-    def __init__(self, pool: Pool) -> None:
-        self.pool = pool
+    def __init__(self, reads: ReadPools) -> None:
+        self.reads = reads
+        """Every report reads the replica when it is within the lag bound (docs/deployment.md)."""
         # Daily-rollup sums of settled days, by query and rollup generation: those rows change only
         # when the job rewrites rollups, and every rewrite moves the generation on.
         self._settled: dict[tuple[object, ...], list[asyncpg.Record]] = {}
@@ -177,7 +178,7 @@ class Analytics:
         current = hour_of(now)
         today = current.date()
         totals: dict[Key, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * len(k.figures))
-        async with self.pool.acquire() as conn:
+        async with self.reads.for_read().acquire() as conn:
             dirty = [
                 r["hour"]
                 for r in await conn.fetch(
@@ -275,7 +276,7 @@ class Analytics:
         return CommissionReport(group_by=group, from_=start, to=to, rows=rows)
 
     async def flash_sale(self, sale_id: UUID, *, now: datetime, live_viewers: int = 0) -> FlashSaleReport:
-        async with self.pool.acquire() as conn:
+        async with self.reads.for_read().acquire() as conn:
             sale = await conn.fetchrow(
                 "SELECT s.id, s.status, s.starts_at, s.ends_at, COALESCE(st.unique_viewers, 0) AS viewers"
                 " FROM flash_sales s LEFT JOIN flash_sale_stats st ON st.flash_sale_id = s.id WHERE s.id = $1",

@@ -22,6 +22,7 @@ from quote_service.campaigns.schemas import Campaign, CampaignCreate
 from quote_service.catalog import repository as catalog
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
+from quote_service.db.replica import ReadPools
 from quote_service.errors import Conflict, DuplicateKey, FieldError, NotFound, ValidationFailed
 from quote_service.pagination import Page, page_of
 from quote_service.pricing.campaigns import HourMove, hour_move, hours_due
@@ -86,9 +87,16 @@ class Campaigns:
     """
 
     def __init__(
-        self, pool: Pool, *, clock: Callable[[], datetime] = utcnow, prices_moved: PricesMoved | None = None
+        self,
+        pool: Pool,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        prices_moved: PricesMoved | None = None,
+        reads: ReadPools | None = None,
     ) -> None:
         self.pool = pool
+        self.reads = reads or ReadPools(pool)
+        """For the campaign list (a stale-tolerant read, docs/deployment.md)."""
         self.clock = clock
         self._prices_moved = prices_moved
 
@@ -137,7 +145,7 @@ class Campaigns:
         return campaign_from_row(row)
 
     async def page(self, *, status: str | None, before: tuple[datetime, UUID] | None, limit: int) -> Page[Campaign]:
-        async with self.pool.acquire() as conn:
+        async with self.reads.for_read().acquire() as conn:
             rows = await repository.list_campaigns(conn, status=status, before=before, limit=limit)
         return page_of(rows, "campaigns", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=campaign_from_row)
 

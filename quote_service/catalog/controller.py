@@ -21,7 +21,7 @@ from quote_service.catalog.schemas import (
 )
 from quote_service.errors import NotFound
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import AuthedRequest, PoolDep, ProductCacheDep, actor_of
+from quote_service.web.deps import AuthedRequest, PoolDep, ProductCacheDep, ReadPoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 
 
@@ -40,7 +40,7 @@ class ProductController(Controller):
     @get("/", summary="List products (keyset-paginated)")
     async def list_products(
         self,
-        pool: PoolDep,
+        read_pool: ReadPoolDep,
         category_id: FromQuery[str | None] = None,
         seller_id: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
@@ -49,7 +49,7 @@ class ProductController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Product]]:
         after = decode_cursor(cursor, tuple[datetime, UUID], "products")
-        async with pool.acquire() as conn:
+        async with read_pool.acquire() as conn:
             rows = await repository.list_products(
                 conn,
                 category_id=category_id,
@@ -107,12 +107,12 @@ class ProductController(Controller):
     async def price_history(
         self,
         product_id: FromPath[UUID],
-        pool: PoolDep,
+        read_pool: ReadPoolDep,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[PriceChange]]:
         before = decode_cursor(cursor, tuple[datetime, int], "price-history")
-        async with pool.acquire() as conn:
+        async with read_pool.acquire() as conn:
             product = await repository.get_product(conn, product_id=product_id)
             if product is None:
                 raise NotFound(f"product {product_id} not found")

@@ -12,7 +12,7 @@ from quote_service.auth.guards import admin_only
 from quote_service.commissions import repository, service
 from quote_service.commissions.schemas import BulkResult, CommissionRate, CommissionRateBulk, CommissionRateInput
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, actor_of
+from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "commission_rates"
@@ -38,7 +38,7 @@ class CommissionRateController(Controller):
     @get("/", summary="List commission rates (keyset-paginated)")
     async def list_rates(
         self,
-        pool: PoolDep,
+        read_pool: ReadPoolDep,
         category_id: FromQuery[str | None] = None,
         seller_id: FromQuery[str | None] = None,
         logistics_provider: FromQuery[str | None] = None,
@@ -48,7 +48,7 @@ class CommissionRateController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[CommissionRate]]:
         after = decode_cursor(cursor, tuple[datetime, UUID], "commission-rates")
-        async with pool.acquire() as conn:
+        async with read_pool.acquire() as conn:
             rows = await repository.list_rates(
                 conn,
                 category_id=category_id,

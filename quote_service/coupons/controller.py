@@ -10,7 +10,7 @@ from quote_service.coupons import repository, service
 from quote_service.coupons.schemas import Coupon, CouponCreate, CouponUpdate
 from quote_service.errors import invalid
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, actor_of
+from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "coupons"
@@ -36,7 +36,7 @@ class CouponController(Controller):
     @get("/", summary="List coupons by code (keyset-paginated)")
     async def list_coupons(
         self,
-        pool: PoolDep,
+        read_pool: ReadPoolDep,
         is_active: FromQuery[bool | None] = None,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
@@ -44,7 +44,7 @@ class CouponController(Controller):
         after = decode_cursor(cursor, str, "coupons")
         if after is not None and "\x00" in after:  # never one of ours, and PostgreSQL refuses it
             raise invalid("cursor", "not a cursor returned by this list")
-        async with pool.acquire() as conn:
+        async with read_pool.acquire() as conn:
             rows = await repository.list_coupons(conn, is_active=is_active, after=after, limit=limit)
         return ok(page_of(rows, "coupons", limit=limit, key=lambda r: r["code"], item=service.coupon_from_row))
 

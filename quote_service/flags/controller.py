@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -11,10 +12,16 @@ from quote_service.auth.guards import admin_only, any_caller
 from quote_service.clock import utcnow
 from quote_service.errors import invalid
 from quote_service.flags import repository, service
-from quote_service.flags.schemas import EvaluationRequest, FeatureFlag, FeatureFlagCreate, FeatureFlagUpdate
+from quote_service.flags.schemas import (
+    EvaluationRequest,
+    FeatureFlag,
+    FeatureFlagCreate,
+    FeatureFlagUpdate,
+    FlagChange,
+)
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.flags import EvaluationContext, FlagEvaluation
-from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, actor_of
+from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "feature_flags"
@@ -40,7 +47,7 @@ class FeatureFlagController(Controller):
     @get("/", guards=[admin_only], summary="List feature flags by key (keyset-paginated)")
     async def list_flags(
         self,
-        pool: PoolDep,
+        read_pool: ReadPoolDep,
         is_enabled: FromQuery[bool | None] = None,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
@@ -48,7 +55,7 @@ class FeatureFlagController(Controller):
         after = decode_cursor(cursor, str, "feature-flags")
         if after is not None and "\x00" in after:  # never one of ours, and PostgreSQL refuses it
             raise invalid("cursor", "not a cursor returned by this list")
-        async with pool.acquire() as conn:
+        async with read_pool.acquire() as conn:
             rows = await repository.list_flags(conn, is_enabled=is_enabled, after=after, limit=limit)
         return ok(page_of(rows, "feature-flags", limit=limit, key=lambda r: r["key"], item=service.flag_from_row))
 
@@ -59,6 +66,32 @@ class FeatureFlagController(Controller):
     @get("/key/{key:str}", guards=[admin_only], summary="Get a feature flag by key")
     async def get_by_key(self, key: FromPath[str], pool: PoolDep) -> Envelope[FeatureFlag]:
         return ok(await service.get_flag_by_key(pool, key))
+
+    @get(
+        "/{flag_id:uuid}/history",
+        guards=[admin_only],
+        summary="A flag's changes, newest first, with who and why (keyset-paginated)",
+    )
+    async def history(
+        self,
+        flag_id: FromPath[UUID],
+        read_pool: ReadPoolDep,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[FlagChange]]:
+        before = decode_cursor(cursor, int, "feature-flag-history")
+        if before is not None and not 0 < before < 2**63:  # never one of ours, and not a bigint
+            raise invalid("cursor", "not a cursor returned by this list")
+        rows = await service.flag_history(read_pool, flag_id, before=before, limit=limit)
+        return ok(
+            page_of(
+                rows,
+                "feature-flag-history",
+                limit=limit,
+                key=lambda r: r["id"],
+                item=lambda r: msgspec.convert(dict(r), FlagChange),
+            )
+        )
 
     @put("/{flag_id:uuid}", guards=[admin_only], summary="Replace a feature flag's fields (the key never changes)")
     async def replace(
@@ -80,9 +113,9 @@ class FeatureFlagController(Controller):
         summary="Delete a feature flag (PUT is_enabled=false to keep it)",
     )
     async def remove(
-        self, flag_id: FromPath[UUID], pool: PoolDep, config_store: ConfigStoreDep
+        self, flag_id: FromPath[UUID], pool: PoolDep, config_store: ConfigStoreDep, request: AuthedRequest
     ) -> Envelope[FeatureFlag]:
-        flag = await service.delete_flag(pool, flag_id)
+        flag = await service.delete_flag(pool, flag_id, actor=actor_of(request))
         await config_store.changed(DOMAIN)
         return ok(flag, "Feature flag deleted")
 

@@ -86,14 +86,30 @@ async def get_flag_by_key(conn: Connection, *, key: str) -> asyncpg.Record | Non
     return await conn.fetchrow(f"SELECT {FLAG_COLUMNS} FROM feature_flags WHERE key = $1", key)
 
 
-async def update_flag(conn: Connection, *, flag_id: UUID, fields: dict[str, Any], actor: str) -> asyncpg.Record | None:
-    """Replace every writable field; None when no flag has this id."""
-    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(_WRITABLE, start=3))
+async def explain_change(conn: Connection, *, reason: str | None = None, actor: str | None = None) -> None:
+    """Say why (and, for a delete, who) in the history row of this transaction's flag changes
+    (migration 0020's trigger reads these transaction-local settings)."""
+    if reason is not None:
+        await conn.execute("SELECT set_config('quote_service.flag_change_reason', $1, true)", reason)
+    if actor is not None:
+        await conn.execute("SELECT set_config('quote_service.flag_change_actor', $1, true)", actor)
+
+
+async def update_flag(
+    conn: Connection, *, flag_id: UUID, fields: dict[str, Any], actor: str, roll_back: bool = False
+) -> asyncpg.Record | None:
+    """Replace every writable field; None when no flag has this id.
+
+    `roll_back`: also mark the experiment rolled back, only if it is not already — None when
+    it is (the conditional UPDATE that makes a guardrail rollback happen exactly once)."""
+    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(_WRITABLE, start=4))
     return await conn.fetchrow(
-        f"""UPDATE feature_flags SET {assignments}, updated_by = $2, updated_at = now()
-            WHERE id = $1 RETURNING {FLAG_COLUMNS}""",
+        f"""UPDATE feature_flags SET {assignments}, updated_by = $2, updated_at = now(),
+                   rolled_back_at = CASE WHEN $3 THEN now() ELSE rolled_back_at END
+            WHERE id = $1 AND (NOT $3 OR rolled_back_at IS NULL) RETURNING {FLAG_COLUMNS}""",
         flag_id,
         actor,
+        roll_back,
         *(encode_column(c, fields[c]) for c in _WRITABLE),
     )
 
@@ -101,6 +117,20 @@ async def update_flag(conn: Connection, *, flag_id: UUID, fields: dict[str, Any]
 async def delete_flag(conn: Connection, *, flag_id: UUID) -> asyncpg.Record | None:
     """Delete a flag and return it as it was; None when no flag has this id."""
     return await conn.fetchrow(f"DELETE FROM feature_flags WHERE id = $1 RETURNING {FLAG_COLUMNS}", flag_id)
+
+
+HISTORY_COLUMNS = "id, flag_id, flag_key, action, actor, reason, before, after, changed_at"
+
+
+async def flag_history(conn: Connection, *, flag_id: UUID, before: int | None, limit: int) -> list[asyncpg.Record]:
+    """A flag's changes, newest first; `before` is the id of the last row of the previous page."""
+    return await conn.fetch(
+        f"""SELECT {HISTORY_COLUMNS} FROM feature_flag_history
+            WHERE flag_id = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3""",
+        flag_id,
+        before,
+        limit + 1,
+    )
 
 
 async def list_flags(

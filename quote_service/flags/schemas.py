@@ -102,6 +102,22 @@ class FeatureFlag(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
 
+class FlagChange(msgspec.Struct, frozen=True, kw_only=True):
+    """One change of a flag, as the history keeps it (docs/experiments.md#flag-history)."""
+
+    id: int
+    flag_id: UUID
+    flag_key: str
+    action: str
+    """created, updated, rolled_back (by the experiment guardrail) or deleted."""
+    actor: str
+    reason: str | None
+    """Why, when the writer said (the guardrail always does)."""
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    changed_at: datetime
+
+
 class EvaluationRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Omitted `user_id`/`user_segment` default to the calling user's own (not for API keys)."""
 

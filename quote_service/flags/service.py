@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from quote_service.db.pool import Connection
 from quote_service.errors import FieldError, NotFound, ValidationFailed
 from quote_service.flags import repository
 from quote_service.flags.schemas import FeatureFlag, FeatureFlagCreate, FeatureFlagUpdate, RolloutIn
@@ -230,9 +231,46 @@ async def update_flag(pool: asyncpg.Pool, flag_id: UUID, data: FeatureFlagUpdate
     return flag_from_row(row)
 
 
-async def delete_flag(pool: asyncpg.Pool, flag_id: UUID) -> FeatureFlag:
-    """Delete a flag (its key becomes free); returns the flag as it was."""
+async def roll_back_experiment(conn: Connection, flag_id: UUID, *, reason: str, actor: str) -> FeatureFlag | None:
+    """Give every user the control from now on: the other variants' weights become 0 and the
+    experiment is marked rolled back, in the caller's transaction, through the same UPDATE as an
+    admin's change (so the configuration version is bumped and the history row says `reason`).
+    None when the flag is gone or already rolled back (another checker got there first)."""
+    row = await repository.get_flag(conn, flag_id=flag_id)
+    if row is None:
+        return None
+    model = repository.model_from_row(row)
+    arms = model.rollout.variants
+    if not arms:
+        return None
+    control = arms[0]
+    variants = (
+        msgspec.structs.replace(control, weight=max(control.weight, 1)),
+        *(msgspec.structs.replace(arm, weight=0) for arm in arms[1:]),
+    )
+    fields = {
+        "name": row["name"],
+        "description": row["description"],
+        "type": model.type,
+        "value": model.value,
+        "default_value": model.default_value,
+        "is_enabled": model.is_enabled,
+        "rollout": msgspec.structs.replace(model.rollout, variants=variants),
+    }
+    await repository.explain_change(conn, reason=reason)
+    updated = await repository.update_flag(conn, flag_id=flag_id, fields=fields, actor=actor, roll_back=True)
+    return None if updated is None else flag_from_row(updated)
+
+
+async def flag_history(pool: asyncpg.Pool, flag_id: UUID, *, before: int | None, limit: int) -> list[asyncpg.Record]:
     async with pool.acquire() as conn:
+        return await repository.flag_history(conn, flag_id=flag_id, before=before, limit=limit)
+
+
+async def delete_flag(pool: asyncpg.Pool, flag_id: UUID, *, actor: str | None = None) -> FeatureFlag:
+    """Delete a flag (its key becomes free); returns the flag as it was."""
+    async with pool.acquire() as conn, conn.transaction():
+        await repository.explain_change(conn, actor=actor)
         row = await repository.delete_flag(conn, flag_id=flag_id)
     if row is None:
         raise NotFound(f"feature flag {flag_id} not found")

@@ -147,7 +147,7 @@ class FlashSaleController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Purchase]]:
         before = decode_cursor(cursor, tuple[datetime, UUID], "flash-sale-purchases")
-        async with flash_sales.pool.acquire() as conn:
+        async with flash_sales.reads.for_read().acquire() as conn:
             if await repository.get_sale(conn, sale_id=sale_id) is None:
                 raise NotFound(f"flash sale {sale_id} not found")
             rows = await repository.list_purchases(conn, sale_id=sale_id, before=before, limit=limit)

@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 from quote_service.catalog import repository as catalog
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
+from quote_service.db.replica import ReadPools
 from quote_service.errors import (
     Conflict,
     DependencyUnavailable,
@@ -159,8 +160,11 @@ class FlashSales:
         config_store: ConfigStore[ConfigSnapshot],
         *,
         clock: Callable[[], datetime] = utcnow,
+        reads: ReadPools | None = None,
     ) -> None:
         self.pool = pool
+        self.reads = reads or ReadPools(pool)
+        """For the admin lists (stale-tolerant reads, docs/deployment.md)."""
         self.counters = counters
         self.config = config_store
         self.clock = clock
@@ -322,7 +326,7 @@ class FlashSales:
         self, *, status: flash.SaleStatus | None, before: tuple[datetime, UUID] | None, limit: int
     ) -> Page[FlashSale]:
         now = self.clock()
-        async with self.pool.acquire() as conn:
+        async with self.reads.for_read().acquire() as conn:
             rows = await repository.list_sales(conn, now=now, status=status, before=before, limit=limit)
             items = await repository.items_of(conn, sale_ids=[r["id"] for r in rows[:limit]])
         by_sale: dict[UUID, list[asyncpg.Record]] = {}

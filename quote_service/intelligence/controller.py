@@ -24,7 +24,7 @@ from quote_service.intelligence.schemas import (
 )
 from quote_service.intelligence.service import Intelligence, decision_of, observation_of, signal_of
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import AuthedRequest, PoolDep, actor_of
+from quote_service.web.deps import AuthedRequest, ReadPoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 
 IntelligenceDep = NamedDependency[Intelligence]
@@ -45,14 +45,14 @@ class MarketIntelligenceController(Controller):
     @get("/competitor-prices", guards=[service_or_admin], summary="List competitor observations (keyset)")
     async def list_observations(
         self,
-        pool: PoolDep,
+        read_pool: ReadPoolDep,
         product_id: FromQuery[UUID | None] = None,
         competitor: FromQuery[str | None] = None,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[CompetitorPrice]]:
         after = decode_cursor(cursor, tuple[datetime, int], "competitor_prices")
-        async with pool.acquire() as conn:
+        async with read_pool.acquire() as conn:
             rows = await repository.list_observations(
                 conn, product_id=product_id, competitor=competitor, after=after, limit=limit
             )
@@ -68,7 +68,7 @@ class MarketIntelligenceController(Controller):
     @get("/signals", guards=[admin_only], summary="List market signals (keyset)")
     async def list_signals(
         self,
-        pool: PoolDep,
+        read_pool: ReadPoolDep,
         type: FromQuery[str | None] = None,
         product_id: FromQuery[UUID | None] = None,
         status: FromQuery[SignalStatus | None] = None,
@@ -76,7 +76,7 @@ class MarketIntelligenceController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Signal]]:
         after = decode_cursor(cursor, tuple[datetime, UUID], "signals")
-        async with pool.acquire() as conn:
+        async with read_pool.acquire() as conn:
             rows = await signals.list_signals(
                 conn, type=type, product_id=product_id, status=status, after=after, limit=limit
             )
@@ -106,14 +106,14 @@ class MarketIntelligenceController(Controller):
     @get("/decisions", guards=[admin_only], summary="List pricing decisions (keyset)")
     async def list_decisions(
         self,
-        pool: PoolDep,
+        read_pool: ReadPoolDep,
         product_id: FromQuery[UUID | None] = None,
         status: FromQuery[DecisionStatus | None] = None,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Decision]]:
         after = decode_cursor(cursor, tuple[datetime, UUID], "decisions")
-        async with pool.acquire() as conn:
+        async with read_pool.acquire() as conn:
             rows = await repository.list_decisions(conn, product_id=product_id, status=status, after=after, limit=limit)
         return ok(page_of(rows, "decisions", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=decision_of))
 

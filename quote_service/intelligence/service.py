@@ -21,6 +21,7 @@ from quote_service.catalog import repository as catalog
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.db.pool import Connection, Pool
+from quote_service.db.replica import ReadPools
 from quote_service.errors import Conflict, NotFound, ValidationFailed
 from quote_service.intelligence import repository, signals, stream
 from quote_service.intelligence.schemas import (
@@ -56,9 +57,12 @@ class Intelligence:
         *,
         clock: Callable[[], datetime] = utcnow,
         prices_moved: PricesMoved | None = None,
+        reads: ReadPools | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
+        self.reads = reads or ReadPools(pool)
+        """For the market view and the elasticity fit (stale-tolerant reads, docs/deployment.md)."""
         self.redis = redis
         self.clock = clock
         self.prices_moved = prices_moved
@@ -95,7 +99,7 @@ class Intelligence:
     async def market(self, product_id: UUID) -> Market:
         now = self.clock()
         hours = self.settings.market_window_hours
-        async with self.pool.acquire() as conn:
+        async with self.reads.for_read().acquire() as conn:
             products = await repository.products_for_market(conn, [product_id])
             if not products:
                 raise NotFound("product not found")
@@ -136,7 +140,7 @@ class Intelligence:
 
     async def elasticity(self, product_id: UUID) -> Elasticity:
         days = self.settings.elasticity_window_days
-        async with self.pool.acquire() as conn:
+        async with self.reads.for_read().acquire() as conn:
             if not await repository.products_for_market(conn, [product_id]):
                 raise NotFound("product not found")
             fit = await self._fit(conn, product_id)

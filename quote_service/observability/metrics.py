@@ -76,11 +76,38 @@ FLASH_PURCHASES = Counter(
     "Flash-sale purchase attempts by outcome (confirmed, replayed, or the refusal code).",
     ["outcome"],
 )
+GUARDRAIL_CHECKS = Counter(
+    "qs_guardrail_checks_total",
+    "Experiments the guardrail checker judged (one per running experiment with a guardrail per pass).",
+)
+GUARDRAIL_ROLLBACKS = Counter("qs_guardrail_rollbacks_total", "Experiments the guardrail checker rolled back.")
+GUARDRAIL_DURATION = Histogram(
+    "qs_guardrail_check_duration_seconds",
+    "Duration of one guardrail pass over every running experiment with a guardrail.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 DB_POOL = Gauge(
     "qs_db_pool_connections",
     "asyncpg pool connections: open (size), idle, and the configured maximum.",
     ["state"],
     multiprocess_mode="livesum",
+)
+
+REPLICA_UP = Gauge(
+    "qs_db_replica_up",
+    "1 when the last sample reached the read replica (and the primary's WAL position), else 0.",
+    multiprocess_mode="livemin",
+)
+REPLICA_LAG = Gauge(
+    "qs_db_replica_lag_seconds",
+    "How far the read replica's replay is behind the primary (-1 when it cannot be measured).",
+    multiprocess_mode="livemax",
+)
+REPLICA_READS = Counter("qs_db_replica_reads_total", "Reads sent to the read replica.")
+REPLICA_FALLBACKS = Counter(
+    "qs_db_replica_fallbacks_total",
+    "Replica-eligible reads sent to the primary instead, by reason (lag over the bound, replica down).",
+    ["reason"],
 )
 
 
@@ -92,6 +119,8 @@ for _status, _code in (
     ("504", "QUOTE_TIMEOUT"),
 ):
     REFUSALS.labels(_status, _code)
+for _reason in ("lag", "replica_down"):
+    REPLICA_FALLBACKS.labels(_reason)
 for _outcome in ("confirmed", "replayed", "SOLD_OUT", "PURCHASE_LIMIT_EXCEEDED", "SALE_NOT_ACTIVE", "PRICE_CHANGED"):
     FLASH_PURCHASES.labels(_outcome)
 
@@ -131,6 +160,11 @@ def record_pool(size: int, idle: int, maximum: int) -> None:
     DB_POOL.labels("size").set(size)
     DB_POOL.labels("idle").set(idle)
     DB_POOL.labels("max").set(maximum)
+
+
+def record_replica(up: bool, lag_seconds: float | None) -> None:
+    REPLICA_UP.set(1 if up else 0)
+    REPLICA_LAG.set(-1 if lag_seconds is None else lag_seconds)
 
 
 def exposition() -> bytes:

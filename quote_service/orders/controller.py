@@ -22,6 +22,7 @@ from quote_service.web.deps import (
     IdempotencyKey,
     PoolDep,
     ProductCacheDep,
+    ReadPoolsDep,
     actor_of,
     check_idempotency_key,
 )
@@ -66,14 +67,18 @@ class OrderController(Controller):
     async def list_orders(
         self,
         pool: PoolDep,
+        read_pools: ReadPoolsDep,
         request: AuthedRequest,
         customer_id: FromQuery[str | None] = None,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Order]]:
         before = decode_cursor(cursor, tuple[datetime, UUID], "orders")
+        # A customer's list must show the order just placed: the primary. The admins' list of
+        # everyone's orders may lag the replica's bound (docs/deployment.md).
+        source = read_pools.for_read() if request.user.role == "admin" else pool
         page = await service.list_orders(
-            pool, principal=request.user, customer_id=customer_id, before=before, limit=limit
+            source, principal=request.user, customer_id=customer_id, before=before, limit=limit
         )
         return ok(page)
 

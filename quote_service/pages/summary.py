@@ -11,7 +11,7 @@ from litestar import get
 from quote_service.auth.guards import admin_only
 from quote_service.clock import utcnow
 from quote_service.pricing.money import round_money
-from quote_service.web.deps import PoolDep
+from quote_service.web.deps import ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 RECENT_MOVES = 20
@@ -75,10 +75,10 @@ ORDER BY h.changed_at DESC, h.id DESC LIMIT $1
 
 
 @get("/api/v1/dashboard/summary", guards=[admin_only], tags=["pages"], summary="Dashboard KPIs (admin)")
-async def dashboard_summary(pool: PoolDep) -> Envelope[Summary]:
+async def dashboard_summary(read_pool: ReadPoolDep) -> Envelope[Summary]:
     now = utcnow()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    async with pool.acquire() as conn:
+    async with read_pool.acquire() as conn:
         counts = await conn.fetchrow(_COUNTS, now - timedelta(hours=1))
         assert counts is not None
         today = await conn.fetch(_TODAY, midnight)

@@ -14,7 +14,7 @@ from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, 
 from quote_service.pricing.money import round_money
 from quote_service.repricing import repository
 from quote_service.repricing.schemas import Reason, RepricingEvent
-from quote_service.web.deps import PoolDep
+from quote_service.web.deps import ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 
@@ -43,14 +43,14 @@ class RepricingController(Controller):
     @get("/events", summary="Inventory repricing decisions, newest first (keyset-paginated)")
     async def events(
         self,
-        pool: PoolDep,
+        read_pool: ReadPoolDep,
         product_id: FromQuery[UUID | None] = None,
         reason: FromQuery[Reason | None] = None,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[RepricingEvent]]:
         before = decode_cursor(cursor, tuple[datetime, int], "repricing-events")
-        async with pool.acquire() as conn:
+        async with read_pool.acquire() as conn:
             rows = await repository.list_events(conn, product_id=product_id, reason=reason, before=before, limit=limit)
         return ok(
             page_of(

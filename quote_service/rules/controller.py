@@ -15,7 +15,7 @@ from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, 
 from quote_service.pricing.rules import RuleType
 from quote_service.rules import repository, service
 from quote_service.rules.schemas import PricingRuleCreate, PricingRuleUpdate, PricingRuleVersion
-from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, actor_of
+from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "pricing_rules"
@@ -49,7 +49,7 @@ class PricingRuleController(Controller):
     @get("/", summary="Latest version of each rule (keyset-paginated by name)")
     async def list_rules(
         self,
-        pool: PoolDep,
+        read_pool: ReadPoolDep,
         type: FromQuery[RuleType | None] = None,
         region: FromQuery[RegionQuery] = None,
         product_id: FromQuery[UUID | None] = None,
@@ -59,7 +59,7 @@ class PricingRuleController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[PricingRuleVersion]]:
         after = decode_cursor(cursor, str, "pricing-rules")
-        async with pool.acquire() as conn:
+        async with read_pool.acquire() as conn:
             rows = await repository.list_latest(
                 conn,
                 rule_type=type,
@@ -75,13 +75,13 @@ class PricingRuleController(Controller):
     @get("/versions", summary="Every version of a rule name, newest first")
     async def versions(
         self,
-        pool: PoolDep,
+        read_pool: ReadPoolDep,
         name: FromQuery[RuleNameQuery],
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[PricingRuleVersion]]:
         before = decode_cursor(cursor, VersionCursor, "rule-versions")
-        async with pool.acquire() as conn:
+        async with read_pool.acquire() as conn:
             rows = await repository.list_versions(conn, name=name, before=before, limit=limit)
             if not rows and not await repository.name_exists(conn, name=name):
                 raise NotFound(f"no pricing rule is named {name!r}")

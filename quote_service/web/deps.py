@@ -11,12 +11,20 @@ from litestar.params import HeaderParameter
 from quote_service.auth.schemas import Principal
 from quote_service.cache.products import ProductCache
 from quote_service.db.pool import Pool
+from quote_service.db.replica import ReadPools
 from quote_service.errors import invalid
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.snapshot.store import ConfigStore
 
 PoolDep: TypeAlias = NamedDependency[Pool]
 """The process's asyncpg pool (parameter must be named `pool`)."""
+ReadPoolDep: TypeAlias = NamedDependency[Pool]
+"""The pool for reads that may be a little stale: the read replica while it is up and within
+REPLICA_MAX_LAG_SECONDS, else the primary (parameter must be named `read_pool`). Only for
+reads that never need to see a write the same caller just made (docs/deployment.md)."""
+ReadPoolsDep: TypeAlias = NamedDependency[ReadPools]
+"""The primary and read-replica pools, for a handler that chooses per caller (parameter must be
+named `read_pools`)."""
 ConfigStoreDep: TypeAlias = NamedDependency[ConfigStore[ConfigSnapshot]]
 """The configuration snapshot holder (parameter must be named `config_store`).
 After an admin write commits, call `await config_store.changed("<domain>")`."""

@@ -118,8 +118,12 @@ class PrivatePostgres:
     on the same port and data.
     """
 
-    def __init__(self, root: Path | None = None, database: str = "quote_service") -> None:
+    def __init__(
+        self, root: Path | None = None, database: str = "quote_service", settings: dict[str, str] | None = None
+    ) -> None:
         self.root = root or Path(tempfile.mkdtemp(prefix="qs-fault-pg-"))
+        self.settings = settings or {}
+        """Extra server settings (`-c name=value`), e.g. for a streaming replica's pair (tests/replica.py)."""
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
         self.port = free_port()
@@ -200,6 +204,7 @@ class PrivatePostgres:
                 "max_connections=200",
                 "-c",
                 "shared_buffers=32MB",
+                *(arg for name, value in self.settings.items() for arg in ("-c", f"{name}={value}")),
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,

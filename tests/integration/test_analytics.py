@@ -21,6 +21,7 @@ from litestar.testing import AsyncTestClient
 
 from quote_service.analytics.rollups import RollupJob, rebuild
 from quote_service.analytics.service import Analytics, arc_elasticity, percent
+from quote_service.db.replica import ReadPools
 from quote_service.quotes.store import LogRow, write_log_rows
 from tests.integration.conftest import Caller
 
@@ -179,7 +180,7 @@ async def check_reports(analytics: Analytics) -> None:
 
 async def test_reports_match_hand_computed_values_live_and_from_rollups(pool: asyncpg.Pool) -> None:
     await fixed_data(pool)
-    analytics = Analytics(pool)
+    analytics = Analytics(ReadPools(pool))
     await check_reports(analytics)  # nothing rolled up yet: every hour computed live
     job = RollupJob(pool, clock=lambda: NOW)
     assert await job.tick() > 0
@@ -194,7 +195,7 @@ async def test_a_late_row_lands_in_its_own_hour(pool: asyncpg.Pool) -> None:
     await fixed_data(pool)
     job = RollupJob(pool, clock=lambda: NOW)
     await job.tick()
-    analytics = Analytics(pool)  # one instance throughout: its cache of settled days must not go stale
+    analytics = Analytics(ReadPools(pool))  # one instance throughout: its cache of settled days must not go stale
 
     async def yesterday_quotes() -> int:
         days = rows_by_key(await analytics.pricing("day", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
@@ -274,34 +275,76 @@ async def test_writes_of_one_hour_never_wait_for_each_other_to_mark_it(pool: asy
     assert await pool.fetchval("SELECT count(*) FROM rollup_dirty") == 0
 
 
+_GENERATED_DIGEST = """
+SELECT md5(string_agg(t, '|' ORDER BY t)) FROM (
+    SELECT quote_id::text || customer_id || total_amount::text || lines::text || applied_rules::text
+           || experiments::text || created_at::text AS t FROM quote_log
+    UNION ALL SELECT quote_id::text || total_amount::text || created_at::text FROM orders
+    UNION ALL SELECT id::text || current_price::text FROM products
+    UNION ALL SELECT product_id::text || competitor || price::text || observed_at::text || in_stock::text
+                     || received_at::text FROM competitor_prices
+    UNION ALL SELECT flash_sale_id::text || product_id::text || quantity::text || created_at::text
+              FROM flash_purchases
+) x
+"""
+
+_ROLLUPS_DIGEST = """
+SELECT md5(string_agg(t, '|' ORDER BY t)) FROM (
+    SELECT 'ph' || r::text AS t FROM rollup_pricing_hourly r
+    UNION ALL SELECT 'pd' || r::text FROM rollup_pricing_daily r
+    UNION ALL SELECT 'ch' || r::text FROM rollup_commission_hourly r
+    UNION ALL SELECT 'cd' || r::text FROM rollup_commission_daily r
+    UNION ALL SELECT 'vc' || r::text FROM rollup_variant_customers r
+) x
+"""
+
+
 async def test_generate_data_is_reproducible(make_database: Any) -> None:
+    """Same seed: the same rows (competitor observations and flash purchases included); another
+    seed: other rows. The rollups it recomputes as it goes equal a rebuild from the raw rows."""
     from quote_service.analytics.generate import generate
     from quote_service.db.migrate import apply_migrations
     from quote_service.db.pool import create_pool
 
     digests = []
-    for _ in range(2):
+    for seed in (3, 3, 4):
         url = await make_database()  # type: ignore[operator]
         await apply_migrations(url)
         pool = await create_pool(url, min_size=1, max_size=2)
         try:
-            summary = await generate(pool, products=20, days=2, quotes_per_day=300, seed=3, now=NOW, progress=False)
+            summary = await generate(pool, products=20, days=2, quotes_per_day=300, seed=seed, now=NOW, progress=False)
             assert summary.quotes == 600
             assert summary.orders > 0
             assert summary.flash_sales == 1
-            digest = await pool.fetchval(
-                "SELECT md5(string_agg(t, '|' ORDER BY t)) FROM ("
-                " SELECT quote_id::text || customer_id || total_amount::text || lines::text || applied_rules::text"
-                "   || experiments::text || created_at::text AS t"
-                " FROM quote_log UNION ALL SELECT quote_id::text || total_amount::text || created_at::text FROM orders"
-                " UNION ALL SELECT id::text || current_price::text FROM products) x"
+            assert summary.competitor_prices == await pool.fetchval("SELECT count(*) FROM competitor_prices") > 0
+            # Observations sit around our price of the moment, within the day, after they were made.
+            assert await pool.fetchval(
+                "SELECT bool_and(c.price BETWEEN p.min_price / 0.9 * 0.8 AND p.base_price * 1.3"
+                " AND c.received_at > c.observed_at AND c.observed_at < $1)"
+                " FROM competitor_prices c JOIN products p ON p.id = c.product_id",
+                NOW,
             )
-            digests.append(digest)
-            rollups = await pool.fetchval("SELECT sum(quotes) FROM rollup_pricing_hourly WHERE dim = 'all'")
-            assert rollups == 600
+            digests.append(await pool.fetchval(_GENERATED_DIGEST))
+            assert await pool.fetchval("SELECT sum(quotes) FROM rollup_pricing_hourly WHERE dim = 'all'") == 600
+            assert await pool.fetchval("SELECT sum(quotes) FROM rollup_pricing_daily WHERE dim = 'all'") == 600
+            assert await pool.fetchval("SELECT sum(orders) FROM rollup_commission_hourly WHERE dim = 'all'") == (
+                summary.orders
+            )
+            if seed == 3:  # an order in day 1's first hour marks day 0's last hour again, after day 0
+                second_day = NOW.replace(minute=0) - timedelta(days=1)
+                assert await pool.fetchval(
+                    "SELECT count(*) FROM orders WHERE created_at >= $1 AND created_at < $2",
+                    second_day,
+                    second_day + timedelta(hours=1),
+                )
+            assert await pool.fetchval("SELECT count(*) FROM rollup_dirty") == 0  # every hour written settled
+            recomputed = await pool.fetchval(_ROLLUPS_DIGEST)
+            await rebuild(pool, now=NOW)
+            assert await pool.fetchval(_ROLLUPS_DIGEST) == recomputed
         finally:
             await pool.close()
     assert digests[0] == digests[1]
+    assert digests[0] != digests[2]
 
 
 def test_rates_and_elasticity_by_hand() -> None:

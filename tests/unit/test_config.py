@@ -213,3 +213,14 @@ def test_max_markup_percent_is_read_bounded_and_handed_to_the_database() -> None
     for bad in ("-1", "1001", "NaN"):
         with pytest.raises(ConfigError, match="MAX_MARKUP_PERCENT"):
             Settings.from_env({"MAX_MARKUP_PERCENT": bad})
+
+
+def test_a_read_replica_needs_the_primary_and_a_positive_lag_bound() -> None:
+    replica = {"DATABASE_REPLICA_URL": "postgresql://replica/quote"}
+    with pytest.raises(ConfigError, match="DATABASE_REPLICA_URL needs DATABASE_URL"):
+        Settings.from_env(replica)
+    with pytest.raises(ConfigError, match="REPLICA_MAX_LAG_SECONDS must be positive"):
+        Settings.from_env({**replica, "DATABASE_URL": "postgresql://db/quote", "REPLICA_MAX_LAG_SECONDS": "0"})
+    settings = Settings.from_env({**replica, "DATABASE_URL": "postgresql://db/quote", "REPLICA_MAX_LAG_SECONDS": "2.5"})
+    assert (settings.database_replica_url, settings.replica_max_lag_seconds) == ("postgresql://replica/quote", 2.5)
+    assert Settings.from_env({}).database_replica_url is None
