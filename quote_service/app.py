@@ -56,7 +56,7 @@ from quote_service.intelligence.demand import DemandJob
 from quote_service.intelligence.scheduler import DecisionScheduler
 from quote_service.intelligence.service import Intelligence
 from quote_service.intelligence.signal_rules import SignalEvaluator
-from quote_service.observability import metrics
+from quote_service.observability import metrics, stages
 from quote_service.observability.endpoint import metrics as metrics_endpoint
 from quote_service.observability.logging import configure_logging
 from quote_service.observability.tracing import configure_tracing, shutdown_tracing
@@ -104,9 +104,11 @@ async def _close_within(name: str, close: Callable[[], Awaitable[None]], on_time
 
 
 async def _watch_pool(pool: Pool, maximum: int) -> None:
-    """Keep the pool-usage gauges current (every process, every second)."""
+    """Keep the pool-usage gauges, the quote stage counters and the in-flight gauge current
+    (every process, every second)."""
     while True:
         metrics.record_pool(pool.get_size(), pool.get_idle_size(), maximum)
+        stages.flush()
         await asyncio.sleep(1.0)
 
 

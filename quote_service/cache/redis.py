@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, TypeAlias, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
@@ -22,6 +22,19 @@ RedisClient: TypeAlias = Redis | RedisCluster
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 _OPTIONS: dict[str, Any] = {"decode_responses": False, "socket_timeout": 5, "socket_connect_timeout": 5}
+
+MAX_CONNECTIONS = 100
+"""Connections one single-Redis client (one process) opens at most: redis-py's own default."""
+POOL_WAIT_SECONDS = 2.0
+"""How long a command waits for a free connection when all are busy, then fails (503).
+
+redis-py's default pool raises at once when its connections are all in use: under a flash-sale
+storm a worker with more than 100 commands in flight answered some purchases 503 that a
+moment's wait would have served."""
+CLUSTER_MAX_CONNECTIONS_PER_NODE = 1000
+"""redis-py's cluster client has no waiting pool: it raises when a node's connections are all
+busy. Every key of one flash sale lives on one node, so a storm's commands all go to that node;
+the cap is set well above what one worker's admission limits let through at once."""
 
 
 def cluster_url(url: str) -> tuple[bool, str]:
@@ -37,8 +50,11 @@ def create_redis(url: str, *, cluster: bool = False) -> RedisClient:
     a Redis Cluster reached through that node); connects lazily."""
     by_scheme, plain = cluster_url(url)
     if cluster or by_scheme:
-        return RedisCluster.from_url(plain, **_OPTIONS)
-    return Redis.from_url(plain, health_check_interval=30, **_OPTIONS)
+        return RedisCluster.from_url(plain, max_connections=CLUSTER_MAX_CONNECTIONS_PER_NODE, **_OPTIONS)
+    pool = BlockingConnectionPool.from_url(
+        plain, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT_SECONDS, health_check_interval=30, **_OPTIONS
+    )
+    return Redis.from_pool(pool)
 
 
 def is_cluster(redis: RedisClient) -> bool:

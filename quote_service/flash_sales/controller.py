@@ -27,7 +27,7 @@ from quote_service.flash_sales.schemas import (
     SaleStats,
 )
 from quote_service.flash_sales.service import FlashSales, purchase_from_row, state_conflict, stats_from_row
-from quote_service.observability.metrics import FLASH_PURCHASES
+from quote_service.observability.metrics import count_purchase
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.flash import SaleStatus
 from quote_service.web.deps import AuthedRequest, IdempotencyKey, actor_of, check_idempotency_key
@@ -120,12 +120,12 @@ class FlashSaleController(Controller):
         except Conflict as refused:
             # A storm is mostly refusals: answered here, the same envelope as the exception
             # handler builds, without unwinding through the middleware stack.
-            FLASH_PURCHASES.labels(refused.code).inc()
+            count_purchase(refused.code)
             return error_response(refused.status_code, refused.code, refused.message, refused.details)
         except ServiceError as failed:
-            FLASH_PURCHASES.labels(failed.code).inc()
+            count_purchase(failed.code)
             raise
-        FLASH_PURCHASES.labels("replayed" if replayed else "confirmed").inc()
+        count_purchase("replayed" if replayed else "confirmed")
         return ok(purchase, "Purchase already made with this Idempotency-Key" if replayed else "Purchase confirmed")
 
     @get("/{sale_id:uuid}/purchases/me", summary="What the customer bought and may still buy")

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from quote_service.auth.middleware import authenticate
 from quote_service.config import Settings
 from quote_service.errors import Forbidden
+from quote_service.observability import stages
 from quote_service.observability.metrics import CONTENT_TYPE, exposition
 
 
@@ -19,4 +20,5 @@ async def metrics(request: Request[Any, Any, Any], settings: NamedDependency[Set
         principal, _ = await authenticate(request)
         if principal.role != "admin":
             raise Forbidden("Metrics need the admin role (or METRICS_PUBLIC=true)")
+    stages.flush()  # this process's quote stage time and in-flight count, up to now
     return Response(exposition(), media_type=CONTENT_TYPE)

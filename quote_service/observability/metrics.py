@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -44,11 +45,16 @@ CLIENT_DISCONNECTS = Counter(
     "qs_http_client_disconnects_total",
     "Requests abandoned by the client before its body arrived (logged at info, not counted as 5xx).",
 )
-QUOTE_STAGE_DURATION = Histogram(
-    "qs_quote_stage_duration_seconds",
-    "Time spent in each stage of a quote (catalog, flash, engine, store).",
-    ["stage"],
+QUOTE_DURATION = Histogram(
+    "qs_quote_duration_seconds",
+    "Time a priced quote spent in the quote service (admitted to stored): one observation per quote.",
     buckets=_STAGE_BUCKETS,
+)
+QUOTE_STAGE_SECONDS = Counter(
+    "qs_quote_stage_seconds",
+    "Seconds priced quotes spent in each stage (validate, catalog, flash, engine, store); "
+    "added up in-process and published every second and at each scrape.",
+    ["stage"],
 )
 QUOTES_IN_FLIGHT = Gauge("qs_quotes_in_flight", "Quotes admitted and not yet answered.", multiprocess_mode="livesum")
 CACHE_LOOKUPS = Counter(
@@ -119,12 +125,35 @@ for _outcome in ("confirmed", "replayed", "SOLD_OUT", "PURCHASE_LIMIT_EXCEEDED",
     FLASH_PURCHASES.labels(_outcome)
 
 
+_CACHE_CHILDREN: dict[tuple[str, str, str], Any] = {}
+
+
 def count_cache(cache: str, tier: str, hits: int, misses: int) -> None:
-    """Record a batched lookup in one go (a quote looks up several products at once)."""
+    """Record a batched lookup in one go (a quote looks up several products at once); the
+    labelled children are bound once, not looked up through `labels()` on every call."""
     if hits:
-        CACHE_LOOKUPS.labels(cache, tier, "hit").inc(hits)
+        _cache_child(cache, tier, "hit").inc(hits)
     if misses:
-        CACHE_LOOKUPS.labels(cache, tier, "miss").inc(misses)
+        _cache_child(cache, tier, "miss").inc(misses)
+
+
+def _cache_child(cache: str, tier: str, result: str) -> Any:
+    key = (cache, tier, result)
+    child = _CACHE_CHILDREN.get(key)
+    if child is None:
+        child = _CACHE_CHILDREN[key] = CACHE_LOOKUPS.labels(cache, tier, result)
+    return child
+
+
+_PURCHASE_CHILDREN: dict[str, Any] = {}
+
+
+def count_purchase(outcome: str) -> None:
+    """One flash purchase attempt by outcome (the child bound once per outcome)."""
+    child = _PURCHASE_CHILDREN.get(outcome)
+    if child is None:
+        child = _PURCHASE_CHILDREN[outcome] = FLASH_PURCHASES.labels(outcome)
+    child.inc()
 
 
 def record_pool(size: int, idle: int, maximum: int) -> None:

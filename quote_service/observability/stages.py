@@ -1,37 +1,59 @@
-"""One stage of a quote, timed (Prometheus) and traced (OpenTelemetry, when on) together."""
+"""A quote's stage timings, gathered cheaply: one histogram observation per quote.
+
+The quote path reads `time.perf_counter_ns()` at each stage boundary (validate, catalog,
+flash, engine, store) and calls `record(...)` once at the end: that observes the whole quote
+in `qs_quote_duration_seconds` (one observation) and adds each stage's nanoseconds to plain
+per-process integers. `flush()` turns those integers into the `qs_quote_stage_seconds_total`
+counters; it runs every second (the app's metrics ticker) and before every scrape, so a
+stage's mean is `rate(qs_quote_stage_seconds_total[..]) / rate(qs_quote_duration_seconds_count[..])`.
+The concurrency gates' in-flight counts are read into `qs_quotes_in_flight` at the same time
+(admission itself only counts in integers). With tracing on, each stage is also a span
+(`quote.<stage>`; tracing.stage is a shared no-op when it is off).
+"""
 
 from __future__ import annotations
 
-import time
-from contextlib import AbstractContextManager
-from types import TracebackType
-from typing import Any
+import weakref
+from typing import Protocol
 
-from quote_service.observability.metrics import QUOTE_STAGE_DURATION
-from quote_service.observability.tracing import stage as span
+from quote_service.observability.metrics import QUOTE_DURATION, QUOTE_STAGE_SECONDS, QUOTES_IN_FLIGHT
 
 STAGES = ("validate", "catalog", "flash", "engine", "store")
-_HISTOGRAMS = {name: QUOTE_STAGE_DURATION.labels(name) for name in STAGES}
-_SPAN_NAMES = {name: f"quote.{name}" for name in STAGES}
+_COUNTERS = tuple(QUOTE_STAGE_SECONDS.labels(name) for name in STAGES)
+_OBSERVE = QUOTE_DURATION.observe
+# Nanoseconds per stage not yet added to the counters (this process).
+_pending = [0, 0, 0, 0, 0]
 
 
-class timed:
-    """`with timed("engine"): ...` observes the stage's duration and, with tracing on, spans it."""
+class _Gate(Protocol):
+    in_flight: int
 
-    __slots__ = ("_name", "_span", "_started")
 
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._span: AbstractContextManager[Any] = span(_SPAN_NAMES[name])
-        self._started = 0.0
+_gates: weakref.WeakSet[_Gate] = weakref.WeakSet()
 
-    def __enter__(self) -> timed:
-        self._span.__enter__()
-        self._started = time.perf_counter()
-        return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> bool | None:
-        _HISTOGRAMS[self._name].observe(time.perf_counter() - self._started)
-        return self._span.__exit__(kind, error, trace)
+def record(t0: int, t1: int, t2: int, t3: int, t4: int, t5: int) -> None:
+    """A priced quote's stage boundaries (perf_counter_ns): validate t0-t1, catalog t1-t2,
+    flash t2-t3, engine t3-t4, store t4-t5."""
+    _OBSERVE((t5 - t0) / 1e9)
+    pending = _pending
+    pending[0] += t1 - t0
+    pending[1] += t2 - t1
+    pending[2] += t3 - t2
+    pending[3] += t4 - t3
+    pending[4] += t5 - t4
+
+
+def watch_gate(gate: _Gate) -> None:
+    """Report `gate.in_flight` in qs_quotes_in_flight (summed over this process's gates) at each flush."""
+    _gates.add(gate)
+
+
+def flush() -> None:
+    """Add the pending stage time to the counters and refresh the in-flight gauge."""
+    for index, counter in enumerate(_COUNTERS):
+        nanoseconds = _pending[index]
+        if nanoseconds:
+            _pending[index] = 0
+            counter.inc(nanoseconds / 1e9)
+    QUOTES_IN_FLIGHT.set(sum(gate.in_flight for gate in list(_gates)))

@@ -71,7 +71,8 @@ async def create_quote(
     if (failed := state.get(EDGE_ERROR)) is not None:  # the lean edge's quote failed: answer it here
         raise failed
     started = time.perf_counter()
-    priced = await quotes.quote(data, request.user, state.get(QUOTE_DEADLINE))
+    # The raw body (already read, kept by Litestar) keys the identical-request cache, as on the edge.
+    priced = await quotes.quote(data, request.user, state.get(QUOTE_DEADLINE), await request.body())
     return quote_response(priced.json, round((time.perf_counter() - started) * 1000, 3))
 
 

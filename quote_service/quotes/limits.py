@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Hashable
 
 from quote_service.errors import Overloaded, RateLimited
 
@@ -23,9 +24,9 @@ class RateLimiter:
     def __init__(self, per_minute: int) -> None:
         self._rate = per_minute / 60.0
         self._burst = float(per_minute)
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._buckets: OrderedDict[Hashable, tuple[float, float]] = OrderedDict()
 
-    def check(self, client: str, *, now: float | None = None) -> None:
+    def check(self, client: Hashable, *, now: float | None = None) -> None:
         """Take one token for `client`, or raise RateLimited with a Retry-After."""
         moment = time.monotonic() if now is None else now
         tokens, last = self._buckets.pop(client, (self._burst, moment))
@@ -40,15 +41,21 @@ class RateLimiter:
 
 
 class ConcurrencyGate:
-    """At most `limit` quotes in flight; beyond it, refuse at once (no queue to grow)."""
+    """At most `limit` quotes in flight; beyond it, refuse at once (no queue to grow).
+
+    Two integers: the quote path counts `in_flight` up and down itself (inline, no context
+    manager), refusing with `refusal()` at the limit; `with gate:` does the same for others."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.in_flight = 0
 
+    def refusal(self) -> Overloaded:
+        return Overloaded(f"Too many quotes in flight ({self.limit}); retry shortly", retry_after=1)
+
     def __enter__(self) -> ConcurrencyGate:
         if self.in_flight >= self.limit:
-            raise Overloaded(f"Too many quotes in flight ({self.limit}); retry shortly", retry_after=1)
+            raise self.refusal()
         self.in_flight += 1
         return self
 

@@ -11,6 +11,8 @@ import asyncio
 import uuid
 from collections import OrderedDict
 from datetime import datetime, timedelta
+from time import perf_counter_ns
+from typing import NamedTuple
 
 import msgspec
 
@@ -21,8 +23,9 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import QuoteTimeout
 from quote_service.flash_sales.service import FlashSales
-from quote_service.observability.metrics import CACHE_LOOKUPS, QUOTES_IN_FLIGHT
-from quote_service.observability.stages import timed
+from quote_service.observability.metrics import CACHE_LOOKUPS
+from quote_service.observability.stages import STAGES, record, watch_gate
+from quote_service.observability.tracing import stage
 from quote_service.pricing.coupons import normalize_code
 from quote_service.pricing.engine import price_quote
 from quote_service.pricing.quote import (
@@ -43,8 +46,16 @@ _REQUEST_ENCODER = msgspec.msgpack.Encoder()
 _RECENT_LIMIT = 10_000
 _RECENT_HITS = CACHE_LOOKUPS.labels("recent_quotes", "local", "hit")
 _RECENT_MISSES = CACHE_LOOKUPS.labels("recent_quotes", "local", "miss")
+# Span names of the stages (spans only while tracing is on; see observability/stages.py).
+_VALIDATE, _CATALOG, _FLASH, _ENGINE, _STORE = (f"quote.{name}" for name in STAGES)
 # A cached quote is handed out again only while it has at least this much validity left.
 _MIN_REMAINING_VALIDITY = timedelta(minutes=10)
+
+
+class _Recent(NamedTuple):
+    inputs: bytes
+    """What else the quote's amounts depended on, encoded (see `_inputs`)."""
+    payload: bytes
 
 
 class PricedQuote(msgspec.Struct, frozen=True):
@@ -81,44 +92,56 @@ class QuoteService:
         self.timeout = settings.quote_timeout
         self.gate = ConcurrencyGate(settings.max_concurrent_quotes)
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        watch_gate(self.gate)
         self._config = config_store
         self._products = products
         self._store = store
         self._redis = redis
         self._flash = flash_sales
-        # Recent quotes by identity, kept encoded: as bytes they add nothing for the garbage
-        # collector to traverse (10,000 live Quote objects made full collections take ~150 ms).
-        self._recent: OrderedDict[bytes, bytes] = OrderedDict()
+        # Recent quotes by (caller, body), with the inputs they were priced from: looking up a new
+        # basket costs one dictionary miss, and only a repeated body encodes its inputs to compare.
+        # Keys, inputs and quotes are all kept as bytes: bytes add nothing for the garbage
+        # collector to traverse (10,000 live Quote objects made full collections take ~150 ms;
+        # the inputs kept as objects, ~25 ms).
+        self._recent: OrderedDict[bytes, _Recent] = OrderedDict()
 
-    async def quote(self, request: QuoteRequest, caller: Principal, deadline: float | None = None) -> PricedQuote:
+    async def quote(
+        self, request: QuoteRequest, caller: Principal, deadline: float | None = None, body: bytes | None = None
+    ) -> PricedQuote:
         """Admit (rate limit, concurrency cap), then price and store within the deadline.
 
         `deadline` (event-loop time) continues one set before authentication; without it the
-        quote has QUOTE_TIMEOUT from now."""
-        with timed("validate"):
-            self.limiter.check(f"{caller.kind}:{caller.id}")
+        quote has QUOTE_TIMEOUT from now. `body` is the request's raw JSON when the caller has
+        it (the lean edge): the identical-request cache is then keyed by it instead of by the
+        request encoded again."""
+        t0 = perf_counter_ns()
+        with stage(_VALIDATE):
+            self.limiter.check((caller.kind, caller.id))
             policy.check_request(request, caller)
-        with self.gate:
-            QUOTES_IN_FLIGHT.inc()
-            try:
-                async with asyncio.timeout_at(deadline or asyncio.get_running_loop().time() + self.timeout) as bound:
-                    return await self._price(request, caller)
-            except TimeoutError as exc:
-                if not bound.expired():  # a store's own timeout (pool, Redis): 503, not 504
-                    raise
-                raise QuoteTimeout(f"The quote took longer than its {self.timeout:g} s deadline") from exc
-            finally:
-                QUOTES_IN_FLIGHT.dec()
+        gate = self.gate
+        if gate.in_flight >= gate.limit:
+            raise gate.refusal()
+        gate.in_flight += 1
+        try:
+            async with asyncio.timeout_at(deadline or asyncio.get_running_loop().time() + self.timeout) as bound:
+                return await self._price(request, caller, body, t0)
+        except TimeoutError as exc:
+            if not bound.expired():  # a store's own timeout (pool, Redis): 503, not 504
+                raise
+            raise QuoteTimeout(f"The quote took longer than its {self.timeout:g} s deadline") from exc
+        finally:
+            gate.in_flight -= 1
 
     async def get(self, quote_id: uuid.UUID, caller: Principal) -> Quote | None:
         """The stored quote, or None when unknown, expired or not the caller's to see."""
         quote = await self._store.get(quote_id, now=utcnow())
         return quote if quote is not None and policy.may_see(caller, quote) else None
 
-    async def _price(self, request: QuoteRequest, caller: Principal) -> PricedQuote:
+    async def _price(self, request: QuoteRequest, caller: Principal, body: bytes | None, t0: int) -> PricedQuote:
+        t1 = perf_counter_ns()
         now = utcnow()
         snapshot = self._config.snapshot
-        with timed("catalog"):
+        with stage(_CATALOG):
             products = await self._products.get_many(i.product_id for i in request.items if _is_uuid(i.product_id))
         policy.check_items(request, products, caller)
         tier, segment = policy.customer_profile(request, caller)
@@ -128,22 +151,36 @@ class QuoteService:
             segment=segment,
             coupon_uses=await self._coupon_uses(request, snapshot),
         )
-        with timed("flash"):
+        t2 = perf_counter_ns()
+        with stage(_FLASH):
             flash = await self._flash_offers(snapshot, products, request.customer_id, now)
-        key = _identity(request, caller, customer, snapshot, products, flash, now)
-        reused = await self._reusable(key, now)
-        if reused is not None:
-            _RECENT_HITS.inc()
-            return reused
+        t3 = perf_counter_ns()
+        # The caller (kind, then its id's 16 bytes) and the body: one caller's quote is never another's.
+        key = b"%s\0%s%s" % (
+            caller.kind.encode(),
+            caller.id.bytes,
+            body if body is not None else _REQUEST_ENCODER.encode(request),
+        )
+        inputs: bytes | None = None
+        candidate = self._recent.get(key)
+        if candidate is not None:  # the same caller sent this body before: were the inputs the same too?
+            inputs = _inputs(customer, snapshot, products, flash, now)
+            reused = await self._reusable(candidate, inputs, now)
+            if reused is not None:
+                _RECENT_HITS.inc()
+                record(t0, t1, t2, t3, t3, perf_counter_ns())
+                return reused
         _RECENT_MISSES.inc()
-        with timed("engine"):
+        with stage(_ENGINE):
             quote = price_quote(
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,
                 defaults=self.defaults, now=now, quote_id=uuid.uuid4(),
             )  # fmt: skip
-        with timed("store"):
+        t4 = perf_counter_ns()
+        with stage(_STORE):
             payload = await self._store.put(quote, now=now, caller=(caller.kind, str(caller.id)))
-        self._remember(key, payload)
+        self._remember(key, inputs or _inputs(customer, snapshot, products, flash, now), payload)
+        record(t0, t1, t2, t3, t4, perf_counter_ns())
         return PricedQuote(quote, payload)
 
     async def _coupon_uses(self, request: QuoteRequest, snapshot: ConfigSnapshot) -> dict[str, int]:
@@ -182,11 +219,11 @@ class QuoteService:
             )
         return offers
 
-    async def _reusable(self, key: bytes, now: datetime) -> PricedQuote | None:
+    async def _reusable(self, candidate: _Recent, inputs: bytes, now: datetime) -> PricedQuote | None:
         """The quote made for an identical request, while it has validity left and was not ordered."""
-        payload = self._recent.get(key)
-        if payload is None:
+        if candidate.inputs != inputs:
             return None
+        payload = candidate.payload
         cached = decode_quote(payload)
         if cached.valid_until - now < _MIN_REMAINING_VALIDITY:
             return None
@@ -195,34 +232,23 @@ class QuoteService:
             return None
         return PricedQuote(cached, payload)
 
-    def _remember(self, key: bytes, payload: bytes) -> None:
-        self._recent[key] = payload
+    def _remember(self, key: bytes, inputs: bytes, payload: bytes) -> None:
+        self._recent[key] = _Recent(inputs, payload)
         if len(self._recent) > _RECENT_LIMIT:
             self._recent.popitem(last=False)
 
 
-def _identity(
-    request: QuoteRequest,
-    caller: Principal,
+def _inputs(
     customer: CustomerContext,
     snapshot: ConfigSnapshot,
     products: dict[str, CatalogProduct],
     flash: dict[str, FlashOffer],
     now: datetime,
 ) -> bytes:
-    """Who asks and everything a quote's amounts depend on: equal identity, equal quote (within its
-    validity). The caller is part of it: one caller's quote is never handed to another."""
+    """Everything besides the caller and the body that a quote's amounts depend on: equal inputs
+    (for the same caller and body), equal quote within its validity."""
     return _REQUEST_ENCODER.encode(
-        (
-            caller.kind,
-            caller.id,
-            request,
-            customer,
-            snapshot.version,
-            sorted(products.items()),
-            sorted(flash.items()),
-            _minute(now),
-        )
+        (customer, snapshot.version, sorted(products.items()), sorted(flash.items()), _minute(now))
     )
 
 

@@ -45,7 +45,7 @@ from quote_service.clock import utcnow
 from quote_service.errors import Conflict, ServiceError
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.flash_sales.schemas import PurchaseCreate
-from quote_service.observability.metrics import EDGE_REQUESTS, FLASH_PURCHASES
+from quote_service.observability.metrics import EDGE_REQUESTS, count_purchase
 from quote_service.pricing.quote import QuoteRequest
 from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import MAX_IDEMPOTENCY_KEY_LENGTH
@@ -59,11 +59,11 @@ _NUL_ESCAPE = b"\\u0000"
 _JSON = b"application/json"
 _LEAN = EDGE_REQUESTS.labels(QUOTE_PATH, "lean")
 _HANDED_ON = EDGE_REQUESTS.labels(QUOTE_PATH, "litestar")
-# Flash purchases on the lean edge: OFF. With it on, tests/integration/test_flash_sales_storm.py's
-# Redis-flush storm answers some purchases 503 DEPENDENCY_UNAVAILABLE (with it off, none): not
-# understood yet, so purchases take Litestar's path until it is. The code stays tested
-# (tests/integration/test_quote_edge.py turns it on).
-LEAN_PURCHASES = False
+# Flash purchases on the lean edge (docs/hot-path.md). They were off for a while: a storm across
+# a Redis flush, on a loaded box, answered some purchases 503 — the edge lets more purchases wait
+# on Redis at once, and redis-py's default pool refused the 101st concurrent command of a worker
+# at once (cache/redis.py now waits for a free connection).
+LEAN_PURCHASES = True
 _SALES = "/api/v1/flash-sales/"
 _PURCHASES = "/purchases"
 _PURCHASE_PATH_LENGTH = len(_SALES) + 36 + len(_PURCHASES)
@@ -127,7 +127,7 @@ class LeanEdge:
         scope["path_template"] = QUOTE_PATH
         scope["user"], scope["auth"] = principal, "api_key"
         try:
-            priced = await quotes.quote(request, principal, deadline)
+            priced = await quotes.quote(request, principal, deadline, body)
         except Exception as exc:  # rendered by Litestar's exception handlers, exactly as there
             await self._hand_on(scope, _replay(body, complete, receive), send, exc, api_key, auth)
             return
@@ -148,8 +148,8 @@ class LeanEdge:
                 content_type = value
             elif name == b"x-api-key":
                 api_key = value
-            elif name == b"idempotency-key":
-                idempotency_key = value
+            elif name == b"idempotency-key":  # twice: b"", handed on (Litestar decides which counts)
+                idempotency_key = value if idempotency_key is None else b""
         principal = auth.known_api_key(api_key) if auth is not None and api_key else None
         if (
             purchases is None
@@ -177,7 +177,7 @@ class LeanEdge:
                 sale_id, data, principal=principal, idempotency_key=idempotency_key.decode(), now=utcnow()
             )
         except Conflict as refused:
-            FLASH_PURCHASES.labels(refused.code).inc()
+            count_purchase(refused.code)
             _PURCHASE_LEAN.inc()
             envelope = ErrorEnvelope(
                 message=refused.message, error=ErrorBody(code=refused.code, details=refused.details)
@@ -186,10 +186,10 @@ class LeanEdge:
             return
         except Exception as exc:  # rendered by Litestar's exception handlers, exactly as there
             if isinstance(exc, ServiceError):
-                FLASH_PURCHASES.labels(exc.code).inc()
+                count_purchase(exc.code)
             await self._hand_on(scope, _replay(body, complete, receive), send, exc, api_key, auth, _PURCHASE_HANDED_ON)
             return
-        FLASH_PURCHASES.labels("replayed" if replayed else "confirmed").inc()
+        count_purchase("replayed" if replayed else "confirmed")
         _PURCHASE_LEAN.inc()
         message = "Purchase already made with this Idempotency-Key" if replayed else "Purchase confirmed"
         await _answer(send, 201, _ENCODER.encode(Envelope(message=message, data=purchase)))

@@ -92,6 +92,8 @@ async def test_a_killed_worker_is_respawned_and_the_service_keeps_answering(
             stop.set()
             await asyncio.gather(*load)
             assert service.alive()
+            # Each worker reads its in-flight count into the gauge every second (docs/operations.md).
+            await asyncio.sleep(1.5)
             # The killed worker's live gauges went with it: two workers' pools, nothing in flight.
             scrape = (await http.get("/metrics")).text.splitlines()
             assert 'qs_db_pool_connections{state="max"} 20.0' in scrape, [s for s in scrape if "pool" in s]

@@ -34,7 +34,8 @@ Client = AsyncTestClient[Litestar]
 SERIES = (
     "qs_http_request_duration_seconds_bucket",
     "qs_http_refusals_total",
-    "qs_quote_stage_duration_seconds_bucket",
+    "qs_quote_duration_seconds_bucket",
+    "qs_quote_stage_seconds_total",
     "qs_quotes_in_flight",
     "qs_cache_lookups_total",
     "qs_config_snapshot_version",
@@ -96,8 +97,17 @@ async def test_metrics_expose_every_named_series(
     # Path templates, never raw ids: one series per endpoint.
     assert sale["id"] not in text
     assert 'route="/api/v1/flash-sales/{sale_id}/purchases"' in text
-    for stage in ("validate", "catalog", "flash", "engine", "store"):
-        assert sample(text, "qs_quote_stage_duration_seconds_count", stage=stage) >= 1
+    # One observation per quote; the stages' time (published at the scrape) adds up to it exactly.
+    assert sample(text, "qs_quote_duration_seconds_count") - sample(before, "qs_quote_duration_seconds_count") == 3
+    stages = ("validate", "catalog", "flash", "engine", "store")
+    spent = {
+        s: sample(text, "qs_quote_stage_seconds_total", stage=s)
+        - sample(before, "qs_quote_stage_seconds_total", stage=s)
+        for s in stages
+    }
+    assert all(seconds > 0 for seconds in spent.values()), spent
+    total = sample(text, "qs_quote_duration_seconds_sum") - sample(before, "qs_quote_duration_seconds_sum")
+    assert sum(spent.values()) == pytest.approx(total, rel=1e-6)
     assert sample(text, "qs_cache_lookups_total", cache="products", tier="local", result="hit") >= 1
     assert sample(text, "qs_flash_purchases_total", outcome="confirmed") >= 1
     assert sample(text, "qs_flash_purchases_total", outcome="PURCHASE_LIMIT_EXCEEDED") >= 1
@@ -235,4 +245,8 @@ async def test_metrics_add_up_every_worker(
                 assert scrape.status_code == 200, scrape.text
                 text = scrape.text
                 assert sample(text, "qs_http_request_duration_seconds_count", route="/api/v1/quote", status="200") == 40
-                assert sample(text, "qs_quote_stage_duration_seconds_count", stage="engine") == 40
+                assert sample(text, "qs_quote_duration_seconds_count") == 40
+            # Each worker publishes its stage time every second (and when it answers a scrape).
+            await asyncio.sleep(1.5)
+            text = (await http.get("/metrics")).text
+            assert sample(text, "qs_quote_stage_seconds_total", stage="engine") > 0

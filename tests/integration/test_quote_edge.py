@@ -141,10 +141,8 @@ def purchase_count(path: str) -> float:
     return REGISTRY.get_sample_value("qs_edge_requests_total", labels) or 0.0
 
 
-async def test_flash_purchases_and_refusals_answer_the_same_on_the_edge(
-    settings: Settings, admin: Caller, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(edge_module, "LEAN_PURCHASES", True)
+async def test_flash_purchases_and_refusals_answer_the_same_on_the_edge(settings: Settings, admin: Caller) -> None:
+    assert edge_module.LEAN_PURCHASES
     async with clients(settings) as (edge, litestar):
         key = await service_key(edge, admin)
         sale, _ = await new_sale(edge, admin, item={"allocated_stock": 2, "per_user_limit": 5})
@@ -177,3 +175,53 @@ async def test_flash_purchases_and_refusals_answer_the_same_on_the_edge(
         assert (made.status_code, replayed.status_code) == (201, 201)
         assert replayed.json()["data"] == made.json()["data"]
         assert list(replayed.headers) == list(made.headers)
+
+
+def _purchase(sale: dict[str, Any], **body: Any) -> bytes:
+    return msgspec.json.encode({"product_id": sale["items"][0]["product_id"], "quantity": 1, **body})
+
+
+_JSON = {"content-type": "application/json"}
+_UNKNOWN_SALE = "0b6e2a4c-3d4f-4a7e-9c1d-2f3e4a5b6c7d"
+# (case, path suffix in place of the sale id or None, headers, body from the sale); every one
+# gets a fresh Idempotency-Key unless its headers name one ("" drops the header).
+ODD_PURCHASES: list[tuple[str, str | None, dict[str, str], Any]] = [
+    ("malformed JSON", None, _JSON, lambda sale: b'{"product_id": '),
+    ("empty body", None, _JSON, lambda sale: b""),
+    ("not UTF-8", None, _JSON, lambda sale: b'{"customer_id": "\xff"}'),
+    ("NUL escape", None, _JSON, lambda sale: _purchase(sale, customer_id="a\u0000b")),
+    ("unknown field", None, _JSON, lambda sale: _purchase(sale, customer_id="c-odd", extra=1)),
+    ("invalid field", None, _JSON, lambda sale: _purchase(sale, customer_id="c-odd", quantity=0)),
+    ("text/plain", None, {"content-type": "text/plain"}, lambda sale: _purchase(sale, customer_id="c-odd")),
+    ("no Idempotency-Key", None, {**_JSON, "Idempotency-Key": ""}, lambda sale: _purchase(sale, customer_id="c")),
+    ("long Idempotency-Key", None, {**_JSON, "Idempotency-Key": "k" * 129}, lambda sale: _purchase(sale)),
+    ("no customer_id", None, _JSON, lambda sale: _purchase(sale)),
+    ("product not in the sale", None, _JSON, lambda sale: _purchase(sale, customer_id="c", product_id=_UNKNOWN_SALE)),
+    ("unknown sale", _UNKNOWN_SALE, _JSON, lambda sale: _purchase(sale, customer_id="c-odd")),
+    ("upper-case sale id", "upper", _JSON, lambda sale: _purchase(sale, customer_id="c-up", quantity=3)),
+    ("over the limit", None, _JSON, lambda sale: _purchase(sale, customer_id="c-odd", quantity=3)),
+    ("price changed", None, _JSON, lambda sale: _purchase(sale, customer_id="c-odd", expected_unit_price="9.99")),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "sale_path", "headers", "payload"), ODD_PURCHASES, ids=[case for case, *_ in ODD_PURCHASES]
+)
+async def test_odd_purchases_get_the_same_answer_with_and_without_the_edge(
+    settings: Settings, admin: Caller, case: str, sale_path: str | None, headers: dict[str, str], payload: Any
+) -> None:
+    """Refused or odd purchases: the same status, headers and envelope whichever path answers."""
+    async with clients(settings) as (edge, litestar):
+        key = await service_key(edge, admin)
+        sale, _ = await new_sale(edge, admin, item={"allocated_stock": 5, "per_user_limit": 2})
+        expect_ok(await buy(edge, key, sale, quantity=1, customer_id="c-known"), 201)  # the edge knows the key now
+        sale_id = {None: sale["id"], "upper": sale["id"].upper()}.get(sale_path, sale_path)
+        path = f"/api/v1/flash-sales/{sale_id}/purchases"
+        answers = []
+        for client in (edge, litestar):
+            sent = {**headers, **key}
+            sent.setdefault("Idempotency-Key", f"odd-{client is edge}")
+            sent = {k: v for k, v in sent.items() if v != ""}
+            answers.append(await client.post(path, content=payload(sale), headers=sent))
+        assert answers[0].status_code in (404, 409, 415, 400, 422), (case, answers[0].text)
+        assert comparable(answers[0]) == comparable(answers[1]), case
