@@ -12,8 +12,6 @@ UPDATE only matches an experiment that is not rolled back yet — so even two ch
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +26,7 @@ from redis.exceptions import RedisError
 from quote_service.analytics import stats
 from quote_service.analytics.experiments import Experiments, VariantFigures
 from quote_service.analytics.service import Analytics
+from quote_service.background import BackgroundLoop
 from quote_service.cache.redis import RedisClient
 from quote_service.clock import utcnow
 from quote_service.db.pool import Pool
@@ -109,9 +108,12 @@ def judge(variants: list[VariantFigures], *, max_drop_percent: float, min_exposu
     return None
 
 
-class GuardrailChecker:
+class GuardrailChecker(BackgroundLoop):
     """`changed(domain)` is called after a rollback commits (the app passes its configuration
     store's, as an admin write does); by default the new version is announced on `redis`."""
+
+    task_name = "guardrail-checker"
+    failure_event = "guardrail_check_failed"
 
     def __init__(
         self,
@@ -129,7 +131,6 @@ class GuardrailChecker:
         self.clock = clock
         # The primary only: its figures decide a rollback (a write), docs/deployment.md.
         self.experiments = Experiments(Analytics(ReadPools(pool)))
-        self._task: asyncio.Task[None] | None = None
 
     async def take_slot(self) -> bool:
         """True when this process holds the current slot's pass (no other process had it)."""
@@ -212,26 +213,10 @@ class GuardrailChecker:
             version = await read_version(conn)
         await announce_change(self.redis, version, domain=domain)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="guardrail-checker")
+    def next_delay(self) -> float:
+        # Wake just after the next slot starts (a little jitter spreads the processes).
+        now = self.clock().timestamp()
+        return self.interval - now % self.interval + random.uniform(0, min(2.0, self.interval / 10))  # noqa: S311
 
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            # Wake just after the next slot starts (a little jitter spreads the processes).
-            now = self.clock().timestamp()
-            delay = self.interval - now % self.interval + random.uniform(0, min(2.0, self.interval / 10))  # noqa: S311
-            await asyncio.sleep(delay)
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("guardrail_check_failed", exc_info=True)
+    async def run_pass(self) -> None:
+        await self.tick()

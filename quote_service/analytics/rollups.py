@@ -11,14 +11,13 @@ job has caught up.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import random
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 
 import structlog
 
+from quote_service.background import BackgroundLoop
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
 
@@ -205,8 +204,11 @@ async def recompute(conn: Connection, kind: str, hours: list[datetime]) -> None:
     await conn.execute("SELECT setval('rollup_generation', nextval('rollup_generation'))")
 
 
-class RollupJob:
+class RollupJob(BackgroundLoop):
     """Recomputes closed dirty hours; `tick` is one pass (tests call it with their own clock)."""
+
+    task_name = "analytics-rollups"
+    failure_event = "rollup_tick_failed"
 
     def __init__(
         self, pool: Pool, *, interval: float = 5.0, batch: int = 24, clock: Callable[[], datetime] = utcnow
@@ -215,7 +217,6 @@ class RollupJob:
         self.interval = interval
         self.batch = batch
         self.clock = clock
-        self._task: asyncio.Task[None] | None = None
 
     async def tick(self) -> int:
         """One pass: how many (kind, hour) marks it cleared; 0 when another process holds the lock."""
@@ -244,27 +245,9 @@ class RollupJob:
                 await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
         return cleared
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="analytics-rollups")
-
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval * random.uniform(0.8, 1.2))  # noqa: S311 - not security
-            try:
-                while await self.tick() >= self.batch:  # catching up: no pause between batches
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("rollup_tick_failed", exc_info=True)
+    async def run_pass(self) -> None:
+        while await self.tick() >= self.batch:  # catching up: no pause between batches
+            pass
 
 
 async def settle(conn: Connection, hours: list[datetime]) -> None:

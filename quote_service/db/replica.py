@@ -16,7 +16,6 @@ primary is idle, and it needs no heartbeat writes. Resolution: one sampling inte
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from quote_service.background import BackgroundLoop
 from quote_service.db.pool import Pool
 from quote_service.observability import metrics
 
@@ -94,8 +94,11 @@ class ReadPools:
         return None
 
 
-class ReplicaSampler:
+class ReplicaSampler(BackgroundLoop):
     """Measures the replica's lag every `interval` seconds into `reads.status` and the gauges."""
+
+    task_name = "replica-sampler"
+    failure_event = "replica_sample_failed"
 
     def __init__(self, reads: ReadPools, *, interval: float = 1.0) -> None:
         if reads.replica is None:
@@ -104,7 +107,6 @@ class ReplicaSampler:
         self.replica: Pool = reads.replica
         self.interval = interval
         self._history: deque[tuple[float, int]] = deque()
-        self._task: asyncio.Task[None] | None = None
 
     async def sample(self) -> ReplicaStatus:
         """One measurement, recorded and returned."""
@@ -152,19 +154,8 @@ class ReplicaSampler:
         elif status.up and not was_up:
             log.info("replica_up", lag_seconds=status.lag_seconds)
 
-    def start(self) -> None:
-        """Sample every `interval` seconds from now on (take the first sample before, with `sample()`)."""
-        self._task = asyncio.create_task(self._run(), name="replica-sampler")
+    def next_delay(self) -> float:
+        return self.interval
 
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await self.sample()
+    async def run_pass(self) -> None:
+        await self.sample()

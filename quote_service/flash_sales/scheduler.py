@@ -13,29 +13,29 @@ request path, recomputed from the ledger, so a refresh can be repeated at any ti
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import random
 from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
 import structlog
 
+from quote_service.background import BackgroundLoop
 from quote_service.clock import utcnow
 from quote_service.flash_sales.service import FlashSales
 
 log = structlog.get_logger("quote_service.flash_sales")
 
 
-class SaleScheduler:
+class SaleScheduler(BackgroundLoop):
     """Moves sales along by the clock; `tick` is one pass (tests call it with their own clock)."""
+
+    task_name = "flash-sale-scheduler"
+    failure_event = "flash_scheduler_tick_failed"
 
     def __init__(self, sales: FlashSales, *, interval: float = 1.0, clock: Callable[[], datetime] = utcnow) -> None:
         self.sales = sales
         self.interval = interval
         self.clock = clock
-        self._task: asyncio.Task[None] | None = None
 
     async def tick(self) -> list[tuple[UUID, str]]:
         """One pass: the transitions this scheduler made, as (sale id, "activated" | "ended")."""
@@ -52,24 +52,5 @@ class SaleScheduler:
             await self.sales.refresh_summaries(sale_id)
         return made
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="flash-sale-scheduler")
-
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            # Jitter spreads the processes' ticks; correctness never depends on who ticks first.
-            await asyncio.sleep(self.interval * random.uniform(0.8, 1.2))  # noqa: S311 - not security
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("flash_scheduler_tick_failed", exc_info=True)
+    async def run_pass(self) -> None:
+        await self.tick()

@@ -19,7 +19,6 @@ suffix). A pass:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import uuid
@@ -31,6 +30,7 @@ import asyncpg
 import structlog
 from redis.exceptions import ResponseError
 
+from quote_service.background import BackgroundLoop
 from quote_service.cache.redis import RedisClient
 from quote_service.clock import utcnow
 from quote_service.db.pool import Pool
@@ -59,8 +59,11 @@ async def ensure_group(redis: RedisClient) -> None:
             raise
 
 
-class StreamConsumer:
+class StreamConsumer(BackgroundLoop):
     """One member of the `persisters` group; `run_once` is one pass (tests drive it directly)."""
+
+    task_name = "competitor-price-consumer"
+    failure_event = "stream_consumer_failed"
 
     def __init__(
         self,
@@ -84,7 +87,6 @@ class StreamConsumer:
         self.claim_idle_ms = claim_idle_ms
         self.claim_interval = claim_interval
         self.clock = clock
-        self._task: asyncio.Task[None] | None = None
         self._last_claim = 0.0
         self.persisted = 0
 
@@ -160,26 +162,13 @@ class StreamConsumer:
         await self.redis.xadd(stream.DEAD_LETTER, body, maxlen=stream.DEAD_LETTER_MAX_LENGTH, approximate=True)
         log.warning("stream_entry_dead_lettered", entry=entry_id, error=error[:200])
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="competitor-price-consumer")
-
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
-
     async def _run(self) -> None:
         while True:
             try:
                 await ensure_group(self.redis)
                 while True:
                     await self.run_once()
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 # Redis or PostgreSQL away: unacked entries stay pending and are retried.
-                log.warning("stream_consumer_failed", exc_info=True)
+                log.warning(self.failure_event, exc_info=True)
                 await asyncio.sleep(1.0)

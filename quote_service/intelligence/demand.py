@@ -12,14 +12,12 @@ quote, and an order commits a moment after its created_at.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from quote_service.background import BackgroundLoop
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
 from quote_service.intelligence.signal_rules import SignalEvaluator
@@ -49,7 +47,10 @@ ON CONFLICT (product_id, hour) DO UPDATE SET orders = product_demand_hourly.orde
 RETURNING product_id"""
 
 
-class DemandJob:
+class DemandJob(BackgroundLoop):
+    task_name = "demand-job"
+    failure_event = "demand_job_failed"
+
     def __init__(
         self,
         pool: Pool,
@@ -64,7 +65,6 @@ class DemandJob:
         self.interval = interval
         self.clock = clock
         self.lag = lag
-        self._task: asyncio.Task[None] | None = None
 
     async def tick(self) -> None:
         upto = self.clock() - self.lag
@@ -107,23 +107,5 @@ class DemandJob:
         await conn.execute("UPDATE intelligence_watermarks SET position = $2 WHERE source = $1", source, upto)
         return since
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="demand-job")
-
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval * random.uniform(0.8, 1.2))  # noqa: S311 - not security
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("demand_job_failed", exc_info=True)
+    async def run_pass(self) -> None:
+        await self.tick()

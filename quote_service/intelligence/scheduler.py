@@ -8,14 +8,13 @@ one run per interval. Scheduled runs only propose: applying stays a person's (or
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 from collections.abc import Callable
 from datetime import datetime
 
 import structlog
 
+from quote_service.background import BackgroundLoop
 from quote_service.cache.redis import RedisClient
 from quote_service.clock import utcnow
 from quote_service.intelligence.service import Intelligence
@@ -24,7 +23,10 @@ log = structlog.get_logger("quote_service.intelligence")
 SLOT_KEY = "{decisions}:slot:"
 
 
-class DecisionScheduler:
+class DecisionScheduler(BackgroundLoop):
+    task_name = "decision-scheduler"
+    failure_event = "decision_run_failed"
+
     def __init__(
         self, intelligence: Intelligence, redis: RedisClient, *, minutes: int, clock: Callable[[], datetime] = utcnow
     ) -> None:
@@ -32,7 +34,6 @@ class DecisionScheduler:
         self.redis = redis
         self.seconds = minutes * 60
         self.clock = clock
-        self._task: asyncio.Task[None] | None = None
 
     async def tick(self) -> bool:
         """Run this slot's decisions if no process has; True when this one did."""
@@ -43,23 +44,8 @@ class DecisionScheduler:
         log.info("decisions_run", slot=slot, decisions=len(decisions))
         return True
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="decision-scheduler")
+    def next_delay(self) -> float:
+        return min(60.0, self.seconds) * random.uniform(0.8, 1.2)  # noqa: S311 - not security
 
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(min(60.0, self.seconds) * random.uniform(0.8, 1.2))  # noqa: S311 - not security
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("decision_run_failed", exc_info=True)
+    async def run_pass(self) -> None:
+        await self.tick()
