@@ -1,6 +1,7 @@
 """Endpoint benchmark: POST /api/v1/quote vs a bare framework doing nothing, and vs /health, in one run.
 
     uv run python loadtests/bench.py [--workers 1] [--connections 64] [--duration 10] [--runs 3]
+                                     [--profile /tmp/quote.spy] [--no-flash]
 
 Starts `quote-service serve` on the local PostgreSQL/Redis (a fresh database `qs_bench_<pid>`,
 Redis db 14, both removed afterwards), runs `seed-demo` (50 products and a typical
@@ -13,6 +14,8 @@ cache answers). Prints per run and the median of runs: rps of each, quote ÷ ref
 /health, quote p50/p99 latency, non-2xx count, and CPU µs per request from /proc (the server's
 Python event-loop thread, its other threads — granian's runtime —, granian's master,
 PostgreSQL, Redis).
+With `--profile FILE`, one more quote phase runs with py-spy (200 Hz) on the worker and the
+worker's busy time is split by component (loadtests/spy.py), in µs per quote.
 Then, on the same server, the flash-sale storm of loadtests/bench_flash.py (refusals/s, winners
 p50/p99 alone and under a refusal flood); `--no-flash` skips it.
 Needs `wrk` (Debian: apt-get install wrk) and the servers of the README's test setup.
@@ -36,7 +39,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from cpu import ServerCpu
+from cpu import ServerCpu, descendants, processes
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -155,6 +158,22 @@ def measured(meter: ServerCpu, base: str, path: str, args: argparse.Namespace, s
     return result
 
 
+def profile_quotes(meter: ServerCpu, base: str, args: argparse.Namespace, script: Path, root: int) -> None:
+    """One more quote phase with py-spy sampling the (first) worker; prints the shares by component."""
+    import spy  # the sibling module
+
+    workers = sorted(pid for pid in descendants(root, processes()) if pid != root)
+    if not workers:
+        raise SystemExit("no worker process found under the server")
+    recorder = spy.record(workers[0], args.duration, args.profile)
+    time.sleep(0.5)  # py-spy attaches
+    result = measured(meter, base, "/api/v1/quote", args, script)
+    recorder.wait(timeout=args.duration + 30)
+    print(f"profiled quote phase: {result['rps']:.0f} rps, CPU {cpu_line(result)}")
+    busy = result["worker_python_us"] * result["requests"] / 1e6
+    print(spy.report(args.profile, result["requests"] / max(1, len(workers)), busy / max(1, len(workers))))
+
+
 def cpu_line(r: dict[str, float]) -> str:
     return (
         f"python {r['worker_python_us']:.0f} + threads {r['worker_threads_us']:.0f} + master {r['master_us']:.0f}"
@@ -207,6 +226,10 @@ def main() -> None:
     parser.add_argument(
         "--no-flash", action="store_true", help="skip the flash-sale storm (loadtests/bench_flash.py's phases)"
     )
+    parser.add_argument(
+        "--profile", metavar="FILE", type=Path,
+        help="after the runs, one more quote phase with py-spy on the worker: raw stacks to FILE, shares by component",
+    )  # fmt: skip
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
@@ -245,6 +268,8 @@ def main() -> None:
                   f"{quotes['rps'] / refr['rps']:.2f}, ÷ /health {quotes['rps'] / health['rps']:.2f}\n"
                   f"       quote CPU {cpu_line(quotes)}; reference CPU {cpu_line(refr)}", flush=True)  # fmt: skip
         report(runs, args)
+        if args.profile is not None:
+            profile_quotes(ours, base, args, script, server.pid)
         script.unlink(missing_ok=True)
         if not args.no_flash:
             flash_storm(args, base, key, server.pid, database_url, name, reference_base)
