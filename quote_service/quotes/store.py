@@ -17,7 +17,7 @@ of the quote, until the quote expires). The quote service's identical-request ca
 `was_ordered` before it hands a quote out again; that question rides on the same group-commit
 call as the writes, so a cache hit costs a share of one round trip, not a round trip.
 
-There is deliberately no in-process tier: RedisClient already holds every quote before its
+There is deliberately no in-process tier: Redis already holds every quote before its
 response leaves, reads (`GET /quotes/{id}`, orders) are rare next to writes, and a local
 copy of every quote for its 15 minutes costs a timer per quote and a heap that the garbage
 collector must traverse — full collections of hundreds of milliseconds under load.
