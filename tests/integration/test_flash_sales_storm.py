@@ -439,6 +439,56 @@ async def test_concurrent_requests_with_one_key_make_one_purchase(
 # -- 4. Redis flushed in the middle of a storm ----------------------------------------------------
 
 
+async def check_after_the_storm(
+    result: Storm,
+    sale: dict[str, Any],
+    *,
+    db: asyncpg.Connection,
+    http: httpx.AsyncClient,
+    admin: Caller,
+    service_key: dict[str, str],
+    redis: RedisClient,
+    label: str,
+    late: str,
+) -> tuple[int, dict[str, int]]:
+    """The storm's promises, whatever Redis went through meanwhile: every acknowledged purchase
+    is in the ledger and none is invented, no oversell, no customer over the limit; reconcile
+    puts the counters back to the ledger's numbers (a second one finds nothing); exactly the
+    rest of the allocation is still for sale, then SOLD_OUT. Returns (units sold in the storm,
+    units per customer in the ledger)."""
+    won = result.won()
+    answered = per_customer([(o.attempt.customer, o.attempt.quantity) for o in won])
+    assert max(answered.values()) <= LIMIT
+
+    rows = await ledger_rows(db, sale["id"])
+    check_ledger_matches_answers(result, rows)
+    recorded = per_customer([(r["customer_id"], r["quantity"]) for r in rows])
+    sold = sum(recorded.values())
+    assert sold <= ALLOCATED
+    assert sum(o.attempt.quantity for o in won) == sold
+    assert max(recorded.values()) <= LIMIT
+    assert recorded == answered
+    assert await sold_of(db, sale["id"]) == sold
+
+    # Redis may have drifted (rebuilt while reservations were in flight, or a promoted replica
+    # missing the last replicated writes): reconcile puts it back to the ledger's numbers.
+    report = await reconcile(http, admin, sale)
+    drift = [(c["counter"], c["customer_id"], c["redis"], c["ledger"]) for c in report["corrections"]]
+    print(f"{label}: {sold} sold; reconcile corrected {len(drift)} counter(s) {drift}")
+    remaining, bought = await redis_counters(redis, sale)
+    assert remaining == ALLOCATED - sold
+    assert bought == dict(recorded)
+    assert (await reconcile(http, admin, sale))["corrections"] == []
+    assert await remaining_seen(http, admin, sale) == ALLOCATED - sold
+
+    # Whatever is left is still for sale, and not one unit more.
+    for n in range(ALLOCATED - sold):
+        expect_ok(await buy(http, service_key, sale, quantity=1, customer_id=f"{late}{n}"), 201)
+    expect_error(await buy(http, service_key, sale, quantity=1, customer_id=f"{late}-last"), 409, "SOLD_OUT")
+    assert sum(r["quantity"] for r in await ledger_rows(db, sale["id"])) == ALLOCATED
+    return sold, recorded
+
+
 @dataclass(slots=True)
 class Flusher:
     """Flushes the Redis db once the client has seen each threshold of units acknowledged."""
@@ -485,37 +535,10 @@ async def test_a_redis_flush_mid_storm_never_oversells_and_reconcile_restores_th
         assert rebuilt is not None
         assert rebuilt != built  # purchases after the flush rebuilt the counters from the ledger
         check_answers(result, sale, refusals=REFUSALS)
-        won = result.won()
-        answered = per_customer([(o.attempt.customer, o.attempt.quantity) for o in won])
-        assert max(answered.values()) <= LIMIT
-
-        rows = await ledger_rows(db, sale["id"])
-        check_ledger_matches_answers(result, rows)
-        recorded = per_customer([(r["customer_id"], r["quantity"]) for r in rows])
-        sold = sum(recorded.values())
-        assert sold <= ALLOCATED
-        assert sum(o.attempt.quantity for o in won) == sold
-        assert max(recorded.values()) <= LIMIT
-        assert recorded == answered
-        assert await sold_of(db, sale["id"]) == sold
-
-        # Redis may have drifted (rebuilt while reservations were in flight): reconcile puts it
-        # back to the ledger's numbers, and a second reconcile finds nothing left to correct.
-        report = await reconcile(http, admin, sale)
-        drift = [(c["counter"], c["customer_id"], c["redis"], c["ledger"]) for c in report["corrections"]]
-        print(f"flush round {round_}: {sold} sold; reconcile corrected {len(drift)} counter(s) {drift}")
-        remaining, bought = await redis_counters(redis, sale)
-        assert remaining == ALLOCATED - sold
-        assert bought == dict(recorded)
-        assert (await reconcile(http, admin, sale))["corrections"] == []
-        assert await remaining_seen(http, admin, sale) == ALLOCATED - sold
-
-        # Whatever is left is still for sale, and not one unit more.
-        for n in range(ALLOCATED - sold):
-            expect_ok(await buy(http, service_key, sale, quantity=1, customer_id=f"f{round_}-late{n}"), 201)
-        late = await buy(http, service_key, sale, quantity=1, customer_id=f"f{round_}-late-last")
-        expect_error(late, 409, "SOLD_OUT")
-        assert sum(r["quantity"] for r in await ledger_rows(db, sale["id"])) == ALLOCATED
+        sold, recorded = await check_after_the_storm(
+            result, sale, db=db, http=http, admin=admin, service_key=service_key, redis=redis,
+            label=f"flush round {round_}", late=f"f{round_}-late",
+        )  # fmt: skip
         assert await sold_of(db, sale["id"]) == ALLOCATED
         assert await redis_counters(redis, sale) == (
             0,
