@@ -126,14 +126,18 @@ async def store_page(request: Request[Any, Any, Any]) -> Template:
     return await _page(request, "store")
 
 
+async def _posted(request: Request[Any, Any, Any]) -> tuple[dict[str, str], str]:
+    """A page form's fields and the page it came from (the store when it names none we serve)."""
+    data = await _form(request)
+    page = data.get("page", "store")
+    return data, page if page in TITLES else "store"
+
+
 @post("/pages/login", exclude_from_auth=True, include_in_schema=False, status_code=303)
 async def login(
     request: Request[Any, Any, Any],
 ) -> Response[Any]:
-    data = await _form(request)
-    page = data.get("page", "store")
-    if page not in TITLES:
-        page = "store"
+    data, page = await _posted(request)
     if not csrf_matches(request, data.get("csrf")):
         return _login(request, page, error="Your form expired; please log in again.", status=403)
     auth: AuthService = request.app.state.auth
@@ -160,10 +164,7 @@ async def login(
 async def logout(
     request: Request[Any, Any, Any],
 ) -> Response[Any]:
-    data = await _form(request)
-    page = data.get("page", "store")
-    if page not in TITLES:
-        page = "store"
+    data, page = await _posted(request)
     if not csrf_matches(request, data.get("csrf")):
         return _login(request, page, error="Your form expired; please try again.", status=403)
     gone = Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0, httponly=True, samesite="strict")

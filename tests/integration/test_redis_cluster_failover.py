@@ -15,7 +15,6 @@ exactly once, and after reconcile the counters equal the ledger and exactly the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -27,12 +26,11 @@ import pytest
 
 from quote_service.cache.redis import RedisClient, create_redis
 from quote_service.config import Settings
+from tests.integration import test_flash_sales_storm as storm
 from tests.integration.conftest import Caller
 from tests.integration.flash import Client
-from tests.integration.servers import cli_env, running_server
 from tests.integration.test_flash_sales_storm import (
     ALLOCATED,
-    CLIENTS,
     CONFIRMED,
     IN_FLIGHT,
     LIMIT,
@@ -52,6 +50,12 @@ from tests.integration.test_flash_sales_storm import (
 from tests.redis_cluster import LocalCluster, Node, cluster_available
 
 pytestmark = pytest.mark.slow
+
+# The storm module's server (2 workers), client fleet and database connection, here built on
+# this module's `settings` (the private cluster with replicas).
+server = storm.server
+fleet = storm.fleet
+db = storm.db
 
 ATTEMPTS = 1_200
 CUSTOMERS = 300
@@ -79,38 +83,11 @@ def settings(database_url: str, failover_cluster: LocalCluster, clean_stores: No
 
 
 @pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
-    assert settings.database_url is not None
-    assert settings.redis_url is not None
-    env = cli_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, LOG_LEVEL="WARNING")
-    with running_server(env, "--workers", "2") as base:
-        yield base
-
-
-@pytest.fixture
-async def fleet(server: str) -> AsyncIterator[list[httpx.AsyncClient]]:
-    per_client = IN_FLIGHT // CLIENTS
-    limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
-    async with contextlib.AsyncExitStack() as stack:
-        yield [
-            await stack.enter_async_context(httpx.AsyncClient(base_url=server, limits=limits, timeout=30.0))
-            for _ in range(CLIENTS)
-        ]
-
-
-@pytest.fixture
 async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
     client = create_redis(settings.redis_url or "")
     await client.ping()  # discovers every node now, while all are up
     yield client
     await client.aclose()
-
-
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(settings.database_url or "")
-    yield conn
-    await conn.close()
 
 
 def replica_of(cluster: LocalCluster, master: Node) -> Node:
