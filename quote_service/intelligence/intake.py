@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import structlog
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from quote_service.cache.redis import RedisClient
 from quote_service.db.pool import Pool
@@ -44,7 +44,7 @@ async def accept(
         inbox_ids = await repository.write_ahead(conn, encoded, replay_after=replay_after) if encoded else []
     try:
         await stream.publish_encoded(redis, list(zip(encoded, inbox_ids, strict=True)))
-    except RedisError:
+    except (RedisError, RedisClusterException):
         # Durable already: the consumers finish them from the inbox after `replay_after`.
         log.warning("competitor_observations_not_published", count=len(encoded), exc_info=True)
     return IngestResult(accepted=len(encoded), rejected=[r for r in results if isinstance(r, Rejection)])

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
+from uuid import UUID
 
 import asyncpg
 import structlog
@@ -57,8 +58,10 @@ class Persister:
         """Store, evaluate, dead-letter and clear a batch; returns the rows it inserted."""
         dead: list[tuple[Accepted, str]] = []
         checked = self._checked(batch, dead)
-        async with self.pool.acquire() as conn:
-            currencies = await repository.product_currencies(conn, [record.product_id for _, record in checked])
+        currencies: dict[UUID, str] = {}
+        if checked:
+            async with self.pool.acquire() as conn:
+                currencies = await repository.product_currencies(conn, [record.product_id for _, record in checked])
         good: list[tuple[Accepted, ObservationRecord]] = []
         for item, record in checked:
             matched = stream.match_product(record, 0, currencies)

@@ -34,7 +34,8 @@ GROUP = "persisters"
 FIELD = b"o"
 INBOX_FIELD = b"w"
 # Approximate cap (MAXLEN ~): entries are acknowledged within seconds; the cap only bounds
-# memory if consumers stop for long. Entries trimmed before being read are lost (documented).
+# memory if consumers stop for long. An entry trimmed before being read is finished from its
+# inbox row (intake.py).
 MAX_LENGTH = 1_000_000
 DEAD_LETTER_MAX_LENGTH = 100_000
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)

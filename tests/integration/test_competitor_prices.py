@@ -297,4 +297,6 @@ async def test_signals_list_and_acknowledge(
     assert acked.json()["data"]["status"] == "acknowledged"
     assert (await client.get("/api/v1/signals?status=open", headers=admin.headers)).json()["data"]["items"] == []
     missing = await client.post(f"/api/v1/signals/{uuid.uuid4()}/acknowledge", headers=admin.headers)
-    assert missing.status_code == 404
+    expect_error(missing, 404, "NOT_FOUND")
+    rows = await pool.fetch("SELECT id, status FROM signals")
+    assert [(str(r["id"]), r["status"]) for r in rows] == [(signal_id, "acknowledged")]
