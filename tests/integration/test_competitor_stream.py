@@ -214,22 +214,23 @@ async def test_idle_dead_consumers_leave_the_group_once_their_entries_are_claime
     # "dead-busy" died holding 4 entries; "dead-done" finished its 2 and died.
     await redis.xreadgroup(stream.GROUP, "dead-busy", {stream.STREAM: ">"}, count=4)
     await StreamConsumer(redis, pool, signals=None, name="dead-done", block_ms=10, batch_size=2).run_once()
-    idle_ms = 500
+    idle_ms = 1000
     await wait_idle(redis, "dead-busy", 4, idle_ms=idle_ms)
 
     async def done_is_idle() -> bool:
         return bool((await consumers(redis))["dead-done"]["idle"] >= idle_ms)
 
     await until(done_is_idle, "dead-done idle")
-    # "alive" reads (and finishes) one entry now: it is not idle.
-    await StreamConsumer(redis, pool, signals=None, name="alive", block_ms=10, batch_size=1).run_once()
 
     # A consumer that does not claim yet forgets only the one with nothing pending.
     patient = StreamConsumer(
         redis, pool, signals=None, name="patient", block_ms=10, claim_idle_ms=3_600_000, forget_idle_ms=idle_ms
     )
     assert await patient.forget_dead_consumers() == ["dead-done"]
-    assert set(await consumers(redis)) == {"dead-busy", "alive"}
+    assert set(await consumers(redis)) == {"dead-busy"}
+
+    # "alive" reads (and finishes) one entry just now: it is not idle.
+    await StreamConsumer(redis, pool, signals=None, name="alive", block_ms=10, batch_size=1).run_once()
 
     survivor = StreamConsumer(
         redis, pool, signals=None, name="survivor", block_ms=10, claim_idle_ms=idle_ms, forget_idle_ms=idle_ms
