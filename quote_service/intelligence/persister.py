@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
-from uuid import UUID
 
 import asyncpg
 import structlog
@@ -57,21 +56,9 @@ class Persister:
     async def finish(self, batch: Sequence[Accepted], *, path: str) -> int:
         """Store, evaluate, dead-letter and clear a batch; returns the rows it inserted."""
         dead: list[tuple[Accepted, str]] = []
-        checked = self._checked(batch, dead)
-        currencies: dict[UUID, str] = {}
-        if checked:
-            async with self.pool.acquire() as conn:
-                currencies = await repository.product_currencies(conn, [record.product_id for _, record in checked])
-        good: list[tuple[Accepted, ObservationRecord]] = []
-        for item, record in checked:
-            matched = stream.match_product(record, 0, currencies)
-            if isinstance(matched, Rejection):
-                dead.append((item, f"invalid {matched.field}: {matched.message}"))
-            else:
-                good.append((item, matched))
-        inserted = await self._insert(good, dead)
+        good, inserted = await self._store(self._checked(batch, dead), dead)
         if self.signals is not None and good:
-            await self.signals.observations_arrived([record for _, record in good], now=self.clock())
+            await self.signals.observations_arrived(good, now=self.clock())
         await self._dead_letter(dead)
         finished = [item.inbox_id for item in batch if item.inbox_id is not None]
         if finished:
@@ -98,24 +85,38 @@ class Persister:
                 checked.append((item, valid))
         return checked
 
-    async def _insert(self, good: list[tuple[Accepted, ObservationRecord]], dead: list[tuple[Accepted, str]]) -> int:
-        """Insert in one statement; if the data breaks it, one by one (the failures leave `good`)."""
-        if not good:
-            return 0
-        try:
-            async with self.pool.acquire() as conn:
-                return len(await repository.insert_observations(conn, [record for _, record in good]))
-        except POISON:
-            pass
-        inserted = 0
-        for pair in list(good):
+    async def _store(
+        self, checked: list[tuple[Accepted, ObservationRecord]], dead: list[tuple[Accepted, str]]
+    ) -> tuple[list[ObservationRecord], int]:
+        """Match the products, insert what matches (one statement; one by one if the data breaks
+        it); returns the records stored or already there, and how many rows were inserted."""
+        if not checked:
+            return [], 0
+        async with self.pool.acquire() as conn:
+            currencies = await repository.product_currencies(conn, [record.product_id for _, record in checked])
+            good: list[tuple[Accepted, ObservationRecord]] = []
+            for item, record in checked:
+                matched = stream.match_product(record, 0, currencies)
+                if isinstance(matched, Rejection):
+                    dead.append((item, f"invalid {matched.field}: {matched.message}"))
+                else:
+                    good.append((item, matched))
+            if not good:
+                return [], 0
             try:
-                async with self.pool.acquire() as conn:
-                    inserted += len(await repository.insert_observations(conn, [pair[1]]))
-            except POISON as exc:
-                good.remove(pair)
-                dead.append((pair[0], f"{type(exc).__name__}: {exc}"))
-        return inserted
+                inserted = len(await repository.insert_observations(conn, [record for _, record in good]))
+                return [record for _, record in good], inserted
+            except POISON:
+                pass
+            stored: list[ObservationRecord] = []
+            inserted = 0
+            for item, record in good:
+                try:
+                    inserted += len(await repository.insert_observations(conn, [record]))
+                    stored.append(record)
+                except POISON as exc:
+                    dead.append((item, f"{type(exc).__name__}: {exc}"))
+            return stored, inserted
 
     async def _dead_letter(self, dead: list[tuple[Accepted, str]]) -> None:
         if not dead:
