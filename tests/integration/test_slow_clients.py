@@ -59,6 +59,10 @@ def _metric(base: str, name: str) -> dict[str, float]:
     return {m[1] or "": float(m[2]) for m in re.finditer(rf"^{name}(\{{[^}}]*\}})? (\S+)$", text, re.MULTILINE)}
 
 
+def _disconnects(base: str) -> float:
+    return _metric(base, "qs_http_client_disconnects_total").get("", 0.0)
+
+
 def _server_errors(base: str) -> float:
     samples = _metric(base, "qs_http_request_duration_seconds_count")
     return sum(value for labels, value in samples.items() if 'status="5' in labels)
@@ -78,7 +82,7 @@ def _error_lines(log_file: Path) -> list[str]:
 
 def test_a_client_hanging_up_mid_body_is_counted_not_a_server_error(server: tuple[str, Path]) -> None:
     base, log_file = server
-    before = _metric(base, "qs_http_client_disconnects_total").get("", 0.0)
+    before = _disconnects(base)
 
     with _connect(base) as sock:
         # `Expect: 100-continue`: the server says "100 Continue" once the service reads the body.
