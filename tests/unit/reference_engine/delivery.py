@@ -37,8 +37,7 @@ from tests.unit.reference_engine.money import ZERO
 from tests.unit.reference_engine.rules import fee_rule
 
 EARTH_RADIUS_KM = 6371.0088
-"""The mean Earth radius (IUGG), as API.md §4 prescribes."""
-_METRE = Decimal("0.001")
+"""The mean Earth radius (IUGG), as docs/pricing.md prescribes."""
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
