@@ -88,7 +88,8 @@ def _raised_codes() -> list[tuple[str, int | None, str]]:
 
 def _all_error_classes() -> list[type[ServiceError]]:
     for module in pkgutil.walk_packages(quote_service.__path__, "quote_service."):
-        importlib.import_module(module.name)
+        if not module.name.endswith("__main__"):  # a __main__ runs its program when imported
+            importlib.import_module(module.name)
 
     def walk(cls: type[ServiceError]) -> list[type[ServiceError]]:
         return [cls, *(c for sub in cls.__subclasses__() for c in walk(sub))]
