@@ -5,9 +5,8 @@ dead-lettered; the market view and the signals the observations raise.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -26,6 +25,7 @@ from quote_service.intelligence.signal_rules import SignalEvaluator
 from tests.cluster_fixtures import redis_client
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, field_errors
+from tests.waiting import until
 
 pytestmark = pytest.mark.redis_backends
 
@@ -68,23 +68,13 @@ async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
     await client.aclose()
 
 
-async def until(condition: Callable[[], Awaitable[bool]], what: str, seconds: float = 20.0) -> None:
-    """Poll `condition` until it holds (the work happens in the background), at most `seconds`."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        if await condition():
-            return
-        assert asyncio.get_running_loop().time() < deadline, f"still waiting for {what}"
-        await asyncio.sleep(0.02)
-
-
 async def wait_for(pool: asyncpg.Pool, sql: str, expected: int, *args: object) -> None:
     """Until `sql` returns `expected` (e.g. the app's own consumer has stored the rows)."""
 
     async def reached() -> bool:
         return bool(await pool.fetchval(sql, *args) == expected)
 
-    await until(reached, f"{sql} = {expected}")
+    await until(reached, f"{sql} = {expected}", within=20)
 
 
 async def wait_idle(redis: RedisClient, consumer: str, entries: int, idle_ms: int) -> None:
@@ -96,7 +86,7 @@ async def wait_idle(redis: RedisClient, consumer: str, entries: int, idle_ms: in
         )
         return len(found) == entries
 
-    await until(idle, f"{entries} entries idle on {consumer}")
+    await until(idle, f"{entries} entries idle on {consumer}", within=20)
 
 
 async def nothing_stored(pool: asyncpg.Pool, redis: RedisClient) -> None:

@@ -36,7 +36,8 @@ from tests.cluster_fixtures import flush, redis_client
 from tests.conftest import free_port
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
-from tests.integration.test_competitor_prices import NOW, make_product, observation, until, wait_for, wait_idle
+from tests.integration.test_competitor_prices import NOW, make_product, observation, wait_for, wait_idle
+from tests.waiting import until
 
 pytestmark = pytest.mark.redis_backends
 
@@ -91,7 +92,7 @@ async def test_entries_written_around_the_api_are_checked_like_its_observations(
     async def all_dead_lettered() -> bool:
         return len(await dead_letters(redis)) == len(refused)
 
-    await until(all_dead_lettered, "the dead letters")
+    await until(all_dead_lettered, "the dead letters", within=20)
     assert await dead_letters(redis) == sorted(
         [
             "invalid price: must be a positive amount (string or number)",
@@ -220,7 +221,7 @@ async def test_idle_dead_consumers_leave_the_group_once_their_entries_are_claime
     async def done_is_idle() -> bool:
         return bool((await consumers(redis))["dead-done"]["idle"] >= idle_ms)
 
-    await until(done_is_idle, "dead-done idle")
+    await until(done_is_idle, "dead-done idle", within=20)
 
     # A consumer that does not claim yet forgets only the one with nothing pending.
     patient = StreamConsumer(
