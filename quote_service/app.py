@@ -60,6 +60,7 @@ from quote_service.observability import metrics, stages
 from quote_service.observability.endpoint import metrics as metrics_endpoint
 from quote_service.observability.logging import configure_logging
 from quote_service.observability.tracing import configure_tracing, shutdown_tracing
+from quote_service.ofrep.controller import OfrepController
 from quote_service.orders.controller import OrderController
 from quote_service.pages.controller import ROUTES as PAGE_ROUTES
 from quote_service.pages.controller import template_config
@@ -298,6 +299,7 @@ def create_app(
             CommissionRateController,
             PricingRuleController,
             FeatureFlagController,
+            OfrepController,
             CouponController,
             snapshot_status,
             OrderController,

@@ -15,6 +15,7 @@ from quote_service.db.pool import Connection
 from quote_service.errors import FieldError, NotFound, ValidationFailed
 from quote_service.flags import repository
 from quote_service.flags.schemas import FeatureFlag, FeatureFlagCreate, FeatureFlagUpdate, RolloutIn
+from quote_service.flags.targeting import check_rules
 from quote_service.pricing import flags as engine
 from quote_service.pricing.flags import EvaluationContext, FlagEvaluation, FlagType, Guardrail, Rollout, Variant
 
@@ -146,7 +147,9 @@ def _check_rollout(flag_type: FlagType, rollout: RolloutIn | None, errors: list[
         if len(variants) < 2:
             errors.append(FieldError("rollout.guardrail", "needs at least two variants (a control and another)"))
         guardrail = Guardrail(
-            max_drop_percent=rollout.guardrail.max_drop_percent, min_exposures=rollout.guardrail.min_exposures
+            max_drop_percent=rollout.guardrail.max_drop_percent,
+            min_exposures=rollout.guardrail.min_exposures,
+            metric=rollout.guardrail.metric,
         )
     return Rollout(
         percentage=_plain(percentage) if percentage is not None and percentage.is_finite() else percentage,
@@ -156,6 +159,7 @@ def _check_rollout(flag_type: FlagType, rollout: RolloutIn | None, errors: list[
         end_at=_utc(rollout.end_at),
         variants=tuple(variants),
         guardrail=guardrail,
+        rules=check_rules(rollout.rules, errors),
     )
 
 

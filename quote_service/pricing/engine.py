@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from quote_service.errors import invalid
+from quote_service.pricing.attributes import quote_attributes
 from quote_service.pricing.commission_breakdown import commission_breakdown
 from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
 from quote_service.pricing.discounts import CouponResult, apply_coupons
@@ -77,7 +78,7 @@ def price_quote(
         snapshot.resolver.at(now), city=city, country=country, currency=currency, defaults=defaults, now=now
     )
     zero = region.zero
-    feature_flags, experiments = _flags(snapshot, region, customer, now)
+    feature_flags, experiments = _flags(request, snapshot, region, customer, products, now)
 
     # 1-4: lines
     lines = price_lines(
@@ -213,21 +214,37 @@ def price_quote(
 
 
 def _flags(
-    snapshot: ConfigSnapshot, region: RegionPlan, customer: CustomerContext, now: datetime
+    request: QuoteRequest,
+    snapshot: ConfigSnapshot,
+    region: RegionPlan,
+    customer: CustomerContext,
+    products: Mapping[str, CatalogProduct],
+    now: datetime,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The flags served to this customer here and now (fresh dicts), kept per customer in the region plan.
 
-    A flag's answer reads the customer id and segment, the place (the region plan's) and `now`
-    only through the flags' start and end instants, so those make the key.
+    A flag's answer reads the customer id and segment, the place (the region plan's), `now` only
+    through the flags' start and end instants, and the attributes its rules name: those make the
+    key (no attributes at all while no flag has rules).
     """
     edges = snapshot.flag_edges
-    key = (customer.customer_id, customer.segment, bisect_right(edges, now) if edges else 0)
+    key: tuple[Any, ...] = (customer.customer_id, customer.segment, bisect_right(edges, now) if edges else 0)
+    attributes: dict[str, Any] = {}
+    if snapshot.flag_attributes:
+        attributes = quote_attributes(
+            request, customer, products, currency=region.currency, cent=region.cent, wanted=snapshot.flag_attributes
+        )
+        key += tuple(attributes.get(name) for name in snapshot.flag_attributes)
     found = region.flags.get(key)
     if found is None:
         context = None
         if snapshot.flags_read_context:
             context = EvaluationContext(
-                user_id=customer.customer_id, user_segment=customer.segment, city=region.city, country=region.country
+                user_id=customer.customer_id,
+                user_segment=customer.segment,
+                city=region.city,
+                country=region.country,
+                attributes=attributes,
             )
         found = region.remember(region.flags, key, evaluate_compiled(snapshot.compiled_flags, context, now))
     return dict(found[0]), dict(found[1])
