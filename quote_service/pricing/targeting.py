@@ -121,66 +121,77 @@ def semver_key(raw: Any) -> SemverKey | None:
     return core, 0, identifiers
 
 
-class _Equality:
-    """The values of `eq`/`in` rules, folded: numbers, text and booleans kept apart."""
+Folded = tuple[frozenset[bool], frozenset[Decimal], frozenset[str]]
+"""The values of an `eq`/`in` rule: its booleans, its numbers, its texts (folded)."""
 
-    __slots__ = ("booleans", "numbers", "texts")
 
-    def __init__(self, values: tuple[Any, ...]) -> None:
-        self.booleans = frozenset(value for value in values if isinstance(value, bool))
-        self.numbers = frozenset(n for value in values if (n := as_number(value)) is not None)
-        self.texts = frozenset(t for value in values if not isinstance(value, bool) and (t := _text(value)) is not None)
+def _folded(values: tuple[Any, ...]) -> Folded:
+    booleans = frozenset(value for value in values if isinstance(value, bool))
+    numbers = frozenset(n for value in values if (n := as_number(value)) is not None)
+    texts = frozenset(t for value in values if not isinstance(value, bool) and (t := _text(value)) is not None)
+    return booleans, numbers, texts
 
-    def holds(self, raw: Any) -> bool:
-        if isinstance(raw, bool):
-            return raw in self.booleans
-        number = as_number(raw)
-        if number is not None and number in self.numbers:
-            return True
-        text = _text(raw)
-        return text is not None and text in self.texts
+
+def _member(raw: Any, folded: Folded) -> bool:
+    """Whether a (known) attribute equals one of the folded values."""
+    booleans, numbers, texts = folded
+    if isinstance(raw, bool):
+        return raw in booleans
+    number = as_number(raw)
+    if number is not None and number in numbers:
+        return True
+    text = _text(raw)
+    return text is not None and text in texts
 
 
 def _known(raw: Any) -> bool:
     return raw is not None and not isinstance(raw, dict | list | tuple)
 
 
+def _ordering(operator: str) -> Callable[[Decimal, Decimal], bool]:
+    """The comparison a numeric operator makes of (attribute, bound)."""
+    if operator == "gt":
+        return lambda number, bound: number > bound
+    if operator == "gte":
+        return lambda number, bound: number >= bound
+    if operator == "lt":
+        return lambda number, bound: number < bound
+    return lambda number, bound: number <= bound
+
+
+def _text_test(operator: str) -> Callable[[str, str], bool]:
+    """The test a text operator makes of (attribute, value)."""
+    if operator == "starts_with":
+        return lambda text, part: text.startswith(part)
+    if operator == "ends_with":
+        return lambda text, part: text.endswith(part)
+    return lambda text, part: part in text
+
+
 def compile_rule(rule: TargetingRule) -> Matcher:
     """The rule as a function of the context's attributes (values parsed once, here)."""
     name, operator, values = rule.attribute, rule.operator, rule.values
-    if operator in ("eq", "in", "neq", "not_in"):
-        equality = _Equality(values)
-        if operator in ("eq", "in"):
-            return lambda attributes: _known(raw := attributes.get(name)) and equality.holds(raw)
-        return lambda attributes: _known(raw := attributes.get(name)) and not equality.holds(raw)
+    if operator in ("eq", "in"):
+        folded = _folded(values)
+        return lambda attributes: _known(raw := attributes.get(name)) and _member(raw, folded)
+    if operator in ("neq", "not_in"):
+        folded = _folded(values)
+        return lambda attributes: _known(raw := attributes.get(name)) and not _member(raw, folded)
     if operator in NUMERIC_OPERATORS:
         bound = as_number(values[0])
         assert bound is not None, "numeric rules are validated on write"
-        compare = _NUMERIC[operator]
+        compare = _ordering(operator)
         return lambda attributes: (number := as_number(attributes.get(name))) is not None and compare(number, bound)
     if operator in SEMVER_OPERATORS:
         version = semver_key(values[0])
         assert version is not None, "semver rules are validated on write"
         at_least = operator == "semver_gte"
-        return lambda attributes: (
-            (found := semver_key(attributes.get(name))) is not None and ((found >= version) == at_least)
+        return lambda attributes: (found := semver_key(attributes.get(name))) is not None and (
+            (found >= version) == at_least
         )
     texts = tuple(_fold(value) for value in values)
-    test = _TEXT[operator]
+    test = _text_test(operator)
     return lambda attributes: (text := _text(attributes.get(name))) is not None and any(test(text, t) for t in texts)
-
-
-_NUMERIC: dict[str, Callable[[Decimal, Decimal], bool]] = {
-    "gt": lambda number, bound: number > bound,
-    "gte": lambda number, bound: number >= bound,
-    "lt": lambda number, bound: number < bound,
-    "lte": lambda number, bound: number <= bound,
-}
-_TEXT: dict[str, Callable[[str, str], bool]] = {
-    "starts_with": str.startswith,
-    "ends_with": str.endswith,
-    "contains": lambda text, part: part in text,
-}
 
 
 def rule_problem(rule: TargetingRule) -> tuple[str, str] | None:

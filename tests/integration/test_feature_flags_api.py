@@ -564,7 +564,7 @@ async def test_the_endpoint_answers_the_shared_table_of_cases(
         expect_ok(await client.post(FLAGS, content=msgspec.json.encode(body), headers=json_headers), 201)
 
     for case in table.api_cases():
-        answer = await evaluate(client, case.flag, service_key, **case.context)
+        answer = await evaluate(client, case.flag, service_key, **case.context, attributes=case.attributes)
 
         assert answer == {"key": case.flag, **case.expect}, case
 
