@@ -258,7 +258,7 @@ def create_app(
             demand_job.start()
             stack.push_async_callback(_close_within, "demand job", demand_job.stop, None)
             if settings.decision_interval_minutes:
-                decisions = DecisionScheduler(intelligence, redis, minutes=settings.decision_interval_minutes)
+                decisions = DecisionScheduler(intelligence, minutes=settings.decision_interval_minutes)
                 decisions.start()
                 stack.push_async_callback(_close_within, "decision scheduler", decisions.stop, None)
             if app.openapi_config is not None:

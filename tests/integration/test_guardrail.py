@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from quote_service.analytics.experiments import Experiments
-from quote_service.analytics.guardrail import SLOT_KEY, GuardrailChecker
+from quote_service.analytics.guardrail import LOOP, GuardrailChecker
 from quote_service.analytics.service import Analytics
 from quote_service.clock import utcnow
 from quote_service.config import Settings
@@ -195,7 +195,7 @@ async def test_two_checkers_racing_roll_back_exactly_once(pool: asyncpg.Pool, se
         # The slot: exactly one of the two passes runs.
         ticks = await asyncio.gather(first.tick(), second.tick())
         assert sorted(ticks, key=lambda t: t is None) == [[KEY, "second"], None]
-        assert await clients[0].get(SLOT_KEY) is not None
+        assert await pool.fetchval("SELECT count(*) FROM loop_slots WHERE loop = $1", LOOP) == 1
         # No lock at all (both hold a slot they think is theirs): still one rollback each.
         await pool.execute("UPDATE feature_flags SET rolled_back_at = NULL")  # run them again from scratch
         await pool.execute("DELETE FROM feature_flag_history WHERE action = 'rolled_back'")
