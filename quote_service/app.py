@@ -30,6 +30,7 @@ from quote_service.auth.controller import AuthController
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
 from quote_service.auth.service import AuthService
 from quote_service.auth.throttle import LoginThrottle
+from quote_service.background import Every
 from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import create_redis
 from quote_service.campaigns.controller import CampaignController
@@ -103,13 +104,15 @@ async def _close_within(name: str, close: Callable[[], Awaitable[None]], on_time
             on_timeout()
 
 
-async def _watch_pool(pool: Pool, maximum: int) -> None:
-    """Keep the pool-usage gauges, the quote stage counters and the in-flight gauge current
+def _pool_watcher(pool: Pool, maximum: int) -> Every:
+    """Keeps the pool-usage gauges, the quote stage counters and the in-flight gauge current
     (every process, every second)."""
-    while True:
+
+    async def watch() -> None:
         metrics.record_pool(pool.get_size(), pool.get_idle_size(), maximum)
         stages.flush()
-        await asyncio.sleep(1.0)
+
+    return Every("pool-metrics", 1.0, watch)
 
 
 async def _read_pools(settings: Settings, primary: Pool, stack: contextlib.AsyncExitStack) -> ReadPools:
@@ -187,8 +190,9 @@ def create_app(
             app.state.pool = pool
             reads = await _read_pools(settings, pool, stack)
             app.state.read_pools = reads
-            watcher = asyncio.create_task(_watch_pool(pool, settings.db_pool_max_size), name="pool-metrics")
-            stack.callback(watcher.cancel)
+            watcher = _pool_watcher(pool, settings.db_pool_max_size)
+            watcher.start()
+            stack.push_async_callback(watcher.stop)
             app.state.redis = redis
             app.state.auth = AuthService(
                 settings,

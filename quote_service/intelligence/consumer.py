@@ -64,6 +64,8 @@ class StreamConsumer(BackgroundLoop):
 
     task_name = "competitor-price-consumer"
     failure_event = "stream_consumer_failed"
+    start_at_once = True
+    _group_ready = False
 
     def __init__(
         self,
@@ -162,13 +164,14 @@ class StreamConsumer(BackgroundLoop):
         await self.redis.xadd(stream.DEAD_LETTER, body, maxlen=stream.DEAD_LETTER_MAX_LENGTH, approximate=True)
         log.warning("stream_entry_dead_lettered", entry=entry_id, error=error[:200])
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await ensure_group(self.redis)
-                while True:
-                    await self.run_once()
-            except Exception:
-                # Redis or PostgreSQL away: unacked entries stay pending and are retried.
-                log.warning(self.failure_event, exc_info=True)
-                await asyncio.sleep(1.0)
+    def next_delay(self) -> float | None:
+        # Back to back: each pass blocks on the stream for up to `block_ms` itself.
+        return self.interval if self.failures else 0.0
+
+    async def run_pass(self) -> None:
+        # After a failure Redis may have come back empty: make sure of the group first. Redis or
+        # PostgreSQL away: unacked entries stay pending and are retried.
+        if self.failures or not self._group_ready:
+            await ensure_group(self.redis)
+            self._group_ready = True
+        await self.run_once()

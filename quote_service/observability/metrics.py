@@ -86,6 +86,11 @@ GUARDRAIL_DURATION = Histogram(
     "Duration of one guardrail pass over every running experiment with a guardrail.",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+BACKGROUND_FAILURES = Counter(
+    "qs_background_pass_failures_total",
+    "Failed passes of a background loop (the loop logs them and tries again), by loop.",
+    ["loop"],
+)
 DB_POOL = Gauge(
     "qs_db_pool_connections",
     "asyncpg pool connections: open (size), idle, and the configured maximum.",
