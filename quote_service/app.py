@@ -48,6 +48,7 @@ from quote_service.flags.controller import FeatureFlagController
 from quote_service.flash_sales.controller import FlashSaleController
 from quote_service.flash_sales.counters import Counters
 from quote_service.flash_sales.purchases import Purchases
+from quote_service.flash_sales.reconciler import HoldReconciler
 from quote_service.flash_sales.scheduler import SaleScheduler
 from quote_service.flash_sales.service import FlashSales
 from quote_service.health import health, ready
@@ -219,7 +220,18 @@ def create_app(
             app.state.quote_store = quote_store
             flash_sales = FlashSales(pool, Counters(redis), config_store, reads=reads)
             app.state.flash_sales = flash_sales
-            app.state.purchases = Purchases(flash_sales)
+            purchases = Purchases(flash_sales)
+            app.state.purchases = purchases
+            # Before the pool and Redis close: ledger writes whose client left still finish.
+            stack.push_async_callback(_close_within, "flash purchases", purchases.drain, None)
+            if settings.flash_reconcile_interval_seconds > 0:
+                reconciler = HoldReconciler(
+                    flash_sales,
+                    interval=settings.flash_reconcile_interval_seconds,
+                    grace=settings.flash_hold_grace_seconds,
+                )
+                reconciler.start()
+                stack.push_async_callback(_close_within, "flash hold reconciler", reconciler.stop, None)
             scheduler = SaleScheduler(flash_sales, interval=settings.flash_scheduler_interval)
             scheduler.start()
             stack.push_async_callback(_close_within, "flash-sale scheduler", scheduler.stop, None)

@@ -76,6 +76,16 @@ FLASH_PURCHASES = Counter(
     "Flash-sale purchase attempts by outcome (confirmed, replayed, or the refusal code).",
     ["outcome"],
 )
+FLASH_HOLDS_RECONCILED = Counter(
+    "qs_flash_holds_reconciled_total",
+    "Flash-sale holds older than FLASH_HOLD_GRACE_SECONDS the reconciler judged, by outcome: returned "
+    "(no purchase: units given back), settled (the ledger had the purchase), gone (already undone).",
+    ["outcome"],
+)
+FLASH_UNITS_RETURNED = Counter(
+    "qs_flash_stranded_units_returned_total",
+    "Flash-sale units a failed undo had left taken in Redis that the hold reconciler gave back.",
+)
 GUARDRAIL_CHECKS = Counter(
     "qs_guardrail_checks_total",
     "Experiments the guardrail checker judged (one per running experiment with a guardrail per pass).",
@@ -124,6 +134,8 @@ for _status, _code in (
     ("504", "QUOTE_TIMEOUT"),
 ):
     REFUSALS.labels(_status, _code)
+for _outcome in ("returned", "settled", "gone"):
+    FLASH_HOLDS_RECONCILED.labels(_outcome)
 for _reason in ("lag", "replica_down"):
     REPLICA_FALLBACKS.labels(_reason)
 for _outcome in ("confirmed", "replayed", "SOLD_OUT", "PURCHASE_LIMIT_EXCEEDED", "SALE_NOT_ACTIVE", "PRICE_CHANGED"):

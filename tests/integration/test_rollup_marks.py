@@ -20,7 +20,7 @@ from quote_service.config import Settings
 from quote_service.db.pool import Pool, create_pool
 from quote_service.quotes.store import write_log_rows
 from tests.integration.test_analytics import NOW, log_quotes, quote_row
-from tests.integration.waiting import until
+from tests.integration.waiting import lock_waiters, until
 
 HOUR = NOW.replace(minute=0) - timedelta(hours=3)
 
@@ -35,11 +35,8 @@ async def job_pool(settings: Settings) -> AsyncIterator[Pool]:
 
 
 async def _waiting_on(pool: asyncpg.Pool, table: str) -> None:
-    """Return once some backend waits for a lock on `table`."""
-    query = (
-        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = $1 AND NOT l.granted"
-    )
-    await until(lambda: pool.fetchval(query, table), f"a backend waiting for a lock on {table}")
+    """Return once a backend of this database waits for a lock to write `table`."""
+    await until(lambda: lock_waiters(pool, 1, f"DELETE FROM {table}"), f"a backend waiting to write {table}")
 
 
 async def _stored_quotes(pool: asyncpg.Pool) -> int | None:
