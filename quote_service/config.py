@@ -97,6 +97,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     flash_scheduler_interval: float = 1.0
     """FLASH_SCHEDULER_INTERVAL: seconds between the flash-sale scheduler's passes (lifecycle by the
     clock, background summaries). Status shown and enforced follows the clock regardless."""
+    shutdown_timeout_seconds: float = 30.0
+    """SHUTDOWN_TIMEOUT_SECONDS: `serve` gives its workers this long to stop gracefully after the
+    first SIGINT/SIGTERM, then kills them (a second signal kills them at once); 0 = no limit."""
     flash_reconcile_interval_seconds: float = 30.0
     """FLASH_RECONCILE_INTERVAL_SECONDS: seconds between the flash-sale hold reconciler's passes
     (units a failed undo left taken in Redis go back); 0 turns it off in this process."""
@@ -237,6 +240,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise ConfigError(f"{name} must be positive")
         if self.rollup_interval < 0:
             raise ConfigError("ROLLUP_INTERVAL must be 0 (off) or positive")
+        if self.shutdown_timeout_seconds < 0:
+            raise ConfigError("SHUTDOWN_TIMEOUT_SECONDS must be 0 (no limit) or positive")
         if self.flash_reconcile_interval_seconds < 0:
             raise ConfigError("FLASH_RECONCILE_INTERVAL_SECONDS must be 0 (off) or positive")
         if self.guardrail_interval_seconds < 0:
