@@ -19,7 +19,7 @@ from quote_service.config import Settings
 from quote_service.errors import DependencyUnavailable
 from tests.faults.private import PrivateRedis
 from tests.integration.holdsetup import GRACE, Shop, shop
-from tests.integration.waiting import waiting_for_lock
+from tests.integration.locks import waiting_for_lock
 
 RETURNED = "qs_flash_stranded_units_returned_total"
 

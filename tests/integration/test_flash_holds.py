@@ -25,7 +25,8 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import DependencyUnavailable
 from tests.integration.holdsetup import GRACE, Shop, shop
-from tests.integration.waiting import lock_waiters, until, waiting_for_lock
+from tests.integration.locks import lock_waiters, waiting_for_lock
+from tests.waiting import until
 
 LATER = timedelta(seconds=GRACE + 1)
 
@@ -90,7 +91,7 @@ async def test_a_purchase_still_writing_when_its_hold_expires_is_sold_not_return
         async def queued_or_done() -> bool:
             return judging.done() or await lock_waiters(pool, 2)
 
-        await until(queued_or_done, "the reconciler queues behind the writer (or judges without waiting)")
+        await until(queued_or_done, "the reconciler queues behind the writer (or judges without waiting)", within=30)
     purchase = await buying
     assert await judging == {"returned": 0, "settled": 1, "gone": 0}
     assert purchase.quantity == 2
@@ -112,7 +113,7 @@ async def test_a_write_that_comes_after_the_void_is_refused_and_the_units_come_b
         now = utcnow()
         async with stuck.pool.acquire():  # the stuck process's only connection: its write waits
             buying = asyncio.create_task(stuck.buy(sale, quantity=2, customer="c", key="k1", now=now))
-            await until(lambda: judge.holds(sale), "the purchase took its units in Redis")
+            await until(lambda: judge.holds(sale), "the purchase took its units in Redis", within=30)
             assert await judge.counts(sale) == {"left": 8, "c": 2}
             assert await judge_at(judge, now + LATER) == {"returned": 1, "settled": 0, "gone": 0}
             assert await judge.counts(sale) == {"left": 10, "c": 0}

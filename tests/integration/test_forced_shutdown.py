@@ -22,10 +22,11 @@ import pytest
 from quote_service.config import Settings
 from tests.integration.conftest import Caller
 from tests.integration.flash import Client
+from tests.integration.locks import waiting_for_lock
 from tests.integration.servers import cli_env
 from tests.integration.test_catalog import create_product
 from tests.integration.test_graceful_shutdown import server
-from tests.integration.waiting import until, waiting_for_lock
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +86,7 @@ async def test_a_second_sigint_forces_a_hung_stop(
 ) -> None:
     async with hung_server(settings, pool, client, admin, shutdown_timeout="0") as hung:
         hung.process.send_signal(signal.SIGINT)
-        await until(lambda: stopping(hung.log_file), "the graceful stop began")
+        await until(lambda: stopping(hung.log_file), "the graceful stop began", within=30)
         await waiting_for_lock(pool)  # ... and cannot finish: the request still waits
         assert hung.process.poll() is None
         started = time.monotonic()

@@ -19,8 +19,9 @@ from quote_service.analytics.rollups import RollupJob, lock, settle
 from quote_service.config import Settings
 from quote_service.db.pool import Pool, create_pool
 from quote_service.quotes.store import write_log_rows
+from tests.integration.locks import lock_waiters
 from tests.integration.test_analytics import NOW, log_quotes, quote_row
-from tests.integration.waiting import lock_waiters, until
+from tests.waiting import until
 
 HOUR = NOW.replace(minute=0) - timedelta(hours=3)
 
@@ -36,7 +37,7 @@ async def job_pool(settings: Settings) -> AsyncIterator[Pool]:
 
 async def _waiting_on(pool: asyncpg.Pool, table: str) -> None:
     """Return once a backend of this database waits for a lock to write `table`."""
-    await until(lambda: lock_waiters(pool, 1, f"DELETE FROM {table}"), f"a backend waiting to write {table}")
+    await until(lambda: lock_waiters(pool, 1, f"DELETE FROM {table}"), f"a backend waiting to write {table}", within=30)
 
 
 async def _stored_quotes(pool: asyncpg.Pool) -> int | None:
