@@ -22,8 +22,9 @@ CREATE TABLE flash_hold_voids (
 );
 
 -- migrations/0008's function, with the hold: refused when the hold was voided (checked after the
--- item row's lock is taken, so a void committed before is seen), and stored with the row.
-DROP FUNCTION flash_record_purchase(uuid, uuid, uuid, text, integer, numeric, numeric, char, uuid, text, bytea, uuid);
+-- item row's lock is taken, so a void committed before is seen), and stored with the row. An
+-- overload (one more argument): processes still running the previous release keep calling the
+-- twelve-argument one during a rolling upgrade.
 
 CREATE FUNCTION flash_record_purchase(
     p_id uuid,

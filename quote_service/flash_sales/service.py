@@ -60,6 +60,7 @@ from quote_service.flash_sales.schemas import (
     ReconcileReport,
     SaleStats,
 )
+from quote_service.observability.metrics import FLASH_COUNTER_REBUILDS
 from quote_service.pagination import Page, page_of
 from quote_service.pricing import flash, money
 from quote_service.pricing.snapshot import ConfigSnapshot
@@ -424,6 +425,7 @@ class FlashSales:
         finally:
             await self.counters.release_rebuild(sale_id, token)
         if written:
+            FLASH_COUNTER_REBUILDS.inc()
             log.warning("flash_counters_rebuilt", flash_sale_id=str(sale_id))
 
     async def reconcile(self, sale_id: UUID) -> ReconcileReport:

@@ -76,6 +76,10 @@ FLASH_PURCHASES = Counter(
     "Flash-sale purchase attempts by outcome (confirmed, replayed, or the refusal code).",
     ["outcome"],
 )
+FLASH_COUNTER_REBUILDS = Counter(
+    "qs_flash_counter_rebuilds_total",
+    "Flash-sale counter hashes rebuilt from the ledger because Redis had lost them (restart, flush, failover).",
+)
 FLASH_HOLDS_RECONCILED = Counter(
     "qs_flash_holds_reconciled_total",
     "Flash-sale holds older than FLASH_HOLD_GRACE_SECONDS the reconciler judged, by outcome: returned "

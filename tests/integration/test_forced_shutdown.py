@@ -93,7 +93,7 @@ async def test_a_second_sigint_forces_a_hung_stop(
         hung.process.send_signal(signal.SIGINT)
         code = await asyncio.to_thread(hung.process.wait, 30)
         elapsed = time.monotonic() - started
-    log = hung.log_file.read_text(errors="replace")
+        log = hung.log_file.read_text(errors="replace")  # removed when the block ends
     assert elapsed < PROMPTLY, f"the second SIGINT took {elapsed:.1f} s to stop the server:\n{log}"
     assert code == 0, log  # a person asked for it: the command ends as after any stop
     assert "second stop signal: killing the workers now" in log
@@ -110,6 +110,6 @@ async def test_the_shutdown_timeout_forces_a_hung_stop(
         except subprocess.TimeoutExpired:
             pytest.fail("a hung drain: still running 30 s after one SIGINT with SHUTDOWN_TIMEOUT_SECONDS=2")
         elapsed = time.monotonic() - started
-    log = hung.log_file.read_text(errors="replace")
+        log = hung.log_file.read_text(errors="replace")
     assert 2 <= elapsed < 2 + PROMPTLY, log
     assert "refused to gracefully stop" in log
