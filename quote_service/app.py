@@ -270,7 +270,9 @@ def create_app(
             evaluator = SignalEvaluator(pool, window_hours=settings.market_window_hours)
             # Background work of market intelligence: the stream consumer (one per process, one
             # consumer group), the incremental demand job, the optional decision schedule.
-            consumer = StreamConsumer(redis, pool, signals=evaluator)
+            consumer = StreamConsumer(
+                redis, pool, signals=evaluator, replay_lease_seconds=settings.ingest_replay_after_seconds
+            )
             consumer.start()
             stack.push_async_callback(_close_within, "competitor-price consumer", consumer.stop, None)
             demand_job = DemandJob(pool, evaluator)

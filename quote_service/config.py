@@ -120,6 +120,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """MIN_PRICE_CHANGE_PERCENT: a decision moving the price less than this is `skipped`."""
     market_window_hours: int = 72
     """MARKET_WINDOW_HOURS: competitor observations older than this are not the market."""
+    ingest_replay_after_seconds: float = 60.0
+    """INGEST_REPLAY_AFTER_SECONDS: an accepted competitor observation that no consumer has
+    finished this long after its 202 (Redis lost it, or it is stuck) is finished from PostgreSQL."""
     elasticity_window_days: int = 90
     """ELASTICITY_WINDOW_DAYS: days of orders the elasticity fit reads."""
 
@@ -223,6 +226,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "FLASH_SCHEDULER_INTERVAL": self.flash_scheduler_interval,
             "MAX_PRICE_CHANGE_PERCENT": self.max_price_change_percent,
             "MARKET_WINDOW_HOURS": self.market_window_hours,
+            "INGEST_REPLAY_AFTER_SECONDS": self.ingest_replay_after_seconds,
             "ELASTICITY_WINDOW_DAYS": self.elasticity_window_days,
             "BODY_READ_TIMEOUT": self.body_read_timeout,
             "CAMPAIGN_SCHEDULER_INTERVAL": self.campaign_scheduler_interval,

@@ -128,6 +128,12 @@ REPLICA_FALLBACKS = Counter(
     "Replica-eligible reads sent to the primary instead, by reason (lag over the bound, replica down).",
     ["reason"],
 )
+COMPETITOR_OBSERVATIONS = Counter(
+    "qs_competitor_observations_total",
+    "Accepted competitor observations the consumers finished, by path (stream; replay: from the "
+    "PostgreSQL inbox, what Redis lost or held too long) and outcome (stored, duplicate, dead_lettered).",
+    ["path", "outcome"],
+)
 
 
 # Series that exist before their first event, so dashboards and alerts see 0 rather than nothing.
@@ -142,6 +148,9 @@ for _outcome in ("returned", "settled", "gone"):
     FLASH_HOLDS_RECONCILED.labels(_outcome)
 for _reason in ("lag", "replica_down"):
     REPLICA_FALLBACKS.labels(_reason)
+for _path in ("stream", "replay"):
+    for _outcome in ("stored", "duplicate", "dead_lettered"):
+        COMPETITOR_OBSERVATIONS.labels(_path, _outcome)
 for _outcome in ("confirmed", "replayed", "SOLD_OUT", "PURCHASE_LIMIT_EXCEEDED", "SALE_NOT_ACTIVE", "PRICE_CHANGED"):
     FLASH_PURCHASES.labels(_outcome)
 
@@ -175,6 +184,13 @@ def count_purchase(outcome: str) -> None:
     if child is None:
         child = _PURCHASE_CHILDREN[outcome] = FLASH_PURCHASES.labels(outcome)
     child.inc()
+
+
+def count_observations(path: str, *, stored: int, duplicate: int, dead_lettered: int) -> None:
+    """One finished batch of competitor observations (docs/market-intelligence.md)."""
+    for outcome, count in (("stored", stored), ("duplicate", duplicate), ("dead_lettered", dead_lettered)):
+        if count:
+            COMPETITOR_OBSERVATIONS.labels(path, outcome).inc(count)
 
 
 def record_pool(size: int, idle: int, maximum: int) -> None:
