@@ -21,11 +21,25 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable, Iterable
 
+import asyncpg
 import structlog
+from redis.exceptions import RedisError
 
 from quote_service.observability.metrics import BACKGROUND_FAILURES
 
 log = structlog.get_logger("quote_service.background")
+
+OUTAGES = (
+    RedisError,
+    OSError,  # ConnectionError included
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,  # 57xxx: shutdowns, statement timeouts
+    asyncpg.exceptions.InsufficientResourcesError,  # 53xxx: too many connections
+    asyncpg.exceptions.LockNotAvailableError,  # 55P03: lock_timeout
+)
+"""A pass failing with one of these met a store that is away or busy: logged without a traceback."""
 
 STOP_TIMEOUT_SECONDS = 2.0
 """How long `stop()` waits for the loop's task: a task stuck in a client library's
@@ -128,11 +142,14 @@ class BackgroundLoop:
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
         BACKGROUND_FAILURES.labels(self.task_name).inc()
-        # The first failure of a run with its traceback; then one short line at 2, 4, 8, ... in a
-        # row (an outage of minutes costs a few lines, not one per pass).
-        if self.failures == 1:
+        # One line at 1, 2, 4, 8, ... failures in a row (an outage of minutes costs a few lines,
+        # not one per pass). A store that is away says so in its message; a traceback is only
+        # for the unexpected, once (rendering one costs more than a pass, and says nothing new).
+        if self.failures & (self.failures - 1):
+            return
+        if self.failures == 1 and not isinstance(exc, OUTAGES):
             log.warning(self.failure_event, loop=self.task_name, exc_info=exc)
-        elif self.failures & (self.failures - 1) == 0:
+        else:
             log.warning(self.failure_event, loop=self.task_name, failures=self.failures, error=repr(exc))
 
     def _succeeded(self) -> None:
