@@ -92,7 +92,7 @@ FLASH_UNITS_RETURNED = Counter(
 )
 GUARDRAIL_CHECKS = Counter(
     "qs_guardrail_checks_total",
-    "Experiments the guardrail checker judged (one per running experiment with a guardrail per pass).",
+    "Experiments the guardrail checker looked at (one per running experiment per pass: its split, its guardrail).",
 )
 GUARDRAIL_ROLLBACKS = Counter("qs_guardrail_rollbacks_total", "Experiments the guardrail checker rolled back.")
 GUARDRAIL_DURATION = Histogram(

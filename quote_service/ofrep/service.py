@@ -56,7 +56,7 @@ def parse_context(body: bytes) -> EvaluationContext:
     if not isinstance(context, dict):
         raise OfrepError(400, "INVALID_CONTEXT", "context must be an object")
     key = context.get(TARGETING_KEY)
-    if key is not None and not isinstance(key, str):
+    if TARGETING_KEY in context and not isinstance(key, str):
         raise OfrepError(400, "INVALID_CONTEXT", "context.targetingKey must be a string")
     if key is not None and len(key) > MAX_TARGETING_KEY:
         raise OfrepError(400, "INVALID_CONTEXT", f"context.targetingKey must be at most {MAX_TARGETING_KEY} characters")

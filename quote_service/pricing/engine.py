@@ -25,7 +25,7 @@ from quote_service.pricing.attributes import quote_attributes
 from quote_service.pricing.commission_breakdown import commission_breakdown
 from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
 from quote_service.pricing.discounts import CouponResult, apply_coupons
-from quote_service.pricing.flags import EvaluationContext, FlagSet, evaluate_compiled
+from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, FlagSet, evaluate_compiled
 from quote_service.pricing.lines import price_lines
 from quote_service.pricing.money import ZERO, is_currency
 from quote_service.pricing.plan import RegionPlan, region_plan
@@ -229,7 +229,7 @@ def _flags(
     """
     edges = snapshot.flag_edges
     key: tuple[Any, ...] = (customer.customer_id, customer.segment, bisect_right(edges, now) if edges else 0)
-    attributes: dict[str, Any] = {}
+    attributes: Mapping[str, Any] = NO_ATTRIBUTES
     if snapshot.flag_attributes:
         attributes = quote_attributes(
             request, customer, products, currency=region.currency, cent=region.cent, wanted=snapshot.flag_attributes

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
 import mmh3
@@ -35,6 +36,8 @@ FlagType = Literal["BOOLEAN", "STRING", "NUMBER", "PERCENTAGE", "JSON"]
 Reason = Literal["DISABLED", "TARGETING_MATCH", "SPLIT", "DEFAULT", "ERROR"]
 GuardrailMetric = Literal["conversion", "revenue_per_quote"]
 
+NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
+"""A context without attributes (shared: the quote path builds none while no flag has rules)."""
 BUCKETS = 10_000
 """Rollout buckets: a percentage p admits buckets [0, p x 100)."""
 BUCKET_SEED = 0
@@ -95,7 +98,7 @@ class EvaluationContext(msgspec.Struct, frozen=True, kw_only=True):
     user_segment: str | None = None
     city: str | None = None
     country: str | None = None
-    attributes: Mapping[str, Any] = msgspec.field(default_factory=dict)
+    attributes: Mapping[str, Any] = NO_ATTRIBUTES
 
 
 class FlagEvaluation(msgspec.Struct, frozen=True, kw_only=True):

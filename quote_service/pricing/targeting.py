@@ -186,8 +186,8 @@ def compile_rule(rule: TargetingRule) -> Matcher:
         version = semver_key(values[0])
         assert version is not None, "semver rules are validated on write"
         at_least = operator == "semver_gte"
-        return lambda attributes: (found := semver_key(attributes.get(name))) is not None and (
-            (found >= version) == at_least
+        return lambda attributes: (
+            (found := semver_key(attributes.get(name))) is not None and ((found >= version) == at_least)
         )
     texts = tuple(_fold(value) for value in values)
     test = _text_test(operator)

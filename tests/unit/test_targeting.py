@@ -116,6 +116,7 @@ def test_an_ofrep_body_becomes_the_evaluation_context() -> None:
         (b'"context"', "PARSE_ERROR"),
         (b'{"context": []}', "INVALID_CONTEXT"),
         (b'{"context": {"targetingKey": ["c-1"]}}', "INVALID_CONTEXT"),
+        (b'{"context": {"targetingKey": null}}', "INVALID_CONTEXT"),
         (b'{"context": {"targetingKey": "' + b"k" * 257 + b'"}}', "INVALID_CONTEXT"),
     ],
 )
