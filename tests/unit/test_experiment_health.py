@@ -1,8 +1,9 @@
 """Experiment health statistics (analytics/health.py), against values worked out by hand.
 
-The chi-square of one degree of freedom has the closed form p = erfc(sqrt(x / 2)); Welch's test
-is checked against scipy's test over the raw samples the moments summarise (so the moments and
-the variance are ours to get right) and, for large samples, against the normal approximation.
+The chi-square of one degree of freedom has the closed form p = erfc(sqrt(x / 2)); both tests are
+checked against scipy.stats's own (chisquare; ttest_ind over the raw samples the moments
+summarise, so the moments, the variance and the degrees of freedom are ours to get right) and,
+for large samples, Welch's against the normal approximation.
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ def test_a_fair_split_is_no_mismatch_and_a_skewed_one_is() -> None:
         {"control": 500.0, "savings": 500.0},
         {"control": 560, "savings": 440},
     )
+
+
+def test_three_arms_agree_with_scipy_stats_chisquare() -> None:
+    split = sample_ratio({"a": 520, "b": 470, "c": 1010}, {"a": 1, "b": 1, "c": 2})
+
+    expected = scipy_stats.chisquare([520, 470, 1010], [500, 500, 1000]).pvalue
+    assert split.p_value == pytest.approx(float(expected), rel=1e-9)
 
 
 def test_expected_counts_follow_the_weights_and_arms_of_weight_zero_take_no_part() -> None:
