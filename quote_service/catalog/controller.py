@@ -37,10 +37,11 @@ class ProductController(Controller):
         await product_cache.invalidate([product.id])
         return ok(product, "Product created")
 
-    @get("/", summary="List products (keyset-paginated)")
+    @get("/", summary="List products, keyset-paginated (min_price and cost_price for admins and service keys)")
     async def list_products(
         self,
         read_pool: ReadPoolDep,
+        request: AuthedRequest,
         category_id: FromQuery[str | None] = None,
         seller_id: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
@@ -59,15 +60,20 @@ class ProductController(Controller):
                 after=after,
                 limit=limit,
             )
+        caller = request.user
         return ok(
             page_of(
-                rows, "products", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=service.product_from_row
+                rows,
+                "products",
+                limit=limit,
+                key=lambda r: (r["created_at"], r["id"]),
+                item=lambda r: service.as_seen_by(service.product_from_row(r), caller),
             )
         )
 
-    @get("/{product_id:uuid}", summary="Get a product")
-    async def get_product(self, product_id: FromPath[UUID], pool: PoolDep) -> Envelope[Product]:
-        return ok(await service.get_product(pool, product_id))
+    @get("/{product_id:uuid}", summary="Get a product (min_price and cost_price for admins and service keys)")
+    async def get_product(self, product_id: FromPath[UUID], pool: PoolDep, request: AuthedRequest) -> Envelope[Product]:
+        return ok(service.as_seen_by(await service.get_product(pool, product_id), request.user))
 
     @put("/{product_id:uuid}", guards=[admin_only], summary="Replace a product's fields")
     async def replace(

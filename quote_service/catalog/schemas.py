@@ -82,8 +82,10 @@ class Product(msgspec.Struct, frozen=True, kw_only=True):
     currency: str
     base_price: Decimal
     current_price: Decimal
-    min_price: Decimal
-    cost_price: Decimal
+    min_price: Decimal | UnsetType = UNSET
+    """The floor no price move goes below. Admins and service keys only: absent for a shopper."""
+    cost_price: Decimal | UnsetType = UNSET
+    """What the product costs the seller. Admins and service keys only: absent for a shopper."""
     stock: int
     tags: list[str]
     weight: Decimal | None

@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from quote_service.auth.schemas import Principal
 from quote_service.catalog import repository
 from quote_service.catalog.schemas import (
     PriceChange,
@@ -47,6 +48,13 @@ def product_from_row(row: asyncpg.Record) -> Product:
         updated_at=row["updated_at"],
         **prices,
     )
+
+
+def as_seen_by(product: Product, caller: Principal) -> Product:
+    """`product` as `caller` may read it: a shopper (`user` role) never sees the floor or the cost."""
+    if caller.role != "user":
+        return product
+    return msgspec.structs.replace(product, min_price=msgspec.UNSET, cost_price=msgspec.UNSET)
 
 
 def price_change_from_row(row: asyncpg.Record, currency: str) -> PriceChange:

@@ -61,7 +61,11 @@ class MarketIntelligenceController(Controller):
         )
         return ok(page)
 
-    @get("/products/{product_id:uuid}/market", summary="Our price against each competitor's latest")
+    @get(
+        "/products/{product_id:uuid}/market",
+        guards=[service_or_admin],
+        summary="Our price against each competitor's latest (admin, service)",
+    )
     async def market(self, product_id: FromPath[UUID], intelligence: IntelligenceDep) -> Envelope[Market]:
         return ok(await intelligence.market(product_id))
 
