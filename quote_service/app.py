@@ -78,6 +78,7 @@ from quote_service.web.errors import EXCEPTION_HANDLERS
 from quote_service.web.middleware import RequestContextMiddleware
 from quote_service.web.openapi import complete_openapi
 from quote_service.web.options import OptionsResponder
+from quote_service.web.proxy import ProxyHeaders
 from quote_service.web.request import ExactRequest
 
 log = structlog.get_logger("quote_service.app")
@@ -375,4 +376,9 @@ def create_app(
             exclude_spans=["receive", "send"],
         )
         app.asgi_handler = cast("ASGIApp", traced)
+    trusted = settings.trusted_proxy_networks()
+    if trusted or settings.hsts_max_age:
+        # Outermost of all: every layer inside (traces, logs, the pages' cookies, the login
+        # throttle) sees the scheme and client address a trusted proxy reported.
+        app.asgi_handler = ProxyHeaders(app.asgi_handler, trusted=trusted, hsts_max_age=settings.hsts_max_age)
     return app
