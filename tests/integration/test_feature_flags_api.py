@@ -393,9 +393,7 @@ async def test_a_user_is_evaluated_as_itself_by_default(client: Client, admin: C
     assert (half["enabled"], half["reason"]) == (expected_in, "TARGETING_MATCH" if expected_in else "DEFAULT")
 
 
-async def test_a_user_cannot_claim_another_identity_or_segment(
-    client: Client, admin: Caller, shopper: Caller
-) -> None:
+async def test_a_user_cannot_claim_another_identity_or_segment(client: Client, admin: Caller, shopper: Caller) -> None:
     """A shopper's id and segment come from its account (as on a quote): a body naming another
     user (403) or segment (422 naming `user_segment`) is refused, never believed."""
     await create_flag(client, admin, rollout={"user_segments": ["basic"]})
