@@ -28,6 +28,7 @@ from quote_service.analytics.rollups import RollupJob
 from quote_service.analytics.service import Analytics
 from quote_service.auth.controller import AuthController
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
+from quote_service.auth.revocations import Revocations
 from quote_service.auth.service import AuthService
 from quote_service.auth.throttle import LoginThrottle
 from quote_service.cache.products import ProductCache
@@ -191,9 +192,13 @@ def create_app(
             watcher = asyncio.create_task(_watch_pool(pool, settings.db_pool_max_size), name="pool-metrics")
             stack.callback(watcher.cancel)
             app.state.redis = redis
+            revocations = Revocations(pool, redis)
+            await revocations.open()  # before serving: a token logged out before a restart stays refused
+            stack.push_async_callback(_close_within, "token revocations", revocations.stop, None)
             app.state.auth = AuthService(
                 settings,
                 pool,
+                revocations=revocations,
                 throttle=LoginThrottle(
                     redis,
                     per_username=settings.login_attempts_per_username,
