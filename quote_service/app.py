@@ -65,7 +65,7 @@ from quote_service.orders.controller import OrderController
 from quote_service.pages.controller import ROUTES as PAGE_ROUTES
 from quote_service.pages.controller import template_config
 from quote_service.pages.summary import dashboard_summary
-from quote_service.quotes.controller import create_quote, get_quote
+from quote_service.quotes.controller import create_quote, get_product_price, get_quote
 from quote_service.quotes.service import QuoteService
 from quote_service.quotes.store import QuoteStore
 from quote_service.repricing.controller import RepricingController
@@ -310,6 +310,7 @@ def create_app(
             ExperimentController,
             create_quote,
             get_quote,
+            get_product_price,
             dashboard_summary,
             *PAGE_ROUTES,
         ],
