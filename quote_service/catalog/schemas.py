@@ -73,6 +73,16 @@ class ProductPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     price_change_reason: Reason | UnsetType = UNSET
 
 
+class ManualPrice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PUT /products/{id}/price: a person moves the current price."""
+
+    price: Decimal
+    """The new current_price, in the product's currency: at least min_price, within
+    MAX_PRICE_CHANGE_PERCENT of the current price."""
+    reason: Reason | None = None
+    """Why, for the price history (default: "manual price")."""
+
+
 class Product(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     sku: str
