@@ -149,12 +149,14 @@ def create_app(
     *,
     span_exporter: SpanExporter | None = None,
     clock: Callable[[], datetime] = utcnow,
+    quote_clock: Callable[[], datetime] = utcnow,
 ) -> Litestar:
     """Build the ASGI application; resources open in the lifespan and close after it.
 
     `span_exporter` turns tracing on into that exporter (tests); otherwise tracing is on only
     when OTEL_EXPORTER_OTLP_ENDPOINT is set. `clock` is the campaigns' service clock
-    (campaign-script and tests simulate it).
+    (campaign-script and tests simulate it); `quote_clock` the instant quotes are priced and
+    read at (tests hold it still; quotes live in Redis by real time, so it stays near now).
     """
     settings = settings or Settings.from_env()
     configure_logging(settings)
@@ -249,6 +251,7 @@ def create_app(
                 store=quote_store,
                 redis=redis,
                 flash_sales=flash_sales,
+                clock=quote_clock,
             )
             intelligence = Intelligence(
                 settings, pool, redis, clock=clock, prices_moved=products.invalidate, reads=reads

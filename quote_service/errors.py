@@ -1,7 +1,13 @@
-"""The domain error tree. Each error carries its HTTP status and stable code.
+"""The one error registry: every code the service answers with, in one row each.
+
+A row names the code, its HTTP status, whether a retry may help, what it means, and the class
+raised with it (none for the codes only the HTTP edge produces from the framework's errors).
+A class and its row are one statement (`@registered(...)` above the class); a further code
+raised through an existing class (`Conflict(message, code="QUOTE_EXPIRED")`) is an `also(...)`
+row; a code with no class is an `edge(...)` row. docs/errors.md is this table in prose, and
+tests/unit/test_error_codes.py keeps the two equal and checks every code the package raises.
 
     ServiceError                         500 INTERNAL_ERROR
-    ├── MalformedRequest                 400 MALFORMED_REQUEST
     ├── Unauthorized                     401 UNAUTHORIZED
     ├── Forbidden                        403 FORBIDDEN
     ├── NotFound                         404 NOT_FOUND
@@ -22,9 +28,66 @@ Services raise these; the HTTP edge (`quote_service.web.errors`) renders the env
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Literal, NamedTuple, TypeVar
 
 import msgspec
+
+Retry = Literal["yes", "no", "after change"]
+"""yes: the same request may succeed later (honour Retry-After); no: it will fail again;
+after change: only a different request (or a changed state) can succeed."""
+
+
+class ErrorCode(NamedTuple):
+    """One row of the registry."""
+
+    code: str
+    status: int
+    """The HTTP status; 0 for HTTP_ERROR, whose status varies."""
+    retry: Retry
+    meaning: str
+    raised_as: type[ServiceError] | None
+    """The class raised with this code; None when only the HTTP edge answers it."""
+    retry_after: int | None = None
+    """The Retry-After seconds the answer carries, where the service sets them."""
+    framework: bool = False
+    """The code the HTTP edge gives the framework's own errors of this status (a 405, a 413, ...)."""
+
+
+REGISTRY: dict[str, ErrorCode] = {}
+"""code → its row."""
+
+
+def _add(row: ErrorCode) -> None:
+    if row.code in REGISTRY:
+        raise ValueError(f"error code {row.code} is registered twice")
+    REGISTRY[row.code] = row
+
+
+E = TypeVar("E", bound="type[ServiceError]")
+
+
+def registered(
+    code: str, status: int, retry: Retry, meaning: str, *, retry_after: int | None = None, framework: bool = False
+) -> Callable[[E], E]:
+    """Register an error class with its code, status, retry advice and meaning (its row)."""
+
+    def register(cls: E) -> E:
+        cls.code, cls.status_code, cls.retry_after = code, status, retry_after
+        _add(ErrorCode(code, status, retry, meaning, cls, retry_after, framework))
+        return cls
+
+    return register
+
+
+def also(cls: type[ServiceError], code: str, retry: Retry, meaning: str) -> None:
+    """Register a further code raised as `cls(message, code=code)`; it answers with cls's status."""
+    _add(ErrorCode(code, cls.status_code, retry, meaning, cls, cls.retry_after))
+
+
+def edge(code: str, status: int, retry: Retry, meaning: str, *, framework: bool = False) -> None:
+    """Register a code only the HTTP edge answers with (no class raises it)."""
+    _add(ErrorCode(code, status, retry, meaning, None, framework=framework))
 
 
 class FieldError(msgspec.Struct, frozen=True):
@@ -34,12 +97,13 @@ class FieldError(msgspec.Struct, frozen=True):
     message: str
 
 
+@registered("INTERNAL_ERROR", 500, "no", "A bug; the request id finds it in the logs")
 class ServiceError(Exception):
     """Base of every error the service answers deliberately."""
 
-    status_code: int = 500
-    code: str = "INTERNAL_ERROR"
-    retry_after: int | None = None
+    status_code: int
+    code: str
+    retry_after: int | None
 
     def __init__(
         self,
@@ -58,77 +122,137 @@ class ServiceError(Exception):
         self.details = list(details)
 
 
-class MalformedRequest(ServiceError):
-    status_code = 400
-    code = "MALFORMED_REQUEST"
-
-
+@registered(
+    "UNAUTHORIZED", 401, "after change", "No credentials, or a bad, expired or revoked token or API key", framework=True
+)
 class Unauthorized(ServiceError):
-    status_code = 401
-    code = "UNAUTHORIZED"
+    pass
 
 
+@registered(
+    "FORBIDDEN", 403, "no", "The caller's role may not do this, or the resource is someone else's", framework=True
+)
 class Forbidden(ServiceError):
-    status_code = 403
-    code = "FORBIDDEN"
+    pass
 
 
+@registered("NOT_FOUND", 404, "no", "No such route, id, or (for quotes) it expired", framework=True)
 class NotFound(ServiceError):
-    status_code = 404
-    code = "NOT_FOUND"
+    pass
 
 
+@registered("CONFLICT", 409, "after change", "The request clashes with the current state")
 class Conflict(ServiceError):
-    status_code = 409
-    code = "CONFLICT"
+    pass
 
 
+@registered("DUPLICATE_KEY", 409, "no", "A unique value (SKU, code, key, username) is taken")
 class DuplicateKey(Conflict):
-    code = "DUPLICATE_KEY"
+    pass
 
 
+@registered("INSUFFICIENT_STOCK", 409, "after change", "Not enough catalog stock; nothing was deducted")
 class InsufficientStock(Conflict):
-    code = "INSUFFICIENT_STOCK"
+    pass
 
 
+@registered("PRODUCT_UNAVAILABLE", 409, "after change", "A product of the basket is inactive")
 class ProductUnavailable(Conflict):
-    code = "PRODUCT_UNAVAILABLE"
+    pass
 
 
+@registered("VALIDATION_FAILED", 422, "after change", "Well-formed but invalid values; details name each field")
 class ValidationFailed(ServiceError):
-    status_code = 422
-    code = "VALIDATION_FAILED"
+    pass
 
 
+@registered("CURRENCY_MISMATCH", 422, "after change", "A catalog product's currency differs from the quote's")
 class CurrencyMismatch(ValidationFailed):
-    code = "CURRENCY_MISMATCH"
+    pass
 
 
+@registered("CLIENT_PRICE_NOT_ALLOWED", 422, "no", "A user quoted or ordered an item it priced itself")
 class ClientPriceNotAllowed(ValidationFailed):
-    code = "CLIENT_PRICE_NOT_ALLOWED"
+    pass
 
 
+@registered(
+    "RATE_LIMITED",
+    429,
+    "yes",
+    "Too many requests from this client, or too many failed logins for this account or from this address; "
+    "wait Retry-After seconds",
+    retry_after=1,
+    framework=True,
+)
 class RateLimited(ServiceError):
-    status_code = 429
-    code = "RATE_LIMITED"
-    retry_after = 1
+    pass
 
 
+@registered(
+    "OVERLOADED",
+    503,
+    "yes",
+    "Too many quotes (or password checks at login) in flight in this process; wait Retry-After",
+    retry_after=1,
+)
 class Overloaded(ServiceError):
-    status_code = 503
-    code = "OVERLOADED"
-    retry_after = 1
+    pass
 
 
+@registered(
+    "DEPENDENCY_UNAVAILABLE", 503, "yes", "PostgreSQL or Redis is unreachable; nothing was changed", retry_after=2
+)
 class DependencyUnavailable(ServiceError):
-    status_code = 503
-    code = "DEPENDENCY_UNAVAILABLE"
-    retry_after = 2
+    pass
 
 
+@registered("QUOTE_TIMEOUT", 504, "yes", "The quote took longer than QUOTE_TIMEOUT; nothing was stored")
 class QuoteTimeout(ServiceError):
-    status_code = 504
-    code = "QUOTE_TIMEOUT"
+    pass
+
+
+also(Conflict, "VERSION_CONFLICT", "after change", "Another version of the pricing rule landed first")
+also(Conflict, "RULE_RETIRED", "no", "The pricing rule was retired; POST it again to reinstate it")
+also(Conflict, "QUOTE_EXPIRED", "after change", "The quote is unknown or past valid_until: quote again")
+also(Conflict, "QUOTE_ALREADY_ORDERED", "no", "The quote was ordered under another Idempotency-Key")
+also(Conflict, "IDEMPOTENCY_CONFLICT", "no", "The Idempotency-Key was used with a different body")
+also(Conflict, "COUPON_LIMIT_REACHED", "after change", "A coupon reached its usage or per-customer limit")
+also(Conflict, "INVALID_SALE_STATE", "no", "The flash sale's state does not allow this change")
+also(Conflict, "FLASH_SALE_OVERLAP", "after change", "The product is already in a sale during that window")
+also(Conflict, "CAMPAIGN_OVERLAP", "after change", "The product already has an active campaign")
+also(Conflict, "CAMPAIGN_NOT_ACTIVE", "no", "The campaign has already ended")
+also(
+    Conflict,
+    "PRICE_CHANGED",
+    "after change",
+    "The price is not the one expected (expected_unit_price; a decision's old price)",
+)
+also(Conflict, "SOLD_OUT", "after change", "Not enough flash-sale units left for the quantity; nothing sold")
+also(Conflict, "PURCHASE_LIMIT_EXCEEDED", "no", "The customer's per-user limit would be exceeded")
+also(Conflict, "SALE_NOT_ACTIVE", "after change", "The sale is not active (not started or ended) or lacks it")
+
+edge("MALFORMED_REQUEST", 400, "no", "The body is not valid JSON (or not UTF-8), or is missing", framework=True)
+edge("METHOD_NOT_ALLOWED", 405, "no", "The route exists but not with this method (see Allow)", framework=True)
+edge(
+    "REQUEST_TIMEOUT",
+    408,
+    "yes",
+    "The body did not arrive within BODY_READ_TIMEOUT; connection closed",
+    framework=True,
+)
+edge("PAYLOAD_TOO_LARGE", 413, "no", "The body is over 1 MiB", framework=True)
+edge("UNSUPPORTED_MEDIA_TYPE", 415, "after change", "The body is not sent as application/json", framework=True)
+edge("CLIENT_DISCONNECTED", 499, "yes", "The client hung up mid-body (logged and counted only)")
+edge("SERVICE_UNAVAILABLE", 503, "yes", "The server cannot take the request now", framework=True)
+edge("HTTP_ERROR", 0, "no", "Any other HTTP error status the framework produces")
+
+_FRAMEWORK_CODES = {row.status: row.code for row in REGISTRY.values() if row.framework}
+
+
+def framework_code(status: int) -> str:
+    """The code for a framework error of this status (an unknown route's 404, a 405, a 413...)."""
+    return _FRAMEWORK_CODES.get(status, "HTTP_ERROR")
 
 
 def invalid(field: str, message: str) -> ValidationFailed:

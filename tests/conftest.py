@@ -37,8 +37,9 @@ from quote_service.embedded import embedded_stores
 
 # Fixtures kept in modules of their own: the private primary + replica pair; redis_url,
 # redis_backend and redis_cluster with the `redis_backends` marker's parametrization (not
-# imported here: pytest rewrites a plugin's asserts as it loads it).
-pytest_plugins = ["tests.replica_fixtures", "tests.cluster_fixtures"]
+# imported here: pytest rewrites a plugin's asserts as it loads it); and the plugin that turns
+# skips into failures when QS_REQUIRE_ALL_SUITES=1 (CI).
+pytest_plugins = ["tests.replica_fixtures", "tests.cluster_fixtures", "tests.require_suites"]
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379"

@@ -33,7 +33,7 @@ from quote_service.pricing.flash import SaleStatus
 from quote_service.web.deps import AuthedRequest, IdempotencyKey, actor_of, check_idempotency_key
 from quote_service.web.edge import EDGE_ERROR
 from quote_service.web.envelope import Envelope, ErrorEnvelope, ok
-from quote_service.web.errors import error_response
+from quote_service.web.errors import render
 
 SalesDep = NamedDependency[FlashSales]
 PurchasesDep = NamedDependency[Purchases]
@@ -121,7 +121,7 @@ class FlashSaleController(Controller):
             # A storm is mostly refusals: answered here, the same envelope as the exception
             # handler builds, without unwinding through the middleware stack.
             count_purchase(refused.code)
-            return error_response(refused.status_code, refused.code, refused.message, refused.details)
+            return render(refused)
         except ServiceError as failed:
             count_purchase(failed.code)
             raise

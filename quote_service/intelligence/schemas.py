@@ -96,21 +96,6 @@ class DecisionRun(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     auto_apply: bool = False
 
 
-class DecisionInputsOut(msgspec.Struct, kw_only=True):
-    competitor_mean: str | None
-    competitor_min: str | None
-    competitor_stddev: str | None
-    competitors: int
-    conversion_rate: float | None
-    quotes: int
-    orders: int
-    stock: int
-    elasticity: float | None
-    elasticity_r_squared: float | None
-    elasticity_distinct_prices: int
-    cost_price: str
-
-
 class Decision(msgspec.Struct, kw_only=True):
     id: UUID
     product_id: UUID

@@ -36,7 +36,6 @@ from quote_service.pricing.rules import (
 
 EARTH_RADIUS_KM = 6371.0088
 """The mean Earth radius (IUGG), as API.md §4 prescribes."""
-_METRE = Decimal("0.001")
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -54,12 +53,6 @@ def coordinates(pickup: Address | None, delivery: Address) -> tuple[float, float
     if delivery.latitude is None or delivery.longitude is None:
         return None
     return (pickup.latitude, pickup.longitude, delivery.latitude, delivery.longitude)
-
-
-def distance_km(pickup: Address | None, delivery: Address) -> Decimal | None:
-    """Pickup-to-delivery distance to the metre; None unless both addresses have coordinates."""
-    points = coordinates(pickup, delivery)
-    return None if points is None else Decimal(f"{haversine_km(*points):.3f}")
 
 
 def flag_number(value: Any, *, low: Decimal, high: Decimal, low_inclusive: bool) -> Decimal | None:

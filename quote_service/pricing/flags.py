@@ -1,6 +1,7 @@
 """Feature-flag evaluation (API.md §4): OpenFeature reasons and salted murmur3 buckets.
 
-Evaluation order, first answer wins:
+`CompiledFlag` is the one evaluator: the quote engine, the evaluate endpoint and `evaluate`
+all answer through it. Evaluation order, first answer wins:
 
     is_enabled false                          -> DISABLED         default_value
     now outside [start_at, end_at)            -> DEFAULT          default_value
@@ -17,9 +18,10 @@ reproduce an assignment, and the two draws (and two flags) are independent.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import mmh3
 import msgspec
@@ -34,6 +36,7 @@ BUCKETS = 10_000
 BUCKET_SEED = 0
 VARIANT_SEED = 86028157
 _HUNDRED = Decimal(100)
+_T = TypeVar("_T")
 
 
 class Guardrail(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,26 +112,31 @@ def variant_bucket(flag_key: str, user_id: str, total_weight: int) -> int:
     return _hash(flag_key, user_id, VARIANT_SEED) % total_weight
 
 
-def in_rollout(flag_key: str, user_id: str | None, percentage: Decimal) -> bool:
-    """True when the user's bucket is below percentage x 100; no user is in only at 100 %."""
-    if user_id is None:
-        return percentage >= _HUNDRED
-    return bucket(flag_key, user_id) < percentage * _HUNDRED  # int against Decimal compares exactly
+def _wheel(variants: Iterable[Variant], answers: Iterable[_T]) -> tuple[tuple[int, _T], ...]:
+    """Each variant's answer with the running weight total up to and including it."""
+    running = 0
+    wheel = []
+    for arm, answer in zip(variants, answers, strict=True):
+        running += arm.weight
+        wheel.append((running, answer))
+    return tuple(wheel)
+
+
+def _arm_at(point: int, wheel: tuple[tuple[int, _T], ...]) -> _T:
+    """The first answer whose running weight total exceeds `point`."""
+    for running, answer in wheel:
+        if point < running:
+            return answer
+    raise AssertionError("unreachable: point < total")  # pragma: no cover
 
 
 def pick_variant(flag_key: str, user_id: str, variants: Iterable[Variant]) -> Variant | None:
-    """The first variant whose running weight total exceeds the user's point; None if all weigh 0."""
+    """The variant the flag assigns this user; None if all weigh 0."""
     arms = tuple(variants)
-    total = sum(arm.weight for arm in arms)
-    if total <= 0:
+    wheel = _wheel(arms, arms)
+    if not wheel or wheel[-1][0] <= 0:
         return None
-    point = variant_bucket(flag_key, user_id, total)
-    running = 0
-    for arm in arms:
-        running += arm.weight
-        if point < running:
-            return arm
-    raise AssertionError("unreachable: point < total")  # pragma: no cover
+    return _arm_at(variant_bucket(flag_key, user_id, wheel[-1][0]), wheel)
 
 
 def _segment_listed(segments: tuple[str, ...], segment: str | None) -> bool:
@@ -148,65 +156,25 @@ def _off(flag: FeatureFlag, reason: Reason) -> FlagEvaluation:
     return FlagEvaluation(key=flag.key, enabled=False, value=flag.default_value, variant=None, reason=reason)
 
 
-def evaluate(flag: FeatureFlag, ctx: EvaluationContext, now: datetime) -> FlagEvaluation:
-    """Evaluate one flag for one context at `now`, exactly in the order of API.md §4."""
+def _fixed(flag: FeatureFlag, matched: FlagEvaluation) -> FlagEvaluation | None:
+    """The answer for everyone at every instant, when the flag has one (off, or on without targeting)."""
     if not flag.is_enabled:
         return _off(flag, "DISABLED")
     rollout = flag.rollout
-    if rollout.start_at is not None and now < rollout.start_at:
-        return _off(flag, "DEFAULT")
-    if rollout.end_at is not None and now >= rollout.end_at:
-        return _off(flag, "DEFAULT")
-    if rollout.user_segments and not _segment_listed(rollout.user_segments, ctx.user_segment):
-        return _off(flag, "DEFAULT")
-    if rollout.regions and not _region_listed(rollout.regions, ctx):
-        return _off(flag, "DEFAULT")
-    if rollout.percentage is not None and not in_rollout(flag.key, ctx.user_id, rollout.percentage):
-        return _off(flag, "DEFAULT")
-    if rollout.variants:
-        # Without a user id no sticky assignment exists: the caller gets the default, not a random arm.
-        if ctx.user_id is None:
-            return _off(flag, "DEFAULT")
-        arm = pick_variant(flag.key, ctx.user_id, rollout.variants)
-        if arm is None:  # weights are validated on write; a zero total can only come from bad data
-            return _off(flag, "ERROR")
-        return FlagEvaluation(key=flag.key, enabled=True, value=arm.value, variant=arm.key, reason="SPLIT")
-    return FlagEvaluation(key=flag.key, enabled=True, value=flag.value, variant=None, reason="TARGETING_MATCH")
-
-
-class FlagSet(msgspec.Struct, frozen=True):
-    """Every flag of a snapshot, indexed by key."""
-
-    by_key: dict[str, FeatureFlag]
-
-    @classmethod
-    def of(cls, flags: Iterable[FeatureFlag]) -> FlagSet:
-        """Index `flags` by key (keys are unique in the database)."""
-        return cls({flag.key: flag for flag in flags})
-
-    def get(self, key: str) -> FeatureFlag | None:
-        return self.by_key.get(key)
-
-    def evaluate(self, key: str, ctx: EvaluationContext, now: datetime) -> FlagEvaluation | None:
-        """Evaluate the flag named `key`; None when no such flag exists."""
-        flag = self.by_key.get(key)
-        return evaluate(flag, ctx, now) if flag is not None else None
-
-
-def evaluate_all(flags: FlagSet, ctx: EvaluationContext, now: datetime) -> tuple[dict[str, Any], dict[str, str]]:
-    """(feature_flags: key -> value of every flag that is on, experiments: key -> variant), by key."""
-    return evaluate_compiled(compile_flags(flags), ctx, now)
+    targeted = (rollout.start_at, rollout.end_at, rollout.percentage) != (None, None, None)
+    if targeted or rollout.user_segments or rollout.regions or rollout.variants:
+        return None
+    return matched
 
 
 class CompiledFlag:
-    """One flag's evaluation with everything that does not depend on the context worked out once.
+    """One flag's evaluation, with everything that does not depend on the context worked out once.
 
-    Answers exactly as `evaluate` (the same checks in the same order), but hands out prepared
-    `FlagEvaluation`s: the default, the flag's value, one per variant.
+    The service's one flag evaluator: it hands out prepared `FlagEvaluation`s (the default, the
+    flag's value, one per variant), and `fixed` when the answer depends on nobody and no instant.
     """
 
     __slots__ = (
-        "_arms",
         "_default",
         "_end_at",
         "_error",
@@ -216,7 +184,8 @@ class CompiledFlag:
         "_segments",
         "_start_at",
         "_threshold",
-        "_total_weight",
+        "_wheel",
+        "fixed",
         "flag",
     )
 
@@ -232,17 +201,19 @@ class CompiledFlag:
         self._matched = FlagEvaluation(
             key=flag.key, enabled=True, value=flag.value, variant=None, reason="TARGETING_MATCH"
         )
-        self._total_weight = sum(arm.weight for arm in rollout.variants)
-        running = 0
-        arms = []
-        for arm in rollout.variants:
-            running += arm.weight
-            split = FlagEvaluation(key=flag.key, enabled=True, value=arm.value, variant=arm.key, reason="SPLIT")
-            arms.append((running, split))
-        self._arms = tuple(arms) if rollout.variants else None
+        splits = (
+            FlagEvaluation(key=flag.key, enabled=True, value=arm.value, variant=arm.key, reason="SPLIT")
+            for arm in rollout.variants
+        )
+        self._wheel = _wheel(rollout.variants, splits) if rollout.variants else None
+        self.fixed = _fixed(flag, self._matched)
+        """The answer whatever the context and instant; None when it depends on them."""
 
-    def evaluate(self, ctx: EvaluationContext, now: datetime) -> FlagEvaluation:
-        """`evaluate(self.flag, ctx, now)` for an enabled flag."""
+    def evaluate(self, ctx: EvaluationContext | None, now: datetime) -> FlagEvaluation:
+        """The flag's answer for `ctx` at `now`; `ctx` may be None only when the answer is `fixed`."""
+        if self.fixed is not None:
+            return self.fixed
+        assert ctx is not None, "a targeted flag needs a context"
         if self._start_at is not None and now < self._start_at:
             return self._default
         if self._end_at is not None and now >= self._end_at:
@@ -254,69 +225,71 @@ class CompiledFlag:
         user_id = ctx.user_id
         if self._threshold is not None:
             if user_id is None:
-                if self._threshold < BUCKETS:  # percentage < 100
+                if self._threshold < BUCKETS:  # percentage < 100: nobody without an id is in
                     return self._default
-            elif _hash(self._key, user_id, BUCKET_SEED) % BUCKETS >= self._threshold:
+            elif bucket(self._key, user_id) >= self._threshold:  # int against Decimal compares exactly
                 return self._default
-        if self._arms is None:
+        if self._wheel is None:
             return self._matched
+        # Without a user id no sticky assignment exists: the caller gets the default, not a random arm.
         if user_id is None:
             return self._default
-        if self._total_weight <= 0:
+        total = self._wheel[-1][0]
+        if total <= 0:  # weights are validated on write; a zero total can only come from bad data
             return self._error
-        point = _hash(self._key, user_id, VARIANT_SEED) % self._total_weight
-        for running, split in self._arms:
-            if point < running:
-                return split
-        raise AssertionError("unreachable: point < total")  # pragma: no cover
+        return _arm_at(variant_bucket(self._key, user_id, total), self._wheel)
 
 
-CompiledFlags = tuple[tuple[FeatureFlag, FlagEvaluation | None, CompiledFlag | None], ...]
-"""Flags in key order, each with its evaluation when nobody and no instant can change it, else compiled."""
+def evaluate(flag: FeatureFlag, ctx: EvaluationContext, now: datetime) -> FlagEvaluation:
+    """Evaluate one flag for one context at `now` (compiled for this one call)."""
+    return CompiledFlag(flag).evaluate(ctx, now)
 
 
-def fixed_evaluation(flag: FeatureFlag) -> FlagEvaluation | None:
-    """What `evaluate` answers for `flag` whatever the context and instant; None when that depends on them."""
-    if not flag.is_enabled:
-        return _off(flag, "DISABLED")
-    rollout = flag.rollout
-    if (
-        rollout.start_at is None
-        and rollout.end_at is None
-        and not rollout.user_segments
-        and not rollout.regions
-        and rollout.percentage is None
-        and not rollout.variants
-    ):
-        return FlagEvaluation(key=flag.key, enabled=True, value=flag.value, variant=None, reason="TARGETING_MATCH")
-    return None
+CompiledFlags = tuple[CompiledFlag, ...]
+"""Flags in key order (the order a quote reports them in)."""
 
 
-def compile_flags(flags: FlagSet) -> CompiledFlags:
-    """The flags in key order, each fixed or compiled (a snapshot does this once)."""
-    compiled = []
-    for key in sorted(flags.by_key):
-        flag = flags.by_key[key]
-        fixed = fixed_evaluation(flag)
-        compiled.append((flag, fixed, CompiledFlag(flag) if fixed is None else None))
-    return tuple(compiled)
+@dataclass(frozen=True, slots=True)
+class FlagSet:
+    """Every flag of a snapshot, indexed by key, each compiled once."""
+
+    by_key: dict[str, FeatureFlag]
+    compiled: CompiledFlags = field(init=False, repr=False, compare=False)
+    """`by_key`'s flags in key order, compiled (derived)."""
+    _compiled_by_key: dict[str, CompiledFlag] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        compiled = tuple(CompiledFlag(self.by_key[key]) for key in sorted(self.by_key))
+        object.__setattr__(self, "compiled", compiled)
+        object.__setattr__(self, "_compiled_by_key", {flag.flag.key: flag for flag in compiled})
+
+    @classmethod
+    def of(cls, flags: Iterable[FeatureFlag]) -> FlagSet:
+        """Index `flags` by key (keys are unique in the database)."""
+        return cls({flag.key: flag for flag in flags})
+
+    def get(self, key: str) -> FeatureFlag | None:
+        return self.by_key.get(key)
+
+    def evaluate(self, key: str, ctx: EvaluationContext, now: datetime) -> FlagEvaluation | None:
+        """Evaluate the flag named `key`; None when no such flag exists."""
+        compiled = self._compiled_by_key.get(key)
+        return compiled.evaluate(ctx, now) if compiled is not None else None
 
 
 def evaluate_compiled(
     flags: CompiledFlags, ctx: EvaluationContext | None, now: datetime
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """`evaluate_all` over compiled flags; `ctx` may be None when every evaluation is fixed."""
+    """(feature_flags: key -> value of every flag that is on, experiments: key -> variant), by key.
+
+    `ctx` may be None when every flag's answer is fixed.
+    """
     feature_flags: dict[str, Any] = {}
     experiments: dict[str, str] = {}
-    for flag, fixed, compiled in flags:
-        if compiled is not None:
-            assert ctx is not None
-            result = compiled.evaluate(ctx, now)
-        else:
-            assert fixed is not None
-            result = fixed
+    for flag in flags:
+        result = flag.evaluate(ctx, now)
         if result.enabled:
-            feature_flags[flag.key] = result.value
+            feature_flags[result.key] = result.value
         if result.variant is not None:
-            experiments[flag.key] = result.variant
+            experiments[result.key] = result.variant
     return feature_flags, experiments

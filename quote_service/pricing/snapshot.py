@@ -17,7 +17,7 @@ from datetime import datetime
 
 from quote_service.pricing.commission import CommissionIndex, CommissionRate
 from quote_service.pricing.coupons import Coupon, CouponSet
-from quote_service.pricing.flags import CompiledFlags, FeatureFlag, FlagSet, compile_flags
+from quote_service.pricing.flags import CompiledFlags, FeatureFlag, FlagSet
 from quote_service.pricing.flash import FlashSale, FlashSaleBook
 from quote_service.pricing.resolution import Resolver
 from quote_service.pricing.rules import PricingRule, RuleBook
@@ -37,7 +37,7 @@ class ConfigSnapshot:
     resolver: Resolver = field(init=False, repr=False, compare=False)
     """Memoized rule and rate lookups and pricing plans over `rules` and `commissions` (derived, never passed in)."""
     compiled_flags: CompiledFlags = field(init=False, repr=False, compare=False)
-    """`flags` in key order (the order a quote reports them in), with their fixed evaluations (derived)."""
+    """`flags` in key order (the order a quote reports them in), compiled (derived)."""
     flags_read_context: bool = field(init=False, repr=False, compare=False)
     """Whether some flag's evaluation depends on the customer, the place or the instant (derived)."""
     flag_edges: tuple[datetime, ...] = field(init=False, repr=False, compare=False)
@@ -47,9 +47,9 @@ class ConfigSnapshot:
         # Derived here rather than passed to the constructor, so a memo can never belong to
         # other rules than the snapshot's own (also under `dataclasses.replace`).
         object.__setattr__(self, "resolver", Resolver(self.rules, self.commissions))
-        compiled = compile_flags(self.flags)
+        compiled = self.flags.compiled
         object.__setattr__(self, "compiled_flags", compiled)
-        object.__setattr__(self, "flags_read_context", any(fixed is None for _, fixed, _ in compiled))
+        object.__setattr__(self, "flags_read_context", any(flag.fixed is None for flag in compiled))
         rollouts = [flag.rollout for flag in self.flags.by_key.values()]
         edges = {edge for rollout in rollouts for edge in (rollout.start_at, rollout.end_at) if edge is not None}
         object.__setattr__(self, "flag_edges", tuple(sorted(edges)))

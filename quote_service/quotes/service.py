@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from time import perf_counter_ns
 from typing import NamedTuple
@@ -84,6 +85,7 @@ class QuoteService:
         store: QuoteStore,
         redis: RedisClient,
         flash_sales: FlashSales | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.defaults = EngineDefaults(
             tax_rate=settings.default_tax_rate,
@@ -100,6 +102,8 @@ class QuoteService:
         self._store = store
         self._redis = redis
         self._flash = flash_sales
+        self._clock = clock
+        """The instant a quote is priced and read at (tests hold it still)."""
         # Recent quotes by (caller, body), with the inputs they were priced from: looking up a new
         # basket costs one dictionary miss, and only a repeated body encodes its inputs to compare.
         # Keys, inputs and quotes are all kept as bytes: bytes add nothing for the garbage
@@ -136,12 +140,12 @@ class QuoteService:
 
     async def get(self, quote_id: uuid.UUID, caller: Principal) -> Quote | None:
         """The stored quote, or None when unknown, expired or not the caller's to see."""
-        quote = await self._store.get(quote_id, now=utcnow())
+        quote = await self._store.get(quote_id, now=self._clock())
         return quote if quote is not None and policy.may_see(caller, quote) else None
 
     async def _price(self, request: QuoteRequest, caller: Principal, body: bytes | None, t0: int) -> PricedQuote:
         t1 = perf_counter_ns()
-        now = utcnow()
+        now = self._clock()
         snapshot = self._config.snapshot
         with stage(_CATALOG):
             products = await self._products.get_many(i.product_id for i in request.items if _is_uuid(i.product_id))

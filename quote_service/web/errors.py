@@ -10,31 +10,25 @@ import asyncpg
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from redis import exceptions as redis_exceptions
 
-from quote_service.errors import FieldError, ServiceError
+from quote_service.errors import (
+    REGISTRY,
+    DependencyUnavailable,
+    FieldError,
+    ServiceError,
+    ValidationFailed,
+    framework_code,
+)
 from quote_service.observability.metrics import CLIENT_DISCONNECTS, REFUSALS
 from quote_service.web.envelope import ErrorBody, ErrorEnvelope
 from quote_service.web.request import ClientDisconnected
 
 log = structlog.get_logger("quote_service.errors")
 
-_HTTP_CODES = {
-    400: "MALFORMED_REQUEST",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    408: "REQUEST_TIMEOUT",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "RATE_LIMITED",
-    503: "SERVICE_UNAVAILABLE",
-}
 _REFUSAL_STATUSES = frozenset({429, 503, 504})
 _PASSED_HEADERS = frozenset({"allow", "retry-after", "connection"})
-CLIENT_CLOSED_REQUEST = 499
+CLIENT_CLOSED_REQUEST = REGISTRY["CLIENT_DISCONNECTED"].status
 """The status logged and measured (never sent: nobody is listening) when the client hung up."""
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
@@ -86,28 +80,33 @@ def _body_missing(extra: Any) -> bool:
     )
 
 
+def render(exc: ServiceError) -> Response[ErrorEnvelope]:
+    """The envelope of a service error: the status, code and Retry-After of its registry row."""
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.retry_after)
+
+
 def handle_service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[ErrorEnvelope]:
     """A deliberate refusal: its own status, code and details."""
     if exc.status_code >= 500:
         log.warning("request_failed", code=exc.code, error=exc.message)
-    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.retry_after)
+    return render(exc)
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorEnvelope]:
     """Framework errors: bad JSON (400), bad values (422), unknown routes, wrong methods."""
     if isinstance(exc, ValidationException):
         if _body_missing(exc.extra):
-            return error_response(400, "MALFORMED_REQUEST", "Malformed request body: a JSON body is required")
+            return error_response(400, framework_code(400), "Malformed request body: a JSON body is required")
         details = _validation_details(exc.extra)
         missing = _MISSING_PARAMETER.match(str(exc.detail))
         if missing and not details:
             details = [FieldError(field=missing.group(2), message=f"required {missing.group(1)} parameter missing")]
         summary = "; ".join(f"{d.field}: {d.message}" for d in details) or "invalid request"
-        return error_response(422, "VALIDATION_FAILED", f"Validation failed: {summary}", details)
+        return render(ValidationFailed(f"Validation failed: {summary}", details=details))
     status = exc.status_code
     if status >= 500:
         return handle_unexpected(request, exc)
-    code = _HTTP_CODES.get(status, "HTTP_ERROR")
+    code = framework_code(status)
     message = str(exc.detail)
     if status == 400:
         message = f"Malformed request body: {exc.detail}"
@@ -118,11 +117,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
     """A bug: logged with its traceback and request id, answered without either."""
     log.error("unhandled_exception", exc_info=exc)
-    return error_response(
-        HTTP_500_INTERNAL_SERVER_ERROR,
-        "INTERNAL_ERROR",
-        "Internal server error; the request id identifies it in the logs",
-    )
+    return render(ServiceError("Internal server error; the request id identifies it in the logs"))
 
 
 def handle_client_disconnect(request: Request[Any, Any, Any], exc: ClientDisconnected) -> Response[ErrorEnvelope]:
@@ -138,18 +133,18 @@ def handle_unstorable_text(request: Request[Any, Any, Any], exc: asyncpg.DataErr
     Bodies are checked field by field before any handler runs (web/request.py); this is the
     backstop for path and query values, and it leaves nothing written (the statement failed).
     """
-    return error_response(
-        422,
-        "VALIDATION_FAILED",
-        "Text must not contain the NUL character (\\u0000)",
-        [FieldError(field="query", message="contains the NUL character")],
+    return render(
+        ValidationFailed(
+            "Text must not contain the NUL character (\\u0000)",
+            details=[FieldError(field="query", message="contains the NUL character")],
+        )
     )
 
 
 def handle_store_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
     """PostgreSQL or Redis unreachable (refused, reset, timed out): 503 with Retry-After, not a 500."""
     log.warning("dependency_unavailable", error=type(exc).__name__, detail=str(exc)[:200])
-    return error_response(503, "DEPENDENCY_UNAVAILABLE", "A backing store is unavailable; retry shortly", retry_after=2)
+    return render(DependencyUnavailable("A backing store is unavailable; retry shortly"))
 
 
 # OSErrors that mean "the connection to a store failed", as opposed to a bug (a missing file).

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 
 from tests.faults.private import PrivatePostgres, PrivateRedis, ServiceProcess, service_env, serving
 from tests.faults.scenario import QUOTE, Outcome, basket, seed, timed_request
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 
@@ -92,12 +93,14 @@ async def test_a_killed_worker_is_respawned_and_the_service_keeps_answering(
             stop.set()
             await asyncio.gather(*load)
             assert service.alive()
-            # Each worker reads its in-flight count into the gauge every second (docs/operations.md).
-            await asyncio.sleep(1.5)
-            # The killed worker's live gauges went with it: two workers' pools, nothing in flight.
-            scrape = (await http.get("/metrics")).text.splitlines()
-            assert 'qs_db_pool_connections{state="max"} 20.0' in scrape, [s for s in scrape if "pool" in s]
-            assert "qs_quotes_in_flight 0.0" in scrape
+
+            # The killed worker's live gauges went with it: two workers' pools, nothing in flight
+            # (each worker reads its in-flight count into the gauge every second: docs/operations.md).
+            async def settled_gauges() -> bool:
+                scrape = (await http.get("/metrics")).text.splitlines()
+                return "qs_quotes_in_flight 0.0" in scrape and 'qs_db_pool_connections{state="max"} 20.0' in scrape
+
+            await until(settled_gauges, "two workers' pools and nothing in flight on /metrics")
         code = service.stop()
         assert code == 0, service.log_text()[-3000:]
 

@@ -24,6 +24,7 @@ from quote_service.analytics.service import Analytics, arc_elasticity, percent
 from quote_service.db.replica import ReadPools
 from quote_service.quotes.store import LogRow, write_log_rows
 from tests.integration.conftest import Caller
+from tests.integration.expect import expect_error, field_errors
 
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)  # the current hour is 12:00-12:59
 H9 = datetime(2026, 3, 10, 9, 15, tzinfo=UTC)
@@ -368,15 +369,14 @@ async def test_http_reports_validate_their_query(
         ("?group_by=week", "group_by"),
     ):
         response = await client.get(f"{base}/pricing{query}", headers=admin.headers)
-        assert response.status_code == 422, query
-        assert response.json()["error"]["details"][0]["field"] == field
-    assert (await client.get(f"{base}/commission?group_by=rule", headers=admin.headers)).status_code == 422
-    assert (await client.get(f"{base}/pricing", headers=shopper.headers)).status_code == 403
+        assert list(field_errors(expect_error(response, 422, "VALIDATION_FAILED"))) == [field], query
+    by_rule = await client.get(f"{base}/commission?group_by=rule", headers=admin.headers)
+    assert list(field_errors(expect_error(by_rule, 422, "VALIDATION_FAILED"))) == ["group_by"]
+    expect_error(await client.get(f"{base}/pricing", headers=shopper.headers), 403, "FORBIDDEN")
     ok = await client.get(f"{base}/commission?group_by=seller", headers=admin.headers)
     assert ok.status_code == 200
     assert ok.json()["data"]["rows"] == []
-    missing = await client.get(f"{base}/flash-sales/{uuid.uuid4()}", headers=admin.headers)
-    assert missing.status_code == 404
+    expect_error(await client.get(f"{base}/flash-sales/{uuid.uuid4()}", headers=admin.headers), 404, "NOT_FOUND")
 
 
 async def test_a_real_quote_reaches_the_reports(
@@ -445,6 +445,8 @@ async def test_experiment_figures_and_z_test_by_hand(
     assert savings["ci95"] == [-89.82, 39.82]
     listed = (await client.get("/api/v1/experiments", headers=admin.headers)).json()["data"]
     assert [e["key"] for e in listed] == ["banner"]
-    assert (await client.get("/api/v1/experiments/nope", headers=admin.headers)).status_code == 404
+    expect_error(await client.get("/api/v1/experiments/nope", headers=admin.headers), 404, "NOT_FOUND")
     bad = dict(flag, key="lonely", rollout={"guardrail": {"max_drop_percent": 20, "min_exposures": 10}})
-    assert (await client.post("/api/v1/feature-flags", json=bad, headers=admin.headers)).status_code == 422
+    refused = await client.post("/api/v1/feature-flags", json=bad, headers=admin.headers)
+    assert "rollout.guardrail" in field_errors(expect_error(refused, 422, "VALIDATION_FAILED"))
+    expect_error(await client.get("/api/v1/feature-flags/key/lonely", headers=admin.headers), 404, "NOT_FOUND")

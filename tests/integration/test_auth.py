@@ -20,6 +20,7 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from tests.integration.conftest import PASSWORD, Caller, make_caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
+from tests.waiting import until
 
 Client = AsyncTestClient[Litestar]
 ME = "/api/v1/users/me"
@@ -409,23 +410,34 @@ async def test_concurrent_first_uses_of_an_api_key_share_one_lookup(
 
     calls = 0
     real = auth_repository.get_active_api_key
+    answer = asyncio.Event()  # the database answers only when the test says so
 
     async def counting(*args: Any, **kwargs: Any) -> Any:
         nonlocal calls
         calls += 1
-        await asyncio.sleep(0.05)  # a slow database: every request arrives before the first answer
+        await answer.wait()
         return await real(*args, **kwargs)
+
+    async def all_at_once(key: str, n: int) -> list[Any]:
+        """`n` concurrent first uses of `key`, all of them asking before the database answers."""
+        asked = calls
+        callers = asyncio.gather(*(auth.principal_from_api_key(key) for _ in range(n)), return_exceptions=True)
+        # The callers start together; once one reaches the database, the others (started in the
+        # same loop pass, with nothing to wait for before the shared lookup) have joined it.
+        await until(lambda: calls > asked, "a caller reaches the database")
+        answer.set()
+        results = await callers
+        answer.clear()
+        return results
 
     monkeypatch.setattr(auth_repository, "get_active_api_key", counting)
     pool = await create_pool(settings.database_url or "", min_size=1, max_size=4)
     try:
         auth = AuthService(settings, pool)
-        principals = await asyncio.gather(*(auth.principal_from_api_key(service_key["X-API-Key"]) for _ in range(30)))
+        principals = await all_at_once(service_key["X-API-Key"], 30)
         assert calls == 1
         assert len({p.id for p in principals}) == 1
-        failures = await asyncio.gather(
-            *(auth.principal_from_api_key("qsk_unknown") for _ in range(10)), return_exceptions=True
-        )
+        failures = await all_at_once("qsk_unknown", 10)
         assert calls == 2
         assert all(type(f).__name__ == "Unauthorized" for f in failures)
     finally:

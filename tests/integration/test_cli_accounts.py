@@ -88,7 +88,7 @@ async def test_seed_demo_forced_in_production_gets_generated_passwords(
     for username, default in (demo.DEMO_ADMIN, demo.DEMO_USER):
         assert generated[username] != default
         refused = await client.post(TOKEN, json={"username": username, "password": default})
-        assert refused.status_code == 401
+        assert (refused.status_code, refused.json()["error"]["code"]) == (401, "UNAUTHORIZED")
         accepted = await client.post(TOKEN, json={"username": username, "password": generated[username]})
         assert accepted.status_code == 200, accepted.text
 

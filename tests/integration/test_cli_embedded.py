@@ -158,7 +158,10 @@ def test_serve_without_urls_runs_on_embedded_stores_and_stops_them(home: Path) -
             as_admin = {"Authorization": f"Bearer {admin_token['access_token']}"}
             response = http.post("/api/v1/products", json=product_body(sku="LIVE-1"), headers=as_admin)
             assert response.status_code == 201, response.text
-            assert http.post("/api/v1/products", json=product_body(), headers=as_alice).status_code == 403
+            refused = http.post("/api/v1/products", json=product_body(sku="ALICE-1"), headers=as_alice)
+            assert (refused.status_code, refused.json()["error"]["code"]) == (403, "FORBIDDEN")
+            after = http.get("/api/v1/products", params={"limit": 500}, headers=as_admin).json()["data"]["items"]
+            assert sorted(p["sku"] for p in after if not p["sku"].startswith(("DEMO-", "GEN-"))) == ["LIVE-1"]
 
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0, log_file.read_text()

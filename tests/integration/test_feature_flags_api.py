@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -17,6 +18,7 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.flags import repository
 from quote_service.pricing.flags import FeatureFlag, Rollout, Variant, bucket, variant_bucket
+from tests import flag_cases
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.versions import durable_config_version
@@ -473,6 +475,21 @@ async def test_regions_match_city_or_country_case_insensitively(
 
     assert reasons == ["TARGETING_MATCH", "TARGETING_MATCH", "DEFAULT"]
     assert (await evaluate(client, "new_checkout", service_key))["reason"] == "DEFAULT"
+
+
+async def test_the_endpoint_answers_the_shared_table_of_cases(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    """tests/fixtures/flag_evaluations.json, the table the evaluator's unit tests answer too."""
+    table = flag_cases.load()
+    json_headers = {**admin.headers, "content-type": "application/json"}
+    for body in table.api_bodies():
+        expect_ok(await client.post(FLAGS, content=msgspec.json.encode(body), headers=json_headers), 201)
+
+    for case in table.api_cases():
+        answer = await evaluate(client, case.flag, service_key, **case.context)
+
+        assert answer == {"key": case.flag, **case.expect}, case
 
 
 async def test_schedule_window_is_half_open(client: Client, admin: Caller, service_key: dict[str, str]) -> None:

@@ -27,6 +27,7 @@ from quote_service.flags import service
 from quote_service.flags.schemas import FeatureFlagCreate
 from quote_service.quotes.store import LogRow
 from tests.integration.conftest import Caller
+from tests.integration.expect import expect_error, field_errors
 from tests.integration.test_analytics import log_quotes, quote_row
 from tests.integration.test_quote_api import QUOTE, quote_body
 
@@ -252,7 +253,7 @@ async def test_after_a_rollback_every_quote_gets_the_control(
     rest = await client.get(f"/api/v1/feature-flags/{flag_id}/history?cursor={cursor}", headers=admin.headers)
     assert [change["action"] for change in rest.json()["data"]["items"]] == ["created"]
     bad = await client.get(f"/api/v1/feature-flags/{flag_id}/history?cursor=nonsense", headers=admin.headers)
-    assert bad.status_code == 422
+    assert list(field_errors(expect_error(bad, 422, "VALIDATION_FAILED"))) == ["cursor"]
 
 
 async def test_the_app_runs_the_checker_in_the_background(

@@ -28,6 +28,7 @@ from tests.integration.expect import expect_error, expect_ok
 from tests.integration.flash import buy, new_sale
 from tests.integration.servers import cli_env, running_server
 from tests.integration.test_catalog import create_product
+from tests.waiting import until
 
 Client = AsyncTestClient[Litestar]
 
@@ -246,7 +247,10 @@ async def test_metrics_add_up_every_worker(
                 text = scrape.text
                 assert sample(text, "qs_http_request_duration_seconds_count", route="/api/v1/quote", status="200") == 40
                 assert sample(text, "qs_quote_duration_seconds_count") == 40
+
             # Each worker publishes its stage time every second (and when it answers a scrape).
-            await asyncio.sleep(1.5)
-            text = (await http.get("/metrics")).text
-            assert sample(text, "qs_quote_stage_seconds_total", stage="engine") > 0
+            async def engine_time_published() -> bool:
+                text = (await http.get("/metrics")).text
+                return sample(text, "qs_quote_stage_seconds_total", stage="engine") > 0
+
+            await until(engine_time_published, "a worker publishes its engine stage time")

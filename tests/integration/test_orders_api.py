@@ -7,7 +7,6 @@ reads them from Redis. One test goes end to end through `POST /api/v1/quote`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -37,6 +36,7 @@ from tests.integration.conftest import Caller, make_caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.flash import new_sale
 from tests.integration.test_catalog import create_product
+from tests.waiting import until
 
 pytestmark = pytest.mark.redis_backends
 
@@ -170,6 +170,11 @@ async def quotes(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[QuoteS
 async def stored(store: QuoteStore, quote: Quote) -> Quote:
     await store.put(quote, now=utcnow())
     return quote
+
+
+async def expired(store: QuoteStore, quote: Quote) -> bool:
+    """Whether the store no longer holds `quote` as valid (past its `valid_until`, or gone)."""
+    return await store.get(quote.quote_id, now=utcnow()) is None
 
 
 def key() -> dict[str, str]:
@@ -409,7 +414,7 @@ async def test_an_unknown_or_expired_quote_is_409_quote_expired(
     short_lived = await stored(
         quotes, build_quote(str(shopper.id), [line(product, 1)], valid_for=timedelta(milliseconds=300))
     )
-    await asyncio.sleep(0.5)
+    await until(lambda: expired(quotes, short_lived), "the 300 ms quote expires")
     expect_error(await order(client, shopper.headers, short_lived), 409, "QUOTE_EXPIRED")
 
     assert await stock_of(pool, product) == 5
@@ -563,7 +568,7 @@ async def test_a_replay_still_answers_after_the_quote_expired(
     )
     idempotency = key()
     first = expect_ok(await order(client, shopper.headers, quote, **idempotency), 201)
-    await asyncio.sleep(0.7)
+    await until(lambda: expired(quotes, quote), "the 500 ms quote expires")
 
     assert expect_ok(await order(client, shopper.headers, quote, **idempotency), 201) == first
 

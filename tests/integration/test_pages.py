@@ -61,8 +61,10 @@ async def test_cookie_authenticates_api_only_with_csrf_header(client: Client, ad
     assert page.status_code == 200
     assert 'id="kpis"' in page.text
     assert client.cookies["qs_session"] not in page.text
-    # Logging out needs the token too, then the cookie is gone.
+    # Logging out needs the token too (refused: the session still works), then the cookie is gone.
     assert (await client.post("/pages/logout", data={"page": "dashboard"})).status_code == 403
+    assert "qs_session" in client.cookies
+    assert (await client.get("/api/v1/dashboard/summary", headers={"X-CSRF-Token": csrf})).status_code == 200
     assert (
         await client.post("/pages/logout", data={"page": "dashboard", "csrf": csrf}, follow_redirects=False)
     ).status_code == 303

@@ -21,6 +21,7 @@ from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok
 from tests.integration.servers import cli_env, running_server
 from tests.integration.test_catalog import product_body
+from tests.waiting import until
 
 pytestmark = pytest.mark.redis_backends
 
@@ -55,16 +56,32 @@ async def client_with(settings: Settings, **changes: Any) -> AsyncIterator[Clien
 
 
 @contextlib.asynccontextmanager
-async def products_locked(settings: Settings) -> AsyncIterator[None]:
-    """Hold an exclusive lock on `products`: a real slow dependency for every catalog read."""
+async def products_locked(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """Hold an exclusive lock on `products`: a real slow dependency for every catalog read.
+
+    Yields the connection holding it, to ask `blocked_on_products` with."""
     assert settings.database_url is not None
     conn = await asyncpg.connect(settings.database_url)
     try:
         async with conn.transaction():
             await conn.execute("LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
-            yield
+            yield conn
     finally:
         await conn.close()
+
+
+async def blocked_on_products(conn: asyncpg.Connection) -> bool:
+    """Whether a quote's catalog read (cache/products.py) waits for the lock on `products`.
+
+    Background jobs wait on it too, so the waiting statement is matched by its text; inside the
+    lock's transaction pg_stat_activity would be a snapshot taken once, hence the clear."""
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    waiting: bool = await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                          WHERE l.relation = 'products'::regclass AND NOT l.granted
+                            AND a.query LIKE '%FROM products WHERE id = any($1::uuid[])%')"""
+    )
+    return waiting
 
 
 async def test_the_go_readme_example_with_defaults_only(client: Client, service_key: dict[str, str]) -> None:
@@ -186,9 +203,10 @@ async def test_the_concurrency_cap_answers_503_with_retry_after(
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
             product = expect_ok(await http.post("/api/v1/products", json=product_body(), headers=admin.headers), 201)
             slow = quote_body(customer_id=str(shopper.id), items=[{"product_id": product["id"], "quantity": 1}])
-            async with products_locked(settings):
+            async with products_locked(settings) as lock:
                 first = asyncio.create_task(http.post(QUOTE, json=slow, headers=shopper.headers))
-                await asyncio.sleep(0.5)  # the first quote now holds the only slot, waiting on the lock
+                # Once it waits on the lock, the first quote holds the only slot.
+                await until(lambda: blocked_on_products(lock), "the first quote waits on the locked catalog")
                 second = await http.post(QUOTE, json=quote_body(customer_id=str(shopper.id)), headers=shopper.headers)
             finished = await first
 

@@ -23,8 +23,8 @@ from quote_service.web.edge import LeanEdge
 from quote_service.web.middleware import RequestContextMiddleware
 from quote_service.web.options import OptionsResponder
 from tests.integration.conftest import Caller
-from tests.integration.expect import expect_ok
-from tests.integration.flash import buy, new_sale
+from tests.integration.expect import expect_error, expect_ok
+from tests.integration.flash import buy, ledger, new_sale
 from tests.integration.test_quote_api import QUOTE, quote_body
 
 Client = AsyncTestClient[Litestar]
@@ -122,7 +122,7 @@ async def test_a_service_refusal_on_the_edge_keeps_its_envelope(settings: Settin
         for client in (edge, litestar):
             expect_ok(await client.post(QUOTE, json=quote_body(customer_id="c-1"), headers=key))
             answers.append(await client.post(QUOTE, json=quote_body(customer_id="c-2"), headers=key))
-        assert answers[0].status_code == 429
+        expect_error(answers[0], 429, "RATE_LIMITED")
         assert comparable(answers[0]) == comparable(answers[1])
 
 
@@ -133,7 +133,7 @@ async def test_a_revoked_key_is_refused_at_once_on_the_edge(settings: Settings, 
         expect_ok(await edge.post(QUOTE, json=quote_body(), headers=key))
         expect_ok(await edge.post(QUOTE, json=quote_body(), headers=key))
         assert (await edge.delete(f"/api/v1/api-keys/{key_id}", headers=admin.headers)).status_code < 300
-        assert (await edge.post(QUOTE, json=quote_body(), headers=key)).status_code == 401
+        expect_error(await edge.post(QUOTE, json=quote_body(), headers=key), 401, "UNAUTHORIZED")
 
 
 def purchase_count(path: str) -> float:
@@ -161,13 +161,18 @@ async def test_flash_purchases_and_refusals_answer_the_same_on_the_edge(settings
         for body in cases:
             answers.append(await buy(edge, key, sale, **body))
         assert [a.status_code for a in answers] == [201, 409, 409, 422]
+        expect_error(answers[1], 409, "SOLD_OUT")
+        expect_error(answers[2], 409, "PRICE_CHANGED")
+        expect_error(answers[3], 422, "VALIDATION_FAILED")
         assert purchase_count("lean") == lean_before + 3
         # Litestar alone gives the same refusals, byte for byte but the request id.
         for body, answer in zip(cases[1:], answers[1:], strict=True):
             assert comparable(answer) == comparable(await buy(litestar, key, sale, **body))
         # The same Idempotency-Key replays the purchase, on either path, with the same body.
         again = [await buy(c, key, sale, quantity=1, key="edge-replay", **buyer) for c in (litestar, edge)]
-        assert [a.status_code for a in again] == [409, 409]  # sold out before the key was used
+        for refused in again:  # sold out before the key was used
+            expect_error(refused, 409, "SOLD_OUT")
+        assert len(await ledger(settings.database_url or "", sale["id"])) == 2  # the two units, nothing more
         replay_key = "edge-first"
         sale2, _ = await new_sale(edge, admin, item={"allocated_stock": 5, "per_user_limit": 5})
         made = await buy(litestar, key, sale2, quantity=1, key=replay_key, **buyer)
@@ -204,6 +209,19 @@ ODD_PURCHASES: list[tuple[str, str | None, dict[str, str], Any]] = [
 ]
 
 
+ODD_PURCHASE_CODES = frozenset(
+    {
+        "MALFORMED_REQUEST",
+        "UNSUPPORTED_MEDIA_TYPE",
+        "VALIDATION_FAILED",
+        "NOT_FOUND",
+        "SALE_NOT_ACTIVE",
+        "PURCHASE_LIMIT_EXCEEDED",
+        "PRICE_CHANGED",
+    }
+)
+
+
 @pytest.mark.parametrize(
     ("case", "sale_path", "headers", "payload"), ODD_PURCHASES, ids=[case for case, *_ in ODD_PURCHASES]
 )
@@ -224,4 +242,7 @@ async def test_odd_purchases_get_the_same_answer_with_and_without_the_edge(
             sent = {k: v for k, v in sent.items() if v != ""}
             answers.append(await client.post(path, content=payload(sale), headers=sent))
         assert answers[0].status_code in (404, 409, 415, 400, 422), (case, answers[0].text)
+        assert answers[0].json()["error"]["code"] in ODD_PURCHASE_CODES, (case, answers[0].text)
         assert comparable(answers[0]) == comparable(answers[1]), case
+        bought = await ledger(settings.database_url or "", sale["id"])
+        assert [row["customer_id"] for row in bought] == ["c-known"], case  # the refusals bought nothing

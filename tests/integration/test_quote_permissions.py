@@ -7,14 +7,16 @@ cache is per caller and never hands out a quote that was ordered, whichever proc
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from quote_service.app import create_app
+from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.quotes.store import QuoteStore
 from tests.integration.conftest import Caller, make_caller
@@ -44,11 +46,13 @@ def catalog_body(customer_id: str, product: dict[str, Any], **overrides: Any) ->
     return quote_body(customer_id=customer_id, items=[{"product_id": product["id"], "quantity": 1}], **overrides)
 
 
-async def same_minute() -> None:
-    """Wait past a minute boundary that is near: the identical-request cache never crosses one."""
-    second = time.time() % 60
-    if second > 50:
-        await asyncio.sleep(61 - second)
+@pytest.fixture
+async def still(settings: Settings) -> AsyncIterator[Client]:
+    """A client whose quotes are all priced at one instant: the identical-request cache never
+    reuses a quote across a minute boundary, so a test of it must not meet one."""
+    instant = utcnow()
+    async with AsyncTestClient(app=create_app(settings, quote_clock=lambda: instant)) as held:
+        yield held
 
 
 async def place(client: Client, headers: dict[str, str], quote_id: str) -> Any:
@@ -191,11 +195,11 @@ async def test_a_user_reads_only_its_own_quotes(
 
 
 async def test_an_ordered_quote_is_never_handed_out_again(
-    client: Client, admin: Caller, shopper: Caller, settings: Settings
+    still: Client, admin: Caller, shopper: Caller, settings: Settings
 ) -> None:
+    client = still
     product = await create_product(client, admin, stock=10)
     body = catalog_body(str(shopper.id), product)
-    await same_minute()
     first = expect_ok(await client.post(QUOTE, json=body, headers=shopper.headers))
     assert expect_ok(await client.post(QUOTE, json=body, headers=shopper.headers))["quote_id"] == first["quote_id"]
 
@@ -208,12 +212,12 @@ async def test_an_ordered_quote_is_never_handed_out_again(
 
 
 async def test_identical_requests_of_different_callers_get_different_quotes(
-    client: Client, admin: Caller, service_key: dict[str, str]
+    still: Client, admin: Caller, service_key: dict[str, str]
 ) -> None:
+    client = still
     product = await create_product(client, admin)
     other_key = expect_ok(await client.post("/api/v1/api-keys", json={"name": "other"}, headers=admin.headers), 201)
     body = catalog_body("c-shared", product)
-    await same_minute()
 
     ids = [
         expect_ok(await client.post(QUOTE, json=body, headers=headers))["quote_id"]

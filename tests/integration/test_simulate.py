@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
 from typing import Any
 
 import httpx
@@ -61,9 +60,9 @@ def drive(env: dict[str, str], admin: dict[str, str]) -> str:
         command += ["--admin", f"boss:{PASSWORD}", "--shopper", f"ayse:{PASSWORD}"]
         with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as sim:  # noqa: S603
             assert sim.stdout is not None
-            first = sim.stdout.readline()  # printed once the simulator has its baseline of moves
+            # Printed once the simulator has its baseline of moves: any move from now on is news to it.
+            first = sim.stdout.readline()
             assert first.startswith("simulate: "), first
-            time.sleep(1.0)
             patch = {"current_price": "111.00"}
             assert http.patch(f"/api/v1/products/{ids[0]}", json=patch, headers=admin).status_code == 200
             out, _ = sim.communicate(timeout=60)

@@ -20,6 +20,7 @@ import pytest
 
 from quote_service.config import Settings
 from tests.integration.servers import cli_env, running_server_logged
+from tests.waiting import until_sync
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +59,10 @@ def _metric(base: str, name: str) -> dict[str, float]:
     return {m[1] or "": float(m[2]) for m in re.finditer(rf"^{name}(\{{[^}}]*\}})? (\S+)$", text, re.MULTILINE)}
 
 
+def _disconnects(base: str) -> float:
+    return _metric(base, "qs_http_client_disconnects_total").get("", 0.0)
+
+
 def _server_errors(base: str) -> float:
     samples = _metric(base, "qs_http_request_duration_seconds_count")
     return sum(value for labels, value in samples.items() if 'status="5' in labels)
@@ -77,18 +82,16 @@ def _error_lines(log_file: Path) -> list[str]:
 
 def test_a_client_hanging_up_mid_body_is_counted_not_a_server_error(server: tuple[str, Path]) -> None:
     base, log_file = server
-    before = _metric(base, "qs_http_client_disconnects_total").get("", 0.0)
+    before = _disconnects(base)
 
     with _connect(base) as sock:
-        sock.sendall((_HEAD.format(length=200) + '{"username": "someone", ').encode())
-        time.sleep(0.3)  # the server is now waiting for the rest of the body
+        # `Expect: 100-continue`: the server says "100 Continue" once the service reads the body.
+        sock.sendall(_HEAD.format(length=200).replace("\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n").encode())
+        assert sock.recv(64).startswith(b"HTTP/1.1 100 Continue"), "the service never asked for the body"
+        sock.sendall(b'{"username": "someone", ')  # part of it, then hang up
 
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if _metric(base, "qs_http_client_disconnects_total").get("", 0.0) > before:
-            break
-        time.sleep(0.1)
-    assert _metric(base, "qs_http_client_disconnects_total").get("", 0.0) == before + 1
+    until_sync(lambda: _disconnects(base) > before, "the hang-up is counted")
+    assert _disconnects(base) == before + 1
     assert _server_errors(base) == 0
     assert _error_lines(log_file) == []
     assert '"client_disconnected"' in log_file.read_text()

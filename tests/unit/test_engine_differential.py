@@ -1,16 +1,19 @@
-"""The engine prices exactly as the engine before the per-snapshot pricing plan (differential test).
+"""The engine prices exactly as the documentation says (differential test).
 
-`tests/unit/reference_engine` is a frozen copy of the engine as it was before the plan. Both price
-the same thousands of random baskets under random snapshots (rates, rules with time windows,
-quantity and user tiers, versions and effective windows, coupons, flags, flash offers, currencies
-with 0, 2 and 3 digits) at random instants, each snapshot reused for many baskets so that every
-memo is exercised warm as well as cold, and the JSON of each quote must be byte for byte the same
-(or both must refuse the basket with the same error).
+`tests/unit/reference_engine` is an independent engine written from docs/pricing.md: it shares
+types and errors with `quote_service.pricing`, never a function that computes. Both price the
+same thousands of random baskets under random configurations (rates, rules with time windows,
+quantity and user tiers, versions and effective windows, coupons, flags, flash offers,
+currencies with 0, 2 and 3 digits) at random instants (window edges included), each snapshot
+reused for many baskets so that every memo is exercised warm as well as cold, and the JSON of
+each quote must be byte for byte the same (or both must refuse the basket with the same error).
+tests/unit/test_engine_mutations.py checks that a mutation of the production code is caught.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -50,6 +53,7 @@ from quote_service.pricing.rules import (
     UserTierConfig,
 )
 from quote_service.pricing.snapshot import ConfigSnapshot
+from tests.unit.reference_engine.engine import Config
 from tests.unit.reference_engine.engine import price_quote as reference_price_quote
 
 D = Decimal
@@ -87,13 +91,21 @@ def window(rng: random.Random) -> dict[str, Any]:
     return {"effective_from": start, "effective_to": end}
 
 
-def make_rule(rng: random.Random, n: int, config: RuleConfig, products: list[CatalogProduct]) -> PricingRule:
+def make_rule(
+    rng: random.Random, n: int, config: RuleConfig, products: list[CatalogProduct], taken: set[tuple[str, int]]
+) -> PricingRule:
+    """A rule version; `taken` holds the (name, version) pairs made so far (the database's UNIQUE)."""
     rule_type = type(config).__struct_config__.tag
     assert isinstance(rule_type, str)
+    name = f"rule-{n % 9}-{rule_type}" if rng.random() < 0.3 else f"rule-{n}"
+    version = rng.randint(1, 3)
+    while (name, version) in taken:
+        version += 1
+    taken.add((name, version))
     return PricingRule(
         id=UUID(int=rng.getrandbits(128)),
-        name=f"rule-{n % 9}-{rule_type}" if rng.random() < 0.3 else f"rule-{n}",
-        version=rng.randint(1, 3),
+        name=name,
+        version=version,
         type=rule_type,  # type: ignore[arg-type]
         configuration=config,
         region=rng.choice(REGIONS),
@@ -123,7 +135,7 @@ def price_config(rng: random.Random) -> RuleConfig:
         return QuantityTierConfig(
             tiers=tuple(QuantityTier(min_quantity=q, adjust_percent=percent(rng)) for q in thresholds)
         )
-    names = rng.sample(["gold", "GOLD ", "silver", "bronze"], rng.randint(1, 3))
+    names = rng.sample([rng.choice(["gold", "GOLD "]), "silver", "bronze"], rng.randint(1, 3))  # distinct, folded
     return UserTierConfig(tiers={name: percent(rng) for name in names})
 
 
@@ -291,8 +303,9 @@ def make_products(rng: random.Random, currency: str) -> list[CatalogProduct]:
 def make_world(rng: random.Random) -> dict[str, Any]:
     currency = rng.choice(CURRENCIES)
     products = make_products(rng, currency)
-    rules = [make_rule(rng, n, price_config(rng), products) for n in range(rng.randint(0, 8))]
-    rules += [make_rule(rng, 100 + n, fee_config(rng, currency), []) for n in range(rng.randint(0, 10))]
+    taken: set[tuple[str, int]] = set()
+    rules = [make_rule(rng, n, price_config(rng), products, taken) for n in range(rng.randint(0, 8))]
+    rules += [make_rule(rng, 100 + n, fee_config(rng, currency), [], taken) for n in range(rng.randint(0, 10))]
     flash = {}
     for made in rng.sample(products, rng.randint(0, 3)):
         flash[str(made.id)] = FlashOffer(
@@ -304,14 +317,17 @@ def make_world(rng: random.Random) -> dict[str, Any]:
             remaining_stock=rng.randint(0, 6),
             customer_remaining_limit=rng.randint(0, 4),
         )
-    snapshot = ConfigSnapshot.build(
+    config = Config(
         version=rng.randint(1, 99),
         rates=[make_rate(rng, currency) for _ in range(rng.randint(0, 8))],
         rules=rules,
         flags=make_flags(rng) if rng.random() < 0.9 else [],
         coupons=make_coupons(rng, currency),
     )
-    return {"currency": currency, "products": products, "flash": flash, "snapshot": snapshot}
+    snapshot = ConfigSnapshot.build(
+        version=config.version, rates=config.rates, rules=config.rules, flags=config.flags, coupons=config.coupons
+    )
+    return {"currency": currency, "products": products, "flash": flash, "snapshot": snapshot, "config": config}
 
 
 def make_basket(rng: random.Random, world: dict[str, Any]) -> tuple[QuoteRequest, CustomerContext]:
@@ -336,6 +352,9 @@ def make_basket(rng: random.Random, world: dict[str, Any]) -> tuple[QuoteRequest
                     seller_id=rng.choice([None, *SELLERS]),
                 )
             )
+    if rng.random() < 0.05:  # one client-priced unit at exactly the MIN coupon's min_subtotal: the inclusive edge
+        edge = next(coupon for coupon in world["config"].coupons if coupon.code == "MIN").min_subtotal
+        items = [QuoteItemIn(product_id="edge", quantity=1, unit_price=edge)]
     city, country = rng.choice(PLACES)
     coordinates = rng.random() < 0.6
     request = QuoteRequest(
@@ -352,7 +371,7 @@ def make_basket(rng: random.Random, world: dict[str, Any]) -> tuple[QuoteRequest
         if rng.random() < 0.7
         else None,
         is_express_delivery=rng.random() < 0.4,
-        coupon_codes=rng.sample(CODES, rng.choice([0, 0, 1, 1, 2, 3])),
+        coupon_codes=rng.sample(CODES, rng.choice([0, 0, 1, 1, 2, 3])) or (["MIN"] if rng.random() < 0.3 else []),
         currency=currency.lower() if rng.random() < 0.1 else (currency if rng.random() < 0.98 else "XXX"),
         logistics_provider=rng.choice([None, "FastShip", "FASTSHIP", "SlowShip"]),
     )
@@ -365,6 +384,30 @@ def make_basket(rng: random.Random, world: dict[str, Any]) -> tuple[QuoteRequest
     return request, customer
 
 
+def edges(config: Config) -> list[datetime]:
+    """Instants where an answer changes: window and validity edges, and TIME_WINDOW clocks on the test days."""
+    found: set[datetime] = set()
+    for dated in (*config.rules, *config.rates):
+        found.update(edge for edge in (dated.effective_from, dated.effective_to) if edge is not None)
+    for coupon in config.coupons:
+        found.update(edge for edge in (coupon.valid_from, coupon.valid_to) if edge is not None)
+    for flag in config.flags:
+        found.update(edge for edge in (flag.rollout.start_at, flag.rollout.end_at) if edge is not None)
+    for rule in config.rules:
+        if isinstance(rule.configuration, TimeWindowConfig):
+            for clock in (rule.configuration.start_time, rule.configuration.end_time):
+                at = timedelta(hours=int(clock[:2]), minutes=int(clock[3:]))
+                found.update(BASE + timedelta(days=day) + at for day in range(3))
+    return sorted(found)
+
+
+def instants(rng: random.Random, config: Config) -> list[datetime]:
+    """A few instants for one configuration (memos are per window): random ones and edges."""
+    chosen = [instant(rng) for _ in range(3)]
+    edge_list = edges(config)
+    return chosen + rng.sample(edge_list, min(3, len(edge_list)))
+
+
 DEFAULTS = (
     EngineDefaults(),
     EngineDefaults(tax_rate=D("20"), delivery_fee=D("12.50"), commission_rate=D("12"), max_discount_percentage=D("30")),
@@ -374,34 +417,41 @@ DEFAULTS = (
 def priced(engine: Any, request: QuoteRequest, world: dict[str, Any], **inputs: Any) -> bytes:
     """The quote's JSON, or the refusal (type, message, details) as JSON."""
     try:
-        quote = engine(
-            request, snapshot=world["snapshot"], products=world["products_by_id"], flash=world["flash"], **inputs
-        )
+        quote = engine(request, products=world["products_by_id"], flash=world["flash"], **inputs)
     except ServiceError as error:
         return msgspec.json.encode([type(error).__name__, error.message, error.details])
     return msgspec.json.encode(quote)
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_the_plan_prices_every_basket_exactly_as_the_engine_before_it(seed: int) -> None:
+SEEDS = range(4)
+
+
+def priced_both(seed: int) -> Iterator[tuple[bytes, bytes, tuple[Any, ...]]]:
+    """Every basket of one seed priced by the engine and by the reference: (engine JSON, reference JSON, inputs)."""
     rng = random.Random(seed)
-    compared = refused = 0
-    for _ in range(SNAPSHOTS // 4):
+    for _ in range(SNAPSHOTS // len(SEEDS)):
         world = make_world(rng)
         world["products_by_id"] = {str(made.id): made for made in world["products"]}
-        instants = [instant(rng) for _ in range(3)]  # a few instants per snapshot: memos are per window
+        at = instants(rng, world["config"])
         for _ in range(BASKETS_PER_SNAPSHOT):
             request, customer = make_basket(rng, world)
             inputs = {
                 "customer": customer,
                 "defaults": rng.choice(DEFAULTS),
-                "now": rng.choice(instants),
+                "now": rng.choice(at),
                 "quote_id": UUID(int=rng.getrandbits(128)),
             }
-            new = priced(price_quote, request, world, **inputs)
-            old = priced(reference_price_quote, request, world, **inputs)
-            assert new == old, (request, customer, inputs)
-            compared += 1
-            refused += new.startswith(b"[")
-    assert compared == SNAPSHOTS // 4 * BASKETS_PER_SNAPSHOT
+            new = priced(price_quote, request, world, snapshot=world["snapshot"], **inputs)
+            old = priced(reference_price_quote, request, world, config=world["config"], **inputs)
+            yield new, old, (request, customer, inputs)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_engine_prices_every_basket_as_the_reference_does(seed: int) -> None:
+    compared = refused = 0
+    for new, old, inputs in priced_both(seed):
+        assert new == old, inputs
+        compared += 1
+        refused += new.startswith(b"[")
+    assert compared == SNAPSHOTS // len(SEEDS) * BASKETS_PER_SNAPSHOT
     assert refused < compared // 4  # most baskets are priced, not refused

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from quote_service.pricing.commission import Tier
-from quote_service.pricing.delivery import EARTH_RADIUS_KM, distance_km, haversine_km
+from quote_service.pricing.delivery import EARTH_RADIUS_KM, haversine_km
 from quote_service.pricing.flags import Rollout, Variant
 from quote_service.pricing.quote import QuoteRequest
 from quote_service.pricing.rules import (
@@ -92,13 +92,17 @@ def test_haversine_uses_the_mean_earth_radius() -> None:
     assert haversine_km(0, 0, 0, 180) == pytest.approx(20015.1, abs=0.1)
 
 
-def test_distance_needs_both_coordinates() -> None:
+def test_distance_is_to_the_metre_and_needs_both_coordinates() -> None:
+    def delivery_line(**addresses: object) -> str:
+        result = quote(request(item("p", 1, unit_price="100.00"), **addresses))
+        return next(step.description for step in result.pricing_breakdown.calculations if step.step == "delivery")
+
     here = address(latitude=0.0, longitude=0.0)
 
-    assert distance_km(here, address(**EQUATOR_B)) == D("111.195")
-    assert distance_km(None, here) is None
-    assert distance_km(address(latitude=1.0), here) is None
-    assert distance_km(here, address()) is None
+    assert delivery_line(pickup_address=here, delivery_address=address(**EQUATOR_B)).endswith(", 111.195 km")
+    assert "km" not in delivery_line(pickup_address=None, delivery_address=here)
+    assert "km" not in delivery_line(pickup_address=address(latitude=1.0), delivery_address=here)
+    assert "km" not in delivery_line(pickup_address=here, delivery_address=address())
 
 
 # --- delivery ---------------------------------------------------------------------------------

@@ -21,9 +21,10 @@ from quote_service.pricing.flags import (
     Variant,
     bucket,
     evaluate,
-    evaluate_all,
+    evaluate_compiled,
     variant_bucket,
 )
+from tests.unit.reference_engine.flags import murmur3_32
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 USERS = [f"user-{n}" for n in range(10_000)]
@@ -42,36 +43,6 @@ def rollout(**fields: Any) -> Rollout:
 
 def ctx(**fields: Any) -> EvaluationContext:
     return EvaluationContext(**fields)
-
-
-def murmur3_32(data: bytes, seed: int) -> int:
-    """MurmurHash3 x86 32-bit, written from the reference algorithm, to check the library independently."""
-    c1, c2, mask = 0xCC9E2D51, 0x1B873593, 0xFFFFFFFF
-    h = seed & mask
-    rounded = len(data) - len(data) % 4
-    for i in range(0, rounded, 4):
-        k = int.from_bytes(data[i : i + 4], "little")
-        k = (k * c1) & mask
-        k = ((k << 15) | (k >> 17)) & mask
-        k = (k * c2) & mask
-        h ^= k
-        h = ((h << 13) | (h >> 19)) & mask
-        h = (h * 5 + 0xE6546B64) & mask
-    k = 0
-    for shift, byte in enumerate(data[rounded:]):
-        k |= byte << (8 * shift)
-    if k:
-        k = (k * c1) & mask
-        k = ((k << 15) | (k >> 17)) & mask
-        k = (k * c2) & mask
-        h ^= k
-    h ^= len(data)
-    h ^= h >> 16
-    h = (h * 0x85EBCA6B) & mask
-    h ^= h >> 13
-    h = (h * 0xC2B2AE35) & mask
-    h ^= h >> 16
-    return h
 
 
 # --- Buckets against known murmur3 values ----------------------------------------------------------
@@ -330,7 +301,7 @@ def test_enabled_is_true_exactly_when_the_value_or_a_variant_is_served() -> None
 # --- FlagSet ---------------------------------------------------------------------------------------
 
 
-def test_evaluate_all_lists_flags_that_are_on_and_assigned_variants() -> None:
+def test_evaluate_compiled_lists_flags_that_are_on_and_assigned_variants() -> None:
     variants = (Variant(key="fast", weight=1, value=Decimal("2.5")),)
     flags = FlagSet.of(
         [
@@ -347,7 +318,7 @@ def test_evaluate_all_lists_flags_that_are_on_and_assigned_variants() -> None:
         ]
     )
 
-    feature_flags, experiments = evaluate_all(flags, ctx(user_id="u", user_segment="basic"), NOW)
+    feature_flags, experiments = evaluate_compiled(flags.compiled, ctx(user_id="u", user_segment="basic"), NOW)
 
     assert feature_flags == {"dynamic_pricing": True, "express_delivery_multiplier": Decimal("2.5")}
     assert experiments == {"express_delivery_multiplier": "fast"}

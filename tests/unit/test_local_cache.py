@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from quote_service.cache.local import LocalCache
+from tests.waiting import until
 
 
 async def test_values_are_kept_read_back_and_forgotten() -> None:
@@ -25,7 +24,9 @@ async def test_entries_expire_after_their_ttl() -> None:
 
     await cache.set("short", b"x", ttl=0.01)
     await cache.set_many([("long", b"y")], ttl=60)
-    await asyncio.sleep(0.05)
+    assert await cache.get("short") == b"x"
+
+    await until(lambda: _gone(cache, "short"), "the 10 ms entry expires")
 
     assert await cache.get_many(["short", "long"]) == [None, b"y"]
 
@@ -35,6 +36,12 @@ async def test_setting_again_replaces_the_value_and_its_ttl() -> None:
 
     await cache.set("k", b"old", ttl=0.01)
     await cache.set("k", b"new", ttl=60)
-    await asyncio.sleep(0.05)
+    await cache.set("later", b"x", ttl=0.01)  # expires after the first 10 ms timer has fired
+
+    await until(lambda: _gone(cache, "later"), "a 10 ms entry set after the old TTL expires")
 
     assert await cache.get("k") == b"new"
+
+
+async def _gone(cache: LocalCache, key: str) -> bool:
+    return await cache.get(key) is None

@@ -1,6 +1,4 @@
-"""FROZEN COPY (see engine.py here).
-
-Steps 7-8 of a quote (API.md §4 rule table, §5): delivery fee and small-basket fee.
+"""Steps 7-8 of a quote (docs/pricing.md, the rule table and "Delivery"): delivery and small-basket fees.
 
 Delivery, built up as a running amount and rounded once at the end:
 
@@ -20,12 +18,12 @@ rounded running fee, so the amounts add up to the fee (defaults are not rules an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from math import asin, cos, radians, sin, sqrt
 from typing import Any
 
-from quote_service.pricing.money import ZERO
 from quote_service.pricing.quote import Address, AppliedRule, EngineDefaults
 from quote_service.pricing.rules import (
     DeliveryFeeConfig,
@@ -35,11 +33,11 @@ from quote_service.pricing.rules import (
     RegionalFeeConfig,
     SmallBasketConfig,
 )
-from tests.unit.reference_engine.resolution import Resolution
+from tests.unit.reference_engine.money import ZERO
+from tests.unit.reference_engine.rules import fee_rule
 
 EARTH_RADIUS_KM = 6371.0088
-"""The mean Earth radius (IUGG), as API.md §4 prescribes."""
-_METRE = Decimal("0.001")
+"""The mean Earth radius (IUGG), as docs/pricing.md prescribes."""
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -98,7 +96,7 @@ def _standard(config: DeliveryFeeConfig, km: Decimal | None) -> Decimal:
 
 
 def _charge(
-    rules: Resolution,
+    rules: Sequence[PricingRule],
     *,
     express: bool,
     km: Decimal | None,
@@ -112,7 +110,7 @@ def _charge(
     """The fee before any waiver (rounded once), the rules that made it, and its description."""
     steps: list[tuple[PricingRule | None, Decimal]] = []  # (rule, running fee after it)
     words: list[str] = []
-    standard_rule = rules.fee_rule("DELIVERY_FEE", city=city, country=country, now=now)
+    standard_rule = fee_rule(rules, "DELIVERY_FEE", city=city, country=country, now=now)
     standard = defaults.delivery_fee
     if standard_rule is not None:
         assert isinstance(standard_rule.configuration, DeliveryFeeConfig)
@@ -122,7 +120,7 @@ def _charge(
         steps.append((standard_rule, running))
         words.append("standard delivery" if standard_rule else "default delivery fee")
     else:
-        express_rule = rules.fee_rule("EXPRESS_FEE", city=city, country=country, now=now)
+        express_rule = fee_rule(rules, "EXPRESS_FEE", city=city, country=country, now=now)
         if express_rule is None:
             multiplier = flag_multiplier or defaults.express_multiplier
             steps.append((standard_rule, standard))
@@ -141,7 +139,7 @@ def _charge(
         words.append(f"express delivery x{multiplier:f}")
     if km is not None:
         words.append(f"{km:f} km")
-    regional_rule = rules.fee_rule("REGIONAL_FEE", city=city, country=country, now=now)
+    regional_rule = fee_rule(rules, "REGIONAL_FEE", city=city, country=country, now=now)
     if regional_rule is not None:
         assert isinstance(regional_rule.configuration, RegionalFeeConfig)
         running += regional_rule.configuration.amount
@@ -158,7 +156,7 @@ def _charge(
 
 
 def delivery_fee(
-    rules: Resolution,
+    rules: Sequence[PricingRule],
     *,
     express: bool,
     km: Decimal | None,
@@ -171,35 +169,19 @@ def delivery_fee(
     cent: Decimal,
 ) -> Fee:
     """Step 7 without coupons: the delivery fee for `goods` (after discounts), rounded once."""
-    key = (
-        "delivery",
-        express,
-        km,
-        flag_multiplier,
-        defaults.delivery_fee,
-        defaults.express_multiplier,
-        city,
-        country,
-        cent,
+    charged = _charge(
+        rules,
+        express=express,
+        km=km,
+        flag_multiplier=flag_multiplier,
+        defaults=defaults,
+        city=city,
+        country=country,
+        now=now,
+        cent=cent,
     )
-    charged = rules.recall(key)
-    if charged is None:
-        charged = rules.keep(
-            key,
-            _charge(
-                rules,
-                express=express,
-                km=km,
-                flag_multiplier=flag_multiplier,
-                defaults=defaults,
-                city=city,
-                country=country,
-                now=now,
-                cent=cent,
-            ),
-        )
     fee, applied, description = charged
-    free_rule = rules.fee_rule("FREE_DELIVERY", city=city, country=country, now=now)
+    free_rule = fee_rule(rules, "FREE_DELIVERY", city=city, country=country, now=now)
     if free_rule is not None and fee > 0:
         assert isinstance(free_rule.configuration, FreeDeliveryConfig)
         if goods >= free_rule.configuration.min_subtotal:
@@ -213,7 +195,7 @@ def delivery_fee(
 
 
 def small_basket_fee(
-    rules: Resolution,
+    rules: Sequence[PricingRule],
     *,
     goods: Decimal,
     flag_threshold: Decimal | None,
@@ -224,7 +206,7 @@ def small_basket_fee(
     cent: Decimal,
 ) -> Fee:
     """Step 8: the fee when `goods` (after discounts) is below the threshold; equal pays nothing."""
-    rule = rules.fee_rule("SMALL_BASKET", city=city, country=country, now=now)
+    rule = fee_rule(rules, "SMALL_BASKET", city=city, country=country, now=now)
     threshold, fee = defaults.small_basket_threshold, defaults.small_basket_fee
     if rule is not None:
         assert isinstance(rule.configuration, SmallBasketConfig)

@@ -1,6 +1,4 @@
-"""FROZEN COPY (see engine.py here).
-
-Step 5 of a quote (API.md §4 Coupons, §5): coupon discounts spread over the eligible lines.
+"""Step 5 of a quote, as docs/pricing.md ("Coupons", "Quote engine: choices") states it.
 
 Coupons apply in the order given, each once, on what is left of its eligible lines (lines of
 its categories, or all lines; never flash-sale lines). A coupon's amount is rounded once and
@@ -20,9 +18,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from quote_service.pricing.coupons import Coupon, CouponSet, Rejection, check_coupon, normalize_code
-from quote_service.pricing.money import ZERO, percent_of
+from quote_service.pricing.coupons import Coupon, Rejection
 from tests.unit.reference_engine.lines import Line
+from tests.unit.reference_engine.money import ZERO, percent
 
 
 class CouponResult:
@@ -40,15 +38,43 @@ class CouponResult:
         self.reason: Rejection | None = reason
 
 
-def discount_cap(goods_total: Decimal, percent: Decimal, cent: Decimal) -> Decimal:
-    """The most all coupons together may take: `percent` % of the goods, rounded DOWN (never above it)."""
-    return percent_of(goods_total, percent).quantize(cent, ROUND_FLOOR)
+def discount_cap(goods_total: Decimal, cap_percent: Decimal, cent: Decimal) -> Decimal:
+    """The most all coupons together may take: `cap_percent` % of the goods, rounded DOWN (never above it)."""
+    return percent(goods_total, cap_percent).quantize(cent, ROUND_FLOOR)
+
+
+def rejection(
+    coupon: Coupon | None,
+    *,
+    subtotal: Decimal,
+    currency: str,
+    categories: set[str],
+    uses: int,
+    now: datetime,
+    duplicate: bool,
+) -> Rejection | None:
+    """The first reason, in the documented order, why a coupon cannot apply; None when it can."""
+    reasons: list[tuple[bool, Rejection]] = [(duplicate, "DUPLICATE")]
+    if coupon is not None:
+        limits = (coupon.usage_limit, coupon.times_used), (coupon.per_customer_limit, uses)
+        reasons += [
+            (not coupon.is_active, "INACTIVE"),
+            (now < coupon.valid_from, "NOT_STARTED"),
+            (coupon.valid_to is not None and now >= coupon.valid_to, "EXPIRED"),
+            (any(limit is not None and used >= limit for limit, used in limits), "USAGE_LIMIT"),
+            (coupon.currency not in (None, currency), "NOT_APPLICABLE"),
+            (bool(coupon.category_ids) and not coupon.category_ids & categories, "NOT_APPLICABLE"),
+            (coupon.min_subtotal is not None and subtotal < coupon.min_subtotal, "MIN_SUBTOTAL"),
+        ]
+    else:
+        reasons.append((True, "NOT_FOUND"))
+    return next((reason for refused, reason in reasons if refused), None)
 
 
 def apply_coupons(
     codes: Sequence[str],
     lines: Sequence[Line],
-    coupons: CouponSet,
+    coupons: Sequence[Coupon],
     *,
     subtotal: Decimal,
     currency: str,
@@ -66,17 +92,16 @@ def apply_coupons(
     categories = {line.category_id for line in eligible_lines if line.category_id is not None}
     seen: set[str] = set()
     for raw in codes:
-        code = normalize_code(raw)
-        coupon = coupons.by_code.get(code)
-        reason = check_coupon(
+        code = raw.strip().upper()  # codes are case-insensitive
+        coupon = next((coupon for coupon in coupons if coupon.code == code), None)
+        reason = rejection(
             coupon,
-            code=code,
             subtotal=subtotal,
             currency=currency,
-            category_ids_in_basket=categories,
-            customer_uses=customer_uses.get(code, 0),
+            categories=categories,
+            uses=customer_uses.get(code, 0),
             now=now,
-            seen_codes=seen,
+            duplicate=code in seen,
         )
         seen.add(code)
         if reason is not None or coupon is None:
@@ -105,7 +130,7 @@ def _wanted(coupon: Coupon, lines: Sequence[Line], cent: Decimal) -> Decimal:
     for line in lines:
         left += line.subtotal - line.discount
     if coupon.type == "PERCENTAGE":
-        wanted = percent_of(left, coupon.value).quantize(cent, ROUND_HALF_UP)
+        wanted = percent(left, coupon.value).quantize(cent, ROUND_HALF_UP)
         if coupon.max_discount is not None:
             wanted = min(wanted, coupon.max_discount.quantize(cent, ROUND_HALF_UP))
         return wanted

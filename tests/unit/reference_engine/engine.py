@@ -1,30 +1,34 @@
-"""FROZEN COPY of the quote engine before the per-snapshot pricing plan, for the differential test only.
+"""An independent reference quote engine, written from docs/pricing.md, for the differential test.
 
-Do not edit: `test_engine_differential` prices random baskets with this and with
-`quote_service.pricing.engine` and demands identical JSON. Only the imports and the memo (a
-`Resolver` per snapshot kept here, since snapshots no longer carry this one) differ from the
-original.
-
-The quote engine (API.md §5): one pure function from a request and its inputs to a `Quote`.
+`test_engine_differential` prices thousands of random baskets with this and with
+`quote_service.pricing.engine` and demands identical JSON. This package shares the production
+code's types (request, response and configuration Structs) and errors, never a function that
+computes: money, rule selection and evaluation, coupon checks, flag evaluation and commission
+are all written here again from the documentation, so a bug in one of them shows as a
+difference (tests/unit/test_engine_mutations.py proves that for a mutation of each). It reads
+the configuration as the plain lists a snapshot is built from, never the snapshot's indexes.
+Where the two disagree, the docs decide which one is wrong.
 
 Steps, in order: list price, flash-sale split, price rules and line subtotals (`lines`),
 coupons (`discounts`), tax per line, delivery and small-basket fees (`delivery`), the total,
-and commission (`commission_breakdown`). Money is Decimal throughout and rounded half up to
-the currency's minor units once per line and once per fee; every total is the exact sum of
-the rounded parts it names. No I/O, no clock: `now` and `quote_id` are arguments.
+and commission (`commission`, the one module to change when commission semantics change).
+Money is Decimal throughout and rounded half up to the currency's minor units once per line
+and once per fee; every total is the exact sum of the rounded parts it names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
 from quote_service.errors import invalid
-from quote_service.pricing.flags import EvaluationContext, FlagSet, evaluate
-from quote_service.pricing.money import ZERO, is_currency, quantum
+from quote_service.pricing.commission import CommissionRate
+from quote_service.pricing.coupons import Coupon
+from quote_service.pricing.flags import FeatureFlag
 from quote_service.pricing.quote import (
     AppliedCoupon,
     AppliedRule,
@@ -40,35 +44,37 @@ from quote_service.pricing.quote import (
     RejectedCoupon,
 )
 from quote_service.pricing.rules import PricingRule
-from quote_service.pricing.snapshot import ConfigSnapshot
-from tests.unit.reference_engine.commission_breakdown import commission_breakdown
+from tests.unit.reference_engine.commission import commission_breakdown
 from tests.unit.reference_engine.delivery import Fee, delivery_fee, distance_km, flag_number, small_basket_fee
 from tests.unit.reference_engine.discounts import CouponResult, apply_coupons
+from tests.unit.reference_engine.flags import flags_served
 from tests.unit.reference_engine.lines import Line, price_lines
-from tests.unit.reference_engine.resolution import Resolution, Resolver
+from tests.unit.reference_engine.money import MINOR_UNITS, ZERO, cent_of
+from tests.unit.reference_engine.rules import tax_percent, tax_rate
+
+
+@dataclass(frozen=True)
+class Config:
+    """The configuration a reference quote reads: the plain lists a snapshot is built from."""
+
+    version: int
+    rates: Sequence[CommissionRate]
+    rules: Sequence[PricingRule]
+    flags: Sequence[FeatureFlag]
+    coupons: Sequence[Coupon]
+
 
 DYNAMIC_PRICING = "dynamic_pricing"
 EXPRESS_MULTIPLIER = "express_delivery_multiplier"
 SMALL_BASKET_THRESHOLD = "small_basket_threshold"
 _MAX_MULTIPLIER = Decimal(100)
 _MAX_AMOUNT = Decimal("1e12")
-_RESOLVERS: dict[int, tuple[ConfigSnapshot, Resolver]] = {}
-
-
-def _resolver(snapshot: ConfigSnapshot) -> Resolver:
-    """This copy's own memo per snapshot (the snapshot is kept with it, so its id is never reused)."""
-    found = _RESOLVERS.get(id(snapshot))
-    if found is None:
-        if len(_RESOLVERS) > 64:
-            _RESOLVERS.clear()
-        found = _RESOLVERS[id(snapshot)] = (snapshot, Resolver(snapshot.rules, snapshot.commissions))
-    return found[1]
 
 
 def price_quote(
     request: QuoteRequest,
     *,
-    snapshot: ConfigSnapshot,
+    config: Config,
     products: Mapping[str, CatalogProduct],
     flash: Mapping[str, FlashOffer],
     customer: CustomerContext,
@@ -76,21 +82,21 @@ def price_quote(
     now: datetime,
     quote_id: UUID,
 ) -> Quote:
-    """Price `request` under `snapshot` at `now` (API.md §5 steps 1-10).
+    """Price `request` under `config` at `now` (docs/pricing.md, steps 1-10).
 
     `products` and `flash` are keyed by the request's product_id. Raises ValidationFailed
     (or CurrencyMismatch) with field paths for input the schema cannot refuse.
     """
     currency = request.currency.upper()
-    if not is_currency(currency):
+    if currency not in MINOR_UNITS:
         raise invalid("currency", "not an ISO 4217 currency code")
-    cent = quantum(currency)
+    cent = cent_of(currency)
     zero = ZERO.quantize(cent)
     address = request.delivery_address
     city, country = address.city, address.country
-    resolved = _resolver(snapshot).at(now)
-    context = EvaluationContext(user_id=customer.customer_id, user_segment=customer.segment, city=city, country=country)
-    feature_flags, experiments = evaluate_all(snapshot.flags, context, now)
+    feature_flags, experiments = flags_served(
+        config.flags, user_id=customer.customer_id, segment=customer.segment, city=city, country=country, now=now
+    )
 
     # 1-4: lines
     lines = price_lines(
@@ -99,7 +105,7 @@ def price_quote(
         cent=cent,
         products=products,
         flash=flash,
-        rules=resolved if _dynamic_pricing(snapshot.flags, feature_flags) else None,
+        rules=config.rules if _dynamic_pricing(config.flags, feature_flags) else None,
         user_tier=customer.tier,
         city=city,
         country=country,
@@ -119,7 +125,7 @@ def price_quote(
     coupons = apply_coupons(
         request.coupon_codes,
         lines,
-        snapshot.coupons,
+        config.coupons,
         subtotal=subtotal,
         currency=currency,
         cent=cent,
@@ -134,12 +140,12 @@ def price_quote(
 
     # 6: tax
     tax_amount, tax_rules = _tax(
-        lines, resolved, default_rate=defaults.tax_rate, city=city, country=country, now=now, cent=cent
+        lines, config.rules, default_rate=defaults.tax_rate, city=city, country=country, now=now, cent=cent
     )
 
     # 7: delivery, then a free-delivery coupon
     delivery = delivery_fee(
-        resolved,
+        config.rules,
         express=request.is_express_delivery,
         km=distance_km(request.pickup_address, address),
         goods=goods,
@@ -156,7 +162,7 @@ def price_quote(
 
     # 8: small basket
     small = small_basket_fee(
-        resolved,
+        config.rules,
         goods=goods,
         flag_threshold=flag_number(
             feature_flags.get(SMALL_BASKET_THRESHOLD), low=ZERO, high=_MAX_AMOUNT, low_inclusive=True
@@ -174,7 +180,7 @@ def price_quote(
     # 10: commission
     commission = commission_breakdown(
         lines,
-        resolved,
+        config.rates,
         default_percent=defaults.commission_rate,
         quote_seller_id=request.seller_id,
         logistics_provider=request.logistics_provider,
@@ -182,7 +188,7 @@ def price_quote(
         city=city,
         country=country,
         currency=currency,
-        zero=zero,
+        cent=cent,
         now=now,
     )
 
@@ -238,31 +244,15 @@ def price_quote(
         experiments=experiments,
         created_at=now,
         valid_until=now + timedelta(minutes=defaults.validity_minutes),
-        config_version=snapshot.version,
+        config_version=config.version,
     )
 
 
-def evaluate_all(flags: FlagSet, ctx: EvaluationContext, now: datetime) -> tuple[dict[str, Any], dict[str, str]]:
-    """(feature_flags: key -> value of every flag that is on, experiments: key -> variant), by key.
-
-    Copied from `quote_service.pricing.flags` as it was (the package's now takes a precompiled order).
-    """
-    feature_flags: dict[str, Any] = {}
-    experiments: dict[str, str] = {}
-    for key in sorted(flags.by_key):
-        result = evaluate(flags.by_key[key], ctx, now)
-        if result.enabled:
-            feature_flags[key] = result.value
-        if result.variant is not None:
-            experiments[key] = result.variant
-    return feature_flags, experiments
-
-
-def _dynamic_pricing(flags: FlagSet, on: Mapping[str, Any]) -> bool:
-    """Price rules apply unless the `dynamic_pricing` flag exists and serves a falsy value."""
+def _dynamic_pricing(flags: Sequence[FeatureFlag], on: Mapping[str, Any]) -> bool:
+    """Price rules apply unless the `dynamic_pricing` flag exists and its evaluated value is falsy."""
     if DYNAMIC_PRICING in on:
         return bool(on[DYNAMIC_PRICING])
-    flag = flags.get(DYNAMIC_PRICING)
+    flag = next((flag for flag in flags if flag.key == DYNAMIC_PRICING), None)
     return flag is None or bool(flag.default_value)
 
 
@@ -272,7 +262,7 @@ def _applied(rule: PricingRule, amount: Decimal) -> AppliedRule:
 
 def _tax(
     lines: list[Line],
-    rules: Resolution,
+    rules: Sequence[PricingRule],
     *,
     default_rate: Decimal,
     city: str,
@@ -284,9 +274,8 @@ def _tax(
     total = ZERO.quantize(cent)
     used: dict[int, list[Any]] = {}  # id(rule) -> [rule, tax]: UUIDs hash slowly
     for line in lines:
-        rule, rate = rules.tax(category_id=line.category_id, city=city, country=country, now=now)
-        if rate is None:
-            rate = default_rate
+        rule = tax_rate(rules, category_id=line.category_id, city=city, country=country, now=now)
+        rate = default_rate if rule is None else tax_percent(rule)
         line.tax_rate = rate
         line.tax = tax = ((line.subtotal - line.discount) * rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate %
         total += tax

@@ -1,28 +1,22 @@
-"""FROZEN COPY (see engine.py here).
-
-Steps 1-4 of a quote (API.md §5): list price, flash-sale split, price rules, line subtotals.
+"""Steps 1-4 of a quote (docs/pricing.md): list price, flash-sale split, price rules, line subtotals.
 
 Each request item becomes one or two `Line`s: the units bought at the flash price (if any),
 then the rest at the list price moved by the price rules. A `Line` is the engine's mutable
 working row; later steps fill in its discount and tax, and the engine turns it into a `QuoteLine`.
-
-Rounding here and in the other steps is `money.round_money` written out (`quantize(cent,
-ROUND_HALF_UP)` with `cent = money.quantum(currency)`): on this path the call costs as much as the
-rounding itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from uuid import UUID
 
 from quote_service.errors import CurrencyMismatch, FieldError, ValidationFailed
-from quote_service.pricing.money import ZERO, fits_minor_units, minor_units
 from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer, PriceSource, QuoteRequest
-from quote_service.pricing.rules import PricingRule, apply_price_rules
-from tests.unit.reference_engine.resolution import Resolution
+from quote_service.pricing.rules import PricingRule
+from tests.unit.reference_engine.money import MINOR_UNITS, ZERO, on_grid
+from tests.unit.reference_engine.rules import price_rules, unit_after_rules
 
 MAX_UNIT_PRICE = Decimal("1e12")
 """A client `unit_price` must be below this (the bound of every configured amount)."""
@@ -107,8 +101,8 @@ def unit_price_problem(price: Decimal | None, currency: str) -> str | None:
         return "must be greater than 0"
     if price >= MAX_UNIT_PRICE:
         return f"must be less than {MAX_UNIT_PRICE:f}"
-    if not fits_minor_units(price, currency):
-        return f"has more decimals than {currency} allows ({minor_units(currency)})"
+    if not on_grid(price, currency):
+        return f"has more decimals than {currency} allows ({MINOR_UNITS[currency]})"
     return None
 
 
@@ -127,9 +121,9 @@ def _apply_rules(
 
     A rule's money is the difference it made to the rounded, floored running line, so the amounts
     add up exactly to line subtotal - list subtotal (the last one absorbs any difference between
-    this arithmetic and `apply_price_rules`).
+    this arithmetic and `unit_after_rules`).
     """
-    unit, applied = apply_price_rules(
+    unit, applied = unit_after_rules(
         rules, unit_price=list_unit, quantity=quantity, user_tier=user_tier, min_price=min_price, now=now
     )
     moved = []
@@ -156,7 +150,7 @@ def price_lines(
     cent: Decimal,
     products: Mapping[str, CatalogProduct],
     flash: Mapping[str, FlashOffer],
-    rules: Resolution | None,
+    rules: Sequence[PricingRule] | None,
     user_tier: str | None,
     city: str,
     country: str,
@@ -171,7 +165,6 @@ def price_lines(
     mismatches: list[FieldError] = []
     lines: list[Line] = []
     flash_taken: dict[str, int] = {}
-    clock: tuple[int, int, int] | None = None
     for index, item in enumerate(request.items):
         product = products.get(item.product_id)
         product_uuid: UUID | None = None
@@ -226,45 +219,24 @@ def price_lines(
         unit = list_unit
         moved: tuple[tuple[PricingRule, Decimal], ...] = ()
         shown: tuple[AppliedRule, ...] = ()
-        if rules is not None:
-            found = rules.price_rules(
-                product_id=product_uuid, category_id=category_id, city=city, country=country, now=now
+        found = (
+            []
+            if rules is None
+            else price_rules(
+                rules, product_id=product_uuid, category_id=category_id, city=city, country=country, now=now
             )
-            if found:
-                product_key = None if product_uuid is None else product_uuid.int  # UUID hashes slowly
-                if clock is None:
-                    utc = now.astimezone(UTC)
-                    clock = (utc.isoweekday(), utc.hour, utc.minute)  # all that TIME_WINDOW rules read of `now`
-                key = (
-                    "price",
-                    product_key,
-                    category_id,
-                    city,
-                    country,
-                    list_unit,
-                    min_price,
-                    quantity,
-                    rest,
-                    user_tier,
-                    clock,
-                    cent,
-                )
-                priced = rules.recall(key)
-                if priced is None:
-                    priced = rules.keep(
-                        key,
-                        _apply_rules(
-                            found,
-                            list_unit=list_unit,
-                            min_price=min_price,
-                            quantity=quantity,
-                            units=rest,
-                            user_tier=user_tier,
-                            now=now,
-                            cent=cent,
-                        ),
-                    )
-                unit, moved, shown = priced
+        )
+        if found:  # without a price rule, no floor either
+            unit, moved, shown = _apply_rules(
+                found,
+                list_unit=list_unit,
+                min_price=min_price,
+                quantity=quantity,
+                units=rest,
+                user_tier=user_tier,
+                now=now,
+                cent=cent,
+            )
         line = Line(
             product_id=item.product_id,
             quantity=rest,

@@ -1,0 +1,142 @@
+"""The differential test can fail: a mutation of the engine's coupon, rule, flag or commission code is caught.
+
+Each mutation edits the source of one production function (`>=` to `>`, a dropped `break`, a
+swapped seed), compiles it in the function's module, puts it wherever the package holds the
+original, and runs the differential comparison (`test_engine_differential`) until the engine and
+the independent reference disagree. A mutation the comparison cannot see means the reference
+(or the random baskets) lost its power to check that code. A mutation whose text is no longer
+in the function fails too: the table below must follow the code it mutates.
+
+The reference engine may share types and errors with the package, never a function that
+computes (`test_the_reference_imports_no_production_function`).
+"""
+
+from __future__ import annotations
+import __future__
+
+import ast
+import importlib
+import inspect
+import sys
+import textwrap
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.test_engine_differential import SEEDS, priced_both
+
+REFERENCE = Path(__file__).parent / "reference_engine"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """Replace `before` (found exactly once) by `after` in `module.function`."""
+
+    module: str
+    function: str
+    before: str
+    after: str
+
+    def __str__(self) -> str:
+        return f"{self.function}: {self.before.strip()} -> {self.after.strip()}"
+
+
+COUPONS = "quote_service.pricing.coupons"
+RULES = "quote_service.pricing.rules"
+FLAGS = "quote_service.pricing.flags"
+COMMISSION = "quote_service.pricing.commission"
+
+MUTATIONS = [
+    Mutation(COUPONS, "check_coupon", "now >= coupon.valid_to", "now > coupon.valid_to"),
+    Mutation(
+        COUPONS,
+        "check_coupon",
+        "customer_uses >= coupon.per_customer_limit",
+        "customer_uses > coupon.per_customer_limit",
+    ),
+    Mutation(COUPONS, "check_coupon", "subtotal < coupon.min_subtotal", "subtotal <= coupon.min_subtotal"),
+    Mutation(COUPONS, "check_coupon", "coupon.category_ids.isdisjoint(", "not coupon.category_ids.isdisjoint("),
+    Mutation(RULES, "apply_price_rules", "break", "pass"),
+    Mutation(RULES, "in_time_window", "start <= minute < end", "start < minute < end"),
+    Mutation(RULES, "adjustment_percent", "tier.min_quantity <= quantity", "tier.min_quantity < quantity"),
+    Mutation(RULES, "_in_effect", "now < rule.effective_to", "now <= rule.effective_to"),
+    Mutation(RULES, "_precedence", "(-match, -rule.priority", "(match, -rule.priority"),
+    Mutation(FLAGS, "_hash", 'f"{flag_key}:{user_id}"', 'f"{user_id}:{flag_key}"'),
+    Mutation(FLAGS, "bucket", "% BUCKETS", "% 1000"),
+    Mutation(FLAGS, "variant_bucket", "VARIANT_SEED", "BUCKET_SEED"),
+    Mutation(COMMISSION, "commission_amount", "min(amount, rate.max_amount)", "max(amount, rate.max_amount)"),
+    Mutation(COMMISSION, "commission_amount", "1 if per_order else", "2 if per_order else"),
+    Mutation(COMMISSION, "_precedence", "(4 if rate.seller_id", "(1 if rate.seller_id"),
+    Mutation(COMMISSION, "tiered_amount", "percent_of(upper - lower, tier.rate)", "percent_of(upper, tier.rate)"),
+    Mutation(
+        COMMISSION, "resolve_logistics_rate", "rate.category_id not in category_ids", "rate.category_id in category_ids"
+    ),
+]
+
+
+def mutant(mutation: Mutation) -> tuple[Any, Any]:
+    """(the original function, its mutant compiled in the original's module)."""
+    module = importlib.import_module(mutation.module)
+    original = getattr(module, mutation.function)
+    source = textwrap.dedent(inspect.getsource(original))
+    assert source.count(mutation.before) == 1, f"{mutation}: the text is not in the function once; update the table"
+    code = compile(
+        source.replace(mutation.before, mutation.after),
+        f"<mutant of {mutation.module}.{mutation.function}>",
+        "exec",
+        flags=__future__.annotations.compiler_flag,
+        dont_inherit=True,
+    )
+    namespace = dict(vars(module))
+    exec(code, namespace)  # noqa: S102 - the package's own source, one operator changed
+    return original, namespace[mutation.function]
+
+
+def install(monkeypatch: pytest.MonkeyPatch, original: Any, replacement: Any) -> int:
+    """Put `replacement` wherever a package module holds `original` (its module and every importer)."""
+    places = 0
+    for name, module in list(sys.modules.items()):
+        if name == "quote_service" or name.startswith("quote_service."):
+            for attribute, value in list(vars(module).items()):
+                if value is original:
+                    monkeypatch.setattr(module, attribute, replacement)
+                    places += 1
+    return places
+
+
+def differs() -> bool:
+    """Whether some basket is priced differently by the engine and the reference."""
+    return any(new != old for seed in SEEDS for new, old, _ in priced_both(seed))
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=str)
+def test_the_differential_catches_a_mutation(mutation: Mutation, monkeypatch: pytest.MonkeyPatch) -> None:
+    original, replacement = mutant(mutation)
+    assert install(monkeypatch, original, replacement) >= 1
+
+    assert differs(), f"the differential test does not see the mutation {mutation}"
+
+
+def _production_imports(path: Path) -> list[tuple[str, str]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("quote_service"):
+            found += [(node.module or "", alias.name) for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, "") for alias in node.names if alias.name.startswith("quote_service")]
+    return found
+
+
+def test_the_reference_imports_no_production_function() -> None:
+    """Types (Structs, Literals) and errors only: a shared function could not be checked by it."""
+    shared = [(path.name, *imported) for path in REFERENCE.glob("*.py") for imported in _production_imports(path)]
+    assert shared, "the scan found no imports at all: has the reference moved?"
+    for file, module, name in shared:
+        assert name, f"{file} imports the module {module}: import the types it needs by name"
+        value = getattr(importlib.import_module(module), name)
+        is_type = isinstance(value, type) or typing.get_origin(value) is not None  # a class or a Literal
+        allowed = is_type or module == "quote_service.errors" or not callable(value)
+        assert allowed, f"{file} imports {module}.{name}, which computes: write it again from the docs"
