@@ -23,8 +23,6 @@ process looks (idempotent).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from datetime import datetime, timedelta
 
@@ -34,7 +32,7 @@ from redis.exceptions import RedisError
 from quote_service.auth import repository
 from quote_service.auth.credentials import TokenClaims
 from quote_service.background import BackgroundLoop
-from quote_service.cache.channel import follow_channel
+from quote_service.cache.channel import ChannelFollower
 from quote_service.cache.redis import RedisClient
 from quote_service.db.pool import Pool
 
@@ -62,7 +60,9 @@ class Revocations(BackgroundLoop):
         self._since: datetime | None = None
         """PostgreSQL's clock when the last complete look began (None: nothing loaded yet)."""
         self._looks = 0
-        self._follower: asyncio.Task[None] | None = None
+        self._follower = ChannelFollower(
+            redis, CHANNEL, self._heard, name="token-revocations-channel", on_subscribed=self.look
+        )
 
     def __len__(self) -> int:
         return len(self._revoked)
@@ -75,16 +75,10 @@ class Revocations(BackgroundLoop):
         """Load every unexpired revocation, then follow new ones (channel and poll)."""
         await self.look()
         self.start()
-        self._follower = asyncio.create_task(
-            follow_channel(self._redis, CHANNEL, self._heard, on_subscribed=self.look), name="token-revocations-channel"
-        )
+        self._follower.start()
 
     async def stop(self) -> None:
-        if self._follower is not None:
-            self._follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._follower
-            self._follower = None
+        await self._follower.stop()
         await super().stop()
 
     async def revoke(self, claims: TokenClaims) -> None:
