@@ -20,6 +20,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import asyncpg
@@ -29,13 +30,16 @@ from quote_service.auth import credentials, repository
 from quote_service.auth.credentials import TokenClaims
 from quote_service.auth.gate import HashingGate, default_slots
 from quote_service.auth.passwords import check_password
-from quote_service.auth.revocations import Revocations
 from quote_service.auth.schemas import ApiKey, ApiKeyCreated, Principal, Token, User, UserCreate
 from quote_service.auth.throttle import LoginThrottle
 from quote_service.cache.local import local_cache
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import NotFound, Unauthorized
+
+if TYPE_CHECKING:  # at run time it comes from the app; importing it here would load prometheus_client
+    # (background loops count failures) before `serve` sets PROMETHEUS_MULTIPROC_DIR
+    from quote_service.auth.revocations import Revocations
 
 log = structlog.get_logger("quote_service.auth")
 
