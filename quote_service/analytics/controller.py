@@ -12,12 +12,12 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from redis.exceptions import RedisError
 
 from quote_service.analytics.experiments import Experiment, Experiments
+from quote_service.analytics.flash_report import FlashSaleReport
 from quote_service.analytics.service import (
     COMMISSION_GROUPS,
     PRICING_GROUPS,
     Analytics,
     CommissionReport,
-    FlashSaleReport,
     PricingReport,
     check_group,
     parse_range,

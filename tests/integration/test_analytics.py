@@ -20,7 +20,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from quote_service.analytics.rollups import RollupJob, rebuild
-from quote_service.analytics.service import Analytics, arc_elasticity, percent
+from quote_service.analytics.figures import percent
+from quote_service.analytics.flash_report import arc_elasticity
+from quote_service.analytics.service import Analytics
 from quote_service.db.replica import ReadPools
 from quote_service.quotes.store import LogRow, write_log_rows
 from tests.integration.conftest import Caller
@@ -39,13 +41,14 @@ def quote_row(
     lines: list[tuple[str, str, int, str, str]],  # product, category, quantity, line_subtotal, discount
     rules: list[tuple[str, str]] = (),  # type: ignore[assignment]
     variants: dict[str, str] | None = None,
+    currency: str = "TRY",
 ) -> tuple[uuid.UUID, LogRow]:
     quote_id = uuid.uuid4()
     subtotal = sum((Decimal(s) for *_, s, _ in lines), Decimal(0))
     discount = sum((Decimal(d) for *_, d in lines), Decimal(0))
     encode = msgspec.json.encode
     row: LogRow = (
-        str(quote_id), customer, "TRY", subtotal, discount, Decimal(0), Decimal(0), Decimal(0), subtotal - discount,
+        str(quote_id), customer, currency, subtotal, discount, Decimal(0), Decimal(0), Decimal(0), subtotal - discount,
         Decimal(0), Decimal(0), Decimal(0), Decimal(0), len(lines), 1,
         msgspec.Raw(encode([[p, c, "s-1", q, s, s, d, "catalog"] for p, c, q, s, d in lines])),
         msgspec.Raw(encode([[r, "TIME_WINDOW", 1, a] for r, a in rules])), (),
@@ -69,6 +72,7 @@ async def order(
     lines: list[tuple[str, str, str]] = (),  # type: ignore[assignment]  # product, seller, category
     commissions: list[tuple[str | None, str, str]] = (),  # type: ignore[assignment]  # product, dimension, amount
     provider_rate: uuid.UUID | None = None,
+    currency: str = "TRY",
 ) -> None:
     parts = {
         d: sum((Decimal(a) for _, dd, a in commissions if dd == d), Decimal(0))
@@ -80,10 +84,10 @@ async def order(
             "INSERT INTO orders (id, quote_id, customer_id, currency, subtotal, discount_amount, tax_amount,"
             " delivery_fee, small_basket_fee, total_amount, total_commission, seller_commission, category_commission,"
             " logistics_commission, principal_id, idempotency_key, request_hash, created_by, created_at)"
-            " VALUES ($1, $2, 'c-1', 'TRY', $3::numeric, $4::numeric, 0, 0, 0, $3::numeric - $4::numeric, $5, $6, $7,"
+            " VALUES ($1, $2, 'c-1', $12, $3::numeric, $4::numeric, 0, 0, 0, $3::numeric - $4::numeric, $5, $6, $7,"
             " $8, $9, $10, '\\x00', 't', $11)",
             order_id, quote_id, Decimal(subtotal), Decimal(discount), sum(parts.values()), parts["seller"],
-            parts["category"], parts["logistics"], uuid.uuid4(), str(order_id), at,
+            parts["category"], parts["logistics"], uuid.uuid4(), str(order_id), at, currency,
         )  # fmt: skip
         for position, (product, seller, category) in enumerate(lines):
             await conn.execute(
@@ -438,6 +442,7 @@ async def test_experiment_figures_and_z_test_by_hand(
     control, savings = data["variants"]
     assert (control["exposures"], control["orders"], control["conversion_rate"]) == (4, 2, "50.00")
     assert control["revenue_per_quote"] == "10.00"
+    assert (data["currency"], control["revenue_per_quote_by_currency"]) == ("TRY", {"TRY": "10.00"})
     assert control["lift"] is None
     assert (savings["exposures"], savings["orders"], savings["conversion_rate"]) == (4, 1, "25.00")
     assert savings["lift"] == -50.0
