@@ -22,11 +22,11 @@ from quote_service.analytics.flash_report import FlashSaleReport, flash_sale_rep
 from quote_service.analytics.rollups import KINDS, hour_args, hour_of
 from quote_service.db.replica import ReadPools
 from quote_service.errors import FieldError, ValidationFailed
-from quote_service.pricing import money
+from quote_service.pricing.money import Money
 
-PricingGroup = Literal["day", "product", "category", "rule", "variant"]
+PricingGroup = Literal["day", "product", "category", "rule", "variant", "region"]
 CommissionGroup = Literal["day", "seller", "category", "logistics_provider"]
-PRICING_GROUPS = ("day", "product", "category", "rule", "variant")
+PRICING_GROUPS = ("day", "product", "category", "rule", "variant", "region")
 COMMISSION_GROUPS = ("day", "seller", "category", "logistics_provider")
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -44,6 +44,10 @@ class PricingRow(msgspec.Struct, kw_only=True, omit_defaults=True):
     average_basket: Decimal | None
     amount: Decimal | None = None
     """group_by=rule: the amount the rule moved over its quotes (negative: a price cut)."""
+    city: str | None = None
+    """group_by=region: the delivery city (key "City, CC"; "" for quotes logged without one)."""
+    country: str | None = None
+    """group_by=region: the delivery country (ISO 3166-1 alpha-2)."""
 
 
 class PricingReport(msgspec.Struct, kw_only=True):
@@ -61,6 +65,10 @@ class CommissionRow(msgspec.Struct, kw_only=True):
     category_commission: Decimal
     logistics_commission: Decimal
     total_commission: Decimal
+    goods: Decimal
+    """The goods the row's commission was earned on (order lines after coupon discounts)."""
+    average_rate: Decimal | None
+    """total_commission / goods x 100 (2 decimals); null without goods."""
 
 
 class CommissionReport(msgspec.Struct, kw_only=True):
@@ -99,7 +107,7 @@ def check_group(group_by: str, allowed: tuple[str, ...]) -> str:
     return group_by
 
 
-def _bounds(start: date, to: date) -> tuple[datetime, datetime]:
+def day_bounds(start: date, to: date) -> tuple[datetime, datetime]:
     return datetime(start.year, start.month, start.day, tzinfo=UTC), datetime(
         to.year, to.month, to.day, tzinfo=UTC
     ) + timedelta(days=1)
@@ -109,6 +117,40 @@ _DAY_KEY = "to_char({column}, 'YYYY-MM-DD')"
 
 
 SETTLED_CACHE_SIZE = 256
+
+
+def _pricing_row(group: str, key: str, currency: str, figures: list[Decimal]) -> PricingRow:
+    quotes, orders, revenue_sum, discount, amount = figures
+    revenue = Money(revenue_sum, currency).rounded()
+    city, _, country = key.rpartition(", ") if group == "region" else (None, None, None)
+    return PricingRow(
+        key=key,
+        currency=currency,
+        quotes=int(quotes),
+        orders=int(orders),
+        conversion_rate=percent(orders, quotes),
+        revenue=revenue.amount,
+        discount=Money(discount, currency).rounded().amount,
+        average_basket=(revenue / orders).rounded().amount if orders else None,
+        amount=Money(amount, currency).rounded().amount if group == "rule" else None,
+        city=city or None,
+        country=country or None,
+    )
+
+
+def _commission_row(key: str, currency: str, figures: list[Decimal]) -> CommissionRow:
+    orders, seller, category, logistics, total, goods = figures
+    return CommissionRow(
+        key=key,
+        currency=currency,
+        orders=int(orders),
+        seller_commission=Money(seller, currency).rounded().amount,
+        category_commission=Money(category, currency).rounded().amount,
+        logistics_commission=Money(logistics, currency).rounded().amount,
+        total_commission=Money(total, currency).rounded().amount,
+        goods=Money(goods, currency).rounded().amount,
+        average_rate=percent(total, goods),
+    )
 
 
 class Analytics:
@@ -192,41 +234,15 @@ class Analytics:
         return totals
 
     async def pricing(self, group: str, start: date, to: date, *, now: datetime) -> PricingReport:
-        lo, hi = _bounds(start, to)
+        lo, hi = day_bounds(start, to)
         totals = await self.sums("pricing", group, lo, hi, now)
-        rows = []
-        for (key, currency), (quotes, orders, revenue, discount, amount) in sorted(totals.items()):
-            revenue = money.round_money(revenue, currency)
-            rows.append(
-                PricingRow(
-                    key=key,
-                    currency=currency,
-                    quotes=int(quotes),
-                    orders=int(orders),
-                    conversion_rate=percent(orders, quotes),
-                    revenue=revenue,
-                    discount=money.round_money(discount, currency),
-                    average_basket=money.round_money(revenue / orders, currency) if orders else None,
-                    amount=money.round_money(amount, currency) if group == "rule" else None,
-                )
-            )
+        rows = [_pricing_row(group, key, currency, figures) for (key, currency), figures in sorted(totals.items())]
         return PricingReport(group_by=group, from_=start, to=to, rows=rows)
 
     async def commission(self, group: str, start: date, to: date, *, now: datetime) -> CommissionReport:
-        lo, hi = _bounds(start, to)
+        lo, hi = day_bounds(start, to)
         totals = await self.sums("commission", group, lo, hi, now)
-        rows = [
-            CommissionRow(
-                key=key,
-                currency=currency,
-                orders=int(orders),
-                seller_commission=money.round_money(seller, currency),
-                category_commission=money.round_money(category, currency),
-                logistics_commission=money.round_money(logistics, currency),
-                total_commission=money.round_money(total, currency),
-            )
-            for (key, currency), (orders, seller, category, logistics, total) in sorted(totals.items())
-        ]
+        rows = [_commission_row(key, currency, figures) for (key, currency), figures in sorted(totals.items())]
         return CommissionReport(group_by=group, from_=start, to=to, rows=rows)
 
     async def flash_sale(self, sale_id: UUID, *, now: datetime, live_viewers: int = 0) -> FlashSaleReport:

@@ -182,7 +182,10 @@ class QuoteService:
             )  # fmt: skip
         t4 = perf_counter_ns()
         with stage(_STORE):
-            payload = await self._store.put(quote, now=now, caller=(caller.kind, str(caller.id)))
+            address = request.delivery_address
+            payload = await self._store.put(
+                quote, now=now, caller=(caller.kind, str(caller.id)), delivery=(address.city, address.country)
+            )
         self._remember(key, inputs or _inputs(customer, snapshot, products, flash, now), payload)
         record(t0, t1, t2, t3, t4, perf_counter_ns())
         return PricedQuote(quote, payload)

@@ -52,3 +52,35 @@ async def test_experiment_revenue_per_quote_is_per_currency(
     assert savings["revenue_per_quote"] is None
     assert savings["revenue_per_quote_by_currency"] == {"EUR": "0.00"}
     assert (savings["exposures"], savings["orders"]) == (2, 0)
+
+
+async def test_pricing_and_commission_rows_are_per_currency(
+    client: AsyncTestClient[Litestar], admin: Caller, pool: asyncpg.Pool
+) -> None:
+    """A EUR order of 10.00 and a TRY order of 1000.00 to the same city on the same day: each report
+    has a row per currency, each naming it, and none adds 10.00 to 1000.00."""
+    at = utcnow() - timedelta(seconds=30)
+    for currency, subtotal, commission in (("EUR", "10.00", "1.00"), ("TRY", "1000.00", "150.00")):
+        quote_id, row = quote_row(at=at, customer=f"c-{currency}", lines=[("p1", "shoes", 1, subtotal, "0")],
+                                  currency=currency, delivery=("Berlin", "DE"), flags=("banner",))  # fmt: skip
+        await log_quotes(pool, row)
+        await order(pool, quote_id, at=at, subtotal=subtotal, currency=currency, lines=[("p1", "s-1", "shoes")],
+                    commissions=[("p1", "seller", commission)])  # fmt: skip
+    for group in ("day", "product", "category", "region", "variant", "rule"):
+        body = (await client.get(f"/api/v1/analytics/pricing?group_by={group}", headers=admin.headers)).json()
+        rows = [(r["currency"], r["revenue"], r["average_basket"]) for r in body["data"]["rows"]]
+        if group in ("variant", "rule"):
+            assert rows == [], group  # none of these quotes had a variant or a rule
+            continue
+        assert rows == [("EUR", "10.00", "10.00"), ("TRY", "1000.00", "1000.00")], group
+    regions = (await client.get("/api/v1/analytics/pricing?group_by=region", headers=admin.headers)).json()["data"]
+    assert {r["key"] for r in regions["rows"]} == {"Berlin, DE"}
+    for group in ("day", "seller", "category", "logistics_provider"):
+        body = (await client.get(f"/api/v1/analytics/commission?group_by={group}", headers=admin.headers)).json()
+        rows = [(r["currency"], r["total_commission"], r["goods"], r["average_rate"]) for r in body["data"]["rows"]]
+        assert rows == [("EUR", "1.00", "10.00", "10.00"), ("TRY", "150.00", "1000.00", "15.00")], group
+    flags = (await client.get("/api/v1/analytics/flags", headers=admin.headers)).json()["data"]
+    assert (flags["quotes"], flags["rows"]) == (
+        2,
+        [{"key": "banner", "quotes": 2, "on_share": "100.00", "variants": {}}],
+    )
