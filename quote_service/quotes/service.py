@@ -24,11 +24,12 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import QuoteTimeout
 from quote_service.flash_sales.service import FlashSales
+from quote_service.observability import flag_timing
 from quote_service.observability.metrics import CACHE_LOOKUPS
 from quote_service.observability.stages import STAGES, record, watch_gate
 from quote_service.observability.tracing import stage
 from quote_service.pricing.coupons import normalize_code
-from quote_service.pricing.engine import price_quote
+from quote_service.pricing.engine import price_quote, served_flags
 from quote_service.pricing.quote import (
     CatalogProduct,
     CustomerContext,
@@ -176,9 +177,12 @@ class QuoteService:
                 return reused
         _RECENT_MISSES.inc()
         with stage(_ENGINE):
+            f0 = perf_counter_ns()
+            flags = served_flags(request, snapshot=snapshot, customer=customer, defaults=self.defaults, now=now)
+            flag_timing.record("quote", perf_counter_ns() - f0)
             quote = price_quote(
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,
-                defaults=self.defaults, now=now, quote_id=uuid.uuid4(),
+                defaults=self.defaults, now=now, quote_id=uuid.uuid4(), flags=flags,
             )  # fmt: skip
         t4 = perf_counter_ns()
         with stage(_STORE):

@@ -85,3 +85,30 @@ async def test_flag_report_validates_its_query(
         response = await client.get(f"{FLAGS}{query}", headers=admin.headers)
         assert list(field_errors(expect_error(response, 422, "VALIDATION_FAILED"))) == [field], query
     expect_error(await client.get(FLAGS, headers=shopper.headers), 403, "FORBIDDEN")
+
+
+async def test_flag_evaluations_are_timed_in_metrics(client: AsyncTestClient[Litestar], admin: Caller) -> None:
+    """Each priced quote times its flag step (source=quote) and each evaluate call its flag
+    (source=api), published at the scrape."""
+    from tests.integration.test_observability import sample
+
+    assert (
+        await client.post("/api/v1/feature-flags", json=flag("fast_lane"), headers=admin.headers)
+    ).status_code == 201
+    before = (await client.get("/metrics", headers=admin.headers)).text
+    for _ in range(2):
+        assert (await client.post(QUOTE, json=quote_body(), headers=admin.headers)).status_code == 200
+    evaluated = await client.post(
+        "/api/v1/feature-flags/fast_lane/evaluate", json={"user_id": "u-1"}, headers=admin.headers
+    )
+    assert evaluated.status_code == 200
+    text = (await client.get("/metrics", headers=admin.headers)).text
+    name = "qs_flag_evaluation_seconds"
+    for source, count in (("quote", 2), ("api", 1)):
+        assert sample(text, f"{name}_count", source=source) - sample(before, f"{name}_count", source=source) == count
+        assert sample(text, f"{name}_sum", source=source) > sample(before, f"{name}_sum", source=source)
+        assert (
+            sample(text, f"{name}_bucket", source=source, le="+Inf")
+            - sample(before, f"{name}_bucket", source=source, le="+Inf")
+            == count
+        )
