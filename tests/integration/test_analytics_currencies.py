@@ -84,3 +84,24 @@ async def test_pricing_and_commission_rows_are_per_currency(
         2,
         [{"key": "banner", "quotes": 2, "on_share": "100.00", "variants": {}}],
     )
+
+
+async def test_dashboard_summary_is_per_currency(
+    client: AsyncTestClient[Litestar], admin: Caller, pool: asyncpg.Pool
+) -> None:
+    at = utcnow()  # today (UTC), as the summary's day
+    for currency, subtotal, commission in (("EUR", "10.00", "1.00"), ("TRY", "1000.00", "150.00")):
+        quote_id, row = quote_row(at=at, lines=[("p1", "c", 1, subtotal, "0")], currency=currency)
+        await log_quotes(pool, row)
+        await order(pool, quote_id, at=at, subtotal=subtotal, currency=currency, lines=[("p1", "s-1", "c")],
+                    commissions=[("p1", "seller", commission)])  # fmt: skip
+    data = (await client.get("/api/v1/dashboard/summary", headers=admin.headers)).json()["data"]
+    assert data["today"] == [
+        {"currency": "EUR", "revenue": "10.00", "commission": "1.00"},
+        {"currency": "TRY", "revenue": "1000.00", "commission": "150.00"},
+    ]
+    day = at.date().isoformat()
+    assert data["revenue_per_day"] == [
+        {"date": day, "currency": "EUR", "revenue": "10.00", "orders": 1},
+        {"date": day, "currency": "TRY", "revenue": "1000.00", "orders": 1},
+    ]
