@@ -62,6 +62,7 @@ def price_quote(
     defaults: EngineDefaults,
     now: datetime,
     quote_id: UUID,
+    region: RegionPlan | None = None,
     flags: ServedFlags | None = None,
 ) -> Quote:
     """Price `request` under `snapshot` at `now` (API.md §5 steps 1-10).
@@ -69,14 +70,15 @@ def price_quote(
     `products` and `flash` are keyed by the request's product_id. Raises ValidationFailed
     (or CurrencyMismatch) with field paths for input the schema cannot refuse. Pass the same
     `defaults` object every time (the service builds it once): the snapshot's pricing plans are
-    kept per defaults object, so a new one per call prices correctly but never warm. `flags` is
-    what `served_flags` answered for the same arguments (the caller times that step); without
-    it the flags are evaluated here.
+    kept per defaults object, so a new one per call prices correctly but never warm. `region`
+    and `flags` are what `region_for` and `served_flags` answered for the same arguments (the
+    quote service times the flag step on its own); without them they are worked out here.
     """
-    region = _region(request, snapshot, defaults, now)
+    if region is None:
+        region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
     currency = region.currency
     zero = region.zero
-    feature_flags, experiments = flags if flags is not None else _flags(snapshot, region, customer, now)
+    feature_flags, experiments = flags if flags is not None else served_flags(snapshot, region, customer, now)
 
     # 1-4: lines
     lines = price_lines(
@@ -211,20 +213,9 @@ def price_quote(
     )
 
 
-def served_flags(
-    request: QuoteRequest,
-    *,
-    snapshot: ConfigSnapshot,
-    customer: CustomerContext,
-    defaults: EngineDefaults,
-    now: datetime,
-) -> ServedFlags:
-    """The flags a quote of `request` serves (feature_flags, experiments): step 0 of `price_quote`,
-    on its own so the quote service can time it. Raises as `price_quote` does for a bad currency."""
-    return _flags(snapshot, _region(request, snapshot, defaults, now), customer, now)
-
-
-def _region(request: QuoteRequest, snapshot: ConfigSnapshot, defaults: EngineDefaults, now: datetime) -> RegionPlan:
+def region_for(
+    request: QuoteRequest, *, snapshot: ConfigSnapshot, defaults: EngineDefaults, now: datetime
+) -> RegionPlan:
     """The pricing plan of the request's delivery place and currency (422 for an unknown currency)."""
     currency = request.currency.upper()
     if not is_currency(currency):
@@ -240,7 +231,7 @@ def _region(request: QuoteRequest, snapshot: ConfigSnapshot, defaults: EngineDef
     )
 
 
-def _flags(snapshot: ConfigSnapshot, region: RegionPlan, customer: CustomerContext, now: datetime) -> ServedFlags:
+def served_flags(snapshot: ConfigSnapshot, region: RegionPlan, customer: CustomerContext, now: datetime) -> ServedFlags:
     """The flags served to this customer here and now (fresh dicts), kept per customer in the region plan.
 
     A flag's answer reads the customer id and segment, the place (the region plan's) and `now`

@@ -29,7 +29,7 @@ from quote_service.observability.metrics import CACHE_LOOKUPS
 from quote_service.observability.stages import STAGES, record, watch_gate
 from quote_service.observability.tracing import stage
 from quote_service.pricing.coupons import normalize_code
-from quote_service.pricing.engine import price_quote, served_flags
+from quote_service.pricing.engine import price_quote, region_for, served_flags
 from quote_service.pricing.quote import (
     CatalogProduct,
     CustomerContext,
@@ -177,12 +177,13 @@ class QuoteService:
                 return reused
         _RECENT_MISSES.inc()
         with stage(_ENGINE):
+            region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
             f0 = perf_counter_ns()
-            flags = served_flags(request, snapshot=snapshot, customer=customer, defaults=self.defaults, now=now)
+            flags = served_flags(snapshot, region, customer, now)
             flag_timing.record("quote", perf_counter_ns() - f0)
             quote = price_quote(
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,
-                defaults=self.defaults, now=now, quote_id=uuid.uuid4(), flags=flags,
+                defaults=self.defaults, now=now, quote_id=uuid.uuid4(), region=region, flags=flags,
             )  # fmt: skip
         t4 = perf_counter_ns()
         with stage(_STORE):
