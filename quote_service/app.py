@@ -30,6 +30,7 @@ from quote_service.auth.controller import AuthController
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
 from quote_service.auth.service import AuthService
 from quote_service.auth.throttle import LoginThrottle
+from quote_service.background import Every
 from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import create_redis
 from quote_service.campaigns.controller import CampaignController
@@ -47,6 +48,7 @@ from quote_service.flags.controller import FeatureFlagController
 from quote_service.flash_sales.controller import FlashSaleController
 from quote_service.flash_sales.counters import Counters
 from quote_service.flash_sales.purchases import Purchases
+from quote_service.flash_sales.reconciler import HoldReconciler
 from quote_service.flash_sales.scheduler import SaleScheduler
 from quote_service.flash_sales.service import FlashSales
 from quote_service.health import health, ready
@@ -103,13 +105,15 @@ async def _close_within(name: str, close: Callable[[], Awaitable[None]], on_time
             on_timeout()
 
 
-async def _watch_pool(pool: Pool, maximum: int) -> None:
-    """Keep the pool-usage gauges, the quote stage counters and the in-flight gauge current
+def _pool_watcher(pool: Pool, maximum: int) -> Every:
+    """Keeps the pool-usage gauges, the quote stage counters and the in-flight gauge current
     (every process, every second)."""
-    while True:
+
+    async def watch() -> None:
         metrics.record_pool(pool.get_size(), pool.get_idle_size(), maximum)
         stages.flush()
-        await asyncio.sleep(1.0)
+
+    return Every("pool-metrics", 1.0, watch)
 
 
 async def _read_pools(settings: Settings, primary: Pool, stack: contextlib.AsyncExitStack) -> ReadPools:
@@ -189,8 +193,9 @@ def create_app(
             app.state.pool = pool
             reads = await _read_pools(settings, pool, stack)
             app.state.read_pools = reads
-            watcher = asyncio.create_task(_watch_pool(pool, settings.db_pool_max_size), name="pool-metrics")
-            stack.callback(watcher.cancel)
+            watcher = _pool_watcher(pool, settings.db_pool_max_size)
+            watcher.start()
+            stack.push_async_callback(watcher.stop)
             app.state.redis = redis
             app.state.auth = AuthService(
                 settings,
@@ -217,7 +222,18 @@ def create_app(
             app.state.quote_store = quote_store
             flash_sales = FlashSales(pool, Counters(redis), config_store, reads=reads)
             app.state.flash_sales = flash_sales
-            app.state.purchases = Purchases(flash_sales)
+            purchases = Purchases(flash_sales)
+            app.state.purchases = purchases
+            # Before the pool and Redis close: ledger writes whose client left still finish.
+            stack.push_async_callback(_close_within, "flash purchases", purchases.drain, None)
+            if settings.flash_reconcile_interval_seconds > 0:
+                reconciler = HoldReconciler(
+                    flash_sales,
+                    interval=settings.flash_reconcile_interval_seconds,
+                    grace=settings.flash_hold_grace_seconds,
+                )
+                reconciler.start()
+                stack.push_async_callback(_close_within, "flash hold reconciler", reconciler.stop, None)
             scheduler = SaleScheduler(flash_sales, interval=settings.flash_scheduler_interval)
             scheduler.start()
             stack.push_async_callback(_close_within, "flash-sale scheduler", scheduler.stop, None)
@@ -254,14 +270,16 @@ def create_app(
             evaluator = SignalEvaluator(pool, window_hours=settings.market_window_hours)
             # Background work of market intelligence: the stream consumer (one per process, one
             # consumer group), the incremental demand job, the optional decision schedule.
-            consumer = StreamConsumer(redis, pool, signals=evaluator)
+            consumer = StreamConsumer(
+                redis, pool, signals=evaluator, replay_lease_seconds=settings.ingest_replay_after_seconds
+            )
             consumer.start()
             stack.push_async_callback(_close_within, "competitor-price consumer", consumer.stop, None)
             demand_job = DemandJob(pool, evaluator)
             demand_job.start()
             stack.push_async_callback(_close_within, "demand job", demand_job.stop, None)
             if settings.decision_interval_minutes:
-                decisions = DecisionScheduler(intelligence, redis, minutes=settings.decision_interval_minutes)
+                decisions = DecisionScheduler(intelligence, minutes=settings.decision_interval_minutes)
                 decisions.start()
                 stack.push_async_callback(_close_within, "decision scheduler", decisions.stop, None)
             if app.openapi_config is not None:

@@ -97,6 +97,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     flash_scheduler_interval: float = 1.0
     """FLASH_SCHEDULER_INTERVAL: seconds between the flash-sale scheduler's passes (lifecycle by the
     clock, background summaries). Status shown and enforced follows the clock regardless."""
+    shutdown_timeout_seconds: float = 30.0
+    """SHUTDOWN_TIMEOUT_SECONDS: `serve` gives its workers this long to stop gracefully after the
+    first SIGINT/SIGTERM, then kills them (a second signal kills them at once); 0 = no limit."""
+    flash_reconcile_interval_seconds: float = 30.0
+    """FLASH_RECONCILE_INTERVAL_SECONDS: seconds between the flash-sale hold reconciler's passes
+    (units a failed undo left taken in Redis go back); 0 turns it off in this process."""
+    flash_hold_grace_seconds: float = 60.0
+    """FLASH_HOLD_GRACE_SECONDS: a hold (units taken in Redis, not yet in the ledger) older than
+    this is judged by the reconciler. Keep it well above a purchase's own bounds (DB_ACQUIRE_TIMEOUT
+    + DB_STATEMENT_TIMEOUT): a purchase still writing past it is refused (503), never oversold."""
     decision_interval_minutes: int = 0
     """DECISION_INTERVAL_MINUTES: run pricing decisions for every active product this often
     (proposals only, never auto-applied); 0 turns the schedule off."""
@@ -110,6 +120,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """MIN_PRICE_CHANGE_PERCENT: a decision moving the price less than this is `skipped`."""
     market_window_hours: int = 72
     """MARKET_WINDOW_HOURS: competitor observations older than this are not the market."""
+    ingest_replay_after_seconds: float = 60.0
+    """INGEST_REPLAY_AFTER_SECONDS: an accepted competitor observation that no consumer has
+    finished this long after its 202 (Redis lost it, or it is stuck) is finished from PostgreSQL."""
     elasticity_window_days: int = 90
     """ELASTICITY_WINDOW_DAYS: days of orders the elasticity fit reads."""
 
@@ -213,10 +226,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "FLASH_SCHEDULER_INTERVAL": self.flash_scheduler_interval,
             "MAX_PRICE_CHANGE_PERCENT": self.max_price_change_percent,
             "MARKET_WINDOW_HOURS": self.market_window_hours,
+            "INGEST_REPLAY_AFTER_SECONDS": self.ingest_replay_after_seconds,
             "ELASTICITY_WINDOW_DAYS": self.elasticity_window_days,
             "BODY_READ_TIMEOUT": self.body_read_timeout,
             "CAMPAIGN_SCHEDULER_INTERVAL": self.campaign_scheduler_interval,
             "REPLICA_MAX_LAG_SECONDS": self.replica_max_lag_seconds,
+            "FLASH_HOLD_GRACE_SECONDS": self.flash_hold_grace_seconds,
         }
         if self.decision_interval_minutes < 0:
             raise ConfigError("DECISION_INTERVAL_MINUTES must be 0 (off) or positive")
@@ -229,6 +244,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise ConfigError(f"{name} must be positive")
         if self.rollup_interval < 0:
             raise ConfigError("ROLLUP_INTERVAL must be 0 (off) or positive")
+        if self.shutdown_timeout_seconds < 0:
+            raise ConfigError("SHUTDOWN_TIMEOUT_SECONDS must be 0 (no limit) or positive")
+        if self.flash_reconcile_interval_seconds < 0:
+            raise ConfigError("FLASH_RECONCILE_INTERVAL_SECONDS must be 0 (off) or positive")
         if self.guardrail_interval_seconds < 0:
             raise ConfigError("GUARDRAIL_INTERVAL_SECONDS must be 0 (off) or positive")
         if self.login_concurrency < 0:

@@ -2,8 +2,12 @@
 
 Triggers (migration 0016) mark every hour a write touches in `rollup_dirty`. The job
 (`RollupJob.tick`, every few seconds in every process, one process at a time thanks to an
-advisory lock) recomputes each marked hour that has closed, from the raw rows, and removes
-its marks only up to the newest one it read (a write meanwhile leaves a newer mark). Readers
+advisory lock) recomputes each marked hour that has closed, from the raw rows, and then removes
+exactly the marks it had read before the recompute — by id, never "every id up to the newest":
+ids come from a sequence, and sequence order is not commit order (a writer that drew a lower id
+may commit after the recompute read the hour; its mark must survive for the next pass). A mark
+commits with the rows that made it, so every mark the job read belongs to rows its later
+recompute saw; a mark it did not read stays. Readers
 (`analytics.service`) read rollup rows for clean closed hours and compute the others (marked
 hours, the current hour) live with the very same SQL, so an answer is exact whether or not the
 job has caught up.
@@ -251,20 +255,14 @@ class RollupJob(BackgroundLoop):
                 return 0
             try:
                 marks = await conn.fetch(
-                    "SELECT kind, hour, max(id) AS version FROM rollup_dirty WHERE hour < $1"
+                    "SELECT kind, hour, array_agg(id) AS ids FROM rollup_dirty WHERE hour < $1"
                     " GROUP BY kind, hour ORDER BY hour LIMIT $2",
                     current,
                     self.batch,
                 )
                 for mark in marks:
                     await recompute(conn, mark["kind"], [mark["hour"]])
-                    status = await conn.execute(
-                        "DELETE FROM rollup_dirty WHERE kind = $1 AND hour = $2 AND id <= $3",
-                        mark["kind"],
-                        mark["hour"],
-                        mark["version"],
-                    )
-                    cleared += status != "DELETE 0"
+                    cleared += await clear_marks(conn, mark["ids"]) > 0
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
         return cleared
@@ -274,22 +272,24 @@ class RollupJob(BackgroundLoop):
             pass
 
 
+async def clear_marks(conn: Connection, ids: list[int]) -> int:
+    """Delete the marks a recompute had read before it started (never a mark it did not read:
+    see the module docstring); how many were still there."""
+    status = await conn.execute("DELETE FROM rollup_dirty WHERE id = ANY($1::bigint[])", ids, timeout=_LONG)
+    return int(status.rpartition(" ")[2])
+
+
 async def settle(conn: Connection, hours: list[datetime]) -> None:
-    """Recompute both kinds of rollups for `hours` from the raw rows and clear their marks up to
-    the newest one read before (a write meanwhile leaves its mark for the job). The caller holds
-    the job's advisory lock (`lock`), so the job does not recompute the same hours meanwhile."""
+    """Recompute both kinds of rollups for `hours` from the raw rows and clear the marks read
+    before (a write meanwhile leaves its mark for the job). The caller holds the job's advisory
+    lock (`lock`), so the job does not recompute the same hours meanwhile."""
     for kind in KINDS:
-        version = await conn.fetchval(
-            "SELECT max(id) FROM rollup_dirty WHERE kind = $1 AND hour = ANY($2::timestamptz[])", kind, hours
+        ids: list[int] = await conn.fetchval(
+            "SELECT array_agg(id) FROM rollup_dirty WHERE kind = $1 AND hour = ANY($2::timestamptz[])", kind, hours
         )
         await recompute(conn, kind, hours)
-        if version is not None:
-            await conn.execute(
-                "DELETE FROM rollup_dirty WHERE kind = $1 AND hour = ANY($2::timestamptz[]) AND id <= $3",
-                kind,
-                hours,
-                version,
-            )
+        if ids:
+            await clear_marks(conn, ids)
 
 
 @contextlib.asynccontextmanager
@@ -327,7 +327,7 @@ async def rebuild(pool: Pool, *, now: datetime) -> int:
                     )
             for kind in KINDS:
                 marks = await conn.fetch(
-                    "SELECT hour, max(id) AS version FROM rollup_dirty WHERE kind = $1 AND hour < $2"
+                    "SELECT hour, array_agg(id) AS ids FROM rollup_dirty WHERE kind = $1 AND hour < $2"
                     " GROUP BY hour ORDER BY hour",
                     kind,
                     current,
@@ -335,14 +335,8 @@ async def rebuild(pool: Pool, *, now: datetime) -> int:
                 for start in range(0, len(marks), 168):  # a week per statement
                     chunk = marks[start : start + 168]
                     await recompute(conn, kind, [m["hour"] for m in chunk])
-                    # A mark added meanwhile stays, for the job.
-                    await conn.execute(
-                        "DELETE FROM rollup_dirty d USING unnest($2::timestamptz[], $3::bigint[]) AS m(hour, version)"
-                        " WHERE d.kind = $1 AND d.hour = m.hour AND d.id <= m.version",
-                        kind,
-                        [m["hour"] for m in chunk],
-                        [m["version"] for m in chunk],
-                    )
+                    # A mark added meanwhile (or committed late) stays, for the job.
+                    await clear_marks(conn, [i for m in chunk for i in m["ids"]])
                 total += len(marks)
             await conn.execute(
                 "ANALYZE rollup_pricing_hourly, rollup_commission_hourly,"

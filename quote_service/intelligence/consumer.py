@@ -1,19 +1,18 @@
-"""The stream consumer: persists competitor observations at least once, in batches.
+"""The stream consumer: finishes accepted competitor observations at least once, in batches.
 
 Every process runs one `StreamConsumer` in the consumer group (its name: host, pid, a random
-suffix). A pass:
+suffix). A pass reads up to `batch_size` new entries (XREADGROUP, blocking up to `block_ms`),
+hands them to the `Persister` (re-validate, store, evaluate signals, dead-letter, clear their
+inbox rows) and XACKs them only once that returned: an entry whose work failed — PostgreSQL
+away, the signal evaluation failing — stays pending and comes back.
 
-1. every `claim_interval` seconds, XAUTOCLAIM entries pending for more than `claim_idle_ms`
-   in ANY consumer (a process that died mid-batch) and process them as its own;
-2. XREADGROUP up to `batch_size` new entries (blocking up to `block_ms`);
-3. decode them; an undecodable entry goes to the dead-letter stream at once;
-4. insert the batch in one statement (ON CONFLICT DO NOTHING: a redelivered entry is a
-   duplicate and is dropped). If the batch fails, each entry is tried alone and the ones that
-   still fail go to the dead-letter stream with the error — a poison entry never blocks the
-   group;
-5. XACK the batch only after the rows committed (a crash before the ack means redelivery,
-   which the unique key makes harmless: at least once + idempotent = effectively once);
-6. evaluate the signals of the products the batch touched.
+Every `claim_interval` seconds a pass first recovers what others left behind:
+1. inbox rows past their `replay_after` (accepted, never finished: Redis lost the entry, or it
+   is stuck) are leased and finished from PostgreSQL;
+2. entries pending for more than `claim_idle_ms` in ANY consumer (a process that died
+   mid-batch, or a batch whose work failed) are XAUTOCLAIMed and finished here;
+3. consumers idle for `forget_idle_ms` with nothing pending — dead processes, whose entries
+   step 2 already took — are deleted from the group (one script: checked and deleted atomically).
 """
 
 from __future__ import annotations
@@ -24,9 +23,8 @@ import socket
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
-import asyncpg
 import structlog
 from redis.exceptions import ResponseError
 
@@ -35,15 +33,28 @@ from quote_service.cache.redis import RedisClient
 from quote_service.clock import utcnow
 from quote_service.db.pool import Pool
 from quote_service.intelligence import repository, stream
-from quote_service.intelligence.schemas import ObservationRecord
+from quote_service.intelligence.persister import Accepted, Persister
 from quote_service.intelligence.signal_rules import SignalEvaluator
 
 log = structlog.get_logger("quote_service.intelligence")
 
-# Errors that belong to the data, not to the moment: retrying the entry cannot help.
-POISON = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, ValueError, TypeError)
-
 Entry = tuple[bytes, dict[bytes, bytes]]
+
+# KEYS[1] the stream; ARGV: group, least idle milliseconds, the caller's own name. A consumer
+# with pending entries is never deleted (they would become unclaimable); checking and deleting
+# in one script means no entry can be delivered to it in between.
+_FORGET_DEAD = """
+local forgotten = {}
+for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+    local info = {}
+    for i = 1, #consumer, 2 do info[consumer[i]] = consumer[i + 1] end
+    if info['name'] ~= ARGV[3] and info['pending'] == 0 and info['idle'] >= tonumber(ARGV[2]) then
+        redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], info['name'])
+        forgotten[#forgotten + 1] = info['name']
+    end
+end
+return forgotten
+"""
 
 
 def consumer_name() -> str:
@@ -59,11 +70,20 @@ async def ensure_group(redis: RedisClient) -> None:
             raise
 
 
+def accepted_of(entry_id: bytes, fields: dict[bytes, bytes]) -> Accepted:
+    """A stream entry as work to finish (an entry without `o` is undecodable: dead-lettered)."""
+    inbox = fields.get(stream.INBOX_FIELD)
+    inbox_id = int(inbox) if inbox is not None and inbox.isdigit() else None
+    return Accepted(data=fields.get(stream.FIELD, b""), inbox_id=inbox_id, source=entry_id)
+
+
 class StreamConsumer(BackgroundLoop):
     """One member of the `persisters` group; `run_once` is one pass (tests drive it directly)."""
 
     task_name = "competitor-price-consumer"
     failure_event = "stream_consumer_failed"
+    start_at_once = True
+    _group_ready = False
 
     def __init__(
         self,
@@ -76,27 +96,33 @@ class StreamConsumer(BackgroundLoop):
         block_ms: int = 1000,
         claim_idle_ms: int = 30_000,
         claim_interval: float = 5.0,
+        forget_idle_ms: int = 600_000,
+        replay_lease_seconds: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.redis = redis
         self.pool = pool
-        self.signals = signals
         self.name = name or consumer_name()
         self.batch_size = batch_size
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
         self.claim_interval = claim_interval
-        self.clock = clock
-        self._last_claim = 0.0
+        self.forget_idle_ms = forget_idle_ms
+        self.replay_lease_seconds = replay_lease_seconds
+        self.persister = Persister(redis, pool, signals=signals, clock=clock)
+        self._forget_dead = redis.register_script(_FORGET_DEAD)
+        self._last_recovery = 0.0
         self.persisted = 0
 
     async def run_once(self, *, claim: bool = False) -> int:
-        """One pass: claimed stale entries (when due or `claim`), then new ones. Returns entries handled."""
+        """One pass: recovery (when due or `claim`), then new entries. Returns entries handled."""
         handled = 0
         loop = asyncio.get_running_loop()
-        if claim or loop.time() - self._last_claim >= self.claim_interval:
-            self._last_claim = loop.time()
+        if claim or loop.time() - self._last_recovery >= self.claim_interval:
+            self._last_recovery = loop.time()
+            handled += await self.replay_inbox()
             handled += await self._claim_stale()
+            await self.forget_dead_consumers()
         response = cast(
             "list[tuple[bytes, list[Entry]]] | None",
             await self.redis.xreadgroup(
@@ -107,6 +133,32 @@ class StreamConsumer(BackgroundLoop):
             await self.handle(entries)
             handled += len(entries)
         return handled
+
+    async def handle(self, entries: Sequence[Entry]) -> None:
+        """Finish a batch of entries, then acknowledge them all (the dead-lettered ones too)."""
+        if not entries:
+            return
+        self.persisted += await self.persister.finish([accepted_of(*entry) for entry in entries], path="stream")
+        await self.redis.xack(stream.STREAM, stream.GROUP, *[entry_id for entry_id, _ in entries])
+
+    async def replay_inbox(self) -> int:
+        """Finish, from PostgreSQL, accepted observations past their `replay_after`."""
+        handled = 0
+        while True:
+            async with self.pool.acquire() as conn:
+                rows = await repository.claim_inbox(
+                    conn, lease_seconds=self.replay_lease_seconds, limit=self.batch_size
+                )
+            if not rows:
+                return handled
+            log.warning("competitor_observations_replayed", consumer=self.name, count=len(rows))
+            batch = [
+                Accepted(data=row["observation"], inbox_id=row["id"], source=b"inbox:%d" % row["id"]) for row in rows
+            ]
+            self.persisted += await self.persister.finish(batch, path="replay")
+            handled += len(rows)
+            if len(rows) < self.batch_size:
+                return handled
 
     async def _claim_stale(self) -> int:
         handled = 0
@@ -125,50 +177,26 @@ class StreamConsumer(BackgroundLoop):
                 return handled
             start = next_start
 
-    async def handle(self, entries: Sequence[Entry]) -> None:
-        """Persist a batch of entries, dead-letter the poison ones, ack them all."""
-        good: list[tuple[bytes, ObservationRecord]] = []
-        for entry_id, fields in entries:
-            try:
-                good.append((entry_id, stream.decode(fields[stream.FIELD])))
-            except Exception as exc:  # any undecodable entry is poison
-                await self._dead_letter(entry_id, fields, f"undecodable: {exc}")
-        try:
-            async with self.pool.acquire() as conn:
-                inserted = await repository.insert_observations(conn, [record for _, record in good])
-        except POISON:
-            inserted = await self._one_by_one(good)
-        self.persisted += len(inserted)
-        if entries:
-            await self.redis.xack(stream.STREAM, stream.GROUP, *[entry_id for entry_id, _ in entries])
-        if self.signals is not None and good:
-            try:
-                await self.signals.observations_arrived([record for _, record in good], now=self.clock())
-            except Exception:
-                log.warning("signal_evaluation_failed", exc_info=True)
+    async def forget_dead_consumers(self) -> list[str]:
+        """Delete the group's consumers idle past `forget_idle_ms` with nothing pending."""
+        forgotten = cast(
+            "list[bytes]",
+            await self._forget_dead(keys=[stream.STREAM], args=[stream.GROUP, self.forget_idle_ms, self.name]),
+        )
+        names = [name.decode() for name in forgotten]
+        if names:
+            log.info("stream_consumers_forgotten", consumer=self.name, forgotten=names)
+        return names
 
-    async def _one_by_one(self, good: list[tuple[bytes, ObservationRecord]]) -> list[asyncpg.Record]:
-        inserted: list[asyncpg.Record] = []
-        for entry_id, record in good:
-            try:
-                async with self.pool.acquire() as conn:
-                    inserted += await repository.insert_observations(conn, [record])
-            except POISON as exc:
-                await self._dead_letter(entry_id, {stream.FIELD: stream.encode(record)}, f"{type(exc).__name__}: {exc}")
-        return inserted
+    def next_delay(self) -> float | None:
+        # Back to back: each pass blocks on the stream for up to `block_ms` itself.
+        return self.interval if self.failures else 0.0
 
-    async def _dead_letter(self, entry_id: bytes, fields: dict[bytes, bytes], error: str) -> None:
-        body: dict[Any, Any] = {**fields, b"error": error[:1000], b"source_id": entry_id}
-        await self.redis.xadd(stream.DEAD_LETTER, body, maxlen=stream.DEAD_LETTER_MAX_LENGTH, approximate=True)
-        log.warning("stream_entry_dead_lettered", entry=entry_id, error=error[:200])
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await ensure_group(self.redis)
-                while True:
-                    await self.run_once()
-            except Exception:
-                # Redis or PostgreSQL away: unacked entries stay pending and are retried.
-                log.warning(self.failure_event, exc_info=True)
-                await asyncio.sleep(1.0)
+    async def run_pass(self) -> None:
+        # After a failure Redis may have come back empty: make sure of the group first. Redis or
+        # PostgreSQL away, or a batch's signals failed: unacked entries stay pending and are
+        # claimed again; unfinished inbox rows are replayed.
+        if self.failures or not self._group_ready:
+            await ensure_group(self.redis)
+            self._group_ready = True
+        await self.run_once()

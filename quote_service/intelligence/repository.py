@@ -13,7 +13,17 @@ import asyncpg
 from quote_service.db.pool import Connection
 from quote_service.intelligence.schemas import ObservationRecord
 
-OBSERVATION_COLUMNS = "id, product_id, competitor, price, currency, observed_at, in_stock, url, received_at"
+OBSERVATION_COLUMNS = (
+    "c.id, c.product_id, c.competitor, c.price, c.currency, c.observed_at, c.in_stock, c.url, c.received_at"
+)
+# What every read of `competitor_prices c JOIN products p` keeps: rows stored before the consumer
+# re-validated its entries (migration 0030) may hold values the API refuses — a NaN, a price past
+# the ceiling, a time before 2000 or at infinity, another currency than the product's — and no
+# such row may break a view (the market, signals, decisions, the list).
+SANE_OBSERVATION = (
+    "c.price > 0 AND c.price < 1e15 AND c.observed_at >= '2000-01-01T00:00:00Z' AND c.observed_at < 'infinity'"
+    " AND c.currency = p.currency"
+)
 DECISION_COLUMNS = (
     "id, product_id, old_price, recommended_price, change_percent, reasons, guardrails, confidence, inputs, status, "
     "created_by, created_at, applied_at, applied_by, "
@@ -25,11 +35,11 @@ async def insert_observations(conn: Connection, records: Sequence[ObservationRec
     """Store a batch; a row already stored (same product, competitor, observed_at) is skipped.
     Returns the rows this call inserted."""
     return await conn.fetch(
-        f"""INSERT INTO competitor_prices (product_id, competitor, price, currency, observed_at, in_stock, url)
-            SELECT * FROM unnest($1::uuid[], $2::text[], $3::numeric[], $4::text[], $5::timestamptz[],
-                                 $6::boolean[], $7::text[])
-            ON CONFLICT ON CONSTRAINT competitor_prices_once DO NOTHING
-            RETURNING {OBSERVATION_COLUMNS}""",
+        """INSERT INTO competitor_prices AS c (product_id, competitor, price, currency, observed_at, in_stock, url)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::numeric[], $4::text[], $5::timestamptz[],
+                                $6::boolean[], $7::text[])
+           ON CONFLICT ON CONSTRAINT competitor_prices_once DO NOTHING
+           RETURNING c.id""",
         [r.product_id for r in records],
         [r.competitor for r in records],
         [r.price for r in records],
@@ -50,10 +60,10 @@ async def list_observations(
 ) -> list[asyncpg.Record]:
     """Newest observation first; `after` is the (observed_at, id) of the previous page's last row."""
     return await conn.fetch(
-        f"""SELECT {OBSERVATION_COLUMNS} FROM competitor_prices
-            WHERE ($1::uuid IS NULL OR product_id = $1) AND ($2::text IS NULL OR competitor = $2)
-              AND ($3::timestamptz IS NULL OR (observed_at, id) < ($3, $4::bigint))
-            ORDER BY observed_at DESC, id DESC LIMIT $5""",
+        f"""SELECT {OBSERVATION_COLUMNS} FROM competitor_prices c JOIN products p ON p.id = c.product_id
+            WHERE ($1::uuid IS NULL OR c.product_id = $1) AND ($2::text IS NULL OR c.competitor = $2)
+              AND ($3::timestamptz IS NULL OR (c.observed_at, c.id) < ($3, $4::bigint)) AND {SANE_OBSERVATION}
+            ORDER BY c.observed_at DESC, c.id DESC LIMIT $5""",
         product_id,
         competitor,
         after[0] if after else None,
@@ -67,10 +77,11 @@ async def latest_per_competitor(
 ) -> list[asyncpg.Record]:
     """Each competitor's latest observation of each product in [since, until]."""
     return await conn.fetch(
-        """SELECT DISTINCT ON (product_id, competitor) product_id, competitor, price, observed_at
-           FROM competitor_prices
-           WHERE product_id = any($1::uuid[]) AND observed_at >= $2 AND observed_at <= $3
-           ORDER BY product_id, competitor, observed_at DESC""",
+        f"""SELECT DISTINCT ON (c.product_id, c.competitor) c.product_id, c.competitor, c.price, c.observed_at
+            FROM competitor_prices c JOIN products p ON p.id = c.product_id
+            WHERE c.product_id = any($1::uuid[]) AND c.observed_at >= $2 AND c.observed_at <= $3
+              AND {SANE_OBSERVATION}
+            ORDER BY c.product_id, c.competitor, c.observed_at DESC""",
         list(product_ids),
         since,
         until,
@@ -83,12 +94,14 @@ async def recent_histories(
     """The last `limit` observations (time, price) of each (product, competitor), oldest first:
     one query for a whole batch (the anomaly rule's history)."""
     rows = await conn.fetch(
-        """SELECT pc.product_id, pc.competitor, h.observed_at, h.price
-           FROM unnest($1::uuid[], $2::text[]) AS pc (product_id, competitor)
-           CROSS JOIN LATERAL (SELECT observed_at, price FROM competitor_prices c
-                               WHERE c.product_id = pc.product_id AND c.competitor = pc.competitor
-                               ORDER BY observed_at DESC LIMIT $3) h
-           ORDER BY pc.product_id, pc.competitor, h.observed_at""",
+        f"""SELECT pc.product_id, pc.competitor, h.observed_at, h.price
+            FROM unnest($1::uuid[], $2::text[]) AS pc (product_id, competitor)
+            JOIN products p ON p.id = pc.product_id
+            CROSS JOIN LATERAL (SELECT c.observed_at, c.price FROM competitor_prices c
+                                WHERE c.product_id = pc.product_id AND c.competitor = pc.competitor
+                                  AND {SANE_OBSERVATION}
+                                ORDER BY c.observed_at DESC LIMIT $3) h
+            ORDER BY pc.product_id, pc.competitor, h.observed_at""",
         [p for p, _ in pairs],
         [c for _, c in pairs],
         limit,
@@ -97,6 +110,51 @@ async def recent_histories(
     for row in rows:
         histories.setdefault((row["product_id"], row["competitor"]), []).append((row["observed_at"], row["price"]))
     return histories
+
+
+async def product_currencies(conn: Connection, product_ids: Sequence[UUID]) -> dict[UUID, str]:
+    """The currency of each product that exists (an observation must be priced in it)."""
+    rows = await conn.fetch(
+        "SELECT id, trim(currency) AS currency FROM products WHERE id = any($1::uuid[])", list(set(product_ids))
+    )
+    return {row["id"]: row["currency"] for row in rows}
+
+
+async def write_ahead(conn: Connection, observations: Sequence[bytes], *, replay_after: float) -> list[int]:
+    """Store accepted observations (encoded as on the stream) in the inbox; their row ids, in order.
+
+    The ids are drawn in the statement, each beside its position, so the order is exact."""
+    rows = await conn.fetch(
+        """WITH numbered AS (
+               SELECT nextval('competitor_price_inbox_ids') AS id, o, n
+               FROM unnest($1::bytea[]) WITH ORDINALITY AS t (o, n)
+           ), written AS (
+               INSERT INTO competitor_price_inbox (id, observation, replay_after)
+               SELECT id, o, now() + make_interval(secs => $2::float8) FROM numbered
+           )
+           SELECT id FROM numbered ORDER BY n""",
+        list(observations),
+        replay_after,
+    )
+    return [row["id"] for row in rows]
+
+
+async def claim_inbox(conn: Connection, *, lease_seconds: float, limit: int) -> list[asyncpg.Record]:
+    """Inbox rows due for replay (accepted, not finished in time), leased for `lease_seconds`:
+    another process skips them until then, and takes them over if this one dies."""
+    return await conn.fetch(
+        """UPDATE competitor_price_inbox SET replay_after = now() + make_interval(secs => $1::float8)
+           WHERE id IN (SELECT id FROM competitor_price_inbox WHERE replay_after <= now()
+                        ORDER BY replay_after LIMIT $2 FOR UPDATE SKIP LOCKED)
+           RETURNING id, observation""",
+        lease_seconds,
+        limit,
+    )
+
+
+async def finish_inbox(conn: Connection, inbox_ids: Sequence[int]) -> None:
+    """The observations are stored and their signals evaluated (or they were dead-lettered)."""
+    await conn.execute("DELETE FROM competitor_price_inbox WHERE id = any($1::bigint[])", list(inbox_ids))
 
 
 async def products_for_market(conn: Connection, product_ids: Sequence[UUID]) -> list[asyncpg.Record]:

@@ -22,8 +22,8 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.db.pool import Connection, Pool
 from quote_service.db.replica import ReadPools
-from quote_service.errors import Conflict, NotFound, ValidationFailed
-from quote_service.intelligence import repository, signals, stream
+from quote_service.errors import Conflict, FieldError, NotFound, ValidationFailed
+from quote_service.intelligence import intake, repository, signals
 from quote_service.intelligence.schemas import (
     MAX_OBSERVATIONS,
     CompetitorPrice,
@@ -32,8 +32,6 @@ from quote_service.intelligence.schemas import (
     IngestResult,
     Market,
     MarketCompetitor,
-    ObservationRecord,
-    Rejection,
     Signal,
 )
 from quote_service.pricing import market
@@ -76,23 +74,17 @@ class Intelligence:
     # --- ingestion -------------------------------------------------------------------------
 
     async def ingest(self, observations: Sequence[object]) -> IngestResult:
-        """Validate each observation; put the accepted ones on the stream (nothing waits for PostgreSQL)."""
+        """Check each observation; the accepted ones are durable before this returns (intake.py)."""
         if not 1 <= len(observations) <= MAX_OBSERVATIONS:
-            raise ValidationFailed(
-                f"observations must hold 1 to {MAX_OBSERVATIONS} items",
-                details=[],
-            )
-        now = self.clock()
-        accepted: list[ObservationRecord] = []
-        rejected: list[Rejection] = []
-        for index, raw in enumerate(observations):
-            checked = stream.validate(raw, index, now)
-            if isinstance(checked, Rejection):
-                rejected.append(checked)
-            else:
-                accepted.append(checked)
-        await stream.publish(self.redis, accepted)
-        return IngestResult(accepted=len(accepted), rejected=rejected)
+            message = f"must hold 1 to {MAX_OBSERVATIONS} items"
+            raise ValidationFailed(f"observations {message}", details=[FieldError("observations", message)])
+        return await intake.accept(
+            self.pool,
+            self.redis,
+            enumerate(observations),
+            now=self.clock(),
+            replay_after=self.settings.ingest_replay_after_seconds,
+        )
 
     # --- reads -----------------------------------------------------------------------------
 

@@ -84,6 +84,20 @@ FLASH_PURCHASES = Counter(
     "Flash-sale purchase attempts by outcome (confirmed, replayed, or the refusal code).",
     ["outcome"],
 )
+FLASH_COUNTER_REBUILDS = Counter(
+    "qs_flash_counter_rebuilds_total",
+    "Flash-sale counter hashes rebuilt from the ledger because Redis had lost them (restart, flush, failover).",
+)
+FLASH_HOLDS_RECONCILED = Counter(
+    "qs_flash_holds_reconciled_total",
+    "Flash-sale holds older than FLASH_HOLD_GRACE_SECONDS the reconciler judged, by outcome: returned "
+    "(no purchase: units given back), settled (the ledger had the purchase), gone (already undone).",
+    ["outcome"],
+)
+FLASH_UNITS_RETURNED = Counter(
+    "qs_flash_stranded_units_returned_total",
+    "Flash-sale units a failed undo had left taken in Redis that the hold reconciler gave back.",
+)
 GUARDRAIL_CHECKS = Counter(
     "qs_guardrail_checks_total",
     "Experiments the guardrail checker judged (one per running experiment with a guardrail per pass).",
@@ -93,6 +107,11 @@ GUARDRAIL_DURATION = Histogram(
     "qs_guardrail_check_duration_seconds",
     "Duration of one guardrail pass over every running experiment with a guardrail.",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+BACKGROUND_FAILURES = Counter(
+    "qs_background_pass_failures_total",
+    "Failed passes of a background loop (the loop logs them and tries again), by loop.",
+    ["loop"],
 )
 DB_POOL = Gauge(
     "qs_db_pool_connections",
@@ -117,6 +136,12 @@ REPLICA_FALLBACKS = Counter(
     "Replica-eligible reads sent to the primary instead, by reason (lag over the bound, replica down).",
     ["reason"],
 )
+COMPETITOR_OBSERVATIONS = Counter(
+    "qs_competitor_observations_total",
+    "Accepted competitor observations the consumers finished, by path (stream; replay: from the "
+    "PostgreSQL inbox, what Redis lost or held too long) and outcome (stored, duplicate, dead_lettered).",
+    ["path", "outcome"],
+)
 
 
 # Series that exist before their first event, so dashboards and alerts see 0 rather than nothing.
@@ -127,8 +152,13 @@ for _status, _code in (
     ("504", "QUOTE_TIMEOUT"),
 ):
     REFUSALS.labels(_status, _code)
+for _outcome in ("returned", "settled", "gone"):
+    FLASH_HOLDS_RECONCILED.labels(_outcome)
 for _reason in ("lag", "replica_down"):
     REPLICA_FALLBACKS.labels(_reason)
+for _path in ("stream", "replay"):
+    for _outcome in ("stored", "duplicate", "dead_lettered"):
+        COMPETITOR_OBSERVATIONS.labels(_path, _outcome)
 for _outcome in ("confirmed", "replayed", "SOLD_OUT", "PURCHASE_LIMIT_EXCEEDED", "SALE_NOT_ACTIVE", "PRICE_CHANGED"):
     FLASH_PURCHASES.labels(_outcome)
 
@@ -162,6 +192,13 @@ def count_purchase(outcome: str) -> None:
     if child is None:
         child = _PURCHASE_CHILDREN[outcome] = FLASH_PURCHASES.labels(outcome)
     child.inc()
+
+
+def count_observations(path: str, *, stored: int, duplicate: int, dead_lettered: int) -> None:
+    """One finished batch of competitor observations (docs/market-intelligence.md)."""
+    for outcome, count in (("stored", stored), ("duplicate", duplicate), ("dead_lettered", dead_lettered)):
+        if count:
+            COMPETITOR_OBSERVATIONS.labels(path, outcome).inc(count)
 
 
 def record_pool(size: int, idle: int, maximum: int) -> None:

@@ -1,10 +1,10 @@
 """Competitor-price ingestion: 202 with per-index rejections, at-least-once persistence through
 the consumer group, duplicates stored once, a dead consumer's entries claimed, poison
-dead-lettered; the market view and the signals the observations raise."""
+dead-lettered; the market view and the signals the observations raise.
+(The consumer's own checks, acknowledging after the work, the inbox: test_competitor_stream.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +24,8 @@ from quote_service.intelligence.schemas import ObservationRecord
 from quote_service.intelligence.signal_rules import SignalEvaluator
 from tests.cluster_fixtures import redis_client
 from tests.integration.conftest import Caller
+from tests.integration.expect import expect_error, field_errors
+from tests.waiting import until
 
 pytestmark = pytest.mark.redis_backends
 
@@ -66,14 +68,32 @@ async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
     await client.aclose()
 
 
-async def wait_for(pool: asyncpg.Pool, sql: str, expected: int, *args: object, seconds: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        value = await pool.fetchval(sql, *args)
-        if value == expected or asyncio.get_running_loop().time() > deadline:
-            assert value == expected
-            return
-        await asyncio.sleep(0.1)
+async def wait_for(pool: asyncpg.Pool, sql: str, expected: int, *args: object) -> None:
+    """Until `sql` returns `expected` (e.g. the app's own consumer has stored the rows)."""
+
+    async def reached() -> bool:
+        return bool(await pool.fetchval(sql, *args) == expected)
+
+    await until(reached, f"{sql} = {expected}", within=20)
+
+
+async def wait_idle(redis: RedisClient, consumer: str, entries: int, idle_ms: int) -> None:
+    """Until `entries` entries have been pending on `consumer` for `idle_ms` (by Redis's clock)."""
+
+    async def idle() -> bool:
+        found = await redis.xpending_range(
+            stream.STREAM, stream.GROUP, min="-", max="+", count=entries + 1, consumername=consumer, idle=idle_ms
+        )
+        return len(found) == entries
+
+    await until(idle, f"{entries} entries idle on {consumer}", within=20)
+
+
+async def nothing_stored(pool: asyncpg.Pool, redis: RedisClient) -> None:
+    """No observation accepted: none on the stream, none in the inbox, none stored."""
+    assert await redis.xlen(stream.STREAM) == 0
+    assert await pool.fetchval("SELECT count(*) FROM competitor_price_inbox") == 0
+    assert await pool.fetchval("SELECT count(*) FROM competitor_prices") == 0
 
 
 async def test_accepts_with_202_and_rejects_by_index(
@@ -90,6 +110,13 @@ async def test_accepts_with_202_and_rejects_by_index(
             {**good, "observed_at": "2026-01-01T00:00:00"},
             {**good, "price": "1.234"},
             {**good, "competitor": "other", "in_stock": True, "url": "https://example.com/p"},
+            {**good, "currency": "EUR"},  # an ISO code, but not the product's
+            {**good, "product_id": str(uuid.uuid4())},  # no such product
+            {**good, "observed_at": "1999-12-31T23:59:59Z"},
+            {**good, "observed_at": "infinity"},
+            {**good, "url": "javascript:alert(1)"},
+            {**good, "url": "ftp://example.com/p"},
+            {**good, "price": "NaN"},
         ]
     }
     response = await client.post("/api/v1/competitor-prices", json=body, headers=service_key)
@@ -102,9 +129,19 @@ async def test_accepts_with_202_and_rejects_by_index(
         (3, "product_id"),
         (4, "observed_at"),
         (5, "price"),
+        (7, "currency"),
+        (8, "product_id"),
+        (9, "observed_at"),
+        (10, "observed_at"),
+        (11, "url"),
+        (12, "url"),
+        (13, "price"),
     ]
-    # The app's own consumer persists them.
+    assert data["rejected"][5]["message"] == "must be the product's currency (USD)"
+    # The app's own consumer persists them, and clears their inbox rows (durable until then).
     await wait_for(pool, "SELECT count(*) FROM competitor_prices WHERE product_id = $1", 2, product_id)
+    await wait_for(pool, "SELECT count(*) FROM competitor_price_inbox", 0)
+    assert await pool.fetchval("SELECT count(*) FROM competitor_prices") == 2
     listed = await client.get(f"/api/v1/competitor-prices?product_id={product_id}&limit=1", headers=service_key)
     page = listed.json()["data"]
     assert len(page["items"]) == 1
@@ -117,12 +154,25 @@ async def test_accepts_with_202_and_rejects_by_index(
 
 
 async def test_batch_bounds_and_roles(
-    client: AsyncTestClient[Litestar], service_key: dict[str, str], shopper: Caller
+    client: AsyncTestClient[Litestar],
+    service_key: dict[str, str],
+    shopper: Caller,
+    pool: asyncpg.Pool,
+    redis: RedisClient,
 ) -> None:
-    empty = await client.post("/api/v1/competitor-prices", json={"observations": []}, headers=service_key)
-    assert empty.status_code == 422
-    forbidden = await client.post("/api/v1/competitor-prices", json={"observations": []}, headers=shopper.headers)
-    assert forbidden.status_code == 403
+    product_id = await make_product(pool)
+    for observations in ([], [observation(product_id, minutes_ago=n) for n in range(1001)]):
+        body = expect_error(
+            await client.post("/api/v1/competitor-prices", json={"observations": observations}, headers=service_key),
+            422,
+            "VALIDATION_FAILED",
+        )
+        assert field_errors(body) == {"observations": "must hold 1 to 1000 items"}
+    forbidden = await client.post(
+        "/api/v1/competitor-prices", json={"observations": [observation(product_id)]}, headers=shopper.headers
+    )
+    expect_error(forbidden, 403, "FORBIDDEN")
+    await nothing_stored(pool, redis)
 
 
 async def test_duplicates_are_stored_once(pool: asyncpg.Pool, redis: RedisClient) -> None:
@@ -154,7 +204,7 @@ async def test_a_consumer_killed_mid_batch_loses_nothing(pool: asyncpg.Pool, red
     survivor = StreamConsumer(redis, pool, signals=None, name="survivor", block_ms=10, claim_idle_ms=200)
     await survivor.run_once(claim=True)  # too early: only the 20 unread ones
     assert await pool.fetchval("SELECT count(*) FROM competitor_prices") == 20
-    await asyncio.sleep(0.3)
+    await wait_idle(redis, "dying", 30, idle_ms=200)
     await survivor.run_once(claim=True)
     assert await pool.fetchval("SELECT count(*) FROM competitor_prices") == 50
     assert (await redis.xpending(stream.STREAM, stream.GROUP))["pending"] == 0
@@ -163,7 +213,7 @@ async def test_a_consumer_killed_mid_batch_loses_nothing(pool: asyncpg.Pool, red
 async def test_poison_goes_to_the_dead_letter_stream(pool: asyncpg.Pool, redis: RedisClient) -> None:
     product_id = await make_product(pool)
     good = stream.validate(observation(product_id), 0, NOW)
-    orphan = stream.validate(observation(uuid.uuid4()), 1, NOW)  # no such product: FK violation
+    orphan = stream.validate(observation(uuid.uuid4()), 1, NOW)  # no such product
     assert isinstance(good, ObservationRecord)
     assert isinstance(orphan, ObservationRecord)
     await redis.xadd(stream.STREAM, {stream.FIELD: b"not json"})
@@ -174,7 +224,7 @@ async def test_poison_goes_to_the_dead_letter_stream(pool: asyncpg.Pool, redis: 
     dead = await redis.xrange(stream.DEAD_LETTER)
     errors = sorted(fields[b"error"].decode() for _, fields in dead)
     assert len(errors) == 2
-    assert errors[0].startswith("ForeignKeyViolationError")
+    assert errors[0] == "invalid product_id: no such product"
     assert errors[1].startswith("undecodable")
     assert (await redis.xpending(stream.STREAM, stream.GROUP))["pending"] == 0
 
@@ -237,4 +287,6 @@ async def test_signals_list_and_acknowledge(
     assert acked.json()["data"]["status"] == "acknowledged"
     assert (await client.get("/api/v1/signals?status=open", headers=admin.headers)).json()["data"]["items"] == []
     missing = await client.post(f"/api/v1/signals/{uuid.uuid4()}/acknowledge", headers=admin.headers)
-    assert missing.status_code == 404
+    expect_error(missing, 404, "NOT_FOUND")
+    rows = await pool.fetch("SELECT id, status FROM signals")
+    assert [(str(r["id"]), r["status"]) for r in rows] == [(signal_id, "acknowledged")]

@@ -16,6 +16,7 @@ from quote_service.config import Settings
 from quote_service.intelligence.scheduler import DecisionScheduler
 from quote_service.intelligence.service import Intelligence
 from tests.integration.conftest import Caller
+from tests.integration.expect import expect_error
 from tests.integration.test_competitor_prices import NOW, make_product
 
 
@@ -80,7 +81,8 @@ async def test_apply_moves_the_price_through_history(
     product = await client.get(f"/api/v1/products/{product_id}", headers=admin.headers)
     assert product.json()["data"]["current_price"] == "104.00"
     again = await client.post(f"/api/v1/decisions/{decision['id']}/apply", headers=admin.headers)
-    assert again.status_code == 409
+    expect_error(again, 409, "CONFLICT")
+    assert await pool.fetchval("SELECT count(*) FROM price_history WHERE source = 'decision'") == 1
 
 
 async def test_stale_apply_is_price_changed(
@@ -114,11 +116,22 @@ async def test_auto_apply_and_skipped(client: AsyncTestClient[Litestar], admin: 
     assert await pool.fetchval("SELECT current_price FROM products WHERE id = $1", still) == Decimal(100)
 
 
-async def test_unknown_product_is_404(client: AsyncTestClient[Litestar], admin: Caller) -> None:
+async def test_unknown_product_is_404_and_decides_nothing(
+    client: AsyncTestClient[Litestar], admin: Caller, pool: asyncpg.Pool
+) -> None:
+    known = await make_product(pool, price="100", cost="80")
+    await market_at(pool, known, "95", "95")
+    unknown = "00000000-0000-0000-0000-000000000001"
     response = await client.post(
-        "/api/v1/decisions/run", json={"product_ids": ["00000000-0000-0000-0000-000000000001"]}, headers=admin.headers
+        "/api/v1/decisions/run", json={"product_ids": [str(known), unknown], "auto_apply": True}, headers=admin.headers
     )
-    assert response.status_code == 404
+    body = expect_error(response, 404, "NOT_FOUND")
+    assert unknown in body["message"]
+    # The known product was not decided on either: no decision, no price move.
+    assert await pool.fetchval("SELECT count(*) FROM pricing_decisions") == 0
+    assert await pool.fetchval("SELECT current_price FROM products WHERE id = $1", known) == Decimal(100)
+    missing = await client.post(f"/api/v1/decisions/{unknown}/apply", headers=admin.headers)
+    expect_error(missing, 404, "NOT_FOUND")
 
 
 async def test_elasticity_without_orders_says_why(
@@ -142,11 +155,11 @@ async def test_the_schedule_runs_once_per_slot_across_processes(settings: Settin
     at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     intelligence = Intelligence(settings, pool, redis)
     try:
-        first = DecisionScheduler(intelligence, redis, minutes=15, clock=lambda: at)
-        second = DecisionScheduler(intelligence, redis, minutes=15, clock=lambda: at + timedelta(minutes=5))
+        first = DecisionScheduler(intelligence, minutes=15, clock=lambda: at)
+        second = DecisionScheduler(intelligence, minutes=15, clock=lambda: at + timedelta(minutes=5))
         assert await first.tick() is True
         assert await second.tick() is False  # same 15-minute slot: already run
-        assert await DecisionScheduler(intelligence, redis, minutes=15, clock=lambda: at + timedelta(minutes=15)).tick()
+        assert await DecisionScheduler(intelligence, minutes=15, clock=lambda: at + timedelta(minutes=15)).tick()
     finally:
         await redis.aclose()
     statuses = await pool.fetch("SELECT status, created_by FROM pricing_decisions")
