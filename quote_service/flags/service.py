@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from time import perf_counter_ns
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from quote_service.db.pool import Connection
 from quote_service.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from quote_service.flags import repository
 from quote_service.flags.schemas import EvaluationRequest, FeatureFlag, FeatureFlagCreate, FeatureFlagUpdate, RolloutIn
+from quote_service.observability import flag_timing
 from quote_service.pricing import flags as engine
 from quote_service.pricing.flags import EvaluationContext, FlagEvaluation, FlagType, Guardrail, Rollout, Variant
 
@@ -281,7 +283,9 @@ async def delete_flag(pool: asyncpg.Pool, flag_id: UUID, *, actor: str | None = 
 
 def evaluate_flag(flags: engine.FlagSet, key: str, ctx: EvaluationContext, *, now: datetime) -> FlagEvaluation:
     """Evaluate the flag `key` from the configuration snapshot; 404 for an unknown key."""
+    started = perf_counter_ns()
     evaluation = flags.evaluate(key, ctx, now)
+    flag_timing.record("api", perf_counter_ns() - started)
     if evaluation is None:
         raise NotFound(f"feature flag {key!r} not found")
     return evaluation

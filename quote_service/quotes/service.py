@@ -24,11 +24,12 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import QuoteTimeout
 from quote_service.flash_sales.service import FlashSales
+from quote_service.observability import flag_timing
 from quote_service.observability.metrics import CACHE_LOOKUPS
 from quote_service.observability.stages import STAGES, record, watch_gate
 from quote_service.observability.tracing import stage
 from quote_service.pricing.coupons import normalize_code
-from quote_service.pricing.engine import price_quote
+from quote_service.pricing.engine import price_quote, region_for, served_flags
 from quote_service.pricing.quote import (
     Address,
     CatalogProduct,
@@ -178,13 +179,20 @@ class QuoteService:
                 return reused
         _RECENT_MISSES.inc()
         with stage(_ENGINE):
+            region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
+            f0 = perf_counter_ns()
+            flags = served_flags(snapshot, region, customer, now)
+            flag_timing.record("quote", perf_counter_ns() - f0)
             quote = price_quote(
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,
-                defaults=self.defaults, now=now, quote_id=uuid.uuid4(),
+                defaults=self.defaults, now=now, quote_id=uuid.uuid4(), region=region, flags=flags,
             )  # fmt: skip
         t4 = perf_counter_ns()
         with stage(_STORE):
-            payload = await self._store.put(quote, now=now, caller=(caller.kind, str(caller.id)))
+            address = request.delivery_address
+            payload = await self._store.put(
+                quote, now=now, caller=(caller.kind, str(caller.id)), delivery=(address.city, address.country)
+            )
         self._remember(key, inputs or _inputs(customer, snapshot, products, flash, now), payload)
         record(t0, t1, t2, t3, t4, perf_counter_ns())
         return PricedQuote(quote, payload)
