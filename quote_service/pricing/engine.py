@@ -243,8 +243,11 @@ def served_flags(snapshot: ConfigSnapshot, region: RegionPlan, customer: Custome
     if found is None:
         context = None
         if snapshot.flags_read_context:
-            context = EvaluationContext(
-                user_id=customer.customer_id, user_segment=customer.segment, city=region.city, country=region.country
+            context = EvaluationContext(  # an empty customer id is nobody (a price look-up's anonymous caller)
+                user_id=customer.customer_id or None,
+                user_segment=customer.segment,
+                city=region.city,
+                country=region.country,
             )
         found = region.remember(region.flags, key, evaluate_compiled(snapshot.compiled_flags, context, now))
     return dict(found[0]), dict(found[1])
