@@ -28,6 +28,7 @@ from quote_service.analytics.rollups import RollupJob
 from quote_service.analytics.service import Analytics
 from quote_service.auth.controller import AuthController
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
+from quote_service.auth.revocations import Revocations
 from quote_service.auth.service import AuthService
 from quote_service.auth.throttle import LoginThrottle
 from quote_service.background import Every
@@ -68,7 +69,7 @@ from quote_service.orders.controller import OrderController
 from quote_service.pages.controller import ROUTES as PAGE_ROUTES
 from quote_service.pages.controller import template_config
 from quote_service.pages.summary import dashboard_summary
-from quote_service.quotes.controller import create_quote, get_quote
+from quote_service.quotes.controller import create_quote, get_product_price, get_quote
 from quote_service.quotes.service import QuoteService
 from quote_service.quotes.store import QuoteStore
 from quote_service.repricing.controller import RepricingController
@@ -82,6 +83,7 @@ from quote_service.web.errors import EXCEPTION_HANDLERS
 from quote_service.web.middleware import RequestContextMiddleware
 from quote_service.web.openapi import complete_openapi
 from quote_service.web.options import OptionsResponder
+from quote_service.web.proxy import ProxyHeaders
 from quote_service.web.request import ExactRequest
 
 log = structlog.get_logger("quote_service.app")
@@ -199,9 +201,13 @@ def create_app(
             watcher.start()
             stack.push_async_callback(watcher.stop)
             app.state.redis = redis
+            revocations = Revocations(pool, redis)
+            await revocations.open()  # before serving: a token logged out before a restart stays refused
+            stack.push_async_callback(_close_within, "token revocations", revocations.stop, None)
             app.state.auth = AuthService(
                 settings,
                 pool,
+                revocations=revocations,
                 throttle=LoginThrottle(
                     redis,
                     per_username=settings.login_attempts_per_username,
@@ -328,6 +334,7 @@ def create_app(
             ExperimentController,
             create_quote,
             get_quote,
+            get_product_price,
             dashboard_summary,
             *PAGE_ROUTES,
         ],
@@ -399,4 +406,9 @@ def create_app(
             exclude_spans=["receive", "send"],
         )
         app.asgi_handler = cast("ASGIApp", traced)
+    trusted = settings.trusted_proxy_networks()
+    if trusted or settings.hsts_max_age:
+        # Outermost of all: every layer inside (traces, logs, the pages' cookies, the login
+        # throttle) sees the scheme and client address a trusted proxy reported.
+        app.asgi_handler = ProxyHeaders(app.asgi_handler, trusted=trusted, hsts_max_age=settings.hsts_max_age)
     return app

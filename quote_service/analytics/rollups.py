@@ -34,10 +34,12 @@ _LONG = 3600.0  # client-side timeout of a recompute (the server's statement_tim
 
 # $1: the hours (timestamptz[]), $2/$3: their lowest start and highest end (for the index).
 # quote_log's lines are [product_id, category_id, seller_id, quantity, unit_price, line_subtotal,
-# discount, price_source], its applied_rules [rule_id, type, version, amount] (migration 0015).
+# discount, price_source], its applied_rules [rule_id, type, version, amount] (migration 0015);
+# delivery_city/country and flags (the keys of the flags on) are from migration 0045.
 PRICING_ROWS = """
 WITH q AS (
-    SELECT ql.quote_id, ql.customer_id, ql.currency, ql.lines, ql.applied_rules, ql.experiments,
+    SELECT ql.quote_id, ql.customer_id, ql.currency, ql.lines, ql.applied_rules, ql.experiments, ql.flags,
+           COALESCE(initcap(btrim(ql.delivery_city)) || ', ' || upper(btrim(ql.delivery_country)), '') AS region,
            date_trunc('hour', ql.created_at, 'UTC') AS hour,
            o.id IS NOT NULL AS ordered,
            COALESCE(o.subtotal - o.discount_amount, 0) AS revenue,
@@ -58,6 +60,8 @@ WITH q AS (
 ), variants AS (
     SELECT q.hour, q.currency, q.ordered, q.revenue, q.discount, e.key || ':' || e.value AS key
     FROM q, jsonb_each_text(q.experiments) e
+), flags AS (
+    SELECT q.hour, q.currency, q.ordered, q.revenue, q.discount, f AS key FROM q, unnest(q.flags) f
 )
 SELECT hour, 'all' AS dim, '' AS key, currency, count(*) AS quotes,
        count(*) FILTER (WHERE ordered) AS orders, sum(revenue) AS revenue, sum(discount) AS discount,
@@ -82,6 +86,14 @@ UNION ALL
 SELECT hour, 'variant', key, currency, count(*), count(*) FILTER (WHERE ordered),
        COALESCE(sum(revenue) FILTER (WHERE ordered), 0), COALESCE(sum(discount) FILTER (WHERE ordered), 0), 0
 FROM variants GROUP BY hour, key, currency
+UNION ALL
+SELECT hour, 'region', region, currency, count(*), count(*) FILTER (WHERE ordered),
+       COALESCE(sum(revenue) FILTER (WHERE ordered), 0), COALESCE(sum(discount) FILTER (WHERE ordered), 0), 0
+FROM q GROUP BY hour, region, currency
+UNION ALL
+SELECT hour, 'flag', key, currency, count(*), count(*) FILTER (WHERE ordered),
+       COALESCE(sum(revenue) FILTER (WHERE ordered), 0), COALESCE(sum(discount) FILTER (WHERE ordered), 0), 0
+FROM flags GROUP BY hour, key, currency
 """
 
 VARIANT_CUSTOMERS = """
@@ -96,7 +108,7 @@ ON CONFLICT DO NOTHING
 COMMISSION_ROWS = """
 WITH o AS (
     SELECT id, currency, date_trunc('hour', created_at, 'UTC') AS hour, seller_commission,
-           category_commission, logistics_commission, total_commission
+           category_commission, logistics_commission, total_commission, subtotal - discount_amount AS goods
     FROM orders
     WHERE created_at >= $2 AND created_at < $3
       AND date_trunc('hour', created_at, 'UTC') = ANY($1::timestamptz[])
@@ -108,8 +120,13 @@ WITH o AS (
     FROM o JOIN order_lines l ON l.order_id = o.id
     ORDER BY l.order_id, l.product_id, l.position
 ), attributed AS (
-    SELECT p.*, COALESCE(l.seller_id, '') AS seller_id, COALESCE(l.category_id, '') AS category_id
+    SELECT p.hour, p.currency, p.order_id, p.dimension, p.amount, 0::numeric AS goods,
+           COALESCE(l.seller_id, '') AS seller_id, COALESCE(l.category_id, '') AS category_id
     FROM parts p LEFT JOIN line l ON l.order_id = p.order_id AND l.product_id = p.product_id
+    UNION ALL  -- each line's goods (after its coupon discount), with no commission part
+    SELECT o.hour, o.currency, l.order_id, NULL, 0, l.line_subtotal - l.discount,
+           COALESCE(l.seller_id, ''), COALESCE(l.category_id, '')
+    FROM o JOIN order_lines l ON l.order_id = o.id
 ), provider AS (
     SELECT p.order_id, max(cr.logistics_provider) AS provider
     FROM parts p JOIN commission_rates cr ON cr.id = p.rate_id
@@ -117,28 +134,35 @@ WITH o AS (
 )
 SELECT hour, 'all' AS dim, '' AS key, currency, count(*) AS orders, sum(seller_commission) AS seller_commission,
        sum(category_commission) AS category_commission, sum(logistics_commission) AS logistics_commission,
-       sum(total_commission) AS total_commission
+       sum(total_commission) AS total_commission, sum(goods) AS goods
 FROM o GROUP BY hour, currency
 UNION ALL
 SELECT hour, 'seller', seller_id, currency, count(DISTINCT order_id),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'seller'), 0),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'category'), 0),
-       COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount)
+       COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount), sum(goods)
 FROM attributed GROUP BY hour, seller_id, currency
 UNION ALL
 SELECT hour, 'category', category_id, currency, count(DISTINCT order_id),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'seller'), 0),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'category'), 0),
-       COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount)
+       COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount), sum(goods)
 FROM attributed GROUP BY hour, category_id, currency
 UNION ALL
 SELECT o.hour, 'logistics_provider', COALESCE(pv.provider, ''), o.currency, count(*), sum(seller_commission),
-       sum(category_commission), sum(logistics_commission), sum(total_commission)
+       sum(category_commission), sum(logistics_commission), sum(total_commission), sum(goods)
 FROM o LEFT JOIN provider pv ON pv.order_id = o.id GROUP BY o.hour, COALESCE(pv.provider, ''), o.currency
 """
 
 PRICING_FIGURES = ("quotes", "orders", "revenue", "discount", "rule_amount")
-COMMISSION_FIGURES = ("orders", "seller_commission", "category_commission", "logistics_commission", "total_commission")
+COMMISSION_FIGURES = (
+    "orders",
+    "seller_commission",
+    "category_commission",
+    "logistics_commission",
+    "total_commission",
+    "goods",
+)
 
 
 class Kind:

@@ -12,7 +12,6 @@ from quote_service.auth.guards import admin_only, any_caller
 from quote_service.clock import utcnow
 from quote_service.errors import invalid
 from quote_service.flags import repository, service
-from quote_service.flags.context import build_context, check_own
 from quote_service.flags.schemas import (
     EvaluationRequest,
     FeatureFlag,
@@ -128,15 +127,5 @@ class FeatureFlagController(Controller):
         request: AuthedRequest,
         data: JSONBody[EvaluationRequest | None] = None,
     ) -> Envelope[FlagEvaluation]:
-        body = data or EvaluationRequest()
-        principal = request.user
-        check_own(principal, user_id=body.user_id, user_segment=body.user_segment)
-        ctx = build_context(
-            principal,
-            user_id=body.user_id,
-            user_segment=body.user_segment,
-            city=body.region,
-            country=body.region,
-            attributes=body.attributes,
-        )
+        ctx = service.evaluation_context(data or EvaluationRequest(), request.user)
         return ok(service.evaluate_flag(config_store.snapshot.flags, key, ctx, now=utcnow()))

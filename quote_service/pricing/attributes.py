@@ -46,7 +46,7 @@ def quote_attributes(
     for name in wanted:
         value: Any = None
         if name == "customer_id":
-            value = customer.customer_id
+            value = customer.customer_id or None  # an anonymous price look-up has none
         elif name == "customer_tier":
             value = customer.tier
         elif name == "customer_segment":

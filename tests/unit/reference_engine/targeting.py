@@ -132,7 +132,7 @@ def quote_attributes(
         if unit is not None:
             subtotal += (unit * item.quantity).quantize(cent, rounding=ROUND_HALF_UP)
     found: dict[str, Any] = {
-        "customer_id": customer.customer_id,
+        "customer_id": customer.customer_id or None,
         "customer_tier": customer.tier,
         "customer_segment": customer.segment,
         "city": request.delivery_address.city,
