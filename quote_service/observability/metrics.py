@@ -53,8 +53,9 @@ QUOTE_DURATION = Histogram(
 FLAG_BUCKETS = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.025)
 FLAG_EVALUATION = Histogram(
     "qs_flag_evaluation_seconds",
-    "Time to evaluate feature flags: a quote's flag step (source=quote) or one flag by the evaluate "
-    "endpoint (source=api); counted in-process and published every second and at each scrape.",
+    "Time to evaluate feature flags: a quote's flag step (source=quote), one flag by the evaluate "
+    "endpoint (source=api), an OFREP request's flags (source=ofrep); counted in-process and published "
+    "every second and at each scrape.",
     ["source"],
     buckets=FLAG_BUCKETS,
 )

@@ -16,10 +16,12 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from decimal import Decimal
+from time import perf_counter_ns
 from typing import Any
 
 import msgspec
 
+from quote_service.observability import flag_timing
 from quote_service.ofrep.schemas import ENCODER, Bulk, ErrorCode, Evaluation, Failure
 from quote_service.pricing.flags import CompiledFlag, EvaluationContext, FlagEvaluation, FlagSet
 
@@ -93,7 +95,10 @@ def evaluate_one(flags: FlagSet, key: str, ctx: EvaluationContext, now: datetime
     flag = flags.compiled_flag(key)
     if flag is None:
         raise OfrepError(404, "FLAG_NOT_FOUND", f"flag {key!r} was not found")
-    answer = _answer(flag, flag.evaluate(ctx, now))
+    started = perf_counter_ns()
+    result = flag.evaluate(ctx, now)
+    flag_timing.record("ofrep", perf_counter_ns() - started)
+    answer = _answer(flag, result)
     if isinstance(answer, Failure):
         raise OfrepError(400, answer.error_code, answer.error_details)
     return answer
@@ -101,7 +106,10 @@ def evaluate_one(flags: FlagSet, key: str, ctx: EvaluationContext, now: datetime
 
 def evaluate_all(flags: FlagSet, ctx: EvaluationContext, now: datetime) -> bytes:
     """Every flag's resolution (or failure) for `ctx`, in key order, as the JSON body."""
-    return ENCODER.encode(Bulk(flags=[_answer(flag, flag.evaluate(ctx, now)) for flag in flags.compiled]))
+    started = perf_counter_ns()
+    results = [(flag, flag.evaluate(ctx, now)) for flag in flags.compiled]
+    flag_timing.record("ofrep", perf_counter_ns() - started)
+    return ENCODER.encode(Bulk(flags=[_answer(flag, result) for flag, result in results]))
 
 
 def etag(body: bytes) -> str:

@@ -9,7 +9,9 @@ from typing import Any
 import msgspec
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from prometheus_client import REGISTRY
 
+from quote_service.observability import flag_timing
 from quote_service.pricing.flags import variant_bucket
 from tests import flag_cases
 from tests.integration.conftest import Caller
@@ -17,6 +19,11 @@ from tests.integration.test_feature_flags_api import create_flag
 
 Client = AsyncTestClient[Litestar]
 ONE = "/ofrep/v1/evaluate/flags"
+
+
+def _ofrep_evaluations() -> float:
+    flag_timing.flush()
+    return REGISTRY.get_sample_value("qs_flag_evaluation_seconds_count", {"source": "ofrep"}) or 0.0
 
 
 def context(key: str | None = None, **attributes: Any) -> dict[str, Any]:
@@ -61,6 +68,7 @@ async def test_one_flag_answers_openfeature_resolution_details(
     await create_flag(client, admin, key="on", type="NUMBER", value="2.50")
     customer = next(f"c-{n}" for n in range(100) if variant_bucket("colour", f"c-{n}", 2) == 1)
 
+    timed = _ofrep_evaluations()
     split = await client.post(f"{ONE}/colour", json=context(customer), headers=service_key)
     off = await client.post(f"{ONE}/limit", json=context(customer), headers=service_key)
     on = await client.post(f"{ONE}/on", json=context(), headers=service_key)
@@ -80,6 +88,7 @@ async def test_one_flag_answers_openfeature_resolution_details(
         "metadata": {"enabled": False, "type": "NUMBER"},
     }
     assert b'"value":2.50' in on.content  # a JSON number, with the digits it was written with
+    assert _ofrep_evaluations() == timed + 3  # qs_flag_evaluation_seconds{source="ofrep"}
 
 
 async def test_bulk_evaluates_every_flag_and_answers_304_while_nothing_changed(
