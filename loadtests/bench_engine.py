@@ -1,6 +1,6 @@
 """Benchmark of the pure quote engine: microseconds per 3-item quote under a typical configuration.
 
-    .venv/bin/python loadtests/bench_engine.py [--quotes 2000] [--rounds 15]
+    .venv/bin/python loadtests/bench_engine.py [--quotes 2000] [--rounds 15] [--targeting]
 
 The configuration: 5 commission rates (category, seller, regional, default-less, logistics),
 10 pricing rules (delivery with bands, express, regional, free delivery, small basket, two tax
@@ -9,7 +9,9 @@ express multiplier, a 2-arm experiment) and one coupon. The basket: two catalog 
 with a flash offer) and one client-priced item, express delivery with coordinates, one coupon.
 Two workloads: the same basket every time (every memoized lookup warm), and a different basket
 each time (2000 baskets over a 300-product catalog, five cities, random quantities, tiers,
-coordinates, coupons and express; the first round warms what can be warmed).
+coordinates, coupons and express; the first round warms what can be warmed). `--targeting` adds
+a fourth flag with two targeting rules (customer_tier in [gold, silver], subtotal gte 100): what
+rules cost; without it no flag has rules, the quote path's everyday case.
 Prints the median and the spread (min, max) of the per-round means, in microseconds per quote,
 wall clock and this process's CPU time (on a shared box the CPU figure moves far less with the
 neighbours' load; compare two engines with alternating runs in one sitting).
@@ -92,7 +94,25 @@ def _rate(**fields: object) -> CommissionRate:
     return CommissionRate(**values)  # type: ignore[arg-type]
 
 
-def typical_snapshot() -> ConfigSnapshot:
+def targeted_flag() -> FeatureFlag:
+    """A flag with two targeting rules (imported here: older trees compared with this script have none)."""
+    from quote_service.pricing.targeting import TargetingRule
+
+    rules = (
+        TargetingRule(attribute="customer_tier", operator="in", values=("gold", "silver")),
+        TargetingRule(attribute="subtotal", operator="gte", values=(100,)),
+    )
+    return FeatureFlag(
+        key="loyal_big_baskets",
+        type="BOOLEAN",
+        value=True,
+        default_value=False,
+        is_enabled=True,
+        rollout=Rollout(rules=rules),
+    )
+
+
+def typical_snapshot(targeting: bool = False) -> ConfigSnapshot:
     """A configuration with a bit of everything, as a small marketplace would run."""
     rules = [
         _rule(
@@ -164,6 +184,8 @@ def typical_snapshot() -> ConfigSnapshot:
             valid_from=SINCE,
         )
     ]
+    if targeting:
+        flags.append(targeted_flag())
     return ConfigSnapshot.build(version=7, rates=rates, rules=rules, flags=flags, coupons=coupons)
 
 
@@ -261,10 +283,10 @@ def varied_baskets(count: int, seed: int = 7) -> list[tuple[QuoteRequest, Custom
 
 
 def run(
-    baskets: list[tuple[QuoteRequest, CustomerContext]], quotes: int, rounds: int
+    baskets: list[tuple[QuoteRequest, CustomerContext]], quotes: int, rounds: int, targeting: bool = False
 ) -> tuple[list[float], list[float]]:
     """Mean wall-clock and CPU microseconds per quote of each round, cycling through `baskets`."""
-    snapshot, defaults, quote_id = typical_snapshot(), EngineDefaults(), uuid4()
+    snapshot, defaults, quote_id = typical_snapshot(targeting), EngineDefaults(), uuid4()
     walls, cpus = [], []
     for _ in range(rounds):
         gc.collect()
@@ -299,13 +321,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quotes", type=int, default=2000, help="quotes per round")
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--targeting", action="store_true", help="add a flag with two targeting rules")
     args = parser.parse_args()
-    print(f"Python {sys.version.split()[0]}, price_quote, 3 items, typical configuration")
+    extra = ", a flag with targeting rules" if args.targeting else ""
+    print(f"Python {sys.version.split()[0]}, price_quote, 3 items, typical configuration{extra}")
     same = [(REQUEST, CUSTOMER)]
-    run(same, 200, 1)  # warm-up
-    report("same basket every time      ", run(same, args.quotes, args.rounds), args.quotes)
+    run(same, 200, 1, args.targeting)  # warm-up
+    report("same basket every time      ", run(same, args.quotes, args.rounds, args.targeting), args.quotes)
     varied = varied_baskets(args.quotes)
-    report("a different basket each time", run(varied, args.quotes, args.rounds), args.quotes)
+    report("a different basket each time", run(varied, args.quotes, args.rounds, args.targeting), args.quotes)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,8 @@ from quote_service.observability import metrics, stages
 from quote_service.observability.endpoint import metrics as metrics_endpoint
 from quote_service.observability.logging import configure_logging
 from quote_service.observability.tracing import configure_tracing, shutdown_tracing
+from quote_service.ofrep.controller import OfrepController
+from quote_service.ofrep.openapi import document_ofrep
 from quote_service.orders.controller import OrderController
 from quote_service.pages.controller import ROUTES as PAGE_ROUTES
 from quote_service.pages.controller import template_config
@@ -291,7 +293,7 @@ def create_app(
             if app.openapi_config is not None:
                 # Litestar's cached document, completed in place: /openapi.json and /docs agree.
                 openapi: Any = app.plugins.get("OpenAPIPlugin")
-                app.state.openapi_schema = complete_openapi(openapi.provide_openapi_schema(), app)
+                app.state.openapi_schema = document_ofrep(complete_openapi(openapi.provide_openapi_schema(), app))
             # Everything built so far (modules, routes, schemas, the snapshot) lives as long as the
             # process: exempt it from garbage collection, or every full collection under load
             # re-traverses it (100-300 ms pauses: the quote path's p99). A young generation of 10,000
@@ -320,6 +322,7 @@ def create_app(
             CommissionRateController,
             PricingRuleController,
             FeatureFlagController,
+            OfrepController,
             CouponController,
             snapshot_status,
             OrderController,

@@ -24,7 +24,16 @@ class FlagCase(msgspec.Struct, frozen=True, kw_only=True):
     flag: str
     context: dict[str, str]
     expect: dict[str, Any]
+    attributes: dict[str, Any] = {}
+    """The context's attributes, read by targeting rules."""
     now: datetime | None = None
+    ofrep: str | None = None
+    """The error code OFREP answers with instead, where it differs (TARGETING_KEY_MISSING)."""
+
+    def all_attributes(self) -> dict[str, Any]:
+        """`attributes` with customer_id and customer_segment: the user_id and user_segment, when given."""
+        named = {"customer_id": self.context.get("user_id"), "customer_segment": self.context.get("user_segment")}
+        return {**self.attributes, **{name: value for name, value in named.items() if value is not None}}
 
     def evaluation_context(self) -> EvaluationContext:
         """The context as the evaluate endpoint builds it: `region` matched as a city or a country."""
@@ -34,7 +43,20 @@ class FlagCase(msgspec.Struct, frozen=True, kw_only=True):
             user_segment=self.context.get("user_segment"),
             city=region,
             country=region,
+            attributes=self.all_attributes(),
         )
+
+    def ofrep_context(self) -> dict[str, Any]:
+        """The same context as an OFREP request's `context`."""
+        context: dict[str, Any] = dict(self.attributes)
+        named = {
+            "targetingKey": self.context.get("user_id"),
+            "customer_segment": self.context.get("user_segment"),
+            "city": self.context.get("region"),
+            "country": self.context.get("region"),
+        }
+        context.update({name: value for name, value in named.items() if value is not None})
+        return context
 
     def expected(self) -> FlagEvaluation:
         return FlagEvaluation(key=self.flag, **self.expect)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
 import msgspec
 
-from quote_service.analytics import stats
+from quote_service.analytics import health, stats
+from quote_service.analytics.experiment_revenue import arm_revenue, revenue_moments
 from quote_service.analytics.figures import percent
+from quote_service.analytics.health import Revenue, SampleRatio
 from quote_service.analytics.service import Analytics
 from quote_service.errors import NotFound
 from quote_service.pricing.flags import Guardrail, Rollout
@@ -34,6 +37,9 @@ class VariantFigures(msgspec.Struct, kw_only=True):
     """Fixed-horizon two-sided two-proportion z-test against the control (display only)."""
     ci95: list[float] | None
     """95 % interval of (variant - control) conversion, in percentage points."""
+    revenue_p_value: float | None = None
+    """Welch's t-test of revenue per quote against the control (display only); null for the
+    control, an experiment spanning currencies, or too little data."""
 
 
 class Experiment(msgspec.Struct, kw_only=True):
@@ -46,6 +52,17 @@ class Experiment(msgspec.Struct, kw_only=True):
     """The one currency of the experiment's quotes; null with none or several."""
     variants: list[VariantFigures]
     guardrail: Guardrail | None
+    srm: SampleRatio | None = None
+    """The split test (sample ratio mismatch); null once rolled back (the weights changed)."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """An experiment as shown, and each arm's revenue per quote sample in its one currency."""
+
+    experiment: Experiment
+    revenue: dict[str, Revenue]
+    """Empty when the experiment spans currencies."""
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
@@ -120,9 +137,13 @@ class Experiments:
             "SELECT key, rollout, created_at, rolled_back_at FROM feature_flags"
             " WHERE jsonb_array_length(COALESCE(rollout->'variants', '[]')) > 0 ORDER BY key"
         )
-        return [await self._experiment(r, now) for r in rows]
+        return [(await self._measured(r, now)).experiment for r in rows]
 
     async def get(self, key: str, *, now: datetime) -> Experiment:
+        return (await self.measure(key, now=now)).experiment
+
+    async def measure(self, key: str, *, now: datetime) -> Measured:
+        """The experiment `key` with its arms' revenue samples (the guardrail's view)."""
         row = await self.analytics.reads.for_read().fetchrow(
             "SELECT key, rollout, created_at, rolled_back_at FROM feature_flags WHERE key = $1"
             " AND jsonb_array_length(COALESCE(rollout->'variants', '[]')) > 0",
@@ -130,9 +151,9 @@ class Experiments:
         )
         if row is None:
             raise NotFound("no experiment with this key (a flag with variants)")
-        return await self._experiment(row, now)
+        return await self._measured(row, now)
 
-    async def _experiment(self, row: asyncpg.Record, now: datetime) -> Experiment:
+    async def _measured(self, row: asyncpg.Record, now: datetime) -> Measured:
         key, created_at = row["key"], row["created_at"]
         rollout = msgspec.convert(row["rollout"], Rollout)
         lo = created_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -153,12 +174,24 @@ class Experiments:
             _figures(arm.key, arms.get(arm.key, _Arm()), baseline, arm.key == control, customers, currency)
             for arm in rollout.variants
         ]
-        return Experiment(
+        samples: dict[str, Revenue] = {}
+        if currency is not None:
+            exposures = {(name, currency): arm.quotes_in.get(currency, 0) for name, arm in arms.items()}
+            samples = arm_revenue(
+                exposures, await revenue_moments(self.analytics.reads.for_read(), key, lo, hi), currency
+            )
+        for figures in variants[1:]:
+            if control in samples and figures.key in samples:
+                figures.revenue_p_value = _round(health.revenue_p_value(samples[control], samples[figures.key]), 6)
+        running = row["rolled_back_at"] is None
+        experiment = Experiment(
             key=key,
             rolled_back_at=row["rolled_back_at"],
-            status="running" if row["rolled_back_at"] is None else "rolled_back",
+            status="running" if running else "rolled_back",
             control=control,
             currency=currency,
             variants=variants,
             guardrail=rollout.guardrail,
+            srm=health.sample_ratio(customers, {arm.key: arm.weight for arm in rollout.variants}) if running else None,
         )
+        return Measured(experiment, samples)

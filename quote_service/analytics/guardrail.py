@@ -2,8 +2,10 @@
 
 Every process runs the loop; each pass of a slot (an interval-aligned time window) goes to the
 one process that first takes it in PostgreSQL (`db.slots`: a conditional upsert of the loop's
-row, durable whatever Redis does). The pass judges every running experiment with a guardrail by
-`stats.should_roll_back` (a sequential test, valid however often it looks). A rollback is the
+row, durable whatever Redis does). The pass tests every running experiment's split first: while
+it mismatches the weights (`health.sample_ratio`, p < 0.001) a `sample_ratio_mismatch` signal
+is live and nothing is judged; otherwise an experiment with a guardrail is judged on its metric,
+conversion or revenue per quote (`verdicts`: sequential tests, valid however often they look). A rollback is the
 normal flag change (flags.service.roll_back_experiment: the configuration version is bumped,
 the flag's history records why) plus an `experiment_rollback` signal, in one transaction whose
 UPDATE only matches an experiment that is not rolled back yet — so even two checkers racing
@@ -15,7 +17,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,9 +24,10 @@ import asyncpg
 import structlog
 from redis.exceptions import RedisError
 
-from quote_service.analytics import stats
-from quote_service.analytics.experiments import Experiments, VariantFigures
+from quote_service.analytics.experiments import Experiments
+from quote_service.analytics.health import SampleRatio
 from quote_service.analytics.service import Analytics
+from quote_service.analytics.verdicts import conversion_rollback, revenue_rollback
 from quote_service.background import BackgroundLoop
 from quote_service.cache.redis import RedisClient
 from quote_service.clock import utcnow
@@ -34,7 +36,7 @@ from quote_service.db.replica import ReadPools
 from quote_service.db.slots import slot_start, take_slot
 from quote_service.errors import NotFound
 from quote_service.flags import service as flags
-from quote_service.intelligence.signals import raise_signal
+from quote_service.intelligence.signals import raise_signal, resolve_signal
 from quote_service.observability import metrics
 from quote_service.snapshot.bus import announce_change, read_version
 
@@ -45,57 +47,15 @@ ACTOR = "guardrail"
 SIGNAL = "experiment_rollback"
 DOMAIN = "feature_flags"
 
+SRM_SIGNAL = "sample_ratio_mismatch"
+
+# Every running experiment: its split is tested (SRM) whether or not it has a guardrail.
 _CANDIDATES = """
 SELECT id, key FROM feature_flags
 WHERE rolled_back_at IS NULL AND is_enabled
-  AND jsonb_typeof(rollout->'guardrail') = 'object'
   AND jsonb_array_length(COALESCE(rollout->'variants', '[]')) >= 2
 ORDER BY key
 """
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Why a variant is rolled back: its figures against the control's and the sequential test."""
-
-    variant: VariantFigures
-    control: VariantFigures
-    lift: float
-    sequential_p: float
-    likelihood_ratio: float
-
-    def reason(self, max_drop_percent: float, min_exposures: int) -> str:
-        v, c = self.variant, self.control
-        return (
-            f"guardrail: variant {v.key!r} converts {v.orders}/{v.exposures} ({v.conversion_rate} %) against "
-            f"control {c.key!r} {c.orders}/{c.exposures} ({c.conversion_rate} %): lift {self.lift:.2f} % "
-            f"(limit -{max_drop_percent:g} %), {v.exposures} exposures (minimum {min_exposures}), "
-            f"sequential test (mSPRT) p = {self.sequential_p:.3g} < 0.05 "
-            f"(likelihood ratio {self.likelihood_ratio:.3g}); every user gets the control from now on"
-        )
-
-
-def judge(variants: list[VariantFigures], *, max_drop_percent: float, min_exposures: int) -> Verdict | None:
-    """The first variant the guardrail rolls back, with the figures that say why; None to keep going."""
-    control = variants[0]
-    for arm in variants[1:]:
-        if not stats.should_roll_back(
-            control.orders,
-            control.exposures,
-            arm.orders,
-            arm.exposures,
-            max_drop_percent=max_drop_percent,
-            min_exposures=min_exposures,
-        ):
-            continue
-        test = stats.msprt(control.orders, control.exposures, arm.orders, arm.exposures)
-        lift = stats.lift_percent(control.orders / control.exposures, arm.orders / arm.exposures)
-        assert test is not None  # should_roll_back held: both exist
-        assert lift is not None
-        return Verdict(
-            variant=arm, control=control, lift=lift, sequential_p=test.p_value, likelihood_ratio=test.likelihood_ratio
-        )
-    return None
 
 
 class GuardrailChecker(BackgroundLoop):
@@ -153,48 +113,43 @@ class GuardrailChecker(BackgroundLoop):
         return rolled_back
 
     async def _check_one(self, flag_id: Any, key: str) -> bool:
-        experiment = await self.experiments.get(key, now=self.clock())
+        measured = await self.experiments.measure(key, now=self.clock())
+        experiment = measured.experiment
+        if experiment.status != "running" or not await self._split_holds(key, experiment.srm):
+            return False  # a broken split: no verdict on its figures until the mismatch clears
         guardrail = experiment.guardrail
-        if guardrail is None or experiment.status != "running":
+        if guardrail is None:
             return False
-        verdict = judge(
-            experiment.variants, max_drop_percent=guardrail.max_drop_percent, min_exposures=guardrail.min_exposures
-        )
-        if verdict is None:
+        judge = revenue_rollback if guardrail.metric == "revenue_per_quote" else conversion_rollback
+        found = judge(measured, guardrail)
+        if found is None:
             return False
-        reason = verdict.reason(guardrail.max_drop_percent, guardrail.min_exposures)
         async with self.pool.acquire() as conn, conn.transaction():
-            flag = await flags.roll_back_experiment(conn, flag_id, reason=reason, actor=ACTOR)
+            flag = await flags.roll_back_experiment(conn, flag_id, reason=found.reason, actor=ACTOR)
             if flag is None:
                 return False  # rolled back (or deleted) by someone else meanwhile
-            v, c = verdict.variant, verdict.control
-            await raise_signal(
-                conn,
-                type=SIGNAL,
-                product_id=None,
-                severity="critical",
-                details={
-                    "experiment_id": key,
-                    "variant": v.key,
-                    "control": c.key,
-                    "variant_exposures": v.exposures,
-                    "variant_orders": v.orders,
-                    "control_exposures": c.exposures,
-                    "control_orders": c.orders,
-                    "lift": round(verdict.lift, 2),
-                    "sequential_p_value": verdict.sequential_p,
-                    "max_drop_percent": guardrail.max_drop_percent,
-                    "min_exposures": guardrail.min_exposures,
-                    "reason": reason,
-                },
-            )
+            details = {"experiment_id": key, "metric": guardrail.metric, **found.details, "reason": found.reason}
+            await raise_signal(conn, type=SIGNAL, product_id=None, severity="critical", details=details)
         metrics.GUARDRAIL_ROLLBACKS.inc()
-        log.warning("experiment_rolled_back", experiment=key, variant=verdict.variant.key, reason=reason)
+        log.warning("experiment_rolled_back", experiment=key, variant=found.details["variant"], reason=found.reason)
         try:
             await self.changed(DOMAIN)
         except (RedisError, OSError, TimeoutError):  # committed: the others see the version in PostgreSQL
             log.warning("guardrail_announce_failed", experiment=key)
         return True
+
+    async def _split_holds(self, key: str, srm: SampleRatio | None) -> bool:
+        """False while the experiment's split mismatches its weights: the sample_ratio_mismatch
+        signal is raised (one live signal per experiment, refreshed); resolved once it clears."""
+        async with self.pool.acquire() as conn:
+            if srm is None or not srm.mismatch:
+                await resolve_signal(conn, type=SRM_SIGNAL, product_id=None, experiment_id=key)
+                return True
+            details = {"experiment_id": key, "p_value": srm.p_value, "observed": srm.observed, "expected": srm.expected}
+            raised = await raise_signal(conn, type=SRM_SIGNAL, product_id=None, severity="warning", details=details)
+        if raised.created:
+            log.warning("sample_ratio_mismatch", experiment=key, p_value=srm.p_value, observed=srm.observed)
+        return False
 
     async def _announce(self, domain: str) -> None:
         async with self.pool.acquire() as conn:

@@ -90,8 +90,13 @@ def msprt(
     if control_n <= 0 or variant_n <= 0:
         return None
     variance = arm_variance(control_hits, control_n) + arm_variance(variant_hits, variant_n)
-    d = variant_hits / variant_n - control_hits / control_n
-    t2 = tau * tau
+    return mixture_ratio(variant_hits / variant_n - control_hits / control_n, variance, tau=tau)
+
+
+def mixture_ratio(difference: float, variance: float, *, tau: float) -> Sequential:
+    """Λ of the mixture SPRT (`msprt`'s formula) for an observed `difference` of two means whose
+    estimate has `variance` (> 0), mixing over N(0, tau²): any two means, conversion or revenue."""
+    d, t2 = difference, tau * tau
     exponent = t2 * d * d / (2 * variance * (variance + t2))
     log_ratio = 0.5 * math.log(variance / (variance + t2)) + exponent
     ratio = math.exp(min(log_ratio, 700.0))

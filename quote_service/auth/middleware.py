@@ -1,5 +1,6 @@
-"""Authentication middleware: `Authorization: Bearer <jwt>`, `X-API-Key: <key>`, or the pages'
-session cookie — the cookie counts ONLY together with a matching `X-CSRF-Token` header."""
+"""Authentication middleware: `Authorization: Bearer <jwt>`, `X-API-Key: <key>` (or the key as
+`Authorization: Bearer qsk_...`), or the pages' session cookie — the cookie counts ONLY together
+with a matching `X-CSRF-Token` header."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import hmac
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from quote_service.auth.credentials import API_KEY_PREFIX
 from quote_service.auth.schemas import Principal
 from quote_service.auth.service import AuthService
 from quote_service.errors import QuoteTimeout, Unauthorized
@@ -54,9 +56,12 @@ async def authenticate(connection: ASGIConnection) -> tuple[Principal, str]:  # 
             return await auth.principal_from_bearer(session), "cookie"
         raise Unauthorized("Authentication required: send a bearer token or an X-API-Key")
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Authorization header must be 'Bearer <token>'")
-    return await auth.principal_from_bearer(token.strip()), "bearer"
+    if token.startswith(API_KEY_PREFIX):  # an API key as a bearer token, as OpenFeature providers send it
+        return await auth.principal_from_api_key(token), "api_key"
+    return await auth.principal_from_bearer(token), "bearer"
 
 
 def presented_token(connection: ASGIConnection, scheme: str) -> str | None:  # type: ignore[type-arg]

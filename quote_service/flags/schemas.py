@@ -10,7 +10,8 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET
 
-from quote_service.pricing.flags import FlagType, Rollout
+from quote_service.pricing.flags import FlagType, GuardrailMetric, Rollout
+from quote_service.pricing.targeting import Operator
 
 FlagKey = Annotated[
     str,
@@ -43,6 +44,28 @@ class GuardrailIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Relative drop of a variant's conversion below the control's that triggers a rollback, in %."""
     min_exposures: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
     """Quotes a variant needs before it can be judged."""
+    metric: GuardrailMetric = "conversion"
+    """conversion (orders per exposure) or revenue_per_quote (ordered goods per exposure)."""
+
+
+AttributeName = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*\Z",
+        description="An attribute of the evaluation context: customer_tier, subtotal, context.user_agent, ...",
+    ),
+]
+
+
+class RuleIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A targeting rule: the context's `attribute` compared by `operator` with `values` (docs/flags.md)."""
+
+    attribute: AttributeName
+    operator: Operator
+    values: Annotated[list[Any], msgspec.Meta(min_length=1, max_length=100)]
+    """Text, numbers or booleans; exactly one for eq, neq, gt, gte, lt, lte, semver_gte, semver_lt."""
 
 
 class RolloutIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -59,6 +82,8 @@ class RolloutIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     variants: Annotated[list[VariantIn], msgspec.Meta(max_length=100)] | None = None
     guardrail: GuardrailIn | None = None
     """Only with variants: the experiment's automatic rollback."""
+    rules: Annotated[list[RuleIn], msgspec.Meta(max_length=50)] | None = None
+    """Targeting: every rule must match the context, or the flag answers DEFAULT."""
 
 
 class FeatureFlagCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -126,4 +151,4 @@ class EvaluationRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     region: Label | None = None
     """A city or a country code, matched against the flag's regions."""
     attributes: dict[str, Any] | None = None
-    """Accepted for OpenFeature clients; no flag rule reads them."""
+    """The context's attributes, read by the flags' rules (a user's customer_* come from its account)."""

@@ -18,6 +18,7 @@ from quote_service.db.pool import Connection
 from quote_service.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from quote_service.flags import repository
 from quote_service.flags.schemas import EvaluationRequest, FeatureFlag, FeatureFlagCreate, FeatureFlagUpdate, RolloutIn
+from quote_service.flags.targeting import check_rules
 from quote_service.observability import flag_timing
 from quote_service.pricing import flags as engine
 from quote_service.pricing.flags import EvaluationContext, FlagEvaluation, FlagType, Guardrail, Rollout, Variant
@@ -150,7 +151,9 @@ def _check_rollout(flag_type: FlagType, rollout: RolloutIn | None, errors: list[
         if len(variants) < 2:
             errors.append(FieldError("rollout.guardrail", "needs at least two variants (a control and another)"))
         guardrail = Guardrail(
-            max_drop_percent=rollout.guardrail.max_drop_percent, min_exposures=rollout.guardrail.min_exposures
+            max_drop_percent=rollout.guardrail.max_drop_percent,
+            min_exposures=rollout.guardrail.min_exposures,
+            metric=rollout.guardrail.metric,
         )
     return Rollout(
         percentage=_plain(percentage) if percentage is not None and percentage.is_finite() else percentage,
@@ -160,6 +163,7 @@ def _check_rollout(flag_type: FlagType, rollout: RolloutIn | None, errors: list[
         end_at=_utc(rollout.end_at),
         variants=tuple(variants),
         guardrail=guardrail,
+        rules=check_rules(rollout.rules, errors),
     )
 
 
@@ -291,14 +295,21 @@ def evaluate_flag(flags: engine.FlagSet, key: str, ctx: EvaluationContext, *, no
     return evaluation
 
 
+CUSTOMER_ATTRIBUTES = ("customer_id", "customer_tier", "customer_segment", "customer_group")
+"""The attributes a `user` caller's account decides, whatever its body says."""
+
+
 def evaluation_context(body: EvaluationRequest, caller: Principal) -> EvaluationContext:
     """The context a flag is evaluated in for `caller`.
 
     A `user` is evaluated as itself: its id and segment come from its account. Naming another
-    user is 403, another segment 422 (as on a quote). Admins and service keys speak for anyone;
-    a signed-in admin who names nobody is evaluated as itself.
+    user is 403, another segment 422 (as on a quote); its `customer_*` attributes are its
+    account's, never the body's. Admins and service keys speak for anyone; a signed-in admin who
+    names nobody is evaluated as itself. The targeting rules read `attributes`, with
+    `customer_id` and `customer_segment` the user id and segment evaluated (docs/flags.md).
     """
     user_id, user_segment = body.user_id, body.user_segment
+    attributes = dict(body.attributes or {})
     if caller.role == "user":
         if user_id is not None and user_id != str(caller.id):
             raise Forbidden("A user may evaluate flags only for itself: user_id must be your user id")
@@ -306,7 +317,17 @@ def evaluation_context(body: EvaluationRequest, caller: Principal) -> Evaluation
         if problems:
             raise ValidationFailed("; ".join(f"{p.field}: {p.message}" for p in problems), details=problems)
         user_id, user_segment = str(caller.id), caller.segment
+        for name in CUSTOMER_ATTRIBUTES:
+            attributes.pop(name, None)
+        attributes["customer_tier"] = caller.tier
     elif caller.kind == "user":
         user_id = user_id if user_id is not None else str(caller.id)
         user_segment = user_segment if user_segment is not None else caller.segment
-    return EvaluationContext(user_id=user_id, user_segment=user_segment, city=body.region, country=body.region)
+    attributes.update(customer_id=user_id, customer_segment=user_segment)
+    return EvaluationContext(
+        user_id=user_id,
+        user_segment=user_segment,
+        city=body.region,
+        country=body.region,
+        attributes={name: value for name, value in attributes.items() if value is not None},
+    )

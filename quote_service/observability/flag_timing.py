@@ -2,7 +2,8 @@
 
 `source="quote"` is a quote's flag step (every flag answered for the quote's customer and place,
 mostly from the region plan's per-customer memo); `source="api"` is one flag evaluated by
-`POST /feature-flags/{key}/evaluate`. The caller reads `perf_counter_ns()` around the evaluation
+`POST /feature-flags/{key}/evaluate`; `source="ofrep"` one OFREP request's evaluation (one flag,
+or every flag of a bulk request). The caller reads `perf_counter_ns()` around the evaluation
 and calls `record`, which only counts the duration into plain per-process integers (its bucket and
 the sum): no lock, no Prometheus call per evaluation. `flush` adds what was counted to the
 histogram's buckets in one go; it runs with the quote stage timings (observability/stages.py),
@@ -17,8 +18,8 @@ from typing import Literal
 from quote_service.observability.metrics import FLAG_BUCKETS as BUCKETS
 from quote_service.observability.metrics import FLAG_EVALUATION
 
-Source = Literal["quote", "api"]
-SOURCES: tuple[Source, ...] = ("quote", "api")
+Source = Literal["quote", "api", "ofrep"]
+SOURCES: tuple[Source, ...] = ("quote", "api", "ofrep")
 _BOUNDS_NS = tuple(round(bound * 1e9) for bound in BUCKETS)
 _CHILDREN = {source: FLAG_EVALUATION.labels(source) for source in SOURCES}
 _SUM = len(BUCKETS) + 1

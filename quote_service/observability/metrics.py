@@ -53,8 +53,9 @@ QUOTE_DURATION = Histogram(
 FLAG_BUCKETS = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.025)
 FLAG_EVALUATION = Histogram(
     "qs_flag_evaluation_seconds",
-    "Time to evaluate feature flags: a quote's flag step (source=quote) or one flag by the evaluate "
-    "endpoint (source=api); counted in-process and published every second and at each scrape.",
+    "Time to evaluate feature flags: a quote's flag step (source=quote), one flag by the evaluate "
+    "endpoint (source=api), an OFREP request's flags (source=ofrep); counted in-process and published "
+    "every second and at each scrape.",
     ["source"],
     buckets=FLAG_BUCKETS,
 )
@@ -100,7 +101,7 @@ FLASH_UNITS_RETURNED = Counter(
 )
 GUARDRAIL_CHECKS = Counter(
     "qs_guardrail_checks_total",
-    "Experiments the guardrail checker judged (one per running experiment with a guardrail per pass).",
+    "Experiments the guardrail checker looked at (one per running experiment per pass: its split, its guardrail).",
 )
 GUARDRAIL_ROLLBACKS = Counter("qs_guardrail_rollbacks_total", "Experiments the guardrail checker rolled back.")
 GUARDRAIL_DURATION = Histogram(

@@ -21,10 +21,11 @@ from typing import Any
 from uuid import UUID
 
 from quote_service.errors import invalid
+from quote_service.pricing.attributes import quote_attributes
 from quote_service.pricing.commission_breakdown import commission_breakdown
 from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
 from quote_service.pricing.discounts import CouponResult, apply_coupons
-from quote_service.pricing.flags import EvaluationContext, FlagSet, evaluate_compiled
+from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, FlagSet, evaluate_compiled
 from quote_service.pricing.lines import price_lines
 from quote_service.pricing.money import ZERO, is_currency
 from quote_service.pricing.plan import RegionPlan, region_plan
@@ -78,7 +79,9 @@ def price_quote(
         region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
     currency = region.currency
     zero = region.zero
-    feature_flags, experiments = flags if flags is not None else served_flags(snapshot, region, customer, now)
+    if flags is None:
+        flags = served_flags(request, snapshot=snapshot, region=region, customer=customer, products=products, now=now)
+    feature_flags, experiments = flags
 
     # 1-4: lines
     lines = price_lines(
@@ -231,14 +234,29 @@ def region_for(
     )
 
 
-def served_flags(snapshot: ConfigSnapshot, region: RegionPlan, customer: CustomerContext, now: datetime) -> ServedFlags:
+def served_flags(
+    request: QuoteRequest,
+    *,
+    snapshot: ConfigSnapshot,
+    region: RegionPlan,
+    customer: CustomerContext,
+    products: Mapping[str, CatalogProduct],
+    now: datetime,
+) -> ServedFlags:
     """The flags served to this customer here and now (fresh dicts), kept per customer in the region plan.
 
-    A flag's answer reads the customer id and segment, the place (the region plan's) and `now`
-    only through the flags' start and end instants, so those make the key.
+    A flag's answer reads the customer id and segment, the place (the region plan's), `now` only
+    through the flags' start and end instants, and the attributes its rules name: those make the
+    key (no attributes at all while no flag has rules).
     """
     edges = snapshot.flag_edges
-    key = (customer.customer_id, customer.segment, bisect_right(edges, now) if edges else 0)
+    key: tuple[Any, ...] = (customer.customer_id, customer.segment, bisect_right(edges, now) if edges else 0)
+    attributes: Mapping[str, Any] = NO_ATTRIBUTES
+    if snapshot.flag_attributes:
+        attributes = quote_attributes(
+            request, customer, products, currency=region.currency, cent=region.cent, wanted=snapshot.flag_attributes
+        )
+        key += tuple(attributes.get(name) for name in snapshot.flag_attributes)
     found = region.flags.get(key)
     if found is None:
         context = None
@@ -248,6 +266,7 @@ def served_flags(snapshot: ConfigSnapshot, region: RegionPlan, customer: Custome
                 user_segment=customer.segment,
                 city=region.city,
                 country=region.country,
+                attributes=attributes,
             )
         found = region.remember(region.flags, key, evaluate_compiled(snapshot.compiled_flags, context, now))
     return dict(found[0]), dict(found[1])

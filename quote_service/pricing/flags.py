@@ -6,31 +6,38 @@ all answer through it. Evaluation order, first answer wins:
     is_enabled false                          -> DISABLED         default_value
     now outside [start_at, end_at)            -> DEFAULT          default_value
     user_segments / regions set, not listed   -> DEFAULT          default_value
+    rules set, one does not match             -> DEFAULT          default_value
     percentage set, user outside the rollout  -> DEFAULT          default_value
     variants set                              -> SPLIT            the variant's value
     otherwise                                 -> TARGETING_MATCH  value
 
 Buckets are MurmurHash3 x86 32-bit (unsigned) of the UTF-8 bytes of "<flag_key>:<user_id>":
 seed 0 for the rollout percentage, seed 86028157 for the variant, so any other service can
-reproduce an assignment, and the two draws (and two flags) are independent.
+reproduce an assignment, and the two draws (and two flags) are independent. Rules
+(`rollout.rules`, pricing/targeting.py) read the context's `attributes`; each is compiled once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
 import mmh3
 import msgspec
 
 from quote_service.pricing.regions import match_region
+from quote_service.pricing.targeting import Matcher, TargetingRule, compile_rule
 
 FlagType = Literal["BOOLEAN", "STRING", "NUMBER", "PERCENTAGE", "JSON"]
 Reason = Literal["DISABLED", "TARGETING_MATCH", "SPLIT", "DEFAULT", "ERROR"]
+GuardrailMetric = Literal["conversion", "revenue_per_quote"]
 
+NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
+"""A context without attributes (shared: the quote path builds none while no flag has rules)."""
 BUCKETS = 10_000
 """Rollout buckets: a percentage p admits buckets [0, p x 100)."""
 BUCKET_SEED = 0
@@ -46,6 +53,8 @@ class Guardrail(msgspec.Struct, frozen=True, kw_only=True):
 
     max_drop_percent: float
     min_exposures: int
+    metric: GuardrailMetric = "conversion"
+    """What is watched: conversion (orders per exposure) or revenue_per_quote."""
 
 
 class Variant(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,6 +75,8 @@ class Rollout(msgspec.Struct, frozen=True, kw_only=True):
     end_at: datetime | None = None
     variants: tuple[Variant, ...] = ()
     guardrail: Guardrail | None = None
+    rules: tuple[TargetingRule, ...] = ()
+    """All must match the context's attributes (pricing/targeting.py)."""
 
 
 class FeatureFlag(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,12 +91,14 @@ class FeatureFlag(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class EvaluationContext(msgspec.Struct, frozen=True, kw_only=True):
-    """Who is asking: `city` and `country` are matched against the flag's regions."""
+    """Who is asking: `city` and `country` are matched against the flag's regions, `attributes`
+    (customer_tier, subtotal, context.user_agent, ...) against its rules."""
 
     user_id: str | None = None
     user_segment: str | None = None
     city: str | None = None
     country: str | None = None
+    attributes: Mapping[str, Any] = NO_ATTRIBUTES
 
 
 class FlagEvaluation(msgspec.Struct, frozen=True, kw_only=True):
@@ -162,7 +175,7 @@ def _fixed(flag: FeatureFlag, matched: FlagEvaluation) -> FlagEvaluation | None:
         return _off(flag, "DISABLED")
     rollout = flag.rollout
     targeted = (rollout.start_at, rollout.end_at, rollout.percentage) != (None, None, None)
-    if targeted or rollout.user_segments or rollout.regions or rollout.variants:
+    if targeted or rollout.user_segments or rollout.regions or rollout.variants or rollout.rules:
         return None
     return matched
 
@@ -179,12 +192,15 @@ class CompiledFlag:
         "_end_at",
         "_error",
         "_key",
+        "_keyless",
         "_matched",
         "_regions",
+        "_rules",
         "_segments",
         "_start_at",
         "_threshold",
         "_wheel",
+        "attributes",
         "fixed",
         "flag",
     )
@@ -196,7 +212,13 @@ class CompiledFlag:
         self._start_at, self._end_at = rollout.start_at, rollout.end_at
         self._segments, self._regions = rollout.user_segments, rollout.regions
         self._threshold = None if rollout.percentage is None else rollout.percentage * _HUNDRED
+        self._rules: tuple[Matcher, ...] = tuple(compile_rule(rule) for rule in rollout.rules)
+        self.attributes = frozenset(rule.attribute for rule in rollout.rules)
+        """The context attributes the flag's rules read."""
         self._default = _off(flag, "DEFAULT")
+        # Equal to the default, but another object: the answer given because the flag needed a
+        # user id to split by and had none (`lacked_targeting_key`).
+        self._keyless = _off(flag, "DEFAULT")
         self._error = _off(flag, "ERROR")
         self._matched = FlagEvaluation(
             key=flag.key, enabled=True, value=flag.value, variant=None, reason="TARGETING_MATCH"
@@ -222,22 +244,32 @@ class CompiledFlag:
             return self._default
         if self._regions and not _region_listed(self._regions, ctx):
             return self._default
+        if self._rules:
+            attributes = ctx.attributes
+            for matches in self._rules:
+                if not matches(attributes):
+                    return self._default
         user_id = ctx.user_id
         if self._threshold is not None:
             if user_id is None:
                 if self._threshold < BUCKETS:  # percentage < 100: nobody without an id is in
-                    return self._default
+                    return self._keyless
             elif bucket(self._key, user_id) >= self._threshold:  # int against Decimal compares exactly
                 return self._default
         if self._wheel is None:
             return self._matched
         # Without a user id no sticky assignment exists: the caller gets the default, not a random arm.
         if user_id is None:
-            return self._default
+            return self._keyless
         total = self._wheel[-1][0]
         if total <= 0:  # weights are validated on write; a zero total can only come from bad data
             return self._error
         return _arm_at(variant_bucket(self._key, user_id, total), self._wheel)
+
+    def lacked_targeting_key(self, evaluation: FlagEvaluation) -> bool:
+        """Whether `evaluation` (this flag's) is the default only because the context had no user
+        id to place it in the rollout or on the variant wheel (OFREP's TARGETING_KEY_MISSING)."""
+        return evaluation is self._keyless
 
 
 def evaluate(flag: FeatureFlag, ctx: EvaluationContext, now: datetime) -> FlagEvaluation:
@@ -270,6 +302,10 @@ class FlagSet:
 
     def get(self, key: str) -> FeatureFlag | None:
         return self.by_key.get(key)
+
+    def compiled_flag(self, key: str) -> CompiledFlag | None:
+        """The compiled flag named `key`; None when no such flag exists."""
+        return self._compiled_by_key.get(key)
 
     def evaluate(self, key: str, ctx: EvaluationContext, now: datetime) -> FlagEvaluation | None:
         """Evaluate the flag named `key`; None when no such flag exists."""

@@ -42,6 +42,8 @@ class ConfigSnapshot:
     """Whether some flag's evaluation depends on the customer, the place or the instant (derived)."""
     flag_edges: tuple[datetime, ...] = field(init=False, repr=False, compare=False)
     """Every flag `start_at` and `end_at`, ascending: between two of them no flag's answer moves with `now`."""
+    flag_attributes: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """Every context attribute some flag's rules read, sorted (derived); empty: no flag has rules."""
 
     def __post_init__(self) -> None:
         # Derived here rather than passed to the constructor, so a memo can never belong to
@@ -53,6 +55,9 @@ class ConfigSnapshot:
         rollouts = [flag.rollout for flag in self.flags.by_key.values()]
         edges = {edge for rollout in rollouts for edge in (rollout.start_at, rollout.end_at) if edge is not None}
         object.__setattr__(self, "flag_edges", tuple(sorted(edges)))
+        object.__setattr__(
+            self, "flag_attributes", tuple(sorted({name for flag in compiled for name in flag.attributes}))
+        )
 
     @classmethod
     def build(

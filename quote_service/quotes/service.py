@@ -181,7 +181,9 @@ class QuoteService:
         with stage(_ENGINE):
             region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
             f0 = perf_counter_ns()
-            flags = served_flags(snapshot, region, customer, now)
+            flags = served_flags(
+                request, snapshot=snapshot, region=region, customer=customer, products=products, now=now
+            )
             flag_timing.record("quote", perf_counter_ns() - f0)
             quote = price_quote(
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,

@@ -466,7 +466,7 @@ async def test_experiment_figures_and_z_test_by_hand(
     data = response.json()["data"]
     assert data["control"] == "control"
     assert data["status"] == "running"
-    assert data["guardrail"] == {"max_drop_percent": 20.0, "min_exposures": 1000}
+    assert data["guardrail"] == {"max_drop_percent": 20.0, "min_exposures": 1000, "metric": "conversion"}
     control, savings = data["variants"]
     assert (control["exposures"], control["orders"], control["conversion_rate"]) == (4, 2, "50.00")
     assert control["revenue_per_quote"] == "10.00"

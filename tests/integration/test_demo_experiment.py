@@ -36,7 +36,10 @@ async def test_seed_demo_shows_analytics_and_a_running_experiment(
     listed = (await get("/api/v1/experiments", headers=admin.headers)).json()["data"]
     assert [(e["key"], e["status"]) for e in listed] == [("checkout_banner", "running")]
     banner = (await get("/api/v1/experiments/checkout_banner", headers=admin.headers)).json()["data"]
-    assert banner["guardrail"] == {"max_drop_percent": 20.0, "min_exposures": 1000}
+    assert banner["guardrail"] == {"max_drop_percent": 20.0, "min_exposures": 1000, "metric": "conversion"}
+    # A healthy experiment: its customers split as its weights say, revenue compared by Welch's test.
+    assert banner["srm"]["mismatch"] is False
+    assert set(banner["srm"]["observed"]) == {"control", "savings"}
     control, savings = banner["variants"]
     for arm in (control, savings):
         assert arm["exposures"] >= 1000  # enough for the guardrail to judge
@@ -45,6 +48,7 @@ async def test_seed_demo_shows_analytics_and_a_running_experiment(
         assert arm["conversion_rate"] is not None
     assert savings["p_value"] is not None
     assert savings["ci95"] is not None
+    assert savings["revenue_p_value"] is not None
     # The guardrail judges it and keeps it running (the demo shows no significant drop).
     assert settings.redis_url is not None
     redis = Redis.from_url(settings.redis_url)

@@ -94,6 +94,7 @@ async def test_create_answers_201_with_the_stored_flag(client: Client, admin: Ca
             "end_at": "2030-01-01T00:00:00Z",
             "variants": [],
             "guardrail": None,
+            "rules": [],
         },
         "created_by": "admin",
         "updated_by": "admin",
@@ -384,15 +385,102 @@ async def test_lookups_that_cannot_name_a_flag_are_404_or_422(client: Client, ad
 async def test_a_user_is_evaluated_as_itself_by_default(client: Client, admin: Caller, shopper: Caller) -> None:
     await create_flag(client, admin, rollout={"user_segments": ["VIP"]})
     await create_flag(client, admin, key="half", rollout={"percentage": 50})
+    await create_flag(
+        client,
+        admin,
+        key="gold_banner",
+        rollout={"rules": [{"attribute": "customer_tier", "operator": "eq", "values": ["gold"]}]},
+    )
 
     own = await evaluate(client, "new_checkout", shopper.headers)
-    restated = await evaluate(client, "new_checkout", shopper.headers, user_id=str(shopper.id), user_segment="vip")
+    restated = await evaluate(client, "new_checkout", shopper.headers, user_id=str(shopper.id), user_segment="Vip")
     half = await evaluate(client, "half", shopper.headers)
+    # The account's tier, whatever the body's attributes claim.
+    gold = await evaluate(client, "gold_banner", shopper.headers, attributes={"customer_tier": "basic"})
 
     assert own == {"key": "new_checkout", "enabled": True, "value": True, "variant": None, "reason": "TARGETING_MATCH"}
     assert restated == own
     expected_in = bucket("half", str(shopper.id)) < 5000
     assert (half["enabled"], half["reason"]) == (expected_in, "TARGETING_MATCH" if expected_in else "DEFAULT")
+    assert gold["reason"] == "TARGETING_MATCH"
+
+
+async def test_rules_read_the_attributes_a_service_sends(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    rules = [
+        {"attribute": "customer_tier", "operator": "in", "values": ["gold", "platinum"]},
+        {"attribute": "subtotal", "operator": "gte", "values": [100]},
+    ]
+    await create_flag(client, admin, rollout={"rules": rules})
+
+    rich_gold = await evaluate(
+        client, "new_checkout", service_key, attributes={"customer_tier": "Gold", "subtotal": 150}
+    )
+    poor_gold = await evaluate(
+        client, "new_checkout", service_key, attributes={"customer_tier": "gold", "subtotal": 99.99}
+    )
+    untold = await evaluate(client, "new_checkout", service_key, attributes={"subtotal": "100"})
+
+    assert (rich_gold["enabled"], rich_gold["reason"]) == (True, "TARGETING_MATCH")
+    assert (poor_gold["enabled"], poor_gold["reason"]) == (False, "DEFAULT")
+    assert (untold["enabled"], untold["reason"]) == (False, "DEFAULT")
+
+
+async def test_invalid_rules_are_refused_naming_the_rule(client: Client, admin: Caller, pool: asyncpg.Pool) -> None:
+    rules = [
+        {"attribute": "customer_tier", "operator": "in", "values": ["gold"]},
+        {"attribute": "subtotal", "operator": "gt", "values": ["lots"]},
+        {"attribute": "app_version", "operator": "semver_gte", "values": ["2.x"]},
+        {"attribute": "city", "operator": "eq", "values": ["Istanbul", "Ankara"]},
+        {"attribute": "tags", "operator": "contains", "values": [{"nested": True}]},
+    ]
+    bad_operator = [{"attribute": "city", "operator": "like", "values": ["Ist%"]}]
+    bad_attribute = [{"attribute": "9lives", "operator": "eq", "values": ["x"]}]
+
+    body = expect_error(
+        await client.post(FLAGS, json=flag_body(rollout={"rules": rules}), headers=admin.headers),
+        422,
+        "VALIDATION_FAILED",
+    )
+    operator = expect_error(
+        await client.post(FLAGS, json=flag_body(rollout={"rules": bad_operator}), headers=admin.headers),
+        422,
+        "VALIDATION_FAILED",
+    )
+    attribute = expect_error(
+        await client.post(FLAGS, json=flag_body(rollout={"rules": bad_attribute}), headers=admin.headers),
+        422,
+        "VALIDATION_FAILED",
+    )
+
+    assert set(field_errors(body)) == {
+        "rollout.rules[1].values[0]",
+        "rollout.rules[2].values[0]",
+        "rollout.rules[3].values",
+        "rollout.rules[4].values[0]",
+    }
+    assert set(field_errors(operator)) == {"rollout.rules[0].operator"}
+    assert set(field_errors(attribute)) == {"rollout.rules[0].attribute"}
+    assert await count_flags(pool) == 0
+
+
+async def test_rules_are_stored_as_given(client: Client, admin: Caller) -> None:
+    rules = [
+        {"attribute": "subtotal", "operator": "lt", "values": [49.90]},
+        {"attribute": "item_count", "operator": "in", "values": [1, 2, "3"]},
+        {"attribute": "context.channel", "operator": "neq", "values": [True]},
+    ]
+    created = await create_flag(client, admin, rollout={"rules": rules})
+    stored = expect_ok(await client.get(f"{FLAGS}/{created['id']}", headers=admin.headers))
+
+    expected = [
+        {"attribute": "subtotal", "operator": "lt", "values": ["49.9"]},
+        {"attribute": "item_count", "operator": "in", "values": [1, 2, "3"]},
+        {"attribute": "context.channel", "operator": "neq", "values": [True]},
+    ]
+    assert created["rollout"]["rules"] == expected
+    assert stored["rollout"]["rules"] == expected
 
 
 async def test_a_user_cannot_claim_another_identity_or_segment(client: Client, admin: Caller, shopper: Caller) -> None:
@@ -487,7 +575,7 @@ async def test_the_endpoint_answers_the_shared_table_of_cases(
         expect_ok(await client.post(FLAGS, content=msgspec.json.encode(body), headers=json_headers), 201)
 
     for case in table.api_cases():
-        answer = await evaluate(client, case.flag, service_key, **case.context)
+        answer = await evaluate(client, case.flag, service_key, **case.context, attributes=case.attributes)
 
         assert answer == {"key": case.flag, **case.expect}, case
 

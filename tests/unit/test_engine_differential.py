@@ -36,6 +36,7 @@ from quote_service.pricing.quote import (
     FlashOffer,
     QuoteItemIn,
     QuoteRequest,
+    RequestContext,
 )
 from quote_service.pricing.rules import (
     DeliveryFeeConfig,
@@ -53,6 +54,7 @@ from quote_service.pricing.rules import (
     UserTierConfig,
 )
 from quote_service.pricing.snapshot import ConfigSnapshot
+from quote_service.pricing.targeting import Operator, TargetingRule
 from tests.unit.reference_engine.engine import Config
 from tests.unit.reference_engine.engine import price_quote as reference_price_quote
 
@@ -192,6 +194,39 @@ def make_rate(rng: random.Random, currency: str) -> CommissionRate:
     return CommissionRate(**fields)
 
 
+AGENTS = (None, "Mozilla/5.0 (iPhone) Mobile", "mozilla/5.0 (X11; Linux)", "curl/8.4", "App/2.4 Android")
+VERSIONS = (None, "2.4.0", "2.4.0-rc.1", "2.10.0", "1.9", "v3.0.0", "2.4", "beta")
+
+
+def rule_pool(rng: random.Random) -> list[TargetingRule]:
+    """Targeting rules over every attribute a quote gives and every operator, bounds near the baskets' values."""
+
+    def rule(attribute: str, operator: Operator, *values: Any) -> TargetingRule:
+        return TargetingRule(attribute=attribute, operator=operator, values=values)
+
+    return [
+        rule("customer_tier", "in", "GOLD", "silver"),
+        rule("customer_tier", "not_in", "bronze"),
+        rule("customer_segment", "eq", "Loyal"),
+        rule("customer_segment", "neq", "new"),
+        rule("item_count", "gt", rng.randint(2, 14)),
+        rule("item_count", "gte", rng.randint(2, 14)),
+        rule("item_count", "lt", rng.randint(2, 14)),
+        rule("item_count", "lte", rng.randint(2, 14)),
+        rule("item_count", "in", rng.randint(1, 6), str(rng.randint(1, 6))),
+        rule("subtotal", "gte", str(rng.randint(20, 3000))),
+        rule("city", "starts_with", "IST"),
+        rule("city", "ends_with", "lin", "ara"),
+        rule("country", "contains", "r"),
+        rule("currency", "in", "try", "jpy"),
+        rule("context.user_agent", "contains", "mobile"),
+        rule("context.user_agent", "starts_with", "Mozilla"),
+        rule("context.session_id", "semver_gte", "2.4.0"),
+        rule("context.session_id", "semver_lt", "2.10.0"),
+        rule("customer_id", "ends_with", "7"),
+    ]
+
+
 def make_flags(rng: random.Random) -> list[FeatureFlag]:
     flags = [
         FeatureFlag(
@@ -238,6 +273,18 @@ def make_flags(rng: random.Random) -> list[FeatureFlag]:
                 default_value=None,
                 is_enabled=True,
                 rollout=Rollout(percentage=rng.choice([None, D("50")])),
+            )
+        )
+    for n in range(rng.randint(0, 4)):
+        rules = tuple(rng.sample(rule_pool(rng), rng.randint(1, 2)))
+        flags.append(
+            FeatureFlag(
+                key=f"targeted_{n}",
+                type="BOOLEAN",
+                value=True,
+                default_value=False,
+                is_enabled=True,
+                rollout=Rollout(rules=rules, percentage=rng.choice([None, None, D("50")])),
             )
         )
     if rng.random() < 0.4:
@@ -374,6 +421,9 @@ def make_basket(rng: random.Random, world: dict[str, Any]) -> tuple[QuoteRequest
         coupon_codes=rng.sample(CODES, rng.choice([0, 0, 1, 1, 2, 3])) or (["MIN"] if rng.random() < 0.3 else []),
         currency=currency.lower() if rng.random() < 0.1 else (currency if rng.random() < 0.98 else "XXX"),
         logistics_provider=rng.choice([None, "FastShip", "FASTSHIP", "SlowShip"]),
+        context=RequestContext(user_agent=rng.choice(AGENTS), session_id=rng.choice(VERSIONS))
+        if rng.random() < 0.7
+        else None,
     )
     customer = CustomerContext(
         customer_id=request.customer_id,

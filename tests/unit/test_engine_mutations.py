@@ -48,6 +48,8 @@ COUPONS = "quote_service.pricing.coupons"
 RULES = "quote_service.pricing.rules"
 FLAGS = "quote_service.pricing.flags"
 COMMISSION = "quote_service.pricing.commission"
+TARGETING = "quote_service.pricing.targeting"
+ATTRIBUTES = "quote_service.pricing.attributes"
 
 MUTATIONS = [
     Mutation(COUPONS, "check_coupon", "now >= coupon.valid_to", "now > coupon.valid_to"),
@@ -67,6 +69,21 @@ MUTATIONS = [
     Mutation(FLAGS, "_hash", 'f"{flag_key}:{user_id}"', 'f"{user_id}:{flag_key}"'),
     Mutation(FLAGS, "bucket", "% BUCKETS", "% 1000"),
     Mutation(FLAGS, "variant_bucket", "VARIANT_SEED", "BUCKET_SEED"),
+    Mutation(TARGETING, "_ordering", "number > bound", "number >= bound"),
+    Mutation(TARGETING, "_ordering", "number >= bound", "number > bound"),
+    Mutation(TARGETING, "_ordering", "number < bound", "number <= bound"),
+    Mutation(TARGETING, "_ordering", "number <= bound", "number < bound"),
+    Mutation(TARGETING, "compile_rule", "and not _member(raw, folded)", "and _member(raw, folded)"),
+    Mutation(TARGETING, "_member", "number in numbers", "number not in numbers"),
+    Mutation(TARGETING, "_fold", "text.strip().casefold()", "text.strip()"),
+    Mutation(TARGETING, "_known", "raw is not None and", ""),
+    Mutation(TARGETING, "_text_test", "text.startswith(part)", "text.endswith(part)"),
+    Mutation(TARGETING, "_text_test", "text.endswith(part)", "part.endswith(text)"),
+    Mutation(TARGETING, "_text_test", "part in text", "text in part"),
+    Mutation(TARGETING, "compile_rule", "(found >= version) == at_least", "(found > version) == at_least"),
+    Mutation(TARGETING, "semver_key", "return core, 1, ()", "return core, 0, ()"),
+    Mutation(ATTRIBUTES, "quote_attributes", "sum(item.quantity for item in request.items)", "len(request.items)"),
+    Mutation(ATTRIBUTES, "_subtotal", "(price * item.quantity)", "price"),
     Mutation(COMMISSION, "commission_amount", "min(amount, rate.max_amount)", "max(amount, rate.max_amount)"),
     Mutation(COMMISSION, "commission_amount", "1 if per_order else", "2 if per_order else"),
     Mutation(COMMISSION, "_precedence", "(4 if rate.seller_id", "(1 if rate.seller_id"),

@@ -18,7 +18,8 @@ ALL_FLAGS = FlagSet.of(TABLE.flag(body["key"]) for body in TABLE.flags)
 
 
 def _name(case: FlagCase) -> str:
-    return f"{case.flag}-{'-'.join(case.context.values()) or 'nobody'}-{case.expect['reason']}"
+    given = [*case.context.values(), *(str(value) for value in case.attributes.values())]
+    return f"{case.flag}-{'-'.join(given) or 'nobody'}-{case.expect['reason']}"
 
 
 @pytest.mark.parametrize("case", TABLE.cases, ids=_name)
@@ -48,6 +49,7 @@ def test_the_reference_evaluator_answers_the_table(case: FlagCase) -> None:
         city=context.city or "",
         country=context.country or "",
         now=case.now or TABLE.now,
+        attributes=case.all_attributes(),
     )
 
     expected = case.expected()

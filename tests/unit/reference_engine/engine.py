@@ -51,6 +51,7 @@ from tests.unit.reference_engine.flags import flags_served
 from tests.unit.reference_engine.lines import Line, price_lines
 from tests.unit.reference_engine.money import MINOR_UNITS, ZERO, cent_of
 from tests.unit.reference_engine.rules import tax_percent, tax_rate
+from tests.unit.reference_engine.targeting import quote_attributes
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,13 @@ def price_quote(
     address = request.delivery_address
     city, country = address.city, address.country
     feature_flags, experiments = flags_served(
-        config.flags, user_id=customer.customer_id, segment=customer.segment, city=city, country=country, now=now
+        config.flags,
+        user_id=customer.customer_id,
+        segment=customer.segment,
+        city=city,
+        country=country,
+        now=now,
+        attributes=quote_attributes(request, customer, products, currency=currency),
     )
 
     # 1-4: lines

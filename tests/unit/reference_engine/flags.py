@@ -1,19 +1,21 @@
 """Feature-flag evaluation as docs/pricing.md ("Feature flags") states it, with its own MurmurHash3.
 
 Evaluation, first answer wins: disabled → default; `now` outside `[start_at, end_at)` → default;
-a segment or region list that does not name the customer → default; a percentage the user's
+a segment or region list that does not name the customer → default; a targeting rule that does
+not hold for the context's attributes → default (tests/unit/reference_engine/targeting.py); a percentage the user's
 bucket is not below → default; variants → the variant on the user's point of the weight wheel;
 otherwise the flag's value. Only what a quote shows is computed: served or not, value, variant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from quote_service.pricing.flags import FeatureFlag
 from tests.unit.reference_engine.places import region_match
+from tests.unit.reference_engine.targeting import rule_holds
 
 ROLLOUT_SEED = 0
 VARIANT_SEED = 86028157
@@ -58,7 +60,14 @@ def _listed(names: Iterable[str], name: str | None) -> bool:
 
 
 def served(
-    flag: FeatureFlag, *, user_id: str | None, segment: str | None, city: str, country: str, now: datetime
+    flag: FeatureFlag,
+    *,
+    user_id: str | None,
+    segment: str | None,
+    city: str,
+    country: str,
+    now: datetime,
+    attributes: Mapping[str, Any] | None = None,
 ) -> tuple[bool, Any, str | None]:
     """(served, value, variant) of one flag for one customer at `now`."""
     rollout = flag.rollout
@@ -72,6 +81,8 @@ def served(
     if rollout.user_segments and not _listed(rollout.user_segments, segment):
         return default
     if rollout.regions and all(region_match(r, city=city, country=country) is None for r in rollout.regions):
+        return default
+    if not all(rule_holds(rule, attributes or {}) for rule in rollout.rules):
         return default
     if rollout.percentage is not None:
         if user_id is None:
@@ -93,13 +104,22 @@ def served(
 
 
 def flags_served(
-    flags: Iterable[FeatureFlag], *, user_id: str, segment: str | None, city: str, country: str, now: datetime
+    flags: Iterable[FeatureFlag],
+    *,
+    user_id: str,
+    segment: str | None,
+    city: str,
+    country: str,
+    now: datetime,
+    attributes: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """(every flag served → its value, every variant assigned), listed by key."""
     feature_flags: dict[str, Any] = {}
     experiments: dict[str, str] = {}
     for flag in sorted(flags, key=lambda flag: flag.key):
-        on, value, variant = served(flag, user_id=user_id, segment=segment, city=city, country=country, now=now)
+        on, value, variant = served(
+            flag, user_id=user_id, segment=segment, city=city, country=country, now=now, attributes=attributes
+        )
         if on:
             feature_flags[flag.key] = value
         if variant is not None:

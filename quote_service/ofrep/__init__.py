@@ -1,0 +1,1 @@
+"""OpenFeature Remote Evaluation Protocol (OFREP) v1: the service's flags for any OpenFeature SDK."""
