@@ -15,11 +15,12 @@ from quote_service.pricing.commission import CommissionRate, Tier
 from quote_service.pricing.money import plain
 
 RATE_COLUMNS = (
-    "id, category_id, seller_id, logistics_provider, region, commission_type, rate, tiers, "
+    "id, component, category_id, seller_id, logistics_provider, region, commission_type, rate, tiers, "
     "min_amount, max_amount, currency, effective_from, effective_to, is_active, priority, "
     "created_by, updated_by, created_at, updated_at"
 )
 WRITABLE = (
+    "component",
     "category_id",
     "seller_id",
     "logistics_provider",
@@ -130,6 +131,7 @@ def model_from_row(row: asyncpg.Record) -> CommissionRate:
     """A stored rate as the pure pricing code reads it."""
     return CommissionRate(
         id=row["id"],
+        component=row["component"],
         category_id=row["category_id"],
         seller_id=row["seller_id"],
         logistics_provider=row["logistics_provider"],

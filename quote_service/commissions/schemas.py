@@ -15,6 +15,7 @@ Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, description="
 Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000, description="Higher wins.")]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset.")]
 CommissionType = Literal["PERCENTAGE", "FLAT", "TIERED"]
+Component = Literal["category", "seller", "logistics"]
 
 MAX_TIERS = 50
 MAX_BULK_ITEMS = 1000
@@ -30,10 +31,16 @@ class TierInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 class CommissionRateInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """POST and PUT body (PUT replaces every field: omitted optional ones take their defaults)."""
 
+    component: Component | None = None
+    """Which commission part the rate feeds; the parts add up. `category`: per item, one winner
+    (none: DEFAULT_COMMISSION_RATE); a seller's category rate overrides here. `seller`: per item,
+    one winner, added to the category part. `logistics`: per quote, on the delivery fee (FLAT: per
+    order). Omitted: `logistics` when it names a logistics_provider, else `seller` when it names a
+    seller and no category, else `category`."""
     category_id: ExternalId | None = None
     seller_id: ExternalId | None = None
     logistics_provider: ExternalId | None = None
-    """Set: a logistics rate (charged per quote on the delivery fee); unset: a sales rate."""
+    """Set on logistics rates only (and required there)."""
     region: Region | None = None
     commission_type: CommissionType
     rate: Decimal | None = None
@@ -71,6 +78,7 @@ class Tier(msgspec.Struct, frozen=True, kw_only=True):
 
 class CommissionRate(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
+    component: Component
     category_id: str | None
     seller_id: str | None
     logistics_provider: str | None
