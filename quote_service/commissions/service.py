@@ -14,14 +14,17 @@ import msgspec
 
 from quote_service.commissions import repository
 from quote_service.commissions.schemas import (
+    REQUIRED,
     BulkResult,
     CommissionRate,
     CommissionRateBulkItem,
     CommissionRateInput,
+    CommissionRatePatch,
     Tier,
     TierInput,
 )
 from quote_service.errors import FieldError, NotFound, ValidationFailed
+from quote_service.patch import patched, sent_fields
 from quote_service.pricing import money
 from quote_service.pricing.commission import derived_component
 from quote_service.pricing.money import plain
@@ -226,6 +229,28 @@ async def update_rate(pool: asyncpg.Pool, rate_id: UUID, data: CommissionRateInp
     if row is None:
         raise NotFound(f"commission rate {rate_id} not found")
     return rate_from_row(row)
+
+
+async def patch_rate(pool: asyncpg.Pool, rate_id: UUID, data: CommissionRatePatch, *, actor: str) -> CommissionRate:
+    """Change only the fields sent (PATCH); the rate that results is checked whole."""
+    changes = sent_fields(data)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await repository.get_rate(conn, rate_id=rate_id, for_update=True)
+        if row is None:
+            raise NotFound(f"commission rate {rate_id} not found")
+        columns = _checked(patched(rate_from_row(row), CommissionRateInput, changes))
+        updated = await repository.update_rate(conn, rate_id=rate_id, fields=columns, actor=actor)
+    assert updated is not None  # locked above
+    return rate_from_row(updated)
+
+
+async def put_rate(pool: asyncpg.Pool, rate_id: UUID, data: CommissionRatePatch, *, actor: str) -> CommissionRate:
+    """PUT: a whole rate replaces every field; a body without every required field (the Go
+    service's partial update, e.g. `{"rate": 13.0}`) changes only the fields sent, as PATCH."""
+    sent = sent_fields(data)
+    if all(name in sent for name in REQUIRED):
+        return await update_rate(pool, rate_id, CommissionRateInput(**sent), actor=actor)
+    return await patch_rate(pool, rate_id, data, actor=actor)
 
 
 async def deactivate_rate(pool: asyncpg.Pool, rate_id: UUID, *, actor: str) -> CommissionRate:

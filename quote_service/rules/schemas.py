@@ -15,6 +15,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from uuid import UUID
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from quote_service.catalog.schemas import ExternalId
 from quote_service.errors import FieldError
@@ -57,6 +58,26 @@ class PricingRuleUpdate(_RuleFields, frozen=True, kw_only=True, forbid_unknown_f
     """Optional; when given it must be the rule's name (a new name is a new rule: POST)."""
     expected_version: Annotated[int, msgspec.Meta(ge=1)] | None = None
     """When given, the latest version must still be this one (else 409 VERSION_CONFLICT)."""
+
+
+class PricingRulePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PATCH: the next version is the latest one with the fields sent changed (each replaces the
+    whole value: send the whole `configuration`), checked whole like a PUT."""
+
+    type: RuleType | UnsetType = UNSET
+    configuration: Configuration | UnsetType = UNSET
+    effective_from: AwareDatetime | UnsetType = UNSET
+    effective_to: AwareDatetime | UnsetType | None = UNSET
+    region: Region | UnsetType | None = UNSET
+    product_id: UUID | UnsetType | None = UNSET
+    category_id: ExternalId | UnsetType | None = UNSET
+    priority: Priority | UnsetType = UNSET
+    exclusive: bool | UnsetType = UNSET
+    is_active: bool | UnsetType = UNSET
+    name: RuleName | UnsetType = UNSET
+    """When sent, it must be the rule's name."""
+    expected_version: Annotated[int, msgspec.Meta(ge=1)] | UnsetType = UNSET
+    """When sent, the latest version must still be this one (else 409 VERSION_CONFLICT)."""
 
 
 class PricingRuleVersion(msgspec.Struct, frozen=True, kw_only=True):
