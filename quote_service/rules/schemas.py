@@ -101,19 +101,22 @@ class PricingRuleVersion(msgspec.Struct, frozen=True, kw_only=True):
     retired_at: datetime | None
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, *, text: bool) -> Any:
     if isinstance(value, Decimal):
-        return format(value, "f")  # "1000", never "1E+3"
+        plain = format(value, "f")  # "1000", never "1E+3"
+        return plain if text else Decimal(plain)
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: _plain(item, text=text) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [_plain(item, text=text) for item in value]
     return value
 
 
-def configuration_json(config: RuleConfig) -> dict[str, Any]:
-    """A configuration as JSON values (amounts as plain decimal strings), without the `type` tag."""
-    data: dict[str, Any] = _plain(msgspec.to_builtins(config, builtin_types=(Decimal,)))
+def configuration_json(config: RuleConfig, *, text: bool = True) -> dict[str, Any]:
+    """A configuration as JSON values, without the `type` tag: amounts as plain decimal strings
+    (as stored), or as Decimals without an exponent (`text=False`: as the API shows them, so an
+    X-Money-Format: number answer writes them as numbers)."""
+    data: dict[str, Any] = _plain(msgspec.to_builtins(config, builtin_types=(Decimal,)), text=text)
     data.pop("type", None)
     return data
 
@@ -124,7 +127,7 @@ def version_of(rule: rules.PricingRule) -> PricingRuleVersion:
         name=rule.name,
         version=rule.version,
         type=rule.type,
-        configuration=configuration_json(rule.configuration),
+        configuration=configuration_json(rule.configuration, text=False),
         region=rule.region,
         product_id=rule.product_id,
         category_id=rule.category_id,

@@ -49,7 +49,7 @@ def quote_row(
         Decimal(0), Decimal(0), Decimal(0), Decimal(0), len(lines), 1,
         msgspec.Raw(encode([[p, c, "s-1", q, s, s, d, "catalog"] for p, c, q, s, d in lines])),
         msgspec.Raw(encode([[r, "TIME_WINDOW", 1, a] for r, a in rules])), (),
-        msgspec.Raw(encode(variants or {})), None, None, at, at + timedelta(minutes=15),
+        msgspec.Raw(encode(variants or {})), None, None, at, at + timedelta(minutes=15), msgspec.Raw(b"{}"),
     )  # fmt: skip
     return quote_id, row
 
