@@ -343,7 +343,10 @@ def create_app(
         openapi_config=OpenAPIConfig(
             title="quote-service",
             version="1.0.0",
-            description="Prices e-commerce baskets: quotes, commissions, rules, flags, flash sales.",
+            description=(
+                "Prices e-commerce baskets: quotes, commissions, rules, flags, flash sales. Money is a "
+                'decimal string ("51.00"); send X-Money-Format: number for JSON numbers with the same digits.'
+            ),
             path="/docs",
             render_plugins=[LocalSwaggerUI()],
         )

@@ -5,8 +5,9 @@ quote about as much as pricing it. This ASGI dispatcher sits between RequestCont
 (request id, access log, request metrics, trace naming) and Litestar, and takes only the plain
 case: `POST /api/v1/quote` with `Content-Type: application/json`, an `X-API-Key` the process
 authenticated recently (`AuthService.known_api_key`), a body within the size limit that decodes
-straight into `QuoteRequest`. It starts the quote's deadline before anything else, prices, and
-writes the success envelope's bytes.
+straight into `QuoteRequest`, no X-Money-Format or one naming a format (web/money_format.py).
+It starts the quote's deadline before anything else, prices, and writes the success envelope's
+bytes, money in the format asked for.
 
 Everything else goes to Litestar with the body replayed, so it keeps its exact answer: another
 content type, a bearer token, an unknown or new key (authenticated there, then learned here),

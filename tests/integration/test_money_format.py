@@ -14,8 +14,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
+from quote_service.web.edge import PURCHASE_TEMPLATE
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
+from tests.integration.flash import buy, new_sale
 from tests.integration.test_quote_api import QUOTE, quote_body
 
 Client = AsyncTestClient[Litestar]
@@ -95,6 +97,27 @@ async def test_the_lean_edge_writes_numbers_when_asked(client: Client, admin: Ca
     again = await client.post(QUOTE, json=quote_body(customer_id="edge-n"), headers={**key, **NUMBERS})
     assert again.json()["data"]["quote_id"] == numbers.json()["data"]["quote_id"]
     assert '"subtotal":51.00,' in again.text
+
+
+def lean_purchases() -> float:
+    labels = {"route": PURCHASE_TEMPLATE, "path": "lean"}
+    return REGISTRY.get_sample_value("qs_edge_requests_total", labels) or 0.0
+
+
+async def test_a_flash_purchase_on_the_lean_edge_writes_numbers_when_asked(client: Client, admin: Caller) -> None:
+    sale, _ = await new_sale(client, admin)
+    key = await service_key(client, admin)
+    first = await buy(client, key, sale, customer_id="buyer-1")  # authenticated by Litestar, then known
+    before = lean_purchases()
+
+    numbers = await buy(client, {**key, **NUMBERS}, sale, customer_id="buyer-2")
+
+    assert lean_purchases() == before + 1
+    assert first.status_code == numbers.status_code == 201, numbers.text
+    assert '"15.00"' in first.text
+    assert "15.00" in numbers.text
+    assert '"15.00"' not in numbers.text
+    assert decimal_strings(go_decode(numbers.text)) == []
 
 
 async def test_a_key_created_with_numbers_gets_numbers_unless_the_request_says_string(
