@@ -80,10 +80,12 @@ def reports(base: str, runs: int, sales: list[str]) -> None:
     with httpx.Client(base_url=base, timeout=60) as http:
         token = http.post("/api/v1/auth/token", json=ADMIN).json()["data"]["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        paths = [f"/api/v1/analytics/pricing?group_by={g}" for g in ("day", "product", "category", "rule", "variant")]
+        groups = ("day", "product", "category", "rule", "variant", "region")
+        paths = [f"/api/v1/analytics/pricing?group_by={g}" for g in groups]
         paths += [
             f"/api/v1/analytics/commission?group_by={g}" for g in ("day", "seller", "category", "logistics_provider")
         ]
+        paths.append("/api/v1/analytics/flags")
         paths += [f"/api/v1/analytics/flash-sales/{sale}" for sale in sales[:1]]
         paths.append("/api/v1/experiments")
         print(f"{'endpoint (30 days)':<58}{'rows':>6}{'p50 ms':>8}{'p95 ms':>8}", flush=True)
@@ -156,7 +158,7 @@ def main() -> None:
     parser.add_argument("--quotes-per-day", type=int, default=33_334)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--rps-runs", type=int, default=3)
+    parser.add_argument("--rps-runs", type=int, default=3, help="0: the reports only")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--port", type=int, default=8771)
@@ -192,6 +194,8 @@ def main() -> None:
         key, ids = quote_setup(base, database_url)
         stop(server)
         server = None
+        if not args.rps_runs:  # the reports only
+            return
 
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
             lua.write(LUA % {"ids": ", ".join(json.dumps(i) for i in ids), "key": key})

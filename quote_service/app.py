@@ -28,8 +28,10 @@ from quote_service.analytics.rollups import RollupJob
 from quote_service.analytics.service import Analytics
 from quote_service.auth.controller import AuthController
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
+from quote_service.auth.revocations import Revocations
 from quote_service.auth.service import AuthService
 from quote_service.auth.throttle import LoginThrottle
+from quote_service.background import Every
 from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import create_redis
 from quote_service.campaigns.controller import CampaignController
@@ -47,6 +49,7 @@ from quote_service.flags.controller import FeatureFlagController
 from quote_service.flash_sales.controller import FlashSaleController
 from quote_service.flash_sales.counters import Counters
 from quote_service.flash_sales.purchases import Purchases
+from quote_service.flash_sales.reconciler import HoldReconciler
 from quote_service.flash_sales.scheduler import SaleScheduler
 from quote_service.flash_sales.service import FlashSales
 from quote_service.health import health, ready
@@ -64,7 +67,7 @@ from quote_service.orders.controller import OrderController
 from quote_service.pages.controller import ROUTES as PAGE_ROUTES
 from quote_service.pages.controller import template_config
 from quote_service.pages.summary import dashboard_summary
-from quote_service.quotes.controller import create_quote, get_quote
+from quote_service.quotes.controller import create_quote, get_product_price, get_quote
 from quote_service.quotes.service import QuoteService
 from quote_service.quotes.store import QuoteStore
 from quote_service.repricing.controller import RepricingController
@@ -79,6 +82,7 @@ from quote_service.web.middleware import RequestContextMiddleware
 from quote_service.web.money_format import MoneyResponse, check_money_format
 from quote_service.web.openapi import complete_openapi
 from quote_service.web.options import OptionsResponder
+from quote_service.web.proxy import ProxyHeaders
 from quote_service.web.request import ExactRequest
 
 log = structlog.get_logger("quote_service.app")
@@ -104,13 +108,15 @@ async def _close_within(name: str, close: Callable[[], Awaitable[None]], on_time
             on_timeout()
 
 
-async def _watch_pool(pool: Pool, maximum: int) -> None:
-    """Keep the pool-usage gauges, the quote stage counters and the in-flight gauge current
+def _pool_watcher(pool: Pool, maximum: int) -> Every:
+    """Keeps the pool-usage gauges, the quote stage counters and the in-flight gauge current
     (every process, every second)."""
-    while True:
+
+    async def watch() -> None:
         metrics.record_pool(pool.get_size(), pool.get_idle_size(), maximum)
         stages.flush()
-        await asyncio.sleep(1.0)
+
+    return Every("pool-metrics", 1.0, watch)
 
 
 async def _read_pools(settings: Settings, primary: Pool, stack: contextlib.AsyncExitStack) -> ReadPools:
@@ -190,12 +196,17 @@ def create_app(
             app.state.pool = pool
             reads = await _read_pools(settings, pool, stack)
             app.state.read_pools = reads
-            watcher = asyncio.create_task(_watch_pool(pool, settings.db_pool_max_size), name="pool-metrics")
-            stack.callback(watcher.cancel)
+            watcher = _pool_watcher(pool, settings.db_pool_max_size)
+            watcher.start()
+            stack.push_async_callback(watcher.stop)
             app.state.redis = redis
+            revocations = Revocations(pool, redis)
+            await revocations.open()  # before serving: a token logged out before a restart stays refused
+            stack.push_async_callback(_close_within, "token revocations", revocations.stop, None)
             app.state.auth = AuthService(
                 settings,
                 pool,
+                revocations=revocations,
                 throttle=LoginThrottle(
                     redis,
                     per_username=settings.login_attempts_per_username,
@@ -218,7 +229,18 @@ def create_app(
             app.state.quote_store = quote_store
             flash_sales = FlashSales(pool, Counters(redis), config_store, reads=reads)
             app.state.flash_sales = flash_sales
-            app.state.purchases = Purchases(flash_sales)
+            purchases = Purchases(flash_sales)
+            app.state.purchases = purchases
+            # Before the pool and Redis close: ledger writes whose client left still finish.
+            stack.push_async_callback(_close_within, "flash purchases", purchases.drain, None)
+            if settings.flash_reconcile_interval_seconds > 0:
+                reconciler = HoldReconciler(
+                    flash_sales,
+                    interval=settings.flash_reconcile_interval_seconds,
+                    grace=settings.flash_hold_grace_seconds,
+                )
+                reconciler.start()
+                stack.push_async_callback(_close_within, "flash hold reconciler", reconciler.stop, None)
             scheduler = SaleScheduler(flash_sales, interval=settings.flash_scheduler_interval)
             scheduler.start()
             stack.push_async_callback(_close_within, "flash-sale scheduler", scheduler.stop, None)
@@ -264,7 +286,7 @@ def create_app(
             demand_job.start()
             stack.push_async_callback(_close_within, "demand job", demand_job.stop, None)
             if settings.decision_interval_minutes:
-                decisions = DecisionScheduler(intelligence, redis, minutes=settings.decision_interval_minutes)
+                decisions = DecisionScheduler(intelligence, minutes=settings.decision_interval_minutes)
                 decisions.start()
                 stack.push_async_callback(_close_within, "decision scheduler", decisions.stop, None)
             if app.openapi_config is not None:
@@ -310,6 +332,7 @@ def create_app(
             ExperimentController,
             create_quote,
             get_quote,
+            get_product_price,
             dashboard_summary,
             *PAGE_ROUTES,
         ],
@@ -387,4 +410,9 @@ def create_app(
             exclude_spans=["receive", "send"],
         )
         app.asgi_handler = cast("ASGIApp", traced)
+    trusted = settings.trusted_proxy_networks()
+    if trusted or settings.hsts_max_age:
+        # Outermost of all: every layer inside (traces, logs, the pages' cookies, the login
+        # throttle) sees the scheme and client address a trusted proxy reported.
+        app.asgi_handler = ProxyHeaders(app.asgi_handler, trusted=trusted, hsts_max_age=settings.hsts_max_age)
     return app

@@ -283,7 +283,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         base = f"http://{args.host}:{args.port}"
         print(f"quote-service listening on {base}  (API docs: {base}/docs, health: {base}/health/ready)", flush=True)
         _print_pages(base, demo_accounts=args.demo and settings.environment != "production")
-        _granian(args)
+        _granian(settings, args)
         # Stopping from here on: a further Ctrl-C must not cut the embedded servers' clean stop
         # short, nor kill the interpreter while it exits (Python keeps an ignored signal ignored).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -329,33 +329,13 @@ def _refuse_a_taken_port(host: str, port: int) -> None:
             ) from exc
 
 
-def _granian(args: argparse.Namespace) -> None:
-    from granian import Granian
-    from granian.constants import Interfaces
+def _granian(settings: Settings, args: argparse.Namespace) -> None:
+    from quote_service.server import ServeOptions, serve
 
-    class Server(Granian):  # type: ignore[misc, valid-type]
-        def signal_handler_interrupt(self, *args: object, **kwargs: object) -> None:
-            """A second Ctrl-C or SIGTERM while stopping is ignored: stopping is under way, and
-            granian's handler re-entered on the same thread can deadlock in Event.set."""
-            if self.interrupt_signal:
-                return
-            super().signal_handler_interrupt(*args, **kwargs)
-
-    Server(
-        "quote_service.app:create_app",
-        factory=True,
-        address=args.host,
-        port=args.port,
-        workers=args.workers,
-        interface=Interfaces.ASGI,
-        log_access=False,
-        backlog=2048,
-        # A worker that dies (SIGKILL, OOM killer, a crash in native code) is replaced at once
-        # instead of the master stopping every worker and exiting. The other workers keep
-        # serving meanwhile; the same worker dying again within 5.5 s of its respawn is a crash
-        # loop, and then the master does exit (non-zero) for the supervisor to see.
-        respawn_failed_workers=True,
-    ).serve()
+    options = ServeOptions(
+        host=args.host, port=args.port, workers=args.workers, shutdown_timeout=settings.shutdown_timeout_seconds
+    )
+    serve("quote_service.app:create_app", options)
 
 
 def cmd_campaign_script(settings: Settings, args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ reads `os.environ`. Production refuses the development `SECRET_KEY`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from decimal import Decimal, InvalidOperation
@@ -89,6 +90,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """DB_STATEMENT_TIMEOUT: seconds one SQL statement may run before it is cancelled (503)."""
     db_lock_timeout: float = 1.0
     """DB_LOCK_TIMEOUT: seconds one SQL statement may wait for a lock before it is cancelled (503)."""
+    trusted_proxies: str = ""
+    """TRUSTED_PROXIES: comma-separated IP addresses or CIDR networks of the reverse proxies in front
+    of the service (`10.0.0.0/8,127.0.0.1`). Only a request whose TCP peer is one of them has its
+    `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` headers believed (scheme and client
+    address: the session cookie's `Secure`, the login throttle's address); unset: nobody's."""
+    hsts_max_age: int = 0
+    """HSTS_MAX_AGE: seconds of `Strict-Transport-Security` sent on every https answer (https as
+    the connection or a trusted proxy says); 0: no such header."""
     body_read_timeout: float = 10.0
     """BODY_READ_TIMEOUT: seconds a client has to send a request's whole body before a 408 (and
     the connection closed): a trickled body would otherwise hold a connection open."""
@@ -97,6 +106,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     flash_scheduler_interval: float = 1.0
     """FLASH_SCHEDULER_INTERVAL: seconds between the flash-sale scheduler's passes (lifecycle by the
     clock, background summaries). Status shown and enforced follows the clock regardless."""
+    shutdown_timeout_seconds: float = 30.0
+    """SHUTDOWN_TIMEOUT_SECONDS: `serve` gives its workers this long to stop gracefully after the
+    first SIGINT/SIGTERM, then kills them (a second signal kills them at once); 0 = no limit."""
+    flash_reconcile_interval_seconds: float = 30.0
+    """FLASH_RECONCILE_INTERVAL_SECONDS: seconds between the flash-sale hold reconciler's passes
+    (units a failed undo left taken in Redis go back); 0 turns it off in this process."""
+    flash_hold_grace_seconds: float = 60.0
+    """FLASH_HOLD_GRACE_SECONDS: a hold (units taken in Redis, not yet in the ledger) older than
+    this is judged by the reconciler. Keep it well above a purchase's own bounds (DB_ACQUIRE_TIMEOUT
+    + DB_STATEMENT_TIMEOUT): a purchase still writing past it is refused (503), never oversold."""
     decision_interval_minutes: int = 0
     """DECISION_INTERVAL_MINUTES: run pricing decisions for every active product this often
     (proposals only, never auto-applied); 0 turns the schedule off."""
@@ -154,6 +173,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         database = rest.partition("?")[0].partition("/")[2]
         if database not in ("", "0"):
             raise ConfigError(f"a Redis Cluster has database 0 only: REDIS_URL names database {database}")
+
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """TRUSTED_PROXIES parsed; raises ConfigError naming an entry that is no address or network."""
+        networks = []
+        for entry in (part.strip() for part in self.trusted_proxies.split(",")):
+            if entry:
+                try:
+                    networks.append(ipaddress.ip_network(entry, strict=False))
+                except ValueError as exc:
+                    raise ConfigError(f"TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network") from exc
+        return tuple(networks)
 
     @property
     def serves_docs(self) -> bool:
@@ -221,6 +251,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "BODY_READ_TIMEOUT": self.body_read_timeout,
             "CAMPAIGN_SCHEDULER_INTERVAL": self.campaign_scheduler_interval,
             "REPLICA_MAX_LAG_SECONDS": self.replica_max_lag_seconds,
+            "FLASH_HOLD_GRACE_SECONDS": self.flash_hold_grace_seconds,
         }
         if self.decision_interval_minutes < 0:
             raise ConfigError("DECISION_INTERVAL_MINUTES must be 0 (off) or positive")
@@ -233,6 +264,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise ConfigError(f"{name} must be positive")
         if self.rollup_interval < 0:
             raise ConfigError("ROLLUP_INTERVAL must be 0 (off) or positive")
+        if self.shutdown_timeout_seconds < 0:
+            raise ConfigError("SHUTDOWN_TIMEOUT_SECONDS must be 0 (no limit) or positive")
+        if self.flash_reconcile_interval_seconds < 0:
+            raise ConfigError("FLASH_RECONCILE_INTERVAL_SECONDS must be 0 (off) or positive")
         if self.guardrail_interval_seconds < 0:
             raise ConfigError("GUARDRAIL_INTERVAL_SECONDS must be 0 (off) or positive")
         if self.login_concurrency < 0:
@@ -250,6 +285,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("MAX_MARKUP_PERCENT must be a percentage between 0 and 1000")
         if not (self.default_delivery_fee.is_finite() and self.default_delivery_fee >= 0):
             raise ConfigError("DEFAULT_DELIVERY_FEE must be a non-negative amount")
+        if self.hsts_max_age < 0:
+            raise ConfigError("HSTS_MAX_AGE must be 0 (off) or a number of seconds")
+        self.trusted_proxy_networks()  # raises ConfigError naming TRUSTED_PROXIES
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
 

@@ -1,4 +1,4 @@
-"""HTTP: /api/v1/analytics — pricing, commission and flash-sale reports (admin)."""
+"""HTTP: /api/v1/analytics — pricing, commission, flag-adoption and flash-sale reports (admin)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from redis.exceptions import RedisError
 
 from quote_service.analytics.experiments import Experiment, Experiments
+from quote_service.analytics.flags_report import FlagsReport, flags_report
+from quote_service.analytics.flash_report import FlashSaleReport
 from quote_service.analytics.service import (
     COMMISSION_GROUPS,
     PRICING_GROUPS,
     Analytics,
     CommissionReport,
-    FlashSaleReport,
     PricingReport,
     check_group,
     parse_range,
@@ -38,7 +39,7 @@ class AnalyticsController(Controller):
 
     @get(
         "/pricing",
-        summary="Quotes, orders, conversion, revenue and discounts by day, product, category, rule or variant",
+        summary="Quotes, orders, conversion, revenue and discounts by day, product, category, rule, variant or region",
     )
     async def pricing(
         self,
@@ -64,6 +65,17 @@ class AnalyticsController(Controller):
         group = check_group(group_by, COMMISSION_GROUPS)
         start, end = parse_range(from_, to, today=now.date())
         return ok(await analytics.commission(group, start, end, now=now))
+
+    @get("/flags", summary="Flag adoption: per flag, the share of quotes it was on for, and its variants' shares")
+    async def flags(
+        self,
+        analytics: AnalyticsDep,
+        from_: Annotated[str | None, QueryParameter(name="from")] = None,
+        to: FromQuery[str | None] = None,
+    ) -> Envelope[FlagsReport]:
+        now = utcnow()
+        start, end = parse_range(from_, to, today=now.date())
+        return ok(await flags_report(analytics, start, end, now=now))
 
     @get(
         "/flash-sales/{sale_id:uuid}",

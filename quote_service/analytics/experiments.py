@@ -9,10 +9,11 @@ import asyncpg
 import msgspec
 
 from quote_service.analytics import stats
-from quote_service.analytics.service import Analytics, percent
+from quote_service.analytics.figures import percent
+from quote_service.analytics.service import Analytics
 from quote_service.errors import NotFound
-from quote_service.pricing import money
 from quote_service.pricing.flags import Guardrail, Rollout
+from quote_service.pricing.money import Money, MoneyByCurrency
 
 
 class VariantFigures(msgspec.Struct, kw_only=True):
@@ -23,6 +24,10 @@ class VariantFigures(msgspec.Struct, kw_only=True):
     orders: int
     conversion_rate: Decimal | None
     revenue_per_quote: Decimal | None
+    """Ordered goods per exposure, in the experiment's `currency`; null with no exposures or when
+    the experiment's quotes span currencies (then see `revenue_per_quote_by_currency`)."""
+    revenue_per_quote_by_currency: dict[str, Decimal]
+    """Per currency: that currency's revenue over that currency's exposures."""
     lift: float | None
     """Relative change of conversion against the control, in % (null for the control)."""
     p_value: float | None
@@ -38,12 +43,72 @@ class Experiment(msgspec.Struct, kw_only=True):
     rolled_back_at: datetime | None
     control: str
     currency: str | None
+    """The one currency of the experiment's quotes; null with none or several."""
     variants: list[VariantFigures]
     guardrail: Guardrail | None
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
+
+
+class _Arm:
+    """One arm's exposures and orders, and its revenue and exposures per currency."""
+
+    def __init__(self) -> None:
+        self.quotes = 0
+        self.orders = 0
+        self.revenue = MoneyByCurrency()
+        self.quotes_in: dict[str, int] = {}
+
+    def add(self, currency: str, quotes: int, orders: int, revenue: Decimal) -> None:
+        self.quotes += quotes
+        self.orders += orders
+        self.revenue.add(Money(revenue, currency))
+        self.quotes_in[currency] = self.quotes_in.get(currency, 0) + quotes
+
+    def revenue_per_quote(self) -> dict[str, Decimal]:
+        """{currency: revenue / exposures} over the currencies with exposures."""
+        return {
+            m.currency: (m / self.quotes_in[m.currency]).rounded().amount
+            for m in self.revenue
+            if self.quotes_in[m.currency]
+        }
+
+
+def _arms(flag_key: str, totals: dict[tuple[str, str], list[Decimal]]) -> dict[str, _Arm]:
+    """The flag's arms from the variant rollup sums ((`flag:variant`, currency) -> figures)."""
+    arms: dict[str, _Arm] = {}
+    for (arm_key, currency), figures in totals.items():
+        flag, _, arm_name = arm_key.partition(":")
+        if flag == flag_key:
+            arms.setdefault(arm_name, _Arm()).add(currency, int(figures[0]), int(figures[1]), figures[2])
+    return arms
+
+
+def _figures(
+    key: str, arm: _Arm, control: _Arm, is_control: bool, customers: dict[str, int], currency: str | None
+) -> VariantFigures:
+    quotes, orders = arm.quotes, arm.orders
+    c_quotes, c_orders = control.quotes, control.orders
+    test = None if is_control else stats.two_proportion_test(c_orders, c_quotes, orders, quotes)
+    ci = None if is_control else stats.difference_ci95(c_orders, c_quotes, orders, quotes)
+    lift = None
+    if not is_control and c_quotes and quotes:
+        lift = stats.lift_percent(c_orders / c_quotes, orders / quotes)
+    per_quote = arm.revenue_per_quote()
+    return VariantFigures(
+        key=key,
+        exposures=quotes,
+        customers=customers.get(key, 0),
+        orders=orders,
+        conversion_rate=percent(orders, quotes),
+        revenue_per_quote=per_quote.get(currency) if currency is not None else None,
+        revenue_per_quote_by_currency=per_quote,
+        lift=_round(lift),
+        p_value=_round(test.p_value if test else None, 6),
+        ci95=None if ci is None else [round(ci[0] * 100, 2), round(ci[1] * 100, 2)],
+    )
 
 
 class Experiments:
@@ -79,39 +144,15 @@ class Experiments:
                 "SELECT variant, count(*) AS n FROM rollup_variant_customers WHERE flag_key = $1 GROUP BY variant", key
             )
         }
-        by_arm: dict[str, tuple[int, int, Decimal]] = {}
-        currency = None
-        for (arm_key, arm_currency), figures in totals.items():
-            flag, _, arm_name = arm_key.partition(":")
-            if flag != key:
-                continue
-            currency = currency or arm_currency  # one currency per experiment is the expected case
-            q, o, r = by_arm.get(arm_name, (0, 0, Decimal(0)))
-            by_arm[arm_name] = (q + int(figures[0]), o + int(figures[1]), r + figures[2])
+        arms = _arms(key, totals)
+        currencies = sorted({currency for arm in arms.values() for currency in arm.revenue.currencies()})
+        currency = currencies[0] if len(currencies) == 1 else None
         control = rollout.variants[0].key
-        c_quotes, c_orders, _ = by_arm.get(control, (0, 0, Decimal(0)))
-        variants = []
-        for arm in rollout.variants:
-            quotes, orders, revenue = by_arm.get(arm.key, (0, 0, Decimal(0)))
-            is_control = arm.key == control
-            test = None if is_control else stats.two_proportion_test(c_orders, c_quotes, orders, quotes)
-            ci = None if is_control else stats.difference_ci95(c_orders, c_quotes, orders, quotes)
-            lift = None
-            if not is_control and c_quotes and quotes:
-                lift = stats.lift_percent(c_orders / c_quotes, orders / quotes)
-            variants.append(
-                VariantFigures(
-                    key=arm.key,
-                    exposures=quotes,
-                    customers=customers.get(arm.key, 0),
-                    orders=orders,
-                    conversion_rate=percent(orders, quotes),
-                    revenue_per_quote=money.round_money(revenue / quotes, currency or "TRY") if quotes else None,
-                    lift=_round(lift),
-                    p_value=_round(test.p_value if test else None, 6),
-                    ci95=None if ci is None else [round(ci[0] * 100, 2), round(ci[1] * 100, 2)],
-                )
-            )
+        baseline = arms.get(control, _Arm())
+        variants = [
+            _figures(arm.key, arms.get(arm.key, _Arm()), baseline, arm.key == control, customers, currency)
+            for arm in rollout.variants
+        ]
         return Experiment(
             key=key,
             rolled_back_at=row["rolled_back_at"],

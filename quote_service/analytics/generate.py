@@ -30,7 +30,15 @@ from uuid import UUID
 from quote_service.analytics import rollups
 from quote_service.analytics.rollups import hour_of
 from quote_service.db.pool import Connection, Pool
-from quote_service.pricing.flags import Variant, pick_variant
+from quote_service.flags.repository import load_active as load_flags
+from quote_service.pricing.flags import (
+    CompiledFlags,
+    EvaluationContext,
+    FlagSet,
+    Variant,
+    evaluate_compiled,
+    pick_variant,
+)
 
 CURRENCY = "TRY"
 CENT = Decimal("0.01")
@@ -38,6 +46,8 @@ TAX = Decimal("0.18")
 SELLER_RATE = Decimal("0.10")
 CATEGORY_RATE = Decimal("0.05")
 LOGISTICS_CENTS = 200
+# Delivery places, one per customer (its index modulo the list): the report by region has rows.
+PLACES = (("Istanbul", "TR"), ("Ankara", "TR"), ("Izmir", "TR"), ("Bursa", "TR"), ("Antalya", "TR"))
 ACTOR = "generate-data"
 # Competitors observed for a fifth of the catalog, each product by 1 to 3 of them.
 COMPETITORS = ("shopfast", "megamart", "buynow", "dealzone")
@@ -149,6 +159,7 @@ class Generator:
         seed: int,
         now: datetime,
         experiments: dict[str, list[Variant]],
+        flags: CompiledFlags = (),
     ) -> None:
         self.rng = random.Random(seed)  # noqa: S311 - reproducible data, not security
         self.seed = seed
@@ -163,6 +174,8 @@ class Generator:
         self.products: list[Product] = []
         self.customers = [f"gen-{seed}-c{i}" for i in range(max(10, quotes_per_day * days // 8))]
         self._variants: dict[str, str] = {}
+        self.flags = flags
+        self._flags_on: dict[int, str] = {}
         # (product, competitor, its price level relative to ours), filled by `catalog`.
         self.watched: list[tuple[Product, str, float]] = []
 
@@ -241,6 +254,19 @@ class Generator:
             known = self._variants[customer] = ",".join(parts)
         return known
 
+    def _flags_of(self, index: int, customer: str) -> str:
+        """The keys of the flags on for customer `index` at its place, as a COPY text array body: the
+        service's own evaluator at the end of the history, plus every experiment assigned."""
+        known = self._flags_on.get(index)
+        if known is None:
+            city, country = PLACES[index % len(PLACES)]
+            context = EvaluationContext(user_id=customer, city=city, country=country)
+            on, _ = evaluate_compiled(self.flags, context, self.end)
+            assigned = {k for k, arms in self.experiments.items() if pick_variant(k, customer, arms) is not None}
+            keys = set(on) | assigned
+            known = self._flags_on[index] = ",".join(sorted(keys))
+        return known
+
     def day(self, index: int) -> dict[str, list[str]]:
         """One day's rows: quote_log, orders, order_lines, order_commissions, coupon_redemptions.
 
@@ -275,7 +301,8 @@ class Generator:
             happy = 17 <= hour < 20
             for _ in range(count):
                 ts = day_start + hour * 3600 + random_() * 3600
-                customer = customers[int(n_customers * random_() ** 1.5)]
+                customer_index = int(n_customers * random_() ** 1.5)
+                customer = customers[customer_index]
                 quote_id = _uuid_text(getrandbits(128))
                 items = []
                 subtotal = happy_amount = bulk_amount = 0
@@ -326,12 +353,14 @@ class Generator:
                 if bulk_amount:
                     rules.append(f'["{bulk_id}","QUANTITY_TIER",1,"{_c(bulk_amount)}"]')
                 variants = self._variant_of(customer)
+                city, country = PLACES[customer_index % len(PLACES)]
                 quotes.append(
                     f"{quote_id}\t{customer}\t{CURRENCY}\t{_c(subtotal)}\t{_c(discount)}\t{_c(tax_total)}\t"
                     f"{_c(delivery)}\t{_c(small)}\t{_c(total)}\t{_c(commission_total)}\t{_c(seller_c)}\t"
                     f"{_c(category_c)}\t{_c(LOGISTICS_CENTS)}\t{len(lines)}\t0\t[{lines_json}]\t[{','.join(rules)}]\t"
                     f"{'{GEN10}' if coupon else '{}'}\t{{{variants}}}\t\\N\t\\N\t{created}\t"
-                    f"{datetime.fromtimestamp(ts + 900, tz=tz).isoformat()}\n"
+                    f"{datetime.fromtimestamp(ts + 900, tz=tz).isoformat()}\t{city}\t{country}\t"
+                    f"{{{self._flags_of(customer_index, customer)}}}\n"
                 )
                 # Conversion: ~4 %, higher for small baskets and with a coupon; arms other than
                 # "control" a little higher.
@@ -452,7 +481,8 @@ _COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
                              "delivery_fee", "small_basket_fee", "total_amount", "total_commission",
                              "seller_commission", "category_commission", "logistics_commission", "item_count",
                              "config_version", "lines", "applied_rules", "coupon_codes", "experiments", "caller_kind",
-                             "caller_id", "created_at", "valid_until")),
+                             "caller_id", "created_at", "valid_until", "delivery_city", "delivery_country",
+                             "flags")),
     "orders": ("orders", ("id", "quote_id", "customer_id", "currency", "status", "subtotal", "discount_amount",
                           "tax_amount", "delivery_fee", "small_basket_fee", "total_amount", "total_commission",
                           "seller_commission", "category_commission", "logistics_commission", "principal_id",
@@ -549,7 +579,7 @@ async def generate(
             raise ValueError(f"data for seed {seed} was generated here already: use another --seed")
         gen = Generator(
             products=products, days=days, quotes_per_day=quotes_per_day, seed=seed, now=now,
-            experiments=await _experiments(conn),
+            experiments=await _experiments(conn), flags=FlagSet.of(await load_flags(conn)).compiled,
         )  # fmt: skip
         product_rows, history = gen.catalog()
         async with conn.transaction():

@@ -1,13 +1,13 @@
 """The experiment guardrail checker: roll a losing variant back (docs/experiments.md#the-guardrail-checker).
 
 Every process runs the loop; each pass of a slot (an interval-aligned time window) goes to the
-one process that first raises the slot number held by ONE Redis key (a compare-and-set script,
-so it works on Redis Cluster). The pass judges every running experiment with a guardrail by
+one process that first takes it in PostgreSQL (`db.slots`: a conditional upsert of the loop's
+row, durable whatever Redis does). The pass judges every running experiment with a guardrail by
 `stats.should_roll_back` (a sequential test, valid however often it looks). A rollback is the
 normal flag change (flags.service.roll_back_experiment: the configuration version is bumped,
 the flag's history records why) plus an `experiment_rollback` signal, in one transaction whose
 UPDATE only matches an experiment that is not rolled back yet — so even two checkers racing
-(a lost lock, a Redis failover) roll an experiment back exactly once.
+(a clock skew, a slot taken twice by hand) roll an experiment back exactly once.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import structlog
@@ -31,6 +31,7 @@ from quote_service.cache.redis import RedisClient
 from quote_service.clock import utcnow
 from quote_service.db.pool import Pool
 from quote_service.db.replica import ReadPools
+from quote_service.db.slots import slot_start, take_slot
 from quote_service.errors import NotFound
 from quote_service.flags import service as flags
 from quote_service.intelligence.signals import raise_signal
@@ -39,21 +40,10 @@ from quote_service.snapshot.bus import announce_change, read_version
 
 log = structlog.get_logger("quote_service.analytics")
 
-SLOT_KEY = "qs:{guardrail}:slot"
+LOOP = "guardrail"
 ACTOR = "guardrail"
 SIGNAL = "experiment_rollback"
 DOMAIN = "feature_flags"
-
-# Take the slot ARGV[1] when the key holds an older one (or none); expire after ARGV[2] seconds.
-_TAKE_SLOT = """
-local held = tonumber(redis.call('GET', KEYS[1]) or '-1')
-local wanted = tonumber(ARGV[1])
-if wanted > held then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-  return 1
-end
-return 0
-"""
 
 _CANDIDATES = """
 SELECT id, key FROM feature_flags
@@ -134,9 +124,7 @@ class GuardrailChecker(BackgroundLoop):
 
     async def take_slot(self) -> bool:
         """True when this process holds the current slot's pass (no other process had it)."""
-        slot = int(self.clock().timestamp() // self.interval)
-        ttl = max(1, int(self.interval * 2))
-        return bool(await cast(Any, self.redis.eval(_TAKE_SLOT, 1, SLOT_KEY, slot, ttl)))
+        return await take_slot(self.pool, LOOP, slot_start(self.clock(), self.interval))
 
     async def tick(self) -> list[str] | None:
         """This slot's pass if no process had it: the keys rolled back; None when another had it."""

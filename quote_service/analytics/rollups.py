@@ -2,8 +2,12 @@
 
 Triggers (migration 0016) mark every hour a write touches in `rollup_dirty`. The job
 (`RollupJob.tick`, every few seconds in every process, one process at a time thanks to an
-advisory lock) recomputes each marked hour that has closed, from the raw rows, and removes
-its marks only up to the newest one it read (a write meanwhile leaves a newer mark). Readers
+advisory lock) recomputes each marked hour that has closed, from the raw rows, and then removes
+exactly the marks it had read before the recompute — by id, never "every id up to the newest":
+ids come from a sequence, and sequence order is not commit order (a writer that drew a lower id
+may commit after the recompute read the hour; its mark must survive for the next pass). A mark
+commits with the rows that made it, so every mark the job read belongs to rows its later
+recompute saw; a mark it did not read stays. Readers
 (`analytics.service`) read rollup rows for clean closed hours and compute the others (marked
 hours, the current hour) live with the very same SQL, so an answer is exact whether or not the
 job has caught up.
@@ -30,10 +34,12 @@ _LONG = 3600.0  # client-side timeout of a recompute (the server's statement_tim
 
 # $1: the hours (timestamptz[]), $2/$3: their lowest start and highest end (for the index).
 # quote_log's lines are [product_id, category_id, seller_id, quantity, unit_price, line_subtotal,
-# discount, price_source], its applied_rules [rule_id, type, version, amount] (migration 0015).
+# discount, price_source], its applied_rules [rule_id, type, version, amount] (migration 0015);
+# delivery_city/country and flags (the keys of the flags on) are from migration 0045.
 PRICING_ROWS = """
 WITH q AS (
-    SELECT ql.quote_id, ql.customer_id, ql.currency, ql.lines, ql.applied_rules, ql.experiments,
+    SELECT ql.quote_id, ql.customer_id, ql.currency, ql.lines, ql.applied_rules, ql.experiments, ql.flags,
+           COALESCE(initcap(btrim(ql.delivery_city)) || ', ' || upper(btrim(ql.delivery_country)), '') AS region,
            date_trunc('hour', ql.created_at, 'UTC') AS hour,
            o.id IS NOT NULL AS ordered,
            COALESCE(o.subtotal - o.discount_amount, 0) AS revenue,
@@ -54,6 +60,8 @@ WITH q AS (
 ), variants AS (
     SELECT q.hour, q.currency, q.ordered, q.revenue, q.discount, e.key || ':' || e.value AS key
     FROM q, jsonb_each_text(q.experiments) e
+), flags AS (
+    SELECT q.hour, q.currency, q.ordered, q.revenue, q.discount, f AS key FROM q, unnest(q.flags) f
 )
 SELECT hour, 'all' AS dim, '' AS key, currency, count(*) AS quotes,
        count(*) FILTER (WHERE ordered) AS orders, sum(revenue) AS revenue, sum(discount) AS discount,
@@ -78,6 +86,14 @@ UNION ALL
 SELECT hour, 'variant', key, currency, count(*), count(*) FILTER (WHERE ordered),
        COALESCE(sum(revenue) FILTER (WHERE ordered), 0), COALESCE(sum(discount) FILTER (WHERE ordered), 0), 0
 FROM variants GROUP BY hour, key, currency
+UNION ALL
+SELECT hour, 'region', region, currency, count(*), count(*) FILTER (WHERE ordered),
+       COALESCE(sum(revenue) FILTER (WHERE ordered), 0), COALESCE(sum(discount) FILTER (WHERE ordered), 0), 0
+FROM q GROUP BY hour, region, currency
+UNION ALL
+SELECT hour, 'flag', key, currency, count(*), count(*) FILTER (WHERE ordered),
+       COALESCE(sum(revenue) FILTER (WHERE ordered), 0), COALESCE(sum(discount) FILTER (WHERE ordered), 0), 0
+FROM flags GROUP BY hour, key, currency
 """
 
 VARIANT_CUSTOMERS = """
@@ -92,7 +108,7 @@ ON CONFLICT DO NOTHING
 COMMISSION_ROWS = """
 WITH o AS (
     SELECT id, currency, date_trunc('hour', created_at, 'UTC') AS hour, seller_commission,
-           category_commission, logistics_commission, total_commission
+           category_commission, logistics_commission, total_commission, subtotal - discount_amount AS goods
     FROM orders
     WHERE created_at >= $2 AND created_at < $3
       AND date_trunc('hour', created_at, 'UTC') = ANY($1::timestamptz[])
@@ -104,8 +120,13 @@ WITH o AS (
     FROM o JOIN order_lines l ON l.order_id = o.id
     ORDER BY l.order_id, l.product_id, l.position
 ), attributed AS (
-    SELECT p.*, COALESCE(l.seller_id, '') AS seller_id, COALESCE(l.category_id, '') AS category_id
+    SELECT p.hour, p.currency, p.order_id, p.dimension, p.amount, 0::numeric AS goods,
+           COALESCE(l.seller_id, '') AS seller_id, COALESCE(l.category_id, '') AS category_id
     FROM parts p LEFT JOIN line l ON l.order_id = p.order_id AND l.product_id = p.product_id
+    UNION ALL  -- each line's goods (after its coupon discount), with no commission part
+    SELECT o.hour, o.currency, l.order_id, NULL, 0, l.line_subtotal - l.discount,
+           COALESCE(l.seller_id, ''), COALESCE(l.category_id, '')
+    FROM o JOIN order_lines l ON l.order_id = o.id
 ), provider AS (
     SELECT p.order_id, max(cr.logistics_provider) AS provider
     FROM parts p JOIN commission_rates cr ON cr.id = p.rate_id
@@ -113,28 +134,35 @@ WITH o AS (
 )
 SELECT hour, 'all' AS dim, '' AS key, currency, count(*) AS orders, sum(seller_commission) AS seller_commission,
        sum(category_commission) AS category_commission, sum(logistics_commission) AS logistics_commission,
-       sum(total_commission) AS total_commission
+       sum(total_commission) AS total_commission, sum(goods) AS goods
 FROM o GROUP BY hour, currency
 UNION ALL
 SELECT hour, 'seller', seller_id, currency, count(DISTINCT order_id),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'seller'), 0),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'category'), 0),
-       COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount)
+       COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount), sum(goods)
 FROM attributed GROUP BY hour, seller_id, currency
 UNION ALL
 SELECT hour, 'category', category_id, currency, count(DISTINCT order_id),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'seller'), 0),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'category'), 0),
-       COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount)
+       COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount), sum(goods)
 FROM attributed GROUP BY hour, category_id, currency
 UNION ALL
 SELECT o.hour, 'logistics_provider', COALESCE(pv.provider, ''), o.currency, count(*), sum(seller_commission),
-       sum(category_commission), sum(logistics_commission), sum(total_commission)
+       sum(category_commission), sum(logistics_commission), sum(total_commission), sum(goods)
 FROM o LEFT JOIN provider pv ON pv.order_id = o.id GROUP BY o.hour, COALESCE(pv.provider, ''), o.currency
 """
 
 PRICING_FIGURES = ("quotes", "orders", "revenue", "discount", "rule_amount")
-COMMISSION_FIGURES = ("orders", "seller_commission", "category_commission", "logistics_commission", "total_commission")
+COMMISSION_FIGURES = (
+    "orders",
+    "seller_commission",
+    "category_commission",
+    "logistics_commission",
+    "total_commission",
+    "goods",
+)
 
 
 class Kind:
@@ -227,20 +255,14 @@ class RollupJob(BackgroundLoop):
                 return 0
             try:
                 marks = await conn.fetch(
-                    "SELECT kind, hour, max(id) AS version FROM rollup_dirty WHERE hour < $1"
+                    "SELECT kind, hour, array_agg(id) AS ids FROM rollup_dirty WHERE hour < $1"
                     " GROUP BY kind, hour ORDER BY hour LIMIT $2",
                     current,
                     self.batch,
                 )
                 for mark in marks:
                     await recompute(conn, mark["kind"], [mark["hour"]])
-                    status = await conn.execute(
-                        "DELETE FROM rollup_dirty WHERE kind = $1 AND hour = $2 AND id <= $3",
-                        mark["kind"],
-                        mark["hour"],
-                        mark["version"],
-                    )
-                    cleared += status != "DELETE 0"
+                    cleared += await clear_marks(conn, mark["ids"]) > 0
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
         return cleared
@@ -250,22 +272,24 @@ class RollupJob(BackgroundLoop):
             pass
 
 
+async def clear_marks(conn: Connection, ids: list[int]) -> int:
+    """Delete the marks a recompute had read before it started (never a mark it did not read:
+    see the module docstring); how many were still there."""
+    status = await conn.execute("DELETE FROM rollup_dirty WHERE id = ANY($1::bigint[])", ids, timeout=_LONG)
+    return int(status.rpartition(" ")[2])
+
+
 async def settle(conn: Connection, hours: list[datetime]) -> None:
-    """Recompute both kinds of rollups for `hours` from the raw rows and clear their marks up to
-    the newest one read before (a write meanwhile leaves its mark for the job). The caller holds
-    the job's advisory lock (`lock`), so the job does not recompute the same hours meanwhile."""
+    """Recompute both kinds of rollups for `hours` from the raw rows and clear the marks read
+    before (a write meanwhile leaves its mark for the job). The caller holds the job's advisory
+    lock (`lock`), so the job does not recompute the same hours meanwhile."""
     for kind in KINDS:
-        version = await conn.fetchval(
-            "SELECT max(id) FROM rollup_dirty WHERE kind = $1 AND hour = ANY($2::timestamptz[])", kind, hours
+        ids: list[int] = await conn.fetchval(
+            "SELECT array_agg(id) FROM rollup_dirty WHERE kind = $1 AND hour = ANY($2::timestamptz[])", kind, hours
         )
         await recompute(conn, kind, hours)
-        if version is not None:
-            await conn.execute(
-                "DELETE FROM rollup_dirty WHERE kind = $1 AND hour = ANY($2::timestamptz[]) AND id <= $3",
-                kind,
-                hours,
-                version,
-            )
+        if ids:
+            await clear_marks(conn, ids)
 
 
 @contextlib.asynccontextmanager
@@ -303,7 +327,7 @@ async def rebuild(pool: Pool, *, now: datetime) -> int:
                     )
             for kind in KINDS:
                 marks = await conn.fetch(
-                    "SELECT hour, max(id) AS version FROM rollup_dirty WHERE kind = $1 AND hour < $2"
+                    "SELECT hour, array_agg(id) AS ids FROM rollup_dirty WHERE kind = $1 AND hour < $2"
                     " GROUP BY hour ORDER BY hour",
                     kind,
                     current,
@@ -311,14 +335,8 @@ async def rebuild(pool: Pool, *, now: datetime) -> int:
                 for start in range(0, len(marks), 168):  # a week per statement
                     chunk = marks[start : start + 168]
                     await recompute(conn, kind, [m["hour"] for m in chunk])
-                    # A mark added meanwhile stays, for the job.
-                    await conn.execute(
-                        "DELETE FROM rollup_dirty d USING unnest($2::timestamptz[], $3::bigint[]) AS m(hour, version)"
-                        " WHERE d.kind = $1 AND d.hour = m.hour AND d.id <= m.version",
-                        kind,
-                        [m["hour"] for m in chunk],
-                        [m["version"] for m in chunk],
-                    )
+                    # A mark added meanwhile (or committed late) stays, for the job.
+                    await clear_marks(conn, [i for m in chunk for i in m["ids"]])
                 total += len(marks)
             await conn.execute(
                 "ANALYZE rollup_pricing_hourly, rollup_commission_hourly,"

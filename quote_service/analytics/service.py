@@ -10,25 +10,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
+from quote_service.analytics.figures import percent
+from quote_service.analytics.flash_report import FlashSaleReport, flash_sale_report
 from quote_service.analytics.rollups import KINDS, hour_args, hour_of
 from quote_service.db.replica import ReadPools
-from quote_service.errors import FieldError, NotFound, ValidationFailed
-from quote_service.pricing import money
+from quote_service.errors import FieldError, ValidationFailed
+from quote_service.pricing.money import Money
 
-PricingGroup = Literal["day", "product", "category", "rule", "variant"]
+PricingGroup = Literal["day", "product", "category", "rule", "variant", "region"]
 CommissionGroup = Literal["day", "seller", "category", "logistics_provider"]
-PRICING_GROUPS = ("day", "product", "category", "rule", "variant")
+PRICING_GROUPS = ("day", "product", "category", "rule", "variant", "region")
 COMMISSION_GROUPS = ("day", "seller", "category", "logistics_provider")
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
-_CENT = Decimal("0.01")
 Key = tuple[str, str]
 
 
@@ -43,6 +44,10 @@ class PricingRow(msgspec.Struct, kw_only=True, omit_defaults=True):
     average_basket: Decimal | None
     amount: Decimal | None = None
     """group_by=rule: the amount the rule moved over its quotes (negative: a price cut)."""
+    city: str | None = None
+    """group_by=region: the delivery city (key "City, CC"; "" for quotes logged without one)."""
+    country: str | None = None
+    """group_by=region: the delivery country (ISO 3166-1 alpha-2)."""
 
 
 class PricingReport(msgspec.Struct, kw_only=True):
@@ -60,6 +65,10 @@ class CommissionRow(msgspec.Struct, kw_only=True):
     category_commission: Decimal
     logistics_commission: Decimal
     total_commission: Decimal
+    goods: Decimal
+    """The goods the row's commission was earned on (order lines after coupon discounts)."""
+    average_rate: Decimal | None
+    """total_commission / goods x 100 (2 decimals); null without goods."""
 
 
 class CommissionReport(msgspec.Struct, kw_only=True):
@@ -67,53 +76,6 @@ class CommissionReport(msgspec.Struct, kw_only=True):
     from_: date = msgspec.field(name="from")
     to: date
     rows: list[CommissionRow]
-
-
-class DayFigures(msgspec.Struct, kw_only=True):
-    date: date
-    units: int
-    revenue: Decimal
-
-
-class ProductFigures(msgspec.Struct, kw_only=True):
-    product_id: UUID
-    units: int
-    revenue: Decimal
-    sell_through: Decimal
-    elasticity: float | None
-
-
-class FlashSaleReport(msgspec.Struct, kw_only=True):
-    sale_id: UUID
-    status: str
-    currency: str | None
-    units_sold: int
-    revenue: Decimal
-    buyers: int
-    viewers: int
-    conversion_rate: Decimal | None
-    sell_through: Decimal
-    average_order_value: Decimal | None
-    per_day: list[DayFigures]
-    peak_hour: str | None
-    by_product: list[ProductFigures]
-
-
-def percent(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
-    """part / whole x 100 with 2 decimals (half up); None when whole is 0."""
-    if not whole:
-        return None
-    return (Decimal(100) * Decimal(part) / Decimal(whole)).quantize(_CENT, ROUND_HALF_UP)
-
-
-def arc_elasticity(p0: Decimal, q0: int, p1: Decimal, q1: int) -> float | None:
-    """Midpoint (arc) elasticity between (p0, q0) and (p1, q1); None when a side sold nothing or
-    the price did not move."""
-    if q0 <= 0 or q1 <= 0 or p0 == p1:
-        return None
-    dq = Decimal(q1 - q0) / (Decimal(q1 + q0) / 2)
-    dp = (p1 - p0) / ((p1 + p0) / 2)
-    return round(float(dq / dp), 4)
 
 
 def parse_range(raw_from: str | None, raw_to: str | None, *, today: date) -> tuple[date, date]:
@@ -145,7 +107,7 @@ def check_group(group_by: str, allowed: tuple[str, ...]) -> str:
     return group_by
 
 
-def _bounds(start: date, to: date) -> tuple[datetime, datetime]:
+def day_bounds(start: date, to: date) -> tuple[datetime, datetime]:
     return datetime(start.year, start.month, start.day, tzinfo=UTC), datetime(
         to.year, to.month, to.day, tzinfo=UTC
     ) + timedelta(days=1)
@@ -155,6 +117,40 @@ _DAY_KEY = "to_char({column}, 'YYYY-MM-DD')"
 
 
 SETTLED_CACHE_SIZE = 256
+
+
+def _pricing_row(group: str, key: str, currency: str, figures: list[Decimal]) -> PricingRow:
+    quotes, orders, revenue_sum, discount, amount = figures
+    revenue = Money(revenue_sum, currency).rounded()
+    city, _, country = key.rpartition(", ") if group == "region" else (None, None, None)
+    return PricingRow(
+        key=key,
+        currency=currency,
+        quotes=int(quotes),
+        orders=int(orders),
+        conversion_rate=percent(orders, quotes),
+        revenue=revenue.amount,
+        discount=Money(discount, currency).rounded().amount,
+        average_basket=(revenue / orders).rounded().amount if orders else None,
+        amount=Money(amount, currency).rounded().amount if group == "rule" else None,
+        city=city or None,
+        country=country or None,
+    )
+
+
+def _commission_row(key: str, currency: str, figures: list[Decimal]) -> CommissionRow:
+    orders, seller, category, logistics, total, goods = figures
+    return CommissionRow(
+        key=key,
+        currency=currency,
+        orders=int(orders),
+        seller_commission=Money(seller, currency).rounded().amount,
+        category_commission=Money(category, currency).rounded().amount,
+        logistics_commission=Money(logistics, currency).rounded().amount,
+        total_commission=Money(total, currency).rounded().amount,
+        goods=Money(goods, currency).rounded().amount,
+        average_rate=percent(total, goods),
+    )
 
 
 class Analytics:
@@ -238,141 +234,16 @@ class Analytics:
         return totals
 
     async def pricing(self, group: str, start: date, to: date, *, now: datetime) -> PricingReport:
-        lo, hi = _bounds(start, to)
+        lo, hi = day_bounds(start, to)
         totals = await self.sums("pricing", group, lo, hi, now)
-        rows = []
-        for (key, currency), (quotes, orders, revenue, discount, amount) in sorted(totals.items()):
-            revenue = money.round_money(revenue, currency)
-            rows.append(
-                PricingRow(
-                    key=key,
-                    currency=currency,
-                    quotes=int(quotes),
-                    orders=int(orders),
-                    conversion_rate=percent(orders, quotes),
-                    revenue=revenue,
-                    discount=money.round_money(discount, currency),
-                    average_basket=money.round_money(revenue / orders, currency) if orders else None,
-                    amount=money.round_money(amount, currency) if group == "rule" else None,
-                )
-            )
+        rows = [_pricing_row(group, key, currency, figures) for (key, currency), figures in sorted(totals.items())]
         return PricingReport(group_by=group, from_=start, to=to, rows=rows)
 
     async def commission(self, group: str, start: date, to: date, *, now: datetime) -> CommissionReport:
-        lo, hi = _bounds(start, to)
+        lo, hi = day_bounds(start, to)
         totals = await self.sums("commission", group, lo, hi, now)
-        rows = [
-            CommissionRow(
-                key=key,
-                currency=currency,
-                orders=int(orders),
-                seller_commission=money.round_money(seller, currency),
-                category_commission=money.round_money(category, currency),
-                logistics_commission=money.round_money(logistics, currency),
-                total_commission=money.round_money(total, currency),
-            )
-            for (key, currency), (orders, seller, category, logistics, total) in sorted(totals.items())
-        ]
+        rows = [_commission_row(key, currency, figures) for (key, currency), figures in sorted(totals.items())]
         return CommissionReport(group_by=group, from_=start, to=to, rows=rows)
 
     async def flash_sale(self, sale_id: UUID, *, now: datetime, live_viewers: int = 0) -> FlashSaleReport:
-        async with self.reads.for_read().acquire() as conn:
-            sale = await conn.fetchrow(
-                "SELECT s.id, s.status, s.starts_at, s.ends_at, COALESCE(st.unique_viewers, 0) AS viewers"
-                " FROM flash_sales s LEFT JOIN flash_sale_stats st ON st.flash_sale_id = s.id WHERE s.id = $1",
-                sale_id,
-            )
-            if sale is None:
-                raise NotFound("flash sale not found")
-            assert sale is not None
-            items = await conn.fetch(
-                "SELECT i.product_id, i.allocated_stock, i.flash_price, p.base_price,"
-                " COALESCE((SELECT h.new_price FROM price_history h WHERE h.product_id = i.product_id"
-                "   AND h.changed_at <= $2 ORDER BY h.changed_at DESC, h.id DESC LIMIT 1), p.current_price)"
-                " AS price_before"
-                " FROM flash_sale_items i JOIN products p ON p.id = i.product_id"
-                " WHERE i.flash_sale_id = $1 ORDER BY i.position",
-                sale_id,
-                sale["starts_at"],
-            )
-            purchases = await conn.fetch(
-                "SELECT product_id, sum(quantity)::bigint AS units, sum(total) AS revenue, count(*) AS purchases"
-                " FROM flash_purchases WHERE flash_sale_id = $1 GROUP BY product_id",
-                sale_id,
-            )
-            totals_row = await conn.fetchrow(
-                "SELECT count(DISTINCT customer_id) AS buyers, count(*) AS purchases, min(currency) AS currency"
-                " FROM flash_purchases WHERE flash_sale_id = $1",
-                sale_id,
-            )
-            assert totals_row is not None  # an aggregate without GROUP BY always has its row
-            totals = totals_row
-            per_day = await conn.fetch(
-                "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, sum(quantity)::bigint AS units,"
-                " sum(total) AS revenue FROM flash_purchases WHERE flash_sale_id = $1 GROUP BY 1 ORDER BY 1",
-                sale_id,
-            )
-            # Ties go to the earliest hour of the day.
-            peak = await conn.fetchval(
-                "SELECT extract(hour FROM created_at AT TIME ZONE 'UTC')::int FROM flash_purchases"
-                " WHERE flash_sale_id = $1 GROUP BY 1 ORDER BY sum(quantity) DESC, 1 LIMIT 1",
-                sale_id,
-            )
-            ends = min(sale["ends_at"], now)
-            window = max(ends - sale["starts_at"], timedelta(0))
-            before = {
-                r["product_id"]: int(r["units"])
-                for r in await conn.fetch(
-                    "SELECT l.product_id, sum(l.quantity)::bigint AS units FROM orders o"
-                    " JOIN order_lines l ON l.order_id = o.id"
-                    " WHERE o.created_at >= $1 AND o.created_at < $2 AND l.product_id = ANY($3::text[])"
-                    "   AND l.price_source <> 'flash_sale' GROUP BY l.product_id",
-                    sale["starts_at"] - window,
-                    sale["starts_at"],
-                    [str(i["product_id"]) for i in items],
-                )
-            }
-        currency = totals["currency"] or "TRY"
-        sold = {r["product_id"]: r for r in purchases}
-        units_sold = sum(int(r["units"]) for r in purchases)
-        revenue = sum((r["revenue"] for r in purchases), Decimal(0))
-        allocated = sum(int(i["allocated_stock"]) for i in items)
-        viewers = max(int(sale["viewers"]), live_viewers)
-        buyers = int(totals["buyers"])
-        status = sale["status"]
-        if status != "ended":
-            status = "ended" if now >= sale["ends_at"] else "active" if now >= sale["starts_at"] else status
-        by_product = []
-        for item in items:
-            row = sold.get(item["product_id"])
-            units = int(row["units"]) if row else 0
-            by_product.append(
-                ProductFigures(
-                    product_id=item["product_id"],
-                    units=units,
-                    revenue=money.round_money(row["revenue"] if row else Decimal(0), currency),
-                    sell_through=percent(units, item["allocated_stock"]) or Decimal("0.00"),
-                    elasticity=arc_elasticity(
-                        item["price_before"], before.get(str(item["product_id"]), 0), item["flash_price"], units
-                    ),
-                )
-            )
-        purchases_count = int(totals["purchases"])
-        return FlashSaleReport(
-            sale_id=sale_id,
-            status=status,
-            currency=totals["currency"],
-            units_sold=units_sold,
-            revenue=money.round_money(revenue, currency),
-            buyers=buyers,
-            viewers=viewers,
-            conversion_rate=percent(buyers, viewers),
-            sell_through=percent(units_sold, allocated) or Decimal("0.00"),
-            average_order_value=money.round_money(revenue / purchases_count, currency) if purchases_count else None,
-            per_day=[
-                DayFigures(date=r["day"], units=int(r["units"]), revenue=money.round_money(r["revenue"], currency))
-                for r in per_day
-            ],
-            peak_hour=None if peak is None else f"{peak:02d}:00-{peak:02d}:59",
-            by_product=by_product,
-        )
+        return await flash_sale_report(self.reads, sale_id, now=now, live_viewers=live_viewers)

@@ -6,6 +6,13 @@ Conversion of a variant is compared with the control's:
 - `difference_ci95`: the 95 % interval of the difference in conversion (unpooled, Wald);
 - `msprt`: the mixture sequential probability ratio test (normal mixing distribution on the
   difference), which stays valid however often it is looked at — what the guardrail uses.
+
+An arm that converts 0 % or 100 % has no sample variance, and the normal approximation would
+call any difference from it certain (or, with both arms at a boundary, give no test at all: a
+control converting 100 % against a variant converting 0 % was never rolled back). The
+sequential test therefore takes such an arm's variance at (hits + ½) / (n + 1) (the
+Haldane-Anscombe correction): never zero, and large for a tiny sample, so 3 of 3 against
+900 of 1000 is no evidence, while 1000 of 1000 against 0 of 1000 is overwhelming.
 """
 
 from __future__ import annotations
@@ -51,6 +58,15 @@ def lift_percent(control_rate: float, variant_rate: float) -> float | None:
     return (variant_rate - control_rate) / control_rate * 100
 
 
+def arm_variance(hits: int, n: int) -> float:
+    """The variance of one arm's conversion, p(1 - p)/n; at 0 % or 100 % (no sample variance)
+    p is taken as (hits + 1/2)/(n + 1), so it is never zero and stays wide for tiny samples."""
+    p = hits / n
+    if hits <= 0 or hits >= n:
+        p = (hits + 0.5) / (n + 1)
+    return p * (1 - p) / n
+
+
 @dataclass(frozen=True)
 class Sequential:
     likelihood_ratio: float
@@ -69,14 +85,12 @@ def msprt(
 
     with d the observed difference and V its variance. Rejecting when Λ >= 1/alpha keeps the
     false-alarm rate below alpha however many times the test is repeated as data arrives.
-    None without data or variance."""
+    An arm at 0 % or 100 % contributes its corrected variance (`arm_variance`). None without
+    data on a side."""
     if control_n <= 0 or variant_n <= 0:
         return None
-    p1, p2 = control_hits / control_n, variant_hits / variant_n
-    variance = p1 * (1 - p1) / control_n + p2 * (1 - p2) / variant_n
-    if variance == 0:
-        return None
-    d = p2 - p1
+    variance = arm_variance(control_hits, control_n) + arm_variance(variant_hits, variant_n)
+    d = variant_hits / variant_n - control_hits / control_n
     t2 = tau * tau
     exponent = t2 * d * d / (2 * variance * (variance + t2))
     log_ratio = 0.5 * math.log(variance / (variance + t2)) + exponent

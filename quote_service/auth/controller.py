@@ -6,16 +6,19 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.auth import repository
 from quote_service.auth.guards import admin_only
+from quote_service.auth.middleware import SESSION_COOKIE, presented_token
 from quote_service.auth.schemas import (
     ApiKey,
     ApiKeyCreate,
     ApiKeyCreated,
+    LoggedOut,
     Me,
     Token,
     TokenRequest,
@@ -23,6 +26,7 @@ from quote_service.auth.schemas import (
     UserCreate,
 )
 from quote_service.auth.service import AuthService, api_key_from_row
+from quote_service.errors import Forbidden
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.web.deps import AuthedRequest, PoolDep
 from quote_service.web.envelope import Envelope, ok
@@ -39,6 +43,21 @@ class AuthController(Controller):
         # The peer address of the connection: behind a proxy, every client shares the proxy's.
         address = request.client.host if request.client else "unknown"
         return ok(await auth.login(data.username, data.password, address=address), "Token issued")
+
+    @post(
+        "/auth/logout",
+        status_code=200,
+        summary="End this session: the token (or session cookie) is refused from now on, everywhere",
+    )
+    async def logout(self, auth: NamedDependency[AuthService], request: AuthedRequest) -> Response[Envelope[LoggedOut]]:
+        token = presented_token(request, str(request.auth))
+        if token is None:
+            raise Forbidden("An API key has no session to end; an admin revokes keys with DELETE /api/v1/api-keys/{id}")
+        claims = await auth.logout(token)
+        # A browser's session cookie goes too (the pages' logout form does the same).
+        gone = Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0, httponly=True, samesite="strict")
+        body = ok(LoggedOut(token_expires_at=claims.expires_at), "Logged out; this token is refused from now on")
+        return Response(body, cookies=[gone] if request.auth == "cookie" else [])
 
     @post("/users", guards=[admin_only], summary="Create a user (admin)")
     async def create_user(self, data: JSONBody[UserCreate], auth: NamedDependency[AuthService]) -> Envelope[User]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -19,6 +20,8 @@ _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both failures cost the same time.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 API_KEY_PREFIX = "qsk_"
+MAX_JTI_LENGTH = 128
+"""The revocation list's bound on a jti (tokens issued here carry 32 hex digits)."""
 
 
 def hash_password(password: str) -> str:
@@ -50,8 +53,17 @@ def issue_token(
     return jwt.encode(claims, settings.secret_key, algorithm=settings.algorithm)
 
 
-def decode_token(settings: Settings, token: str) -> uuid.UUID:
-    """The user id of a valid token; anything else (forged, expired, other alg) is 401."""
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """What the service reads of a valid token: whose it is, which one it is, until when."""
+
+    user_id: uuid.UUID
+    jti: str
+    expires_at: datetime
+
+
+def decode_claims(settings: Settings, token: str) -> TokenClaims:
+    """The claims of a valid token; anything else (forged, expired, other alg) is 401."""
     try:
         claims = jwt.decode(
             token,
@@ -59,9 +71,17 @@ def decode_token(settings: Settings, token: str) -> uuid.UUID:
             algorithms=[settings.algorithm],
             options={"require": ["sub", "exp", "iat", "jti"]},
         )
-        return uuid.UUID(str(claims["sub"]))
-    except (jwt.InvalidTokenError, ValueError) as exc:
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not 1 <= len(jti) <= MAX_JTI_LENGTH:
+            raise ValueError("jti")
+        return TokenClaims(uuid.UUID(str(claims["sub"])), jti, datetime.fromtimestamp(int(claims["exp"]), UTC))
+    except (jwt.InvalidTokenError, ValueError, TypeError, OverflowError, OSError) as exc:
         raise Unauthorized("Invalid or expired token") from exc
+
+
+def decode_token(settings: Settings, token: str) -> uuid.UUID:
+    """The user id of a valid token; anything else (forged, expired, other alg) is 401."""
+    return decode_claims(settings, token).user_id
 
 
 def new_api_key() -> tuple[str, bytes, str]:

@@ -59,6 +59,16 @@ async def authenticate(connection: ASGIConnection) -> tuple[Principal, str]:  # 
     return await auth.principal_from_bearer(token.strip()), "bearer"
 
 
+def presented_token(connection: ASGIConnection, scheme: str) -> str | None:  # type: ignore[type-arg]
+    """The bearer token an authenticated request proved itself with (`scheme` as `authenticate`
+    returned it): the Authorization header's, or the session cookie's; None for an API key."""
+    if scheme == "bearer":
+        return connection.headers.get("authorization", "").partition(" ")[2].strip() or None
+    if scheme == "cookie":
+        return connection.cookies.get(SESSION_COOKIE) or None
+    return None
+
+
 class AuthMiddleware(AbstractAuthenticationMiddleware):
     """Sets `request.user` to a Principal, or answers 401."""
 

@@ -1,7 +1,8 @@
-"""SQL for users and API keys."""
+"""SQL for users, API keys and revoked tokens."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -94,3 +95,34 @@ async def list_api_keys(conn: Connection, *, after: tuple[object, UUID] | None, 
         after[1] if after else None,
         limit + 1,
     )
+
+
+async def revoke_token(conn: Connection, *, jti: str, user_id: UUID, expires_at: datetime) -> None:
+    """Record a logged-out token (a second logout of the same token changes nothing)."""
+    await conn.execute(
+        """INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3)
+           ON CONFLICT (jti) DO NOTHING""",
+        jti,
+        user_id,
+        expires_at,
+    )
+
+
+async def revoked_tokens(conn: Connection, *, since: datetime | None) -> list[asyncpg.Record]:
+    """Unexpired revoked tokens (jti, expires_at) revoked at or after `since` (None: all of them)."""
+    return await conn.fetch(
+        """SELECT jti, expires_at FROM revoked_tokens
+           WHERE expires_at > now() AND ($1::timestamptz IS NULL OR revoked_at >= $1)""",
+        since,
+    )
+
+
+async def delete_expired_revocations(conn: Connection, *, before: datetime) -> None:
+    """Forget revocations of tokens that expired before `before` (they are refused as expired)."""
+    await conn.execute("DELETE FROM revoked_tokens WHERE expires_at < $1", before)
+
+
+async def database_now(conn: Connection) -> datetime:
+    """PostgreSQL's clock now (not the transaction's start)."""
+    now: datetime = await conn.fetchval("SELECT clock_timestamp()")
+    return now

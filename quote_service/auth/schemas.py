@@ -96,3 +96,10 @@ class ApiKeyCreated(msgspec.Struct, frozen=True, kw_only=True):
     money_format: MoneyFormat
     key: str
     created_at: datetime
+
+
+class LoggedOut(msgspec.Struct, frozen=True, kw_only=True):
+    """A session ended by POST /auth/logout."""
+
+    token_expires_at: datetime
+    """When the token would have expired; it is refused from now on."""

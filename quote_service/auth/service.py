@@ -20,12 +20,14 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import asyncpg
 import structlog
 
 from quote_service.auth import credentials, repository
+from quote_service.auth.credentials import TokenClaims
 from quote_service.auth.gate import HashingGate, default_slots
 from quote_service.auth.passwords import check_password
 from quote_service.auth.schemas import ApiKey, ApiKeyCreated, Principal, Token, User, UserCreate
@@ -34,6 +36,10 @@ from quote_service.cache.local import local_cache
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import NotFound, Unauthorized
+
+if TYPE_CHECKING:  # at run time it comes from the app; importing it here would load prometheus_client
+    # (background loops count failures) before `serve` sets PROMETHEUS_MULTIPROC_DIR
+    from quote_service.auth.revocations import Revocations
 
 log = structlog.get_logger("quote_service.auth")
 
@@ -75,10 +81,19 @@ def api_key_from_row(row: asyncpg.Record) -> ApiKey:
 class AuthService:
     """Owns credentials checks; one per process."""
 
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, *, throttle: LoginThrottle | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        *,
+        throttle: LoginThrottle | None = None,
+        revocations: Revocations | None = None,
+    ) -> None:
         self.settings = settings
         self.pool = pool
         self.throttle = throttle
+        self.revocations = revocations
+        """Logged-out tokens (auth/revocations.py); None: logout is not available (tools, tests)."""
         slots = settings.login_concurrency or default_slots()
         self.hashing = HashingGate(slots, max_waiting=slots * LOGIN_QUEUE_PER_SLOT)
         self._principals = local_cache()
@@ -182,9 +197,20 @@ class AuthService:
         self._by_api_key.clear()
         return api_key_from_row(row)
 
+    async def logout(self, token: str) -> TokenClaims:
+        """End the session of a valid token: refused from now on, on every process, after restarts."""
+        if self.revocations is None:  # the app always has one; the command-line tools never log out
+            raise RuntimeError("this AuthService was built without a revocation list")
+        claims = credentials.decode_claims(self.settings, token)
+        await self.revocations.revoke(claims)
+        return claims
+
     async def principal_from_bearer(self, token: str) -> Principal:
-        """The active user a bearer token names."""
-        user_id = credentials.decode_token(self.settings, token)
+        """The active user a valid bearer token names, unless that token was logged out."""
+        claims = credentials.decode_claims(self.settings, token)
+        if self.revocations is not None and self.revocations.is_revoked(claims.jti):
+            raise Unauthorized("Token has been revoked (logged out); log in again")
+        user_id = claims.user_id
 
         async def load() -> Principal:
             async with self.pool.acquire() as conn:

@@ -7,63 +7,67 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import cast
 
-import structlog
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
 
+from quote_service.background import BackgroundLoop
 from quote_service.cache.redis import RedisClient
-
-log = structlog.get_logger("quote_service.cache.channel")
 
 SUBSCRIBE_TIMEOUT_SECONDS = 5.0
 
 
-async def follow_channel(
-    redis: RedisClient,
-    channel: str,
-    handle: Callable[[bytes], Awaitable[None]],
-    *,
-    on_subscribed: Callable[[], Awaitable[None]] | None = None,
-) -> None:
-    """Call `handle(data)` for every message on `channel`, forever; reconnect after failures.
+class ChannelFollower(BackgroundLoop):
+    """Calls `handle(data)` for every message on `channel` for the life of the process.
 
-    `on_subscribed` runs each time the subscription is confirmed by Redis (the first time and
-    after every reconnect): messages published while the process was not subscribed are lost,
-    so that is where a caller catches up (drops what it cached, checks the version).
-    Cancel the task to stop; cancellation never waits on Redis.
+    One pass is one subscription, followed until it fails (Redis down or restarting, a handler
+    that raised); the loop subscribes again a second later. `on_subscribed` runs each time the
+    subscription is confirmed by Redis (the first time and after every reconnect): messages
+    published while the process was not subscribed are lost, so that is where a caller catches
+    up (drops what it cached, checks the version). Stopping cancels the pass; cancellation never
+    waits on Redis.
     """
-    attempt = 0
-    while True:
+
+    failure_event = "channel_follow_failed"
+    interval = 1.0
+    jitter = 0.0
+    start_at_once = True
+
+    def __init__(
+        self,
+        redis: RedisClient,
+        channel: str,
+        handle: Callable[[bytes], Awaitable[None]],
+        *,
+        name: str,
+        on_subscribed: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.task_name = name
+        self.redis = redis
+        self.channel = channel
+        self.handle = handle
+        self.on_subscribed = on_subscribed
+        self._attempt = 0
+
+    async def run_pass(self) -> None:
         subscriber: Redis | None = None  # on a cluster: a client of one node, for this subscription alone
         pubsub: PubSub | None = None
         try:
-            if isinstance(redis, RedisCluster):
-                subscriber = await _node_client(redis, attempt)
-            attempt += 1
+            if isinstance(self.redis, RedisCluster):
+                subscriber = await _node_client(self.redis, self._attempt)
+            self._attempt += 1
             # Subscribe confirmations are wanted once (`_confirmed`), then skipped per call: a
             # client built with ignore_subscribe_messages=True would hide them from every call.
-            pubsub = (subscriber or cast(Redis, redis)).pubsub(ignore_subscribe_messages=False)
-            await pubsub.subscribe(channel)
+            pubsub = (subscriber or cast(Redis, self.redis)).pubsub(ignore_subscribe_messages=False)
+            await pubsub.subscribe(self.channel)
             await _confirmed(pubsub)
-            if on_subscribed is not None:
-                await on_subscribed()
+            if self.on_subscribed is not None:
+                await self.on_subscribed()
             while True:
                 # get_message with a timeout, not listen(): cancellation must never block on a read.
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is not None:
-                    await handle(message["data"])
-        except asyncio.CancelledError:
-            raise
-        except (RedisError, OSError) as exc:
-            # Redis down or restarting: one line a second, no traceback (rendering one costs more
-            # than the retry, and says nothing new).
-            log.warning("channel_follow_failed", channel=channel, error=repr(exc))
-            await asyncio.sleep(1.0)
-        except Exception:
-            log.warning("channel_follow_failed", channel=channel, exc_info=True)
-            await asyncio.sleep(1.0)
+                    await self.handle(message["data"])
         finally:
             if pubsub is not None:
                 await _close_pubsub(pubsub)

@@ -25,15 +25,15 @@ entries when it hears the channel, drops all of them whenever its subscription i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from uuid import UUID
 
 import msgspec
 import structlog
 
-from quote_service.cache.channel import follow_channel
+from quote_service.background import BackgroundLoop, stop_all
+from quote_service.cache.channel import ChannelFollower
 from quote_service.cache.local import local_cache
 from quote_service.cache.redis import RedisClient, get_many, run_each
 from quote_service.db.pool import Pool
@@ -41,8 +41,6 @@ from quote_service.observability.metrics import count_cache
 from quote_service.pricing.quote import CatalogProduct
 
 log = structlog.get_logger("quote_service.cache.products")
-
-STOP_TIMEOUT_SECONDS = 2.0
 
 CHANNEL = "qs:{catalog}:changed"
 LOCAL_TTL_SECONDS = 30
@@ -113,26 +111,20 @@ class ProductCache:
         # Per key, the newest version an invalidation announced: a local fill older than that
         # (read before the invalidation, stored after it) is refused.
         self._floors: dict[str, tuple[int, float]] = {}
-        self._kick = asyncio.Event()
         self._drain_lock = asyncio.Lock()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._drainer = _OutboxDrain(self.drain)
+        self._follower = ChannelFollower(
+            redis, CHANNEL, self._on_change, name="product-cache-listen", on_subscribed=self._on_subscribed
+        )
         self.delivered = 0
         """Outbox rows this process delivered to Redis."""
 
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._listen(), name="product-cache-listen"),
-            asyncio.create_task(self._drain_forever(), name="product-cache-outbox"),
-        ]
+        self._follower.start()
+        self._drainer.start()
 
     async def stop(self) -> None:
-        """Cancel the background tasks and wait for them, boundedly: a task stuck in a client
-        library's cancellation must not hold up the shutdown."""
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
-        self._tasks = []
+        await stop_all((self._follower, self._drainer))
 
     async def get_many(self, product_ids: Iterable[str]) -> dict[str, CatalogProduct]:
         """The catalog products among `product_ids` (absent ids are simply missing)."""
@@ -191,7 +183,7 @@ class ProductCache:
                     pass
         except Exception as exc:  # TimeoutError included
             log.warning("product_invalidation_deferred", error=repr(exc))
-            self._kick.set()
+            self._drainer.wake()
             return False
         return True
 
@@ -213,24 +205,6 @@ class ProductCache:
         self.delivered += len(rows)
         return len(rows)
 
-    async def _drain_forever(self) -> None:
-        backoff = 0.0
-        while True:
-            try:
-                delivered = await self.drain()
-                backoff = 0.0
-                delay = 0.0 if delivered == DRAIN_BATCH else DRAIN_INTERVAL_SECONDS
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                backoff = min(DRAIN_MAX_BACKOFF_SECONDS, max(DRAIN_INTERVAL_SECONDS, backoff * 2))
-                delay = backoff
-                log.warning("product_outbox_drain_failed", error=type(exc).__name__, retry_in=backoff)
-            self._kick.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._kick.wait()
-
     async def _load(self, product_ids: list[str]) -> dict[str, Entry]:
         """Every id's entry from PostgreSQL (version 0 and no product: it does not exist)."""
         async with self._pool.acquire() as conn:
@@ -246,23 +220,44 @@ class ProductCache:
             )  # fmt: skip
         return loaded
 
-    async def _listen(self) -> None:
-        async def on_change(data: bytes) -> None:
-            now = time.monotonic()
-            for item in data.decode().split(","):
-                key, _, version = item.partition("=")
-                await self._local.delete(key)
-                if version:
-                    floor = self._floors.get(key, (0, 0.0))[0]
-                    self._floors[key] = (max(floor, int(version)), now)
-            if len(self._floors) > _FLOOR_LIMIT:
-                # A floor only matters to a fill already in flight: old ones can go.
-                self._floors = {k: v for k, v in self._floors.items() if now - v[1] < LOCAL_TTL_SECONDS}
+    async def _on_change(self, data: bytes) -> None:
+        now = time.monotonic()
+        for item in data.decode().split(","):
+            key, _, version = item.partition("=")
+            await self._local.delete(key)
+            if version:
+                floor = self._floors.get(key, (0, 0.0))[0]
+                self._floors[key] = (max(floor, int(version)), now)
+        if len(self._floors) > _FLOOR_LIMIT:
+            # A floor only matters to a fill already in flight: old ones can go.
+            self._floors = {k: v for k, v in self._floors.items() if now - v[1] < LOCAL_TTL_SECONDS}
 
-        async def on_subscribed() -> None:
-            # Invalidations sent while not subscribed were missed: start the local tier afresh,
-            # and deliver what waited for Redis now rather than at the next backoff step.
-            self._local = local_cache()
-            self._kick.set()
+    async def _on_subscribed(self) -> None:
+        # Invalidations sent while not subscribed were missed: start the local tier afresh,
+        # and deliver what waited for Redis now rather than at the next backoff step.
+        self._local = local_cache()
+        self._drainer.wake()
 
-        await follow_channel(self._redis, CHANNEL, on_change, on_subscribed=on_subscribed)
+
+class _OutboxDrain(BackgroundLoop):
+    """Delivers the outbox: again at once after a full batch or a wake, else every
+    DRAIN_INTERVAL_SECONDS, backing off to DRAIN_MAX_BACKOFF_SECONDS while Redis or PostgreSQL
+    fails."""
+
+    task_name = "product-cache-outbox"
+    failure_event = "product_outbox_drain_failed"
+    interval = DRAIN_INTERVAL_SECONDS
+    jitter = 0.0
+    max_backoff = DRAIN_MAX_BACKOFF_SECONDS
+    start_at_once = True
+
+    def __init__(self, drain: Callable[[], Awaitable[int]]) -> None:
+        self._drain = drain
+        self._full = False
+
+    def next_delay(self) -> float | None:
+        return 0.0 if self._full else super().next_delay()
+
+    async def run_pass(self) -> None:
+        self._full = False
+        self._full = await self._drain() == DRAIN_BATCH

@@ -9,6 +9,7 @@ hours missed while no process ran are applied one by one, in order.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -32,6 +33,12 @@ log = structlog.get_logger("quote_service.campaigns")
 
 MAX_DURATION_HOURS = 720
 _MAX_TARGET = 2_147_483_647
+# A name is the last segment of the campaign's URL (/api/v1/campaigns/{name}): letters and digits
+# of any script, `-`, `_`, `.` and `~` survive every client and proxy; a slash, `?`, `#`, `%`, a
+# backslash, spaces and control characters do not (a slash, even sent as %2F, reaches the router
+# as a slash, so the campaign could be created but never read or ended).
+_URL_SAFE_NAME = re.compile(r"[\w.~-]{1,100}")
+NAME_RULE = "must be 1-100 letters, digits, '-', '_', '.' or '~' (it is a URL path segment), not only dots"
 PricesMoved = Callable[[Iterable[UUID]], Awaitable[object]]
 
 
@@ -63,8 +70,8 @@ def campaign_from_row(row: asyncpg.Record) -> Campaign:
 def check_campaign(data: CampaignCreate) -> None:
     """Raise 422 naming every out-of-range field."""
     errors: list[FieldError] = []
-    if not 1 <= len(data.name) <= 100 or data.name != data.name.strip():
-        errors.append(FieldError("name", "must be 1-100 characters without leading or trailing spaces"))
+    if not url_safe_name(data.name):
+        errors.append(FieldError("name", NAME_RULE))
     if not 1 <= data.duration_hours <= MAX_DURATION_HOURS:
         errors.append(FieldError("duration_hours", f"must be between 1 and {MAX_DURATION_HOURS}"))
     limit = data.price_manipulation_limit
@@ -76,6 +83,11 @@ def check_campaign(data: CampaignCreate) -> None:
         raise ValidationFailed(
             "Invalid campaign: " + "; ".join(f"{e.field} {e.message}" for e in errors), details=errors
         )
+
+
+def url_safe_name(name: str) -> bool:
+    """True when `name` survives as a URL path segment (see `_URL_SAFE_NAME`); `.` and `..` do not."""
+    return _URL_SAFE_NAME.fullmatch(name) is not None and name.strip(".") != ""
 
 
 class Campaigns:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from uuid import UUID
 
 from litestar import Controller, delete, get, patch, post, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.auth.guards import admin_only
 from quote_service.catalog import repository, service
 from quote_service.catalog.schemas import (
+    ManualPrice,
     PriceChange,
     Product,
     ProductCreate,
@@ -19,6 +22,7 @@ from quote_service.catalog.schemas import (
     StockAdjust,
     StockLevel,
 )
+from quote_service.config import Settings
 from quote_service.errors import NotFound
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.web.deps import AuthedRequest, PoolDep, ProductCacheDep, ReadPoolDep, actor_of
@@ -37,10 +41,11 @@ class ProductController(Controller):
         await product_cache.invalidate([product.id])
         return ok(product, "Product created")
 
-    @get("/", summary="List products (keyset-paginated)")
+    @get("/", summary="List products, keyset-paginated (min_price and cost_price for admins and service keys)")
     async def list_products(
         self,
         read_pool: ReadPoolDep,
+        request: AuthedRequest,
         category_id: FromQuery[str | None] = None,
         seller_id: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
@@ -59,15 +64,20 @@ class ProductController(Controller):
                 after=after,
                 limit=limit,
             )
+        caller = request.user
         return ok(
             page_of(
-                rows, "products", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=service.product_from_row
+                rows,
+                "products",
+                limit=limit,
+                key=lambda r: (r["created_at"], r["id"]),
+                item=lambda r: service.as_seen_by(service.product_from_row(r), caller),
             )
         )
 
-    @get("/{product_id:uuid}", summary="Get a product")
-    async def get_product(self, product_id: FromPath[UUID], pool: PoolDep) -> Envelope[Product]:
-        return ok(await service.get_product(pool, product_id))
+    @get("/{product_id:uuid}", summary="Get a product (min_price and cost_price for admins and service keys)")
+    async def get_product(self, product_id: FromPath[UUID], pool: PoolDep, request: AuthedRequest) -> Envelope[Product]:
+        return ok(service.as_seen_by(await service.get_product(pool, product_id), request.user))
 
     @put("/{product_id:uuid}", guards=[admin_only], summary="Replace a product's fields")
     async def replace(
@@ -127,6 +137,25 @@ class ProductController(Controller):
                 item=lambda r: service.price_change_from_row(r, currency),
             )
         )
+
+    @put(
+        "/{product_id:uuid}/price",
+        guards=[admin_only],
+        summary="Move the current price by hand (floor and move limit checked; price history source manual)",
+    )
+    async def set_price(
+        self,
+        product_id: FromPath[UUID],
+        data: JSONBody[ManualPrice],
+        pool: PoolDep,
+        product_cache: ProductCacheDep,
+        settings: NamedDependency[Settings],
+        request: AuthedRequest,
+    ) -> Envelope[Product]:
+        limit = Decimal(str(settings.max_price_change_percent))
+        product = await service.set_price(pool, product_id, data, actor=actor_of(request), max_change_percent=limit)
+        await product_cache.invalidate([product_id])
+        return ok(product, "Price changed")
 
     @post("/{product_id:uuid}/stock", status_code=200, guards=[admin_only], summary="Adjust stock atomically")
     async def adjust_stock(

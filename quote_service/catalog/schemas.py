@@ -73,6 +73,16 @@ class ProductPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     price_change_reason: Reason | UnsetType = UNSET
 
 
+class ManualPrice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PUT /products/{id}/price: a person moves the current price."""
+
+    price: Decimal
+    """The new current_price, in the product's currency: at least min_price, within
+    MAX_PRICE_CHANGE_PERCENT of the current price."""
+    reason: Reason | None = None
+    """Why, for the price history (default: "manual price")."""
+
+
 class Product(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     sku: str
@@ -82,8 +92,10 @@ class Product(msgspec.Struct, frozen=True, kw_only=True):
     currency: str
     base_price: Decimal
     current_price: Decimal
-    min_price: Decimal
-    cost_price: Decimal
+    min_price: Decimal | UnsetType = UNSET
+    """The floor no price move goes below. Admins and service keys only: absent for a shopper."""
+    cost_price: Decimal | UnsetType = UNSET
+    """What the product costs the seller. Admins and service keys only: absent for a shopper."""
     stock: int
     tags: list[str]
     weight: Decimal | None

@@ -9,8 +9,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from quote_service.auth.schemas import Principal
 from quote_service.catalog import repository
 from quote_service.catalog.schemas import (
+    ManualPrice,
     PriceChange,
     Product,
     ProductCreate,
@@ -20,8 +22,9 @@ from quote_service.catalog.schemas import (
     StockLevel,
 )
 from quote_service.db.pool import Connection
-from quote_service.errors import FieldError, InsufficientStock, NotFound, ValidationFailed
+from quote_service.errors import FieldError, InsufficientStock, NotFound, ValidationFailed, invalid
 from quote_service.pricing import money
+from quote_service.pricing.price_moves import manual_move_problem
 
 _MAX_AMOUNT = Decimal("1e12")
 _PRICE_FIELDS = ("base_price", "current_price", "min_price", "cost_price")
@@ -47,6 +50,13 @@ def product_from_row(row: asyncpg.Record) -> Product:
         updated_at=row["updated_at"],
         **prices,
     )
+
+
+def as_seen_by(product: Product, caller: Principal) -> Product:
+    """`product` as `caller` may read it: a shopper (`user` role) never sees the floor or the cost."""
+    if caller.role != "user":
+        return product
+    return msgspec.structs.replace(product, min_price=msgspec.UNSET, cost_price=msgspec.UNSET)
 
 
 def price_change_from_row(row: asyncpg.Record, currency: str) -> PriceChange:
@@ -153,6 +163,41 @@ async def _move_manual_price(conn: Connection, product_id: UUID, price: Decimal,
     await repository.move_price(
         conn, product_id=product_id, new_price=price, source="manual", reason=reason, actor=actor
     )
+
+
+async def set_price(
+    pool: asyncpg.Pool, product_id: UUID, data: ManualPrice, *, actor: str, max_change_percent: Decimal
+) -> Product:
+    """Move the current price by hand through the one price-move path (history source `manual`),
+    checked like a decision: not below min_price, not more than `max_change_percent` at once.
+    A refusal (422 naming `price`) changes nothing."""
+    async with pool.acquire() as conn, conn.transaction():
+        current = await repository.get_product(conn, product_id=product_id, for_update=True)
+        if current is None:
+            raise NotFound(f"product {product_id} not found")
+        currency = current["currency"]
+        price = data.price
+        problem = _amount_problem(price, currency) or manual_move_problem(
+            current=current["current_price"],
+            new=price,
+            min_price=current["min_price"],
+            max_change_percent=max_change_percent,
+            currency=currency,
+        )
+        if problem is not None:
+            raise invalid("price", problem)
+        await _move_manual_price(conn, product_id, price, reason=data.reason or "manual price", actor=actor)
+        row = await repository.get_product(conn, product_id=product_id)
+    assert row is not None
+    return product_from_row(row)
+
+
+def _amount_problem(price: Decimal, currency: str) -> str | None:
+    if not price.is_finite() or price <= 0 or price >= _MAX_AMOUNT:
+        return "must be a finite amount greater than 0 and below 1e12"
+    if not money.fits_minor_units(price, currency):
+        return f"has more decimals than {currency} allows ({money.minor_units(currency)})"
+    return None
 
 
 async def adjust_stock(pool: asyncpg.Pool, product_id: UUID, data: StockAdjust, *, actor: str) -> StockLevel:

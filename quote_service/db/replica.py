@@ -99,6 +99,7 @@ class ReplicaSampler(BackgroundLoop):
 
     task_name = "replica-sampler"
     failure_event = "replica_sample_failed"
+    jitter = 0.0
 
     def __init__(self, reads: ReadPools, *, interval: float = 1.0) -> None:
         if reads.replica is None:
@@ -153,9 +154,6 @@ class ReplicaSampler(BackgroundLoop):
             log.warning("replica_down", error=status.error)
         elif status.up and not was_up:
             log.info("replica_up", lag_seconds=status.lag_seconds)
-
-    def next_delay(self) -> float:
-        return self.interval
 
     async def run_pass(self) -> None:
         await self.sample()

@@ -21,7 +21,7 @@ from quote_service.flags.schemas import (
     FlagChange,
 )
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.pricing.flags import EvaluationContext, FlagEvaluation
+from quote_service.pricing.flags import FlagEvaluation
 from quote_service.web.admin import ConfigWriteDep, config_write
 from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
@@ -126,11 +126,5 @@ class FeatureFlagController(Controller):
         request: AuthedRequest,
         data: JSONBody[EvaluationRequest | None] = None,
     ) -> Envelope[FlagEvaluation]:
-        body = data or EvaluationRequest()
-        user_id, user_segment = body.user_id, body.user_segment
-        principal = request.user
-        if principal.kind == "user":  # a signed-in caller asks about itself unless it names someone
-            user_id = user_id if user_id is not None else str(principal.id)
-            user_segment = user_segment if user_segment is not None else principal.segment
-        ctx = EvaluationContext(user_id=user_id, user_segment=user_segment, city=body.region, country=body.region)
+        ctx = service.evaluation_context(data or EvaluationRequest(), request.user)
         return ok(service.evaluate_flag(config_store.snapshot.flags, key, ctx, now=utcnow()))

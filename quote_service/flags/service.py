@@ -5,16 +5,27 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from time import perf_counter_ns
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
+from quote_service.auth.policy import foreign_labels
+from quote_service.auth.schemas import Principal
 from quote_service.db.pool import Connection
-from quote_service.errors import FieldError, NotFound, ValidationFailed
+from quote_service.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from quote_service.flags import repository
-from quote_service.flags.schemas import FeatureFlag, FeatureFlagCreate, FeatureFlagPatch, FeatureFlagUpdate, RolloutIn
+from quote_service.flags.schemas import (
+    EvaluationRequest,
+    FeatureFlag,
+    FeatureFlagCreate,
+    FeatureFlagPatch,
+    FeatureFlagUpdate,
+    RolloutIn,
+)
+from quote_service.observability import flag_timing
 from quote_service.patch import patched, sent_fields
 from quote_service.pricing import flags as engine
 from quote_service.pricing.flags import EvaluationContext, FlagEvaluation, FlagType, Guardrail, Rollout, Variant
@@ -309,7 +320,30 @@ async def delete_flag(pool: asyncpg.Pool, flag_id: UUID, *, actor: str | None = 
 
 def evaluate_flag(flags: engine.FlagSet, key: str, ctx: EvaluationContext, *, now: datetime) -> FlagEvaluation:
     """Evaluate the flag `key` from the configuration snapshot; 404 for an unknown key."""
+    started = perf_counter_ns()
     evaluation = flags.evaluate(key, ctx, now)
+    flag_timing.record("api", perf_counter_ns() - started)
     if evaluation is None:
         raise NotFound(f"feature flag {key!r} not found")
     return evaluation
+
+
+def evaluation_context(body: EvaluationRequest, caller: Principal) -> EvaluationContext:
+    """The context a flag is evaluated in for `caller`.
+
+    A `user` is evaluated as itself: its id and segment come from its account. Naming another
+    user is 403, another segment 422 (as on a quote). Admins and service keys speak for anyone;
+    a signed-in admin who names nobody is evaluated as itself.
+    """
+    user_id, user_segment = body.user_id, body.user_segment
+    if caller.role == "user":
+        if user_id is not None and user_id != str(caller.id):
+            raise Forbidden("A user may evaluate flags only for itself: user_id must be your user id")
+        problems = foreign_labels([("user_segment", "segment", user_segment, caller.segment)])
+        if problems:
+            raise ValidationFailed("; ".join(f"{p.field}: {p.message}" for p in problems), details=problems)
+        user_id, user_segment = str(caller.id), caller.segment
+    elif caller.kind == "user":
+        user_id = user_id if user_id is not None else str(caller.id)
+        user_segment = user_segment if user_segment is not None else caller.segment
+    return EvaluationContext(user_id=user_id, user_segment=user_segment, city=body.region, country=body.region)

@@ -13,6 +13,13 @@ eviction removes all of it or none of it, never half):
 
 Idempotency markers are separate keys in the same slot: `P|<hash>` while a purchase is being
 written to the ledger, `D|<hash>|<purchase json>` once it is durable.
+
+Holds: every reservation the purchase script grants is also recorded in the sale's `holds`
+hash (field: the hold's token; value: JSON {p: product, c: customer, q: units, g: the build it
+took them from, t: when, epoch ms, m: its marker key}) until the ledger settles it (`settle`)
+or its units go back (`undo`). Both remove the hold, and an undo gives units back only when it
+removed it, so each hold's units come back at most once — whether the request's own undo does
+it or the hold reconciler, for a hold whose undo failed (migrations/0036).
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
+
+import msgspec
 
 from quote_service.cache.redis import RedisClient
 from quote_service.pricing.flash import SaleStatus
@@ -56,13 +65,17 @@ redis.call('HINCRBY', KEYS[1], 's:' .. product, -quantity)
 redis.call('HINCRBY', KEYS[1], bought_field, quantity)
 redis.call('SET', KEYS[2], ARGV[5], 'EX', ARGV[6])
 redis.call('HINCRBY', KEYS[3], 'RESERVED', 1)
+redis.call('HSET', KEYS[4], ARGV[7], cjson.encode({p = product, c = customer, q = quantity, g = sale[4],
+                                                   t = now, m = KEYS[2]}))
 return {'OK', sale[4], tostring(left - quantity), tostring(bought + quantity)}
 """
 
-# Give back what one purchase took, only into the build it took it from: after a flush and a
-# rebuild from the ledger, the units were never counted as taken, so there is nothing to undo.
+# Give back what one hold took, once: only when this call removes the hold (KEYS[4], field
+# ARGV[6]; the request's undo and the reconciler may both try), and only into the build it took
+# it from (after a flush and a rebuild from the ledger, the units were never counted as taken).
 # The attempt it counted as RESERVED is counted again under its real outcome (ARGV[5]).
 _UNDO = """
+if redis.call('HDEL', KEYS[4], ARGV[6]) == 0 then return 0 end
 local marker = redis.call('GET', KEYS[2])
 if marker and string.sub(marker, 1, 2) == 'P|' then redis.call('DEL', KEYS[2]) end
 if tonumber(redis.call('HGET', KEYS[3], 'RESERVED') or '0') > 0 then
@@ -72,6 +85,18 @@ end
 if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[1] then return 0 end
 redis.call('HINCRBY', KEYS[1], 's:' .. ARGV[2], tonumber(ARGV[4]))
 redis.call('HINCRBY', KEYS[1], 'b:' .. ARGV[2] .. ':' .. ARGV[3], -tonumber(ARGV[4]))
+return 1
+"""
+
+# The ledger settled a hold: forget it, and store the purchase's marker (ARGV[1], kept ARGV[2]
+# seconds) or, with an empty ARGV[1], drop the marker (an order's hold).
+_SETTLE = """
+redis.call('HDEL', KEYS[1], ARGV[3])
+if ARGV[1] == '' then
+  redis.call('DEL', KEYS[2])
+else
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+end
 return 1
 """
 
@@ -125,6 +150,10 @@ def viewers_key(sale_id: UUID) -> str:
     return f"qs:{{fs:{sale_id}}}:viewers"
 
 
+def holds_key(sale_id: UUID) -> str:
+    return f"qs:{{fs:{sale_id}}}:holds"
+
+
 def rebuild_lock_key(sale_id: UUID) -> str:
     return f"qs:{{fs:{sale_id}}}:rebuild"
 
@@ -133,11 +162,32 @@ def millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+class Hold(msgspec.Struct, frozen=True):
+    """Units a reservation took in Redis that the ledger has not settled yet (the holds hash)."""
+
+    p: UUID
+    """product"""
+    c: str
+    """customer"""
+    q: int
+    """units"""
+    g: str
+    """the build (`gen`) the units were taken from"""
+    t: int
+    """when, epoch milliseconds"""
+    m: str
+    """the reservation's idempotency marker key"""
+
+
+_HOLD = msgspec.json.Decoder(Hold)
+
+
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """The script's answer: `outcome` OK (units taken) or why not."""
+    """The script's answer: `outcome` OK (units taken, under `hold`) or why not."""
 
     outcome: str
+    hold: str = ""
     gen: str = ""
     detail: str = ""
     bought: int = 0
@@ -172,6 +222,7 @@ class Counters:
         self.redis = redis
         self._purchase = redis.register_script(_PURCHASE)
         self._undo = redis.register_script(_UNDO)
+        self._settle = redis.register_script(_SETTLE)
         self._build = redis.register_script(_BUILD)
         self._set_fields = redis.register_script(_SET_FIELDS)
         self._release = redis.register_script(_RELEASE_LOCK)
@@ -188,19 +239,21 @@ class Counters:
         marker_value: str,
         marker_ttl: int,
     ) -> Reservation | bytes:
-        """Take `quantity` units for the customer, or say why not; bytes = an existing marker."""
+        """Take `quantity` units for the customer under a new hold, or say why not; bytes = an
+        existing marker."""
+        hold = uuid.uuid4().hex
         reply = cast(
             list[bytes],
             await self._purchase(
-                keys=[sale_key(sale_id), marker, attempts_key(sale_id)],
-                args=[str(product_id), customer_id, quantity, millis(now), marker_value, marker_ttl],
+                keys=[sale_key(sale_id), marker, attempts_key(sale_id), holds_key(sale_id)],
+                args=[str(product_id), customer_id, quantity, millis(now), marker_value, marker_ttl, hold],
             ),
         )
         outcome = reply[0].decode()
         if outcome == "REPLAY":
             return reply[1]
         if outcome == "OK":
-            return Reservation("OK", gen=reply[1].decode(), detail=reply[2].decode())
+            return Reservation("OK", hold=hold, gen=reply[1].decode(), detail=reply[2].decode())
         return Reservation(
             outcome,
             detail=reply[1].decode() if len(reply) > 1 else "",
@@ -211,6 +264,7 @@ class Counters:
         self,
         *,
         sale_id: UUID,
+        hold: str,
         gen: str,
         product_id: UUID,
         customer_id: str,
@@ -218,16 +272,27 @@ class Counters:
         marker: str,
         outcome: str = RELEASED,
     ) -> bool:
-        """Give a reservation's units back (to the build it came from); True when applied.
+        """Give a hold's units back (to the build it came from) unless someone already did;
+        True when this call gave them back.
 
         The attempt moves from RESERVED to `outcome` in the sale's attempt counts: RESERVED
         counts only reservations that became purchases (or orders) or are still being written.
         """
         done = await self._undo(
-            keys=[sale_key(sale_id), marker, attempts_key(sale_id)],
-            args=[gen, str(product_id), customer_id, quantity, outcome],
+            keys=[sale_key(sale_id), marker, attempts_key(sale_id), holds_key(sale_id)],
+            args=[gen, str(product_id), customer_id, quantity, outcome, hold],
         )
         return bool(done)
+
+    async def settle(self, sale_id: UUID, hold: str, marker: str, value: str | None, ttl: int = 86_400) -> None:
+        """The ledger holds the hold's purchase: forget the hold; store the purchase's marker
+        `value` (or drop the marker: None)."""
+        await self._settle(keys=[holds_key(sale_id), marker], args=[value or "", ttl, hold])
+
+    async def holds(self, sale_id: UUID) -> dict[str, Hold]:
+        """The sale's unsettled holds by token."""
+        raw = cast(dict[bytes, bytes], await self.redis.hgetall(holds_key(sale_id)))
+        return {token.decode(): _HOLD.decode(value) for token, value in raw.items()}
 
     async def build(
         self,
@@ -288,7 +353,7 @@ class Counters:
         return bool(await self.redis.exists(sale_key(sale_id)))
 
     async def delete(self, sale_id: UUID) -> None:
-        await self.redis.delete(sale_key(sale_id), attempts_key(sale_id), viewers_key(sale_id))
+        await self.redis.delete(sale_key(sale_id), attempts_key(sale_id), viewers_key(sale_id), holds_key(sale_id))
 
     async def add_viewer(self, sale_id: UUID, viewer: str) -> None:
         await self.redis.pfadd(viewers_key(sale_id), viewer)

@@ -10,8 +10,10 @@
     4. 201, and the key's marker now holds the purchase (a retry replays it from Redis).
 
 If step 3 fails (the database refuses, errors, or times out) step 2 is undone and the client
-gets the refusal or 503: nothing half-done. Steps 3-4 are shielded from request cancellation
-so a client that hangs up cannot leave units taken in Redis without a ledger row.
+gets the refusal or 503: nothing half-done. Steps 3-4 run in a task of their own, shielded from
+request cancellation, so a client that hangs up cannot leave units taken in Redis without a
+ledger row; `Purchases` keeps a reference to each such task until it ends (the event loop keeps
+only a weak one) and `drain()` waits for them at shutdown.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ async def ledger_row(
     principal_id: UUID,
     idempotency_key: str,
     request_hash: bytes,
+    hold: str,
     order_id: UUID | None = None,
 ) -> asyncpg.Record:
     """The ledger's own checks, then the row, in one round trip; raises Refused.
@@ -97,10 +100,14 @@ async def ledger_row(
                 "idempotency_key": idempotency_key,
                 "request_hash": request_hash,
                 "order_id": order_id,
+                "hold": hold,
             },
         )
     except asyncpg.PostgresError as exc:
-        code = repository.LEDGER_REFUSALS.get(getattr(exc, "sqlstate", "") or "")
+        sqlstate = getattr(exc, "sqlstate", "") or ""
+        if sqlstate == repository.HOLD_VOIDED:
+            raise DependencyUnavailable("The purchase took too long to record; nothing was sold") from None
+        code = repository.LEDGER_REFUSALS.get(sqlstate)
         if code is None:
             raise
         raise Refused(code) from None
@@ -151,6 +158,17 @@ class Purchases:
         self.counters = sales.counters
         self.pool = sales.pool
         self._resyncing: dict[UUID, asyncio.Task[None]] = {}
+        self._recording: set[asyncio.Task[tuple[Purchase, bool]]] = set()
+
+    @property
+    def recording(self) -> int:
+        """Ledger writes (with their undo) still running, whoever is still waiting for them."""
+        return len(self._recording)
+
+    async def drain(self) -> None:
+        """Wait for every ledger write in flight (at shutdown, before the pool closes)."""
+        while self._recording:
+            await asyncio.wait(set(self._recording))
 
     async def purchase(
         self, sale_id: UUID, data: PurchaseCreate, *, principal: Principal, idempotency_key: str, now: datetime
@@ -206,10 +224,15 @@ class Purchases:
                     if replayed is not None:
                         return replayed, True
                 raise refusal(answer.outcome, answer.detail)
-            # Shielded: once units are taken, record-or-undo runs to its end even if the client leaves.
-            return await asyncio.shield(
-                self._record(sale, item, data, answer, customer, principal, idempotency_key, print_, marker)
+            # Once units are taken, record-or-undo runs to its end even if the client leaves: a task
+            # of its own, referenced here until it ends, and shielded from this request's cancellation.
+            recording = asyncio.create_task(
+                self._record(sale, item, data, answer, customer, principal, idempotency_key, print_, marker),
+                name=f"flash-record-{sale_id}",
             )
+            self._recording.add(recording)
+            recording.add_done_callback(self._recording.discard)
+            return await asyncio.shield(recording)
 
     async def _record(
         self,
@@ -224,7 +247,7 @@ class Purchases:
         marker: str,
     ) -> tuple[Purchase, bool]:
         try:
-            row = await self._write_ledger(sale, item, data, customer, principal, idempotency_key, print_)
+            row = await self._write_ledger(sale, item, data, reservation, customer, principal, idempotency_key, print_)
         except asyncpg.UniqueViolationError as exc:
             await self._undo(sale.id, reservation, item, customer, data.quantity, marker)
             if exc.constraint_name != repository.IDEMPOTENCY_CONSTRAINT:
@@ -251,8 +274,8 @@ class Purchases:
         purchase = purchase_from_row(row)
         try:
             ttl = marker_ttl(sale.ends_at, purchase.created_at)
-            await self.counters.store_marker(marker, done_marker(print_, purchase), ttl)
-        except Exception:
+            await self.counters.settle(sale.id, reservation.hold, marker, done_marker(print_, purchase), ttl)
+        except Exception:  # durable: the hold reconciler settles the hold and restores the marker
             log.warning("flash_marker_store_failed", flash_sale_id=str(sale.id), exc_info=True)
         self.sales.dirty.add(sale.id)
         return purchase, False
@@ -281,6 +304,7 @@ class Purchases:
         sale: FlashSale,
         item: FlashItem,
         data: PurchaseCreate,
+        reservation: Reservation,
         customer: str,
         principal: Principal,
         idempotency_key: str,
@@ -296,6 +320,7 @@ class Purchases:
                 principal_id=principal.id,
                 idempotency_key=idempotency_key,
                 request_hash=bytes.fromhex(print_),
+                hold=reservation.hold,
             )
 
     # -- units bought by confirming a quote as an order ----------------------------------------
@@ -351,6 +376,7 @@ class Purchases:
                     principal_id=principal_id,
                     idempotency_key=key,
                     request_hash=hashlib.sha256(key.encode()).digest(),
+                    hold=hold.reservation.hold,
                     order_id=order_id,
                 )
             except Refused as refused:
@@ -363,12 +389,13 @@ class Purchases:
             await self._undo(hold.sale_id, hold.reservation, hold.item, customer, hold.quantity, hold.marker)
 
     async def settle(self, held: list[Held]) -> None:
-        """After the order committed: drop the hold markers; the sales' summaries are now stale."""
+        """After the order committed: forget the holds and their markers; the sales' summaries
+        are now stale. (Redis failing here leaves holds the reconciler settles.)"""
         for hold in held:
             self.sales.dirty.add(hold.sale_id)
-        if held:
-            with contextlib.suppress(RedisError):
-                await self.counters.redis.delete(*(hold.marker for hold in held))
+        with contextlib.suppress(RedisError):
+            for hold in held:
+                await self.counters.settle(hold.sale_id, hold.reservation.hold, hold.marker, None)
 
     async def _undo(
         self,
@@ -384,6 +411,7 @@ class Purchases:
         try:
             await self.counters.undo(
                 sale_id=sale_id,
+                hold=reservation.hold,
                 gen=reservation.gen,
                 product_id=item.product_id,
                 customer_id=customer,
@@ -391,8 +419,8 @@ class Purchases:
                 marker=marker,
                 outcome=outcome,
             )
-        except Exception:
-            log.error("flash_undo_failed", flash_sale_id=str(sale_id), exc_info=True)
+        except Exception:  # the units stay held: the hold reconciler gives them back later
+            log.error("flash_undo_failed", flash_sale_id=str(sale_id), hold=reservation.hold, exc_info=True)
 
     def _resync(self, sale_id: UUID) -> None:
         """Redis allowed what the ledger refused: rewrite its counters from the ledger, off the

@@ -192,6 +192,9 @@ async def due_transitions(conn: Connection, *, now: datetime, limit: int) -> lis
 
 # flash_record_purchase's refusals (migrations/0008), by SQLSTATE.
 LEDGER_REFUSALS = {"QF001": "SOLD_OUT", "QF002": "SALE_NOT_ACTIVE", "QF003": "PURCHASE_LIMIT_EXCEEDED"}
+HOLD_VOIDED = "QF004"
+"""The hold reconciler voided this write's hold (it took longer than FLASH_HOLD_GRACE_SECONDS):
+its units were given back, so nothing may be sold (migrations/0036)."""
 _RECORD_ARGS = (
     "id",
     "flash_sale_id",
@@ -205,17 +208,19 @@ _RECORD_ARGS = (
     "idempotency_key",
     "request_hash",
     "order_id",
+    "hold",
 )
 
 
 async def record_purchase(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.Record:
-    """The ledger row, after the ledger's own checks, in one round trip (migrations/0008).
+    """The ledger row, after the ledger's own checks, in one round trip (migrations/0008, with
+    the Redis hold it settles since 0036: a voided hold raises QF004).
 
     Raises asyncpg.PostgresError with a `LEDGER_REFUSALS` SQLSTATE when the item is sold out,
     closed, or the customer would pass the limit; UniqueViolationError for a reused key.
     """
     row = await conn.fetchrow(
-        f"SELECT {PURCHASE_COLUMNS} FROM flash_record_purchase($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        f"SELECT {PURCHASE_COLUMNS} FROM flash_record_purchase($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         *(fields[name] for name in _RECORD_ARGS),
     )
     assert row is not None
@@ -313,3 +318,28 @@ async def refresh_summaries(
 
 async def get_stats(conn: Connection, *, sale_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM flash_sale_stats WHERE flash_sale_id = $1", sale_id)
+
+
+async def hold_outcome(
+    conn: Connection, *, sale_id: UUID, product_id: UUID, customer_id: str, hold: str
+) -> asyncpg.Record | None:
+    """Inside a transaction: wait for every ledger write of the item to end (its row lock,
+    which each write takes first and keeps until it commits), then the purchase that settled
+    `hold`; None when there is none — and then the hold is voided in this same transaction, so a
+    later write of it fails (migrations/0036)."""
+    await conn.execute(
+        "SELECT 1 FROM flash_sale_items WHERE flash_sale_id = $1 AND product_id = $2 FOR UPDATE", sale_id, product_id
+    )
+    row = await conn.fetchrow(
+        f"""SELECT {PURCHASE_COLUMNS}, order_id FROM flash_purchases
+            WHERE flash_sale_id = $1 AND product_id = $2 AND customer_id = $3 AND hold = $4""",
+        sale_id,
+        product_id,
+        customer_id,
+        hold,
+    )
+    if row is None:
+        await conn.execute(
+            "INSERT INTO flash_hold_voids (flash_sale_id, hold) VALUES ($1, $2) ON CONFLICT DO NOTHING", sale_id, hold
+        )
+    return row

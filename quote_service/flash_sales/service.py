@@ -7,7 +7,8 @@ and by each item's `returned_stock`, whoever calls it (admin, the scheduler of a
 
 Redis counters are derived state. After every committed change they are rewritten; when they
 are missing (restart, flush, failover) `ensure_counters` rebuilds them from the ledger, one
-rebuild at a time (a per-process lock plus a Redis lock across processes).
+rebuild at a time (the callers of one process share one rebuild task, dropped once it ends; a
+Redis lock across processes).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from quote_service.flash_sales.counters import (
     Counters,
     SaleCounters,
     attempts_key,
+    holds_key,
     marker_key,
     sale_key,
     viewers_key,
@@ -58,6 +60,7 @@ from quote_service.flash_sales.schemas import (
     ReconcileReport,
     SaleStats,
 )
+from quote_service.observability.metrics import FLASH_COUNTER_REBUILDS
 from quote_service.pagination import Page, page_of
 from quote_service.pricing import flash, money
 from quote_service.pricing.snapshot import ConfigSnapshot
@@ -170,7 +173,7 @@ class FlashSales:
         self.clock = clock
         self.dirty: set[UUID] = set()
         """Sales whose background summaries are out of date."""
-        self._rebuilds: dict[UUID, asyncio.Lock] = {}
+        self._rebuilds: dict[UUID, asyncio.Task[None]] = {}
 
     # -- admin writes -------------------------------------------------------------------------
 
@@ -383,27 +386,47 @@ class FlashSales:
 
     # -- counters -----------------------------------------------------------------------------
 
+    @property
+    def rebuilds(self) -> int:
+        """Counter rebuilds running in this process (one per sale at most)."""
+        return len(self._rebuilds)
+
     async def ensure_counters(self, sale_id: UUID) -> None:
-        """Rebuild the sale's counters from the ledger if they are missing; one rebuild at a time."""
-        lock = self._rebuilds.setdefault(sale_id, asyncio.Lock())
-        async with lock:
+        """Rebuild the sale's counters from the ledger if they are missing. The callers of this
+        process share one rebuild per sale (a task, forgotten once it ends: no per-sale state
+        outlives it); a caller that gives up does not cancel it for the others."""
+        running = self._rebuilds.get(sale_id)
+        if running is None:
+            running = asyncio.create_task(self._rebuild_if_missing(sale_id), name=f"flash-rebuild-{sale_id}")
+            self._rebuilds[sale_id] = running
+            running.add_done_callback(lambda done: self._forget_rebuild(sale_id, done))
+        await asyncio.shield(running)
+
+    def _forget_rebuild(self, sale_id: UUID, done: asyncio.Task[None]) -> None:
+        if self._rebuilds.get(sale_id) is done:
+            del self._rebuilds[sale_id]
+        if not done.cancelled():
+            done.exception()  # retrieved: every caller that still waits got it from the shield
+
+    async def _rebuild_if_missing(self, sale_id: UUID) -> None:
+        if await self.counters.exists(sale_id):
+            return
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + REBUILD_WAIT_SECONDS
+        while not await self.counters.acquire_rebuild(sale_id, token, seconds=REBUILD_WAIT_SECONDS):
+            # Another process is rebuilding: wait for its result rather than repeat the work.
+            await asyncio.sleep(0.02)
             if await self.counters.exists(sale_id):
                 return
-            token = uuid.uuid4().hex
-            deadline = time.monotonic() + REBUILD_WAIT_SECONDS
-            while not await self.counters.acquire_rebuild(sale_id, token, seconds=REBUILD_WAIT_SECONDS):
-                # Another process is rebuilding: wait for its result rather than repeat the work.
-                await asyncio.sleep(0.02)
-                if await self.counters.exists(sale_id):
-                    return
-                if time.monotonic() > deadline:
-                    raise DependencyUnavailable("The flash sale's counters are being rebuilt; retry shortly")
-            try:
-                written, _ = await self._write_counters(sale_id, replace=False)
-            finally:
-                await self.counters.release_rebuild(sale_id, token)
-            if written:
-                log.warning("flash_counters_rebuilt", flash_sale_id=str(sale_id))
+            if time.monotonic() > deadline:
+                raise DependencyUnavailable("The flash sale's counters are being rebuilt; retry shortly")
+        try:
+            written, _ = await self._write_counters(sale_id, replace=False)
+        finally:
+            await self.counters.release_rebuild(sale_id, token)
+        if written:
+            FLASH_COUNTER_REBUILDS.inc()
+            log.warning("flash_counters_rebuilt", flash_sale_id=str(sale_id))
 
     async def reconcile(self, sale_id: UUID) -> ReconcileReport:
         """Recompute the counters from the ledger, report what differed, rewrite them; refresh summaries."""
@@ -502,7 +525,7 @@ class FlashSales:
             if fields:
                 await self.counters.set_fields(sale_id, fields)
             if expire is not None:
-                for key in (sale_key(sale_id), attempts_key(sale_id), viewers_key(sale_id)):
+                for key in (sale_key(sale_id), attempts_key(sale_id), viewers_key(sale_id), holds_key(sale_id)):
                     await self.counters.redis.expire(key, expire)
         except RedisError:
             log.warning("flash_counters_update_failed", flash_sale_id=str(sale_id), exc_info=True)

@@ -82,6 +82,8 @@ class StreamConsumer(BackgroundLoop):
 
     task_name = "competitor-price-consumer"
     failure_event = "stream_consumer_failed"
+    start_at_once = True
+    _group_ready = False
 
     def __init__(
         self,
@@ -186,14 +188,15 @@ class StreamConsumer(BackgroundLoop):
             log.info("stream_consumers_forgotten", consumer=self.name, forgotten=names)
         return names
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await ensure_group(self.redis)
-                while True:
-                    await self.run_once()
-            except Exception:
-                # Redis or PostgreSQL away, or a batch's signals failed: unacked entries stay
-                # pending and are claimed again; unfinished inbox rows are replayed.
-                log.warning(self.failure_event, exc_info=True)
-                await asyncio.sleep(1.0)
+    def next_delay(self) -> float | None:
+        # Back to back: each pass blocks on the stream for up to `block_ms` itself.
+        return self.interval if self.failures else 0.0
+
+    async def run_pass(self) -> None:
+        # After a failure Redis may have come back empty: make sure of the group first. Redis or
+        # PostgreSQL away, or a batch's signals failed: unacked entries stay pending and are
+        # claimed again; unfinished inbox rows are replayed.
+        if self.failures or not self._group_ready:
+            await ensure_group(self.redis)
+            self._group_ready = True
+        await self.run_once()

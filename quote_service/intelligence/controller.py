@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import Controller, HttpMethod, get, post, route
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -61,7 +61,11 @@ class MarketIntelligenceController(Controller):
         )
         return ok(page)
 
-    @get("/products/{product_id:uuid}/market", summary="Our price against each competitor's latest")
+    @get(
+        "/products/{product_id:uuid}/market",
+        guards=[service_or_admin],
+        summary="Our price against each competitor's latest (admin, service)",
+    )
     async def market(self, product_id: FromPath[UUID], intelligence: IntelligenceDep) -> Envelope[Market]:
         return ok(await intelligence.market(product_id))
 
@@ -82,7 +86,17 @@ class MarketIntelligenceController(Controller):
             )
         return ok(page_of(rows, "signals", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=signal_of))
 
-    @post("/signals/{signal_id:uuid}/acknowledge", status_code=200, guards=[admin_only], summary="Acknowledge a signal")
+    @get("/signals/{signal_id:uuid}", guards=[admin_only], summary="One market signal")
+    async def get_signal(self, signal_id: FromPath[UUID], intelligence: IntelligenceDep) -> Envelope[Signal]:
+        return ok(await intelligence.signal(signal_id))
+
+    @route(
+        "/signals/{signal_id:uuid}/acknowledge",
+        http_method=[HttpMethod.POST, HttpMethod.PUT],
+        status_code=200,
+        guards=[admin_only],
+        summary="Acknowledge a signal (POST or PUT; acknowledging twice changes nothing)",
+    )
     async def acknowledge(
         self, signal_id: FromPath[UUID], intelligence: IntelligenceDep, request: AuthedRequest
     ) -> Envelope[Signal]:
@@ -102,6 +116,10 @@ class MarketIntelligenceController(Controller):
         self, decision_id: FromPath[UUID], intelligence: IntelligenceDep, request: AuthedRequest
     ) -> Envelope[Decision]:
         return ok(await intelligence.apply(decision_id, actor_of(request)), "Decision applied")
+
+    @get("/decisions/{decision_id:uuid}", guards=[admin_only], summary="One pricing decision")
+    async def get_decision(self, decision_id: FromPath[UUID], intelligence: IntelligenceDep) -> Envelope[Decision]:
+        return ok(await intelligence.decision(decision_id))
 
     @get("/decisions", guards=[admin_only], summary="List pricing decisions (keyset)")
     async def list_decisions(

@@ -151,6 +151,20 @@ class Intelligence:
         since = self.clock() - timedelta(days=self.settings.elasticity_window_days)
         return fit_elasticity(await repository.daily_price_units(conn, product_id=product_id, since=since))
 
+    async def signal(self, signal_id: UUID) -> Signal:
+        async with self.pool.acquire() as conn:
+            row = await signals.get_signal(conn, signal_id=signal_id)
+        if row is None:
+            raise NotFound("signal not found")
+        return signal_of(row)
+
+    async def decision(self, decision_id: UUID) -> Decision:
+        async with self.pool.acquire() as conn:
+            row = await repository.get_decision(conn, decision_id)
+        if row is None:
+            raise NotFound("decision not found")
+        return decision_of(row)
+
     async def acknowledge(self, signal_id: UUID, actor: str) -> Signal:
         async with self.pool.acquire() as conn:
             row = await signals.acknowledge_signal(conn, signal_id=signal_id, actor=actor)

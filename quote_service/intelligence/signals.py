@@ -111,6 +111,10 @@ async def acknowledge_signal(conn: Connection, *, signal_id: UUID, actor: str) -
     return row
 
 
+async def get_signal(conn: Connection, *, signal_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {SIGNAL_COLUMNS} FROM signals WHERE id = $1", signal_id)
+
+
 async def list_signals(
     conn: Connection,
     *,

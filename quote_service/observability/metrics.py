@@ -50,6 +50,14 @@ QUOTE_DURATION = Histogram(
     "Time a priced quote spent in the quote service (admitted to stored): one observation per quote.",
     buckets=_STAGE_BUCKETS,
 )
+FLAG_BUCKETS = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.025)
+FLAG_EVALUATION = Histogram(
+    "qs_flag_evaluation_seconds",
+    "Time to evaluate feature flags: a quote's flag step (source=quote) or one flag by the evaluate "
+    "endpoint (source=api); counted in-process and published every second and at each scrape.",
+    ["source"],
+    buckets=FLAG_BUCKETS,
+)
 QUOTE_STAGE_SECONDS = Counter(
     "qs_quote_stage_seconds",
     "Seconds priced quotes spent in each stage (validate, catalog, flash, engine, store); "
@@ -76,6 +84,20 @@ FLASH_PURCHASES = Counter(
     "Flash-sale purchase attempts by outcome (confirmed, replayed, or the refusal code).",
     ["outcome"],
 )
+FLASH_COUNTER_REBUILDS = Counter(
+    "qs_flash_counter_rebuilds_total",
+    "Flash-sale counter hashes rebuilt from the ledger because Redis had lost them (restart, flush, failover).",
+)
+FLASH_HOLDS_RECONCILED = Counter(
+    "qs_flash_holds_reconciled_total",
+    "Flash-sale holds older than FLASH_HOLD_GRACE_SECONDS the reconciler judged, by outcome: returned "
+    "(no purchase: units given back), settled (the ledger had the purchase), gone (already undone).",
+    ["outcome"],
+)
+FLASH_UNITS_RETURNED = Counter(
+    "qs_flash_stranded_units_returned_total",
+    "Flash-sale units a failed undo had left taken in Redis that the hold reconciler gave back.",
+)
 GUARDRAIL_CHECKS = Counter(
     "qs_guardrail_checks_total",
     "Experiments the guardrail checker judged (one per running experiment with a guardrail per pass).",
@@ -85,6 +107,11 @@ GUARDRAIL_DURATION = Histogram(
     "qs_guardrail_check_duration_seconds",
     "Duration of one guardrail pass over every running experiment with a guardrail.",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+BACKGROUND_FAILURES = Counter(
+    "qs_background_pass_failures_total",
+    "Failed passes of a background loop (the loop logs them and tries again), by loop.",
+    ["loop"],
 )
 DB_POOL = Gauge(
     "qs_db_pool_connections",
@@ -125,6 +152,8 @@ for _status, _code in (
     ("504", "QUOTE_TIMEOUT"),
 ):
     REFUSALS.labels(_status, _code)
+for _outcome in ("returned", "settled", "gone"):
+    FLASH_HOLDS_RECONCILED.labels(_outcome)
 for _reason in ("lag", "replica_down"):
     REPLICA_FALLBACKS.labels(_reason)
 for _path in ("stream", "replay"):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import weakref
 from typing import Protocol
 
+from quote_service.observability import flag_timing
 from quote_service.observability.metrics import QUOTE_DURATION, QUOTE_STAGE_SECONDS, QUOTES_IN_FLIGHT
 
 STAGES = ("validate", "catalog", "flash", "engine", "store")
@@ -50,7 +51,9 @@ def watch_gate(gate: _Gate) -> None:
 
 
 def flush() -> None:
-    """Add the pending stage time to the counters and refresh the in-flight gauge."""
+    """Add the pending stage time to the counters, the flag-evaluation timings to their histogram
+    (flag_timing.py), and refresh the in-flight gauge."""
+    flag_timing.flush()
     for index, counter in enumerate(_COUNTERS):
         nanoseconds = _pending[index]
         if nanoseconds:

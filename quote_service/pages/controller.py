@@ -1,14 +1,17 @@
 """The pages' routes: /dashboard, /store, the login form's POST, logout, and their assets.
 
 A page is excluded from the API's auth middleware and checks the session cookie itself: no
-cookie (or an expired one) → the login form. The form posts username, password and the CSRF
-token (double-submit: the form field must equal the `qs_csrf` cookie); a good login sets the
-session cookie (httpOnly, SameSite=Strict, the bearer token inside) and redirects (303) to the
-page. The pages' JavaScript then calls the JSON API with that cookie plus `X-CSRF-Token`.
+cookie (or an expired or logged-out one) → the login form. Logging out ends the session on the
+server as well (auth/revocations.py), so a copy of the cookie is refused from then on. The form
+posts username, password and the CSRF token (double-submit: the form field must equal the
+`qs_csrf` cookie); a good login sets the session cookie (httpOnly, SameSite=Strict, the bearer
+token inside) and redirects (303) to the page. The pages' JavaScript then calls the JSON API
+with that cookie plus `X-CSRF-Token`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +27,7 @@ from litestar.types import ControllerRouterHandler
 from quote_service.auth.middleware import CSRF_COOKIE, SESSION_COOKIE, csrf_matches
 from quote_service.auth.schemas import Principal
 from quote_service.auth.service import AuthService
-from quote_service.errors import ServiceError
+from quote_service.errors import ServiceError, Unauthorized
 
 HERE = Path(__file__).parent
 STATIC_PATH = "/pages/static"
@@ -167,6 +170,13 @@ async def logout(
     data, page = await _posted(request)
     if not csrf_matches(request, data.get("csrf")):
         return _login(request, page, error="Your form expired; please try again.", status=403)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        auth: AuthService = request.app.state.auth
+        # Ended on the server too: a copy of the cookie is refused from now on. An invalid or
+        # expired cookie has no session left to end.
+        with contextlib.suppress(Unauthorized):
+            await auth.logout(token)
     gone = Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0, httponly=True, samesite="strict")
     return Redirect(f"/{page}", status_code=303, cookies=[gone], headers=PAGE_HEADERS)
 

@@ -10,7 +10,7 @@ from litestar import get
 
 from quote_service.auth.guards import admin_only
 from quote_service.clock import utcnow
-from quote_service.pricing.money import round_money
+from quote_service.pricing.money import Money, round_money
 from quote_service.web.deps import ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
@@ -18,7 +18,7 @@ RECENT_MOVES = 20
 REVENUE_DAYS = 14
 
 
-class Money(msgspec.Struct, frozen=True, kw_only=True):
+class CurrencyTotals(msgspec.Struct, frozen=True, kw_only=True):
     currency: str
     revenue: Decimal
     commission: Decimal
@@ -47,9 +47,11 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
     orders_last_hour: int
     conversion_rate: Decimal | None
     """Orders / quotes in the last hour * 100 (2 decimals); null with no quotes."""
-    today: list[Money]
-    """Revenue (order totals) and commission of today's orders (UTC day), per currency."""
+    today: list[CurrencyTotals]
+    """Revenue (order totals) and commission of today's orders (UTC day), one entry per currency:
+    amounts in different currencies are never added."""
     revenue_per_day: list[DayRevenue]
+    """One row per day and currency."""
     recent_price_moves: list[PriceMove]
     generated_at: datetime
 
@@ -92,10 +94,10 @@ async def dashboard_summary(read_pool: ReadPoolDep) -> Envelope[Summary]:
             orders_last_hour=orders,
             conversion_rate=conversion,
             today=[
-                Money(
+                CurrencyTotals(
                     currency=r["currency"],
-                    revenue=round_money(r["revenue"], r["currency"]),
-                    commission=round_money(r["commission"], r["currency"]),
+                    revenue=Money(r["revenue"], r["currency"]).rounded().amount,
+                    commission=Money(r["commission"], r["currency"]).rounded().amount,
                 )
                 for r in today
             ],
@@ -103,7 +105,7 @@ async def dashboard_summary(read_pool: ReadPoolDep) -> Envelope[Summary]:
                 DayRevenue(
                     date=r["day"],
                     currency=r["currency"],
-                    revenue=round_money(r["revenue"], r["currency"]),
+                    revenue=Money(r["revenue"], r["currency"]).rounded().amount,
                     orders=r["orders"],
                 )
                 for r in per_day

@@ -48,6 +48,8 @@ EXPRESS_MULTIPLIER = "express_delivery_multiplier"
 SMALL_BASKET_THRESHOLD = "small_basket_threshold"
 _MAX_MULTIPLIER = Decimal(100)
 _MAX_AMOUNT = Decimal("1e12")
+ServedFlags = tuple[dict[str, Any], dict[str, str]]
+"""(feature_flags: key -> value of each flag on, experiments: key -> variant assigned)."""
 
 
 def price_quote(
@@ -60,24 +62,23 @@ def price_quote(
     defaults: EngineDefaults,
     now: datetime,
     quote_id: UUID,
+    region: RegionPlan | None = None,
+    flags: ServedFlags | None = None,
 ) -> Quote:
     """Price `request` under `snapshot` at `now` (API.md §5 steps 1-10).
 
     `products` and `flash` are keyed by the request's product_id. Raises ValidationFailed
     (or CurrencyMismatch) with field paths for input the schema cannot refuse. Pass the same
     `defaults` object every time (the service builds it once): the snapshot's pricing plans are
-    kept per defaults object, so a new one per call prices correctly but never warm.
+    kept per defaults object, so a new one per call prices correctly but never warm. `region`
+    and `flags` are what `region_for` and `served_flags` answered for the same arguments (the
+    quote service times the flag step on its own); without them they are worked out here.
     """
-    currency = request.currency.upper()
-    if not is_currency(currency):
-        raise invalid("currency", "not an ISO 4217 currency code")
-    address = request.delivery_address
-    city, country = address.city, address.country
-    region = region_plan(
-        snapshot.resolver.at(now), city=city, country=country, currency=currency, defaults=defaults, now=now
-    )
+    if region is None:
+        region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
+    currency = region.currency
     zero = region.zero
-    feature_flags, experiments = _flags(snapshot, region, customer, now)
+    feature_flags, experiments = flags if flags is not None else served_flags(snapshot, region, customer, now)
     forced: list[str] = []
     if customer.test_group is not None:  # a service or admin caller's context.ab_test_group
         forced = _force(snapshot, customer.test_group, feature_flags, experiments, now)
@@ -134,7 +135,7 @@ def price_quote(
         region,
         express=request.is_express_delivery,
         pickup=request.pickup_address,
-        delivery=address,
+        delivery=request.delivery_address,
         goods=goods,
         flag_multiplier=multiplier,
     )
@@ -216,9 +217,25 @@ def price_quote(
     )
 
 
-def _flags(
-    snapshot: ConfigSnapshot, region: RegionPlan, customer: CustomerContext, now: datetime
-) -> tuple[dict[str, Any], dict[str, str]]:
+def region_for(
+    request: QuoteRequest, *, snapshot: ConfigSnapshot, defaults: EngineDefaults, now: datetime
+) -> RegionPlan:
+    """The pricing plan of the request's delivery place and currency (422 for an unknown currency)."""
+    currency = request.currency.upper()
+    if not is_currency(currency):
+        raise invalid("currency", "not an ISO 4217 currency code")
+    address = request.delivery_address
+    return region_plan(
+        snapshot.resolver.at(now),
+        city=address.city,
+        country=address.country,
+        currency=currency,
+        defaults=defaults,
+        now=now,
+    )
+
+
+def served_flags(snapshot: ConfigSnapshot, region: RegionPlan, customer: CustomerContext, now: datetime) -> ServedFlags:
     """The flags served to this customer here and now (fresh dicts), kept per customer in the region plan.
 
     A flag's answer reads the customer id and segment, the place (the region plan's) and `now`
@@ -230,8 +247,11 @@ def _flags(
     if found is None:
         context = None
         if snapshot.flags_read_context:
-            context = EvaluationContext(
-                user_id=customer.customer_id, user_segment=customer.segment, city=region.city, country=region.country
+            context = EvaluationContext(  # an empty customer id is nobody (a price look-up's anonymous caller)
+                user_id=customer.customer_id or None,
+                user_segment=customer.segment,
+                city=region.city,
+                country=region.country,
             )
         found = region.remember(region.flags, key, evaluate_compiled(snapshot.compiled_flags, context, now))
     return dict(found[0]), dict(found[1])

@@ -1,7 +1,9 @@
-"""Money: ISO 4217 currencies, their minor units, and ROUND_HALF_UP rounding."""
+"""Money: ISO 4217 currencies, their minor units, ROUND_HALF_UP rounding, and amounts that carry
+their currency (`Money`, `MoneyByCurrency`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 # Active ISO 4217 codes by number of minor-unit digits (funds codes included).
@@ -64,3 +66,103 @@ def percent_of(amount: Decimal, percent: Decimal) -> Decimal:
 def plain(number: Decimal) -> Decimal:
     """Without trailing zeros and never in exponent form: 12.5000 → 12.5, 1E+2 → 100."""
     return Decimal(format(number.normalize(), "f"))
+
+
+class MixedCurrencies(ValueError):
+    """Arithmetic between amounts of two currencies: a bug in the caller, never a client's input."""
+
+
+class Money:
+    """An amount with its currency (as Saleor's `prices.Money`): adding or subtracting an amount in
+    another currency raises `MixedCurrencies`, so a sum across currencies cannot be written by accident.
+
+    Money leaving the single-currency quote engine (reports, statistics, summaries) is kept in this
+    form; `MoneyByCurrency` keeps sums that may span currencies apart, one per currency.
+    """
+
+    __slots__ = ("amount", "currency")
+
+    def __init__(self, amount: Decimal | int, currency: str) -> None:
+        self.amount = Decimal(amount)
+        self.currency = currency
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(ZERO, currency)
+
+    def _same(self, other: Money, verb: str) -> None:
+        if other.currency != self.currency:
+            raise MixedCurrencies(f"cannot {verb} {other.currency} and {self.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other, "add")
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other, "subtract")
+        return Money(self.amount - other.amount, self.currency)
+
+    def __mul__(self, factor: int | Decimal) -> Money:
+        return Money(self.amount * factor, self.currency)
+
+    def __truediv__(self, divisor: int | Decimal) -> Money:
+        """Divided by a number (an average); unrounded."""
+        return Money(self.amount / divisor, self.currency)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Money) and (self.amount, self.currency) == (other.amount, other.currency)
+
+    def __hash__(self) -> int:
+        return hash((self.amount, self.currency))
+
+    def __repr__(self) -> str:
+        return f"Money({str(self.amount)!r}, {self.currency!r})"
+
+    def rounded(self) -> Money:
+        """Rounded half up to the currency's minor units (the service's one rounding rule)."""
+        return Money(round_money(self.amount, self.currency), self.currency)
+
+
+class MoneyByCurrency:
+    """Sums of money kept apart by currency: adding never mixes two currencies.
+
+    `single()` is the one sum when exactly one currency is present, the value a report shows in
+    its single-currency field (`revenue`); with several, that field is null and `rounded()` gives
+    the per-currency sums (`revenue_by_currency`). A currency can be named before anything is
+    added (`include`), so an empty sum still says which currency it is in.
+    """
+
+    __slots__ = ("_sums",)
+
+    def __init__(self, parts: Iterable[Money] = ()) -> None:
+        self._sums: dict[str, Money] = {}
+        for part in parts:
+            self.add(part)
+
+    def include(self, currency: str) -> None:
+        """Name `currency` as part of the sum (zero until something is added)."""
+        self._sums.setdefault(currency, Money.zero(currency))
+
+    def add(self, part: Money) -> None:
+        self._sums[part.currency] = self._sums.get(part.currency, Money.zero(part.currency)) + part
+
+    def __iter__(self) -> Iterator[Money]:
+        """Each currency's sum (zero sums of included currencies too), by currency code."""
+        return iter([self._sums[currency] for currency in sorted(self._sums)])
+
+    def currencies(self) -> list[str]:
+        return sorted(self._sums)
+
+    def get(self, currency: str) -> Money:
+        return self._sums.get(currency, Money.zero(currency))
+
+    def single(self) -> Money | None:
+        """The sum when exactly one currency is present; None with none or several."""
+        if len(self._sums) != 1:
+            return None
+        [only] = self._sums.values()
+        return only
+
+    def rounded(self) -> dict[str, Decimal]:
+        """{currency: sum rounded to its minor units}, by currency code."""
+        return {currency: self._sums[currency].rounded().amount for currency in sorted(self._sums)}

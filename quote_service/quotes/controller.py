@@ -1,4 +1,4 @@
-"""HTTP: POST /api/v1/quote and GET /api/v1/quotes/{quote_id}."""
+"""HTTP: POST /api/v1/quote, GET /api/v1/quotes/{quote_id} and GET /api/v1/products/{id}/price."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.auth.guards import any_caller
 from quote_service.auth.middleware import QUOTE_DEADLINE
 from quote_service.errors import NotFound
 from quote_service.pricing.quote import Quote, QuoteRequest
+from quote_service.quotes.product_price import ProductPrice, Quantity, Region, TierName, price_product
 from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import AuthedRequest
 from quote_service.web.edge import EDGE_ERROR
@@ -92,3 +93,23 @@ async def get_quote(
     if quote is None:
         raise NotFound(f"quote {quote_id} not found or expired")
     return ok(quote)
+
+
+@get(
+    "/api/v1/products/{product_id:uuid}/price",
+    guards=[any_caller],
+    tags=["catalog"],
+    summary="A product's final unit price for a quantity, tier and region, and the rules behind it",
+)
+async def get_product_price(
+    product_id: FromPath[UUID],
+    request: AuthedRequest,
+    quotes: NamedDependency[QuoteService],
+    quantity: FromQuery[Quantity] = 1,
+    user_tier: FromQuery[TierName] = None,
+    region: FromQuery[Region] = None,
+) -> Envelope[ProductPrice]:
+    priced = await price_product(
+        quotes, product_id, request.user, quantity=quantity, user_tier=user_tier, region=region
+    )
+    return ok(priced)

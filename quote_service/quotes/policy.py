@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from quote_service.auth.policy import foreign_labels
 from quote_service.auth.schemas import Principal
 from quote_service.errors import ClientPriceNotAllowed, FieldError, Forbidden, ProductUnavailable, ValidationFailed
 from quote_service.pricing.quote import CatalogProduct, Quote, QuoteRequest
@@ -23,14 +24,12 @@ def check_request(request: QuoteRequest, caller: Principal) -> None:
     if request.customer_id != str(caller.id):
         # Orders hold users to their own quotes; refusing here saves a quote that could never be ordered.
         raise Forbidden("A user may quote only for itself: customer_id must be your user id")
-    problems = [
-        FieldError(field, f"a user's {label} comes from its account ({own or 'none'}); leave it out")
-        for field, label, stated, own in (
+    problems = foreign_labels(
+        [
             ("customer_tier", "tier", request.customer_tier, caller.tier),
             ("customer_segment", "segment", request.customer_segment, caller.segment),
-        )
-        if stated is not None and not _same_label(stated, own)
-    ]
+        ]
+    )
     if problems:
         raise ValidationFailed("; ".join(f"{p.field}: {p.message}" for p in problems), details=problems)
 
@@ -91,8 +90,3 @@ def _refuse_client_prices(indexes: list[int]) -> None:
 def may_see(caller: Principal, quote: Quote) -> bool:
     """A user sees its own quotes (as customer); service keys and admins see every quote."""
     return caller.role != "user" or quote.customer_id == str(caller.id)
-
-
-def _same_label(stated: str, own: str | None) -> bool:
-    # Tiers and segments match case-insensitively in rules and flags, so "GOLD" is a gold user's own tier.
-    return own is not None and stated.strip().casefold() == own.strip().casefold()

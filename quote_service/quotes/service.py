@@ -24,17 +24,20 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import QuoteTimeout
 from quote_service.flash_sales.service import FlashSales
+from quote_service.observability import flag_timing
 from quote_service.observability.metrics import CACHE_LOOKUPS
 from quote_service.observability.stages import STAGES, record, watch_gate
 from quote_service.observability.tracing import stage
 from quote_service.pricing.coupons import normalize_code
-from quote_service.pricing.engine import price_quote
+from quote_service.pricing.engine import price_quote, region_for, served_flags
 from quote_service.pricing.quote import (
+    Address,
     CatalogProduct,
     CustomerContext,
     EngineDefaults,
     FlashOffer,
     Quote,
+    QuoteItemIn,
     QuoteRequest,
 )
 from quote_service.pricing.snapshot import ConfigSnapshot
@@ -188,16 +191,54 @@ class QuoteService:
                 return reused
         _RECENT_MISSES.inc()
         with stage(_ENGINE):
+            region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
+            f0 = perf_counter_ns()
+            flags = served_flags(snapshot, region, customer, now)
+            flag_timing.record("quote", perf_counter_ns() - f0)
             quote = price_quote(
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,
-                defaults=self.defaults, now=now, quote_id=uuid.uuid4(),
+                defaults=self.defaults, now=now, quote_id=uuid.uuid4(), region=region, flags=flags,
             )  # fmt: skip
         t4 = perf_counter_ns()
         with stage(_STORE):
-            payload = await self._store.put(quote, now=now, caller=(caller.kind, str(caller.id)), numbers=numbers)
+            address = request.delivery_address
+            payload = await self._store.put(
+                quote,
+                now=now,
+                caller=(caller.kind, str(caller.id)),
+                delivery=(address.city, address.country),
+                numbers=numbers,
+            )
         self._remember(key, inputs or _inputs(customer, snapshot, products, flash, now), payload)
         record(t0, t1, t2, t3, t4, perf_counter_ns())
         return PricedQuote(quote, payload)
+
+    async def catalog_product(self, product_id: uuid.UUID) -> CatalogProduct | None:
+        """A catalog product as quotes see it (the product cache), or None when there is none."""
+        key = str(product_id)
+        return (await self._products.get_many([key])).get(key)
+
+    async def price_one(
+        self, product: CatalogProduct, quantity: int, customer: CustomerContext, *, region: str | None
+    ) -> Quote:
+        """A one-line quote of `quantity` units of `product` for `customer`, delivered to `region` (a
+        city or country; None: no region), priced exactly as POST /quote would and stored nowhere:
+        GET /products/{id}/price shows its steps 1-3."""
+        now = utcnow()
+        snapshot = self._config.snapshot
+        key = str(product.id)
+        flash = await self._flash_offers(snapshot, {key: product}, customer.customer_id, now)
+        place = region or ""
+        request = QuoteRequest(
+            customer_id=customer.customer_id,
+            items=[QuoteItemIn(product_id=key, quantity=quantity)],
+            delivery_address=Address(city=place, country=place),
+            currency=product.currency,
+        )
+        return price_quote(
+            request, snapshot=snapshot, products={key: product}, flash=flash, customer=customer,
+            defaults=self.defaults, now=now, quote_id=uuid.uuid4(),
+        )  # fmt: skip
 
     async def _coupon_uses(self, request: QuoteRequest, snapshot: ConfigSnapshot) -> dict[str, int]:
         """Per-customer uses of the named coupons that have a per-customer limit (Redis, kept by orders)."""

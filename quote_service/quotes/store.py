@@ -50,7 +50,8 @@ _LOG_COLUMNS = (
     "quote_id", "customer_id", "currency", "subtotal", "discount_amount", "tax_amount", "delivery_fee",
     "small_basket_fee", "total_amount", "total_commission", "seller_commission", "category_commission",
     "logistics_commission", "item_count", "config_version", "lines", "applied_rules", "coupon_codes",
-    "experiments", "caller_kind", "caller_id", "created_at", "valid_until", "forced_experiments",
+    "experiments", "caller_kind", "caller_id", "created_at", "valid_until", "delivery_city", "delivery_country",
+    "flags", "forced_experiments",
 )  # fmt: skip
 # One SET ... PX per quote of the batch, then EXISTS per ordered-mark asked about, in one call:
 # a pipeline costs the client ~3x more per quote. The last ARGV is the number of quotes to SET.
@@ -134,17 +135,24 @@ class QuoteStore:
                 break
 
     async def put(
-        self, quote: Quote, *, now: datetime, caller: tuple[str, str] | None = None, numbers: bool = False
+        self,
+        quote: Quote,
+        *,
+        now: datetime,
+        caller: tuple[str, str] | None = None,
+        delivery: tuple[str, str] | None = None,
+        numbers: bool = False,
     ) -> bytes:
         """Store `quote` until its `valid_until`; returns (its encoding) once any process can read it.
 
-        `caller` (kind, id) is who asked, recorded in the quote log. `numbers`: money written as
-        JSON numbers (X-Money-Format: number), which `decode_quote` reads as well as strings."""
+        `caller` (kind, id) is who asked and `delivery` (city, country) where to, both recorded in
+        the quote log. `numbers`: money written as JSON numbers (X-Money-Format: number), which
+        `decode_quote` reads as well as strings."""
         payload = (_NUMBERS if numbers else _ENCODER).encode(quote)
         if quote.valid_until <= now:
             return payload
         if len(self._log_backlog) < MAX_LOG_BACKLOG:
-            self._log_backlog.append(log_row(quote, caller))
+            self._log_backlog.append(log_row(quote, caller, delivery))
         else:
             log.warning("quote_log_backlog_full", dropped=str(quote.quote_id))
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -279,9 +287,10 @@ def _unexpired(payload: bytes | None, now: datetime) -> Quote | None:
     return quote if quote.valid_until > now else None
 
 
-def log_row(q: Quote, caller: tuple[str, str] | None = None) -> LogRow:
+def log_row(q: Quote, caller: tuple[str, str] | None = None, delivery: tuple[str, str] | None = None) -> LogRow:
     """The lean quote-log row: totals as columns, lines, rules and variants as small JSON arrays
-    (positions in migrations/0015_lean_quote_log.sql), never the whole response."""
+    (positions in migrations/0015_lean_quote_log.sql), the delivery city and country and the keys
+    of the flags on (migration 0045), never the whole response."""
     # Only immutable scalars (the id as text, the JSON parts as raw bytes), so the garbage
     # collector stops tracking the row: a backlog of Quote objects made every collection traverse them.
     breakdown = q.commission_breakdown
@@ -327,5 +336,8 @@ def log_row(q: Quote, caller: tuple[str, str] | None = None) -> LogRow:
         caller[1] if caller else None,
         q.created_at,
         q.valid_until,
+        delivery[0] if delivery else None,
+        delivery[1] if delivery else None,
+        tuple(q.feature_flags),
         msgspec.Raw(_ENCODER.encode(forced)),
     )

@@ -28,15 +28,14 @@ from typing import Generic, Protocol, TypeVar
 import structlog
 from redis.exceptions import RedisError
 
-from quote_service.cache.channel import follow_channel
+from quote_service.background import BackgroundLoop, Every, stop_all
+from quote_service.cache.channel import ChannelFollower
 from quote_service.cache.redis import RedisClient
 from quote_service.db.pool import Pool
 from quote_service.observability.metrics import SNAPSHOT_RELOADS, SNAPSHOT_VERSION
 from quote_service.snapshot.bus import CHANNEL, announce_change, current_version, raise_version, read_version
 
 log = structlog.get_logger("quote_service.snapshot")
-
-STOP_TIMEOUT_SECONDS = 2.0
 
 ANNOUNCE_TIMEOUT_SECONDS = 1.0
 """An admin write waits at most this long for Redis to carry its version (it has committed)."""
@@ -75,7 +74,17 @@ class ConfigStore(Generic[S]):
         self._full_reload_interval = full_reload_interval
         self._max_backoff = max_backoff
         self._lock = asyncio.Lock()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops: list[BackgroundLoop] = [
+            ChannelFollower(redis, CHANNEL, self._on_change, name="config-listen", on_subscribed=self._on_subscribed),
+            Every(
+                "config-poll",
+                poll_interval,
+                self._poll_redis,
+                failure_event="config_poll_failed",
+                backoff=check_interval,
+            ),
+            Every("config-check", check_interval, self._check_postgres, failure_event="config_check_failed"),
+        ]
         self._loaded_at = 0.0
         self._backoff = 0.0
         self._retry_at = 0.0
@@ -98,20 +107,11 @@ class ConfigStore(Generic[S]):
         """Load the first snapshot, then follow changes in the background."""
         async with self._lock:
             await self._load()
-        self._tasks = [
-            asyncio.create_task(self._listen(), name="config-listen"),
-            asyncio.create_task(self._poll_redis(), name="config-poll"),
-            asyncio.create_task(self._check_postgres(), name="config-check"),
-        ]
+        for loop in self._loops:
+            loop.start()
 
     async def stop(self) -> None:
-        """Cancel the background tasks and wait for them, boundedly: a task stuck in a client
-        library's cancellation must not hold up the shutdown."""
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
-        self._tasks = []
+        await stop_all(self._loops)
 
     async def changed(self, domain: str) -> None:
         """Call after an admin write commits: reload this process at once, then carry the new
@@ -171,36 +171,27 @@ class ConfigStore(Generic[S]):
         self._backoff = min(self._max_backoff, max(self._check_interval, self._backoff * 2))
         self._retry_at = time.monotonic() + self._backoff
 
-    async def _listen(self) -> None:
-        async def on_change(_: bytes) -> None:
-            await self._refresh_logged()
+    async def _on_change(self, _: bytes) -> None:
+        await self._refresh_logged()
 
-        async def on_subscribed() -> None:
-            # Messages sent while unsubscribed are lost: ask PostgreSQL now.
-            await self._refresh_logged()
-
-        await follow_channel(self._redis, CHANNEL, on_change, on_subscribed=on_subscribed)
+    async def _on_subscribed(self) -> None:
+        # Messages sent while unsubscribed are lost: ask PostgreSQL now.
+        await self._refresh_logged()
 
     async def _poll_redis(self) -> None:
-        """Every `poll_interval`: RedisClient's version. Newer → reload; missing or older (Redis lost it)
-        → put ours back, so the processes that rely on Redis see it again."""
-        while True:
-            await asyncio.sleep(self._poll_interval)
-            try:
-                carried = await current_version(self._redis)
-                if carried is None or carried < self.version:
-                    await raise_version(self._redis, self.version)
-                elif carried > self.version:
-                    await self._refresh_logged()
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError):
-                await asyncio.sleep(self._check_interval)  # PostgreSQL checks carry on meanwhile
+        """Redis's version. Newer → reload; missing or older (Redis lost it) → put ours back, so
+        the processes that rely on Redis see it again. A failure backs the poll off to
+        `check_interval` (the PostgreSQL checks carry on meanwhile)."""
+        carried = await current_version(self._redis)
+        if carried is None or carried < self.version:
+            await raise_version(self._redis, self.version)
+        elif carried > self.version:
+            await self._refresh_logged()
 
     async def _check_postgres(self) -> None:
-        while True:
-            await asyncio.sleep(self._check_interval)
-            await self._refresh_logged(force=self.age_seconds > self._full_reload_interval)
+        """PostgreSQL's version (a reload when it moved, or a full one when the snapshot is old);
+        failures back off inside `refresh` (shared with the reloads the channel asks for)."""
+        await self.refresh(force=self.age_seconds > self._full_reload_interval)
 
     async def _refresh_logged(self, *, force: bool = False) -> None:
         try:

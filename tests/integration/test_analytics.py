@@ -19,8 +19,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from quote_service.analytics.figures import percent
+from quote_service.analytics.flash_report import arc_elasticity
 from quote_service.analytics.rollups import RollupJob, rebuild
-from quote_service.analytics.service import Analytics, arc_elasticity, percent
+from quote_service.analytics.service import Analytics
 from quote_service.db.replica import ReadPools
 from quote_service.quotes.store import LogRow, write_log_rows
 from tests.integration.conftest import Caller
@@ -39,17 +41,21 @@ def quote_row(
     lines: list[tuple[str, str, int, str, str]],  # product, category, quantity, line_subtotal, discount
     rules: list[tuple[str, str]] = (),  # type: ignore[assignment]
     variants: dict[str, str] | None = None,
+    currency: str = "TRY",
+    delivery: tuple[str, str] | None = None,
+    flags: tuple[str, ...] = (),
 ) -> tuple[uuid.UUID, LogRow]:
     quote_id = uuid.uuid4()
     subtotal = sum((Decimal(s) for *_, s, _ in lines), Decimal(0))
     discount = sum((Decimal(d) for *_, d in lines), Decimal(0))
     encode = msgspec.json.encode
     row: LogRow = (
-        str(quote_id), customer, "TRY", subtotal, discount, Decimal(0), Decimal(0), Decimal(0), subtotal - discount,
+        str(quote_id), customer, currency, subtotal, discount, Decimal(0), Decimal(0), Decimal(0), subtotal - discount,
         Decimal(0), Decimal(0), Decimal(0), Decimal(0), len(lines), 1,
         msgspec.Raw(encode([[p, c, "s-1", q, s, s, d, "catalog"] for p, c, q, s, d in lines])),
         msgspec.Raw(encode([[r, "TIME_WINDOW", 1, a] for r, a in rules])), (),
-        msgspec.Raw(encode(variants or {})), None, None, at, at + timedelta(minutes=15), msgspec.Raw(b"{}"),
+        msgspec.Raw(encode(variants or {})), None, None, at, at + timedelta(minutes=15),
+        *(delivery or (None, None)), flags, msgspec.Raw(b"{}"),
     )  # fmt: skip
     return quote_id, row
 
@@ -69,6 +75,7 @@ async def order(
     lines: list[tuple[str, str, str]] = (),  # type: ignore[assignment]  # product, seller, category
     commissions: list[tuple[str | None, str, str]] = (),  # type: ignore[assignment]  # product, dimension, amount
     provider_rate: uuid.UUID | None = None,
+    currency: str = "TRY",
 ) -> None:
     parts = {
         d: sum((Decimal(a) for _, dd, a in commissions if dd == d), Decimal(0))
@@ -80,17 +87,18 @@ async def order(
             "INSERT INTO orders (id, quote_id, customer_id, currency, subtotal, discount_amount, tax_amount,"
             " delivery_fee, small_basket_fee, total_amount, total_commission, seller_commission, category_commission,"
             " logistics_commission, principal_id, idempotency_key, request_hash, created_by, created_at)"
-            " VALUES ($1, $2, 'c-1', 'TRY', $3::numeric, $4::numeric, 0, 0, 0, $3::numeric - $4::numeric, $5, $6, $7,"
+            " VALUES ($1, $2, 'c-1', $12, $3::numeric, $4::numeric, 0, 0, 0, $3::numeric - $4::numeric, $5, $6, $7,"
             " $8, $9, $10, '\\x00', 't', $11)",
             order_id, quote_id, Decimal(subtotal), Decimal(discount), sum(parts.values()), parts["seller"],
-            parts["category"], parts["logistics"], uuid.uuid4(), str(order_id), at,
+            parts["category"], parts["logistics"], uuid.uuid4(), str(order_id), at, currency,
         )  # fmt: skip
-        for position, (product, seller, category) in enumerate(lines):
+        for position, (product, seller, category) in enumerate(lines):  # the order's goods split evenly
             await conn.execute(
                 "INSERT INTO order_lines (order_id, position, product_id, quantity, list_unit_price, unit_price,"
                 " line_subtotal, discount, tax, tax_rate, price_source, seller_id, category_id)"
-                " VALUES ($1, $2, $3, 1, 1, 1, 1, 0, 0, 0, 'catalog', $4, $5)",
-                order_id, position, product, seller, category,
+                " VALUES ($1, $2, $3, 1, $6, $6, $6, $7, 0, 0, 'catalog', $4, $5)",
+                order_id, position, product, seller, category, Decimal(subtotal) / len(lines),
+                Decimal(discount) / len(lines),
             )  # fmt: skip
         for position, (product, dimension, amount) in enumerate(commissions):
             await conn.execute(
@@ -102,16 +110,18 @@ async def order(
 
 
 async def fixed_data(pool: asyncpg.Pool) -> None:
-    """Yesterday 18h: q1 (ordered), q2. Today 9h: q3 (ordered, with a coupon). Current hour: q4."""
+    """Yesterday 18h: q1 (ordered), q2. Today 9h: q3 (ordered, with a coupon). Current hour: q4.
+    q1 and q2 go to Istanbul (spelt two ways), q3 to Ankara, q4 has no delivery city logged."""
     q1, r1 = quote_row(at=YESTERDAY, customer="a", lines=[("p1", "shoes", 2, "100.00", "0")],
-                       rules=[(RULE, "-5.00")], variants={"banner": "control"})  # fmt: skip
+                       rules=[(RULE, "-5.00")], variants={"banner": "control"}, delivery=("Istanbul", "TR"),
+                       flags=("banner", "dynamic_pricing"))  # fmt: skip
     _q2, r2 = quote_row(at=YESTERDAY + timedelta(minutes=20), customer="b",
                        lines=[("p1", "shoes", 1, "50.00", "0"), ("p2", "bags", 1, "30.00", "0")],
-                       variants={"banner": "savings"})  # fmt: skip
+                       variants={"banner": "savings"}, delivery=(" ISTANBUL ", "tr"), flags=("banner",))  # fmt: skip
     q3, r3 = quote_row(at=H9, customer="a", lines=[("p2", "bags", 3, "90.00", "9.00")], rules=[(RULE, "-4.50")],
-                       variants={"banner": "control"})  # fmt: skip
+                       variants={"banner": "control"}, delivery=("Ankara", "TR"))  # fmt: skip
     _q4, r4 = quote_row(at=NOW - timedelta(minutes=10), customer="c", lines=[("p1", "shoes", 1, "50.00", "0")],
-                       variants={"banner": "savings"})  # fmt: skip
+                       variants={"banner": "savings"}, flags=("banner",))  # fmt: skip
     await log_quotes(pool, r1, r2, r3, r4)
     logistics = uuid.uuid4()
     await pool.execute(
@@ -164,18 +174,34 @@ async def check_reports(analytics: Analytics) -> None:
     assert list(one_day) == ["2026-03-10"]
     empty = await analytics.pricing("day", date(2026, 3, 1), date(2026, 3, 2), now=NOW)
     assert empty.rows == []
+    regions = rows_by_key(await analytics.pricing("region", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+    figures = {k: (v["quotes"], v["orders"], v["revenue"], v.get("city"), v.get("country")) for k, v in regions.items()}
+    assert figures == {
+        "Istanbul, TR": (2, 1, "100.00", "Istanbul", "TR"),  # "Istanbul"/"TR" and " ISTANBUL "/"tr": one region
+        "Ankara, TR": (1, 1, "81.00", "Ankara", "TR"),
+        "": (1, 0, "0.00", None, None),  # no delivery city logged
+    }  # fmt: skip
     commission = rows_by_key(await analytics.commission("day", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
     assert commission["2026-03-09"]["total_commission"] == "17.00"
     assert commission["2026-03-10"]["seller_commission"] == "8.10"
+    # average_rate = commission / goods x 100: 17.00 / 100.00; 10.10 / (90.00 - 9.00) = 12.469...
+    assert {k: (v["goods"], v["average_rate"]) for k, v in commission.items()} == {
+        "2026-03-09": ("100.00", "17.00"),
+        "2026-03-10": ("81.00", "12.47"),
+    }
     sellers = rows_by_key(await analytics.commission("seller", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
-    # The per-order logistics parts are not a seller's: they have the key "".
-    assert {k: v["total_commission"] for k, v in sellers.items()} == {"s-1": "15.00", "s-2": "8.10", "": "4.00"}
+    # The per-order logistics parts are not a seller's: they have the key "" (and no goods, so no rate).
+    assert {k: (v["total_commission"], v["goods"], v["average_rate"]) for k, v in sellers.items()} == {
+        "s-1": ("15.00", "100.00", "15.00"),
+        "s-2": ("8.10", "81.00", "10.00"),
+        "": ("4.00", "0.00", None),
+    }
     providers = rows_by_key(
         await analytics.commission("logistics_provider", date(2026, 3, 9), date(2026, 3, 10), now=NOW)
     )
-    assert {k: (v["orders"], v["total_commission"]) for k, v in providers.items()} == {
-        "fastship": (1, "17.00"),
-        "": (1, "10.10"),
+    assert {k: (v["orders"], v["total_commission"], v["average_rate"]) for k, v in providers.items()} == {
+        "fastship": (1, "17.00", "17.00"),
+        "": (1, "10.10", "12.47"),
     }
 
 
@@ -235,12 +261,15 @@ async def test_incremental_rollups_equal_a_rebuild_under_concurrent_writes(pool:
         for _ in range(40):
             at = start + timedelta(seconds=local.uniform(0, 6 * 3600))
             product = f"p{local.randint(1, 4)}"
+            currency = local.choice(("TRY", "EUR"))  # every dimension in two currencies
             quote_id, row = quote_row(at=at, customer=f"c{local.randint(1, 9)}",
                                       lines=[(product, "cat", 1, "10.00", "0")],
-                                      variants={"banner": local.choice(("control", "savings"))})  # fmt: skip
+                                      variants={"banner": local.choice(("control", "savings"))}, currency=currency,
+                                      delivery=local.choice((("Izmir", "TR"), ("Berlin", "DE"))),
+                                      flags=local.choice(((), ("banner",), ("banner", "fast"))))  # fmt: skip
             await log_quotes(pool, row)
             if local.random() < 0.4:
-                await order(pool, quote_id, at=at + timedelta(minutes=2), subtotal="10.00",
+                await order(pool, quote_id, at=at + timedelta(minutes=2), subtotal="10.00", currency=currency,
                             lines=[(product, "s", "cat")], commissions=[(product, "seller", "1.00")])  # fmt: skip
 
     async def ticking(job: RollupJob) -> None:
@@ -256,6 +285,9 @@ async def test_incremental_rollups_equal_a_rebuild_under_concurrent_writes(pool:
         pass
     incremental = await _snapshot(pool)
     assert incremental[0], "the job rolled something up"
+    assert {(r[1], r[3]) for r in incremental[0] if r[1] in ("region", "flag")} == {
+        (dim, currency) for dim in ("region", "flag") for currency in ("EUR", "TRY")
+    }
     await rebuild(pool, now=NOW)
     assert await _snapshot(pool) == incremental
 
@@ -438,6 +470,7 @@ async def test_experiment_figures_and_z_test_by_hand(
     control, savings = data["variants"]
     assert (control["exposures"], control["orders"], control["conversion_rate"]) == (4, 2, "50.00")
     assert control["revenue_per_quote"] == "10.00"
+    assert (data["currency"], control["revenue_per_quote_by_currency"]) == ("TRY", {"TRY": "10.00"})
     assert control["lift"] is None
     assert (savings["exposures"], savings["orders"], savings["conversion_rate"]) == (4, 1, "25.00")
     assert savings["lift"] == -50.0

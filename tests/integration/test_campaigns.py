@@ -281,6 +281,27 @@ async def test_each_bad_field_is_named(client: Client, admin: Caller, change: di
     assert field in field_errors(expect_error(response, 422, "VALIDATION_FAILED"))
 
 
+@pytest.mark.parametrize("name", ["spring/sale", "a?b", "a#b", "50%", "two words", "back\\slash", ".", "..", "tab\tx"])
+async def test_a_name_that_cannot_be_a_url_path_segment_is_refused(client: Client, admin: Caller, name: str) -> None:
+    """The name is the campaign's URL (/campaigns/{name}): one with a slash could be created but
+    never read or ended again. Nothing is created."""
+    item = await product(client, admin)
+    body = {"name": name, "product_id": item["id"], "duration_hours": 5, "price_manipulation_limit": 20,
+            "target_sales_count": 100}  # fmt: skip
+    response = await client.post(CAMPAIGNS, json=body, headers=admin.headers)
+    assert list(field_errors(expect_error(response, 422, "VALIDATION_FAILED"))) == ["name"]
+    assert expect_ok(await client.get(CAMPAIGNS, headers=admin.headers))["items"] == []
+
+
+async def test_a_name_of_any_script_round_trips_through_its_url(client: Client, admin: Caller) -> None:
+    item = await product(client, admin)
+    name = "k\u0131\u015f-indirimi_2026.v1~A"  # Turkish letters (dotless i, s-cedilla)
+    await start(client, admin, item["id"], name=name)
+    assert expect_ok(await client.get(f"{CAMPAIGNS}/{name}", headers=admin.headers))["name"] == name
+    ended = expect_ok(await client.post(f"{CAMPAIGNS}/{name}/end", headers=admin.headers))
+    assert ended["status"] == "ended"
+
+
 async def test_every_bad_range_is_named_at_once(client: Client, admin: Caller) -> None:
     item = await product(client, admin)
     body = {"name": " ", "product_id": item["id"], "duration_hours": 0, "price_manipulation_limit": 100,

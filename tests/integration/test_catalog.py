@@ -172,8 +172,11 @@ async def test_currency_code_is_stored_upper_case(client: Client, admin: Caller)
 
 async def test_get_reads_back_what_was_created(client: Client, admin: Caller, shopper: Caller) -> None:
     created = await create_product(client, admin)
-    fetched = success_data(await client.get(f"{PRODUCTS}/{created['id']}", headers=shopper.headers))
+    fetched = success_data(await client.get(f"{PRODUCTS}/{created['id']}", headers=admin.headers))
     assert fetched == created
+    # A shopper reads the same, less the floor and the cost (test_shopper_visibility.py).
+    as_shopper = success_data(await client.get(f"{PRODUCTS}/{created['id']}", headers=shopper.headers))
+    assert as_shopper == {k: v for k, v in created.items() if k not in {"min_price", "cost_price"}}
 
 
 async def test_reads_are_open_to_users_and_services(

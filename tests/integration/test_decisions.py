@@ -155,11 +155,11 @@ async def test_the_schedule_runs_once_per_slot_across_processes(settings: Settin
     at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     intelligence = Intelligence(settings, pool, redis)
     try:
-        first = DecisionScheduler(intelligence, redis, minutes=15, clock=lambda: at)
-        second = DecisionScheduler(intelligence, redis, minutes=15, clock=lambda: at + timedelta(minutes=5))
+        first = DecisionScheduler(intelligence, minutes=15, clock=lambda: at)
+        second = DecisionScheduler(intelligence, minutes=15, clock=lambda: at + timedelta(minutes=5))
         assert await first.tick() is True
         assert await second.tick() is False  # same 15-minute slot: already run
-        assert await DecisionScheduler(intelligence, redis, minutes=15, clock=lambda: at + timedelta(minutes=15)).tick()
+        assert await DecisionScheduler(intelligence, minutes=15, clock=lambda: at + timedelta(minutes=15)).tick()
     finally:
         await redis.aclose()
     statuses = await pool.fetch("SELECT status, created_by FROM pricing_decisions")

@@ -399,19 +399,33 @@ async def test_a_user_is_evaluated_as_itself_by_default(client: Client, admin: C
     await create_flag(client, admin, key="half", rollout={"percentage": 50})
 
     own = await evaluate(client, "new_checkout", shopper.headers)
-    other_segment = await evaluate(client, "new_checkout", shopper.headers, user_segment="basic")
+    restated = await evaluate(client, "new_checkout", shopper.headers, user_id=str(shopper.id), user_segment="vip")
     half = await evaluate(client, "half", shopper.headers)
 
     assert own == {"key": "new_checkout", "enabled": True, "value": True, "variant": None, "reason": "TARGETING_MATCH"}
-    assert other_segment == {
-        "key": "new_checkout",
-        "enabled": False,
-        "value": False,
-        "variant": None,
-        "reason": "DEFAULT",
-    }
+    assert restated == own
     expected_in = bucket("half", str(shopper.id)) < 5000
     assert (half["enabled"], half["reason"]) == (expected_in, "TARGETING_MATCH" if expected_in else "DEFAULT")
+
+
+async def test_a_user_cannot_claim_another_identity_or_segment(client: Client, admin: Caller, shopper: Caller) -> None:
+    """A shopper's id and segment come from its account (as on a quote): a body naming another
+    user (403) or segment (422 naming `user_segment`) is refused, never believed."""
+    await create_flag(client, admin, rollout={"user_segments": ["basic"]})
+    await create_flag(client, admin, key="half", rollout={"percentage": 50})
+    inside = user_with_bucket("half", below=5000)
+
+    other_user = await client.post(f"{FLAGS}/half/evaluate", json={"user_id": inside}, headers=shopper.headers)
+    other_segment = await client.post(
+        f"{FLAGS}/new_checkout/evaluate", json={"user_segment": "basic"}, headers=shopper.headers
+    )
+
+    expect_error(other_user, 403, "FORBIDDEN")
+    assert list(field_errors(expect_error(other_segment, 422, "VALIDATION_FAILED"))) == ["user_segment"]
+    # An admin still evaluates for whomever it names.
+    as_admin = await evaluate(client, "new_checkout", admin.headers, user_id="someone", user_segment="basic")
+    assert as_admin["reason"] == "TARGETING_MATCH"
+    assert (await evaluate(client, "half", admin.headers, user_id=inside))["reason"] == "TARGETING_MATCH"
 
 
 async def test_percentage_rollout_follows_the_documented_bucket(

@@ -25,12 +25,12 @@ STARTS = datetime(2026, 3, 8, 22, 0, tzinfo=UTC)
 ENDS = STARTS + timedelta(hours=6)
 
 
-async def product(conn: asyncpg.Connection, sku: str, current: str) -> uuid.UUID:
+async def product(conn: asyncpg.Connection, sku: str, current: str, currency: str = "TRY") -> uuid.UUID:
     return await conn.fetchval(  # type: ignore[no-any-return]
         "INSERT INTO products (id, sku, name, category_id, seller_id, currency, base_price, current_price,"
-        " min_price, cost_price, stock) VALUES ($1, $2, $2, 'cat', 'seller', 'TRY', $3::numeric, $3::numeric,"
+        " min_price, cost_price, stock) VALUES ($1, $2, $2, 'cat', 'seller', $4, $3::numeric, $3::numeric,"
         " 1, 1, 100) RETURNING id",
-        uuid.uuid4(), sku, Decimal(current),
+        uuid.uuid4(), sku, Decimal(current), currency,
     )  # fmt: skip
 
 
@@ -64,15 +64,16 @@ async def sale(
 
 async def purchase(
     conn: asyncpg.Connection, sale_id: uuid.UUID, product_id: uuid.UUID, customer: str, quantity: int, price: str,
-    at: datetime,
+    at: datetime, currency: str = "TRY",
 ) -> None:  # fmt: skip
     purchase_id = uuid.uuid4()
     await conn.execute(
         "INSERT INTO flash_purchases (id, flash_sale_id, product_id, customer_id, quantity, unit_price, total,"
         " currency, status, principal_id, idempotency_key, request_hash, created_at)"
-        " VALUES ($1, $2, $3, $4, $5::int, $6::numeric, $6::numeric * $5::int, 'TRY', 'confirmed', $7, $8, '\\x00',"
+        " VALUES ($1, $2, $3, $4, $5::int, $6::numeric, $6::numeric * $5::int, $10, 'confirmed', $7, $8, '\\x00',"
         " $9)",
         purchase_id, sale_id, product_id, customer, quantity, Decimal(price), uuid.uuid4(), str(purchase_id), at,
+        currency,
     )  # fmt: skip
 
 
@@ -133,11 +134,13 @@ async def test_flash_sale_figures_by_hand(pool: asyncpg.Pool) -> None:
     assert report.currency == "TRY"
     assert report.units_sold == 8  # 4 + 4 + 0
     assert report.revenue == Decimal("460.00")  # 4 x 70 + 4 x 45
+    assert report.revenue_by_currency == {"TRY": Decimal("460.00")}
     assert report.buyers == 4  # c1, c2, c3, c4
     assert report.viewers == 10
     assert report.conversion_rate == Decimal("40.00")  # 4 / 10
     assert report.sell_through == Decimal("22.86")  # 8 / 35 = 22.857...
     assert report.average_order_value == Decimal("76.67")  # 460 / 6 purchases = 76.666...
+    assert report.average_order_value_by_currency == {"TRY": Decimal("76.67")}
     assert [(d.date, d.units, d.revenue) for d in report.per_day] == [
         (date(2026, 3, 8), 5, Decimal("300.00")),  # 2 x 70 + 70 + 2 x 45
         (date(2026, 3, 9), 3, Decimal("160.00")),  # 70 + 45 + 45
@@ -148,7 +151,8 @@ async def test_flash_sale_figures_by_hand(pool: asyncpg.Pool) -> None:
     by_product = {f.product_id: f for f in report.by_product}
     assert [f.product_id for f in report.by_product] == [p1, p2, p3]  # the sale's item order
     one, two, three = by_product[p1], by_product[p2], by_product[p3]
-    assert (one.units, one.revenue, one.sell_through) == (4, Decimal("280.00"), Decimal("40.00"))
+    assert (one.currency, one.units, one.revenue, one.sell_through) == ("TRY", 4, Decimal("280.00"), Decimal("40.00"))
+    assert one.revenue_by_currency == {"TRY": Decimal("280.00")}
     # p0 100.00, q0 3; p1 70.00, q1 4: ((4 - 3) / 3.5) / ((70 - 100) / 85) = -34/42 = -0.80952...
     assert one.elasticity == -0.8095
     assert (two.units, two.revenue, two.sell_through) == (4, Decimal("180.00"), Decimal("20.00"))
@@ -171,6 +175,9 @@ async def test_a_sale_without_sales_or_viewers(pool: asyncpg.Pool) -> None:
         sale_id = await sale(conn, STARTS, ENDS, [(p, "8.00", 10)], None)
     report = await Analytics(ReadPools(pool)).flash_sale(sale_id, now=NOW)
     assert (report.units_sold, report.revenue, report.buyers, report.viewers) == (0, Decimal("0.00"), 0, 0)
+    # Nothing sold: the currency is the products' one, with a zero revenue in it.
+    assert (report.currency, report.revenue_by_currency) == ("TRY", {"TRY": Decimal("0.00")})
+    assert report.average_order_value_by_currency == {}
     assert report.conversion_rate is None  # no viewers: no denominator
     assert report.sell_through == Decimal("0.00")
     assert report.average_order_value is None
@@ -211,10 +218,52 @@ async def test_flash_report_over_http(client: AsyncTestClient[Litestar], admin: 
     data: dict[str, Any] = response.json()["data"]
     assert (data["units_sold"], data["revenue"], data["buyers"], data["conversion_rate"]) == (8, "460.00", 4, "40.00")
     assert (data["sell_through"], data["average_order_value"], data["peak_hour"]) == ("22.86", "76.67", "01:00-01:59")
+    assert (data["currency"], data["revenue_by_currency"]) == ("TRY", {"TRY": "460.00"})
     assert data["per_day"] == [
-        {"date": "2026-03-08", "units": 5, "revenue": "300.00"},
-        {"date": "2026-03-09", "units": 3, "revenue": "160.00"},
+        {"date": "2026-03-08", "units": 5, "revenue": "300.00", "revenue_by_currency": {"TRY": "300.00"}},
+        {"date": "2026-03-09", "units": 3, "revenue": "160.00", "revenue_by_currency": {"TRY": "160.00"}},
     ]
     assert data["by_product"][0] == {
-        "product_id": str(p1), "units": 4, "revenue": "280.00", "sell_through": "40.00", "elasticity": -0.8095,
+        "product_id": str(p1), "currency": "TRY", "units": 4, "revenue": "280.00",
+        "revenue_by_currency": {"TRY": "280.00"}, "sell_through": "40.00", "elasticity": -0.8095,
     }  # fmt: skip
+
+
+async def test_a_sale_in_two_currencies_never_adds_them(
+    client: AsyncTestClient[Litestar], admin: Caller, pool: asyncpg.Pool
+) -> None:
+    """A EUR product at 10.00 and a TRY product at 1000.00, one unit each: reported per currency,
+    never as 1010.00 (issue 32: the sum and a `min(currency)` used to make "EUR 1010.00")."""
+    async with pool.acquire() as conn, conn.transaction():
+        eur = await product(conn, "EUR1", "12.00", "EUR")
+        try_ = await product(conn, "TRY1", "1200.00", "TRY")
+        sale_id = await sale(conn, STARTS, ENDS, [(eur, "10.00", 5), (try_, "1000.00", 5)], 4)
+        await purchase(conn, sale_id, eur, "c1", 1, "10.00", STARTS + timedelta(minutes=5), "EUR")
+        await purchase(conn, sale_id, try_, "c2", 1, "1000.00", STARTS + timedelta(minutes=6), "TRY")
+        await purchase(conn, sale_id, eur, "c3", 2, "10.00", STARTS + timedelta(hours=2, minutes=1), "EUR")
+    response = await client.get(f"/api/v1/analytics/flash-sales/{sale_id}", headers=admin.headers)
+    assert response.status_code == 200
+    data: dict[str, Any] = response.json()["data"]
+    assert (data["currency"], data["revenue"], data["average_order_value"]) == (None, None, None)
+    assert data["revenue_by_currency"] == {"EUR": "30.00", "TRY": "1000.00"}
+    assert data["average_order_value_by_currency"] == {"EUR": "15.00", "TRY": "1000.00"}  # 30 / 2, 1000 / 1
+    assert (data["units_sold"], data["buyers"], data["conversion_rate"]) == (4, 3, "75.00")  # units add up
+    assert data["per_day"] == [
+        {"date": "2026-03-08", "units": 2, "revenue": None, "revenue_by_currency": {"EUR": "10.00", "TRY": "1000.00"}},
+        {"date": "2026-03-09", "units": 2, "revenue": None, "revenue_by_currency": {"EUR": "20.00"}},
+    ]
+    assert [(r["product_id"], r["currency"], r["revenue"], r["revenue_by_currency"]) for r in data["by_product"]] == [
+        (str(eur), "EUR", "30.00", {"EUR": "30.00"}),
+        (str(try_), "TRY", "1000.00", {"TRY": "1000.00"}),
+    ]
+
+
+async def test_a_sale_of_two_currencies_is_reported_per_currency_before_its_first_sale(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        eur = await product(conn, "EUR2", "12.00", "EUR")
+        try_ = await product(conn, "TRY2", "1200.00", "TRY")
+        sale_id = await sale(conn, STARTS, ENDS, [(eur, "10.00", 5), (try_, "1000.00", 5)], None)
+    report = await Analytics(ReadPools(pool)).flash_sale(sale_id, now=NOW)
+    assert (report.currency, report.revenue) == (None, None)
+    assert report.revenue_by_currency == {"EUR": Decimal("0.00"), "TRY": Decimal("0.00")}
+    assert [(p.currency, p.revenue) for p in report.by_product] == [("EUR", Decimal("0.00")), ("TRY", Decimal("0.00"))]

@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from quote_service.analytics.experiments import Experiments
-from quote_service.analytics.guardrail import SLOT_KEY, GuardrailChecker
+from quote_service.analytics.guardrail import LOOP, GuardrailChecker
 from quote_service.analytics.service import Analytics
 from quote_service.clock import utcnow
 from quote_service.config import Settings
@@ -165,6 +165,17 @@ async def test_a_significant_drop_beyond_the_limit_is_rolled_back(pool: asyncpg.
             {"control": (2000, 200), "savings": (2000, 400)},
             "the variant converts better",
         ),
+        # Degenerate samples (zero variance, a tiny control): no evidence, no rollback.
+        (
+            {"max_drop_percent": 5, "min_exposures": 1000},
+            {"control": (1000, 1000), "savings": (1000, 1000)},
+            "both arms convert 100 %",
+        ),
+        (
+            {"max_drop_percent": 5, "min_exposures": 1000},
+            {"control": (3, 3), "savings": (1000, 900)},
+            "a control of three quotes at 100 %",
+        ),
     ],
 )
 async def test_no_rollback_unless_every_condition_holds(
@@ -182,6 +193,22 @@ async def test_no_rollback_unless_every_condition_holds(
     assert await signals(pool) == []
 
 
+async def test_a_variant_below_a_control_converting_100_percent_is_rolled_back(
+    pool: asyncpg.Pool, redis: Redis
+) -> None:
+    """Both arms at a boundary (100 % against 0 %) have no sample variance: the sequential test
+    used to give no answer, and the guardrail never rolled back (issue 22 item 14)."""
+    flag_id = await create_flag(pool, flag(max_drop_percent=20, min_exposures=1000))
+    await experiment(pool, control=(1000, 1000), savings=(1000, 0))
+    assert await checker(pool, redis).check() == [KEY]
+    assert await pool.fetchval("SELECT rolled_back_at FROM feature_flags WHERE id = $1", flag_id) is not None
+    [history] = await rollbacks(pool)
+    assert "'savings' converts 0/1000 (0.00 %)" in history["reason"]
+    assert "control 'control' 1000/1000 (100.00 %)" in history["reason"]
+    [signal] = await signals(pool)
+    assert signal["details"]["sequential_p_value"] < 0.05
+
+
 async def test_two_checkers_racing_roll_back_exactly_once(pool: asyncpg.Pool, settings: Settings) -> None:
     """Two processes (own Redis clients): the slot lock lets one through; and even with no lock
     (both passes run at once), the conditional UPDATE lets only one rollback happen."""
@@ -196,7 +223,7 @@ async def test_two_checkers_racing_roll_back_exactly_once(pool: asyncpg.Pool, se
         # The slot: exactly one of the two passes runs.
         ticks = await asyncio.gather(first.tick(), second.tick())
         assert sorted(ticks, key=lambda t: t is None) == [[KEY, "second"], None]
-        assert await clients[0].get(SLOT_KEY) is not None
+        assert await pool.fetchval("SELECT count(*) FROM loop_slots WHERE loop = $1", LOOP) == 1
         # No lock at all (both hold a slot they think is theirs): still one rollback each.
         await pool.execute("UPDATE feature_flags SET rolled_back_at = NULL")  # run them again from scratch
         await pool.execute("DELETE FROM feature_flag_history WHERE action = 'rolled_back'")

@@ -118,6 +118,18 @@ async def test_dashboard_moves_live(base_url: str, people: tuple[Caller, Caller]
         await expect(page.locator("#kpi-conversion")).to_have_text("100.00 %")
         await expect(page.locator("#kpi-revenue")).to_contain_text(quoted["total_amount"])
         await expect(page.locator("#revenue-chart svg rect")).to_have_count(1)
+        # An order in a second currency: its own KPI figure and its own chart, never one sum or scale.
+        mug = await product(api, admin, "MG-1", "Mug", "30.00", currency="EUR")
+        quote_eur = {**quote, "currency": "EUR", "items": [{"product_id": mug["id"], "quantity": 1}]}
+        quoted_eur = await ok(await api.post("/api/v1/quote", json=quote_eur, headers=shopper.headers))
+        headers = {**shopper.headers, "Idempotency-Key": "dash-2"}
+        await ok(await api.post("/api/v1/orders", json={"quote_id": quoted_eur["quote_id"]}, headers=headers), 201)
+        await expect(page.locator("#kpi-revenue")).to_contain_text(f"{quoted_eur['total_amount']} EUR")
+        await expect(page.locator("#kpi-revenue")).to_contain_text(f"{quoted['total_amount']} TRY")
+        parts = page.locator("#revenue-chart .chart-part")
+        await expect(parts).to_have_count(2)
+        await expect(parts.nth(0)).to_have_attribute("data-currency", "EUR")
+        await expect(parts.nth(1).locator("svg rect")).to_have_count(1)
 
         # A price move (here a manual one; inventory repricing writes the same history) appears.
         patch = {"current_price": "130.00"}

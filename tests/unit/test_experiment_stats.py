@@ -11,9 +11,12 @@ Control 100/1000 (10 %), variant 70/1000 (7 %):
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from quote_service.analytics.stats import (
+    arm_variance,
     difference_ci95,
     lift_percent,
     msprt,
@@ -61,3 +64,53 @@ def test_guardrail_rolls_back_only_when_every_condition_holds() -> None:
     # -30 % with 1000 exposures each: fixed-horizon p = 0.016, but the sequential p = 0.27 >= 0.05.
     assert not should_roll_back(100, 1000, 70, 1000, max_drop_percent=10.0, min_exposures=1000)
     assert not should_roll_back(1000, 10000, 1300, 10000, **rule)  # better, not worse
+
+
+def test_an_arm_at_0_or_100_percent_gets_the_corrected_variance() -> None:
+    # 1000/1000: p = 1000.5/1001 = 0.99950050; p(1 - p)/n = 0.99950050 x 0.00049950 / 1000 = 4.99251e-7.
+    assert arm_variance(1000, 1000) == pytest.approx(4.99251e-7, rel=1e-5)
+    assert arm_variance(0, 1000) == pytest.approx(4.99251e-7, rel=1e-5)  # 0.5/1001, symmetric
+    # 3/3: p = 3.5/4 = 0.875; 0.875 x 0.125 / 3 = 0.0364583 (wide: three exposures say little).
+    assert arm_variance(3, 3) == pytest.approx(0.0364583, rel=1e-5)
+    assert arm_variance(70, 1000) == pytest.approx(0.07 * 0.93 / 1000)  # inside (0, 1): unchanged
+
+
+def test_control_at_100_percent_against_a_lower_variant_is_rolled_back() -> None:
+    """The case that never rolled back: both arms at a boundary gave a zero variance, no test."""
+    rule = {"max_drop_percent": 20.0, "min_exposures": 1000}
+    total_loss = msprt(1000, 1000, 0, 1000)
+    assert total_loss is not None
+    assert total_loss.difference == -1.0
+    assert total_loss.p_value < 1e-100
+    assert should_roll_back(1000, 1000, 0, 1000, **rule)
+    # 1000/1000 against 900/1000: V = 4.99251e-7 + 0.9 x 0.1 / 1000 = 9.04993e-5, d = -0.1;
+    # ln Λ = ½ ln(V / (V + 0.0025)) + 0.0025 x 0.01 / (2 V (V + 0.0025)) = -1.67713 + 53.31895 = 51.64182.
+    ninety = msprt(1000, 1000, 900, 1000)
+    assert ninety is not None
+    assert math.log(ninety.likelihood_ratio) == pytest.approx(51.64182, abs=1e-4)
+    assert should_roll_back(1000, 1000, 900, 1000, max_drop_percent=5.0, min_exposures=1000)
+
+
+@pytest.mark.parametrize(
+    ("figures", "why"),
+    [
+        ((0, 1000, 0, 1000), "both convert 0 %: no rate to fall below"),
+        ((1000, 1000, 1000, 1000), "both convert 100 %: no difference"),
+        ((3, 3, 900, 1000), "a 3-quote control at 100 % is no evidence (uncorrected: p ~ 1e-23)"),
+        ((1, 1, 0, 1000), "one quote of control"),
+        ((2, 2, 0, 2), "tiny samples on both sides"),
+    ],
+)
+def test_degenerate_samples_never_roll_back(figures: tuple[int, int, int, int], why: str) -> None:
+    assert not should_roll_back(*figures, max_drop_percent=5.0, min_exposures=1), why
+    test = msprt(*figures)
+    assert test is not None, why  # a test on any data: never "no answer"
+    assert test.p_value > 0.05, why
+
+
+def test_equal_boundary_arms_are_no_difference_at_all() -> None:
+    for hits in (0, 1000):
+        test = msprt(hits, 1000, hits, 1000)
+        assert test is not None
+        assert test.difference == 0
+        assert test.p_value == 1.0

@@ -87,3 +87,37 @@ def test_fits_minor_units(amount: str, currency: str, fits: bool) -> None:
 def test_percent_of_is_exact_and_unrounded() -> None:
     assert money.percent_of(Decimal("19.99"), Decimal("12.5")) == Decimal("2.49875")
     assert money.percent_of(Decimal("100"), Decimal("0")) == money.ZERO
+
+
+def test_money_adds_and_subtracts_within_one_currency() -> None:
+    total = money.Money(Decimal("10.00"), "EUR") + money.Money(Decimal("2.50"), "EUR")
+    assert total == money.Money(Decimal("12.50"), "EUR")
+    assert total - money.Money(Decimal("0.50"), "EUR") == money.Money(Decimal("12.00"), "EUR")
+    assert (total / 3).rounded() == money.Money(Decimal("4.17"), "EUR")
+    assert (total * 2).amount == Decimal("25.00")
+    assert money.Money(Decimal("1.00"), "EUR") != money.Money(Decimal("1.00"), "TRY")
+
+
+@pytest.mark.parametrize("operation", ["add", "subtract"])
+def test_money_refuses_arithmetic_across_currencies(operation: str) -> None:
+    eur, try_ = money.Money(Decimal("10.00"), "EUR"), money.Money(Decimal("1000.00"), "TRY")
+    with pytest.raises(money.MixedCurrencies, match="TRY and EUR"):
+        _ = eur + try_ if operation == "add" else eur - try_
+
+
+def test_money_by_currency_never_mixes_currencies() -> None:
+    sums = money.MoneyByCurrency([money.Money(Decimal("10.00"), "EUR"), money.Money(Decimal("1000.00"), "TRY")])
+    sums.add(money.Money(Decimal("0.005"), "EUR"))
+    assert sums.currencies() == ["EUR", "TRY"]
+    assert sums.single() is None  # two currencies: no single sum
+    assert sums.rounded() == {"EUR": Decimal("10.01"), "TRY": Decimal("1000.00")}
+    assert sums.get("TRY") == money.Money(Decimal("1000.00"), "TRY")
+    assert sums.get("USD") == money.Money.zero("USD")
+
+    one = money.MoneyByCurrency()
+    assert one.single() is None  # nothing: no currency either
+    one.include("JPY")
+    assert one.single() == money.Money.zero("JPY")
+    assert one.rounded() == {"JPY": Decimal("0")}
+    one.add(money.Money(Decimal("5"), "JPY"))
+    assert one.single() == money.Money(Decimal("5"), "JPY")

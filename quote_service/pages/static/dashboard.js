@@ -27,8 +27,19 @@
       el("td", {}, `${m.old_price === null ? "–" : money(m.old_price)} → ${money(m.new_price, m.currency)}`),
       el("td", {}, el("span", { class: "tag " + m.source }, m.source)),
       el("td", {}, m.reason))));
-    const days = s.revenue_per_day;
-    Charts.bars($("revenue-chart"), days.map(d => ({ label: d.date, v: Number(d.revenue) })));
+    revenueChart(s.revenue_per_day);
+  }
+
+  // One bar chart per currency: amounts in two currencies are never drawn on one scale.
+  function revenueChart(days) {
+    const box = $("revenue-chart");
+    const currencies = [...new Set(days.map(d => d.currency))].sort();
+    if (currencies.length === 0) return Charts.bars(box, []);
+    box.replaceChildren(...currencies.map(currency => {
+      const chart = el("div", {});
+      Charts.bars(chart, days.filter(d => d.currency === currency).map(d => ({ label: d.date, v: Number(d.revenue) })));
+      return el("figure", { class: "chart-part", "data-currency": currency }, el("figcaption", {}, currency), chart);
+    }));
   }
 
   async function flashSales() {

@@ -1,0 +1,123 @@
+"""Ended sessions: tokens refused after logout, checked on every bearer request without I/O.
+
+PostgreSQL (`revoked_tokens`, keyed by the token's `jti`) is the truth: a logout commits its
+row before it answers, so a revocation survives any restart of any process. Each process keeps
+the unexpired revoked jtis in memory, loaded before it serves, so the check on the request path
+is one dictionary lookup (API keys never reach it: they are revoked by DELETE /api-keys/{id}).
+
+How a logout reaches every process:
+
+1. the process that handled it adds the jti before answering: the next request there is refused;
+2. it publishes the jti on `qs:{auth}:revoked`; every other process adds it on hearing it
+   (milliseconds);
+3. every process also reads the rows revoked since its last look every `POLL_SECONDS`, and
+   whenever its subscription is (re)established. Rows are stamped at insert and visible at
+   commit, so each look re-reads `OVERLAP_SECONDS` before the previous one (a logout's insert
+   is one autocommit statement, bounded by DB_STATEMENT_TIMEOUT, well within the overlap).
+
+Whatever Redis does, a token is therefore refused everywhere within about `POLL_SECONDS` of
+its logout. Entries whose token has expired are dropped from memory at each look (the token is
+refused for its `exp` anyway), and their rows are deleted `CLEANUP_AFTER` later by whichever
+process looks (idempotent).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import structlog
+from redis.exceptions import RedisError
+
+from quote_service.auth import repository
+from quote_service.auth.credentials import TokenClaims
+from quote_service.background import BackgroundLoop
+from quote_service.cache.channel import ChannelFollower
+from quote_service.cache.redis import RedisClient
+from quote_service.db.pool import Pool
+
+log = structlog.get_logger("quote_service.auth.revocations")
+
+CHANNEL = "qs:{auth}:revoked"
+POLL_SECONDS = 1.0
+OVERLAP_SECONDS = 30.0
+CLEANUP_AFTER = timedelta(hours=1)
+CLEANUP_EVERY_POLLS = 300
+
+
+class Revocations(BackgroundLoop):
+    """This process's copy of the revocation list, and the loop that keeps it current."""
+
+    task_name = "token-revocations"
+    failure_event = "token_revocations_look_failed"
+
+    def __init__(self, pool: Pool, redis: RedisClient, *, interval: float = POLL_SECONDS) -> None:
+        self.interval = interval
+        self._pool = pool
+        self._redis = redis
+        self._revoked: dict[str, float] = {}
+        """jti → the token's expiry (Unix seconds)."""
+        self._since: datetime | None = None
+        """PostgreSQL's clock when the last complete look began (None: nothing loaded yet)."""
+        self._looks = 0
+        self._follower = ChannelFollower(
+            redis, CHANNEL, self._heard, name="token-revocations-channel", on_subscribed=self.look
+        )
+
+    def __len__(self) -> int:
+        return len(self._revoked)
+
+    def is_revoked(self, jti: str) -> bool:
+        """Whether the token with this jti was logged out (no I/O: the request path calls it)."""
+        return jti in self._revoked
+
+    async def open(self) -> None:
+        """Load every unexpired revocation, then follow new ones (channel and poll)."""
+        await self.look()
+        self.start()
+        self._follower.start()
+
+    async def stop(self) -> None:
+        await self._follower.stop()
+        await super().stop()
+
+    async def revoke(self, claims: TokenClaims) -> None:
+        """End the session of the token `claims` describe: durable first, then known everywhere."""
+        async with self._pool.acquire() as conn:
+            await repository.revoke_token(conn, jti=claims.jti, user_id=claims.user_id, expires_at=claims.expires_at)
+        expires = claims.expires_at.timestamp()
+        self._revoked[claims.jti] = expires
+        try:
+            await self._redis.publish(CHANNEL, f"{expires:.0f} {claims.jti}")
+        except (RedisError, OSError) as exc:  # the other processes' next look finds the row
+            log.warning("token_revocation_not_published", error=repr(exc))
+
+    async def run_pass(self) -> None:
+        await self.look()
+
+    async def look(self) -> None:
+        """Add what was revoked since the last look (everything unexpired, the first time)."""
+        since = None if self._since is None else self._since - timedelta(seconds=OVERLAP_SECONDS)
+        async with self._pool.acquire() as conn:
+            now = await repository.database_now(conn)
+            rows = await repository.revoked_tokens(conn, since=since)
+            self._looks += 1
+            if self._looks % CLEANUP_EVERY_POLLS == 0:
+                await repository.delete_expired_revocations(conn, before=now - CLEANUP_AFTER)
+        for row in rows:
+            self._revoked[row["jti"]] = row["expires_at"].timestamp()
+        self._since = now
+        self._forget_expired()
+
+    async def _heard(self, data: bytes) -> None:
+        expires, _, jti = data.decode(errors="replace").partition(" ")
+        try:
+            self._revoked[jti] = float(expires)
+        except ValueError:
+            log.warning("token_revocation_message_unreadable", message=data[:200])
+
+    def _forget_expired(self) -> None:
+        now = time.time()
+        expired = [jti for jti, expires in self._revoked.items() if expires <= now]
+        for jti in expired:
+            del self._revoked[jti]

@@ -1,0 +1,36 @@
+"""A person's price move, checked like a pricing decision's: never below the floor, never a bigger
+step than MAX_PRICE_CHANGE_PERCENT of the current price. Pure: the catalog checks, then moves.
+
+A decision clamps its recommendation to these guardrails (`market.decide`: `min_price`,
+`max_step`); a manual move is refused instead, so the admin sees why and decides (several
+steps, or a PUT of the whole product, which these limits do not bind).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from quote_service.pricing.money import quantum, round_money
+
+HUNDRED = Decimal(100)
+
+
+def manual_move_problem(
+    *, current: Decimal, new: Decimal, min_price: Decimal, max_change_percent: Decimal, currency: str
+) -> str | None:
+    """Why moving `current` to `new` (a finite amount > 0) is refused, or None."""
+    if new < min_price:
+        return f"must be at least the product's min_price {round_money(min_price, currency)}"
+    if current <= 0:
+        return None
+    change = abs(new - current) / current * HUNDRED
+    if change <= max_change_percent:
+        return None
+    step = current * max_change_percent / HUNDRED
+    cent = quantum(currency)  # the allowed range, on the currency's grid, inside the limits
+    low = max(current - step, min_price).quantize(cent, ROUND_CEILING)
+    high = (current + step).quantize(cent, ROUND_FLOOR)
+    return (
+        f"moves the price {change.quantize(Decimal('0.01'))} %; one move may change it by at most "
+        f"{max_change_percent.normalize():f} % (MAX_PRICE_CHANGE_PERCENT): from {low} to {high}"
+    )
