@@ -1,7 +1,7 @@
 """Endpoint benchmark: POST /api/v1/quote vs a bare framework doing nothing, and vs /health, in one run.
 
     uv run python loadtests/bench.py [--workers 1] [--connections 64] [--duration 10] [--runs 3]
-                                     [--profile /tmp/quote.spy] [--no-flash]
+                                     [--profile /tmp/quote.spy] [--no-flash] [--money-numbers]
 
 Starts `quote-service serve` on the local PostgreSQL/Redis (a fresh database `qs_bench_<pid>`,
 Redis db 14, both removed afterwards), runs `seed-demo` (50 products and a typical
@@ -14,6 +14,9 @@ cache answers). Prints per run and the median of runs: rps of each, quote ÷ ref
 /health, quote p50/p99 latency, non-2xx count, and CPU µs per request from /proc (the server's
 Python event-loop thread, its other threads — granian's runtime —, granian's master,
 PostgreSQL, Redis).
+With `--money-numbers`, each run also drives the same quotes with `X-Money-Format: number`
+next to the string ones (after them in odd runs, before in even ones), and prints numbers ÷
+strings (rps, and the worker's CPU per quote).
 With `--profile FILE`, one more quote phase runs with py-spy (200 Hz) on the worker and the
 worker's busy time is split by component (loadtests/spy.py), in µs per quote.
 Then, on the same server, the flash-sale storm of loadtests/bench_flash.py (refusals/s, winners
@@ -30,6 +33,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -47,7 +51,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 LUA = """
 local ids = {%(ids)s}
-local headers = {["Content-Type"] = "application/json", ["X-API-Key"] = "%(key)s"}
+local headers = {["Content-Type"] = "application/json", ["X-API-Key"] = "%(key)s"%(money)s}
 math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
 request = function()
   local items = {}
@@ -148,6 +152,13 @@ def flash_storm(
 PARTS = ("worker_python", "worker_threads", "master", "postgres", "redis")
 
 
+def lua_script(ids: list[str], key: str, money: str) -> Path:
+    """The wrk script sending distinct demo baskets with this key (and `money`: more headers)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(LUA % {"ids": ", ".join(json.dumps(i) for i in ids), "key": key, "money": money})
+    return Path(lua.name)
+
+
 def measured(meter: ServerCpu, base: str, path: str, args: argparse.Namespace, script: Path | None) -> dict[str, float]:
     """One wrk phase with the server's CPU per request (µs) by part."""
     meter.start()
@@ -211,8 +222,17 @@ def report(runs: list[dict[str, dict[str, float]]], args: argparse.Namespace) ->
         f"  quote p50 {med('quote', 'p50_ms'):.2f} ms p99 {med('quote', 'p99_ms'):.2f} ms (target <= 25) | "
         f"reference p99 {med('reference', 'p99_ms'):.2f} ms | non-2xx {sum(r['quote']['non_2xx'] for r in runs):.0f}"
     )
-    for phase in ("quote", "reference", "health"):
+    phases = ("quote", "numbers", "reference", "health") if "numbers" in runs[0] else ("quote", "reference", "health")
+    for phase in phases:
         print(f"  CPU per request, {phase:<9}: " + cpu_line({f"{p}_us": med(phase, f"{p}_us") for p in PARTS}))
+    if "numbers" in runs[0]:
+        rps = median(r["numbers"]["rps"] / r["quote"]["rps"] for r in runs)
+        cpu = median(_worker_us(r["numbers"]) / max(_worker_us(r["quote"]), 1e-9) for r in runs)
+        print(f"  X-Money-Format: number ÷ strings: rps {rps:.3f} | worker CPU per quote {cpu:.3f}")
+
+
+def _worker_us(result: dict[str, float]) -> float:
+    return result["worker_python_us"] + result["worker_threads_us"]
 
 
 def main() -> None:
@@ -227,12 +247,19 @@ def main() -> None:
         "--no-flash", action="store_true", help="skip the flash-sale storm (loadtests/bench_flash.py's phases)"
     )
     parser.add_argument(
+        "--money-numbers", action="store_true", help="also quote with X-Money-Format: number, and compare"
+    )
+    parser.add_argument(
         "--profile", metavar="FILE", type=Path,
         help="after the runs, one more quote phase with py-spy on the worker: raw stacks to FILE, shares by component",
     )  # fmt: skip
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    for port in (args.port, args.reference_port):  # else the run would measure whatever listens there
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                raise SystemExit(f"port {port} is in use: choose another (--port, --reference-port)")
     name = f"qs_bench_{os.getpid()}"
     asyncio.run(_database(name, create=True))
     database_url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
@@ -250,9 +277,8 @@ def main() -> None:
         wait_ready(base, server)
         wait_ready(reference_base, reference, path="/health")
         key, ids = prepare(base, env)
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-            lua.write(LUA % {"ids": ", ".join(json.dumps(i) for i in ids), "key": key})
-        script = Path(lua.name)
+        script = lua_script(ids, key, "")
+        numbers = lua_script(ids, key, ', ["X-Money-Format"] = "number"') if args.money_numbers else None
         wrk(base, "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
         wrk(reference_base, "/api/v1/quote", connections=args.connections, duration=3, script=script)
         runs = []
@@ -260,8 +286,17 @@ def main() -> None:
         for run in range(1, args.runs + 1):
             health = measured(ours, base, "/health", args, None)
             refr = measured(theirs, reference_base, "/api/v1/quote", args, script)
+            as_numbers = None
+            if numbers is not None and run % 2 == 0:  # alternate which form goes first
+                as_numbers = measured(ours, base, "/api/v1/quote", args, numbers)
             quotes = measured(ours, base, "/api/v1/quote", args, script)
             runs.append({"health": health, "reference": refr, "quote": quotes})
+            if numbers is not None:
+                if as_numbers is None:
+                    as_numbers = measured(ours, base, "/api/v1/quote", args, numbers)
+                runs[-1]["numbers"] = as_numbers
+                print(f"run {run}: X-Money-Format: number {as_numbers['rps']:.0f} rps "
+                      f"(÷ strings {as_numbers['rps'] / quotes['rps']:.3f}), CPU {cpu_line(as_numbers)}")  # fmt: skip
             print(f"run {run}: reference {refr['rps']:.0f} rps | quote {quotes['rps']:.0f} rps "
                   f"p50 {quotes['p50_ms']:.2f} ms p99 {quotes['p99_ms']:.2f} ms non-2xx {quotes['non_2xx']:.0f} "
                   f"socket errors {quotes['socket_errors']:.0f} | /health {health['rps']:.0f} rps | quote ÷ reference "
@@ -271,6 +306,8 @@ def main() -> None:
         if args.profile is not None:
             profile_quotes(ours, base, args, script, server.pid)
         script.unlink(missing_ok=True)
+        if numbers is not None:
+            numbers.unlink(missing_ok=True)
         if not args.no_flash:
             flash_storm(args, base, key, server.pid, database_url, name, reference_base)
     finally:

@@ -81,6 +81,7 @@ from quote_service.web.docs import LocalSwaggerUI
 from quote_service.web.edge import LeanEdge
 from quote_service.web.errors import EXCEPTION_HANDLERS
 from quote_service.web.middleware import RequestContextMiddleware
+from quote_service.web.money_format import MoneyResponse, check_money_format
 from quote_service.web.openapi import complete_openapi
 from quote_service.web.options import OptionsResponder
 from quote_service.web.proxy import ProxyHeaders
@@ -358,6 +359,9 @@ def create_app(
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
+        # Money as strings or, asked for, as numbers (X-Money-Format, an API key's money_format).
+        response_class=MoneyResponse,
+        before_request=check_money_format,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         request_class=ExactRequest,
@@ -365,7 +369,10 @@ def create_app(
         openapi_config=OpenAPIConfig(
             title="quote-service",
             version="1.0.0",
-            description="Prices e-commerce baskets: quotes, commissions, rules, flags, flash sales.",
+            description=(
+                "Prices e-commerce baskets: quotes, commissions, rules, flags, flash sales. Money is a "
+                'decimal string ("51.00"); send X-Money-Format: number for JSON numbers with the same digits.'
+            ),
             path="/docs",
             render_plugins=[LocalSwaggerUI()],
         )

@@ -123,7 +123,9 @@ _USER_RULES = {"username": "must be 1-64 characters: letters, digits and _ . @ +
 def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
     created = _with_pool(
         settings,
-        lambda pool: AuthService(settings, pool).create_api_key(name=args.name, role=args.role, created_by=None),
+        lambda pool: AuthService(settings, pool).create_api_key(
+            name=args.name, role=args.role, created_by=None, money_format=args.money_format
+        ),
     )
     # The key alone on stdout (`KEY=$(quote-service create-api-key ...)`); everything else on stderr.
     print(f"API key {created.name} ({created.id}), role {created.role}; shown once, store it now:", file=sys.stderr)
@@ -412,6 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
     key = sub.add_parser("create-api-key", help="create an API key and print it once")
     key.add_argument("--name", required=True)
     key.add_argument("--role", default="service", choices=["service", "admin"])
+    key.add_argument(
+        "--money-format",
+        default="string",
+        choices=["string", "number"],
+        help="how the key's responses write money unless a request sends X-Money-Format (default: string)",
+    )
     key.set_defaults(handler=cmd_create_api_key)
     seed = sub.add_parser("seed-demo", help="load the demo catalog and accounts")
     seed.add_argument(

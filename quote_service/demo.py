@@ -107,9 +107,11 @@ _CATALOG: dict[str, list[tuple[str, str]]] = {
 
 
 _SINCE = "2020-01-01T00:00:00Z"
-# A typical configuration: seller/category/logistics commission, delivery by distance in
-# Istanbul, express and small-basket fees for Turkey, a lower book tax, quantity and loyalty
-# discounts, flags (one with an A/B split) and a welcome coupon.
+# A typical configuration: commission in its three components (category rates, a seller's
+# negotiated book rate overriding the category's, a seller's per-unit fee on top, a logistics
+# provider's share of the delivery fee), delivery by distance in Istanbul, express and
+# small-basket fees for Turkey, a lower book tax, quantity and loyalty discounts, flags (one with
+# an A/B split) and a welcome coupon.
 DEMO_RATES: list[dict[str, Any]] = [
     {
         "category_id": "electronics",
@@ -119,19 +121,28 @@ DEMO_RATES: list[dict[str, Any]] = [
         "effective_from": _SINCE,
     },
     {
-        "seller_id": "seller-anatolia",
-        "commission_type": "PERCENTAGE",
-        "rate": "9",
-        "priority": 1,
-        "currency": "TRY",
-        "effective_from": _SINCE,
-    },
-    {
         "category_id": "books",
         "commission_type": "TIERED",
         "currency": "TRY",
         "effective_from": _SINCE,
         "tiers": [{"up_to": "500.00", "rate": "10"}, {"up_to": None, "rate": "6"}],
+    },
+    {
+        # seller + category: the category component, where it beats the books rate by specificity
+        "seller_id": "seller-anatolia",
+        "category_id": "books",
+        "commission_type": "PERCENTAGE",
+        "rate": "8",
+        "currency": "TRY",
+        "effective_from": _SINCE,
+    },
+    {
+        # seller only: the seller component, added to whatever category commission the item pays
+        "seller_id": "seller-anatolia",
+        "commission_type": "FLAT",
+        "rate": "1.50",
+        "currency": "TRY",
+        "effective_from": _SINCE,
     },
     {
         "logistics_provider": "fastship",

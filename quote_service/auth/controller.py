@@ -73,7 +73,9 @@ class AuthController(Controller):
         self, data: JSONBody[ApiKeyCreate], auth: NamedDependency[AuthService], request: AuthedRequest
     ) -> Envelope[ApiKeyCreated]:
         created_by = request.user.id if request.user.kind == "user" else None
-        created = await auth.create_api_key(name=data.name, role=data.role, created_by=created_by)
+        created = await auth.create_api_key(
+            name=data.name, role=data.role, created_by=created_by, money_format=data.money_format
+        )
         return ok(created, "API key created; store it now, it is not shown again")
 
     @get("/api-keys", guards=[admin_only], summary="List API keys (admin)")

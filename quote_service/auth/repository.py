@@ -11,7 +11,7 @@ from quote_service.db.pool import Connection
 from quote_service.errors import DuplicateKey
 
 _USER_COLUMNS = "id, username, password_hash, role, tier, segment, is_active, created_at"
-_KEY_COLUMNS = "id, name, role, prefix, created_at, revoked_at"
+_KEY_COLUMNS = "id, name, role, prefix, money_format, created_at, revoked_at"
 
 
 async def insert_user(
@@ -48,16 +48,24 @@ async def get_user(conn: Connection, *, user_id: UUID) -> asyncpg.Record | None:
 
 
 async def insert_api_key(
-    conn: Connection, *, name: str, role: str, key_hash: bytes, prefix: str, created_by: UUID | None
+    conn: Connection,
+    *,
+    name: str,
+    role: str,
+    key_hash: bytes,
+    prefix: str,
+    created_by: UUID | None,
+    money_format: str = "string",
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
-        f"""INSERT INTO api_keys (name, role, key_hash, prefix, created_by)
-            VALUES ($1, $2, $3, $4, $5) RETURNING {_KEY_COLUMNS}""",
+        f"""INSERT INTO api_keys (name, role, key_hash, prefix, created_by, money_format)
+            VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_KEY_COLUMNS}""",
         name,
         role,
         key_hash,
         prefix,
         created_by,
+        money_format,
     )
     assert row is not None
     return row

@@ -9,6 +9,8 @@ from uuid import UUID
 import msgspec
 
 Role = Literal["admin", "user", "service"]
+MoneyFormat = Literal["string", "number"]
+"""How money and decimals are written in responses: "51.00" (string) or 51.00 (number)."""
 Username = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+\Z")]
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -23,6 +25,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     kind: Literal["user", "api_key"]
     tier: str | None = None
     segment: str | None = None
+    money_format: MoneyFormat = "string"
+    """The caller's default for responses (an API key's `money_format`); X-Money-Format overrides it."""
 
 
 class TokenRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -67,6 +71,9 @@ class Me(msgspec.Struct, frozen=True, kw_only=True):
 class ApiKeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     role: Literal["service", "admin"] = "service"
+    money_format: MoneyFormat = "string"
+    """How this key's responses write money and decimals, unless a request sends X-Money-Format:
+    "string" ("51.00") or "number" (51.00, the Go service's format)."""
 
 
 class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,6 +81,7 @@ class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     role: Role
     prefix: str
+    money_format: MoneyFormat
     created_at: datetime
     revoked_at: datetime | None
 
@@ -85,6 +93,7 @@ class ApiKeyCreated(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     role: Role
     prefix: str
+    money_format: MoneyFormat
     key: str
     created_at: datetime
 

@@ -72,6 +72,7 @@ def api_key_from_row(row: asyncpg.Record) -> ApiKey:
         name=row["name"],
         role=row["role"],
         prefix=row["prefix"],
+        money_format=row["money_format"],
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
     )
@@ -159,18 +160,27 @@ class AuthService:
             raise NotFound("user not found")
         return user_from_row(row)
 
-    async def create_api_key(self, *, name: str, role: str, created_by: UUID | None) -> ApiKeyCreated:
+    async def create_api_key(
+        self, *, name: str, role: str, created_by: UUID | None, money_format: str = "string"
+    ) -> ApiKeyCreated:
         """Create a key; the plaintext is returned here and never stored."""
         key, key_hash, prefix = credentials.new_api_key()
         async with self.pool.acquire() as conn:
             row = await repository.insert_api_key(
-                conn, name=name, role=role, key_hash=key_hash, prefix=prefix, created_by=created_by
+                conn,
+                name=name,
+                role=role,
+                key_hash=key_hash,
+                prefix=prefix,
+                created_by=created_by,
+                money_format=money_format,
             )
         return ApiKeyCreated(
             id=row["id"],
             name=row["name"],
             role=row["role"],
             prefix=row["prefix"],
+            money_format=row["money_format"],
             key=key,
             created_at=row["created_at"],
         )
@@ -227,7 +237,9 @@ class AuthService:
                 row = await repository.get_active_api_key(conn, key_hash=key_hash)
             if row is None:
                 raise Unauthorized("Unknown or revoked API key")
-            return Principal(id=row["id"], name=row["name"], role=row["role"], kind="api_key")
+            return Principal(
+                id=row["id"], name=row["name"], role=row["role"], kind="api_key", money_format=row["money_format"]
+            )
 
         return await self._cached(_key_cache_key(key_hash), load)
 

@@ -5,14 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from litestar import Controller, delete, get, post, put
+from litestar import Controller, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.auth.guards import admin_only
 from quote_service.commissions import repository, service
-from quote_service.commissions.schemas import BulkResult, CommissionRate, CommissionRateBulk, CommissionRateInput
+from quote_service.commissions.schemas import (
+    BulkBody,
+    BulkResult,
+    CommissionRate,
+    CommissionRateInput,
+    CommissionRatePatch,
+    Component,
+)
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep, actor_of
+from quote_service.web.admin import ConfigWriteDep, config_write
+from quote_service.web.deps import PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "commission_rates"
@@ -22,23 +30,18 @@ class CommissionRateController(Controller):
     path = "/api/v1/commission-rates"
     tags = ["commission-rates"]
     guards = [admin_only]
+    dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Create a commission rate")
-    async def create(
-        self,
-        data: JSONBody[CommissionRateInput],
-        pool: PoolDep,
-        config_store: ConfigStoreDep,
-        request: AuthedRequest,
-    ) -> Envelope[CommissionRate]:
-        rate = await service.create_rate(pool, data, actor=actor_of(request))
-        await config_store.changed(DOMAIN)
-        return ok(rate, "Commission rate created")
+    async def create(self, data: JSONBody[CommissionRateInput], write: ConfigWriteDep) -> Envelope[CommissionRate]:
+        rate = await service.create_rate(write.pool, data, actor=write.actor)
+        return await write.saved(rate, "Commission rate created")
 
     @get("/", summary="List commission rates (keyset-paginated)")
     async def list_rates(
         self,
         read_pool: ReadPoolDep,
+        component: FromQuery[Component | None] = None,
         category_id: FromQuery[str | None] = None,
         seller_id: FromQuery[str | None] = None,
         logistics_provider: FromQuery[str | None] = None,
@@ -51,6 +54,7 @@ class CommissionRateController(Controller):
         async with read_pool.acquire() as conn:
             rows = await repository.list_rates(
                 conn,
+                component=component,
                 category_id=category_id,
                 seller_id=seller_id,
                 logistics_provider=logistics_provider,
@@ -70,43 +74,43 @@ class CommissionRateController(Controller):
         )
 
     # Declared before /{rate_id:uuid}; the uuid converter would refuse "bulk" anyway.
-    @put("/bulk", summary="Create and replace many rates in one transaction (all or nothing)")
-    async def bulk(
-        self,
-        data: JSONBody[CommissionRateBulk],
-        pool: PoolDep,
-        config_store: ConfigStoreDep,
-        request: AuthedRequest,
-    ) -> Envelope[BulkResult]:
-        result = await service.bulk_upsert(pool, data.items, actor=actor_of(request))
-        await config_store.changed(DOMAIN)
-        return ok(result, f"Commission rates saved: {result.created} created, {result.updated} updated")
+    @put(
+        "/bulk",
+        summary="Create and replace many rates in one transaction (all or nothing)",
+        description='The entries as `{"items": [...]}` or as a bare list `[...]` (the Go service\'s shape).',
+    )
+    async def bulk(self, data: JSONBody[BulkBody], write: ConfigWriteDep) -> Envelope[BulkResult]:
+        entries = data if isinstance(data, list) else data.items
+        result = await service.bulk_upsert(write.pool, entries, actor=write.actor)
+        return await write.saved(result, f"Commission rates saved: {result.created} created, {result.updated} updated")
 
     @get("/{rate_id:uuid}", summary="Get a commission rate")
     async def get_rate(self, rate_id: FromPath[UUID], pool: PoolDep) -> Envelope[CommissionRate]:
         return ok(await service.get_rate(pool, rate_id))
 
-    @put("/{rate_id:uuid}", summary="Replace every field of a commission rate")
+    @put(
+        "/{rate_id:uuid}",
+        summary="Replace a commission rate (or, without every required field, change the fields sent)",
+        description=(
+            "With `commission_type`, `currency` and `effective_from` the body is the whole rate: every field "
+            "is replaced and omitted optional ones take their defaults. Without one of them it is the Go "
+            'service\'s partial update (`{"rate": 13.0}`) and reads as PATCH: only the fields sent change.'
+        ),
+    )
     async def replace(
-        self,
-        rate_id: FromPath[UUID],
-        data: JSONBody[CommissionRateInput],
-        pool: PoolDep,
-        config_store: ConfigStoreDep,
-        request: AuthedRequest,
+        self, rate_id: FromPath[UUID], data: JSONBody[CommissionRatePatch], write: ConfigWriteDep
     ) -> Envelope[CommissionRate]:
-        rate = await service.update_rate(pool, rate_id, data, actor=actor_of(request))
-        await config_store.changed(DOMAIN)
-        return ok(rate, "Commission rate updated")
+        rate = await service.put_rate(write.pool, rate_id, data, actor=write.actor)
+        return await write.saved(rate, "Commission rate updated")
+
+    @patch("/{rate_id:uuid}", summary="Change the fields sent; the resulting rate is checked whole")
+    async def update(
+        self, rate_id: FromPath[UUID], data: JSONBody[CommissionRatePatch], write: ConfigWriteDep
+    ) -> Envelope[CommissionRate]:
+        rate = await service.patch_rate(write.pool, rate_id, data, actor=write.actor)
+        return await write.saved(rate, "Commission rate updated")
 
     @delete("/{rate_id:uuid}", status_code=200, summary="Deactivate a commission rate")
-    async def deactivate(
-        self,
-        rate_id: FromPath[UUID],
-        pool: PoolDep,
-        config_store: ConfigStoreDep,
-        request: AuthedRequest,
-    ) -> Envelope[CommissionRate]:
-        rate = await service.deactivate_rate(pool, rate_id, actor=actor_of(request))
-        await config_store.changed(DOMAIN)
-        return ok(rate, "Commission rate deactivated")
+    async def deactivate(self, rate_id: FromPath[UUID], write: ConfigWriteDep) -> Envelope[CommissionRate]:
+        rate = await service.deactivate_rate(write.pool, rate_id, actor=write.actor)
+        return await write.saved(rate, "Commission rate deactivated")

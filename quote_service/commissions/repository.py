@@ -15,11 +15,12 @@ from quote_service.pricing.commission import CommissionRate, Tier
 from quote_service.pricing.money import plain
 
 RATE_COLUMNS = (
-    "id, category_id, seller_id, logistics_provider, region, commission_type, rate, tiers, "
+    "id, component, category_id, seller_id, logistics_provider, region, commission_type, rate, tiers, "
     "min_amount, max_amount, currency, effective_from, effective_to, is_active, priority, "
     "created_by, updated_by, created_at, updated_at"
 )
 WRITABLE = (
+    "component",
     "category_id",
     "seller_id",
     "logistics_provider",
@@ -75,8 +76,9 @@ async def deactivate_rate(conn: Connection, *, rate_id: UUID, actor: str) -> asy
     )
 
 
-async def get_rate(conn: Connection, *, rate_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {RATE_COLUMNS} FROM commission_rates WHERE id = $1", rate_id)
+async def get_rate(conn: Connection, *, rate_id: UUID, for_update: bool = False) -> asyncpg.Record | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return await conn.fetchrow(f"SELECT {RATE_COLUMNS} FROM commission_rates WHERE id = $1{lock}", rate_id)
 
 
 async def lock_existing(conn: Connection, *, rate_ids: Sequence[UUID]) -> set[UUID]:
@@ -90,6 +92,7 @@ async def lock_existing(conn: Connection, *, rate_ids: Sequence[UUID]) -> set[UU
 async def list_rates(
     conn: Connection,
     *,
+    component: str | None = None,
     category_id: str | None,
     seller_id: str | None,
     logistics_provider: str | None,
@@ -106,6 +109,7 @@ async def list_rates(
               AND ($4::text IS NULL OR lower(btrim(region)) = lower(btrim($4)))
               AND ($5::boolean IS NULL OR is_active = $5)
               AND ($6::timestamptz IS NULL OR (created_at, id) > ($6::timestamptz, $7::uuid))
+              AND ($9::text IS NULL OR component = $9)
             ORDER BY created_at, id
             LIMIT $8""",
         category_id,
@@ -116,6 +120,7 @@ async def list_rates(
         after[0] if after else None,
         after[1] if after else None,
         limit + 1,
+        component,
     )
 
 
@@ -130,6 +135,7 @@ def model_from_row(row: asyncpg.Record) -> CommissionRate:
     """A stored rate as the pure pricing code reads it."""
     return CommissionRate(
         id=row["id"],
+        component=row["component"],
         category_id=row["category_id"],
         seller_id=row["seller_id"],
         logistics_provider=row["logistics_provider"],

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="Opaque client id, 1-64 chars.")]
 Region = Annotated[str, msgspec.Meta(min_length=1, max_length=100, description="A city or a country, any case.")]
@@ -15,6 +16,7 @@ Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, description="
 Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000, description="Higher wins.")]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset.")]
 CommissionType = Literal["PERCENTAGE", "FLAT", "TIERED"]
+Component = Literal["category", "seller", "logistics"]
 
 MAX_TIERS = 50
 MAX_BULK_ITEMS = 1000
@@ -30,10 +32,16 @@ class TierInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 class CommissionRateInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """POST and PUT body (PUT replaces every field: omitted optional ones take their defaults)."""
 
+    component: Component | None = None
+    """Which commission part the rate feeds; the parts add up. `category`: per item, one winner
+    (none: DEFAULT_COMMISSION_RATE); a seller's category rate overrides here. `seller`: per item,
+    one winner, added to the category part. `logistics`: per quote, on the delivery fee (FLAT: per
+    order). Omitted: `logistics` when it names a logistics_provider, else `seller` when it names a
+    seller and no category, else `category`."""
     category_id: ExternalId | None = None
     seller_id: ExternalId | None = None
     logistics_provider: ExternalId | None = None
-    """Set: a logistics rate (charged per quote on the delivery fee); unset: a sales rate."""
+    """Set on logistics rates only (and required there)."""
     region: Region | None = None
     commission_type: CommissionType
     rate: Decimal | None = None
@@ -50,18 +58,53 @@ class CommissionRateInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     priority: Priority = 0
 
 
+REQUIRED = ("commission_type", "currency", "effective_from")
+"""The fields a whole rate must have: a PUT that sends them all replaces the rate."""
+
+
+class CommissionRatePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PATCH body: only the fields sent change (each replaces the whole value; null sets null);
+    the result is checked as a whole rate. Also the PUT body, the Go service's partial update:
+    a PUT that leaves out commission_type, currency or effective_from is read as this PATCH."""
+
+    component: Component | UnsetType | None = UNSET
+    category_id: ExternalId | UnsetType | None = UNSET
+    seller_id: ExternalId | UnsetType | None = UNSET
+    logistics_provider: ExternalId | UnsetType | None = UNSET
+    region: Region | UnsetType | None = UNSET
+    commission_type: CommissionType | UnsetType = UNSET
+    rate: Decimal | UnsetType | None = UNSET
+    tiers: Annotated[list[TierInput], msgspec.Meta(max_length=MAX_TIERS)] | UnsetType | None = UNSET
+    min_amount: Decimal | UnsetType | None = UNSET
+    max_amount: Decimal | UnsetType | None = UNSET
+    currency: Currency | UnsetType = UNSET
+    effective_from: AwareTime | UnsetType = UNSET
+    effective_to: AwareTime | UnsetType | None = UNSET
+    is_active: bool | UnsetType = UNSET
+    priority: Priority | UnsetType = UNSET
+
+
 class CommissionRateBulkItem(CommissionRateInput, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One entry of PUT /bulk: with `id` it replaces that rate, without it creates one."""
 
     id: UUID | None = None
 
 
+BulkEntries = Annotated[
+    list[Any], msgspec.Meta(min_length=1, max_length=MAX_BULK_ITEMS, description="Each: a CommissionRateBulkItem.")
+]
+
+
 class CommissionRateBulk(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """PUT /bulk body. Entries are checked one by one (shape: CommissionRateBulkItem), so every
     bad entry is reported by index; then all are applied in one transaction or none is."""
 
-    items: Annotated[list[Any], msgspec.Meta(min_length=1, max_length=MAX_BULK_ITEMS)]
+    items: BulkEntries
     """Each entry: a CommissionRateBulkItem."""
+
+
+BulkBody = CommissionRateBulk | BulkEntries
+"""PUT /bulk takes `{"items": [...]}` or, as the Go service does, the bare list `[...]`."""
 
 
 class Tier(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,6 +114,7 @@ class Tier(msgspec.Struct, frozen=True, kw_only=True):
 
 class CommissionRate(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
+    component: Component
     category_id: str | None
     seller_id: str | None
     logistics_provider: str | None

@@ -14,15 +14,19 @@ import msgspec
 
 from quote_service.commissions import repository
 from quote_service.commissions.schemas import (
+    REQUIRED,
     BulkResult,
     CommissionRate,
     CommissionRateBulkItem,
     CommissionRateInput,
+    CommissionRatePatch,
     Tier,
     TierInput,
 )
 from quote_service.errors import FieldError, NotFound, ValidationFailed
+from quote_service.patch import patched, sent_fields
 from quote_service.pricing import money
+from quote_service.pricing.commission import derived_component
 from quote_service.pricing.money import plain
 
 _MAX_AMOUNT = Decimal("1e12")
@@ -46,6 +50,7 @@ def rate_from_row(row: asyncpg.Record) -> CommissionRate:
     tiers = [Tier(up_to=amount(t.up_to), rate=plain(t.rate)) for t in model.tiers] or None
     return CommissionRate(
         id=row["id"],
+        component=row["component"],
         category_id=row["category_id"],
         seller_id=row["seller_id"],
         logistics_provider=row["logistics_provider"],
@@ -68,9 +73,14 @@ def rate_from_row(row: asyncpg.Record) -> CommissionRate:
 
 
 def fields_of(data: CommissionRateInput) -> dict[str, Any]:
-    """The column values of a request body (currency upper-cased; tiers kept as given until checked)."""
+    """The column values of a request body (currency upper-cased, the component derived when
+    omitted; tiers kept as given until checked)."""
     fields = {name: getattr(data, name) for name in repository.WRITABLE}
     fields["currency"] = data.currency.upper()
+    if data.component is None:
+        fields["component"] = derived_component(
+            logistics_provider=data.logistics_provider, seller_id=data.seller_id, category_id=data.category_id
+        )
     return fields
 
 
@@ -125,6 +135,10 @@ def _tier_problems(tiers: list[TierInput], currency: str | None) -> Iterable[tup
 def check_rate(fields: dict[str, Any], *, prefix: str = "") -> list[FieldError]:
     """Every broken rule of one rate, as field errors whose paths start with `prefix`."""
     problems: list[tuple[str, str]] = []
+    if fields["component"] == "logistics" and fields["logistics_provider"] is None:
+        problems.append(("logistics_provider", "a logistics rate needs a logistics_provider"))
+    elif fields["component"] != "logistics" and fields["logistics_provider"] is not None:
+        problems.append(("component", "a rate with a logistics_provider is a logistics rate"))
     currency: str | None = fields["currency"]
     if not money.is_currency(fields["currency"]):
         problems.append(("currency", "not an ISO 4217 currency code"))
@@ -215,6 +229,28 @@ async def update_rate(pool: asyncpg.Pool, rate_id: UUID, data: CommissionRateInp
     if row is None:
         raise NotFound(f"commission rate {rate_id} not found")
     return rate_from_row(row)
+
+
+async def patch_rate(pool: asyncpg.Pool, rate_id: UUID, data: CommissionRatePatch, *, actor: str) -> CommissionRate:
+    """Change only the fields sent (PATCH); the rate that results is checked whole."""
+    changes = sent_fields(data)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await repository.get_rate(conn, rate_id=rate_id, for_update=True)
+        if row is None:
+            raise NotFound(f"commission rate {rate_id} not found")
+        columns = _checked(patched(rate_from_row(row), CommissionRateInput, changes))
+        updated = await repository.update_rate(conn, rate_id=rate_id, fields=columns, actor=actor)
+    assert updated is not None  # locked above
+    return rate_from_row(updated)
+
+
+async def put_rate(pool: asyncpg.Pool, rate_id: UUID, data: CommissionRatePatch, *, actor: str) -> CommissionRate:
+    """PUT: a whole rate replaces every field; a body without every required field (the Go
+    service's partial update, e.g. `{"rate": 13.0}`) changes only the fields sent, as PATCH."""
+    sent = sent_fields(data)
+    if all(name in sent for name in REQUIRED):
+        return await update_rate(pool, rate_id, CommissionRateInput(**sent), actor=actor)
+    return await patch_rate(pool, rate_id, data, actor=actor)
 
 
 async def deactivate_rate(pool: asyncpg.Pool, rate_id: UUID, *, actor: str) -> CommissionRate:

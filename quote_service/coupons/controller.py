@@ -10,7 +10,8 @@ from quote_service.coupons import repository, service
 from quote_service.coupons.schemas import Coupon, CouponCreate, CouponUpdate
 from quote_service.errors import invalid
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep, actor_of
+from quote_service.web.admin import ConfigWriteDep, config_write
+from quote_service.web.deps import PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "coupons"
@@ -20,18 +21,12 @@ class CouponController(Controller):
     path = "/api/v1/coupons"
     tags = ["coupons"]
     guards = [admin_only]
+    dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Create a coupon")
-    async def create(
-        self,
-        data: JSONBody[CouponCreate],
-        pool: PoolDep,
-        config_store: ConfigStoreDep,
-        request: AuthedRequest,
-    ) -> Envelope[Coupon]:
-        coupon = await service.create_coupon(pool, data, actor=actor_of(request))
-        await config_store.changed(DOMAIN)
-        return ok(coupon, "Coupon created")
+    async def create(self, data: JSONBody[CouponCreate], write: ConfigWriteDep) -> Envelope[Coupon]:
+        coupon = await service.create_coupon(write.pool, data, actor=write.actor)
+        return await write.saved(coupon, "Coupon created")
 
     @get("/", summary="List coupons by code (keyset-paginated)")
     async def list_coupons(
@@ -54,21 +49,12 @@ class CouponController(Controller):
 
     @put("/{code:str}", summary="Replace a coupon's fields")
     async def replace(
-        self,
-        code: FromPath[str],
-        data: JSONBody[CouponUpdate],
-        pool: PoolDep,
-        config_store: ConfigStoreDep,
-        request: AuthedRequest,
+        self, code: FromPath[str], data: JSONBody[CouponUpdate], write: ConfigWriteDep
     ) -> Envelope[Coupon]:
-        coupon = await service.update_coupon(pool, code, data, actor=actor_of(request))
-        await config_store.changed(DOMAIN)
-        return ok(coupon, "Coupon updated")
+        coupon = await service.update_coupon(write.pool, code, data, actor=write.actor)
+        return await write.saved(coupon, "Coupon updated")
 
     @delete("/{code:str}", status_code=200, summary="Deactivate a coupon")
-    async def deactivate(
-        self, code: FromPath[str], pool: PoolDep, config_store: ConfigStoreDep, request: AuthedRequest
-    ) -> Envelope[Coupon]:
-        coupon = await service.deactivate_coupon(pool, code, actor=actor_of(request))
-        await config_store.changed(DOMAIN)
-        return ok(coupon, "Coupon deactivated")
+    async def deactivate(self, code: FromPath[str], write: ConfigWriteDep) -> Envelope[Coupon]:
+        coupon = await service.deactivate_coupon(write.pool, code, actor=write.actor)
+        return await write.saved(coupon, "Coupon deactivated")

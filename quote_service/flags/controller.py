@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, delete, get, post, put
+from litestar import Controller, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.auth.guards import admin_only, any_caller
@@ -16,12 +16,14 @@ from quote_service.flags.schemas import (
     EvaluationRequest,
     FeatureFlag,
     FeatureFlagCreate,
+    FeatureFlagPatch,
     FeatureFlagUpdate,
     FlagChange,
 )
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.flags import FlagEvaluation
-from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep, actor_of
+from quote_service.web.admin import ConfigWriteDep, config_write
+from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "feature_flags"
@@ -31,18 +33,12 @@ class FeatureFlagController(Controller):
     path = "/api/v1/feature-flags"
     tags = ["feature-flags"]
     # Guards sit on the routes: reads and writes are admin only, evaluation is open to every role.
+    dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", guards=[admin_only], summary="Create a feature flag")
-    async def create(
-        self,
-        data: JSONBody[FeatureFlagCreate],
-        pool: PoolDep,
-        config_store: ConfigStoreDep,
-        request: AuthedRequest,
-    ) -> Envelope[FeatureFlag]:
-        flag = await service.create_flag(pool, data, actor=actor_of(request))
-        await config_store.changed(DOMAIN)
-        return ok(flag, "Feature flag created")
+    async def create(self, data: JSONBody[FeatureFlagCreate], write: ConfigWriteDep) -> Envelope[FeatureFlag]:
+        flag = await service.create_flag(write.pool, data, actor=write.actor)
+        return await write.saved(flag, "Feature flag created")
 
     @get("/", guards=[admin_only], summary="List feature flags by key (keyset-paginated)")
     async def list_flags(
@@ -93,18 +89,24 @@ class FeatureFlagController(Controller):
             )
         )
 
-    @put("/{flag_id:uuid}", guards=[admin_only], summary="Replace a feature flag's fields (the key never changes)")
+    @put(
+        "/{flag_id:uuid}",
+        guards=[admin_only],
+        summary="Replace a feature flag's fields (the create body; `key` may be sent, unchanged)",
+        description="A `key` other than the flag's own is a 422 naming `key`: a new key is a new flag (POST).",
+    )
     async def replace(
-        self,
-        flag_id: FromPath[UUID],
-        data: JSONBody[FeatureFlagUpdate],
-        pool: PoolDep,
-        config_store: ConfigStoreDep,
-        request: AuthedRequest,
+        self, flag_id: FromPath[UUID], data: JSONBody[FeatureFlagUpdate], write: ConfigWriteDep
     ) -> Envelope[FeatureFlag]:
-        flag = await service.update_flag(pool, flag_id, data, actor=actor_of(request))
-        await config_store.changed(DOMAIN)
-        return ok(flag, "Feature flag updated")
+        flag = await service.update_flag(write.pool, flag_id, data, actor=write.actor)
+        return await write.saved(flag, "Feature flag updated")
+
+    @patch("/{flag_id:uuid}", guards=[admin_only], summary="Change the fields sent; the flag is checked whole")
+    async def update(
+        self, flag_id: FromPath[UUID], data: JSONBody[FeatureFlagPatch], write: ConfigWriteDep
+    ) -> Envelope[FeatureFlag]:
+        flag = await service.patch_flag(write.pool, flag_id, data, actor=write.actor)
+        return await write.saved(flag, "Feature flag updated")
 
     @delete(
         "/{flag_id:uuid}",
@@ -112,12 +114,9 @@ class FeatureFlagController(Controller):
         guards=[admin_only],
         summary="Delete a feature flag (PUT is_enabled=false to keep it)",
     )
-    async def remove(
-        self, flag_id: FromPath[UUID], pool: PoolDep, config_store: ConfigStoreDep, request: AuthedRequest
-    ) -> Envelope[FeatureFlag]:
-        flag = await service.delete_flag(pool, flag_id, actor=actor_of(request))
-        await config_store.changed(DOMAIN)
-        return ok(flag, "Feature flag deleted")
+    async def remove(self, flag_id: FromPath[UUID], write: ConfigWriteDep) -> Envelope[FeatureFlag]:
+        flag = await service.delete_flag(write.pool, flag_id, actor=write.actor)
+        return await write.saved(flag, "Feature flag deleted")
 
     @post("/{key:str}/evaluate", status_code=200, guards=[any_caller], summary="Evaluate a flag for a context")
     async def evaluate(

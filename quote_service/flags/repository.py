@@ -78,8 +78,9 @@ async def insert_flag(conn: Connection, *, key: str, fields: dict[str, Any], act
     return row
 
 
-async def get_flag(conn: Connection, *, flag_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {FLAG_COLUMNS} FROM feature_flags WHERE id = $1", flag_id)
+async def get_flag(conn: Connection, *, flag_id: UUID, for_update: bool = False) -> asyncpg.Record | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return await conn.fetchrow(f"SELECT {FLAG_COLUMNS} FROM feature_flags WHERE id = $1{lock}", flag_id)
 
 
 async def get_flag_by_key(conn: Connection, *, key: str) -> asyncpg.Record | None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.flags import FlagType, GuardrailMetric, Rollout
 from quote_service.pricing.targeting import Operator
@@ -100,8 +100,10 @@ class FeatureFlagCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 
 
 class FeatureFlagUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """PUT: every mutable field. The key is the flag's identity (and its hash salt): it never changes."""
+    """PUT: every mutable field, so the create body fits. The key is the flag's identity (and
+    its hash salt): it may be sent, and must then be the flag's own (else 422)."""
 
+    key: FlagKey | None = None
     name: Name
     description: Description | None = None
     type: FlagType
@@ -109,6 +111,20 @@ class FeatureFlagUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     default_value: Any = UNSET
     is_enabled: bool = True
     rollout: RolloutIn | None = None
+
+
+class FeatureFlagPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PATCH: only the fields sent change (each replaces the whole value: send the whole
+    `rollout`); the flag that results is checked whole. `key`, when sent, must be the flag's own."""
+
+    key: FlagKey | UnsetType = UNSET
+    name: Name | UnsetType = UNSET
+    description: Description | UnsetType | None = UNSET
+    type: FlagType | UnsetType = UNSET
+    value: Any = UNSET
+    default_value: Any = UNSET
+    is_enabled: bool | UnsetType = UNSET
+    rollout: RolloutIn | UnsetType | None = UNSET
 
 
 class FeatureFlag(msgspec.Struct, frozen=True, kw_only=True):

@@ -17,9 +17,17 @@ from quote_service.auth.schemas import Principal
 from quote_service.db.pool import Connection
 from quote_service.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from quote_service.flags import repository
-from quote_service.flags.schemas import EvaluationRequest, FeatureFlag, FeatureFlagCreate, FeatureFlagUpdate, RolloutIn
+from quote_service.flags.schemas import (
+    EvaluationRequest,
+    FeatureFlag,
+    FeatureFlagCreate,
+    FeatureFlagPatch,
+    FeatureFlagUpdate,
+    RolloutIn,
+)
 from quote_service.flags.targeting import check_rules
 from quote_service.observability import flag_timing
+from quote_service.patch import patched, sent_fields
 from quote_service.pricing import flags as engine
 from quote_service.pricing.flags import EvaluationContext, FlagEvaluation, FlagType, Guardrail, Rollout, Variant
 
@@ -230,13 +238,42 @@ async def get_flag_by_key(pool: asyncpg.Pool, key: str) -> FeatureFlag:
 
 
 async def update_flag(pool: asyncpg.Pool, flag_id: UUID, data: FeatureFlagUpdate, *, actor: str) -> FeatureFlag:
-    """Replace every mutable field of a flag (PUT)."""
+    """Replace every mutable field of a flag (PUT); a `key` sent must be the flag's own."""
     fields = check_flag(data)
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction():
+        current = await _locked(conn, flag_id)
+        _check_key(current["key"], data.key)
         row = await repository.update_flag(conn, flag_id=flag_id, fields=fields, actor=actor)
+    assert row is not None  # locked above
+    return flag_from_row(row)
+
+
+async def patch_flag(pool: asyncpg.Pool, flag_id: UUID, data: FeatureFlagPatch, *, actor: str) -> FeatureFlag:
+    """Change only the fields sent (PATCH); the flag that results is checked whole."""
+    changes = sent_fields(data)
+    async with pool.acquire() as conn, conn.transaction():
+        current = await _locked(conn, flag_id)
+        body = patched(flag_from_row(current), FeatureFlagUpdate, changes)
+        _check_key(current["key"], body.key)
+        row = await repository.update_flag(conn, flag_id=flag_id, fields=check_flag(body), actor=actor)
+    assert row is not None  # locked above
+    return flag_from_row(row)
+
+
+async def _locked(conn: Connection, flag_id: UUID) -> asyncpg.Record:
+    row = await repository.get_flag(conn, flag_id=flag_id, for_update=True)
     if row is None:
         raise NotFound(f"feature flag {flag_id} not found")
-    return flag_from_row(row)
+    return row
+
+
+def _check_key(key: str, sent: str | None) -> None:
+    """The key names the flag (and salts its buckets): a body may repeat it, never change it."""
+    if sent is not None and sent != key:
+        raise ValidationFailed(
+            f"key: cannot change (the flag is {key!r}); a new key is a new flag (POST)",
+            details=[FieldError("key", f"cannot change (the flag is {key!r}); a new key is a new flag")],
+        )
 
 
 async def roll_back_experiment(conn: Connection, flag_id: UUID, *, reason: str, actor: str) -> FeatureFlag | None:

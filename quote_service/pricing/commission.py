@@ -4,10 +4,15 @@ Matching (API.md §4): a rate matches when every dimension it sets equals the it
 (`category_id`, `seller_id`, `region` = delivery city or country, case-insensitive), it is
 active, effective now (half-open `[effective_from, effective_to)`) and in the quote currency.
 
-- Sales commission: rates without `logistics_provider`, per item.
-- Logistics commission: rates whose `logistics_provider` equals the quote's (case-insensitive),
-  per quote; their seller is compared with the quote-level seller and their category matches
-  when ANY line of the quote has it.
+Each rate feeds one of three components, which ADD UP (`component_of`):
+
+- `category`, per item: one winner among the category rates; none → the default rate
+  (DEFAULT_COMMISSION_RATE). A seller's negotiated category rate (seller + category, or
+  `component: category` with a seller) is an override here: it wins by specificity.
+- `seller`, per item: one winner among the seller rates; none → no seller commission.
+- `logistics`, per quote: rates whose `logistics_provider` equals the quote's
+  (case-insensitive); their seller is compared with the quote-level seller and their category
+  matches when ANY line of the quote has it.
 
 Winner among matches, highest first: `priority`; specificity score (seller 4 + category 2 +
 region 1), ties in score broken by a city match over a country match; `effective_from`;
@@ -29,7 +34,9 @@ from quote_service.pricing.money import ZERO, percent_of, round_money
 from quote_service.pricing.regions import RegionMatch, match_region
 
 CommissionType = Literal["PERCENTAGE", "FLAT", "TIERED"]
-Dimension = Literal["seller", "category"]
+Component = Literal["category", "seller", "logistics"]
+ItemComponent = Literal["category", "seller"]
+"""The components charged per item (logistics is charged per quote)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -63,6 +70,8 @@ class CommissionRate(msgspec.Struct, frozen=True, kw_only=True):
     is_active: bool = True
     priority: int = 0
     created_at: datetime
+    component: Component | None = None
+    """Which part of the commission the rate feeds; None: derived from its dimensions (`component_of`)."""
 
 
 def default_rate(percent: Decimal, currency: str) -> CommissionRate:
@@ -77,9 +86,21 @@ def default_rate(percent: Decimal, currency: str) -> CommissionRate:
     )
 
 
-def dimension_of(rate: CommissionRate) -> Dimension:
-    """Where a sales commission is attributed: `seller` when the rate names a seller."""
-    return "seller" if rate.seller_id is not None else "category"
+def derived_component(*, logistics_provider: str | None, seller_id: str | None, category_id: str | None) -> Component:
+    """The component of a rate that does not set one: `logistics` when it names a logistics
+    provider, else `seller` when it names a seller and no category, else `category`."""
+    if logistics_provider is not None:
+        return "logistics"
+    return "seller" if seller_id is not None and category_id is None else "category"
+
+
+def component_of(rate: CommissionRate) -> Component:
+    """The rate's component: as set, else derived from its dimensions."""
+    if rate.component is not None:
+        return rate.component
+    return derived_component(
+        logistics_provider=rate.logistics_provider, seller_id=rate.seller_id, category_id=rate.category_id
+    )
 
 
 def _region_key(region: str | None) -> str | None:
@@ -88,47 +109,58 @@ def _region_key(region: str | None) -> str | None:
     return region.strip().casefold()
 
 
-_SalesKey = tuple[str, str | None, str | None, str | None]  # currency, seller, category, region
+_ItemKey = tuple[str, str, str | None, str | None, str | None]  # component, currency, seller, category, region
 
 
 class CommissionIndex:
     """Rates indexed once so that resolving an item is a handful of dict lookups.
 
-    Sales rates are keyed by (currency, seller, category, region); an item looks up its
-    seller-or-none x category-or-none x city/country/none keys. Logistics rates are keyed by
-    (provider, currency) and filtered on their few remaining dimensions.
+    Category and seller rates are keyed by (component, currency, seller, category, region); an
+    item looks up its seller-or-none x category-or-none x city/country/none keys. Logistics
+    rates are keyed by (provider, currency) and filtered on their few remaining dimensions.
+    Rates that can never match are left out: inactive ones, a logistics rate without a
+    provider, a category or seller rate naming a provider (the API refuses both shapes).
     """
 
-    __slots__ = ("_logistics", "_sales")
+    __slots__ = ("_items", "_logistics")
 
     def __init__(self, rates: Iterable[CommissionRate]) -> None:
-        sales: defaultdict[_SalesKey, list[CommissionRate]] = defaultdict(list)
+        items: defaultdict[_ItemKey, list[CommissionRate]] = defaultdict(list)
         logistics: defaultdict[tuple[str, str], list[CommissionRate]] = defaultdict(list)
         for rate in rates:
             if not rate.is_active:
                 continue
-            if rate.logistics_provider is None:
-                key = (rate.currency, rate.seller_id, rate.category_id, _region_key(rate.region))
-                sales[key].append(rate)
-            else:
-                logistics[(rate.logistics_provider.casefold(), rate.currency)].append(rate)
-        self._sales = {key: tuple(found) for key, found in sales.items()}
+            component = component_of(rate)
+            if component == "logistics":
+                if rate.logistics_provider is not None:
+                    logistics[(rate.logistics_provider.casefold(), rate.currency)].append(rate)
+            elif rate.logistics_provider is None:
+                key = (component, rate.currency, rate.seller_id, rate.category_id, _region_key(rate.region))
+                items[key].append(rate)
+        self._items = {key: tuple(found) for key, found in items.items()}
         self._logistics = {key: tuple(found) for key, found in logistics.items()}
 
     def __len__(self) -> int:
-        return sum(map(len, self._sales.values())) + sum(map(len, self._logistics.values()))
+        return sum(map(len, self._items.values())) + sum(map(len, self._logistics.values()))
 
     def rates(self) -> Iterator[CommissionRate]:
-        """Every indexed rate, sales and logistics (the active ones: inactive rates are never indexed)."""
-        for found in self._sales.values():
+        """Every indexed rate, per item and logistics (inactive rates are never indexed)."""
+        for found in self._items.values():
             yield from found
         for found in self._logistics.values():
             yield from found
 
-    def sales_candidates(
-        self, *, category_id: str | None, seller_id: str | None, city: str | None, country: str | None, currency: str
+    def item_candidates(
+        self,
+        component: ItemComponent,
+        *,
+        category_id: str | None,
+        seller_id: str | None,
+        city: str | None,
+        country: str | None,
+        currency: str,
     ) -> list[CommissionRate]:
-        """Sales rates that can match these dimensions (dates and activity not yet checked)."""
+        """Rates of `component` that can match these dimensions (dates not yet checked)."""
         sellers = (None,) if seller_id is None else (seller_id, None)
         categories = (None,) if category_id is None else (category_id, None)
         regions = dict.fromkeys((_region_key(city), _region_key(country), None))
@@ -136,7 +168,7 @@ class CommissionIndex:
         for seller in sellers:
             for category in categories:
                 for region in regions:
-                    found.extend(self._sales.get((currency, seller, category, region), ()))
+                    found.extend(self._items.get((component, currency, seller, category, region), ()))
         return found
 
     def logistics_candidates(self, *, provider: str, currency: str) -> tuple[CommissionRate, ...]:
@@ -167,8 +199,9 @@ def _best(matches: Iterable[tuple[CommissionRate, RegionMatch]]) -> CommissionRa
     return best
 
 
-def resolve_sales_rate(
+def resolve_item_rate(
     index: CommissionIndex,
+    component: ItemComponent,
     *,
     category_id: str | None,
     seller_id: str | None,
@@ -177,11 +210,15 @@ def resolve_sales_rate(
     currency: str,
     now: datetime,
 ) -> CommissionRate | None:
-    """The sales rate for one item (`seller_id`: the item's, else the quote's); None = use the default."""
+    """The winning rate of `component` for one item (`seller_id`: the item's, else the quote's).
+
+    None: no rate of the component matches (the category component then takes the default rate,
+    the seller component charges nothing).
+    """
 
     def matches() -> Iterable[tuple[CommissionRate, RegionMatch]]:
-        for rate in index.sales_candidates(
-            category_id=category_id, seller_id=seller_id, city=city, country=country, currency=currency
+        for rate in index.item_candidates(
+            component, category_id=category_id, seller_id=seller_id, city=city, country=country, currency=currency
         ):
             if rate.category_id not in (None, category_id) or rate.seller_id not in (None, seller_id):
                 continue

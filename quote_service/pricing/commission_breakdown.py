@@ -1,10 +1,10 @@
 """Step 10 of a quote (API.md §4 Commission rates): what the platform charges the seller.
 
-Sales commission per line on the line after its discount share, from the winning rate for the
-line's category, seller (the item's, else the quote's) and delivery region, else the default
-rate; attributed to `seller_commission` when the rate names a seller, else to
-`category_commission` (computed per line by `settle`). Logistics commission once per quote from
-the rate of the quote's `logistics_provider`, on the delivery fee charged (FLAT: once per order).
+Three components that add up. Per line, on the line after its discount share (computed by
+`settle`): `category_commission` from the winning category rate for the line's category, seller
+(the item's, else the quote's) and delivery region, else the default rate; `seller_commission`
+from the winning seller rate, when one matches. Once per quote: `logistics_commission` from the
+rate of the quote's `logistics_provider`, on the delivery fee charged (FLAT: once per order).
 Flash-sale lines pay commission like any other line. Nothing here changes what the customer pays.
 """
 
@@ -29,7 +29,7 @@ def commission_breakdown(
     logistics_provider: str | None,
     delivery_fee: Decimal,
 ) -> CommissionBreakdown:
-    """The lines' sales commission plus the per-quote logistics commission; the total is their exact sum."""
+    """The lines' category and seller commission plus the quote's logistics commission; the total is their sum."""
     details = settled.details
     logistics_total = region.zero
     if logistics_provider is not None:

@@ -82,6 +82,9 @@ def price_quote(
     if flags is None:
         flags = served_flags(request, snapshot=snapshot, region=region, customer=customer, products=products, now=now)
     feature_flags, experiments = flags
+    forced: list[str] = []
+    if customer.test_group is not None:  # a service or admin caller's context.ab_test_group
+        forced = _force(snapshot, customer.test_group, feature_flags, experiments, now)
 
     # 1-4: lines
     lines = price_lines(
@@ -213,6 +216,7 @@ def price_quote(
         created_at=now,
         valid_until=now + region.validity,
         config_version=snapshot.version,
+        forced_experiments=forced,
     )
 
 
@@ -270,6 +274,26 @@ def served_flags(
             )
         found = region.remember(region.flags, key, evaluate_compiled(snapshot.compiled_flags, context, now))
     return dict(found[0]), dict(found[1])
+
+
+def _force(
+    snapshot: ConfigSnapshot, group: str, feature_flags: dict[str, Any], experiments: dict[str, str], now: datetime
+) -> list[str]:
+    """Serve `group` in every running experiment that has a variant of that name (in place); the
+    keys of those experiments. The flags stay in key order, as a quote reports them."""
+    forced: list[str] = []
+    for flag in snapshot.compiled_flags:
+        answer = flag.forced(group, now)
+        if answer is not None and answer.variant is not None:
+            feature_flags[answer.key] = answer.value
+            experiments[answer.key] = answer.variant
+            forced.append(answer.key)
+    if forced:  # a flag the customer was not served before lands last: put every one back in order
+        for served in (feature_flags, experiments):
+            ordered = sorted(served.items())
+            served.clear()
+            served.update(ordered)
+    return forced
 
 
 def _dynamic_pricing(flags: FlagSet, on: Mapping[str, Any]) -> bool:

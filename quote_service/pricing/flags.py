@@ -188,6 +188,7 @@ class CompiledFlag:
     """
 
     __slots__ = (
+        "_arms",
         "_default",
         "_end_at",
         "_error",
@@ -223,11 +224,13 @@ class CompiledFlag:
         self._matched = FlagEvaluation(
             key=flag.key, enabled=True, value=flag.value, variant=None, reason="TARGETING_MATCH"
         )
-        splits = (
+        splits = tuple(
             FlagEvaluation(key=flag.key, enabled=True, value=arm.value, variant=arm.key, reason="SPLIT")
             for arm in rollout.variants
         )
         self._wheel = _wheel(rollout.variants, splits) if rollout.variants else None
+        self._arms = {arm.key: split for arm, split in zip(rollout.variants, splits, strict=True) if arm.weight > 0}
+        """The variants a caller may force (`forced`): those still drawn (weight > 0)."""
         self.fixed = _fixed(flag, self._matched)
         """The answer whatever the context and instant; None when it depends on them."""
 
@@ -270,6 +273,18 @@ class CompiledFlag:
         """Whether `evaluation` (this flag's) is the default only because the context had no user
         id to place it in the rollout or on the variant wheel (OFREP's TARGETING_KEY_MISSING)."""
         return evaluation is self._keyless
+
+    def forced(self, variant: str, now: datetime) -> FlagEvaluation | None:
+        """The answer when a trusted caller names `variant` (context.ab_test_group), or None when
+        it names none of this running experiment's variants: the flag must be enabled, `now`
+        inside its window and the variant still drawn (weight > 0; a rolled-back experiment
+        keeps only its control). The audience (segments, regions, percentage) is not asked."""
+        answer = self._arms.get(variant)
+        if answer is None or not self.flag.is_enabled:
+            return None
+        if (self._start_at is not None and now < self._start_at) or (self._end_at is not None and now >= self._end_at):
+            return None
+        return answer
 
 
 def evaluate(flag: FeatureFlag, ctx: EvaluationContext, now: datetime) -> FlagEvaluation:

@@ -12,8 +12,8 @@ a window edge starts a new one) instead of once per line per quote:
                 the logistics commission per (provider, seller, categories, fee), the flags
                 served per customer, the client unit prices already found fit, and every `Priced` line
     LinePlan    (product, category, commission seller): price rules in application order, the
-                tax rule and rate (the default already filled in), the sales rate and where its
-                commission goes
+                tax rule and rate (the default already filled in), the category commission rate
+                (the default already filled in) and the seller commission rate, if any
     Priced      every input of one line (the product as requested and as found, category,
                 sellers, list price, min_price, units; for the price rules also the quantity,
                 the customer's tier and which TIME_WINDOWs are open): its unit price after the
@@ -35,8 +35,8 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
-from quote_service.pricing.commission import CommissionRate, Dimension, commission_amount, default_rate, dimension_of
-from quote_service.pricing.money import ZERO, quantum
+from quote_service.pricing.commission import CommissionRate, ItemComponent, commission_amount, default_rate
+from quote_service.pricing.money import HUNDRED, ZERO, quantum
 from quote_service.pricing.quote import AppliedRule, CommissionDetail, EngineDefaults, PriceSource, QuoteLine
 from quote_service.pricing.resolution import Resolution
 from quote_service.pricing.rules import PricingRule
@@ -47,8 +47,8 @@ class Priced:
 
     __slots__ = (
         "base",
+        "category_commission",
         "category_id",
-        "commission",
         "flash_sale_id",
         "floor",
         "list_shown",
@@ -59,6 +59,7 @@ class Priced:
         "plan",
         "product_id",
         "rule_keys",
+        "seller_commission",
         "seller_id",
         "shown",
         "source",
@@ -105,9 +106,9 @@ class Priced:
         self.shown = shown
         self.base = base = subtotal - zero
         self.tax = (base * plan.tax_rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate is a percent
-        self.commission = commission_amount(plan.sales_rate, base=base, quantity=units, currency=region.currency)
-        """Tax and sales commission of the line as long as no coupon discounts it."""
-        self.parts: tuple[QuoteLine, CommissionDetail] | None = None
+        self.category_commission, self.seller_commission = plan.commission(base, units)
+        """Tax and per-item commission of the line as long as no coupon discounts it."""
+        self.parts: tuple[QuoteLine, tuple[CommissionDetail, ...]] | None = None
         """The response line and its commission detail as long as no coupon discounts it (see `settle`)."""
 
 
@@ -115,11 +116,12 @@ class LinePlan:
     """What the configuration says about one kind of line in one region."""
 
     __slots__ = (
-        "dimension",
-        "percent",
+        "category_percent",
+        "category_rate",
         "price_rules",
         "region",
-        "sales_rate",
+        "seller_percent",
+        "seller_rate",
         "tax_applied",
         "tax_key",
         "tax_rate",
@@ -138,16 +140,43 @@ class LinePlan:
         self.tax_applied = None if self.tax_rule is None else region.shown(self.tax_rule)
         """The TAX_RATE rule as the response shows it, its amount still to fill in (None: the default rate)."""
         self.tax_rate = region.defaults.tax_rate if rate is None else rate
-        sales_rate = resolution.sales_rate(
-            category_id=category_id, seller_id=seller_id, city=city, country=country, currency=region.currency, now=now
-        )
-        self.sales_rate: CommissionRate = region.default_rate if sales_rate is None else sales_rate
-        self.dimension: Dimension = dimension_of(self.sales_rate)
-        sales = self.sales_rate
-        self.percent: Decimal | None = None
-        """The rate's percent when its commission is just that percent of the net (no bounds), else None."""
-        if sales.commission_type == "PERCENTAGE" and sales.min_amount is None and sales.max_amount is None:
-            self.percent = sales.rate or ZERO
+
+        def winner(component: ItemComponent) -> CommissionRate | None:
+            return resolution.item_rate(
+                component, category_id=category_id, seller_id=seller_id, city=city, country=country,
+                currency=region.currency, now=now,
+            )  # fmt: skip
+
+        found = winner("category")
+        self.category_rate: CommissionRate = region.default_rate if found is None else found
+        """The category component's winner, else the default rate."""
+        self.seller_rate = winner("seller")
+        """The seller component's winner; None: the line pays no seller commission."""
+        self.category_percent = _plain_percent(self.category_rate)
+        self.seller_percent = None if self.seller_rate is None else _plain_percent(self.seller_rate)
+
+    def commission(self, base: Decimal, units: int) -> tuple[Decimal, Decimal]:
+        """(category, seller) commission of a line whose net is `base`, each rounded half up."""
+        region = self.region
+        cent, currency = region.cent, region.currency
+        if self.category_percent is not None:  # `commission_amount` written out for a plain percentage
+            category = (max(base, ZERO) * self.category_percent / HUNDRED).quantize(cent, ROUND_HALF_UP)
+        else:
+            category = commission_amount(self.category_rate, base=base, quantity=units, currency=currency)
+        seller = region.zero
+        if self.seller_rate is not None:
+            if self.seller_percent is not None:
+                seller = (max(base, ZERO) * self.seller_percent / HUNDRED).quantize(cent, ROUND_HALF_UP)
+            else:
+                seller = commission_amount(self.seller_rate, base=base, quantity=units, currency=currency)
+        return category, seller
+
+
+def _plain_percent(rate: CommissionRate) -> Decimal | None:
+    """The rate's percent when its commission is just that percent of the net (no bounds), else None."""
+    if rate.commission_type == "PERCENTAGE" and rate.min_amount is None and rate.max_amount is None:
+        return rate.rate or ZERO
+    return None
 
 
 class RegionPlan:

@@ -106,6 +106,9 @@ class CustomerContext(msgspec.Struct, frozen=True, kw_only=True):
     segment: str | None = None
     coupon_uses: dict[str, int] = {}
     """Times this customer has used each coupon code (per_customer_limit)."""
+    test_group: str | None = None
+    """A variant the caller forces in every running experiment that has it (`context.ab_test_group`
+    of a service or admin caller; never a shopper's)."""
 
 
 class EngineDefaults(msgspec.Struct, frozen=True, kw_only=True):
@@ -221,3 +224,6 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     valid_until: datetime
     config_version: int = 0
+    forced_experiments: list[str] = []
+    """Experiments (flag keys) whose variant in `experiments` the caller forced: such an exposure
+    is left out of the experiment's statistics."""

@@ -30,8 +30,9 @@ from uuid import UUID
 from quote_service.pricing.commission import (
     CommissionIndex,
     CommissionRate,
+    ItemComponent,
+    resolve_item_rate,
     resolve_logistics_rate,
-    resolve_sales_rate,
 )
 from quote_service.pricing.rules import (
     PricingRule,
@@ -72,9 +73,9 @@ class Resolution:
         "_clocks",
         "_fees",
         "_index",
+        "_items",
         "_logistics",
         "_prices",
-        "_sales",
         "_size",
         "_taxes",
         "_windows",
@@ -87,7 +88,7 @@ class Resolution:
         self._prices: dict[tuple[Any, ...], list[PricingRule]] = {}
         self._taxes: dict[tuple[Any, ...], tuple[PricingRule | None, Decimal | None]] = {}
         self._fees: dict[tuple[Any, ...], PricingRule | None] = {}
-        self._sales: dict[tuple[Any, ...], CommissionRate | None] = {}
+        self._items: dict[tuple[Any, ...], CommissionRate | None] = {}
         self._logistics: dict[tuple[Any, ...], CommissionRate | None] = {}
         self._windows = [
             rule.configuration for rule in book.all_versions() if isinstance(rule.configuration, TimeWindowConfig)
@@ -105,7 +106,7 @@ class Resolution:
         """Count one more kept answer; when the memo is full, forget every answer and plan."""
         self._size += 1
         if self._size > MAX_ENTRIES:
-            for memo in (self._prices, self._taxes, self._fees, self._sales, self._logistics, self._clocks, self.plans):
+            for memo in (self._prices, self._taxes, self._fees, self._items, self._logistics, self._clocks, self.plans):
                 memo.clear()
             self._size = 0
 
@@ -166,16 +167,25 @@ class Resolution:
             self._fees[key] = found
             return found
 
-    def sales_rate(
-        self, *, category_id: str | None, seller_id: str | None, city: str, country: str, currency: str, now: datetime
+    def item_rate(
+        self,
+        component: ItemComponent,
+        *,
+        category_id: str | None,
+        seller_id: str | None,
+        city: str,
+        country: str,
+        currency: str,
+        now: datetime,
     ) -> CommissionRate | None:
-        """`commission.resolve_sales_rate`."""
-        key = (category_id, seller_id, city, country, currency)
+        """`commission.resolve_item_rate`."""
+        key = (component, category_id, seller_id, city, country, currency)
         try:
-            return self._sales[key]
+            return self._items[key]
         except KeyError:
-            found = resolve_sales_rate(
+            found = resolve_item_rate(
                 self._index,
+                component,
                 category_id=category_id,
                 seller_id=seller_id,
                 city=city,
@@ -184,7 +194,7 @@ class Resolution:
                 now=now,
             )
             self.grow()
-            self._sales[key] = found
+            self._items[key] = found
             return found
 
     def logistics_rate(

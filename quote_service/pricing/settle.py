@@ -1,10 +1,11 @@
-"""Steps 6 and 10 per line, after the coupons: tax, sales commission and the response line, in one pass.
+"""Steps 6 and 10 per line, after the coupons: tax, per-item commission and the response line, in one pass.
 
 Each line's tax is on its net (subtotal - discount) at its plan's TAX_RATE (or the default);
-its sales commission on the same net from its plan's rate (or the default rate), attributed to
-`seller_commission` when the rate names a seller, else to `category_commission`. A line no coupon
-touched takes both from its `Priced`, computed once for every quote with the same inputs. The pass
-also sums what each price rule and each TAX_RATE rule moved over the lines, in order of first use.
+its commission on the same net: the category component from its plan's category rate (or the
+default rate), plus the seller component from its plan's seller rate when one matches. A line no
+coupon touched takes them from its `Priced`, computed once for every quote with the same inputs.
+The pass also sums what each price rule and each TAX_RATE rule moved over the lines, in order of
+first use.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from typing import Any
 
 from msgspec.structs import replace
 
-from quote_service.pricing.commission import commission_amount
+from quote_service.pricing.commission import CommissionRate, ItemComponent
 from quote_service.pricing.lines import Line
-from quote_service.pricing.money import HUNDRED, ZERO
 from quote_service.pricing.plan import Priced, RegionPlan
 from quote_service.pricing.quote import AppliedRule, CommissionDetail, QuoteLine
 
@@ -30,20 +30,36 @@ class Settled:
     def __init__(self, zero: Decimal) -> None:
         self.items: list[QuoteLine] = []
         self.details: list[CommissionDetail] = []
-        """Sales commission per line; the logistics line is added by `commission_breakdown`."""
+        """Per-item commission (category, then seller when charged) per line; the logistics line is
+        added by `commission_breakdown`."""
         self.tax = self.seller_total = self.category_total = zero
         self.price_rules: list[AppliedRule] = []
         self.tax_rules: list[AppliedRule] = []
 
 
-Parts = tuple[QuoteLine, CommissionDetail]
+Parts = tuple[QuoteLine, tuple[CommissionDetail, ...]]
 _NO_LINE = object()
 
 
-def _response_parts(priced: Priced, discount: Decimal, base: Decimal, tax: Decimal, amount: Decimal) -> Parts:
-    """The line as the response shows it, and its sales commission."""
+def _detail(
+    priced: Priced, rate: CommissionRate, dimension: ItemComponent, base: Decimal, amount: Decimal
+) -> CommissionDetail:
+    return CommissionDetail(
+        product_id=priced.product_id,
+        rate_id=rate.id,
+        dimension=dimension,
+        commission_type=rate.commission_type,
+        base=base,
+        rate=rate.rate,
+        amount=amount,
+    )
+
+
+def _response_parts(
+    priced: Priced, discount: Decimal, base: Decimal, tax: Decimal, category: Decimal, seller: Decimal
+) -> Parts:
+    """The line as the response shows it, and its commission details (category, then seller)."""
     plan = priced.plan
-    rate = plan.sales_rate
     item = QuoteLine(
         product_id=priced.product_id,
         quantity=priced.units,
@@ -59,21 +75,15 @@ def _response_parts(priced: Priced, discount: Decimal, base: Decimal, tax: Decim
         flash_sale_id=priced.flash_sale_id,
         tax_rate=plan.tax_rate,
     )
-    detail = CommissionDetail(
-        product_id=priced.product_id,
-        rate_id=rate.id,
-        dimension=plan.dimension,
-        commission_type=rate.commission_type,
-        base=base,
-        rate=rate.rate,
-        amount=amount,
-    )
-    return item, detail
+    category_detail = _detail(priced, plan.category_rate, "category", base, category)
+    if plan.seller_rate is None:
+        return item, (category_detail,)
+    return item, (category_detail, _detail(priced, plan.seller_rate, "seller", base, seller))
 
 
 def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
     """Tax and commission of every line, the response lines, and the rules each step used with their money."""
-    cent, currency = region.cent, region.currency
+    cent = region.cent
     settled = Settled(region.zero)
     items, details = settled.items, settled.details
     tax_total = seller_total = category_total = region.zero
@@ -88,15 +98,13 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
         if discount:
             base = priced.subtotal - discount
             tax = (base * plan.tax_rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate is a percent
-            if plan.percent is not None:  # `commission_amount` written out for a plain percentage
-                amount = (max(base, ZERO) * plan.percent / HUNDRED).quantize(cent, ROUND_HALF_UP)
-            else:
-                amount = commission_amount(plan.sales_rate, base=base, quantity=priced.units, currency=currency)
-            parts = _response_parts(priced, discount, base, tax, amount)
+            category, seller = plan.commission(base, priced.units)
+            parts = _response_parts(priced, discount, base, tax, category, seller)
         else:
-            tax, amount, parts = priced.tax, priced.commission, priced.parts
+            tax, parts = priced.tax, priced.parts
+            category, seller = priced.category_commission, priced.seller_commission
             if parts is None:
-                parts = priced.parts = _response_parts(priced, discount, priced.base, tax, amount)
+                parts = priced.parts = _response_parts(priced, discount, priced.base, tax, category, seller)
         tax_total += tax
         taxes.append(tax)
         if plan.tax_applied is not tax_shown:
@@ -104,14 +112,12 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
                 tax_shown = plan.tax_applied
             else:
                 same_tax = False
-        if plan.dimension == "seller":
-            seller_total += amount
-        else:
-            category_total += amount
+        category_total += category
+        seller_total += seller
         if priced.moves:
             movers.append(priced)
         items.append(parts[0])
-        details.append(parts[1])
+        details.extend(parts[1])
     settled.tax, settled.seller_total, settled.category_total = tax_total, seller_total, category_total
     if same_tax:  # the usual case: one TAX_RATE (or the default) for the whole basket, its amount the tax total
         settled.tax_rules = [] if tax_shown is None or tax_shown is _NO_LINE else [replace(tax_shown, amount=tax_total)]

@@ -22,6 +22,7 @@ from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import AuthedRequest
 from quote_service.web.edge import EDGE_ERROR
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.money_format import wants_numbers
 
 
 class QuoteEnvelope(msgspec.Struct, kw_only=True):
@@ -73,7 +74,9 @@ async def create_quote(
         raise failed
     started = time.perf_counter()
     # The raw body (already read, kept by Litestar) keys the identical-request cache, as on the edge.
-    priced = await quotes.quote(data, request.user, state.get(QUOTE_DEADLINE), await request.body())
+    priced = await quotes.quote(
+        data, request.user, state.get(QUOTE_DEADLINE), await request.body(), numbers=wants_numbers(request.scope)
+    )
     return quote_response(priced.json, round((time.perf_counter() - started) * 1000, 3))
 
 

@@ -45,6 +45,14 @@ def customer_profile(request: QuoteRequest, caller: Principal) -> tuple[str | No
     )
 
 
+def test_group(request: QuoteRequest, caller: Principal) -> str | None:
+    """The A/B variant the caller forces (`context.ab_test_group`): a checkout that assigns its own
+    groups, or QA. A shopper cannot choose its variant: its ab_test_group is ignored."""
+    if caller.role == "user" or request.context is None:
+        return None
+    return request.context.ab_test_group
+
+
 def check_items(request: QuoteRequest, products: Mapping[str, CatalogProduct], caller: Principal) -> None:
     """Refuse inactive catalog products (409), and items a user would price itself (422)."""
     inactive = [

@@ -113,14 +113,21 @@ class QuoteService:
         self._recent: OrderedDict[bytes, _Recent] = OrderedDict()
 
     async def quote(
-        self, request: QuoteRequest, caller: Principal, deadline: float | None = None, body: bytes | None = None
+        self,
+        request: QuoteRequest,
+        caller: Principal,
+        deadline: float | None = None,
+        body: bytes | None = None,
+        *,
+        numbers: bool = False,
     ) -> PricedQuote:
         """Admit (rate limit, concurrency cap), then price and store within the deadline.
 
         `deadline` (event-loop time) continues one set before authentication; without it the
         quote has QUOTE_TIMEOUT from now. `body` is the request's raw JSON when the caller has
         it (the lean edge): the identical-request cache is then keyed by it instead of by the
-        request encoded again."""
+        request encoded again. `numbers`: the quote's JSON writes money as numbers
+        (X-Money-Format), encoded so once, as the strings would be."""
         t0 = perf_counter_ns()
         with stage(_VALIDATE):
             self.limiter.check((caller.kind, caller.id))
@@ -131,7 +138,7 @@ class QuoteService:
         gate.in_flight += 1
         try:
             async with asyncio.timeout_at(deadline or asyncio.get_running_loop().time() + self.timeout) as bound:
-                return await self._price(request, caller, body, t0)
+                return await self._price(request, caller, body, t0, numbers)
         except TimeoutError as exc:
             if not bound.expired():  # a store's own timeout (pool, Redis): 503, not 504
                 raise
@@ -144,7 +151,9 @@ class QuoteService:
         quote = await self._store.get(quote_id, now=self._clock())
         return quote if quote is not None and policy.may_see(caller, quote) else None
 
-    async def _price(self, request: QuoteRequest, caller: Principal, body: bytes | None, t0: int) -> PricedQuote:
+    async def _price(
+        self, request: QuoteRequest, caller: Principal, body: bytes | None, t0: int, numbers: bool
+    ) -> PricedQuote:
         t1 = perf_counter_ns()
         now = self._clock()
         snapshot = self._config.snapshot
@@ -157,14 +166,17 @@ class QuoteService:
             tier=tier,
             segment=segment,
             coupon_uses=await self._coupon_uses(request, snapshot),
+            test_group=policy.test_group(request, caller),
         )
         t2 = perf_counter_ns()
         with stage(_FLASH):
             flash = await self._flash_offers(snapshot, products, request.customer_id, now)
         t3 = perf_counter_ns()
-        # The caller (kind, then its id's 16 bytes) and the body: one caller's quote is never another's.
-        key = b"%s\0%s%s" % (
+        # The caller (kind, then its id's 16 bytes), the money format and the body: one caller's
+        # quote is never another's, and a quote is handed out again only in the form it was written.
+        key = b"%s%s\0%s%s" % (
             caller.kind.encode(),
+            b"#" if numbers else b"",
             caller.id.bytes,
             body if body is not None else _REQUEST_ENCODER.encode(request),
         )
@@ -193,7 +205,11 @@ class QuoteService:
         with stage(_STORE):
             address = request.delivery_address
             payload = await self._store.put(
-                quote, now=now, caller=(caller.kind, str(caller.id)), delivery=(address.city, address.country)
+                quote,
+                now=now,
+                caller=(caller.kind, str(caller.id)),
+                delivery=(address.city, address.country),
+                numbers=numbers,
             )
         self._remember(key, inputs or _inputs(customer, snapshot, products, flash, now), payload)
         record(t0, t1, t2, t3, t4, perf_counter_ns())

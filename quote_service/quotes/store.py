@@ -44,13 +44,14 @@ from quote_service.pricing.quote import Quote
 log = structlog.get_logger("quote_service.quotes.store")
 
 _ENCODER = msgspec.json.Encoder()
-_DECODER = msgspec.json.Decoder(Quote)
+_NUMBERS = msgspec.json.Encoder(decimal_format="number")
+_DECODER = msgspec.json.Decoder(Quote)  # reads money written either way
 _LOG_COLUMNS = (
     "quote_id", "customer_id", "currency", "subtotal", "discount_amount", "tax_amount", "delivery_fee",
     "small_basket_fee", "total_amount", "total_commission", "seller_commission", "category_commission",
     "logistics_commission", "item_count", "config_version", "lines", "applied_rules", "coupon_codes",
     "experiments", "caller_kind", "caller_id", "created_at", "valid_until", "delivery_city", "delivery_country",
-    "flags",
+    "flags", "forced_experiments",
 )  # fmt: skip
 # One SET ... PX per quote of the batch, then EXISTS per ordered-mark asked about, in one call:
 # a pipeline costs the client ~3x more per quote. The last ARGV is the number of quotes to SET.
@@ -140,12 +141,14 @@ class QuoteStore:
         now: datetime,
         caller: tuple[str, str] | None = None,
         delivery: tuple[str, str] | None = None,
+        numbers: bool = False,
     ) -> bytes:
         """Store `quote` until its `valid_until`; returns (its encoding) once any process can read it.
 
         `caller` (kind, id) is who asked and `delivery` (city, country) where to, both recorded in
-        the quote log."""
-        payload = _ENCODER.encode(quote)
+        the quote log. `numbers`: money written as JSON numbers (X-Money-Format: number), which
+        `decode_quote` reads as well as strings."""
+        payload = (_NUMBERS if numbers else _ENCODER).encode(quote)
         if quote.valid_until <= now:
             return payload
         if len(self._log_backlog) < MAX_LOG_BACKLOG:
@@ -291,6 +294,11 @@ def log_row(q: Quote, caller: tuple[str, str] | None = None, delivery: tuple[str
     # Only immutable scalars (the id as text, the JSON parts as raw bytes), so the garbage
     # collector stops tracking the row: a backlog of Quote objects made every collection traverse them.
     breakdown = q.commission_breakdown
+    # Forced variants (context.ab_test_group) are kept apart: the experiment statistics read `experiments`.
+    exposures, forced = q.experiments, {}
+    if q.forced_experiments:
+        forced = {key: q.experiments[key] for key in q.forced_experiments}
+        exposures = {key: variant for key, variant in q.experiments.items() if key not in forced}
     lines = [
         (
             i.product_id,
@@ -323,7 +331,7 @@ def log_row(q: Quote, caller: tuple[str, str] | None = None, delivery: tuple[str
         msgspec.Raw(_ENCODER.encode(lines)),
         msgspec.Raw(_ENCODER.encode([(r.rule_id, r.type, r.version, r.amount) for r in q.applied_rules])),
         tuple(c.code for c in q.applied_coupons),
-        msgspec.Raw(_ENCODER.encode(q.experiments)),
+        msgspec.Raw(_ENCODER.encode(exposures)),
         caller[0] if caller else None,
         caller[1] if caller else None,
         q.created_at,
@@ -331,4 +339,5 @@ def log_row(q: Quote, caller: tuple[str, str] | None = None, delivery: tuple[str
         delivery[0] if delivery else None,
         delivery[1] if delivery else None,
         tuple(q.feature_flags),
+        msgspec.Raw(_ENCODER.encode(forced)),
     )

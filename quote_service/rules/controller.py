@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, delete, get, post, put
+from litestar import Controller, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from quote_service.auth.guards import admin_only
@@ -14,8 +14,9 @@ from quote_service.errors import NotFound
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.rules import RuleType
 from quote_service.rules import repository, service
-from quote_service.rules.schemas import PricingRuleCreate, PricingRuleUpdate, PricingRuleVersion
-from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep, actor_of
+from quote_service.rules.schemas import PricingRuleCreate, PricingRulePatch, PricingRuleUpdate, PricingRuleVersion
+from quote_service.web.admin import ConfigWriteDep, config_write
+from quote_service.web.deps import PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "pricing_rules"
@@ -33,18 +34,12 @@ class PricingRuleController(Controller):
     path = "/api/v1/pricing-rules"
     tags = ["pricing-rules"]
     guards = [admin_only]
+    dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Create a rule (version 1)")
-    async def create(
-        self,
-        data: JSONBody[PricingRuleCreate],
-        pool: PoolDep,
-        request: AuthedRequest,
-        config_store: ConfigStoreDep,
-    ) -> Envelope[PricingRuleVersion]:
-        rule = await service.create_rule(pool, data, actor=actor_of(request))
-        await config_store.changed(DOMAIN)
-        return ok(rule, f"Pricing rule created (version {rule.version})")
+    async def create(self, data: JSONBody[PricingRuleCreate], write: ConfigWriteDep) -> Envelope[PricingRuleVersion]:
+        rule = await service.create_rule(write.pool, data, actor=write.actor)
+        return await write.saved(rule, f"Pricing rule created (version {rule.version})")
 
     @get("/", summary="Latest version of each rule (keyset-paginated by name)")
     async def list_rules(
@@ -95,26 +90,20 @@ class PricingRuleController(Controller):
 
     @put("/{rule_id:uuid}", summary="Create the next version of the rule")
     async def new_version(
-        self,
-        rule_id: FromPath[UUID],
-        data: JSONBody[PricingRuleUpdate],
-        pool: PoolDep,
-        request: AuthedRequest,
-        config_store: ConfigStoreDep,
+        self, rule_id: FromPath[UUID], data: JSONBody[PricingRuleUpdate], write: ConfigWriteDep
     ) -> Envelope[PricingRuleVersion]:
-        rule = await service.new_version(pool, rule_id, data, actor=actor_of(request))
-        await config_store.changed(DOMAIN)
-        return ok(rule, f"Pricing rule version {rule.version} created")
+        rule = await service.new_version(write.pool, rule_id, data, actor=write.actor)
+        return await write.saved(rule, f"Pricing rule version {rule.version} created")
+
+    @patch("/{rule_id:uuid}", summary="Create the next version from the latest, with the fields sent changed")
+    async def next_version(
+        self, rule_id: FromPath[UUID], data: JSONBody[PricingRulePatch], write: ConfigWriteDep
+    ) -> Envelope[PricingRuleVersion]:
+        rule = await service.patch_rule(write.pool, rule_id, data, actor=write.actor)
+        return await write.saved(rule, f"Pricing rule version {rule.version} created")
 
     @delete("/{rule_id:uuid}", status_code=200, summary="Retire the rule name (every version)")
-    async def retire(
-        self,
-        rule_id: FromPath[UUID],
-        pool: PoolDep,
-        request: AuthedRequest,
-        config_store: ConfigStoreDep,
-    ) -> Envelope[PricingRuleVersion]:
-        rule, changed = await service.retire_rule(pool, rule_id, actor=actor_of(request))
-        if changed:
-            await config_store.changed(DOMAIN)
-        return ok(rule, "Pricing rule retired" if changed else "Pricing rule was already retired")
+    async def retire(self, rule_id: FromPath[UUID], write: ConfigWriteDep) -> Envelope[PricingRuleVersion]:
+        rule, changed = await service.retire_rule(write.pool, rule_id, actor=write.actor)
+        message = "Pricing rule retired" if changed else "Pricing rule was already retired"
+        return await write.saved(rule, message, changed=changed)

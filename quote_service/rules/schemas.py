@@ -15,6 +15,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from uuid import UUID
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from quote_service.catalog.schemas import ExternalId
 from quote_service.errors import FieldError
@@ -59,6 +60,26 @@ class PricingRuleUpdate(_RuleFields, frozen=True, kw_only=True, forbid_unknown_f
     """When given, the latest version must still be this one (else 409 VERSION_CONFLICT)."""
 
 
+class PricingRulePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PATCH: the next version is the latest one with the fields sent changed (each replaces the
+    whole value: send the whole `configuration`), checked whole like a PUT."""
+
+    type: RuleType | UnsetType = UNSET
+    configuration: Configuration | UnsetType = UNSET
+    effective_from: AwareDatetime | UnsetType = UNSET
+    effective_to: AwareDatetime | UnsetType | None = UNSET
+    region: Region | UnsetType | None = UNSET
+    product_id: UUID | UnsetType | None = UNSET
+    category_id: ExternalId | UnsetType | None = UNSET
+    priority: Priority | UnsetType = UNSET
+    exclusive: bool | UnsetType = UNSET
+    is_active: bool | UnsetType = UNSET
+    name: RuleName | UnsetType = UNSET
+    """When sent, it must be the rule's name."""
+    expected_version: Annotated[int, msgspec.Meta(ge=1)] | UnsetType = UNSET
+    """When sent, the latest version must still be this one (else 409 VERSION_CONFLICT)."""
+
+
 class PricingRuleVersion(msgspec.Struct, frozen=True, kw_only=True):
     """One immutable version of a rule, as the API shows it."""
 
@@ -80,19 +101,22 @@ class PricingRuleVersion(msgspec.Struct, frozen=True, kw_only=True):
     retired_at: datetime | None
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, *, text: bool) -> Any:
     if isinstance(value, Decimal):
-        return format(value, "f")  # "1000", never "1E+3"
+        plain = format(value, "f")  # "1000", never "1E+3"
+        return plain if text else Decimal(plain)
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: _plain(item, text=text) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [_plain(item, text=text) for item in value]
     return value
 
 
-def configuration_json(config: RuleConfig) -> dict[str, Any]:
-    """A configuration as JSON values (amounts as plain decimal strings), without the `type` tag."""
-    data: dict[str, Any] = _plain(msgspec.to_builtins(config, builtin_types=(Decimal,)))
+def configuration_json(config: RuleConfig, *, text: bool = True) -> dict[str, Any]:
+    """A configuration as JSON values, without the `type` tag: amounts as plain decimal strings
+    (as stored), or as Decimals without an exponent (`text=False`: as the API shows them, so an
+    X-Money-Format: number answer writes them as numbers)."""
+    data: dict[str, Any] = _plain(msgspec.to_builtins(config, builtin_types=(Decimal,)), text=text)
     data.pop("type", None)
     return data
 
@@ -103,7 +127,7 @@ def version_of(rule: rules.PricingRule) -> PricingRuleVersion:
         name=rule.name,
         version=rule.version,
         type=rule.type,
-        configuration=configuration_json(rule.configuration),
+        configuration=configuration_json(rule.configuration, text=False),
         region=rule.region,
         product_id=rule.product_id,
         category_id=rule.category_id,

@@ -6,6 +6,7 @@ get consecutive versions; the UNIQUE (name, version) constraint is the backstop 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -14,10 +15,12 @@ import asyncpg
 
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, DuplicateKey, FieldError, NotFound, ValidationFailed
+from quote_service.patch import patched, sent_fields
 from quote_service.pricing.rules import FEE_TYPES, PRICE_TYPES, RuleConfig
 from quote_service.rules import repository
 from quote_service.rules.schemas import (
     PricingRuleCreate,
+    PricingRulePatch,
     PricingRuleUpdate,
     PricingRuleVersion,
     configuration_json,
@@ -119,22 +122,40 @@ async def _insert(conn: Connection, fields: dict[str, Any], clash: Conflict) -> 
 
 
 async def new_version(pool: Pool, rule_id: UUID, data: PricingRuleUpdate, *, actor: str) -> PricingRuleVersion:
-    """The next version of the rule that `rule_id` (any of its versions) belongs to."""
+    """The next version of the rule that `rule_id` (any of its versions) belongs to (PUT)."""
+    return await _next_version(pool, rule_id, lambda _latest: data, actor=actor)
+
+
+async def patch_rule(pool: Pool, rule_id: UUID, data: PricingRulePatch, *, actor: str) -> PricingRuleVersion:
+    """The next version: the latest one with the fields sent changed (PATCH), checked whole."""
+    changes = sent_fields(data)
+
+    def body(latest: asyncpg.Record) -> PricingRuleUpdate:
+        return patched(version_from_row(latest), PricingRuleUpdate, changes)
+
+    return await _next_version(pool, rule_id, body, actor=actor)
+
+
+async def _next_version(
+    pool: Pool, rule_id: UUID, body_of: Callable[[asyncpg.Record], PricingRuleUpdate], *, actor: str
+) -> PricingRuleVersion:
+    """Insert the version `body_of(latest version)` describes, under the name's lock."""
     async with pool.acquire() as conn:
         addressed = await repository.get_version(conn, rule_id=rule_id)
         if addressed is None:
             raise NotFound(f"pricing rule {rule_id} not found")
         name: str = addressed["name"]
-        if data.name is not None and data.name != name:
-            raise ValidationFailed(
-                "name: cannot change; a new name is a new rule (POST)",
-                details=[FieldError("name", f"cannot change (the rule is {name!r}); a new name is a new rule")],
-            )
-        fields, _ = _fields_of(data, name=name)
         async with conn.transaction():
             await repository.lock_name(conn, name=name)
             latest = await repository.latest_version(conn, name=name)
             assert latest is not None  # versions are never deleted
+            data = body_of(latest)
+            if data.name is not None and data.name != name:
+                raise ValidationFailed(
+                    "name: cannot change; a new name is a new rule (POST)",
+                    details=[FieldError("name", f"cannot change (the rule is {name!r}); a new name is a new rule")],
+                )
+            fields, _ = _fields_of(data, name=name)
             _check_next(latest, data)
             fields.update(version=latest["version"] + 1, created_by=actor, updated_by=actor)
             clash = Conflict(f"version {fields['version']} of {name!r} was just created", code="VERSION_CONFLICT")

@@ -26,8 +26,8 @@ ReadPoolsDep: TypeAlias = NamedDependency[ReadPools]
 """The primary and read-replica pools, for a handler that chooses per caller (parameter must be
 named `read_pools`)."""
 ConfigStoreDep: TypeAlias = NamedDependency[ConfigStore[ConfigSnapshot]]
-"""The configuration snapshot holder (parameter must be named `config_store`).
-After an admin write commits, call `await config_store.changed("<domain>")`."""
+"""The configuration snapshot holder (parameter must be named `config_store`). Admin writes of
+configuration take the `write` dependency instead (web/admin.py), which announces the change."""
 ProductCacheDep: TypeAlias = NamedDependency[ProductCache]
 """The two-tier product cache; catalog writes call `invalidate` after they commit."""
 RedisDep: TypeAlias = NamedDependency[Any]

@@ -5,8 +5,9 @@ quote about as much as pricing it. This ASGI dispatcher sits between RequestCont
 (request id, access log, request metrics, trace naming) and Litestar, and takes only the plain
 case: `POST /api/v1/quote` with `Content-Type: application/json`, an `X-API-Key` the process
 authenticated recently (`AuthService.known_api_key`), a body within the size limit that decodes
-straight into `QuoteRequest`. It starts the quote's deadline before anything else, prices, and
-writes the success envelope's bytes.
+straight into `QuoteRequest`, no X-Money-Format or one naming a format (web/money_format.py).
+It starts the quote's deadline before anything else, prices, and writes the success envelope's
+bytes, money in the format asked for.
 
 Everything else goes to Litestar with the body replayed, so it keeps its exact answer: another
 content type, a bearer token, an unknown or new key (authenticated there, then learned here),
@@ -50,6 +51,7 @@ from quote_service.pricing.quote import QuoteRequest
 from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import MAX_IDEMPOTENCY_KEY_LENGTH
 from quote_service.web.envelope import Envelope, ErrorBody, ErrorEnvelope
+from quote_service.web.money_format import NUMBERS, header_asks_numbers
 from quote_service.web.request import BODY_READ_DEADLINE, DEFAULT_BODY_READ_TIMEOUT
 
 # scope["state"] key: the exception the quote service raised on the lean edge (Litestar renders it).
@@ -104,14 +106,17 @@ class LeanEdge:
         state = self.app.state
         quotes: QuoteService | None = getattr(state, "quotes", None)
         auth: AuthService | None = getattr(state, "auth", None)
-        content_type = api_key = None
+        content_type = api_key = money = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value
             elif name == b"x-api-key":
                 api_key = value
+            elif name == b"x-money-format":
+                money = value
         principal = auth.known_api_key(api_key) if auth is not None and api_key else None
-        if quotes is None or principal is None or content_type != _JSON:
+        numbers = _numbers(money, principal)
+        if quotes is None or principal is None or content_type != _JSON or numbers is None:
             await self._hand_on(scope, receive, send, None, api_key, auth)
             return
         deadline = asyncio.get_running_loop().time() + quotes.timeout  # bounds the body read too
@@ -127,7 +132,7 @@ class LeanEdge:
         scope["path_template"] = QUOTE_PATH
         scope["user"], scope["auth"] = principal, "api_key"
         try:
-            priced = await quotes.quote(request, principal, deadline, body)
+            priced = await quotes.quote(request, principal, deadline, body, numbers=numbers)
         except Exception as exc:  # rendered by Litestar's exception handlers, exactly as there
             await self._hand_on(scope, _replay(body, complete, receive), send, exc, api_key, auth)
             return
@@ -142,7 +147,7 @@ class LeanEdge:
         state = self.app.state
         purchases: Purchases | None = getattr(state, "purchases", None)
         auth: AuthService | None = getattr(state, "auth", None)
-        content_type = api_key = idempotency_key = None
+        content_type = api_key = idempotency_key = money = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value
@@ -150,10 +155,14 @@ class LeanEdge:
                 api_key = value
             elif name == b"idempotency-key":  # twice: b"", handed on (Litestar decides which counts)
                 idempotency_key = value if idempotency_key is None else b""
+            elif name == b"x-money-format":
+                money = value
         principal = auth.known_api_key(api_key) if auth is not None and api_key else None
+        numbers = _numbers(money, principal)
         if (
             purchases is None
             or principal is None
+            or numbers is None
             or content_type != _JSON
             or idempotency_key is None
             or not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH
@@ -192,7 +201,8 @@ class LeanEdge:
         count_purchase("replayed" if replayed else "confirmed")
         _PURCHASE_LEAN.inc()
         message = "Purchase already made with this Idempotency-Key" if replayed else "Purchase confirmed"
-        await _answer(send, 201, _ENCODER.encode(Envelope(message=message, data=purchase)))
+        encoder = NUMBERS if numbers else _ENCODER
+        await _answer(send, 201, encoder.encode(Envelope(message=message, data=purchase)))
 
     async def _read_body(self, scope: Scope, receive: Receive) -> tuple[bytes, bool]:
         """The body within the body-read timeout (its deadline is left in the scope: when the
@@ -231,6 +241,14 @@ class LeanEdge:
             and isinstance(user, Principal)
         ):
             auth.learn_api_key(api_key, user)
+
+
+def _numbers(header: bytes | None, principal: Principal | None) -> bool | None:
+    """Whether to write money as numbers (web/money_format.py); None for a header naming no
+    format (handed on: Litestar answers the 422)."""
+    if header is not None:
+        return header_asks_numbers(header)
+    return principal is not None and principal.money_format == "number"
 
 
 async def _answer(send: Send, status: int, payload: bytes) -> None:

@@ -55,7 +55,7 @@ def quote_row(
         msgspec.Raw(encode([[p, c, "s-1", q, s, s, d, "catalog"] for p, c, q, s, d in lines])),
         msgspec.Raw(encode([[r, "TIME_WINDOW", 1, a] for r, a in rules])), (),
         msgspec.Raw(encode(variants or {})), None, None, at, at + timedelta(minutes=15),
-        *(delivery or (None, None)), flags,
+        *(delivery or (None, None)), flags, msgspec.Raw(b"{}"),
     )  # fmt: skip
     return quote_id, row
 

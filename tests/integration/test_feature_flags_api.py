@@ -189,7 +189,20 @@ async def test_put_replaces_every_mutable_field_but_never_the_key(client: Client
         422,
         "VALIDATION_FAILED",
     )
-    assert field_errors(body) == {"key": "unknown field"}
+    assert field_errors(body) == {"key": "cannot change (the flag is 'new_checkout'); a new key is a new flag"}
+    unchanged = expect_ok(await client.get(f"{FLAGS}/{created['id']}", headers=admin.headers))
+    assert unchanged == updated
+
+
+async def test_put_takes_the_create_body_when_the_key_is_the_flags_own(client: Client, admin: Caller) -> None:
+    """The Go service's clients PUT the create body back, key included."""
+    created = await create_flag(client, admin)
+
+    updated = expect_ok(
+        await client.put(f"{FLAGS}/{created['id']}", json=flag_body(name="Renamed", value=False), headers=admin.headers)
+    )
+
+    assert (updated["key"], updated["name"], updated["value"]) == ("new_checkout", "Renamed", False)
 
 
 async def test_delete_removes_the_flag_and_frees_its_key(client: Client, admin: Caller, pool: asyncpg.Pool) -> None:

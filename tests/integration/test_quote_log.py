@@ -32,6 +32,7 @@ def row(quote_id: uuid.UUID) -> LogRow:
         Decimal(0), Decimal(0), Decimal(0), 1, 1,
         msgspec.Raw(b'[["p-1", "c", "s", 1, "10.00", "10.00", "0", "catalog"]]'), msgspec.Raw(b"[]"), (),
         msgspec.Raw(b"{}"), "api_key", "k-1", now, now + timedelta(minutes=15), "Istanbul", "TR", (),
+        msgspec.Raw(b"{}"),
     )  # fmt: skip
 
 

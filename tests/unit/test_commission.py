@@ -15,12 +15,13 @@ from hypothesis import strategies as st
 from quote_service.pricing.commission import (
     CommissionIndex,
     CommissionRate,
+    ItemComponent,
     Tier,
     commission_amount,
+    component_of,
     default_rate,
-    dimension_of,
+    resolve_item_rate,
     resolve_logistics_rate,
-    resolve_sales_rate,
 )
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -32,7 +33,10 @@ CATEGORY, SELLER, PROVIDER, CITY, COUNTRY = "books", "seller-1", "FastShip", "Is
 
 
 def rate(**fields: Any) -> CommissionRate:
-    """A 10 % EUR rate effective since last month, with `fields` overriding."""
+    """A 10 % EUR rate effective since last month, with `fields` overriding.
+
+    Unless `fields` say otherwise it feeds the category component (logistics when it names a
+    provider), so that the matching and precedence tests compare rates of one component."""
     defaults: dict[str, Any] = {
         "id": uuid4(),
         "commission_type": "PERCENTAGE",
@@ -40,12 +44,14 @@ def rate(**fields: Any) -> CommissionRate:
         "currency": "EUR",
         "effective_from": LAST_MONTH,
         "created_at": LAST_MONTH,
+        "component": "logistics" if fields.get("logistics_provider") else "category",
     }
     return CommissionRate(**{**defaults, **fields})
 
 
 def sales(
     rates: Sequence[CommissionRate],
+    component: ItemComponent = "category",
     *,
     category_id: str | None = CATEGORY,
     seller_id: str | None = SELLER,
@@ -54,8 +60,9 @@ def sales(
     currency: str = "EUR",
     now: datetime = NOW,
 ) -> CommissionRate | None:
-    return resolve_sales_rate(
+    return resolve_item_rate(
         CommissionIndex(rates),
+        component,
         category_id=category_id,
         seller_id=seller_id,
         city=city,
@@ -355,18 +362,50 @@ def test_index_lists_its_sales_and_logistics_rates() -> None:
 # --- Attribution and the default rate --------------------------------------------------------------
 
 
-def test_dimension_is_seller_only_when_the_rate_names_a_seller() -> None:
-    assert dimension_of(rate(seller_id=SELLER)) == "seller"
-    assert dimension_of(rate(seller_id=SELLER, category_id=CATEGORY)) == "seller"
-    assert dimension_of(rate(category_id=CATEGORY)) == "category"
-    assert dimension_of(rate(region="TR")) == "category"
+def test_component_is_derived_from_the_dimensions_when_not_set() -> None:
+    def derived(**fields: Any) -> str:
+        return component_of(rate(component=None, **fields))
+
+    assert derived(logistics_provider=PROVIDER) == "logistics"
+    assert derived(logistics_provider=PROVIDER, seller_id=SELLER, category_id=CATEGORY) == "logistics"
+    assert derived(seller_id=SELLER) == "seller"
+    assert derived(seller_id=SELLER, region="TR") == "seller"
+    assert derived(seller_id=SELLER, category_id=CATEGORY) == "category"  # a seller's category rate: an override
+    assert derived(category_id=CATEGORY) == "category"
+    assert derived(region="TR") == "category"
+    assert derived() == "category"
 
 
-def test_default_rate_is_an_id_less_percentage_attributed_to_category() -> None:
+def test_a_set_component_wins_over_the_derived_one() -> None:
+    assert component_of(rate(seller_id=SELLER, component="category")) == "category"
+    assert component_of(rate(category_id=CATEGORY, component="seller")) == "seller"
+
+
+def test_each_component_has_its_own_winner() -> None:
+    category = rate(category_id=CATEGORY, priority=9)
+    seller = rate(seller_id=SELLER, component="seller")
+    seller_in_books = rate(seller_id=SELLER, category_id=CATEGORY, component="seller")
+
+    assert sales([category, seller, seller_in_books], "category") == category
+    assert sales([category, seller, seller_in_books], "seller") == seller_in_books  # more specific
+    assert sales([category], "seller") is None
+    assert sales([seller], "category") is None
+
+
+def test_shapes_the_api_refuses_never_match() -> None:
+    category_with_provider = rate(category_id=CATEGORY, logistics_provider=PROVIDER, component="category")
+    logistics_without_provider = rate(component="logistics")
+
+    assert sales([category_with_provider, logistics_without_provider]) is None
+    assert logistics([category_with_provider, logistics_without_provider]) is None
+    assert len(CommissionIndex([category_with_provider, logistics_without_provider])) == 0
+
+
+def test_default_rate_is_an_id_less_category_percentage() -> None:
     fallback = default_rate(D("15"), "EUR")
 
     assert fallback.id is None
-    assert dimension_of(fallback) == "category"
+    assert component_of(fallback) == "category"
     # The Go README example: 2 x 25.50 at the default 15 % → 7.65.
     assert commission_amount(fallback, base=D("51.00"), quantity=2, currency="EUR") == D("7.65")
 

@@ -179,6 +179,8 @@ def make_rate(rng: random.Random, currency: str) -> CommissionRate:
         "category_id": rng.choice([None, None, *CATEGORIES]),
         "seller_id": rng.choice([None, None, *SELLERS]),
         "logistics_provider": rng.choice([None, None, None, "FastShip", "fastship"]),
+        # Mostly derived from the dimensions; sometimes set, also to shapes the API refuses.
+        "component": rng.choice([None, None, None, None, "category", "seller", "logistics"]),
         "region": rng.choice(REGIONS),
         "min_amount": rng.choice([None, D("0.5")]),
         "max_amount": rng.choice([None, D("40")]),

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from quote_service.pricing.commission import Tier
+from quote_service.pricing.commission import CommissionRate, Tier
 from quote_service.pricing.delivery import EARTH_RADIUS_KM, haversine_km
 from quote_service.pricing.flags import Rollout, Variant
 from quote_service.pricing.quote import QuoteRequest
@@ -270,7 +270,7 @@ def test_the_small_basket_counts_the_goods_after_discounts() -> None:
 # --- commission -------------------------------------------------------------------------------
 
 
-def test_commission_by_seller_category_and_default() -> None:
+def test_commission_components_add_up_per_line() -> None:
     by_seller = product("100.00", category="phones", seller="acme")
     by_category = product("50.00", category="books", seller="other")
     unmatched = product("20.00", category="toys", seller="other")
@@ -284,17 +284,82 @@ def test_commission_by_seller_category_and_default() -> None:
     )
 
     breakdown = result.commission_breakdown
+    # The seller rate adds to the line's category commission (here the 15 % default); it does not replace it.
     assert [(d.rate_id, d.dimension, d.base, d.rate, d.amount) for d in breakdown.details] == [
+        (None, "category", D("100.00"), D("15"), D("15.00")),
         (seller_rate.id, "seller", D("100.00"), D("5"), D("5.00")),
         (category_rate.id, "category", D("50.00"), D("12"), D("6.00")),
         (None, "category", D("20.00"), D("15"), D("3.00")),
     ]
     assert (breakdown.seller_commission, breakdown.category_commission, breakdown.logistics_commission) == (
         D("5.00"),
-        D("9.00"),
+        D("24.00"),
         D("0.00"),
     )
-    assert breakdown.total_commission == D("14.00")
+    assert breakdown.total_commission == D("29.00")
+
+
+def test_the_go_readme_example_answers_its_breakdown() -> None:
+    """The Go service's one-item example: 2 x 25.50, express, seller FLAT 3.25 + category 1.5 % +
+    logistics 1.9 % of the delivery fee = 6.50 + 0.77 + 0.38 = 7.65."""
+    seller = rate(seller_id="go-seller", commission_type="FLAT", rate=D("3.25"), currency="TRY")
+    category = rate(category_id="go-category", rate=D("1.5"), currency="TRY")
+    logistics = rate(logistics_provider="go-logistics", rate=D("1.9"), currency="TRY")
+    req = request(
+        item("go-product", 2, unit_price="25.50", category_id="go-category"),
+        seller_id="go-seller",
+        currency="TRY",
+        is_express_delivery=True,
+        logistics_provider="go-logistics",
+        delivery_address=address("Istanbul", "TR"),
+    )
+
+    result = quote(req, rates=[seller, category, logistics])
+
+    assert (result.subtotal, result.tax_amount, result.delivery_fee, result.total_amount) == (
+        D("51.00"),
+        D("9.18"),
+        D("20.00"),
+        D("80.18"),
+    )
+    breakdown = result.commission_breakdown
+    parts = (breakdown.seller_commission, breakdown.category_commission, breakdown.logistics_commission)
+    assert parts == (D("6.50"), D("0.77"), D("0.38"))
+    assert breakdown.total_commission == D("7.65")
+    assert [(d.dimension, d.rate_id) for d in breakdown.details] == [
+        ("category", category.id),
+        ("seller", seller.id),
+        ("logistics", logistics.id),
+    ]
+
+
+def test_a_sellers_category_rate_overrides_the_category_rate_it_does_not_add() -> None:
+    books = product("100.00", category="books", seller="acme")
+    category_rate = rate(category_id="books", rate=D("12"))
+    negotiated = rate(category_id="books", seller_id="acme", rate=D("8"))  # seller + category: category component
+    negotiated_everywhere = rate(seller_id="acme", component="category", rate=D("9"))
+
+    def commission(*rates: CommissionRate) -> tuple[Decimal, Decimal]:
+        breakdown = quote(request(item(books, 1)), products=[books], rates=list(rates)).commission_breakdown
+        return breakdown.category_commission, breakdown.seller_commission
+
+    assert commission(category_rate) == (D("12.00"), D("0.00"))
+    assert commission(category_rate, negotiated) == (D("8.00"), D("0.00"))
+    # Seller only, but `component: category`: it beats the category rate by specificity (seller 4 > category 2).
+    assert commission(category_rate, negotiated_everywhere) == (D("9.00"), D("0.00"))
+    assert commission(category_rate, negotiated, negotiated_everywhere) == (D("8.00"), D("0.00"))
+
+
+def test_the_default_rate_applies_only_when_no_category_rate_matches() -> None:
+    books = product("100.00", category="books", seller="acme")
+    seller_fee = rate(seller_id="acme", commission_type="FLAT", rate=D("1.50"))
+    category_rate = rate(category_id="books", rate=D("3"))
+
+    with_default = quote(request(item(books, 2)), products=[books], rates=[seller_fee]).commission_breakdown
+    without = quote(request(item(books, 2)), products=[books], rates=[seller_fee, category_rate]).commission_breakdown
+
+    assert (with_default.category_commission, with_default.seller_commission) == (D("30.00"), D("3.00"))
+    assert (without.category_commission, without.seller_commission) == (D("6.00"), D("3.00"))
 
 
 def test_a_client_priced_item_is_matched_by_its_seller_else_the_quote_seller() -> None:
@@ -302,7 +367,10 @@ def test_a_client_priced_item_is_matched_by_its_seller_else_the_quote_seller() -
 
     result = quote(basket(seller_id="shop"), rates=[quote_seller])
 
-    assert result.commission_breakdown.details[0].rate_id == quote_seller.id
+    assert [(d.dimension, d.rate_id) for d in result.commission_breakdown.details] == [
+        ("category", None),
+        ("seller", quote_seller.id),
+    ]
 
 
 def test_commission_is_charged_on_the_line_after_its_discount() -> None:

@@ -6,14 +6,20 @@ Kept in one module so that a change of commission semantics changes the referenc
   `seller_id`: the item's, else the quote's; `region`: the delivery city or country,
   case-insensitive), it is active, `now` is in `[effective_from, effective_to)`, and it is in
   the quote's currency.
-- Sales commission, per line, from the rates without a `logistics_provider`. Winner: highest
-  priority, then specificity (seller 4 + category 2 + region 1), then a city match over a
-  country match, then latest `effective_from`, latest `created_at`, then the greater id. It is
-  `seller_commission` when the winner names a seller, else `category_commission`; no match →
-  the default percentage (`rate_id` null) as `category_commission`.
-- Logistics commission, once per quote, from the rates of the quote's `logistics_provider`
-  (case-insensitive); a rate's seller is compared with the quote's seller, its category
-  matches when any line has it. PERCENTAGE and TIERED on the delivery fee charged; FLAT once.
+- Each rate feeds one component: its `component`, else `logistics` when it names a logistics
+  provider, else `seller` when it names a seller and no category, else `category`. The
+  components add up.
+- Category commission, per line, from the category rates (none names a provider). Winner:
+  highest priority, then specificity (seller 4 + category 2 + region 1), then a city match
+  over a country match, then latest `effective_from`, latest `created_at`, then the greater id.
+  No match → the default percentage (`rate_id` null).
+- Seller commission, per line, from the seller rates (none names a provider), same winner
+  order; no match → nothing (no detail line).
+- Logistics commission, once per quote, from the logistics rates of the quote's
+  `logistics_provider` (case-insensitive); a rate's seller is compared with the quote's seller,
+  its category matches when any line has it. PERCENTAGE and TIERED on the delivery fee charged;
+  FLAT once.
+- Details: per line its category detail, then its seller detail; the logistics detail last.
 - Amounts: PERCENTAGE base x rate / 100; FLAT rate x quantity; TIERED marginal brackets over
   the base; then clamped to [min_amount, max_amount]; then rounded half up.
 """
@@ -62,14 +68,26 @@ def _winner(
     return None if best is None else best[1]
 
 
-def sales_rate(
-    rates: Iterable[CommissionRate], place: Place, *, category_id: str | None, seller_id: str | None
+def component(rate: CommissionRate) -> str:
+    """Which component a rate feeds (as set, else derived from its dimensions)."""
+    if rate.component is not None:
+        return rate.component
+    if rate.logistics_provider is not None:
+        return "logistics"
+    if rate.seller_id is not None and rate.category_id is None:
+        return "seller"
+    return "category"
+
+
+def line_rate(
+    rates: Iterable[CommissionRate], place: Place, part: str, *, category_id: str | None, seller_id: str | None
 ) -> CommissionRate | None:
-    """The winning sales rate of one line; None: the default applies."""
+    """The winning `part` ("category" or "seller") rate of one line, or None."""
 
     def fits(rate: CommissionRate) -> bool:
         return (
-            rate.logistics_provider is None
+            component(rate) == part
+            and rate.logistics_provider is None
             and rate.category_id in (None, category_id)
             and rate.seller_id in (None, seller_id)
         )
@@ -84,7 +102,8 @@ def logistics_rate(
 
     def fits(rate: CommissionRate) -> bool:
         return (
-            rate.logistics_provider is not None
+            component(rate) == "logistics"
+            and rate.logistics_provider is not None
             and rate.logistics_provider.casefold() == provider.casefold()
             and rate.seller_id in (None, seller_id)
             and (rate.category_id is None or rate.category_id in category_ids)
@@ -138,7 +157,7 @@ def commission_breakdown(
     cent: Decimal,
     now: datetime,
 ) -> CommissionBreakdown:
-    """Per-line sales commission plus the per-quote logistics commission; the total is their sum."""
+    """Per-line category and seller commission plus the per-quote logistics commission; the total is their sum."""
     zero = ZERO.quantize(cent)
     default = CommissionRate(
         id=None,
@@ -152,13 +171,16 @@ def commission_breakdown(
     parts = {"seller": zero, "category": zero, "logistics": zero}
     details: list[CommissionDetail] = []
     for line in lines:
-        rate = sales_rate(rates, place, category_id=line.category_id, seller_id=line.seller_id or quote_seller_id)
-        rate = rate or default
+        seller_id = line.seller_id or quote_seller_id
         base = line.subtotal - line.discount
-        amount = amount_of(rate, base=base, units=line.quantity, cent=cent)
-        dimension = "seller" if rate.seller_id is not None else "category"
-        parts[dimension] += amount
-        details.append(_detail(line.product_id, rate, dimension, base, amount))
+        for part in ("category", "seller"):
+            rate = line_rate(rates, place, part, category_id=line.category_id, seller_id=seller_id)
+            if rate is None and part == "category":
+                rate = default
+            if rate is not None:
+                amount = amount_of(rate, base=base, units=line.quantity, cent=cent)
+                parts[part] += amount
+                details.append(_detail(line.product_id, rate, part, base, amount))
     if logistics_provider is not None:
         categories = {line.category_id for line in lines if line.category_id is not None}
         rate = logistics_rate(
