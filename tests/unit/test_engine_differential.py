@@ -184,7 +184,8 @@ def make_rate(rng: random.Random, currency: str) -> CommissionRate:
         "region": rng.choice(REGIONS),
         "min_amount": rng.choice([None, D("0.5")]),
         "max_amount": rng.choice([None, D("40")]),
-        "priority": rng.randint(0, 2),
+        # Mostly equal priorities, so specificity, region and dates decide many contests.
+        "priority": rng.choice([0, 0, 0, 1, 2]),
         "is_active": rng.random() < 0.95,
         "created_at": BASE - timedelta(days=rng.randint(1, 90)),
         **window(rng),
@@ -368,7 +369,7 @@ def make_world(rng: random.Random) -> dict[str, Any]:
         )
     config = Config(
         version=rng.randint(1, 99),
-        rates=[make_rate(rng, currency) for _ in range(rng.randint(0, 8))],
+        rates=[make_rate(rng, currency) for _ in range(rng.randint(0, 14))],
         rules=rules,
         flags=make_flags(rng) if rng.random() < 0.9 else [],
         coupons=make_coupons(rng, currency),
