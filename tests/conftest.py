@@ -28,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
@@ -40,6 +41,11 @@ from quote_service.embedded import embedded_stores
 # imported here: pytest rewrites a plugin's asserts as it loads it); and the plugin that turns
 # skips into failures when QS_REQUIRE_ALL_SUITES=1 (CI).
 pytest_plugins = ["tests.replica_fixtures", "tests.cluster_fixtures", "tests.require_suites"]
+
+# Property tests judge answers, not speed: on a shared 2-core machine one example can take longer
+# than Hypothesis's default 200 ms deadline, which failed CI runs with answers that were right.
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379"
