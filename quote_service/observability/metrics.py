@@ -137,6 +137,16 @@ REPLICA_FALLBACKS = Counter(
     "Replica-eligible reads sent to the primary instead, by reason (lag over the bound, replica down).",
     ["reason"],
 )
+QUOTE_LOG_ROWS_REJECTED = Counter(
+    "qs_quote_log_rows_rejected_total",
+    "Quote-log rows PostgreSQL refused to store (a value out of a column's range, invalid text): "
+    "each logged with its quote id and left out; the rest of the batch is written.",
+)
+QUOTE_LOG_ROWS_DROPPED = Counter(
+    "qs_quote_log_rows_dropped_total",
+    "Quote-log rows of answered quotes dropped because the writer's backlog was full (PostgreSQL "
+    "unreachable or too slow for long enough).",
+)
 COMPETITOR_OBSERVATIONS = Counter(
     "qs_competitor_observations_total",
     "Accepted competitor observations the consumers finished, by path (stream; replay: from the "

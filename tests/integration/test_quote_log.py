@@ -2,7 +2,10 @@
 
 A flush is retried until PostgreSQL acknowledges it. When the COPY committed but the answer
 never arrived (connection dropped after the commit), the retry meets rows already stored: it
-must skip them and write the rest, not fail on the primary key forever.
+must skip them and write the rest, not fail on the primary key forever. A row PostgreSQL will
+never take (an amount beyond its column) is left out, logged and counted, and the rest written;
+when the backlog is full, rows are dropped, counted, and said so once per interval
+(docs/hot-path.md#what-a-crash-can-lose).
 """
 
 from __future__ import annotations
@@ -14,19 +17,24 @@ from decimal import Decimal
 
 import asyncpg
 import msgspec
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
+from structlog.testing import capture_logs
 
 from quote_service.clock import utcnow
 from quote_service.config import Settings
-from quote_service.quotes.store import _LOG_COLUMNS, LogRow, QuoteStore, write_log_rows
+from quote_service.quotes.store import _LOG_COLUMNS, BACKLOG_WARNING_SECONDS, LogRow, QuoteStore, write_log_rows
+from tests.conftest import free_port
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
 from tests.integration.test_quote_api import QUOTE, Client, quote_body
+from tests.unit.test_engine_support import item, request
+from tests.unit.test_engine_support import quote as price
+from tests.waiting import until
 
 
-def row(quote_id: uuid.UUID) -> LogRow:
+def row(quote_id: uuid.UUID, amount: Decimal = Decimal("10.00")) -> LogRow:
     now = utcnow()
-    amount = Decimal("10.00")
     return (
         str(quote_id), "c-1", "TRY", amount, Decimal(0), Decimal(0), Decimal(0), Decimal(0), amount, Decimal(0),
         Decimal(0), Decimal(0), Decimal(0), 1, 1,
@@ -101,3 +109,73 @@ async def test_a_quote_is_logged_as_a_lean_row(client: Client, admin: Caller, po
     assert got["experiments"] == data["experiments"]
     assert (got["item_count"], got["config_version"]) == (1, data["config_version"])
     assert (got["caller_kind"], got["caller_id"]) == ("user", str(admin.id))
+
+
+def metric(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
+async def test_a_row_postgresql_cannot_store_is_left_out_and_logging_goes_on(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    """A total beyond numeric(20, 4) among good rows: the good ones are stored, the bad one counted once,
+    and later batches are written (the batch used to be retried forever, logging nothing more)."""
+    assert settings.redis_url is not None
+    redis = Redis.from_url(settings.redis_url)
+    store = QuoteStore(redis, pool, log_interval=0.01)
+    rejected = metric("qs_quote_log_rows_rejected_total")
+    good = [row(uuid.uuid4()) for _ in range(6)]
+    poisoned = row(uuid.uuid4(), amount=Decimal("1e17"))  # past what the API lets through
+    store._log_backlog.extend([*good[:3], poisoned, *good[3:]])
+    await store.start()
+    try:
+        with capture_logs() as logs:
+            await until(lambda: store._log_backlog == [], "the first batch is done with")
+        assert len(await logged(pool)) == 6
+        assert metric("qs_quote_log_rows_rejected_total") - rejected == 1
+        lines = [entry for entry in logs if entry["event"] == "quote_log_row_rejected"]
+        assert [line["quote_id"] for line in lines] == [poisoned[0]]
+
+        later = [row(uuid.uuid4()) for _ in range(2)]
+        store._log_backlog.extend(later)
+
+        async def all_written() -> bool:
+            return len(await logged(pool)) == 8
+
+        await until(all_written, "a later batch is written")
+    finally:
+        await store.stop()
+        await redis.aclose()
+    assert sorted(str(i) for i in await logged(pool)) == sorted(str(r[0]) for r in [*good, *later])
+    assert metric("qs_quote_log_rows_rejected_total") - rejected == 1
+
+
+async def test_a_full_backlog_counts_what_it_drops_and_says_so_once_per_interval(settings: Settings) -> None:
+    """PostgreSQL unreachable (nothing listens), a backlog of 2 rows: every further answered quote's row
+    is dropped and counted, and the warning comes once per interval, not once per quote."""
+    assert settings.redis_url is not None
+    redis = Redis.from_url(settings.redis_url)
+    unreachable = await asyncpg.create_pool(f"postgresql://postgres@127.0.0.1:{free_port()}/none", min_size=0)
+    clock = [1000.0]
+    store = QuoteStore(redis, unreachable, log_backlog=2, monotonic=lambda: clock[0])
+    dropped = metric("qs_quote_log_rows_dropped_total")
+    basket = request(item("p-1", 1, unit_price="10.00"))
+
+    async def answer(count: int) -> None:
+        for _ in range(count):
+            quote = msgspec.structs.replace(price(basket, now=utcnow()), quote_id=uuid.uuid4())
+            await store.put(quote, now=utcnow())
+
+    await store.start()
+    try:
+        with capture_logs() as logs:
+            await answer(5)  # 2 kept, 3 dropped
+            clock[0] += BACKLOG_WARNING_SECONDS
+            await answer(3)  # 3 more dropped, in the next interval
+    finally:
+        await store.stop()
+        await redis.aclose()
+        await unreachable.close()
+    assert metric("qs_quote_log_rows_dropped_total") - dropped == 6
+    warnings = [entry for entry in logs if entry["event"] == "quote_log_backlog_full"]
+    assert [w["dropped"] for w in warnings] == [1, 3]  # the second line counts what the first interval kept quiet
