@@ -26,7 +26,6 @@ from quote_service.errors import FieldError, InsufficientStock, NotFound, Valida
 from quote_service.pricing import money
 from quote_service.pricing.price_moves import manual_move_problem
 
-_MAX_AMOUNT = Decimal("1e12")
 _PRICE_FIELDS = ("base_price", "current_price", "min_price", "cost_price")
 
 
@@ -84,7 +83,7 @@ def check_product(fields: dict[str, Any]) -> None:
     well_formed = True
     for name in _PRICE_FIELDS:
         value: Decimal = fields[name]
-        if not value.is_finite() or value < 0 or value >= _MAX_AMOUNT:
+        if not value.is_finite() or value < 0 or value >= money.MAX_AMOUNT:
             errors.append(FieldError(name, "must be a finite amount >= 0 and below 1e12"))
             well_formed = False
         elif known_currency and not money.fits_minor_units(value, currency):
@@ -193,7 +192,7 @@ async def set_price(
 
 
 def _amount_problem(price: Decimal, currency: str) -> str | None:
-    if not price.is_finite() or price <= 0 or price >= _MAX_AMOUNT:
+    if not price.is_finite() or price <= 0 or price >= money.MAX_AMOUNT:
         return "must be a finite amount greater than 0 and below 1e12"
     if not money.fits_minor_units(price, currency):
         return f"has more decimals than {currency} allows ({money.minor_units(currency)})"

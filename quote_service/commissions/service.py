@@ -29,7 +29,6 @@ from quote_service.pricing import money
 from quote_service.pricing.commission import derived_component
 from quote_service.pricing.money import plain
 
-_MAX_AMOUNT = Decimal("1e12")
 _PERCENT_QUANTUM = Decimal("0.0001")
 _HUNDRED = Decimal(100)
 _DECODE_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
@@ -94,7 +93,7 @@ def _percent_problem(value: Decimal) -> str | None:
 
 def _amount_problem(value: Decimal, currency: str | None, *, positive: bool = False) -> str | None:
     """`currency` is None when it is unknown (then only the range is checked)."""
-    if not value.is_finite() or value < 0 or value >= _MAX_AMOUNT:
+    if not value.is_finite() or value < 0 or value >= money.MAX_AMOUNT:
         return "must be a finite amount >= 0 and below 1e12"
     if positive and value == 0:
         return "must be greater than 0"

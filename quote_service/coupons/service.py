@@ -16,7 +16,6 @@ from quote_service.pricing import money
 from quote_service.pricing.coupons import normalize_code
 
 _CODE = re.compile(r"[A-Z0-9_-]{1,32}")
-_MAX_AMOUNT = Decimal("1e12")
 _PERCENT_QUANTUM = Decimal("0.0001")
 _HUNDRED = Decimal(100)
 
@@ -64,7 +63,7 @@ def _check_amount(
 ) -> None:
     if amount is None:
         return
-    if not amount.is_finite() or amount < 0 or (amount == 0 and not zero_ok) or amount >= _MAX_AMOUNT:
+    if not amount.is_finite() or amount < 0 or (amount == 0 and not zero_ok) or amount >= money.MAX_AMOUNT:
         errors.append(FieldError(name, f"must be a finite amount {'>=' if zero_ok else '>'} 0 and below 1e12"))
     elif currency is not None and money.is_currency(currency) and not money.fits_minor_units(amount, currency):
         errors.append(FieldError(name, f"has more decimals than {currency} allows ({money.minor_units(currency)})"))

@@ -567,8 +567,8 @@ def _item_errors(items: Sequence[FlashSaleItemIn], products: dict[UUID, asyncpg.
             errors.append(FieldError(f"{at}.product_id", "no active product with this id"))
             continue
         currency = product["currency"].strip()
-        if not item.flash_price.is_finite() or item.flash_price <= 0:
-            errors.append(FieldError(f"{at}.flash_price", "must be greater than 0"))
+        if not item.flash_price.is_finite() or item.flash_price <= 0 or item.flash_price >= money.MAX_AMOUNT:
+            errors.append(FieldError(f"{at}.flash_price", "must be greater than 0 and below 1e12"))
         elif not money.fits_minor_units(item.flash_price, currency):
             errors.append(FieldError(f"{at}.flash_price", f"has more decimals than {currency} allows"))
         elif item.flash_price < product["min_price"]:

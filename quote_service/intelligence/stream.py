@@ -26,7 +26,7 @@ import msgspec
 
 from quote_service.cache.redis import RedisClient
 from quote_service.intelligence.schemas import MAX_URL_LENGTH, ObservationRecord, Rejection
-from quote_service.pricing.money import fits_minor_units, is_currency
+from quote_service.pricing.money import MAX_AMOUNT, fits_minor_units, is_currency
 
 STREAM = "{competitor-prices}:stream"
 DEAD_LETTER = "{competitor-prices}:dead"
@@ -39,7 +39,6 @@ INBOX_FIELD = b"w"
 MAX_LENGTH = 1_000_000
 DEAD_LETTER_MAX_LENGTH = 100_000
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-MAX_PRICE = Decimal("1e15")
 FUTURE_SECONDS = 300
 
 _encoder = msgspec.json.Encoder(decimal_format="string")
@@ -83,8 +82,8 @@ def validate(raw: object, index: int, now: datetime) -> ObservationRecord | Reje
         return bad("price", "must be a positive amount (string or number)")
     if not fits_minor_units(price, currency):
         return bad("price", f"has more decimals than {currency} allows")
-    if price >= MAX_PRICE:
-        return bad("price", "is too large")
+    if price >= MAX_AMOUNT:
+        return bad("price", "must be below 1e12, the ceiling of every amount")
     observed_at = _time(raw.get("observed_at"))
     if observed_at is None:
         return bad("observed_at", "must be an RFC 3339 time with an offset")

@@ -20,14 +20,14 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from quote_service.errors import invalid
+from quote_service.errors import FieldError, ValidationFailed, invalid
 from quote_service.pricing.attributes import quote_attributes
 from quote_service.pricing.commission_breakdown import commission_breakdown
 from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
 from quote_service.pricing.discounts import CouponResult, apply_coupons
 from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, FlagSet, evaluate_compiled
 from quote_service.pricing.lines import price_lines
-from quote_service.pricing.money import ZERO, is_currency
+from quote_service.pricing.money import MAX_AMOUNT, ZERO, is_currency
 from quote_service.pricing.plan import RegionPlan, region_plan
 from quote_service.pricing.quote import (
     AppliedCoupon,
@@ -48,7 +48,6 @@ DYNAMIC_PRICING = "dynamic_pricing"
 EXPRESS_MULTIPLIER = "express_delivery_multiplier"
 SMALL_BASKET_THRESHOLD = "small_basket_threshold"
 _MAX_MULTIPLIER = Decimal(100)
-_MAX_AMOUNT = Decimal("1e12")
 ServedFlags = tuple[dict[str, Any], dict[str, str]]
 """(feature_flags: key -> value of each flag on, experiments: key -> variant assigned)."""
 
@@ -147,7 +146,7 @@ def price_quote(
     # 8: small basket
     threshold = feature_flags.get(SMALL_BASKET_THRESHOLD)
     if threshold is not None:
-        threshold = flag_number(threshold, low=ZERO, high=_MAX_AMOUNT, low_inclusive=True)
+        threshold = flag_number(threshold, low=ZERO, high=MAX_AMOUNT, low_inclusive=True)
     small = small_basket_fee(region, goods=goods, flag_threshold=threshold)
 
     # 9: total
@@ -162,6 +161,14 @@ def price_quote(
         logistics_provider=request.logistics_provider,
         delivery_fee=fee,
     )
+
+    # Every amount below the ceiling (docs/quotes-and-orders.md#the-money-ceiling): each line passed
+    # it in `price_lines`, the parts are never negative, so these sums bound every other amount.
+    earned = commission.total_commission
+    if item_total >= MAX_AMOUNT or subtotal >= MAX_AMOUNT or total >= MAX_AMOUNT or earned >= MAX_AMOUNT:
+        raise _beyond_ceiling(
+            {"subtotal": subtotal, "item_total": item_total, "total_amount": total, "total_commission": earned}
+        )
 
     price_rules = settled.price_rules
     applied_coupons = []
@@ -294,6 +301,16 @@ def _force(
             served.clear()
             served.update(ordered)
     return forced
+
+
+def _beyond_ceiling(amounts: dict[str, Decimal]) -> ValidationFailed:
+    """The refusal of a basket whose sums reach the ceiling of every amount, naming the first that does."""
+    name, amount = next((name, amount) for name, amount in amounts.items() if amount >= MAX_AMOUNT)
+    message = (
+        f"the quote's {name} would be {amount}, not below {MAX_AMOUNT:f}, the ceiling of every amount: "
+        "quote fewer items or units"
+    )
+    return ValidationFailed(message, details=[FieldError("items", message)])
 
 
 def _dynamic_pricing(flags: FlagSet, on: Mapping[str, Any]) -> bool:

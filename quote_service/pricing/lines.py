@@ -20,13 +20,10 @@ from typing import Any
 from uuid import UUID
 
 from quote_service.errors import CurrencyMismatch, FieldError, ValidationFailed
-from quote_service.pricing.money import ZERO, fits_minor_units, minor_units
+from quote_service.pricing.money import MAX_AMOUNT, ZERO, fits_minor_units, minor_units
 from quote_service.pricing.plan import Priced, RegionPlan
 from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer, PriceSource, QuoteRequest
 from quote_service.pricing.rules import PricingRule, apply_price_rules
-
-MAX_UNIT_PRICE = Decimal("1e12")
-"""A client `unit_price` must be below this (the bound of every configured amount)."""
 
 
 class Line:
@@ -47,11 +44,35 @@ def unit_price_problem(price: Decimal | None, currency: str) -> str | None:
         return "must be a finite number"
     if price <= 0:
         return "must be greater than 0"
-    if price >= MAX_UNIT_PRICE:
-        return f"must be less than {MAX_UNIT_PRICE:f}"
+    if price >= MAX_AMOUNT:
+        return f"must be less than {MAX_AMOUNT:f}"
     if not fits_minor_units(price, currency):
         return f"has more decimals than {currency} allows ({minor_units(currency)})"
     return None
+
+
+def beyond_ceiling(line: Priced, index: int) -> FieldError | None:
+    """Why a line priced from item `index` cannot be quoted: a price or amount at or above the
+    ceiling of every amount (`money.MAX_AMOUNT`, docs/quotes-and-orders.md#the-money-ceiling), or
+    None. Asked once per newly priced line; a line kept in the plan has passed it."""
+    if line.list_shown >= MAX_AMOUNT:  # a catalog price stored before the ceiling was enforced
+        what, price = "the list price", line.list_shown
+    elif line.unit_shown >= MAX_AMOUNT:
+        what = "the flash-sale price" if line.source == "flash_sale" else "the price after price rules"
+        price = line.unit_shown
+    else:
+        amount = max(line.list_subtotal, line.subtotal)
+        if amount < MAX_AMOUNT:
+            return None
+        return FieldError(
+            f"items[{index}].quantity",
+            f"{line.units} units come to {amount}, not below {MAX_AMOUNT:f}, the ceiling of every amount: "
+            "quote fewer units",
+        )
+    return FieldError(
+        f"items[{index}].{'unit_price' if line.source == 'request' else 'product_id'}",
+        f"{what} ({price}) is not below {MAX_AMOUNT:f}, the ceiling of every amount: the item cannot be quoted",
+    )
 
 
 def _apply_rules(
@@ -173,6 +194,10 @@ def price_lines(
                         units=units,
                         flash_sale_id=flash_sale_id,
                     )
+                    beyond = beyond_ceiling(found, index)
+                    if beyond is not None:
+                        errors.append(beyond)
+                        continue
                     region.remember(priced, key, found)
                 lines.append(Line(found, zero))
         if rest <= 0:
@@ -214,6 +239,10 @@ def price_lines(
                 moved=moved,
                 shown=shown,
             )
+            beyond = beyond_ceiling(found, index)
+            if beyond is not None:
+                errors.append(beyond)
+                continue
             region.remember(priced, key, found)
         lines.append(Line(found, zero))
     if errors:

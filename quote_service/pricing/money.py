@@ -28,6 +28,12 @@ MINOR_UNITS: dict[str, int] = {
 _QUANTUM = {digits: Decimal(1).scaleb(-digits) for digits in set(MINOR_UNITS.values())}
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
+MAX_AMOUNT = Decimal("1e12")
+"""The ceiling of every money amount, in any currency: what the service takes (unit and catalog
+prices, coupon and commission amounts, fees, flash and competitor prices) and what a quote computes
+(lines, totals, commission) is below it. Stored amounts are numeric(20, 4) (below 1e16): 10^4 of
+headroom for sums, and Decimal's 28 digits stay exact through every product of an amount and a
+rate (docs/quotes-and-orders.md#the-money-ceiling)."""
 
 
 def is_currency(code: str) -> bool:

@@ -28,6 +28,7 @@ from uuid import UUID
 
 import msgspec
 
+from quote_service.pricing.money import MAX_AMOUNT
 from quote_service.pricing.regions import RegionMatch, match_region
 
 RuleType = Literal[
@@ -79,7 +80,7 @@ class DecimalRange(msgspec.Struct, frozen=True, kw_only=True):
         return "must be a finite number " + " and ".join(bounds)
 
 
-Amount = Annotated[Decimal, DecimalRange(ge=Decimal(0), lt=Decimal("1e12"))]
+Amount = Annotated[Decimal, DecimalRange(ge=Decimal(0), lt=MAX_AMOUNT)]
 Distance = Annotated[Decimal, DecimalRange(gt=Decimal(0), lt=Decimal("1e6"))]
 Percent = Annotated[Decimal, DecimalRange(gt=Decimal(-100), le=Decimal(1000))]
 TaxPercent = Annotated[Decimal, DecimalRange(ge=Decimal(0), le=Decimal(100))]

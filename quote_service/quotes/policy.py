@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from quote_service.auth.policy import foreign_labels
 from quote_service.auth.schemas import Principal
 from quote_service.errors import ClientPriceNotAllowed, FieldError, Forbidden, ProductUnavailable, ValidationFailed
+from quote_service.pricing.money import MAX_AMOUNT
 from quote_service.pricing.quote import CatalogProduct, Quote, QuoteRequest
 
 
@@ -70,9 +71,16 @@ def check_items(request: QuoteRequest, products: Mapping[str, CatalogProduct], c
 
 
 def check_orderable(quote: Quote, caller: Principal) -> None:
-    """Refuse a user's order of request-priced lines (a quote a service or admin made for it)."""
+    """Refuse a user's order of request-priced lines (a quote a service or admin made for it), and a
+    quote whose amounts reach the money ceiling (priced before it was enforced; its order could not be
+    stored: docs/quotes-and-orders.md#the-money-ceiling)."""
     if caller.role == "user":
         _refuse_client_prices([index for index, line in enumerate(quote.items) if line.price_source == "request"])
+    largest = max(quote.subtotal, quote.pricing_breakdown.item_total, quote.total_amount)
+    largest = max(largest, quote.commission_breakdown.total_commission)
+    if largest >= MAX_AMOUNT:
+        message = f"the quote's amounts reach {largest}, not below {MAX_AMOUNT:f}, the ceiling of every amount"
+        raise ValidationFailed(message, details=[FieldError("quote_id", message)])
 
 
 def _refuse_client_prices(indexes: list[int]) -> None:

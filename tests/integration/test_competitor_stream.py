@@ -98,7 +98,7 @@ async def test_entries_written_around_the_api_are_checked_like_its_observations(
             "invalid price: must be a positive amount (string or number)",
             "invalid price: must be a positive amount (string or number)",
             "invalid price: must be a positive amount (string or number)",
-            "invalid price: is too large",
+            "invalid price: must be below 1e12, the ceiling of every amount",
             "invalid currency: must be the product's currency (USD)",
             "invalid observed_at: must be in the year 2000 or later",
             "invalid url: must be an http or https URL of 1 to 2048 characters",
