@@ -11,18 +11,23 @@ when the backlog is full, rows are dropped, counted, and said so once per interv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import Iterator, MutableMapping
 from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
 import msgspec
+import pytest
+import structlog
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
 from quote_service.clock import utcnow
 from quote_service.config import Settings
+from quote_service.quotes import store as store_module
 from quote_service.quotes.store import _LOG_COLUMNS, BACKLOG_WARNING_SECONDS, LogRow, QuoteStore, write_log_rows
 from tests.conftest import free_port
 from tests.integration.conftest import Caller
@@ -115,8 +120,17 @@ def metric(name: str) -> float:
     return REGISTRY.get_sample_value(name) or 0.0
 
 
+@contextlib.contextmanager
+def store_log_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[MutableMapping[str, object]]]:
+    """The store's log lines meanwhile. Its module logger is swapped for a fresh one: a logger used
+    once is cached with the processors of that moment (cache_logger_on_first_use), capture or not."""
+    with capture_logs() as lines:
+        monkeypatch.setattr(store_module, "log", structlog.get_logger(store_module.__name__))
+        yield lines
+
+
 async def test_a_row_postgresql_cannot_store_is_left_out_and_logging_goes_on(
-    settings: Settings, pool: asyncpg.Pool
+    settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A total beyond numeric(20, 4) among good rows: the good ones are stored, the bad one counted once,
     and later batches are written (the batch used to be retried forever, logging nothing more)."""
@@ -129,7 +143,7 @@ async def test_a_row_postgresql_cannot_store_is_left_out_and_logging_goes_on(
     store._log_backlog.extend([*good[:3], poisoned, *good[3:]])
     await store.start()
     try:
-        with capture_logs() as logs:
+        with store_log_lines(monkeypatch) as logs:
             await until(lambda: store._log_backlog == [], "the first batch is done with")
         assert len(await logged(pool)) == 6
         assert metric("qs_quote_log_rows_rejected_total") - rejected == 1
@@ -150,7 +164,9 @@ async def test_a_row_postgresql_cannot_store_is_left_out_and_logging_goes_on(
     assert metric("qs_quote_log_rows_rejected_total") - rejected == 1
 
 
-async def test_a_full_backlog_counts_what_it_drops_and_says_so_once_per_interval(settings: Settings) -> None:
+async def test_a_full_backlog_counts_what_it_drops_and_says_so_once_per_interval(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """PostgreSQL unreachable (nothing listens), a backlog of 2 rows: every further answered quote's row
     is dropped and counted, and the warning comes once per interval, not once per quote."""
     assert settings.redis_url is not None
@@ -168,7 +184,7 @@ async def test_a_full_backlog_counts_what_it_drops_and_says_so_once_per_interval
 
     await store.start()
     try:
-        with capture_logs() as logs:
+        with store_log_lines(monkeypatch) as logs:
             await answer(5)  # 2 kept, 3 dropped
             clock[0] += BACKLOG_WARNING_SECONDS
             await answer(3)  # 3 more dropped, in the next interval
