@@ -300,18 +300,22 @@ class QuoteStore:
         batch = self._log_backlog[: self._log_batch]
         if not batch:
             return True
+        rejected: list[LogRow] = []
         try:
             async with self._pool.acquire() as conn:
-                await write_isolating(conn, batch)
+                await write_isolating(conn, batch, rejected)
         except Exception:
+            if rejected:  # an outage cut the search short: what was rejected stays out of the retry
+                gone = {id(row) for row in rejected}
+                self._log_backlog[: len(batch)] = [row for row in batch if id(row) not in gone]
             log.warning("quote_log_write_failed", pending=len(self._log_backlog), exc_info=True)
             return False
         del self._log_backlog[: len(batch)]
         return True
 
 
-async def write_isolating(conn: Connection, rows: list[LogRow]) -> None:
-    """`write_log_rows`, leaving out (logged and counted) each row PostgreSQL cannot store.
+async def write_isolating(conn: Connection, rows: list[LogRow], rejected: list[LogRow]) -> None:
+    """`write_log_rows`, leaving out each row PostgreSQL cannot store: logged, counted, added to `rejected`.
 
     A batch refused for its data is halved until the refused rows stand alone: one bad row among
     1,000 costs about 20 more writes, once. Rows written before an outage interrupts the search
@@ -321,9 +325,10 @@ async def write_isolating(conn: Connection, rows: list[LogRow]) -> None:
     except UNSTORABLE as exc:
         if len(rows) > 1:
             half = len(rows) // 2
-            await write_isolating(conn, rows[:half])
-            await write_isolating(conn, rows[half:])
+            await write_isolating(conn, rows[:half], rejected)
+            await write_isolating(conn, rows[half:], rejected)
             return
+        rejected.append(rows[0])
         QUOTE_LOG_ROWS_REJECTED.inc()
         log.error("quote_log_row_rejected", quote_id=rows[0][0], error=f"{type(exc).__name__}: {exc}")
 
