@@ -22,7 +22,7 @@ from litestar.params import QueryParameter
 
 from quote_service.auth.policy import foreign_labels
 from quote_service.auth.schemas import Principal
-from quote_service.errors import NotFound, ProductUnavailable, ValidationFailed
+from quote_service.errors import FieldError, NotFound, ProductUnavailable, ValidationFailed
 from quote_service.pricing.money import round_money
 from quote_service.pricing.quote import AppliedRule, CustomerContext, PriceSource, Quote
 from quote_service.quotes.service import QuoteService
@@ -81,8 +81,16 @@ async def price_product(
         raise NotFound(f"product {product_id} not found")
     if not product.is_active:
         raise ProductUnavailable(f"product {product_id} is not available (inactive)")
-    quote = await quotes.price_one(product, quantity, customer, region=region)
+    try:
+        quote = await quotes.price_one(product, quantity, customer, region=region)
+    except ValidationFailed as exc:  # the money ceiling: named by this endpoint's parameters, not a quote's fields
+        details = [FieldError(_PARAMETERS.get(d.field, d.field), d.message) for d in exc.details]
+        raise type(exc)(exc.message, details=details) from exc
     return _shown(quote, product_id, customer, region, list_price=round_money(product.current_price, quote.currency))
+
+
+_PARAMETERS = {"items[0].product_id": "product_id", "items[0].quantity": "quantity", "items": "quantity"}
+"""The one-line quote's fields (docs/quotes-and-orders.md#the-money-ceiling) as this endpoint's parameters."""
 
 
 def _customer(caller: Principal, user_tier: str | None) -> CustomerContext:

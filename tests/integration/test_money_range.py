@@ -77,6 +77,12 @@ async def test_a_shoppers_catalog_quote_beyond_the_ceiling_is_refused(
     assert fields(refused) == ["items[0].product_id"]
     assert "5000000000000.00" in refused.json()["error"]["details"][0]["message"]
 
+    # The product's price endpoint prices the same way, and names its own parameters.
+    price = f"/api/v1/products/{pricey['id']}/price"
+    assert fields(await client.get(price, params={"quantity": 300}, headers=shopper.headers)) == ["quantity"]
+    legacy_price = f"/api/v1/products/{legacy['id']}/price"
+    assert fields(await client.get(legacy_price, headers=shopper.headers)) == ["product_id"]
+
 
 async def test_a_quote_just_below_the_ceiling_is_answered_logged_and_ordered(
     client: Client, admin: Caller, pool: asyncpg.Pool
