@@ -77,12 +77,12 @@ def line_commissions(
     for index, product_id in enumerate(product_ids):
         positions.setdefault(product_id, []).append(index)
     seen: dict[tuple[str, str], int] = {}
-    for product_id, dimension, amount in details:
-        if product_id is None or dimension not in ("seller", "category") or product_id not in positions:
+    for of, dimension, amount in details:
+        if of is None or dimension not in ("seller", "category") or of not in positions:
             continue
-        nth = seen.get((product_id, dimension), 0)
-        seen[(product_id, dimension)] = nth + 1
-        lines = positions[product_id]
+        nth = seen.get((of, dimension), 0)
+        seen[(of, dimension)] = nth + 1
+        lines = positions[of]
         per_line[lines[min(nth, len(lines) - 1)]][dimension] += amount
     return per_line
 
