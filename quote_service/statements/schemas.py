@@ -8,8 +8,9 @@ from decimal import Decimal
 import msgspec
 
 
-class StatementDay(msgspec.Struct, kw_only=True):
-    date: date
+class Figures(msgspec.Struct, kw_only=True):
+    """What a statement gives for the whole period and for each day."""
+
     orders: int
     gross_sales: Decimal
     """The seller's goods (lines after coupon discounts, no tax, no fees) in orders placed that day."""
@@ -25,18 +26,14 @@ class StatementDay(msgspec.Struct, kw_only=True):
     """net_sales - net_commission."""
 
 
-class Statement(msgspec.Struct, kw_only=True):
+class StatementDay(Figures, kw_only=True):
+    date: date
+
+
+class Statement(Figures, kw_only=True):
     seller_id: str
     currency: str | None
     """None only when the seller has nothing in the period (every amount is then 0)."""
     from_: date = msgspec.field(name="from")
     to: date
-    orders: int
-    gross_sales: Decimal
-    refunds: Decimal
-    net_sales: Decimal
-    commission_charged: Decimal
-    commission_reversed: Decimal
-    net_commission: Decimal
-    payout: Decimal
     days: list[StatementDay]

@@ -7,16 +7,16 @@ import io
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import NamedTuple
 
 import asyncpg
+import msgspec
 
 from quote_service.analytics.service import day_bounds
 from quote_service.db.pool import Pool
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing.money import ZERO, is_currency, round_money
 from quote_service.statements import repository
-from quote_service.statements.schemas import Statement, StatementDay
+from quote_service.statements.schemas import Figures, Statement, StatementDay
 
 CSV_COLUMNS = (
     "date",
@@ -52,23 +52,12 @@ async def statement(pool: Pool, seller_id: str, start: date, to: date, *, curren
             currency = used[0] if used else None
         rows = await repository.days(conn, seller_id=seller_id, currency=currency, start=lo, end=hi) if currency else []
     days = [_day(row, currency) for row in rows if currency]
-    total = _figures(rows, currency)._asdict()
+    total = msgspec.structs.asdict(_figures(rows, currency))
     return Statement(seller_id=seller_id, currency=currency, from_=start, to=to, **total, days=days)
 
 
 def _money(amount: Decimal, currency: str | None) -> Decimal:
     return round_money(amount, currency) if currency else amount
-
-
-class Figures(NamedTuple):
-    orders: int
-    gross_sales: Decimal
-    refunds: Decimal
-    net_sales: Decimal
-    commission_charged: Decimal
-    commission_reversed: Decimal
-    net_commission: Decimal
-    payout: Decimal
 
 
 def _figures(rows: Sequence[asyncpg.Record], currency: str | None) -> Figures:
@@ -78,19 +67,19 @@ def _figures(rows: Sequence[asyncpg.Record], currency: str | None) -> Figures:
     gross, refunds, charged, reversed_ = total("gross"), total("refunds"), total("charged"), total("reversed")
     net_sales, net_commission = gross - refunds, charged - reversed_
     return Figures(
-        int(sum(r["orders"] for r in rows)),
-        gross,
-        refunds,
-        net_sales,
-        charged,
-        reversed_,
-        net_commission,
-        net_sales - net_commission,
+        orders=int(sum(r["orders"] for r in rows)),
+        gross_sales=gross,
+        refunds=refunds,
+        net_sales=net_sales,
+        commission_charged=charged,
+        commission_reversed=reversed_,
+        net_commission=net_commission,
+        payout=net_sales - net_commission,
     )
 
 
 def _day(row: asyncpg.Record, currency: str | None) -> StatementDay:
-    return StatementDay(date=row["day"], **_figures([row], currency)._asdict())
+    return StatementDay(date=row["day"], **msgspec.structs.asdict(_figures([row], currency)))
 
 
 def _cell(value: object) -> str:
@@ -119,6 +108,6 @@ def as_csv(s: Statement) -> str:
     return out.getvalue()
 
 
-def _amounts(x: Statement | StatementDay) -> tuple[object, ...]:
+def _amounts(x: Figures) -> tuple[object, ...]:
     return (x.orders, x.gross_sales, x.refunds, x.net_sales, x.commission_charged, x.commission_reversed,
             x.net_commission, x.payout)  # fmt: skip
