@@ -78,7 +78,7 @@ async def refund(
 
 async def cancel(
     pool: Pool,
-    redis: RedisClient,
+    redis: RedisClient | None,
     order_id: UUID,
     data: CancelCreate,
     *,
@@ -88,14 +88,15 @@ async def cancel(
     now: datetime,
     window: timedelta,
 ) -> tuple[Order, bool]:
-    """Refund the whole order (fees included) and release its coupons; returns (order, replayed)."""
+    """Refund the whole order (fees included) and release its coupons; returns (order, replayed).
+    Without `redis` (a command line tool), the quote path's coupon counters are left to repair."""
     row, replayed = await _run(
         pool, order_id, "cancel", data, principal=principal, actor=actor, key=idempotency_key, now=now, window=window
     )
     async with pool.acquire() as conn:
         order_row = await _order_row(conn, row["order_id"])
         order = (await assemble(conn, [order_row]))[0]
-        if not replayed:
+        if not replayed and redis is not None:
             await _publish_released_uses(conn, redis, order)
     return order, replayed
 
