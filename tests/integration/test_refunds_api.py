@@ -24,8 +24,10 @@ from quote_service.pricing.quote import AppliedCoupon, Quote
 from quote_service.quotes.store import QuoteStore
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
+from tests.integration.flash import new_sale
 from tests.integration.servers import cli_env, running_server
 from tests.integration.test_catalog import create_product
+from tests.integration.test_inventory_repricing import events, inventory_rule, price_of, priced
 from tests.integration.test_orders_api import (
     build_quote,
     coupon,
@@ -279,3 +281,42 @@ async def test_campaign_sales_count_units_net_of_refunds(
     shown = expect_ok(await client.get("/api/v1/campaigns/spring", headers=admin.headers))
     assert shown["total_sales"] == 1
     assert shown["turnover"] == "25.50"
+
+
+async def test_flash_units_go_back_to_the_product_and_inventory_repricing_sees_them(
+    client: Client, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
+) -> None:
+    # Stock at the high threshold after the refund: the original system's rule lowers the price 10 %.
+    await inventory_rule(client, admin, configuration={"high_threshold": 100, "low_threshold": 0})
+    product = await priced(client, admin, stock=109)
+    sale, _ = await new_sale(client, admin, product=product, item={"flash_price": "60.00"})  # allocates 10
+    outside = {**product, "id": "ext-widget-7", "current_price": "3.00"}
+    quote = build_quote(
+        "cust-42",
+        [
+            line(product, 1, price_source="flash_sale", flash_sale_id=uuid.UUID(sale["id"])),
+            line(product, 2),
+            line(outside, 5, price_source="request"),
+        ],
+    )
+    the_order = await placed(client, service_key, quotes, quote)
+    assert await stock_of(pool, product) == 97  # 109 - 10 for the sale - 2 ordered from the catalog
+    assert await price_of(client, admin, product) == "100.00"
+    left = expect_ok(await client.get(f"/api/v1/flash-sales/{sale['id']}", headers=admin.headers))
+    body = {"lines": [{"product_id": product["id"], "quantity": 3}, {"product_id": "ext-widget-7", "quantity": 5}]}
+    made = expect_ok(await refund(client, service_key, the_order["id"], body), 201)
+
+    assert [(line["product_id"], line["quantity"]) for line in made["lines"]] == [
+        (product["id"], 1),  # the flash-sale line first
+        (product["id"], 2),
+        ("ext-widget-7", 5),  # request-priced: no stock to return
+    ]
+    assert await stock_of(pool, product) == 100  # to the product, not to the sale
+    after = expect_ok(await client.get(f"/api/v1/flash-sales/{sale['id']}", headers=admin.headers))
+    assert after["items"][0]["remaining_stock"] == left["items"][0]["remaining_stock"]
+    # Back at the high threshold: inventory repricing moved the price in the refund's transaction.
+    decided = await events(client, admin, product)
+    assert [(e["reason"], e["stock_before"], e["stock_after"], e["outcome"]) for e in decided] == [
+        ("high_stock", 97, 100, "applied")
+    ]
+    assert await price_of(client, admin, product) == "90.00"
