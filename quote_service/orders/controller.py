@@ -145,3 +145,9 @@ class OrderController(Controller):
         if not replayed:
             await product_cache.invalidate({line.product_id for line in made.lines})
         return ok(made, "Refund already made with this Idempotency-Key" if replayed else "Refund made")
+
+    @get("/{order_id:uuid}/refunds", summary="An order's refunds, oldest first (whoever may see the order)")
+    async def list_refunds(
+        self, order_id: FromPath[UUID], pool: PoolDep, request: AuthedRequest
+    ) -> Envelope[list[Refund]]:
+        return ok(await refunds.list_refunds(pool, order_id, principal=request.user))

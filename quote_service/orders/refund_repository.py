@@ -155,5 +155,7 @@ async def lines_of(conn: Connection, *, refund_ids: Sequence[UUID]) -> list[asyn
     )
 
 
-async def get_refund(conn: Connection, *, refund_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {REFUND_COLUMNS} FROM refunds WHERE id = $1", refund_id)
+async def refunds_of_order(conn: Connection, *, order_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {REFUND_COLUMNS} FROM refunds WHERE order_id = $1 ORDER BY created_at, id", order_id
+    )

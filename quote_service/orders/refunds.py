@@ -317,6 +317,15 @@ async def _restock(
     )
 
 
+async def list_refunds(pool: Pool, order_id: UUID, *, principal: Principal) -> list[Refund]:
+    """An order's refunds (a cancel is one), oldest first, to whoever may see the order."""
+    async with pool.acquire() as conn:
+        order = await orders.get_order(conn, order_id=order_id)
+        if order is None or not can_see(principal, order):
+            raise NotFound(f"order {order_id} not found")
+        return await refunds_of(conn, await repository.refunds_of_order(conn, order_id=order_id))
+
+
 async def refunds_of(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Refund]:
     """Refunds as the API shows them: money with exactly the currency's digits."""
     lines = await repository.lines_of(conn, refund_ids=[r["id"] for r in rows])

@@ -148,6 +148,9 @@ async def test_the_same_key_replays_the_refund_and_another_body_is_a_conflict(
     first = expect_ok(await refund(client, admin.headers, the_order["id"], body, **same), 201)
     again = expect_ok(await refund(client, admin.headers, the_order["id"], body, **same), 201)
     assert again == first
+    # The refund reads back as it was answered, to whoever may see the order (the shopper too).
+    assert expect_ok(await client.get(f"{ORDERS}/{the_order['id']}/refunds", headers=shopper.headers)) == [first]
+    expect_error(await client.get(f"{ORDERS}/{uuid.uuid4()}/refunds", headers=admin.headers), 404, "NOT_FOUND")
     assert await stock_of(pool, case) == 7  # 10 - 4 + 1, once
     other = {"lines": [{"product_id": case["id"], "quantity": 2}]}
     expect_error(await refund(client, admin.headers, the_order["id"], other, **same), 409, "IDEMPOTENCY_CONFLICT")
