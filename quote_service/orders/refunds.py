@@ -235,7 +235,8 @@ async def _write(
     fees_refunded = bool(order["fees_refunded"]) or include
     taken = {t.position: t.quantity for t in takes}
     everything = all(line.remaining_units == taken.get(line.position, 0) for line in lines)
-    fees_due = any(fees_value != ZERO for fees_value in (order["delivery_fee"], order["small_basket_fee"]))
+    # A flat logistics commission may be charged with no delivery fee: it too must come back first.
+    fees_due = any(order[part] != ZERO for part in math.FEE_PARTS)
     if kind == "cancel":
         status = "cancelled"
     elif everything and (fees_refunded or not fees_due):
