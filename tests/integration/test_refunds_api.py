@@ -16,11 +16,12 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from quote_service.config import Settings
-from quote_service.pricing.quote import AppliedCoupon, Quote
+from quote_service.pricing.quote import AppliedCoupon, CommissionDetail, Quote
 from quote_service.quotes.store import QuoteStore
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
@@ -323,3 +324,33 @@ async def test_flash_units_go_back_to_the_product_and_inventory_repricing_sees_t
         ("high_stock", 97, 100, "applied")
     ]
     assert await price_of(client, admin, product) == "90.00"
+
+
+async def test_an_order_is_refunded_only_when_its_fees_and_logistics_commission_came_back(
+    client: Client, admin: Caller, service_key: dict[str, str], quotes: QuoteStore
+) -> None:
+    case = await create_product(client, admin, stock=10)
+    base = build_quote("cust-7", [line(case, 2)])
+    # Free delivery, but a flat logistics commission per order.
+    logistics = CommissionDetail(product_id=None, rate_id=None, dimension="logistics", commission_type="FLAT",
+                                 base=D("0.00"), rate=D("2"), amount=D("2.00"))  # fmt: skip
+    charged = base.commission_breakdown
+    quote = msgspec.structs.replace(
+        base,
+        delivery_fee=D("0.00"),
+        total_amount=base.total_amount - base.delivery_fee,
+        commission_breakdown=msgspec.structs.replace(
+            charged,
+            logistics_commission=D("2.00"),
+            total_commission=charged.total_commission + D("2.00"),
+            details=[*charged.details, logistics],
+        ),
+    )
+    the_order = await placed(client, service_key, quotes, quote)
+    every_unit = {"lines": [{"product_id": case["id"], "quantity": 2}]}
+    expect_ok(await refund(client, service_key, the_order["id"], every_unit), 201)
+    shown = expect_ok(await client.get(f"{ORDERS}/{the_order['id']}", headers=service_key))
+    assert (shown["status"], shown["refunded_amount"]) == ("partially_refunded", the_order["total_amount"])
+    fees = expect_ok(await refund(client, service_key, the_order["id"], {"include_fees": True}), 201)
+    assert (fees["lines"], fees["total_refunded"], fees["logistics_commission"]) == ([], "0.00", "2.00")
+    assert expect_ok(await client.get(f"{ORDERS}/{the_order['id']}", headers=service_key))["status"] == "refunded"
