@@ -77,6 +77,7 @@ from quote_service.rules.controller import PricingRuleController
 from quote_service.snapshot.controller import snapshot_status
 from quote_service.snapshot.loader import load_snapshot
 from quote_service.snapshot.store import ConfigStore
+from quote_service.statements.controller import StatementController
 from quote_service.web.docs import LocalSwaggerUI
 from quote_service.web.edge import LeanEdge
 from quote_service.web.errors import EXCEPTION_HANDLERS
@@ -327,6 +328,7 @@ def create_app(
             CouponController,
             snapshot_status,
             OrderController,
+            StatementController,
             FlashSaleController,
             MarketIntelligenceController,
             RepricingController,

@@ -47,6 +47,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """ALGORITHM: the only JWT algorithm accepted (HS256, HS384 or HS512)."""
     access_token_expire_minutes: int = 60
     """ACCESS_TOKEN_EXPIRE_MINUTES: lifetime of an issued token."""
+    cancel_window_minutes: int = 30
+    """CANCEL_WINDOW_MINUTES: how long after placing it a user or service key may cancel its order."""
     quote_timeout: float = 2.0
     """QUOTE_TIMEOUT: seconds a quote may take before it is answered 504."""
     max_concurrent_quotes: int = 256
@@ -234,6 +236,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         positive = {
             "ACCESS_TOKEN_EXPIRE_MINUTES": self.access_token_expire_minutes,
             "QUOTE_TIMEOUT": self.quote_timeout,
+            "CANCEL_WINDOW_MINUTES": self.cancel_window_minutes,
             "MAX_CONCURRENT_QUOTES": self.max_concurrent_quotes,
             "RATE_LIMIT_PER_MINUTE": self.rate_limit_per_minute,
             "LOGIN_ATTEMPTS_PER_USERNAME": self.login_attempts_per_username,

@@ -16,7 +16,7 @@ import msgspec
 from quote_service.analytics.generate import Summary, generate
 from quote_service.analytics.rollups import hour_of
 from quote_service.auth import repository as auth_repository
-from quote_service.auth.schemas import Role, UserCreate
+from quote_service.auth.schemas import Principal, Role, UserCreate
 from quote_service.auth.service import AuthService
 from quote_service.catalog import service as catalog
 from quote_service.catalog.schemas import ProductCreate
@@ -32,6 +32,8 @@ from quote_service.flags.schemas import FeatureFlagCreate
 from quote_service.flash_sales.schemas import FlashSaleCreate, FlashSaleItemIn
 from quote_service.flash_sales.service import FlashSales
 from quote_service.intelligence.demo_market import seed_market
+from quote_service.orders import refunds
+from quote_service.orders.schemas import CancelCreate, RefundCreate, RefundLineIn
 from quote_service.rules import service as rules
 from quote_service.rules.schemas import PricingRuleCreate
 
@@ -296,12 +298,15 @@ async def seed_demo(
             created += 1
     configured = await _seed_configuration(pool)
     await seed_market(pool, now=utcnow(), window_hours=settings.market_window_hours)
+    history = await seed_history(pool, now=utcnow())
+    if history is not None:
+        await seed_refunds(pool, admin=admin[0])
     return DemoSummary(
         users_created=tuple(users_created),
         products_created=created,
         products_total=total,
         configuration_created=configured,
-        history=await seed_history(pool, now=utcnow()),
+        history=history,
     )
 
 
@@ -334,6 +339,25 @@ async def seed_history(pool: asyncpg.Pool, *, now: datetime) -> Summary | None:
             hour_of(now) - timedelta(days=DEMO_HISTORY["days"]),
         )
     return summary
+
+
+async def seed_refunds(pool: asyncpg.Pool, *, admin: str) -> None:
+    """Undo two of the history's latest orders as the demo admin: one unit of one refunded, one
+    cancelled, so orders, reports, statements and the dashboard show what a refund does."""
+    async with pool.acquire() as conn:
+        user = await auth_repository.get_user_by_username(conn, username=admin)
+        latest = await conn.fetch(
+            "SELECT o.id, (SELECT product_id FROM order_lines WHERE order_id = o.id ORDER BY position LIMIT 1)"
+            " AS product_id FROM orders o WHERE o.status = 'confirmed' ORDER BY o.created_at DESC LIMIT 2"
+        )
+    if user is None or len(latest) < 2:
+        return
+    who = Principal(id=user["id"], name=admin, role="admin", kind="user")
+    one = RefundCreate(lines=[RefundLineIn(product_id=latest[0]["product_id"], quantity=1)], reason="demo: damaged")
+    await refunds.refund(pool, latest[0]["id"], one, principal=who, actor="seed-demo", idempotency_key="demo-refund")
+    changed = CancelCreate(reason="demo: changed my mind")
+    await refunds.cancel(pool, None, latest[1]["id"], changed, principal=who, actor="seed-demo",
+                         idempotency_key="demo-cancel", now=utcnow(), window=timedelta(0))  # fmt: skip
 
 
 async def _seed_configuration(pool: asyncpg.Pool) -> bool:

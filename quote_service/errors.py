@@ -230,6 +230,14 @@ also(
 )
 also(Conflict, "SOLD_OUT", "after change", "Not enough flash-sale units left for the quantity; nothing sold")
 also(Conflict, "PURCHASE_LIMIT_EXCEEDED", "no", "The customer's per-user limit would be exceeded")
+also(Conflict, "REFUND_EXCEEDS_ORDER", "after change", "More units (or fees) asked back than remain unrefunded")
+also(Conflict, "ORDER_CLOSED", "no", "The order is cancelled or fully refunded")
+also(
+    Conflict,
+    "CANCEL_NOT_ALLOWED",
+    "no",
+    "The order cannot be cancelled: a refund was made, or the cancel window has passed",
+)
 also(Conflict, "SALE_NOT_ACTIVE", "after change", "The sale is not active (not started or ended) or lacks it")
 
 edge("MALFORMED_REQUEST", 400, "no", "The body is not valid JSON (or not UTF-8), or is missing", framework=True)

@@ -41,58 +41,72 @@ WITH q AS (
     SELECT ql.quote_id, ql.customer_id, ql.currency, ql.lines, ql.applied_rules, ql.experiments, ql.flags,
            COALESCE(initcap(btrim(ql.delivery_city)) || ', ' || upper(btrim(ql.delivery_country)), '') AS region,
            date_trunc('hour', ql.created_at, 'UTC') AS hour,
-           o.id IS NOT NULL AS ordered,
-           COALESCE(o.subtotal - o.discount_amount, 0) AS revenue,
-           COALESCE(o.discount_amount, 0) AS discount
+           o.id IS NOT NULL AS ordered, o.id AS order_id,
+           COALESCE(o.subtotal - o.discount_amount, 0) - COALESCE(rf.refunds, 0) AS revenue,
+           COALESCE(o.discount_amount, 0) AS discount,
+           COALESCE(rf.refunds, 0) AS refunds
     FROM quote_log ql LEFT JOIN orders o ON o.quote_id = ql.quote_id
+    -- The goods given back by the order's refunds (after their share of the discount).
+    LEFT JOIN LATERAL (SELECT sum(r.amount - r.discount) AS refunds FROM refunds r WHERE r.order_id = o.id) rf ON true
     WHERE ql.created_at >= $2 AND ql.created_at < $3
       AND date_trunc('hour', ql.created_at, 'UTC') = ANY($1::timestamptz[])
-), lines AS (
-    SELECT q.hour, q.currency, q.quote_id, q.ordered,
+), quote_lines AS (
+    SELECT q.hour, q.currency, q.quote_id, q.ordered, q.order_id,
            l->>0 AS product_id, COALESCE(l->>1, '') AS category_id,
-           (l->>5)::numeric AS sub, (l->>6)::numeric AS disc
-    FROM q, jsonb_array_elements(q.lines) l
+           (l->>5)::numeric AS sub, (l->>6)::numeric AS disc,
+           row_number() OVER (PARTITION BY q.quote_id, l->>0 ORDER BY n) AS nth
+    FROM q, jsonb_array_elements(q.lines) WITH ORDINALITY AS x(l, n)
+), lines AS (  -- a product's refunds counted once per order, on its first line
+    SELECT ql.*, CASE WHEN ql.ordered AND ql.nth = 1 THEN COALESCE(
+               (SELECT sum(rl.amount - rl.discount) FROM refund_lines rl
+                WHERE rl.order_id = ql.order_id AND rl.product_id = ql.product_id), 0) ELSE 0 END AS refunds
+    FROM quote_lines ql
 ), rules AS (
-    SELECT q.hour, q.currency, q.quote_id, q.ordered, q.revenue, q.discount,
+    SELECT q.hour, q.currency, q.quote_id, q.ordered, q.revenue, q.discount, q.refunds,
            COALESCE(r->>0, r->>1) AS key, sum((r->>3)::numeric) AS amount
     FROM q, jsonb_array_elements(q.applied_rules) r
-    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 ), variants AS (
-    SELECT q.hour, q.currency, q.ordered, q.revenue, q.discount, e.key || ':' || e.value AS key
+    SELECT q.hour, q.currency, q.ordered, q.revenue, q.discount, q.refunds, e.key || ':' || e.value AS key
     FROM q, jsonb_each_text(q.experiments) e
 ), flags AS (
-    SELECT q.hour, q.currency, q.ordered, q.revenue, q.discount, f AS key FROM q, unnest(q.flags) f
+    SELECT q.hour, q.currency, q.ordered, q.revenue, q.discount, q.refunds, f AS key FROM q, unnest(q.flags) f
 )
 SELECT hour, 'all' AS dim, '' AS key, currency, count(*) AS quotes,
        count(*) FILTER (WHERE ordered) AS orders, sum(revenue) AS revenue, sum(discount) AS discount,
-       0::numeric AS rule_amount
+       0::numeric AS rule_amount, sum(refunds) AS refunds
 FROM q GROUP BY hour, currency
 UNION ALL
 SELECT hour, 'product', product_id, currency, count(DISTINCT quote_id),
        count(DISTINCT quote_id) FILTER (WHERE ordered),
-       COALESCE(sum(sub - disc) FILTER (WHERE ordered), 0), COALESCE(sum(disc) FILTER (WHERE ordered), 0), 0
+       COALESCE(sum(sub - disc) FILTER (WHERE ordered), 0) - sum(refunds),
+       COALESCE(sum(disc) FILTER (WHERE ordered), 0), 0, sum(refunds)
 FROM lines GROUP BY hour, product_id, currency
 UNION ALL
 SELECT hour, 'category', category_id, currency, count(DISTINCT quote_id),
        count(DISTINCT quote_id) FILTER (WHERE ordered),
-       COALESCE(sum(sub - disc) FILTER (WHERE ordered), 0), COALESCE(sum(disc) FILTER (WHERE ordered), 0), 0
+       COALESCE(sum(sub - disc) FILTER (WHERE ordered), 0) - sum(refunds),
+       COALESCE(sum(disc) FILTER (WHERE ordered), 0), 0, sum(refunds)
 FROM lines GROUP BY hour, category_id, currency
 UNION ALL
 SELECT hour, 'rule', key, currency, count(*), count(*) FILTER (WHERE ordered),
        COALESCE(sum(revenue) FILTER (WHERE ordered), 0), COALESCE(sum(discount) FILTER (WHERE ordered), 0),
-       sum(amount)
+       sum(amount), COALESCE(sum(refunds) FILTER (WHERE ordered), 0)
 FROM rules GROUP BY hour, key, currency
 UNION ALL
 SELECT hour, 'variant', key, currency, count(*), count(*) FILTER (WHERE ordered),
-       COALESCE(sum(revenue) FILTER (WHERE ordered), 0), COALESCE(sum(discount) FILTER (WHERE ordered), 0), 0
+       COALESCE(sum(revenue) FILTER (WHERE ordered), 0), COALESCE(sum(discount) FILTER (WHERE ordered), 0), 0,
+       COALESCE(sum(refunds) FILTER (WHERE ordered), 0)
 FROM variants GROUP BY hour, key, currency
 UNION ALL
 SELECT hour, 'region', region, currency, count(*), count(*) FILTER (WHERE ordered),
-       COALESCE(sum(revenue) FILTER (WHERE ordered), 0), COALESCE(sum(discount) FILTER (WHERE ordered), 0), 0
+       COALESCE(sum(revenue) FILTER (WHERE ordered), 0), COALESCE(sum(discount) FILTER (WHERE ordered), 0), 0,
+       COALESCE(sum(refunds) FILTER (WHERE ordered), 0)
 FROM q GROUP BY hour, region, currency
 UNION ALL
 SELECT hour, 'flag', key, currency, count(*), count(*) FILTER (WHERE ordered),
-       COALESCE(sum(revenue) FILTER (WHERE ordered), 0), COALESCE(sum(discount) FILTER (WHERE ordered), 0), 0
+       COALESCE(sum(revenue) FILTER (WHERE ordered), 0), COALESCE(sum(discount) FILTER (WHERE ordered), 0), 0,
+       COALESCE(sum(refunds) FILTER (WHERE ordered), 0)
 FROM flags GROUP BY hour, key, currency
 """
 
@@ -108,8 +122,14 @@ ON CONFLICT DO NOTHING
 COMMISSION_ROWS = """
 WITH o AS (
     SELECT id, currency, date_trunc('hour', created_at, 'UTC') AS hour, seller_commission,
-           category_commission, logistics_commission, total_commission, subtotal - discount_amount AS goods
+           category_commission, logistics_commission, total_commission, subtotal - discount_amount AS goods,
+           COALESCE(rv.seller, 0) AS seller_reversed, COALESCE(rv.category, 0) AS category_reversed,
+           COALESCE(rv.logistics, 0) AS logistics_reversed
     FROM orders
+    -- The commission the order's refunds reversed, per part.
+    LEFT JOIN LATERAL (SELECT sum(r.seller_commission) AS seller, sum(r.category_commission) AS category,
+                              sum(r.logistics_commission) AS logistics
+                       FROM refunds r WHERE r.order_id = orders.id) rv ON true
     WHERE created_at >= $2 AND created_at < $3
       AND date_trunc('hour', created_at, 'UTC') = ANY($1::timestamptz[])
 ), parts AS (
@@ -121,12 +141,21 @@ WITH o AS (
     ORDER BY l.order_id, l.product_id, l.position
 ), attributed AS (
     SELECT p.hour, p.currency, p.order_id, p.dimension, p.amount, 0::numeric AS goods,
-           COALESCE(l.seller_id, '') AS seller_id, COALESCE(l.category_id, '') AS category_id
+           COALESCE(l.seller_id, '') AS seller_id, COALESCE(l.category_id, '') AS category_id,
+           0::numeric AS rs, 0::numeric AS rc, 0::numeric AS rl
     FROM parts p LEFT JOIN line l ON l.order_id = p.order_id AND l.product_id = p.product_id
     UNION ALL  -- each line's goods (after its coupon discount), with no commission part
     SELECT o.hour, o.currency, l.order_id, NULL, 0, l.line_subtotal - l.discount,
-           COALESCE(l.seller_id, ''), COALESCE(l.category_id, '')
+           COALESCE(l.seller_id, ''), COALESCE(l.category_id, ''), 0, 0, 0
     FROM o JOIN order_lines l ON l.order_id = o.id
+    UNION ALL  -- the line commission its refunds reversed
+    SELECT o.hour, o.currency, l.order_id, NULL, 0, 0, COALESCE(l.seller_id, ''), COALESCE(l.category_id, ''),
+           rf.seller_commission, rf.category_commission, 0
+    FROM o JOIN refund_lines rf ON rf.order_id = o.id
+    JOIN order_lines l ON l.order_id = rf.order_id AND l.position = rf.position
+    UNION ALL  -- the logistics commission a refund reversed (per order, like its charge: key '')
+    SELECT o.hour, o.currency, o.id, NULL, 0, 0, '', '', 0, 0, o.logistics_reversed
+    FROM o WHERE o.logistics_reversed <> 0
 ), provider AS (
     SELECT p.order_id, max(cr.logistics_provider) AS provider
     FROM parts p JOIN commission_rates cr ON cr.id = p.rate_id
@@ -134,27 +163,33 @@ WITH o AS (
 )
 SELECT hour, 'all' AS dim, '' AS key, currency, count(*) AS orders, sum(seller_commission) AS seller_commission,
        sum(category_commission) AS category_commission, sum(logistics_commission) AS logistics_commission,
-       sum(total_commission) AS total_commission, sum(goods) AS goods
+       sum(total_commission) AS total_commission, sum(goods) AS goods, sum(seller_reversed) AS seller_reversed,
+       sum(category_reversed) AS category_reversed, sum(logistics_reversed) AS logistics_reversed,
+       sum(seller_reversed + category_reversed + logistics_reversed) AS total_reversed
 FROM o GROUP BY hour, currency
 UNION ALL
 SELECT hour, 'seller', seller_id, currency, count(DISTINCT order_id),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'seller'), 0),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'category'), 0),
-       COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount), sum(goods)
+       COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount), sum(goods),
+       sum(rs), sum(rc), sum(rl), sum(rs + rc + rl)
 FROM attributed GROUP BY hour, seller_id, currency
 UNION ALL
 SELECT hour, 'category', category_id, currency, count(DISTINCT order_id),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'seller'), 0),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'category'), 0),
-       COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount), sum(goods)
+       COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount), sum(goods),
+       sum(rs), sum(rc), sum(rl), sum(rs + rc + rl)
 FROM attributed GROUP BY hour, category_id, currency
 UNION ALL
 SELECT o.hour, 'logistics_provider', COALESCE(pv.provider, ''), o.currency, count(*), sum(seller_commission),
-       sum(category_commission), sum(logistics_commission), sum(total_commission), sum(goods)
+       sum(category_commission), sum(logistics_commission), sum(total_commission), sum(goods),
+       sum(seller_reversed), sum(category_reversed), sum(logistics_reversed),
+       sum(seller_reversed + category_reversed + logistics_reversed)
 FROM o LEFT JOIN provider pv ON pv.order_id = o.id GROUP BY o.hour, COALESCE(pv.provider, ''), o.currency
 """
 
-PRICING_FIGURES = ("quotes", "orders", "revenue", "discount", "rule_amount")
+PRICING_FIGURES = ("quotes", "orders", "revenue", "discount", "rule_amount", "refunds")
 COMMISSION_FIGURES = (
     "orders",
     "seller_commission",
@@ -162,6 +197,10 @@ COMMISSION_FIGURES = (
     "logistics_commission",
     "total_commission",
     "goods",
+    "seller_reversed",
+    "category_reversed",
+    "logistics_reversed",
+    "total_reversed",
 )
 
 

@@ -9,6 +9,7 @@ settled history.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
@@ -40,8 +41,11 @@ class PricingRow(msgspec.Struct, kw_only=True, omit_defaults=True):
     orders: int
     conversion_rate: Decimal | None
     revenue: Decimal
+    """Ordered goods after discounts, net of what refunds gave back."""
     discount: Decimal
     average_basket: Decimal | None
+    refunds: Decimal
+    """Goods (after their discount) that refunds of these orders gave back."""
     amount: Decimal | None = None
     """group_by=rule: the amount the rule moved over its quotes (negative: a price cut)."""
     city: str | None = None
@@ -57,6 +61,13 @@ class PricingReport(msgspec.Struct, kw_only=True):
     rows: list[PricingRow]
 
 
+class CommissionParts(msgspec.Struct, kw_only=True):
+    seller_commission: Decimal
+    category_commission: Decimal
+    logistics_commission: Decimal
+    total_commission: Decimal
+
+
 class CommissionRow(msgspec.Struct, kw_only=True):
     key: str
     currency: str
@@ -69,6 +80,10 @@ class CommissionRow(msgspec.Struct, kw_only=True):
     """The goods the row's commission was earned on (order lines after coupon discounts)."""
     average_rate: Decimal | None
     """total_commission / goods x 100 (2 decimals); null without goods."""
+    reversed: CommissionParts
+    """The commission refunds of these orders reversed, per part."""
+    net: CommissionParts
+    """Charged minus reversed, per part."""
 
 
 class CommissionReport(msgspec.Struct, kw_only=True):
@@ -120,7 +135,7 @@ SETTLED_CACHE_SIZE = 256
 
 
 def _pricing_row(group: str, key: str, currency: str, figures: list[Decimal]) -> PricingRow:
-    quotes, orders, revenue_sum, discount, amount = figures
+    quotes, orders, revenue_sum, discount, amount, refunds = figures
     revenue = Money(revenue_sum, currency).rounded()
     city, _, country = key.rpartition(", ") if group == "region" else (None, None, None)
     return PricingRow(
@@ -132,6 +147,7 @@ def _pricing_row(group: str, key: str, currency: str, figures: list[Decimal]) ->
         revenue=revenue.amount,
         discount=Money(discount, currency).rounded().amount,
         average_basket=(revenue / orders).rounded().amount if orders else None,
+        refunds=Money(refunds, currency).rounded().amount,
         amount=Money(amount, currency).rounded().amount if group == "rule" else None,
         city=city or None,
         country=country or None,
@@ -139,7 +155,13 @@ def _pricing_row(group: str, key: str, currency: str, figures: list[Decimal]) ->
 
 
 def _commission_row(key: str, currency: str, figures: list[Decimal]) -> CommissionRow:
-    orders, seller, category, logistics, total, goods = figures
+    orders, seller, category, logistics, total, goods, *reversed_ = figures
+    charged = (seller, category, logistics, total)
+
+    def parts(values: Sequence[Decimal]) -> CommissionParts:
+        s, c, lg, t = (Money(v, currency).rounded().amount for v in values)
+        return CommissionParts(seller_commission=s, category_commission=c, logistics_commission=lg, total_commission=t)
+
     return CommissionRow(
         key=key,
         currency=currency,
@@ -150,6 +172,8 @@ def _commission_row(key: str, currency: str, figures: list[Decimal]) -> Commissi
         total_commission=Money(total, currency).rounded().amount,
         goods=Money(goods, currency).rounded().amount,
         average_rate=percent(total, goods),
+        reversed=parts(reversed_),
+        net=parts([a - b for a, b in zip(charged, reversed_, strict=True)]),
     )
 
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from quote_service.auth.guards import any_caller
+from quote_service.auth.guards import any_caller, requires_role
 from quote_service.clock import utcnow
+from quote_service.config import Settings
 from quote_service.flash_sales.purchases import Purchases
-from quote_service.orders import service
-from quote_service.orders.schemas import Order, OrderCreate
+from quote_service.orders import refunds, service
+from quote_service.orders.schemas import CancelCreate, Order, OrderCreate, Refund, RefundCreate
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor
 from quote_service.quotes.store import QuoteStore
 from quote_service.web.deps import (
@@ -85,3 +86,68 @@ class OrderController(Controller):
     @get("/{order_id:uuid}", summary="One order (its customer, the client that placed it, or an admin)")
     async def get_order(self, order_id: FromPath[UUID], pool: PoolDep, request: AuthedRequest) -> Envelope[Order]:
         return ok(await service.get_order(pool, order_id, principal=request.user))
+
+    @post(
+        "/{order_id:uuid}/cancel",
+        status_code=200,
+        summary="Cancel an order: everything refunded, fees too, coupons released (requires Idempotency-Key)",
+    )
+    async def cancel(
+        self,
+        order_id: FromPath[UUID],
+        idempotency_key: IdempotencyKey,
+        pool: PoolDep,
+        redis: RedisDep,
+        product_cache: ProductCacheDep,
+        settings: NamedDependency[Settings],
+        request: AuthedRequest,
+        data: JSONBody[CancelCreate | None] = None,
+    ) -> Envelope[Order]:
+        check_idempotency_key(idempotency_key)
+        order, replayed = await refunds.cancel(
+            pool,
+            redis,
+            order_id,
+            data or CancelCreate(),
+            principal=request.user,
+            actor=actor_of(request),
+            idempotency_key=idempotency_key,
+            now=utcnow(),
+            window=timedelta(minutes=settings.cancel_window_minutes),
+        )
+        if not replayed:  # stock came back: inventory repricing may have moved a price
+            await product_cache.invalidate({line.product_id for line in order.items if line.price_source != "request"})
+        return ok(order, "Order already cancelled with this Idempotency-Key" if replayed else "Order cancelled")
+
+    @post(
+        "/{order_id:uuid}/refunds",
+        guards=[requires_role("admin", "service")],
+        summary="Refund units of an order's lines (and its fees, once) (requires Idempotency-Key)",
+    )
+    async def refund(
+        self,
+        order_id: FromPath[UUID],
+        data: JSONBody[RefundCreate],
+        idempotency_key: IdempotencyKey,
+        pool: PoolDep,
+        product_cache: ProductCacheDep,
+        request: AuthedRequest,
+    ) -> Envelope[Refund]:
+        check_idempotency_key(idempotency_key)
+        made, replayed = await refunds.refund(
+            pool,
+            order_id,
+            data,
+            principal=request.user,
+            actor=actor_of(request),
+            idempotency_key=idempotency_key,
+        )
+        if not replayed:
+            await product_cache.invalidate({line.product_id for line in made.lines})
+        return ok(made, "Refund already made with this Idempotency-Key" if replayed else "Refund made")
+
+    @get("/{order_id:uuid}/refunds", summary="An order's refunds, oldest first (whoever may see the order)")
+    async def list_refunds(
+        self, order_id: FromPath[UUID], pool: PoolDep, request: AuthedRequest
+    ) -> Envelope[list[Refund]]:
+        return ok(await refunds.list_refunds(pool, order_id, principal=request.user))

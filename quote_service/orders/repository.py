@@ -15,7 +15,7 @@ from quote_service.pricing.quote import AppliedCoupon, CommissionDetail, QuoteLi
 ORDER_COLUMNS = (
     "id, quote_id, customer_id, currency, status, subtotal, discount_amount, tax_amount, delivery_fee, "
     "small_basket_fee, total_amount, total_commission, seller_commission, category_commission, "
-    "logistics_commission, principal_id, request_hash, created_by, created_at"
+    "logistics_commission, principal_id, request_hash, created_by, created_at, refunded_amount"
 )
 _INSERTED = (
     "quote_id",
@@ -101,10 +101,11 @@ async def lock_coupons(conn: Connection, *, codes: Sequence[str]) -> list[asyncp
 
 
 async def customer_coupon_uses(conn: Connection, *, customer_id: str, codes: Sequence[str]) -> dict[str, int]:
-    """How many orders of this customer redeemed each code (read under the coupon locks)."""
+    """How many orders of this customer redeemed each code (read under the coupon locks; a cancel's
+    released redemption no longer counts)."""
     rows = await conn.fetch(
         """SELECT coupon_code, count(*) AS uses FROM coupon_redemptions
-           WHERE customer_id = $1 AND coupon_code = any($2::text[])
+           WHERE customer_id = $1 AND coupon_code = any($2::text[]) AND released_at IS NULL
            GROUP BY coupon_code""",
         customer_id,
         codes,
@@ -190,10 +191,11 @@ class OrderParts(NamedTuple):
     lines: list[asyncpg.Record]
     commissions: list[asyncpg.Record]
     coupons: list[asyncpg.Record]
+    refunds: list[asyncpg.Record]
 
 
 async def parts_of(conn: Connection, *, order_ids: Sequence[UUID]) -> OrderParts:
-    """Lines, commissions and coupon redemptions of these orders (three queries, any page size)."""
+    """Lines, commissions, coupon redemptions and refund ids of these orders (four queries, any page size)."""
     ids = list(order_ids)
     lines = await conn.fetch(
         """SELECT order_id, product_id, quantity, list_unit_price, unit_price, line_subtotal, discount, tax,
@@ -211,4 +213,8 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID]) -> OrderParts
            FROM coupon_redemptions WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
         ids,
     )
-    return OrderParts(lines, commissions, coupons)
+    refunds = await conn.fetch(
+        "SELECT order_id, id FROM refunds WHERE order_id = any($1::uuid[]) ORDER BY order_id, created_at, id",
+        ids,
+    )
+    return OrderParts(lines, commissions, coupons, refunds)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
 
 from quote_service.pricing.quote import AppliedCoupon, CommissionBreakdown, PriceSource
+
+OrderStatus = Literal["confirmed", "partially_refunded", "refunded", "cancelled"]
 
 
 class OrderCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -36,7 +38,7 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     quote_id: UUID
     customer_id: str
-    status: Literal["confirmed"]
+    status: OrderStatus
     currency: str
     subtotal: Decimal
     discount_amount: Decimal
@@ -48,4 +50,58 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     commission_breakdown: CommissionBreakdown
     applied_coupons: list[AppliedCoupon]
     created_by: str
+    created_at: datetime
+    refunded_amount: Decimal
+    """What the customer got back so far (goods after discount, their tax, fees given back)."""
+    refunds: list[UUID]
+    """The order's refunds (a cancel is one), oldest first."""
+
+
+class RefundLineIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    product_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    """A product on a line of the order."""
+    quantity: Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
+    """Units to give back (a product on several lines: from its first line first)."""
+
+
+class RefundCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    lines: Annotated[list[RefundLineIn], msgspec.Meta(max_length=500)] = []
+    include_fees: bool = False
+    """Give back the delivery and small-basket fees (and reverse the logistics commission), once."""
+    reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+
+
+class CancelCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+
+
+class LineCommission(msgspec.Struct, frozen=True, kw_only=True):
+    seller: Decimal
+    category: Decimal
+
+
+class RefundLine(msgspec.Struct, frozen=True, kw_only=True):
+    product_id: str
+    quantity: int
+    amount: Decimal
+    """The units' share of the line's subtotal (before coupons)."""
+    discount: Decimal
+    tax: Decimal
+    commission: LineCommission
+
+
+class Refund(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    order_id: UUID
+    kind: Literal["refund", "cancel"]
+    reason: str | None
+    currency: str
+    lines: list[RefundLine]
+    delivery_fee: Decimal
+    small_basket_fee: Decimal
+    logistics_commission: Decimal
+    total_refunded: Decimal
+    """amount - discount + tax over the lines, plus the fees given back."""
+    commission_reversed: Decimal
+    """seller + category over the lines, plus the logistics commission."""
     created_at: datetime

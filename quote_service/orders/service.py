@@ -354,13 +354,19 @@ async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Ord
     lines: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
     details: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
     coupons: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
+    refunds: dict[UUID, list[UUID]] = defaultdict(list)
+    for part in parts.refunds:
+        refunds[part["order_id"]].append(part["id"])
     for part in parts.lines:
         lines[part["order_id"]].append(part)
     for part in parts.commissions:
         details[part["order_id"]].append(part)
     for part in parts.coupons:
         coupons[part["order_id"]].append(part)
-    return [order_from_rows(row, lines[row["id"]], details[row["id"]], coupons[row["id"]]) for row in rows]
+    return [
+        order_from_rows(row, lines[row["id"]], details[row["id"]], coupons[row["id"]], refunds[row["id"]])
+        for row in rows
+    ]
 
 
 def order_from_rows(
@@ -368,6 +374,7 @@ def order_from_rows(
     lines: Sequence[asyncpg.Record],
     details: Sequence[asyncpg.Record],
     coupons: Sequence[asyncpg.Record],
+    refunds: Sequence[UUID] = (),
 ) -> Order:
     """An order as the API shows it: money with exactly the currency's digits."""
     currency = row["currency"]
@@ -425,4 +432,6 @@ def order_from_rows(
         ],
         created_by=row["created_by"],
         created_at=row["created_at"],
+        refunded_amount=round_money(row["refunded_amount"], currency),
+        refunds=list(refunds),
     )

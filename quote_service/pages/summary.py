@@ -22,6 +22,9 @@ class CurrencyTotals(msgspec.Struct, frozen=True, kw_only=True):
     currency: str
     revenue: Decimal
     commission: Decimal
+    refunds: Decimal
+    """What refunds and cancels made today gave back (whenever the order was placed)."""
+    refund_count: int
 
 
 class DayRevenue(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,8 +51,8 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
     conversion_rate: Decimal | None
     """Orders / quotes in the last hour * 100 (2 decimals); null with no quotes."""
     today: list[CurrencyTotals]
-    """Revenue (order totals) and commission of today's orders (UTC day), one entry per currency:
-    amounts in different currencies are never added."""
+    """Revenue (order totals) and commission of today's orders (UTC day), and today's refunds, one
+    entry per currency: amounts in different currencies are never added."""
     revenue_per_day: list[DayRevenue]
     """One row per day and currency."""
     recent_price_moves: list[PriceMove]
@@ -61,8 +64,13 @@ SELECT (SELECT count(*) FROM quote_log WHERE created_at >= $1) AS quotes,
        (SELECT count(*) FROM orders WHERE created_at >= $1) AS orders
 """
 _TODAY = """
-SELECT currency, sum(total_amount) AS revenue, sum(total_commission) AS commission
-FROM orders WHERE created_at >= $1 GROUP BY currency ORDER BY currency
+SELECT currency, sum(revenue) AS revenue, sum(commission) AS commission, sum(refunds) AS refunds,
+       sum(refund_count)::bigint AS refund_count
+FROM (SELECT currency, total_amount AS revenue, total_commission AS commission, 0 AS refunds, 0 AS refund_count
+      FROM orders WHERE created_at >= $1
+      UNION ALL
+      SELECT currency, 0, 0, total_refunded, 1 FROM refunds WHERE created_at >= $1) t
+GROUP BY currency ORDER BY currency
 """
 _PER_DAY = """
 SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, currency,
@@ -98,6 +106,8 @@ async def dashboard_summary(read_pool: ReadPoolDep) -> Envelope[Summary]:
                     currency=r["currency"],
                     revenue=Money(r["revenue"], r["currency"]).rounded().amount,
                     commission=Money(r["commission"], r["currency"]).rounded().amount,
+                    refunds=Money(r["refunds"], r["currency"]).rounded().amount,
+                    refund_count=r["refund_count"],
                 )
                 for r in today
             ],

@@ -99,6 +99,7 @@ def complete_openapi(schema: dict[str, Any], app: Litestar) -> dict[str, Any]:
             if body is not None and "requestBody" in operation and (body.has_default or body.is_optional):
                 operation["requestBody"]["required"] = False  # e.g. a flag evaluated for the caller alone
     _metrics_is_text(schema)
+    _csv_alternatives(schema)
     _close_strict_bodies(schema, app)
     return schema
 
@@ -131,6 +132,25 @@ def _metrics_is_text(schema: dict[str, Any]) -> None:
     operation["responses"]["403"] = {"$ref": "#/components/responses/403"}
     operation["responses"] = dict(sorted(operation["responses"].items()))
     operation["security"] = [*_AUTHENTICATED, {}]
+
+
+CSV_ROUTES = (("get", "/api/v1/sellers/{seller_id}/statement"),)
+"""Routes whose 200 is the JSON envelope, or with `?format=csv` a text/csv file."""
+
+
+def _csv_alternatives(schema: dict[str, Any]) -> None:
+    for method, path in CSV_ROUTES:
+        operation = schema.get("paths", {}).get(path, {}).get(method)
+        if operation is None:
+            continue
+        content = operation["responses"]["200"]["content"]
+        envelope = content["application/json"]["schema"]
+        if "oneOf" in envelope:  # the handler's union with the CSV Response
+            content["application/json"]["schema"] = next(s for s in envelope["oneOf"] if "$ref" in s)
+        content["text/csv"] = {"schema": {"type": "string"}}
+        format_ = next((p for p in operation.get("parameters", []) if p.get("name") == "format"), None)
+        if format_ is not None:
+            format_["schema"] = {"type": "string", "enum": ["json", "csv"], "default": "json"}
 
 
 def _close_strict_bodies(schema: dict[str, Any], app: Litestar) -> None:

@@ -76,7 +76,7 @@ async def order(
     commissions: list[tuple[str | None, str, str]] = (),  # type: ignore[assignment]  # product, dimension, amount
     provider_rate: uuid.UUID | None = None,
     currency: str = "TRY",
-) -> None:
+) -> uuid.UUID:
     parts = {
         d: sum((Decimal(a) for _, dd, a in commissions if dd == d), Decimal(0))
         for d in ("seller", "category", "logistics")
@@ -107,6 +107,41 @@ async def order(
                 order_id, position, product, provider_rate if dimension == "logistics" else None, dimension,
                 Decimal(amount),
             )  # fmt: skip
+    return order_id
+
+
+async def refund(
+    pool: asyncpg.Pool,
+    order_id: uuid.UUID,
+    *,
+    at: datetime,
+    amount: str,
+    discount: str = "0",
+    seller: str = "0",
+    category: str = "0",
+    logistics: str = "0",
+    position: int = 0,
+) -> None:
+    """A refund of the order's line at `position` (one refund row, one refund line), as the service writes."""
+    d = Decimal
+    async with pool.acquire() as conn, conn.transaction():
+        refund_id = await conn.fetchval(
+            "INSERT INTO refunds (order_id, kind, currency, amount, discount, tax, seller_commission,"
+            " category_commission, delivery_fee, small_basket_fee, logistics_commission, total_refunded,"
+            " commission_reversed, principal_id, idempotency_key, request_hash, created_by, created_at)"
+            " SELECT id, 'refund', currency, $2, $3, 0, $4, $5, 0, 0, $6, $2::numeric - $3::numeric,"
+            " $4::numeric + $5::numeric + $6::numeric, $7, $8, '\\x00',"
+            " 't', $9 FROM orders WHERE id = $1 RETURNING id",
+            order_id, d(amount), d(discount), d(seller), d(category), d(logistics), uuid.uuid4(), str(uuid.uuid4()),
+            at,
+        )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO refund_lines (refund_id, order_id, position, product_id, quantity, amount, discount, tax,"
+            " seller_commission, category_commission)"
+            " SELECT $1, order_id, position, product_id, 1, $3, $4, 0, $5, $6 FROM order_lines"
+            " WHERE order_id = $2 AND position = $7",
+            refund_id, order_id, d(amount), d(discount), d(seller), d(category), position,
+        )  # fmt: skip
 
 
 async def fixed_data(pool: asyncpg.Pool) -> None:
@@ -218,6 +253,46 @@ async def test_reports_match_hand_computed_values_live_and_from_rollups(pool: as
     await check_reports(analytics)
 
 
+async def test_reports_are_net_of_refunds_live_and_from_rollups(pool: asyncpg.Pool) -> None:
+    await fixed_data(pool)
+    q3_order = await pool.fetchval("SELECT id FROM orders WHERE created_at = $1", H9 + timedelta(minutes=3))
+    # One of q3's three bags comes back: 30.00 with 3.00 of its discount, 2.70 seller commission,
+    # and the delivery's 2.00 logistics commission; refunded in the current hour, counted with the order.
+    analytics = Analytics(ReadPools(pool))
+    job = RollupJob(pool, clock=lambda: NOW)
+    await job.tick()  # the order's hours are rolled up before the refund comes
+    await check_reports(analytics)  # and cached as settled
+    await refund(pool, q3_order, at=NOW - timedelta(minutes=5), amount="30.00", discount="3.00", seller="2.70",
+                 logistics="2.00")  # fmt: skip
+
+    async def check() -> None:
+        days = rows_by_key(await analytics.pricing("day", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+        assert {k: (v["revenue"], v["refunds"]) for k, v in days.items()} == {
+            "2026-03-09": ("100.00", "0.00"),
+            "2026-03-10": ("54.00", "27.00"),  # 90.00 - 9.00 - (30.00 - 3.00)
+        }
+        products = rows_by_key(await analytics.pricing("product", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+        assert (products["p2"]["revenue"], products["p2"]["refunds"]) == ("54.00", "27.00")
+        assert (products["p1"]["revenue"], products["p1"]["refunds"]) == ("100.00", "0.00")
+        commission = rows_by_key(await analytics.commission("day", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+        today = commission["2026-03-10"]
+        assert today["total_commission"] == "10.10"  # as charged
+        assert today["reversed"] == {"seller_commission": "2.70", "category_commission": "0.00",
+                                     "logistics_commission": "2.00", "total_commission": "4.70"}  # fmt: skip
+        assert today["net"] == {"seller_commission": "5.40", "category_commission": "0.00",
+                                "logistics_commission": "0.00", "total_commission": "5.40"}  # fmt: skip
+        sellers = rows_by_key(await analytics.commission("seller", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+        assert sellers["s-2"]["reversed"]["seller_commission"] == "2.70"
+        assert sellers[""]["reversed"]["logistics_commission"] == "2.00"  # per order, like its charge
+        assert sellers["s-1"]["net"]["total_commission"] == "15.00"
+
+    await check()  # exact before the job runs again: the refund marked its order's hours
+    await job.tick()
+    await check()  # from the rewritten rollups
+    await rebuild(pool, now=NOW)
+    await check()
+
+
 async def test_a_late_row_lands_in_its_own_hour(pool: asyncpg.Pool) -> None:
     await fixed_data(pool)
     job = RollupJob(pool, clock=lambda: NOW)
@@ -258,6 +333,7 @@ async def test_incremental_rollups_equal_a_rebuild_under_concurrent_writes(pool:
 
     async def writer(seed: int) -> None:
         local = random.Random(seed)
+        placed_orders: list[tuple[uuid.UUID, datetime]] = []
         for _ in range(40):
             at = start + timedelta(seconds=local.uniform(0, 6 * 3600))
             product = f"p{local.randint(1, 4)}"
@@ -269,8 +345,14 @@ async def test_incremental_rollups_equal_a_rebuild_under_concurrent_writes(pool:
                                       flags=local.choice(((), ("banner",), ("banner", "fast"))))  # fmt: skip
             await log_quotes(pool, row)
             if local.random() < 0.4:
-                await order(pool, quote_id, at=at + timedelta(minutes=2), subtotal="10.00", currency=currency,
-                            lines=[(product, "s", "cat")], commissions=[(product, "seller", "1.00")])  # fmt: skip
+                placed = await order(pool, quote_id, at=at + timedelta(minutes=2), subtotal="10.00",
+                                     currency=currency, lines=[(product, "s", "cat")],
+                                     commissions=[(product, "seller", "1.00")])  # fmt: skip
+                placed_orders.append((placed, at))
+            if placed_orders and local.random() < 0.3:  # an earlier order refunded, its hours maybe rolled up
+                placed, at = placed_orders.pop(local.randrange(len(placed_orders)))
+                await refund(pool, placed, at=at + timedelta(minutes=local.randint(3, 300)), amount="4.00",
+                             seller="0.40", logistics=local.choice(("0", "0.50")))  # fmt: skip
 
     async def ticking(job: RollupJob) -> None:
         while not stop.is_set():

@@ -31,6 +31,9 @@ async def test_seed_demo_shows_analytics_and_a_running_experiment(
     again = await demo.seed_demo(settings, pool)  # safe to run again: the history is written once
     assert again.history is None
     assert await pool.fetchval("SELECT count(*) FROM quote_log") == summary.history.quotes
+    # One order partly refunded and one cancelled, once (a second run writes no history).
+    statuses = {r["status"]: r["n"] for r in await pool.fetch("SELECT status, count(*) AS n FROM orders GROUP BY 1")}
+    assert (statuses["partially_refunded"], statuses["cancelled"]) == (1, 1)
 
     get = client.get
     listed = (await get("/api/v1/experiments", headers=admin.headers)).json()["data"]

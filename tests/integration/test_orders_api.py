@@ -296,6 +296,8 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
         "applied_coupons": [{"code": "SAVE10", "type": "PERCENTAGE", "amount": "6.60"}],
         "created_by": "shopper",
         "created_at": placed["created_at"],
+        "refunded_amount": "0.00",
+        "refunds": [],
     }
     assert placed["created_at"].endswith("Z")
     assert await stock_of(pool, case) == 8

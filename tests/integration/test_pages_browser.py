@@ -226,6 +226,7 @@ async def test_store_quote_order_and_flash_refusal(
         orders = await ok(await api.get("/api/v1/orders", headers=shopper.headers))
         assert len(orders["items"]) == 1
         assert orders["items"][0]["total_amount"] == shown
+        await expect(page.locator("#orders .order[data-status='confirmed']")).to_have_count(1)
 
         # Flash purchase: the order took 2 of the limit of 3; one more succeeds, the next is refused.
         card = page.locator(".product[data-name='Case']")
@@ -237,6 +238,41 @@ async def test_store_quote_order_and_flash_refusal(
         message = await page.locator("#message").inner_text()
         assert "PURCHASE_LIMIT" not in message
         assert len(message) > len("Flash purchase refused: ") + 10
+
+
+async def test_store_cancels_a_fresh_order_and_the_dashboard_shows_the_refund(
+    base_url: str, people: tuple[Caller, Caller], api: httpx.AsyncClient
+) -> None:
+    admin, shopper = people
+    lamp = await product(api, admin, "LP-1", "Lamp", "40.00")
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        await log_in(page, base_url, "/store", "ayse")
+        await page.locator(".product[data-name='Lamp'] input.qty").fill("2")
+        await page.locator(".product[data-name='Lamp'] button.add").click()
+        await page.get_by_role("button", name="Get a quote").click()
+        await expect(page.locator("#quote-total")).to_be_visible()
+        await page.get_by_role("button", name="Place the order").click()
+        await expect(page.locator("#order-result")).to_contain_text("placed")
+        placed = (await ok(await api.get("/api/v1/orders", headers=shopper.headers)))["items"][0]
+        stock = (await ok(await api.get(f"/api/v1/products/{lamp['id']}", headers=admin.headers)))["stock"]
+        assert stock == 48
+
+        await page.locator("#orders .order[data-status='confirmed'] button.cancel-order").click()
+        await expect(page.locator("#message")).to_contain_text("Order cancelled")
+        await expect(page.locator("#message")).to_contain_text(placed["total_amount"])
+        await expect(page.locator("#orders .order[data-status='cancelled']")).to_have_count(1)
+        await expect(page.locator("#orders button.cancel-order")).to_have_count(0)
+        order = await ok(await api.get(f"/api/v1/orders/{placed['id']}", headers=shopper.headers))
+        assert (order["status"], order["refunded_amount"]) == ("cancelled", placed["total_amount"])
+        assert (await ok(await api.get(f"/api/v1/products/{lamp['id']}", headers=admin.headers)))["stock"] == 50
+
+        admin_page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+        admin_page.set_default_timeout(TIMEOUT_MS)
+        await log_in(admin_page, base_url, "/dashboard", "boss")
+        await expect(admin_page.locator("#kpi-refunds")).to_contain_text(placed["total_amount"])
+        await expect(admin_page.locator("#kpi-refunds")).to_contain_text("(1)")
 
 
 async def test_shopper_cannot_open_dashboard_in_browser(base_url: str, people: tuple[Caller, Caller]) -> None:

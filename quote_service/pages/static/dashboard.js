@@ -21,6 +21,9 @@
     $("kpi-conversion").textContent = s.conversion_rate === null ? "–" : s.conversion_rate + " %";
     $("kpi-revenue").textContent = s.today.length ? s.today.map(m => money(m.revenue, m.currency)).join(", ") : "0";
     $("kpi-commission").textContent = s.today.length ? s.today.map(m => money(m.commission, m.currency)).join(", ") : "0";
+    const refunded = s.today.filter(m => m.refund_count > 0);
+    $("kpi-refunds").textContent = refunded.length
+      ? refunded.map(m => `${money(m.refunds, m.currency)} (${m.refund_count})`).join(", ") : "0";
     fill($("move-rows"), s.recent_price_moves.map(m => el("tr", { class: "move", "data-source": m.source },
       el("td", {}, new Date(m.changed_at).toLocaleTimeString()),
       el("td", {}, m.product_name),

@@ -1,5 +1,5 @@
 "use strict";
-// The store: browse, basket, quote with its breakdown, order, flash purchases.
+// The store: browse, basket, quote with its breakdown, order, flash purchases, cancel an order.
 (() => {
   const { api, el, money, countdown } = QS;
   const $ = id => document.getElementById(id);
@@ -123,7 +123,37 @@
       $("place-order").hidden = true;
       basket.clear(); drawBasket();
       say("Thank you, your order is confirmed.", "ok");
+      await loadOrders();
     } catch (e) { say(`The order was refused: ${e.message}`, "error"); }
+  }
+
+  const STATUS = { confirmed: "confirmed", partially_refunded: "partly refunded", refunded: "refunded", cancelled: "cancelled" };
+
+  async function loadOrders() {
+    const page = await api("GET", "/api/v1/orders?limit=5");
+    const list = $("orders");
+    list.replaceChildren();
+    if (!page.items.length) { list.append(el("li", {}, "No orders yet.")); return; }
+    for (const o of page.items) {
+      const when = new Date(o.created_at).toLocaleString();
+      const item = el("li", { class: "order", "data-status": o.status },
+        `${when}: ${money(o.total_amount, o.currency)}, ${STATUS[o.status] || o.status}`);
+      if (o.status === "confirmed") {
+        item.append(" ", el("button", { type: "button", class: "cancel-order", "aria-label": `Cancel the order of ${when}`,
+          onclick: () => cancelOrder(o) }, "Cancel"));
+      } else if (Number(o.refunded_amount) > 0) {
+        item.append(`, ${money(o.refunded_amount, o.currency)} refunded`);
+      }
+      list.append(item);
+    }
+  }
+
+  async function cancelOrder(o) {
+    try {
+      const done = await api("POST", `/api/v1/orders/${o.id}/cancel`, {}, { "Idempotency-Key": QS.uuid() });
+      say(`Order cancelled: ${money(done.refunded_amount, done.currency)} will be refunded.`, "ok");
+    } catch (e) { say(`The order could not be cancelled: ${e.message}`, "error"); }
+    await loadOrders(); await loadProducts();
   }
 
   async function flashBuy(p, f, qty) {
@@ -146,7 +176,7 @@
   (async () => {
     try {
       me = await api("GET", "/api/v1/users/me");
-      await loadFlash(); await loadProducts(); drawBasket();
+      await loadFlash(); await loadProducts(); drawBasket(); await loadOrders();
     } catch (e) { say("Could not load the store: " + e.message, "error"); }
   })();
 })();

@@ -1,0 +1,170 @@
+"""The money of a refund, split exactly: pure (no I/O, no clock), so every case is a unit test.
+
+A line was charged, once, five parts: `amount` (its subtotal before coupons), `discount`, `tax`,
+and the `seller` and `category` commission parts. A refund of `n` of its `quantity` units
+takes, of each part, the unit's share (the part ÷ quantity, ROUND_HALF_UP to the currency's
+minor unit) times `n` — never more than what is left of that part — and the refund that takes a
+line's LAST units takes exactly what is left. So refunding everything, in any split, returns
+exactly what was charged, to the minor unit, part by part.
+
+The order's fees (delivery, small basket) and the logistics commission on the delivery fee are
+refunded once, whole, by the first refund that asks for them (`include_fees`, or a cancel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from quote_service.pricing.money import ZERO, round_money
+
+LINE_PARTS = ("amount", "discount", "tax", "seller", "category")
+FEE_PARTS = ("delivery_fee", "small_basket_fee", "logistics_commission")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChargedLine:
+    """One order line as charged, and what earlier refunds took of it."""
+
+    position: int
+    product_id: str
+    quantity: int
+    charged: Mapping[str, Decimal]
+    """Each of LINE_PARTS, as charged."""
+    refunded_units: int = 0
+    refunded: Mapping[str, Decimal] = field(default_factory=dict)
+    """Each of LINE_PARTS, summed over earlier refunds (missing: nothing yet)."""
+
+    @property
+    def remaining_units(self) -> int:
+        return self.quantity - self.refunded_units
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineTake:
+    """What one refund takes of one order line."""
+
+    position: int
+    product_id: str
+    quantity: int
+    parts: dict[str, Decimal]
+
+
+class UnknownProduct(ValueError):
+    """A requested product is on no line of the order."""
+
+    def __init__(self, index: int, product_id: str) -> None:
+        super().__init__(f"product {product_id} is not in this order")
+        self.index, self.product_id = index, product_id
+
+
+class ExceedsOrder(ValueError):
+    """More units asked than remain unrefunded."""
+
+    def __init__(self, index: int, product_id: str, asked: int, remaining: int) -> None:
+        super().__init__(f"product {product_id}: {asked} unit(s) asked, {remaining} left to refund")
+        self.index, self.product_id, self.asked, self.remaining = index, product_id, asked, remaining
+
+
+def line_commissions(
+    product_ids: Sequence[str], details: Iterable[tuple[str | None, str, Decimal]]
+) -> list[dict[str, Decimal]]:
+    """Each line's seller and category commission, from the order's (product id, dimension, amount)
+    details in their order: a product on several lines has one detail per line, in line order."""
+    per_line = [{"seller": ZERO, "category": ZERO} for _ in product_ids]
+    positions: dict[str, list[int]] = {}
+    for index, product_id in enumerate(product_ids):
+        positions.setdefault(product_id, []).append(index)
+    seen: dict[tuple[str, str], int] = {}
+    for of, dimension, amount in details:
+        if of is None or dimension not in ("seller", "category") or of not in positions:
+            continue
+        nth = seen.get((of, dimension), 0)
+        seen[(of, dimension)] = nth + 1
+        lines = positions[of]
+        per_line[lines[min(nth, len(lines) - 1)]][dimension] += amount
+    return per_line
+
+
+def part_refund(
+    charged: Decimal, quantity: int, refunded_units: int, refunded: Decimal, units: int, currency: str
+) -> Decimal:
+    """What `units` more units take of a part charged `charged` over `quantity` units."""
+    left = charged - refunded
+    if refunded_units + units >= quantity:
+        return left
+    take = round_money(charged / quantity, currency) * units
+    # A share rounded up can, times many units, run past what is left (0.02 over 4 units:
+    # 0.01 each, 3 units = 0.03): never take more than is left, the last units get the rest.
+    return min(take, left) if left >= ZERO else max(take, left)
+
+
+def take_from_line(line: ChargedLine, units: int, currency: str) -> LineTake:
+    """A refund of `units` of this line's remaining units, part by part."""
+    parts = {
+        part: part_refund(
+            line.charged[part],
+            line.quantity,
+            line.refunded_units,
+            line.refunded.get(part, ZERO),
+            units,
+            currency,
+        )
+        for part in LINE_PARTS
+    }
+    return LineTake(position=line.position, product_id=line.product_id, quantity=units, parts=parts)
+
+
+def plan_refund(lines: Sequence[ChargedLine], wanted: Sequence[tuple[str, int]], currency: str) -> list[LineTake]:
+    """Split a request (product id, units; in request order) over the order's lines.
+
+    A product on several lines gives back units from its first line with units left first.
+    Raises UnknownProduct or ExceedsOrder (the first such request entry) and takes nothing then.
+    """
+    by_product: dict[str, list[ChargedLine]] = {}
+    for line in sorted(lines, key=lambda line: line.position):
+        by_product.setdefault(line.product_id, []).append(line)
+    asked: dict[str, int] = {}
+    first_index: dict[str, int] = {}
+    for index, (product_id, units) in enumerate(wanted):
+        if product_id not in by_product:
+            raise UnknownProduct(index, product_id)
+        asked[product_id] = asked.get(product_id, 0) + units
+        first_index.setdefault(product_id, index)
+    takes: list[LineTake] = []
+    for product_id, units in asked.items():
+        remaining = sum(line.remaining_units for line in by_product[product_id])
+        if units > remaining:
+            raise ExceedsOrder(first_index[product_id], product_id, units, remaining)
+        for line in by_product[product_id]:
+            if units == 0:
+                break
+            n = min(units, line.remaining_units)
+            if n > 0:
+                takes.append(take_from_line(line, n, currency))
+                units -= n
+    return sorted(takes, key=lambda take: take.position)
+
+
+def everything_left(lines: Sequence[ChargedLine], currency: str) -> list[LineTake]:
+    """A refund of every unit not yet refunded (a cancel)."""
+    return [take_from_line(line, line.remaining_units, currency) for line in lines if line.remaining_units > 0]
+
+
+def fee_refund(fees: Mapping[str, Decimal], *, already_refunded: bool, include: bool) -> dict[str, Decimal]:
+    """The fees this refund gives back: all of them once, when asked for and not given yet."""
+    give = include and not already_refunded
+    return {part: fees[part] if give else ZERO for part in FEE_PARTS}
+
+
+def customer_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> Decimal:
+    """What the customer gets back: goods after discount, their tax, and the fees given back."""
+    goods = sum((t.parts["amount"] - t.parts["discount"] + t.parts["tax"] for t in takes), ZERO)
+    return goods + fees["delivery_fee"] + fees["small_basket_fee"]
+
+
+def commission_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> Decimal:
+    """The commission this refund reverses: each line's seller and category parts, and logistics."""
+    lines = sum((t.parts["seller"] + t.parts["category"] for t in takes), ZERO)
+    return lines + fees["logistics_commission"]

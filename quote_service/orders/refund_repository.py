@@ -1,0 +1,161 @@
+"""SQL for refunds and cancels: the order's row lock, its lines as refunded so far, the refund rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from quote_service.db.pool import Connection
+from quote_service.orders.refund_math import LineTake
+from quote_service.orders.repository import ORDER_COLUMNS
+
+IDEMPOTENCY_CONSTRAINT = "refunds_idempotency_key"
+REFUND_COLUMNS = (
+    "id, order_id, kind, reason, currency, amount, discount, tax, seller_commission, category_commission, "
+    "delivery_fee, small_basket_fee, logistics_commission, total_refunded, commission_reversed, "
+    "request_hash, created_at"
+)
+_INSERTED = (
+    "order_id",
+    "kind",
+    "reason",
+    "currency",
+    "amount",
+    "discount",
+    "tax",
+    "seller_commission",
+    "category_commission",
+    "delivery_fee",
+    "small_basket_fee",
+    "logistics_commission",
+    "total_refunded",
+    "commission_reversed",
+    "principal_id",
+    "idempotency_key",
+    "request_hash",
+    "created_by",
+)
+
+
+async def lock_order(conn: Connection, *, order_id: UUID) -> asyncpg.Record | None:
+    """The order's row, locked: refunds of one order queue here, one after another."""
+    return await conn.fetchrow(f"SELECT {ORDER_COLUMNS}, fees_refunded FROM orders WHERE id = $1 FOR UPDATE", order_id)
+
+
+async def get_refund_by_key(conn: Connection, *, principal_id: UUID, idempotency_key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {REFUND_COLUMNS} FROM refunds WHERE principal_id = $1 AND idempotency_key = $2",
+        principal_id,
+        idempotency_key,
+    )
+
+
+async def lines_with_refunds(conn: Connection, *, order_id: UUID) -> list[asyncpg.Record]:
+    """The order's lines with what earlier refunds took of each (read under the order's lock)."""
+    return await conn.fetch(
+        """SELECT l.position, l.product_id, l.quantity, l.line_subtotal, l.discount, l.tax, l.price_source,
+                  l.refunded_quantity,
+                  COALESCE(sum(r.amount), 0) AS r_amount, COALESCE(sum(r.discount), 0) AS r_discount,
+                  COALESCE(sum(r.tax), 0) AS r_tax, COALESCE(sum(r.seller_commission), 0) AS r_seller,
+                  COALESCE(sum(r.category_commission), 0) AS r_category
+           FROM order_lines l
+           LEFT JOIN refund_lines r ON r.order_id = l.order_id AND r.position = l.position
+           WHERE l.order_id = $1
+           GROUP BY l.order_id, l.position ORDER BY l.position""",
+        order_id,
+    )
+
+
+async def commission_details(conn: Connection, *, order_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT product_id, dimension, amount FROM order_commissions WHERE order_id = $1 ORDER BY position",
+        order_id,
+    )
+
+
+async def insert_refund(conn: Connection, *, fields: dict[str, Any], takes: Sequence[LineTake]) -> asyncpg.Record:
+    """The refund row and its lines; raises UniqueViolationError on a reused Idempotency-Key."""
+    placeholders = ", ".join(f"${i}" for i in range(1, len(_INSERTED) + 1))
+    row = await conn.fetchrow(
+        f"INSERT INTO refunds ({', '.join(_INSERTED)}) VALUES ({placeholders}) RETURNING {REFUND_COLUMNS}",
+        *(fields[c] for c in _INSERTED),
+    )
+    assert row is not None
+    await conn.executemany(
+        """INSERT INTO refund_lines (refund_id, order_id, position, product_id, quantity, amount, discount, tax,
+               seller_commission, category_commission)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+        [
+            (
+                row["id"],
+                fields["order_id"],
+                t.position,
+                t.product_id,
+                t.quantity,
+                t.parts["amount"],
+                t.parts["discount"],
+                t.parts["tax"],
+                t.parts["seller"],
+                t.parts["category"],
+            )
+            for t in takes
+        ],
+    )
+    await conn.execute(
+        """UPDATE order_lines l SET refunded_quantity = l.refunded_quantity + t.quantity
+           FROM unnest($2::integer[], $3::integer[]) AS t(position, quantity)
+           WHERE l.order_id = $1 AND l.position = t.position""",
+        fields["order_id"],
+        [t.position for t in takes],
+        [t.quantity for t in takes],
+    )
+    return row
+
+
+async def update_order(
+    conn: Connection, *, order_id: UUID, status: str, refunded: Any, fees_refunded: bool
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        f"""UPDATE orders SET status = $2, refunded_amount = refunded_amount + $3, fees_refunded = $4
+            WHERE id = $1 RETURNING {ORDER_COLUMNS}""",
+        order_id,
+        status,
+        refunded,
+        fees_refunded,
+    )
+    assert row is not None
+    return row
+
+
+async def release_coupons(conn: Connection, *, order_id: UUID, now: datetime) -> list[asyncpg.Record]:
+    """A cancel gives the order's coupon uses back; returns each released (code, customer)."""
+    released = await conn.fetch(
+        """UPDATE coupon_redemptions SET released_at = $2
+           WHERE order_id = $1 AND released_at IS NULL RETURNING coupon_code, customer_id""",
+        order_id,
+        now,
+    )
+    if released:
+        await conn.execute(
+            "UPDATE coupons SET times_used = greatest(times_used - 1, 0) WHERE code = any($1::text[])",
+            [r["coupon_code"] for r in released],
+        )
+    return list(released)
+
+
+async def lines_of(conn: Connection, *, refund_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT refund_id, product_id, quantity, amount, discount, tax, seller_commission, category_commission
+           FROM refund_lines WHERE refund_id = any($1::uuid[]) ORDER BY refund_id, position""",
+        list(refund_ids),
+    )
+
+
+async def refunds_of_order(conn: Connection, *, order_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {REFUND_COLUMNS} FROM refunds WHERE order_id = $1 ORDER BY created_at, id", order_id
+    )

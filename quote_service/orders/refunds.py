@@ -1,0 +1,384 @@
+"""Refunds and cancels: money back, exactly, in one transaction with every effect.
+
+The transaction, in this order (the same global lock order as placing an order: an order's
+row, then products by id, then campaigns by trigger, then coupons by code):
+
+1. lock the order's row — refunds of one order queue here, so two racing for its last units
+   see each other's result and exactly one wins; a retry with the same Idempotency-Key that
+   raced its first attempt finds that attempt's refund here;
+2. split the money (`refund_math`, pure) from the lines as refunded so far;
+3. give the units back to their products' stock (flash-sale lines too: to the product, not the
+   sale), with stock_movements — inventory repricing runs on that change (§8.1) — write the
+   refund and its lines (campaign sales are counted down by trigger), update the order;
+4. a cancel also releases the order's coupon uses.
+
+Any refusal raises before the commit: nothing is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+import asyncpg
+import msgspec
+import structlog
+
+from quote_service.auth.schemas import Principal
+from quote_service.cache.redis import RedisClient
+from quote_service.catalog import repository as catalog
+from quote_service.db.pool import Connection, Pool
+from quote_service.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from quote_service.orders import refund_math as math
+from quote_service.orders import refund_repository as repository
+from quote_service.orders import repository as orders
+from quote_service.orders.schemas import CancelCreate, LineCommission, Order, Refund, RefundCreate, RefundLine
+from quote_service.orders.service import assemble, can_see
+from quote_service.pricing.money import ZERO, round_money
+from quote_service.quotes.service import coupon_uses_key
+
+log = structlog.get_logger("quote_service.orders")
+
+Kind = Literal["refund", "cancel"]
+_ENCODER = msgspec.json.Encoder()
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+_CLOSED = ("cancelled", "refunded")
+
+
+def request_hash(order_id: UUID, kind: Kind, data: RefundCreate | CancelCreate) -> bytes:
+    """Fingerprint of a request: the same key for another order, kind or body is a conflict."""
+    return hashlib.sha256(_ENCODER.encode([str(order_id), kind, data])).digest()
+
+
+async def refund(
+    pool: Pool,
+    order_id: UUID,
+    data: RefundCreate,
+    *,
+    principal: Principal,
+    actor: str,
+    idempotency_key: str,
+) -> tuple[Refund, bool]:
+    """Give back units (and the fees, once); returns (refund, True when replayed for this key)."""
+    if principal.role == "user":
+        raise Forbidden("only an admin or a service key may refund; a shopper may cancel")
+    if not data.lines and not data.include_fees:
+        raise ValidationFailed("nothing to refund", details=[FieldError("lines", "name at least one line")])
+    row, replayed = await _run(
+        pool, order_id, "refund", data, principal=principal, actor=actor, key=idempotency_key, now=None
+    )
+    async with pool.acquire() as conn:
+        return (await refunds_of(conn, [row]))[0], replayed
+
+
+async def cancel(
+    pool: Pool,
+    redis: RedisClient | None,
+    order_id: UUID,
+    data: CancelCreate,
+    *,
+    principal: Principal,
+    actor: str,
+    idempotency_key: str,
+    now: datetime,
+    window: timedelta,
+) -> tuple[Order, bool]:
+    """Refund the whole order (fees included) and release its coupons; returns (order, replayed).
+    Without `redis` (a command line tool), the quote path's coupon counters are left to repair."""
+    row, replayed = await _run(
+        pool, order_id, "cancel", data, principal=principal, actor=actor, key=idempotency_key, now=now, window=window
+    )
+    async with pool.acquire() as conn:
+        order_row = await _order_row(conn, row["order_id"])
+        order = (await assemble(conn, [order_row]))[0]
+        if not replayed and redis is not None:
+            await _publish_released_uses(conn, redis, order)
+    return order, replayed
+
+
+async def _order_row(conn: Connection, order_id: UUID) -> asyncpg.Record:
+    found = await orders.get_order(conn, order_id=order_id)
+    assert found is not None
+    return found
+
+
+async def _run(
+    pool: Pool,
+    order_id: UUID,
+    kind: Kind,
+    data: RefundCreate | CancelCreate,
+    *,
+    principal: Principal,
+    actor: str,
+    key: str,
+    now: datetime | None,
+    window: timedelta | None = None,
+) -> tuple[asyncpg.Record, bool]:
+    fingerprint = request_hash(order_id, kind, data)
+    async with pool.acquire() as conn:
+        existing = await repository.get_refund_by_key(conn, principal_id=principal.id, idempotency_key=key)
+        if existing is not None:
+            return _replay(existing, fingerprint), True
+        try:
+            async with conn.transaction():
+                order = await repository.lock_order(conn, order_id=order_id)
+                if order is None or not can_see(principal, order):
+                    raise NotFound(f"order {order_id} not found")
+                existing = await repository.get_refund_by_key(conn, principal_id=principal.id, idempotency_key=key)
+                if existing is not None:  # a concurrent attempt with this key committed first
+                    return _replay(existing, fingerprint), True
+                if order["status"] in _CLOSED:
+                    raise Conflict(f"order {order_id} is {order['status']}", code="ORDER_CLOSED")
+                if kind == "cancel":
+                    _check_cancel(order, principal, now, window)
+                row = await _write(conn, order, kind, data, principal=principal, actor=actor, key=key,
+                                   fingerprint=fingerprint, now=now)  # fmt: skip
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != repository.IDEMPOTENCY_CONSTRAINT:
+                raise
+            existing = await repository.get_refund_by_key(conn, principal_id=principal.id, idempotency_key=key)
+            assert existing is not None
+            return _replay(existing, fingerprint), True
+    return row, False
+
+
+def _replay(row: asyncpg.Record, fingerprint: bytes) -> asyncpg.Record:
+    if bytes(row["request_hash"]) != fingerprint:
+        raise Conflict(
+            "this Idempotency-Key was already used with a different request body", code="IDEMPOTENCY_CONFLICT"
+        )
+    return row
+
+
+def _check_cancel(order: asyncpg.Record, principal: Principal, now: datetime | None, window: timedelta | None) -> None:
+    if order["status"] != "confirmed":
+        raise Conflict("a refund was already made: refund the rest instead", code="CANCEL_NOT_ALLOWED")
+    if principal.role == "admin":
+        return
+    if order["principal_id"] != principal.id:
+        raise Forbidden("only who placed the order (or an admin) may cancel it")
+    assert now is not None
+    assert window is not None
+    if now - order["created_at"] > window:
+        minutes = int(window.total_seconds() // 60)
+        raise Conflict(f"the cancel window ({minutes} minutes) has passed", code="CANCEL_NOT_ALLOWED")
+
+
+async def _write(
+    conn: Connection,
+    order: asyncpg.Record,
+    kind: Kind,
+    data: RefundCreate | CancelCreate,
+    *,
+    principal: Principal,
+    actor: str,
+    key: str,
+    fingerprint: bytes,
+    now: datetime | None,
+) -> asyncpg.Record:
+    """Steps 2-4 of the module docstring."""
+    order_id: UUID = order["id"]
+    currency: str = order["currency"]
+    rows = await repository.lines_with_refunds(conn, order_id=order_id)
+    details = await repository.commission_details(conn, order_id=order_id)
+    lines = _charged_lines(rows, details)
+    if isinstance(data, RefundCreate):
+        takes = _plan(lines, data, currency)
+        include = data.include_fees
+        if include and order["fees_refunded"] and not takes:
+            raise Conflict(
+                "the fees were already refunded",
+                code="REFUND_EXCEEDS_ORDER",
+                details=[FieldError("include_fees", "the fees were already refunded")],
+            )
+    else:
+        takes, include = math.everything_left(lines, currency), True
+    fees = math.fee_refund(
+        {
+            "delivery_fee": order["delivery_fee"],
+            "small_basket_fee": order["small_basket_fee"],
+            "logistics_commission": order["logistics_commission"],
+        },
+        already_refunded=order["fees_refunded"],
+        include=include,
+    )
+    await _restock(conn, rows, takes, order_id=order_id, actor=actor)
+    parts = {part: sum((t.parts[part] for t in takes), ZERO) for part in math.LINE_PARTS}
+    total = math.customer_total(takes, fees)
+    row = await repository.insert_refund(
+        conn,
+        fields={
+            "order_id": order_id,
+            "kind": kind,
+            "reason": data.reason,
+            "currency": currency,
+            "amount": parts["amount"],
+            "discount": parts["discount"],
+            "tax": parts["tax"],
+            "seller_commission": parts["seller"],
+            "category_commission": parts["category"],
+            **fees,
+            "total_refunded": total,
+            "commission_reversed": math.commission_total(takes, fees),
+            "principal_id": principal.id,
+            "idempotency_key": key,
+            "request_hash": fingerprint,
+            "created_by": actor,
+        },
+        takes=takes,
+    )
+    fees_refunded = bool(order["fees_refunded"]) or include
+    taken = {t.position: t.quantity for t in takes}
+    everything = all(line.remaining_units == taken.get(line.position, 0) for line in lines)
+    # A flat logistics commission may be charged with no delivery fee: it too must come back first.
+    fees_due = any(order[part] != ZERO for part in math.FEE_PARTS)
+    if kind == "cancel":
+        status = "cancelled"
+    elif everything and (fees_refunded or not fees_due):
+        status = "refunded"
+    else:
+        status = "partially_refunded"
+    await repository.update_order(conn, order_id=order_id, status=status, refunded=total, fees_refunded=fees_refunded)
+    if kind == "cancel":
+        assert now is not None
+        await repository.release_coupons(conn, order_id=order_id, now=now)
+    return row
+
+
+def _charged_lines(rows: Sequence[asyncpg.Record], details: Sequence[asyncpg.Record]) -> list[math.ChargedLine]:
+    commissions = math.line_commissions(
+        [r["product_id"] for r in rows], [(d["product_id"], d["dimension"], d["amount"]) for d in details]
+    )
+    return [
+        math.ChargedLine(
+            position=r["position"],
+            product_id=r["product_id"],
+            quantity=r["quantity"],
+            charged={
+                "amount": r["line_subtotal"],
+                "discount": r["discount"],
+                "tax": r["tax"],
+                **commissions[index],
+            },
+            refunded_units=r["refunded_quantity"],
+            refunded={
+                "amount": r["r_amount"],
+                "discount": r["r_discount"],
+                "tax": r["r_tax"],
+                "seller": r["r_seller"],
+                "category": r["r_category"],
+            },
+        )
+        for index, r in enumerate(rows)
+    ]
+
+
+def _plan(lines: list[math.ChargedLine], data: RefundCreate, currency: str) -> list[math.LineTake]:
+    try:
+        return math.plan_refund(lines, [(line.product_id, line.quantity) for line in data.lines], currency)
+    except math.UnknownProduct as exc:
+        raise ValidationFailed(
+            f"product {exc.product_id} is not in this order",
+            details=[FieldError(f"lines[{exc.index}].product_id", f"product {exc.product_id} is not in this order")],
+        ) from exc
+    except math.ExceedsOrder as exc:
+        raise Conflict(
+            str(exc), code="REFUND_EXCEEDS_ORDER", details=[FieldError(f"lines[{exc.index}].quantity", str(exc))]
+        ) from exc
+
+
+async def _restock(
+    conn: Connection, rows: Sequence[asyncpg.Record], takes: Sequence[math.LineTake], *, order_id: UUID, actor: str
+) -> None:
+    """Units of catalog and flash-sale lines go back to their product's stock (request-priced lines
+    have none); the product's row lock is taken in id order, as every stock writer does."""
+    source = {r["position"]: r["price_source"] for r in rows}
+    back: dict[UUID, int] = {}
+    for take in takes:
+        if source[take.position] in ("catalog", "flash_sale") and _UUID.match(take.product_id):
+            pid = UUID(take.product_id)
+            back[pid] = back.get(pid, 0) + take.quantity
+    if not back:
+        return
+    present = {r["id"] for r in await catalog.lock_products(conn, product_ids=sorted(back))}
+    back = {pid: n for pid, n in back.items() if pid in present}
+    if not back:
+        return
+    after = {r["id"]: r["stock"] for r in await catalog.add_stock(conn, deltas=back)}
+    await catalog.insert_stock_movements(
+        conn,
+        movements=[(pid, n, after[pid]) for pid, n in sorted(back.items())],
+        reason=f"refund of order {order_id}",
+        actor=actor,
+    )
+
+
+async def list_refunds(pool: Pool, order_id: UUID, *, principal: Principal) -> list[Refund]:
+    """An order's refunds (a cancel is one), oldest first, to whoever may see the order."""
+    async with pool.acquire() as conn:
+        order = await orders.get_order(conn, order_id=order_id)
+        if order is None or not can_see(principal, order):
+            raise NotFound(f"order {order_id} not found")
+        return await refunds_of(conn, await repository.refunds_of_order(conn, order_id=order_id))
+
+
+async def refunds_of(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Refund]:
+    """Refunds as the API shows them: money with exactly the currency's digits."""
+    lines = await repository.lines_of(conn, refund_ids=[r["id"] for r in rows])
+    by_refund: dict[UUID, list[asyncpg.Record]] = {}
+    for line in lines:
+        by_refund.setdefault(line["refund_id"], []).append(line)
+    return [_refund(row, by_refund.get(row["id"], [])) for row in rows]
+
+
+def _refund(row: asyncpg.Record, lines: Sequence[asyncpg.Record]) -> Refund:
+    currency = row["currency"]
+
+    def money(value: Decimal) -> Decimal:
+        return round_money(value, currency)
+
+    return Refund(
+        id=row["id"],
+        order_id=row["order_id"],
+        kind=row["kind"],
+        reason=row["reason"],
+        currency=currency,
+        lines=[
+            RefundLine(
+                product_id=line["product_id"],
+                quantity=line["quantity"],
+                amount=money(line["amount"]),
+                discount=money(line["discount"]),
+                tax=money(line["tax"]),
+                commission=LineCommission(
+                    seller=money(line["seller_commission"]), category=money(line["category_commission"])
+                ),
+            )
+            for line in lines
+        ],
+        delivery_fee=money(row["delivery_fee"]),
+        small_basket_fee=money(row["small_basket_fee"]),
+        logistics_commission=money(row["logistics_commission"]),
+        total_refunded=money(row["total_refunded"]),
+        commission_reversed=money(row["commission_reversed"]),
+        created_at=row["created_at"],
+    )
+
+
+async def _publish_released_uses(conn: Connection, redis: RedisClient, order: Order) -> None:
+    """After a cancel: each released coupon's per-customer count, as PostgreSQL now has it, to
+    the quote path's counter (orders only ever raise it); the cancel stands if Redis fails."""
+    codes = [c.code for c in order.applied_coupons]
+    if not codes:
+        return
+    uses = await orders.customer_coupon_uses(conn, customer_id=order.customer_id, codes=codes)
+    try:
+        for code in codes:
+            await redis.set(coupon_uses_key(code, order.customer_id), uses.get(code, 0))
+    except Exception:  # PostgreSQL holds the truth; the customer's next order repairs the counter
+        log.warning("coupon_use_counter_failed", customer_id=order.customer_id, exc_info=True)

@@ -1,0 +1,54 @@
+"""HTTP: /api/v1/sellers/{seller_id}/statement — what a seller sold, got back and is owed (admin; service)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from litestar import Controller, Response, get
+from litestar.params import FromPath, FromQuery, QueryParameter
+
+from quote_service.analytics.service import parse_range
+from quote_service.auth.guards import requires_role
+from quote_service.clock import utcnow
+from quote_service.errors import invalid
+from quote_service.statements import service
+from quote_service.statements.schemas import Statement
+from quote_service.web.deps import ReadPoolsDep
+from quote_service.web.envelope import Envelope, ok
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class StatementController(Controller):
+    path = "/api/v1/sellers"
+    tags = ["sellers"]
+    guards = [requires_role("admin", "service")]
+
+    @get(
+        "/{seller_id:str}/statement",
+        summary="A seller's statement per UTC day: sales, refunds, commission, payout (?format=csv for a file)",
+    )
+    async def statement(
+        self,
+        seller_id: FromPath[str],
+        read_pools: ReadPoolsDep,
+        from_: Annotated[str | None, QueryParameter(name="from")] = None,
+        to: FromQuery[str | None] = None,
+        currency: FromQuery[str | None] = None,
+        format: FromQuery[str] = "json",
+    ) -> Envelope[Statement] | Response[str]:
+        if not 1 <= len(seller_id) <= 64:
+            raise invalid("seller_id", "must be 1 to 64 characters")
+        if format not in ("json", "csv"):
+            raise invalid("format", "must be json or csv")
+        start, end = parse_range(from_, to, today=utcnow().date())
+        made = await service.statement(read_pools.for_read(), seller_id, start, end, currency=currency)
+        if format == "json":
+            return ok(made)
+        name = f"statement-{_UNSAFE.sub('_', seller_id)}-{start}-{end}.csv"
+        return Response(
+            service.as_csv(made),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
