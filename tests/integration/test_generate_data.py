@@ -9,7 +9,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from quote_service.analytics.generate import generate
+from quote_service.cli.generate import generate
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
+from quote_service.cli.ingest_file import ingest_file
 from quote_service.config import Settings
 from quote_service.intelligence import stream
-from quote_service.intelligence.ingest_file import ingest_file
 
 
 async def test_csv_and_json_lines(settings: Settings, tmp_path: Path) -> None:

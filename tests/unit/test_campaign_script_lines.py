@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from litestar.datastructures import State
 
-from quote_service.campaigns.script import START, Replay, SimulatedClock
+from quote_service.cli.campaign_replay import START, Replay, SimulatedClock
 
 
 @pytest.mark.parametrize(
