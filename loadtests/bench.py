@@ -30,9 +30,7 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -41,95 +39,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
-import httpx
 from cpu import ServerCpu, descendants, processes
-
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-
-LUA = """
-local ids = {%(ids)s}
-local headers = {["Content-Type"] = "application/json", ["X-API-Key"] = "%(key)s"%(money)s}
-math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
-request = function()
-  local items = {}
-  for i = 1, math.random(1, 4) do
-    items[i] = string.format('{"product_id":"%%s","quantity":%%d}', ids[math.random(#ids)], math.random(1, 5))
-  end
-  local body = string.format('{"customer_id":"c-%%d","seller_id":"seller-anatolia","items":[%%s],' ..
-    '"delivery_address":{"city":"Istanbul","country":"TR","latitude":41.0082,"longitude":28.9784},' ..
-    '"pickup_address":{"city":"Istanbul","country":"TR","latitude":41.0186,"longitude":29.0023},' ..
-    '"is_express_delivery":%%s,"coupon_codes":["WELCOME10"],"currency":"TRY","customer_tier":"gold"}',
-    math.random(1, 1000000000), table.concat(items, ","), math.random(0, 1) == 1 and "true" or "false")
-  return wrk.format("POST", "/api/v1/quote", headers, body)
-end
-"""
-
-
-def wrk(base: str, path: str, *, connections: int, duration: int, script: Path | None) -> dict[str, float]:
-    """Run wrk once; rps, p50/p99 in ms and non-2xx responses."""
-    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency"]
-    if script is not None:
-        command += ["-s", str(script)]
-    out = subprocess.run([*command, base + path], capture_output=True, text=True, check=True).stdout  # noqa: S603
-    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
-    result["requests"] = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    for label, key in (("50%", "p50_ms"), ("99%", "p99_ms")):
-        match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)", out)
-        assert match is not None, out
-        value, unit = float(match.group(1)), match.group(2)
-        result[key] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    result["non_2xx"] = float(non2xx.group(1)) if non2xx else 0.0
-    result["socket_errors"] = float(sum(int(g) for g in errors.groups())) if errors else 0.0
-    return result
-
-
-def prepare(base: str, env: dict[str, str]) -> tuple[str, list[str]]:
-    """The demo catalog and its typical configuration (seed-demo); returns (service API key, product ids)."""
-    seed = [sys.executable, "-m", "quote_service.cli", "seed-demo"]
-    subprocess.run(seed, env=env, check=True, capture_output=True)  # noqa: S603 - our own CLI
-    with httpx.Client(base_url=base, timeout=10) as http:
-        login = {"username": "demo-admin", "password": "quote-service-admin"}
-        token = http.post("/api/v1/auth/token", json=login).json()["data"]["access_token"]
-        admin = {"Authorization": f"Bearer {token}"}
-        key = http.post("/api/v1/api-keys", json={"name": "bench"}, headers=admin).json()["data"]["key"]
-        products = http.get("/api/v1/products", params={"limit": 500}, headers=admin).json()["data"]["items"]
-    return key, [p["id"] for p in products]
-
-
-async def _database(name: str, create: bool) -> None:
-    conn = await asyncpg.connect(ADMIN_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if create:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-def wait_ready(base: str, process: subprocess.Popen[bytes], path: str = "/health/ready") -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("the server exited during start-up")
-        try:
-            if httpx.get(base + path, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the server did not become ready")
+from plumbing import ADMIN_URL, LUA, REDIS_URL, database, prepare, start_reference, stop, wait_ready, wrk
 
 
 def flash_storm(
     args: argparse.Namespace, base: str, key: str, pid: int, database_url: str, name: str, reference: str
 ) -> None:
     """The flash-sale storm on the same server: refusal flood, winners alone and under the flood."""
-    import bench_flash  # the sibling script; imported here because it imports this module
+    import bench_flash  # the sibling script (loaded only when the storm runs)
 
     flash_args = argparse.Namespace(
         workers=args.workers, connections=args.connections, duration=args.duration, runs=args.runs,
@@ -192,21 +110,6 @@ def cpu_line(r: dict[str, float]) -> str:
     )
 
 
-def start_reference(port: int) -> subprocess.Popen[bytes]:
-    """loadtests/reference_app.py on `port` (granian, one worker)."""
-    here = Path(__file__).resolve().parent
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(ROOT)])}
-    return subprocess.Popen(  # noqa: S603 - our own script
-        [sys.executable, str(here / "reference_app.py"), "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
-
-
 def report(runs: list[dict[str, dict[str, float]]], args: argparse.Namespace) -> None:
     median = statistics.median
 
@@ -261,7 +164,7 @@ def main() -> None:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 raise SystemExit(f"port {port} is in use: choose another (--port, --reference-port)")
     name = f"qs_bench_{os.getpid()}"
-    asyncio.run(_database(name, create=True))
+    asyncio.run(database(name, create=True))
     database_url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "LOG_LEVEL": "WARNING",
            "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000"}  # one API key sends everything  # fmt: skip
@@ -313,7 +216,7 @@ def main() -> None:
     finally:
         stop(reference)
         stop(server)
-        asyncio.run(_database(name, create=False))
+        asyncio.run(database(name, create=False))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from bench import ADMIN_URL, LUA, _database, stop, wait_ready, wrk
+from plumbing import ADMIN_URL, LUA, database, stop, wait_ready, wrk
 from redis import Redis
 
 REDIS_BASE = os.environ.get("BENCH_REDIS_BASE", "redis://127.0.0.1:6379")
@@ -171,7 +171,7 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
            "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000"}  # fmt: skip
     Redis.from_url(redis_url).flushdb()
-    asyncio.run(_database(name, create=True))
+    asyncio.run(database(name, create=True))
     base = f"http://127.0.0.1:{args.port}"
     server: subprocess.Popen[bytes] | None = None
     try:
@@ -231,7 +231,7 @@ def main() -> None:
         if server is not None:
             stop(server)
         if not args.keep:
-            asyncio.run(_database(name, create=False))
+            asyncio.run(database(name, create=False))
         Redis.from_url(redis_url).flushdb()
         if claims.get(f"qs-test:db:{number}") == token.encode():
             claims.delete(f"qs-test:db:{number}")

@@ -3,7 +3,7 @@
     uv run python loadtests/bench_flash.py [--workers 1] [--connections 64] [--duration 10] [--runs 3]
                                            [--units 2000] [--buyers 8] [--wrk-threads 1]
 
-One server for the whole run, started like loadtests/bench.py does (its helpers: a fresh
+One server for the whole run, started like loadtests/bench.py does (loadtests/plumbing.py: a fresh
 database `qs_bench_<pid>`, dropped afterwards; Redis db 14, flushed first; `seed-demo`; a service API key).
 It creates a SOLD-OUT sale (one unit, bought) and, for each winners phase, a fresh sale of
 --units units of another product. Each run then measures, in this order:
@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import bench  # loadtests/bench.py: the endpoint benchmark's helpers (database, readiness, seed, API key)
 import httpx
+import plumbing  # loadtests/plumbing.py: what the benchmark scripts share
 from cpu import machine_busy, processes, stores_cpu, tree_cpu
 
 LUA = Path(__file__).resolve().parent / "flash_purchases.lua"
@@ -424,11 +424,11 @@ def describe(args: argparse.Namespace) -> str:
     """What was measured where: commit (and whether the service code had uncommitted changes), machine."""
 
     def git(*command: str) -> str:
-        return subprocess.run(["git", *command], cwd=bench.ROOT, capture_output=True, text=True).stdout.strip()  # noqa: S603, S607
+        return subprocess.run(["git", *command], cwd=plumbing.ROOT, capture_output=True, text=True).stdout.strip()  # noqa: S603, S607
 
     dirty = " + uncommitted changes" if git("status", "--porcelain", "--", "quote_service", "migrations") else ""
     memory = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()[1]
-    commit = git("rev-parse", "--short", "HEAD") or f"? ({bench.ROOT} is not a git checkout)"
+    commit = git("rev-parse", "--short", "HEAD") or f"? ({plumbing.ROOT} is not a git checkout)"
     return (
         f"commit {commit}{dirty} (quote_service/, migrations/)"
         f"; {os.cpu_count()} CPUs, {int(memory) / 2**20:.1f} GiB, load average {os.getloadavg()[0]:.2f}; "
@@ -453,23 +453,23 @@ def main() -> None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
 
     name = f"qs_bench_{os.getpid()}"
-    asyncio.run(bench._database(name, create=True))
-    database_url = bench.ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": bench.REDIS_URL, "LOG_LEVEL": "WARNING",
+    asyncio.run(plumbing.database(name, create=True))
+    database_url = plumbing.ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": plumbing.REDIS_URL, "LOG_LEVEL": "WARNING",
            "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000"}  # fmt: skip
-    subprocess.run(["redis-cli", "-u", bench.REDIS_URL, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
+    subprocess.run(["redis-cli", "-u", plumbing.REDIS_URL, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
     base = f"http://127.0.0.1:{args.port}"
     server = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "quote_service.cli", "serve", "--port", str(args.port), "--workers", str(args.workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    reference = bench.start_reference(args.reference_port)
+    reference = plumbing.start_reference(args.reference_port)
     reference_base = f"http://127.0.0.1:{args.reference_port}"
     print(describe(args), flush=True)
     try:
-        bench.wait_ready(base, server)
-        bench.wait_ready(reference_base, reference, path="/health")
-        key, _ = bench.prepare(base, env)
+        plumbing.wait_ready(base, server)
+        plumbing.wait_ready(reference_base, reference, path="/health")
+        key, _ = plumbing.prepare(base, env)
         shop = Shop(base, key)
         state = Bench(
             args, base, key, shop, shop.sold_out_sale(), CpuMeter(server.pid), database_url, name, reference_base
@@ -487,9 +487,9 @@ def main() -> None:
             runs.append(result)
         report_medians(args, runs)
     finally:
-        bench.stop(reference)
-        bench.stop(server)
-        asyncio.run(bench._database(name, create=False))
+        plumbing.stop(reference)
+        plumbing.stop(server)
+        asyncio.run(plumbing.database(name, create=False))
 
 
 if __name__ == "__main__":

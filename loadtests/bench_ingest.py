@@ -32,8 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-import bench  # loadtests/bench.py: database and readiness helpers
 import httpx
+import plumbing  # loadtests/plumbing.py: what the benchmark scripts share
 
 REDIS_URL = os.environ.get("BENCH_INGEST_REDIS_URL", "redis://127.0.0.1:6379/12")
 
@@ -162,8 +162,8 @@ def main() -> None:
     print(f"cpus {os.cpu_count()} | load average at start {os.getloadavg()[0]:.2f}")
     for workers in (1, 2):
         name = f"qs_bench_{os.getpid()}_{workers}"
-        asyncio.run(bench._database(name, create=True))
-        database_url = bench.ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        asyncio.run(plumbing.database(name, create=True))
+        database_url = plumbing.ADMIN_URL.rsplit("/", 1)[0] + "/" + name
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "LOG_LEVEL": "ERROR",
                "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000"}  # fmt: skip
         subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
@@ -173,13 +173,13 @@ def main() -> None:
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parent.parent,
         )  # fmt: skip
         try:
-            bench.wait_ready(base, server)
-            key, ids = bench.prepare(base, env)
+            plumbing.wait_ready(base, server)
+            key, ids = plumbing.prepare(base, env)
             asyncio.run(one_server(args, workers, base, key, ids, database_url))
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
-            asyncio.run(bench._database(name, create=False))
+            asyncio.run(plumbing.database(name, create=False))
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 

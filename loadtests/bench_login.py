@@ -37,8 +37,8 @@ import sys
 import time
 from pathlib import Path
 
-import bench  # loadtests/bench.py: database and readiness helpers
 import httpx
+import plumbing  # loadtests/plumbing.py: what the benchmark scripts share
 from redis.asyncio import Redis
 
 REDIS_URL = os.environ.get("BENCH_LOGIN_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -144,10 +144,10 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=None, help="serve the quote_service package found in DIR")
     args = parser.parse_args()
     name = f"qs_bench_{os.getpid()}"
-    asyncio.run(bench._database(name, create=True))
+    asyncio.run(plumbing.database(name, create=True))
     env = {
         **os.environ,
-        "DATABASE_URL": bench.ADMIN_URL.rsplit("/", 1)[0] + "/" + name,
+        "DATABASE_URL": plumbing.ADMIN_URL.rsplit("/", 1)[0] + "/" + name,
         "REDIS_URL": REDIS_URL,
         "ENVIRONMENT": "production",
         "SECRET_KEY": secrets.token_urlsafe(48),
@@ -168,7 +168,7 @@ def main() -> None:
         env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        bench.wait_ready(base, server)
+        plumbing.wait_ready(base, server)
         runs = []
         for number in range(1, args.runs + 1):
             result = asyncio.run(one_run(args, base))
@@ -184,7 +184,7 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-        asyncio.run(bench._database(name, create=False))
+        asyncio.run(plumbing.database(name, create=False))
 
 
 if __name__ == "__main__":

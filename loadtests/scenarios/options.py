@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-DEMO_ADMIN = ("demo-admin", "quote-service-admin")  # quote_service/demo.py
+DEMO_ADMIN = ("demo-admin", "quote-service-admin")  # quote_service/cli/demo.py
 DEMO_SHOPPER = ("demo-shopper", "quote-service-shopper")
 
 # (flag, env variable, type, default, help); the attribute is the flag without dashes.

@@ -38,7 +38,8 @@ class Migration:
 
 
 def migrations_dir() -> Path:
-    """The packaged migrations (wheel install) or the source tree's `migrations/`."""
+    """The packaged migrations (an installed wheel carries `migrations/*.sql` as
+    `quote_service/migrations/`, pyproject.toml) or, in a checkout, the repository's `migrations/`."""
     packaged = Path(__file__).resolve().parent.parent / "migrations"
     if packaged.is_dir():
         return packaged
@@ -46,7 +47,13 @@ def migrations_dir() -> Path:
 
 
 def load_migrations(directory: Path) -> list[Migration]:
-    """Every migration file in `directory`, ordered by version."""
+    """Every migration file in `directory`, ordered by version; none at all is an error (an
+    install without its migrations would otherwise "apply" nothing and serve on a bare schema)."""
+    if not any(directory.glob("*.sql")):
+        raise MigrationError(
+            f"no migration files (NNNN_name.sql) in {directory}: this installation of quote-service"
+            " is incomplete; reinstall the package (docs/deployment.md#installing-with-pip)"
+        )
     found: dict[int, Migration] = {}
     for path in sorted(directory.glob("*.sql")):
         match = _FILE_NAME.match(path.name)

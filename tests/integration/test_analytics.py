@@ -417,7 +417,7 @@ SELECT md5(string_agg(t, '|' ORDER BY t)) FROM (
 async def test_generate_data_is_reproducible(make_database: Any) -> None:
     """Same seed: the same rows (competitor observations and flash purchases included); another
     seed: other rows. The rollups it recomputes as it goes equal a rebuild from the raw rows."""
-    from quote_service.analytics.generate import generate
+    from quote_service.cli.generate import generate
     from quote_service.db.migrate import apply_migrations
     from quote_service.db.pool import create_pool
 

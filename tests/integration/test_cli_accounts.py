@@ -9,7 +9,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from quote_service import demo
+from quote_service.cli import demo
 from tests.integration.servers import cli_env
 from tests.integration.test_cli_embedded import run_cli
 

@@ -27,7 +27,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from quote_service import demo
+from quote_service.cli import demo
 from quote_service.db.migrate import load_migrations, migrations_dir
 from tests.conftest import free_port
 from tests.integration.servers import CLI, cli_env, wait_until_ready

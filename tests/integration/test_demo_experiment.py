@@ -9,8 +9,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
-from quote_service import demo
 from quote_service.analytics.guardrail import GuardrailChecker
+from quote_service.cli import demo
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from tests.integration.conftest import Caller

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncpg
 
-from quote_service import demo
+from quote_service.cli import demo
+from quote_service.cli.demo_market import seed_market
 from quote_service.clock import utcnow
 from quote_service.config import Settings
-from quote_service.intelligence.demo_market import seed_market
 
 
 async def test_seed_demo_shows_signals_and_a_decision(settings: Settings, pool: asyncpg.Pool) -> None:

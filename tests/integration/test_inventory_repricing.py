@@ -13,9 +13,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from quote_service import demo
 from quote_service.catalog import service as catalog
 from quote_service.catalog.schemas import StockAdjust
+from quote_service.cli import demo
 from quote_service.config import Settings
 from quote_service.db.pool import create_pool
 from quote_service.errors import InsufficientStock

@@ -39,6 +39,8 @@ from quote_service.pricing.flags import (
     evaluate_compiled,
     pick_variant,
 )
+from quote_service.pricing.rules import QuantityTier, QuantityTierConfig, TimeWindowConfig
+from quote_service.rules.schemas import configuration_json
 
 CURRENCY = "TRY"
 CENT = Decimal("0.01")
@@ -532,17 +534,24 @@ async def _experiments(conn: Connection) -> dict[str, list[Variant]]:
     return found
 
 
+# The rules the generated quotes applied (see `Generator.day`): -5 % from 17:00 to 20:00 UTC, -3 %
+# from 3 units. Typed configurations, so what is stored is what the API validates and reads back.
+_HAPPY_HOUR = TimeWindowConfig(adjust_percent=Decimal(-5), start_time="17:00", end_time="20:00")
+_BULK_TIER = QuantityTierConfig(tiers=(QuantityTier(min_quantity=3, adjust_percent=Decimal(-3)),))
+
+
 async def _setup(conn: Connection, gen: Generator) -> None:
     since = gen.start - timedelta(days=1)
     for rule_id, name, kind, config in (
-        (gen.rule_ids[0], "Generated happy hour", "TIME_WINDOW", {"adjust_percent": "-5"}),
-        (gen.rule_ids[1], "Generated bulk tier", "QUANTITY_TIER", {"adjust_percent": "-3"}),
+        (gen.rule_ids[0], "Generated happy hour", "TIME_WINDOW", _HAPPY_HOUR),
+        (gen.rule_ids[1], "Generated bulk tier", "QUANTITY_TIER", _BULK_TIER),
     ):
+        stored = configuration_json(config)  # as the API stores it, so it reads back
         await conn.execute(
             "INSERT INTO pricing_rules (id, name, version, type, configuration, effective_from, effective_to,"
             " is_active, retired_at, created_by, updated_by) VALUES ($1, $2 || ' ' || $6, 1, $3, $4::jsonb, $5, $7,"
             " false, $7, $6, $6) ON CONFLICT DO NOTHING",
-            rule_id, name, kind, config, since, f"{ACTOR}-{gen.seed}", gen.end,
+            rule_id, name, kind, stored, since, f"{ACTOR}-{gen.seed}", gen.end,
         )  # fmt: skip
     await conn.execute(
         "INSERT INTO coupons (code, type, value, valid_from, valid_to, is_active, created_by, updated_by)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -43,6 +44,8 @@ CURRENCY = "USD"
 CATEGORY = "campaign-script"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 """Day one, 00:00 on the simulated clock (only the time of day is ever shown)."""
+_LAST = datetime(9999, 1, 1, tzinfo=UTC)
+"""The simulated clock stops short of the end of Python's calendar."""
 _CALLER = Principal(id=uuid.UUID(int=0), name="campaign-script", role="service", kind="api_key")
 _ARGUMENTS = {
     "create_product": ("CODE", "PRICE", "STOCK"),
@@ -86,12 +89,22 @@ def _decimal(name: str, text: str) -> Decimal:
     return value
 
 
-def _integer(name: str, text: str, *, least: int) -> int:
-    if not text.lstrip("-").isdigit():
-        raise ScriptError(f"{name} must be a whole number, not {text!r}")
+# ASCII digits only: str.isdigit() also accepts "²" and other digits that int() refuses.
+_WHOLE = re.compile(r"-?[0-9]{1,18}")
+MAX_HOURS = 8760
+"""The most one `increase_time` moves the clock: a year, far beyond any campaign (at most 720 hours)."""
+
+
+def _integer(name: str, text: str, *, least: int, most: int | None = None) -> int:
+    if _WHOLE.fullmatch(text) is None:
+        if re.fullmatch(r"[0-9]+", text):  # more than 18 digits
+            raise ScriptError(f"{name} must be at most {most}" if most is not None else f"{name} is too large")
+        raise ScriptError(f"{name} must be a whole number, not {text[:40]!r}")
     value = int(text)
     if value < least:
         raise ScriptError(f"{name} must be at least {least}")
+    if most is not None and value > most:
+        raise ScriptError(f"{name} must be at most {most}")
     return value
 
 
@@ -207,7 +220,10 @@ class Replay:
         )
 
     async def increase_time(self, hours: str) -> str:
-        self.clock.now += timedelta(hours=_integer("HOURS", hours, least=1))
+        step = timedelta(hours=_integer("HOURS", hours, least=1, most=MAX_HOURS))
+        if self.clock.now > _LAST - step:
+            raise ScriptError(f"the simulated clock cannot pass {_LAST:%Y-%m-%d}")
+        self.clock.now += step
         await self.campaigns.tick()
         return f"Time is {self.clock.shown()}"
 

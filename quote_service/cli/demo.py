@@ -13,13 +13,14 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from quote_service.analytics.generate import Summary, generate
 from quote_service.analytics.rollups import hour_of
 from quote_service.auth import repository as auth_repository
 from quote_service.auth.schemas import Principal, Role, UserCreate
 from quote_service.auth.service import AuthService
 from quote_service.catalog import service as catalog
 from quote_service.catalog.schemas import ProductCreate
+from quote_service.cli.demo_market import seed_market
+from quote_service.cli.generate import Summary, generate
 from quote_service.clock import utcnow
 from quote_service.commissions import service as commissions
 from quote_service.commissions.schemas import CommissionRateInput
@@ -31,7 +32,6 @@ from quote_service.flags import service as flags
 from quote_service.flags.schemas import FeatureFlagCreate
 from quote_service.flash_sales.schemas import FlashSaleCreate, FlashSaleItemIn
 from quote_service.flash_sales.service import FlashSales
-from quote_service.intelligence.demo_market import seed_market
 from quote_service.orders import refunds
 from quote_service.orders.schemas import CancelCreate, RefundCreate, RefundLineIn
 from quote_service.rules import service as rules

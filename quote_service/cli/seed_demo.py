@@ -1,0 +1,126 @@
+"""`quote-service seed-demo` (and `serve --demo`): the demo catalog, accounts, history and flash
+sale (the data itself: cli/demo.py)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import datetime
+from uuid import UUID
+
+from quote_service.cache.redis import create_redis
+from quote_service.cli.common import dsn, with_pool
+from quote_service.clock import utcnow
+from quote_service.config import Settings
+from quote_service.db.pool import create_pool
+from quote_service.snapshot.bus import announce_change, read_version
+
+
+def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from quote_service.cli import demo
+
+    admin, user = demo.DEMO_ADMIN, demo.DEMO_USER
+    if settings.is_production:
+        if not getattr(args, "force", False):
+            print(
+                "quote-service: seed-demo refused: ENVIRONMENT=production, and the demo accounts are "
+                "meant for trying the service out. Add --force to seed anyway (the accounts then get "
+                "random passwords, printed once).",
+                file=sys.stderr,
+            )
+            return 2
+        admin, user = demo.random_credentials()
+    summary = with_pool(settings, lambda pool: demo.seed_demo(settings, pool, admin=admin, user=user))
+    if summary.configuration_created or summary.history is not None:
+        asyncio.run(_announce_configuration(settings))
+    print(
+        f"demo data: {summary.products_created} products created ({summary.products_total} in the demo catalog), "
+        f"{len(summary.users_created)} users created, pricing configuration "
+        f"{'created' if summary.configuration_created else 'already present'}"
+    )
+    if summary.history is not None:
+        history = summary.history
+        print(
+            f"demo history: {history.quotes} quotes, {history.orders} orders, {history.flash_sales} ended flash "
+            f"sales over {demo.DEMO_HISTORY['days']} days (analytics, the checkout_banner experiment)"
+        )
+    else:
+        print("demo history: already present")
+    seeded = asyncio.run(_seed_flash_sale(settings))
+    if seeded is None:
+        print("demo flash sale: one is already scheduled or running")
+    else:
+        sale_id, starts_at = seeded
+        print(f"demo flash sale {sale_id} starts at {starts_at:%H:%M:%S} UTC (in a minute), for an hour:")
+        print(f"  GET /api/v1/flash-sales/{sale_id}")
+    _print_demo_credentials(settings, summary.users_created, [("demo admin", admin), ("demo user", user)])
+    return 0
+
+
+async def _seed_flash_sale(settings: Settings) -> tuple[UUID, datetime] | None:
+    """The demo sale goes through the same service as an admin's (allocation, counters, announcement)."""
+    from quote_service.cli import demo
+    from quote_service.flash_sales.counters import Counters
+    from quote_service.flash_sales.service import FlashSales
+    from quote_service.snapshot.loader import load_snapshot
+    from quote_service.snapshot.store import ConfigStore
+
+    pool = await create_pool(dsn(settings), min_size=1, max_size=2, server_settings=settings.database_session())
+    redis = create_redis(settings.redis_url or "", cluster=settings.redis_cluster)
+    now = utcnow()
+    try:
+        config = ConfigStore(pool, redis, load_snapshot)
+        # The sale's announcement reloads this store: it must hold a snapshot (no need to follow changes).
+        await config.refresh(force=True, background=False)
+        sales = FlashSales(pool, Counters(redis), config)
+        return await demo.seed_flash_sale(sales, now=now)
+    finally:
+        await redis.aclose()
+        await pool.close()
+
+
+async def _announce_configuration(settings: Settings) -> None:
+    """Tell running servers that configuration changed (they reload their snapshots; without
+    this they would see PostgreSQL's new version within a second anyway)."""
+    pool = await create_pool(dsn(settings), min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            version = await read_version(conn)
+    finally:
+        await pool.close()
+    redis = create_redis(settings.redis_url or "", cluster=settings.redis_cluster)
+    try:
+        await announce_change(redis, version, domain="seed-demo")
+    finally:
+        await redis.aclose()
+
+
+def _print_demo_credentials(
+    settings: Settings, created: tuple[str, ...], accounts: list[tuple[str, tuple[str, str]]]
+) -> None:
+    """Development: the public credentials. Production: generated passwords, for new accounts only."""
+    for label, (username, password) in accounts:
+        if not settings.is_production:
+            print(f"{label + ':':<12}{username} / {password}")
+        elif username in created:
+            print(f"{label + ':':<12}{username} / {password}   (generated: store it now, it is not shown again)")
+        else:
+            print(f"{label + ':':<12}{username} already existed; its password is unchanged")
+
+
+def print_pages(base: str, *, demo_accounts: bool) -> None:
+    from quote_service.cli import demo
+
+    admin = f"  (log in as {demo.DEMO_ADMIN[0]} / {demo.DEMO_ADMIN[1]})" if demo_accounts else ""
+    shopper = f"  (log in as {demo.DEMO_USER[0]} / {demo.DEMO_USER[1]})" if demo_accounts else ""
+    print(f"dashboard: {base}/dashboard{admin}", flush=True)
+    print(f"store:     {base}/store{shopper}", flush=True)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    seed = sub.add_parser("seed-demo", help="load the demo catalog, accounts, history and a flash sale")
+    seed.add_argument(
+        "--force", action="store_true", help="seed even when ENVIRONMENT=production (accounts get random passwords)"
+    )
+    seed.set_defaults(handler=cmd_seed_demo)

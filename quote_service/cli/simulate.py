@@ -1,0 +1,51 @@
+"""`quote-service simulate`: live shoppers against a running service (cli/simulation.py). An HTTP
+client only: it needs no stores and no settings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import httpx
+
+    from quote_service.cli import demo
+    from quote_service.cli.simulation import simulate
+
+    def account(text: str | None, default: tuple[str, str]) -> tuple[str, str]:
+        if text is None:
+            return default
+        username, _, password = text.partition(":")
+        return username, password
+
+    if args.rate <= 0 or args.duration <= 0:
+        print("quote-service: --rate and --duration must be positive", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(
+            simulate(
+                base_url=args.base_url,
+                rate=args.rate,
+                duration=args.duration,
+                admin=account(args.admin, demo.DEMO_ADMIN),
+                shopper=account(args.shopper, demo.DEMO_USER),
+            )
+        )
+    except KeyboardInterrupt:
+        return 130
+    except httpx.HTTPError as exc:
+        print(f"quote-service: simulate cannot reach {args.base_url}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = sub.add_parser("simulate", help="send live shoppers through a running service, print price moves")
+    sim.add_argument("--rate", type=float, default=5.0, help="actions per second (default 5)")
+    sim.add_argument("--duration", type=float, default=60.0, help="seconds to run (default 60; Ctrl-C stops)")
+    sim.add_argument("--base-url", default="http://127.0.0.1:8000")
+    sim.add_argument("--admin", default=None, help="admin USERNAME:PASSWORD (default: the demo admin)")
+    sim.add_argument("--shopper", default=None, help="shopper USERNAME:PASSWORD (default: the demo shopper)")
+    sim.set_defaults(handler=cmd_simulate)  # run by main() before any store starts

@@ -1,0 +1,77 @@
+"""The layers of docs/architecture.md#layers, kept true: no import circles (package or load
+tests), and no import running up the layers beyond the few that document why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.tooling.imports import cycles, graph
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The rooms of quote_service/, bottom floor first: a room imports only rooms listed before it.
+# A new room gets its place here and in docs/architecture.md#layers.
+LAYERS = [
+    "errors", "clock", "config", "validation", "pagination", "patch", "pricing",
+    "observability", "background", "embedded", "server", "db", "cache",
+    "auth", "web", "health",
+    "catalog", "commissions", "coupons", "rules", "flags", "ofrep", "repricing", "pages", "campaigns",
+    "intelligence", "flash_sales", "snapshot", "analytics", "quotes", "orders", "statements",
+    "app", "cli",
+]  # fmt: skip
+
+# Imports that run back up, each explained in docs/architecture.md#imports-that-run-back-up.
+# The list only shrinks: a new one fails this test.
+KNOWN_UPWARD = {
+    ("auth.controller", "web.deps"),
+    ("auth.controller", "web.envelope"),
+    ("observability.endpoint", "auth.middleware"),
+    ("web.edge", "flash_sales.purchases"),
+    ("web.edge", "flash_sales.schemas"),
+    ("web.edge", "quotes.service"),
+    ("web.admin", "snapshot.store"),
+    ("web.deps", "snapshot.store"),
+    ("flash_sales.service", "snapshot.store"),
+}
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _short(module: str) -> str:
+    return module.removeprefix("quote_service.")
+
+
+def test_every_room_has_a_floor() -> None:
+    rooms = {_room(module) for module in graph(ROOT / "quote_service", "quote_service")} - {""}
+    assert sorted(rooms - set(LAYERS)) == [], "place each new room in LAYERS and docs/architecture.md#layers"
+    assert sorted(set(LAYERS) - rooms) == []
+
+
+def test_imports_run_down_the_layers() -> None:
+    floor = {room: number for number, room in enumerate(LAYERS)}
+    upward = {
+        (_short(module), _short(target))
+        for module, targets in graph(ROOT / "quote_service", "quote_service").items()
+        for target in targets
+        if _room(module) and _room(target) and floor[_room(target)] > floor[_room(module)]
+    }
+    assert sorted(upward - KNOWN_UPWARD) == [], "an import runs up the layers (docs/architecture.md#layers)"
+    assert sorted(KNOWN_UPWARD - upward) == [], "one is gone: take it off KNOWN_UPWARD and the docs"
+
+
+def test_no_import_circles_in_the_package() -> None:
+    assert cycles(graph(ROOT / "quote_service", "quote_service")) == []
+
+
+def test_no_import_circles_in_the_load_tests() -> None:
+    # The load-test scripts import each other as top-level modules (their folder is on sys.path).
+    edges = graph(ROOT / "loadtests", None)
+    assert edges["bench_flash"] >= {"plumbing"}
+    assert cycles(edges) == []
+
+
+def test_the_cycle_finder_finds_a_circle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
