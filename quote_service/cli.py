@@ -28,7 +28,7 @@ from quote_service.auth.schemas import UserCreate
 from quote_service.auth.service import AuthService
 from quote_service.cache.redis import create_redis
 from quote_service.clock import utcnow
-from quote_service.config import ConfigError, Settings
+from quote_service.config import ConfigError, Settings, require_secret_key_to_serve
 from quote_service.db.migrate import MigrationError, apply_migrations
 from quote_service.db.pool import Pool, create_pool
 from quote_service.embedded import embedded_stores
@@ -500,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_simulate(args)
     try:
         settings = Settings.from_env()
+        if args.handler is cmd_serve:
+            require_secret_key_to_serve(os.environ, demo=args.demo)
     except ConfigError as exc:
         print(f"quote-service: {exc}", file=sys.stderr)
         return 2
