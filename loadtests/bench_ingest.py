@@ -165,7 +165,7 @@ def main() -> None:
         asyncio.run(plumbing.database(name, create=True))
         database_url = plumbing.ADMIN_URL.rsplit("/", 1)[0] + "/" + name
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "LOG_LEVEL": "ERROR",
-               "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000"}  # fmt: skip
+               "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000", "ENVIRONMENT": "development"}  # fmt: skip
         subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
         base = f"http://127.0.0.1:{args.port}"
         server = subprocess.Popen(  # noqa: S603

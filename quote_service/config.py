@@ -1,7 +1,8 @@
 """Settings, read from the environment once.
 
 Every field has a safe development default; `Settings.from_env()` is the only place that
-reads `os.environ`. Production refuses the development `SECRET_KEY`.
+reads `os.environ`. Production refuses the development `SECRET_KEY`, and `serve` refuses to
+start without one unless development was asked for (`require_secret_key_to_serve`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Literal
@@ -293,6 +295,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         self.trusted_proxy_networks()  # raises ConfigError naming TRUSTED_PROXIES
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+
+def require_secret_key_to_serve(environ: Mapping[str, str], *, demo: bool) -> None:
+    """`serve` fails closed: no SECRET_KEY is a ConfigError naming it, unless ENVIRONMENT=development
+    is set explicitly or the demo was asked for (`serve --demo`, what `make run` does).
+
+    The development default key is public (it is in this file): a server that forgot SECRET_KEY
+    would sign tokens anyone can forge. Other commands (migrate, create-user...) sign nothing.
+    """
+    if environ.get("SECRET_KEY") or demo or environ.get("ENVIRONMENT") == "development":
+        return
+    raise ConfigError(
+        "SECRET_KEY is not set: serve refuses to sign tokens with the public development key; "
+        "set SECRET_KEY (at least 32 characters), or ENVIRONMENT=development to try it locally "
+        "(serve --demo implies it)"
+    )
 
 
 def _naming_the_variable(exc: msgspec.ValidationError) -> str:

@@ -4,6 +4,7 @@ domain services (docs/architecture.md). `quote-service --help` lists them."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import msgspec
@@ -21,7 +22,7 @@ from quote_service.cli import (
     simulate,
 )
 from quote_service.cli.common import CommandError, stores
-from quote_service.config import ConfigError, Settings
+from quote_service.config import ConfigError, Settings, require_secret_key_to_serve
 from quote_service.db.migrate import MigrationError
 from quote_service.errors import ServiceError
 from quote_service.observability.logging import configure_logging
@@ -75,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return simulate.cmd_simulate(args)
     try:
         settings = Settings.from_env()
+        if args.handler is serve.cmd_serve:
+            require_secret_key_to_serve(os.environ, demo=args.demo)
     except ConfigError as exc:
         print(f"quote-service: {exc}", file=sys.stderr)
         return 2

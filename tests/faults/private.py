@@ -421,9 +421,11 @@ class PrivateRedis:
 
 
 def service_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
-    """The current environment with the service pointed at the given stores, plus `extra`."""
+    """The current environment with the service pointed at the given stores, in development (serve
+    needs no SECRET_KEY there), plus `extra`."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR"}}
-    env.update({"LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "DATABASE_URL": database_url, "REDIS_URL": redis_url})
+    env.update({"LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "ENVIRONMENT": "development"})
+    env.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url})
     env.update(extra)
     return env
 

@@ -16,6 +16,7 @@ from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.snapshot.loader import load_snapshot
 from quote_service.snapshot.store import ConfigStore
 from tests.faults.private import PrivatePostgres, PrivateRedis
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 
@@ -30,10 +31,10 @@ async def test_redis_down_costs_version_checks_not_reloads_and_changes_still_arr
     store: ConfigStore[ConfigSnapshot] = ConfigStore(pool, redis, load_snapshot)
     await store.start()
     try:
-        await asyncio.sleep(0.5)
+        await until(lambda: store.version_checks >= 1, "the store's background checks run")
         private_redis.kill()
         reloads, checks = store.reloads, store.version_checks
-        await asyncio.sleep(OUTAGE_SECONDS)
+        await asyncio.sleep(OUTAGE_SECONDS)  # the outage's length, on the real clock on purpose: checks per second
         idle_reloads, idle_checks = store.reloads - reloads, store.version_checks - checks
 
         # A change committed while Redis is down (no announcement can reach anyone).

@@ -11,6 +11,7 @@ import pytest
 
 from tests.faults.private import PrivatePostgres, PrivateRedis
 from tests.faults.staleness import QuoteLoad, product_body, quote_body, two_workers
+from tests.waiting import until_sync
 
 pytestmark = pytest.mark.slow
 
@@ -30,13 +31,14 @@ def test_quotes_keep_answering_200_through_a_postgres_outage(
             assert warm.status_code == 200, warm.text
 
         with QuoteLoad(base, callers.service, by_key, threads=3) as load:
-            time.sleep(2.0)
+            until_sync(lambda: len(load.results) >= 30, "the load gets going", within=60)
             down_at = time.monotonic()
             private_pg.stop("fast")
-            time.sleep(OUTAGE_SECONDS)
+            time.sleep(OUTAGE_SECONDS)  # the outage's length: a real clock on purpose
             private_pg.start()
             up_at = time.monotonic()
-            time.sleep(3.0)
+            after = len(load.results)  # then quotes on the recovered service, judged below
+            until_sync(lambda: len(load.results) >= after + 30, "quotes after the outage", within=60)
 
         during = load.between(down_at, up_at)
         statuses = {status for _, status, _ in load.results}

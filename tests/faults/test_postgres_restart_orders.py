@@ -53,7 +53,7 @@ async def test_orders_during_postgres_restarts_are_201_or_503_and_stored_once(
 
             async def restarts() -> None:
                 for _ in range(3):
-                    await asyncio.sleep(0.8)
+                    await asyncio.sleep(0.8)  # the storm's rhythm (real clock on purpose): orders between restarts
                     await asyncio.to_thread(private_pg.restart, "fast")
 
             started = time.monotonic()

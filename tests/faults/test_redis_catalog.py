@@ -91,7 +91,7 @@ def test_a_price_change_while_redis_is_down_survives_a_restart_from_the_append_o
         changed = http.patch(f"/api/v1/products/{product_id}", json={"current_price": "150.00"}, headers=callers.admin)
         write_seconds = time.monotonic() - started
         assert changed.status_code == 200, changed.text
-        time.sleep(2.0)
+        time.sleep(2.0)  # Redis stays down a while (real clock on purpose): the change's deliveries fail meanwhile
         private_redis_aof.start()  # replays the file: the product at 100.00 is back in Redis
         restarted_at = time.monotonic()
         seen = _old_price_after(http, callers, body, restarted_at)

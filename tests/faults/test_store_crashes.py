@@ -21,6 +21,7 @@ import pytest
 
 from tests.faults.private import PrivatePostgres, PrivateRedis, service_env, serving
 from tests.faults.scenario import ORDERS, QUOTE, Outcome, Seed, basket, seed, timed_request
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 
@@ -87,13 +88,13 @@ async def test_postgres_crash_costs_orders_only_for_the_outage(
 
             load = [asyncio.create_task(quoting(w)) for w in range(4)]
             load += [asyncio.create_task(ordering()) for _ in range(4)]
-            await asyncio.sleep(1.5)
+            await until(lambda: len(quotes) >= 20 and len(orders) >= 4, "the load gets going", within=60)
             killed_at = time.monotonic()
             await asyncio.to_thread(private_pg.kill)
-            await asyncio.sleep(OUTAGE)
+            await asyncio.sleep(OUTAGE)  # the outage's length: a real clock on purpose
             await asyncio.to_thread(private_pg.start)
             back_at = time.monotonic()
-            await asyncio.sleep(RECOVERY_BOUND + 1)
+            await asyncio.sleep(RECOVERY_BOUND + 1)  # the window the recovery bound is judged in
             stop.set()
             await asyncio.gather(*load)
 
@@ -140,14 +141,14 @@ async def test_redis_crash_costs_quotes_only_for_the_outage(
                     await asyncio.sleep(0.01)
 
             load = [asyncio.create_task(quoting(w)) for w in range(4)]
-            await asyncio.sleep(1.5)
+            await until(lambda: len(quotes) >= 20, "the load gets going", within=60)
             killed_at = time.monotonic()
             await asyncio.to_thread(private_redis.kill)
-            await asyncio.sleep(OUTAGE)
+            await asyncio.sleep(OUTAGE)  # the outage's length: a real clock on purpose
             restarting_at = time.monotonic()
             await asyncio.to_thread(private_redis.restart_empty)
             back_at = time.monotonic()
-            await asyncio.sleep(RECOVERY_BOUND + 1)
+            await asyncio.sleep(RECOVERY_BOUND + 1)  # the window the recovery bound is judged in
             stop.set()
             await asyncio.gather(*load)
 

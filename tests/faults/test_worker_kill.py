@@ -73,7 +73,7 @@ async def test_a_killed_worker_is_respawned_and_the_service_keeps_answering(
                     outcomes.append(await timed_request(http, "POST", QUOTE, json=body, headers=data.service_key))
 
             load = [asyncio.create_task(quoting(w)) for w in range(CONCURRENCY)]
-            await asyncio.sleep(3.0)
+            await until(lambda: len(outcomes) >= 50, "the load gets going", within=60)
             victim = before[0]
             killed_at = time.monotonic()
             os.kill(victim, signal.SIGKILL)
@@ -89,7 +89,8 @@ async def test_a_killed_worker_is_respawned_and_the_service_keeps_answering(
                 await asyncio.sleep(0.02)
             assert spawned_at is not None, service.log_text()[-3000:]
             assert started_at is not None, service.log_text()[-3000:]
-            await asyncio.sleep(3.0)  # both workers serving again
+            served = len(outcomes)  # then load on both workers again, judged below
+            await until(lambda: len(outcomes) >= served + 50, "load served after the restart", within=60)
             stop.set()
             await asyncio.gather(*load)
             assert service.alive()

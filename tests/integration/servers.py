@@ -22,9 +22,10 @@ CLI = [str(_CONSOLE_SCRIPT)] if _CONSOLE_SCRIPT.exists() else [sys.executable, "
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    """The current environment without any store URL, plus `extra`."""
+    """The current environment without any store URL, in development (serve needs no SECRET_KEY
+    there), plus `extra`."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update({"LOG_FORMAT": "json", "LOG_LEVEL": "INFO", **extra})
+    env.update({"LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "ENVIRONMENT": "development", **extra})
     return env
 
 

@@ -87,6 +87,19 @@ def test_production_without_store_urls_refuses_instead_of_starting_embedded_serv
     assert not (home / "stores").exists(), "no embedded server may have started"
 
 
+def test_serve_without_a_secret_key_refuses_unless_development_is_asked_for(home: Path) -> None:
+    env = cli_env(QUOTE_SERVICE_HOME=str(home / "stores"))
+    for name in ("ENVIRONMENT", "SECRET_KEY"):
+        env.pop(name, None)
+
+    refused = run("serve", "--port", str(free_port()), env=env)
+
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr.startswith("quote-service: SECRET_KEY is not set: "), refused.stderr
+    assert "listening" not in refused.stdout
+    assert not (home / "stores").exists(), "no embedded server may have started"
+
+
 def test_validation_errors_read_as_field_and_rule(settings: Settings) -> None:
     assert settings.database_url is not None
     assert settings.redis_url is not None

@@ -535,6 +535,28 @@ def test_the_image_command_refuses_a_weak_secret_in_production(
 
 
 @pytest.mark.slow
+def test_the_image_is_production_and_refuses_to_serve_without_a_secret_key(
+    dockerfile: Dockerfile, settings: Settings, tmp_path: Path
+) -> None:
+    """`docker run -e DATABASE_URL=... -e REDIS_URL=... image`: no SECRET_KEY, no ENVIRONMENT given."""
+    assert dockerfile.final.env().get("ENVIRONMENT") == "production"
+    assert settings.database_url is not None
+    assert settings.redis_url is not None
+    env = {"LANG": "C.UTF-8", "HOME": str(tmp_path), **dockerfile.final.env()}
+    env.update(PATH=f"{VENV_BIN}:{os.environ['PATH']}", QUOTE_SERVICE_HOME=str(tmp_path / "quote-service"))
+    env.update(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, PORT=str(free_port()))
+
+    result = subprocess.run(  # noqa: S603
+        exec_form(dockerfile.final.last("CMD")), env=env, cwd=ROOT, capture_output=True, timeout=COMMAND_TIMEOUT,
+        check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 2, result.stderr.decode()
+    assert "SECRET_KEY" in result.stderr.decode()
+    assert b"listening" not in result.stdout
+
+
+@pytest.mark.slow
 def test_the_compose_seed_command_loads_the_demo_data(
     dockerfile: Dockerfile, settings: Settings, tmp_path: Path
 ) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from quote_service.config import DEV_SECRET_KEY, ConfigError, Settings
+from quote_service.config import DEV_SECRET_KEY, ConfigError, Settings, require_secret_key_to_serve
 
 STRONG_KEY = "a-production-secret-that-is-long-enough-0123456789"
 PRODUCTION_STORES = {"DATABASE_URL": "postgresql://db/quotes", "REDIS_URL": "redis://cache/0"}
@@ -90,6 +90,25 @@ def test_production_refuses_a_short_secret_key() -> None:
         Settings.from_env({"ENVIRONMENT": "production", "SECRET_KEY": "x" * 31})
 
     assert Settings.from_env({**PRODUCTION_STORES, "ENVIRONMENT": "production", "SECRET_KEY": "x" * 32}).is_production
+
+
+@pytest.mark.parametrize("environ", [{}, {"SECRET_KEY": ""}, {"ENVIRONMENT": ""}, {"ENVIRONMENT": "production"}])
+def test_serve_without_a_secret_key_is_refused_naming_it(environ: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as refused:
+        require_secret_key_to_serve(environ, demo=False)
+    assert str(refused.value).startswith("SECRET_KEY is not set: ")
+
+
+@pytest.mark.parametrize(
+    ("environ", "demo"),
+    [
+        ({"SECRET_KEY": STRONG_KEY}, False),
+        ({"ENVIRONMENT": "development"}, False),
+        ({}, True),  # serve --demo, what `make run` does
+    ],
+)
+def test_serve_starts_with_a_secret_key_or_when_development_is_asked_for(environ: dict[str, str], demo: bool) -> None:
+    require_secret_key_to_serve(environ, demo=demo)
 
 
 @pytest.mark.parametrize("missing", [["DATABASE_URL"], ["REDIS_URL"], ["DATABASE_URL", "REDIS_URL"]])
