@@ -33,7 +33,7 @@ _PRICE_FIELDS = ("base_price", "current_price", "min_price", "cost_price")
 def product_from_row(row: asyncpg.Record) -> Product:
     """A product as the API shows it: money with exactly the currency's digits."""
     currency = row["currency"]
-    prices = {name: money.round_money(row[name], currency) for name in _PRICE_FIELDS}
+    prices: dict[str, Any] = {name: money.round_money(row[name], currency) for name in _PRICE_FIELDS}
     weight = row["weight"]
     return Product(
         id=row["id"],
