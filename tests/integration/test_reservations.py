@@ -23,6 +23,7 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from tests.integration.conftest import Caller, make_caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
+from tests.integration.flash import SALES, flash_product, sale_body
 from tests.integration.test_catalog import create_product
 from tests.waiting import until
 
@@ -259,3 +260,26 @@ async def test_expiry_gives_the_units_back_and_the_sweeper_closes_the_reservatio
         await pool.fetchval("SELECT count(*) FROM reservation_holds WHERE quote_id = $1", uuid.UUID(quote["quote_id"]))
         == 0
     )
+
+
+async def test_stock_removal_and_flash_allocations_leave_held_units_alone(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    product = await flash_product(client, admin, stock=5)
+    quote = await reserve(client, service_key, (product, 3), customer="alice")
+    stock = f"/api/v1/products/{product['id']}/stock"
+
+    refused = expect_error(
+        await client.post(stock, json={"delta": -3, "reason": "damaged"}, headers=admin.headers),
+        409,
+        "INSUFFICIENT_STOCK",
+    )
+    assert set(field_errors(refused)) == {"delta"}
+    expect_ok(await client.post(stock, json={"delta": -2, "reason": "damaged"}, headers=admin.headers))
+    allocation = sale_body(product["id"], item={"allocated_stock": 1})
+    short = expect_error(await client.post(SALES, json=allocation, headers=admin.headers), 409, "INSUFFICIENT_STOCK")
+    assert set(field_errors(short)) == {"items[0].allocated_stock"}
+
+    assert await units(client, admin, product) == (3, 3, 0)
+    expect_ok(await order(client, service_key, quote["quote_id"]), 201)  # the held units were all still there
+    assert await units(client, admin, product) == (0, 0, 0)
