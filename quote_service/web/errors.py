@@ -210,6 +210,9 @@ def handle_redis_cluster_failure(request: Request[Any, Any, Any], exc: Exception
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     redis_exceptions.ConnectionError: handle_store_unavailable,
     redis_exceptions.TimeoutError: handle_store_unavailable,
+    # A write Redis refuses (out of memory under `noeviction`, a read-only replica): nothing was written.
+    redis_exceptions.OutOfMemoryError: handle_store_unavailable,
+    redis_exceptions.ReadOnlyError: handle_store_unavailable,
     # Redis Cluster: CLUSTERDOWN / MASTERDOWN and TRYAGAIN while a failover or a slot move is under way.
     redis_exceptions.ClusterDownError: handle_store_unavailable,
     redis_exceptions.TryAgainError: handle_store_unavailable,
