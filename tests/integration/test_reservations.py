@@ -283,3 +283,20 @@ async def test_stock_removal_and_flash_allocations_leave_held_units_alone(
     assert await units(client, admin, product) == (3, 3, 0)
     expect_ok(await order(client, service_key, quote["quote_id"]), 201)  # the held units were all still there
     assert await units(client, admin, product) == (0, 0, 0)
+
+
+async def test_holds_survive_a_restart_of_the_service(
+    client: Client, admin: Caller, service_key: dict[str, str], settings: Settings
+) -> None:
+    product = await create_product(client, admin, stock=4)
+    quote = await reserve(client, service_key, (product, 3), customer="alice")
+
+    async with AsyncTestClient(app=create_app(settings)) as restarted:  # a new process's app, same stores
+        assert await units(restarted, admin, product) == (4, 3, 1)
+        expect_error(
+            await restarted.post(QUOTE, json=basket("bob", (product, 2)), headers=service_key),
+            409,
+            "INSUFFICIENT_STOCK",
+        )
+        expect_ok(await order(restarted, service_key, quote["quote_id"]), 201)
+        assert await units(restarted, admin, product) == (1, 0, 1)
