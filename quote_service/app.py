@@ -73,6 +73,9 @@ from quote_service.quotes.controller import create_quote, get_product_price, get
 from quote_service.quotes.service import QuoteService
 from quote_service.quotes.store import QuoteStore
 from quote_service.repricing.controller import RepricingController
+from quote_service.reservations.controller import get_reservation, release_reservation
+from quote_service.reservations.service import Reservations
+from quote_service.reservations.sweeper import ReservationSweeper
 from quote_service.rules.controller import PricingRuleController
 from quote_service.snapshot.controller import snapshot_status
 from quote_service.snapshot.loader import load_snapshot
@@ -264,6 +267,12 @@ def create_app(
                 )
                 guardrail.start()
                 stack.push_async_callback(_close_within, "guardrail checker", guardrail.stop, None)
+            reservations = Reservations(pool, clock=quote_clock)
+            app.state.reservations = reservations
+            if settings.reservation_sweep_interval_seconds > 0:
+                sweeper = ReservationSweeper(reservations, interval=settings.reservation_sweep_interval_seconds)
+                sweeper.start()
+                stack.push_async_callback(_close_within, "reservation sweeper", sweeper.stop, None)
             app.state.quotes = QuoteService(
                 settings,
                 config_store=config_store,
@@ -271,6 +280,7 @@ def create_app(
                 store=quote_store,
                 redis=redis,
                 flash_sales=flash_sales,
+                reservations=reservations,
                 clock=quote_clock,
             )
             intelligence = Intelligence(
@@ -338,6 +348,8 @@ def create_app(
             create_quote,
             get_quote,
             get_product_price,
+            get_reservation,
+            release_reservation,
             dashboard_summary,
             *PAGE_ROUTES,
         ],
@@ -356,6 +368,7 @@ def create_app(
             "intelligence": from_state("intelligence"),
             "campaigns": from_state("campaigns"),
             "analytics": from_state("analytics"),
+            "reservations": from_state("reservations"),
             "read_pools": from_state("read_pools"),
             "read_pool": Provide(_read_pool, sync_to_thread=False),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
@@ -396,6 +409,7 @@ def create_app(
             Campaigns,
             Analytics,
             ReadPools,
+            Reservations,
         ],
         debug=False,
     )

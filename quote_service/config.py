@@ -53,6 +53,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """CANCEL_WINDOW_MINUTES: how long after placing it a user or service key may cancel its order."""
     quote_timeout: float = 2.0
     """QUOTE_TIMEOUT: seconds a quote may take before it is answered 504."""
+    quote_validity_seconds: int = 900
+    """QUOTE_VALIDITY_SECONDS: how long a quote stays orderable (`valid_until` = now + this), and so
+    how long a reserving quote (`reserve_stock`) holds its units."""
     max_concurrent_quotes: int = 256
     """MAX_CONCURRENT_QUOTES: quotes in flight per process before 503."""
     rate_limit_per_minute: int = 6000
@@ -120,6 +123,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """FLASH_HOLD_GRACE_SECONDS: a hold (units taken in Redis, not yet in the ledger) older than
     this is judged by the reconciler. Keep it well above a purchase's own bounds (DB_ACQUIRE_TIMEOUT
     + DB_STATEMENT_TIMEOUT): a purchase still writing past it is refused (503), never oversold."""
+    reservation_sweep_interval_seconds: float = 1.0
+    """RESERVATION_SWEEP_INTERVAL_SECONDS: seconds between the reservation sweeper's passes (stock
+    reservations past their expiry are closed as expired; their units stopped counting at the
+    expiry itself); 0 turns it off in this process."""
     decision_interval_minutes: int = 0
     """DECISION_INTERVAL_MINUTES: run pricing decisions for every active product this often
     (proposals only, never auto-applied); 0 turns the schedule off."""
@@ -273,6 +280,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("SHUTDOWN_TIMEOUT_SECONDS must be 0 (no limit) or positive")
         if self.flash_reconcile_interval_seconds < 0:
             raise ConfigError("FLASH_RECONCILE_INTERVAL_SECONDS must be 0 (off) or positive")
+        if not 1 <= self.quote_validity_seconds <= 86_400:
+            raise ConfigError("QUOTE_VALIDITY_SECONDS must be between 1 and 86400")
+        if self.reservation_sweep_interval_seconds < 0:
+            raise ConfigError("RESERVATION_SWEEP_INTERVAL_SECONDS must be 0 (off) or positive")
         if self.guardrail_interval_seconds < 0:
             raise ConfigError("GUARDRAIL_INTERVAL_SECONDS must be 0 (off) or positive")
         if self.login_concurrency < 0:

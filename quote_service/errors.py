@@ -151,7 +151,12 @@ class DuplicateKey(Conflict):
     pass
 
 
-@registered("INSUFFICIENT_STOCK", 409, "after change", "Not enough catalog stock; nothing was deducted")
+@registered(
+    "INSUFFICIENT_STOCK",
+    409,
+    "after change",
+    "Not enough catalog stock (stock less the units held for other quotes); nothing was deducted or held",
+)
 class InsufficientStock(Conflict):
     pass
 
@@ -215,7 +220,12 @@ class QuoteTimeout(ServiceError):
 also(Conflict, "VERSION_CONFLICT", "after change", "Another version of the pricing rule landed first")
 also(Conflict, "RULE_RETIRED", "no", "The pricing rule was retired; POST it again to reinstate it")
 also(Conflict, "QUOTE_EXPIRED", "after change", "The quote is unknown or past valid_until: quote again")
-also(Conflict, "QUOTE_ALREADY_ORDERED", "no", "The quote was ordered under another Idempotency-Key")
+also(
+    Conflict,
+    "QUOTE_ALREADY_ORDERED",
+    "no",
+    "The quote was ordered under another Idempotency-Key (or, releasing its reservation: it was ordered)",
+)
 also(Conflict, "IDEMPOTENCY_CONFLICT", "no", "The Idempotency-Key was used with a different body")
 also(Conflict, "COUPON_LIMIT_REACHED", "after change", "A coupon reached its usage or per-customer limit")
 also(Conflict, "INVALID_SALE_STATE", "no", "The flash sale's state does not allow this change")

@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -25,6 +26,7 @@ from quote_service.catalog.schemas import (
 from quote_service.config import Settings
 from quote_service.errors import NotFound
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.reservations.service import Reservations
 from quote_service.web.deps import AuthedRequest, PoolDep, ProductCacheDep, ReadPoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 
@@ -75,9 +77,22 @@ class ProductController(Controller):
             )
         )
 
-    @get("/{product_id:uuid}", summary="Get a product (min_price and cost_price for admins and service keys)")
-    async def get_product(self, product_id: FromPath[UUID], pool: PoolDep, request: AuthedRequest) -> Envelope[Product]:
-        return ok(service.as_seen_by(await service.get_product(pool, product_id), request.user))
+    @get(
+        "/{product_id:uuid}",
+        summary="Get a product with its reserved and available units (min_price and cost_price for admins and "
+        "service keys)",
+    )
+    async def get_product(
+        self,
+        product_id: FromPath[UUID],
+        pool: PoolDep,
+        request: AuthedRequest,
+        reservations: NamedDependency[Reservations],
+    ) -> Envelope[Product]:
+        product = await service.get_product(pool, product_id)
+        reserved = (await reservations.held([product_id])).get(product_id, 0)
+        product = msgspec.structs.replace(product, reserved=reserved, available=max(0, product.stock - reserved))
+        return ok(service.as_seen_by(product, request.user))
 
     @put("/{product_id:uuid}", guards=[admin_only], summary="Replace a product's fields")
     async def replace(

@@ -102,6 +102,10 @@ class Product(msgspec.Struct, frozen=True, kw_only=True):
     is_active: bool
     created_at: datetime
     updated_at: datetime
+    reserved: int | UnsetType = UNSET
+    """Units held now by unexpired stock reservations of quotes (`GET /products/{id}` only)."""
+    available: int | UnsetType = UNSET
+    """stock - reserved: what a new quote may reserve or a plain order may take (`GET /products/{id}` only)."""
 
 
 class PriceChange(msgspec.Struct, frozen=True, kw_only=True):

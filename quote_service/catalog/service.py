@@ -21,10 +21,12 @@ from quote_service.catalog.schemas import (
     StockAdjust,
     StockLevel,
 )
+from quote_service.clock import utcnow
 from quote_service.db.pool import Connection
 from quote_service.errors import FieldError, InsufficientStock, NotFound, ValidationFailed, invalid
 from quote_service.pricing import money
 from quote_service.pricing.price_moves import manual_move_problem
+from quote_service.reservations import repository as reservations
 
 _PRICE_FIELDS = ("base_price", "current_price", "min_price", "cost_price")
 
@@ -32,7 +34,7 @@ _PRICE_FIELDS = ("base_price", "current_price", "min_price", "cost_price")
 def product_from_row(row: asyncpg.Record) -> Product:
     """A product as the API shows it: money with exactly the currency's digits."""
     currency = row["currency"]
-    prices = {name: money.round_money(row[name], currency) for name in _PRICE_FIELDS}
+    prices: dict[str, Any] = {name: money.round_money(row[name], currency) for name in _PRICE_FIELDS}
     weight = row["weight"]
     return Product(
         id=row["id"],
@@ -200,14 +202,30 @@ def _amount_problem(price: Decimal, currency: str) -> str | None:
 
 
 async def adjust_stock(pool: asyncpg.Pool, product_id: UUID, data: StockAdjust, *, actor: str) -> StockLevel:
-    """Change stock by `delta` atomically; never below zero (409), nothing changed on refusal."""
+    """Change stock by `delta` atomically; never below zero, nor below the units held for quotes
+    (409), nothing changed on refusal."""
     async with pool.acquire() as conn, conn.transaction():
         stock = await repository.adjust_stock(conn, product_id=product_id, delta=data.delta)
         if stock is None:
             if not await repository.product_exists(conn, product_id=product_id):
                 raise NotFound(f"product {product_id} not found")
             raise InsufficientStock(f"stock cannot change by {data.delta}: it would leave the range 0..2147483647")
+        if data.delta < 0:
+            await _refuse_taking_held_units(conn, product_id, data.delta, stock)
         await repository.insert_stock_movement(
             conn, product_id=product_id, delta=data.delta, stock_after=stock, reason=data.reason, actor=actor
         )
     return StockLevel(product_id=product_id, stock=stock, delta=data.delta)
+
+
+async def _refuse_taking_held_units(conn: Connection, product_id: UUID, delta: int, stock: int) -> None:
+    """Refuse (the transaction rolls back) a removal that left fewer units than stock reservations
+    hold (docs/reservations.md): their orders must never fail for stock. Read after the UPDATE that
+    locked the row, so every hold committed before the lock is seen, and later ones see the new stock."""
+    held = (await reservations.held_units(conn, product_ids=[product_id], now=utcnow())).get(product_id, 0)
+    if stock < held:
+        before = stock - delta
+        raise InsufficientStock(
+            f"stock cannot change by {delta}: {held} of its {before} units are held for quotes",
+            details=[FieldError("delta", f"at most {max(0, before - held)} units may be removed; release holds first")],
+        )

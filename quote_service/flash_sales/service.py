@@ -64,6 +64,7 @@ from quote_service.observability.metrics import FLASH_COUNTER_REBUILDS
 from quote_service.pagination import Page, page_of
 from quote_service.pricing import flash, money
 from quote_service.pricing.snapshot import ConfigSnapshot
+from quote_service.reservations import repository as reservations
 from quote_service.snapshot.store import ConfigStore
 
 log = structlog.get_logger("quote_service.flash_sales")
@@ -187,7 +188,7 @@ class FlashSales:
             if errors:
                 raise ValidationFailed("The flash sale has invalid fields", details=errors)
             await _refuse_overlap(conn, data.items, data.starts_at, data.ends_at, now=now, excluding=None)
-            _refuse_short_stock(data.items, products, returning={})
+            await _refuse_short_stock(conn, data.items, products, returning={}, now=now)
             sale = await repository.insert_sale(
                 conn, sale_id=sale_id, name=data.name, starts_at=data.starts_at, ends_at=data.ends_at, actor=actor
             )
@@ -224,7 +225,7 @@ class FlashSales:
                 raise ValidationFailed("The flash sale has invalid fields", details=errors)
             if new_items is not None:
                 await _refuse_overlap(conn, new_items, starts_at, ends_at, now=now, excluding=sale_id)
-                _refuse_short_stock(new_items, products, returning=old)
+                await _refuse_short_stock(conn, new_items, products, returning=old, now=now)
                 deltas = dict.fromkeys(products, 0)
                 for product_id, allocated in old.items():
                     deltas[product_id] += allocated
@@ -611,17 +612,26 @@ async def _refuse_overlap(
         )
 
 
-def _refuse_short_stock(
-    items: Sequence[FlashSaleItemIn], products: dict[UUID, asyncpg.Record], *, returning: dict[UUID, int]
+async def _refuse_short_stock(
+    conn: Connection,
+    items: Sequence[FlashSaleItemIn],
+    products: dict[UUID, asyncpg.Record],
+    *,
+    returning: dict[UUID, int],
+    now: datetime,
 ) -> None:
+    """Refuse an allocation larger than the product's free stock: stock (plus what this sale
+    gives back) minus the units held for quotes (docs/reservations.md), read under the lock."""
+    held = await reservations.held_units(conn, product_ids=sorted(products), now=now)
+    free = {pid: row["stock"] + returning.get(pid, 0) - held.get(pid, 0) for pid, row in products.items()}
     short = [
         FieldError(
             f"items[{index}].allocated_stock",
-            f"{item.allocated_stock} asked, {products[item.product_id]['stock'] + returning.get(item.product_id, 0)}"
-            " in stock",
+            f"{item.allocated_stock} asked, {free[item.product_id]} in stock"
+            + (f" and not held for quotes ({held[item.product_id]} held)" if held.get(item.product_id) else ""),
         )
         for index, item in enumerate(items)
-        if products[item.product_id]["stock"] + returning.get(item.product_id, 0) < item.allocated_stock
+        if free[item.product_id] < item.allocated_stock
     ]
     if short:
         raise InsufficientStock("Not enough product stock for the allocation", details=short)

@@ -99,6 +99,12 @@ FLASH_UNITS_RETURNED = Counter(
     "qs_flash_stranded_units_returned_total",
     "Flash-sale units a failed undo had left taken in Redis that the hold reconciler gave back.",
 )
+RESERVATIONS = Counter(
+    "qs_stock_reservations_total",
+    "Stock reservations between quote and order by event: made (a reserving quote answered), refused (409 "
+    "INSUFFICIENT_STOCK), consumed (by its order), released (DELETE), expired (closed by the sweeper).",
+    ["event"],
+)
 GUARDRAIL_CHECKS = Counter(
     "qs_guardrail_checks_total",
     "Experiments the guardrail checker looked at (one per running experiment per pass: its split, its guardrail).",

@@ -5,7 +5,9 @@ concurrent orders queue instead of deadlocking):
 
 1. insert the order row — a concurrent request with the same Idempotency-Key or for the
    same quote waits here on the unique index, before it holds any other lock;
-2. lock the catalog lines' products (`ORDER BY id FOR UPDATE`) and check every line's stock;
+2. lock the catalog lines' products (`ORDER BY id FOR UPDATE`), consume the quote's stock
+   reservation when it has a live one, and check every line against stock - the units held
+   for other quotes (reservations/service.py);
 3. lock the applied coupons (`ORDER BY code FOR UPDATE`) and check `usage_limit` and
    `per_customer_limit` (redemptions counted under that lock);
 4. take the stock (with stock_movements), count the coupons' use, write lines and commissions.
@@ -30,7 +32,7 @@ from quote_service.auth.schemas import Principal
 from quote_service.cache.redis import RedisClient, is_cluster, run_each
 from quote_service.catalog import repository as catalog
 from quote_service.db.pool import Connection, Pool
-from quote_service.errors import Conflict, FieldError, Forbidden, InsufficientStock, NotFound, ProductUnavailable
+from quote_service.errors import Conflict, FieldError, Forbidden, NotFound
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.orders import repository
 from quote_service.orders.schemas import Order, OrderCreate, OrderLine
@@ -41,6 +43,7 @@ from quote_service.pricing.quote import AppliedCoupon, CommissionBreakdown, Comm
 from quote_service.quotes import policy
 from quote_service.quotes.service import coupon_uses_key
 from quote_service.quotes.store import QuoteStore
+from quote_service.reservations import service as reservations
 
 log = structlog.get_logger("quote_service.orders")
 
@@ -103,13 +106,21 @@ async def place_order(
         committed = False
         try:
             async with conn.transaction():
-                row, coupon_uses = await _write_order(
-                    conn, quote, principal=principal, actor=actor, key=idempotency_key, fingerprint=fingerprint
+                row, coupon_uses, consumed = await _write_order(
+                    conn,
+                    quote,
+                    principal=principal,
+                    actor=actor,
+                    key=idempotency_key,
+                    fingerprint=fingerprint,
+                    now=now,
                 )
                 await flash.record(
                     conn, held, customer=quote.customer_id, principal_id=principal.id, order_id=row["id"]
                 )
             committed = True
+            if consumed:
+                reservations.counted_consumed()
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name not in (repository.IDEMPOTENCY_CONSTRAINT, repository.QUOTE_ONCE_CONSTRAINT):
                 raise
@@ -148,9 +159,17 @@ async def _replay(conn: Connection, row: asyncpg.Record, fingerprint: bytes) -> 
 
 
 async def _write_order(
-    conn: Connection, quote: Quote, *, principal: Principal, actor: str, key: str, fingerprint: bytes
-) -> tuple[asyncpg.Record, dict[str, int]]:
-    """Steps 1-4 of the module docstring; returns the order row and each coupon's new count."""
+    conn: Connection,
+    quote: Quote,
+    *,
+    principal: Principal,
+    actor: str,
+    key: str,
+    fingerprint: bytes,
+    now: datetime,
+) -> tuple[asyncpg.Record, dict[str, int], bool]:
+    """Steps 1-4 of the module docstring; returns the order row, each coupon's new count, and
+    whether the quote's stock reservation was consumed."""
     commission = quote.commission_breakdown
     row = await repository.insert_order(
         conn,
@@ -175,9 +194,15 @@ async def _write_order(
         },
     )
     order_id: UUID = row["id"]
-    wanted = _catalog_quantities(quote)
+    wanted = reservations.catalog_units(quote)
+    consumed = False
     if wanted:
-        _check_stock(quote, wanted, await catalog.lock_products(conn, product_ids=sorted(wanted)))
+        ids = sorted(wanted)
+        locked = await catalog.lock_products(conn, product_ids=ids)
+        consumed, held = await reservations.take_for_order(
+            conn, quote_id=quote.quote_id, order_id=order_id, product_ids=ids, now=now
+        )
+        reservations.check_units(_first_lines(quote), wanted, locked, held, verb="ordered")
     coupons = _applied_coupons(quote)
     codes = [coupon.code for coupon in coupons]
     new_counts: dict[str, int] = {}
@@ -200,43 +225,16 @@ async def _write_order(
         await repository.insert_redemptions(conn, order_id=order_id, customer_id=quote.customer_id, coupons=coupons)
     await repository.insert_lines(conn, order_id=order_id, lines=quote.items)
     await repository.insert_commissions(conn, order_id=order_id, details=commission.details)
-    return row, new_counts
+    return row, new_counts, consumed
 
 
-def _catalog_quantities(quote: Quote) -> dict[UUID, int]:
-    """Units to take from stock per catalog product (flash-sale units come from the sale's own stock)."""
-    wanted: dict[UUID, int] = defaultdict(int)
-    for line in quote.items:
-        if line.price_source == "catalog":
-            wanted[UUID(line.product_id)] += line.quantity
-    return dict(wanted)
-
-
-def _check_stock(quote: Quote, wanted: dict[UUID, int], locked: Sequence[asyncpg.Record]) -> None:
-    """Refuse the order when a product is gone, inactive or short, naming every such line."""
-    rows = {row["id"]: row for row in locked}
+def _first_lines(quote: Quote) -> dict[UUID, int]:
+    """The first catalog line of each product: where a refusal points."""
     first_line: dict[UUID, int] = {}
     for index, line in enumerate(quote.items):
         if line.price_source == "catalog":
             first_line.setdefault(UUID(line.product_id), index)
-    unavailable = [pid for pid in wanted if pid not in rows or not rows[pid]["is_active"]]
-    if unavailable:
-        raise ProductUnavailable(
-            "product(s) no longer available: " + ", ".join(map(str, unavailable)),
-            details=[FieldError(f"items[{first_line[pid]}].product_id", "product is inactive") for pid in unavailable],
-        )
-    short = [pid for pid, quantity in wanted.items() if rows[pid]["stock"] < quantity]
-    if short:
-        raise InsufficientStock(
-            "insufficient stock for product(s): " + ", ".join(map(str, short)),
-            details=[
-                FieldError(
-                    f"items[{first_line[pid]}].quantity",
-                    f"product {pid}: {wanted[pid]} ordered, {rows[pid]['stock']} in stock",
-                )
-                for pid in short
-            ],
-        )
+    return first_line
 
 
 def _applied_coupons(quote: Quote) -> list[AppliedCoupon]:

@@ -71,6 +71,8 @@ class QuoteRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     customer_tier: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     customer_segment: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     context: RequestContext | None = None
+    reserve_stock: bool = False
+    """Hold the catalog lines' units until `valid_until` (API.md §12); the engine ignores it."""
 
 
 # --- engine inputs -------------------------------------------------------------------------
@@ -121,7 +123,7 @@ class EngineDefaults(msgspec.Struct, frozen=True, kw_only=True):
     express_multiplier: Decimal = Decimal("2.0")
     small_basket_threshold: Decimal = Decimal("50.00")
     small_basket_fee: Decimal = Decimal("5.00")
-    validity_minutes: int = 15
+    validity_minutes: float = 15
 
 
 # --- response ------------------------------------------------------------------------------
@@ -201,6 +203,20 @@ class RejectedCoupon(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
+class ReservedLine(msgspec.Struct, frozen=True, kw_only=True):
+    """Units of one catalog product held for a quote."""
+
+    product_id: str
+    quantity: int
+
+
+class StockReservation(msgspec.Struct, frozen=True, kw_only=True):
+    """What a reserving quote holds, until when (its `valid_until`)."""
+
+    expires_at: datetime
+    lines: list[ReservedLine]
+
+
 class Quote(msgspec.Struct, frozen=True, kw_only=True):
     """The priced basket: the response `data`, what is stored, and what an order confirms."""
 
@@ -227,3 +243,5 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
     forced_experiments: list[str] = []
     """Experiments (flag keys) whose variant in `experiments` the caller forced: such an exposure
     is left out of the experiment's statistics."""
+    reservation: StockReservation | None = None
+    """The units held for this quote (`reserve_stock: true`); null for every other quote."""

@@ -8,6 +8,7 @@ no PostgreSQL query, one Redis round trip shared with every concurrent quote.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -44,6 +45,7 @@ from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.quotes import policy
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
 from quote_service.quotes.store import QuoteStore, decode_quote
+from quote_service.reservations.service import Reservations
 from quote_service.snapshot.store import ConfigStore
 
 _REQUEST_ENCODER = msgspec.msgpack.Encoder()
@@ -86,6 +88,7 @@ class QuoteService:
         store: QuoteStore,
         redis: RedisClient,
         flash_sales: FlashSales | None = None,
+        reservations: Reservations | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.defaults = EngineDefaults(
@@ -93,6 +96,7 @@ class QuoteService:
             delivery_fee=settings.default_delivery_fee,
             commission_rate=settings.default_commission_rate,
             max_discount_percentage=settings.max_discount_percentage,
+            validity_minutes=settings.quote_validity_seconds / 60,
         )
         self.timeout = settings.quote_timeout
         self.gate = ConcurrencyGate(settings.max_concurrent_quotes)
@@ -103,6 +107,7 @@ class QuoteService:
         self._store = store
         self._redis = redis
         self._flash = flash_sales
+        self._reservations = reservations
         self._clock = clock
         """The instant a quote is priced and read at (tests hold it still)."""
         # Recent quotes by (caller, body), with the inputs they were priced from: looking up a new
@@ -181,7 +186,9 @@ class QuoteService:
             body if body is not None else _REQUEST_ENCODER.encode(request),
         )
         inputs: bytes | None = None
-        candidate = self._recent.get(key)
+        # A reserving quote holds units of its own: never handed out again, never reused.
+        reserving = request.reserve_stock and self._reservations is not None
+        candidate = None if reserving else self._recent.get(key)
         if candidate is not None:  # the same caller sent this body before: were the inputs the same too?
             inputs = _inputs(customer, snapshot, products, flash, now)
             reused = await self._reusable(candidate, inputs, now)
@@ -203,17 +210,52 @@ class QuoteService:
             )  # fmt: skip
         t4 = perf_counter_ns()
         with stage(_STORE):
-            address = request.delivery_address
-            payload = await self._store.put(
-                quote,
-                now=now,
-                caller=(caller.kind, str(caller.id)),
-                delivery=(address.city, address.country),
-                numbers=numbers,
-            )
+            if reserving:
+                return await self._reserve_and_store(
+                    request, quote, caller, now=now, numbers=numbers, t=(t0, t1, t2, t3, t4)
+                )
+            payload = await self._put(quote, request, caller, now=now, numbers=numbers)
         self._remember(key, inputs or _inputs(customer, snapshot, products, flash, now), payload)
         record(t0, t1, t2, t3, t4, perf_counter_ns())
         return PricedQuote(quote, payload)
+
+    async def _reserve_and_store(
+        self,
+        request: QuoteRequest,
+        quote: Quote,
+        caller: Principal,
+        *,
+        now: datetime,
+        numbers: bool,
+        t: tuple[int, int, int, int, int],
+    ) -> PricedQuote:
+        """Hold the quote's units (PostgreSQL), then store it; a quote that is not stored is not
+        answered, so its holds are dropped at once (else they would wait for their expiry)."""
+        assert self._reservations is not None
+        reserved = await self._reservations.hold(request, quote, caller, now=now)
+        try:
+            payload = await self._put(reserved, request, caller, now=now, numbers=numbers)
+        except BaseException:
+            # Best effort: should PostgreSQL fail too, the holds still end at their expiry.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._reservations.discard(reserved.quote_id))
+            raise
+        self._reservations.answered()
+        record(*t, perf_counter_ns())
+        return PricedQuote(reserved, payload)
+
+    async def _put(
+        self, quote: Quote, request: QuoteRequest, caller: Principal, *, now: datetime, numbers: bool
+    ) -> bytes:
+        """Store the quote (Redis, group commit; the quote log behind) with who asked and where to."""
+        address = request.delivery_address
+        return await self._store.put(
+            quote,
+            now=now,
+            caller=(caller.kind, str(caller.id)),
+            delivery=(address.city, address.country),
+            numbers=numbers,
+        )
 
     async def catalog_product(self, product_id: uuid.UUID) -> CatalogProduct | None:
         """A catalog product as quotes see it (the product cache), or None when there is none."""

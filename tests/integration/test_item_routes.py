@@ -91,8 +91,10 @@ async def history(client: Client, admin: Caller, product_id: str) -> list[dict[s
 
 
 async def a_product(client: Client, admin: Caller) -> dict[str, Any]:
-    """TRY 100.00, floor 92.00: with the default 10 % limit a move may go to 92.00..110.00."""
-    return await create_product(client, admin, base_price="100.00", min_price="92.00", cost_price="50.00")
+    """TRY 100.00, floor 92.00: with the default 10 % limit a move may go to 92.00..110.00; as
+    GET /products/{id} reads it (with its reserved and available units)."""
+    created = await create_product(client, admin, base_price="100.00", min_price="92.00", cost_price="50.00")
+    return {**created, "reserved": 0, "available": created["stock"]}
 
 
 async def test_a_manual_price_moves_through_the_price_path(
@@ -106,8 +108,9 @@ async def test_a_manual_price_moves_through_the_price_path(
     )
 
     assert moved["current_price"] == "110.00"
-    assert {k: v for k, v in moved.items() if k not in {"current_price", "updated_at"}} == {
-        k: v for k, v in product.items() if k not in {"current_price", "updated_at"}
+    unchanged = {"current_price", "updated_at", "reserved", "available"}  # the last two: GET only
+    assert {k: v for k, v in moved.items() if k not in unchanged} == {
+        k: v for k, v in product.items() if k not in unchanged
     }
     newest = (await history(client, admin, product["id"]))[0]
     assert (newest["old_price"], newest["new_price"], newest["source"], newest["reason"], newest["actor"]) == (

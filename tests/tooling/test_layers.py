@@ -15,7 +15,7 @@ LAYERS = [
     "errors", "clock", "config", "validation", "pagination", "patch", "pricing",
     "observability", "background", "embedded", "server", "db", "cache",
     "auth", "web", "health",
-    "catalog", "commissions", "coupons", "rules", "flags", "ofrep", "repricing", "pages", "campaigns",
+    "reservations", "catalog", "commissions", "coupons", "rules", "flags", "ofrep", "repricing", "pages", "campaigns",
     "intelligence", "flash_sales", "snapshot", "analytics", "quotes", "orders", "statements",
     "app", "cli",
 ]  # fmt: skip
@@ -32,6 +32,7 @@ KNOWN_UPWARD = {
     ("web.admin", "snapshot.store"),
     ("web.deps", "snapshot.store"),
     ("flash_sales.service", "snapshot.store"),
+    ("reservations.service", "catalog.repository"),
 }
 
 

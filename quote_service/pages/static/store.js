@@ -1,5 +1,7 @@
 "use strict";
-// The store: browse, basket, quote with its breakdown, order, flash purchases, cancel an order.
+// The store: browse, basket, quote with its breakdown, checkout (the basket's stock held for
+// the quote's validity), order or leave the checkout (the hold released), flash purchases,
+// cancel an order.
 (() => {
   const { api, el, money, countdown } = QS;
   const $ = id => document.getElementById(id);
@@ -95,24 +97,59 @@
       ...(rules.length ? [el("h3", {}, "Discounts applied"), el("ul", {}, ...rules)] : []),
       ...(applied.length || rejected.length ? [el("h3", {}, "Coupons"), el("ul", {}, ...applied, ...rejected)] : []),
       el("p", { class: "muted" }, `Quote ${qt.quote_id}, valid until ${new Date(qt.valid_until).toLocaleTimeString()}`));
+    drawReservation(qt.reservation);
     $("place-order").hidden = false;
     $("order-result").textContent = "";
+  }
+
+  function drawReservation(held) {
+    const note = $("reservation");
+    note.textContent = held ? `Held for you until ${new Date(held.expires_at).toLocaleTimeString()}: ` +
+      held.lines.map(l => `${l.quantity} × ${(basket.get(l.product_id) || { product: { name: l.product_id } }).product.name}`).join(", ") : "";
+    note.hidden = !held;
+    $("checkout").hidden = Boolean(held);
+    $("leave-checkout").hidden = !held;
+  }
+
+  async function requestQuote(reserve) {
+    const currency = [...basket.values()][0].product.currency;
+    const coupons = $("coupons").value.split(",").map(s => s.trim()).filter(Boolean);
+    return api("POST", "/api/v1/quote", {
+      customer_id: me.id, currency, coupon_codes: coupons, reserve_stock: reserve,
+      delivery_address: { city: $("city").value, country: $("country").value.toUpperCase() },
+      items: [...basket.values()].map(({ product, quantity }) => ({ product_id: product.id, quantity })),
+    });
   }
 
   async function quote(ev) {
     ev.preventDefault();
     if (basket.size === 0) { say("Add a product to the basket first.", "error"); return; }
-    const currency = [...basket.values()][0].product.currency;
-    const coupons = $("coupons").value.split(",").map(s => s.trim()).filter(Boolean);
     try {
-      lastQuote = await api("POST", "/api/v1/quote", {
-        customer_id: me.id, currency, coupon_codes: coupons,
-        delivery_address: { city: $("city").value, country: $("country").value.toUpperCase() },
-        items: [...basket.values()].map(({ product, quantity }) => ({ product_id: product.id, quantity })),
-      });
+      lastQuote = await requestQuote(false);
       drawQuote(lastQuote);
       say("Quote ready.", "ok");
     } catch (e) { say(`The quote failed: ${e.message}`, "error"); }
+  }
+
+  // Opening the checkout quotes again with reserve_stock: the units are held until the quote
+  // expires, so the order cannot fail for stock; leaving gives them back at once.
+  async function checkout() {
+    if (basket.size === 0) { say("Add a product to the basket first.", "error"); return; }
+    try {
+      lastQuote = await requestQuote(true);
+      drawQuote(lastQuote);
+      say("Your items are held for you while you check out.", "ok");
+    } catch (e) { say(`Checkout refused: ${e.message}`, "error refusal"); }
+  }
+
+  async function leaveCheckout() {
+    if (!lastQuote || !lastQuote.reservation) return;
+    try {
+      await api("DELETE", `/api/v1/quotes/${lastQuote.quote_id}/reservation`);
+      lastQuote = { ...lastQuote, reservation: null };
+      drawReservation(null);
+      say("You left the checkout: your held items were released.", "ok");
+    } catch (e) { say(`Could not release the held items: ${e.message}`, "error"); }
   }
 
   async function order() {
@@ -121,6 +158,7 @@
       const o = await api("POST", "/api/v1/orders", { quote_id: lastQuote.quote_id }, { "Idempotency-Key": QS.uuid() });
       $("order-result").textContent = `Order ${o.id} placed: ${money(o.total_amount, o.currency)}.`;
       $("place-order").hidden = true;
+      drawReservation(null); $("checkout").hidden = true;
       basket.clear(); drawBasket();
       say("Thank you, your order is confirmed.", "ok");
       await loadOrders();
@@ -172,6 +210,8 @@
   $("category").addEventListener("change", () => loadProducts());
   $("quote-form").addEventListener("submit", quote);
   $("place-order").addEventListener("click", order);
+  $("checkout").addEventListener("click", checkout);
+  $("leave-checkout").addEventListener("click", leaveCheckout);
   setInterval(() => { for (const c of document.querySelectorAll(".countdown")) c.textContent = countdown(c.dataset.until); }, 1000);
   (async () => {
     try {

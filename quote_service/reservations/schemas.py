@@ -1,0 +1,28 @@
+"""Reservation payloads: what `GET`/`DELETE /quotes/{id}/reservation` answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+import msgspec
+
+from quote_service.pricing.quote import ReservedLine
+
+Status = Literal["held", "consumed", "released", "expired"]
+
+
+class Reservation(msgspec.Struct, frozen=True, kw_only=True):
+    """A quote's stock reservation and where it stands."""
+
+    quote_id: UUID
+    customer_id: str
+    status: Status
+    """held until `expires_at`; then consumed (by `order_id`), released or expired, for good."""
+    expires_at: datetime
+    lines: list[ReservedLine]
+    order_id: UUID | None
+    """The order that consumed the units (status consumed)."""
+    created_at: datetime
+    closed_at: datetime | None
