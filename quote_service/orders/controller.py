@@ -60,7 +60,9 @@ class OrderController(Controller):
         )
         if not replayed:
             # Taking stock may have repriced a product (inventory repricing, in the order's transaction).
-            await product_cache.invalidate({line.product_id for line in order.items if line.price_source == "catalog"})
+            await product_cache.invalidate(
+                {line.product_id for line in order.items if line.price_source in ("catalog", "price_list")}
+            )
         return ok(order, "Order already placed with this Idempotency-Key" if replayed else "Order placed")
 
     @get("/", summary="Orders, newest first (own orders; admins see all)")

@@ -203,11 +203,15 @@ async def _write_order(
     return row, new_counts
 
 
+_STOCKED = ("catalog", "price_list")
+"""Lines whose units come from catalog stock (a price list prices a catalog product)."""
+
+
 def _catalog_quantities(quote: Quote) -> dict[UUID, int]:
     """Units to take from stock per catalog product (flash-sale units come from the sale's own stock)."""
     wanted: dict[UUID, int] = defaultdict(int)
     for line in quote.items:
-        if line.price_source == "catalog":
+        if line.price_source in _STOCKED:
             wanted[UUID(line.product_id)] += line.quantity
     return dict(wanted)
 
@@ -217,7 +221,7 @@ def _check_stock(quote: Quote, wanted: dict[UUID, int], locked: Sequence[asyncpg
     rows = {row["id"]: row for row in locked}
     first_line: dict[UUID, int] = {}
     for index, line in enumerate(quote.items):
-        if line.price_source == "catalog":
+        if line.price_source in _STOCKED:
             first_line.setdefault(UUID(line.product_id), index)
     unavailable = [pid for pid in wanted if pid not in rows or not rows[pid]["is_active"]]
     if unavailable:
@@ -397,6 +401,7 @@ def order_from_rows(
                 flash_sale_id=line["flash_sale_id"],
                 category_id=line["category_id"],
                 seller_id=line["seller_id"],
+                price_list_id=line["price_list_id"],
             )
             for line in lines
         ],

@@ -21,7 +21,7 @@ Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
 Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
 CountryCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2}\Z", description="ISO 3166-1 alpha-2")]
 CurrencyCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}\Z", description="ISO 4217")]
-PriceSource = Literal["catalog", "request", "flash_sale"]
+PriceSource = Literal["catalog", "request", "flash_sale", "price_list"]
 
 
 # --- request -------------------------------------------------------------------------------
@@ -71,6 +71,8 @@ class QuoteRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     customer_tier: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     customer_segment: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     context: RequestContext | None = None
+    channel: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    """The sales channel (e.g. "web", "app"): price lists may be limited to some channels."""
 
 
 # --- engine inputs -------------------------------------------------------------------------
@@ -106,6 +108,9 @@ class CustomerContext(msgspec.Struct, frozen=True, kw_only=True):
     segment: str | None = None
     coupon_uses: dict[str, int] = {}
     """Times this customer has used each coupon code (per_customer_limit)."""
+    customer_group: str | None = None
+    """The caller's customer group (a user's account, a service key's statement): price lists
+    may be limited to some groups."""
     test_group: str | None = None
     """A variant the caller forces in every running experiment that has it (`context.ab_test_group`
     of a service or admin caller; never a shopper's)."""
@@ -150,6 +155,8 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
     seller_id: str | None = None
     flash_sale_id: UUID | None = None
     tax_rate: Decimal = Decimal(0)
+    price_list_id: UUID | None = None
+    """The price list that priced the line (`price_source: "price_list"`)."""
 
 
 class CommissionDetail(msgspec.Struct, frozen=True, kw_only=True):

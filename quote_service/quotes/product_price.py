@@ -87,11 +87,13 @@ async def price_product(
 
 def _customer(caller: Principal, user_tier: str | None) -> CustomerContext:
     if caller.role != "user":
-        return CustomerContext(customer_id="", tier=user_tier)
+        return CustomerContext(customer_id="", tier=user_tier, customer_group=caller.customer_group)
     problems = foreign_labels([("user_tier", "tier", user_tier, caller.tier)])
     if problems:
         raise ValidationFailed("; ".join(f"{p.field}: {p.message}" for p in problems), details=problems)
-    return CustomerContext(customer_id=str(caller.id), tier=caller.tier, segment=caller.segment)
+    return CustomerContext(
+        customer_id=str(caller.id), tier=caller.tier, segment=caller.segment, customer_group=caller.customer_group
+    )
 
 
 def _shown(
