@@ -32,6 +32,7 @@ from quote_service.flags.schemas import FeatureFlagCreate
 from quote_service.flash_sales.schemas import FlashSaleCreate, FlashSaleItemIn
 from quote_service.flash_sales.service import FlashSales
 from quote_service.intelligence.demo_market import seed_market
+from quote_service.price_lists.demo import seed_price_lists
 from quote_service.rules import service as rules
 from quote_service.rules.schemas import PricingRuleCreate
 
@@ -295,6 +296,7 @@ async def seed_demo(
             await catalog.create_product(pool, product, actor="seed-demo")
             created += 1
     configured = await _seed_configuration(pool)
+    await seed_price_lists(pool)
     await seed_market(pool, now=utcnow(), window_hours=settings.market_window_hours)
     return DemoSummary(
         users_created=tuple(users_created),
