@@ -46,3 +46,28 @@ ALTER TABLE order_lines
     ADD CONSTRAINT order_lines_price_source_check
         CHECK (price_source IN ('catalog', 'request', 'flash_sale', 'price_list')),
     ADD COLUMN price_list_id uuid;
+
+-- The price lists' own version, so a reload after any other configuration change reuses the
+-- compiled lists instead of reading and indexing every price again. Bumped per statement in the
+-- writing transaction (a reader in one snapshot sees a version and exactly its data); `token`
+-- changes whenever the row is made anew (a table emptied in tests), so (token, version) never
+-- names two contents.
+CREATE TABLE price_lists_version (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    token     uuid NOT NULL DEFAULT gen_random_uuid(),
+    version   bigint NOT NULL
+);
+INSERT INTO price_lists_version (version) VALUES (1);
+
+CREATE FUNCTION bump_price_lists_version() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO price_lists_version AS v (version) VALUES (1)
+    ON CONFLICT (singleton) DO UPDATE SET version = v.version + 1;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER price_lists_own_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON price_lists
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_price_lists_version();
+CREATE TRIGGER price_list_prices_own_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON price_list_prices
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_price_lists_version();

@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from quote_service.db.pool import Connection
-from quote_service.pricing.price_lists import ListPrice, PriceList, label
+from quote_service.pricing.price_lists import ListPrice, PriceBook, PriceList, label
 
 _COLUMNS = (
     "l.id, l.name, l.currency, l.customer_groups, l.channels, l.priority, l.starts_at, l.ends_at, "
@@ -108,6 +108,25 @@ async def list_price_lists(
         after[1] if after else None,
         limit + 1,
     )
+
+
+_compiled: tuple[tuple[str, UUID, int], PriceBook] | None = None
+"""The last book compiled in this process, by (database, token, version) of the lists it holds."""
+
+
+async def load_book(conn: Connection) -> PriceBook:
+    """Every list in effect or still to come, compiled; the previous book again while no list or
+    price has changed (a reload for a flag or a rule does not read or index 50,000 prices).
+    Call inside the snapshot's repeatable-read transaction: the version and the data agree."""
+    global _compiled
+    row = await conn.fetchrow("SELECT current_database() AS db, token, version FROM price_lists_version")
+    key = None if row is None else (str(row["db"]), row["token"], int(row["version"]))
+    if key is not None and _compiled is not None and _compiled[0] == key:
+        return _compiled[1]
+    book = PriceBook.of(await load_active(conn))
+    if key is not None:
+        _compiled = (key, book)
+    return book
 
 
 async def load_active(conn: Connection) -> list[PriceList]:

@@ -72,9 +72,9 @@ class ConfigSnapshot:
         flags: Iterable[FeatureFlag] = (),
         coupons: Iterable[Coupon] = (),
         flash_sales: Iterable[FlashSale] = (),
-        price_lists: Iterable[PriceList] = (),
+        price_lists: Iterable[PriceList] | PriceBook = (),
     ) -> ConfigSnapshot:
-        """Index plain lists into a snapshot."""
+        """Index plain lists into a snapshot (price lists may come already compiled)."""
         return cls(
             version=version,
             commissions=CommissionIndex(rates),
@@ -82,7 +82,7 @@ class ConfigSnapshot:
             flags=FlagSet.of(flags),
             coupons=CouponSet.of(coupons),
             flash_sales=FlashSaleBook(flash_sales),
-            price_lists=PriceBook.of(price_lists),
+            price_lists=price_lists if isinstance(price_lists, PriceBook) else PriceBook.of(price_lists),
         )
 
     def counts(self) -> dict[str, int]:

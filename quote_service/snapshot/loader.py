@@ -26,5 +26,5 @@ async def load_snapshot(pool: Pool) -> ConfigSnapshot:
             flags=await flags.load_active(conn),
             coupons=await coupons.load_active(conn),
             flash_sales=await load_definitions(conn, now=utcnow()),
-            price_lists=await price_lists.load_active(conn),
+            price_lists=await price_lists.load_book(conn),
         )

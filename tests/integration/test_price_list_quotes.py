@@ -228,3 +228,26 @@ async def test_seed_demo_adds_a_b2b_list_and_a_eur_web_list_once(
     assert (await priced(client, b2b_key, ten))["items"][0]["list_unit_price"] == "21.68"  # 85 % from 10 units
     web = await priced(client, await key_headers(client, admin), basket("c-1", product, currency="EUR", channel="web"))
     assert web["items"][0]["list_unit_price"] == "0.73"  # 25.50 / 35
+
+
+async def test_a_price_written_by_plain_sql_reaches_quotes_after_other_changes_reused_the_lists(
+    client: Client, admin: Caller, pool: asyncpg.Pool
+) -> None:
+    """Reloads for other configuration reuse the compiled lists; a price changed outside the API
+    (plain SQL, a migration) still reaches quotes, as every configuration write does."""
+    product = await make_product(client, admin)
+    listed = await make_list(
+        client, admin, name="All", currency="TRY", prices=[{"product_id": product, "amount": "24.00"}]
+    )
+    headers = await key_headers(client, admin)
+    flag = {"key": "unrelated", "name": "Unrelated", "type": "BOOLEAN", "value": True}
+    expect_ok(await client.post("/api/v1/feature-flags", json=flag, headers=admin.headers), 201)
+    assert (await priced(client, headers, basket("c-1", product)))["items"][0]["list_unit_price"] == "24.00"
+
+    await pool.execute("UPDATE price_list_prices SET amount = 19.00 WHERE price_list_id = $1", uuid.UUID(listed))
+
+    async def repriced() -> bool:
+        line = (await priced(client, headers, basket(f"c-{uuid.uuid4().hex[:6]}", product)))["items"][0]
+        return bool(line["list_unit_price"] == "19.00")
+
+    await until(repriced, "the SQL-written price is quoted")
