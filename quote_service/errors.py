@@ -167,7 +167,12 @@ class ValidationFailed(ServiceError):
     pass
 
 
-@registered("CURRENCY_MISMATCH", 422, "after change", "A catalog product's currency differs from the quote's")
+@registered(
+    "CURRENCY_MISMATCH",
+    422,
+    "after change",
+    "A catalog product's currency differs from the quote's (quotes answer CURRENCY_NOT_PRICED)",
+)
 class CurrencyMismatch(ValidationFailed):
     pass
 
