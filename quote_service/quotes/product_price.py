@@ -53,7 +53,8 @@ class ProductPrice(msgspec.Struct, frozen=True, kw_only=True):
     """The tier the price is for (a shopper's own)."""
     region: str | None
     list_price: Decimal
-    """The catalog price before flash sales and price rules."""
+    """The price before flash sales and price rules: a price list's for the caller's customer
+    group (lists limited to channels do not apply here), else the catalog's."""
     unit_price: Decimal
     """The final unit price; when a flash sale covers only some units, subtotal / quantity
     rounded half up (`lines` then gives each part's exact price)."""
@@ -82,7 +83,8 @@ async def price_product(
     if not product.is_active:
         raise ProductUnavailable(f"product {product_id} is not available (inactive)")
     quote = await quotes.price_one(product, quantity, customer, region=region)
-    return _shown(quote, product_id, customer, region, list_price=round_money(product.current_price, quote.currency))
+    # Step 1's price: a price list's for the caller's group (on no channel), else the catalog's.
+    return _shown(quote, product_id, customer, region, list_price=quote.items[0].list_unit_price)
 
 
 def _customer(caller: Principal, user_tier: str | None) -> CustomerContext:

@@ -251,3 +251,23 @@ async def test_a_price_written_by_plain_sql_reaches_quotes_after_other_changes_r
         return bool(line["list_unit_price"] == "19.00")
 
     await until(repriced, "the SQL-written price is quoted")
+
+
+async def test_a_product_price_look_up_shows_the_callers_list_price(client: Client, admin: Caller) -> None:
+    product = await make_product(client, admin)
+    await make_list(
+        client,
+        admin,
+        name="B2B",
+        currency="TRY",
+        customer_groups=["b2b"],
+        prices=[{"product_id": product, "amount": "22.00"}],
+    )
+    b2b = expect_ok(
+        await client.get(
+            f"/api/v1/products/{product}/price", headers=await key_headers(client, admin, customer_group="b2b")
+        )
+    )
+    assert (b2b["list_price"], b2b["unit_price"], b2b["lines"][0]["price_source"]) == ("22.00", "22.00", "price_list")
+    plain = expect_ok(await client.get(f"/api/v1/products/{product}/price", headers=await key_headers(client, admin)))
+    assert (plain["list_price"], plain["lines"][0]["price_source"]) == ("25.50", "catalog")
