@@ -52,6 +52,12 @@ async def key_headers(client: Client, admin: Caller, **fields: Any) -> dict[str,
     return {"X-API-Key": created["key"]}
 
 
+async def one_price(client: Client, admin: Caller, product: str, amount: str, **body: Any) -> str:
+    """A list (TRY, named "List", unless `body` says otherwise) with one price of `product` from 1 unit."""
+    fields: dict[str, Any] = {"name": "List", "currency": "TRY", **body}
+    return await make_list(client, admin, **fields, prices=[{"product_id": product, "amount": amount}])
+
+
 def basket(customer_id: str, product_id: str, quantity: int = 2, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "customer_id": customer_id,
@@ -100,14 +106,7 @@ async def test_a_b2b_customer_gets_its_list_with_quantity_tiers_and_others_the_c
 
 async def test_a_shopper_cannot_claim_a_customer_group(client: Client, admin: Caller) -> None:
     product = await make_product(client, admin)
-    await make_list(
-        client,
-        admin,
-        name="B2B",
-        currency="TRY",
-        customer_groups=["b2b"],
-        prices=[{"product_id": product, "amount": "1.00"}],
-    )
+    await one_price(client, admin, product, "1.00", customer_groups=["b2b"])
     shopper, headers = await user_headers(client, admin)
     response = await client.post(QUOTE, json=basket(shopper, product, customer_group="b2b"), headers=headers)
     assert response.status_code in (400, 422), response.text
@@ -120,22 +119,16 @@ async def test_a_service_key_states_its_group_and_a_eur_web_list_prices_a_try_pr
     client: Client, admin: Caller
 ) -> None:
     product = await make_product(client, admin)
-    web = await make_list(
+    web = await one_price(client, admin, product, "3.10", name="EU web", currency="EUR", channels=["web"])
+    wholesale = await one_price(
         client,
         admin,
-        name="EU web",
-        currency="EUR",
-        channels=["web"],
-        prices=[{"product_id": product, "amount": "3.10"}],
-    )
-    wholesale = await make_list(
-        client,
-        admin,
+        product,
+        "2.50",
         name="EU wholesale",
         currency="EUR",
         customer_groups=["wholesale"],
         channels=["web"],
-        prices=[{"product_id": product, "amount": "2.50"}],
     )
     plain = await key_headers(client, admin)
     trade = await key_headers(client, admin, customer_group="wholesale")
@@ -157,7 +150,7 @@ async def test_a_service_key_states_its_group_and_a_eur_web_list_prices_a_try_pr
 
 async def test_coupons_and_floors_stay_in_their_own_currency(client: Client, admin: Caller) -> None:
     product = await make_product(client, admin)  # min_price 20.00 TRY
-    await make_list(client, admin, name="EUR", currency="EUR", prices=[{"product_id": product, "amount": "3.00"}])
+    await one_price(client, admin, product, "3.00", name="EUR", currency="EUR")
     for coupon in (
         {"code": "TRY5", "type": "FIXED", "value": "5", "currency": "TRY"},
         {"code": "HALF", "type": "PERCENTAGE", "value": "50"},
@@ -176,9 +169,7 @@ async def test_a_price_list_line_is_ordered_from_catalog_stock(
     client: Client, admin: Caller, pool: asyncpg.Pool
 ) -> None:
     product = await make_product(client, admin)
-    listed = await make_list(
-        client, admin, name="All", currency="TRY", prices=[{"product_id": product, "amount": "24.00"}]
-    )
+    listed = await one_price(client, admin, product, "24.00")
     headers = await key_headers(client, admin)
     quote = await priced(client, headers, basket("c-1", product, quantity=3))
     response = await client.post(
@@ -191,9 +182,7 @@ async def test_a_price_list_line_is_ordered_from_catalog_stock(
 
 async def test_a_price_change_reaches_the_next_identical_quote_at_once(client: Client, admin: Caller) -> None:
     product = await make_product(client, admin)
-    listed = await make_list(
-        client, admin, name="All", currency="TRY", prices=[{"product_id": product, "amount": "24.00"}]
-    )
+    listed = await one_price(client, admin, product, "24.00")
     headers = await key_headers(client, admin)
     body = basket("c-1", product, channel="web")
     first = await priced(client, headers, body)
@@ -236,9 +225,7 @@ async def test_a_price_written_by_plain_sql_reaches_quotes_after_other_changes_r
     """Reloads for other configuration reuse the compiled lists; a price changed outside the API
     (plain SQL, a migration) still reaches quotes, as every configuration write does."""
     product = await make_product(client, admin)
-    listed = await make_list(
-        client, admin, name="All", currency="TRY", prices=[{"product_id": product, "amount": "24.00"}]
-    )
+    listed = await one_price(client, admin, product, "24.00")
     headers = await key_headers(client, admin)
     flag = {"key": "unrelated", "name": "Unrelated", "type": "BOOLEAN", "value": True}
     expect_ok(await client.post("/api/v1/feature-flags", json=flag, headers=admin.headers), 201)
@@ -255,14 +242,7 @@ async def test_a_price_written_by_plain_sql_reaches_quotes_after_other_changes_r
 
 async def test_a_product_price_look_up_shows_the_callers_list_price(client: Client, admin: Caller) -> None:
     product = await make_product(client, admin)
-    await make_list(
-        client,
-        admin,
-        name="B2B",
-        currency="TRY",
-        customer_groups=["b2b"],
-        prices=[{"product_id": product, "amount": "22.00"}],
-    )
+    await one_price(client, admin, product, "22.00", customer_groups=["b2b"])
     b2b = expect_ok(
         await client.get(
             f"/api/v1/products/{product}/price", headers=await key_headers(client, admin, customer_group="b2b")
