@@ -1,4 +1,5 @@
-"""Price-list selection (API.md §13), pure: which list prices a line, and at which quantity tier."""
+"""Price-list selection (API.md §13), pure: which list prices a line, and at which quantity tier;
+and, for any lists, the index selects what the reference engine's plain scan selects."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from quote_service.pricing.price_lists import ListPrice, PriceBook, PriceList
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from quote_service.pricing.price_lists import ListPrice, PriceBook, PriceList, label
+from tests.unit.reference_engine.price_lists import list_price
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PRODUCT = UUID(int=7)
@@ -82,3 +87,55 @@ def test_other_currencies_and_products_are_not_looked_at() -> None:
     assert chosen(book) is None
     assert book.select("USD", OTHER.int, 1, None, None, NOW) is None
     assert book.select("USD", PRODUCT.int, 1, None, None, NOW) is not None
+
+
+_LABELS = st.sampled_from(["b2b", "B2B ", "retail", "web", "app"])
+_PRODUCTS = [UUID(int=n) for n in range(1, 3)]
+
+
+@st.composite
+def books(draw: st.DrawFn) -> list[PriceList]:
+    lists = []
+    for n in range(draw(st.integers(0, 6))):
+        starts = draw(st.none() | st.integers(-3, 3).map(lambda h: NOW + timedelta(hours=h)))
+        length = draw(st.none() | st.integers(1, 4).map(lambda h: timedelta(hours=h)))
+        keys = draw(
+            st.sets(st.tuples(st.sampled_from(_PRODUCTS), st.sampled_from([1, 2, 5, 10])), min_size=2, max_size=8)
+        )
+        lists.append(
+            PriceList(
+                id=UUID(int=1000 + n),
+                name=f"list-{n}",
+                currency=draw(st.sampled_from(["EUR", "EUR", "TRY"])),
+                priority=draw(st.sampled_from([0, 0, 0, 1])),
+                created_at=NOW - timedelta(hours=draw(st.integers(1, 4))),
+                customer_groups=frozenset(draw(st.sets(st.sampled_from(["b2b", "b2b", "retail"]), max_size=1))),
+                channels=frozenset(draw(st.sets(st.sampled_from(["web", "web", "app"]), max_size=1))),
+                starts_at=starts,
+                ends_at=None if starts is None or length is None else starts + length,
+                prices=tuple(ListPrice(p, Decimal(draw(st.integers(1, 999))), q) for p, q in sorted(keys)),
+            )
+        )
+    return lists
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lists=books(),
+    product=st.sampled_from(_PRODUCTS),
+    quantity=st.integers(1, 12),
+    group=st.none() | _LABELS,
+    channel=st.none() | _LABELS,
+    hours=st.integers(-4, 8),
+)
+def test_the_index_selects_what_a_scan_of_every_list_and_price_selects(
+    lists: list[PriceList], product: UUID, quantity: int, group: str | None, channel: str | None, hours: int
+) -> None:
+    now = NOW + timedelta(hours=hours)
+    found = PriceBook.of(lists).select("EUR", product.int, quantity, label(group), label(channel), now)
+    scanned = list_price(
+        lists, currency="EUR", product_id=product, quantity=quantity, customer_group=group, channel=channel, now=now
+    )
+    assert (None if found is None else (found.price_list.id, found.amount)) == (
+        None if scanned is None else (scanned[0].id, scanned[1])
+    )
