@@ -17,6 +17,7 @@ tests/unit/test_error_codes.py keeps the two equal and checks every code the pac
     │   └── ProductUnavailable           409 PRODUCT_UNAVAILABLE (an inactive catalog product)
     ├── ValidationFailed                 422 VALIDATION_FAILED (one detail per bad field)
     │   ├── CurrencyMismatch             422 CURRENCY_MISMATCH
+    │   │   └── CurrencyNotPriced        422 CURRENCY_NOT_PRICED (no price list nor the catalog prices it)
     │   └── ClientPriceNotAllowed        422 CLIENT_PRICE_NOT_ALLOWED (a user's request-priced line)
     ├── RateLimited                      429 RATE_LIMITED      (Retry-After)
     ├── Overloaded                       503 OVERLOADED        (Retry-After)
@@ -171,8 +172,23 @@ class ValidationFailed(ServiceError):
     pass
 
 
-@registered("CURRENCY_MISMATCH", 422, "after change", "A catalog product's currency differs from the quote's")
+@registered(
+    "CURRENCY_MISMATCH",
+    422,
+    "after change",
+    "A catalog product's currency differs from the quote's (quotes answer CURRENCY_NOT_PRICED)",
+)
 class CurrencyMismatch(ValidationFailed):
+    pass
+
+
+@registered(
+    "CURRENCY_NOT_PRICED",
+    422,
+    "after change",
+    "No price list open to this customer and channel, nor the catalog, prices a product in the quote's currency",
+)
+class CurrencyNotPriced(CurrencyMismatch):
     pass
 
 

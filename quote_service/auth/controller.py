@@ -66,7 +66,17 @@ class AuthController(Controller):
     @get("/users/me", summary="The authenticated caller")
     async def me(self, request: AuthedRequest) -> Envelope[Me]:
         p = request.user
-        return ok(Me(id=p.id, name=p.name, kind=p.kind, role=p.role, tier=p.tier, segment=p.segment))
+        return ok(
+            Me(
+                id=p.id,
+                name=p.name,
+                kind=p.kind,
+                role=p.role,
+                tier=p.tier,
+                segment=p.segment,
+                customer_group=p.customer_group,
+            )
+        )
 
     @post("/api-keys", guards=[admin_only], summary="Create an API key (shown once)")
     async def create_api_key(
@@ -74,7 +84,11 @@ class AuthController(Controller):
     ) -> Envelope[ApiKeyCreated]:
         created_by = request.user.id if request.user.kind == "user" else None
         created = await auth.create_api_key(
-            name=data.name, role=data.role, created_by=created_by, money_format=data.money_format
+            name=data.name,
+            role=data.role,
+            created_by=created_by,
+            money_format=data.money_format,
+            customer_group=data.customer_group,
         )
         return ok(created, "API key created; store it now, it is not shown again")
 

@@ -10,8 +10,8 @@ import asyncpg
 from quote_service.db.pool import Connection
 from quote_service.errors import DuplicateKey
 
-_USER_COLUMNS = "id, username, password_hash, role, tier, segment, is_active, created_at"
-_KEY_COLUMNS = "id, name, role, prefix, money_format, created_at, revoked_at"
+_USER_COLUMNS = "id, username, password_hash, role, tier, segment, customer_group, is_active, created_at"
+_KEY_COLUMNS = "id, name, role, prefix, money_format, customer_group, created_at, revoked_at"
 
 
 async def insert_user(
@@ -22,16 +22,18 @@ async def insert_user(
     role: str,
     tier: str | None,
     segment: str | None,
+    customer_group: str | None = None,
 ) -> asyncpg.Record:
     try:
         row = await conn.fetchrow(
-            f"""INSERT INTO users (username, password_hash, role, tier, segment)
-                VALUES ($1, $2, $3, $4, $5) RETURNING {_USER_COLUMNS}""",
+            f"""INSERT INTO users (username, password_hash, role, tier, segment, customer_group)
+                VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_USER_COLUMNS}""",
             username,
             password_hash,
             role,
             tier,
             segment,
+            customer_group,
         )
     except asyncpg.UniqueViolationError as exc:
         raise DuplicateKey(f"username {username!r} is taken") from exc
@@ -56,16 +58,18 @@ async def insert_api_key(
     prefix: str,
     created_by: UUID | None,
     money_format: str = "string",
+    customer_group: str | None = None,
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
-        f"""INSERT INTO api_keys (name, role, key_hash, prefix, created_by, money_format)
-            VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_KEY_COLUMNS}""",
+        f"""INSERT INTO api_keys (name, role, key_hash, prefix, created_by, money_format, customer_group)
+            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_KEY_COLUMNS}""",
         name,
         role,
         key_hash,
         prefix,
         created_by,
         money_format,
+        customer_group,
     )
     assert row is not None
     return row

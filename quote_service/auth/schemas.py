@@ -25,6 +25,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     kind: Literal["user", "api_key"]
     tier: str | None = None
     segment: str | None = None
+    customer_group: str | None = None
+    """The customer group price lists see: a user's account's, or what its API key states."""
     money_format: MoneyFormat = "string"
     """The caller's default for responses (an API key's `money_format`); X-Money-Format overrides it."""
 
@@ -47,6 +49,8 @@ class UserCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     role: Role
     tier: Label | None = None
     segment: Label | None = None
+    customer_group: Label | None = None
+    """Price lists for this group apply to the user's quotes (only an admin sets it)."""
 
 
 class User(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,6 +61,7 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     segment: str | None
     is_active: bool
     created_at: datetime
+    customer_group: str | None = None
 
 
 class Me(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,6 +71,7 @@ class Me(msgspec.Struct, frozen=True, kw_only=True):
     role: Role
     tier: str | None
     segment: str | None
+    customer_group: str | None = None
 
 
 class ApiKeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -74,6 +80,8 @@ class ApiKeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     money_format: MoneyFormat = "string"
     """How this key's responses write money and decimals, unless a request sends X-Money-Format:
     "string" ("51.00") or "number" (51.00, the Go service's format)."""
+    customer_group: Label | None = None
+    """The customer group this key's quotes are priced for (price lists); none: no group."""
 
 
 class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,6 +92,7 @@ class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
     money_format: MoneyFormat
     created_at: datetime
     revoked_at: datetime | None
+    customer_group: str | None = None
 
 
 class ApiKeyCreated(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,6 +105,7 @@ class ApiKeyCreated(msgspec.Struct, frozen=True, kw_only=True):
     money_format: MoneyFormat
     key: str
     created_at: datetime
+    customer_group: str | None = None
 
 
 class LoggedOut(msgspec.Struct, frozen=True, kw_only=True):

@@ -63,6 +63,7 @@ def user_from_row(row: asyncpg.Record) -> User:
         segment=row["segment"],
         is_active=row["is_active"],
         created_at=row["created_at"],
+        customer_group=row["customer_group"],
     )
 
 
@@ -75,6 +76,7 @@ def api_key_from_row(row: asyncpg.Record) -> ApiKey:
         money_format=row["money_format"],
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
+        customer_group=row["customer_group"],
     )
 
 
@@ -150,6 +152,7 @@ class AuthService:
                 role=data.role,
                 tier=data.tier,
                 segment=data.segment,
+                customer_group=data.customer_group,
             )
         return user_from_row(row)
 
@@ -161,7 +164,13 @@ class AuthService:
         return user_from_row(row)
 
     async def create_api_key(
-        self, *, name: str, role: str, created_by: UUID | None, money_format: str = "string"
+        self,
+        *,
+        name: str,
+        role: str,
+        created_by: UUID | None,
+        money_format: str = "string",
+        customer_group: str | None = None,
     ) -> ApiKeyCreated:
         """Create a key; the plaintext is returned here and never stored."""
         key, key_hash, prefix = credentials.new_api_key()
@@ -174,6 +183,7 @@ class AuthService:
                 prefix=prefix,
                 created_by=created_by,
                 money_format=money_format,
+                customer_group=customer_group,
             )
         return ApiKeyCreated(
             id=row["id"],
@@ -183,6 +193,7 @@ class AuthService:
             money_format=row["money_format"],
             key=key,
             created_at=row["created_at"],
+            customer_group=row["customer_group"],
         )
 
     async def revoke_api_key(self, key_id: UUID) -> ApiKey:
@@ -224,6 +235,7 @@ class AuthService:
                 kind="user",
                 tier=row["tier"],
                 segment=row["segment"],
+                customer_group=row["customer_group"],
             )
 
         return await self._cached(f"u:{user_id}", load)
@@ -238,7 +250,12 @@ class AuthService:
             if row is None:
                 raise Unauthorized("Unknown or revoked API key")
             return Principal(
-                id=row["id"], name=row["name"], role=row["role"], kind="api_key", money_format=row["money_format"]
+                id=row["id"],
+                name=row["name"],
+                role=row["role"],
+                kind="api_key",
+                money_format=row["money_format"],
+                customer_group=row["customer_group"],
             )
 
         return await self._cached(_key_cache_key(key_hash), load)

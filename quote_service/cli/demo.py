@@ -34,6 +34,7 @@ from quote_service.flash_sales.schemas import FlashSaleCreate, FlashSaleItemIn
 from quote_service.flash_sales.service import FlashSales
 from quote_service.orders import refunds
 from quote_service.orders.schemas import CancelCreate, RefundCreate, RefundLineIn
+from quote_service.price_lists.demo import seed_price_lists
 from quote_service.rules import service as rules
 from quote_service.rules.schemas import PricingRuleCreate
 
@@ -297,6 +298,7 @@ async def seed_demo(
             await catalog.create_product(pool, product, actor="seed-demo")
             created += 1
     configured = await _seed_configuration(pool)
+    await seed_price_lists(pool)
     await seed_market(pool, now=utcnow(), window_hours=settings.market_window_hours)
     history = await seed_history(pool, now=utcnow())
     if history is not None:

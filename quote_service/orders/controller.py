@@ -16,6 +16,7 @@ from quote_service.flash_sales.purchases import Purchases
 from quote_service.orders import refunds, service
 from quote_service.orders.schemas import CancelCreate, Order, OrderCreate, Refund, RefundCreate
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor
+from quote_service.pricing.quote import STOCKED_SOURCES
 from quote_service.quotes.store import QuoteStore
 from quote_service.web.deps import (
     AuthedRequest,
@@ -61,7 +62,9 @@ class OrderController(Controller):
         )
         if not replayed:
             # Taking stock may have repriced a product (inventory repricing, in the order's transaction).
-            await product_cache.invalidate({line.product_id for line in order.items if line.price_source == "catalog"})
+            await product_cache.invalidate(
+                {line.product_id for line in order.items if line.price_source in STOCKED_SOURCES}
+            )
         return ok(order, "Order already placed with this Idempotency-Key" if replayed else "Order placed")
 
     @get("/", summary="Orders, newest first (own orders; admins see all)")

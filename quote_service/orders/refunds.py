@@ -40,6 +40,7 @@ from quote_service.orders import repository as orders
 from quote_service.orders.schemas import CancelCreate, LineCommission, Order, Refund, RefundCreate, RefundLine
 from quote_service.orders.service import assemble, can_see
 from quote_service.pricing.money import ZERO, round_money
+from quote_service.pricing.quote import STOCKED_SOURCES
 from quote_service.quotes.service import coupon_uses_key
 
 log = structlog.get_logger("quote_service.orders")
@@ -295,12 +296,14 @@ def _plan(lines: list[math.ChargedLine], data: RefundCreate, currency: str) -> l
 async def _restock(
     conn: Connection, rows: Sequence[asyncpg.Record], takes: Sequence[math.LineTake], *, order_id: UUID, actor: str
 ) -> None:
-    """Units of catalog and flash-sale lines go back to their product's stock (request-priced lines
+    """Units of catalog, price-list and flash-sale lines go back to their product's stock (request-priced lines
     have none); the product's row lock is taken in id order, as every stock writer does."""
     source = {r["position"]: r["price_source"] for r in rows}
     back: dict[UUID, int] = {}
     for take in takes:
-        if source[take.position] in ("catalog", "flash_sale") and _UUID.match(take.product_id):
+        if (source[take.position] in STOCKED_SOURCES or source[take.position] == "flash_sale") and _UUID.match(
+            take.product_id
+        ):
             pid = UUID(take.product_id)
             back[pid] = back.get(pid, 0) + take.quantity
     if not back:

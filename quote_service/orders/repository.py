@@ -138,8 +138,9 @@ async def insert_lines(conn: Connection, *, order_id: UUID, lines: Sequence[Quot
     """The quote's lines, in its order."""
     await conn.executemany(
         """INSERT INTO order_lines (order_id, position, product_id, quantity, list_unit_price, unit_price,
-               line_subtotal, discount, tax, tax_rate, price_source, flash_sale_id, category_id, seller_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
+               line_subtotal, discount, tax, tax_rate, price_source, flash_sale_id, category_id, seller_id,
+               price_list_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)""",
         [
             (
                 order_id,
@@ -156,6 +157,7 @@ async def insert_lines(conn: Connection, *, order_id: UUID, lines: Sequence[Quot
                 line.flash_sale_id,
                 line.category_id,
                 line.seller_id,
+                line.price_list_id,
             )
             for position, line in enumerate(lines)
         ],
@@ -199,7 +201,7 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID]) -> OrderParts
     ids = list(order_ids)
     lines = await conn.fetch(
         """SELECT order_id, product_id, quantity, list_unit_price, unit_price, line_subtotal, discount, tax,
-                  tax_rate, price_source, flash_sale_id, category_id, seller_id
+                  tax_rate, price_source, flash_sale_id, category_id, seller_id, price_list_id
            FROM order_lines WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
         ids,
     )

@@ -32,6 +32,7 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     flash_sale_id: UUID | None
     category_id: str | None
     seller_id: str | None
+    price_list_id: UUID | None = None
 
 
 class Order(msgspec.Struct, frozen=True, kw_only=True):

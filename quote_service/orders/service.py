@@ -39,7 +39,7 @@ from quote_service.orders.schemas import Order, OrderCreate, OrderLine
 from quote_service.pagination import Page, page_of
 from quote_service.pricing.coupons import normalize_code
 from quote_service.pricing.money import round_money
-from quote_service.pricing.quote import AppliedCoupon, CommissionBreakdown, CommissionDetail, Quote
+from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, CommissionBreakdown, CommissionDetail, Quote
 from quote_service.quotes import policy
 from quote_service.quotes.service import coupon_uses_key
 from quote_service.quotes.store import QuoteStore
@@ -232,7 +232,7 @@ def _first_lines(quote: Quote) -> dict[UUID, int]:
     """The first catalog line of each product: where a refusal points."""
     first_line: dict[UUID, int] = {}
     for index, line in enumerate(quote.items):
-        if line.price_source == "catalog":
+        if line.price_source in STOCKED_SOURCES:
             first_line.setdefault(UUID(line.product_id), index)
     return first_line
 
@@ -402,6 +402,7 @@ def order_from_rows(
                 flash_sale_id=line["flash_sale_id"],
                 category_id=line["category_id"],
                 seller_id=line["seller_id"],
+                price_list_id=line["price_list_id"],
             )
             for line in lines
         ],

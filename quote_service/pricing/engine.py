@@ -29,6 +29,7 @@ from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, FlagSe
 from quote_service.pricing.lines import price_lines
 from quote_service.pricing.money import MAX_AMOUNT, ZERO, is_currency
 from quote_service.pricing.plan import RegionPlan, region_plan
+from quote_service.pricing.price_lists import label
 from quote_service.pricing.quote import (
     AppliedCoupon,
     Calculation,
@@ -68,7 +69,7 @@ def price_quote(
     """Price `request` under `snapshot` at `now` (API.md §5 steps 1-10).
 
     `products` and `flash` are keyed by the request's product_id. Raises ValidationFailed
-    (or CurrencyMismatch) with field paths for input the schema cannot refuse. Pass the same
+    (or CurrencyNotPriced) with field paths for input the schema cannot refuse. Pass the same
     `defaults` object every time (the service builds it once): the snapshot's pricing plans are
     kept per defaults object, so a new one per call prices correctly but never warm. `region`
     and `flags` are what `region_for` and `served_flags` answered for the same arguments (the
@@ -85,7 +86,8 @@ def price_quote(
     if customer.test_group is not None:  # a service or admin caller's context.ab_test_group
         forced = _force(snapshot, customer.test_group, feature_flags, experiments, now)
 
-    # 1-4: lines
+    # 1-4: lines (price lists only when there are any: a quote without them costs what it did)
+    book = snapshot.price_lists if snapshot.price_lists.lists else None
     lines = price_lines(
         request,
         region=region,
@@ -94,6 +96,9 @@ def price_quote(
         dynamic=_dynamic_pricing(snapshot.flags, feature_flags),
         user_tier=customer.tier,
         now=now,
+        price_lists=book,
+        customer_group=None if book is None else label(customer.customer_group),
+        channel=None if book is None else label(request.channel),
     )
     subtotal = item_total = flash_total = flash_list_total = zero
     has_flash = False

@@ -19,9 +19,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
-from quote_service.errors import CurrencyMismatch, FieldError, ValidationFailed
+from quote_service.errors import CurrencyNotPriced, FieldError, ValidationFailed
 from quote_service.pricing.money import MAX_AMOUNT, ZERO, fits_minor_units, minor_units
 from quote_service.pricing.plan import Priced, RegionPlan
+from quote_service.pricing.price_lists import PriceBook
 from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer, PriceSource, QuoteRequest
 from quote_service.pricing.rules import PricingRule, apply_price_rules
 
@@ -121,10 +122,15 @@ def price_lines(
     dynamic: bool,
     user_tier: str | None,
     now: datetime,
+    price_lists: PriceBook | None = None,
+    customer_group: str | None = None,
+    channel: str | None = None,
 ) -> list[Line]:
     """Steps 1-4 for every item; `dynamic` False skips the price rules (dynamic pricing off).
 
-    Raises ValidationFailed naming every bad item, or CurrencyMismatch when that is the only problem.
+    `price_lists` (None: the snapshot has none) may price a catalog line in the quote currency
+    for the folded `customer_group` and `channel` (see `price_lists.PriceBook.select`).
+    Raises ValidationFailed naming every bad item, or CurrencyNotPriced when that is the only problem.
     """
     currency = region.currency
     errors: list[FieldError] = []
@@ -141,13 +147,28 @@ def price_lines(
         product_uuid: UUID | None = None
         category_id: str | None
         seller_id: str | None
+        price_list_id: UUID | None = None
+        own_currency = False
         if product is not None and product.is_active:
-            if product.currency != currency:
-                message = f"the catalog prices this product in {product.currency}, the quote is in {currency}"
+            selected = None
+            if price_lists is not None:
+                selected = price_lists.select(currency, product.id.int, item.quantity, customer_group, channel, now)
+            own_currency = product.currency == currency
+            if selected is not None:
+                source: PriceSource = "price_list"
+                price_list_id = selected.price_list.id
+                # min_price is in the product's currency: it floors only a price in that currency.
+                list_unit, min_price = selected.amount, product.min_price if own_currency else ZERO
+            elif own_currency:
+                source = "catalog"
+                list_unit, min_price = product.current_price, product.min_price
+            else:
+                message = (
+                    f"no price list prices this product in {currency} for this customer and channel, "
+                    f"and the catalog prices it in {product.currency}"
+                )
                 mismatches.append(FieldError(f"items[{index}].product_id", message))
                 continue
-            source: PriceSource = "catalog"
-            list_unit, min_price = product.current_price, product.min_price
             category_id, seller_id, product_uuid = product.category_id, product.seller_id, product.id
         else:
             price = item.unit_price
@@ -169,7 +190,8 @@ def price_lines(
         commission_seller = seller_id or quote_seller_id
         quantity = item.quantity
         rest = quantity
-        offer = flash.get(item.product_id) if source == "catalog" else None
+        # A flash price is in the product's currency: it serves only a quote in that currency.
+        offer = flash.get(item.product_id) if product_uuid is not None and own_currency else None
         if offer is not None:
             taken = flash_taken.get(item.product_id, 0)
             units = min(quantity, offer.remaining_stock - taken, offer.customer_remaining_limit - taken)
@@ -179,6 +201,8 @@ def price_lines(
                 flash_sale_id = offer.flash_sale_id
                 key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price)
                 key += (units, offer.flash_price, flash_sale_id.int)
+                if price_list_id is not None:
+                    key += (("price_list", price_list_id.int),)
                 found = priced.get(key)
                 if found is None:
                     plan = region.line(product_uuid, category_id, commission_seller)
@@ -193,6 +217,7 @@ def price_lines(
                         min_price=min_price,
                         units=units,
                         flash_sale_id=flash_sale_id,
+                        price_list_id=price_list_id,
                     )
                     beyond = beyond_ceiling(found, index)
                     if beyond is not None:
@@ -209,6 +234,8 @@ def price_lines(
             key += (rest, quantity, user_tier, windows)
         else:
             key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price, rest)
+        if price_list_id is not None:  # the same amount from a list is another line than from the catalog
+            key += (("price_list", price_list_id.int),)
         found = priced.get(key)
         if found is None:
             plan = region.line(product_uuid, category_id, commission_seller)
@@ -238,6 +265,7 @@ def price_lines(
                 units=rest,
                 moved=moved,
                 shown=shown,
+                price_list_id=price_list_id,
             )
             beyond = beyond_ceiling(found, index)
             if beyond is not None:
@@ -248,5 +276,5 @@ def price_lines(
     if errors:
         raise ValidationFailed("some items cannot be priced", details=errors + mismatches)
     if mismatches:
-        raise CurrencyMismatch("an item's catalog currency differs from the quote currency", details=mismatches)
+        raise CurrencyNotPriced("an item has no price in the quote currency", details=mismatches)
     return lines

@@ -57,6 +57,7 @@ class Priced:
         "moves",
         "parts",
         "plan",
+        "price_list_id",
         "product_id",
         "rule_keys",
         "seller_commission",
@@ -84,12 +85,14 @@ class Priced:
         flash_sale_id: UUID | None = None,
         moved: tuple[tuple[PricingRule, Decimal], ...] = (),
         shown: tuple[AppliedRule, ...] = (),
+        price_list_id: UUID | None = None,
     ) -> None:
         region = plan.region
         cent, zero = region.cent, region.zero
         self.plan = plan
         self.product_id, self.source, self.units = product_id, source, units
         self.category_id, self.seller_id, self.flash_sale_id = category_id, seller_id, flash_sale_id
+        self.price_list_id = price_list_id
         self.list_shown = list_unit.quantize(cent, ROUND_HALF_UP)
         self.unit_shown = unit.quantize(cent, ROUND_HALF_UP)
         """The unit price shown; the line is computed from the exact `unit`, not from this."""

@@ -21,7 +21,10 @@ Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
 Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
 CountryCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2}\Z", description="ISO 3166-1 alpha-2")]
 CurrencyCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}\Z", description="ISO 4217")]
-PriceSource = Literal["catalog", "request", "flash_sale"]
+PriceSource = Literal["catalog", "request", "flash_sale", "price_list"]
+STOCKED_SOURCES: frozenset[str] = frozenset({"catalog", "price_list"})
+"""Lines whose units come from the product's catalog stock (a price list prices a catalog product;
+flash-priced units come from their sale, request-priced lines have no stock)."""
 
 
 # --- request -------------------------------------------------------------------------------
@@ -73,6 +76,8 @@ class QuoteRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     context: RequestContext | None = None
     reserve_stock: bool = False
     """Hold the catalog lines' units until `valid_until` (API.md §12); the engine ignores it."""
+    channel: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    """The sales channel (e.g. "web", "app"): price lists may be limited to some channels."""
 
 
 # --- engine inputs -------------------------------------------------------------------------
@@ -108,6 +113,9 @@ class CustomerContext(msgspec.Struct, frozen=True, kw_only=True):
     segment: str | None = None
     coupon_uses: dict[str, int] = {}
     """Times this customer has used each coupon code (per_customer_limit)."""
+    customer_group: str | None = None
+    """The caller's customer group (a user's account, a service key's statement): price lists
+    may be limited to some groups."""
     test_group: str | None = None
     """A variant the caller forces in every running experiment that has it (`context.ab_test_group`
     of a service or admin caller; never a shopper's)."""
@@ -152,6 +160,8 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
     seller_id: str | None = None
     flash_sale_id: UUID | None = None
     tax_rate: Decimal = Decimal(0)
+    price_list_id: UUID | None = None
+    """The price list that priced the line (`price_source: "price_list"`)."""
 
 
 class CommissionDetail(msgspec.Struct, frozen=True, kw_only=True):

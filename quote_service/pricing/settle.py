@@ -74,6 +74,7 @@ def _response_parts(
         seller_id=priced.seller_id,
         flash_sale_id=priced.flash_sale_id,
         tax_rate=plan.tax_rate,
+        price_list_id=priced.price_list_id,
     )
     category_detail = _detail(priced, plan.category_rate, "category", base, category)
     if plan.seller_rate is None:

@@ -19,6 +19,7 @@ from quote_service.pricing.commission import CommissionIndex, CommissionRate
 from quote_service.pricing.coupons import Coupon, CouponSet
 from quote_service.pricing.flags import CompiledFlags, FeatureFlag, FlagSet
 from quote_service.pricing.flash import FlashSale, FlashSaleBook
+from quote_service.pricing.price_lists import PriceBook, PriceList
 from quote_service.pricing.resolution import Resolver
 from quote_service.pricing.rules import PricingRule, RuleBook
 
@@ -34,6 +35,8 @@ class ConfigSnapshot:
     coupons: CouponSet
     flash_sales: FlashSaleBook = field(default_factory=FlashSaleBook, compare=False)
     """Sales not yet ended (or ended within a day), for quotes and purchases."""
+    price_lists: PriceBook = field(default_factory=PriceBook, compare=False)
+    """Price lists not yet ended, indexed by (currency, product)."""
     resolver: Resolver = field(init=False, repr=False, compare=False)
     """Memoized rule and rate lookups and pricing plans over `rules` and `commissions` (derived, never passed in)."""
     compiled_flags: CompiledFlags = field(init=False, repr=False, compare=False)
@@ -69,8 +72,9 @@ class ConfigSnapshot:
         flags: Iterable[FeatureFlag] = (),
         coupons: Iterable[Coupon] = (),
         flash_sales: Iterable[FlashSale] = (),
+        price_lists: Iterable[PriceList] | PriceBook = (),
     ) -> ConfigSnapshot:
-        """Index plain lists into a snapshot."""
+        """Index plain lists into a snapshot (price lists may come already compiled)."""
         return cls(
             version=version,
             commissions=CommissionIndex(rates),
@@ -78,6 +82,7 @@ class ConfigSnapshot:
             flags=FlagSet.of(flags),
             coupons=CouponSet.of(coupons),
             flash_sales=FlashSaleBook(flash_sales),
+            price_lists=price_lists if isinstance(price_lists, PriceBook) else PriceBook.of(price_lists),
         )
 
     def counts(self) -> dict[str, int]:
@@ -88,4 +93,6 @@ class ConfigSnapshot:
             "feature_flags": len(self.flags.by_key),
             "coupons": len(self.coupons.by_code),
             "flash_sales": len(self.flash_sales),
+            "price_lists": len(self.price_lists),
+            "price_list_prices": self.price_lists.prices(),
         }

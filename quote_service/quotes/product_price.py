@@ -53,7 +53,8 @@ class ProductPrice(msgspec.Struct, frozen=True, kw_only=True):
     """The tier the price is for (a shopper's own)."""
     region: str | None
     list_price: Decimal
-    """The catalog price before flash sales and price rules."""
+    """The price before flash sales and price rules: a price list's for the caller's customer
+    group (lists limited to channels do not apply here), else the catalog's."""
     unit_price: Decimal
     """The final unit price; when a flash sale covers only some units, subtotal / quantity
     rounded half up (`lines` then gives each part's exact price)."""
@@ -86,7 +87,8 @@ async def price_product(
     except ValidationFailed as exc:  # the money ceiling: named by this endpoint's parameters, not a quote's fields
         details = [FieldError(_PARAMETERS.get(d.field, d.field), d.message) for d in exc.details]
         raise type(exc)(exc.message, details=details) from exc
-    return _shown(quote, product_id, customer, region, list_price=round_money(product.current_price, quote.currency))
+    # Step 1's price: a price list's for the caller's group (on no channel), else the catalog's.
+    return _shown(quote, product_id, customer, region, list_price=quote.items[0].list_unit_price)
 
 
 _PARAMETERS = {"items[0].product_id": "product_id", "items[0].quantity": "quantity", "items": "quantity"}
@@ -95,11 +97,13 @@ _PARAMETERS = {"items[0].product_id": "product_id", "items[0].quantity": "quanti
 
 def _customer(caller: Principal, user_tier: str | None) -> CustomerContext:
     if caller.role != "user":
-        return CustomerContext(customer_id="", tier=user_tier)
+        return CustomerContext(customer_id="", tier=user_tier, customer_group=caller.customer_group)
     problems = foreign_labels([("user_tier", "tier", user_tier, caller.tier)])
     if problems:
         raise ValidationFailed("; ".join(f"{p.field}: {p.message}" for p in problems), details=problems)
-    return CustomerContext(customer_id=str(caller.id), tier=caller.tier, segment=caller.segment)
+    return CustomerContext(
+        customer_id=str(caller.id), tier=caller.tier, segment=caller.segment, customer_group=caller.customer_group
+    )
 
 
 def _shown(

@@ -171,6 +171,7 @@ class QuoteService:
             tier=tier,
             segment=segment,
             coupon_uses=await self._coupon_uses(request, snapshot),
+            customer_group=caller.customer_group,
             test_group=policy.test_group(request, caller),
         )
         t2 = perf_counter_ns()
@@ -347,9 +348,17 @@ def _inputs(
     now: datetime,
 ) -> bytes:
     """Everything besides the caller and the body that a quote's amounts depend on: equal inputs
-    (for the same caller and body), equal quote within its validity."""
+    (for the same caller and body), equal quote within its validity. The customer carries its
+    group; the body its channel; the price lists' interval says which lists are in effect."""
     return _REQUEST_ENCODER.encode(
-        (customer, snapshot.version, sorted(products.items()), sorted(flash.items()), _minute(now))
+        (
+            customer,
+            snapshot.version,
+            sorted(products.items()),
+            sorted(flash.items()),
+            _minute(now),
+            snapshot.price_lists.interval(now),
+        )
     )
 
 

@@ -32,7 +32,7 @@ from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Forbidden, InsufficientStock, NotFound, ProductUnavailable
 from quote_service.observability.metrics import RESERVATIONS
-from quote_service.pricing.quote import Quote, QuoteRequest, ReservedLine, StockReservation
+from quote_service.pricing.quote import STOCKED_SOURCES, Quote, QuoteRequest, ReservedLine, StockReservation
 from quote_service.reservations import repository
 from quote_service.reservations.schemas import Reservation
 
@@ -43,10 +43,10 @@ _MADE, _REFUSED, _CONSUMED, _RELEASED, _EXPIRED = (
 
 def catalog_units(quote: Quote) -> dict[UUID, int]:
     """Units per catalog product of a quote, in the order its lines name them (flash-priced units
-    come from their sale's own stock, request-priced lines take none)."""
+    come from their sale's own stock, request-priced lines take none; price-list lines are catalog units)."""
     wanted: dict[UUID, int] = defaultdict(int)
     for line in quote.items:
-        if line.price_source == "catalog":
+        if line.price_source in STOCKED_SOURCES:
             wanted[UUID(line.product_id)] += line.quantity
     return dict(wanted)
 

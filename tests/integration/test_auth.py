@@ -94,6 +94,7 @@ async def test_issued_token_authenticates_the_user(client: Client, shopper: Call
         "role": "user",
         "tier": "gold",
         "segment": "vip",
+        "customer_group": None,
     }
 
 
@@ -396,7 +397,15 @@ async def test_weak_password_is_422_naming_password(
 async def test_me_for_an_admin(client: Client, admin: Caller) -> None:
     me = expect_ok(await client.get(ME, headers=admin.headers))
 
-    assert me == {"id": str(admin.id), "name": "admin", "kind": "user", "role": "admin", "tier": None, "segment": None}
+    assert me == {
+        "id": str(admin.id),
+        "name": "admin",
+        "kind": "user",
+        "role": "admin",
+        "tier": None,
+        "segment": None,
+        "customer_group": None,
+    }
 
 
 async def test_concurrent_first_uses_of_an_api_key_share_one_lookup(

@@ -250,6 +250,7 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
                 "flash_sale_id": None,
                 "category_id": "electronics",
                 "seller_id": "seller-1",
+                "price_list_id": None,
             },
             {
                 "product_id": cable["id"],
@@ -264,6 +265,7 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
                 "flash_sale_id": None,
                 "category_id": "cables",
                 "seller_id": "seller-1",
+                "price_list_id": None,
             },
         ],
         "commission_breakdown": {

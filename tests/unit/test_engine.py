@@ -9,7 +9,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from quote_service.errors import CurrencyMismatch, ValidationFailed
+from quote_service.errors import CurrencyNotPriced, ValidationFailed
 from quote_service.pricing.flags import Rollout
 from quote_service.pricing.quote import CustomerContext
 from quote_service.pricing.resolution import Resolution
@@ -160,13 +160,13 @@ def test_every_bad_item_is_named_at_once() -> None:
     assert [d.field for d in refused.value.details] == ["items[0].unit_price", "items[2].unit_price"]
 
 
-def test_a_catalog_price_in_another_currency_is_a_currency_mismatch() -> None:
+def test_a_catalog_price_in_another_currency_and_no_price_list_is_not_priced() -> None:
     dollars = product("10.00", currency="USD")
 
-    with pytest.raises(CurrencyMismatch) as refused:
+    with pytest.raises(CurrencyNotPriced) as refused:
         quote(request(item("x", 1, unit_price="1.00"), item(dollars, 1)), products=[dollars])
 
-    assert refused.value.code == "CURRENCY_MISMATCH"
+    assert refused.value.code == "CURRENCY_NOT_PRICED"  # API.md §13 (CURRENCY_MISMATCH before price lists)
     assert refused.value.status_code == 422
     assert [d.field for d in refused.value.details] == ["items[1].product_id"]
 

@@ -28,6 +28,7 @@ from quote_service.pricing.coupons import Coupon
 from quote_service.pricing.engine import price_quote
 from quote_service.pricing.flags import FeatureFlag, Rollout, Variant
 from quote_service.pricing.money import minor_units
+from quote_service.pricing.price_lists import ListPrice, PriceList
 from quote_service.pricing.quote import (
     Address,
     CatalogProduct,
@@ -350,6 +351,38 @@ def make_products(rng: random.Random, currency: str) -> list[CatalogProduct]:
     return products
 
 
+GROUPS = (None, None, "b2b", "B2B ", "retail")
+CHANNELS = (None, None, "web", "App", "pos")
+
+
+def make_price_lists(rng: random.Random, currency: str, products: list[CatalogProduct]) -> list[PriceList]:
+    """A few lists, mostly in the quote currency, for some groups and channels, with quantity tiers;
+    several share a priority so specificity and age decide (and a product in USD gets a price)."""
+    lists = []
+    for n in range(rng.choice([0, 0, 1, 3, 4, 6])):
+        list_currency = currency if rng.random() < 0.8 else rng.choice(["USD", "USD", "TRY"])
+        prices = {}
+        span = window(rng)
+        for made in rng.sample(products, rng.randint(1, len(products))):
+            for quantity in rng.sample([1, 1, 3, 5, 10], rng.randint(1, 3)):
+                prices[(made.id, quantity)] = ListPrice(made.id, money(rng, list_currency, 1, 2000), quantity)
+        lists.append(
+            PriceList(
+                id=UUID(int=rng.getrandbits(128)),
+                name=f"list-{n}",
+                currency=list_currency,
+                priority=rng.choice([0, 0, 0, 1]),
+                created_at=BASE - timedelta(hours=rng.randint(1, 200)),
+                customer_groups=frozenset(rng.sample(["b2b", "retail", "vip"], rng.choice([0, 0, 1, 2]))),
+                channels=frozenset(rng.sample(["web", "app"], rng.choice([0, 0, 1]))),
+                prices=tuple(prices.values()),
+                starts_at=span["effective_from"],
+                ends_at=span["effective_to"],
+            )
+        )
+    return lists
+
+
 def make_world(rng: random.Random) -> dict[str, Any]:
     currency = rng.choice(CURRENCIES)
     products = make_products(rng, currency)
@@ -373,9 +406,15 @@ def make_world(rng: random.Random) -> dict[str, Any]:
         rules=rules,
         flags=make_flags(rng) if rng.random() < 0.9 else [],
         coupons=make_coupons(rng, currency),
+        price_lists=make_price_lists(rng, currency, products),
     )
     snapshot = ConfigSnapshot.build(
-        version=config.version, rates=config.rates, rules=config.rules, flags=config.flags, coupons=config.coupons
+        version=config.version,
+        rates=config.rates,
+        rules=config.rules,
+        flags=config.flags,
+        coupons=config.coupons,
+        price_lists=config.price_lists,
     )
     return {"currency": currency, "products": products, "flash": flash, "snapshot": snapshot, "config": config}
 
@@ -422,17 +461,19 @@ def make_basket(rng: random.Random, world: dict[str, Any]) -> tuple[QuoteRequest
         else None,
         is_express_delivery=rng.random() < 0.4,
         coupon_codes=rng.sample(CODES, rng.choice([0, 0, 1, 1, 2, 3])) or (["MIN"] if rng.random() < 0.3 else []),
-        currency=currency.lower() if rng.random() < 0.1 else (currency if rng.random() < 0.98 else "XXX"),
+        currency=rng.choices([currency.lower(), currency, "XXX", "USD"], weights=[10, 83, 2, 5])[0],
         logistics_provider=rng.choice([None, "FastShip", "FASTSHIP", "SlowShip"]),
         context=RequestContext(user_agent=rng.choice(AGENTS), session_id=rng.choice(VERSIONS))
         if rng.random() < 0.7
         else None,
+        channel=rng.choice(CHANNELS),
     )
     customer = CustomerContext(
         customer_id=request.customer_id,
         tier=rng.choice(TIERS),
         segment=rng.choice([None, "loyal", "new"]),
         coupon_uses={"LIMIT": 1} if rng.random() < 0.3 else {},
+        customer_group=rng.choice(GROUPS),
     )
     return request, customer
 
@@ -446,6 +487,8 @@ def edges(config: Config) -> list[datetime]:
         found.update(edge for edge in (coupon.valid_from, coupon.valid_to) if edge is not None)
     for flag in config.flags:
         found.update(edge for edge in (flag.rollout.start_at, flag.rollout.end_at) if edge is not None)
+    for price_list in config.price_lists:
+        found.update(edge for edge in (price_list.starts_at, price_list.ends_at) if edge is not None)
     for rule in config.rules:
         if isinstance(rule.configuration, TimeWindowConfig):
             for clock in (rule.configuration.start_time, rule.configuration.end_time):

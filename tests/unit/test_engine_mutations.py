@@ -50,6 +50,8 @@ FLAGS = "quote_service.pricing.flags"
 COMMISSION = "quote_service.pricing.commission"
 TARGETING = "quote_service.pricing.targeting"
 ATTRIBUTES = "quote_service.pricing.attributes"
+PRICE_LISTS = "quote_service.pricing.price_lists"
+LINES = "quote_service.pricing.lines"
 
 MUTATIONS = [
     Mutation(COUPONS, "check_coupon", "now >= coupon.valid_to", "now > coupon.valid_to"),
@@ -91,6 +93,11 @@ MUTATIONS = [
     Mutation(
         COMMISSION, "resolve_logistics_rate", "rate.category_id not in category_ids", "rate.category_id in category_ids"
     ),
+    Mutation(PRICE_LISTS, "precedence", "price_list.specificity, ", ""),
+    Mutation(PRICE_LISTS, "precedence", "price_list.created_at, ", ""),
+    Mutation(PRICE_LISTS, "label", "value.strip().casefold()", "value.strip()"),
+    Mutation(LINES, "price_lines", "product.min_price if own_currency else ZERO", "product.min_price"),
+    Mutation(LINES, "price_lines", "is not None and own_currency else None", "is not None else None"),
 ]
 
 

@@ -29,6 +29,7 @@ from quote_service.errors import invalid
 from quote_service.pricing.commission import CommissionRate
 from quote_service.pricing.coupons import Coupon
 from quote_service.pricing.flags import FeatureFlag
+from quote_service.pricing.price_lists import PriceList
 from quote_service.pricing.quote import (
     AppliedCoupon,
     AppliedRule,
@@ -63,6 +64,7 @@ class Config:
     rules: Sequence[PricingRule]
     flags: Sequence[FeatureFlag]
     coupons: Sequence[Coupon]
+    price_lists: Sequence[PriceList] = ()
 
 
 DYNAMIC_PRICING = "dynamic_pricing"
@@ -86,7 +88,7 @@ def price_quote(
     """Price `request` under `config` at `now` (docs/pricing.md, steps 1-10).
 
     `products` and `flash` are keyed by the request's product_id. Raises ValidationFailed
-    (or CurrencyMismatch) with field paths for input the schema cannot refuse.
+    (or CurrencyNotPriced) with field paths for input the schema cannot refuse.
     """
     currency = request.currency.upper()
     if currency not in MINOR_UNITS:
@@ -117,6 +119,9 @@ def price_quote(
         city=city,
         country=country,
         now=now,
+        price_lists=config.price_lists,
+        customer_group=customer.customer_group,
+        channel=request.channel,
     )
     subtotal = item_total = flash_total = flash_list_total = zero
     has_flash = False
@@ -335,6 +340,7 @@ def _quote_line(line: Line, cent: Decimal) -> QuoteLine:
         seller_id=line.seller_id,
         flash_sale_id=line.flash_sale_id,
         tax_rate=line.tax_rate,
+        price_list_id=line.price_list_id,
     )
 
 

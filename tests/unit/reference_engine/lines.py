@@ -12,10 +12,12 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from uuid import UUID
 
-from quote_service.errors import CurrencyMismatch, FieldError, ValidationFailed
+from quote_service.errors import CurrencyNotPriced, FieldError, ValidationFailed
+from quote_service.pricing.price_lists import PriceList
 from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer, PriceSource, QuoteRequest
 from quote_service.pricing.rules import PricingRule
 from tests.unit.reference_engine.money import MINOR_UNITS, ZERO, on_grid
+from tests.unit.reference_engine.price_lists import list_price
 from tests.unit.reference_engine.rules import price_rules, unit_after_rules
 
 MAX_UNIT_PRICE = Decimal("1e12")
@@ -33,6 +35,7 @@ class Line:
         "floor",
         "list_subtotal",
         "list_unit",
+        "price_list_id",
         "product_id",
         "quantity",
         "rules",
@@ -58,8 +61,10 @@ class Line:
         cent: Decimal,
         zero: Decimal,
         flash_sale_id: UUID | None = None,
+        price_list_id: UUID | None = None,
     ) -> None:
         self.product_id = product_id
+        self.price_list_id = price_list_id
         self.quantity = quantity
         self.list_unit = list_unit
         self.unit = unit
@@ -155,6 +160,9 @@ def price_lines(
     city: str,
     country: str,
     now: datetime,
+    price_lists: Sequence[PriceList] = (),
+    customer_group: str | None = None,
+    channel: str | None = None,
 ) -> list[Line]:
     """Steps 1-4 for every item; `rules` None skips the price rules (dynamic pricing off).
 
@@ -171,13 +179,32 @@ def price_lines(
         flash_sale_id: UUID | None = None
         category_id: str | None
         seller_id: str | None
+        price_list_id: UUID | None = None
         if product is not None and product.is_active:
-            if product.currency != currency:
-                message = f"the catalog prices this product in {product.currency}, the quote is in {currency}"
+            found_list = list_price(
+                price_lists,
+                currency=currency,
+                product_id=product.id,
+                quantity=item.quantity,
+                customer_group=customer_group,
+                channel=channel,
+                now=now,
+            )
+            source: PriceSource
+            if found_list is not None:
+                # A list's amount is the list price; min_price floors only in the product's own currency.
+                source, price_list_id, list_unit = "price_list", found_list[0].id, found_list[1]
+                min_price = product.min_price if product.currency == currency else ZERO
+            elif product.currency == currency:
+                source = "catalog"
+                list_unit, min_price = product.current_price, product.min_price
+            else:
+                message = (
+                    f"no price list prices this product in {currency} for this customer and channel, "
+                    f"and the catalog prices it in {product.currency}"
+                )
                 mismatches.append(FieldError(f"items[{index}].product_id", message))
                 continue
-            source: PriceSource = "catalog"
-            list_unit, min_price = product.current_price, product.min_price
             category_id, seller_id, product_uuid = product.category_id, product.seller_id, product.id
         else:
             problem = unit_price_problem(item.unit_price, currency)
@@ -191,7 +218,9 @@ def price_lines(
             continue  # keep validating the remaining items, price nothing
         quantity = item.quantity
         rest = quantity
-        offer = flash.get(item.product_id) if source == "catalog" else None
+        # Flash prices are in the product's currency: only a quote in that currency gets them.
+        in_own_currency = product is not None and product.currency == currency
+        offer = flash.get(item.product_id) if source != "request" and in_own_currency else None
         if offer is not None:
             taken = flash_taken.get(item.product_id, 0)
             units = min(quantity, offer.remaining_stock - taken, offer.customer_remaining_limit - taken)
@@ -212,6 +241,7 @@ def price_lines(
                         cent=cent,
                         zero=zero,
                         flash_sale_id=flash_sale_id,
+                        price_list_id=price_list_id,
                     )
                 )
         if rest <= 0:
@@ -248,6 +278,7 @@ def price_lines(
             floor=min_price * rest,
             cent=cent,
             zero=zero,
+            price_list_id=price_list_id,
         )
         if moved:
             line.rules, line.applied = moved, shown
@@ -255,5 +286,5 @@ def price_lines(
     if errors:
         raise ValidationFailed("some items cannot be priced", details=errors + mismatches)
     if mismatches:
-        raise CurrencyMismatch("an item's catalog currency differs from the quote currency", details=mismatches)
+        raise CurrencyNotPriced("an item has no price in the quote currency", details=mismatches)
     return lines

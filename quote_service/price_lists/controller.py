@@ -1,0 +1,84 @@
+"""HTTP: /api/v1/price-lists (admin): CRUD, list, and PUT /{id}/prices (bulk upsert)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from litestar import Controller, delete, get, post, put
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from quote_service.auth.guards import admin_only
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.price_lists import repository, service
+from quote_service.price_lists.schemas import (
+    PriceList,
+    PriceListCreate,
+    PriceListDetail,
+    PriceListUpdate,
+    PricesUpsert,
+    PricesUpserted,
+)
+from quote_service.web.admin import ConfigWriteDep, config_write
+from quote_service.web.deps import PoolDep, ReadPoolDep
+from quote_service.web.envelope import Envelope, ok
+
+DOMAIN = "price-lists"
+
+
+class PriceListController(Controller):
+    path = "/api/v1/price-lists"
+    tags = ["price-lists"]
+    guards = [admin_only]
+    dependencies = {"write": config_write(DOMAIN)}
+
+    @post("/", summary="Create a price list (with up to 10,000 prices)")
+    async def create(self, data: JSONBody[PriceListCreate], write: ConfigWriteDep) -> Envelope[PriceListDetail]:
+        created = await service.create_price_list(write.pool, data, actor=write.actor)
+        return await write.saved(created, "Price list created")
+
+    @get("/", summary="List price lists, oldest first (keyset-paginated)")
+    async def list_price_lists(
+        self,
+        read_pool: ReadPoolDep,
+        currency: FromQuery[str | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[PriceList]]:
+        after = decode_cursor(cursor, tuple[datetime, UUID], "price-lists")
+        async with read_pool.acquire() as conn:
+            rows = await repository.list_price_lists(
+                conn, currency=currency.upper() if currency else None, after=after, limit=limit
+            )
+        return ok(
+            page_of(
+                rows,
+                "price-lists",
+                limit=limit,
+                key=lambda r: (r["created_at"], r["id"]),
+                item=service.price_list_from_row,
+            )
+        )
+
+    @get("/{list_id:uuid}", summary="Get a price list with its prices")
+    async def get_price_list(self, list_id: FromPath[UUID], pool: PoolDep) -> Envelope[PriceListDetail]:
+        return ok(await service.get_price_list(pool, list_id))
+
+    @put("/{list_id:uuid}", summary="Replace a price list's fields (its prices stay)")
+    async def replace(
+        self, list_id: FromPath[UUID], data: JSONBody[PriceListUpdate], write: ConfigWriteDep
+    ) -> Envelope[PriceList]:
+        updated = await service.update_price_list(write.pool, list_id, data, actor=write.actor)
+        return await write.saved(updated, "Price list updated")
+
+    @put("/{list_id:uuid}/prices", summary="Add or replace up to 10,000 prices (all or none)")
+    async def upsert_prices(
+        self, list_id: FromPath[UUID], data: JSONBody[PricesUpsert], write: ConfigWriteDep
+    ) -> Envelope[PricesUpserted]:
+        result = await service.upsert_prices(write.pool, list_id, data.prices, actor=write.actor)
+        return await write.saved(result, "Prices saved")
+
+    @delete("/{list_id:uuid}", status_code=200, summary="Delete a price list and its prices")
+    async def remove(self, list_id: FromPath[UUID], write: ConfigWriteDep) -> Envelope[PriceList]:
+        deleted = await service.delete_price_list(write.pool, list_id)
+        return await write.saved(deleted, "Price list deleted")

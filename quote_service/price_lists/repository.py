@@ -1,0 +1,161 @@
+"""SQL for price lists and their prices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from quote_service.db.pool import Connection
+from quote_service.pricing.price_lists import ListPrice, PriceBook, PriceList, label
+
+_COLUMNS = (
+    "l.id, l.name, l.currency, l.customer_groups, l.channels, l.priority, l.starts_at, l.ends_at, "
+    "l.created_by, l.updated_by, l.created_at, l.updated_at, "
+    "(SELECT count(*) FROM price_list_prices p WHERE p.price_list_id = l.id) AS price_count"
+)
+_WRITABLE = ("name", "currency", "customer_groups", "channels", "priority", "starts_at", "ends_at")
+
+
+async def insert_price_list(conn: Connection, *, fields: dict[str, Any], actor: str) -> UUID:
+    columns = [*_WRITABLE, "created_by", "updated_by"]
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    list_id: UUID = await conn.fetchval(
+        f"INSERT INTO price_lists ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id",
+        *(fields[c] for c in _WRITABLE),
+        actor,
+        actor,
+    )
+    return list_id
+
+
+async def update_price_list(conn: Connection, *, list_id: UUID, fields: dict[str, Any], actor: str) -> bool:
+    """Replace every writable field; False when no list has this id."""
+    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(_WRITABLE, start=3))
+    status: str = await conn.execute(
+        f"UPDATE price_lists SET {assignments}, updated_by = $2, updated_at = now() WHERE id = $1",
+        list_id,
+        actor,
+        *(fields[c] for c in _WRITABLE),
+    )
+    return status != "UPDATE 0"
+
+
+async def touch(conn: Connection, *, list_id: UUID, actor: str) -> bool:
+    """Mark the list updated (its prices changed); False when no list has this id. Locks its row."""
+    status: str = await conn.execute(
+        "UPDATE price_lists SET updated_by = $2, updated_at = now() WHERE id = $1", list_id, actor
+    )
+    return status != "UPDATE 0"
+
+
+async def upsert_prices(conn: Connection, *, list_id: UUID, prices: list[tuple[UUID, int, Decimal]]) -> None:
+    """Add each (product, min_quantity, amount), replacing the amount at an existing pair: one statement."""
+    if not prices:
+        return
+    await conn.execute(
+        """INSERT INTO price_list_prices (price_list_id, product_id, min_quantity, amount)
+           SELECT $1, product_id, min_quantity, amount
+           FROM unnest($2::uuid[], $3::int[], $4::numeric[]) AS p (product_id, min_quantity, amount)
+           ON CONFLICT (price_list_id, product_id, min_quantity) DO UPDATE SET amount = excluded.amount""",
+        list_id,
+        [p[0] for p in prices],
+        [p[1] for p in prices],
+        [p[2] for p in prices],
+    )
+
+
+async def known_products(conn: Connection, *, product_ids: list[UUID]) -> set[UUID]:
+    """Which of `product_ids` are catalog products."""
+    rows = await conn.fetch("SELECT id FROM products WHERE id = any($1::uuid[])", product_ids)
+    return {row["id"] for row in rows}
+
+
+async def get_price_list(conn: Connection, *, list_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {_COLUMNS} FROM price_lists l WHERE l.id = $1", list_id)
+
+
+async def get_prices(conn: Connection, *, list_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT product_id, amount, min_quantity FROM price_list_prices
+           WHERE price_list_id = $1 ORDER BY product_id, min_quantity""",
+        list_id,
+    )
+
+
+async def delete_price_list(conn: Connection, *, list_id: UUID) -> asyncpg.Record | None:
+    """Delete a list and its prices; the list as it was, or None when no list has this id."""
+    row = await get_price_list(conn, list_id=list_id)
+    if row is not None:
+        await conn.execute("DELETE FROM price_lists WHERE id = $1", list_id)
+    return row
+
+
+async def list_price_lists(
+    conn: Connection, *, currency: str | None, after: tuple[datetime, UUID] | None, limit: int
+) -> list[asyncpg.Record]:
+    """Lists oldest first, after the (created_at, id) `after`."""
+    return await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM price_lists l
+            WHERE ($1::text IS NULL OR l.currency = $1)
+              AND ($2::timestamptz IS NULL OR (l.created_at, l.id) > ($2::timestamptz, $3::uuid))
+            ORDER BY l.created_at, l.id LIMIT $4""",
+        currency,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit + 1,
+    )
+
+
+_compiled: tuple[tuple[str, UUID, int], PriceBook] | None = None
+"""The last book compiled in this process, by (database, token, version) of the lists it holds."""
+
+
+async def load_book(conn: Connection) -> PriceBook:
+    """Every list in effect or still to come, compiled; the previous book again while no list or
+    price has changed (a reload for a flag or a rule does not read or index 50,000 prices).
+    Call inside the snapshot's repeatable-read transaction: the version and the data agree."""
+    global _compiled
+    row = await conn.fetchrow("SELECT current_database() AS db, token, version FROM price_lists_version")
+    key = None if row is None else (str(row["db"]), row["token"], int(row["version"]))
+    if key is not None and _compiled is not None and _compiled[0] == key:
+        return _compiled[1]
+    book = PriceBook.of(await load_active(conn))
+    if key is not None:
+        _compiled = (key, book)
+    return book
+
+
+async def load_active(conn: Connection) -> list[PriceList]:
+    """Lists in effect or still to come, with their prices, as the quote engine reads them."""
+    lists = await conn.fetch(
+        """SELECT id, name, currency, customer_groups, channels, priority, starts_at, ends_at, created_at
+           FROM price_lists WHERE ends_at IS NULL OR ends_at > now()"""
+    )
+    if not lists:
+        return []
+    prices: dict[UUID, list[ListPrice]] = {row["id"]: [] for row in lists}
+    for row in await conn.fetch(
+        """SELECT price_list_id, product_id, amount, min_quantity FROM price_list_prices
+           WHERE price_list_id = any($1::uuid[])""",
+        list(prices),
+    ):
+        prices[row["price_list_id"]].append(ListPrice(row["product_id"], row["amount"], row["min_quantity"]))
+    return [
+        PriceList(
+            id=row["id"],
+            name=row["name"],
+            currency=row["currency"].strip(),
+            priority=row["priority"],
+            created_at=row["created_at"],
+            customer_groups=frozenset(filter(None, map(label, row["customer_groups"]))),
+            channels=frozenset(filter(None, map(label, row["channels"]))),
+            starts_at=row["starts_at"],
+            ends_at=row["ends_at"],
+            prices=tuple(prices[row["id"]]),
+        )
+        for row in lists
+    ]

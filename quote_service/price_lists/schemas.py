@@ -1,0 +1,94 @@
+"""Price-list payloads (API.md §13). Amounts are Decimal in, strings with the list currency's digits out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+
+MAX_PRICES = 10_000
+"""Prices one request may carry (POST or PUT /{id}/prices)."""
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, description="ISO 4217 code.")]
+Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Labels = Annotated[list[Label], msgspec.Meta(max_length=100)]
+Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset.")]
+Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
+
+
+class PriceIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    product_id: str
+    """A catalog product's id."""
+    amount: Decimal
+    """The unit price (> 0, on the list currency's minor units) from `min_quantity` units on."""
+    min_quantity: int = 1
+    """1..10000; (product_id, min_quantity) is unique within a list."""
+
+
+Prices = Annotated[list[PriceIn], msgspec.Meta(max_length=MAX_PRICES)]
+
+
+class PriceListUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PUT /{id}: every field of the list but its prices."""
+
+    name: Name
+    currency: Currency
+    customer_groups: Labels = []
+    """Groups the list is for (case-insensitive, stored lower-case); empty: every customer."""
+    channels: Labels = []
+    """Channels the list is for (case-insensitive, stored lower-case); empty: every channel."""
+    priority: Priority = 0
+    """Higher wins; then the more specific list, then the newer one."""
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
+    """In effect over [starts_at, ends_at); either end may be open."""
+
+
+class PriceListCreate(PriceListUpdate, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    prices: Prices = []
+
+
+class PricesUpsert(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PUT /{id}/prices: prices added, or replacing the list's price at the same (product, min_quantity)."""
+
+    prices: Prices
+
+
+class Price(msgspec.Struct, frozen=True, kw_only=True):
+    product_id: UUID
+    amount: Decimal
+    min_quantity: int
+
+
+class PriceList(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+    currency: str
+    customer_groups: list[str]
+    channels: list[str]
+    priority: int
+    starts_at: datetime | None
+    ends_at: datetime | None
+    price_count: int
+    created_by: str | None
+    updated_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PriceListDetail(PriceList, frozen=True, kw_only=True):
+    """One list with every price, by product then min_quantity."""
+
+    prices: list[Price]
+
+
+class PricesUpserted(msgspec.Struct, frozen=True, kw_only=True):
+    price_list_id: UUID
+    upserted: int
+    """Prices in the request (each added or replaced)."""
+    price_count: int
+    """Prices the list holds now."""
