@@ -201,6 +201,20 @@ class RejectedCoupon(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
+class AppliedPromotion(msgspec.Struct, frozen=True, kw_only=True):
+    promotion_id: UUID
+    name: str
+    kind: str
+    amount: Decimal
+    """The goods discount it gave; for FREE_DELIVERY the delivery fee it waived (not in discount_amount)."""
+
+
+class RejectedPromotion(msgspec.Struct, frozen=True, kw_only=True):
+    promotion_id: UUID
+    reason: str
+    """BETTER_DEAL, USAGE_LIMIT or NOTHING_LEFT (docs/promotions.md)."""
+
+
 class Quote(msgspec.Struct, frozen=True, kw_only=True):
     """The priced basket: the response `data`, what is stored, and what an order confirms."""
 
@@ -227,3 +241,6 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
     forced_experiments: list[str] = []
     """Experiments (flag keys) whose variant in `experiments` the caller forced: such an exposure
     is left out of the experiment's statistics."""
+    applied_promotions: list[AppliedPromotion] = []
+    rejected_promotions: list[RejectedPromotion] = []
+    """Promotions whose conditions the basket met but that were not applied, with the reason."""

@@ -19,6 +19,7 @@ from quote_service.pricing.commission import CommissionIndex, CommissionRate
 from quote_service.pricing.coupons import Coupon, CouponSet
 from quote_service.pricing.flags import CompiledFlags, FeatureFlag, FlagSet
 from quote_service.pricing.flash import FlashSale, FlashSaleBook
+from quote_service.pricing.promotions import Promotion, PromotionBook
 from quote_service.pricing.resolution import Resolver
 from quote_service.pricing.rules import PricingRule, RuleBook
 
@@ -34,6 +35,8 @@ class ConfigSnapshot:
     coupons: CouponSet
     flash_sales: FlashSaleBook = field(default_factory=FlashSaleBook, compare=False)
     """Sales not yet ended (or ended within a day), for quotes and purchases."""
+    promotions: PromotionBook = field(default_factory=PromotionBook, compare=False)
+    """Automatic promotions in stacking order (empty: a quote pays one truth test for the feature)."""
     resolver: Resolver = field(init=False, repr=False, compare=False)
     """Memoized rule and rate lookups and pricing plans over `rules` and `commissions` (derived, never passed in)."""
     compiled_flags: CompiledFlags = field(init=False, repr=False, compare=False)
@@ -69,6 +72,7 @@ class ConfigSnapshot:
         flags: Iterable[FeatureFlag] = (),
         coupons: Iterable[Coupon] = (),
         flash_sales: Iterable[FlashSale] = (),
+        promotions: Iterable[Promotion] = (),
     ) -> ConfigSnapshot:
         """Index plain lists into a snapshot."""
         return cls(
@@ -78,6 +82,7 @@ class ConfigSnapshot:
             flags=FlagSet.of(flags),
             coupons=CouponSet.of(coupons),
             flash_sales=FlashSaleBook(flash_sales),
+            promotions=PromotionBook(promotions),
         )
 
     def counts(self) -> dict[str, int]:
@@ -88,4 +93,5 @@ class ConfigSnapshot:
             "feature_flags": len(self.flags.by_key),
             "coupons": len(self.coupons.by_code),
             "flash_sales": len(self.flash_sales),
+            "promotions": len(self.promotions),
         }
