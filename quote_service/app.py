@@ -69,6 +69,7 @@ from quote_service.orders.controller import OrderController
 from quote_service.pages.controller import ROUTES as PAGE_ROUTES
 from quote_service.pages.controller import template_config
 from quote_service.pages.summary import dashboard_summary
+from quote_service.promotions.controller import PromotionController
 from quote_service.quotes.controller import create_quote, get_product_price, get_quote
 from quote_service.quotes.service import QuoteService
 from quote_service.quotes.store import QuoteStore
@@ -325,6 +326,7 @@ def create_app(
             FeatureFlagController,
             OfrepController,
             CouponController,
+            PromotionController,
             snapshot_status,
             OrderController,
             FlashSaleController,

@@ -9,6 +9,7 @@ from quote_service.db.pool import Pool
 from quote_service.flags import repository as flags
 from quote_service.flash_sales.service import load_definitions
 from quote_service.pricing.snapshot import ConfigSnapshot
+from quote_service.promotions import repository as promotions
 from quote_service.rules import repository as rules
 from quote_service.snapshot.bus import read_version
 
@@ -25,4 +26,5 @@ async def load_snapshot(pool: Pool) -> ConfigSnapshot:
             flags=await flags.load_active(conn),
             coupons=await coupons.load_active(conn),
             flash_sales=await load_definitions(conn, now=utcnow()),
+            promotions=await promotions.load_active(conn),
         )
