@@ -1,7 +1,9 @@
 -- Automatic promotions (API.md §14, docs/promotions.md): no code, they apply to every quote whose
 -- basket meets their conditions. `conditions` and `config` are validated by the service per
 -- `kind`; the CHECK constraints are the backstop. `times_used` counts orders (under the row lock,
--- like coupons) and, like coupons, a change of it alone does not bump the configuration version.
+-- like coupons) and, like coupons, a change of it alone does not bump the configuration version
+-- (every order would reload every process) — except the use that reaches `usage_limit` and the
+-- release that goes back under it: then quotes must stop (or start again) offering it.
 
 CREATE TABLE promotions (
     id                    uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -28,7 +30,8 @@ CREATE INDEX promotions_list_idx ON promotions (created_at, id);
 CREATE TRIGGER promotions_config_version_ins_del AFTER INSERT OR DELETE ON promotions
     FOR EACH ROW EXECUTE FUNCTION bump_config_version();
 CREATE TRIGGER promotions_config_version_upd AFTER UPDATE ON promotions FOR EACH ROW
-    WHEN ((to_jsonb(OLD) - 'times_used' - 'updated_at') IS DISTINCT FROM (to_jsonb(NEW) - 'times_used' - 'updated_at'))
+    WHEN ((to_jsonb(OLD) - 'times_used' - 'updated_at') IS DISTINCT FROM (to_jsonb(NEW) - 'times_used' - 'updated_at')
+          OR (OLD.times_used >= OLD.usage_limit) IS DISTINCT FROM (NEW.times_used >= NEW.usage_limit))
     EXECUTE FUNCTION bump_config_version();
 CREATE TRIGGER promotions_config_version_truncate AFTER TRUNCATE ON promotions
     FOR EACH STATEMENT EXECUTE FUNCTION bump_config_version();
