@@ -15,8 +15,9 @@ min_price floor, the rounding remainder to the last line that can take it; flash
 none), and all of them together stay within the MAX_DISCOUNT_PERCENTAGE cap, which coupons then
 share. BUY_X_GET_Y gives `percent_off` of the cheapest `get` units (unit value = what is left of
 the line per unit), once per complete group of `buy` other units, up to `max_applications`; its
-discount goes to the lines holding those units. A promotion that gives nothing alone is not
-eligible (and not reported); one that the deal chosen leaves nothing is NOTHING_LEFT.
+discount goes to the lines holding those units. A promotion with nothing to discount (no
+eligible line, no complete group, no delivery fee) is not eligible (and not reported); one that
+the deal chosen leaves nothing (the cap, the floors) is NOTHING_LEFT.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from quote_service.pricing.promotions import (
     Promotion,
     PromotionBook,
     PromotionRejection,
-    meets,
 )
 
 
@@ -119,36 +119,46 @@ def _units_given(config: BuyXGetY, lines: Sequence[Line]) -> list[int]:
     return taken(low) or [0] * len(lines)
 
 
-def _give(promotion: Promotion, deal: Deal, cent: Decimal, cap_left: Decimal) -> Decimal:
-    """Apply one goods promotion to the deal's lines (at most `cap_left`); the amount given."""
+Wanted = tuple[Decimal, list[Line], list[Decimal], list[Decimal] | None]
+
+
+def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal) -> Wanted:
+    """What a goods promotion wants of the lines as they are (rounded once, before the cap and the
+    floors): the amount, its target lines, what is left of each, and the weights to spread by
+    (None: by what is left)."""
     config = promotion.config
-    targets = [line for line in deal.lines if _eligible(promotion, line)]
+    targets = [line for line in lines if _eligible(promotion, line)]
     if not targets:
-        return ZERO
+        return ZERO, targets, [], None
     lefts = [line.priced.subtotal - line.discount for line in targets]
     left = sum(lefts, ZERO)
-    weights: list[Decimal] | None = None
     if isinstance(config, PercentOff):
         wanted = percent_of(left, config.percent).quantize(cent, ROUND_HALF_UP)
         if config.max_discount is not None:
             wanted = min(wanted, config.max_discount.quantize(cent, ROUND_HALF_UP))
-    elif isinstance(config, AmountOff):
-        wanted = min(config.amount.quantize(cent, ROUND_HALF_UP), left)
-    else:
-        assert isinstance(config, BuyXGetY)
-        given = _units_given(config, targets)
-        exact = [
-            percent_of((lefts[i] / line.priced.units) * given[i], config.get.percent_off) if given[i] else ZERO
-            for i, line in enumerate(targets)
-        ]
-        keep = [i for i, part in enumerate(exact) if part > 0]
-        targets, lefts, weights = [targets[i] for i in keep], [lefts[i] for i in keep], [exact[i] for i in keep]
-        left = sum(weights, ZERO)
-        wanted = left.quantize(cent, ROUND_HALF_UP)
+        return wanted, targets, lefts, None
+    if isinstance(config, AmountOff):
+        return min(config.amount.quantize(cent, ROUND_HALF_UP), left), targets, lefts, None
+    assert isinstance(config, BuyXGetY)
+    given = _units_given(config, targets)
+    exact = [
+        percent_of((lefts[i] / line.priced.units) * given[i], config.get.percent_off) if given[i] else ZERO
+        for i, line in enumerate(targets)
+    ]
+    keep = [i for i, part in enumerate(exact) if part > 0]
+    weights = [exact[i] for i in keep]
+    wanted = sum(weights, ZERO).quantize(cent, ROUND_HALF_UP)
+    return wanted, [targets[i] for i in keep], [lefts[i] for i in keep], weights
+
+
+def _give(promotion: Promotion, deal: Deal, cent: Decimal, cap_left: Decimal) -> Decimal:
+    """Apply one goods promotion to the deal's lines (at most `cap_left`); the amount given."""
+    wanted, targets, lefts, weights = _wanted(promotion, deal.lines, cent)
     amount = min(wanted, cap_left)
-    if amount <= 0 or left <= 0:
+    if amount <= 0:
         return ZERO
-    return spread(amount, targets, lefts, left, cent, weights)
+    total = sum(lefts if weights is None else weights, ZERO)
+    return spread(amount, targets, lefts, total, cent, weights)
 
 
 def _deal(
@@ -157,6 +167,7 @@ def _deal(
     """Apply `promotions` in order to fresh copies of `lines`."""
     deal = Deal([Line(line.priced, line.discount) for line in lines])
     cap_left = cap
+    floored = False  # every line at its min_price floor: no goods promotion can give more
     for promotion in promotions:
         if isinstance(promotion.config, FreeDelivery):
             waived = ZERO
@@ -167,11 +178,45 @@ def _deal(
                     deal.value += waived
             deal.amounts.append((promotion, waived))
             continue
-        given = _give(promotion, deal, cent, cap_left)
+        given = ZERO
+        if cap_left > 0 and not floored:
+            given = _give(promotion, deal, cent, cap_left)
+            floored = all(
+                line.priced.subtotal - line.discount <= line.priced.floor
+                for line in deal.lines
+                if line.priced.flash_sale_id is None
+            )
         cap_left -= given
         deal.value += given
         deal.amounts.append((promotion, given))
     return deal
+
+
+def _best_alone(
+    candidates: list[tuple[int, Promotion, Decimal]],
+    beat: Decimal,
+    lines: Sequence[Line],
+    cap: Decimal,
+    cent: Decimal,
+    fee: Callable[[], Decimal],
+) -> Deal | None:
+    """The best non-combinable deal that gives more than `beat`, or None (ties: the earlier position).
+
+    Each candidate is (position, promotion, bound): its value alone is at most its bound, so the
+    candidates are priced best bound first and the search stops once no bound can win."""
+    best: Deal | None = None
+    best_position = -1
+    for position, promotion, bound in sorted(candidates, key=lambda c: (-c[2], c[0])):
+        if bound <= beat:
+            break
+        if best is not None and (bound < best.value or (bound == best.value and position > best_position)):
+            continue
+        alone = _deal([promotion], lines, cap, cent, fee)
+        if alone.value > beat and (
+            best is None or alone.value > best.value or (alone.value == best.value and position < best_position)
+        ):
+            best, best_position = alone, position
+    return best
 
 
 def apply_promotions(
@@ -197,36 +242,44 @@ def apply_promotions(
             fee_memo.append(delivery_value())
         return fee_memo[0]
 
-    eligible: list[Promotion] = []
-    for promotion in book.ordered:
-        if not meets(promotion, basket, now):
-            continue
-        if _deal([promotion], lines, cap, cent, fee).value <= 0:
-            continue  # nothing to give this basket (no complete group, no eligible line, no fee)
-        if promotion.used_up:
-            outcome.rejected.append((promotion, "USAGE_LIMIT"))
+    stacked: list[Promotion] = []
+    alone: list[tuple[int, Promotion, Decimal]] = []
+    left_out: list[tuple[int, Promotion, PromotionRejection]] = []
+    positions: dict[int, int] = {}  # id(promotion) -> its position in the book
+    for position in book.meeting(basket, now):
+        promotion = book.ordered[position]
+        positions[id(promotion)] = position
+        config = promotion.config
+        if isinstance(config, FreeDelivery):
+            bound = fee()
+        elif promotion.combinable and not isinstance(config, BuyXGetY):  # the stack prices it: just a line to discount
+            bound = cap if any(_eligible(promotion, line) for line in lines) else ZERO
         else:
-            eligible.append(promotion)
-    if not eligible:
+            bound = min(_wanted(promotion, lines, cent)[0], cap)
+        if bound <= 0:
+            continue  # nothing to discount here (no eligible line, no complete group, no delivery fee)
+        if promotion.used_up:
+            left_out.append((position, promotion, "USAGE_LIMIT"))
+        elif promotion.combinable:
+            stacked.append(promotion)
+        else:
+            alone.append((position, promotion, bound))
+    if not stacked and not alone:
+        outcome.rejected = [(promotion, reason) for _, promotion, reason in left_out]
         return outcome
-    stack = _deal([p for p in eligible if p.combinable], lines, cap, cent, fee)
-    best: Deal | None = None
-    for promotion in eligible:
-        if not promotion.combinable:
-            alone = _deal([promotion], lines, cap, cent, fee)
-            if best is None or alone.value > best.value:  # in book order: a tie keeps the higher priority
-                best = alone
-    chosen = best if best is not None and best.value > stack.value else stack
-    picked = {id(promotion) for promotion, _ in chosen.amounts}
+    stack = _deal(stacked, lines, cap, cent, fee)
+    best = _best_alone(alone, stack.value, lines, cap, cent, fee)
+    chosen = stack if best is None else best
     for promotion, amount in chosen.amounts:
         if amount > 0:
             outcome.applied.append((promotion, ZERO if isinstance(promotion.config, FreeDelivery) else amount))
             outcome.blocks_coupons = outcome.blocks_coupons or not promotion.combines_with_coupons
         else:
-            outcome.rejected.append((promotion, "NOTHING_LEFT"))
-    outcome.rejected.extend((p, "BETTER_DEAL") for p in eligible if id(p) not in picked)
-    position = {id(promotion): i for i, promotion in enumerate(book.ordered)}
-    outcome.rejected.sort(key=lambda entry: position[id(entry[0])])
+            left_out.append((positions[id(promotion)], promotion, "NOTHING_LEFT"))
+    picked = {id(promotion) for promotion, _ in chosen.amounts}
+    others = [*stacked, *(promotion for _, promotion, _ in alone)]
+    left_out.extend((positions[id(p)], p, "BETTER_DEAL") for p in others if id(p) not in picked)
+    outcome.rejected = [(promotion, reason) for _, promotion, reason in sorted(left_out, key=lambda e: e[0])]
     outcome.free_delivery = chosen.free_delivery
     for line, done in zip(lines, chosen.lines, strict=True):
         outcome.discount += done.discount - line.discount

@@ -135,8 +135,21 @@ def _folded(value: str | None) -> str | None:
     return None if value is None else value.strip().casefold()
 
 
-def meets(promotion: Promotion, basket: Basket, now: datetime) -> bool:
-    """Whether `promotion` is in force at `now` and `basket` meets its conditions (usage aside)."""
+def _folded_set(values: frozenset[str]) -> frozenset[str | None]:
+    return frozenset(_folded(value) for value in values)
+
+
+def meets(
+    promotion: Promotion,
+    basket: Basket,
+    now: datetime,
+    *,
+    groups: frozenset[str | None] | None = None,
+    segments: frozenset[str | None] | None = None,
+) -> bool:
+    """Whether `promotion` is in force at `now` and `basket` meets its conditions (usage aside).
+
+    `groups` and `segments` are the conditions' names folded (the book prepares them once)."""
     if not promotion.is_active or now < promotion.starts_at:
         return False
     if promotion.ends_at is not None and now >= promotion.ends_at:
@@ -152,9 +165,10 @@ def meets(promotion: Promotion, basket: Basket, now: datetime) -> bool:
     named = c.category_ids or c.product_ids
     if named and c.category_ids.isdisjoint(basket.category_ids) and c.product_ids.isdisjoint(basket.product_ids):
         return False
-    if c.customer_groups and _folded(basket.customer_group) not in {_folded(g) for g in c.customer_groups}:
+    if c.customer_groups and _folded(basket.customer_group) not in (groups or _folded_set(c.customer_groups)):
         return False
-    if c.customer_segments and _folded(basket.customer_segment) not in {_folded(s) for s in c.customer_segments}:
+    segment = _folded(basket.customer_segment)
+    if c.customer_segments and segment not in (segments or _folded_set(c.customer_segments)):
         return False
     return not (c.channels and basket.channel not in c.channels)
 
@@ -164,12 +178,42 @@ def _stacking_key(promotion: Promotion) -> tuple[int, str]:
 
 
 class PromotionBook:
-    """A snapshot's promotions in stacking order: priority descending, then id (never load order)."""
+    """A snapshot's promotions in stacking order: priority descending, then id (never load order),
+    indexed by the categories and products their conditions name, so a quote checks only the
+    promotions its basket could meet."""
 
-    __slots__ = ("ordered",)
+    __slots__ = ("by_category", "by_product", "general", "groups", "ordered", "segments")
 
     def __init__(self, promotions: Iterable[Promotion] = ()) -> None:
         self.ordered: tuple[Promotion, ...] = tuple(sorted(promotions, key=_stacking_key))
+        self.general: list[int] = []
+        """Positions of promotions that name no category or product."""
+        self.by_category: dict[str, list[int]] = {}
+        self.by_product: dict[str, list[int]] = {}
+        self.groups = [_folded_set(p.conditions.customer_groups) for p in self.ordered]
+        self.segments = [_folded_set(p.conditions.customer_segments) for p in self.ordered]
+        for position, promotion in enumerate(self.ordered):
+            c = promotion.conditions
+            if not c.category_ids and not c.product_ids:
+                self.general.append(position)
+            for category in c.category_ids:
+                self.by_category.setdefault(category, []).append(position)
+            for product in c.product_ids:
+                self.by_product.setdefault(product, []).append(position)
+
+    def meeting(self, basket: Basket, now: datetime) -> list[int]:
+        """Positions (ascending) of the promotions in force whose conditions the basket meets."""
+        found = set(self.general)
+        for category in basket.category_ids:
+            found.update(self.by_category.get(category, ()))
+        for product in basket.product_ids:
+            found.update(self.by_product.get(product, ()))
+        ordered = self.ordered
+        return [
+            position
+            for position in sorted(found)
+            if meets(ordered[position], basket, now, groups=self.groups[position], segments=self.segments[position])
+        ]
 
     def __len__(self) -> int:
         return len(self.ordered)
