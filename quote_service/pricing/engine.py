@@ -120,7 +120,7 @@ def price_quote(
     promotion_discount = zero
     if snapshot.promotions:
         promoted = _promotions(request, snapshot, lines, region, customer, defaults, subtotal, multiplier, now)
-        promotion_discount = promoted.discount
+        promotion_discount = zero + promoted.discount  # on the currency grid even when nothing applied
 
     # 5: coupons
     coupons: list[CouponResult] = []

@@ -252,11 +252,13 @@ def apply_promotions(
         config = promotion.config
         if isinstance(config, FreeDelivery):
             bound = fee()
-        elif promotion.combinable and not isinstance(config, BuyXGetY):  # the stack prices it: just a line to discount
-            bound = cap if any(_eligible(promotion, line) for line in lines) else ZERO
-        else:
-            bound = min(_wanted(promotion, lines, cent)[0], cap)
-        if bound <= 0:
+            eligible = bound > 0
+        elif isinstance(config, BuyXGetY) or not promotion.combinable:  # its bound is needed
+            wanted, targets, _, _ = _wanted(promotion, lines, cent)
+            bound, eligible = min(wanted, cap), bool(targets)
+        else:  # the stack prices it
+            bound, eligible = cap, any(_eligible(promotion, line) for line in lines)
+        if not eligible:
             continue  # nothing to discount here (no eligible line, no complete group, no delivery fee)
         if promotion.used_up:
             left_out.append((position, promotion, "USAGE_LIMIT"))
