@@ -237,6 +237,8 @@ REQUEST = QuoteRequest(
 CUSTOMER = CustomerContext(customer_id="customer-42", tier="gold", segment="loyal")
 
 
+_DEFAULTS = EngineDefaults()
+"""One object for every run: the pricing plans are kept per defaults object."""
 CITIES = (("Istanbul", "TR"), ("Ankara", "TR"), ("Izmir", "TR"), ("Bursa", "TR"), ("Antalya", "TR"))
 CATEGORIES = ("electronics", "books", "home", "toys", "garden", "beauty", "sports", "food")
 
@@ -283,10 +285,15 @@ def varied_baskets(count: int, seed: int = 7) -> list[tuple[QuoteRequest, Custom
 
 
 def run(
-    baskets: list[tuple[QuoteRequest, CustomerContext]], quotes: int, rounds: int, targeting: bool = False
+    baskets: list[tuple[QuoteRequest, CustomerContext]],
+    quotes: int,
+    rounds: int,
+    targeting: bool = False,
+    snapshot: ConfigSnapshot | None = None,
 ) -> tuple[list[float], list[float]]:
-    """Mean wall-clock and CPU microseconds per quote of each round, cycling through `baskets`."""
-    snapshot, defaults, quote_id = typical_snapshot(targeting), EngineDefaults(), uuid4()
+    """Mean wall-clock and CPU microseconds per quote of each round, cycling through `baskets`
+    (under `snapshot`, else the typical configuration)."""
+    snapshot, defaults, quote_id = snapshot or typical_snapshot(targeting), _DEFAULTS, uuid4()
     walls, cpus = [], []
     for _ in range(rounds):
         gc.collect()

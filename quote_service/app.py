@@ -70,6 +70,7 @@ from quote_service.pages.controller import ROUTES as PAGE_ROUTES
 from quote_service.pages.controller import template_config
 from quote_service.pages.summary import dashboard_summary
 from quote_service.price_lists.controller import PriceListController
+from quote_service.promotions.controller import PromotionController
 from quote_service.quotes.controller import create_quote, get_product_price, get_quote
 from quote_service.quotes.service import QuoteService
 from quote_service.quotes.store import QuoteStore
@@ -338,6 +339,7 @@ def create_app(
             OfrepController,
             CouponController,
             PriceListController,
+            PromotionController,
             snapshot_status,
             OrderController,
             StatementController,

@@ -244,6 +244,7 @@ also(
 )
 also(Conflict, "IDEMPOTENCY_CONFLICT", "no", "The Idempotency-Key was used with a different body")
 also(Conflict, "COUPON_LIMIT_REACHED", "after change", "A coupon reached its usage or per-customer limit")
+also(Conflict, "PROMOTION_LIMIT_REACHED", "after change", "An applied promotion reached its usage limit: quote again")
 also(Conflict, "INVALID_SALE_STATE", "no", "The flash sale's state does not allow this change")
 also(Conflict, "FLASH_SALE_OVERLAP", "after change", "The product is already in a sale during that window")
 also(Conflict, "CAMPAIGN_OVERLAP", "after change", "The product already has an active campaign")

@@ -35,6 +35,8 @@ from quote_service.flash_sales.service import FlashSales
 from quote_service.orders import refunds
 from quote_service.orders.schemas import CancelCreate, RefundCreate, RefundLineIn
 from quote_service.price_lists.demo import seed_price_lists
+from quote_service.promotions import service as promotions
+from quote_service.promotions.schemas import PromotionInput
 from quote_service.rules import service as rules
 from quote_service.rules.schemas import PricingRuleCreate
 
@@ -299,6 +301,7 @@ async def seed_demo(
             created += 1
     configured = await _seed_configuration(pool)
     await seed_price_lists(pool)
+    await seed_promotions(pool)
     await seed_market(pool, now=utcnow(), window_hours=settings.market_window_hours)
     history = await seed_history(pool, now=utcnow())
     if history is not None:
@@ -376,6 +379,39 @@ async def _seed_configuration(pool: asyncpg.Pool) -> bool:
     for coupon in DEMO_COUPONS:
         await coupons.create_coupon(pool, msgspec.convert(coupon, CouponCreate), actor="seed-demo")
     return True
+
+
+DEMO_PROMOTIONS: list[dict[str, Any]] = [
+    {
+        "name": "Grocery: buy 2, get 1 free",
+        "kind": "BUY_X_GET_Y",
+        "config": {
+            "buy": {"quantity": 2, "category_ids": ["grocery"]},
+            "get": {"quantity": 1, "category_ids": ["grocery"], "percent_off": 100},
+        },
+        "conditions": {"currency": DEMO_CURRENCY},
+        "starts_at": _SINCE,
+    },
+    {
+        "name": "5 % off baskets from 3000.00",
+        "kind": "PERCENT_OFF",
+        "config": {"percent": "5", "max_discount": "250.00"},
+        "conditions": {"currency": DEMO_CURRENCY, "min_subtotal": "3000.00"},
+        "starts_at": _SINCE,
+    },
+]
+"""A buy-2-get-1 and a basket-threshold promotion (docs/promotions.md); neither touches the
+README's first quote (no grocery, under 3000.00)."""
+
+
+async def seed_promotions(pool: asyncpg.Pool) -> int:
+    """Create the demo promotions missing by name; how many were created."""
+    async with pool.acquire() as conn:
+        existing = {row["name"] for row in await conn.fetch("SELECT name FROM promotions")}
+    missing = [p for p in DEMO_PROMOTIONS if p["name"] not in existing]
+    for body in missing:
+        await promotions.create_promotion(pool, msgspec.convert(body, PromotionInput), actor="seed-demo")
+    return len(missing)
 
 
 DEMO_SALE_NAME = "Demo flash sale"

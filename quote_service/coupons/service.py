@@ -26,13 +26,6 @@ def _money_out(amount: Decimal | None, currency: str | None) -> Decimal | None:
     return money.round_money(amount, currency)
 
 
-def _percent_out(percent: Decimal) -> Decimal:
-    """12.5000 -> 12.5 and 10.0000 -> 10 (never 1E+1)."""
-    reduced = percent.normalize()
-    exponent = reduced.as_tuple().exponent
-    return reduced.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else reduced
-
-
 def coupon_from_row(row: asyncpg.Record) -> Coupon:
     """A coupon as the API shows it: amounts with the currency's digits, percents without trailing zeros."""
     currency = row["currency"]
@@ -40,7 +33,7 @@ def coupon_from_row(row: asyncpg.Record) -> Coupon:
     return Coupon(
         code=row["code"],
         type=row["type"],
-        value=money.round_money(value, currency) if row["type"] == "FIXED" else _percent_out(value),
+        value=money.round_money(value, currency) if row["type"] == "FIXED" else money.percent_shown(value),
         currency=currency,
         min_subtotal=_money_out(row["min_subtotal"], currency),
         max_discount=_money_out(row["max_discount"], currency),

@@ -10,7 +10,7 @@ row, then products by id, then campaigns by trigger, then coupons by code):
 3. give the units back to their products' stock (flash-sale lines too: to the product, not the
    sale), with stock_movements — inventory repricing runs on that change (§8.1) — write the
    refund and its lines (campaign sales are counted down by trigger), update the order;
-4. a cancel also releases the order's coupon uses.
+4. a cancel also releases the order's coupon uses and its promotion uses (docs/promotions.md).
 
 Any refusal raises before the commit: nothing is written.
 """
@@ -41,6 +41,7 @@ from quote_service.orders.schemas import CancelCreate, LineCommission, Order, Re
 from quote_service.orders.service import assemble, can_see
 from quote_service.pricing.money import ZERO, round_money
 from quote_service.pricing.quote import STOCKED_SOURCES
+from quote_service.promotions import repository as promotions
 from quote_service.quotes.service import coupon_uses_key
 
 log = structlog.get_logger("quote_service.orders")
@@ -248,6 +249,7 @@ async def _write(
     if kind == "cancel":
         assert now is not None
         await repository.release_coupons(conn, order_id=order_id, now=now)
+        await promotions.release_order_uses(conn, order_id=order_id)
     return row
 
 

@@ -9,8 +9,10 @@ concurrent orders queue instead of deadlocking):
    reservation when it has a live one, and check every line against stock - the units held
    for other quotes (reservations/service.py);
 3. lock the applied coupons (`ORDER BY code FOR UPDATE`) and check `usage_limit` and
-   `per_customer_limit` (redemptions counted under that lock);
-4. take the stock (with stock_movements), count the coupons' use, write lines and commissions.
+   `per_customer_limit` (redemptions counted under that lock), then the applied promotions
+   (`ORDER BY id FOR UPDATE`) and their `usage_limit`;
+4. take the stock (with stock_movements), count the coupons' and promotions' use, write lines
+   and commissions.
 
 Any refusal raises before the commit: nothing is written. After the commit, Redis learns each
 customer's coupon use count for the quote path; PostgreSQL remains the source of truth.
@@ -22,6 +24,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
@@ -40,6 +43,7 @@ from quote_service.pagination import Page, page_of
 from quote_service.pricing.coupons import normalize_code
 from quote_service.pricing.money import round_money
 from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, CommissionBreakdown, CommissionDetail, Quote
+from quote_service.promotions import repository as promotions
 from quote_service.quotes import policy
 from quote_service.quotes.service import coupon_uses_key
 from quote_service.quotes.store import QuoteStore
@@ -220,9 +224,12 @@ async def _write_order(
             reason=f"order {order_id}",
             actor=actor,
         )
+    used = await _check_promotions(conn, quote)
     if coupons:
         await repository.count_coupon_use(conn, codes=codes)
         await repository.insert_redemptions(conn, order_id=order_id, customer_id=quote.customer_id, coupons=coupons)
+    if used:
+        await promotions.count_promotion_use(conn, order_id=order_id, customer_id=quote.customer_id, used=used)
     await repository.insert_lines(conn, order_id=order_id, lines=quote.items)
     await repository.insert_commissions(conn, order_id=order_id, details=commission.details)
     return row, new_counts, consumed
@@ -235,6 +242,30 @@ def _first_lines(quote: Quote) -> dict[UUID, int]:
         if line.price_source in STOCKED_SOURCES:
             first_line.setdefault(UUID(line.product_id), index)
     return first_line
+
+
+async def _check_promotions(conn: Connection, quote: Quote) -> list[tuple[UUID, str, Decimal]]:
+    """Lock the quote's applied promotions and refuse the order when one reached its usage_limit;
+    the uses to count (id, kind, amount). Their release on cancel: `promotions.release_order_uses`."""
+    used = {p.promotion_id: (p.promotion_id, p.kind, p.amount) for p in quote.applied_promotions}
+    if not used:
+        return []
+    rows = {row["id"]: row for row in await promotions.lock_promotions(conn, promotion_ids=sorted(used))}
+    problems: list[FieldError] = []
+    for index, promotion_id in enumerate(used):
+        row = rows.get(promotion_id)
+        if row is None:
+            problems.append(FieldError(f"applied_promotions[{index}]", f"promotion {promotion_id} no longer exists"))
+        elif row["usage_limit"] is not None and row["times_used"] >= row["usage_limit"]:
+            message = f"promotion {row['name']!r} reached its usage limit ({row['usage_limit']})"
+            problems.append(FieldError(f"applied_promotions[{index}]", message))
+    if problems:
+        raise Conflict(
+            "promotion limit reached: " + "; ".join(p.message for p in problems),
+            code="PROMOTION_LIMIT_REACHED",
+            details=problems,
+        )
+    return list(used.values())
 
 
 def _applied_coupons(quote: Quote) -> list[AppliedCoupon]:

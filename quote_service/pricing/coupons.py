@@ -11,6 +11,9 @@
     NOT_APPLICABLE  priced in another currency, or none of its categories is in the basket
     MIN_SUBTOTAL    the goods total is below min_subtotal
 
+A valid coupon is also refused as NOT_COMBINABLE when the promotion a quote applies does not
+combine with coupons (`discounts.apply_coupons`).
+
 The discount arithmetic (spreading, caps, min_price floors) belongs to the quote engine.
 """
 
@@ -33,6 +36,7 @@ Rejection = Literal[
     "USAGE_LIMIT",
     "NOT_APPLICABLE",
     "DUPLICATE",
+    "NOT_COMBINABLE",
 ]
 
 

@@ -54,12 +54,18 @@ def apply_coupons(
     customer_uses: Mapping[str, int],
     max_discount_percentage: Decimal,
     now: datetime,
+    taken: Decimal = ZERO,
+    blocked: bool = False,
 ) -> list[CouponResult]:
-    """Check every code, add each valid coupon's share to `Line.discount`; results in request order."""
+    """Check every code, add each valid coupon's share to `Line.discount`; results in request order.
+
+    `taken` is what promotions already took of the cap; `blocked`: the promotion applied does not
+    combine with coupons, so every otherwise valid coupon is refused as NOT_COMBINABLE.
+    """
     results: list[CouponResult] = []
     if not codes:
         return results
-    cap_left = discount_cap(subtotal, max_discount_percentage, cent)
+    cap_left = discount_cap(subtotal, max_discount_percentage, cent) - taken
     eligible_lines = [line for line in lines if line.priced.flash_sale_id is None]  # flash units take no coupon
     categories = {line.priced.category_id for line in eligible_lines if line.priced.category_id is not None}
     seen: set[str] = set()
@@ -79,6 +85,9 @@ def apply_coupons(
         seen.add(code)
         if reason is not None or coupon is None:
             results.append(CouponResult(code, reason=reason or "NOT_FOUND"))
+            continue
+        if blocked:
+            results.append(CouponResult(code, reason="NOT_COMBINABLE"))
             continue
         if coupon.type == "FREE_DELIVERY":
             results.append(CouponResult(code, coupon=coupon))  # priced in step 7
@@ -111,10 +120,19 @@ def _wanted(coupon: Coupon, left: Decimal, cent: Decimal) -> Decimal:
     return min(coupon.value.quantize(cent, ROUND_HALF_UP), left)
 
 
-def spread(amount: Decimal, lines: Sequence[Line], lefts: Sequence[Decimal], total: Decimal, cent: Decimal) -> Decimal:
+def spread(
+    amount: Decimal,
+    lines: Sequence[Line],
+    lefts: Sequence[Decimal],
+    total: Decimal,
+    cent: Decimal,
+    weights: Sequence[Decimal] | None = None,
+) -> Decimal:
     """Add up to `amount` (on the currency grid) to the lines' discounts; return what was given.
 
-    `lefts` is what is left of each line (subtotal - discount), `total` their sum. Each line's
+    `lefts` is what is left of each line (subtotal - discount), `total` their sum (or the sum of
+    `weights`, when given: a buy-X-get-Y discount goes to the lines of its `get` units, each in
+    proportion to what its units give). Each line's
     exact share is in proportion to what is left of it, clipped at its room above the floor (a
     clipped share is not moved to other lines: they belong to other products and often other
     sellers). Every share but the last unclipped line's is rounded half up; that line takes the
@@ -129,7 +147,8 @@ def spread(amount: Decimal, lines: Sequence[Line], lefts: Sequence[Decimal], tot
     for position, line in enumerate(lines):
         left = lefts[position]
         room = max(left - line.priced.floor, ZERO)
-        share = amount * left / total  # not left * (amount / total): a half-cent tie must stay exact
+        weight = left if weights is None else weights[position]
+        share = amount * weight / total  # not weight * (amount / total): a half-cent tie must stay exact
         if share < room:
             last = position
         else:

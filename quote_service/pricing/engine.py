@@ -24,14 +24,17 @@ from quote_service.errors import FieldError, ValidationFailed, invalid
 from quote_service.pricing.attributes import quote_attributes
 from quote_service.pricing.commission_breakdown import commission_breakdown
 from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
-from quote_service.pricing.discounts import CouponResult, apply_coupons
+from quote_service.pricing.discounts import CouponResult, apply_coupons, discount_cap
 from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, FlagSet, evaluate_compiled
-from quote_service.pricing.lines import price_lines
+from quote_service.pricing.lines import Line, price_lines
 from quote_service.pricing.money import MAX_AMOUNT, ZERO, is_currency
 from quote_service.pricing.plan import RegionPlan, region_plan
 from quote_service.pricing.price_lists import label
+from quote_service.pricing.promotion_deals import Outcome, apply_promotions
+from quote_service.pricing.promotions import Basket
 from quote_service.pricing.quote import (
     AppliedCoupon,
+    AppliedPromotion,
     Calculation,
     CatalogProduct,
     CustomerContext,
@@ -41,6 +44,7 @@ from quote_service.pricing.quote import (
     Quote,
     QuoteRequest,
     RejectedCoupon,
+    RejectedPromotion,
 )
 from quote_service.pricing.settle import settle
 from quote_service.pricing.snapshot import ConfigSnapshot
@@ -111,6 +115,17 @@ def price_quote(
             flash_total += priced.subtotal
             flash_list_total += priced.list_subtotal
 
+    multiplier = feature_flags.get(EXPRESS_MULTIPLIER)
+    if multiplier is not None:
+        multiplier = flag_number(multiplier, low=ZERO, high=_MAX_MULTIPLIER, low_inclusive=False)
+
+    # 5a: automatic promotions (an empty book costs this one test)
+    promoted: Outcome | None = None
+    promotion_discount = zero
+    if snapshot.promotions:
+        promoted = _promotions(request, snapshot, lines, region, customer, defaults, subtotal, multiplier, now)
+        promotion_discount = zero + promoted.discount  # on the currency grid even when nothing applied
+
     # 5: coupons
     coupons: list[CouponResult] = []
     discount = zero
@@ -125,28 +140,29 @@ def price_quote(
             customer_uses=customer.coupon_uses,
             max_discount_percentage=defaults.max_discount_percentage,
             now=now,
+            taken=promotion_discount,
+            blocked=promoted is not None and promoted.blocks_coupons,
         )
         for line in lines:
             discount += line.discount
+    else:
+        discount = promotion_discount
     goods = subtotal - discount
 
     # 6 and 10 per line: tax, sales commission, the response lines
     settled = settle(lines, region)
     tax_amount = settled.tax
 
-    # 7: delivery, then a free-delivery coupon
-    multiplier = feature_flags.get(EXPRESS_MULTIPLIER)
-    if multiplier is not None:
-        multiplier = flag_number(multiplier, low=ZERO, high=_MAX_MULTIPLIER, low_inclusive=False)
-    delivery = delivery_fee(
-        region,
-        express=request.is_express_delivery,
-        pickup=request.pickup_address,
-        delivery=request.delivery_address,
-        goods=goods,
-        flag_multiplier=multiplier,
-    )
-    fee = _free_delivery_coupon(coupons, delivery, zero) if coupons else delivery.amount
+    # 7: delivery, then a free-delivery promotion or coupon
+    delivery = _delivery(request, region, goods, multiplier)
+    fee = delivery.amount
+    applied_promotions: list[AppliedPromotion] = []
+    rejected_promotions: list[RejectedPromotion] = []
+    if promoted is not None:
+        fee = _promotions_shown(promoted, fee, zero, applied_promotions, rejected_promotions)
+    waived_by = "promotion" if fee != delivery.amount else "coupon"
+    if coupons:
+        fee = _free_delivery_coupon(coupons, fee, zero)
 
     # 8: small basket
     threshold = feature_flags.get(SMALL_BASKET_THRESHOLD)
@@ -190,12 +206,14 @@ def price_quote(
         (
             "discount",
             (applied_coupons and ", ".join(c.code for c in applied_coupons if c.type != "FREE_DELIVERY")) or "none",
-            zero - discount,
+            promotion_discount - discount,
         ),
         ("tax", "per line, after discounts", tax_amount),
-        ("delivery", delivery.description if fee == delivery.amount else "waived by coupon", fee),
+        ("delivery", delivery.description if fee == delivery.amount else f"waived by {waived_by}", fee),
         ("small_basket", small.description, small.amount),
     ]
+    if promoted is not None and (applied_promotions or rejected_promotions):
+        steps.insert(3, ("promotions", _promotions_described(applied_promotions), zero - promotion_discount))
     if not has_flash:
         del steps[1]
     return Quote(
@@ -229,6 +247,8 @@ def price_quote(
         valid_until=now + region.validity,
         config_version=snapshot.version,
         forced_experiments=forced,
+        applied_promotions=applied_promotions,
+        rejected_promotions=rejected_promotions,
     )
 
 
@@ -326,9 +346,71 @@ def _dynamic_pricing(flags: FlagSet, on: Mapping[str, Any]) -> bool:
     return flag is None or bool(flag.default_value)
 
 
-def _free_delivery_coupon(coupons: list[CouponResult], delivery: Fee, zero: Decimal) -> Decimal:
+def _delivery(request: QuoteRequest, region: RegionPlan, goods: Decimal, multiplier: Decimal | None) -> Fee:
+    """Step 7's delivery charge for goods worth `goods` after discounts."""
+    return delivery_fee(
+        region,
+        express=request.is_express_delivery,
+        pickup=request.pickup_address,
+        delivery=request.delivery_address,
+        goods=goods,
+        flag_multiplier=multiplier,
+    )
+
+
+def _promotions(
+    request: QuoteRequest,
+    snapshot: ConfigSnapshot,
+    lines: list[Line],
+    region: RegionPlan,
+    customer: CustomerContext,
+    defaults: EngineDefaults,
+    subtotal: Decimal,
+    multiplier: Decimal | None,
+    now: datetime,
+) -> Outcome:
+    """Step 5a: the promotions this basket meets, combined (`promotion_deals`), discounts on the lines."""
+    basket = Basket(
+        currency=region.currency,
+        subtotal=subtotal,
+        product_ids=frozenset(line.priced.product_id for line in lines),
+        category_ids=frozenset(line.priced.category_id for line in lines if line.priced.category_id is not None),
+        customer_group=customer.customer_group,
+        customer_segment=customer.segment,
+        channel=request.channel,
+    )
+    return apply_promotions(
+        snapshot.promotions,
+        lines,
+        basket=basket,
+        cap=discount_cap(subtotal, defaults.max_discount_percentage, region.cent),
+        cent=region.cent,
+        delivery_value=lambda: _delivery(request, region, subtotal, multiplier).amount,
+        now=now,
+    )
+
+
+def _promotions_shown(
+    promoted: Outcome, fee: Decimal, zero: Decimal, applied: list[AppliedPromotion], rejected: list[RejectedPromotion]
+) -> Decimal:
+    """Fill in the response's promotions (a FREE_DELIVERY one waives `fee`, its amount); the fee left."""
+    for promotion, amount in promoted.applied:
+        if promotion is promoted.free_delivery:
+            amount, fee = fee, zero
+        applied.append(
+            AppliedPromotion(promotion_id=promotion.id, name=promotion.name, kind=promotion.kind, amount=amount)
+        )
+    rejected.extend(RejectedPromotion(promotion_id=p.id, reason=reason) for p, reason in promoted.rejected)
+    return fee
+
+
+def _promotions_described(applied: list[AppliedPromotion]) -> str:
+    names = [p.name for p in applied if p.kind != "FREE_DELIVERY"]
+    return ", ".join(names) or "none"
+
+
+def _free_delivery_coupon(coupons: list[CouponResult], fee: Decimal, zero: Decimal) -> Decimal:
     """The first valid FREE_DELIVERY coupon waives a fee that is still due; any other is NOT_APPLICABLE."""
-    fee = delivery.amount
     for result in coupons:
         if result.reason is None and result.amount is None:
             if fee > 0:

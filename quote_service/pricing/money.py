@@ -56,6 +56,13 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(_QUANTUM[MINOR_UNITS[currency]], ROUND_HALF_UP)  # positional: half the cost of rounding=
 
 
+def percent_shown(percent: Decimal) -> Decimal:
+    """A stored percent as the API shows it: 12.5000 -> 12.5 and 10.0000 -> 10 (never 1E+1)."""
+    reduced = percent.normalize()
+    exponent = reduced.as_tuple().exponent
+    return reduced.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else reduced
+
+
 def fits_minor_units(amount: Decimal, currency: str) -> bool:
     """True when `amount` needs no rounding in `currency` (e.g. no third decimal in EUR)."""
     try:

@@ -227,6 +227,20 @@ class StockReservation(msgspec.Struct, frozen=True, kw_only=True):
     lines: list[ReservedLine]
 
 
+class AppliedPromotion(msgspec.Struct, frozen=True, kw_only=True):
+    promotion_id: UUID
+    name: str
+    kind: str
+    amount: Decimal
+    """The goods discount it gave; for FREE_DELIVERY the delivery fee it waived (not in discount_amount)."""
+
+
+class RejectedPromotion(msgspec.Struct, frozen=True, kw_only=True):
+    promotion_id: UUID
+    reason: str
+    """BETTER_DEAL, USAGE_LIMIT or NOTHING_LEFT (docs/promotions.md)."""
+
+
 class Quote(msgspec.Struct, frozen=True, kw_only=True):
     """The priced basket: the response `data`, what is stored, and what an order confirms."""
 
@@ -255,3 +269,6 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
     is left out of the experiment's statistics."""
     reservation: StockReservation | None = None
     """The units held for this quote (`reserve_stock: true`); null for every other quote."""
+    applied_promotions: list[AppliedPromotion] = []
+    rejected_promotions: list[RejectedPromotion] = []
+    """Promotions whose conditions the basket met but that were not applied, with the reason."""

@@ -20,6 +20,7 @@ from quote_service.pricing.coupons import Coupon, CouponSet
 from quote_service.pricing.flags import CompiledFlags, FeatureFlag, FlagSet
 from quote_service.pricing.flash import FlashSale, FlashSaleBook
 from quote_service.pricing.price_lists import PriceBook, PriceList
+from quote_service.pricing.promotions import Promotion, PromotionBook
 from quote_service.pricing.resolution import Resolver
 from quote_service.pricing.rules import PricingRule, RuleBook
 
@@ -37,6 +38,8 @@ class ConfigSnapshot:
     """Sales not yet ended (or ended within a day), for quotes and purchases."""
     price_lists: PriceBook = field(default_factory=PriceBook, compare=False)
     """Price lists not yet ended, indexed by (currency, product)."""
+    promotions: PromotionBook = field(default_factory=PromotionBook, compare=False)
+    """Automatic promotions in stacking order (empty: a quote pays one truth test for the feature)."""
     resolver: Resolver = field(init=False, repr=False, compare=False)
     """Memoized rule and rate lookups and pricing plans over `rules` and `commissions` (derived, never passed in)."""
     compiled_flags: CompiledFlags = field(init=False, repr=False, compare=False)
@@ -73,6 +76,7 @@ class ConfigSnapshot:
         coupons: Iterable[Coupon] = (),
         flash_sales: Iterable[FlashSale] = (),
         price_lists: Iterable[PriceList] | PriceBook = (),
+        promotions: Iterable[Promotion] = (),
     ) -> ConfigSnapshot:
         """Index plain lists into a snapshot (price lists may come already compiled)."""
         return cls(
@@ -83,6 +87,7 @@ class ConfigSnapshot:
             coupons=CouponSet.of(coupons),
             flash_sales=FlashSaleBook(flash_sales),
             price_lists=price_lists if isinstance(price_lists, PriceBook) else PriceBook.of(price_lists),
+            promotions=PromotionBook(promotions),
         )
 
     def counts(self) -> dict[str, int]:
@@ -95,4 +100,5 @@ class ConfigSnapshot:
             "flash_sales": len(self.flash_sales),
             "price_lists": len(self.price_lists),
             "price_list_prices": self.price_lists.prices(),
+            "promotions": len(self.promotions),
         }

@@ -10,6 +10,7 @@ from quote_service.flags import repository as flags
 from quote_service.flash_sales.service import load_definitions
 from quote_service.price_lists import repository as price_lists
 from quote_service.pricing.snapshot import ConfigSnapshot
+from quote_service.promotions import repository as promotions
 from quote_service.rules import repository as rules
 from quote_service.snapshot.bus import read_version
 
@@ -27,4 +28,5 @@ async def load_snapshot(pool: Pool) -> ConfigSnapshot:
             coupons=await coupons.load_active(conn),
             flash_sales=await load_definitions(conn, now=utcnow()),
             price_lists=await price_lists.load_book(conn),
+            promotions=await promotions.load_active(conn),
         )

@@ -15,7 +15,8 @@ LAYERS = [
     "errors", "clock", "config", "validation", "pagination", "patch", "pricing",
     "observability", "background", "embedded", "server", "db", "cache",
     "auth", "web", "health",
-    "reservations", "catalog", "commissions", "coupons", "rules", "price_lists", "flags", "ofrep", "repricing", "pages", "campaigns",
+    "reservations", "catalog", "commissions", "coupons", "rules", "price_lists", "promotions", "flags", "ofrep",
+    "repricing", "pages", "campaigns",
     "intelligence", "flash_sales", "snapshot", "analytics", "quotes", "orders", "statements",
     "app", "cli",
 ]  # fmt: skip

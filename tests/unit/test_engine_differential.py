@@ -12,6 +12,7 @@ tests/unit/test_engine_mutations.py checks that a mutation of the production cod
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,17 @@ from quote_service.pricing.engine import price_quote
 from quote_service.pricing.flags import FeatureFlag, Rollout, Variant
 from quote_service.pricing.money import minor_units
 from quote_service.pricing.price_lists import ListPrice, PriceList
+from quote_service.pricing.promotions import (
+    AmountOff,
+    BuyTarget,
+    BuyXGetY,
+    Conditions,
+    FreeDelivery,
+    GetTarget,
+    PercentOff,
+    Promotion,
+    PromotionConfig,
+)
 from quote_service.pricing.quote import (
     Address,
     CatalogProduct,
@@ -330,6 +342,58 @@ def make_coupons(rng: random.Random, currency: str) -> list[Coupon]:
     ]
 
 
+def make_promotions(rng: random.Random, currency: str, products: list[CatalogProduct]) -> list[Promotion]:
+    """0-6 promotions of every kind and combination setting (docs/promotions.md), in random order."""
+    fixed = D("750") if minor_units(currency) == 0 else D("7.50")
+    found = []
+    for n in range(rng.choice([0, 0, 1, 2, 3, 6])):
+        categories = frozenset(rng.sample(CATEGORIES, rng.randint(1, 2)))
+        kind = rng.choice(["percent", "amount", "bxgy", "bxgy", "free"])
+        config: PromotionConfig
+        if kind == "percent":
+            config = PercentOff(percent=rng.choice([D("10"), D("33.3"), D("100")]), max_discount=None)
+        elif kind == "amount":
+            config = AmountOff(amount=fixed, currency=rng.choice([currency, currency, "USD"]))
+        elif kind == "bxgy":
+            buy = BuyTarget(quantity=rng.randint(1, 3), category_ids=categories)
+            get_ids = frozenset({str(rng.choice(products).id)}) if rng.random() < 0.3 else frozenset()
+            get = GetTarget(
+                quantity=rng.randint(1, 2),
+                category_ids=categories if not get_ids else frozenset(),
+                product_ids=get_ids,
+                percent_off=rng.choice([D("100"), D("50"), D("33.3")]),
+            )
+            config = BuyXGetY(buy=buy, get=get, max_applications=rng.choice([None, 1, 2]))
+        else:
+            config = FreeDelivery()
+        conditions = {}
+        if rng.random() < 0.4:
+            conditions["category_ids"] = categories
+        if rng.random() < 0.2:
+            conditions["min_subtotal"], conditions["currency"] = money(rng, currency, 20, 800), currency
+        if rng.random() < 0.15:
+            conditions["customer_segments"] = frozenset({rng.choice(["LOYAL", "new ", "vip"])})
+        if rng.random() < 0.05:
+            conditions["channels"] = frozenset({"app"})
+        limit = rng.choice([None, None, 5])
+        found.append(
+            Promotion(
+                id=UUID(int=rng.getrandbits(128)),
+                name=f"promotion {n}",
+                config=config,
+                conditions=Conditions(**conditions),
+                priority=rng.randint(0, 2),
+                combinable=rng.random() < 0.6,
+                combines_with_coupons=rng.random() < 0.7,
+                starts_at=BASE - timedelta(days=1) if rng.random() < 0.9 else instant(rng),
+                ends_at=None if rng.random() < 0.8 else instant(rng) + timedelta(days=2),
+                usage_limit=limit,
+                times_used=rng.choice([0, 5]) if limit else 0,
+            )
+        )
+    return found
+
+
 def make_products(rng: random.Random, currency: str) -> list[CatalogProduct]:
     products = []
     for n in range(12):
@@ -408,6 +472,11 @@ def make_world(rng: random.Random) -> dict[str, Any]:
         coupons=make_coupons(rng, currency),
         price_lists=make_price_lists(rng, currency, products),
     )
+    # Promotions draw from their own stream, seeded from the products: the worlds and baskets the
+    # rest of this file (and the mutation test) was tuned on stay exactly as they were.
+    config = dataclasses.replace(
+        config, promotions=make_promotions(random.Random(products[0].id.int), currency, products)
+    )
     snapshot = ConfigSnapshot.build(
         version=config.version,
         rates=config.rates,
@@ -415,6 +484,7 @@ def make_world(rng: random.Random) -> dict[str, Any]:
         flags=config.flags,
         coupons=config.coupons,
         price_lists=config.price_lists,
+        promotions=list(reversed(config.promotions)),  # load order never matters
     )
     return {"currency": currency, "products": products, "flash": flash, "snapshot": snapshot, "config": config}
 

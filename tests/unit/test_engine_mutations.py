@@ -1,4 +1,5 @@
-"""The differential test can fail: a mutation of the engine's coupon, rule, flag or commission code is caught.
+"""The differential test can fail: a mutation of the engine's coupon, rule, flag, commission or promotion
+code is caught.
 
 Each mutation edits the source of one production function (`>=` to `>`, a dropped `break`, a
 swapped seed), compiles it in the function's module, puts it wherever the package holds the
@@ -52,6 +53,8 @@ TARGETING = "quote_service.pricing.targeting"
 ATTRIBUTES = "quote_service.pricing.attributes"
 PRICE_LISTS = "quote_service.pricing.price_lists"
 LINES = "quote_service.pricing.lines"
+PROMOTIONS = "quote_service.pricing.promotions"
+DEALS = "quote_service.pricing.promotion_deals"
 
 MUTATIONS = [
     Mutation(COUPONS, "check_coupon", "now >= coupon.valid_to", "now > coupon.valid_to"),
@@ -98,6 +101,13 @@ MUTATIONS = [
     Mutation(PRICE_LISTS, "label", "value.strip().casefold()", "value.strip()"),
     Mutation(LINES, "price_lines", "product.min_price if own_currency else ZERO", "product.min_price"),
     Mutation(LINES, "price_lines", "is not None and own_currency else None", "is not None else None"),
+    Mutation(PROMOTIONS, "_stacking_key", "(-promotion.priority", "(promotion.priority"),
+    Mutation(PROMOTIONS, "_folded", "value.strip().casefold()", "value.strip()"),
+    Mutation(DEALS, "_units_given", "(lefts[i] / units[i], i)", "(-lefts[i] / units[i], i)"),
+    Mutation(DEALS, "_units_given", "buy_units - from_buy >=", "buy_units >="),
+    Mutation(DEALS, "apply_promotions", "outcome.blocks_coupons or not promotion.combines_with_coupons", "False"),
+    Mutation(DEALS, "_best_alone", "if alone.value > beat and (", "if alone.value >= beat and ("),
+    Mutation(DEALS, "_deal", "if deal.free_delivery is None:", "if True:"),
 ]
 
 

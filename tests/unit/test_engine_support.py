@@ -12,10 +12,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
+import msgspec
+
 from quote_service.pricing.commission import CommissionRate
 from quote_service.pricing.coupons import Coupon
 from quote_service.pricing.engine import price_quote
 from quote_service.pricing.flags import FeatureFlag, Rollout
+from quote_service.pricing.promotions import Conditions, Promotion, PromotionConfig
 from quote_service.pricing.quote import (
     Address,
     CatalogProduct,
@@ -88,6 +91,20 @@ def coupon(code: str, kind: str = "PERCENTAGE", value: str = "10", **fields: Any
     return Coupon(**values)
 
 
+def promotion(config: PromotionConfig, *, name: str | None = None, **fields: Any) -> Promotion:
+    """An active promotion running since last month; `conditions` may be given as a dict."""
+    conditions = fields.pop("conditions", None)
+    values: dict[str, Any] = {
+        "id": uuid4(),
+        "name": name or type(config).__struct_config__.tag,
+        "config": config,
+        "starts_at": SINCE,
+        "conditions": msgspec.convert(conditions or {}, Conditions),
+    }
+    values.update(fields)
+    return Promotion(**values)
+
+
 def product(
     price: str,
     *,
@@ -148,9 +165,12 @@ def snapshot(
     rates: Iterable[CommissionRate] = (),
     flags: Iterable[FeatureFlag] = (),
     coupons: Iterable[Coupon] = (),
+    promotions: Iterable[Promotion] = (),
     version: int = 1,
 ) -> ConfigSnapshot:
-    return ConfigSnapshot.build(version=version, rates=rates, rules=rules, flags=flags, coupons=coupons)
+    return ConfigSnapshot.build(
+        version=version, rates=rates, rules=rules, flags=flags, coupons=coupons, promotions=promotions
+    )
 
 
 def quote(

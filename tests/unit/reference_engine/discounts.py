@@ -82,12 +82,17 @@ def apply_coupons(
     customer_uses: Mapping[str, int],
     max_discount_percentage: Decimal,
     now: datetime,
+    promotions_took: Decimal = ZERO,
+    no_coupons: bool = False,
 ) -> list[CouponResult]:
-    """Check every code, add each valid coupon's share to `Line.discount`; results in request order."""
+    """Check every code, add each valid coupon's share to `Line.discount`; results in request order.
+
+    Promotions took `promotions_took` of the cap first; `no_coupons`: the promotion applied does
+    not combine with coupons (every valid coupon is NOT_COMBINABLE, docs/promotions.md)."""
     results: list[CouponResult] = []
     if not codes:
         return results
-    cap_left = discount_cap(subtotal, max_discount_percentage, cent)
+    cap_left = discount_cap(subtotal, max_discount_percentage, cent) - promotions_took
     eligible_lines = [line for line in lines if line.coupon_eligible]
     categories = {line.category_id for line in eligible_lines if line.category_id is not None}
     seen: set[str] = set()
@@ -106,6 +111,9 @@ def apply_coupons(
         seen.add(code)
         if reason is not None or coupon is None:
             results.append(CouponResult(code, reason=reason or "NOT_FOUND"))
+            continue
+        if no_coupons:
+            results.append(CouponResult(code, reason="NOT_COMBINABLE"))
             continue
         if coupon.type == "FREE_DELIVERY":
             results.append(CouponResult(code, coupon=coupon))  # priced in step 7

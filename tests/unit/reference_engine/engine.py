@@ -10,7 +10,8 @@ the configuration as the plain lists a snapshot is built from, never the snapsho
 Where the two disagree, the docs decide which one is wrong.
 
 Steps, in order: list price, flash-sale split, price rules and line subtotals (`lines`),
-coupons (`discounts`), tax per line, delivery and small-basket fees (`delivery`), the total,
+automatic promotions (`promotions`, from docs/promotions.md), coupons (`discounts`), tax per
+line, delivery and small-basket fees (`delivery`), the total,
 and commission (`commission`, the one module to change when commission semantics change).
 Money is Decimal throughout and rounded half up to the currency's minor units once per line
 and once per fee; every total is the exact sum of the rounded parts it names.
@@ -30,8 +31,10 @@ from quote_service.pricing.commission import CommissionRate
 from quote_service.pricing.coupons import Coupon
 from quote_service.pricing.flags import FeatureFlag
 from quote_service.pricing.price_lists import PriceList
+from quote_service.pricing.promotions import FreeDelivery, Promotion
 from quote_service.pricing.quote import (
     AppliedCoupon,
+    AppliedPromotion,
     AppliedRule,
     Calculation,
     CatalogProduct,
@@ -43,6 +46,7 @@ from quote_service.pricing.quote import (
     QuoteLine,
     QuoteRequest,
     RejectedCoupon,
+    RejectedPromotion,
 )
 from quote_service.pricing.rules import PricingRule
 from tests.unit.reference_engine.commission import commission_breakdown
@@ -51,6 +55,7 @@ from tests.unit.reference_engine.discounts import CouponResult, apply_coupons
 from tests.unit.reference_engine.flags import flags_served
 from tests.unit.reference_engine.lines import Line, price_lines
 from tests.unit.reference_engine.money import MINOR_UNITS, ZERO, cent_of
+from tests.unit.reference_engine.promotions import apply_promotions
 from tests.unit.reference_engine.rules import tax_percent, tax_rate
 from tests.unit.reference_engine.targeting import quote_attributes
 
@@ -65,6 +70,7 @@ class Config:
     flags: Sequence[FeatureFlag]
     coupons: Sequence[Coupon]
     price_lists: Sequence[PriceList] = ()
+    promotions: Sequence[Promotion] = ()
 
 
 DYNAMIC_PRICING = "dynamic_pricing"
@@ -133,6 +139,37 @@ def price_quote(
             flash_total += line.subtotal
             flash_list_total += line.list_subtotal
 
+    multiplier = flag_number(feature_flags.get(EXPRESS_MULTIPLIER), low=ZERO, high=_MAX_MULTIPLIER, low_inclusive=False)
+
+    def delivery_for(goods: Decimal) -> Fee:
+        return delivery_fee(
+            config.rules,
+            express=request.is_express_delivery,
+            km=distance_km(request.pickup_address, address),
+            goods=goods,
+            flag_multiplier=multiplier,
+            defaults=defaults,
+            city=city,
+            country=country,
+            now=now,
+            cent=cent,
+        )
+
+    # 5a: promotions (docs/promotions.md)
+    promoted = apply_promotions(
+        config.promotions,
+        lines,
+        currency=currency,
+        segment=customer.segment,
+        group=customer.customer_group,
+        channel=request.channel,
+        subtotal=subtotal,
+        cap_percent=defaults.max_discount_percentage,
+        cent=cent,
+        fee=lambda: delivery_for(subtotal).amount,
+        now=now,
+    )
+
     # 5: coupons
     coupons = apply_coupons(
         request.coupon_codes,
@@ -144,6 +181,8 @@ def price_quote(
         customer_uses=customer.coupon_uses,
         max_discount_percentage=defaults.max_discount_percentage,
         now=now,
+        promotions_took=promoted.discount,
+        no_coupons=promoted.blocks_coupons,
     )
     discount = zero
     for line in lines:
@@ -155,22 +194,19 @@ def price_quote(
         lines, config.rules, default_rate=defaults.tax_rate, city=city, country=country, now=now, cent=cent
     )
 
-    # 7: delivery, then a free-delivery coupon
-    delivery = delivery_fee(
-        config.rules,
-        express=request.is_express_delivery,
-        km=distance_km(request.pickup_address, address),
-        goods=goods,
-        flag_multiplier=flag_number(
-            feature_flags.get(EXPRESS_MULTIPLIER), low=ZERO, high=_MAX_MULTIPLIER, low_inclusive=False
-        ),
-        defaults=defaults,
-        city=city,
-        country=country,
-        now=now,
-        cent=cent,
-    )
-    fee = _free_delivery_coupon(coupons, delivery, zero)
+    # 7: delivery, then a free-delivery promotion or coupon
+    delivery = delivery_for(goods)
+    fee = delivery.amount
+    applied_promotions = []
+    for promotion, amount in promoted.applied:
+        if promotion is promoted.free_delivery:
+            amount, fee = fee, zero
+        kind = type(promotion.config).__struct_config__.tag
+        applied_promotions.append(
+            AppliedPromotion(promotion_id=promotion.id, name=promotion.name, kind=str(kind), amount=amount)
+        )
+    waived_by = "promotion" if fee != delivery.amount else "coupon"
+    fee = _free_delivery_coupon(coupons, fee, zero)
 
     # 8: small basket
     small = small_basket_fee(
@@ -219,12 +255,15 @@ def price_quote(
         (
             "discount",
             ", ".join(c.code for c in applied_coupons if c.type != "FREE_DELIVERY") or "none",
-            zero - discount,
+            promoted.discount - discount,
         ),
         ("tax", "per line, after discounts", tax_amount),
-        ("delivery", delivery.description if fee == delivery.amount else "waived by coupon", fee),
+        ("delivery", delivery.description if fee == delivery.amount else f"waived by {waived_by}", fee),
         ("small_basket", small.description, small.amount),
     ]
+    if promoted.applied or promoted.rejected:
+        names = ", ".join(p.name for p, _ in promoted.applied if not isinstance(p.config, FreeDelivery))
+        steps.insert(3, ("promotions", names or "none", zero - promoted.discount))
     if not has_flash:
         del steps[1]
     return Quote(
@@ -257,6 +296,8 @@ def price_quote(
         created_at=now,
         valid_until=now + timedelta(minutes=defaults.validity_minutes),
         config_version=config.version,
+        applied_promotions=applied_promotions,
+        rejected_promotions=[RejectedPromotion(promotion_id=p.id, reason=r) for p, r in promoted.rejected],
     )
 
 
@@ -300,9 +341,8 @@ def _tax(
     return total, [_applied(rule, amount) for rule, amount in used.values()]
 
 
-def _free_delivery_coupon(coupons: list[CouponResult], delivery: Fee, zero: Decimal) -> Decimal:
+def _free_delivery_coupon(coupons: list[CouponResult], fee: Decimal, zero: Decimal) -> Decimal:
     """The first valid FREE_DELIVERY coupon waives a fee that is still due; any other is NOT_APPLICABLE."""
-    fee = delivery.amount
     for result in coupons:
         if result.reason is None and result.amount is None:
             if fee > 0:

@@ -1,0 +1,289 @@
+"""Step 5a of a quote (API.md §14): which promotions apply, and their discounts spread over the lines.
+
+Every eligible promotion (in force, conditions met, not used up) is either in the stack or alone:
+
+- the combinable ones stack in the book's order (priority descending, then id), each on what the
+  previous ones left of its lines;
+- among the non-combinable ones the best deal alone wins (the most for the customer; a tie goes
+  to the higher priority, then the lower id), and it is used alone if it gives strictly more than
+  the stack; otherwise the stack is used.
+
+A deal is worth its goods discount plus, for FREE_DELIVERY, the delivery fee it waives (valued on
+the goods before discounts). Goods discounts go to the lines exactly like a coupon's
+(`discounts.spread`: in proportion to what is left of each eligible line, never under a line's
+min_price floor, the rounding remainder to the last line that can take it; flash-sale units take
+none), and all of them together stay within the MAX_DISCOUNT_PERCENTAGE cap, which coupons then
+share. BUY_X_GET_Y gives `percent_off` of the cheapest `get` units (unit value = what is left of
+the line per unit), once per complete group of `buy` other units, up to `max_applications`; its
+discount goes to the lines holding those units. A promotion with nothing to discount (no
+eligible line, no complete group, no delivery fee) is not eligible (and not reported); one that
+the deal chosen leaves nothing (the cap, the floors) is NOTHING_LEFT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from quote_service.pricing.discounts import spread
+from quote_service.pricing.lines import Line
+from quote_service.pricing.money import ZERO, percent_of
+from quote_service.pricing.promotions import (
+    AmountOff,
+    Basket,
+    BuyXGetY,
+    FreeDelivery,
+    PercentOff,
+    Promotion,
+    PromotionBook,
+    PromotionRejection,
+)
+
+
+class Deal:
+    """What a set of promotions gives when applied in order to fresh copies of the lines."""
+
+    __slots__ = ("amounts", "free_delivery", "lines", "value")
+
+    def __init__(self, lines: list[Line]) -> None:
+        self.lines = lines
+        self.amounts: list[tuple[Promotion, Decimal]] = []
+        """Each promotion with the goods discount it gave (0 for FREE_DELIVERY and for one left nothing)."""
+        self.free_delivery: Promotion | None = None
+        self.value = ZERO
+
+
+class Outcome:
+    """The promotions a quote applies and the ones it leaves out, with the lines' discounts filled in."""
+
+    __slots__ = ("applied", "blocks_coupons", "discount", "free_delivery", "rejected")
+
+    def __init__(self) -> None:
+        self.applied: list[tuple[Promotion, Decimal]] = []
+        """Promotions applied, in order, with their goods discount (FREE_DELIVERY: 0 until step 7)."""
+        self.rejected: list[tuple[Promotion, PromotionRejection]] = []
+        self.free_delivery: Promotion | None = None
+        self.discount = ZERO
+        self.blocks_coupons = False
+
+
+def _eligible(promotion: Promotion, line: Line) -> bool:
+    """Whether the line may take the promotion's discount (its product or category conditions)."""
+    priced = line.priced
+    if priced.flash_sale_id is not None:
+        return False
+    c = promotion.conditions
+    if not c.category_ids and not c.product_ids:
+        return True
+    category = priced.category_id
+    return priced.product_id in c.product_ids or (category is not None and category in c.category_ids)
+
+
+def _units_given(config: BuyXGetY, lines: Sequence[Line]) -> list[int]:
+    """How many units of each line the promotion discounts: the cheapest `get` units of the
+    largest number of complete groups (binary search: more groups never become possible again)."""
+    units = [line.priced.units for line in lines]
+    lefts = [line.priced.subtotal - line.discount for line in lines]
+    gets = [i for i, line in enumerate(lines) if config.get.takes(line.priced.product_id, line.priced.category_id)]
+    gets.sort(key=lambda i: (lefts[i] / units[i], i))
+    in_buy = [config.buy.takes(line.priced.product_id, line.priced.category_id) for line in lines]
+    buy_units = sum(units[i] for i in range(len(lines)) if in_buy[i])
+    get_units = sum(units[i] for i in gets)
+
+    def taken(groups: int) -> list[int] | None:
+        wanted = groups * config.get.quantity
+        if wanted > get_units:
+            return None
+        given = [0] * len(lines)
+        from_buy = 0
+        for i in gets:
+            take = min(wanted, units[i])
+            given[i] = take
+            wanted -= take
+            if in_buy[i]:
+                from_buy += take
+            if wanted == 0:
+                break
+        return given if buy_units - from_buy >= groups * config.buy.quantity else None
+
+    low, high = 0, get_units // config.get.quantity
+    if config.max_applications is not None:
+        high = min(high, config.max_applications)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if taken(middle) is None:
+            high = middle - 1
+        else:
+            low = middle
+    return taken(low) or [0] * len(lines)
+
+
+Wanted = tuple[Decimal, list[Line], list[Decimal], list[Decimal] | None]
+
+
+def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal) -> Wanted:
+    """What a goods promotion wants of the lines as they are (rounded once, before the cap and the
+    floors): the amount, its target lines, what is left of each, and the weights to spread by
+    (None: by what is left)."""
+    config = promotion.config
+    targets = [line for line in lines if _eligible(promotion, line)]
+    if not targets:
+        return ZERO, targets, [], None
+    lefts = [line.priced.subtotal - line.discount for line in targets]
+    left = sum(lefts, ZERO)
+    if isinstance(config, PercentOff):
+        wanted = percent_of(left, config.percent).quantize(cent, ROUND_HALF_UP)
+        if config.max_discount is not None:
+            wanted = min(wanted, config.max_discount.quantize(cent, ROUND_HALF_UP))
+        return wanted, targets, lefts, None
+    if isinstance(config, AmountOff):
+        return min(config.amount.quantize(cent, ROUND_HALF_UP), left), targets, lefts, None
+    assert isinstance(config, BuyXGetY)
+    given = _units_given(config, targets)
+    exact = [
+        percent_of((lefts[i] / line.priced.units) * given[i], config.get.percent_off) if given[i] else ZERO
+        for i, line in enumerate(targets)
+    ]
+    keep = [i for i, part in enumerate(exact) if part > 0]
+    weights = [exact[i] for i in keep]
+    wanted = sum(weights, ZERO).quantize(cent, ROUND_HALF_UP)
+    return wanted, [targets[i] for i in keep], [lefts[i] for i in keep], weights
+
+
+def _give(promotion: Promotion, deal: Deal, cent: Decimal, cap_left: Decimal) -> Decimal:
+    """Apply one goods promotion to the deal's lines (at most `cap_left`); the amount given."""
+    wanted, targets, lefts, weights = _wanted(promotion, deal.lines, cent)
+    amount = min(wanted, cap_left)
+    if amount <= 0:
+        return ZERO
+    total = sum(lefts if weights is None else weights, ZERO)
+    return spread(amount, targets, lefts, total, cent, weights)
+
+
+def _deal(
+    promotions: Sequence[Promotion], lines: Sequence[Line], cap: Decimal, cent: Decimal, fee: Callable[[], Decimal]
+) -> Deal:
+    """Apply `promotions` in order to fresh copies of `lines`."""
+    deal = Deal([Line(line.priced, line.discount) for line in lines])
+    cap_left = cap
+    floored = False  # every line at its min_price floor: no goods promotion can give more
+    for promotion in promotions:
+        if isinstance(promotion.config, FreeDelivery):
+            waived = ZERO
+            if deal.free_delivery is None:
+                waived = fee()
+                if waived > 0:
+                    deal.free_delivery = promotion
+                    deal.value += waived
+            deal.amounts.append((promotion, waived))
+            continue
+        given = ZERO
+        if cap_left > 0 and not floored:
+            given = _give(promotion, deal, cent, cap_left)
+            floored = all(
+                line.priced.subtotal - line.discount <= line.priced.floor
+                for line in deal.lines
+                if line.priced.flash_sale_id is None
+            )
+        cap_left -= given
+        deal.value += given
+        deal.amounts.append((promotion, given))
+    return deal
+
+
+def _best_alone(
+    candidates: list[tuple[int, Promotion, Decimal]],
+    beat: Decimal,
+    lines: Sequence[Line],
+    cap: Decimal,
+    cent: Decimal,
+    fee: Callable[[], Decimal],
+) -> Deal | None:
+    """The best non-combinable deal that gives more than `beat`, or None (ties: the earlier position).
+
+    Each candidate is (position, promotion, bound): its value alone is at most its bound, so the
+    candidates are priced best bound first and the search stops once no bound can win."""
+    best: Deal | None = None
+    best_position = -1
+    for position, promotion, bound in sorted(candidates, key=lambda c: (-c[2], c[0])):
+        if bound <= beat:
+            break
+        if best is not None and (bound < best.value or (bound == best.value and position > best_position)):
+            continue
+        alone = _deal([promotion], lines, cap, cent, fee)
+        if alone.value > beat and (
+            best is None or alone.value > best.value or (alone.value == best.value and position < best_position)
+        ):
+            best, best_position = alone, position
+    return best
+
+
+def apply_promotions(
+    book: PromotionBook,
+    lines: Sequence[Line],
+    *,
+    basket: Basket,
+    cap: Decimal,
+    cent: Decimal,
+    delivery_value: Callable[[], Decimal],
+    now: datetime,
+) -> Outcome:
+    """Choose the promotions for this basket and add their discounts to `Line.discount`.
+
+    `cap` is the most all discounts together may take; `delivery_value` the delivery fee on the
+    goods before discounts (asked only when a FREE_DELIVERY promotion is eligible).
+    """
+    outcome = Outcome()
+    fee_memo: list[Decimal] = []
+
+    def fee() -> Decimal:
+        if not fee_memo:
+            fee_memo.append(delivery_value())
+        return fee_memo[0]
+
+    stacked: list[Promotion] = []
+    alone: list[tuple[int, Promotion, Decimal]] = []
+    left_out: list[tuple[int, Promotion, PromotionRejection]] = []
+    positions: dict[int, int] = {}  # id(promotion) -> its position in the book
+    for position in book.meeting(basket, now):
+        promotion = book.ordered[position]
+        positions[id(promotion)] = position
+        config = promotion.config
+        if isinstance(config, FreeDelivery):
+            bound = fee()
+            eligible = bound > 0
+        elif isinstance(config, BuyXGetY) or not promotion.combinable:  # its bound is needed
+            wanted, targets, _, _ = _wanted(promotion, lines, cent)
+            bound, eligible = min(wanted, cap), bool(targets)
+        else:  # the stack prices it
+            bound, eligible = cap, any(_eligible(promotion, line) for line in lines)
+        if not eligible:
+            continue  # nothing to discount here (no eligible line, no complete group, no delivery fee)
+        if promotion.used_up:
+            left_out.append((position, promotion, "USAGE_LIMIT"))
+        elif promotion.combinable:
+            stacked.append(promotion)
+        else:
+            alone.append((position, promotion, bound))
+    if not stacked and not alone:
+        outcome.rejected = [(promotion, reason) for _, promotion, reason in left_out]
+        return outcome
+    stack = _deal(stacked, lines, cap, cent, fee)
+    best = _best_alone(alone, stack.value, lines, cap, cent, fee)
+    chosen = stack if best is None else best
+    for promotion, amount in chosen.amounts:
+        if amount > 0:
+            outcome.applied.append((promotion, ZERO if isinstance(promotion.config, FreeDelivery) else amount))
+            outcome.blocks_coupons = outcome.blocks_coupons or not promotion.combines_with_coupons
+        else:
+            left_out.append((positions[id(promotion)], promotion, "NOTHING_LEFT"))
+    picked = {id(promotion) for promotion, _ in chosen.amounts}
+    others = [*stacked, *(promotion for _, promotion, _ in alone)]
+    left_out.extend((positions[id(p)], p, "BETTER_DEAL") for p in others if id(p) not in picked)
+    outcome.rejected = [(promotion, reason) for _, promotion, reason in sorted(left_out, key=lambda e: e[0])]
+    outcome.free_delivery = chosen.free_delivery
+    for line, done in zip(lines, chosen.lines, strict=True):
+        outcome.discount += done.discount - line.discount
+        line.discount = done.discount
+    return outcome

@@ -1,0 +1,222 @@
+"""Automatic promotions as the quote engine reads them (API.md §14), and which ones a quote meets.
+
+A promotion has no code: it applies to every quote whose basket meets its `conditions`, while it
+is active and inside `[starts_at, ends_at)`. What it gives depends on its kind (`config`):
+
+    PERCENT_OFF     percent (0, 100] of its eligible lines, at most max_discount
+    AMOUNT_OFF      amount (in its currency) off its eligible lines
+    BUY_X_GET_Y     percent_off of the CHEAPEST `get` units, once per complete `buy` group
+    FREE_DELIVERY   the delivery fee waived
+
+How promotions combine with each other and with coupons is `promotion_deals`. The snapshot
+compiles them into a `PromotionBook`, in stacking order (priority descending, then id), so the
+order they were loaded in never matters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+import msgspec
+
+PromotionKind = Literal["PERCENT_OFF", "AMOUNT_OFF", "BUY_X_GET_Y", "FREE_DELIVERY"]
+KINDS: tuple[PromotionKind, ...] = ("PERCENT_OFF", "AMOUNT_OFF", "BUY_X_GET_Y", "FREE_DELIVERY")
+PromotionRejection = Literal["BETTER_DEAL", "USAGE_LIMIT", "NOTHING_LEFT"]
+"""Why an eligible promotion was not applied: another deal gave the customer more, it was used
+up (counted at orders), or the promotions before it (with the cap and min_price floors) left it nothing."""
+
+
+class Conditions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a quote must meet; an empty set or None is no condition. Sets of ids match any one."""
+
+    min_subtotal: Decimal | None = None
+    """Goods before discounts (all lines), in `currency`."""
+    currency: str | None = None
+    category_ids: frozenset[str] = frozenset()
+    """With `product_ids`: the eligible lines are those of these categories or products (some must be in the basket)."""
+    product_ids: frozenset[str] = frozenset()
+    customer_groups: frozenset[str] = frozenset()
+    customer_segments: frozenset[str] = frozenset()
+    channels: frozenset[str] = frozenset()
+
+
+class PercentOff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="PERCENT_OFF"):
+    percent: Decimal
+    max_discount: Decimal | None = None
+    """In the conditions' currency (required with it)."""
+
+
+class AmountOff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="AMOUNT_OFF"):
+    amount: Decimal
+    currency: str
+    """The promotion applies only to quotes in this currency."""
+
+
+class BuyTarget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    quantity: int
+    product_ids: frozenset[str] = frozenset()
+    category_ids: frozenset[str] = frozenset()
+
+    def takes(self, product_id: str, category_id: str | None) -> bool:
+        """Whether a unit of this product and category counts towards the target."""
+        return product_id in self.product_ids or (category_id is not None and category_id in self.category_ids)
+
+
+class GetTarget(BuyTarget, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    percent_off: Decimal = Decimal(100)
+    """100: the `get` units are free."""
+
+
+class BuyXGetY(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="BUY_X_GET_Y"):
+    buy: BuyTarget
+    get: GetTarget
+    max_applications: int | None = None
+
+
+class FreeDelivery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="FREE_DELIVERY"):
+    pass
+
+
+PromotionConfig = PercentOff | AmountOff | BuyXGetY | FreeDelivery
+CONFIG_TYPES: dict[str, type[msgspec.Struct]] = {
+    "PERCENT_OFF": PercentOff,
+    "AMOUNT_OFF": AmountOff,
+    "BUY_X_GET_Y": BuyXGetY,
+    "FREE_DELIVERY": FreeDelivery,
+}
+
+
+class Promotion(msgspec.Struct, frozen=True, kw_only=True):
+    """One promotion as the engine reads it (`config` is the kind's)."""
+
+    id: UUID
+    name: str
+    conditions: Conditions = Conditions()
+    config: PromotionConfig
+    priority: int = 0
+    combinable: bool = True
+    combines_with_coupons: bool = True
+    starts_at: datetime
+    ends_at: datetime | None = None
+    usage_limit: int | None = None
+    times_used: int = 0
+    is_active: bool = True
+
+    @property
+    def kind(self) -> PromotionKind:
+        tag: PromotionKind = type(self.config).__struct_config__.tag  # type: ignore[assignment]
+        return tag
+
+    @property
+    def used_up(self) -> bool:
+        return self.usage_limit is not None and self.times_used >= self.usage_limit
+
+
+class Basket(msgspec.Struct, frozen=True, kw_only=True):
+    """What conditions read of a quote."""
+
+    currency: str
+    subtotal: Decimal
+    """Goods before discounts."""
+    product_ids: frozenset[str]
+    category_ids: frozenset[str]
+    customer_group: str | None = None
+    """The customer's group (an account's or a service key's); None: a promotion naming groups never applies."""
+    customer_segment: str | None = None
+    channel: str | None = None
+    """The quote's sales channel; None: a promotion naming channels never applies."""
+
+
+def _folded(value: str | None) -> str | None:
+    return None if value is None else value.strip().casefold()
+
+
+def _folded_set(values: frozenset[str]) -> frozenset[str | None]:
+    return frozenset(_folded(value) for value in values)
+
+
+def meets(
+    promotion: Promotion,
+    basket: Basket,
+    now: datetime,
+    *,
+    groups: frozenset[str | None] | None = None,
+    segments: frozenset[str | None] | None = None,
+) -> bool:
+    """Whether `promotion` is in force at `now` and `basket` meets its conditions (usage aside).
+
+    `groups` and `segments` are the conditions' names folded (the book prepares them once)."""
+    if not promotion.is_active or now < promotion.starts_at:
+        return False
+    if promotion.ends_at is not None and now >= promotion.ends_at:
+        return False
+    c = promotion.conditions
+    if c.currency is not None and c.currency != basket.currency:
+        return False
+    config = promotion.config
+    if isinstance(config, AmountOff) and config.currency != basket.currency:
+        return False
+    if c.min_subtotal is not None and basket.subtotal < c.min_subtotal:
+        return False
+    named = c.category_ids or c.product_ids
+    if named and c.category_ids.isdisjoint(basket.category_ids) and c.product_ids.isdisjoint(basket.product_ids):
+        return False
+    if c.customer_groups and _folded(basket.customer_group) not in (groups or _folded_set(c.customer_groups)):
+        return False
+    segment = _folded(basket.customer_segment)
+    if c.customer_segments and segment not in (segments or _folded_set(c.customer_segments)):
+        return False
+    return not (c.channels and _folded(basket.channel) not in _folded_set(c.channels))
+
+
+def _stacking_key(promotion: Promotion) -> tuple[int, str]:
+    return (-promotion.priority, str(promotion.id))
+
+
+class PromotionBook:
+    """A snapshot's promotions in stacking order: priority descending, then id (never load order),
+    indexed by the categories and products their conditions name, so a quote checks only the
+    promotions its basket could meet."""
+
+    __slots__ = ("by_category", "by_product", "general", "groups", "ordered", "segments")
+
+    def __init__(self, promotions: Iterable[Promotion] = ()) -> None:
+        self.ordered: tuple[Promotion, ...] = tuple(sorted(promotions, key=_stacking_key))
+        self.general: list[int] = []
+        """Positions of promotions that name no category or product."""
+        self.by_category: dict[str, list[int]] = {}
+        self.by_product: dict[str, list[int]] = {}
+        self.groups = [_folded_set(p.conditions.customer_groups) for p in self.ordered]
+        self.segments = [_folded_set(p.conditions.customer_segments) for p in self.ordered]
+        for position, promotion in enumerate(self.ordered):
+            c = promotion.conditions
+            if not c.category_ids and not c.product_ids:
+                self.general.append(position)
+            for category in c.category_ids:
+                self.by_category.setdefault(category, []).append(position)
+            for product in c.product_ids:
+                self.by_product.setdefault(product, []).append(position)
+
+    def meeting(self, basket: Basket, now: datetime) -> list[int]:
+        """Positions (ascending) of the promotions in force whose conditions the basket meets."""
+        found = set(self.general)
+        for category in basket.category_ids:
+            found.update(self.by_category.get(category, ()))
+        for product in basket.product_ids:
+            found.update(self.by_product.get(product, ()))
+        ordered = self.ordered
+        return [
+            position
+            for position in sorted(found)
+            if meets(ordered[position], basket, now, groups=self.groups[position], segments=self.segments[position])
+        ]
+
+    def __len__(self) -> int:
+        return len(self.ordered)
+
+    def __bool__(self) -> bool:
+        return bool(self.ordered)

@@ -1,0 +1,82 @@
+"""Promotion payloads (API.md §14). Amounts are Decimal in, strings with the currency's digits out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+
+from quote_service.pricing.promotions import PromotionKind
+
+ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Ids = Annotated[list[ExternalId], msgspec.Meta(max_length=1000)]
+Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, description="ISO 4217 code.")]
+Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset.")]
+Limit = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
+Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
+
+
+class ConditionsInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a basket must meet (every condition given; an empty list is no condition)."""
+
+    min_subtotal: Decimal | None = None
+    """Goods before discounts, in `currency` (then required)."""
+    currency: Currency | None = None
+    category_ids: Ids = msgspec.field(default_factory=list)
+    """With product_ids: the lines the discount goes to (some must be in the basket); empty: every line."""
+    product_ids: Ids = msgspec.field(default_factory=list)
+    customer_groups: Ids = msgspec.field(default_factory=list)
+    customer_segments: Ids = msgspec.field(default_factory=list)
+    channels: Ids = msgspec.field(default_factory=list)
+
+
+class PromotionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """POST and PUT: the whole promotion."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    kind: PromotionKind
+    config: dict[str, Any] = msgspec.field(default_factory=dict)
+    """PERCENT_OFF {percent, max_discount?}; AMOUNT_OFF {amount, currency}; BUY_X_GET_Y {buy: {quantity,
+    product_ids | category_ids}, get: {quantity, product_ids | category_ids, percent_off (100)},
+    max_applications?}; FREE_DELIVERY {}."""
+    conditions: ConditionsInput = msgspec.field(default_factory=ConditionsInput)
+    priority: Priority = 0
+    combinable: bool = True
+    combines_with_coupons: bool = True
+    starts_at: Instant
+    ends_at: Instant | None = None
+    usage_limit: Limit | None = None
+    is_active: bool = True
+
+
+class Conditions(msgspec.Struct, frozen=True, kw_only=True):
+    min_subtotal: Decimal | None
+    currency: str | None
+    category_ids: list[str]
+    product_ids: list[str]
+    customer_groups: list[str]
+    customer_segments: list[str]
+    channels: list[str]
+
+
+class Promotion(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+    kind: PromotionKind
+    config: dict[str, Any]
+    conditions: Conditions
+    priority: int
+    combinable: bool
+    combines_with_coupons: bool
+    starts_at: datetime
+    ends_at: datetime | None
+    usage_limit: int | None
+    times_used: int
+    is_active: bool
+    created_by: str
+    updated_by: str
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,182 @@
+"""Promotions in quotes and orders over HTTP (API.md §14): applied at once, exact usage limits under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from typing import Any
+
+import asyncpg
+import httpx
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.integration.conftest import Caller
+from tests.integration.expect import expect_error, expect_ok
+from tests.integration.test_catalog import create_product
+from tests.integration.test_orders_api import coupon, key
+from tests.integration.test_price_list_quotes import key_headers
+from tests.integration.test_promotions_api import create_promotion
+from tests.waiting import until
+
+Client = AsyncTestClient[Litestar]
+QUOTE = "/api/v1/quote"
+
+
+async def books(client: Client, admin: Caller, *prices: str) -> list[dict[str, Any]]:
+    return [
+        await create_product(
+            client, admin, base_price=price, min_price="0.00", cost_price="0.00", category_id="books", stock=50
+        )
+        for price in prices
+    ]
+
+
+async def quote_of(
+    client: Client, headers: dict[str, str], products: list[dict[str, Any]], **fields: Any
+) -> dict[str, Any]:
+    body = {
+        "customer_id": fields.pop("customer_id", f"c-{uuid.uuid4().hex[:8]}"),
+        "items": [{"product_id": p["id"], "quantity": 1} for p in products],
+        "delivery_address": {"city": "Ankara", "country": "TR"},
+        "currency": "TRY",
+        **fields,
+    }
+    data: dict[str, Any] = expect_ok(await client.post(QUOTE, json=body, headers=headers))
+    return data
+
+
+async def test_buy_two_get_one_discounts_the_cheapest_book_in_the_quote(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    basket = await books(client, admin, "30.00", "10.00", "20.00")
+    promotion = await create_promotion(client, admin)
+
+    data = await quote_of(client, service_key, basket)
+
+    assert data["applied_promotions"] == [
+        {"promotion_id": promotion["id"], "name": promotion["name"], "kind": "BUY_X_GET_Y", "amount": "10.00"}
+    ]
+    assert data["rejected_promotions"] == []
+    assert [line["discount"] for line in data["items"]] == ["0.00", "10.00", "0.00"]
+    assert [line["tax"] for line in data["items"]] == ["5.40", "0.00", "3.60"]  # 18 % of the net lines
+    assert data["discount_amount"] == "10.00"
+    steps = {c["step"]: c["amount"] for c in data["pricing_breakdown"]["calculations"]}
+    assert steps["promotions"] == "-10.00"
+    stored = expect_ok(await client.get(f"/api/v1/quotes/{data['quote_id']}", headers=service_key))
+    assert stored["applied_promotions"] == data["applied_promotions"]
+
+
+async def test_a_promotion_that_excludes_coupons_rejects_them_and_a_better_one_is_reported(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    basket = await books(client, admin, "100.00")
+    await coupon(client, admin, "SAVE10")
+    small = await create_promotion(client, admin, name="5 %", kind="PERCENT_OFF", config={"percent": 5})
+    exclusive = await create_promotion(
+        client,
+        admin,
+        name="20 % alone",
+        kind="PERCENT_OFF",
+        config={"percent": 20},
+        combinable=False,
+        combines_with_coupons=False,
+    )
+
+    data = await quote_of(client, service_key, basket, coupon_codes=["save10"])
+
+    assert [(p["name"], p["amount"]) for p in data["applied_promotions"]] == [("20 % alone", "20.00")]
+    assert data["rejected_promotions"] == [{"promotion_id": small["id"], "reason": "BETTER_DEAL"}]
+    assert data["rejected_coupons"] == [{"code": "SAVE10", "reason": "NOT_COMBINABLE"}]
+    assert data["discount_amount"] == "20.00"
+    assert exclusive["id"] != small["id"]
+
+
+def outcomes(responses: list[httpx.Response]) -> Counter[tuple[int, str]]:
+    return Counter((r.status_code, "ok" if r.status_code < 400 else r.json()["error"]["code"]) for r in responses)
+
+
+async def test_usage_limit_counts_orders_exactly_under_concurrency(
+    client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    basket = await books(client, admin, "40.00")
+    promotion = await create_promotion(
+        client, admin, name="First three", kind="AMOUNT_OFF", config={"amount": 5, "currency": "TRY"}, usage_limit=3
+    )
+    quotes = [await quote_of(client, service_key, basket) for _ in range(10)]
+    assert {q["applied_promotions"][0]["amount"] for q in quotes} == {"5.00"}
+
+    responses = await asyncio.gather(
+        *(
+            client.post("/api/v1/orders", json={"quote_id": q["quote_id"]}, headers={**service_key, **key()})
+            for q in quotes
+        )
+    )
+
+    assert outcomes(list(responses)) == {(201, "ok"): 3, (409, "PROMOTION_LIMIT_REACHED"): 7}
+    refused = next(r for r in responses if r.status_code == 409)
+    assert expect_error(refused, 409, "PROMOTION_LIMIT_REACHED")["error"]["details"][0]["field"] == (
+        "applied_promotions[0]"
+    )
+    assert await pool.fetchval("SELECT times_used FROM promotions WHERE id = $1", uuid.UUID(promotion["id"])) == 3
+    assert await pool.fetchval("SELECT count(*) FROM promotion_redemptions") == 3
+    assert await pool.fetchval("SELECT count(*) FROM orders") == 3
+    assert await pool.fetchval("SELECT stock FROM products WHERE id = $1", uuid.UUID(basket[0]["id"])) == 47
+
+    async def used_up() -> bool:  # the use that reached the limit moved the configuration version
+        later = await quote_of(client, service_key, basket)
+        return bool(later["rejected_promotions"] == [{"promotion_id": promotion["id"], "reason": "USAGE_LIMIT"}])
+
+    await until(used_up, "a new quote reports the promotion used up")
+
+
+async def test_a_cancel_gives_the_orders_promotion_uses_back(
+    client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    basket = await books(client, admin, "40.00")
+    promotion = await create_promotion(client, admin, kind="FREE_DELIVERY", config={}, usage_limit=1)
+    data = await quote_of(client, service_key, basket)
+    assert data["delivery_fee"] == "0.00"
+    placed = expect_ok(
+        await client.post("/api/v1/orders", json={"quote_id": data["quote_id"]}, headers={**service_key, **key()}),
+        201,
+    )
+    assert await pool.fetchval("SELECT times_used FROM promotions WHERE id = $1", uuid.UUID(promotion["id"])) == 1
+
+    cancelled = expect_ok(
+        await client.post(f"/api/v1/orders/{placed['id']}/cancel", json={}, headers={**service_key, **key()})
+    )
+
+    assert cancelled["status"] == "cancelled"
+    assert await pool.fetchval("SELECT times_used FROM promotions WHERE id = $1", uuid.UUID(promotion["id"])) == 0
+    assert await pool.fetchval("SELECT count(*) FROM promotion_redemptions") == 0
+
+    async def offered_again() -> bool:  # the use given back moved the configuration version
+        again = await quote_of(client, service_key, basket)
+        return bool(again["delivery_fee"] == "0.00" and again["rejected_promotions"] == [])
+
+    await until(offered_again, "a new quote gets the promotion again")
+
+
+async def test_a_promotion_for_a_customer_group_and_a_channel_applies_to_those_alone(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    basket = await books(client, admin, "100.00")
+    promotion = await create_promotion(
+        client,
+        admin,
+        kind="PERCENT_OFF",
+        config={"percent": 10},
+        conditions={"customer_groups": ["B2B"], "channels": ["App"]},
+    )
+    b2b_key = await key_headers(client, admin, customer_group="b2b")
+
+    in_group_on_app = await quote_of(client, b2b_key, basket, channel="app")
+    in_group_on_web = await quote_of(client, b2b_key, basket, channel="web")
+    no_group_on_app = await quote_of(client, service_key, basket, channel="APP")
+
+    assert [p["promotion_id"] for p in in_group_on_app["applied_promotions"]] == [promotion["id"]]
+    assert in_group_on_app["discount_amount"] == "10.00"
+    assert in_group_on_web["applied_promotions"] == []
+    assert no_group_on_app["applied_promotions"] == []
