@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -181,7 +182,7 @@ def key() -> dict[str, str]:
     return {"Idempotency-Key": uuid.uuid4().hex}
 
 
-async def order(client: Client, caller_headers: dict[str, str], quote: Quote, **headers: str) -> Any:
+async def order(client: httpx.AsyncClient, caller_headers: dict[str, str], quote: Quote, **headers: str) -> Any:
     """POST the order of `quote` with a fresh Idempotency-Key (or the one given)."""
     all_headers = {**caller_headers, **(headers or key())}
     return await client.post(ORDERS, json={"quote_id": str(quote.quote_id)}, headers=all_headers)

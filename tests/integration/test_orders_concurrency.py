@@ -1,14 +1,15 @@
 """Orders under concurrency: stock never oversold, coupon limits never exceeded, one order per key.
 
-Every test fires its orders at once (asyncio.gather through the in-process HTTP client, so
-they run as concurrent transactions on the app's pool) and then checks PostgreSQL itself.
+Every test fires its orders at once at a real `quote-service serve` process (one per module)
+through httpx, and then checks PostgreSQL itself. Not through the in-process test client: it
+answers one request at a time, so nothing would race.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +24,7 @@ from quote_service.config import Settings
 from quote_service.pricing.quote import AppliedCoupon, Quote
 from quote_service.quotes.store import QuoteStore
 from tests.integration.conftest import Caller
+from tests.integration.servers import cli_env, running_server
 from tests.integration.test_catalog import create_product
 from tests.integration.test_orders_api import (
     build_quote,
@@ -37,6 +39,7 @@ from tests.integration.test_orders_api import (
 )
 
 Client = AsyncTestClient[Litestar]
+Http = httpx.AsyncClient  # to the module's real server, for the racing requests
 
 
 @pytest.fixture
@@ -45,22 +48,36 @@ async def quotes(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[QuoteS
         yield store
 
 
+@pytest.fixture(scope="module")
+def server(database_url: str, single_redis_url: str) -> Iterator[str]:
+    """A real server on this session's stores for the whole module (the tests' stores are cleaned per test)."""
+    env = cli_env(DATABASE_URL=database_url, REDIS_URL=single_redis_url, LOG_LEVEL="WARNING")
+    with running_server(env) as base:
+        yield base
+
+
+@pytest.fixture
+async def http(server: str) -> AsyncIterator[Http]:
+    async with httpx.AsyncClient(base_url=server, timeout=60) as racing:
+        yield racing
+
+
 def outcomes(responses: list[httpx.Response]) -> Counter[tuple[int, str]]:
     """How many responses ended how: (status, error code or "ok")."""
     return Counter((r.status_code, "ok" if r.status_code < 400 else r.json()["error"]["code"]) for r in responses)
 
 
-async def place_all(client: Client, headers: dict[str, str], quotes: list[Quote]) -> list[httpx.Response]:
+async def place_all(client: Http, headers: dict[str, str], quotes: list[Quote]) -> list[httpx.Response]:
     return list(await asyncio.gather(*(order(client, headers, q) for q in quotes)))
 
 
 async def test_thirty_orders_for_ten_units_sell_exactly_ten(
-    client: Client, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
+    client: Client, http: Http, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
 ) -> None:
     product = await create_product(client, admin, stock=10)
     baskets = [await stored(quotes, build_quote(f"cust-{i}", [line(product, 1)])) for i in range(30)]
 
-    responses = await place_all(client, service_key, baskets)
+    responses = await place_all(http, service_key, baskets)
 
     assert outcomes(responses) == {(201, "ok"): 10, (409, "INSUFFICIENT_STOCK"): 20}
     assert await stock_of(pool, product) == 0
@@ -71,7 +88,7 @@ async def test_thirty_orders_for_ten_units_sell_exactly_ten(
 
 
 async def test_baskets_locking_the_same_products_in_any_line_order_never_deadlock(
-    client: Client, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
+    client: Client, http: Http, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
 ) -> None:
     first = await create_product(client, admin, stock=100)
     second = await create_product(client, admin, stock=100)
@@ -81,48 +98,52 @@ async def test_baskets_locking_the_same_products_in_any_line_order_never_deadloc
         await stored(quotes, build_quote(f"cust-{i}", [line(p, 2) for p in orders_of_lines[i % 3]])) for i in range(24)
     ]
 
-    responses = await place_all(client, service_key, baskets)
+    responses = await place_all(http, service_key, baskets)
 
     assert outcomes(responses) == {(201, "ok"): 24}
     assert [await stock_of(pool, p) for p in (first, second, third)] == [52, 52, 52]
 
 
 async def test_a_coupon_with_usage_limit_five_is_used_exactly_five_times(
-    client: Client, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
+    client: Client, http: Http, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
 ) -> None:
-    product = await create_product(client, admin, stock=100)
+    # A product per basket: only the coupon's row lock, not a shared product's, orders them.
+    products = [await create_product(client, admin, stock=100) for _ in range(20)]
     await coupon(client, admin, "FIVE", usage_limit=5)
     applied = [AppliedCoupon(code="FIVE", type="PERCENTAGE", amount=Decimal("2.55"))]
     baskets = [
         await stored(quotes, build_quote(f"cust-{i}", [line(product, 1, discount="2.55")], coupons=applied))
-        for i in range(20)
+        for i, product in enumerate(products)
     ]
 
-    responses = await place_all(client, service_key, baskets)
+    responses = await place_all(http, service_key, baskets)
 
     assert outcomes(responses) == {(201, "ok"): 5, (409, "COUPON_LIMIT_REACHED"): 15}
     assert await pool.fetchval("SELECT times_used FROM coupons WHERE code = 'FIVE'") == 5
     assert await count(pool, "coupon_redemptions") == 5
-    assert await stock_of(pool, product) == 95
+    assert sum([await stock_of(pool, product) for product in products]) == 20 * 100 - 5
 
 
 async def test_a_per_customer_limit_holds_for_one_customer_and_not_for_others(
     client: Client,
+    http: httpx.AsyncClient,
     admin: Caller,
     service_key: dict[str, str],
     quotes: QuoteStore,
     pool: asyncpg.Pool,
     redis_url: str,
 ) -> None:
-    product = await create_product(client, admin, stock=100)
     await coupon(client, admin, "TWICE", per_customer_limit=2)
     applied = [AppliedCoupon(code="TWICE", type="PERCENTAGE", amount=Decimal("2.55"))]
     customers = ["eager"] * 10 + ["calm-1", "calm-2", "calm-3"]
+    # A product per basket: only the coupon's row lock, not a shared product's, orders them.
+    products = [await create_product(client, admin, stock=100) for _ in customers]
     baskets = [
-        await stored(quotes, build_quote(c, [line(product, 1, discount="2.55")], coupons=applied)) for c in customers
+        await stored(quotes, build_quote(c, [line(product, 1, discount="2.55")], coupons=applied))
+        for c, product in zip(customers, products, strict=True)
     ]
 
-    responses = await place_all(client, service_key, baskets)
+    responses = await place_all(http, service_key, baskets)
 
     eager, calm = responses[:10], responses[10:]
     assert outcomes(eager) == {(201, "ok"): 2, (409, "COUPON_LIMIT_REACHED"): 8}
@@ -138,13 +159,13 @@ async def test_a_per_customer_limit_holds_for_one_customer_and_not_for_others(
 
 
 async def test_concurrent_retries_of_one_key_create_one_order(
-    client: Client, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
+    client: Client, http: Http, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
 ) -> None:
     product = await create_product(client, admin, stock=10)
     quote = await stored(quotes, build_quote("cust-1", [line(product, 3)]))
     retry = key()
 
-    responses: list[Any] = await asyncio.gather(*(order(client, service_key, quote, **retry) for _ in range(15)))
+    responses: list[Any] = await asyncio.gather(*(order(http, service_key, quote, **retry) for _ in range(15)))
 
     assert outcomes(responses) == {(201, "ok"): 15}
     assert len({r.json()["data"]["id"] for r in responses}) == 1
@@ -153,26 +174,26 @@ async def test_concurrent_retries_of_one_key_create_one_order(
 
 
 async def test_concurrent_orders_of_one_quote_with_different_keys_create_one_order(
-    client: Client, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
+    client: Client, http: Http, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
 ) -> None:
     product = await create_product(client, admin, stock=10)
     quote = await stored(quotes, build_quote("cust-1", [line(product, 3)]))
 
-    responses = await place_all(client, service_key, [quote] * 10)
+    responses = await place_all(http, service_key, [quote] * 10)
 
     assert outcomes(responses) == {(201, "ok"): 1, (409, "QUOTE_ALREADY_ORDERED"): 9}
     assert await stock_of(pool, product) == 7
 
 
 async def test_an_order_refused_mid_race_leaves_no_trace(
-    client: Client, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
+    client: Client, http: Http, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
 ) -> None:
     """Multi-line orders racing for a scarce second product: losers take none of the first."""
     plenty = await create_product(client, admin, stock=50)
     scarce = await create_product(client, admin, stock=3)
     baskets = [await stored(quotes, build_quote(f"cust-{i}", [line(plenty, 2), line(scarce, 1)])) for i in range(12)]
 
-    responses = await place_all(client, service_key, baskets)
+    responses = await place_all(http, service_key, baskets)
 
     assert outcomes(responses) == {(201, "ok"): 3, (409, "INSUFFICIENT_STOCK"): 9}
     assert (await stock_of(pool, plenty), await stock_of(pool, scarce)) == (44, 0)
