@@ -26,7 +26,7 @@ COMPONENTS: tuple[tuple[str, str], ...] = (
     ("snapshot (snapshot/)", r"quote_service/snapshot/"),
     ("auth (auth/)", r"quote_service/auth/"),
     ("metrics/logs/traces (observability/)", r"quote_service/observability/|prometheus_client|structlog|opentelemetry"),
-    ("lean edge (web/edge.py)", r"quote_service/web/edge\.py"),
+    ("lean edge (edge.py)", r"quote_service/edge\.py"),
     ("web glue (web/, app.py)", r"quote_service/web/|quote_service/app\.py"),
     ("other quote_service", r"quote_service/"),
     ("Litestar", r"/litestar/"),

@@ -26,7 +26,6 @@ from quote_service.analytics.controller import AnalyticsController, ExperimentCo
 from quote_service.analytics.guardrail import GuardrailChecker
 from quote_service.analytics.rollups import RollupJob
 from quote_service.analytics.service import Analytics
-from quote_service.auth.controller import AuthController
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
 from quote_service.auth.revocations import Revocations
 from quote_service.auth.service import AuthService
@@ -44,6 +43,7 @@ from quote_service.config import Settings
 from quote_service.coupons.controller import CouponController
 from quote_service.db.pool import Pool, create_pool
 from quote_service.db.replica import ReadPools, ReplicaSampler
+from quote_service.edge import LeanEdge
 from quote_service.embedded import embedded_stores
 from quote_service.flags.controller import FeatureFlagController
 from quote_service.flash_sales.controller import FlashSaleController
@@ -60,7 +60,6 @@ from quote_service.intelligence.scheduler import DecisionScheduler
 from quote_service.intelligence.service import Intelligence
 from quote_service.intelligence.signal_rules import SignalEvaluator
 from quote_service.observability import metrics, stages
-from quote_service.observability.endpoint import metrics as metrics_endpoint
 from quote_service.observability.logging import configure_logging
 from quote_service.observability.tracing import configure_tracing, shutdown_tracing
 from quote_service.ofrep.controller import OfrepController
@@ -83,9 +82,10 @@ from quote_service.snapshot.controller import snapshot_status
 from quote_service.snapshot.loader import load_snapshot
 from quote_service.snapshot.store import ConfigStore
 from quote_service.statements.controller import StatementController
+from quote_service.web.auth_controller import AuthController
 from quote_service.web.docs import LocalSwaggerUI
-from quote_service.web.edge import LeanEdge
 from quote_service.web.errors import EXCEPTION_HANDLERS
+from quote_service.web.metrics import metrics as metrics_endpoint
 from quote_service.web.middleware import RequestContextMiddleware
 from quote_service.web.money_format import MoneyResponse, check_money_format
 from quote_service.web.openapi import complete_openapi
@@ -271,6 +271,7 @@ def create_app(
                 stack.push_async_callback(_close_within, "guardrail checker", guardrail.stop, None)
             reservations = Reservations(pool, clock=quote_clock)
             app.state.reservations = reservations
+            app.state.quote_clock = quote_clock
             if settings.reservation_sweep_interval_seconds > 0:
                 sweeper = ReservationSweeper(reservations, interval=settings.reservation_sweep_interval_seconds)
                 sweeper.start()

@@ -26,7 +26,6 @@ from quote_service.catalog.schemas import (
 from quote_service.config import Settings
 from quote_service.errors import NotFound
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.reservations.service import Reservations
 from quote_service.web.deps import AuthedRequest, PoolDep, ProductCacheDep, ReadPoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 
@@ -87,10 +86,11 @@ class ProductController(Controller):
         product_id: FromPath[UUID],
         pool: PoolDep,
         request: AuthedRequest,
-        reservations: NamedDependency[Reservations],
     ) -> Envelope[Product]:
         product = await service.get_product(pool, product_id)
-        reserved = (await reservations.held([product_id])).get(product_id, 0)
+        now = request.app.state.quote_clock()  # holds expire by the quotes' clock (docs/reservations.md)
+        async with pool.acquire() as conn:
+            reserved = (await repository.held_units(conn, product_ids=[product_id], now=now)).get(product_id, 0)
         product = msgspec.structs.replace(product, reserved=reserved, available=max(0, product.stock - reserved))
         return ok(service.as_seen_by(product, request.user))
 

@@ -218,3 +218,19 @@ async def insert_stock_movements(
            VALUES ($1, $2, $3, $4, $5)""",
         [(product_id, delta, after, reason, actor) for product_id, delta, after in movements],
     )
+
+
+async def held_units(conn: Connection, *, product_ids: Sequence[UUID], now: datetime) -> dict[UUID, int]:
+    """Units held by unexpired stock reservations of quotes, per product (absent: none held;
+    docs/reservations.md: the reservations domain writes the holds, every stock writer reads them).
+
+    Run it AFTER the statement that locked the products, never in it: a statement's snapshot is
+    taken before it waits for a lock, and would miss the holds of the writer it waited for."""
+    rows = await conn.fetch(
+        """SELECT product_id, sum(quantity)::integer AS held FROM reservation_holds
+           WHERE product_id = any($1::uuid[]) AND expires_at > $2
+           GROUP BY product_id""",
+        list(product_ids),
+        now,
+    )
+    return {row["product_id"]: row["held"] for row in rows}

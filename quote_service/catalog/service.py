@@ -26,7 +26,6 @@ from quote_service.db.pool import Connection
 from quote_service.errors import FieldError, InsufficientStock, NotFound, ValidationFailed, invalid
 from quote_service.pricing import money
 from quote_service.pricing.price_moves import manual_move_problem
-from quote_service.reservations import repository as reservations
 
 _PRICE_FIELDS = ("base_price", "current_price", "min_price", "cost_price")
 
@@ -222,7 +221,7 @@ async def _refuse_taking_held_units(conn: Connection, product_id: UUID, delta: i
     """Refuse (the transaction rolls back) a removal that left fewer units than stock reservations
     hold (docs/reservations.md): their orders must never fail for stock. Read after the UPDATE that
     locked the row, so every hold committed before the lock is seen, and later ones see the new stock."""
-    held = (await reservations.held_units(conn, product_ids=[product_id], now=utcnow())).get(product_id, 0)
+    held = (await repository.held_units(conn, product_ids=[product_id], now=utcnow())).get(product_id, 0)
     if stock < held:
         before = stock - delta
         raise InsufficientStock(

@@ -31,9 +31,9 @@ from quote_service.observability.metrics import count_purchase
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.flash import SaleStatus
 from quote_service.web.deps import AuthedRequest, IdempotencyKey, actor_of, check_idempotency_key
-from quote_service.web.edge import EDGE_ERROR
 from quote_service.web.envelope import Envelope, ErrorEnvelope, ok
 from quote_service.web.errors import render
+from quote_service.web.request import EDGE_ERROR
 
 SalesDep = NamedDependency[FlashSales]
 PurchasesDep = NamedDependency[Purchases]

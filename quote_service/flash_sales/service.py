@@ -64,7 +64,6 @@ from quote_service.observability.metrics import FLASH_COUNTER_REBUILDS
 from quote_service.pagination import Page, page_of
 from quote_service.pricing import flash, money
 from quote_service.pricing.snapshot import ConfigSnapshot
-from quote_service.reservations import repository as reservations
 from quote_service.snapshot.store import ConfigStore
 
 log = structlog.get_logger("quote_service.flash_sales")
@@ -622,7 +621,7 @@ async def _refuse_short_stock(
 ) -> None:
     """Refuse an allocation larger than the product's free stock: stock (plus what this sale
     gives back) minus the units held for quotes (docs/reservations.md), read under the lock."""
-    held = await reservations.held_units(conn, product_ids=sorted(products), now=now)
+    held = await catalog.held_units(conn, product_ids=sorted(products), now=now)
     free = {pid: row["stock"] + returning.get(pid, 0) - held.get(pid, 0) for pid, row in products.items()}
     short = [
         FieldError(

@@ -20,9 +20,9 @@ from quote_service.pricing.quote import Quote, QuoteRequest
 from quote_service.quotes.product_price import ProductPrice, Quantity, Region, TierName, price_product
 from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import AuthedRequest
-from quote_service.web.edge import EDGE_ERROR
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.money_format import wants_numbers
+from quote_service.web.request import EDGE_ERROR
 
 
 class QuoteEnvelope(msgspec.Struct, kw_only=True):

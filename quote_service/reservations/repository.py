@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -13,21 +12,6 @@ from quote_service.db.pool import Connection
 RESERVATION_COLUMNS = (
     "quote_id, customer_id, principal_kind, principal_id, expires_at, status, lines, order_id, created_at, closed_at"
 )
-
-
-async def held_units(conn: Connection, *, product_ids: Sequence[UUID], now: datetime) -> dict[UUID, int]:
-    """Units held by unexpired reservations, per product (absent: none held).
-
-    Run it AFTER the statement that locked the products, never in it: a statement's snapshot is
-    taken before it waits for a lock, and would miss the holds of the writer it waited for."""
-    rows = await conn.fetch(
-        """SELECT product_id, sum(quantity)::integer AS held FROM reservation_holds
-           WHERE product_id = any($1::uuid[]) AND expires_at > $2
-           GROUP BY product_id""",
-        list(product_ids),
-        now,
-    )
-    return {row["product_id"]: row["held"] for row in rows}
 
 
 async def insert_reservation(

@@ -70,7 +70,7 @@ class Reservations:
             ids = sorted(wanted)
             async with self._pool.acquire() as conn, conn.transaction():
                 locked = await catalog.lock_products(conn, product_ids=ids)
-                held = await repository.held_units(conn, product_ids=ids, now=now)
+                held = await catalog.held_units(conn, product_ids=ids, now=now)
                 try:
                     check_units(request_positions(request), wanted, locked, held)
                 except InsufficientStock:
@@ -130,7 +130,7 @@ class Reservations:
     async def held(self, product_ids: Sequence[UUID]) -> dict[UUID, int]:
         """Units held now by unexpired reservations, per product."""
         async with self._pool.acquire() as conn:
-            return await repository.held_units(conn, product_ids=product_ids, now=self.clock())
+            return await catalog.held_units(conn, product_ids=product_ids, now=self.clock())
 
     async def expire_due(self, *, limit: int = 1000) -> int:
         """Close the reservations past their expiry (the sweeper's pass); returns how many."""
@@ -147,7 +147,7 @@ async def take_for_order(
     """In an order's transaction, after its products are locked: consume the quote's hold if it
     is still held and unexpired; returns (consumed, units held for everyone else per product)."""
     consumed = await repository.close(conn, quote_id=quote_id, status="consumed", now=now, order_id=order_id)
-    return consumed is not None, await repository.held_units(conn, product_ids=product_ids, now=now)
+    return consumed is not None, await catalog.held_units(conn, product_ids=product_ids, now=now)
 
 
 def counted_consumed() -> None:

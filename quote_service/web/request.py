@@ -29,6 +29,8 @@ from quote_service.errors import FieldError, ValidationFailed
 DEFAULT_BODY_READ_TIMEOUT = 10.0
 # scope["state"] key: event-loop time by which the whole body must have arrived.
 BODY_READ_DEADLINE = "body_read_deadline"
+# Scope-state key: the lean edge (edge.py) hands a failed quote or purchase on to the controller.
+EDGE_ERROR = "edge_error"
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _NUL_ESCAPE = b"\\u0000"
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.DOTALL)
@@ -55,7 +57,7 @@ class ExactRequest(Request[Any, Any, Any]):
 
         self.receive = receive_or_raise
         try:
-            # The lean edge (web/edge.py) may have started reading: the same deadline continues.
+            # The lean edge (edge.py) may have started reading: the same deadline continues.
             deadline = self.scope["state"].get(BODY_READ_DEADLINE)
             if deadline is None:
                 seconds = self.app.state.get("body_read_timeout", DEFAULT_BODY_READ_TIMEOUT)

@@ -14,7 +14,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
-from quote_service.web.edge import PURCHASE_TEMPLATE
+from quote_service.edge import PURCHASE_TEMPLATE
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.flash import buy, new_sale

@@ -1,4 +1,4 @@
-"""The lean edge (quote_service/web/edge.py): plain quotes skip Litestar, odd ones answer as before.
+"""The lean edge (quote_service/edge.py): plain quotes skip Litestar, odd ones answer as before.
 
 Every answer is compared with the same app whose edge is taken out (Litestar alone), request
 by request: status, headers (but the request id) and body (but what differs per quote).
@@ -16,10 +16,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
+from quote_service import edge as edge_module
 from quote_service.app import create_app
 from quote_service.config import Settings
-from quote_service.web import edge as edge_module
-from quote_service.web.edge import LeanEdge
+from quote_service.edge import LeanEdge
 from quote_service.web.middleware import RequestContextMiddleware
 from quote_service.web.options import OptionsResponder
 from tests.integration.conftest import Caller

@@ -15,25 +15,18 @@ LAYERS = [
     "errors", "clock", "config", "validation", "pagination", "patch", "pricing",
     "observability", "background", "embedded", "server", "db", "cache",
     "auth", "web", "health",
-    "reservations", "catalog", "commissions", "coupons", "rules", "price_lists", "promotions", "flags", "ofrep",
+    "catalog", "reservations", "commissions", "coupons", "rules", "price_lists", "promotions", "flags", "ofrep",
     "repricing", "pages", "campaigns",
-    "intelligence", "flash_sales", "snapshot", "analytics", "quotes", "orders", "statements",
+    "intelligence", "flash_sales", "snapshot", "analytics", "quotes", "edge", "orders", "statements",
     "app", "cli",
 ]  # fmt: skip
 
 # Imports that run back up, each explained in docs/architecture.md#imports-that-run-back-up.
 # The list only shrinks: a new one fails this test.
 KNOWN_UPWARD = {
-    ("auth.controller", "web.deps"),
-    ("auth.controller", "web.envelope"),
-    ("observability.endpoint", "auth.middleware"),
-    ("web.edge", "flash_sales.purchases"),
-    ("web.edge", "flash_sales.schemas"),
-    ("web.edge", "quotes.service"),
     ("web.admin", "snapshot.store"),
     ("web.deps", "snapshot.store"),
     ("flash_sales.service", "snapshot.store"),
-    ("reservations.service", "catalog.repository"),
 }
 
 

@@ -52,10 +52,9 @@ from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import MAX_IDEMPOTENCY_KEY_LENGTH
 from quote_service.web.envelope import Envelope, ErrorBody, ErrorEnvelope
 from quote_service.web.money_format import NUMBERS, header_asks_numbers
-from quote_service.web.request import BODY_READ_DEADLINE, DEFAULT_BODY_READ_TIMEOUT
+from quote_service.web.request import BODY_READ_DEADLINE, DEFAULT_BODY_READ_TIMEOUT, EDGE_ERROR
 
 # scope["state"] key: the exception the quote service raised on the lean edge (Litestar renders it).
-EDGE_ERROR = "edge_error"
 _DECODER = msgspec.json.Decoder(QuoteRequest, float_hook=Decimal)  # as web/request.py's decoder_for
 _NUL_ESCAPE = b"\\u0000"
 _JSON = b"application/json"
