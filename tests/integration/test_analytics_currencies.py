@@ -97,8 +97,8 @@ async def test_dashboard_summary_is_per_currency(
                     commissions=[("p1", "seller", commission)])  # fmt: skip
     data = (await client.get("/api/v1/dashboard/summary", headers=admin.headers)).json()["data"]
     assert data["today"] == [
-        {"currency": "EUR", "revenue": "10.00", "commission": "1.00"},
-        {"currency": "TRY", "revenue": "1000.00", "commission": "150.00"},
+        {"currency": "EUR", "revenue": "10.00", "commission": "1.00", "refunds": "0.00", "refund_count": 0},
+        {"currency": "TRY", "revenue": "1000.00", "commission": "150.00", "refunds": "0.00", "refund_count": 0},
     ]
     day = at.date().isoformat()
     assert data["revenue_per_day"] == [
