@@ -93,6 +93,17 @@ class QuoteCodec:
         """The id of the dictionary new quotes are compressed with (None: stored as JSON)."""
         return self._current.id if self._current else None
 
+    @property
+    def dictionary_key(self) -> str | None:
+        """The Redis key of the dictionary new quotes are compressed with (None: stored as JSON)."""
+        return dictionary_key(self._current.id) if self._current else None
+
+    async def publish_again(self) -> None:
+        """Put the current dictionary back (Redis restarted empty, or evicted it)."""
+        if self._current is not None:
+            log.warning("quote_dictionary_published_again", dictionary=self._current.id.hex())
+            await self._publish(self._current, self._expiry())
+
     def pack(self, quote_json: bytes, valid_until: float) -> bytes:
         """The value to store for a quote whose JSON is `quote_json` (kept as a training sample)."""
         self._samples.append(quote_json)

@@ -45,7 +45,8 @@ from quote_service.quotes.quote_log import LOG_BATCH, LOG_INTERVAL, MAX_LOG_BACK
 _ENCODER = msgspec.json.Encoder()
 _NUMBERS = msgspec.json.Encoder(decimal_format="number")
 _DECODER = msgspec.json.Decoder(Quote)  # reads money written either way
-# One SET ... PX per quote of the batch, then EXISTS per ordered-mark asked about, in one call:
+# One SET ... PX per quote of the batch, then EXISTS per ordered-mark asked about (and for the
+# dictionary the values were compressed with), in one call:
 # a pipeline costs the client ~3x more per quote. The last ARGV is the number of quotes to SET.
 _FLUSH = """
 local puts = tonumber(ARGV[#ARGV])
@@ -212,12 +213,18 @@ class QuoteStore:
             keys.append(key)
             args += (stored, max(1, int((valid_until - now) * 1000)))
         keys += [key for key, _ in checks]
+        # Asked with the marks: is the dictionary of these values still there (Redis restarted empty)?
+        dictionary = self.codec.dictionary_key if batch else None
+        if dictionary is not None:
+            keys.append(dictionary)
         args.append(len(batch))
         try:
             if is_cluster(self._redis):
                 ordered = await self._flush_on_cluster(keys, args)
             else:
                 ordered = cast(list[int], await self._flush(keys=keys, args=args))
+            if dictionary is not None and not ordered.pop():  # before any of its quotes is answered
+                await self.codec.publish_again()
         except Exception as exc:  # every waiting request learns it failed
             waiting: list[asyncio.Future[Any]] = [*(f for *_, f in batch), *(f for _, f in checks)]
             for future in waiting:

@@ -164,3 +164,24 @@ def rich_quote(customer_id: str) -> Any:
         coupon_codes=["NOPE"],
     )
     return msgspec.structs.replace(price(basket_, now=utcnow()), quote_id=uuid.uuid4())
+
+
+async def test_a_dictionary_redis_lost_is_put_back_before_the_next_quote_is_answered(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    """Redis restarted empty (or evicted the key): the next group commit notices, publishes the
+    dictionary again, and only then answers, so another process reads the new quote."""
+    async with quote_store(settings, pool) as writer, quote_store(settings, pool) as reader:
+        now = utcnow()
+        for n in range(compact.MIN_SAMPLES):
+            await writer.put(rich_quote(f"c-{n}"), now=now)
+        await trained(writer)
+        redis = create_redis(settings.redis_url or "")
+        try:
+            assert writer.codec.dictionary_key is not None
+            assert await redis.delete(writer.codec.dictionary_key) == 1
+        finally:
+            await redis.aclose()
+        quote = rich_quote("c-after")
+        await writer.put(quote, now=utcnow())
+        assert await reader.get(quote.quote_id, now=utcnow()) == quote
