@@ -16,8 +16,9 @@ Each process trains its own dictionary from the last quotes it answered, once it
 MIN_SAMPLES of them and again every RETRAIN_SECONDS, and publishes it in Redis
 (`qs:quote-dict:{id}`, the id a hash of its bytes) before it compresses a quote with it. A
 process that meets an id it lacks reads that key once and keeps the dictionary. A dictionary's
-key expires DICTIONARY_MARGIN_SECONDS after the `valid_until` of the last quote compressed
-with it (kept up to date by `DictionaryKeeper`, every KEEP_SECONDS), so it outlives its quotes.
+key expires DICTIONARY_MARGIN_SECONDS after the latest `valid_until` packed while it was in use
+(renewed by `DictionaryKeeper` every KEEP_SECONDS), so it outlives its quotes; the group commit
+also asks whether it is still there and publishes it again before answering when Redis lost it.
 """
 
 from __future__ import annotations
