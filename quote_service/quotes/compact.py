@@ -47,7 +47,7 @@ MIN_SAMPLES = 64
 3-line demo basket; fewer than ~10 give a dictionary that barely helps)."""
 MAX_SAMPLES = 256
 DICTIONARY_BYTES = 16_384
-LEVEL = 1
+LEVEL = 3
 RETRAIN_SECONDS = 3600.0
 """A dictionary's age before the next is trained from newer quotes (configuration moves on)."""
 KEEP_SECONDS = 60.0
