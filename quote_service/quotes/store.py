@@ -71,6 +71,10 @@ return quote
 """
 
 
+_Put = tuple[str, bytes, float, LogRow, asyncio.Future[None]]
+"""A queued put: key, the quote's JSON, valid_until as a UNIX time, its quote-log row, its waiter."""
+
+
 def quote_key(quote_id: UUID) -> str:
     return f"qs:quote:{quote_id}"
 
@@ -121,8 +125,8 @@ class QuoteStore:
         self.log = QuoteLogWriter(
             pool, interval=log_interval, batch=log_batch, backlog=log_backlog, monotonic=monotonic
         )
-        # (key, stored value, valid_until as a UNIX time, quote-log row, waiter): no Quote objects are kept alive here.
-        self._pending: list[tuple[str, bytes, float, LogRow, asyncio.Future[None]]] = []
+        # No Quote objects are kept alive here (only bytes and the row of immutable scalars).
+        self._pending: list[_Put] = []
         self._checks: list[tuple[str, asyncio.Future[bool]]] = []
         self._commit = _GroupCommit(self._commit_once)
         self._keeper = DictionaryKeeper(self.codec)
@@ -156,9 +160,7 @@ class QuoteStore:
             return payload
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         row = log_row(quote, caller, delivery)  # queued for the log by the flush that stores the quote
-        valid_until = quote.valid_until.timestamp()
-        stored = self.codec.pack(payload, valid_until)
-        self._pending.append((quote_key(quote.quote_id), stored, valid_until, row, future))
+        self._pending.append((quote_key(quote.quote_id), payload, quote.valid_until.timestamp(), row, future))
         self._commit.wake()
         await future
         return payload
@@ -206,19 +208,10 @@ class QuoteStore:
         checks, self._checks = self._checks, []
         if not batch and not checks:
             return
-        now = time.time()
-        keys: list[str] = []
-        args: list[bytes | int] = []
-        for key, stored, valid_until, _, _ in batch:
-            keys.append(key)
-            args += (stored, max(1, int((valid_until - now) * 1000)))
-        keys += [key for key, _ in checks]
         # Asked with the marks: is the dictionary of these values still there (Redis restarted empty)?
         dictionary = self.codec.dictionary_key if batch else None
-        if dictionary is not None:
-            keys.append(dictionary)
-        args.append(len(batch))
         try:
+            keys, args = self._call_arguments(batch, checks, dictionary)
             if is_cluster(self._redis):
                 ordered = await self._flush_on_cluster(keys, args)
             else:
@@ -239,6 +232,25 @@ class QuoteStore:
         for (_, check), flag in zip(checks, ordered, strict=True):
             if not check.done():
                 check.set_result(bool(flag))
+
+    def _call_arguments(
+        self, batch: list[_Put], checks: list[tuple[str, asyncio.Future[bool]]], dictionary: str | None
+    ) -> tuple[list[str], list[bytes | int]]:
+        """`_FLUSH`'s keys (quotes, marks, the dictionary) and arguments (value and TTL per quote, the count)."""
+        now = time.time()
+        keys: list[str] = []
+        args: list[bytes | int] = []
+        pack = self.codec.pack
+        for key, payload, valid_until, _, _ in batch:
+            keys.append(key)
+            # Compressed here, the batch back to back, rather than by each request as it arrives:
+            # the compressor's tables stay in the CPU's caches between two quotes.
+            args += (pack(payload, valid_until), max(1, int((valid_until - now) * 1000)))
+        keys += [key for key, _ in checks]
+        if dictionary is not None:
+            keys.append(dictionary)
+        args.append(len(batch))
+        return keys, args
 
     async def _flush_on_cluster(self, keys: list[str], args: list[bytes | int]) -> list[int]:
         """`_FLUSH` as a pipeline: its keys span every slot, and a cluster pipeline sends each
