@@ -141,8 +141,8 @@ def steps() -> None:
         flash=bench_engine.FLASH, customer=bench_engine.CUSTOMER, defaults=EngineDefaults(),
         now=utcnow(), quote_id=uuid.uuid4(),
     )  # fmt: skip
-    samples = [msgspec.json.encode(q) for q in priced(compact.MAX_SAMPLES, seed=5)]
-    data = zstandard.train_dictionary(compact.DICTIONARY_BYTES, samples).as_bytes()
+    samples = [msgspec.json.encode(q) for q in priced(compact.MIN_SAMPLES, seed=5)]
+    data = zstandard.train_dictionary(compact.DICTIONARY_BYTES, samples, k=1024, d=8).as_bytes()
     compressor = zstandard.ZstdCompressor(
         level=compact.LEVEL, dict_data=zstandard.ZstdCompressionDict(data), write_checksum=False, write_dict_id=False
     )

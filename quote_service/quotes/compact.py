@@ -4,9 +4,9 @@ A quote's JSON is ~4-6 KB for a 3-line basket, and Redis keeps it for its whole 
 of it repeats from quote to quote: field names, and this deployment's rule ids and names, rate
 ids, categories, sellers, step descriptions. A dictionary shipped with the code knows only the
 field names (a 3-line demo quote still took ~890 B); one trained on the deployment's own recent
-quotes knows the rest too (~470 B), and training on 64 quotes takes ~0.1 s of CPU, off the event
-loop. Compressing a quote's JSON with it costs ~5-10 µs; the JSON itself is encoded anyway for
-the response (docs/hot-path.md#stored-quotes-and-their-bytes).
+quotes knows the rest too (~470 B), and training one on 64 quotes takes ~13 ms of CPU.
+Compressing a quote's JSON with it costs ~6 µs; the JSON itself is encoded anyway for the
+response (docs/hot-path.md#stored-quotes-and-their-bytes).
 
 A stored value is either
 - JSON (`{...}`): what a process without a dictionary yet, or an older release, wrote; or
@@ -23,7 +23,6 @@ also asks whether it is still there and publishes it again before answering when
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from collections import deque
@@ -43,10 +42,13 @@ FORMAT = 1
 _ID_BYTES = 8
 _HEADER = 1 + _ID_BYTES
 MIN_SAMPLES = 64
-"""Quotes a process answers before it trains its first dictionary (16 were already enough for a
-3-line demo basket; fewer than ~10 give a dictionary that barely helps)."""
-MAX_SAMPLES = 256
+"""Quotes a process answers before it trains its first dictionary, and how many recent ones each
+dictionary is trained on: 16 were already enough for a 3-line demo basket (fewer than ~10 give a
+dictionary that barely helps), and 256 compressed no better."""
 DICTIONARY_BYTES = 16_384
+_SEGMENT, _DMER = 1024, 8
+"""zstd's COVER parameters (k, d), given rather than searched for: the search took ~35 ms of CPU
+on 64 quotes and ~66 ms on 256, holding up the event loop; these take ~13 ms for the same bytes."""
 LEVEL = 3
 RETRAIN_SECONDS = 3600.0
 """A dictionary's age before the next is trained from newer quotes (configuration moves on)."""
@@ -79,7 +81,7 @@ class QuoteCodec:
     def __init__(self, redis: RedisClient, *, clock: Callable[[], float] = time.time) -> None:
         self._redis = redis
         self._clock = clock
-        self._samples: deque[bytes] = deque(maxlen=MAX_SAMPLES)
+        self._samples: deque[bytes] = deque(maxlen=MIN_SAMPLES)
         self._current: _Dictionary | None = None
         self._trained_at = float("-inf")
         self._known: dict[bytes, zstandard.ZstdDecompressor] = {}
@@ -149,11 +151,13 @@ class QuoteCodec:
         return self._current is None or self._clock() - self._trained_at >= RETRAIN_SECONDS
 
     async def train(self) -> bool:
-        """Train a dictionary on the latest quotes (in a thread), publish it, then use it; False when
-        zstd could not train one (too few or too alike samples): quotes go on as they were."""
+        """Train a dictionary on the latest quotes, publish it, then use it; False when zstd could not
+        train one (too alike samples): quotes go on as they were."""
         samples: list[bytes | bytearray | memoryview] = list(self._samples)
+        # On the event loop, ~13 ms once an hour: in a thread it held the loop up longer on a busy
+        # machine (the training thread holds the GIL in parts, and waits for a core while holding it).
         try:
-            trained = await asyncio.to_thread(zstandard.train_dictionary, DICTIONARY_BYTES, samples)
+            trained = zstandard.train_dictionary(DICTIONARY_BYTES, samples, k=_SEGMENT, d=_DMER)
         except zstandard.ZstdError as exc:
             log.info("quote_dictionary_not_trained", samples=len(samples), error=str(exc))
             return False

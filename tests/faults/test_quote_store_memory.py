@@ -117,7 +117,7 @@ async def test_a_live_three_line_quote_costs_at_most_1000_bytes_of_redis(
 ) -> None:
     redis = create_redis(private_redis.url)
     store = QuoteStore(redis, pool)
-    first, measured = three_line_quotes(compact.MAX_SAMPLES, seed=1), three_line_quotes(MEASURED, seed=2)
+    first, measured = three_line_quotes(compact.MIN_SAMPLES, seed=1), three_line_quotes(MEASURED, seed=2)
     await store.start()
     try:
         for quote in first:  # the deployment's first quotes, stored while the dictionary is trained
