@@ -5,7 +5,8 @@ of it repeats from quote to quote: field names, and this deployment's rule ids a
 ids, categories, sellers, step descriptions. A dictionary shipped with the code knows only the
 field names (a 3-line demo quote still took ~890 B); one trained on the deployment's own recent
 quotes knows the rest too (~470 B), and training one on 64 quotes takes ~13 ms of CPU.
-Compressing a quote's JSON with it costs ~6 µs; the JSON itself is encoded anyway for the
+Compressing a quote's JSON with it costs ~6-9 µs in a hot loop, up to ~25 µs in place (the
+compressor's tables leave the CPU's caches between quotes); the JSON itself is encoded anyway for the
 response (docs/hot-path.md#stored-quotes-and-their-bytes).
 
 A stored value is either

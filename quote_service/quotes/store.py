@@ -243,8 +243,8 @@ class QuoteStore:
         pack = self.codec.pack
         for key, payload, valid_until, _, _ in batch:
             keys.append(key)
-            # Compressed here, the batch back to back, rather than by each request as it arrives:
-            # the compressor's tables stay in the CPU's caches between two quotes.
+            # Compressed here, the batch back to back, so that the compressor's tables are warm for
+            # all but the first (not measurably cheaper on the shared development machine: BENCHMARKS.md).
             args += (pack(payload, valid_until), max(1, int((valid_until - now) * 1000)))
         keys += [key for key, _ in checks]
         if dictionary is not None:

@@ -1,4 +1,4 @@
-"""A live 3-line quote costs at most 1,000 bytes of Redis (API.md's sizing figure).
+"""A live 3-line quote costs at most 1,000 bytes of Redis (docs/hot-path.md#stored-quotes-and-their-bytes).
 
 Measured as an operator would: a private redis-server (nothing else in it), the store's own
 writes (the group commit, with its dictionary trained on the deployment's first quotes, as in
