@@ -110,11 +110,11 @@ async def guarded_page(
         await context.close()
 
 
-async def log_in(page: Page, base_url: str, path: str, username: str) -> None:
-    """Log in through the login form `path` shows, as `username` (the tests' shared password)."""
+async def log_in(page: Page, base_url: str, path: str, username: str, password: str = PASSWORD) -> None:
+    """Log in through the login form `path` shows, as `username` (by default the tests' password)."""
     await page.goto(base_url + path)
     await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Log in").click()
     await page.wait_for_url(base_url + path)
 
