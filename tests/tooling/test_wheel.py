@@ -1,6 +1,7 @@
 """The built wheel carries the SQL migrations, so `pip install` then `quote-service migrate` works
-outside the checkout (docs/deployment.md#installing-with-pip), and the pages' templates and static
-files (the vendored chart library with its licence among them), so the pages work from a wheel."""
+outside the checkout (docs/deployment.md#installing-with-pip), the pages' templates and static
+files (the vendored chart library with its licence among them), so the pages work from a wheel,
+and no compiled module."""
 
 from __future__ import annotations
 
@@ -38,6 +39,13 @@ def test_the_wheel_holds_every_migration(wheel: zipfile.ZipFile) -> None:
     on_disk = {path.name: path.read_bytes() for path in (ROOT / "migrations").glob("*.sql")}
     assert on_disk
     assert packaged == on_disk
+
+
+@pytest.mark.slow  # builds the wheel
+def test_the_wheel_is_pure_python(wheel: zipfile.ZipFile) -> None:
+    # The wheel is pure Python even when the checkout holds a compiled engine (CI builds one first):
+    # a build is for one interpreter and machine (docs/development.md#the-compiled-pricing-engine).
+    assert [name for name in wheel.namelist() if name.endswith(".so") or "/_compiled" in name] == []
 
 
 @pytest.mark.slow  # builds the wheel
