@@ -1,4 +1,5 @@
-"""The pages' routes: /dashboard, /store, the login form's POST, logout, and their assets.
+"""The pages' routes: the landing page /, /dashboard, /dashboard/books, /store, the login form's
+POST, logout, the favicon, and their assets.
 
 A page is excluded from the API's auth middleware and checks the session cookie itself: no
 cookie (or an expired or logged-out one) → the login form. Logging out ends the session on the
@@ -28,6 +29,7 @@ from quote_service.auth.middleware import CSRF_COOKIE, SESSION_COOKIE, csrf_matc
 from quote_service.auth.schemas import Principal
 from quote_service.auth.service import AuthService
 from quote_service.errors import ServiceError, Unauthorized
+from quote_service.pages.books import dashboard_books
 
 HERE = Path(__file__).parent
 STATIC_PATH = "/pages/static"
@@ -40,9 +42,12 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY}
-PageName = Literal["dashboard", "store"]
-TITLES: dict[str, str] = {"dashboard": "Pricing dashboard", "store": "Store"}
-ROLES: dict[str, frozenset[str]] = {"dashboard": frozenset({"admin"}), "store": frozenset({"user", "admin"})}
+PageName = Literal["dashboard", "books", "store"]
+TITLES: dict[str, str] = {"dashboard": "Pricing dashboard", "books": "Refunds, statements and offers", "store": "Store"}
+PATHS: dict[str, str] = {"dashboard": "/dashboard", "books": "/dashboard/books", "store": "/store"}
+ADMINS, SHOPPERS = frozenset({"admin"}), frozenset({"user", "admin"})
+ROLES: dict[str, frozenset[str]] = {"dashboard": ADMINS, "books": ADMINS, "store": SHOPPERS}
+FAVICON = (HERE / "static" / "favicon.svg").read_bytes()
 
 template_config = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
 static_router = create_static_files_router(
@@ -124,9 +129,30 @@ async def dashboard_page(request: Request[Any, Any, Any]) -> Template:
     return await _page(request, "dashboard")
 
 
+@get("/dashboard/books", exclude_from_auth=True, include_in_schema=False)
+async def books_page(request: Request[Any, Any, Any]) -> Template:
+    return await _page(request, "books")
+
+
 @get("/store", exclude_from_auth=True, include_in_schema=False)
 async def store_page(request: Request[Any, Any, Any]) -> Template:
     return await _page(request, "store")
+
+
+@get("/", exclude_from_auth=True, include_in_schema=False)
+async def landing_page() -> Template:
+    """The door: what the service is and links to the dashboard, the store and the API docs."""
+    return Template(template_name="landing.html", context={"page": "landing", "title": "Welcome"}, headers=PAGE_HEADERS)
+
+
+@get("/favicon.ico", exclude_from_auth=True, include_in_schema=False)
+async def favicon() -> Response[bytes]:
+    """The SVG icon, also where browsers look for one on pages that name none (the API docs)."""
+    return Response(
+        FAVICON,
+        media_type="image/svg+xml",
+        headers={"Cache-Control": f"public, max-age={ASSET_MAX_AGE}"},
+    )
 
 
 async def _posted(request: Request[Any, Any, Any]) -> tuple[dict[str, str], str]:
@@ -160,7 +186,7 @@ async def login(
     )
     # A fresh CSRF token per session (a token planted before login is not carried over).
     csrf = _csrf_cookie(request, secrets.token_urlsafe(32))
-    return Redirect(f"/{page}", status_code=303, cookies=[session, csrf], headers=PAGE_HEADERS)
+    return Redirect(PATHS[page], status_code=303, cookies=[session, csrf], headers=PAGE_HEADERS)
 
 
 @post("/pages/logout", exclude_from_auth=True, include_in_schema=False, status_code=303)
@@ -178,7 +204,17 @@ async def logout(
         with contextlib.suppress(Unauthorized):
             await auth.logout(token)
     gone = Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0, httponly=True, samesite="strict")
-    return Redirect(f"/{page}", status_code=303, cookies=[gone], headers=PAGE_HEADERS)
+    return Redirect(PATHS[page], status_code=303, cookies=[gone], headers=PAGE_HEADERS)
 
 
-ROUTES: list[ControllerRouterHandler] = [dashboard_page, store_page, login, logout, static_router]
+ROUTES: list[ControllerRouterHandler] = [
+    landing_page,
+    favicon,
+    dashboard_page,
+    books_page,
+    store_page,
+    login,
+    logout,
+    dashboard_books,
+    static_router,
+]

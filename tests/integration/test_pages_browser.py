@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from quote_service.config import Settings
-from tests.integration.browser import chromium, needs_chromium, publish, screenshot_path
+from tests.integration.browser import chromium, log_in, needs_chromium, publish, screenshot_path
 from tests.integration.conftest import PASSWORD, Caller, make_caller
 from tests.integration.flash import at
 from tests.integration.servers import cli_env, running_server
@@ -62,14 +62,6 @@ async def product(api: httpx.AsyncClient, admin: Caller, sku: str, name: str, pr
         **extra,
     }
     return await ok(await api.post("/api/v1/products", json=body, headers=admin.headers), 201)
-
-
-async def log_in(page: Page, base_url: str, path: str, username: str) -> None:
-    await page.goto(base_url + path)
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await page.wait_for_url(base_url + path)
 
 
 def no_token_in_urls(html: str, token: str) -> None:

@@ -53,5 +53,15 @@ const QS = (() => {
       (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
   }
   function fill(tbody, rows) { tbody.replaceChildren(...rows); }
-  return { api, ApiError, el, money, countdown, uuid, fill };
+  // A table cell whose whole text is also its tooltip: a "fit" table may cut it with an ellipsis.
+  function cell(text, attrs) {
+    const value = text === null || text === undefined ? "–" : String(text);
+    return el("td", { title: value, ...(attrs || {}) }, value);
+  }
+  // A table body with one row saying why it is empty, spanning every column.
+  function fillOr(tbody, rows, emptyText) {
+    const columns = tbody.closest("table").querySelectorAll("thead th").length;
+    fill(tbody, rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: columns }, emptyText))]);
+  }
+  return { api, ApiError, el, money, countdown, uuid, fill, cell, fillOr };
 })();
