@@ -3,10 +3,11 @@ and where screenshots go.
 
 - `guarded_page(browser, base_url, width=...)`: a fresh page whose console errors, uncaught
   exceptions and requests to any other host are recorded (those requests are also blocked, so a
-  CDN link fails loudly rather than working by luck); the block fails the test if any happened.
+  CDN link fails loudly rather than working by luck); the block fails the test if any happened,
+  except console errors the test said it provokes (`guard.expect_console_error("422")`).
 - `layout_problems(page)` / `assert_laid_out(page)`: nothing wider than the window, no panel
   whose content is wider than the panel, no element whose box leaves its panel, no text cut
-  with an ellipsis without a `title` tooltip. Run it at each of `LAYOUT_WIDTHS`.
+  with an ellipsis without a `title` tooltip. Run it at each of `LAYOUT_WIDTHS` (`set_width`).
 - `chart_points(page)`: every chart canvas on the page with the number of data points its
   Chart.js instance holds and whether anything is painted.
 - `log_in(page, base_url, path, username)`: through the page's own login form.
@@ -58,6 +59,12 @@ class PageGuard:
     origin: str
     console_errors: list[str] = field(default_factory=list)
     outside_requests: list[str] = field(default_factory=list)
+    expected: list[str] = field(default_factory=list)
+
+    def expect_console_error(self, fragment: str) -> None:
+        """A console error containing `fragment` is what the test provokes (Chromium logs every
+        4xx answer of a fetch, e.g. a refusal the page shows in words): it does not fail."""
+        self.expected.append(fragment)
 
     def on_console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
@@ -77,7 +84,8 @@ class PageGuard:
     def assert_clean(self) -> None:
         """Fail naming every console error and every request that tried to leave the service."""
         assert not self.outside_requests, f"requests to other hosts: {self.outside_requests}"
-        assert not self.console_errors, f"console errors: {self.console_errors}"
+        unexpected = [e for e in self.console_errors if not any(f in e for f in self.expected)]
+        assert not unexpected, f"console errors: {unexpected}"
 
 
 def _origin(url: str) -> str:
@@ -149,6 +157,12 @@ _LAYOUT_JS = """
   return problems;
 }
 """
+
+
+async def set_width(page: Page, width: int, height: int = 1000) -> None:
+    """Resize the window and wait two frames, so layout and resize observers (charts) have run."""
+    await page.set_viewport_size({"width": width, "height": height})
+    await page.evaluate("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
 
 async def layout_problems(page: Page, panels: str = ".panel") -> list[str]:

@@ -6,7 +6,7 @@
   const { api, el, money, countdown, cell, fillOr } = QS;
   const $ = id => document.getElementById(id);
   const products = new Map();
-  const saleSeries = new Map(); // sale id → {sold, series}: purchases are read again only when more were sold
+  const saleSeries = new Map(); // sale id → {state, series, units}: purchases are read again only when stock moved
   let sales = [];
   let busy = false;
 
@@ -79,15 +79,18 @@
     await saleChart();
   }
 
-  const sold = sale => sale.items.reduce((n, i) => n + i.allocated_stock - i.remaining_stock, 0);
+  // Units sold while a sale runs; once it ends its unsold units go back to stock (remaining 0).
+  const selling = sale => sale.status === "active" && sale.items.some(i => i.remaining_stock < i.allocated_stock);
+  // What changes when a purchase lands or the sale moves on: the chart reads purchases again only then.
+  const state = sale => sale.status + ":" + sale.items.map(i => i.remaining_stock).join(",");
 
-  // The picker lists every sale; left alone it shows the live sale that has sold something, else
-  // the latest sale that sold anything (a sale that has not started yet has nothing to draw).
+  // The picker lists every sale; left alone it shows the live sale that is selling, else the
+  // latest sale that has started (a sale that has not started yet has nothing to draw).
   function saleOptions() {
     const select = $("chart-sale"), chosen = select.value;
-    select.replaceChildren(...sales.map(s => el("option", { value: s.id }, `${s.name} (${s.status}, ${sold(s)} sold)`)));
+    select.replaceChildren(...sales.map(s => el("option", { value: s.id }, `${s.name} (${s.status})`)));
     const byStart = sales.slice().sort((a, b) => ms(b.starts_at) - ms(a.starts_at));
-    const fallback = byStart.find(s => s.status === "active" && sold(s) > 0) || byStart.find(s => sold(s) > 0) || byStart[0];
+    const fallback = byStart.find(selling) || byStart.find(s => s.status !== "scheduled") || byStart[0];
     if (chosen && sales.some(s => s.id === chosen)) select.value = chosen;
     else if (fallback) select.value = fallback.id;
   }
@@ -109,7 +112,7 @@
     if (!sale) { $("sale-chart-note").textContent = "No flash sales."; return; }
     const start = ms(sale.starts_at), end = Math.min(Date.now(), ms(sale.ends_at));
     let cached = saleSeries.get(sale.id);
-    if (!cached || cached.sold !== sold(sale)) {
+    if (!cached || cached.state !== state(sale)) {
       const purchases = await purchasesOf(sale);
       const series = sale.items.map(item => {
         let units = 0;
@@ -117,14 +120,14 @@
         for (const p of purchases) if (p.product_id === item.product_id) points.push({ x: ms(p.created_at), y: (units += p.quantity) });
         return { name: name(item.product_id), points, units };
       });
-      cached = { sold: sold(sale), series };
+      cached = { state: state(sale), series, units: series.reduce((n, x) => n + x.units, 0) };
       saleSeries.set(sale.id, cached);
     }
     const series = cached.series.map(s => ({ ...s, points: [...s.points, { x: Math.max(end, start), y: s.units }] }));
     DashCharts.sale($("sale-chart"), { series, start, end: Math.max(end, start + 60000) });
     $("sale-chart-note").textContent = sale.status === "scheduled"
       ? `${sale.name} starts ${new Date(sale.starts_at).toLocaleString()}: nothing sold yet.`
-      : `${sale.name}: ${cached.sold} units sold since ${new Date(sale.starts_at).toLocaleString()}.`;
+      : `${sale.name}: ${cached.units} units sold since ${new Date(sale.starts_at).toLocaleString()}.`;
   }
 
   async function priceChart() {
