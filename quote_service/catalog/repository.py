@@ -143,6 +143,30 @@ async def list_products(
     )
 
 
+MAX_CATEGORIES = 500
+"""The most categories `list_categories` returns (a store's filter, not an export)."""
+
+
+async def list_categories(conn: Connection) -> list[str]:
+    """The categories that have an active product, sorted.
+
+    A skip scan over products_category_idx: one index probe per category rather than reading
+    every product (PostgreSQL 15 does not skip by itself)."""
+    rows = await conn.fetch(
+        """WITH RECURSIVE seen(category_id) AS (
+               (SELECT category_id FROM products WHERE is_active ORDER BY category_id LIMIT 1)
+               UNION ALL
+               SELECT (SELECT p.category_id FROM products p
+                        WHERE p.is_active AND p.category_id > seen.category_id
+                        ORDER BY p.category_id LIMIT 1)
+                 FROM seen WHERE seen.category_id IS NOT NULL
+           )
+           SELECT category_id FROM seen WHERE category_id IS NOT NULL LIMIT $1""",
+        MAX_CATEGORIES,
+    )
+    return [row["category_id"] for row in rows]
+
+
 async def insert_first_price(conn: Connection, *, product_id: UUID, price: Decimal, actor: str) -> None:
     """The price-history row of a new product (its price set, not moved: old_price is null)."""
     await conn.execute(
