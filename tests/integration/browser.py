@@ -204,7 +204,8 @@ def screenshot_path(name: str) -> Path:
 
 
 def publish(path: Path) -> None:
-    """With QS_UPDATE_SCREENSHOTS=1, copy a screenshot into docs/img/ (the docs' pictures)."""
+    """With QS_UPDATE_SCREENSHOTS=1, copy a test's screenshot into docs/img/. The docs' pictures
+    come from the demo through `python -m tests.screenshots`; this is for a page it does not cover."""
     if os.environ.get("QS_UPDATE_SCREENSHOTS") == "1":
         DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_IMAGES / path.name)

@@ -84,8 +84,9 @@ const DashCharts = (() => {
     return draw(canvas, { type: "bar", data: {
       labels: variants.map(v => v.key),
       datasets: [
-        { label: "conversion %", data: variants.map(v => Number(v.conversion_rate)), backgroundColor: "#9ecae1", grouped: false },
-        { label: "95 % CI (control + difference)", grouped: false, barPercentage: 0.12, backgroundColor: "#08306b",
+        // `order` 1 is drawn under `order` 0: the interval stays visible over the bar.
+        { label: "conversion %", data: variants.map(v => Number(v.conversion_rate)), backgroundColor: "#9ecae1", grouped: false, order: 1 },
+        { label: "95 % CI (control + difference)", grouped: false, order: 0, maxBarThickness: 8, backgroundColor: "#08306b",
           data: variants.map(v => v.ci95 ? [base + v.ci95[0], base + v.ci95[1]] : null) },
       ] }, options: { scales: { y: { beginAtZero: true, title: { display: true, text: "% of quotes ordered" } } },
       plugins: { tooltip: { callbacks: { label: item => Array.isArray(item.raw)
