@@ -400,6 +400,7 @@ async def test_on_a_phone_the_store_is_one_column_and_works_by_keyboard(
         await add.focus()
         await page.keyboard.press("Enter")
         await expect(page.locator(".basket-line")).to_have_count(1)
+        await expect(page.get_by_role("link", name="Basket: 1 item")).to_be_visible()  # the basket, a link away
         products = await page.locator(".store-products").bounding_box()
         basket = await page.locator("#basket-panel").bounding_box()
         assert products is not None

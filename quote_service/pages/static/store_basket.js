@@ -62,6 +62,8 @@ function lineItem(line) {
 
 export function draw() {
   const items = basketLines();
+  const units = items.reduce((n, line) => n + line.quantity, 0);
+  $("to-basket").textContent = units ? `Basket: ${units} item${units === 1 ? "" : "s"}` : "Basket: empty";
   if (!items.length) {
     $("basket").replaceChildren(el("li", { class: "muted" }, "The basket is empty."));
     return;
