@@ -158,11 +158,20 @@
       "No open signals.");
   }
 
+  // What moved a decision: its reasons, the guardrails that bit, and the market it looked at.
+  function why(d) {
+    const parts = [...(d.reasons || []), ...(d.guardrails || []).map(g => "limited by " + g)];
+    const market = d.inputs || {};
+    // The mean is a statistic with four decimals, shown to the cent.
+    if (market.competitor_mean) parts.push(`market mean ${Number(market.competitor_mean).toFixed(2)} (${market.competitors} competitors)`);
+    return parts.join("; ") || "–";
+  }
+
   async function decisions() {
     const page = await api("GET", "/api/v1/decisions?limit=10");
     fillOr($("decision-rows"), page.items.map(d => el("tr", {},
-      cell(name(d.product_id)), cell(`${money(d.old_price)} → ${money(d.recommended_price)} (${d.change_percent} %)`),
-      cell((d.reasons || []).join(", ")), cell(d.status),
+      cell(name(d.product_id)), cell(`${money(d.old_price)} → ${money(d.recommended_price)}`),
+      cell(d.change_percent + " %", { class: "num" }), cell(why(d)), cell(d.status),
       el("td", {}, d.status === "proposed"
         ? el("button", { type: "button", class: "apply", onclick: () => act(`/api/v1/decisions/${d.id}/apply`) }, "Apply") : ""))),
       "No decisions yet.");

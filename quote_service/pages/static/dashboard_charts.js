@@ -27,6 +27,11 @@ const DashCharts = (() => {
     return chart;
   }
 
+  const first = datasets => {
+    const xs = datasets.flatMap(d => d.data.map(p => p.x));
+    return xs.length ? Math.min(...xs) : undefined;
+  };
+
   // Our price as a step line (a price holds until the next move), each move marked in its
   // source's colour and shape, and every competitor's observations dashed.
   function price(canvas, { history, competitors, currency, now }) {
@@ -47,7 +52,8 @@ const DashCharts = (() => {
     });
     return draw(canvas, { type: "line", data: { datasets }, options: {
       parsing: true, interaction: { mode: "nearest", intersect: false },
-      scales: { x: timeAxis, y: { title: { display: true, text: currency || "" } } },
+      // From the first point shown to now: the axis's own rounding would leave empty margins.
+      scales: { x: { ...timeAxis, min: first(datasets), max: now }, y: { title: { display: true, text: currency || "" } } },
       plugins: { tooltip: { callbacks: {
         title: items => items.length ? when(items[0].parsed.x) : "",
         label: item => `${item.dataset.label}: ${item.parsed.y.toFixed(2)} ${currency || ""}`
