@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import CacheControlHeader, Cookie
+from litestar.di import NamedDependency
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
@@ -28,8 +30,11 @@ from litestar.types import ControllerRouterHandler
 from quote_service.auth.middleware import CSRF_COOKIE, SESSION_COOKIE, csrf_matches
 from quote_service.auth.schemas import Principal
 from quote_service.auth.service import AuthService
+from quote_service.catalog import repository as catalog_repository
+from quote_service.config import Settings
 from quote_service.errors import ServiceError, Unauthorized
 from quote_service.pages.books import dashboard_books
+from quote_service.web.deps import ReadPoolDep
 
 HERE = Path(__file__).parent
 STATIC_PATH = "/pages/static"
@@ -95,7 +100,11 @@ def _login(request: Request[Any, Any, Any], page: str, *, error: str | None = No
     )
 
 
-async def _page(request: Request[Any, Any, Any], page: str) -> Template:
+PageContext = Callable[[], Awaitable[dict[str, Any]]]
+"""What a page adds to its template's context, read only once the visitor may see the page."""
+
+
+async def _page(request: Request[Any, Any, Any], page: str, extra: PageContext | None = None) -> Template:
     principal = await _principal(request)
     if principal is None:
         return _login(request, page)
@@ -119,6 +128,7 @@ async def _page(request: Request[Any, Any, Any], page: str) -> Template:
             "who": principal.name,
             "role": principal.role,
             "csrf": request.cookies.get(CSRF_COOKIE, ""),
+            **(await extra() if extra else {}),
         },
         headers=PAGE_HEADERS,
     )
@@ -135,8 +145,17 @@ async def books_page(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/store", exclude_from_auth=True, include_in_schema=False)
-async def store_page(request: Request[Any, Any, Any]) -> Template:
-    return await _page(request, "store")
+async def store_page(
+    request: Request[Any, Any, Any], read_pool: ReadPoolDep, settings: NamedDependency[Settings]
+) -> Template:
+    async def store_context() -> dict[str, Any]:
+        # Rendered with the page: the category filter lists every category, not only those on
+        # the first page of products; the orders list hides Cancel once this window has passed.
+        async with read_pool.acquire() as conn:
+            categories = await catalog_repository.list_categories(conn)
+        return {"categories": categories, "cancel_window_minutes": settings.cancel_window_minutes}
+
+    return await _page(request, "store", store_context)
 
 
 @get("/", exclude_from_auth=True, include_in_schema=False)
