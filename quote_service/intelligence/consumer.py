@@ -117,9 +117,7 @@ class StreamConsumer(BackgroundLoop):
     async def run_once(self, *, claim: bool = False) -> int:
         """One pass: recovery (when due or `claim`), then new entries. Returns entries handled."""
         handled = 0
-        loop = asyncio.get_running_loop()
-        if claim or loop.time() - self._last_recovery >= self.claim_interval:
-            self._last_recovery = loop.time()
+        if claim or self._recovery_due():
             handled += await self.replay_inbox()
             handled += await self._claim_stale()
             await self.forget_dead_consumers()
@@ -140,6 +138,14 @@ class StreamConsumer(BackgroundLoop):
             return
         self.persisted += await self.persister.finish([accepted_of(*entry) for entry in entries], path="stream")
         await self.redis.xack(stream.STREAM, stream.GROUP, *[entry_id for entry_id, _ in entries])
+
+    def _recovery_due(self) -> bool:
+        """True (and the next one scheduled) every `claim_interval` seconds."""
+        now = asyncio.get_running_loop().time()
+        if now - self._last_recovery < self.claim_interval:
+            return False
+        self._last_recovery = now
+        return True
 
     async def replay_inbox(self) -> int:
         """Finish, from PostgreSQL, accepted observations past their `replay_after`."""
@@ -197,6 +203,13 @@ class StreamConsumer(BackgroundLoop):
         # PostgreSQL away, or a batch's signals failed: unacked entries stay pending and are
         # claimed again; unfinished inbox rows are replayed.
         if self.failures or not self._group_ready:
-            await ensure_group(self.redis)
+            try:
+                await ensure_group(self.redis)
+            except Exception:
+                # A Redis that refuses writes (a read-only replica) fails every group command;
+                # the inbox is PostgreSQL's, so what was accepted meanwhile is finished anyway.
+                if self._recovery_due():
+                    await self.replay_inbox()
+                raise
             self._group_ready = True
         await self.run_once()
