@@ -38,6 +38,13 @@ busy. Every key of one flash sale lives on one node, so a storm's commands all g
 the cap is set well above what one worker's admission limits let through at once."""
 
 
+EVICTION_POLICY = "volatile-lru"
+"""The `maxmemory-policy` to run Redis with (docker-compose.yml; docs/operations.md#which-keys-may-go):
+at `maxmemory` Redis evicts only keys that carry a TTL — stored quotes, the least recently used
+first — and never a key without one: flash-sale counters, coupon counters, the configuration
+version, streams. Every key whose loss would lose something is written without a TTL
+(tests/tooling/test_redis_keys.py keeps that true)."""
+
 REFUSAL_CODES = ("OOM", "READONLY", "MISCONF", "NOREPLICAS")
 """Error codes of a write Redis refused without running it: `maxmemory` reached under
 `noeviction`, a read-only replica, snapshots failing to reach the disk
