@@ -91,7 +91,8 @@ def test_the_finder_sees_ttl_writes_in_python_and_lua() -> None:
     assert TTL_WRITE.search("redis.call('PEXPIRE', key, ARGV[1])")
     assert TTL_WRITE.search("await self.redis.expire(key, seconds)")
     assert not TTL_WRITE.search("except RedisError:")
-    assert spelled_keys('K = f"qs:{{fs:{sale}}}:sale"\nC = "qs:{config}:changed"') == {"qs:{fs:*}:sale", "qs:{config}:changed"}
+    source = 'K = f"qs:{{fs:{sale}}}:sale"\nC = "qs:{config}:changed"'
+    assert spelled_keys(source) == {"qs:{fs:*}:sale", "qs:{config}:changed"}
 
 
 def test_compose_runs_redis_with_the_eviction_policy_and_a_memory_cap() -> None:
