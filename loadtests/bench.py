@@ -30,8 +30,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,7 +38,7 @@ import time
 from pathlib import Path
 
 from cpu import ServerCpu, descendants, processes
-from plumbing import ADMIN_URL, LUA, REDIS_URL, database, prepare, start_reference, stop, wait_ready, wrk
+from plumbing import ADMIN_URL, LUA, REDIS_URL, check_free, database, prepare, start_reference, stop, wait_ready, wrk
 
 
 def flash_storm(
@@ -157,12 +155,7 @@ def main() -> None:
         help="after the runs, one more quote phase with py-spy on the worker: raw stacks to FILE, shares by component",
     )  # fmt: skip
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
-    for port in (args.port, args.reference_port):  # else the run would measure whatever listens there
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                raise SystemExit(f"port {port} is in use: choose another (--port, --reference-port)")
+    check_free(args.port, args.reference_port)
     name = f"qs_bench_{os.getpid()}"
     asyncio.run(database(name, create=True))
     database_url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
