@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import msgspec
 
+from quote_service import ids
 from quote_service.auth.schemas import Principal
 from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import RedisClient, get_many
@@ -207,7 +208,7 @@ class QuoteService:
             flag_timing.record("quote", perf_counter_ns() - f0)
             quote = price_quote(
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,
-                defaults=self.defaults, now=now, quote_id=uuid.uuid4(), region=region, flags=flags,
+                defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, flags=flags,
             )  # fmt: skip
         t4 = perf_counter_ns()
         with stage(_STORE):
@@ -282,7 +283,7 @@ class QuoteService:
         )
         return price_quote(
             request, snapshot=snapshot, products={key: product}, flash=flash, customer=customer,
-            defaults=self.defaults, now=now, quote_id=uuid.uuid4(),
+            defaults=self.defaults, now=now, quote_id=ids.uuid4(),
         )  # fmt: skip
 
     async def _coupon_uses(self, request: QuoteRequest, snapshot: ConfigSnapshot) -> dict[str, int]:
