@@ -44,6 +44,7 @@ from quote_service.pricing.quote import (
 )
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.quotes import policy
+from quote_service.quotes.deadlines import DeadlineWatch
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
 from quote_service.quotes.store import QuoteStore, decode_quote
 from quote_service.reservations.service import Reservations
@@ -103,6 +104,8 @@ class QuoteService:
         self.gate = ConcurrencyGate(settings.max_concurrent_quotes)
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
         watch_gate(self.gate)
+        self._deadlines = DeadlineWatch()
+        """Every quote's deadline, watched by one timer (quotes/deadlines.py)."""
         self._config = config_store
         self._products = products
         self._store = store
@@ -130,10 +133,11 @@ class QuoteService:
         """Admit (rate limit, concurrency cap), then price and store within the deadline.
 
         `deadline` (event-loop time) continues one set before authentication; without it the
-        quote has QUOTE_TIMEOUT from now. `body` is the request's raw JSON when the caller has
-        it (the lean edge): the identical-request cache is then keyed by it instead of by the
-        request encoded again. `numbers`: the quote's JSON writes money as numbers
-        (X-Money-Format), encoded so once, as the strings would be."""
+        quote has QUOTE_TIMEOUT from now (checked every few milliseconds: quotes/deadlines.py).
+        `body` is the request's raw JSON when the caller has it (the lean edge): the
+        identical-request cache is then keyed by it instead of by the request encoded again.
+        `numbers`: the quote's JSON writes money as numbers (X-Money-Format), encoded so once,
+        as the strings would be."""
         t0 = perf_counter_ns()
         with stage(_VALIDATE):
             self.limiter.check((caller.kind, caller.id))
@@ -143,7 +147,7 @@ class QuoteService:
             raise gate.refusal()
         gate.in_flight += 1
         try:
-            async with asyncio.timeout_at(deadline or asyncio.get_running_loop().time() + self.timeout) as bound:
+            with self._deadlines.bound(deadline or asyncio.get_running_loop().time() + self.timeout) as bound:
                 return await self._price(request, caller, body, t0, numbers)
         except TimeoutError as exc:
             if not bound.expired():  # a store's own timeout (pool, Redis): 503, not 504
