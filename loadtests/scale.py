@@ -67,6 +67,10 @@ def arguments() -> argparse.Namespace:
         help="wrk threads for every phase (default: a quarter of the cores, 2 to 8)",
     )  # fmt: skip
     parser.add_argument("--embedded", action="store_true", help="private PostgreSQL and Redis (loadtests/stores.py)")
+    parser.add_argument(
+        "--log-level", default="WARNING",
+        help="the servers' LOG_LEVEL; INFO (the default in production) adds the access log line per request",
+    )  # fmt: skip
     parser.add_argument("--port", type=int, default=18765)
     parser.add_argument("--reference-port", type=int, default=18767)
     parser.add_argument("--out", type=Path, help="also write the report (markdown) to this file")
@@ -179,7 +183,8 @@ def table(results: dict[int, list[dict[str, Phase]]], args: argparse.Namespace) 
         lines.append(row(workers, rounds, base_quote, base_echo))
     note = (
         f"\nMedians of {args.rounds} rounds per worker count ({args.duration:g} s phases, echo and quote alternating), "
-        f"{args.connections_per_worker} connections per worker, wrk -t {args.wrk_threads}; speed-ups against "
+        f"{args.connections_per_worker} connections per worker, wrk -t {args.wrk_threads}, LOG_LEVEL {args.log_level}; "
+        "speed-ups against "
         f"{first} worker(s) of the same kind; CPU per request = the server's processes (all threads) ÷ requests; "
         "cores = CPU seconds ÷ wall seconds during the quote phases (box: every process of the machine).\n"
         "Targets: quote ÷ echo ≥ 0.6 at one worker (0.8 the goal), quote speed-up ≥ 10 at 12 workers, "
@@ -229,7 +234,7 @@ def run(args: argparse.Namespace, admin_url: str, redis_url: str, stores: str, s
     asyncio.run(database(name, create=True, admin_url=admin_url))
     database_url = admin_url.rsplit("/", 1)[0] + "/" + name
     connections = args.connections_per_worker * max(args.workers)
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": args.log_level,
            "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "1000000000", "ENVIRONMENT": "development",
            # Measure capacity, not the cap: no worker refuses for MAX_CONCURRENT_QUOTES whatever
            # share of the connections it gets. Warm quotes use no pool connection (the quote log's
