@@ -145,7 +145,7 @@ def measure(workers: int, env: dict[str, str], script: Path, args: argparse.Name
         # Warm-up: imports, caches, and every worker learns the API key (the lean edge's key map is per process).
         for url in (base, reference_base):
             wrk(url, "/api/v1/quote", connections=connections, duration=3, script=script, threads=args.wrk_threads)
-        ours, theirs = ServerCpu(server.pid), ServerCpu(reference.pid)
+        ours, theirs = ServerCpu(server.pid, args.store_pids), ServerCpu(reference.pid, args.store_pids)
         for number in range(args.rounds):
             order = [("echo", theirs, reference_base), ("quote", ours, base)]
             measured = {name: phase(meter, url, script, connections, args)
@@ -186,7 +186,8 @@ def table(results: dict[int, list[dict[str, Phase]]], args: argparse.Namespace) 
         f"{args.connections_per_worker} connections per worker, wrk -t {args.wrk_threads}, LOG_LEVEL {args.log_level}; "
         "speed-ups against "
         f"{first} worker(s) of the same kind; CPU per request = the server's processes (all threads) ÷ requests; "
-        "cores = CPU seconds ÷ wall seconds during the quote phases (box: every process of the machine).\n"
+        "cores = CPU seconds ÷ wall seconds during the quote phases (box: every process of the machine; "
+        f"PostgreSQL and Redis: {'the private servers' if args.store_pids else 'every such process of the machine'}).\n"
         "Targets: quote ÷ echo ≥ 0.6 at one worker (0.8 the goal), quote speed-up ≥ 10 at 12 workers, "
         "quote p99 ≤ 25 ms at 64 connections per worker.\n"
     )
@@ -259,8 +260,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="qs-scale-") as scratch:
         if args.embedded:
             with private_stores(Path(scratch) / "stores") as stores:
+                args.store_pids = stores.pids  # count our servers' CPU, not other PostgreSQLs of the machine
                 report = run(args, stores.admin_url, stores.redis_url, stores.versions, Path(scratch))
         else:
+            args.store_pids = ()  # every PostgreSQL and Redis process of the machine
             report = run(args, ADMIN_URL, REDIS_URL, "the machine's PostgreSQL and Redis", Path(scratch))
     print("\n" + report)
     if args.out is not None:

