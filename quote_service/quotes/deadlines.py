@@ -84,10 +84,11 @@ class DeadlineWatch:
         return Bound(self, when)
 
     def add(self, bound: Bound) -> None:
-        heapq.heappush(self._heap, (bound.when, next(self._order), bound))
         loop = asyncio.get_running_loop()
-        if self._timer is None or loop is not self._loop:  # no check due (or one on a closed loop)
-            self._loop = loop
+        if loop is not self._loop:  # a new event loop (tests start one per test): the old one's entries are moot
+            self._loop, self._heap, self._timer = loop, [], None
+        heapq.heappush(self._heap, (bound.when, next(self._order), bound))
+        if self._timer is None:
             self._timer = loop.call_later(self._tick, self._check)
 
     def _check(self) -> None:
@@ -96,10 +97,13 @@ class DeadlineWatch:
         A block that ends leaves its entry behind (removing it from the middle of the heap would
         cost more than the timer it replaces); deadlines come nearly in arrival order, so the
         ended ones reach the head and are dropped at the next check."""
-        assert self._loop is not None
-        now, heap = self._loop.time(), self._heap
-        while heap and (heap[0][0] <= now or not heap[0][2].active):
-            bound = heapq.heappop(heap)[2]
-            if bound.active:
-                bound.expire()
-        self._timer = self._loop.call_later(self._tick, self._check) if heap else None
+        loop = self._loop
+        assert loop is not None
+        now, heap = loop.time(), self._heap
+        try:
+            while heap and (heap[0][0] <= now or not heap[0][2].active):
+                bound = heapq.heappop(heap)[2]
+                if bound.active:
+                    bound.expire()
+        finally:  # whatever happened, the remaining deadlines stay watched
+            self._timer = loop.call_later(self._tick, self._check) if heap else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 
 import pytest
 
@@ -78,3 +79,24 @@ async def test_another_cancellation_is_not_turned_into_a_timeout() -> None:
     watch._check()  # ... and the deadline, before the task runs again
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def test_a_watch_keeps_working_on_the_next_event_loop() -> None:
+    # Tests start an event loop per test, and a service (with its watch) may outlive one: a task
+    # stranded inside a deadline on a closed loop must not stop the next loop's deadlines.
+    watch, old = DeadlineWatch(tick=TICK), asyncio.new_event_loop()
+    entered = asyncio.Event()
+
+    async def stranded() -> None:
+        with watch.bound(asyncio.get_running_loop().time() + 0.01):
+            entered.set()
+            await asyncio.Event().wait()
+
+    old.run_until_complete(_start(stranded, entered))
+    old.close()  # the task never ended: its deadline is still in the watch
+    assert asyncio.run(_bounded(watch, 0.02, asyncio.Event()))
+
+
+async def _start(make: Callable[[], Coroutine[object, object, None]], entered: asyncio.Event) -> None:
+    asyncio.get_running_loop().create_task(make())
+    await entered.wait()
