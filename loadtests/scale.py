@@ -46,6 +46,8 @@ from cpu import ServerCpu, machine_busy
 from plumbing import ADMIN_URL, LUA, REDIS_URL, check_free, database, prepare, start_reference, stop, wait_ready, wrk
 from stores import private_stores
 
+from quote_service import pricing  # the servers run this tree in this environment: the same engine
+
 Phase = dict[str, float]
 
 
@@ -223,9 +225,11 @@ def machine(stores: str) -> str:
                 break
     memory = int(Path("/proc/meminfo").read_text().split("\n", 1)[0].split()[1]) / 2**20
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n", 1)[0]  # noqa: S607
+
     return (
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} CPUs ({model}), {memory:.0f} GiB; "
-        f"{platform.platform()}; Python {platform.python_version()}; {stores}; {wrk_version.strip()}; "
+        f"{platform.platform()}; Python {platform.python_version()}; pricing engine: {pricing.ENGINE}; {stores}; "
+        f"{wrk_version.strip()}; "
         f"load average before {os.getloadavg()[0]:.2f}"
     )
 
