@@ -47,17 +47,19 @@ end
 """
 
 
-def wrk(base: str, path: str, *, connections: int, duration: int, script: Path | None) -> dict[str, float]:
+def wrk(
+    base: str, path: str, *, connections: int, duration: float, script: Path | None, threads: int = 2
+) -> dict[str, float]:
     """Run wrk once; rps, p50/p99 in ms and non-2xx responses."""
-    return wrk_result(base, path, connections=connections, duration=duration, script=script)[0]
+    return wrk_result(base, path, connections=connections, duration=duration, script=script, threads=threads)[0]
 
 
 def wrk_result(
-    base: str, path: str, *, connections: int, duration: int, script: Path | None
+    base: str, path: str, *, connections: int, duration: float, script: Path | None, threads: int = 2
 ) -> tuple[dict[str, float], Counter[int]]:
     """`wrk`, and the responses by status when the script prints `STATUS <code> <count>` lines
     (and `body_bytes` when it prints `BODY_BYTES <n>`)."""
-    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency"]
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s", "--latency"]
     if script is not None:
         command += ["-s", str(script)]
     out = subprocess.run([*command, base + path], capture_output=True, text=True, check=True).stdout  # noqa: S603
@@ -81,6 +83,16 @@ def wrk_result(
     return result, statuses
 
 
+def check_free(*ports: int) -> None:
+    """Exit unless wrk is on PATH and nothing listens on `ports` (else a run would measure whatever does)."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not on PATH (Debian: apt-get install wrk; the scaling bundle carries one)")
+    for port in ports:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                raise SystemExit(f"port {port} is in use: choose another (--port, --reference-port)")
+
+
 def prepare(base: str, env: dict[str, str]) -> tuple[str, list[str]]:
     """The demo catalog and its typical configuration (seed-demo); returns (service API key, product ids)."""
     seed = [sys.executable, "-m", "quote_service.cli", "seed-demo"]
@@ -94,9 +106,9 @@ def prepare(base: str, env: dict[str, str]) -> tuple[str, list[str]]:
     return key, [p["id"] for p in products]
 
 
-async def database(name: str, create: bool) -> None:
+async def database(name: str, create: bool, admin_url: str = ADMIN_URL) -> None:
     """Drop the database `name`, and create it afresh when `create`."""
-    conn = await asyncpg.connect(ADMIN_URL)
+    conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if create:
@@ -120,12 +132,12 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], path: str = "/health
     raise SystemExit("the server did not become ready")
 
 
-def start_reference(port: int) -> subprocess.Popen[bytes]:
-    """loadtests/reference_app.py on `port` (granian, one worker)."""
+def start_reference(port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+    """loadtests/reference_app.py on `port` (granian, `workers` workers)."""
     here = Path(__file__).resolve().parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(ROOT)])}
     return subprocess.Popen(  # noqa: S603 - our own script
-        [sys.executable, str(here / "reference_app.py"), "--port", str(port)],
+        [sys.executable, str(here / "reference_app.py"), "--port", str(port), "--workers", str(workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 

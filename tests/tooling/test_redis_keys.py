@@ -24,7 +24,8 @@ from quote_service.cache.redis import EVICTION_POLICY
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "quote_service"
 KEY = re.compile(r"^(qs:|\{competitor-prices\})\S*$")
-TTL_WRITE = re.compile(r"\b(ex|px|exat|pxat)\s*=|\.(p?expire(at)?|p?setex|getex)\(|'(EX|PX)'|'P?EXPIRE(AT)?'")
+# A Redis TTL call always names its key: `.expire()` with no argument is something else (a deadline's).
+TTL_WRITE = re.compile(r"\b(ex|px|exat|pxat)\s*=|\.(p?expire(at)?|p?setex|getex)\((?!\))|'(EX|PX)'|'P?EXPIRE(AT)?'")
 
 MAY_EXPIRE = {
     "quotes/store.py": "stored quotes and their ordered marks: an evicted quote answers 409 QUOTE_EXPIRED",
@@ -87,6 +88,8 @@ def test_only_the_listed_modules_write_keys_that_may_expire() -> None:
 
 def test_the_finder_sees_ttl_writes_in_python_and_lua() -> None:
     assert TTL_WRITE.search("await redis.set(key, value, px=ttl)")
+    assert TTL_WRITE.search("await redis.expire(key, 60)")
+    assert not TTL_WRITE.search("bound.expire()")
     assert TTL_WRITE.search("redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])")
     assert TTL_WRITE.search("redis.call('PEXPIRE', key, ARGV[1])")
     assert TTL_WRITE.search("await self.redis.expire(key, seconds)")
