@@ -17,6 +17,10 @@ PostgreSQL, Redis).
 With `--money-numbers`, each run also drives the same quotes with `X-Money-Format: number`
 next to the string ones (after them in odd runs, before in even ones), and prints numbers ÷
 strings (rps, and the worker's CPU per quote).
+With `--unused-features`, after the runs it configures features these quotes never use
+(loadtests/unused_features.py: price lists for another currency or group, failing promotions,
+flags with targeting rules, stock held by other customers' reserving quotes) and runs again on
+the same server: configured ÷ none of quote ÷ reference and of the worker's CPU per quote.
 With `--profile FILE`, one more quote phase runs with py-spy (200 Hz) on the worker and the
 worker's busy time is split by component (loadtests/spy.py), in µs per quote.
 Then, on the same server, the flash-sale storm of loadtests/bench_flash.py (refusals/s, winners
@@ -30,8 +34,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,7 +42,7 @@ import time
 from pathlib import Path
 
 from cpu import ServerCpu, descendants, processes
-from plumbing import ADMIN_URL, LUA, REDIS_URL, database, prepare, start_reference, stop, wait_ready, wrk
+from plumbing import ADMIN_URL, LUA, REDIS_URL, check_free, database, prepare, start_reference, stop, wait_ready, wrk
 
 
 def flash_storm(
@@ -138,6 +140,71 @@ def _worker_us(result: dict[str, float]) -> float:
     return result["worker_python_us"] + result["worker_threads_us"]
 
 
+def run_phases(
+    ours: ServerCpu,
+    theirs: ServerCpu,
+    base: str,
+    reference_base: str,
+    script: Path,
+    numbers: Path | None,
+    args: argparse.Namespace,
+) -> list[dict[str, dict[str, float]]]:
+    """`--runs` runs of /health, the reference echo and quotes (and the number form when asked)."""
+    runs = []
+    for run in range(1, args.runs + 1):
+        health = measured(ours, base, "/health", args, None)
+        refr = measured(theirs, reference_base, "/api/v1/quote", args, script)
+        as_numbers = None
+        if numbers is not None and run % 2 == 0:  # alternate which form goes first
+            as_numbers = measured(ours, base, "/api/v1/quote", args, numbers)
+        quotes = measured(ours, base, "/api/v1/quote", args, script)
+        runs.append({"health": health, "reference": refr, "quote": quotes})
+        if numbers is not None:
+            if as_numbers is None:
+                as_numbers = measured(ours, base, "/api/v1/quote", args, numbers)
+            runs[-1]["numbers"] = as_numbers
+            print(f"run {run}: X-Money-Format: number {as_numbers['rps']:.0f} rps "
+                  f"(÷ strings {as_numbers['rps'] / quotes['rps']:.3f}), CPU {cpu_line(as_numbers)}")  # fmt: skip
+        print(f"run {run}: reference {refr['rps']:.0f} rps | quote {quotes['rps']:.0f} rps "
+              f"p50 {quotes['p50_ms']:.2f} ms p99 {quotes['p99_ms']:.2f} ms non-2xx {quotes['non_2xx']:.0f} "
+              f"socket errors {quotes['socket_errors']:.0f} | /health {health['rps']:.0f} rps | quote ÷ reference "
+              f"{quotes['rps'] / refr['rps']:.2f}, ÷ /health {quotes['rps'] / health['rps']:.2f}\n"
+              f"       quote CPU {cpu_line(quotes)}; reference CPU {cpu_line(refr)}", flush=True)  # fmt: skip
+    return runs
+
+
+def unused_phases(
+    ours: ServerCpu,
+    theirs: ServerCpu,
+    base: str,
+    reference_base: str,
+    script: Path,
+    caller: tuple[str, list[str]],
+    plain: list[dict[str, dict[str, float]]],
+    args: argparse.Namespace,
+) -> None:
+    """Configure features the quotes never use, run the phases again, and compare with `plain`."""
+    import unused_features  # the sibling module
+
+    key, ids = caller
+    print(unused_features.configure(base, key, ids, lists=20, promotions=200, flags=10, holds=2), flush=True)
+    configured = run_phases(ours, theirs, base, reference_base, script, None, args)
+    report(configured, args)
+    median = statistics.median
+
+    def ratio(runs: list[dict[str, dict[str, float]]]) -> float:
+        return median(r["quote"]["rps"] / r["reference"]["rps"] for r in runs)
+
+    def cpu(runs: list[dict[str, dict[str, float]]]) -> float:
+        return median(_worker_us(r["quote"]) for r in runs)
+
+    print(
+        f"unused features configured ÷ none: quote ÷ reference {ratio(configured):.2f} / {ratio(plain):.2f} = "
+        f"{ratio(configured) / ratio(plain):.2f}; worker CPU per quote {cpu(configured):.0f} / {cpu(plain):.0f} µs = "
+        f"{cpu(configured) / cpu(plain):.2f} (target: 1.00 within the noise)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=1)
@@ -153,16 +220,15 @@ def main() -> None:
         "--money-numbers", action="store_true", help="also quote with X-Money-Format: number, and compare"
     )
     parser.add_argument(
+        "--unused-features", action="store_true",
+        help="then configure price lists, promotions, targeted flags, reservations the quotes never use; run again",
+    )  # fmt: skip
+    parser.add_argument(
         "--profile", metavar="FILE", type=Path,
         help="after the runs, one more quote phase with py-spy on the worker: raw stacks to FILE, shares by component",
     )  # fmt: skip
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
-    for port in (args.port, args.reference_port):  # else the run would measure whatever listens there
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                raise SystemExit(f"port {port} is in use: choose another (--port, --reference-port)")
+    check_free(args.port, args.reference_port)
     name = f"qs_bench_{os.getpid()}"
     asyncio.run(database(name, create=True))
     database_url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
@@ -185,28 +251,11 @@ def main() -> None:
         numbers = lua_script(ids, key, ', ["X-Money-Format"] = "number"') if args.money_numbers else None
         wrk(base, "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
         wrk(reference_base, "/api/v1/quote", connections=args.connections, duration=3, script=script)
-        runs = []
         ours, theirs = ServerCpu(server.pid), ServerCpu(reference.pid)
-        for run in range(1, args.runs + 1):
-            health = measured(ours, base, "/health", args, None)
-            refr = measured(theirs, reference_base, "/api/v1/quote", args, script)
-            as_numbers = None
-            if numbers is not None and run % 2 == 0:  # alternate which form goes first
-                as_numbers = measured(ours, base, "/api/v1/quote", args, numbers)
-            quotes = measured(ours, base, "/api/v1/quote", args, script)
-            runs.append({"health": health, "reference": refr, "quote": quotes})
-            if numbers is not None:
-                if as_numbers is None:
-                    as_numbers = measured(ours, base, "/api/v1/quote", args, numbers)
-                runs[-1]["numbers"] = as_numbers
-                print(f"run {run}: X-Money-Format: number {as_numbers['rps']:.0f} rps "
-                      f"(÷ strings {as_numbers['rps'] / quotes['rps']:.3f}), CPU {cpu_line(as_numbers)}")  # fmt: skip
-            print(f"run {run}: reference {refr['rps']:.0f} rps | quote {quotes['rps']:.0f} rps "
-                  f"p50 {quotes['p50_ms']:.2f} ms p99 {quotes['p99_ms']:.2f} ms non-2xx {quotes['non_2xx']:.0f} "
-                  f"socket errors {quotes['socket_errors']:.0f} | /health {health['rps']:.0f} rps | quote ÷ reference "
-                  f"{quotes['rps'] / refr['rps']:.2f}, ÷ /health {quotes['rps'] / health['rps']:.2f}\n"
-                  f"       quote CPU {cpu_line(quotes)}; reference CPU {cpu_line(refr)}", flush=True)  # fmt: skip
+        runs = run_phases(ours, theirs, base, reference_base, script, numbers, args)
         report(runs, args)
+        if args.unused_features:
+            unused_phases(ours, theirs, base, reference_base, script, (key, ids), runs, args)
         if args.profile is not None:
             profile_quotes(ours, base, args, script, server.pid)
         script.unlink(missing_ok=True)

@@ -20,7 +20,8 @@ import sys
 from decimal import Decimal
 from uuid import UUID
 
-from bench_engine import CATEGORIES, SINCE, run, typical_snapshot, varied_baskets
+from bench_engine import CATEGORIES, SINCE, typical_snapshot, varied_baskets
+from engine_rounds import interleaved
 
 from quote_service.pricing.promotions import (
     AmountOff,
@@ -86,12 +87,7 @@ def main() -> None:
     plain = typical_snapshot()
     promoted = dataclasses.replace(plain, promotions=PromotionBook(promotions(args.promotions)))
     snapshots: dict[str, ConfigSnapshot] = {"none": plain, f"{args.promotions}": promoted}
-    cpus: dict[str, list[float]] = {name: [] for name in snapshots}
-    for snapshot in snapshots.values():  # warm-up: each plan filled once
-        run(baskets, args.quotes, 1, snapshot=snapshot)
-    for _ in range(args.rounds):
-        for name, snapshot in snapshots.items():
-            cpus[name].extend(run(baskets, args.quotes, 1, snapshot=snapshot)[1])
+    cpus = interleaved(snapshots, baskets, args.quotes, args.rounds)
     print(f"Python {sys.version.split()[0]}, price_quote, 2,000 varied 3-item baskets, typical configuration")
     for name, values in cpus.items():
         print(

@@ -58,13 +58,18 @@ def stores_cpu(table: Table, since: Table) -> float:
     return sum(store_parts(table, since).values())
 
 
-def store_parts(table: Table, since: Table) -> dict[str, float]:
+def store_parts(table: Table, since: Table, roots: tuple[int, ...] = ()) -> dict[str, float]:
     """CPU seconds PostgreSQL (every backend, whoever's) and Redis each used since an earlier table.
 
     Per process, so that a backend which exits in between does not make the sum go backwards.
+    With `roots` (the servers' own pids), only those servers and their children count: not the
+    other PostgreSQL and Redis servers a shared machine runs.
     """
     used = {"postgres": 0.0, "redis": 0.0}
+    mine = {pid for root in roots for pid in descendants(root, table)} if roots else None
     for pid, (_, name, seconds) in table.items():
+        if mine is not None and pid not in mine:
+            continue
         part = "postgres" if name.startswith("postgres") else "redis" if name.startswith("redis-server") else None
         if part is not None:
             before = since.get(pid)
@@ -92,6 +97,8 @@ class ServerCpu:
     """CPU seconds of a granian server by part, and of PostgreSQL and Redis, between start() and stop()."""
 
     root: int
+    stores: tuple[int, ...] = ()
+    """PostgreSQL's and Redis's own pids, when known (see `store_parts`)."""
     _before: dict[str, float] = field(default_factory=dict)
     _table: Table = field(default_factory=dict)
     _threads: dict[tuple[int, int], float] = field(default_factory=dict)
@@ -114,5 +121,5 @@ class ServerCpu:
                 parts["master"] += used
             else:
                 parts["worker_python" if tid == pid else "worker_threads"] += used
-        parts.update(store_parts(table, self._table))
+        parts.update(store_parts(table, self._table, self.stores))
         return parts

@@ -1,19 +1,28 @@
 """What the benchmark scripts share: the servers' URLs, a scratch database, readiness, the demo
-seed and a service key, wrk, the reference server. bench.py, bench_flash.py, bench_ingest.py,
-bench_login.py and bench_analytics.py import it; it imports none of them (no import circle)."""
+seed and a service key, wrk, the reference server, a private redis-server. bench.py, bench_flash.py, bench_ingest.py,
+bench_login.py, bench_analytics.py and soak.py import it; it imports none of them (no import circle)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -38,9 +47,19 @@ end
 """
 
 
-def wrk(base: str, path: str, *, connections: int, duration: int, script: Path | None) -> dict[str, float]:
+def wrk(
+    base: str, path: str, *, connections: int, duration: float, script: Path | None, threads: int = 2
+) -> dict[str, float]:
     """Run wrk once; rps, p50/p99 in ms and non-2xx responses."""
-    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency"]
+    return wrk_result(base, path, connections=connections, duration=duration, script=script, threads=threads)[0]
+
+
+def wrk_result(
+    base: str, path: str, *, connections: int, duration: float, script: Path | None, threads: int = 2
+) -> tuple[dict[str, float], Counter[int]]:
+    """`wrk`, and the responses by status when the script prints `STATUS <code> <count>` lines
+    (and `body_bytes` when it prints `BODY_BYTES <n>`)."""
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s", "--latency"]
     if script is not None:
         command += ["-s", str(script)]
     out = subprocess.run([*command, base + path], capture_output=True, text=True, check=True).stdout  # noqa: S603
@@ -55,7 +74,23 @@ def wrk(base: str, path: str, *, connections: int, duration: int, script: Path |
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     result["non_2xx"] = float(non2xx.group(1)) if non2xx else 0.0
     result["socket_errors"] = float(sum(int(g) for g in errors.groups())) if errors else 0.0
-    return result
+    body = re.search(r"^BODY_BYTES (\d+)$", out, re.MULTILINE)
+    if body:
+        result["body_bytes"] = float(body.group(1))
+    statuses = Counter(
+        {int(code): int(count) for code, count in re.findall(r"^STATUS (\d+) (\d+)$", out, re.MULTILINE)}
+    )
+    return result, statuses
+
+
+def check_free(*ports: int) -> None:
+    """Exit unless wrk is on PATH and nothing listens on `ports` (else a run would measure whatever does)."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not on PATH (Debian: apt-get install wrk; the scaling bundle carries one)")
+    for port in ports:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                raise SystemExit(f"port {port} is in use: choose another (--port, --reference-port)")
 
 
 def prepare(base: str, env: dict[str, str]) -> tuple[str, list[str]]:
@@ -71,9 +106,9 @@ def prepare(base: str, env: dict[str, str]) -> tuple[str, list[str]]:
     return key, [p["id"] for p in products]
 
 
-async def database(name: str, create: bool) -> None:
+async def database(name: str, create: bool, admin_url: str = ADMIN_URL) -> None:
     """Drop the database `name`, and create it afresh when `create`."""
-    conn = await asyncpg.connect(ADMIN_URL)
+    conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if create:
@@ -97,12 +132,12 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], path: str = "/health
     raise SystemExit("the server did not become ready")
 
 
-def start_reference(port: int) -> subprocess.Popen[bytes]:
-    """loadtests/reference_app.py on `port` (granian, one worker)."""
+def start_reference(port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+    """loadtests/reference_app.py on `port` (granian, `workers` workers)."""
     here = Path(__file__).resolve().parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(ROOT)])}
     return subprocess.Popen(  # noqa: S603 - our own script
-        [sys.executable, str(here / "reference_app.py"), "--port", str(port)],
+        [sys.executable, str(here / "reference_app.py"), "--port", str(port), "--workers", str(workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
@@ -111,3 +146,75 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM, then wait for the exit."""
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_redis(port: int, maxmemory: str | None, policy: str, root: Path) -> subprocess.Popen[bytes]:
+    """A private redis-server (no persistence), capped when `maxmemory` is given."""
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--dir", str(root)]  # fmt: skip
+    if maxmemory:
+        command += ["--maxmemory", maxmemory, "--maxmemory-policy", policy]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if redis.Redis(port=port).ping():
+                return process
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    raise SystemExit("redis-server did not start")
+
+
+@dataclass
+class PrivateService:
+    """`quote-service serve` on a private redis-server and a scratch database, seeded (demo data)."""
+
+    base: str
+    server: subprocess.Popen[bytes]
+    store: redis.Redis
+    database_url: str
+    key: str
+    """A service API key."""
+    products: list[str]
+    root: Path
+    """A scratch directory, removed afterwards."""
+
+
+@contextlib.contextmanager
+def private_service(
+    *, port: int, workers: int, maxmemory: str | None = None, policy: str = "noeviction", **env: str
+) -> Iterator[PrivateService]:
+    """Serve on a redis-server of its own (its `used_memory` is this run's alone) and a fresh
+    database `qs_priv_<pid>` on the local PostgreSQL; both removed afterwards. `env`: more
+    service settings."""
+    root = Path(tempfile.mkdtemp(prefix="qs-bench-"))
+    redis_port = free_port()
+    store_process = start_redis(redis_port, maxmemory, policy, root)
+    name = f"qs_priv_{os.getpid()}"
+    asyncio.run(database(name, create=True))
+    database_url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    service_env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+                   "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000",
+                   "ENVIRONMENT": "development", "METRICS_PUBLIC": "true", **env}  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "quote_service.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        env=service_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_ready(base, server)
+        key, products = prepare(base, service_env)
+        yield PrivateService(base, server, redis.Redis(port=redis_port), database_url, key, products, root)
+    finally:
+        stop(server)
+        store_process.kill()
+        store_process.wait()
+        asyncio.run(database(name, create=False))
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,6 +1,6 @@
 """The reference server of the endpoint benchmarks: what Litestar + msgspec cost doing nothing else.
 
-    python loadtests/reference_app.py --port 8766     # granian, one worker, like `quote-service serve`
+    python loadtests/reference_app.py --port 8766 [--workers 1]    # granian, like `quote-service serve`
 
 A bare Litestar app with no middleware, no authentication and no I/O:
 - `POST /api/v1/quote` decodes the body into quote-service's own `QuoteRequest` Struct (the same
@@ -54,9 +54,10 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     Granian(
-        "reference_app:create_app", factory=True, address="127.0.0.1", port=args.port, workers=1,
+        "reference_app:create_app", factory=True, address="127.0.0.1", port=args.port, workers=args.workers,
         interface=Interfaces.ASGI, log_access=False, backlog=2048,
     ).serve()  # fmt: skip
 

@@ -48,6 +48,7 @@ from quote_service.flash_sales.purchases import Purchases
 from quote_service.flash_sales.schemas import PurchaseCreate
 from quote_service.observability.metrics import EDGE_REQUESTS, count_purchase
 from quote_service.pricing.quote import QuoteRequest
+from quote_service.quotes.deadlines import DeadlineWatch
 from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import MAX_IDEMPOTENCY_KEY_LENGTH
 from quote_service.web.envelope import Envelope, ErrorBody, ErrorEnvelope
@@ -83,6 +84,7 @@ class LeanEdge:
         self.inner = inner
         self.app = app  # the Litestar app: its state holds the services once started
         self.max_body = max_body
+        self._deadlines = DeadlineWatch()  # the body reads' deadlines, one timer for all
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP and scope["method"] == "POST":
@@ -211,7 +213,7 @@ class LeanEdge:
         scope.setdefault("state", {})[BODY_READ_DEADLINE] = deadline
         chunks: list[bytes] = []
         try:
-            async with asyncio.timeout_at(deadline):
+            with self._deadlines.bound(deadline):
                 return await _read_body(receive, self.max_body, chunks)
         except TimeoutError:
             return b"".join(chunks), False

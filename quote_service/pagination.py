@@ -64,6 +64,8 @@ def _storable(part: object) -> bool:
     """False for values PostgreSQL cannot bind (a forged cursor must be a 422, not a 500)."""
     if isinstance(part, int):
         return part in _INT64
+    if isinstance(part, str):
+        return "\x00" not in part  # PostgreSQL text holds no NUL byte
     if isinstance(part, datetime):
         if part.tzinfo is None:
             return False

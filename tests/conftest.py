@@ -32,6 +32,7 @@ from hypothesis import settings as hypothesis_settings
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
+from quote_service import pricing
 from quote_service.config import Settings
 from quote_service.db.migrate import apply_migrations
 from quote_service.embedded import embedded_stores
@@ -112,9 +113,9 @@ def _without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     pg, redis = chosen_servers()
-    return f"servers: {_describe('PostgreSQL', pg)}; {_describe('Redis', redis)}"
+    return [f"servers: {_describe('PostgreSQL', pg)}; {_describe('Redis', redis)}", f"pricing engine: {pricing.ENGINE}"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

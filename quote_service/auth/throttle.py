@@ -19,8 +19,8 @@ window, or SUSPECT_AFTER_ATTEMPTS attempts since its last success. A guessing fl
 after its first few attempts; a person signing in, even after a retry or two, is not, and
 auth/gate.py serves them first.
 
-If Redis cannot be reached the limits are skipped (logins keep working; the CPU bound of
-auth/gate.py still holds) and a warning is logged.
+If Redis cannot be reached, or refuses writes (full, read-only), the limits are skipped (logins
+keep working; the CPU bound of auth/gate.py still holds) and a warning is logged.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import cast
 import structlog
 from redis import exceptions as redis_exceptions
 
-from quote_service.cache.redis import RedisClient, is_cluster, run_each
+from quote_service.cache.redis import RedisClient, is_cluster, run_each, write_refused
 from quote_service.errors import RateLimited
 
 log = structlog.get_logger("quote_service.auth.throttle")
@@ -74,6 +74,11 @@ _REDIS_DOWN = (
 )
 
 
+def _unavailable(exc: BaseException) -> bool:
+    """Redis away, or refusing writes (full, read-only): the limits are skipped, logins go on."""
+    return isinstance(exc, _REDIS_DOWN) or write_refused(exc)
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One login attempt: its account and address, and whether either looks like guessing."""
@@ -101,7 +106,9 @@ class LoginThrottle:
         keys += [f"qs:login:seen:u:{account}", f"qs:login:seen:a:{address}"]
         try:
             by_user, user_ms, by_address, address_ms, seen_user, seen_address = await self._begin_all(keys)
-        except _REDIS_DOWN as exc:
+        except Exception as exc:
+            if not _unavailable(exc):
+                raise
             log.warning("login_throttle_unavailable", error=type(exc).__name__)
             return Attempt(account, address, suspect=False)
         waits = []
@@ -140,5 +147,7 @@ class LoginThrottle:
     async def _guarded(self, command: Awaitable[object]) -> None:
         try:
             await command
-        except _REDIS_DOWN as exc:
+        except Exception as exc:
+            if not _unavailable(exc):
+                raise
             log.warning("login_throttle_unavailable", error=type(exc).__name__)

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, TypeAlias, cast
 
+from redis import exceptions as redis_exceptions
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
@@ -35,6 +36,33 @@ CLUSTER_MAX_CONNECTIONS_PER_NODE = 1000
 """redis-py's cluster client has no waiting pool: it raises when a node's connections are all
 busy. Every key of one flash sale lives on one node, so a storm's commands all go to that node;
 the cap is set well above what one worker's admission limits let through at once."""
+
+
+EVICTION_POLICY = "volatile-lru"
+"""The `maxmemory-policy` to run Redis with (docker-compose.yml; docs/operations.md#which-keys-may-go):
+at `maxmemory` Redis evicts only keys that carry a TTL — stored quotes, the least recently used
+first — and never a key without one: flash-sale counters, coupon counters, the configuration
+version, streams. Every key whose loss would lose something is written without a TTL
+(tests/tooling/test_redis_keys.py keeps that true)."""
+
+REFUSAL_CODES = ("OOM", "READONLY", "MISCONF", "NOREPLICAS")
+"""Error codes of a write Redis refused without running it: `maxmemory` reached under
+`noeviction`, a read-only replica, snapshots failing to reach the disk
+(`stop-writes-on-bgsave-error`), fewer replicas than `min-replicas-to-write`."""
+
+
+def write_refused(exc: BaseException) -> bool:
+    """Whether `exc` is Redis refusing a write (REFUSAL_CODES): nothing of that command ran.
+
+    redis-py maps OOM and READONLY to classes of their own, but a MISCONF or NOREPLICAS reply is a
+    plain ResponseError, and Redis 6 (the embedded server's) wraps a refusal met inside a script as
+    `Error running script ... -OOM command not allowed ...`."""
+    if isinstance(exc, redis_exceptions.OutOfMemoryError | redis_exceptions.ReadOnlyError):
+        return True
+    if not isinstance(exc, redis_exceptions.ResponseError):
+        return False
+    text = str(exc)
+    return text.split(" ", 1)[0] in REFUSAL_CODES or any(f"-{code} " in text for code in REFUSAL_CODES)
 
 
 def cluster_url(url: str) -> tuple[bool, str]:

@@ -19,6 +19,7 @@ from quote_service.catalog.schemas import (
     Product,
     ProductCreate,
     ProductPatch,
+    ProductSort,
     ProductUpdate,
     StockAdjust,
     StockLevel,
@@ -51,10 +52,12 @@ class ProductController(Controller):
         seller_id: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
         is_active: FromQuery[bool | None] = None,
+        sort: FromQuery[ProductSort] = "created",
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Product]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "products")
+        order = repository.LIST_ORDERS[sort]
+        after = decode_cursor(cursor, order.key_type, order.cursor_name)
         async with read_pool.acquire() as conn:
             rows = await repository.list_products(
                 conn,
@@ -62,6 +65,7 @@ class ProductController(Controller):
                 seller_id=seller_id,
                 q=q,
                 is_active=is_active,
+                sort=sort,
                 after=after,
                 limit=limit,
             )
@@ -69,9 +73,9 @@ class ProductController(Controller):
         return ok(
             page_of(
                 rows,
-                "products",
+                order.cursor_name,
                 limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
+                key=lambda r: tuple(r["sort_key"]),
                 item=lambda r: service.as_seen_by(service.product_from_row(r), caller),
             )
         )

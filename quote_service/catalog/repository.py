@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -10,7 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
-from quote_service.catalog.schemas import PriceSource
+from quote_service.catalog.schemas import PriceSource, ProductSort
 from quote_service.db.pool import Connection
 from quote_service.errors import DuplicateKey
 
@@ -75,6 +76,34 @@ async def update_product(conn: Connection, *, product_id: UUID, fields: dict[str
     return row
 
 
+@dataclass(frozen=True)
+class ListOrder:
+    """One order of the product list: its sort key in SQL and the types its cursor holds."""
+
+    cursor_name: str
+    """The list name inside its cursors (one order's cursor given to another is a 422)."""
+    key: str
+    """The sort key, unique per row (it ends with id), as an SQL row."""
+    key_casts: tuple[str, ...]
+    """The SQL type of each part of the key, for the cursor's bind parameters."""
+    key_type: Any
+    """The Python type of the key inside a cursor."""
+
+
+LIST_ORDERS: dict[ProductSort, ListOrder] = {
+    "created": ListOrder("products", "created_at, id", ("timestamptz", "uuid"), tuple[datetime, UUID]),
+    # A storefront shows first what a shopper came for: the synthetic products generate-data
+    # writes (tagged `generated`) after all others, then by category and name. Migration 0140's
+    # index holds this key, so a page reads its rows in order instead of sorting the catalog.
+    "catalog": ListOrder(
+        "products-catalog",
+        "tags @> '{generated}'::text[], category_id, name, id",
+        ("boolean", "text", "text", "uuid"),
+        tuple[bool, str, str, UUID],
+    ),
+}
+
+
 async def list_products(
     conn: Connection,
     *,
@@ -82,30 +111,60 @@ async def list_products(
     seller_id: str | None,
     q: str | None,
     is_active: bool | None,
-    after: tuple[datetime, UUID] | None,
+    sort: ProductSort = "created",
+    after: tuple[Any, ...] | None,
     limit: int,
 ) -> list[asyncpg.Record]:
+    """A page of products in `sort` order after the key `after`; each row has its `sort_key`."""
     pattern = None
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
+    order = LIST_ORDERS[sort]
+    keyset = ""
+    if after is not None:
+        bound = ", ".join(f"${i}::{cast}" for i, cast in enumerate(order.key_casts, start=6))
+        keyset = f"AND ({order.key}) > ({bound})"
     return await conn.fetch(
-        f"""SELECT {PRODUCT_COLUMNS} FROM products
+        f"""SELECT {PRODUCT_COLUMNS}, ROW({order.key}) AS sort_key FROM products
             WHERE ($1::text IS NULL OR category_id = $1)
               AND ($2::text IS NULL OR seller_id = $2)
               AND ($3::text IS NULL OR name ILIKE $3 OR sku ILIKE $3)
               AND ($4::boolean IS NULL OR is_active = $4)
-              AND ($5::timestamptz IS NULL OR (created_at, id) > ($5::timestamptz, $6::uuid))
-            ORDER BY created_at, id
-            LIMIT $7""",
+              {keyset}
+            ORDER BY {order.key}
+            LIMIT $5""",
         category_id,
         seller_id,
         pattern,
         is_active,
-        after[0] if after else None,
-        after[1] if after else None,
         limit + 1,
+        *(after or ()),
     )
+
+
+MAX_CATEGORIES = 500
+"""The most categories `list_categories` returns (a store's filter, not an export)."""
+
+
+async def list_categories(conn: Connection) -> list[str]:
+    """The categories that have an active product, sorted.
+
+    A skip scan over products_category_idx: one index probe per category rather than reading
+    every product (PostgreSQL 15 does not skip by itself)."""
+    rows = await conn.fetch(
+        """WITH RECURSIVE seen(category_id) AS (
+               (SELECT category_id FROM products WHERE is_active ORDER BY category_id LIMIT 1)
+               UNION ALL
+               SELECT (SELECT p.category_id FROM products p
+                        WHERE p.is_active AND p.category_id > seen.category_id
+                        ORDER BY p.category_id LIMIT 1)
+                 FROM seen WHERE seen.category_id IS NOT NULL
+           )
+           SELECT category_id FROM seen WHERE category_id IS NOT NULL LIMIT $1""",
+        MAX_CATEGORIES,
+    )
+    return [row["category_id"] for row in rows]
 
 
 async def insert_first_price(conn: Connection, *, product_id: UUID, price: Decimal, actor: str) -> None:

@@ -18,6 +18,9 @@ Tags = Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Stock = Annotated[int, msgspec.Meta(ge=0, le=2_000_000_000)]
 PriceSource = Literal["manual", "rule", "inventory", "campaign", "decision", "flash_sale"]
+ProductSort = Literal["created", "catalog"]
+"""The product list's orders: `created` (oldest first, the default) or `catalog` (a storefront's:
+generated products last, then by category and name)."""
 
 
 class ProductCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -1,12 +1,14 @@
 """`seed-demo`: a small, realistic catalog, a typical pricing configuration and two demo
-accounts — enough for a first quote that shows every part of the breakdown. Safe to run again."""
+accounts — enough for a first quote that shows every part of the breakdown — then two weeks of
+history, a competitor market (demo_market.py) and recent activity (demo_activity.py), so the
+dashboard has moves, decisions and signals to show (docs/demo.md). Safe to run again."""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +21,7 @@ from quote_service.auth.schemas import Principal, Role, UserCreate
 from quote_service.auth.service import AuthService
 from quote_service.catalog import service as catalog
 from quote_service.catalog.schemas import ProductCreate
+from quote_service.cli.demo_activity import Activity, seed_activity
 from quote_service.cli.demo_market import seed_market
 from quote_service.cli.generate import Summary, generate
 from quote_service.clock import utcnow
@@ -45,6 +48,15 @@ from quote_service.rules.schemas import PricingRuleCreate
 DEMO_ADMIN = ("demo-admin", "quote-service-admin")
 DEMO_USER = ("demo-shopper", "quote-service-shopper")
 DEMO_CURRENCY = "TRY"
+FIRST_QUOTE_SKUS = ("DEMO-ELEC-002", "DEMO-BOOK-001")
+"""The charger and the book the README's first quote prices, with its exact amounts."""
+WALKTHROUGH_SKUS = (*FIRST_QUOTE_SKUS, "DEMO-ELEC-006")
+"""Those, and the HDMI cable docs/repricing.md takes 45 of its 50 units from at 89.90: the demo's
+own activity and `simulate` leave their prices and stock alone, so the walkthroughs stay right."""
+# Cost is 80 % of the list price, and so is the floor (min_price): a 25 % margin lies inside the
+# decision engine's default margin band (MIN_MARGIN 5 % to MAX_MARGIN 30 %), so decisions follow
+# the market rather than the band; no price goes below cost; the flash sale's 20 % off is the floor.
+_COST_SHARE = Decimal("0.80")
 
 _SELLERS = ("seller-anatolia", "seller-bosphorus", "seller-cappadocia")
 _CATALOG: dict[str, list[tuple[str, str]]] = {
@@ -254,6 +266,8 @@ class DemoSummary:
     configuration_created: bool
     history: Summary | None = None
     """The generated history (quotes, orders, flash sales) when this run wrote it."""
+    activity: Activity = field(default_factory=Activity)
+    """The recent price moves, campaign and decisions this run made (cli/demo_activity.py)."""
 
 
 async def seed_demo(
@@ -291,8 +305,8 @@ async def seed_demo(
                 currency=DEMO_CURRENCY,
                 base_price=base,
                 current_price=base,
-                min_price=(base * Decimal("0.70")).quantize(Decimal("0.01")),
-                cost_price=(base * Decimal("0.50")).quantize(Decimal("0.01")),
+                min_price=(base * _COST_SHARE).quantize(Decimal("0.01")),
+                cost_price=(base * _COST_SHARE).quantize(Decimal("0.01")),
                 stock=50 + 25 * (index % 5),
                 tags=[category, "demo"],
                 weight=Decimal("0.5") + Decimal(index) / 10,
@@ -306,12 +320,14 @@ async def seed_demo(
     history = await seed_history(pool, now=utcnow())
     if history is not None:
         await seed_refunds(pool, admin=admin[0])
+    activity = await seed_activity(settings, pool, now=utcnow())
     return DemoSummary(
         users_created=tuple(users_created),
         products_created=created,
         products_total=total,
         configuration_created=configured,
         history=history,
+        activity=activity,
     )
 
 
@@ -420,14 +436,16 @@ DEMO_SALE_SKUS = ("DEMO-ELEC-001", "DEMO-ELEC-003", "DEMO-HOME-002")
 
 async def seed_flash_sale(sales: FlashSales, *, now: datetime) -> tuple[UUID, datetime] | None:
     """A one-hour sale of three demo products starting a minute from `now` (20 units each, 2 per
-    customer, 20 % off); none when a demo sale has not ended yet. Returns (id, starts_at)."""
+    customer, 20 % off, never below min_price: the products' prices may have moved since they
+    were listed); none when a demo sale has not ended yet. Returns (id, starts_at)."""
     async with sales.pool.acquire() as conn:
         if await conn.fetchval(
             "SELECT 1 FROM flash_sales WHERE name = $1 AND status <> 'ended' AND ends_at > $2", DEMO_SALE_NAME, now
         ):
             return None
         products = await conn.fetch(
-            "SELECT id, current_price FROM products WHERE sku = any($1::text[]) ORDER BY sku", list(DEMO_SALE_SKUS)
+            "SELECT id, current_price, min_price FROM products WHERE sku = any($1::text[]) ORDER BY sku",
+            list(DEMO_SALE_SKUS),
         )
     starts_at = now + timedelta(minutes=1)
     sale = await sales.create(
@@ -438,7 +456,10 @@ async def seed_flash_sale(sales: FlashSales, *, now: datetime) -> tuple[UUID, da
             items=[
                 FlashSaleItemIn(
                     product_id=row["id"],
-                    flash_price=(row["current_price"] * Decimal("0.80")).quantize(Decimal("0.01")),
+                    flash_price=max(
+                        (row["current_price"] * Decimal("0.80")).quantize(Decimal("0.01")),
+                        row["min_price"].quantize(Decimal("0.01"), ROUND_CEILING),
+                    ),
                     allocated_stock=20,
                     per_user_limit=2,
                 )

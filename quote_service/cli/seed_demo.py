@@ -47,7 +47,8 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
         )
     else:
         print("demo history: already present")
-    seeded = asyncio.run(_seed_flash_sale(settings))
+    print(f"demo activity: {summary.activity.describe()}")
+    seeded = asyncio.run(schedule_flash_sale(settings))
     if seeded is None:
         print("demo flash sale: one is already scheduled or running")
     else:
@@ -58,7 +59,7 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _seed_flash_sale(settings: Settings) -> tuple[UUID, datetime] | None:
+async def schedule_flash_sale(settings: Settings) -> tuple[UUID, datetime] | None:
     """The demo sale goes through the same service as an admin's (allocation, counters, announcement)."""
     from quote_service.cli import demo
     from quote_service.flash_sales.counters import Counters

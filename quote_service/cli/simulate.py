@@ -23,6 +23,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.rate <= 0 or args.duration <= 0:
         print("quote-service: --rate and --duration must be positive", file=sys.stderr)
         return 2
+    if args.decide_every < 0:
+        print("quote-service: --decide-every must be 0 (no decisions) or positive", file=sys.stderr)
+        return 2
     try:
         asyncio.run(
             simulate(
@@ -31,6 +34,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 duration=args.duration,
                 admin=account(args.admin, demo.DEMO_ADMIN),
                 shopper=account(args.shopper, demo.DEMO_USER),
+                decide_every=args.decide_every,
+                left_alone=frozenset(demo.WALKTHROUGH_SKUS),
             )
         )
     except KeyboardInterrupt:
@@ -45,6 +50,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sim = sub.add_parser("simulate", help="send live shoppers through a running service, print price moves")
     sim.add_argument("--rate", type=float, default=5.0, help="actions per second (default 5)")
     sim.add_argument("--duration", type=float, default=60.0, help="seconds to run (default 60; Ctrl-C stops)")
+    sim.add_argument(
+        "--decide-every",
+        type=float,
+        default=10.0,
+        help="seconds between pricing-decision runs, which apply the small moves (default 10; 0: none)",
+    )
     sim.add_argument("--base-url", default="http://127.0.0.1:8000")
     sim.add_argument("--admin", default=None, help="admin USERNAME:PASSWORD (default: the demo admin)")
     sim.add_argument("--shopper", default=None, help="shopper USERNAME:PASSWORD (default: the demo shopper)")

@@ -93,13 +93,13 @@ class FlashSaleController(Controller):
     ) -> Envelope[FlashSale]:
         if not await flash_sales.activate(sale_id, actor=actor_of(request)):
             raise state_conflict("Only a scheduled flash sale can be activated")
-        return ok(await flash_sales.get(sale_id), "Flash sale activated")
+        return ok(await flash_sales.get(sale_id, committed=True), "Flash sale activated")
 
     @post("/{sale_id:uuid}/end", guards=[admin_only], status_code=200, summary="End a sale now (unsold units return)")
     async def end(self, sale_id: FromPath[UUID], flash_sales: SalesDep, request: AuthedRequest) -> Envelope[FlashSale]:
         if not await flash_sales.end(sale_id, actor=actor_of(request)):
             raise state_conflict("The flash sale has already ended")
-        return ok(await flash_sales.get(sale_id), "Flash sale ended")
+        return ok(await flash_sales.get(sale_id, committed=True), "Flash sale ended")
 
     @post("/{sale_id:uuid}/purchases", summary="Buy at the flash price (requires Idempotency-Key)")
     async def purchase(

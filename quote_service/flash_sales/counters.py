@@ -352,6 +352,10 @@ class Counters:
     async def exists(self, sale_id: UUID) -> bool:
         return bool(await self.redis.exists(sale_key(sale_id)))
 
+    async def forget(self, sale_id: UUID) -> None:
+        """Delete the sale hash alone (rebuilt from the ledger on demand); its holds stay."""
+        await self.redis.delete(sale_key(sale_id))
+
     async def delete(self, sale_id: UUID) -> None:
         await self.redis.delete(sale_key(sale_id), attempts_key(sale_id), viewers_key(sale_id), holds_key(sale_id))
 

@@ -197,7 +197,7 @@ class FlashSales:
             )
             items = await repository.items_of(conn, sale_ids=[sale_id])
         await self._after_write(sale_id, rebuild=True)
-        return await self._view(sale, items)
+        return await self._view(sale, items, committed=True)
 
     async def update(self, sale_id: UUID, data: FlashSaleUpdate, *, actor: str) -> FlashSale:
         now = self.clock()
@@ -254,7 +254,7 @@ class FlashSales:
             await self._after_write(sale_id, rebuild=True)
         else:
             await self._after_write(sale_id, fields={"ends": str(int(ends_at.timestamp() * 1000))})
-        return await self._view(sale, items)
+        return await self._view(sale, items, committed=True)
 
     async def delete(self, sale_id: UUID, *, actor: str) -> None:
         """Withdraw a scheduled sale: its allocation goes back to the products."""
@@ -317,13 +317,14 @@ class FlashSales:
 
     # -- reads --------------------------------------------------------------------------------
 
-    async def get(self, sale_id: UUID) -> FlashSale:
+    async def get(self, sale_id: UUID, *, committed: bool = False) -> FlashSale:
+        """One sale; `committed`: the answer to a write that committed (see `_view`)."""
         async with self.pool.acquire() as conn:
             sale = await repository.get_sale(conn, sale_id=sale_id)
             if sale is None:
                 raise NotFound(f"flash sale {sale_id} not found")
             items = await repository.items_of(conn, sale_ids=[sale_id])
-        return await self._view(sale, items)
+        return await self._view(sale, items, committed=committed)
 
     async def list_sales(
         self, *, status: flash.SaleStatus | None, before: tuple[datetime, UUID] | None, limit: int
@@ -351,17 +352,21 @@ class FlashSales:
                 raise NotFound(f"flash sale {sale_id} not found")
             return definition_of(sale, await repository.items_of(conn, sale_ids=[sale_id]))
 
-    async def _view(self, sale: asyncpg.Record, items: Sequence[asyncpg.Record]) -> FlashSale:
+    async def _view(
+        self, sale: asyncpg.Record, items: Sequence[asyncpg.Record], *, committed: bool = False
+    ) -> FlashSale:
+        """The sale as the API shows it; `committed`: the answer to a write that committed, which
+        a Redis failure must not turn into a 503 (units left then come from the ledger)."""
         now = self.clock()
         status = flash.effective_status(sale["status"], sale["starts_at"], sale["ends_at"], now)
         left: Sequence[int | None] = [0] * len(items)
         if status != "ended" and items:
-            product_ids = [i["product_id"] for i in items]
-            counted = await self.counters.remaining(sale["id"], product_ids)
-            if counted is None:
-                await self.ensure_counters(sale["id"])
-                counted = await self.counters.remaining(sale["id"], product_ids)
-            left = counted or [i["allocated_stock"] - i["sold"] for i in items]
+            try:
+                left = await self._live_remaining(sale["id"], items)
+            except RedisError:
+                if not committed:
+                    raise
+                left = [i["allocated_stock"] - i["sold"] for i in items]
         return FlashSale(
             id=sale["id"],
             name=sale["name"],
@@ -383,6 +388,15 @@ class FlashSales:
             created_at=sale["created_at"],
             updated_at=sale["updated_at"],
         )
+
+    async def _live_remaining(self, sale_id: UUID, items: Sequence[asyncpg.Record]) -> Sequence[int | None]:
+        """Units left per item from the counters, rebuilt from the ledger when missing."""
+        product_ids = [i["product_id"] for i in items]
+        counted = await self.counters.remaining(sale_id, product_ids)
+        if counted is None:
+            await self.ensure_counters(sale_id)
+            counted = await self.counters.remaining(sale_id, product_ids)
+        return counted or [i["allocated_stock"] - i["sold"] for i in items]
 
     # -- counters -----------------------------------------------------------------------------
 
@@ -518,7 +532,8 @@ class FlashSales:
         expire: timedelta | None = None,
     ) -> None:
         """After a commit: bring the counters along (best effort: missing ones are rebuilt on
-        demand, and the database refuses what they would wrongly allow), then tell every process."""
+        demand, and the database refuses what they would wrongly allow; ones Redis would not
+        update are dropped), then tell every process."""
         try:
             if rebuild:
                 await self._write_counters(sale_id, replace=True)
@@ -529,7 +544,17 @@ class FlashSales:
                     await self.counters.redis.expire(key, expire)
         except RedisError:
             log.warning("flash_counters_update_failed", flash_sale_id=str(sale_id), exc_info=True)
+            await self._drop_counters(sale_id)
         await self.config.changed(DOMAIN)
+
+    async def _drop_counters(self, sale_id: UUID) -> None:
+        """Counters that could not follow a committed change would go on deciding by the old
+        sale (its old end, say) with nothing to correct them: delete them instead — a full Redis
+        still deletes — and the next purchase or quote rebuilds them from the ledger."""
+        try:
+            await self.counters.forget(sale_id)
+        except RedisError:  # read-only or down: POST /{id}/reconcile once it takes writes again
+            log.warning("flash_counters_drop_failed", flash_sale_id=str(sale_id), exc_info=True)
 
     async def _locked(self, conn: Connection, sale_id: UUID) -> asyncpg.Record:
         sale = await repository.get_sale(conn, sale_id=sale_id, for_update=True)

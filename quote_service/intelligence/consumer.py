@@ -12,7 +12,8 @@ Every `claim_interval` seconds a pass first recovers what others left behind:
 2. entries pending for more than `claim_idle_ms` in ANY consumer (a process that died
    mid-batch, or a batch whose work failed) are XAUTOCLAIMed and finished here;
 3. consumers idle for `forget_idle_ms` with nothing pending — dead processes, whose entries
-   step 2 already took — are deleted from the group (one script: checked and deleted atomically).
+   step 2 already took — are deleted from the group (one script: checked and deleted atomically);
+4. the entries read and acknowledged are trimmed off the stream (`trim_acknowledged`).
 """
 
 from __future__ import annotations
@@ -117,12 +118,11 @@ class StreamConsumer(BackgroundLoop):
     async def run_once(self, *, claim: bool = False) -> int:
         """One pass: recovery (when due or `claim`), then new entries. Returns entries handled."""
         handled = 0
-        loop = asyncio.get_running_loop()
-        if claim or loop.time() - self._last_recovery >= self.claim_interval:
-            self._last_recovery = loop.time()
+        if claim or self._recovery_due():
             handled += await self.replay_inbox()
             handled += await self._claim_stale()
             await self.forget_dead_consumers()
+            await self.trim_acknowledged()
         response = cast(
             "list[tuple[bytes, list[Entry]]] | None",
             await self.redis.xreadgroup(
@@ -140,6 +140,14 @@ class StreamConsumer(BackgroundLoop):
             return
         self.persisted += await self.persister.finish([accepted_of(*entry) for entry in entries], path="stream")
         await self.redis.xack(stream.STREAM, stream.GROUP, *[entry_id for entry_id, _ in entries])
+
+    def _recovery_due(self) -> bool:
+        """True (and the next one scheduled) every `claim_interval` seconds."""
+        now = asyncio.get_running_loop().time()
+        if now - self._last_recovery < self.claim_interval:
+            return False
+        self._last_recovery = now
+        return True
 
     async def replay_inbox(self) -> int:
         """Finish, from PostgreSQL, accepted observations past their `replay_after`."""
@@ -188,6 +196,21 @@ class StreamConsumer(BackgroundLoop):
             log.info("stream_consumers_forgotten", consumer=self.name, forgotten=names)
         return names
 
+    async def trim_acknowledged(self) -> None:
+        """Delete the entries every member has read and acknowledged. XACK leaves an entry on the
+        stream, which would otherwise hold MAX_LENGTH of them (~200 B each) for good: memory a
+        `volatile-lru` Redis never evicts (docs/operations.md#redis-sizing). The group's
+        last-delivered id is read before the pending summary: an entry delivered in between has a
+        higher id than both, so nothing unacknowledged is ever below the cut."""
+        groups = cast("list[dict[str, object]]", await self.redis.xinfo_groups(stream.STREAM))
+        delivered = next(
+            (g["last-delivered-id"] for g in groups if g["name"] in (stream.GROUP, stream.GROUP.encode())), None
+        )
+        summary = await self.redis.xpending(stream.STREAM, stream.GROUP)
+        keep_from = summary["min"] if summary["pending"] else delivered
+        if keep_from is not None:
+            await self.redis.xtrim(stream.STREAM, minid=cast("bytes | str", keep_from), approximate=False)
+
     def next_delay(self) -> float | None:
         # Back to back: each pass blocks on the stream for up to `block_ms` itself.
         return self.interval if self.failures else 0.0
@@ -197,6 +220,13 @@ class StreamConsumer(BackgroundLoop):
         # PostgreSQL away, or a batch's signals failed: unacked entries stay pending and are
         # claimed again; unfinished inbox rows are replayed.
         if self.failures or not self._group_ready:
-            await ensure_group(self.redis)
+            try:
+                await ensure_group(self.redis)
+            except Exception:
+                # A Redis that refuses writes (a read-only replica) fails every group command;
+                # the inbox is PostgreSQL's, so what was accepted meanwhile is finished anyway.
+                if self._recovery_due():
+                    await self.replay_inbox()
+                raise
             self._group_ready = True
         await self.run_once()

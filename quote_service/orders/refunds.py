@@ -10,7 +10,9 @@ row, then products by id, then campaigns by trigger, then coupons by code):
 3. give the units back to their products' stock (flash-sale lines too: to the product, not the
    sale), with stock_movements — inventory repricing runs on that change (§8.1) — write the
    refund and its lines (campaign sales are counted down by trigger), update the order;
-4. a cancel also releases the order's coupon uses and its promotion uses (docs/promotions.md).
+4. a cancel also releases the order's coupon uses and its promotion uses (docs/promotions.md),
+   and deletes the customer's coupon counters in Redis (orders/coupon_counters.py): a Redis that
+   refuses that answers 503 with nothing written, so a counter is never left too high.
 
 Any refusal raises before the commit: nothing is written.
 """
@@ -27,13 +29,13 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
-import structlog
 
 from quote_service.auth.schemas import Principal
 from quote_service.cache.redis import RedisClient
 from quote_service.catalog import repository as catalog
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from quote_service.orders import coupon_counters
 from quote_service.orders import refund_math as math
 from quote_service.orders import refund_repository as repository
 from quote_service.orders import repository as orders
@@ -42,9 +44,6 @@ from quote_service.orders.service import assemble, can_see
 from quote_service.pricing.money import ZERO, round_money
 from quote_service.pricing.quote import STOCKED_SOURCES
 from quote_service.promotions import repository as promotions
-from quote_service.quotes.service import coupon_uses_key
-
-log = structlog.get_logger("quote_service.orders")
 
 Kind = Literal["refund", "cancel"]
 _ENCODER = msgspec.json.Encoder()
@@ -93,13 +92,15 @@ async def cancel(
     """Refund the whole order (fees included) and release its coupons; returns (order, replayed).
     Without `redis` (a command line tool), the quote path's coupon counters are left to repair."""
     row, replayed = await _run(
-        pool, order_id, "cancel", data, principal=principal, actor=actor, key=idempotency_key, now=now, window=window
-    )
+        pool, order_id, "cancel", data, principal=principal, actor=actor, key=idempotency_key, now=now, window=window,
+        redis=redis,
+    )  # fmt: skip
     async with pool.acquire() as conn:
         order_row = await _order_row(conn, row["order_id"])
         order = (await assemble(conn, [order_row]))[0]
         if not replayed and redis is not None:
-            await _publish_released_uses(conn, redis, order)
+            codes = [c.code for c in order.applied_coupons]
+            await coupon_counters.publish_released(conn, redis, order.customer_id, codes)
     return order, replayed
 
 
@@ -120,6 +121,7 @@ async def _run(
     key: str,
     now: datetime | None,
     window: timedelta | None = None,
+    redis: RedisClient | None = None,
 ) -> tuple[asyncpg.Record, bool]:
     fingerprint = request_hash(order_id, kind, data)
     async with pool.acquire() as conn:
@@ -139,7 +141,7 @@ async def _run(
                 if kind == "cancel":
                     _check_cancel(order, principal, now, window)
                 row = await _write(conn, order, kind, data, principal=principal, actor=actor, key=key,
-                                   fingerprint=fingerprint, now=now)  # fmt: skip
+                                   fingerprint=fingerprint, now=now, redis=redis)  # fmt: skip
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name != repository.IDEMPOTENCY_CONSTRAINT:
                 raise
@@ -182,6 +184,7 @@ async def _write(
     key: str,
     fingerprint: bytes,
     now: datetime | None,
+    redis: RedisClient | None = None,
 ) -> asyncpg.Record:
     """Steps 2-4 of the module docstring."""
     order_id: UUID = order["id"]
@@ -248,8 +251,10 @@ async def _write(
     await repository.update_order(conn, order_id=order_id, status=status, refunded=total, fees_refunded=fees_refunded)
     if kind == "cancel":
         assert now is not None
-        await repository.release_coupons(conn, order_id=order_id, now=now)
+        released = await repository.release_coupons(conn, order_id=order_id, now=now)
         await promotions.release_order_uses(conn, order_id=order_id)
+        if redis is not None:  # last, before the commit: a Redis that refuses even a DEL fails the cancel
+            await coupon_counters.forget(redis, order["customer_id"], [r["coupon_code"] for r in released])
     return row
 
 
@@ -373,17 +378,3 @@ def _refund(row: asyncpg.Record, lines: Sequence[asyncpg.Record]) -> Refund:
         commission_reversed=money(row["commission_reversed"]),
         created_at=row["created_at"],
     )
-
-
-async def _publish_released_uses(conn: Connection, redis: RedisClient, order: Order) -> None:
-    """After a cancel: each released coupon's per-customer count, as PostgreSQL now has it, to
-    the quote path's counter (orders only ever raise it); the cancel stands if Redis fails."""
-    codes = [c.code for c in order.applied_coupons]
-    if not codes:
-        return
-    uses = await orders.customer_coupon_uses(conn, customer_id=order.customer_id, codes=codes)
-    try:
-        for code in codes:
-            await redis.set(coupon_uses_key(code, order.customer_id), uses.get(code, 0))
-    except Exception:  # PostgreSQL holds the truth; the customer's next order repairs the counter
-        log.warning("coupon_use_counter_failed", customer_id=order.customer_id, exc_info=True)

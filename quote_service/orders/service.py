@@ -15,7 +15,8 @@ concurrent orders queue instead of deadlocking):
    and commissions.
 
 Any refusal raises before the commit: nothing is written. After the commit, Redis learns each
-customer's coupon use count for the quote path; PostgreSQL remains the source of truth.
+customer's coupon use count for the quote path; PostgreSQL remains the source of truth, and a
+refusal at a coupon's per-customer limit teaches the count again (orders/coupon_counters.py).
 """
 
 from __future__ import annotations
@@ -29,15 +30,14 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
-import structlog
 
 from quote_service.auth.schemas import Principal
-from quote_service.cache.redis import RedisClient, is_cluster, run_each
+from quote_service.cache.redis import RedisClient
 from quote_service.catalog import repository as catalog
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Forbidden, NotFound
 from quote_service.flash_sales.purchases import Purchases
-from quote_service.orders import repository
+from quote_service.orders import coupon_counters, repository
 from quote_service.orders.schemas import Order, OrderCreate, OrderLine
 from quote_service.pagination import Page, page_of
 from quote_service.pricing.coupons import normalize_code
@@ -45,24 +45,10 @@ from quote_service.pricing.money import round_money
 from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, CommissionBreakdown, CommissionDetail, Quote
 from quote_service.promotions import repository as promotions
 from quote_service.quotes import policy
-from quote_service.quotes.service import coupon_uses_key
 from quote_service.quotes.store import QuoteStore
 from quote_service.reservations import service as reservations
 
-log = structlog.get_logger("quote_service.orders")
-
 _ENCODER = msgspec.json.Encoder()
-# Raise each counter to at least the count PostgreSQL committed: the same value INCR would
-# give, but order-independent and self-healing after a Redis flush or a missed update.
-_RAISE_COUNTERS = """
-for i, key in ipairs(KEYS) do
-  local count = tonumber(ARGV[i])
-  if count > tonumber(redis.call('GET', key) or '0') then
-    redis.call('SET', key, count)
-  end
-end
-return 0
-"""
 
 
 def request_hash(data: OrderCreate) -> bytes:
@@ -125,6 +111,10 @@ async def place_order(
             committed = True
             if consumed:
                 reservations.counted_consumed()
+        except Conflict as refused:
+            if refused.code == "COUPON_LIMIT_REACHED":  # the quote path's counter was too low: lost or never told
+                await coupon_counters.relearn(conn, redis, quote.customer_id, [c.code for c in _applied_coupons(quote)])
+            raise
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name not in (repository.IDEMPOTENCY_CONSTRAINT, repository.QUOTE_ONCE_CONSTRAINT):
                 raise
@@ -141,7 +131,7 @@ async def place_order(
             else:
                 await flash.release(held, customer=quote.customer_id)
         order = (await assemble(conn, [row]))[0]
-    await _publish_coupon_uses(redis, quote.customer_id, coupon_uses)
+    await coupon_counters.raise_to(redis, quote.customer_id, coupon_uses)
     return order, False
 
 
@@ -303,24 +293,6 @@ def _check_coupons(codes: Sequence[str], locked: Sequence[asyncpg.Record], uses:
             code="COUPON_LIMIT_REACHED",
             details=problems,
         )
-
-
-async def _publish_coupon_uses(redis: RedisClient, customer_id: str, counts: dict[str, int]) -> None:
-    """Tell the quote path each coupon's use count for this customer; the order stands if Redis fails."""
-    if not counts:
-        return
-    keys = [coupon_uses_key(code, customer_id) for code in counts]
-    try:
-        # register_script only hashes locally; Redis loads the script once, on first use.
-        raise_counters = redis.register_script(_RAISE_COUNTERS)
-        if is_cluster(redis):  # the counters are independent: one call per key (its own slot)
-            await run_each(
-                redis, raise_counters, [([key], [count]) for key, count in zip(keys, counts.values(), strict=True)]
-            )
-        else:
-            await raise_counters(keys=keys, args=list(counts.values()))
-    except Exception:  # PostgreSQL holds the truth; the next order of this customer repairs the counter
-        log.warning("coupon_use_counter_failed", customer_id=customer_id, exc_info=True)
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The pages' routes: /dashboard, /store, the login form's POST, logout, and their assets.
+"""The pages' routes: the landing page /, /dashboard, /dashboard/books, /store, the login form's
+POST, logout, the favicon, and their assets.
 
 A page is excluded from the API's auth middleware and checks the session cookie itself: no
 cookie (or an expired or logged-out one) → the login form. Logging out ends the session on the
@@ -13,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import CacheControlHeader, Cookie
+from litestar.di import NamedDependency
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
@@ -27,7 +30,11 @@ from litestar.types import ControllerRouterHandler
 from quote_service.auth.middleware import CSRF_COOKIE, SESSION_COOKIE, csrf_matches
 from quote_service.auth.schemas import Principal
 from quote_service.auth.service import AuthService
+from quote_service.catalog import repository as catalog_repository
+from quote_service.config import Settings
 from quote_service.errors import ServiceError, Unauthorized
+from quote_service.pages.books import dashboard_books
+from quote_service.web.deps import ReadPoolDep
 
 HERE = Path(__file__).parent
 STATIC_PATH = "/pages/static"
@@ -40,9 +47,12 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY}
-PageName = Literal["dashboard", "store"]
-TITLES: dict[str, str] = {"dashboard": "Pricing dashboard", "store": "Store"}
-ROLES: dict[str, frozenset[str]] = {"dashboard": frozenset({"admin"}), "store": frozenset({"user", "admin"})}
+PageName = Literal["dashboard", "books", "store"]
+TITLES: dict[str, str] = {"dashboard": "Pricing dashboard", "books": "Refunds, statements and offers", "store": "Store"}
+PATHS: dict[str, str] = {"dashboard": "/dashboard", "books": "/dashboard/books", "store": "/store"}
+ADMINS, SHOPPERS = frozenset({"admin"}), frozenset({"user", "admin"})
+ROLES: dict[str, frozenset[str]] = {"dashboard": ADMINS, "books": ADMINS, "store": SHOPPERS}
+FAVICON = (HERE / "static" / "favicon.svg").read_bytes()
 
 template_config = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
 static_router = create_static_files_router(
@@ -90,7 +100,11 @@ def _login(request: Request[Any, Any, Any], page: str, *, error: str | None = No
     )
 
 
-async def _page(request: Request[Any, Any, Any], page: str) -> Template:
+PageContext = Callable[[], Awaitable[dict[str, Any]]]
+"""What a page adds to its template's context, read only once the visitor may see the page."""
+
+
+async def _page(request: Request[Any, Any, Any], page: str, extra: PageContext | None = None) -> Template:
     principal = await _principal(request)
     if principal is None:
         return _login(request, page)
@@ -114,6 +128,7 @@ async def _page(request: Request[Any, Any, Any], page: str) -> Template:
             "who": principal.name,
             "role": principal.role,
             "csrf": request.cookies.get(CSRF_COOKIE, ""),
+            **(await extra() if extra else {}),
         },
         headers=PAGE_HEADERS,
     )
@@ -124,9 +139,39 @@ async def dashboard_page(request: Request[Any, Any, Any]) -> Template:
     return await _page(request, "dashboard")
 
 
+@get("/dashboard/books", exclude_from_auth=True, include_in_schema=False)
+async def books_page(request: Request[Any, Any, Any]) -> Template:
+    return await _page(request, "books")
+
+
 @get("/store", exclude_from_auth=True, include_in_schema=False)
-async def store_page(request: Request[Any, Any, Any]) -> Template:
-    return await _page(request, "store")
+async def store_page(
+    request: Request[Any, Any, Any], read_pool: ReadPoolDep, settings: NamedDependency[Settings]
+) -> Template:
+    async def store_context() -> dict[str, Any]:
+        # Rendered with the page: the category filter lists every category, not only those on
+        # the first page of products; the orders list hides Cancel once this window has passed.
+        async with read_pool.acquire() as conn:
+            categories = await catalog_repository.list_categories(conn)
+        return {"categories": categories, "cancel_window_minutes": settings.cancel_window_minutes}
+
+    return await _page(request, "store", store_context)
+
+
+@get("/", exclude_from_auth=True, include_in_schema=False)
+async def landing_page() -> Template:
+    """The door: what the service is and links to the dashboard, the store and the API docs."""
+    return Template(template_name="landing.html", context={"page": "landing", "title": "Welcome"}, headers=PAGE_HEADERS)
+
+
+@get("/favicon.ico", exclude_from_auth=True, include_in_schema=False)
+async def favicon() -> Response[bytes]:
+    """The SVG icon, also where browsers look for one on pages that name none (the API docs)."""
+    return Response(
+        FAVICON,
+        media_type="image/svg+xml",
+        headers={"Cache-Control": f"public, max-age={ASSET_MAX_AGE}"},
+    )
 
 
 async def _posted(request: Request[Any, Any, Any]) -> tuple[dict[str, str], str]:
@@ -160,7 +205,7 @@ async def login(
     )
     # A fresh CSRF token per session (a token planted before login is not carried over).
     csrf = _csrf_cookie(request, secrets.token_urlsafe(32))
-    return Redirect(f"/{page}", status_code=303, cookies=[session, csrf], headers=PAGE_HEADERS)
+    return Redirect(PATHS[page], status_code=303, cookies=[session, csrf], headers=PAGE_HEADERS)
 
 
 @post("/pages/logout", exclude_from_auth=True, include_in_schema=False, status_code=303)
@@ -178,7 +223,17 @@ async def logout(
         with contextlib.suppress(Unauthorized):
             await auth.logout(token)
     gone = Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0, httponly=True, samesite="strict")
-    return Redirect(f"/{page}", status_code=303, cookies=[gone], headers=PAGE_HEADERS)
+    return Redirect(PATHS[page], status_code=303, cookies=[gone], headers=PAGE_HEADERS)
 
 
-ROUTES: list[ControllerRouterHandler] = [dashboard_page, store_page, login, logout, static_router]
+ROUTES: list[ControllerRouterHandler] = [
+    landing_page,
+    favicon,
+    dashboard_page,
+    books_page,
+    store_page,
+    login,
+    logout,
+    dashboard_books,
+    static_router,
+]

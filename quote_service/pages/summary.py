@@ -1,4 +1,4 @@
-"""GET /api/v1/dashboard/summary (admin): the dashboard's KPIs, price moves and revenue per day."""
+"""GET /api/v1/dashboard/summary (admin): the dashboard's KPIs, price moves, revenue and refunds per day."""
 
 from __future__ import annotations
 
@@ -31,13 +31,16 @@ class DayRevenue(msgspec.Struct, frozen=True, kw_only=True):
     date: str
     currency: str
     revenue: Decimal
+    """Totals of the orders placed that day."""
+    refunds: Decimal
+    """What refunds and cancels made that day gave back (whenever the order was placed)."""
     orders: int
 
 
 class PriceMove(msgspec.Struct, frozen=True, kw_only=True):
     product_id: str
     product_name: str
-    old_price: Decimal | None
+    old_price: Decimal
     new_price: Decimal
     currency: str
     source: str
@@ -54,8 +57,9 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
     """Revenue (order totals) and commission of today's orders (UTC day), and today's refunds, one
     entry per currency: amounts in different currencies are never added."""
     revenue_per_day: list[DayRevenue]
-    """One row per day and currency."""
+    """One row per day and currency with orders or refunds."""
     recent_price_moves: list[PriceMove]
+    """The latest moves of a price; a product's first price (its creation) is not a move."""
     generated_at: datetime
 
 
@@ -74,12 +78,19 @@ GROUP BY currency ORDER BY currency
 """
 _PER_DAY = """
 SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, currency,
-       sum(total_amount) AS revenue, count(*) AS orders
-FROM orders WHERE created_at >= $1 GROUP BY 1, 2 ORDER BY 1, 2
+       sum(revenue) AS revenue, sum(refunds) AS refunds, sum(orders)::bigint AS orders
+FROM (SELECT created_at, currency, total_amount AS revenue, 0 AS refunds, 1 AS orders
+      FROM orders WHERE created_at >= $1
+      UNION ALL
+      SELECT created_at, currency, 0, total_refunded, 0 FROM refunds WHERE created_at >= $1) t
+GROUP BY 1, 2 ORDER BY 1, 2
 """
+# A product's creation writes its first price with no old price: that is not a move, and a fresh
+# catalog would otherwise fill the panel with identical "product created" rows.
 _MOVES = """
 SELECT h.product_id, p.name, h.old_price, h.new_price, p.currency, h.source, h.reason, h.changed_at
 FROM price_history h JOIN products p ON p.id = h.product_id
+WHERE h.old_price IS NOT NULL
 ORDER BY h.changed_at DESC, h.id DESC LIMIT $1
 """
 
@@ -116,6 +127,7 @@ async def dashboard_summary(read_pool: ReadPoolDep) -> Envelope[Summary]:
                     date=r["day"],
                     currency=r["currency"],
                     revenue=Money(r["revenue"], r["currency"]).rounded().amount,
+                    refunds=Money(r["refunds"], r["currency"]).rounded().amount,
                     orders=r["orders"],
                 )
                 for r in per_day
@@ -124,7 +136,7 @@ async def dashboard_summary(read_pool: ReadPoolDep) -> Envelope[Summary]:
                 PriceMove(
                     product_id=str(r["product_id"]),
                     product_name=r["name"],
-                    old_price=None if r["old_price"] is None else round_money(r["old_price"], r["currency"]),
+                    old_price=round_money(r["old_price"], r["currency"]),
                     new_price=round_money(r["new_price"], r["currency"]),
                     currency=r["currency"],
                     source=r["source"],

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import msgspec
 
+from quote_service import ids
 from quote_service.auth.schemas import Principal
 from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import RedisClient, get_many
@@ -43,6 +44,7 @@ from quote_service.pricing.quote import (
 )
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.quotes import policy
+from quote_service.quotes.deadlines import DeadlineWatch
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
 from quote_service.quotes.store import QuoteStore, decode_quote
 from quote_service.reservations.service import Reservations
@@ -102,6 +104,8 @@ class QuoteService:
         self.gate = ConcurrencyGate(settings.max_concurrent_quotes)
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
         watch_gate(self.gate)
+        self._deadlines = DeadlineWatch()
+        """Every quote's deadline, watched by one timer (quotes/deadlines.py)."""
         self._config = config_store
         self._products = products
         self._store = store
@@ -129,10 +133,11 @@ class QuoteService:
         """Admit (rate limit, concurrency cap), then price and store within the deadline.
 
         `deadline` (event-loop time) continues one set before authentication; without it the
-        quote has QUOTE_TIMEOUT from now. `body` is the request's raw JSON when the caller has
-        it (the lean edge): the identical-request cache is then keyed by it instead of by the
-        request encoded again. `numbers`: the quote's JSON writes money as numbers
-        (X-Money-Format), encoded so once, as the strings would be."""
+        quote has QUOTE_TIMEOUT from now (checked every few milliseconds: quotes/deadlines.py).
+        `body` is the request's raw JSON when the caller has it (the lean edge): the
+        identical-request cache is then keyed by it instead of by the request encoded again.
+        `numbers`: the quote's JSON writes money as numbers (X-Money-Format), encoded so once,
+        as the strings would be."""
         t0 = perf_counter_ns()
         with stage(_VALIDATE):
             self.limiter.check((caller.kind, caller.id))
@@ -142,7 +147,7 @@ class QuoteService:
             raise gate.refusal()
         gate.in_flight += 1
         try:
-            async with asyncio.timeout_at(deadline or asyncio.get_running_loop().time() + self.timeout) as bound:
+            with self._deadlines.bound(deadline or asyncio.get_running_loop().time() + self.timeout) as bound:
                 return await self._price(request, caller, body, t0, numbers)
         except TimeoutError as exc:
             if not bound.expired():  # a store's own timeout (pool, Redis): 503, not 504
@@ -207,7 +212,7 @@ class QuoteService:
             flag_timing.record("quote", perf_counter_ns() - f0)
             quote = price_quote(
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,
-                defaults=self.defaults, now=now, quote_id=uuid.uuid4(), region=region, flags=flags,
+                defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, flags=flags,
             )  # fmt: skip
         t4 = perf_counter_ns()
         with stage(_STORE):
@@ -282,7 +287,7 @@ class QuoteService:
         )
         return price_quote(
             request, snapshot=snapshot, products={key: product}, flash=flash, customer=customer,
-            defaults=self.defaults, now=now, quote_id=uuid.uuid4(),
+            defaults=self.defaults, now=now, quote_id=ids.uuid4(),
         )  # fmt: skip
 
     async def _coupon_uses(self, request: QuoteRequest, snapshot: ConfigSnapshot) -> dict[str, int]:

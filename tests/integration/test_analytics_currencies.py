@@ -102,6 +102,6 @@ async def test_dashboard_summary_is_per_currency(
     ]
     day = at.date().isoformat()
     assert data["revenue_per_day"] == [
-        {"date": day, "currency": "EUR", "revenue": "10.00", "orders": 1},
-        {"date": day, "currency": "TRY", "revenue": "1000.00", "orders": 1},
+        {"date": day, "currency": "EUR", "revenue": "10.00", "refunds": "0.00", "orders": 1},
+        {"date": day, "currency": "TRY", "revenue": "1000.00", "refunds": "0.00", "orders": 1},
     ]

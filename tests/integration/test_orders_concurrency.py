@@ -1,6 +1,7 @@
 """Orders under concurrency: stock never oversold, coupon limits never exceeded, one order per key.
 
-Every test fires its orders at once at a real `quote-service serve` process (one per module)
+Every test fires its orders at once at a real `quote-service serve` process (one per test,
+started after the test's stores were cleaned, with patient pool and lock waits: servers.race_server)
 through httpx, and then checks PostgreSQL itself. Not through the in-process test client: it
 answers one request at a time, so nothing would race.
 """
@@ -24,7 +25,7 @@ from quote_service.config import Settings
 from quote_service.pricing.quote import AppliedCoupon, Quote
 from quote_service.quotes.store import QuoteStore
 from tests.integration.conftest import Caller
-from tests.integration.servers import cli_env, running_server
+from tests.integration.servers import RaceServer, new_tag, race_server
 from tests.integration.test_catalog import create_product
 from tests.integration.test_orders_api import (
     build_quote,
@@ -39,7 +40,7 @@ from tests.integration.test_orders_api import (
 )
 
 Client = AsyncTestClient[Litestar]
-Http = httpx.AsyncClient  # to the module's real server, for the racing requests
+Http = httpx.AsyncClient  # to the test's real server, for the racing requests
 
 
 @pytest.fixture
@@ -48,17 +49,19 @@ async def quotes(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[QuoteS
         yield store
 
 
-@pytest.fixture(scope="module")
-def server(database_url: str, single_redis_url: str) -> Iterator[str]:
-    """A real server on this session's stores for the whole module (the tests' stores are cleaned per test)."""
-    env = cli_env(DATABASE_URL=database_url, REDIS_URL=single_redis_url, LOG_LEVEL="WARNING")
-    with running_server(env) as base:
-        yield base
+@pytest.fixture
+def server(settings: Settings) -> Iterator[RaceServer]:
+    """A real server on this test's stores. One per test: a module's server kept its background
+    loops running while the next test emptied every table, and deadlocked with that TRUNCATE; and
+    its one-second pool and lock waits answered some racing orders 503 on a loaded machine."""
+    with race_server(settings) as running:
+        yield running
 
 
 @pytest.fixture
-async def http(server: str) -> AsyncIterator[Http]:
-    async with httpx.AsyncClient(base_url=server, timeout=60) as racing:
+async def http(server: RaceServer) -> AsyncIterator[Http]:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with server.client(new_tag(), limits=limits) as racing:
         yield racing
 
 

@@ -1,10 +1,14 @@
-"""Price history: one row per change of current_price, newest first, keyset-paginated."""
+"""Price history: one row per change of current_price, newest first, keyset-paginated.
+
+Concurrent price changes race at a real server process (one per test): the in-process test
+client answers one request at a time, so through it nothing would race.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,10 +18,18 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from quote_service.config import Settings
 from tests.integration.conftest import Caller
+from tests.integration.servers import RaceServer, race_server
 from tests.integration.test_catalog import PRODUCTS, create_product, error_of, put_body, success_data
 
 Client = AsyncTestClient[Litestar]
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[RaceServer]:
+    with race_server(settings) as running:
+        yield running
 
 
 async def history(client: Client, caller: Caller, product_id: str, query: str = "") -> dict[str, Any]:
@@ -123,12 +135,15 @@ async def test_history_is_per_product(client: Client, admin: Caller) -> None:
     assert [r["product_id"] for r in await all_history(client, admin, second["id"])] == [second["id"]]
 
 
-async def test_concurrent_price_changes_keep_an_unbroken_chain(client: Client, admin: Caller) -> None:
+async def test_concurrent_price_changes_keep_an_unbroken_chain(
+    client: Client, server: RaceServer, admin: Caller
+) -> None:
     product = await create_product(client, admin, base_price="100.00", min_price="50.00", cost_price="10.00")
     pid = product["id"]
     prices = [f"{60 + i}.00" for i in range(20)]
-    responses = await asyncio.gather(
-        *(client.patch(f"{PRODUCTS}/{pid}", json={"current_price": p}, headers=admin.headers) for p in prices)
+    responses = await server.race(
+        len(prices),
+        lambda http, n: http.patch(f"{PRODUCTS}/{pid}", json={"current_price": prices[n]}, headers=admin.headers),
     )
     assert [r.status_code for r in responses] == [200] * len(prices)
     rows = await all_history(client, admin, pid)

@@ -1,9 +1,13 @@
-"""Versioned pricing rules over HTTP (API.md §4): versions, retirement, validation, roles."""
+"""Versioned pricing rules over HTTP: versions, retirement, validation, roles.
+
+The concurrent writes race at a real server process (one per test): the in-process test
+client answers one request at a time, so through it nothing would race.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,12 +21,19 @@ from quote_service.config import Settings
 from quote_service.rules import repository
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
+from tests.integration.servers import RaceServer, race_server
 from tests.integration.versions import durable_config_version
 
 Client = AsyncTestClient[Litestar]
 RULES = "/api/v1/pricing-rules"
 VERSIONS = f"{RULES}/versions"
 START = "2025-01-01T00:00:00+03:00"
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[RaceServer]:
+    with race_server(settings) as running:
+        yield running
 
 
 def rule_body(**overrides: Any) -> dict[str, Any]:
@@ -202,26 +213,25 @@ async def test_expected_version_must_be_the_latest(client: Client, admin: Caller
     assert expect_ok(await client.put(url, json=put_body(expected_version=2), headers=admin.headers))["version"] == 3
 
 
-async def test_concurrent_puts_get_consecutive_versions(client: Client, admin: Caller) -> None:
+async def test_concurrent_puts_get_consecutive_versions(client: Client, server: RaceServer, admin: Caller) -> None:
     rule = await create(client, admin)
     url = f"{RULES}/{rule['id']}"
 
-    responses = await asyncio.gather(
-        *(client.put(url, json=put_body(priority=i), headers=admin.headers) for i in range(8))
-    )
+    responses = await server.race(8, lambda http, i: http.put(url, json=put_body(priority=i), headers=admin.headers))
 
     assert [r.status_code for r in responses] == [200] * 8
     assert sorted(r.json()["data"]["version"] for r in responses) == list(range(2, 10))
     assert await versions_of(client, admin, rule["name"]) == list(range(9, 0, -1))
 
 
-async def test_concurrent_puts_on_one_expected_version_let_exactly_one_win(client: Client, admin: Caller) -> None:
+async def test_concurrent_puts_on_one_expected_version_let_exactly_one_win(
+    client: Client, server: RaceServer, admin: Caller
+) -> None:
     rule = await create(client, admin)
     url = f"{RULES}/{rule['id']}"
+    body = put_body(expected_version=1)
 
-    responses = await asyncio.gather(
-        *(client.put(url, json=put_body(expected_version=1), headers=admin.headers) for _ in range(6))
-    )
+    responses = await server.race(6, lambda http, _: http.put(url, json=body, headers=admin.headers))
 
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [409] * 5
@@ -231,10 +241,10 @@ async def test_concurrent_puts_on_one_expected_version_let_exactly_one_win(clien
     assert await versions_of(client, admin, rule["name"]) == [2, 1]
 
 
-async def test_concurrent_posts_of_one_name_create_it_once(client: Client, admin: Caller) -> None:
-    responses = await asyncio.gather(
-        *(client.post(RULES, json=rule_body(name="raced"), headers=admin.headers) for _ in range(5))
-    )
+async def test_concurrent_posts_of_one_name_create_it_once(client: Client, server: RaceServer, admin: Caller) -> None:
+    body = rule_body(name="raced")
+
+    responses = await server.race(5, lambda http, _: http.post(RULES, json=body, headers=admin.headers))
 
     assert sorted(r.status_code for r in responses) == [201] + [409] * 4
     for response in responses:

@@ -1,19 +1,26 @@
-"""Promotions in quotes and orders over HTTP (API.md §14): applied at once, exact usage limits under concurrency."""
+"""Promotions in quotes and orders over HTTP: applied at once, exact usage limits under concurrency.
+
+The concurrent orders race at a real server process (one per test): the in-process test
+client answers one request at a time, so through it nothing would race.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from quote_service.config import Settings
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok
+from tests.integration.servers import RaceServer, race_server
 from tests.integration.test_catalog import create_product
 from tests.integration.test_orders_api import coupon, key
 from tests.integration.test_price_list_quotes import key_headers
@@ -22,6 +29,12 @@ from tests.waiting import until
 
 Client = AsyncTestClient[Litestar]
 QUOTE = "/api/v1/quote"
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[RaceServer]:
+    with race_server(settings) as running:
+        yield running
 
 
 async def books(client: Client, admin: Caller, *prices: str) -> list[dict[str, Any]]:
@@ -98,23 +111,24 @@ def outcomes(responses: list[httpx.Response]) -> Counter[tuple[int, str]]:
 
 
 async def test_usage_limit_counts_orders_exactly_under_concurrency(
-    client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+    client: Client, server: RaceServer, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
 ) -> None:
-    basket = await books(client, admin, "40.00")
+    # A book per basket: only the promotion's row lock, not a shared product's, orders them.
+    baskets = [await books(client, admin, "40.00") for _ in range(10)]
     promotion = await create_promotion(
         client, admin, name="First three", kind="AMOUNT_OFF", config={"amount": 5, "currency": "TRY"}, usage_limit=3
     )
-    quotes = [await quote_of(client, service_key, basket) for _ in range(10)]
+    quotes = [await quote_of(client, service_key, basket) for basket in baskets]
     assert {q["applied_promotions"][0]["amount"] for q in quotes} == {"5.00"}
 
-    responses = await asyncio.gather(
-        *(
-            client.post("/api/v1/orders", json={"quote_id": q["quote_id"]}, headers={**service_key, **key()})
-            for q in quotes
-        )
+    responses = await server.race(
+        len(quotes),
+        lambda http, n: http.post(
+            "/api/v1/orders", json={"quote_id": quotes[n]["quote_id"]}, headers={**service_key, **key()}
+        ),
     )
 
-    assert outcomes(list(responses)) == {(201, "ok"): 3, (409, "PROMOTION_LIMIT_REACHED"): 7}
+    assert outcomes(responses) == {(201, "ok"): 3, (409, "PROMOTION_LIMIT_REACHED"): 7}
     refused = next(r for r in responses if r.status_code == 409)
     assert expect_error(refused, 409, "PROMOTION_LIMIT_REACHED")["error"]["details"][0]["field"] == (
         "applied_promotions[0]"
@@ -122,10 +136,10 @@ async def test_usage_limit_counts_orders_exactly_under_concurrency(
     assert await pool.fetchval("SELECT times_used FROM promotions WHERE id = $1", uuid.UUID(promotion["id"])) == 3
     assert await pool.fetchval("SELECT count(*) FROM promotion_redemptions") == 3
     assert await pool.fetchval("SELECT count(*) FROM orders") == 3
-    assert await pool.fetchval("SELECT stock FROM products WHERE id = $1", uuid.UUID(basket[0]["id"])) == 47
+    assert await pool.fetchval("SELECT sum(stock) FROM products") == 10 * 50 - 3
 
     async def used_up() -> bool:  # the use that reached the limit moved the configuration version
-        later = await quote_of(client, service_key, basket)
+        later = await quote_of(client, service_key, baskets[0])
         return bool(later["rejected_promotions"] == [{"promotion_id": promotion["id"], "reason": "USAGE_LIMIT"}])
 
     await until(used_up, "a new quote reports the promotion used up")

@@ -1,14 +1,23 @@
-"""`quote-service simulate` against a real server: every kind of request, and the price moves."""
+"""`quote-service simulate` against a real server: every kind of request, the price moves it
+prints, and on the demo data the moves and decisions it makes itself."""
 
 from __future__ import annotations
 
 import asyncio
+import queue
+import signal
 import subprocess
+import threading
+import time
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
+from quote_service.catalog import service as catalog
+from quote_service.catalog.schemas import StockAdjust
+from quote_service.cli import demo
 from quote_service.config import Settings
 from tests.integration.conftest import PASSWORD, make_caller
 from tests.integration.flash import at
@@ -56,7 +65,7 @@ def drive(env: dict[str, str], admin: dict[str, str]) -> str:
             "items": [{"product_id": ids[1], "flash_price": "20.00", "allocated_stock": 100, "per_user_limit": 2}],
         }
         assert http.post("/api/v1/flash-sales", json=sale, headers=admin).status_code == 201
-        command = [*CLI, "simulate", "--base-url", base, "--rate", "15", "--duration", "6"]
+        command = [*CLI, "simulate", "--base-url", base, "--rate", "15", "--duration", "6", "--decide-every", "0"]
         command += ["--admin", f"boss:{PASSWORD}", "--shopper", f"ayse:{PASSWORD}"]
         with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as sim:  # noqa: S603
             assert sim.stdout is not None
@@ -68,3 +77,70 @@ def drive(env: dict[str, str], admin: dict[str, str]) -> str:
             out, _ = sim.communicate(timeout=60)
         assert sim.returncode == 0, out
         return first + out
+
+
+BOUND = 90.0
+"""Seconds the demo run may take to show a price move and a decision (a bound, not a guess: the
+test goes on as soon as both are printed)."""
+
+
+async def test_simulate_on_the_demo_moves_prices_and_decides(settings: Settings, pool: asyncpg.Pool) -> None:
+    assert settings.database_url is not None
+    assert settings.redis_url is not None
+    await demo.seed_demo(settings, pool)
+    # The HDMI cable closest to the low threshold of all: the bestseller, were it not left alone.
+    hdmi = await pool.fetchval("SELECT id FROM products WHERE sku = 'DEMO-ELEC-006'")
+    await catalog.adjust_stock(pool, hdmi, StockAdjust(delta=-39, reason="test: nearly sold out"), actor="test")
+    walkthrough = "SELECT sku, current_price, stock FROM products WHERE sku = any($1::text[]) ORDER BY sku"
+    before = await pool.fetch(walkthrough, list(demo.WALKTHROUGH_SKUS))
+    env = cli_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, LOG_LEVEL="WARNING")
+    lines = await asyncio.to_thread(run_until_moved, env)
+    assert any(line.startswith("price move: ") for line in lines), lines
+    assert any(line.startswith("decision: ") for line in lines), lines
+    summary = lines[-1]
+    assert summary.startswith("simulate: "), lines
+    assert " 0 price moves" not in summary, summary
+    assert " 0 decisions proposed" not in summary, summary
+    # The README's first quote and the repricing walkthrough keep their prices and stock.
+    assert await pool.fetch(walkthrough, list(demo.WALKTHROUGH_SKUS)) == before
+
+
+def run_until_moved(env: dict[str, str]) -> list[str]:
+    """Serve the seeded demo, simulate until it printed a price move and a decision, then Ctrl-C it."""
+    with running_server(env) as base:
+        command = [*CLI, "simulate", "--base-url", base, "--rate", "10", "--duration", "600", "--decide-every", "2"]
+        with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as sim:  # noqa: S603
+            printed = _lines_of(sim)
+            seen: list[str] = []
+            deadline = time.monotonic() + BOUND
+            while not (_has(seen, "price move: ") and _has(seen, "decision: ")):
+                try:
+                    line = printed.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    raise AssertionError(f"no price move and decision within {BOUND:g} s:\n{''.join(seen)}") from None
+                assert line is not None, f"simulate ended early (exit {sim.wait()}):\n{''.join(seen)}"
+                seen.append(line)
+            sim.send_signal(signal.SIGINT)
+            while (line := printed.get(timeout=30)) is not None:
+                seen.append(line)
+            assert sim.wait(timeout=30) == 0, "".join(seen)
+    return [line.rstrip("\n") for line in seen]
+
+
+def _lines_of(process: subprocess.Popen[str]) -> queue.Queue[str | None]:
+    """The process's output lines as they come (None at its end), read by a thread."""
+    assert process.stdout is not None
+    stdout = process.stdout
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def _has(lines: list[str], prefix: str) -> bool:
+    return any(line.startswith(prefix) for line in lines)

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from tests.integration.browser import chromium, needs_chromium
+from tests.integration.browser import chromium, log_in, needs_chromium
 from tests.integration.conftest import Caller
-from tests.integration.test_pages_browser import api, base_url, log_in, ok, people, product  # noqa: F401 - fixtures
+from tests.integration.test_pages_browser import api, base_url, ok, people, product  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 TIMEOUT_MS = 20_000
@@ -45,7 +45,7 @@ async def test_opening_the_checkout_holds_the_basket_and_leaving_releases_it(
         assert await held(api, admin, lamp) == (3, 0, 3)  # a quote alone holds nothing
 
         await page.get_by_role("button", name="Go to checkout").click()
-        await expect(page.locator("#reservation")).to_contain_text("Held for you until")
+        await expect(page.locator("#reservation")).to_contain_text("Held until")
         await expect(page.locator("#reservation")).to_contain_text("2 \u00d7 Lamp")
         assert await held(api, admin, lamp) == (3, 2, 1)
         other = {
@@ -60,14 +60,14 @@ async def test_opening_the_checkout_holds_the_basket_and_leaving_releases_it(
         assert refused.json()["error"]["code"] == "INSUFFICIENT_STOCK"
 
         await page.get_by_role("button", name="Leave the checkout").click()
-        await expect(page.locator("#message")).to_contain_text("released")
+        await expect(page.locator("#quote-message")).to_contain_text("released")
         await expect(page.locator("#reservation")).to_be_hidden()
         assert await held(api, admin, lamp) == (3, 0, 3)
 
         await page.get_by_role("button", name="Go to checkout").click()
-        await expect(page.locator("#reservation")).to_contain_text("Held for you until")
+        await expect(page.locator("#reservation")).to_contain_text("Held until")
         await page.get_by_role("button", name="Place the order").click()
-        await expect(page.locator("#order-result")).to_contain_text("placed")
+        await expect(page.locator("#quote-message")).to_contain_text("order placed")
         assert await held(api, admin, lamp) == (1, 0, 1)
         orders = await ok(await api.get("/api/v1/orders", headers=shopper.headers))
         assert [line["quantity"] for line in orders["items"][0]["items"]] == [2]

@@ -10,6 +10,11 @@ in the function fails too: the table below must follow the code it mutates.
 
 The reference engine may share types and errors with the package, never a function that
 computes (`test_the_reference_imports_no_production_function`).
+
+A mutation edits Python source, which compiled code never reads (and a compiled caller calls
+its compiled callee directly, past any module attribute). So where this process runs the
+compiled engine (CI), the mutations run in a pytest process of their own on the pure engine,
+and each test here stands for its twin there.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from typing import Any
 
 import pytest
 
+from quote_service import pricing
+from tests.engines import run_on_engine
 from tests.unit.test_engine_differential import SEEDS, priced_both
 
 REFERENCE = Path(__file__).parent / "reference_engine"
@@ -146,8 +153,25 @@ def differs() -> bool:
     return any(new != old for seed in SEEDS for new, old, _ in priced_both(seed))
 
 
+@pytest.fixture(scope="module")
+def on_the_pure_engine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str] | None:
+    """None where this process runs the pure engine; else this module's verdicts on the pure engine."""
+    if not pricing.COMPILED:
+        return None
+    return run_on_engine("pure", [__file__], tmp_path_factory.mktemp("mutations") / "report.xml").verdicts
+
+
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=str)
-def test_the_differential_catches_a_mutation(mutation: Mutation, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_differential_catches_a_mutation(
+    mutation: Mutation,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    on_the_pure_engine: dict[str, str] | None,
+) -> None:
+    if on_the_pure_engine is not None:
+        verdict = on_the_pure_engine.get(request.node.name, "not run")
+        assert verdict == "passed", f"on the pure engine this test {verdict}: {mutation}"
+        return
     original, replacement = mutant(mutation)
     assert install(monkeypatch, original, replacement) >= 1
 

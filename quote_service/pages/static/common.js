@@ -6,13 +6,15 @@ const QS = (() => {
     return m ? decodeURIComponent(m[1]) : "";
   }
   class ApiError extends Error {
-    constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+    // details: the envelope's [{field, message}], naming what was refused (e.g. items[1].quantity).
+    constructor(status, code, message, details) { super(message); this.status = status; this.code = code; this.details = details || []; }
   }
-  async function api(method, path, body, extraHeaders) {
+  // keepalive: the request outlives the page (the store releases held stock as the shopper leaves).
+  async function api(method, path, body, extraHeaders, keepalive) {
     const headers = { "X-CSRF-Token": csrf(), "Accept": "application/json", ...(extraHeaders || {}) };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const res = await fetch(path, {
-      method, headers, credentials: "same-origin",
+      method, headers, credentials: "same-origin", keepalive: Boolean(keepalive),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     let payload = null;
@@ -21,7 +23,7 @@ const QS = (() => {
       const code = payload && payload.error ? payload.error.code : "HTTP_" + res.status;
       const message = payload && payload.message ? payload.message : res.statusText;
       if (res.status === 401) { window.location.reload(); }
-      throw new ApiError(res.status, code, message);
+      throw new ApiError(res.status, code, message, payload && payload.error ? payload.error.details : []);
     }
     return payload ? payload.data : null;
   }
@@ -53,5 +55,15 @@ const QS = (() => {
       (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
   }
   function fill(tbody, rows) { tbody.replaceChildren(...rows); }
-  return { api, ApiError, el, money, countdown, uuid, fill };
+  // A table cell whose whole text is also its tooltip: a "fit" table may cut it with an ellipsis.
+  function cell(text, attrs) {
+    const value = text === null || text === undefined ? "–" : String(text);
+    return el("td", { title: value, ...(attrs || {}) }, value);
+  }
+  // A table body with one row saying why it is empty, spanning every column.
+  function fillOr(tbody, rows, emptyText) {
+    const columns = tbody.closest("table").querySelectorAll("thead th").length;
+    fill(tbody, rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: columns }, emptyText))]);
+  }
+  return { api, ApiError, el, money, countdown, uuid, fill, cell, fillOr };
 })();

@@ -1,17 +1,30 @@
 "use strict";
-// The admin dashboard: polls the JSON API every POLL_MS and redraws each panel.
+// The admin dashboard: polls the JSON API every POLL_MS and redraws each panel and chart.
 (() => {
   const POLL_MS = 2000;
-  const { api, el, money, countdown, fill } = QS;
+  const PURCHASE_PAGES = 10; // a sale's chart reads at most 10 pages of 500 purchases
+  const { api, el, money, countdown, cell, fillOr } = QS;
   const $ = id => document.getElementById(id);
   const products = new Map();
+  const saleSeries = new Map(); // sale id → {state, series, units}: purchases are read again only when stock moved
   let sales = [];
+  let busy = false;
+
+  const name = id => (products.get(id) || {}).name || (id ? id.slice(0, 8) : "–");
+  const ms = iso => new Date(iso).getTime();
 
   // A panel whose endpoint answers 404 (that part of the service is not deployed) stays hidden.
   async function optional(panelId, load) {
     const panel = $(panelId);
     try { await load(); panel.hidden = false; }
     catch (e) { if (e.status === 404) panel.hidden = true; else throw e; }
+  }
+
+  async function loadProducts() {
+    const page = await api("GET", "/api/v1/products?limit=500");
+    for (const p of page.items) products.set(p.id, p);
+    const sorted = page.items.slice().sort((a, b) => a.name.localeCompare(b.name));
+    $("chart-product").replaceChildren(...sorted.map(p => el("option", { value: p.id }, p.name)));
   }
 
   async function summary() {
@@ -24,72 +37,144 @@
     const refunded = s.today.filter(m => m.refund_count > 0);
     $("kpi-refunds").textContent = refunded.length
       ? refunded.map(m => `${money(m.refunds, m.currency)} (${m.refund_count})`).join(", ") : "0";
-    fill($("move-rows"), s.recent_price_moves.map(m => el("tr", { class: "move", "data-source": m.source },
-      el("td", {}, new Date(m.changed_at).toLocaleTimeString()),
-      el("td", {}, m.product_name),
-      el("td", {}, `${m.old_price === null ? "–" : money(m.old_price)} → ${money(m.new_price, m.currency)}`),
-      el("td", {}, el("span", { class: "tag " + m.source }, m.source)),
-      el("td", {}, m.reason))));
-    revenueChart(s.revenue_per_day);
+    fillOr($("move-rows"), s.recent_price_moves.map(m => el("tr", { class: "move", "data-source": m.source },
+      cell(new Date(m.changed_at).toLocaleTimeString()), cell(m.product_name),
+      cell(`${money(m.old_price)} → ${money(m.new_price, m.currency)}`),
+      el("td", {}, el("span", { class: "tag " + m.source }, m.source)), cell(m.reason))), "No price has moved yet.");
+    revenueCharts(s.revenue_per_day);
+    return s;
   }
 
-  // One bar chart per currency: amounts in two currencies are never drawn on one scale.
-  function revenueChart(days) {
-    const box = $("revenue-chart");
-    const currencies = [...new Set(days.map(d => d.currency))].sort();
-    if (currencies.length === 0) return Charts.bars(box, []);
-    box.replaceChildren(...currencies.map(currency => {
-      const chart = el("div", {});
-      Charts.bars(chart, days.filter(d => d.currency === currency).map(d => ({ label: d.date, v: Number(d.revenue) })));
-      return el("figure", { class: "chart-part", "data-currency": currency }, el("figcaption", {}, currency), chart);
-    }));
+  // One chart per currency (amounts in two currencies never share a scale), over the same days.
+  function revenueCharts(rows) {
+    const box = $("revenue-charts");
+    const currencies = [...new Set(rows.map(r => r.currency))].sort();
+    if (!currencies.length) return;
+    const dates = [...new Set(rows.map(r => r.date))].sort();
+    const shown = [...box.querySelectorAll(".chart-part")].map(f => f.dataset.currency);
+    if (shown.join() !== currencies.join()) {
+      box.replaceChildren(...currencies.map(c => el("figure", { class: "chart-part", "data-currency": c },
+        el("figcaption", {}, c), el("div", { class: "chart short" },
+          el("canvas", { id: "revenue-chart-" + c, role: "img", "aria-label": `Revenue and refunds per day in ${c}` })))));
+    }
+    for (const c of currencies) {
+      const days = dates.map(date => rows.find(r => r.date === date && r.currency === c) || { date, revenue: "0", refunds: "0" });
+      DashCharts.revenue($("revenue-chart-" + c), { currency: c, days: days.map(d => ({ date: d.date, revenue: Number(d.revenue), refunds: Number(d.refunds) })) });
+    }
   }
 
   async function flashSales() {
-    const page = await api("GET", "/api/v1/flash-sales?limit=10");
+    const page = await api("GET", "/api/v1/flash-sales?limit=20");
     sales = page.items;
     const rows = [];
     for (const sale of sales) for (const item of sale.items) {
       const until = sale.status === "scheduled" ? sale.starts_at : sale.ends_at;
-      rows.push(el("tr", {},
-        el("td", {}, sale.name), el("td", {}, sale.status),
-        el("td", {}, (products.get(item.product_id) || {}).name || item.product_id.slice(0, 8)),
-        el("td", {}, money(item.flash_price, item.currency)),
-        el("td", { class: "remaining" }, `${item.remaining_stock} / ${item.allocated_stock}`),
-        el("td", { class: "countdown", "data-until": until }, (sale.status === "scheduled" ? "starts in " : "") + countdown(until))));
+      rows.push(el("tr", {}, cell(sale.name), cell(sale.status), cell(name(item.product_id)),
+        cell(money(item.flash_price, item.currency)),
+        cell(`${item.remaining_stock} / ${item.allocated_stock}`, { class: "remaining" }),
+        cell((sale.status === "scheduled" ? "starts in " : "") + countdown(until), { class: "countdown", "data-until": until })));
     }
-    fill($("flash-rows"), rows.length ? rows : [el("tr", {}, el("td", { colspan: 6 }, "No flash sales."))]);
-    const live = sales.find(s => s.status === "active") || sales[0];
-    if (live) await saleChart(live);
+    fillOr($("flash-rows"), rows, "No flash sales.");
+    saleOptions();
+    await saleChart();
   }
 
-  async function saleChart(sale) {
-    const page = await api("GET", `/api/v1/flash-sales/${sale.id}/purchases?limit=100`);
-    const points = page.items.slice().reverse();
-    let units = 0;
-    const series = [{ name: "units", color: "#e377c2", step: true, marks: false,
-      points: [{ t: new Date(sale.starts_at).getTime(), v: 0 }].concat(points.map(p => ({ t: new Date(p.created_at).getTime(), v: (units += p.quantity) }))) }];
-    Charts.lines($("sale-chart"), series);
+  // Units sold while a sale runs; once it ends its unsold units go back to stock (remaining 0).
+  const selling = sale => sale.status === "active" && sale.items.some(i => i.remaining_stock < i.allocated_stock);
+  // What changes when a purchase lands or the sale moves on: the chart reads purchases again only then.
+  const state = sale => sale.status + ":" + sale.items.map(i => i.remaining_stock).join(",");
+
+  // The picker lists every sale; left alone it shows the live sale that is selling, else the
+  // latest sale that has started (a sale that has not started yet has nothing to draw).
+  function saleOptions() {
+    const select = $("chart-sale"), chosen = select.value;
+    select.replaceChildren(...sales.map(s => el("option", { value: s.id }, `${s.name} (${s.status})`)));
+    const byStart = sales.slice().sort((a, b) => ms(b.starts_at) - ms(a.starts_at));
+    const fallback = byStart.find(selling) || byStart.find(s => s.status !== "scheduled") || byStart[0];
+    if (chosen && sales.some(s => s.id === chosen)) select.value = chosen;
+    else if (fallback) select.value = fallback.id;
+  }
+
+  async function purchasesOf(sale) {
+    const all = [];
+    let cursor = null;
+    for (let i = 0; i < PURCHASE_PAGES; i++) {
+      const page = await api("GET", `/api/v1/flash-sales/${sale.id}/purchases?limit=500` + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""));
+      all.push(...page.items);
+      cursor = page.next_cursor;
+      if (!cursor) break;
+    }
+    return all.sort((a, b) => ms(a.created_at) - ms(b.created_at));
+  }
+
+  async function saleChart() {
+    const sale = sales.find(s => s.id === $("chart-sale").value);
+    if (!sale) { $("sale-chart-note").textContent = "No flash sales."; return; }
+    const start = ms(sale.starts_at), end = Math.min(Date.now(), ms(sale.ends_at));
+    let cached = saleSeries.get(sale.id);
+    if (!cached || cached.state !== state(sale)) {
+      const purchases = await purchasesOf(sale);
+      const series = sale.items.map(item => {
+        let units = 0;
+        const points = [{ x: start, y: 0 }];
+        for (const p of purchases) if (p.product_id === item.product_id) points.push({ x: ms(p.created_at), y: (units += p.quantity) });
+        return { name: name(item.product_id), points, units };
+      });
+      cached = { state: state(sale), series, units: series.reduce((n, x) => n + x.units, 0) };
+      saleSeries.set(sale.id, cached);
+    }
+    const series = cached.series.map(s => ({ ...s, points: [...s.points, { x: Math.max(end, start), y: s.units }] }));
+    DashCharts.sale($("sale-chart"), { series, start, end: Math.max(end, start + 60000) });
+    $("sale-chart-note").textContent = sale.status === "scheduled"
+      ? `${sale.name} starts ${new Date(sale.starts_at).toLocaleString()}: nothing sold yet.`
+      : `${sale.name}: ${cached.units} units sold since ${new Date(sale.starts_at).toLocaleString()}.`;
+  }
+
+  async function priceChart() {
+    const id = $("chart-product").value;
+    if (!id) return;
+    const product = products.get(id) || {};
+    const page = await api("GET", `/api/v1/products/${id}/price-history?limit=500`);
+    const history = page.items.slice().reverse().map(h => ({ t: ms(h.changed_at), price: Number(h.new_price),
+      source: h.source, reason: h.reason, move: h.old_price !== null }));
+    const competitors = new Map();
+    try {
+      const comp = await api("GET", `/api/v1/competitor-prices?product_id=${id}&limit=500`);
+      for (const o of comp.items) {
+        if (!competitors.has(o.competitor)) competitors.set(o.competitor, []);
+        competitors.get(o.competitor).push({ x: ms(o.observed_at), y: Number(o.price) });
+      }
+      for (const points of competitors.values()) points.sort((a, b) => a.x - b.x);
+    } catch (e) { if (e.status !== 404) throw e; }
+    DashCharts.price($("price-chart"), { history, competitors, currency: product.currency, now: Date.now() });
+    $("price-chart").dataset.product = id;
   }
 
   async function signals() {
     const page = await api("GET", "/api/v1/signals?status=open&limit=20");
-    fill($("signal-rows"), page.items.map(s => el("tr", {},
-      el("td", {}, s.type), el("td", {}, (products.get(s.product_id) || {}).name || s.product_id || "–"),
-      el("td", {}, s.severity),
-      el("td", {}, el("button", { type: "button", class: "ack", onclick: async () => {
-        await api("POST", `/api/v1/signals/${s.id}/acknowledge`, {}); await tick(); } }, "Acknowledge")))));
+    fillOr($("signal-rows"), page.items.map(s => el("tr", {},
+      cell(s.type), cell(s.product_id ? name(s.product_id) : "–"), cell(s.severity, { class: "sev-" + s.severity }),
+      el("td", {}, el("button", { type: "button", class: "ack", onclick: () => act(`/api/v1/signals/${s.id}/acknowledge`) }, "Acknowledge")))),
+      "No open signals.");
+  }
+
+  // What moved a decision: its reasons, the guardrails that bit, and the market it looked at.
+  function why(d) {
+    const parts = [...(d.reasons || []), ...(d.guardrails || []).map(g => "limited by " + g)];
+    const market = d.inputs || {};
+    // The mean is a statistic with four decimals, shown to the cent.
+    if (market.competitor_mean) parts.push(`market mean ${Number(market.competitor_mean).toFixed(2)} (${market.competitors} competitors)`);
+    return parts.join("; ") || "–";
   }
 
   async function decisions() {
     const page = await api("GET", "/api/v1/decisions?limit=10");
-    fill($("decision-rows"), page.items.map(d => el("tr", {},
-      el("td", {}, (products.get(d.product_id) || {}).name || d.product_id),
-      el("td", {}, `${money(d.old_price)} → ${money(d.recommended_price)}`),
-      el("td", {}, (d.reasons || []).join(", ")), el("td", {}, d.status),
-      el("td", {}, d.status === "proposed" ? el("button", { type: "button", class: "apply", onclick: async () => {
-        try { await api("POST", `/api/v1/decisions/${d.id}/apply`, {}); } catch (e) { alert(e.message); }
-        await tick(); } }, "Apply") : ""))));
+    fillOr($("decision-rows"), page.items.map(d => el("tr", {},
+      cell(name(d.product_id)), cell(`${money(d.old_price)} → ${money(d.recommended_price)}`),
+      cell(d.change_percent + " %", { class: "num" }), cell(why(d)), cell(d.status),
+      el("td", {}, d.status === "proposed"
+        ? el("button", { type: "button", class: "apply", onclick: () => act(`/api/v1/decisions/${d.id}/apply`) }, "Apply") : ""))),
+      "No decisions yet.");
   }
 
   async function experiments() {
@@ -97,62 +182,53 @@
     const list = Array.isArray(data) ? data : (data.items || []);
     const rows = [];
     for (const x of list) for (const v of (x.variants || [])) rows.push(el("tr", {},
-      el("td", {}, x.key), el("td", {}, x.status), el("td", {}, v.key),
-      el("td", {}, v.exposures), el("td", {}, v.conversion_rate + " %")));
-    fill($("experiment-rows"), rows);
+      cell(x.key), cell(x.status), cell(v.key + (v.key === x.control ? " (control)" : "")),
+      cell(v.exposures, { class: "num" }), cell(v.conversion_rate + " %", { class: "num" }),
+      cell(v.lift === null ? "–" : v.lift + " %", { class: "num" }),
+      cell(v.ci95 ? `${v.ci95[0]} to ${v.ci95[1]}` : "–", { class: "num" })));
+    fillOr($("experiment-rows"), rows, "No experiments.");
+    const box = $("experiment-charts");
+    if ([...box.children].map(f => f.dataset.key).join() !== list.map(x => x.key).join()) {
+      box.replaceChildren(...list.map(x => el("figure", { class: "chart-part", "data-key": x.key },
+        el("figcaption", {}, `${x.key}: conversion per variant`), el("div", { class: "chart short" },
+          el("canvas", { id: "experiment-chart-" + x.key, role: "img", "aria-label": `Conversion per variant of ${x.key} with 95 % intervals` })))));
+    }
+    for (const x of list) DashCharts.experiment(box.querySelector(`[data-key="${CSS.escape(x.key)}"] canvas`), x);
   }
 
-  async function loadProducts() {
-    const page = await api("GET", "/api/v1/products?limit=100");
-    const select = $("chart-product"), chosen = select.value;
-    for (const p of page.items) products.set(p.id, p);
-    select.replaceChildren(...page.items.map(p => el("option", { value: p.id }, p.name)));
-    if (chosen) select.value = chosen;
+  // A button's action: its answer or refusal is said in the message line, then every panel redraws.
+  async function act(path) {
+    const message = $("message");
+    try { await api("POST", path, {}); message.textContent = ""; }
+    catch (e) { message.textContent = e.message; message.className = "message error"; }
+    await tick(true);
   }
 
-  async function priceChart() {
-    const id = $("chart-product").value;
-    if (!id) return;
-    const page = await api("GET", `/api/v1/products/${id}/price-history?limit=100`);
-    const moves = page.items.slice().reverse();
-    const series = [{ name: "our price", color: Charts.COLORS.line, step: true, marks: true,
-      points: moves.map(m => ({ t: new Date(m.changed_at).getTime(), v: Number(m.new_price), source: m.source })) }];
-    if (moves.length) series[0].points.push({ t: Date.now(), v: series[0].points[series[0].points.length - 1].v });
-    try {
-      const comp = await api("GET", `/api/v1/competitor-prices?product_id=${id}&limit=200`);
-      const by = new Map();
-      for (const o of comp.items) {
-        if (!by.has(o.competitor)) by.set(o.competitor, []);
-        by.get(o.competitor).push({ t: new Date(o.observed_at).getTime(), v: Number(o.price) });
-      }
-      for (const [name, pts] of by) series.push({ name, color: Charts.COLORS.competitor, dashed: true, marks: false, points: pts.sort((a, b) => a.t - b.t) });
-    } catch (e) { if (e.status !== 404) throw e; }
-    Charts.lines($("price-chart"), series);
-    const sources = [...new Set(moves.map(m => m.source))];
-    $("price-legend").replaceChildren(...sources.map(s => el("span", { class: "tag " + s }, s)),
-      series.length > 1 ? el("span", { class: "tag competitor" }, "competitors (dashed)") : "");
-  }
-
-  async function tick() {
+  async function tick(force) {
+    if (busy && !force) return;
+    busy = true;
     try {
       if (products.size === 0) await loadProducts();
-      await summary();
-      await flashSales();
-      await priceChart();
-      await optional("panel-signals", signals);
-      await optional("panel-decisions", decisions);
-      await optional("panel-experiments", experiments);
+      const s = await summary();
+      if (!$("chart-product").dataset.touched && s.recent_price_moves.length && !$("price-chart").dataset.product) {
+        $("chart-product").value = s.recent_price_moves[0].product_id;
+      }
+      await Promise.all([flashSales(), priceChart(), optional("panel-signals", signals),
+        optional("panel-decisions", decisions), optional("panel-experiments", experiments)]);
       $("status").textContent = "Updated " + new Date().toLocaleTimeString();
     } catch (e) {
       $("status").textContent = "Update failed: " + e.message;
+    } finally {
+      busy = false;
     }
   }
 
-  $("chart-product").addEventListener("change", () => priceChart());
+  $("chart-product").addEventListener("change", () => { $("chart-product").dataset.touched = "1"; priceChart(); });
+  $("chart-sale").addEventListener("change", () => saleChart());
   setInterval(() => {
     for (const c of document.querySelectorAll(".countdown")) {
       const prefix = c.textContent.startsWith("starts in") ? "starts in " : "";
-      c.textContent = prefix + countdown(c.dataset.until);
+      c.textContent = c.title = prefix + countdown(c.dataset.until);
     }
   }, 1000);
   tick();

@@ -1,0 +1,255 @@
+"""The pricing engine inside a real server: pure and compiled side by side, or one bench.py profile.
+
+    .venv/bin/python loadtests/bench_engine_served.py [--phases 8] [--duration 8] [--connections 64]
+    .venv/bin/python loadtests/bench_engine_served.py --demo 5        # the engine alone, on the demo workload
+    .venv/bin/python loadtests/bench_engine_served.py --share FILE    # a `bench.py --profile FILE` recording
+
+Two `quote-service serve` processes (one worker each) on one fresh database and Redis db, one
+with PRICING_ENGINE=pure and one with PRICING_ENGINE=compiled (`make compile` first), take turns
+under the same wrk load as loadtests/bench.py (distinct demo baskets through a service key): a
+phase on one, then a phase on the other, so both see the same neighbours. For each phase it
+prints quotes/s, the worker's event-loop-thread CPU per quote (/proc) and the engine stage's
+time per quote (`qs_quote_stage_seconds_total{stage="engine"}`: the region, the flags and
+`price_quote`, wall clock); then the medians and the compiled ÷ pure ratios.
+
+`--demo N` measures the engine alone on that server's workload, without the server: the demo
+configuration and catalog (seed-demo, read back with the snapshot loader) and baskets built as
+the wrk script builds them (1-4 demo products, WELCOME10, express or not, a gold customer), 15
+rounds x 2,000 quotes of `price_quote` per run, N runs per engine alternating in fresh
+processes; CPU µs per quote, medians and the compiled ÷ pure ratio.
+
+`--share FILE` prints the share of a profiled worker's samples spent in that engine stage.
+Compiled functions have no Python frame, so py-spy puts their samples on the lines of the
+`with stage(_ENGINE):` block in quotes/service.py; pure ones are in pricing/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import httpx
+from cpu import ServerCpu
+from plumbing import ADMIN_URL, LUA, REDIS_URL, database, prepare, stop, wait_ready, wrk
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICE = ROOT / "quote_service" / "quotes" / "service.py"
+ENGINES = ("pure", "compiled")
+_ENGINE_SECONDS = re.compile(r'^qs_quote_stage_seconds_total\{stage="engine"\} (\S+)$', re.MULTILINE)
+
+
+def engine_seconds(base: str) -> float:
+    """The server's engine-stage seconds so far (/metrics; the bench serves it without credentials)."""
+    match = _ENGINE_SECONDS.search(httpx.get(f"{base}/metrics", timeout=10).text)
+    return float(match.group(1)) if match else 0.0
+
+
+def phase(base: str, meter: ServerCpu, script: Path, args: argparse.Namespace) -> dict[str, float]:
+    """One wrk phase on one server: quotes/s, worker CPU and engine-stage time per quote (µs)."""
+    engine_before = engine_seconds(base)
+    meter.start()
+    result = wrk(base, "/api/v1/quote", connections=args.connections, duration=args.duration, script=script)
+    used = meter.stop()
+    quotes = max(1.0, result["requests"])
+    return {
+        "rps": result["rps"],
+        "cpu_us": used["worker_python"] / quotes * 1e6,
+        "engine_us": (engine_seconds(base) - engine_before) / quotes * 1e6,
+        "non_2xx": result["non_2xx"],
+    }
+
+
+def side_by_side(args: argparse.Namespace) -> None:
+    """Both engines served at once, alternating phases; per-phase figures, medians and ratios."""
+    name = f"qs_engines_{os.getpid()}"
+    asyncio.run(database(name, create=True))
+    env = {**os.environ, "DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + "/" + name, "REDIS_URL": REDIS_URL,
+           "LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_MINUTE": "100000000", "ENVIRONMENT": "development",
+           "METRICS_PUBLIC": "true"}  # fmt: skip
+    subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
+    servers = {}
+    try:
+        for offset, engine in enumerate(ENGINES):
+            command = [sys.executable, "-m", "quote_service.cli", "serve", "--port", str(args.port + offset)]
+            servers[engine] = subprocess.Popen(  # noqa: S603 - our own CLI
+                command, env={**env, "PRICING_ENGINE": engine}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        bases = {engine: f"http://127.0.0.1:{args.port + offset}" for offset, engine in enumerate(ENGINES)}
+        for engine in ENGINES:
+            wait_ready(bases[engine], servers[engine])
+        key, ids = prepare(bases["pure"], env)
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+            lua.write(LUA % {"ids": ", ".join(f'"{i}"' for i in ids), "key": key, "money": ""})
+        script = Path(lua.name)
+        meters = {engine: ServerCpu(servers[engine].pid) for engine in ENGINES}
+        for engine in ENGINES:  # warm-up: caches, plans, the key map
+            wrk(bases[engine], "/api/v1/quote", connections=args.connections, duration=3, script=script)
+        results: dict[str, list[dict[str, float]]] = {engine: [] for engine in ENGINES}
+        for number in range(args.phases):
+            for engine in ENGINES if number % 2 == 0 else reversed(ENGINES):
+                result = phase(bases[engine], meters[engine], script, args)
+                results[engine].append(result)
+                print(
+                    f"phase {number + 1} {engine:8}: {result['rps']:6.0f} quotes/s, worker CPU "
+                    f"{result['cpu_us']:4.0f} µs/quote, engine stage {result['engine_us']:5.1f} µs/quote, "
+                    f"non-2xx {result['non_2xx']:.0f}",
+                    flush=True,
+                )
+        summarize(results)
+    finally:
+        for server in servers.values():
+            stop(server)
+        asyncio.run(database(name, create=False))
+
+
+def summarize(results: dict[str, list[dict[str, float]]]) -> None:
+    medians = {
+        e: {k: statistics.median(r[k] for r in results[e]) for k in ("rps", "cpu_us", "engine_us")} for e in ENGINES
+    }
+    for key, label in (("rps", "quotes/s"), ("cpu_us", "worker CPU µs/quote"), ("engine_us", "engine stage µs/quote")):
+        pure, compiled = medians["pure"][key], medians["compiled"][key]
+        print(f"median {label}: pure {pure:.1f}, compiled {compiled:.1f}, compiled ÷ pure {compiled / pure:.2f}")
+
+
+def demo_compare(args: argparse.Namespace) -> None:
+    """Seed a fresh demo database, then alternate child runs of the engine on it, pure and compiled."""
+    name = f"qs_engines_{os.getpid()}"
+    asyncio.run(database(name, create=True))
+    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "ENVIRONMENT": "development"}
+    try:
+        for command in ("migrate", "seed-demo"):
+            cli = [sys.executable, "-m", "quote_service.cli", command]
+            subprocess.run(cli, env=env, check=True, capture_output=True)  # noqa: S603 - our own CLI
+        cpu: dict[str, list[float]] = {engine: [] for engine in ENGINES}
+        for number in range(args.demo):
+            for engine in ENGINES if number % 2 == 0 else reversed(ENGINES):
+                child = [sys.executable, __file__, "--demo-child", url]
+                run = subprocess.run(  # noqa: S603 - this script
+                    child, env={**env, "PRICING_ENGINE": engine}, capture_output=True, text=True, check=False
+                )
+                if run.returncode != 0:
+                    raise SystemExit(f"the {engine} run failed:\n{run.stderr}")
+                output = run.stdout
+                cpu[engine].append(float(output.split()[-1]))
+                print(f"run {number + 1} {engine:8}: CPU median {cpu[engine][-1]:.1f} µs/quote", flush=True)
+        pure, compiled = (statistics.median(cpu[engine]) for engine in ENGINES)
+        print(f"demo workload: CPU pure {pure:.1f}, compiled {compiled:.1f} µs/quote, ratio {compiled / pure:.2f}")
+    finally:
+        asyncio.run(database(name, create=False))
+
+
+def demo_child(url: str) -> None:
+    """Print the median CPU µs per quote of 15 rounds x 2,000 demo quotes on the engine this process loaded."""
+    import random
+    import time
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from quote_service.db.pool import create_pool
+    from quote_service.pricing.engine import price_quote
+    from quote_service.pricing.quote import (
+        Address,
+        CatalogProduct,
+        CustomerContext,
+        EngineDefaults,
+        QuoteItemIn,
+        QuoteRequest,
+    )
+    from quote_service.snapshot.loader import load_snapshot
+
+    async def load() -> tuple[object, dict[str, CatalogProduct]]:
+        pool = await create_pool(url, min_size=1, max_size=1, statement_timeout=60)
+        try:
+            snapshot = await load_snapshot(pool)
+            rows = await pool.fetch(
+                "SELECT id, currency, current_price, min_price, category_id, seller_id, is_active FROM products"
+            )
+        finally:
+            await pool.close()
+        return snapshot, {str(r["id"]): CatalogProduct(**dict(r)) for r in rows}
+
+    snapshot, products = asyncio.run(load())
+    rng, ids = random.Random(7), sorted(products)
+    istanbul = Address(city="Istanbul", country="TR", latitude=41.0082, longitude=28.9784)
+    pickup = Address(city="Istanbul", country="TR", latitude=41.0186, longitude=29.0023)
+    baskets = []
+    for n in range(2000):
+        items = [QuoteItemIn(product_id=rng.choice(ids), quantity=rng.randint(1, 5)) for _ in range(rng.randint(1, 4))]
+        request = QuoteRequest(
+            customer_id=f"c-{n}", seller_id="seller-anatolia", items=items, delivery_address=istanbul,
+            pickup_address=pickup, is_express_delivery=rng.random() < 0.5, coupon_codes=["WELCOME10"], currency="TRY",
+        )  # fmt: skip
+        baskets.append((request, CustomerContext(customer_id=f"c-{n}", tier="gold")))
+    defaults, now, quote_id, cpus = EngineDefaults(), datetime.now(UTC), uuid4(), []
+    for _ in range(16):  # the first round warms the plan
+        start = time.process_time()
+        for request, customer in baskets:
+            price_quote(request, snapshot=snapshot, products=products, flash={}, customer=customer,
+                        defaults=defaults, now=now, quote_id=quote_id)  # type: ignore[arg-type]  # fmt: skip
+        cpus.append((time.process_time() - start) / len(baskets) * 1e6)
+    print(f"{statistics.median(cpus[1:]):.2f}")
+
+
+def engine_lines() -> set[int]:
+    """The line numbers of quotes/service.py inside `with stage(_ENGINE):` blocks."""
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(SERVICE.read_text())):
+        if isinstance(node, ast.With) and "stage(_ENGINE)" in ast.unparse(node.items[0].context_expr):
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return lines
+
+
+def sample_part(stack: list[str], inside: set[int]) -> str:
+    """`engine` for a sample in pricing/ or on an engine-stage line of the service, else `other`."""
+    for frame in reversed(stack):
+        if "quote_service/pricing/" in frame:
+            return "engine"
+        if "quote_service/" in frame:
+            file, _, line = frame.rsplit("(", 1)[-1].rstrip(")").rpartition(":")
+            return "engine" if file.endswith("quotes/service.py") and int(line) in inside else "other"
+    return "other"
+
+
+def share(path: Path) -> None:
+    """Print the engine stage's share of a py-spy raw recording of a server worker."""
+    inside, parts = engine_lines(), Counter[str]()
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            parts[sample_part(stack.split(";"), inside)] += int(count)
+    total = sum(parts.values())
+    print(f"{path}: {total} samples, engine stage {parts['engine']} ({parts['engine'] / max(1, total):.1%})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--phases", type=int, default=8, help="phases per engine (they alternate)")
+    parser.add_argument("--duration", type=int, default=8, help="seconds per phase")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--port", type=int, default=8775, help="the pure server's; the compiled one gets the next")
+    parser.add_argument("--share", type=Path, metavar="FILE", help="the engine's share of a bench.py --profile FILE")
+    parser.add_argument("--demo", type=int, metavar="N", help="N runs per engine of the engine alone, demo workload")
+    parser.add_argument("--demo-child", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.share:
+        share(args.share)
+    elif args.demo_child:
+        demo_child(args.demo_child)
+    elif args.demo:
+        demo_compare(args)
+    else:
+        side_by_side(args)
+
+
+if __name__ == "__main__":
+    main()

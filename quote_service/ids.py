@@ -1,0 +1,61 @@
+"""Random ids for the request path, drawn from the kernel in batches.
+
+`uuid.uuid4()` and `os.urandom(16)` each make a getrandom system call: two per quote (its id and
+the request id), ~1.5-6 µs each on a loaded virtual machine (BENCHMARKS.md, "Per-request work in
+batches"). `RandomPool` reads `batch` ids' worth of bytes in one call and hands out 16-byte
+slices; the bytes are the same kernel CSPRNG output, only fetched ahead.
+
+A pool belongs to one process: a forked child must never hand out its parent's unused bytes,
+or two workers would issue the same ids. Every pool is emptied in a child right after a fork
+(`os.register_at_fork`), so the child's first id comes from a fresh read.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from uuid import UUID
+
+_BATCH = 256
+_pools: weakref.WeakSet[RandomPool] = weakref.WeakSet()
+
+
+class RandomPool:
+    """16-byte random values from one `os.urandom` per `batch` of them (see module docstring)."""
+
+    def __init__(self, batch: int = _BATCH) -> None:
+        self._size = 16 * batch
+        self._bytes = b""
+        self._offset = 0
+        _pools.add(self)
+
+    def take(self) -> bytes:
+        """16 fresh random bytes."""
+        offset = self._offset
+        if offset >= len(self._bytes):
+            self._bytes, offset = os.urandom(self._size), 0
+        self._offset = offset + 16
+        return self._bytes[offset : offset + 16]
+
+    def forget(self) -> None:
+        """Drop the bytes not handed out yet (a forked child's copy of its parent's)."""
+        self._bytes, self._offset = b"", 0
+
+    def uuid4(self) -> UUID:
+        """A random (version 4) UUID, as `uuid.uuid4()` makes."""
+        return UUID(bytes=self.take(), version=4)
+
+    def hex(self) -> str:
+        """32 random hexadecimal digits, as `os.urandom(16).hex()`."""
+        return self.take().hex()
+
+
+def _after_fork_in_child() -> None:
+    for pool in list(_pools):
+        pool.forget()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+_POOL = RandomPool()
+uuid4 = _POOL.uuid4
+random_hex = _POOL.hex

@@ -1,0 +1,74 @@
+// The basket: lines of {product, quantity} in one currency, drawn in the right-hand column with
+// an exact goods estimate. Whoever holds a quote of it listens for changes (the quote then no
+// longer describes the basket).
+import { $, say, sum, times } from "./store_ui.js";
+
+const { el, money } = QS;
+export const MAX_QUANTITY = 99;
+const lines = new Map(); // product id -> {product, quantity}
+const listeners = [];
+
+export function onBasketChange(listener) { listeners.push(listener); }
+export function basketLines() { return [...lines.values()]; }
+export function basketCurrency() { const first = lines.values().next().value; return first ? first.product.currency : null; }
+export function quantityOf(productId) { return lines.has(productId) ? lines.get(productId).quantity : 0; }
+
+function changed() { draw(); for (const listener of listeners) listener(); }
+
+// Adds `quantity` units; null when done, else why not (in words, for the product's card).
+export function addToBasket(product, quantity) {
+  const currency = basketCurrency();
+  if (currency && currency !== product.currency)
+    return `Your basket is in ${currency}; ${product.name} is sold in ${product.currency}. Order the basket first, then this.`;
+  const now = quantityOf(product.id);
+  if (now + quantity > MAX_QUANTITY) return `At most ${MAX_QUANTITY} of one product per basket (you have ${now}).`;
+  lines.set(product.id, { product, quantity: now + quantity });
+  changed(); // told on the product's card, where the shopper added it
+  return null;
+}
+
+export function clearBasket() { lines.clear(); changed(); }
+
+function setQuantity(line, input) {
+  const quantity = Number(input.value);
+  if (!Number.isInteger(quantity) || quantity < 1 || quantity > MAX_QUANTITY) {
+    say($("basket-message"), `Enter a quantity from 1 to ${MAX_QUANTITY} for ${line.product.name}.`, "error");
+    input.value = line.quantity;
+    return;
+  }
+  if (quantity === line.quantity) return;
+  line.quantity = quantity;
+  changed();
+  say($("basket-message"), `${line.product.name}: ${quantity} in your basket.`, "ok");
+}
+
+function remove(line) {
+  lines.delete(line.product.id);
+  changed();
+  say($("basket-message"), `${line.product.name} removed from the basket.`, "ok");
+  $("get-quote").focus(); // the removed line's button is gone: keep the keyboard in the basket
+}
+
+function lineItem(line) {
+  const { product, quantity } = line;
+  const input = el("input", { type: "number", min: 1, max: MAX_QUANTITY, value: quantity, "aria-label": `Quantity of ${product.name}` });
+  input.addEventListener("change", () => setQuantity(line, input));
+  return el("li", { class: "basket-line", "data-id": product.id },
+    el("span", { class: "name", title: product.name }, product.name),
+    input,
+    el("span", { class: "amount" }, money(times(product.current_price, quantity), product.currency)),
+    el("button", { type: "button", class: "secondary", "aria-label": "Remove " + product.name, onclick: () => remove(line) }, "Remove"));
+}
+
+export function draw() {
+  const items = basketLines();
+  const units = items.reduce((n, line) => n + line.quantity, 0);
+  $("to-basket").textContent = units ? `Basket: ${units} item${units === 1 ? "" : "s"}` : "Basket: empty";
+  if (!items.length) {
+    $("basket").replaceChildren(el("li", { class: "muted" }, "The basket is empty."));
+    return;
+  }
+  const goods = sum(items.map(({ product, quantity }) => times(product.current_price, quantity)));
+  $("basket").replaceChildren(...items.map(lineItem),
+    el("li", { class: "basket-total" }, el("span", {}, "Goods at list prices"), el("span", { id: "basket-goods" }, money(goods, basketCurrency()))));
+}

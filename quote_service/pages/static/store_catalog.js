@@ -1,0 +1,89 @@
+// The catalog: products in the storefront's order (GET /api/v1/products?sort=catalog: the real
+// catalog before generated products, by category and name), searched and filtered on the
+// server, a page at a time ("Show more products").
+import { $, remember, say } from "./store_ui.js";
+import { MAX_QUANTITY, addToBasket, onBasketChange, quantityOf } from "./store_basket.js";
+import { forgetSlots, offerSlot } from "./store_flash.js";
+import { trouble } from "./store_words.js";
+
+const { api, el, money } = QS;
+const PAGE_SIZE = 24;
+const FEW_LEFT = 5;
+let cursor = null;
+let shown = 0;
+let search = 0; // the latest search: an older one answering late is dropped
+const basketNotes = new Map(); // product id -> its card's message about the basket, kept true
+
+// The basket changed (a quantity, a removal, an order): the cards that spoke of it say so.
+onBasketChange(() => {
+  for (const [productId, node] of basketNotes) {
+    const count = quantityOf(productId);
+    say(node, count ? `In your basket: ${count}.` : "", count ? "ok" : undefined);
+    if (!count || !node.isConnected) basketNotes.delete(productId);
+  }
+});
+
+function stockNote(product) {
+  if (product.stock === 0) return el("p", { class: "stock" }, "Out of stock");
+  if (product.stock <= FEW_LEFT) return el("p", { class: "stock" }, `Only ${product.stock} left`);
+  return null;
+}
+
+function card(product) {
+  remember(product);
+  const message = el("p", { class: "message", role: "status", "aria-live": "polite" });
+  const quantity = el("input", { type: "number", min: 1, max: MAX_QUANTITY, value: 1, id: "qty-" + product.id, class: "qty" });
+  const add = el("button", { type: "button", class: "add", onclick: () => {
+    const wanted = Number(quantity.value);
+    if (!Number.isInteger(wanted) || wanted < 1 || wanted > MAX_QUANTITY) {
+      say(message, `Enter a quantity from 1 to ${MAX_QUANTITY}.`, "error");
+      return;
+    }
+    const refused = addToBasket(product, wanted);
+    say(message, refused || `Added to the basket: ${quantityOf(product.id)} in it now.`, refused ? "error" : "ok");
+    if (!refused) basketNotes.set(product.id, message);
+  } }, "Add to basket");
+  add.disabled = product.stock === 0;
+  return el("li", { class: "product", "data-id": product.id, "data-name": product.name, "data-category": product.category_id },
+    el("h3", { title: product.name }, product.name),
+    el("p", { class: "muted", title: `${product.category_id} · ${product.sku}` }, `${product.category_id} · ${product.sku}`),
+    el("p", { class: "price" }, money(product.current_price, product.currency)),
+    stockNote(product) || "",
+    offerSlot(product, quantity, message),
+    el("div", { class: "buy" }, el("label", { for: "qty-" + product.id }, "Quantity"), quantity, add),
+    message);
+}
+
+function describe(q, category) {
+  const where = category ? ` in ${category}` : "";
+  if (!shown) return q ? `No products match “${q}”${where}.` : `No products${where} yet.`;
+  return `${shown} product${shown === 1 ? "" : "s"}${q ? ` matching “${q}”` : ""}${where}${cursor ? ", more below" : ""}.`;
+}
+
+// The first page of a new search (more=false) or the next page of the current one.
+export async function loadProducts(more = false) {
+  const mine = more ? search : ++search;
+  const q = $("q").value.trim(), category = $("category").value;
+  const params = new URLSearchParams({ limit: String(PAGE_SIZE), is_active: "true", sort: "catalog" });
+  if (q) params.set("q", q);
+  if (category) params.set("category_id", category);
+  if (more && cursor) params.set("cursor", cursor);
+  const status = $("products-status");
+  say(status, "Loading products…");
+  try {
+    const page = await api("GET", "/api/v1/products?" + params);
+    if (mine !== search) return;
+    if (!more) { forgetSlots(); shown = 0; $("products").replaceChildren(); }
+    $("products").append(...page.items.map(card));
+    shown += page.items.length;
+    cursor = page.next_cursor;
+    $("load-more").hidden = !cursor;
+    say(status, describe(q, category));
+  } catch (error) {
+    if (mine === search) say(status, `Could not load the products: ${trouble(error)}`, "error");
+  }
+}
+
+$("search").addEventListener("submit", event => { event.preventDefault(); loadProducts(); });
+$("category").addEventListener("change", () => loadProducts());
+$("load-more").addEventListener("click", () => loadProducts(true));
