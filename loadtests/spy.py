@@ -19,7 +19,10 @@ from pathlib import Path
 # (component, pattern of a frame's file); the first pattern that matches a frame names it.
 COMPONENTS: tuple[tuple[str, str], ...] = (
     ("engine (pricing/)", r"quote_service/pricing/"),
-    ("quote store + quote log (quotes/store.py)", r"quote_service/quotes/store\.py"),
+    (
+        "quote store + quote log (quotes/store.py, compact.py, quote_log.py)",
+        r"quote_service/quotes/(store|compact|quote_log)\.py|zstandard",
+    ),
     ("quote service glue (quotes/)", r"quote_service/quotes/"),
     ("flash sales", r"quote_service/flash_sales/"),
     ("caches (cache/)", r"quote_service/cache/"),

@@ -35,8 +35,9 @@ from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 
-HEADROOM = 2 * 1024 * 1024
-"""Bytes of `maxmemory` above what Redis uses before the quotes: room for ~600 of them."""
+HEADROOM = 256 * 1024
+"""Bytes of `maxmemory` above what Redis uses before the quotes: room for ~500 of them as stored
+(compressed, ~500 B each; the first 64 of a process are JSON, ~4.6 KB)."""
 MAX_QUOTES = 5_000
 """A bound that only turns a Redis that never evicts into a failure."""
 

@@ -24,7 +24,7 @@ from quote_service.analytics.flash_report import arc_elasticity
 from quote_service.analytics.rollups import RollupJob, rebuild
 from quote_service.analytics.service import Analytics
 from quote_service.db.replica import ReadPools
-from quote_service.quotes.store import LogRow, write_log_rows
+from quote_service.quotes.quote_log import LogRow, write_log_rows
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, field_errors
 

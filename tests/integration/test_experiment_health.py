@@ -23,7 +23,7 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.flags import service
 from quote_service.flags.schemas import FeatureFlagCreate
-from quote_service.quotes.store import LogRow
+from quote_service.quotes.quote_log import LogRow
 from tests.integration.conftest import Caller
 from tests.integration.test_analytics import log_quotes, quote_row
 

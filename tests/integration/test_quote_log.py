@@ -27,8 +27,9 @@ from structlog.testing import capture_logs
 
 from quote_service.clock import utcnow
 from quote_service.config import Settings
-from quote_service.quotes import store as store_module
-from quote_service.quotes.store import _LOG_COLUMNS, BACKLOG_WARNING_SECONDS, LogRow, QuoteStore, write_log_rows
+from quote_service.quotes import quote_log as log_module
+from quote_service.quotes.quote_log import _LOG_COLUMNS, BACKLOG_WARNING_SECONDS, LogRow, write_log_rows
+from quote_service.quotes.store import QuoteStore
 from tests.conftest import free_port
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
@@ -80,10 +81,10 @@ async def test_the_writer_recovers_from_a_lost_acknowledgement(settings: Setting
     async with pool.acquire() as conn:
         await conn.copy_records_to_table("quote_log", records=committed, columns=_LOG_COLUMNS)
     fresh = [row(uuid.uuid4()) for _ in range(5)]
-    store._log_backlog.extend([*committed, *fresh])  # as kept after a flush whose answer was lost
+    store.log.backlog.extend([*committed, *fresh])  # as kept after a flush whose answer was lost
     try:
-        assert await store._flush_log_once()
-        assert store._log_backlog == []
+        await store.log.write_batch()
+        assert store.log.backlog == []
     finally:
         await redis.aclose()
     assert len(await logged(pool)) == 10
@@ -122,10 +123,10 @@ def metric(name: str) -> float:
 
 @contextlib.contextmanager
 def store_log_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[MutableMapping[str, object]]]:
-    """The store's log lines meanwhile. Its module logger is swapped for a fresh one: a logger used
+    """The quote log's lines meanwhile. Its module logger is swapped for a fresh one: a logger used
     once is cached with the processors of that moment (cache_logger_on_first_use), capture or not."""
     with capture_logs() as lines:
-        monkeypatch.setattr(store_module, "log", structlog.get_logger(store_module.__name__))
+        monkeypatch.setattr(log_module, "log", structlog.get_logger(log_module.__name__))
         yield lines
 
 
@@ -140,18 +141,18 @@ async def test_a_row_postgresql_cannot_store_is_left_out_and_logging_goes_on(
     rejected = metric("qs_quote_log_rows_rejected_total")
     good = [row(uuid.uuid4()) for _ in range(6)]
     poisoned = row(uuid.uuid4(), amount=Decimal("1e17"))  # past what the API lets through
-    store._log_backlog.extend([*good[:3], poisoned, *good[3:]])
+    store.log.backlog.extend([*good[:3], poisoned, *good[3:]])
     await store.start()
     try:
         with store_log_lines(monkeypatch) as logs:
-            await until(lambda: store._log_backlog == [], "the first batch is done with")
+            await until(lambda: store.log.backlog == [], "the first batch is done with")
         assert len(await logged(pool)) == 6
         assert metric("qs_quote_log_rows_rejected_total") - rejected == 1
         lines = [entry for entry in logs if entry["event"] == "quote_log_row_rejected"]
         assert [line["quote_id"] for line in lines] == [poisoned[0]]
 
         later = [row(uuid.uuid4()) for _ in range(2)]
-        store._log_backlog.extend(later)
+        store.log.backlog.extend(later)
 
         async def all_written() -> bool:
             return len(await logged(pool)) == 8

@@ -18,7 +18,7 @@ import pytest
 from quote_service.analytics.rollups import RollupJob, lock, settle
 from quote_service.config import Settings
 from quote_service.db.pool import Pool, create_pool
-from quote_service.quotes.store import write_log_rows
+from quote_service.quotes.quote_log import write_log_rows
 from tests.integration.locks import lock_waiters
 from tests.integration.test_analytics import NOW, log_quotes, quote_row
 from tests.waiting import until

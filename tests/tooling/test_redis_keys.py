@@ -29,6 +29,9 @@ TTL_WRITE = re.compile(r"\b(ex|px|exat|pxat)\s*=|\.(p?expire(at)?|p?setex|getex)
 
 MAY_EXPIRE = {
     "quotes/store.py": "stored quotes and their ordered marks: an evicted quote answers 409 QUOTE_EXPIRED",
+    "quotes/compact.py": "the dictionaries stored quotes are compressed with: touched every minute and expiring an "
+    "hour after their last quote, they go after those quotes; one that goes costs what its quotes' eviction would, "
+    "and the next group commit puts it back",
     "cache/products.py": "cached products and tombstones: read again from PostgreSQL",
     "flash_sales/counters.py": "purchase markers (the ledger answers a retry) and the rebuild lock (a second "
     "rebuild writes nothing)",

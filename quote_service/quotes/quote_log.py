@@ -1,0 +1,230 @@
+"""The quote log: one lean row per answered quote in PostgreSQL's `quote_log`, written behind the
+requests in batches (analytics reads it; the quote path never does).
+
+A row is queued by the group commit that stored its quote in Redis, once Redis acknowledged it
+(a quote that was not answered is not logged). `QuoteLogWriter`, a background loop, writes a
+batch every LOG_INTERVAL seconds: COPY into a staging table, then INSERT ... ON CONFLICT DO
+NOTHING, so a batch whose acknowledgement was lost is written again without duplicates. While
+PostgreSQL is away a failed write is the loop's counted failure: the batch stays queued and the
+pause doubles (up to MAX_BACKOFF_SECONDS), one log line per doubling. Lossy only on a crash: a
+killed process loses the rows not yet written (docs/hot-path.md#what-a-crash-can-lose). Beyond
+the backlog's bound rows are dropped and counted (`qs_quote_log_rows_dropped_total`, one warning
+line per BACKLOG_WARNING_SECONDS). A row PostgreSQL refuses (a value out of a column's range) is
+isolated, logged and counted (`qs_quote_log_rows_rejected_total`), and the rest of its batch
+written: one bad row never stops the log. `stop()` drains the backlog.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import asyncpg
+import msgspec
+import structlog
+from asyncpg.exceptions._base import DataError as ClientDataError
+
+from quote_service.background import BackgroundLoop
+from quote_service.db.pool import Connection, Pool
+from quote_service.observability.metrics import QUOTE_LOG_ROWS_DROPPED, QUOTE_LOG_ROWS_REJECTED
+from quote_service.pricing.quote import Quote
+
+log = structlog.get_logger("quote_service.quotes.quote_log")
+
+_ENCODER = msgspec.json.Encoder()
+_LOG_COLUMNS = (
+    "quote_id", "customer_id", "currency", "subtotal", "discount_amount", "tax_amount", "delivery_fee",
+    "small_basket_fee", "total_amount", "total_commission", "seller_commission", "category_commission",
+    "logistics_commission", "item_count", "config_version", "lines", "applied_rules", "coupon_codes",
+    "experiments", "caller_kind", "caller_id", "created_at", "valid_until", "delivery_city", "delivery_country",
+    "flags", "forced_experiments",
+)  # fmt: skip
+LOG_INTERVAL = 0.2
+LOG_BATCH = 1000
+MAX_BACKOFF_SECONDS = 5.0
+"""The longest pause between two writes while PostgreSQL keeps failing them."""
+MAX_LOG_BACKLOG = 100_000
+BACKLOG_WARNING_SECONDS = 10.0
+"""At most one `quote_log_backlog_full` line per this many seconds, however many rows are dropped."""
+UNSTORABLE = (
+    asyncpg.DataError,  # 22xxx: numeric overflow, invalid text, a NUL byte, ...
+    asyncpg.IntegrityConstraintViolationError,  # 23xxx: a NOT NULL or CHECK the row breaks
+    ClientDataError,  # a value asyncpg cannot encode for its column
+)
+"""A batch that fails with one of these holds a row PostgreSQL will never take: writing it again
+cannot help, so the batch is split to find it. Anything else (connection lost, server restarting)
+is retried as it is."""
+_STAGING = "quote_log_incoming"
+_CREATE_STAGING = f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE quote_log) ON COMMIT DELETE ROWS"
+_MOVE_STAGED = (
+    f"INSERT INTO quote_log ({', '.join(_LOG_COLUMNS)}) SELECT {', '.join(_LOG_COLUMNS)} FROM {_STAGING}"
+    " ON CONFLICT (quote_id) DO NOTHING"
+)
+
+LogRow = tuple[object, ...]
+
+
+class QuoteLogWriter(BackgroundLoop):
+    """The backlog of rows to write and the loop that writes them; one per process (the store's)."""
+
+    task_name = "quote-log"
+    failure_event = "quote_log_write_failed"
+    interval = LOG_INTERVAL
+    jitter = 0.0
+    max_backoff = MAX_BACKOFF_SECONDS
+    finish_pass_on_stop = True
+    """Cancelling a write mid-COPY left it unknown whether the batch had committed."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        *,
+        interval: float = LOG_INTERVAL,
+        batch: int = LOG_BATCH,
+        backlog: int = MAX_LOG_BACKLOG,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._pool = pool
+        self.interval = interval
+        self._batch = batch
+        self._limit = backlog
+        self._monotonic = monotonic
+        """The clock of the backlog-full warning's interval (tests move it)."""
+        self._dropped = 0
+        """Rows dropped since the last backlog-full warning line."""
+        self._next_warning = float("-inf")
+        self.backlog: list[LogRow] = []
+
+    def queue(self, rows: list[LogRow]) -> None:
+        """Queue the rows of quotes now stored in Redis; past the bound, drop and count the rest."""
+        room = max(0, self._limit - len(self.backlog))
+        if len(rows) <= room:
+            self.backlog += rows
+            return
+        self.backlog += rows[:room]
+        dropped = len(rows) - room
+        QUOTE_LOG_ROWS_DROPPED.inc(dropped)
+        self._dropped += dropped
+        now = self._monotonic()
+        if now >= self._next_warning:  # one line per interval, not one per quote
+            log.warning("quote_log_backlog_full", dropped=self._dropped, backlog=len(self.backlog))
+            self._dropped = 0
+            self._next_warning = now + BACKLOG_WARNING_SECONDS
+
+    async def run_pass(self) -> None:
+        await self.write_batch()
+
+    async def drain(self) -> None:
+        """Write what is left (a graceful stop loses nothing while PostgreSQL answers)."""
+        while self.backlog:
+            try:
+                await self.write_batch()
+            except Exception as exc:  # PostgreSQL away at shutdown: what is left is lost, and said so
+                log.warning("quote_log_not_drained", rows=len(self.backlog), error=repr(exc))
+                return
+
+    async def write_batch(self) -> None:
+        """Write one batch (it stays queued when PostgreSQL fails, and the error is raised)."""
+        batch = self.backlog[: self._batch]
+        if not batch:
+            return
+        rejected: list[LogRow] = []
+        try:
+            async with self._pool.acquire() as conn:
+                await write_isolating(conn, batch, rejected)
+        except Exception:
+            if rejected:  # an outage cut the search short: what was rejected stays out of the retry
+                gone = {id(row) for row in rejected}
+                self.backlog[: len(batch)] = [row for row in batch if id(row) not in gone]
+            raise
+        del self.backlog[: len(batch)]
+
+
+async def write_isolating(conn: Connection, rows: list[LogRow], rejected: list[LogRow]) -> None:
+    """`write_log_rows`, leaving out each row PostgreSQL cannot store: logged, counted, added to `rejected`.
+
+    A batch refused for its data is halved until the refused rows stand alone: one bad row among
+    1,000 costs about 20 more writes, once. Rows written before an outage interrupts the search
+    are written again harmlessly with the retried batch (the write is idempotent)."""
+    try:
+        await write_log_rows(conn, rows)
+    except UNSTORABLE as exc:
+        if len(rows) > 1:
+            half = len(rows) // 2
+            await write_isolating(conn, rows[:half], rejected)
+            await write_isolating(conn, rows[half:], rejected)
+            return
+        rejected.append(rows[0])
+        QUOTE_LOG_ROWS_REJECTED.inc()
+        log.error("quote_log_row_rejected", quote_id=rows[0][0], error=f"{type(exc).__name__}: {exc}")
+
+
+async def write_log_rows(conn: Connection, rows: list[LogRow]) -> None:
+    """Insert quote-log rows idempotently: rows already present are skipped, the others written.
+
+    A batch is retried until PostgreSQL acknowledges it, and an acknowledgement can be lost after
+    the commit (connection dropped, server restarted): the retry then meets rows already stored.
+    COPY cannot skip them, so the batch is COPYed into a session-private staging table and moved
+    with INSERT ... ON CONFLICT DO NOTHING, in one transaction. The staging table is created once
+    per connection and emptied by every commit.
+    """
+    async with conn.transaction():
+        await conn.execute(_CREATE_STAGING)
+        await conn.copy_records_to_table(_STAGING, records=rows, columns=_LOG_COLUMNS)
+        await conn.execute(_MOVE_STAGED)
+
+
+def log_row(q: Quote, caller: tuple[str, str] | None = None, delivery: tuple[str, str] | None = None) -> LogRow:
+    """The lean quote-log row: totals as columns, lines, rules and variants as small JSON arrays
+    (positions in migrations/0015_lean_quote_log.sql), the delivery city and country and the keys
+    of the flags on (migration 0045), never the whole response."""
+    # Only immutable scalars (the id as text, the JSON parts as raw bytes), so the garbage
+    # collector stops tracking the row: a backlog of Quote objects made every collection traverse them.
+    breakdown = q.commission_breakdown
+    # Forced variants (context.ab_test_group) are kept apart: the experiment statistics read `experiments`.
+    exposures, forced = q.experiments, {}
+    if q.forced_experiments:
+        forced = {key: q.experiments[key] for key in q.forced_experiments}
+        exposures = {key: variant for key, variant in q.experiments.items() if key not in forced}
+    lines = [
+        (
+            i.product_id,
+            i.category_id,
+            i.seller_id,
+            i.quantity,
+            i.unit_price,
+            i.line_subtotal,
+            i.discount,
+            i.price_source,
+        )
+        for i in q.items
+    ]
+    return (
+        str(q.quote_id),
+        q.customer_id,
+        q.currency,
+        q.subtotal,
+        q.discount_amount,
+        q.tax_amount,
+        q.delivery_fee,
+        q.small_basket_fee,
+        q.total_amount,
+        breakdown.total_commission,
+        breakdown.seller_commission,
+        breakdown.category_commission,
+        breakdown.logistics_commission,
+        len(q.items),
+        q.config_version,
+        msgspec.Raw(_ENCODER.encode(lines)),
+        msgspec.Raw(_ENCODER.encode([(r.rule_id, r.type, r.version, r.amount) for r in q.applied_rules])),
+        tuple(c.code for c in q.applied_coupons),
+        msgspec.Raw(_ENCODER.encode(exposures)),
+        caller[0] if caller else None,
+        caller[1] if caller else None,
+        q.created_at,
+        q.valid_until,
+        delivery[0] if delivery else None,
+        delivery[1] if delivery else None,
+        tuple(q.feature_flags),
+        msgspec.Raw(_ENCODER.encode(forced)),
+    )
