@@ -8,8 +8,9 @@ Two tiers, one writer:
   process the moment its response leaves. The value is the quote's JSON compressed with a
   dictionary trained on this deployment's quotes (quotes/compact.py): ~470 B instead of ~4.7 KB;
 - PostgreSQL `quote_log`: a lean row per answered quote, written behind the requests
-  (quotes/quote_log.py), never read here. A row is queued by the group commit once Redis
-  acknowledged its quote (a quote that was not answered is not logged).
+  (quotes/quote_log.py), never read here. A row is queued by its request once Redis
+  acknowledged its quote and the request was not cancelled meanwhile (a quote that was not
+  answered is not logged).
 
 Ordering a quote marks it (`qs:quote-ordered:{id}`, in the same round trip as the order's read
 of the quote, until the quote expires). The quote service's identical-request cache asks
@@ -40,7 +41,7 @@ from quote_service.cache.redis import RedisClient, is_cluster
 from quote_service.db.pool import Pool
 from quote_service.pricing.quote import Quote
 from quote_service.quotes.compact import DictionaryKeeper, QuoteCodec
-from quote_service.quotes.quote_log import LOG_BATCH, LOG_INTERVAL, MAX_LOG_BACKLOG, LogRow, QuoteLogWriter, log_row
+from quote_service.quotes.quote_log import LOG_BATCH, LOG_INTERVAL, MAX_LOG_BACKLOG, QuoteLogWriter, log_row
 
 _ENCODER = msgspec.json.Encoder()
 _NUMBERS = msgspec.json.Encoder(decimal_format="number")
@@ -71,8 +72,8 @@ return quote
 """
 
 
-_Put = tuple[str, bytes, float, LogRow, asyncio.Future[None]]
-"""A queued put: key, the quote's JSON, valid_until as a UNIX time, its quote-log row, its waiter."""
+_Put = tuple[str, bytes, float, asyncio.Future[None]]
+"""A queued put: key, the quote's JSON, valid_until as a UNIX time, its waiter."""
 
 
 def quote_key(quote_id: UUID) -> str:
@@ -137,8 +138,10 @@ class QuoteStore:
 
     async def stop(self) -> None:
         """Drain every queue, then stop the loops."""
-        # The group commit first: its last batch queues the last quote-log rows.
+        # The group commit first: its last batch answers the last puts, which queue their quote-log
+        # rows as they resume (let them run) before the log writer drains.
         await self._commit.stop()
+        await asyncio.sleep(0)
         await stop_all([self._keeper, self.log])
 
     async def put(
@@ -159,10 +162,13 @@ class QuoteStore:
         if quote.valid_until <= now:
             return payload
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        row = log_row(quote, caller, delivery)  # queued for the log by the flush that stores the quote
-        self._pending.append((quote_key(quote.quote_id), payload, quote.valid_until.timestamp(), row, future))
+        self._pending.append((quote_key(quote.quote_id), payload, quote.valid_until.timestamp(), future))
         self._commit.wake()
         await future
+        # Queued here, by the request itself, not by the flush that acknowledged the write: a request
+        # cancelled (its deadline, 504) in the instant its write was acknowledged never gets here, so a
+        # quote that is not answered is not logged.
+        self.log.queue([log_row(quote, caller, delivery)])
         return payload
 
     async def get(self, quote_id: UUID, *, now: datetime) -> Quote | None:
@@ -224,8 +230,6 @@ class QuoteStore:
                 if not future.done():
                     future.set_exception(exc)
             raise
-        # Before any response can leave; a request that gave up meanwhile (deadline) was not answered.
-        self.log.queue([row for *_, row, put in batch if not put.done()])
         for *_, put in batch:
             if not put.done():
                 put.set_result(None)
@@ -241,7 +245,7 @@ class QuoteStore:
         keys: list[str] = []
         args: list[bytes | int] = []
         pack = self.codec.pack
-        for key, payload, valid_until, _, _ in batch:
+        for key, payload, valid_until, _ in batch:
             keys.append(key)
             # Compressed here, the batch back to back, so that the compressor's tables are warm for
             # all but the first (not measurably cheaper on the shared development machine: BENCHMARKS.md).

@@ -16,7 +16,7 @@ import msgspec
 import pytest
 import structlog
 from prometheus_client import REGISTRY
-from structlog.testing import capture_logs
+from structlog.testing import LogCapture
 
 from quote_service import background
 from quote_service.cache.redis import create_redis
@@ -60,18 +60,23 @@ async def test_the_quote_log_backs_off_while_postgresql_is_down_and_loses_nothin
         await store.put(answered_quote(), now=utcnow())
         await until(logged(1), "the first row is written")
         failed_before = REGISTRY.get_sample_value(FAILURES, {"loop": "quote-log"}) or 0.0
-        with capture_logs() as lines:
-            monkeypatch.setattr(background, "log", structlog.get_logger(background.__name__))
-            private_pg.stop()
-            down = time.monotonic()
-            for _ in range(5):  # answered while PostgreSQL is down: Redis has them
-                await store.put(answered_quote(), now=utcnow())
-            await until(lambda: store.log.failures >= 5, "five writes failed")
-            five_failures = time.monotonic() - down
-            assert store.log.next_delay() == MAX_BACKOFF_SECONDS  # 0.2 s x 2^5, held at the maximum
-            private_pg.start()
-            await until(logged(6), "every row is written once PostgreSQL is back", within=20)
-            await until(lambda: store.log.failures == 0, "the writer counts the write as a success")
+        # Its own unfiltered logger: an earlier test may have configured structlog at WARNING,
+        # which would drop the loop's info line (background_loop_recovered) before any capture.
+        capture = LogCapture()
+        lines = capture.entries
+        every_level = structlog.make_filtering_bound_logger(0)
+        unfiltered = structlog.wrap_logger(None, processors=[capture], wrapper_class=every_level)
+        monkeypatch.setattr(background, "log", unfiltered)
+        private_pg.stop()
+        down = time.monotonic()
+        for _ in range(5):  # answered while PostgreSQL is down: Redis has them
+            await store.put(answered_quote(), now=utcnow())
+        await until(lambda: store.log.failures >= 5, "five writes failed")
+        five_failures = time.monotonic() - down
+        assert store.log.next_delay() == MAX_BACKOFF_SECONDS  # 0.2 s x 2^5, held at the maximum
+        private_pg.start()
+        await until(logged(6), "every row is written once PostgreSQL is back", within=20)
+        await until(lambda: store.log.failures == 0, "the writer counts the write as a success")
     finally:
         await store.stop()
         await redis.aclose()

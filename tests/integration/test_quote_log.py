@@ -196,3 +196,35 @@ async def test_a_full_backlog_counts_what_it_drops_and_says_so_once_per_interval
     assert metric("qs_quote_log_rows_dropped_total") - dropped == 6
     warnings = [entry for entry in logs if entry["event"] == "quote_log_backlog_full"]
     assert [w["dropped"] for w in warnings] == [1, 3]  # the second line counts what the first interval kept quiet
+
+
+async def test_a_request_cancelled_as_its_write_is_acknowledged_is_not_logged(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    """The deadline may cancel a request in the very instant Redis acknowledges its quote: the request
+    answers 504, so its quote must not reach the log (only answered quotes are logged)."""
+    assert settings.redis_url is not None
+    redis = Redis.from_url(settings.redis_url)
+    store = QuoteStore(redis, pool)
+    basket = request(item("p-1", 1, unit_price="10.00"))
+    cancelled = msgspec.structs.replace(price(basket, now=utcnow()), quote_id=uuid.uuid4())
+    answered = msgspec.structs.replace(price(basket, now=utcnow()), quote_id=uuid.uuid4())
+    await store.start()
+    try:
+        victim = asyncio.create_task(store.put(cancelled, now=utcnow()))
+        flush = store._commit._flush
+
+        async def acknowledge_then_cancel() -> None:
+            await flush()  # the write is acknowledged and the put's waiter resolved ...
+            victim.cancel()  # ... and the deadline fires before the request resumes
+
+        store._commit._flush = acknowledge_then_cancel
+        with pytest.raises(asyncio.CancelledError):
+            await victim
+        store._commit._flush = flush
+        await store.put(answered, now=utcnow())
+        assert await store.get(cancelled.quote_id, now=utcnow()) is not None  # stored, but never answered
+    finally:
+        await store.stop()
+        await redis.aclose()
+    assert await logged(pool) == [answered.quote_id]
