@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -112,6 +113,23 @@ async def sold_then_ended_sale(s: Served, product_id: str) -> Any:
     return sale
 
 
+async def price_axis(page: Page) -> dict[str, Any]:
+    """The price chart's x range and each competitor line's points as [x, y] (milliseconds, price)."""
+    found: dict[str, Any] = await page.evaluate(
+        """() => { const c = Chart.getChart(document.getElementById('price-chart'));
+          const rivals = c.data.datasets.filter(d => d.label.startsWith('competitor: '));
+          return { min: c.options.scales.x.min, max: c.options.scales.x.max,
+                   competitors: Object.fromEntries(rivals.map(d => [d.label, d.data.map(p => [p.x, p.y])])) }; }"""
+    )
+    return found
+
+
+async def widths(row: Any, *columns: int) -> list[float]:
+    """The widths in pixels of a table row's cells `columns` (0-based)."""
+    boxes = [await row.locator("td").nth(i).bounding_box() for i in columns]
+    return [box["width"] for box in boxes if box is not None]
+
+
 async def chart(page: Page, canvas_id: str, ready: str = "c.data.datasets.length > 0") -> dict[str, Any]:
     """The chart on `canvas_id` once `ready` holds of its Chart.js instance `c` and it is painted."""
     found = f"Chart.getChart(document.getElementById({canvas_id!r}))"
@@ -128,7 +146,11 @@ async def test_dashboard_laid_out_at_1280_and_1920_with_every_chart_drawn(served
     s = served
     platter = await product(s.api, s.admin, "PL-1", LONG_NAME, "120.00")
     await move_price(s, platter["id"], "110.00", LONG_REASON)
+    # Observed before the product existed (as the demo's market is): the chart starts at our price.
     await observe(s, platter["id"], ("rival-a", "108.00", 30), ("rival-a", "104.00", 10), ("rival-b", "112.00", 20))
+    history = await ok(await s.api.get(f"/api/v1/products/{platter['id']}/price-history", headers=s.admin.headers))
+    first = datetime.fromisoformat(history["items"][-1]["changed_at"])  # the creation's price
+    created = int(first.timestamp()) * 1000 + first.microsecond // 1000  # as the page's Date reads it
     placed = await order(s, platter["id"], 2, "o-1")
     await refund(s, placed, platter["id"], 1, "r-1")
     await sold_then_ended_sale(s, platter["id"])
@@ -140,6 +162,15 @@ async def test_dashboard_laid_out_at_1280_and_1920_with_every_chart_drawn(served
         price = await chart(page, "price-chart", "c.data.datasets.some(d => d.label === 'competitor: rival-b')")
         assert price["painted"]
         assert {"our price", "move: manual", "competitor: rival-a", "competitor: rival-b"} <= set(price["datasets"])
+        # The x axis starts where our own price does, not at the older competitor observations
+        # (which squeezed our line into the right-hand edge); each competitor enters at its last
+        # price seen before then and holds it to now.
+        axis = await price_axis(page)
+        assert axis["min"] == created
+        assert axis["competitors"]["competitor: rival-a"][0] == [created, 104]
+        assert axis["competitors"]["competitor: rival-b"][0] == [created, 112]
+        assert all(x >= created for points in axis["competitors"].values() for x, _ in points)
+        await expect(page.locator("#price-chart-note")).to_contain_text("competitors seen before then start at")
         # The ended sale that sold, not the newer one that has not started (an empty axis before).
         sale = await chart(page, "sale-chart")
         assert sale["painted"]
@@ -153,14 +184,20 @@ async def test_dashboard_laid_out_at_1280_and_1920_with_every_chart_drawn(served
         assert test["painted"]
         assert test["datasets"] == ["conversion %", "95 % CI (control + difference)"]
         await expect(page.locator("#experiment-rows")).to_contain_text("savings")
+        # The control variant named "control" is not called "control (control)".
+        await expect(page.locator("#experiment-rows tr").first.locator("td").nth(2)).to_have_text("control")
         moves = page.locator("#move-rows tr")
         await expect(moves).to_have_count(1)  # the move, not the product's creation
         await expect(moves.first).to_contain_text(LONG_REASON)
         for width in LAYOUT_WIDTHS:
             await set_width(page, width)
             await assert_laid_out(page)
-        # A name cut by its column still reads whole in its tooltip.
+            # A reason needs more room than a product name: its column is the widest.
+            product_width, reason_width = await widths(moves.first, 1, 4)
+            assert reason_width > 1.5 * product_width, (width, product_width, reason_width)
+        # A name or a reason cut by its column still reads whole in its tooltip.
         await expect(moves.first.locator("td").nth(1)).to_have_attribute("title", LONG_NAME)
+        await expect(moves.first.locator("td").nth(4)).to_have_attribute("title", LONG_REASON)
 
 
 async def test_dashboard_moves_live(served: Served) -> None:
@@ -259,8 +296,10 @@ async def test_dashboard_acknowledges_a_signal_and_applies_a_decision(served: Se
 
     async with chromium() as browser, guarded_page(browser, s.base_url) as (page, _):
         await log_in(page, s.base_url, "/dashboard", "admin")
-        row = page.locator("#signal-rows tr", has_text="competitor_undercut")
+        # The signal in words, with what raised it: the cheapest rival and how far below us.
+        row = page.locator("#signal-rows tr", has_text="Competitor undercut")
         await expect(row).to_contain_text("Watch")
+        await expect(row).to_contain_text("at 90.00 TRY, 25.00 % below us")
         await row.get_by_role("button", name="Acknowledge").click()
         await expect(row).to_have_count(0)  # the panel lists open signals only
         decision_row = page.locator("#decision-rows tr", has_text="Watch")
