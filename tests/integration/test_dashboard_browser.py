@@ -130,6 +130,14 @@ async def widths(row: Any, *columns: int) -> list[float]:
     return [box["width"] for box in boxes if box is not None]
 
 
+async def cut_cells(page: Page, *bodies: str) -> list[str]:
+    """The texts of the cells in the table `bodies` that an ellipsis cuts short (the tooltip has the rest)."""
+    cut: list[str] = await page.locator(", ".join(f"{body} td" for body in bodies)).evaluate_all(
+        "cells => cells.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.textContent)"
+    )
+    return cut
+
+
 async def chart(page: Page, canvas_id: str, ready: str = "c.data.datasets.length > 0") -> dict[str, Any]:
     """The chart on `canvas_id` once `ready` holds of its Chart.js instance `c` and it is painted."""
     found = f"Chart.getChart(document.getElementById({canvas_id!r}))"
@@ -327,9 +335,17 @@ async def test_books_page_shows_refunds_statement_price_lists_and_promotions(ser
         "prices": [{"product_id": vase["id"], "amount": "70.00"}],
     }
     await ok(await s.api.post("/api/v1/price-lists", json=price_list, headers=s.admin.headers), 201)
-    promotion = {"name": "5 % off big baskets", "kind": "PERCENT_OFF", "config": {"percent": 5},
-                 "conditions": {"min_subtotal": "500.00", "currency": "TRY"}, "starts_at": at(-60)}  # fmt: skip
-    await ok(await s.api.post("/api/v1/promotions", json=promotion, headers=s.admin.headers), 201)
+    promotions = [
+        {"name": "5 % off big baskets", "kind": "PERCENT_OFF", "config": {"percent": 5, "max_discount": "40.00"},
+         "conditions": {"min_subtotal": "500.00", "currency": "TRY"}, "starts_at": "2020-01-01T12:00:00Z"},
+        {"name": "Three for two", "kind": "BUY_X_GET_Y", "combinable": False, "starts_at": at(-60),
+         "config": {"buy": {"quantity": 2, "category_ids": ["electronics"]},
+                    "get": {"quantity": 1, "category_ids": ["electronics"]}}},
+        {"name": "Vases ship free", "kind": "FREE_DELIVERY", "conditions": {"product_ids": [vase["id"]]},
+         "combines_with_coupons": False, "starts_at": at(-60), "ends_at": at(600)},
+    ]  # fmt: skip
+    for promotion in promotions:
+        await ok(await s.api.post("/api/v1/promotions", json=promotion, headers=s.admin.headers), 201)
     statement = await ok(await s.api.get("/api/v1/sellers/atelier-7/statement", headers=s.admin.headers))
 
     async with chromium() as browser, guarded_page(browser, s.base_url) as (page, watch):
@@ -343,8 +359,21 @@ async def test_books_page_shows_refunds_statement_price_lists_and_promotions(ser
         await expect(page.locator("#statement-rows tr")).to_have_count(len(statement["days"]))
         await expect(page.locator("#price-list-rows")).to_contain_text("Trade customers")
         await expect(page.locator("#price-list-rows")).to_contain_text("b2b")
-        await expect(page.locator("#promotion-rows")).to_contain_text("PERCENT_OFF")
-        await expect(page.locator("#promotion-rows")).to_contain_text("min_subtotal: 500.00")
+        await expect(page.locator("#panel-statement th").last).to_have_text("Payout (TRY)")
+        # Each offer and its conditions in words, never the configuration's JSON.
+        offers = page.locator("#promotion-rows tr")
+        big, three, ships = (offers.filter(has_text=name) for name in ("5 % off big", "Three for two", "Vases ship"))
+        await expect(big.locator("td.offer")).to_have_text("5 % off, at most 40.00 TRY")
+        await expect(big.locator("td.conditions")).to_have_text("baskets from 500.00 TRY")
+        await expect(big.locator("td.combines")).to_have_text("promotions and coupons")
+        await expect(big.locator("td").nth(5)).to_have_text("Jan 1, 2020 → open-ended")
+        await expect(three.locator("td.offer")).to_have_text("Buy 2 from electronics, get 1 free")
+        await expect(three.locator("td.conditions")).to_have_text("every basket")
+        await expect(three.locator("td.combines")).to_have_text("coupons")
+        await expect(ships.locator("td.offer")).to_have_text("Free delivery")
+        await expect(ships.locator("td.conditions")).to_have_text(f"on {LONG_NAME} only")
+        await expect(ships.locator("td.combines")).to_have_text("promotions")
+        assert "{" not in await page.locator("#promotion-rows").inner_text()
         # A bad range is refused in words (the API's 422, which the browser also logs).
         watch.expect_console_error("422 (Unprocessable Entity)")
         await page.get_by_label("From", exact=True).fill("2030-01-01")
@@ -353,6 +382,8 @@ async def test_books_page_shows_refunds_statement_price_lists_and_promotions(ser
         for width in LAYOUT_WIDTHS:
             await set_width(page, width)
             await assert_laid_out(page)
+            # Nothing of a promotion or a price list is cut short: offers wrap, dates are compact.
+            assert await cut_cells(page, "#promotion-rows", "#price-list-rows") == [], width
 
 
 async def test_a_shopper_gets_no_books(served: Served) -> None:
