@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -416,6 +417,37 @@ async def test_landing_page_links_every_door_and_no_page_lacks_its_icon(served: 
     landing = await served.api.get("/")
     assert landing.status_code == 200
     assert "default-src 'none'" in landing.headers["content-security-policy"]
+
+
+STATIC = Path(__file__).resolve().parents[2] / "quote_service" / "pages" / "static"
+_PAINTED_AT = """([x, y]) => {
+  const chart = Chart.getChart(document.getElementById('c'));
+  const px = Math.round(chart.scales.x.getPixelForValue(x)), py = Math.round(chart.scales.y.getPixelForValue(y));
+  const ratio = chart.canvas.width / chart.width;
+  const data = chart.ctx.getImageData((px - 1) * ratio, (py - 2) * ratio, 3 * ratio, 5 * ratio).data;
+  for (let i = 3; i < data.length; i += 4) if (data[i] > 128) return true;
+  return false;
+}"""
+
+
+async def test_the_price_chart_holds_each_price_until_its_next_move() -> None:
+    """Our price and a competitor's are step lines that keep a price until the next one: halfway
+    between two prices the line is at the first, not already at the second (Chart.js's stepped
+    "after" draws the rise at the earlier point, so every move looked early)."""
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 900, "height": 500})
+        await page.set_content('<div style="width:800px;height:400px"><canvas id="c"></canvas></div>')
+        for script in ("vendor/chart.js-4.6.1/chart.umd.min.js", "common.js", "dashboard_charts.js"):
+            await page.add_script_tag(path=STATIC / script)
+        await page.evaluate(
+            """() => DashCharts.price(document.getElementById('c'), { currency: 'TRY', now: 100000,
+                 history: [{ t: 0, price: 100 }, { t: 60000, price: 200, move: true, source: 'manual', reason: 'up' }],
+                 competitors: new Map([['rival', [{ x: 20000, y: 150 }, { x: 80000, y: 250 }]]]) })"""
+        )
+        painted = [await page.evaluate(_PAINTED_AT, [x, y]) for x, y in ((30000, 100), (30000, 200))]
+        assert painted == [True, False]  # our 100 holds until the move at 60000
+        painted = [await page.evaluate(_PAINTED_AT, [x, y]) for x, y in ((50000, 150), (50000, 250))]
+        assert painted == [True, False]  # the rival's 150 holds until it is seen at 250
 
 
 async def test_the_guards_catch_outside_requests_console_errors_and_clipping() -> None:

@@ -11,6 +11,9 @@ const DashCharts = (() => {
   Chart.defaults.font.family = "system-ui, sans-serif";
   Chart.defaults.animation = false; // redrawn every poll: animating each redraw would only flicker
   Chart.defaults.maintainAspectRatio = false;
+  // A price holds until its next move: Chart.js's stepped "before" draws each point's level up to
+  // that point, then the rise ("after" would draw the rise at the earlier point: a move early).
+  const HOLDS = "before";
 
   const { clock, stamp } = QS;
   const MINUTE = 60_000, DAY = 86_400_000;
@@ -55,7 +58,7 @@ const DashCharts = (() => {
     if (line.length) line.push({ x: now, y: line[line.length - 1].y });
     const observed = [...competitors.values()].flat().map(p => p.x);
     const start = line.length ? line[0].x : Math.min(now, ...observed);
-    const datasets = [{ label: "our price", data: line, stepped: "after", borderColor: "#222", borderWidth: 2, pointRadius: 0 }];
+    const datasets = [{ label: "our price", data: line, stepped: HOLDS, borderColor: "#222", borderWidth: 2, pointRadius: 0 }];
     const moves = history.filter(h => h.move);
     for (const source of [...new Set(moves.map(m => m.source))].sort()) {
       datasets.push({ label: `move: ${source}`, showLine: false, pointRadius: 6, pointHoverRadius: 8,
@@ -65,14 +68,15 @@ const DashCharts = (() => {
     }
     [...competitors.entries()].sort().forEach(([name, points], i) => {
       const color = COMPETITOR_COLORS[i % COMPETITOR_COLORS.length];
-      datasets.push({ label: `competitor: ${name}`, data: observedLine(points, start, now), stepped: "after",
+      datasets.push({ label: `competitor: ${name}`, data: observedLine(points, start, now), stepped: HOLDS,
         borderColor: color, backgroundColor: color, borderDash: [6, 4], borderWidth: 1.5,
         pointRadius: ctx => ctx.raw && ctx.raw.seen === ctx.raw.x ? 2.5 : 0 });
     });
     return draw(canvas, { type: "line", data: { datasets }, options: {
       parsing: true, interaction: { mode: "nearest", intersect: false },
       // From our first price to now: the axis's own rounding would leave empty margins.
-      scales: { x: timeAxis(start, Math.max(now, start + MINUTE)), y: { title: { display: true, text: currency || "" } } },
+      // (A span of zero, a product created this instant, gets a minute so the axis can be drawn.)
+      scales: { x: timeAxis(start, now > start ? now : start + MINUTE), y: { title: { display: true, text: currency || "" } } },
       plugins: { tooltip: { callbacks: {
         title: items => items.length ? stamp(items[0].parsed.x) : "",
         label: item => `${item.dataset.label}: ${item.parsed.y.toFixed(2)} ${currency || ""}`
@@ -96,7 +100,7 @@ const DashCharts = (() => {
 
   // Cumulative units sold per product of the sale, from its start to now (or its end).
   function sale(canvas, { series, start, end }) {
-    const datasets = series.map((s, i) => ({ label: s.name, data: s.points, stepped: "after", pointRadius: 0,
+    const datasets = series.map((s, i) => ({ label: s.name, data: s.points, stepped: HOLDS, pointRadius: 0,
       borderColor: SERIES_COLORS[i % SERIES_COLORS.length], backgroundColor: SERIES_COLORS[i % SERIES_COLORS.length] }));
     return draw(canvas, { type: "line", data: { datasets }, options: {
       // Whole units: a sale that sold nothing yet has no 0.1 of a unit to show.
