@@ -3,7 +3,8 @@
 Starts `quote-service serve --demo` (what `make run` serves: embedded PostgreSQL and Redis, the
 demo catalog and history) on a scratch QUOTE_SERVICE_HOME and a free port, logs in as the demo
 accounts through the pages' own forms, and photographs the landing page, the dashboard, the
-books page and the store at 1440 px wide with Debian's Chromium. `--base-url URL` photographs a
+books page and the store (two books in the basket and their quote) at 1440 px wide with Debian's
+Chromium. `--base-url URL` photographs a
 server that is already running instead (then nothing is started).
 """
 
@@ -28,6 +29,18 @@ async def _dashboard_drawn(page: Page) -> None:
     await page.wait_for_function("Chart.getChart(document.getElementById('price-chart')) !== undefined")
 
 
+async def _quoted(page: Page) -> None:
+    """Two of the first books in the basket (one of them three times) and their quote, with a coupon."""
+    cards = page.locator(".product")
+    await cards.nth(0).get_by_role("button", name="Add to basket").click()
+    await cards.nth(1).locator("input.qty").fill("3")
+    await cards.nth(1).get_by_role("button", name="Add to basket").click()
+    await page.get_by_label("Coupon codes").fill("WELCOME10")
+    await page.get_by_role("button", name="Get a quote").click()
+    await expect(page.locator("#quote-total")).to_be_visible()
+    await page.mouse.move(0, 0)  # no button in its hover colour in the picture
+
+
 async def shoot(base_url: str, out: Path) -> list[Path]:
     """Photograph every page of the service at `base_url` into `out` (it exists); the files written."""
     written: list[Path] = []
@@ -47,6 +60,7 @@ async def shoot(base_url: str, out: Path) -> list[Path]:
         async with guarded_page(browser, base_url, width=WIDTH, height=HEIGHT) as (page, _):
             await log_in(page, base_url, "/store", *DEMO_USER)
             await expect(page.locator(".product").first).to_be_visible()
+            await _quoted(page)
             written.append(out / "store.png")
             await page.screenshot(path=str(written[-1]))
     return written

@@ -89,11 +89,14 @@ async def _principal(request: Request[Any, Any, Any]) -> Principal | None:
         return None
 
 
-def _login(request: Request[Any, Any, Any], page: str, *, error: str | None = None, status: int = 200) -> Template:
+def _login(
+    request: Request[Any, Any, Any], page: str, *, error: str | None = None, status: int = 200, username: str = ""
+) -> Template:
+    # A refused login keeps the username typed (only the password is asked again).
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
     return Template(
         template_name="login.html",
-        context={"page": page, "title": TITLES[page], "csrf": csrf, "error": error},
+        context={"page": page, "title": TITLES[page], "csrf": csrf, "error": error, "username": username},
         status_code=status,
         headers=PAGE_HEADERS,
         cookies=[_csrf_cookie(request, csrf)],
@@ -193,7 +196,7 @@ async def login(
     try:
         token = await auth.login(data.get("username", ""), data.get("password", ""), address=address)
     except ServiceError as exc:
-        return _login(request, page, error=exc.message, status=exc.status_code)
+        return _login(request, page, error=exc.message, status=exc.status_code, username=data.get("username", ""))
     session = Cookie(
         key=SESSION_COOKIE,
         value=token.access_token,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -112,6 +114,31 @@ async def sold_then_ended_sale(s: Served, product_id: str) -> Any:
     return sale
 
 
+async def price_axis(page: Page) -> dict[str, Any]:
+    """The price chart's x range and each competitor line's points as [x, y] (milliseconds, price)."""
+    found: dict[str, Any] = await page.evaluate(
+        """() => { const c = Chart.getChart(document.getElementById('price-chart'));
+          const rivals = c.data.datasets.filter(d => d.label.startsWith('competitor: '));
+          return { min: c.options.scales.x.min, max: c.options.scales.x.max,
+                   competitors: Object.fromEntries(rivals.map(d => [d.label, d.data.map(p => [p.x, p.y])])) }; }"""
+    )
+    return found
+
+
+async def widths(row: Any, *columns: int) -> list[float]:
+    """The widths in pixels of a table row's cells `columns` (0-based)."""
+    boxes = [await row.locator("td").nth(i).bounding_box() for i in columns]
+    return [box["width"] for box in boxes if box is not None]
+
+
+async def cut_cells(page: Page, *bodies: str) -> list[str]:
+    """The texts of the cells in the table `bodies` that an ellipsis cuts short (the tooltip has the rest)."""
+    cut: list[str] = await page.locator(", ".join(f"{body} td" for body in bodies)).evaluate_all(
+        "cells => cells.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.textContent)"
+    )
+    return cut
+
+
 async def chart(page: Page, canvas_id: str, ready: str = "c.data.datasets.length > 0") -> dict[str, Any]:
     """The chart on `canvas_id` once `ready` holds of its Chart.js instance `c` and it is painted."""
     found = f"Chart.getChart(document.getElementById({canvas_id!r}))"
@@ -128,7 +155,11 @@ async def test_dashboard_laid_out_at_1280_and_1920_with_every_chart_drawn(served
     s = served
     platter = await product(s.api, s.admin, "PL-1", LONG_NAME, "120.00")
     await move_price(s, platter["id"], "110.00", LONG_REASON)
+    # Observed before the product existed (as the demo's market is): the chart starts at our price.
     await observe(s, platter["id"], ("rival-a", "108.00", 30), ("rival-a", "104.00", 10), ("rival-b", "112.00", 20))
+    history = await ok(await s.api.get(f"/api/v1/products/{platter['id']}/price-history", headers=s.admin.headers))
+    first = datetime.fromisoformat(history["items"][-1]["changed_at"])  # the creation's price
+    created = int(first.timestamp()) * 1000 + first.microsecond // 1000  # as the page's Date reads it
     placed = await order(s, platter["id"], 2, "o-1")
     await refund(s, placed, platter["id"], 1, "r-1")
     await sold_then_ended_sale(s, platter["id"])
@@ -140,6 +171,15 @@ async def test_dashboard_laid_out_at_1280_and_1920_with_every_chart_drawn(served
         price = await chart(page, "price-chart", "c.data.datasets.some(d => d.label === 'competitor: rival-b')")
         assert price["painted"]
         assert {"our price", "move: manual", "competitor: rival-a", "competitor: rival-b"} <= set(price["datasets"])
+        # The x axis starts where our own price does, not at the older competitor observations
+        # (which squeezed our line into the right-hand edge); each competitor enters at its last
+        # price seen before then and holds it to now.
+        axis = await price_axis(page)
+        assert axis["min"] == created
+        assert axis["competitors"]["competitor: rival-a"][0] == [created, 104]
+        assert axis["competitors"]["competitor: rival-b"][0] == [created, 112]
+        assert all(x >= created for points in axis["competitors"].values() for x, _ in points)
+        await expect(page.locator("#price-chart-note")).to_contain_text("competitors seen before then start at")
         # The ended sale that sold, not the newer one that has not started (an empty axis before).
         sale = await chart(page, "sale-chart")
         assert sale["painted"]
@@ -153,14 +193,20 @@ async def test_dashboard_laid_out_at_1280_and_1920_with_every_chart_drawn(served
         assert test["painted"]
         assert test["datasets"] == ["conversion %", "95 % CI (control + difference)"]
         await expect(page.locator("#experiment-rows")).to_contain_text("savings")
+        # The control variant named "control" is not called "control (control)".
+        await expect(page.locator("#experiment-rows tr").first.locator("td").nth(2)).to_have_text("control")
         moves = page.locator("#move-rows tr")
         await expect(moves).to_have_count(1)  # the move, not the product's creation
         await expect(moves.first).to_contain_text(LONG_REASON)
         for width in LAYOUT_WIDTHS:
             await set_width(page, width)
             await assert_laid_out(page)
-        # A name cut by its column still reads whole in its tooltip.
+            # A reason needs more room than a product name: its column is the widest.
+            product_width, reason_width = await widths(moves.first, 1, 4)
+            assert reason_width > 1.5 * product_width, (width, product_width, reason_width)
+        # A name or a reason cut by its column still reads whole in its tooltip.
         await expect(moves.first.locator("td").nth(1)).to_have_attribute("title", LONG_NAME)
+        await expect(moves.first.locator("td").nth(4)).to_have_attribute("title", LONG_REASON)
 
 
 async def test_dashboard_moves_live(served: Served) -> None:
@@ -259,8 +305,10 @@ async def test_dashboard_acknowledges_a_signal_and_applies_a_decision(served: Se
 
     async with chromium() as browser, guarded_page(browser, s.base_url) as (page, _):
         await log_in(page, s.base_url, "/dashboard", "admin")
-        row = page.locator("#signal-rows tr", has_text="competitor_undercut")
+        # The signal in words, with what raised it: the cheapest rival and how far below us.
+        row = page.locator("#signal-rows tr", has_text="Competitor undercut")
         await expect(row).to_contain_text("Watch")
+        await expect(row).to_contain_text("at 90.00 TRY, 25.00 % below us")
         await row.get_by_role("button", name="Acknowledge").click()
         await expect(row).to_have_count(0)  # the panel lists open signals only
         decision_row = page.locator("#decision-rows tr", has_text="Watch")
@@ -288,9 +336,17 @@ async def test_books_page_shows_refunds_statement_price_lists_and_promotions(ser
         "prices": [{"product_id": vase["id"], "amount": "70.00"}],
     }
     await ok(await s.api.post("/api/v1/price-lists", json=price_list, headers=s.admin.headers), 201)
-    promotion = {"name": "5 % off big baskets", "kind": "PERCENT_OFF", "config": {"percent": 5},
-                 "conditions": {"min_subtotal": "500.00", "currency": "TRY"}, "starts_at": at(-60)}  # fmt: skip
-    await ok(await s.api.post("/api/v1/promotions", json=promotion, headers=s.admin.headers), 201)
+    promotions = [
+        {"name": "5 % off big baskets", "kind": "PERCENT_OFF", "config": {"percent": 5, "max_discount": "40.00"},
+         "conditions": {"min_subtotal": "500.00", "currency": "TRY"}, "starts_at": "2020-01-01T12:00:00Z"},
+        {"name": "Three for two", "kind": "BUY_X_GET_Y", "combinable": False, "starts_at": at(-60),
+         "config": {"buy": {"quantity": 2, "category_ids": ["electronics"]},
+                    "get": {"quantity": 1, "category_ids": ["electronics"]}}},
+        {"name": "Vases ship free", "kind": "FREE_DELIVERY", "conditions": {"product_ids": [vase["id"]]},
+         "combines_with_coupons": False, "starts_at": at(-60), "ends_at": at(600)},
+    ]  # fmt: skip
+    for promotion in promotions:
+        await ok(await s.api.post("/api/v1/promotions", json=promotion, headers=s.admin.headers), 201)
     statement = await ok(await s.api.get("/api/v1/sellers/atelier-7/statement", headers=s.admin.headers))
 
     async with chromium() as browser, guarded_page(browser, s.base_url) as (page, watch):
@@ -304,8 +360,21 @@ async def test_books_page_shows_refunds_statement_price_lists_and_promotions(ser
         await expect(page.locator("#statement-rows tr")).to_have_count(len(statement["days"]))
         await expect(page.locator("#price-list-rows")).to_contain_text("Trade customers")
         await expect(page.locator("#price-list-rows")).to_contain_text("b2b")
-        await expect(page.locator("#promotion-rows")).to_contain_text("PERCENT_OFF")
-        await expect(page.locator("#promotion-rows")).to_contain_text("min_subtotal: 500.00")
+        await expect(page.locator("#panel-statement th").last).to_have_text("Payout (TRY)")
+        # Each offer and its conditions in words, never the configuration's JSON.
+        offers = page.locator("#promotion-rows tr")
+        big, three, ships = (offers.filter(has_text=name) for name in ("5 % off big", "Three for two", "Vases ship"))
+        await expect(big.locator("td.offer")).to_have_text("5 % off, at most 40.00 TRY")
+        await expect(big.locator("td.conditions")).to_have_text("baskets from 500.00 TRY")
+        await expect(big.locator("td.combines")).to_have_text("promotions and coupons")
+        await expect(big.locator("td").nth(5)).to_have_text("Jan 1, 2020 → open-ended")
+        await expect(three.locator("td.offer")).to_have_text("Buy 2 from electronics, get 1 free")
+        await expect(three.locator("td.conditions")).to_have_text("every basket")
+        await expect(three.locator("td.combines")).to_have_text("coupons")
+        await expect(ships.locator("td.offer")).to_have_text("Free delivery")
+        await expect(ships.locator("td.conditions")).to_have_text(f"on {LONG_NAME} only")
+        await expect(ships.locator("td.combines")).to_have_text("promotions")
+        assert "{" not in await page.locator("#promotion-rows").inner_text()
         # A bad range is refused in words (the API's 422, which the browser also logs).
         watch.expect_console_error("422 (Unprocessable Entity)")
         await page.get_by_label("From", exact=True).fill("2030-01-01")
@@ -314,6 +383,8 @@ async def test_books_page_shows_refunds_statement_price_lists_and_promotions(ser
         for width in LAYOUT_WIDTHS:
             await set_width(page, width)
             await assert_laid_out(page)
+            # Nothing of a promotion or a price list is cut short: offers wrap, dates are compact.
+            assert await cut_cells(page, "#promotion-rows", "#price-list-rows") == [], width
 
 
 async def test_a_shopper_gets_no_books(served: Served) -> None:
@@ -346,6 +417,37 @@ async def test_landing_page_links_every_door_and_no_page_lacks_its_icon(served: 
     landing = await served.api.get("/")
     assert landing.status_code == 200
     assert "default-src 'none'" in landing.headers["content-security-policy"]
+
+
+STATIC = Path(__file__).resolve().parents[2] / "quote_service" / "pages" / "static"
+_PAINTED_AT = """([x, y]) => {
+  const chart = Chart.getChart(document.getElementById('c'));
+  const px = Math.round(chart.scales.x.getPixelForValue(x)), py = Math.round(chart.scales.y.getPixelForValue(y));
+  const ratio = chart.canvas.width / chart.width;
+  const data = chart.ctx.getImageData((px - 1) * ratio, (py - 2) * ratio, 3 * ratio, 5 * ratio).data;
+  for (let i = 3; i < data.length; i += 4) if (data[i] > 128) return true;
+  return false;
+}"""
+
+
+async def test_the_price_chart_holds_each_price_until_its_next_move() -> None:
+    """Our price and a competitor's are step lines that keep a price until the next one: halfway
+    between two prices the line is at the first, not already at the second (Chart.js's stepped
+    "after" draws the rise at the earlier point, so every move looked early)."""
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 900, "height": 500})
+        await page.set_content('<div style="width:800px;height:400px"><canvas id="c"></canvas></div>')
+        for script in ("vendor/chart.js-4.6.1/chart.umd.min.js", "common.js", "dashboard_charts.js"):
+            await page.add_script_tag(path=STATIC / script)
+        await page.evaluate(
+            """() => DashCharts.price(document.getElementById('c'), { currency: 'TRY', now: 100000,
+                 history: [{ t: 0, price: 100 }, { t: 60000, price: 200, move: true, source: 'manual', reason: 'up' }],
+                 competitors: new Map([['rival', [{ x: 20000, y: 150 }, { x: 80000, y: 250 }]]]) })"""
+        )
+        painted = [await page.evaluate(_PAINTED_AT, [x, y]) for x, y in ((30000, 100), (30000, 200))]
+        assert painted == [True, False]  # our 100 holds until the move at 60000
+        painted = [await page.evaluate(_PAINTED_AT, [x, y]) for x, y in ((50000, 150), (50000, 250))]
+        assert painted == [True, False]  # the rival's 150 holds until it is seen at 250
 
 
 async def test_the_guards_catch_outside_requests_console_errors_and_clipping() -> None:

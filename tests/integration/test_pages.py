@@ -86,3 +86,18 @@ async def test_assets_have_cache_headers(client: Client) -> None:
     response = await client.get("/pages/static/common.js")
     assert response.status_code == 200
     assert "max-age=3600" in response.headers["cache-control"]
+
+
+async def test_a_refused_login_keeps_the_username_and_asks_for_the_password(client: Client, admin: Caller) -> None:
+    csrf = await login_form(client, "dashboard")
+    form = {"username": admin.username, "password": "not the password", "csrf": csrf, "page": "dashboard"}
+    response = await client.post("/pages/login", data=form, follow_redirects=False)
+    assert response.status_code == 401
+    assert "qs_session" not in client.cookies
+    assert re.search(rf'<input id="username"[^>]* value="{admin.username}"', response.text)
+    assert re.search(r'<input id="password"[^>]* autofocus>', response.text)  # the next thing to type
+    # What was typed comes back as the field's value, never as markup.
+    tricky = {**form, "username": '"><script>alert(1)</script>'}
+    echoed = await client.post("/pages/login", data=tricky, follow_redirects=False)
+    assert "<script>alert(1)" not in echoed.text
+    assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in echoed.text

@@ -71,6 +71,13 @@ async def in_view(page: Page, selector: str) -> bool:
     return fits_down and box["x"] >= 0 and box["x"] + box["width"] <= size["width"]
 
 
+async def top(locator: Any) -> float:
+    """Where the element's box starts, from the top of the page as it is scrolled now."""
+    box = await locator.bounding_box()
+    assert box is not None
+    return float(box["y"])
+
+
 async def stock_of(client: Api, admin: Caller, item: dict[str, Any]) -> tuple[int, int]:
     """(stock, reserved) of a product, as GET /products/{id} gives them."""
     data = await ok(await client.get(f"/api/v1/products/{item['id']}", headers=admin.headers))
@@ -193,6 +200,13 @@ async def test_a_quote_shows_price_list_and_promotion_lines_then_checkout_order_
         no_token_in_urls(await page.content(), session["value"])
         await card(page, "Desk Lamp").locator("input.qty").fill("2")
         await card(page, "Desk Lamp").get_by_role("button", name="Add to basket").click()
+        # The card's message sits above its quantity and button, which stay level across the row.
+        await expect(card(page, "Desk Lamp").locator(".message")).to_have_text("Added to the basket: 2 in it now.")
+        lamp_buy, mug_buy = (
+            await top(card(page, "Desk Lamp").locator(".buy")),
+            await top(card(page, "Mug").locator(".buy")),
+        )
+        assert abs(lamp_buy - mug_buy) < 1, (lamp_buy, mug_buy)
         await card(page, "Mug").get_by_role("button", name="Add to basket").click()
         await expect(page.locator("#basket-goods")).to_have_text("190.00 TRY")  # at catalog prices: 2 x 80.00 + 30.00
         await page.get_by_label("Coupon codes").fill("NOPE")

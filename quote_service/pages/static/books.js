@@ -1,19 +1,22 @@
 "use strict";
 // The books page (admin, read-only): latest refunds, a seller's statement, price lists, promotions.
 (() => {
-  const { api, el, money, cell, fillOr } = QS;
+  const { api, el, money, stamp, exact, day: dayName, cell, fillOr } = QS;
+  const { offer, conditions, combines, inEffect, productIds } = OfferWords;
   const $ = id => document.getElementById(id);
   const DAY_MS = 86400000;
   let sellers = [];
 
   const day = d => d.toISOString().slice(0, 10);
-  const stamp = iso => iso ? new Date(iso).toLocaleString() : "";
-  const window_ = (from, to) => `${from ? stamp(from) : "always"} → ${to ? stamp(to) : "open-ended"}`;
   const list = values => values && values.length ? values.join(", ") : "everyone";
+  const KINDS = { refund: "refund", cancel: "cancellation" };
+  // A window's cell: compact, with its exact start and end in the tooltip.
+  const windowCell = (from, to) => cell(inEffect(from, to),
+    { title: `${from ? exact(from) : "always"} → ${to ? exact(to) : "open-ended"}` });
 
   async function refunds(books) {
     fillOr($("refund-rows"), books.recent_refunds.map(r => el("tr", { class: "refund", "data-kind": r.kind },
-      cell(stamp(r.created_at)), cell(r.order_id), cell(r.kind),
+      cell(stamp(r.created_at), { title: exact(r.created_at) }), cell(r.order_id), cell(KINDS[r.kind] || r.kind),
       cell(money(r.total_refunded, r.currency), { class: "num" }), cell(money(r.commission_reversed, r.currency), { class: "num" }),
       cell(r.reason || "–"), cell(r.created_by))), "No refunds yet.");
   }
@@ -44,7 +47,9 @@
       ["Commission reversed", money(s.commission_reversed, c)], ["Net commission", money(s.net_commission, c)],
       ["Payout", money(s.payout, c)]];
     $("statement-totals").replaceChildren(...totals.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", { title: String(v) }, String(v)))));
-    fillOr($("statement-rows"), s.days.map(d => el("tr", {}, cell(d.date), cell(d.orders, { class: "num" }),
+    // The days' amounts are in the statement's currency: the headers say which, once.
+    for (const th of document.querySelectorAll("#panel-statement th[data-label]")) th.textContent = `${th.dataset.label} (${c})`;
+    fillOr($("statement-rows"), s.days.map(d => el("tr", {}, cell(dayName(d.date), { title: d.date }), cell(d.orders, { class: "num" }),
       cell(money(d.gross_sales), { class: "num" }), cell(money(d.refunds), { class: "num" }),
       cell(money(d.net_commission), { class: "num" }), cell(money(d.payout), { class: "num" }))),
       `${seller} sold nothing in these days.`);
@@ -54,21 +59,30 @@
     const page = await api("GET", "/api/v1/price-lists?limit=100");
     fillOr($("price-list-rows"), page.items.map(p => el("tr", {}, cell(p.name), cell(p.currency),
       cell(list(p.customer_groups)), cell(list(p.channels)), cell(p.priority, { class: "num" }),
-      cell(window_(p.starts_at, p.ends_at)), cell(p.price_count, { class: "num" }))), "No price lists.");
+      windowCell(p.starts_at, p.ends_at), cell(p.price_count, { class: "num" }))),
+      "No price lists: every customer pays the catalog price.");
   }
 
-  // A promotion's configuration and conditions in a line each (the full JSON is the tooltip).
-  const offer = p => Object.entries(p.config).map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ");
-  const conditions = p => Object.entries(p.conditions).filter(([, v]) => v !== null && !(Array.isArray(v) && !v.length))
-    .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`).join("; ") || "every basket";
+  // The names of the products promotions name, read once each (a promotion names a few at most).
+  const productNames = new Map();
+  async function nameProducts(ids) {
+    const missing = [...new Set(ids)].filter(id => !productNames.has(id));
+    await Promise.all(missing.map(async id => {
+      try { productNames.set(id, (await api("GET", `/api/v1/products/${encodeURIComponent(id)}`)).name); }
+      catch (e) { if (e.status !== 404 && e.status !== 422) throw e; productNames.set(id, id); }
+    }));
+  }
 
+  // Offer and conditions in words, wrapped rather than cut: every word of a deal matters.
   async function promotions() {
     const page = await api("GET", "/api/v1/promotions?limit=100");
-    fillOr($("promotion-rows"), page.items.map(p => el("tr", { "data-active": String(p.is_active) }, cell(p.name), cell(p.kind),
-      cell(offer(p)), cell(conditions(p)), cell(p.priority, { class: "num" }),
-      cell([p.combinable ? "promotions" : "", p.combines_with_coupons ? "coupons" : ""].filter(Boolean).join(", ") || "nothing"),
-      cell(window_(p.starts_at, p.ends_at)), cell(`${p.times_used}${p.usage_limit === null ? "" : " / " + p.usage_limit}`, { class: "num" }))),
-      "No promotions.");
+    await nameProducts(page.items.flatMap(productIds));
+    fillOr($("promotion-rows"), page.items.map(p => el("tr", { "data-active": String(p.is_active), "data-kind": p.kind },
+      cell(p.name + (p.is_active ? "" : " (switched off)"), { class: "wrap" }),
+      cell(offer(p, productNames), { class: "wrap offer" }), cell(conditions(p, productNames), { class: "wrap conditions" }),
+      cell(p.priority, { class: "num" }), cell(combines(p), { class: "combines" }), windowCell(p.starts_at, p.ends_at),
+      cell(`${p.times_used}${p.usage_limit === null ? "" : " of " + p.usage_limit}`, { class: "num" }))),
+      "No promotions: baskets get coupons only.");
   }
 
   async function load() {

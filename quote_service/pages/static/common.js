@@ -43,6 +43,27 @@ const QS = (() => {
     const text = typeof amount === "string" ? amount : Number(amount).toFixed(2);
     return text + (currency ? " " + currency : "");
   }
+  // One way to write a moment on every page, in the browser's language and time zone: the time
+  // alone today, the day and time this year, the date alone before (`exact` gives it all, for a
+  // tooltip). Hours without a leading zero everywhere: "4:46 PM", never "04:46 PM".
+  const HOUR_MINUTE = { hour: "numeric", minute: "2-digit" };
+  function clock(value, seconds) {
+    return new Date(value).toLocaleTimeString([], seconds ? { ...HOUR_MINUTE, second: "2-digit" } : HOUR_MINUTE);
+  }
+  function stamp(value) {
+    if (value === null || value === undefined) return "–";
+    const d = new Date(value), now = new Date();
+    if (d.toDateString() === now.toDateString()) return clock(d);
+    if (d.getFullYear() === now.getFullYear()) return d.toLocaleString([], { month: "short", day: "numeric", ...HOUR_MINUTE });
+    return d.toLocaleDateString([], { year: "numeric", month: "short", day: "numeric" });
+  }
+  function exact(value) { return new Date(value).toLocaleString([], { dateStyle: "medium", timeStyle: "medium" }); }
+  // A calendar day ("2026-11-09", a UTC day of the API's) as "Mon, Nov 9"; the year when not this one.
+  function day(date) {
+    const d = new Date(date + "T00:00:00Z");
+    const year = d.getUTCFullYear() === new Date().getUTCFullYear() ? {} : { year: "numeric" };
+    return d.toLocaleDateString([], { weekday: "short", month: "short", day: "numeric", timeZone: "UTC", ...year });
+  }
   function countdown(until) {
     const ms = new Date(until).getTime() - Date.now();
     if (ms <= 0) return "ended";
@@ -65,5 +86,5 @@ const QS = (() => {
     const columns = tbody.closest("table").querySelectorAll("thead th").length;
     fill(tbody, rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: columns }, emptyText))]);
   }
-  return { api, ApiError, el, money, countdown, uuid, fill, cell, fillOr };
+  return { api, ApiError, el, money, clock, stamp, exact, day, countdown, uuid, fill, cell, fillOr };
 })();

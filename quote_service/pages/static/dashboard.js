@@ -3,7 +3,8 @@
 (() => {
   const POLL_MS = 2000;
   const PURCHASE_PAGES = 10; // a sale's chart reads at most 10 pages of 500 purchases
-  const { api, el, money, countdown, cell, fillOr } = QS;
+  const { api, el, money, stamp, exact, countdown, cell, fillOr } = QS;
+  const { SIGNALS, signalDetails, why, signed } = DashWords;
   const $ = id => document.getElementById(id);
   const products = new Map();
   const saleSeries = new Map(); // sale id → {state, series, units}: purchases are read again only when stock moved
@@ -11,6 +12,7 @@
   let busy = false;
 
   const name = id => (products.get(id) || {}).name || (id ? id.slice(0, 8) : "–");
+  const currencyOf = id => (products.get(id) || {}).currency;
   const ms = iso => new Date(iso).getTime();
 
   // A panel whose endpoint answers 404 (that part of the service is not deployed) stays hidden.
@@ -32,17 +34,26 @@
     $("kpi-quotes").textContent = s.quotes_last_hour;
     $("kpi-orders").textContent = s.orders_last_hour;
     $("kpi-conversion").textContent = s.conversion_rate === null ? "–" : s.conversion_rate + " %";
-    $("kpi-revenue").textContent = s.today.length ? s.today.map(m => money(m.revenue, m.currency)).join(", ") : "0";
-    $("kpi-commission").textContent = s.today.length ? s.today.map(m => money(m.commission, m.currency)).join(", ") : "0";
+    kpiMoney($("kpi-revenue"), s.today.map(m => [m.revenue, m.currency]));
+    kpiMoney($("kpi-commission"), s.today.map(m => [m.commission, m.currency]));
     const refunded = s.today.filter(m => m.refund_count > 0);
-    $("kpi-refunds").textContent = refunded.length
-      ? refunded.map(m => `${money(m.refunds, m.currency)} (${m.refund_count})`).join(", ") : "0";
+    kpiMoney($("kpi-refunds"), refunded.map(m => [m.refunds, m.currency]));
+    const count = refunded.reduce((n, m) => n + m.refund_count, 0);
+    $("kpi-refund-count").textContent = count === 1 ? "1 refund or cancellation" : count ? `${count} refunds and cancellations` : "";
     fillOr($("move-rows"), s.recent_price_moves.map(m => el("tr", { class: "move", "data-source": m.source },
-      cell(new Date(m.changed_at).toLocaleTimeString()), cell(m.product_name),
-      cell(`${money(m.old_price)} → ${money(m.new_price, m.currency)}`),
+      cell(stamp(m.changed_at), { title: exact(m.changed_at) }), cell(m.product_name),
+      cell(`${money(m.old_price)} → ${money(m.new_price, m.currency)}`, { class: "num" }),
       el("td", {}, el("span", { class: "tag " + m.source }, m.source)), cell(m.reason))), "No price has moved yet.");
     revenueCharts(s.revenue_per_day);
     return s;
+  }
+
+  // A KPI in money: one line per currency, the amount large and its currency small, so
+  // "94364.98 TRY" does not break across lines in a narrow box. No money today reads "0".
+  function kpiMoney(node, amounts) {
+    if (!amounts.length) { node.textContent = "0"; return; }
+    node.replaceChildren(...amounts.map(([amount, currency]) => el("span", { class: "amount" },
+      money(amount), " ", el("span", { class: "unit" }, currency))));
   }
 
   // One chart per currency (amounts in two currencies never share a scale), over the same days.
@@ -54,7 +65,7 @@
     const shown = [...box.querySelectorAll(".chart-part")].map(f => f.dataset.currency);
     if (shown.join() !== currencies.join()) {
       box.replaceChildren(...currencies.map(c => el("figure", { class: "chart-part", "data-currency": c },
-        el("figcaption", {}, c), el("div", { class: "chart short" },
+        el("figcaption", {}, `Amounts in ${c}`), el("div", { class: "chart short" },
           el("canvas", { id: "revenue-chart-" + c, role: "img", "aria-label": `Revenue and refunds per day in ${c}` })))));
     }
     for (const c of currencies) {
@@ -67,16 +78,30 @@
     const page = await api("GET", "/api/v1/flash-sales?limit=20");
     sales = page.items;
     const rows = [];
-    for (const sale of sales) for (const item of sale.items) {
-      const until = sale.status === "scheduled" ? sale.starts_at : sale.ends_at;
-      rows.push(el("tr", {}, cell(sale.name), cell(sale.status), cell(name(item.product_id)),
-        cell(money(item.flash_price, item.currency)),
-        cell(`${item.remaining_stock} / ${item.allocated_stock}`, { class: "remaining" }),
-        cell((sale.status === "scheduled" ? "starts in " : "") + countdown(until), { class: "countdown", "data-until": until })));
+    for (const sale of sales) {
+      rows.push(el("tr", { class: "sale", "data-status": sale.status }, el("th", { colspan: 3, scope: "rowgroup" },
+        el("span", { class: "sale-name" }, sale.name), " ", el("span", { class: "sale-state" }, ...saleState(sale)))));
+      for (const item of sale.items) rows.push(el("tr", { class: "sale-item" }, cell(name(item.product_id)),
+        cell(money(item.flash_price, item.currency), { class: "num" }), leftCell(sale, item)));
     }
-    fillOr($("flash-rows"), rows, "No flash sales.");
+    fillOr($("flash-rows"), rows, "No flash sales. Create one with POST /api/v1/flash-sales.");
     saleOptions();
     await saleChart();
+  }
+
+  // "active · ends in 57m 35s": the countdowns tick every second (below).
+  function saleState(sale) {
+    if (sale.status === "scheduled") return ["scheduled · starts in ", el("span", { class: "countdown", "data-until": sale.starts_at }, countdown(sale.starts_at))];
+    if (sale.status === "active") return ["active · ends in ", el("span", { class: "countdown", "data-until": sale.ends_at }, countdown(sale.ends_at))];
+    return [sale.status];
+  }
+
+  // Units left of those allocated; an ended sale gave its unsold units back to stock (0 left
+  // would read as sold out).
+  function leftCell(sale, item) {
+    if (sale.status === "ended")
+      return cell("–", { class: "num remaining", title: "the sale is over: its unsold units went back to stock" });
+    return cell(`${item.remaining_stock} of ${item.allocated_stock}`, { class: "num remaining" });
   }
 
   // Units sold while a sale runs; once it ends its unsold units go back to stock (remaining 0).
@@ -125,9 +150,10 @@
     }
     const series = cached.series.map(s => ({ ...s, points: [...s.points, { x: Math.max(end, start), y: s.units }] }));
     DashCharts.sale($("sale-chart"), { series, start, end: Math.max(end, start + 60000) });
+    const units = `${cached.units} unit${cached.units === 1 ? "" : "s"}`;
     $("sale-chart-note").textContent = sale.status === "scheduled"
-      ? `${sale.name} starts ${new Date(sale.starts_at).toLocaleString()}: nothing sold yet.`
-      : `${sale.name}: ${cached.units} units sold since ${new Date(sale.starts_at).toLocaleString()}.`;
+      ? `${sale.name} starts ${stamp(sale.starts_at)}: nothing sold yet.`
+      : `${sale.name}: ${units} sold since ${stamp(sale.starts_at)}.`;
   }
 
   async function priceChart() {
@@ -148,33 +174,34 @@
     } catch (e) { if (e.status !== 404) throw e; }
     DashCharts.price($("price-chart"), { history, competitors, currency: product.currency, now: Date.now() });
     $("price-chart").dataset.product = id;
+    // The axis starts at our first price (see DashCharts.price); say so where it cuts competitors short.
+    const since = history.length ? history[0].t : null;
+    const earlier = since !== null && [...competitors.values()].some(points => points.some(p => p.x < since));
+    $("price-chart-note").textContent = since === null ? "No price recorded for this product yet."
+      : `Our price since ${stamp(since)}` + (earlier ? "; competitors seen before then start at the last price seen." : ".");
   }
+
+  // "Competitor undercut · Wireless Earbuds", and under it what raised it and when.
+  const signalCell = s => el("td", { class: "wrap", title: s.type }, el("strong", {}, SIGNALS[s.type] || s.type),
+    s.product_id ? ` · ${name(s.product_id)}` : "",
+    el("span", { class: "note" }, `${signalDetails(s, currencyOf(s.product_id))} · ${stamp(s.created_at)}`));
 
   async function signals() {
     const page = await api("GET", "/api/v1/signals?status=open&limit=20");
-    fillOr($("signal-rows"), page.items.map(s => el("tr", {},
-      cell(s.type), cell(s.product_id ? name(s.product_id) : "–"), cell(s.severity, { class: "sev-" + s.severity }),
+    fillOr($("signal-rows"), page.items.map(s => el("tr", { "data-type": s.type }, signalCell(s),
+      cell(s.severity, { class: "sev-" + s.severity }),
       el("td", {}, el("button", { type: "button", class: "ack", onclick: () => act(`/api/v1/signals/${s.id}/acknowledge`) }, "Acknowledge")))),
-      "No open signals.");
-  }
-
-  // What moved a decision: its reasons, the guardrails that bit, and the market it looked at.
-  function why(d) {
-    const parts = [...(d.reasons || []), ...(d.guardrails || []).map(g => "limited by " + g)];
-    const market = d.inputs || {};
-    // The mean is a statistic with four decimals, shown to the cent.
-    if (market.competitor_mean) parts.push(`market mean ${Number(market.competitor_mean).toFixed(2)} (${market.competitors} competitors)`);
-    return parts.join("; ") || "–";
+      "No open signals: competitor prices, stock and demand raise them as they arrive.");
   }
 
   async function decisions() {
     const page = await api("GET", "/api/v1/decisions?limit=10");
     fillOr($("decision-rows"), page.items.map(d => el("tr", {},
-      cell(name(d.product_id)), cell(`${money(d.old_price)} → ${money(d.recommended_price)}`),
-      cell(d.change_percent + " %", { class: "num" }), cell(why(d)), cell(d.status),
+      cell(name(d.product_id)), cell(`${money(d.old_price)} → ${money(d.recommended_price, currencyOf(d.product_id))}`, { class: "num" }),
+      cell(signed(d.change_percent) + " %", { class: "num" }), cell(why(d)), cell(d.status),
       el("td", {}, d.status === "proposed"
         ? el("button", { type: "button", class: "apply", onclick: () => act(`/api/v1/decisions/${d.id}/apply`) }, "Apply") : ""))),
-      "No decisions yet.");
+      "No decisions yet: they come from POST /api/v1/decisions/run, or every DECISION_INTERVAL_MINUTES when set.");
   }
 
   async function experiments() {
@@ -182,10 +209,10 @@
     const list = Array.isArray(data) ? data : (data.items || []);
     const rows = [];
     for (const x of list) for (const v of (x.variants || [])) rows.push(el("tr", {},
-      cell(x.key), cell(x.status), cell(v.key + (v.key === x.control ? " (control)" : "")),
+      cell(x.key), cell(x.status), cell(v.key === x.control && v.key !== "control" ? `${v.key} (control)` : v.key),
       cell(v.exposures, { class: "num" }), cell(v.conversion_rate + " %", { class: "num" }),
-      cell(v.lift === null ? "–" : v.lift + " %", { class: "num" }),
-      cell(v.ci95 ? `${v.ci95[0]} to ${v.ci95[1]}` : "–", { class: "num" })));
+      cell(v.lift === null ? "–" : signed(v.lift) + " %", { class: "num" }),
+      cell(v.ci95 ? `${signed(v.ci95[0])} to ${signed(v.ci95[1])}` : "–", { class: "num" })));
     fillOr($("experiment-rows"), rows, "No experiments.");
     const box = $("experiment-charts");
     if ([...box.children].map(f => f.dataset.key).join() !== list.map(x => x.key).join()) {
@@ -226,10 +253,7 @@
   $("chart-product").addEventListener("change", () => { $("chart-product").dataset.touched = "1"; priceChart(); });
   $("chart-sale").addEventListener("change", () => saleChart());
   setInterval(() => {
-    for (const c of document.querySelectorAll(".countdown")) {
-      const prefix = c.textContent.startsWith("starts in") ? "starts in " : "";
-      c.textContent = c.title = prefix + countdown(c.dataset.until);
-    }
+    for (const c of document.querySelectorAll(".countdown")) c.textContent = countdown(c.dataset.until);
   }, 1000);
   tick();
   setInterval(() => { if (!document.hidden) tick(); }, POLL_MS);

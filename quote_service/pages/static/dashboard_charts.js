@@ -11,9 +11,20 @@ const DashCharts = (() => {
   Chart.defaults.font.family = "system-ui, sans-serif";
   Chart.defaults.animation = false; // redrawn every poll: animating each redraw would only flicker
   Chart.defaults.maintainAspectRatio = false;
+  // A price holds until its next move: Chart.js's stepped "before" draws each point's level up to
+  // that point, then the rise ("after" would draw the rise at the earlier point: a move early).
+  const HOLDS = "before";
 
-  const when = v => new Date(v).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-  const timeAxis = { type: "linear", ticks: { callback: when, maxTicksLimit: 6, maxRotation: 0 } };
+  const { clock, stamp } = QS;
+  const MINUTE = 60_000, DAY = 86_400_000;
+  const when = v => new Date(v).toLocaleString([], { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
+  // A linear axis of milliseconds from `min` to `max`, its ticks as precise as its span needs:
+  // seconds over a few minutes, the time within a day, the day and time beyond.
+  function timeAxis(min, max) {
+    const span = max - min;
+    const tick = span < 10 * MINUTE ? v => clock(v, true) : span < DAY ? v => clock(v) : when;
+    return { type: "linear", min, max, ticks: { callback: tick, maxTicksLimit: 6, maxRotation: 0 } };
+  }
 
   function draw(canvas, config) {
     const chart = Chart.getChart(canvas);
@@ -27,17 +38,27 @@ const DashCharts = (() => {
     return chart;
   }
 
-  const first = datasets => {
-    const xs = datasets.flatMap(d => d.data.map(p => p.x));
-    return xs.length ? Math.min(...xs) : undefined;
-  };
+  // A competitor's observed prices ({x, y}, in time order) from `start` to `now`, each holding until
+  // the next (a step line, as ours): the last one seen before `start` enters at `start`, the last
+  // one runs on to `now`. Every point keeps `seen`, when it was observed; only real ones are dotted.
+  function observedLine(points, start, now) {
+    const earlier = points.filter(p => p.x < start);
+    const line = points.filter(p => p.x >= start).map(p => ({ ...p, seen: p.x }));
+    if (earlier.length) line.unshift({ ...earlier[earlier.length - 1], x: start, seen: earlier[earlier.length - 1].x });
+    if (line.length) line.push({ ...line[line.length - 1], x: now });
+    return line;
+  }
 
   // Our price as a step line (a price holds until the next move), each move marked in its
-  // source's colour and shape, and every competitor's observations dashed.
+  // source's colour and shape, and every competitor's observations dashed. The axis starts at our
+  // first price (the product's creation): before it we had no price to compare, and competitor
+  // prices observed earlier would squeeze ours into the right-hand edge.
   function price(canvas, { history, competitors, currency, now }) {
     const line = history.map(h => ({ x: h.t, y: h.price }));
     if (line.length) line.push({ x: now, y: line[line.length - 1].y });
-    const datasets = [{ label: "our price", data: line, stepped: "after", borderColor: "#222", borderWidth: 2, pointRadius: 0 }];
+    const observed = [...competitors.values()].flat().map(p => p.x);
+    const start = line.length ? line[0].x : Math.min(now, ...observed);
+    const datasets = [{ label: "our price", data: line, stepped: HOLDS, borderColor: "#222", borderWidth: 2, pointRadius: 0 }];
     const moves = history.filter(h => h.move);
     for (const source of [...new Set(moves.map(m => m.source))].sort()) {
       datasets.push({ label: `move: ${source}`, showLine: false, pointRadius: 6, pointHoverRadius: 8,
@@ -47,38 +68,44 @@ const DashCharts = (() => {
     }
     [...competitors.entries()].sort().forEach(([name, points], i) => {
       const color = COMPETITOR_COLORS[i % COMPETITOR_COLORS.length];
-      datasets.push({ label: `competitor: ${name}`, data: points, borderColor: color, backgroundColor: color,
-        borderDash: [6, 4], borderWidth: 1.5, pointRadius: 2 });
+      datasets.push({ label: `competitor: ${name}`, data: observedLine(points, start, now), stepped: HOLDS,
+        borderColor: color, backgroundColor: color, borderDash: [6, 4], borderWidth: 1.5,
+        pointRadius: ctx => ctx.raw && ctx.raw.seen === ctx.raw.x ? 2.5 : 0 });
     });
     return draw(canvas, { type: "line", data: { datasets }, options: {
       parsing: true, interaction: { mode: "nearest", intersect: false },
-      // From the first point shown to now: the axis's own rounding would leave empty margins.
-      scales: { x: { ...timeAxis, min: first(datasets), max: now }, y: { title: { display: true, text: currency || "" } } },
+      // From our first price to now: the axis's own rounding would leave empty margins.
+      // (A span of zero, a product created this instant, gets a minute so the axis can be drawn.)
+      scales: { x: timeAxis(start, now > start ? now : start + MINUTE), y: { title: { display: true, text: currency || "" } } },
       plugins: { tooltip: { callbacks: {
-        title: items => items.length ? when(items[0].parsed.x) : "",
+        title: items => items.length ? stamp(items[0].parsed.x) : "",
         label: item => `${item.dataset.label}: ${item.parsed.y.toFixed(2)} ${currency || ""}`
-          + (item.raw.reason ? ` (${item.raw.reason})` : ""),
+          + (item.raw.reason ? ` (${item.raw.reason})` : "")
+          + (item.raw.seen !== undefined && item.raw.seen !== item.raw.x ? ` (seen ${stamp(item.raw.seen)})` : ""),
       } } },
     } });
   }
 
   // One chart per currency: revenue and refunds side by side on each of the days.
+  const dayLabel = date => new Date(date + "T00:00:00Z").toLocaleDateString([], { month: "short", day: "numeric", timeZone: "UTC" });
   function revenue(canvas, { currency, days }) {
     return draw(canvas, { type: "bar", data: {
-      labels: days.map(d => d.date.slice(5)),
+      labels: days.map(d => dayLabel(d.date)),
       datasets: [
         { label: `revenue (${currency})`, data: days.map(d => d.revenue), backgroundColor: "#1f77b4" },
         { label: `refunds (${currency})`, data: days.map(d => d.refunds), backgroundColor: "#d62728" },
-      ] }, options: { scales: { y: { beginAtZero: true } } } });
+      ] }, options: { scales: { x: { ticks: { maxRotation: 0, autoSkipPadding: 8 } }, y: { beginAtZero: true } },
+      plugins: { tooltip: { callbacks: { label: item => `${item.dataset.label}: ${item.parsed.y.toFixed(2)}` } } } } });
   }
 
   // Cumulative units sold per product of the sale, from its start to now (or its end).
   function sale(canvas, { series, start, end }) {
-    const datasets = series.map((s, i) => ({ label: s.name, data: s.points, stepped: "after", pointRadius: 0,
+    const datasets = series.map((s, i) => ({ label: s.name, data: s.points, stepped: HOLDS, pointRadius: 0,
       borderColor: SERIES_COLORS[i % SERIES_COLORS.length], backgroundColor: SERIES_COLORS[i % SERIES_COLORS.length] }));
     return draw(canvas, { type: "line", data: { datasets }, options: {
-      scales: { x: { ...timeAxis, min: start, max: end }, y: { beginAtZero: true, title: { display: true, text: "units sold" } } },
-      plugins: { tooltip: { callbacks: { title: items => items.length ? when(items[0].parsed.x) : "" } } },
+      // Whole units: a sale that sold nothing yet has no 0.1 of a unit to show.
+      scales: { x: timeAxis(start, end), y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "units sold" } } },
+      plugins: { tooltip: { callbacks: { title: items => items.length ? stamp(items[0].parsed.x) : "" } } },
     } });
   }
 
@@ -91,11 +118,14 @@ const DashCharts = (() => {
       labels: variants.map(v => v.key),
       datasets: [
         // `order` 1 is drawn under `order` 0: the interval stays visible over the bar.
-        { label: "conversion %", data: variants.map(v => Number(v.conversion_rate)), backgroundColor: "#9ecae1", grouped: false, order: 1 },
+        { label: "conversion %", data: variants.map(v => Number(v.conversion_rate)), backgroundColor: "#9ecae1", grouped: false,
+          order: 1, maxBarThickness: 120 },
         { label: "95 % CI (control + difference)", grouped: false, order: 0, maxBarThickness: 8, backgroundColor: "#08306b",
-          data: variants.map(v => v.ci95 ? [base + v.ci95[0], base + v.ci95[1]] : null) },
+          data: variants.map(v => v.ci95 ? [base + Number(v.ci95[0]), base + Number(v.ci95[1])] : null) },
       ] }, options: { scales: { y: { beginAtZero: true, title: { display: true, text: "% of quotes ordered" } } },
-      plugins: { tooltip: { callbacks: { label: item => Array.isArray(item.raw)
+      // The legend in the datasets' order (Chart.js would sort it by `order`, the interval first).
+      plugins: { legend: { labels: { sort: (a, b) => a.datasetIndex - b.datasetIndex } },
+        tooltip: { callbacks: { label: item => Array.isArray(item.raw)
         ? `95 % CI: ${item.raw[0].toFixed(2)} – ${item.raw[1].toFixed(2)} %` : `conversion: ${item.raw} %` } } } } });
   }
 

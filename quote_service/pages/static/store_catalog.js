@@ -50,8 +50,9 @@ function card(product) {
     el("p", { class: "price" }, money(product.current_price, product.currency)),
     stockNote(product) || "",
     offerSlot(product, quantity, message),
-    el("div", { class: "buy" }, el("label", { for: "qty-" + product.id }, "Quantity"), quantity, add),
-    message);
+    // Above the quantity and button, which stay on each card's bottom edge, level across a row.
+    message,
+    el("div", { class: "buy" }, el("label", { for: "qty-" + product.id }, "Quantity"), quantity, add));
 }
 
 function describe(q, category) {

@@ -4,8 +4,7 @@
 import { everySecond, say } from "./store_ui.js";
 import { flashRefusal, trouble } from "./store_words.js";
 
-const { api, el, money, countdown, uuid } = QS;
-const clock = iso => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+const { api, el, money, clock, countdown, uuid } = QS;
 const offers = new Map(); // product id -> {sale, item}: the active sale's, else a scheduled one's
 const mine = new Map();   // sale id -> Map(product id -> {purchased, remaining_limit})
 const slots = new Map();  // product id -> {node, product, quantity, message}: the cards showing an offer
@@ -52,7 +51,7 @@ function render(productId) {
   const { sale, item } = offer;
   const price = money(item.flash_price, item.currency);
   if (sale.status !== "active") {
-    slot.node.replaceChildren(el("p", { class: "flash" }, `Flash sale at ${clock(sale.starts_at)}: ${price} · starts in `,
+    slot.node.replaceChildren(el("p", { class: "flash" }, `Flash sale at ${clock(sale.starts_at)}: `, el("strong", {}, price), " · starts in ",
       el("span", { class: "countdown", "data-until": sale.starts_at }, countdown(sale.starts_at))));
     return;
   }
@@ -62,7 +61,7 @@ function render(productId) {
   const button = el("button", { type: "button", class: "flash-buy", onclick: () => buy(slot, offer, button) }, `Buy now at ${price}`);
   button.disabled = item.remaining_stock === 0 || more === 0;
   slot.node.replaceChildren(
-    el("p", { class: "flash" }, `Flash price ${price} · ends in `,
+    el("p", { class: "flash" }, "Flash price ", el("strong", {}, price), " · ends in ",
       el("span", { class: "countdown", "data-until": sale.ends_at }, countdown(sale.ends_at)), ` · ${left} · ${yours}`),
     button);
   if (hadFocus) button.focus(); // redrawn under the keyboard: keep its place

@@ -5,12 +5,11 @@
 import { $, everySecond, say } from "./store_ui.js";
 import { cancelRefusal, trouble } from "./store_words.js";
 
-const { api, el, money, uuid } = QS;
+const { api, el, money, clock, stamp, uuid } = QS;
 const PAGE_SIZE = 5;
 const WINDOW_MINUTES = Number($("store").dataset.cancelWindowMinutes);
 const STATUS = { confirmed: "confirmed", partially_refunded: "partly refunded", refunded: "refunded", cancelled: "cancelled" };
-const when = iso => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
-const hhmm = ms => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+const when = iso => stamp(iso);
 let cursor = null;
 let onChange = () => {};
 
@@ -31,7 +30,7 @@ function orderItem(order) {
   if (order.status === "confirmed" && Date.now() < deadline(order)) {
     const cancel = el("button", { type: "button", class: "cancel-order secondary",
       "aria-label": `Cancel the order of ${when(order.created_at)}, ${money(order.total_amount, order.currency)}` }, "Cancel");
-    const until = el("span", { class: "muted" }, ` until ${hhmm(deadline(order))}`);
+    const until = el("span", { class: "muted" }, ` until ${clock(deadline(order))}`);
     cancel.addEventListener("click", () => cancelOrder(order, item, message, cancel));
     item.append(cancel, until);
     const stop = everySecond(now => {

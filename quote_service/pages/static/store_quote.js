@@ -6,9 +6,10 @@ import { $, everySecond, nameOf, say } from "./store_ui.js";
 import { basketCurrency, basketLines, clearBasket, onBasketChange } from "./store_basket.js";
 import { COUPON_REASONS, orderRefusal, quoteRefusal, trouble } from "./store_words.js";
 
-const { api, el, money, countdown } = QS;
+const { api, el, money, clock, countdown } = QS;
 const SOURCES = { flash_sale: "flash price", price_list: "your price list" };
-const clock = iso => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+// A rule's effect as a shopper reads it: "−9.60 TRY" with a real minus, "+12.00 TRY".
+const effect = (amount, c) => (String(amount).startsWith("-") ? "−" + money(String(amount).slice(1), c) : "+" + money(amount, c));
 let me = null;
 let quote = null; // the quote shown: it describes the basket as it is now, or it is gone
 let onOrdered = () => {};
@@ -21,7 +22,7 @@ function lineRow(line, c) {
   const name = nameOf(line.product_id);
   const notes = [];
   if (SOURCES[line.price_source]) notes.push(el("span", { class: "badge " + line.price_source }, SOURCES[line.price_source]));
-  for (const rule of line.applied_rules || []) notes.push(`${rule.name} ${money(rule.amount, c)} `);
+  for (const rule of line.applied_rules || []) notes.push(el("span", { class: "rule" }, `${rule.name} ${effect(rule.amount, c)}`));
   const listed = line.list_unit_price !== line.unit_price;
   const unit = listed ? [el("s", { title: "list price" }, money(line.list_unit_price)), " ", money(line.unit_price)] : [money(line.unit_price)];
   return el("tr", {},
@@ -62,7 +63,7 @@ function draw(qt) {
     el("tbody", {}, ...qt.items.map(line => lineRow(line, c))));
   $("quote").replaceChildren(lines, totals(qt),
     el("p", { class: "muted" }, "Valid for ", el("span", { class: "countdown", "data-until": qt.valid_until }, countdown(qt.valid_until)),
-      ` (until ${clock(qt.valid_until)}).`));
+      ` (until ${clock(qt.valid_until, true)}).`));
   drawHold(qt.reservation);
   $("place-order").hidden = false;
 }
@@ -76,7 +77,7 @@ function drawHold(held) {
   const what = held.lines.map(l => `${l.quantity} × ${nameOf(l.product_id)}`).join(", ");
   node.replaceChildren(
     el("p", {}, el("strong", {}, "Held for you: "), what),
-    el("p", {}, `Held until ${clock(held.expires_at)} (`,
+    el("p", {}, `Held until ${clock(held.expires_at, true)} (`,
       el("span", { class: "countdown", "data-until": held.expires_at }, countdown(held.expires_at)), " left)."));
 }
 

@@ -3,8 +3,7 @@
 // API's own message, which is written for people too.
 import { nameOf } from "./store_ui.js";
 
-const { money } = QS;
-const clock = iso => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+const { money, clock } = QS;
 
 export const COUPON_REASONS = {
   NOT_FOUND: "no such coupon", INACTIVE: "this coupon is no longer active",
