@@ -117,6 +117,9 @@ async def test_accepted_observations_survive_redis_restarting_empty(
         assert stored_before == 0
     assert stored == accepted, f"{accepted - stored} accepted observations were lost"
     assert waiting == 0
-    # What Redis lost came back from the inbox (a consumer that had read a few entries just
-    # before the restart may have finished those itself once its insert went through).
-    assert replayed > 0 or stored_before == accepted
+    if consumers == "blocked":
+        # What Redis lost came back from the inbox. With the consumers running there may be
+        # nothing to replay: consumers that had read every entry before the restart finish those
+        # themselves once their inserts go through (seen: 2,502 stored at the restart, 3,000 after
+        # it, none replayed); nothing lost is the point there.
+        assert replayed > 0
