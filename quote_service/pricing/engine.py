@@ -31,7 +31,6 @@ from quote_service.pricing.money import MAX_AMOUNT, ZERO, is_currency
 from quote_service.pricing.plan import RegionPlan, region_plan
 from quote_service.pricing.price_lists import label
 from quote_service.pricing.promotion_deals import Outcome, apply_promotions
-from quote_service.pricing.promotions import Basket
 from quote_service.pricing.quote import (
     AppliedCoupon,
     AppliedPromotion,
@@ -124,7 +123,8 @@ def price_quote(
     promotion_discount = zero
     if snapshot.promotions:
         promoted = _promotions(request, snapshot, lines, region, customer, defaults, subtotal, multiplier, now)
-        promotion_discount = zero + promoted.discount  # on the currency grid even when nothing applied
+        if promoted is not None:
+            promotion_discount = zero + promoted.discount  # on the currency grid even when nothing applied
 
     # 5: coupons
     coupons: list[CouponResult] = []
@@ -368,25 +368,29 @@ def _promotions(
     subtotal: Decimal,
     multiplier: Decimal | None,
     now: datetime,
-) -> Outcome:
-    """Step 5a: the promotions this basket meets, combined (`promotion_deals`), discounts on the lines."""
-    basket = Basket(
+) -> Outcome | None:
+    """Step 5a: the promotions this basket meets, combined (`promotion_deals`), discounts on the
+    lines; None when it meets none (the quote then reads as if no promotion were configured)."""
+    book = snapshot.promotions
+    meeting = book.meeting_for(
         currency=region.currency,
         subtotal=subtotal,
-        product_ids=frozenset(line.priced.product_id for line in lines),
-        category_ids=frozenset(line.priced.category_id for line in lines if line.priced.category_id is not None),
+        category_ids=[line.priced.category_id for line in lines],
+        product_ids=[line.priced.product_id for line in lines],
         customer_group=customer.customer_group,
         customer_segment=customer.segment,
         channel=request.channel,
+        now=now,
     )
+    if not meeting:
+        return None
     return apply_promotions(
-        snapshot.promotions,
+        book,
         lines,
-        basket=basket,
+        meeting=meeting,
         cap=discount_cap(subtotal, defaults.max_discount_percentage, region.cent),
         cent=region.cent,
         delivery_value=lambda: _delivery(request, region, subtotal, multiplier).amount,
-        now=now,
     )
 
 

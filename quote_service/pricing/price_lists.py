@@ -20,6 +20,10 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+OPEN_LISTS_MEMO = 65_536
+"""At most this many (currency, product, group, channel, interval) entries in a book's memo of
+open lists (about 10 MB); a full memo is emptied and refills from the quotes that follow."""
+
 
 def label(value: str | None) -> str | None:
     """A customer group or channel as lists compare it (None: none stated)."""
@@ -109,6 +113,12 @@ class PriceBook:
     index: dict[tuple[str, int], tuple[Tiers, ...]] = field(init=False, repr=False, compare=False)
     edges: tuple[datetime, ...] = field(init=False, repr=False, compare=False)
     """Every starts_at and ends_at, ascending: between two of them no list enters or leaves effect."""
+    open_lists: dict[tuple[str, int, str | None, str | None, int], tuple[Tiers, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+    """Memo: of a (currency, product)'s lists, those open to a (group, channel) in one interval of
+    `edges`, so a line walks only lists that could price it (lists for groups or channels the
+    customer is not in cost a quote nothing after the first). Bounded by `OPEN_LISTS_MEMO`."""
 
     def __post_init__(self) -> None:
         grouped: dict[tuple[str, int], list[Tiers]] = {}
@@ -121,6 +131,7 @@ class PriceBook:
         object.__setattr__(self, "index", {key: tuple(found) for key, found in grouped.items()})
         edges = {edge for pl in self.lists for edge in (pl.starts_at, pl.ends_at) if edge is not None}
         object.__setattr__(self, "edges", tuple(sorted(edges)))
+        object.__setattr__(self, "open_lists", {})
 
     @classmethod
     def of(cls, lists: Iterable[PriceList]) -> PriceBook:
@@ -141,11 +152,20 @@ class PriceBook:
         candidates = self.index.get((currency, product))
         if candidates is None:
             return None
-        for tiers in candidates:
-            if tiers.price_list.open_to(group, channel, now):
-                amount = tiers.at(quantity)
-                if amount is not None:
-                    return Selected(tiers.price_list, amount)
+        # Within one interval of `edges` no list enters or leaves effect, so which of them are
+        # open to this group and channel is the same for every quote of that interval.
+        key = (currency, product, group, channel, bisect_right(self.edges, now) if self.edges else 0)
+        memo = self.open_lists
+        open_here = memo.get(key)
+        if open_here is None:
+            open_here = tuple(tiers for tiers in candidates if tiers.price_list.open_to(group, channel, now))
+            if len(memo) >= OPEN_LISTS_MEMO:
+                memo.clear()
+            memo[key] = open_here
+        for tiers in open_here:
+            amount = tiers.at(quantity)
+            if amount is not None:
+                return Selected(tiers.price_list, amount)
         return None
 
     def interval(self, now: datetime) -> int:

@@ -23,7 +23,6 @@ the deal chosen leaves nothing (the cap, the floors) is NOTHING_LEFT.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from quote_service.pricing.discounts import spread
@@ -31,7 +30,6 @@ from quote_service.pricing.lines import Line
 from quote_service.pricing.money import ZERO, percent_of
 from quote_service.pricing.promotions import (
     AmountOff,
-    Basket,
     BuyXGetY,
     FreeDelivery,
     PercentOff,
@@ -223,14 +221,14 @@ def apply_promotions(
     book: PromotionBook,
     lines: Sequence[Line],
     *,
-    basket: Basket,
+    meeting: list[int],
     cap: Decimal,
     cent: Decimal,
     delivery_value: Callable[[], Decimal],
-    now: datetime,
 ) -> Outcome:
     """Choose the promotions for this basket and add their discounts to `Line.discount`.
 
+    `meeting`: the positions in `book` of the promotions the basket meets (`PromotionBook.meeting_for`).
     `cap` is the most all discounts together may take; `delivery_value` the delivery fee on the
     goods before discounts (asked only when a FREE_DELIVERY promotion is eligible).
     """
@@ -246,7 +244,7 @@ def apply_promotions(
     alone: list[tuple[int, Promotion, Decimal]] = []
     left_out: list[tuple[int, Promotion, PromotionRejection]] = []
     positions: dict[int, int] = {}  # id(promotion) -> its position in the book
-    for position in book.meeting(basket, now):
+    for position in meeting:
         promotion = book.ordered[position]
         positions[id(promotion)] = position
         config = promotion.config

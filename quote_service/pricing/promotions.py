@@ -15,6 +15,7 @@ order they were loaded in never matters.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -22,6 +23,8 @@ from typing import Literal
 from uuid import UUID
 
 import msgspec
+
+ZERO = Decimal(0)
 
 PromotionKind = Literal["PERCENT_OFF", "AMOUNT_OFF", "BUY_X_GET_Y", "FREE_DELIVERY"]
 KINDS: tuple[PromotionKind, ...] = ("PERCENT_OFF", "AMOUNT_OFF", "BUY_X_GET_Y", "FREE_DELIVERY")
@@ -146,10 +149,14 @@ def meets(
     *,
     groups: frozenset[str | None] | None = None,
     segments: frozenset[str | None] | None = None,
+    named: bool = True,
+    subtotal: bool = True,
 ) -> bool:
     """Whether `promotion` is in force at `now` and `basket` meets its conditions (usage aside).
 
-    `groups` and `segments` are the conditions' names folded (the book prepares them once)."""
+    `groups` and `segments` are the conditions' names folded (the book prepares them once);
+    `named` False leaves out the categories and products condition and `subtotal` False the
+    minimum subtotal (the book checks those per basket, the rest once per kind of quote)."""
     if not promotion.is_active or now < promotion.starts_at:
         return False
     if promotion.ends_at is not None and now >= promotion.ends_at:
@@ -160,10 +167,14 @@ def meets(
     config = promotion.config
     if isinstance(config, AmountOff) and config.currency != basket.currency:
         return False
-    if c.min_subtotal is not None and basket.subtotal < c.min_subtotal:
+    if subtotal and c.min_subtotal is not None and basket.subtotal < c.min_subtotal:
         return False
-    named = c.category_ids or c.product_ids
-    if named and c.category_ids.isdisjoint(basket.category_ids) and c.product_ids.isdisjoint(basket.product_ids):
+    if (
+        named
+        and (c.category_ids or c.product_ids)
+        and c.category_ids.isdisjoint(basket.category_ids)
+        and c.product_ids.isdisjoint(basket.product_ids)
+    ):
         return False
     if c.customer_groups and _folded(basket.customer_group) not in (groups or _folded_set(c.customer_groups)):
         return False
@@ -177,12 +188,67 @@ def _stacking_key(promotion: Promotion) -> tuple[int, str]:
     return (-promotion.priority, str(promotion.id))
 
 
+VIEWS_MEMO = 4_096
+"""At most this many (currency, group, segment, channel, interval) views kept by a book; a full
+memo is emptied and refills from the quotes that follow."""
+
+
+class _Entry:
+    """Promotions found under one name (or none): those without a minimum subtotal, and those with
+    one by ascending minimum, so a basket takes the ones its subtotal reaches with one bisection."""
+
+    __slots__ = ("always", "gated", "minimums")
+
+    def __init__(self, positions: list[int], minimums: list[Decimal | None]) -> None:
+        self.always = [position for position in positions if minimums[position] is None]
+        gated = sorted((least, position) for position in positions if (least := minimums[position]) is not None)
+        self.minimums = [least for least, _ in gated]
+        self.gated = [position for _, position in gated]
+
+    def reached(self, subtotal: Decimal) -> list[int]:
+        """Positions whose minimum subtotal (if any) `subtotal` reaches, unordered."""
+        if not self.gated:
+            return self.always
+        return self.always + self.gated[: bisect_right(self.minimums, subtotal)]
+
+
+class _View:
+    """The promotions in force in one interval of a book's edges that a quote in one currency,
+    customer group, segment and channel could meet, indexed as the book is: what is left to look
+    up for a basket is its categories and products (the index) and its subtotal (`_Entry`)."""
+
+    __slots__ = ("by_category", "by_product", "empty", "general")
+
+    def __init__(self, book: PromotionBook, positions: list[int]) -> None:
+        admitted = set(positions)
+        minimums = book.minimums
+        self.general = _Entry([position for position in book.general if position in admitted], minimums)
+        self.by_category = _kept(book.by_category, admitted, minimums)
+        self.by_product = _kept(book.by_product, admitted, minimums)
+        self.empty = not admitted
+        """No promotion could apply to this kind of quote: the quote skips promotions altogether."""
+
+
+def _kept(index: dict[str, list[int]], admitted: set[int], minimums: list[Decimal | None]) -> dict[str, _Entry]:
+    kept: dict[str, _Entry] = {}
+    for name, positions in index.items():
+        found = [position for position in positions if position in admitted]
+        if found:
+            kept[name] = _Entry(found, minimums)
+    return kept
+
+
 class PromotionBook:
     """A snapshot's promotions in stacking order: priority descending, then id (never load order),
     indexed by the categories and products their conditions name, so a quote checks only the
-    promotions its basket could meet."""
+    promotions its basket could meet.
 
-    __slots__ = ("by_category", "by_product", "general", "groups", "ordered", "segments")
+    What a quote's currency, customer group, segment and channel and the time decide is decided
+    once per combination and interval (`_View`, kept in a bounded memo): promotions for another
+    currency, group, segment or channel, or out of their dates, cost a quote nothing after the
+    first of its kind."""
+
+    __slots__ = ("by_category", "by_product", "edges", "general", "groups", "minimums", "ordered", "segments", "views")
 
     def __init__(self, promotions: Iterable[Promotion] = ()) -> None:
         self.ordered: tuple[Promotion, ...] = tuple(sorted(promotions, key=_stacking_key))
@@ -192,6 +258,7 @@ class PromotionBook:
         self.by_product: dict[str, list[int]] = {}
         self.groups = [_folded_set(p.conditions.customer_groups) for p in self.ordered]
         self.segments = [_folded_set(p.conditions.customer_segments) for p in self.ordered]
+        self.minimums: list[Decimal | None] = [p.conditions.min_subtotal for p in self.ordered]
         for position, promotion in enumerate(self.ordered):
             c = promotion.conditions
             if not c.category_ids and not c.product_ids:
@@ -200,20 +267,90 @@ class PromotionBook:
                 self.by_category.setdefault(category, []).append(position)
             for product in c.product_ids:
                 self.by_product.setdefault(product, []).append(position)
+        edges = {edge for p in self.ordered for edge in (p.starts_at, p.ends_at) if edge is not None}
+        self.edges: tuple[datetime, ...] = tuple(sorted(edges))
+        """Every starts_at and ends_at, ascending: between two of them no promotion starts or ends."""
+        self.views: dict[tuple[str, str | None, str | None, str | None, int], _View] = {}
+        """Memo: a `_View` per (currency, folded group, segment, channel, interval of `edges`)."""
+
+    def _view(self, currency: str, group: str | None, segment: str | None, channel: str | None, now: datetime) -> _View:
+        key = (currency, _folded(group), _folded(segment), _folded(channel), bisect_right(self.edges, now))
+        view = self.views.get(key)
+        if view is None:
+            # Everything `meets` reads of a basket except its subtotal and its categories and
+            # products, which are the same for every basket of this key at any `now` of this interval.
+            probe = Basket(
+                currency=currency,
+                subtotal=ZERO,
+                product_ids=frozenset(),
+                category_ids=frozenset(),
+                customer_group=group,
+                customer_segment=segment,
+                channel=channel,
+            )
+            admitted = [
+                position
+                for position, promotion in enumerate(self.ordered)
+                if meets(
+                    promotion,
+                    probe,
+                    now,
+                    groups=self.groups[position],
+                    segments=self.segments[position],
+                    named=False,
+                    subtotal=False,
+                )
+            ]
+            view = _View(self, admitted)
+            if len(self.views) >= VIEWS_MEMO:
+                self.views.clear()
+            self.views[key] = view
+        return view
+
+    def meeting_for(
+        self,
+        *,
+        currency: str,
+        subtotal: Decimal,
+        category_ids: Iterable[str | None],
+        product_ids: Iterable[str],
+        customer_group: str | None,
+        customer_segment: str | None,
+        channel: str | None,
+        now: datetime,
+    ) -> list[int]:
+        """Positions (ascending) of the promotions in force whose conditions a basket meets: its
+        currency, subtotal (goods before discounts), the categories (None: none) and products of
+        its lines, the customer's group and segment and the quote's channel (as `Basket`)."""
+        view = self._view(currency, customer_group, customer_segment, channel, now)
+        if view.empty:
+            return []
+        found = set(view.general.reached(subtotal))
+        by_category, by_product = view.by_category, view.by_product
+        if by_category:
+            for category in category_ids:
+                entry = by_category.get(category) if category is not None else None
+                if entry is not None:
+                    found.update(entry.reached(subtotal))
+        if by_product:
+            for product in product_ids:
+                entry = by_product.get(product)
+                if entry is not None:
+                    found.update(entry.reached(subtotal))
+        return sorted(found)
 
     def meeting(self, basket: Basket, now: datetime) -> list[int]:
         """Positions (ascending) of the promotions in force whose conditions the basket meets."""
-        found = set(self.general)
-        for category in basket.category_ids:
-            found.update(self.by_category.get(category, ()))
-        for product in basket.product_ids:
-            found.update(self.by_product.get(product, ()))
-        ordered = self.ordered
-        return [
-            position
-            for position in sorted(found)
-            if meets(ordered[position], basket, now, groups=self.groups[position], segments=self.segments[position])
-        ]
+        return self.meeting_for(
+            currency=basket.currency,
+            subtotal=basket.subtotal,
+            category_ids=basket.category_ids,
+            product_ids=basket.product_ids,
+            customer_group=basket.customer_group,
+            customer_segment=basket.customer_segment,
+            channel=basket.channel,
+            now=now,
+        )
 
     def __len__(self) -> int:
         return len(self.ordered)
