@@ -116,7 +116,11 @@ async def test_a_full_redis_evicts_old_quotes_and_keeps_every_key_without_a_ttl(
 
             for key, value in kept.items():
                 assert await redis.exists(key), f"{key!r} (no TTL) was evicted"
-                if value is not None:
+                if key == VERSION_KEY.encode():
+                    # The configuration version only ever rises, and the app's own background work
+                    # (a flash sale's schedule, say) may raise it while the quotes are made.
+                    assert int(await redis.get(key) or 0) >= int(value or 0), key
+                elif value is not None:
                     assert await redis.get(key) == value, key
             assert await redis.hgetall(counters) == sale_before
             expect_error(
