@@ -154,7 +154,7 @@ class PriceBook:
             return None
         # Within one interval of `edges` no list enters or leaves effect, so which of them are
         # open to this group and channel is the same for every quote of that interval.
-        key = (currency, product, group, channel, bisect_right(self.edges, now) if self.edges else 0)
+        key = (currency, product, group, channel, self.interval(now))
         memo = self.open_lists
         open_here = memo.get(key)
         if open_here is None:

@@ -24,7 +24,7 @@ from uuid import UUID
 
 import msgspec
 
-ZERO = Decimal(0)
+from quote_service.pricing.money import ZERO
 
 PromotionKind = Literal["PERCENT_OFF", "AMOUNT_OFF", "BUY_X_GET_Y", "FREE_DELIVERY"]
 KINDS: tuple[PromotionKind, ...] = ("PERCENT_OFF", "AMOUNT_OFF", "BUY_X_GET_Y", "FREE_DELIVERY")
@@ -338,19 +338,6 @@ class PromotionBook:
                 if entry is not None:
                     found.update(entry.reached(subtotal))
         return sorted(found)
-
-    def meeting(self, basket: Basket, now: datetime) -> list[int]:
-        """Positions (ascending) of the promotions in force whose conditions the basket meets."""
-        return self.meeting_for(
-            currency=basket.currency,
-            subtotal=basket.subtotal,
-            category_ids=basket.category_ids,
-            product_ids=basket.product_ids,
-            customer_group=basket.customer_group,
-            customer_segment=basket.customer_segment,
-            channel=basket.channel,
-            now=now,
-        )
 
     def __len__(self) -> int:
         return len(self.ordered)

@@ -60,8 +60,8 @@ async def test_postgres_crash_costs_orders_only_for_the_outage(
             data = await seed(http, private_pg.url)
             quotes_for_orders = [await _quote_for_order(http, data, n) for n in range(600)]
             # "Warm" means every worker: a worker that never saw the service key has no principal
-            # to fall back on and must ask PostgreSQL (a 503 while it is down). A request on a
-            # connection of its own lands on either worker, so 40 leave none cold (odds 2^-39).
+            # to fall back on and must ask PostgreSQL (a 503 while it is down). Each request on a
+            # connection of its own may land on either worker: 40 of them warm both in practice.
             for n in range(40):
                 async with httpx.AsyncClient(base_url=service.base, timeout=30) as fresh:
                     warm = await fresh.post(QUOTE, json=basket(n, data.products), headers=data.service_key)
