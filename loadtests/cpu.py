@@ -25,6 +25,12 @@ def _stat(path: Path) -> tuple[int, str, float] | None:
     return int(rest[1]), raw[raw.index("(") + 1 : raw.rindex(")")], (int(rest[11]) + int(rest[12])) / TICKS
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of one process so far; 0.0 once it is gone."""
+    stat = _stat(Path(f"/proc/{pid}/stat"))
+    return 0.0 if stat is None else stat[2]
+
+
 def processes() -> Table:
     """{pid: (parent pid, command name, CPU seconds)} of every process, from /proc."""
     found = {}

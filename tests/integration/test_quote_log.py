@@ -72,6 +72,28 @@ async def test_a_row_already_present_does_not_block_the_others(pool: asyncpg.Poo
     assert await logged(pool) == sorted([first, second])
 
 
+async def test_each_column_is_stored_as_copy_stored_it(pool: asyncpg.Pool) -> None:
+    """The batch goes in as one JSON document: every column must come out as asyncpg's own typed
+    COPY stores it — amounts rounded to the column's scale, instants, text arrays, nulls, jsonb."""
+    base = row(uuid.uuid4(), amount=Decimal("12.34567"))
+    varied = [
+        base,
+        (str(uuid.uuid4()), 'c-"2"\\ş', *base[2:17], ("WELCOME10", "SUMMER"), msgspec.Raw(b'{"exp": "B"}'),
+         None, None, base[21], base[22], None, None, ("flag-a", "flag-b"), msgspec.Raw(b'{"forced": "A"}')),
+    ]  # fmt: skip
+
+    async def stored() -> list[dict[str, object]]:
+        return [dict(r) for r in await pool.fetch("SELECT * FROM quote_log ORDER BY quote_id")]
+
+    async with pool.acquire() as conn:
+        await conn.copy_records_to_table("quote_log", records=varied, columns=_LOG_COLUMNS)
+        by_copy = await stored()
+        await conn.execute("TRUNCATE quote_log")
+        await write_log_rows(conn, varied)
+    assert await stored() == by_copy
+    assert {r["quote_id"]: r["subtotal"] for r in by_copy}[uuid.UUID(str(base[0]))] == Decimal("12.3457")
+
+
 async def test_the_writer_recovers_from_a_lost_acknowledgement(settings: Settings, pool: asyncpg.Pool) -> None:
     """The store's own retry loop: its backlog still holds a batch that is already committed."""
     assert settings.redis_url is not None
@@ -130,17 +152,35 @@ def store_log_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[MutableMap
         yield lines
 
 
+def _with_customer(value: object) -> LogRow:
+    fresh = row(uuid.uuid4())
+    return (fresh[0], value, *fresh[2:])
+
+
+POISONED = {
+    # A total beyond numeric(20, 4), past what the API lets through: PostgreSQL refuses it (22003).
+    "numeric overflow": lambda: row(uuid.uuid4(), amount=Decimal("1e17")),
+    # A NUL in a text value: jsonb refuses the escape \u0000 (22P05).
+    "NUL in text": lambda: _with_customer("c-\x00-1"),
+    # A value the batch's JSON encoder cannot write: the row is isolated before PostgreSQL sees it.
+    "not encodable": lambda: _with_customer(object()),
+    # A lone surrogate cannot be written as UTF-8 (UnicodeEncodeError, a ValueError).
+    "lone surrogate": lambda: _with_customer("c-\ud800"),
+}
+
+
+@pytest.mark.parametrize("poison", sorted(POISONED))
 async def test_a_row_postgresql_cannot_store_is_left_out_and_logging_goes_on(
-    settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, poison: str
 ) -> None:
-    """A total beyond numeric(20, 4) among good rows: the good ones are stored, the bad one counted once,
+    """A row that can never be stored among good rows: the good ones are stored, the bad one counted once,
     and later batches are written (the batch used to be retried forever, logging nothing more)."""
     assert settings.redis_url is not None
     redis = Redis.from_url(settings.redis_url)
     store = QuoteStore(redis, pool, log_interval=0.01)
     rejected = metric("qs_quote_log_rows_rejected_total")
     good = [row(uuid.uuid4()) for _ in range(6)]
-    poisoned = row(uuid.uuid4(), amount=Decimal("1e17"))  # past what the API lets through
+    poisoned = POISONED[poison]()
     store.log.backlog.extend([*good[:3], poisoned, *good[3:]])
     await store.start()
     try:
