@@ -154,6 +154,7 @@ class Experiments:
         return await self._measured(row, now)
 
     async def _measured(self, row: asyncpg.Record, now: datetime) -> Measured:
+        await health.load_statistics()  # scipy's first import off the event loop
         key, created_at = row["key"], row["created_at"]
         rollout = msgspec.convert(row["rollout"], Rollout)
         lo = created_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -12,11 +12,13 @@ The distributions (chi-square and Student's t tails, the numerically hard part) 
 special functions; the two statistics are the textbook one-liners. `scipy.stats` itself answers
 the same (the unit tests compare) but costs ~40x more per call and ~4x more to import
 (docs/experiments.md#statistics-from-scipy). scipy is imported on first use, so a process that
-never looks at an experiment never loads it.
+never looks at an experiment never loads it; `load_statistics()` imports it in a thread (the
+import takes ~0.3-0.6 s, which on the event loop stalled every request of the process).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
 import math
@@ -37,6 +39,20 @@ GUARDRAIL_ALPHA = 0.05
 def _special() -> Any:
     """scipy.special, imported once, on first use."""
     return importlib.import_module("scipy.special")
+
+
+_loaded = False
+
+
+async def load_statistics() -> None:
+    """Import scipy.special in a thread the first time (the event loop serves on meanwhile); then nothing.
+
+    Async callers await this before the statistics below, which would otherwise import it on
+    the event loop."""
+    global _loaded  # one flag per process, set once
+    if not _loaded:
+        await asyncio.to_thread(_special)
+        _loaded = True
 
 
 def chi_square_tail(statistic: float, degrees: int) -> float:
