@@ -143,9 +143,7 @@ def steps() -> None:
     )  # fmt: skip
     samples = [msgspec.json.encode(q) for q in priced(compact.MIN_SAMPLES, seed=5)]
     data = zstandard.train_dictionary(compact.DICTIONARY_BYTES, samples, k=1024, d=8).as_bytes()
-    compressor = zstandard.ZstdCompressor(
-        level=compact.LEVEL, dict_data=zstandard.ZstdCompressionDict(data), write_checksum=False, write_dict_id=False
-    )
+    compressor = compact.compressor(data)
     decompressor = zstandard.ZstdDecompressor(dict_data=zstandard.ZstdCompressionDict(data))
     for name, q in (("bench basket (bench_engine.REQUEST)", bench), ("a varied 3-line basket", quote)):
         step_times(name, q, compressor, decompressor)

@@ -50,7 +50,29 @@ DICTIONARY_BYTES = 16_384
 _SEGMENT, _DMER = 1024, 8
 """zstd's COVER parameters (k, d), given rather than searched for: the search took ~35 ms of CPU
 on 64 quotes and ~66 ms on 256, holding up the event loop; these take ~13 ms for the same bytes."""
-LEVEL = 3
+_TABLE_LOG = 12
+"""zstd's level 3 (its default: the double-fast strategy), but with smaller match tables: log2 of
+the entries in each of the compressor's two match tables. Level 3 sizes them for the
+input and the dictionary together (2^14-2^15 entries); at 2^12 (16 KB each) a quote compresses to
+the same size (~518 B for a 3-line basket, 200 quotes) and costs less in place, where the tables
+have left the CPU's caches since the last batch: ~10 against ~13-16 µs (hot: ~7 both;
+docs/hot-path.md#stored-quotes-and-their-bytes). The window still follows the level and the size."""
+_PARAMETERS = zstandard.ZstdCompressionParameters(
+    strategy=zstandard.STRATEGY_DFAST,
+    hash_log=_TABLE_LOG,
+    chain_log=_TABLE_LOG,
+    search_log=1,
+    min_match=5,
+    write_checksum=0,
+    write_dict_id=0,
+)
+
+
+def compressor(dictionary: bytes) -> zstandard.ZstdCompressor:
+    """The compressor quotes are packed with, for a dictionary's bytes."""
+    return zstandard.ZstdCompressor(compression_params=_PARAMETERS, dict_data=zstandard.ZstdCompressionDict(dictionary))
+
+
 RETRAIN_SECONDS = 3600.0
 """A dictionary's age before the next is trained from newer quotes (configuration moves on)."""
 KEEP_SECONDS = 60.0
@@ -70,9 +92,7 @@ class _Dictionary:
     def __init__(self, data: bytes) -> None:
         self.id = hashlib.blake2b(data, digest_size=_ID_BYTES).digest()
         self.data = data
-        self.compressor = zstandard.ZstdCompressor(
-            level=LEVEL, dict_data=zstandard.ZstdCompressionDict(data), write_checksum=False, write_dict_id=False
-        )
+        self.compressor = compressor(data)
         self.prefix = bytes([FORMAT]) + self.id
 
 
