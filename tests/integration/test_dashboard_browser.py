@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -328,12 +328,17 @@ async def test_books_page_shows_refunds_statement_price_lists_and_promotions(ser
     vase = await product(s.api, s.admin, "VS-1", LONG_NAME, "80.00", seller_id="atelier-7")
     placed = await order(s, vase["id"], 3, "b-1")
     made = await refund(s, placed, vase["id"], 1, "b-r1")
+    # The widest compact window whatever the hour the test runs at: another day of this year at a
+    # two-digit hour ("Nov 22, 10:58 PM → Nov 26, 10:58 PM"; on the day itself it is only the clock).
+    today = datetime.now(UTC).replace(hour=22, minute=58, second=0, microsecond=0)
+    wide = {"starts_at": (today - timedelta(days=2)).isoformat(), "ends_at": (today + timedelta(days=2)).isoformat()}
     price_list = {
         "name": "Trade customers",
         "currency": "TRY",
         "customer_groups": ["b2b"],
         "priority": 5,
         "prices": [{"product_id": vase["id"], "amount": "70.00"}],
+        **wide,
     }
     await ok(await s.api.post("/api/v1/price-lists", json=price_list, headers=s.admin.headers), 201)
     promotions = [
@@ -344,6 +349,7 @@ async def test_books_page_shows_refunds_statement_price_lists_and_promotions(ser
                     "get": {"quantity": 1, "category_ids": ["electronics"]}}},
         {"name": "Vases ship free", "kind": "FREE_DELIVERY", "conditions": {"product_ids": [vase["id"]]},
          "combines_with_coupons": False, "starts_at": at(-60), "ends_at": at(600)},
+        {"name": "Long weekend", "kind": "FREE_DELIVERY", "conditions": {"currency": "TRY"}, **wide},
     ]  # fmt: skip
     for promotion in promotions:
         await ok(await s.api.post("/api/v1/promotions", json=promotion, headers=s.admin.headers), 201)

@@ -2,7 +2,7 @@
 // The books page (admin, read-only): latest refunds, a seller's statement, price lists, promotions.
 (() => {
   const { api, el, money, stamp, exact, day: dayName, cell, fillOr } = QS;
-  const { offer, conditions, combines, inEffect, productIds } = OfferWords;
+  const { offer, conditions, combines, inEffectEnds, productIds } = OfferWords;
   const $ = id => document.getElementById(id);
   const DAY_MS = 86400000;
   let sellers = [];
@@ -10,9 +10,12 @@
   const day = d => d.toISOString().slice(0, 10);
   const list = values => values && values.length ? values.join(", ") : "everyone";
   const KINDS = { refund: "refund", cancel: "cancellation" };
-  // A window's cell: compact, with its exact start and end in the tooltip.
-  const windowCell = (from, to) => cell(inEffect(from, to),
-    { title: `${from ? exact(from) : "always"} → ${to ? exact(to) : "open-ended"}` });
+  // A window's cell: compact, with its exact start and end in the tooltip. Never cut short: a
+  // window of two dates that are not today ("Nov 22, 10:58 PM → Nov 26, 10:58 PM") breaks the
+  // line at the arrow, each end kept whole.
+  const windowCell = (from, to) => el("td", {
+    class: "wrap window", title: `${from ? exact(from) : "always"} → ${to ? exact(to) : "open-ended"}`,
+  }, ...inEffectEnds(from, to).flatMap((end, i) => [i ? " → " : "", el("span", { class: "end" }, end)]));
 
   async function refunds(books) {
     fillOr($("refund-rows"), books.recent_refunds.map(r => el("tr", { class: "refund", "data-kind": r.kind },

@@ -53,11 +53,12 @@ const OfferWords = (() => {
     return parts.length ? parts.join(" and ") : "nothing";
   }
 
-  // When it is in effect, compactly ("Jan 1, 2020 → open-ended"); the exact times go in a tooltip.
-  function inEffect(from, to) {
-    if (!from && !to) return "always";
-    if (!from) return `until ${stamp(to)}`;
-    return `${stamp(from)} → ${to ? stamp(to) : "open-ended"}`;
+  // When it is in effect, compactly, as its ends: ["Jan 1, 2020", "open-ended"] reads
+  // "Jan 1, 2020 → open-ended" (a page may break the line at the arrow, never inside an end).
+  function inEffectEnds(from, to) {
+    if (!from && !to) return ["always"];
+    if (!from) return [`until ${stamp(to)}`];
+    return [stamp(from), to ? stamp(to) : "open-ended"];
   }
 
   // Every product id a promotion names (to look their names up once).
@@ -66,5 +67,5 @@ const OfferWords = (() => {
     return [...(p.conditions.product_ids || []), ...((c.buy || {}).product_ids || []), ...((c.get || {}).product_ids || [])];
   }
 
-  return { offer, conditions, combines, inEffect, productIds };
+  return { offer, conditions, combines, inEffectEnds, productIds };
 })();
