@@ -135,7 +135,10 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], path: str = "/health
 def start_reference(port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     """loadtests/reference_app.py on `port` (granian, `workers` workers)."""
     here = Path(__file__).resolve().parent
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(ROOT)])}
+    # Ahead of the caller's PYTHONPATH, not instead of it: where packages come from a --target folder
+    # (a machine with no virtual environment), the reference needs them too.
+    paths = [str(here), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     return subprocess.Popen(  # noqa: S603 - our own script
         [sys.executable, str(here / "reference_app.py"), "--port", str(port), "--workers", str(workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
