@@ -420,11 +420,12 @@ def create_app(
         debug=False,
     )
     app.state.body_read_timeout = settings.body_read_timeout
-    # Wrap the whole handler, not a route: unknown routes and 405s get the request id too.
-    # The lean edge sits inside it: the hot routes keep request ids, access logs, metrics, traces
-    # and the security headers.
-    lean = LeanEdge(app.asgi_handler, app, max_body=MAX_BODY_BYTES)
-    app.asgi_handler = RequestContextMiddleware(OptionsResponder(lean, app))
+    # Wrap the whole handler, not a route: unknown routes and 405s get the request id too. The
+    # lean edge sits outside it and gives the requests it answers the same request id, access
+    # log, metrics, trace name and security headers itself (edge.py); the rest it hands inside.
+    app.asgi_handler = LeanEdge(
+        RequestContextMiddleware(OptionsResponder(app.asgi_handler, app)), app, max_body=MAX_BODY_BYTES
+    )
     if tracer_provider is not None:
         # Outermost, so the server span is current for everything, the access log line included
         # (RequestContextMiddleware names it by route template once routing has happened).

@@ -1,21 +1,24 @@
 """The lean edge: POST /api/v1/quote served without Litestar when nothing about it is odd.
 
 Litestar's routing, middleware, dependency injection and Response → ASGI conversion cost a
-quote about as much as pricing it. This ASGI dispatcher sits between RequestContextMiddleware
-(request id, access log, request metrics, trace naming) and Litestar, and takes only the plain
-case: `POST /api/v1/quote` with `Content-Type: application/json`, an `X-API-Key` the process
+quote about as much as pricing it. This ASGI dispatcher is the app's outermost own layer (only
+the optional trace and proxy-header layers wrap it) and takes only the plain case:
+`POST /api/v1/quote` with `Content-Type: application/json`, an `X-API-Key` the process
 authenticated recently (`AuthService.known_api_key`), a body within the size limit that decodes
 straight into `QuoteRequest`, no X-Money-Format or one naming a format (web/money_format.py).
 It starts the quote's deadline before anything else, prices, and writes the success envelope's
-bytes, money in the format asked for.
+bytes, money in the format asked for. What RequestContextMiddleware does for every other request
+it does for these itself, with the middleware's own helpers: the request id (echoed, bound to
+the log context), the security headers, the duration metric, the trace's name, the access log.
 
-Everything else goes to Litestar with the body replayed, so it keeps its exact answer: another
-content type, a bearer token, an unknown or new key (authenticated there, then learned here),
-malformed or invalid JSON, a body Litestar would refuse. When the quote service itself fails
-(a ServiceError — rate limit, overload, policy, timeout — or a store failure), the request is
-handed on too, carrying the exception: the Litestar handler raises it instead of quoting again,
-so its envelope comes from the one exception handler. The Litestar route stays registered
-(OpenAPI, and the path taken by every odd request).
+Everything else goes to Litestar (through RequestContextMiddleware) with the body replayed, so
+it keeps its exact answer: another content type, a bearer token, an unknown or new key
+(authenticated there, then learned here), malformed or invalid JSON, a body Litestar would
+refuse. When the quote service itself fails (a ServiceError — rate limit, overload, policy,
+timeout — or a store failure), the request is handed on too, carrying the exception and its
+request id: the Litestar handler raises it instead of quoting again, so its envelope comes from
+the one exception handler. The Litestar route stays registered (OpenAPI, and the path taken by
+every odd request).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from litestar.types import (
     Scope,
     Send,
 )
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from quote_service.auth.middleware import QUOTE_PATH
 from quote_service.auth.schemas import Principal
@@ -52,6 +56,7 @@ from quote_service.quotes.deadlines import DeadlineWatch
 from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import MAX_IDEMPOTENCY_KEY_LENGTH
 from quote_service.web.envelope import Envelope, ErrorBody, ErrorEnvelope
+from quote_service.web.middleware import REQUEST_ID, SECURITY_HEADERS, finish_request, request_id_for
 from quote_service.web.money_format import NUMBERS, header_asks_numbers
 from quote_service.web.request import BODY_READ_DEADLINE, DEFAULT_BODY_READ_TIMEOUT, EDGE_ERROR
 
@@ -78,7 +83,8 @@ _PREFIX = b'{"success":true,"message":"Quote calculated successfully","data":'
 
 
 class LeanEdge:
-    """The dispatcher (see module docstring); `inner` is Litestar's own ASGI handler."""
+    """The dispatcher (see module docstring); `inner` is the rest of the app (RequestContextMiddleware
+    around Litestar's own ASGI handler)."""
 
     def __init__(self, inner: ASGIApp, app: Any, *, max_body: int) -> None:
         self.inner = inner
@@ -107,7 +113,7 @@ class LeanEdge:
         state = self.app.state
         quotes: QuoteService | None = getattr(state, "quotes", None)
         auth: AuthService | None = getattr(state, "auth", None)
-        content_type = api_key = money = None
+        content_type = api_key = money = incoming_id = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value
@@ -115,6 +121,8 @@ class LeanEdge:
                 api_key = value
             elif name == b"x-money-format":
                 money = value
+            elif name == b"x-request-id":
+                incoming_id = value if incoming_id is None else incoming_id
         principal = auth.known_api_key(api_key) if auth is not None and api_key else None
         numbers = _numbers(money, principal)
         if quotes is None or principal is None or content_type != _JSON or numbers is None:
@@ -132,23 +140,31 @@ class LeanEdge:
             return
         scope["path_template"] = QUOTE_PATH
         scope["user"], scope["auth"] = principal, "api_key"
+        request_id = _served(scope, incoming_id)
+        tokens = bind_contextvars(request_id=request_id)
         try:
             priced = await quotes.quote(request, principal, deadline, body, numbers=numbers)
         except Exception as exc:  # rendered by Litestar's exception handlers, exactly as there
+            reset_contextvars(**tokens)
             await self._hand_on(scope, _replay(body, complete, receive), send, exc, api_key, auth)
             return
-        elapsed = round((time.perf_counter() - started) * 1000, 3)
-        payload = b"".join((_PREFIX, priced.json, b',"processing_time_ms":', msgspec.json.encode(elapsed), b"}"))
-        _LEAN.inc()
-        await _answer(send, 200, payload)
+        try:
+            elapsed = round((time.perf_counter() - started) * 1000, 3)
+            payload = b"".join((_PREFIX, priced.json, b',"processing_time_ms":', msgspec.json.encode(elapsed), b"}"))
+            _LEAN.inc()
+            await _answer(send, 200, payload, request_id)
+        finally:
+            finish_request("POST", QUOTE_PATH, QUOTE_PATH, 200, time.perf_counter() - started)
+            reset_contextvars(**tokens)
 
     async def _purchase(self, scope: Scope, receive: Receive, send: Send, sale: str) -> None:
         """POST /api/v1/flash-sales/{id}/purchases: a storm is mostly refusals (409), answered
         here with the exact envelope the route builds; anything else goes to Litestar."""
+        started = time.perf_counter()
         state = self.app.state
         purchases: Purchases | None = getattr(state, "purchases", None)
         auth: AuthService | None = getattr(state, "auth", None)
-        content_type = api_key = idempotency_key = money = None
+        content_type = api_key = idempotency_key = money = incoming_id = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value
@@ -158,6 +174,8 @@ class LeanEdge:
                 idempotency_key = value if idempotency_key is None else b""
             elif name == b"x-money-format":
                 money = value
+            elif name == b"x-request-id":
+                incoming_id = value if incoming_id is None else incoming_id
         principal = auth.known_api_key(api_key) if auth is not None and api_key else None
         numbers = _numbers(money, principal)
         if (
@@ -182,28 +200,42 @@ class LeanEdge:
             return
         scope["path_template"] = PURCHASE_TEMPLATE
         scope["user"], scope["auth"] = principal, "api_key"
+        request_id = _served(scope, incoming_id)
+        tokens = bind_contextvars(request_id=request_id)
+        status = 500
         try:
-            purchase, replayed = await purchases.purchase(
-                sale_id, data, principal=principal, idempotency_key=idempotency_key.decode(), now=utcnow()
-            )
-        except Conflict as refused:
-            count_purchase(refused.code)
+            try:
+                purchase, replayed = await purchases.purchase(
+                    sale_id, data, principal=principal, idempotency_key=idempotency_key.decode(), now=utcnow()
+                )
+            except Conflict as refused:
+                count_purchase(refused.code)
+                _PURCHASE_LEAN.inc()
+                envelope = ErrorEnvelope(
+                    message=refused.message, error=ErrorBody(code=refused.code, details=refused.details)
+                )
+                status = refused.status_code
+                await _answer(send, status, _ENCODER.encode(envelope), request_id)
+                return
+            except Exception as exc:  # rendered by Litestar's exception handlers, exactly as there
+                status = 0  # answered (and logged) by the middleware around Litestar
+                if isinstance(exc, ServiceError):
+                    count_purchase(exc.code)
+                reset_contextvars(**tokens)
+                await self._hand_on(
+                    scope, _replay(body, complete, receive), send, exc, api_key, auth, _PURCHASE_HANDED_ON
+                )
+                return
+            count_purchase("replayed" if replayed else "confirmed")
             _PURCHASE_LEAN.inc()
-            envelope = ErrorEnvelope(
-                message=refused.message, error=ErrorBody(code=refused.code, details=refused.details)
-            )
-            await _answer(send, refused.status_code, _ENCODER.encode(envelope))
-            return
-        except Exception as exc:  # rendered by Litestar's exception handlers, exactly as there
-            if isinstance(exc, ServiceError):
-                count_purchase(exc.code)
-            await self._hand_on(scope, _replay(body, complete, receive), send, exc, api_key, auth, _PURCHASE_HANDED_ON)
-            return
-        count_purchase("replayed" if replayed else "confirmed")
-        _PURCHASE_LEAN.inc()
-        message = "Purchase already made with this Idempotency-Key" if replayed else "Purchase confirmed"
-        encoder = NUMBERS if numbers else _ENCODER
-        await _answer(send, 201, encoder.encode(Envelope(message=message, data=purchase)))
+            message = "Purchase already made with this Idempotency-Key" if replayed else "Purchase confirmed"
+            encoder = NUMBERS if numbers else _ENCODER
+            status = 201
+            await _answer(send, status, encoder.encode(Envelope(message=message, data=purchase)), request_id)
+        finally:
+            if status:
+                finish_request("POST", PURCHASE_TEMPLATE, scope["path"], status, time.perf_counter() - started)
+                reset_contextvars(**tokens)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> tuple[bytes, bool]:
         """The body within the body-read timeout (its deadline is left in the scope: when the
@@ -252,8 +284,22 @@ def _numbers(header: bytes | None, principal: Principal | None) -> bool | None:
     return principal is not None and principal.money_format == "number"
 
 
-async def _answer(send: Send, status: int, payload: bytes) -> None:
-    headers = [(b"content-type", _JSON), (b"content-length", str(len(payload)).encode())]
+def _served(scope: Scope, incoming: bytes | None) -> str:
+    """The id of a request the edge answers (kept in the scope: should the request be handed on
+    after all, RequestContextMiddleware logs it under the same id)."""
+    request_id = request_id_for(incoming)
+    scope.setdefault("state", {})[REQUEST_ID] = request_id
+    return request_id
+
+
+async def _answer(send: Send, status: int, payload: bytes, request_id: str) -> None:
+    """The response, with the headers RequestContextMiddleware gives every answer."""
+    headers = [
+        (b"content-type", _JSON),
+        (b"content-length", b"%d" % len(payload)),
+        (b"x-request-id", request_id.encode()),
+        *SECURITY_HEADERS,
+    ]
     await send(HTTPResponseStartEvent(type="http.response.start", status=status, headers=headers))
     await send(HTTPResponseBodyEvent(type="http.response.body", body=payload, more_body=False))
 

@@ -1,7 +1,9 @@
 """Request context: X-Request-ID in and out, security headers, one canonical log line per request.
 
 Wrapped around Litestar's whole ASGI handler (not as route middleware) so that unknown
-routes and wrong methods, which never reach a route, are logged and tagged as well.
+routes and wrong methods, which never reach a route, are logged and tagged as well. The lean
+edge (quote_service/edge.py) sits outside it and does the same for the requests it answers
+itself, with the helpers below: `request_id_for`, `finish_request` and `SECURITY_HEADERS`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ log = structlog.get_logger("quote_service.access")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SKIP_LOG_PATHS = frozenset({"/health", "/metrics"})
+REQUEST_ID = "request_id"
+"""The key of the request's id in `scope["state"]`: set by whichever layer chose it (the lean
+edge, before it hands a request on, or this middleware), kept by the next."""
+SECURITY_HEADERS = tuple(with_security_headers([(b"content-type", b"application/json")])[1:])
+"""The security headers of a JSON answer that states no caching of its own (web/headers.py)."""
 
 
 class RequestContextMiddleware:
@@ -35,13 +42,14 @@ class RequestContextMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or random_hex()
+        state = scope.setdefault("state", {})
+        request_id = state.get(REQUEST_ID) or request_id_for(_incoming_request_id(scope))
         header = (b"x-request-id", request_id.encode())
         status = 500
         started = time.perf_counter()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        scope.setdefault("state", {})["request_id"] = request_id
+        state[REQUEST_ID] = request_id
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -53,21 +61,27 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            path = scope["path"]
-            elapsed = time.perf_counter() - started
             # Route templates, not paths: one series per endpoint, whatever the ids.
             route = scope.get("path_template") or "unmatched"
-            _duration(scope["method"], route, status).observe(elapsed)
-            name_server_span(scope["method"], route)
-            if path not in _SKIP_LOG_PATHS or status >= 400:
-                log.info(
-                    "request",
-                    method=scope["method"],
-                    path=path,
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 3),
-                )
+            finish_request(scope["method"], route, scope["path"], status, time.perf_counter() - started)
             structlog.contextvars.clear_contextvars()
+
+
+def request_id_for(incoming: bytes | None) -> str:
+    """The request's id: the X-Request-ID it came with when that is a valid one, else a fresh one."""
+    if incoming is not None:
+        candidate = incoming.decode("latin-1")
+        if _VALID_REQUEST_ID.match(candidate):
+            return candidate
+    return random_hex()
+
+
+def finish_request(method: str, route: str, path: str, status: int, elapsed: float) -> None:
+    """A request answered: its duration in the histogram, the trace's name, the access log line."""
+    _duration(method, route, status).observe(elapsed)
+    name_server_span(method, route)
+    if path not in _SKIP_LOG_PATHS or status >= 400:
+        log.info("request", method=method, path=path, status=status, duration_ms=round(elapsed * 1000, 3))
 
 
 _DURATIONS: dict[tuple[str, str, int], Any] = {}
@@ -84,9 +98,8 @@ def _duration(method: str, route: str, status: int) -> Any:
     return child
 
 
-def _incoming_request_id(scope: Scope) -> str | None:
+def _incoming_request_id(scope: Scope) -> bytes | None:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            candidate = value.decode("latin-1")
-            return candidate if _VALID_REQUEST_ID.match(candidate) else None
+            return value
     return None

@@ -7,11 +7,13 @@ by request: status, headers (but the request id) and body (but what differs per 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import msgspec
 import pytest
+import structlog
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
@@ -20,6 +22,7 @@ from quote_service import edge as edge_module
 from quote_service.app import create_app
 from quote_service.config import Settings
 from quote_service.edge import LeanEdge
+from quote_service.web import middleware as middleware_module
 from quote_service.web.middleware import RequestContextMiddleware
 from quote_service.web.options import OptionsResponder
 from tests.integration.conftest import Caller
@@ -39,11 +42,11 @@ def lean_count() -> float:
 async def clients(settings: Settings) -> AsyncIterator[tuple[Client, Client]]:
     """(with the edge, without it): two apps on the same stores."""
     plain = create_app(settings)
-    outer = plain.asgi_handler
-    assert isinstance(outer, RequestContextMiddleware)
-    assert isinstance(outer.app, OptionsResponder)
-    assert isinstance(outer.app.app, LeanEdge)
-    outer.app.app = outer.app.app.inner  # Litestar alone, as before the edge
+    edge = plain.asgi_handler
+    assert isinstance(edge, LeanEdge)
+    assert isinstance(edge.inner, RequestContextMiddleware)
+    assert isinstance(edge.inner.app, OptionsResponder)
+    plain.asgi_handler = edge.inner  # Litestar alone, as before the edge
     async with AsyncTestClient(app=create_app(settings)) as edge, AsyncTestClient(app=plain) as litestar:
         yield edge, litestar
 
@@ -86,6 +89,65 @@ async def test_a_plain_quote_takes_the_lean_edge(settings: Settings, admin: Call
         # Readable right after the response, like every quote.
         stored = await edge.get(f"/api/v1/quotes/{lean.json()['data']['quote_id']}", headers=key)
         assert expect_ok(stored)["quote_id"] == lean.json()["data"]["quote_id"]
+
+
+class AccessLog:
+    """Stands in for the access logger: each line with the log context bound when it was written
+    (the service's log level may filter INFO lines out before any processor sees them)."""
+
+    def __init__(self) -> None:
+        self.lines: list[dict[str, Any]] = []
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.lines.append({"event": event, **structlog.contextvars.get_contextvars(), **fields})
+
+
+@contextlib.contextmanager
+def access_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """The access log's lines meanwhile."""
+    access = AccessLog()
+    monkeypatch.setattr(middleware_module, "log", access)
+    yield access.lines
+
+
+def answered(status: str, route: str = QUOTE) -> float:
+    labels = {"method": "POST", "route": route, "status": status}
+    return REGISTRY.get_sample_value("qs_http_request_duration_seconds_count", labels) or 0.0
+
+
+async def test_a_lean_answer_is_tagged_logged_and_counted_like_every_other(
+    settings: Settings, admin: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The edge answers outside RequestContextMiddleware, and does its work itself: the request id
+    (echoed when valid, else a fresh one), one access log line under it, the duration metric."""
+    limited = msgspec.structs.replace(settings, rate_limit_per_minute=3)
+    async with clients(limited) as (edge, _):
+        key = await service_key(edge, admin)
+        expect_ok(await edge.post(QUOTE, json=quote_body(customer_id="c-0"), headers=key))  # the edge learns the key
+        before, lean, counted = lean_count(), [], answered("200")
+        with access_lines(monkeypatch) as lines:
+            lean.append(await edge.post(QUOTE, json=quote_body(), headers={**key, "X-Request-ID": "checkout-7f3a.42"}))
+            lean.append(await edge.post(QUOTE, json=quote_body(), headers={**key, "X-Request-ID": "has spaces"}))
+            # Refused inside the edge (the third quote of the minute): handed on, answered by Litestar.
+            refused = await edge.post(QUOTE, json=quote_body(), headers={**key, "X-Request-ID": "refused-1"})
+        assert lean_count() == before + 2
+        assert answered("200") == counted + 2
+        for response in lean:
+            expect_ok(response)
+            assert response.headers.get_list("x-request-id") == [response.headers["x-request-id"]]
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["cache-control"] == "no-store"
+        assert lean[0].headers["x-request-id"] == "checkout-7f3a.42"
+        assert re.fullmatch(r"[0-9a-f]{32}", lean[1].headers["x-request-id"])
+        expect_error(refused, 429, "RATE_LIMITED")
+        assert refused.headers["x-request-id"] == "refused-1"
+        requests = [line for line in lines if line["event"] == "request"]
+        assert [(line["request_id"], line["path"], line["status"]) for line in requests] == [
+            ("checkout-7f3a.42", QUOTE, 200),
+            (lean[1].headers["x-request-id"], QUOTE, 200),
+            ("refused-1", QUOTE, 429),  # once, by the middleware the edge handed it to
+        ]
+        assert structlog.contextvars.get_contextvars() == {}  # nothing left bound after the request
 
 
 ODD: list[tuple[str, dict[str, str], bytes]] = [
