@@ -310,6 +310,10 @@ def create_app(
                 # Litestar's cached document, completed in place: /openapi.json and /docs agree.
                 openapi: Any = app.plugins.get("OpenAPIPlugin")
                 app.state.openapi_schema = document_ofrep(complete_openapi(openapi.provide_openapi_schema(), app))
+            # The snapshot was loaded before everything above started (a second or more under load):
+            # a configuration committed meanwhile must not wait for the first version check, or a
+            # worker that has just started answers with a configuration older than its start.
+            await config_store.catch_up()
             # Everything built so far (modules, routes, schemas, the snapshot) lives as long as the
             # process: exempt it from garbage collection, or every full collection under load
             # re-traverses it (100-300 ms pauses: the quote path's p99). A young generation of 10,000

@@ -113,6 +113,13 @@ class ConfigStore(Generic[S]):
     async def stop(self) -> None:
         await stop_all(self._loops)
 
+    async def catch_up(self) -> None:
+        """Ask PostgreSQL once more, just before the process starts serving: a change committed
+        since `start()` loaded the snapshot was announced before this process listened (or while
+        Redis was away), and would otherwise wait for the first version check. A failure only
+        logs: the background checks carry on."""
+        await self._refresh_logged()
+
     async def changed(self, domain: str) -> None:
         """Call after an admin write commits: reload this process at once, then carry the new
         version to the others. The write has committed, so nothing here may fail it: a Redis

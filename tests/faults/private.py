@@ -462,6 +462,15 @@ class ServiceProcess:
         assert self.process is not None
         wait_until_ready(self.process, self.base, self.log)
 
+    def wait_for_workers(self, count: int, timeout: float = 60.0) -> None:
+        """Until granian says `count` workers started: /health/ready answers from the first one,
+        and a test that needs every worker serving (its configuration current) waits for all."""
+        deadline = time.monotonic() + timeout
+        while self.log_text().count("Started worker-") < count:
+            assert self.alive(), f"serve exited:\n{self.log_text()}"
+            assert time.monotonic() < deadline, f"{count} workers not started after {timeout} s:\n{self.log_text()}"
+            time.sleep(0.05)
+
     @property
     def pid(self) -> int:
         assert self.process is not None

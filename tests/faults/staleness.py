@@ -56,6 +56,7 @@ def two_workers(pg: PrivatePostgres, redis: PrivateRedis) -> Iterator[tuple[str,
     callers = asyncio.run(make_callers(pg.url))
     env = service_env(pg.url, redis.url, SECRET_KEY=SECRET_KEY, LOG_LEVEL="WARNING")
     with serving(env, "--workers", "2") as service, fresh_connections(service.base) as http:
+        service.wait_for_workers(2)
         yield service.base, http, callers
 
 
@@ -98,12 +99,19 @@ def quote_line_price(http: httpx.Client, headers: dict[str, str], body: dict[str
     return 200, response.json()["data"]["items"][0]["unit_price"]
 
 
+LAST_ANSWER: dict[str, Any] = {}
+"""The last quote a probe read, whole: what `observe` shows when a value is unexpected."""
+
+
 def quote_commission(http: httpx.Client, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, str | None]:
     """(status, total commission) of one quote."""
     response = http.post(QUOTE, json=body, headers=headers)
     if response.status_code != 200:
         return response.status_code, None
-    return 200, response.json()["data"]["commission_breakdown"]["total_commission"]
+    data = response.json()["data"]
+    LAST_ANSWER.clear()
+    LAST_ANSWER.update(data)
+    return 200, data["commission_breakdown"]["total_commission"]
 
 
 def settle(probe: Any, value: str, *, times: int = 20, within: float = 10.0) -> None:
@@ -142,7 +150,7 @@ def observe(
         if value == stale:
             seen.last_stale = time.monotonic()
         else:
-            assert value in (fresh, None), f"unexpected value {value!r}"
+            assert value in (fresh, None), f"unexpected value {value!r} after {seen.answers}; the quote: {LAST_ANSWER}"
         time.sleep(interval)
     return seen
 
