@@ -189,7 +189,7 @@ class Replay:
             state.redis,
             state.quote_store,
             state.purchases,
-            OrderCreate(quote_id=priced.quote.quote_id),
+            OrderCreate(quote_id=priced.quote_id),
             principal=_CALLER,
             actor="campaign-script",
             idempotency_key=uuid.uuid4().hex,

@@ -78,43 +78,54 @@ def _eligible(promotion: Promotion, line: Line) -> bool:
     return priced.product_id in c.product_ids or (category is not None and category in c.category_ids)
 
 
-def _units_given(config: BuyXGetY, lines: Sequence[Line]) -> list[int]:
+def _units_given(config: BuyXGetY, lines: Sequence[Line], lefts: list[Decimal]) -> list[int] | None:
     """How many units of each line the promotion discounts: the cheapest `get` units of the
-    largest number of complete groups (binary search: more groups never become possible again)."""
-    units = [line.priced.units for line in lines]
-    lefts = [line.priced.subtotal - line.discount for line in lines]
+    largest number of complete groups (binary search: more groups never become possible again);
+    None when no line holds a `get` unit (most baskets: nothing else to work out)."""
     gets = [i for i, line in enumerate(lines) if config.get.takes(line.priced.product_id, line.priced.category_id)]
+    if not gets:
+        return None
+    units = [line.priced.units for line in lines]
     gets.sort(key=lambda i: (lefts[i] / units[i], i))
     in_buy = [config.buy.takes(line.priced.product_id, line.priced.category_id) for line in lines]
     buy_units = sum(units[i] for i in range(len(lines)) if in_buy[i])
     get_units = sum(units[i] for i in gets)
-
-    def taken(groups: int) -> list[int] | None:
-        wanted = groups * config.get.quantity
-        if wanted > get_units:
-            return None
-        given = [0] * len(lines)
-        from_buy = 0
-        for i in gets:
-            take = min(wanted, units[i])
-            given[i] = take
-            wanted -= take
-            if in_buy[i]:
-                from_buy += take
-            if wanted == 0:
-                break
-        return given if buy_units - from_buy >= groups * config.buy.quantity else None
-
+    sums = (buy_units, get_units)
     low, high = 0, get_units // config.get.quantity
     if config.max_applications is not None:
         high = min(high, config.max_applications)
     while low < high:
         middle = (low + high + 1) // 2
-        if taken(middle) is None:
+        if _taken(middle, config, units, gets, in_buy, sums) is None:
             high = middle - 1
         else:
             low = middle
-    return taken(low) or [0] * len(lines)
+    return _taken(low, config, units, gets, in_buy, sums) or [0] * len(lines)
+
+
+def _taken(
+    groups: int, config: BuyXGetY, units: list[int], gets: list[int], in_buy: list[bool], sums: tuple[int, int]
+) -> list[int] | None:
+    """The `get` units of each line that `groups` complete groups discount (cheapest first), or None
+    when the basket holds fewer groups; `sums` is (units in `buy`, units in `get`). A function of
+    its own, not a closure of `_units_given`: compiled, a closure and its environment refer to each
+    other, so every quote meeting a BUY_X_GET_Y promotion left a reference cycle, the basket's lines
+    in it, for the garbage collector (docs/hot-path.md#garbage)."""
+    buy_units, get_units = sums
+    wanted = groups * config.get.quantity
+    if wanted > get_units:
+        return None
+    given = [0] * len(units)
+    from_buy = 0
+    for i in gets:
+        take = min(wanted, units[i])
+        given[i] = take
+        wanted -= take
+        if in_buy[i]:
+            from_buy += take
+        if wanted == 0:
+            break
+    return given if buy_units - from_buy >= groups * config.buy.quantity else None
 
 
 Wanted = tuple[Decimal, list[Line], list[Decimal], list[Decimal] | None]
@@ -138,7 +149,9 @@ def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal) -> Wante
     if isinstance(config, AmountOff):
         return min(config.amount.quantize(cent, ROUND_HALF_UP), left), targets, lefts, None
     assert isinstance(config, BuyXGetY)
-    given = _units_given(config, targets)
+    given = _units_given(config, targets, lefts)
+    if given is None:
+        return ZERO.quantize(cent, ROUND_HALF_UP), [], [], []
     exact = [
         percent_of((lefts[i] / line.priced.units) * given[i], config.get.percent_off) if given[i] else ZERO
         for i, line in enumerate(targets)

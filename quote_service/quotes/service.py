@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from time import perf_counter_ns
-from typing import NamedTuple
+from typing import Any
 
 import msgspec
 
@@ -60,16 +60,17 @@ _VALIDATE, _CATALOG, _FLASH, _ENGINE, _STORE = (f"quote.{name}" for name in STAG
 _MIN_REMAINING_VALIDITY = timedelta(minutes=10)
 
 
-class _Recent(NamedTuple):
-    inputs: bytes
-    """What else the quote's amounts depended on, encoded (see `_inputs`)."""
-    payload: bytes
+_Recent = tuple[bytes, bytes]
+"""A remembered quote: what else its amounts depended on, encoded (see `_inputs`), and its JSON.
+A plain tuple of bytes: the garbage collector stops tracking it at its first look (a NamedTuple
+it would keep traversing, one more object per quote)."""
 
 
 class PricedQuote(msgspec.Struct, frozen=True):
-    """A quote and its JSON exactly as stored, so the response need not encode it again."""
+    """A quote's id and its JSON exactly as stored, so the response need not encode it again (the
+    `Quote` itself is let go as soon as it is stored: docs/hot-path.md)."""
 
-    quote: Quote
+    quote_id: uuid.UUID
     json: bytes
 
 
@@ -220,10 +221,18 @@ class QuoteService:
                 return await self._reserve_and_store(
                     request, quote, caller, now=now, numbers=numbers, t=(t0, t1, t2, t3, t4)
                 )
-            payload = await self._put(quote, request, caller, now=now, numbers=numbers)
-        self._remember(key, inputs or _inputs(customer, snapshot, products, flash, now), payload)
+            # What the quote is remembered and stored with is made now, while what it reads is still in
+            # the CPU's caches, and the Quote's objects are let go before the store's wait: after it the
+            # batch's other quotes have run and pushed them out, and freeing them then costs a cache
+            # miss an object (docs/hot-path.md#garbage).
+            inputs = inputs or _inputs(customer, snapshot, products, flash, now)
+            quote_id = quote.quote_id
+            storing = self._put(quote, request, caller, now=now, numbers=numbers)
+            del quote
+            payload = await storing
+        self._remember(key, inputs, payload)
         record(t0, t1, t2, t3, t4, perf_counter_ns())
-        return PricedQuote(quote, payload)
+        return PricedQuote(quote_id, payload)
 
     async def _reserve_and_store(
         self,
@@ -248,14 +257,15 @@ class QuoteService:
             raise
         self._reservations.answered()
         record(*t, perf_counter_ns())
-        return PricedQuote(reserved, payload)
+        return PricedQuote(reserved.quote_id, payload)
 
-    async def _put(
+    def _put(
         self, quote: Quote, request: QuoteRequest, caller: Principal, *, now: datetime, numbers: bool
-    ) -> bytes:
-        """Store the quote (Redis, group commit; the quote log behind) with who asked and where to."""
+    ) -> Coroutine[Any, Any, bytes]:
+        """Store the quote (Redis, group commit; the quote log behind) with who asked and where to
+        (the store's coroutine, holding the only reference to `quote` the caller does not drop)."""
         address = request.delivery_address
-        return await self._store.put(
+        return self._store.put(
             quote,
             now=now,
             caller=(caller.kind, str(caller.id)),
@@ -328,19 +338,19 @@ class QuoteService:
 
     async def _reusable(self, candidate: _Recent, inputs: bytes, now: datetime) -> PricedQuote | None:
         """The quote made for an identical request, while it has validity left and was not ordered."""
-        if candidate.inputs != inputs:
+        remembered, payload = candidate
+        if remembered != inputs:
             return None
-        payload = candidate.payload
         cached = decode_quote(payload)
         if cached.valid_until - now < _MIN_REMAINING_VALIDITY:
             return None
         # Ordered in any process → never handed out again (its repeat purchase would be a 409).
         if await self._store.was_ordered(cached.quote_id):
             return None
-        return PricedQuote(cached, payload)
+        return PricedQuote(cached.quote_id, payload)
 
     def _remember(self, key: bytes, inputs: bytes, payload: bytes) -> None:
-        self._recent[key] = _Recent(inputs, payload)
+        self._recent[key] = (inputs, payload)
         if len(self._recent) > _RECENT_LIMIT:
             self._recent.popitem(last=False)
 

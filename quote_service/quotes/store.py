@@ -161,14 +161,18 @@ class QuoteStore:
         payload = (_NUMBERS if numbers else _ENCODER).encode(quote)
         if quote.valid_until <= now:
             return payload
+        # The log row is made now, while the quote is still in the CPU's caches, and queued only once
+        # Redis acknowledged the quote; the quote itself is let go before the wait (docs/hot-path.md).
+        row = log_row(quote, caller, delivery)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((quote_key(quote.quote_id), payload, quote.valid_until.timestamp(), future))
+        del quote
         self._commit.wake()
         await future
         # Queued here, by the request itself, not by the flush that acknowledged the write: a request
         # cancelled (its deadline, 504) in the instant its write was acknowledged never gets here, so a
         # quote that is not answered is not logged.
-        self.log.queue([log_row(quote, caller, delivery)])
+        self.log.queue([row])
         return payload
 
     async def get(self, quote_id: UUID, *, now: datetime) -> Quote | None:

@@ -111,7 +111,7 @@ MUTATIONS = [
     Mutation(PROMOTIONS, "_stacking_key", "(-promotion.priority", "(promotion.priority"),
     Mutation(PROMOTIONS, "_folded", "value.strip().casefold()", "value.strip()"),
     Mutation(DEALS, "_units_given", "(lefts[i] / units[i], i)", "(-lefts[i] / units[i], i)"),
-    Mutation(DEALS, "_units_given", "buy_units - from_buy >=", "buy_units >="),
+    Mutation(DEALS, "_taken", "buy_units - from_buy >=", "buy_units >="),
     Mutation(DEALS, "apply_promotions", "outcome.blocks_coupons or not promotion.combines_with_coupons", "False"),
     Mutation(DEALS, "_best_alone", "if alone.value > beat and (", "if alone.value >= beat and ("),
     Mutation(DEALS, "_deal", "if deal.free_delivery is None:", "if True:"),
