@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 _BATCH = 256
 _pools: weakref.WeakSet[RandomPool] = weakref.WeakSet()
@@ -43,11 +43,27 @@ class RandomPool:
 
     def uuid4(self) -> UUID:
         """A random (version 4) UUID, as `uuid.uuid4()` makes."""
-        return UUID(bytes=self.take(), version=4)
+        return uuid4_from(self.take())
 
     def hex(self) -> str:
         """32 random hexadecimal digits, as `os.urandom(16).hex()`."""
         return self.take().hex()
+
+
+_VERSION_4 = (0x8000 << 48) | (4 << 76)
+"""The variant (RFC 4122) and version (4) bits of a UUID's 128-bit integer."""
+_VERSION_4_MASK = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def uuid4_from(random: bytes) -> UUID:
+    """The version-4 UUID of 16 random bytes: `UUID(bytes=random, version=4)` without its argument
+    checks, which cost more than the rest of making an id (~1.1 against ~0.4 µs)."""
+    value = _new_object(UUID)
+    _set_attribute(value, "int", int.from_bytes(random) & _VERSION_4_MASK | _VERSION_4)
+    _set_attribute(value, "is_safe", SafeUUID.unknown)
+    return value
 
 
 def _after_fork_in_child() -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import pickle
 from uuid import UUID
 
-from quote_service.ids import RandomPool
+from quote_service.ids import RandomPool, uuid4_from
 
 
 def test_uuids_are_version_4_and_distinct_across_batches() -> None:
@@ -16,6 +17,18 @@ def test_uuids_are_version_4_and_distinct_across_batches() -> None:
         assert value.version == 4
         assert value.variant == "specified in RFC 4122"
         assert UUID(str(value)) == value
+
+
+def test_a_uuid_is_the_one_the_standard_library_makes_of_the_same_bytes() -> None:
+    for random in (os.urandom(16), b"\x00" * 16, b"\xff" * 16):
+        made = uuid4_from(random)
+        expected = UUID(bytes=random, version=4)
+        assert made == expected
+        assert (made.int, made.hex, str(made), made.bytes, made.is_safe) == (
+            expected.int, expected.hex, str(expected), expected.bytes, expected.is_safe,
+        )  # fmt: skip
+        assert hash(made) == hash(expected)
+        assert pickle.loads(pickle.dumps(made)) == expected  # noqa: S301 - our own bytes
 
 
 def test_request_ids_are_32_hex_digits_and_distinct() -> None:
