@@ -3,6 +3,11 @@
 # .tools/, with that environment's own pip (a system pip may refuse to install anything: PEP 668,
 # "externally-managed-environment"). Everything else comes from uv.lock.
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+# Where uv is the private one, .tools/bin goes on PATH for everything make runs: the suites that
+# build the wheel and the offline bundle call `uv` by name (tests/tooling), and would skip without it.
+ifeq ($(UV),.tools/bin/uv)
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
+endif
 
 .PHONY: run test test-replica replica redis-cluster lint bootstrap tools compile clean-compiled
 
