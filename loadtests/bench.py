@@ -2,6 +2,7 @@
 
     uv run python loadtests/bench.py [--workers 1] [--connections 64] [--duration 10] [--runs 3]
                                      [--profile /tmp/quote.spy] [--no-flash] [--money-numbers]
+                                     [--compare-with /path/to/another/checkout]
 
 Starts `quote-service serve` on the local PostgreSQL/Redis (a fresh database `qs_bench_<pid>`,
 Redis db 14, both removed afterwards), runs `seed-demo` (50 products and a typical
@@ -17,6 +18,12 @@ PostgreSQL, Redis).
 With `--money-numbers`, each run also drives the same quotes with `X-Money-Format: number`
 next to the string ones (after them in odd runs, before in even ones), and prints numbers ÷
 strings (rps, and the worker's CPU per quote).
+With `--compare-with PATH`, a second server runs the quote_service package of another checkout
+(PYTHONPATH=PATH, its own compiled engine when it has one: each server's engine is printed) on the
+same database and Redis, and each run drives its quotes too, two phases each in the order ABBA,
+then BAAB in the next run: this checkout ÷ that one, quotes/s and the worker's CPU per quote,
+geometric mean of the runs' ratios. On a shared machine that moves ±10 % between runs, interleaved phases are how a
+before/after is measured end to end (BENCHMARKS.md).
 With `--unused-features`, after the runs it configures features these quotes never use
 (loadtests/unused_features.py: price lists for another currency or group, failing promotions,
 flags with targeting rules, stock held by other customers' reserving quotes) and runs again on
@@ -130,6 +137,13 @@ def report(runs: list[dict[str, dict[str, float]]], args: argparse.Namespace) ->
     phases = ("quote", "numbers", "reference", "health") if "numbers" in runs[0] else ("quote", "reference", "health")
     for phase in phases:
         print(f"  CPU per request, {phase:<9}: " + cpu_line({f"{p}_us": med(phase, f"{p}_us") for p in PARTS}))
+    if "other" in runs[0]:
+        # Geometric means of runs whose phases were ABBA, then BAAB (ab_phases): on the 2-core box the
+        # first quote phase after the echo's ran ~15 % faster than the next, whichever checkout it was.
+        rps = statistics.geometric_mean(r["quote"]["rps"] / r["other"]["rps"] for r in runs)
+        cpu = statistics.geometric_mean(_worker_us(r["quote"]) / max(_worker_us(r["other"]), 1e-9) for r in runs)
+        print("  CPU per request, other    : " + cpu_line({f"{p}_us": med("other", f"{p}_us") for p in PARTS}))
+        print(f"  this checkout ÷ {args.compare_with}: quotes/s {rps:.3f} | worker CPU per quote {cpu:.3f}")
     if "numbers" in runs[0]:
         rps = median(r["numbers"]["rps"] / r["quote"]["rps"] for r in runs)
         cpu = median(_worker_us(r["numbers"]) / max(_worker_us(r["quote"]), 1e-9) for r in runs)
@@ -140,6 +154,30 @@ def _worker_us(result: dict[str, float]) -> float:
     return result["worker_python_us"] + result["worker_threads_us"]
 
 
+def ab_phases(
+    ours: ServerCpu, mine: tuple[str, Path], other: tuple[ServerCpu, str], args: argparse.Namespace, *, first: bool
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Two quote phases on each checkout, ABBA (this one first) or BAAB: (this one's, the other's),
+    each the two phases together."""
+    base, script = mine
+    phases: dict[bool, list[dict[str, float]]] = {True: [], False: []}
+    for this in (first, not first, not first, first):
+        meter, url = (ours, base) if this else other
+        phases[this].append(measured(meter, url, "/api/v1/quote", args, script))
+    return together(phases[True]), together(phases[False])
+
+
+def together(phases: list[dict[str, float]]) -> dict[str, float]:
+    """Phases of the same length as one: requests and CPU added up, the rest averaged."""
+    merged = {key: sum(phase[key] for phase in phases) / len(phases) for key in phases[0]}
+    for key in ("requests", "non_2xx", "socket_errors"):
+        merged[key] = sum(phase[key] for phase in phases)
+    for part in PARTS:
+        used = sum(phase[f"{part}_us"] * phase["requests"] for phase in phases)
+        merged[f"{part}_us"] = used / max(1.0, merged["requests"])
+    return merged
+
+
 def run_phases(
     ours: ServerCpu,
     theirs: ServerCpu,
@@ -148,8 +186,10 @@ def run_phases(
     script: Path,
     numbers: Path | None,
     args: argparse.Namespace,
+    other: tuple[ServerCpu, str] | None = None,
 ) -> list[dict[str, dict[str, float]]]:
-    """`--runs` runs of /health, the reference echo and quotes (and the number form when asked)."""
+    """`--runs` runs of /health, the reference echo and quotes (and the number form when asked;
+    and the other checkout's quotes, `other` = (its CPU meter, its URL), when comparing)."""
     runs = []
     for run in range(1, args.runs + 1):
         health = measured(ours, base, "/health", args, None)
@@ -157,8 +197,16 @@ def run_phases(
         as_numbers = None
         if numbers is not None and run % 2 == 0:  # alternate which form goes first
             as_numbers = measured(ours, base, "/api/v1/quote", args, numbers)
-        quotes = measured(ours, base, "/api/v1/quote", args, script)
+        if other is None:
+            quotes = measured(ours, base, "/api/v1/quote", args, script)
+        else:  # ABBA, then BAAB: whichever phase comes first after the echo's can be ~15 % faster
+            quotes, compared = ab_phases(ours, (base, script), other, args, first=run % 2 == 0)
         runs.append({"health": health, "reference": refr, "quote": quotes})
+        if other is not None:
+            runs[-1]["other"] = compared
+            ratio = quotes["rps"] / compared["rps"]
+            print(f"run {run}: the other checkout {compared['rps']:.0f} rps (this ÷ that {ratio:.3f}), "
+                  f"CPU {cpu_line(compared)}")  # fmt: skip
         if numbers is not None:
             if as_numbers is None:
                 as_numbers = measured(ours, base, "/api/v1/quote", args, numbers)
@@ -205,6 +253,23 @@ def unused_phases(
     )
 
 
+def serve(port: int, workers: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+    """`quote-service serve` (its output to a temporary file, for `engine_line`)."""
+    log = Path(tempfile.mkstemp(prefix="qs-bench-serve-", suffix=".log")[1])
+    with log.open("wb") as out:
+        server = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "quote_service.cli", "serve", "--port", str(port), "--workers", str(workers)],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    return server, log
+
+
+def engine_line(log: Path) -> str:
+    """The pricing engine a server said it loaded."""
+    found = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("pricing engine:")]
+    return found[0] if found else "pricing engine: (not said)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=1)
@@ -224,6 +289,10 @@ def main() -> None:
         help="then configure price lists, promotions, targeted flags, reservations the quotes never use; run again",
     )  # fmt: skip
     parser.add_argument(
+        "--compare-with", metavar="PATH", type=Path,
+        help="also serve another checkout's quote_service and alternate quote phases with it",
+    )  # fmt: skip
+    parser.add_argument(
         "--profile", metavar="FILE", type=Path,
         help="after the runs, one more quote phase with py-spy on the worker: raw stacks to FILE, shares by component",
     )  # fmt: skip
@@ -238,21 +307,29 @@ def main() -> None:
     subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
     base = f"http://127.0.0.1:{args.port}"
     reference_base = f"http://127.0.0.1:{args.reference_port}"
-    server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "quote_service.cli", "serve", "--port", str(args.port), "--workers", str(args.workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    server, server_log = serve(args.port, args.workers, env)
     reference = start_reference(args.reference_port)
+    compared: subprocess.Popen[bytes] | None = None
     try:
         wait_ready(base, server)
         wait_ready(reference_base, reference, path="/health")
         key, ids = prepare(base, env)
         script = lua_script(ids, key, "")
         numbers = lua_script(ids, key, ', ["X-Money-Format"] = "number"') if args.money_numbers else None
+        other = None
+        if args.compare_with is not None:  # after prepare: this checkout made the schema and the demo data
+            other_port = args.port + 3
+            check_free(other_port)
+            paths = [str(args.compare_with.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
+            compared, other_log = serve(other_port, args.workers, {**env, "PYTHONPATH": os.pathsep.join(paths)})
+            other = (ServerCpu(compared.pid), f"http://127.0.0.1:{other_port}")
+            wait_ready(other[1], compared)
+            wrk(other[1], "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
+            print(f"this checkout: {engine_line(server_log)}\n{args.compare_with}: {engine_line(other_log)}")
         wrk(base, "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
         wrk(reference_base, "/api/v1/quote", connections=args.connections, duration=3, script=script)
         ours, theirs = ServerCpu(server.pid), ServerCpu(reference.pid)
-        runs = run_phases(ours, theirs, base, reference_base, script, numbers, args)
+        runs = run_phases(ours, theirs, base, reference_base, script, numbers, args, other)
         report(runs, args)
         if args.unused_features:
             unused_phases(ours, theirs, base, reference_base, script, (key, ids), runs, args)
@@ -266,6 +343,8 @@ def main() -> None:
     finally:
         stop(reference)
         stop(server)
+        if compared is not None:
+            stop(compared)
         asyncio.run(database(name, create=False))
 
 
