@@ -16,18 +16,14 @@ import msgspec
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from litestar.types import Receive, Scope, Send
-from prometheus_client import REGISTRY
 
 from tests.garbage import cyclic_garbage, kinds
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
 from tests.integration.test_quote_api import QUOTE, quote_body
+from tests.integration.test_quote_edge import lean_count
 
 QUOTES = 40
-
-
-def lean_count() -> float:
-    return REGISTRY.get_sample_value("qs_edge_requests_total", {"route": QUOTE, "path": "lean"}) or 0.0
 
 
 async def post(app: Litestar, body: bytes, key: str) -> int:
