@@ -3,15 +3,16 @@
     uv run python loadtests/bench_quote_log.py [--rows 1000] [--batches 3] [--rounds 4]
 
 Uses a scratch database `qs_log_bench_<pid>` on the local PostgreSQL (migrated, dropped
-afterwards). The rows are `log_row` of bench_quote_store.py's quotes (bench_engine.py's typical
+afterwards). The rows are `log_values` of bench_quote_store.py's quotes (bench_engine.py's typical
 configuration, different 3-line baskets). Each round writes --batches batches of --rows rows two
 ways, alternating on one connection into an emptied `quote_log`:
 
 - `copy`: what the writer did until 2026-11-23 — asyncpg's `copy_records_to_table` into a
   session-private staging table (each value of each row through asyncpg's codecs; the jsonb
   columns' encoder is a Python function), then `INSERT ... SELECT ... ON CONFLICT DO NOTHING`;
-- `json`: what it does now (`quotes/quote_log.write_log_rows`) — the batch as one JSON array of
-  arrays encoded by msgspec, taken apart by PostgreSQL in one `INSERT ... SELECT ... FROM
+- `json`: what it does now (`quotes/quote_log.encode_row`, then `write_log_rows`) — each row encoded
+  by msgspec as a JSON array (the service does it when the quote is made; counted here), the batch
+  their concatenation, taken apart by PostgreSQL in one `INSERT ... SELECT ... FROM
   jsonb_array_elements(...) ON CONFLICT DO NOTHING`.
 
 Per round and way: this process's CPU µs per row (time.process_time), the PostgreSQL backend's CPU
@@ -31,6 +32,8 @@ import time
 import uuid
 from pathlib import Path
 
+import msgspec
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
@@ -40,13 +43,26 @@ from plumbing import ADMIN_URL, database
 
 from quote_service.db.migrate import apply_migrations
 from quote_service.db.pool import Connection, create_pool
-from quote_service.quotes.quote_log import _LOG_COLUMNS, LogRow, log_row, write_log_rows
+from quote_service.quotes.quote_log import _JSONB, _LOG_COLUMNS, LogValues, encode_row, log_values, write_log_rows
 
 _STAGING = "quote_log_incoming"
 
 
-async def write_by_copy(conn: Connection, rows: list[LogRow]) -> None:
+_JSONB_AT = [i for i, name in enumerate(_LOG_COLUMNS) if name in _JSONB]
+
+
+def for_copy(values: LogValues) -> LogValues:
+    """A row's values as the COPY writer took them: its jsonb columns already JSON text (made
+    with the row then, so not counted in the write), its arrays tuples."""
+    row = list(values)
+    for i in _JSONB_AT:
+        row[i] = msgspec.Raw(msgspec.json.encode(row[i]))
+    return tuple(tuple(v) if isinstance(v, list) else v for v in row)
+
+
+async def write_by_copy(conn: Connection, rows: list[LogValues]) -> None:
     """The writer as it was: COPY into a staging table, then move the rows."""
+    rows = [for_copy(row) for row in rows] if rows and not isinstance(rows[0][15], msgspec.Raw) else rows
     columns = ", ".join(_LOG_COLUMNS)
     async with conn.transaction():
         await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE quote_log) ON COMMIT DELETE ROWS")
@@ -56,7 +72,12 @@ async def write_by_copy(conn: Connection, rows: list[LogRow]) -> None:
         )
 
 
-WAYS = {"copy": write_by_copy, "json": write_log_rows}
+async def write_by_json(conn: Connection, rows: list[LogValues]) -> None:
+    """The writer now: each row encoded (in the service, when its quote is made), the batch joined."""
+    await write_log_rows(conn, [row for row in map(encode_row, rows) if row is not None])
+
+
+WAYS = {"copy": write_by_copy, "json": write_by_json}
 
 
 async def measure(args: argparse.Namespace, url: str) -> None:
@@ -74,11 +95,13 @@ async def measure(args: argparse.Namespace, url: str) -> None:
                 for way, write in WAYS.items() if number % 2 == 0 else reversed(WAYS.items()):
                     await conn.execute("TRUNCATE quote_log")
                     batches = [
-                        [log_row(q, ("api_key", "k-1"), ("Istanbul", "TR")) for q in quotes]
+                        [log_values(q, ("api_key", "k-1"), ("Istanbul", "TR")) for q in quotes]
                         for _ in range(args.batches)
                     ]
                     for batch in batches:  # each row its own quote id
                         batch[:] = [(str(uuid.uuid4()), *row[1:]) for row in batch]
+                        if way == "copy":
+                            batch[:] = [for_copy(row) for row in batch]
                     cpu, pg, wall = time.process_time(), backend_cpu(), time.perf_counter()
                     for batch in batches:
                         await write(conn, batch)
@@ -91,7 +114,7 @@ async def measure(args: argparse.Namespace, url: str) -> None:
                     results[way].append(result)
                     print(f"round {number + 1} {way}: this process {result[0]:5.1f} µs/row, "
                           f"PostgreSQL {result[1]:5.1f} µs/row, wall {result[2]:5.1f} µs/row", flush=True)  # fmt: skip
-            rows = [log_row(q) for q in quotes[:100]]
+            rows = [log_values(q) for q in quotes[:100]]
             stored = []
             for write in WAYS.values():
                 await conn.execute("TRUNCATE quote_log")

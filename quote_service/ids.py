@@ -16,6 +16,8 @@ import os
 import weakref
 from uuid import UUID, SafeUUID
 
+import msgspec
+
 _BATCH = 256
 _pools: weakref.WeakSet[RandomPool] = weakref.WeakSet()
 
@@ -64,6 +66,16 @@ def uuid4_from(random: bytes) -> UUID:
     _set_attribute(value, "int", int.from_bytes(random) & _VERSION_4_MASK | _VERSION_4)
     _set_attribute(value, "is_safe", SafeUUID.unknown)
     return value
+
+
+_TEXT = msgspec.json.Encoder().encode
+
+
+def uuid_text(value: UUID) -> str:
+    """`str(value)` (the canonical lower-case 8-4-4-4-12 form) written by msgspec in C: ~0.15
+    against ~0.45 µs for `UUID.__str__`, which formats the id's integer in Python. A quote's id is
+    written as text twice on its way (its Redis key and its quote-log row)."""
+    return _TEXT(value)[1:-1].decode()
 
 
 def _after_fork_in_child() -> None:

@@ -1,18 +1,19 @@
 """The quote log: one lean row per answered quote in PostgreSQL's `quote_log`, written behind the
 requests in batches (analytics reads it; the quote path never does).
 
-A row is queued by the group commit that stored its quote in Redis, once Redis acknowledged it
-(a quote that was not answered is not logged). `QuoteLogWriter`, a background loop, writes a
-batch every LOG_INTERVAL seconds as one statement, INSERT ... SELECT from the batch encoded as one
-JSON array (msgspec, in C) ... ON CONFLICT DO NOTHING, so a batch whose acknowledgement was lost is
-written again without duplicates. While
-PostgreSQL is away a failed write is the loop's counted failure: the batch stays queued and the
-pause doubles (up to MAX_BACKOFF_SECONDS), one log line per doubling. Lossy only on a crash: a
+A row is made and encoded with its quote, and queued by the request once Redis acknowledged the
+quote (a quote that was not answered is not logged). `QuoteLogWriter`, a background loop, writes a
+batch every LOG_INTERVAL seconds as one statement, INSERT ... SELECT from the batch as one JSON
+array (its rows' JSON, each encoded by msgspec in C) ... ON CONFLICT DO NOTHING, so a batch whose
+acknowledgement was lost is written again without duplicates. While PostgreSQL is away a failed
+write is the loop's counted failure: the batch stays queued and the pause doubles (up to
+MAX_BACKOFF_SECONDS), one log line per doubling. Lossy only on a crash: a
 killed process loses the rows not yet written (docs/hot-path.md#what-a-crash-can-lose). Beyond
 the backlog's bound rows are dropped and counted (`qs_quote_log_rows_dropped_total`, one warning
 line per BACKLOG_WARNING_SECONDS). A row PostgreSQL refuses (a value out of a column's range) is
 isolated, logged and counted (`qs_quote_log_rows_rejected_total`), and the rest of its batch
-written: one bad row never stops the log. `stop()` drains the backlog.
+written: one bad row never stops the log (a row that cannot even be encoded as JSON is left out,
+logged and counted when it is made). `stop()` drains the backlog.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import structlog
 
 from quote_service.background import BackgroundLoop
 from quote_service.db.pool import Connection, Pool
+from quote_service.ids import uuid_text
 from quote_service.observability.metrics import QUOTE_LOG_ROWS_DROPPED, QUOTE_LOG_ROWS_REJECTED
 from quote_service.pricing.quote import Quote
 
@@ -48,14 +50,9 @@ BACKLOG_WARNING_SECONDS = 10.0
 """At most one `quote_log_backlog_full` line per this many seconds, however many rows are dropped."""
 
 
-class _Unencodable(Exception):
-    """A row holding a value msgspec cannot write as JSON (a bug in the row, never an outage)."""
-
-
 UNSTORABLE = (
     asyncpg.DataError,  # 22xxx: numeric overflow, invalid text, a NUL byte, ...
     asyncpg.IntegrityConstraintViolationError,  # 23xxx: a NOT NULL or CHECK the row breaks
-    _Unencodable,  # a value msgspec cannot encode
 )
 """A batch that fails with one of these holds a row PostgreSQL will never take: writing it again
 cannot help, so the batch is split to find it. Anything else (connection lost, server restarting)
@@ -79,10 +76,11 @@ def _column(position: int, name: str) -> str:
     return f"(r->>{position})::{cast}" if cast else f"r->>{position}"
 
 
-# One statement per batch: the rows arrive as one JSON array of arrays that msgspec encodes in C
-# (~4 µs a row, where asyncpg's COPY encoded each value of each row through its codecs, jsonb's in
-# Python: ~18 µs a row of the worker's CPU; PostgreSQL parses it instead, docs/hot-path.md). jsonb,
-# not json: `->` on a json value parses its text again for every column taken from it.
+# One statement per batch: the rows arrive as one JSON array of arrays, each row encoded by msgspec
+# (in C) when its quote is made, the batch their concatenation (asyncpg's COPY encoded each value of
+# each row through its codecs, jsonb's in Python: ~18 µs a row of the worker's CPU; PostgreSQL
+# parses the JSON instead, docs/hot-path.md). jsonb, not json: `->` on a json value parses its text
+# again for every column taken from it.
 _INSERT = (
     f"INSERT INTO quote_log ({', '.join(_LOG_COLUMNS)}) "
     f"SELECT {', '.join(_column(i, name) for i, name in enumerate(_LOG_COLUMNS))} "
@@ -91,7 +89,12 @@ _INSERT = (
 )
 
 
-LogRow = tuple[object, ...]
+LogValues = tuple[object, ...]
+"""A row's column values in the order of _LOG_COLUMNS (the jsonb ones as lists, dicts or `msgspec.Raw`)."""
+LogRow = tuple[str, bytes]
+"""A row as the backlog holds it: its quote id as text (for the log line of a row PostgreSQL
+refuses) and its values encoded as one JSON array. Bytes and a string: the garbage collector
+does not track it, and writing a batch is a concatenation."""
 
 
 class QuoteLogWriter(BackgroundLoop):
@@ -196,19 +199,46 @@ async def write_log_rows(conn: Connection, rows: list[LogRow]) -> None:
     the commit (connection dropped, server restarted): the retry then meets rows already stored,
     which ON CONFLICT DO NOTHING skips. One statement, so the batch is written whole or not at all.
     """
+    await conn.execute(_INSERT, b"[%s]" % b",".join([encoded for _, encoded in rows]))
+
+
+def encode_row(values: LogValues) -> LogRow | None:
+    """The row of `values` (its first the quote id as text) as the backlog holds it; None, logged
+    and counted as rejected, when a value cannot be written as JSON (a type msgspec does not know,
+    a lone surrogate: a bug in the row, never an outage; the quote itself is still answered)."""
+    quote_id = str(values[0])
     try:
-        batch = _ENCODER.encode(rows)
-    except (TypeError, ValueError, msgspec.EncodeError) as exc:  # a type it cannot write, a lone surrogate, ...
-        raise _Unencodable(str(exc)) from exc
-    await conn.execute(_INSERT, batch)
+        return quote_id, _ENCODER.encode(values)
+    except (TypeError, ValueError, msgspec.EncodeError) as exc:
+        QUOTE_LOG_ROWS_REJECTED.inc()
+        log.error("quote_log_row_rejected", quote_id=quote_id, error=f"{type(exc).__name__}: {exc}")
+        return None
 
 
-def log_row(q: Quote, caller: tuple[str, str] | None = None, delivery: tuple[str, str] | None = None) -> LogRow:
-    """The lean quote-log row: totals as columns, lines, rules and variants as small JSON arrays
-    (positions in migrations/0015_lean_quote_log.sql), the delivery city and country and the keys
-    of the flags on (migration 0045), never the whole response."""
-    # Only immutable scalars (the id as text, the JSON parts as raw bytes), so the garbage
-    # collector stops tracking the row: a backlog of Quote objects made every collection traverse them.
+def log_row(
+    q: Quote,
+    caller: tuple[str, str] | None = None,
+    delivery: tuple[str, str] | None = None,
+    *,
+    quote_id: str | None = None,
+) -> LogRow | None:
+    """The quote's lean quote-log row, encoded (`encode_row`; `quote_id`: its id as text, when the
+    caller has it already). Made in the request, right after the quote, while the quote's values
+    are still in the CPU's caches: encoded there once it costs less than its values did as a tuple
+    encoded later with the batch (docs/hot-path.md#the-quote-log-one-json-document-per-batch)."""
+    return encode_row(log_values(q, caller, delivery, quote_id=quote_id))
+
+
+def log_values(
+    q: Quote,
+    caller: tuple[str, str] | None = None,
+    delivery: tuple[str, str] | None = None,
+    *,
+    quote_id: str | None = None,
+) -> LogValues:
+    """The lean quote-log row's values: totals as columns, lines, rules and variants as small JSON
+    arrays (positions in migrations/0015_lean_quote_log.sql), the delivery city and country and the
+    keys of the flags on (migration 0045), never the whole response."""
     breakdown = q.commission_breakdown
     # Forced variants (context.ab_test_group) are kept apart: the experiment statistics read `experiments`.
     exposures, forced = q.experiments, {}
@@ -229,7 +259,7 @@ def log_row(q: Quote, caller: tuple[str, str] | None = None, delivery: tuple[str
         for i in q.items
     ]
     return (
-        str(q.quote_id),
+        quote_id or uuid_text(q.quote_id),
         q.customer_id,
         q.currency,
         q.subtotal,
@@ -244,16 +274,16 @@ def log_row(q: Quote, caller: tuple[str, str] | None = None, delivery: tuple[str
         breakdown.logistics_commission,
         len(q.items),
         q.config_version,
-        msgspec.Raw(_ENCODER.encode(lines)),
-        msgspec.Raw(_ENCODER.encode([(r.rule_id, r.type, r.version, r.amount) for r in q.applied_rules])),
-        tuple(c.code for c in q.applied_coupons),
-        msgspec.Raw(_ENCODER.encode(exposures)),
+        lines,
+        [(r.rule_id, r.type, r.version, r.amount) for r in q.applied_rules],
+        [c.code for c in q.applied_coupons],
+        exposures,
         caller[0] if caller else None,
         caller[1] if caller else None,
         q.created_at,
         q.valid_until,
         delivery[0] if delivery else None,
         delivery[1] if delivery else None,
-        tuple(q.feature_flags),
-        msgspec.Raw(_ENCODER.encode(forced)),
+        list(q.feature_flags),  # the keys of the flags on
+        forced,
     )

@@ -39,6 +39,7 @@ import msgspec
 from quote_service.background import BackgroundLoop, stop_all
 from quote_service.cache.redis import RedisClient, is_cluster
 from quote_service.db.pool import Pool
+from quote_service.ids import uuid_text
 from quote_service.pricing.quote import Quote
 from quote_service.quotes.compact import DictionaryKeeper, QuoteCodec
 from quote_service.quotes.quote_log import LOG_BATCH, LOG_INTERVAL, MAX_LOG_BACKLOG, QuoteLogWriter, log_row
@@ -76,12 +77,15 @@ _Put = tuple[str, bytes, float, asyncio.Future[None]]
 """A queued put: key, the quote's JSON, valid_until as a UNIX time, its waiter."""
 
 
+_QUOTE_PREFIX = "qs:quote:"
+
+
 def quote_key(quote_id: UUID) -> str:
-    return f"qs:quote:{quote_id}"
+    return _QUOTE_PREFIX + uuid_text(quote_id)
 
 
 def ordered_key(quote_id: UUID) -> str:
-    return f"qs:quote-ordered:{quote_id}"
+    return "qs:quote-ordered:" + uuid_text(quote_id)
 
 
 class _GroupCommit(BackgroundLoop):
@@ -161,18 +165,21 @@ class QuoteStore:
         payload = (_NUMBERS if numbers else _ENCODER).encode(quote)
         if quote.valid_until <= now:
             return payload
-        # The log row is made now, while the quote is still in the CPU's caches, and queued only once
-        # Redis acknowledged the quote; the quote itself is let go before the wait (docs/hot-path.md).
-        row = log_row(quote, caller, delivery)
+        # The log row is made (and encoded) now, while the quote is still in the CPU's caches, and
+        # queued only once Redis acknowledged the quote; the quote itself is let go before the wait
+        # (docs/hot-path.md). The id is written as text once, for both.
+        text = uuid_text(quote.quote_id)
+        row = log_row(quote, caller, delivery, quote_id=text)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((quote_key(quote.quote_id), payload, quote.valid_until.timestamp(), future))
+        self._pending.append((_QUOTE_PREFIX + text, payload, quote.valid_until.timestamp(), future))
         del quote
         self._commit.wake()
         await future
         # Queued here, by the request itself, not by the flush that acknowledged the write: a request
         # cancelled (its deadline, 504) in the instant its write was acknowledged never gets here, so a
         # quote that is not answered is not logged.
-        self.log.queue([row])
+        if row is not None:
+            self.log.queue([row])
         return payload
 
     async def get(self, quote_id: UUID, *, now: datetime) -> Quote | None:

@@ -24,7 +24,7 @@ from quote_service.analytics.flash_report import arc_elasticity
 from quote_service.analytics.rollups import RollupJob, rebuild
 from quote_service.analytics.service import Analytics
 from quote_service.db.replica import ReadPools
-from quote_service.quotes.quote_log import LogRow, write_log_rows
+from quote_service.quotes.quote_log import LogValues, encode_row, write_log_rows
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, field_errors
 
@@ -44,12 +44,12 @@ def quote_row(
     currency: str = "TRY",
     delivery: tuple[str, str] | None = None,
     flags: tuple[str, ...] = (),
-) -> tuple[uuid.UUID, LogRow]:
+) -> tuple[uuid.UUID, LogValues]:
     quote_id = uuid.uuid4()
     subtotal = sum((Decimal(s) for *_, s, _ in lines), Decimal(0))
     discount = sum((Decimal(d) for *_, d in lines), Decimal(0))
     encode = msgspec.json.encode
-    row: LogRow = (
+    row: LogValues = (
         str(quote_id), customer, currency, subtotal, discount, Decimal(0), Decimal(0), Decimal(0), subtotal - discount,
         Decimal(0), Decimal(0), Decimal(0), Decimal(0), len(lines), 1,
         msgspec.Raw(encode([[p, c, "s-1", q, s, s, d, "catalog"] for p, c, q, s, d in lines])),
@@ -60,9 +60,16 @@ def quote_row(
     return quote_id, row
 
 
-async def log_quotes(pool: asyncpg.Pool, *rows: LogRow) -> None:
+def encoded(*rows: LogValues) -> list[tuple[str, bytes]]:
+    """The rows as the store queues them (each encoded when its quote is made)."""
+    made = [encode_row(row) for row in rows]
+    assert None not in made
+    return [row for row in made if row is not None]
+
+
+async def log_quotes(pool: asyncpg.Pool, *rows: LogValues) -> None:
     async with pool.acquire() as conn:
-        await write_log_rows(conn, list(rows))
+        await write_log_rows(conn, encoded(*rows))
 
 
 async def order(

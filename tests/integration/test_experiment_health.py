@@ -23,7 +23,7 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.flags import service
 from quote_service.flags.schemas import FeatureFlagCreate
-from quote_service.quotes.quote_log import LogRow
+from quote_service.quotes.quote_log import LogValues
 from tests.integration.conftest import Caller
 from tests.integration.test_analytics import log_quotes, quote_row
 
@@ -55,7 +55,7 @@ async def arm(
     """`exposures` quotes of one arm a minute ago from `customers` customers named `who`-n (default:
     one each, named after the arm), the first `orders` of them ordered for `amount`."""
     at = utcnow() - timedelta(minutes=1)
-    rows: list[LogRow] = []
+    rows: list[LogValues] = []
     ordered: list[uuid.UUID] = []
     people = customers or exposures
     for i in range(exposures):

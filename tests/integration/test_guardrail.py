@@ -25,7 +25,7 @@ from quote_service.config import Settings
 from quote_service.db.replica import ReadPools
 from quote_service.flags import service
 from quote_service.flags.schemas import FeatureFlagCreate
-from quote_service.quotes.quote_log import LogRow
+from quote_service.quotes.quote_log import LogValues
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, field_errors
 from tests.integration.test_analytics import log_quotes, quote_row
@@ -60,7 +60,7 @@ async def arm_history(pool: asyncpg.Pool, key: str, arm: str, *, exposures: int,
     """`exposures` quotes of one arm in the last minutes (rows through the service's writer),
     the first `orders` of them ordered."""
     at = utcnow() - timedelta(minutes=1)
-    rows: list[LogRow] = []
+    rows: list[LogValues] = []
     ordered: list[uuid.UUID] = []
     for i in range(exposures):
         quote_id, row = quote_row(at=at, customer=f"{arm}-{i}", lines=[("p1", "c", 1, "20.00", "0")],

@@ -28,7 +28,16 @@ from structlog.testing import capture_logs
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.quotes import quote_log as log_module
-from quote_service.quotes.quote_log import _LOG_COLUMNS, BACKLOG_WARNING_SECONDS, LogRow, write_log_rows
+from quote_service.quotes.quote_log import (
+    _LOG_COLUMNS,
+    BACKLOG_WARNING_SECONDS,
+    LogRow,
+    LogValues,
+    encode_row,
+    log_row,
+    log_values,
+    write_log_rows,
+)
 from quote_service.quotes.store import QuoteStore
 from tests.conftest import free_port
 from tests.integration.conftest import Caller
@@ -39,7 +48,7 @@ from tests.unit.test_engine_support import quote as price
 from tests.waiting import until
 
 
-def row(quote_id: uuid.UUID, amount: Decimal = Decimal("10.00")) -> LogRow:
+def values(quote_id: uuid.UUID, amount: Decimal = Decimal("10.00")) -> LogValues:
     now = utcnow()
     return (
         str(quote_id), "c-1", "TRY", amount, Decimal(0), Decimal(0), Decimal(0), Decimal(0), amount, Decimal(0),
@@ -48,6 +57,17 @@ def row(quote_id: uuid.UUID, amount: Decimal = Decimal("10.00")) -> LogRow:
         msgspec.Raw(b"{}"), "api_key", "k-1", now, now + timedelta(minutes=15), "Istanbul", "TR", (),
         msgspec.Raw(b"{}"),
     )  # fmt: skip
+
+
+def encoded(row_values: LogValues) -> LogRow:
+    made = encode_row(row_values)
+    assert made is not None
+    return made
+
+
+def row(quote_id: uuid.UUID, amount: Decimal = Decimal("10.00")) -> LogRow:
+    """A row as the store queues it."""
+    return encoded(values(quote_id, amount))
 
 
 async def logged(pool: asyncpg.Pool) -> list[uuid.UUID]:
@@ -75,7 +95,7 @@ async def test_a_row_already_present_does_not_block_the_others(pool: asyncpg.Poo
 async def test_each_column_is_stored_as_copy_stored_it(pool: asyncpg.Pool) -> None:
     """The batch goes in as one JSON document: every column must come out as asyncpg's own typed
     COPY stores it — amounts rounded to the column's scale, instants, text arrays, nulls, jsonb."""
-    base = row(uuid.uuid4(), amount=Decimal("12.34567"))
+    base = values(uuid.uuid4(), amount=Decimal("12.34567"))
     varied = [
         base,
         (str(uuid.uuid4()), 'c-"2"\\ş', *base[2:17], ("WELCOME10", "SUMMER"), msgspec.Raw(b'{"exp": "B"}'),
@@ -89,7 +109,7 @@ async def test_each_column_is_stored_as_copy_stored_it(pool: asyncpg.Pool) -> No
         await conn.copy_records_to_table("quote_log", records=varied, columns=_LOG_COLUMNS)
         by_copy = await stored()
         await conn.execute("TRUNCATE quote_log")
-        await write_log_rows(conn, varied)
+        await write_log_rows(conn, [encoded(v) for v in varied])
     assert await stored() == by_copy
     assert {r["quote_id"]: r["subtotal"] for r in by_copy}[uuid.UUID(str(base[0]))] == Decimal("12.3457")
 
@@ -99,11 +119,11 @@ async def test_the_writer_recovers_from_a_lost_acknowledgement(settings: Setting
     assert settings.redis_url is not None
     redis = Redis.from_url(settings.redis_url)
     store = QuoteStore(redis, pool)
-    committed = [row(uuid.uuid4()) for _ in range(5)]
+    committed = [values(uuid.uuid4()) for _ in range(5)]
     async with pool.acquire() as conn:
         await conn.copy_records_to_table("quote_log", records=committed, columns=_LOG_COLUMNS)
     fresh = [row(uuid.uuid4()) for _ in range(5)]
-    store.log.backlog.extend([*committed, *fresh])  # as kept after a flush whose answer was lost
+    store.log.backlog.extend([*map(encoded, committed), *fresh])  # as kept after a flush whose answer was lost
     try:
         await store.log.write_batch()
         assert store.log.backlog == []
@@ -152,8 +172,8 @@ def store_log_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[MutableMap
         yield lines
 
 
-def _with_customer(value: object) -> LogRow:
-    fresh = row(uuid.uuid4())
+def _with_customer(value: object) -> LogValues:
+    fresh = values(uuid.uuid4())
     return (fresh[0], value, *fresh[2:])
 
 
@@ -161,12 +181,43 @@ POISONED = {
     # A total beyond numeric(20, 4), past what the API lets through: PostgreSQL refuses it (22003).
     "numeric overflow": lambda: row(uuid.uuid4(), amount=Decimal("1e17")),
     # A NUL in a text value: jsonb refuses the escape \u0000 (22P05).
-    "NUL in text": lambda: _with_customer("c-\x00-1"),
-    # A value the batch's JSON encoder cannot write: the row is isolated before PostgreSQL sees it.
+    "NUL in text": lambda: encoded(_with_customer("c-\x00-1")),
+}
+UNENCODABLE = {
+    # A value the JSON encoder cannot write.
     "not encodable": lambda: _with_customer(object()),
     # A lone surrogate cannot be written as UTF-8 (UnicodeEncodeError, a ValueError).
     "lone surrogate": lambda: _with_customer("c-\ud800"),
 }
+
+
+@pytest.mark.parametrize("poison", sorted(UNENCODABLE))
+def test_a_row_that_cannot_be_encoded_is_left_out_when_it_is_made(monkeypatch: pytest.MonkeyPatch, poison: str) -> None:
+    """Rows are encoded in the request, with their quote: one that cannot be is never queued, and
+    is logged and counted as rejected there (the quote itself is still answered)."""
+    rejected = metric("qs_quote_log_rows_rejected_total")
+    poisoned = UNENCODABLE[poison]()
+    with store_log_lines(monkeypatch) as logs:
+        assert encode_row(poisoned) is None
+    assert metric("qs_quote_log_rows_rejected_total") - rejected == 1
+    lines = [entry for entry in logs if entry["event"] == "quote_log_row_rejected"]
+    assert [line["quote_id"] for line in lines] == [poisoned[0]]
+
+
+def test_a_quotes_row_is_its_values_encoded_once() -> None:
+    """`log_row` (made in the request) is `log_values` as one JSON array, led by the id as text."""
+    quote = msgspec.structs.replace(price(request(item("p-1", 2, unit_price="10.00"))), quote_id=uuid.uuid4())
+    made = log_row(quote, ("api_key", "k-1"), ("Izmir", "TR"))
+    assert made is not None
+    quote_id, text = made
+    assert quote_id == str(quote.quote_id)
+    decoded = msgspec.json.decode(text)
+    assert len(decoded) == len(_LOG_COLUMNS)
+    plain = log_values(quote, ("api_key", "k-1"), ("Izmir", "TR"))
+    assert decoded == msgspec.json.decode(msgspec.json.encode(plain))
+    assert decoded[0] == quote_id
+    assert (decoded[19:21], decoded[23:25]) == (["api_key", "k-1"], ["Izmir", "TR"])
+    assert decoded[_LOG_COLUMNS.index("flags")] == list(quote.feature_flags)
 
 
 @pytest.mark.parametrize("poison", sorted(POISONED))

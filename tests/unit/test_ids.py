@@ -6,7 +6,7 @@ import os
 import pickle
 from uuid import UUID
 
-from quote_service.ids import RandomPool, uuid4_from
+from quote_service.ids import RandomPool, uuid4_from, uuid_text
 
 
 def test_uuids_are_version_4_and_distinct_across_batches() -> None:
@@ -29,6 +29,16 @@ def test_a_uuid_is_the_one_the_standard_library_makes_of_the_same_bytes() -> Non
         )  # fmt: skip
         assert hash(made) == hash(expected)
         assert pickle.loads(pickle.dumps(made)) == expected  # noqa: S301 - our own bytes
+
+
+def test_a_uuids_text_is_the_standard_librarys() -> None:
+    for value in (
+        UUID(int=0),
+        UUID(int=(1 << 128) - 1),
+        uuid4_from(os.urandom(16)),
+        *(UUID(bytes=os.urandom(16)) for _ in range(200)),
+    ):
+        assert uuid_text(value) == str(value)
 
 
 def test_request_ids_are_32_hex_digits_and_distinct() -> None:
