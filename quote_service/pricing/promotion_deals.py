@@ -40,7 +40,8 @@ from quote_service.pricing.promotions import (
 
 
 class Deal:
-    """What a set of promotions gives when applied in order to fresh copies of the lines."""
+    """What a set of promotions gives when applied in order to fresh copies of the lines (or to the
+    lines themselves, when it is the only deal there is)."""
 
     __slots__ = ("amounts", "free_delivery", "lines", "value")
 
@@ -139,6 +140,10 @@ def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal) -> Wante
     targets = [line for line in lines if _eligible(promotion, line)]
     if not targets:
         return ZERO, targets, [], None
+    if isinstance(config, BuyXGetY) and not any(
+        config.get.takes(line.priced.product_id, line.priced.category_id) for line in targets
+    ):  # no line holds a unit it could give (most baskets): no group, nothing to work out
+        return ZERO.quantize(cent, ROUND_HALF_UP), [], [], []
     lefts = [line.priced.subtotal - line.discount for line in targets]
     left = sum(lefts, ZERO)
     if isinstance(config, PercentOff):
@@ -162,9 +167,10 @@ def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal) -> Wante
     return wanted, [targets[i] for i in keep], [lefts[i] for i in keep], weights
 
 
-def _give(promotion: Promotion, deal: Deal, cent: Decimal, cap_left: Decimal) -> Decimal:
-    """Apply one goods promotion to the deal's lines (at most `cap_left`); the amount given."""
-    wanted, targets, lefts, weights = _wanted(promotion, deal.lines, cent)
+def _give(promotion: Promotion, deal: Deal, cent: Decimal, cap_left: Decimal, known: Wanted | None) -> Decimal:
+    """Apply one goods promotion to the deal's lines (at most `cap_left`); the amount given.
+    `known`: its `_wanted` of these very lines as they are now, when already worked out."""
+    wanted, targets, lefts, weights = known if known is not None else _wanted(promotion, deal.lines, cent)
     amount = min(wanted, cap_left)
     if amount <= 0:
         return ZERO
@@ -173,10 +179,21 @@ def _give(promotion: Promotion, deal: Deal, cent: Decimal, cap_left: Decimal) ->
 
 
 def _deal(
-    promotions: Sequence[Promotion], lines: Sequence[Line], cap: Decimal, cent: Decimal, fee: Callable[[], Decimal]
+    promotions: Sequence[Promotion],
+    lines: Sequence[Line],
+    cap: Decimal,
+    cent: Decimal,
+    fee: Callable[[], Decimal],
+    *,
+    in_place: bool = False,
+    known: dict[int, Wanted] | None = None,
 ) -> Deal:
-    """Apply `promotions` in order to fresh copies of `lines`."""
-    deal = Deal([Line(line.priced, line.discount) for line in lines])
+    """Apply `promotions` in order to fresh copies of `lines`, or (`in_place`: the deal that will
+    be used whatever it gives) to `lines` themselves. `known` (in place only): the `_wanted` of some
+    promotions (by id) on `lines` as they are, used for the first goods promotion (the lines are
+    still as they were then)."""
+    deal = Deal(list(lines) if in_place else [Line(line.priced, line.discount) for line in lines])
+    first = known if in_place else None
     cap_left = cap
     floored = False  # every line at its min_price floor: no goods promotion can give more
     for promotion in promotions:
@@ -191,7 +208,8 @@ def _deal(
             continue
         given = ZERO
         if cap_left > 0 and not floored:
-            given = _give(promotion, deal, cent, cap_left)
+            given = _give(promotion, deal, cent, cap_left, None if first is None else first.get(id(promotion)))
+            first = None
             floored = all(
                 line.priced.subtotal - line.discount <= line.priced.floor
                 for line in deal.lines
@@ -257,6 +275,7 @@ def apply_promotions(
     alone: list[tuple[int, Promotion, Decimal]] = []
     left_out: list[tuple[int, Promotion, PromotionRejection]] = []
     positions: dict[int, int] = {}  # id(promotion) -> its position in the book
+    known: dict[int, Wanted] = {}  # id(promotion) -> its `_wanted` of the lines as they are
     for position in meeting:
         promotion = book.ordered[position]
         positions[id(promotion)] = position
@@ -265,8 +284,8 @@ def apply_promotions(
             bound = fee()
             eligible = bound > 0
         elif isinstance(config, BuyXGetY) or not promotion.combinable:  # its bound is needed
-            wanted, targets, _, _ = _wanted(promotion, lines, cent)
-            bound, eligible = min(wanted, cap), bool(targets)
+            found = known[id(promotion)] = _wanted(promotion, lines, cent)
+            bound, eligible = min(found[0], cap), bool(found[1])
         else:  # the stack prices it
             bound, eligible = cap, any(_eligible(promotion, line) for line in lines)
         if not eligible:
@@ -280,7 +299,9 @@ def apply_promotions(
     if not stacked and not alone:
         outcome.rejected = [(promotion, reason) for _, promotion, reason in left_out]
         return outcome
-    stack = _deal(stacked, lines, cap, cent, fee)
+    before = [line.discount for line in lines]
+    # With no promotion to be used alone the stack is the deal: applied to the lines themselves.
+    stack = _deal(stacked, lines, cap, cent, fee, in_place=not alone, known=known)
     best = _best_alone(alone, stack.value, lines, cap, cent, fee)
     chosen = stack if best is None else best
     for promotion, amount in chosen.amounts:
@@ -294,7 +315,7 @@ def apply_promotions(
     left_out.extend((positions[id(p)], p, "BETTER_DEAL") for p in others if id(p) not in picked)
     outcome.rejected = [(promotion, reason) for _, promotion, reason in sorted(left_out, key=lambda e: e[0])]
     outcome.free_delivery = chosen.free_delivery
-    for line, done in zip(lines, chosen.lines, strict=True):
-        outcome.discount += done.discount - line.discount
+    for line, done, had in zip(lines, chosen.lines, before, strict=True):
+        outcome.discount += done.discount - had
         line.discount = done.discount
     return outcome
