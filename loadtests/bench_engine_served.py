@@ -2,6 +2,7 @@
 
     .venv/bin/python loadtests/bench_engine_served.py [--phases 8] [--duration 8] [--connections 64]
     .venv/bin/python loadtests/bench_engine_served.py --demo 5        # the engine alone, on the demo workload
+    .venv/bin/python loadtests/bench_engine_served.py --demo 3 --without-promotions   # and what its promotions cost
     .venv/bin/python loadtests/bench_engine_served.py --share FILE    # a `bench.py --profile FILE` recording
 
 Two `quote-service serve` processes (one worker each) on one fresh database and Redis db, one
@@ -131,25 +132,36 @@ def demo_compare(args: argparse.Namespace) -> None:
             cli = [sys.executable, "-m", "quote_service.cli", command]
             subprocess.run(cli, env=env, check=True, capture_output=True)  # noqa: S603 - our own CLI
         cpu: dict[str, list[float]] = {engine: [] for engine in ENGINES}
+        bare: dict[str, list[float]] = {engine: [] for engine in ENGINES}
         for number in range(args.demo):
             for engine in ENGINES if number % 2 == 0 else reversed(ENGINES):
-                child = [sys.executable, __file__, "--demo-child", url]
-                run = subprocess.run(  # noqa: S603 - this script
-                    child, env={**env, "PRICING_ENGINE": engine}, capture_output=True, text=True, check=False
-                )
-                if run.returncode != 0:
-                    raise SystemExit(f"the {engine} run failed:\n{run.stderr}")
-                output = run.stdout
-                cpu[engine].append(float(output.split()[-1]))
-                print(f"run {number + 1} {engine:8}: CPU median {cpu[engine][-1]:.1f} µs/quote", flush=True)
+                for emptied in (False, True) if args.without_promotions else (False,):
+                    child = [sys.executable, __file__, "--demo-child", url, *(["--without-promotions"] * emptied)]
+                    run = subprocess.run(  # noqa: S603 - this script
+                        child, env={**env, "PRICING_ENGINE": engine}, capture_output=True, text=True, check=False
+                    )
+                    if run.returncode != 0:
+                        raise SystemExit(f"the {engine} run failed:\n{run.stderr}")
+                    (bare if emptied else cpu)[engine].append(float(run.stdout.split()[-1]))
+                    label = "no promotions" if emptied else ""
+                    value = (bare if emptied else cpu)[engine][-1]
+                    print(f"run {number + 1} {engine:8} {label:13}: CPU median {value:.1f} µs/quote", flush=True)
         pure, compiled = (statistics.median(cpu[engine]) for engine in ENGINES)
         print(f"demo workload: CPU pure {pure:.1f}, compiled {compiled:.1f} µs/quote, ratio {compiled / pure:.2f}")
+        if args.without_promotions:
+            for engine in ENGINES:
+                alone = statistics.median(bare[engine])
+                whole = statistics.median(cpu[engine])
+                print(
+                    f"{engine}: promotions {whole - alone:.1f} of {whole:.1f} µs/quote (without the book {alone:.1f})"
+                )
     finally:
         asyncio.run(database(name, create=False))
 
 
-def demo_child(url: str) -> None:
-    """Print the median CPU µs per quote of 15 rounds x 2,000 demo quotes on the engine this process loaded."""
+def demo_child(url: str, *, without_promotions: bool = False) -> None:
+    """Print the median CPU µs per quote of 15 rounds x 2,000 demo quotes on the engine this process
+    loaded (`without_promotions`: with the snapshot's promotion book emptied)."""
     import random
     import time
     from datetime import UTC, datetime
@@ -179,6 +191,12 @@ def demo_child(url: str) -> None:
         return snapshot, {str(r["id"]): CatalogProduct(**dict(r)) for r in rows}
 
     snapshot, products = asyncio.run(load())
+    if without_promotions:
+        import dataclasses
+
+        from quote_service.pricing.promotions import PromotionBook
+
+        snapshot = dataclasses.replace(snapshot, promotions=PromotionBook(()))
     rng, ids = random.Random(7), sorted(products)
     istanbul = Address(city="Istanbul", country="TR", latitude=41.0082, longitude=28.9784)
     pickup = Address(city="Istanbul", country="TR", latitude=41.0186, longitude=29.0023)
@@ -239,12 +257,16 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8775, help="the pure server's; the compiled one gets the next")
     parser.add_argument("--share", type=Path, metavar="FILE", help="the engine's share of a bench.py --profile FILE")
     parser.add_argument("--demo", type=int, metavar="N", help="N runs per engine of the engine alone, demo workload")
+    parser.add_argument(
+        "--without-promotions", action="store_true",
+        help="with --demo: also each run with the promotion book emptied (what the demo's promotions cost)",
+    )  # fmt: skip
     parser.add_argument("--demo-child", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.share:
         share(args.share)
     elif args.demo_child:
-        demo_child(args.demo_child)
+        demo_child(args.demo_child, without_promotions=args.without_promotions)
     elif args.demo:
         demo_compare(args)
     else:
