@@ -77,15 +77,16 @@ _Put = tuple[str, bytes, float, asyncio.Future[None]]
 """A queued put: key, the quote's JSON, valid_until as a UNIX time, its waiter."""
 
 
-_QUOTE_PREFIX = "qs:quote:"
-
-
 def quote_key(quote_id: UUID) -> str:
-    return _QUOTE_PREFIX + uuid_text(quote_id)
+    return _quote_key(uuid_text(quote_id))
+
+
+def _quote_key(quote_id: str) -> str:
+    return f"qs:quote:{quote_id}"
 
 
 def ordered_key(quote_id: UUID) -> str:
-    return "qs:quote-ordered:" + uuid_text(quote_id)
+    return f"qs:quote-ordered:{uuid_text(quote_id)}"
 
 
 class _GroupCommit(BackgroundLoop):
@@ -171,7 +172,7 @@ class QuoteStore:
         text = uuid_text(quote.quote_id)
         row = log_row(quote, caller, delivery, quote_id=text)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((_QUOTE_PREFIX + text, payload, quote.valid_until.timestamp(), future))
+        self._pending.append((_quote_key(text), payload, quote.valid_until.timestamp(), future))
         del quote
         self._commit.wake()
         await future
