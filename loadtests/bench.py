@@ -50,6 +50,7 @@ from pathlib import Path
 
 from cpu import ServerCpu, descendants, processes
 from plumbing import ADMIN_URL, LUA, REDIS_URL, check_free, database, prepare, start_reference, stop, wait_ready, wrk
+from plumbing import interpreter as interpreter_line
 
 
 def flash_storm(
@@ -316,6 +317,7 @@ def main() -> None:
         key, ids = prepare(base, env)
         script = lua_script(ids, key, "")
         numbers = lua_script(ids, key, ', ["X-Money-Format"] = "number"') if args.money_numbers else None
+        print(f"interpreter: {interpreter_line()}\nthis checkout: {engine_line(server_log)}", flush=True)
         other = None
         if args.compare_with is not None:  # after prepare: this checkout made the schema and the demo data
             other_port = args.port + 3
@@ -325,7 +327,7 @@ def main() -> None:
             other = (ServerCpu(compared.pid), f"http://127.0.0.1:{other_port}")
             wait_ready(other[1], compared)
             wrk(other[1], "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
-            print(f"this checkout: {engine_line(server_log)}\n{args.compare_with}: {engine_line(other_log)}")
+            print(f"{args.compare_with}: {engine_line(other_log)}")
         wrk(base, "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
         wrk(reference_base, "/api/v1/quote", connections=args.connections, duration=3, script=script)
         ours, theirs = ServerCpu(server.pid), ServerCpu(reference.pid)

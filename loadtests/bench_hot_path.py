@@ -44,7 +44,7 @@ from typing import Any
 
 import msgspec
 import uvloop
-from plumbing import ADMIN_URL, REDIS_URL, database
+from plumbing import ADMIN_URL, REDIS_URL, database, interpreter
 
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -216,11 +216,11 @@ async def measure(args: argparse.Namespace) -> None:
             quoted += args.quotes
             print(f"round {round_}: " + ", ".join(f"{name} {values[-1]:.1f}" for name, values in cpu.items()) + " µs")
         if args.full_only:
-            print(f"full {statistics.median(cpu['full']):.1f} µs per request (median)")
+            print(f"full {statistics.median(cpu['full']):.1f} µs per request (median); {interpreter()}")
             return
         median = {name: statistics.median(values) for name, values in cpu.items()}
         print(
-            f"\n{ENGINE}; {args.quotes} quotes x {args.rounds} rounds, {args.concurrency} concurrent; "
+            f"\n{interpreter()}\n{ENGINE}; {args.quotes} quotes x {args.rounds} rounds, {args.concurrency} concurrent; "
             f"CPU µs per request, medians:\n"
             f"  full {median['full']:.1f} | echo {median['echo']:.1f} | service {median['service']:.1f} | "
             f"glue {median['glue']:.1f}\n"

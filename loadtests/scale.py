@@ -44,6 +44,7 @@ from typing import Any
 import redis
 from cpu import ServerCpu, machine_busy
 from plumbing import ADMIN_URL, LUA, REDIS_URL, check_free, database, prepare, start_reference, stop, wait_ready, wrk
+from plumbing import interpreter as interpreter_line
 from stores import private_stores
 
 from quote_service import pricing  # the servers run this tree in this environment: the same engine
@@ -228,7 +229,7 @@ def machine(stores: str) -> str:
 
     return (
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} CPUs ({model}), {memory:.0f} GiB; "
-        f"{platform.platform()}; Python {platform.python_version()}; pricing engine: {pricing.ENGINE}; {stores}; "
+        f"{platform.platform()}; {interpreter_line()}; pricing engine: {pricing.ENGINE}; {stores}; "
         f"{wrk_version.strip()}; "
         f"load average before {os.getloadavg()[0]:.2f}"
     )
