@@ -205,6 +205,8 @@ def create_app(
             app.state.pool = pool
             reads = await _read_pools(settings, pool, stack)
             app.state.read_pools = reads
+            # Published once now, then every second: a scrape in the first second sees the pool too.
+            metrics.record_pool(pool.get_size(), pool.get_idle_size(), settings.db_pool_max_size)
             watcher = _pool_watcher(pool, settings.db_pool_max_size)
             watcher.start()
             stack.push_async_callback(watcher.stop)
