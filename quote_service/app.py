@@ -181,6 +181,8 @@ def create_app(
         async with contextlib.AsyncExitStack() as stack:
             metrics.forget_dead_workers()
             stack.callback(metrics.worker_exited, os.getpid())
+            # Last but one: what the final requests counted in integers reaches the series (deferred.py).
+            stack.callback(stages.flush)
             if tracer_provider is not None:
                 stack.callback(shutdown_tracing)
             database_url, redis_url = settings.database_url, settings.redis_url

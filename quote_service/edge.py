@@ -50,6 +50,7 @@ from quote_service.clock import utcnow
 from quote_service.errors import Conflict, ServiceError
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.flash_sales.schemas import PurchaseCreate
+from quote_service.observability.deferred import DeferredCounter
 from quote_service.observability.metrics import EDGE_REQUESTS, count_purchase
 from quote_service.pricing.quote import QuoteRequest
 from quote_service.quotes.deadlines import DeadlineWatch
@@ -64,8 +65,9 @@ from quote_service.web.request import BODY_READ_DEADLINE, DEFAULT_BODY_READ_TIME
 _DECODER = msgspec.json.Decoder(QuoteRequest, float_hook=Decimal)  # as web/request.py's decoder_for
 _NUL_ESCAPE = b"\\u0000"
 _JSON = b"application/json"
-_LEAN = EDGE_REQUESTS.labels(QUOTE_PATH, "lean")
-_HANDED_ON = EDGE_REQUESTS.labels(QUOTE_PATH, "litestar")
+# Counted in integers, published every second and before each scrape (observability/deferred.py).
+_LEAN = DeferredCounter(EDGE_REQUESTS.labels(QUOTE_PATH, "lean"))
+_HANDED_ON = DeferredCounter(EDGE_REQUESTS.labels(QUOTE_PATH, "litestar"))
 # Flash purchases on the lean edge (docs/hot-path.md). They were off for a while: a storm across
 # a Redis flush, on a loaded box, answered some purchases 503 — the edge lets more purchases wait
 # on Redis at once, and redis-py's default pool refused the 101st concurrent command of a worker
@@ -76,8 +78,8 @@ _PURCHASES = "/purchases"
 _PURCHASE_PATH_LENGTH = len(_SALES) + 36 + len(_PURCHASES)
 PURCHASE_TEMPLATE = "/api/v1/flash-sales/{sale_id:uuid}/purchases"
 _PURCHASE_DECODER = msgspec.json.Decoder(PurchaseCreate, float_hook=Decimal)
-_PURCHASE_LEAN = EDGE_REQUESTS.labels(PURCHASE_TEMPLATE, "lean")
-_PURCHASE_HANDED_ON = EDGE_REQUESTS.labels(PURCHASE_TEMPLATE, "litestar")
+_PURCHASE_LEAN = DeferredCounter(EDGE_REQUESTS.labels(PURCHASE_TEMPLATE, "lean"))
+_PURCHASE_HANDED_ON = DeferredCounter(EDGE_REQUESTS.labels(PURCHASE_TEMPLATE, "litestar"))
 _ENCODER = msgspec.json.Encoder()
 _PREFIX = b'{"success":true,"message":"Quote calculated successfully","data":'
 

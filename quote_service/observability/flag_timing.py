@@ -5,47 +5,30 @@ mostly from the region plan's per-customer memo); `source="api"` is one flag eva
 `POST /feature-flags/{key}/evaluate`; `source="ofrep"` one OFREP request's evaluation (one flag,
 or every flag of a bulk request). The caller reads `perf_counter_ns()` around the evaluation
 and calls `record`, which only counts the duration into plain per-process integers (its bucket and
-the sum): no lock, no Prometheus call per evaluation. `flush` adds what was counted to the
-histogram's buckets in one go; it runs with the quote stage timings (observability/stages.py),
-every second and before every scrape.
+the sum: observability/deferred.py): no lock, no Prometheus call per evaluation. `flush` adds what
+was counted to the histogram's buckets in one go; it runs with the other deferred metrics, every
+second and before every scrape.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from typing import Literal
 
-from quote_service.observability.metrics import FLAG_BUCKETS as BUCKETS
+from quote_service.observability.deferred import DeferredHistogram
 from quote_service.observability.metrics import FLAG_EVALUATION
 
 Source = Literal["quote", "api", "ofrep"]
 SOURCES: tuple[Source, ...] = ("quote", "api", "ofrep")
-_BOUNDS_NS = tuple(round(bound * 1e9) for bound in BUCKETS)
-_CHILDREN = {source: FLAG_EVALUATION.labels(source) for source in SOURCES}
-_SUM = len(BUCKETS) + 1
-# Per source: the count of each bucket (the last one is +Inf), then the nanoseconds summed. The
-# lists are emptied in place.
-_pending: dict[Source, list[int]] = {source: [0] * (_SUM + 1) for source in SOURCES}
+_HISTOGRAMS = {source: DeferredHistogram(FLAG_EVALUATION.labels(source), nanoseconds=True) for source in SOURCES}
 
 
 def record(source: Source, nanoseconds: int) -> None:
     """Count one evaluation that took `nanoseconds` (a difference of perf_counter_ns readings)."""
-    pending = _pending[source]
-    pending[bisect_left(_BOUNDS_NS, nanoseconds)] += 1
-    pending[_SUM] += nanoseconds
+    _HISTOGRAMS[source].observe(nanoseconds)
 
 
 def flush() -> None:
-    """Add the evaluations counted since the last flush to the histogram."""
-    for source, pending in _pending.items():
-        if not any(pending):
-            continue
-        counts, nanoseconds = pending[:_SUM], pending[_SUM]
-        pending[:] = [0] * (_SUM + 1)
-        child = _CHILDREN[source]
-        # prometheus_client keeps one value per bucket (not cumulative) and the sum; observe() adds
-        # to them one at a time. Adding the batch's counts is the same, without a call per value.
-        for index, count in enumerate(counts):
-            if count:
-                child._buckets[index].inc(count)
-        child._sum.inc(nanoseconds / 1e9)
+    """Add the evaluations counted since the last flush to the histogram (deferred.flush() does
+    this too, with every other deferred metric)."""
+    for histogram in _HISTOGRAMS.values():
+        histogram.flush()

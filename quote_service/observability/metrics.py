@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -23,6 +22,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as _multiprocess
+
+from quote_service.observability.deferred import DeferredCounter
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -180,34 +181,36 @@ for _outcome in ("confirmed", "replayed", "SOLD_OUT", "PURCHASE_LIMIT_EXCEEDED",
     FLASH_PURCHASES.labels(_outcome)
 
 
-_CACHE_CHILDREN: dict[tuple[str, str, str], Any] = {}
+_CACHE_CHILDREN: dict[tuple[str, str, str], DeferredCounter] = {}
 
 
 def count_cache(cache: str, tier: str, hits: int, misses: int) -> None:
     """Record a batched lookup in one go (a quote looks up several products at once); the
-    labelled children are bound once, not looked up through `labels()` on every call."""
+    labelled children are bound once, not looked up through `labels()` on every call, and
+    counted in integers until the next flush (deferred.py)."""
     if hits:
         _cache_child(cache, tier, "hit").inc(hits)
     if misses:
         _cache_child(cache, tier, "miss").inc(misses)
 
 
-def _cache_child(cache: str, tier: str, result: str) -> Any:
+def _cache_child(cache: str, tier: str, result: str) -> DeferredCounter:
     key = (cache, tier, result)
     child = _CACHE_CHILDREN.get(key)
     if child is None:
-        child = _CACHE_CHILDREN[key] = CACHE_LOOKUPS.labels(cache, tier, result)
+        child = _CACHE_CHILDREN[key] = DeferredCounter(CACHE_LOOKUPS.labels(cache, tier, result))
     return child
 
 
-_PURCHASE_CHILDREN: dict[str, Any] = {}
+_PURCHASE_CHILDREN: dict[str, DeferredCounter] = {}
 
 
 def count_purchase(outcome: str) -> None:
-    """One flash purchase attempt by outcome (the child bound once per outcome)."""
+    """One flash purchase attempt by outcome (the child bound once per outcome, counted in an
+    integer until the next flush: deferred.py)."""
     child = _PURCHASE_CHILDREN.get(outcome)
     if child is None:
-        child = _PURCHASE_CHILDREN[outcome] = FLASH_PURCHASES.labels(outcome)
+        child = _PURCHASE_CHILDREN[outcome] = DeferredCounter(FLASH_PURCHASES.labels(outcome))
     child.inc()
 
 

@@ -1,11 +1,12 @@
 """A quote's stage timings, gathered cheaply: one histogram observation per quote.
 
 The quote path reads `time.perf_counter_ns()` at each stage boundary (validate, catalog,
-flash, engine, store) and calls `record(...)` once at the end: that observes the whole quote
-in `qs_quote_duration_seconds` (one observation) and adds each stage's nanoseconds to plain
-per-process integers. `flush()` turns those integers into the `qs_quote_stage_seconds_total`
-counters; it runs every second (the app's metrics ticker) and before every scrape, so a
-stage's mean is `rate(qs_quote_stage_seconds_total[..]) / rate(qs_quote_duration_seconds_count[..])`.
+flash, engine, store) and calls `record(...)` once at the end: that counts the whole quote for
+`qs_quote_duration_seconds` (one deferred observation: observability/deferred.py) and adds each
+stage's nanoseconds to plain per-process integers. `flush()` turns those integers into the
+`qs_quote_stage_seconds_total` counters and publishes every deferred metric; it runs every second
+(the app's metrics ticker) and before every scrape, so a stage's mean is
+`rate(qs_quote_stage_seconds_total[..]) / rate(qs_quote_duration_seconds_count[..])`.
 The concurrency gates' in-flight counts are read into `qs_quotes_in_flight` at the same time
 (admission itself only counts in integers). With tracing on, each stage is also a span
 (`quote.<stage>`; tracing.stage is a shared no-op when it is off).
@@ -16,12 +17,13 @@ from __future__ import annotations
 import weakref
 from typing import Protocol
 
-from quote_service.observability import flag_timing
+from quote_service.observability import deferred
+from quote_service.observability.deferred import DeferredHistogram
 from quote_service.observability.metrics import QUOTE_DURATION, QUOTE_STAGE_SECONDS, QUOTES_IN_FLIGHT
 
 STAGES = ("validate", "catalog", "flash", "engine", "store")
 _COUNTERS = tuple(QUOTE_STAGE_SECONDS.labels(name) for name in STAGES)
-_OBSERVE = QUOTE_DURATION.observe
+_OBSERVE = DeferredHistogram(QUOTE_DURATION, nanoseconds=True).observe
 # Nanoseconds per stage not yet added to the counters (this process).
 _pending = [0, 0, 0, 0, 0]
 
@@ -36,7 +38,7 @@ _gates: weakref.WeakSet[_Gate] = weakref.WeakSet()
 def record(t0: int, t1: int, t2: int, t3: int, t4: int, t5: int) -> None:
     """A priced quote's stage boundaries (perf_counter_ns): validate t0-t1, catalog t1-t2,
     flash t2-t3, engine t3-t4, store t4-t5."""
-    _OBSERVE((t5 - t0) / 1e9)
+    _OBSERVE(t5 - t0)
     pending = _pending
     pending[0] += t1 - t0
     pending[1] += t2 - t1
@@ -51,9 +53,10 @@ def watch_gate(gate: _Gate) -> None:
 
 
 def flush() -> None:
-    """Add the pending stage time to the counters, the flag-evaluation timings to their histogram
-    (flag_timing.py), and refresh the in-flight gauge."""
-    flag_timing.flush()
+    """Add the pending stage time to the counters and every deferred metric (the quote and request
+    durations, the edge's and the caches' counters, the flag-evaluation timings: deferred.py) to
+    its series, and refresh the in-flight gauge."""
+    deferred.flush()
     for index, counter in enumerate(_COUNTERS):
         nanoseconds = _pending[index]
         if nanoseconds:

@@ -27,6 +27,7 @@ from quote_service.config import Settings
 from quote_service.errors import QuoteTimeout
 from quote_service.flash_sales.service import FlashSales
 from quote_service.observability import flag_timing
+from quote_service.observability.deferred import DeferredCounter
 from quote_service.observability.metrics import CACHE_LOOKUPS
 from quote_service.observability.stages import STAGES, record, watch_gate
 from quote_service.observability.tracing import stage
@@ -52,8 +53,8 @@ from quote_service.snapshot.store import ConfigStore
 
 _REQUEST_ENCODER = msgspec.msgpack.Encoder()
 _RECENT_LIMIT = 10_000
-_RECENT_HITS = CACHE_LOOKUPS.labels("recent_quotes", "local", "hit")
-_RECENT_MISSES = CACHE_LOOKUPS.labels("recent_quotes", "local", "miss")
+_RECENT_HITS = DeferredCounter(CACHE_LOOKUPS.labels("recent_quotes", "local", "hit"))
+_RECENT_MISSES = DeferredCounter(CACHE_LOOKUPS.labels("recent_quotes", "local", "miss"))
 # Span names of the stages (spans only while tracing is on; see observability/stages.py).
 _VALIDATE, _CATALOG, _FLASH, _ENGINE, _STORE = (f"quote.{name}" for name in STAGES)
 # A cached quote is handed out again only while it has at least this much validity left.

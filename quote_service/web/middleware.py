@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
 
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from quote_service.ids import random_hex
+from quote_service.observability.deferred import DeferredHistogram
 from quote_service.observability.metrics import REQUEST_DURATION
 from quote_service.observability.tracing import name_server_span
 from quote_service.web.headers import with_security_headers
@@ -84,17 +84,18 @@ def finish_request(method: str, route: str, path: str, status: int, elapsed: flo
         log.info("request", method=method, path=path, status=status, duration_ms=round(elapsed * 1000, 3))
 
 
-_DURATIONS: dict[tuple[str, str, int], Any] = {}
+_DURATIONS: dict[tuple[str, str, int], DeferredHistogram] = {}
 
 
-def _duration(method: str, route: str, status: int) -> Any:
-    """The request-duration histogram's child for these labels, looked up once per label set:
-    `labels()` takes a lock and checks its arguments on every call (~1 µs a request)."""
+def _duration(method: str, route: str, status: int) -> DeferredHistogram:
+    """The request-duration histogram's child for these labels, looked up once per label set
+    (`labels()` takes a lock and checks its arguments on every call, ~1 µs a request), and
+    counted in integers until the next flush (observability/deferred.py)."""
     key = (method, route, status)
     child = _DURATIONS.get(key)
     if child is None:
         # Methods, route templates ("unmatched" for the rest) and statuses: a few hundred at most.
-        child = _DURATIONS[key] = REQUEST_DURATION.labels(method, route, str(status))
+        child = _DURATIONS[key] = DeferredHistogram(REQUEST_DURATION.labels(method, route, str(status)))
     return child
 
 

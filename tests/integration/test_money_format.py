@@ -12,13 +12,13 @@ import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from prometheus_client import REGISTRY
 
 from quote_service.edge import PURCHASE_TEMPLATE
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.flash import buy, new_sale
 from tests.integration.test_quote_api import QUOTE, quote_body
+from tests.published import published
 
 Client = AsyncTestClient[Litestar]
 NUMBERS = {"X-Money-Format": "number"}
@@ -28,7 +28,7 @@ _MONEY = ("subtotal", "discount_amount", "tax_amount", "delivery_fee", "small_ba
 
 
 def lean_count() -> float:
-    return REGISTRY.get_sample_value("qs_edge_requests_total", {"route": QUOTE, "path": "lean"}) or 0.0
+    return published("qs_edge_requests_total", {"route": QUOTE, "path": "lean"})
 
 
 def decimal_strings(value: Any, path: str = "") -> list[str]:
@@ -101,7 +101,7 @@ async def test_the_lean_edge_writes_numbers_when_asked(client: Client, admin: Ca
 
 def lean_purchases() -> float:
     labels = {"route": PURCHASE_TEMPLATE, "path": "lean"}
-    return REGISTRY.get_sample_value("qs_edge_requests_total", labels) or 0.0
+    return published("qs_edge_requests_total", labels)
 
 
 async def test_a_flash_purchase_on_the_lean_edge_writes_numbers_when_asked(client: Client, admin: Caller) -> None:

@@ -240,13 +240,21 @@ async def test_metrics_add_up_every_worker(
                 )
             )
             assert [a.status_code for a in answers] == [200] * 40
-            # Whichever worker answers the scrape, it reports the sum over both.
-            for _ in range(4):
+
+            # Whichever worker answers the scrape, it reports the sum over both: its own requests
+            # at once, the other worker's once that worker's flush (every second) has published them.
+            def counts(text: str) -> tuple[float, float]:
+                route = sample(text, "qs_http_request_duration_seconds_count", route="/api/v1/quote", status="200")
+                return route, sample(text, "qs_quote_duration_seconds_count")
+
+            async def both_workers_published() -> bool:
                 scrape = await http.get("/metrics")
                 assert scrape.status_code == 200, scrape.text
-                text = scrape.text
-                assert sample(text, "qs_http_request_duration_seconds_count", route="/api/v1/quote", status="200") == 40
-                assert sample(text, "qs_quote_duration_seconds_count") == 40
+                return counts(scrape.text) == (40, 40)
+
+            await until(both_workers_published, "both workers' quotes in a scrape", within=5)
+            for _ in range(4):  # and any worker's scrape says so from then on, never more
+                assert counts((await http.get("/metrics")).text) == (40, 40)
 
             # Each worker publishes its stage time every second (and when it answers a scrape).
             async def engine_time_published() -> bool:

@@ -16,7 +16,6 @@ import pytest
 import structlog
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from prometheus_client import REGISTRY
 
 from quote_service import edge as edge_module
 from quote_service.app import create_app
@@ -29,13 +28,14 @@ from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok
 from tests.integration.flash import buy, ledger, new_sale
 from tests.integration.test_quote_api import QUOTE, quote_body
+from tests.published import published
 
 Client = AsyncTestClient[Litestar]
 _PER_QUOTE = {"quote_id", "created_at", "valid_until", "customer_id"}
 
 
 def lean_count() -> float:
-    return REGISTRY.get_sample_value("qs_edge_requests_total", {"route": QUOTE, "path": "lean"}) or 0.0
+    return published("qs_edge_requests_total", {"route": QUOTE, "path": "lean"})
 
 
 @contextlib.asynccontextmanager
@@ -112,7 +112,7 @@ def access_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any
 
 def answered(status: str, route: str = QUOTE) -> float:
     labels = {"method": "POST", "route": route, "status": status}
-    return REGISTRY.get_sample_value("qs_http_request_duration_seconds_count", labels) or 0.0
+    return published("qs_http_request_duration_seconds_count", labels)
 
 
 async def test_a_lean_answer_is_tagged_logged_and_counted_like_every_other(
@@ -200,7 +200,7 @@ async def test_a_revoked_key_is_refused_at_once_on_the_edge(settings: Settings, 
 
 def purchase_count(path: str) -> float:
     labels = {"route": "/api/v1/flash-sales/{sale_id:uuid}/purchases", "path": path}
-    return REGISTRY.get_sample_value("qs_edge_requests_total", labels) or 0.0
+    return published("qs_edge_requests_total", labels)
 
 
 async def test_flash_purchases_and_refusals_answer_the_same_on_the_edge(settings: Settings, admin: Caller) -> None:
