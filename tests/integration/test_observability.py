@@ -19,7 +19,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import REGISTRY
 
+import quote_service.app as app_module
 from quote_service.app import create_app
 from quote_service.config import Settings
 from quote_service.observability import tracing
@@ -223,6 +225,31 @@ async def test_log_lines_carry_the_trace_and_span_ids(admin: Caller, settings: S
 async def test_tracing_is_off_without_an_endpoint(client: Client, admin: Caller) -> None:
     assert tracing.stage("quote.engine") is tracing.stage("quote.store")  # the shared no-op
     expect_ok(await client.get("/api/v1/products", headers=admin.headers))
+
+
+async def test_a_graceful_stop_publishes_what_was_counted_since_the_last_flush(
+    settings: Settings, admin: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The per-second publisher pushed out of the way: only a scrape or the stop publishes.
+    real_watcher = app_module._pool_watcher
+
+    def idle_watcher(pool: Any, maximum: int) -> Any:
+        watcher = real_watcher(pool, maximum)
+        watcher.interval = 3600.0
+        return watcher
+
+    monkeypatch.setattr(app_module, "_pool_watcher", idle_watcher)
+    route = {"method": "POST", "route": "/api/v1/quote", "status": "200"}
+
+    def quotes_published() -> float:
+        return REGISTRY.get_sample_value("qs_http_request_duration_seconds_count", route) or 0.0
+
+    async with AsyncTestClient(app=create_app(settings)) as own:
+        product = await create_product(own, admin, stock=5)
+        before = quotes_published()
+        expect_ok(await own.post("/api/v1/quote", json=quote_body("c-stop", product["id"]), headers=admin.headers))
+        assert quotes_published() == before  # counted in an integer, not published yet
+    assert quotes_published() == before + 1  # the stop published it
 
 
 @pytest.mark.slow
