@@ -3,6 +3,7 @@
     .venv/bin/python loadtests/bench_engine_served.py [--phases 8] [--duration 8] [--connections 64]
     .venv/bin/python loadtests/bench_engine_served.py --demo 5        # the engine alone, on the demo workload
     .venv/bin/python loadtests/bench_engine_served.py --demo 3 --without-promotions   # and what its promotions cost
+    .venv/bin/python loadtests/bench_engine_served.py --demo 3 --fresh-customers      # and what a new customer costs
     .venv/bin/python loadtests/bench_engine_served.py --share FILE    # a `bench.py --profile FILE` recording
 
 Two `quote-service serve` processes (one worker each) on one fresh database and Redis db, one
@@ -17,7 +18,11 @@ time per quote (`qs_quote_stage_seconds_total{stage="engine"}`: the region, the 
 configuration and catalog (seed-demo, read back with the snapshot loader) and baskets built as
 the wrk script builds them (1-4 demo products, WELCOME10, express or not, a gold customer), 15
 rounds x 2,000 quotes of `price_quote` per run, N runs per engine alternating in fresh
-processes; CPU µs per quote, medians and the compiled ÷ pure ratio.
+processes; CPU µs per quote, medians and the compiled ÷ pure ratio. The same 2,000 customers come
+back every round, so what the engine keeps per customer (the flags each one is served, in the
+region plan) is found after the first; `--fresh-customers` makes every other round's customers
+new ones, as a server's are (the wrk script draws a random customer per quote), and prints what
+that costs.
 
 `--share FILE` prints the share of a profiled worker's samples spent in that engine stage.
 Compiled functions have no Python frame, so py-spy puts their samples on the lines of the
@@ -133,21 +138,32 @@ def demo_compare(args: argparse.Namespace) -> None:
             subprocess.run(cli, env=env, check=True, capture_output=True)  # noqa: S603 - our own CLI
         cpu: dict[str, list[float]] = {engine: [] for engine in ENGINES}
         bare: dict[str, list[float]] = {engine: [] for engine in ENGINES}
+        fresh: dict[str, list[float]] = {engine: [] for engine in ENGINES}
         for number in range(args.demo):
             for engine in ENGINES if number % 2 == 0 else reversed(ENGINES):
                 for emptied in (False, True) if args.without_promotions else (False,):
                     child = [sys.executable, __file__, "--demo-child", url, *(["--without-promotions"] * emptied)]
+                    child += ["--fresh-customers"] * (args.fresh_customers and not emptied)
                     run = subprocess.run(  # noqa: S603 - this script
                         child, env={**env, "PRICING_ENGINE": engine}, capture_output=True, text=True, check=False
                     )
                     if run.returncode != 0:
                         raise SystemExit(f"the {engine} run failed:\n{run.stderr}")
-                    (bare if emptied else cpu)[engine].append(float(run.stdout.split()[-1]))
+                    printed = [float(word) for word in run.stdout.split()[-2:]]
+                    (bare if emptied else cpu)[engine].append(printed[0])
                     label = "no promotions" if emptied else ""
                     value = (bare if emptied else cpu)[engine][-1]
-                    print(f"run {number + 1} {engine:8} {label:13}: CPU median {value:.1f} µs/quote", flush=True)
+                    line = f"run {number + 1} {engine:8} {label:13}: CPU median {value:.1f} µs/quote"
+                    if args.fresh_customers and not emptied:
+                        fresh[engine].append(printed[1])
+                        line += f", new customers every round {printed[1]:.1f}"
+                    print(line, flush=True)
         pure, compiled = (statistics.median(cpu[engine]) for engine in ENGINES)
         print(f"demo workload: CPU pure {pure:.1f}, compiled {compiled:.1f} µs/quote, ratio {compiled / pure:.2f}")
+        if args.fresh_customers:
+            for engine in ENGINES:
+                same, new = statistics.median(cpu[engine]), statistics.median(fresh[engine])
+                print(f"{engine}: new customers {new:.1f} against {same:.1f} µs/quote (+{new - same:.1f})")
         if args.without_promotions:
             for engine in ENGINES:
                 alone = statistics.median(bare[engine])
@@ -159,9 +175,10 @@ def demo_compare(args: argparse.Namespace) -> None:
         asyncio.run(database(name, create=False))
 
 
-def demo_child(url: str, *, without_promotions: bool = False) -> None:
+def demo_child(url: str, *, without_promotions: bool = False, fresh_customers: bool = False) -> None:
     """Print the median CPU µs per quote of 15 rounds x 2,000 demo quotes on the engine this process
-    loaded (`without_promotions`: with the snapshot's promotion book emptied)."""
+    loaded (`without_promotions`: with the snapshot's promotion book emptied); `fresh_customers`:
+    rounds alternate between the same customers and new ones, and both medians are printed."""
     import random
     import time
     from datetime import UTC, datetime
@@ -208,14 +225,23 @@ def demo_child(url: str, *, without_promotions: bool = False) -> None:
             pickup_address=pickup, is_express_delivery=rng.random() < 0.5, coupon_codes=["WELCOME10"], currency="TRY",
         )  # fmt: skip
         baskets.append((request, CustomerContext(customer_id=f"c-{n}", tier="gold")))
-    defaults, now, quote_id, cpus = EngineDefaults(), datetime.now(UTC), uuid4(), []
-    for _ in range(16):  # the first round warms the plan
+    defaults, now, quote_id = EngineDefaults(), datetime.now(UTC), uuid4()
+    cpus: dict[bool, list[float]] = {False: [], True: []}
+    rounds = 32 if fresh_customers else 16  # the first of each kind warms the plan
+    for number in range(rounds):
+        new = fresh_customers and number % 2 == 1
+        served = baskets
+        if new:
+            served = [
+                (request, CustomerContext(customer_id=f"n-{number}-{i}", tier="gold"))
+                for i, (request, _) in enumerate(baskets)
+            ]
         start = time.process_time()
-        for request, customer in baskets:
+        for request, customer in served:
             price_quote(request, snapshot=snapshot, products=products, flash={}, customer=customer,
                         defaults=defaults, now=now, quote_id=quote_id)  # type: ignore[arg-type]  # fmt: skip
-        cpus.append((time.process_time() - start) / len(baskets) * 1e6)
-    print(f"{statistics.median(cpus[1:]):.2f}")
+        cpus[new].append((time.process_time() - start) / len(baskets) * 1e6)
+    print(" ".join(f"{statistics.median(cpus[kind][1:]):.2f}" for kind in (False, True)[: 1 + fresh_customers]))
 
 
 def engine_lines() -> set[int]:
@@ -261,12 +287,16 @@ def main() -> None:
         "--without-promotions", action="store_true",
         help="with --demo: also each run with the promotion book emptied (what the demo's promotions cost)",
     )  # fmt: skip
+    parser.add_argument(
+        "--fresh-customers", action="store_true",
+        help="with --demo: every other round's customers are new ones (nothing kept per customer is found)",
+    )  # fmt: skip
     parser.add_argument("--demo-child", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.share:
         share(args.share)
     elif args.demo_child:
-        demo_child(args.demo_child, without_promotions=args.without_promotions)
+        demo_child(args.demo_child, without_promotions=args.without_promotions, fresh_customers=args.fresh_customers)
     elif args.demo:
         demo_compare(args)
     else:
