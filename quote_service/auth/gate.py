@@ -25,6 +25,7 @@ import os
 from collections.abc import AsyncIterator
 
 from quote_service.errors import Overloaded
+from quote_service.event_loop import running_loop
 
 
 def default_slots() -> int:
@@ -71,7 +72,7 @@ class HashingGate:
             oldest = lane.popleft()
             if not oldest.done():
                 oldest.set_exception(_overloaded())
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[None] = running_loop().create_future()
         lane.append(waiter)
         try:
             await waiter  # _release hands its slot over: `running` is not decremented in between

@@ -14,6 +14,7 @@ from quote_service.auth.credentials import API_KEY_PREFIX
 from quote_service.auth.schemas import Principal
 from quote_service.auth.service import AuthService
 from quote_service.errors import QuoteTimeout, Unauthorized
+from quote_service.event_loop import running_loop
 
 # The quote's deadline (QUOTE_TIMEOUT) starts here, before authentication, and the quote
 # service continues it: scope["state"][QUOTE_DEADLINE] is its event-loop time.
@@ -87,7 +88,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
 async def _within_quote_deadline(connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]
     """Authenticate a quote inside its deadline (a principal not cached yet reads PostgreSQL)."""
     seconds: float = connection.app.state.quotes.timeout
-    deadline = asyncio.get_running_loop().time() + seconds
+    deadline = running_loop().time() + seconds
     connection.scope.setdefault("state", {})[QUOTE_DEADLINE] = deadline
     try:
         async with asyncio.timeout_at(deadline) as bound:

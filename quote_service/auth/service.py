@@ -36,6 +36,7 @@ from quote_service.cache.local import local_cache
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import NotFound, Unauthorized
+from quote_service.event_loop import running_loop
 
 if TYPE_CHECKING:  # at run time it comes from the app; importing it here would load prometheus_client
     # (background loops count failures) before `serve` sets PROMETHEUS_MULTIPROC_DIR
@@ -267,7 +268,7 @@ class AuthService:
         entry = self._by_api_key.get(raw)
         if entry is None:
             return None
-        if entry[1] <= asyncio.get_running_loop().time():
+        if entry[1] <= running_loop().time():
             del self._by_api_key[raw]
             return None
         return entry[0]
@@ -280,7 +281,7 @@ class AuthService:
         except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
             return
         expires = self._expires.get(_key_cache_key(credentials.hash_api_key(key)))
-        if expires is None or expires <= asyncio.get_running_loop().time():
+        if expires is None or expires <= running_loop().time():
             return
         if len(self._by_api_key) >= MAX_KNOWN_API_KEYS:
             self._by_api_key.clear()
@@ -299,7 +300,7 @@ class AuthService:
         pending = self._loading.get(cache_key)
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future[Principal] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Principal] = running_loop().create_future()
         self._loading[cache_key] = future
         try:
             principal = await self._load_or_last_good(cache_key, load, last_good)
@@ -335,7 +336,7 @@ class AuthService:
         await self._principals.set(cache_key, principal, ttl=PRINCIPAL_TTL_SECONDS)
         if len(self._expires) >= MAX_KNOWN_API_KEYS:
             self._expires.clear()
-        self._expires[cache_key] = asyncio.get_running_loop().time() + PRINCIPAL_TTL_SECONDS
+        self._expires[cache_key] = running_loop().time() + PRINCIPAL_TTL_SECONDS
         self._last_good[cache_key] = principal
         self._last_good.move_to_end(cache_key)
         if len(self._last_good) > LAST_GOOD_LIMIT:

@@ -23,6 +23,8 @@ import heapq
 import itertools
 from types import TracebackType
 
+from quote_service.event_loop import running_loop
+
 
 class Bound:
     """One task's deadline (see module docstring): `with watch.bound(when) as bound: ...` in a task."""
@@ -38,11 +40,12 @@ class Bound:
         self.task: asyncio.Task[object] | None = None
 
     def __enter__(self) -> Bound:
-        task = asyncio.current_task()
+        loop = running_loop()
+        task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("a deadline needs to be entered in a task")
         self.task, self._cancelling, self.active = task, task.cancelling(), True
-        self._watch.add(self)
+        self._watch.add(self, loop)
         return self
 
     def __exit__(
@@ -83,8 +86,8 @@ class DeadlineWatch:
         """A context manager that cancels its task once event-loop time `when` has passed."""
         return Bound(self, when)
 
-    def add(self, bound: Bound) -> None:
-        loop = asyncio.get_running_loop()
+    def add(self, bound: Bound, loop: asyncio.AbstractEventLoop) -> None:
+        """Watch `bound`, entered in a task of `loop` (the running loop)."""
         if loop is not self._loop:  # a new event loop (tests start one per test): the old one's entries are moot
             self._loop, self._heap, self._timer = loop, [], None
         heapq.heappush(self._heap, (bound.when, next(self._order), bound))

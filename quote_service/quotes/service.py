@@ -25,6 +25,7 @@ from quote_service.cache.redis import RedisClient, get_many
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import QuoteTimeout
+from quote_service.event_loop import running_loop
 from quote_service.flash_sales.service import FlashSales
 from quote_service.observability import flag_timing
 from quote_service.observability.deferred import DeferredCounter
@@ -149,7 +150,7 @@ class QuoteService:
             raise gate.refusal()
         gate.in_flight += 1
         try:
-            with self._deadlines.bound(deadline or asyncio.get_running_loop().time() + self.timeout) as bound:
+            with self._deadlines.bound(deadline or running_loop().time() + self.timeout) as bound:
                 return await self._price(request, caller, body, t0, numbers)
         except TimeoutError as exc:
             if not bound.expired():  # a store's own timeout (pool, Redis): 503, not 504

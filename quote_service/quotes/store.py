@@ -39,6 +39,7 @@ import msgspec
 from quote_service.background import BackgroundLoop, stop_all
 from quote_service.cache.redis import RedisClient, is_cluster
 from quote_service.db.pool import Pool
+from quote_service.event_loop import running_loop
 from quote_service.ids import uuid_text
 from quote_service.pricing.quote import Quote
 from quote_service.quotes.compact import DictionaryKeeper, QuoteCodec
@@ -171,7 +172,7 @@ class QuoteStore:
         # (docs/hot-path.md). The id is written as text once, for both.
         text = uuid_text(quote.quote_id)
         row = log_row(quote, caller, delivery, quote_id=text)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[None] = running_loop().create_future()
         self._pending.append((_quote_key(text), payload, quote.valid_until.timestamp(), future))
         del quote
         self._commit.wake()
@@ -215,7 +216,7 @@ class QuoteStore:
 
     async def was_ordered(self, quote_id: UUID) -> bool:
         """True once any process took the quote for an order; asked in the next group-commit call."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[bool] = running_loop().create_future()
         self._checks.append((ordered_key(quote_id), future))
         self._commit.wake()
         return await future

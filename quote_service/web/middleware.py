@@ -81,7 +81,9 @@ def finish_request(method: str, route: str, path: str, status: int, elapsed: flo
     _duration(method, route, status).observe(elapsed)
     name_server_span(method, route)
     if path not in _SKIP_LOG_PATHS or status >= 400:
-        log.info("request", method=method, path=path, status=status, duration_ms=round(elapsed * 1000, 3))
+        # log.bind(), not log.info: structlog's lazy proxy answers `.info` through __getattr__ (a
+        # failed look-up first); bind() is the logger it assembled at first use (cache_logger_on_first_use).
+        log.bind().info("request", method=method, path=path, status=status, duration_ms=round(elapsed * 1000, 3))
 
 
 _DURATIONS: dict[tuple[str, str, int], DeferredHistogram] = {}

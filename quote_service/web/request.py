@@ -25,6 +25,7 @@ from litestar.status_codes import HTTP_408_REQUEST_TIMEOUT, HTTP_415_UNSUPPORTED
 from litestar.types import Empty, ReceiveMessage
 
 from quote_service.errors import FieldError, ValidationFailed
+from quote_service.event_loop import running_loop
 
 DEFAULT_BODY_READ_TIMEOUT = 10.0
 # scope["state"] key: event-loop time by which the whole body must have arrived.
@@ -61,7 +62,7 @@ class ExactRequest(Request[Any, Any, Any]):
             deadline = self.scope["state"].get(BODY_READ_DEADLINE)
             if deadline is None:
                 seconds = self.app.state.get("body_read_timeout", DEFAULT_BODY_READ_TIMEOUT)
-                deadline = asyncio.get_running_loop().time() + seconds
+                deadline = running_loop().time() + seconds
             async with asyncio.timeout_at(deadline):
                 return await super().body()
         except TimeoutError as exc:

@@ -98,6 +98,9 @@ class AccessLog:
     def __init__(self) -> None:
         self.lines: list[dict[str, Any]] = []
 
+    def bind(self) -> AccessLog:  # the middleware writes through structlog's assembled logger: log.bind()
+        return self
+
     def info(self, event: str, **fields: Any) -> None:
         self.lines.append({"event": event, **structlog.contextvars.get_contextvars(), **fields})
 
