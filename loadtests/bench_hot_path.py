@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import random
@@ -38,7 +39,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -145,8 +146,21 @@ async def lifespan(app: App) -> Callable[[], Awaitable[None]]:
     return stop
 
 
-async def measure(args: argparse.Namespace) -> None:
+async def service_key(app: App) -> tuple[bytes, list[str]]:
+    """A new service API key (made by the demo admin) and the demo products' ids, from a started app."""
     import httpx
+
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
+    login = {"username": "demo-admin", "password": "quote-service-admin"}
+    token = (await http.post("/api/v1/auth/token", json=login)).json()["data"]["access_token"]
+    admin = {"Authorization": f"Bearer {token}"}
+    made = await http.post("/api/v1/api-keys", json={"name": "hot-path"}, headers=admin)
+    key = made.json()["data"]["key"].encode()
+    listed = await http.get("/api/v1/products", params={"limit": 500}, headers=admin)
+    return key, [product["id"] for product in listed.json()["data"]["items"]]
+
+
+async def measure(args: argparse.Namespace) -> None:
     import reference_app
 
     from quote_service.app import create_app
@@ -158,14 +172,7 @@ async def measure(args: argparse.Namespace) -> None:
     echo: Any = reference_app.create_app()
     stop = await lifespan(app)
     try:
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
-        login = {"username": "demo-admin", "password": "quote-service-admin"}
-        token = (await http.post("/api/v1/auth/token", json=login)).json()["data"]["access_token"]
-        admin = {"Authorization": f"Bearer {token}"}
-        made = await http.post("/api/v1/api-keys", json={"name": "hot-path"}, headers=admin)
-        key = made.json()["data"]["key"].encode()
-        listed = await http.get("/api/v1/products", params={"limit": 500}, headers=admin)
-        ids = [product["id"] for product in listed.json()["data"]["items"]]
+        key, ids = await service_key(app)
         rng = random.Random(args.seed)
         assert await post(app, basket(ids, rng), key) == 200  # the edge learns the key
         quotes: QuoteService = app.state.quotes
@@ -262,7 +269,15 @@ def main() -> None:
         "--full-only", action="store_true", help="only the full path, round after round (to profile it: py-spy --pid)"
     )
     args = parser.parse_args()
-    name = f"qs_hot_{os.getpid()}"
+    with demo_environment("qs_hot"):
+        uvloop.run(measure(args))
+
+
+@contextlib.contextmanager
+def demo_environment(prefix: str) -> Iterator[None]:
+    """A fresh database `<prefix>_<pid>` holding the demo data (seed-demo) and Redis db 14 flushed,
+    named in os.environ for `create_app`; the database is dropped afterwards."""
+    name = f"{prefix}_{os.getpid()}"
     asyncio.run(database(name, create=True))
     os.environ.update(
         DATABASE_URL=ADMIN_URL.rsplit("/", 1)[0] + "/" + name, REDIS_URL=REDIS_URL, LOG_LEVEL="WARNING",
@@ -272,7 +287,7 @@ def main() -> None:
         subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
         seed = [sys.executable, "-m", "quote_service.cli", "seed-demo"]
         subprocess.run(seed, env=os.environ, check=True, capture_output=True)  # noqa: S603 - our own CLI
-        uvloop.run(measure(args))
+        yield
     finally:
         asyncio.run(database(name, create=False))
 

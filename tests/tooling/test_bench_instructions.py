@@ -1,0 +1,83 @@
+"""loadtests/bench_instructions.py: what it reads from callgrind's files, what it reports, and
+what it says when valgrind is missing (the counted run itself is a benchmark, run by hand)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "loadtests"))
+
+from bench_instructions import PARTS, Measured, inclusive, parts_table, report, totals  # noqa: E402
+
+_DUMP = (
+    "version: 1\ncreator: callgrind-3.19.0\ndesc: Trigger: Client Request: measured\n"
+    "events: Ir\nsummary: 0\ntotals: 905030123\n"
+)
+
+_ANNOTATED = """\
+--------------------------------------------------------------------------------
+Ir                      file:function
+--------------------------------------------------------------------------------
+1,812,691,400 (631.7%)  ceval.c:_PyEval_EvalFrameDefault'2 [/usr/lib/libpython3.11.so]
+  273,647,000 (30.24%)  /build/__native_compiled.c:CPyDef_engine___price_quote [/x/compiled.so]
+   97,045,000 (10.72%)  /build/__native_compiled.c:CPyDef_engine____promotions [/x/compiled.so]
+   41,000,000 ( 4.53%)  ???:json_encode_decimal'2 [/x/_core.so]
+   58,901,000 ( 6.51%)  ???:json_encode_decimal [/x/_core.so]
+  122,784,000 (13.57%)  ???:JSONEncoder_encode [/x/_core.so]
+    1,000,000 ( 0.11%)  ???:JSONEncoder_encode_into [/x/_core.so]
+"""
+
+
+def test_the_count_is_read_from_the_totals_line() -> None:
+    assert totals(_DUMP) == 905030123
+    assert totals("events: Ir\nsummary: 1234\n") == 1234
+    with pytest.raises(ValueError, match="not a callgrind dump"):
+        totals("events: Ir\n")
+
+
+def test_a_function_s_inclusive_count_is_its_own_entry_not_a_longer_name_s() -> None:
+    assert inclusive(_ANNOTATED, "CPyDef_engine___price_quote") == 273_647_000
+    assert inclusive(_ANNOTATED, "JSONEncoder_encode") == 122_784_000  # not ..._encode_into
+    assert inclusive(_ANNOTATED, "json_encode_decimal") == 58_901_000  # the outermost of its entries
+    assert inclusive(_ANNOTATED, "gc_collect_main") is None
+
+
+def test_the_parts_table_gives_instructions_a_quote_and_shares_of_the_whole() -> None:
+    table = parts_table(_ANNOTATED, 905_030_000, 1000)
+    assert "compiled engine (price_quote)" in table
+    engine = next(line for line in table.splitlines() if line.startswith("compiled engine"))
+    assert engine.split()[-2:] == ["273,647", "30.2%"]
+    assert "garbage collector" not in table  # no entry, no row
+    assert {what for what, _ in PARTS} >= {"the quote's JSON (msgspec)", "zstd frame of the stored quote"}
+
+
+def test_a_run_counts_everything_in_its_window_and_estimates_the_background_share() -> None:
+    """1.1 G counted in a 40 s window; 100 M while idle for 20 s: ~200 M of the window was theirs."""
+    measured = Measured(1000, 1_100_000_000, 40.0, 100_000_000, 20.0, Path("dump"), "compiled")
+    assert measured.per_quote() == 1_100_000
+    assert round(measured.background_share(), 4) == round(2 / 11, 4)
+    assert Measured(1000, 1_100_000_000, 40.0, 0, 20.0, Path("dump"), "compiled").background_share() == 0
+    assert Measured(1000, 1_100_000_000, 40.0, 5, 0.0, Path("dump"), "compiled").background_share() == 0
+
+
+def test_the_comparison_is_the_geometric_mean_of_the_pairs() -> None:
+    text = report({"this": [990.0, 1010.0], "that": [1000.0, 1000.0]}, 500)
+    assert "this: 1,000 (runs 990, 1,010)" in text
+    assert "this ÷ that: 0.9999 (pairs 0.9900, 1.0100)" in text
+
+
+def test_without_valgrind_it_says_what_to_install_and_touches_nothing(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path)}  # an empty PATH: no valgrind, no compiler, no redis-cli
+    finished = subprocess.run(  # noqa: S603
+        [sys.executable, str(ROOT / "loadtests" / "bench_instructions.py"), "--quotes", "10"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert finished.returncode == 1
+    assert "needs valgrind" in finished.stderr
+    assert "apt-get install valgrind" in finished.stderr
