@@ -158,12 +158,18 @@ def spread(
         rooms.append(room)
     given = given.quantize(cent, ROUND_HALF_UP)
     if last >= 0:  # else every line is at its floor: the shares are the rooms, on the grid (`Priced.floor` is)
-        shares = [share.quantize(cent, ROUND_HALF_UP) for share in shares]
-        rest = given - sum(shares, ZERO) + shares[last]
-        shares[last] = min(max(rest, ZERO), rooms[last])
-        _settle(rest - shares[last], shares, rooms, skip=last)
-    for line, share in zip(lines, shares, strict=True):
-        line.discount += share
+        rounded = ZERO
+        for position, share in enumerate(shares):
+            shares[position] = share = share.quantize(cent, ROUND_HALF_UP)
+            rounded += share
+        rest = given - rounded + shares[last]
+        taken = min(max(rest, ZERO), rooms[last])
+        shares[last] = taken
+        if rest != taken:  # rare: the remainder does not fit the last line
+            _settle(rest - taken, shares, rooms, skip=last)
+    # By position, not zip(..., strict=True): compiled, a zip with a keyword is a generic call (~2,500 instructions).
+    for position, share in enumerate(shares):
+        lines[position].discount += share
     return given
 
 

@@ -17,7 +17,7 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from quote_service.errors import FieldError, ValidationFailed, invalid
@@ -48,10 +48,10 @@ from quote_service.pricing.quote import (
 from quote_service.pricing.settle import settle
 from quote_service.pricing.snapshot import ConfigSnapshot
 
-DYNAMIC_PRICING = "dynamic_pricing"
-EXPRESS_MULTIPLIER = "express_delivery_multiplier"
-SMALL_BASKET_THRESHOLD = "small_basket_threshold"
-_MAX_MULTIPLIER = Decimal(100)
+DYNAMIC_PRICING: Final = "dynamic_pricing"
+EXPRESS_MULTIPLIER: Final = "express_delivery_multiplier"
+SMALL_BASKET_THRESHOLD: Final = "small_basket_threshold"
+_MAX_MULTIPLIER: Final = Decimal(100)
 ServedFlags = tuple[dict[str, Any], dict[str, str]]
 """(feature_flags: key -> value of each flag on, experiments: key -> variant assigned)."""
 

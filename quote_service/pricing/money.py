@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Final
 
 # Active ISO 4217 codes by number of minor-unit digits (funds codes included).
 _ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
@@ -19,16 +20,16 @@ _TWO = (
     "SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED VES "
     "WST XCD XCG YER ZAR ZMW ZWG"
 )
-MINOR_UNITS: dict[str, int] = {
+MINOR_UNITS: Final[dict[str, int]] = {
     **dict.fromkeys(_TWO.split(), 2),
     **dict.fromkeys(_ZERO.split(), 0),
     **dict.fromkeys(_THREE.split(), 3),
     **dict.fromkeys(_FOUR.split(), 4),
 }
-_QUANTUM = {digits: Decimal(1).scaleb(-digits) for digits in set(MINOR_UNITS.values())}
-HUNDRED = Decimal(100)
-ZERO = Decimal(0)
-MAX_AMOUNT = Decimal("1e12")
+_QUANTUM: Final = {digits: Decimal(1).scaleb(-digits) for digits in set(MINOR_UNITS.values())}
+HUNDRED: Final = Decimal(100)
+ZERO: Final = Decimal(0)
+MAX_AMOUNT: Final = Decimal("1e12")
 """The ceiling of every money amount, in any currency: what the service takes (unit and catalog
 prices, coupon and commission amounts, fees, flash and competitor prices) and what a quote computes
 (lines, totals, commission) is below it. Stored amounts are numeric(20, 4) (below 1e16): 10^4 of

@@ -36,7 +36,7 @@ from typing import Any
 from uuid import UUID
 
 from quote_service.pricing.commission import CommissionRate, ItemComponent, commission_amount, default_rate
-from quote_service.pricing.money import HUNDRED, ZERO, quantum
+from quote_service.pricing.money import ZERO, quantum
 from quote_service.pricing.quote import AppliedRule, CommissionDetail, EngineDefaults, PriceSource, QuoteLine
 from quote_service.pricing.resolution import Resolution
 from quote_service.pricing.rules import PricingRule
@@ -108,7 +108,7 @@ class Priced:
         self.moneys = tuple(move[2] for move in self.moves)
         self.shown = shown
         self.base = base = subtotal - zero
-        self.tax = (base * plan.tax_rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate is a percent
+        self.tax = (base * plan.tax_fraction).quantize(cent, ROUND_HALF_UP)
         self.category_commission, self.seller_commission = plan.commission(base, units)
         """Tax and per-item commission of the line as long as no coupon discounts it."""
         self.parts: tuple[QuoteLine, tuple[CommissionDetail, ...]] | None = None
@@ -119,13 +119,14 @@ class LinePlan:
     """What the configuration says about one kind of line in one region."""
 
     __slots__ = (
-        "category_percent",
+        "category_fraction",
         "category_rate",
         "price_rules",
         "region",
-        "seller_percent",
+        "seller_fraction",
         "seller_rate",
         "tax_applied",
+        "tax_fraction",
         "tax_key",
         "tax_rate",
         "tax_rule",
@@ -143,6 +144,9 @@ class LinePlan:
         self.tax_applied = None if self.tax_rule is None else region.shown(self.tax_rule)
         """The TAX_RATE rule as the response shows it, its amount still to fill in (None: the default rate)."""
         self.tax_rate = region.defaults.tax_rate if rate is None else rate
+        self.tax_fraction = self.tax_rate.scaleb(-2)
+        """The tax rate as a fraction (18 -> 0.18): a line's tax is `net * tax_fraction`, rounded,
+        the same digits as `(net * tax_rate).scaleb(-2)` (a shift of the exponent) for one operation less."""
 
         def winner(component: ItemComponent) -> CommissionRate | None:
             return resolution.item_rate(
@@ -155,30 +159,32 @@ class LinePlan:
         """The category component's winner, else the default rate."""
         self.seller_rate = winner("seller")
         """The seller component's winner; None: the line pays no seller commission."""
-        self.category_percent = _plain_percent(self.category_rate)
-        self.seller_percent = None if self.seller_rate is None else _plain_percent(self.seller_rate)
+        self.category_fraction = _plain_fraction(self.category_rate)
+        self.seller_fraction = None if self.seller_rate is None else _plain_fraction(self.seller_rate)
 
     def commission(self, base: Decimal, units: int) -> tuple[Decimal, Decimal]:
         """(category, seller) commission of a line whose net is `base`, each rounded half up."""
         region = self.region
         cent, currency = region.cent, region.currency
-        if self.category_percent is not None:  # `commission_amount` written out for a plain percentage
-            category = (max(base, ZERO) * self.category_percent / HUNDRED).quantize(cent, ROUND_HALF_UP)
+        if self.category_fraction is not None:  # `commission_amount` written out for a plain percentage
+            category = (max(base, ZERO) * self.category_fraction).quantize(cent, ROUND_HALF_UP)
         else:
             category = commission_amount(self.category_rate, base=base, quantity=units, currency=currency)
         seller = region.zero
         if self.seller_rate is not None:
-            if self.seller_percent is not None:
-                seller = (max(base, ZERO) * self.seller_percent / HUNDRED).quantize(cent, ROUND_HALF_UP)
+            if self.seller_fraction is not None:
+                seller = (max(base, ZERO) * self.seller_fraction).quantize(cent, ROUND_HALF_UP)
             else:
                 seller = commission_amount(self.seller_rate, base=base, quantity=units, currency=currency)
         return category, seller
 
 
-def _plain_percent(rate: CommissionRate) -> Decimal | None:
-    """The rate's percent when its commission is just that percent of the net (no bounds), else None."""
+def _plain_fraction(rate: CommissionRate) -> Decimal | None:
+    """The rate's percent as a fraction (12.5 -> 0.125) when its commission is just that percent of
+    the net (no bounds), else None. `net * fraction` has the digits of `percent_of(net, percent)`
+    (dividing by 100 only shifts the exponent), one division less a line."""
     if rate.commission_type == "PERCENTAGE" and rate.min_amount is None and rate.max_amount is None:
-        return rate.rate or ZERO
+        return (rate.rate or ZERO).scaleb(-2)
     return None
 
 

@@ -63,10 +63,8 @@ class BuyTarget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     quantity: int
     product_ids: frozenset[str] = frozenset()
     category_ids: frozenset[str] = frozenset()
-
-    def takes(self, product_id: str, category_id: str | None) -> bool:
-        """Whether a unit of this product and category counts towards the target."""
-        return product_id in self.product_ids or (category_id is not None and category_id in self.category_ids)
+    """A unit counts towards the target when its product or its category is named
+    (`promotion_deals._takes`, in the compiled engine)."""
 
 
 class GetTarget(BuyTarget, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Final
 
 from msgspec.structs import replace
 
@@ -38,7 +38,7 @@ class Settled:
 
 
 Parts = tuple[QuoteLine, tuple[CommissionDetail, ...]]
-_NO_LINE = object()
+_NO_LINE: Final = object()
 
 
 def _detail(
@@ -98,7 +98,7 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
         parts: Parts | None
         if discount:
             base = priced.subtotal - discount
-            tax = (base * plan.tax_rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate is a percent
+            tax = (base * plan.tax_fraction).quantize(cent, ROUND_HALF_UP)
             category, seller = plan.commission(base, priced.units)
             parts = _response_parts(priced, discount, base, tax, category, seller)
         else:
@@ -154,11 +154,12 @@ def _price_rules(movers: list[Priced]) -> list[AppliedRule]:
         if priced.rule_keys != keys:
             break
     else:  # the usual case, the same rules on every line: sum the amounts rule by rule
-        columns = zip(*[priced.moneys for priced in movers], strict=True)
-        return [
-            replace(shown, amount=sum(column[1:], column[0]))
-            for shown, column in zip(first.shown, columns, strict=True)
-        ]
+        # By position, not zip(..., strict=True) and sum(): compiled, both are generic calls.
+        sums = list(first.moneys)
+        for priced in movers[1:]:
+            for position, money in enumerate(priced.moneys):
+                sums[position] += money
+        return [replace(shown, amount=sums[position]) for position, shown in enumerate(first.shown)]
     moved: dict[int, list[Any]] = {}  # id(rule) -> [amount, the line's AppliedRule, lines]
     for priced in movers:
         for rule_key, _, money, shown in priced.moves:
