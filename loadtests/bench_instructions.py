@@ -24,9 +24,12 @@ start: ~1 G instructions).
 
 With `--compare-with PATH` the other checkout's quote_service runs too (PYTHONPATH=PATH, its own
 compiled engine when it has one), the runs alternating, and it prints this ÷ that per pair and
-their geometric mean. Repeated runs of one tree differ by ~0.5-2 % (the background loops above,
+their geometric mean. Repeated runs of one tree differ by ~0.5-4 % (the background loops above,
 the group commit's and the quote log's batches follow the clock; the garbage collector runs where
-it runs), against ±5-10 % for the timings: use `--runs 3` or more, and read a difference under ~1.5 % as none.
+it runs; the engine's memos refill when full), against ±5-10 % for the timings: use `--runs 3` or
+more, and read a difference under ~2 % as none. A part's inclusive count is steadier than the
+whole (the compiled engine's moved < 0.3 % between runs on 2026-11-25): for a change inside one
+part, compare that part (`--dumps DIR`, then `callgrind_annotate --inclusive=yes FILE`).
 
 Instructions are not time: a system call counts as one instruction and a cache miss as none.
 This measures what the process does; `bench.py --compare-with` measures what it costs end to end.
