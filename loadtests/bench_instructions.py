@@ -11,8 +11,9 @@ demo database and Redis db 14) runs under valgrind's callgrind, which counts eve
 the process executes. Counting starts after a warm-up round and stops after `--quotes` quotes, at
 exact points (callgrind's client requests, from a small C library built here on the fly); the
 same seeded baskets, PYTHONHASHSEED=0. It prints per run the instructions per quote, then their
-median, and the inclusive share of the parts named in PARTS (the compiled engine, msgspec's JSON,
-`Decimal` to text, zstd, the garbage collector) from the last run of this checkout.
+median, and the inclusive share of the parts named in PARTS (the compiled engine and its larger
+steps, msgspec's JSON out — the quote and its quote-log row — with its `Decimal` to text, zstd,
+the garbage collector) from the last run of this checkout.
 
 The background loops (schedulers, pollers, the metrics flush) run by the clock, and under
 valgrind the window lasts ~30x longer than it would natively: they account for ~8-11 % of what
@@ -24,12 +25,13 @@ start: ~1 G instructions).
 
 With `--compare-with PATH` the other checkout's quote_service runs too (PYTHONPATH=PATH, its own
 compiled engine when it has one), the runs alternating, and it prints this ÷ that per pair and
-their geometric mean. Repeated runs of one tree differ by ~0.5-4 % (the background loops above,
-the group commit's and the quote log's batches follow the clock; the garbage collector runs where
-it runs; the engine's memos refill when full), against ±5-10 % for the timings: use `--runs 3` or
-more, and read a difference under ~2 % as none. A part's inclusive count is steadier than the
-whole (the compiled engine's moved < 0.3 % between runs on 2026-11-25): for a change inside one
-part, compare that part (`--dumps DIR`, then `callgrind_annotate --inclusive=yes FILE`).
+their geometric mean, then each part's median over the runs of each checkout and their ratio.
+Repeated runs of one tree differ by ~0.5-4 % (the background loops above, the group commit's and
+the quote log's batches follow the clock; the garbage collector runs where it runs; the engine's
+memos refill when full), against ±5-10 % for the timings: use `--runs 3` or more, and read a
+difference under ~2 % as none. A part's inclusive count is steadier than the whole (the compiled
+engine's moved < 0.3 % between runs on 2026-11-25): for a change inside one part, read that part's
+row (and, for a function not in PARTS, `--dumps DIR`, then `callgrind_annotate --inclusive=yes FILE`).
 
 Instructions are not time: a system call counts as one instruction and a cache miss as none.
 This measures what the process does; `bench.py --compare-with` measures what it costs end to end.
@@ -75,7 +77,10 @@ int qs_on_valgrind(void) { return RUNNING_ON_VALGRIND; }
 PARTS: tuple[tuple[str, str], ...] = (
     ("compiled engine (price_quote)", "CPyDef_engine___price_quote"),
     ("  its promotions", "CPyDef_engine____promotions"),
-    ("the quote's JSON (msgspec)", "JSONEncoder_encode"),
+    ("  its coupons", "CPyDef_discounts___apply_coupons"),
+    ("  its lines' tax and commission (settle)", "CPyDef_settle___settle"),
+    ("  its lines' prices (price_lines)", "CPyDef_lines___price_lines"),
+    ("JSON out (msgspec: the quote, its log row)", "JSONEncoder_encode"),
     ("  Decimal to text in it", "json_encode_decimal"),
     ("the request's JSON (msgspec)", "JSONDecoder_decode"),
     ("msgpack (msgspec)", "Encoder_encode"),
@@ -114,13 +119,13 @@ def main() -> None:
         build_control(work)
         print(interpreter(), flush=True)
         counts: dict[str, list[float]] = {name: [] for name, _ in trees}
-        last: dict[str, Path] = {}
+        dumps: dict[str, list[Path]] = {name: [] for name, _ in trees}
         for run in range(args.runs):
             order = list(enumerate(trees)) if run % 2 == 0 else list(enumerate(trees))[::-1]
             for index, (name, tree) in order:
                 measured = one_run(work, tree, args, f"{run}-{index}")
                 counts[name].append(measured.per_quote())
-                last[name] = measured.dump
+                dumps[name].append(measured.dump)
                 print(
                     f"run {run + 1} {name} ({measured.engine}): {counts[name][-1]:,.0f} instructions a quote "
                     f"(the background loops' idle rate over the {measured.window:.0f} s window: "
@@ -128,11 +133,12 @@ def main() -> None:
                     flush=True,
                 )
         print(report(counts, args.quotes))
-        annotated = subprocess.run(  # noqa: S603
-            ["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(last[trees[0][0]])],  # noqa: S607
-            check=True, capture_output=True, text=True,
-        ).stdout  # fmt: skip
-        print(parts_table(annotated, totals(last[trees[0][0]].read_text()), args.quotes))
+        this = trees[0][0]
+        last = dumps[this][-1]
+        print(parts_table(annotate(last), totals(last.read_text()), args.quotes))
+        if len(trees) == 2:  # each part of every run: steadier than the whole (the docstring)
+            parts = {name: [part_counts(annotate(dump)) for dump in found] for name, found in dumps.items()}
+            print(parts_comparison(parts, args.quotes))
         if args.dumps is not None:
             args.dumps.mkdir(parents=True, exist_ok=True)
             for dump in work.glob("callgrind.*.*"):
@@ -263,12 +269,49 @@ def inclusive(annotated: str, function: str) -> int | None:
     return max(counts) if counts else None
 
 
+def annotate(dump: Path) -> str:
+    """`callgrind_annotate --inclusive=yes` of one dump."""
+    return subprocess.run(  # noqa: S603
+        ["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(dump)],  # noqa: S607
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+
+
+def part_counts(annotated: str) -> dict[str, int]:
+    """The inclusive count of each part of PARTS that the run has (a part with no entry is left out)."""
+    found = {what: inclusive(annotated, function) for what, function in PARTS}
+    return {what: count for what, count in found.items() if count is not None}
+
+
+def parts_comparison(parts: dict[str, list[dict[str, int]]], quotes: int) -> str:
+    """Per part, the median over each checkout's runs of its instructions a quote, and this ÷ that:
+    a change inside one part shows there even when the whole quote's runs spread wider than it."""
+    (this, these), (that, those) = parts.items()
+    lines = [f"part (inclusive), median of runs: {this} | {that} | ÷"]
+    for what, _ in PARTS:
+        mine = [run[what] for run in these if what in run]
+        theirs = [run[what] for run in those if what in run]
+        if not mine or not theirs:
+            continue
+        a, b = statistics.median(mine) / quotes, statistics.median(theirs) / quotes
+        lines.append(
+            f"  {what:<42} {a:>10,.0f} | {b:>10,.0f} | {a / b:.3f}"
+            f"  (runs within {_spread(mine):.1%} | {_spread(theirs):.1%})"
+        )
+    return "\n".join(lines)
+
+
+def _spread(values: list[int]) -> float:
+    """How far the largest of `values` is above the smallest (0 for one value)."""
+    return max(values) / min(values) - 1 if min(values) > 0 else 0.0
+
+
 def parts_table(annotated: str, total: int, quotes: int) -> str:
-    lines = [f"{'part (inclusive)':<34} {'instructions a quote':>21} {'share':>7}"]
+    lines = [f"{'part (inclusive)':<44} {'instructions a quote':>21} {'share':>7}"]
     for what, function in PARTS:
         count = inclusive(annotated, function)
         if count is not None:
-            lines.append(f"{what:<34} {count / quotes:>21,.0f} {count / total:>7.1%}")
+            lines.append(f"{what:<44} {count / quotes:>21,.0f} {count / total:>7.1%}")
     return "\n".join(lines)
 
 

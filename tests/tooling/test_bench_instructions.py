@@ -13,7 +13,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "loadtests"))
 
-from bench_instructions import PARTS, Measured, inclusive, parts_table, report, totals  # noqa: E402
+from bench_instructions import (  # noqa: E402
+    PARTS,
+    Measured,
+    inclusive,
+    part_counts,
+    parts_comparison,
+    parts_table,
+    report,
+    totals,
+)
 
 _DUMP = (
     "version: 1\ncreator: callgrind-3.19.0\ndesc: Trigger: Client Request: measured\n"
@@ -54,7 +63,27 @@ def test_the_parts_table_gives_instructions_a_quote_and_shares_of_the_whole() ->
     engine = next(line for line in table.splitlines() if line.startswith("compiled engine"))
     assert engine.split()[-2:] == ["273,647", "30.2%"]
     assert "garbage collector" not in table  # no entry, no row
-    assert {what for what, _ in PARTS} >= {"the quote's JSON (msgspec)", "zstd frame of the stored quote"}
+    named = {what for what, _ in PARTS}
+    assert named >= {"JSON out (msgspec: the quote, its log row)", "zstd frame of the stored quote"}
+
+
+def test_each_part_is_compared_on_the_medians_of_its_runs() -> None:
+    """Per part: each checkout's median over its runs, a quote each, this ÷ that, and how far each
+    checkout's runs spread; a part neither run has is left out."""
+    found = part_counts(_ANNOTATED)
+    assert found["compiled engine (price_quote)"] == 273_647_000
+    assert found["  its promotions"] == 97_045_000
+    assert "garbage collector" not in found
+    this = [{"compiled engine (price_quote)": 234_000_000}, {"compiled engine (price_quote)": 234_500_000},
+            {"compiled engine (price_quote)": 233_800_000}]  # fmt: skip
+    that = [{"compiled engine (price_quote)": 270_000_000, "garbage collector": 5_000_000},
+            {"compiled engine (price_quote)": 260_000_000}, {"compiled engine (price_quote)": 292_000_000}]  # fmt: skip
+    table = parts_comparison({"this": this, "base": that}, 1000)
+    engine = next(line for line in table.splitlines() if "compiled engine" in line)
+    assert "234,000 |    270,000 | 0.867" in engine  # medians 234.0 K and 270.0 K a quote
+    assert "(runs within 0.3% | 12.3%)" in engine
+    assert "garbage collector" not in table  # only one side has it
+    assert table.splitlines()[0].startswith("part (inclusive), median of runs: this | base")
 
 
 def test_a_run_counts_everything_in_its_window_and_estimates_the_background_share() -> None:
