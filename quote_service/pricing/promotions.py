@@ -60,11 +60,12 @@ class AmountOff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
 
 class BuyTarget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A unit counts towards the target when its product or its category is named
+    (`promotion_deals._takes`, in the compiled engine)."""
+
     quantity: int
     product_ids: frozenset[str] = frozenset()
     category_ids: frozenset[str] = frozenset()
-    """A unit counts towards the target when its product or its category is named
-    (`promotion_deals._takes`, in the compiled engine)."""
 
 
 class GetTarget(BuyTarget, frozen=True, kw_only=True, forbid_unknown_fields=True):
