@@ -24,6 +24,12 @@ same database and Redis, and each run drives its quotes too, two phases each in 
 then BAAB in the next run: this checkout ÷ that one, quotes/s and the worker's CPU per quote,
 geometric mean of the runs' ratios. On a shared machine that moves ±10 % between runs, interleaved phases are how a
 before/after is measured end to end (BENCHMARKS.md).
+With `--work`, a third server (loadtests/work_app.py: the same bare Litestar, doing only a quote's
+own work — the engine on the demo configuration read at its start, the quote's JSON, its
+quote-log row and its zstd frame — without the service around it: authentication, limits, caches,
+the Redis write, the quote log's queue, metrics) takes the same bodies in each run, between the
+echo and the quotes, and it prints quote ÷ work (what the service around the work costs) and
+work ÷ reference (the most quote ÷ reference could be if that service cost nothing).
 With `--unused-features`, after the runs it configures features these quotes never use
 (loadtests/unused_features.py: price lists for another currency or group, failing promotions,
 flags with targeting rules, stock held by other customers' reserving quotes) and runs again on
@@ -135,9 +141,16 @@ def report(runs: list[dict[str, dict[str, float]]], args: argparse.Namespace) ->
         f"  quote p50 {med('quote', 'p50_ms'):.2f} ms p99 {med('quote', 'p99_ms'):.2f} ms (target <= 25) | "
         f"reference p99 {med('reference', 'p99_ms'):.2f} ms | non-2xx {sum(r['quote']['non_2xx'] for r in runs):.0f}"
     )
-    phases = ("quote", "numbers", "reference", "health") if "numbers" in runs[0] else ("quote", "reference", "health")
+    phases = ("quote", "numbers", "work", "reference", "health")
+    phases = tuple(phase for phase in phases if phase in runs[0])
     for phase in phases:
         print(f"  CPU per request, {phase:<9}: " + cpu_line({f"{p}_us": med(phase, f"{p}_us") for p in PARTS}))
+    if "work" in runs[0]:
+        print(
+            f"  quote ÷ work {median(r['quote']['rps'] / r['work']['rps'] for r in runs):.2f} (what the service around "
+            f"the work costs) | work ÷ reference {median(r['work']['rps'] / r['reference']['rps'] for r in runs):.2f} "
+            "(the most quote ÷ reference could be with that service free)"
+        )
     if "other" in runs[0]:
         # Geometric means of runs whose phases were ABBA, then BAAB (ab_phases): on the 2-core box the
         # first quote phase after the echo's ran ~15 % faster than the next, whichever checkout it was.
@@ -188,13 +201,16 @@ def run_phases(
     numbers: Path | None,
     args: argparse.Namespace,
     other: tuple[ServerCpu, str] | None = None,
+    work: tuple[ServerCpu, str] | None = None,
 ) -> list[dict[str, dict[str, float]]]:
     """`--runs` runs of /health, the reference echo and quotes (and the number form when asked;
-    and the other checkout's quotes, `other` = (its CPU meter, its URL), when comparing)."""
+    the other checkout's quotes, `other` = (its CPU meter, its URL), when comparing; the work-only
+    server's answers to the same bodies, `work` = (its CPU meter, its URL), with --work)."""
     runs = []
     for run in range(1, args.runs + 1):
         health = measured(ours, base, "/health", args, None)
         refr = measured(theirs, reference_base, "/api/v1/quote", args, script)
+        worked = None if work is None else measured(work[0], work[1], "/api/v1/quote", args, script)
         as_numbers = None
         if numbers is not None and run % 2 == 0:  # alternate which form goes first
             as_numbers = measured(ours, base, "/api/v1/quote", args, numbers)
@@ -203,6 +219,10 @@ def run_phases(
         else:  # ABBA, then BAAB: whichever phase comes first after the echo's can be ~15 % faster
             quotes, compared = ab_phases(ours, (base, script), other, args, first=run % 2 == 0)
         runs.append({"health": health, "reference": refr, "quote": quotes})
+        if worked is not None:
+            runs[-1]["work"] = worked
+            print(f"run {run}: work only {worked['rps']:.0f} rps (quote ÷ work {quotes['rps'] / worked['rps']:.2f}, "
+                  f"work ÷ reference {worked['rps'] / refr['rps']:.2f}), CPU {cpu_line(worked)}")  # fmt: skip
         if other is not None:
             runs[-1]["other"] = compared
             ratio = quotes["rps"] / compared["rps"]
@@ -286,6 +306,11 @@ def main() -> None:
         "--money-numbers", action="store_true", help="also quote with X-Money-Format: number, and compare"
     )
     parser.add_argument(
+        "--work", action="store_true",
+        help="also serve loadtests/work_app.py (a quote's own work without the service) and compare",
+    )  # fmt: skip
+    parser.add_argument("--work-port", type=int, default=8768)
+    parser.add_argument(
         "--unused-features", action="store_true",
         help="then configure price lists, promotions, targeted flags, reservations the quotes never use; run again",
     )  # fmt: skip
@@ -298,7 +323,7 @@ def main() -> None:
         help="after the runs, one more quote phase with py-spy on the worker: raw stacks to FILE, shares by component",
     )  # fmt: skip
     args = parser.parse_args()
-    check_free(args.port, args.reference_port)
+    check_free(args.port, args.reference_port, *([args.work_port] if args.work else []))
     name = f"qs_bench_{os.getpid()}"
     asyncio.run(database(name, create=True))
     database_url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
@@ -311,6 +336,7 @@ def main() -> None:
     server, server_log = serve(args.port, args.workers, env)
     reference = start_reference(args.reference_port)
     compared: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None
     try:
         wait_ready(base, server)
         wait_ready(reference_base, reference, path="/health")
@@ -330,8 +356,14 @@ def main() -> None:
             print(f"{args.compare_with}: {engine_line(other_log)}")
         wrk(base, "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
         wrk(reference_base, "/api/v1/quote", connections=args.connections, duration=3, script=script)
+        work = None
+        if args.work:  # after prepare: it reads the demo configuration and catalog once, at its start
+            worker = start_reference(args.work_port, app="work_app.py", env={"WORK_DATABASE_URL": database_url})
+            work = (ServerCpu(worker.pid), f"http://127.0.0.1:{args.work_port}")
+            wait_ready(work[1], worker, path="/health")
+            wrk(work[1], "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
         ours, theirs = ServerCpu(server.pid), ServerCpu(reference.pid)
-        runs = run_phases(ours, theirs, base, reference_base, script, numbers, args, other)
+        runs = run_phases(ours, theirs, base, reference_base, script, numbers, args, other, work)
         report(runs, args)
         if args.unused_features:
             unused_phases(ours, theirs, base, reference_base, script, (key, ids), runs, args)
@@ -345,8 +377,9 @@ def main() -> None:
     finally:
         stop(reference)
         stop(server)
-        if compared is not None:
-            stop(compared)
+        for extra in (compared, worker):
+            if extra is not None:
+                stop(extra)
         asyncio.run(database(name, create=False))
 
 

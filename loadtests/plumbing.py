@@ -156,16 +156,19 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], path: str = "/health
     raise SystemExit("the server did not become ready")
 
 
-def start_reference(port: int, workers: int = 1) -> subprocess.Popen[bytes]:
-    """loadtests/reference_app.py on `port` (granian, `workers` workers)."""
+def start_reference(
+    port: int, workers: int = 1, *, app: str = "reference_app.py", env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """loadtests/reference_app.py (or `app`, another script of this folder taking the same
+    options: work_app.py) on `port` (granian, `workers` workers), `env` added to its environment."""
     here = Path(__file__).resolve().parent
     # Ahead of the caller's PYTHONPATH, not instead of it: where packages come from a --target folder
     # (a machine with no virtual environment), the reference needs them too.
     paths = [str(here), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    environment = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(paths)}
     return subprocess.Popen(  # noqa: S603 - our own script
-        [sys.executable, str(here / "reference_app.py"), "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, str(here / app), "--port", str(port), "--workers", str(workers)],
+        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
 

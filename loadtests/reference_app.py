@@ -48,18 +48,24 @@ def create_app() -> Litestar:
     return Litestar([quote, purchase, health], openapi_config=None)
 
 
-def main() -> None:
+def serve(factory: str, port: int, workers: int) -> None:
+    """Serve the app `factory` ("module:function") as the benchmarks serve their references: granian,
+    ASGI, no access log."""
     from granian import Granian
     from granian.constants import Interfaces
 
+    Granian(
+        factory, factory=True, address="127.0.0.1", port=port, workers=workers,
+        interface=Interfaces.ASGI, log_access=False, backlog=2048,
+    ).serve()  # fmt: skip
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    Granian(
-        "reference_app:create_app", factory=True, address="127.0.0.1", port=args.port, workers=args.workers,
-        interface=Interfaces.ASGI, log_access=False, backlog=2048,
-    ).serve()  # fmt: skip
+    serve("reference_app:create_app", args.port, args.workers)
 
 
 if __name__ == "__main__":

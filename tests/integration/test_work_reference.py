@@ -1,0 +1,88 @@
+"""bench.py --work compares the service with loadtests/work_app.py, a server doing only a quote's own
+work: the comparison means something only if that server prices exactly as the service does. On
+the demo data, the same bodies (the wrk script's kind: 1-4 demo products, WELCOME10, express or
+not, a gold customer) get the same quote from both, but for the quote's id and instants."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from quote_service.cli import demo
+from quote_service.config import Settings
+from quote_service.snapshot.bus import read_version
+from tests.integration.expect import expect_ok
+from tests.waiting import until
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "loadtests"))
+import work_app  # a load-test script, imported as the benchmark runs it
+
+# Written by the server when it answers, not priced: they differ between any two quotes.
+_OWN = ("quote_id", "created_at", "valid_until")
+
+
+def bodies(ids: list[str], count: int) -> list[dict[str, Any]]:
+    rng = random.Random(3)
+    return [
+        {
+            "customer_id": f"c-{rng.randrange(1, 10**9)}",
+            "seller_id": "seller-anatolia",
+            "items": [{"product_id": rng.choice(ids), "quantity": rng.randint(1, 5)} for _ in range(rng.randint(1, 4))],
+            "delivery_address": {"city": "Istanbul", "country": "TR", "latitude": 41.0082, "longitude": 28.9784},
+            "pickup_address": {"city": "Istanbul", "country": "TR", "latitude": 41.0186, "longitude": 29.0023},
+            "is_express_delivery": rng.random() < 0.5,
+            "coupon_codes": ["WELCOME10"],
+            "currency": "TRY",
+            "customer_tier": "gold",
+        }
+        for _ in range(count)
+    ]
+
+
+def priced(answer: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in answer.items() if key not in _OWN}
+
+
+@pytest.mark.slow
+async def test_the_work_reference_prices_as_the_service_does(
+    client: AsyncTestClient[Litestar],
+    settings: Settings,
+    pool: asyncpg.Pool,
+    service_key: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await demo.seed_demo(settings, pool)
+    async with pool.acquire() as conn:
+        version = await read_version(conn)
+        ids = [str(row["id"]) for row in await conn.fetch("SELECT id FROM products WHERE is_active")]
+    sent = bodies(ids, 40)
+
+    async def quoted_on_the_seeded_configuration() -> bool:  # the app hears of seed-demo's writes within ~1 s
+        answer = expect_ok(await client.post("/api/v1/quote", json=sent[0], headers=service_key))
+        return bool(answer["config_version"] >= version)
+
+    await until(quoted_on_the_seeded_configuration, "the app quotes with the demo configuration")
+    assert settings.database_url is not None
+    monkeypatch.setenv("WORK_DATABASE_URL", settings.database_url)
+    answers = []
+    async with AsyncTestClient(work_app.create_app()) as work:  # its startup reads the demo configuration
+        for body in sent:
+            served = expect_ok(await client.post("/api/v1/quote", json=body, headers=service_key))
+            response = await work.post("/api/v1/quote", content=msgspec.json.encode(body))
+            assert response.status_code == 200, response.text
+            worked = expect_ok(response)
+            assert worked["config_version"] == served["config_version"] == version
+            assert priced(worked) == priced(served), body
+            answers.append(served)
+    # The bodies reach the engine's steps that cost the most: the coupon and the demo's promotions
+    # (38 and 30 of these 40 quotes apply them).
+    assert sum(bool(quote["applied_coupons"]) for quote in answers) >= 20
+    assert sum(bool(quote["applied_promotions"]) for quote in answers) >= 20
