@@ -2,6 +2,7 @@
 
     WORK_DATABASE_URL=postgresql://... python loadtests/work_app.py --port 8768 [--workers 1]
     uv run python loadtests/work_app.py --parts [--rounds 9] [--quotes 2000]
+    uv run python loadtests/work_app.py --memo 60
 
 A plain ASGI callable in front of a bare Litestar app (which answers `/health` and runs the
 startup): `POST /api/v1/quote` is answered as the service's lean edge answers it, without
@@ -27,6 +28,11 @@ setup, Redis db 14 flushed as the other benchmarks do) it does that work in this
 `--quotes` distinct bodies a round (new customers every round, as a server's are) and prints each
 part's median time a quote over `--rounds`: decoding the body, the engine (region, flags,
 `price_quote`), the quote's JSON, its log row, its zstd frame.
+
+`--memo N` prices N chunks of 1,000 new bodies (new customers) with the engine alone, and prints
+each chunk's µs a quote and the size of the engine's memo after it (`Resolution`: the pricing
+plan's kept answers, docs/hot-path.md "The pricing plan"): whether a stream of new customers makes
+it start over.
 """
 
 from __future__ import annotations
@@ -149,12 +155,38 @@ async def load() -> None:
     Work.packer = compressor(trained.as_bytes())
 
 
-def parts(rounds: int, quotes: int) -> None:
-    """Each part's median µs a quote over `rounds` rounds of `quotes` new bodies (perf_counter)."""
-    with demo_environment("qs_work"):  # a fresh demo database, in DATABASE_URL while it lasts
+def load_demo() -> None:
+    """`load()` from a fresh demo database, dropped afterwards."""
+    with demo_environment("qs_work"):  # in DATABASE_URL while it lasts
         os.environ["WORK_DATABASE_URL"] = os.environ["DATABASE_URL"]
         asyncio.run(load())
+
+
+def memo(chunks: int) -> None:
+    """Each chunk of 1,000 new bodies: µs a quote (the engine alone) and the memo's size after it."""
     from quote_service.pricing import ENGINE
+
+    load_demo()
+    rng, ids = random.Random(5), sorted(p for p, product in Work.products.items() if product.is_active)
+    taken, sizes = [], []
+    for _ in range(chunks):
+        requests = [_DECODER.decode(basket(ids, rng)) for _ in range(1000)]
+        started = time.perf_counter_ns()
+        for request in requests:
+            priced(request)
+        taken.append((time.perf_counter_ns() - started) / 1000 / 1000)
+        sizes.append(len(Work.snapshot.resolver.at(datetime.now(UTC))))
+    print(f"engine: {ENGINE}; {chunks} chunks of 1,000 new bodies")
+    print("µs a quote:", " ".join(f"{value:.1f}" for value in taken))
+    print("memo after:", " ".join(str(size) for size in sizes))
+    print(f"median {statistics.median(taken[5:]):.1f}, mean {statistics.mean(taken[5:]):.1f} µs a quote (chunks 6-)")
+
+
+def parts(rounds: int, quotes: int) -> None:
+    """Each part's median µs a quote over `rounds` rounds of `quotes` new bodies (perf_counter)."""
+    from quote_service.pricing import ENGINE
+
+    load_demo()
 
     names = ("decode the body", "engine (region, flags, price_quote)", "the quote's JSON", "its log row", "zstd frame")
     taken: list[list[float]] = [[] for _ in names]
@@ -197,9 +229,13 @@ def main() -> None:
     parser.add_argument("--parts", action="store_true", help="time the work's parts in this process; no server")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--quotes", type=int, default=2000)
+    parser.add_argument("--memo", type=int, metavar="N", help="N chunks of 1,000 new customers, the memo's size")
     args = parser.parse_args()
     if args.parts:
         parts(args.rounds, args.quotes)
+        return
+    if args.memo:
+        memo(args.memo)
         return
     asyncio.run(load())  # fail here, before serving, on a database without the demo
     serve("work_app:create_app", args.port, args.workers)

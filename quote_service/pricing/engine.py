@@ -304,7 +304,7 @@ def served_flags(
                 country=region.country,
                 attributes=attributes,
             )
-        found = region.remember(region.flags, key, evaluate_compiled(snapshot.compiled_flags, context, now))
+        found = region.remember_flags(key, evaluate_compiled(snapshot.compiled_flags, context, now))
     return dict(found[0]), dict(found[1])
 
 

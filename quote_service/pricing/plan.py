@@ -22,8 +22,11 @@ a window edge starts a new one) instead of once per line per quote:
 
 Everything a plan holds is exactly what the pricing functions return for those inputs, computed
 the first time it is asked for; the memo is bounded with the other answers of its `Resolution`
-(each entry counts, and a full memo forgets every plan). A plan never reads the clock: the
-interval it belongs to and the open windows in a `Priced` key carry all that `now` decides.
+(each entry counts, and a full memo forgets every plan), but for the flags served per customer,
+which are counted and forgotten apart (`resolution.MAX_CUSTOMERS`): most quotes come from a
+customer not seen before, and their entries must not make the plan forget its lines. A plan never
+reads the clock: the interval it belongs to and the open windows in a `Priced` key carry all that
+`now` decides.
 Objects a plan hands out (`Priced`, `Fee`, response parts) are shared by the quotes that use
 them and are never changed after they are made.
 """
@@ -250,7 +253,8 @@ class RegionPlan:
         self.rules_shown: dict[int, AppliedRule] = {}
         """Rules as the response shows them, by id(rule) (the plan keeps the rules alive); see `shown`."""
         self.flags: dict[tuple[Any, ...], Any] = {}
-        """Flags served per (customer id, segment, flag-edge interval); see `engine`."""
+        """Flags served per (customer id, segment, flag-edge interval); see `engine`. Counted apart from
+        the other memos (`remember_flags`)."""
         self.logistics: dict[tuple[Any, ...], Any] = {}
         """Logistics commissions by (provider, quote seller, categories, delivery fee); see `commission_breakdown`."""
         self.small_basket: dict[Decimal | None, Any] = {}
@@ -279,6 +283,13 @@ class RegionPlan:
         """Keep `value` in one of this plan's memos; returns it."""
         self.resolution.grow()
         memo[key] = value
+        return value
+
+    def remember_flags(self, key: tuple[Any, ...], value: Any) -> Any:
+        """Keep the flags served to one customer (`flags`); returns them. Bounded on their own
+        (`resolution.MAX_CUSTOMERS`): a stream of new customers does not empty the other memos."""
+        self.resolution.grow_customers()
+        self.flags[key] = value
         return value
 
 

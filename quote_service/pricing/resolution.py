@@ -48,6 +48,11 @@ from quote_service.pricing.rules import (
 
 MAX_ENTRIES = 20_000
 """Answers kept per snapshot interval before the memo starts over (bounds memory under many regions)."""
+MAX_CUSTOMERS = 20_000
+"""Customers whose served flags are kept per snapshot interval (every region plan together) before
+that memo alone starts over. A server's quotes come mostly from customers it has not seen: counted
+with the answers above, their entries made the whole memo (priced lines, fees, every plan) start
+over every ~MAX_ENTRIES quotes, to be built again by the quotes after."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MINUTE = timedelta(minutes=1)
 _INTERVALS_KEPT = 2
@@ -71,6 +76,7 @@ class Resolution:
     __slots__ = (
         "_book",
         "_clocks",
+        "_customers",
         "_fees",
         "_index",
         "_items",
@@ -97,6 +103,7 @@ class Resolution:
         self.plans: dict[tuple[Any, ...], Any] = {}
         """`plan.RegionPlan`s by (city, country, currency, defaults); filled by `plan.region_plan`."""
         self._size = 0
+        self._customers = 0
 
     def __len__(self) -> int:
         """How many answers are kept."""
@@ -109,6 +116,16 @@ class Resolution:
             for memo in (self._prices, self._taxes, self._fees, self._items, self._logistics, self._clocks, self.plans):
                 memo.clear()
             self._size = 0
+            self._customers = 0  # their entries went with the plans
+
+    def grow_customers(self) -> None:
+        """Count one more customer's served flags (kept in a plan's `flags`); past MAX_CUSTOMERS,
+        forget those of every plan, and only those."""
+        self._customers += 1
+        if self._customers > MAX_CUSTOMERS:
+            for plan in self.plans.values():
+                plan.flags.clear()
+            self._customers = 1  # the entry about to be kept
 
     def open_windows(self, now: datetime) -> frozenset[int]:
         """Which TIME_WINDOW configurations of the book (by position) are open at `now`.

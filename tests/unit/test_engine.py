@@ -11,7 +11,7 @@ import pytest
 
 from quote_service.errors import CurrencyNotPriced, ValidationFailed
 from quote_service.pricing.flags import Rollout
-from quote_service.pricing.quote import CustomerContext
+from quote_service.pricing.quote import CustomerContext, EngineDefaults
 from quote_service.pricing.resolution import Resolution
 from quote_service.pricing.rules import (
     DeliveryFeeConfig,
@@ -565,6 +565,39 @@ def test_answers_stay_exact_when_the_memo_starts_over(monkeypatch: pytest.Monkey
 
     assert [q.total_amount for q in memoized] == [q.total_amount for q in fresh] * 2
     assert len(config.resolver.at(NOW)) <= 3
+
+
+def test_new_customers_do_not_make_the_memo_forget_its_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    from quote_service.pricing import resolution
+
+    monkeypatch.setattr(resolution, "MAX_ENTRIES", 50)
+    monkeypatch.setattr(resolution, "MAX_CUSTOMERS", 5)
+
+    def config() -> object:
+        return snapshot(
+            rules=[tier_rule((2, "-10"))],
+            flags=[flag("new_banner", True, rollout=Rollout(percentage=D("50")))],
+        )
+
+    memoized, defaults = config(), EngineDefaults()  # one plan per defaults object, as the service keeps one
+    req = request(item("p", 2, unit_price="100.00"), item("q", 3, unit_price="7.50"))
+    quote(req, config=memoized, defaults=defaults)
+    [plan] = memoized.resolver.at(NOW).plans.values()
+    lines = dict(plan.priced)
+    customers = [CustomerContext(customer_id=f"c-{n}") for n in range(200)]
+
+    # 40 times the customers' bound, 4 times the memo's:
+    served = [quote(req, config=memoized, defaults=defaults, customer=c) for c in customers]
+
+    [still] = memoized.resolver.at(NOW).plans.values()
+    assert still is plan
+    assert plan.priced == lines
+    assert all(plan.priced[key] is found for key, found in lines.items())
+    assert 1 <= len(plan.flags) <= 5
+    fresh = [quote(req, config=config(), customer=c) for c in customers]
+    assert [q.feature_flags for q in served] == [q.feature_flags for q in fresh]
+    assert {"new_banner" in q.feature_flags for q in served} == {True, False}  # the rollout splits them
+    assert [q.total_amount for q in served] == [q.total_amount for q in fresh]
 
 
 def test_a_snapshot_keeps_the_answers_of_two_windows_at_most() -> None:
