@@ -13,6 +13,7 @@ tests/unit/test_error_codes.py keeps the two equal and checks every code the pac
     ├── NotFound                         404 NOT_FOUND
     ├── Conflict                         409 CONFLICT (and every state-conflict code)
     │   ├── DuplicateKey                 409 DUPLICATE_KEY
+    │   ├── IdempotencyInProgress        409 IDEMPOTENCY_IN_PROGRESS (Retry-After)
     │   ├── InsufficientStock            409 INSUFFICIENT_STOCK
     │   └── ProductUnavailable           409 PRODUCT_UNAVAILABLE (an inactive catalog product)
     ├── ValidationFailed                 422 VALIDATION_FAILED (one detail per bad field)
@@ -149,6 +150,17 @@ class Conflict(ServiceError):
 
 @registered("DUPLICATE_KEY", 409, "no", "A unique value (SKU, code, key, username) is taken")
 class DuplicateKey(Conflict):
+    pass
+
+
+@registered(
+    "IDEMPOTENCY_IN_PROGRESS",
+    409,
+    "yes",
+    "A request with this Idempotency-Key is still being processed; send it again after Retry-After to get its result",
+    retry_after=1,
+)
+class IdempotencyInProgress(Conflict):
     pass
 
 
