@@ -234,7 +234,11 @@ class Overloaded(ServiceError):
 
 
 @registered(
-    "DEPENDENCY_UNAVAILABLE", 503, "yes", "PostgreSQL or Redis is unreachable; nothing was changed", retry_after=2
+    "DEPENDENCY_UNAVAILABLE",
+    503,
+    "yes",
+    "PostgreSQL or Redis is unreachable (or the quote log's spool on local disk refused a write); nothing was changed",
+    retry_after=2,
 )
 class DependencyUnavailable(ServiceError):
     pass
