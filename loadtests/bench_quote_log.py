@@ -73,7 +73,7 @@ async def write_by_copy(conn: Connection, rows: list[LogValues]) -> None:
 
 async def write_by_json(conn: Connection, rows: list[LogValues]) -> None:
     """The writer now: each row encoded (in the service, when its quote is made), the batch joined."""
-    await write_log_rows(conn, [row for row in map(encode_row, rows) if row is not None])
+    await write_log_rows(conn, [row[1] for row in map(encode_row, rows) if row is not None])
 
 
 WAYS = {"copy": write_by_copy, "json": write_by_json}

@@ -31,6 +31,7 @@ import asyncio
 import os
 import statistics
 import sys
+import tempfile
 import time
 import timeit
 import uuid
@@ -87,7 +88,7 @@ async def put_all(store: QuoteStore, quotes: list[Quote], concurrency: int) -> t
 async def measure(args: argparse.Namespace, database_url: str, redis_url: str) -> None:
     redis = create_redis(redis_url)
     pool = await create_pool(database_url, min_size=1, max_size=4)
-    store = QuoteStore(redis, pool)
+    store = QuoteStore(redis, pool, spool=Path(tempfile.mkdtemp(prefix="qs-bench-spool-")))
     await store.start()
     try:
         await put_all(store, priced(args.quotes, seed=1), 16)

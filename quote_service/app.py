@@ -235,7 +235,7 @@ def create_app(
             await products.start()
             stack.push_async_callback(_close_within, "product cache", products.stop, None)
             app.state.product_cache = products
-            quote_store = QuoteStore(redis, pool)
+            quote_store = QuoteStore(redis, pool, spool=settings.quote_log_spool)
             await quote_store.start()
             # Registered after the pool and Redis: it drains into them, so it closes first.
             stack.push_async_callback(_close_within, "quote store", quote_store.stop, None)

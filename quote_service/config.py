@@ -43,6 +43,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """REDIS_CLUSTER: REDIS_URL names one node of a Redis Cluster (as does a `redis+cluster://` URL)."""
     home: Path = Path(".quote-service")
     """QUOTE_SERVICE_HOME: where the embedded servers keep their data."""
+    quote_log_spool_dir: Path | None = None
+    """QUOTE_LOG_SPOOL_DIR: the local directory where every process appends its answered quotes'
+    quote-log rows before answering, until PostgreSQL holds them; what a killed process (or one
+    stopped while PostgreSQL was down) leaves there is written by the next process of the same
+    database. Keep it on a disk that outlives the process (a volume in a container); unset:
+    `QUOTE_SERVICE_HOME/quote-log-spool`."""
     secret_key: str = DEV_SECRET_KEY
     """SECRET_KEY: JWT signing key (at least 32 characters outside development)."""
     algorithm: str = "HS256"
@@ -158,6 +164,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     guardrail_interval_seconds: float = 60.0
     """GUARDRAIL_INTERVAL_SECONDS: seconds between the experiment guardrail checker's passes (one
     process per pass across all of them); 0 turns the checker off in this process."""
+
+    @property
+    def quote_log_spool(self) -> Path:
+        """The quote-log spool's directory (QUOTE_LOG_SPOOL_DIR, else under QUOTE_SERVICE_HOME)."""
+        return self.quote_log_spool_dir or self.home / "quote-log-spool"
 
     @property
     def is_production(self) -> bool:

@@ -13,6 +13,7 @@ tests/unit/test_error_codes.py keeps the two equal and checks every code the pac
     ├── NotFound                         404 NOT_FOUND
     ├── Conflict                         409 CONFLICT (and every state-conflict code)
     │   ├── DuplicateKey                 409 DUPLICATE_KEY
+    │   ├── IdempotencyInProgress        409 IDEMPOTENCY_IN_PROGRESS (Retry-After)
     │   ├── InsufficientStock            409 INSUFFICIENT_STOCK
     │   └── ProductUnavailable           409 PRODUCT_UNAVAILABLE (an inactive catalog product)
     ├── ValidationFailed                 422 VALIDATION_FAILED (one detail per bad field)
@@ -153,6 +154,17 @@ class DuplicateKey(Conflict):
 
 
 @registered(
+    "IDEMPOTENCY_IN_PROGRESS",
+    409,
+    "yes",
+    "A request with this Idempotency-Key is still being processed; send it again after Retry-After to get its result",
+    retry_after=1,
+)
+class IdempotencyInProgress(Conflict):
+    pass
+
+
+@registered(
     "INSUFFICIENT_STOCK",
     409,
     "after change",
@@ -222,7 +234,11 @@ class Overloaded(ServiceError):
 
 
 @registered(
-    "DEPENDENCY_UNAVAILABLE", 503, "yes", "PostgreSQL or Redis is unreachable; nothing was changed", retry_after=2
+    "DEPENDENCY_UNAVAILABLE",
+    503,
+    "yes",
+    "PostgreSQL or Redis is unreachable (or the quote log's spool on local disk refused a write); nothing was changed",
+    retry_after=2,
 )
 class DependencyUnavailable(ServiceError):
     pass

@@ -15,9 +15,11 @@ empty Redis. Modules marked `redis_backends` run on a private Redis Cluster too
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import functools
 import os
+import shutil
 import socket
 import tempfile
 import uuid
@@ -47,6 +49,14 @@ pytest_plugins = ["tests.replica_fixtures", "tests.cluster_fixtures", "tests.req
 # than Hypothesis's default 200 ms deadline, which failed CI runs with answers that were right.
 hypothesis_settings.register_profile("suite", deadline=None)
 hypothesis_settings.load_profile("suite")
+
+# Every service this run starts — apps in the tests, `quote-service serve` processes, which inherit
+# the environment — keeps its quote-log spool (quotes/spool.py) in a temporary directory of the
+# run, not in the checkout; each database has its own directory under it.
+if "QUOTE_LOG_SPOOL_DIR" not in os.environ:
+    os.environ["QUOTE_LOG_SPOOL_DIR"] = tempfile.mkdtemp(prefix="qs-test-spool-")
+    atexit.register(shutil.rmtree, os.environ["QUOTE_LOG_SPOOL_DIR"], ignore_errors=True)
+SPOOL = Path(os.environ["QUOTE_LOG_SPOOL_DIR"])
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379"
@@ -231,7 +241,13 @@ async def clean_stores(database_url: str, redis_url: str) -> None:
 @pytest.fixture
 def settings(database_url: str, redis_url: str, clean_stores: None) -> Settings:
     """Settings pointing at this session's stores, with everything else at its default."""
-    return Settings(database_url=database_url, redis_url=redis_url, log_format="json", log_level="WARNING")
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        log_format="json",
+        log_level="WARNING",
+        quote_log_spool_dir=SPOOL,
+    )
 
 
 @pytest.fixture

@@ -32,7 +32,9 @@ import msgspec
 import structlog
 from redis.exceptions import RedisError
 
+from quote_service import fault_points
 from quote_service.auth.schemas import Principal
+from quote_service.db import idempotency
 from quote_service.db.pool import Connection
 from quote_service.errors import Conflict, DependencyUnavailable, Forbidden, ServiceError, invalid
 from quote_service.flash_sales import repository
@@ -46,8 +48,10 @@ log = structlog.get_logger("quote_service.flash_sales")
 
 _HASHED = msgspec.msgpack.Encoder()
 _PURCHASE = msgspec.json.Decoder(Purchase)
-# How long a retry waits for the first request with its key to finish before answering 409.
-PENDING_WAIT_SECONDS = 5.0
+# How long a retry waits for the first request with its key to finish before answering 409
+# IDEMPOTENCY_IN_PROGRESS (retryable), and how often meanwhile it asks the ledger for the result.
+PENDING_WAIT_SECONDS = 2.0
+LEDGER_CHECK_SECONDS = 0.25
 _REFUSALS = {
     "SOLD_OUT": "Not enough units left for the quantity asked: nothing was sold",
     "PURCHASE_LIMIT_EXCEEDED": "This purchase would exceed the customer's limit for this product",
@@ -187,7 +191,8 @@ class Purchases:
             )
         print_ = fingerprint(sale_id, data, customer)
         marker = marker_key(sale_id, principal.id, idempotency_key)
-        deadline = time.monotonic() + PENDING_WAIT_SECONDS
+        started = time.monotonic()
+        ledger_check = started + LEDGER_CHECK_SECONDS
         while True:
             answer = await self.counters.reserve(
                 sale_id=sale_id,
@@ -203,12 +208,17 @@ class Purchases:
                 replayed = _replay(answer, print_)
                 if replayed is not None:
                     return replayed, True
-                if time.monotonic() > deadline:
-                    raise Conflict(
-                        "A request with this Idempotency-Key is still being processed; retry shortly",
-                        code="IDEMPOTENCY_CONFLICT",
-                    )
-                await asyncio.sleep(0.01)  # the first request with this key is still writing
+                # The first request with this key is still writing — or died after its ledger row
+                # committed and before it marked the key done. PostgreSQL's ledger is the record:
+                # ask it now and then, and answer from it (restoring the marker) once it has the row.
+                if time.monotonic() >= ledger_check:
+                    replayed = await self._replay_from_ledger(sale, principal, idempotency_key, print_, marker)
+                    if replayed is not None:
+                        return replayed, True
+                    if time.monotonic() - started > PENDING_WAIT_SECONDS:
+                        raise idempotency.in_progress()
+                    ledger_check = time.monotonic() + LEDGER_CHECK_SECONDS
+                await asyncio.sleep(0.01)
                 continue
             if answer.outcome == "MISSING":
                 await self.sales.ensure_counters(sale_id)
@@ -255,7 +265,7 @@ class Purchases:
             # The key was used before and its marker was lost (a flush): the ledger answers.
             replayed = await self._replay_from_ledger(sale, principal, idempotency_key, print_, marker)
             if replayed is None:
-                raise _key_conflict() from exc
+                raise idempotency.conflict() from exc
             return replayed, True
         except Refused as refused:
             await self._undo(sale.id, reservation, item, customer, data.quantity, marker, outcome=refused.code)
@@ -271,6 +281,7 @@ class Purchases:
         except BaseException:
             await self._undo(sale.id, reservation, item, customer, data.quantity, marker)
             raise
+        await fault_points.hit("flash.ledger_committed")
         purchase = purchase_from_row(row)
         try:
             ttl = marker_ttl(sale.ends_at, purchase.created_at)
@@ -291,8 +302,7 @@ class Purchases:
             )
         if existing is None:
             return None
-        if bytes(existing["request_hash"]).hex() != print_:
-            raise _key_conflict()
+        idempotency.same_request(bytes(existing["request_hash"]), bytes.fromhex(print_))
         replayed = purchase_from_row(existing)
         with contextlib.suppress(RedisError):  # so the next retry is answered by Redis again
             ttl = marker_ttl(sale.ends_at, replayed.created_at)
@@ -463,12 +473,7 @@ def _replay(marker: bytes, print_: str) -> Purchase | None:
     """A finished purchase for this key (None while the first request is still writing)."""
     state, _, rest = marker.decode().partition("|")
     stored_print, _, body = rest.partition("|")
-    if stored_print != print_:
-        raise _key_conflict()
+    idempotency.same_request(stored_print.encode(), print_.encode())
     if state != "D":
         return None
     return _PURCHASE.decode(body)
-
-
-def _key_conflict() -> Conflict:
-    return Conflict("This Idempotency-Key was already used with a different request body", code="IDEMPOTENCY_CONFLICT")

@@ -151,8 +151,18 @@ QUOTE_LOG_ROWS_REJECTED = Counter(
 )
 QUOTE_LOG_ROWS_DROPPED = Counter(
     "qs_quote_log_rows_dropped_total",
-    "Quote-log rows of answered quotes dropped because the writer's backlog was full (PostgreSQL "
-    "unreachable or too slow for long enough).",
+    "Quote-log rows of answered quotes dropped because the process's spool held MAX_SPOOL_BYTES of "
+    "unwritten rows (PostgreSQL unreachable or too slow for long enough).",
+)
+QUOTE_LOG_ROWS_REPLAYED = Counter(
+    "qs_quote_log_rows_replayed_total",
+    "Quote-log rows written from spool segments that a process left behind (killed, or stopped "
+    "while PostgreSQL was down), replayed by another process or its successor.",
+)
+QUOTE_LOG_SPOOL_BYTES = Gauge(
+    "qs_quote_log_spool_bytes",
+    "Bytes of answered quotes' rows waiting in the spool on local disk for PostgreSQL.",
+    multiprocess_mode="livesum",
 )
 COMPETITOR_OBSERVATIONS = Counter(
     "qs_competitor_observations_total",

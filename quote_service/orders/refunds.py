@@ -4,8 +4,8 @@ The transaction, in this order (the same global lock order as placing an order: 
 row, then products by id, then campaigns by trigger, then coupons by code):
 
 1. lock the order's row — refunds of one order queue here, so two racing for its last units
-   see each other's result and exactly one wins; a retry with the same Idempotency-Key that
-   raced its first attempt finds that attempt's refund here;
+   see each other's result and exactly one wins (before it, the Idempotency-Key was claimed,
+   db/idempotency.py: a retry that races its first attempt waits for it and answers its refund);
 2. split the money (`refund_math`, pure) from the lines as refunded so far;
 3. give the units back to their products' stock (flash-sale lines too: to the product, not the
    sale), with stock_movements — inventory repricing runs on that change (§8.1) — write the
@@ -33,6 +33,7 @@ import msgspec
 from quote_service.auth.schemas import Principal
 from quote_service.cache.redis import RedisClient
 from quote_service.catalog import repository as catalog
+from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from quote_service.orders import coupon_counters
@@ -124,39 +125,25 @@ async def _run(
     redis: RedisClient | None = None,
 ) -> tuple[asyncpg.Record, bool]:
     fingerprint = request_hash(order_id, kind, data)
-    async with pool.acquire() as conn:
+    async with (
+        pool.acquire() as conn,
+        idempotency.claimed(conn, scope="refund", principal_id=principal.id, key=key),
+    ):
         existing = await repository.get_refund_by_key(conn, principal_id=principal.id, idempotency_key=key)
         if existing is not None:
-            return _replay(existing, fingerprint), True
-        try:
-            async with conn.transaction():
-                order = await repository.lock_order(conn, order_id=order_id)
-                if order is None or not can_see(principal, order):
-                    raise NotFound(f"order {order_id} not found")
-                existing = await repository.get_refund_by_key(conn, principal_id=principal.id, idempotency_key=key)
-                if existing is not None:  # a concurrent attempt with this key committed first
-                    return _replay(existing, fingerprint), True
-                if order["status"] in _CLOSED:
-                    raise Conflict(f"order {order_id} is {order['status']}", code="ORDER_CLOSED")
-                if kind == "cancel":
-                    _check_cancel(order, principal, now, window)
-                row = await _write(conn, order, kind, data, principal=principal, actor=actor, key=key,
-                                   fingerprint=fingerprint, now=now, redis=redis)  # fmt: skip
-        except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name != repository.IDEMPOTENCY_CONSTRAINT:
-                raise
-            existing = await repository.get_refund_by_key(conn, principal_id=principal.id, idempotency_key=key)
-            assert existing is not None
-            return _replay(existing, fingerprint), True
+            idempotency.same_request(bytes(existing["request_hash"]), fingerprint)
+            return existing, True
+        async with conn.transaction():
+            order = await repository.lock_order(conn, order_id=order_id)
+            if order is None or not can_see(principal, order):
+                raise NotFound(f"order {order_id} not found")
+            if order["status"] in _CLOSED:
+                raise Conflict(f"order {order_id} is {order['status']}", code="ORDER_CLOSED")
+            if kind == "cancel":
+                _check_cancel(order, principal, now, window)
+            row = await _write(conn, order, kind, data, principal=principal, actor=actor, key=key,
+                               fingerprint=fingerprint, now=now, redis=redis)  # fmt: skip
     return row, False
-
-
-def _replay(row: asyncpg.Record, fingerprint: bytes) -> asyncpg.Record:
-    if bytes(row["request_hash"]) != fingerprint:
-        raise Conflict(
-            "this Idempotency-Key was already used with a different request body", code="IDEMPOTENCY_CONFLICT"
-        )
-    return row
 
 
 def _check_cancel(order: asyncpg.Record, principal: Principal, now: datetime | None, window: timedelta | None) -> None:

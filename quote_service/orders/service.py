@@ -1,10 +1,12 @@
 """Placing an order: a stored quote confirmed at its amounts, in one transaction.
 
-The transaction, in this order (every order takes its locks in the same global order, so
+First the Idempotency-Key is claimed (db/idempotency.py): a request with a key in flight waits
+for it, then answers its order. Then the quote's flash units are taken in Redis, and the
+transaction runs, in this order (every order takes its locks in the same global order, so
 concurrent orders queue instead of deadlocking):
 
-1. insert the order row — a concurrent request with the same Idempotency-Key or for the
-   same quote waits here on the unique index, before it holds any other lock;
+1. insert the order row — a concurrent order of the same quote (under another key) waits here
+   on the unique index, before it holds any other lock;
 2. lock the catalog lines' products (`ORDER BY id FOR UPDATE`), consume the quote's stock
    reservation when it has a live one, and check every line against stock - the units held
    for other quotes (reservations/service.py);
@@ -31,9 +33,11 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from quote_service import fault_points
 from quote_service.auth.schemas import Principal
 from quote_service.cache.redis import RedisClient
 from quote_service.catalog import repository as catalog
+from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Forbidden, NotFound
 from quote_service.flash_sales.purchases import Purchases
@@ -70,7 +74,13 @@ async def place_order(
 ) -> tuple[Order, bool]:
     """Confirm a stored quote as an order; returns (order, True when replayed for this key)."""
     fingerprint = request_hash(data)
-    async with pool.acquire() as conn:
+    async with (
+        pool.acquire() as conn,
+        # One request per key at a time (db/idempotency.py): a retry sent while the first is still
+        # running waits for it here, then finds its order below, instead of racing it for the
+        # quote's flash units and stock.
+        idempotency.claimed(conn, scope="order", principal_id=principal.id, key=idempotency_key),
+    ):
         existing = await repository.get_order_by_key(conn, principal_id=principal.id, idempotency_key=idempotency_key)
         if existing is not None:
             return await _replay(conn, existing, fingerprint), True
@@ -84,17 +94,10 @@ async def place_order(
         # Flash-priced units are bought from their sale like any flash purchase: taken in Redis
         # first (refusals answer 409 at once), recorded in the ledger inside the order's
         # transaction, given back if that transaction does not commit.
-        try:
-            held = await flash.hold(_flash_quantities(quote), customer=quote.customer_id, now=now)
-        except Conflict:
-            existing = await repository.get_order_by_key(
-                conn, principal_id=principal.id, idempotency_key=idempotency_key
-            )
-            if existing is not None:  # a concurrent retry of this order took the last units
-                return await _replay(conn, existing, fingerprint), True
-            raise
+        held = await flash.hold(_flash_quantities(quote), customer=quote.customer_id, now=now)
         committed = False
         try:
+            await fault_points.hit("order.flash_held")
             async with conn.transaction():
                 row, coupon_uses, consumed = await _write_order(
                     conn,
@@ -109,6 +112,7 @@ async def place_order(
                     conn, held, customer=quote.customer_id, principal_id=principal.id, order_id=row["id"]
                 )
             committed = True
+            await fault_points.hit("order.committed")
             if consumed:
                 reservations.counted_consumed()
         except Conflict as refused:
@@ -116,14 +120,9 @@ async def place_order(
                 await coupon_counters.relearn(conn, redis, quote.customer_id, [c.code for c in _applied_coupons(quote)])
             raise
         except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name not in (repository.IDEMPOTENCY_CONSTRAINT, repository.QUOTE_ONCE_CONSTRAINT):
+            if exc.constraint_name != repository.QUOTE_ONCE_CONSTRAINT:
                 raise
-            # Lost a race: the same key (a concurrent retry) or the same quote committed first.
-            existing = await repository.get_order_by_key(
-                conn, principal_id=principal.id, idempotency_key=idempotency_key
-            )
-            if existing is not None:
-                return await _replay(conn, existing, fingerprint), True
+            # Lost a race for the quote to a request with another key (one with this key waited above).
             raise Conflict(f"quote {data.quote_id} has already been ordered", code="QUOTE_ALREADY_ORDERED") from exc
         finally:
             if committed:
@@ -145,10 +144,7 @@ def _flash_quantities(quote: Quote) -> dict[tuple[UUID, UUID], int]:
 
 
 async def _replay(conn: Connection, row: asyncpg.Record, fingerprint: bytes) -> Order:
-    if bytes(row["request_hash"]) != fingerprint:
-        raise Conflict(
-            "this Idempotency-Key was already used with a different request body", code="IDEMPOTENCY_CONFLICT"
-        )
+    idempotency.same_request(bytes(row["request_hash"]), fingerprint)
     return (await assemble(conn, [row]))[0]
 
 

@@ -1,25 +1,31 @@
 """The quote log: one lean row per answered quote in PostgreSQL's `quote_log`, written behind the
-requests in batches (analytics reads it; the quote path never does).
+requests in batches (analytics and experiments read it; the quote path never does).
 
-A row is made and encoded with its quote, and queued by the request once Redis acknowledged the
-quote (a quote that was not answered is not logged). `QuoteLogWriter`, a background loop, writes a
-batch every LOG_INTERVAL seconds as one statement, INSERT ... SELECT from the batch as one JSON
-array (its rows' JSON, each encoded by msgspec in C) ... ON CONFLICT DO NOTHING, so a batch whose
-acknowledgement was lost is written again without duplicates. While PostgreSQL is away a failed
-write is the loop's counted failure: the batch stays queued and the pause doubles (up to
-MAX_BACKOFF_SECONDS), one log line per doubling. Lossy only on a crash: a
-killed process loses the rows not yet written (docs/hot-path.md#what-a-crash-can-lose). Beyond
-the backlog's bound rows are dropped and counted (`qs_quote_log_rows_dropped_total`, one warning
-line per BACKLOG_WARNING_SECONDS). A row PostgreSQL refuses (a value out of a column's range) is
-isolated, logged and counted (`qs_quote_log_rows_rejected_total`), and the rest of its batch
-written: one bad row never stops the log (a row that cannot even be encoded as JSON is left out,
-logged and counted when it is made). `stop()` drains the backlog.
+A row is made and encoded with its quote, and appended by the request to the process's spool
+on local disk (quotes/spool.py) once Redis acknowledged the quote and before the answer leaves
+(a quote that was not answered is not logged; one that was is on disk). `QuoteLogWriter`, a
+background loop, reads the spool back every LOG_INTERVAL seconds and writes it in batches of
+LOG_BATCH rows, each one statement, INSERT ... SELECT from the batch as one JSON array (its
+rows' JSON, each encoded by msgspec in C) ... ON CONFLICT DO NOTHING, so a batch written twice
+(its acknowledgement lost, a segment replayed) stores each row once. A segment is deleted once
+every row of it is written. While PostgreSQL is away a failed write is the loop's counted
+failure: the rows wait on disk and the pause doubles (up to MAX_BACKOFF_SECONDS), one log line
+per doubling. What a process leaves in its spool — killed, or stopped while PostgreSQL was
+down — is replayed by any process of the same database (at its start and every
+ORPHAN_SCAN_SECONDS). Beyond MAX_SPOOL_BYTES of unwritten rows per process, rows are dropped
+and counted (`qs_quote_log_rows_dropped_total`, one warning line per BACKLOG_WARNING_SECONDS).
+A row PostgreSQL refuses (a value out of a column's range) is isolated, logged and counted
+(`qs_quote_log_rows_rejected_total`), and the rest of its batch written: one bad row never
+stops the log (a row that cannot even be encoded as JSON is left out, logged and counted when
+it is made). `stop()` drains the spool into PostgreSQL when it can, and leaves it on disk when
+it cannot.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import asyncpg
 import msgspec
@@ -28,8 +34,14 @@ import structlog
 from quote_service.background import BackgroundLoop
 from quote_service.db.pool import Connection, Pool
 from quote_service.ids import uuid_text
-from quote_service.observability.metrics import QUOTE_LOG_ROWS_DROPPED, QUOTE_LOG_ROWS_REJECTED
+from quote_service.observability.metrics import (
+    QUOTE_LOG_ROWS_DROPPED,
+    QUOTE_LOG_ROWS_REJECTED,
+    QUOTE_LOG_ROWS_REPLAYED,
+    QUOTE_LOG_SPOOL_BYTES,
+)
 from quote_service.pricing.quote import Quote
+from quote_service.quotes.spool import Segment, Spool
 
 log = structlog.get_logger("quote_service.quotes.quote_log")
 
@@ -45,7 +57,10 @@ LOG_INTERVAL = 0.2
 LOG_BATCH = 1000
 MAX_BACKOFF_SECONDS = 5.0
 """The longest pause between two writes while PostgreSQL keeps failing them."""
-MAX_LOG_BACKLOG = 100_000
+MAX_SPOOL_BYTES = 1 << 30
+"""Unwritten rows a process keeps in its spool (1 GiB, ~1.5 million rows) before it drops new ones."""
+ORPHAN_SCAN_SECONDS = 5.0
+"""How often a process looks for segments left by processes that are gone."""
 BACKLOG_WARNING_SECONDS = 10.0
 """At most one `quote_log_backlog_full` line per this many seconds, however many rows are dropped."""
 
@@ -92,88 +107,177 @@ _INSERT = (
 LogValues = tuple[object, ...]
 """A row's column values in the order of _LOG_COLUMNS (the jsonb ones as lists, dicts or `msgspec.Raw`)."""
 LogRow = tuple[str, bytes]
-"""A row as the backlog holds it: its quote id as text (for the log line of a row PostgreSQL
-refuses) and its values encoded as one JSON array. Bytes and a string: the garbage collector
-does not track it, and writing a batch is a concatenation."""
+"""A row as a request makes it: its quote id as text and its values encoded as one JSON array
+(what the spool holds, one per line). Bytes and a string: the garbage collector does not track
+it, and writing a batch is a concatenation."""
 
 
 class QuoteLogWriter(BackgroundLoop):
-    """The backlog of rows to write and the loop that writes them; one per process (the store's)."""
+    """The spool of rows to write and the loop that writes them; one per process (the store's)."""
 
     task_name = "quote-log"
     failure_event = "quote_log_write_failed"
     interval = LOG_INTERVAL
     jitter = 0.0
     max_backoff = MAX_BACKOFF_SECONDS
+    start_at_once = True
+    """The first pass replays what a previous process left (it also writes nothing twice)."""
     finish_pass_on_stop = True
     """Cancelling a write mid-statement left it unknown whether the batch had committed."""
 
     def __init__(
         self,
         pool: Pool,
+        spool: Path,
         *,
         interval: float = LOG_INTERVAL,
         batch: int = LOG_BATCH,
-        backlog: int = MAX_LOG_BACKLOG,
+        spool_limit: int = MAX_SPOOL_BYTES,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._pool = pool
+        self._root = spool
         self.interval = interval
         self._batch = batch
-        self._limit = backlog
+        self._limit = spool_limit
         self._monotonic = monotonic
-        """The clock of the backlog-full warning's interval (tests move it)."""
+        """The clock of the backlog-full warning's interval and of the orphan scans (tests move it)."""
         self._dropped = 0
         """Rows dropped since the last backlog-full warning line."""
         self._next_warning = float("-inf")
-        self.backlog: list[LogRow] = []
+        self._next_scan = float("-inf")
+        self.spool: Spool | None = None
+        self._sealed: list[Segment] = []
+        """Segments closed to appends, this process's and adopted orphans, oldest first: written
+        before the current segment is sealed again."""
+
+    async def open(self) -> None:
+        """Open this process's spool, in the directory of the database it writes to (once)."""
+        if self.spool is not None:
+            return
+        async with self._pool.acquire() as conn:
+            database = await database_id(conn)
+        self.spool = Spool(self._root / database)
+        self.spool.open()
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of rows this process spooled that PostgreSQL does not hold yet."""
+        if self.spool is None or self.spool.current is None:
+            return 0
+        return self.spool.current.size + sum(s.unwritten for s in self._sealed if s.rows)
 
     def queue(self, rows: list[LogRow]) -> None:
-        """Queue the rows of quotes now stored in Redis; past the bound, drop and count the rest."""
-        room = max(0, self._limit - len(self.backlog))
-        if len(rows) <= room:
-            self.backlog += rows
+        """Append the rows of quotes now stored in Redis to the spool, before they are answered;
+        past the spool's bound, drop and count them. Raises OSError when the disk refuses them."""
+        assert self.spool is not None, "the quote log is not open"
+        data = b"".join([encoded + b"\n" for _, encoded in rows])
+        if self.pending_bytes + len(data) > self._limit:
+            self._drop(len(rows))
             return
-        self.backlog += rows[:room]
-        dropped = len(rows) - room
-        QUOTE_LOG_ROWS_DROPPED.inc(dropped)
-        self._dropped += dropped
+        self.spool.append(data)
+
+    def _drop(self, count: int) -> None:
+        QUOTE_LOG_ROWS_DROPPED.inc(count)
+        self._dropped += count
         now = self._monotonic()
         if now >= self._next_warning:  # one line per interval, not one per quote
-            log.warning("quote_log_backlog_full", dropped=self._dropped, backlog=len(self.backlog))
+            log.warning("quote_log_backlog_full", dropped=self._dropped, spooled_bytes=self.pending_bytes)
             self._dropped = 0
             self._next_warning = now + BACKLOG_WARNING_SECONDS
 
     async def run_pass(self) -> None:
-        await self.write_batch()
+        if self._monotonic() >= self._next_scan:
+            self._adopt_orphans()
+            self._next_scan = self._monotonic() + ORPHAN_SCAN_SECONDS
+        try:
+            await self.write_pending()
+        finally:
+            QUOTE_LOG_SPOOL_BYTES.set(self.pending_bytes)
+
+    def _adopt_orphans(self) -> None:
+        if self.spool is None:
+            return
+        owned = {segment.path for segment in self._sealed}
+        if self.spool.current is not None:
+            owned.add(self.spool.current.path)
+        found = self.spool.orphans(owned)
+        if found:
+            log.info("quote_log_spool_adopted", segments=len(found), bytes=sum(s.size for s in found))
+        self._sealed += found
 
     async def drain(self) -> None:
-        """Write what is left (a graceful stop loses nothing while PostgreSQL answers)."""
-        while self.backlog:
-            try:
-                await self.write_batch()
-            except Exception as exc:  # PostgreSQL away at shutdown: what is left is lost, and said so
-                log.warning("quote_log_not_drained", rows=len(self.backlog), error=repr(exc))
-                return
-
-    async def write_batch(self) -> None:
-        """Write one batch (it stays queued when PostgreSQL fails, and the error is raised)."""
-        batch = self.backlog[: self._batch]
-        if not batch:
+        """Write what is spooled (a graceful stop leaves nothing behind while PostgreSQL answers);
+        what PostgreSQL cannot take now stays on disk for the next process to replay."""
+        if self.spool is None:
             return
-        rejected: list[LogRow] = []
         try:
-            async with self._pool.acquire() as conn:
-                await write_isolating(conn, batch, rejected)
-        except Exception:
-            if rejected:  # an outage cut the search short: what was rejected stays out of the retry
-                gone = {id(row) for row in rejected}
-                self.backlog[: len(batch)] = [row for row in batch if id(row) not in gone]
-            raise
-        del self.backlog[: len(batch)]
+            self._adopt_orphans()
+            await self.write_pending()
+        except Exception as exc:
+            log.warning(
+                "quote_log_spooled",
+                bytes=self.pending_bytes,
+                directory=str(self.spool.directory),
+                error=repr(exc),
+                detail="kept on disk; any process of this database writes it when it starts",
+            )
+        for segment in self._sealed:
+            self.spool.release(segment)
+        self._sealed = []
+        self.spool.close()
+        self.spool = None
+        QUOTE_LOG_SPOOL_BYTES.set(0)
+
+    async def write_pending(self) -> None:
+        """Write every sealed segment, then seal the current one and write it (raises, with the
+        rows left where they are, when PostgreSQL fails)."""
+        if self.spool is None:
+            return
+        for attempt in range(2):
+            while self._sealed:
+                segment = self._sealed[0]
+                await self._write_segment(segment)
+                self.spool.discard(segment)
+                del self._sealed[0]
+            if attempt == 0:
+                sealed = self.spool.seal()
+                if sealed is None:
+                    return
+                self._sealed.append(sealed)
+
+    async def _write_segment(self, segment: Segment) -> None:
+        assert self.spool is not None
+        while True:
+            rows, end = self.spool.read(segment, self._batch)
+            if end == segment.offset:
+                return
+            if rows:
+                rejected: list[bytes] = []
+                try:
+                    async with self._pool.acquire() as conn:
+                        await write_isolating(conn, rows, rejected)
+                except Exception:
+                    segment.skip.update(rejected)  # an outage cut the search short: not again
+                    raise
+                if not segment.rows:
+                    QUOTE_LOG_ROWS_REPLAYED.inc(len(rows))
+            segment.offset = end
 
 
-async def write_isolating(conn: Connection, rows: list[LogRow], rejected: list[LogRow]) -> None:
+async def database_id(conn: Connection) -> str:
+    """The id of the database (migration 0160), made when missing: each database's spool has
+    a directory of its own."""
+    while True:
+        found = await conn.fetchval(
+            "WITH made AS (INSERT INTO database_identity DEFAULT VALUES ON CONFLICT DO NOTHING RETURNING id) "
+            "SELECT id FROM made UNION ALL SELECT id FROM database_identity LIMIT 1"
+        )
+        if found is not None:  # None: another process made it after this statement's snapshot
+            return str(found)
+
+
+async def write_isolating(conn: Connection, rows: list[bytes], rejected: list[bytes]) -> None:
     """`write_log_rows`, leaving out each row PostgreSQL cannot store: logged, counted, added to `rejected`.
 
     A batch refused for its data is halved until the refused rows stand alone: one bad row among
@@ -189,17 +293,25 @@ async def write_isolating(conn: Connection, rows: list[LogRow], rejected: list[L
             return
         rejected.append(rows[0])
         QUOTE_LOG_ROWS_REJECTED.inc()
-        log.error("quote_log_row_rejected", quote_id=rows[0][0], error=f"{type(exc).__name__}: {exc}")
+        log.error("quote_log_row_rejected", quote_id=_quote_id(rows[0]), error=f"{type(exc).__name__}: {exc}")
 
 
-async def write_log_rows(conn: Connection, rows: list[LogRow]) -> None:
+def _quote_id(row: bytes) -> str:
+    """The quote id a row starts with (for the log line of a row PostgreSQL refused)."""
+    try:
+        return str(msgspec.json.decode(row)[0])
+    except (msgspec.DecodeError, IndexError, KeyError, TypeError):
+        return "unreadable"
+
+
+async def write_log_rows(conn: Connection, rows: list[bytes]) -> None:
     """Insert quote-log rows idempotently: rows already present are skipped, the others written.
 
     A batch is retried until PostgreSQL acknowledges it, and an acknowledgement can be lost after
     the commit (connection dropped, server restarted): the retry then meets rows already stored,
     which ON CONFLICT DO NOTHING skips. One statement, so the batch is written whole or not at all.
     """
-    await conn.execute(_INSERT, b"[%s]" % b",".join([encoded for _, encoded in rows]))
+    await conn.execute(_INSERT, b"[%s]" % b",".join(rows))
 
 
 def encode_row(values: LogValues) -> LogRow | None:

@@ -8,9 +8,10 @@ Two tiers, one writer:
   process the moment its response leaves. The value is the quote's JSON compressed with a
   dictionary trained on this deployment's quotes (quotes/compact.py): ~470 B instead of ~4.7 KB;
 - PostgreSQL `quote_log`: a lean row per answered quote, written behind the requests
-  (quotes/quote_log.py), never read here. A row is queued by its request once Redis
-  acknowledged its quote and the request was not cancelled meanwhile (a quote that was not
-  answered is not logged).
+  (quotes/quote_log.py), never read here. A row is appended to the process's spool on local
+  disk (quotes/spool.py) by its request once Redis acknowledged its quote and the request was
+  not cancelled meanwhile, before the answer leaves (a quote that was not answered is not
+  logged; one that was survives the process).
 
 Ordering a quote marks it (`qs:quote-ordered:{id}`, in the same round trip as the order's read
 of the quote, until the quote expires). The quote service's identical-request cache asks
@@ -31,19 +32,24 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
 import msgspec
+import structlog
 
 from quote_service.background import BackgroundLoop, stop_all
 from quote_service.cache.redis import RedisClient, is_cluster
 from quote_service.db.pool import Pool
+from quote_service.errors import DependencyUnavailable
 from quote_service.event_loop import running_loop
 from quote_service.ids import uuid_text
 from quote_service.pricing.quote import Quote
 from quote_service.quotes.compact import DictionaryKeeper, QuoteCodec
-from quote_service.quotes.quote_log import LOG_BATCH, LOG_INTERVAL, MAX_LOG_BACKLOG, QuoteLogWriter, log_row
+from quote_service.quotes.quote_log import LOG_BATCH, LOG_INTERVAL, MAX_SPOOL_BYTES, QuoteLogWriter, log_row
+
+log = structlog.get_logger("quote_service.quotes.store")
 
 _ENCODER = msgspec.json.Encoder()
 _NUMBERS = msgspec.json.Encoder(decimal_format="number")
@@ -120,9 +126,10 @@ class QuoteStore:
         redis: RedisClient,
         pool: Pool,
         *,
+        spool: Path,
         log_interval: float = LOG_INTERVAL,
         log_batch: int = LOG_BATCH,
-        log_backlog: int = MAX_LOG_BACKLOG,
+        spool_limit: int = MAX_SPOOL_BYTES,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._redis = redis
@@ -130,7 +137,7 @@ class QuoteStore:
         self._take = redis.register_script(_TAKE)
         self.codec = QuoteCodec(redis)
         self.log = QuoteLogWriter(
-            pool, interval=log_interval, batch=log_batch, backlog=log_backlog, monotonic=monotonic
+            pool, spool, interval=log_interval, batch=log_batch, spool_limit=spool_limit, monotonic=monotonic
         )
         # No Quote objects are kept alive here (only bytes and the row of immutable scalars).
         self._pending: list[_Put] = []
@@ -139,6 +146,7 @@ class QuoteStore:
         self._keeper = DictionaryKeeper(self.codec)
 
     async def start(self) -> None:
+        await self.log.open()
         for loop in (self._commit, self.log, self._keeper):
             loop.start()
 
@@ -177,11 +185,15 @@ class QuoteStore:
         del quote
         self._commit.wake()
         await future
-        # Queued here, by the request itself, not by the flush that acknowledged the write: a request
+        # Spooled here, by the request itself, not by the flush that acknowledged the write: a request
         # cancelled (its deadline, 504) in the instant its write was acknowledged never gets here, so a
-        # quote that is not answered is not logged.
+        # quote that is not answered is not logged — and one that is answered is on disk first.
         if row is not None:
-            self.log.queue([row])
+            try:
+                self.log.queue([row])
+            except OSError as exc:
+                log.error("quote_log_spool_write_failed", error=repr(exc))
+                raise DependencyUnavailable("The quote could not be recorded in the quote log's spool") from exc
         return payload
 
     async def get(self, quote_id: UUID, *, now: datetime) -> Quote | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -42,12 +43,12 @@ def answered_quote() -> Quote:
 
 
 async def test_the_quote_log_backs_off_while_postgresql_is_down_and_loses_nothing(
-    settings: Settings, private_pg: PrivatePostgres, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, private_pg: PrivatePostgres, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     assert settings.redis_url is not None
     pool = await create_pool(private_pg.url, min_size=1, max_size=2)
     redis = create_redis(settings.redis_url)
-    store = QuoteStore(redis, pool)
+    store = QuoteStore(redis, pool, spool=tmp_path)
 
     def logged(expected: int) -> Callable[[], Awaitable[bool]]:
         async def probe() -> bool:

@@ -16,6 +16,7 @@ import asyncio
 import random
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import asyncpg
 import msgspec
@@ -113,10 +114,10 @@ def three_line_quotes(count: int, seed: int) -> list[Quote]:
 
 
 async def test_a_live_three_line_quote_costs_at_most_1000_bytes_of_redis(
-    private_redis: PrivateRedis, pool: asyncpg.Pool
+    private_redis: PrivateRedis, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     redis = create_redis(private_redis.url)
-    store = QuoteStore(redis, pool)
+    store = QuoteStore(redis, pool, spool=tmp_path)
     first, measured = three_line_quotes(compact.MIN_SAMPLES, seed=1), three_line_quotes(MEASURED, seed=2)
     await store.start()
     try:

@@ -5,7 +5,8 @@ Before, the master logged "Unexpected exit from worker-1", stopped the other wor
 keeps answering while the killed one is replaced. Measured here (printed with `-s`): requests
 that failed (those in flight on, or queued for, the killed worker), the time until the new
 worker process exists and until it has started the application, and the quote-log rows lost
-(the killed worker's write-behind buffer: quotes it answered in its last flush interval).
+(none: every answered quote's row is in the spool before its answer leaves, and the next worker
+writes what the killed one had not).
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ from tests.waiting import until
 pytestmark = pytest.mark.slow
 
 CONCURRENCY = 16
-LOG_FLUSH_INTERVAL = 0.2  # QuoteStore's write-behind interval
-LOSS_WINDOW = LOG_FLUSH_INTERVAL + 1.0  # plus the flush in progress and scheduling noise
 
 
 def _workers(service: ServiceProcess) -> list[int]:
@@ -139,6 +138,8 @@ async def test_a_killed_worker_is_respawned_and_the_service_keeps_answering(
         await conn.close()
     lost = [o for o in answered if o.body and o.body["data"]["quote_id"] not in logged]
     print(f"quote_log rows lost with the killed worker: {len(lost)} of {len(ids)} answered quotes")
-    for o in lost:  # only the killed worker's unflushed buffer: answered just before the kill
-        assert killed_at - LOSS_WINDOW <= o.started + o.seconds <= killed_at + 0.5, o
+    # Every answered quote's row was in the killed worker's spool before its answer left; the new
+    # worker (or the other one) wrote what the dead one had not (quotes/spool.py). It used to lose
+    # the rows answered in its last 0.2 s (0-42 here).
+    assert lost == []
     assert len({q for q in ids}) == len(ids) == len({uuid.UUID(q) for q in ids})

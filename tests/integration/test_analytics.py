@@ -67,9 +67,14 @@ def encoded(*rows: LogValues) -> list[tuple[str, bytes]]:
     return [row for row in made if row is not None]
 
 
+def lines(*rows: LogValues) -> list[bytes]:
+    """The rows as the writer reads them back from the spool (their JSON alone)."""
+    return [text for _, text in encoded(*rows)]
+
+
 async def log_quotes(pool: asyncpg.Pool, *rows: LogValues) -> None:
     async with pool.acquire() as conn:
-        await write_log_rows(conn, encoded(*rows))
+        await write_log_rows(conn, lines(*rows))
 
 
 async def order(

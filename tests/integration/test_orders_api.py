@@ -153,7 +153,7 @@ async def quote_store(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Q
     """A QuoteStore on the app's Redis and PostgreSQL, as another process would have."""
     assert settings.redis_url is not None
     redis = redis_client(settings.redis_url)
-    store = QuoteStore(redis, pool)
+    store = QuoteStore(redis, pool, spool=settings.quote_log_spool)
     await store.start()
     try:
         yield store

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator, MutableMapping
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import asyncpg
 import msgspec
@@ -41,7 +42,7 @@ from quote_service.quotes.store import QuoteStore
 from tests.conftest import free_port
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
-from tests.integration.test_analytics import encoded
+from tests.integration.test_analytics import encoded, lines
 from tests.integration.test_quote_api import QUOTE, Client, quote_body
 from tests.unit.test_engine_support import item, request
 from tests.unit.test_engine_support import quote as price
@@ -64,13 +65,18 @@ def row(quote_id: uuid.UUID, amount: Decimal = Decimal("10.00")) -> LogRow:
     return encoded(values(quote_id, amount))[0]
 
 
+def spooled(root: Path) -> list[Path]:
+    """Spool segments left under `root` (any database's)."""
+    return sorted(root.glob("*/*.rows"))
+
+
 async def logged(pool: asyncpg.Pool) -> list[uuid.UUID]:
     return [r["quote_id"] for r in await pool.fetch("SELECT quote_id FROM quote_log ORDER BY quote_id")]
 
 
 async def test_writing_a_batch_again_stores_each_row_once(pool: asyncpg.Pool) -> None:
     ids = sorted(uuid.uuid4() for _ in range(3))
-    batch = [row(i) for i in ids]
+    batch = [row(i)[1] for i in ids]
     async with pool.acquire() as conn:
         await write_log_rows(conn, batch)
     async with pool.acquire() as conn:
@@ -81,8 +87,8 @@ async def test_writing_a_batch_again_stores_each_row_once(pool: asyncpg.Pool) ->
 async def test_a_row_already_present_does_not_block_the_others(pool: asyncpg.Pool) -> None:
     first, second = uuid.uuid4(), uuid.uuid4()
     async with pool.acquire() as conn:
-        await write_log_rows(conn, [row(first)])
-        await write_log_rows(conn, [row(first), row(second)])
+        await write_log_rows(conn, [row(first)[1]])
+        await write_log_rows(conn, [row(first)[1], row(second)[1]])
     assert await logged(pool) == sorted([first, second])
 
 
@@ -103,27 +109,32 @@ async def test_each_column_is_stored_as_copy_stored_it(pool: asyncpg.Pool) -> No
         await conn.copy_records_to_table("quote_log", records=varied, columns=_LOG_COLUMNS)
         by_copy = await stored()
         await conn.execute("TRUNCATE quote_log")
-        await write_log_rows(conn, encoded(*varied))
+        await write_log_rows(conn, lines(*varied))
     assert await stored() == by_copy
     assert {r["quote_id"]: r["subtotal"] for r in by_copy}[uuid.UUID(str(base[0]))] == Decimal("12.3457")
 
 
-async def test_the_writer_recovers_from_a_lost_acknowledgement(settings: Settings, pool: asyncpg.Pool) -> None:
-    """The store's own retry loop: its backlog still holds a batch that is already committed."""
+async def test_the_writer_recovers_from_a_lost_acknowledgement(
+    settings: Settings, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """The store's own retry loop: its spool still holds a batch that is already committed."""
     assert settings.redis_url is not None
     redis = Redis.from_url(settings.redis_url)
-    store = QuoteStore(redis, pool)
+    store = QuoteStore(redis, pool, spool=tmp_path)
+    await store.log.open()
     committed = [values(uuid.uuid4()) for _ in range(5)]
     async with pool.acquire() as conn:
         await conn.copy_records_to_table("quote_log", records=committed, columns=_LOG_COLUMNS)
     fresh = [row(uuid.uuid4()) for _ in range(5)]
-    store.log.backlog.extend([*encoded(*committed), *fresh])  # as kept after a flush whose answer was lost
+    store.log.queue([*encoded(*committed), *fresh])  # as kept after a flush whose answer was lost
     try:
-        await store.log.write_batch()
-        assert store.log.backlog == []
+        await store.log.write_pending()
+        assert store.log.pending_bytes == 0
     finally:
+        await store.log.drain()
         await redis.aclose()
     assert len(await logged(pool)) == 10
+    assert spooled(tmp_path) == []
 
 
 async def test_a_quote_is_logged_as_a_lean_row(client: Client, admin: Caller, pool: asyncpg.Pool) -> None:
@@ -221,28 +232,29 @@ def test_a_quotes_row_is_one_json_array_of_its_columns() -> None:
 
 @pytest.mark.parametrize("poison", sorted(POISONED))
 async def test_a_row_postgresql_cannot_store_is_left_out_and_logging_goes_on(
-    settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, poison: str
+    settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, poison: str, tmp_path: Path
 ) -> None:
     """A row that can never be stored among good rows: the good ones are stored, the bad one counted once,
     and later batches are written (the batch used to be retried forever, logging nothing more)."""
     assert settings.redis_url is not None
     redis = Redis.from_url(settings.redis_url)
-    store = QuoteStore(redis, pool, log_interval=0.01)
+    store = QuoteStore(redis, pool, spool=tmp_path, log_interval=0.01)
     rejected = metric("qs_quote_log_rows_rejected_total")
     good = [row(uuid.uuid4()) for _ in range(6)]
     poisoned = POISONED[poison]()
-    store.log.backlog.extend([*good[:3], poisoned, *good[3:]])
+    await store.log.open()
+    store.log.queue([*good[:3], poisoned, *good[3:]])
     await store.start()
     try:
         with store_log_lines(monkeypatch) as logs:
-            await until(lambda: store.log.backlog == [], "the first batch is done with")
+            await until(lambda: store.log.pending_bytes == 0, "the first batch is done with")
         assert len(await logged(pool)) == 6
         assert metric("qs_quote_log_rows_rejected_total") - rejected == 1
         lines = [entry for entry in logs if entry["event"] == "quote_log_row_rejected"]
         assert [line["quote_id"] for line in lines] == [poisoned[0]]
 
         later = [row(uuid.uuid4()) for _ in range(2)]
-        store.log.backlog.extend(later)
+        store.log.queue(later)
 
         async def all_written() -> bool:
             return len(await logged(pool)) == 8
@@ -255,18 +267,24 @@ async def test_a_row_postgresql_cannot_store_is_left_out_and_logging_goes_on(
     assert metric("qs_quote_log_rows_rejected_total") - rejected == 1
 
 
-async def test_a_full_backlog_counts_what_it_drops_and_says_so_once_per_interval(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+async def test_a_full_spool_counts_what_it_drops_and_says_so_once_per_interval(
+    settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """PostgreSQL unreachable (nothing listens), a backlog of 2 rows: every further answered quote's row
-    is dropped and counted, and the warning comes once per interval, not once per quote."""
+    """PostgreSQL unreachable (nothing listens), a spool with room for 2 rows: every further answered
+    quote's row is dropped and counted, and the warning comes once per interval, not once per quote."""
     assert settings.redis_url is not None
     redis = Redis.from_url(settings.redis_url)
     unreachable = await asyncpg.create_pool(f"postgresql://postgres@127.0.0.1:{free_port()}/none", min_size=0)
     clock = [1000.0]
-    store = QuoteStore(redis, unreachable, log_backlog=2, monotonic=lambda: clock[0])
-    dropped = metric("qs_quote_log_rows_dropped_total")
     basket = request(item("p-1", 1, unit_price="10.00"))
+    sample = log_row(msgspec.structs.replace(price(basket, now=utcnow()), quote_id=uuid.uuid4()))
+    assert sample is not None
+    room = len(sample[1] + b"\n") * 5 // 2  # two of these rows and half of a third
+    store = QuoteStore(redis, unreachable, spool=tmp_path, spool_limit=room, monotonic=lambda: clock[0])
+    store.log._pool = pool  # the spool is opened on the real database, then PostgreSQL is "gone"
+    await store.log.open()
+    store.log._pool = unreachable
+    dropped = metric("qs_quote_log_rows_dropped_total")
 
     async def answer(count: int) -> None:
         for _ in range(count):
@@ -289,13 +307,13 @@ async def test_a_full_backlog_counts_what_it_drops_and_says_so_once_per_interval
 
 
 async def test_a_request_cancelled_as_its_write_is_acknowledged_is_not_logged(
-    settings: Settings, pool: asyncpg.Pool
+    settings: Settings, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     """The deadline may cancel a request in the very instant Redis acknowledges its quote: the request
     answers 504, so its quote must not reach the log (only answered quotes are logged)."""
     assert settings.redis_url is not None
     redis = Redis.from_url(settings.redis_url)
-    store = QuoteStore(redis, pool)
+    store = QuoteStore(redis, pool, spool=tmp_path)
     basket = request(item("p-1", 1, unit_price="10.00"))
     cancelled = msgspec.structs.replace(price(basket, now=utcnow()), quote_id=uuid.uuid4())
     answered = msgspec.structs.replace(price(basket, now=utcnow()), quote_id=uuid.uuid4())

@@ -20,7 +20,7 @@ from quote_service.config import Settings
 from quote_service.db.pool import Pool, create_pool
 from quote_service.quotes.quote_log import write_log_rows
 from tests.integration.locks import lock_waiters
-from tests.integration.test_analytics import NOW, encoded, log_quotes, quote_row
+from tests.integration.test_analytics import NOW, lines, log_quotes, quote_row
 from tests.waiting import until
 
 HOUR = NOW.replace(minute=0) - timedelta(hours=3)
@@ -69,7 +69,7 @@ async def test_a_mark_committed_during_a_recompute_keeps_its_hour_dirty(
         late_tx = late.transaction()
         await late_tx.start()
         _, slow = quote_row(at=HOUR + timedelta(minutes=10), customer="slow", lines=[("p1", "c", 1, "10.00", "0")])
-        await write_log_rows(late, encoded(slow))
+        await write_log_rows(late, lines(slow))
         # 2. Another writer of the hour takes a higher id and commits.
         _, quick = quote_row(at=HOUR + timedelta(minutes=20), customer="quick", lines=[("p1", "c", 1, "10.00", "0")])
         await log_quotes(pool, quick)

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # The rooms of quote_service/, bottom floor first: a room imports only rooms listed before it.
 # A new room gets its place here and in docs/architecture.md#layers.
 LAYERS = [
-    "errors", "clock", "ids", "event_loop", "config", "validation", "pagination", "patch", "compiled", "pricing",
+    "errors", "clock", "ids", "event_loop", "fault_points", "config", "validation", "pagination", "patch",
+    "compiled", "pricing",
     "observability", "background", "embedded", "server", "db", "cache",
     "auth", "web", "health",
     "catalog", "reservations", "commissions", "coupons", "rules", "price_lists", "promotions", "flags", "ofrep",
