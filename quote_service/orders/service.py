@@ -42,7 +42,7 @@ from quote_service.flash_sales.purchases import Purchases
 from quote_service.orders import repository
 from quote_service.orders.schemas import Order, OrderCreate, OrderLine
 from quote_service.pagination import Page, page_of
-from quote_service.pricing.coupons import normalize_code
+from quote_service.pricing.coupons import CouponSet, normalize_code
 from quote_service.pricing.money import round_money
 from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, CommissionBreakdown, CommissionDetail, Quote
 from quote_service.promotions import repository as promotions
@@ -136,6 +136,13 @@ async def place_order(
         order = (await assemble(conn, [row]))[0]
     await coupon_counters.publish(redis, quote.customer_id, coupon_uses)
     return order, False
+
+
+def may_use_up_coupons(order: Order, coupons: CouponSet) -> bool:
+    """Whether placing `order`, or cancelling it, may have taken a coupon's last use or given one
+    back (one of its coupons has a total usage_limit): its transaction then moved the configuration
+    version (a trigger, migration 0170), which the process must follow (`ConfigStore.follow`)."""
+    return any((c := coupons.get(a.code)) is not None and c.usage_limit is not None for a in order.applied_coupons)
 
 
 def _flash_quantities(quote: Quote) -> dict[tuple[UUID, UUID], int]:
