@@ -42,6 +42,7 @@ from quote_service.clock import utcnow
 from quote_service.commissions.controller import CommissionRateController
 from quote_service.config import Settings
 from quote_service.coupons.controller import CouponController
+from quote_service.coupons.counters import Repairs as CouponCounterRepairs
 from quote_service.db.pool import Pool, create_pool
 from quote_service.db.replica import ReadPools, ReplicaSampler
 from quote_service.edge import LeanEdge
@@ -281,6 +282,9 @@ def create_app(
                 sweeper = ReservationSweeper(reservations, interval=settings.reservation_sweep_interval_seconds)
                 sweeper.start()
                 stack.push_async_callback(_close_within, "reservation sweeper", sweeper.stop, None)
+            coupon_repairs = CouponCounterRepairs(pool, redis)
+            coupon_repairs.start()
+            stack.push_async_callback(_close_within, "coupon counter repairs", coupon_repairs.stop, None)
             app.state.quotes = QuoteService(
                 settings,
                 config_store=config_store,
@@ -289,6 +293,7 @@ def create_app(
                 redis=redis,
                 flash_sales=flash_sales,
                 reservations=reservations,
+                coupon_repairs=coupon_repairs,
                 clock=quote_clock,
             )
             intelligence = Intelligence(

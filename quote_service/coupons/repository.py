@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from quote_service.db.pool import Connection
 from quote_service.errors import DuplicateKey
@@ -118,3 +120,26 @@ async def load_active(conn: Connection) -> list[Coupon]:
             ORDER BY code"""
     )
     return [model_from_row(row) for row in rows]
+
+
+class Uses(msgspec.Struct, frozen=True):
+    """A customer's live uses of a coupon, and how many times they changed (one per order and
+    one per cancel of it: redemptions are released, never deleted, so it only grows)."""
+
+    count: int = 0
+    version: int = 0
+
+
+async def customer_uses(conn: Connection, *, customer_id: str, codes: Sequence[str]) -> dict[str, Uses]:
+    """The customer's uses of each code it ever redeemed (a cancel's released redemption no longer
+    counts); read under the coupons' locks, the committed latest."""
+    rows = await conn.fetch(
+        """SELECT coupon_code, count(*) FILTER (WHERE released_at IS NULL) AS uses,
+                  count(*) + count(released_at) AS version
+             FROM coupon_redemptions
+            WHERE customer_id = $1 AND coupon_code = any($2::text[])
+            GROUP BY coupon_code""",
+        customer_id,
+        codes,
+    )
+    return {row["coupon_code"]: Uses(count=row["uses"], version=row["version"]) for row in rows}

@@ -342,8 +342,9 @@ def evaluation_context(body: EvaluationRequest, caller: Principal) -> Evaluation
     A `user` is evaluated as itself: its id and segment come from its account. Naming another
     user is 403, another segment 422 (as on a quote); its `customer_*` attributes are its
     account's, never the body's. Admins and service keys speak for anyone; a signed-in admin who
-    names nobody is evaluated as itself. The targeting rules read `attributes`, with
-    `customer_id` and `customer_segment` the user id and segment evaluated (docs/flags.md).
+    names nobody is evaluated as itself, and a `customer_group` left unsaid is the caller's own
+    (as in its quotes). The targeting rules read `attributes`, with `customer_id` and
+    `customer_segment` the user id and segment evaluated (docs/flags.md).
     """
     user_id, user_segment = body.user_id, body.user_segment
     attributes = dict(body.attributes or {})
@@ -361,6 +362,8 @@ def evaluation_context(body: EvaluationRequest, caller: Principal) -> Evaluation
         user_id = user_id if user_id is not None else str(caller.id)
         user_segment = user_segment if user_segment is not None else caller.segment
     attributes.update(customer_id=user_id, customer_segment=user_segment)
+    if attributes.get("customer_group") is None:
+        attributes["customer_group"] = caller.customer_group
     return EvaluationContext(
         user_id=user_id,
         user_segment=user_segment,

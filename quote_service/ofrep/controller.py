@@ -71,13 +71,13 @@ class OfrepController(Controller):
     async def evaluate_flag(
         self, key: FromPath[str], request: AuthedRequest, config_store: ConfigStoreDep
     ) -> Response[bytes]:
-        ctx = service.parse_context(await request.body())
+        ctx = service.parse_context(await request.body(), customer_group=request.user.customer_group)
         answer = service.evaluate_one(config_store.snapshot.flags, key, ctx, utcnow())
         return _json(ENCODER.encode(answer))
 
     @post("/flags", status_code=200, summary="Evaluate every flag for a context (OFREP bulk, ETag)")
     async def evaluate_flags(self, request: AuthedRequest, config_store: ConfigStoreDep) -> Response[bytes]:
-        ctx = service.parse_context(await request.body())
+        ctx = service.parse_context(await request.body(), customer_group=request.user.customer_group)
         body = service.evaluate_all(config_store.snapshot.flags, ctx, utcnow())
         tag = service.etag(body)
         if service.matches(request.headers.get("if-none-match"), tag):

@@ -8,7 +8,8 @@ The context (`{"context": {"targetingKey": ..., ...attributes}}`) becomes an Eva
 `targetingKey` → the user id and the `customer_id` attribute; `customer_segment` → the segment
 the flag's segment list checks; `city`, `country` → the places its regions check; every
 attribute (nested objects flattened to dotted names, `{"context": {"channel": "web"}}` →
-`context.channel`) → what its rules read.
+`context.channel`) → what its rules read. A context naming no `customer_group` is in the
+caller's own (a service key's group), as the caller's quotes are.
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ def _flatten(values: dict[str, Any], prefix: str, into: dict[str, Any]) -> None:
             into[f"{prefix}{name}"] = value
 
 
-def parse_context(body: bytes) -> EvaluationContext:
-    """The evaluation context of an OFREP request body; OfrepError (400) when it is not one."""
+def parse_context(body: bytes, *, customer_group: str | None = None) -> EvaluationContext:
+    """The evaluation context of an OFREP request body (`customer_group`: the caller's own, for a
+    context that names none); OfrepError (400) when it is not one."""
     try:
         document = _DECODER.decode(body) if body.strip() else None
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
@@ -67,6 +69,8 @@ def parse_context(body: bytes) -> EvaluationContext:
     user_id = key or None  # an empty key is no key (the OpenFeature SDKs send none rather than "")
     if user_id is not None:
         attributes["customer_id"] = user_id
+    if attributes.get("customer_group") is None:
+        attributes["customer_group"] = customer_group
     segment, city, country = (attributes.get(name) for name in ("customer_segment", "city", "country"))
     return EvaluationContext(
         user_id=user_id,

@@ -20,6 +20,7 @@ from quote_service.pricing.quote import STOCKED_SOURCES
 from quote_service.quotes.store import QuoteStore
 from quote_service.web.deps import (
     AuthedRequest,
+    ConfigStoreDep,
     IdempotencyKey,
     PoolDep,
     ProductCacheDep,
@@ -29,6 +30,13 @@ from quote_service.web.deps import (
     check_idempotency_key,
 )
 from quote_service.web.envelope import Envelope, ok
+
+
+async def _follow_coupon_limits(order: Order, config_store: ConfigStoreDep) -> None:
+    """An order or cancel that may have used a coupon up, or given it back, changed the
+    configuration: this process prices with that before it answers, the others a moment later."""
+    if service.may_use_up_coupons(order, config_store.snapshot.coupons):
+        await config_store.follow("orders")
 
 
 class OrderController(Controller):
@@ -46,6 +54,7 @@ class OrderController(Controller):
         quote_store: NamedDependency[QuoteStore],
         purchases: NamedDependency[Purchases],
         product_cache: ProductCacheDep,
+        config_store: ConfigStoreDep,
         request: AuthedRequest,
     ) -> Envelope[Order]:
         check_idempotency_key(idempotency_key)
@@ -65,6 +74,7 @@ class OrderController(Controller):
             await product_cache.invalidate(
                 {line.product_id for line in order.items if line.price_source in STOCKED_SOURCES}
             )
+            await _follow_coupon_limits(order, config_store)
         return ok(order, "Order already placed with this Idempotency-Key" if replayed else "Order placed")
 
     @get("/", summary="Orders, newest first (own orders; admins see all)")
@@ -102,6 +112,7 @@ class OrderController(Controller):
         pool: PoolDep,
         redis: RedisDep,
         product_cache: ProductCacheDep,
+        config_store: ConfigStoreDep,
         settings: NamedDependency[Settings],
         request: AuthedRequest,
         data: JSONBody[CancelCreate | None] = None,
@@ -120,6 +131,7 @@ class OrderController(Controller):
         )
         if not replayed:  # stock came back: inventory repricing may have moved a price
             await product_cache.invalidate({line.product_id for line in order.items if line.price_source != "request"})
+            await _follow_coupon_limits(order, config_store)
         return ok(order, "Order already cancelled with this Idempotency-Key" if replayed else "Order cancelled")
 
     @post(

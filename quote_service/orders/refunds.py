@@ -11,7 +11,7 @@ row, then products by id, then campaigns by trigger, then coupons by code):
    sale), with stock_movements — inventory repricing runs on that change (§8.1) — write the
    refund and its lines (campaign sales are counted down by trigger), update the order;
 4. a cancel also releases the order's coupon uses and its promotion uses (docs/promotions.md),
-   and deletes the customer's coupon counters in Redis (orders/coupon_counters.py): a Redis that
+   and deletes the customer's coupon counters in Redis (coupons/counters.py): a Redis that
    refuses that answers 503 with nothing written, so a counter is never left too high.
 
 Any refusal raises before the commit: nothing is written.
@@ -33,10 +33,10 @@ import msgspec
 from quote_service.auth.schemas import Principal
 from quote_service.cache.redis import RedisClient
 from quote_service.catalog import repository as catalog
+from quote_service.coupons import counters as coupon_counters
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
-from quote_service.orders import coupon_counters
 from quote_service.orders import refund_math as math
 from quote_service.orders import refund_repository as repository
 from quote_service.orders import repository as orders

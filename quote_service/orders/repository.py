@@ -100,19 +100,6 @@ async def lock_coupons(conn: Connection, *, codes: Sequence[str]) -> list[asyncp
     )
 
 
-async def customer_coupon_uses(conn: Connection, *, customer_id: str, codes: Sequence[str]) -> dict[str, int]:
-    """How many orders of this customer redeemed each code (read under the coupon locks; a cancel's
-    released redemption no longer counts)."""
-    rows = await conn.fetch(
-        """SELECT coupon_code, count(*) AS uses FROM coupon_redemptions
-           WHERE customer_id = $1 AND coupon_code = any($2::text[]) AND released_at IS NULL
-           GROUP BY coupon_code""",
-        customer_id,
-        codes,
-    )
-    return {row["coupon_code"]: row["uses"] for row in rows}
-
-
 async def count_coupon_use(conn: Connection, *, codes: Sequence[str]) -> None:
     await conn.execute(
         "UPDATE coupons SET times_used = times_used + 1 WHERE code = any($1::text[])",

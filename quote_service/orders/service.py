@@ -17,8 +17,8 @@ concurrent orders queue instead of deadlocking):
    and commissions.
 
 Any refusal raises before the commit: nothing is written. After the commit, Redis learns each
-customer's coupon use count for the quote path; PostgreSQL remains the source of truth, and a
-refusal at a coupon's per-customer limit teaches the count again (orders/coupon_counters.py).
+customer's coupon use count for the quote path (never over a newer one); PostgreSQL remains the
+source of truth, and a refusal at a coupon's limit teaches the count again (coupons/counters.py).
 """
 
 from __future__ import annotations
@@ -37,14 +37,16 @@ from quote_service import fault_points
 from quote_service.auth.schemas import Principal
 from quote_service.cache.redis import RedisClient
 from quote_service.catalog import repository as catalog
+from quote_service.coupons import counters as coupon_counters
+from quote_service.coupons import repository as coupon_repository
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Forbidden, NotFound
 from quote_service.flash_sales.purchases import Purchases
-from quote_service.orders import coupon_counters, repository
+from quote_service.orders import repository
 from quote_service.orders.schemas import Order, OrderCreate, OrderLine
 from quote_service.pagination import Page, page_of
-from quote_service.pricing.coupons import normalize_code
+from quote_service.pricing.coupons import CouponSet, normalize_code
 from quote_service.pricing.money import round_money
 from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, CommissionBreakdown, CommissionDetail, Quote
 from quote_service.promotions import repository as promotions
@@ -53,6 +55,7 @@ from quote_service.quotes.store import QuoteStore
 from quote_service.reservations import service as reservations
 
 _ENCODER = msgspec.json.Encoder()
+NO_USES = coupon_repository.Uses()
 
 
 def request_hash(data: OrderCreate) -> bytes:
@@ -130,8 +133,15 @@ async def place_order(
             else:
                 await flash.release(held, customer=quote.customer_id)
         order = (await assemble(conn, [row]))[0]
-    await coupon_counters.raise_to(redis, quote.customer_id, coupon_uses)
+    await coupon_counters.publish(redis, quote.customer_id, coupon_uses)
     return order, False
+
+
+def may_use_up_coupons(order: Order, coupons: CouponSet) -> bool:
+    """Whether placing `order`, or cancelling it, may have taken a coupon's last use or given one
+    back (one of its coupons has a total usage_limit): its transaction then moved the configuration
+    version (a trigger, migration 0170), which the process must follow (`ConfigStore.follow`)."""
+    return any((c := coupons.get(a.code)) is not None and c.usage_limit is not None for a in order.applied_coupons)
 
 
 def _flash_quantities(quote: Quote) -> dict[tuple[UUID, UUID], int]:
@@ -157,9 +167,9 @@ async def _write_order(
     key: str,
     fingerprint: bytes,
     now: datetime,
-) -> tuple[asyncpg.Record, dict[str, int], bool]:
-    """Steps 1-4 of the module docstring; returns the order row, each coupon's new count, and
-    whether the quote's stock reservation was consumed."""
+) -> tuple[asyncpg.Record, dict[str, coupon_repository.Uses], bool]:
+    """Steps 1-4 of the module docstring; returns the order row, each coupon's new count (with its
+    version) for this customer, and whether the quote's stock reservation was consumed."""
     commission = quote.commission_breakdown
     row = await repository.insert_order(
         conn,
@@ -195,12 +205,12 @@ async def _write_order(
         reservations.check_units(_first_lines(quote), wanted, locked, held, verb="ordered")
     coupons = _applied_coupons(quote)
     codes = [coupon.code for coupon in coupons]
-    new_counts: dict[str, int] = {}
+    new_counts: dict[str, coupon_repository.Uses] = {}
     if coupons:
         locked = await repository.lock_coupons(conn, codes=sorted(codes))
-        uses = await repository.customer_coupon_uses(conn, customer_id=quote.customer_id, codes=codes)
+        uses = await coupon_repository.customer_uses(conn, customer_id=quote.customer_id, codes=codes)
         _check_coupons(codes, locked, uses)
-        new_counts = {code: uses.get(code, 0) + 1 for code in codes}
+        new_counts = coupon_counters.after_order(uses, codes)
     if wanted:
         taken = await catalog.add_stock(conn, deltas={pid: -quantity for pid, quantity in wanted.items()})
         after = {r["id"]: r["stock"] for r in taken}
@@ -264,7 +274,9 @@ def _applied_coupons(quote: Quote) -> list[AppliedCoupon]:
     return list(seen.values())
 
 
-def _check_coupons(codes: Sequence[str], locked: Sequence[asyncpg.Record], uses: dict[str, int]) -> None:
+def _check_coupons(
+    codes: Sequence[str], locked: Sequence[asyncpg.Record], uses: dict[str, coupon_repository.Uses]
+) -> None:
     """Refuse the order when any coupon has reached its total or per-customer limit."""
     rows = {row["code"]: row for row in locked}
     problems: list[FieldError] = []
@@ -276,7 +288,7 @@ def _check_coupons(codes: Sequence[str], locked: Sequence[asyncpg.Record], uses:
             problems.append(
                 FieldError(f"applied_coupons[{index}]", f"coupon {code} reached its usage limit ({row['usage_limit']})")
             )
-        elif row["per_customer_limit"] is not None and uses.get(code, 0) >= row["per_customer_limit"]:
+        elif row["per_customer_limit"] is not None and uses.get(code, NO_USES).count >= row["per_customer_limit"]:
             problems.append(
                 FieldError(
                     f"applied_coupons[{index}]",

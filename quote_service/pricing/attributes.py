@@ -1,8 +1,9 @@
 """What a quote tells flag rules about itself: the attributes of its evaluation context (docs/flags.md).
 
-`customer_id, customer_tier, customer_segment, city, country, currency, subtotal, item_count`
-and `context.<field>` for each field of the request's `context`. The customer's tier and
-segment are those the quote is priced at (a `user` caller's come from its account). `subtotal`
+`customer_id, customer_tier, customer_segment, customer_group, channel, city, country, currency,
+subtotal, item_count` and `context.<field>` for each field of the request's `context`. The
+customer's tier, segment and group are those the quote is priced at (a `user` caller's come from
+its account; a service key's group is its own), the channel the request's. `subtotal`
 is the basket at list prices: each item's catalog price (or its `unit_price` when the catalog
 does not price it) times its quantity, rounded to the currency's minor unit per item, before
 flash sales, price rules and coupons (flags decide whether price rules apply, so they cannot
@@ -51,6 +52,10 @@ def quote_attributes(
             value = customer.tier
         elif name == "customer_segment":
             value = customer.segment
+        elif name == "customer_group":
+            value = customer.customer_group
+        elif name == "channel":
+            value = request.channel
         elif name == "city":
             value = address.city
         elif name == "country":

@@ -24,6 +24,7 @@ from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import RedisClient, get_many
 from quote_service.clock import utcnow
 from quote_service.config import Settings
+from quote_service.coupons.counters import Repairs, count_of, uses_key
 from quote_service.errors import QuoteTimeout
 from quote_service.event_loop import running_loop
 from quote_service.flash_sales.service import FlashSales
@@ -76,11 +77,6 @@ class PricedQuote(msgspec.Struct, frozen=True):
     json: bytes
 
 
-def coupon_uses_key(code: str, customer_id: str) -> str:
-    """Redis counter of one customer's uses of one coupon (kept by orders)."""
-    return f"qs:coupon-uses:{normalize_code(code)}:{customer_id}"
-
-
 class QuoteService:
     """Prices quotes for the HTTP edge; one per process."""
 
@@ -94,6 +90,7 @@ class QuoteService:
         redis: RedisClient,
         flash_sales: FlashSales | None = None,
         reservations: Reservations | None = None,
+        coupon_repairs: Repairs | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.defaults = EngineDefaults(
@@ -115,6 +112,8 @@ class QuoteService:
         self._redis = redis
         self._flash = flash_sales
         self._reservations = reservations
+        self._coupon_repairs = coupon_repairs
+        """Checks a coupon counter found at its limit against PostgreSQL (coupons/counters.py)."""
         self._clock = clock
         """The instant a quote is priced and read at (tests hold it still)."""
         # Recent quotes by (caller, body), with the inputs they were priced from: looking up a new
@@ -303,16 +302,25 @@ class QuoteService:
         )  # fmt: skip
 
     async def _coupon_uses(self, request: QuoteRequest, snapshot: ConfigSnapshot) -> dict[str, int]:
-        """Per-customer uses of the named coupons that have a per-customer limit (Redis, kept by orders)."""
-        limited = [
-            normalize_code(code)
+        """Per-customer uses of the named coupons that have a per-customer limit (Redis, kept by
+        orders). A counter at its limit, which refuses the coupon, is handed to the repairs: should
+        it be too high, the customer's next quotes price with PostgreSQL's count."""
+        limited = {
+            normalize_code(code): coupon.per_customer_limit
             for code in request.coupon_codes
             if (coupon := snapshot.coupons.get(code)) is not None and coupon.per_customer_limit is not None
-        ]
+        }
         if not limited:
             return {}
-        counts = await get_many(self._redis, [coupon_uses_key(c, request.customer_id) for c in limited])
-        return {code: int(count) for code, count in zip(limited, counts, strict=True) if count is not None}
+        customer_id = request.customer_id
+        values = await get_many(self._redis, [uses_key(code, customer_id) for code in limited])
+        uses = {}
+        for (code, limit), value in zip(limited.items(), values, strict=True):
+            if value is not None:
+                uses[code] = count = count_of(value)
+                if count >= limit and self._coupon_repairs is not None:
+                    self._coupon_repairs.suspect(customer_id, code)
+        return uses
 
     async def _flash_offers(
         self, snapshot: ConfigSnapshot, products: dict[str, CatalogProduct], customer_id: str, now: datetime

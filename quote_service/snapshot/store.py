@@ -5,7 +5,8 @@ transaction), read in the same transaction as the data: a snapshot's version is 
 version of what it holds, and it never goes back, whatever happens to Redis.
 
 How a change arrives (docs/consistency.md has the measured bounds):
-- the process that makes an admin write reloads before it answers the write;
+- the process that makes an admin write reloads before it answers the write (`changed`), and so
+  does one whose order or cancel moved the version (`follow`: a coupon used up or given back);
 - every other process hears the new version on the Redis channel and reloads (a few ms);
 - a missed message is noticed by the Redis version poll (every `poll_interval`, 0.25 s);
 - whatever Redis does (down, paused, restarted empty, the announcement lost), every process
@@ -136,6 +137,22 @@ class ConfigStore(Generic[S]):
                 await announce_change(self._redis, self.version, domain=domain)
         except (RedisError, TimeoutError, OSError):
             log.warning("config_announce_failed", domain=domain, version=self.version)
+
+    async def follow(self, domain: str) -> None:
+        """Call after a hot-path write whose triggers may have moved the version (an order that took
+        a coupon's last use, a cancel that gave one back): one single-row SELECT, and only when the
+        version moved, `changed` (reload this process, carry the version to the others). Never
+        raises: the write has committed, and the version check catches up within `check_interval`."""
+        if not hasattr(self, "snapshot"):
+            return
+        try:
+            async with asyncio.timeout(POSTGRES_TIMEOUT_SECONDS), self._pool.acquire() as conn:
+                version = await read_version(conn)
+        except Exception:
+            log.warning("config_version_read_failed", domain=domain, exc_info=True)
+            return
+        if version > self.snapshot.version:
+            await self.changed(domain)
 
     async def refresh(self, *, force: bool = False, background: bool = True) -> bool:
         """Reload when PostgreSQL's version is newer than the snapshot's (or `force`); True when

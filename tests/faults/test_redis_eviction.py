@@ -22,9 +22,9 @@ from quote_service.auth import credentials
 from quote_service.cache.redis import EVICTION_POLICY
 from quote_service.clock import utcnow
 from quote_service.config import Settings
+from quote_service.coupons.counters import uses_key
 from quote_service.flash_sales.counters import sale_key
 from quote_service.intelligence.stream import STREAM
-from quote_service.quotes.service import coupon_uses_key
 from quote_service.snapshot.bus import VERSION_KEY
 from tests.faults.private import PrivateRedis
 from tests.integration.conftest import make_caller
@@ -91,7 +91,7 @@ async def test_a_full_redis_evicts_old_quotes_and_keeps_every_key_without_a_ttl(
 
             await until(sale_marked_active, "the sale's counters say active", within=60)
             kept = await durable_keys(redis)
-            assert kept[coupon_uses_key("ONCE", "alice").encode()] == b"1"
+            assert kept[uses_key("ONCE", "alice").encode()] == b"1:1"
             assert {counters.encode(), VERSION_KEY.encode(), STREAM.encode()} <= set(kept)
             sale_before = await redis.hgetall(counters)
             used = int((await redis.info("memory"))["used_memory"])

@@ -232,7 +232,9 @@ async def test_an_order_refused_at_the_coupon_limit_teaches_the_quote_path_its_c
 ) -> None:
     """The counter lost (evicted, flushed, or its write refused after the order committed): quotes
     apply the used-up coupon and its order is refused; from that refusal on, quotes know."""
-    await ordered_with_once(shop)
+    first = await quoted(shop, coupon_codes=["ONCE"])
+    expect_ok(await order(shop, first["quote_id"], "order-1"), 201)
+    # Lost before any quote found it at its limit (such a quote has it checked, and put back).
     private_redis.command("DEL", "qs:coupon-uses:ONCE:alice")
 
     stale = await quoted(shop, coupon_codes=["ONCE"])

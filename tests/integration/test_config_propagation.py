@@ -4,8 +4,10 @@ flags, and price lists as the other process's quotes see them."""
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -83,16 +85,22 @@ def quoted_unit(http: httpx.Client, base: str, headers: dict[str, str], product_
     return unit
 
 
-def test_a_price_list_change_through_one_process_reaches_the_others_quotes_within_a_second(
-    settings: Settings, admin: Caller
-) -> None:
+@contextlib.contextmanager
+def two_servers_and_a_product(settings: Settings, admin: Caller) -> Iterator[tuple[str, str, httpx.Client, str]]:
+    """Two running servers on the test's stores, a client, and a product created through the first."""
     assert settings.database_url is not None
     assert settings.redis_url is not None
     env = cli_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, LOG_LEVEL="WARNING")
     with running_server(env) as first, running_server(env) as second, httpx.Client(timeout=5) as http:
         product = http.post(f"{first}/api/v1/products", json=product_body(), headers=admin.headers)
         assert product.status_code == 201, product.text
-        product_id = product.json()["data"]["id"]
+        yield first, second, http, product.json()["data"]["id"]
+
+
+def test_a_price_list_change_through_one_process_reaches_the_others_quotes_within_a_second(
+    settings: Settings, admin: Caller
+) -> None:
+    with two_servers_and_a_product(settings, admin) as (first, second, http, product_id):
         key = http.post(f"{first}/api/v1/api-keys", json={"name": "checkout"}, headers=admin.headers)
         assert key.status_code == 201, key.text
         service = {"X-API-Key": key.json()["data"]["key"]}
@@ -124,13 +132,98 @@ def test_a_price_list_change_through_one_process_reaches_the_others_quotes_withi
     )
 
 
+def wait_for(answer: Callable[[], object], expected: object, started: float, what: str) -> float:
+    """Seconds from `started` until `answer()` is `expected`; fails past the bound."""
+    while True:
+        elapsed = time.perf_counter() - started
+        if answer() == expected:
+            return elapsed
+        assert elapsed < BOUND_SECONDS, f"{what} after {elapsed:.3f}s"
+        time.sleep(0.002)
+
+
 def wait_for_unit(
     http: httpx.Client, base: str, headers: dict[str, str], product_id: str, unit: str, started: float
 ) -> float:
     """Seconds from `started` until `base` quotes `unit`; fails past the bound."""
-    while True:
-        elapsed = time.perf_counter() - started
-        if quoted_unit(http, base, headers, product_id) == unit:
-            return elapsed
-        assert elapsed < BOUND_SECONDS, f"{base} still quotes the old price after {elapsed:.3f}s"
-        time.sleep(0.002)
+    return wait_for(lambda: quoted_unit(http, base, headers, product_id), unit, started, f"{base} quotes the old price")
+
+
+def coupon_state(http: httpx.Client, base: str, headers: dict[str, str], product_id: str) -> str:
+    """What `base` quotes for coupon LIMITED on one unit of the product: "applied", or why not."""
+    body = {
+        "customer_id": "c-1",
+        "items": [{"product_id": product_id, "quantity": 1}],
+        "delivery_address": {"city": "Istanbul", "country": "TR"},
+        "currency": "TRY",
+        "coupon_codes": ["LIMITED"],
+    }
+    response = http.post(f"{base}/api/v1/quote", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    quote = response.json()["data"]
+    if quote["applied_coupons"]:
+        return "applied"
+    reason: str = quote["rejected_coupons"][0]["reason"]
+    return reason
+
+
+def wait_for_coupon(
+    http: httpx.Client, base: str, headers: dict[str, str], product_id: str, state: str, started: float
+) -> float:
+    """Seconds from `started` until `base` quotes LIMITED as `state`; fails past the bound."""
+
+    def answer() -> str:
+        return coupon_state(http, base, headers, product_id)
+
+    return wait_for(answer, state, started, f"{base} does not quote the coupon {state}")
+
+
+def test_a_coupon_used_up_stops_at_once_everywhere_and_comes_back_with_a_cancel(
+    settings: Settings, admin: Caller
+) -> None:
+    """The order that takes a coupon's last use: the next quote refuses it (USAGE_LIMIT) in the
+    ordering process, and within the bound in the other; a cancel gives it back the same way. A use
+    that leaves the coupon short of its limit changes no configuration."""
+    with two_servers_and_a_product(settings, admin) as (first, second, http, product_id):
+        coupon = {"code": "LIMITED", "type": "PERCENTAGE", "value": 10, "valid_from": "2025-01-01T00:00:00Z",
+                  "usage_limit": 2}  # fmt: skip
+        created = http.post(f"{first}/api/v1/coupons", json=coupon, headers=admin.headers)
+        assert created.status_code == 201, created.text
+
+        def order() -> str:
+            quote = http.post(
+                f"{first}/api/v1/quote",
+                json={"customer_id": "c-1", "items": [{"product_id": product_id, "quantity": 1}], "currency": "TRY",
+                      "delivery_address": {"city": "Istanbul", "country": "TR"}, "coupon_codes": ["LIMITED"]},
+                headers=admin.headers,
+            )  # fmt: skip
+            assert quote.status_code == 200, quote.text
+            assert quote.json()["data"]["applied_coupons"], quote.text
+            placed = http.post(
+                f"{first}/api/v1/orders",
+                json={"quote_id": quote.json()["data"]["quote_id"]},
+                headers={**admin.headers, "Idempotency-Key": f"order-{time.perf_counter_ns()}"},
+            )
+            assert placed.status_code == 201, placed.text
+            order_id: str = placed.json()["data"]["id"]
+            return order_id
+
+        version = snapshot_of(http, first, admin.headers)["version"]
+        order()
+        assert snapshot_of(http, first, admin.headers)["version"] == version  # one use of two: nothing changed
+        assert coupon_state(http, second, admin.headers, product_id) == "applied"
+
+        started = time.perf_counter()
+        last = order()
+        assert coupon_state(http, first, admin.headers, product_id) == "USAGE_LIMIT"
+        used_up = wait_for_coupon(http, second, admin.headers, product_id, "USAGE_LIMIT", started)
+
+        started = time.perf_counter()
+        cancelled = http.post(
+            f"{first}/api/v1/orders/{last}/cancel", json={}, headers={**admin.headers, "Idempotency-Key": "cancel-1"}
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        assert coupon_state(http, first, admin.headers, product_id) == "applied"
+        given_back = wait_for_coupon(http, second, admin.headers, product_id, "applied", started)
+    print(f"\ncoupon used up / given back, seen by the other process after {used_up * 1000:.1f} / "
+          f"{given_back * 1000:.1f} ms")  # fmt: skip

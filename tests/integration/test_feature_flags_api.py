@@ -21,6 +21,7 @@ from quote_service.pricing.flags import FeatureFlag, Rollout, Variant, bucket, v
 from tests import flag_cases
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
+from tests.integration.test_price_list_quotes import user_headers
 from tests.integration.versions import durable_config_version
 
 Client = AsyncTestClient[Litestar]
@@ -416,6 +417,22 @@ async def test_a_user_is_evaluated_as_itself_by_default(client: Client, admin: C
     expected_in = bucket("half", str(shopper.id)) < 5000
     assert (half["enabled"], half["reason"]) == (expected_in, "TARGETING_MATCH" if expected_in else "DEFAULT")
     assert gold["reason"] == "TARGETING_MATCH"
+
+
+async def test_a_user_is_evaluated_in_its_accounts_customer_group(client: Client, admin: Caller) -> None:
+    """A user's customer group comes from its account, whatever its body's attributes say."""
+    rule = {"attribute": "customer_group", "operator": "in", "values": ["b2b"]}
+    await create_flag(client, admin, key="b2b_banner", rollout={"rules": [rule]})
+    _, buyer = await user_headers(client, admin, customer_group="B2B")
+    _, shopper = await user_headers(client, admin)
+
+    own = await evaluate(client, "b2b_banner", buyer)
+    denied = await evaluate(client, "b2b_banner", buyer, attributes={"customer_group": "retail"})
+    claimed = await evaluate(client, "b2b_banner", shopper, attributes={"customer_group": "b2b"})
+
+    assert (own["enabled"], own["reason"]) == (True, "TARGETING_MATCH")
+    assert (denied["enabled"], denied["reason"]) == (True, "TARGETING_MATCH")
+    assert (claimed["enabled"], claimed["reason"]) == (False, "DEFAULT")
 
 
 async def test_rules_read_the_attributes_a_service_sends(

@@ -155,8 +155,9 @@ async def test_a_per_customer_limit_holds_for_one_customer_and_not_for_others(
     assert {r["customer_id"]: r["n"] for r in per_customer} == {"eager": 2, "calm-1": 1, "calm-2": 1, "calm-3": 1}
     redis = Redis.from_url(redis_url)
     try:
-        assert await redis.get("qs:coupon-uses:TWICE:eager") == b"2"
-        assert await redis.get("qs:coupon-uses:TWICE:calm-1") == b"1"
+        # `<count>:<version>`: two uses, each a change; the refused orders changed nothing
+        assert await redis.get("qs:coupon-uses:TWICE:eager") == b"2:2"
+        assert await redis.get("qs:coupon-uses:TWICE:calm-1") == b"1:1"
     finally:
         await redis.aclose()
 

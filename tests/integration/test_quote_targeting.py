@@ -11,7 +11,8 @@ from litestar.testing import AsyncTestClient
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
 from tests.integration.test_catalog import create_product
-from tests.integration.test_feature_flags_api import create_flag
+from tests.integration.test_feature_flags_api import create_flag, evaluate
+from tests.integration.test_price_list_quotes import key_headers, user_headers
 from tests.integration.test_quote_api import quote
 
 Client = AsyncTestClient[Litestar]
@@ -74,3 +75,60 @@ async def test_a_rule_change_reaches_the_next_quote(client: Client, admin: Calle
 
     assert before["feature_flags"] == {"tr_only": True}
     assert after["feature_flags"] == {}
+
+
+async def test_rules_on_customer_group_and_channel_see_the_quotes(client: Client, admin: Caller) -> None:
+    """A quote's customer group (a user's account's, a service key's own) and channel reach flag rules."""
+    await create_flag(client, admin, key="b2b_only", rollout={"rules": [rule("customer_group", "in", "b2b")]})
+    await create_flag(client, admin, key="web_only", rollout={"rules": [rule("channel", "in", "web")]})
+    b2b_key = await key_headers(client, admin, customer_group="B2B")
+    plain_key = await key_headers(client, admin)
+    buyer, buyer_headers = await user_headers(client, admin, customer_group="b2b")
+    shopper, shopper_headers = await user_headers(client, admin)
+    items = [{"product_id": (await create_product(client, admin))["id"], "quantity": 1}]
+
+    b2b_on_web = await quote(client, b2b_key, items=items, channel="web")
+    b2b_on_app = await quote(client, b2b_key, items=items, channel="app")
+    plain_on_web = await quote(client, plain_key, items=items, channel="WEB")
+    plain_nowhere = await quote(client, plain_key, items=items)
+    buyer_on_app = await quote(client, buyer_headers, customer_id=buyer, items=items, channel="app")
+    shopper_on_web = await quote(client, shopper_headers, customer_id=shopper, items=items, channel="web")
+
+    assert set(b2b_on_web["feature_flags"]) == {"b2b_only", "web_only"}
+    assert set(b2b_on_app["feature_flags"]) == {"b2b_only"}
+    assert set(plain_on_web["feature_flags"]) == {"web_only"}
+    assert plain_nowhere["feature_flags"] == {}
+    assert set(buyer_on_app["feature_flags"]) == {"b2b_only"}
+    assert set(shopper_on_web["feature_flags"]) == {"web_only"}
+
+
+async def test_a_group_and_channel_flag_answers_alike_in_a_quote_evaluate_and_ofrep(
+    client: Client, admin: Caller
+) -> None:
+    """The same caller and context get the same answer from the three ways of asking."""
+    await create_flag(client, admin, key="b2b_web", rollout={
+        "rules": [rule("customer_group", "eq", "b2b"), rule("channel", "eq", "web")]
+    })  # fmt: skip
+    b2b_key = await key_headers(client, admin, customer_group="b2b")
+    plain_key = await key_headers(client, admin)
+
+    answers: dict[tuple[str, str], list[bool]] = {}
+    for name, headers in (("b2b key", b2b_key), ("plain key", plain_key)):
+        for channel in ("web", "app"):
+            quoted = await quote(client, headers, customer_id="c-1", channel=channel)
+            evaluated = await evaluate(client, "b2b_web", headers, user_id="c-1", attributes={"channel": channel})
+            body = {"context": {"targetingKey": "c-1", "channel": channel}}
+            ofrep = await client.post("/ofrep/v1/evaluate/flags/b2b_web", json=body, headers=headers)
+            assert ofrep.status_code == 200, ofrep.text
+            answers[name, channel] = [
+                "b2b_web" in quoted["feature_flags"],
+                evaluated["reason"] == "TARGETING_MATCH",
+                ofrep.json()["reason"] == "TARGETING_MATCH",
+            ]
+
+    assert answers == {
+        ("b2b key", "web"): [True, True, True],
+        ("b2b key", "app"): [False, False, False],
+        ("plain key", "web"): [False, False, False],
+        ("plain key", "app"): [False, False, False],
+    }

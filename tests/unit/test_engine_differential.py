@@ -246,6 +246,8 @@ def rule_pool(rng: random.Random) -> list[TargetingRule]:
         rule("context.session_id", "semver_gte", "2.4.0"),
         rule("context.session_id", "semver_lt", "2.10.0"),
         rule("customer_id", "ends_with", "7"),
+        rule("customer_group", "in", "b2b"),
+        rule("channel", "neq", "web"),
     ]
 
 

@@ -108,6 +108,14 @@ def test_an_ofrep_body_becomes_the_evaluation_context() -> None:
     }
 
 
+def test_an_ofrep_context_naming_no_customer_group_is_in_the_callers() -> None:
+    untold = parse_context(b'{"context": {"targetingKey": "c-1"}}', customer_group="b2b")
+    told = parse_context(b'{"context": {"customer_group": "retail"}}', customer_group="b2b")
+
+    assert untold.attributes == {"customer_id": "c-1", "customer_group": "b2b"}
+    assert told.attributes == {"customer_group": "retail"}
+
+
 @pytest.mark.parametrize(
     ("body", "code"),
     [

@@ -135,6 +135,8 @@ def quote_attributes(
         "customer_id": customer.customer_id or None,
         "customer_tier": customer.tier,
         "customer_segment": customer.segment,
+        "customer_group": customer.customer_group,
+        "channel": request.channel,
         "city": request.delivery_address.city,
         "country": request.delivery_address.country,
         "currency": currency,
