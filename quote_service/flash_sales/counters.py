@@ -12,7 +12,8 @@ eviction removes all of it or none of it, never half):
     b:<product>:<c>  units customer <c> bought
 
 Idempotency markers are separate keys in the same slot: `P|<hash>` while a purchase is being
-written to the ledger, `D|<hash>|<purchase json>` once it is durable.
+written to the ledger, `D|<hash>|<purchase json>` once it is durable, `R|<hash>|<code>|<detail>`
+for REFUSAL_MARKER_SECONDS after the script refused it (a double submit gets one answer).
 
 Holds: every reservation the purchase script grants is also recorded in the sale's `holds`
 hash (field: the hold's token; value: JSON {p: product, c: customer, q: units, g: the build it
@@ -42,24 +43,28 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {'MISSING'} end
 local prior = redis.call('GET', KEYS[2])
 if prior then return {'REPLAY', prior} end
 local product, customer = ARGV[1], ARGV[2]
+local function refuse(code, detail, bought)
+  redis.call('HINCRBY', KEYS[3], code, 1)
+  if tonumber(ARGV[8]) > 0 then  -- the key answers this refusal again for ARGV[8] seconds
+    redis.call('SET', KEYS[2], 'R|' .. string.sub(ARGV[5], 3) .. '|' .. code .. '|' .. detail, 'EX', ARGV[8])
+  end
+  return {code, detail, bought}
+end
 local bought_field = 'b:' .. product .. ':' .. customer
 local sale = redis.call('HMGET', KEYS[1], 'status', 'starts', 'ends', 'gen',
                         's:' .. product, 'l:' .. product, bought_field)
 local now, quantity = tonumber(ARGV[4]), tonumber(ARGV[3])
 local status = sale[1]
 if status == 'ended' or now >= tonumber(sale[3]) or (status ~= 'active' and now < tonumber(sale[2])) then
-  redis.call('HINCRBY', KEYS[3], 'SALE_NOT_ACTIVE', 1)
-  return {'SALE_NOT_ACTIVE'}
+  return refuse('SALE_NOT_ACTIVE', '', '0')
 end
 if not sale[5] then return {'NOT_IN_SALE'} end
 local left, limit, bought = tonumber(sale[5]), tonumber(sale[6]), tonumber(sale[7] or '0')
 if left < quantity then
-  redis.call('HINCRBY', KEYS[3], 'SOLD_OUT', 1)
-  return {'SOLD_OUT', tostring(left), tostring(bought)}
+  return refuse('SOLD_OUT', tostring(left), tostring(bought))
 end
 if bought + quantity > limit then
-  redis.call('HINCRBY', KEYS[3], 'PURCHASE_LIMIT_EXCEEDED', 1)
-  return {'PURCHASE_LIMIT_EXCEEDED', tostring(limit - bought), tostring(bought)}
+  return refuse('PURCHASE_LIMIT_EXCEEDED', tostring(limit - bought), tostring(bought))
 end
 redis.call('HINCRBY', KEYS[1], 's:' .. product, -quantity)
 redis.call('HINCRBY', KEYS[1], bought_field, quantity)
@@ -238,17 +243,20 @@ class Counters:
         marker: str,
         marker_value: str,
         marker_ttl: int,
+        refusal_ttl: int = 0,
     ) -> Reservation | bytes:
-        """Take `quantity` units for the customer under a new hold, or say why not; bytes = an
-        existing marker."""
+        """Take `quantity` units for the customer under a new hold, or say why not (and keep the
+        refusal under `marker` for `refusal_ttl` seconds when that is not 0); bytes = an existing
+        marker."""
         hold = uuid.uuid4().hex
         reply = cast(
             list[bytes],
             await self._purchase(
                 keys=[sale_key(sale_id), marker, attempts_key(sale_id), holds_key(sale_id)],
-                args=[str(product_id), customer_id, quantity, millis(now), marker_value, marker_ttl, hold],
+                args=[str(product_id), customer_id, quantity, millis(now), marker_value, marker_ttl, hold,
+                      refusal_ttl],
             ),
-        )
+        )  # fmt: skip
         outcome = reply[0].decode()
         if outcome == "REPLAY":
             return reply[1]

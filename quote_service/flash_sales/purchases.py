@@ -52,6 +52,9 @@ _PURCHASE = msgspec.json.Decoder(Purchase)
 # IDEMPOTENCY_IN_PROGRESS (retryable), and how often meanwhile it asks the ledger for the result.
 PENDING_WAIT_SECONDS = 2.0
 LEDGER_CHECK_SECONDS = 0.25
+REFUSAL_MARKER_SECONDS = 10
+"""How long a refused purchase's key answers the same refusal (a double submit, a quick retry):
+one answer per key, at the cost of one small Redis key per refusal for this long."""
 _REFUSALS = {
     "SOLD_OUT": "Not enough units left for the quantity asked: nothing was sold",
     "PURCHASE_LIMIT_EXCEEDED": "This purchase would exceed the customer's limit for this product",
@@ -203,6 +206,7 @@ class Purchases:
                 marker=marker,
                 marker_value=f"P|{print_}",
                 marker_ttl=marker_ttl(sale.ends_at, now),
+                refusal_ttl=REFUSAL_MARKER_SECONDS,
             )
             if isinstance(answer, bytes):
                 replayed = _replay(answer, print_)
@@ -470,10 +474,14 @@ class Purchases:
 
 
 def _replay(marker: bytes, print_: str) -> Purchase | None:
-    """A finished purchase for this key (None while the first request is still writing)."""
+    """A finished purchase for this key (None while the first request is still writing); the
+    refusal this key got, raised again."""
     state, _, rest = marker.decode().partition("|")
     stored_print, _, body = rest.partition("|")
     idempotency.same_request(stored_print.encode(), print_.encode())
+    if state == "R":
+        code, _, detail = body.partition("|")
+        raise refusal(code, detail)
     if state != "D":
         return None
     return _PURCHASE.decode(body)

@@ -127,7 +127,7 @@ async def _run(
     fingerprint = request_hash(order_id, kind, data)
     async with (
         pool.acquire() as conn,
-        idempotency.claimed(conn, scope="refund", principal_id=principal.id, key=key),
+        idempotency.claimed(conn, scope="refund", principal_id=principal.id, key=key, fingerprint=fingerprint),
     ):
         existing = await repository.get_refund_by_key(conn, principal_id=principal.id, idempotency_key=key)
         if existing is not None:

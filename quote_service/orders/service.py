@@ -82,7 +82,9 @@ async def place_order(
         # One request per key at a time (db/idempotency.py): a retry sent while the first is still
         # running waits for it here, then finds its order below, instead of racing it for the
         # quote's flash units and stock.
-        idempotency.claimed(conn, scope="order", principal_id=principal.id, key=idempotency_key),
+        idempotency.claimed(
+            conn, scope="order", principal_id=principal.id, key=idempotency_key, fingerprint=fingerprint
+        ),
     ):
         existing = await repository.get_order_by_key(conn, principal_id=principal.id, idempotency_key=idempotency_key)
         if existing is not None:

@@ -175,6 +175,22 @@ async def test_a_replayed_key_returns_the_first_purchase(
     assert len(await ledger(settings.database_url or "", sale["id"])) == 1
 
 
+async def test_a_refused_key_answers_its_refusal_again_even_once_it_could_buy(
+    client: Client, admin: Caller, shopper: Caller, settings: Settings
+) -> None:
+    """One key, one answer: a double submit or a quick retry of a refused purchase is refused the
+    same way, even once the customer could buy (here: the sale was activated meanwhile); a new
+    key buys."""
+    sale, _ = await new_sale(client, admin, starts_at=at(30))
+    refused = expect_error(await buy(client, shopper.headers, sale, key="k-early"), 409, "SALE_NOT_ACTIVE")
+    expect_ok(await client.post(f"{SALES}/{sale['id']}/activate", headers=admin.headers))
+    again = expect_error(await buy(client, shopper.headers, sale, key="k-early"), 409, "SALE_NOT_ACTIVE")
+    assert again["message"] == refused["message"]
+    expect_error(await buy(client, shopper.headers, sale, key="k-early", quantity=2), 409, "IDEMPOTENCY_CONFLICT")
+    expect_ok(await buy(client, shopper.headers, sale, key="k-now"), 201)
+    assert len(await ledger(settings.database_url or "", sale["id"])) == 1
+
+
 async def test_a_replay_after_redis_lost_its_markers_is_answered_from_the_ledger(
     client: Client, admin: Caller, shopper: Caller, settings: Settings
 ) -> None:

@@ -494,13 +494,17 @@ async def test_only_a_multi_line_order_that_fits_takes_stock(
         assert await count(pool, table) == 0, table
     assert await pool.fetchval("SELECT times_used FROM coupons WHERE code = 'SAVE10'") == 0
 
-    # A refusal is not remembered: once restocked, the same key places the order.
+    # One key, one answer: once restocked, the same key still answers its refusal (a double submit
+    # or a late retry never turns it into an order); a new key places the order.
     expect_ok(
         await client.post(
             f"/api/v1/products/{scarce['id']}/stock", json={"delta": 1, "reason": "found"}, headers=admin.headers
         )
     )
-    expect_ok(await order(client, shopper.headers, quote, **idempotency), 201)
+    again = expect_error(await order(client, shopper.headers, quote, **idempotency), 409, "INSUFFICIENT_STOCK")
+    assert (again["message"], field_errors(again)) == (body["message"], field_errors(body))
+    assert await count(pool, "orders") == 0
+    expect_ok(await order(client, shopper.headers, quote), 201)
     assert (await stock_of(pool, plenty), await stock_of(pool, scarce)) == (6, 0)
 
 
