@@ -195,6 +195,19 @@ def test_conditions_decide_eligibility() -> None:
     assert applied(result) == [("vip", D("6.00"))]
 
 
+def test_a_basket_exactly_at_a_promotions_minimum_subtotal_gets_it() -> None:
+    from_100 = [
+        promotion(percent("10"), name="from 100", conditions={"min_subtotal": "100.00", "currency": "EUR"}, priority=1),
+        promotion(percent("5"), name="from 50", conditions={"min_subtotal": "50.00", "currency": "EUR"}),
+    ]
+
+    at = quote(request(item("a", 1, unit_price="100.00")), promotions=from_100)
+    below = quote(request(item("a", 1, unit_price="99.99")), promotions=from_100)
+
+    assert applied(at) == [("from 100", D("10.00")), ("from 50", D("4.50"))]  # the minimum is inclusive
+    assert applied(below) == [("from 50", D("5.00"))]
+
+
 def test_a_used_up_promotion_is_rejected_with_usage_limit() -> None:
     used_up = promotion(percent("10"), usage_limit=3, times_used=3)
 
