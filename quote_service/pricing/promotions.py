@@ -29,8 +29,9 @@ from quote_service.pricing.money import ZERO
 PromotionKind = Literal["PERCENT_OFF", "AMOUNT_OFF", "BUY_X_GET_Y", "FREE_DELIVERY"]
 KINDS: tuple[PromotionKind, ...] = ("PERCENT_OFF", "AMOUNT_OFF", "BUY_X_GET_Y", "FREE_DELIVERY")
 PromotionRejection = Literal["BETTER_DEAL", "USAGE_LIMIT", "NOTHING_LEFT"]
-"""Why an eligible promotion was not applied: another deal gave the customer more, it was used
-up (counted at orders), or the promotions before it (with the cap and min_price floors) left it nothing."""
+"""Why an eligible promotion was not applied: with another deal the customer pays less in the end,
+it was used up (counted at orders), or the promotions before it (with the cap and min_price floors)
+left it nothing."""
 
 
 class Conditions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

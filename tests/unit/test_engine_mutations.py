@@ -68,6 +68,9 @@ LINES = "quote_service.pricing.lines"
 PROMOTIONS = "quote_service.pricing.promotions"
 DEALS = "quote_service.pricing.promotion_deals"
 DISCOUNTS = "quote_service.pricing.discounts"
+ENGINE = "quote_service.pricing.engine"
+DELIVERY = "quote_service.pricing.delivery"
+SETTLE = "quote_service.pricing.settle"
 
 MUTATIONS = [
     Mutation(COUPONS, "check_coupon", "now >= coupon.valid_to", "now > coupon.valid_to"),
@@ -118,9 +121,20 @@ MUTATIONS = [
     Mutation(PROMOTIONS, "_folded", "value.strip().casefold()", "value.strip()"),
     Mutation(DEALS, "_units_given", "(lefts[i] / units[i], i)", "(-lefts[i] / units[i], i)"),
     Mutation(DEALS, "_taken", "buy_units - from_buy >=", "buy_units >="),
-    Mutation(DEALS, "apply_promotions", "outcome.blocks_coupons or not promotion.combines_with_coupons", "False"),
-    Mutation(DEALS, "_best_alone", "if alone.value > beat and (", "if alone.value >= beat and ("),
+    Mutation(
+        DEALS, "apply_promotions", "outcome.blocks_coupons = chosen.blocks_coupons", "outcome.blocks_coupons = False"
+    ),
     Mutation(DEALS, "_deal", "if deal.free_delivery is None:", "if True:"),
+    Mutation(DEALS, "_cheapest", "paid[index][0] < paid[best][0]", "paid[index][0] <= paid[best][0]"),
+    Mutation(DEALS, "_cheapest", "paid[index][0] < paid[best][0]", "paid[index][0] > paid[best][0]"),
+    Mutation(DEALS, "_beaten", "refused = loser.blocks_coupons and coupons_saved", "refused = coupons_saved"),
+    Mutation(DEALS, "_left_nothing", "if cap_left <= 0:", "if cap_left < 0:"),
+    Mutation(ENGINE, "Checkout.pays", "return goods + tax + fee + small,", "return goods + fee + small,"),
+    Mutation(ENGINE, "Checkout.pays", "blocks_coupons,\n", "False,\n"),
+    Mutation(ENGINE, "Checkout.pays", "zero if free_delivery else", "zero if False else"),
+    Mutation(DELIVERY, "_charge", "if any(step[0] is not None for step in steps)", "if False"),
+    Mutation(DELIVERY, "_waived", "(*charged.parts, waived)", "(*charged.rules, waived)"),
+    Mutation(SETTLE, "_response_parts", "base <= floor", "base < floor"),
 ]
 
 
