@@ -244,3 +244,13 @@ async def test_a_promotion_for_a_customer_group_and_a_channel_applies_to_those_a
     assert in_group_on_app["discount_amount"] == "10.00"
     assert in_group_on_web["applied_promotions"] == []
     assert no_group_on_app["applied_promotions"] == []
+
+
+async def test_the_openapi_document_describes_the_explanations(client: Client) -> None:
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+
+    rejected = schemas["RejectedPromotion"]["properties"]
+    assert {"promotion_id", "name", "reason", "detail"} <= set(rejected)
+    assert "sentence for people" in rejected["detail"]["description"]
+    at_min_price = schemas["QuoteLine"]["properties"]["at_min_price"]
+    assert (at_min_price["type"], "no discount takes it lower" in at_min_price["description"]) == ("boolean", True)
