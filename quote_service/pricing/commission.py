@@ -14,9 +14,10 @@ Each rate feeds one of three components, which ADD UP (`component_of`):
   (case-insensitive); their seller is compared with the quote-level seller and their category
   matches when ANY line of the quote has it.
 
-Winner among matches, highest first: `priority`; specificity score (seller 4 + category 2 +
-region 1), ties in score broken by a city match over a country match; `effective_from`;
-`created_at`; and finally the id, so the choice never depends on load order.
+Winner among matches, highest first: `priority`; specificity score (seller 4 + category 2); the
+region (a city match over a country match over a rate without a region); `effective_from`;
+`created_at`; and finally the id, so the choice never depends on load order. This is the order of
+docs/pricing.md (score seller 4 + category 2 + region 1, then city over country; see `_precedence`).
 """
 
 from __future__ import annotations
@@ -184,8 +185,11 @@ def is_effective(rate: CommissionRate, now: datetime) -> bool:
 
 
 def _precedence(rate: CommissionRate, region_match: RegionMatch) -> tuple[int, int, int, datetime, datetime, str]:
+    # docs/pricing.md's score adds region 1 to seller 4 + category 2. A 1 never outweighs a 2 or a 4,
+    # so it only separates rates whose seller and category scores are equal, and `region_match`,
+    # next in the key, orders those the same way (a city, then a country, then no region): the
+    # point could never change a winner, and the match alone carries it.
     score = (4 if rate.seller_id is not None else 0) + (2 if rate.category_id is not None else 0)
-    score += 1 if region_match is not RegionMatch.GLOBAL else 0
     return (rate.priority, score, region_match, rate.effective_from, rate.created_at, str(rate.id))
 
 

@@ -12,8 +12,11 @@ Delivery, built up as a running amount and rounded once at the end:
 
 Without both pickup and delivery coordinates the distance is unknown: distance terms are 0 and
 the bands give way to base_fee. Configured amounts are read in the quote's currency.
-Each rule that took part is reported with the money it moved: the difference it made to the
-rounded running fee, so the amounts add up to the fee (defaults are not rules and are not listed).
+Each part of the fee is reported with the money it moved: the difference it made to the rounded
+running fee, so the amounts add up to the fee. When a rule took part, the defaults it built on are
+listed too (`rule_id` None: the default delivery fee, the default or flag's express multiplier),
+so a FREE_DELIVERY rule's -fee cancels entries that add up to the fee; a fee of defaults alone
+lists nothing.
 """
 
 from __future__ import annotations
@@ -74,16 +77,32 @@ class Fee:
     Immutable by convention: a plan hands the same `Fee` to every quote that has its inputs.
     """
 
-    __slots__ = ("amount", "description", "rules")
+    __slots__ = ("amount", "description", "parts", "rules")
 
-    def __init__(self, amount: Decimal, rules: tuple[AppliedRule, ...], description: str) -> None:
+    def __init__(
+        self, amount: Decimal, rules: tuple[AppliedRule, ...], description: str, parts: tuple[AppliedRule, ...] = ()
+    ) -> None:
         self.amount = amount
         self.rules = rules
+        """What `applied_rules` lists of this fee (nothing when no rule made it)."""
         self.description = description
+        self.parts = parts
+        """Every part of the fee, defaults included: they add up to `amount`."""
+
+
+Step = tuple[PricingRule | None, str, str, Decimal]
+"""A step of the running fee: (its rule or None, the type and name of a default's entry, the fee after it)."""
 
 
 def _applied(rule: PricingRule, amount: Decimal) -> AppliedRule:
     return AppliedRule(rule_id=rule.id, name=rule.name, type=rule.type, version=rule.version, amount=amount)
+
+
+def _part(step: Step, amount: Decimal) -> AppliedRule:
+    rule, kind, name, _ = step
+    if rule is not None:
+        return _applied(rule, amount)
+    return AppliedRule(rule_id=None, name=name, type=kind, version=None, amount=amount)
 
 
 def _standard(config: DeliveryFeeConfig, km: Decimal | None) -> Decimal:
@@ -98,34 +117,36 @@ def _standard(config: DeliveryFeeConfig, km: Decimal | None) -> Decimal:
 def _charge(plan: RegionPlan, *, express: bool, km: Decimal | None, flag_multiplier: Decimal | None) -> Fee:
     """The fee before any waiver (rounded once), the rules that made it, and its description."""
     defaults = plan.defaults
-    steps: list[tuple[PricingRule | None, Decimal]] = []  # (rule, running fee after it)
+    steps: list[Step] = []
     words: list[str] = []
     standard_rule = plan.delivery_rule
     standard = defaults.delivery_fee
     if standard_rule is not None:
         assert isinstance(standard_rule.configuration, DeliveryFeeConfig)
         standard = _standard(standard_rule.configuration, km)
+    standard_step: Step = (standard_rule, "DELIVERY_FEE", "default delivery fee", standard)
     running = standard
     if not express:
-        steps.append((standard_rule, running))
+        steps.append(standard_step)
         words.append("standard delivery" if standard_rule else "default delivery fee")
     else:
         express_rule = plan.express_rule
         if express_rule is None:
             multiplier = flag_multiplier or defaults.express_multiplier
-            steps.append((standard_rule, standard))
+            steps.append(standard_step)
             running = standard * multiplier
         else:
             config = express_rule.configuration
             assert isinstance(config, ExpressFeeConfig)
             multiplier = flag_multiplier or config.multiplier
             if config.base_fee is None:
-                steps.append((standard_rule, standard))
+                steps.append(standard_step)
             running = (standard if config.base_fee is None else config.base_fee) * multiplier
             running += (config.distance_factor or ZERO) * (km or ZERO)
             if config.max_fee is not None:
                 running = min(running, config.max_fee)
-        steps.append((express_rule, running))
+        source = "express_delivery_multiplier flag" if flag_multiplier else "default express multiplier"
+        steps.append((express_rule, "EXPRESS_FEE", source, running))
         words.append(f"express delivery x{multiplier:f}")
     if km is not None:
         words.append(f"{km:f} km")
@@ -133,16 +154,16 @@ def _charge(plan: RegionPlan, *, express: bool, km: Decimal | None, flag_multipl
     if regional_rule is not None:
         assert isinstance(regional_rule.configuration, RegionalFeeConfig)
         running += regional_rule.configuration.amount
-        steps.append((regional_rule, running))
+        steps.append((regional_rule, "REGIONAL_FEE", "", running))
         words.append("regional surcharge")
-    applied: list[AppliedRule] = []
+    parts: list[AppliedRule] = []
     before = plan.zero
-    for rule, after_exact in steps:
-        after = after_exact.quantize(plan.cent, ROUND_HALF_UP)
-        if rule is not None:
-            applied.append(_applied(rule, after - before))
+    for step in steps:
+        after = step[3].quantize(plan.cent, ROUND_HALF_UP)
+        parts.append(_part(step, after - before))
         before = after
-    return Fee(before, tuple(applied), ", ".join(words))
+    listed = tuple(parts) if any(step[0] is not None for step in steps) else ()
+    return Fee(before, listed, ", ".join(words), tuple(parts))
 
 
 def _waived(plan: RegionPlan, charged: Fee) -> tuple[Fee, Decimal] | None:
@@ -153,9 +174,9 @@ def _waived(plan: RegionPlan, charged: Fee) -> tuple[Fee, Decimal] | None:
     config = free_rule.configuration
     assert isinstance(config, FreeDeliveryConfig)
     waived = _applied(free_rule, plan.zero - charged.amount)
-    return Fee(plan.zero, (*charged.rules, waived), f"{charged.description}, free from {config.min_subtotal:f}"), (
-        config.min_subtotal
-    )
+    # Every part of the charge, defaults included, beside the waiver: the entries add up to 0.
+    free = Fee(plan.zero, (*charged.parts, waived), f"{charged.description}, free from {config.min_subtotal:f}")
+    return free, config.min_subtotal
 
 
 def delivery_fee(

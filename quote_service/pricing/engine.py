@@ -14,7 +14,7 @@ once per set of inputs, so a warm quote mostly adds up and builds its response.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -45,7 +45,7 @@ from quote_service.pricing.quote import (
     RejectedCoupon,
     RejectedPromotion,
 )
-from quote_service.pricing.settle import settle
+from quote_service.pricing.settle import line_tax, settle
 from quote_service.pricing.snapshot import ConfigSnapshot
 
 DYNAMIC_PRICING: Final = "dynamic_pricing"
@@ -117,12 +117,16 @@ def price_quote(
     multiplier = feature_flags.get(EXPRESS_MULTIPLIER)
     if multiplier is not None:
         multiplier = flag_number(multiplier, low=ZERO, high=_MAX_MULTIPLIER, low_inclusive=False)
+    threshold = feature_flags.get(SMALL_BASKET_THRESHOLD)
+    if threshold is not None:
+        threshold = flag_number(threshold, low=ZERO, high=MAX_AMOUNT, low_inclusive=True)
 
     # 5a: automatic promotions (an empty book costs this one test)
     promoted: Outcome | None = None
     promotion_discount = zero
     if snapshot.promotions:
-        promoted = _promotions(request, snapshot, lines, region, customer, defaults, subtotal, multiplier, now)
+        checkout = Checkout(request, snapshot, region, customer, defaults, subtotal, multiplier, threshold, now)
+        promoted = _promotions(checkout, lines)
         if promoted is not None:
             promotion_discount = zero + promoted.discount  # on the currency grid even when nothing applied
 
@@ -130,18 +134,9 @@ def price_quote(
     coupons: list[CouponResult] = []
     discount = zero
     if request.coupon_codes:
-        coupons = apply_coupons(
-            request.coupon_codes,
-            lines,
-            snapshot.coupons,
-            subtotal=subtotal,
-            currency=currency,
-            cent=region.cent,
-            customer_uses=customer.coupon_uses,
-            max_discount_percentage=defaults.max_discount_percentage,
-            now=now,
-            taken=promotion_discount,
-            blocked=promoted is not None and promoted.blocks_coupons,
+        blocked = promoted is not None and promoted.blocks_coupons
+        coupons = _coupons(
+            request, snapshot, lines, region, customer, defaults, subtotal, now, promotion_discount, blocked
         )
         for line in lines:
             discount += line.discount
@@ -165,9 +160,6 @@ def price_quote(
         fee = _free_delivery_coupon(coupons, fee, zero)
 
     # 8: small basket
-    threshold = feature_flags.get(SMALL_BASKET_THRESHOLD)
-    if threshold is not None:
-        threshold = flag_number(threshold, low=ZERO, high=MAX_AMOUNT, low_inclusive=True)
     small = small_basket_fee(region, goods=goods, flag_threshold=threshold)
 
     # 9: total
@@ -346,6 +338,35 @@ def _dynamic_pricing(flags: FlagSet, on: Mapping[str, Any]) -> bool:
     return flag is None or bool(flag.default_value)
 
 
+def _coupons(
+    request: QuoteRequest,
+    snapshot: ConfigSnapshot,
+    lines: Sequence[Line],
+    region: RegionPlan,
+    customer: CustomerContext,
+    defaults: EngineDefaults,
+    subtotal: Decimal,
+    now: datetime,
+    taken: Decimal,
+    blocked: bool,
+) -> list[CouponResult]:
+    """Step 5 on `lines` (their discounts grow), after promotions that took `taken` of the cap;
+    `blocked`: a promotion applied refuses coupons."""
+    return apply_coupons(
+        request.coupon_codes,
+        lines,
+        snapshot.coupons,
+        subtotal=subtotal,
+        currency=region.currency,
+        cent=region.cent,
+        customer_uses=customer.coupon_uses,
+        max_discount_percentage=defaults.max_discount_percentage,
+        now=now,
+        taken=taken,
+        blocked=blocked,
+    )
+
+
 def _delivery(request: QuoteRequest, region: RegionPlan, goods: Decimal, multiplier: Decimal | None) -> Fee:
     """Step 7's delivery charge for goods worth `goods` after discounts."""
     return delivery_fee(
@@ -358,20 +379,79 @@ def _delivery(request: QuoteRequest, region: RegionPlan, goods: Decimal, multipl
     )
 
 
-def _promotions(
-    request: QuoteRequest,
-    snapshot: ConfigSnapshot,
-    lines: list[Line],
-    region: RegionPlan,
-    customer: CustomerContext,
-    defaults: EngineDefaults,
-    subtotal: Decimal,
-    multiplier: Decimal | None,
-    now: datetime,
-) -> Outcome | None:
+class Checkout:
+    """A quote's inputs to steps 5-9, and what the customer pays in the end for a deal of promotions
+    (`pays`: the same steps as `price_quote`, as sums, on copies of the lines). The promotion step
+    asks it only when a promotion that does not combine competes (docs/promotions.md#combination)."""
+
+    __slots__ = (
+        "customer",
+        "defaults",
+        "multiplier",
+        "now",
+        "region",
+        "request",
+        "snapshot",
+        "subtotal",
+        "threshold",
+    )
+
+    def __init__(
+        self,
+        request: QuoteRequest,
+        snapshot: ConfigSnapshot,
+        region: RegionPlan,
+        customer: CustomerContext,
+        defaults: EngineDefaults,
+        subtotal: Decimal,
+        multiplier: Decimal | None,
+        threshold: Decimal | None,
+        now: datetime,
+    ) -> None:
+        self.request, self.snapshot, self.region, self.customer = request, snapshot, region, customer
+        self.defaults, self.subtotal, self.now = defaults, subtotal, now
+        self.multiplier, self.threshold = multiplier, threshold
+
+    def pays(self, lines: Sequence[Line], *, blocks_coupons: bool, free_delivery: bool) -> tuple[Decimal, bool]:
+        """`total_amount` with these lines' promotion discounts, and whether the coupons saved something."""
+        region = self.region
+        zero = region.zero
+        taken = discount = zero
+        for line in lines:
+            taken += line.discount
+        coupons: list[CouponResult] = []
+        request = self.request
+        copies = lines
+        if request.coupon_codes:  # they add to the lines' discounts: on copies
+            copies = [Line(line.priced, line.discount) for line in lines]
+            coupons = _coupons(
+                request,
+                self.snapshot,
+                copies,
+                region,
+                self.customer,
+                self.defaults,
+                self.subtotal,
+                self.now,
+                taken,
+                blocks_coupons,
+            )
+        tax = zero
+        for line in copies:
+            discount += line.discount
+            tax += line_tax(line.priced, line.discount, region.cent)
+        goods = self.subtotal - discount
+        charged = zero if free_delivery else _delivery(request, region, goods, self.multiplier).amount
+        fee = _free_delivery_coupon(coupons, charged, zero) if coupons else charged
+        small = small_basket_fee(region, goods=goods, flag_threshold=self.threshold).amount
+        return goods + tax + fee + small, discount > taken or fee != charged
+
+
+def _promotions(checkout: Checkout, lines: list[Line]) -> Outcome | None:
     """Step 5a: the promotions this basket meets, combined (`promotion_deals`), discounts on the
     lines; None when it meets none (the quote then reads as if no promotion were configured)."""
-    book = snapshot.promotions
+    request, region, customer, subtotal = checkout.request, checkout.region, checkout.customer, checkout.subtotal
+    book = checkout.snapshot.promotions
     meeting = book.meeting_for(
         currency=region.currency,
         subtotal=subtotal,
@@ -380,7 +460,7 @@ def _promotions(
         customer_group=customer.customer_group,
         customer_segment=customer.segment,
         channel=request.channel,
-        now=now,
+        now=checkout.now,
     )
     if not meeting:
         return None
@@ -388,9 +468,10 @@ def _promotions(
         book,
         lines,
         meeting=meeting,
-        cap=discount_cap(subtotal, defaults.max_discount_percentage, region.cent),
+        cap=discount_cap(subtotal, checkout.defaults.max_discount_percentage, region.cent),
         cent=region.cent,
-        delivery_value=lambda: _delivery(request, region, subtotal, multiplier).amount,
+        delivery_value=lambda: _delivery(request, region, subtotal, checkout.multiplier).amount,
+        checkout=checkout,
     )
 
 
@@ -404,7 +485,10 @@ def _promotions_shown(
         applied.append(
             AppliedPromotion(promotion_id=promotion.id, name=promotion.name, kind=promotion.kind, amount=amount)
         )
-    rejected.extend(RejectedPromotion(promotion_id=p.id, reason=reason) for p, reason in promoted.rejected)
+    rejected.extend(
+        RejectedPromotion(promotion_id=p.id, reason=reason, name=p.name, detail=detail)
+        for p, reason, detail in promoted.rejected
+    )
     return fee
 
 

@@ -4,26 +4,31 @@ Every eligible promotion (in force, conditions met, not used up) is either in th
 
 - the combinable ones stack in the book's order (priority descending, then id), each on what the
   previous ones left of its lines;
-- among the non-combinable ones the best deal alone wins (the most for the customer; a tie goes
-  to the higher priority, then the lower id), and it is used alone if it gives strictly more than
-  the stack; otherwise the stack is used.
+- each non-combinable one is a deal of its own.
 
-A deal is worth its goods discount plus, for FREE_DELIVERY, the delivery fee it waives (valued on
-the goods before discounts). Goods discounts go to the lines exactly like a coupon's
-(`discounts.spread`: in proportion to what is left of each eligible line, never under a line's
-min_price floor, the rounding remainder to the last line that can take it; flash-sale units take
-none), and all of them together stay within the MAX_DISCOUNT_PERCENTAGE cap, which coupons then
-share. BUY_X_GET_Y gives `percent_off` of the cheapest `get` units (unit value = what is left of
-the line per unit), once per complete group of `buy` other units, up to `max_applications`; its
-discount goes to the lines holding those units. A promotion with nothing to discount (no
-eligible line, no complete group, no delivery fee) is not eligible (and not reported); one that
-the deal chosen leaves nothing (the cap, the floors) is NOTHING_LEFT.
+When there is a deal alone to choose, the best deal is what the customer pays in the end: each
+deal is priced through the coupons (which it may refuse), tax, delivery and the small-basket fee
+(`Checkout`, the engine's steps 5-9 as sums), and the lowest `total_amount` wins; a tie keeps the
+stack, then the higher in the book's order. Without one (the usual case) the stack is the deal and
+nothing is priced twice.
+
+Goods discounts go to the lines exactly like a coupon's (`discounts.spread`: in proportion to what
+is left of each eligible line, never under a line's min_price floor, the rounding remainder to the
+last line that can take it; flash-sale units take none), and all of them together stay within the
+MAX_DISCOUNT_PERCENTAGE cap, which coupons then share. BUY_X_GET_Y gives `percent_off` of the
+cheapest `get` units (unit value = what is left of the line per unit), once per complete group of
+`buy` other units, up to `max_applications`; its discount goes to the lines holding those units. A
+promotion with nothing to discount (no eligible line, no complete group, no delivery fee) is not
+eligible (and not reported); one that the deal chosen leaves nothing (the cap, the floors) is
+NOTHING_LEFT. Every promotion left out comes with a sentence saying why (`rejected`), worded as
+docs/promotions.md shows them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
 from quote_service.pricing.discounts import spread
 from quote_service.pricing.lines import Line
@@ -44,14 +49,26 @@ class Deal:
     """What a set of promotions gives when applied in order to fresh copies of the lines (or to the
     lines themselves, when it is the only deal there is)."""
 
-    __slots__ = ("amounts", "free_delivery", "lines", "value")
+    __slots__ = ("amounts", "blocks_coupons", "free_delivery", "lines", "value")
 
     def __init__(self, lines: list[Line]) -> None:
         self.lines = lines
-        self.amounts: list[tuple[Promotion, Decimal]] = []
-        """Each promotion with the goods discount it gave (0 for FREE_DELIVERY and for one left nothing)."""
+        self.amounts: list[tuple[Promotion, Decimal, str]] = []
+        """Each promotion with the goods discount it gave (0 for FREE_DELIVERY and for one left
+        nothing) and, when it was left nothing, why."""
         self.free_delivery: Promotion | None = None
         self.value = ZERO
+        self.blocks_coupons = False
+        """A promotion that gave something does not combine with coupons."""
+
+
+class Checkout(Protocol):
+    """What the customer pays in the end with a deal (the engine's steps 5-9, as sums)."""
+
+    def pays(self, lines: Sequence[Line], *, blocks_coupons: bool, free_delivery: bool) -> tuple[Decimal, bool]:
+        """(`total_amount` with these lines' promotion discounts, whether the request's coupons saved
+        something on top); `blocks_coupons`: the coupons are refused; `free_delivery`: the fee is waived."""
+        ...
 
 
 class Outcome:
@@ -62,7 +79,8 @@ class Outcome:
     def __init__(self) -> None:
         self.applied: list[tuple[Promotion, Decimal]] = []
         """Promotions applied, in order, with their goods discount (FREE_DELIVERY: 0 until step 7)."""
-        self.rejected: list[tuple[Promotion, PromotionRejection]] = []
+        self.rejected: list[tuple[Promotion, PromotionRejection, str]] = []
+        """Promotions left out, in the book's order, with the reason and a sentence for people."""
         self.free_delivery: Promotion | None = None
         self.discount = ZERO
         self.blocks_coupons = False
@@ -207,12 +225,16 @@ def _deal(
     for promotion in promotions:
         if isinstance(promotion.config, FreeDelivery):
             waived = ZERO
+            why = ""
             if deal.free_delivery is None:
                 waived = fee()
                 if waived > 0:
                     deal.free_delivery = promotion
                     deal.value += waived
-            deal.amounts.append((promotion, waived))
+                    deal.blocks_coupons = deal.blocks_coupons or not promotion.combines_with_coupons
+            else:
+                why = f"the delivery fee is already waived by {deal.free_delivery.name}"
+            deal.amounts.append((promotion, waived, why))
             continue
         given = ZERO
         if cap_left > 0 and not floored:
@@ -225,35 +247,37 @@ def _deal(
             )
         cap_left -= given
         deal.value += given
-        deal.amounts.append((promotion, given))
+        if given > 0:
+            deal.blocks_coupons = deal.blocks_coupons or not promotion.combines_with_coupons
+            deal.amounts.append((promotion, given, ""))
+        else:
+            deal.amounts.append((promotion, given, _left_nothing(promotion, deal.lines, cap, cap_left)))
     return deal
 
 
-def _best_alone(
-    candidates: list[tuple[int, Promotion, Decimal]],
-    beat: Decimal,
-    lines: Sequence[Line],
-    cap: Decimal,
-    cent: Decimal,
-    fee: Callable[[], Decimal],
-) -> Deal | None:
-    """The best non-combinable deal that gives more than `beat`, or None (ties: the earlier position).
+def _left_nothing(promotion: Promotion, lines: Sequence[Line], cap: Decimal, cap_left: Decimal) -> str:
+    """Why a goods promotion gave nothing (docs/promotions.md's words)."""
+    if cap_left <= 0:
+        return f"the discounts before it reached the maximum discount ({cap:f})"
+    if all(line.priced.subtotal - line.discount <= line.priced.floor for line in lines if _eligible(promotion, line)):
+        return "its lines are at their min_price"
+    return "it takes nothing off what is left of its lines"
 
-    Each candidate is (position, promotion, bound): its value alone is at most its bound, so the
-    candidates are priced best bound first and the search stops once no bound can win."""
-    best: Deal | None = None
-    best_position = -1
-    for position, promotion, bound in sorted(candidates, key=lambda c: (-c[2], c[0])):
-        if bound <= beat:
-            break
-        if best is not None and (bound < best.value or (bound == best.value and position > best_position)):
-            continue
-        alone = _deal([promotion], lines, cap, cent, fee)
-        if alone.value > beat and (
-            best is None or alone.value > best.value or (alone.value == best.value and position < best_position)
-        ):
-            best, best_position = alone, position
-    return best
+
+def _beaten(loser: Deal, paid: Decimal, winner: str, won: tuple[Decimal, bool]) -> str:
+    """Why a deal the customer would pay `paid` with lost to the deal of the promotions named `winner`
+    (" + "-joined; its total and whether coupons saved something: `won`)."""
+    total, coupons_saved = won
+    refused = loser.blocks_coupons and coupons_saved  # its coupons would have been refused
+    names = winner
+    if refused:
+        names = f"{names} with your coupons" if names else "your coupons"
+    elif not names:
+        names = "no promotion"
+    said = (
+        f"beaten by {names}: {paid - total:f} less to pay" if paid > total else f"as good as {names}, which goes first"
+    )
+    return f"your coupons do not apply with it; {said}" if refused else said
 
 
 def apply_promotions(
@@ -264,12 +288,14 @@ def apply_promotions(
     cap: Decimal,
     cent: Decimal,
     delivery_value: Callable[[], Decimal],
+    checkout: Checkout,
 ) -> Outcome:
     """Choose the promotions for this basket and add their discounts to `Line.discount`.
 
     `meeting`: the positions in `book` of the promotions the basket meets (`PromotionBook.meeting_for`).
     `cap` is the most all discounts together may take; `delivery_value` the delivery fee on the
-    goods before discounts (asked only when a FREE_DELIVERY promotion is eligible).
+    goods before discounts (asked only when a FREE_DELIVERY promotion is eligible); `checkout`
+    prices the deals when a promotion alone competes with the stack.
     """
     outcome = Outcome()
     fee_memo: list[Decimal] = []
@@ -280,8 +306,8 @@ def apply_promotions(
         return fee_memo[0]
 
     stacked: list[Promotion] = []
-    alone: list[tuple[int, Promotion, Decimal]] = []
-    left_out: list[tuple[int, Promotion, PromotionRejection]] = []
+    alone: list[Promotion] = []
+    left_out: list[tuple[int, Promotion, PromotionRejection, str]] = []
     positions: dict[int, int] = {}  # id(promotion) -> its position in the book
     known: dict[int, Wanted] = {}  # id(promotion) -> its `_wanted` of the lines as they are
     for position in meeting:
@@ -289,39 +315,44 @@ def apply_promotions(
         positions[id(promotion)] = position
         config = promotion.config
         if isinstance(config, FreeDelivery):
-            bound = fee()
-            eligible = bound > 0
-        elif isinstance(config, BuyXGetY) or not promotion.combinable:  # its bound is needed
+            eligible = fee() > 0
+        elif isinstance(config, BuyXGetY):  # a complete group is needed
             found = known[id(promotion)] = _wanted(promotion, lines, cent)
-            bound, eligible = min(found[0], cap), bool(found[1])
-        else:  # the stack prices it
-            bound, eligible = cap, any(_eligible(promotion, line) for line in lines)
+            eligible = bool(found[1])
+        else:
+            eligible = any(_eligible(promotion, line) for line in lines)
         if not eligible:
             continue  # nothing to discount here (no eligible line, no complete group, no delivery fee)
         if promotion.used_up:
-            left_out.append((position, promotion, "USAGE_LIMIT"))
+            why = f"used up: its limit of {promotion.usage_limit} orders is reached"
+            left_out.append((position, promotion, "USAGE_LIMIT", why))
         elif promotion.combinable:
             stacked.append(promotion)
         else:
-            alone.append((position, promotion, bound))
+            alone.append(promotion)
     if not stacked and not alone:
-        outcome.rejected = [(promotion, reason) for _, promotion, reason in left_out]
+        outcome.rejected = [(promotion, reason, why) for _, promotion, reason, why in left_out]
         return outcome
     before = [line.discount for line in lines]
     # With no promotion to be used alone the stack is the deal: applied to the lines themselves.
     stack = _deal(stacked, lines, cap, cent, fee, in_place=not alone, known=known)
-    best = _best_alone(alone, stack.value, lines, cap, cent, fee)
-    chosen = stack if best is None else best
-    for promotion, amount in chosen.amounts:
+    chosen = stack
+    deals = [stack]
+    for promotion in alone:
+        deal = _deal([promotion], lines, cap, cent, fee)
+        if deal.value > 0:
+            deals.append(deal)
+        else:  # alone it gives nothing: no deal to price
+            left_out.append((positions[id(promotion)], promotion, "NOTHING_LEFT", deal.amounts[0][2]))
+    if len(deals) > 1:
+        chosen = _cheapest(deals, checkout, left_out, positions)
+    for promotion, amount, why in chosen.amounts:
         if amount > 0:
             outcome.applied.append((promotion, ZERO if isinstance(promotion.config, FreeDelivery) else amount))
-            outcome.blocks_coupons = outcome.blocks_coupons or not promotion.combines_with_coupons
         else:
-            left_out.append((positions[id(promotion)], promotion, "NOTHING_LEFT"))
-    picked = {id(promotion) for promotion, _ in chosen.amounts}
-    others = [*stacked, *(promotion for _, promotion, _ in alone)]
-    left_out.extend((positions[id(p)], p, "BETTER_DEAL") for p in others if id(p) not in picked)
-    outcome.rejected = [(promotion, reason) for _, promotion, reason in sorted(left_out, key=lambda e: e[0])]
+            left_out.append((positions[id(promotion)], promotion, "NOTHING_LEFT", why))
+    outcome.blocks_coupons = chosen.blocks_coupons
+    outcome.rejected = [(promotion, reason, why) for _, promotion, reason, why in sorted(left_out, key=_position)]
     outcome.free_delivery = chosen.free_delivery
     # By position, not zip(..., strict=True): compiled, a zip with a keyword is a generic call (~2,500 instructions).
     for position, line in enumerate(lines):
@@ -329,3 +360,35 @@ def apply_promotions(
         outcome.discount += done - before[position]
         line.discount = done
     return outcome
+
+
+def _position(entry: tuple[int, Promotion, PromotionRejection, str]) -> int:
+    return entry[0]
+
+
+def _cheapest(
+    deals: list[Deal],
+    checkout: Checkout,
+    left_out: list[tuple[int, Promotion, PromotionRejection, str]],
+    positions: dict[int, int],
+) -> Deal:
+    """The deal the customer pays least for in the end (`deals`: the stack, then each promotion alone
+    in the book's order; a tie goes to the earlier); the others' promotions join `left_out` as
+    BETTER_DEAL, each saying by how much it lost."""
+    paid = [
+        checkout.pays(deal.lines, blocks_coupons=deal.blocks_coupons, free_delivery=deal.free_delivery is not None)
+        for deal in deals
+    ]
+    best = 0
+    for index in range(1, len(deals)):
+        if paid[index][0] < paid[best][0]:
+            best = index
+    chosen = deals[best]
+    names = " + ".join(promotion.name for promotion, amount, _ in chosen.amounts if amount > 0)
+    for index, deal in enumerate(deals):
+        if index != best:
+            why = _beaten(deal, paid[index][0], names, paid[best])
+            left_out.extend(
+                (positions[id(promotion)], promotion, "BETTER_DEAL", why) for promotion, _, _ in deal.amounts
+            )
+    return chosen

@@ -29,8 +29,9 @@ from quote_service.pricing.money import ZERO
 PromotionKind = Literal["PERCENT_OFF", "AMOUNT_OFF", "BUY_X_GET_Y", "FREE_DELIVERY"]
 KINDS: tuple[PromotionKind, ...] = ("PERCENT_OFF", "AMOUNT_OFF", "BUY_X_GET_Y", "FREE_DELIVERY")
 PromotionRejection = Literal["BETTER_DEAL", "USAGE_LIMIT", "NOTHING_LEFT"]
-"""Why an eligible promotion was not applied: another deal gave the customer more, it was used
-up (counted at orders), or the promotions before it (with the cap and min_price floors) left it nothing."""
+"""Why an eligible promotion was not applied: with another deal the customer pays less in the end,
+it was used up (counted at orders), or the promotions before it (with the cap and min_price floors)
+left it nothing."""
 
 
 class Conditions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -141,21 +142,21 @@ def _folded_set(values: frozenset[str]) -> frozenset[str | None]:
     return frozenset(_folded(value) for value in values)
 
 
-def meets(
+def could_meet(
     promotion: Promotion,
     basket: Basket,
     now: datetime,
     *,
     groups: frozenset[str | None] | None = None,
     segments: frozenset[str | None] | None = None,
-    named: bool = True,
-    subtotal: bool = True,
 ) -> bool:
-    """Whether `promotion` is in force at `now` and `basket` meets its conditions (usage aside).
+    """Whether `promotion` is in force at `now` and a quote of `basket`'s currency, customer group,
+    segment and channel could meet its conditions (usage aside).
 
-    `groups` and `segments` are the conditions' names folded (the book prepares them once);
-    `named` False leaves out the categories and products condition and `subtotal` False the
-    minimum subtotal (the book checks those per basket, the rest once per kind of quote)."""
+    The rest of the conditions, the minimum subtotal and the categories and products, differ from
+    basket to basket: `PromotionBook.meeting_for` checks them with its index, so this function, asked
+    once per kind of quote, never reads them. `groups` and `segments` are the conditions' names
+    folded (the book prepares them once)."""
     if not promotion.is_active or now < promotion.starts_at:
         return False
     if promotion.ends_at is not None and now >= promotion.ends_at:
@@ -165,15 +166,6 @@ def meets(
         return False
     config = promotion.config
     if isinstance(config, AmountOff) and config.currency != basket.currency:
-        return False
-    if subtotal and c.min_subtotal is not None and basket.subtotal < c.min_subtotal:
-        return False
-    if (
-        named
-        and (c.category_ids or c.product_ids)
-        and c.category_ids.isdisjoint(basket.category_ids)
-        and c.product_ids.isdisjoint(basket.product_ids)
-    ):
         return False
     if c.customer_groups and _folded(basket.customer_group) not in (groups or _folded_set(c.customer_groups)):
         return False
@@ -276,8 +268,8 @@ class PromotionBook:
         key = (currency, _folded(group), _folded(segment), _folded(channel), bisect_right(self.edges, now))
         view = self.views.get(key)
         if view is None:
-            # Everything `meets` reads of a basket except its subtotal and its categories and
-            # products, which are the same for every basket of this key at any `now` of this interval.
+            # Everything `could_meet` reads of a basket: the same for every basket of this key at
+            # any `now` of this interval.
             probe = Basket(
                 currency=currency,
                 subtotal=ZERO,
@@ -290,15 +282,7 @@ class PromotionBook:
             admitted = [
                 position
                 for position, promotion in enumerate(self.ordered)
-                if meets(
-                    promotion,
-                    probe,
-                    now,
-                    groups=self.groups[position],
-                    segments=self.segments[position],
-                    named=False,
-                    subtotal=False,
-                )
+                if could_meet(promotion, probe, now, groups=self.groups[position], segments=self.segments[position])
             ]
             view = _View(self, admitted)
             if len(self.views) >= VIEWS_MEMO:

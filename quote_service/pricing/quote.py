@@ -162,6 +162,13 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
     tax_rate: Decimal = Decimal(0)
     price_list_id: UUID | None = None
     """The price list that priced the line (`price_source: "price_list"`)."""
+    at_min_price: Annotated[
+        bool,
+        msgspec.Meta(
+            description="The line is at (or below) its product's min_price x quantity: no discount takes it "
+            "lower, so a promotion or coupon gave it less than its share (docs/pricing.md)."
+        ),
+    ] = False
 
 
 class CommissionDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -239,6 +246,15 @@ class RejectedPromotion(msgspec.Struct, frozen=True, kw_only=True):
     promotion_id: UUID
     reason: str
     """BETTER_DEAL, USAGE_LIMIT or NOTHING_LEFT (docs/promotions.md)."""
+    name: str = ""
+    """The promotion's name (empty only in a quote stored before rejections carried it)."""
+    detail: Annotated[
+        str,
+        msgspec.Meta(
+            description="Why, in a sentence for people: what beat it and by how much less the customer pays "
+            "with the deal chosen, or what left it nothing (docs/promotions.md#in-the-quote)."
+        ),
+    ] = ""
 
 
 class Quote(msgspec.Struct, frozen=True, kw_only=True):

@@ -55,11 +55,19 @@ def _detail(
     )
 
 
+def line_tax(priced: Priced, discount: Decimal, cent: Decimal) -> Decimal:
+    """A line's tax: on its net (subtotal - discount) at its plan's rate, rounded half up once."""
+    if not discount:
+        return priced.tax  # worked out once for every quote with the line's inputs
+    return ((priced.subtotal - discount) * priced.plan.tax_fraction).quantize(cent, ROUND_HALF_UP)
+
+
 def _response_parts(
     priced: Priced, discount: Decimal, base: Decimal, tax: Decimal, category: Decimal, seller: Decimal
 ) -> Parts:
     """The line as the response shows it, and its commission details (category, then seller)."""
     plan = priced.plan
+    floor = priced.floor
     item = QuoteLine(
         product_id=priced.product_id,
         quantity=priced.units,
@@ -75,6 +83,7 @@ def _response_parts(
         flash_sale_id=priced.flash_sale_id,
         tax_rate=plan.tax_rate,
         price_list_id=priced.price_list_id,
+        at_min_price=floor > 0 and base <= floor and priced.flash_sale_id is None,
     )
     category_detail = _detail(priced, plan.category_rate, "category", base, category)
     if plan.seller_rate is None:
@@ -98,7 +107,7 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
         parts: Parts | None
         if discount:
             base = priced.subtotal - discount
-            tax = (base * plan.tax_fraction).quantize(cent, ROUND_HALF_UP)
+            tax = line_tax(priced, discount, cent)
             category, seller = plan.commission(base, priced.units)
             parts = _response_parts(priced, discount, base, tax, category, seller)
         else:

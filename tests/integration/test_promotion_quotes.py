@@ -60,6 +60,19 @@ async def quote_of(
     return data
 
 
+async def twenty_percent_alone(client: Client, admin: Caller) -> dict[str, Any]:
+    """20 % off, not combinable, not with coupons."""
+    return await create_promotion(
+        client,
+        admin,
+        name="20 % alone",
+        kind="PERCENT_OFF",
+        config={"percent": 20},
+        combinable=False,
+        combines_with_coupons=False,
+    )
+
+
 async def test_buy_two_get_one_discounts_the_cheapest_book_in_the_quote(
     client: Client, admin: Caller, service_key: dict[str, str]
 ) -> None:
@@ -87,23 +100,50 @@ async def test_a_promotion_that_excludes_coupons_rejects_them_and_a_better_one_i
     basket = await books(client, admin, "100.00")
     await coupon(client, admin, "SAVE10")
     small = await create_promotion(client, admin, name="5 %", kind="PERCENT_OFF", config={"percent": 5})
-    exclusive = await create_promotion(
-        client,
-        admin,
-        name="20 % alone",
-        kind="PERCENT_OFF",
-        config={"percent": 20},
-        combinable=False,
-        combines_with_coupons=False,
-    )
+    exclusive = await twenty_percent_alone(client, admin)
 
     data = await quote_of(client, service_key, basket, coupon_codes=["save10"])
 
     assert [(p["name"], p["amount"]) for p in data["applied_promotions"]] == [("20 % alone", "20.00")]
-    assert data["rejected_promotions"] == [{"promotion_id": small["id"], "reason": "BETTER_DEAL"}]
+    # 20 % alone: 80.00 + 14.40 tax + 10.00 delivery = 104.40; 5 % and SAVE10: 85.50 + 15.39 + 10.00 = 110.89
+    assert data["rejected_promotions"] == [
+        {
+            "promotion_id": small["id"],
+            "name": "5 %",
+            "reason": "BETTER_DEAL",
+            "detail": "beaten by 20 % alone: 6.49 less to pay",
+        }
+    ]
     assert data["rejected_coupons"] == [{"code": "SAVE10", "reason": "NOT_COMBINABLE"}]
-    assert data["discount_amount"] == "20.00"
+    assert (data["discount_amount"], data["total_amount"]) == ("20.00", "104.40")
     assert exclusive["id"] != small["id"]
+
+
+async def test_the_best_deal_is_what_the_customer_pays_in_the_end_coupons_included(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    """docs/promotions.md's worked example: 20 % gives more than 3 for 2 but refuses the coupon."""
+    basket = await books(client, admin, "45.00", "30.00", "15.00")
+    await coupon(client, admin, "SAVE10")
+    await create_promotion(client, admin, name="3 for 2")
+    alone = await twenty_percent_alone(client, admin)
+
+    data = await quote_of(client, service_key, basket, coupon_codes=["SAVE10"])
+
+    # 3 for 2 (15.00) and SAVE10 (7.50): 67.50 + 12.15 tax + 10.00 = 89.65; 20 % alone: 72.00 + 12.96 + 10.00 = 94.96
+    assert [(p["name"], p["amount"]) for p in data["applied_promotions"]] == [("3 for 2", "15.00")]
+    assert [(c["code"], c["amount"]) for c in data["applied_coupons"]] == [("SAVE10", "7.50")]
+    assert (data["discount_amount"], data["tax_amount"], data["total_amount"]) == ("22.50", "12.15", "89.65")
+    assert data["rejected_promotions"] == [
+        {
+            "promotion_id": alone["id"],
+            "name": "20 % alone",
+            "reason": "BETTER_DEAL",
+            "detail": "your coupons do not apply with it; beaten by 3 for 2 with your coupons: 5.31 less to pay",
+        }
+    ]
+    stored = expect_ok(await client.get(f"/api/v1/quotes/{data['quote_id']}", headers=service_key))
+    assert stored["rejected_promotions"] == data["rejected_promotions"]
 
 
 def outcomes(responses: list[httpx.Response]) -> Counter[tuple[int, str]]:
@@ -140,7 +180,17 @@ async def test_usage_limit_counts_orders_exactly_under_concurrency(
 
     async def used_up() -> bool:  # the use that reached the limit moved the configuration version
         later = await quote_of(client, service_key, baskets[0])
-        return bool(later["rejected_promotions"] == [{"promotion_id": promotion["id"], "reason": "USAGE_LIMIT"}])
+        return bool(
+            later["rejected_promotions"]
+            == [
+                {
+                    "promotion_id": promotion["id"],
+                    "name": "First three",
+                    "reason": "USAGE_LIMIT",
+                    "detail": "used up: its limit of 3 orders is reached",
+                }
+            ]
+        )
 
     await until(used_up, "a new quote reports the promotion used up")
 
@@ -194,3 +244,13 @@ async def test_a_promotion_for_a_customer_group_and_a_channel_applies_to_those_a
     assert in_group_on_app["discount_amount"] == "10.00"
     assert in_group_on_web["applied_promotions"] == []
     assert no_group_on_app["applied_promotions"] == []
+
+
+async def test_the_openapi_document_describes_the_explanations(client: Client) -> None:
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+
+    rejected = schemas["RejectedPromotion"]["properties"]
+    assert {"promotion_id", "name", "reason", "detail"} <= set(rejected)
+    assert "sentence for people" in rejected["detail"]["description"]
+    at_min_price = schemas["QuoteLine"]["properties"]["at_min_price"]
+    assert (at_min_price["type"], "no discount takes it lower" in at_min_price["description"]) == ("boolean", True)

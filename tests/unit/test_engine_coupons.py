@@ -276,3 +276,27 @@ def test_a_remainder_the_last_line_cannot_take_moves_to_the_line_before() -> Non
     )
 
     assert discounts(result) == [D("0.00")] * 8 + [D("0.03"), D("0.01")]
+
+
+def test_a_remainder_moved_off_the_last_line_never_takes_a_line_below_its_min_price() -> None:
+    lines = [
+        product("3.16", min_price="2.84"),  # x3: 9.48, room 0.96
+        product("0.07"),  # no floor: room 0.07
+        product("3.86", min_price="3.67"),  # x2: 7.72, room 0.38
+        product("2.00", min_price="1.90"),  # x3: 6.00, room 0.30
+    ]
+    quantities = [3, 1, 2, 3]
+
+    result = quote(
+        request(*map(item, lines, quantities), coupon_codes=["FIVE"]),
+        products=lines,
+        coupons=[coupon("FIVE", value="5")],
+    )
+
+    # 5 % of 23.27 = 1.16. Exact shares 0.4726, 0.0035, 0.3848 (clipped at its room, 0.38) and 0.2991:
+    # rounded 0.47 + 0.00 + 0.38 + 0.30 = 1.15, so the last unclipped line would take 0.31 > its 0.30 room.
+    # The 0.01 it cannot take skips the 3.86 line (already at its floor) and goes to the 0.07 line.
+    assert discounts(result) == [D("0.47"), D("0.01"), D("0.38"), D("0.30")]
+    assert result.discount_amount == D("1.16")
+    floors = [D("8.52"), D("0.00"), D("7.34"), D("5.70")]
+    assert all(line.line_subtotal - line.discount >= floor for line, floor in zip(result.items, floors, strict=True))

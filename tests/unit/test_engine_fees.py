@@ -211,8 +211,14 @@ def test_a_regional_fee_is_added_in_its_region_only() -> None:
     there = quote(basket(delivery_address=address(city="Ankara")), rules=[istanbul])
 
     assert here.delivery_fee == D("24.50")
-    assert [(r.rule_id, r.amount) for r in here.applied_rules] == [(istanbul.id, D("4.50"))]
+    # The defaults the surcharge sits on are listed beside it, so the entries add up to the fee.
+    assert [(r.rule_id, r.type, r.amount) for r in here.applied_rules] == [
+        (None, "DELIVERY_FEE", D("10.00")),
+        (None, "EXPRESS_FEE", D("10.00")),
+        (istanbul.id, "REGIONAL_FEE", D("4.50")),
+    ]
     assert there.delivery_fee == D("10.00")
+    assert there.applied_rules == []  # a fee of defaults alone lists nothing
 
 
 @pytest.mark.parametrize(("goods", "fee"), [("99.99", "10.00"), ("100.00", "0.00"), ("100.01", "0.00")])
@@ -224,6 +230,28 @@ def test_free_delivery_from_the_rules_min_subtotal(goods: str, fee: str) -> None
     assert result.delivery_fee == D(fee)
     listed = [r.amount for r in result.applied_rules if r.type == "FREE_DELIVERY"]
     assert listed == ([] if fee == "10.00" else [D("-10.00")])
+
+
+@pytest.mark.parametrize(
+    ("multiplier", "entry"), [(None, "default express multiplier"), (D("3"), "express_delivery_multiplier flag")]
+)
+def test_the_delivery_entries_add_up_to_the_fee_under_free_delivery_and_express(
+    multiplier: Decimal | None, entry: str
+) -> None:
+    delivery = rule(DeliveryFeeConfig(base_fee=D("41.06")))
+    free = rule(FreeDeliveryConfig(min_subtotal=D("50.00")))
+    flags = [] if multiplier is None else [flag("express_delivery_multiplier", multiplier)]
+
+    result = quote(basket(is_express_delivery=True), rules=[delivery, free], flags=flags)
+
+    express = D("41.06") * ((multiplier or D("2")) - 1)  # what the multiplier adds to the standard fee
+    listed = [(r.rule_id, r.name if r.rule_id is None else r.type, r.amount) for r in result.applied_rules]
+    assert listed == [
+        (delivery.id, "DELIVERY_FEE", D("41.06")),
+        (None, entry, express),
+        (free.id, "FREE_DELIVERY", -(D("41.06") + express)),
+    ]
+    assert result.delivery_fee == D("0.00") == sum((amount for _, _, amount in listed), D("0.00"))
 
 
 def test_free_delivery_also_waives_express_and_regional_fees() -> None:

@@ -8,6 +8,10 @@ the independent reference disagree. A mutation the comparison cannot see means t
 (or the random baskets) lost its power to check that code. A mutation whose text is no longer
 in the function fails too: the table below must follow the code it mutates.
 
+Some edges the random baskets almost never reach (a basket exactly at a promotion's minimum, a
+rounding remainder that must skip a line at its floor): each of those mutations is named with the
+unit test that pins the edge, and that test must fail on the mutant (`CAUGHT_BY_A_TEST`).
+
 The reference engine may share types and errors with the package, never a function that
 computes (`test_the_reference_imports_no_production_function`).
 
@@ -34,6 +38,7 @@ import pytest
 
 from quote_service import pricing
 from tests.engines import run_on_engine
+from tests.unit import test_engine_coupons, test_engine_promotions
 from tests.unit.test_engine_differential import SEEDS, priced_both
 
 REFERENCE = Path(__file__).parent / "reference_engine"
@@ -41,7 +46,7 @@ REFERENCE = Path(__file__).parent / "reference_engine"
 
 @dataclass(frozen=True)
 class Mutation:
-    """Replace `before` (found exactly once) by `after` in `module.function`."""
+    """Replace `before` (found exactly once) by `after` in `module.function` (or `module.Class.method`)."""
 
     module: str
     function: str
@@ -62,6 +67,10 @@ PRICE_LISTS = "quote_service.pricing.price_lists"
 LINES = "quote_service.pricing.lines"
 PROMOTIONS = "quote_service.pricing.promotions"
 DEALS = "quote_service.pricing.promotion_deals"
+DISCOUNTS = "quote_service.pricing.discounts"
+ENGINE = "quote_service.pricing.engine"
+DELIVERY = "quote_service.pricing.delivery"
+SETTLE = "quote_service.pricing.settle"
 
 MUTATIONS = [
     Mutation(COUPONS, "check_coupon", "now >= coupon.valid_to", "now > coupon.valid_to"),
@@ -112,16 +121,42 @@ MUTATIONS = [
     Mutation(PROMOTIONS, "_folded", "value.strip().casefold()", "value.strip()"),
     Mutation(DEALS, "_units_given", "(lefts[i] / units[i], i)", "(-lefts[i] / units[i], i)"),
     Mutation(DEALS, "_taken", "buy_units - from_buy >=", "buy_units >="),
-    Mutation(DEALS, "apply_promotions", "outcome.blocks_coupons or not promotion.combines_with_coupons", "False"),
-    Mutation(DEALS, "_best_alone", "if alone.value > beat and (", "if alone.value >= beat and ("),
+    Mutation(
+        DEALS, "apply_promotions", "outcome.blocks_coupons = chosen.blocks_coupons", "outcome.blocks_coupons = False"
+    ),
     Mutation(DEALS, "_deal", "if deal.free_delivery is None:", "if True:"),
+    Mutation(DEALS, "_cheapest", "paid[index][0] < paid[best][0]", "paid[index][0] <= paid[best][0]"),
+    Mutation(DEALS, "_cheapest", "paid[index][0] < paid[best][0]", "paid[index][0] > paid[best][0]"),
+    Mutation(DEALS, "_beaten", "refused = loser.blocks_coupons and coupons_saved", "refused = coupons_saved"),
+    Mutation(DEALS, "_left_nothing", "if cap_left <= 0:", "if cap_left < 0:"),
+    Mutation(ENGINE, "Checkout.pays", "return goods + tax + fee + small,", "return goods + fee + small,"),
+    Mutation(ENGINE, "Checkout.pays", "blocks_coupons,\n", "False,\n"),
+    Mutation(ENGINE, "Checkout.pays", "zero if free_delivery else", "zero if False else"),
+    Mutation(DELIVERY, "_charge", "if any(step[0] is not None for step in steps)", "if False"),
+    Mutation(DELIVERY, "_waived", "(*charged.parts, waived)", "(*charged.rules, waived)"),
+    Mutation(SETTLE, "_response_parts", "base <= floor", "base < floor"),
+]
+
+
+CAUGHT_BY_A_TEST = [
+    (
+        # bisect_left would leave out a basket exactly at the minimum: the condition is `>=`.
+        Mutation(PROMOTIONS, "_Entry.reached", "bisect_right(", '__import__("bisect").bisect_left('),
+        test_engine_promotions.test_a_basket_exactly_at_a_promotions_minimum_subtotal_gets_it,
+    ),
+    (
+        Mutation(DISCOUNTS, "_settle", "rooms[i] - rounded[i]", "rooms[i]"),
+        test_engine_coupons.test_a_remainder_moved_off_the_last_line_never_takes_a_line_below_its_min_price,
+    ),
 ]
 
 
 def mutant(mutation: Mutation) -> tuple[Any, Any]:
     """(the original function, its mutant compiled in the original's module)."""
     module = importlib.import_module(mutation.module)
-    original = getattr(module, mutation.function)
+    original: Any = module
+    for name in mutation.function.split("."):
+        original = getattr(original, name)
     source = textwrap.dedent(inspect.getsource(original))
     assert source.count(mutation.before) == 1, f"{mutation}: the text is not in the function once; update the table"
     code = compile(
@@ -133,18 +168,23 @@ def mutant(mutation: Mutation) -> tuple[Any, Any]:
     )
     namespace = dict(vars(module))
     exec(code, namespace)  # noqa: S102 - the package's own source, one operator changed
-    return original, namespace[mutation.function]
+    return original, namespace[original.__name__]
 
 
 def install(monkeypatch: pytest.MonkeyPatch, original: Any, replacement: Any) -> int:
-    """Put `replacement` wherever a package module holds `original` (its module and every importer)."""
+    """Put `replacement` wherever a package module holds `original` (its module and every importer),
+    or a package class (a method)."""
     places = 0
     for name, module in list(sys.modules.items()):
         if name == "quote_service" or name.startswith("quote_service."):
             for attribute, value in list(vars(module).items()):
-                if value is original:
-                    monkeypatch.setattr(module, attribute, replacement)
-                    places += 1
+                holders = [(module, attribute, value)]
+                if isinstance(value, type) and value.__module__ == name:
+                    holders += [(value, member, held) for member, held in vars(value).items()]
+                for holder, member, held in holders:
+                    if held is original:
+                        monkeypatch.setattr(holder, member, replacement)
+                        places += 1
     return places
 
 
@@ -161,6 +201,23 @@ def on_the_pure_engine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, st
     return run_on_engine("pure", [__file__], tmp_path_factory.mktemp("mutations") / "report.xml").verdicts
 
 
+def mutated_here(
+    mutation: Mutation,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    on_the_pure_engine: dict[str, str] | None,
+) -> bool:
+    """Install the mutant in this process (True), or where it runs the compiled engine, check this
+    test's verdict on the pure engine instead (False: nothing left to do here)."""
+    if on_the_pure_engine is not None:
+        verdict = on_the_pure_engine.get(request.node.name, "not run")
+        assert verdict == "passed", f"on the pure engine this test {verdict}: {mutation}"
+        return False
+    original, replacement = mutant(mutation)
+    assert install(monkeypatch, original, replacement) >= 1
+    return True
+
+
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=str)
 def test_the_differential_catches_a_mutation(
     mutation: Mutation,
@@ -168,14 +225,22 @@ def test_the_differential_catches_a_mutation(
     request: pytest.FixtureRequest,
     on_the_pure_engine: dict[str, str] | None,
 ) -> None:
-    if on_the_pure_engine is not None:
-        verdict = on_the_pure_engine.get(request.node.name, "not run")
-        assert verdict == "passed", f"on the pure engine this test {verdict}: {mutation}"
-        return
-    original, replacement = mutant(mutation)
-    assert install(monkeypatch, original, replacement) >= 1
+    if mutated_here(mutation, monkeypatch, request, on_the_pure_engine):
+        assert differs(), f"the differential test does not see the mutation {mutation}"
 
-    assert differs(), f"the differential test does not see the mutation {mutation}"
+
+@pytest.mark.parametrize(("mutation", "test"), CAUGHT_BY_A_TEST, ids=[str(m) for m, _ in CAUGHT_BY_A_TEST])
+def test_a_unit_test_catches_a_mutation_the_random_baskets_miss(
+    mutation: Mutation,
+    test: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    on_the_pure_engine: dict[str, str] | None,
+) -> None:
+    test()  # passes on the code as it is
+    if mutated_here(mutation, monkeypatch, request, on_the_pure_engine):
+        with pytest.raises(AssertionError):
+            test()
 
 
 def _production_imports(path: Path) -> list[tuple[str, str]]:

@@ -12,8 +12,11 @@ Delivery, built up as a running amount and rounded once at the end:
 
 Without both pickup and delivery coordinates the distance is unknown: distance terms are 0 and
 the bands give way to base_fee. Configured amounts are read in the quote's currency.
-Each rule that took part is reported with the money it moved: the difference it made to the
-rounded running fee, so the amounts add up to the fee (defaults are not rules and are not listed).
+Each part of the fee is reported with the money it moved: the difference it made to the rounded
+running fee. When no rule took part nothing is listed; when one did, every part is, the defaults
+as entries without a rule id ("default delivery fee"; the express multiplier's part as
+"default express multiplier" or "express_delivery_multiplier flag"), so the entries add up to the
+fee, and a FREE_DELIVERY rule's entry (minus the fee) brings them to 0.
 """
 
 from __future__ import annotations
@@ -95,6 +98,12 @@ def _standard(config: DeliveryFeeConfig, km: Decimal | None) -> Decimal:
     return fee if config.max_fee is None else min(fee, config.max_fee)
 
 
+def _entry(rule: PricingRule | None, kind: str, default_name: str, amount: Decimal) -> AppliedRule:
+    if rule is None:
+        return AppliedRule(rule_id=None, name=default_name, type=kind, version=None, amount=amount)
+    return _applied(rule, amount)
+
+
 def _charge(
     rules: Sequence[PricingRule],
     *,
@@ -106,9 +115,11 @@ def _charge(
     country: str,
     now: datetime,
     cent: Decimal,
-) -> tuple[Decimal, tuple[AppliedRule, ...], str]:
-    """The fee before any waiver (rounded once), the rules that made it, and its description."""
-    steps: list[tuple[PricingRule | None, Decimal]] = []  # (rule, running fee after it)
+) -> tuple[Decimal, list[AppliedRule], str, bool]:
+    """The fee before any waiver (rounded once), every part of it as an entry, its description, and
+    whether a rule took part."""
+    # (rule or None, type, name when a default, running fee after it)
+    steps: list[tuple[PricingRule | None, str, str, Decimal]] = []
     words: list[str] = []
     standard_rule = fee_rule(rules, "DELIVERY_FEE", city=city, country=country, now=now)
     standard = defaults.delivery_fee
@@ -117,25 +128,26 @@ def _charge(
         standard = _standard(standard_rule.configuration, km)
     running = standard
     if not express:
-        steps.append((standard_rule, running))
+        steps.append((standard_rule, "DELIVERY_FEE", "default delivery fee", running))
         words.append("standard delivery" if standard_rule else "default delivery fee")
     else:
         express_rule = fee_rule(rules, "EXPRESS_FEE", city=city, country=country, now=now)
         if express_rule is None:
             multiplier = flag_multiplier or defaults.express_multiplier
-            steps.append((standard_rule, standard))
+            steps.append((standard_rule, "DELIVERY_FEE", "default delivery fee", standard))
             running = standard * multiplier
         else:
             config = express_rule.configuration
             assert isinstance(config, ExpressFeeConfig)
             multiplier = flag_multiplier or config.multiplier
             if config.base_fee is None:
-                steps.append((standard_rule, standard))
+                steps.append((standard_rule, "DELIVERY_FEE", "default delivery fee", standard))
             running = (standard if config.base_fee is None else config.base_fee) * multiplier
             running += (config.distance_factor or ZERO) * (km or ZERO)
             if config.max_fee is not None:
                 running = min(running, config.max_fee)
-        steps.append((express_rule, running))
+        named = "default express multiplier" if flag_multiplier is None else "express_delivery_multiplier flag"
+        steps.append((express_rule, "EXPRESS_FEE", named, running))
         words.append(f"express delivery x{multiplier:f}")
     if km is not None:
         words.append(f"{km:f} km")
@@ -143,16 +155,15 @@ def _charge(
     if regional_rule is not None:
         assert isinstance(regional_rule.configuration, RegionalFeeConfig)
         running += regional_rule.configuration.amount
-        steps.append((regional_rule, running))
+        steps.append((regional_rule, "REGIONAL_FEE", "", running))
         words.append("regional surcharge")
-    applied: list[AppliedRule] = []
+    entries: list[AppliedRule] = []
     before = ZERO.quantize(cent)
-    for rule, after_exact in steps:
+    for rule, kind, default_name, after_exact in steps:
         after = after_exact.quantize(cent, ROUND_HALF_UP)
-        if rule is not None:
-            applied.append(_applied(rule, after - before))
+        entries.append(_entry(rule, kind, default_name, after - before))
         before = after
-    return before, tuple(applied), ", ".join(words)
+    return before, entries, ", ".join(words), any(rule is not None for rule, _, _, _ in steps)
 
 
 def delivery_fee(
@@ -180,7 +191,7 @@ def delivery_fee(
         now=now,
         cent=cent,
     )
-    fee, applied, description = charged
+    fee, entries, description, ruled = charged
     free_rule = fee_rule(rules, "FREE_DELIVERY", city=city, country=country, now=now)
     if free_rule is not None and fee > 0:
         assert isinstance(free_rule.configuration, FreeDeliveryConfig)
@@ -188,10 +199,10 @@ def delivery_fee(
             waived = _applied(free_rule, ZERO.quantize(cent) - fee)
             return Fee(
                 ZERO.quantize(cent),
-                [*applied, waived],
+                [*entries, waived],
                 f"{description}, free from {free_rule.configuration.min_subtotal:f}",
             )
-    return Fee(fee, list(applied), description)
+    return Fee(fee, entries if ruled else [], description)
 
 
 def small_basket_fee(

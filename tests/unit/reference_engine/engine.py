@@ -155,6 +155,50 @@ def price_quote(
             cent=cent,
         )
 
+    small_threshold = flag_number(
+        feature_flags.get(SMALL_BASKET_THRESHOLD), low=ZERO, high=_MAX_AMOUNT, low_inclusive=True
+    )
+
+    def small_for(goods: Decimal) -> Fee:
+        return small_basket_fee(
+            config.rules,
+            goods=goods,
+            flag_threshold=small_threshold,
+            defaults=defaults,
+            city=city,
+            country=country,
+            now=now,
+            cent=cent,
+        )
+
+    def coupons_on(deal_lines: list[Line], took: Decimal, refused: bool) -> list[CouponResult]:
+        return apply_coupons(
+            request.coupon_codes,
+            deal_lines,
+            config.coupons,
+            subtotal=subtotal,
+            currency=currency,
+            cent=cent,
+            customer_uses=customer.coupon_uses,
+            max_discount_percentage=defaults.max_discount_percentage,
+            now=now,
+            promotions_took=took,
+            no_coupons=refused,
+        )
+
+    def pays(deal_lines: list[Line], refused: bool, waived: bool) -> tuple[Decimal, bool]:
+        """docs/promotions.md: what the customer pays in the end with a deal: steps 5-9 on its lines."""
+        took = sum((line.discount for line in deal_lines), zero)
+        results = coupons_on(deal_lines, took, refused)
+        discount = sum((line.discount for line in deal_lines), zero)
+        tax, _ = _tax(
+            deal_lines, config.rules, default_rate=defaults.tax_rate, city=city, country=country, now=now, cent=cent
+        )
+        charged = zero if waived else delivery_for(subtotal - discount).amount
+        fee = _free_delivery_coupon(results, charged, zero)
+        total = subtotal - discount + tax + fee + small_for(subtotal - discount).amount
+        return total, discount > took or fee < charged
+
     # 5a: promotions (docs/promotions.md)
     promoted = apply_promotions(
         config.promotions,
@@ -167,23 +211,12 @@ def price_quote(
         cap_percent=defaults.max_discount_percentage,
         cent=cent,
         fee=lambda: delivery_for(subtotal).amount,
+        pays=pays,
         now=now,
     )
 
     # 5: coupons
-    coupons = apply_coupons(
-        request.coupon_codes,
-        lines,
-        config.coupons,
-        subtotal=subtotal,
-        currency=currency,
-        cent=cent,
-        customer_uses=customer.coupon_uses,
-        max_discount_percentage=defaults.max_discount_percentage,
-        now=now,
-        promotions_took=promoted.discount,
-        no_coupons=promoted.blocks_coupons,
-    )
+    coupons = coupons_on(lines, promoted.discount, promoted.blocks_coupons)
     discount = zero
     for line in lines:
         discount += line.discount
@@ -209,18 +242,7 @@ def price_quote(
     fee = _free_delivery_coupon(coupons, fee, zero)
 
     # 8: small basket
-    small = small_basket_fee(
-        config.rules,
-        goods=goods,
-        flag_threshold=flag_number(
-            feature_flags.get(SMALL_BASKET_THRESHOLD), low=ZERO, high=_MAX_AMOUNT, low_inclusive=True
-        ),
-        defaults=defaults,
-        city=city,
-        country=country,
-        now=now,
-        cent=cent,
-    )
+    small = small_for(goods)
 
     # 9: total
     total = goods + tax_amount + fee + small.amount
@@ -297,7 +319,9 @@ def price_quote(
         valid_until=now + timedelta(minutes=defaults.validity_minutes),
         config_version=config.version,
         applied_promotions=applied_promotions,
-        rejected_promotions=[RejectedPromotion(promotion_id=p.id, reason=r) for p, r in promoted.rejected],
+        rejected_promotions=[
+            RejectedPromotion(promotion_id=p.id, reason=r, name=p.name, detail=why) for p, r, why in promoted.rejected
+        ],
     )
 
 
@@ -381,6 +405,8 @@ def _quote_line(line: Line, cent: Decimal) -> QuoteLine:
         flash_sale_id=line.flash_sale_id,
         tax_rate=line.tax_rate,
         price_list_id=line.price_list_id,
+        # docs/pricing.md: a line not flash-priced, with a min_price, whose net is at or below its floor
+        at_min_price=line.flash_sale_id is None and line.floor > 0 and line.subtotal - line.discount <= line.floor,
     )
 
 

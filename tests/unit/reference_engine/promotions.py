@@ -2,10 +2,12 @@
 
 Shares only the types (`Promotion` and its config Structs) with the production code. Straight
 from the page: a promotion in force whose conditions the basket meets and that has something to
-discount is eligible; combinable ones stack by priority (then id), each on what is left; the best
-non-combinable deal alone wins when it gives strictly more than the stack (tie: higher in that
+discount is eligible; combinable ones stack by priority (then id), each on what is left; the stack
+and each non-combinable promotion alone are priced to the end of the quote (`Pays`, the engine's
+rest written again) and the customer's lowest total wins (ties: the stack, then higher in that
 order); discounts are spread like a coupon's within the one cap and the min_price floors; buy X
-get Y is worked out here unit by unit, every unit listed.
+get Y is worked out here unit by unit, every unit listed. Every promotion left out carries the
+page's sentence for it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from tests.unit.reference_engine.lines import Line
 from tests.unit.reference_engine.money import ZERO
 
 Fee = Callable[[], Decimal]
+Pays = Callable[[list[Line], bool, bool], tuple[Decimal, bool]]
+"""(lines with a deal's discounts, coupons refused, delivery waived) -> (total_amount, coupons saved something)."""
 
 
 class Chosen:
@@ -26,7 +30,7 @@ class Chosen:
 
     def __init__(self) -> None:
         self.applied: list[tuple[Promotion, Decimal]] = []
-        self.rejected: list[tuple[Promotion, str]] = []
+        self.rejected: list[tuple[Promotion, str, str]] = []
         self.free_delivery: Promotion | None = None
         self.discount = ZERO
         self.blocks_coupons = False
@@ -179,27 +183,65 @@ def _copies(lines: Sequence[Line]) -> list[Line]:
     return copies
 
 
-Run = tuple[Decimal, list[Decimal], list[Line], Promotion | None]
+class Run:
+    """Promotions applied in order to copies of the lines."""
+
+    def __init__(self, order: Sequence[Promotion], lines: Sequence[Line]) -> None:
+        self.order = list(order)
+        self.copies = _copies(lines)
+        self.worth = ZERO
+        self.amounts: list[Decimal] = []
+        self.nothing: list[str] = []
+        """Per promotion: why it got nothing ("" when it gave something)."""
+        self.free: Promotion | None = None
+        self.refuses_coupons = False
 
 
 def _run(order: Sequence[Promotion], lines: Sequence[Line], cap: Decimal, cent: Decimal, fee: Fee) -> Run:
-    """Apply promotions in order to copies of the lines: (worth, amounts, lines, free delivery)."""
-    copies = _copies(lines)
-    worth, amounts, free = ZERO, [], None
+    """Apply promotions in order to copies of the lines."""
+    run = Run(order, lines)
     cap_left = cap
     for promotion in order:
         if isinstance(promotion.config, FreeDelivery):
-            waived = fee() if free is None else ZERO
+            waived = fee() if run.free is None else ZERO
+            why = "" if run.free is None else f"the delivery fee is already waived by {run.free.name}"
             if waived > 0:
-                free = promotion
-            amounts.append(waived)
-            worth += waived
-            continue
-        given, _ = _goods(promotion, copies, cap_left, cent)
-        cap_left -= given
-        amounts.append(given)
-        worth += given
-    return worth, amounts, copies, free
+                run.free = promotion
+        else:
+            waived, _ = _goods(promotion, run.copies, cap_left, cent)
+            cap_left -= waived
+            why = ""
+            if waived <= 0:
+                mine = [line for line in run.copies if _takes(line, promotion)]
+                if cap_left <= 0:
+                    why = f"the discounts before it reached the maximum discount ({cap:f})"
+                elif all(line.subtotal - line.discount <= line.floor for line in mine):
+                    why = "its lines are at their min_price"
+                else:
+                    why = "it takes nothing off what is left of its lines"
+        if waived > 0 and not promotion.combines_with_coupons:
+            run.refuses_coupons = True
+        run.amounts.append(waived)
+        run.nothing.append(why)
+        run.worth += waived
+    return run
+
+
+def _sentence(loser: Run, paid: Decimal, winner: Run, won: tuple[Decimal, bool]) -> str:
+    """docs/promotions.md: why the deal `loser` (the customer would pay `paid`) lost to `winner`."""
+    names = " + ".join(p.name for p, amount in zip(winner.order, winner.amounts, strict=True) if amount > 0)
+    coupons_lost = loser.refuses_coupons and won[1]
+    if coupons_lost:
+        names = names + " with your coupons" if names else "your coupons"
+    if not names:
+        names = "no promotion"
+    if paid == won[0]:
+        text = f"as good as {names}, which goes first"
+    else:
+        text = f"beaten by {names}: {paid - won[0]:f} less to pay"
+    if coupons_lost:
+        text = "your coupons do not apply with it; " + text
+    return text
 
 
 def apply_promotions(
@@ -214,6 +256,7 @@ def apply_promotions(
     cap_percent: Decimal,
     cent: Decimal,
     fee: Fee,
+    pays: Pays,
     now: datetime,
 ) -> Chosen:
     """Step 5a: choose the promotions and put their discounts on `lines`."""
@@ -231,32 +274,39 @@ def apply_promotions(
         if not something:
             continue
         if promotion.usage_limit is not None and promotion.times_used >= promotion.usage_limit:
-            chosen.rejected.append((promotion, "USAGE_LIMIT"))
+            why = f"used up: its limit of {promotion.usage_limit} orders is reached"
+            chosen.rejected.append((promotion, "USAGE_LIMIT", why))
         else:
             eligible.append(promotion)
-    stacked = [p for p in eligible if p.combinable]
-    result = _run(stacked, lines, cap, cent, fee)
-    members = stacked
-    best = None
+    # The deals: the stack, then each non-combinable promotion alone that gives something.
+    deals = [_run([p for p in eligible if p.combinable], lines, cap, cent, fee)]
     for promotion in eligible:
         if not promotion.combinable:
             alone = _run([promotion], lines, cap, cent, fee)
-            if best is None or alone[0] > best[1][0]:
-                best = (promotion, alone)
-    if best is not None and best[1][0] > result[0]:
-        members, result = [best[0]], best[1]
-    _, amounts, copies, free = result
-    for promotion, amount in zip(members, amounts, strict=True):
+            if alone.worth > 0:
+                deals.append(alone)
+            else:
+                chosen.rejected.append((promotion, "NOTHING_LEFT", alone.nothing[0]))
+    best = deals[0]
+    if len(deals) > 1:  # the customer's total with each deal; the first lowest wins
+        totals = [pays(_copies(deal.copies), deal.refuses_coupons, deal.free is not None) for deal in deals]
+        lowest = min(total for total, _ in totals)
+        winner = next(i for i, (total, _) in enumerate(totals) if total == lowest)
+        best = deals[winner]
+        for i, deal in enumerate(deals):
+            if i != winner:
+                why = _sentence(deal, totals[i][0], best, totals[winner])
+                chosen.rejected += [(p, "BETTER_DEAL", why) for p in deal.order]
+    for promotion, amount, why in zip(best.order, best.amounts, best.nothing, strict=True):
         if amount > 0:
             shown = ZERO if isinstance(promotion.config, FreeDelivery) else amount
             chosen.applied.append((promotion, shown))
             chosen.blocks_coupons |= not promotion.combines_with_coupons
         else:
-            chosen.rejected.append((promotion, "NOTHING_LEFT"))
-    chosen.rejected += [(p, "BETTER_DEAL") for p in eligible if p not in members]
+            chosen.rejected.append((promotion, "NOTHING_LEFT", why))
     chosen.rejected.sort(key=lambda entry: order.index(entry[0]))
-    chosen.free_delivery = free
-    for line, done in zip(lines, copies, strict=True):
+    chosen.free_delivery = best.free
+    for line, done in zip(lines, best.copies, strict=True):
         chosen.discount += done.discount - line.discount
         line.discount = done.discount
     return chosen
