@@ -89,7 +89,7 @@ from quote_service.web.errors import EXCEPTION_HANDLERS
 from quote_service.web.metrics import metrics as metrics_endpoint
 from quote_service.web.middleware import RequestContextMiddleware
 from quote_service.web.money_format import MoneyResponse, check_money_format
-from quote_service.web.openapi import complete_openapi
+from quote_service.web.openapi import DecodedTypes, complete_openapi
 from quote_service.web.options import OptionsResponder
 from quote_service.web.proxy import ProxyHeaders
 from quote_service.web.request import ExactRequest
@@ -395,6 +395,7 @@ def create_app(
         request_max_body_size=MAX_BODY_BYTES,
         request_class=ExactRequest,
         logging_config=None,  # structlog is configured in observability/logging.py
+        plugins=[DecodedTypes()],
         openapi_config=OpenAPIConfig(
             title="quote-service",
             version="1.0.0",
