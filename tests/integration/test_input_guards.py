@@ -129,6 +129,34 @@ async def test_a_time_out_of_range_is_a_422_naming_the_field_on_every_route(
     assert await stored_configuration(pool) == dict.fromkeys(TABLES, 0)
 
 
+@pytest.mark.parametrize(
+    ("params", "first_day"),
+    [
+        ({"to": "0001-01-01"}, "0001-01-01"),  # the default 30 days would start before the first day
+        ({"to": "0001-01-05"}, "0001-01-01"),
+        ({"to": "9999-12-31"}, "9999-12-02"),  # the day after it is no date
+        ({"from": "9999-12-31", "to": "9999-12-31"}, "9999-12-31"),
+    ],
+)
+async def test_reports_at_either_end_of_the_calendar_answer_for_those_days(
+    client: Client, admin: Caller, service_key: dict[str, str], params: dict[str, str], first_day: str
+) -> None:
+    reports = [(f"/api/v1/analytics/{name}", admin.headers) for name in ("pricing", "commission", "flags")]
+    for path, headers in [*reports, ("/api/v1/sellers/seller-1/statement", service_key)]:
+        report = expect_ok(await client.get(path, params=params, headers=headers))
+        assert (report["from"], report["to"]) == (first_day, params["to"]), path
+
+
+@pytest.mark.parametrize(
+    ("params", "field"), [({"to": "10000-01-01"}, "to"), ({"from": "0000-12-31", "to": "0001-01-05"}, "from")]
+)
+async def test_a_report_date_outside_the_calendar_names_its_parameter(
+    client: Client, admin: Caller, params: dict[str, str], field: str
+) -> None:
+    response = await client.get("/api/v1/analytics/pricing", params=params, headers=admin.headers)
+    assert list(field_errors(expect_error(response, 422, "VALIDATION_FAILED"))) == [field]
+
+
 # --- decimals in other digits, with underscores or padding (docs/api.md#money) ----------------
 
 LOOSE_DECIMALS = ("\u0663", "1_000", " 5 ")  # Decimal() reads 3, 1000 and 5
