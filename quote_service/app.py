@@ -92,11 +92,10 @@ from quote_service.web.money_format import MoneyResponse, check_money_format
 from quote_service.web.openapi import DecodedTypes, complete_openapi
 from quote_service.web.options import OptionsResponder
 from quote_service.web.proxy import ProxyHeaders
-from quote_service.web.request import ExactRequest
+from quote_service.web.request import MAX_BODY_BYTES, ExactRequest
 
 log = structlog.get_logger("quote_service.app")
 
-MAX_BODY_BYTES = 1024 * 1024
 SHUTDOWN_STEP_SECONDS = 5.0
 
 

@@ -46,7 +46,7 @@ ERROR_RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
     "404": ("NOT_FOUND: no such resource (or not the caller's).", {}),
     "408": ("REQUEST_TIMEOUT: the body did not arrive within BODY_READ_TIMEOUT; the connection is closed.", {}),
     "409": ("A state conflict: DUPLICATE_KEY, INSUFFICIENT_STOCK, SOLD_OUT, QUOTE_ALREADY_ORDERED, ...", {}),
-    "413": ("PAYLOAD_TOO_LARGE: the body is over 1 MiB.", {}),
+    "413": ("PAYLOAD_TOO_LARGE: the body is over the route's limit (1 MiB; more on bulk routes).", {}),
     "415": ("UNSUPPORTED_MEDIA_TYPE: the body is declared as something other than application/json.", {}),
     "422": ("VALIDATION_FAILED (or a more specific code): `error.details` names each bad field.", {}),
     "429": ("RATE_LIMITED: too many requests; retry after Retry-After seconds.", _RETRY_AFTER),

@@ -29,6 +29,11 @@ from quote_service.errors import FieldError, ValidationFailed
 from quote_service.event_loop import running_loop
 from quote_service.validation import decode_hook
 
+MIB = 1024 * 1024
+MAX_BODY_BYTES = MIB
+"""The body limit of every route (Litestar's `request_max_body_size`: 413 PAYLOAD_TOO_LARGE beyond
+it, by Content-Length or by the bytes streamed) but a few bulk routes, which set their own: the
+largest body their documented maximum makes, pretty-printed, must fit (docs/http.md)."""
 DEFAULT_BODY_READ_TIMEOUT = 10.0
 # scope["state"] key: event-loop time by which the whole body must have arrived.
 BODY_READ_DEADLINE = "body_read_deadline"
