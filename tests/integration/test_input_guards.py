@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -201,3 +202,14 @@ async def test_a_competitor_price_not_in_plain_ascii_digits_is_rejected_by_index
     result = expect_ok(await client.post("/api/v1/competitor-prices", json=body, headers=admin.headers), 202)
     assert result["accepted"] == 0
     assert [(r["index"], r["field"]) for r in result["rejected"]] == [(0, "price"), (1, "price"), (2, "price")]
+
+
+# --- duplicate keys (docs/http.md#parsing-decisions) ------------------------------------------
+
+
+async def test_a_key_sent_twice_in_one_object_takes_its_last_value(client: Client, admin: Caller) -> None:
+    """msgspec reads an object once, left to right: a later key overwrites an earlier one."""
+    text = msgspec.json.encode(product_body(name="first")).decode()[:-1] + ', "name": "last"}'
+    headers = {**admin.headers, "Content-Type": "application/json"}
+    created = expect_ok(await client.post("/api/v1/products", content=text, headers=headers), 201)
+    assert created["name"] == "last"
