@@ -40,7 +40,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -167,6 +166,7 @@ async def measure(args: argparse.Namespace) -> None:
     from quote_service.pricing import ENGINE
     from quote_service.pricing.quote import QuoteRequest
     from quote_service.quotes.service import QuoteService
+    from quote_service.web.request import strict_decoder
 
     app: Any = create_app()
     echo: Any = reference_app.create_app()
@@ -177,7 +177,7 @@ async def measure(args: argparse.Namespace) -> None:
         assert await post(app, basket(ids, rng), key) == 200  # the edge learns the key
         quotes: QuoteService = app.state.quotes
         principal = app.state.auth.known_api_key(key)
-        decoder = msgspec.json.Decoder(QuoteRequest, float_hook=Decimal)
+        decoder = strict_decoder(QuoteRequest)
         canned = await quotes.quote(decoder.decode(basket(ids, rng)), principal)
         real_quote = QuoteService.quote
 

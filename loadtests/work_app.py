@@ -44,7 +44,6 @@ import random
 import statistics
 import time
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -60,8 +59,9 @@ from quote_service.pricing.engine import price_quote, region_for, served_flags
 from quote_service.pricing.quote import CatalogProduct, CustomerContext, EngineDefaults, QuoteRequest
 from quote_service.quotes.compact import _DMER, _SEGMENT, DICTIONARY_BYTES, MIN_SAMPLES, compressor
 from quote_service.quotes.quote_log import log_row
+from quote_service.web.request import strict_decoder
 
-_DECODER = msgspec.json.Decoder(QuoteRequest, float_hook=Decimal)  # as quote_service/edge.py's
+_DECODER = strict_decoder(QuoteRequest)  # as quote_service/edge.py's
 _ENCODER = msgspec.json.Encoder()
 _CALLER = ("service", "work-reference")
 _DEFAULTS = EngineDefaults()

@@ -90,14 +90,13 @@ from quote_service.web.errors import EXCEPTION_HANDLERS
 from quote_service.web.metrics import metrics as metrics_endpoint
 from quote_service.web.middleware import RequestContextMiddleware
 from quote_service.web.money_format import MoneyResponse, check_money_format
-from quote_service.web.openapi import complete_openapi
+from quote_service.web.openapi import DecodedTypes, complete_openapi
 from quote_service.web.options import OptionsResponder
 from quote_service.web.proxy import ProxyHeaders
-from quote_service.web.request import ExactRequest
+from quote_service.web.request import MAX_BODY_BYTES, ExactRequest
 
 log = structlog.get_logger("quote_service.app")
 
-MAX_BODY_BYTES = 1024 * 1024
 SHUTDOWN_STEP_SECONDS = 5.0
 
 
@@ -400,6 +399,7 @@ def create_app(
         request_max_body_size=MAX_BODY_BYTES,
         request_class=ExactRequest,
         logging_config=None,  # structlog is configured in observability/logging.py
+        plugins=[DecodedTypes()],
         openapi_config=OpenAPIConfig(
             title="quote-service",
             version="1.0.0",

@@ -24,7 +24,6 @@ every odd request).
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 from typing import Any, Final
 from uuid import UUID
 
@@ -59,10 +58,10 @@ from quote_service.web.deps import MAX_IDEMPOTENCY_KEY_LENGTH
 from quote_service.web.envelope import Envelope, ErrorBody, ErrorEnvelope
 from quote_service.web.middleware import REQUEST_ID, SECURITY_HEADERS, finish_request, request_id_for
 from quote_service.web.money_format import NUMBERS, header_asks_numbers
-from quote_service.web.request import BODY_READ_DEADLINE, DEFAULT_BODY_READ_TIMEOUT, EDGE_ERROR
+from quote_service.web.request import BODY_READ_DEADLINE, DEFAULT_BODY_READ_TIMEOUT, EDGE_ERROR, strict_decoder
 
 # scope["state"] key: the exception the quote service raised on the lean edge (Litestar renders it).
-_DECODER = msgspec.json.Decoder(QuoteRequest, float_hook=Decimal)  # as web/request.py's decoder_for
+_DECODER = strict_decoder(QuoteRequest)
 _NUL_ESCAPE = b"\\u0000"
 _JSON = b"application/json"
 _HTTP: Final = ScopeType.HTTP
@@ -80,7 +79,7 @@ _SALES = "/api/v1/flash-sales/"
 _PURCHASES = "/purchases"
 _PURCHASE_PATH_LENGTH = len(_SALES) + 36 + len(_PURCHASES)
 PURCHASE_TEMPLATE = "/api/v1/flash-sales/{sale_id:uuid}/purchases"
-_PURCHASE_DECODER = msgspec.json.Decoder(PurchaseCreate, float_hook=Decimal)
+_PURCHASE_DECODER = strict_decoder(PurchaseCreate)
 _PURCHASE_LEAN = DeferredCounter(EDGE_REQUESTS.labels(PURCHASE_TEMPLATE, "lean"))
 _PURCHASE_HANDED_ON = DeferredCounter(EDGE_REQUESTS.labels(PURCHASE_TEMPLATE, "litestar"))
 _ENCODER = msgspec.json.Encoder()

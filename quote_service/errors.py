@@ -292,7 +292,7 @@ edge(
     "The body did not arrive within BODY_READ_TIMEOUT; connection closed",
     framework=True,
 )
-edge("PAYLOAD_TOO_LARGE", 413, "no", "The body is over 1 MiB", framework=True)
+edge("PAYLOAD_TOO_LARGE", 413, "no", "The body is over the route's limit: 1 MiB, more on bulk routes", framework=True)
 edge("UNSUPPORTED_MEDIA_TYPE", 415, "after change", "The body is not sent as application/json", framework=True)
 edge("CLIENT_DISCONNECTED", 499, "yes", "The client hung up mid-body (logged and counted only)")
 edge("SERVICE_UNAVAILABLE", 503, "yes", "The server cannot take the request now", framework=True)

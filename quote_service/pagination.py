@@ -12,13 +12,14 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from litestar.params import QueryParameter
 
 from quote_service.errors import invalid
+from quote_service.validation import storable_instant
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -67,12 +68,7 @@ def _storable(part: object) -> bool:
     if isinstance(part, str):
         return "\x00" not in part  # PostgreSQL text holds no NUL byte
     if isinstance(part, datetime):
-        if part.tzinfo is None:
-            return False
-        try:
-            part.astimezone(UTC)
-        except OverflowError:
-            return False
+        return storable_instant(part)
     return True
 
 

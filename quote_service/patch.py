@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from quote_service.errors import FieldError, ValidationFailed
+from quote_service.validation import decode_hook
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -29,7 +30,7 @@ def sent_fields(patch: msgspec.Struct) -> dict[str, Any]:
 
 def as_body(record: Any, body_type: type[S]) -> S:
     """A stored record (as the API shows it) as its PUT body of `body_type`."""
-    return msgspec.convert(record, body_type, from_attributes=True)
+    return msgspec.convert(record, body_type, from_attributes=True, dec_hook=decode_hook)
 
 
 def patched(record: Any, body_type: type[S], changes: dict[str, Any]) -> S:

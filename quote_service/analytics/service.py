@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Literal
 from uuid import UUID
@@ -24,6 +24,7 @@ from quote_service.analytics.rollups import KINDS, hour_args, hour_of
 from quote_service.db.replica import ReadPools
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing.money import Money
+from quote_service.validation import LAST_INSTANT
 
 PricingGroup = Literal["day", "product", "category", "rule", "variant", "region"]
 CommissionGroup = Literal["day", "seller", "category", "logistics_provider"]
@@ -105,7 +106,8 @@ def parse_range(raw_from: str | None, raw_to: str | None, *, today: date) -> tup
             ) from None
 
     to = parse("to", raw_to) if raw_to else today
-    start = parse("from", raw_from) if raw_from else to - timedelta(days=DEFAULT_DAYS - 1)
+    # The default DEFAULT_DAYS days end at `to`, and begin no earlier than the first day there is.
+    start = parse("from", raw_from) if raw_from else date.fromordinal(max(1, to.toordinal() - DEFAULT_DAYS + 1))
     if start > to:
         raise ValidationFailed("from must not be after to", details=[FieldError("from", "must not be after to")])
     if (to - start).days >= MAX_DAYS:
@@ -123,9 +125,10 @@ def check_group(group_by: str, allowed: tuple[str, ...]) -> str:
 
 
 def day_bounds(start: date, to: date) -> tuple[datetime, datetime]:
-    return datetime(start.year, start.month, start.day, tzinfo=UTC), datetime(
-        to.year, to.month, to.day, tzinfo=UTC
-    ) + timedelta(days=1)
+    """[the first instant of `start`, the first instant after `to`) in UTC. No day follows
+    9999-12-31: a range that ends with it ends at LAST_INSTANT, which nothing stored reaches."""
+    after = datetime.combine(to, time(), UTC) + timedelta(days=1) if to < date.max else LAST_INSTANT
+    return datetime.combine(start, time(), UTC), after
 
 
 _DAY_KEY = "to_char({column}, 'YYYY-MM-DD')"

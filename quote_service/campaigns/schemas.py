@@ -9,6 +9,8 @@ from uuid import UUID
 
 import msgspec
 
+from quote_service.validation import StrictDecimal
+
 Status = Literal["active", "ended"]
 
 
@@ -18,7 +20,7 @@ class CampaignCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     product_id: UUID
     duration_hours: int
     """1 to 720."""
-    price_manipulation_limit: Decimal
+    price_manipulation_limit: StrictDecimal
     """Percent, 0 < x < 100: the price moves within base x (1 -/+ limit/100)."""
     target_sales_count: int
     """Units expected over the whole campaign (> 0)."""

@@ -10,6 +10,8 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from quote_service.validation import StrictDecimal
+
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="Opaque client id, 1-64 chars.")]
 Sku = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -29,14 +31,14 @@ class ProductCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     category_id: ExternalId
     seller_id: ExternalId
     currency: Currency
-    base_price: Decimal
-    min_price: Decimal
-    current_price: Decimal | None = None
+    base_price: StrictDecimal
+    min_price: StrictDecimal
+    current_price: StrictDecimal | None = None
     """Defaults to base_price."""
-    cost_price: Decimal = Decimal(0)
+    cost_price: StrictDecimal = Decimal(0)
     stock: Stock = 0
     tags: Tags = msgspec.field(default_factory=list)
-    weight: Decimal | None = None
+    weight: StrictDecimal | None = None
     is_active: bool = True
 
 
@@ -48,12 +50,12 @@ class ProductUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     category_id: ExternalId
     seller_id: ExternalId
     currency: Currency
-    base_price: Decimal
-    current_price: Decimal
-    min_price: Decimal
-    cost_price: Decimal
+    base_price: StrictDecimal
+    current_price: StrictDecimal
+    min_price: StrictDecimal
+    cost_price: StrictDecimal
     tags: Tags = msgspec.field(default_factory=list)
-    weight: Decimal | None = None
+    weight: StrictDecimal | None = None
     is_active: bool = True
     price_change_reason: Reason | None = None
 
@@ -66,12 +68,12 @@ class ProductPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     category_id: ExternalId | UnsetType = UNSET
     seller_id: ExternalId | UnsetType = UNSET
     currency: Currency | UnsetType = UNSET
-    base_price: Decimal | UnsetType = UNSET
-    current_price: Decimal | UnsetType = UNSET
-    min_price: Decimal | UnsetType = UNSET
-    cost_price: Decimal | UnsetType = UNSET
+    base_price: StrictDecimal | UnsetType = UNSET
+    current_price: StrictDecimal | UnsetType = UNSET
+    min_price: StrictDecimal | UnsetType = UNSET
+    cost_price: StrictDecimal | UnsetType = UNSET
     tags: Tags | UnsetType = UNSET
-    weight: Decimal | UnsetType | None = UNSET
+    weight: StrictDecimal | UnsetType | None = UNSET
     is_active: bool | UnsetType = UNSET
     price_change_reason: Reason | UnsetType = UNSET
 
@@ -79,7 +81,7 @@ class ProductPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 class ManualPrice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """PUT /products/{id}/price: a person moves the current price."""
 
-    price: Decimal
+    price: StrictDecimal
     """The new current_price, in the product's currency: at least min_price, within
     MAX_PRICE_CHANGE_PERCENT of the current price."""
     reason: Reason | None = None

@@ -39,6 +39,7 @@ from quote_service.orders import service as orders
 from quote_service.orders.schemas import OrderCreate
 from quote_service.pricing.money import plain, quantum
 from quote_service.pricing.quote import QuoteRequest
+from quote_service.validation import decode_hook
 
 CURRENCY = "USD"
 CATEGORY = "campaign-script"
@@ -165,6 +166,7 @@ class Replay:
             {"sku": code, "name": code, "category_id": CATEGORY, "seller_id": CATEGORY, "currency": CURRENCY,
              "base_price": price, "min_price": quantum(CURRENCY), "stock": stock},
             ProductCreate,
+            dec_hook=decode_hook,
         )  # fmt: skip
         product = await catalog.create_product(self.state.pool, data, actor="campaign-script")
         self.products[code] = product.id
@@ -181,6 +183,7 @@ class Replay:
             {"customer_id": "campaign-script", "items": [item], "currency": CURRENCY,
              "delivery_address": {"city": "Istanbul", "country": "TR"}},
             QuoteRequest,
+            dec_hook=decode_hook,
         )  # fmt: skip
         state = self.state
         priced = await state.quotes.quote(request, _CALLER)

@@ -42,6 +42,7 @@ from quote_service.promotions import service as promotions
 from quote_service.promotions.schemas import PromotionInput
 from quote_service.rules import service as rules
 from quote_service.rules.schemas import PricingRuleCreate
+from quote_service.validation import decode_hook
 
 # Public passwords, for development only: in production seed-demo refuses, or with --force
 # generates passwords (random_credentials) and prints them once.
@@ -387,13 +388,17 @@ async def _seed_configuration(pool: asyncpg.Pool) -> bool:
         if await conn.fetchval("SELECT 1 FROM pricing_rules WHERE name = $1", DEMO_RULES[0]["name"]):
             return False
     for rate in DEMO_RATES:
-        await commissions.create_rate(pool, msgspec.convert(rate, CommissionRateInput), actor="seed-demo")
+        await commissions.create_rate(
+            pool, msgspec.convert(rate, CommissionRateInput, dec_hook=decode_hook), actor="seed-demo"
+        )
     for rule in DEMO_RULES:
-        await rules.create_rule(pool, msgspec.convert(rule, PricingRuleCreate), actor="seed-demo")
+        await rules.create_rule(pool, msgspec.convert(rule, PricingRuleCreate, dec_hook=decode_hook), actor="seed-demo")
     for flag in DEMO_FLAGS:
-        await flags.create_flag(pool, msgspec.convert(flag, FeatureFlagCreate), actor="seed-demo")
+        await flags.create_flag(pool, msgspec.convert(flag, FeatureFlagCreate, dec_hook=decode_hook), actor="seed-demo")
     for coupon in DEMO_COUPONS:
-        await coupons.create_coupon(pool, msgspec.convert(coupon, CouponCreate), actor="seed-demo")
+        await coupons.create_coupon(
+            pool, msgspec.convert(coupon, CouponCreate, dec_hook=decode_hook), actor="seed-demo"
+        )
     return True
 
 
@@ -426,7 +431,9 @@ async def seed_promotions(pool: asyncpg.Pool) -> int:
         existing = {row["name"] for row in await conn.fetch("SELECT name FROM promotions")}
     missing = [p for p in DEMO_PROMOTIONS if p["name"] not in existing]
     for body in missing:
-        await promotions.create_promotion(pool, msgspec.convert(body, PromotionInput), actor="seed-demo")
+        await promotions.create_promotion(
+            pool, msgspec.convert(body, PromotionInput, dec_hook=decode_hook), actor="seed-demo"
+        )
     return len(missing)
 
 

@@ -22,8 +22,12 @@ from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, 
 from quote_service.web.admin import ConfigWriteDep, config_write
 from quote_service.web.deps import PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.request import MIB
 
 DOMAIN = "commission_rates"
+BULK_BODY_LIMIT = 6 * MIB
+"""MAX_BULK_ITEMS rates of MAX_TIERS tiers each, every field at its longest, pretty-printed (indent 2):
+about 4.9 MiB."""
 
 
 class CommissionRateController(Controller):
@@ -78,6 +82,7 @@ class CommissionRateController(Controller):
         "/bulk",
         summary="Create and replace many rates in one transaction (all or nothing)",
         description='The entries as `{"items": [...]}` or as a bare list `[...]` (the Go service\'s shape).',
+        request_max_body_size=BULK_BODY_LIMIT,
     )
     async def bulk(self, data: JSONBody[BulkBody], write: ConfigWriteDep) -> Envelope[BulkResult]:
         entries = data if isinstance(data, list) else data.items

@@ -10,11 +10,12 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from quote_service.validation import Instant, StrictDecimal
+
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="Opaque client id, 1-64 chars.")]
 Region = Annotated[str, msgspec.Meta(min_length=1, max_length=100, description="A city or a country, any case.")]
 Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, description="ISO 4217 code.")]
 Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000, description="Higher wins.")]
-AwareTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset.")]
 CommissionType = Literal["PERCENTAGE", "FLAT", "TIERED"]
 Component = Literal["category", "seller", "logistics"]
 
@@ -23,9 +24,9 @@ MAX_BULK_ITEMS = 1000
 
 
 class TierInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    up_to: Decimal | None = None
+    up_to: StrictDecimal | None = None
     """Upper bound of the bracket in the rate's currency; null (or omitted) on the last, open one."""
-    rate: Decimal
+    rate: StrictDecimal
     """Percent charged on the part of the base inside this bracket, 0-100."""
 
 
@@ -44,15 +45,15 @@ class CommissionRateInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     """Set on logistics rates only (and required there)."""
     region: Region | None = None
     commission_type: CommissionType
-    rate: Decimal | None = None
+    rate: StrictDecimal | None = None
     """PERCENTAGE: percent 0-100. FLAT: amount per unit (per order for logistics). TIERED: must be null."""
     tiers: Annotated[list[TierInput], msgspec.Meta(max_length=MAX_TIERS)] | None = None
     """TIERED only: brackets with ascending `up_to`, the last one open (`up_to: null`)."""
-    min_amount: Decimal | None = None
-    max_amount: Decimal | None = None
+    min_amount: StrictDecimal | None = None
+    max_amount: StrictDecimal | None = None
     currency: Currency
-    effective_from: AwareTime
-    effective_to: AwareTime | None = None
+    effective_from: Instant
+    effective_to: Instant | None = None
     """Exclusive end; null = open-ended."""
     is_active: bool = True
     priority: Priority = 0
@@ -73,13 +74,13 @@ class CommissionRatePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     logistics_provider: ExternalId | UnsetType | None = UNSET
     region: Region | UnsetType | None = UNSET
     commission_type: CommissionType | UnsetType = UNSET
-    rate: Decimal | UnsetType | None = UNSET
+    rate: StrictDecimal | UnsetType | None = UNSET
     tiers: Annotated[list[TierInput], msgspec.Meta(max_length=MAX_TIERS)] | UnsetType | None = UNSET
-    min_amount: Decimal | UnsetType | None = UNSET
-    max_amount: Decimal | UnsetType | None = UNSET
+    min_amount: StrictDecimal | UnsetType | None = UNSET
+    max_amount: StrictDecimal | UnsetType | None = UNSET
     currency: Currency | UnsetType = UNSET
-    effective_from: AwareTime | UnsetType = UNSET
-    effective_to: AwareTime | UnsetType | None = UNSET
+    effective_from: Instant | UnsetType = UNSET
+    effective_to: Instant | UnsetType | None = UNSET
     is_active: bool | UnsetType = UNSET
     priority: Priority | UnsetType = UNSET
 

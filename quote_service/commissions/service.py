@@ -28,6 +28,7 @@ from quote_service.patch import patched, sent_fields
 from quote_service.pricing import money
 from quote_service.pricing.commission import derived_component
 from quote_service.pricing.money import plain
+from quote_service.validation import decode_hook
 
 _PERCENT_QUANTUM = Decimal("0.0001")
 _HUNDRED = Decimal(100)
@@ -280,7 +281,7 @@ async def bulk_upsert(pool: asyncpg.Pool, items: list[Any], *, actor: str) -> Bu
     for i, raw in enumerate(items):
         prefix = f"items[{i}]"
         try:
-            entry = msgspec.convert(raw, CommissionRateBulkItem, strict=False, str_keys=True)
+            entry = msgspec.convert(raw, CommissionRateBulkItem, strict=False, str_keys=True, dec_hook=decode_hook)
         except msgspec.ValidationError as exc:
             errors.append((i, _decode_error(prefix, exc)))
             continue

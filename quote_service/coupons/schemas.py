@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 
 from quote_service.pricing.coupons import CouponType
+from quote_service.validation import Instant, StrictDecimal
 
 Code = Annotated[
     str,
@@ -16,7 +17,6 @@ Code = Annotated[
 ]
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, description="ISO 4217 code.")]
-Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset.")]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
 
 
@@ -24,12 +24,12 @@ class CouponUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """PUT: every mutable field (the code is the coupon's identity)."""
 
     type: CouponType
-    value: Decimal | None = None
+    value: StrictDecimal | None = None
     """PERCENTAGE: percent in (0, 100]; FIXED: amount > 0 in `currency`; FREE_DELIVERY: 0 or omitted."""
     currency: Currency | None = None
     """Required for FIXED and whenever min_subtotal or max_discount is set."""
-    min_subtotal: Decimal | None = None
-    max_discount: Decimal | None = None
+    min_subtotal: StrictDecimal | None = None
+    max_discount: StrictDecimal | None = None
     category_ids: Annotated[list[ExternalId], msgspec.Meta(max_length=100)] | None = None
     valid_from: Instant
     valid_to: Instant | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -12,6 +11,7 @@ from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.flags import FlagType, GuardrailMetric, Rollout
 from quote_service.pricing.targeting import Operator
+from quote_service.validation import Instant, StrictDecimal
 
 FlagKey = Annotated[
     str,
@@ -26,7 +26,6 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Description = Annotated[str, msgspec.Meta(max_length=2000)]
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Labels = Annotated[list[Label], msgspec.Meta(max_length=100)]
-Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset.")]
 Weight = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 
 
@@ -71,7 +70,7 @@ class RuleIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 class RolloutIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Who gets the flag's value; every part is optional."""
 
-    percentage: Decimal | None = None
+    percentage: StrictDecimal | None = None
     """0-100: share of users (by murmur3 bucket) who get the value."""
     user_segments: Labels | None = None
     regions: Labels | None = None

@@ -10,16 +10,16 @@ from uuid import UUID
 import msgspec
 
 from quote_service.pricing.flash import SaleStatus
+from quote_service.validation import Instant, StrictDecimal
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset.")]
 Count = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
 class FlashSaleItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     product_id: UUID
-    flash_price: Decimal
+    flash_price: StrictDecimal
     """> 0, at least the product's min_price, in the product's currency."""
     allocated_stock: Count
     """Units taken from the product's stock when the sale is created (409 when short)."""
@@ -73,7 +73,7 @@ class FlashSale(msgspec.Struct, frozen=True, kw_only=True):
 class PurchaseCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     product_id: UUID
     quantity: Count
-    expected_unit_price: Decimal | None = None
+    expected_unit_price: StrictDecimal | None = None
     """When given and different from the sale's price: 409 PRICE_CHANGED, nothing sold."""
     customer_id: ExternalId | None = None
     """Required for API keys; a user buys for itself (its user id)."""

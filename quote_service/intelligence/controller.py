@@ -26,8 +26,12 @@ from quote_service.intelligence.service import Intelligence, decision_of, observ
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.web.deps import AuthedRequest, ReadPoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.request import MIB
 
 IntelligenceDep = NamedDependency[Intelligence]
+OBSERVATIONS_BODY_LIMIT = 3 * MIB
+"""MAX_OBSERVATIONS observations, every field at its longest (a MAX_URL_LENGTH url), pretty-printed
+(indent 2): about 2.3 MiB."""
 service_or_admin = requires_role("admin", "service")
 SignalStatus = Literal["open", "acknowledged", "resolved"]
 DecisionStatus = Literal["proposed", "applied", "skipped", "rejected"]
@@ -37,7 +41,13 @@ class MarketIntelligenceController(Controller):
     path = "/api/v1"
     tags = ["market intelligence"]
 
-    @post("/competitor-prices", status_code=202, guards=[service_or_admin], summary="Ingest competitor prices")
+    @post(
+        "/competitor-prices",
+        status_code=202,
+        guards=[service_or_admin],
+        summary="Ingest competitor prices",
+        request_max_body_size=OBSERVATIONS_BODY_LIMIT,
+    )
     async def ingest(self, data: JSONBody[ObservationsIn], intelligence: IntelligenceDep) -> Envelope[IngestResult]:
         result = await intelligence.ingest(data.observations)
         return ok(result, f"{result.accepted} observations accepted, {len(result.rejected)} rejected")

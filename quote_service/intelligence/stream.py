@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -27,6 +27,7 @@ import msgspec
 from quote_service.cache.redis import RedisClient
 from quote_service.intelligence.schemas import MAX_URL_LENGTH, ObservationRecord, Rejection
 from quote_service.pricing.money import MAX_AMOUNT, fits_minor_units, is_currency
+from quote_service.validation import is_decimal_text
 
 STREAM = "{competitor-prices}:stream"
 DEAD_LETTER = "{competitor-prices}:dead"
@@ -143,12 +144,9 @@ def _decimal(value: Any) -> Decimal | None:
         return None
     if isinstance(value, int | float):
         value = repr(value) if isinstance(value, float) else str(value)
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not is_decimal_text(value):
         return None
-    try:
-        return Decimal(value.strip())
-    except InvalidOperation:
-        return None
+    return Decimal(value)
 
 
 def _time(value: Any) -> datetime | None:

@@ -26,7 +26,8 @@ from prometheus_client import multiprocess as _multiprocess
 from quote_service.observability.deferred import DeferredCounter
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+CONTENT_TYPE = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
+"""The exposition format, without the charset: Litestar adds "; charset=utf-8" to every text/* type."""
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.0)

@@ -22,8 +22,11 @@ from quote_service.price_lists.schemas import (
 from quote_service.web.admin import ConfigWriteDep, config_write
 from quote_service.web.deps import PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.request import MIB
 
 DOMAIN = "price-lists"
+PRICES_BODY_LIMIT = 2 * MIB
+"""MAX_PRICES prices, every field at its longest, pretty-printed (indent 2): about 1.3 MiB."""
 
 
 class PriceListController(Controller):
@@ -32,7 +35,7 @@ class PriceListController(Controller):
     guards = [admin_only]
     dependencies = {"write": config_write(DOMAIN)}
 
-    @post("/", summary="Create a price list (with up to 10,000 prices)")
+    @post("/", summary="Create a price list (with up to 10,000 prices)", request_max_body_size=PRICES_BODY_LIMIT)
     async def create(self, data: JSONBody[PriceListCreate], write: ConfigWriteDep) -> Envelope[PriceListDetail]:
         created = await service.create_price_list(write.pool, data, actor=write.actor)
         return await write.saved(created, "Price list created")
@@ -71,7 +74,11 @@ class PriceListController(Controller):
         updated = await service.update_price_list(write.pool, list_id, data, actor=write.actor)
         return await write.saved(updated, "Price list updated")
 
-    @put("/{list_id:uuid}/prices", summary="Add or replace up to 10,000 prices (all or none)")
+    @put(
+        "/{list_id:uuid}/prices",
+        summary="Add or replace up to 10,000 prices (all or none)",
+        request_max_body_size=PRICES_BODY_LIMIT,
+    )
     async def upsert_prices(
         self, list_id: FromPath[UUID], data: JSONBody[PricesUpsert], write: ConfigWriteDep
     ) -> Envelope[PricesUpserted]:

@@ -9,6 +9,8 @@ from uuid import UUID
 
 import msgspec
 
+from quote_service.validation import Instant, StrictDecimal
+
 MAX_PRICES = 10_000
 """Prices one request may carry (POST or PUT /{id}/prices)."""
 
@@ -16,14 +18,13 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, description="ISO 4217 code.")]
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Labels = Annotated[list[Label], msgspec.Meta(max_length=100)]
-Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset.")]
 Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
 
 
 class PriceIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     product_id: str
     """A catalog product's id."""
-    amount: Decimal
+    amount: StrictDecimal
     """The unit price (> 0, on the list currency's minor units) from `min_quantity` units on."""
     min_quantity: int = 1
     """1..10000; (product_id, min_quantity) is unique within a list."""

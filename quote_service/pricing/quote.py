@@ -14,6 +14,8 @@ from uuid import UUID
 
 import msgspec
 
+from quote_service.validation import StrictDecimal
+
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 ShortText = Annotated[str, msgspec.Meta(max_length=200)]
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
@@ -34,11 +36,11 @@ class QuoteItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     product_id: ExternalId
     quantity: Quantity
     variant_id: ExternalId | None = None
-    unit_price: Decimal | None = None
+    unit_price: StrictDecimal | None = None
     """Used only when the product is not an active catalog product (then required, > 0)."""
     category_id: ExternalId | None = None
     tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=50)] = []
-    weight: Decimal | None = None
+    weight: StrictDecimal | None = None
     seller_id: ExternalId | None = None
 
 

@@ -10,11 +10,11 @@ from uuid import UUID
 import msgspec
 
 from quote_service.pricing.promotions import PromotionKind
+from quote_service.validation import Instant, StrictDecimal
 
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Ids = Annotated[list[ExternalId], msgspec.Meta(max_length=1000)]
 Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, description="ISO 4217 code.")]
-Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset.")]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
 Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
 
@@ -22,7 +22,7 @@ Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
 class ConditionsInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What a basket must meet (every condition given; an empty list is no condition)."""
 
-    min_subtotal: Decimal | None = None
+    min_subtotal: StrictDecimal | None = None
     """Goods before discounts, in `currency` (then required)."""
     currency: Currency | None = None
     category_ids: Ids = msgspec.field(default_factory=list)

@@ -21,11 +21,11 @@ from quote_service.catalog.schemas import ExternalId
 from quote_service.errors import FieldError
 from quote_service.pricing import rules
 from quote_service.pricing.rules import RuleConfig, RuleType
+from quote_service.validation import DECIMAL_RULE, Instant, loose_decimals
 
 RuleName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Region = Annotated[str, msgspec.Meta(min_length=1, max_length=100, description="City or ISO country code.")]
 Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
-AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 Configuration = Annotated[
     dict[str, Any],
     msgspec.Meta(description="Fields of the rule's `type` (API.md §4 table); unknown keys are refused."),
@@ -35,8 +35,8 @@ Configuration = Annotated[
 class _RuleFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     type: RuleType
     configuration: Configuration
-    effective_from: AwareDatetime
-    effective_to: AwareDatetime | None = None
+    effective_from: Instant
+    effective_to: Instant | None = None
     region: Region | None = None
     product_id: UUID | None = None
     category_id: ExternalId | None = None
@@ -66,8 +66,8 @@ class PricingRulePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 
     type: RuleType | UnsetType = UNSET
     configuration: Configuration | UnsetType = UNSET
-    effective_from: AwareDatetime | UnsetType = UNSET
-    effective_to: AwareDatetime | UnsetType | None = UNSET
+    effective_from: Instant | UnsetType = UNSET
+    effective_to: Instant | UnsetType | None = UNSET
     region: Region | UnsetType | None = UNSET
     product_id: UUID | UnsetType | None = UNSET
     category_id: ExternalId | UnsetType | None = UNSET
@@ -280,6 +280,7 @@ def parse_configuration(
         raw = {key: value for key, value in raw.items() if key != "type"}
     found = _struct_problems(rules.CONFIG_TYPES[rule_type], raw, path)
     errors += found.shape + found.values
+    errors += [FieldError(at, DECIMAL_RULE) for at in loose_decimals(raw, rules.CONFIG_TYPES[rule_type], path)]
     if errors:
         return None, errors
     config: RuleConfig = msgspec.convert({"type": rule_type, **raw}, RuleConfig)

@@ -7,7 +7,6 @@ get consecutive versions; the UNIQUE (name, version) constraint is the backstop 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -37,15 +36,6 @@ _SCOPES: dict[str, frozenset[str]] = {
 }
 
 
-def _storable(moment: datetime) -> bool:
-    """False for a time that leaves the datetime range once moved to UTC (e.g. 9999-12-31T23:00-05:00)."""
-    try:
-        moment.astimezone(UTC)
-    except OverflowError:
-        return False
-    return True
-
-
 def _fields_of(data: PricingRuleCreate | PricingRuleUpdate, *, name: str) -> tuple[dict[str, Any], RuleConfig]:
     """The columns of a new version, or a 422 listing every bad field."""
     errors: list[FieldError] = []
@@ -53,10 +43,7 @@ def _fields_of(data: PricingRuleCreate | PricingRuleUpdate, *, name: str) -> tup
         errors.append(FieldError("name", "must not start or end with spaces"))
     config, problems = parse_configuration(data.type, data.configuration)
     errors.extend(problems)
-    window = {"effective_from": data.effective_from, "effective_to": data.effective_to}
-    unstorable = [FieldError(f, "is out of range in UTC") for f, t in window.items() if t and not _storable(t)]
-    errors.extend(unstorable)
-    if not unstorable and data.effective_to is not None and data.effective_to <= data.effective_from:
+    if data.effective_to is not None and data.effective_to <= data.effective_from:
         errors.append(FieldError("effective_to", "must be after effective_from"))
     if data.region is not None and not data.region.strip():
         errors.append(FieldError("region", "must not be blank"))

@@ -49,6 +49,6 @@ class StatementController(Controller):
         name = f"statement-{_UNSAFE.sub('_', seller_id)}-{start}-{end}.csv"
         return Response(
             service.as_csv(made),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8" to every text/* type
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

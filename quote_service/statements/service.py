@@ -31,6 +31,7 @@ CSV_COLUMNS = (
     "net_commission",
     "payout",
 )
+_NO_CURRENCY_QUANTUM = Decimal("0.01")
 
 
 def _currency_error(message: str) -> ValidationFailed:
@@ -57,7 +58,8 @@ async def statement(pool: Pool, seller_id: str, start: date, to: date, *, curren
 
 
 def _money(amount: Decimal, currency: str | None) -> Decimal:
-    return round_money(amount, currency) if currency else amount
+    """Rounded to the currency's digits; without a currency (nothing in the period: zeros), two."""
+    return round_money(amount, currency) if currency else amount.quantize(_NO_CURRENCY_QUANTUM)
 
 
 def _figures(rows: Sequence[asyncpg.Record], currency: str | None) -> Figures:

@@ -28,11 +28,11 @@ _START = b"""window.ui = SwaggerUIBundle({
   layout: "BaseLayout",
 });
 """
-_ASSETS = {
-    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-    "swagger-ui.css": "text/css; charset=utf-8",
+_ASSETS = {  # Litestar adds "; charset=utf-8" to every text/* type
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
     "favicon-32x32.png": "image/png",
-    "start.js": "text/javascript; charset=utf-8",
+    "start.js": "text/javascript",
 }
 
 

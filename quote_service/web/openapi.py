@@ -18,14 +18,21 @@ and declares the two security schemes, so the docs page has an Authorize button.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Litestar
+from litestar.openapi.spec import Schema
+from litestar.plugins import OpenAPISchemaPlugin
 from litestar.routes import HTTPRoute
+from litestar.typing import FieldDefinition
 
 from quote_service.auth.middleware import PUBLIC_PATHS
+from quote_service.validation import DECODED, INSTANT_RULE, Instant
 from quote_service.web.envelope import ErrorEnvelope
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
 
 _ENVELOPE_REF = "#/components/schemas/ErrorEnvelope"
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
@@ -39,7 +46,7 @@ ERROR_RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
     "404": ("NOT_FOUND: no such resource (or not the caller's).", {}),
     "408": ("REQUEST_TIMEOUT: the body did not arrive within BODY_READ_TIMEOUT; the connection is closed.", {}),
     "409": ("A state conflict: DUPLICATE_KEY, INSUFFICIENT_STOCK, SOLD_OUT, QUOTE_ALREADY_ORDERED, ...", {}),
-    "413": ("PAYLOAD_TOO_LARGE: the body is over 1 MiB.", {}),
+    "413": ("PAYLOAD_TOO_LARGE: the body is over the route's limit (1 MiB; more on bulk routes).", {}),
     "415": ("UNSUPPORTED_MEDIA_TYPE: the body is declared as something other than application/json.", {}),
     "422": ("VALIDATION_FAILED (or a more specific code): `error.details` names each bad field.", {}),
     "429": ("RATE_LIMITED: too many requests; retry after Retry-After seconds.", _RETRY_AFTER),
@@ -66,6 +73,22 @@ SECURITY_SCHEMES = {
 _AUTHENTICATED: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
 _MUTATIONS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PUBLIC = [re.compile(pattern) for pattern in PUBLIC_PATHS]
+
+
+class DecodedTypes(OpenAPISchemaPlugin):
+    """validation.StrictDecimal and Instant, documented as the Decimal and datetime they decode to."""
+
+    @staticmethod
+    def is_plugin_supported_type(value: Any) -> bool:
+        return value in DECODED
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        decoded = DECODED[field_definition.annotation]
+        schema = schema_creator.for_field_definition(FieldDefinition.from_annotation(decoded))
+        assert isinstance(schema, Schema)  # a plain type is never a reference
+        if field_definition.annotation is Instant:
+            schema.description = f"RFC 3339 with an offset; {INSTANT_RULE}."
+        return schema
 
 
 def complete_openapi(schema: dict[str, Any], app: Litestar) -> dict[str, Any]:

@@ -6,7 +6,8 @@
   without a Content-Type is read as JSON.
 - Decoded strictly into the route's body type, straight from the bytes: `"quantity": "1"` is a
   422, not 1. Numbers meant as money become Decimal from the text, never through a float
-  (`Any`-typed values included: `float_hook`).
+  (`Any`-typed values included: `float_hook`); decimals and times are read by
+  validation.decode_hook (a decimal in ASCII digits, a time the service can store).
 - Malformed JSON, invalid UTF-8 and absurd nesting are a 400; text PostgreSQL cannot store
   (NUL) is a 422 naming the field — all before any handler runs.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
@@ -26,7 +27,13 @@ from litestar.types import Empty, ReceiveMessage
 
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.event_loop import running_loop
+from quote_service.validation import decode_hook
 
+MIB = 1024 * 1024
+MAX_BODY_BYTES = MIB
+"""The body limit of every route (Litestar's `request_max_body_size`: 413 PAYLOAD_TOO_LARGE beyond
+it, by Content-Length or by the bytes streamed) but a few bulk routes, which set their own: the
+largest body their documented maximum makes, pretty-printed, must fit (docs/http.md)."""
 DEFAULT_BODY_READ_TIMEOUT = 10.0
 # scope["state"] key: event-loop time by which the whole body must have arrived.
 BODY_READ_DEADLINE = "body_read_deadline"
@@ -36,6 +43,7 @@ _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _NUL_ESCAPE = b"\\u0000"
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.DOTALL)
 _typed_decoders: dict[Any, msgspec.json.Decoder[Any] | None] = {}
+T = TypeVar("T")
 
 
 class ClientDisconnected(Exception):
@@ -104,14 +112,19 @@ def body_decoder(route_handler: Any) -> msgspec.json.Decoder[Any] | None:
     return None if field is None else decoder_for(field.annotation)
 
 
+def strict_decoder(body_type: type[T]) -> msgspec.json.Decoder[T]:
+    """A new strict JSON decoder into `body_type` (see the module docstring)."""
+    return msgspec.json.Decoder(body_type, float_hook=Decimal, dec_hook=decode_hook)
+
+
 def decoder_for(body_type: Any) -> msgspec.json.Decoder[Any] | None:
-    """A strict JSON decoder into `body_type`, built once per type (None: msgspec cannot alone)."""
+    """The strict decoder into `body_type`, built once per type (None: msgspec cannot alone)."""
     try:
         return _typed_decoders[body_type]
     except KeyError:
         pass
     try:
-        decoder: msgspec.json.Decoder[Any] | None = msgspec.json.Decoder(body_type, float_hook=Decimal)
+        decoder: msgspec.json.Decoder[Any] | None = strict_decoder(body_type)
     except TypeError:  # a type msgspec cannot decode alone: Litestar converts it
         decoder = None
     _typed_decoders[body_type] = decoder

@@ -149,6 +149,22 @@ async def test_the_docs_page_loads_only_local_assets_under_a_strict_policy(clien
     assert '"/openapi.json"' in start.text
 
 
+@pytest.mark.parametrize(
+    ("path", "media_type"),
+    [
+        ("/metrics", "text/plain"),
+        ("/docs/assets/swagger-ui.css", "text/css"),
+        ("/docs/assets/start.js", "text/javascript"),
+    ],
+)
+async def test_a_text_answer_names_its_charset_once(client: Client, admin: Caller, path: str, media_type: str) -> None:
+    """Litestar adds `; charset=utf-8` to every text/* type: a type given with one had it twice."""
+    content_type = (await client.get(path, headers=admin.headers)).headers["content-type"]
+    assert content_type.startswith(f"{media_type};")
+    assert content_type.endswith("; charset=utf-8")
+    assert content_type.count("charset") == 1, content_type
+
+
 async def test_only_the_listed_docs_assets_are_served(client: Client) -> None:
     assert (await client.get("/docs/assets/index.html")).status_code == 404
     assert (await client.get("/docs/assets/..%2F__init__.py")).status_code == 404

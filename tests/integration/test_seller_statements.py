@@ -85,3 +85,17 @@ async def test_one_currency_per_statement_and_bad_input_named(
     expect_error(await client.get(url("seller-1"), params={"currency": "EURO"}, headers=admin.headers), 422,
                  "VALIDATION_FAILED")  # fmt: skip
     expect_error(await client.get(url("seller-1"), headers=shopper.headers), 403, "FORBIDDEN")
+
+
+MONEY = ("gross_sales", "refunds", "net_sales", "commission_charged", "commission_reversed", "net_commission", "payout")
+
+
+async def test_a_seller_with_nothing_in_the_period_gets_zeros_with_two_decimals(client: Client, admin: Caller) -> None:
+    nobody = expect_ok(await client.get(url("nobody"), headers=admin.headers))
+    assert nobody["currency"] is None
+    assert {field: nobody[field] for field in MONEY} == dict.fromkeys(MONEY, "0.00")
+
+    answer = await client.get(url("nobody"), params={"format": "csv"}, headers=admin.headers)
+    assert answer.headers["content-type"] == "text/csv; charset=utf-8"
+    [total] = list(csv.DictReader(io.StringIO(answer.text)))
+    assert {field: total[field] for field in MONEY} == dict.fromkeys(MONEY, "0.00")

@@ -8,6 +8,7 @@ from litestar.exceptions import ValidationException
 
 from quote_service.pricing.quote import QuoteRequest
 from quote_service.quotes.controller import QuoteEnvelope, quote_response
+from quote_service.validation import decode_hook
 from quote_service.web.request import decode_body, decoder_for
 from tests.unit.test_engine_support import item, quote, request
 
@@ -32,7 +33,7 @@ def test_the_answer_around_the_stored_json_equals_the_encoded_envelope() -> None
 )
 def test_a_valid_body_decodes_as_the_general_path_converts_it(price: str, latitude: str) -> None:
     body = (_BODY % (price, latitude)).encode()
-    general = msgspec.convert(decode_body(body), QuoteRequest, strict=False)  # what Litestar would do
+    general = msgspec.convert(decode_body(body), QuoteRequest, strict=False, dec_hook=decode_hook)  # as Litestar would
 
     direct = decode_body(body, decoder_for(QuoteRequest))
 
