@@ -56,7 +56,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=10.0,
         help="seconds between pricing-decision runs, which apply the small moves (default 10; 0: none)",
     )
-    sim.add_argument("--base-url", default="http://127.0.0.1:8000")
+    sim.add_argument(
+        "--base-url", default="http://127.0.0.1:8000", help="the running service (default http://127.0.0.1:8000)"
+    )
     sim.add_argument("--admin", default=None, help="admin USERNAME:PASSWORD (default: the demo admin)")
     sim.add_argument("--shopper", default=None, help="shopper USERNAME:PASSWORD (default: the demo shopper)")
     sim.set_defaults(handler=cmd_simulate)  # run by main() before any store starts
