@@ -213,6 +213,11 @@ def make_database(server_urls: tuple[str, str]) -> Iterator[object]:
 @pytest.fixture
 async def clean_stores(database_url: str, redis_url: str) -> None:
     """Empty every table (but the migration log) and the Redis database before a test."""
+    await empty_stores(database_url, redis_url)
+
+
+async def empty_stores(database_url: str, redis_url: str) -> None:
+    """Empty every table (but the migration log) and the Redis database."""
     conn = await asyncpg.connect(database_url)
     tables = await conn.fetch(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
