@@ -41,7 +41,7 @@ from quote_service.embedded import embedded_stores
 # redis_backend and redis_cluster with the `redis_backends` marker's parametrization (not
 # imported here: pytest rewrites a plugin's asserts as it loads it); and the plugin that turns
 # skips into failures when QS_REQUIRE_ALL_SUITES=1 (CI).
-pytest_plugins = ["tests.replica_fixtures", "tests.cluster_fixtures", "tests.require_suites"]
+pytest_plugins = ["tests.replica_fixtures", "tests.cluster_fixtures", "tests.require_suites", "tests.doc_blocks"]
 
 # Property tests judge answers, not speed: on a shared 2-core machine one example can take longer
 # than Hypothesis's default 200 ms deadline, which failed CI runs with answers that were right.

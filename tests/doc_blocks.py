@@ -4,7 +4,9 @@ A fenced block labelled `bash`, `sh` or `shell` is commands. The comment on the 
 may say how the docs test treats it:
 
 - `<!-- not-run: why -->`: not run (it starts the server the test stands in for, runs for
-  minutes, installs software, needs a second terminal, ...); the reason is shown as a skip;
+  minutes, installs software, needs a second terminal, ...); every run that runs or parses the
+  blocks ends with a section listing these, each with its reason (this module is a pytest plugin,
+  tests/conftest.py; not skips, which CI's QS_REQUIRE_ALL_SUITES turns into failures);
 - `<!-- refusals: CODE CODE -->`: its answers carry exactly these error envelopes
   (`"success": false` with these `error.code`s), in this order: a refusal it shows on purpose.
 
@@ -24,6 +26,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -213,3 +217,19 @@ def error_codes(output: str) -> list[str]:
             codes.append(str(error.get("code")) if isinstance(error, dict) else "?")
         index = output.find("{", end)
     return codes
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """After a run that ran or parsed the docs' shell blocks: the blocks not run, and why."""
+    reports = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])]
+    if not any(_BLOCK_TESTS.search(getattr(report, "nodeid", "")) for report in reports):
+        return
+    blocks = [block for doc in DOCS for block in fenced_blocks(doc) if block.language in SHELLS]
+    not_run = [block for block in blocks if block.not_run is not None]
+    terminalreporter.section("docs' shell blocks not run (<!-- not-run: why -->)", sep="-")
+    terminalreporter.line(f"{len(not_run)} of the {len(blocks)} shell blocks of README.md and docs/ are not run:")
+    for block in not_run:
+        terminalreporter.line(f"  {block.name}: {block.not_run}")
+
+
+_BLOCK_TESTS = re.compile(r"test_doc_blocks\.py|test_each_shell_block_parses")
