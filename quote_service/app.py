@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-from quote_service import pricing
+from quote_service import __version__, pricing
 from quote_service.analytics.controller import AnalyticsController, ExperimentController
 from quote_service.analytics.guardrail import GuardrailChecker
 from quote_service.analytics.rollups import RollupJob
@@ -402,7 +402,7 @@ def create_app(
         plugins=[DecodedTypes()],
         openapi_config=OpenAPIConfig(
             title="quote-service",
-            version="1.0.0",
+            version=__version__,
             description=(
                 "Prices e-commerce baskets: quotes, commissions, rules, flags, flash sales. Money is a "
                 'decimal string ("51.00"); send X-Money-Format: number for JSON numbers with the same digits.'

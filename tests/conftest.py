@@ -43,7 +43,7 @@ from quote_service.embedded import embedded_stores
 # redis_backend and redis_cluster with the `redis_backends` marker's parametrization (not
 # imported here: pytest rewrites a plugin's asserts as it loads it); and the plugin that turns
 # skips into failures when QS_REQUIRE_ALL_SUITES=1 (CI).
-pytest_plugins = ["tests.replica_fixtures", "tests.cluster_fixtures", "tests.require_suites"]
+pytest_plugins = ["tests.replica_fixtures", "tests.cluster_fixtures", "tests.require_suites", "tests.doc_blocks"]
 
 # Property tests judge answers, not speed: on a shared 2-core machine one example can take longer
 # than Hypothesis's default 200 ms deadline, which failed CI runs with answers that were right.
@@ -223,6 +223,11 @@ def make_database(server_urls: tuple[str, str]) -> Iterator[object]:
 @pytest.fixture
 async def clean_stores(database_url: str, redis_url: str) -> None:
     """Empty every table (but the migration log) and the Redis database before a test."""
+    await empty_stores(database_url, redis_url)
+
+
+async def empty_stores(database_url: str, redis_url: str) -> None:
+    """Empty every table (but the migration log) and the Redis database."""
     conn = await asyncpg.connect(database_url)
     tables = await conn.fetch(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"

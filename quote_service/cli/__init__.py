@@ -9,6 +9,7 @@ import sys
 
 import msgspec
 
+from quote_service import __version__
 from quote_service.cli import (
     accounts,
     campaign_script,
@@ -57,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="quote-service",
         description="Prices e-commerce baskets: the service and its operator commands.",
         formatter_class=_OneLineHelp,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="print the version and exit"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:

@@ -57,15 +57,17 @@ def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     user = sub.add_parser("create-user", help="create a user (admin, user or service) with a password")
-    user.add_argument("--username", required=True)
-    user.add_argument("--password", required=True)
-    user.add_argument("--role", required=True, choices=["admin", "user", "service"])
-    user.add_argument("--tier")
-    user.add_argument("--segment")
+    user.add_argument("--username", required=True, help="the login name (unique)")
+    user.add_argument("--password", required=True, help="8 to 256 characters, not one of the common passwords")
+    user.add_argument("--role", required=True, choices=["admin", "user", "service"], help="what the account may do")
+    user.add_argument("--tier", help="a shopper's loyalty tier, e.g. gold (rules and flags read it)")
+    user.add_argument("--segment", help="a shopper's segment (flags read it)")
     user.set_defaults(handler=cmd_create_user)
     key = sub.add_parser("create-api-key", help="create an API key and print it once")
-    key.add_argument("--name", required=True)
-    key.add_argument("--role", default="service", choices=["service", "admin"])
+    key.add_argument("--name", required=True, help="what the key is for, e.g. checkout (listed, never secret)")
+    key.add_argument(
+        "--role", default="service", choices=["service", "admin"], help="what the key may do (default: service)"
+    )
     key.add_argument(
         "--money-format",
         default="string",

@@ -60,6 +60,11 @@ own activity and `simulate` leave their prices and stock alone, so the walkthrou
 _COST_SHARE = Decimal("0.80")
 
 _SELLERS = ("seller-anatolia", "seller-bosphorus", "seller-cappadocia")
+_STOCK = (50, 75, 60, 85, 40)
+"""Each product's stock by its place in its category: all well between the `demo-inventory` rule's
+thresholds (<= 10, >= 100), so an order, its cancel or a flash sale's allocation moves no price.
+The activity (demo_activity.py) crosses them on purpose; the HDMI cable keeps its 50 units
+(docs/repricing.md)."""
 _CATALOG: dict[str, list[tuple[str, str]]] = {
     "electronics": [
         ("Wireless Earbuds", "899.90"),
@@ -308,7 +313,7 @@ async def seed_demo(
                 current_price=base,
                 min_price=(base * _COST_SHARE).quantize(Decimal("0.01")),
                 cost_price=(base * _COST_SHARE).quantize(Decimal("0.01")),
-                stock=50 + 25 * (index % 5),
+                stock=_STOCK[index % len(_STOCK)],
                 tags=[category, "demo"],
                 weight=Decimal("0.5") + Decimal(index) / 10,
             )

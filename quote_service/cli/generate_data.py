@@ -38,9 +38,9 @@ def cmd_generate_data(settings: Settings, args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gen = sub.add_parser("generate-data", help="write a reproducible history of quotes, orders and sales")
-    gen.add_argument("--products", type=int, default=1000)
-    gen.add_argument("--days", type=int, default=30)
-    gen.add_argument("--quotes-per-day", type=int, default=10_000)
-    gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument("--products", type=int, default=1000, help="generated products (default 1000)")
+    gen.add_argument("--days", type=int, default=30, help="days of history, up to now (default 30)")
+    gen.add_argument("--quotes-per-day", type=int, default=10_000, help="quotes a day (default 10000)")
+    gen.add_argument("--seed", type=int, default=1, help="random seed: the same seed writes the same data (default 1)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(handler=cmd_generate_data)

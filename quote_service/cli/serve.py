@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-from quote_service import pricing
+from quote_service import __version__, pricing
 from quote_service.auth.gate import default_slots
 from quote_service.cli.common import CommandError, dsn, migrate_database
 from quote_service.cli.seed_demo import cmd_seed_demo, print_pages
@@ -33,7 +33,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         # argon2 is CPU-bound: the workers share the CPUs' worth of concurrent password checks.
         os.environ.setdefault("LOGIN_CONCURRENCY", str(max(1, default_slots() // args.workers)))
         base = f"http://{args.host}:{args.port}"
-        print(f"quote-service listening on {base}  (API docs: {base}/docs, health: {base}/health/ready)", flush=True)
+        where = f"(API docs: {base}/docs, health: {base}/health/ready)"
+        print(f"quote-service {__version__} listening on {base}  {where}", flush=True)
         print(f"pricing engine: {pricing.ENGINE}", flush=True)
         print_pages(base, demo_accounts=args.demo and settings.environment != "production")
         _granian(settings, args)
@@ -93,8 +94,10 @@ def _granian(settings: Settings, args: argparse.Namespace) -> None:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="apply pending migrations, then serve the API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0: every interface)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="TCP port to listen on (default 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.add_argument("--demo", action="store_true", help="seed the demo data first and print its credentials")
     serve.set_defaults(handler=cmd_serve)

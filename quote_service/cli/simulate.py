@@ -20,8 +20,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         username, _, password = text.partition(":")
         return username, password
 
-    if args.rate <= 0 or args.duration <= 0:
-        print("quote-service: --rate and --duration must be positive", file=sys.stderr)
+    if args.rate <= 0 or args.duration <= 0 or args.customers <= 0:
+        print("quote-service: --rate, --duration and --customers must be positive", file=sys.stderr)
         return 2
     if args.decide_every < 0:
         print("quote-service: --decide-every must be 0 (no decisions) or positive", file=sys.stderr)
@@ -33,7 +33,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 rate=args.rate,
                 duration=args.duration,
                 admin=account(args.admin, demo.DEMO_ADMIN),
-                shopper=account(args.shopper, demo.DEMO_USER),
+                customers=args.customers,
                 decide_every=args.decide_every,
                 left_alone=frozenset(demo.WALKTHROUGH_SKUS),
             )
@@ -56,7 +56,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=10.0,
         help="seconds between pricing-decision runs, which apply the small moves (default 10; 0: none)",
     )
-    sim.add_argument("--base-url", default="http://127.0.0.1:8000")
+    sim.add_argument(
+        "--base-url", default="http://127.0.0.1:8000", help="the running service (default http://127.0.0.1:8000)"
+    )
     sim.add_argument("--admin", default=None, help="admin USERNAME:PASSWORD (default: the demo admin)")
-    sim.add_argument("--shopper", default=None, help="shopper USERNAME:PASSWORD (default: the demo shopper)")
+    sim.add_argument(
+        "--customers",
+        type=int,
+        default=200,
+        help="distinct shoppers, quoting and buying through a service key the run creates (default 200)",
+    )
     sim.set_defaults(handler=cmd_simulate)  # run by main() before any store starts

@@ -3,7 +3,11 @@
 At a steady `rate` (actions per second) for `duration` seconds it picks one action at random:
 a quote (40 %), a quote confirmed as an order (25 %), a flash purchase in an active sale (10 %),
 or a competitor price observation (25 %; replaced by a quote when the service has no such
-endpoint). Beside the shoppers:
+endpoint). The shoppers are an audience: each action is one of `customers` customers
+(`sim-customer-0001`, ...; the same ids every run, as returning customers), sent as a checkout
+system sends them, with a service API key the simulator creates at its start and revokes at its
+end. So an experiment's arms get customers of their own (a variant is assigned per customer),
+and flash-sale limits count per customer. Beside the shoppers:
 - a bestseller (simulation_stock.py): most orders carry a few units of one product until its
   stock falls to the inventory rule's low threshold (repricing: `low_stock`); a few seconds
   later the warehouse restocks it past the high threshold (`high_stock`) and another one sells;
@@ -26,7 +30,7 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +46,13 @@ BESTSELLER_SHARE = 0.7
 """Of the orders, those that carry the bestseller (2 to 5 units)."""
 CAMPAIGN_SHARE = 0.3
 LEFT_ALONE_TAGS = {"generated"}
+KEY_NAME = "simulate"
+"""The service API key's name (revoked when the run ends)."""
+
+
+def audience(size: int) -> list[str]:
+    """The customer ids of a run: the same `size` ids every time."""
+    return [f"sim-customer-{n:04d}" for n in range(1, size + 1)]
 
 
 @dataclass
@@ -84,12 +95,15 @@ class Simulator:
         self,
         http: httpx.AsyncClient,
         admin: dict[str, str],
-        shopper: dict[str, str],
-        shopper_id: str,
+        checkout: dict[str, str],
+        customers: list[str],
         *,
         left_alone: frozenset[str] = frozenset(),
     ) -> None:
-        self.http, self.admin, self.shopper, self.shopper_id = http, admin, shopper, shopper_id
+        self.http, self.admin = http, admin
+        self.checkout = checkout
+        """The service key's headers: a checkout system's, which quote, order and buy for any customer."""
+        self.customers = customers
         self.left_alone = left_alone
         self.tally = Tally()
         self.rng = random.Random()  # noqa: S311 - a load generator, not cryptography
@@ -196,25 +210,28 @@ class Simulator:
             basket[self.rng.choice(self.campaign_products)] = 1
         return basket
 
-    async def _quote(self, basket: dict[str, int]) -> httpx.Response:
+    def _customer(self) -> str:
+        return self.rng.choice(self.customers)
+
+    async def _quote(self, basket: dict[str, int], customer: str) -> httpx.Response:
         body = {
-            "customer_id": self.shopper_id,
+            "customer_id": customer,
             "currency": self.products[0]["currency"],
             "delivery_address": {"city": "Istanbul", "country": "TR"},
             "items": [{"product_id": i, "quantity": q} for i, q in basket.items()],
         }
-        return await self.http.post("/api/v1/quote", json=body, headers=self.shopper)
+        return await self.http.post("/api/v1/quote", json=body, headers=self.checkout)
 
     async def quote(self) -> None:
-        self._count("quote", await self._quote(self._basket(order=False)))
+        self._count("quote", await self._quote(self._basket(order=False), self._customer()))
 
     async def order(self) -> None:
         basket = self._basket(order=True)
-        quoted = await self._quote(basket)
+        quoted = await self._quote(basket, self._customer())
         if quoted.status_code != 200:
             self._count("order", quoted)
             return
-        headers = {**self.shopper, "Idempotency-Key": str(uuid.uuid4())}
+        headers = {**self.checkout, "Idempotency-Key": str(uuid.uuid4())}
         body = {"quote_id": quoted.json()["data"]["quote_id"]}
         ordered = await self.http.post("/api/v1/orders", json=body, headers=headers)
         self._count("order", ordered)
@@ -229,8 +246,8 @@ class Simulator:
             return
         sale = self.rng.choice(self.sales)
         item = self.rng.choice(sale["items"])
-        headers = {**self.shopper, "Idempotency-Key": str(uuid.uuid4())}
-        body = {"product_id": item["product_id"], "quantity": 1}
+        headers = {**self.checkout, "Idempotency-Key": str(uuid.uuid4())}
+        body = {"product_id": item["product_id"], "quantity": 1, "customer_id": self._customer()}
         path = f"/api/v1/flash-sales/{sale['id']}/purchases"
         self._count("flash_purchase", await self.http.post(path, json=body, headers=headers))
 
@@ -273,6 +290,20 @@ async def _token(http: httpx.AsyncClient, username: str, password: str) -> dict[
     return {"Authorization": f"Bearer {response.json()['data']['access_token']}"}
 
 
+@contextlib.asynccontextmanager
+async def _checkout_key(http: httpx.AsyncClient, admin: dict[str, str]) -> AsyncIterator[dict[str, str]]:
+    """A service API key for the run's audience (headers that send it), revoked when the run ends."""
+    response = await http.post("/api/v1/api-keys", json={"name": KEY_NAME, "role": "service"}, headers=admin)
+    if response.status_code != 201:
+        raise SystemExit(f"quote-service simulate: cannot create a service API key: {response.text}")
+    created = response.json()["data"]
+    try:
+        yield {"X-API-Key": created["key"]}
+    finally:
+        with contextlib.suppress(httpx.HTTPError):
+            await http.delete(f"/api/v1/api-keys/{created['id']}", headers=admin)
+
+
 async def _every(seconds: float, stop: asyncio.Event, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Run `work` every `seconds` until `stop` (an HTTP error skips one round)."""
     while not stop.is_set():
@@ -289,7 +320,7 @@ async def simulate(
     rate: float,
     duration: float,
     admin: tuple[str, str],
-    shopper: tuple[str, str],
+    customers: int = 200,
     decide_every: float = 10.0,
     left_alone: frozenset[str] = frozenset(),
 ) -> Tally:
@@ -301,42 +332,50 @@ async def simulate(
     limits = httpx.Limits(max_connections=32)
     async with httpx.AsyncClient(base_url=base_url, timeout=10, limits=limits) as http:
         admin_headers = await _token(http, *admin)
-        shopper_headers = await _token(http, *shopper)
-        me = (await http.get("/api/v1/users/me", headers=shopper_headers)).json()["data"]
-        sim = Simulator(http, admin_headers, shopper_headers, str(me["id"]), left_alone=left_alone)
-        await sim.prepare()
-        await sim.watch(announce=False)
-        print(f"simulate: {rate:g} actions/s for {duration:g} s against {base_url} (Ctrl-C stops)", flush=True)
-        started = time.monotonic()
-        tasks: set[asyncio.Task[None]] = set()
+        async with _checkout_key(http, admin_headers) as checkout:
+            sim = Simulator(http, admin_headers, checkout, audience(customers), left_alone=left_alone)
+            return await _run(
+                sim, base_url=base_url, rate=rate, duration=duration, decide_every=decide_every, stop=stop
+            )
 
-        async def look() -> None:
-            await sim.watch(announce=True)
-            await sim.refresh()
-            await sim.keep_stock()
 
-        background = [asyncio.create_task(_every(WATCH_INTERVAL, stop, look))]
-        if decide_every > 0:
-            background.append(asyncio.create_task(_every(decide_every, stop, sim.decide)))
-        n = 0
-        while not stop.is_set():
-            elapsed = time.monotonic() - started
-            if elapsed >= duration:
-                break
-            due = started + n / rate
-            if due > time.monotonic():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), due - time.monotonic())
-                continue
-            task = asyncio.create_task(sim.act())
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            n += 1
-        stop.set()
-        if tasks:
-            await asyncio.wait(tasks, timeout=10)
-        await asyncio.gather(*background)
-        with contextlib.suppress(httpx.HTTPError):
-            await sim.watch(announce=True)
-        print(sim.tally.line(time.monotonic() - started), flush=True)
-        return sim.tally
+async def _run(
+    sim: Simulator, *, base_url: str, rate: float, duration: float, decide_every: float, stop: asyncio.Event
+) -> Tally:
+    """The shoppers at `rate` for `duration` seconds (or until `stop`), the watcher and the desk beside them."""
+    await sim.prepare()
+    await sim.watch(announce=False)
+    print(f"simulate: {rate:g} actions/s for {duration:g} s against {base_url} (Ctrl-C stops)", flush=True)
+    started = time.monotonic()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def look() -> None:
+        await sim.watch(announce=True)
+        await sim.refresh()
+        await sim.keep_stock()
+
+    background = [asyncio.create_task(_every(WATCH_INTERVAL, stop, look))]
+    if decide_every > 0:
+        background.append(asyncio.create_task(_every(decide_every, stop, sim.decide)))
+    n = 0
+    while not stop.is_set():
+        elapsed = time.monotonic() - started
+        if elapsed >= duration:
+            break
+        due = started + n / rate
+        if due > time.monotonic():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), due - time.monotonic())
+            continue
+        task = asyncio.create_task(sim.act())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        n += 1
+    stop.set()
+    if tasks:
+        await asyncio.wait(tasks, timeout=10)
+    await asyncio.gather(*background)
+    with contextlib.suppress(httpx.HTTPError):
+        await sim.watch(announce=True)
+    print(sim.tally.line(time.monotonic() - started), flush=True)
+    return sim.tally

@@ -15,18 +15,25 @@ from quote_service.auth.guards import admin_only, any_caller
 from quote_service.clock import utcnow
 from quote_service.errors import Conflict, NotFound, ServiceError
 from quote_service.flash_sales import repository
-from quote_service.flash_sales.purchases import Purchases
+from quote_service.flash_sales.purchases import Purchases, customer_of
 from quote_service.flash_sales.schemas import (
     CustomerPurchases,
     FlashSale,
     FlashSaleCreate,
     FlashSaleUpdate,
+    OwnPurchase,
     Purchase,
     PurchaseCreate,
     ReconcileReport,
     SaleStats,
 )
-from quote_service.flash_sales.service import FlashSales, purchase_from_row, state_conflict, stats_from_row
+from quote_service.flash_sales.service import (
+    FlashSales,
+    own_purchase_from_row,
+    purchase_from_row,
+    state_conflict,
+    stats_from_row,
+)
 from quote_service.observability.metrics import count_purchase
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.flash import SaleStatus
@@ -127,6 +134,30 @@ class FlashSaleController(Controller):
             raise
         count_purchase("replayed" if replayed else "confirmed")
         return ok(purchase, "Purchase already made with this Idempotency-Key" if replayed else "Purchase confirmed")
+
+    @get("/purchases/me", summary="The customer's own purchases in every sale, newest first")
+    async def own_purchases(
+        self,
+        flash_sales: SalesDep,
+        request: AuthedRequest,
+        customer_id: FromQuery[str | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[OwnPurchase]]:
+        before = decode_cursor(cursor, tuple[datetime, UUID], "own-flash-purchases")
+        customer = customer_of(request.user, customer_id)
+        # The primary: the list shows the purchase just made.
+        async with flash_sales.pool.acquire() as conn:
+            rows = await repository.list_own_purchases(conn, customer_id=customer, before=before, limit=limit)
+        return ok(
+            page_of(
+                rows,
+                "own-flash-purchases",
+                limit=limit,
+                key=lambda r: (r["created_at"], r["id"]),
+                item=own_purchase_from_row,
+            )
+        )
 
     @get("/{sale_id:uuid}/purchases/me", summary="What the customer bought and may still buy")
     async def mine(

@@ -265,6 +265,28 @@ async def list_purchases(
     )
 
 
+async def list_own_purchases(
+    conn: Connection, *, customer_id: str, before: tuple[datetime, UUID] | None, limit: int
+) -> list[asyncpg.Record]:
+    """One customer's "Buy now" purchases in every sale (not the units an order bought), newest
+    first, keyset-paginated on (created_at, id), with the sale's and the product's names."""
+    return await conn.fetch(
+        """SELECT p.id, p.flash_sale_id, p.product_id, p.customer_id, p.quantity, p.unit_price, p.total,
+                  p.currency, p.status, p.created_at, s.name AS sale_name, pr.name AS product_name
+           FROM flash_purchases p
+           JOIN flash_sales s ON s.id = p.flash_sale_id
+           JOIN products pr ON pr.id = p.product_id
+           WHERE p.customer_id = $1 AND p.order_id IS NULL
+             AND ($2::timestamptz IS NULL OR (p.created_at, p.id) < ($2::timestamptz, $3::uuid))
+           ORDER BY p.created_at DESC, p.id DESC
+           LIMIT $4""",
+        customer_id,
+        before[0] if before else None,
+        before[1] if before else None,
+        limit + 1,
+    )
+
+
 async def bought_by_customer(conn: Connection, *, sale_id: UUID) -> list[asyncpg.Record]:
     """(product_id, customer_id, units) for every customer who bought in the sale."""
     return await conn.fetch(

@@ -92,6 +92,13 @@ class Purchase(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
+class OwnPurchase(Purchase, frozen=True, kw_only=True):
+    """A purchase in its customer's own list, with the names a receipt shows."""
+
+    sale_name: str
+    product_name: str
+
+
 class CustomerItem(msgspec.Struct, frozen=True, kw_only=True):
     product_id: UUID
     purchased: int

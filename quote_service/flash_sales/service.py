@@ -56,6 +56,7 @@ from quote_service.flash_sales.schemas import (
     FlashSaleItem,
     FlashSaleItemIn,
     FlashSaleUpdate,
+    OwnPurchase,
     Purchase,
     ReconcileReport,
     SaleStats,
@@ -86,6 +87,13 @@ def marker_ttl(ends_at: datetime, now: datetime) -> int:
 
 def done_marker(fingerprint: str, purchase: Purchase) -> str:
     return f"D|{fingerprint}|{_PURCHASE_JSON.encode(purchase).decode()}"
+
+
+def own_purchase_from_row(row: asyncpg.Record) -> OwnPurchase:
+    """A row of `repository.list_own_purchases`."""
+    return OwnPurchase(
+        **msgspec.structs.asdict(purchase_from_row(row)), sale_name=row["sale_name"], product_name=row["product_name"]
+    )
 
 
 def purchase_from_row(row: asyncpg.Record) -> Purchase:

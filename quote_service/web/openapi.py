@@ -61,6 +61,7 @@ EXTRA_ERRORS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/pricing-rules/versions"): frozenset({"404"}),
     ("POST", "/api/v1/orders"): frozenset({"404"}),
     ("GET", "/api/v1/flash-sales/{sale_id}/purchases/me"): frozenset({"403"}),
+    ("GET", "/api/v1/flash-sales/purchases/me"): frozenset({"403"}),
     ("POST", "/api/v1/decisions/run"): frozenset({"404", "409"}),
     ("GET", "/api/v1/products/{product_id}/price"): frozenset({"409"}),
 }

@@ -111,3 +111,46 @@ async def test_seed_demo_twice_adds_no_second_activity(
     again = await demo.seed_demo(settings, pool)
     assert again.activity.describe() == "already present"
     assert await pool.fetchrow(counts) == before
+
+
+async def test_an_order_of_every_demo_product_and_its_cancel_move_no_price(
+    client: Client, settings: Settings, pool: asyncpg.Pool
+) -> None:
+    """The seeded stock sits between the inventory rule's thresholds (10 and 100), not on them:
+    one unit out and back in is no reason to reprice anything."""
+    await demo.seed_demo(settings, pool)
+    prices = "SELECT sku, current_price FROM products WHERE sku LIKE 'DEMO-%' ORDER BY sku"
+    before = await pool.fetch(prices)
+    ids = [row["id"] for row in await pool.fetch("SELECT id FROM products WHERE sku LIKE 'DEMO-%' ORDER BY sku")]
+    username, password = demo.DEMO_USER
+    login = expect_ok(await client.post("/api/v1/auth/token", json={"username": username, "password": password}))
+    shopper = {"Authorization": f"Bearer {login['access_token']}"}
+    me = expect_ok(await client.get("/api/v1/users/me", headers=shopper))
+    basket = {
+        "customer_id": me["id"],
+        "currency": demo.DEMO_CURRENCY,
+        "delivery_address": {"city": "Istanbul", "country": "TR"},
+        "items": [{"product_id": str(product_id), "quantity": 1} for product_id in ids],
+    }
+    quote = expect_ok(await client.post("/api/v1/quote", json=basket, headers=shopper))
+    order = expect_ok(
+        await client.post(
+            "/api/v1/orders",
+            json={"quote_id": quote["quote_id"]},
+            headers={**shopper, "Idempotency-Key": "demo-stock-order"},
+        ),
+        201,
+    )
+    cancelled = expect_ok(
+        await client.post(
+            f"/api/v1/orders/{order['id']}/cancel", json={}, headers={**shopper, "Idempotency-Key": "demo-stock-cancel"}
+        )
+    )
+
+    assert cancelled["status"] == "cancelled"
+    moved = {
+        row["sku"]: (was["current_price"], row["current_price"])
+        for was, row in zip(before, await pool.fetch(prices), strict=True)
+        if was != row
+    }
+    assert moved == {}

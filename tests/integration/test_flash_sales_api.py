@@ -507,3 +507,40 @@ async def test_malformed_purchase_bodies_get_the_envelope_and_sell_nothing(
         if field is not None:
             assert field in found, found
     assert await ledger(settings.database_url or "", sale["id"]) == []
+
+
+async def test_a_customers_own_purchases_across_sales_newest_first(
+    client: Client, admin: Caller, shopper: Caller, service_key: dict[str, str]
+) -> None:
+    """GET /flash-sales/purchases/me: what a customer bought with "Buy now" in every sale, with the
+    sale's and the product's names; units bought within an order belong to that order."""
+    first, lamp = await new_sale(client, admin, name="Morning sale")
+    second, _ = await new_sale(client, admin, name="Evening sale")
+    expect_ok(await buy(client, shopper.headers, first, quantity=2), 201)
+    expect_ok(await buy(client, shopper.headers, second), 201)
+    expect_ok(await buy(client, service_key, second, customer_id="c-42"), 201)  # another customer's
+    _, product = await new_sale(client, admin, name="Order sale")
+    quote = expect_ok(
+        await client.post("/api/v1/quote", json=quote_body(str(shopper.id), product["id"], 1), headers=shopper.headers)
+    )
+    expect_ok(await order_of(client, shopper.headers, quote["quote_id"]), 201)  # flash units inside an order
+    url = f"{SALES}/purchases/me"
+
+    page = expect_ok(await client.get(url, params={"limit": 1}, headers=shopper.headers))
+    rest = expect_ok(await client.get(url, params={"limit": 1, "cursor": page["next_cursor"]}, headers=shopper.headers))
+
+    mine = page["items"] + rest["items"]
+    assert [(p["sale_name"], p["quantity"], p["total"]) for p in mine] == [
+        ("Evening sale", 1, "15.00"),
+        ("Morning sale", 2, "30.00"),
+    ]
+    assert mine[1]["product_name"] == lamp["name"]
+    assert mine[1]["product_id"] == lamp["id"]
+    assert {p["customer_id"] for p in mine} == {str(shopper.id)}
+    assert rest["next_cursor"] is None
+    others = expect_ok(await client.get(url, params={"customer_id": "c-42"}, headers=service_key))
+    assert [p["sale_name"] for p in others["items"]] == ["Evening sale"]
+    assert "customer_id" in field_errors(
+        expect_error(await client.get(url, headers=service_key), 422, "VALIDATION_FAILED")
+    )
+    expect_error(await client.get(url, params={"customer_id": "c-42"}, headers=shopper.headers), 403, "FORBIDDEN")

@@ -26,11 +26,12 @@ from tests.integration.servers import CLI, cli_env, running_server
 pytestmark = pytest.mark.slow
 
 
-async def test_simulate_sends_every_kind_and_reports_price_moves(settings: Settings, password_hash: str) -> None:
+async def test_simulate_sends_every_kind_and_reports_price_moves(
+    settings: Settings, password_hash: str, pool: asyncpg.Pool
+) -> None:
     assert settings.database_url is not None
     assert settings.redis_url is not None
     admin = await make_caller(settings, password_hash, "boss", "admin")
-    await make_caller(settings, password_hash, "ayse", "user")
     env = cli_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, LOG_LEVEL="WARNING")
     out = await asyncio.to_thread(drive, env, admin.headers)
     moves = [line for line in out.splitlines() if line.startswith("price move: Item A-1 ")]
@@ -44,6 +45,30 @@ async def test_simulate_sends_every_kind_and_reports_price_moves(settings: Setti
         assert int(count) > 0, summary
     assert "price moves" in summary
     assert " 0 price moves" not in summary
+    # An audience, not one shopper: many customers, each in the experiment's arm its id buckets to.
+    logged = await pool.fetch("SELECT customer_id, experiments ->> 'banner' AS arm FROM quote_log")
+    arms = {row["customer_id"]: row["arm"] for row in logged}
+    assert len(arms) >= 10, sorted(arms)
+    assert set(arms.values()) == {"control", "savings"}, arms
+    purchases = await pool.fetchval("SELECT count(DISTINCT customer_id) FROM flash_purchases")
+    assert purchases > 1
+    ordered = await pool.fetchval("SELECT count(DISTINCT customer_id) FROM orders")
+    assert ordered > 1
+    assert await pool.fetchval("SELECT count(*) FROM api_keys WHERE revoked_at IS NULL") == 0  # its key is revoked
+
+
+BANNER = {
+    "key": "banner",
+    "name": "Banner A/B test",
+    "type": "STRING",
+    "value": "control",
+    "rollout": {
+        "variants": [
+            {"key": "control", "weight": 50, "value": "control"},
+            {"key": "savings", "weight": 50, "value": "savings"},
+        ]
+    },
+}
 
 
 def drive(env: dict[str, str], admin: dict[str, str]) -> str:
@@ -65,8 +90,9 @@ def drive(env: dict[str, str], admin: dict[str, str]) -> str:
             "items": [{"product_id": ids[1], "flash_price": "20.00", "allocated_stock": 100, "per_user_limit": 2}],
         }
         assert http.post("/api/v1/flash-sales", json=sale, headers=admin).status_code == 201
+        assert http.post("/api/v1/feature-flags", json=BANNER, headers=admin).status_code == 201
         command = [*CLI, "simulate", "--base-url", base, "--rate", "15", "--duration", "6", "--decide-every", "0"]
-        command += ["--admin", f"boss:{PASSWORD}", "--shopper", f"ayse:{PASSWORD}"]
+        command += ["--admin", f"boss:{PASSWORD}"]
         with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as sim:  # noqa: S603
             assert sim.stdout is not None
             # Printed once the simulator has its baseline of moves: any move from now on is news to it.

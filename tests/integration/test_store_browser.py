@@ -93,6 +93,31 @@ def card(page: Page, name: str) -> Any:
     return page.locator(f".product[data-name='{name}']")
 
 
+async def percent_off_from_100(client: Api, admin: Caller, percent: str) -> None:
+    """A promotion: `percent` % off every TRY basket from 100.00."""
+    promotion = {
+        "name": f"{percent} % off from 100.00",
+        "kind": "PERCENT_OFF",
+        "config": {"percent": percent},
+        "conditions": {"currency": "TRY", "min_subtotal": "100.00"},
+        "starts_at": at(-60),
+    }
+    await ok(await client.post("/api/v1/promotions", json=promotion, headers=admin.headers), 201)
+
+
+async def order_by_api(client: Api, shopper: Caller, item: dict[str, Any], quantity: int) -> None:
+    """The shopper's order of `quantity` units of `item`, quoted and placed through the API."""
+    basket = {
+        "customer_id": str(shopper.id),
+        "currency": "TRY",
+        "delivery_address": {"city": "Istanbul", "country": "TR"},
+        "items": [{"product_id": item["id"], "quantity": quantity}],
+    }
+    quote = await ok(await client.post("/api/v1/quote", json=basket, headers=shopper.headers))
+    headers = {**shopper.headers, "Idempotency-Key": f"order-{quote['quote_id']}"}
+    await ok(await client.post("/api/v1/orders", json={"quote_id": quote["quote_id"]}, headers=headers), 201)
+
+
 # --- the catalog -------------------------------------------------------------------------------
 
 
@@ -174,6 +199,37 @@ async def test_the_basket_and_quote_stay_in_view_while_the_catalog_scrolls(
                 await assert_laid_out(page)
 
 
+async def test_the_quotes_total_and_checkout_are_in_the_first_screen(store: Store) -> None:
+    """On a laptop (1280 x 800) and a full-HD screen, the total and "Go to checkout" show without
+    scrolling: after a quote of four products with a promotion and two coupons (one refused),
+    and of ten products."""
+    admin, client, url = store.admin, store.client, store.url
+    names = [f"Item {n:02d}" for n in range(10)]
+    for n, name in enumerate(names):
+        await product(client, admin, f"IT-{n}", name, "60.00", category_id="home")
+    welcome = {"code": "WELCOME10", "type": "PERCENTAGE", "value": "10", "currency": "TRY", "valid_from": at(-60)}
+    await ok(await client.post("/api/v1/coupons", json=welcome, headers=admin.headers), 201)
+    await percent_off_from_100(client, admin, "5")
+    async with chromium() as browser:
+        for width, height in ((1280, 800), (1920, 1080)):
+            async with guarded_page(browser, url, width=width, height=height) as (page, _):
+                await open_store(page, url)
+                for count in (4, 10):
+                    for name in names[:count]:
+                        if not await page.locator(".basket-line", has_text=name).count():
+                            await card(page, name).get_by_role("button", name="Add to basket").click()
+                    await expect(page.locator(".basket-line")).to_have_count(count)
+                    await page.get_by_label("Coupon codes").fill("WELCOME10, NOPE")
+                    await page.get_by_role("button", name="Get a quote").click()
+                    await expect(page.locator("#quote .coupon-rejected")).to_be_visible()
+                    await expect(page.locator("#quote tr.promotion")).to_be_visible()
+                    # The column stays where the catalog's scrolling leaves it (sticky), unscrolled itself.
+                    assert await page.evaluate("document.querySelector('.store-side').scrollTop") == 0
+                    for part in ("#quote-total", "#checkout"):
+                        assert await in_view(page, part), f"{part} below the fold at {width}x{height}, {count} lines"
+                await assert_laid_out(page)
+
+
 # --- quote, checkout, order, cancel ----------------------------------------------------------------
 
 
@@ -185,14 +241,7 @@ async def test_a_quote_shows_price_list_and_promotion_lines_then_checkout_order_
     mug = await product(client, admin, "MUG-1", "Mug", "30.00", category_id="home")
     members = {"name": "Members", "currency": "TRY", "prices": [{"product_id": mug["id"], "amount": "24.00"}]}
     await ok(await client.post("/api/v1/price-lists", json=members, headers=admin.headers), 201)
-    promotion = {
-        "name": "10 % off from 100.00",
-        "kind": "PERCENT_OFF",
-        "config": {"percent": "10"},
-        "conditions": {"currency": "TRY", "min_subtotal": "100.00"},
-        "starts_at": at(-60),
-    }
-    await ok(await client.post("/api/v1/promotions", json=promotion, headers=admin.headers), 201)
+    await percent_off_from_100(client, admin, "10")
     async with chromium() as browser, guarded_page(browser, url) as (page, _):
         await open_store(page, url)
         session = {c["name"]: c for c in await page.context.cookies()}["qs_session"]
@@ -224,8 +273,8 @@ async def test_a_quote_shows_price_list_and_promotion_lines_then_checkout_order_
         priced = await ok(await client.post("/api/v1/quote", json=body, headers=shopper.headers))
         [promoted] = priced["applied_promotions"]
         await expect(page.locator("#quote-total")).to_have_attribute("data-amount", priced["total_amount"])
-        await expect(page.locator("#quote tr", has_text="Mug")).to_contain_text("your price list")
-        await expect(page.locator("#quote tr", has_text="Mug")).to_contain_text("24.00")
+        await expect(page.locator("#quote-lines tr", has_text="Mug")).to_contain_text("your price list")
+        await expect(page.locator("#quote-lines tr", has_text="Mug")).to_contain_text("24.00")
         promotion_row = f"Promotion: 10 % off from 100.00{MINUS}{promoted['amount']} TRY"
         await expect(page.locator("#quote tr.promotion")).to_have_text(promotion_row)
 
@@ -352,6 +401,8 @@ async def test_flash_purchases_and_every_refusal_in_words_next_to_the_product(
     last_call = await sale(
         "Last call", await product(client, admin, "FL-3", "Ending Earbuds", "150.00"), "120.00", 5, 2
     )
+    # An order placed earlier: the purchase below joins "Your orders" above it, the newest first.
+    await order_by_api(client, store.shopper, await product(client, admin, "CB-1", "Cable", "40.00"), 1)
     async with chromium() as browser, guarded_page(browser, url) as (page, watch):
         watch.expect_console_error("the server responded with a status of 409")
         await open_store(page, url)
@@ -378,6 +429,17 @@ async def test_flash_purchases_and_every_refusal_in_words_next_to_the_product(
         await expect(lamp.locator(".message")).to_have_text(bought)
         await expect(lamp.locator(".flash")).to_contain_text("3 left · you have bought your limit")
         await expect(lamp.get_by_role("button", name="Buy now at 80.00 TRY")).to_be_disabled()
+        # The purchase is in "Your orders" at once, a row of its own, labelled, above the older order.
+        rows = page.locator("#orders > li")
+        await expect(rows).to_have_count(2)
+        await expect(rows.nth(0)).to_have_class(re.compile(r"\bflash-purchase\b"))
+        await expect(rows.nth(0).locator(".summary")).to_contain_text("2 items")
+        await expect(rows.nth(0).locator(".summary")).to_contain_text("160.00 TRY")
+        await expect(rows.nth(0).locator(".summary")).to_contain_text("flash purchase")
+        await expect(rows.nth(0)).to_contain_text(f"2 {X} Limited Lamp at 80.00 TRY in Two each")
+        await expect(rows.nth(0).get_by_role("button")).to_have_count(0)  # final: no Cancel
+        await expect(rows.nth(1)).to_have_attribute("data-status", "confirmed")
+        await expect(rows.nth(1)).to_contain_text("1 item")
 
         # The sale ends while the page still offers it.
         await ok(await client.post(f"/api/v1/flash-sales/{last_call['id']}/end", headers=admin.headers))
@@ -388,6 +450,41 @@ async def test_flash_purchases_and_every_refusal_in_words_next_to_the_product(
         shown = await page.locator("#products").inner_text()
         for code in ("SOLD_OUT", "PURCHASE_LIMIT_EXCEEDED", "SALE_NOT_ACTIVE"):
             assert code not in shown
+
+
+async def test_your_orders_pages_orders_and_flash_purchases_together_newest_first(store: Store) -> None:
+    admin, shopper, client, url = store.admin, store.shopper, store.client, store.url
+    cable = await product(client, admin, "CB-2", "Cable", "40.00")
+    lamp = await product(client, admin, "LP-2", "Sale Lamp", "100.00")
+    line = {"product_id": lamp["id"], "flash_price": "80.00", "allocated_stock": 20, "per_user_limit": 10}
+    body = {"name": "All week", "starts_at": at(-1), "ends_at": at(60), "items": [line]}
+    sale = await ok(await client.post("/api/v1/flash-sales", json=body, headers=admin.headers), 201)
+    made = []  # oldest first: "order" or "flash", alternating, seven in all (a page is five)
+    for n in range(7):
+        if n % 2 == 0:
+            await order_by_api(client, shopper, cable, n + 1)
+            made.append(f"order {n + 1}")
+        else:
+            headers = {**shopper.headers, "Idempotency-Key": f"buy-{n}"}
+            bought = {"product_id": lamp["id"], "quantity": n}
+            await ok(
+                await client.post(f"/api/v1/flash-sales/{sale['id']}/purchases", json=bought, headers=headers), 201
+            )
+            made.append(f"flash {n}")
+    # "order 3" / "flash 2": each row's kind and its number of items, as the page shows them.
+    shown = (
+        "rows => rows.map(r => (r.dataset.status === 'flash' ? 'flash ' : 'order ')"
+        " + r.querySelector('.summary span').textContent.match(/(\\d+) items?/)[1])"
+    )
+    async with chromium() as browser, guarded_page(browser, url) as (page, _):
+        await open_store(page, url)
+        rows = page.locator("#orders > li")
+        await expect(rows).to_have_count(5)
+        assert await rows.evaluate_all(shown) == made[::-1][:5]
+        await page.get_by_role("button", name="Show older orders").click()
+        await expect(rows).to_have_count(7)
+        assert await rows.evaluate_all(shown) == made[::-1]
+        await expect(page.get_by_role("button", name="Show older orders")).to_be_hidden()
 
 
 # --- a phone -----------------------------------------------------------------------------------------

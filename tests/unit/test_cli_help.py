@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 
 import pytest
@@ -37,3 +38,30 @@ def test_each_command_lives_in_the_cli_package() -> None:
     for name, command in sub.choices.items():  # type: ignore[union-attr]
         handler = command.get_default("handler")
         assert handler.__module__.startswith("quote_service.cli."), (name, handler.__module__)
+
+
+def _parsers() -> dict[str, argparse.ArgumentParser]:
+    """`quote-service` itself and each of its commands."""
+    parser = cli.build_parser()
+    (sub,) = [action for action in parser._actions if action.dest == "command"]
+    return {"quote-service": parser, **sub.choices}  # type: ignore[dict-item]
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    """`quote-service COMMAND --help` explains each option, not only its name and default."""
+    silent = []
+    for name, command in _parsers().items():
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
+                continue
+            if not action.help or action.help == argparse.SUPPRESS:
+                silent.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+    assert not silent, f"options without help text: {silent}"
+
+
+def test_help_names_each_options_default(capsys: pytest.CaptureFixture[str]) -> None:
+    """An option with a default says it in its help, so `--help` tells what happens without it."""
+    for name, command in _parsers().items():
+        for action in command._actions:
+            if action.option_strings and action.default not in (None, False, argparse.SUPPRESS) and action.help:
+                assert "default" in action.help, f"{name} {action.option_strings[0]}: {action.help!r}"

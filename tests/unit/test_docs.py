@@ -4,12 +4,14 @@ documents a user of the repository cannot see, and the README stays short."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+from quote_service.cli import demo
+from tests.doc_blocks import DOCS, ROOT, SHELLS, Block, MarkerError, fenced_blocks, shell_blocks
+
 _LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 _OUTSIDE = re.compile(r"\.\./shared|\bAPI\.md|§|\bGo service\b|FastAPI|\b[Nn]ext issue\b|\b[Ii]ssue \d+\b")
 
@@ -64,3 +66,40 @@ def test_no_doc_calls_a_feature_unbuilt(doc: Path) -> None:
     """Every feature the docs describe is built (INVENTORY_LEVEL repricing once read "not built yet")."""
     for number, line in enumerate(doc.read_text().splitlines(), 1):
         assert not _UNBUILT.search(line), f"{doc.name}:{number}: {line.strip()}"
+
+
+# --- the shell blocks (tests/doc_blocks.py; run by tests/integration/test_doc_blocks.py) ----------
+
+SHELL_BLOCKS = [block for doc in DOCS for block in fenced_blocks(doc) if block.language in SHELLS]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_doc_test_markers_sit_right_before_a_shell_block(doc: Path) -> None:
+    try:
+        shell_blocks(doc)
+    except MarkerError as wrong:
+        pytest.fail(str(wrong))
+
+
+@pytest.mark.parametrize("block", SHELL_BLOCKS, ids=lambda block: block.name)
+def test_each_shell_block_parses(block: Block) -> None:
+    """Every block is bash, those the docs test does not run too (the run lists them at its end)."""
+    checked = subprocess.run(
+        ["bash", "-n"],  # noqa: S607 - bash from PATH, only parsing (-n)
+        input=block.code,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert checked.returncode == 0, f"{block.name} is not valid bash: {checked.stderr}"
+
+
+_FLAG_READS = re.compile(r"""get_?\w*?_?(?:[Vv]alue|[Dd]etails)\(\s*["'](\w+)["']""")
+
+
+def test_the_openfeature_examples_read_flags_the_demo_has() -> None:
+    """Pasted against `make run`, the SDK examples read flags that exist (not made-up ones)."""
+    named = set(_FLAG_READS.findall((ROOT / "docs" / "openfeature.md").read_text()))
+    assert named, "the examples read no flag"
+    assert named <= {flag["key"] for flag in demo.DEMO_FLAGS}, sorted(named)

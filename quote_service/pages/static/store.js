@@ -1,9 +1,9 @@
 // The store (docs/pages.md): the catalog on the left; the basket, its quote, the checkout and
-// the shopper's orders in a right-hand column that stays in view. Each part is a module of its
+// the shopper's orders and flash purchases in a right-hand column that stays in view. Each part is a module of its
 // own (store_*.js); this one starts them in order.
 import { $, say } from "./store_ui.js";
 import { draw as drawBasket } from "./store_basket.js";
-import { loadOffers } from "./store_flash.js";
+import { loadOffers, onPurchase } from "./store_flash.js";
 import { loadProducts } from "./store_catalog.js";
 import { loadOrders, onOrdersChange } from "./store_orders.js";
 import { startQuotes } from "./store_quote.js";
@@ -18,6 +18,7 @@ async function refreshAfterOrders() {
 (async () => {
   drawBasket();
   onOrdersChange(() => loadOffers().catch(() => {}));
+  onPurchase(() => loadOrders());
   try {
     const me = await api("GET", "/api/v1/users/me");
     startQuotes(me, refreshAfterOrders);

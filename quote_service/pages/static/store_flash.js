@@ -9,6 +9,10 @@ const offers = new Map(); // product id -> {sale, item}: the active sale's, else
 const mine = new Map();   // sale id -> Map(product id -> {purchased, remaining_limit})
 const slots = new Map();  // product id -> {node, product, quantity, message}: the cards showing an offer
 let nextChange = Infinity; // when a shown sale starts or ends: then the offers are read again
+let onBought = () => {};
+
+// Called after a purchase (it joins the shopper's orders).
+export function onPurchase(listener) { onBought = listener; }
 
 export async function loadOffers() {
   const [active, scheduled] = await Promise.all(["active", "scheduled"].map(
@@ -89,6 +93,7 @@ async function buy(slot, offer, button) {
       { product_id: product.id, quantity, expected_unit_price: offer.item.flash_price }, { "Idempotency-Key": uuid() });
     say(slot.message, `Bought ${bought.quantity} × ${product.name} at ${money(bought.unit_price, bought.currency)}: `
       + `${money(bought.total, bought.currency)} in all.`, "ok");
+    onBought();
   } catch (error) {
     const now = error.code ? await fresh(offer) : null;
     say(slot.message, now ? flashRefusal(error, { quantity, ...now }) : `Not bought: ${trouble(error)}`, "error");

@@ -1,17 +1,55 @@
-// The shopper's orders, newest first, a page at a time; each confirmed one has a Cancel button
-// while the cancel window (CANCEL_WINDOW_MINUTES, rendered with the page) lasts. The button goes
-// away when the window closes, by the browser's clock; the server refuses a late cancel anyway,
-// and that refusal is told in words next to the order.
+// The shopper's orders and flash purchases, newest first, a page at a time: two lists (GET
+// /orders and GET /flash-sales/purchases/me) merged by time, each read a page further only when
+// the merge needs its next item. Each confirmed order has a Cancel button while the cancel
+// window (CANCEL_WINDOW_MINUTES, rendered with the page) lasts. The button goes away when the
+// window closes, by the browser's clock; the server refuses a late cancel anyway, and that
+// refusal is told in words next to the order. A flash purchase is a row of its own, labelled,
+// with its sale and no Cancel (a flash purchase is final).
 import { $, everySecond, say } from "./store_ui.js";
 import { cancelRefusal, trouble } from "./store_words.js";
 
 const { api, el, money, clock, stamp, uuid } = QS;
 const PAGE_SIZE = 5;
+const X = "\u00d7"; // "2 × Lamp"
 const WINDOW_MINUTES = Number($("store").dataset.cancelWindowMinutes);
 const STATUS = { confirmed: "confirmed", partially_refunded: "partly refunded", refunded: "refunded", cancelled: "cancelled" };
 const when = iso => stamp(iso);
-let cursor = null;
+const units = n => `${n} item${n === 1 ? "" : "s"}`;
 let onChange = () => {};
+
+// A newest-first list read a page at a time: `items` read but not shown yet.
+function source(path, row) { return { path, row, items: [], cursor: null, done: false }; }
+let sources = [];
+
+async function head(list) {
+  if (!list.items.length && !list.done) {
+    const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    if (list.cursor) params.set("cursor", list.cursor);
+    const page = await api("GET", `${list.path}?${params}`);
+    list.items.push(...page.items);
+    list.cursor = page.next_cursor;
+    list.done = !page.next_cursor;
+  }
+  return list.items[0];
+}
+
+// The next `count` rows of the merged lists, newest first.
+async function nextRows(lists, count) {
+  const rows = [];
+  while (rows.length < count) {
+    const heads = await Promise.all(lists.map(head));
+    let newest = -1;
+    heads.forEach((item, i) => {
+      if (item && (newest < 0 || Date.parse(item.created_at) > Date.parse(heads[newest].created_at))) newest = i;
+    });
+    if (newest < 0) break;
+    const list = lists[newest];
+    rows.push(list.row(list.items.shift()));
+  }
+  return rows;
+}
+
+const hasMore = lists => lists.some(list => list.items.length || !list.done);
 
 // Called after a cancel (stock came back: the catalog and the flash offers read again).
 export function onOrdersChange(listener) { onChange = listener; }
@@ -19,11 +57,11 @@ export function onOrdersChange(listener) { onChange = listener; }
 function deadline(order) { return Date.parse(order.created_at) + WINDOW_MINUTES * 60_000; }
 
 function orderItem(order) {
-  const units = order.items.reduce((n, line) => n + line.quantity, 0);
+  const count = order.items.reduce((n, line) => n + line.quantity, 0);
   const message = el("p", { class: "message", role: "status", "aria-live": "polite" });
   const item = el("li", { class: "order", "data-id": order.id, "data-status": order.status },
     el("div", { class: "summary" },
-      el("span", {}, `${when(order.created_at)} · ${units} item${units === 1 ? "" : "s"}`),
+      el("span", {}, `${when(order.created_at)} · ${units(count)}`),
       el("strong", {}, money(order.total_amount, order.currency)),
       el("span", { class: "state" }, STATUS[order.status] || order.status)));
   if (Number(order.refunded_amount) > 0) item.append(el("p", { class: "muted" }, `${money(order.refunded_amount, order.currency)} refunded`));
@@ -42,6 +80,17 @@ function orderItem(order) {
   return item;
 }
 
+function purchaseItem(purchase) {
+  const { currency, quantity } = purchase;
+  return el("li", { class: "order flash-purchase", "data-id": purchase.purchase_id, "data-status": "flash" },
+    el("div", { class: "summary" },
+      el("span", {}, `${when(purchase.created_at)} · ${units(quantity)}`),
+      el("strong", {}, money(purchase.total, currency)),
+      el("span", { class: "state" }, el("span", { class: "badge flash_sale" }, "flash purchase"))),
+    el("p", { class: "muted" }, `${quantity} ${X} ${purchase.product_name} at ${money(purchase.unit_price, currency)} in `
+      + `${purchase.sale_name}; flash purchases are final.`));
+}
+
 async function cancelOrder(order, item, message, button) {
   button.disabled = true;
   try {
@@ -58,20 +107,22 @@ async function cancelOrder(order, item, message, button) {
   }
 }
 
-// The first page (more=false: after an order too) or the next, older one.
+// The first page (more=false: after an order or a flash purchase too) or the next, older one.
 export async function loadOrders(more = false) {
-  const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
-  if (more && cursor) params.set("cursor", cursor);
+  if (!more) sources = [source("/api/v1/orders", orderItem), source("/api/v1/flash-sales/purchases/me", purchaseItem)];
+  const lists = sources;
   try {
-    const page = await api("GET", "/api/v1/orders?" + params);
-    const items = page.items.map(orderItem);
+    const items = await nextRows(lists, PAGE_SIZE);
+    if (lists !== sources) return; // a newer first page (after an order or a purchase) replaced these lists
     if (more) $("orders").append(...items);
     else $("orders").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "No orders yet.")]));
-    cursor = page.next_cursor;
-    $("more-orders").hidden = !cursor;
+    $("more-orders").hidden = !hasMore(lists);
   } catch (error) {
     say($("orders-message"), `Could not load your orders: ${trouble(error)}`, "error");
   }
 }
 
-$("more-orders").addEventListener("click", () => loadOrders(true));
+$("more-orders").addEventListener("click", async () => {
+  $("more-orders").disabled = true; // one page at a time: two merges at once would interleave
+  try { await loadOrders(true); } finally { $("more-orders").disabled = false; }
+});

@@ -54,6 +54,8 @@ function totals(qt) {
   return el("table", { class: "totals" }, el("tbody", {}, ...rows));
 }
 
+// The totals and the quote's validity in #quote, above the checkout buttons; the lines (each
+// product's price, its rules and source) below them, in #quote-lines.
 function draw(qt) {
   const c = qt.currency;
   const lines = el("table", { class: "fit lines" },
@@ -61,9 +63,10 @@ function draw(qt) {
       el("th", { class: "num amount-col", title: `Unit price (${c})` }, `Unit (${c})`),
       el("th", { class: "num amount-col", title: `Line total (${c})` }, `Line (${c})`))),
     el("tbody", {}, ...qt.items.map(line => lineRow(line, c))));
-  $("quote").replaceChildren(lines, totals(qt),
+  $("quote").replaceChildren(totals(qt),
     el("p", { class: "muted" }, "Valid for ", el("span", { class: "countdown", "data-until": qt.valid_until }, countdown(qt.valid_until)),
       ` (until ${clock(qt.valid_until, true)}).`));
+  $("quote-lines").replaceChildren(el("h3", {}, "Line by line"), lines);
   drawHold(qt.reservation);
   $("place-order").hidden = false;
 }
@@ -84,6 +87,7 @@ function drawHold(held) {
 function forget(text, kind) {
   quote = null;
   $("quote").replaceChildren(el("p", { class: "muted" }, "Ask for a quote of your basket."));
+  $("quote-lines").replaceChildren();
   drawHold(null);
   $("place-order").hidden = true;
   $("checkout").hidden = true;
