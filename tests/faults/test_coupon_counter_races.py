@@ -113,7 +113,7 @@ async def shop(settings: Settings, private_redis: PrivateRedis) -> AsyncIterator
         twice = {"code": CODE, "type": "PERCENTAGE", "value": 10, "valid_from": "2025-01-01T00:00:00Z"}
         created = await client.post("/api/v1/coupons", json={**twice, "per_customer_limit": 2}, headers=admin.headers)
         expect_ok(created, 201)
-        quotes = QuoteStore(redis, stores.pool)
+        quotes = QuoteStore(redis, stores.pool, spool=settings.quote_log_spool)
         await quotes.start()
         try:
             yield Shop(client, admin, principal, product, stores, quotes, redis)
