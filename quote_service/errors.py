@@ -192,7 +192,7 @@ class CurrencyNotPriced(CurrencyMismatch):
     pass
 
 
-@registered("CLIENT_PRICE_NOT_ALLOWED", 422, "no", "A user quoted or ordered an item it priced itself")
+@registered("CLIENT_PRICE_NOT_ALLOWED", 422, "no", "A user quoted an item it priced itself")
 class ClientPriceNotAllowed(ValidationFailed):
     pass
 

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from quote_service import ids
+from quote_service.auth.policy import acts_for
 from quote_service.auth.schemas import Principal
 from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import RedisClient, get_many
@@ -160,9 +161,9 @@ class QuoteService:
             gate.in_flight -= 1
 
     async def get(self, quote_id: uuid.UUID, caller: Principal) -> Quote | None:
-        """The stored quote, or None when unknown, expired or not the caller's to see."""
-        quote = await self._store.get(quote_id, now=self._clock())
-        return quote if quote is not None and policy.may_see(caller, quote) else None
+        """The stored quote, or None when unknown, expired or not the caller's (its maker's, or an admin's)."""
+        stored = await self._store.get(quote_id, now=self._clock())
+        return stored.quote if stored is not None and acts_for(caller, stored.maker) else None
 
     async def _price(
         self, request: QuoteRequest, caller: Principal, body: bytes | None, t0: int, numbers: bool
@@ -270,7 +271,7 @@ class QuoteService:
         return self._store.put(
             quote,
             now=now,
-            caller=(caller.kind, str(caller.id)),
+            caller=(caller.kind, caller.id),
             delivery=(address.city, address.country),
             numbers=numbers,
         )

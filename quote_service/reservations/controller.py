@@ -32,7 +32,7 @@ async def get_reservation(
     status_code=200,
     guards=[any_caller],
     tags=["quotes"],
-    summary="Release the stock a quote holds (the client that made it, its customer, or an admin)",
+    summary="Release the stock a quote holds (the caller that made the quote, or an admin)",
 )
 async def release_reservation(
     quote_id: FromPath[UUID], request: AuthedRequest, reservations: NamedDependency[Reservations]

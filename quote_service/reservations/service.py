@@ -14,6 +14,9 @@ did), then reads the live holds, then writes:
   for someone else.
 Releasing and expiring only give units back, so they take no product lock: they close the
 reservation row (a conditional UPDATE: each closes once) and delete its holds.
+
+A reservation is its quote's maker's: only the caller that made the quote, or an admin, reads or
+releases it (auth/policy.py `acts_for`); to anyone else it does not exist (404).
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from quote_service.auth.policy import Maker, acts_for
 from quote_service.auth.schemas import Principal
 from quote_service.catalog import repository as catalog
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
-from quote_service.errors import Conflict, FieldError, Forbidden, InsufficientStock, NotFound, ProductUnavailable
+from quote_service.errors import Conflict, FieldError, InsufficientStock, NotFound, ProductUnavailable
 from quote_service.observability.metrics import RESERVATIONS
 from quote_service.pricing.quote import STOCKED_SOURCES, Quote, QuoteRequest, ReservedLine, StockReservation
 from quote_service.reservations import repository
@@ -98,23 +102,22 @@ class Reservations:
             await repository.discard(conn, quote_id=quote_id)
 
     async def get(self, quote_id: UUID, caller: Principal) -> Reservation:
-        """The quote's reservation, if the caller may see it (else 404, as if there were none)."""
+        """The quote's reservation, if the caller made the quote or is an admin (else 404, as if there were none)."""
         async with self._pool.acquire() as conn:
             row = await repository.get_reservation(conn, quote_id=quote_id)
-        if row is None or not _may_see(caller, row):
+        if row is None or not acts_for(caller, maker(row)):
             raise NotFound(f"quote {quote_id} holds no reservation")
         return view(row, self.clock())
 
     async def release(self, quote_id: UUID, caller: Principal) -> Reservation:
-        """Give the units back now (the quote's owner or an admin). Releasing again, or after the
-        expiry, answers the reservation as it stands; after its order → 409 QUOTE_ALREADY_ORDERED."""
+        """Give the units back now (the quote's maker or an admin; anyone else: 404). Releasing
+        again, or after the expiry, answers the reservation as it stands; after its order → 409
+        QUOTE_ALREADY_ORDERED."""
         now = self.clock()
         async with self._pool.acquire() as conn:
             row = await repository.get_reservation(conn, quote_id=quote_id)
-            if row is None or not _may_see(caller, row):
+            if row is None or not acts_for(caller, maker(row)):
                 raise NotFound(f"quote {quote_id} holds no reservation")
-            if not _owns(caller, row):
-                raise Forbidden("only the client that made the quote, its customer or an admin may release it")
             async with conn.transaction():
                 closed = await repository.close(conn, quote_id=quote_id, status="released", now=now)
             if closed is not None:
@@ -215,13 +218,6 @@ def view(row: asyncpg.Record, now: datetime) -> Reservation:
     )
 
 
-def _may_see(caller: Principal, row: asyncpg.Record) -> bool:
-    """As quotes: a user sees the reservations made for it; service keys and admins see all."""
-    return caller.role != "user" or row["customer_id"] == str(caller.id)
-
-
-def _owns(caller: Principal, row: asyncpg.Record) -> bool:
-    """Admins, the client that made the quote, and the customer it was made for (a user)."""
-    if caller.role == "admin" or row["principal_id"] == caller.id:
-        return True
-    return caller.role == "user" and row["customer_id"] == str(caller.id)
+def maker(row: asyncpg.Record) -> Maker:
+    """Who made the reservation's quote."""
+    return row["principal_kind"], row["principal_id"]
