@@ -14,6 +14,7 @@ tests/unit/test_error_codes.py keeps the two equal and checks every code the pac
     ├── Conflict                         409 CONFLICT (and every state-conflict code)
     │   ├── DuplicateKey                 409 DUPLICATE_KEY
     │   ├── InsufficientStock            409 INSUFFICIENT_STOCK
+    │   ├── HoldLimitExceeded            409 HOLD_LIMIT_EXCEEDED (a customer's caps on held stock)
     │   └── ProductUnavailable           409 PRODUCT_UNAVAILABLE (an inactive catalog product)
     ├── ValidationFailed                 422 VALIDATION_FAILED (one detail per bad field)
     │   ├── CurrencyMismatch             422 CURRENCY_MISMATCH
@@ -159,6 +160,17 @@ class DuplicateKey(Conflict):
     "Not enough catalog stock (stock less the units held for other quotes); nothing was deducted or held",
 )
 class InsufficientStock(Conflict):
+    pass
+
+
+@registered(
+    "HOLD_LIMIT_EXCEEDED",
+    409,
+    "after change",
+    "The customer would hold more than MAX_HELD_UNITS_PER_PRODUCT units of a product or more than "
+    "MAX_ACTIVE_RESERVATIONS live reservations; nothing was held",
+)
+class HoldLimitExceeded(Conflict):
     pass
 
 

@@ -21,6 +21,7 @@ from quote_service.errors import (
     NotFound,
     ProductUnavailable,
     ValidationFailed,
+    invalid,
 )
 from quote_service.pricing.money import MAX_AMOUNT
 from quote_service.pricing.quote import CatalogProduct, QuoteRequest
@@ -28,7 +29,10 @@ from quote_service.quotes.store import StoredQuote
 
 
 def check_request(request: QuoteRequest, caller: Principal) -> None:
-    """Refuse what a user may not state: another customer (403), another tier or segment (422)."""
+    """Refuse `replaces_quote_id` without `reserve_stock` (422: it moves a hold), and what a user
+    may not state: another customer (403), another tier or segment (422)."""
+    if request.replaces_quote_id is not None and not request.reserve_stock:
+        raise invalid("replaces_quote_id", "moves a quote's stock hold to this quote: send it with reserve_stock: true")
     if caller.role != "user":
         return
     if request.customer_id != str(caller.id):

@@ -247,18 +247,20 @@ class QuoteService:
         numbers: bool,
         t: tuple[int, int, int, int, int],
     ) -> PricedQuote:
-        """Hold the quote's units (PostgreSQL), then store it; a quote that is not stored is not
-        answered, so its holds are dropped at once (else they would wait for their expiry)."""
+        """Hold the quote's units (PostgreSQL; taking over the hold of `replaces_quote_id`), then store
+        it; a quote that is not stored is not answered, so its holds are dropped at once (else they
+        would wait for their expiry) and the hold it took over is held again."""
         assert self._reservations is not None
         reserved = await self._reservations.hold(request, quote, caller, now=now)
+        replaced = request.replaces_quote_id
         try:
             payload = await self._put(reserved, request, caller, now=now, numbers=numbers)
         except BaseException:
             # Best effort: should PostgreSQL fail too, the holds still end at their expiry.
             with contextlib.suppress(Exception):
-                await asyncio.shield(self._reservations.discard(reserved.quote_id))
+                await asyncio.shield(self._reservations.discard(reserved.quote_id, replaced=replaced))
             raise
-        self._reservations.answered()
+        self._reservations.answered(replaced=replaced is not None)
         record(*t, perf_counter_ns())
         return PricedQuote(reserved.quote_id, payload)
 
