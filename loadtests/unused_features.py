@@ -74,8 +74,9 @@ def _flags(http: httpx.Client, admin: dict[str, str], count: int) -> None:
 def _reservations(http: httpx.Client, key: str, ids: list[str], per_product: int) -> int:
     held = 0
     for n in range(per_product):
-        for product in ids:
-            body = {"customer_id": f"holder-{n}", "seller_id": "seller-anatolia", "currency": "TRY",
+        for i, product in enumerate(ids):
+            # A customer per hold: one customer holds at most MAX_ACTIVE_RESERVATIONS at once.
+            body = {"customer_id": f"holder-{n}-{i}", "seller_id": "seller-anatolia", "currency": "TRY",
                     "items": [{"product_id": product, "quantity": 1}], "reserve_stock": True,
                     "delivery_address": {"city": "Istanbul", "country": "TR"}}  # fmt: skip
             response = http.post("/api/v1/quote", json=body, headers={"X-API-Key": key})

@@ -274,7 +274,12 @@ def create_app(
                 )
                 guardrail.start()
                 stack.push_async_callback(_close_within, "guardrail checker", guardrail.stop, None)
-            reservations = Reservations(pool, clock=quote_clock)
+            reservations = Reservations(
+                pool,
+                max_units_per_product=settings.max_held_units_per_product,
+                max_reservations=settings.max_active_reservations,
+                clock=quote_clock,
+            )
             app.state.reservations = reservations
             app.state.quote_clock = quote_clock
             if settings.reservation_sweep_interval_seconds > 0:

@@ -129,6 +129,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """FLASH_HOLD_GRACE_SECONDS: a hold (units taken in Redis, not yet in the ledger) older than
     this is judged by the reconciler. Keep it well above a purchase's own bounds (DB_ACQUIRE_TIMEOUT
     + DB_STATEMENT_TIMEOUT): a purchase still writing past it is refused (503), never oversold."""
+    max_held_units_per_product: int = 10
+    """MAX_HELD_UNITS_PER_PRODUCT: units of one product that one customer may hold at once, across all
+    its reserving quotes (`reserve_stock`), whoever asks for it; beyond → 409 HOLD_LIMIT_EXCEEDED."""
+    max_active_reservations: int = 3
+    """MAX_ACTIVE_RESERVATIONS: live (held, unexpired) stock reservations one customer may have at
+    once; beyond → 409 HOLD_LIMIT_EXCEEDED (a checkout moves its hold with `replaces_quote_id`)."""
     reservation_sweep_interval_seconds: float = 1.0
     """RESERVATION_SWEEP_INTERVAL_SECONDS: seconds between the reservation sweeper's passes (stock
     reservations past their expiry are closed as expired; their units stopped counting at the
@@ -275,6 +281,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "CAMPAIGN_SCHEDULER_INTERVAL": self.campaign_scheduler_interval,
             "REPLICA_MAX_LAG_SECONDS": self.replica_max_lag_seconds,
             "FLASH_HOLD_GRACE_SECONDS": self.flash_hold_grace_seconds,
+            "MAX_HELD_UNITS_PER_PRODUCT": self.max_held_units_per_product,
+            "MAX_ACTIVE_RESERVATIONS": self.max_active_reservations,
         }
         if self.decision_interval_minutes < 0:
             raise ConfigError("DECISION_INTERVAL_MINUTES must be 0 (off) or positive")

@@ -15,6 +15,7 @@ tests/unit/test_error_codes.py keeps the two equal and checks every code the pac
     │   ├── DuplicateKey                 409 DUPLICATE_KEY
     │   ├── IdempotencyInProgress        409 IDEMPOTENCY_IN_PROGRESS (Retry-After)
     │   ├── InsufficientStock            409 INSUFFICIENT_STOCK
+    │   ├── HoldLimitExceeded            409 HOLD_LIMIT_EXCEEDED (a customer's caps on held stock)
     │   └── ProductUnavailable           409 PRODUCT_UNAVAILABLE (an inactive catalog product)
     ├── ValidationFailed                 422 VALIDATION_FAILED (one detail per bad field)
     │   ├── CurrencyMismatch             422 CURRENCY_MISMATCH
@@ -174,6 +175,17 @@ class InsufficientStock(Conflict):
     pass
 
 
+@registered(
+    "HOLD_LIMIT_EXCEEDED",
+    409,
+    "after change",
+    "The customer would hold more than MAX_HELD_UNITS_PER_PRODUCT units of a product or more than "
+    "MAX_ACTIVE_RESERVATIONS live reservations; nothing was held",
+)
+class HoldLimitExceeded(Conflict):
+    pass
+
+
 @registered("PRODUCT_UNAVAILABLE", 409, "after change", "A product of the basket is inactive")
 class ProductUnavailable(Conflict):
     pass
@@ -204,7 +216,7 @@ class CurrencyNotPriced(CurrencyMismatch):
     pass
 
 
-@registered("CLIENT_PRICE_NOT_ALLOWED", 422, "no", "A user quoted or ordered an item it priced itself")
+@registered("CLIENT_PRICE_NOT_ALLOWED", 422, "no", "A user quoted an item it priced itself")
 class ClientPriceNotAllowed(ValidationFailed):
     pass
 

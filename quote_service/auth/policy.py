@@ -1,13 +1,29 @@
-"""What a `user` caller (a shopper's token) may state about itself: nothing but what its account says.
+"""What a caller may state about itself, and what it may do with what another caller made.
 
 Quotes, flag evaluations and price look-ups take a customer's id, tier and segment from the
-account of a `user` caller; the request may repeat them, never change them. Service keys and
-admins speak for any customer.
+account of a `user` caller (a shopper's token); the request may repeat them, never change them.
+Service keys and admins speak for any customer.
+
+A quote, and the stock it holds, belongs to the caller that made it: only that caller (the same
+user, or the same API key) or an admin may read it, order it, release its hold or move its hold
+to a new quote (`acts_for`). To anyone else it does not exist (404, as an unknown id).
 """
 
 from __future__ import annotations
 
+from uuid import UUID
+
+from quote_service.auth.schemas import Principal
 from quote_service.errors import FieldError
+
+Maker = tuple[str, UUID]
+"""Who made something: the principal's kind (`user` or `api_key`) and id."""
+
+
+def acts_for(caller: Principal, maker: Maker | None) -> bool:
+    """Whether `caller` may read or act on what `maker` made: the maker itself or an admin. A maker
+    that was not recorded (None: a quote stored by an earlier release) leaves admins only."""
+    return caller.role == "admin" or maker == (caller.kind, caller.id)
 
 
 def same_label(stated: str, own: str | None) -> bool:

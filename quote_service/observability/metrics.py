@@ -104,7 +104,8 @@ FLASH_UNITS_RETURNED = Counter(
 RESERVATIONS = Counter(
     "qs_stock_reservations_total",
     "Stock reservations between quote and order by event: made (a reserving quote answered), refused (409 "
-    "INSUFFICIENT_STOCK), consumed (by its order), released (DELETE), expired (closed by the sweeper).",
+    "INSUFFICIENT_STOCK or HOLD_LIMIT_EXCEEDED), consumed (by its order), released (DELETE), expired (closed by "
+    "the sweeper), replaced (its hold taken over by a newer quote: replaces_quote_id).",
     ["event"],
 )
 GUARDRAIL_CHECKS = Counter(

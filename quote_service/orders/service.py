@@ -41,7 +41,7 @@ from quote_service.coupons import counters as coupon_counters
 from quote_service.coupons import repository as coupon_repository
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
-from quote_service.errors import Conflict, FieldError, Forbidden, NotFound
+from quote_service.errors import Conflict, FieldError, NotFound
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.orders import repository
 from quote_service.orders.schemas import Order, OrderCreate, OrderLine
@@ -90,12 +90,11 @@ async def place_order(
         if existing is not None:
             return await _replay(conn, existing, fingerprint), True
         # Marks the quote ordered from here on: no process's identical-request cache hands it out again.
-        quote = await quotes.take_for_order(data.quote_id, now=now)
-        if quote is None:
+        taken = await quotes.take_for_order(data.quote_id, now=now)
+        if taken is None:
             raise Conflict(f"quote {data.quote_id} is unknown or has expired", code="QUOTE_EXPIRED")
-        if principal.role == "user" and quote.customer_id != str(principal.id):
-            raise Forbidden("this quote was made for another customer")
-        policy.check_orderable(quote, principal)
+        quote = taken.quote
+        policy.check_orderable(taken, principal)  # only its maker or an admin orders it (404)
         # Flash-priced units are bought from their sale like any flash purchase: taken in Redis
         # first (refusals answer 409 at once), recorded in the ledger inside the order's
         # transaction, given back if that transaction does not commit.

@@ -78,6 +78,9 @@ class QuoteRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     context: RequestContext | None = None
     reserve_stock: bool = False
     """Hold the catalog lines' units until `valid_until` (API.md §12); the engine ignores it."""
+    replaces_quote_id: UUID | None = None
+    """With `reserve_stock`: the customer's own live reserved quote whose hold moves to this one, in
+    one step (its units counted once; docs/reservations.md). The engine ignores it."""
     channel: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     """The sales channel (e.g. "web", "app"): price lists may be limited to some channels."""
 

@@ -84,7 +84,7 @@ async def create_quote(
     "/api/v1/quotes/{quote_id:uuid}",
     guards=[any_caller],
     tags=["quotes"],
-    summary="A stored quote (a user's own; service keys and admins see all)",
+    summary="A stored quote (to the caller that made it, or an admin)",
 )
 async def get_quote(
     quote_id: FromPath[UUID], request: AuthedRequest, quotes: NamedDependency[QuoteService]

@@ -1,25 +1,38 @@
 """What a caller's role allows on a quote and on its order.
 
 A `user` (a shopper's bearer token) quotes only for itself, at its account's tier and segment,
-and only catalog products; it sees only its own quotes. `service` keys and admins (checkout
-systems and operators) quote for any customer, may state the tier and segment, and may price
-items that are not in the catalog themselves (`price_source: request`). An inactive catalog
-product is refused to everyone.
+and only catalog products. `service` keys and admins (checkout systems and operators) quote for
+any customer, may state the tier and segment, and may price items that are not in the catalog
+themselves (`price_source: request`). An inactive catalog product is refused to everyone. A
+quote is its maker's: only the caller that made it, or an admin, reads or orders it
+(auth/policy.py: `acts_for`); to anyone else it does not exist.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from quote_service.auth.policy import foreign_labels
+from quote_service.auth.policy import acts_for, foreign_labels
 from quote_service.auth.schemas import Principal
-from quote_service.errors import ClientPriceNotAllowed, FieldError, Forbidden, ProductUnavailable, ValidationFailed
+from quote_service.errors import (
+    ClientPriceNotAllowed,
+    FieldError,
+    Forbidden,
+    NotFound,
+    ProductUnavailable,
+    ValidationFailed,
+    invalid,
+)
 from quote_service.pricing.money import MAX_AMOUNT
-from quote_service.pricing.quote import CatalogProduct, Quote, QuoteRequest
+from quote_service.pricing.quote import CatalogProduct, QuoteRequest
+from quote_service.quotes.store import StoredQuote
 
 
 def check_request(request: QuoteRequest, caller: Principal) -> None:
-    """Refuse what a user may not state: another customer (403), another tier or segment (422)."""
+    """Refuse `replaces_quote_id` without `reserve_stock` (422: it moves a hold), and what a user
+    may not state: another customer (403), another tier or segment (422)."""
+    if request.replaces_quote_id is not None and not request.reserve_stock:
+        raise invalid("replaces_quote_id", "moves a quote's stock hold to this quote: send it with reserve_stock: true")
     if caller.role != "user":
         return
     if request.customer_id != str(caller.id):
@@ -70,12 +83,14 @@ def check_items(request: QuoteRequest, products: Mapping[str, CatalogProduct], c
         _refuse_client_prices([index for index, item in enumerate(request.items) if item.product_id not in products])
 
 
-def check_orderable(quote: Quote, caller: Principal) -> None:
-    """Refuse a user's order of request-priced lines (a quote a service or admin made for it), and a
-    quote whose amounts reach the money ceiling (priced before it was enforced; its order could not be
-    stored: docs/quotes-and-orders.md#the-money-ceiling)."""
-    if caller.role == "user":
-        _refuse_client_prices([index for index, line in enumerate(quote.items) if line.price_source == "request"])
+def check_orderable(stored: StoredQuote, caller: Principal) -> None:
+    """Refuse the order of a quote the caller did not make (404, as an unknown quote; admins order
+    any), and of a quote whose amounts reach the money ceiling (priced before it was enforced; its
+    order could not be stored: docs/quotes-and-orders.md#the-money-ceiling). A user's own quotes hold
+    no request-priced lines: `check_items` refused them when it quoted."""
+    quote = stored.quote
+    if not acts_for(caller, stored.maker):
+        raise NotFound(f"quote {quote.quote_id} not found")
     largest = max(quote.subtotal, quote.pricing_breakdown.item_total, quote.total_amount)
     largest = max(largest, quote.commission_breakdown.total_commission)
     if largest >= MAX_AMOUNT:
@@ -93,8 +108,3 @@ def _refuse_client_prices(indexes: list[int]) -> None:
                 for index in indexes
             ],
         )
-
-
-def may_see(caller: Principal, quote: Quote) -> bool:
-    """A user sees its own quotes (as customer); service keys and admins see every quote."""
-    return caller.role != "user" or quote.customer_id == str(caller.id)

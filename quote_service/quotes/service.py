@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from quote_service import ids
+from quote_service.auth.policy import acts_for
 from quote_service.auth.schemas import Principal
 from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import RedisClient, get_many
@@ -159,9 +160,9 @@ class QuoteService:
             gate.in_flight -= 1
 
     async def get(self, quote_id: uuid.UUID, caller: Principal) -> Quote | None:
-        """The stored quote, or None when unknown, expired or not the caller's to see."""
-        quote = await self._store.get(quote_id, now=self._clock())
-        return quote if quote is not None and policy.may_see(caller, quote) else None
+        """The stored quote, or None when unknown, expired or not the caller's (its maker's, or an admin's)."""
+        stored = await self._store.get(quote_id, now=self._clock())
+        return stored.quote if stored is not None and acts_for(caller, stored.maker) else None
 
     async def _price(
         self, request: QuoteRequest, caller: Principal, body: bytes | None, t0: int, numbers: bool
@@ -245,18 +246,20 @@ class QuoteService:
         numbers: bool,
         t: tuple[int, int, int, int, int],
     ) -> PricedQuote:
-        """Hold the quote's units (PostgreSQL), then store it; a quote that is not stored is not
-        answered, so its holds are dropped at once (else they would wait for their expiry)."""
+        """Hold the quote's units (PostgreSQL; taking over the hold of `replaces_quote_id`), then store
+        it; a quote that is not stored is not answered, so its holds are dropped at once (else they
+        would wait for their expiry) and the hold it took over is held again."""
         assert self._reservations is not None
         reserved = await self._reservations.hold(request, quote, caller, now=now)
+        replaced = request.replaces_quote_id
         try:
             payload = await self._put(reserved, request, caller, now=now, numbers=numbers)
         except BaseException:
             # Best effort: should PostgreSQL fail too, the holds still end at their expiry.
             with contextlib.suppress(Exception):
-                await asyncio.shield(self._reservations.discard(reserved.quote_id))
+                await asyncio.shield(self._reservations.discard(reserved.quote_id, replaced=replaced))
             raise
-        self._reservations.answered()
+        self._reservations.answered(replaced=replaced is not None)
         record(*t, perf_counter_ns())
         return PricedQuote(reserved.quote_id, payload)
 
@@ -269,7 +272,7 @@ class QuoteService:
         return self._store.put(
             quote,
             now=now,
-            caller=(caller.kind, str(caller.id)),
+            caller=(caller.kind, caller.id),
             delivery=(address.city, address.country),
             numbers=numbers,
         )

@@ -6,7 +6,9 @@ Two tiers, one writer:
   whatever has queued as one script call, and the request answers once that call is
   acknowledged. One round trip per batch, not per quote, yet a quote is readable from any
   process the moment its response leaves. The value is the quote's JSON compressed with a
-  dictionary trained on this deployment's quotes (quotes/compact.py): ~470 B instead of ~4.7 KB;
+  dictionary trained on this deployment's quotes (quotes/compact.py): ~470 B instead of ~4.7 KB,
+  behind 17 bytes naming who made the quote (`MADE_BY`: a user or an API key, and its id), so
+  that only its maker or an admin reads it, orders it or releases its hold (auth/policy.py);
 - PostgreSQL `quote_log`: a lean row per answered quote, written behind the requests
   (quotes/quote_log.py), never read here. A row is appended to the process's spool on local
   disk (quotes/spool.py) by its request once Redis acknowledged its quote and the request was
@@ -33,12 +35,13 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 import msgspec
 import structlog
 
+from quote_service.auth.policy import Maker
 from quote_service.background import BackgroundLoop, stop_all
 from quote_service.cache.redis import RedisClient, is_cluster
 from quote_service.db.pool import Pool
@@ -80,8 +83,28 @@ return quote
 """
 
 
-_Put = tuple[str, bytes, float, asyncio.Future[None]]
-"""A queued put: key, the quote's JSON, valid_until as a UNIX time, its waiter."""
+_Put = tuple[str, bytes, bytes, float, asyncio.Future[None]]
+"""A queued put: key, who made it (`made_by`), the quote's JSON, valid_until as a UNIX time, its waiter."""
+
+MADE_BY = {"user": b"\x02", "api_key": b"\x03"}
+"""The first byte of a stored value that names its maker: the maker's kind, then its id's 16 bytes,
+then the codec's value (compact.py: JSON or a compressed frame, whose first bytes are `{` or 1)."""
+_KIND_OF = {mark: kind for kind, mark in MADE_BY.items()}
+_MAKER_BYTES = 17
+
+
+def made_by(maker: Maker | None) -> bytes:
+    """The prefix naming `maker` (kind, principal id); none for no maker."""
+    return b"" if maker is None else MADE_BY[maker[0]] + maker[1].bytes
+
+
+class StoredQuote(NamedTuple):
+    """A stored quote and who made it."""
+
+    quote: Quote
+    maker: Maker | None
+    """The principal (kind, id) that made it; None for a value written by an earlier release,
+    which recorded none (then only an admin may act on it: auth/policy.py)."""
 
 
 def quote_key(quote_id: UUID) -> str:
@@ -163,15 +186,15 @@ class QuoteStore:
         quote: Quote,
         *,
         now: datetime,
-        caller: tuple[str, str] | None = None,
+        caller: Maker | None = None,
         delivery: tuple[str, str] | None = None,
         numbers: bool = False,
     ) -> bytes:
         """Store `quote` until its `valid_until`; returns (its JSON) once any process can read it.
 
-        `caller` (kind, id) is who asked and `delivery` (city, country) where to, both recorded in
-        the quote log. `numbers`: money written as JSON numbers (X-Money-Format: number), which
-        `decode_quote` reads as well as strings."""
+        `caller` (kind, principal id) is who made it: stored with the quote (`StoredQuote.maker`)
+        and recorded in the quote log with `delivery` (city, country), where to. `numbers`: money
+        written as JSON numbers (X-Money-Format: number), which `decode_quote` reads as well as strings."""
         payload = (_NUMBERS if numbers else _ENCODER).encode(quote)
         if quote.valid_until <= now:
             return payload
@@ -179,9 +202,9 @@ class QuoteStore:
         # queued only once Redis acknowledged the quote; the quote itself is let go before the wait
         # (docs/hot-path.md). The id is written as text once, for both.
         text = uuid_text(quote.quote_id)
-        row = log_row(quote, caller, delivery, quote_id=text)
+        row = log_row(quote, None if caller is None else (caller[0], str(caller[1])), delivery, quote_id=text)
         future: asyncio.Future[None] = running_loop().create_future()
-        self._pending.append((_quote_key(text), payload, quote.valid_until.timestamp(), future))
+        self._pending.append((_quote_key(text), made_by(caller), payload, quote.valid_until.timestamp(), future))
         del quote
         self._commit.wake()
         await future
@@ -196,12 +219,12 @@ class QuoteStore:
                 raise DependencyUnavailable("The quote could not be recorded in the quote log's spool") from exc
         return payload
 
-    async def get(self, quote_id: UUID, *, now: datetime) -> Quote | None:
-        """The stored quote, or None when unknown or past `valid_until`."""
+    async def get(self, quote_id: UUID, *, now: datetime) -> StoredQuote | None:
+        """The stored quote and its maker, or None when unknown or past `valid_until`."""
         stored = cast(bytes | None, await self._redis.get(quote_key(quote_id)))  # decode_responses=False
         return await self._unexpired(stored, now)
 
-    async def take_for_order(self, quote_id: UUID, *, now: datetime) -> Quote | None:
+    async def take_for_order(self, quote_id: UUID, *, now: datetime) -> StoredQuote | None:
         """As `get`, and marks the quote ordered for every process's `was_ordered` (one round trip)."""
         if is_cluster(self._redis):
             stored = await self._take_on_cluster(quote_id)
@@ -209,12 +232,18 @@ class QuoteStore:
             stored = cast(bytes | None, await self._take(keys=[quote_key(quote_id), ordered_key(quote_id)]))
         return await self._unexpired(stored, now)
 
-    async def _unexpired(self, stored: bytes | None, now: datetime) -> Quote | None:
-        payload = None if stored is None else await self.codec.unpack(stored)
+    async def _unexpired(self, stored: bytes | None, now: datetime) -> StoredQuote | None:
+        if stored is None:
+            return None
+        maker: Maker | None = None
+        if (kind := _KIND_OF.get(stored[:1])) is not None:
+            maker = (kind, UUID(bytes=stored[1:_MAKER_BYTES]))
+            stored = stored[_MAKER_BYTES:]
+        payload = await self.codec.unpack(stored)
         if payload is None:
             return None
         quote = decode_quote(payload)
-        return quote if quote.valid_until > now else None
+        return StoredQuote(quote, maker) if quote.valid_until > now else None
 
     async def _take_on_cluster(self, quote_id: UUID) -> bytes | None:
         """`_TAKE` in two steps: the quote's key and its mark live in different slots."""
@@ -270,11 +299,11 @@ class QuoteStore:
         keys: list[str] = []
         args: list[bytes | int] = []
         pack = self.codec.pack
-        for key, payload, valid_until, _ in batch:
+        for key, maker, payload, valid_until, _ in batch:
             keys.append(key)
             # Compressed here, the batch back to back, so that the compressor's tables are warm for
             # all but the first (not measurably cheaper on the shared development machine: BENCHMARKS.md).
-            args += (pack(payload, valid_until), max(1, int((valid_until - now) * 1000)))
+            args += (maker + pack(payload, valid_until), max(1, int((valid_until - now) * 1000)))
         keys += [key for key, _ in checks]
         if dictionary is not None:
             keys.append(dictionary)

@@ -19,7 +19,7 @@ from quote_service.web.envelope import Envelope, ok
     "/api/v1/quotes/{quote_id:uuid}/reservation",
     guards=[any_caller],
     tags=["quotes"],
-    summary="The stock a quote holds (reserve_stock) and its status: held, consumed, released or expired",
+    summary="The stock a quote holds (reserve_stock) and its status: held, consumed, released, expired or replaced",
 )
 async def get_reservation(
     quote_id: FromPath[UUID], request: AuthedRequest, reservations: NamedDependency[Reservations]
@@ -32,7 +32,7 @@ async def get_reservation(
     status_code=200,
     guards=[any_caller],
     tags=["quotes"],
-    summary="Release the stock a quote holds (the client that made it, its customer, or an admin)",
+    summary="Release the stock a quote holds (the caller that made the quote, or an admin)",
 )
 async def release_reservation(
     quote_id: FromPath[UUID], request: AuthedRequest, reservations: NamedDependency[Reservations]

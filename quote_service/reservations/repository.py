@@ -1,7 +1,9 @@
-"""SQL for stock reservations (migrations/0080): the reservation rows and their live holds."""
+"""SQL for stock reservations (migrations/0080, 0150): the reservation rows and their live holds."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -10,8 +12,37 @@ import asyncpg
 from quote_service.db.pool import Connection
 
 RESERVATION_COLUMNS = (
-    "quote_id, customer_id, principal_kind, principal_id, expires_at, status, lines, order_id, created_at, closed_at"
+    "quote_id, customer_id, principal_kind, principal_id, expires_at, status, lines, order_id, replaced_by, "
+    "created_at, closed_at"
 )
+
+
+async def lock_customer(conn: Connection, *, customer_id: str) -> None:
+    """Serialise the reserving transactions of one customer until the caller's transaction ends:
+    its live holds are counted and a new one inserted as one step (MAX_ACTIVE_RESERVATIONS,
+    MAX_HELD_UNITS_PER_PRODUCT). Taken before any product lock; nothing that holds a product
+    lock ever waits for it, so it adds no deadlock."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('reservation_customer:' || $1, 0))", customer_id)
+
+
+async def customer_holds(
+    conn: Connection, *, customer_id: str, product_ids: Sequence[UUID], now: datetime
+) -> tuple[int, dict[UUID, int]]:
+    """The customer's live (held, unexpired) reservations: how many, and the units they hold of
+    each of `product_ids`. Run it after `lock_customer`, in a later statement."""
+    rows = await conn.fetch(
+        """SELECT r.quote_id, h.product_id, h.quantity FROM reservations r
+           LEFT JOIN reservation_holds h ON h.quote_id = r.quote_id AND h.product_id = any($3::uuid[])
+           WHERE r.customer_id = $1 AND r.status = 'held' AND r.expires_at > $2""",
+        customer_id,
+        now,
+        list(product_ids),
+    )
+    units: dict[UUID, int] = defaultdict(int)
+    for row in rows:
+        if row["product_id"] is not None:
+            units[row["product_id"]] += row["quantity"]
+    return len({row["quote_id"] for row in rows}), dict(units)
 
 
 async def insert_reservation(
@@ -36,6 +67,10 @@ async def insert_reservation(
         [{"product_id": str(pid), "quantity": quantity} for pid, quantity in lines.items()],
         now,
     )
+    await _insert_holds(conn, quote_id=quote_id, lines=lines, expires_at=expires_at)
+
+
+async def _insert_holds(conn: Connection, *, quote_id: UUID, lines: dict[UUID, int], expires_at: datetime) -> None:
     await conn.execute(
         """INSERT INTO reservation_holds (quote_id, product_id, quantity, expires_at)
            SELECT $1, t.product_id, t.quantity, $4 FROM unnest($2::uuid[], $3::integer[]) AS t(product_id, quantity)""",
@@ -47,18 +82,26 @@ async def insert_reservation(
 
 
 async def close(
-    conn: Connection, *, quote_id: UUID, status: str, now: datetime, order_id: UUID | None = None
+    conn: Connection,
+    *,
+    quote_id: UUID,
+    status: str,
+    now: datetime,
+    order_id: UUID | None = None,
+    replaced_by: UUID | None = None,
 ) -> asyncpg.Record | None:
-    """Close a held, unexpired reservation (consumed or released) and drop its holds; None when
-    it was not held any more (consumed, released, expired) or is unknown."""
+    """Close a held, unexpired reservation (consumed by `order_id`, released, or replaced by the
+    quote `replaced_by`) and drop its holds; None when it was not held any more (consumed,
+    released, replaced, expired) or is unknown."""
     row = await conn.fetchrow(
-        f"""UPDATE reservations SET status = $2, closed_at = $3, order_id = $4
+        f"""UPDATE reservations SET status = $2, closed_at = $3, order_id = $4, replaced_by = $5
             WHERE quote_id = $1 AND status = 'held' AND expires_at > $3
             RETURNING {RESERVATION_COLUMNS}""",
         quote_id,
         status,
         now,
         order_id,
+        replaced_by,
     )
     if row is not None:
         await conn.execute("DELETE FROM reservation_holds WHERE quote_id = $1", quote_id)
@@ -70,8 +113,27 @@ async def discard(conn: Connection, *, quote_id: UUID) -> None:
     await conn.execute("DELETE FROM reservations WHERE quote_id = $1 AND status = 'held'", quote_id)
 
 
-async def get_reservation(conn: Connection, *, quote_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {RESERVATION_COLUMNS} FROM reservations WHERE quote_id = $1", quote_id)
+async def reinstate(conn: Connection, *, reservation: asyncpg.Record) -> None:
+    """Hold a replaced reservation's units again (its replacement was never answered)."""
+    await conn.execute(
+        "UPDATE reservations SET status = 'held', closed_at = NULL, replaced_by = NULL WHERE quote_id = $1",
+        reservation["quote_id"],
+    )
+    await _insert_holds(
+        conn, quote_id=reservation["quote_id"], lines=lines_of(reservation), expires_at=reservation["expires_at"]
+    )
+
+
+def lines_of(reservation: asyncpg.Record) -> dict[UUID, int]:
+    """The units a reservation holds (or held), per product."""
+    return {UUID(line["product_id"]): line["quantity"] for line in reservation["lines"]}
+
+
+async def get_reservation(conn: Connection, *, quote_id: UUID, lock: bool = False) -> asyncpg.Record | None:
+    """One reservation; `lock`: FOR UPDATE, until the caller's transaction ends."""
+    return await conn.fetchrow(
+        f"SELECT {RESERVATION_COLUMNS} FROM reservations WHERE quote_id = $1{' FOR UPDATE' if lock else ''}", quote_id
+    )
 
 
 async def expire_due(conn: Connection, *, now: datetime, limit: int) -> int:

@@ -10,7 +10,7 @@ import msgspec
 
 from quote_service.pricing.quote import ReservedLine
 
-Status = Literal["held", "consumed", "released", "expired"]
+Status = Literal["held", "consumed", "released", "expired", "replaced"]
 
 
 class Reservation(msgspec.Struct, frozen=True, kw_only=True):
@@ -19,10 +19,13 @@ class Reservation(msgspec.Struct, frozen=True, kw_only=True):
     quote_id: UUID
     customer_id: str
     status: Status
-    """held until `expires_at`; then consumed (by `order_id`), released or expired, for good."""
+    """held until `expires_at`; then consumed (by `order_id`), released, expired, or replaced (its
+    units moved to the quote `replaced_by`), for good."""
     expires_at: datetime
     lines: list[ReservedLine]
     order_id: UUID | None
     """The order that consumed the units (status consumed)."""
+    replaced_by: UUID | None
+    """The quote that took over the units (status replaced: a quote with `replaces_quote_id`)."""
     created_at: datetime
     closed_at: datetime | None

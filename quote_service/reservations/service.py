@@ -1,19 +1,30 @@
-"""Stock reservations between quote and order: hold, consume, release, expire.
+"""Stock reservations between quote and order: hold, move, consume, release, expire.
 
-PostgreSQL is the only truth (migrations/0080): a reserving quote pays one short transaction,
-a plain quote pays nothing. Units available to a writer = stock - units held by unexpired
-reservations (flash-sale allocations already left `stock` when their sale was created).
+PostgreSQL is the only truth (migrations/0080, 0150): a reserving quote pays one short
+transaction, a plain quote pays nothing. Units available to a writer = stock - units held by
+unexpired reservations (flash-sale allocations already left `stock` when their sale was created).
 
 Every writer that takes units locks the products' rows in id order first (as orders always
 did), then reads the live holds, then writes:
-- a reserving quote (`Reservations.hold`) checks every catalog line against that and inserts
-  its reservation with one hold per product — or refuses (409, nothing held);
+- a reserving quote (`Reservations.hold`) locks its customer first (a transaction-scoped
+  advisory lock: one customer's reserving quotes take turns), then its products; it takes over
+  the hold of the quote it replaces (`replaces_quote_id`: that reservation closes as `replaced`),
+  checks the customer's caps (MAX_ACTIVE_RESERVATIONS live reservations, MAX_HELD_UNITS_PER_PRODUCT
+  units of a product, counted after that) and every catalog line against stock, and inserts its
+  reservation with one hold per product — or refuses (409, nothing held, the replaced hold kept);
 - an order (`take_for_order`, inside the order's transaction) consumes its quote's hold, when
   the quote has one that is still unexpired, and checks its units against stock - the holds
   of everyone else: a reserved order never fails for stock, a plain one never takes units held
   for someone else.
 Releasing and expiring only give units back, so they take no product lock: they close the
 reservation row (a conditional UPDATE: each closes once) and delete its holds.
+
+Locks are taken in one order: the customer, its products by id, then reservation rows. Orders
+take products then a reservation row and never a customer; releases and the sweeper take a
+reservation row alone. So no two writers wait for each other in a circle.
+
+A reservation is its quote's maker's: only the caller that made the quote, or an admin, reads,
+releases or moves it (auth/policy.py `acts_for`); to anyone else it does not exist (404).
 """
 
 from __future__ import annotations
@@ -21,23 +32,33 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import cast
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
+from quote_service.auth.policy import acts_for
 from quote_service.auth.schemas import Principal
 from quote_service.catalog import repository as catalog
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
-from quote_service.errors import Conflict, FieldError, Forbidden, InsufficientStock, NotFound, ProductUnavailable
+from quote_service.errors import (
+    Conflict,
+    FieldError,
+    HoldLimitExceeded,
+    InsufficientStock,
+    NotFound,
+    ProductUnavailable,
+)
 from quote_service.observability.metrics import RESERVATIONS
 from quote_service.pricing.quote import STOCKED_SOURCES, Quote, QuoteRequest, ReservedLine, StockReservation
 from quote_service.reservations import repository
-from quote_service.reservations.schemas import Reservation
+from quote_service.reservations.policy import check_limits, check_replaceable, maker, status_at
+from quote_service.reservations.schemas import Reservation, Status
 
-_MADE, _REFUSED, _CONSUMED, _RELEASED, _EXPIRED = (
-    RESERVATIONS.labels(event) for event in ("made", "refused", "consumed", "released", "expired")
+_MADE, _REFUSED, _CONSUMED, _RELEASED, _EXPIRED, _REPLACED = (
+    RESERVATIONS.labels(event) for event in ("made", "refused", "consumed", "released", "expired", "replaced")
 )
 
 
@@ -52,28 +73,46 @@ def catalog_units(quote: Quote) -> dict[UUID, int]:
 
 
 class Reservations:
-    """Holds, releases and reads reservations; one per process. `clock` is the quotes' clock."""
+    """Holds, moves, releases and reads reservations; one per process. `clock` is the quotes'
+    clock; a customer holds at most `max_units_per_product` units of a product and
+    `max_reservations` live reservations (MAX_HELD_UNITS_PER_PRODUCT, MAX_ACTIVE_RESERVATIONS)."""
 
-    def __init__(self, pool: Pool, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        *,
+        max_units_per_product: int,
+        max_reservations: int,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._pool = pool
+        self.max_units_per_product = max_units_per_product
+        self.max_reservations = max_reservations
         self.clock = clock
 
     async def hold(self, request: QuoteRequest, quote: Quote, caller: Principal, *, now: datetime) -> Quote:
-        """`quote` with its units held until its valid_until; InsufficientStock naming each short
-        `items[i].quantity` (nothing held) when stock - unexpired holds is short anywhere."""
+        """`quote` with its units held until its valid_until, having taken over the hold of the
+        customer's quote `request.replaces_quote_id` if named. Refused with nothing held (and the
+        replaced hold kept): HOLD_LIMIT_EXCEEDED beyond the customer's caps, INSUFFICIENT_STOCK
+        when stock - unexpired holds is short, each naming its `items[i].quantity`; a replaced
+        quote that is not the caller's live hold for this customer names `replaces_quote_id`."""
         wanted = catalog_units(quote)
+        replaces = request.replaces_quote_id
         reservation = StockReservation(
             expires_at=quote.valid_until,
             lines=[ReservedLine(product_id=str(pid), quantity=quantity) for pid, quantity in wanted.items()],
         )
-        if wanted:
-            ids = sorted(wanted)
-            async with self._pool.acquire() as conn, conn.transaction():
-                locked = await catalog.lock_products(conn, product_ids=ids)
-                held = await catalog.held_units(conn, product_ids=ids, now=now)
+        if not wanted and replaces is None:
+            return msgspec.structs.replace(quote, reservation=reservation)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await repository.lock_customer(conn, customer_id=quote.customer_id)
+            locked = await catalog.lock_products(conn, product_ids=sorted(wanted)) if wanted else []
+            if replaces is not None:
+                await self._take_over(conn, replaces, quote, caller, now=now)
+            if wanted:
                 try:
-                    check_units(request_positions(request), wanted, locked, held)
-                except InsufficientStock:
+                    await self._check_room(conn, quote.customer_id, request_positions(request), wanted, locked, now)
+                except (HoldLimitExceeded, InsufficientStock):
                     _REFUSED.inc()
                     raise
                 await repository.insert_reservation(
@@ -87,34 +126,82 @@ class Reservations:
                 )
         return msgspec.structs.replace(quote, reservation=reservation)
 
-    def answered(self) -> None:
-        """Count a reservation whose quote was answered (made)."""
-        _MADE.inc()
+    async def _take_over(
+        self, conn: Connection, replaces: UUID, quote: Quote, caller: Principal, *, now: datetime
+    ) -> None:
+        """Close the reservation of quote `replaces` as replaced by `quote`, in `quote`'s reserving
+        transaction: its units stop counting for the customer and for stock in the same step as
+        `quote` holds its own, so nobody else ever sees them free in between."""
+        row = await repository.get_reservation(conn, quote_id=replaces, lock=True)
+        check_replaceable(row, replaces, caller, quote.customer_id, now)
+        await repository.close(conn, quote_id=replaces, status="replaced", now=now, replaced_by=quote.quote_id)
 
-    async def discard(self, quote_id: UUID) -> None:
+    async def _check_room(
+        self,
+        conn: Connection,
+        customer_id: str,
+        positions: dict[UUID, int],
+        wanted: dict[UUID, int],
+        locked: Sequence[asyncpg.Record],
+        now: datetime,
+    ) -> None:
+        """Refuse `wanted` beyond the customer's caps, or beyond stock - every unexpired hold, with
+        the customer and its products locked (the reads come after the locks, in later statements)."""
+        live, own = await repository.customer_holds(conn, customer_id=customer_id, product_ids=list(wanted), now=now)
+        check_limits(positions, wanted, live, own, self.max_units_per_product, self.max_reservations)
+        held = await catalog.held_units(conn, product_ids=list(wanted), now=now)
+        check_units(positions, wanted, locked, held)
+
+    def answered(self, *, replaced: bool) -> None:
+        """Count a reservation whose quote was answered (made), and the hold it took over (replaced)."""
+        _MADE.inc()
+        if replaced:
+            _REPLACED.inc()
+
+    async def discard(self, quote_id: UUID, *, replaced: UUID | None = None) -> None:
         """Drop the holds of a quote that was never answered (its store failed); they would
-        otherwise wait for their expiry."""
+        otherwise wait for their expiry. The hold it had taken over (quote `replaced`) is held
+        again if its units are still free, so a refresh that failed does not lose the customer's hold."""
         async with self._pool.acquire() as conn:
-            await repository.discard(conn, quote_id=quote_id)
+            if replaced is None:
+                await repository.discard(conn, quote_id=quote_id)
+                return
+            old = await repository.get_reservation(conn, quote_id=replaced)
+            if old is None:  # not a reservation: nothing was taken over
+                await repository.discard(conn, quote_id=quote_id)
+                return
+            lines = repository.lines_of(old)
+            now = self.clock()
+            async with conn.transaction():  # as `hold`: the customer, its products, then the rows
+                await repository.lock_customer(conn, customer_id=old["customer_id"])
+                locked = await catalog.lock_products(conn, product_ids=sorted(lines))
+                old = await repository.get_reservation(conn, quote_id=replaced, lock=True)
+                await repository.discard(conn, quote_id=quote_id)
+                if old is None or old["replaced_by"] != quote_id or old["expires_at"] <= now:
+                    return
+                try:  # the refusal's wording is never shown: only whether the units still fit
+                    await self._check_room(conn, old["customer_id"], dict.fromkeys(lines, 0), lines, locked, now)
+                except (HoldLimitExceeded, InsufficientStock, ProductUnavailable):
+                    return  # meanwhile the units went to others: the hold stays closed (replaced)
+                await repository.reinstate(conn, reservation=old)
 
     async def get(self, quote_id: UUID, caller: Principal) -> Reservation:
-        """The quote's reservation, if the caller may see it (else 404, as if there were none)."""
+        """The quote's reservation, if the caller made the quote or is an admin (else 404, as if there were none)."""
         async with self._pool.acquire() as conn:
             row = await repository.get_reservation(conn, quote_id=quote_id)
-        if row is None or not _may_see(caller, row):
+        if row is None or not acts_for(caller, maker(row)):
             raise NotFound(f"quote {quote_id} holds no reservation")
         return view(row, self.clock())
 
     async def release(self, quote_id: UUID, caller: Principal) -> Reservation:
-        """Give the units back now (the quote's owner or an admin). Releasing again, or after the
-        expiry, answers the reservation as it stands; after its order → 409 QUOTE_ALREADY_ORDERED."""
+        """Give the units back now (the quote's maker or an admin; anyone else: 404). Releasing
+        again, after the expiry or after a replacement answers the reservation as it stands; after
+        its order → 409 QUOTE_ALREADY_ORDERED."""
         now = self.clock()
         async with self._pool.acquire() as conn:
             row = await repository.get_reservation(conn, quote_id=quote_id)
-            if row is None or not _may_see(caller, row):
+            if row is None or not acts_for(caller, maker(row)):
                 raise NotFound(f"quote {quote_id} holds no reservation")
-            if not _owns(caller, row):
-                raise Forbidden("only the client that made the quote, its customer or an admin may release it")
             async with conn.transaction():
                 closed = await repository.close(conn, quote_id=quote_id, status="released", now=now)
             if closed is not None:
@@ -200,28 +287,14 @@ def check_units(
 
 def view(row: asyncpg.Record, now: datetime) -> Reservation:
     """A reservation as the API shows it: a held one past its expiry reads expired at once."""
-    status = row["status"]
-    if status == "held" and row["expires_at"] <= now:
-        status = "expired"
     return Reservation(
         quote_id=row["quote_id"],
         customer_id=row["customer_id"],
-        status=status,
+        status=cast(Status, status_at(row, now)),
         expires_at=row["expires_at"],
         lines=[ReservedLine(product_id=line["product_id"], quantity=line["quantity"]) for line in row["lines"]],
         order_id=row["order_id"],
+        replaced_by=row["replaced_by"],
         created_at=row["created_at"],
         closed_at=row["closed_at"],
     )
-
-
-def _may_see(caller: Principal, row: asyncpg.Record) -> bool:
-    """As quotes: a user sees the reservations made for it; service keys and admins see all."""
-    return caller.role != "user" or row["customer_id"] == str(caller.id)
-
-
-def _owns(caller: Principal, row: asyncpg.Record) -> bool:
-    """Admins, the client that made the quote, and the customer it was made for (a user)."""
-    if caller.role == "admin" or row["principal_id"] == caller.id:
-        return True
-    return caller.role == "user" and row["customer_id"] == str(caller.id)

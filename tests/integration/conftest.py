@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from litestar.testing import AsyncTestClient
 from quote_service.app import create_app
 from quote_service.auth import credentials
 from quote_service.auth import repository as auth_repository
+from quote_service.auth.policy import Maker
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 
@@ -43,6 +45,8 @@ class Caller:
         self.id = row["id"]
         self.username = row["username"]
         self.role = row["role"]
+        self.maker: Maker = ("user", row["id"])
+        """What a quote this user made records as its maker (QuoteStore.put's `caller`)."""
         token = credentials.issue_token(
             settings,
             user_id=row["id"],
@@ -81,9 +85,23 @@ async def shopper(settings: Settings, password_hash: str) -> Caller:
     return await make_caller(settings, password_hash, "shopper", "user", tier="gold", segment="vip")
 
 
+async def maker_of(client: AsyncTestClient[Litestar], headers: dict[str, str]) -> Maker:
+    """The (kind, id) a quote made with these credentials records as its maker."""
+    response = await client.get("/api/v1/users/me", headers=headers)
+    assert response.status_code == 200, response.text
+    me = response.json()["data"]
+    return me["kind"], uuid.UUID(me["id"])
+
+
 @pytest.fixture
 async def service_key(client: AsyncTestClient[Litestar], admin: Caller) -> dict[str, str]:
     """Headers of a machine client holding a fresh `service` API key."""
     response = await client.post("/api/v1/api-keys", json={"name": "checkout"}, headers=admin.headers)
     assert response.status_code == 201, response.text
     return {"X-API-Key": response.json()["data"]["key"]}
+
+
+@pytest.fixture
+async def key_maker(client: AsyncTestClient[Litestar], service_key: dict[str, str]) -> Maker:
+    """The maker that quotes made with `service_key` record."""
+    return await maker_of(client, service_key)

@@ -196,6 +196,10 @@ async def test_the_document_declares_the_envelope_and_both_credentials(client: C
     assert "detail" not in str(document["components"]["schemas"]["ErrorEnvelope"])
     metrics = document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
     assert list(metrics) == ["text/plain"]
+    quote = document["paths"]["/api/v1/quote"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert quote == {"$ref": "#/components/schemas/QuoteRequest"}
+    moving = document["components"]["schemas"]["QuoteRequest"]["properties"]["replaces_quote_id"]
+    assert {"type": "string", "format": "uuid"} in moving["oneOf"]  # a hold moved to a refreshed quote
     assert (await client.get("/docs/openapi.json")).json() == document
 
 

@@ -76,7 +76,7 @@ async def test_a_twin_order_waits_for_the_first_and_returns_its_order(
     # twin that took them again while the first still holds them is refused.
     sale, _ = await new_sale(client, admin, product=product, item={"flash_price": "21.00", "per_user_limit": 2})
     flash = line(product, 2, price_source="flash_sale", flash_sale_id=uuid.UUID(sale["id"]))
-    quote = await stored(quotes, build_quote("cust-twin", [flash, line(product, 1)]))
+    quote = await stored(quotes, build_quote("cust-twin", [flash, line(product, 1)]), (CHECKOUT.kind, CHECKOUT.id))
     first_in = asyncio.Event()
     go_on = asyncio.Event()
 
@@ -106,7 +106,7 @@ async def test_a_twin_that_waits_too_long_is_told_to_retry_not_refused(
     """Past DB_LOCK_TIMEOUT the twin answers 409 IDEMPOTENCY_IN_PROGRESS (retry: yes, with
     Retry-After), and the retry returns the first request's order."""
     product = await create_product(client, admin, stock=20)
-    quote = await stored(quotes, build_quote("cust-slow", [line(product, 1)]))
+    quote = await stored(quotes, build_quote("cust-slow", [line(product, 1)]), (CHECKOUT.kind, CHECKOUT.id))
     first_in = asyncio.Event()
     go_on = asyncio.Event()
 

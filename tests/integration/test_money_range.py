@@ -125,7 +125,7 @@ async def test_a_stored_quote_beyond_the_ceiling_is_refused_as_an_order_not_a_50
         client, admin, base_price="999999999999.00", min_price="1.00", cost_price="1.00", stock=20_000
     )
     async with quote_store(settings, pool) as quotes:
-        quote = await stored(quotes, build_quote("big-spender", [line(product, 10_000)]))
+        quote = await stored(quotes, build_quote("big-spender", [line(product, 10_000)]), admin.maker)
 
     refused = await client.post(
         "/api/v1/orders",

@@ -20,6 +20,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from quote_service.auth.policy import Maker
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.pricing.money import round_money
@@ -168,8 +169,9 @@ async def quotes(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[QuoteS
         yield store
 
 
-async def stored(store: QuoteStore, quote: Quote) -> Quote:
-    await store.put(quote, now=utcnow())
+async def stored(store: QuoteStore, quote: Quote, maker: Maker) -> Quote:
+    """Store `quote` as made by `maker`: only that caller or an admin may order it."""
+    await store.put(quote, now=utcnow(), caller=maker)
     return quote
 
 
@@ -221,6 +223,7 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
             [line(case, 2, discount="5.10"), line(cable, 3, discount="1.50")],
             coupons=[AppliedCoupon(code="SAVE10", type="PERCENTAGE", amount=Decimal("6.60"))],
         ),
+        shopper.maker,
     )
 
     placed = expect_ok(await order(client, shopper.headers, quote), 201)
@@ -354,7 +357,12 @@ async def test_a_quote_from_the_quote_endpoint_can_be_ordered(
 
 
 async def test_flash_sale_and_request_priced_lines_are_recorded_but_take_no_catalog_stock(
-    client: Client, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
+    client: Client,
+    admin: Caller,
+    service_key: dict[str, str],
+    key_maker: Maker,
+    quotes: QuoteStore,
+    pool: asyncpg.Pool,
 ) -> None:
     product = await create_product(client, admin, stock=14)
     sale, _ = await new_sale(client, admin, product=product, item={"flash_price": "21.00"})  # allocates 10
@@ -370,6 +378,7 @@ async def test_flash_sale_and_request_priced_lines_are_recorded_but_take_no_cata
                 line(outside, 5, price_source="request"),
             ],
         ),
+        key_maker,
     )
 
     placed = expect_ok(await order(client, service_key, quote), 201)
@@ -387,12 +396,12 @@ async def test_flash_sale_and_request_priced_lines_are_recorded_but_take_no_cata
 
 
 async def test_money_is_rendered_with_the_currency_digits(
-    client: Client, admin: Caller, service_key: dict[str, str], quotes: QuoteStore
+    client: Client, admin: Caller, service_key: dict[str, str], key_maker: Maker, quotes: QuoteStore
 ) -> None:
     product = await create_product(
         client, admin, currency="JPY", base_price="1200", min_price="1000", cost_price="500", stock=5
     )
-    quote = await stored(quotes, build_quote("cust-jp", [line(product, 3)], currency="JPY"))
+    quote = await stored(quotes, build_quote("cust-jp", [line(product, 3)], currency="JPY"), key_maker)
 
     placed = expect_ok(await order(client, service_key, quote), 201)
 
@@ -417,7 +426,7 @@ async def test_an_unknown_or_expired_quote_is_409_quote_expired(
     expect_error(await order(client, shopper.headers, never_stored), 409, "QUOTE_EXPIRED")
 
     short_lived = await stored(
-        quotes, build_quote(str(shopper.id), [line(product, 1)], valid_for=timedelta(milliseconds=300))
+        quotes, build_quote(str(shopper.id), [line(product, 1)], valid_for=timedelta(milliseconds=300)), shopper.maker
     )
     await until(lambda: expired(quotes, short_lived), "the 300 ms quote expires")
     expect_error(await order(client, shopper.headers, short_lived), 409, "QUOTE_EXPIRED")
@@ -440,7 +449,7 @@ async def test_the_idempotency_key_is_required_and_bounded(
     reason: str,
 ) -> None:
     product = await create_product(client, admin, stock=5)
-    quote = await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]))
+    quote = await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]), shopper.maker)
 
     response = await client.post(ORDERS, json={"quote_id": str(quote.quote_id)}, headers={**shopper.headers, **headers})
 
@@ -453,7 +462,7 @@ async def test_a_128_character_key_is_accepted(
     client: Client, admin: Caller, shopper: Caller, quotes: QuoteStore
 ) -> None:
     product = await create_product(client, admin, stock=5)
-    quote = await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]))
+    quote = await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]), shopper.maker)
     expect_ok(await order(client, shopper.headers, quote, **{"Idempotency-Key": "k" * 128}), 201)
 
 
@@ -481,6 +490,7 @@ async def test_only_a_multi_line_order_that_fits_takes_stock(
             [line(plenty, 4, discount="10.20"), line(scarce, 3)],
             coupons=[AppliedCoupon(code="SAVE10", type="PERCENTAGE", amount=Decimal("10.20"))],
         ),
+        shopper.maker,
     )
     idempotency = key()
 
@@ -512,7 +522,7 @@ async def test_an_inactive_product_cannot_be_ordered(
     client: Client, admin: Caller, shopper: Caller, quotes: QuoteStore, pool: asyncpg.Pool
 ) -> None:
     product = await create_product(client, admin, stock=5)
-    quote = await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]))
+    quote = await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]), shopper.maker)
     expect_ok(await client.delete(f"/api/v1/products/{product['id']}", headers=admin.headers))
 
     body = expect_error(await order(client, shopper.headers, quote), 409, "PRODUCT_UNAVAILABLE")
@@ -521,14 +531,33 @@ async def test_an_inactive_product_cannot_be_ordered(
     assert await stock_of(pool, product) == 5
 
 
-async def test_a_user_orders_only_their_own_quotes(
-    client: Client, admin: Caller, shopper: Caller, quotes: QuoteStore, pool: asyncpg.Pool
+async def test_only_the_quotes_maker_or_an_admin_orders_it(
+    client: Client,
+    admin: Caller,
+    shopper: Caller,
+    service_key: dict[str, str],
+    key_maker: Maker,
+    quotes: QuoteStore,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    password_hash: str,
 ) -> None:
     product = await create_product(client, admin, stock=5)
-    quote = await stored(quotes, build_quote("someone-else", [line(product, 1)]))
+    other = expect_ok(await client.post("/api/v1/api-keys", json={"name": "other"}, headers=admin.headers), 201)
+    other_key = {"X-API-Key": other["key"]}
+    stranger = await make_caller(settings, password_hash, "stranger", "user")
+    by_checkout = await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]), key_maker)  # for the shopper
+    by_shopper = await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]), shopper.maker)
 
-    expect_error(await order(client, shopper.headers, quote), 403, "FORBIDDEN")
-    assert await stock_of(pool, product) == 5
+    # Anyone else meets the quote as an unknown one, whatever its customer_id says.
+    for quote, headers in ((by_checkout, shopper.headers), (by_checkout, other_key), (by_shopper, stranger.headers)):
+        refused = expect_error(await order(client, headers, quote), 404, "NOT_FOUND")
+        assert refused["message"] == f"quote {quote.quote_id} not found"
+    assert (await stock_of(pool, product), await count(pool, "orders")) == (5, 0)
+
+    expect_ok(await order(client, service_key, by_checkout), 201)
+    expect_ok(await order(client, admin.headers, by_shopper), 201)
+    assert (await stock_of(pool, product), await count(pool, "orders")) == (3, 2)
 
 
 async def test_a_coupon_at_its_per_customer_limit_refuses_the_order(
@@ -538,7 +567,9 @@ async def test_a_coupon_at_its_per_customer_limit_refuses_the_order(
     await coupon(client, admin, "ONCE", per_customer_limit=1)
     applied = [AppliedCoupon(code="ONCE", type="PERCENTAGE", amount=Decimal("2.55"))]
     first, second = [
-        await stored(quotes, build_quote(str(shopper.id), [line(product, 1, discount="2.55")], coupons=applied))
+        await stored(
+            quotes, build_quote(str(shopper.id), [line(product, 1, discount="2.55")], coupons=applied), shopper.maker
+        )
         for _ in range(2)
     ]
     expect_ok(await order(client, shopper.headers, first), 201)
@@ -557,7 +588,7 @@ async def test_the_same_key_and_body_return_the_first_order_again(
     client: Client, admin: Caller, shopper: Caller, quotes: QuoteStore, pool: asyncpg.Pool
 ) -> None:
     product = await create_product(client, admin, stock=5)
-    quote = await stored(quotes, build_quote(str(shopper.id), [line(product, 2)]))
+    quote = await stored(quotes, build_quote(str(shopper.id), [line(product, 2)]), shopper.maker)
     idempotency = key()
 
     first = expect_ok(await order(client, shopper.headers, quote, **idempotency), 201)
@@ -573,7 +604,7 @@ async def test_a_replay_still_answers_after_the_quote_expired(
 ) -> None:
     product = await create_product(client, admin, stock=5)
     quote = await stored(
-        quotes, build_quote(str(shopper.id), [line(product, 1)], valid_for=timedelta(milliseconds=500))
+        quotes, build_quote(str(shopper.id), [line(product, 1)], valid_for=timedelta(milliseconds=500)), shopper.maker
     )
     idempotency = key()
     first = expect_ok(await order(client, shopper.headers, quote, **idempotency), 201)
@@ -586,7 +617,9 @@ async def test_the_same_key_with_another_body_is_409_idempotency_conflict(
     client: Client, admin: Caller, shopper: Caller, quotes: QuoteStore, pool: asyncpg.Pool
 ) -> None:
     product = await create_product(client, admin, stock=5)
-    first, other = [await stored(quotes, build_quote(str(shopper.id), [line(product, 1)])) for _ in range(2)]
+    first, other = [
+        await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]), shopper.maker) for _ in range(2)
+    ]
     idempotency = key()
     expect_ok(await order(client, shopper.headers, first, **idempotency), 201)
 
@@ -600,12 +633,13 @@ async def test_keys_belong_to_their_caller(
     admin: Caller,
     shopper: Caller,
     service_key: dict[str, str],
+    key_maker: Maker,
     quotes: QuoteStore,
     pool: asyncpg.Pool,
 ) -> None:
     product = await create_product(client, admin, stock=5)
-    mine = await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]))
-    theirs = await stored(quotes, build_quote("cust-9", [line(product, 1)]))
+    mine = await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]), shopper.maker)
+    theirs = await stored(quotes, build_quote("cust-9", [line(product, 1)]), key_maker)
     shared = key()
 
     expect_ok(await order(client, shopper.headers, mine, **shared), 201)
@@ -618,7 +652,7 @@ async def test_a_quote_is_ordered_once(
     client: Client, admin: Caller, shopper: Caller, quotes: QuoteStore, pool: asyncpg.Pool
 ) -> None:
     product = await create_product(client, admin, stock=5)
-    quote = await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]))
+    quote = await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]), shopper.maker)
     expect_ok(await order(client, shopper.headers, quote), 201)
 
     expect_error(await order(client, shopper.headers, quote), 409, "QUOTE_ALREADY_ORDERED")
@@ -634,6 +668,7 @@ async def test_orders_are_visible_to_their_customer_their_client_and_admins_only
     admin: Caller,
     shopper: Caller,
     service_key: dict[str, str],
+    key_maker: Maker,
     quotes: QuoteStore,
     settings: Settings,
     password_hash: str,
@@ -641,14 +676,22 @@ async def test_orders_are_visible_to_their_customer_their_client_and_admins_only
     stranger = await make_caller(settings, password_hash, "stranger", "user")
     product = await create_product(client, admin, stock=10)
     by_shopper = expect_ok(
-        await order(client, shopper.headers, await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]))),
+        await order(
+            client,
+            shopper.headers,
+            await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]), shopper.maker),
+        ),
         201,
     )
     by_service = expect_ok(
-        await order(client, service_key, await stored(quotes, build_quote("cust-7", [line(product, 1)]))), 201
+        await order(client, service_key, await stored(quotes, build_quote("cust-7", [line(product, 1)]), key_maker)),
+        201,
     )
     for_shopper_by_service = expect_ok(
-        await order(client, service_key, await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]))), 201
+        await order(
+            client, service_key, await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]), key_maker)
+        ),
+        201,
     )
 
     expect_error(await client.get(f"{ORDERS}/{by_shopper['id']}", headers=stranger.headers), 404, "NOT_FOUND")
@@ -678,7 +721,9 @@ async def test_the_list_is_keyset_paginated_newest_first(
     placed = [
         expect_ok(
             await order(
-                client, shopper.headers, await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]))
+                client,
+                shopper.headers,
+                await stored(quotes, build_quote(str(shopper.id), [line(product, 1)]), shopper.maker),
             ),
             201,
         )["id"]

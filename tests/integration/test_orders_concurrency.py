@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
+from quote_service.auth.policy import Maker
 from quote_service.config import Settings
 from quote_service.pricing.quote import AppliedCoupon, Quote
 from quote_service.quotes.store import QuoteStore
@@ -49,6 +50,19 @@ async def quotes(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[QuoteS
         yield store
 
 
+Keep = Callable[[Quote], Awaitable[Quote]]
+
+
+@pytest.fixture
+async def keep(quotes: QuoteStore, key_maker: Maker) -> Keep:
+    """Stores a quote as made by `service_key`, the key that orders every quote here."""
+
+    async def store(quote: Quote) -> Quote:
+        return await stored(quotes, quote, key_maker)
+
+    return store
+
+
 @pytest.fixture
 def server(settings: Settings) -> Iterator[RaceServer]:
     """A real server on this test's stores. One per test: a module's server kept its background
@@ -75,10 +89,10 @@ async def place_all(client: Http, headers: dict[str, str], quotes: list[Quote]) 
 
 
 async def test_thirty_orders_for_ten_units_sell_exactly_ten(
-    client: Client, http: Http, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
+    client: Client, http: Http, admin: Caller, service_key: dict[str, str], keep: Keep, pool: asyncpg.Pool
 ) -> None:
     product = await create_product(client, admin, stock=10)
-    baskets = [await stored(quotes, build_quote(f"cust-{i}", [line(product, 1)])) for i in range(30)]
+    baskets = [await keep(build_quote(f"cust-{i}", [line(product, 1)])) for i in range(30)]
 
     responses = await place_all(http, service_key, baskets)
 
@@ -91,15 +105,13 @@ async def test_thirty_orders_for_ten_units_sell_exactly_ten(
 
 
 async def test_baskets_locking_the_same_products_in_any_line_order_never_deadlock(
-    client: Client, http: Http, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
+    client: Client, http: Http, admin: Caller, service_key: dict[str, str], keep: Keep, pool: asyncpg.Pool
 ) -> None:
     first = await create_product(client, admin, stock=100)
     second = await create_product(client, admin, stock=100)
     third = await create_product(client, admin, stock=100)
     orders_of_lines = [[first, second, third], [third, second, first], [second, third, first]]
-    baskets = [
-        await stored(quotes, build_quote(f"cust-{i}", [line(p, 2) for p in orders_of_lines[i % 3]])) for i in range(24)
-    ]
+    baskets = [await keep(build_quote(f"cust-{i}", [line(p, 2) for p in orders_of_lines[i % 3]])) for i in range(24)]
 
     responses = await place_all(http, service_key, baskets)
 
@@ -108,14 +120,14 @@ async def test_baskets_locking_the_same_products_in_any_line_order_never_deadloc
 
 
 async def test_a_coupon_with_usage_limit_five_is_used_exactly_five_times(
-    client: Client, http: Http, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
+    client: Client, http: Http, admin: Caller, service_key: dict[str, str], keep: Keep, pool: asyncpg.Pool
 ) -> None:
     # A product per basket: only the coupon's row lock, not a shared product's, orders them.
     products = [await create_product(client, admin, stock=100) for _ in range(20)]
     await coupon(client, admin, "FIVE", usage_limit=5)
     applied = [AppliedCoupon(code="FIVE", type="PERCENTAGE", amount=Decimal("2.55"))]
     baskets = [
-        await stored(quotes, build_quote(f"cust-{i}", [line(product, 1, discount="2.55")], coupons=applied))
+        await keep(build_quote(f"cust-{i}", [line(product, 1, discount="2.55")], coupons=applied))
         for i, product in enumerate(products)
     ]
 
@@ -132,7 +144,7 @@ async def test_a_per_customer_limit_holds_for_one_customer_and_not_for_others(
     http: httpx.AsyncClient,
     admin: Caller,
     service_key: dict[str, str],
-    quotes: QuoteStore,
+    keep: Keep,
     pool: asyncpg.Pool,
     redis_url: str,
 ) -> None:
@@ -142,7 +154,7 @@ async def test_a_per_customer_limit_holds_for_one_customer_and_not_for_others(
     # A product per basket: only the coupon's row lock, not a shared product's, orders them.
     products = [await create_product(client, admin, stock=100) for _ in customers]
     baskets = [
-        await stored(quotes, build_quote(c, [line(product, 1, discount="2.55")], coupons=applied))
+        await keep(build_quote(c, [line(product, 1, discount="2.55")], coupons=applied))
         for c, product in zip(customers, products, strict=True)
     ]
 
@@ -163,10 +175,10 @@ async def test_a_per_customer_limit_holds_for_one_customer_and_not_for_others(
 
 
 async def test_concurrent_retries_of_one_key_create_one_order(
-    client: Client, http: Http, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
+    client: Client, http: Http, admin: Caller, service_key: dict[str, str], keep: Keep, pool: asyncpg.Pool
 ) -> None:
     product = await create_product(client, admin, stock=10)
-    quote = await stored(quotes, build_quote("cust-1", [line(product, 3)]))
+    quote = await keep(build_quote("cust-1", [line(product, 3)]))
     retry = key()
 
     responses: list[Any] = await asyncio.gather(*(order(http, service_key, quote, **retry) for _ in range(15)))
@@ -178,10 +190,10 @@ async def test_concurrent_retries_of_one_key_create_one_order(
 
 
 async def test_concurrent_orders_of_one_quote_with_different_keys_create_one_order(
-    client: Client, http: Http, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
+    client: Client, http: Http, admin: Caller, service_key: dict[str, str], keep: Keep, pool: asyncpg.Pool
 ) -> None:
     product = await create_product(client, admin, stock=10)
-    quote = await stored(quotes, build_quote("cust-1", [line(product, 3)]))
+    quote = await keep(build_quote("cust-1", [line(product, 3)]))
 
     responses = await place_all(http, service_key, [quote] * 10)
 
@@ -190,12 +202,12 @@ async def test_concurrent_orders_of_one_quote_with_different_keys_create_one_ord
 
 
 async def test_an_order_refused_mid_race_leaves_no_trace(
-    client: Client, http: Http, admin: Caller, service_key: dict[str, str], quotes: QuoteStore, pool: asyncpg.Pool
+    client: Client, http: Http, admin: Caller, service_key: dict[str, str], keep: Keep, pool: asyncpg.Pool
 ) -> None:
     """Multi-line orders racing for a scarce second product: losers take none of the first."""
     plenty = await create_product(client, admin, stock=50)
     scarce = await create_product(client, admin, stock=3)
-    baskets = [await stored(quotes, build_quote(f"cust-{i}", [line(plenty, 2), line(scarce, 1)])) for i in range(12)]
+    baskets = [await keep(build_quote(f"cust-{i}", [line(plenty, 2), line(scarce, 1)])) for i in range(12)]
 
     responses = await place_all(http, service_key, baskets)
 

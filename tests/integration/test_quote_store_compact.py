@@ -18,12 +18,12 @@ from quote_service.cache.redis import create_redis
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.quotes import compact
-from quote_service.quotes.store import QuoteStore, quote_key
-from tests.integration.conftest import Caller
-from tests.integration.expect import expect_ok
+from quote_service.quotes.store import MADE_BY, QuoteStore, quote_key
+from tests.integration.conftest import Caller, maker_of
+from tests.integration.expect import expect_error, expect_ok
 from tests.integration.test_catalog import create_product
 from tests.integration.test_feature_flags_api import create_flag
-from tests.integration.test_orders_api import ORDERS, coupon, key, quote_store
+from tests.integration.test_orders_api import ORDERS, build_quote, coupon, key, line, order, quote_store
 from tests.integration.test_price_list_quotes import one_price
 from tests.integration.test_promotions_api import create_promotion
 from tests.unit.test_engine_support import item, request
@@ -86,7 +86,9 @@ async def test_an_order_of_a_compact_quote_reproduces_every_part_of_the_response
     finally:
         await redis.aclose()
     assert value is not None
-    assert value[:1] == bytes([compact.FORMAT]), "stored compressed"
+    maker = await maker_of(client, service_key)
+    assert value[:17] == MADE_BY[maker[0]] + maker[1].bytes, "stored with its maker"
+    assert value[17:18] == bytes([compact.FORMAT]), "stored compressed"
     assert len(value) < len(msgspec.json.encode(answered)) / 4
     assert answered["applied_promotions"]
     assert answered["applied_coupons"]
@@ -115,10 +117,11 @@ async def test_another_process_reads_a_compact_quote_with_the_dictionary_it_lack
             await writer.put(rich_quote(f"c-{n}"), now=now)
         await trained(writer)
         quote = rich_quote("c-read")
-        await writer.put(quote, now=now)
+        maker = ("api_key", uuid.uuid4())
+        await writer.put(quote, now=now, caller=maker)
         assert reader.codec.dictionary_id is None
-        assert await reader.get(quote.quote_id, now=utcnow()) == quote
-        assert await reader.take_for_order(quote.quote_id, now=utcnow()) == quote
+        assert await reader.get(quote.quote_id, now=utcnow()) == (quote, maker)
+        assert await reader.take_for_order(quote.quote_id, now=utcnow()) == (quote, maker)
 
 
 async def test_a_dictionary_outlives_every_quote_compressed_with_it(settings: Settings, pool: asyncpg.Pool) -> None:
@@ -140,18 +143,24 @@ async def test_a_dictionary_outlives_every_quote_compressed_with_it(settings: Se
         assert dictionary_ttl >= quote_ttl + compact.DICTIONARY_MARGIN_SECONDS * 1000 - 60_000
 
 
-async def test_a_quote_stored_as_json_by_an_older_release_is_still_read_and_ordered(
-    settings: Settings, pool: asyncpg.Pool
+async def test_a_quote_stored_as_json_by_an_older_release_is_still_read_and_ordered_by_an_admin(
+    client: Client, admin: Caller, service_key: dict[str, str], settings: Settings, pool: asyncpg.Pool
 ) -> None:
-    quote = rich_quote("c-old")
+    """An older release recorded no maker: the quote is read whole, and only an admin may order it
+    (for the rest of its validity), as nobody can tell who made it."""
+    product = await create_product(client, admin, stock=5)
+    quote = build_quote("c-old", [line(product, 1)])
     redis = create_redis(settings.redis_url or "")
     try:
         await redis.set(quote_key(quote.quote_id), msgspec.json.encode(quote), px=60_000)  # as before
     finally:
         await redis.aclose()
     async with quote_store(settings, pool) as store:
-        assert await store.get(quote.quote_id, now=utcnow()) == quote
-        assert await store.take_for_order(quote.quote_id, now=utcnow()) == quote
+        assert await store.get(quote.quote_id, now=utcnow()) == (quote, None)
+
+    expect_error(await order(client, service_key, quote), 404, "NOT_FOUND")
+    placed = expect_ok(await order(client, admin.headers, quote), 201)
+    assert placed["quote_id"] == str(quote.quote_id)
 
 
 def rich_quote(customer_id: str) -> Any:
@@ -184,4 +193,4 @@ async def test_a_dictionary_redis_lost_is_put_back_before_the_next_quote_is_answ
             await redis.aclose()
         quote = rich_quote("c-after")
         await writer.put(quote, now=utcnow())
-        assert await reader.get(quote.quote_id, now=utcnow()) == quote
+        assert await reader.get(quote.quote_id, now=utcnow()) == (quote, None)

@@ -23,7 +23,7 @@ from litestar.testing import AsyncTestClient
 from quote_service.config import Settings
 from quote_service.pricing.quote import AppliedCoupon, CommissionDetail, Quote
 from quote_service.quotes.store import QuoteStore
-from tests.integration.conftest import Caller
+from tests.integration.conftest import Caller, maker_of
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.flash import new_sale
 from tests.integration.servers import cli_env, running_server
@@ -48,7 +48,8 @@ D = Decimal
 
 
 async def placed(client: Client, headers: dict[str, str], store: QuoteStore, quote: Quote) -> dict[str, Any]:
-    await stored(store, quote)
+    """`quote` stored as made by the caller of `headers`, then ordered by it."""
+    await stored(store, quote, await maker_of(client, headers))
     data: dict[str, Any] = expect_ok(await order(client, headers, quote), 201)
     return data
 
@@ -212,7 +213,9 @@ async def test_a_cancel_refunds_everything_and_releases_the_coupon(
     first = await placed(client, shopper.headers, quotes, two)
     # The coupon is used up: another order with it is refused.
     second = build_quote(str(shopper.id), [line(case, 1, discount="2.55")], coupons=with_coupon)
-    expect_error(await order(client, shopper.headers, await stored(quotes, second)), 409, "COUPON_LIMIT_REACHED")
+    expect_error(
+        await order(client, shopper.headers, await stored(quotes, second, shopper.maker)), 409, "COUPON_LIMIT_REACHED"
+    )
 
     cancelled = expect_ok(await cancel(client, shopper.headers, first["id"]))
     assert cancelled["status"] == "cancelled"
@@ -224,7 +227,7 @@ async def test_a_cancel_refunds_everything_and_releases_the_coupon(
 
     # Released: the same customer may use it again (PostgreSQL and the quote path's Redis count agree).
     third = build_quote(str(shopper.id), [line(case, 1, discount="2.55")], coupons=with_coupon)
-    expect_ok(await order(client, shopper.headers, await stored(quotes, third)), 201)
+    expect_ok(await order(client, shopper.headers, await stored(quotes, third, shopper.maker)), 201)
     assert await pool.fetchval("SELECT times_used FROM coupons WHERE code = 'ONCE'") == 1
 
 

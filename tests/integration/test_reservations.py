@@ -164,7 +164,7 @@ async def test_release_gives_the_units_back_and_the_quote_orders_as_a_plain_one(
     expect_error(await order(client, service_key, quote["quote_id"]), 409, "INSUFFICIENT_STOCK")
 
 
-async def test_only_the_quotes_owner_its_customer_or_an_admin_may_release(
+async def test_only_the_quotes_maker_or_an_admin_reads_or_releases_its_hold(
     client: Client, admin: Caller, shopper: Caller, settings: Settings, password_hash: str
 ) -> None:
     product = await create_product(client, admin, stock=10)
@@ -177,13 +177,45 @@ async def test_only_the_quotes_owner_its_customer_or_an_admin_may_release(
     for_shopper = await reserve(client, keys[0], (product, 1), customer=str(shopper.id))
     by_key = await reserve(client, keys[0], (product, 1), customer="someone")
 
-    expect_error(await client.delete(reservation_url(own["quote_id"]), headers=stranger.headers), 404, "NOT_FOUND")
-    expect_error(await client.delete(reservation_url(own["quote_id"]), headers=keys[1]), 403, "FORBIDDEN")
+    # Anyone else meets the hold as an unknown one: the customer it was made for too.
+    for quote, headers in ((own, stranger.headers), (own, keys[1]), (for_shopper, shopper.headers)):
+        url = reservation_url(quote["quote_id"])
+        for refused in (await client.get(url, headers=headers), await client.delete(url, headers=headers)):
+            body = expect_error(refused, 404, "NOT_FOUND")
+            assert body["message"] == f"quote {quote['quote_id']} holds no reservation"
     assert await units(client, admin, product) == (10, 3, 7)
-    for quote, headers in ((own, shopper.headers), (for_shopper, shopper.headers), (by_key, admin.headers)):
+    for quote, headers in ((own, shopper.headers), (for_shopper, keys[0]), (by_key, admin.headers)):
         released = expect_ok(await client.delete(reservation_url(quote["quote_id"]), headers=headers))
         assert released["status"] == "released"
     assert await units(client, admin, product) == (10, 0, 10)
+
+
+async def test_another_caller_cannot_order_a_shoppers_reserved_quote(
+    client: Client,
+    admin: Caller,
+    shopper: Caller,
+    service_key: dict[str, str],
+    settings: Settings,
+    password_hash: str,
+    pool: asyncpg.Pool,
+) -> None:
+    """The hold stays the shopper's: another key's or user's order is a 404 that consumes nothing,
+    and the shopper still orders it (a service key used to take the hold and own the order)."""
+    product = await create_product(client, admin, stock=3)
+    quote = await reserve(client, shopper.headers, (product, 2), customer=str(shopper.id))
+    stranger = await make_caller(settings, password_hash, "stranger", "user")
+
+    for headers in (service_key, stranger.headers):
+        refused = expect_error(await order(client, headers, quote["quote_id"]), 404, "NOT_FOUND")
+        assert refused["message"] == f"quote {quote['quote_id']} not found"
+
+    assert await pool.fetchval("SELECT count(*) FROM orders") == 0
+    held = expect_ok(await client.get(reservation_url(quote["quote_id"]), headers=shopper.headers))
+    assert held["status"] == "held"
+    assert await units(client, admin, product) == (3, 2, 1)
+    placed = expect_ok(await order(client, shopper.headers, quote["quote_id"]), 201)
+    assert placed["customer_id"] == str(shopper.id)
+    assert await units(client, admin, product) == (1, 0, 1)
 
 
 async def test_reserve_stock_must_be_a_boolean(client: Client, admin: Caller, service_key: dict[str, str]) -> None:
