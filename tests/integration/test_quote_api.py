@@ -246,7 +246,7 @@ async def test_a_warm_quote_issues_no_postgresql_query(
 
     # Only background tasks (the quote-log writer, the product-cache outbox drain, the
     # configuration version check) may touch PostgreSQL; the request path never does.
-    background = {"quote-store-log", "product-cache-outbox", "config-check", "config-poll", "config-listen"}
+    background = {"quote-log", "product-cache-outbox", "config-check", "config-poll", "config-listen"}
     assert [name for name in acquired_by if name not in background] == []
 
 
