@@ -121,7 +121,7 @@ def parse_dockerfile(path: Path) -> Dockerfile:
         elif not stages:
             assert keyword == "ARG", f"only ARG may precede the first FROM, not {keyword}"
             key, _, default = args.partition("=")
-            global_args[key] = default
+            global_args[key] = _expand_args(default, global_args)  # a default may use earlier ARGs
         else:
             stages[-1].instructions.append(Instruction(keyword, args))
     return Dockerfile(global_args, stages)
@@ -282,6 +282,9 @@ def test_the_image_is_built_by_uv_in_a_builder_stage_and_ships_without_it(docker
         assert "--no-dev" in args
     assert "--no-install-project" in syncs[0]
     assert builder.env().get("UV_PYTHON_DOWNLOADS") == "never", "the venv must use the base image's Python"
+    for args in syncs:  # the extra CA bundle (a build behind a TLS-intercepting proxy) reaches uv
+        assert "--mount=type=secret,id=ca" in args
+    assert not any("secret" in args for args in dockerfile.final.all("RUN")), "the runtime stage sees no secret"
     final = dockerfile.final
     # The venv's python links to the base image's interpreter: both stages need the same one.
     assert final.base == builder.base
@@ -290,6 +293,16 @@ def test_the_image_is_built_by_uv_in_a_builder_stage_and_ships_without_it(docker
     assert not any(c.startswith("--from=uv") for c in copies), "uv stays in the builder"
     assert not any("uv " in args for args in final.all("RUN")), "nothing is installed in the final stage"
     assert any(c.split()[:3] == ["--from=builder", "/app", "/app"] for c in copies), "the venv stays at /app"
+
+
+def test_the_build_arguments_default_to_the_official_images(dockerfile: Dockerfile) -> None:
+    """BASE_IMAGE and UV_IMAGE let a build without registries (deploy/build-offline.sh) give its own;
+    unset, they are what a `docker build` with registries has always used."""
+    args = dockerfile.global_args
+    assert dockerfile.stage("builder").base == f"python:{args['PYTHON_VERSION']}-slim-{args['DEBIAN_RELEASE']}"
+    assert dockerfile.stage("uv").base == f"ghcr.io/astral-sh/uv:{args['UV_VERSION']}"
+    builder = dockerfile.stage("builder")
+    assert builder.all("COPY")[0].split() == ["--from=uv", "/uv", "/bin/uv"], "any UV_IMAGE with /uv will do"
 
 
 def test_the_image_python_satisfies_the_project_and_has_a_pgserver_wheel(dockerfile: Dockerfile) -> None:
