@@ -333,7 +333,7 @@ check() {
     local mounted
     mounted=$(podman_ image mount "$IMAGE")
     printf 'the largest installed distributions (/app/.venv):\n' >&2
-    du -s --block-size=1M "$mounted"/app/.venv/lib/python3*/site-packages/* | sort -rn | head -8 \
+    du -s --block-size=1MB "$mounted"/app/.venv/lib/python3*/site-packages/* | sort -rn | head -8 \
         | sed "s#$mounted/app/.venv/lib/python3[^/]*/site-packages/##; s#^#  #; s#\t# MB  #" >&2
     podman_ image unmount "$IMAGE" >/dev/null
     if [ -n "$REPORT" ]; then
