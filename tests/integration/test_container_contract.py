@@ -121,7 +121,7 @@ def parse_dockerfile(path: Path) -> Dockerfile:
         elif not stages:
             assert keyword == "ARG", f"only ARG may precede the first FROM, not {keyword}"
             key, _, default = args.partition("=")
-            global_args[key] = default
+            global_args[key] = _expand_args(default, global_args)  # a default may use earlier ARGs
         else:
             stages[-1].instructions.append(Instruction(keyword, args))
     return Dockerfile(global_args, stages)
@@ -258,6 +258,63 @@ def service_environment(name: str, shell: Mapping[str, str]) -> dict[str, str]:
     return {key: interpolate("" if value is None else str(value), shell) for key, value in raw.items()}
 
 
+def deployment_section(heading: str) -> str:
+    """The text of docs/deployment.md under `### heading`, up to the next heading."""
+    text = (ROOT / "docs" / "deployment.md").read_text()
+    start = text.find(f"\n### {heading}\n")
+    assert start >= 0, f"docs/deployment.md has no section '### {heading}'"
+    following = re.search(r"\n#{1,3} ", text[start + 1 :])
+    return text[start : start + 1 + following.start()] if following else text[start:]
+
+
+def markdown_table(text: str, first_header: str) -> dict[str, str]:
+    """{first cell: second cell} of the table whose header starts with `first_header`; backticks
+    around a cell removed."""
+    rows: dict[str, str] = {}
+    inside = False
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")] if line.startswith("|") else []
+        if cells and cells[0] == first_header:
+            inside = True
+        elif not cells:
+            inside = False
+        elif inside and not set(cells[0]) <= {"-"}:
+            rows[cells[0].strip("`")] = cells[1].strip("`")
+    assert rows, f"no table headed {first_header!r}"
+    return rows
+
+
+def compose_variables() -> dict[str, str | None]:
+    """{variable: its default} of every `${...}` in the compose file's values; None: required."""
+    found: dict[str, str | None] = {}
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str):
+            for match in _VARIABLE.finditer(value):
+                name = match["braced"] or match["bare"]
+                if name:
+                    default = None if (match["op"] or "").endswith("?") else (match["arg"] or "")
+                    assert found.setdefault(name, default) == default, f"{name}: two defaults"
+
+    walk(compose())
+    return found
+
+
+def duration_seconds(value: str) -> float:
+    """A compose duration (`30s`, `1m30s`, `500ms`) in seconds."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 0.000001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", value)
+    assert parts, f"not a duration: {value!r}"
+    assert "".join(number + unit for number, unit in parts) == value, f"not a duration: {value!r}"
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
 def settings_variables() -> set[str]:
     """Every variable `Settings.from_env` reads."""
     names = {f.name.upper() for f in msgspec.structs.fields(Settings)}
@@ -282,6 +339,9 @@ def test_the_image_is_built_by_uv_in_a_builder_stage_and_ships_without_it(docker
         assert "--no-dev" in args
     assert "--no-install-project" in syncs[0]
     assert builder.env().get("UV_PYTHON_DOWNLOADS") == "never", "the venv must use the base image's Python"
+    for args in syncs:  # the extra CA bundle (a build behind a TLS-intercepting proxy) reaches uv
+        assert "--mount=type=secret,id=ca" in args
+    assert not any("secret" in args for args in dockerfile.final.all("RUN")), "the runtime stage sees no secret"
     final = dockerfile.final
     # The venv's python links to the base image's interpreter: both stages need the same one.
     assert final.base == builder.base
@@ -290,6 +350,16 @@ def test_the_image_is_built_by_uv_in_a_builder_stage_and_ships_without_it(docker
     assert not any(c.startswith("--from=uv") for c in copies), "uv stays in the builder"
     assert not any("uv " in args for args in final.all("RUN")), "nothing is installed in the final stage"
     assert any(c.split()[:3] == ["--from=builder", "/app", "/app"] for c in copies), "the venv stays at /app"
+
+
+def test_the_build_arguments_default_to_the_official_images(dockerfile: Dockerfile) -> None:
+    """BASE_IMAGE and UV_IMAGE let a build without registries (deploy/build-offline.sh) give its own;
+    unset, they are what a `docker build` with registries has always used."""
+    args = dockerfile.global_args
+    assert dockerfile.stage("builder").base == f"python:{args['PYTHON_VERSION']}-slim-{args['DEBIAN_RELEASE']}"
+    assert dockerfile.stage("uv").base == f"ghcr.io/astral-sh/uv:{args['UV_VERSION']}"
+    builder = dockerfile.stage("builder")
+    assert builder.all("COPY")[0].split() == ["--from=uv", "/uv", "/bin/uv"], "any UV_IMAGE with /uv will do"
 
 
 def test_the_image_python_satisfies_the_project_and_has_a_pgserver_wheel(dockerfile: Dockerfile) -> None:
@@ -330,8 +400,6 @@ def test_the_healthcheck_probes_liveness_with_python(dockerfile: Dockerfile) -> 
     assert probe[:2] == ["python", "-c"], "the slim image has no curl"
     assert "/health'" in probe[2], "GET /health: liveness, without dependencies"
     assert {"interval", "timeout", "start-period", "retries"} <= options.keys()
-    # compose restates the probe; both must stay the same command
-    assert service("app")["healthcheck"]["test"] == ["CMD", *probe]
 
 
 def test_the_build_context_holds_what_the_build_copies_and_nothing_private(dockerfile: Dockerfile) -> None:
@@ -360,14 +428,15 @@ def test_the_build_context_holds_what_the_build_copies_and_nothing_private(docke
 # --- compose, statically ---------------------------------------------------------------------
 
 
-def test_compose_runs_the_app_after_healthy_postgres_and_redis() -> None:
+def test_compose_runs_the_app_after_healthy_postgres_and_redis(dockerfile: Dockerfile) -> None:
     app = service("app")
     assert app["depends_on"] == {
         "postgres": {"condition": "service_healthy"},
         "redis": {"condition": "service_healthy"},
     }
     assert app["restart"] in {"unless-stopped", "always", "on-failure"}
-    assert any(str(port).endswith(":8000") for port in app["ports"])
+    exposed = dockerfile.final.last("EXPOSE")
+    assert [str(port).rsplit(":", 1)[1] for port in app["ports"]] == [exposed], "the port the image serves on"
     volumes = compose()["volumes"]
 
     postgres = service("postgres")
@@ -384,6 +453,63 @@ def test_compose_runs_the_app_after_healthy_postgres_and_redis() -> None:
 
     for name in ("postgres", "redis"):
         assert "ports" not in service(name), f"{name} stays inside the compose network"
+
+
+def test_compose_health_check_is_the_images(dockerfile: Dockerfile) -> None:
+    """compose restates the image's HEALTHCHECK (so that `docker compose ps` shows it): the same
+    probe, with the same timing."""
+    options, probe = healthcheck(dockerfile.final)
+    check = service("app")["healthcheck"]
+    assert check["test"] == ["CMD", *probe]
+    for name in ("interval", "timeout", "start-period", "retries"):
+        assert str(check[name.replace("-", "_")]) == options[name], name
+
+
+def test_compose_waits_longer_than_the_service_takes_to_stop() -> None:
+    """`docker compose stop` sends SIGTERM, then SIGKILL after stop_grace_period. The service gives
+    its workers SHUTDOWN_TIMEOUT_SECONDS, then kills them and exits by itself: a grace no longer
+    than that lets compose's SIGKILL land while the service is still stopping (exit status 137,
+    its last log lines lost) instead of after it has stopped."""
+    grace = Settings.from_env(service_environment("app", {"SECRET_KEY": SECRET})).shutdown_timeout_seconds
+    assert grace > 0
+    assert duration_seconds(str(service("app")["stop_grace_period"])) > grace
+
+
+def test_compose_keeps_the_quote_log_spool_on_a_volume_the_image_user_owns(dockerfile: Dockerfile) -> None:
+    """The spool holds answered quotes' rows until PostgreSQL has them: it must outlive the
+    container (a named volume at QUOTE_SERVICE_HOME), and Docker gives a new named volume the
+    ownership of the image's directory, which the Dockerfile makes the unprivileged user's."""
+    home = dockerfile.final.env()["QUOTE_SERVICE_HOME"]
+    mounts = dict(reversed(volume.split(":")[:2]) for volume in service("app")["volumes"])
+    assert mounts.get(home) in compose()["volumes"], f"{home} is not on a named volume: {mounts}"
+    env = service_environment("app", {"SECRET_KEY": SECRET})
+    spool = Settings.from_env({**dockerfile.final.env(), **env}).quote_log_spool
+    assert spool.is_relative_to(home), spool
+    runs = " ".join(dockerfile.final.all("RUN"))
+    uid = dockerfile.final.last("USER").split(":")[0]
+    user = re.search(rf"useradd\b[^&]*--uid {uid}\b[^&]*\s(\w+)\s*(?:&&|$)", runs)
+    assert user is not None, f"no useradd of uid {uid}"
+    assert re.search(rf"install -d -o {user[1]} -g \S+ -m 07[0-7]0 {re.escape(home)}(\s|$)", runs), "not the user's"
+
+
+def test_the_deployment_guide_lists_every_build_argument_with_its_default(dockerfile: Dockerfile) -> None:
+    declared = dict(dockerfile.global_args)
+    for stage in dockerfile.stages:
+        for args in stage.all("ARG"):
+            name, sep, default = args.partition("=")
+            if sep:
+                declared[name] = default
+    documented = markdown_table(deployment_section("Building with Docker"), "argument")
+    assert {name: _expand_args(default, dockerfile.global_args) for name, default in documented.items()} == declared
+    assert "--secret id=ca," in deployment_section("Building with Docker"), "the build secret's use"
+
+
+def test_the_deployment_guide_lists_every_compose_service_and_variable() -> None:
+    section = deployment_section("docker compose")
+    services = {name: ", ".join(spec.get("profiles", [])) or "—" for name, spec in compose()["services"].items()}
+    assert markdown_table(section, "service") == services
+    defaults = {name: "required" if value is None else value or "empty" for name, value in compose_variables().items()}
+    assert markdown_table(section, "variable") == defaults
 
 
 def test_compose_sets_only_variables_the_service_reads(dockerfile: Dockerfile) -> None:
