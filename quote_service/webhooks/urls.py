@@ -55,6 +55,8 @@ def parse(url: str) -> httpx.URL:
         raise invalid("url", "must name a host")
     if parsed.userinfo:
         raise invalid("url", "must not carry credentials (user:password@)")
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise invalid("url", f"is not a valid URL (port {parsed.port})")
     return parsed
 
 
