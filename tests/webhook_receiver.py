@@ -97,6 +97,8 @@ class Receiver:
                 pass
 
         class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the sender opens up to WEBHOOK_CONCURRENCY connections at once
+
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # a sender that hung up (killed, timed out): nothing to report
 
