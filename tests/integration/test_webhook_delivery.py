@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -22,31 +21,12 @@ from quote_service.webhooks.dispatcher import WebhookDispatcher
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.flash import buy, new_sale
-from tests.integration.test_webhooks_api import WEBHOOKS, deliveries, place_order, subscribe
+from tests.integration.test_webhooks_api import WEBHOOKS, deliveries, place_order, receiver, settings, subscribe
 from tests.waiting import until
 from tests.webhook_receiver import Receiver, receiving
 
 Client = AsyncTestClient[Litestar]
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return msgspec.structs.replace(
-        settings,
-        webhook_allow_private=True,
-        webhook_poll_interval=0.05,
-        webhook_timeout=1.0,
-        webhook_lease_seconds=3.0,
-        webhook_retry_min_seconds=0.05,
-        webhook_retry_max_seconds=0.2,
-        webhook_max_attempts=3,
-    )
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as started:
-        yield started
+__all__ = ["receiver", "settings"]  # the fixtures, shared with test_webhooks_api
 
 
 async def coupon_created(client: Client, admin: Caller, code: str) -> None:
