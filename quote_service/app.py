@@ -94,6 +94,8 @@ from quote_service.web.openapi import DecodedTypes, complete_openapi
 from quote_service.web.options import OptionsResponder
 from quote_service.web.proxy import ProxyHeaders
 from quote_service.web.request import MAX_BODY_BYTES, ExactRequest
+from quote_service.webhooks.controller import WebhookController
+from quote_service.webhooks.dispatcher import WebhookDispatcher
 
 log = structlog.get_logger("quote_service.app")
 
@@ -286,6 +288,12 @@ def create_app(
                 sweeper = ReservationSweeper(reservations, interval=settings.reservation_sweep_interval_seconds)
                 sweeper.start()
                 stack.push_async_callback(_close_within, "reservation sweeper", sweeper.stop, None)
+            app.state.webhook_dispatcher = None
+            if settings.webhook_poll_interval > 0:
+                webhooks = WebhookDispatcher(pool, settings)
+                webhooks.start()
+                stack.push_async_callback(_close_within, "webhook dispatcher", webhooks.stop, None)
+                app.state.webhook_dispatcher = webhooks
             coupon_repairs = CouponCounterRepairs(pool, redis)
             coupon_repairs.start()
             stack.push_async_callback(_close_within, "coupon counter repairs", coupon_repairs.stop, None)
@@ -374,6 +382,7 @@ def create_app(
             get_reservation,
             release_reservation,
             dashboard_summary,
+            WebhookController,
             *PAGE_ROUTES,
         ],
         template_config=template_config,

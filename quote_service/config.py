@@ -170,6 +170,35 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     guardrail_interval_seconds: float = 60.0
     """GUARDRAIL_INTERVAL_SECONDS: seconds between the experiment guardrail checker's passes (one
     process per pass across all of them); 0 turns the checker off in this process."""
+    webhook_allow_private: bool = False
+    """WEBHOOK_ALLOW_PRIVATE: let webhook URLs reach loopback, link-local and private addresses
+    (refused otherwise, when a subscription is saved and again at every delivery)."""
+    webhook_timeout: float = 5.0
+    """WEBHOOK_TIMEOUT: seconds one webhook delivery attempt may take (connect to answer) before it
+    counts as failed and is retried."""
+    webhook_max_attempts: int = 12
+    """WEBHOOK_MAX_ATTEMPTS: attempts of a delivery before it is marked `failed`."""
+    webhook_retry_min_seconds: float = 5.0
+    """WEBHOOK_RETRY_MIN_SECONDS: the pause after a delivery's first failed attempt; it doubles after
+    each further one (plus up to 20 % jitter), up to WEBHOOK_RETRY_MAX_SECONDS."""
+    webhook_retry_max_seconds: float = 3600.0
+    """WEBHOOK_RETRY_MAX_SECONDS: the longest pause between two attempts of a delivery."""
+    webhook_secret_overlap: float = 86_400.0
+    """WEBHOOK_SECRET_OVERLAP: seconds after a secret rotation during which the previous secret
+    still signs every delivery (beside the new one)."""
+    webhook_poll_interval: float = 0.5
+    """WEBHOOK_POLL_INTERVAL: seconds between the webhook sender's looks for due deliveries;
+    0 turns the sender off in this process (events are still written)."""
+    webhook_concurrency: int = 32
+    """WEBHOOK_CONCURRENCY: deliveries one process sends at once, all subscriptions together."""
+    webhook_endpoint_concurrency: int = 4
+    """WEBHOOK_ENDPOINT_CONCURRENCY: deliveries one process sends at once to one subscription."""
+    webhook_lease_seconds: float = 60.0
+    """WEBHOOK_LEASE_SECONDS: a delivery a process took but never finished (the process died) is
+    sent again by any process this long after it was taken; more than WEBHOOK_TIMEOUT."""
+    webhook_retention_days: int = 30
+    """WEBHOOK_RETENTION_DAYS: delivered and failed deliveries (and their events) older than this
+    are deleted."""
 
     @property
     def quote_log_spool(self) -> Path:
@@ -201,6 +230,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         database = rest.partition("?")[0].partition("/")[2]
         if database not in ("", "0"):
             raise ConfigError(f"a Redis Cluster has database 0 only: REDIS_URL names database {database}")
+
+    def _validate_webhooks(self) -> None:
+        if self.webhook_retry_max_seconds < self.webhook_retry_min_seconds:
+            raise ConfigError("WEBHOOK_RETRY_MAX_SECONDS must be at least WEBHOOK_RETRY_MIN_SECONDS")
+        if self.webhook_secret_overlap < 0:
+            raise ConfigError("WEBHOOK_SECRET_OVERLAP must be 0 (no overlap) or a number of seconds")
+        if self.webhook_poll_interval < 0:
+            raise ConfigError("WEBHOOK_POLL_INTERVAL must be 0 (off) or positive")
+        if self.webhook_lease_seconds <= self.webhook_timeout:
+            raise ConfigError("WEBHOOK_LEASE_SECONDS must be more than WEBHOOK_TIMEOUT")
 
     def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         """TRUSTED_PROXIES parsed; raises ConfigError naming an entry that is no address or network."""
@@ -283,6 +322,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "FLASH_HOLD_GRACE_SECONDS": self.flash_hold_grace_seconds,
             "MAX_HELD_UNITS_PER_PRODUCT": self.max_held_units_per_product,
             "MAX_ACTIVE_RESERVATIONS": self.max_active_reservations,
+            "WEBHOOK_TIMEOUT": self.webhook_timeout,
+            "WEBHOOK_MAX_ATTEMPTS": self.webhook_max_attempts,
+            "WEBHOOK_RETRY_MIN_SECONDS": self.webhook_retry_min_seconds,
+            "WEBHOOK_CONCURRENCY": self.webhook_concurrency,
+            "WEBHOOK_ENDPOINT_CONCURRENCY": self.webhook_endpoint_concurrency,
+            "WEBHOOK_RETENTION_DAYS": self.webhook_retention_days,
         }
         if self.decision_interval_minutes < 0:
             raise ConfigError("DECISION_INTERVAL_MINUTES must be 0 (off) or positive")
@@ -305,6 +350,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("RESERVATION_SWEEP_INTERVAL_SECONDS must be 0 (off) or positive")
         if self.guardrail_interval_seconds < 0:
             raise ConfigError("GUARDRAIL_INTERVAL_SECONDS must be 0 (off) or positive")
+        self._validate_webhooks()
         if self.login_concurrency < 0:
             raise ConfigError("LOGIN_CONCURRENCY must be 0 (one per CPU) or positive")
         if not 0 <= self.db_pool_min_size <= self.db_pool_max_size:

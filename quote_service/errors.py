@@ -294,6 +294,12 @@ also(
     "The order cannot be cancelled: a refund was made, or the cancel window has passed",
 )
 also(Conflict, "SALE_NOT_ACTIVE", "after change", "The sale is not active (not started or ended) or lacks it")
+also(
+    Conflict,
+    "WEBHOOK_DELIVERY_PENDING",
+    "no",
+    "The webhook delivery is still pending: it is being sent (and retried) already",
+)
 
 edge("MALFORMED_REQUEST", 400, "no", "The body is not valid JSON (or not UTF-8), or is missing", framework=True)
 edge("METHOD_NOT_ALLOWED", 405, "no", "The route exists but not with this method (see Allow)", framework=True)

@@ -55,8 +55,38 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
         sale_id, starts_at = seeded
         print(f"demo flash sale {sale_id} starts at {starts_at:%H:%M:%S} UTC (in a minute), for an hour:")
         print(f"  GET /api/v1/flash-sales/{sale_id}")
+    webhook = asyncio.run(seed_webhook(settings))
+    if webhook is not None:
+        print(f"demo webhook {webhook} (inactive): point it at your receiver, then turn it on (docs/webhooks.md):")
+        print(f'  PATCH /api/v1/webhooks/{webhook} {{"url": "https://...", "is_active": true}}')
     _print_demo_credentials(settings, summary.users_created, [("demo admin", admin), ("demo user", user)])
     return 0
+
+
+DEMO_WEBHOOK_URL = "https://erp.example/quote-service-webhooks"
+
+
+async def seed_webhook(settings: Settings) -> UUID | None:
+    """An inactive subscription to the order events (once): what a subscription looks like, sending
+    nothing until an admin gives it a real URL and turns it on. None when it is there already."""
+    from quote_service.webhooks import repository, signing
+
+    pool = await create_pool(dsn(settings), min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval("SELECT 1 FROM webhooks WHERE url = $1", DEMO_WEBHOOK_URL):
+                return None
+            fields = {
+                "url": DEMO_WEBHOOK_URL,
+                "events": ["order.created", "order.cancelled", "order.refunded"],
+                "description": "demo: an ERP's order feed (inactive: give it your receiver's URL, then activate it)",
+                "is_active": False,
+            }
+            row = await repository.insert_webhook(conn, fields=fields, secret=signing.new_secret(), actor="seed-demo")
+            webhook_id: UUID = row["id"]
+            return webhook_id
+    finally:
+        await pool.close()
 
 
 async def schedule_flash_sale(settings: Settings) -> tuple[UUID, datetime] | None:

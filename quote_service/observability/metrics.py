@@ -173,6 +173,32 @@ COMPETITOR_OBSERVATIONS = Counter(
     ["path", "outcome"],
 )
 
+WEBHOOK_ATTEMPTS = Counter(
+    "qs_webhook_attempts_total",
+    "Webhook delivery attempts by result: delivered (a 2xx), http_error (any other status, a redirect "
+    "included), timeout (WEBHOOK_TIMEOUT), connection_error, address_refused (the URL resolved to an "
+    "address WEBHOOK_ALLOW_PRIVATE does not allow).",
+    ["result"],
+)
+WEBHOOK_DELIVERIES = Counter(
+    "qs_webhook_deliveries_total",
+    "Webhook deliveries finished, by result: delivered, or failed after WEBHOOK_MAX_ATTEMPTS attempts.",
+    ["result"],
+)
+WEBHOOK_PENDING = Gauge(
+    "qs_webhook_pending_deliveries",
+    "Webhook deliveries pending (due or waiting for a retry) for active subscriptions.",
+    multiprocess_mode="livemax",
+)
+WEBHOOK_OLDEST_PENDING = Gauge(
+    "qs_webhook_oldest_pending_seconds",
+    "Age of the oldest pending webhook delivery of an active subscription (0 when none is pending).",
+    multiprocess_mode="livemax",
+)
+WEBHOOK_IN_FLIGHT = Gauge(
+    "qs_webhook_deliveries_in_flight", "Webhook deliveries being sent right now.", multiprocess_mode="livesum"
+)
+
 
 # Series that exist before their first event, so dashboards and alerts see 0 rather than nothing.
 for _status, _code in (
@@ -189,6 +215,10 @@ for _reason in ("lag", "replica_down"):
 for _path in ("stream", "replay"):
     for _outcome in ("stored", "duplicate", "dead_lettered"):
         COMPETITOR_OBSERVATIONS.labels(_path, _outcome)
+for _result in ("delivered", "http_error", "timeout", "connection_error", "address_refused"):
+    WEBHOOK_ATTEMPTS.labels(_result)
+for _result in ("delivered", "failed"):
+    WEBHOOK_DELIVERIES.labels(_result)
 for _outcome in ("confirmed", "replayed", "SOLD_OUT", "PURCHASE_LIMIT_EXCEEDED", "SALE_NOT_ACTIVE", "PRICE_CHANGED"):
     FLASH_PURCHASES.labels(_outcome)
 

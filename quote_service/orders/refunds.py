@@ -45,6 +45,7 @@ from quote_service.orders.service import assemble, can_see
 from quote_service.pricing.money import ZERO, round_money
 from quote_service.pricing.quote import STOCKED_SOURCES
 from quote_service.promotions import repository as promotions
+from quote_service.webhooks import events as webhooks
 
 Kind = Literal["refund", "cancel"]
 _ENCODER = msgspec.json.Encoder()
@@ -236,6 +237,7 @@ async def _write(
     else:
         status = "partially_refunded"
     await repository.update_order(conn, order_id=order_id, status=status, refunded=total, fees_refunded=fees_refunded)
+    await _announce(conn, kind, row)
     if kind == "cancel":
         assert now is not None
         released = await repository.release_coupons(conn, order_id=order_id, now=now)
@@ -243,6 +245,15 @@ async def _write(
         if redis is not None:  # last, before the commit: a Redis that refuses even a DEL fails the cancel
             await coupon_counters.forget(redis, order["customer_id"], [r["coupon_code"] for r in released])
     return row
+
+
+async def _announce(conn: Connection, kind: Kind, row: asyncpg.Record) -> None:
+    """The webhook event of this refund or cancel, in its transaction (docs/webhooks.md#events)."""
+    order = (await assemble(conn, [await _order_row(conn, row["order_id"])]))[0]
+    refund = (await refunds_of(conn, [row]))[0]
+    await webhooks.emit(
+        conn, "order.cancelled" if kind == "cancel" else "order.refunded", {"order": order, "refund": refund}
+    )
 
 
 def _charged_lines(rows: Sequence[asyncpg.Record], details: Sequence[asyncpg.Record]) -> list[math.ChargedLine]:

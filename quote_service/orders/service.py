@@ -53,6 +53,7 @@ from quote_service.promotions import repository as promotions
 from quote_service.quotes import policy
 from quote_service.quotes.store import QuoteStore
 from quote_service.reservations import service as reservations
+from quote_service.webhooks import events as webhooks
 
 _ENCODER = msgspec.json.Encoder()
 NO_USES = coupon_repository.Uses()
@@ -115,6 +116,8 @@ async def place_order(
                 await flash.record(
                     conn, held, customer=quote.customer_id, principal_id=principal.id, order_id=row["id"]
                 )
+                order = (await assemble(conn, [row]))[0]
+                await webhooks.emit(conn, "order.created", {"order": order})
             committed = True
             await fault_points.hit("order.committed")
             if consumed:
@@ -133,7 +136,6 @@ async def place_order(
                 await flash.settle(held)
             else:
                 await flash.release(held, customer=quote.customer_id)
-        order = (await assemble(conn, [row]))[0]
     await coupon_counters.publish(redis, quote.customer_id, coupon_uses)
     return order, False
 

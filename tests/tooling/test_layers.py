@@ -16,6 +16,7 @@ LAYERS = [
     "compiled", "pricing",
     "observability", "background", "embedded", "server", "db", "cache",
     "auth", "web", "health",
+    "webhooks",
     "catalog", "reservations", "commissions", "coupons", "rules", "price_lists", "promotions", "flags", "ofrep",
     "repricing", "pages", "campaigns",
     "intelligence", "flash_sales", "snapshot", "analytics", "quotes", "edge", "orders", "statements",

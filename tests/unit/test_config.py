@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from quote_service.config import DEV_SECRET_KEY, ConfigError, Settings, require_secret_key_to_serve
@@ -277,5 +278,28 @@ def test_redis_cluster_mode_from_the_flag_or_the_url_scheme(environ: dict[str, s
     ],
 )
 def test_redis_cluster_mode_refuses_what_a_cluster_cannot_be(environ: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        Settings.from_env(environ)
+
+
+def test_every_setting_is_documented_in_the_configuration_page() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    for field in msgspec.structs.fields(Settings):
+        variable = "QUOTE_SERVICE_HOME" if field.name == "home" else field.name.upper()
+        assert f"`{variable}`" in page, f"{variable} is not in docs/configuration.md"
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"WEBHOOK_TIMEOUT": "10", "WEBHOOK_LEASE_SECONDS": "10"}, "WEBHOOK_LEASE_SECONDS"),
+        ({"WEBHOOK_RETRY_MIN_SECONDS": "10", "WEBHOOK_RETRY_MAX_SECONDS": "5"}, "WEBHOOK_RETRY_MAX_SECONDS"),
+        ({"WEBHOOK_MAX_ATTEMPTS": "0"}, "WEBHOOK_MAX_ATTEMPTS"),
+        ({"WEBHOOK_POLL_INTERVAL": "-1"}, "WEBHOOK_POLL_INTERVAL"),
+        ({"WEBHOOK_SECRET_OVERLAP": "-1"}, "WEBHOOK_SECRET_OVERLAP"),
+        ({"WEBHOOK_ENDPOINT_CONCURRENCY": "0"}, "WEBHOOK_ENDPOINT_CONCURRENCY"),
+    ],
+)
+def test_webhook_settings_that_cannot_work_are_refused_naming_the_variable(environ: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         Settings.from_env(environ)

@@ -1,0 +1,136 @@
+"""HTTP: /api/v1/webhooks (admin): subscriptions, secret rotation, deliveries and their retry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, delete, get, patch, post, put
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from quote_service.auth.guards import admin_only
+from quote_service.config import Settings
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.web.deps import AuthedRequest, PoolDep, actor_of
+from quote_service.web.envelope import Envelope, ok
+from quote_service.webhooks import repository, service
+from quote_service.webhooks.schemas import (
+    Delivery,
+    DeliveryStatus,
+    Webhook,
+    WebhookCreate,
+    WebhookPatch,
+    WebhookWithSecret,
+)
+
+SettingsDep = NamedDependency[Settings]
+
+
+class WebhookController(Controller):
+    path = "/api/v1/webhooks"
+    tags = ["webhooks"]
+    guards = [admin_only]
+
+    @post("/", summary="Subscribe a URL to events (the answer carries the signing secret, shown this once)")
+    async def create(
+        self, data: JSONBody[WebhookCreate], pool: PoolDep, settings: SettingsDep, request: AuthedRequest
+    ) -> Envelope[WebhookWithSecret]:
+        created = await service.create_webhook(
+            pool, data, actor=actor_of(request), allow_private=settings.webhook_allow_private
+        )
+        return ok(created, "Webhook created: store its secret now, it is not shown again")
+
+    @get("/", summary="Webhook subscriptions, oldest first (keyset-paginated)")
+    async def list_webhooks(
+        self, pool: PoolDep, limit: FromQuery[Limit] = DEFAULT_LIMIT, cursor: FromQuery[str | None] = None
+    ) -> Envelope[Page[Webhook]]:
+        after = decode_cursor(cursor, tuple[datetime, UUID], "webhooks")
+        async with pool.acquire() as conn:
+            rows = await repository.list_webhooks(conn, after=after, limit=limit)
+        key = lambda r: (r["created_at"], r["id"])  # noqa: E731
+        return ok(page_of(rows, "webhooks", limit=limit, key=key, item=service.webhook_from_row))
+
+    @get("/{webhook_id:uuid}", summary="One webhook subscription (never its secret)")
+    async def get_webhook(self, webhook_id: FromPath[UUID], pool: PoolDep) -> Envelope[Webhook]:
+        return ok(await service.get_webhook(pool, webhook_id))
+
+    @put("/{webhook_id:uuid}", summary="Replace a subscription's url, events, description and is_active")
+    async def replace(
+        self,
+        webhook_id: FromPath[UUID],
+        data: JSONBody[WebhookCreate],
+        pool: PoolDep,
+        settings: SettingsDep,
+        request: AuthedRequest,
+    ) -> Envelope[Webhook]:
+        updated = await service.replace_webhook(
+            pool, webhook_id, data, actor=actor_of(request), allow_private=settings.webhook_allow_private
+        )
+        return ok(updated, "Webhook updated")
+
+    @patch("/{webhook_id:uuid}", summary="Change the fields sent")
+    async def change(
+        self,
+        webhook_id: FromPath[UUID],
+        data: JSONBody[WebhookPatch],
+        pool: PoolDep,
+        settings: SettingsDep,
+        request: AuthedRequest,
+    ) -> Envelope[Webhook]:
+        updated = await service.patch_webhook(
+            pool, webhook_id, data, actor=actor_of(request), allow_private=settings.webhook_allow_private
+        )
+        return ok(updated, "Webhook updated")
+
+    @delete("/{webhook_id:uuid}", status_code=200, summary="Delete a subscription and its deliveries")
+    async def remove(self, webhook_id: FromPath[UUID], pool: PoolDep) -> Envelope[Webhook]:
+        return ok(await service.delete_webhook(pool, webhook_id), "Webhook deleted")
+
+    @post(
+        "/{webhook_id:uuid}/rotate-secret",
+        status_code=200,
+        summary="Issue a new signing secret; the previous one keeps signing for WEBHOOK_SECRET_OVERLAP",
+    )
+    async def rotate(
+        self, webhook_id: FromPath[UUID], pool: PoolDep, settings: SettingsDep, request: AuthedRequest
+    ) -> Envelope[WebhookWithSecret]:
+        rotated = await service.rotate_secret(
+            pool, webhook_id, actor=actor_of(request), overlap_seconds=settings.webhook_secret_overlap
+        )
+        return ok(rotated, "Secret rotated: store the new one now, it is not shown again")
+
+    @get("/{webhook_id:uuid}/deliveries", summary="A subscription's deliveries, newest first")
+    async def deliveries(
+        self,
+        webhook_id: FromPath[UUID],
+        pool: PoolDep,
+        status: FromQuery[DeliveryStatus | None] = None,
+        type: FromQuery[str | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[Delivery]]:
+        before = decode_cursor(cursor, tuple[datetime, UUID], "webhook-deliveries")
+        await service.get_webhook(pool, webhook_id)  # 404 for an unknown subscription
+        async with pool.acquire() as conn:
+            rows = await repository.list_deliveries(
+                conn, webhook_id=webhook_id, status=status, event_type=type, before=before, limit=limit
+            )
+        key = lambda r: (r["created_at"], r["id"])  # noqa: E731
+        return ok(page_of(rows, "webhook-deliveries", limit=limit, key=key, item=service.delivery_from_row))
+
+    @post(
+        "/{webhook_id:uuid}/deliveries/{delivery_id:uuid}/retry",
+        status_code=200,
+        summary="Send a failed (or delivered) delivery again, under the same webhook-id",
+    )
+    async def retry(
+        self, webhook_id: FromPath[UUID], delivery_id: FromPath[UUID], pool: PoolDep, state: State
+    ) -> Envelope[Delivery]:
+        delivery = await service.send_again(pool, webhook_id, delivery_id)
+        dispatcher: Any = state.get("webhook_dispatcher")
+        if dispatcher is not None:
+            dispatcher.wake()  # due now: this process looks at once
+        return ok(delivery, "Delivery queued to be sent again")

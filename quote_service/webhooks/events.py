@@ -1,0 +1,37 @@
+"""The events a subscription can receive, and `emit`: the outbox write (docs/webhooks.md#events).
+
+`emit(conn, type, data)` writes the event in the transaction `conn` is in, through the SQL
+function `webhook_emit` (migrations/0300), which the database's own triggers call too for the
+events they report. Call it inside the change's transaction: a change that rolls back then
+sends nothing, and a committed one is delivered, whatever happens to the process afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import msgspec
+
+from quote_service.db.pool import Connection
+
+EventType = Literal[
+    "order.created",
+    "order.cancelled",
+    "order.refunded",
+    "product.price_changed",
+    "flash_sale.sold_out",
+    "experiment.rolled_back",
+    "reservation.expired",
+    "config.changed",
+]
+EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
+ALL_EVENTS = "*"
+"""In a subscription's `events`: every type, those added later included."""
+
+_ENCODER = msgspec.json.Encoder()
+
+
+async def emit(conn: Connection, event_type: EventType, data: object) -> None:
+    """Write event `event_type` with payload `data` (anything msgspec encodes) for every active
+    subscription that wants it, in `conn`'s current transaction; nothing when none does."""
+    await conn.execute("SELECT webhook_emit($1, $2)", event_type, _ENCODER.encode(data).decode())

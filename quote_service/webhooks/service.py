@@ -1,0 +1,144 @@
+"""Webhook subscriptions: checked writes, the secret shown once, rotation, deliveries sent again."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from quote_service.db.pool import Pool
+from quote_service.errors import Conflict, FieldError, NotFound, ValidationFailed
+from quote_service.patch import patched, sent_fields
+from quote_service.webhooks import repository, signing, urls
+from quote_service.webhooks.events import ALL_EVENTS, EVENT_TYPES
+from quote_service.webhooks.schemas import Delivery, Webhook, WebhookCreate, WebhookPatch, WebhookWithSecret
+
+
+def webhook_from_row(row: asyncpg.Record) -> Webhook:
+    return Webhook(
+        id=row["id"],
+        url=row["url"],
+        events=list(row["events"]),
+        description=row["description"],
+        is_active=row["is_active"],
+        previous_secret_expires_at=row["previous_secret_expires_at"],
+        created_by=row["created_by"],
+        updated_by=row["updated_by"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _with_secret(row: asyncpg.Record) -> WebhookWithSecret:
+    shown = webhook_from_row(row)
+    return WebhookWithSecret(**{f: getattr(shown, f) for f in shown.__struct_fields__}, secret=row["secret"])
+
+
+def delivery_from_row(row: asyncpg.Record) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        webhook_id=row["webhook_id"],
+        type=row["type"],
+        status=row["status"],
+        attempts=row["attempts"],
+        last_status_code=row["last_status_code"],
+        last_error=row["last_error"],
+        next_attempt_at=row["next_attempt_at"],
+        last_attempt_at=row["last_attempt_at"],
+        delivered_at=row["delivered_at"],
+        created_at=row["created_at"],
+    )
+
+
+async def check_fields(data: WebhookCreate, *, allow_private: bool) -> dict[str, Any]:
+    """The writable fields, normalised; a 422 naming every bad one."""
+    errors: list[FieldError] = []
+    for index, name in enumerate(data.events):
+        if name != ALL_EVENTS and name not in EVENT_TYPES:
+            known = ", ".join(EVENT_TYPES)
+            errors.append(FieldError(f"events[{index}]", f"unknown event type {name!r}; one of {known} or '*'"))
+    url = data.url
+    try:
+        url = await urls.check(data.url, allow_private=allow_private)
+    except ValidationFailed as refused:
+        errors.extend(refused.details)
+    if errors:
+        message = "Invalid webhook: " + "; ".join(f"{e.field} {e.message}" for e in errors)
+        raise ValidationFailed(message, details=errors)
+    return {
+        "url": url,
+        "events": list(dict.fromkeys(data.events)),
+        "description": data.description,
+        "is_active": data.is_active,
+    }
+
+
+async def create_webhook(pool: Pool, data: WebhookCreate, *, actor: str, allow_private: bool) -> WebhookWithSecret:
+    fields = await check_fields(data, allow_private=allow_private)
+    async with pool.acquire() as conn:
+        row = await repository.insert_webhook(conn, fields=fields, secret=signing.new_secret(), actor=actor)
+    return _with_secret(row)
+
+
+async def get_webhook(pool: Pool, webhook_id: UUID) -> Webhook:
+    async with pool.acquire() as conn:
+        row = await repository.get_webhook(conn, webhook_id=webhook_id)
+    if row is None:
+        raise NotFound(f"webhook {webhook_id} not found")
+    return webhook_from_row(row)
+
+
+async def replace_webhook(
+    pool: Pool, webhook_id: UUID, data: WebhookCreate, *, actor: str, allow_private: bool
+) -> Webhook:
+    """PUT: every writable field (the secret stays)."""
+    fields = await check_fields(data, allow_private=allow_private)
+    async with pool.acquire() as conn:
+        row = await repository.update_webhook(conn, webhook_id=webhook_id, fields=fields, actor=actor)
+    if row is None:
+        raise NotFound(f"webhook {webhook_id} not found")
+    return webhook_from_row(row)
+
+
+async def patch_webhook(
+    pool: Pool, webhook_id: UUID, data: WebhookPatch, *, actor: str, allow_private: bool
+) -> Webhook:
+    """PATCH: the fields sent over the current ones, checked as a PUT would be."""
+    changes = sent_fields(data)
+    current = await get_webhook(pool, webhook_id)
+    return await replace_webhook(
+        pool, webhook_id, patched(current, WebhookCreate, changes), actor=actor, allow_private=allow_private
+    )
+
+
+async def rotate_secret(pool: Pool, webhook_id: UUID, *, actor: str, overlap_seconds: float) -> WebhookWithSecret:
+    async with pool.acquire() as conn:
+        row = await repository.rotate_secret(
+            conn, webhook_id=webhook_id, secret=signing.new_secret(), overlap_seconds=overlap_seconds, actor=actor
+        )
+    if row is None:
+        raise NotFound(f"webhook {webhook_id} not found")
+    return _with_secret(row)
+
+
+async def delete_webhook(pool: Pool, webhook_id: UUID) -> Webhook:
+    async with pool.acquire() as conn:
+        row = await repository.delete_webhook(conn, webhook_id=webhook_id)
+    if row is None:
+        raise NotFound(f"webhook {webhook_id} not found")
+    return webhook_from_row(row)
+
+
+async def send_again(pool: Pool, webhook_id: UUID, delivery_id: UUID) -> Delivery:
+    """A delivered or failed delivery sent again (same id, a fresh count of attempts); 409 while pending."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await repository.send_again(conn, webhook_id=webhook_id, delivery_id=delivery_id)
+        if row is None:
+            found = await repository.get_delivery(conn, webhook_id=webhook_id, delivery_id=delivery_id)
+            if found is None:
+                raise NotFound(f"delivery {delivery_id} of webhook {webhook_id} not found")
+            raise Conflict(
+                f"delivery {delivery_id} is still pending: it is sent by itself", code="WEBHOOK_DELIVERY_PENDING"
+            )
+    return delivery_from_row(row)
