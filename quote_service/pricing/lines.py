@@ -27,6 +27,10 @@ from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer,
 from quote_service.pricing.rules import PricingRule, apply_price_rules
 
 
+_INCLUSIVE = "prices_include_tax"
+"""The mark a tax-inclusive line's key ends with (`price_lines`)."""
+
+
 class Line:
     """One line while a quote is built: its shared `Priced` and the discount coupons give it."""
 
@@ -149,6 +153,7 @@ def price_lines(
         seller_id: str | None
         price_list_id: UUID | None = None
         own_currency = False
+        inclusive = False  # the list price is gross, tax included (docs/markets.md): from its list or its product
         if product is not None and product.is_active:
             selected = None
             if price_lists is not None:
@@ -157,11 +162,13 @@ def price_lines(
             if selected is not None:
                 source: PriceSource = "price_list"
                 price_list_id = selected.price_list.id
+                inclusive = selected.price_list.prices_include_tax
                 # min_price is in the product's currency: it floors only a price in that currency.
                 list_unit, min_price = selected.amount, product.min_price if own_currency else ZERO
             elif own_currency:
                 source = "catalog"
                 list_unit, min_price = product.current_price, product.min_price
+                inclusive = product.prices_include_tax
             else:
                 message = (
                     f"no price list prices this product in {currency} for this customer and channel, "
@@ -203,6 +210,8 @@ def price_lines(
                 key += (units, offer.flash_price, flash_sale_id.int)
                 if price_list_id is not None:
                     key += (("price_list", price_list_id.int),)
+                if inclusive:
+                    key += (_INCLUSIVE,)
                 found = priced.get(key)
                 if found is None:
                     plan = region.line(product_uuid, category_id, commission_seller)
@@ -210,6 +219,7 @@ def price_lines(
                         plan,
                         product_id=item.product_id,
                         source="flash_sale",
+                        inclusive=inclusive,
                         category_id=category_id,
                         seller_id=seller_id,
                         list_unit=list_unit,
@@ -236,6 +246,8 @@ def price_lines(
             key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price, rest)
         if price_list_id is not None:  # the same amount from a list is another line than from the catalog
             key += (("price_list", price_list_id.int),)
+        if inclusive:  # the same amount gross is another line than net (nothing added to a net line's key)
+            key += (_INCLUSIVE,)
         found = priced.get(key)
         if found is None:
             plan = region.line(product_uuid, category_id, commission_seller)
@@ -257,6 +269,7 @@ def price_lines(
                 plan,
                 product_id=item.product_id,
                 source=source,
+                inclusive=inclusive,
                 category_id=category_id,
                 seller_id=seller_id,
                 list_unit=list_unit,
