@@ -192,9 +192,7 @@ def is_effective(rate: CommissionRate, now: datetime) -> bool:
     return rate.effective_to is None or now < rate.effective_to
 
 
-def _precedence(
-    rate: CommissionRate, region_match: RegionMatch
-) -> tuple[int, int, int, bool, datetime, datetime, str]:
+def _precedence(rate: CommissionRate, region_match: RegionMatch) -> tuple[int, int, int, bool, datetime, datetime, str]:
     # docs/pricing.md's score adds region 1 to seller 4 + category 2. A 1 never outweighs a 2 or a 4,
     # so it only separates rates whose seller and category scores are equal, and `region_match`,
     # next in the key, orders those the same way (a city, then a country, then no region): the

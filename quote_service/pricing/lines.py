@@ -26,7 +26,6 @@ from quote_service.pricing.price_lists import PriceBook
 from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer, PriceSource, QuoteRequest
 from quote_service.pricing.rules import PricingRule, apply_price_rules
 
-
 _INCLUSIVE = "prices_include_tax"
 """The mark a tax-inclusive line's key ends with (`price_lines`)."""
 

@@ -84,6 +84,9 @@ class QuoteRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     one step (its units counted once; docs/reservations.md). The engine ignores it."""
     channel: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     """The sales channel (e.g. "web", "app"): price lists may be limited to some channels."""
+    customer_group: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    """The customer's group (e.g. "b2b"), stated by a service key or admin as `customer_tier` is; default
+    the calling account's own group. A shopper's comes from its account (docs/markets.md#customer-group-per-quote)."""
 
 
 # --- engine inputs -------------------------------------------------------------------------

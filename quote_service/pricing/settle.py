@@ -116,9 +116,7 @@ def _response_parts(
     )
     if split:  # docs/markets.md#the-lines-tax-split
         inclusive = priced.inclusive
-        item = replace(
-            item, prices_include_tax=inclusive, net=base, gross=after if inclusive else after + tax
-        )
+        item = replace(item, prices_include_tax=inclusive, net=base, gross=after if inclusive else after + tax)
     category_detail = _detail(priced, plan.category_rate, "category", base, category)
     if plan.seller_rate is None:
         return item, (category_detail,)

@@ -630,11 +630,12 @@ def priced(engine: Any, request: QuoteRequest, world: dict[str, Any], **inputs: 
 SEEDS = range(4)
 
 
-def priced_both(seed: int) -> Iterator[tuple[bytes, bytes, tuple[Any, ...]]]:
-    """Every basket of one seed priced by the engine and by the reference: (engine JSON, reference JSON, inputs)."""
+def baskets(seed: int, *, as_before: bool = False) -> Iterator[tuple[dict[str, Any], QuoteRequest, dict[str, Any]]]:
+    """Every basket of one seed with its world and inputs. `as_before`: worlds with no tax-inclusive
+    source and the default fees always in the quote's currency (what the quotes were before them)."""
     rng = random.Random(seed)
     for _ in range(SNAPSHOTS // len(SEEDS)):
-        world = make_world(rng)
+        world = make_world(rng, inclusive=not as_before)
         world["products_by_id"] = {str(made.id): made for made in world["products"]}
         at = instants(rng, world["config"])
         for _ in range(BASKETS_PER_SNAPSHOT):
@@ -647,45 +648,32 @@ def priced_both(seed: int) -> Iterator[tuple[bytes, bytes, tuple[Any, ...]]]:
             }
             # The default fees in the quote's currency two times in three, else in TRY (docs/markets.md),
             # decided by a draw already made: the baskets stay as they were.
-            if inputs["quote_id"].int % 3:
+            if as_before or inputs["quote_id"].int % 3:
                 inputs["defaults"] = defaults_in(inputs["defaults"], request.currency.upper())
-            new = priced(price_quote, request, world, snapshot=world["snapshot"], **inputs)
-            old = priced(reference_price_quote, request, world, config=world["config"], **inputs)
-            yield new, old, (request, customer, inputs)
+            yield world, request, inputs
+
+
+def priced_both(seed: int) -> Iterator[tuple[bytes, bytes, tuple[Any, ...]]]:
+    """Every basket of one seed priced by the engine and by the reference: (engine JSON, reference JSON, inputs)."""
+    for world, request, inputs in baskets(seed):
+        new = priced(price_quote, request, world, snapshot=world["snapshot"], **inputs)
+        old = priced(reference_price_quote, request, world, config=world["config"], **inputs)
+        yield new, old, (request, inputs)
 
 
 BEFORE_TAX_INCLUSIVE = "285a91adb09ccb462fd71dbc172a3bc6dd2918583caee6e81ea54e74196139be"
-"""SHA-256 of the JSON of every quote (or refusal) `priced_as_before` makes, as the engine priced them
-before tax-inclusive prices, customer_group targeting, currency-less commission rates and fees with a
-currency existed (commit 79de567)."""
-
-
-def priced_as_before() -> Iterator[bytes]:
-    """The baskets of `priced_both`, in worlds with no tax-inclusive source and with the default fees in
-    the quote's currency: what the new features must leave byte for byte as it was (docs/markets.md)."""
-    for seed in SEEDS:
-        rng = random.Random(seed)
-        for _ in range(SNAPSHOTS // len(SEEDS)):
-            world = make_world(rng, inclusive=False)
-            world["products_by_id"] = {str(made.id): made for made in world["products"]}
-            at = instants(rng, world["config"])
-            for _ in range(BASKETS_PER_SNAPSHOT):
-                request, customer = make_basket(rng, world)
-                inputs = {
-                    "customer": customer,
-                    "defaults": defaults_in(rng.choice(DEFAULTS), request.currency.upper()),
-                    "now": rng.choice(at),
-                    "quote_id": UUID(int=rng.getrandbits(128)),
-                }
-                yield priced(price_quote, request, world, snapshot=world["snapshot"], **inputs)
+"""SHA-256 of the JSON of every quote (or refusal) of `baskets(seed, as_before=True)` over SEEDS, as the
+engine priced them before tax-inclusive prices, a quote's own customer_group, currency-less commission
+rates and fees with a currency existed (commit 79de567)."""
 
 
 def test_a_quote_with_no_tax_inclusive_source_is_byte_for_byte_what_it_was() -> None:
     digest = hashlib.sha256()
     count = 0
-    for quote in priced_as_before():
-        digest.update(quote)
-        count += 1
+    for seed in SEEDS:
+        for world, request, inputs in baskets(seed, as_before=True):
+            digest.update(priced(price_quote, request, world, snapshot=world["snapshot"], **inputs))
+            count += 1
     assert count == SNAPSHOTS * BASKETS_PER_SNAPSHOT // len(SEEDS) * len(SEEDS)
     assert digest.hexdigest() == BEFORE_TAX_INCLUSIVE
 

@@ -63,7 +63,8 @@ def _winner(
         specificity = 4 * (rate.seller_id is not None) + 2 * (rate.category_id is not None) + (match != NO_REGION)
         assert rate.id is not None
         in_currency = rate.currency is not None  # docs/markets.md: a rate in the currency over one in every currency
-        rank = (rate.priority, specificity, match == CITY, in_currency, rate.effective_from, rate.created_at, rate.id.int)
+        dates = (rate.effective_from, rate.created_at)
+        rank = (rate.priority, specificity, match == CITY, in_currency, *dates, rate.id.int)
         if best is None or rank > best[0]:
             best = (rank, rate)
     return None if best is None else best[1]

@@ -287,8 +287,13 @@ def price_quote(
             ", ".join(c.code for c in applied_coupons if c.type != "FREE_DELIVERY") or "none",
             promoted.discount - discount,
         ),
-        ("tax", f"per line, after discounts; {tax_included} included in tax-inclusive prices" if split
-         else "per line, after discounts", tax_amount),
+        (
+            "tax",
+            f"per line, after discounts; {tax_included} included in tax-inclusive prices"
+            if split
+            else "per line, after discounts",
+            tax_amount,
+        ),
         ("delivery", delivery.description if fee == delivery.amount else f"waived by {waived_by}", fee),
         ("small_basket", small.description, small.amount),
     ]
