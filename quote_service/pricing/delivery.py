@@ -125,10 +125,11 @@ def _charge(plan: RegionPlan, *, express: bool, km: Decimal | None, flag_multipl
     standard_rule = plan.delivery_rule
     standard = defaults.delivery_fee
     default_name = "default delivery fee"
+    unpriced = standard_rule is None and not plan.default_fees
     if standard_rule is not None:
         assert isinstance(standard_rule.configuration, DeliveryFeeConfig)
         standard = _standard(standard_rule.configuration, km)
-    elif not plan.default_fees:  # the default is in another currency: no standard fee here
+    elif unpriced:  # the default is in another currency: no standard fee here
         standard = plan.zero
         default_name = f"no delivery fee in {plan.currency} (the default is in {defaults.currency})"
     standard_step: Step = (standard_rule, "DELIVERY_FEE", default_name, standard)
@@ -138,6 +139,8 @@ def _charge(plan: RegionPlan, *, express: bool, km: Decimal | None, flag_multipl
         words.append("standard delivery" if standard_rule else default_name)
     else:
         express_rule = plan.express_rule
+        if unpriced and (express_rule is None or getattr(express_rule.configuration, "base_fee", None) is None):
+            words.append(default_name)  # express multiplies a standard fee there is none of
         if express_rule is None:
             multiplier = flag_multiplier or defaults.express_multiplier
             steps.append(standard_step)

@@ -138,6 +138,9 @@ def _charge(
         words.append("standard delivery" if standard_rule else named_default)
     else:
         express_rule = fee_rule(rules, "EXPRESS_FEE", city=city, country=country, now=now, **priced_in)
+        no_base = express_rule is None or getattr(express_rule.configuration, "base_fee", None) is None
+        if standard_rule is None and defaults.currency.upper() != currency and no_base:
+            words.append(named_default)
         if express_rule is None:
             multiplier = flag_multiplier or defaults.express_multiplier
             steps.append((standard_rule, "DELIVERY_FEE", named_default, standard))
