@@ -1,7 +1,9 @@
 """Steps 1-4 of a quote (API.md §5): list price, flash-sale split, price rules, line subtotals.
 
 Each request item becomes one or two `Line`s: the units bought at the flash price (if any),
-then the rest at the list price moved by the price rules. A `Line` is the engine's mutable
+then the rest at the list price moved by the price rules. A line priced from a tax-inclusive
+source (its price list's, else its product's `prices_include_tax`) is gross throughout: list,
+rules, flash price and floor (docs/markets.md); a client's `unit_price` is net. A `Line` is the engine's mutable
 working row: it points at its `plan.LinePlan` (the rules, tax and rate for its kind of line) and
 at its `plan.Priced` (its prices and rounded amounts, computed once for every quote that has the
 same inputs); coupons then fill in its discount, and `settle` turns it into a `QuoteLine`.
