@@ -58,6 +58,7 @@ from quote_service.pricing.quote import (
     RequestContext,
 )
 from quote_service.pricing.rules import (
+    FEE_TYPES,
     DeliveryFeeConfig,
     DistanceBand,
     ExpressFeeConfig,
@@ -470,8 +471,30 @@ def make_inclusive(
     return products, price_lists
 
 
+def in_currencies(config: Config, currency: str) -> Config:
+    """docs/markets.md's currencies, decided by each entry's id (no draw: the worlds stay as they were):
+    a third of the plain percentage rates without a currency (every currency), and the fee rules'
+    amounts in no stated currency (DEFAULT_CURRENCY), the world's, or USD."""
+    rates = [
+        msgspec.structs.replace(r, currency=None)
+        if r.commission_type == "PERCENTAGE" and r.min_amount is None and r.max_amount is None and r.id.int % 3 == 0
+        else r
+        for r in config.rates
+    ]
+    rules = []
+    for made in config.rules:
+        if made.type in FEE_TYPES and made.id.int % 3:
+            stated = currency if made.id.int % 3 == 1 else "USD"
+            made = msgspec.structs.replace(
+                made, configuration=msgspec.structs.replace(made.configuration, currency=stated)
+            )
+        rules.append(made)
+    return dataclasses.replace(config, rates=rates, rules=rules)
+
+
 def make_world(rng: random.Random, *, inclusive: bool = True) -> dict[str, Any]:
-    """A random configuration; `inclusive` False: no tax-inclusive source at all."""
+    """A random configuration; `inclusive` False: none of docs/markets.md's features (no tax-inclusive
+    source, every rate and fee rule in the world's currency), what every quote was priced on before."""
     currency = rng.choice(CURRENCIES)
     products = make_products(rng, currency)
     taken: set[tuple[str, int]] = set()
@@ -503,7 +526,7 @@ def make_world(rng: random.Random, *, inclusive: bool = True) -> dict[str, Any]:
     )
     if inclusive:
         products, price_lists = make_inclusive(products, list(config.price_lists))
-        config = dataclasses.replace(config, price_lists=price_lists)
+        config = in_currencies(dataclasses.replace(config, price_lists=price_lists), currency)
     snapshot = ConfigSnapshot.build(
         version=config.version,
         rates=config.rates,

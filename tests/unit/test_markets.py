@@ -3,12 +3,13 @@ promotions; commission rates without a currency; default fees in DEFAULT_CURRENC
 
 from __future__ import annotations
 
+from datetime import timedelta
 from uuid import uuid4
 
 from quote_service.pricing.promotions import PercentOff
 from quote_service.pricing.quote import CatalogProduct, EngineDefaults, FlashOffer
 from quote_service.pricing.rules import DeliveryFeeConfig, SmallBasketConfig, TaxRateConfig
-from tests.unit.test_engine_support import D, coupon, item, promotion, quote, rate, request, rule
+from tests.unit.test_engine_support import SINCE, D, coupon, item, promotion, quote, rate, request, rule
 
 EUR = EngineDefaults(currency="EUR")
 
@@ -68,7 +69,8 @@ def test_a_gross_floor_stops_a_promotion_at_min_price_gross() -> None:
 
 
 def test_a_currency_less_percentage_applies_in_every_currency_and_one_in_the_currency_wins_a_tie() -> None:
-    anywhere = rate(rate=D(6), currency=None, category_id="books")
+    # Newer, so only the currency rule lets the EUR rate win their tie (priority, specificity, region).
+    anywhere = rate(rate=D(6), currency=None, category_id="books", created_at=SINCE + timedelta(days=1))
     in_euros = rate(rate=D(7), currency="EUR", category_id="books")
     lira_fee = rate(commission_type="FLAT", rate=D("1.00"), currency="TRY", seller_id="s1")
     basket = request(item("b", 2, unit_price="10.00", category_id="books", seller_id="s1"))
