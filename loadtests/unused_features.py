@@ -1,7 +1,8 @@
 """Configure, on a running demo server, features the benchmark's quotes never use (bench.py --unused-features).
 
-- price lists that price every demo product, half in EUR (the baskets are TRY) and half in TRY
-  for a customer group no caller has;
+- price lists that price every demo product, half in EUR (the baskets are TRY; these are
+  tax-inclusive) and half in TRY for a customer group no caller has;
+- fee rules priced in EUR (delivery, small basket; docs/markets.md), which a TRY quote never reads;
 - promotions whose conditions fail for every basket: another currency, a segment nobody is in,
   a minimum subtotal no basket reaches on the demo's own categories;
 - enabled flags with targeting rules that admit nobody (every quote still answers them);
@@ -37,6 +38,7 @@ def _price_lists(http: httpx.Client, admin: dict[str, str], ids: list[str], coun
             "customer_groups": [] if in_euros else [NOBODY],
             "priority": n % 4,
             "prices": [{"product_id": i, "amount": f"{10 + n}.00"} for i in ids],
+            "prices_include_tax": in_euros,
         }
         _created(http.post("/api/v1/price-lists", json=body, headers=admin))
 
@@ -58,6 +60,16 @@ def _promotions(http: httpx.Client, admin: dict[str, str], categories: list[str]
         body = {"name": f"never {n}", "kind": "PERCENT_OFF", "config": {"percent": 10}, "conditions": conditions,
                 "starts_at": since}  # fmt: skip
         _created(http.post("/api/v1/promotions", json=body, headers=admin))
+
+
+def _euro_fees(http: httpx.Client, admin: dict[str, str]) -> None:
+    since = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    for name, rule_type, configuration in (
+        ("unused-eur-delivery", "DELIVERY_FEE", {"base_fee": "4.90", "currency": "EUR"}),
+        ("unused-eur-small", "SMALL_BASKET", {"threshold": "20", "fee": "2.50", "currency": "EUR"}),
+    ):
+        body = {"name": name, "type": rule_type, "configuration": configuration, "priority": 9, "effective_from": since}
+        _created(http.post("/api/v1/pricing-rules", json=body, headers=admin))
 
 
 def _flags(http: httpx.Client, admin: dict[str, str], count: int) -> None:
@@ -94,9 +106,11 @@ def configure(base: str, key: str, ids: list[str], *, lists: int, promotions: in
         _price_lists(http, admin, ids, lists)
         _promotions(http, admin, categories, promotions)
         _flags(http, admin, flags)
+        _euro_fees(http, admin)
         held = _reservations(http, key, ids, holds)
     return (
-        f"unused features: {lists} price lists x {len(ids)} prices (EUR, or TRY for group {NOBODY!r}), "
+        f"unused features: {lists} price lists x {len(ids)} prices (EUR tax-inclusive, or TRY for group {NOBODY!r}), "
+        "2 EUR fee rules, "
         f"{promotions} failing promotions, {flags} flags with rules admitting nobody, "
         f"{held} reserving quotes of other customers holding stock"
     )

@@ -78,7 +78,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     default_tax_rate: Decimal = Decimal("18")
     """DEFAULT_TAX_RATE: tax percent when no TAX_RATE rule matches."""
     default_delivery_fee: Decimal = Decimal("10.00")
-    """DEFAULT_DELIVERY_FEE: standard delivery fee when no DELIVERY_FEE rule matches."""
+    """DEFAULT_DELIVERY_FEE: standard delivery fee when no DELIVERY_FEE rule matches, in DEFAULT_CURRENCY."""
+    default_currency: str = "TRY"
+    """DEFAULT_CURRENCY: the currency of DEFAULT_DELIVERY_FEE and the small-basket defaults (and of a
+    fee rule without `currency`); a quote in another currency pays only fee rules priced in its own."""
+    catalog_prices_include_tax: bool = False
+    """CATALOG_PRICES_INCLUDE_TAX: a product created without `prices_include_tax` holds gross prices
+    (tax included) when true, net prices (tax added) when false."""
     default_commission_rate: Decimal = Decimal("15")
     """DEFAULT_COMMISSION_RATE: commission percent when no rate matches."""
     max_discount_percentage: Decimal = Decimal("50")
@@ -366,6 +372,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("MAX_MARKUP_PERCENT must be a percentage between 0 and 1000")
         if not (self.default_delivery_fee.is_finite() and self.default_delivery_fee >= 0):
             raise ConfigError("DEFAULT_DELIVERY_FEE must be a non-negative amount")
+        from quote_service.pricing.money import is_currency
+
+        if not is_currency(self.default_currency.upper()):
+            raise ConfigError("DEFAULT_CURRENCY must be an ISO 4217 currency code (e.g. TRY, EUR)")
         if self.hsts_max_age < 0:
             raise ConfigError("HSTS_MAX_AGE must be 0 (off) or a number of seconds")
         self.trusted_proxy_networks()  # raises ConfigError naming TRUSTED_PROXIES

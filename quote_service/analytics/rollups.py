@@ -34,7 +34,8 @@ _LONG = 3600.0  # client-side timeout of a recompute (the server's statement_tim
 
 # $1: the hours (timestamptz[]), $2/$3: their lowest start and highest end (for the index).
 # quote_log's lines are [product_id, category_id, seller_id, quantity, unit_price, line_subtotal,
-# discount, price_source], its applied_rules [rule_id, type, version, amount] (migration 0015);
+# discount, price_source] and, for a tax-inclusive line, the tax it contains (docs/markets.md: revenue
+# is goods after discounts without tax), its applied_rules [rule_id, type, version, amount] (migration 0015);
 # delivery_city/country and flags (the keys of the flags on) are from migration 0045.
 PRICING_ROWS = """
 WITH q AS (
@@ -42,23 +43,25 @@ WITH q AS (
            COALESCE(initcap(btrim(ql.delivery_city)) || ', ' || upper(btrim(ql.delivery_country)), '') AS region,
            date_trunc('hour', ql.created_at, 'UTC') AS hour,
            o.id IS NOT NULL AS ordered, o.id AS order_id,
-           COALESCE(o.subtotal - o.discount_amount, 0) - COALESCE(rf.refunds, 0) AS revenue,
+           COALESCE(o.subtotal - o.discount_amount - o.tax_included, 0) - COALESCE(rf.refunds, 0) AS revenue,
            COALESCE(o.discount_amount, 0) AS discount,
            COALESCE(rf.refunds, 0) AS refunds
     FROM quote_log ql LEFT JOIN orders o ON o.quote_id = ql.quote_id
     -- The goods given back by the order's refunds (after their share of the discount).
-    LEFT JOIN LATERAL (SELECT sum(r.amount - r.discount) AS refunds FROM refunds r WHERE r.order_id = o.id) rf ON true
+    LEFT JOIN LATERAL (SELECT sum(r.amount - r.discount - r.tax_included) AS refunds
+                       FROM refunds r WHERE r.order_id = o.id) rf ON true
     WHERE ql.created_at >= $2 AND ql.created_at < $3
       AND date_trunc('hour', ql.created_at, 'UTC') = ANY($1::timestamptz[])
 ), quote_lines AS (
     SELECT q.hour, q.currency, q.quote_id, q.ordered, q.order_id,
            l->>0 AS product_id, COALESCE(l->>1, '') AS category_id,
-           (l->>5)::numeric AS sub, (l->>6)::numeric AS disc,
+           (l->>5)::numeric AS sub, (l->>6)::numeric AS disc, COALESCE((l->>8)::numeric, 0) AS included,
            row_number() OVER (PARTITION BY q.quote_id, l->>0 ORDER BY n) AS nth
     FROM q, jsonb_array_elements(q.lines) WITH ORDINALITY AS x(l, n)
 ), lines AS (  -- a product's refunds counted once per order, on its first line
     SELECT ql.*, CASE WHEN ql.ordered AND ql.nth = 1 THEN COALESCE(
-               (SELECT sum(rl.amount - rl.discount) FROM refund_lines rl
+               (SELECT sum(rl.amount - rl.discount - CASE WHEN rl.prices_include_tax THEN rl.tax ELSE 0 END)
+                FROM refund_lines rl
                 WHERE rl.order_id = ql.order_id AND rl.product_id = ql.product_id), 0) ELSE 0 END AS refunds
     FROM quote_lines ql
 ), rules AS (
@@ -79,13 +82,13 @@ FROM q GROUP BY hour, currency
 UNION ALL
 SELECT hour, 'product', product_id, currency, count(DISTINCT quote_id),
        count(DISTINCT quote_id) FILTER (WHERE ordered),
-       COALESCE(sum(sub - disc) FILTER (WHERE ordered), 0) - sum(refunds),
+       COALESCE(sum(sub - disc - included) FILTER (WHERE ordered), 0) - sum(refunds),
        COALESCE(sum(disc) FILTER (WHERE ordered), 0), 0, sum(refunds)
 FROM lines GROUP BY hour, product_id, currency
 UNION ALL
 SELECT hour, 'category', category_id, currency, count(DISTINCT quote_id),
        count(DISTINCT quote_id) FILTER (WHERE ordered),
-       COALESCE(sum(sub - disc) FILTER (WHERE ordered), 0) - sum(refunds),
+       COALESCE(sum(sub - disc - included) FILTER (WHERE ordered), 0) - sum(refunds),
        COALESCE(sum(disc) FILTER (WHERE ordered), 0), 0, sum(refunds)
 FROM lines GROUP BY hour, category_id, currency
 UNION ALL
@@ -122,7 +125,8 @@ ON CONFLICT DO NOTHING
 COMMISSION_ROWS = """
 WITH o AS (
     SELECT id, currency, date_trunc('hour', created_at, 'UTC') AS hour, seller_commission,
-           category_commission, logistics_commission, total_commission, subtotal - discount_amount AS goods,
+           category_commission, logistics_commission, total_commission,
+           subtotal - discount_amount - tax_included AS goods,
            COALESCE(rv.seller, 0) AS seller_reversed, COALESCE(rv.category, 0) AS category_reversed,
            COALESCE(rv.logistics, 0) AS logistics_reversed
     FROM orders
@@ -145,7 +149,8 @@ WITH o AS (
            0::numeric AS rs, 0::numeric AS rc, 0::numeric AS rl
     FROM parts p LEFT JOIN line l ON l.order_id = p.order_id AND l.product_id = p.product_id
     UNION ALL  -- each line's goods (after its coupon discount), with no commission part
-    SELECT o.hour, o.currency, l.order_id, NULL, 0, l.line_subtotal - l.discount,
+    SELECT o.hour, o.currency, l.order_id, NULL, 0,
+           l.line_subtotal - l.discount - CASE WHEN l.prices_include_tax THEN l.tax ELSE 0 END,
            COALESCE(l.seller_id, ''), COALESCE(l.category_id, ''), 0, 0, 0
     FROM o JOIN order_lines l ON l.order_id = o.id
     UNION ALL  -- the line commission its refunds reversed

@@ -57,7 +57,8 @@ _FLOOR_LIMIT = 10_000
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(CatalogProduct)
-_SQL = """SELECT id, currency, current_price, min_price, category_id, seller_id, is_active, cache_version
+_SQL = """SELECT id, currency, current_price, min_price, category_id, seller_id, is_active, prices_include_tax,
+                 cache_version
           FROM products WHERE id = any($1::uuid[])"""
 _CLAIM = """SELECT id, product_id, product_version FROM product_cache_outbox
             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"""
@@ -216,6 +217,7 @@ class ProductCache:
                 CatalogProduct(
                     id=r["id"], currency=r["currency"], current_price=r["current_price"], min_price=r["min_price"],
                     category_id=r["category_id"], seller_id=r["seller_id"], is_active=r["is_active"],
+                    prices_include_tax=r["prices_include_tax"],
                 ),
             )  # fmt: skip
         return loaded

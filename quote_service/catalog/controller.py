@@ -37,9 +37,16 @@ class ProductController(Controller):
 
     @post("/", guards=[admin_only], summary="Create a product")
     async def create(
-        self, data: JSONBody[ProductCreate], pool: PoolDep, product_cache: ProductCacheDep, request: AuthedRequest
+        self,
+        data: JSONBody[ProductCreate],
+        pool: PoolDep,
+        product_cache: ProductCacheDep,
+        settings: NamedDependency[Settings],
+        request: AuthedRequest,
     ) -> Envelope[Product]:
-        product = await service.create_product(pool, data, actor=actor_of(request))
+        product = await service.create_product(
+            pool, data, actor=actor_of(request), prices_include_tax=settings.catalog_prices_include_tax
+        )
         await product_cache.invalidate([product.id])
         return ok(product, "Product created")
 

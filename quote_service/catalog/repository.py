@@ -17,7 +17,7 @@ from quote_service.errors import DuplicateKey
 
 PRODUCT_COLUMNS = (
     "id, sku, name, category_id, seller_id, currency, base_price, current_price, min_price, "
-    "cost_price, stock, tags, weight, is_active, created_at, updated_at"
+    "cost_price, stock, tags, weight, is_active, created_at, updated_at, prices_include_tax"
 )
 _WRITABLE = (
     "sku",
@@ -32,6 +32,7 @@ _WRITABLE = (
     "tags",
     "weight",
     "is_active",
+    "prices_include_tax",
 )
 _HISTORY_COLUMNS = "id, product_id, old_price, new_price, reason, source, actor, ref_id, changed_at"
 # Every column an update may change except current_price, which only move_price() changes.

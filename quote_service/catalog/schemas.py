@@ -40,6 +40,9 @@ class ProductCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     tags: Tags = msgspec.field(default_factory=list)
     weight: StrictDecimal | None = None
     is_active: bool = True
+    prices_include_tax: bool | None = None
+    """Its prices (current, base, min, flash) are gross, tax included (docs/markets.md); unset:
+    CATALOG_PRICES_INCLUDE_TAX."""
 
 
 class ProductUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -58,6 +61,8 @@ class ProductUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     weight: StrictDecimal | None = None
     is_active: bool = True
     price_change_reason: Reason | None = None
+    prices_include_tax: bool | UnsetType = UNSET
+    """Unset: unchanged."""
 
 
 class ProductPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -76,6 +81,7 @@ class ProductPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     weight: StrictDecimal | UnsetType | None = UNSET
     is_active: bool | UnsetType = UNSET
     price_change_reason: Reason | UnsetType = UNSET
+    prices_include_tax: bool | UnsetType = UNSET
 
 
 class ManualPrice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -111,6 +117,8 @@ class Product(msgspec.Struct, frozen=True, kw_only=True):
     """Units held now by unexpired stock reservations of quotes (`GET /products/{id}` only)."""
     available: int | UnsetType = UNSET
     """stock - reserved: what a new quote may reserve or a plain order may take (`GET /products/{id}` only)."""
+    prices_include_tax: bool = False
+    """Its prices are gross, tax included: a quote line priced from it contains its tax (docs/markets.md)."""
 
 
 class PriceChange(msgspec.Struct, frozen=True, kw_only=True):

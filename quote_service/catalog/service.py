@@ -48,6 +48,7 @@ def product_from_row(row: asyncpg.Record) -> Product:
         is_active=row["is_active"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        prices_include_tax=row["prices_include_tax"],
         **prices,
     )
 
@@ -107,11 +108,16 @@ def check_product(fields: dict[str, Any]) -> None:
         )
 
 
-async def create_product(pool: asyncpg.Pool, data: ProductCreate, *, actor: str) -> Product:
-    """Insert a product and its first price-history row."""
+async def create_product(
+    pool: asyncpg.Pool, data: ProductCreate, *, actor: str, prices_include_tax: bool = False
+) -> Product:
+    """Insert a product and its first price-history row; `prices_include_tax` is its mode when the
+    data does not say (CATALOG_PRICES_INCLUDE_TAX)."""
     fields = msgspec.structs.asdict(data)
     if fields["current_price"] is None:
         fields["current_price"] = data.base_price
+    if fields["prices_include_tax"] is None:
+        fields["prices_include_tax"] = prices_include_tax
     fields["currency"] = data.currency.upper()
     check_product(fields)
     async with pool.acquire() as conn, conn.transaction():

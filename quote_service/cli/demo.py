@@ -317,7 +317,9 @@ async def seed_demo(
                 tags=[category, "demo"],
                 weight=Decimal("0.5") + Decimal(index) / 10,
             )
-            await catalog.create_product(pool, product, actor="seed-demo")
+            await catalog.create_product(
+                pool, product, actor="seed-demo", prices_include_tax=settings.catalog_prices_include_tax
+            )
             created += 1
     configured = await _seed_configuration(pool)
     await seed_price_lists(pool)

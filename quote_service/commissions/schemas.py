@@ -51,7 +51,9 @@ class CommissionRateInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     """TIERED only: brackets with ascending `up_to`, the last one open (`up_to: null`)."""
     min_amount: StrictDecimal | None = None
     max_amount: StrictDecimal | None = None
-    currency: Currency
+    currency: Currency | None = None
+    """The currency of the rate's amounts; it applies only to quotes in it. Required by FLAT and TIERED
+    rates and by min_amount/max_amount; a PERCENTAGE rate without one applies in every currency."""
     effective_from: Instant
     effective_to: Instant | None = None
     """Exclusive end; null = open-ended."""
@@ -78,7 +80,7 @@ class CommissionRatePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     tiers: Annotated[list[TierInput], msgspec.Meta(max_length=MAX_TIERS)] | UnsetType | None = UNSET
     min_amount: StrictDecimal | UnsetType | None = UNSET
     max_amount: StrictDecimal | UnsetType | None = UNSET
-    currency: Currency | UnsetType = UNSET
+    currency: Currency | UnsetType | None = UNSET
     effective_from: Instant | UnsetType = UNSET
     effective_to: Instant | UnsetType | None = UNSET
     is_active: bool | UnsetType = UNSET
@@ -125,7 +127,8 @@ class CommissionRate(msgspec.Struct, frozen=True, kw_only=True):
     tiers: list[Tier] | None
     min_amount: Decimal | None
     max_amount: Decimal | None
-    currency: str
+    currency: str | None
+    """Null: a PERCENTAGE rate that applies in every currency (docs/markets.md)."""
     effective_from: datetime
     effective_to: datetime | None
     is_active: bool

@@ -38,15 +38,17 @@ _NAMED_FIELD = re.compile(r"Object (?P<kind>contains unknown|missing required) f
 
 def rate_from_row(row: asyncpg.Record) -> CommissionRate:
     """A rate as the API shows it: amounts with the currency's digits, percents without padding."""
-    currency = row["currency"]
+    currency: str | None = row["currency"]
 
     def amount(value: Decimal | None) -> Decimal | None:
-        return None if value is None else money.round_money(value, currency)
+        if value is None:
+            return None
+        return plain(value) if currency is None else money.round_money(value, currency)  # amounts have one
 
     model = repository.model_from_row(row)
     rate = model.rate
     if rate is not None:
-        rate = money.round_money(rate, currency) if model.commission_type == "FLAT" else plain(rate)
+        rate = amount(rate) if model.commission_type == "FLAT" else plain(rate)
     tiers = [Tier(up_to=amount(t.up_to), rate=plain(t.rate)) for t in model.tiers] or None
     return CommissionRate(
         id=row["id"],
@@ -76,7 +78,7 @@ def fields_of(data: CommissionRateInput) -> dict[str, Any]:
     """The column values of a request body (currency upper-cased, the component derived when
     omitted; tiers kept as given until checked)."""
     fields = {name: getattr(data, name) for name in repository.WRITABLE}
-    fields["currency"] = data.currency.upper()
+    fields["currency"] = None if data.currency is None else data.currency.upper()
     if data.component is None:
         fields["component"] = derived_component(
             logistics_provider=data.logistics_provider, seller_id=data.seller_id, category_id=data.category_id
@@ -140,7 +142,13 @@ def check_rate(fields: dict[str, Any], *, prefix: str = "") -> list[FieldError]:
     elif fields["component"] != "logistics" and fields["logistics_provider"] is not None:
         problems.append(("component", "a rate with a logistics_provider is a logistics rate"))
     currency: str | None = fields["currency"]
-    if not money.is_currency(fields["currency"]):
+    kind = fields["commission_type"]
+    if currency is None:  # docs/markets.md: a percentage applies in every currency, an amount only in its own
+        amounts = [name for name in ("min_amount", "max_amount") if fields[name] is not None]
+        if kind != "PERCENTAGE" or amounts:
+            what = f"{kind} rates are amounts" if kind != "PERCENTAGE" else f"{' and '.join(amounts)} are amounts"
+            problems.append(("currency", f"required: {what} in a currency (a PERCENTAGE rate may leave it out)"))
+    elif not money.is_currency(currency):
         problems.append(("currency", "not an ISO 4217 currency code"))
         currency = None
     region = fields["region"]

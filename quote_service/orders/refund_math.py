@@ -35,6 +35,8 @@ class ChargedLine:
     refunded_units: int = 0
     refunded: Mapping[str, Decimal] = field(default_factory=dict)
     """Each of LINE_PARTS, summed over earlier refunds (missing: nothing yet)."""
+    prices_include_tax: bool = False
+    """A gross line: its `tax` is contained in `amount - discount`, not added (docs/markets.md)."""
 
     @property
     def remaining_units(self) -> int:
@@ -49,6 +51,7 @@ class LineTake:
     product_id: str
     quantity: int
     parts: dict[str, Decimal]
+    prices_include_tax: bool = False
 
 
 class UnknownProduct(ValueError):
@@ -113,7 +116,13 @@ def take_from_line(line: ChargedLine, units: int, currency: str) -> LineTake:
         )
         for part in LINE_PARTS
     }
-    return LineTake(position=line.position, product_id=line.product_id, quantity=units, parts=parts)
+    return LineTake(
+        position=line.position,
+        product_id=line.product_id,
+        quantity=units,
+        parts=parts,
+        prices_include_tax=line.prices_include_tax,
+    )
 
 
 def plan_refund(lines: Sequence[ChargedLine], wanted: Sequence[tuple[str, int]], currency: str) -> list[LineTake]:
@@ -159,9 +168,20 @@ def fee_refund(fees: Mapping[str, Decimal], *, already_refunded: bool, include: 
 
 
 def customer_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> Decimal:
-    """What the customer gets back: goods after discount, their tax, and the fees given back."""
-    goods = sum((t.parts["amount"] - t.parts["discount"] + t.parts["tax"] for t in takes), ZERO)
+    """What the customer gets back: goods after discount, their tax, and the fees given back. A
+    tax-inclusive line's goods contain its tax: it is not added again."""
+    goods = sum((t.parts["amount"] - t.parts["discount"] + added_tax(t) for t in takes), ZERO)
     return goods + fees["delivery_fee"] + fees["small_basket_fee"]
+
+
+def added_tax(take: LineTake) -> Decimal:
+    """The tax a take adds to what the customer gets back (none for a tax-inclusive line)."""
+    return ZERO if take.prices_include_tax else take.parts["tax"]
+
+
+def tax_included(takes: Sequence[LineTake]) -> Decimal:
+    """The tax contained in the tax-inclusive lines given back."""
+    return sum((t.parts["tax"] for t in takes if t.prices_include_tax), ZERO)
 
 
 def commission_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> Decimal:

@@ -17,7 +17,7 @@ IDEMPOTENCY_CONSTRAINT = "refunds_idempotency_key"
 REFUND_COLUMNS = (
     "id, order_id, kind, reason, currency, amount, discount, tax, seller_commission, category_commission, "
     "delivery_fee, small_basket_fee, logistics_commission, total_refunded, commission_reversed, "
-    "request_hash, created_at"
+    "request_hash, created_at, tax_included"
 )
 _INSERTED = (
     "order_id",
@@ -27,6 +27,7 @@ _INSERTED = (
     "amount",
     "discount",
     "tax",
+    "tax_included",
     "seller_commission",
     "category_commission",
     "delivery_fee",
@@ -58,7 +59,7 @@ async def lines_with_refunds(conn: Connection, *, order_id: UUID) -> list[asyncp
     """The order's lines with what earlier refunds took of each (read under the order's lock)."""
     return await conn.fetch(
         """SELECT l.position, l.product_id, l.quantity, l.line_subtotal, l.discount, l.tax, l.price_source,
-                  l.refunded_quantity,
+                  l.refunded_quantity, l.prices_include_tax,
                   COALESCE(sum(r.amount), 0) AS r_amount, COALESCE(sum(r.discount), 0) AS r_discount,
                   COALESCE(sum(r.tax), 0) AS r_tax, COALESCE(sum(r.seller_commission), 0) AS r_seller,
                   COALESCE(sum(r.category_commission), 0) AS r_category
@@ -87,8 +88,8 @@ async def insert_refund(conn: Connection, *, fields: dict[str, Any], takes: Sequ
     assert row is not None
     await conn.executemany(
         """INSERT INTO refund_lines (refund_id, order_id, position, product_id, quantity, amount, discount, tax,
-               seller_commission, category_commission)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+               seller_commission, category_commission, prices_include_tax)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
         [
             (
                 row["id"],
@@ -101,6 +102,7 @@ async def insert_refund(conn: Connection, *, fields: dict[str, Any], takes: Sequ
                 t.parts["tax"],
                 t.parts["seller"],
                 t.parts["category"],
+                t.prices_include_tax,
             )
             for t in takes
         ],
@@ -149,7 +151,8 @@ async def release_coupons(conn: Connection, *, order_id: UUID, now: datetime) ->
 
 async def lines_of(conn: Connection, *, refund_ids: Sequence[UUID]) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """SELECT refund_id, product_id, quantity, amount, discount, tax, seller_commission, category_commission
+        """SELECT refund_id, product_id, quantity, amount, discount, tax, seller_commission, category_commission,
+                  prices_include_tax
            FROM refund_lines WHERE refund_id = any($1::uuid[]) ORDER BY refund_id, position""",
         list(refund_ids),
     )

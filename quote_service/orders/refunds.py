@@ -213,6 +213,7 @@ async def _write(
             "amount": parts["amount"],
             "discount": parts["discount"],
             "tax": parts["tax"],
+            "tax_included": math.tax_included(takes),
             "seller_commission": parts["seller"],
             "category_commission": parts["category"],
             **fees,
@@ -272,6 +273,7 @@ def _charged_lines(rows: Sequence[asyncpg.Record], details: Sequence[asyncpg.Rec
                 **commissions[index],
             },
             refunded_units=r["refunded_quantity"],
+            prices_include_tax=r["prices_include_tax"],
             refunded={
                 "amount": r["r_amount"],
                 "discount": r["r_discount"],
@@ -350,6 +352,7 @@ def _refund(row: asyncpg.Record, lines: Sequence[asyncpg.Record]) -> Refund:
     def money(value: Decimal) -> Decimal:
         return round_money(value, currency)
 
+    split = any(line["prices_include_tax"] for line in lines)
     return Refund(
         id=row["id"],
         order_id=row["order_id"],
@@ -366,6 +369,7 @@ def _refund(row: asyncpg.Record, lines: Sequence[asyncpg.Record]) -> Refund:
                 commission=LineCommission(
                     seller=money(line["seller_commission"]), category=money(line["category_commission"])
                 ),
+                **({"prices_include_tax": line["prices_include_tax"]} if split else {}),
             )
             for line in lines
         ],
@@ -375,4 +379,5 @@ def _refund(row: asyncpg.Record, lines: Sequence[asyncpg.Record]) -> Refund:
         total_refunded=money(row["total_refunded"]),
         commission_reversed=money(row["commission_reversed"]),
         created_at=row["created_at"],
+        **({"tax_included": money(row["tax_included"])} if split else {}),
     )

@@ -15,7 +15,7 @@ from quote_service.pricing.quote import AppliedCoupon, CommissionDetail, QuoteLi
 ORDER_COLUMNS = (
     "id, quote_id, customer_id, currency, status, subtotal, discount_amount, tax_amount, delivery_fee, "
     "small_basket_fee, total_amount, total_commission, seller_commission, category_commission, "
-    "logistics_commission, principal_id, request_hash, created_by, created_at, refunded_amount"
+    "logistics_commission, principal_id, request_hash, created_by, created_at, refunded_amount, tax_included"
 )
 _INSERTED = (
     "quote_id",
@@ -24,6 +24,7 @@ _INSERTED = (
     "subtotal",
     "discount_amount",
     "tax_amount",
+    "tax_included",
     "delivery_fee",
     "small_basket_fee",
     "total_amount",
@@ -126,8 +127,8 @@ async def insert_lines(conn: Connection, *, order_id: UUID, lines: Sequence[Quot
     await conn.executemany(
         """INSERT INTO order_lines (order_id, position, product_id, quantity, list_unit_price, unit_price,
                line_subtotal, discount, tax, tax_rate, price_source, flash_sale_id, category_id, seller_id,
-               price_list_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)""",
+               price_list_id, prices_include_tax)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)""",
         [
             (
                 order_id,
@@ -145,6 +146,7 @@ async def insert_lines(conn: Connection, *, order_id: UUID, lines: Sequence[Quot
                 line.category_id,
                 line.seller_id,
                 line.price_list_id,
+                line.prices_include_tax is True,  # absent (a quote with no tax-inclusive line): net
             )
             for position, line in enumerate(lines)
         ],
@@ -188,7 +190,7 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID]) -> OrderParts
     ids = list(order_ids)
     lines = await conn.fetch(
         """SELECT order_id, product_id, quantity, list_unit_price, unit_price, line_subtotal, discount, tax,
-                  tax_rate, price_source, flash_sale_id, category_id, seller_id, price_list_id
+                  tax_rate, price_source, flash_sale_id, category_id, seller_id, price_list_id, prices_include_tax
            FROM order_lines WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
         ids,
     )

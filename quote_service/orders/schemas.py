@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.quote import AppliedCoupon, CommissionBreakdown, PriceSource
 
@@ -33,6 +34,10 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     category_id: str | None
     seller_id: str | None
     price_list_id: UUID | None = None
+    prices_include_tax: bool | UnsetType = UNSET
+    """The tax split, as the quote line showed it (an order with a tax-inclusive line; docs/markets.md)."""
+    net: Decimal | UnsetType = UNSET
+    gross: Decimal | UnsetType = UNSET
 
 
 class Order(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,6 +61,8 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     """What the customer got back so far (goods after discount, their tax, fees given back)."""
     refunds: list[UUID]
     """The order's refunds (a cancel is one), oldest first."""
+    tax_included: Decimal | UnsetType = UNSET
+    """The tax contained in the tax-inclusive lines (an order with one; docs/markets.md)."""
 
 
 class RefundLineIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -88,7 +95,10 @@ class RefundLine(msgspec.Struct, frozen=True, kw_only=True):
     """The units' share of the line's subtotal (before coupons)."""
     discount: Decimal
     tax: Decimal
+    """The units' share of the line's tax: added to the refund, or contained in it for a tax-inclusive line."""
     commission: LineCommission
+    prices_include_tax: bool | UnsetType = UNSET
+    """Shown when the refund gives back a tax-inclusive line: then every line says its mode."""
 
 
 class Refund(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,7 +112,10 @@ class Refund(msgspec.Struct, frozen=True, kw_only=True):
     small_basket_fee: Decimal
     logistics_commission: Decimal
     total_refunded: Decimal
-    """amount - discount + tax over the lines, plus the fees given back."""
+    """amount - discount + tax over the lines (without the tax a tax-inclusive line contains), plus the
+    fees given back."""
     commission_reversed: Decimal
     """seller + category over the lines, plus the logistics commission."""
     created_at: datetime
+    tax_included: Decimal | UnsetType = UNSET
+    """The tax contained in the tax-inclusive lines given back (shown when there is one)."""

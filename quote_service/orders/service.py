@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -47,7 +48,7 @@ from quote_service.orders import repository
 from quote_service.orders.schemas import Order, OrderCreate, OrderLine
 from quote_service.pagination import Page, page_of
 from quote_service.pricing.coupons import CouponSet, normalize_code
-from quote_service.pricing.money import round_money
+from quote_service.pricing.money import ZERO, round_money
 from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, CommissionBreakdown, CommissionDetail, Quote
 from quote_service.promotions import repository as promotions
 from quote_service.quotes import policy
@@ -183,6 +184,7 @@ async def _write_order(
             "subtotal": quote.subtotal,
             "discount_amount": quote.discount_amount,
             "tax_amount": quote.tax_amount,
+            "tax_included": quote.tax_included if isinstance(quote.tax_included, Decimal) else ZERO,
             "delivery_fee": quote.delivery_fee,
             "small_basket_fee": quote.small_basket_fee,
             "total_amount": quote.total_amount,
@@ -388,8 +390,10 @@ def order_from_rows(
     coupons: Sequence[asyncpg.Record],
     refunds: Sequence[UUID] = (),
 ) -> Order:
-    """An order as the API shows it: money with exactly the currency's digits."""
+    """An order as the API shows it: money with exactly the currency's digits. An order with a
+    tax-inclusive line shows every line's tax split and its `tax_included`, as its quote did."""
     currency = row["currency"]
+    split = any(line["prices_include_tax"] for line in lines)
     return Order(
         id=row["id"],
         quote_id=row["quote_id"],
@@ -417,6 +421,7 @@ def order_from_rows(
                 category_id=line["category_id"],
                 seller_id=line["seller_id"],
                 price_list_id=line["price_list_id"],
+                **(_split(line, currency) if split else {}),
             )
             for line in lines
         ],
@@ -447,4 +452,14 @@ def order_from_rows(
         created_at=row["created_at"],
         refunded_amount=round_money(row["refunded_amount"], currency),
         refunds=list(refunds),
+        **({"tax_included": round_money(row["tax_included"], currency)} if split else {}),
     )
+
+
+def _split(line: asyncpg.Record, currency: str) -> dict[str, Any]:
+    """An order line's tax split (docs/markets.md#the-lines-tax-split): net + tax = gross."""
+    left = round_money(line["line_subtotal"] - line["discount"], currency)
+    tax = round_money(line["tax"], currency)
+    inclusive: bool = line["prices_include_tax"]
+    net, gross = (left - tax, left) if inclusive else (left, left + tax)
+    return {"prices_include_tax": inclusive, "net": net, "gross": gross}

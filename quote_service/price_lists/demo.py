@@ -1,5 +1,6 @@
 """seed-demo's price lists: a B2B list (TRY, group `b2b`, a tier from 10 units) and a euro list
-for the web shop, over the demo catalog (docs/price-lists.md)."""
+for the web shop, tax-inclusive as EU shelf prices are, over the demo catalog (docs/price-lists.md,
+docs/markets.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from quote_service.price_lists.schemas import PriceIn, PriceListCreate
 DEMO_B2B = "Demo B2B"
 DEMO_EUR_WEB = "Demo EU web"
 _TRY_PER_EUR = Decimal(35)
-"""A fixed demo rate: the euro list is the TRY price / 35, on the cent."""
+"""A fixed demo rate: the euro list is the TRY price / 35, on the cent, taken as a gross price."""
 
 
 async def seed_price_lists(pool: asyncpg.Pool) -> bool:
@@ -42,7 +43,7 @@ async def seed_price_lists(pool: asyncpg.Pool) -> bool:
     ]
     lists = (
         PriceListCreate(name=DEMO_B2B, currency="TRY", customer_groups=["b2b"], priority=10, prices=b2b),
-        PriceListCreate(name=DEMO_EUR_WEB, currency="EUR", channels=["web"], prices=euros),
+        PriceListCreate(name=DEMO_EUR_WEB, currency="EUR", channels=["web"], prices=euros, prices_include_tax=True),
     )
     for price_list in lists:
         await service.create_price_list(pool, price_list, actor="seed-demo")

@@ -14,10 +14,19 @@ from quote_service.pricing.price_lists import ListPrice, PriceBook, PriceList, l
 
 _COLUMNS = (
     "l.id, l.name, l.currency, l.customer_groups, l.channels, l.priority, l.starts_at, l.ends_at, "
-    "l.created_by, l.updated_by, l.created_at, l.updated_at, "
+    "l.created_by, l.updated_by, l.created_at, l.updated_at, l.prices_include_tax, "
     "(SELECT count(*) FROM price_list_prices p WHERE p.price_list_id = l.id) AS price_count"
 )
-_WRITABLE = ("name", "currency", "customer_groups", "channels", "priority", "starts_at", "ends_at")
+_WRITABLE = (
+    "name",
+    "currency",
+    "customer_groups",
+    "channels",
+    "priority",
+    "starts_at",
+    "ends_at",
+    "prices_include_tax",
+)
 
 
 async def insert_price_list(conn: Connection, *, fields: dict[str, Any], actor: str) -> UUID:
@@ -132,7 +141,8 @@ async def load_book(conn: Connection) -> PriceBook:
 async def load_active(conn: Connection) -> list[PriceList]:
     """Lists in effect or still to come, with their prices, as the quote engine reads them."""
     lists = await conn.fetch(
-        """SELECT id, name, currency, customer_groups, channels, priority, starts_at, ends_at, created_at
+        """SELECT id, name, currency, customer_groups, channels, priority, starts_at, ends_at, created_at,
+                  prices_include_tax
            FROM price_lists WHERE ends_at IS NULL OR ends_at > now()"""
     )
     if not lists:
@@ -156,6 +166,7 @@ async def load_active(conn: Connection) -> list[PriceList]:
             starts_at=row["starts_at"],
             ends_at=row["ends_at"],
             prices=tuple(prices[row["id"]]),
+            prices_include_tax=row["prices_include_tax"],
         )
         for row in lists
     ]

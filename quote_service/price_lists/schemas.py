@@ -47,6 +47,8 @@ class PriceListUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     starts_at: Instant | None = None
     ends_at: Instant | None = None
     """In effect over [starts_at, ends_at); either end may be open."""
+    prices_include_tax: bool = False
+    """Its amounts are gross, tax included: a line priced from it contains its tax (docs/markets.md)."""
 
 
 class PriceListCreate(PriceListUpdate, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -79,6 +81,7 @@ class PriceList(msgspec.Struct, frozen=True, kw_only=True):
     updated_by: str | None
     created_at: datetime
     updated_at: datetime
+    prices_include_tax: bool = False
 
 
 class PriceListDetail(PriceList, frozen=True, kw_only=True):

@@ -48,6 +48,7 @@ def _fields(row: asyncpg.Record) -> dict[str, Any]:
         "updated_by": row["updated_by"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
+        "prices_include_tax": row["prices_include_tax"],
     }
 
 
@@ -74,6 +75,7 @@ def check_list_fields(data: PriceListUpdate, errors: list[FieldError]) -> dict[s
         "priority": data.priority,
         "starts_at": data.starts_at.astimezone(UTC) if data.starts_at is not None else None,
         "ends_at": data.ends_at.astimezone(UTC) if data.ends_at is not None else None,
+        "prices_include_tax": data.prices_include_tax,
     }
 
 

@@ -1,8 +1,10 @@
 """Commission rates: the model, an index built once per snapshot, resolution and amounts.
 
-Matching (API.md §4): a rate matches when every dimension it sets equals the item's
+Matching (docs/pricing.md): a rate matches when every dimension it sets equals the item's
 (`category_id`, `seller_id`, `region` = delivery city or country, case-insensitive), it is
-active, effective now (half-open `[effective_from, effective_to)`) and in the quote currency.
+active, effective now (half-open `[effective_from, effective_to)`) and in the quote currency, or
+a PERCENTAGE rate without a currency, which applies in every currency (docs/markets.md: amounts
+need a currency, a percentage does not).
 
 Each rate feeds one of three components, which ADD UP (`component_of`):
 
@@ -15,8 +17,9 @@ Each rate feeds one of three components, which ADD UP (`component_of`):
   matches when ANY line of the quote has it.
 
 Winner among matches, highest first: `priority`; specificity score (seller 4 + category 2); the
-region (a city match over a country match over a rate without a region); `effective_from`;
-`created_at`; and finally the id, so the choice never depends on load order. This is the order of
+region (a city match over a country match over a rate without a region); a rate in the quote's
+currency over one without a currency; `effective_from`; `created_at`; and finally the id, so the
+choice never depends on load order. This is the order of
 docs/pricing.md (score seller 4 + category 2 + region 1, then city over country; see `_precedence`).
 """
 
@@ -65,7 +68,8 @@ class CommissionRate(msgspec.Struct, frozen=True, kw_only=True):
     """TIERED only: ascending `up_to`, the last one open-ended."""
     min_amount: Decimal | None = None
     max_amount: Decimal | None = None
-    currency: str
+    currency: str | None
+    """None only on a PERCENTAGE rate without bounds: it applies in every currency."""
     effective_from: datetime
     effective_to: datetime | None = None
     is_active: bool = True
@@ -110,7 +114,7 @@ def _region_key(region: str | None) -> str | None:
     return region.strip().casefold()
 
 
-_ItemKey = tuple[str, str, str | None, str | None, str | None]  # component, currency, seller, category, region
+_ItemKey = tuple[str, str | None, str | None, str | None, str | None]  # component, currency, seller, category, region
 
 
 class CommissionIndex:
@@ -127,7 +131,7 @@ class CommissionIndex:
 
     def __init__(self, rates: Iterable[CommissionRate]) -> None:
         items: defaultdict[_ItemKey, list[CommissionRate]] = defaultdict(list)
-        logistics: defaultdict[tuple[str, str], list[CommissionRate]] = defaultdict(list)
+        logistics: defaultdict[tuple[str, str | None], list[CommissionRate]] = defaultdict(list)
         for rate in rates:
             if not rate.is_active:
                 continue
@@ -166,15 +170,19 @@ class CommissionIndex:
         categories = (None,) if category_id is None else (category_id, None)
         regions = dict.fromkeys((_region_key(city), _region_key(country), None))
         found: list[CommissionRate] = []
-        for seller in sellers:
-            for category in categories:
-                for region in regions:
-                    found.extend(self._items.get((component, currency, seller, category, region), ()))
+        items = self._items
+        for in_currency in (currency, None):  # rates in the quote's currency, then those in every currency
+            for seller in sellers:
+                for category in categories:
+                    for region in regions:
+                        found.extend(items.get((component, in_currency, seller, category, region), ()))
         return found
 
     def logistics_candidates(self, *, provider: str, currency: str) -> tuple[CommissionRate, ...]:
-        """Logistics rates of this provider in this currency (other dimensions not yet checked)."""
-        return self._logistics.get((provider.casefold(), currency), ())
+        """Logistics rates of this provider in this currency or in every currency (other dimensions
+        not yet checked)."""
+        folded = provider.casefold()
+        return self._logistics.get((folded, currency), ()) + self._logistics.get((folded, None), ())
 
 
 def is_effective(rate: CommissionRate, now: datetime) -> bool:
@@ -184,18 +192,19 @@ def is_effective(rate: CommissionRate, now: datetime) -> bool:
     return rate.effective_to is None or now < rate.effective_to
 
 
-def _precedence(rate: CommissionRate, region_match: RegionMatch) -> tuple[int, int, int, datetime, datetime, str]:
+def _precedence(rate: CommissionRate, region_match: RegionMatch) -> tuple[int, int, int, bool, datetime, datetime, str]:
     # docs/pricing.md's score adds region 1 to seller 4 + category 2. A 1 never outweighs a 2 or a 4,
     # so it only separates rates whose seller and category scores are equal, and `region_match`,
     # next in the key, orders those the same way (a city, then a country, then no region): the
     # point could never change a winner, and the match alone carries it.
     score = (4 if rate.seller_id is not None else 0) + (2 if rate.category_id is not None else 0)
-    return (rate.priority, score, region_match, rate.effective_from, rate.created_at, str(rate.id))
+    in_currency = rate.currency is not None  # a rate in the quote's currency over one in every currency
+    return (rate.priority, score, region_match, in_currency, rate.effective_from, rate.created_at, str(rate.id))
 
 
 def _best(matches: Iterable[tuple[CommissionRate, RegionMatch]]) -> CommissionRate | None:
     best: CommissionRate | None = None
-    best_key: tuple[int, int, int, datetime, datetime, str] | None = None
+    best_key: tuple[int, int, int, bool, datetime, datetime, str] | None = None
     for rate, region_match in matches:
         key = _precedence(rate, region_match)
         if best_key is None or key > best_key:
@@ -227,7 +236,7 @@ def resolve_item_rate(
             if rate.category_id not in (None, category_id) or rate.seller_id not in (None, seller_id):
                 continue
             region_match = match_region(rate.region, city=city, country=country)
-            if region_match is not None and rate.currency == currency and is_effective(rate, now):
+            if region_match is not None and rate.currency in (currency, None) and is_effective(rate, now):
                 yield rate, region_match
 
     return _best(matches())

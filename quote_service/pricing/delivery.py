@@ -11,7 +11,10 @@ Delivery, built up as a running amount and rounded once at the end:
     free      0 under a FREE_DELIVERY rule when the goods after discounts reach `min_subtotal`.
 
 Without both pickup and delivery coordinates the distance is unknown: distance terms are 0 and
-the bands give way to base_fee. Configured amounts are read in the quote's currency.
+the bands give way to base_fee. Fees have a currency (docs/markets.md#default-fees-have-a-currency):
+a quote reads only the fee rules priced in its currency (a rule without `currency` is priced in
+DEFAULT_CURRENCY, as the default fees are), and the defaults only in DEFAULT_CURRENCY; a quote in
+another currency with no such rule pays no delivery or small-basket fee, and its step says why.
 Each part of the fee is reported with the money it moved: the difference it made to the rounded
 running fee, so the amounts add up to the fee. When a rule took part, the defaults it built on are
 listed too (`rule_id` None: the default delivery fee, the default or flag's express multiplier),
@@ -121,16 +124,23 @@ def _charge(plan: RegionPlan, *, express: bool, km: Decimal | None, flag_multipl
     words: list[str] = []
     standard_rule = plan.delivery_rule
     standard = defaults.delivery_fee
+    default_name = "default delivery fee"
+    unpriced = standard_rule is None and not plan.default_fees
     if standard_rule is not None:
         assert isinstance(standard_rule.configuration, DeliveryFeeConfig)
         standard = _standard(standard_rule.configuration, km)
-    standard_step: Step = (standard_rule, "DELIVERY_FEE", "default delivery fee", standard)
+    elif unpriced:  # the default is in another currency: no standard fee here
+        standard = plan.zero
+        default_name = f"no delivery fee in {plan.currency} (the default is in {defaults.currency})"
+    standard_step: Step = (standard_rule, "DELIVERY_FEE", default_name, standard)
     running = standard
     if not express:
         steps.append(standard_step)
-        words.append("standard delivery" if standard_rule else "default delivery fee")
+        words.append("standard delivery" if standard_rule else default_name)
     else:
         express_rule = plan.express_rule
+        if unpriced and (express_rule is None or getattr(express_rule.configuration, "base_fee", None) is None):
+            words.append(default_name)  # express multiplies a standard fee there is none of
         if express_rule is None:
             multiplier = flag_multiplier or defaults.express_multiplier
             steps.append(standard_step)
@@ -218,6 +228,10 @@ def _small_basket_fees(plan: RegionPlan, flag_threshold: Decimal | None) -> tupl
     """The threshold, the fee at or above it and the fee below it."""
     rule = plan.small_rule
     threshold, fee = plan.defaults.small_basket_threshold, plan.defaults.small_basket_fee
+    if rule is None and not plan.default_fees:  # the defaults are in another currency: no fee here
+        none = Fee(plan.zero, (), f"none: no small-basket fee in {plan.currency} (the default is in "
+                   f"{plan.defaults.currency})")  # fmt: skip
+        return ZERO, none, none
     if rule is not None:
         assert isinstance(rule.configuration, SmallBasketConfig)
         threshold, fee = rule.configuration.threshold, rule.configuration.fee

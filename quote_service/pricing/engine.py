@@ -1,8 +1,9 @@
 """The quote engine (API.md §5): one pure function from a request and its inputs to a `Quote`.
 
 Steps, in order: list price, flash-sale split, price rules and line subtotals (`lines`),
-coupons (`discounts`), tax per line (`settle`), delivery and small-basket fees (`delivery`),
-the total, and commission (`settle`, `commission_breakdown`). Money is Decimal throughout and
+coupons (`discounts`), tax per line (`settle`: added to a net line, contained in a tax-inclusive
+one, docs/markets.md), delivery and small-basket fees (`delivery`, in their currency), the total,
+and commission on each line's net (`settle`, `commission_breakdown`). Money is Decimal throughout and
 rounded half up to the currency's minor units once per line and once per fee; every total is
 the exact sum of the rounded parts it names. No I/O, no clock: `now` and `quote_id` are arguments.
 
@@ -19,6 +20,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 from uuid import UUID
+
+from msgspec import UNSET
 
 from quote_service.errors import FieldError, ValidationFailed, invalid
 from quote_service.pricing.attributes import quote_attributes
@@ -45,7 +48,7 @@ from quote_service.pricing.quote import (
     RejectedCoupon,
     RejectedPromotion,
 )
-from quote_service.pricing.settle import line_tax, settle
+from quote_service.pricing.settle import added_tax, settle
 from quote_service.pricing.snapshot import ConfigSnapshot
 
 DYNAMIC_PRICING: Final = "dynamic_pricing"
@@ -104,9 +107,11 @@ def price_quote(
         channel=None if book is None else label(request.channel),
     )
     subtotal = item_total = flash_total = flash_list_total = zero
-    has_flash = False
+    has_flash = inclusive = False
     for line in lines:
         priced = line.priced
+        if priced.inclusive:
+            inclusive = True
         subtotal += priced.subtotal
         item_total += priced.list_subtotal
         if priced.flash_sale_id is not None:
@@ -145,7 +150,7 @@ def price_quote(
     goods = subtotal - discount
 
     # 6 and 10 per line: tax, sales commission, the response lines
-    settled = settle(lines, region)
+    settled = settle(lines, region, inclusive)
     tax_amount = settled.tax
 
     # 7: delivery, then a free-delivery promotion or coupon
@@ -200,7 +205,7 @@ def price_quote(
             (applied_coupons and ", ".join(c.code for c in applied_coupons if c.type != "FREE_DELIVERY")) or "none",
             promotion_discount - discount,
         ),
-        ("tax", "per line, after discounts", tax_amount),
+        ("tax", _tax_described(settled.tax_included) if inclusive else "per line, after discounts", tax_amount),
         ("delivery", delivery.description if fee == delivery.amount else f"waived by {waived_by}", fee),
         ("small_basket", small.description, small.amount),
     ]
@@ -241,7 +246,13 @@ def price_quote(
         forced_experiments=forced,
         applied_promotions=applied_promotions,
         rejected_promotions=rejected_promotions,
+        tax_included=settled.tax_included if inclusive else UNSET,
     )
+
+
+def _tax_described(included: Decimal) -> str:
+    """The tax step of a quote with tax-inclusive lines: the tax they contain is in the prices, not added."""
+    return f"per line, after discounts; {included} included in tax-inclusive prices"
 
 
 def region_for(
@@ -439,7 +450,7 @@ class Checkout:
         tax = zero
         for line in copies:
             discount += line.discount
-            tax += line_tax(line.priced, line.discount, region.cent)
+            tax += added_tax(line.priced, line.discount, region.cent, zero)
         goods = self.subtotal - discount
         charged = zero if free_delivery else _delivery(request, region, goods, self.multiplier).amount
         fee = _free_delivery_coupon(coupons, charged, zero) if coupons else charged

@@ -1,7 +1,9 @@
 """Steps 1-4 of a quote (API.md §5): list price, flash-sale split, price rules, line subtotals.
 
 Each request item becomes one or two `Line`s: the units bought at the flash price (if any),
-then the rest at the list price moved by the price rules. A `Line` is the engine's mutable
+then the rest at the list price moved by the price rules. A line priced from a tax-inclusive
+source (its price list's, else its product's `prices_include_tax`) is gross throughout: list,
+rules, flash price and floor (docs/markets.md); a client's `unit_price` is net. A `Line` is the engine's mutable
 working row: it points at its `plan.LinePlan` (the rules, tax and rate for its kind of line) and
 at its `plan.Priced` (its prices and rounded amounts, computed once for every quote that has the
 same inputs); coupons then fill in its discount, and `settle` turns it into a `QuoteLine`.
@@ -25,6 +27,9 @@ from quote_service.pricing.plan import Priced, RegionPlan
 from quote_service.pricing.price_lists import PriceBook
 from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer, PriceSource, QuoteRequest
 from quote_service.pricing.rules import PricingRule, apply_price_rules
+
+_INCLUSIVE = "prices_include_tax"
+"""The mark a tax-inclusive line's key ends with (`price_lines`)."""
 
 
 class Line:
@@ -149,6 +154,7 @@ def price_lines(
         seller_id: str | None
         price_list_id: UUID | None = None
         own_currency = False
+        inclusive = False  # the list price is gross, tax included (docs/markets.md): from its list or its product
         if product is not None and product.is_active:
             selected = None
             if price_lists is not None:
@@ -157,11 +163,13 @@ def price_lines(
             if selected is not None:
                 source: PriceSource = "price_list"
                 price_list_id = selected.price_list.id
+                inclusive = selected.price_list.prices_include_tax
                 # min_price is in the product's currency: it floors only a price in that currency.
                 list_unit, min_price = selected.amount, product.min_price if own_currency else ZERO
             elif own_currency:
                 source = "catalog"
                 list_unit, min_price = product.current_price, product.min_price
+                inclusive = product.prices_include_tax
             else:
                 message = (
                     f"no price list prices this product in {currency} for this customer and channel, "
@@ -203,6 +211,8 @@ def price_lines(
                 key += (units, offer.flash_price, flash_sale_id.int)
                 if price_list_id is not None:
                     key += (("price_list", price_list_id.int),)
+                if inclusive:
+                    key += (_INCLUSIVE,)
                 found = priced.get(key)
                 if found is None:
                     plan = region.line(product_uuid, category_id, commission_seller)
@@ -210,6 +220,7 @@ def price_lines(
                         plan,
                         product_id=item.product_id,
                         source="flash_sale",
+                        inclusive=inclusive,
                         category_id=category_id,
                         seller_id=seller_id,
                         list_unit=list_unit,
@@ -236,6 +247,8 @@ def price_lines(
             key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price, rest)
         if price_list_id is not None:  # the same amount from a list is another line than from the catalog
             key += (("price_list", price_list_id.int),)
+        if inclusive:  # the same amount gross is another line than net (nothing added to a net line's key)
+            key += (_INCLUSIVE,)
         found = priced.get(key)
         if found is None:
             plan = region.line(product_uuid, category_id, commission_seller)
@@ -257,6 +270,7 @@ def price_lines(
                 plan,
                 product_id=item.product_id,
                 source=source,
+                inclusive=inclusive,
                 category_id=category_id,
                 seller_id=seller_id,
                 list_unit=list_unit,

@@ -54,6 +54,7 @@ class Priced:
         "category_id",
         "flash_sale_id",
         "floor",
+        "inclusive",
         "list_shown",
         "list_subtotal",
         "moneys",
@@ -67,6 +68,7 @@ class Priced:
         "seller_id",
         "shown",
         "source",
+        "split_parts",
         "subtotal",
         "tax",
         "unit_shown",
@@ -89,10 +91,13 @@ class Priced:
         moved: tuple[tuple[PricingRule, Decimal], ...] = (),
         shown: tuple[AppliedRule, ...] = (),
         price_list_id: UUID | None = None,
+        inclusive: bool = False,
     ) -> None:
         region = plan.region
         cent, zero = region.cent, region.zero
         self.plan = plan
+        self.inclusive = inclusive
+        """Its prices are gross, tax included: the tax is contained in the line, not added to it."""
         self.product_id, self.source, self.units = product_id, source, units
         self.category_id, self.seller_id, self.flash_sale_id = category_id, seller_id, flash_sale_id
         self.price_list_id = price_list_id
@@ -110,12 +115,19 @@ class Priced:
         self.rule_keys = tuple(move[0] for move in self.moves)
         self.moneys = tuple(move[2] for move in self.moves)
         self.shown = shown
-        self.base = base = subtotal - zero
-        self.tax = (base * plan.tax_fraction).quantize(cent, ROUND_HALF_UP)
+        if inclusive:
+            self.tax = tax = plan.contained_tax(subtotal, cent)
+            self.base = base = subtotal - tax
+        else:
+            self.base = base = subtotal - zero
+            self.tax = (base * plan.tax_fraction).quantize(cent, ROUND_HALF_UP)
+        """The line's net (what commission is on) and tax as long as no coupon discounts it."""
         self.category_commission, self.seller_commission = plan.commission(base, units)
-        """Tax and per-item commission of the line as long as no coupon discounts it."""
+        """Per-item commission of the line as long as no coupon discounts it."""
         self.parts: tuple[QuoteLine, tuple[CommissionDetail, ...]] | None = None
         """The response line and its commission detail as long as no coupon discounts it (see `settle`)."""
+        self.split_parts: tuple[QuoteLine, tuple[CommissionDetail, ...]] | None = None
+        """The same with the line's tax split shown (a quote with a tax-inclusive line; see `settle`)."""
 
 
 class LinePlan:
@@ -129,6 +141,7 @@ class LinePlan:
         "seller_fraction",
         "seller_rate",
         "tax_applied",
+        "tax_divisor",
         "tax_fraction",
         "tax_key",
         "tax_rate",
@@ -150,6 +163,8 @@ class LinePlan:
         self.tax_fraction = self.tax_rate.scaleb(-2)
         """The tax rate as a fraction (18 -> 0.18): a line's tax is `net * tax_fraction`, rounded,
         the same digits as `(net * tax_rate).scaleb(-2)` (a shift of the exponent) for one operation less."""
+        self.tax_divisor = self.tax_rate + 100
+        """100 + the rate: a tax-inclusive line contains `gross * rate / (100 + rate)` (`contained_tax`)."""
 
         def winner(component: ItemComponent) -> CommissionRate | None:
             return resolution.item_rate(
@@ -164,6 +179,12 @@ class LinePlan:
         """The seller component's winner; None: the line pays no seller commission."""
         self.category_fraction = _plain_fraction(self.category_rate)
         self.seller_fraction = None if self.seller_rate is None else _plain_fraction(self.seller_rate)
+
+    def contained_tax(self, gross: Decimal, cent: Decimal) -> Decimal:
+        """The tax contained in a tax-inclusive line worth `gross` after its discount:
+        round(gross x rate / (100 + rate)), half up, once (docs/markets.md). Multiplied first, then
+        divided: an exact half stays exact (a precomputed fraction would not be)."""
+        return (gross * self.tax_rate / self.tax_divisor).quantize(cent, ROUND_HALF_UP)
 
     def commission(self, base: Decimal, units: int) -> tuple[Decimal, Decimal]:
         """(category, seller) commission of a line whose net is `base`, each rounded half up."""
@@ -200,6 +221,7 @@ class RegionPlan:
         "city",
         "country",
         "currency",
+        "default_fees",
         "default_rate",
         "defaults",
         "delivery_rule",
@@ -238,11 +260,25 @@ class RegionPlan:
         self.zero = ZERO.quantize(self.cent)
         self.validity = timedelta(minutes=defaults.validity_minutes)
         self.default_rate = default_rate(defaults.commission_rate, currency)
-        self.delivery_rule = resolution.fee_rule("DELIVERY_FEE", city=city, country=country, now=now)
-        self.express_rule = resolution.fee_rule("EXPRESS_FEE", city=city, country=country, now=now)
-        self.regional_rule = resolution.fee_rule("REGIONAL_FEE", city=city, country=country, now=now)
-        self.free_rule = resolution.fee_rule("FREE_DELIVERY", city=city, country=country, now=now)
-        self.small_rule = resolution.fee_rule("SMALL_BASKET", city=city, country=country, now=now)
+        self.default_fees = defaults.currency.upper() == currency
+        """Whether the default fees (DEFAULT_DELIVERY_FEE, the small-basket defaults) are in this currency:
+        else a quote pays only fees of rules priced in it (docs/markets.md#default-fees-have-a-currency)."""
+        fee_currency = defaults.currency.upper()
+        self.delivery_rule = resolution.fee_rule(
+            "DELIVERY_FEE", city=city, country=country, now=now, currency=currency, default_currency=fee_currency
+        )
+        self.express_rule = resolution.fee_rule(
+            "EXPRESS_FEE", city=city, country=country, now=now, currency=currency, default_currency=fee_currency
+        )
+        self.regional_rule = resolution.fee_rule(
+            "REGIONAL_FEE", city=city, country=country, now=now, currency=currency, default_currency=fee_currency
+        )
+        self.free_rule = resolution.fee_rule(
+            "FREE_DELIVERY", city=city, country=country, now=now, currency=currency, default_currency=fee_currency
+        )
+        self.small_rule = resolution.fee_rule(
+            "SMALL_BASKET", city=city, country=country, now=now, currency=currency, default_currency=fee_currency
+        )
         self.lines: dict[tuple[int | None, str | None, str | None], LinePlan] = {}
         self.priced: dict[tuple[Any, ...], Priced] = {}
         """`Priced` lines by every input that decides them; see `lines.price_lines`."""

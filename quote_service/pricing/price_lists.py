@@ -58,6 +58,8 @@ class PriceList:
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     prices: tuple[ListPrice, ...] = ()
+    prices_include_tax: bool = False
+    """Its amounts are gross, tax included (docs/markets.md)."""
 
     @property
     def specificity(self) -> int:

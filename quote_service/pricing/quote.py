@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from quote_service.validation import StrictDecimal
 
@@ -83,6 +84,9 @@ class QuoteRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     one step (its units counted once; docs/reservations.md). The engine ignores it."""
     channel: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     """The sales channel (e.g. "web", "app"): price lists may be limited to some channels."""
+    customer_group: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    """The customer's group (e.g. "b2b"), stated by a service key or admin as `customer_tier` is; default
+    the calling account's own group. A shopper's comes from its account (docs/markets.md#customer-group-per-quote)."""
 
 
 # --- engine inputs -------------------------------------------------------------------------
@@ -98,6 +102,8 @@ class CatalogProduct(msgspec.Struct, frozen=True, kw_only=True):
     category_id: str
     seller_id: str
     is_active: bool
+    prices_include_tax: bool = False
+    """The catalog price (and its min_price and flash prices) is gross, tax included (docs/markets.md)."""
 
 
 class FlashOffer(msgspec.Struct, frozen=True, kw_only=True):
@@ -137,6 +143,9 @@ class EngineDefaults(msgspec.Struct, frozen=True, kw_only=True):
     small_basket_threshold: Decimal = Decimal("50.00")
     small_basket_fee: Decimal = Decimal("5.00")
     validity_minutes: float = 15
+    currency: str = "TRY"
+    """The currency of `delivery_fee` and the small-basket threshold and fee (DEFAULT_CURRENCY): a quote
+    in another currency gets no default fee (docs/markets.md#default-fees-have-a-currency)."""
 
 
 # --- response ------------------------------------------------------------------------------
@@ -174,6 +183,18 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
             "lower, so a promotion or coupon gave it less than its share (docs/pricing.md)."
         ),
     ] = False
+    # The tax split (docs/markets.md#the-lines-tax-split): on every line of a quote that has a line
+    # priced from a tax-inclusive source, absent from every other quote (which reads as it always did).
+    prices_include_tax: Annotated[
+        bool | UnsetType,
+        msgspec.Meta(description="The line's prices are gross (tax included); its `tax` is contained, not added."),
+    ] = UNSET
+    net: Annotated[
+        Decimal | UnsetType, msgspec.Meta(description="The line after its discount, without tax: gross - tax.")
+    ] = UNSET
+    gross: Annotated[
+        Decimal | UnsetType, msgspec.Meta(description="The line after its discount, with its tax: net + tax.")
+    ] = UNSET
 
 
 class CommissionDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -293,3 +314,10 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
     applied_promotions: list[AppliedPromotion] = []
     rejected_promotions: list[RejectedPromotion] = []
     """Promotions whose conditions the basket met but that were not applied, with the reason."""
+    tax_included: Annotated[
+        Decimal | UnsetType,
+        msgspec.Meta(
+            description="The tax contained in the tax-inclusive lines (not added: `tax_amount` is the tax added to "
+            "the others). Present only when a line is priced from a tax-inclusive source (docs/markets.md)."
+        ),
+    ] = UNSET

@@ -173,13 +173,23 @@ class Resolution:
             self._taxes[key] = found
         return found
 
-    def fee_rule(self, rule_type: RuleType, *, city: str, country: str, now: datetime) -> PricingRule | None:
-        """`rules.fee_rule`."""
-        key = (rule_type, city, country)
+    def fee_rule(
+        self, rule_type: RuleType, *, city: str, country: str, now: datetime, currency: str, default_currency: str
+    ) -> PricingRule | None:
+        """`rules.fee_rule` among the rules priced in `currency`."""
+        key = (rule_type, city, country, currency, default_currency)
         try:
             return self._fees[key]
         except KeyError:
-            found = fee_rule(self._book, rule_type, city=city, country=country, now=now)
+            found = fee_rule(
+                self._book,
+                rule_type,
+                city=city,
+                country=country,
+                now=now,
+                currency=currency,
+                default_currency=default_currency,
+            )
             self.grow()
             self._fees[key] = found
             return found

@@ -108,12 +108,23 @@ class DistanceBand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     fee: Amount
 
 
+FeeCurrency = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z]{3}\Z",
+        description="ISO 4217: the currency of the rule's amounts; it applies only to quotes in it "
+        "(absent: DEFAULT_CURRENCY).",
+    ),
+]
+
+
 class DeliveryFeeConfig(_Config, frozen=True, tag="DELIVERY_FEE"):
     base_fee: Amount
     per_km: Amount | None = None
     max_fee: Amount | None = None
     distance_bands: Annotated[tuple[DistanceBand, ...], msgspec.Meta(min_length=1, max_length=100)] | None = None
     """Strictly ascending `max_km`."""
+    currency: FeeCurrency | None = None
 
 
 class ExpressFeeConfig(_Config, frozen=True, tag="EXPRESS_FEE"):
@@ -122,19 +133,30 @@ class ExpressFeeConfig(_Config, frozen=True, tag="EXPRESS_FEE"):
     """None: the multiplier applies to the standard delivery fee."""
     distance_factor: Amount | None = None
     max_fee: Amount | None = None
+    currency: FeeCurrency | None = None
 
 
 class SmallBasketConfig(_Config, frozen=True, tag="SMALL_BASKET"):
     threshold: Amount
     fee: Amount
+    currency: FeeCurrency | None = None
 
 
 class FreeDeliveryConfig(_Config, frozen=True, tag="FREE_DELIVERY"):
     min_subtotal: Amount
+    currency: FeeCurrency | None = None
 
 
 class RegionalFeeConfig(_Config, frozen=True, tag="REGIONAL_FEE"):
     amount: Amount
+    currency: FeeCurrency | None = None
+
+
+def fee_currency(rule: PricingRule, default_currency: str) -> str:
+    """The currency of a fee rule's amounts: its `currency`, else DEFAULT_CURRENCY (docs/markets.md)."""
+    config = rule.configuration
+    stated = getattr(config, "currency", None)
+    return (stated if isinstance(stated, str) else default_currency).upper()
 
 
 class TaxRateConfig(_Config, frozen=True, tag="TAX_RATE"):
@@ -295,12 +317,24 @@ def _precedence(rule: PricingRule, match: RegionMatch) -> tuple[int, int, int, f
 
 
 def fee_rule(
-    book: RuleBook, rule_type: RuleType, *, city: str | None, country: str | None, now: datetime
+    book: RuleBook,
+    rule_type: RuleType,
+    *,
+    city: str | None,
+    country: str | None,
+    now: datetime,
+    currency: str | None = None,
+    default_currency: str = "TRY",
 ) -> PricingRule | None:
-    """The one rule of a fee type for this delivery address: city > country > none, then priority, version."""
+    """The one rule of a fee type for this delivery address: city > country > none, then priority, version.
+
+    `currency`: only rules priced in it take part (a rule without one is priced in `default_currency`);
+    None: every rule, whatever its currency."""
     best: tuple[tuple[int, int, int, float, str], PricingRule] | None = None
     for rule in _effective(book, book.names(rule_type, product_id=None, category_id=None), rule_type, now):
         if rule.product_id is not None or rule.category_id is not None:
+            continue
+        if currency is not None and fee_currency(rule, default_currency) != currency:
             continue
         match = match_region(rule.region, city=city, country=country)
         if match is None:

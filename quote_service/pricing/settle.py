@@ -1,11 +1,12 @@
 """Steps 6 and 10 per line, after the coupons: tax, per-item commission and the response line, in one pass.
 
-Each line's tax is on its net (subtotal - discount) at its plan's TAX_RATE (or the default);
-its commission on the same net: the category component from its plan's category rate (or the
-default rate), plus the seller component from its plan's seller rate when one matches. A line no
-coupon touched takes them from its `Priced`, computed once for every quote with the same inputs.
-The pass also sums what each price rule and each TAX_RATE rule moved over the lines, in order of
-first use.
+Each line's tax is at its plan's TAX_RATE (or the default), once, on the line after its discount
+(subtotal - discount): added on top of a net line, contained in a tax-inclusive (gross) line
+(docs/markets.md). Its commission is on its net (without tax, in both modes): the category
+component from its plan's category rate (or the default rate), plus the seller component from its
+plan's seller rate when one matches. A line no coupon touched takes them from its `Priced`,
+computed once for every quote with the same inputs. The pass also sums what each price rule and
+each TAX_RATE rule moved over the lines (a rule moves only the tax it adds), in order of first use.
 """
 
 from __future__ import annotations
@@ -25,7 +26,16 @@ from quote_service.pricing.quote import AppliedRule, CommissionDetail, QuoteLine
 class Settled:
     """The lines as the response shows them, with their sums."""
 
-    __slots__ = ("category_total", "details", "items", "price_rules", "seller_total", "tax", "tax_rules")
+    __slots__ = (
+        "category_total",
+        "details",
+        "items",
+        "price_rules",
+        "seller_total",
+        "tax",
+        "tax_included",
+        "tax_rules",
+    )
 
     def __init__(self, zero: Decimal) -> None:
         self.items: list[QuoteLine] = []
@@ -33,6 +43,9 @@ class Settled:
         """Per-item commission (category, then seller when charged) per line; the logistics line is
         added by `commission_breakdown`."""
         self.tax = self.seller_total = self.category_total = zero
+        """`tax`: added to the net lines (the quote's `tax_amount`)."""
+        self.tax_included = zero
+        """The tax contained in the tax-inclusive lines (the quote's `tax_included`)."""
         self.price_rules: list[AppliedRule] = []
         self.tax_rules: list[AppliedRule] = []
 
@@ -56,18 +69,34 @@ def _detail(
 
 
 def line_tax(priced: Priced, discount: Decimal, cent: Decimal) -> Decimal:
-    """A line's tax: on its net (subtotal - discount) at its plan's rate, rounded half up once."""
+    """A line's tax on what is left of it (subtotal - discount), at its plan's rate, rounded half up
+    once: added to a net line, contained in a tax-inclusive one (`LinePlan.contained_tax`)."""
     if not discount:
         return priced.tax  # worked out once for every quote with the line's inputs
+    if priced.inclusive:
+        return priced.plan.contained_tax(priced.subtotal - discount, cent)
     return ((priced.subtotal - discount) * priced.plan.tax_fraction).quantize(cent, ROUND_HALF_UP)
 
 
+def added_tax(priced: Priced, discount: Decimal, cent: Decimal, zero: Decimal) -> Decimal:
+    """The tax a line adds to the total: its tax when net, nothing when tax-inclusive."""
+    return zero if priced.inclusive else line_tax(priced, discount, cent)
+
+
 def _response_parts(
-    priced: Priced, discount: Decimal, base: Decimal, tax: Decimal, category: Decimal, seller: Decimal
+    priced: Priced,
+    discount: Decimal,
+    base: Decimal,
+    tax: Decimal,
+    category: Decimal,
+    seller: Decimal,
+    split: bool,
 ) -> Parts:
-    """The line as the response shows it, and its commission details (category, then seller)."""
+    """The line as the response shows it, and its commission details (category, then seller).
+    `base` is its net (commission's base); `split`: show the line's tax split."""
     plan = priced.plan
     floor = priced.floor
+    after = priced.subtotal - discount  # what the line charges before added tax: gross when inclusive
     item = QuoteLine(
         product_id=priced.product_id,
         quantity=priced.units,
@@ -83,20 +112,27 @@ def _response_parts(
         flash_sale_id=priced.flash_sale_id,
         tax_rate=plan.tax_rate,
         price_list_id=priced.price_list_id,
-        at_min_price=floor > 0 and base <= floor and priced.flash_sale_id is None,
+        at_min_price=floor > 0 and after <= floor and priced.flash_sale_id is None,
     )
+    if split:  # docs/markets.md#the-lines-tax-split
+        inclusive = priced.inclusive
+        item = replace(item, prices_include_tax=inclusive, net=base, gross=after if inclusive else after + tax)
     category_detail = _detail(priced, plan.category_rate, "category", base, category)
     if plan.seller_rate is None:
         return item, (category_detail,)
     return item, (category_detail, _detail(priced, plan.seller_rate, "seller", base, seller))
 
 
-def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
-    """Tax and commission of every line, the response lines, and the rules each step used with their money."""
+def settle(lines: Sequence[Line], region: RegionPlan, split: bool = False) -> Settled:
+    """Tax and commission of every line, the response lines, and the rules each step used with their money.
+
+    `split`: some line is tax-inclusive, so every line shows its tax split (`net`, `gross`,
+    `prices_include_tax`); a quote without one reads as it did before there were such lines."""
     cent = region.cent
-    settled = Settled(region.zero)
+    zero = region.zero
+    settled = Settled(zero)
     items, details = settled.items, settled.details
-    tax_total = seller_total = category_total = region.zero
+    tax_total = seller_total = category_total = included_total = zero
     taxes: list[Decimal] = []  # each line's tax
     tax_shown: Any = _NO_LINE  # the TAX_RATE rule (as shown) of every line so far, while they share one
     same_tax = True
@@ -108,15 +144,29 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
         if discount:
             base = priced.subtotal - discount
             tax = line_tax(priced, discount, cent)
+            if priced.inclusive:
+                base -= tax
             category, seller = plan.commission(base, priced.units)
-            parts = _response_parts(priced, discount, base, tax, category, seller)
+            parts = _response_parts(priced, discount, base, tax, category, seller, split)
         else:
-            tax, parts = priced.tax, priced.parts
+            tax = priced.tax
             category, seller = priced.category_commission, priced.seller_commission
-            if parts is None:
-                parts = priced.parts = _response_parts(priced, discount, priced.base, tax, category, seller)
-        tax_total += tax
-        taxes.append(tax)
+            if not split:
+                parts = priced.parts
+                if parts is None:
+                    parts = priced.parts = _response_parts(priced, discount, priced.base, tax, category, seller, False)
+            else:
+                parts = priced.split_parts
+                if parts is None:
+                    parts = priced.split_parts = _response_parts(
+                        priced, discount, priced.base, tax, category, seller, True
+                    )
+        if priced.inclusive:
+            included_total += tax
+            taxes.append(zero)  # contained: no TAX_RATE rule moved money on this line
+        else:
+            tax_total += tax
+            taxes.append(tax)
         if plan.tax_applied is not tax_shown:
             if tax_shown is _NO_LINE:
                 tax_shown = plan.tax_applied
@@ -129,6 +179,7 @@ def settle(lines: Sequence[Line], region: RegionPlan) -> Settled:
         items.append(parts[0])
         details.extend(parts[1])
     settled.tax, settled.seller_total, settled.category_total = tax_total, seller_total, category_total
+    settled.tax_included = included_total
     if same_tax:  # the usual case: one TAX_RATE (or the default) for the whole basket, its amount the tax total
         settled.tax_rules = [] if tax_shown is None or tax_shown is _NO_LINE else [replace(tax_shown, amount=tax_total)]
     else:

@@ -30,7 +30,7 @@ from quote_service.quotes.store import StoredQuote
 
 def check_request(request: QuoteRequest, caller: Principal) -> None:
     """Refuse `replaces_quote_id` without `reserve_stock` (422: it moves a hold), and what a user
-    may not state: another customer (403), another tier or segment (422)."""
+    may not state: another customer (403), another tier, segment or customer group (422)."""
     if request.replaces_quote_id is not None and not request.reserve_stock:
         raise invalid("replaces_quote_id", "moves a quote's stock hold to this quote: send it with reserve_stock: true")
     if caller.role != "user":
@@ -42,6 +42,7 @@ def check_request(request: QuoteRequest, caller: Principal) -> None:
         [
             ("customer_tier", "tier", request.customer_tier, caller.tier),
             ("customer_segment", "segment", request.customer_segment, caller.segment),
+            ("customer_group", "customer group", request.customer_group, caller.customer_group),
         ]
     )
     if problems:
@@ -57,6 +58,14 @@ def customer_profile(request: QuoteRequest, caller: Principal) -> tuple[str | No
         request.customer_tier or (caller.tier if own else None),
         request.customer_segment or (caller.segment if own else None),
     )
+
+
+def customer_group(request: QuoteRequest, caller: Principal) -> str | None:
+    """The customer group to price at (docs/markets.md#customer-group-per-quote): a user's own; otherwise
+    as stated, else the calling account's (a service key's own group, when it has one)."""
+    if caller.role == "user":
+        return caller.customer_group
+    return request.customer_group or caller.customer_group
 
 
 def test_group(request: QuoteRequest, caller: Principal) -> str | None:

@@ -357,7 +357,7 @@ def log_values(
     if q.forced_experiments:
         forced = {key: q.experiments[key] for key in q.forced_experiments}
         exposures = {key: variant for key, variant in q.experiments.items() if key not in forced}
-    lines = [
+    lines: list[tuple[object, ...]] = [
         (
             i.product_id,
             i.category_id,
@@ -370,6 +370,10 @@ def log_values(
         )
         for i in q.items
     ]
+    if q.tax_included is not msgspec.UNSET:  # a tax-inclusive line adds the tax it contains (docs/markets.md)
+        lines = [
+            (*line, i.tax) if i.prices_include_tax is True else line for line, i in zip(lines, q.items, strict=True)
+        ]
     return (
         quote_id or uuid_text(q.quote_id),
         q.customer_id,

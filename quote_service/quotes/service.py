@@ -100,6 +100,7 @@ class QuoteService:
             commission_rate=settings.default_commission_rate,
             max_discount_percentage=settings.max_discount_percentage,
             validity_minutes=settings.quote_validity_seconds / 60,
+            currency=settings.default_currency.upper(),
         )
         self.timeout = settings.quote_timeout
         self.gate = ConcurrencyGate(settings.max_concurrent_quotes)
@@ -179,7 +180,7 @@ class QuoteService:
             tier=tier,
             segment=segment,
             coupon_uses=await self._coupon_uses(request, snapshot),
-            customer_group=caller.customer_group,
+            customer_group=policy.customer_group(request, caller),
             test_group=policy.test_group(request, caller),
         )
         t2 = perf_counter_ns()

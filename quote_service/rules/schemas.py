@@ -19,7 +19,7 @@ from msgspec import UNSET, UnsetType
 
 from quote_service.catalog.schemas import ExternalId
 from quote_service.errors import FieldError
-from quote_service.pricing import rules
+from quote_service.pricing import money, rules
 from quote_service.pricing.rules import RuleConfig, RuleType
 from quote_service.validation import DECIMAL_RULE, Instant, loose_decimals
 
@@ -171,8 +171,9 @@ def _mapped(exc: msgspec.ValidationError, path: str) -> FieldError:
         message = "unknown field" if "unknown" in message else "required field missing"
     elif found["key"]:
         message = f"key: {message}"
-    elif message.startswith("Expected `str` matching regex"):  # only ClockTime has a pattern
-        message = "must be a UTC time HH:MM (00:00 to 23:59)"
+    elif message.startswith("Expected `str` matching regex"):  # ClockTime's pattern, or a fee's currency
+        is_currency = field.endswith(".currency")
+        message = "must be an ISO 4217 currency code" if is_currency else "must be a UTC time HH:MM (00:00 to 23:59)"
     return FieldError(field, message)
 
 
@@ -237,6 +238,9 @@ def _problems(tp: Any, value: Any, path: str) -> _Found:
 def _relation_problems(config: RuleConfig, path: str) -> list[FieldError]:
     """Orderings between fields, checked once every field is well-formed and in range."""
     errors: list[FieldError] = []
+    currency = getattr(config, "currency", None)  # a fee's (docs/markets.md#default-fees-have-a-currency)
+    if isinstance(currency, str) and not money.is_currency(currency.upper()):
+        errors.append(FieldError(f"{path}.currency", "not an ISO 4217 currency code"))
     fees = config if isinstance(config, rules.DeliveryFeeConfig | rules.ExpressFeeConfig) else None
     if fees and fees.max_fee is not None and fees.base_fee is not None and fees.max_fee < fees.base_fee:
         errors.append(FieldError(f"{path}.max_fee", "must be >= base_fee"))

@@ -10,10 +10,12 @@ from quote_service.db.pool import Connection
 
 # $1 seller, $2 currency, $3/$4 the period [from, to). Sales and the commission charged on them
 # count on the day the order was placed; refunds and the commission they reversed on the day
-# the refund was made (a statement shows money as it moved).
+# the refund was made (a statement shows money as it moved). Goods are after discounts and without
+# tax: a tax-inclusive line's contained tax is taken out (docs/markets.md).
 _DAYS = """
 WITH sold AS (
-    SELECT (o.created_at AT TIME ZONE 'UTC')::date AS day, o.id AS order_id, l.line_subtotal - l.discount AS goods
+    SELECT (o.created_at AT TIME ZONE 'UTC')::date AS day, o.id AS order_id,
+           l.line_subtotal - l.discount - CASE WHEN l.prices_include_tax THEN l.tax ELSE 0 END AS goods
     FROM order_lines l JOIN orders o ON o.id = l.order_id
     WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4
 ), charged AS (  -- the seller and category commission on the seller's lines (not the logistics one)
@@ -23,7 +25,8 @@ WITH sold AS (
       AND EXISTS (SELECT 1 FROM order_lines l
                   WHERE l.order_id = o.id AND l.product_id = c.product_id AND l.seller_id = $1)
 ), back AS (
-    SELECT (r.created_at AT TIME ZONE 'UTC')::date AS day, rl.amount - rl.discount AS goods,
+    SELECT (r.created_at AT TIME ZONE 'UTC')::date AS day,
+           rl.amount - rl.discount - CASE WHEN rl.prices_include_tax THEN rl.tax ELSE 0 END AS goods,
            rl.seller_commission + rl.category_commission AS commission
     FROM refunds r JOIN refund_lines rl ON rl.refund_id = r.id
     JOIN order_lines l ON l.order_id = rl.order_id AND l.position = rl.position

@@ -57,7 +57,10 @@ def percent_rule(percent: str, **fields: object) -> object:
 
 
 def test_the_go_readme_example_with_no_configuration() -> None:
-    result = quote(request(item("prod-1", 2, unit_price="25.50"), currency="USD", is_express_delivery=True))
+    defaults = EngineDefaults(currency="USD")  # DEFAULT_CURRENCY: the default fees are in it
+    result = quote(
+        request(item("prod-1", 2, unit_price="25.50"), currency="USD", is_express_delivery=True), defaults=defaults
+    )
 
     assert (result.subtotal, result.tax_amount, result.delivery_fee) == (D("51.00"), D("9.18"), D("20.00"))
     assert (result.small_basket_fee, result.total_amount) == (D("0.00"), D("80.18"))
@@ -197,7 +200,8 @@ def test_the_currency_code_is_read_in_any_case() -> None:
 
 
 def test_a_zero_decimal_currency_has_no_minor_digits() -> None:
-    result = quote(request(item("p", 2, unit_price="25"), currency="JPY", is_express_delivery=True))
+    defaults = EngineDefaults(currency="JPY", delivery_fee=D("10"))
+    result = quote(request(item("p", 2, unit_price="25"), currency="JPY", is_express_delivery=True), defaults=defaults)
 
     wire = msgspec.json.decode(msgspec.json.encode(result))
     assert (wire["subtotal"], wire["tax_amount"], wire["delivery_fee"], wire["total_amount"]) == ("50", "9", "20", "79")
@@ -210,7 +214,7 @@ def test_a_zero_decimal_currency_refuses_fractions() -> None:
 
 
 def test_a_three_decimal_currency_shows_three_digits() -> None:
-    result = quote(request(item("p", 1, unit_price="51.125"), currency="KWD"))
+    result = quote(request(item("p", 1, unit_price="51.125"), currency="KWD"), defaults=EngineDefaults(currency="KWD"))
 
     assert str(result.subtotal) == "51.125"
     assert str(result.tax_amount) == "9.203"  # 9.2025 rounds half up
@@ -579,7 +583,10 @@ def test_new_customers_do_not_make_the_memo_forget_its_lines(monkeypatch: pytest
             flags=[flag("new_banner", True, rollout=Rollout(percentage=D("50")))],
         )
 
-    memoized, defaults = config(), EngineDefaults()  # one plan per defaults object, as the service keeps one
+    memoized, defaults = (
+        config(),
+        EngineDefaults(currency="EUR"),
+    )  # one plan per defaults object, as the service keeps one
     req = request(item("p", 2, unit_price="100.00"), item("q", 3, unit_price="7.50"))
     quote(req, config=memoized, defaults=defaults)
     [plan] = memoized.resolver.at(NOW).plans.values()

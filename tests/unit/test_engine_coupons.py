@@ -89,7 +89,7 @@ def test_the_cap_follows_the_configured_percentage_and_rounds_down() -> None:
     result = quote(
         request(item("a", 1, unit_price="0.03"), coupon_codes=["ALL"]),
         coupons=[coupon("ALL", value="100")],
-        defaults=EngineDefaults(max_discount_percentage=D("50")),
+        defaults=EngineDefaults(currency="EUR", max_discount_percentage=D("50")),
     )
 
     assert result.discount_amount == D("0.01")  # 50 % of 0.03 = 0.015, never rounded up to 0.02

@@ -15,6 +15,7 @@ pytest process of its own (`test_the_other_engine_...`): CI loads the compiled o
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -57,6 +58,7 @@ from quote_service.pricing.quote import (
     RequestContext,
 )
 from quote_service.pricing.rules import (
+    FEE_TYPES,
     DeliveryFeeConfig,
     DistanceBand,
     ExpressFeeConfig,
@@ -455,7 +457,44 @@ def make_price_lists(rng: random.Random, currency: str, products: list[CatalogPr
     return lists
 
 
-def make_world(rng: random.Random) -> dict[str, Any]:
+def make_inclusive(
+    products: list[CatalogProduct], price_lists: list[PriceList]
+) -> tuple[list[CatalogProduct], list[PriceList]]:
+    """Half the worlds price some products and lists tax-inclusive (docs/markets.md), from a stream of
+    their own seeded from the products, so every other draw of a world stays as it was."""
+    rng = random.Random(products[1].id.int)
+    if rng.random() < 0.5:
+        return products, price_lists
+    share = rng.choice([0.3, 0.7, 1.0])
+    products = [msgspec.structs.replace(p, prices_include_tax=rng.random() < share) for p in products]
+    price_lists = [dataclasses.replace(pl, prices_include_tax=rng.random() < share) for pl in price_lists]
+    return products, price_lists
+
+
+def in_currencies(config: Config, currency: str) -> Config:
+    """docs/markets.md's currencies, decided by each entry's id (no draw: the worlds stay as they were):
+    a third of the plain percentage rates without a currency (every currency), and the fee rules'
+    amounts in no stated currency (DEFAULT_CURRENCY), the world's, or USD."""
+    rates = [
+        msgspec.structs.replace(r, currency=None)
+        if r.commission_type == "PERCENTAGE" and r.min_amount is None and r.max_amount is None and r.id.int % 3 == 0
+        else r
+        for r in config.rates
+    ]
+    rules = []
+    for made in config.rules:
+        if made.type in FEE_TYPES and made.id.int % 3:
+            stated = currency if made.id.int % 3 == 1 else "USD"
+            made = msgspec.structs.replace(
+                made, configuration=msgspec.structs.replace(made.configuration, currency=stated)
+            )
+        rules.append(made)
+    return dataclasses.replace(config, rates=rates, rules=rules)
+
+
+def make_world(rng: random.Random, *, inclusive: bool = True) -> dict[str, Any]:
+    """A random configuration; `inclusive` False: none of docs/markets.md's features (no tax-inclusive
+    source, every rate and fee rule in the world's currency), what every quote was priced on before."""
     currency = rng.choice(CURRENCIES)
     products = make_products(rng, currency)
     taken: set[tuple[str, int]] = set()
@@ -485,6 +524,9 @@ def make_world(rng: random.Random) -> dict[str, Any]:
     config = dataclasses.replace(
         config, promotions=make_promotions(random.Random(products[0].id.int), currency, products)
     )
+    if inclusive:
+        products, price_lists = make_inclusive(products, list(config.price_lists))
+        config = in_currencies(dataclasses.replace(config, price_lists=price_lists), currency)
     snapshot = ConfigSnapshot.build(
         version=config.version,
         rates=config.rates,
@@ -586,6 +628,17 @@ DEFAULTS = (
     EngineDefaults(),
     EngineDefaults(tax_rate=D("20"), delivery_fee=D("12.50"), commission_rate=D("12"), max_discount_percentage=D("30")),
 )
+_IN_CURRENCY: dict[tuple[int, str], EngineDefaults] = {}
+
+
+def defaults_in(defaults: EngineDefaults, currency: str) -> EngineDefaults:
+    """`defaults` with their fees in `currency` (DEFAULT_CURRENCY), one object per pair: the engine
+    keeps its plans per defaults object."""
+    key = (DEFAULTS.index(defaults), currency)
+    found = _IN_CURRENCY.get(key)
+    if found is None:
+        found = _IN_CURRENCY[key] = msgspec.structs.replace(defaults, currency=currency)
+    return found
 
 
 def priced(engine: Any, request: QuoteRequest, world: dict[str, Any], **inputs: Any) -> bytes:
@@ -600,11 +653,12 @@ def priced(engine: Any, request: QuoteRequest, world: dict[str, Any], **inputs: 
 SEEDS = range(4)
 
 
-def priced_both(seed: int) -> Iterator[tuple[bytes, bytes, tuple[Any, ...]]]:
-    """Every basket of one seed priced by the engine and by the reference: (engine JSON, reference JSON, inputs)."""
+def baskets(seed: int, *, as_before: bool = False) -> Iterator[tuple[dict[str, Any], QuoteRequest, dict[str, Any]]]:
+    """Every basket of one seed with its world and inputs. `as_before`: worlds with no tax-inclusive
+    source and the default fees always in the quote's currency (what the quotes were before them)."""
     rng = random.Random(seed)
     for _ in range(SNAPSHOTS // len(SEEDS)):
-        world = make_world(rng)
+        world = make_world(rng, inclusive=not as_before)
         world["products_by_id"] = {str(made.id): made for made in world["products"]}
         at = instants(rng, world["config"])
         for _ in range(BASKETS_PER_SNAPSHOT):
@@ -615,9 +669,36 @@ def priced_both(seed: int) -> Iterator[tuple[bytes, bytes, tuple[Any, ...]]]:
                 "now": rng.choice(at),
                 "quote_id": UUID(int=rng.getrandbits(128)),
             }
-            new = priced(price_quote, request, world, snapshot=world["snapshot"], **inputs)
-            old = priced(reference_price_quote, request, world, config=world["config"], **inputs)
-            yield new, old, (request, customer, inputs)
+            # The default fees in the quote's currency two times in three, else in TRY (docs/markets.md),
+            # decided by a draw already made: the baskets stay as they were.
+            if as_before or inputs["quote_id"].int % 3:
+                inputs["defaults"] = defaults_in(inputs["defaults"], request.currency.upper())
+            yield world, request, inputs
+
+
+def priced_both(seed: int) -> Iterator[tuple[bytes, bytes, tuple[Any, ...]]]:
+    """Every basket of one seed priced by the engine and by the reference: (engine JSON, reference JSON, inputs)."""
+    for world, request, inputs in baskets(seed):
+        new = priced(price_quote, request, world, snapshot=world["snapshot"], **inputs)
+        old = priced(reference_price_quote, request, world, config=world["config"], **inputs)
+        yield new, old, (request, inputs)
+
+
+BEFORE_TAX_INCLUSIVE = "285a91adb09ccb462fd71dbc172a3bc6dd2918583caee6e81ea54e74196139be"
+"""SHA-256 of the JSON of every quote (or refusal) of `baskets(seed, as_before=True)` over SEEDS, as the
+engine priced them before tax-inclusive prices, a quote's own customer_group, currency-less commission
+rates and fees with a currency existed (commit 79de567)."""
+
+
+def test_a_quote_with_no_tax_inclusive_source_is_byte_for_byte_what_it_was() -> None:
+    digest = hashlib.sha256()
+    count = 0
+    for seed in SEEDS:
+        for world, request, inputs in baskets(seed, as_before=True):
+            digest.update(priced(price_quote, request, world, snapshot=world["snapshot"], **inputs))
+            count += 1
+    assert count == SNAPSHOTS * BASKETS_PER_SNAPSHOT // len(SEEDS) * len(SEEDS)
+    assert digest.hexdigest() == BEFORE_TAX_INCLUSIVE
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -638,7 +719,8 @@ def test_the_other_engine_prices_every_basket_as_the_reference_does(tmp_path: Pa
     if other == "compiled" and (problem := build_problem()) is not None:
         pytest.skip(f"only the pure engine is here to compare: {problem}")
     name = "test_the_engine_prices_every_basket_as_the_reference_does"
+    before = "test_a_quote_with_no_tax_inclusive_source_is_byte_for_byte_what_it_was"
 
-    verdicts = run_on_engine(other, [f"{__file__}::{name}"], tmp_path / "report.xml").verdicts
+    verdicts = run_on_engine(other, [f"{__file__}::{name}", f"{__file__}::{before}"], tmp_path / "report.xml").verdicts
 
-    assert verdicts == {f"{name}[{seed}]": "passed" for seed in SEEDS}
+    assert verdicts == {**{f"{name}[{seed}]": "passed" for seed in SEEDS}, before: "passed"}

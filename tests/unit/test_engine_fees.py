@@ -9,7 +9,7 @@ import pytest
 from quote_service.pricing.commission import CommissionRate, Tier
 from quote_service.pricing.delivery import EARTH_RADIUS_KM, haversine_km
 from quote_service.pricing.flags import Rollout, Variant
-from quote_service.pricing.quote import QuoteRequest
+from quote_service.pricing.quote import EngineDefaults, QuoteRequest
 from quote_service.pricing.rules import (
     DeliveryFeeConfig,
     DistanceBand,
@@ -342,7 +342,7 @@ def test_the_go_readme_example_answers_its_breakdown() -> None:
         delivery_address=address("Istanbul", "TR"),
     )
 
-    result = quote(req, rates=[seller, category, logistics])
+    result = quote(req, rates=[seller, category, logistics], defaults=EngineDefaults(currency="TRY"))
 
     assert (result.subtotal, result.tax_amount, result.delivery_fee, result.total_amount) == (
         D("51.00"),

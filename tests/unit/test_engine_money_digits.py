@@ -147,7 +147,9 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "products": products,
         "flash": flash,
         "customer": CustomerContext(customer_id="c-1"),
-        "defaults": EngineDefaults(max_discount_percentage=D(draw(st.sampled_from(["30", "50", "100"])))),
+        "defaults": EngineDefaults(
+            currency=currency, max_discount_percentage=D(draw(st.sampled_from(["30", "50", "100"])))
+        ),
     }
 
 
@@ -198,7 +200,7 @@ def probe_basket(currency: str = "EUR", prices: tuple[str, ...] = ("149.95", "19
         "products": products,
         "flash": {},
         "customer": CustomerContext(customer_id="c-1"),
-        "defaults": EngineDefaults(),
+        "defaults": EngineDefaults(currency=currency),
     }
 
 

@@ -17,7 +17,7 @@ from quote_service.pricing.quote import EngineDefaults
 from tests.unit.test_engine_support import D, item, offer, product, rate, request, snapshot
 from tests.unit.test_engine_support import quote as quote_anew
 
-DEFAULTS = EngineDefaults()
+DEFAULTS = EngineDefaults(currency="EUR")  # the quotes here are in EUR: their default fees too
 """Shared, so consecutive quotes share the snapshot's plan (what is kept there is checked too)."""
 
 

@@ -38,7 +38,7 @@ import pytest
 
 from quote_service import pricing
 from tests.engines import run_on_engine
-from tests.unit import test_engine_coupons, test_engine_promotions
+from tests.unit import test_engine_coupons, test_engine_promotions, test_markets
 from tests.unit.test_engine_differential import SEEDS, priced_both
 
 REFERENCE = Path(__file__).parent / "reference_engine"
@@ -71,6 +71,7 @@ DISCOUNTS = "quote_service.pricing.discounts"
 ENGINE = "quote_service.pricing.engine"
 DELIVERY = "quote_service.pricing.delivery"
 SETTLE = "quote_service.pricing.settle"
+PLAN = "quote_service.pricing.plan"
 
 MUTATIONS = [
     Mutation(COUPONS, "check_coupon", "now >= coupon.valid_to", "now > coupon.valid_to"),
@@ -134,7 +135,11 @@ MUTATIONS = [
     Mutation(ENGINE, "Checkout.pays", "zero if free_delivery else", "zero if False else"),
     Mutation(DELIVERY, "_charge", "if any(step[0] is not None for step in steps)", "if False"),
     Mutation(DELIVERY, "_waived", "(*charged.parts, waived)", "(*charged.rules, waived)"),
-    Mutation(SETTLE, "_response_parts", "base <= floor", "base < floor"),
+    Mutation(SETTLE, "_response_parts", "after <= floor", "after < floor"),
+    # docs/markets.md: the tax a gross line contains, and that it is never added to the total
+    Mutation(PLAN, "LinePlan.contained_tax", "gross * self.tax_rate / self.tax_divisor", "gross * self.tax_fraction"),
+    Mutation(SETTLE, "added_tax", "zero if priced.inclusive else", "zero if False else"),
+    Mutation(RULES, "fee_rule", "fee_currency(rule, default_currency) != currency", "False"),
 ]
 
 
@@ -143,6 +148,11 @@ CAUGHT_BY_A_TEST = [
         # bisect_left would leave out a basket exactly at the minimum: the condition is `>=`.
         Mutation(PROMOTIONS, "_Entry.reached", "bisect_right(", '__import__("bisect").bisect_left('),
         test_engine_promotions.test_a_basket_exactly_at_a_promotions_minimum_subtotal_gets_it,
+    ),
+    (
+        # A tie between a rate in the quote's currency and a currency-less one is rare in random worlds.
+        Mutation(COMMISSION, "_precedence", "in_currency = rate.currency is not None", "in_currency = False"),
+        test_markets.test_a_currency_less_percentage_applies_in_every_currency_and_one_in_the_currency_wins_a_tie,
     ),
     (
         Mutation(DISCOUNTS, "_settle", "rooms[i] - rounded[i]", "rooms[i]"),

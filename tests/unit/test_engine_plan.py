@@ -19,7 +19,7 @@ from quote_service.pricing.rules import DeliveryFeeConfig, TimeWindowConfig, Use
 from tests.unit.test_engine_support import NOW, D, address, coupon, flag, item, product, request, rule, snapshot
 from tests.unit.test_engine_support import quote as quote_anew
 
-DEFAULTS = EngineDefaults()
+DEFAULTS = EngineDefaults(currency="EUR")  # the quotes here are in EUR: their default fees too
 """One object, as the service keeps: plans are per defaults object, so sharing it shares the plan."""
 
 

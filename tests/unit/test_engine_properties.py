@@ -221,7 +221,9 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "products": products,
         "flash": flash,
         "customer": CustomerContext(customer_id="c-1", tier=draw(st.sampled_from((None, "gold")))),
-        "defaults": EngineDefaults(max_discount_percentage=D(draw(st.sampled_from(["0", "30", "50", "100"])))),
+        "defaults": EngineDefaults(
+            currency=currency, max_discount_percentage=D(draw(st.sampled_from(["0", "30", "50", "100"])))
+        ),
     }
 
 

@@ -173,6 +173,10 @@ def snapshot(
     )
 
 
+EUR_DEFAULTS = EngineDefaults(currency="EUR")
+"""The defaults of these tests' quotes, which are in EUR: their default fees too (docs/markets.md)."""
+
+
 def quote(
     req: QuoteRequest,
     *,
@@ -191,7 +195,7 @@ def quote(
         products={str(p.id): p for p in products},
         flash={str(p.id): o for p, o in (flash or {}).items()},
         customer=customer or CustomerContext(customer_id="c-1"),
-        defaults=defaults or EngineDefaults(),
+        defaults=defaults or EUR_DEFAULTS,
         now=now,
         quote_id=QUOTE_ID,
     )

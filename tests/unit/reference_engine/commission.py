@@ -5,7 +5,7 @@ Kept in one module so that a change of commission semantics changes the referenc
 - A rate matches a line when every dimension it sets equals the line's (`category_id`;
   `seller_id`: the item's, else the quote's; `region`: the delivery city or country,
   case-insensitive), it is active, `now` is in `[effective_from, effective_to)`, and it is in
-  the quote's currency.
+  the quote's currency (a PERCENTAGE rate without a currency is in every currency).
 - Each rate feeds one component: its `component`, else `logistics` when it names a logistics
   provider, else `seller` when it names a seller and no category, else `category`. The
   components add up.
@@ -56,13 +56,15 @@ def _winner(
     best: tuple[tuple[object, ...], CommissionRate] | None = None
     for rate in rates:
         match = region_match(rate.region, city=place.city, country=place.country)
-        if match is None or not rate.is_active or rate.currency != place.currency or not fits(rate):
+        if match is None or not rate.is_active or rate.currency not in (None, place.currency) or not fits(rate):
             continue
         if place.now < rate.effective_from or (rate.effective_to is not None and place.now >= rate.effective_to):
             continue
         specificity = 4 * (rate.seller_id is not None) + 2 * (rate.category_id is not None) + (match != NO_REGION)
         assert rate.id is not None
-        rank = (rate.priority, specificity, match == CITY, rate.effective_from, rate.created_at, rate.id.int)
+        in_currency = rate.currency is not None  # docs/markets.md: a rate in the currency over one in every currency
+        dates = (rate.effective_from, rate.created_at)
+        rank = (rate.priority, specificity, match == CITY, in_currency, *dates, rate.id.int)
         if best is None or rank > best[0]:
             best = (rank, rate)
     return None if best is None else best[1]
@@ -172,7 +174,9 @@ def commission_breakdown(
     details: list[CommissionDetail] = []
     for line in lines:
         seller_id = line.seller_id or quote_seller_id
-        base = line.subtotal - line.discount
+        base = line.subtotal - line.discount  # docs/markets.md: commission is on the net, without tax
+        if line.inclusive:
+            base -= line.tax
         for part in ("category", "seller"):
             rate = line_rate(rates, place, part, category_id=line.category_id, seller_id=seller_id)
             if rate is None and part == "category":

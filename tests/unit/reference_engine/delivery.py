@@ -115,33 +115,42 @@ def _charge(
     country: str,
     now: datetime,
     cent: Decimal,
+    currency: str,
 ) -> tuple[Decimal, list[AppliedRule], str, bool]:
     """The fee before any waiver (rounded once), every part of it as an entry, its description, and
     whether a rule took part."""
     # (rule or None, type, name when a default, running fee after it)
     steps: list[tuple[PricingRule | None, str, str, Decimal]] = []
     words: list[str] = []
-    standard_rule = fee_rule(rules, "DELIVERY_FEE", city=city, country=country, now=now)
+    priced_in = {"currency": currency, "default_currency": defaults.currency.upper()}
+    standard_rule = fee_rule(rules, "DELIVERY_FEE", city=city, country=country, now=now, **priced_in)
     standard = defaults.delivery_fee
+    named_default = "default delivery fee"
     if standard_rule is not None:
         assert isinstance(standard_rule.configuration, DeliveryFeeConfig)
         standard = _standard(standard_rule.configuration, km)
+    elif defaults.currency.upper() != currency:  # docs/markets.md: the default is in DEFAULT_CURRENCY only
+        standard = ZERO
+        named_default = f"no delivery fee in {currency} (the default is in {defaults.currency})"
     running = standard
     if not express:
-        steps.append((standard_rule, "DELIVERY_FEE", "default delivery fee", running))
-        words.append("standard delivery" if standard_rule else "default delivery fee")
+        steps.append((standard_rule, "DELIVERY_FEE", named_default, running))
+        words.append("standard delivery" if standard_rule else named_default)
     else:
-        express_rule = fee_rule(rules, "EXPRESS_FEE", city=city, country=country, now=now)
+        express_rule = fee_rule(rules, "EXPRESS_FEE", city=city, country=country, now=now, **priced_in)
+        no_base = express_rule is None or getattr(express_rule.configuration, "base_fee", None) is None
+        if standard_rule is None and defaults.currency.upper() != currency and no_base:
+            words.append(named_default)
         if express_rule is None:
             multiplier = flag_multiplier or defaults.express_multiplier
-            steps.append((standard_rule, "DELIVERY_FEE", "default delivery fee", standard))
+            steps.append((standard_rule, "DELIVERY_FEE", named_default, standard))
             running = standard * multiplier
         else:
             config = express_rule.configuration
             assert isinstance(config, ExpressFeeConfig)
             multiplier = flag_multiplier or config.multiplier
             if config.base_fee is None:
-                steps.append((standard_rule, "DELIVERY_FEE", "default delivery fee", standard))
+                steps.append((standard_rule, "DELIVERY_FEE", named_default, standard))
             running = (standard if config.base_fee is None else config.base_fee) * multiplier
             running += (config.distance_factor or ZERO) * (km or ZERO)
             if config.max_fee is not None:
@@ -151,7 +160,7 @@ def _charge(
         words.append(f"express delivery x{multiplier:f}")
     if km is not None:
         words.append(f"{km:f} km")
-    regional_rule = fee_rule(rules, "REGIONAL_FEE", city=city, country=country, now=now)
+    regional_rule = fee_rule(rules, "REGIONAL_FEE", city=city, country=country, now=now, **priced_in)
     if regional_rule is not None:
         assert isinstance(regional_rule.configuration, RegionalFeeConfig)
         running += regional_rule.configuration.amount
@@ -178,8 +187,10 @@ def delivery_fee(
     country: str,
     now: datetime,
     cent: Decimal,
+    currency: str,
 ) -> Fee:
     """Step 7 without coupons: the delivery fee for `goods` (after discounts), rounded once."""
+    priced_in = {"currency": currency, "default_currency": defaults.currency.upper()}
     charged = _charge(
         rules,
         express=express,
@@ -190,9 +201,10 @@ def delivery_fee(
         country=country,
         now=now,
         cent=cent,
+        currency=currency,
     )
     fee, entries, description, ruled = charged
-    free_rule = fee_rule(rules, "FREE_DELIVERY", city=city, country=country, now=now)
+    free_rule = fee_rule(rules, "FREE_DELIVERY", city=city, country=country, now=now, **priced_in)
     if free_rule is not None and fee > 0:
         assert isinstance(free_rule.configuration, FreeDeliveryConfig)
         if goods >= free_rule.configuration.min_subtotal:
@@ -215,10 +227,16 @@ def small_basket_fee(
     country: str,
     now: datetime,
     cent: Decimal,
+    currency: str,
 ) -> Fee:
     """Step 8: the fee when `goods` (after discounts) is below the threshold; equal pays nothing."""
-    rule = fee_rule(rules, "SMALL_BASKET", city=city, country=country, now=now)
+    priced_in = {"currency": currency, "default_currency": defaults.currency.upper()}
+    rule = fee_rule(rules, "SMALL_BASKET", city=city, country=country, now=now, **priced_in)
     threshold, fee = defaults.small_basket_threshold, defaults.small_basket_fee
+    if rule is None and defaults.currency.upper() != currency:
+        return Fee(
+            ZERO.quantize(cent), [], f"none: no small-basket fee in {currency} (the default is in {defaults.currency})"
+        )
     if rule is not None:
         assert isinstance(rule.configuration, SmallBasketConfig)
         threshold, fee = rule.configuration.threshold, rule.configuration.fee

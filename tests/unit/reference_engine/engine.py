@@ -26,6 +26,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
+from msgspec import UNSET
+from msgspec.structs import replace
+
 from quote_service.errors import invalid
 from quote_service.pricing.commission import CommissionRate
 from quote_service.pricing.coupons import Coupon
@@ -153,6 +156,7 @@ def price_quote(
             country=country,
             now=now,
             cent=cent,
+            currency=currency,
         )
 
     small_threshold = flag_number(
@@ -169,6 +173,7 @@ def price_quote(
             country=country,
             now=now,
             cent=cent,
+            currency=currency,
         )
 
     def coupons_on(deal_lines: list[Line], took: Decimal, refused: bool) -> list[CouponResult]:
@@ -191,7 +196,7 @@ def price_quote(
         took = sum((line.discount for line in deal_lines), zero)
         results = coupons_on(deal_lines, took, refused)
         discount = sum((line.discount for line in deal_lines), zero)
-        tax, _ = _tax(
+        tax, _, _ = _tax(
             deal_lines, config.rules, default_rate=defaults.tax_rate, city=city, country=country, now=now, cent=cent
         )
         charged = zero if waived else delivery_for(subtotal - discount).amount
@@ -223,7 +228,7 @@ def price_quote(
     goods = subtotal - discount
 
     # 6: tax
-    tax_amount, tax_rules = _tax(
+    tax_amount, tax_included, tax_rules = _tax(
         lines, config.rules, default_rate=defaults.tax_rate, city=city, country=country, now=now, cent=cent
     )
 
@@ -246,6 +251,9 @@ def price_quote(
 
     # 9: total
     total = goods + tax_amount + fee + small.amount
+
+    # docs/markets.md: a quote with a tax-inclusive line shows every line's tax split
+    split = any(line.inclusive for line in lines)
 
     # 10: commission
     commission = commission_breakdown(
@@ -279,7 +287,13 @@ def price_quote(
             ", ".join(c.code for c in applied_coupons if c.type != "FREE_DELIVERY") or "none",
             promoted.discount - discount,
         ),
-        ("tax", "per line, after discounts", tax_amount),
+        (
+            "tax",
+            f"per line, after discounts; {tax_included} included in tax-inclusive prices"
+            if split
+            else "per line, after discounts",
+            tax_amount,
+        ),
         ("delivery", delivery.description if fee == delivery.amount else f"waived by {waived_by}", fee),
         ("small_basket", small.description, small.amount),
     ]
@@ -298,7 +312,7 @@ def price_quote(
         small_basket_fee=small.amount,
         total_amount=total,
         currency=currency,
-        items=[_quote_line(line, cent) for line in lines],
+        items=[_quote_line(line, cent, split) for line in lines],
         commission_breakdown=commission,
         pricing_breakdown=PricingBreakdown(
             item_total=item_total,
@@ -322,6 +336,7 @@ def price_quote(
         rejected_promotions=[
             RejectedPromotion(promotion_id=p.id, reason=r, name=p.name, detail=why) for p, r, why in promoted.rejected
         ],
+        tax_included=tax_included if split else UNSET,
     )
 
 
@@ -346,15 +361,23 @@ def _tax(
     country: str,
     now: datetime,
     cent: Decimal,
-) -> tuple[Decimal, list[AppliedRule]]:
-    """Step 6: each line's tax on its net at its category's TAX_RATE; the total and the rules used."""
-    total = ZERO.quantize(cent)
+) -> tuple[Decimal, Decimal, list[AppliedRule]]:
+    """Step 6: each line's tax at its category's TAX_RATE on what is left of it after its discount: added
+    to a net line, contained in a tax-inclusive one (docs/markets.md); the tax added, the tax contained,
+    and the rules used with the tax each added."""
+    total = included = ZERO.quantize(cent)
     used: dict[int, list[Any]] = {}  # id(rule) -> [rule, tax]: UUIDs hash slowly
     for line in lines:
         rule = tax_rate(rules, category_id=line.category_id, city=city, country=country, now=now)
         rate = default_rate if rule is None else tax_percent(rule)
         line.tax_rate = rate
-        line.tax = tax = ((line.subtotal - line.discount) * rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate %
+        left = line.subtotal - line.discount
+        if line.inclusive:  # round(gross x rate / (100 + rate))
+            line.tax = (left * rate / (100 + rate)).quantize(cent, ROUND_HALF_UP)
+            included += line.tax
+            tax = ZERO.quantize(cent)
+        else:
+            line.tax = tax = (left * rate).scaleb(-2).quantize(cent, ROUND_HALF_UP)  # rate %
         total += tax
         if rule is not None:
             entry = used.get(id(rule))
@@ -362,7 +385,7 @@ def _tax(
                 used[id(rule)] = [rule, tax]
             else:
                 entry[1] += tax
-    return total, [_applied(rule, amount) for rule, amount in used.values()]
+    return total, included, [_applied(rule, amount) for rule, amount in used.values()]
 
 
 def _free_delivery_coupon(coupons: list[CouponResult], fee: Decimal, zero: Decimal) -> Decimal:
@@ -389,8 +412,9 @@ def _price_rules_total(lines: list[Line]) -> list[AppliedRule]:
     return [_applied(rule, amount) for rule, amount in used.values()]
 
 
-def _quote_line(line: Line, cent: Decimal) -> QuoteLine:
-    return QuoteLine(
+def _quote_line(line: Line, cent: Decimal, split: bool) -> QuoteLine:
+    left = line.subtotal - line.discount
+    shown = QuoteLine(
         product_id=line.product_id,
         quantity=line.quantity,
         list_unit_price=line.list_unit.quantize(cent, ROUND_HALF_UP),
@@ -406,8 +430,13 @@ def _quote_line(line: Line, cent: Decimal) -> QuoteLine:
         tax_rate=line.tax_rate,
         price_list_id=line.price_list_id,
         # docs/pricing.md: a line not flash-priced, with a min_price, whose net is at or below its floor
-        at_min_price=line.flash_sale_id is None and line.floor > 0 and line.subtotal - line.discount <= line.floor,
+        at_min_price=line.flash_sale_id is None and line.floor > 0 and left <= line.floor,
     )
+    if not split:
+        return shown
+    if line.inclusive:
+        return replace(shown, prices_include_tax=True, gross=left, net=left - line.tax)
+    return replace(shown, prices_include_tax=False, net=left, gross=left + line.tax)
 
 
 def _calculations(steps: list[tuple[str, str, Decimal]], zero: Decimal) -> list[Calculation]:

@@ -33,6 +33,7 @@ class Line:
         "discount",
         "flash_sale_id",
         "floor",
+        "inclusive",
         "list_subtotal",
         "list_unit",
         "price_list_id",
@@ -62,8 +63,11 @@ class Line:
         zero: Decimal,
         flash_sale_id: UUID | None = None,
         price_list_id: UUID | None = None,
+        inclusive: bool = False,
     ) -> None:
         self.product_id = product_id
+        self.inclusive = inclusive
+        """docs/markets.md: the line's prices (list, rules, flash, floor, discounts) are gross, tax included."""
         self.price_list_id = price_list_id
         self.quantity = quantity
         self.list_unit = list_unit
@@ -195,9 +199,11 @@ def price_lines(
                 # A list's amount is the list price; min_price floors only in the product's own currency.
                 source, price_list_id, list_unit = "price_list", found_list[0].id, found_list[1]
                 min_price = product.min_price if product.currency == currency else ZERO
+                inclusive = found_list[0].prices_include_tax
             elif product.currency == currency:
                 source = "catalog"
                 list_unit, min_price = product.current_price, product.min_price
+                inclusive = product.prices_include_tax
             else:
                 message = (
                     f"no price list prices this product in {currency} for this customer and channel, "
@@ -213,6 +219,7 @@ def price_lines(
                 continue
             assert item.unit_price is not None
             source, list_unit, min_price = "request", item.unit_price, ZERO
+            inclusive = False  # a client's unit price is net
             category_id, seller_id = item.category_id, item.seller_id or request.seller_id
         if errors or mismatches:
             continue  # keep validating the remaining items, price nothing
@@ -242,6 +249,7 @@ def price_lines(
                         zero=zero,
                         flash_sale_id=flash_sale_id,
                         price_list_id=price_list_id,
+                        inclusive=inclusive,
                     )
                 )
         if rest <= 0:
@@ -279,6 +287,7 @@ def price_lines(
             cent=cent,
             zero=zero,
             price_list_id=price_list_id,
+            inclusive=inclusive,
         )
         if moved:
             line.rules, line.applied = moved, shown

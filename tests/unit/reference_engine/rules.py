@@ -51,12 +51,23 @@ def _first(candidates: list[tuple[tuple[object, ...], PricingRule]]) -> PricingR
 
 
 def fee_rule(
-    rules: Iterable[PricingRule], rule_type: str, *, city: str, country: str, now: datetime
+    rules: Iterable[PricingRule],
+    rule_type: str,
+    *,
+    city: str,
+    country: str,
+    now: datetime,
+    currency: str,
+    default_currency: str,
 ) -> PricingRule | None:
-    """The one rule of a fee type for this delivery address."""
+    """The one rule of a fee type for this delivery address, among those priced in `currency`
+    (docs/markets.md: a fee rule without a currency is priced in DEFAULT_CURRENCY)."""
     candidates: list[tuple[tuple[object, ...], PricingRule]] = []
     for rule in in_force(rules, now):
         match = region_match(rule.region, city=city, country=country)
+        stated = getattr(rule.configuration, "currency", None)
+        if (stated or default_currency).upper() != currency:
+            continue
         if rule.type == rule_type and rule.product_id is None and rule.category_id is None and match is not None:
             candidates.append(((match, rule.priority, rule.version, rule.effective_from), rule))
     return _first(candidates)
