@@ -298,15 +298,24 @@ async def _replay(
 
 
 async def apply(
-    app: ASGIApp, pool: Pool, change_id: UUID, *, headers: list[tuple[bytes, bytes]], request_id: str | None
+    app: ASGIApp,
+    pool: Pool,
+    change_id: UUID,
+    *,
+    headers: list[tuple[bytes, bytes]],
+    request_id: str | None,
+    skip_locked: bool = False,
 ) -> ChangeRequest | None:
-    """Apply an approved request once: None when another process holds or has applied it.
+    """Apply an approved request once: None when another process has applied it (or, with
+    `skip_locked`, the scheduled loop's pass, is applying it now). The approving route waits for
+    the row: a racing approval that lost still locks it for a moment while it re-reads it.
 
     A request whose entity changed since it was made is `conflicted` (409 CHANGE_CONFLICT), as is
     one the direct write now refuses (its answer is kept in `result`)."""
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
-            f"SELECT {COLUMNS} FROM change_requests WHERE id = $1 AND status = 'approved' FOR UPDATE SKIP LOCKED",
+            f"SELECT {COLUMNS} FROM change_requests WHERE id = $1 AND status = 'approved' FOR UPDATE"
+            + (" SKIP LOCKED" if skip_locked else ""),
             change_id,
         )
         if row is None:
@@ -353,10 +362,13 @@ def _conflict(change_id: UUID, answer: Any) -> Conflict:
 
 
 async def due(pool: Pool, now: datetime) -> list[asyncpg.Record]:
-    """Approved requests whose `apply_at` has come, oldest first."""
+    """Approved requests whose `apply_at` has come, oldest first; and one approved for now whose
+    approving request died before applying it (a minute later), so none stays approved forever."""
     return await pool.fetch(
         """SELECT id, approver FROM change_requests
-           WHERE status = 'approved' AND apply_at <= $1 ORDER BY apply_at LIMIT 100""",
+           WHERE status = 'approved' AND approver ->> 'kind' = 'user'
+             AND (apply_at <= $1 OR (apply_at IS NULL AND decided_at < $1 - interval '1 minute'))
+           ORDER BY coalesce(apply_at, decided_at) LIMIT 100""",
         now,
     )
 
@@ -369,6 +381,8 @@ async def apply_due(app: ASGIApp, pool: Pool, issue_token: Any, now: datetime) -
         token = issue_token(UUID(approver["id"]))
         headers = [(b"authorization", f"Bearer {token}".encode())]
         try:
-            await apply(app, pool, row["id"], headers=headers, request_id=f"change-request-{row['id']}")
+            await apply(
+                app, pool, row["id"], headers=headers, request_id=f"change-request-{row['id']}", skip_locked=True
+            )
         except Conflict:
             continue  # recorded as conflicted; the request says why

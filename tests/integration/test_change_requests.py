@@ -172,5 +172,7 @@ async def test_two_approvals_racing_apply_once(
         )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [409] * (len(approvers) - 1), [r.text for r in responses]
+    won = next(r.json()["data"] for r in responses if r.status_code == 200)
+    assert won["status"] == "applied", won
     assert await pool.fetchval("SELECT count(*) FROM commission_rates") == 1
     assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action = 'apply'") == 1
