@@ -12,7 +12,8 @@ from litestar.testing import AsyncTestClient
 
 from quote_service.audit.writer import actor_document, mark
 from quote_service.commissions import repository
-from quote_service.db.pool import Connection
+from quote_service.config import Settings
+from quote_service.db.pool import Connection, create_pool
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 
@@ -162,3 +163,15 @@ async def test_filters_and_pages(client: Client, admin: Caller, shopper: Caller)
     for method in ("post", "put", "patch", "delete"):
         response = await getattr(client, method)(AUDIT, headers=admin.headers)
         assert response.status_code in {404, 405}, response.text
+
+
+async def test_a_released_connection_forgets_its_actor(settings: Settings) -> None:
+    assert settings.database_url is not None
+    one = await create_pool(settings.database_url, min_size=1, max_size=1)
+    try:
+        async with one.acquire() as conn:
+            await mark(conn, actor_document(kind="user", actor_id="x", name="x"), "r")
+        async with one.acquire() as conn:  # the same connection, after the pool's RESET ALL
+            assert await conn.fetchval("SELECT current_setting('quote_service.audit_actor', true)") in {None, ""}
+    finally:
+        await one.close()
