@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any, cast
@@ -27,6 +28,10 @@ from quote_service.analytics.controller import AnalyticsController, ExperimentCo
 from quote_service.analytics.guardrail import GuardrailChecker
 from quote_service.analytics.rollups import RollupJob
 from quote_service.analytics.service import Analytics
+from quote_service.audit import changes
+from quote_service.audit.change_controller import ChangeRequestController
+from quote_service.audit.controller import AuditController
+from quote_service.auth import credentials
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
 from quote_service.auth.revocations import Revocations
 from quote_service.auth.service import AuthService
@@ -294,6 +299,19 @@ def create_app(
                 webhooks.start()
                 stack.push_async_callback(_close_within, "webhook dispatcher", webhooks.stop, None)
                 app.state.webhook_dispatcher = webhooks
+
+            def admin_token(user_id: uuid.UUID) -> str:
+                return credentials.issue_token(
+                    settings, user_id=user_id, role="admin", tier=None, segment=None, now=utcnow()
+                )
+
+            async def apply_due_changes() -> None:
+                await changes.apply_due(app, pool, admin_token, utcnow())
+
+            # Approved change requests whose apply_at has come (docs/governance.md).
+            change_loop = Every("change-requests", settings.change_apply_interval, apply_due_changes)
+            change_loop.start()
+            stack.push_async_callback(_close_within, "change requests", change_loop.stop, None)
             coupon_repairs = CouponCounterRepairs(pool, redis)
             coupon_repairs.start()
             stack.push_async_callback(_close_within, "coupon counter repairs", coupon_repairs.stop, None)
@@ -367,6 +385,8 @@ def create_app(
             CouponController,
             PriceListController,
             PromotionController,
+            AuditController,
+            ChangeRequestController,
             snapshot_status,
             OrderController,
             StatementController,

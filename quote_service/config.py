@@ -75,6 +75,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_concurrency: int = 0
     """LOGIN_CONCURRENCY: password verifications at once per process; 0: one per CPU (`serve`
     sets it to CPUs ÷ workers for its worker processes)."""
+    change_approval: Literal["off", "required"] = "off"
+    """CHANGE_APPROVAL: `required` turns admin writes of rates, rules, flags, coupons, promotions
+    and price lists into change requests that another admin approves (docs/governance.md)."""
+    change_apply_interval: float = 5.0
+    """CHANGE_APPLY_INTERVAL: seconds between looks for approved change requests whose `apply_at` has come."""
     default_tax_rate: Decimal = Decimal("18")
     """DEFAULT_TAX_RATE: tax percent when no TAX_RATE rule matches."""
     default_delivery_fee: Decimal = Decimal("10.00")
@@ -325,6 +330,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "BODY_READ_TIMEOUT": self.body_read_timeout,
             "CAMPAIGN_SCHEDULER_INTERVAL": self.campaign_scheduler_interval,
             "REPLICA_MAX_LAG_SECONDS": self.replica_max_lag_seconds,
+            "CHANGE_APPLY_INTERVAL": self.change_apply_interval,
             "FLASH_HOLD_GRACE_SECONDS": self.flash_hold_grace_seconds,
             "MAX_HELD_UNITS_PER_PRODUCT": self.max_held_units_per_product,
             "MAX_ACTIVE_RESERVATIONS": self.max_active_reservations,

@@ -273,6 +273,11 @@ also(
 also(Conflict, "IDEMPOTENCY_CONFLICT", "no", "The Idempotency-Key was used with a different body")
 also(Conflict, "COUPON_LIMIT_REACHED", "after change", "A coupon reached its usage or per-customer limit")
 also(Conflict, "PROMOTION_LIMIT_REACHED", "after change", "An applied promotion reached its usage limit: quote again")
+also(
+    Conflict, "CHANGE_CONFLICT", "no", "The change request's entity changed since it was made, or it no longer applies"
+)
+also(Conflict, "CHANGE_NOT_PENDING", "no", "The change request was already approved, applied, rejected or conflicted")
+also(Forbidden, "SELF_APPROVAL", "no", "The author of a change request cannot approve it: another admin must")
 also(Conflict, "INVALID_SALE_STATE", "no", "The flash sale's state does not allow this change")
 also(Conflict, "FLASH_SALE_OVERLAP", "after change", "The product is already in a sale during that window")
 also(Conflict, "CAMPAIGN_OVERLAP", "after change", "The product already has an active campaign")

@@ -16,6 +16,7 @@ import asyncpg
 import msgspec
 
 from quote_service.analytics.rollups import hour_of
+from quote_service.audit.writer import actor_document, audited
 from quote_service.auth import repository as auth_repository
 from quote_service.auth.schemas import Principal, Role, UserCreate
 from quote_service.auth.service import AuthService
@@ -394,6 +395,8 @@ async def _seed_configuration(pool: asyncpg.Pool) -> bool:
     async with pool.acquire() as conn:
         if await conn.fetchval("SELECT 1 FROM pricing_rules WHERE name = $1", DEMO_RULES[0]["name"]):
             return False
+    # The demo's configuration goes into the audit log like an admin's (docs/governance.md).
+    pool = audited(pool, actor_document(kind="system", actor_id=None, name="seed-demo"), None)
     for rate in DEMO_RATES:
         await commissions.create_rate(
             pool, msgspec.convert(rate, CommissionRateInput, dec_hook=decode_hook), actor="seed-demo"

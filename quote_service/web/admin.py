@@ -14,13 +14,18 @@ from __future__ import annotations
 
 from typing import TypeAlias, TypeVar
 
+import msgspec
 from litestar.di import NamedDependency, Provide
 
+from quote_service.audit import changes
+from quote_service.audit.writer import audited
+from quote_service.config import Settings
 from quote_service.db.pool import Pool
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.snapshot.store import ConfigStore
 from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.middleware import REQUEST_ID
 
 T = TypeVar("T")
 
@@ -47,10 +52,35 @@ class ConfigWrite:
 def config_write(domain: str) -> Provide:
     """The `write` dependency of a controller whose writes change `domain`."""
 
-    def provide(pool: PoolDep, config_store: ConfigStoreDep, request: AuthedRequest) -> ConfigWrite:
-        return ConfigWrite(pool, config_store, domain, actor_of(request))
+    async def provide(
+        pool: PoolDep, config_store: ConfigStoreDep, request: AuthedRequest, settings: NamedDependency[Settings]
+    ) -> ConfigWrite:
+        actor = actor_of(request)
+        principal = request.user
+        who = {"kind": principal.kind, "id": str(principal.id), "name": principal.name}
+        state = request.scope.get("state", {})
+        request_id = state.get(REQUEST_ID)
+        if settings.change_approval == "required" and not state.get(changes.APPLYING):
+            # Four-eyes: the write is stored, not made; another admin approves it (docs/governance.md).
+            body = await request.body()
+            raise changes.ChangeRequested(
+                await changes.create(
+                    pool,
+                    author=who,
+                    domain=domain,
+                    method=request.method,
+                    path=request.url.path,
+                    query=request.url.query or "",
+                    path_params=dict(request.path_params),
+                    body=msgspec.json.decode(body) if body else None,
+                    request_id=request_id,
+                )
+            )
+        # Every write through `write.pool` appends its audit rows in its own transaction (docs/governance.md).
+        audited_pool = audited(pool, msgspec.json.encode(who).decode(), request_id)
+        return ConfigWrite(audited_pool, config_store, domain, actor)
 
-    return Provide(provide, sync_to_thread=False)
+    return Provide(provide)
 
 
 ConfigWriteDep: TypeAlias = NamedDependency[ConfigWrite]

@@ -1,0 +1,99 @@
+"""HTTP: /api/v1/change-requests (admin): list with diffs, approve (now or at apply_at), reject."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from quote_service.audit import changes
+from quote_service.auth.guards import admin_only
+from quote_service.clock import utcnow
+from quote_service.errors import invalid
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.web.deps import AuthedRequest, PoolDep
+from quote_service.web.envelope import Envelope, ok
+from quote_service.web.middleware import REQUEST_ID
+
+Status = Literal["pending", "approved", "applied", "rejected", "conflicted"]
+_PASSED = (b"authorization", b"x-api-key")
+
+
+class ApproveBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    apply_at: datetime | None = None
+
+
+def _who(request: AuthedRequest) -> dict[str, Any]:
+    principal = request.user
+    return {"kind": principal.kind, "id": str(principal.id), "name": principal.name}
+
+
+class ChangeRequestController(Controller):
+    path = "/api/v1/change-requests"
+    tags = ["governance"]
+    guards = [admin_only]
+
+    @get("/", summary="Change requests, newest first, each with its diff (before, after)")
+    async def list_requests(
+        self,
+        pool: PoolDep,
+        status: FromQuery[Status | None] = None,
+        entity_type: FromQuery[str | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[changes.ChangeRequest]]:
+        after = decode_cursor(cursor, tuple[datetime, UUID], "change-requests")
+        async with pool.acquire() as conn:
+            rows = await changes.list_requests(conn, status=status, entity_type=entity_type, after=after, limit=limit)
+        return ok(
+            page_of(
+                rows,
+                "change-requests",
+                limit=limit,
+                key=lambda r: (r["created_at"], r["id"]),
+                item=changes.request_of,
+            )
+        )
+
+    @get("/{change_id:uuid}", summary="One change request")
+    async def get_request(self, change_id: FromPath[UUID], pool: PoolDep) -> Envelope[changes.ChangeRequest]:
+        return ok(await changes.get(pool, change_id))
+
+    @post("/{change_id:uuid}/approve", status_code=200, summary="Approve: apply now, or at apply_at")
+    async def approve(
+        self,
+        change_id: FromPath[UUID],
+        request: AuthedRequest,
+        pool: PoolDep,
+        data: JSONBody[ApproveBody | None] = None,
+    ) -> Envelope[changes.ChangeRequest]:
+        apply_at = None if data is None else data.apply_at
+        if apply_at is not None and apply_at.tzinfo is None:
+            raise invalid("apply_at", "needs an offset (RFC 3339)")
+        if apply_at is not None and request.user.kind != "user":
+            raise invalid("apply_at", "a scheduled approval needs an admin user (bearer token), not an API key")
+        request_id = request.scope.get("state", {}).get(REQUEST_ID)
+        decided = await changes.decide(
+            pool, change_id, approver=_who(request), approve=True, apply_at=apply_at, request_id=request_id
+        )
+        if apply_at is not None and apply_at > utcnow():
+            return ok(decided, f"Change request approved; it applies at {apply_at.isoformat()}")
+        headers = [(k, v) for k, v in request.scope["headers"] if k in _PASSED]
+        applied = await changes.apply(request.app, pool, change_id, headers=headers, request_id=request_id)
+        return ok(applied or await changes.get(pool, change_id), "Change request approved and applied")
+
+    @post("/{change_id:uuid}/reject", status_code=200, summary="Reject a pending change request")
+    async def reject(
+        self, change_id: FromPath[UUID], request: AuthedRequest, pool: PoolDep
+    ) -> Envelope[changes.ChangeRequest]:
+        request_id = request.scope.get("state", {}).get(REQUEST_ID)
+        return ok(
+            await changes.decide(
+                pool, change_id, approver=_who(request), approve=False, apply_at=None, request_id=request_id
+            ),
+            "Change request rejected",
+        )

@@ -1,0 +1,109 @@
+"""HTTP: GET /api/v1/audit (admin), the audit log newest first (docs/governance.md).
+
+Read only: no route changes or deletes an audit row, and the table refuses UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, get
+from litestar.params import FromQuery
+
+from quote_service.audit.repository import list_audit
+from quote_service.auth.guards import admin_only
+from quote_service.errors import FieldError, ValidationFailed
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.web.deps import AuthedRequest, ReadPoolDep
+from quote_service.web.envelope import Envelope, ok
+
+FILTERS = frozenset({"entity_type", "entity_id", "actor_id", "action", "from", "to", "limit", "cursor"})
+
+
+class AuditEntry(msgspec.Struct, kw_only=True):
+    id: int
+    at: datetime
+    actor: dict[str, Any]
+    action: str
+    entity_type: str
+    entity_id: str | None
+    before: Any
+    after: Any
+    request_id: str | None
+
+
+def entry_of(row: Any) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        at=row["at"],
+        actor=row["actor"],
+        action=row["action"],
+        entity_type=row["entity_type"],
+        entity_id=row["entity_id"],
+        before=row["before"],
+        after=row["after"],
+        request_id=row["request_id"],
+    )
+
+
+def refuse_unknown(request: AuthedRequest, known: frozenset[str]) -> None:
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise ValidationFailed(
+            "Unknown query parameters: " + ", ".join(unknown),
+            details=[FieldError(name, "unknown query parameter") for name in unknown],
+        )
+
+
+class AuditController(Controller):
+    path = "/api/v1/audit"
+    tags = ["governance"]
+    guards = [admin_only]
+
+    @get("/", summary="The audit log, newest first (keyset-paginated)")
+    async def list_entries(
+        self,
+        request: AuthedRequest,
+        read_pool: ReadPoolDep,
+        entity_type: FromQuery[str | None] = None,
+        entity_id: FromQuery[str | None] = None,
+        actor_id: FromQuery[str | None] = None,
+        action: FromQuery[str | None] = None,
+        to: FromQuery[datetime | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[AuditEntry]]:
+        refuse_unknown(request, FILTERS)
+        after = decode_cursor(cursor, int, "audit")
+        start = request.query_params.get("from")
+        since = None
+        if start is not None:
+            try:
+                since = datetime.fromisoformat(start.replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise ValidationFailed(
+                    "Invalid from: not an RFC 3339 time", details=[FieldError("from", "not an RFC 3339 time")]
+                ) from exc
+            if since.tzinfo is None:
+                raise ValidationFailed(
+                    "Invalid from: needs an offset", details=[FieldError("from", "needs an offset (RFC 3339)")]
+                )
+        if to is not None and to.tzinfo is None:
+            raise ValidationFailed(
+                "Invalid to: needs an offset", details=[FieldError("to", "needs an offset (RFC 3339)")]
+            )
+        async with read_pool.acquire() as conn:
+            rows = await list_audit(
+                conn,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                actor_id=actor_id,
+                action=action,
+                since=since,
+                until=to,
+                before_id=after,
+                limit=limit,
+            )
+        return ok(page_of(rows, "audit", limit=limit, key=lambda r: r["id"], item=entry_of))
