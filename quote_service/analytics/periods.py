@@ -17,7 +17,7 @@ from typing import Annotated, TypedDict
 
 import msgspec
 
-from quote_service.errors import invalid
+from quote_service.errors import FieldError, ValidationFailed, invalid
 from quote_service.pricing.local_time import day_start, zone, zone_problem
 from quote_service.validation import FIRST_INSTANT, INSTANT_RULE, LAST_INSTANT, storable_instant
 
@@ -136,8 +136,10 @@ def parse_period(
         first_day = _local_date(start_raw, where)
     else:
         start, first_day = start_of(where, start_raw), start_raw
-    if start >= end or first_day > last_day:
-        raise invalid("from", "must be before to")
+    if start > end or first_day > last_day:
+        raise ValidationFailed("from must not be after to", details=[FieldError("from", "must not be after to")])
+    if start == end:
+        raise invalid("from", "must be before to (the period from an instant to the same instant is empty)")
     if (last_day - first_day).days >= MAX_DAYS:
         raise invalid("from", f"at most {MAX_DAYS} days before to")
     return Period(zone_name, where, start, end, first_day, last_day)
