@@ -87,10 +87,10 @@ def reports(base: str, runs: int, sales: list[str], zones: list[str]) -> None:
         ]
         paths.append("/api/v1/analytics/flags")
         paths += [f"/api/v1/analytics/flash-sales/{sale}" for sale in sales[:1]]
-        paths.append("/api/v1/experiments")
         for zone in zones:  # local days (docs/time-zones.md): whole-hour zones from the hourly rollups
             paths += [f"/api/v1/analytics/pricing?group_by={g}&tz={zone}" for g in ("day", "product")]
             paths.append(f"/api/v1/analytics/commission?group_by=day&tz={zone}")
+        paths.append("/api/v1/experiments")
         print(f"{'endpoint (30 days)':<58}{'rows':>6}{'p50 ms':>8}{'p95 ms':>8}", flush=True)
         for path in paths:
             first = http.get(path, headers=headers)  # warm-up: plans, the settled-days cache
