@@ -189,8 +189,14 @@ class Plan:
                     if day not in skipped
                 ]
         holes = sorted(covered + [(hour, hour + HOUR) for hour in cut] + [(current, current + HOUR)])
-        self.hourly = _subtract((first_whole, min(last_whole, current)), holes)
-        """Spans [a, b) of whole hours read from the hourly rollups (dirty ones excluded in the SQL)."""
+        self.hourly = [
+            hour
+            for a, b in _subtract((first_whole, min(last_whole, current)), holes)
+            for hour in _hours(a, b)
+            if hour not in dirty_set
+        ]
+        """Whole hours read from the hourly rollups, ascending (named one by one: the index finds each
+        hour's rows, where a range join over a month's rows was read as a scan of them all)."""
 
     def day_index(self, moment: datetime) -> int:
         """Which of the report's spans holds `moment` (0 = the first)."""
@@ -218,6 +224,10 @@ def _ceil(floor: datetime, moment: datetime, step: timedelta) -> datetime:
     if floor == moment:
         return floor
     return floor + step if LAST_INSTANT - floor > step else LAST_INSTANT
+
+
+def _hours(first: datetime, after: datetime) -> list[datetime]:
+    return [first + HOUR * n for n in range((after - first) // HOUR)]
 
 
 def _days(first: date, after: date) -> list[date]:
@@ -282,7 +292,7 @@ class Analytics:
                 )
             ]
             plan = Plan(bounds, dirty=dirty, current=current)
-            bucket = "width_bucket({column}, $5::timestamptz[])" if by_day else "key"
+            bucket = "width_bucket({column}, ${bounds}::timestamptz[])" if by_day else "key"
             found: list[tuple[int | str, str, Sequence[Decimal | None]]] = []
             if plan.daily is not None:
                 first, last, skipped = plan.daily
@@ -291,7 +301,7 @@ class Analytics:
                 settled = self._settled.get(cache_key)
                 if settled is None:
                     settled = await conn.fetch(
-                        f"SELECT {bucket.format(column=_DAY_START)} AS k, currency,"
+                        f"SELECT {bucket.format(column=_DAY_START, bounds=5)} AS k, currency,"
                         f" {k.sums} FROM {k.daily}"
                         " WHERE dim = $1 AND day >= $2 AND day < $3 AND day <> ALL($4::date[]) GROUP BY 1, 2",
                         dim,
@@ -306,14 +316,10 @@ class Analytics:
                 found += [_bucketed(row, by_day) for row in settled]
             if plan.hourly:
                 rows = await conn.fetch(
-                    f"SELECT {bucket.format(column='h.hour')} AS k, currency, {k.sums.replace('sum(', 'sum(h.')}"
-                    f" FROM {k.hourly} h JOIN unnest($2::timestamptz[], $3::timestamptz[]) AS s(a, b)"
-                    " ON h.hour >= s.a AND h.hour < s.b"
-                    " WHERE h.dim = $1 AND h.hour <> ALL($4::timestamptz[]) GROUP BY 1, 2",
+                    f"SELECT {bucket.format(column='hour', bounds=3)} AS k, currency, {k.sums} FROM {k.hourly}"
+                    " WHERE dim = $1 AND hour = ANY($2::timestamptz[]) GROUP BY 1, 2",
                     dim,
-                    [a for a, _ in plan.hourly],
-                    [b for _, b in plan.hourly],
-                    dirty,
+                    plan.hourly,
                     *([bounds] if by_day else []),
                 )
                 found += [_bucketed(row, by_day) for row in rows]

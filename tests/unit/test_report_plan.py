@@ -27,12 +27,7 @@ def tiles(plan: Plan, dirty: list[datetime]) -> list[tuple[datetime, datetime, s
             if day not in skipped:
                 start = datetime(day.year, day.month, day.day, tzinfo=UTC)
                 found.append((start, start + timedelta(days=1), "daily"))
-    for a, b in plan.hourly:
-        hour = a
-        while hour < b:
-            if hour not in dirty:
-                found.append((hour, hour + HOUR, "hourly"))
-            hour += HOUR
+    found += [(hour, hour + HOUR, "hourly") for hour in plan.hourly]
     found += [(hour, hour + HOUR, "live") for hour in plan.live]
     found += [(a, b, "piece") for _, a, b in plan.pieces]
     return sorted(found)
