@@ -2,7 +2,7 @@
 endpoint's p50/p95 over what it wrote, and the quote endpoint's rps with the rollup job busy vs off.
 
     uv run python loadtests/bench_analytics.py [--products 2000 --days 30 --quotes-per-day 33334]
-        [--runs 30] [--rps-runs 3] [--duration 10] [--connections 64] [--keep]
+        [--runs 30] [--rps-runs 3] [--duration 10] [--connections 64] [--keep] [--zones Europe/Istanbul,...]
 
 1. A fresh database `qs_analytics_<pid>` and a Redis logical database claimed as the test suite
    claims one (`qs-test:db:N` in db 0), both emptied afterwards (the database kept with --keep),
@@ -76,7 +76,7 @@ def percentile(times: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
-def reports(base: str, runs: int, sales: list[str]) -> None:
+def reports(base: str, runs: int, sales: list[str], zones: list[str]) -> None:
     with httpx.Client(base_url=base, timeout=60) as http:
         token = http.post("/api/v1/auth/token", json=ADMIN).json()["data"]["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
@@ -87,6 +87,9 @@ def reports(base: str, runs: int, sales: list[str]) -> None:
         ]
         paths.append("/api/v1/analytics/flags")
         paths += [f"/api/v1/analytics/flash-sales/{sale}" for sale in sales[:1]]
+        for zone in zones:  # local days (docs/time-zones.md): whole-hour zones from the hourly rollups
+            paths += [f"/api/v1/analytics/pricing?group_by={g}&tz={zone}" for g in ("day", "product")]
+            paths.append(f"/api/v1/analytics/commission?group_by=day&tz={zone}")
         paths.append("/api/v1/experiments")
         print(f"{'endpoint (30 days)':<58}{'rows':>6}{'p50 ms':>8}{'p95 ms':>8}", flush=True)
         for path in paths:
@@ -163,6 +166,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--port", type=int, default=8771)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--zones", default="", help="comma-separated IANA zones: day and product reports in each")
     args = parser.parse_args()
     name = f"qs_analytics_{os.getpid()}"
     database_url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
@@ -189,7 +193,7 @@ def main() -> None:
         wait_ready(base, server)
         sales = generated_sales(base)
         print(f"load average before the reports: {load()}", flush=True)
-        reports(base, args.runs, sales)
+        reports(base, args.runs, sales, [zone for zone in args.zones.split(",") if zone])
         print(f"load average after the reports: {load()}", flush=True)
         key, ids = quote_setup(base, database_url)
         stop(server)

@@ -17,6 +17,8 @@ from typing import Literal
 
 import msgspec
 
+from quote_service.pricing.local_time import zone_problem
+
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"  # noqa: S105 - refused in production
 SUPPORTED_ALGORITHMS = ("HS256", "HS384", "HS512")
 _FIELD_PATH = re.compile(r" - at `\$\.(\w+)`$")
@@ -62,6 +64,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     quote_validity_seconds: int = 900
     """QUOTE_VALIDITY_SECONDS: how long a quote stays orderable (`valid_until` = now + this), and so
     how long a reserving quote (`reserve_stock`) holds its units."""
+    business_timezone: str = "UTC"
+    """BUSINESS_TIMEZONE: the IANA time zone the business keeps its days in (`Europe/Istanbul`): the
+    wall clock of TIME_WINDOW rules without a `timezone`, and the days of analytics, statements and
+    the dashboard when a request names no `tz` (docs/time-zones.md)."""
     max_concurrent_quotes: int = 256
     """MAX_CONCURRENT_QUOTES: quotes in flight per process before 503."""
     rate_limit_per_minute: int = 6000
@@ -299,6 +305,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "ENVIRONMENT=production needs a SECRET_KEY of at least 32 characters "
                 "that is not the development default"
             )
+        zone_error = zone_problem(self.business_timezone)
+        if zone_error:
+            raise ConfigError(f"BUSINESS_TIMEZONE: {zone_error}")
         if self.database_replica_url and not self.database_url:
             raise ConfigError("DATABASE_REPLICA_URL needs DATABASE_URL (the embedded PostgreSQL has no replica)")
         if self.is_production and not (self.database_url and self.redis_url):

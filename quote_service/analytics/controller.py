@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from quote_service.analytics.experiments import Experiment, Experiments
 from quote_service.analytics.flags_report import FlagsReport, flags_report
 from quote_service.analytics.flash_report import FlashSaleReport
+from quote_service.analytics.periods import parse_period
 from quote_service.analytics.service import (
     COMMISSION_GROUPS,
     PRICING_GROUPS,
@@ -21,10 +22,10 @@ from quote_service.analytics.service import (
     CommissionReport,
     PricingReport,
     check_group,
-    parse_range,
 )
 from quote_service.auth.guards import admin_only
 from quote_service.clock import utcnow
+from quote_service.config import Settings
 from quote_service.flash_sales.service import FlashSales
 from quote_service.web.envelope import Envelope, ok
 
@@ -44,38 +45,44 @@ class AnalyticsController(Controller):
     async def pricing(
         self,
         analytics: AnalyticsDep,
+        settings: NamedDependency[Settings],
         group_by: FromQuery[str] = "day",
         from_: Annotated[str | None, QueryParameter(name="from")] = None,
         to: FromQuery[str | None] = None,
+        tz: FromQuery[str | None] = None,
     ) -> Envelope[PricingReport]:
         now = utcnow()
         group = check_group(group_by, PRICING_GROUPS)
-        start, end = parse_range(from_, to, today=now.date())
-        return ok(await analytics.pricing(group, start, end, now=now))
+        period = parse_period(from_, to, tz, default_zone=settings.business_timezone, now=now)
+        return ok(await analytics.pricing(group, period, now=now))
 
     @get("/commission", summary="Commission parts over orders by day, seller, category or logistics provider")
     async def commission(
         self,
         analytics: AnalyticsDep,
+        settings: NamedDependency[Settings],
         group_by: FromQuery[str] = "day",
         from_: Annotated[str | None, QueryParameter(name="from")] = None,
         to: FromQuery[str | None] = None,
+        tz: FromQuery[str | None] = None,
     ) -> Envelope[CommissionReport]:
         now = utcnow()
         group = check_group(group_by, COMMISSION_GROUPS)
-        start, end = parse_range(from_, to, today=now.date())
-        return ok(await analytics.commission(group, start, end, now=now))
+        period = parse_period(from_, to, tz, default_zone=settings.business_timezone, now=now)
+        return ok(await analytics.commission(group, period, now=now))
 
     @get("/flags", summary="Flag adoption: per flag, the share of quotes it was on for, and its variants' shares")
     async def flags(
         self,
         analytics: AnalyticsDep,
+        settings: NamedDependency[Settings],
         from_: Annotated[str | None, QueryParameter(name="from")] = None,
         to: FromQuery[str | None] = None,
+        tz: FromQuery[str | None] = None,
     ) -> Envelope[FlagsReport]:
         now = utcnow()
-        start, end = parse_range(from_, to, today=now.date())
-        return ok(await flags_report(analytics, start, end, now=now))
+        period = parse_period(from_, to, tz, default_zone=settings.business_timezone, now=now)
+        return ok(await flags_report(analytics, period, now=now))
 
     @get(
         "/flash-sales/{sale_id:uuid}",

@@ -13,6 +13,7 @@ from quote_service.analytics import health, stats
 from quote_service.analytics.experiment_revenue import arm_revenue, revenue_moments
 from quote_service.analytics.figures import percent
 from quote_service.analytics.health import Revenue, SampleRatio
+from quote_service.analytics.periods import utc_period
 from quote_service.analytics.service import Analytics
 from quote_service.errors import NotFound
 from quote_service.pricing.flags import Guardrail, Rollout
@@ -159,7 +160,7 @@ class Experiments:
         rollout = msgspec.convert(row["rollout"], Rollout)
         lo = created_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         hi = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        totals = await self.analytics.sums("pricing", "variant", lo, hi, now)
+        totals = await self.analytics.sums("pricing", "variant", utc_period(lo, hi), now)
         customers = {
             r["variant"]: int(r["n"])
             for r in await self.analytics.reads.for_read().fetch(

@@ -7,13 +7,14 @@ reports cost whatever the number of stored quotes.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 import msgspec
 
 from quote_service.analytics.figures import percent
-from quote_service.analytics.service import Analytics, day_bounds
+from quote_service.analytics.periods import Period, Span, span_fields, utc_period
+from quote_service.analytics.service import Analytics
 
 
 class FlagAdoption(msgspec.Struct, kw_only=True):
@@ -26,22 +27,20 @@ class FlagAdoption(msgspec.Struct, kw_only=True):
     """Each variant's share of the quotes the flag assigned a variant to, in percent (2 decimals)."""
 
 
-class FlagsReport(msgspec.Struct, kw_only=True):
-    from_: date = msgspec.field(name="from")
-    to: date
+class FlagsReport(Span, kw_only=True):
     quotes: int
     """Every quote of the period (each one evaluated every flag defined at its moment)."""
     rows: list[FlagAdoption]
 
 
-async def flags_report(analytics: Analytics, start: date, to: date, *, now: datetime) -> FlagsReport:
-    lo, hi = day_bounds(start, to)
-    total = sum(int(figures[0]) for figures in (await analytics.sums("pricing", "day", lo, hi, now)).values())
+async def flags_report(analytics: Analytics, period: Period, *, now: datetime) -> FlagsReport:
+    whole = utc_period(period.start, period.end)  # every quote of the period, not by day
+    total = sum(int(figures[0]) for figures in (await analytics.sums("pricing", "all", whole, now)).values())
     on: dict[str, int] = defaultdict(int)
-    for (key, _currency), figures in (await analytics.sums("pricing", "flag", lo, hi, now)).items():
+    for (key, _currency), figures in (await analytics.sums("pricing", "flag", whole, now)).items():
         on[key] += int(figures[0])
     assigned: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for (arm, _currency), figures in (await analytics.sums("pricing", "variant", lo, hi, now)).items():
+    for (arm, _currency), figures in (await analytics.sums("pricing", "variant", whole, now)).items():
         flag, _, variant = arm.partition(":")
         assigned[flag][variant] += int(figures[0])
     defined = {r["key"] for r in await analytics.reads.for_read().fetch("SELECT key FROM feature_flags")}
@@ -54,7 +53,7 @@ async def flags_report(analytics: Analytics, start: date, to: date, *, now: date
         )
         for key in sorted(defined | on.keys() | assigned.keys())
     ]
-    return FlagsReport(from_=start, to=to, quotes=total, rows=rows)
+    return FlagsReport(quotes=total, rows=rows, **span_fields(period))
 
 
 def _shares(counts: dict[str, int]) -> dict[str, Decimal]:

@@ -8,10 +8,12 @@ settled history.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from typing import Literal
 from uuid import UUID
 
@@ -20,6 +22,7 @@ import msgspec
 
 from quote_service.analytics.figures import percent
 from quote_service.analytics.flash_report import FlashSaleReport, flash_sale_report
+from quote_service.analytics.periods import Period, Span, span_fields
 from quote_service.analytics.rollups import KINDS, hour_args, hour_of
 from quote_service.db.replica import ReadPools
 from quote_service.errors import FieldError, ValidationFailed
@@ -30,8 +33,6 @@ PricingGroup = Literal["day", "product", "category", "rule", "variant", "region"
 CommissionGroup = Literal["day", "seller", "category", "logistics_provider"]
 PRICING_GROUPS = ("day", "product", "category", "rule", "variant", "region")
 COMMISSION_GROUPS = ("day", "seller", "category", "logistics_provider")
-DEFAULT_DAYS = 30
-MAX_DAYS = 366
 Key = tuple[str, str]
 
 
@@ -55,10 +56,8 @@ class PricingRow(msgspec.Struct, kw_only=True, omit_defaults=True):
     """group_by=region: the delivery country (ISO 3166-1 alpha-2)."""
 
 
-class PricingReport(msgspec.Struct, kw_only=True):
+class PricingReport(Span, kw_only=True):
     group_by: str
-    from_: date = msgspec.field(name="from")
-    to: date
     rows: list[PricingRow]
 
 
@@ -87,34 +86,9 @@ class CommissionRow(msgspec.Struct, kw_only=True):
     """Charged minus reversed, per part."""
 
 
-class CommissionReport(msgspec.Struct, kw_only=True):
+class CommissionReport(Span, kw_only=True):
     group_by: str
-    from_: date = msgspec.field(name="from")
-    to: date
     rows: list[CommissionRow]
-
-
-def parse_range(raw_from: str | None, raw_to: str | None, *, today: date) -> tuple[date, date]:
-    """The report's days, inclusive; 422 naming the field on a bad date or from > to."""
-
-    def parse(field: str, raw: str) -> date:
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            raise ValidationFailed(
-                f"{field}: expected a date YYYY-MM-DD", details=[FieldError(field, "expected a date YYYY-MM-DD")]
-            ) from None
-
-    to = parse("to", raw_to) if raw_to else today
-    # The default DEFAULT_DAYS days end at `to`, and begin no earlier than the first day there is.
-    start = parse("from", raw_from) if raw_from else date.fromordinal(max(1, to.toordinal() - DEFAULT_DAYS + 1))
-    if start > to:
-        raise ValidationFailed("from must not be after to", details=[FieldError("from", "must not be after to")])
-    if (to - start).days >= MAX_DAYS:
-        raise ValidationFailed(
-            f"at most {MAX_DAYS} days per report", details=[FieldError("from", f"at most {MAX_DAYS} days before to")]
-        )
-    return start, to
 
 
 def check_group(group_by: str, allowed: tuple[str, ...]) -> str:
@@ -124,17 +98,9 @@ def check_group(group_by: str, allowed: tuple[str, ...]) -> str:
     return group_by
 
 
-def day_bounds(start: date, to: date) -> tuple[datetime, datetime]:
-    """[the first instant of `start`, the first instant after `to`) in UTC. No day follows
-    9999-12-31: a range that ends with it ends at LAST_INSTANT, which nothing stored reaches."""
-    after = datetime.combine(to, time(), UTC) + timedelta(days=1) if to < date.max else LAST_INSTANT
-    return datetime.combine(start, time(), UTC), after
-
-
-_DAY_KEY = "to_char({column}, 'YYYY-MM-DD')"
-
-
 SETTLED_CACHE_SIZE = 256
+_DAY_START = "(day::timestamp AT TIME ZONE 'UTC')"
+"""A daily rollup row's day as the instant it starts."""
 
 
 def _pricing_row(group: str, key: str, currency: str, figures: list[Decimal]) -> PricingRow:
@@ -180,6 +146,119 @@ def _commission_row(key: str, currency: str, figures: list[Decimal]) -> Commissi
     )
 
 
+class Plan:
+    """Which source sums which hours of a report (`Analytics.sums`), from the report's bounds (its
+    start, each of its local days' starts when it is by day, its end) and the rollups' state.
+
+    - A whole UTC hour that no bound cuts belongs to one of the report's spans: it comes from the
+      hourly rollups when closed and clean, else live (a dirty hour, the current hour).
+    - When every bound inside the period is a UTC midnight (UTC days, or a zone at UTC+0, or a
+      report not by day), a whole UTC day that the period holds, closed and clean, comes from the
+      daily rollups instead of its 24 hourly rows.
+    - An hour that a bound cuts (a period from or to an instant inside an hour; the local
+      midnights of a zone whose offset is not whole hours, Asia/Kolkata's at 18:30 UTC) is
+      computed live in pieces, one per span it meets: exact, at the price of reading its rows.
+    Hours after the current one hold no rows yet and are not read.
+    """
+
+    def __init__(self, bounds: list[datetime], *, dirty: list[datetime], current: datetime) -> None:
+        self.bounds = bounds
+        start, end = bounds[0], bounds[-1]
+        cut = sorted({hour_of(b) for b in bounds if b != hour_of(b) and hour_of(b) <= current})
+        first_whole, last_whole = _ceil_hour(start), min(hour_of(end), current + HOUR)
+        dirty_set = set(dirty)
+        self.live = sorted({h for h in (*dirty, current) if first_whole <= h < last_whole and h not in cut})
+        """Whole hours computed live (their rows are changing or not rolled up yet)."""
+        self.pieces: list[tuple[datetime, datetime, datetime]] = []
+        """(hour, from, to): a part of a cut hour that lies in one span, computed live."""
+        for hour in cut:
+            edges = sorted({max(hour, start), min(hour + HOUR, end)} | {b for b in bounds if hour < b < hour + HOUR})
+            self.pieces += [(hour, a, b) for a, b in pairwise(edges) if start <= a < b <= end]
+        self.daily: tuple[date, date, tuple[date, ...]] | None = None
+        """(first, after, skipped): the UTC days [first, after) but `skipped` come from daily rollups."""
+        covered: list[tuple[datetime, datetime]] = []
+        today = current.date()
+        if all(b == _midnight(b) for b in bounds[1:-1]):
+            first_day, after = _ceil_day(start).date(), min(_midnight(end).date(), today)
+            if first_day < after:
+                skipped = tuple(sorted({h.astimezone(UTC).date() for h in dirty_set if first_day <= h.date() < after}))
+                self.daily = (first_day, after, skipped)
+                covered = [
+                    (datetime.combine(day, time(), UTC), datetime.combine(day, time(), UTC) + DAY)
+                    for day in _days(first_day, after)
+                    if day not in skipped
+                ]
+        holes = sorted(covered + [(hour, hour + HOUR) for hour in cut] + [(current, current + HOUR)])
+        self.hourly = [
+            hour
+            for a, b in _subtract((first_whole, min(last_whole, current)), holes)
+            for hour in _hours(a, b)
+            if hour not in dirty_set
+        ]
+        """Whole hours read from the hourly rollups, ascending (named one by one: the index finds each
+        hour's rows, where a range join over a month's rows was read as a scan of them all)."""
+
+    def day_index(self, moment: datetime) -> int:
+        """Which of the report's spans holds `moment` (0 = the first)."""
+        return bisect_right(self.bounds, moment) - 1
+
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+def _midnight(moment: datetime) -> datetime:
+    return datetime.combine(moment.astimezone(UTC).date(), time(), UTC)
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    return _ceil(hour_of(moment), moment, HOUR)
+
+
+def _ceil_day(moment: datetime) -> datetime:
+    return _ceil(_midnight(moment), moment, DAY)
+
+
+def _ceil(floor: datetime, moment: datetime, step: timedelta) -> datetime:
+    """`floor` when it is `moment`, else the next step; past the last storable instant, that instant."""
+    if floor == moment:
+        return floor
+    return floor + step if LAST_INSTANT - floor > step else LAST_INSTANT
+
+
+def _hours(first: datetime, after: datetime) -> list[datetime]:
+    return [first + HOUR * n for n in range((after - first) // HOUR)]
+
+
+def _days(first: date, after: date) -> list[date]:
+    return [date.fromordinal(n) for n in range(first.toordinal(), after.toordinal())]
+
+
+def _subtract(
+    span: tuple[datetime, datetime], holes: list[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    """`span` less the sorted `holes`, as ascending disjoint spans, merged where they touch."""
+    found: list[tuple[datetime, datetime]] = []
+    position, end = span
+    for a, b in holes:
+        if b <= position:
+            continue
+        if a >= end:
+            break
+        if a > position:
+            found.append((position, a))
+        position = max(position, b)
+    if position < end:
+        found.append((position, end))
+    return found
+
+
+def _bucketed(row: asyncpg.Record, by_day: bool) -> tuple[int | str, str, Sequence[Decimal | None]]:
+    """A rollup row as (span index or key, currency, figures); SQL's width_bucket counts from 1."""
+    key: int | str = row["k"] - 1 if by_day else row["k"]
+    return key, row["currency"], row[2:]
+
+
 class Analytics:
     def __init__(self, reads: ReadPools) -> None:
         self.reads = reads
@@ -188,18 +267,17 @@ class Analytics:
         # when the job rewrites rollups, and every rewrite moves the generation on.
         self._settled: dict[tuple[object, ...], list[asyncpg.Record]] = {}
 
-    async def sums(self, kind: str, group: str, lo: datetime, hi: datetime, now: datetime) -> dict[Key, list[Decimal]]:
-        """(key, currency) -> summed figures over [lo, hi), from three sources that never overlap:
-        daily rollups of settled days (closed, no dirty hour), hourly rollups of the clean closed
-        hours of the other days, and the SQL of the rollups run live over the remaining hours
-        (dirty ones and the current hour)."""
+    async def sums(self, kind: str, group: str, period: Period, now: datetime) -> dict[Key, list[Decimal]]:
+        """(key, currency) -> summed figures over the period; for group "day" the key is the local
+        date (`period.zone_name`) of the day. Three sources never overlap (`Plan`): daily rollups of
+        settled UTC days that lie whole in one of the report's days, hourly rollups of the other
+        clean closed hours that do, and the SQL of the rollups run live over the rest (dirty
+        hours, the current hour, and the parts of an hour that a day's bound cuts)."""
         k = KINDS[kind]
         dim = "all" if group == "day" else group
         by_day = group == "day"
-        day_key = _DAY_KEY.format(column="day") if by_day else "key"
-        hour_key = _DAY_KEY.format(column="(hour AT TIME ZONE 'UTC')") if by_day else "key"
+        bounds = list(period.day_starts) if by_day else [period.start, period.end]
         current = hour_of(now)
-        today = current.date()
         totals: dict[Key, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * len(k.figures))
         async with self.reads.for_read().acquire() as conn:
             dirty = [
@@ -208,69 +286,67 @@ class Analytics:
                     "SELECT DISTINCT hour FROM rollup_dirty WHERE kind = $1 AND hour >= $2"
                     " AND hour < LEAST($3::timestamptz, $4::timestamptz)",
                     kind,
-                    lo,
-                    hi,
+                    hour_of(period.start),
+                    period.end,
                     current,
                 )
             ]
-            unsettled = sorted({h.astimezone(UTC).date() for h in dirty} | {today})
-            generation = await conn.fetchval("SELECT last_value FROM rollup_generation")
-            cache_key = (kind, dim, by_day, lo, hi, tuple(unsettled), generation)
-            settled = self._settled.get(cache_key)
-            if settled is None:
-                settled = await conn.fetch(
-                    f"SELECT {day_key} AS k, currency, {k.sums} FROM {k.daily}"
-                    " WHERE dim = $1 AND day >= $2 AND day < $3 AND day <> ALL($4::date[]) GROUP BY 1, 2",
+            plan = Plan(bounds, dirty=dirty, current=current)
+            bucket = "width_bucket({column}, ${bounds}::timestamptz[])" if by_day else "key"
+            found: list[tuple[int | str, str, Sequence[Decimal | None]]] = []
+            if plan.daily is not None:
+                first, last, skipped = plan.daily
+                generation = await conn.fetchval("SELECT last_value FROM rollup_generation")
+                cache_key = (kind, dim, tuple(bounds) if by_day else None, first, last, skipped, generation)
+                settled = self._settled.get(cache_key)
+                if settled is None:
+                    settled = await conn.fetch(
+                        f"SELECT {bucket.format(column=_DAY_START, bounds=5)} AS k, currency,"
+                        f" {k.sums} FROM {k.daily}"
+                        " WHERE dim = $1 AND day >= $2 AND day < $3 AND day <> ALL($4::date[]) GROUP BY 1, 2",
+                        dim,
+                        first,
+                        last,
+                        list(skipped),
+                        *([bounds] if by_day else []),
+                    )
+                    if len(self._settled) >= SETTLED_CACHE_SIZE:
+                        self._settled.clear()
+                    self._settled[cache_key] = settled
+                found += [_bucketed(row, by_day) for row in settled]
+            if plan.hourly:
+                rows = await conn.fetch(
+                    f"SELECT {bucket.format(column='hour', bounds=3)} AS k, currency, {k.sums} FROM {k.hourly}"
+                    " WHERE dim = $1 AND hour = ANY($2::timestamptz[]) GROUP BY 1, 2",
                     dim,
-                    lo.date(),
-                    hi.date(),
-                    unsettled,
+                    plan.hourly,
+                    *([bounds] if by_day else []),
                 )
-                if len(self._settled) >= SETTLED_CACHE_SIZE:
-                    self._settled.clear()
-                self._settled[cache_key] = settled
-            results = list(settled)
-            # The hourly rows of unsettled days only: bounds the index scan to those days' span.
-            first = datetime(unsettled[0].year, unsettled[0].month, unsettled[0].day, tzinfo=UTC)
-            last = datetime(unsettled[-1].year, unsettled[-1].month, unsettled[-1].day, tzinfo=UTC)
-            results += await conn.fetch(
-                f"SELECT {hour_key} AS k, currency, {k.sums} FROM {k.hourly}"
-                " WHERE dim = $1 AND hour >= $2 AND hour < LEAST($3::timestamptz, $4::timestamptz)"
-                " AND (hour AT TIME ZONE 'UTC')::date = ANY($5::date[]) AND hour <> ALL($6::timestamptz[])"
-                " GROUP BY 1, 2",
-                dim,
-                max(lo, first),
-                min(hi, last + timedelta(days=1)),
-                current,
-                unsettled,
-                dirty,
-            )
-            live_hours = list(dirty)
-            if lo <= current < hi:  # later hours hold no rows yet
-                live_hours.append(current)
-            if live_hours:
-                results += await conn.fetch(
-                    f"SELECT {hour_key} AS k, currency, {k.sums} FROM ({k.rows_sql}) r WHERE dim = $4 GROUP BY 1, 2",
-                    *hour_args(live_hours),
-                    dim,
-                )
-        for row in results:
-            figures = totals[(row["k"], row["currency"])]
+                found += [_bucketed(row, by_day) for row in rows]
+            live = f"SELECT {'hour' if by_day else 'key'} AS k, currency, {k.sums} FROM ({k.rows_sql}) r"
+            live += " WHERE dim = $4 GROUP BY 1, 2"
+            if plan.live:
+                for row in await conn.fetch(live, *hour_args(plan.live), dim):
+                    found.append((plan.day_index(row["k"]) if by_day else row["k"], row["currency"], row[2:]))
+            for hour, a, b in plan.pieces:
+                for row in await conn.fetch(live, [hour], a, b, dim):
+                    found.append((plan.day_index(a) if by_day else row["k"], row["currency"], row[2:]))
+        for key, currency, values in found:
+            label = (period.first_day + timedelta(days=key)).isoformat() if isinstance(key, int) else key
+            figures = totals[(label, currency)]
             for i in range(len(k.figures)):
-                figures[i] += row[i + 2] or 0
+                figures[i] += values[i] or 0
         return totals
 
-    async def pricing(self, group: str, start: date, to: date, *, now: datetime) -> PricingReport:
-        lo, hi = day_bounds(start, to)
-        totals = await self.sums("pricing", group, lo, hi, now)
+    async def pricing(self, group: str, period: Period, *, now: datetime) -> PricingReport:
+        totals = await self.sums("pricing", group, period, now)
         rows = [_pricing_row(group, key, currency, figures) for (key, currency), figures in sorted(totals.items())]
-        return PricingReport(group_by=group, from_=start, to=to, rows=rows)
+        return PricingReport(group_by=group, rows=rows, **span_fields(period))
 
-    async def commission(self, group: str, start: date, to: date, *, now: datetime) -> CommissionReport:
-        lo, hi = day_bounds(start, to)
-        totals = await self.sums("commission", group, lo, hi, now)
+    async def commission(self, group: str, period: Period, *, now: datetime) -> CommissionReport:
+        totals = await self.sums("commission", group, period, now)
         rows = [_commission_row(key, currency, figures) for (key, currency), figures in sorted(totals.items())]
-        return CommissionReport(group_by=group, from_=start, to=to, rows=rows)
+        return CommissionReport(group_by=group, rows=rows, **span_fields(period))
 
     async def flash_sale(self, sale_id: UUID, *, now: datetime, live_viewers: int = 0) -> FlashSaleReport:
         return await flash_sale_report(self.reads, sale_id, now=now, live_viewers=live_viewers)

@@ -39,7 +39,7 @@ from quote_service.pricing.flags import (
     evaluate_compiled,
     pick_variant,
 )
-from quote_service.pricing.rules import QuantityTier, QuantityTierConfig, TimeWindowConfig
+from quote_service.pricing.rules import QuantityTier, QuantityTierConfig, TimeWindowConfig, in_time_window
 from quote_service.rules.schemas import configuration_json
 
 CURRENCY = "TRY"
@@ -300,7 +300,9 @@ class Generator:
                 - self.quotes_per_day * cumulative // total_weight
             )
             cumulative += weight
-            happy = 17 <= hour < 20
+            # A whole UTC hour (the history starts on one), and the window's edges are whole hours of a
+            # zone at a whole-hour offset: the hour is in the window throughout or not at all.
+            happy = in_time_window(_HAPPY_HOUR, datetime.fromtimestamp(day_start + hour * 3600, tz))
             for _ in range(count):
                 ts = day_start + hour * 3600 + random_() * 3600
                 customer_index = int(n_customers * random_() ** 1.5)
@@ -534,9 +536,12 @@ async def _experiments(conn: Connection) -> dict[str, list[Variant]]:
     return found
 
 
-# The rules the generated quotes applied (see `Generator.day`): -5 % from 17:00 to 20:00 UTC, -3 %
-# from 3 units. Typed configurations, so what is stored is what the API validates and reads back.
-_HAPPY_HOUR = TimeWindowConfig(adjust_percent=Decimal(-5), start_time="17:00", end_time="20:00")
+# The rules the generated quotes applied (see `Generator.day`): -5 % from 17:00 to 20:00 Istanbul
+# time (the customers are in Türkiye), -3 % from 3 units. Typed configurations, so what is stored
+# is what the API validates and reads back.
+_HAPPY_HOUR = TimeWindowConfig(
+    adjust_percent=Decimal(-5), start_time="17:00", end_time="20:00", timezone="Europe/Istanbul"
+)
 _BULK_TIER = QuantityTierConfig(tiers=(QuantityTier(min_quantity=3, adjust_percent=Decimal(-3)),))
 
 

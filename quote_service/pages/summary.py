@@ -7,9 +7,13 @@ from decimal import Decimal
 
 import msgspec
 from litestar import get
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 
+from quote_service.analytics.periods import local_days, zone_named
 from quote_service.auth.guards import admin_only
 from quote_service.clock import utcnow
+from quote_service.config import Settings
 from quote_service.pricing.money import Money, round_money
 from quote_service.web.deps import ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
@@ -53,11 +57,13 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
     orders_last_hour: int
     conversion_rate: Decimal | None
     """Orders / quotes in the last hour * 100 (2 decimals); null with no quotes."""
+    tz: str
+    """The time zone whose local days "today" and `revenue_per_day` are (`tz`, else BUSINESS_TIMEZONE)."""
     today: list[CurrencyTotals]
-    """Revenue (order totals) and commission of today's orders (UTC day), and today's refunds, one
-    entry per currency: amounts in different currencies are never added."""
+    """Revenue (order totals) and commission of today's orders (the local day of `tz`), and today's
+    refunds, one entry per currency: amounts in different currencies are never added."""
     revenue_per_day: list[DayRevenue]
-    """One row per day and currency with orders or refunds."""
+    """One row per local day and currency with orders or refunds (the last REVENUE_DAYS days)."""
     recent_price_moves: list[PriceMove]
     """The latest moves of a price; a product's first price (its creation) is not a move."""
     generated_at: datetime
@@ -76,13 +82,16 @@ FROM (SELECT currency, total_amount AS revenue, total_commission AS commission, 
       SELECT currency, 0, 0, total_refunded, 1 FROM refunds WHERE created_at >= $1) t
 GROUP BY currency ORDER BY currency
 """
+# $1: the first instant of each local day, ascending, then the end of today (`day` numbers the days
+# from 1, SQL's width_bucket); $2/$3: the first and the last of them.
 _PER_DAY = """
-SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, currency,
+SELECT width_bucket(created_at, $1::timestamptz[]) AS day, currency,
        sum(revenue) AS revenue, sum(refunds) AS refunds, sum(orders)::bigint AS orders
 FROM (SELECT created_at, currency, total_amount AS revenue, 0 AS refunds, 1 AS orders
-      FROM orders WHERE created_at >= $1
+      FROM orders WHERE created_at >= $2 AND created_at < $3
       UNION ALL
-      SELECT created_at, currency, 0, total_refunded, 0 FROM refunds WHERE created_at >= $1) t
+      SELECT created_at, currency, 0, total_refunded, 0 FROM refunds
+      WHERE created_at >= $2 AND created_at < $3) t
 GROUP BY 1, 2 ORDER BY 1, 2
 """
 # A product's creation writes its first price with no old price: that is not a move, and a fresh
@@ -96,14 +105,18 @@ ORDER BY h.changed_at DESC, h.id DESC LIMIT $1
 
 
 @get("/api/v1/dashboard/summary", guards=[admin_only], tags=["pages"], summary="Dashboard KPIs (admin)")
-async def dashboard_summary(read_pool: ReadPoolDep) -> Envelope[Summary]:
+async def dashboard_summary(
+    read_pool: ReadPoolDep, settings: NamedDependency[Settings], tz: FromQuery[str | None] = None
+) -> Envelope[Summary]:
     now = utcnow()
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    zone_name, where = zone_named(tz, default=settings.business_timezone)
+    today_local = now.astimezone(where).date()
+    days = local_days(today_local - timedelta(days=REVENUE_DAYS - 1), today_local, zone_name)
     async with read_pool.acquire() as conn:
         counts = await conn.fetchrow(_COUNTS, now - timedelta(hours=1))
         assert counts is not None
-        today = await conn.fetch(_TODAY, midnight)
-        per_day = await conn.fetch(_PER_DAY, midnight - timedelta(days=REVENUE_DAYS - 1))
+        today = await conn.fetch(_TODAY, days.day_starts[-2])
+        per_day = await conn.fetch(_PER_DAY, list(days.day_starts), days.start, days.end)
         moves = await conn.fetch(_MOVES, RECENT_MOVES)
     quotes, orders = int(counts["quotes"]), int(counts["orders"])
     conversion = (Decimal(orders * 100) / quotes).quantize(Decimal("0.01")) if quotes else None
@@ -112,6 +125,7 @@ async def dashboard_summary(read_pool: ReadPoolDep) -> Envelope[Summary]:
             quotes_last_hour=quotes,
             orders_last_hour=orders,
             conversion_rate=conversion,
+            tz=zone_name,
             today=[
                 CurrencyTotals(
                     currency=r["currency"],
@@ -124,7 +138,7 @@ async def dashboard_summary(read_pool: ReadPoolDep) -> Envelope[Summary]:
             ],
             revenue_per_day=[
                 DayRevenue(
-                    date=r["day"],
+                    date=(days.first_day + timedelta(days=r["day"] - 1)).isoformat(),
                     currency=r["currency"],
                     revenue=Money(r["revenue"], r["currency"]).rounded().amount,
                     refunds=Money(r["refunds"], r["currency"]).rounded().amount,

@@ -90,6 +90,7 @@ def _apply_rules(
     units: int,
     user_tier: str | None,
     now: datetime,
+    default_zone: str,
     cent: Decimal,
 ) -> tuple[Decimal, tuple[tuple[PricingRule, Decimal], ...], tuple[AppliedRule, ...]]:
     """The unit price after the rules (tiers read the item's `quantity`) and the money each moved on `units`.
@@ -99,7 +100,13 @@ def _apply_rules(
     this arithmetic and `apply_price_rules`).
     """
     unit, applied = apply_price_rules(
-        rules, unit_price=list_unit, quantity=quantity, user_tier=user_tier, min_price=min_price, now=now
+        rules,
+        unit_price=list_unit,
+        quantity=quantity,
+        user_tier=user_tier,
+        min_price=min_price,
+        now=now,
+        default_zone=default_zone,
     )
     moved = []
     price = list_unit
@@ -240,7 +247,7 @@ def price_lines(
             continue
         if dynamic:
             if windows is None:
-                windows = region.resolution.open_windows(now)
+                windows = region.resolution.open_windows(now, region.defaults.timezone)
             key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price)
             key += (rest, quantity, user_tier, windows)
         else:
@@ -264,6 +271,7 @@ def price_lines(
                     units=rest,
                     user_tier=user_tier,
                     now=now,
+                    default_zone=region.defaults.timezone,
                     cent=region.cent,
                 )
             found = Priced(

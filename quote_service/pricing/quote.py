@@ -135,6 +135,8 @@ class CustomerContext(msgspec.Struct, frozen=True, kw_only=True):
 class EngineDefaults(msgspec.Struct, frozen=True, kw_only=True):
     """Fallbacks when no rule or rate applies (from Settings)."""
 
+    timezone: str = "UTC"
+    """BUSINESS_TIMEZONE: the zone of a TIME_WINDOW rule without its own `timezone`."""
     tax_rate: Decimal = Decimal("18")
     delivery_fee: Decimal = Decimal("10.00")
     commission_rate: Decimal = Decimal("15")

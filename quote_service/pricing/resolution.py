@@ -22,7 +22,7 @@ operation is atomic under the GIL), at worst doing some work twice and briefly p
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -44,6 +44,7 @@ from quote_service.pricing.rules import (
     in_time_window,
     price_rules,
     tax_rule,
+    window_zone,
 )
 
 MAX_ENTRIES = 20_000
@@ -55,6 +56,7 @@ with the answers above, their entries made the whole memo (priced lines, fees, e
 over every ~MAX_ENTRIES quotes, to be built again by the quotes after."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MINUTE = timedelta(minutes=1)
+_LAST_MICROSECOND = _MINUTE - timedelta(microseconds=1)
 _INTERVALS_KEPT = 2
 """Intervals kept per snapshot: around a window edge, quotes in flight straddle two of them."""
 
@@ -99,7 +101,7 @@ class Resolution:
         self._windows = [
             rule.configuration for rule in book.all_versions() if isinstance(rule.configuration, TimeWindowConfig)
         ]
-        self._clocks: dict[int, frozenset[int]] = {}
+        self._clocks: dict[tuple[int, str], frozenset[int]] = {}
         self.plans: dict[tuple[Any, ...], Any] = {}
         """`plan.RegionPlan`s by (city, country, currency, defaults); filled by `plan.region_plan`."""
         self._size = 0
@@ -127,19 +129,25 @@ class Resolution:
                 plan.flags.clear()
             self._customers = 1  # the entry about to be kept
 
-    def open_windows(self, now: datetime) -> frozenset[int]:
-        """Which TIME_WINDOW configurations of the book (by position) are open at `now`.
+    def open_windows(self, now: datetime, default_zone: str) -> frozenset[int]:
+        """Which TIME_WINDOW configurations of the book (by position) are open at `now`, those without
+        a zone of their own reading `default_zone`'s clock.
 
         That is all that price rules read of `now`: two instants with the same answer price every
         line alike, so a priced line is kept under this answer rather than under the minute (it
         stays valid until some window opens or closes). A frozenset keeps its hash.
+        The answer is kept per UTC minute when every zone read shows one local minute all through
+        it (`_one_local_minute`), as every zone does today; else it is computed each time.
         """
-        minute = (now - _EPOCH) // _MINUTE  # the UTC minute: decides the weekday, hour and minute windows read
-        found = self._clocks.get(minute)
+        minute = (now - _EPOCH) // _MINUTE
+        key = (minute, default_zone)
+        found = self._clocks.get(key)
         if found is None:
-            found = frozenset(n for n, config in enumerate(self._windows) if in_time_window(config, now))
-            self.grow()
-            self._clocks[minute] = found
+            windows = self._windows
+            found = frozenset(n for n, config in enumerate(windows) if in_time_window(config, now, default_zone))
+            if _one_local_minute({window_zone(config, default_zone) for config in windows}, _EPOCH + minute * _MINUTE):
+                self.grow()
+                self._clocks[key] = found
         return found
 
     def price_rules(
@@ -255,6 +263,22 @@ class Resolution:
             self.grow()
             self._logistics[key] = found
             return found
+
+
+def _one_local_minute(zones: set[tzinfo | None], first: datetime) -> bool:
+    """Whether each zone's wall clock (`local_time.wall_clock`) reads one minute through the UTC minute
+    that starts at `first`: the same whole-minute offset and the same pass of a repeated hour at
+    its first and last microsecond. (Zones whose offset once had seconds, before standard time,
+    do not.)"""
+    last = first + _LAST_MICROSECOND
+    for where in zones:
+        if where is None:
+            continue  # a window that never opens
+        early, late = first.astimezone(where), last.astimezone(where)
+        offset = early.utcoffset()
+        if offset != late.utcoffset() or early.fold != late.fold or offset is None or offset % _MINUTE:
+            return False
+    return True
 
 
 class Resolver:

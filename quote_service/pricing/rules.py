@@ -12,22 +12,26 @@ Selection among names, highest first:
 - price rules (TIME_WINDOW, QUANTITY_TIER, USER_TIER): every matching one applies, in
   descending `priority`, ties by name (alphabetical); see `price_rule_order`.
 
-TIME_WINDOW times are UTC "HH:MM"; `days_of_week` are ISO (1 = Monday ... 7 = Sunday) and name
-the day a window STARTS, so the after-midnight part of a 22:00-02:00 window belongs to the day
-before; `start_time == end_time` is a whole day starting at that time.
+TIME_WINDOW times are local "HH:MM" in the rule's `timezone` (default: the engine defaults'
+`timezone`, BUSINESS_TIMEZONE); `days_of_week` are ISO (1 = Monday ... 7 = Sunday) and name the
+local day a window STARTS, so the after-midnight part of a 22:00-02:00 window belongs to the day
+before; `start_time == end_time` is a whole day starting at that time. Across a daylight-saving
+change a window opens the first time the local clock reaches its start and closes the first
+time it reaches its end (`local_time.wall_clock`; docs/time-zones.md).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
 
+from quote_service.pricing.local_time import wall_clock, zone
 from quote_service.pricing.money import MAX_AMOUNT
 from quote_service.pricing.regions import RegionMatch, match_region
 
@@ -85,7 +89,12 @@ Distance = Annotated[Decimal, DecimalRange(gt=Decimal(0), lt=Decimal("1e6"))]
 Percent = Annotated[Decimal, DecimalRange(gt=Decimal(-100), le=Decimal(1000))]
 TaxPercent = Annotated[Decimal, DecimalRange(ge=Decimal(0), le=Decimal(100))]
 Multiplier = Annotated[Decimal, DecimalRange(gt=Decimal(0), le=Decimal(100))]
-ClockTime = Annotated[str, msgspec.Meta(pattern=r"^(?:[01]\d|2[0-3]):[0-5]\d\Z", description="UTC HH:MM")]
+ClockTime = Annotated[
+    str, msgspec.Meta(pattern=r"^(?:[01]\d|2[0-3]):[0-5]\d\Z", description="local HH:MM (the rule's timezone)")
+]
+ZoneName = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=64, description="IANA time zone name, e.g. Europe/Istanbul")
+]
 IsoWeekday = Annotated[int, msgspec.Meta(ge=1, le=7, description="ISO day: 1 = Monday ... 7 = Sunday")]
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
 StockLevel = Annotated[int, msgspec.Meta(ge=0, le=2_000_000_000)]
@@ -170,6 +179,9 @@ class TimeWindowConfig(_Config, frozen=True, tag="TIME_WINDOW"):
     end_time: ClockTime
     days_of_week: Annotated[tuple[IsoWeekday, ...], msgspec.Meta(min_length=1, max_length=7)] | None = None
     """None: every day."""
+    timezone: ZoneName | None = None
+    """The IANA zone whose wall clock the times and days are read in; None: the engine defaults' zone
+    (BUSINESS_TIMEZONE), so the rule follows that setting."""
 
 
 class QuantityTier(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -396,12 +408,25 @@ def _minutes(clock: str) -> int:
     return int(clock[:2]) * 60 + int(clock[3:5])
 
 
-def in_time_window(config: TimeWindowConfig, now: datetime) -> bool:
-    """True when `now` (any offset; compared in UTC) falls in the window on one of its days."""
-    utc = now.astimezone(UTC)
-    minute = utc.hour * 60 + utc.minute
+def window_zone(config: TimeWindowConfig, default_zone: str) -> tzinfo | None:
+    """The zone a window reads its clock in; None when its name is not in the time-zone database
+    (it was when the rule was saved: a database update removed it), and the window never opens."""
+    try:
+        return zone(config.timezone or default_zone)
+    except ValueError:
+        return None
+
+
+def in_time_window(config: TimeWindowConfig, now: datetime, default_zone: str = "UTC") -> bool:
+    """True when the local wall clock at `now` (in the rule's zone, else `default_zone`) falls in the
+    window on one of its days."""
+    where = window_zone(config, default_zone)
+    if where is None:
+        return False
+    local = wall_clock(now, where)
+    minute = local.hour * 60 + local.minute
     start, end = _minutes(config.start_time), _minutes(config.end_time)
-    day = utc.isoweekday()
+    day = local.isoweekday()
     if start < end:
         inside = start <= minute < end
     elif minute >= start:  # crosses midnight (or a whole day): the part after the start
@@ -413,11 +438,14 @@ def in_time_window(config: TimeWindowConfig, now: datetime) -> bool:
     return inside and (config.days_of_week is None or day in config.days_of_week)
 
 
-def adjustment_percent(rule: PricingRule, *, quantity: int, user_tier: str | None, now: datetime) -> Decimal | None:
-    """The percent a price rule changes the unit price by, or None when it does not apply."""
+def adjustment_percent(
+    rule: PricingRule, *, quantity: int, user_tier: str | None, now: datetime, default_zone: str = "UTC"
+) -> Decimal | None:
+    """The percent a price rule changes the unit price by, or None when it does not apply
+    (`default_zone`: the zone of a TIME_WINDOW without its own)."""
     config = rule.configuration
     if isinstance(config, TimeWindowConfig):
-        return config.adjust_percent if in_time_window(config, now) else None
+        return config.adjust_percent if in_time_window(config, now, default_zone) else None
     if isinstance(config, QuantityTierConfig):
         reached = [tier for tier in config.tiers if tier.min_quantity <= quantity]
         return max(reached, key=lambda tier: tier.min_quantity).adjust_percent if reached else None
@@ -439,6 +467,7 @@ def apply_price_rules(
     user_tier: str | None,
     min_price: Decimal,
     now: datetime,
+    default_zone: str = "UTC",
 ) -> tuple[Decimal, list[tuple[PricingRule, Decimal]]]:
     """Compound the rules that apply, in the order given; an applied `exclusive` rule ends the chain.
 
@@ -447,7 +476,7 @@ def apply_price_rules(
     price = unit_price
     applied: list[tuple[PricingRule, Decimal]] = []
     for rule in rules:
-        percent = adjustment_percent(rule, quantity=quantity, user_tier=user_tier, now=now)
+        percent = adjustment_percent(rule, quantity=quantity, user_tier=user_tier, now=now, default_zone=default_zone)
         if percent is None:
             continue
         price = price * (HUNDRED + percent) / HUNDRED

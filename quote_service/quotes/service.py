@@ -95,6 +95,7 @@ class QuoteService:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.defaults = EngineDefaults(
+            timezone=settings.business_timezone,
             tax_rate=settings.default_tax_rate,
             delivery_fee=settings.default_delivery_fee,
             commission_rate=settings.default_commission_rate,

@@ -20,6 +20,7 @@ from msgspec import UNSET, UnsetType
 from quote_service.catalog.schemas import ExternalId
 from quote_service.errors import FieldError
 from quote_service.pricing import money, rules
+from quote_service.pricing.local_time import zone_problem
 from quote_service.pricing.rules import RuleConfig, RuleType
 from quote_service.validation import DECIMAL_RULE, Instant, loose_decimals
 
@@ -255,6 +256,9 @@ def _relation_problems(config: RuleConfig, path: str) -> list[FieldError]:
         days = config.days_of_week or ()
         if len(set(days)) != len(days):
             errors.append(FieldError(f"{path}.days_of_week", "must not repeat a day"))
+        zone_error = None if config.timezone is None else zone_problem(config.timezone)
+        if zone_error:
+            errors.append(FieldError(f"{path}.timezone", zone_error))
     elif isinstance(config, rules.QuantityTierConfig):
         tiers = config.tiers
         errors += [

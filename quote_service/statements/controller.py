@@ -6,11 +6,13 @@ import re
 from typing import Annotated
 
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from quote_service.analytics.service import parse_range
+from quote_service.analytics.periods import parse_period
 from quote_service.auth.guards import requires_role
 from quote_service.clock import utcnow
+from quote_service.config import Settings
 from quote_service.errors import invalid
 from quote_service.statements import service
 from quote_service.statements.schemas import Statement
@@ -27,14 +29,16 @@ class StatementController(Controller):
 
     @get(
         "/{seller_id:str}/statement",
-        summary="A seller's statement per UTC day: sales, refunds, commission, payout (?format=csv for a file)",
+        summary="A seller's statement per local day (tz): sales, refunds, commission, payout (?format=csv for a file)",
     )
     async def statement(
         self,
         seller_id: FromPath[str],
         read_pools: ReadPoolsDep,
+        settings: NamedDependency[Settings],
         from_: Annotated[str | None, QueryParameter(name="from")] = None,
         to: FromQuery[str | None] = None,
+        tz: FromQuery[str | None] = None,
         currency: FromQuery[str | None] = None,
         format: FromQuery[str] = "json",
     ) -> Envelope[Statement] | Response[str]:
@@ -42,11 +46,11 @@ class StatementController(Controller):
             raise invalid("seller_id", "must be 1 to 64 characters")
         if format not in ("json", "csv"):
             raise invalid("format", "must be json or csv")
-        start, end = parse_range(from_, to, today=utcnow().date())
-        made = await service.statement(read_pools.for_read(), seller_id, start, end, currency=currency)
+        period = parse_period(from_, to, tz, default_zone=settings.business_timezone, now=utcnow())
+        made = await service.statement(read_pools.for_read(), seller_id, period, currency=currency)
         if format == "json":
             return ok(made)
-        name = f"statement-{_UNSAFE.sub('_', seller_id)}-{start}-{end}.csv"
+        name = f"statement-{_UNSAFE.sub('_', seller_id)}-{period.first_day}-{period.last_day}.csv"
         return Response(
             service.as_csv(made),
             media_type="text/csv",  # Litestar adds "; charset=utf-8" to every text/* type

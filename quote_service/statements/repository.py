@@ -1,31 +1,34 @@
-"""SQL for seller statements: a seller's lines sold, refunded and commissioned, per UTC day."""
+"""SQL for seller statements: a seller's lines sold, refunded and commissioned, per local day."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
 
 from quote_service.db.pool import Connection
 
-# $1 seller, $2 currency, $3/$4 the period [from, to). Sales and the commission charged on them
-# count on the day the order was placed; refunds and the commission they reversed on the day
-# the refund was made (a statement shows money as it moved). Goods are after discounts and without
-# tax: a tax-inclusive line's contained tax is taken out (docs/markets.md).
+# $1 seller, $2 currency, $3/$4 the period [from, to), $5 its days' bounds (each local day's first
+# instant, ascending, then the period's end): `day` is the number of the day (1 = the first, SQL's
+# width_bucket). Sales and the commission charged on them count on the day the order was placed;
+# refunds and the commission they reversed on the day the refund was made (a statement shows money
+# as it moved). Goods are after discounts and without tax: a tax-inclusive line's contained tax is
+# taken out (docs/markets.md).
 _DAYS = """
 WITH sold AS (
-    SELECT (o.created_at AT TIME ZONE 'UTC')::date AS day, o.id AS order_id,
+    SELECT width_bucket(o.created_at, $5::timestamptz[]) AS day, o.id AS order_id,
            l.line_subtotal - l.discount - CASE WHEN l.prices_include_tax THEN l.tax ELSE 0 END AS goods
     FROM order_lines l JOIN orders o ON o.id = l.order_id
     WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4
 ), charged AS (  -- the seller and category commission on the seller's lines (not the logistics one)
-    SELECT (o.created_at AT TIME ZONE 'UTC')::date AS day, c.amount
+    SELECT width_bucket(o.created_at, $5::timestamptz[]) AS day, c.amount
     FROM orders o JOIN order_commissions c ON c.order_id = o.id
     WHERE o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4 AND c.dimension IN ('seller', 'category')
       AND EXISTS (SELECT 1 FROM order_lines l
                   WHERE l.order_id = o.id AND l.product_id = c.product_id AND l.seller_id = $1)
 ), back AS (
-    SELECT (r.created_at AT TIME ZONE 'UTC')::date AS day,
+    SELECT width_bucket(r.created_at, $5::timestamptz[]) AS day,
            rl.amount - rl.discount - CASE WHEN rl.prices_include_tax THEN rl.tax ELSE 0 END AS goods,
            rl.seller_commission + rl.category_commission AS commission
     FROM refunds r JOIN refund_lines rl ON rl.refund_id = r.id
@@ -61,8 +64,7 @@ async def currencies(conn: Connection, *, seller_id: str, start: datetime, end: 
     return [row["currency"].strip() for row in rows]
 
 
-async def days(
-    conn: Connection, *, seller_id: str, currency: str, start: datetime, end: datetime
-) -> list[asyncpg.Record]:
-    """(day, orders, gross, refunds, charged, reversed) for each day with any of them."""
-    return await conn.fetch(_DAYS, seller_id, currency, start, end)
+async def days(conn: Connection, *, seller_id: str, currency: str, bounds: Sequence[datetime]) -> list[asyncpg.Record]:
+    """(day, orders, gross, refunds, charged, reversed) for each day with any of them; `day` numbers
+    the spans between consecutive `bounds` from 1 (the period is [bounds[0], bounds[-1]))."""
+    return await conn.fetch(_DAYS, seller_id, currency, bounds[0], bounds[-1], list(bounds))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import msgspec
@@ -28,6 +28,7 @@ class Figures(msgspec.Struct, kw_only=True):
 
 class StatementDay(Figures, kw_only=True):
     date: date
+    """A local day of the statement's `tz`."""
 
 
 class Statement(Figures, kw_only=True):
@@ -35,5 +36,13 @@ class Statement(Figures, kw_only=True):
     currency: str | None
     """None only when the seller has nothing in the period (every amount is then 0)."""
     from_: date = msgspec.field(name="from")
+    """The local date (in `tz`) of the period's first instant."""
     to: date
+    """The local date (in `tz`) of the period's last instant."""
+    tz: str
+    """The time zone whose local days `days` are."""
+    start: datetime
+    """The period's first instant (UTC)."""
+    end: datetime
+    """The first instant after the period (UTC)."""
     days: list[StatementDay]

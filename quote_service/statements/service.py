@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import date
+from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
 import msgspec
 
-from quote_service.analytics.service import day_bounds
+from quote_service.analytics.periods import Period, span_fields
 from quote_service.db.pool import Pool
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing.money import ZERO, is_currency, round_money
@@ -38,9 +38,9 @@ def _currency_error(message: str) -> ValidationFailed:
     return ValidationFailed(f"currency: {message}", details=[FieldError("currency", message)])
 
 
-async def statement(pool: Pool, seller_id: str, start: date, to: date, *, currency: str | None) -> Statement:
-    """The statement of [start, to] (UTC days), in `currency` or the one currency the seller used."""
-    lo, hi = day_bounds(start, to)
+async def statement(pool: Pool, seller_id: str, period: Period, *, currency: str | None) -> Statement:
+    """The statement of `period` by its local days, in `currency` or the one currency the seller used."""
+    lo, hi = period.start, period.end
     if currency is not None:
         currency = currency.upper()
         if not is_currency(currency):
@@ -51,10 +51,14 @@ async def statement(pool: Pool, seller_id: str, start: date, to: date, *, curren
             if len(used) > 1:
                 raise _currency_error(f"the seller sold in {', '.join(used)} in this period: choose one")
             currency = used[0] if used else None
-        rows = await repository.days(conn, seller_id=seller_id, currency=currency, start=lo, end=hi) if currency else []
-    days = [_day(row, currency) for row in rows if currency]
+        rows = (
+            await repository.days(conn, seller_id=seller_id, currency=currency, bounds=period.day_starts)
+            if currency
+            else []
+        )
+    days = [_day(row, currency, period) for row in rows if currency]
     total = msgspec.structs.asdict(_figures(rows, currency))
-    return Statement(seller_id=seller_id, currency=currency, from_=start, to=to, **total, days=days)
+    return Statement(seller_id=seller_id, currency=currency, **span_fields(period), **total, days=days)
 
 
 def _money(amount: Decimal, currency: str | None) -> Decimal:
@@ -80,8 +84,9 @@ def _figures(rows: Sequence[asyncpg.Record], currency: str | None) -> Figures:
     )
 
 
-def _day(row: asyncpg.Record, currency: str | None) -> StatementDay:
-    return StatementDay(date=row["day"], **msgspec.structs.asdict(_figures([row], currency)))
+def _day(row: asyncpg.Record, currency: str | None, period: Period) -> StatementDay:
+    day = period.first_day + timedelta(days=row["day"] - 1)  # the SQL numbers the days from 1
+    return StatementDay(date=day, **msgspec.structs.asdict(_figures([row], currency)))
 
 
 def _cell(value: object) -> str:

@@ -21,6 +21,7 @@ from litestar.testing import AsyncTestClient
 
 from quote_service.analytics.figures import percent
 from quote_service.analytics.flash_report import arc_elasticity
+from quote_service.analytics.periods import local_days
 from quote_service.analytics.rollups import RollupJob, rebuild
 from quote_service.analytics.service import Analytics
 from quote_service.db.replica import ReadPools
@@ -29,6 +30,7 @@ from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, field_errors
 
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)  # the current hour is 12:00-12:59
+TWO_DAYS = local_days(date(2026, 3, 9), date(2026, 3, 10))  # UTC days
 H9 = datetime(2026, 3, 10, 9, 15, tzinfo=UTC)
 YESTERDAY = datetime(2026, 3, 9, 18, 5, tzinfo=UTC)
 RULE = str(uuid.UUID(int=7))
@@ -197,38 +199,38 @@ PRICING_BY_DAY = {
 
 
 async def check_reports(analytics: Analytics) -> None:
-    days = rows_by_key(await analytics.pricing("day", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+    days = rows_by_key(await analytics.pricing("day", TWO_DAYS, now=NOW))
     assert {k: {f: v[f] for f in PRICING_BY_DAY[k]} for k, v in days.items()} == PRICING_BY_DAY
-    products = rows_by_key(await analytics.pricing("product", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+    products = rows_by_key(await analytics.pricing("product", TWO_DAYS, now=NOW))
     # p1: in q1 (ordered, 100.00), q2, q4 -> 3 quotes, 1 order; p2: q2, q3 (ordered, 90.00 - 9.00).
     assert (products["p1"]["quotes"], products["p1"]["orders"], products["p1"]["revenue"]) == (3, 1, "100.00")
     assert (products["p2"]["quotes"], products["p2"]["orders"], products["p2"]["revenue"]) == (2, 1, "81.00")
     assert products["p2"]["conversion_rate"] == "50.00"
     assert products["p1"]["conversion_rate"] == "33.33"
-    categories = rows_by_key(await analytics.pricing("category", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+    categories = rows_by_key(await analytics.pricing("category", TWO_DAYS, now=NOW))
     assert {k: v["quotes"] for k, v in categories.items()} == {"shoes": 3, "bags": 2}
-    rules = rows_by_key(await analytics.pricing("rule", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+    rules = rows_by_key(await analytics.pricing("rule", TWO_DAYS, now=NOW))
     assert rules[RULE]["quotes"] == 2
     assert rules[RULE]["orders"] == 2
     assert rules[RULE]["amount"] == "-9.50"
-    variants = rows_by_key(await analytics.pricing("variant", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+    variants = rows_by_key(await analytics.pricing("variant", TWO_DAYS, now=NOW))
     assert {k: (v["quotes"], v["orders"]) for k, v in variants.items()} == {
         "banner:control": (2, 2),
         "banner:savings": (2, 0),
     }
     assert variants["banner:savings"]["average_basket"] is None
-    one_day = rows_by_key(await analytics.pricing("day", date(2026, 3, 10), date(2026, 3, 10), now=NOW))
+    one_day = rows_by_key(await analytics.pricing("day", local_days(date(2026, 3, 10), date(2026, 3, 10)), now=NOW))
     assert list(one_day) == ["2026-03-10"]
-    empty = await analytics.pricing("day", date(2026, 3, 1), date(2026, 3, 2), now=NOW)
+    empty = await analytics.pricing("day", local_days(date(2026, 3, 1), date(2026, 3, 2)), now=NOW)
     assert empty.rows == []
-    regions = rows_by_key(await analytics.pricing("region", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+    regions = rows_by_key(await analytics.pricing("region", TWO_DAYS, now=NOW))
     figures = {k: (v["quotes"], v["orders"], v["revenue"], v.get("city"), v.get("country")) for k, v in regions.items()}
     assert figures == {
         "Istanbul, TR": (2, 1, "100.00", "Istanbul", "TR"),  # "Istanbul"/"TR" and " ISTANBUL "/"tr": one region
         "Ankara, TR": (1, 1, "81.00", "Ankara", "TR"),
         "": (1, 0, "0.00", None, None),  # no delivery city logged
     }  # fmt: skip
-    commission = rows_by_key(await analytics.commission("day", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+    commission = rows_by_key(await analytics.commission("day", TWO_DAYS, now=NOW))
     assert commission["2026-03-09"]["total_commission"] == "17.00"
     assert commission["2026-03-10"]["seller_commission"] == "8.10"
     # average_rate = commission / goods x 100: 17.00 / 100.00; 10.10 / (90.00 - 9.00) = 12.469...
@@ -236,16 +238,14 @@ async def check_reports(analytics: Analytics) -> None:
         "2026-03-09": ("100.00", "17.00"),
         "2026-03-10": ("81.00", "12.47"),
     }
-    sellers = rows_by_key(await analytics.commission("seller", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+    sellers = rows_by_key(await analytics.commission("seller", TWO_DAYS, now=NOW))
     # The per-order logistics parts are not a seller's: they have the key "" (and no goods, so no rate).
     assert {k: (v["total_commission"], v["goods"], v["average_rate"]) for k, v in sellers.items()} == {
         "s-1": ("15.00", "100.00", "15.00"),
         "s-2": ("8.10", "81.00", "10.00"),
         "": ("4.00", "0.00", None),
     }
-    providers = rows_by_key(
-        await analytics.commission("logistics_provider", date(2026, 3, 9), date(2026, 3, 10), now=NOW)
-    )
+    providers = rows_by_key(await analytics.commission("logistics_provider", TWO_DAYS, now=NOW))
     assert {k: (v["orders"], v["total_commission"], v["average_rate"]) for k, v in providers.items()} == {
         "fastship": (1, "17.00", "17.00"),
         "": (1, "10.10", "12.47"),
@@ -278,22 +278,22 @@ async def test_reports_are_net_of_refunds_live_and_from_rollups(pool: asyncpg.Po
                  logistics="2.00")  # fmt: skip
 
     async def check() -> None:
-        days = rows_by_key(await analytics.pricing("day", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+        days = rows_by_key(await analytics.pricing("day", TWO_DAYS, now=NOW))
         assert {k: (v["revenue"], v["refunds"]) for k, v in days.items()} == {
             "2026-03-09": ("100.00", "0.00"),
             "2026-03-10": ("54.00", "27.00"),  # 90.00 - 9.00 - (30.00 - 3.00)
         }
-        products = rows_by_key(await analytics.pricing("product", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+        products = rows_by_key(await analytics.pricing("product", TWO_DAYS, now=NOW))
         assert (products["p2"]["revenue"], products["p2"]["refunds"]) == ("54.00", "27.00")
         assert (products["p1"]["revenue"], products["p1"]["refunds"]) == ("100.00", "0.00")
-        commission = rows_by_key(await analytics.commission("day", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+        commission = rows_by_key(await analytics.commission("day", TWO_DAYS, now=NOW))
         today = commission["2026-03-10"]
         assert today["total_commission"] == "10.10"  # as charged
         assert today["reversed"] == {"seller_commission": "2.70", "category_commission": "0.00",
                                      "logistics_commission": "2.00", "total_commission": "4.70"}  # fmt: skip
         assert today["net"] == {"seller_commission": "5.40", "category_commission": "0.00",
                                 "logistics_commission": "0.00", "total_commission": "5.40"}  # fmt: skip
-        sellers = rows_by_key(await analytics.commission("seller", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+        sellers = rows_by_key(await analytics.commission("seller", TWO_DAYS, now=NOW))
         assert sellers["s-2"]["reversed"]["seller_commission"] == "2.70"
         assert sellers[""]["reversed"]["logistics_commission"] == "2.00"  # per order, like its charge
         assert sellers["s-1"]["net"]["total_commission"] == "15.00"
@@ -312,7 +312,7 @@ async def test_a_late_row_lands_in_its_own_hour(pool: asyncpg.Pool) -> None:
     analytics = Analytics(ReadPools(pool))  # one instance throughout: its cache of settled days must not go stale
 
     async def yesterday_quotes() -> int:
-        days = rows_by_key(await analytics.pricing("day", date(2026, 3, 9), date(2026, 3, 10), now=NOW))
+        days = rows_by_key(await analytics.pricing("day", TWO_DAYS, now=NOW))
         quotes: int = days["2026-03-09"]["quotes"]
         return quotes
 

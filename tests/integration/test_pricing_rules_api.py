@@ -108,6 +108,17 @@ async def test_create_makes_version_1_with_exact_amounts_and_audit(client: Clien
             {"adjust_percent": -10, "start_time": "22:00", "end_time": "02:00", "days_of_week": [5, 6]},
             {},
         ),
+        (
+            "TIME_WINDOW",
+            {
+                "adjust_percent": -10,
+                "start_time": "00:00",
+                "end_time": "00:00",
+                "days_of_week": [6, 7],
+                "timezone": "Europe/Istanbul",
+            },
+            {},
+        ),
         ("QUANTITY_TIER", {"tiers": [{"min_quantity": 10, "adjust_percent": -5}]}, {"exclusive": True}),
         ("USER_TIER", {"tiers": {"gold": -10, "silver": "-5"}}, {"product_id": str(uuid.uuid4())}),
         (
@@ -427,6 +438,18 @@ async def test_configuration_errors_name_every_bad_field(client: Client, admin: 
                 },
             },
             {"configuration.days_of_week[0]"},
+        ),
+        (
+            {
+                "type": "TIME_WINDOW",
+                "configuration": {
+                    "adjust_percent": 5,
+                    "start_time": "08:00",
+                    "end_time": "10:00",
+                    "timezone": "Europe/Istambul",
+                },
+            },
+            {"configuration.timezone"},
         ),
         (
             {

@@ -49,7 +49,8 @@ async def test_a_statement_shows_sales_refunds_commission_and_payout(
         "net_commission": "3.44",
         "payout": "19.51",
     }
-    assert shown == {"seller_id": "seller-1", "currency": "TRY", "from": shown["from"], "to": today, **figures,
+    span = {"from": shown["from"], "to": today, "tz": "UTC", "start": shown["start"], "end": shown["end"]}
+    assert shown == {"seller_id": "seller-1", "currency": "TRY", **span, **figures,
                      "days": [{"date": today, **figures}]}  # fmt: skip
 
     answer = await client.get(url("seller-1"), params={"format": "csv"}, headers=admin.headers)

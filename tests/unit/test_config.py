@@ -303,3 +303,12 @@ def test_every_setting_is_documented_in_the_configuration_page() -> None:
 def test_webhook_settings_that_cannot_work_are_refused_naming_the_variable(environ: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         Settings.from_env(environ)
+
+
+def test_the_business_time_zone_is_an_iana_name_checked_at_start() -> None:
+    assert Settings.from_env({}).business_timezone == "UTC"
+    assert Settings.from_env({"BUSINESS_TIMEZONE": "Europe/Istanbul"}).business_timezone == "Europe/Istanbul"
+    for wrong in ("Europe/Istambul", "europe/istanbul", "+03:00", "x" * 65):
+        with pytest.raises(ConfigError, match=r"BUSINESS_TIMEZONE: .*IANA") as refused:
+            Settings.from_env({"BUSINESS_TIMEZONE": wrong})
+        assert wrong in str(refused.value) or "64 characters" in str(refused.value)

@@ -18,11 +18,12 @@ import dataclasses
 import hashlib
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
@@ -78,6 +79,7 @@ from quote_service.pricing.targeting import Operator, TargetingRule
 from tests.engines import run_on_engine
 from tests.unit.reference_engine.engine import Config
 from tests.unit.reference_engine.engine import price_quote as reference_price_quote
+from tests.unit.reference_engine.rules import adjustment as reference_adjustment
 
 D = Decimal
 BASE = datetime(2025, 6, 2, 0, 0, tzinfo=UTC)  # a Monday
@@ -88,6 +90,15 @@ CATEGORIES = ("books", "toys", "food", "electronics")
 SELLERS = ("s1", "s2", "s3")
 TIERS = (None, "gold", "Silver", "bronze")
 CODES = ("P10", "P33", "F7", "SHIP", "BOOKS", "OLD", "LIMIT", "MIN", "NOPE")
+ZONES = (None, None, "UTC", "Europe/Istanbul", "Europe/Berlin", "America/New_York", "Asia/Kolkata")
+"""A TIME_WINDOW's own `timezone` (None: the engine defaults' zone)."""
+CHANGES = (
+    datetime(2025, 10, 26, 1, tzinfo=UTC),  # Europe/Berlin falls back (02:00-03:00 twice)
+    datetime(2025, 11, 2, 6, tzinfo=UTC),  # America/New_York falls back (01:00-02:00 twice)
+    datetime(2026, 3, 8, 7, tzinfo=UTC),  # America/New_York springs forward (02:00-03:00 skipped)
+    datetime(2026, 3, 29, 1, tzinfo=UTC),  # Europe/Berlin springs forward (02:00-03:00 skipped)
+)
+"""Instants a zone's clock changes (after BASE, so the rules in force from before BASE are in force)."""
 SNAPSHOTS = 60
 BASKETS_PER_SNAPSHOT = 60
 
@@ -142,16 +153,25 @@ def make_rule(
     )
 
 
-def price_config(rng: random.Random) -> RuleConfig:
+def price_config(rng: random.Random, *, zoned: bool = True) -> RuleConfig:
+    """`zoned` False: TIME_WINDOW rules as they were before time zones (UTC clocks)."""
     kind = rng.randrange(3)
     if kind == 0:
         start, end = rng.randrange(24 * 4) * 15, rng.randrange(24 * 4) * 15
         days = tuple(sorted(rng.sample(range(1, 8), rng.randint(1, 7)))) if rng.random() < 0.4 else None
+        # The zone, and a start in the hours clocks change (00:00-04:00) now and then, from a stream
+        # of their own: the worlds and baskets the mutation test was tuned on stay as they were.
+        side = random.Random(start * 10_000 + end * 10 + len(days or ()))
+        zone = None
+        if zoned:
+            start = side.randrange(4 * 4) * 15 if side.random() < 0.2 else start
+            zone = side.choice(ZONES)
         return TimeWindowConfig(
             adjust_percent=percent(rng),
             start_time=f"{start // 60:02d}:{start % 60:02d}",
             end_time=f"{end // 60:02d}:{end % 60:02d}",
             days_of_week=days,
+            timezone=zone,
         )
     if kind == 1:
         thresholds = sorted(rng.sample(range(1, 12), rng.randint(1, 3)))
@@ -498,7 +518,7 @@ def make_world(rng: random.Random, *, inclusive: bool = True) -> dict[str, Any]:
     currency = rng.choice(CURRENCIES)
     products = make_products(rng, currency)
     taken: set[tuple[str, int]] = set()
-    rules = [make_rule(rng, n, price_config(rng), products, taken) for n in range(rng.randint(0, 8))]
+    rules = [make_rule(rng, n, price_config(rng, zoned=inclusive), products, taken) for n in range(rng.randint(0, 8))]
     rules += [make_rule(rng, 100 + n, fee_config(rng, currency), [], taken) for n in range(rng.randint(0, 10))]
     flash = {}
     for made in rng.sample(products, rng.randint(0, 3)):
@@ -617,6 +637,25 @@ def edges(config: Config) -> list[datetime]:
     return sorted(found)
 
 
+def local_edges(config: Config) -> list[datetime]:
+    """TIME_WINDOW clocks read in their zones (or the defaults' zones) on the test days and on the
+    days clocks change: both instants of a repeated reading."""
+    found: set[datetime] = set()
+    days = [datetime.combine((BASE + timedelta(days=day)).date(), time()) for day in range(3)]
+    days += [datetime.combine(change.date(), time()) + timedelta(days=back) for change in CHANGES for back in (-1, 0)]
+    for rule in config.rules:
+        if isinstance(rule.configuration, TimeWindowConfig):
+            names = {rule.configuration.timezone, *(zone for zone in DEFAULT_ZONES)} - {None}
+            for clock in (rule.configuration.start_time, rule.configuration.end_time):
+                at = timedelta(hours=int(clock[:2]), minutes=int(clock[3:]))
+                for name in names:
+                    zone = ZoneInfo(name)
+                    found.update(
+                        (day + at).replace(tzinfo=zone, fold=fold).astimezone(UTC) for day in days for fold in (0, 1)
+                    )
+    return sorted(found)
+
+
 def instants(rng: random.Random, config: Config) -> list[datetime]:
     """A few instants for one configuration (memos are per window): random ones and edges."""
     chosen = [instant(rng) for _ in range(3)]
@@ -624,17 +663,29 @@ def instants(rng: random.Random, config: Config) -> list[datetime]:
     return chosen + rng.sample(edge_list, min(3, len(edge_list)))
 
 
+def local_instants(side: random.Random, config: Config) -> list[datetime]:
+    """More instants, from a stream of their own: one in the hours around a change of a zone's clock
+    and a few local window edges."""
+    chosen = [side.choice(CHANGES) + timedelta(minutes=side.randrange(-150, 150))]
+    local = local_edges(config)
+    return chosen + side.sample(local, min(3, len(local)))
+
+
 DEFAULTS = (
     EngineDefaults(),
     EngineDefaults(tax_rate=D("20"), delivery_fee=D("12.50"), commission_rate=D("12"), max_discount_percentage=D("30")),
 )
-_IN_CURRENCY: dict[tuple[int, str], EngineDefaults] = {}
+DEFAULT_ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Europe/Istanbul")
+"""The business zone (`EngineDefaults.timezone`) a basket is priced under."""
+
+
+_IN_CURRENCY: dict[tuple[EngineDefaults, str], EngineDefaults] = {}
 
 
 def defaults_in(defaults: EngineDefaults, currency: str) -> EngineDefaults:
     """`defaults` with their fees in `currency` (DEFAULT_CURRENCY), one object per pair: the engine
     keeps its plans per defaults object."""
-    key = (DEFAULTS.index(defaults), currency)
+    key = (defaults, currency)
     found = _IN_CURRENCY.get(key)
     if found is None:
         found = _IN_CURRENCY[key] = msgspec.structs.replace(defaults, currency=currency)
@@ -657,16 +708,24 @@ def baskets(seed: int, *, as_before: bool = False) -> Iterator[tuple[dict[str, A
     """Every basket of one seed with its world and inputs. `as_before`: worlds with no tax-inclusive
     source and the default fees always in the quote's currency (what the quotes were before them)."""
     rng = random.Random(seed)
+    zones = random.Random(-seed)  # zones and local instants: the main stream stays as the mutation test was tuned
     for _ in range(SNAPSHOTS // len(SEEDS)):
         world = make_world(rng, inclusive=not as_before)
         world["products_by_id"] = {str(made.id): made for made in world["products"]}
         at = instants(rng, world["config"])
+        at_local = local_instants(zones, world["config"])
         for _ in range(BASKETS_PER_SNAPSHOT):
             request, customer = make_basket(rng, world)
+            defaults = rng.choice(DEFAULTS)
+            zone = zones.choice(DEFAULT_ZONES)
+            now = rng_now = rng.choice(at)
+            now = zones.choice(at_local) if zones.random() < 0.3 else now
+            if as_before:  # UTC clocks, at the main stream's instants, as before time zones
+                zone, now = defaults.timezone, rng_now
             inputs = {
                 "customer": customer,
-                "defaults": rng.choice(DEFAULTS),
-                "now": rng.choice(at),
+                "defaults": msgspec.structs.replace(defaults, timezone=zone),
+                "now": now,
                 "quote_id": UUID(int=rng.getrandbits(128)),
             }
             # The default fees in the quote's currency two times in three, else in TRY (docs/markets.md),
@@ -710,6 +769,55 @@ def test_the_engine_prices_every_basket_as_the_reference_does(seed: int) -> None
         refused += new.startswith(b"[")
     assert compared == SNAPSHOTS // len(SEEDS) * BASKETS_PER_SNAPSHOT
     assert refused < compared // 4  # most baskets are priced, not refused
+
+
+def clock_change_windows() -> list[TimeWindowConfig]:
+    """Windows with their edges around the hours clocks change (every half hour 00:00-04:00 as
+    start and as end, some crossing midnight from 22:00), in each zone that changes, some only on
+    the change's day (Sunday) or the day before."""
+    clocks = [f"{q // 2:02d}:{q % 2 * 30:02d}" for q in range(4 * 2)] + ["22:00", "23:30"]
+    found = []
+    for n, (start, end) in enumerate((a, b) for a in clocks for b in clocks):
+        days = ((7,), (6,), None)[n % 3]
+        zone = ("Europe/Berlin", "America/New_York", None)[n // 3 % 3]
+        found.append(
+            TimeWindowConfig(adjust_percent=D(1), start_time=start, end_time=end, days_of_week=days, timezone=zone)
+        )
+    return found
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=lambda change: change.date().isoformat())
+def test_time_windows_open_and_close_as_the_reference_says_across_a_clock_change(change: datetime) -> None:
+    """Every five minutes (and a few seconds off them) from 4 h before a change to 4 h after, each
+    window's state as the engine's memo gives it equals the reference's: the memo is per UTC minute
+    and must hold for the zone's local clock, repeated hour and skipped hour included."""
+    windows = clock_change_windows()
+    rules = [
+        PricingRule(
+            id=UUID(int=n + 1),
+            name=f"w{n}",
+            version=1,
+            type="TIME_WINDOW",
+            configuration=config,
+            effective_from=change - timedelta(days=2),
+        )
+        for n, config in enumerate(windows)
+    ]
+    snapshot = ConfigSnapshot.build(version=1, rules=rules)
+    by_rule = {rule.configuration: rule for rule in rules}
+    for default_zone in ("Europe/Berlin", "America/New_York"):
+        for step in range(-4 * 12, 4 * 12):
+            now = change + timedelta(minutes=5 * step, seconds=(0, 0, 59, 1)[step % 4])
+            resolution = snapshot.resolver.at(now)
+            # Positions in the resolution's own list of the book's windows.
+            positions = resolution._windows
+            opened = {positions[n] for n in resolution.open_windows(now, default_zone)}
+            reference = {
+                config
+                for config in windows
+                if reference_adjustment(by_rule[config], quantity=1, user_tier=None, now=now, zone=default_zone)
+            }
+            assert opened == reference, (now, default_zone)
 
 
 def test_the_other_engine_prices_every_basket_as_the_reference_does(tmp_path: Path) -> None:

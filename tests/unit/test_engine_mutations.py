@@ -25,6 +25,7 @@ from __future__ import annotations
 import __future__
 
 import ast
+import functools
 import importlib
 import inspect
 import sys
@@ -38,8 +39,8 @@ import pytest
 
 from quote_service import pricing
 from tests.engines import run_on_engine
-from tests.unit import test_engine_coupons, test_engine_promotions, test_markets
-from tests.unit.test_engine_differential import SEEDS, priced_both
+from tests.unit import test_engine_coupons, test_engine_differential, test_engine_promotions, test_markets
+from tests.unit.test_engine_differential import CHANGES, SEEDS, priced_both
 
 REFERENCE = Path(__file__).parent / "reference_engine"
 
@@ -72,6 +73,7 @@ ENGINE = "quote_service.pricing.engine"
 DELIVERY = "quote_service.pricing.delivery"
 SETTLE = "quote_service.pricing.settle"
 PLAN = "quote_service.pricing.plan"
+LOCAL_TIME = "quote_service.pricing.local_time"
 
 MUTATIONS = [
     Mutation(COUPONS, "check_coupon", "now >= coupon.valid_to", "now > coupon.valid_to"),
@@ -85,6 +87,8 @@ MUTATIONS = [
     Mutation(COUPONS, "check_coupon", "coupon.category_ids.isdisjoint(", "not coupon.category_ids.isdisjoint("),
     Mutation(RULES, "apply_price_rules", "break", "pass"),
     Mutation(RULES, "in_time_window", "start <= minute < end", "start < minute < end"),
+    Mutation(RULES, "window_zone", "config.timezone or default_zone", "default_zone"),
+    Mutation(RULES, "window_zone", "config.timezone or default_zone", 'config.timezone or "UTC"'),
     Mutation(RULES, "adjustment_percent", "tier.min_quantity <= quantity", "tier.min_quantity < quantity"),
     Mutation(RULES, "_in_effect", "now < rule.effective_to", "now <= rule.effective_to"),
     Mutation(RULES, "_precedence", "(-match, -rule.priority", "(match, -rule.priority"),
@@ -144,6 +148,14 @@ MUTATIONS = [
 
 
 CAUGHT_BY_A_TEST = [
+    (
+        # The second pass of a repeated hour: a window edge inside it must not close or open again.
+        Mutation(LOCAL_TIME, "wall_clock", "if not local.fold:", "if True:"),
+        functools.partial(
+            test_engine_differential.test_time_windows_open_and_close_as_the_reference_says_across_a_clock_change,
+            CHANGES[0],
+        ),
+    ),
     (
         # bisect_left would leave out a basket exactly at the minimum: the condition is `>=`.
         Mutation(PROMOTIONS, "_Entry.reached", "bisect_right(", '__import__("bisect").bisect_left('),

@@ -275,6 +275,99 @@ def test_days_of_week_are_iso_and_name_the_day_a_window_starts() -> None:
     assert in_time_window(window("5", "23:00", "01:00", days=(7,)), at(9, "00:30"))  # Monday 00:30: Sunday's
 
 
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_weekends_in_istanbul_are_one_rule() -> None:
+    """Saturday 00:00 to Monday 00:00 Istanbul time (UTC+3): Friday 21:00 to Sunday 21:00 UTC."""
+    weekend = TimeWindowConfig(
+        adjust_percent=Decimal(-10),
+        start_time="00:00",
+        end_time="00:00",
+        days_of_week=(6, 7),
+        timezone="Europe/Istanbul",
+    )
+
+    assert not in_time_window(weekend, utc("2025-06-06T20:59"))  # Friday 23:59 in Istanbul
+    assert in_time_window(weekend, utc("2025-06-06T21:00"))  # Saturday 00:00 (still Friday in UTC)
+    assert in_time_window(weekend, utc("2025-06-07T23:30"))  # Sunday 02:30
+    assert in_time_window(weekend, utc("2025-06-08T20:59"))  # Sunday 23:59
+    assert not in_time_window(weekend, utc("2025-06-08T21:00"))  # Monday 00:00 (still Sunday in UTC)
+
+
+def test_a_window_without_a_zone_reads_the_business_zone() -> None:
+    lunch = window("-10", "12:00", "14:00")
+    now = utc("2025-06-02T10:30")  # 13:30 in Istanbul, 12:30 in Berlin, 10:30 in UTC
+
+    assert not in_time_window(lunch, now)
+    assert in_time_window(lunch, now, "Europe/Istanbul")
+    assert in_time_window(lunch, now, "Europe/Berlin")
+    in_utc = TimeWindowConfig(adjust_percent=Decimal(-10), start_time="12:00", end_time="14:00", timezone="UTC")
+    assert not in_time_window(in_utc, now, "Europe/Istanbul")  # its own zone wins
+
+
+def berlin(start: str, end: str) -> TimeWindowConfig:
+    return TimeWindowConfig(adjust_percent=Decimal(5), start_time=start, end_time=end, timezone="Europe/Berlin")
+
+
+def test_on_the_day_clocks_spring_forward_a_window_edge_in_the_skipped_hour_moves_to_its_end() -> None:
+    """2025-03-30 in Berlin: 02:00 CET becomes 03:00 CEST at 01:00 UTC (02:00-02:59 never shows)."""
+    half_past_two = berlin("02:30", "03:30")
+    assert not in_time_window(half_past_two, utc("2025-03-30T00:59"))  # 01:59 CET
+    assert in_time_window(half_past_two, utc("2025-03-30T01:00"))  # 03:00 CEST: past 02:30, opened
+    assert in_time_window(half_past_two, utc("2025-03-30T01:29"))  # 03:29
+    assert not in_time_window(half_past_two, utc("2025-03-30T01:30"))  # 03:30: 30 minutes that day
+    assert in_time_window(half_past_two, utc("2025-03-31T00:30"))  # the next day: 02:30 CEST, a full hour
+    inside_the_gap = berlin("02:00", "02:45")
+    for minute in range(0, 24 * 60, 5):
+        assert not in_time_window(inside_the_gap, utc("2025-03-29T23:00") + timedelta(minutes=minute))
+    assert in_time_window(inside_the_gap, utc("2025-03-29T01:30"))  # the day before: 02:30 CET
+    night = berlin("22:00", "06:00")  # 8 hours by the clock, 7 in fact that night
+    opened = [m for m in range(0, 24 * 60) if in_time_window(night, utc("2025-03-29T18:00") + timedelta(minutes=m))]
+    assert (opened[0], opened[-1] + 1) == (3 * 60, 10 * 60)  # 21:00 to 04:00 UTC
+
+
+def test_on_the_day_clocks_fall_back_a_window_opens_and_closes_once() -> None:
+    """2025-10-26 in Berlin: 03:00 CEST becomes 02:00 CET at 01:00 UTC (02:00-02:59 shows twice)."""
+    repeated = berlin("02:00", "03:00")  # the whole repeated hour: open for both passes, two hours
+    assert not in_time_window(repeated, utc("2025-10-25T23:59"))  # 01:59 CEST
+    assert in_time_window(repeated, utc("2025-10-26T00:00"))  # 02:00 CEST
+    assert in_time_window(repeated, utc("2025-10-26T01:30"))  # 02:30 CET, the second pass
+    assert not in_time_window(repeated, utc("2025-10-26T02:00"))  # 03:00 CET
+    ends_inside = berlin("01:00", "02:30")  # closes at the first 02:30 and stays closed
+    assert in_time_window(ends_inside, utc("2025-10-26T00:29"))  # 02:29 CEST
+    assert not in_time_window(ends_inside, utc("2025-10-26T00:30"))  # 02:30 CEST
+    assert not in_time_window(ends_inside, utc("2025-10-26T01:00"))  # 02:00 CET: not again
+    assert not in_time_window(ends_inside, utc("2025-10-26T01:15"))  # 02:15 CET
+    starts_inside = berlin("02:30", "04:00")  # opens at the first 02:30 and stays open
+    assert not in_time_window(starts_inside, utc("2025-10-26T00:29"))  # 02:29 CEST
+    assert in_time_window(starts_inside, utc("2025-10-26T00:30"))  # 02:30 CEST
+    assert in_time_window(starts_inside, utc("2025-10-26T01:00"))  # 02:00 CET: not closed again
+    assert in_time_window(starts_inside, utc("2025-10-26T02:59"))  # 03:59 CET
+    assert not in_time_window(starts_inside, utc("2025-10-26T03:00"))  # 04:00 CET: 3 h 30 that day
+    assert not in_time_window(berlin("02:00", "02:30"), utc("2025-10-26T01:10"))  # 02:10 CET: closed at 02:30 CEST
+
+
+def test_new_york_windows_across_both_changes() -> None:
+    happy = TimeWindowConfig(adjust_percent=Decimal(-5), start_time="17:00", end_time="19:00")
+    # 17:00 in New York is 21:00 UTC in summer (EDT) and 22:00 UTC in winter (EST)
+    assert in_time_window(happy, utc("2025-11-01T21:00"), "America/New_York")
+    assert not in_time_window(happy, utc("2025-11-02T21:00"), "America/New_York")
+    assert in_time_window(happy, utc("2025-11-02T22:00"), "America/New_York")
+    late = TimeWindowConfig(adjust_percent=Decimal(-5), start_time="23:00", end_time="02:30", days_of_week=(7,))
+    # Sunday 2026-03-08 23:00 EDT to Monday 02:30 EDT; and the Saturday's window is not Sunday's
+    assert in_time_window(late, utc("2026-03-09T03:00"), "America/New_York")  # Sunday 23:00 EDT
+    assert in_time_window(late, utc("2026-03-09T06:29"), "America/New_York")  # Monday 02:29 EDT
+    assert not in_time_window(late, utc("2026-03-08T07:00"), "America/New_York")  # Sunday 03:00 EDT: Saturday's
+
+
+def test_a_zone_no_longer_in_the_database_never_opens() -> None:
+    gone = TimeWindowConfig(adjust_percent=Decimal(5), start_time="00:00", end_time="00:00", timezone="Mars/Olympus")
+
+    assert not in_time_window(gone, MONDAY_NOON)
+
+
 def test_quantity_tiers_give_the_highest_tier_reached() -> None:
     tiers = QuantityTierConfig(
         tiers=(
@@ -414,6 +507,7 @@ VALID: list[tuple[str, dict[str, Any]]] = [
     ("TAX_RATE", {"rate": "100"}),
     ("TIME_WINDOW", {"adjust_percent": -10, "start_time": "22:00", "end_time": "02:00"}),
     ("TIME_WINDOW", {"adjust_percent": "12.5", "start_time": "00:00", "end_time": "23:59", "days_of_week": [1, 7]}),
+    ("TIME_WINDOW", {"adjust_percent": -10, "start_time": "00:00", "end_time": "00:00", "timezone": "Europe/Istanbul"}),
     (
         "QUANTITY_TIER",
         {"tiers": [{"min_quantity": 1, "adjust_percent": 0}, {"min_quantity": 10, "adjust_percent": -5}]},
@@ -502,6 +596,26 @@ INVALID: list[tuple[str, dict[str, Any], set[str]]] = [
         "TIME_WINDOW",
         {"adjust_percent": 5, "start_time": "08:00", "end_time": "09:00", "days_of_week": [2, 2]},
         {"configuration.days_of_week"},
+    ),
+    (
+        "TIME_WINDOW",
+        {"adjust_percent": 5, "start_time": "08:00", "end_time": "09:00", "timezone": "Europe/Atlantis"},
+        {"configuration.timezone"},
+    ),
+    (
+        "TIME_WINDOW",
+        {"adjust_percent": 5, "start_time": "08:00", "end_time": "09:00", "timezone": "europe/istanbul"},
+        {"configuration.timezone"},
+    ),
+    (
+        "TIME_WINDOW",
+        {"adjust_percent": 5, "start_time": "08:00", "end_time": "09:00", "timezone": 3},
+        {"configuration.timezone"},
+    ),
+    (
+        "TIME_WINDOW",
+        {"adjust_percent": 5, "start_time": "08:00", "end_time": "09:00", "timezone": ""},
+        {"configuration.timezone"},
     ),
     ("QUANTITY_TIER", {"tiers": []}, {"configuration.tiers"}),
     ("QUANTITY_TIER", {"tiers": [{"min_quantity": 0, "adjust_percent": 1}]}, {"configuration.tiers[0].min_quantity"}),

@@ -50,6 +50,7 @@
       ["Commission reversed", money(s.commission_reversed, c)], ["Net commission", money(s.net_commission, c)],
       ["Payout", money(s.payout, c)]];
     $("statement-totals").replaceChildren(...totals.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", { title: String(v) }, String(v)))));
+    $("statement-tz").textContent = `Days are local days in ${s.tz}.`;
     // The days' amounts are in the statement's currency: the headers say which, once.
     for (const th of document.querySelectorAll("#panel-statement th[data-label]")) th.textContent = `${th.dataset.label} (${c})`;
     fillOr($("statement-rows"), s.days.map(d => el("tr", {}, cell(dayName(d.date), { title: d.date }), cell(d.orders, { class: "num" }),

@@ -40,6 +40,8 @@
     kpiMoney($("kpi-refunds"), refunded.map(m => [m.refunds, m.currency]));
     const count = refunded.reduce((n, m) => n + m.refund_count, 0);
     $("kpi-refund-count").textContent = count === 1 ? "1 refund or cancellation" : count ? `${count} refunds and cancellations` : "";
+    // "Today" and the days of the revenue chart are local days of the business time zone.
+    $("kpi-day").textContent = `Days are local days in ${s.tz}.`;
     fillOr($("move-rows"), s.recent_price_moves.map(m => el("tr", { class: "move", "data-source": m.source },
       cell(stamp(m.changed_at), { title: exact(m.changed_at) }), cell(m.product_name),
       cell(`${money(m.old_price)} → ${money(m.new_price, m.currency)}`, { class: "num" }),

@@ -128,6 +128,7 @@ def price_quote(
         city=city,
         country=country,
         now=now,
+        zone=defaults.timezone,
         price_lists=config.price_lists,
         customer_group=customer.customer_group,
         channel=request.channel,

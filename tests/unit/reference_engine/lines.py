@@ -124,6 +124,7 @@ def _apply_rules(
     units: int,
     user_tier: str | None,
     now: datetime,
+    zone: str,
     cent: Decimal,
 ) -> tuple[Decimal, tuple[tuple[PricingRule, Decimal], ...], tuple[AppliedRule, ...]]:
     """The unit price after the rules (tiers read the item's `quantity`) and the money each moved on `units`.
@@ -133,7 +134,7 @@ def _apply_rules(
     this arithmetic and `unit_after_rules`).
     """
     unit, applied = unit_after_rules(
-        rules, unit_price=list_unit, quantity=quantity, user_tier=user_tier, min_price=min_price, now=now
+        rules, unit_price=list_unit, quantity=quantity, user_tier=user_tier, min_price=min_price, now=now, zone=zone
     )
     moved = []
     price = list_unit
@@ -164,11 +165,13 @@ def price_lines(
     city: str,
     country: str,
     now: datetime,
+    zone: str = "UTC",
     price_lists: Sequence[PriceList] = (),
     customer_group: str | None = None,
     channel: str | None = None,
 ) -> list[Line]:
-    """Steps 1-4 for every item; `rules` None skips the price rules (dynamic pricing off).
+    """Steps 1-4 for every item; `rules` None skips the price rules (dynamic pricing off); `zone`:
+    the business time zone, read by TIME_WINDOW rules without their own.
 
     Raises ValidationFailed naming every bad item, or CurrencyMismatch when that is the only problem.
     """
@@ -273,6 +276,7 @@ def price_lines(
                 units=rest,
                 user_tier=user_tier,
                 now=now,
+                zone=zone,
                 cent=cent,
             )
         line = Line(

@@ -12,9 +12,10 @@ compounding on the running unit price; an exclusive rule that applied ends the c
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from quote_service.pricing.rules import (
     PricingRule,
@@ -114,25 +115,50 @@ def price_rules(
     return sorted(found, key=lambda rule: (-rule.priority, rule.name))
 
 
-def _in_window(config: TimeWindowConfig, now: datetime) -> bool:
-    """Whether `now` (UTC) is in the window; the part after midnight belongs to the day it started."""
-    utc = now.astimezone(UTC)
-    clock = utc.hour * 60 + utc.minute
-    start = int(config.start_time[:2]) * 60 + int(config.start_time[3:])
-    end = int(config.end_time[:2]) * 60 + int(config.end_time[3:])
-    length = (end - start) % (24 * 60) or 24 * 60  # start == end: the whole day
-    since_start = (clock - start) % (24 * 60)
-    if since_start >= length:
-        return False
-    started = utc - timedelta(minutes=since_start)
-    return config.days_of_week is None or started.isoweekday() in config.days_of_week
+def _clock_reaches(zone: ZoneInfo, local: datetime) -> datetime:
+    """The first instant (UTC) at which the local clock shows `local` (naive) or a later time.
+
+    A reading that exists: its earlier instant (fold 0). A reading the clock skips: the change
+    itself, found by walking minute by minute from an instant before it (changes fall on whole
+    minutes in the years tested).
+    """
+    first = local.replace(tzinfo=zone).astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) == local:
+        return first
+    moment = local.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    while moment.astimezone(zone).replace(tzinfo=None) < local:
+        moment += timedelta(minutes=1)
+    return moment
 
 
-def adjustment(rule: PricingRule, *, quantity: int, user_tier: str | None, now: datetime) -> Decimal | None:
-    """The percent by which a price rule moves the unit price, or None when it does not apply."""
+def _in_window(config: TimeWindowConfig, now: datetime, zone_name: str) -> bool:
+    """Whether `now` is in one of the window's local runs (docs/time-zones.md): the run of local day d
+    opens the first time the clock reaches d + start_time and closes the first time it reaches
+    end_time (the next day's when end <= start: the part after midnight belongs to day d)."""
+    zone = ZoneInfo(config.timezone or zone_name)
+    start = time.fromisoformat(config.start_time)
+    end = time.fromisoformat(config.end_time)
+    today = now.astimezone(zone).date()
+    for back in (2, 1, 0):
+        day = today - timedelta(days=back)
+        if config.days_of_week is not None and day.isoweekday() not in config.days_of_week:
+            continue
+        end_day = day + timedelta(days=1) if end <= start else day
+        opens = _clock_reaches(zone, datetime.combine(day, start))
+        closes = _clock_reaches(zone, datetime.combine(end_day, end))
+        if opens <= now < closes:
+            return True
+    return False
+
+
+def adjustment(
+    rule: PricingRule, *, quantity: int, user_tier: str | None, now: datetime, zone: str = "UTC"
+) -> Decimal | None:
+    """The percent by which a price rule moves the unit price, or None when it does not apply
+    (`zone`: the business time zone, for a TIME_WINDOW without its own)."""
     config = rule.configuration
     if isinstance(config, TimeWindowConfig):
-        return config.adjust_percent if _in_window(config, now) else None
+        return config.adjust_percent if _in_window(config, now, zone) else None
     if isinstance(config, QuantityTierConfig):
         reached = [tier for tier in config.tiers if quantity >= tier.min_quantity]
         return reached[-1].adjust_percent if reached else None  # tiers ascend by min_quantity
@@ -150,12 +176,13 @@ def unit_after_rules(
     user_tier: str | None,
     min_price: Decimal,
     now: datetime,
+    zone: str = "UTC",
 ) -> tuple[Decimal, list[tuple[PricingRule, Decimal]]]:
     """The unit price after the rules that apply (unrounded, floored), and each applied rule's percent."""
     price = unit_price
     applied: list[tuple[PricingRule, Decimal]] = []
     for rule in rules:
-        moved = adjustment(rule, quantity=quantity, user_tier=user_tier, now=now)
+        moved = adjustment(rule, quantity=quantity, user_tier=user_tier, now=now, zone=zone)
         if moved is None:
             continue
         price = price * (100 + moved) / 100
