@@ -9,7 +9,7 @@ ifeq ($(UV),.tools/bin/uv)
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 endif
 
-.PHONY: run test test-replica replica redis-cluster lint bootstrap tools compile clean-compiled
+.PHONY: run test test-unit test-rest test-replica replica redis-cluster lint bootstrap tools compile clean-compiled
 
 tools: $(filter .tools/bin/uv,$(UV))
 	@true
@@ -35,11 +35,26 @@ compile: bootstrap  ## build the compiled pricing engine (mypyc)
 clean-compiled: bootstrap  ## remove it: every process runs the pure-Python engine again
 	$(UV) run python -m quote_service.compiled clean
 
-# Extra pytest options, e.g. `make test PYTEST_ARGS="-n 2 --dist loadgroup"` (two workers).
+# Extra pytest options, e.g. `make test PYTEST_ARGS="-k orders"`; WORKERS=1 runs a stage in one process.
 PYTEST_ARGS ?=
+# One pytest-xdist worker per core, at least two: the tests wait on PostgreSQL and Redis much of the
+# time, so two workers use a 2-core machine (docs/development.md#how-long-the-tests-take).
+WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -lt 2 ] && n=2; echo $$n)
+XDIST = $(if $(filter 1,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
+# pytest's exit status 5 ("no tests collected", e.g. a -k that matches only the other stage) is not
+# a failure of a stage.
+PYTEST = $(UV) run pytest $(XDIST)
+ALLOW_EMPTY = || [ $$? -eq 5 ]
 
-test: bootstrap  ## the whole suite on real PostgreSQL + Redis (local servers, else embedded ones)
-	$(UV) run pytest $(PYTEST_ARGS)
+# The whole suite on real PostgreSQL + Redis (local servers, else embedded ones), in two stages so
+# a broken build fails in a minute: the unit tests, then everything else.
+test: test-unit test-rest  ## the whole suite: unit tests first, then integration, fault, browser, tooling
+
+test-unit: bootstrap  ## the unit tests alone (well under a minute)
+	$(PYTEST) tests/unit $(PYTEST_ARGS) $(ALLOW_EMPTY)
+
+test-rest: bootstrap  ## everything but the unit tests
+	$(PYTEST) --ignore=tests/unit $(PYTEST_ARGS) $(ALLOW_EMPTY)
 
 # The read-replica suite alone (it is part of `make test` too): the tests start a private
 # PostgreSQL primary + streaming replica in temporary directories and remove them afterwards.

@@ -345,8 +345,9 @@ def create_app(
                 decisions = DecisionScheduler(intelligence, minutes=settings.decision_interval_minutes)
                 decisions.start()
                 stack.push_async_callback(_close_within, "decision scheduler", decisions.stop, None)
-            if app.openapi_config is not None:
-                # Litestar's cached document, completed in place: /openapi.json and /docs agree.
+            if app.openapi_config is not None and "openapi_schema" not in app.state:
+                # Litestar's cached document, completed in place: /openapi.json and /docs agree. Once
+                # an app: the routes do not change when the same app is started again (tests do).
                 openapi: Any = app.plugins.get("OpenAPIPlugin")
                 app.state.openapi_schema = document_ofrep(complete_openapi(openapi.provide_openapi_schema(), app))
             # The snapshot was loaded before everything above started (a second or more under load):
@@ -358,8 +359,12 @@ def create_app(
             # re-traverses it (100-300 ms pauses: the quote path's p99). A young generation of 10,000
             # instead of 700 objects: under granian the default ran a collection every ~8 requests
             # (~30 µs per request); the request path makes little cyclic garbage to wait for.
-            gc.collect()
-            gc.freeze()
+            # Once a process: one that starts apps again (the tests start one per test) would
+            # otherwise freeze every stopped app's cycles (pools, tasks, caches) for good, ~11 MB a
+            # start, and pay a full collection of an ever larger heap each time.
+            if not gc.get_freeze_count():
+                gc.collect()
+                gc.freeze()
             gc.set_threshold(10_000, 10, 10)
             log.info("started", environment=settings.environment, pricing_engine=pricing.ENGINE)
             yield

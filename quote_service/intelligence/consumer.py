@@ -78,6 +78,12 @@ def accepted_of(entry_id: bytes, fields: dict[bytes, bytes]) -> Accepted:
     return Accepted(data=fields.get(stream.FIELD, b""), inbox_id=inbox_id, source=entry_id)
 
 
+BLOCK_MS = 250
+"""How long one XREADGROUP waits for new entries. Short because stopping the consumer must not
+wait for it: redis-py can let the cancellation of a blocked read go unnoticed until the read
+returns (redis/redis-py#2028), which held every shutdown for the whole block (1 s before)."""
+
+
 class StreamConsumer(BackgroundLoop):
     """One member of the `persisters` group; `run_once` is one pass (tests drive it directly)."""
 
@@ -94,7 +100,7 @@ class StreamConsumer(BackgroundLoop):
         signals: SignalEvaluator | None,
         name: str | None = None,
         batch_size: int = 500,
-        block_ms: int = 1000,
+        block_ms: int = BLOCK_MS,
         claim_idle_ms: int = 30_000,
         claim_interval: float = 5.0,
         forget_idle_ms: int = 600_000,

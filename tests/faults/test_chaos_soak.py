@@ -18,6 +18,7 @@ pytestmark = pytest.mark.slow
 FAULT_EVERY = 22.0
 
 
+@pytest.mark.timeout(1200)  # ~2.5 minutes of load and faults, then the audit; far longer on a busy machine
 async def test_a_short_chaos_soak_loses_nothing_and_answers_every_key_one_way(
     private_pg: PrivatePostgres, private_redis: PrivateRedis
 ) -> None:

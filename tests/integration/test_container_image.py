@@ -49,6 +49,7 @@ def _image_uid() -> int:
     return int(parse_dockerfile(ROOT / "Dockerfile").final.last("USER").split(":")[0])
 
 
+@pytest.mark.timeout(BUILD_AND_RUN_TIMEOUT + 60)
 async def test_the_image_built_offline_serves_a_quote_and_an_order(
     make_database: MakeDatabase, single_redis_url: str, tmp_path: Path
 ) -> None:
