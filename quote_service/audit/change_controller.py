@@ -15,6 +15,7 @@ from quote_service.auth.guards import admin_only
 from quote_service.clock import utcnow
 from quote_service.errors import invalid
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.validation import Instant
 from quote_service.web.deps import AuthedRequest, PoolDep
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.middleware import REQUEST_ID
@@ -24,7 +25,7 @@ _PASSED = (b"authorization", b"x-api-key")
 
 
 class ApproveBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    apply_at: datetime | None = None
+    apply_at: Instant | None = None
 
 
 def _who(request: AuthedRequest) -> dict[str, Any]:
