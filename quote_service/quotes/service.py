@@ -26,7 +26,7 @@ from quote_service.cache.redis import RedisClient, get_many
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.coupons.counters import Repairs, count_of, uses_key
-from quote_service.errors import QuoteTimeout
+from quote_service.errors import CurrencyNotPriced, QuoteTimeout, ValidationFailed
 from quote_service.event_loop import running_loop
 from quote_service.flash_sales.service import FlashSales
 from quote_service.observability import flag_timing
@@ -49,6 +49,7 @@ from quote_service.pricing.quote import (
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.quotes import policy
 from quote_service.quotes.deadlines import DeadlineWatch
+from quote_service.quotes.display_prices import DisplayPrice, PriceError, Prices, PricesRequest, check_ids, shown
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
 from quote_service.quotes.store import QuoteStore, decode_quote
 from quote_service.reservations.service import Reservations
@@ -62,6 +63,8 @@ _RECENT_MISSES = DeferredCounter(CACHE_LOOKUPS.labels("recent_quotes", "local", 
 _VALIDATE, _CATALOG, _FLASH, _ENGINE, _STORE = (f"quote.{name}" for name in STAGES)
 # A cached quote is handed out again only while it has at least this much validity left.
 _MIN_REMAINING_VALIDITY = timedelta(minutes=10)
+_NO_QUOTE = uuid.UUID(int=0)
+"""The id of the one-product quotes behind display prices (never stored)."""
 
 
 _Recent = tuple[bytes, bytes]
@@ -304,6 +307,61 @@ class QuoteService:
             request, snapshot=snapshot, products={key: product}, flash=flash, customer=customer,
             defaults=self.defaults, now=now, quote_id=ids.uuid4(),
         )  # fmt: skip
+
+    async def display_prices(self, request: PricesRequest, caller: Principal) -> Prices:
+        """POST /api/v1/prices (quotes/display_prices.py): each product a one-product quote made by
+        `price_quote` as POST /quote makes it, stored nowhere; unknown, inactive and unpriced products
+        go to `errors`."""
+        self.limiter.check((caller.kind, caller.id))
+        check_ids(request)
+        now = self._clock()
+        snapshot = self._config.snapshot
+        is_user = caller.role == "user"
+        template = QuoteRequest(
+            customer_id=str(caller.id) if is_user else "",
+            items=[],
+            delivery_address=Address(city="", country=""),
+            currency=request.currency,
+            channel=request.channel,
+            customer_tier=request.customer_tier,
+            customer_segment=request.customer_segment,
+            customer_group=request.customer_group,
+        )
+        policy.check_request(template, caller)  # what a caller may state: as on a quote
+        tier, segment = policy.customer_profile(template, caller)
+        customer = CustomerContext(
+            customer_id=template.customer_id,
+            tier=tier,
+            segment=segment,
+            customer_group=policy.customer_group(template, caller),
+        )
+        region = region_for(template, snapshot=snapshot, defaults=self.defaults, now=now)
+        found = await self._products.get_many(i for i in request.product_ids if _is_uuid(i))
+        active = {key: product for key, product in found.items() if product.is_active}
+        flash = await self._flash_offers(snapshot, active, customer.customer_id, now)
+        quantity = request.quantity
+        items: list[DisplayPrice] = []
+        errors: list[PriceError] = []
+        for key in request.product_ids:
+            product = active.get(key)
+            if product is None:
+                errors.append(PriceError(product_id=key, code="NOT_FOUND"))
+                continue
+            offer = flash.get(key)
+            basket = msgspec.structs.replace(template, items=[QuoteItemIn(product_id=key, quantity=quantity)])
+            try:
+                quote = price_quote(
+                    basket, snapshot=snapshot, products={key: product}, flash={} if offer is None else {key: offer},
+                    customer=customer, defaults=self.defaults, now=now, quote_id=_NO_QUOTE, region=region,
+                )  # fmt: skip
+            except CurrencyNotPriced:
+                errors.append(PriceError(product_id=key, code="CURRENCY_NOT_PRICED"))
+                continue
+            except ValidationFailed:  # the money ceiling (docs/quotes-and-orders.md#the-money-ceiling)
+                errors.append(PriceError(product_id=key, code="VALIDATION_FAILED"))
+                continue
+            items.append(shown(quote, key, quantity))
+        return Prices(items=items, errors=errors)
 
     async def _coupon_uses(self, request: QuoteRequest, snapshot: ConfigSnapshot) -> dict[str, int]:
         """Per-customer uses of the named coupons that have a per-customer limit (Redis, kept by
