@@ -73,6 +73,7 @@ from quote_service.pages.summary import dashboard_summary
 from quote_service.price_lists.controller import PriceListController
 from quote_service.promotions.controller import PromotionController
 from quote_service.quotes.controller import create_quote, display_prices, get_product_price, get_quote
+from quote_service.quotes.prior_prices import PriorPrices
 from quote_service.quotes.service import QuoteService
 from quote_service.quotes.store import QuoteStore
 from quote_service.repricing.controller import RepricingController
@@ -298,6 +299,7 @@ def create_app(
                 flash_sales=flash_sales,
                 reservations=reservations,
                 coupon_repairs=coupon_repairs,
+                prior_prices=PriorPrices(pool),
                 clock=quote_clock,
             )
             intelligence = Intelligence(

@@ -10,6 +10,7 @@ is charged per unit after price lists, price rules, the flash price and automati
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
@@ -56,6 +57,12 @@ class DisplayPrice(msgspec.Struct, frozen=True, kw_only=True):
     price_list_id: UUID | None
     flash_sale_id: UUID | None
     promotions: list[ShownPromotion]
+    prior_price: Decimal | None = None
+    """Where a flash sale or an automatic promotion reduces the price: the lowest catalog price in the
+    30 days before `reduction_started_at` (quotes/prior_prices.py); null when there is no reduction,
+    the price is a price list's, or no history covers those days."""
+    reduction_started_at: datetime | None = None
+    """When the reduction began: the flash sale's start, else the earliest start of its promotions."""
 
 
 class PriceError(msgspec.Struct, frozen=True, kw_only=True):

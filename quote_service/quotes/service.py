@@ -36,6 +36,7 @@ from quote_service.observability.stages import STAGES, record, watch_gate
 from quote_service.observability.tracing import stage
 from quote_service.pricing.coupons import normalize_code
 from quote_service.pricing.engine import price_quote, region_for, served_flags
+from quote_service.pricing.money import round_money
 from quote_service.pricing.quote import (
     Address,
     CatalogProduct,
@@ -51,6 +52,7 @@ from quote_service.quotes import policy
 from quote_service.quotes.deadlines import DeadlineWatch
 from quote_service.quotes.display_prices import DisplayPrice, PriceError, Prices, PricesRequest, check_ids, shown
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
+from quote_service.quotes.prior_prices import PriorPrices
 from quote_service.quotes.store import QuoteStore, decode_quote
 from quote_service.reservations.service import Reservations
 from quote_service.snapshot.store import ConfigStore
@@ -95,6 +97,7 @@ class QuoteService:
         flash_sales: FlashSales | None = None,
         reservations: Reservations | None = None,
         coupon_repairs: Repairs | None = None,
+        prior_prices: PriorPrices | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.defaults = EngineDefaults(
@@ -119,6 +122,8 @@ class QuoteService:
         self._reservations = reservations
         self._coupon_repairs = coupon_repairs
         """Checks a coupon counter found at its limit against PostgreSQL (coupons/counters.py)."""
+        self._prior_prices = prior_prices
+        """The lowest prices before reductions (price history), for display prices."""
         self._clock = clock
         """The instant a quote is priced and read at (tests hold it still)."""
         # Recent quotes by (caller, body), with the inputs they were priced from: looking up a new
@@ -361,7 +366,42 @@ class QuoteService:
                 errors.append(PriceError(product_id=key, code="VALIDATION_FAILED"))
                 continue
             items.append(shown(quote, key, quantity))
-        return Prices(items=items, errors=errors)
+        return Prices(items=await self._with_prior_prices(items, active, snapshot, now), errors=errors)
+
+    async def _with_prior_prices(
+        self, items: list[DisplayPrice], products: dict[str, CatalogProduct], snapshot: ConfigSnapshot, now: datetime
+    ) -> list[DisplayPrice]:
+        """Items reduced by a flash sale or an automatic promotion, with their reduction's start and the
+        lowest catalog price in the 30 days before it (docs/markets.md#prior-price-for-announced-reductions)."""
+        starts: dict[str, datetime] = {}
+        for item in items:
+            begun = []
+            if item.flash_sale_id is not None and (found := snapshot.flash_sales.active_for(item.product_id, now)):
+                begun.append(found[0].starts_at)
+            if item.promotions:
+                opened = {p.id: p.starts_at for p in snapshot.promotions.ordered}
+                begun += [opened[p.promotion_id] for p in item.promotions if p.promotion_id in opened]
+            if begun:
+                starts[item.product_id] = min(begun)
+        if not starts:
+            return items
+        # The history is the catalog price's: a price in a list, or in another currency, has none.
+        catalog = {
+            key: (products[key].id, started)
+            for key, started in starts.items()
+            if products[key].currency == items[0].currency
+        }
+        lowest = await self._prior_prices.lowest(set(catalog.values())) if self._prior_prices and catalog else {}
+        shown_items = []
+        for item in items:
+            started = starts.get(item.product_id)
+            if started is not None:
+                at = catalog.get(item.product_id) if item.price_list_id is None else None
+                prior = lowest.get(at) if at is not None else None
+                prior = None if prior is None else round_money(prior, item.currency)
+                item = msgspec.structs.replace(item, prior_price=prior, reduction_started_at=started)
+            shown_items.append(item)
+        return shown_items
 
     async def _coupon_uses(self, request: QuoteRequest, snapshot: ConfigSnapshot) -> dict[str, int]:
         """Per-customer uses of the named coupons that have a per-customer limit (Redis, kept by

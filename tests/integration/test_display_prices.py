@@ -3,9 +3,12 @@ one-product quote charges per unit, for many kinds of product; errors per produc
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
+import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -91,7 +94,8 @@ async def test_every_price_is_what_a_one_product_quote_charges_per_unit(
     assert by_id[shelf["plain"]] | {"product_id": "-"} == {
         "product_id": "-", "currency": "TRY", "list_price": "100.00", "price": "100.00", "net": "100.00",
         "gross": "118.00", "tax_rate": "18", "prices_include_tax": False, "price_source": "catalog",
-        "price_list_id": None, "flash_sale_id": None, "promotions": [],
+        "price_list_id": None, "flash_sale_id": None, "promotions": [], "prior_price": None,
+        "reduction_started_at": None,
     }  # fmt: skip
     assert by_id[shelf["ruled"]]["price"] == "225.00"
     promoted = by_id[shelf["promoted"]]
@@ -189,3 +193,43 @@ async def test_a_shopper_prices_as_itself_and_a_service_key_states_the_group(cli
 async def test_anonymous_callers_are_refused(client: Client) -> None:
     response = await client.post(PRICES, json={"product_ids": ["p-1"], "currency": "TRY"})
     assert response.status_code == 401
+
+
+# --- prior price (docs/markets.md#prior-price-for-announced-reductions) -----------------------------
+
+
+async def test_a_flash_sale_shows_the_lowest_price_of_the_30_days_before_it_began(
+    client: Client, admin: Caller, pool: asyncpg.Pool
+) -> None:
+    sale, flashed = await new_sale(client, admin)
+    plain = await product(client, admin, "100.00")
+    started = datetime.fromisoformat(sale["starts_at"])
+    history = [(50, "19.00"), (40, "22.00"), (20, "30.00"), (10, "25.50")]
+    for ago, price in history:  # 19.00 was replaced before the 30 days; 22.00 was in force when they began
+        await pool.execute(
+            """INSERT INTO price_history (product_id, old_price, new_price, reason, source, actor, changed_at)
+               VALUES ($1, NULL, $2, 'test', 'manual', 'test', $3)""",
+            UUID(flashed["id"]), Decimal(price), started - timedelta(days=ago),
+        )  # fmt: skip
+
+    shown = await prices(client, admin.headers, [flashed["id"], plain], currency="TRY")
+
+    reduced, regular = shown["items"]
+    assert (reduced["price"], reduced["prior_price"]) == ("15.00", "22.00")
+    assert datetime.fromisoformat(reduced["reduction_started_at"]) == started
+    assert (regular["prior_price"], regular["reduction_started_at"]) == (None, None)
+
+
+async def test_a_reduction_with_no_history_before_it_has_no_prior_price(
+    client: Client, admin: Caller, shelf: dict[str, str]
+) -> None:
+    shown = await prices(client, admin.headers, [shelf["promoted"], shelf["flash"]], currency="TRY")
+
+    promoted, flashed = shown["items"]
+    # created just now: nothing in the price history before either reduction began
+    assert (promoted["prior_price"], datetime.fromisoformat(promoted["reduction_started_at"])) == (
+        None,
+        datetime.fromisoformat(SINCE),
+    )
+    assert flashed["prior_price"] is None
+    assert flashed["reduction_started_at"] is not None
