@@ -9,6 +9,7 @@ first time, none after.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from uuid import UUID
 
 if TYPE_CHECKING:
     from quote_service.db.pool import Pool
+    from quote_service.pricing.snapshot import ConfigSnapshot
 
 WINDOW_DAYS = 30
 _MEMO_LIMIT = 50_000
@@ -36,6 +38,32 @@ FROM unnest($1::uuid[], $2::timestamptz[]) AS t(product_id, started_at)
 """
 
 Key = tuple[UUID, datetime]
+
+
+def reduction_start(
+    snapshot: ConfigSnapshot,
+    now: datetime,
+    product_id: str,
+    category_id: str | None,
+    flash_sale_id: UUID | None,
+    promotion_ids: Iterable[UUID],
+) -> datetime | None:
+    """When the reduction of a product's price began: its flash sale's start, else the earliest start of
+    the applied promotions that can give it a discount; None when neither reduces it."""
+    begun = []
+    if flash_sale_id is not None and (found := snapshot.flash_sales.active_for(product_id, now)):
+        begun.append(found[0].starts_at)
+    wanted = set(promotion_ids)
+    if wanted:
+        for promotion in snapshot.promotions.ordered:
+            c = promotion.conditions
+            if promotion.id in wanted and (
+                (not c.category_ids and not c.product_ids)
+                or product_id in c.product_ids
+                or category_id in c.category_ids
+            ):
+                begun.append(promotion.starts_at)
+    return min(begun) if begun else None
 
 
 class PriorPrices:

@@ -52,7 +52,7 @@ from quote_service.quotes import policy
 from quote_service.quotes.deadlines import DeadlineWatch
 from quote_service.quotes.display_prices import DisplayPrice, PriceError, Prices, PricesRequest, check_ids, shown
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
-from quote_service.quotes.prior_prices import PriorPrices
+from quote_service.quotes.prior_prices import PriorPrices, reduction_start
 from quote_service.quotes.store import QuoteStore, decode_quote
 from quote_service.reservations.service import Reservations
 from quote_service.snapshot.store import ConfigStore
@@ -226,6 +226,8 @@ class QuoteService:
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,
                 defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, flags=flags,
             )  # fmt: skip
+        if self._prior_prices is not None and (quote.applied_promotions or any(i.flash_sale_id for i in quote.items)):
+            quote = await self._with_prior_lines(quote, products, snapshot, now)
         t4 = perf_counter_ns()
         with stage(_STORE):
             if reserving:
@@ -368,6 +370,39 @@ class QuoteService:
             items.append(shown(quote, key, quantity))
         return Prices(items=await self._with_prior_prices(items, active, snapshot, now), errors=errors)
 
+    async def _with_prior_lines(
+        self, quote: Quote, products: dict[str, CatalogProduct], snapshot: ConfigSnapshot, now: datetime
+    ) -> Quote:
+        """The quote with `prior_price` and `reduction_started_at` on each line a flash sale or an
+        automatic promotion reduces (docs/markets.md#prior-price-for-announced-reductions)."""
+        assert self._prior_prices is not None
+        promoted = [p.promotion_id for p in quote.applied_promotions if p.kind != "FREE_DELIVERY" and p.amount > 0]
+        starts: dict[int, tuple[datetime, tuple[uuid.UUID, datetime] | None]] = {}
+        for index, line in enumerate(quote.items):
+            started = reduction_start(
+                snapshot, now, line.product_id, line.category_id, line.flash_sale_id,
+                promoted if line.discount > 0 else (),
+            )  # fmt: skip
+            if started is None:
+                continue
+            product = products.get(line.product_id)
+            # The history is the catalog price's: a price in a list, or in another currency, has none.
+            own = product is not None and product.currency == quote.currency and line.price_list_id is None
+            starts[index] = (started, (product.id, started) if own and product is not None else None)
+        if not starts:
+            return quote
+        wanted = {key for _, key in starts.values() if key is not None}
+        lowest = await self._prior_prices.lowest(wanted) if wanted else {}
+        items = list(quote.items)
+        for index, (started, key) in starts.items():
+            prior = lowest.get(key) if key is not None else None
+            items[index] = msgspec.structs.replace(
+                items[index],
+                prior_price=None if prior is None else round_money(prior, quote.currency),
+                reduction_started_at=started,
+            )
+        return msgspec.structs.replace(quote, items=items)
+
     async def _with_prior_prices(
         self, items: list[DisplayPrice], products: dict[str, CatalogProduct], snapshot: ConfigSnapshot, now: datetime
     ) -> list[DisplayPrice]:
@@ -375,14 +410,12 @@ class QuoteService:
         lowest catalog price in the 30 days before it (docs/markets.md#prior-price-for-announced-reductions)."""
         starts: dict[str, datetime] = {}
         for item in items:
-            begun = []
-            if item.flash_sale_id is not None and (found := snapshot.flash_sales.active_for(item.product_id, now)):
-                begun.append(found[0].starts_at)
-            if item.promotions:
-                opened = {p.id: p.starts_at for p in snapshot.promotions.ordered}
-                begun += [opened[p.promotion_id] for p in item.promotions if p.promotion_id in opened]
-            if begun:
-                starts[item.product_id] = min(begun)
+            started = reduction_start(
+                snapshot, now, item.product_id, products[item.product_id].category_id, item.flash_sale_id,
+                [p.promotion_id for p in item.promotions],
+            )  # fmt: skip
+            if started is not None:
+                starts[item.product_id] = started
         if not starts:
             return items
         # The history is the catalog price's: a price in a list, or in another currency, has none.

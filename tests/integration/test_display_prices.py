@@ -218,6 +218,13 @@ async def test_a_flash_sale_shows_the_lowest_price_of_the_30_days_before_it_bega
     assert (reduced["price"], reduced["prior_price"]) == ("15.00", "22.00")
     assert datetime.fromisoformat(reduced["reduction_started_at"]) == started
     assert (regular["prior_price"], regular["reduction_started_at"]) == (None, None)
+    # a quote's lines: the reduced one carries the same; the other has neither key (as before)
+    _, quote = await charged_per_unit(client, admin.headers, flashed["id"])
+    [line] = quote["items"]
+    assert (line["prior_price"], datetime.fromisoformat(line["reduction_started_at"])) == ("22.00", started)
+    _, plain_quote = await charged_per_unit(client, admin.headers, plain)
+    assert "prior_price" not in plain_quote["items"][0]
+    assert "reduction_started_at" not in plain_quote["items"][0]
 
 
 async def test_a_reduction_with_no_history_before_it_has_no_prior_price(
