@@ -77,7 +77,8 @@ from quote_service.pages.controller import template_config
 from quote_service.pages.summary import dashboard_summary
 from quote_service.price_lists.controller import PriceListController
 from quote_service.promotions.controller import PromotionController
-from quote_service.quotes.controller import create_quote, get_product_price, get_quote
+from quote_service.quotes.controller import create_quote, display_prices, get_product_price, get_quote
+from quote_service.quotes.prior_prices import PriorPrices
 from quote_service.quotes.service import QuoteService
 from quote_service.quotes.store import QuoteStore
 from quote_service.repricing.controller import RepricingController
@@ -324,6 +325,7 @@ def create_app(
                 flash_sales=flash_sales,
                 reservations=reservations,
                 coupon_repairs=coupon_repairs,
+                prior_prices=PriorPrices(pool),
                 clock=quote_clock,
             )
             intelligence = Intelligence(
@@ -404,6 +406,7 @@ def create_app(
             create_quote,
             get_quote,
             get_product_price,
+            display_prices,
             get_reservation,
             release_reservation,
             dashboard_summary,

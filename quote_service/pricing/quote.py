@@ -197,6 +197,17 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
     gross: Annotated[
         Decimal | UnsetType, msgspec.Meta(description="The line after its discount, with its tax: net + tax.")
     ] = UNSET
+    # An announced reduction (docs/markets.md#prior-price-for-announced-reductions): only on a line a flash
+    # sale or an automatic promotion reduces, absent from every other line.
+    prior_price: Annotated[
+        Decimal | UnsetType | None,
+        msgspec.Meta(
+            description="The lowest catalog price in the 30 days before the reduction began (null: no history)."
+        ),
+    ] = UNSET
+    reduction_started_at: Annotated[
+        datetime | UnsetType, msgspec.Meta(description="When the flash sale or promotion reducing the line began.")
+    ] = UNSET
 
 
 class CommissionDetail(msgspec.Struct, frozen=True, kw_only=True):

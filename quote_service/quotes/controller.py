@@ -17,6 +17,7 @@ from quote_service.auth.guards import any_caller
 from quote_service.auth.middleware import QUOTE_DEADLINE
 from quote_service.errors import NotFound
 from quote_service.pricing.quote import Quote, QuoteRequest
+from quote_service.quotes.display_prices import Prices, PricesRequest
 from quote_service.quotes.product_price import ProductPrice, Quantity, Region, TierName, price_product
 from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import AuthedRequest
@@ -113,3 +114,16 @@ async def get_product_price(
         quotes, product_id, request.user, quantity=quantity, user_tier=user_tier, region=region
     )
     return ok(priced)
+
+
+@post(
+    "/api/v1/prices",
+    status_code=200,
+    guards=[any_caller],
+    tags=["catalog"],
+    summary="Display prices: up to 200 products' unit prices as a one-product quote charges them",
+)
+async def display_prices(
+    data: JSONBody[PricesRequest], request: AuthedRequest, quotes: NamedDependency[QuoteService]
+) -> Envelope[Prices]:
+    return ok(await quotes.display_prices(data, request.user))

@@ -26,7 +26,7 @@ from quote_service.cache.redis import RedisClient, get_many
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.coupons.counters import Repairs, count_of, uses_key
-from quote_service.errors import QuoteTimeout
+from quote_service.errors import CurrencyNotPriced, QuoteTimeout, ValidationFailed
 from quote_service.event_loop import running_loop
 from quote_service.flash_sales.service import FlashSales
 from quote_service.observability import flag_timing
@@ -36,6 +36,7 @@ from quote_service.observability.stages import STAGES, record, watch_gate
 from quote_service.observability.tracing import stage
 from quote_service.pricing.coupons import normalize_code
 from quote_service.pricing.engine import price_quote, region_for, served_flags
+from quote_service.pricing.money import round_money
 from quote_service.pricing.quote import (
     Address,
     CatalogProduct,
@@ -49,7 +50,9 @@ from quote_service.pricing.quote import (
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.quotes import policy
 from quote_service.quotes.deadlines import DeadlineWatch
+from quote_service.quotes.display_prices import DisplayPrice, PriceError, Prices, PricesRequest, check_ids, shown
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
+from quote_service.quotes.prior_prices import PriorPrices, reduction_start
 from quote_service.quotes.store import QuoteStore, decode_quote
 from quote_service.reservations.service import Reservations
 from quote_service.snapshot.store import ConfigStore
@@ -62,6 +65,8 @@ _RECENT_MISSES = DeferredCounter(CACHE_LOOKUPS.labels("recent_quotes", "local", 
 _VALIDATE, _CATALOG, _FLASH, _ENGINE, _STORE = (f"quote.{name}" for name in STAGES)
 # A cached quote is handed out again only while it has at least this much validity left.
 _MIN_REMAINING_VALIDITY = timedelta(minutes=10)
+_NO_QUOTE = uuid.UUID(int=0)
+"""The id of the one-product quotes behind display prices (never stored)."""
 
 
 _Recent = tuple[bytes, bytes]
@@ -92,6 +97,7 @@ class QuoteService:
         flash_sales: FlashSales | None = None,
         reservations: Reservations | None = None,
         coupon_repairs: Repairs | None = None,
+        prior_prices: PriorPrices | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.defaults = EngineDefaults(
@@ -117,6 +123,8 @@ class QuoteService:
         self._reservations = reservations
         self._coupon_repairs = coupon_repairs
         """Checks a coupon counter found at its limit against PostgreSQL (coupons/counters.py)."""
+        self._prior_prices = prior_prices
+        """The lowest prices before reductions (price history), for display prices."""
         self._clock = clock
         """The instant a quote is priced and read at (tests hold it still)."""
         # Recent quotes by (caller, body), with the inputs they were priced from: looking up a new
@@ -219,6 +227,8 @@ class QuoteService:
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,
                 defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, flags=flags,
             )  # fmt: skip
+        if self._prior_prices is not None and (quote.applied_promotions or any(i.flash_sale_id for i in quote.items)):
+            quote = await self._with_prior_lines(quote, products, snapshot, now)
         t4 = perf_counter_ns()
         with stage(_STORE):
             if reserving:
@@ -305,6 +315,127 @@ class QuoteService:
             request, snapshot=snapshot, products={key: product}, flash=flash, customer=customer,
             defaults=self.defaults, now=now, quote_id=ids.uuid4(),
         )  # fmt: skip
+
+    async def display_prices(self, request: PricesRequest, caller: Principal) -> Prices:
+        """POST /api/v1/prices (quotes/display_prices.py): each product a one-product quote made by
+        `price_quote` as POST /quote makes it, stored nowhere; unknown, inactive and unpriced products
+        go to `errors`."""
+        self.limiter.check((caller.kind, caller.id))
+        check_ids(request)
+        now = self._clock()
+        snapshot = self._config.snapshot
+        is_user = caller.role == "user"
+        template = QuoteRequest(
+            customer_id=str(caller.id) if is_user else "",
+            items=[],
+            delivery_address=Address(city="", country=""),
+            currency=request.currency,
+            channel=request.channel,
+            customer_tier=request.customer_tier,
+            customer_segment=request.customer_segment,
+            customer_group=request.customer_group,
+        )
+        policy.check_request(template, caller)  # what a caller may state: as on a quote
+        tier, segment = policy.customer_profile(template, caller)
+        customer = CustomerContext(
+            customer_id=template.customer_id,
+            tier=tier,
+            segment=segment,
+            customer_group=policy.customer_group(template, caller),
+        )
+        region = region_for(template, snapshot=snapshot, defaults=self.defaults, now=now)
+        found = await self._products.get_many(i for i in request.product_ids if _is_uuid(i))
+        active = {key: product for key, product in found.items() if product.is_active}
+        flash = await self._flash_offers(snapshot, active, customer.customer_id, now)
+        quantity = request.quantity
+        items: list[DisplayPrice] = []
+        errors: list[PriceError] = []
+        for key in request.product_ids:
+            product = active.get(key)
+            if product is None:
+                errors.append(PriceError(product_id=key, code="NOT_FOUND"))
+                continue
+            offer = flash.get(key)
+            basket = msgspec.structs.replace(template, items=[QuoteItemIn(product_id=key, quantity=quantity)])
+            try:
+                quote = price_quote(
+                    basket, snapshot=snapshot, products={key: product}, flash={} if offer is None else {key: offer},
+                    customer=customer, defaults=self.defaults, now=now, quote_id=_NO_QUOTE, region=region,
+                )  # fmt: skip
+            except CurrencyNotPriced:
+                errors.append(PriceError(product_id=key, code="CURRENCY_NOT_PRICED"))
+                continue
+            except ValidationFailed:  # the money ceiling (docs/quotes-and-orders.md#the-money-ceiling)
+                errors.append(PriceError(product_id=key, code="VALIDATION_FAILED"))
+                continue
+            items.append(shown(quote, key, quantity))
+        return Prices(items=await self._with_prior_prices(items, active, snapshot, now), errors=errors)
+
+    async def _with_prior_lines(
+        self, quote: Quote, products: dict[str, CatalogProduct], snapshot: ConfigSnapshot, now: datetime
+    ) -> Quote:
+        """The quote with `prior_price` and `reduction_started_at` on each line a flash sale or an
+        automatic promotion reduces (docs/markets.md#prior-price-for-announced-reductions)."""
+        assert self._prior_prices is not None
+        promoted = [p.promotion_id for p in quote.applied_promotions if p.kind != "FREE_DELIVERY" and p.amount > 0]
+        starts: dict[int, tuple[datetime, tuple[uuid.UUID, datetime] | None]] = {}
+        for index, line in enumerate(quote.items):
+            started = reduction_start(
+                snapshot, now, line.product_id, line.category_id, line.flash_sale_id,
+                promoted if line.discount > 0 else (),
+            )  # fmt: skip
+            if started is None:
+                continue
+            product = products.get(line.product_id)
+            # The history is the catalog price's: a price in a list, or in another currency, has none.
+            own = product is not None and product.currency == quote.currency and line.price_list_id is None
+            starts[index] = (started, (product.id, started) if own and product is not None else None)
+        if not starts:
+            return quote
+        wanted = {key for _, key in starts.values() if key is not None}
+        lowest = await self._prior_prices.lowest(wanted) if wanted else {}
+        items = list(quote.items)
+        for index, (started, key) in starts.items():
+            prior = lowest.get(key) if key is not None else None
+            items[index] = msgspec.structs.replace(
+                items[index],
+                prior_price=None if prior is None else round_money(prior, quote.currency),
+                reduction_started_at=started,
+            )
+        return msgspec.structs.replace(quote, items=items)
+
+    async def _with_prior_prices(
+        self, items: list[DisplayPrice], products: dict[str, CatalogProduct], snapshot: ConfigSnapshot, now: datetime
+    ) -> list[DisplayPrice]:
+        """Items reduced by a flash sale or an automatic promotion, with their reduction's start and the
+        lowest catalog price in the 30 days before it (docs/markets.md#prior-price-for-announced-reductions)."""
+        starts: dict[str, datetime] = {}
+        for item in items:
+            started = reduction_start(
+                snapshot, now, item.product_id, products[item.product_id].category_id, item.flash_sale_id,
+                [p.promotion_id for p in item.promotions],
+            )  # fmt: skip
+            if started is not None:
+                starts[item.product_id] = started
+        if not starts:
+            return items
+        # The history is the catalog price's: a price in a list, or in another currency, has none.
+        catalog = {
+            key: (products[key].id, started)
+            for key, started in starts.items()
+            if products[key].currency == items[0].currency
+        }
+        lowest = await self._prior_prices.lowest(set(catalog.values())) if self._prior_prices and catalog else {}
+        shown_items = []
+        for item in items:
+            started = starts.get(item.product_id)
+            if started is not None:
+                at = catalog.get(item.product_id) if item.price_list_id is None else None
+                prior = lowest.get(at) if at is not None else None
+                prior = None if prior is None else round_money(prior, item.currency)
+                item = msgspec.structs.replace(item, prior_price=prior, reduction_started_at=started)
+            shown_items.append(item)
+        return shown_items
 
     async def _coupon_uses(self, request: QuoteRequest, snapshot: ConfigSnapshot) -> dict[str, int]:
         """Per-customer uses of the named coupons that have a per-customer limit (Redis, kept by

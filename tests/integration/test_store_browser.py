@@ -522,3 +522,34 @@ async def test_on_a_phone_the_store_is_one_column_and_works_by_keyboard(
             await expect(page.get_by_label(field)).to_be_visible()
         await context.close()
         watch.assert_clean()
+
+
+# --- display prices -------------------------------------------------------------------------------
+
+
+async def test_the_listing_shows_display_prices_in_one_call_and_the_euro_web_list_with_tax(store: Store) -> None:
+    admin, client, url = store.admin, store.client, store.url
+    kettle = await product(client, admin, "KETTLE-1", "Kettle", "100.00", category_id="home")
+    mug = await product(client, admin, "MUG-9", "Mug", "30.00", category_id="home")
+    euro = {
+        "name": "EU web", "currency": "EUR", "channels": ["web"], "prices_include_tax": True,
+        "prices": [{"product_id": kettle["id"], "amount": "23.60"}],
+    }  # fmt: skip
+    await ok(await client.post("/api/v1/price-lists", json=euro, headers=admin.headers), 201)
+    promotion = {
+        "name": "Mugs 25 %", "kind": "PERCENT_OFF", "config": {"percent": "25"},
+        "conditions": {"product_ids": [mug["id"]]}, "starts_at": at(-60),
+    }  # fmt: skip
+    await ok(await client.post("/api/v1/promotions", json=promotion, headers=admin.headers), 201)
+    async with chromium() as browser, guarded_page(browser, url) as (page, _):
+        calls: list[str] = []
+        page.on("request", lambda request: calls.append(request.url) if "/api/v1/prices" in request.url else None)
+        await open_store(page, url)
+        await expect(card(page, "Mug").locator(".price")).to_have_text("30.00 TRY 22.50 TRY")
+        await expect(card(page, "Kettle").locator(".price")).to_have_text("100.00 TRY")
+        assert len(calls) == 1  # one call for the whole listing
+
+        await page.get_by_label("Prices in").select_option("EUR")
+        await expect(card(page, "Kettle").locator(".price")).to_have_text("23.60 EUR incl. tax")
+        await expect(card(page, "Mug").locator(".price")).to_have_text("Not sold in EUR")
+        assert len(calls) == 2

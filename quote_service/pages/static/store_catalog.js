@@ -13,6 +13,7 @@ let cursor = null;
 let shown = 0;
 let search = 0; // the latest search: an older one answering late is dropped
 const basketNotes = new Map(); // product id -> its card's message about the basket, kept true
+const CHANNEL = "web"; // this store is the web shop: price lists limited to the web channel apply
 
 // The basket changed (a quantity, a removal, an order): the cards that spoke of it say so.
 onBasketChange(() => {
@@ -47,12 +48,48 @@ function card(product) {
   return el("li", { class: "product", "data-id": product.id, "data-name": product.name, "data-category": product.category_id },
     el("h3", { title: product.name }, product.name),
     el("p", { class: "muted", title: `${product.category_id} · ${product.sku}` }, `${product.category_id} · ${product.sku}`),
-    el("p", { class: "price" }, money(product.current_price, product.currency)),
+    el("p", { class: "price", "data-price-for": product.id }, money(product.current_price, product.currency)),
     stockNote(product) || "",
     offerSlot(product, quantity, message),
     // Above the quantity and button, which stay on each card's bottom edge, level across a row.
     message,
     el("div", { class: "buy" }, el("label", { for: "qty-" + product.id }, "Quantity"), quantity, add));
+}
+
+// A display price (POST /api/v1/prices): what a quote of one unit charges, the list price struck
+// through when it differs, "incl. tax" for a tax-inclusive price, and a reduction's prior price.
+function priceParts(item) {
+  const parts = [];
+  if (item.price !== item.list_price) parts.push(el("s", { title: "list price" }, money(item.list_price, item.currency)), " ");
+  parts.push(el("strong", {}, money(item.price, item.currency)));
+  if (item.prices_include_tax) parts.push(el("span", { class: "muted" }, " incl. tax"));
+  if (item.prior_price) parts.push(el("span", { class: "prior muted" }, ` · lowest price in the 30 days before: ${money(item.prior_price, item.currency)}`));
+  return parts;
+}
+
+// One POST /api/v1/prices per listing (per currency when each product shows its own), in the chosen
+// currency and this store's channel; until it answers, a card shows the catalog price.
+async function showPrices(products, mine) {
+  const chosen = $("currency").value;
+  const byCurrency = new Map();
+  for (const product of products) {
+    const currency = chosen || product.currency;
+    if (!byCurrency.has(currency)) byCurrency.set(currency, []);
+    byCurrency.get(currency).push(product.id);
+  }
+  for (const [currency, ids] of byCurrency) {
+    let answer;
+    try {
+      answer = await api("POST", "/api/v1/prices", { product_ids: ids, currency, channel: CHANNEL });
+    } catch {
+      continue; // the catalog prices stay
+    }
+    if (mine !== search) return;
+    const node = id => document.querySelector(`[data-price-for="${id}"]`);
+    for (const item of answer.items) node(item.product_id)?.replaceChildren(...priceParts(item));
+    for (const { product_id, code } of answer.errors)
+      node(product_id)?.replaceChildren(code === "CURRENCY_NOT_PRICED" ? `Not sold in ${currency}` : "Not available");
+  }
 }
 
 function describe(q, category) {
@@ -76,6 +113,7 @@ export async function loadProducts(more = false) {
     if (mine !== search) return;
     if (!more) { forgetSlots(); shown = 0; $("products").replaceChildren(); }
     $("products").append(...page.items.map(card));
+    if (page.items.length) showPrices(page.items, mine);
     shown += page.items.length;
     cursor = page.next_cursor;
     $("load-more").hidden = !cursor;
@@ -87,4 +125,5 @@ export async function loadProducts(more = false) {
 
 $("search").addEventListener("submit", event => { event.preventDefault(); loadProducts(); });
 $("category").addEventListener("change", () => loadProducts());
+$("currency").addEventListener("change", () => loadProducts());
 $("load-more").addEventListener("click", () => loadProducts(true));
