@@ -50,11 +50,11 @@ ALLOW_EMPTY = || [ $$? -eq 5 ]
 # a broken build fails in a minute: the unit tests, then everything else.
 test: test-unit test-rest  ## the whole suite: unit tests first, then integration, fault, browser, tooling
 
-test-unit: bootstrap  ## the unit tests alone (well under a minute)
-	$(PYTEST) tests/unit $(PYTEST_ARGS) $(ALLOW_EMPTY)
+test-unit: bootstrap  ## the unit loop: the unit tests but the long property and mutation runs
+	$(PYTEST) tests/unit -m "not slow" $(PYTEST_ARGS) $(ALLOW_EMPTY)
 
-test-rest: bootstrap  ## everything but the unit tests
-	$(PYTEST) --ignore=tests/unit $(PYTEST_ARGS) $(ALLOW_EMPTY)
+test-rest: bootstrap  ## everything else: integration, fault, browser, tooling, the long unit runs
+	$(PYTEST) -m "not unit or slow" $(PYTEST_ARGS) $(ALLOW_EMPTY)
 
 # The read-replica suite alone (it is part of `make test` too): the tests start a private
 # PostgreSQL primary + streaming replica in temporary directories and remove them afterwards.

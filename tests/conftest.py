@@ -135,7 +135,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     worker, sharing that module's servers, and a worker never runs two of them at once; and they
     are handed out first, the longest work before the short tests that fill the gaps (one group
     of them all made that group the whole run's length: ~25 of its 10 minutes)."""
+    unit = Path(__file__).parent / "unit"
     for item in items:
+        if item.path.is_relative_to(unit):
+            item.add_marker(pytest.mark.unit)
         if item.get_closest_marker("slow") is not None:
             item.add_marker(pytest.mark.xdist_group(f"slow.{item.path.stem}"))
     if hasattr(config, "workerinput"):  # every worker sorts the same collection the same way

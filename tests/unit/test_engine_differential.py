@@ -820,6 +820,7 @@ def test_time_windows_open_and_close_as_the_reference_says_across_a_clock_change
             assert opened == reference, (now, default_zone)
 
 
+@pytest.mark.slow  # a pytest process of its own on the other engine: in `make test`, not the unit loop
 def test_the_other_engine_prices_every_basket_as_the_reference_does(tmp_path: Path) -> None:
     """The same baskets on the engine this process did not load: pure where it runs compiled (CI), compiled
     where it runs pure and a build is there to compare."""

@@ -42,6 +42,8 @@ from tests.engines import run_on_engine
 from tests.unit import test_engine_coupons, test_engine_differential, test_engine_promotions, test_markets
 from tests.unit.test_engine_differential import CHANGES, SEEDS, priced_both
 
+pytestmark = pytest.mark.slow  # tens of seconds: in `make test`, not the unit loop (docs/development.md)
+
 REFERENCE = Path(__file__).parent / "reference_engine"
 
 

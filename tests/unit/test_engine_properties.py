@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -250,6 +251,7 @@ def money_values(result: Quote) -> list[Decimal]:
     return values
 
 
+@pytest.mark.slow  # 300 random scenarios: in `make test`, not the unit loop
 @settings(max_examples=300, deadline=None)
 @given(scenarios())
 def test_every_quote_keeps_the_invariants(scenario: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -119,6 +120,7 @@ def books(draw: st.DrawFn) -> list[PriceList]:
     return lists
 
 
+@pytest.mark.slow  # thousands of random lists: in `make test`, not the unit loop
 @settings(max_examples=300, deadline=None)
 @given(
     lists=books(),

@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Any
 from uuid import uuid4
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from msgspec import UNSET
@@ -31,6 +32,8 @@ from quote_service.pricing.rules import TaxRateConfig
 from quote_service.pricing.snapshot import ConfigSnapshot
 from tests.unit.test_engine_properties import CODES, amounts, coupons, fee_rules, flags, price_rules, rates
 from tests.unit.test_engine_support import NOW, D, item, promotion, quote, request, rule
+
+pytestmark = pytest.mark.slow  # tens of seconds: in `make test`, not the unit loop (docs/development.md)
 
 CURRENCIES = ("EUR", "JPY", "KWD", "TRY")
 CATEGORIES = ("books", "toys", "food")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +29,8 @@ from quote_service.pricing.promotions import (
 )
 from tests.unit.reference_engine.price_lists import list_price
 from tests.unit.reference_engine.promotions import _in_force, _named
+
+pytestmark = pytest.mark.slow  # tens of seconds: in `make test`, not the unit loop (docs/development.md)
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CATEGORIES = ("books", "toys", "food")
