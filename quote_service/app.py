@@ -29,7 +29,7 @@ from quote_service.analytics.guardrail import GuardrailChecker
 from quote_service.analytics.rollups import RollupJob
 from quote_service.analytics.service import Analytics
 from quote_service.audit import changes
-from quote_service.audit.change_controller import ChangeRequestController
+from quote_service.audit.change_controller import ChangeRequestController, handle_change_requested
 from quote_service.audit.controller import AuditController
 from quote_service.auth import credentials
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
@@ -437,7 +437,7 @@ def create_app(
         # Money as strings or, asked for, as numbers (X-Money-Format, an API key's money_format).
         response_class=MoneyResponse,
         before_request=check_money_format,
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, changes.ChangeRequested: handle_change_requested},
         request_max_body_size=MAX_BODY_BYTES,
         request_class=ExactRequest,
         logging_config=None,  # structlog is configured in observability/logging.py

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit import changes
@@ -26,6 +26,20 @@ _PASSED = (b"authorization", b"x-api-key")
 
 class ApproveBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     apply_at: Instant | None = None
+
+
+class ChangeRequestId(msgspec.Struct, kw_only=True):
+    change_request_id: str
+    status: str
+
+
+def handle_change_requested(request: Request[Any, Any, Any], exc: changes.ChangeRequested) -> Response[Any]:
+    """CHANGE_APPROVAL=required: the admin write was stored as a change request (docs/governance.md);
+    app.py adds it to web/errors.py's handlers."""
+    data = ChangeRequestId(change_request_id=str(exc.request.id), status=exc.request.status)
+    return Response(
+        Envelope(message="Change request created: another admin must approve it", data=data), status_code=202
+    )
 
 
 def _who(request: AuthedRequest) -> dict[str, Any]:

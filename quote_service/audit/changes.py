@@ -1,7 +1,7 @@
 """Change requests (four-eyes, docs/governance.md).
 
 With CHANGE_APPROVAL=required an admin write of a configuration domain does not run: the `write`
-dependency (web/admin.py) stores it as a change request and the route answers 202. Approving it
+dependency (audit/admin.py) stores it as a change request and the route answers 202. Approving it
 replays the stored request through the application itself, as the approver, so applying runs
 exactly the code of a direct write: the same validation, the same audit rows, the same
 propagation to every worker through the configuration store.
@@ -34,7 +34,7 @@ ENTITY_TYPES = {
     "promotions": "promotion",
     "price-lists": "price_list",
 }
-"""Configuration domain (web/admin.py) → the entity type of its audit rows and change requests."""
+"""Configuration domain (audit/admin.py) → the entity type of its audit rows and change requests."""
 
 _TABLES = {
     "commission_rate": ("commission_rates", "id::text"),
@@ -97,7 +97,7 @@ def request_of(row: asyncpg.Record) -> ChangeRequest:
 
 
 class ChangeRequested(Exception):
-    """Raised by the `write` dependency instead of writing; answered 202 (web/errors.py)."""
+    """Raised by the `write` dependency instead of writing; answered 202 (change_controller.py)."""
 
     def __init__(self, request: ChangeRequest) -> None:
         super().__init__(str(request.id))

@@ -8,6 +8,7 @@ from uuid import UUID
 from litestar import Controller, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import admin_only
 from quote_service.commissions import repository, service
 from quote_service.commissions.schemas import (
@@ -19,7 +20,6 @@ from quote_service.commissions.schemas import (
     Component,
 )
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.admin import ConfigWriteDep, config_write
 from quote_service.web.deps import PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.request import MIB

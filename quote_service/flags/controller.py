@@ -8,6 +8,7 @@ import msgspec
 from litestar import Controller, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import admin_only, any_caller
 from quote_service.clock import utcnow
 from quote_service.errors import invalid
@@ -22,7 +23,6 @@ from quote_service.flags.schemas import (
 )
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.flags import FlagEvaluation
-from quote_service.web.admin import ConfigWriteDep, config_write
 from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 

@@ -8,12 +8,12 @@ from uuid import UUID
 from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import admin_only
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.promotions import PromotionKind
 from quote_service.promotions import repository, service
 from quote_service.promotions.schemas import Promotion, PromotionInput
-from quote_service.web.admin import ConfigWriteDep, config_write
 from quote_service.web.deps import PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 

@@ -27,7 +27,7 @@ ReadPoolsDep: TypeAlias = NamedDependency[ReadPools]
 named `read_pools`)."""
 ConfigStoreDep: TypeAlias = NamedDependency[ConfigStore[ConfigSnapshot]]
 """The configuration snapshot holder (parameter must be named `config_store`). Admin writes of
-configuration take the `write` dependency instead (web/admin.py), which announces the change."""
+configuration take the `write` dependency instead (audit/admin.py), which announces the change."""
 ProductCacheDep: TypeAlias = NamedDependency[ProductCache]
 """The two-tier product cache; catalog writes call `invalidate` after they commit."""
 RedisDep: TypeAlias = NamedDependency[Any]

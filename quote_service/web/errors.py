@@ -7,13 +7,11 @@ import re
 from typing import Any
 
 import asyncpg
-import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from redis import exceptions as redis_exceptions
 
-from quote_service.audit.changes import ChangeRequested
 from quote_service.cache.redis import write_refused
 from quote_service.errors import (
     REGISTRY,
@@ -24,7 +22,7 @@ from quote_service.errors import (
     framework_code,
 )
 from quote_service.observability.metrics import CLIENT_DISCONNECTS, REFUSALS
-from quote_service.web.envelope import Envelope, ErrorBody, ErrorEnvelope
+from quote_service.web.envelope import ErrorBody, ErrorEnvelope
 from quote_service.web.request import ClientDisconnected
 
 log = structlog.get_logger("quote_service.errors")
@@ -115,19 +113,6 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         message = f"Malformed request body: {exc.detail}"
     headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() in _PASSED_HEADERS}
     return error_response(status, code, message, headers=headers)
-
-
-class ChangeRequestId(msgspec.Struct, kw_only=True):
-    change_request_id: str
-    status: str
-
-
-def handle_change_requested(request: Request[Any, Any, Any], exc: ChangeRequested) -> Response[Any]:
-    """CHANGE_APPROVAL=required: the admin write was stored as a change request (docs/governance.md)."""
-    data = ChangeRequestId(change_request_id=str(exc.request.id), status=exc.request.status)
-    return Response(
-        Envelope(message="Change request created: another admin must approve it", data=data), status_code=202
-    )
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
@@ -254,7 +239,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     asyncpg.CharacterNotInRepertoireError: handle_unstorable_text,
     asyncpg.UntranslatableCharacterError: handle_unstorable_text,
     ClientDisconnected: handle_client_disconnect,
-    ChangeRequested: handle_change_requested,
     ServiceError: handle_service_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
