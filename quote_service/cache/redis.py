@@ -17,12 +17,25 @@ from redis import exceptions as redis_exceptions
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
+from redis.maint_notifications import MaintNotificationsConfig
 
 RedisClient: TypeAlias = Redis | RedisCluster
 """What the service holds: a single Redis or a Redis Cluster (`create_redis`)."""
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
-_OPTIONS: dict[str, Any] = {"decode_responses": False, "socket_timeout": 5, "socket_connect_timeout": 5}
+_OPTIONS: dict[str, Any] = {
+    "decode_responses": False,
+    "socket_timeout": 5,
+    "socket_connect_timeout": 5,
+    # No CLIENT SETINFO lib-name / lib-ver on each new connection: two round trips, both refused by
+    # Redis before 7.2 (a caught error a connection), and redis-py would read its own version from
+    # the installed packages' metadata (a scan of sys.path) for every connection it opens.
+    "driver_info": None,
+}
+_NO_MAINTENANCE_NOTICES = MaintNotificationsConfig(enabled=False)
+"""redis-py asks each new RESP3 connection to subscribe to a managed Redis's maintenance notices
+(CLIENT MAINT_NOTIFICATIONS), which open-source Redis refuses: one round trip and one caught error a
+connection for nothing. The service reconnects on its own when a server goes away."""
 
 MAX_CONNECTIONS = 100
 """Connections one single-Redis client (one process) opens at most: redis-py's own default."""
@@ -80,7 +93,12 @@ def create_redis(url: str, *, cluster: bool = False) -> RedisClient:
     if cluster or by_scheme:
         return RedisCluster.from_url(plain, max_connections=CLUSTER_MAX_CONNECTIONS_PER_NODE, **_OPTIONS)
     pool = BlockingConnectionPool.from_url(
-        plain, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT_SECONDS, health_check_interval=30, **_OPTIONS
+        plain,
+        max_connections=MAX_CONNECTIONS,
+        timeout=POOL_WAIT_SECONDS,
+        health_check_interval=30,
+        maint_notifications_config=_NO_MAINTENANCE_NOTICES,
+        **_OPTIONS,
     )
     return Redis.from_pool(pool)
 
