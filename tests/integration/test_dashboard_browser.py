@@ -126,9 +126,12 @@ async def price_axis(page: Page) -> dict[str, Any]:
 
 
 async def widths(row: Any, *columns: int) -> list[float]:
-    """The widths in pixels of a table row's cells `columns` (0-based)."""
-    boxes = [await row.locator("td").nth(i).bounding_box() for i in columns]
-    return [box["width"] for box in boxes if box is not None]
+    """The widths in pixels of a table row's cells `columns` (0-based), read in one go: the page
+    redraws its tables as fresh data arrives, and a cell measured alone could be gone by then."""
+    found: list[float] = await row.evaluate(
+        "(tr, columns) => columns.map(i => tr.cells[i].getBoundingClientRect().width)", list(columns)
+    )
+    return found
 
 
 async def cut_cells(page: Page, *bodies: str) -> list[str]:
