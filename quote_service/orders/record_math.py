@@ -9,6 +9,10 @@ the sources in proportion to what each source has still to give, rounded half up
 minor unit, the rounding difference settled on the sources with the most room. Each line's shares
 add up to its discount exactly; when the sources' totals equal the quote's discount (an engine-made
 quote), each source's shares add up to its total exactly too, and no share is negative.
+
+Which lines a source may discount (a coupon's categories, a promotion's conditions) is not known
+here: a source limited to some lines can be shown on another discounted line of the basket. The
+exact matrix needs the engine to record each source's share as it spreads it (`discounts.spread`).
 """
 
 from __future__ import annotations
