@@ -177,6 +177,31 @@ async def insert_lines(
     )
 
 
+_IDS = "ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof({0}) WHEN 'array' THEN {0} ELSE '[]' END))"
+
+
+async def discount_scopes(
+    conn: Connection, *, codes: Sequence[str], promotion_ids: Sequence[UUID]
+) -> dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]]:
+    """(category ids, product ids) each coupon and promotion is limited to, keyed by ("coupon", code)
+    and ("promotion", id); both empty: every line. A buy-X-get-Y promotion discounts its `get` units."""
+    scopes: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
+    if codes:
+        for row in await conn.fetch("SELECT code, category_ids FROM coupons WHERE code = any($1::text[])", codes):
+            scopes[("coupon", row["code"])] = (frozenset(row["category_ids"]), frozenset())
+    if promotion_ids:
+        scope = "CASE WHEN kind = 'BUY_X_GET_Y' THEN config->'get' ELSE conditions END"
+        rows = await conn.fetch(
+            f"""SELECT id, {_IDS.format(f"({scope})->'category_ids'")} AS category_ids,
+                       {_IDS.format(f"({scope})->'product_ids'")} AS product_ids
+                FROM promotions WHERE id = any($1::uuid[])""",
+            promotion_ids,
+        )
+        for row in rows:
+            scopes[("promotion", str(row["id"]))] = (frozenset(row["category_ids"]), frozenset(row["product_ids"]))
+    return scopes
+
+
 class DiscountRow(NamedTuple):
     """One source's share of one line's discount (table order_line_discounts)."""
 

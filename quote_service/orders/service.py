@@ -56,7 +56,14 @@ from quote_service.orders.schemas import (
 from quote_service.pagination import Page, page_of
 from quote_service.pricing.coupons import CouponSet, normalize_code
 from quote_service.pricing.money import ZERO, quantum, round_money
-from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, CommissionBreakdown, CommissionDetail, Quote
+from quote_service.pricing.quote import (
+    STOCKED_SOURCES,
+    AppliedCoupon,
+    CommissionBreakdown,
+    CommissionDetail,
+    Quote,
+    QuoteLine,
+)
 from quote_service.promotions import repository as promotions
 from quote_service.quotes import policy
 from quote_service.quotes.store import QuoteStore
@@ -267,8 +274,17 @@ async def _write_record(conn: Connection, order_id: UUID, quote: Quote) -> None:
         for c in _applied_coupons(quote)
         if c.type != "FREE_DELIVERY" and c.amount > 0
     ]
+    scopes = await repository.discount_scopes(
+        conn,
+        codes=[source[1] for source in sources if source[0] == "coupon"],
+        promotion_ids=[UUID(source[1]) for source in sources if source[0] == "promotion"],
+    )
     shares = record_math.split_discounts(
-        [line.discount for line in quote.items], [source[4] for source in sources], quantum(quote.currency)
+        [line.discount for line in quote.items],
+        [line.line_subtotal for line in quote.items],
+        [source[4] for source in sources],
+        [[_applies(line, scopes.get((source[0], source[1]))) for source in sources] for line in quote.items],
+        quantum(quote.currency),
     )
     rows = [
         repository.DiscountRow(position, kind, source_id, name, code, SELLER_FUNDED, share)
@@ -284,6 +300,17 @@ async def _write_record(conn: Connection, order_id: UUID, quote: Quote) -> None:
             order_id=order_id,
             promotions=[(p.promotion_id, p.name, p.kind, p.amount, SELLER_FUNDED) for p in quote.applied_promotions],
         )
+
+
+def _applies(line: QuoteLine, scope: tuple[frozenset[str], frozenset[str]] | None) -> bool:
+    """Whether a promotion or coupon limited to `scope` (category ids, product ids) may discount the
+    line: never a flash-priced one; any other when it names neither (or is gone)."""
+    if line.flash_sale_id is not None or line.price_source == "flash_sale":
+        return False
+    if scope is None or not (scope[0] or scope[1]):
+        return True
+    categories, products = scope
+    return line.product_id in products or (line.category_id is not None and line.category_id in categories)
 
 
 def _first_lines(quote: Quote) -> dict[UUID, int]:

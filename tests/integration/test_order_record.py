@@ -136,6 +136,40 @@ async def test_a_promotion_and_a_coupon_over_two_lines_are_recorded_by_line_and_
     assert by_source == {"promotion": promotion_amount, "coupon": coupon_amount}
 
 
+async def test_a_promotion_limited_to_a_category_is_recorded_on_its_lines_only(
+    client: Client, admin: Caller, shopper: Caller, redis_url: str
+) -> None:
+    cheap = {"min_price": "1.00", "cost_price": "0.50"}
+    phone = await create_product(client, admin, current_price="40.00", **cheap)
+    cable = await create_product(client, admin, current_price="9.99", category_id="cables", **cheap)
+    await create_promotion(
+        client,
+        admin,
+        name="Cables 20 %",
+        kind="PERCENT_OFF",
+        config={"percent": 20},
+        conditions={"category_ids": ["cables"]},
+    )
+    body = {"code": "ALL5", "type": "PERCENTAGE", "value": 5, "valid_from": "2025-01-01T00:00:00Z"}
+    expect_ok(await client.post("/api/v1/coupons", json=body, headers=admin.headers), 201)
+
+    quote, record = await quoted_and_ordered(
+        client, shopper, basket(str(shopper.id), (phone["id"], 1), (cable["id"], 2), coupons=("ALL5",)), redis_url
+    )
+
+    assert [p["amount"] for p in quote["applied_promotions"]] == ["4.00"]  # 20 % of 19.98
+    phone_line, cable_line = record["items"]
+    assert [(p["source"], p["amount"]) for p in phone_line["discounts"]] == [("coupon", phone_line["discount"])]
+    assert [p["source"] for p in cable_line["discounts"]] == ["promotion", "coupon"]
+    assert cable_line["discounts"][0]["amount"] == "4.00"
+    for item in record["items"]:
+        assert discount_sum(item) == D(item["discount"])
+    coupon_total = sum(
+        (D(p["amount"]) for i in record["items"] for p in i["discounts"] if p["source"] == "coupon"), D(0)
+    )
+    assert coupon_total == D(quote["applied_coupons"][0]["amount"])
+
+
 async def test_a_tax_inclusive_line_records_its_contained_tax_and_net(
     client: Client, admin: Caller, shopper: Caller, redis_url: str
 ) -> None:
