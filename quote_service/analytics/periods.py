@@ -145,6 +145,23 @@ def parse_period(
     return Period(zone_name, where, start, end, first_day, last_day)
 
 
+def instant_bounds(raw_from: str | None, raw_to: str | None, where: tzinfo) -> tuple[datetime | None, datetime | None]:
+    """A list filter's optional `[from, to)` as instants, read as a report's period is (a local date
+    of `where` or an RFC 3339 instant; a date `to` includes its day), without a default or a longest
+    span; 422 naming the field for a bad value, or `from` for an empty span."""
+    start: datetime | None = None
+    end: datetime | None = None
+    if raw_from is not None:
+        parsed = _parse("from", raw_from)
+        start = parsed if isinstance(parsed, datetime) else start_of(where, parsed)
+    if raw_to is not None:
+        parsed = _parse("to", raw_to)
+        end = parsed if isinstance(parsed, datetime) else _after(where, parsed)
+    if start is not None and end is not None and start >= end:
+        raise invalid("from", "must be before to (a local date `to` is included)")
+    return start, end
+
+
 def local_days(first: date, last: date, zone_name: str = "UTC") -> Period:
     """The local days `first` to `last` (both included) of the zone `zone_name`."""
     where = zone(zone_name)

@@ -16,7 +16,7 @@ from quote_service.audit.repository import list_audit
 from quote_service.auth.guards import admin_only
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import AuthedRequest, ReadPoolDep
+from quote_service.web.deps import AuthedRequest, ReadPoolDep, refuse_unknown
 from quote_service.web.envelope import Envelope, ok
 
 FILTERS = frozenset({"entity_type", "entity_id", "actor_id", "action", "from", "to", "limit", "cursor"})
@@ -46,15 +46,6 @@ def entry_of(row: Any) -> AuditEntry:
         after=row["after"],
         request_id=row["request_id"],
     )
-
-
-def refuse_unknown(request: AuthedRequest, known: frozenset[str]) -> None:
-    unknown = sorted(set(request.query_params) - known)
-    if unknown:
-        raise ValidationFailed(
-            "Unknown query parameters: " + ", ".join(unknown),
-            details=[FieldError(name, "unknown query parameter") for name in unknown],
-        )
 
 
 class AuditController(Controller):

@@ -9,13 +9,16 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from quote_service.analytics.periods import instant_bounds
 from quote_service.auth.guards import any_caller, requires_role
 from quote_service.clock import utcnow
 from quote_service.config import Settings
+from quote_service.errors import invalid
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.orders import refunds, service
-from quote_service.orders.schemas import CancelCreate, Order, OrderCreate, Refund, RefundCreate
+from quote_service.orders.schemas import ORDER_STATUSES, CancelCreate, Order, OrderCreate, Refund, RefundCreate
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor
+from quote_service.pricing.local_time import zone
 from quote_service.pricing.quote import STOCKED_SOURCES
 from quote_service.quotes.store import QuoteStore
 from quote_service.web.deps import (
@@ -28,8 +31,11 @@ from quote_service.web.deps import (
     RedisDep,
     actor_of,
     check_idempotency_key,
+    refuse_unknown,
 )
 from quote_service.web.envelope import Envelope, ok
+
+LIST_FILTERS = frozenset({"seller_id", "customer_id", "status", "from", "to", "limit", "cursor"})
 
 
 async def _follow_coupon_limits(order: Order, config_store: ConfigStoreDep) -> None:
@@ -77,22 +83,37 @@ class OrderController(Controller):
             await _follow_coupon_limits(order, config_store)
         return ok(order, "Order already placed with this Idempotency-Key" if replayed else "Order placed")
 
-    @get("/", summary="Orders, newest first (own orders; admins see all)")
+    @get("/", summary="Orders, newest first, filtered (own orders; admins see all)")
     async def list_orders(
         self,
         pool: PoolDep,
         read_pools: ReadPoolsDep,
+        settings: NamedDependency[Settings],
         request: AuthedRequest,
         customer_id: FromQuery[str | None] = None,
+        seller_id: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        to: FromQuery[str | None] = None,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Order]]:
+        refuse_unknown(request, LIST_FILTERS)
+        if status is not None and status not in ORDER_STATUSES:
+            raise invalid("status", "must be one of " + ", ".join(ORDER_STATUSES))
+        # `from` is a Python keyword: read from the query itself. Local dates are BUSINESS_TIMEZONE's.
+        since, until = instant_bounds(request.query_params.get("from"), to, zone(settings.business_timezone))
         before = decode_cursor(cursor, tuple[datetime, UUID], "orders")
         # A customer's list must show the order just placed: the primary. The admins' list of
         # everyone's orders may lag the replica's bound (docs/deployment.md).
         source = read_pools.for_read() if request.user.role == "admin" else pool
         page = await service.list_orders(
-            source, principal=request.user, customer_id=customer_id, before=before, limit=limit
+            source,
+            principal=request.user,
+            filters=service.OrderFilters(
+                customer_id=customer_id, seller_id=seller_id, status=status, since=since, until=until
+            ),
+            before=before,
+            limit=limit,
         )
         return ok(page)
 

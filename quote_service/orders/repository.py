@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -15,7 +16,7 @@ from quote_service.pricing.quote import AppliedCoupon, CommissionDetail, QuoteLi
 ORDER_COLUMNS = (
     "id, quote_id, customer_id, currency, status, subtotal, discount_amount, tax_amount, delivery_fee, "
     "small_basket_fee, total_amount, total_commission, seller_commission, category_commission, "
-    "logistics_commission, principal_id, request_hash, created_by, created_at, refunded_amount, tax_included"
+    "logistics_commission, principal_id, request_hash, created_by, created_at, refunded_amount, tax_included, record"
 )
 _INSERTED = (
     "quote_id",
@@ -36,6 +37,7 @@ _INSERTED = (
     "idempotency_key",
     "request_hash",
     "created_by",
+    "record",
 )
 IDEMPOTENCY_CONSTRAINT = "orders_idempotency_key"
 QUOTE_ONCE_CONSTRAINT = "orders_quote_once"
@@ -73,15 +75,25 @@ async def list_orders(
     *,
     customer_id: str | None,
     principal_id: UUID | None,
+    seller_id: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     before: tuple[datetime, UUID] | None,
     limit: int,
 ) -> list[asyncpg.Record]:
-    """Orders newest first, optionally of one customer and/or placed by one principal."""
+    """Orders newest first, each filter optional: of one customer, placed by one principal, with a line
+    of one seller, in one status, created in [since, until)."""
     return await conn.fetch(
-        f"""SELECT {ORDER_COLUMNS} FROM orders
+        f"""SELECT {ORDER_COLUMNS} FROM orders o
             WHERE ($1::text IS NULL OR customer_id = $1)
               AND ($2::uuid IS NULL OR principal_id = $2)
               AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
+              AND ($6::text IS NULL
+                   OR EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.seller_id = $6))
+              AND ($7::text IS NULL OR status = $7)
+              AND ($8::timestamptz IS NULL OR created_at >= $8)
+              AND ($9::timestamptz IS NULL OR created_at < $9)
             ORDER BY created_at DESC, id DESC
             LIMIT $5""",
         customer_id,
@@ -89,6 +101,10 @@ async def list_orders(
         before[0] if before else None,
         before[1] if before else None,
         limit + 1,
+        seller_id,
+        status,
+        since,
+        until,
     )
 
 
@@ -122,13 +138,19 @@ async def insert_redemptions(
     )
 
 
-async def insert_lines(conn: Connection, *, order_id: UUID, lines: Sequence[QuoteLine]) -> None:
-    """The quote's lines, in its order."""
+async def insert_lines(
+    conn: Connection,
+    *,
+    order_id: UUID,
+    lines: Sequence[QuoteLine],
+    commissions: Sequence[tuple[Decimal, Decimal]],
+) -> None:
+    """The quote's lines, in its order, each with its (category, seller) commission."""
     await conn.executemany(
         """INSERT INTO order_lines (order_id, position, product_id, quantity, list_unit_price, unit_price,
                line_subtotal, discount, tax, tax_rate, price_source, flash_sale_id, category_id, seller_id,
-               price_list_id, prices_include_tax)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)""",
+               price_list_id, prices_include_tax, commission_category, commission_seller)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)""",
         [
             (
                 order_id,
@@ -147,9 +169,75 @@ async def insert_lines(conn: Connection, *, order_id: UUID, lines: Sequence[Quot
                 line.seller_id,
                 line.price_list_id,
                 line.prices_include_tax is True,  # absent (a quote with no tax-inclusive line): net
+                commissions[position][0],
+                commissions[position][1],
             )
             for position, line in enumerate(lines)
         ],
+    )
+
+
+_IDS = "ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof({0}) WHEN 'array' THEN {0} ELSE '[]' END))"
+
+
+async def discount_scopes(
+    conn: Connection, *, codes: Sequence[str], promotion_ids: Sequence[UUID]
+) -> dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]]:
+    """(category ids, product ids) each coupon and promotion is limited to, keyed by ("coupon", code)
+    and ("promotion", id); both empty: every line. A buy-X-get-Y promotion discounts its `get` units."""
+    scopes: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
+    if codes:
+        for row in await conn.fetch("SELECT code, category_ids FROM coupons WHERE code = any($1::text[])", codes):
+            scopes[("coupon", row["code"])] = (frozenset(row["category_ids"]), frozenset())
+    if promotion_ids:
+        scope = "CASE WHEN kind = 'BUY_X_GET_Y' THEN config->'get' ELSE conditions END"
+        rows = await conn.fetch(
+            f"""SELECT id, {_IDS.format(f"({scope})->'category_ids'")} AS category_ids,
+                       {_IDS.format(f"({scope})->'product_ids'")} AS product_ids
+                FROM promotions WHERE id = any($1::uuid[])""",
+            promotion_ids,
+        )
+        for row in rows:
+            scopes[("promotion", str(row["id"]))] = (frozenset(row["category_ids"]), frozenset(row["product_ids"]))
+    return scopes
+
+
+class DiscountRow(NamedTuple):
+    """One source's share of one line's discount (table order_line_discounts)."""
+
+    line_position: int
+    source: str
+    source_id: str
+    name: str
+    code: str | None
+    funded_by: str
+    amount: Decimal
+
+
+async def insert_line_discounts(conn: Connection, *, order_id: UUID, rows: Sequence[DiscountRow]) -> None:
+    """The lines' discounts by source; `position` counts within a line, in the order given."""
+    positions: dict[int, int] = {}
+    values = []
+    for row in rows:
+        position = positions.get(row.line_position, 0)
+        positions[row.line_position] = position + 1
+        values.append((order_id, row.line_position, position, *row[1:]))
+    await conn.executemany(
+        """INSERT INTO order_line_discounts (order_id, line_position, position, source, source_id, name, code,
+               funded_by, amount)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        values,
+    )
+
+
+async def insert_promotions(
+    conn: Connection, *, order_id: UUID, promotions: Sequence[tuple[UUID, str, str, Decimal, str]]
+) -> None:
+    """The quote's applied promotions (id, name, kind, amount, funded_by), in its order."""
+    await conn.executemany(
+        """INSERT INTO order_promotions (order_id, position, promotion_id, name, kind, amount, funded_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        [(order_id, position, *promotion) for position, promotion in enumerate(promotions)],
     )
 
 
@@ -183,14 +271,19 @@ class OrderParts(NamedTuple):
     commissions: list[asyncpg.Record]
     coupons: list[asyncpg.Record]
     refunds: list[asyncpg.Record]
+    discounts: list[asyncpg.Record]
+    """Ordered by (order_id, line_position, position)."""
+    promotions: list[asyncpg.Record]
 
 
 async def parts_of(conn: Connection, *, order_ids: Sequence[UUID]) -> OrderParts:
-    """Lines, commissions, coupon redemptions and refund ids of these orders (four queries, any page size)."""
+    """Lines, commissions, coupon redemptions, refund ids, line discounts and promotions of these orders
+    (six queries, any page size)."""
     ids = list(order_ids)
     lines = await conn.fetch(
         """SELECT order_id, product_id, quantity, list_unit_price, unit_price, line_subtotal, discount, tax,
-                  tax_rate, price_source, flash_sale_id, category_id, seller_id, price_list_id, prices_include_tax
+                  tax_rate, price_source, flash_sale_id, category_id, seller_id, price_list_id, prices_include_tax,
+                  commission_category, commission_seller
            FROM order_lines WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
         ids,
     )
@@ -208,4 +301,14 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID]) -> OrderParts
         "SELECT order_id, id FROM refunds WHERE order_id = any($1::uuid[]) ORDER BY order_id, created_at, id",
         ids,
     )
-    return OrderParts(lines, commissions, coupons, refunds)
+    discounts = await conn.fetch(
+        """SELECT order_id, line_position, source, source_id, name, code, funded_by, amount
+           FROM order_line_discounts WHERE order_id = any($1::uuid[]) ORDER BY order_id, line_position, position""",
+        ids,
+    )
+    promotions = await conn.fetch(
+        """SELECT order_id, promotion_id, name, kind, amount, funded_by
+           FROM order_promotions WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
+        ids,
+    )
+    return OrderParts(lines, commissions, coupons, refunds, discounts, promotions)

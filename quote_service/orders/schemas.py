@@ -13,11 +13,45 @@ from msgspec import UNSET, UnsetType
 from quote_service.pricing.quote import AppliedCoupon, CommissionBreakdown, PriceSource
 
 OrderStatus = Literal["confirmed", "partially_refunded", "refunded", "cancelled"]
+ORDER_STATUSES: tuple[str, ...] = ("confirmed", "partially_refunded", "refunded", "cancelled")
+DiscountSource = Literal["promotion", "coupon"]
+FundedBy = Literal["seller"]
+"""Who pays for a discount: the seller (the customer pays less, and so is the seller paid)."""
 
 
 class OrderCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     quote_id: UUID
     """A stored, unexpired quote; the order confirms it at exactly its amounts."""
+
+
+class LineCommission(msgspec.Struct, frozen=True, kw_only=True):
+    seller: Decimal
+    category: Decimal
+
+
+class LineDiscount(msgspec.Struct, frozen=True, kw_only=True):
+    """One source's share of a line's discount (the order's priced record)."""
+
+    source: DiscountSource
+    id: str
+    """The promotion's id, or the coupon's code (a coupon's id)."""
+    name: str
+    """The promotion's name, or the coupon's code."""
+    code: str | UnsetType = UNSET
+    """The coupon's code (coupons only)."""
+    funded_by: FundedBy
+    amount: Decimal
+
+
+class OrderPromotion(msgspec.Struct, frozen=True, kw_only=True):
+    """A promotion the order's quote applied, as it applied it."""
+
+    promotion_id: UUID
+    name: str
+    kind: str
+    amount: Decimal
+    """The goods discount it gave; for FREE_DELIVERY the delivery fee it waived (not in discount_amount)."""
+    funded_by: FundedBy
 
 
 class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,10 +68,17 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     category_id: str | None
     seller_id: str | None
     price_list_id: UUID | None = None
-    prices_include_tax: bool | UnsetType = UNSET
-    """The tax split, as the quote line showed it (an order with a tax-inclusive line; docs/markets.md)."""
-    net: Decimal | UnsetType = UNSET
+    prices_include_tax: bool
+    """The line's prices are gross (its `tax` contained, not added; docs/markets.md)."""
+    net: Decimal
+    """The line after its discount, without tax (the base of its commission)."""
+    discounts: list[LineDiscount]
+    """The line's `discount` by source; the amounts add up to it exactly ([]: no discount, or an order
+    placed before orders kept their priced record)."""
+    commission: LineCommission
+    """The line's commission parts."""
     gross: Decimal | UnsetType = UNSET
+    """net + tax (an order with a tax-inclusive line, as its quote showed it)."""
 
 
 class Order(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,6 +96,13 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     items: list[OrderLine]
     commission_breakdown: CommissionBreakdown
     applied_coupons: list[AppliedCoupon]
+    applied_promotions: list[OrderPromotion]
+    """[] for an order placed before orders kept their priced record (`priced_record: false`)."""
+    logistics_commission: Decimal
+    """The commission on the delivery fee (also in `commission_breakdown`)."""
+    priced_record: bool
+    """Whether the order kept its priced record (every order placed since): false for older orders,
+    whose lines show `discounts: []` and whose commission parts are read from their details."""
     created_by: str
     created_at: datetime
     refunded_amount: Decimal
@@ -81,11 +129,6 @@ class RefundCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 class CancelCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
-
-
-class LineCommission(msgspec.Struct, frozen=True, kw_only=True):
-    seller: Decimal
-    category: Decimal
 
 
 class RefundLine(msgspec.Struct, frozen=True, kw_only=True):

@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -44,12 +44,26 @@ from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, NotFound
 from quote_service.flash_sales.purchases import Purchases
-from quote_service.orders import repository
-from quote_service.orders.schemas import Order, OrderCreate, OrderLine
+from quote_service.orders import record_math, refund_math, repository
+from quote_service.orders.schemas import (
+    LineCommission,
+    LineDiscount,
+    Order,
+    OrderCreate,
+    OrderLine,
+    OrderPromotion,
+)
 from quote_service.pagination import Page, page_of
 from quote_service.pricing.coupons import CouponSet, normalize_code
-from quote_service.pricing.money import ZERO, round_money
-from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, CommissionBreakdown, CommissionDetail, Quote
+from quote_service.pricing.money import ZERO, quantum, round_money
+from quote_service.pricing.quote import (
+    STOCKED_SOURCES,
+    AppliedCoupon,
+    CommissionBreakdown,
+    CommissionDetail,
+    Quote,
+    QuoteLine,
+)
 from quote_service.promotions import repository as promotions
 from quote_service.quotes import policy
 from quote_service.quotes.store import QuoteStore
@@ -57,6 +71,8 @@ from quote_service.reservations import service as reservations
 from quote_service.webhooks import events as webhooks
 
 _ENCODER = msgspec.json.Encoder()
+SELLER_FUNDED = "seller"
+"""Every discount so far is the seller's (a platform-funded one is issue 50's second part)."""
 NO_USES = coupon_repository.Uses()
 
 
@@ -196,6 +212,7 @@ async def _write_order(
             "idempotency_key": key,
             "request_hash": fingerprint,
             "created_by": actor,
+            "record": 1,
         },
     )
     order_id: UUID = row["id"]
@@ -231,9 +248,69 @@ async def _write_order(
         await repository.insert_redemptions(conn, order_id=order_id, customer_id=quote.customer_id, coupons=coupons)
     if used:
         await promotions.count_promotion_use(conn, order_id=order_id, customer_id=quote.customer_id, used=used)
-    await repository.insert_lines(conn, order_id=order_id, lines=quote.items)
+    await _write_record(conn, order_id, quote)
     await repository.insert_commissions(conn, order_id=order_id, details=commission.details)
     return row, new_counts, consumed
+
+
+async def _write_record(conn: Connection, order_id: UUID, quote: Quote) -> None:
+    """The lines with their commission parts, each line's discount by source, and the promotions
+    applied: the order's priced record, from the quote as it was priced (never recomputed)."""
+    details = [(d.product_id, d.dimension, d.amount) for d in quote.commission_breakdown.details]
+    commissions = [
+        (parts["category"], parts["seller"])
+        for parts in refund_math.line_commissions([line.product_id for line in quote.items], details)
+    ]
+    await repository.insert_lines(conn, order_id=order_id, lines=quote.items, commissions=commissions)
+    # The goods discounts' sources, in the order the engine applied them: promotions, then coupons.
+    # A FREE_DELIVERY promotion's or coupon's amount is the fee it waived, no line's discount.
+    sources: list[tuple[str, str, str, str | None, Decimal]] = [
+        ("promotion", str(p.promotion_id), p.name, None, p.amount)
+        for p in quote.applied_promotions
+        if p.kind != "FREE_DELIVERY" and p.amount > 0
+    ]
+    sources += [
+        ("coupon", c.code, c.code, c.code, c.amount)
+        for c in _applied_coupons(quote)
+        if c.type != "FREE_DELIVERY" and c.amount > 0
+    ]
+    scopes = await repository.discount_scopes(
+        conn,
+        codes=[source[1] for source in sources if source[0] == "coupon"],
+        promotion_ids=[UUID(source[1]) for source in sources if source[0] == "promotion"],
+    )
+    shares = record_math.split_discounts(
+        [line.discount for line in quote.items],
+        [line.line_subtotal for line in quote.items],
+        [source[4] for source in sources],
+        [[_applies(line, scopes.get((source[0], source[1]))) for source in sources] for line in quote.items],
+        quantum(quote.currency),
+    )
+    rows = [
+        repository.DiscountRow(position, kind, source_id, name, code, SELLER_FUNDED, share)
+        for position, row in enumerate(shares)
+        for (kind, source_id, name, code, _), share in zip(sources, row, strict=True)
+        if share > 0
+    ]
+    if rows:
+        await repository.insert_line_discounts(conn, order_id=order_id, rows=rows)
+    if quote.applied_promotions:
+        await repository.insert_promotions(
+            conn,
+            order_id=order_id,
+            promotions=[(p.promotion_id, p.name, p.kind, p.amount, SELLER_FUNDED) for p in quote.applied_promotions],
+        )
+
+
+def _applies(line: QuoteLine, scope: tuple[frozenset[str], frozenset[str]] | None) -> bool:
+    """Whether a promotion or coupon limited to `scope` (category ids, product ids) may discount the
+    line: never a flash-priced one; any other when it names neither (or is gone)."""
+    if line.flash_sale_id is not None or line.price_source == "flash_sale":
+        return False
+    if scope is None or not (scope[0] or scope[1]):
+        return True
+    categories, products = scope
+    return line.product_id in products or (line.category_id is not None and line.category_id in categories)
 
 
 def _first_lines(quote: Quote) -> dict[UUID, int]:
@@ -320,15 +397,29 @@ def can_see(principal: Principal, row: asyncpg.Record) -> bool:
     return bool(row["principal_id"] == principal.id)
 
 
+class OrderFilters(NamedTuple):
+    """What `GET /orders` narrows the list to (each optional)."""
+
+    customer_id: str | None = None
+    seller_id: str | None = None
+    """Orders with a line of this seller."""
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    """Created before this instant (excluded)."""
+
+
 async def list_orders(
     pool: Pool,
     *,
     principal: Principal,
-    customer_id: str | None,
+    filters: OrderFilters,
     before: tuple[datetime, UUID] | None,
     limit: int,
 ) -> Page[Order]:
-    """Orders newest first: admins all (or one customer's), users their own, API keys those they placed."""
+    """Orders newest first: admins all (or one customer's), users their own, API keys those they
+    placed; every filter narrows that, never widens it."""
+    customer_id = filters.customer_id
     own_customer: str | None = None
     own_principal: UUID | None = None
     if principal.role == "user":
@@ -342,6 +433,10 @@ async def list_orders(
             conn,
             customer_id=own_customer or customer_id,
             principal_id=own_principal,
+            seller_id=filters.seller_id,
+            status=filters.status,
+            since=filters.since,
+            until=filters.until,
             before=before,
             limit=limit,
         )
@@ -369,6 +464,12 @@ async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Ord
     details: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
     coupons: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
     refunds: dict[UUID, list[UUID]] = defaultdict(list)
+    discounts: dict[tuple[UUID, int], list[asyncpg.Record]] = defaultdict(list)
+    promotions_of: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
+    for part in parts.discounts:
+        discounts[(part["order_id"], part["line_position"])].append(part)
+    for part in parts.promotions:
+        promotions_of[part["order_id"]].append(part)
     for part in parts.refunds:
         refunds[part["order_id"]].append(part["id"])
     for part in parts.lines:
@@ -378,9 +479,29 @@ async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Ord
     for part in parts.coupons:
         coupons[part["order_id"]].append(part)
     return [
-        order_from_rows(row, lines[row["id"]], details[row["id"]], coupons[row["id"]], refunds[row["id"]])
+        order_from_rows(
+            row,
+            lines[row["id"]],
+            details[row["id"]],
+            coupons[row["id"]],
+            refunds[row["id"]],
+            Record(
+                [discounts.get((row["id"], position), []) for position in range(len(lines[row["id"]]))],
+                promotions_of[row["id"]],
+            ),
+        )
         for row in rows
     ]
+
+
+class Record(NamedTuple):
+    """An order's priced-record rows: each line's discounts (by line position) and its promotions."""
+
+    discounts: Sequence[Sequence[asyncpg.Record]] = ()
+    promotions: Sequence[asyncpg.Record] = ()
+
+
+NO_RECORD = Record()
 
 
 def order_from_rows(
@@ -389,11 +510,14 @@ def order_from_rows(
     details: Sequence[asyncpg.Record],
     coupons: Sequence[asyncpg.Record],
     refunds: Sequence[UUID] = (),
+    record: Record = NO_RECORD,
 ) -> Order:
     """An order as the API shows it: money with exactly the currency's digits. An order with a
     tax-inclusive line shows every line's tax split and its `tax_included`, as its quote did."""
     currency = row["currency"]
     split = any(line["prices_include_tax"] for line in lines)
+    commissions = _commissions(lines, details)
+    line_discounts = record.discounts or [()] * len(lines)
     return Order(
         id=row["id"],
         quote_id=row["quote_id"],
@@ -421,9 +545,14 @@ def order_from_rows(
                 category_id=line["category_id"],
                 seller_id=line["seller_id"],
                 price_list_id=line["price_list_id"],
-                **(_split(line, currency) if split else {}),
+                discounts=[_discount(part, currency) for part in line_discounts[position]],
+                commission=LineCommission(
+                    category=round_money(commissions[position][0], currency),
+                    seller=round_money(commissions[position][1], currency),
+                ),
+                **_split(line, currency, split),
             )
-            for line in lines
+            for position, line in enumerate(lines)
         ],
         commission_breakdown=CommissionBreakdown(
             total_commission=round_money(row["total_commission"], currency),
@@ -448,6 +577,18 @@ def order_from_rows(
             AppliedCoupon(code=c["coupon_code"], type=c["type"], amount=round_money(c["amount"], currency))
             for c in coupons
         ],
+        applied_promotions=[
+            OrderPromotion(
+                promotion_id=p["promotion_id"],
+                name=p["name"],
+                kind=p["kind"],
+                amount=round_money(p["amount"], currency),
+                funded_by=p["funded_by"],
+            )
+            for p in record.promotions
+        ],
+        logistics_commission=round_money(row["logistics_commission"], currency),
+        priced_record=row["record"] is not None,
         created_by=row["created_by"],
         created_at=row["created_at"],
         refunded_amount=round_money(row["refunded_amount"], currency),
@@ -456,10 +597,37 @@ def order_from_rows(
     )
 
 
-def _split(line: asyncpg.Record, currency: str) -> dict[str, Any]:
-    """An order line's tax split (docs/markets.md#the-lines-tax-split): net + tax = gross."""
+def _split(line: asyncpg.Record, currency: str, gross: bool) -> dict[str, Any]:
+    """An order line's tax split (docs/markets.md#the-lines-tax-split): net + tax = gross; `gross`
+    shown only in an order with a tax-inclusive line, as its quote showed it."""
     left = round_money(line["line_subtotal"] - line["discount"], currency)
     tax = round_money(line["tax"], currency)
     inclusive: bool = line["prices_include_tax"]
-    net, gross = (left - tax, left) if inclusive else (left, left + tax)
-    return {"prices_include_tax": inclusive, "net": net, "gross": gross}
+    net = left - tax if inclusive else left
+    split: dict[str, Any] = {"prices_include_tax": inclusive, "net": net}
+    if gross:
+        split["gross"] = left if inclusive else left + tax
+    return split
+
+
+def _commissions(lines: Sequence[asyncpg.Record], details: Sequence[asyncpg.Record]) -> list[tuple[Decimal, Decimal]]:
+    """Each line's (category, seller) commission: as the record stored it, or for an order placed
+    before the record, read from its commission details."""
+    if all(line["commission_category"] is not None for line in lines):
+        return [(line["commission_category"], line["commission_seller"]) for line in lines]
+    found = refund_math.line_commissions(
+        [line["product_id"] for line in lines], [(d["product_id"], d["dimension"], d["amount"]) for d in details]
+    )
+    return [(parts["category"], parts["seller"]) for parts in found]
+
+
+def _discount(part: asyncpg.Record, currency: str) -> LineDiscount:
+    code = part["code"]
+    return LineDiscount(
+        source=part["source"],
+        id=part["source_id"],
+        name=part["name"],
+        funded_by=part["funded_by"],
+        amount=round_money(part["amount"], currency),
+        **({} if code is None else {"code": code}),
+    )

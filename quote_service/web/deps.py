@@ -12,7 +12,7 @@ from quote_service.auth.schemas import Principal
 from quote_service.cache.products import ProductCache
 from quote_service.db.pool import Pool
 from quote_service.db.replica import ReadPools
-from quote_service.errors import invalid
+from quote_service.errors import FieldError, ValidationFailed, invalid
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.snapshot.store import ConfigStore
 
@@ -58,3 +58,13 @@ def check_idempotency_key(key: str) -> None:
     """Checked here, not by Litestar, so the 422 names the header rather than the argument."""
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
         raise invalid("Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters")
+
+
+def refuse_unknown(request: AuthedRequest, known: frozenset[str]) -> None:
+    """422 naming every query parameter the route does not know (a misspelt filter must not be ignored)."""
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise ValidationFailed(
+            "Unknown query parameters: " + ", ".join(unknown),
+            details=[FieldError(name, "unknown query parameter") for name in unknown],
+        )

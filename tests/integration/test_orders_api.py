@@ -208,6 +208,12 @@ async def count(pool: asyncpg.Pool, table: str) -> int:
 # --- placing an order ---------------------------------------------------------------------------
 
 
+def save10(amount: str) -> dict[str, str]:
+    """A line's share of the SAVE10 coupon, as the order's priced record shows it."""
+    coupon = {"source": "coupon", "id": "SAVE10", "name": "SAVE10", "code": "SAVE10"}
+    return {**coupon, "funded_by": "seller", "amount": amount}
+
+
 async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
     client: Client, admin: Caller, shopper: Caller, quotes: QuoteStore, pool: asyncpg.Pool, redis_url: str
 ) -> None:
@@ -255,6 +261,10 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
                 "category_id": "electronics",
                 "seller_id": "seller-1",
                 "price_list_id": None,
+                "prices_include_tax": False,
+                "net": "45.90",
+                "discounts": [save10("5.10")],
+                "commission": {"seller": "0.00", "category": "6.89"},
             },
             {
                 "product_id": cable["id"],
@@ -270,6 +280,10 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
                 "category_id": "cables",
                 "seller_id": "seller-1",
                 "price_list_id": None,
+                "prices_include_tax": False,
+                "net": "13.47",
+                "discounts": [save10("1.50")],
+                "commission": {"seller": "0.00", "category": "2.02"},
             },
         ],
         "commission_breakdown": {
@@ -300,6 +314,9 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
             ],
         },
         "applied_coupons": [{"code": "SAVE10", "type": "PERCENTAGE", "amount": "6.60"}],
+        "applied_promotions": [],
+        "logistics_commission": "0.00",
+        "priced_record": True,
         "created_by": "shopper",
         "created_at": placed["created_at"],
         "refunded_amount": "0.00",

@@ -1,0 +1,73 @@
+"""The order's priced record, the pure part: each line's discount split by source
+(docs/orders-and-refunds.md#the-priced-record). No I/O. (Each line's commission parts are read from the
+quote's details as refunds read them: `refund_math.line_commissions`.)
+
+The quote gives each line's discount (promotions and coupons together, as the engine spread them) and
+each source's total (`applied_promotions`, `applied_coupons`), not the matrix between them. The order
+works it out once, deterministically, by replaying the engine's order (docs/pricing.md): the sources
+one after the other (promotions, then coupons), each spread over the lines it may discount in
+proportion to what is left of each (`line_subtotal` - what earlier sources gave), rounded half up to
+the currency's minor unit, never past the line's own discount; the rounding remainder goes to the last
+line with room. Whatever is left over (a source that found no room where it applies, a rounding cent)
+then goes to the lines still short, in order. Each line's shares add up to its discount exactly; when
+the sources' totals equal the quote's discount (an engine-made quote), each source's shares add up to
+its total exactly too; no share is negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
+
+from quote_service.pricing.money import ZERO
+
+
+def split_discounts(
+    discounts: Sequence[Decimal],
+    subtotals: Sequence[Decimal],
+    sources: Sequence[Decimal],
+    applies: Sequence[Sequence[bool]],
+    cent: Decimal,
+) -> list[list[Decimal]]:
+    """Row i, column j: how much of line i's discount source j gave. `applies[i][j]`: source j may
+    discount line i. Lines without a discount get zeros, and so does every line when there is no source."""
+    rows = [[ZERO] * len(sources) for _ in discounts]
+    given = [ZERO] * len(discounts)
+    unplaced: list[Decimal] = []
+    for j, amount in enumerate(sources):
+        targets = [i for i, discount in enumerate(discounts) if applies[i][j] and discount - given[i] > 0]
+        lefts = [subtotals[i] - given[i] for i in targets]
+        total = sum(lefts, ZERO)
+        placed = ZERO
+        if amount > 0 and total > 0:
+            for i, left in zip(targets, lefts, strict=True):
+                share = min((amount * left / total).quantize(cent, ROUND_HALF_UP), discounts[i] - given[i])
+                share = min(share, amount - placed)
+                rows[i][j] = share
+                given[i] += share
+                placed += share
+            for i in reversed(targets):  # the rounding remainder: the last line with room first
+                moved = min(amount - placed, discounts[i] - given[i])
+                rows[i][j] += moved
+                given[i] += moved
+                placed += moved
+        unplaced.append(max(amount - placed, ZERO))
+    # What no line it applies to could take goes to the lines still short, in order.
+    for j, left in enumerate(unplaced):
+        for i, discount in enumerate(discounts):
+            if left <= 0:
+                break
+            moved = min(left, discount - given[i])
+            if moved > 0:
+                rows[i][j] += moved
+                given[i] += moved
+                left -= moved
+    # Sources that fall short of the lines' discounts (not an engine-made quote): the line's first
+    # source takes the rest, so the line still adds up.
+    if sources:
+        for i, discount in enumerate(discounts):
+            if discount > given[i]:
+                j = next((j for j in range(len(sources)) if applies[i][j]), 0)
+                rows[i][j] += discount - given[i]
+                given[i] = discount
+    return rows

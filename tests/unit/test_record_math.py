@@ -1,0 +1,90 @@
+"""An order line's discount split by source (orders/record_math.py): examples and a property.
+
+Whatever the lines' discounts, subtotals and the sources' totals (equal in sum, as in an engine-made
+quote), and whichever lines each source may discount: every line's shares add up to its discount,
+every source's shares to its total, none is negative, and the split is the same every time.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from quote_service.orders.record_math import split_discounts
+
+CENT = Decimal("0.01")
+D = Decimal
+
+
+def everywhere(lines: int, sources: int) -> list[list[bool]]:
+    return [[True] * sources for _ in range(lines)]
+
+
+def test_a_promotion_then_a_coupon_replay_the_engines_spread() -> None:
+    # 7 % then 15 % on 33.33 and 37.41 (the engine: 2.33 + 2.62 = 4.95, then 4.65 + 5.22 = 9.87)
+    rows = split_discounts(
+        [D("6.98"), D("7.84")], [D("33.33"), D("37.41")], [D("4.95"), D("9.87")], everywhere(2, 2), CENT
+    )
+    assert rows == [[D("2.33"), D("4.65")], [D("2.62"), D("5.22")]]
+
+
+def test_a_source_limited_to_some_lines_stays_on_them() -> None:
+    # A 10.00 promotion on books (line 0 only), then a 5.00 coupon on both lines in proportion to what is left.
+    rows = split_discounts(
+        [D("13.00"), D("2.00")],
+        [D("40.00"), D("20.00")],
+        [D("10.00"), D("5.00")],
+        [[True, True], [False, True]],
+        CENT,
+    )
+    assert rows == [[D("10.00"), D("3.00")], [D("0.00"), D("2.00")]]
+
+
+def test_a_rounding_tie_is_settled_so_rows_and_columns_stay_exact() -> None:
+    rows = split_discounts([D("0.01")] * 3, [D("1.00")] * 3, [D("0.02"), D("0.01")], everywhere(3, 2), CENT)
+    assert [sum(row, D(0)) for row in rows] == [D("0.01")] * 3
+    assert [sum(column, D(0)) for column in zip(*rows, strict=True)] == [D("0.02"), D("0.01")]
+
+
+def test_lines_without_discount_and_baskets_without_sources_get_zeros() -> None:
+    assert split_discounts([D("0.00"), D("5.00")], [D(9), D(9)], [D("5.00")], everywhere(2, 1), CENT) == [
+        [D("0.00")],
+        [D("5.00")],
+    ]
+    assert split_discounts([D("1.00")], [D(9)], [], [[]], CENT) == [[]]
+
+
+def test_a_shortfall_in_the_sources_still_leaves_each_line_exact() -> None:
+    rows = split_discounts([D("3.00"), D("3.00")], [D(9), D(9)], [D("1.00"), D("1.00")], everywhere(2, 2), CENT)
+    assert [sum(row, D(0)) for row in rows] == [D("3.00"), D("3.00")]
+    assert all(share >= 0 for row in rows for share in row)
+
+
+cents = st.integers(min_value=0, max_value=100_000)
+
+
+@given(
+    lines=st.lists(st.tuples(cents, cents), min_size=1, max_size=8),
+    weights=st.lists(cents, min_size=1, max_size=4),
+    mask=st.lists(st.booleans(), min_size=32, max_size=32),
+)
+def test_rows_and_columns_add_up_exactly(lines: list[tuple[int, int]], weights: list[int], mask: list[bool]) -> None:
+    discounts = [D(off) * CENT for off, _ in lines]
+    subtotals = [D(off + more) * CENT for off, more in lines]
+    total = sum(off for off, _ in lines)
+    if sum(weights) == 0:
+        weights = [1, *weights[1:]]
+    # Source totals that add up to the lines' discounts, on the cent grid.
+    sources = [total * w // sum(weights) for w in weights]
+    sources[-1] += total - sum(sources)
+    amounts = [D(n) * CENT for n in sources]
+    applies = [[mask[(i * 4 + j) % 32] for j in range(len(sources))] for i in range(len(lines))]
+
+    rows = split_discounts(discounts, subtotals, amounts, applies, CENT)
+
+    assert rows == split_discounts(discounts, subtotals, amounts, applies, CENT)
+    assert [sum(row, D(0)) for row in rows] == discounts
+    assert [sum(column, D(0)) for column in zip(*rows, strict=True)] == amounts
+    assert all(share >= 0 and share == share.quantize(CENT) for row in rows for share in row)
