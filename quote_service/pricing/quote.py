@@ -104,6 +104,10 @@ class CatalogProduct(msgspec.Struct, frozen=True, kw_only=True):
     is_active: bool
     prices_include_tax: bool = False
     """The catalog price (and its min_price and flash prices) is gross, tax included (docs/markets.md)."""
+    campaign_reduced_since: datetime | None = None
+    """When the product's active campaign first moved its price below the campaign's base price, while
+    `current_price` is still below it (a campaign reduction, docs/markets.md#prior-price-for-announced-reductions);
+    None otherwise. Read with `current_price`, so the two are never out of step."""
 
 
 class FlashOffer(msgspec.Struct, frozen=True, kw_only=True):
