@@ -202,7 +202,7 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
         Decimal | UnsetType, msgspec.Meta(description="The line after its discount, with its tax: net + tax.")
     ] = UNSET
     # An announced reduction (docs/markets.md#prior-price-for-announced-reductions): only on a line a flash
-    # sale or an automatic promotion reduces, absent from every other line.
+    # sale, an automatic promotion or a campaign reduces, absent from every other line.
     prior_price: Annotated[
         Decimal | UnsetType | None,
         msgspec.Meta(
@@ -210,7 +210,8 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
         ),
     ] = UNSET
     reduction_started_at: Annotated[
-        datetime | UnsetType, msgspec.Meta(description="When the flash sale or promotion reducing the line began.")
+        datetime | UnsetType,
+        msgspec.Meta(description="When the flash sale, promotion or campaign reducing the line began."),
     ] = UNSET
 
 
