@@ -403,3 +403,19 @@ async def test_a_campaign_that_raised_the_price_is_no_reduction(
 
     assert (shown["price"], shown["prior_price"], shown["reduction_started_at"]) == ("105.00", None, None)
     assert "prior_price" not in await quote_line(client, shopper, item["id"])
+
+
+async def test_a_campaign_that_ends_on_its_own_leaves_no_reduction(
+    client: Client, admin: Caller, shopper: Caller, ticker: Campaigns, clock: SimClock
+) -> None:
+    item = await product(client, admin)
+    await start(client, admin, item["id"], duration_hours=2)
+    await hours(ticker, clock, 1)  # no sales: straight to the bound
+    [reduced] = await shown_price(client, admin, [item["id"]], "80.00")
+    assert (reduced["price"], reduced["prior_price"]) == ("80.00", "100.00")  # its price since it was created
+
+    await hours(ticker, clock, 1)  # the last hour: back to the base
+
+    [ended] = await shown_price(client, admin, [item["id"]], "100.00")
+    assert (ended["price"], ended["prior_price"], ended["reduction_started_at"]) == ("100.00", None, None)
+    assert "reduction_started_at" not in await quote_line(client, shopper, item["id"])
