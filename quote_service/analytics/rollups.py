@@ -28,11 +28,22 @@ from quote_service.db.pool import Connection, Pool
 log = structlog.get_logger("quote_service.analytics")
 
 HOUR = timedelta(hours=1)
+ROWS_SETTINGS = "SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_custom_plan"
+"""Set in the transaction of every run of the rows SQL. The planner guesses a ninth of the table for each
+span of a range join, so a report's many spans price the statement high enough for PostgreSQL's JIT to
+compile it (about a second, for a read of milliseconds); and a generic plan, which sees `$3`/`$4` as a
+narrow range, is priced below such custom plans and chosen after five runs, but scans the whole period
+once per span."""
 # Any 64-bit constant of our own: the one job that may recompute at a time.
 _LOCK_KEY = 0x51_0A_7E_C0_11_0B_00_01
 _LONG = 3600.0  # client-side timeout of a recompute (the server's statement_timeout is lifted too)
 
-# $1: the hours (timestamptz[]), $2/$3: their lowest start and highest end (for the index).
+# $1/$2: the spans' starts and ends (timestamptz[], disjoint; `span_args`): whole hours for the rollups,
+# and for a report also the parts of an hour that a day's bound cuts; $3/$4: the first start and the last
+# end. Each span is its own range scan of the created_at index (a range join is a nested loop), and `hour`
+# is the span's start. $3/$4 say nothing the spans do not; they give the planner the rows to expect (it
+# guesses a ninth of the table for a range join's every span, and would plan one hour as a scan of all
+# order lines).
 # quote_log's lines are [product_id, category_id, seller_id, quantity, unit_price, line_subtotal,
 # discount, price_source] and, for a tax-inclusive line, the tax it contains (docs/markets.md: revenue
 # is goods after discounts without tax), its applied_rules [rule_id, type, version, amount] (migration 0015);
@@ -41,17 +52,18 @@ PRICING_ROWS = """
 WITH q AS (
     SELECT ql.quote_id, ql.customer_id, ql.currency, ql.lines, ql.applied_rules, ql.experiments, ql.flags,
            COALESCE(initcap(btrim(ql.delivery_city)) || ', ' || upper(btrim(ql.delivery_country)), '') AS region,
-           date_trunc('hour', ql.created_at, 'UTC') AS hour,
+           span.lo AS hour,
            o.id IS NOT NULL AS ordered, o.id AS order_id,
            COALESCE(o.subtotal - o.discount_amount - o.tax_included, 0) - COALESCE(rf.refunds, 0) AS revenue,
            COALESCE(o.discount_amount, 0) AS discount,
            COALESCE(rf.refunds, 0) AS refunds
-    FROM quote_log ql LEFT JOIN orders o ON o.quote_id = ql.quote_id
+    FROM unnest($1::timestamptz[], $2::timestamptz[]) AS span(lo, hi)
+    JOIN quote_log ql ON ql.created_at >= span.lo AND ql.created_at < span.hi
+                     AND ql.created_at >= $3 AND ql.created_at < $4
+    LEFT JOIN orders o ON o.quote_id = ql.quote_id
     -- The goods given back by the order's refunds (after their share of the discount).
     LEFT JOIN LATERAL (SELECT sum(r.amount - r.discount - r.tax_included) AS refunds
                        FROM refunds r WHERE r.order_id = o.id) rf ON true
-    WHERE ql.created_at >= $2 AND ql.created_at < $3
-      AND date_trunc('hour', ql.created_at, 'UTC') = ANY($1::timestamptz[])
 ), quote_lines AS (
     SELECT q.hour, q.currency, q.quote_id, q.ordered, q.order_id,
            l->>0 AS product_id, COALESCE(l->>1, '') AS category_id,
@@ -116,26 +128,26 @@ FROM flags GROUP BY hour, key, currency
 VARIANT_CUSTOMERS = """
 INSERT INTO rollup_variant_customers (flag_key, variant, customer_id)
 SELECT DISTINCT e.key, e.value, ql.customer_id
-FROM quote_log ql, jsonb_each_text(ql.experiments) e
-WHERE ql.created_at >= $2 AND ql.created_at < $3
-  AND date_trunc('hour', ql.created_at, 'UTC') = ANY($1::timestamptz[])
+FROM unnest($1::timestamptz[], $2::timestamptz[]) AS span(lo, hi)
+JOIN quote_log ql ON ql.created_at >= span.lo AND ql.created_at < span.hi
+                 AND ql.created_at >= $3 AND ql.created_at < $4, jsonb_each_text(ql.experiments) e
 ON CONFLICT DO NOTHING
 """
 
 COMMISSION_ROWS = """
 WITH o AS (
-    SELECT id, currency, date_trunc('hour', created_at, 'UTC') AS hour, seller_commission,
+    SELECT orders.id, currency, span.lo AS hour, seller_commission,
            category_commission, logistics_commission, total_commission,
            subtotal - discount_amount - tax_included AS goods,
            COALESCE(rv.seller, 0) AS seller_reversed, COALESCE(rv.category, 0) AS category_reversed,
            COALESCE(rv.logistics, 0) AS logistics_reversed
-    FROM orders
+    FROM unnest($1::timestamptz[], $2::timestamptz[]) AS span(lo, hi)
+    JOIN orders ON orders.created_at >= span.lo AND orders.created_at < span.hi
+               AND orders.created_at >= $3 AND orders.created_at < $4
     -- The commission the order's refunds reversed, per part.
     LEFT JOIN LATERAL (SELECT sum(r.seller_commission) AS seller, sum(r.category_commission) AS category,
                               sum(r.logistics_commission) AS logistics
                        FROM refunds r WHERE r.order_id = orders.id) rv ON true
-    WHERE created_at >= $2 AND created_at < $3
-      AND date_trunc('hour', created_at, 'UTC') = ANY($1::timestamptz[])
 ), parts AS (
     SELECT o.hour, o.currency, c.order_id, c.dimension, c.amount, c.product_id, c.rate_id
     FROM o JOIN order_commissions c ON c.order_id = o.id
@@ -235,9 +247,17 @@ def hour_of(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def hour_args(hours: list[datetime]) -> tuple[list[datetime], datetime, datetime]:
-    """The SQL's $1..$3 for a set of hours."""
-    return hours, min(hours), max(hours) + HOUR
+def span_args(
+    spans: list[tuple[datetime, datetime]],
+) -> tuple[list[datetime], list[datetime], datetime, datetime]:
+    """The rows SQL's $1..$4 for disjoint spans [from, to)."""
+    starts, ends = [a for a, _ in spans], [b for _, b in spans]
+    return starts, ends, min(starts), max(ends)
+
+
+def hour_args(hours: list[datetime]) -> tuple[list[datetime], list[datetime], datetime, datetime]:
+    """The rows SQL's $1..$4 for a set of whole hours."""
+    return span_args([(hour, hour + HOUR) for hour in hours])
 
 
 async def recompute(conn: Connection, kind: str, hours: list[datetime]) -> None:
@@ -250,6 +270,7 @@ async def recompute(conn: Connection, kind: str, hours: list[datetime]) -> None:
         await conn.execute("SET LOCAL statement_timeout = 0")
         # A day's lines sort in memory, not in temporary files (one recompute at a time).
         await conn.execute("SET LOCAL work_mem = '64MB'")
+        await conn.execute(ROWS_SETTINGS)
         await conn.execute(f"DELETE FROM {k.hourly} WHERE hour = ANY($1::timestamptz[])", hours, timeout=_LONG)
         await conn.execute(
             f"INSERT INTO {k.hourly} (hour, dim, key, currency, {figures}) {k.rows_sql}",

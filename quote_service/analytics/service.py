@@ -23,7 +23,7 @@ import msgspec
 from quote_service.analytics.figures import percent
 from quote_service.analytics.flash_report import FlashSaleReport, flash_sale_report
 from quote_service.analytics.periods import Period, Span, span_fields
-from quote_service.analytics.rollups import KINDS, hour_args, hour_of
+from quote_service.analytics.rollups import KINDS, ROWS_SETTINGS, hour_of, span_args
 from quote_service.db.replica import ReadPools
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing.money import Money
@@ -157,7 +157,8 @@ class Plan:
       daily rollups instead of its 24 hourly rows.
     - An hour that a bound cuts (a period from or to an instant inside an hour; the local
       midnights of a zone whose offset is not whole hours, Asia/Kolkata's at 18:30 UTC) is
-      computed live in pieces, one per span it meets: exact, at the price of reading its rows.
+      computed live in pieces, one per span it meets: exact, at the price of reading its rows. The
+      pieces and the live whole hours are read in one statement (`Analytics.sums`).
     Hours after the current one hold no rows yet and are not read.
     """
 
@@ -323,14 +324,17 @@ class Analytics:
                     *([bounds] if by_day else []),
                 )
                 found += [_bucketed(row, by_day) for row in rows]
-            live = f"SELECT {'hour' if by_day else 'key'} AS k, currency, {k.sums} FROM ({k.rows_sql}) r"
-            live += " WHERE dim = $4 GROUP BY 1, 2"
-            if plan.live:
-                for row in await conn.fetch(live, *hour_args(plan.live), dim):
+            # The live hours and the pieces of cut hours in one statement: each is a span of the rows
+            # SQL, whose `hour` is the span's start (so a piece's start says which day it is of).
+            spans = [(hour, hour + HOUR) for hour in plan.live] + [(a, b) for _, a, b in plan.pieces]
+            if spans:
+                live = f"SELECT {'hour' if by_day else 'key'} AS k, currency, {k.sums} FROM ({k.rows_sql}) r"
+                live += " WHERE dim = $5 GROUP BY 1, 2"
+                async with conn.transaction(readonly=True):
+                    await conn.execute(ROWS_SETTINGS)
+                    rows = await conn.fetch(live, *span_args(spans), dim)
+                for row in rows:
                     found.append((plan.day_index(row["k"]) if by_day else row["k"], row["currency"], row[2:]))
-            for hour, a, b in plan.pieces:
-                for row in await conn.fetch(live, [hour], a, b, dim):
-                    found.append((plan.day_index(a) if by_day else row["k"], row["currency"], row[2:]))
         for key, currency, values in found:
             label = (period.first_day + timedelta(days=key)).isoformat() if isinstance(key, int) else key
             figures = totals[(label, currency)]

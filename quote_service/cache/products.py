@@ -57,9 +57,17 @@ _FLOOR_LIMIT = 10_000
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(CatalogProduct)
-_SQL = """SELECT id, currency, current_price, min_price, category_id, seller_id, is_active, prices_include_tax,
-                 cache_version
-          FROM products WHERE id = any($1::uuid[])"""
+# A product its active campaign holds below the campaign's base price carries when that campaign
+# first moved it below (its price history): a lookup only for products with an active campaign.
+# Every price move bumps `cache_version`, so this is always read with the price it describes.
+_SQL = """SELECT p.id, p.currency, p.current_price, p.min_price, p.category_id, p.seller_id, p.is_active,
+                 p.prices_include_tax, p.cache_version, (
+                     SELECT min(h.changed_at) FROM campaigns c JOIN price_history h
+                         ON h.product_id = c.product_id AND h.source = 'campaign' AND h.ref_id = c.id
+                        AND h.new_price < c.base_price
+                      WHERE c.product_id = p.id AND c.status = 'active' AND p.current_price < c.base_price
+                 ) AS campaign_reduced_since
+          FROM products p WHERE p.id = any($1::uuid[])"""
 _CLAIM = """SELECT id, product_id, product_version FROM product_cache_outbox
             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"""
 _DELIVERED = "DELETE FROM product_cache_outbox WHERE id = any($1::bigint[])"
@@ -217,7 +225,7 @@ class ProductCache:
                 CatalogProduct(
                     id=r["id"], currency=r["currency"], current_price=r["current_price"], min_price=r["min_price"],
                     category_id=r["category_id"], seller_id=r["seller_id"], is_active=r["is_active"],
-                    prices_include_tax=r["prices_include_tax"],
+                    prices_include_tax=r["prices_include_tax"], campaign_reduced_since=r["campaign_reduced_since"],
                 ),
             )  # fmt: skip
         return loaded

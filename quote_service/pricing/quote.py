@@ -104,6 +104,10 @@ class CatalogProduct(msgspec.Struct, frozen=True, kw_only=True):
     is_active: bool
     prices_include_tax: bool = False
     """The catalog price (and its min_price and flash prices) is gross, tax included (docs/markets.md)."""
+    campaign_reduced_since: datetime | None = None
+    """When the product's active campaign first moved its price below the campaign's base price, while
+    `current_price` is still below it (a campaign reduction, docs/markets.md#prior-price-for-announced-reductions);
+    None otherwise. Read with `current_price`, so the two are never out of step."""
 
 
 class FlashOffer(msgspec.Struct, frozen=True, kw_only=True):
@@ -198,7 +202,7 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
         Decimal | UnsetType, msgspec.Meta(description="The line after its discount, with its tax: net + tax.")
     ] = UNSET
     # An announced reduction (docs/markets.md#prior-price-for-announced-reductions): only on a line a flash
-    # sale or an automatic promotion reduces, absent from every other line.
+    # sale, an automatic promotion or a campaign reduces, absent from every other line.
     prior_price: Annotated[
         Decimal | UnsetType | None,
         msgspec.Meta(
@@ -206,7 +210,8 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
         ),
     ] = UNSET
     reduction_started_at: Annotated[
-        datetime | UnsetType, msgspec.Meta(description="When the flash sale or promotion reducing the line began.")
+        datetime | UnsetType,
+        msgspec.Meta(description="When the flash sale, promotion or campaign reducing the line began."),
     ] = UNSET
 
 

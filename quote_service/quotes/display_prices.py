@@ -58,11 +58,12 @@ class DisplayPrice(msgspec.Struct, frozen=True, kw_only=True):
     flash_sale_id: UUID | None
     promotions: list[ShownPromotion]
     prior_price: Decimal | None = None
-    """Where a flash sale or an automatic promotion reduces the price: the lowest catalog price in the
+    """Where a flash sale, an automatic promotion or a campaign reduces the price: the lowest catalog price in the
     30 days before `reduction_started_at` (quotes/prior_prices.py); null when there is no reduction,
     the price is a price list's, or no history covers those days."""
     reduction_started_at: datetime | None = None
-    """When the reduction began: the flash sale's start, else the earliest start of its promotions."""
+    """When the reduction began: the earliest of the flash sale's start, its promotions' starts and its
+    campaign's first move below the campaign's base price."""
 
 
 class PriceError(msgspec.Struct, frozen=True, kw_only=True):

@@ -47,10 +47,13 @@ def reduction_start(
     category_id: str | None,
     flash_sale_id: UUID | None,
     promotion_ids: Iterable[UUID],
+    campaign_since: datetime | None = None,
 ) -> datetime | None:
-    """When the reduction of a product's price began: its flash sale's start, else the earliest start of
-    the applied promotions that can give it a discount; None when neither reduces it."""
-    begun = []
+    """When the reduction of a product's price began: the earliest of its flash sale's start, the starts
+    of the applied promotions that can give it a discount and `campaign_since` (when its active campaign
+    first moved its catalog price below the campaign's base price, for a line priced from that catalog
+    price); None when none reduces it."""
+    begun = [] if campaign_since is None else [campaign_since]
     if flash_sale_id is not None and (found := snapshot.flash_sales.active_for(product_id, now)):
         begun.append(found[0].starts_at)
     wanted = set(promotion_ids)

@@ -227,7 +227,11 @@ class QuoteService:
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,
                 defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, flags=flags,
             )  # fmt: skip
-        if self._prior_prices is not None and (quote.applied_promotions or any(i.flash_sale_id for i in quote.items)):
+        if self._prior_prices is not None and (
+            quote.applied_promotions
+            or any(i.flash_sale_id for i in quote.items)
+            or any(p.campaign_reduced_since for p in products.values())
+        ):
             quote = await self._with_prior_lines(quote, products, snapshot, now)
         t4 = perf_counter_ns()
         with stage(_STORE):
@@ -374,19 +378,20 @@ class QuoteService:
     async def _with_prior_lines(
         self, quote: Quote, products: dict[str, CatalogProduct], snapshot: ConfigSnapshot, now: datetime
     ) -> Quote:
-        """The quote with `prior_price` and `reduction_started_at` on each line a flash sale or an
-        automatic promotion reduces (docs/markets.md#prior-price-for-announced-reductions)."""
+        """The quote with `prior_price` and `reduction_started_at` on each line a flash sale, an
+        automatic promotion or a campaign reduces (docs/markets.md#prior-price-for-announced-reductions)."""
         assert self._prior_prices is not None
         promoted = [p.promotion_id for p in quote.applied_promotions if p.kind != "FREE_DELIVERY" and p.amount > 0]
         starts: dict[int, tuple[datetime, tuple[uuid.UUID, datetime] | None]] = {}
         for index, line in enumerate(quote.items):
+            product = products.get(line.product_id)
             started = reduction_start(
                 snapshot, now, line.product_id, line.category_id, line.flash_sale_id,
                 promoted if line.discount > 0 else (),
+                _campaign_since(product, line.price_list_id),
             )  # fmt: skip
             if started is None:
                 continue
-            product = products.get(line.product_id)
             # The history is the catalog price's: a price in a list, or in another currency, has none.
             own = product is not None and product.currency == quote.currency and line.price_list_id is None
             starts[index] = (started, (product.id, started) if own and product is not None else None)
@@ -407,13 +412,15 @@ class QuoteService:
     async def _with_prior_prices(
         self, items: list[DisplayPrice], products: dict[str, CatalogProduct], snapshot: ConfigSnapshot, now: datetime
     ) -> list[DisplayPrice]:
-        """Items reduced by a flash sale or an automatic promotion, with their reduction's start and the
-        lowest catalog price in the 30 days before it (docs/markets.md#prior-price-for-announced-reductions)."""
+        """Items reduced by a flash sale, an automatic promotion or a campaign, with their reduction's start
+        and the lowest catalog price in the 30 days before it
+        (docs/markets.md#prior-price-for-announced-reductions)."""
         starts: dict[str, datetime] = {}
         for item in items:
+            product = products[item.product_id]
             started = reduction_start(
-                snapshot, now, item.product_id, products[item.product_id].category_id, item.flash_sale_id,
-                [p.promotion_id for p in item.promotions],
+                snapshot, now, item.product_id, product.category_id, item.flash_sale_id,
+                [p.promotion_id for p in item.promotions], _campaign_since(product, item.price_list_id),
             )  # fmt: skip
             if started is not None:
                 starts[item.product_id] = started
@@ -521,6 +528,14 @@ def _inputs(
             snapshot.price_lists.interval(now),
         )
     )
+
+
+def _campaign_since(product: CatalogProduct | None, price_list_id: uuid.UUID | None) -> datetime | None:
+    """When a campaign's reduction of the catalog price began, for a line priced from that catalog
+    price (a price list's price is not the one a campaign moves); None when no campaign reduces it."""
+    if product is None or price_list_id is not None:
+        return None
+    return product.campaign_reduced_since
 
 
 def _minute(moment: datetime) -> int:

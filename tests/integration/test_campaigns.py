@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -318,3 +319,103 @@ async def test_campaigns_are_for_admins(client: Client, admin: Caller, shopper: 
     expect_error(await client.get(f"{CAMPAIGNS}/{campaign['name']}", headers=shopper.headers), 403, "FORBIDDEN")
     expect_error(await client.get(CAMPAIGNS, headers=shopper.headers), 403, "FORBIDDEN")
     expect_error(await client.get(f"{CAMPAIGNS}/unknown", headers=admin.headers), 404, "NOT_FOUND")
+
+
+# --- prior price (docs/markets.md#prior-price-for-announced-reductions) -----------------------------
+
+
+async def shown_price(client: Client, admin: Caller, product_ids: list[str], expected: str) -> list[dict[str, Any]]:
+    """POST /prices for the products once the first shows `expected` (the move heard, 2 s at most)."""
+    deadline = asyncio.get_running_loop().time() + 2
+    while True:
+        body = {"product_ids": product_ids, "currency": "TRY"}
+        items: list[dict[str, Any]] = expect_ok(await client.post("/api/v1/prices", json=body, headers=admin.headers))[
+            "items"
+        ]
+        if items[0]["price"] == expected or asyncio.get_running_loop().time() > deadline:
+            return items
+        await asyncio.sleep(0.02)
+
+
+async def quote_line(client: Client, shopper: Caller, product_id: str) -> dict[str, Any]:
+    body = {
+        "customer_id": str(shopper.id),
+        "items": [{"product_id": product_id, "quantity": 1}],
+        "delivery_address": {"city": "Istanbul", "country": "TR"},
+        "currency": "TRY",
+    }
+    line: dict[str, Any] = expect_ok(await client.post("/api/v1/quote", json=body, headers=shopper.headers))["items"][0]
+    return line
+
+
+async def test_a_campaign_reduction_shows_the_lowest_price_of_the_30_days_before_it_began(
+    client: Client, admin: Caller, shopper: Caller, ticker: Campaigns, clock: SimClock, pool: asyncpg.Pool
+) -> None:
+    item, other = await product(client, admin), await product(client, admin)
+    # its history: 70.00 was replaced before the 30 days; 88.00 was in force when they began
+    for ago, price in [(50, "70.00"), (40, "88.00"), (20, "95.00"), (10, "100.00")]:
+        await pool.execute(
+            """INSERT INTO price_history (product_id, old_price, new_price, reason, source, actor, changed_at)
+               VALUES ($1, NULL, $2, 'test', 'manual', 'test', now() - make_interval(days => $3))""",
+            uuid.UUID(item["id"]), Decimal(price), ago,
+        )  # fmt: skip
+    campaign = await start(client, admin, item["id"])
+    assert campaign["base_price"] == "100.00"
+    # no sales: the first hour lowers 100.00 to 95.00, the second to 90.00
+    await hours(ticker, clock, 1)
+    await hours(ticker, clock, 1)
+    assert await quoted_price(client, shopper, item["id"], "90.00") == "90.00"
+    began = await pool.fetchval(
+        "SELECT min(changed_at) FROM price_history WHERE ref_id = $1 AND source = 'campaign'",
+        uuid.UUID(campaign["id"]),
+    )
+
+    reduced, regular = await shown_price(client, admin, [item["id"], other["id"]], "90.00")
+
+    assert (reduced["price"], reduced["prior_price"]) == ("90.00", "88.00")
+    assert datetime.fromisoformat(reduced["reduction_started_at"]) == began
+    assert (regular["price"], regular["prior_price"], regular["reduction_started_at"]) == ("100.00", None, None)
+    line = await quote_line(client, shopper, item["id"])
+    assert (line["prior_price"], datetime.fromisoformat(line["reduction_started_at"])) == ("88.00", began)
+    untouched = await quote_line(client, shopper, other["id"])
+    assert "prior_price" not in untouched
+    assert "reduction_started_at" not in untouched
+
+    expect_ok(await client.post(f"{CAMPAIGNS}/{campaign['name']}/end", headers=admin.headers))
+
+    [ended] = await shown_price(client, admin, [item["id"]], "100.00")
+    assert (ended["price"], ended["prior_price"], ended["reduction_started_at"]) == ("100.00", None, None)
+    line = await quote_line(client, shopper, item["id"])
+    assert "prior_price" not in line
+    assert "reduction_started_at" not in line
+
+
+async def test_a_campaign_that_raised_the_price_is_no_reduction(
+    client: Client, admin: Caller, shopper: Caller, ticker: Campaigns, clock: SimClock
+) -> None:
+    item = await product(client, admin)
+    campaign = await start(client, admin, item["id"], target_sales_count=5)
+    await buy(client, shopper, item["id"], 5)  # far above target: the price goes up
+    await hours(ticker, clock, 1)
+    assert (await info(client, admin, campaign["name"]))["current_price"] == "105.00"
+
+    [shown] = await shown_price(client, admin, [item["id"]], "105.00")
+
+    assert (shown["price"], shown["prior_price"], shown["reduction_started_at"]) == ("105.00", None, None)
+    assert "prior_price" not in await quote_line(client, shopper, item["id"])
+
+
+async def test_a_campaign_that_ends_on_its_own_leaves_no_reduction(
+    client: Client, admin: Caller, shopper: Caller, ticker: Campaigns, clock: SimClock
+) -> None:
+    item = await product(client, admin)
+    await start(client, admin, item["id"], duration_hours=2)
+    await hours(ticker, clock, 1)  # no sales: straight to the bound
+    [reduced] = await shown_price(client, admin, [item["id"]], "80.00")
+    assert (reduced["price"], reduced["prior_price"]) == ("80.00", "100.00")  # its price since it was created
+
+    await hours(ticker, clock, 1)  # the last hour: back to the base
+
+    [ended] = await shown_price(client, admin, [item["id"]], "100.00")
+    assert (ended["price"], ended["prior_price"], ended["reduction_started_at"]) == ("100.00", None, None)
+    assert "reduction_started_at" not in await quote_line(client, shopper, item["id"])

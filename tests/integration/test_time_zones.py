@@ -301,3 +301,50 @@ async def test_reports_in_any_zone_add_up_like_the_raw_rows(pool: asyncpg.Pool) 
             )
             commission = msgspec.to_builtins(await analytics.commission("day", period, now=now))
             assert by_day(commission, "orders") == {day: (n,) for day, n in orders.items()}, (name, period.start)
+
+
+async def test_a_half_hour_zone_reads_the_hours_its_midnights_cut_in_one_statement(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kolkata's midnights (18:30 UTC) cut an hour of the rollups every day: the two halves of each of
+    those hours are read from the raw rows, all in one statement (not two per day), and the report
+    by day equals the raw rows."""
+    now = at("2026-03-30T10:20")
+    zone = ZoneInfo("Asia/Kolkata")
+    made: list[tuple[datetime, Decimal, datetime | None]] = []
+    for day in range(1, 41):  # both sides of 40 local midnights, and one quote in a whole hour a day
+        cut = now.replace(hour=18, minute=0) - timedelta(days=day)
+        for when in (cut + timedelta(minutes=10), cut + timedelta(minutes=45), cut - timedelta(hours=5)):
+            amount = Decimal(day * 100 + when.minute) / 100
+            quote_id, row = quote_row(at=when, lines=[("p1", "shoes", 1, str(amount), "0")])
+            await log_quotes(pool, row)
+            ordered = when + timedelta(minutes=1) if day % 2 else None
+            if ordered is not None:
+                await order(pool, quote_id, at=ordered, subtotal=str(amount), lines=[("p1", "s-1", "shoes")])
+            made.append((when, amount if ordered else Decimal(0), ordered))
+    while await RollupJob(pool, clock=lambda: now).tick():
+        pass
+    statements: list[str] = []
+    fetch = asyncpg.Connection.fetch
+
+    async def counted(self: asyncpg.Connection, query: str, *args: Any, **kwargs: Any) -> list[asyncpg.Record]:
+        if "FROM unnest($1::timestamptz[], $2::timestamptz[]) AS span" in query:
+            statements.append(query)
+        return await fetch(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "fetch", counted)
+    period = local_days(date(2026, 2, 15), date(2026, 3, 30), "Asia/Kolkata")
+    analytics = Analytics(ReadPools(pool))
+
+    report = msgspec.to_builtins(await analytics.pricing("day", period, now=now))
+    commission = msgspec.to_builtins(await analytics.commission("day", period, now=now))
+
+    assert len(statements) == 2  # one per report: every cut hour's halves, and the current hour
+    quotes: defaultdict[str, int] = defaultdict(int)
+    revenue: defaultdict[str, Decimal] = defaultdict(Decimal)
+    for when, amount, _ in made:
+        quotes[when.astimezone(zone).date().isoformat()] += 1
+        revenue[when.astimezone(zone).date().isoformat()] += amount
+    assert by_day(report, "quotes", "revenue") == {day: (n, f"{revenue[day]:.2f}") for day, n in quotes.items()}
+    orders = Counter(o.astimezone(zone).date().isoformat() for _, _, o in made if o)
+    assert by_day(commission, "orders") == {day: (n,) for day, n in orders.items()}
