@@ -71,3 +71,10 @@ def split_discounts(
                 rows[i][j] += discount - given[i]
                 given[i] = discount
     return rows
+
+
+def commission_tax(commission: Decimal, percent: Decimal, cent: Decimal) -> Decimal:
+    """The tax on a line's commission (category + seller) at `percent`, rounded half up once."""
+    if not percent:
+        return ZERO.quantize(cent)
+    return (commission * percent / 100).quantize(cent, ROUND_HALF_UP)
