@@ -288,7 +288,7 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID]) -> OrderParts
     lines = await conn.fetch(
         """SELECT order_id, product_id, quantity, list_unit_price, unit_price, line_subtotal, discount, tax,
                   tax_rate, price_source, flash_sale_id, category_id, seller_id, price_list_id, prices_include_tax,
-                  commission_category, commission_seller
+                  commission_category, commission_seller, platform_contribution, commission_tax
            FROM order_lines WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
         ids,
     )

@@ -316,6 +316,12 @@ async def _write_record(conn: Connection, order_id: UUID, quote: Quote, commissi
         )
 
 
+def _finance(line: asyncpg.Record, currency: str) -> dict[str, Any]:
+    """A line's platform contribution and commission tax, each only when there is some."""
+    found = {name: line[name] for name in ("platform_contribution", "commission_tax")}
+    return {name: round_money(amount, currency) for name, amount in found.items() if amount}
+
+
 def _funder(funded_by: str | UnsetType) -> str:
     """Who funds a promotion or coupon the quote applied: only the platform's say so."""
     return SELLER_FUNDED if isinstance(funded_by, UnsetType) else funded_by
@@ -570,6 +576,7 @@ def order_from_rows(
                     seller=round_money(commissions[position][1], currency),
                 ),
                 **_split(line, currency, split),
+                **_finance(line, currency),
             )
             for position, line in enumerate(lines)
         ],
