@@ -73,6 +73,7 @@ from quote_service.webhooks import events as webhooks
 
 _ENCODER = msgspec.json.Encoder()
 SELLER_FUNDED = "seller"
+PLATFORM_FUNDED = "platform"
 """Every discount so far is the seller's (a platform-funded one is issue 50's second part)."""
 NO_USES = coupon_repository.Uses()
 
@@ -269,7 +270,7 @@ async def _write_record(conn: Connection, order_id: UUID, quote: Quote, commissi
     cent = quantum(quote.currency)
     money = [
         (
-            ZERO if isinstance(line.platform_funded, UnsetType) else line.platform_funded,
+            _platform_funded(line),
             record_math.commission_tax(category + seller, commission_tax_rate, cent),
         )
         for line, (category, seller) in zip(quote.items, commissions, strict=True)
@@ -291,13 +292,16 @@ async def _write_record(conn: Connection, order_id: UUID, quote: Quote, commissi
         codes=[source[1] for source in sources if source[0] == "coupon"],
         promotion_ids=[UUID(source[1]) for source in sources if source[0] == "promotion"],
     )
-    shares = record_math.split_discounts(
-        [line.discount for line in quote.items],
-        [line.line_subtotal for line in quote.items],
-        [source[4] for source in sources],
-        [[_applies(line, scopes.get((source[0], source[1]))) for source in sources] for line in quote.items],
-        quantum(quote.currency),
-    )
+    discounts = [line.discount for line in quote.items]
+    subtotals = [line.line_subtotal for line in quote.items]
+    amounts = [source[4] for source in sources]
+    applies = [[_applies(line, scopes.get((source[0], source[1]))) for source in sources] for line in quote.items]
+    if any(funder == PLATFORM_FUNDED for funder in funders):  # each line's platform part is the engine's own
+        funded = [_platform_funded(line) for line in quote.items]
+        platform = [funder == PLATFORM_FUNDED for funder in funders]
+        shares = record_math.split_by_funder(discounts, funded, subtotals, amounts, platform, applies, cent)
+    else:
+        shares = record_math.split_discounts(discounts, subtotals, amounts, applies, cent)
     rows = [
         repository.DiscountRow(position, kind, source_id, name, code, funder, share)
         for position, row in enumerate(shares)
@@ -314,6 +318,11 @@ async def _write_record(conn: Connection, order_id: UUID, quote: Quote, commissi
                 (p.promotion_id, p.name, p.kind, p.amount, _funder(p.funded_by)) for p in quote.applied_promotions
             ],
         )
+
+
+def _platform_funded(line: QuoteLine) -> Decimal:
+    """The part of the quote line's discount the platform funds (none when the quote shows none)."""
+    return ZERO if isinstance(line.platform_funded, UnsetType) else line.platform_funded
 
 
 def _finance(line: asyncpg.Record, currency: str) -> dict[str, Any]:

@@ -106,6 +106,9 @@ async def test_the_ledger_sums_to_the_statement_and_every_part_balances(
     for lines, codes in orders:
         items = [(products[index]["id"], quantity) for index, quantity in lines]
         _, order = await ordered(client, shopper, basket(str(shopper.id), *items, coupons=tuple(sorted(codes))))
+        for line in order["items"]:  # the record's platform-funded shares are what the seller is paid
+            shares = sum((D(d["amount"]) for d in line["discounts"] if d["funded_by"] == "platform"), D(0))
+            assert shares == D(line.get("platform_contribution", "0")), line
         placed.append(order)
     left = [[line["quantity"] for line in order["items"]] for order in placed]
     for order_index, kind, line_index, units in actions:
