@@ -98,6 +98,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     (tax included) when true, net prices (tax added) when false."""
     default_commission_rate: Decimal = Decimal("15")
     """DEFAULT_COMMISSION_RATE: commission percent when no rate matches."""
+    commission_tax_rate: Decimal = Decimal("0")
+    """COMMISSION_TAX_RATE: the tax (VAT) percent the platform charges the seller on its commission,
+    per order line, rounded once per line; reversed with the commission on refunds."""
     max_discount_percentage: Decimal = Decimal("50")
     """MAX_DISCOUNT_PERCENTAGE: cap on all coupon discounts, percent of goods."""
     log_level: str = "INFO"
@@ -378,6 +381,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("DB_POOL_MIN_SIZE must be between 0 and DB_POOL_MAX_SIZE")
         for name, percent in {
             "DEFAULT_TAX_RATE": self.default_tax_rate,
+            "COMMISSION_TAX_RATE": self.commission_tax_rate,
             "DEFAULT_COMMISSION_RATE": self.default_commission_rate,
             "MAX_DISCOUNT_PERCENTAGE": self.max_discount_percentage,
         }.items():

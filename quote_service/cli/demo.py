@@ -430,9 +430,19 @@ DEMO_PROMOTIONS: list[dict[str, Any]] = [
         "conditions": {"currency": DEMO_CURRENCY, "min_subtotal": "3000.00"},
         "starts_at": _SINCE,
     },
+    {
+        "name": "Home week: 10 % off, paid by the platform",
+        "kind": "PERCENT_OFF",
+        "config": {"percent": "10"},
+        "conditions": {"currency": DEMO_CURRENCY, "category_ids": ["home"]},
+        "starts_at": _SINCE,
+        "funded_by": "platform",
+    },
 ]
-"""A buy-2-get-1 and a basket-threshold promotion (docs/promotions.md); neither touches the
-README's first quote (no grocery, under 3000.00)."""
+"""A buy-2-get-1, a basket-threshold and a platform-funded home-goods promotion (docs/promotions.md;
+docs/orders-and-refunds.md#who-funds-a-discount: an order of home goods shows a platform
+contribution in its seller's statement); none touches the README's first quote (no grocery, no
+home goods, under 3000.00)."""
 
 
 async def seed_promotions(pool: asyncpg.Pool) -> int:

@@ -14,7 +14,7 @@ from quote_service.pricing.coupons import Coupon
 
 COUPON_COLUMNS = (
     "code, type, value, currency, min_subtotal, max_discount, category_ids, valid_from, valid_to, "
-    "usage_limit, per_customer_limit, is_active, times_used, created_by, updated_by, created_at, updated_at"
+    "usage_limit, per_customer_limit, is_active, times_used, funded_by, created_by, updated_by, created_at, updated_at"
 )
 _WRITABLE = (
     "type",
@@ -28,6 +28,7 @@ _WRITABLE = (
     "usage_limit",
     "per_customer_limit",
     "is_active",
+    "funded_by",
 )
 
 
@@ -47,6 +48,7 @@ def model_from_row(row: asyncpg.Record) -> Coupon:
         per_customer_limit=row["per_customer_limit"],
         is_active=row["is_active"],
         times_used=row["times_used"],
+        funded_by=row["funded_by"],
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import msgspec
 
-from quote_service.pricing.coupons import CouponType
+from quote_service.pricing.coupons import CouponType, FundedBy
 from quote_service.validation import Instant, StrictDecimal
 
 Code = Annotated[
@@ -36,6 +36,8 @@ class CouponUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     usage_limit: Limit | None = None
     per_customer_limit: Limit | None = None
     is_active: bool = True
+    funded_by: FundedBy = "seller"
+    """Who pays the discount: the seller, or the platform (which pays the seller what the customer saved)."""
 
 
 class CouponCreate(CouponUpdate, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -56,6 +58,7 @@ class Coupon(msgspec.Struct, frozen=True, kw_only=True):
     per_customer_limit: int | None
     is_active: bool
     times_used: int
+    funded_by: FundedBy
     created_by: str
     updated_by: str
     created_at: datetime

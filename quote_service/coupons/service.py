@@ -44,6 +44,7 @@ def coupon_from_row(row: asyncpg.Record) -> Coupon:
         per_customer_limit=row["per_customer_limit"],
         is_active=row["is_active"],
         times_used=row["times_used"],
+        funded_by=row["funded_by"],
         created_by=row["created_by"],
         updated_by=row["updated_by"],
         created_at=row["created_at"],
@@ -112,6 +113,7 @@ def check_coupon_fields(data: CouponUpdate, *, code: str | None = None) -> dict[
         "usage_limit": data.usage_limit,
         "per_customer_limit": data.per_customer_limit,
         "is_active": data.is_active,
+        "funded_by": data.funded_by,
     }
 
 

@@ -61,6 +61,7 @@ class OrderController(Controller):
         purchases: NamedDependency[Purchases],
         product_cache: ProductCacheDep,
         config_store: ConfigStoreDep,
+        settings: NamedDependency[Settings],
         request: AuthedRequest,
     ) -> Envelope[Order]:
         check_idempotency_key(idempotency_key)
@@ -74,6 +75,7 @@ class OrderController(Controller):
             actor=actor_of(request),
             idempotency_key=idempotency_key,
             now=utcnow(),
+            commission_tax_rate=settings.commission_tax_rate,
         )
         if not replayed:
             # Taking stock may have repriced a product (inventory repricing, in the order's transaction).

@@ -71,3 +71,35 @@ def split_discounts(
                 rows[i][j] += discount - given[i]
                 given[i] = discount
     return rows
+
+
+def commission_tax(commission: Decimal, percent: Decimal, cent: Decimal) -> Decimal:
+    """The tax on a line's commission (category + seller) at `percent`, rounded half up once."""
+    if not percent:
+        return ZERO.quantize(cent)
+    return (commission * percent / 100).quantize(cent, ROUND_HALF_UP)
+
+
+def split_by_funder(
+    discounts: Sequence[Decimal],
+    funded: Sequence[Decimal],
+    subtotals: Sequence[Decimal],
+    sources: Sequence[Decimal],
+    platform: Sequence[bool],
+    applies: Sequence[Sequence[bool]],
+    cent: Decimal,
+) -> list[list[Decimal]]:
+    """`split_discounts` when some sources are the platform's (`platform[j]`) and the quote gave each
+    line's platform-funded part (`funded[i]`, the engine's own): the platform's sources are split over
+    those parts and the seller's over the rest, each group in the engine's order, so each line's
+    platform-funded shares add up to exactly what the engine left in its commission base."""
+    rows = [[ZERO] * len(sources) for _ in discounts]
+    for group, parts in ((True, funded), (False, [d - f for d, f in zip(discounts, funded, strict=True)])):
+        columns = [j for j, is_platform in enumerate(platform) if is_platform is group]
+        split = split_discounts(
+            parts, subtotals, [sources[j] for j in columns], [[row[j] for j in columns] for row in applies], cent
+        )
+        for i, row in enumerate(split):
+            for k, j in enumerate(columns):
+                rows[i][j] = row[k]
+    return rows

@@ -1,11 +1,12 @@
 """The money of a refund, split exactly: pure (no I/O, no clock), so every case is a unit test.
 
-A line was charged, once, five parts: `amount` (its subtotal before coupons), `discount`, `tax`,
-and the `seller` and `category` commission parts. A refund of `n` of its `quantity` units
-takes, of each part, the unit's share (the part ÷ quantity, ROUND_HALF_UP to the currency's
-minor unit) times `n` — never more than what is left of that part — and the refund that takes a
-line's LAST units takes exactly what is left. So refunding everything, in any split, returns
-exactly what was charged, to the minor unit, part by part.
+A line was charged, once, seven parts: `amount` (its subtotal before coupons), `discount`, `tax`,
+the `seller` and `category` commission parts, the `platform` contribution (what the platform pays
+the seller for its platform-funded discounts) and the `commission_tax` (the tax on the commission).
+A refund of `n` of its `quantity` units takes, of each part, the unit's share (the part ÷ quantity,
+ROUND_HALF_UP to the currency's minor unit) times `n` — never more than what is left of that part —
+and the refund that takes a line's LAST units takes exactly what is left. So refunding everything,
+in any split, returns exactly what was charged, to the minor unit, part by part.
 
 The order's fees (delivery, small basket) and the logistics commission on the delivery fee are
 refunded once, whole, by the first refund that asks for them (`include_fees`, or a cancel).
@@ -19,7 +20,7 @@ from decimal import Decimal
 
 from quote_service.pricing.money import ZERO, round_money
 
-LINE_PARTS = ("amount", "discount", "tax", "seller", "category")
+LINE_PARTS = ("amount", "discount", "tax", "seller", "category", "platform", "commission_tax")
 FEE_PARTS = ("delivery_fee", "small_basket_fee", "logistics_commission")
 
 
@@ -31,7 +32,7 @@ class ChargedLine:
     product_id: str
     quantity: int
     charged: Mapping[str, Decimal]
-    """Each of LINE_PARTS, as charged."""
+    """Each of LINE_PARTS, as charged (missing: none; an order placed before the part was kept)."""
     refunded_units: int = 0
     refunded: Mapping[str, Decimal] = field(default_factory=dict)
     """Each of LINE_PARTS, summed over earlier refunds (missing: nothing yet)."""
@@ -107,7 +108,7 @@ def take_from_line(line: ChargedLine, units: int, currency: str) -> LineTake:
     """A refund of `units` of this line's remaining units, part by part."""
     parts = {
         part: part_refund(
-            line.charged[part],
+            line.charged.get(part, ZERO),
             line.quantity,
             line.refunded_units,
             line.refunded.get(part, ZERO),

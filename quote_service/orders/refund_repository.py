@@ -62,7 +62,11 @@ async def lines_with_refunds(conn: Connection, *, order_id: UUID) -> list[asyncp
                   l.refunded_quantity, l.prices_include_tax,
                   COALESCE(sum(r.amount), 0) AS r_amount, COALESCE(sum(r.discount), 0) AS r_discount,
                   COALESCE(sum(r.tax), 0) AS r_tax, COALESCE(sum(r.seller_commission), 0) AS r_seller,
-                  COALESCE(sum(r.category_commission), 0) AS r_category
+                  COALESCE(sum(r.category_commission), 0) AS r_category,
+                  COALESCE(l.platform_contribution, 0) AS platform_contribution,
+                  COALESCE(l.commission_tax, 0) AS commission_tax,
+                  COALESCE(sum(r.platform_contribution), 0) AS r_platform,
+                  COALESCE(sum(r.commission_tax), 0) AS r_commission_tax
            FROM order_lines l
            LEFT JOIN refund_lines r ON r.order_id = l.order_id AND r.position = l.position
            WHERE l.order_id = $1
@@ -88,8 +92,8 @@ async def insert_refund(conn: Connection, *, fields: dict[str, Any], takes: Sequ
     assert row is not None
     await conn.executemany(
         """INSERT INTO refund_lines (refund_id, order_id, position, product_id, quantity, amount, discount, tax,
-               seller_commission, category_commission, prices_include_tax)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+               seller_commission, category_commission, prices_include_tax, platform_contribution, commission_tax)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
         [
             (
                 row["id"],
@@ -103,6 +107,8 @@ async def insert_refund(conn: Connection, *, fields: dict[str, Any], takes: Sequ
                 t.parts["seller"],
                 t.parts["category"],
                 t.prices_include_tax,
+                t.parts["platform"],
+                t.parts["commission_tax"],
             )
             for t in takes
         ],

@@ -271,6 +271,8 @@ def _charged_lines(rows: Sequence[asyncpg.Record], details: Sequence[asyncpg.Rec
                 "discount": r["discount"],
                 "tax": r["tax"],
                 **commissions[index],
+                "platform": r["platform_contribution"],
+                "commission_tax": r["commission_tax"],
             },
             refunded_units=r["refunded_quantity"],
             prices_include_tax=r["prices_include_tax"],
@@ -280,6 +282,8 @@ def _charged_lines(rows: Sequence[asyncpg.Record], details: Sequence[asyncpg.Rec
                 "tax": r["r_tax"],
                 "seller": r["r_seller"],
                 "category": r["r_category"],
+                "platform": r["r_platform"],
+                "commission_tax": r["r_commission_tax"],
             },
         )
         for index, r in enumerate(rows)

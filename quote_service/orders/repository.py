@@ -144,13 +144,16 @@ async def insert_lines(
     order_id: UUID,
     lines: Sequence[QuoteLine],
     commissions: Sequence[tuple[Decimal, Decimal]],
+    money: Sequence[tuple[Decimal, Decimal]],
 ) -> None:
-    """The quote's lines, in its order, each with its (category, seller) commission."""
+    """The quote's lines, in its order, each with its (category, seller) commission and its
+    (platform contribution, commission tax)."""
     await conn.executemany(
         """INSERT INTO order_lines (order_id, position, product_id, quantity, list_unit_price, unit_price,
                line_subtotal, discount, tax, tax_rate, price_source, flash_sale_id, category_id, seller_id,
-               price_list_id, prices_include_tax, commission_category, commission_seller)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)""",
+               price_list_id, prices_include_tax, commission_category, commission_seller,
+               platform_contribution, commission_tax)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)""",
         [
             (
                 order_id,
@@ -171,6 +174,8 @@ async def insert_lines(
                 line.prices_include_tax is True,  # absent (a quote with no tax-inclusive line): net
                 commissions[position][0],
                 commissions[position][1],
+                money[position][0],
+                money[position][1],
             )
             for position, line in enumerate(lines)
         ],
@@ -283,7 +288,7 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID]) -> OrderParts
     lines = await conn.fetch(
         """SELECT order_id, product_id, quantity, list_unit_price, unit_price, line_subtotal, discount, tax,
                   tax_rate, price_source, flash_sale_id, category_id, seller_id, price_list_id, prices_include_tax,
-                  commission_category, commission_seller
+                  commission_category, commission_seller, platform_contribution, commission_tax
            FROM order_lines WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
         ids,
     )

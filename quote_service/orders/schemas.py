@@ -79,6 +79,10 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     """The line's commission parts."""
     gross: Decimal | UnsetType = UNSET
     """net + tax (an order with a tax-inclusive line, as its quote showed it)."""
+    platform_contribution: Decimal | UnsetType = UNSET
+    """What the platform pays the seller for the line's platform-funded discounts (absent: none)."""
+    commission_tax: Decimal | UnsetType = UNSET
+    """The tax on the line's commission at COMMISSION_TAX_RATE (absent: none)."""
 
 
 class Order(msgspec.Struct, frozen=True, kw_only=True):

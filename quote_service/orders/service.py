@@ -33,6 +33,7 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
+from msgspec import UnsetType
 
 from quote_service import fault_points
 from quote_service.auth.schemas import Principal
@@ -72,6 +73,7 @@ from quote_service.webhooks import events as webhooks
 
 _ENCODER = msgspec.json.Encoder()
 SELLER_FUNDED = "seller"
+PLATFORM_FUNDED = "platform"
 """Every discount so far is the seller's (a platform-funded one is issue 50's second part)."""
 NO_USES = coupon_repository.Uses()
 
@@ -92,6 +94,7 @@ async def place_order(
     actor: str,
     idempotency_key: str,
     now: datetime,
+    commission_tax_rate: Decimal = ZERO,
 ) -> tuple[Order, bool]:
     """Confirm a stored quote as an order; returns (order, True when replayed for this key)."""
     fingerprint = request_hash(data)
@@ -129,6 +132,7 @@ async def place_order(
                     key=idempotency_key,
                     fingerprint=fingerprint,
                     now=now,
+                    commission_tax_rate=commission_tax_rate,
                 )
                 await flash.record(
                     conn, held, customer=quote.customer_id, principal_id=principal.id, order_id=row["id"]
@@ -187,6 +191,7 @@ async def _write_order(
     key: str,
     fingerprint: bytes,
     now: datetime,
+    commission_tax_rate: Decimal,
 ) -> tuple[asyncpg.Record, dict[str, coupon_repository.Uses], bool]:
     """Steps 1-4 of the module docstring; returns the order row, each coupon's new count (with its
     version) for this customer, and whether the quote's stock reservation was consumed."""
@@ -248,20 +253,29 @@ async def _write_order(
         await repository.insert_redemptions(conn, order_id=order_id, customer_id=quote.customer_id, coupons=coupons)
     if used:
         await promotions.count_promotion_use(conn, order_id=order_id, customer_id=quote.customer_id, used=used)
-    await _write_record(conn, order_id, quote)
+    await _write_record(conn, order_id, quote, commission_tax_rate)
     await repository.insert_commissions(conn, order_id=order_id, details=commission.details)
     return row, new_counts, consumed
 
 
-async def _write_record(conn: Connection, order_id: UUID, quote: Quote) -> None:
-    """The lines with their commission parts, each line's discount by source, and the promotions
-    applied: the order's priced record, from the quote as it was priced (never recomputed)."""
+async def _write_record(conn: Connection, order_id: UUID, quote: Quote, commission_tax_rate: Decimal) -> None:
+    """The lines with their commission parts (and the tax on them at `commission_tax_rate` percent),
+    each line's discount by source with its funder, and the promotions applied: the order's priced
+    record, from the quote as it was priced (never recomputed)."""
     details = [(d.product_id, d.dimension, d.amount) for d in quote.commission_breakdown.details]
     commissions = [
         (parts["category"], parts["seller"])
         for parts in refund_math.line_commissions([line.product_id for line in quote.items], details)
     ]
-    await repository.insert_lines(conn, order_id=order_id, lines=quote.items, commissions=commissions)
+    cent = quantum(quote.currency)
+    money = [
+        (
+            _platform_funded(line),
+            record_math.commission_tax(category + seller, commission_tax_rate, cent),
+        )
+        for line, (category, seller) in zip(quote.items, commissions, strict=True)
+    ]
+    await repository.insert_lines(conn, order_id=order_id, lines=quote.items, commissions=commissions, money=money)
     # The goods discounts' sources, in the order the engine applied them: promotions, then coupons.
     # A FREE_DELIVERY promotion's or coupon's amount is the fee it waived, no line's discount.
     sources: list[tuple[str, str, str, str | None, Decimal]] = [
@@ -269,27 +283,29 @@ async def _write_record(conn: Connection, order_id: UUID, quote: Quote) -> None:
         for p in quote.applied_promotions
         if p.kind != "FREE_DELIVERY" and p.amount > 0
     ]
-    sources += [
-        ("coupon", c.code, c.code, c.code, c.amount)
-        for c in _applied_coupons(quote)
-        if c.type != "FREE_DELIVERY" and c.amount > 0
-    ]
+    funders = [_funder(p.funded_by) for p in quote.applied_promotions if p.kind != "FREE_DELIVERY" and p.amount > 0]
+    coupons = [c for c in _applied_coupons(quote) if c.type != "FREE_DELIVERY" and c.amount > 0]
+    sources += [("coupon", c.code, c.code, c.code, c.amount) for c in coupons]
+    funders += [_funder(c.funded_by) for c in coupons]
     scopes = await repository.discount_scopes(
         conn,
         codes=[source[1] for source in sources if source[0] == "coupon"],
         promotion_ids=[UUID(source[1]) for source in sources if source[0] == "promotion"],
     )
-    shares = record_math.split_discounts(
-        [line.discount for line in quote.items],
-        [line.line_subtotal for line in quote.items],
-        [source[4] for source in sources],
-        [[_applies(line, scopes.get((source[0], source[1]))) for source in sources] for line in quote.items],
-        quantum(quote.currency),
-    )
+    discounts = [line.discount for line in quote.items]
+    subtotals = [line.line_subtotal for line in quote.items]
+    amounts = [source[4] for source in sources]
+    applies = [[_applies(line, scopes.get((source[0], source[1]))) for source in sources] for line in quote.items]
+    if any(funder == PLATFORM_FUNDED for funder in funders):  # each line's platform part is the engine's own
+        funded = [_platform_funded(line) for line in quote.items]
+        platform = [funder == PLATFORM_FUNDED for funder in funders]
+        shares = record_math.split_by_funder(discounts, funded, subtotals, amounts, platform, applies, cent)
+    else:
+        shares = record_math.split_discounts(discounts, subtotals, amounts, applies, cent)
     rows = [
-        repository.DiscountRow(position, kind, source_id, name, code, SELLER_FUNDED, share)
+        repository.DiscountRow(position, kind, source_id, name, code, funder, share)
         for position, row in enumerate(shares)
-        for (kind, source_id, name, code, _), share in zip(sources, row, strict=True)
+        for (kind, source_id, name, code, _), funder, share in zip(sources, funders, row, strict=True)
         if share > 0
     ]
     if rows:
@@ -298,8 +314,26 @@ async def _write_record(conn: Connection, order_id: UUID, quote: Quote) -> None:
         await repository.insert_promotions(
             conn,
             order_id=order_id,
-            promotions=[(p.promotion_id, p.name, p.kind, p.amount, SELLER_FUNDED) for p in quote.applied_promotions],
+            promotions=[
+                (p.promotion_id, p.name, p.kind, p.amount, _funder(p.funded_by)) for p in quote.applied_promotions
+            ],
         )
+
+
+def _platform_funded(line: QuoteLine) -> Decimal:
+    """The part of the quote line's discount the platform funds (none when the quote shows none)."""
+    return ZERO if isinstance(line.platform_funded, UnsetType) else line.platform_funded
+
+
+def _finance(line: asyncpg.Record, currency: str) -> dict[str, Any]:
+    """A line's platform contribution and commission tax, each only when there is some."""
+    found = {name: line[name] for name in ("platform_contribution", "commission_tax")}
+    return {name: round_money(amount, currency) for name, amount in found.items() if amount}
+
+
+def _funder(funded_by: str | UnsetType) -> str:
+    """Who funds a promotion or coupon the quote applied: only the platform's say so."""
+    return SELLER_FUNDED if isinstance(funded_by, UnsetType) else funded_by
 
 
 def _applies(line: QuoteLine, scope: tuple[frozenset[str], frozenset[str]] | None) -> bool:
@@ -352,7 +386,7 @@ def _applied_coupons(quote: Quote) -> list[AppliedCoupon]:
     for coupon in quote.applied_coupons:
         code = normalize_code(coupon.code)
         if code not in seen:
-            seen[code] = AppliedCoupon(code=code, type=coupon.type, amount=coupon.amount)
+            seen[code] = msgspec.structs.replace(coupon, code=code)
     return list(seen.values())
 
 
@@ -551,6 +585,7 @@ def order_from_rows(
                     seller=round_money(commissions[position][1], currency),
                 ),
                 **_split(line, currency, split),
+                **_finance(line, currency),
             )
             for position, line in enumerate(lines)
         ],

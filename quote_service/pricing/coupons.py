@@ -27,6 +27,9 @@ from typing import Literal
 import msgspec
 
 CouponType = Literal["PERCENTAGE", "FIXED", "FREE_DELIVERY"]
+FundedBy = Literal["seller", "platform"]
+"""Who pays a promotion's or coupon's discount: the seller, or the platform (which pays the seller what
+the customer saved and leaves it out of the commission base)."""
 Rejection = Literal[
     "NOT_FOUND",
     "INACTIVE",
@@ -59,6 +62,8 @@ class Coupon(msgspec.Struct, frozen=True, kw_only=True):
     per_customer_limit: int | None = None
     is_active: bool = True
     times_used: int = 0
+    funded_by: FundedBy = "seller"
+    """Who pays the discount (docs/orders-and-refunds.md#who-funds-a-discount)."""
 
 
 def normalize_code(code: str) -> str:

@@ -101,7 +101,7 @@ def apply_coupons(
             left += part
         amount = min(_wanted(coupon, left, cent), cap_left)
         if amount > 0:
-            amount = spread(amount, targets, lefts, left, cent)
+            amount = spread(amount, targets, lefts, left, cent, platform=coupon.funded_by == "platform")
         if amount <= 0:
             results.append(CouponResult(code, reason="NOT_APPLICABLE"))
             continue
@@ -127,6 +127,8 @@ def spread(
     total: Decimal,
     cent: Decimal,
     weights: Sequence[Decimal] | None = None,
+    *,
+    platform: bool = False,
 ) -> Decimal:
     """Add up to `amount` (on the currency grid) to the lines' discounts; return what was given.
 
@@ -136,7 +138,7 @@ def spread(
     exact share is in proportion to what is left of it, clipped at its room above the floor (a
     clipped share is not moved to other lines: they belong to other products and often other
     sellers). Every share but the last unclipped line's is rounded half up; that line takes the
-    remainder.
+    remainder. `platform`: the platform funds the discount, so each share is added to `Line.funded` too.
     """
     if total <= 0:
         return ZERO
@@ -170,6 +172,9 @@ def spread(
     # By position, not zip(..., strict=True): compiled, a zip with a keyword is a generic call (~2,500 instructions).
     for position, share in enumerate(shares):
         lines[position].discount += share
+    if platform:
+        for position, share in enumerate(shares):
+            lines[position].funded += share
     return given
 
 

@@ -26,6 +26,7 @@ from msgspec import UNSET
 from quote_service.errors import FieldError, ValidationFailed, invalid
 from quote_service.pricing.attributes import quote_attributes
 from quote_service.pricing.commission_breakdown import commission_breakdown
+from quote_service.pricing.coupons import Coupon
 from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
 from quote_service.pricing.discounts import CouponResult, apply_coupons, discount_cap
 from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, FlagSet, evaluate_compiled
@@ -195,7 +196,7 @@ def price_quote(
         if result.reason is not None:
             rejected_coupons.append(RejectedCoupon(code=result.code, reason=result.reason))
         elif result.coupon is not None and result.amount is not None:
-            applied_coupons.append(AppliedCoupon(code=result.code, type=result.coupon.type, amount=result.amount))
+            applied_coupons.append(_applied_coupon(result.code, result.coupon, result.amount))
     steps = [
         ("items", "list prices", item_total),
         ("flash_sale", "flash-sale prices", flash_total - flash_list_total),
@@ -434,7 +435,7 @@ class Checkout:
         request = self.request
         copies = lines
         if request.coupon_codes:  # they add to the lines' discounts: on copies
-            copies = [Line(line.priced, line.discount) for line in lines]
+            copies = [Line(line.priced, line.discount, line.funded) for line in lines]
             coupons = _coupons(
                 request,
                 self.snapshot,
@@ -486,6 +487,13 @@ def _promotions(checkout: Checkout, lines: list[Line]) -> Outcome | None:
     )
 
 
+def _applied_coupon(code: str, coupon: Coupon, amount: Decimal) -> AppliedCoupon:
+    """A coupon as the response shows it applied; `funded_by` only when the platform pays it."""
+    if coupon.funded_by == "platform":
+        return AppliedCoupon(code=code, type=coupon.type, amount=amount, funded_by="platform")
+    return AppliedCoupon(code=code, type=coupon.type, amount=amount)
+
+
 def _promotions_shown(
     promoted: Outcome, fee: Decimal, zero: Decimal, applied: list[AppliedPromotion], rejected: list[RejectedPromotion]
 ) -> Decimal:
@@ -493,9 +501,13 @@ def _promotions_shown(
     for promotion, amount in promoted.applied:
         if promotion is promoted.free_delivery:
             amount, fee = fee, zero
-        applied.append(
-            AppliedPromotion(promotion_id=promotion.id, name=promotion.name, kind=promotion.kind, amount=amount)
-        )
+        if promotion.funded_by == "platform":  # `funded_by` absent for the seller's: such quotes read as before
+            shown = AppliedPromotion(
+                promotion_id=promotion.id, name=promotion.name, kind=promotion.kind, amount=amount, funded_by="platform"
+            )
+        else:
+            shown = AppliedPromotion(promotion_id=promotion.id, name=promotion.name, kind=promotion.kind, amount=amount)
+        applied.append(shown)
     rejected.extend(
         RejectedPromotion(promotion_id=p.id, reason=reason, name=p.name, detail=detail)
         for p, reason, detail in promoted.rejected

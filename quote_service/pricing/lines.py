@@ -33,13 +33,15 @@ _INCLUSIVE = "prices_include_tax"
 
 
 class Line:
-    """One line while a quote is built: its shared `Priced` and the discount coupons give it."""
+    """One line while a quote is built: its shared `Priced`, the discount promotions and coupons give
+    it, and the part of that discount the platform funds (`funded`: left out of the commission base)."""
 
-    __slots__ = ("discount", "priced")
+    __slots__ = ("discount", "funded", "priced")
 
-    def __init__(self, priced: Priced, zero: Decimal) -> None:
+    def __init__(self, priced: Priced, zero: Decimal, funded: Decimal | None = None) -> None:
         self.priced = priced
         self.discount = zero
+        self.funded = zero if funded is None else funded
 
 
 def unit_price_problem(price: Decimal | None, currency: str) -> str | None:

@@ -201,7 +201,7 @@ def _give(promotion: Promotion, deal: Deal, cent: Decimal, cap_left: Decimal, kn
     if amount <= 0:
         return ZERO
     total = sum(lefts if weights is None else weights, ZERO)
-    return spread(amount, targets, lefts, total, cent, weights)
+    return spread(amount, targets, lefts, total, cent, weights, platform=promotion.funded_by == "platform")
 
 
 def _deal(
@@ -218,7 +218,7 @@ def _deal(
     be used whatever it gives) to `lines` themselves. `known` (in place only): the `_wanted` of some
     promotions (by id) on `lines` as they are, used for the first goods promotion (the lines are
     still as they were then)."""
-    deal = Deal(list(lines) if in_place else [Line(line.priced, line.discount) for line in lines])
+    deal = Deal(list(lines) if in_place else [Line(line.priced, line.discount, line.funded) for line in lines])
     first = known if in_place else None
     cap_left = cap
     floored = False  # every line at its min_price floor: no goods promotion can give more
@@ -359,6 +359,7 @@ def apply_promotions(
         done = chosen.lines[position].discount
         outcome.discount += done - before[position]
         line.discount = done
+        line.funded = chosen.lines[position].funded
     return outcome
 
 

@@ -24,6 +24,7 @@ from uuid import UUID
 
 import msgspec
 
+from quote_service.pricing.coupons import FundedBy
 from quote_service.pricing.money import ZERO
 
 PromotionKind = Literal["PERCENT_OFF", "AMOUNT_OFF", "BUY_X_GET_Y", "FREE_DELIVERY"]
@@ -108,6 +109,8 @@ class Promotion(msgspec.Struct, frozen=True, kw_only=True):
     usage_limit: int | None = None
     times_used: int = 0
     is_active: bool = True
+    funded_by: FundedBy = "seller"
+    """Who pays the discount (docs/orders-and-refunds.md#who-funds-a-discount)."""
 
     @property
     def kind(self) -> PromotionKind:

@@ -213,6 +213,13 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
         datetime | UnsetType,
         msgspec.Meta(description="When the flash sale, promotion or campaign reducing the line began."),
     ] = UNSET
+    # Only on a line a platform-funded promotion or coupon discounts (docs/orders-and-refunds.md#who-funds-a-discount).
+    platform_funded: Annotated[
+        Decimal | UnsetType,
+        msgspec.Meta(
+            description="The part of `discount` the platform pays the seller; not taken off the commission base."
+        ),
+    ] = UNSET
 
 
 class CommissionDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -257,6 +264,10 @@ class AppliedCoupon(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     type: str
     amount: Decimal
+    funded_by: Annotated[
+        Literal["platform"] | UnsetType,
+        msgspec.Meta(description="Only on a coupon the platform funds (absent: the seller's)."),
+    ] = UNSET
 
 
 class RejectedCoupon(msgspec.Struct, frozen=True, kw_only=True):
@@ -284,6 +295,10 @@ class AppliedPromotion(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     amount: Decimal
     """The goods discount it gave; for FREE_DELIVERY the delivery fee it waived (not in discount_amount)."""
+    funded_by: Annotated[
+        Literal["platform"] | UnsetType,
+        msgspec.Meta(description="Only on a promotion the platform funds (absent: the seller's)."),
+    ] = UNSET
 
 
 class RejectedPromotion(msgspec.Struct, frozen=True, kw_only=True):

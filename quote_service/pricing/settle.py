@@ -4,7 +4,9 @@ Each line's tax is at its plan's TAX_RATE (or the default), once, on the line af
 (subtotal - discount): added on top of a net line, contained in a tax-inclusive (gross) line
 (docs/markets.md). Its commission is on its net (without tax, in both modes): the category
 component from its plan's category rate (or the default rate), plus the seller component from its
-plan's seller rate when one matches. A line no coupon touched takes them from its `Priced`,
+plan's seller rate when one matches. The part of a line's discount the platform funds
+(`Line.funded`) is not taken off the commission base: the base is the line after its seller-funded
+discounts only, without the tax that line would contain. A line no coupon touched takes them from its `Priced`,
 computed once for every quote with the same inputs. The pass also sums what each price rule and
 each TAX_RATE rule moved over the lines (a rule moves only the tax it adds), in order of first use.
 """
@@ -78,6 +80,13 @@ def line_tax(priced: Priced, discount: Decimal, cent: Decimal) -> Decimal:
     return ((priced.subtotal - discount) * priced.plan.tax_fraction).quantize(cent, ROUND_HALF_UP)
 
 
+def _seller_funded_base(priced: Priced, seller_discount: Decimal, cent: Decimal) -> Decimal:
+    """The commission base of a line whose seller-funded discount is `seller_discount`: the line after
+    that discount only, without the tax it would then contain (tax-inclusive lines)."""
+    after = priced.subtotal - seller_discount
+    return after - line_tax(priced, seller_discount, cent) if priced.inclusive else after
+
+
 def added_tax(priced: Priced, discount: Decimal, cent: Decimal, zero: Decimal) -> Decimal:
     """The tax a line adds to the total: its tax when net, nothing when tax-inclusive."""
     return zero if priced.inclusive else line_tax(priced, discount, cent)
@@ -91,9 +100,12 @@ def _response_parts(
     category: Decimal,
     seller: Decimal,
     split: bool,
+    funded: Decimal | None = None,
+    commission_base: Decimal | None = None,
 ) -> Parts:
     """The line as the response shows it, and its commission details (category, then seller).
-    `base` is its net (commission's base); `split`: show the line's tax split."""
+    `base` is its net (and commission's base, unless the platform funds `funded` of its discount:
+    then `commission_base`); `split`: show the line's tax split."""
     plan = priced.plan
     floor = priced.floor
     after = priced.subtotal - discount  # what the line charges before added tax: gross when inclusive
@@ -117,6 +129,9 @@ def _response_parts(
     if split:  # docs/markets.md#the-lines-tax-split
         inclusive = priced.inclusive
         item = replace(item, prices_include_tax=inclusive, net=base, gross=after if inclusive else after + tax)
+    if funded is not None and commission_base is not None:  # docs/orders-and-refunds.md#who-funds-a-discount
+        item = replace(item, platform_funded=funded)
+        base = commission_base
     category_detail = _detail(priced, plan.category_rate, "category", base, category)
     if plan.seller_rate is None:
         return item, (category_detail,)
@@ -146,8 +161,13 @@ def settle(lines: Sequence[Line], region: RegionPlan, split: bool = False) -> Se
             tax = line_tax(priced, discount, cent)
             if priced.inclusive:
                 base -= tax
-            category, seller = plan.commission(base, priced.units)
-            parts = _response_parts(priced, discount, base, tax, category, seller, split)
+            if line.funded:  # the platform pays part of the discount: not off the commission base
+                commissioned = _seller_funded_base(priced, discount - line.funded, cent)
+                category, seller = plan.commission(commissioned, priced.units)
+                parts = _response_parts(priced, discount, base, tax, category, seller, split, line.funded, commissioned)
+            else:
+                category, seller = plan.commission(base, priced.units)
+                parts = _response_parts(priced, discount, base, tax, category, seller, split)
         else:
             tax = priced.tax
             category, seller = priced.category_commission, priced.seller_commission

@@ -16,7 +16,7 @@ from quote_service.pricing.promotions import CONFIG_TYPES, Conditions, Promotion
 
 PROMOTION_COLUMNS = (
     "id, name, kind, conditions, config, priority, combinable, combines_with_coupons, starts_at, ends_at, "
-    "usage_limit, times_used, is_active, created_by, updated_by, created_at, updated_at"
+    "usage_limit, times_used, is_active, funded_by, created_by, updated_by, created_at, updated_at"
 )
 _WRITABLE = (
     "name",
@@ -30,6 +30,7 @@ _WRITABLE = (
     "ends_at",
     "usage_limit",
     "is_active",
+    "funded_by",
 )
 
 
@@ -48,6 +49,7 @@ def model_from_row(row: asyncpg.Record) -> Promotion:
         usage_limit=row["usage_limit"],
         times_used=row["times_used"],
         is_active=row["is_active"],
+        funded_by=row["funded_by"],
     )
 
 

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import msgspec
 
+from quote_service.pricing.coupons import FundedBy
 from quote_service.pricing.promotions import PromotionKind
 from quote_service.validation import Instant, StrictDecimal
 
@@ -50,6 +51,8 @@ class PromotionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     ends_at: Instant | None = None
     usage_limit: Limit | None = None
     is_active: bool = True
+    funded_by: FundedBy = "seller"
+    """Who pays the discount: the seller, or the platform (which pays the seller what the customer saved)."""
 
 
 class Conditions(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,6 +79,7 @@ class Promotion(msgspec.Struct, frozen=True, kw_only=True):
     usage_limit: int | None
     times_used: int
     is_active: bool
+    funded_by: FundedBy
     created_by: str
     updated_by: str
     created_at: datetime

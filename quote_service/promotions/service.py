@@ -157,6 +157,7 @@ def check_promotion_fields(data: PromotionInput) -> dict[str, Any]:
         "ends_at": data.ends_at.astimezone(UTC) if data.ends_at is not None else None,
         "usage_limit": data.usage_limit,
         "is_active": data.is_active,
+        "funded_by": data.funded_by,
     }
 
 
@@ -200,6 +201,7 @@ def promotion_from_row(row: asyncpg.Record) -> Promotion:
         usage_limit=row["usage_limit"],
         times_used=row["times_used"],
         is_active=row["is_active"],
+        funded_by=row["funded_by"],
         created_by=row["created_by"],
         updated_by=row["updated_by"],
         created_at=row["created_at"],

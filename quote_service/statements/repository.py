@@ -1,50 +1,83 @@
-"""SQL for seller statements: a seller's lines sold, refunded and commissioned, per local day."""
+"""SQL for seller statements: a seller's orders and refunds as ledger entries, and their sums per local day."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from uuid import UUID
 
 import asyncpg
 
 from quote_service.db.pool import Connection
 
-# $1 seller, $2 currency, $3/$4 the period [from, to), $5 its days' bounds (each local day's first
-# instant, ascending, then the period's end): `day` is the number of the day (1 = the first, SQL's
-# width_bucket). Sales and the commission charged on them count on the day the order was placed;
-# refunds and the commission they reversed on the day the refund was made (a statement shows money
-# as it moved). Goods are after discounts and without tax: a tax-inclusive line's contained tax is
-# taken out (docs/markets.md).
-_DAYS = """
+# $1 seller, $2 currency, $3/$4 the period [from, to). One entry per order with a line of the seller
+# (at the order's time) and per refund of such lines (at the refund's time; its amounts negative): a
+# statement shows money as it moved. Goods are after every discount and without tax (a tax-inclusive
+# line's contained tax is taken out, docs/markets.md); `tax` is the lines' tax, added or contained,
+# so goods + tax is what the customer paid for them. Commission is the seller and category parts on
+# the seller's lines (not the logistics one). Orders and refunds from before platform contributions
+# and commission tax were kept count 0 of both.
+_ENTRIES = """
 WITH sold AS (
-    SELECT width_bucket(o.created_at, $5::timestamptz[]) AS day, o.id AS order_id,
-           l.line_subtotal - l.discount - CASE WHEN l.prices_include_tax THEN l.tax ELSE 0 END AS goods
+    SELECT o.id AS order_id, o.created_at AS at,
+           sum(l.line_subtotal - l.discount - CASE WHEN l.prices_include_tax THEN l.tax ELSE 0 END) AS goods,
+           sum(l.tax) AS tax, sum(COALESCE(l.platform_contribution, 0)) AS platform,
+           sum(COALESCE(l.commission_tax, 0)) AS commission_tax
     FROM order_lines l JOIN orders o ON o.id = l.order_id
     WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4
-), charged AS (  -- the seller and category commission on the seller's lines (not the logistics one)
-    SELECT width_bucket(o.created_at, $5::timestamptz[]) AS day, c.amount
-    FROM orders o JOIN order_commissions c ON c.order_id = o.id
-    WHERE o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4 AND c.dimension IN ('seller', 'category')
+    GROUP BY o.id
+), charged AS (
+    SELECT c.order_id, sum(c.amount) AS commission
+    FROM order_commissions c JOIN sold s ON s.order_id = c.order_id
+    WHERE c.dimension IN ('seller', 'category')
       AND EXISTS (SELECT 1 FROM order_lines l
-                  WHERE l.order_id = o.id AND l.product_id = c.product_id AND l.seller_id = $1)
-), back AS (
-    SELECT width_bucket(r.created_at, $5::timestamptz[]) AS day,
-           rl.amount - rl.discount - CASE WHEN rl.prices_include_tax THEN rl.tax ELSE 0 END AS goods,
-           rl.seller_commission + rl.category_commission AS commission
+                  WHERE l.order_id = c.order_id AND l.product_id = c.product_id AND l.seller_id = $1)
+    GROUP BY c.order_id
+), entries AS (
+    SELECT 'order' AS kind, s.order_id AS id, s.order_id, s.at, s.goods, s.tax, s.platform,
+           COALESCE(ch.commission, 0) AS commission, s.commission_tax
+    FROM sold s LEFT JOIN charged ch ON ch.order_id = s.order_id
+    UNION ALL
+    SELECT 'refund', r.id, r.order_id, r.created_at,
+           -sum(rl.amount - rl.discount - CASE WHEN rl.prices_include_tax THEN rl.tax ELSE 0 END),
+           -sum(rl.tax), -sum(COALESCE(rl.platform_contribution, 0)),
+           -sum(rl.seller_commission + rl.category_commission), -sum(COALESCE(rl.commission_tax, 0))
     FROM refunds r JOIN refund_lines rl ON rl.refund_id = r.id
     JOIN order_lines l ON l.order_id = rl.order_id AND l.position = rl.position
     WHERE l.seller_id = $1 AND r.currency = $2 AND r.created_at >= $3 AND r.created_at < $4
+    GROUP BY r.id
 )
-SELECT day, sum(orders)::bigint AS orders, sum(gross) AS gross, sum(refunds) AS refunds,
-       sum(charged) AS charged, sum(reversed) AS reversed
-FROM (
-    SELECT day, count(DISTINCT order_id) AS orders, sum(goods) AS gross, 0 AS refunds, 0 AS charged, 0 AS reversed
-    FROM sold GROUP BY day
-    UNION ALL SELECT day, 0, 0, 0, sum(amount), 0 FROM charged GROUP BY day
-    UNION ALL SELECT day, 0, 0, sum(goods), 0, sum(commission) FROM back GROUP BY day
-) parts
-GROUP BY day ORDER BY day
 """
+
+# $5 the period's days' bounds (each local day's first instant, ascending, then the period's end):
+# `day` is the number of the day (1 = the first, SQL's width_bucket).
+_DAYS = (
+    _ENTRIES
+    + """
+SELECT width_bucket(at, $5::timestamptz[]) AS day,
+       count(*) FILTER (WHERE kind = 'order') AS orders,
+       COALESCE(sum(goods) FILTER (WHERE kind = 'order'), 0) AS gross,
+       -COALESCE(sum(goods) FILTER (WHERE kind = 'refund'), 0) AS refunds,
+       COALESCE(sum(tax) FILTER (WHERE kind = 'order'), 0) AS tax_collected,
+       -COALESCE(sum(tax) FILTER (WHERE kind = 'refund'), 0) AS tax_refunded,
+       COALESCE(sum(platform) FILTER (WHERE kind = 'order'), 0) AS platform,
+       -COALESCE(sum(platform) FILTER (WHERE kind = 'refund'), 0) AS platform_reversed,
+       COALESCE(sum(commission) FILTER (WHERE kind = 'order'), 0) AS charged,
+       -COALESCE(sum(commission) FILTER (WHERE kind = 'refund'), 0) AS reversed,
+       sum(commission_tax) AS commission_tax
+FROM entries GROUP BY day ORDER BY day
+"""
+)
+
+# $5/$6 the cursor (the last entry's time and id; NULL: the first page), $7 how many rows.
+_PAGE = (
+    _ENTRIES
+    + """
+SELECT kind, id, order_id, at, goods, tax, platform, commission, commission_tax FROM entries
+WHERE $5::timestamptz IS NULL OR (at, id) > ($5::timestamptz, $6::uuid)
+ORDER BY at, id LIMIT $7
+"""
+)
 
 
 async def currencies(conn: Connection, *, seller_id: str, start: datetime, end: datetime) -> list[str]:
@@ -65,6 +98,21 @@ async def currencies(conn: Connection, *, seller_id: str, start: datetime, end: 
 
 
 async def days(conn: Connection, *, seller_id: str, currency: str, bounds: Sequence[datetime]) -> list[asyncpg.Record]:
-    """(day, orders, gross, refunds, charged, reversed) for each day with any of them; `day` numbers
-    the spans between consecutive `bounds` from 1 (the period is [bounds[0], bounds[-1]))."""
+    """The sums of the entries of each day with any (`_DAYS`' columns); `day` numbers the spans
+    between consecutive `bounds` from 1 (the period is [bounds[0], bounds[-1]))."""
     return await conn.fetch(_DAYS, seller_id, currency, bounds[0], bounds[-1], list(bounds))
+
+
+async def entries(
+    conn: Connection,
+    *,
+    seller_id: str,
+    currency: str,
+    start: datetime,
+    end: datetime,
+    after: tuple[datetime, UUID] | None,
+    limit: int | None,
+) -> list[asyncpg.Record]:
+    """The entries of [start, end) by time (then id), after `after`; at most `limit` (None: all)."""
+    at, entry_id = after if after is not None else (None, None)
+    return await conn.fetch(_PAGE, seller_id, currency, start, end, at, entry_id, limit)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
+from uuid import UUID
 
 import msgspec
+
+from quote_service.analytics.periods import Span
 
 
 class Figures(msgspec.Struct, kw_only=True):
@@ -22,8 +26,19 @@ class Figures(msgspec.Struct, kw_only=True):
     commission_reversed: Decimal
     """Seller and category commission the day's refunds reversed."""
     net_commission: Decimal
+    tax_collected: Decimal
+    """The tax on those goods (added or contained): goods + tax is what the customers paid for them."""
+    tax_refunded: Decimal
+    """The tax the day's refunds gave back."""
+    platform_contribution: Decimal
+    """What the platform pays the seller for the platform-funded discounts on those goods."""
+    platform_contribution_reversed: Decimal
+    """The platform contribution the day's refunds took back."""
+    commission_tax: Decimal
+    """The tax on the commission (COMMISSION_TAX_RATE), net of what the day's refunds reversed."""
     payout: Decimal
-    """net_sales - net_commission."""
+    """net_sales + tax_collected - tax_refunded + platform_contribution - platform_contribution_reversed
+    - net_commission - commission_tax."""
 
 
 class StatementDay(Figures, kw_only=True):
@@ -46,3 +61,32 @@ class Statement(Figures, kw_only=True):
     end: datetime
     """The first instant after the period (UTC)."""
     days: list[StatementDay]
+
+
+EntryKind = Literal["order", "refund"]
+
+
+class Entry(msgspec.Struct, kw_only=True):
+    """One order (its lines of the seller) or one refund (its amounts negative) in a seller's ledger."""
+
+    kind: EntryKind
+    id: UUID
+    """The order's id, or the refund's."""
+    order_id: UUID
+    at: datetime
+    goods: Decimal
+    tax: Decimal
+    platform_contribution: Decimal
+    commission: Decimal
+    commission_tax: Decimal
+    payout: Decimal
+    """goods + tax + platform_contribution - commission - commission_tax."""
+
+
+class Ledger(Span, kw_only=True):
+    """A page of a seller's ledger: the entries a statement sums, oldest first."""
+
+    seller_id: str
+    currency: str | None
+    items: list[Entry]
+    next_cursor: str | None

@@ -5,18 +5,20 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 import asyncpg
 import msgspec
 
 from quote_service.analytics.periods import Period, span_fields
-from quote_service.db.pool import Pool
+from quote_service.db.pool import Connection, Pool
 from quote_service.errors import FieldError, ValidationFailed
+from quote_service.pagination import page_of
 from quote_service.pricing.money import ZERO, is_currency, round_money
 from quote_service.statements import repository
-from quote_service.statements.schemas import Figures, Statement, StatementDay
+from quote_service.statements.schemas import Entry, Figures, Ledger, Statement, StatementDay
 
 CSV_COLUMNS = (
     "date",
@@ -29,8 +31,39 @@ CSV_COLUMNS = (
     "commission_charged",
     "commission_reversed",
     "net_commission",
+    "tax_collected",
+    "tax_refunded",
+    "platform_contribution",
+    "platform_contribution_reversed",
+    "commission_tax",
     "payout",
 )
+ENTRY_COLUMNS = (
+    "kind",
+    "id",
+    "order_id",
+    "at",
+    "seller_id",
+    "currency",
+    "goods",
+    "tax",
+    "platform_contribution",
+    "commission",
+    "commission_tax",
+    "payout",
+)
+_AMOUNTS = ("goods", "tax", "platform_contribution", "commission", "commission_tax", "payout")
+_ENTRY_MONEY = (
+    ("goods", "goods"),
+    ("tax", "tax"),
+    ("platform_contribution", "platform"),
+    ("commission", "commission"),
+    ("commission_tax", "commission_tax"),
+)
+"""An entry's amounts and the `repository.entries` columns they come from."""
+_PAYOUT_SIGNS = (("goods", 1), ("tax", 1), ("platform_contribution", 1), ("commission", -1), ("commission_tax", -1))
+LEDGER = "statement-entries"
+"""The cursor's list name."""
 _NO_CURRENCY_QUANTUM = Decimal("0.01")
 
 
@@ -38,19 +71,23 @@ def _currency_error(message: str) -> ValidationFailed:
     return ValidationFailed(f"currency: {message}", details=[FieldError("currency", message)])
 
 
-async def statement(pool: Pool, seller_id: str, period: Period, *, currency: str | None) -> Statement:
-    """The statement of `period` by its local days, in `currency` or the one currency the seller used."""
-    lo, hi = period.start, period.end
+async def _currency(conn: Connection, seller_id: str, period: Period, currency: str | None) -> str | None:
+    """`currency` checked, or the one currency the seller used in the period (None: it used none)."""
     if currency is not None:
         currency = currency.upper()
         if not is_currency(currency):
             raise _currency_error("not an ISO 4217 currency code")
+        return currency
+    used = await repository.currencies(conn, seller_id=seller_id, start=period.start, end=period.end)
+    if len(used) > 1:
+        raise _currency_error(f"the seller sold in {', '.join(used)} in this period: choose one")
+    return used[0] if used else None
+
+
+async def statement(pool: Pool, seller_id: str, period: Period, *, currency: str | None) -> Statement:
+    """The statement of `period` by its local days, in `currency` or the one currency the seller used."""
     async with pool.acquire() as conn:
-        if currency is None:
-            used = await repository.currencies(conn, seller_id=seller_id, start=lo, end=hi)
-            if len(used) > 1:
-                raise _currency_error(f"the seller sold in {', '.join(used)} in this period: choose one")
-            currency = used[0] if used else None
+        currency = await _currency(conn, seller_id, period, currency)
         rows = (
             await repository.days(conn, seller_id=seller_id, currency=currency, bounds=period.day_starts)
             if currency
@@ -71,6 +108,8 @@ def _figures(rows: Sequence[asyncpg.Record], currency: str | None) -> Figures:
         return _money(sum((r[column] for r in rows), ZERO), currency)
 
     gross, refunds, charged, reversed_ = total("gross"), total("refunds"), total("charged"), total("reversed")
+    collected, tax_back = total("tax_collected"), total("tax_refunded")
+    platform, platform_back, commission_tax = total("platform"), total("platform_reversed"), total("commission_tax")
     net_sales, net_commission = gross - refunds, charged - reversed_
     return Figures(
         orders=int(sum(r["orders"] for r in rows)),
@@ -80,7 +119,12 @@ def _figures(rows: Sequence[asyncpg.Record], currency: str | None) -> Figures:
         commission_charged=charged,
         commission_reversed=reversed_,
         net_commission=net_commission,
-        payout=net_sales - net_commission,
+        tax_collected=collected,
+        tax_refunded=tax_back,
+        platform_contribution=platform,
+        platform_contribution_reversed=platform_back,
+        commission_tax=commission_tax,
+        payout=net_sales + collected - tax_back + platform - platform_back - net_commission - commission_tax,
     )
 
 
@@ -117,4 +161,61 @@ def as_csv(s: Statement) -> str:
 
 def _amounts(x: Figures) -> tuple[object, ...]:
     return (x.orders, x.gross_sales, x.refunds, x.net_sales, x.commission_charged, x.commission_reversed,
-            x.net_commission, x.payout)  # fmt: skip
+            x.net_commission, x.tax_collected, x.tax_refunded, x.platform_contribution,
+            x.platform_contribution_reversed, x.commission_tax, x.payout)  # fmt: skip
+
+
+async def ledger(
+    pool: Pool,
+    seller_id: str,
+    period: Period,
+    *,
+    currency: str | None,
+    limit: int | None,
+    after: tuple[datetime, UUID] | None = None,
+) -> Ledger:
+    """The entries of `period` oldest first, `limit` at a time (None: every one), after the cursor's `after`."""
+    async with pool.acquire() as conn:
+        currency = await _currency(conn, seller_id, period, currency)
+        rows = (
+            await repository.entries(
+                conn,
+                seller_id=seller_id,
+                currency=currency,
+                start=period.start,
+                end=period.end,
+                after=after,
+                limit=None if limit is None else limit + 1,
+            )
+            if currency
+            else []
+        )
+    page = page_of(rows, LEDGER, limit=limit or len(rows) or 1, key=_entry_key, item=lambda r: _entry(r, currency))
+    return Ledger(seller_id=seller_id, currency=currency, **span_fields(period), **msgspec.structs.asdict(page))
+
+
+def _entry_key(row: asyncpg.Record) -> tuple[str, str]:
+    return (row["at"].isoformat(), str(row["id"]))
+
+
+def _entry(row: asyncpg.Record, currency: str | None) -> Entry:
+    money = {name: _money(row[column], currency) for name, column in _ENTRY_MONEY}
+    payout = sum((money[name] * sign for name, sign in _PAYOUT_SIGNS), ZERO)
+    return Entry(kind=row["kind"], id=row["id"], order_id=row["order_id"], at=row["at"], payout=payout, **money)
+
+
+def ledger_csv(ledger: Ledger) -> str:
+    """One row per entry and a `total` row (each amount summed over the entries), for a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(ENTRY_COLUMNS)
+    currency = ledger.currency or ""
+    totals = dict.fromkeys(_AMOUNTS, _money(ZERO, ledger.currency))
+    for entry in ledger.items:
+        amounts = [getattr(entry, name) for name in _AMOUNTS]
+        for name, amount in zip(_AMOUNTS, amounts, strict=True):
+            totals[name] += amount
+        head = (entry.kind, entry.id, entry.order_id, entry.at.isoformat(), ledger.seller_id, currency)
+        writer.writerow([_cell(v) for v in (*head, *amounts)])
+    writer.writerow([_cell(v) for v in ("total", "", "", "", ledger.seller_id, currency, *totals.values())])
+    return out.getvalue()

@@ -158,7 +158,10 @@ def _metrics_is_text(schema: dict[str, Any]) -> None:
     operation["security"] = [*_AUTHENTICATED, {}]
 
 
-CSV_ROUTES = (("get", "/api/v1/sellers/{seller_id}/statement"),)
+CSV_ROUTES = (
+    ("get", "/api/v1/sellers/{seller_id}/statement"),
+    ("get", "/api/v1/sellers/{seller_id}/statement/entries"),
+)
 """Routes whose 200 is the JSON envelope, or with `?format=csv` a text/csv file."""
 
 

@@ -85,6 +85,7 @@ async def test_create_answers_201_with_the_stored_coupon(client: Client, admin: 
         "per_customer_limit": 1,
         "is_active": True,
         "times_used": 0,
+        "funded_by": "seller",
         "created_by": "admin",
         "updated_by": "admin",
         "created_at": created["created_at"],

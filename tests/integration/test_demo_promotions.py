@@ -18,7 +18,7 @@ Client = AsyncTestClient[Litestar]
 async def test_the_demo_promotions_price_quotes_and_are_seeded_once(
     client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
 ) -> None:
-    assert await demo.seed_promotions(pool) == 2
+    assert await demo.seed_promotions(pool) == 3
     assert await demo.seed_promotions(pool) == 0
     grocery = [
         await create_product(
@@ -27,6 +27,8 @@ async def test_the_demo_promotions_price_quotes_and_are_seeded_once(
         for price in ("59.00", "89.00", "179.00")
     ]
     laptop = await create_product(client, admin, base_price="4000.00", min_price="0.00", cost_price="0.00")
+    lamp = await create_product(client, admin, base_price="250.00", min_price="0.00", cost_price="0.00",
+                                category_id="home")  # fmt: skip
 
     async def promoted() -> bool:  # seeded straight into PostgreSQL: the app sees the new version within ~1 s
         return bool((await quote_of(client, service_key, grocery))["applied_promotions"])
@@ -41,3 +43,9 @@ async def test_the_demo_promotions_price_quotes_and_are_seeded_once(
     assert [(p["name"], p["amount"]) for p in big_basket["applied_promotions"]] == [
         ("5 % off baskets from 3000.00", "200.00")
     ]
+
+    on_us = await quote_of(client, service_key, [lamp])
+    assert [(p["name"], p["amount"], p["funded_by"]) for p in on_us["applied_promotions"]] == [
+        ("Home week: 10 % off, paid by the platform", "25.00", "platform")
+    ]
+    assert on_us["items"][0]["platform_funded"] == "25.00"

@@ -80,6 +80,7 @@ async def test_create_answers_201_with_the_stored_promotion(client: Client, admi
         "usage_limit": 100,
         "times_used": 0,
         "is_active": True,
+        "funded_by": "seller",
         "created_by": "admin",
         "updated_by": "admin",
     }

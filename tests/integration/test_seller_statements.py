@@ -38,7 +38,8 @@ async def test_a_statement_shows_sales_refunds_commission_and_payout(
     today = utcnow().date().isoformat()
 
     shown = expect_ok(await client.get(url("seller-1"), headers=service_key))
-    # Goods 51.00 - 5.10 = 45.90, commission 15 % = 6.89; one unit back: 25.50 - 2.55 = 22.95 and 3.45.
+    # Goods 51.00 - 5.10 = 45.90, tax 18 % = 8.26, commission 15 % = 6.89; one unit back: 25.50 - 2.55 =
+    # 22.95, its tax 4.13 and commission 3.45. Payout 22.95 + 8.26 - 4.13 - 3.44 = 23.64.
     figures = {
         "orders": 1,
         "gross_sales": "45.90",
@@ -47,7 +48,12 @@ async def test_a_statement_shows_sales_refunds_commission_and_payout(
         "commission_charged": "6.89",
         "commission_reversed": "3.45",
         "net_commission": "3.44",
-        "payout": "19.51",
+        "tax_collected": "8.26",
+        "tax_refunded": "4.13",
+        "platform_contribution": "0.00",
+        "platform_contribution_reversed": "0.00",
+        "commission_tax": "0.00",
+        "payout": "23.64",
     }
     span = {"from": shown["from"], "to": today, "tz": "UTC", "start": shown["start"], "end": shown["end"]}
     assert shown == {"seller_id": "seller-1", "currency": "TRY", **span, **figures,
@@ -88,7 +94,9 @@ async def test_one_currency_per_statement_and_bad_input_named(
     expect_error(await client.get(url("seller-1"), headers=shopper.headers), 403, "FORBIDDEN")
 
 
-MONEY = ("gross_sales", "refunds", "net_sales", "commission_charged", "commission_reversed", "net_commission", "payout")
+MONEY = ("gross_sales", "refunds", "net_sales", "commission_charged", "commission_reversed", "net_commission",
+         "tax_collected", "tax_refunded", "platform_contribution", "platform_contribution_reversed", "commission_tax",
+         "payout")  # fmt: skip
 
 
 async def test_a_seller_with_nothing_in_the_period_gets_zeros_with_two_decimals(client: Client, admin: Caller) -> None:

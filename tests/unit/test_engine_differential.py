@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -512,6 +512,20 @@ def in_currencies(config: Config, currency: str) -> Config:
     return dataclasses.replace(config, rates=rates, rules=rules)
 
 
+def with_funders(rng: random.Random, config: Config) -> Config:
+    """About a third of the promotions and coupons funded by the platform (docs/orders-and-refunds.md),
+    drawn from a stream of their own: the worlds before funders existed stay as they were."""
+
+    def funder() -> Literal["seller", "platform"]:
+        return "platform" if rng.random() < 0.35 else "seller"
+
+    return dataclasses.replace(
+        config,
+        promotions=[msgspec.structs.replace(p, funded_by=funder()) for p in config.promotions],
+        coupons=[msgspec.structs.replace(c, funded_by=funder()) for c in config.coupons],
+    )
+
+
 def make_world(rng: random.Random, *, inclusive: bool = True) -> dict[str, Any]:
     """A random configuration; `inclusive` False: none of docs/markets.md's features (no tax-inclusive
     source, every rate and fee rule in the world's currency), what every quote was priced on before."""
@@ -547,6 +561,7 @@ def make_world(rng: random.Random, *, inclusive: bool = True) -> dict[str, Any]:
     if inclusive:
         products, price_lists = make_inclusive(products, list(config.price_lists))
         config = in_currencies(dataclasses.replace(config, price_lists=price_lists), currency)
+        config = with_funders(random.Random(products[-1].id.int), config)
     snapshot = ConfigSnapshot.build(
         version=config.version,
         rates=config.rates,

@@ -146,6 +146,12 @@ MUTATIONS = [
     Mutation(PLAN, "LinePlan.contained_tax", "gross * self.tax_rate / self.tax_divisor", "gross * self.tax_fraction"),
     Mutation(SETTLE, "added_tax", "zero if priced.inclusive else", "zero if False else"),
     Mutation(RULES, "fee_rule", "fee_currency(rule, default_currency) != currency", "False"),
+    # docs/orders-and-refunds.md#who-funds-a-discount: a platform-funded share stays in the commission base
+    Mutation(SETTLE, "settle", "if line.funded:", "if False:"),
+    Mutation(SETTLE, "_seller_funded_base", "after - line_tax(priced, seller_discount, cent)", "after"),
+    Mutation(DISCOUNTS, "spread", "if platform:", "if False:"),
+    Mutation(DEALS, "_give", 'platform=promotion.funded_by == "platform"', "platform=False"),
+    Mutation(DEALS, "apply_promotions", "line.funded = chosen.lines[position].funded", "pass"),
 ]
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quote_service.orders.record_math import split_discounts
+from quote_service.orders.record_math import split_by_funder, split_discounts
 
 CENT = Decimal("0.01")
 D = Decimal
@@ -88,3 +88,48 @@ def test_rows_and_columns_add_up_exactly(lines: list[tuple[int, int]], weights: 
     assert [sum(row, D(0)) for row in rows] == discounts
     assert [sum(column, D(0)) for column in zip(*rows, strict=True)] == amounts
     assert all(share >= 0 and share == share.quantize(CENT) for row in rows for share in row)
+
+
+def _totals(total: int, weights: list[int]) -> list[Decimal]:
+    """`total` cents in parts in proportion to `weights`, adding up exactly."""
+    if sum(weights) == 0:
+        weights = [1, *weights[1:]]
+    parts = [total * w // sum(weights) for w in weights]
+    parts[-1] += total - sum(parts)
+    return [D(n) * CENT for n in parts]
+
+
+@given(
+    lines=st.lists(st.tuples(cents, cents, cents), min_size=1, max_size=8),
+    seller_weights=st.lists(cents, min_size=1, max_size=3),
+    platform_weights=st.lists(cents, min_size=1, max_size=3),
+    mask=st.lists(st.booleans(), min_size=32, max_size=32),
+)
+def test_by_funder_each_lines_platform_shares_are_the_engines_platform_part(
+    lines: list[tuple[int, int, int]], seller_weights: list[int], platform_weights: list[int], mask: list[bool]
+) -> None:
+    """Whatever the sources: each line's platform-funded shares add up to its `funded`, its seller-funded
+    ones to the rest, each source's to its total."""
+    funded = [D(platform) * CENT for platform, _, _ in lines]
+    discounts = [D(platform + seller) * CENT for platform, seller, _ in lines]
+    subtotals = [D(platform + seller + more) * CENT for platform, seller, more in lines]
+    platform_amounts = _totals(sum(p for p, _, _ in lines), platform_weights)
+    seller_amounts = _totals(sum(s for _, s, _ in lines), seller_weights)
+    # Interleaved: a platform promotion, then the seller's, then coupons of both.
+    order = [True, False] * max(len(platform_amounts), len(seller_amounts))
+    platform_left, seller_left = list(platform_amounts), list(seller_amounts)
+    amounts, platform = [], []
+    for is_platform in order:
+        taken = platform_left if is_platform else seller_left
+        if taken:
+            amounts.append(taken.pop(0))
+            platform.append(is_platform)
+    applies = [[mask[(i * 4 + j) % 32] for j in range(len(amounts))] for i in range(len(lines))]
+
+    rows = split_by_funder(discounts, funded, subtotals, amounts, platform, applies, CENT)
+
+    for row, line_funded, discount in zip(rows, funded, discounts, strict=True):
+        assert sum((s for s, p in zip(row, platform, strict=True) if p), D(0)) == line_funded
+        assert sum(row, D(0)) == discount
+    assert [sum(column, D(0)) for column in zip(*rows, strict=True)] == amounts
+    assert all(share >= 0 for row in rows for share in row)

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from quote_service.orders.record_math import commission_tax
 from quote_service.orders.refund_math import (
     FEE_PARTS,
     LINE_PARTS,
@@ -29,7 +30,7 @@ from quote_service.orders.refund_math import (
     line_commissions,
     plan_refund,
 )
-from quote_service.pricing.money import ZERO
+from quote_service.pricing.money import ZERO, quantum
 from quote_service.pricing.quote import Quote
 from tests.unit.test_engine_properties import scenarios
 from tests.unit.test_engine_support import quote
@@ -130,6 +131,13 @@ def charged_lines(result: Quote) -> list[ChargedLine]:
                 "discount": item.discount,
                 "tax": item.tax,
                 **commissions[position],
+                # As if the platform funded the whole discount, with a 20 % tax on the commission.
+                "platform": item.discount,
+                "commission_tax": commission_tax(
+                    commissions[position]["seller"] + commissions[position]["category"],
+                    Decimal(20),
+                    quantum(result.currency),
+                ),
             },
         )
         for position, item in enumerate(result.items)

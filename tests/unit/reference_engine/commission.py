@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
 from quote_service.pricing.commission import CommissionRate
@@ -177,6 +177,10 @@ def commission_breakdown(
         base = line.subtotal - line.discount  # docs/markets.md: commission is on the net, without tax
         if line.inclusive:
             base -= line.tax
+        if line.funded:  # docs/orders-and-refunds.md: the base is after the seller-funded discounts only
+            base = line.subtotal - (line.discount - line.funded)
+            if line.inclusive:  # less the tax that gross amount would contain
+                base -= (base * line.tax_rate / (100 + line.tax_rate)).quantize(cent, ROUND_HALF_UP)
         for part in ("category", "seller"):
             rate = line_rate(rates, place, part, category_id=line.category_id, seller_id=seller_id)
             if rate is None and part == "category":

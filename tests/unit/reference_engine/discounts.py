@@ -123,7 +123,7 @@ def apply_coupons(
         ]
         amount = min(_wanted(coupon, targets, cent), cap_left)
         if amount > 0:
-            amount = spread(amount, targets, cent)
+            amount = spread(amount, targets, cent, platform=coupon.funded_by == "platform")
         if amount <= 0:
             results.append(CouponResult(code, reason="NOT_APPLICABLE"))
             continue
@@ -145,7 +145,7 @@ def _wanted(coupon: Coupon, lines: Sequence[Line], cent: Decimal) -> Decimal:
     return min(coupon.value.quantize(cent, ROUND_HALF_UP), left)
 
 
-def spread(amount: Decimal, lines: Sequence[Line], cent: Decimal) -> Decimal:
+def spread(amount: Decimal, lines: Sequence[Line], cent: Decimal, *, platform: bool = False) -> Decimal:
     """Add up to `amount` (on the currency grid) to the lines' discounts; return what was given.
 
     Each line's exact share is in proportion to what is left of it, clipped at its room above
@@ -181,6 +181,8 @@ def spread(amount: Decimal, lines: Sequence[Line], cent: Decimal) -> Decimal:
         _settle(rest - shares[last], shares, rooms, skip=last)
     for line, share in zip(lines, shares, strict=True):
         line.discount += share
+        if platform:  # the platform pays it: the line's commission base keeps it
+            line.funded += share
     return given
 
 

@@ -241,8 +241,9 @@ def price_quote(
         if promotion is promoted.free_delivery:
             amount, fee = fee, zero
         kind = type(promotion.config).__struct_config__.tag
+        funder = {"funded_by": "platform"} if promotion.funded_by == "platform" else {}
         applied_promotions.append(
-            AppliedPromotion(promotion_id=promotion.id, name=promotion.name, kind=str(kind), amount=amount)
+            AppliedPromotion(promotion_id=promotion.id, name=promotion.name, kind=str(kind), amount=amount, **funder)
         )
     waived_by = "promotion" if fee != delivery.amount else "coupon"
     fee = _free_delivery_coupon(coupons, fee, zero)
@@ -278,7 +279,10 @@ def price_quote(
         if result.reason is not None:
             rejected_coupons.append(RejectedCoupon(code=result.code, reason=result.reason))
         elif result.coupon is not None and result.amount is not None:
-            applied_coupons.append(AppliedCoupon(code=result.code, type=result.coupon.type, amount=result.amount))
+            funder = {"funded_by": "platform"} if result.coupon.funded_by == "platform" else {}
+            applied_coupons.append(
+                AppliedCoupon(code=result.code, type=result.coupon.type, amount=result.amount, **funder)
+            )
     steps = [
         ("items", "list prices", item_total),
         ("flash_sale", "flash-sale prices", flash_total - flash_list_total),
@@ -433,6 +437,8 @@ def _quote_line(line: Line, cent: Decimal, split: bool) -> QuoteLine:
         # docs/pricing.md: a line not flash-priced, with a min_price, whose net is at or below its floor
         at_min_price=line.flash_sale_id is None and line.floor > 0 and left <= line.floor,
     )
+    if line.funded:  # docs/orders-and-refunds.md#who-funds-a-discount
+        shown = replace(shown, platform_funded=line.funded)
     if not split:
         return shown
     if line.inclusive:

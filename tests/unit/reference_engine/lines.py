@@ -33,6 +33,7 @@ class Line:
         "discount",
         "flash_sale_id",
         "floor",
+        "funded",
         "inclusive",
         "list_subtotal",
         "list_unit",
@@ -91,6 +92,8 @@ class Line:
         self.applied: tuple[AppliedRule, ...] = ()
         """The same, as the response shows them."""
         self.discount = zero
+        self.funded = zero
+        """The part of `discount` the platform funds (docs/orders-and-refunds.md#who-funds-a-discount)."""
         self.tax = zero
         self.tax_rate = ZERO
 

@@ -111,7 +111,9 @@ def _free_units(config: BuyXGetY, lines: Sequence[Line]) -> list[int]:
     return free
 
 
-def _spread(amount: Decimal, lines: list[Line], weights: list[Decimal], cent: Decimal) -> Decimal:
+def _spread(
+    amount: Decimal, lines: list[Line], weights: list[Decimal], cent: Decimal, platform: bool = False
+) -> Decimal:
     """Like a coupon's spread (docs/pricing.md), each line's share in proportion to its weight."""
     total = sum(weights, ZERO)
     if total <= 0:
@@ -141,6 +143,8 @@ def _spread(amount: Decimal, lines: list[Line], weights: list[Decimal], cent: De
             excess -= moved
     for line, share in zip(lines, shares, strict=True):
         line.discount += share
+        if platform:
+            line.funded += share
     return given
 
 
@@ -168,7 +172,8 @@ def _goods(promotion: Promotion, lines: list[Line], cap_left: Decimal, cent: Dec
             assert isinstance(config, AmountOff)
             wanted = min(config.amount.quantize(cent, ROUND_HALF_UP), left)
     amount = min(wanted, cap_left)
-    given = _spread(amount, targets, weights, cent) if amount > 0 else ZERO
+    platform = promotion.funded_by == "platform"
+    given = _spread(amount, targets, weights, cent, platform) if amount > 0 else ZERO
     return given, bool(targets)
 
 
@@ -309,4 +314,5 @@ def apply_promotions(
     for line, done in zip(lines, best.copies, strict=True):
         chosen.discount += done.discount - line.discount
         line.discount = done.discount
+        line.funded = done.funded
     return chosen
