@@ -9,7 +9,7 @@ reads the body and answers a fixed 4.6 KB JSON body (a quote's size). One is spo
 `response_bytes`). wrk POSTs a quote-sized body to each in turn, round after round, and the
 worker's CPU (Python thread and granian's threads, loadtests/cpu.py) is divided by the requests:
 what the interface itself costs a request, which is the most a quote could save by being served
-over RSGI (BENCHMARKS.md, "Three roads measured and closed"). Needs wrk.
+over RSGI (BENCHMARKS.md, "Decisions"). Needs wrk.
 """
 
 from __future__ import annotations

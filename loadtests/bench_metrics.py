@@ -10,7 +10,7 @@ hits). Each way runs those updates `--quotes` times on the service's own metric 
 fresh process per mode (`single`: no PROMETHEUS_MULTIPROC_DIR, as one worker; `multiprocess`: a
 scratch directory, as `serve --workers N`); the deferred way also pays one flush per
 `--per-flush` quotes (a second's worth at ~4,000 quotes/s). Prints the median of `--rounds` of
-µs per quote for each way (BENCHMARKS.md, "Request metrics counted in integers").
+µs per quote for each way (BENCHMARKS.md, "Decisions").
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ def interpreter(maps: str | None = None) -> str:
     what of its build moves a benchmark's absolute figures: on one 2-vCPU VM, the same code took
     ~15 % less CPU a quote on Debian's python3.11 (built with PGO and LTO, libpython in the
     executable) than on a pyenv build without --enable-optimizations and with a shared libpython
-    (BENCHMARKS.md, "Three roads measured and closed"). Ratios inside one run are unaffected.
+    (BENCHMARKS.md, "Decisions"). Ratios inside one run are unaffected.
     `maps` is /proc/self/maps' text (read when None)."""
     if maps is None:
         try:

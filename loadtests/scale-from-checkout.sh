@@ -1,7 +1,7 @@
 #!/bin/bash
 # The many-core scaling benchmark from a checkout, on a machine with no network, no uv and no
 # virtual environment module to spare: the way it was run on the 16-core machine (BENCHMARKS.md,
-# "Many-core scaling"). Where the offline bundle fits, run-scale.sh is simpler; this one carries
+# the 16-core row of "Headline figures"). Where the offline bundle fits, run-scale.sh is simpler; this one carries
 # less (the machine's own python3 supplies numpy and scipy) and runs the compiled engine.
 #
 #   bash loadtests/scale-from-checkout.sh PYTHON [scale.py options]

@@ -22,7 +22,7 @@ quote prices as a customer's first, without flash offers), the prior price of a 
 price-history read after pricing: quotes/prior_prices.py), the identical-request cache, the Redis
 write and its wait, the quote log's queue and its writes, metrics, the request id and the security
 headers. So quote ÷ this is what that service costs, and this ÷ the echo the most quote ÷ echo
-could be if it cost nothing (BENCHMARKS.md, "What a quote's own work leaves for the ratio").
+could be if it cost nothing (BENCHMARKS.md, "Headline figures").
 
 `--parts` serves nothing: on a fresh demo database (seed-demo; the servers of the README's test
 setup, Redis db 14 flushed as the other benchmarks do) it does that work in this process for

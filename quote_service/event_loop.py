@@ -5,7 +5,7 @@ inherited through `fork()`: a system call, ~0.1 µs a look-up more than this mod
 loop (what entering the kernel costs the code around it in a request, through the caches, the
 development VMs could not resolve). A quote on the lean edge looked the
 loop up ~9 times (its deadlines, the API key's freshness, the body read, the stored quote's
-future); with `running_loop()` it makes none (BENCHMARKS.md, "A quote counted in instructions":
+future); with `running_loop()` it makes none (BENCHMARKS.md, "Decisions":
 8.66 such calls a quote before, 0.26 after).
 
 `running_loop()` answers what `asyncio.get_running_loop()` answers, from the last answer while

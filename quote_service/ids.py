@@ -1,8 +1,8 @@
 """Random ids for the request path, drawn from the kernel in batches.
 
 `uuid.uuid4()` and `os.urandom(16)` each make a getrandom system call: two per quote (its id and
-the request id), ~1.5-6 µs each on a loaded virtual machine (BENCHMARKS.md, "Per-request work in
-batches"). `RandomPool` reads `batch` ids' worth of bytes in one call and hands out 16-byte
+the request id), ~1.5-6 µs each on a loaded virtual machine (BENCHMARKS.md,
+"Decisions"). `RandomPool` reads `batch` ids' worth of bytes in one call and hands out 16-byte
 slices; the bytes are the same kernel CSPRNG output, only fetched ahead.
 
 A pool belongs to one process: a forked child must never hand out its parent's unused bytes,

@@ -56,7 +56,7 @@ MODULES: Final = (
 """The pricing modules a build compiles: those a quote runs through, less the ones that declare a
 class with keyword arguments (the msgspec Structs' `frozen=True, kw_only=True`, `tag=...`): mypyc
 drops class keywords without a word (build.class_keywords), so those stay Python. Their code is
-a small part of a warm quote (BENCHMARKS.md, the compiled engine)."""
+a small part of a warm quote (BENCHMARKS.md, "Decisions")."""
 
 
 class EngineUnavailable(ImportError):

@@ -4,7 +4,7 @@ prometheus_client in one go.
 A prometheus_client counter's `inc()` takes a lock, and with several workers (multiprocess mode)
 also writes the value into the worker's memory-mapped file; a histogram's `observe()` does that
 twice (its bucket and its sum). A quote paid ~2.7 µs for its seven such updates in one process and
-~7 µs with several workers (BENCHMARKS.md, "Request metrics counted in integers"). Here an update
+~7 µs with several workers (BENCHMARKS.md, "Decisions"). Here an update
 is an addition to a Python integer or float: `DeferredCounter.inc` and `DeferredHistogram.observe`
 take no lock and call nothing. `flush()` adds what was counted to the real series; it runs every
 second in every process (the app's metrics ticker, with the quote stage timings:

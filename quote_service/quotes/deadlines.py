@@ -2,7 +2,7 @@
 
 `asyncio.timeout_at` schedules a timer for every request and cancels it at the end: ~5 µs a
 time under uvloop, and a quote on the lean edge took two (the body read and the quote's own
-deadline; BENCHMARKS.md, "Per-request work in batches"). `DeadlineWatch.bound(when)` does
+deadline; BENCHMARKS.md, "Decisions"). `DeadlineWatch.bound(when)` does
 the same as a plain `with` in the task it bounds: the task is cancelled once `when` (event-loop
 time) has passed, the cancellation leaves the block as `TimeoutError`, and `expired()` says
 whether it was this deadline; but entering and leaving one only pushes an entry on a heap and

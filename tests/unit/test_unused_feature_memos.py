@@ -1,5 +1,5 @@
 """The memos that make promotions and price lists a quote cannot use cost it nothing
-(BENCHMARKS.md "Features a quote does not use") answer exactly what a fresh look would.
+(BENCHMARKS.md, "Decisions": indexing features a quote does not use) answer exactly what a fresh look would.
 
 One book answers many quotes in turn (other currencies, groups, segments, channels, times on
 either side of a promotion's or a list's dates): each answer must equal the reference's, written
