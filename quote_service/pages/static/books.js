@@ -1,7 +1,7 @@
 "use strict";
 // The books page (admin, read-only): latest refunds, a seller's statement, price lists, promotions.
 (() => {
-  const { api, el, money, stamp, exact, day: dayName, cell, fillOr } = QS;
+  const { api, csrf, el, money, stamp, exact, day: dayName, cell, fillOr } = QS;
   const { offer, conditions, combines, inEffectEnds, productIds } = OfferWords;
   const $ = id => document.getElementById(id);
   const DAY_MS = 86400000;
@@ -38,25 +38,135 @@
     if (chosen && seller && seller.currencies.includes(chosen)) select.value = chosen;
   }
 
-  async function statement() {
-    const seller = $("statement-seller").value;
-    if (!seller) return fillOr($("statement-rows"), [], "No sellers yet.");
+  // The seller, period and currency the form names, as the statement's and the ledger's query.
+  function period() {
     const query = new URLSearchParams({ from: $("statement-from").value, to: $("statement-to").value });
     if ($("statement-currency").value) query.set("currency", $("statement-currency").value);
-    const s = await api("GET", `/api/v1/sellers/${encodeURIComponent(seller)}/statement?${query}`);
+    return query;
+  }
+  const sellerPath = seller => `/api/v1/sellers/${encodeURIComponent(seller)}/statement`;
+
+  async function statement() {
+    const seller = $("statement-seller").value;
+    if (!seller) { ledgerFor(null); return fillOr($("statement-rows"), [], "No sellers yet."); }
+    let s;
+    try { s = await api("GET", `${sellerPath(seller)}?${period()}`); }
+    catch (e) { ledgerFor(null, "No ledger: the statement was refused."); throw e; }
     const c = s.currency;
     const totals = [["Orders", s.orders], ["Gross sales", money(s.gross_sales, c)], ["Refunds", money(s.refunds, c)],
-      ["Net sales", money(s.net_sales, c)], ["Commission charged", money(s.commission_charged, c)],
-      ["Commission reversed", money(s.commission_reversed, c)], ["Net commission", money(s.net_commission, c)],
+      ["Net sales", money(s.net_sales, c)], ["Tax collected", money(s.tax_collected, c)],
+      ["Tax refunded", money(s.tax_refunded, c)], ["Platform contribution", money(s.platform_contribution, c)],
+      ["Platform contribution reversed", money(s.platform_contribution_reversed, c)],
+      ["Commission charged", money(s.commission_charged, c)], ["Commission reversed", money(s.commission_reversed, c)],
+      ["Net commission", money(s.net_commission, c)], ["Commission tax", money(s.commission_tax, c)],
       ["Payout", money(s.payout, c)]];
     $("statement-totals").replaceChildren(...totals.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", { title: String(v) }, String(v)))));
     $("statement-tz").textContent = `Days are local days in ${s.tz}.`;
     // The days' amounts are in the statement's currency: the headers say which, once.
     for (const th of document.querySelectorAll("#panel-statement th[data-label]")) th.textContent = `${th.dataset.label} (${c})`;
+    const amount = value => cell(money(value), { class: "num" });
     fillOr($("statement-rows"), s.days.map(d => el("tr", {}, cell(dayName(d.date), { title: d.date }), cell(d.orders, { class: "num" }),
-      cell(money(d.gross_sales), { class: "num" }), cell(money(d.refunds), { class: "num" }),
-      cell(money(d.net_commission), { class: "num" }), cell(money(d.payout), { class: "num" }))),
+      amount(d.gross_sales), amount(d.refunds), amount(d.tax_collected), amount(d.tax_refunded),
+      amount(d.platform_contribution), amount(d.platform_contribution_reversed), amount(d.net_commission),
+      amount(d.commission_tax), amount(d.payout))),
       `${seller} sold nothing in these days.`);
+    await ledgerFor(s);
+  }
+
+  // Exact decimal sums of the API's amount strings ("-81.00"): BigInt in the smallest unit any
+  // term names, so a total is the API's to the minor unit, never a float's approximation.
+  function decimalSum(...terms) {
+    const parsed = terms.map(([text, sign]) => {
+      const [, minus, whole, fraction = ""] = /^(-?)(\d+)(?:\.(\d+))?$/.exec(String(text));
+      return { value: BigInt(minus + whole + fraction) * BigInt(sign), digits: fraction.length };
+    });
+    const digits = Math.max(0, ...parsed.map(p => p.digits));
+    let total = 0n;
+    for (const p of parsed) total += p.value * 10n ** BigInt(digits - p.digits);
+    const negative = total < 0n, text = (negative ? -total : total).toString().padStart(digits + 1, "0");
+    const whole = text.slice(0, text.length - digits), fraction = text.slice(text.length - digits);
+    return (negative ? "-" : "") + whole + (digits ? "." + fraction : "");
+  }
+
+  // The seller's ledger for the statement's seller, period, time zone and currency: a page at a
+  // time (More follows the cursor), the whole period's totals under it (the statement's figures,
+  // which the entries sum to), and the same period as a CSV file.
+  const LEDGER_PAGE = Math.min(500, Math.max(1, Number(new URLSearchParams(location.search).get("ledger_limit")) || 20));
+  let ledger = null;  // {path, query, cursor, shown}
+
+  function ledgerQuery(s) {
+    const query = period();
+    query.set("tz", s.tz);
+    if (s.currency) query.set("currency", s.currency);
+    return query;
+  }
+
+  async function ledgerFor(s, emptyText = "No sellers yet.") {
+    const csv = $("ledger-csv");
+    $("ledger-total").replaceChildren();
+    if (!s) {
+      ledger = null;
+      csv.hidden = true;
+      $("ledger-more").hidden = true;
+      $("ledger-count").textContent = "";
+      return fillOr($("ledger-rows"), [], emptyText);
+    }
+    const query = ledgerQuery(s);
+    const path = `${sellerPath(s.seller_id)}/entries`;
+    const file = new URLSearchParams(query);
+    file.set("format", "csv");
+    csv.href = `${path}?${file}`;
+    csv.hidden = false;
+    ledger = { path, query, cursor: null, shown: 0 };
+    for (const th of document.querySelectorAll("#panel-ledger th[data-label]")) {
+      th.textContent = s.currency ? `${th.dataset.label} (${s.currency})` : th.dataset.label;
+    }
+    const total = [decimalSum([s.gross_sales, 1], [s.refunds, -1]), decimalSum([s.tax_collected, 1], [s.tax_refunded, -1]),
+      decimalSum([s.platform_contribution, 1], [s.platform_contribution_reversed, -1]), s.net_commission,
+      s.commission_tax, s.payout];
+    $("ledger-total").replaceChildren(el("tr", { class: "sum" }, el("th", { colspan: 3 }, "Period total"),
+      ...total.map(v => cell(v, { class: "num" }))));
+    $("ledger-rows").replaceChildren();
+    await ledgerPage();
+  }
+
+  async function ledgerPage() {
+    const current = ledger;
+    const query = new URLSearchParams(current.query);
+    query.set("limit", String(LEDGER_PAGE));
+    if (current.cursor) query.set("cursor", current.cursor);
+    const page = await api("GET", `${current.path}?${query}`);
+    if (ledger !== current) return;  // the form asked for another seller or period meanwhile
+    const rows = page.items.map(e => el("tr", { class: "entry", "data-kind": e.kind, "data-id": e.id },
+      cell(stamp(e.at), { title: exact(e.at) }), cell(e.kind),
+      cell(e.order_id, { title: e.kind === "refund" ? `refund ${e.id} of order ${e.order_id}` : `order ${e.order_id}` }),
+      ...[e.goods, e.tax, e.platform_contribution, e.commission, e.commission_tax, e.payout].map(v => cell(v, { class: "num" }))));
+    current.shown += rows.length;
+    current.cursor = page.next_cursor;
+    if (current.shown === 0) fillOr($("ledger-rows"), [], `${page.seller_id} has no orders or refunds in these days.`);
+    else $("ledger-rows").append(...rows);
+    $("ledger-more").hidden = !page.next_cursor;
+    $("ledger-count").textContent = page.next_cursor ? `${current.shown} entries shown, more to come.` : `${current.shown} entries.`;
+  }
+
+  // The API takes the session cookie only with the CSRF header, which a plain link cannot send:
+  // the file is fetched like any API call and saved through a Blob, under the API's file name.
+  async function downloadCsv(event) {
+    event.preventDefault();
+    const link = event.currentTarget;
+    const res = await fetch(link.href, { headers: { "X-CSRF-Token": csrf(), "Accept": "text/csv" }, credentials: "same-origin" });
+    if (!res.ok) {
+      let message = res.statusText;
+      try { message = (await res.json()).message || message; } catch (_) { /* not JSON */ }
+      throw new Error(message);
+    }
+    const named = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") || "");
+    const url = URL.createObjectURL(await res.blob());
+    const save = el("a", { href: url, download: named ? named[1] : "ledger.csv", hidden: true });
+    document.body.append(save);
+    save.click();
+    save.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
   }
 
   async function priceLists() {
@@ -110,6 +220,12 @@
     try { await statement(); $("message").textContent = ""; }
     catch (e) { $("message").textContent = e.message; $("message").className = "message error"; }
   });
+  const shown = action => async event => {
+    try { await action(event); $("message").textContent = ""; }
+    catch (e) { $("message").textContent = e.message; $("message").className = "message error"; }
+  };
+  $("ledger-more").addEventListener("click", shown(ledgerPage));
+  $("ledger-csv").addEventListener("click", shown(downloadCsv));
   $("refresh").addEventListener("click", load);
   load();
 })();

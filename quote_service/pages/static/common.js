@@ -86,5 +86,5 @@ const QS = (() => {
     const columns = tbody.closest("table").querySelectorAll("thead th").length;
     fill(tbody, rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: columns }, emptyText))]);
   }
-  return { api, ApiError, el, money, clock, stamp, exact, day, countdown, uuid, fill, cell, fillOr };
+  return { api, csrf, ApiError, el, money, clock, stamp, exact, day, countdown, uuid, fill, cell, fillOr };
 })();
