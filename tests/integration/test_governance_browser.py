@@ -53,14 +53,19 @@ async def reviewer(settings: Settings, password_hash: str) -> Caller:
     return await make_caller(settings, password_hash, "reviewer", "admin")
 
 
+async def a_rate(api: httpx.AsyncClient, admin: Caller, reviewer: Caller) -> dict[str, Any]:
+    """A commission rate to change (12.5 %): A asks for it, B approves it through the API."""
+    created = await requested(await api.post(RATES, json=RATE, headers=admin.headers))
+    approved = await ok(await api.post(f"/api/v1/change-requests/{created}/approve", headers=reviewer.headers))
+    rate: dict[str, Any] = approved["result"]["data"]
+    return rate
+
+
 async def test_a_change_request_approved_on_the_page_applies_and_is_audited(
     four_eyes: tuple[str, httpx.AsyncClient], admin: Caller, reviewer: Caller
 ) -> None:
     base_url, api = four_eyes
-    # A rate to change: A asks, B approves through the API.
-    created = await requested(await api.post(RATES, json=RATE, headers=admin.headers))
-    approved = await ok(await api.post(f"/api/v1/change-requests/{created}/approve", headers=reviewer.headers))
-    rate: dict[str, Any] = approved["result"]["data"]
+    rate = await a_rate(api, admin, reviewer)
     # A changes the rate: a change request, not yet applied.
     change_id = await requested(await api.patch(f"{RATES}/{rate['id']}", json={"rate": "13"}, headers=admin.headers))
     assert float((await ok(await api.get(f"{RATES}/{rate['id']}", headers=admin.headers)))["rate"]) == 12.5
@@ -143,3 +148,35 @@ async def test_a_shopper_is_refused_the_governance_page(
         await log_in(page, base_url, PAGE, "shopper")
         await expect(page.get_by_role("alert")).to_contain_text("needs an administrator")
         assert await page.locator("#change-rows").count() == 0
+
+
+async def test_a_conflict_is_said_and_a_rejection_leaves_the_list(
+    four_eyes: tuple[str, httpx.AsyncClient], admin: Caller, reviewer: Caller
+) -> None:
+    base_url, api = four_eyes
+    rate_path = f"{RATES}/{(await a_rate(api, admin, reviewer))['id']}"
+    first = await requested(await api.patch(rate_path, json={"rate": "13"}, headers=admin.headers))
+    second = await requested(await api.patch(rate_path, json={"rate": "14"}, headers=admin.headers))
+    third = await requested(await api.patch(rate_path, json={"rate": "15"}, headers=admin.headers))
+
+    async with chromium() as browser, guarded_page(browser, base_url) as (page, guard):
+        guard.expect_console_error("409")
+        await log_in(page, base_url, PAGE, "reviewer")
+        await expect(page.locator("#change-rows tr.change")).to_have_count(3)
+        # The first applies; the second was asked of the rate as it was before: a conflict.
+        await page.locator(f"#change-{first}").get_by_role("button", name="Approve").click()
+        await expect(page.locator(f"#change-{first}")).to_have_count(0)
+        await page.locator(f"#change-{second}").get_by_role("button", name="Approve").click()
+        await expect(page.locator("#message")).to_contain_text("CHANGE_CONFLICT")
+        await expect(page.locator("#message")).to_contain_text(second)
+        await expect(page.locator(f"#change-{second}")).to_have_count(0)
+        await page.locator(f"#change-{third}").get_by_role("button", name="Reject").click()
+        await expect(page.locator("#message")).to_contain_text("rejected")
+        await expect(page.locator("#change-rows")).to_contain_text("No change requests wait")
+
+    statuses = {
+        c["id"]: c["status"]
+        for c in (await ok(await api.get("/api/v1/change-requests", headers=admin.headers)))["items"]
+    }
+    assert (statuses[first], statuses[second], statuses[third]) == ("applied", "conflicted", "rejected")
+    assert float((await ok(await api.get(rate_path, headers=admin.headers)))["rate"]) == 13
