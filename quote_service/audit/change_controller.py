@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit import changes
 from quote_service.auth.guards import admin_only
+from quote_service.auth.middleware import presented_token
 from quote_service.clock import utcnow
 from quote_service.errors import invalid
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
@@ -98,6 +99,11 @@ class ChangeRequestController(Controller):
         if apply_at is not None and apply_at > utcnow():
             return ok(decided, f"Change request approved; it applies at {apply_at.isoformat()}")
         headers = [(k, v) for k, v in request.scope["headers"] if k in _PASSED]
+        token = presented_token(request, str(request.auth))
+        if request.auth == "cookie" and token:
+            # Approved from a page (the session cookie): replayed with the session's bearer token,
+            # since the replay carries no cookie and no CSRF header.
+            headers = [(b"authorization", f"Bearer {token}".encode())]
         applied = await changes.apply(request.app, pool, change_id, headers=headers, request_id=request_id)
         return ok(applied or await changes.get(pool, change_id), "Change request approved and applied")
 

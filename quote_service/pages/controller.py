@@ -1,4 +1,4 @@
-"""The pages' routes: the landing page /, /dashboard, /dashboard/books, /store, the login form's
+"""The pages' routes: the landing page /, /dashboard, /dashboard/books, /dashboard/governance, /store, the login form's
 POST, logout, the favicon, and their assets.
 
 A page is excluded from the API's auth middleware and checks the session cookie itself: no
@@ -47,11 +47,21 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY}
-PageName = Literal["dashboard", "books", "store"]
-TITLES: dict[str, str] = {"dashboard": "Pricing dashboard", "books": "Refunds, statements and offers", "store": "Store"}
-PATHS: dict[str, str] = {"dashboard": "/dashboard", "books": "/dashboard/books", "store": "/store"}
+PageName = Literal["dashboard", "books", "governance", "store"]
+TITLES: dict[str, str] = {
+    "dashboard": "Pricing dashboard",
+    "books": "Refunds, statements and offers",
+    "governance": "Audit trail and change requests",
+    "store": "Store",
+}
+PATHS: dict[str, str] = {
+    "dashboard": "/dashboard",
+    "books": "/dashboard/books",
+    "governance": "/dashboard/governance",
+    "store": "/store",
+}
 ADMINS, SHOPPERS = frozenset({"admin"}), frozenset({"user", "admin"})
-ROLES: dict[str, frozenset[str]] = {"dashboard": ADMINS, "books": ADMINS, "store": SHOPPERS}
+ROLES: dict[str, frozenset[str]] = {"dashboard": ADMINS, "books": ADMINS, "governance": ADMINS, "store": SHOPPERS}
 FAVICON = (HERE / "static" / "favicon.svg").read_bytes()
 
 template_config = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
@@ -147,6 +157,12 @@ async def books_page(request: Request[Any, Any, Any]) -> Template:
     return await _page(request, "books")
 
 
+@get("/dashboard/governance", exclude_from_auth=True, include_in_schema=False)
+async def governance_page(request: Request[Any, Any, Any]) -> Template:
+    """An entity's audit trail and the pending change requests (approve, reject): docs/pages.md."""
+    return await _page(request, "governance")
+
+
 @get("/store", exclude_from_auth=True, include_in_schema=False)
 async def store_page(
     request: Request[Any, Any, Any], read_pool: ReadPoolDep, settings: NamedDependency[Settings]
@@ -234,6 +250,7 @@ ROUTES: list[ControllerRouterHandler] = [
     favicon,
     dashboard_page,
     books_page,
+    governance_page,
     store_page,
     login,
     logout,

@@ -18,9 +18,10 @@ from litestar.testing import AsyncTestClient
 from quote_service.app import create_app
 from quote_service.clock import utcnow
 from quote_service.config import Settings
-from tests.integration.conftest import Caller, make_caller
+from tests.integration.conftest import PASSWORD, Caller, make_caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.servers import race_server
+from tests.integration.test_pages import login_form
 
 Client = AsyncTestClient[Litestar]
 RATES = "/api/v1/commission-rates"
@@ -176,3 +177,17 @@ async def test_two_approvals_racing_apply_once(
     assert won["status"] == "applied", won
     assert await pool.fetchval("SELECT count(*) FROM commission_rates") == 1
     assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action = 'apply'") == 1
+
+
+async def test_approving_from_a_page_session_applies(four_eyes: Client, admin: Caller, reviewer: Caller) -> None:
+    """The governance page approves with the session cookie (no Authorization header): the
+    replayed write runs as the approver all the same, rather than as nobody (a 401 conflict)."""
+    change_id = await requested(await four_eyes.post(RATES, json=RATE, headers=admin.headers))
+    csrf = await login_form(four_eyes, "dashboard/governance")
+    form = {"username": reviewer.username, "password": PASSWORD, "csrf": csrf, "page": "governance"}
+    response = await four_eyes.post("/pages/login", data=form, follow_redirects=False)
+    assert response.headers["location"] == "/dashboard/governance"
+    csrf = four_eyes.cookies["qs_csrf"]
+    applied = expect_ok(await four_eyes.post(f"{CHANGES}/{change_id}/approve", headers={"X-CSRF-Token": csrf}))
+    assert applied["status"] == "applied"
+    assert applied["result"]["data"]["rate"] is not None
