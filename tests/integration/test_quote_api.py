@@ -79,7 +79,7 @@ async def blocked_on_products(conn: asyncpg.Connection) -> bool:
     waiting: bool = await conn.fetchval(
         """SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
                           WHERE l.relation = 'products'::regclass AND NOT l.granted
-                            AND a.query LIKE '%FROM products WHERE id = any($1::uuid[])%')"""
+                            AND a.query LIKE '%FROM products p WHERE p.id = any($1::uuid[])%')"""
     )
     return waiting
 

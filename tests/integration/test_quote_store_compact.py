@@ -100,8 +100,12 @@ async def test_an_order_of_a_compact_quote_reproduces_every_part_of_the_response
     placed = expect_ok(await client.post(ORDERS, json={"quote_id": answered["quote_id"]}, headers=headers), 201)
     money = ("subtotal", "discount_amount", "tax_amount", "delivery_fee", "small_basket_fee", "total_amount")
     assert {k: placed[k] for k in money} == {k: answered[k] for k in money}
-    line_fields = placed["items"][0].keys()
-    assert placed["items"] == [{k: line[k] for k in line_fields} for line in answered["items"]]
+    # Each order line repeats its quote line's fields (and adds its priced record: discounts by
+    # source, net, commission parts: docs/orders-and-refunds.md#the-priced-record).
+    assert len(placed["items"]) == len(answered["items"])
+    for ordered, quoted in zip(placed["items"], answered["items"], strict=True):
+        assert {k: v for k, v in ordered.items() if k in quoted} == {k: quoted[k] for k in quoted if k in ordered}
+        assert {"discounts", "net", "commission"} <= ordered.keys()
     assert placed["commission_breakdown"] == answered["commission_breakdown"]
     assert placed["applied_coupons"] == answered["applied_coupons"]
 
