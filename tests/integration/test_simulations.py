@@ -224,3 +224,32 @@ def test_the_result_is_json() -> None:
 
     document = Simulation(__import__("uuid").uuid4(), 0.0).document()
     assert msgspec.json.decode(msgspec.json.encode(document))["changed_quotes"] == 0
+
+
+async def test_drafts_of_every_kind_apply_nowhere(
+    client: Client, admin: Caller, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    """A pricing rule, a promotion and a coupon drafted together: the baskets move, the tables do not."""
+    await seeded(client, admin, pool, [1, 2, 4])
+    before_rows, before_keys = await counts(pool), await redis_state(settings)
+    rule = {
+        "name": "sim-delivery", "type": "DELIVERY_FEE", "configuration": {"base_fee": "12.50"},
+        "region": "Istanbul", "priority": 5, "effective_from": "2025-01-01T00:00:00Z",
+    }  # fmt: skip
+    promotion = {
+        "name": "Electronics: buy 3, get 1 free", "kind": "BUY_X_GET_Y", "starts_at": "2025-01-01T00:00:00+03:00",
+        "config": {"buy": {"quantity": 3, "category_ids": ["electronics"]},
+                   "get": {"quantity": 1, "category_ids": ["electronics"], "percent_off": 100}},
+    }  # fmt: skip
+    coupon = {"code": "simsave", "type": "PERCENTAGE", "value": 10, "valid_from": "2025-01-01T00:00:00+03:00"}
+    changes = [
+        {"entity_type": "pricing_rules", "action": "create", "body": rule},
+        {"entity_type": "promotions", "action": "create", "body": promotion},
+        {"entity_type": "coupons", "action": "create", "body": coupon},
+    ]
+    result = await simulated(client, admin, {"changes": changes})
+    assert (result["quotes"], result["changed_quotes"]) == (3, 3)
+    assert Decimal(result["delta"]["TRY"]["total"]) != 0
+    assert Decimal(result["delta"]["TRY"]["discount"]) > 0  # the fourth unit of the 4-unit basket is free
+    assert await counts(pool) == before_rows
+    assert await redis_state(settings) == before_keys
