@@ -86,6 +86,8 @@ from quote_service.reservations.controller import get_reservation, release_reser
 from quote_service.reservations.service import Reservations
 from quote_service.reservations.sweeper import ReservationSweeper
 from quote_service.rules.controller import PricingRuleController
+from quote_service.simulations.controller import SimulationController
+from quote_service.simulations.service import Simulations
 from quote_service.snapshot.controller import snapshot_status
 from quote_service.snapshot.loader import load_snapshot
 from quote_service.snapshot.store import ConfigStore
@@ -328,6 +330,8 @@ def create_app(
                 prior_prices=PriorPrices(pool),
                 clock=quote_clock,
             )
+            app.state.simulations = Simulations(reads, app.state.quotes.defaults)
+            stack.push_async_callback(_close_within, "simulations", app.state.simulations.stop, None)
             intelligence = Intelligence(
                 settings, pool, redis, clock=clock, prices_moved=products.invalidate, reads=reads
             )
@@ -403,6 +407,7 @@ def create_app(
             CampaignController,
             AnalyticsController,
             ExperimentController,
+            SimulationController,
             create_quote,
             get_quote,
             get_product_price,
@@ -428,6 +433,7 @@ def create_app(
             "intelligence": from_state("intelligence"),
             "campaigns": from_state("campaigns"),
             "analytics": from_state("analytics"),
+            "simulations": from_state("simulations"),
             "reservations": from_state("reservations"),
             "read_pools": from_state("read_pools"),
             "read_pool": Provide(_read_pool, sync_to_thread=False),

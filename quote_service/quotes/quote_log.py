@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
@@ -40,7 +41,7 @@ from quote_service.observability.metrics import (
     QUOTE_LOG_ROWS_REPLAYED,
     QUOTE_LOG_SPOOL_BYTES,
 )
-from quote_service.pricing.quote import Quote
+from quote_service.pricing.quote import Address, CustomerContext, Quote, QuoteItemIn, QuoteRequest, RequestContext
 from quote_service.quotes.spool import Segment, Spool
 
 log = structlog.get_logger("quote_service.quotes.quote_log")
@@ -51,7 +52,7 @@ _LOG_COLUMNS = (
     "small_basket_fee", "total_amount", "total_commission", "seller_commission", "category_commission",
     "logistics_commission", "item_count", "config_version", "lines", "applied_rules", "coupon_codes",
     "experiments", "caller_kind", "caller_id", "created_at", "valid_until", "delivery_city", "delivery_country",
-    "flags", "forced_experiments",
+    "flags", "forced_experiments", "request",
 )  # fmt: skip
 LOG_INTERVAL = 0.2
 LOG_BATCH = 1000
@@ -72,7 +73,7 @@ UNSTORABLE = (
 """A batch that fails with one of these holds a row PostgreSQL will never take: writing it again
 cannot help, so the batch is split to find it. Anything else (connection lost, server restarting)
 is retried as it is."""
-_JSONB = frozenset({"lines", "applied_rules", "experiments", "forced_experiments"})
+_JSONB = frozenset({"lines", "applied_rules", "experiments", "forced_experiments", "request"})
 _TEXT_ARRAYS = frozenset({"coupon_codes", "flags"})
 _CASTS = {
     "quote_id": "uuid", "item_count": "integer", "config_version": "bigint",
@@ -333,12 +334,13 @@ def log_row(
     delivery: tuple[str, str] | None = None,
     *,
     quote_id: str | None = None,
+    request: object = None,
 ) -> LogRow | None:
     """The quote's lean quote-log row, encoded (`encode_row`; `quote_id`: its id as text, when the
     caller has it already). Made in the request, right after the quote, while the quote's values
     are still in the CPU's caches: encoded there once it costs less than its values did as a tuple
     encoded later with the batch (docs/hot-path.md#the-quote-log-one-json-document-per-batch)."""
-    return encode_row(log_values(q, caller, delivery, quote_id=quote_id))
+    return encode_row(log_values(q, caller, delivery, quote_id=quote_id, request=request))
 
 
 def log_values(
@@ -347,10 +349,13 @@ def log_values(
     delivery: tuple[str, str] | None = None,
     *,
     quote_id: str | None = None,
+    request: object = None,
 ) -> LogValues:
     """The lean quote-log row's values: totals as columns, lines, rules and variants as small JSON
     arrays (positions in migrations/0015_lean_quote_log.sql), the delivery city and country and the
-    keys of the flags on (migration 0045), never the whole response."""
+    keys of the flags on (migration 0045), never the whole response. `request`: what a what-if
+    simulation prices the basket again from (migration 0520: the request and the customer it was
+    priced for, `LoggedRequest`), encoded with the row in C."""
     breakdown = q.commission_breakdown
     # Forced variants (context.ab_test_group) are kept apart: the experiment statistics read `experiments`.
     exposures, forced = q.experiments, {}
@@ -402,4 +407,64 @@ def log_values(
         delivery[1] if delivery else None,
         list(q.feature_flags),  # the keys of the flags on
         forced,
+        request,
     )
+
+
+_Place = tuple[str, str, float | None, float | None]
+_LoggedRequest = tuple[
+    str, str, list[tuple[str, int, Decimal | None, str | None, str | None]], _Place, _Place | None, bool, list[str],
+    str | None, str | None, str | None, RequestContext | None, str | None, str | None, str | None, str | None,
+]  # fmt: skip
+_REQUEST = msgspec.json.Decoder(_LoggedRequest)
+
+
+def _place(address: Address) -> _Place:
+    return (address.city, address.country, address.latitude, address.longitude)
+
+
+def _address(place: _Place) -> Address:
+    return Address(city=place[0], country=place[1], latitude=place[2], longitude=place[3])
+
+
+def logged_request(request: QuoteRequest, customer: CustomerContext) -> tuple[object, ...]:
+    """What the quote log keeps to price the basket again (column `request`, migration 0520; a
+    what-if simulation reads it with `request_of_log`): the request's fields the engine reads (items'
+    id, quantity, unit price, category and seller; the addresses' city, country and coordinates)
+    and the customer it was priced for, in a flat array (no field names: ~200 bytes for three items)."""
+    return (
+        request.customer_id,
+        request.currency,
+        [(i.product_id, i.quantity, i.unit_price, i.category_id, i.seller_id) for i in request.items],
+        _place(request.delivery_address),
+        None if request.pickup_address is None else _place(request.pickup_address),
+        request.is_express_delivery,
+        request.coupon_codes,
+        request.seller_id,
+        request.logistics_provider,
+        request.channel,
+        request.context,
+        customer.tier,
+        customer.segment,
+        customer.customer_group,
+        customer.test_group,
+    )
+
+
+def request_of_log(raw: bytes | str) -> tuple[QuoteRequest, CustomerContext]:
+    """The request and customer `logged_request` kept (coupon uses are not kept: none are counted)."""
+    (customer_id, currency, items, delivery, pickup, express, coupons, seller, logistics, channel, context,
+     tier, segment, group, test_group) = _REQUEST.decode(raw)  # fmt: skip
+    lines = [
+        QuoteItemIn(product_id=p, quantity=q, unit_price=price, category_id=category, seller_id=item_seller)
+        for p, q, price, category, item_seller in items
+    ]
+    request = QuoteRequest(
+        customer_id=customer_id, currency=currency, items=lines, delivery_address=_address(delivery),
+        pickup_address=None if pickup is None else _address(pickup), is_express_delivery=express,
+        coupon_codes=coupons, seller_id=seller, logistics_provider=logistics, channel=channel, context=context,
+    )  # fmt: skip
+    customer = CustomerContext(
+        customer_id=customer_id, tier=tier, segment=segment, customer_group=group, test_group=test_group
+    )
+    return request, customer

@@ -53,6 +53,7 @@ from quote_service.quotes.deadlines import DeadlineWatch
 from quote_service.quotes.display_prices import DisplayPrice, PriceError, Prices, PricesRequest, check_ids, shown
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
 from quote_service.quotes.prior_prices import PriorPrices, reduction_start
+from quote_service.quotes.quote_log import logged_request
 from quote_service.quotes.store import QuoteStore, decode_quote
 from quote_service.reservations.service import Reservations
 from quote_service.snapshot.store import ConfigStore
@@ -237,7 +238,7 @@ class QuoteService:
         with stage(_STORE):
             if reserving:
                 return await self._reserve_and_store(
-                    request, quote, caller, now=now, numbers=numbers, t=(t0, t1, t2, t3, t4)
+                    request, quote, caller, customer, now=now, numbers=numbers, t=(t0, t1, t2, t3, t4)
                 )
             # What the quote is remembered and stored with is made now, while what it reads is still in
             # the CPU's caches, and the Quote's objects are let go before the store's wait: after it the
@@ -245,7 +246,7 @@ class QuoteService:
             # miss an object (docs/hot-path.md#garbage).
             inputs = inputs or _inputs(customer, snapshot, products, flash, now)
             quote_id = quote.quote_id
-            storing = self._put(quote, request, caller, now=now, numbers=numbers)
+            storing = self._put(quote, request, caller, customer, now=now, numbers=numbers)
             del quote
             payload = await storing
         self._remember(key, inputs, payload)
@@ -257,6 +258,7 @@ class QuoteService:
         request: QuoteRequest,
         quote: Quote,
         caller: Principal,
+        customer: CustomerContext,
         *,
         now: datetime,
         numbers: bool,
@@ -269,7 +271,7 @@ class QuoteService:
         reserved = await self._reservations.hold(request, quote, caller, now=now)
         replaced = request.replaces_quote_id
         try:
-            payload = await self._put(reserved, request, caller, now=now, numbers=numbers)
+            payload = await self._put(reserved, request, caller, customer, now=now, numbers=numbers)
         except BaseException:
             # Best effort: should PostgreSQL fail too, the holds still end at their expiry.
             with contextlib.suppress(Exception):
@@ -280,10 +282,18 @@ class QuoteService:
         return PricedQuote(reserved.quote_id, payload)
 
     def _put(
-        self, quote: Quote, request: QuoteRequest, caller: Principal, *, now: datetime, numbers: bool
+        self,
+        quote: Quote,
+        request: QuoteRequest,
+        caller: Principal,
+        customer: CustomerContext,
+        *,
+        now: datetime,
+        numbers: bool,
     ) -> Coroutine[Any, Any, bytes]:
         """Store the quote (Redis, group commit; the quote log behind) with who asked and where to
-        (the store's coroutine, holding the only reference to `quote` the caller does not drop)."""
+        (the store's coroutine, holding the only reference to `quote` the caller does not drop), and
+        what a what-if simulation prices it again from (`quote_log.logged_request`)."""
         address = request.delivery_address
         return self._store.put(
             quote,
@@ -291,6 +301,7 @@ class QuoteService:
             caller=(caller.kind, caller.id),
             delivery=(address.city, address.country),
             numbers=numbers,
+            request=logged_request(request, customer),
         )
 
     async def catalog_product(self, product_id: uuid.UUID) -> CatalogProduct | None:

@@ -189,12 +189,14 @@ class QuoteStore:
         caller: Maker | None = None,
         delivery: tuple[str, str] | None = None,
         numbers: bool = False,
+        request: object = None,
     ) -> bytes:
         """Store `quote` until its `valid_until`; returns (its JSON) once any process can read it.
 
         `caller` (kind, principal id) is who made it: stored with the quote (`StoredQuote.maker`)
         and recorded in the quote log with `delivery` (city, country), where to. `numbers`: money
-        written as JSON numbers (X-Money-Format: number), which `decode_quote` reads as well as strings."""
+        written as JSON numbers (X-Money-Format: number), which `decode_quote` reads as well as strings.
+        `request`: what the quote log keeps to price the basket again (`quote_log.log_values`)."""
         payload = (_NUMBERS if numbers else _ENCODER).encode(quote)
         if quote.valid_until <= now:
             return payload
@@ -202,7 +204,9 @@ class QuoteStore:
         # queued only once Redis acknowledged the quote; the quote itself is let go before the wait
         # (docs/hot-path.md). The id is written as text once, for both.
         text = uuid_text(quote.quote_id)
-        row = log_row(quote, None if caller is None else (caller[0], str(caller[1])), delivery, quote_id=text)
+        row = log_row(
+            quote, None if caller is None else (caller[0], str(caller[1])), delivery, quote_id=text, request=request
+        )
         future: asyncio.Future[None] = running_loop().create_future()
         self._pending.append((_quote_key(text), made_by(caller), payload, quote.valid_until.timestamp(), future))
         del quote

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quote_service.clock import utcnow
 from quote_service.commissions import repository as commissions
 from quote_service.coupons import repository as coupons
-from quote_service.db.pool import Pool
+from quote_service.db.pool import Connection, Pool
 from quote_service.flags import repository as flags
 from quote_service.flash_sales.service import load_definitions
 from quote_service.price_lists import repository as price_lists
@@ -19,14 +19,20 @@ async def load_snapshot(pool: Pool) -> ConfigSnapshot:
     """Read the version and every configuration table in one repeatable-read transaction: the
     snapshot's version is exactly the version of the data it holds."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        version = await read_version(conn)
-        return ConfigSnapshot.build(
-            version=version,
-            rates=await commissions.load_active(conn),
-            rules=await rules.load_active(conn),
-            flags=await flags.load_active(conn),
-            coupons=await coupons.load_active(conn),
-            flash_sales=await load_definitions(conn, now=utcnow()),
-            price_lists=await price_lists.load_book(conn),
-            promotions=await promotions.load_active(conn),
-        )
+        return await read_snapshot(conn)
+
+
+async def read_snapshot(conn: Connection) -> ConfigSnapshot:
+    """Every configuration table as `conn` sees it now (in its transaction: a what-if simulation
+    reads its draft changes, written in a transaction it rolls back, this way)."""
+    version = await read_version(conn)
+    return ConfigSnapshot.build(
+        version=version,
+        rates=await commissions.load_active(conn),
+        rules=await rules.load_active(conn),
+        flags=await flags.load_active(conn),
+        coupons=await coupons.load_active(conn),
+        flash_sales=await load_definitions(conn, now=utcnow()),
+        price_lists=await price_lists.load_book(conn),
+        promotions=await promotions.load_active(conn),
+    )

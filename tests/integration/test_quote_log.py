@@ -56,7 +56,7 @@ def values(quote_id: uuid.UUID, amount: Decimal = Decimal("10.00")) -> LogValues
         Decimal(0), Decimal(0), Decimal(0), 1, 1,
         msgspec.Raw(b'[["p-1", "c", "s", 1, "10.00", "10.00", "0", "catalog"]]'), msgspec.Raw(b"[]"), (),
         msgspec.Raw(b"{}"), "api_key", "k-1", now, now + timedelta(minutes=15), "Istanbul", "TR", (),
-        msgspec.Raw(b"{}"),
+        msgspec.Raw(b"{}"), msgspec.Raw(b'[{"customer_id": "c-1"}, "gold", null, null, null]'),
     )  # fmt: skip
 
 
@@ -99,7 +99,7 @@ async def test_each_column_is_stored_as_copy_stored_it(pool: asyncpg.Pool) -> No
     varied = [
         base,
         (str(uuid.uuid4()), 'c-"2"\\ş', *base[2:17], ("WELCOME10", "SUMMER"), msgspec.Raw(b'{"exp": "B"}'),
-         None, None, base[21], base[22], None, None, ("flag-a", "flag-b"), msgspec.Raw(b'{"forced": "A"}')),
+         None, None, base[21], base[22], None, None, ("flag-a", "flag-b"), msgspec.Raw(b'{"forced": "A"}'), None),
     ]  # fmt: skip
 
     async def stored() -> list[dict[str, object]]:

@@ -20,6 +20,7 @@ LAYERS = [
     "catalog", "reservations", "commissions", "coupons", "rules", "price_lists", "promotions", "flags", "ofrep",
     "repricing", "campaigns",
     "intelligence", "flash_sales", "snapshot", "analytics", "pages", "quotes", "edge", "orders", "statements",
+    "simulations",
     "app", "cli",
 ]  # fmt: skip
 
