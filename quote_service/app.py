@@ -29,6 +29,7 @@ from quote_service.analytics.guardrail import GuardrailChecker
 from quote_service.analytics.rollups import RollupJob
 from quote_service.analytics.service import Analytics
 from quote_service.audit import changes
+from quote_service.audit.admin import ADMIN_POOL
 from quote_service.audit.change_controller import ChangeRequestController, handle_change_requested
 from quote_service.audit.controller import AuditController
 from quote_service.auth import credentials
@@ -422,6 +423,7 @@ def create_app(
         lifespan=[lifespan],
         dependencies={
             "pool": from_state("pool"),
+            "admin_pool": ADMIN_POOL,
             "redis": from_state("redis"),
             "auth": from_state("auth"),
             "config_store": from_state("config_store"),

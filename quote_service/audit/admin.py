@@ -56,8 +56,7 @@ def config_write(domain: str) -> Provide:
         pool: PoolDep, config_store: ConfigStoreDep, request: AuthedRequest, settings: NamedDependency[Settings]
     ) -> ConfigWrite:
         actor = actor_of(request)
-        principal = request.user
-        who = {"kind": principal.kind, "id": str(principal.id), "name": principal.name}
+        who = _who(request)
         state = request.scope.get("state", {})
         request_id = state.get(REQUEST_ID)
         if settings.change_approval == "required" and not state.get(changes.APPLYING):
@@ -82,6 +81,22 @@ def config_write(domain: str) -> Provide:
 
     return Provide(provide)
 
+
+def _who(request: AuthedRequest) -> dict[str, str]:
+    """The `actor` of the audit rows of `request`'s writes: `{kind, id, name}`."""
+    principal = request.user
+    return {"kind": principal.kind, "id": str(principal.id), "name": principal.name}
+
+
+def _admin_pool(pool: PoolDep, request: AuthedRequest) -> Pool:
+    return audited(pool, msgspec.json.encode(_who(request)).decode(), request.scope.get("state", {}).get(REQUEST_ID))
+
+
+ADMIN_POOL = Provide(_admin_pool, sync_to_thread=False)
+"""The `admin_pool` dependency (web/deps.py `AdminPoolDep`): the pool for an admin write to
+products, flash sales, campaigns, users, API keys or webhooks, whose rows the audit log records
+with the caller and the request id (migration 0530, docs/governance.md). The service's own
+writes to those tables take the plain pool and are not audited."""
 
 ConfigWriteDep: TypeAlias = NamedDependency[ConfigWrite]
 """An admin write of pricing configuration (parameter must be named `write`)."""

@@ -140,12 +140,15 @@ class AuthService:
             role=row["role"],
         )
 
-    async def create_user(self, data: UserCreate) -> User:
-        """Create a user with an argon2id password hash; refuses weak passwords (auth/passwords.py)."""
+    async def create_user(self, data: UserCreate, *, pool: asyncpg.Pool | None = None) -> User:
+        """Create a user with an argon2id password hash; refuses weak passwords (auth/passwords.py).
+
+        `pool` here and in the key writes below: an admin's audited pool (audit/admin.py).
+        """
         check_password(data.password, username=data.username)
         async with self.hashing.slot(suspect=False):
             password_hash = await asyncio.to_thread(credentials.hash_password, data.password)
-        async with self.pool.acquire() as conn:
+        async with (pool or self.pool).acquire() as conn:
             row = await repository.insert_user(
                 conn,
                 username=data.username,
@@ -172,10 +175,11 @@ class AuthService:
         created_by: UUID | None,
         money_format: str = "string",
         customer_group: str | None = None,
+        pool: asyncpg.Pool | None = None,
     ) -> ApiKeyCreated:
         """Create a key; the plaintext is returned here and never stored."""
         key, key_hash, prefix = credentials.new_api_key()
-        async with self.pool.acquire() as conn:
+        async with (pool or self.pool).acquire() as conn:
             row = await repository.insert_api_key(
                 conn,
                 name=name,
@@ -197,8 +201,8 @@ class AuthService:
             customer_group=row["customer_group"],
         )
 
-    async def revoke_api_key(self, key_id: UUID) -> ApiKey:
-        async with self.pool.acquire() as conn:
+    async def revoke_api_key(self, key_id: UUID, *, pool: asyncpg.Pool | None = None) -> ApiKey:
+        async with (pool or self.pool).acquire() as conn:
             row = await repository.revoke_api_key(conn, key_id=key_id)
         if row is None:
             raise NotFound("API key not found")

@@ -13,7 +13,7 @@ from quote_service.auth.guards import admin_only
 from quote_service.campaigns.schemas import Campaign, CampaignCreate, Status
 from quote_service.campaigns.service import Campaigns
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor
-from quote_service.web.deps import AuthedRequest, actor_of
+from quote_service.web.deps import AdminPoolDep, AuthedRequest, actor_of
 from quote_service.web.envelope import Envelope, ok
 
 CampaignsDep = NamedDependency[Campaigns]
@@ -26,9 +26,9 @@ class CampaignController(Controller):
 
     @post("/", summary="Start a campaign on a product now")
     async def create(
-        self, data: JSONBody[CampaignCreate], campaigns: CampaignsDep, request: AuthedRequest
+        self, data: JSONBody[CampaignCreate], campaigns: CampaignsDep, admin_pool: AdminPoolDep, request: AuthedRequest
     ) -> Envelope[Campaign]:
-        return ok(await campaigns.create(data, actor=actor_of(request)), "Campaign created")
+        return ok(await campaigns.create(data, actor=actor_of(request), pool=admin_pool), "Campaign created")
 
     @get("/", summary="Campaigns, newest first (keyset-paginated)")
     async def list_campaigns(
@@ -46,5 +46,7 @@ class CampaignController(Controller):
         return ok(await campaigns.get(name))
 
     @post("/{name:str}/end", status_code=200, summary="End a campaign now (the price returns to base_price)")
-    async def end(self, name: FromPath[str], campaigns: CampaignsDep, request: AuthedRequest) -> Envelope[Campaign]:
-        return ok(await campaigns.end(name, actor=actor_of(request)), "Campaign ended")
+    async def end(
+        self, name: FromPath[str], campaigns: CampaignsDep, admin_pool: AdminPoolDep, request: AuthedRequest
+    ) -> Envelope[Campaign]:
+        return ok(await campaigns.end(name, actor=actor_of(request), pool=admin_pool), "Campaign ended")

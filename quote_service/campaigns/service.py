@@ -112,11 +112,14 @@ class Campaigns:
         self.clock = clock
         self._prices_moved = prices_moved
 
-    async def create(self, data: CampaignCreate, *, actor: str) -> Campaign:
-        """Start a campaign now at the product's current price (409 CAMPAIGN_OVERLAP while another runs)."""
+    async def create(self, data: CampaignCreate, *, actor: str, pool: Pool | None = None) -> Campaign:
+        """Start a campaign now at the product's current price (409 CAMPAIGN_OVERLAP while another runs).
+
+        `pool`: the audited pool of an admin's write (audit/admin.py), else the process's.
+        """
         check_campaign(data)
         now = self.clock()
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with (pool or self.pool).acquire() as conn, conn.transaction():
             product = await repository.lock_product(conn, product_id=data.product_id)
             if product is None:
                 raise ValidationFailed(
@@ -161,10 +164,10 @@ class Campaigns:
             rows = await repository.list_campaigns(conn, status=status, before=before, limit=limit)
         return page_of(rows, "campaigns", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=campaign_from_row)
 
-    async def end(self, name: str, *, actor: str) -> Campaign:
-        """End an active campaign now; the price returns to its base_price."""
+    async def end(self, name: str, *, actor: str, pool: Pool | None = None) -> Campaign:
+        """End an active campaign now; the price returns to its base_price (`pool` as for `create`)."""
         now = self.clock()
-        async with self.pool.acquire() as conn:
+        async with (pool or self.pool).acquire() as conn:
             product_id = await repository.product_of(conn, name=name)
             if product_id is None:
                 raise NotFound(f"campaign {name!r} not found")

@@ -27,7 +27,7 @@ from quote_service.catalog.schemas import (
 from quote_service.config import Settings
 from quote_service.errors import NotFound
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import AuthedRequest, PoolDep, ProductCacheDep, ReadPoolDep, actor_of
+from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep, ProductCacheDep, ReadPoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 
 
@@ -39,13 +39,13 @@ class ProductController(Controller):
     async def create(
         self,
         data: JSONBody[ProductCreate],
-        pool: PoolDep,
+        admin_pool: AdminPoolDep,
         product_cache: ProductCacheDep,
         settings: NamedDependency[Settings],
         request: AuthedRequest,
     ) -> Envelope[Product]:
         product = await service.create_product(
-            pool, data, actor=actor_of(request), prices_include_tax=settings.catalog_prices_include_tax
+            admin_pool, data, actor=actor_of(request), prices_include_tax=settings.catalog_prices_include_tax
         )
         await product_cache.invalidate([product.id])
         return ok(product, "Product created")
@@ -110,11 +110,11 @@ class ProductController(Controller):
         self,
         product_id: FromPath[UUID],
         data: JSONBody[ProductUpdate],
-        pool: PoolDep,
+        admin_pool: AdminPoolDep,
         product_cache: ProductCacheDep,
         request: AuthedRequest,
     ) -> Envelope[Product]:
-        product = await service.update_product(pool, product_id, data, actor=actor_of(request))
+        product = await service.update_product(admin_pool, product_id, data, actor=actor_of(request))
         await product_cache.invalidate([product_id])
         return ok(product, "Product updated")
 
@@ -123,19 +123,23 @@ class ProductController(Controller):
         self,
         product_id: FromPath[UUID],
         data: JSONBody[ProductPatch],
-        pool: PoolDep,
+        admin_pool: AdminPoolDep,
         product_cache: ProductCacheDep,
         request: AuthedRequest,
     ) -> Envelope[Product]:
-        product = await service.update_product(pool, product_id, data, actor=actor_of(request))
+        product = await service.update_product(admin_pool, product_id, data, actor=actor_of(request))
         await product_cache.invalidate([product_id])
         return ok(product, "Product updated")
 
     @delete("/{product_id:uuid}", status_code=200, guards=[admin_only], summary="Deactivate a product")
     async def deactivate(
-        self, product_id: FromPath[UUID], pool: PoolDep, product_cache: ProductCacheDep, request: AuthedRequest
+        self,
+        product_id: FromPath[UUID],
+        admin_pool: AdminPoolDep,
+        product_cache: ProductCacheDep,
+        request: AuthedRequest,
     ) -> Envelope[Product]:
-        product = await service.update_product(pool, product_id, {"is_active": False}, actor=actor_of(request))
+        product = await service.update_product(admin_pool, product_id, {"is_active": False}, actor=actor_of(request))
         await product_cache.invalidate([product_id])
         return ok(product, "Product deactivated")
 
@@ -173,13 +177,15 @@ class ProductController(Controller):
         self,
         product_id: FromPath[UUID],
         data: JSONBody[ManualPrice],
-        pool: PoolDep,
+        admin_pool: AdminPoolDep,
         product_cache: ProductCacheDep,
         settings: NamedDependency[Settings],
         request: AuthedRequest,
     ) -> Envelope[Product]:
         limit = Decimal(str(settings.max_price_change_percent))
-        product = await service.set_price(pool, product_id, data, actor=actor_of(request), max_change_percent=limit)
+        product = await service.set_price(
+            admin_pool, product_id, data, actor=actor_of(request), max_change_percent=limit
+        )
         await product_cache.invalidate([product_id])
         return ok(product, "Price changed")
 
@@ -188,11 +194,11 @@ class ProductController(Controller):
         self,
         product_id: FromPath[UUID],
         data: JSONBody[StockAdjust],
-        pool: PoolDep,
+        admin_pool: AdminPoolDep,
         product_cache: ProductCacheDep,
         request: AuthedRequest,
     ) -> Envelope[StockLevel]:
-        level = await service.adjust_stock(pool, product_id, data, actor=actor_of(request))
+        level = await service.adjust_stock(admin_pool, product_id, data, actor=actor_of(request))
         # The change may have repriced the product (inventory repricing, in the same transaction).
         await product_cache.invalidate([product_id])
         return ok(level, "Stock adjusted")

@@ -37,7 +37,7 @@ from quote_service.flash_sales.service import (
 from quote_service.observability.metrics import count_purchase
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.flash import SaleStatus
-from quote_service.web.deps import AuthedRequest, IdempotencyKey, actor_of, check_idempotency_key
+from quote_service.web.deps import AdminPoolDep, AuthedRequest, IdempotencyKey, actor_of, check_idempotency_key
 from quote_service.web.envelope import Envelope, ErrorEnvelope, ok
 from quote_service.web.errors import render
 from quote_service.web.request import EDGE_ERROR
@@ -53,9 +53,9 @@ class FlashSaleController(Controller):
 
     @post("/", guards=[admin_only], summary="Create a flash sale (allocates stock from each product)")
     async def create(
-        self, data: JSONBody[FlashSaleCreate], flash_sales: SalesDep, request: AuthedRequest
+        self, data: JSONBody[FlashSaleCreate], flash_sales: SalesDep, admin_pool: AdminPoolDep, request: AuthedRequest
     ) -> Envelope[FlashSale]:
-        return ok(await flash_sales.create(data, actor=actor_of(request)), "Flash sale created")
+        return ok(await flash_sales.create(data, actor=actor_of(request), pool=admin_pool), "Flash sale created")
 
     @get("/", summary="Flash sales, latest start first (status as the clock gives it)")
     async def list_sales(
@@ -85,26 +85,37 @@ class FlashSaleController(Controller):
 
     @put("/{sale_id:uuid}", guards=[admin_only], summary="Change a sale (while scheduled; ends_at also while active)")
     async def update(
-        self, sale_id: FromPath[UUID], data: JSONBody[FlashSaleUpdate], flash_sales: SalesDep, request: AuthedRequest
+        self,
+        sale_id: FromPath[UUID],
+        data: JSONBody[FlashSaleUpdate],
+        flash_sales: SalesDep,
+        admin_pool: AdminPoolDep,
+        request: AuthedRequest,
     ) -> Envelope[FlashSale]:
-        return ok(await flash_sales.update(sale_id, data, actor=actor_of(request)), "Flash sale updated")
+        return ok(
+            await flash_sales.update(sale_id, data, actor=actor_of(request), pool=admin_pool), "Flash sale updated"
+        )
 
     @delete("/{sale_id:uuid}", guards=[admin_only], status_code=200, summary="Delete a scheduled sale")
-    async def remove(self, sale_id: FromPath[UUID], flash_sales: SalesDep, request: AuthedRequest) -> Envelope[None]:
-        await flash_sales.delete(sale_id, actor=actor_of(request))
+    async def remove(
+        self, sale_id: FromPath[UUID], flash_sales: SalesDep, admin_pool: AdminPoolDep, request: AuthedRequest
+    ) -> Envelope[None]:
+        await flash_sales.delete(sale_id, actor=actor_of(request), pool=admin_pool)
         return ok(None, "Flash sale deleted; its allocation went back to the products")
 
     @post("/{sale_id:uuid}/activate", guards=[admin_only], status_code=200, summary="Start a scheduled sale now")
     async def activate(
-        self, sale_id: FromPath[UUID], flash_sales: SalesDep, request: AuthedRequest
+        self, sale_id: FromPath[UUID], flash_sales: SalesDep, admin_pool: AdminPoolDep, request: AuthedRequest
     ) -> Envelope[FlashSale]:
-        if not await flash_sales.activate(sale_id, actor=actor_of(request)):
+        if not await flash_sales.activate(sale_id, actor=actor_of(request), pool=admin_pool):
             raise state_conflict("Only a scheduled flash sale can be activated")
         return ok(await flash_sales.get(sale_id, committed=True), "Flash sale activated")
 
     @post("/{sale_id:uuid}/end", guards=[admin_only], status_code=200, summary="End a sale now (unsold units return)")
-    async def end(self, sale_id: FromPath[UUID], flash_sales: SalesDep, request: AuthedRequest) -> Envelope[FlashSale]:
-        if not await flash_sales.end(sale_id, actor=actor_of(request)):
+    async def end(
+        self, sale_id: FromPath[UUID], flash_sales: SalesDep, admin_pool: AdminPoolDep, request: AuthedRequest
+    ) -> Envelope[FlashSale]:
+        if not await flash_sales.end(sale_id, actor=actor_of(request), pool=admin_pool):
             raise state_conflict("The flash sale has already ended")
         return ok(await flash_sales.get(sale_id, committed=True), "Flash sale ended")
 

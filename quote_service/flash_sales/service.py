@@ -184,12 +184,14 @@ class FlashSales:
         self._rebuilds: dict[UUID, asyncio.Task[None]] = {}
 
     # -- admin writes -------------------------------------------------------------------------
+    # `pool`: the audited pool of an admin's write (audit/admin.py); the scheduler's moves, unaudited,
+    # take the process's.
 
-    async def create(self, data: FlashSaleCreate, *, actor: str) -> FlashSale:
+    async def create(self, data: FlashSaleCreate, *, actor: str, pool: Pool | None = None) -> FlashSale:
         now = self.clock()
         errors = _window_errors(data.starts_at, data.ends_at, now)
         sale_id = uuid.uuid4()
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with (pool or self.pool).acquire() as conn, conn.transaction():
             products = await _locked_products(conn, data.items)
             errors += _item_errors(data.items, products)
             if errors:
@@ -207,9 +209,9 @@ class FlashSales:
         await self._after_write(sale_id, rebuild=True)
         return await self._view(sale, items, committed=True)
 
-    async def update(self, sale_id: UUID, data: FlashSaleUpdate, *, actor: str) -> FlashSale:
+    async def update(self, sale_id: UUID, data: FlashSaleUpdate, *, actor: str, pool: Pool | None = None) -> FlashSale:
         now = self.clock()
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with (pool or self.pool).acquire() as conn, conn.transaction():
             sale = await self._locked(conn, sale_id)
             status = flash.effective_status(sale["status"], sale["starts_at"], sale["ends_at"], now)
             if status == "ended":
@@ -264,10 +266,10 @@ class FlashSales:
             await self._after_write(sale_id, fields={"ends": str(int(ends_at.timestamp() * 1000))})
         return await self._view(sale, items, committed=True)
 
-    async def delete(self, sale_id: UUID, *, actor: str) -> None:
+    async def delete(self, sale_id: UUID, *, actor: str, pool: Pool | None = None) -> None:
         """Withdraw a scheduled sale: its allocation goes back to the products."""
         now = self.clock()
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with (pool or self.pool).acquire() as conn, conn.transaction():
             sale = await self._locked(conn, sale_id)
             if flash.effective_status(sale["status"], sale["starts_at"], sale["ends_at"], now) != "scheduled":
                 raise state_conflict("Only a scheduled flash sale can be deleted (end it instead)")
@@ -288,10 +290,12 @@ class FlashSales:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    async def activate(self, sale_id: UUID, *, actor: str, now: datetime | None = None) -> bool:
+    async def activate(
+        self, sale_id: UUID, *, actor: str, now: datetime | None = None, pool: Pool | None = None
+    ) -> bool:
         """scheduled → active; False when it was not scheduled (already moved on)."""
         now = now or self.clock()
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with (pool or self.pool).acquire() as conn, conn.transaction():
             sale = await repository.get_sale(conn, sale_id=sale_id, for_update=True)
             if sale is None:
                 raise NotFound(f"flash sale {sale_id} not found")
@@ -301,10 +305,10 @@ class FlashSales:
         await self._after_write(sale_id, fields={"status": "active"})
         return True
 
-    async def end(self, sale_id: UUID, *, actor: str, now: datetime | None = None) -> bool:
+    async def end(self, sale_id: UUID, *, actor: str, now: datetime | None = None, pool: Pool | None = None) -> bool:
         """→ ended, returning the unsold units to stock; False when it had already ended."""
         now = now or self.clock()
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with (pool or self.pool).acquire() as conn, conn.transaction():
             if await repository.end(conn, sale_id=sale_id, now=now, actor=actor) is None:
                 if await repository.get_sale(conn, sale_id=sale_id) is None:
                     raise NotFound(f"flash sale {sale_id} not found")

@@ -28,7 +28,7 @@ from quote_service.auth.schemas import (
 from quote_service.auth.service import AuthService, api_key_from_row
 from quote_service.errors import Forbidden
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import AuthedRequest, PoolDep
+from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep
 from quote_service.web.envelope import Envelope, ok
 
 
@@ -60,8 +60,10 @@ class AuthController(Controller):
         return Response(body, cookies=[gone] if request.auth == "cookie" else [])
 
     @post("/users", guards=[admin_only], summary="Create a user (admin)")
-    async def create_user(self, data: JSONBody[UserCreate], auth: NamedDependency[AuthService]) -> Envelope[User]:
-        return ok(await auth.create_user(data), "User created")
+    async def create_user(
+        self, data: JSONBody[UserCreate], auth: NamedDependency[AuthService], admin_pool: AdminPoolDep
+    ) -> Envelope[User]:
+        return ok(await auth.create_user(data, pool=admin_pool), "User created")
 
     @get("/users/me", summary="The authenticated caller")
     async def me(self, request: AuthedRequest) -> Envelope[Me]:
@@ -80,7 +82,11 @@ class AuthController(Controller):
 
     @post("/api-keys", guards=[admin_only], summary="Create an API key (shown once)")
     async def create_api_key(
-        self, data: JSONBody[ApiKeyCreate], auth: NamedDependency[AuthService], request: AuthedRequest
+        self,
+        data: JSONBody[ApiKeyCreate],
+        auth: NamedDependency[AuthService],
+        admin_pool: AdminPoolDep,
+        request: AuthedRequest,
     ) -> Envelope[ApiKeyCreated]:
         created_by = request.user.id if request.user.kind == "user" else None
         created = await auth.create_api_key(
@@ -89,6 +95,7 @@ class AuthController(Controller):
             created_by=created_by,
             money_format=data.money_format,
             customer_group=data.customer_group,
+            pool=admin_pool,
         )
         return ok(created, "API key created; store it now, it is not shown again")
 
@@ -104,5 +111,7 @@ class AuthController(Controller):
         )
 
     @delete("/api-keys/{key_id:uuid}", status_code=200, guards=[admin_only], summary="Revoke an API key")
-    async def revoke_api_key(self, key_id: FromPath[UUID], auth: NamedDependency[AuthService]) -> Envelope[ApiKey]:
-        return ok(await auth.revoke_api_key(key_id), "API key revoked")
+    async def revoke_api_key(
+        self, key_id: FromPath[UUID], auth: NamedDependency[AuthService], admin_pool: AdminPoolDep
+    ) -> Envelope[ApiKey]:
+        return ok(await auth.revoke_api_key(key_id, pool=admin_pool), "API key revoked")

@@ -18,6 +18,11 @@ from quote_service.snapshot.store import ConfigStore
 
 PoolDep: TypeAlias = NamedDependency[Pool]
 """The process's asyncpg pool (parameter must be named `pool`)."""
+AdminPoolDep: TypeAlias = NamedDependency[Any]
+"""The pool of an admin write to products, flash sales, campaigns, users, API keys or webhooks
+(parameter must be named `admin_pool`): what it writes is audited as the caller, with the
+request id (audit/admin.py `ADMIN_POOL`, docs/governance.md). A `Pool` in all but class
+(audit/writer.py `audited`), which Litestar's signature model would refuse, hence Any."""
 ReadPoolDep: TypeAlias = NamedDependency[Pool]
 """The pool for reads that may be a little stale: the read replica while it is up and within
 REPLICA_MAX_LAG_SECONDS, else the primary (parameter must be named `read_pool`). Only for

@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from quote_service.auth.guards import admin_only
 from quote_service.config import Settings
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import AuthedRequest, PoolDep, actor_of
+from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 from quote_service.webhooks import repository, service
 from quote_service.webhooks.schemas import (
@@ -36,10 +36,10 @@ class WebhookController(Controller):
 
     @post("/", summary="Subscribe a URL to events (the answer carries the signing secret, shown this once)")
     async def create(
-        self, data: JSONBody[WebhookCreate], pool: PoolDep, settings: SettingsDep, request: AuthedRequest
+        self, data: JSONBody[WebhookCreate], admin_pool: AdminPoolDep, settings: SettingsDep, request: AuthedRequest
     ) -> Envelope[WebhookWithSecret]:
         created = await service.create_webhook(
-            pool, data, actor=actor_of(request), allow_private=settings.webhook_allow_private
+            admin_pool, data, actor=actor_of(request), allow_private=settings.webhook_allow_private
         )
         return ok(created, "Webhook created: store its secret now, it is not shown again")
 
@@ -62,12 +62,12 @@ class WebhookController(Controller):
         self,
         webhook_id: FromPath[UUID],
         data: JSONBody[WebhookCreate],
-        pool: PoolDep,
+        admin_pool: AdminPoolDep,
         settings: SettingsDep,
         request: AuthedRequest,
     ) -> Envelope[Webhook]:
         updated = await service.replace_webhook(
-            pool, webhook_id, data, actor=actor_of(request), allow_private=settings.webhook_allow_private
+            admin_pool, webhook_id, data, actor=actor_of(request), allow_private=settings.webhook_allow_private
         )
         return ok(updated, "Webhook updated")
 
@@ -76,18 +76,18 @@ class WebhookController(Controller):
         self,
         webhook_id: FromPath[UUID],
         data: JSONBody[WebhookPatch],
-        pool: PoolDep,
+        admin_pool: AdminPoolDep,
         settings: SettingsDep,
         request: AuthedRequest,
     ) -> Envelope[Webhook]:
         updated = await service.patch_webhook(
-            pool, webhook_id, data, actor=actor_of(request), allow_private=settings.webhook_allow_private
+            admin_pool, webhook_id, data, actor=actor_of(request), allow_private=settings.webhook_allow_private
         )
         return ok(updated, "Webhook updated")
 
     @delete("/{webhook_id:uuid}", status_code=200, summary="Delete a subscription and its deliveries")
-    async def remove(self, webhook_id: FromPath[UUID], pool: PoolDep) -> Envelope[Webhook]:
-        return ok(await service.delete_webhook(pool, webhook_id), "Webhook deleted")
+    async def remove(self, webhook_id: FromPath[UUID], admin_pool: AdminPoolDep) -> Envelope[Webhook]:
+        return ok(await service.delete_webhook(admin_pool, webhook_id), "Webhook deleted")
 
     @post(
         "/{webhook_id:uuid}/rotate-secret",
@@ -95,10 +95,10 @@ class WebhookController(Controller):
         summary="Issue a new signing secret; the previous one keeps signing for WEBHOOK_SECRET_OVERLAP",
     )
     async def rotate(
-        self, webhook_id: FromPath[UUID], pool: PoolDep, settings: SettingsDep, request: AuthedRequest
+        self, webhook_id: FromPath[UUID], admin_pool: AdminPoolDep, settings: SettingsDep, request: AuthedRequest
     ) -> Envelope[WebhookWithSecret]:
         rotated = await service.rotate_secret(
-            pool, webhook_id, actor=actor_of(request), overlap_seconds=settings.webhook_secret_overlap
+            admin_pool, webhook_id, actor=actor_of(request), overlap_seconds=settings.webhook_secret_overlap
         )
         return ok(rotated, "Secret rotated: store the new one now, it is not shown again")
 
