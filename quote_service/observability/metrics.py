@@ -198,6 +198,13 @@ WEBHOOK_OLDEST_PENDING = Gauge(
 WEBHOOK_IN_FLIGHT = Gauge(
     "qs_webhook_deliveries_in_flight", "Webhook deliveries being sent right now.", multiprocess_mode="livesum"
 )
+SIMULATIONS_RUNNING = Gauge(
+    "qs_simulations_running", "What-if simulations being priced right now.", multiprocess_mode="livesum"
+)
+SIMULATIONS = Counter("qs_simulations_total", "What-if simulations finished, by status (done, failed).", ["status"])
+SIMULATED_QUOTES = Counter(
+    "qs_simulated_quotes_total", "Stored quotes priced again by what-if simulations (each twice: before and after)."
+)
 
 
 # Series that exist before their first event, so dashboards and alerts see 0 rather than nothing.

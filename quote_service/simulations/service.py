@@ -25,6 +25,7 @@ from quote_service.clock import utcnow
 from quote_service.db.pool import Pool
 from quote_service.db.replica import ReadPools
 from quote_service.errors import FieldError, ServiceError, ValidationFailed
+from quote_service.observability.metrics import SIMULATED_QUOTES, SIMULATIONS, SIMULATIONS_RUNNING
 from quote_service.pricing.engine import price_quote
 from quote_service.pricing.quote import CatalogProduct, CustomerContext, EngineDefaults, Quote, QuoteRequest
 from quote_service.pricing.snapshot import ConfigSnapshot
@@ -219,6 +220,7 @@ class Simulations:
         end: datetime,
         limit: int,
     ) -> None:
+        SIMULATIONS_RUNNING.inc()
         try:
             pool = self._reads.for_read()
             async with pool.acquire() as conn:
@@ -233,6 +235,7 @@ class Simulations:
             for offset in range(0, len(rows), CHUNK):
                 chunk = rows[offset : offset + CHUNK]
                 await self._price_chunk(simulation, pool, chunk, before, after, now)
+                SIMULATED_QUOTES.inc(len(chunk))
                 simulation.progress = (offset + len(chunk)) / len(rows)
                 await asyncio.sleep(0)
             simulation.progress = 1.0
@@ -243,6 +246,9 @@ class Simulations:
         except Exception as exc:
             log.exception("simulation_failed", simulation_id=str(simulation.id))
             simulation.status, simulation.error = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            SIMULATIONS_RUNNING.dec()
+            SIMULATIONS.labels(simulation.status).inc()
 
     async def _price_chunk(
         self,

@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as redis_asyncio
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from prometheus_client import REGISTRY
 
 from quote_service.config import Settings
 from tests.integration.conftest import Caller
@@ -109,8 +110,14 @@ async def test_a_rate_change_moves_the_category_commission(
 
 async def test_no_changes_no_delta(client: Client, admin: Caller, pool: asyncpg.Pool) -> None:
     await seeded(client, admin, pool, [1, 3])
+    done_before = REGISTRY.get_sample_value("qs_simulations_total", {"status": "done"}) or 0.0
+    priced_before = REGISTRY.get_sample_value("qs_simulated_quotes_total") or 0.0
     result = await simulated(client, admin, {"changes": []})
     assert (result["quotes"], result["changed_quotes"]) == (2, 0)
+    # The background work is on /metrics: one more simulation done, its two quotes priced, none running.
+    assert (REGISTRY.get_sample_value("qs_simulations_total", {"status": "done"}) or 0.0) - done_before == 1
+    assert (REGISTRY.get_sample_value("qs_simulated_quotes_total") or 0.0) - priced_before == 2
+    assert REGISTRY.get_sample_value("qs_simulations_running") == 0
     delta = result["delta"]["TRY"]
     assert all(Decimal(delta[f]) == 0 for f in ("subtotal", "discount", "tax", "total"))
     assert all(Decimal(v) == 0 for v in delta["commission"].values())
