@@ -6,8 +6,10 @@ sees the diff and approves, the change applies and the entity's audit trail show
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from playwright.async_api import expect
@@ -27,6 +29,8 @@ from tests.integration.conftest import Caller, make_caller
 from tests.integration.servers import cli_env, running_server
 from tests.integration.test_change_requests import RATE, RATES, requested
 from tests.integration.test_pages_browser import ok
+from tests.integration.test_quote_api import QUOTE, quote_body
+from tests.waiting import until
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 PAGE = "/dashboard/governance"
@@ -180,3 +184,62 @@ async def test_a_conflict_is_said_and_a_rejection_leaves_the_list(
     }
     assert (statuses[first], statuses[second], statuses[third]) == ("applied", "conflicted", "rejected")
     assert float((await ok(await api.get(rate_path, headers=admin.headers)))["rate"]) == 13
+
+
+def signed(value: Decimal) -> str:
+    """A delta as the page writes it: a sign, two decimals ("+0.00", never "-0.00")."""
+    cents = value.quantize(Decimal("0.01"))
+    return f"+{cents}" if cents >= 0 else str(cents)
+
+
+async def test_a_simulation_is_shown_next_to_its_request(
+    four_eyes: tuple[str, httpx.AsyncClient], admin: Caller, reviewer: Caller, pool: asyncpg.Pool
+) -> None:
+    base_url, api = four_eyes
+    rate = await a_rate(api, admin, reviewer)
+    # Quotes of the rate's category and currency, logged before the change is asked.
+    for quantity in (1, 2, 4):
+        item = {"product_id": "sim-item", "quantity": quantity, "unit_price": 25.50}
+        items = [{**item, "category_id": rate["category_id"]}]
+        body = quote_body(items=items, is_express_delivery=False, currency=rate["currency"])
+        await ok(await api.post(QUOTE, json=body, headers=admin.headers))
+
+    async def logged() -> bool:
+        return bool(await pool.fetchval("SELECT count(*) FROM quote_log") == 3)
+
+    await until(logged, "the quotes' log rows")
+    change_id = await requested(await api.patch(f"{RATES}/{rate['id']}", json={"rate": "13"}, headers=admin.headers))
+    gone = await requested(await api.patch(f"{RATES}/{rate['id']}", json={"rate": "14"}, headers=admin.headers))
+
+    async with chromium() as browser, guarded_page(browser, base_url) as (page, guard):
+        guard.expect_console_error("422")
+        await log_in(page, base_url, PAGE, "reviewer")
+        # A request gone since the page loaded: the API's 422 is said on its row.
+        await expect(page.locator(f"#change-{gone}")).to_have_count(1)
+        await pool.execute("DELETE FROM change_requests WHERE id = $1::uuid", gone)
+        await page.locator(f"#change-{gone}").get_by_role("button", name="Simulate").click()
+        refused = page.locator(f"#change-{gone} .simulation.failed")
+        await expect(refused).to_contain_text("VALIDATION_FAILED")
+        await expect(refused).to_contain_text("change_request_id: not found")
+
+        row = page.locator(f"#change-{change_id}")
+        await row.get_by_role("button", name="Simulate").click()
+        shown = row.locator(".simulation")
+        await expect(shown).to_contain_text("changed ·")
+        simulation_id = await shown.get_attribute("data-simulation")
+        result = await ok(await api.get(f"/api/v1/simulations/{simulation_id}", headers=admin.headers))
+        assert result["status"] == "done"
+        assert (result["quotes"], result["changed_quotes"]) == (3, 3)
+        [(currency, delta)] = result["delta"].items()
+        commission = Decimal(delta["commission"]["category"]) + Decimal(delta["commission"]["seller"])
+        assert commission > 0  # 12.5 % → 13 % of the category's sales
+        await expect(shown).to_have_text(
+            f"3 quotes, 3 changed · {currency} total {signed(Decimal(delta['total']))}, commission {signed(commission)}"
+        )
+        for width in LAYOUT_WIDTHS:
+            await set_width(page, width)
+            await assert_laid_out(page)
+    # Nothing applied: the request still waits, the rate is as it was.
+    assert float((await ok(await api.get(f"{RATES}/{rate['id']}", headers=admin.headers)))["rate"]) == 12.5
+    asked = await ok(await api.get(f"/api/v1/change-requests/{change_id}", headers=admin.headers))
+    assert asked["status"] == "pending"

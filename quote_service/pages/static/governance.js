@@ -41,8 +41,44 @@
     }, text));
   }
 
+  // A simulation of the request (docs/governance.md "What-if simulations"), polled until it ends:
+  // "12 quotes, 12 changed · TRY total +0.00, commission +4.47" (commission: category + seller).
+  const POLL_MS = 300, POLLS = 200;
+  const signed = n => (n >= 0 ? "+" : "") + n.toFixed(2);
+  const wait = ms => new Promise(resolve => setTimeout(resolve, ms));
+  function outcome(s) {
+    const currencies = Object.entries(s.delta || {}).map(([currency, d]) =>
+      `${currency} total ${signed(Number(d.total))}, commission ${signed(Number(d.commission.category) + Number(d.commission.seller))}`);
+    return [`${s.quotes} quotes, ${s.changed_quotes} changed`, ...currencies].join(" · ");
+  }
+  async function simulate(c, button, box) {
+    button.disabled = true;
+    box.className = "simulation";
+    box.textContent = "Simulating…";
+    try {
+      const { id } = await api("POST", "/api/v1/simulations", { change_request_id: c.id });
+      box.dataset.simulation = id;
+      for (let i = 0; i < POLLS; i++) {
+        const s = await api("GET", `/api/v1/simulations/${id}`);
+        if (s.status === "done") { box.textContent = outcome(s); return; }
+        if (s.status === "failed") { box.className = "simulation failed"; box.textContent = `Simulation failed: ${s.error}`; return; }
+        box.textContent = `Simulating… ${Math.round((s.progress || 0) * 100)} %`;
+        await wait(POLL_MS);
+      }
+      box.className = "simulation failed";
+      box.textContent = `Simulation ${id} still running after ${POLL_MS * POLLS / 1000} s.`;
+    } catch (e) {
+      box.className = "simulation failed";
+      box.textContent = `${e.message} (${e.code})`;
+      for (const d of e.details || []) box.append(el("span", { class: "note" }, `${d.field}: ${d.message}`));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   function changeRow(c) {
     const refusal = el("span", { class: "refusal", role: "alert" });
+    const simulation = el("span", { class: "simulation", "aria-live": "polite" });
     const decide = verb => async event => {
       const button = event.currentTarget;
       button.disabled = true;
@@ -72,7 +108,9 @@
       el("td", { class: "wrap decision" },
         el("button", { type: "button", class: "approve", onclick: decide("approve") }, "Approve"),
         el("button", { type: "button", class: "secondary reject", onclick: decide("reject") }, "Reject"),
-        refusal));
+        el("button", { type: "button", class: "secondary simulate", title: "Price the recent quotes with this change (nothing applied)",
+          onclick: event => simulate(c, event.currentTarget, simulation) }, "Simulate"),
+        refusal, simulation));
   }
 
   async function changes(more) {
