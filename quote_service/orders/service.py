@@ -73,8 +73,8 @@ from quote_service.webhooks import events as webhooks
 
 _ENCODER = msgspec.json.Encoder()
 SELLER_FUNDED = "seller"
+"""Who funds a discount whose source does not say (promotions and coupons default to the seller)."""
 PLATFORM_FUNDED = "platform"
-"""Every discount so far is the seller's (a platform-funded one is issue 50's second part)."""
 NO_USES = coupon_repository.Uses()
 
 
