@@ -67,6 +67,7 @@ from quote_service.intelligence.demand import DemandJob
 from quote_service.intelligence.scheduler import DecisionScheduler
 from quote_service.intelligence.service import Intelligence
 from quote_service.intelligence.signal_rules import SignalEvaluator
+from quote_service.lifecycle.job import LifecycleJob
 from quote_service.observability import metrics, stages
 from quote_service.observability.logging import configure_logging
 from quote_service.observability.tracing import configure_tracing, shutdown_tracing
@@ -279,6 +280,10 @@ def create_app(
                 rollups = RollupJob(pool, interval=settings.rollup_interval)
                 rollups.start()
                 stack.push_async_callback(_close_within, "analytics rollups", rollups.stop, None)
+            if settings.retention_interval > 0:
+                lifecycle = LifecycleJob(pool, settings)
+                lifecycle.start()
+                stack.push_async_callback(_close_within, "data lifecycle", lifecycle.stop, None)
             if settings.guardrail_interval_seconds > 0:
                 guardrail = GuardrailChecker(
                     pool, redis, interval=settings.guardrail_interval_seconds, changed=config_store.changed

@@ -217,8 +217,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """WEBHOOK_LEASE_SECONDS: a delivery a process took but never finished (the process died) is
     sent again by any process this long after it was taken; more than WEBHOOK_TIMEOUT."""
     webhook_retention_days: int = 30
-    """WEBHOOK_RETENTION_DAYS: delivered and failed deliveries (and their events) older than this
-    are deleted."""
+    """WEBHOOK_RETENTION_DAYS: days a webhook delivery (and its event, a day longer) is kept; its
+    day's partition is dropped after that (docs/data-lifecycle.md), never one holding a pending delivery."""
+    quote_log_retention_days: int = 90
+    """QUOTE_LOG_RETENTION_DAYS: days the raw quote log (and so the flag exposures in it) is kept;
+    the analytics rollups of older hours stay. 0 keeps it forever."""
+    idempotency_retention_days: int = 30
+    """IDEMPOTENCY_RETENTION_DAYS: days an Idempotency-Key's kept refusal answers a retry (a month's
+    partition goes once its last day is this old). An order's own key stays with the order."""
+    stock_movement_retention_days: int = 365
+    """STOCK_MOVEMENT_RETENTION_DAYS: days the stock-movement history is kept (0: forever)."""
+    competitor_price_retention_days: int = 90
+    """COMPETITOR_PRICE_RETENTION_DAYS: days a competitor price observation is kept, by when it was
+    observed (0: forever); more than MARKET_WINDOW_HOURS and ELASTICITY_WINDOW_DAYS."""
+    audit_log_retention_days: int = 0
+    """AUDIT_LOG_RETENTION_DAYS: days the audit log is kept; 0 (the default) keeps it forever."""
+    partition_days_ahead: int = 7
+    """PARTITION_DAYS_AHEAD: days ahead the time partitions are created, so that writes never wait on
+    the lifecycle job (one missed for days still writes into the default partition)."""
+    retention_interval: float = 3600.0
+    """RETENTION_INTERVAL: seconds between the lifecycle job's passes (partitions ahead, retention);
+    0 turns it off in this process."""
 
     @property
     def quote_log_spool(self) -> Path:
@@ -352,6 +371,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "WEBHOOK_CONCURRENCY": self.webhook_concurrency,
             "WEBHOOK_ENDPOINT_CONCURRENCY": self.webhook_endpoint_concurrency,
             "WEBHOOK_RETENTION_DAYS": self.webhook_retention_days,
+            "PARTITION_DAYS_AHEAD": self.partition_days_ahead,
         }
         if self.decision_interval_minutes < 0:
             raise ConfigError("DECISION_INTERVAL_MINUTES must be 0 (off) or positive")
@@ -362,6 +382,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for name, number in positive.items():
             if number <= 0:
                 raise ConfigError(f"{name} must be positive")
+        for name, days in {
+            "QUOTE_LOG_RETENTION_DAYS": self.quote_log_retention_days,
+            "IDEMPOTENCY_RETENTION_DAYS": self.idempotency_retention_days,
+            "STOCK_MOVEMENT_RETENTION_DAYS": self.stock_movement_retention_days,
+            "COMPETITOR_PRICE_RETENTION_DAYS": self.competitor_price_retention_days,
+            "AUDIT_LOG_RETENTION_DAYS": self.audit_log_retention_days,
+        }.items():
+            if days < 0:
+                raise ConfigError(f"{name} must be 0 (keep forever) or a number of days")
+        if self.retention_interval < 0:
+            raise ConfigError("RETENTION_INTERVAL must be 0 (off) or positive")
         if self.rollup_interval < 0:
             raise ConfigError("ROLLUP_INTERVAL must be 0 (off) or positive")
         if self.shutdown_timeout_seconds < 0:

@@ -274,7 +274,10 @@ async def empty_stores(database_url: str, redis_url: str) -> None:
         tables = [
             row["tablename"]
             for row in await conn.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> ALL($1::text[])",
+                # The tables, not their time partitions (docs/data-lifecycle.md): a TRUNCATE of a
+                # partitioned table empties its partitions.
+                "SELECT relname AS tablename FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+                " AND relkind IN ('r', 'p') AND NOT relispartition AND relname <> ALL($1::text[])",
                 list(KEPT_TABLES),
             )
         ]

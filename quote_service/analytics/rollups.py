@@ -34,6 +34,14 @@ span of a range join, so a report's many spans price the statement high enough f
 compile it (about a second, for a read of milliseconds); and a generic plan, which sees `$3`/`$4` as a
 narrow range, is priced below such custom plans and chosen after five runs, but scans the whole period
 once per span."""
+RAW_HORIZON = (
+    "COALESCE((SELECT dropped_before FROM partition_horizons WHERE table_name = 'quote_log'"
+    " AND $1 = 'pricing'), '-infinity'::timestamptz)"
+)
+"""SQL of the time before which retention dropped the quote log's raw rows (docs/data-lifecycle.md), for
+the kind in `$1`: its rollups were settled before the drop and are the only record of those hours, so a
+mark there (a late refund of an old order) is cleared without a recompute, and reports read them from the
+rollups. Orders are never dropped: the commission kind has no horizon."""
 # Any 64-bit constant of our own: the one job that may recompute at a time.
 _LOCK_KEY = 0x51_0A_7E_C0_11_0B_00_01
 _LONG = 3600.0  # client-side timeout of a recompute (the server's statement_timeout is lifted too)
@@ -319,6 +327,8 @@ class RollupJob(BackgroundLoop):
             if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK_KEY):
                 return 0
             try:
+                for kind in KINDS:
+                    await conn.execute(f"DELETE FROM rollup_dirty WHERE kind = $1 AND hour < {RAW_HORIZON}", kind)
                 marks = await conn.fetch(
                     "SELECT kind, hour, array_agg(id) AS ids FROM rollup_dirty WHERE hour < $1"
                     " GROUP BY kind, hour ORDER BY hour LIMIT $2",
@@ -378,11 +388,23 @@ async def rebuild(pool: Pool, *, now: datetime) -> int:
         try:
             async with conn.transaction():
                 await conn.execute("SET LOCAL statement_timeout = 0")
-                await conn.execute(
-                    "TRUNCATE rollup_pricing_hourly, rollup_commission_hourly, rollup_pricing_daily,"
-                    " rollup_commission_daily, rollup_variant_customers",
-                    timeout=_LONG,
+                raw_since = await conn.fetchval(
+                    "SELECT dropped_before FROM partition_horizons WHERE table_name = 'quote_log'"
                 )
+                if raw_since is None:
+                    await conn.execute(
+                        "TRUNCATE rollup_pricing_hourly, rollup_commission_hourly, rollup_pricing_daily,"
+                        " rollup_commission_daily, rollup_variant_customers",
+                        timeout=_LONG,
+                    )
+                else:  # the pricing rollups of hours whose raw rows are gone are their only record: kept
+                    await conn.execute("TRUNCATE rollup_commission_hourly, rollup_commission_daily", timeout=_LONG)
+                    await conn.execute("DELETE FROM rollup_pricing_hourly WHERE hour >= $1", raw_since, timeout=_LONG)
+                    await conn.execute(
+                        "DELETE FROM rollup_pricing_daily WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date",
+                        raw_since,
+                        timeout=_LONG,
+                    )
                 for kind, source in (("pricing", "quote_log"), ("commission", "orders")):
                     await conn.execute(
                         f"SELECT rollup_mark($1, ARRAY(SELECT DISTINCT date_trunc('hour', created_at, 'UTC')"

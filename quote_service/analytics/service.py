@@ -23,7 +23,7 @@ import msgspec
 from quote_service.analytics.figures import percent
 from quote_service.analytics.flash_report import FlashSaleReport, flash_sale_report
 from quote_service.analytics.periods import Period, Span, span_fields
-from quote_service.analytics.rollups import KINDS, ROWS_SETTINGS, hour_of, span_args
+from quote_service.analytics.rollups import KINDS, RAW_HORIZON, ROWS_SETTINGS, hour_of, span_args
 from quote_service.db.replica import ReadPools
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing.money import Money
@@ -285,7 +285,9 @@ class Analytics:
                 r["hour"]
                 for r in await conn.fetch(
                     "SELECT DISTINCT hour FROM rollup_dirty WHERE kind = $1 AND hour >= $2"
-                    " AND hour < LEAST($3::timestamptz, $4::timestamptz)",
+                    " AND hour < LEAST($3::timestamptz, $4::timestamptz)"
+                    # Hours whose raw rows retention dropped read the rollups alone (rollups.RAW_HORIZON).
+                    f" AND hour >= {RAW_HORIZON}",
                     kind,
                     hour_of(period.start),
                     period.end,

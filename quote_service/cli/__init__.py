@@ -17,6 +17,7 @@ from quote_service.cli import (
     ingest,
     migrate,
     psql,
+    retention,
     rollups,
     seed_demo,
     serve,
@@ -34,7 +35,19 @@ from quote_service.validation import describe_validation_error
 # prometheus_client is first imported, because granian forks the workers from this process.
 
 # In the order `--help` lists them.
-COMMANDS = (serve, migrate, accounts, seed_demo, generate_data, rollups, simulate, campaign_script, ingest, psql)
+COMMANDS = (
+    serve,
+    migrate,
+    accounts,
+    seed_demo,
+    generate_data,
+    rollups,
+    retention,
+    simulate,
+    campaign_script,
+    ingest,
+    psql,
+)
 
 
 class _OneLineHelp(argparse.HelpFormatter):

@@ -31,6 +31,7 @@ from quote_service.analytics import rollups
 from quote_service.analytics.rollups import hour_of
 from quote_service.db.pool import Connection, Pool
 from quote_service.flags.repository import load_active as load_flags
+from quote_service.lifecycle import partitions
 from quote_service.pricing.flags import (
     CompiledFlags,
     EvaluationContext,
@@ -596,6 +597,11 @@ async def generate(
             experiments=await _experiments(conn), flags=FlagSet.of(await load_flags(conn)).compiled,
         )  # fmt: skip
         product_rows, history = gen.catalog()
+        # The history's days get partitions of their own (docs/data-lifecycle.md), not the default one.
+        await partitions.cover(
+            conn, gen.start - timedelta(days=1), gen.end + timedelta(days=1),
+            (partitions.BY_NAME["quote_log"], partitions.BY_NAME["competitor_prices"]),
+        )  # fmt: skip
         async with conn.transaction():
             await _setup(conn, gen)
             await _copy(conn, "products", product_rows)

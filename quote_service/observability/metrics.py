@@ -319,3 +319,32 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+PARTITIONS_CREATED = Counter(
+    "qs_partitions_created_total",
+    "Time partitions the lifecycle job created (ahead of time, or for rows the default partition held), by table.",
+    ["table"],
+)
+PARTITIONS_DROPPED = Counter(
+    "qs_partitions_dropped_total",
+    "Time partitions retention dropped, by table (docs/data-lifecycle.md).",
+    ["table"],
+)
+PARTITION_BYTES_DROPPED = Counter(
+    "qs_partition_bytes_dropped_total",
+    "Bytes (table, indexes and TOAST) of the partitions retention dropped, by table.",
+    ["table"],
+)
+PARTITION_DEFAULT_ROWS = Gauge(
+    "qs_partition_default_rows",
+    "Rows a table's default partition still holds after the lifecycle job's pass: above 0, a write fell "
+    "outside every partition the job could make (alert on it).",
+    ["table"],
+    multiprocess_mode="max",
+)
+LIFECYCLE_LAST_PASS = Gauge(
+    "qs_lifecycle_last_pass_timestamp_seconds",
+    "When a lifecycle pass (partitions ahead, retention) last finished in any process (Unix time).",
+    multiprocess_mode="max",
+)

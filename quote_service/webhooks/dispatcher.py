@@ -36,8 +36,6 @@ log = structlog.get_logger("quote_service.webhooks")
 
 BACKLOG_EVERY = 5.0
 """Seconds between two samples of the backlog gauges."""
-PURGE_EVERY = 3600.0
-PURGE_BATCH = 10_000
 
 
 def retry_delay(attempts: int, *, first: float, longest: float, jitter: float) -> float:
@@ -65,17 +63,12 @@ class WebhookDispatcher(BackgroundLoop):
         """In-flight deliveries: task → (delivery, subscription, attempt)."""
         self._per_endpoint: Counter[UUID] = Counter()
         self._next_backlog = 0.0
-        self._next_purge = 0.0
 
     async def run_pass(self) -> None:
         now = time.monotonic()
         if now >= self._next_backlog:
             await self._sample_backlog()
             self._next_backlog = now + BACKLOG_EVERY
-        if now >= self._next_purge:
-            async with self._pool.acquire() as conn:
-                await repository.purge(conn, older_than_days=self._settings.webhook_retention_days, limit=PURGE_BATCH)
-            self._next_purge = now + PURGE_EVERY
         free = self._settings.webhook_concurrency - len(self._tasks)
         if free <= 0:
             return

@@ -240,24 +240,3 @@ async def backlog(conn: Connection) -> tuple[int, float]:
     )
     assert row is not None
     return int(row["pending"]), float(row["oldest"])
-
-
-async def purge(conn: Connection, *, older_than_days: int, limit: int) -> int:
-    """Delete up to `limit` finished deliveries older than the retention, then events left with
-    no delivery; returns how many deliveries went."""
-    async with conn.transaction():
-        status = await conn.execute(
-            """DELETE FROM webhook_deliveries WHERE id IN (
-                   SELECT id FROM webhook_deliveries
-                    WHERE status <> 'pending' AND created_at < now() - make_interval(days => $1)
-                    LIMIT $2)""",
-            older_than_days,
-            limit,
-        )
-        await conn.execute(
-            """DELETE FROM webhook_events e
-                WHERE e.created_at < now() - make_interval(days => $1)
-                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)""",
-            older_than_days,
-        )
-    return int(status.rsplit(" ", 1)[-1])

@@ -19,8 +19,8 @@ LAYERS = [
     "audit", "webhooks",
     "catalog", "reservations", "commissions", "coupons", "rules", "price_lists", "promotions", "flags", "ofrep",
     "repricing", "campaigns",
-    "intelligence", "flash_sales", "snapshot", "analytics", "pages", "quotes", "edge", "orders", "statements",
-    "simulations",
+    "intelligence", "flash_sales", "snapshot", "analytics", "lifecycle", "pages", "quotes", "edge", "orders",
+    "statements", "simulations",
     "app", "cli",
 ]  # fmt: skip
 

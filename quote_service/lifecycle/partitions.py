@@ -1,0 +1,278 @@
+"""The time-partitioned tables and what retention does with them (docs/data-lifecycle.md).
+
+Each append-only table that grows with traffic is range-partitioned by one time column
+(migration 0600): a partition per UTC day or month, named `<table>_p<YYYYMMDD|YYYYMM>`, one
+`<table>_legacy` partition for the rows of before the conversion, and a `<table>_default`
+partition for a write no other partition covers. `ensure` creates partitions ahead and moves rows
+the default partition caught into partitions of their own; `plan` lists the partitions whose
+every row is past the table's retention; `apply` drops them whole (`DROP TABLE`: no row-by-row
+DELETE, no vacuum debt), the quote log's only after its hours' rollups are settled, so that
+analytics for those hours reads the same before and after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import structlog
+
+from quote_service.analytics import rollups
+from quote_service.config import Settings
+from quote_service.db.pool import Connection
+from quote_service.observability.metrics import (
+    PARTITION_BYTES_DROPPED,
+    PARTITION_DEFAULT_ROWS,
+    PARTITIONS_CREATED,
+    PARTITIONS_DROPPED,
+)
+
+log = structlog.get_logger("quote_service.lifecycle")
+
+LOCK_KEY = 0x51_0A_7E_C0_11_0B_00_06
+"""The advisory lock of a lifecycle pass: one pass at a time across processes."""
+_DROP_LOCK_TIMEOUT = "5s"
+"""How long a drop waits for the table's writers (a quote-log COPY in flight); past it, the next pass retries."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A partitioned table: its time column, its partitions' length, its retention setting."""
+
+    name: str
+    column: str
+    unit: str  # "day" | "month"
+    setting: str  # the Settings attribute holding its retention in days (0: forever)
+    env: str
+    keep_extra: timedelta = timedelta(0)
+    """Kept this much longer than its setting says (webhook events outlive their deliveries by a day)."""
+
+    def retention_days(self, settings: Settings) -> int:
+        days: int = getattr(settings, self.setting)
+        return days
+
+
+TABLES = (
+    Table("quote_log", "created_at", "day", "quote_log_retention_days", "QUOTE_LOG_RETENTION_DAYS"),
+    Table(
+        "competitor_prices", "observed_at", "day", "competitor_price_retention_days", "COMPETITOR_PRICE_RETENTION_DAYS"
+    ),
+    Table("webhook_deliveries", "created_at", "day", "webhook_retention_days", "WEBHOOK_RETENTION_DAYS"),
+    Table("webhook_events", "created_at", "day", "webhook_retention_days", "WEBHOOK_RETENTION_DAYS", timedelta(days=1)),
+    Table("idempotency_refusals", "created_at", "month", "idempotency_retention_days", "IDEMPOTENCY_RETENTION_DAYS"),
+    Table("stock_movements", "created_at", "month", "stock_movement_retention_days", "STOCK_MOVEMENT_RETENTION_DAYS"),
+    Table("audit_log", "at", "month", "audit_log_retention_days", "AUDIT_LOG_RETENTION_DAYS"),
+)
+BY_NAME = {table.name: table for table in TABLES}
+
+
+@dataclass(frozen=True)
+class Partition:
+    table: str
+    name: str
+    lo: datetime | None  # None: MINVALUE (the legacy partition)
+    hi: datetime | None  # None: MAXVALUE
+    rows: int  # the planner's estimate (exact after ANALYZE), never a count(*) of a big table
+    bytes: int  # table + indexes + TOAST
+
+
+@dataclass(frozen=True)
+class Drop:
+    """A partition past its table's retention, and whether it may go now (`held`: why not)."""
+
+    partition: Partition
+    held: str | None = None
+
+
+_PARTITIONS = """
+SELECT c.relname AS name, lower(qs_partition_range(c.oid)) AS lo, upper(qs_partition_range(c.oid)) AS hi,
+       greatest(c.reltuples, 0)::bigint AS rows, pg_total_relation_size(c.oid) AS bytes
+FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = $1::regclass AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+ORDER BY upper(qs_partition_range(c.oid)) NULLS LAST
+"""
+
+
+async def partitions(conn: Connection, table: str) -> list[Partition]:
+    """`table`'s partitions other than the default one, oldest first."""
+    rows = await conn.fetch(_PARTITIONS, table)
+    return [Partition(table, r["name"], r["lo"], r["hi"], r["rows"], r["bytes"]) for r in rows]
+
+
+async def ensure(conn: Connection, settings: Settings, now: datetime) -> dict[str, int]:
+    """Partitions from yesterday to PARTITION_DAYS_AHEAD ahead, and one for each day or month the
+    default partition holds rows of (the rows move into it); partitions made per table. Each table
+    in its own transaction; sets `qs_partition_default_rows`."""
+    made: dict[str, int] = {}
+    for table in TABLES:
+        async with conn.transaction():
+            count = await conn.fetchval(
+                "SELECT qs_partition_ensure($1, $2, $3, $4, $5)",
+                table.name,
+                table.column,
+                table.unit,
+                now - timedelta(days=1),
+                now + timedelta(days=settings.partition_days_ahead),
+            )
+        strays = await conn.fetch(
+            f"SELECT DISTINCT date_trunc($1, {table.column}, 'UTC') AS lo FROM {table.name}_default", table.unit
+        )
+        for stray in strays:
+            lo = stray["lo"]
+            hi = _next(lo, table.unit)
+            async with conn.transaction():
+                count += await conn.fetchval(
+                    "SELECT qs_partition_create($1, $2, $3, $4, qs_partition_name($1, $3, $5))::int",
+                    table.name,
+                    table.column,
+                    lo,
+                    hi,
+                    table.unit,
+                )
+        left = await conn.fetchval(f"SELECT count(*) FROM {table.name}_default")
+        PARTITION_DEFAULT_ROWS.labels(table.name).set(left)
+        if left:
+            log.warning("partition_default_rows", table=table.name, rows=left)
+        if count:
+            PARTITIONS_CREATED.labels(table.name).inc(count)
+            made[table.name] = count
+    return made
+
+
+async def cover(conn: Connection, lo: datetime, hi: datetime, tables: tuple[Table, ...] = TABLES) -> int:
+    """Partitions of `tables` for every day or month of [lo, hi] (a bulk load of history writes into
+    partitions of its own, not into the default one); how many it made."""
+    made = 0
+    for table in tables:
+        async with conn.transaction():
+            made += await conn.fetchval(
+                "SELECT qs_partition_ensure($1, $2, $3, $4, $5)", table.name, table.column, table.unit, lo, hi
+            )
+    return made
+
+
+def _next(moment: datetime, unit: str) -> datetime:
+    moment = moment.astimezone(UTC)
+    if unit == "month":
+        return moment.replace(year=moment.year + moment.month // 12, month=moment.month % 12 + 1)
+    return moment + timedelta(days=1)
+
+
+def horizon(table: Table, settings: Settings, now: datetime) -> datetime | None:
+    """The time before which `table`'s rows are past retention (None: kept forever)."""
+    days = table.retention_days(settings)
+    if days <= 0:
+        return None
+    return now - timedelta(days=days) - table.keep_extra
+
+
+async def plan(conn: Connection, settings: Settings, now: datetime) -> list[Drop]:
+    """Every partition whose rows are all past their table's retention, oldest first per table,
+    with the reason one must wait (a webhook delivery still pending; an event a kept delivery points to)."""
+    drops: list[Drop] = []
+    for table in TABLES:
+        before = horizon(table, settings, now)
+        if before is None:
+            continue
+        for part in await partitions(conn, table.name):
+            if part.hi is None or part.hi > before:
+                continue
+            drops.append(Drop(part, await _held(conn, part)))
+    return drops
+
+
+async def _held(conn: Connection, part: Partition) -> str | None:
+    if part.table == "webhook_deliveries":
+        pending = await conn.fetchval(f"SELECT count(*) FROM {part.name} WHERE status = 'pending'")
+        return f"{pending} deliveries still pending" if pending else None
+    if part.table == "webhook_events":
+        pointed = await conn.fetchval(
+            f"SELECT count(DISTINCT e.id) FROM {part.name} e JOIN webhook_deliveries d ON d.event_id = e.id"
+        )
+        return f"{pointed} events a kept delivery points to" if pointed else None
+    return None
+
+
+async def drop(conn: Connection, part: Partition) -> None:
+    """Drop `part` and move its table's horizon past it. The quote log's hours are settled into the
+    rollups first (under the rollup job's lock, held until the drop commits), so no recompute ever
+    reads them again: analytics reads those hours from the rollups alone (partition_horizons)."""
+    if part.table == "quote_log":
+        async with rollups.lock(conn):
+            hours: list[datetime] = [
+                r["hour"]
+                for r in await conn.fetch(
+                    "SELECT DISTINCT hour FROM rollup_dirty WHERE kind = 'pricing' AND hour < $1 ORDER BY hour", part.hi
+                )
+            ]
+            if hours:
+                await rollups.settle(conn, hours)
+            await _drop(conn, part)
+    else:
+        await _drop(conn, part)
+    PARTITIONS_DROPPED.labels(part.table).inc()
+    PARTITION_BYTES_DROPPED.labels(part.table).inc(part.bytes)
+    log.info("partition_dropped", table=part.table, partition=part.name, rows=part.rows, bytes=part.bytes)
+
+
+async def _drop(conn: Connection, part: Partition) -> None:
+    async with conn.transaction():
+        await conn.execute(f"SET LOCAL lock_timeout = '{_DROP_LOCK_TIMEOUT}'")
+        await conn.execute(f'DROP TABLE "{part.name}"')
+        await conn.execute(
+            "INSERT INTO partition_horizons (table_name, dropped_before) VALUES ($1, $2)"
+            " ON CONFLICT (table_name) DO UPDATE SET dropped_before = greatest(partition_horizons.dropped_before,"
+            " excluded.dropped_before)",
+            part.table,
+            part.hi,
+        )
+
+
+@dataclass
+class Pass:
+    """What one lifecycle pass did (or, dry, would do)."""
+
+    created: dict[str, int]
+    dropped: list[Partition]
+    held: list[Drop]
+    failed: list[tuple[Partition, str]]
+
+
+async def apply(
+    conn: Connection,
+    settings: Settings,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    progress: Callable[[Partition], None] | None = None,
+    wait: bool = True,
+) -> Pass | None:
+    """One pass under the lifecycle lock: partitions ahead, then retention. Dry: changes nothing and
+    reports what would be dropped. A drop that cannot get its lock in time is left to the next pass.
+    `wait=False`: None at once when another process's pass holds the lock."""
+    if wait:
+        await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+    elif not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
+        return None
+    try:
+        created = {} if dry_run else await ensure(conn, settings, now)
+        drops = await plan(conn, settings, now)
+        result = Pass(created, [], [d for d in drops if d.held], [])
+        for item in drops:
+            if item.held:
+                continue
+            if not dry_run:
+                try:
+                    await drop(conn, item.partition)
+                except asyncpg.PostgresError as exc:  # a busy table (lock_timeout): the next pass tries again
+                    result.failed.append((item.partition, repr(exc)))
+                    log.warning("partition_drop_failed", partition=item.partition.name, error=repr(exc))
+                    continue
+            result.dropped.append(item.partition)
+            if progress is not None:
+                progress(item.partition)
+        return result
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
