@@ -91,8 +91,8 @@ END;
 $$;
 
 -- A partition of `p_table` for [p_from, p_to), named `p_name`; false when one exists or another
--- partition overlaps the range. Rows the default partition holds in that range move into it first
--- (one transaction with the caller's: the rows are in exactly one of the two throughout).
+-- partition overlaps the range. Rows the default partition holds in that range move into it (in the
+-- caller's transaction: every row is in exactly one partition throughout, as any reader sees it).
 CREATE FUNCTION qs_partition_create(p_table text, p_column text, p_from timestamptz, p_to timestamptz, p_name text)
 RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
@@ -115,12 +115,14 @@ BEGIN
     IF strays = 0 THEN
         EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)', p_name, p_table, p_from, p_to);
     ELSE
-        EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', p_name, p_table);
-        EXECUTE format('INSERT INTO %I SELECT * FROM %I WHERE %I >= %L AND %I < %L',
-                       p_name, p_table || '_default', p_column, p_from, p_column, p_to);
-        EXECUTE format('DELETE FROM %I WHERE %I >= %L AND %I < %L',
-                       p_table || '_default', p_column, p_from, p_column, p_to);
-        EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', p_table, p_name, p_from, p_to);
+        -- The default partition's rows are routed again, without a DELETE (the audit log refuses one):
+        -- it is detached whole, a new default and this partition are made, and its rows inserted anew.
+        EXECUTE format('ALTER TABLE %I DETACH PARTITION %I', p_table, p_table || '_default');
+        EXECUTE format('ALTER TABLE %I RENAME TO %I', p_table || '_default', p_table || '_moving');
+        EXECUTE format('CREATE TABLE %I PARTITION OF %I DEFAULT', p_table || '_default', p_table);
+        EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)', p_name, p_table, p_from, p_to);
+        EXECUTE format('INSERT INTO %I OVERRIDING SYSTEM VALUE SELECT * FROM %I', p_table, p_table || '_moving');
+        EXECUTE format('DROP TABLE %I', p_table || '_moving');
     END IF;
     RETURN true;
 END;

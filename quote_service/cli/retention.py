@@ -47,6 +47,11 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
     done = with_pool(settings, run)
     for table, count in done.created.items():
         print(f"created {count} partition(s) of {table}")
+    for table, rows in done.strays.items():
+        print(
+            f"{table}_default holds {rows:,} row(s) outside every partition: a real run moves them into"
+            " partitions of their own first, and drops those past retention"
+        )
     for item in done.held:
         print(f"kept {item.partition.name} past retention: {item.held}")
     for part, error in done.failed:

@@ -13,7 +13,7 @@ analytics for those hours reads the same before and after.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -238,6 +238,8 @@ class Pass:
     dropped: list[Partition]
     held: list[Drop]
     failed: list[tuple[Partition, str]]
+    strays: dict[str, int] = field(default_factory=dict)
+    """Dry: rows each default partition holds (a real pass first moves them into partitions of their own)."""
 
 
 async def apply(
@@ -258,10 +260,16 @@ async def apply(
         return None
     try:
         created = {} if dry_run else await ensure(conn, settings, now)
-        drops = await plan(conn, settings, now)
-        result = Pass(created, [], [d for d in drops if d.held], [])
-        for item in drops:
+        result = Pass(created, [], [], [])
+        if dry_run:
+            for table in TABLES:
+                if strays := await conn.fetchval(f"SELECT count(*) FROM {table.name}_default"):
+                    result.strays[table.name] = strays
+        for item in await plan(conn, settings, now):
+            if not dry_run:  # judged again now: a drop before it may have freed it (deliveries before events)
+                item = Drop(item.partition, await _held(conn, item.partition))  # noqa: PLW2901
             if item.held:
+                result.held.append(item)
                 continue
             if not dry_run:
                 try:
