@@ -17,18 +17,30 @@ from quote_service.observability.metrics import LIFECYCLE_LAST_PASS
 log = structlog.get_logger("quote_service.lifecycle")
 
 
+FIRST_PASS_AFTER = 30.0
+"""Seconds from start-up to the first pass: soon, so that a service restarted more often than every
+RETENTION_INTERVAL still makes its partitions ahead, yet not in the start-up rush."""
+
+
 class LifecycleJob(BackgroundLoop):
-    """Partitions ahead and retention; the first pass right after start-up."""
+    """Partitions ahead and retention: a first pass FIRST_PASS_AFTER start-up, then every interval."""
 
     task_name = "data-lifecycle"
     failure_event = "lifecycle_pass_failed"
     jitter = 0.1
-    start_at_once = True
+    max_backoff = 3600.0
 
     def __init__(self, pool: Pool, settings: Settings) -> None:
         self.pool = pool
         self.settings = settings
         self.interval = settings.retention_interval
+        self._first = True
+
+    def next_delay(self) -> float | None:
+        if self._first:
+            self._first = False
+            return min(FIRST_PASS_AFTER, self.interval)
+        return super().next_delay()
 
     async def run_pass(self) -> None:
         async with self.pool.acquire() as conn:

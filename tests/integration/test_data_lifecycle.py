@@ -21,12 +21,14 @@ from prometheus_client import REGISTRY
 from quote_service.analytics.rollups import RollupJob, hour_of
 from quote_service.cli.generate import generate
 from quote_service.clock import utcnow
-from quote_service.config import ConfigError, Settings
+from quote_service.config import Settings
 from quote_service.db.migrate import apply_migrations, migrations_dir
 from quote_service.lifecycle import partitions
+from quote_service.lifecycle.job import LifecycleJob
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
 from tests.integration.servers import CLI, cli_env
+from tests.waiting import until
 
 MakeDatabase = Callable[[], Awaitable[str]]
 
@@ -183,14 +185,6 @@ async def test_a_webhook_partition_waits_for_its_pending_deliveries_and_events_o
     assert {p.table for p in done.dropped} >= {"webhook_deliveries", "webhook_events"}
 
 
-def test_a_negative_retention_is_refused_naming_it() -> None:
-    for name in ("QUOTE_LOG_RETENTION_DAYS", "AUDIT_LOG_RETENTION_DAYS", "STOCK_MOVEMENT_RETENTION_DAYS"):
-        with pytest.raises(ConfigError, match=name):
-            Settings.from_env({name: "-1"})
-    with pytest.raises(ConfigError, match="QUOTE_LOG_RETENTION_DAYS"):
-        Settings.from_env({"QUOTE_LOG_RETENTION_DAYS": "ninety"})
-
-
 @pytest.mark.slow
 def test_the_command_prints_what_it_would_drop_then_drops_it(settings: Settings) -> None:
     assert settings.database_url is not None
@@ -294,3 +288,21 @@ async def test_the_conversion_keeps_every_row_and_the_ids_go_on(make_database: M
             await conn.execute("DELETE FROM audit_log WHERE id = 1")
     finally:
         await conn.close()
+
+
+async def test_the_service_runs_the_pass_by_itself(pool: asyncpg.Pool, settings: Settings) -> None:
+    await pool.execute(
+        "INSERT INTO audit_log (at, actor, action, entity_type) VALUES ($1, '{}', 'create', 'coupon')",
+        datetime(2018, 1, 5, tzinfo=UTC),
+    )
+    job = LifecycleJob(pool, msgspec.structs.replace(settings, audit_log_retention_days=365, retention_interval=0.2))
+    job.start()
+    try:
+
+        async def gone() -> bool:
+            return await pool.fetchval("SELECT count(*) FROM audit_log") == 0
+
+        await until(gone, "the lifecycle job drops the old audit month")
+    finally:
+        await job.stop()
+    assert (REGISTRY.get_sample_value("qs_lifecycle_last_pass_timestamp_seconds") or 0) > 0

@@ -312,3 +312,25 @@ def test_the_business_time_zone_is_an_iana_name_checked_at_start() -> None:
         with pytest.raises(ConfigError, match=r"BUSINESS_TIMEZONE: .*IANA") as refused:
             Settings.from_env({"BUSINESS_TIMEZONE": wrong})
         assert wrong in str(refused.value) or "64 characters" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "QUOTE_LOG_RETENTION_DAYS",
+        "COMPETITOR_PRICE_RETENTION_DAYS",
+        "IDEMPOTENCY_RETENTION_DAYS",
+        "STOCK_MOVEMENT_RETENTION_DAYS",
+        "AUDIT_LOG_RETENTION_DAYS",
+        "RETENTION_INTERVAL",
+    ],
+)
+def test_a_negative_or_wordy_retention_is_refused_naming_it(name: str) -> None:
+    for value in ("-1", "ninety"):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env({name: value})
+
+
+def test_partitions_are_made_at_least_a_day_ahead() -> None:
+    with pytest.raises(ConfigError, match="PARTITION_DAYS_AHEAD"):
+        Settings.from_env({"PARTITION_DAYS_AHEAD": "0"})
