@@ -267,7 +267,7 @@ async def apply(
                     result.strays[table.name] = strays
         for item in await plan(conn, settings, now):
             if not dry_run:  # judged again now: a drop before it may have freed it (deliveries before events)
-                item = Drop(item.partition, await _held(conn, item.partition))  # noqa: PLW2901
+                item = Drop(item.partition, await _held(conn, item.partition))
             if item.held:
                 result.held.append(item)
                 continue
