@@ -229,7 +229,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """STOCK_MOVEMENT_RETENTION_DAYS: days the stock-movement history is kept (0: forever)."""
     competitor_price_retention_days: int = 90
     """COMPETITOR_PRICE_RETENTION_DAYS: days a competitor price observation is kept, by when it was
-    observed (0: forever); more than MARKET_WINDOW_HOURS and ELASTICITY_WINDOW_DAYS."""
+    observed (0: forever); at least MARKET_WINDOW_HOURS, which the market reads look back over."""
     audit_log_retention_days: int = 0
     """AUDIT_LOG_RETENTION_DAYS: days the audit log is kept; 0 (the default) keeps it forever."""
     partition_days_ahead: int = 7
@@ -391,6 +391,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         }.items():
             if days < 0:
                 raise ConfigError(f"{name} must be 0 (keep forever) or a number of days")
+        if 0 < self.competitor_price_retention_days * 24 < self.market_window_hours:
+            raise ConfigError("COMPETITOR_PRICE_RETENTION_DAYS must cover MARKET_WINDOW_HOURS (or be 0: forever)")
         if self.retention_interval < 0:
             raise ConfigError("RETENTION_INTERVAL must be 0 (off) or positive")
         if self.rollup_interval < 0:

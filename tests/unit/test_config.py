@@ -334,3 +334,9 @@ def test_a_negative_or_wordy_retention_is_refused_naming_it(name: str) -> None:
 def test_partitions_are_made_at_least_a_day_ahead() -> None:
     with pytest.raises(ConfigError, match="PARTITION_DAYS_AHEAD"):
         Settings.from_env({"PARTITION_DAYS_AHEAD": "0"})
+
+
+def test_competitor_prices_are_kept_at_least_as_long_as_the_market_window() -> None:
+    with pytest.raises(ConfigError, match="COMPETITOR_PRICE_RETENTION_DAYS"):
+        Settings.from_env({"COMPETITOR_PRICE_RETENTION_DAYS": "1", "MARKET_WINDOW_HOURS": "48"})
+    assert Settings.from_env({"COMPETITOR_PRICE_RETENTION_DAYS": "2", "MARKET_WINDOW_HOURS": "48"})
