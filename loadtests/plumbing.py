@@ -1,6 +1,6 @@
 """What the benchmark scripts share: the servers' URLs, a scratch database, readiness, the demo
-seed and a service key, wrk, the reference server, a private redis-server. bench.py, bench_flash.py, bench_ingest.py,
-bench_login.py, bench_analytics.py and soak.py import it; it imports none of them (no import circle)."""
+seed and a service key, wrk, the reference server, a private redis-server. bench.py, bench_flash.py, soak.py and
+the other scripts here import it; it imports none of them (no import circle)."""
 
 from __future__ import annotations
 

@@ -6,8 +6,7 @@ production), and Redis's `used_memory` growth divided by the quotes stored — k
 Redis's own per-key overhead included, not just the payload. The quotes are priced by the real
 engine under a typical configuration (delivery, express and regional fees, two tax rates, three
 price rules, four commission rates, flags with an experiment, a coupon) over a 300-product
-catalog, each basket different. loadtests/bench_quote_store.py measures the same on the
-benchmark's configuration and prints it.
+catalog, each basket different. `pytest -s` prints the figure (BENCHMARKS.md's headline row).
 """
 
 from __future__ import annotations
