@@ -211,7 +211,7 @@ def one_run(work: Path, tree: Path, args: argparse.Namespace, tag: str) -> Measu
 
 async def counted(args: argparse.Namespace) -> None:
     """Inside valgrind: warm up, then count `--quotes` quotes between the client requests."""
-    from quote_service.analytics.health import load_statistics
+    from quote_service.analytics.distributions import load_statistics
     from quote_service.app import create_app
     from quote_service.pricing import ENGINE
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import asyncpg
 import msgspec
 
-from quote_service.analytics import health, stats
+from quote_service.analytics import distributions, health, stats
 from quote_service.analytics.experiment_revenue import arm_revenue, revenue_moments
 from quote_service.analytics.figures import percent
 from quote_service.analytics.health import Revenue, SampleRatio
@@ -155,7 +155,7 @@ class Experiments:
         return await self._measured(row, now)
 
     async def _measured(self, row: asyncpg.Record, now: datetime) -> Measured:
-        await health.load_statistics()  # scipy's first import off the event loop
+        await distributions.load_statistics()  # scipy's first import off the event loop
         key, created_at = row["key"], row["created_at"]
         rollout = msgspec.convert(row["rollout"], Rollout)
         lo = created_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

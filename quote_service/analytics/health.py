@@ -8,61 +8,26 @@
 - `revenue_verdict`: the guardrail on revenue per quote, judged by a mixture sequential test
   that stays valid however often it looks (`stats.mixture_ratio`).
 
-The distributions (chi-square and Student's t tails, the numerically hard part) are scipy's
-special functions; the two statistics are the textbook one-liners. `scipy.stats` itself answers
-the same (the unit tests compare) but costs ~40x more per call and ~4x more to import
-(docs/experiments.md#statistics-from-scipy). scipy is imported on first use, so a process that
-never looks at an experiment never loads it; `load_statistics()` imports it in a thread (the
-import takes ~0.3-0.6 s, which on the event loop stalled every request of the process).
+The two statistics are the textbook one-liners; their distributions (chi-square and Student's t
+tails) are scipy's special functions, imported on first use (`distributions`: async callers await
+`distributions.load_statistics()` first, which imports scipy in a thread).
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import importlib
 import math
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import msgspec
 
 from quote_service.analytics import stats
+from quote_service.analytics.distributions import chi_square_tail, t_two_sided
 
 SRM_ALPHA = 0.001
 """p below this is a sample ratio mismatch."""
 GUARDRAIL_ALPHA = 0.05
-
-
-@functools.cache
-def _special() -> Any:
-    """scipy.special, imported once, on first use."""
-    return importlib.import_module("scipy.special")
-
-
-_loaded = False
-
-
-async def load_statistics() -> None:
-    """Import scipy.special in a thread the first time (the event loop serves on meanwhile); then nothing.
-
-    Async callers await this before the statistics below, which would otherwise import it on
-    the event loop."""
-    global _loaded  # one flag per process, set once
-    if not _loaded:
-        await asyncio.to_thread(_special)
-        _loaded = True
-
-
-def chi_square_tail(statistic: float, degrees: int) -> float:
-    """P(X >= statistic) for X chi-square with `degrees` degrees of freedom."""
-    return float(_special().chdtrc(degrees, statistic))
-
-
-def t_two_sided(statistic: float, degrees: float) -> float:
-    """P(|T| >= |statistic|) for T Student's t with `degrees` (real) degrees of freedom."""
-    return float(2 * _special().stdtr(degrees, -abs(statistic)))
 
 
 class SampleRatio(msgspec.Struct, kw_only=True):

@@ -1,4 +1,4 @@
-"""Experiment statistics: pure functions, standard library only (docs/experiments.md).
+"""Experiment statistics: pure functions (docs/experiments.md).
 
 Conversion of a variant is compared with the control's:
 - `two_proportion_test`: the fixed-horizon two-sided z-test (pooled standard error), shown
@@ -13,6 +13,10 @@ control converting 100 % against a variant converting 0 % was never rolled back)
 sequential test therefore takes such an arm's variance at (hits + ½) / (n + 1) (the
 Haldane-Anscombe correction): never zero, and large for a tiny sample, so 3 of 3 against
 900 of 1000 is no evidence, while 1000 of 1000 against 0 of 1000 is overwhelming.
+
+The formulas are written out here; the normal tail and quantile they need come from scipy
+(`distributions`, imported on first use). The mixture SPRT is a closed formula and needs no
+distribution function.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-Z95 = 1.959963984540054  # the 97.5 % quantile of the standard normal
+from quote_service.analytics.distributions import normal_quantile, normal_two_sided
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ def two_proportion_test(control_hits: int, control_n: int, variant_hits: int, va
     if se == 0:
         return None
     z = (variant_hits / variant_n - control_hits / control_n) / se
-    return ZTest(z=z, p_value=math.erfc(abs(z) / math.sqrt(2)))
+    return ZTest(z=z, p_value=normal_two_sided(z))
 
 
 def difference_ci95(control_hits: int, control_n: int, variant_hits: int, variant_n: int) -> tuple[float, float] | None:
@@ -47,7 +51,7 @@ def difference_ci95(control_hits: int, control_n: int, variant_hits: int, varian
     if control_n <= 0 or variant_n <= 0:
         return None
     p1, p2 = control_hits / control_n, variant_hits / variant_n
-    half = Z95 * math.sqrt(p1 * (1 - p1) / control_n + p2 * (1 - p2) / variant_n)
+    half = normal_quantile(0.975) * math.sqrt(p1 * (1 - p1) / control_n + p2 * (1 - p2) / variant_n)
     return (p2 - p1 - half, p2 - p1 + half)
 
 

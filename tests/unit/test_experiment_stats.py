@@ -7,6 +7,8 @@ Control 100/1000 (10 %), variant 70/1000 (7 %):
   CI = [-0.054409, -0.005591];
 - mSPRT, tau = 0.05: sqrt(V / (V + 0.0025)) = 0.241695; exponent = 0.0025 x 0.0009 /
   (2 V (V + 0.0025)) = 2.731894; ratio = 0.241695 x e^2.731894 = 3.71280; p = 1 / 3.7128 = 0.26934.
+
+The z-test's tail and the interval's quantile are also checked against scipy.stats.norm.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from scipy import stats as scipy_stats
 
 from quote_service.analytics.stats import (
     arm_variance,
@@ -32,6 +35,18 @@ def test_two_proportion_z_test() -> None:
     assert test.p_value == pytest.approx(0.016155, abs=1e-6)
     assert two_proportion_test(0, 0, 1, 10) is None
     assert two_proportion_test(0, 10, 0, 10) is None  # no variance
+
+
+@pytest.mark.parametrize("figures", [(100, 1000, 70, 1000), (5, 40, 9, 35), (4000, 90000, 3700, 90000), (1, 3, 0, 2)])
+def test_the_z_test_and_interval_agree_with_scipy_stats_norm(figures: tuple[int, int, int, int]) -> None:
+    c_hits, c_n, v_hits, v_n = figures
+    test = two_proportion_test(*figures)
+    assert test is not None
+    assert test.p_value == 2 * scipy_stats.norm.sf(abs(test.z))
+    low, high = difference_ci95(*figures) or (0, 0)
+    p1, p2 = c_hits / c_n, v_hits / v_n
+    half = scipy_stats.norm.ppf(0.975) * math.sqrt(p1 * (1 - p1) / c_n + p2 * (1 - p2) / v_n)
+    assert (low, high) == (p2 - p1 - half, p2 - p1 + half)
 
 
 def test_confidence_interval_of_the_difference() -> None:

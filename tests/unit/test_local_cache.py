@@ -1,6 +1,12 @@
-"""LocalCache: aiocache's memory backend called directly (its private operations are pinned here)."""
+"""LocalCache: aiocache's memory cache through its public API, with no `asyncio.wait_for` per call
+and values kept as they are (both pinned here: quote_service/cache/local.py)."""
 
 from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
 
 from quote_service.cache.local import LocalCache
 from tests.waiting import until
@@ -41,6 +47,22 @@ async def test_setting_again_replaces_the_value_and_its_ttl() -> None:
     await until(lambda: _gone(cache, "later"), "a 10 ms entry set after the old TTL expires")
 
     assert await cache.get("k") == b"new"
+
+
+async def test_no_call_goes_through_asyncio_wait_for_and_values_are_not_copied(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def refused(*_: Any, **__: Any) -> None:
+        raise AssertionError("a local cache call went through asyncio.wait_for")
+
+    monkeypatch.setattr(asyncio, "wait_for", refused)
+    cache = LocalCache()
+    entry = (3, {"name": "product"})
+
+    await cache.set("a", entry, ttl=60)
+    await cache.set_many([("b", entry)], ttl=60)
+    await cache.delete("b")
+
+    assert await cache.get("a") is entry
+    assert (await cache.get_many(["a", "b"]))[0] is entry
 
 
 async def _gone(cache: LocalCache, key: str) -> bool:
