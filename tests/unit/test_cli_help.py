@@ -10,7 +10,7 @@ import pytest
 from quote_service import cli
 
 COMMANDS = [
-    "serve", "migrate", "create-user", "create-api-key", "seed-demo", "generate-data", "rebuild-rollups",
+    "serve", "migrate", "create-user", "create-api-key", "seed-demo", "generate-data", "rebuild-rollups", "retention",
     "simulate", "campaign-script", "ingest", "psql",
 ]  # fmt: skip
 
