@@ -5,7 +5,8 @@ aiocache is the local tier. Its public operations (`get`, `multi_get`, `set`, `m
 timeout wrapper and a plugin hook — and time and log the call. The cache is made with
 `timeout=None`, which the timeout wrapper reads as "no `asyncio.wait_for`" (aiocache's
 documented way to disable it); no plugins, and the memory cache's default `NullSerializer`
-keeps values as they are (no copy). What remains costs, per call (`git show 43236c0:loadtests/bench_local_cache.py`, a finished measurement:
+keeps values as they are (no copy). What remains costs, per call (a finished measurement:
+`git show 43236c0:loadtests/bench_local_cache.py`;
 CPU time, medians of 7 rounds of 20,000 calls, the two paths in turn; three runs, 2026-11-25,
 a 2-vCPU box at load ~7-8):
 
