@@ -101,7 +101,7 @@ _INSERT = (
     f"INSERT INTO quote_log ({', '.join(_LOG_COLUMNS)}) "
     f"SELECT {', '.join(_column(i, name) for i, name in enumerate(_LOG_COLUMNS))} "
     "FROM jsonb_array_elements(convert_from($1::bytea, 'UTF8')::jsonb) AS r "
-    "ON CONFLICT (quote_id) DO NOTHING"
+    "ON CONFLICT (quote_id, created_at) DO NOTHING"  # the key of the partitioned table (migration 0600)
 )
 
 
