@@ -24,7 +24,6 @@ both ways store the same values in every column.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import sys
@@ -39,9 +38,8 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from bench_quote_store import priced
 from cpu import process_cpu
-from plumbing import ADMIN_URL, database
+from plumbing import on_migrated_database
 
-from quote_service.db.migrate import apply_migrations
 from quote_service.db.pool import Connection, create_pool
 from quote_service.quotes.quote_log import _JSONB, _LOG_COLUMNS, LogValues, encode_row, log_values, write_log_rows
 
@@ -67,7 +65,8 @@ async def write_by_copy(conn: Connection, rows: list[LogValues]) -> None:
         await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE quote_log) ON COMMIT DELETE ROWS")
         await conn.copy_records_to_table(_STAGING, records=rows, columns=_LOG_COLUMNS)
         await conn.execute(
-            f"INSERT INTO quote_log ({columns}) SELECT {columns} FROM {_STAGING} ON CONFLICT (quote_id) DO NOTHING"
+            f"INSERT INTO quote_log ({columns}) SELECT {columns} FROM {_STAGING}"
+            " ON CONFLICT (quote_id, created_at) DO NOTHING"  # the partitioned table's key (migration 0600)
         )
 
 
@@ -133,14 +132,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=3, help="batches per round and way")
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
-    name = f"qs_log_bench_{os.getpid()}"
-    asyncio.run(database(name, create=True))
-    url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    try:
-        asyncio.run(apply_migrations(url))
-        asyncio.run(measure(args, url))
-    finally:
-        asyncio.run(database(name, create=False))
+    on_migrated_database(f"qs_log_bench_{os.getpid()}", lambda url: measure(args, url))
 
 
 if __name__ == "__main__":
