@@ -18,7 +18,7 @@ import sysconfig
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +139,19 @@ async def database(name: str, create: bool, admin_url: str = ADMIN_URL) -> None:
             await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+
+
+def on_migrated_database(name: str, work: Callable[[str], Awaitable[None]]) -> None:
+    """`work(url)` on a scratch database `name` of the local PostgreSQL, migrated first, dropped afterwards."""
+    from quote_service.db.migrate import apply_migrations
+
+    asyncio.run(database(name, create=True))
+    url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    try:
+        asyncio.run(apply_migrations(url))
+        asyncio.run(work(url))
+    finally:
+        asyncio.run(database(name, create=False))
 
 
 def wait_ready(base: str, process: subprocess.Popen[bytes], path: str = "/health/ready") -> None:
