@@ -34,7 +34,7 @@ log = structlog.get_logger("quote_service.lifecycle")
 LOCK_KEY = 0x51_0A_7E_C0_11_0B_00_06
 """The advisory lock of a lifecycle pass: one pass at a time across processes."""
 _DROP_LOCK_TIMEOUT = "5s"
-"""How long a drop waits for the table's writers (a quote-log COPY in flight); past it, the next pass retries."""
+"""How long a drop waits for the table's writers (a quote-log batch in flight); past it, the next pass retries."""
 
 
 @dataclass(frozen=True)
