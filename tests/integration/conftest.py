@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
@@ -20,6 +20,7 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.intelligence.consumer import ensure_group
 from tests.cluster_fixtures import redis_client
+from tests.integration.servers import RaceServer, race_server
 
 PASSWORD = "correct-horse-battery"
 
@@ -46,6 +47,16 @@ async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
 async def competitor_group(redis: RedisClient) -> None:
     """The competitor-price stream and its consumer group exist, as a service's consumer makes them."""
     await ensure_group(redis)
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[RaceServer]:
+    """A real server on this test's stores, for requests that must race. One per test: a module's
+    server kept its background loops running while the next test emptied every table, and
+    deadlocked with that TRUNCATE; and its one-second pool and lock waits answered some racing
+    orders 503 on a loaded machine."""
+    with race_server(settings) as running:
+        yield running
 
 
 _APPS: dict[Settings, Litestar] = {}
