@@ -54,10 +54,8 @@ async def test_a_killed_worker_is_respawned_and_the_service_keeps_answering(
         limits = httpx.Limits(max_connections=CONCURRENCY)
         async with httpx.AsyncClient(base_url=service.base, timeout=30, limits=limits) as http:
             data = await seed(http, private_pg.url)
-            deadline = time.monotonic() + 60
             # ready means one worker has started; wait for both (polling another process: no event to await)
-            while _app_starts(service) < 2 and time.monotonic() < deadline:  # noqa: ASYNC110
-                await asyncio.sleep(0.1)
+            await until(lambda: _app_starts(service) >= 2, "both workers' apps started", within=60)
             before = _workers(service)
             assert len(before) == 2, before
             starts_before = _app_starts(service)

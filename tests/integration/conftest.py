@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
@@ -15,8 +15,12 @@ from quote_service.app import create_app
 from quote_service.auth import credentials
 from quote_service.auth import repository as auth_repository
 from quote_service.auth.policy import Maker
+from quote_service.cache.redis import RedisClient
 from quote_service.clock import utcnow
 from quote_service.config import Settings
+from quote_service.intelligence.consumer import ensure_group
+from tests.cluster_fixtures import redis_client
+from tests.integration.servers import RaceServer, race_server
 
 PASSWORD = "correct-horse-battery"
 
@@ -25,6 +29,34 @@ PASSWORD = "correct-horse-battery"
 def password_hash() -> str:
     """One argon2 hash for every test user (hashing is deliberately slow)."""
     return credentials.hash_password(PASSWORD)
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
+    """A client for this test's Redis, built as the service builds it (a `redis+cluster://` URL gives
+    a RedisCluster). It pings before the test runs, so a cluster client already knows every node
+    when a test stops one."""
+    assert settings.redis_url is not None
+    client = redis_client(settings.redis_url)
+    await client.ping()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def competitor_group(redis: RedisClient) -> None:
+    """The competitor-price stream and its consumer group exist, as a service's consumer makes them."""
+    await ensure_group(redis)
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[RaceServer]:
+    """A real server on this test's stores, for requests that must race. One per test: a module's
+    server kept its background loops running while the next test emptied every table, and
+    deadlocked with that TRUNCATE; and its one-second pool and lock waits answered some racing
+    orders 503 on a loaded machine."""
+    with race_server(settings) as running:
+        yield running
 
 
 _APPS: dict[Settings, Litestar] = {}

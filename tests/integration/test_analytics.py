@@ -28,6 +28,7 @@ from quote_service.db.replica import ReadPools
 from quote_service.quotes.quote_log import LogValues, encode_row, write_log_rows
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, field_errors
+from tests.waiting import until
 
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)  # the current hour is 12:00-12:59
 TWO_DAYS = local_days(date(2026, 3, 9), date(2026, 3, 10))  # UTC days
@@ -513,10 +514,8 @@ async def test_a_real_quote_reaches_the_reports(
 
     response = await client.post(QUOTE, json=quote_body(), headers=admin.headers)
     assert response.status_code == 200
-    for _ in range(50):  # the write-behind flush runs every 0.2 s
-        if await pool.fetchval("SELECT count(*) FROM quote_log"):
-            break
-        await asyncio.sleep(0.1)
+    # the write-behind flush runs every 0.2 s
+    await until(lambda: pool.fetchval("SELECT count(*) FROM quote_log"), "the quote-log row is written", within=5)
     rows = rows_by_key(
         msgspec.convert(
             (await client.get("/api/v1/analytics/pricing?group_by=product", headers=admin.headers)).json()["data"],

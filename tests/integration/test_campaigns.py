@@ -24,6 +24,7 @@ from quote_service.db.pool import create_pool
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.test_catalog import PRODUCTS, create_product
+from tests.waiting import until
 
 Client = AsyncTestClient[Litestar]
 CAMPAIGNS = "/api/v1/campaigns"
@@ -109,13 +110,13 @@ async def quoted_price(client: Client, shopper: Caller, product_id: str, expecte
         "delivery_address": {"city": "Istanbul", "country": "TR"},
         "currency": "TRY",
     }
-    deadline = asyncio.get_running_loop().time() + 2
-    while True:
+
+    async def price() -> str | None:
         quote = expect_ok(await client.post("/api/v1/quote", json=body, headers=shopper.headers))
-        price: str = quote["items"][0]["unit_price"]
-        if price == expected or asyncio.get_running_loop().time() > deadline:
-            return price
-        await asyncio.sleep(0.02)
+        found: str = quote["items"][0]["unit_price"]
+        return found if found == expected else None
+
+    return await until(price, f"the quote shows {expected}", within=2)
 
 
 async def test_no_sales_lower_the_price_to_its_bound_and_the_end_restores_it(
@@ -326,15 +327,15 @@ async def test_campaigns_are_for_admins(client: Client, admin: Caller, shopper: 
 
 async def shown_price(client: Client, admin: Caller, product_ids: list[str], expected: str) -> list[dict[str, Any]]:
     """POST /prices for the products once the first shows `expected` (the move heard, 2 s at most)."""
-    deadline = asyncio.get_running_loop().time() + 2
-    while True:
-        body = {"product_ids": product_ids, "currency": "TRY"}
+    body = {"product_ids": product_ids, "currency": "TRY"}
+
+    async def prices() -> list[dict[str, Any]] | None:
         items: list[dict[str, Any]] = expect_ok(await client.post("/api/v1/prices", json=body, headers=admin.headers))[
             "items"
         ]
-        if items[0]["price"] == expected or asyncio.get_running_loop().time() > deadline:
-            return items
-        await asyncio.sleep(0.02)
+        return items if items[0]["price"] == expected else None
+
+    return await until(prices, f"the first price shows {expected}", within=2)
 
 
 async def quote_line(client: Client, shopper: Caller, product_id: str) -> dict[str, Any]:

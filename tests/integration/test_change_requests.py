@@ -3,7 +3,6 @@ second admin; applying is the direct write, once."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from tests.integration.conftest import PASSWORD, Caller, make_caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.servers import race_server
 from tests.integration.test_pages import login_form
+from tests.waiting import until
 
 Client = AsyncTestClient[Litestar]
 RATES = "/api/v1/commission-rates"
@@ -147,11 +147,12 @@ async def test_approved_for_later_applies_at_apply_at(
     approved = expect_ok(await approve(four_eyes, change_id, reviewer, apply_at=at.isoformat()))
     assert approved["status"] == "approved"
     assert await pool.fetchval("SELECT count(*) FROM commission_rates") == 0
-    for _ in range(100):
-        await asyncio.sleep(0.1)
-        shown = expect_ok(await four_eyes.get(f"{CHANGES}/{change_id}", headers=admin.headers))
-        if shown["status"] == "applied":
-            break
+
+    async def applied() -> dict[str, Any] | None:
+        shown: dict[str, Any] = expect_ok(await four_eyes.get(f"{CHANGES}/{change_id}", headers=admin.headers))
+        return shown if shown["status"] == "applied" else None
+
+    shown = await until(applied, "the scheduled change is applied", within=10)
     assert shown["status"] == "applied"
     assert await pool.fetchval("SELECT count(*) FROM commission_rates") == 1
     expect_error(

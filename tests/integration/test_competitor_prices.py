@@ -6,7 +6,6 @@ dead-lettered; the market view and the signals the observations raise.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -17,17 +16,15 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from quote_service.cache.redis import RedisClient
-from quote_service.config import Settings
 from quote_service.intelligence import stream
-from quote_service.intelligence.consumer import StreamConsumer, ensure_group
+from quote_service.intelligence.consumer import StreamConsumer
 from quote_service.intelligence.schemas import ObservationRecord
 from quote_service.intelligence.signal_rules import SignalEvaluator
-from tests.cluster_fixtures import redis_client
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, field_errors
 from tests.waiting import until
 
-pytestmark = pytest.mark.redis_backends
+pytestmark = [pytest.mark.redis_backends, pytest.mark.usefixtures("competitor_group")]
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -57,15 +54,6 @@ def observation(
         "currency": "USD",
         "observed_at": (NOW - timedelta(minutes=minutes_ago)).isoformat(),
     }
-
-
-@pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
-    assert settings.redis_url is not None
-    client = redis_client(settings.redis_url)
-    await ensure_group(client)
-    yield client
-    await client.aclose()
 
 
 async def wait_for(pool: asyncpg.Pool, sql: str, expected: int, *args: object) -> None:

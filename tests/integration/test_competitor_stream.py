@@ -13,7 +13,6 @@ acknowledges, keeps the consumer group tidy, and finishes from PostgreSQL what R
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,23 +31,14 @@ from quote_service.intelligence import intake, stream
 from quote_service.intelligence.consumer import StreamConsumer, ensure_group
 from quote_service.intelligence.schemas import ObservationRecord
 from quote_service.intelligence.signal_rules import SignalEvaluator
-from tests.cluster_fixtures import flush, redis_client
+from tests.cluster_fixtures import flush
 from tests.conftest import free_port
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
 from tests.integration.test_competitor_prices import NOW, make_product, observation, wait_for, wait_idle
 from tests.waiting import until
 
-pytestmark = pytest.mark.redis_backends
-
-
-@pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
-    assert settings.redis_url is not None
-    client = redis_client(settings.redis_url)
-    await ensure_group(client)
-    yield client
-    await client.aclose()
+pytestmark = [pytest.mark.redis_backends, pytest.mark.usefixtures("competitor_group")]
 
 
 def entry(raw: dict[str, Any]) -> bytes:

@@ -89,14 +89,6 @@ def settings(settings: Settings) -> Settings:
     return msgspec.structs.replace(settings, guardrail_interval_seconds=0)
 
 
-@pytest.fixture
-async def redis(settings: Settings) -> Any:
-    assert settings.redis_url is not None
-    client = Redis.from_url(settings.redis_url)
-    yield client
-    await client.aclose()
-
-
 async def live_srm_signals(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     return await pool.fetch(
         "SELECT status, details FROM signals WHERE type = 'sample_ratio_mismatch' ORDER BY created_at"

@@ -33,14 +33,6 @@ REBUILDS = "qs_flash_counter_rebuilds_total"
 
 
 @pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    assert settings.redis_url is not None
-    client = Redis.from_url(settings.redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 async def store(settings: Settings, redis: Redis) -> AsyncIterator[Shop]:
     """A purchase path whose waits on PostgreSQL locks outlast the test's holds."""
     assert settings.database_url is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -15,6 +14,7 @@ from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.flash import SALES, Client, at, buy, flash_product, ledger, new_sale, sale_body, stock_of
 from tests.integration.test_catalog import create_product
+from tests.waiting import until
 
 
 async def movements(settings: Settings, product_id: str) -> list[asyncpg.Record]:
@@ -351,14 +351,13 @@ async def test_reconcile_reports_and_corrects_drift(
 
 async def stats_once(client: Client, admin: Caller, sale: dict[str, Any], **expected: int) -> dict[str, Any]:
     """The sale's stats once they show `expected` (the scheduler's next pass, every second,
-    refreshes them off the request path), or the last ones read."""
-    stats: dict[str, Any] = {}
-    for _ in range(50):
-        stats = expect_ok(await client.get(f"{SALES}/{sale['id']}/stats", headers=admin.headers))
-        if all(stats[name] == value for name, value in expected.items()):
-            break
-        await asyncio.sleep(0.1)
-    return stats
+    refreshes them off the request path); fails after 5 s."""
+
+    async def stats() -> dict[str, Any] | None:
+        found: dict[str, Any] = expect_ok(await client.get(f"{SALES}/{sale['id']}/stats", headers=admin.headers))
+        return found if all(found[name] == value for name, value in expected.items()) else None
+
+    return await until(stats, f"the sale's stats show {expected}", within=5)
 
 
 async def test_viewers_and_background_stats(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 import subprocess
@@ -23,6 +22,7 @@ from tests.conftest import free_port
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok
 from tests.integration.flash import SALES, Client, buy, ledger, new_sale
+from tests.waiting import until
 
 
 async def counters(settings: Settings, sale: dict[str, object]) -> dict[str, int]:
@@ -94,10 +94,11 @@ async def test_the_ledger_refuses_what_drifted_counters_allow_and_they_are_resyn
     expect_error(await buy(client, service_key, sale, customer_id="b", quantity=1), 409, "SOLD_OUT")
     assert await sold(settings, sale["id"]) == 2
     assert len(await ledger(settings.database_url or "", sale["id"])) == 1
-    for _ in range(50):  # the refusal triggers a resync from the ledger, off the request path
-        if int(await redis.hget(key, f"s:{product['id']}") or -1) == 0:
-            break
-        await asyncio.sleep(0.05)
+
+    async def resynced() -> bool:  # the refusal triggers a resync from the ledger, off the request path
+        return int(await redis.hget(key, f"s:{product['id']}") or -1) == 0
+
+    await until(resynced, "Redis's count is resynced to 0 from the ledger", within=2.5)
     assert int(await redis.hget(key, f"s:{product['id']}") or -1) == 0
     await redis.aclose()
 

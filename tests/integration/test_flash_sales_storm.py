@@ -26,7 +26,6 @@ import pytest
 
 from quote_service.cache.redis import RedisClient
 from quote_service.config import Settings
-from tests.cluster_fixtures import redis_client
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok
 from tests.integration.flash import SALES, Client, buy, new_sale
@@ -83,13 +82,6 @@ async def fleet(server: str) -> AsyncIterator[list[httpx.AsyncClient]]:
 def http(fleet: list[httpx.AsyncClient]) -> httpx.AsyncClient:
     """One of the clients, for single requests."""
     return fleet[0]
-
-
-@pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
-    client = redis_client(settings.redis_url or "")
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

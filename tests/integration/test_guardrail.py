@@ -30,6 +30,7 @@ from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, field_errors
 from tests.integration.test_analytics import log_quotes, quote_row
 from tests.integration.test_quote_api import QUOTE, quote_body
+from tests.waiting import until
 
 KEY = "banner"
 METRICS = ("qs_guardrail_checks_total", "qs_guardrail_rollbacks_total", "qs_guardrail_check_duration_seconds_count")
@@ -91,14 +92,6 @@ def checker(pool: asyncpg.Pool, redis: Redis) -> GuardrailChecker:
 def settings(settings: Settings) -> Settings:
     """The app's own checker off: the tests run theirs (one minute boundary must not race them)."""
     return msgspec.structs.replace(settings, guardrail_interval_seconds=0)
-
-
-@pytest.fixture
-async def redis(settings: Settings) -> Any:
-    assert settings.redis_url is not None
-    client = Redis.from_url(settings.redis_url)
-    yield client
-    await client.aclose()
 
 
 async def rollbacks(pool: asyncpg.Pool, key: str = KEY) -> list[asyncpg.Record]:
@@ -258,12 +251,13 @@ async def test_after_a_rollback_every_quote_gets_the_control(
     assert set(before) == {"control", "savings"}  # both arms serve customers while it runs
     await experiment(pool, **LOSING)
     assert await checker(pool, redis).check() == [KEY]  # announces the new version on Redis
-    for _ in range(100):  # propagated like any flag change: the app reloads on the announcement
+
+    async def back_on_control() -> bool:  # propagated like any flag change: the app reloads on the announcement
         probe = await client.post(QUOTE, json=quote_body(customer_id=customers[before.index("savings")]),
                                   headers=admin.headers)  # fmt: skip
-        if probe.json()["data"]["experiments"][KEY] == "control":
-            break
-        await asyncio.sleep(0.05)
+        return bool(probe.json()["data"]["experiments"][KEY] == "control")
+
+    await until(back_on_control, "the savings arm's customer is quoted control", within=5)
     assert set(await arms()) == {"control"}
     shown = (await client.get(f"/api/v1/experiments/{KEY}", headers=admin.headers)).json()["data"]
     assert shown["status"] == "rolled_back"
@@ -293,12 +287,11 @@ async def test_the_app_runs_the_checker_in_the_background(
     await create_flag(pool, flag())
     await experiment(pool, **LOSING)
     async with AsyncTestClient(app=app) as client:
-        status = None
-        for _ in range(100):
+
+        async def status() -> str | None:
             response = await client.get(f"/api/v1/experiments/{KEY}", headers=admin.headers)
-            status = response.json()["data"]["status"]
-            if status == "rolled_back":
-                break
-            await asyncio.sleep(0.1)
-        assert status == "rolled_back"
+            found: str = response.json()["data"]["status"]
+            return found if found == "rolled_back" else None
+
+        assert await until(status, "the background checker rolls the experiment back", within=10) == "rolled_back"
     assert len(await rollbacks(pool)) == 1

@@ -8,11 +8,9 @@ now taken in PostgreSQL (`loop_slots`); these tests flush Redis between two pass
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import pytest
 from redis.asyncio import Redis
 
 from quote_service.analytics.guardrail import GuardrailChecker
@@ -24,14 +22,6 @@ from tests.integration.test_competitor_prices import make_product
 from tests.integration.test_decisions import market_at
 
 AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    assert settings.redis_url is not None
-    client = Redis.from_url(settings.redis_url)
-    yield client
-    await client.aclose()
 
 
 async def test_the_decision_schedule_runs_once_per_slot_across_a_redis_flush(

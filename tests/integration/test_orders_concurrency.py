@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +26,7 @@ from quote_service.config import Settings
 from quote_service.pricing.quote import AppliedCoupon, Quote
 from quote_service.quotes.store import QuoteStore
 from tests.integration.conftest import Caller
-from tests.integration.servers import RaceServer, new_tag, race_server
+from tests.integration.servers import RaceServer, new_tag
 from tests.integration.test_catalog import create_product
 from tests.integration.test_orders_api import (
     build_quote,
@@ -61,15 +61,6 @@ async def keep(quotes: QuoteStore, key_maker: Maker) -> Keep:
         return await stored(quotes, quote, key_maker)
 
     return store
-
-
-@pytest.fixture
-def server(settings: Settings) -> Iterator[RaceServer]:
-    """A real server on this test's stores. One per test: a module's server kept its background
-    loops running while the next test emptied every table, and deadlocked with that TRUNCATE; and
-    its one-second pool and lock waits answered some racing orders 503 on a loaded machine."""
-    with race_server(settings) as running:
-        yield running
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,18 +17,11 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from quote_service.config import Settings
 from tests.integration.conftest import Caller
-from tests.integration.servers import RaceServer, race_server
+from tests.integration.servers import RaceServer
 from tests.integration.test_catalog import PRODUCTS, create_product, error_of, put_body, success_data
 
 Client = AsyncTestClient[Litestar]
-
-
-@pytest.fixture
-def server(settings: Settings) -> Iterator[RaceServer]:
-    with race_server(settings) as running:
-        yield running
 
 
 async def history(client: Client, caller: Caller, product_id: str, query: str = "") -> dict[str, Any]:

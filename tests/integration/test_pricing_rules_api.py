@@ -7,7 +7,6 @@ client answers one request at a time, so through it nothing would race.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,19 +20,13 @@ from quote_service.config import Settings
 from quote_service.rules import repository
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
-from tests.integration.servers import RaceServer, race_server
+from tests.integration.servers import RaceServer
 from tests.integration.versions import durable_config_version
 
 Client = AsyncTestClient[Litestar]
 RULES = "/api/v1/pricing-rules"
 VERSIONS = f"{RULES}/versions"
 START = "2025-01-01T00:00:00+03:00"
-
-
-@pytest.fixture
-def server(settings: Settings) -> Iterator[RaceServer]:
-    with race_server(settings) as running:
-        yield running
 
 
 def rule_body(**overrides: Any) -> dict[str, Any]:

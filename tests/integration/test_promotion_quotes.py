@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from quote_service.config import Settings
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok
-from tests.integration.servers import RaceServer, race_server
+from tests.integration.servers import RaceServer
 from tests.integration.test_catalog import create_product
 from tests.integration.test_orders_api import coupon, key
 from tests.integration.test_price_list_quotes import key_headers
@@ -29,12 +26,6 @@ from tests.waiting import until
 
 Client = AsyncTestClient[Litestar]
 QUOTE = "/api/v1/quote"
-
-
-@pytest.fixture
-def server(settings: Settings) -> Iterator[RaceServer]:
-    with race_server(settings) as running:
-        yield running
 
 
 async def books(client: Client, admin: Caller, *prices: str) -> list[dict[str, Any]]:

@@ -142,12 +142,9 @@ async def test_a_quote_is_logged_as_a_lean_row(client: Client, admin: Caller, po
     """What analytics reads: totals, commission parts, compact lines, rules, coupons, variants, the caller."""
     data = expect_ok(await client.post(QUOTE, json=quote_body(), headers=admin.headers))
     quote_id = uuid.UUID(data["quote_id"])
-    got = None
-    for _ in range(100):  # written behind the response, every 0.2 s
-        got = await pool.fetchrow("SELECT * FROM quote_log WHERE quote_id = $1", quote_id)
-        if got is not None:
-            break
-        await asyncio.sleep(0.05)
+    got = await until(  # written behind the response, every 0.2 s
+        lambda: pool.fetchrow("SELECT * FROM quote_log WHERE quote_id = $1", quote_id), "the quote-log row", within=5
+    )
     assert got is not None
     assert "payload" not in dict(got)
     assert (str(got["total_amount"]), str(got["tax_amount"])) == ("80.1800", "9.1800")

@@ -8,10 +8,7 @@ reads; the lag sampler's own statements are left out.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -32,6 +29,7 @@ from tests.integration.flash import buy, new_sale
 from tests.integration.test_catalog import create_product
 from tests.integration.test_pricing_rules_api import rule_body
 from tests.replica import ReplicaPair
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow  # real server processes: a primary and a replica
 
@@ -56,14 +54,6 @@ def replica_reads(pair: ReplicaPair, offset: int) -> list[str]:
         for line in pair.replica.statements_since(offset)
         if APP in line and SAMPLER_SQL not in line and RESET_SQL not in line
     ]
-
-
-async def eventually(probe: Callable[[], Awaitable[bool]], what: str, within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not await probe():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        await asyncio.sleep(0.1)
 
 
 async def replica_report(client: Client) -> dict[str, Any]:
@@ -189,7 +179,7 @@ async def test_with_the_replica_down_reads_fall_back_to_the_primary(
     async def reported_down() -> bool:
         return (await replica_report(client))["up"] is False
 
-    await eventually(reported_down, "/health/ready reports the replica down")
+    await until(reported_down, "/health/ready reports the replica down")
     report = await replica_report(client)
     assert report["serving_reads"] is False
     assert report["error"]
@@ -208,7 +198,7 @@ async def test_with_the_replica_down_reads_fall_back_to_the_primary(
     async def serving_again() -> bool:
         return bool((await replica_report(client))["serving_reads"])
 
-    await eventually(serving_again, "the replica serves reads again once it is back")
+    await until(serving_again, "the replica serves reads again once it is back")
     offset = replica_pair.replica.log_size()
     assert expect_ok(await client.get("/api/v1/products", headers=admin.headers))["items"] == listed
     assert any("products" in line for line in replica_reads(replica_pair, offset))
@@ -226,7 +216,7 @@ async def test_reads_fall_back_while_the_replica_lags_beyond_the_bound(
         report = await replica_report(client)
         return bool(report["up"] and report["lag_seconds"] > report["max_lag_seconds"])
 
-    await eventually(lagging, "the lag grows beyond REPLICA_MAX_LAG_SECONDS (1 s)")
+    await until(lagging, "the lag grows beyond REPLICA_MAX_LAG_SECONDS (1 s)")
     report = await replica_report(client)
     assert report["serving_reads"] is False
     before = fallbacks("lag")
@@ -244,7 +234,7 @@ async def test_reads_fall_back_while_the_replica_lags_beyond_the_bound(
         report = await replica_report(client)
         return bool(report["serving_reads"] and report["lag_seconds"] == 0)
 
-    await eventually(caught_up, "the lag drops to 0 once replay resumes")
+    await until(caught_up, "the lag drops to 0 once replay resumes")
     offset = replica_pair.replica.log_size()
     listed = expect_ok(await client.get("/api/v1/products", headers=admin.headers))["items"]
     assert {p["id"] for p in listed} == {first["id"], second["id"]}

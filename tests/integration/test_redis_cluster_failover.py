@@ -17,14 +17,14 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import asyncpg
 import httpx
 import pytest
 
-from quote_service.cache.redis import RedisClient, create_redis
+from quote_service.cache.redis import RedisClient
 from quote_service.config import Settings
 from tests.integration import test_flash_sales_storm as storm
 from tests.integration.conftest import Caller
@@ -80,14 +80,6 @@ def failover_cluster() -> Iterator[LocalCluster]:
 def settings(database_url: str, failover_cluster: LocalCluster, clean_stores: None) -> Settings:
     """This module's settings: the session's database, the private cluster with replicas."""
     return Settings(database_url=database_url, redis_url=failover_cluster.url, log_format="json", log_level="WARNING")
-
-
-@pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
-    client = create_redis(settings.redis_url or "")
-    await client.ping()  # discovers every node now, while all are up
-    yield client
-    await client.aclose()
 
 
 def replica_of(cluster: LocalCluster, master: Node) -> Node:

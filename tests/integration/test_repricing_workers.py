@@ -16,6 +16,7 @@ from quote_service.config import Settings
 from tests.integration.conftest import Caller
 from tests.integration.servers import cli_env, running_server
 from tests.integration.test_inventory_repricing import inventory_rule, priced
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 Client = AsyncTestClient[Litestar]
@@ -40,6 +41,11 @@ async def unit_prices(http: httpx.AsyncClient, headers: dict[str, str], product_
     return sorted({a.json()["data"]["items"][0]["unit_price"] for a in answers})
 
 
+async def has_prices(http: httpx.AsyncClient, headers: dict[str, str], product_id: str, expected: list[str]) -> bool:
+    """Whether 10 concurrent quotes all answer with the unit prices `expected`."""
+    return await unit_prices(http, headers, product_id, 10) == expected
+
+
 async def test_every_worker_quotes_the_repriced_product_at_its_new_price(
     client: Client, admin: Caller, service_key: dict[str, str], settings: Settings
 ) -> None:
@@ -54,10 +60,11 @@ async def test_every_worker_quotes_the_repriced_product_at_its_new_price(
                 f"/api/v1/products/{product['id']}/stock", json={"delta": -1, "reason": "sold"}, headers=admin.headers
             )
             assert moved.status_code == 200, moved.text
-            deadline = asyncio.get_running_loop().time() + SETTLE_SECONDS
-            while (seen := await unit_prices(http, service_key, product["id"], 10)) != ["110.00"]:
-                assert asyncio.get_running_loop().time() < deadline, seen
-                await asyncio.sleep(0.05)
+            await until(
+                lambda: has_prices(http, service_key, product["id"], ["110.00"]),
+                "every worker prices 110.00 after the stock move",
+                within=SETTLE_SECONDS,
+            )
             # From then on, no worker ever answers with the old price.
             for _ in range(5):
                 assert await unit_prices(http, service_key, product["id"], 40) == ["110.00"]
@@ -74,9 +81,10 @@ async def test_a_repricing_by_plain_sql_reaches_every_worker(
             assert await unit_prices(http, service_key, product["id"], 40) == ["100.00"]
             async with pool.acquire() as conn:  # no service process takes part in this change
                 await conn.execute("UPDATE products SET stock = 150 WHERE id = $1", uuid.UUID(product["id"]))
-            deadline = asyncio.get_running_loop().time() + SETTLE_SECONDS
-            while (seen := await unit_prices(http, service_key, product["id"], 10)) != ["90.00"]:
-                assert asyncio.get_running_loop().time() < deadline, seen
-                await asyncio.sleep(0.05)
+            await until(
+                lambda: has_prices(http, service_key, product["id"], ["90.00"]),
+                "every worker prices 90.00 after the SQL update",
+                within=SETTLE_SECONDS,
+            )
             for _ in range(5):
                 assert await unit_prices(http, service_key, product["id"], 40) == ["90.00"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -24,16 +23,10 @@ from quote_service.config import Settings
 from quote_service.db.pool import create_pool
 from quote_service.errors import InsufficientStock, NotFound
 from tests.integration.conftest import Caller
-from tests.integration.servers import RaceServer, race_server
+from tests.integration.servers import RaceServer
 from tests.integration.test_catalog import PRODUCTS, create_product, error_of, refused, success_data
 
 Client = AsyncTestClient[Litestar]
-
-
-@pytest.fixture
-def server(settings: Settings) -> Iterator[RaceServer]:
-    with race_server(settings) as running:
-        yield running
 
 
 async def adjust(

@@ -8,29 +8,16 @@ is pending on any member.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
 
 from quote_service.cache.redis import RedisClient
-from quote_service.config import Settings
 from quote_service.intelligence import stream
-from quote_service.intelligence.consumer import StreamConsumer, ensure_group
+from quote_service.intelligence.consumer import StreamConsumer
 from quote_service.intelligence.schemas import ObservationRecord
-from tests.cluster_fixtures import redis_client
 from tests.integration.test_competitor_prices import NOW, make_product, observation
 
-pytestmark = pytest.mark.redis_backends
-
-
-@pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
-    assert settings.redis_url is not None
-    client = redis_client(settings.redis_url)
-    await ensure_group(client)
-    yield client
-    await client.aclose()
+pytestmark = [pytest.mark.redis_backends, pytest.mark.usefixtures("competitor_group")]
 
 
 async def test_acknowledged_entries_are_trimmed_and_pending_ones_kept(pool: asyncpg.Pool, redis: RedisClient) -> None:
