@@ -9,7 +9,7 @@ ifeq ($(UV),.tools/bin/uv)
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 endif
 
-.PHONY: run test test-unit test-rest test-replica replica redis-cluster lint bootstrap tools compile clean-compiled
+.PHONY: run test test-unit test-rest test-replica replica redis-cluster lint bootstrap tools
 
 tools: $(filter .tools/bin/uv,$(UV))
 	@true
@@ -24,16 +24,6 @@ bootstrap: tools
 
 run: bootstrap  ## serve on embedded PostgreSQL + Redis with demo data
 	$(UV) run quote-service serve --demo
-
-# The compiled pricing engine (docs/development.md#the-compiled-pricing-engine): mypyc builds the
-# hot pricing modules into quote_service/pricing/_compiled/ (a C compiler and the Python headers
-# needed; ~20 s of CPU). Every process then loads it while it matches the source, else the Python
-# modules. Neither `make run` nor `make test` builds it: both work the same without, and CI builds it.
-compile: bootstrap  ## build the compiled pricing engine (mypyc)
-	$(UV) run python -m quote_service.compiled build
-
-clean-compiled: bootstrap  ## remove it: every process runs the pure-Python engine again
-	$(UV) run python -m quote_service.compiled clean
 
 # Extra pytest options, e.g. `make test PYTEST_ARGS="-k orders"`; WORKERS=1 runs a stage in one process.
 PYTEST_ARGS ?=

@@ -19,7 +19,7 @@ With `--money-numbers`, each run also drives the same quotes with `X-Money-Forma
 next to the string ones (after them in odd runs, before in even ones), and prints numbers ÷
 strings (rps, and the worker's CPU per quote).
 With `--compare-with PATH`, a second server runs the quote_service package of another checkout
-(PYTHONPATH=PATH, its own compiled engine when it has one: each server's engine is printed) on the
+(PYTHONPATH=PATH) on the
 same database and Redis, and each run drives its quotes too, two phases each in the order ABBA,
 then BAAB in the next run: this checkout ÷ that one, quotes/s and the worker's CPU per quote,
 geometric mean of the runs' ratios. On a shared machine that moves ±10 % between runs, interleaved phases are how a
@@ -275,7 +275,7 @@ def unused_phases(
 
 
 def serve(port: int, workers: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
-    """`quote-service serve` (its output to a temporary file, for `engine_line`)."""
+    """`quote-service serve` (its output to a temporary file)."""
     log = Path(tempfile.mkstemp(prefix="qs-bench-serve-", suffix=".log")[1])
     with log.open("wb") as out:
         server = subprocess.Popen(  # noqa: S603
@@ -283,12 +283,6 @@ def serve(port: int, workers: int, env: dict[str, str]) -> tuple[subprocess.Pope
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     return server, log
-
-
-def engine_line(log: Path) -> str:
-    """The pricing engine a server said it loaded."""
-    found = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("pricing engine:")]
-    return found[0] if found else "pricing engine: (not said)"
 
 
 def main() -> None:
@@ -333,7 +327,7 @@ def main() -> None:
     subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
     base = f"http://127.0.0.1:{args.port}"
     reference_base = f"http://127.0.0.1:{args.reference_port}"
-    server, server_log = serve(args.port, args.workers, env)
+    server, _ = serve(args.port, args.workers, env)
     reference = start_reference(args.reference_port)
     compared: subprocess.Popen[bytes] | None = None
     worker: subprocess.Popen[bytes] | None = None
@@ -343,17 +337,16 @@ def main() -> None:
         key, ids = prepare(base, env)
         script = lua_script(ids, key, "")
         numbers = lua_script(ids, key, ', ["X-Money-Format"] = "number"') if args.money_numbers else None
-        print(f"interpreter: {interpreter_line()}\nthis checkout: {engine_line(server_log)}", flush=True)
+        print(f"interpreter: {interpreter_line()}", flush=True)
         other = None
         if args.compare_with is not None:  # after prepare: this checkout made the schema and the demo data
             other_port = args.port + 3
             check_free(other_port)
             paths = [str(args.compare_with.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
-            compared, other_log = serve(other_port, args.workers, {**env, "PYTHONPATH": os.pathsep.join(paths)})
+            compared, _ = serve(other_port, args.workers, {**env, "PYTHONPATH": os.pathsep.join(paths)})
             other = (ServerCpu(compared.pid), f"http://127.0.0.1:{other_port}")
             wait_ready(other[1], compared)
             wrk(other[1], "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
-            print(f"{args.compare_with}: {engine_line(other_log)}")
         wrk(base, "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
         wrk(reference_base, "/api/v1/quote", connections=args.connections, duration=3, script=script)
         work = None

@@ -14,12 +14,7 @@ a fourth flag with two targeting rules (customer_tier in [gold, silver], subtota
 rules cost; without it no flag has rules, the quote path's everyday case.
 Prints the median and the spread (min, max) of the per-round means, in microseconds per quote,
 wall clock and this process's CPU time (on a shared box the CPU figure moves far less with the
-neighbours' load; compare two engines with alternating runs in one sitting).
-
-`--compare N` does that for the two engines of this tree: N runs of this script with
-PRICING_ENGINE=pure and N with PRICING_ENGINE=compiled (`make compile` first), alternating, each
-a fresh process; it prints every run's CPU medians and, per workload, the median over the runs
-and the compiled ÷ pure ratio of those medians.
+neighbours' load; compare two trees with alternating runs in one sitting).
 """
 
 from __future__ import annotations
@@ -27,10 +22,8 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -40,7 +33,6 @@ from uuid import UUID, uuid4
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from quote_service import pricing
 from quote_service.pricing.commission import CommissionRate
 from quote_service.pricing.coupons import Coupon
 from quote_service.pricing.engine import price_quote
@@ -337,7 +329,7 @@ WORKLOADS = ("same basket every time      ", "a different basket each time")
 
 
 def measure(args: argparse.Namespace) -> dict[str, tuple[list[float], list[float]]]:
-    """Both workloads on the engine this process loaded: (wall, CPU) per-round means by workload."""
+    """Both workloads: (wall, CPU) per-round means by workload."""
     same = [(REQUEST, CUSTOMER)]
     run(same, 200, 1, args.targeting)  # warm-up
     results = {WORKLOADS[0]: run(same, args.quotes, args.rounds, args.targeting)}
@@ -345,41 +337,19 @@ def measure(args: argparse.Namespace) -> dict[str, tuple[list[float], list[float
     return results
 
 
-def compare(args: argparse.Namespace) -> None:
-    """Alternate runs of this script on the pure and the compiled engine; CPU medians and their ratio."""
-    command = [sys.executable, __file__, "--quotes", str(args.quotes), "--rounds", str(args.rounds), "--json"]
-    command += ["--targeting"] if args.targeting else []
-    medians: dict[str, dict[str, list[float]]] = {"pure": {}, "compiled": {}}
-    for number in range(1, args.compare + 1):
-        for engine in ("pure", "compiled") if number % 2 else ("compiled", "pure"):
-            environment = {**os.environ, "PRICING_ENGINE": engine}
-            output = subprocess.run(command, env=environment, capture_output=True, text=True, check=True).stdout  # noqa: S603
-            for workload, cpu in json.loads(output.splitlines()[-1]).items():
-                medians[engine].setdefault(workload, []).append(cpu)
-                print(f"run {number} {engine:8} {workload}: CPU median {cpu:.1f} µs/quote", flush=True)
-    for workload in WORKLOADS:
-        pure, compiled = (statistics.median(medians[engine][workload]) for engine in ("pure", "compiled"))
-        print(f"{workload}: CPU pure {pure:.1f}, compiled {compiled:.1f} µs/quote, ratio {compiled / pure:.2f}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quotes", type=int, default=2000, help="quotes per round")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--targeting", action="store_true", help="add a flag with two targeting rules")
-    parser.add_argument("--compare", type=int, metavar="N", help="N alternating runs on each engine (pure, compiled)")
     parser.add_argument("--json", action="store_true", help="print only each workload's CPU median, as JSON")
     args = parser.parse_args()
-    if args.compare:
-        compare(args)
-        return
     results = measure(args)
     if args.json:
         print(json.dumps({workload: statistics.median(cpus) for workload, (_, cpus) in results.items()}))
         return
     extra = ", a flag with targeting rules" if args.targeting else ""
-    engine = getattr(pricing, "ENGINE", "pure Python")  # trees before the compiled engine have no ENGINE
-    print(f"Python {sys.version.split()[0]}, price_quote ({engine}), 3 items, typical configuration{extra}")
+    print(f"Python {sys.version.split()[0]}, price_quote, 3 items, typical configuration{extra}")
     for workload, means in results.items():
         report(workload, means, args.quotes)
 

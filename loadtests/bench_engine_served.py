@@ -1,4 +1,4 @@
-"""The pricing engine inside a real server: pure and compiled side by side, or one bench.py profile.
+"""The pricing engine inside a real server, the engine alone on the demo workload, or one bench.py profile.
 
     .venv/bin/python loadtests/bench_engine_served.py [--phases 8] [--duration 8] [--connections 64]
     .venv/bin/python loadtests/bench_engine_served.py --demo 5        # the engine alone, on the demo workload
@@ -6,27 +6,23 @@
     .venv/bin/python loadtests/bench_engine_served.py --demo 3 --fresh-customers      # and what a new customer costs
     .venv/bin/python loadtests/bench_engine_served.py --share FILE    # a `bench.py --profile FILE` recording
 
-Two `quote-service serve` processes (one worker each) on one fresh database and Redis db, one
-with PRICING_ENGINE=pure and one with PRICING_ENGINE=compiled (`make compile` first), take turns
-under the same wrk load as loadtests/bench.py (distinct demo baskets through a service key): a
-phase on one, then a phase on the other, so both see the same neighbours. For each phase it
-prints quotes/s, the worker's event-loop-thread CPU per quote (/proc) and the engine stage's
-time per quote (`qs_quote_stage_seconds_total{stage="engine"}`: the region, the flags and
-`price_quote`, wall clock); then the medians and the compiled ÷ pure ratios.
+One `quote-service serve` process (one worker) on a fresh database and Redis db, under the same
+wrk load as loadtests/bench.py (distinct demo baskets through a service key), in phases. For
+each phase it prints quotes/s, the worker's event-loop-thread CPU per quote (/proc) and the
+engine stage's time per quote (`qs_quote_stage_seconds_total{stage="engine"}`: the region, the
+flags and `price_quote`, wall clock); then the medians.
 
 `--demo N` measures the engine alone on that server's workload, without the server: the demo
 configuration and catalog (seed-demo, read back with the snapshot loader) and baskets built as
 the wrk script builds them (1-4 demo products, WELCOME10, express or not, a gold customer), 15
-rounds x 2,000 quotes of `price_quote` per run, N runs per engine alternating in fresh
-processes; CPU µs per quote, medians and the compiled ÷ pure ratio. The same 2,000 customers come
-back every round, so what the engine keeps per customer (the flags each one is served, in the
-region plan) is found after the first; `--fresh-customers` makes every other round's customers
-new ones, as a server's are (the wrk script draws a random customer per quote), and prints what
-that costs.
+rounds x 2,000 quotes of `price_quote` per run, N runs in fresh processes; CPU µs per quote and
+the median. The same 2,000 customers come back every round, so what the engine keeps per
+customer (the flags each one is served, in the region plan) is found after the first;
+`--fresh-customers` makes every other round's customers new ones, as a server's are (the wrk
+script draws a random customer per quote), and prints what that costs.
 
-`--share FILE` prints the share of a profiled worker's samples spent in that engine stage.
-Compiled functions have no Python frame, so py-spy puts their samples on the lines of the
-`with stage(_ENGINE):` block in quotes/service.py; pure ones are in pricing/.
+`--share FILE` prints the share of a profiled worker's samples spent in that engine stage: the
+samples in pricing/ and on the lines of the `with stage(_ENGINE):` block in quotes/service.py.
 """
 
 from __future__ import annotations
@@ -49,7 +45,6 @@ from plumbing import ADMIN_URL, LUA, REDIS_URL, database, prepare, stop, wait_re
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE = ROOT / "quote_service" / "quotes" / "service.py"
-ENGINES = ("pure", "compiled")
 _ENGINE_SECONDS = re.compile(r'^qs_quote_stage_seconds_total\{stage="engine"\} (\S+)$', re.MULTILINE)
 
 
@@ -74,60 +69,44 @@ def phase(base: str, meter: ServerCpu, script: Path, args: argparse.Namespace) -
     }
 
 
-def side_by_side(args: argparse.Namespace) -> None:
-    """Both engines served at once, alternating phases; per-phase figures, medians and ratios."""
+def served(args: argparse.Namespace) -> None:
+    """One server, one worker, phases of wrk load; per-phase figures and their medians."""
     name = f"qs_engines_{os.getpid()}"
     asyncio.run(database(name, create=True))
     env = {**os.environ, "DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + "/" + name, "REDIS_URL": REDIS_URL,
            "LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_MINUTE": "100000000", "ENVIRONMENT": "development",
            "METRICS_PUBLIC": "true"}  # fmt: skip
     subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
-    servers = {}
+    command = [sys.executable, "-m", "quote_service.cli", "serve", "--port", str(args.port)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
     try:
-        for offset, engine in enumerate(ENGINES):
-            command = [sys.executable, "-m", "quote_service.cli", "serve", "--port", str(args.port + offset)]
-            servers[engine] = subprocess.Popen(  # noqa: S603 - our own CLI
-                command, env={**env, "PRICING_ENGINE": engine}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-        bases = {engine: f"http://127.0.0.1:{args.port + offset}" for offset, engine in enumerate(ENGINES)}
-        for engine in ENGINES:
-            wait_ready(bases[engine], servers[engine])
-        key, ids = prepare(bases["pure"], env)
+        base = f"http://127.0.0.1:{args.port}"
+        wait_ready(base, server)
+        key, ids = prepare(base, env)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
             lua.write(LUA % {"ids": ", ".join(f'"{i}"' for i in ids), "key": key, "money": ""})
         script = Path(lua.name)
-        meters = {engine: ServerCpu(servers[engine].pid) for engine in ENGINES}
-        for engine in ENGINES:  # warm-up: caches, plans, the key map
-            wrk(bases[engine], "/api/v1/quote", connections=args.connections, duration=3, script=script)
-        results: dict[str, list[dict[str, float]]] = {engine: [] for engine in ENGINES}
+        meter = ServerCpu(server.pid)
+        wrk(base, "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
+        results = []
         for number in range(args.phases):
-            for engine in ENGINES if number % 2 == 0 else reversed(ENGINES):
-                result = phase(bases[engine], meters[engine], script, args)
-                results[engine].append(result)
-                print(
-                    f"phase {number + 1} {engine:8}: {result['rps']:6.0f} quotes/s, worker CPU "
-                    f"{result['cpu_us']:4.0f} µs/quote, engine stage {result['engine_us']:5.1f} µs/quote, "
-                    f"non-2xx {result['non_2xx']:.0f}",
-                    flush=True,
-                )
-        summarize(results)
+            result = phase(base, meter, script, args)
+            results.append(result)
+            print(
+                f"phase {number + 1}: {result['rps']:6.0f} quotes/s, worker CPU {result['cpu_us']:4.0f} µs/quote, "
+                f"engine stage {result['engine_us']:5.1f} µs/quote, non-2xx {result['non_2xx']:.0f}",
+                flush=True,
+            )
+        labels = {"rps": "quotes/s", "cpu_us": "worker CPU µs/quote", "engine_us": "engine stage µs/quote"}
+        for field, label in labels.items():
+            print(f"median {label}: {statistics.median(r[field] for r in results):.1f}")
     finally:
-        for server in servers.values():
-            stop(server)
+        stop(server)
         asyncio.run(database(name, create=False))
 
 
-def summarize(results: dict[str, list[dict[str, float]]]) -> None:
-    medians = {
-        e: {k: statistics.median(r[k] for r in results[e]) for k in ("rps", "cpu_us", "engine_us")} for e in ENGINES
-    }
-    for key, label in (("rps", "quotes/s"), ("cpu_us", "worker CPU µs/quote"), ("engine_us", "engine stage µs/quote")):
-        pure, compiled = medians["pure"][key], medians["compiled"][key]
-        print(f"median {label}: pure {pure:.1f}, compiled {compiled:.1f}, compiled ÷ pure {compiled / pure:.2f}")
-
-
-def demo_compare(args: argparse.Namespace) -> None:
-    """Seed a fresh demo database, then alternate child runs of the engine on it, pure and compiled."""
+def demo(args: argparse.Namespace) -> None:
+    """Seed a fresh demo database, then child runs of the engine on it, each a fresh process."""
     name = f"qs_engines_{os.getpid()}"
     asyncio.run(database(name, create=True))
     url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
@@ -136,41 +115,32 @@ def demo_compare(args: argparse.Namespace) -> None:
         for command in ("migrate", "seed-demo"):
             cli = [sys.executable, "-m", "quote_service.cli", command]
             subprocess.run(cli, env=env, check=True, capture_output=True)  # noqa: S603 - our own CLI
-        cpu: dict[str, list[float]] = {engine: [] for engine in ENGINES}
-        bare: dict[str, list[float]] = {engine: [] for engine in ENGINES}
-        fresh: dict[str, list[float]] = {engine: [] for engine in ENGINES}
+        cpu: list[float] = []
+        bare: list[float] = []
+        fresh: list[float] = []
         for number in range(args.demo):
-            for engine in ENGINES if number % 2 == 0 else reversed(ENGINES):
-                for emptied in (False, True) if args.without_promotions else (False,):
-                    child = [sys.executable, __file__, "--demo-child", url, *(["--without-promotions"] * emptied)]
-                    child += ["--fresh-customers"] * (args.fresh_customers and not emptied)
-                    run = subprocess.run(  # noqa: S603 - this script
-                        child, env={**env, "PRICING_ENGINE": engine}, capture_output=True, text=True, check=False
-                    )
-                    if run.returncode != 0:
-                        raise SystemExit(f"the {engine} run failed:\n{run.stderr}")
-                    printed = [float(word) for word in run.stdout.split()[-2:]]
-                    (bare if emptied else cpu)[engine].append(printed[0])
-                    label = "no promotions" if emptied else ""
-                    value = (bare if emptied else cpu)[engine][-1]
-                    line = f"run {number + 1} {engine:8} {label:13}: CPU median {value:.1f} µs/quote"
-                    if args.fresh_customers and not emptied:
-                        fresh[engine].append(printed[1])
-                        line += f", new customers every round {printed[1]:.1f}"
-                    print(line, flush=True)
-        pure, compiled = (statistics.median(cpu[engine]) for engine in ENGINES)
-        print(f"demo workload: CPU pure {pure:.1f}, compiled {compiled:.1f} µs/quote, ratio {compiled / pure:.2f}")
+            for emptied in (False, True) if args.without_promotions else (False,):
+                child = [sys.executable, __file__, "--demo-child", url, *(["--without-promotions"] * emptied)]
+                child += ["--fresh-customers"] * (args.fresh_customers and not emptied)
+                run = subprocess.run(child, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+                if run.returncode != 0:
+                    raise SystemExit(f"run {number + 1} failed:\n{run.stderr}")
+                printed = [float(word) for word in run.stdout.split()[-2:]]
+                (bare if emptied else cpu).append(printed[0])
+                label = "no promotions" if emptied else ""
+                line = f"run {number + 1} {label:13}: CPU median {printed[0]:.1f} µs/quote"
+                if args.fresh_customers and not emptied:
+                    fresh.append(printed[1])
+                    line += f", new customers every round {printed[1]:.1f}"
+                print(line, flush=True)
+        whole = statistics.median(cpu)
+        print(f"demo workload: CPU {whole:.1f} µs/quote (median of {len(cpu)} runs)")
         if args.fresh_customers:
-            for engine in ENGINES:
-                same, new = statistics.median(cpu[engine]), statistics.median(fresh[engine])
-                print(f"{engine}: new customers {new:.1f} against {same:.1f} µs/quote (+{new - same:.1f})")
+            new = statistics.median(fresh)
+            print(f"new customers {new:.1f} against {whole:.1f} µs/quote (+{new - whole:.1f})")
         if args.without_promotions:
-            for engine in ENGINES:
-                alone = statistics.median(bare[engine])
-                whole = statistics.median(cpu[engine])
-                print(
-                    f"{engine}: promotions {whole - alone:.1f} of {whole:.1f} µs/quote (without the book {alone:.1f})"
-                )
+            alone = statistics.median(bare)
+            print(f"promotions {whole - alone:.1f} of {whole:.1f} µs/quote (without the book {alone:.1f})")
     finally:
         asyncio.run(database(name, create=False))
 
@@ -277,12 +247,12 @@ def share(path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--phases", type=int, default=8, help="phases per engine (they alternate)")
+    parser.add_argument("--phases", type=int, default=8, help="phases of wrk load")
     parser.add_argument("--duration", type=int, default=8, help="seconds per phase")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--port", type=int, default=8775, help="the pure server's; the compiled one gets the next")
+    parser.add_argument("--port", type=int, default=8775, help="the server's port")
     parser.add_argument("--share", type=Path, metavar="FILE", help="the engine's share of a bench.py --profile FILE")
-    parser.add_argument("--demo", type=int, metavar="N", help="N runs per engine of the engine alone, demo workload")
+    parser.add_argument("--demo", type=int, metavar="N", help="N runs of the engine alone, demo workload")
     parser.add_argument(
         "--without-promotions", action="store_true",
         help="with --demo: also each run with the promotion book emptied (what the demo's promotions cost)",
@@ -298,9 +268,9 @@ def main() -> None:
     elif args.demo_child:
         demo_child(args.demo_child, without_promotions=args.without_promotions, fresh_customers=args.fresh_customers)
     elif args.demo:
-        demo_compare(args)
+        demo(args)
     else:
-        side_by_side(args)
+        served(args)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ demo database and Redis db 14) runs under valgrind's callgrind, which counts eve
 the process executes. Counting starts after a warm-up round and stops after `--quotes` quotes, at
 exact points (callgrind's client requests, from a small C library built here on the fly); the
 same seeded baskets, PYTHONHASHSEED=0. It prints per run the instructions per quote, then their
-median, and the inclusive share of the parts named in PARTS (the compiled engine and its larger
-steps, msgspec's JSON out — the quote and its quote-log row — with its `Decimal` to text, zstd,
-the garbage collector) from the last run of this checkout.
+median, and the inclusive share of the parts named in PARTS (msgspec's JSON out — the quote and
+its quote-log row — with its `Decimal` to text, zstd, the garbage collector) from the last run of
+this checkout.
 
 The background loops (schedulers, pollers, the metrics flush) run by the clock, and under
 valgrind the window lasts ~30x longer than it would natively: they account for ~8-11 % of what
@@ -23,14 +23,14 @@ window's length follows the machine's load). One-off work that could fall into t
 chance is done before it (scipy's import, which the experiment guardrail makes ~45 s after the
 start: ~1 G instructions).
 
-With `--compare-with PATH` the other checkout's quote_service runs too (PYTHONPATH=PATH, its own
-compiled engine when it has one), the runs alternating, and it prints this ÷ that per pair and
+With `--compare-with PATH` the other checkout's quote_service runs too (PYTHONPATH=PATH), the
+runs alternating, and it prints this ÷ that per pair and
 their geometric mean, then each part's median over the runs of each checkout and their ratio.
 Repeated runs of one tree differ by ~0.5-4 % (the background loops above, the group commit's and
 the quote log's batches follow the clock; the garbage collector runs where it runs; the engine's
 memos refill when full), against ±5-10 % for the timings: use `--runs 3` or more, and read a
-difference under ~2 % as none. A part's inclusive count is steadier than the whole (the compiled
-engine's moved < 0.3 % between runs on 2026-11-25): for a change inside one part, read that part's
+difference under ~2 % as none. A part's inclusive count is steadier than the whole (the former
+compiled engine's moved < 0.3 % between runs on 2026-11-25): for a change inside one part, read that part's
 row (and, for a function not in PARTS, `--dumps DIR`, then `callgrind_annotate --inclusive=yes FILE`).
 
 Instructions are not time: a system call counts as one instruction and a cache miss as none.
@@ -73,13 +73,8 @@ int qs_on_valgrind(void) { return RUNNING_ON_VALGRIND; }
 """
 
 # (what, the C function whose inclusive count it is): the largest parts of a quote that have a
-# function of their own. The pure engine has none (its Python functions are the interpreter's).
+# function of their own. The pricing engine has none (its Python functions are the interpreter's).
 PARTS: tuple[tuple[str, str], ...] = (
-    ("compiled engine (price_quote)", "CPyDef_engine___price_quote"),
-    ("  its promotions", "CPyDef_engine____promotions"),
-    ("  its coupons", "CPyDef_discounts___apply_coupons"),
-    ("  its lines' tax and commission (settle)", "CPyDef_settle___settle"),
-    ("  its lines' prices (price_lines)", "CPyDef_lines___price_lines"),
     ("JSON out (msgspec: the quote, its log row)", "JSONEncoder_encode"),
     ("  Decimal to text in it", "json_encode_decimal"),
     ("the request's JSON (msgspec)", "JSONDecoder_decode"),
@@ -127,7 +122,7 @@ def main() -> None:
                 counts[name].append(measured.per_quote())
                 dumps[name].append(measured.dump)
                 print(
-                    f"run {run + 1} {name} ({measured.engine}): {counts[name][-1]:,.0f} instructions a quote "
+                    f"run {run + 1} {name}: {counts[name][-1]:,.0f} instructions a quote "
                     f"(the background loops' idle rate over the {measured.window:.0f} s window: "
                     f"~{measured.background_share():.1%} of it)",
                     flush=True,
@@ -166,7 +161,6 @@ class Measured(NamedTuple):
     idle: int
     idle_seconds: float
     dump: Path
-    engine: str
 
     def per_quote(self) -> float:
         """Instructions a quote: everything the process counted in the window, over its quotes."""
@@ -180,7 +174,7 @@ class Measured(NamedTuple):
 
 
 def one_run(work: Path, tree: Path, args: argparse.Namespace, tag: str) -> Measured:
-    """One process under callgrind: what it counted, and the engine it loaded."""
+    """One process under callgrind: what it counted."""
     subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
     out = work / f"callgrind.{tag}"
     paths = [str(tree), str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])]
@@ -194,9 +188,7 @@ def one_run(work: Path, tree: Path, args: argparse.Namespace, tag: str) -> Measu
         "--quotes", str(args.quotes), "--concurrency", str(args.concurrency), "--seed", str(args.seed),
     ]  # fmt: skip
     finished = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)  # noqa: S603
-    said = dict(
-        line.split(": ", 1) for line in finished.stdout.splitlines() if line.startswith(("engine: ", "windows: "))
-    )
+    said = dict(line.split(": ", 1) for line in finished.stdout.splitlines() if line.startswith("windows: "))
     dumps = [work / f"callgrind.{tag}.1", work / f"callgrind.{tag}.2"]  # the client requests' dumps, in order
     if finished.returncode != 0 or not all(dump.exists() for dump in dumps) or "windows" not in said:
         raise SystemExit(
@@ -205,7 +197,6 @@ def one_run(work: Path, tree: Path, args: argparse.Namespace, tag: str) -> Measu
     window, idle_seconds = (float(part) for part in said["windows"].split())
     return Measured(
         args.quotes, totals(dumps[0].read_text()), window, totals(dumps[1].read_text()), idle_seconds, dumps[0],
-        said.get("engine", "engine not said"),
     )  # fmt: skip
 
 
@@ -213,7 +204,6 @@ async def counted(args: argparse.Namespace) -> None:
     """Inside valgrind: warm up, then count `--quotes` quotes between the client requests."""
     from quote_service.analytics.distributions import load_statistics
     from quote_service.app import create_app
-    from quote_service.pricing import ENGINE
 
     control = ctypes.CDLL(str(args.inner / "control.so"))
     if not control.qs_on_valgrind():
@@ -248,7 +238,6 @@ async def counted(args: argparse.Namespace) -> None:
         print(f"windows: {window:.3f} {time.monotonic() - started:.3f}", flush=True)
         if set(seen) != {200}:
             raise SystemExit(f"not every request was answered 200: {dict(seen)}")
-        print(f"engine: {ENGINE}", flush=True)
     finally:
         await stop()
 

@@ -2,7 +2,7 @@
 # The many-core scaling benchmark from a checkout, on a machine with no network, no uv and no
 # virtual environment module to spare: the way it was run on the 16-core machine (BENCHMARKS.md,
 # the 16-core row of "Headline figures"). Where the offline bundle fits, run-scale.sh is simpler; this one carries
-# less (the machine's own python3 supplies numpy and scipy) and runs the compiled engine.
+# less (the machine's own python3 supplies numpy and scipy).
 #
 #   bash loadtests/scale-from-checkout.sh PYTHON [scale.py options]
 #   e.g. bash loadtests/scale-from-checkout.sh /opt/torch/.venv/bin/python3 --workers 1,2,4,8,12
@@ -11,10 +11,9 @@
 # (loadtests/README.md, "The scaling benchmark from a checkout"):
 #   wheels/      the locked runtime wheels for PYTHON's version (the bundle's, less what PYTHON has)
 #   bin/, lib/   wrk and its libraries (the bundle's)
-#   compiled/    the compiled pricing engine built for PYTHON's version (`make compile` there)
 # As root it copies the checkout to $QS_BASE (default /var/tmp/qs), installs the wheels there with
 # `pip install --target` (no network) and runs loadtests/scale.py --embedded as the unprivileged
-# user qsbench (PostgreSQL refuses root), PRICING_ENGINE=$ENGINE (default compiled). The report
+# user qsbench (PostgreSQL refuses root). The report
 # is printed and copied to $OUT (default /tmp)/scale-report.md.
 set -eu
 PY=$1; shift
@@ -30,8 +29,6 @@ cp -R "$repo" "$base/repo"
 if [ "$scale_dir" = "$repo/.scale" ]; then mv "$base/repo/.scale" "$base/scale"; else cp -R "$scale_dir" "$base/scale"; fi
 scale_dir=$base/scale
 cd "$base/repo"
-rm -rf quote_service/pricing/_compiled
-if [ -d "$scale_dir/compiled" ]; then cp -R "$scale_dir/compiled" quote_service/pricing/_compiled; fi
 t0=$(date +%s)
 # shellcheck disable=SC2086 # QS_EXTRA_WHEELS: more wheels, space-separated (what PYTHON lacks)
 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --disable-pip-version-check \
@@ -42,7 +39,7 @@ as_user() {
   setpriv --reuid=qsbench --regid="$(id -g qsbench)" --init-groups env HOME="$base" \
     PATH="$scale_dir/bin:$PATH" PYTHONPATH="$base/site:$base/repo" PYTHONUNBUFFERED=1 "$@"
 }
-as_user "$PY" -c "import numpy, scipy.special, quote_service.pricing as p; print('engine:', p.ENGINE)"
+as_user "$PY" -c "import numpy, scipy.special, quote_service.pricing; print('imports: ok')"
 as_user wrk -v 2>&1 | head -1 || true
-as_user env PRICING_ENGINE="${ENGINE:-compiled}" "$PY" loadtests/scale.py --embedded --out "$base/scale-report.md" "$@"
+as_user "$PY" loadtests/scale.py --embedded --out "$base/scale-report.md" "$@"
 cp "$base/scale-report.md" "${OUT:-/tmp}/scale-report.md"

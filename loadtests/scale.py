@@ -47,8 +47,6 @@ from plumbing import ADMIN_URL, LUA, REDIS_URL, check_free, database, prepare, s
 from plumbing import interpreter as interpreter_line
 from stores import private_stores
 
-from quote_service import pricing  # the servers run this tree in this environment: the same engine
-
 Phase = dict[str, float]
 
 
@@ -229,7 +227,7 @@ def machine(stores: str) -> str:
 
     return (
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} CPUs ({model}), {memory:.0f} GiB; "
-        f"{platform.platform()}; {interpreter_line()}; pricing engine: {pricing.ENGINE}; {stores}; "
+        f"{platform.platform()}; {interpreter_line()}; {stores}; "
         f"{wrk_version.strip()}; "
         f"load average before {os.getloadavg()[0]:.2f}"
     )

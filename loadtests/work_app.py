@@ -9,7 +9,7 @@ startup): `POST /api/v1/quote` is answered as the service's lean edge answers it
 Litestar's routing (quote_service/edge.py: reading the body, one `send` of the start and one of
 the body), and does what every quote must do whatever the code around it:
 - decodes the body into `QuoteRequest` (the edge's decoder; the echo decodes into the same Struct);
-- prices it with the engine the service loads (compiled when built: `quote_service.pricing`), on
+- prices it with the service's engine (`quote_service.pricing`), on
   the configuration and catalog of the database in WORK_DATABASE_URL, read once at startup: the
   region plan, the flags the customer is served, `price_quote`;
 - encodes the quote's JSON (the response's bytes), its quote-log row (`log_row`) and the zstd

@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-from quote_service import __version__, pricing
+from quote_service import __version__
 from quote_service.analytics.controller import AnalyticsController, ExperimentController
 from quote_service.analytics.guardrail import GuardrailChecker
 from quote_service.analytics.rollups import RollupJob
@@ -378,7 +378,7 @@ def create_app(
                 gc.collect()
                 gc.freeze()
             gc.set_threshold(10_000, 10, 10)
-            log.info("started", environment=settings.environment, pricing_engine=pricing.ENGINE)
+            log.info("started", environment=settings.environment)
             yield
 
     def from_state(name: str) -> Provide:

@@ -34,7 +34,6 @@ from hypothesis import settings as hypothesis_settings
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from quote_service import pricing
 from quote_service.config import Settings
 from quote_service.db.migrate import apply_migrations
 from quote_service.embedded import embedded_stores
@@ -125,7 +124,7 @@ def _without_password(url: str) -> str:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     pg, redis = chosen_servers()
-    return [f"servers: {_describe('PostgreSQL', pg)}; {_describe('Redis', redis)}", f"pricing engine: {pricing.ENGINE}"]
+    return [f"servers: {_describe('PostgreSQL', pg)}; {_describe('Redis', redis)}"]
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (its hook has no order)

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-from quote_service import __version__, pricing
+from quote_service import __version__
 from quote_service.auth.gate import default_slots
 from quote_service.cli.common import CommandError, dsn, migrate_database
 from quote_service.cli.seed_demo import cmd_seed_demo, print_pages
@@ -35,7 +35,6 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         base = f"http://{args.host}:{args.port}"
         where = f"(API docs: {base}/docs, health: {base}/health/ready)"
         print(f"quote-service {__version__} listening on {base}  {where}", flush=True)
-        print(f"pricing engine: {pricing.ENGINE}", flush=True)
         print_pages(base, demo_accounts=args.demo and settings.environment != "production")
         _granian(settings, args)
         # Stopping from here on: a further Ctrl-C must not cut the embedded servers' clean stop

@@ -169,7 +169,7 @@ def spread(
         shares[last] = taken
         if rest != taken:  # rare: the remainder does not fit the last line
             _settle(rest - taken, shares, rooms, skip=last)
-    # By position, not zip(..., strict=True): compiled, a zip with a keyword is a generic call (~2,500 instructions).
+    # By position, not zip(..., strict=True): in the former compiled engine, a generic call (~2,500 instructions).
     for position, share in enumerate(shares):
         lines[position].discount += share
     if platform:

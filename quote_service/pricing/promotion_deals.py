@@ -101,7 +101,7 @@ def _eligible(promotion: Promotion, line: Line) -> bool:
 def _takes(target: BuyTarget, product_id: str, category_id: str | None) -> bool:
     """Whether a unit of this product and category counts towards a BUY_X_GET_Y target. A function
     here, not a method of the target (a Python class: promotions.py declares msgspec Structs), so
-    that the compiled engine calls it directly (a Python method call: ~1,000 instructions)."""
+    that the former compiled engine called it directly (a Python method call: ~1,000 instructions)."""
     return product_id in target.product_ids or (category_id is not None and category_id in target.category_ids)
 
 
@@ -135,9 +135,9 @@ def _taken(
 ) -> list[int] | None:
     """The `get` units of each line that `groups` complete groups discount (cheapest first), or None
     when the basket holds fewer groups; `sums` is (units in `buy`, units in `get`). A function of
-    its own, not a closure of `_units_given`: compiled, a closure and its environment refer to each
-    other, so every quote meeting a BUY_X_GET_Y promotion left a reference cycle, the basket's lines
-    in it, for the garbage collector (docs/hot-path.md#garbage)."""
+    its own, not a closure of `_units_given`: in the former compiled engine a closure and its
+    environment referred to each other, so every quote meeting a BUY_X_GET_Y promotion left a
+    reference cycle, the basket's lines in it, for the garbage collector (docs/hot-path.md#garbage)."""
     buy_units, get_units = sums
     wanted = groups * config.get.quantity
     if wanted > get_units:
@@ -354,7 +354,7 @@ def apply_promotions(
     outcome.blocks_coupons = chosen.blocks_coupons
     outcome.rejected = [(promotion, reason, why) for _, promotion, reason, why in sorted(left_out, key=_position)]
     outcome.free_delivery = chosen.free_delivery
-    # By position, not zip(..., strict=True): compiled, a zip with a keyword is a generic call (~2,500 instructions).
+    # By position, not zip(..., strict=True): in the former compiled engine, a generic call (~2,500 instructions).
     for position, line in enumerate(lines):
         done = chosen.lines[position].discount
         outcome.discount += done - before[position]

@@ -63,7 +63,7 @@ class AmountOff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
 class BuyTarget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A unit counts towards the target when its product or its category is named
-    (`promotion_deals._takes`, in the compiled engine)."""
+    (`promotion_deals._takes`)."""
 
     quantity: int
     product_ids: frozenset[str] = frozenset()

@@ -234,7 +234,7 @@ def _price_rules(movers: list[Priced]) -> list[AppliedRule]:
         if priced.rule_keys != keys:
             break
     else:  # the usual case, the same rules on every line: sum the amounts rule by rule
-        # By position, not zip(..., strict=True) and sum(): compiled, both are generic calls.
+        # By position, not zip(..., strict=True) and sum(): in the former compiled engine both were generic calls.
         sums = list(first.moneys)
         for priced in movers[1:]:
             for position, money in enumerate(priced.moneys):

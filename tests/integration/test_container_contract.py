@@ -421,8 +421,6 @@ def test_the_build_context_holds_what_the_build_copies_and_nothing_private(docke
     for path in [".venv/bin/python", ".git/HEAD", ".quote-service/postgres/PG_VERSION", ".env", "tests/conftest.py"]:
         assert excluded_from_context(path, patterns), f"{path} would be sent to the builder"
     assert excluded_from_context("quote_service/__pycache__/cli.cpython-311.pyc", patterns)
-    assert excluded_from_context("quote_service/pricing/_compiled/engine.cpython-311-x86_64-linux-gnu.so", patterns)
-    assert excluded_from_context("quote_service/pricing/_compiled/manifest.json", patterns)
 
 
 # --- compose, statically ---------------------------------------------------------------------

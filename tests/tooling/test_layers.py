@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # A new room gets its place here and in docs/architecture.md#layers.
 LAYERS = [
     "errors", "clock", "ids", "event_loop", "fault_points", "validation", "pagination", "patch",
-    "compiled", "pricing", "config",
+    "pricing", "config",
     "observability", "background", "embedded", "server", "db", "cache",
     "auth", "web", "health",
     "audit", "webhooks",

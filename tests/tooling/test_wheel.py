@@ -1,7 +1,7 @@
 """The built wheel carries the SQL migrations, so `pip install` then `quote-service migrate` works
 outside the checkout (docs/deployment.md#installing-with-pip), the pages' templates and static
 files (the vendored chart library with its licence among them), so the pages work from a wheel,
-and no compiled module."""
+and no extension module (the package is pure Python)."""
 
 from __future__ import annotations
 
@@ -43,9 +43,7 @@ def test_the_wheel_holds_every_migration(wheel: zipfile.ZipFile) -> None:
 
 @pytest.mark.slow  # builds the wheel
 def test_the_wheel_is_pure_python(wheel: zipfile.ZipFile) -> None:
-    # The wheel is pure Python even when the checkout holds a compiled engine (CI builds one first):
-    # a build is for one interpreter and machine (docs/development.md#the-compiled-pricing-engine).
-    assert [name for name in wheel.namelist() if name.endswith(".so") or "/_compiled" in name] == []
+    assert [name for name in wheel.namelist() if name.endswith(".so")] == []
 
 
 @pytest.mark.slow  # builds the wheel

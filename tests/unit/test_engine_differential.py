@@ -8,8 +8,6 @@ currencies with 0, 2 and 3 digits) at random instants (window edges included), e
 reused for many baskets so that every memo is exercised warm as well as cold, and the JSON of
 each quote must be byte for byte the same (or both must refuse the basket with the same error).
 tests/unit/test_engine_mutations.py checks that a mutation of the production code is caught.
-Both pricing engines are compared every run: the one this process loaded, and the other in a
-pytest process of its own (`test_the_other_engine_...`): CI loads the compiled one.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -28,8 +25,6 @@ from zoneinfo import ZoneInfo
 import msgspec
 import pytest
 
-from quote_service import pricing
-from quote_service.compiled.loader import build_problem
 from quote_service.errors import ServiceError
 from quote_service.pricing.commission import CommissionRate, Tier
 from quote_service.pricing.coupons import Coupon
@@ -76,7 +71,6 @@ from quote_service.pricing.rules import (
 )
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.pricing.targeting import Operator, TargetingRule
-from tests.engines import run_on_engine
 from tests.unit.reference_engine.engine import Config
 from tests.unit.reference_engine.engine import price_quote as reference_price_quote
 from tests.unit.reference_engine.rules import adjustment as reference_adjustment
@@ -833,18 +827,3 @@ def test_time_windows_open_and_close_as_the_reference_says_across_a_clock_change
                 if reference_adjustment(by_rule[config], quantity=1, user_tier=None, now=now, zone=default_zone)
             }
             assert opened == reference, (now, default_zone)
-
-
-@pytest.mark.slow  # a pytest process of its own on the other engine: in `make test`, not the unit loop
-def test_the_other_engine_prices_every_basket_as_the_reference_does(tmp_path: Path) -> None:
-    """The same baskets on the engine this process did not load: pure where it runs compiled (CI), compiled
-    where it runs pure and a build is there to compare."""
-    other = "pure" if pricing.COMPILED else "compiled"
-    if other == "compiled" and (problem := build_problem()) is not None:
-        pytest.skip(f"only the pure engine is here to compare: {problem}")
-    name = "test_the_engine_prices_every_basket_as_the_reference_does"
-    before = "test_a_quote_with_no_tax_inclusive_source_is_byte_for_byte_what_it_was"
-
-    verdicts = run_on_engine(other, [f"{__file__}::{name}", f"{__file__}::{before}"], tmp_path / "report.xml").verdicts
-
-    assert verdicts == {**{f"{name}[{seed}]": "passed" for seed in SEEDS}, before: "passed"}

@@ -2,12 +2,10 @@
 
 A cycle is freed only by the garbage collector, and under load that is costly twice over: each
 young-generation collection traverses every object still waiting for it (with ~60 quotes in
-flight, thousands), and a quote's objects freed late are freed cold. One closure in the compiled
-engine (mypyc links a closure and its environment both ways) left ~11 such objects per quote
-that met a BUY_X_GET_Y promotion, the basket's lines among them: ~7 µs of collections per quote
-in a server (docs/hot-path.md#garbage). These baskets are the differential test's (every rule,
-rate, coupon, promotion and price-list kind), priced by whichever engine this process loaded; CI
-loads the compiled one.
+flight, thousands), and a quote's objects freed late are freed cold. One closure in the former
+compiled (mypyc) engine left ~11 such objects per quote that met a BUY_X_GET_Y promotion: ~7 µs
+of collections per quote in a server (docs/hot-path.md#garbage). These baskets are the
+differential test's (every rule, rate, coupon, promotion and price-list kind).
 """
 
 from __future__ import annotations

@@ -14,11 +14,6 @@ unit test that pins the edge, and that test must fail on the mutant (`CAUGHT_BY_
 
 The reference engine may share types and errors with the package, never a function that
 computes (`test_the_reference_imports_no_production_function`).
-
-A mutation edits Python source, which compiled code never reads (and a compiled caller calls
-its compiled callee directly, past any module attribute). So where this process runs the
-compiled engine (CI), the mutations run in a pytest process of their own on the pure engine,
-and each test here stands for its twin there.
 """
 
 from __future__ import annotations
@@ -37,8 +32,6 @@ from typing import Any
 
 import pytest
 
-from quote_service import pricing
-from tests.engines import run_on_engine
 from tests.unit import test_engine_coupons, test_engine_differential, test_engine_promotions, test_markets
 from tests.unit.test_engine_differential import CHANGES, SEEDS, priced_both
 
@@ -223,40 +216,16 @@ def differs() -> bool:
     return any(new != old for seed in SEEDS for new, old, _ in priced_both(seed))
 
 
-@pytest.fixture(scope="module")
-def on_the_pure_engine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str] | None:
-    """None where this process runs the pure engine; else this module's verdicts on the pure engine."""
-    if not pricing.COMPILED:
-        return None
-    return run_on_engine("pure", [__file__], tmp_path_factory.mktemp("mutations") / "report.xml").verdicts
-
-
-def mutated_here(
-    mutation: Mutation,
-    monkeypatch: pytest.MonkeyPatch,
-    request: pytest.FixtureRequest,
-    on_the_pure_engine: dict[str, str] | None,
-) -> bool:
-    """Install the mutant in this process (True), or where it runs the compiled engine, check this
-    test's verdict on the pure engine instead (False: nothing left to do here)."""
-    if on_the_pure_engine is not None:
-        verdict = on_the_pure_engine.get(request.node.name, "not run")
-        assert verdict == "passed", f"on the pure engine this test {verdict}: {mutation}"
-        return False
+def install_mutant(mutation: Mutation, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Put the mutant of `mutation` wherever the package holds the original (undone after the test)."""
     original, replacement = mutant(mutation)
     assert install(monkeypatch, original, replacement) >= 1
-    return True
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=str)
-def test_the_differential_catches_a_mutation(
-    mutation: Mutation,
-    monkeypatch: pytest.MonkeyPatch,
-    request: pytest.FixtureRequest,
-    on_the_pure_engine: dict[str, str] | None,
-) -> None:
-    if mutated_here(mutation, monkeypatch, request, on_the_pure_engine):
-        assert differs(), f"the differential test does not see the mutation {mutation}"
+def test_the_differential_catches_a_mutation(mutation: Mutation, monkeypatch: pytest.MonkeyPatch) -> None:
+    install_mutant(mutation, monkeypatch)
+    assert differs(), f"the differential test does not see the mutation {mutation}"
 
 
 @pytest.mark.parametrize(("mutation", "test"), CAUGHT_BY_A_TEST, ids=[str(m) for m, _ in CAUGHT_BY_A_TEST])
@@ -264,13 +233,11 @@ def test_a_unit_test_catches_a_mutation_the_random_baskets_miss(
     mutation: Mutation,
     test: Any,
     monkeypatch: pytest.MonkeyPatch,
-    request: pytest.FixtureRequest,
-    on_the_pure_engine: dict[str, str] | None,
 ) -> None:
     test()  # passes on the code as it is
-    if mutated_here(mutation, monkeypatch, request, on_the_pure_engine):
-        with pytest.raises(AssertionError):
-            test()
+    install_mutant(mutation, monkeypatch)
+    with pytest.raises(AssertionError):
+        test()
 
 
 def _production_imports(path: Path) -> list[tuple[str, str]]:
