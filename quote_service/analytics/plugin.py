@@ -1,0 +1,34 @@
+"""Analytics' registration: its reports, the rollup job and the experiment guardrail."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from quote_service.analytics.controller import AnalyticsController, ExperimentController
+from quote_service.analytics.guardrail import GuardrailChecker
+from quote_service.analytics.rollups import RollupJob
+from quote_service.analytics.service import Analytics
+from quote_service.web.domain import Domain, Startup
+
+
+async def start(ctx: Startup) -> Mapping[str, Any]:
+    settings = ctx.settings
+    if settings.rollup_interval > 0:
+        rollups = RollupJob(ctx.pool, interval=settings.rollup_interval)
+        rollups.start()
+        ctx.on_stop("analytics rollups", rollups.stop)
+    if settings.guardrail_interval_seconds > 0:
+        changed = ctx.state.config_store.changed
+        guardrail = GuardrailChecker(ctx.pool, ctx.redis, interval=settings.guardrail_interval_seconds, changed=changed)
+        guardrail.start()
+        ctx.on_stop("guardrail checker", guardrail.stop)
+    return {"analytics": Analytics(ctx.reads)}
+
+
+ANALYTICS = Domain(
+    name="analytics",
+    routes=[AnalyticsController, ExperimentController],
+    provides={"analytics": Analytics},
+    start=start,
+)

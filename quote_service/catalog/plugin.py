@@ -1,0 +1,20 @@
+"""The catalog's registration: its routes and the product cache (cache/products.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from quote_service.cache.products import ProductCache
+from quote_service.catalog.controller import ProductController
+from quote_service.web.domain import Domain, Startup
+
+
+async def start(ctx: Startup) -> Mapping[str, Any]:
+    products = ProductCache(ctx.redis, ctx.pool)
+    await products.start()
+    ctx.on_stop("product cache", products.stop)
+    return {"product_cache": products}
+
+
+CATALOG = Domain(name="catalog", routes=[ProductController], provides={"product_cache": ProductCache}, start=start)

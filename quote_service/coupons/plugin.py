@@ -1,0 +1,8 @@
+"""Coupons' registration: routes only (the counter repairs start with the quotes, quotes/plugin.py)."""
+
+from __future__ import annotations
+
+from quote_service.coupons.controller import CouponController
+from quote_service.web.domain import Domain
+
+COUPONS = Domain(name="coupons", routes=[CouponController])

@@ -1,0 +1,40 @@
+"""Flash sales' registration: the service, purchases, the hold reconciler and the scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from quote_service.flash_sales.controller import FlashSaleController
+from quote_service.flash_sales.counters import Counters
+from quote_service.flash_sales.purchases import Purchases
+from quote_service.flash_sales.reconciler import HoldReconciler
+from quote_service.flash_sales.scheduler import SaleScheduler
+from quote_service.flash_sales.service import FlashSales
+from quote_service.web.domain import Domain, Startup
+
+
+async def start(ctx: Startup) -> Mapping[str, Any]:
+    settings = ctx.settings
+    flash_sales = FlashSales(ctx.pool, Counters(ctx.redis), ctx.state.config_store, reads=ctx.reads)
+    purchases = Purchases(flash_sales)
+    # Before the pool and Redis close: ledger writes whose client left still finish.
+    ctx.on_stop("flash purchases", purchases.drain)
+    if settings.flash_reconcile_interval_seconds > 0:
+        reconciler = HoldReconciler(
+            flash_sales, interval=settings.flash_reconcile_interval_seconds, grace=settings.flash_hold_grace_seconds
+        )
+        reconciler.start()
+        ctx.on_stop("flash hold reconciler", reconciler.stop)
+    scheduler = SaleScheduler(flash_sales, interval=settings.flash_scheduler_interval)
+    scheduler.start()
+    ctx.on_stop("flash-sale scheduler", scheduler.stop)
+    return {"flash_sales": flash_sales, "purchases": purchases}
+
+
+FLASH_SALES = Domain(
+    name="flash_sales",
+    routes=[FlashSaleController],
+    provides={"flash_sales": FlashSales, "purchases": Purchases},
+    start=start,
+)

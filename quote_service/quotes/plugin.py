@@ -1,0 +1,51 @@
+"""Quotes' two registrations: the quote store (started early: it drains into the pool and Redis,
+so it stops after everything started later), and the quote service with its routes (started
+after every domain it combines)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from quote_service.coupons.counters import Repairs as CouponCounterRepairs
+from quote_service.quotes.controller import create_quote, display_prices, get_product_price, get_quote
+from quote_service.quotes.prior_prices import PriorPrices
+from quote_service.quotes.service import QuoteService
+from quote_service.quotes.store import QuoteStore
+from quote_service.web.domain import Domain, Startup
+
+
+async def start_store(ctx: Startup) -> Mapping[str, Any]:
+    quote_store = QuoteStore(ctx.redis, ctx.pool, spool=ctx.settings.quote_log_spool)
+    await quote_store.start()
+    ctx.on_stop("quote store", quote_store.stop)
+    return {"quote_store": quote_store}
+
+
+async def start_quotes(ctx: Startup) -> Mapping[str, Any]:
+    coupon_repairs = CouponCounterRepairs(ctx.pool, ctx.redis)
+    coupon_repairs.start()
+    ctx.on_stop("coupon counter repairs", coupon_repairs.stop)
+    state = ctx.state
+    quotes = QuoteService(
+        ctx.settings,
+        config_store=state.config_store,
+        products=state.product_cache,
+        store=state.quote_store,
+        redis=ctx.redis,
+        flash_sales=state.flash_sales,
+        reservations=state.reservations,
+        coupon_repairs=coupon_repairs,
+        prior_prices=PriorPrices(ctx.pool),
+        clock=ctx.quote_clock,
+    )
+    return {"quotes": quotes}
+
+
+QUOTE_STORE = Domain(name="quote_store", provides={"quote_store": QuoteStore}, start=start_store)
+QUOTES = Domain(
+    name="quotes",
+    routes=[create_quote, get_quote, get_product_price, display_prices],
+    provides={"quotes": QuoteService},
+    start=start_quotes,
+)

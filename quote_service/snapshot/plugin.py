@@ -1,0 +1,21 @@
+"""The configuration snapshot's registration: the process's `ConfigStore` and its status route."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from quote_service.snapshot.controller import snapshot_status
+from quote_service.snapshot.loader import load_snapshot
+from quote_service.snapshot.store import ConfigStore
+from quote_service.web.domain import Domain, Startup
+
+
+async def start(ctx: Startup) -> Mapping[str, Any]:
+    config_store = ConfigStore(ctx.pool, ctx.redis, load_snapshot)
+    await config_store.start()
+    ctx.on_stop("config store", config_store.stop)
+    return {"config_store": config_store}
+
+
+SNAPSHOT = Domain(name="snapshot", routes=[snapshot_status], provides={"config_store": ConfigStore}, start=start)

@@ -1,0 +1,29 @@
+"""Authentication's registration: sign-in, users and keys, and the token revocation list."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from quote_service.auth.revocations import Revocations
+from quote_service.auth.service import AuthService
+from quote_service.auth.throttle import LoginThrottle
+from quote_service.web.auth_controller import AuthController
+from quote_service.web.domain import Domain, Startup
+
+
+async def start(ctx: Startup) -> Mapping[str, Any]:
+    revocations = Revocations(ctx.pool, ctx.redis)
+    await revocations.open()  # before serving: a token logged out before a restart stays refused
+    ctx.on_stop("token revocations", revocations.stop)
+    settings = ctx.settings
+    throttle = LoginThrottle(
+        ctx.redis,
+        per_username=settings.login_attempts_per_username,
+        per_address=settings.login_attempts_per_address,
+        window_seconds=settings.login_window_seconds,
+    )
+    return {"auth": AuthService(settings, ctx.pool, revocations=revocations, throttle=throttle)}
+
+
+AUTH = Domain(name="auth", routes=[AuthController], provides={"auth": AuthService}, start=start)

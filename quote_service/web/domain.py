@@ -1,0 +1,134 @@
+"""How a domain registers itself with the app: one `Domain` per domain (its `plugin.py`).
+
+A `Domain` declares what the app needs from it before it is built — its route handlers, the
+services it puts on `app.state` that handlers take as dependencies (`provides`: name → type;
+each name becomes a dependency read from the state, each type a signature type), its other
+dependency providers and exception handlers — and how it starts: `start(ctx)` builds its
+services from the shared stores, starts its loops, registers each stop with `ctx.on_stop`, and
+returns what it puts on `app.state`. `Domains` (a Litestar init plugin) adds every domain's
+declarations to the app and starts the domains in their order (docs/architecture.md#domains).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.plugins import InitPluginProtocol
+from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
+
+from quote_service.cache.redis import RedisClient
+from quote_service.config import Settings
+from quote_service.db.pool import Pool
+from quote_service.db.replica import ReadPools
+
+log = structlog.get_logger("quote_service.app")
+
+SHUTDOWN_STEP_SECONDS = 5.0
+
+
+async def close_within(name: str, close: Callable[[], Awaitable[None]], on_timeout: Callable[[], None] | None) -> None:
+    """Release a resource at shutdown without ever hanging it (asyncpg waits for busy
+    connections; redis-py can stall closing a socket): past the bound, log and force."""
+    try:
+        await asyncio.wait_for(close(), timeout=SHUTDOWN_STEP_SECONDS)
+    except TimeoutError:
+        log.warning("shutdown_step_timed_out", resource=name, seconds=SHUTDOWN_STEP_SECONDS)
+        if on_timeout is not None:
+            on_timeout()
+
+
+@dataclass(frozen=True)
+class Startup:
+    """What a domain's `start` builds from: the app, its settings, the shared stores, the clocks
+    `create_app` was given, and the stack its stops go on (last started, first stopped)."""
+
+    app: Litestar
+    settings: Settings
+    pool: Pool
+    redis: RedisClient
+    reads: ReadPools
+    stack: contextlib.AsyncExitStack
+    clock: Callable[[], datetime]
+    """The campaigns' and market intelligence's service clock."""
+    quote_clock: Callable[[], datetime]
+    """The instant quotes are priced and read at (reservations, holds)."""
+
+    @property
+    def state(self) -> State:
+        """What the domains started before this one put on `app.state`."""
+        return self.app.state
+
+    def on_stop(
+        self, name: str, stop: Callable[[], Awaitable[None]], on_timeout: Callable[[], None] | None = None
+    ) -> None:
+        """Run `stop` at shutdown, bounded by SHUTDOWN_STEP_SECONDS, before whatever started earlier."""
+        self.stack.push_async_callback(close_within, name, stop, on_timeout)
+
+
+Start = Callable[[Startup], Awaitable[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Domain:
+    """One domain's share of the app (see the module docstring)."""
+
+    name: str
+    routes: Sequence[ControllerRouterHandler] = ()
+    provides: Mapping[str, type | tuple[type, ...]] = field(default_factory=dict)
+    """`app.state` names handlers take as dependencies, with their types; `start` returns each."""
+    dependencies: Mapping[str, Provide] = field(default_factory=dict)
+    exception_handlers: ExceptionHandlersMap = field(default_factory=dict)
+    start: Start | None = None
+
+
+def from_state(name: str) -> Provide:
+    """The dependency `name`: the `app.state` entry of that name."""
+
+    def provide(state: State) -> Any:
+        return state[name]
+
+    return Provide(provide, sync_to_thread=False)
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: Litestar keeps its plugins in a set
+class Domains(InitPluginProtocol):
+    """The app's domains, in start order: their routes, dependencies, signature types and
+    exception handlers are added to the app in this order too."""
+
+    domains: Sequence[Domain]
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        for domain in self.domains:
+            if domain.provides and domain.start is None:
+                raise ValueError(f"domain {domain.name} provides {sorted(domain.provides)} but has no start")
+            app_config.route_handlers.extend(domain.routes)
+            provided = {name: from_state(name) for name in domain.provides} | dict(domain.dependencies)
+            if taken := sorted(set(provided) & set(app_config.dependencies)):
+                raise ValueError(f"domain {domain.name} provides {taken}, which the app already has")
+            app_config.dependencies.update(provided)
+            for kind in domain.provides.values():
+                app_config.signature_types.extend(kind if isinstance(kind, tuple) else (kind,))
+            app_config.exception_handlers.update(domain.exception_handlers)
+        return app_config
+
+    async def start(self, ctx: Startup) -> None:
+        """Start every domain in order; what each returns is on `app.state` before the next starts."""
+        for domain in self.domains:
+            if domain.start is None:
+                continue
+            entries = await domain.start(ctx)
+            missing = set(domain.provides) - set(entries)
+            if missing:
+                raise RuntimeError(f"domain {domain.name} did not start {sorted(missing)}")
+            for name, value in entries.items():
+                ctx.state[name] = value

@@ -1,0 +1,85 @@
+"""web/domain.py: what each domain declares reaches the app in order, and a start must return
+every state entry it provides (docs/architecture.md#domains)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any, cast
+
+import pytest
+from litestar import Litestar, get
+
+from quote_service.config import Settings
+from quote_service.web.domain import Domain, Domains, Startup
+
+
+@get("/one", sync_to_thread=False)
+def one() -> str:
+    return "one"
+
+
+@get("/two", sync_to_thread=False)
+def two() -> str:
+    return "two"
+
+
+class Thing:
+    pass
+
+
+async def start_thing(ctx: Startup) -> Mapping[str, Any]:
+    ctx.on_stop("thing", stop_thing)
+    return {"thing": Thing(), "extra": 1}
+
+
+STOPPED: list[str] = []
+
+
+async def stop_thing() -> None:
+    STOPPED.append("thing")
+
+
+def test_routes_dependencies_and_types_are_added_in_order() -> None:
+    first = Domain(name="first", routes=[two], provides={"thing": Thing}, start=start_thing)
+    app = Litestar(plugins=[Domains([first, Domain(name="second", routes=[one])])], openapi_config=None)
+    assert [route.path for route in app.routes] == ["/two", "/one"]
+    assert "thing" in app.dependencies
+    assert app.signature_namespace["Thing"] is Thing
+
+
+def test_a_name_provided_twice_is_refused() -> None:
+    first = Domain(name="first", provides={"thing": Thing}, start=start_thing)
+    again = Domain(name="again", provides={"thing": Thing}, start=start_thing)
+    with pytest.raises(ValueError, match="again provides"):
+        Litestar(plugins=[Domains([first, again])], openapi_config=None)
+
+
+def test_a_provided_name_needs_a_start() -> None:
+    with pytest.raises(ValueError, match="no start"):
+        Litestar(plugins=[Domains([Domain(name="lazy", provides={"thing": Thing})])], openapi_config=None)
+
+
+def _startup(app: Litestar, stack: contextlib.AsyncExitStack) -> Startup:
+    none: Any = None
+    return Startup(app, Settings(), none, none, none, stack, cast(Any, None), cast(Any, None))
+
+
+async def test_a_start_puts_its_entries_on_the_state_and_its_stops_on_the_stack() -> None:
+    domains = Domains([Domain(name="first", provides={"thing": Thing}, start=start_thing)])
+    app = Litestar(plugins=[domains], openapi_config=None)
+    STOPPED.clear()
+    async with contextlib.AsyncExitStack() as stack:
+        await domains.start(_startup(app, stack))
+        assert isinstance(app.state.thing, Thing)
+        assert app.state.extra == 1
+        assert STOPPED == []
+    assert STOPPED == ["thing"]
+
+
+async def test_a_start_that_leaves_out_a_provided_name_fails() -> None:
+    domains = Domains([Domain(name="short", provides={"thing": Thing, "other": Thing}, start=start_thing)])
+    app = Litestar(plugins=[domains], openapi_config=None)
+    async with contextlib.AsyncExitStack() as stack:
+        with pytest.raises(RuntimeError, match=r"short did not start \['other'\]"):
+            await domains.start(_startup(app, stack))
