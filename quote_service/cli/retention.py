@@ -49,8 +49,8 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
         print(f"created {count} partition(s) of {table}")
     for table, rows in done.strays.items():
         print(
-            f"{table}_default holds {rows:,} row(s) outside every partition: a real run moves them into"
-            " partitions of their own first, and drops those past retention"
+            f"{table}_default holds {rows:,} more row(s) outside every partition: a real run moves them into"
+            " partitions of their own"
         )
     for item in done.held:
         print(f"kept {item.partition.name} past retention: {item.held}")

@@ -195,6 +195,26 @@ async def _held(conn: Connection, part: Partition) -> str | None:
     return None
 
 
+async def _strays(conn: Connection, settings: Settings, now: datetime, kept: dict[str, int]) -> list[Drop]:
+    """The partitions a real pass would make for the rows the default partitions hold and then drop
+    at once (past retention); the other stray rows are counted in `kept`, per table."""
+    drops: list[Drop] = []
+    for table in TABLES:
+        before = horizon(table, settings, now)
+        for row in await conn.fetch(
+            f"SELECT date_trunc($1, {table.column}, 'UTC') AS lo, count(*) AS n FROM {table.name}_default"
+            " GROUP BY 1 ORDER BY 1",
+            table.unit,
+        ):
+            hi = _next(row["lo"], table.unit)
+            if before is not None and hi <= before:
+                name = await conn.fetchval("SELECT qs_partition_name($1, $2, $3)", table.name, row["lo"], table.unit)
+                drops.append(Drop(Partition(table.name, name, row["lo"], hi, row["n"], 0)))
+            else:
+                kept[table.name] = kept.get(table.name, 0) + row["n"]
+    return drops
+
+
 async def drop(conn: Connection, part: Partition) -> None:
     """Drop `part` and move its table's horizon past it. The quote log's hours are settled into the
     rollups first (under the rollup job's lock, held until the drop commits), so no recompute ever
@@ -239,7 +259,8 @@ class Pass:
     held: list[Drop]
     failed: list[tuple[Partition, str]]
     strays: dict[str, int] = field(default_factory=dict)
-    """Dry: rows each default partition holds (a real pass first moves them into partitions of their own)."""
+    """Dry: rows the default partitions hold that a real pass would move into partitions of their own
+    and keep (those it would drop at once are listed in `dropped`)."""
 
 
 async def apply(
@@ -261,11 +282,10 @@ async def apply(
     try:
         created = {} if dry_run else await ensure(conn, settings, now)
         result = Pass(created, [], [], [])
-        if dry_run:
-            for table in TABLES:
-                if strays := await conn.fetchval(f"SELECT count(*) FROM {table.name}_default"):
-                    result.strays[table.name] = strays
-        for item in await plan(conn, settings, now):
+        drops = await plan(conn, settings, now)
+        if dry_run:  # what a real pass would first move out of the default partitions, then drop
+            drops += await _strays(conn, settings, now, result.strays)
+        for item in drops:
             if not dry_run:  # judged again now: a drop before it may have freed it (deliveries before events)
                 item = Drop(item.partition, await _held(conn, item.partition))
             if item.held:

@@ -80,6 +80,15 @@ async def test_a_row_outside_every_partition_is_moved_into_one_of_its_own_and_th
         "INSERT INTO audit_log (at, actor, action, entity_type) VALUES ($1, '{}', 'create', 'coupon')", long_ago
     )
     assert await pool.fetchval("SELECT count(*) FROM audit_log_default") == 1
+    shorter = msgspec.structs.replace(settings, audit_log_retention_days=365)
+    async with pool.acquire() as conn:
+        kept = await partitions.apply(conn, settings, utcnow(), dry_run=True)
+        gone = await partitions.apply(conn, shorter, utcnow(), dry_run=True)
+    assert kept is not None
+    assert gone is not None
+    assert (kept.strays, kept.dropped) == ({"audit_log": 1}, [])
+    assert ([p.name for p in gone.dropped], gone.strays) == (["audit_log_p201906"], {})
+    assert await pool.fetchval("SELECT count(*) FROM audit_log_default") == 1  # a dry run changes nothing
     async with pool.acquire() as conn:
         done = await partitions.apply(conn, settings, utcnow())
     assert done is not None
@@ -90,7 +99,6 @@ async def test_a_row_outside_every_partition_is_moved_into_one_of_its_own_and_th
     )
     assert REGISTRY.get_sample_value("qs_partition_default_rows", {"table": "audit_log"}) == 0
     # Kept forever by default; a retention, once set, drops it whole.
-    shorter = msgspec.structs.replace(settings, audit_log_retention_days=365)
     async with pool.acquire() as conn:
         done = await partitions.apply(conn, shorter, utcnow())
     assert done is not None
@@ -208,7 +216,7 @@ def test_the_command_prints_what_it_would_drop_then_drops_it(settings: Settings)
     )  # fmt: skip
     dry = subprocess.run([*CLI, "retention", "--dry-run"], env=env, capture_output=True, text=True, check=False)  # noqa: S603
     assert dry.returncode == 0, dry.stderr
-    assert "audit_log_default holds 1 row(s) outside every partition" in dry.stdout
+    assert "would drop audit_log_p202002: audit_log [2020-02-01 00:00Z, 2020-03-01 00:00Z), ~1 rows, 0 B" in dry.stdout
     assert "audit_log 400 days" in dry.stdout
 
     async def count() -> int:
