@@ -49,7 +49,7 @@ test-rest: bootstrap  ## everything else: integration, fault, browser, tooling, 
 # The read-replica suite alone (it is part of `make test` too): the tests start a private
 # PostgreSQL primary + streaming replica in temporary directories and remove them afterwards.
 test-replica: bootstrap
-	$(UV) run pytest tests/integration/test_read_replica.py tests/unit/test_read_pools.py $(PYTEST_ARGS)
+	$(UV) run pytest tests/integration/db/test_read_replica.py tests/unit/db/test_read_pools.py $(PYTEST_ARGS)
 
 replica: bootstrap  ## a private PostgreSQL primary + streaming replica until Ctrl-C (prints both URLs)
 	$(UV) run python -m tests.replica

@@ -78,7 +78,7 @@ class DeferredHistogram:
         child = self._child
         # prometheus_client keeps one value per bucket (not cumulative) and the sum, and observe()
         # adds to them one observation at a time: adding the counts is the same, without a call
-        # per observation (tests/unit/test_deferred_metrics.py compares the two).
+        # per observation (tests/unit/observability/test_deferred_metrics.py compares the two).
         for index, count in enumerate(counts):
             if count:
                 child._buckets[index].inc(count)

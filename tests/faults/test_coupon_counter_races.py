@@ -35,10 +35,10 @@ from quote_service.quotes.store import QuoteStore
 from tests.cluster_fixtures import redis_client
 from tests.faults.private import PrivateRedis
 from tests.integration import holdsetup
+from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import PASSWORD, Caller, make_caller
 from tests.integration.expect import expect_ok
-from tests.integration.test_catalog import create_product
-from tests.integration.test_quote_api import QUOTE, client_with
+from tests.integration.quotes.test_quote_api import QUOTE, client_with
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow

@@ -28,8 +28,8 @@ from quote_service.pricing.quote import Quote
 from quote_service.quotes.quote_log import MAX_BACKOFF_SECONDS
 from quote_service.quotes.store import QuoteStore
 from tests.faults.private import PrivatePostgres
-from tests.unit.test_engine_support import item, request
-from tests.unit.test_engine_support import quote as price
+from tests.unit.pricing.test_engine_support import item, request
+from tests.unit.pricing.test_engine_support import quote as price
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from quote_service.config import Settings
 from tests.faults.private import PrivateRedis
 from tests.integration.conftest import make_caller
 from tests.integration.expect import expect_error, expect_ok
-from tests.integration.test_quote_api import QUOTE, client_with, quote_body
+from tests.integration.quotes.test_quote_api import QUOTE, client_with, quote_body
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow

@@ -38,8 +38,8 @@ from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.quotes import compact
 from quote_service.quotes.store import QuoteStore
 from tests.faults.private import PrivateRedis
-from tests.unit.test_engine_support import coupon, flag, item, product, rate, request, rule, snapshot
-from tests.unit.test_engine_support import quote as price
+from tests.unit.pricing.test_engine_support import coupon, flag, item, product, rate, request, rule, snapshot
+from tests.unit.pricing.test_engine_support import quote as price
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow

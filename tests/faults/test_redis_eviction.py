@@ -30,7 +30,7 @@ from tests.faults.private import PrivateRedis
 from tests.integration.conftest import make_caller
 from tests.integration.expect import expect_error, expect_ok
 from tests.integration.flash import buy, new_sale
-from tests.integration.test_quote_api import QUOTE, client_with
+from tests.integration.quotes.test_quote_api import QUOTE, client_with
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow

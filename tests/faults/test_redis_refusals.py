@@ -25,11 +25,11 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from tests.faults.private import PrivateRedis, embedded_redis_server
 from tests.faults.refusal import REFUSALS, Refusal, expect_unavailable, refusing
+from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import PASSWORD, Caller, make_caller
 from tests.integration.expect import expect_ok
 from tests.integration.flash import SALES, buy, new_sale
-from tests.integration.test_catalog import create_product
-from tests.integration.test_quote_api import QUOTE, client_with
+from tests.integration.quotes.test_quote_api import QUOTE, client_with
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow

@@ -12,9 +12,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from quote_service.clock import utcnow
+from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
-from tests.integration.test_catalog import create_product
 
 Client = AsyncTestClient[Litestar]
 SALES = "/api/v1/flash-sales"

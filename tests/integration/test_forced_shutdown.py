@@ -20,11 +20,11 @@ import httpx
 import pytest
 
 from quote_service.config import Settings
+from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
 from tests.integration.flash import Client
 from tests.integration.locks import waiting_for_lock
 from tests.integration.servers import cli_env
-from tests.integration.test_catalog import create_product
 from tests.integration.test_graceful_shutdown import server
 from tests.waiting import until
 

@@ -14,10 +14,10 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from tests.integration.commissions.test_commission_components import GO_QUOTE, GO_RATES, rate_body
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
-from tests.integration.test_commission_components import GO_QUOTE, GO_RATES, rate_body
-from tests.integration.test_money_format import decimal_strings, go_decode
+from tests.integration.web.test_money_format import decimal_strings, go_decode
 
 Client = AsyncTestClient[Litestar]
 

@@ -25,10 +25,10 @@ from redis.asyncio import Redis
 
 from quote_service.config import Settings
 from tests.conftest import free_port
+from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
 from tests.integration.flash import SALES, Client, new_sale
 from tests.integration.servers import CLI, cli_env, wait_until_ready
-from tests.integration.test_catalog import create_product
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow

@@ -15,10 +15,10 @@ from litestar.testing import AsyncTestClient
 from quote_service.app import create_app
 from quote_service.config import Settings
 from quote_service.web.headers import HTML_PAGE_POLICY
+from tests.integration.catalog.test_catalog import product_body
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
-from tests.integration.test_catalog import product_body
-from tests.integration.test_quote_api import quote_body
+from tests.integration.quotes.test_quote_api import quote_body
 
 Client = AsyncTestClient[Litestar]
 _INVALID_UTF8 = b'{"name": "caf\xe9", "username": "\xff"}'

@@ -12,11 +12,11 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from quote_service.config import Settings
+from tests.integration.commissions.test_commission_rates_api import RATES, create_rate, rate_body
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
-from tests.integration.test_commission_rates_api import RATES, create_rate, rate_body
-from tests.integration.test_feature_flags_api import FLAGS, create_flag
-from tests.integration.test_pricing_rules_api import RULES, create, versions_of
+from tests.integration.flags.test_feature_flags_api import FLAGS, create_flag
+from tests.integration.rules.test_pricing_rules_api import RULES, create, versions_of
 from tests.integration.versions import durable_config_version
 
 Client = AsyncTestClient[Litestar]

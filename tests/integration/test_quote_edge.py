@@ -27,7 +27,7 @@ from quote_service.web.options import OptionsResponder
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok
 from tests.integration.flash import buy, ledger, new_sale
-from tests.integration.test_quote_api import QUOTE, quote_body
+from tests.integration.quotes.test_quote_api import QUOTE, quote_body
 from tests.published import published
 
 Client = AsyncTestClient[Litestar]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ONE_STORE_TEST = "tests/integration/test_catalog.py::test_create_answers_201_with_money_in_the_currencys_digits"
+ONE_STORE_TEST = "tests/integration/catalog/test_catalog.py::test_create_answers_201_with_money_in_the_currencys_digits"
 
 
 @pytest.mark.slow  # a pytest run of its own, on freshly started embedded servers

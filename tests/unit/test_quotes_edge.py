@@ -10,7 +10,7 @@ from quote_service.pricing.quote import QuoteRequest
 from quote_service.quotes.controller import QuoteEnvelope, quote_response
 from quote_service.validation import decode_hook
 from quote_service.web.request import decode_body, decoder_for
-from tests.unit.test_engine_support import item, quote, request
+from tests.unit.pricing.test_engine_support import item, quote, request
 
 _BODY = (
     '{"customer_id":"c-1","items":[{"product_id":"p","quantity":2,"unit_price":%s}],'

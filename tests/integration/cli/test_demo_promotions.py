@@ -1,0 +1,51 @@
+"""seed-demo's promotions (docs/promotions.md): a grocery buy-2-get-1 and 5 % off big baskets."""
+
+from __future__ import annotations
+
+import asyncpg
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from quote_service.cli import demo
+from tests.integration.catalog.test_catalog import create_product
+from tests.integration.conftest import Caller
+from tests.integration.promotions.test_promotion_quotes import quote_of
+from tests.waiting import until
+
+Client = AsyncTestClient[Litestar]
+
+
+async def test_the_demo_promotions_price_quotes_and_are_seeded_once(
+    client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    assert await demo.seed_promotions(pool) == 3
+    assert await demo.seed_promotions(pool) == 0
+    grocery = [
+        await create_product(
+            client, admin, base_price=price, min_price="0.00", cost_price="0.00", category_id="grocery"
+        )
+        for price in ("59.00", "89.00", "179.00")
+    ]
+    laptop = await create_product(client, admin, base_price="4000.00", min_price="0.00", cost_price="0.00")
+    lamp = await create_product(client, admin, base_price="250.00", min_price="0.00", cost_price="0.00",
+                                category_id="home")  # fmt: skip
+
+    async def promoted() -> bool:  # seeded straight into PostgreSQL: the app sees the new version within ~1 s
+        return bool((await quote_of(client, service_key, grocery))["applied_promotions"])
+
+    await until(promoted, "the app prices with the seeded promotions")
+    three_for_two = await quote_of(client, service_key, grocery)
+    big_basket = await quote_of(client, service_key, [laptop])
+
+    assert [(p["name"], p["amount"]) for p in three_for_two["applied_promotions"]] == [
+        ("Grocery: buy 2, get 1 free", "59.00")
+    ]
+    assert [(p["name"], p["amount"]) for p in big_basket["applied_promotions"]] == [
+        ("5 % off baskets from 3000.00", "200.00")
+    ]
+
+    on_us = await quote_of(client, service_key, [lamp])
+    assert [(p["name"], p["amount"], p["funded_by"]) for p in on_us["applied_promotions"]] == [
+        ("Home week: 10 % off, paid by the platform", "25.00", "platform")
+    ]
+    assert on_us["items"][0]["platform_funded"] == "25.00"
