@@ -163,7 +163,6 @@ async def measure(args: argparse.Namespace) -> None:
     import reference_app
 
     from quote_service.app import create_app
-    from quote_service.pricing import ENGINE
     from quote_service.pricing.quote import QuoteRequest
     from quote_service.quotes.service import QuoteService
     from quote_service.web.request import strict_decoder
@@ -227,7 +226,7 @@ async def measure(args: argparse.Namespace) -> None:
             return
         median = {name: statistics.median(values) for name, values in cpu.items()}
         print(
-            f"\n{interpreter()}\n{ENGINE}; {args.quotes} quotes x {args.rounds} rounds, {args.concurrency} concurrent; "
+            f"\n{interpreter()}\n{args.quotes} quotes x {args.rounds} rounds, {args.concurrency} concurrent; "
             f"CPU µs per request, medians:\n"
             f"  full {median['full']:.1f} | echo {median['echo']:.1f} | service {median['service']:.1f} | "
             f"glue {median['glue']:.1f}\n"

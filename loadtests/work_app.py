@@ -165,8 +165,6 @@ def load_demo() -> None:
 
 def memo(chunks: int) -> None:
     """Each chunk of 1,000 new bodies: µs a quote (the engine alone) and the memo's size after it."""
-    from quote_service.pricing import ENGINE
-
     load_demo()
     rng, ids = random.Random(5), sorted(p for p, product in Work.products.items() if product.is_active)
     taken, sizes = [], []
@@ -177,7 +175,7 @@ def memo(chunks: int) -> None:
             priced(request)
         taken.append((time.perf_counter_ns() - started) / 1000 / 1000)
         sizes.append(len(Work.snapshot.resolver.at(datetime.now(UTC))))
-    print(f"engine: {ENGINE}; {chunks} chunks of 1,000 new bodies")
+    print(f"{chunks} chunks of 1,000 new bodies")
     print("µs a quote:", " ".join(f"{value:.1f}" for value in taken))
     print("memo after:", " ".join(str(size) for size in sizes))
     print(f"median {statistics.median(taken[5:]):.1f}, mean {statistics.mean(taken[5:]):.1f} µs a quote (chunks 6-)")
@@ -185,8 +183,6 @@ def memo(chunks: int) -> None:
 
 def parts(rounds: int, quotes: int) -> None:
     """Each part's median µs a quote over `rounds` rounds of `quotes` new bodies (perf_counter)."""
-    from quote_service.pricing import ENGINE
-
     load_demo()
 
     names = ("decode the body", "engine (region, flags, price_quote)", "the quote's JSON", "its log row", "zstd frame")
@@ -212,7 +208,7 @@ def parts(rounds: int, quotes: int) -> None:
                 sums[index] += end - start
         for index, total in enumerate(sums):
             taken[index].append(total / quotes / 1000)
-    print(f"engine: {ENGINE}; {quotes} new bodies x {rounds} rounds, median µs a quote:")
+    print(f"{quotes} new bodies x {rounds} rounds, median µs a quote:")
     medians = [statistics.median(values[1:]) for values in taken]
     for what, value in zip(names, medians, strict=True):
         print(f"  {what:<38} {value:6.1f}")
