@@ -68,6 +68,24 @@ QUOTE_STAGE_SECONDS = Counter(
     ["stage"],
 )
 QUOTES_IN_FLIGHT = Gauge("qs_quotes_in_flight", "Quotes admitted and not yet answered.", multiprocess_mode="livesum")
+_resident_memory: Gauge | None = None
+
+
+def worker_resident_memory() -> Gauge:
+    """qs_worker_resident_memory_bytes, made on first use: by a worker's first flush, never by
+    `serve`'s master process, which imports this module too and would otherwise report a series
+    of its own, always 0, beside the workers' (an unlabelled multiprocess value exists from birth)."""
+    global _resident_memory
+    if _resident_memory is None:
+        _resident_memory = Gauge(
+            "qs_worker_resident_memory_bytes",
+            "Resident memory of this worker process (Linux /proc/self/statm), refreshed every second; "
+            "with several workers one series per live worker, labelled pid.",
+            multiprocess_mode="liveall",
+        )
+    return _resident_memory
+
+
 CACHE_LOOKUPS = Counter(
     "qs_cache_lookups_total",
     "Cache lookups by cache, tier and result (hit or miss).",

@@ -45,6 +45,7 @@ SERIES = (
     "qs_config_snapshot_reloads_total",
     "qs_flash_purchases_total",
     "qs_db_pool_connections",
+    "qs_worker_resident_memory_bytes",
 )
 
 
@@ -116,6 +117,8 @@ async def test_metrics_expose_every_named_series(
     assert sample(text, "qs_flash_purchases_total", outcome="PURCHASE_LIMIT_EXCEEDED") >= 1
     assert sample(text, "qs_config_snapshot_reloads_total") >= 1
     assert sample(text, "qs_db_pool_connections", state="max") == 10
+    # This process's resident memory as the kernel counts it (one process here: no pid label).
+    assert 20 * 2**20 < sample(text, "qs_worker_resident_memory_bytes") < 8 * 2**30
 
 
 async def test_metrics_need_an_admin_unless_public(client: Client, shopper: Caller, settings: Settings) -> None:
@@ -289,3 +292,12 @@ async def test_metrics_add_up_every_worker(
                 return sample(text, "qs_quote_stage_seconds_total", stage="engine") > 0
 
             await until(engine_time_published, "a worker publishes its engine stage time")
+
+            # Resident memory: one series per live worker, told apart by its pid.
+            async def both_workers_resident() -> dict[str, float]:
+                text = (await http.get("/metrics")).text
+                found = re.findall(r'^qs_worker_resident_memory_bytes\{pid="(\d+)"\} (\S+)$', text, re.MULTILINE)
+                return {pid: float(value) for pid, value in found} if len(found) == 2 else {}
+
+            resident = await until(both_workers_resident, "each worker publishes its resident memory")
+            assert all(20 * 2**20 < value < 8 * 2**30 for value in resident.values()), resident
