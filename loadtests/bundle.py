@@ -56,7 +56,9 @@ def requirements(python: str) -> list[str]:
     Markers are evaluated here for the target (at its first patch release, so that a dependency
     needed only before 3.11.3 — async-timeout — is carried for Debian 12's 3.11.2): pip evaluates
     them against the interpreter it runs on, whatever --python-version says."""
-    exported = run("uv", "export", "--frozen", "--no-dev", "--no-emit-project", "--format", "requirements-txt")
+    # The `embedded` extra: the bundle runs scale.py --embedded, on the PostgreSQL and Redis in the wheels.
+    exported = run("uv", "export", "--frozen", "--no-dev", "--extra", "embedded", "--no-emit-project",
+                   "--format", "requirements-txt")  # fmt: skip
     environment = {"python_version": python, "python_full_version": f"{python}.0", "sys_platform": "linux",
                    "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
                    "implementation_name": "cpython", "platform_python_implementation": "CPython"}  # fmt: skip

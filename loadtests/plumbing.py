@@ -154,9 +154,9 @@ def on_migrated_database(name: str, work: Callable[[str], Awaitable[None]]) -> N
         asyncio.run(database(name, create=False))
 
 
-def wait_ready(base: str, process: subprocess.Popen[bytes], path: str = "/health/ready") -> None:
-    """Wait until the server answers `path` with 200 (a minute at most)."""
-    deadline = time.monotonic() + 60
+def wait_ready(base: str, process: subprocess.Popen[bytes], path: str = "/health/ready", seconds: float = 60) -> None:
+    """Wait until the server answers `path` with 200 (a minute at most, or `seconds`)."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit("the server exited during start-up")
@@ -232,11 +232,17 @@ class PrivateService:
 
 @contextlib.contextmanager
 def private_service(
-    *, port: int, workers: int, maxmemory: str | None = None, policy: str = "noeviction", **env: str
+    *,
+    port: int,
+    workers: int,
+    maxmemory: str | None = None,
+    policy: str = "noeviction",
+    ready_seconds: float = 60,
+    **env: str,
 ) -> Iterator[PrivateService]:
     """Serve on a redis-server of its own (its `used_memory` is this run's alone) and a fresh
     database `qs_priv_<pid>` on the local PostgreSQL; both removed afterwards. `env`: more
-    service settings."""
+    service settings; `ready_seconds`: how long the server may take to start (a loaded box)."""
     root = Path(tempfile.mkdtemp(prefix="qs-bench-"))
     redis_port = free_port()
     store_process = start_redis(redis_port, maxmemory, policy, root)
@@ -252,7 +258,7 @@ def private_service(
         env=service_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        wait_ready(base, server)
+        wait_ready(base, server, seconds=ready_seconds)
         key, products = prepare(base, service_env)
         yield PrivateService(base, server, redis.Redis(port=redis_port), database_url, key, products, root)
     finally:

@@ -145,7 +145,8 @@ async def load() -> None:
     try:
         Work.snapshot = await load_snapshot(pool)
         rows = await pool.fetch(
-            "SELECT id, currency, current_price, min_price, category_id, seller_id, is_active FROM products"
+            "SELECT id, currency, current_price, min_price, category_id, seller_id, is_active, prices_include_tax,"
+            " weight FROM products"  # the product cache's columns (campaign_reduced_since: no demo campaign reduces)
         )
     finally:
         await pool.close()

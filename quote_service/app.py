@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from quote_service import __version__
+from quote_service.accounts.domain import AUTH
 from quote_service.analytics.plugin import ANALYTICS
 from quote_service.audit.plugin import AUDIT
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
@@ -41,6 +42,7 @@ from quote_service.embedded import embedded_stores
 from quote_service.flags.plugin import FLAGS
 from quote_service.flash_sales.plugin import FLASH_SALES
 from quote_service.health import health, ready
+from quote_service.installments.plugin import INSTALLMENTS
 from quote_service.intelligence.plugin import INTELLIGENCE
 from quote_service.lifecycle.plugin import LIFECYCLE
 from quote_service.observability import metrics, stages
@@ -57,10 +59,11 @@ from quote_service.quotes.plugin import QUOTE_STORE, QUOTES
 from quote_service.repricing.plugin import REPRICING
 from quote_service.reservations.plugin import RESERVATIONS
 from quote_service.rules.plugin import RULES
+from quote_service.sellers.plugin import SELLERS
+from quote_service.shipping.plugin import SHIPPING
 from quote_service.simulations.plugin import SIMULATIONS
 from quote_service.snapshot.plugin import SNAPSHOT
 from quote_service.statements.plugin import STATEMENTS
-from quote_service.web.auth_plugin import AUTH
 from quote_service.web.docs import LocalSwaggerUI
 from quote_service.web.domain import Domain, Domains, Startup, close_within, from_state
 from quote_service.web.errors import EXCEPTION_HANDLERS
@@ -86,9 +89,12 @@ DOMAINS: list[Domain] = [
     COUPONS,
     PRICE_LISTS,
     PROMOTIONS,
+    SHIPPING,
+    INSTALLMENTS,
     QUOTE_STORE,  # early: it drains into the pool and Redis, so it stops after everything later
     ORDERS,
     STATEMENTS,
+    SELLERS,
     FLASH_SALES,  # its purchases drain before the pool and Redis close
     REPRICING,
     CAMPAIGNS,

@@ -83,11 +83,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sets it to CPUs ÷ workers for its worker processes)."""
     change_approval: Literal["off", "required"] = "off"
     """CHANGE_APPROVAL: `required` turns admin writes of rates, rules, flags, coupons, promotions
-    and price lists into change requests that another admin approves (docs/governance.md)."""
+    and price lists, and the writes that make an admin (an admin user or API key, the admin
+    role), into change requests that another person approves (docs/governance.md)."""
     change_apply_interval: float = 5.0
-    """CHANGE_APPLY_INTERVAL: seconds between looks for approved change requests whose `apply_at` has come."""
+    """CHANGE_APPLY_INTERVAL: seconds between looks for approved change requests to apply (their
+    `apply_at` has come, or they are still to apply: their approving process died, or applying
+    failed for a passing reason)."""
     default_tax_rate: Decimal = Decimal("18")
     """DEFAULT_TAX_RATE: tax percent when no TAX_RATE rule matches."""
+    rounding_mode: Literal["HALF_UP", "HALF_EVEN", "HALF_DOWN"] = "HALF_UP"
+    """ROUNDING_MODE: how a tax is rounded to the currency's minor unit (docs/taxes.md#rounding-modes);
+    a price list may set its own."""
+    tax_calculation: Literal["LINE", "UNIT"] = "LINE"
+    """TAX_CALCULATION: LINE (tax on the line, rounded once) or UNIT (tax on one unit, rounded, x quantity)."""
     default_delivery_fee: Decimal = Decimal("10.00")
     """DEFAULT_DELIVERY_FEE: standard delivery fee when no DELIVERY_FEE rule matches, in DEFAULT_CURRENCY."""
     default_currency: str = "TRY"
@@ -181,6 +189,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_markup_percent: Decimal = Decimal("50")
     """MAX_MARKUP_PERCENT: automatic price moves (inventory repricing) never go above
     base_price x (1 + this / 100)."""
+    seller_price_change_approval_percent: Decimal = Decimal("30")
+    """SELLER_PRICE_CHANGE_APPROVAL_PERCENT: a seller's move of current_price or base_price by more
+    than this percent in one step is a change request an admin approves (docs/sellers.md)."""
+    min_seller_margin_percent: Decimal = Decimal("0")
+    """MIN_SELLER_MARGIN_PERCENT: a seller's min_price is at least cost_price x (1 + this / 100)
+    when the product has a cost (docs/sellers.md)."""
     campaign_scheduler_interval: float = 1.0
     """CAMPAIGN_SCHEDULER_INTERVAL: seconds between the campaign scheduler's passes (each
     campaign moves once per hour of its own; a pass only finds the hours that are due)."""
@@ -191,18 +205,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """GUARDRAIL_INTERVAL_SECONDS: seconds between the experiment guardrail checker's passes (one
     process per pass across all of them); 0 turns the checker off in this process."""
     webhook_allow_private: bool = False
-    """WEBHOOK_ALLOW_PRIVATE: let webhook URLs reach loopback, link-local and private addresses
-    (refused otherwise, when a subscription is saved and again at every delivery)."""
+    """WEBHOOK_ALLOW_PRIVATE: let webhook URLs reach loopback and private addresses (refused
+    otherwise, when a subscription is saved and again at every delivery); link-local and cloud
+    metadata addresses are refused either way."""
     webhook_timeout: float = 5.0
     """WEBHOOK_TIMEOUT: seconds one webhook delivery attempt may take (connect to answer) before it
     counts as failed and is retried."""
-    webhook_max_attempts: int = 12
-    """WEBHOOK_MAX_ATTEMPTS: attempts of a delivery before it is marked `failed`."""
-    webhook_retry_min_seconds: float = 5.0
-    """WEBHOOK_RETRY_MIN_SECONDS: the pause after a delivery's first failed attempt; it doubles after
-    each further one (plus up to 20 % jitter), up to WEBHOOK_RETRY_MAX_SECONDS."""
-    webhook_retry_max_seconds: float = 3600.0
-    """WEBHOOK_RETRY_MAX_SECONDS: the longest pause between two attempts of a delivery."""
+    webhook_retry_schedule: str = "0,5,300,1800,7200,18000,36000,36000"
+    """WEBHOOK_RETRY_SCHEDULE: seconds before each attempt of a delivery, counted from the attempt
+    before (comma-separated; the first, 0, is the attempt made at once, and is put in front of a
+    list that does not start with it). Each pause is stretched
+    or shortened by up to 10 % (jitter); after the last attempt the delivery is `failed`. The
+    default is Standard Webhooks' schedule: 8 attempts over about 27.6 hours."""
+    webhook_disable_after_hours: float = 120.0
+    """WEBHOOK_DISABLE_AFTER_HOURS: a subscription every attempt to which has failed for this long
+    (no 2xx since) is disabled (`is_active` false, `disabled_reason`) and `webhook.disabled` is sent
+    to the subscriptions that want it; 0 never disables one."""
     webhook_secret_overlap: float = 86_400.0
     """WEBHOOK_SECRET_OVERLAP: seconds after a secret rotation during which the previous secret
     still signs every delivery (beside the new one)."""
@@ -219,6 +237,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_retention_days: int = 30
     """WEBHOOK_RETENTION_DAYS: days a webhook delivery (and its event, a day longer) is kept; its
     day's partition is dropped after that (docs/data-lifecycle.md), never one holding a pending delivery."""
+    stale_flag_days: float = 30.0
+    """STALE_FLAG_DAYS: a feature flag served the same way to everyone (no variants; no percentage,
+    or 0 or 100) and unchanged this many days is `potentially_stale` (unless `permanent`)."""
+    stale_flag_interval: float = 60.0
+    """STALE_FLAG_INTERVAL: seconds between the looks for flags that became potentially stale (each
+    sends `flag.potentially_stale` once); 0 turns the look off in this process."""
     quote_log_retention_days: int = 90
     """QUOTE_LOG_RETENTION_DAYS: days the raw quote log (and so the flag exposures in it) is kept;
     the analytics rollups of older hours stay. 0 keeps it forever."""
@@ -238,11 +262,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retention_interval: float = 3600.0
     """RETENTION_INTERVAL: seconds between the lifecycle job's passes (partitions ahead, retention);
     0 turns it off in this process."""
+    retention_lock_timeout: float = 0.2
+    """RETENTION_LOCK_TIMEOUT: seconds a lifecycle pass waits for a table's lock to make or drop a
+    partition. Every insert into the table (an order's stock movements, webhook deliveries) queues
+    behind that wait, so it is short; a table still busy is left to the next pass."""
 
     @property
     def quote_log_spool(self) -> Path:
         """The quote-log spool's directory (QUOTE_LOG_SPOOL_DIR, else under QUOTE_SERVICE_HOME)."""
         return self.quote_log_spool_dir or self.home / "quote-log-spool"
+
+    @property
+    def retry_schedule(self) -> tuple[float, ...]:
+        """WEBHOOK_RETRY_SCHEDULE parsed: the pause before each attempt (the first 0); ConfigError naming it."""
+        try:
+            pauses = tuple(float(part) for part in self.webhook_retry_schedule.split(","))
+        except ValueError as exc:
+            raise ConfigError("WEBHOOK_RETRY_SCHEDULE must be numbers of seconds, comma-separated") from exc
+        if any(not 0 <= p < 10**7 for p in pauses):
+            raise ConfigError("WEBHOOK_RETRY_SCHEDULE must be pauses of 0 or more seconds (less than 10,000,000)")
+        # The first attempt is made at once: a list that does not start with its 0 gets it in front.
+        return pauses if pauses[0] == 0 else (0.0, *pauses)
 
     @property
     def is_production(self) -> bool:
@@ -271,8 +311,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError(f"a Redis Cluster has database 0 only: REDIS_URL names database {database}")
 
     def _validate_webhooks(self) -> None:
-        if self.webhook_retry_max_seconds < self.webhook_retry_min_seconds:
-            raise ConfigError("WEBHOOK_RETRY_MAX_SECONDS must be at least WEBHOOK_RETRY_MIN_SECONDS")
+        _ = self.retry_schedule  # raises ConfigError naming WEBHOOK_RETRY_SCHEDULE
         if self.webhook_secret_overlap < 0:
             raise ConfigError("WEBHOOK_SECRET_OVERLAP must be 0 (no overlap) or a number of seconds")
         if self.webhook_poll_interval < 0:
@@ -298,7 +337,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def database_session(self) -> dict[str, str]:
         """Settings the database's own code reads, set on every connection of the service's pools."""
-        return {"quote_service.max_markup_percent": str(self.max_markup_percent)}
+        return {
+            "quote_service.max_markup_percent": str(self.max_markup_percent),
+            "quote_service.stale_flag_days": str(self.stale_flag_days),
+        }
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -366,12 +408,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "MAX_HELD_UNITS_PER_PRODUCT": self.max_held_units_per_product,
             "MAX_ACTIVE_RESERVATIONS": self.max_active_reservations,
             "WEBHOOK_TIMEOUT": self.webhook_timeout,
-            "WEBHOOK_MAX_ATTEMPTS": self.webhook_max_attempts,
-            "WEBHOOK_RETRY_MIN_SECONDS": self.webhook_retry_min_seconds,
             "WEBHOOK_CONCURRENCY": self.webhook_concurrency,
             "WEBHOOK_ENDPOINT_CONCURRENCY": self.webhook_endpoint_concurrency,
             "WEBHOOK_RETENTION_DAYS": self.webhook_retention_days,
             "PARTITION_DAYS_AHEAD": self.partition_days_ahead,
+            "RETENTION_LOCK_TIMEOUT": self.retention_lock_timeout,
         }
         if self.decision_interval_minutes < 0:
             raise ConfigError("DECISION_INTERVAL_MINUTES must be 0 (off) or positive")
@@ -395,6 +436,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("COMPETITOR_PRICE_RETENTION_DAYS must cover MARKET_WINDOW_HOURS (or be 0: forever)")
         if self.retention_interval < 0:
             raise ConfigError("RETENTION_INTERVAL must be 0 (off) or positive")
+        if self.stale_flag_interval < 0:
+            raise ConfigError("STALE_FLAG_INTERVAL must be 0 (off) or positive")
+        if not 0 <= self.stale_flag_days < 100_000:
+            raise ConfigError("STALE_FLAG_DAYS must be a number of days (0: stale as soon as fully rolled out)")
+        if not 0 <= self.webhook_disable_after_hours < 10**7:
+            raise ConfigError("WEBHOOK_DISABLE_AFTER_HOURS must be 0 (never) or a number of hours")
         if self.rollup_interval < 0:
             raise ConfigError("ROLLUP_INTERVAL must be 0 (off) or positive")
         if self.shutdown_timeout_seconds < 0:
@@ -420,8 +467,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         }.items():
             if not (percent.is_finite() and 0 <= percent <= 100):
                 raise ConfigError(f"{name} must be a percentage between 0 and 100")
-        if not (self.max_markup_percent.is_finite() and 0 <= self.max_markup_percent <= 1000):
-            raise ConfigError("MAX_MARKUP_PERCENT must be a percentage between 0 and 1000")
+        for name, limit in {
+            "MAX_MARKUP_PERCENT": self.max_markup_percent,
+            "SELLER_PRICE_CHANGE_APPROVAL_PERCENT": self.seller_price_change_approval_percent,
+            "MIN_SELLER_MARGIN_PERCENT": self.min_seller_margin_percent,
+        }.items():
+            if not (limit.is_finite() and 0 <= limit <= 1000):
+                raise ConfigError(f"{name} must be a percentage between 0 and 1000")
         if not (self.default_delivery_fee.is_finite() and self.default_delivery_fee >= 0):
             raise ConfigError("DEFAULT_DELIVERY_FEE must be a non-negative amount")
         from quote_service.pricing.money import is_currency

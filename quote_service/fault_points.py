@@ -8,9 +8,11 @@ e.g. to pause an order on an `asyncio.Event` while a twin request arrives. Nothi
 is one empty-dict check.
 
 The points: `order.flash_held` (an order took its flash units in Redis, before its transaction),
-`order.committed` (an order's transaction committed, before anything after it), and
+`order.committed` (an order's transaction committed, before anything after it),
 `flash.ledger_committed` (a flash purchase's ledger row committed, before its Idempotency-Key is
-marked done in Redis).
+marked done in Redis), `change_request.approved` (an approval committed, before the approving
+request applies it) and `change_request.replayed` (an approved change request's write was made,
+before its status is, in the same transaction).
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from collections.abc import Awaitable, Callable, Iterator
 
 Action = Callable[[], Awaitable[None]]
 
-POINTS = ("order.flash_held", "order.committed", "flash.ledger_committed")
+POINTS = (
+    "order.flash_held",
+    "order.committed",
+    "flash.ledger_committed",
+    "change_request.approved",
+    "change_request.replayed",
+)
 
 
 def _kill() -> Action:

@@ -86,6 +86,17 @@ DECODED: Final[dict[type, type]] = {StrictDecimal: Decimal, Instant: datetime}
 def decode_hook(type_: type, value: Any) -> Any:
     """msgspec's `dec_hook` for StrictDecimal and Instant (pass it wherever request data is decoded)."""
     if type_ is StrictDecimal:
+        # The common cases first, each a class test (docs/hot-path.md#decimals-in-requests): a JSON number
+        # (already a Decimal, by the decoders' float_hook: immutable, kept as it is), a JSON integer, and
+        # plain ASCII text such as "25.50" or "-3" (digits, at most one point, an optional minus: text
+        # that `_strict_decimal` would take as it is). Anything else takes the full rule.
+        cls = value.__class__
+        if cls is Decimal:
+            return value
+        if cls is int:
+            return Decimal(value)
+        if cls is str and value.isascii() and value.removeprefix("-").replace(".", "", 1).isdigit():
+            return Decimal(value)
         return _strict_decimal(value)
     if type_ is Instant:
         return _instant(value)

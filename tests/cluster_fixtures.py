@@ -1,11 +1,16 @@
 """Redis backends for the tests: the session's single Redis database, or a private Redis Cluster.
 
-A module marked `pytest.mark.redis_backends` runs each of its tests twice, `[single]` and
-`[cluster]` (this plugin's pytest_generate_tests parametrizes `redis_backend`); `redis_url` (and so `settings`,
-`clean_stores` and every server process a test starts with REDIS_URL) then names either this
-session's Redis logical database or a 3-master Redis Cluster started once per session
-(tests/redis_cluster.py, a `redis+cluster://` URL). The cluster is private to the session:
+A test marked `pytest.mark.redis_backends` (or every test of a module so marked) runs twice,
+`[single]` and `[cluster]` (this plugin's pytest_generate_tests parametrizes `redis_backend`);
+`redis_url` (and so `settings`, `clean_stores` and every server process a test starts with
+REDIS_URL) then names either this session's Redis logical database or a 3-master Redis Cluster
+started once per session (tests/redis_cluster.py, a `redis+cluster://` URL). The cluster is private to the session:
 between tests it is emptied with FLUSHALL on every master.
+
+Only the tests whose subject is how the service uses Redis — its key layout, its Lua scripts,
+keys that must share a slot, streams — are marked: the quote store's puts and takes, coupon and
+flash-sale counters, the product cache's versions, the login throttle, the competitor-price
+stream. Validation, permissions and PostgreSQL-only rules run on the single Redis alone.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ MARKER = "redis_backends"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """`[single]` and `[cluster]` for every test of a marked module that reaches Redis."""
+    """`[single]` and `[cluster]` for every marked test (or test of a marked module) that reaches Redis."""
     if metafunc.definition.get_closest_marker(MARKER) is not None and "redis_backend" in metafunc.fixturenames:
         metafunc.parametrize("redis_backend", BACKENDS, indirect=True)
 

@@ -8,7 +8,7 @@ machine with neither installed. The run's header line says which servers it uses
 
 Isolation: each pytest session (each xdist worker too) migrates its own fresh database (dropped
 afterwards) and uses its own Redis logical database; every test starts from empty tables and an
-empty Redis. Modules marked `redis_backends` run on a private Redis Cluster too
+empty Redis. Tests marked `redis_backends` run on a private Redis Cluster too
 (tests/cluster_fixtures.py).
 """
 
@@ -46,8 +46,14 @@ pytest_plugins = ["tests.replica_fixtures", "tests.cluster_fixtures", "tests.req
 
 # Property tests judge answers, not speed: on a shared 2-core machine one example can take longer
 # than Hypothesis's default 200 ms deadline, which failed CI runs with answers that were right.
+# Two profiles: "suite", every example a test asks for (`make test`'s second stage runs the
+# property tests so); "quick", a tenth of them (at least QUICK_MIN_EXAMPLES), for the unit loop
+# (`make test-unit` sets QS_HYPOTHESIS_PROFILE=quick; docs/development.md#how-long-the-tests-take).
+QUICK_MIN_EXAMPLES = 10
 hypothesis_settings.register_profile("suite", deadline=None)
-hypothesis_settings.load_profile("suite")
+hypothesis_settings.register_profile("quick", deadline=None, max_examples=QUICK_MIN_EXAMPLES)
+HYPOTHESIS_PROFILE = os.environ.get("QS_HYPOTHESIS_PROFILE", "suite")
+hypothesis_settings.load_profile(HYPOTHESIS_PROFILE)
 
 # Every service this run starts — apps in the tests, `quote-service serve` processes, which inherit
 # the environment — keeps its quote-log spool (quotes/spool.py) in a temporary directory of the
@@ -138,10 +144,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.path.is_relative_to(unit):
             item.add_marker(pytest.mark.unit)
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.property)
+            if HYPOTHESIS_PROFILE == "quick":
+                _fewer_examples(item.obj)
         if item.get_closest_marker("slow") is not None:
             item.add_marker(pytest.mark.xdist_group(f"slow.{item.path.stem}"))
     if hasattr(config, "workerinput"):  # every worker sorts the same collection the same way
         items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def _fewer_examples(test: object) -> None:
+    """A tenth of the examples a property test's own @settings asks for (the quick profile's
+    max_examples only reaches the tests that ask for none)."""
+    own = getattr(test, "_hypothesis_internal_use_settings", None)
+    if own is not None and own.max_examples > QUICK_MIN_EXAMPLES:
+        quick = hypothesis_settings(own, max_examples=max(QUICK_MIN_EXAMPLES, own.max_examples // 10))
+        test._hypothesis_internal_use_settings = quick  # type: ignore[attr-defined]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -266,14 +285,19 @@ _RESTART = "SELECT setval($1::regclass, (SELECT seqstart FROM pg_sequence WHERE 
 async def empty_stores(database_url: str, redis_url: str) -> None:
     """Empty every table (but KEPT_TABLES) and the Redis database, as TRUNCATE ... RESTART
     IDENTITY of them all would — at the cost of what the last test wrote: only the tables that
-    hold a row are truncated (one TRUNCATE of ~50 tables cost 0.14-0.27 s a test; most tests
-    write to a few), and the identity sequences of the others that were used are restarted."""
+    hold a row are emptied, and the identity sequences that were used are restarted.
+
+    The rows go by DELETE, with the triggers and foreign keys off for the transaction
+    (`session_replication_role = replica`, a superuser's setting): a TRUNCATE cost 0.13-0.35 s
+    a test (a new file for every table, partition and index it empties, and an ACCESS EXCLUSIVE
+    lock that waits for the started app's loops), a DELETE of a test's few rows ~10 ms. A role
+    that may not set it gets the TRUNCATE."""
     conn = await asyncpg.connect(database_url)
     try:
         tables = [
             row["tablename"]
             for row in await conn.fetch(
-                # The tables, not their time partitions (docs/data-lifecycle.md): a TRUNCATE of a
+                # The tables, not their time partitions (docs/data-lifecycle.md): emptying a
                 # partitioned table empties its partitions.
                 "SELECT relname AS tablename FROM pg_class WHERE relnamespace = 'public'::regnamespace"
                 " AND relkind IN ('r', 'p') AND NOT relispartition AND relname <> ALL($1::text[])",
@@ -286,17 +310,22 @@ async def empty_stores(database_url: str, redis_url: str) -> None:
             f"SELECT {_literal(name)} AS name WHERE EXISTS (SELECT 1 FROM {_identifier(name)})" for name in tables
         )
         filled = [row["name"] for row in await conn.fetch(probe)]
+        superuser = await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
         used = [
             row["sequence"]
             for row in await conn.fetch(
                 f"SELECT o.sequence, o.table_name FROM ({_OWNED_SEQUENCES}) o"
                 " JOIN pg_sequences p ON format('%I.%I', p.schemaname, p.sequencename)::regclass::text = o.sequence"
                 " WHERE p.last_value IS NOT NULL AND o.table_name <> ALL($1::text[])",
-                [*KEPT_TABLES, *filled],
+                [*KEPT_TABLES, *([] if superuser else filled)],
             )
         ]
         async with conn.transaction():
-            if filled:
+            if filled and superuser:
+                await conn.execute("SET LOCAL session_replication_role = replica")
+                for name in filled:
+                    await conn.execute(f"DELETE FROM {_identifier(name)}")
+            elif filled:
                 await conn.execute(f"TRUNCATE {', '.join(map(_identifier, filled))} RESTART IDENTITY CASCADE")
             for sequence in used:
                 await conn.execute(_RESTART, sequence)

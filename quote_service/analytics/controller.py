@@ -14,7 +14,6 @@ from redis.exceptions import RedisError
 from quote_service.analytics.experiments import Experiment, Experiments
 from quote_service.analytics.flags_report import FlagsReport, flags_report
 from quote_service.analytics.flash_report import FlashSaleReport
-from quote_service.analytics.periods import parse_period
 from quote_service.analytics.service import (
     COMMISSION_GROUPS,
     PRICING_GROUPS,
@@ -27,6 +26,7 @@ from quote_service.auth.guards import admin_only
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.flash_sales.service import FlashSales
+from quote_service.periods import parse_period
 from quote_service.web.envelope import Envelope, ok
 
 AnalyticsDep = NamedDependency[Analytics]

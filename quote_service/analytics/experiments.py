@@ -13,9 +13,9 @@ from quote_service.analytics import distributions, health, stats
 from quote_service.analytics.experiment_revenue import arm_revenue, revenue_moments
 from quote_service.analytics.figures import percent
 from quote_service.analytics.health import Revenue, SampleRatio
-from quote_service.analytics.periods import utc_period
 from quote_service.analytics.service import Analytics
 from quote_service.errors import NotFound
+from quote_service.periods import utc_period
 from quote_service.pricing.flags import Guardrail, Rollout
 from quote_service.pricing.money import Money, MoneyByCurrency
 

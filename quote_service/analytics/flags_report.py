@@ -13,8 +13,8 @@ from decimal import Decimal
 import msgspec
 
 from quote_service.analytics.figures import percent
-from quote_service.analytics.periods import Period, Span, span_fields, utc_period
 from quote_service.analytics.service import Analytics
+from quote_service.periods import Period, Span, span_fields, utc_period
 
 
 class FlagAdoption(msgspec.Struct, kw_only=True):

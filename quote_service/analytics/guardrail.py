@@ -29,6 +29,7 @@ from quote_service.analytics.health import SampleRatio
 from quote_service.analytics.service import Analytics
 from quote_service.analytics.verdicts import conversion_rollback, revenue_rollback
 from quote_service.background import BackgroundLoop
+from quote_service.cache.config_bus import announce_change, read_version
 from quote_service.cache.redis import RedisClient
 from quote_service.clock import utcnow
 from quote_service.db.pool import Pool
@@ -38,7 +39,6 @@ from quote_service.errors import NotFound
 from quote_service.flags import service as flags
 from quote_service.intelligence.signals import raise_signal, resolve_signal
 from quote_service.observability import metrics
-from quote_service.snapshot.bus import announce_change, read_version
 
 log = structlog.get_logger("quote_service.analytics")
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from litestar.datastructures import State
+
 from quote_service.analytics.controller import AnalyticsController, ExperimentController
 from quote_service.analytics.guardrail import GuardrailChecker
 from quote_service.analytics.rollups import RollupJob
 from quote_service.analytics.service import Analytics
+from quote_service.cache.config_store import ConfigStore
 from quote_service.web.domain import Domain, Startup
 
 
@@ -26,9 +29,15 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
     return {"analytics": Analytics(ctx.reads)}
 
 
+async def reset(state: State) -> None:
+    state.analytics.reset()
+
+
 ANALYTICS = Domain(
     name="analytics",
     routes=[AnalyticsController, ExperimentController],
     provides={"analytics": Analytics},
+    requires={"config_store": ConfigStore},
     start=start,
+    reset=reset,
 )

@@ -22,10 +22,10 @@ import msgspec
 
 from quote_service.analytics.figures import percent
 from quote_service.analytics.flash_report import FlashSaleReport, flash_sale_report
-from quote_service.analytics.periods import Period, Span, span_fields
 from quote_service.analytics.rollups import KINDS, RAW_HORIZON, ROWS_SETTINGS, hour_of, span_args
 from quote_service.db.replica import ReadPools
 from quote_service.errors import FieldError, ValidationFailed
+from quote_service.periods import Period, Span, span_fields
 from quote_service.pricing.money import Money
 from quote_service.validation import LAST_INSTANT
 
@@ -267,6 +267,10 @@ class Analytics:
         # Daily-rollup sums of settled days, by query and rollup generation: those rows change only
         # when the job rewrites rollups, and every rewrite moves the generation on.
         self._settled: dict[tuple[object, ...], list[asyncpg.Record]] = {}
+
+    def reset(self) -> None:
+        """Forget the settled days' sums (a started app the tests reuse, after emptying the tables)."""
+        self._settled.clear()
 
     async def sums(self, kind: str, group: str, period: Period, now: datetime) -> dict[Key, list[Decimal]]:
         """(key, currency) -> summed figures over the period; for group "day" the key is the local

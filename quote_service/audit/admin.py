@@ -12,17 +12,17 @@ on the Redis channel) and wraps the result in the success envelope. A controller
 
 from __future__ import annotations
 
-from typing import TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import msgspec
 from litestar.di import NamedDependency, Provide
 
 from quote_service.audit import changes
 from quote_service.audit.writer import audited
+from quote_service.cache.config_store import ConfigStore
 from quote_service.config import Settings
 from quote_service.db.pool import Pool
 from quote_service.pricing.snapshot import ConfigSnapshot
-from quote_service.snapshot.store import ConfigStore
 from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.middleware import REQUEST_ID
@@ -33,18 +33,29 @@ T = TypeVar("T")
 class ConfigWrite:
     """One admin write of one configuration domain."""
 
-    __slots__ = ("_domain", "_store", "actor", "pool")
+    __slots__ = ("_applying", "_domain", "_store", "actor", "pool")
 
-    def __init__(self, pool: Pool, store: ConfigStore[ConfigSnapshot], domain: str, actor: str) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        store: ConfigStore[ConfigSnapshot],
+        domain: str,
+        actor: str,
+        applying: changes.Applying | None = None,
+    ) -> None:
         self.pool = pool
         self.actor = actor
         """How the writer is recorded in `created_by` / `updated_by`."""
         self._store = store
         self._domain = domain
+        self._applying = applying
 
     async def saved(self, result: T, message: str, *, changed: bool = True) -> Envelope[T]:
-        """The answer to a committed write; announced first unless nothing `changed`."""
-        if changed:
+        """The answer to a committed write; announced first unless nothing `changed` (a change
+        request's write is announced once the request's transaction commits)."""
+        if changed and self._applying is not None:
+            self._applying.after_commit.append(lambda: self._store.changed(self._domain))
+        elif changed:
             await self._store.changed(self._domain)
         return ok(result, message)
 
@@ -55,41 +66,86 @@ def config_write(domain: str) -> Provide:
     async def provide(
         pool: PoolDep, config_store: ConfigStoreDep, request: AuthedRequest, settings: NamedDependency[Settings]
     ) -> ConfigWrite:
-        actor = actor_of(request)
-        who = _who(request)
-        state = request.scope.get("state", {})
-        request_id = state.get(REQUEST_ID)
-        if settings.change_approval == "required" and not state.get(changes.APPLYING):
+        replaying = changes.replaying(request)
+        entity_type = changes.ENTITY_TYPES[domain]
+        required = settings.change_approval == "required"
+        # A seller's writes to its own configuration (shipping profiles, docs/sellers.md) are not an admin's.
+        if (
+            replaying is None
+            and request.user.role != "seller"
+            and await changes.approval_needed(pool, entity_type, required=required)
+        ):
             # Four-eyes: the write is stored, not made; another admin approves it (docs/governance.md).
             body = await request.body()
-            raise changes.ChangeRequested(
-                await changes.create(
-                    pool,
-                    author=who,
-                    domain=domain,
-                    method=request.method,
-                    path=request.url.path,
-                    query=request.url.query or "",
-                    path_params=dict(request.path_params),
-                    body=msgspec.json.decode(body) if body else None,
-                    request_id=request_id,
-                )
-            )
+            await ask_approval(request, pool, entity_type, msgspec.json.decode(body) if body else None)
         # Every write through `write.pool` appends its audit rows in its own transaction (docs/governance.md).
-        audited_pool = audited(pool, msgspec.json.encode(who).decode(), request_id)
-        return ConfigWrite(audited_pool, config_store, domain, actor)
+        return ConfigWrite(_admin_pool(pool, request), config_store, domain, actor_of(request), replaying)
 
     return Provide(provide)
 
 
+async def ask_approval(
+    request: AuthedRequest,
+    pool: Pool,
+    entity_type: str,
+    body: Any,
+    *,
+    sealed: dict[str, Any] | None = None,
+    key: str | None = None,
+    as_write: tuple[str, str] | None = None,
+    entity_id: str | None = None,
+    action: str | None = None,
+) -> None:
+    """Store this write as a change request instead of making it: raises ChangeRequested (202).
+    `body` is what the replay sends (a password masked, its hash `sealed`); `key`, the plaintext
+    of an API key it makes, is shown to the author in the 202 and never stored. `as_write`: the
+    (method, path) the replay sends instead of the request's own (a seller's price move is
+    approved as the product's PATCH, docs/sellers.md)."""
+    method, path = as_write or (request.method, request.url.path)
+    raise changes.ChangeRequested(
+        await changes.create(
+            pool,
+            author=_who(request),
+            entity_type=entity_type,
+            method=method,
+            path=path,
+            query="" if as_write else request.url.query or "",
+            path_params=dict(request.path_params),
+            body=body,
+            request_id=request.scope.get("state", {}).get(REQUEST_ID),
+            sealed=sealed,
+            entity_id=entity_id,
+            action=action,
+        ),
+        key=key,
+    )
+
+
 def _who(request: AuthedRequest) -> dict[str, str]:
-    """The `actor` of the audit rows of `request`'s writes: `{kind, id, name}`."""
+    """The `actor` of the audit rows of `request`'s writes: `{kind, id, name}`; a seller's is
+    `{kind: seller, id, name, seller_id, via: user | api_key}` (docs/sellers.md)."""
     principal = request.user
+    if principal.seller_id is not None:
+        return {
+            "kind": "seller",
+            "id": str(principal.id),
+            "name": principal.name,
+            "seller_id": principal.seller_id,
+            "via": principal.kind,
+        }
     return {"kind": principal.kind, "id": str(principal.id), "name": principal.name}
 
 
 def _admin_pool(pool: PoolDep, request: AuthedRequest) -> Pool:
-    return audited(pool, msgspec.json.encode(_who(request)).decode(), request.scope.get("state", {}).get(REQUEST_ID))
+    """The pool of `request`'s admin writes: audited as its caller; when it applies an approved
+    change request, the connection of that request's transaction."""
+    replaying = changes.replaying(request)
+    return audited(
+        pool,
+        msgspec.json.encode(_who(request)).decode(),
+        request.scope.get("state", {}).get(REQUEST_ID),
+        on=None if replaying is None else replaying.conn,
+    )
 
 
 ADMIN_POOL = Provide(_admin_pool, sync_to_thread=False)

@@ -10,9 +10,9 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from quote_service.audit import changes
+from quote_service import fault_points
+from quote_service.audit import applying, changes
 from quote_service.auth.guards import admin_only
-from quote_service.auth.middleware import presented_token
 from quote_service.clock import utcnow
 from quote_service.errors import invalid
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
@@ -22,25 +22,27 @@ from quote_service.web.envelope import Envelope, ok
 from quote_service.web.middleware import REQUEST_ID
 
 Status = Literal["pending", "approved", "applied", "rejected", "conflicted"]
-_PASSED = (b"authorization", b"x-api-key")
 
 
 class ApproveBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     apply_at: Instant | None = None
 
 
-class ChangeRequestId(msgspec.Struct, kw_only=True):
+class ChangeRequestId(msgspec.Struct, kw_only=True, omit_defaults=True):
     change_request_id: str
     status: str
+    key: str | None = None
+    """The plaintext of the API key the request makes: shown here, to its author, once."""
 
 
 def handle_change_requested(request: Request[Any, Any, Any], exc: changes.ChangeRequested) -> Response[Any]:
     """CHANGE_APPROVAL=required: the admin write was stored as a change request (docs/governance.md);
     app.py adds it to web/errors.py's handlers."""
-    data = ChangeRequestId(change_request_id=str(exc.request.id), status=exc.request.status)
-    return Response(
-        Envelope(message="Change request created: another admin must approve it", data=data), status_code=202
-    )
+    data = ChangeRequestId(change_request_id=str(exc.request.id), status=exc.request.status, key=exc.key)
+    message = "Change request created: another admin must approve it"
+    if exc.key is not None:
+        message += "; store the key now, it is not shown again and works once the request is applied"
+    return Response(Envelope(message=message, data=data), status_code=202)
 
 
 def _who(request: AuthedRequest) -> dict[str, Any]:
@@ -90,22 +92,26 @@ class ChangeRequestController(Controller):
         apply_at = None if data is None else data.apply_at
         if apply_at is not None and apply_at.tzinfo is None:
             raise invalid("apply_at", "needs an offset (RFC 3339)")
-        if apply_at is not None and request.user.kind != "user":
-            raise invalid("apply_at", "a scheduled approval needs an admin user (bearer token), not an API key")
         request_id = request.scope.get("state", {}).get(REQUEST_ID)
         decided = await changes.decide(
             pool, change_id, approver=_who(request), approve=True, apply_at=apply_at, request_id=request_id
         )
+        if decided.status == "pending":
+            given, needed = len(decided.approvals), decided.approvals_required
+            return ok(decided, f"Approval {given} of {needed} recorded: it applies after {needed - given} more")
         if apply_at is not None and apply_at > utcnow():
             return ok(decided, f"Change request approved; it applies at {apply_at.isoformat()}")
-        headers = [(k, v) for k, v in request.scope["headers"] if k in _PASSED]
-        token = presented_token(request, str(request.auth))
-        if request.auth == "cookie" and token:
-            # Approved from a page (the session cookie): replayed with the session's bearer token,
-            # since the replay carries no cookie and no CSRF header.
-            headers = [(b"authorization", f"Bearer {token}".encode())]
-        applied = await changes.apply(request.app, pool, change_id, headers=headers, request_id=request_id)
-        return ok(applied or await changes.get(pool, change_id), "Change request approved and applied")
+        await fault_points.hit("change_request.approved")
+        try:
+            applied = await applying.apply(request.app, pool, change_id, request_id=request_id)
+        except applying.ApplyDeferred as exc:
+            message = f"Change request approved; applying it failed for a passing reason ({exc}): it is tried again"
+            return ok(decided, message)
+        if applied is not None:
+            return ok(applied, "Change request approved and applied")
+        # Another process's loop took it between the approval and now: it says how that went.
+        found = await changes.get(pool, change_id)
+        return ok(found, f"Change request approved; it is {found.status}")
 
     @post("/{change_id:uuid}/reject", status_code=200, summary="Reject a pending change request")
     async def reject(

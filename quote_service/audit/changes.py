@@ -1,30 +1,33 @@
-"""Change requests (four-eyes, docs/governance.md).
+"""Change requests (four-eyes, docs/governance.md): stored, listed, approved or rejected.
 
 With CHANGE_APPROVAL=required an admin write of a configuration domain does not run: the `write`
-dependency (audit/admin.py) stores it as a change request and the route answers 202. Approving it
-replays the stored request through the application itself, as the approver, so applying runs
-exactly the code of a direct write: the same validation, the same audit rows, the same
-propagation to every worker through the configuration store.
+dependency (audit/admin.py) stores it as a change request and the route answers 202; so do the
+writes that make an admin (an admin user or API key, the admin role). Approving is another
+person's: not the author, not a key acting for the author, not a user the author made while the
+request was pending. Applying it (audit/applying.py) replays the stored request through the
+application itself, as the approver, on the connection that then marks it applied.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import msgspec
-import structlog
-from litestar.types import ASGIApp, Message
+from litestar.connection import ASGIConnection
 
 from quote_service.audit import repository as audit
+from quote_service.auth import repository as people
+from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
-from quote_service.errors import Conflict, FieldError, Forbidden, NotFound
-from quote_service.web.middleware import REQUEST_ID
+from quote_service.errors import Conflict, Forbidden, NotFound
 
 APPLYING = "change_request_applying"
-"""The key in `scope["state"]` that marks a replayed request: it writes instead of asking."""
+"""The key in `scope["state"]` that marks a replayed request (an `Applying`): it writes instead of asking."""
 
 ENTITY_TYPES = {
     "commission_rates": "commission_rate",
@@ -33,22 +36,50 @@ ENTITY_TYPES = {
     "coupons": "coupon",
     "promotions": "promotion",
     "price-lists": "price_list",
+    "shipping_profiles": "shipping_profile",
+    "installment_plans": "installment_plan",
 }
 """Configuration domain (audit/admin.py) → the entity type of its audit rows and change requests."""
 
+# entity type → (table, key column, the key's type, columns a diff never shows)
 _TABLES = {
-    "commission_rate": ("commission_rates", "id::text"),
-    "pricing_rule": ("pricing_rules", "id::text"),
-    "feature_flag": ("feature_flags", "id::text"),
-    "coupon": ("coupons", "code"),
-    "promotion": ("promotions", "id::text"),
-    "price_list": ("price_lists", "id::text"),
+    "commission_rate": ("commission_rates", "id", "uuid", ""),
+    "pricing_rule": ("pricing_rules", "id", "uuid", ""),
+    "feature_flag": ("feature_flags", "id", "uuid", ""),
+    "coupon": ("coupons", "code", "text", ""),
+    "promotion": ("promotions", "id", "uuid", ""),
+    "price_list": ("price_lists", "id", "uuid", ""),
+    "shipping_profile": ("shipping_profiles", "id", "uuid", ""),
+    "installment_plan": ("installment_plans", "id", "uuid", ""),
+    "product": ("products", "id", "uuid", ""),
+    "approval_policy": ("approval_policies", "entity_type", "text", ""),
+    "user": ("users", "id", "uuid", " - 'password_hash'"),
+    "api_key": ("api_keys", "id", "uuid", " - 'key_hash'"),
 }
+GOVERNED = frozenset(_TABLES)
+
+
+def governed(name: str) -> str | None:
+    """The entity type `name` means: itself, or its table's or route's name (`commission_rates`,
+    `price-lists`); None when it names no governed type."""
+    if name in GOVERNED:
+        return name
+    return next((t for t, (table, *_) in _TABLES.items() if name in (table, table.replace("_", "-"))), None)
+
+
+def table(entity_type: str) -> tuple[str, str, str, str]:
+    """(table, key column, the key's type, columns a diff never shows) of an entity type."""
+    return _TABLES[entity_type]
+
+
+"""Entity types whose changes can be change requests, and so have an approval policy."""
 _ACTIONS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
 COLUMNS = (
     "id, author, author_id, entity_type, entity_id, action, method, path, query, body, before, base_version, "
-    "status, apply_at, approver, decided_at, applied_at, result, created_at"
+    "status, apply_at, approver, decided_at, applied_at, result, created_at, sealed, approvals, approvals_required"
 )
+MASKED = "********"
+"""What a change request's body shows for a password (its hash is sealed, docs/governance.md)."""
 
 
 class ChangeRequest(msgspec.Struct, kw_only=True):
@@ -70,6 +101,10 @@ class ChangeRequest(msgspec.Struct, kw_only=True):
     created_at: datetime
     before: Any
     after: Any
+    approvals: list[dict[str, Any]]
+    """Who approved it so far, `{kind, id, name, at}` each: every one a different person."""
+    approvals_required: int
+    """How many it needs (its entity type's approval policy; 1 without one)."""
 
 
 def request_of(row: asyncpg.Record) -> ChangeRequest:
@@ -93,18 +128,59 @@ def request_of(row: asyncpg.Record) -> ChangeRequest:
         created_at=row["created_at"],
         before=row["before"],
         after=None if row["action"] == "delete" else row["body"],
+        approvals=row["approvals"],
+        approvals_required=row["approvals_required"],
     )
 
 
 class ChangeRequested(Exception):
-    """Raised by the `write` dependency instead of writing; answered 202 (change_controller.py)."""
+    """Raised by a write that needs approval instead of writing; answered 202 (change_controller.py),
+    with `key` when the write makes an API key (shown to its author only, and only there)."""
 
-    def __init__(self, request: ChangeRequest) -> None:
+    def __init__(self, request: ChangeRequest, *, key: str | None = None) -> None:
         super().__init__(str(request.id))
         self.request = request
+        self.key = key
 
 
-async def _version(conn: Connection, entity_type: str, entity_id: str | None) -> int:
+@dataclass(eq=False)
+class Applying:
+    """An approved request being replayed (audit/applying.py), in `scope["state"][APPLYING]`."""
+
+    change_id: UUID
+    conn: Connection
+    """The connection whose transaction commits the write with the request's status: every
+    write dependency hands it out instead of a pooled one."""
+    author_person: UUID
+    """Whom the write is made for (a user's or key's `created_by`): the author, not the approver."""
+    sealed: dict[str, Any]
+    author: dict[str, Any] = field(default_factory=dict)
+    """Who asked (`{kind, id, name}`; a seller's has kind `seller`, docs/sellers.md)."""
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """What the write does once committed (announce the new configuration): run after the status."""
+
+
+def replaying(connection: ASGIConnection[Any, Any, Any, Any]) -> Applying | None:
+    """The approved request this request replays, or None for a request from a client."""
+    found: Applying | None = connection.scope.get("state", {}).get(APPLYING)
+    return found
+
+
+async def policy(conn: Connection | Pool, entity_type: str) -> int | None:
+    """The approvals its policy asks of a change of `entity_type` (None: no policy)."""
+    approvals: int | None = await conn.fetchval(
+        "SELECT approvals FROM approval_policies WHERE entity_type = $1", entity_type
+    )
+    return approvals
+
+
+async def approval_needed(pool: Pool, entity_type: str, *, required: bool) -> bool:
+    """Whether a write of `entity_type` is a change request: CHANGE_APPROVAL=required (`required`),
+    a policy for the type, or always for a policy itself."""
+    return required or entity_type == "approval_policy" or await policy(pool, entity_type) is not None
+
+
+async def version(conn: Connection, entity_type: str, entity_id: str | None) -> int:
     """The id of the entity's newest audit row (0 when it has none): what "changed since" compares."""
     if entity_id is None:
         return 0
@@ -118,47 +194,68 @@ async def _version(conn: Connection, entity_type: str, entity_id: str | None) ->
     return version
 
 
-async def _current(conn: Connection, entity_type: str, entity_id: str | None) -> Any:
+async def current(conn: Connection, entity_type: str, entity_id: str | None) -> Any:
+    """The entity as the audit log writes it (None: no such record)."""
     if entity_id is None:
         return None
-    table, key = _TABLES[entity_type]
-    return await conn.fetchval(f"SELECT to_jsonb(t) FROM {table} t WHERE {key} = $1", entity_id)
+    table, key, key_type, hidden = _TABLES[entity_type]
+    # Money as the audit log writes it (migration 0611): strings with the currency's digits, never floats.
+    return await conn.fetchval(
+        f"SELECT audit_money_as_text($2, to_jsonb(t){hidden}) FROM {table} t WHERE {key} = $1::{key_type}",
+        entity_id,
+        entity_type,
+    )
+
+
+async def lock_entity(conn: Connection, entity_type: str, entity_id: str | None) -> None:
+    """Hold the entity's row until the caller's transaction ends: a write to it in flight commits
+    first (and its audit row moves the version), one that comes later waits."""
+    if entity_id is not None:
+        table, key, key_type, _ = _TABLES[entity_type]
+        await conn.execute(f"SELECT 1 FROM {table} WHERE {key} = $1::{key_type} FOR UPDATE", entity_id)
 
 
 async def create(
     pool: Pool,
     *,
     author: dict[str, Any],
-    domain: str,
+    entity_type: str,
     method: str,
     path: str,
     query: str,
     path_params: dict[str, Any],
     body: Any,
     request_id: str | None,
+    sealed: dict[str, Any] | None = None,
+    entity_id: str | None = None,
+    action: str | None = None,
 ) -> ChangeRequest:
-    entity_type = ENTITY_TYPES[domain]
-    entity_id = None
-    if path_params:
+    """Store a write as a pending change request (and its `create` audit row). The entity is the
+    path's (`entity_id` when the path names something else), the action the method's unless given."""
+    if entity_id is None and path_params:
         entity_id = str(next(iter(path_params.values())))
         if entity_type == "coupon":
             entity_id = entity_id.upper()
+    action = action or _ACTIONS[method]
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
             f"""INSERT INTO change_requests
-                    (author, author_id, entity_type, entity_id, action, method, path, query, body, before, base_version)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {COLUMNS}""",
+                    (author, author_id, entity_type, entity_id, action, method, path, query, body, before, base_version,
+                     sealed, approvals_required)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {COLUMNS}""",
             author,
             author["id"],
             entity_type,
             entity_id,
-            _ACTIONS[method],
+            action,
             method,
             path,
             query,
             body,
-            await _current(conn, entity_type, entity_id),
-            await _version(conn, entity_type, entity_id),
+            await current(conn, entity_type, entity_id),
+            await version(conn, entity_type, entity_id),
+            sealed,
+            await policy(conn, entity_type) or 1,
         )
         assert row is not None
         await audit.append(
@@ -168,7 +265,7 @@ async def create(
             entity_type="change_request",
             entity_id=str(row["id"]),
             before=None,
-            after={"entity_type": entity_type, "entity_id": entity_id, "action": _ACTIONS[method], "body": body},
+            after={"entity_type": entity_type, "entity_id": entity_id, "action": action, "body": body},
             request_id=request_id,
         )
     return request_of(row)
@@ -197,15 +294,6 @@ async def list_requests(
     )
 
 
-async def _refusal(conn: Connection, change_id: UUID, actor_id: str, *, approving: bool) -> Exception:
-    row = await conn.fetchrow("SELECT author_id, status FROM change_requests WHERE id = $1", change_id)
-    if row is None:
-        return NotFound(f"change request {change_id} not found")
-    if approving and row["author_id"] == actor_id and row["status"] == "pending":
-        return Forbidden("the author of a change request cannot approve it: another admin must", code="SELF_APPROVAL")
-    return Conflict(f"change request {change_id} is {row['status']}, not pending", code="CHANGE_NOT_PENDING")
-
-
 async def decide(
     pool: Pool,
     change_id: UUID,
@@ -215,22 +303,57 @@ async def decide(
     apply_at: datetime | None,
     request_id: str | None,
 ) -> ChangeRequest:
-    """Approve or reject a pending request: exactly one of several racing decisions wins."""
+    """Approve or reject a pending request: exactly one of several racing decisions wins, and
+    an approval is another person's (anyone may reject, the author withdrawing too). Under an
+    approval policy of N, the first N - 1 approvals are recorded and the request stays pending;
+    each approver is a different person from the author and from every earlier approver."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            f"""UPDATE change_requests SET status = $3, approver = $4, approver_id = $5, decided_at = now(),
-                       apply_at = $6
-                WHERE id = $1 AND status = 'pending' AND ($2 = false OR author_id <> $5)
-                RETURNING {COLUMNS}""",
+        asked = await conn.fetchrow(
+            """SELECT author_id, status, created_at, entity_type, approvals, approvals_required
+               FROM change_requests WHERE id = $1 FOR UPDATE""",
             change_id,
-            approve,
-            "approved" if approve else "rejected",
+        )
+        if asked is None:
+            raise NotFound(f"change request {change_id} not found")
+        if asked["status"] != "pending":
+            raise Conflict(f"change request {change_id} is {asked['status']}, not pending", code="CHANGE_NOT_PENDING")
+        given = list(asked["approvals"])
+        if approve and await _same_person(conn, approver["id"], asked["author_id"], since=asked["created_at"]):
+            raise Forbidden(
+                "the author of a change request cannot approve it, nor can a key acting for them or a user "
+                "they made while it was pending: another admin must",
+                code="SELF_APPROVAL",
+            )
+        for earlier in given if approve else ():
+            if await _same_person(conn, approver["id"], earlier["id"], since=asked["created_at"]) or await _same_person(
+                conn, earlier["id"], approver["id"], since=asked["created_at"]
+            ):
+                raise Forbidden(
+                    f"{earlier['name']} has approved this change request already, and this approval is the same "
+                    "person's: its policy asks for distinct approvers",
+                    code="DUPLICATE_APPROVAL",
+                )
+        # A policy raised while the request waits raises what it needs; one lowered does not lower it.
+        needed = max(asked["approvals_required"], await policy(conn, asked["entity_type"]) or 1)
+        approvals = [*given, {**approver, "at": utcnow().isoformat()}] if approve else given
+        status = "rejected" if not approve else "approved" if len(approvals) >= needed else "pending"
+        row = await conn.fetchrow(
+            f"""UPDATE change_requests SET status = $2, approver = $3, approver_id = $4,
+                       decided_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END,
+                       apply_at = $5, approvals = $6, approvals_required = $7
+                WHERE id = $1 RETURNING {COLUMNS}""",
+            change_id,
+            status,
             approver,
             approver["id"],
-            apply_at,
+            apply_at if status == "approved" else None,
+            approvals,
+            needed,
         )
-        if row is None:
-            raise await _refusal(conn, change_id, approver["id"], approving=approve)
+        assert row is not None
+        after: dict[str, Any] = {"status": status, "apply_at": None if apply_at is None else apply_at.isoformat()}
+        if approve:
+            after |= {"approvals": len(approvals), "approvals_required": needed}
         await audit.append(
             conn,
             actor=approver,
@@ -238,151 +361,15 @@ async def decide(
             entity_type="change_request",
             entity_id=str(change_id),
             before={"status": "pending"},
-            after={"status": row["status"], "apply_at": None if apply_at is None else apply_at.isoformat()},
+            after=after,
             request_id=request_id,
         )
     return request_of(row)
 
 
-async def _replay(
-    app: ASGIApp, row: asyncpg.Record, headers: list[tuple[bytes, bytes]], request_id: str | None
-) -> tuple[int, Any]:
-    """Run the stored request through the application; its status and decoded body. The replay
-    carries the approving request's id (its audit rows name it) and leaves that request's log
-    context as it found it."""
-    body = b"" if row["body"] is None else msgspec.json.encode(row["body"])
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": row["method"],
-        "scheme": "http",
-        "path": row["path"],
-        "raw_path": row["path"].encode(),
-        "query_string": row["query"].encode(),
-        "root_path": "",
-        "headers": [*headers, (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        "client": ("127.0.0.1", 0),
-        "server": ("127.0.0.1", 80),
-        "state": {APPLYING: str(row["id"]), **({REQUEST_ID: request_id} if request_id else {})},
-    }
-    sent = False
-    status = 500
-    chunks: list[bytes] = []
-
-    async def receive() -> Any:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: Message) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        elif message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
-
-    context = structlog.contextvars.get_contextvars()
-    try:
-        await app(scope, receive, send)  # type: ignore[arg-type]
-    finally:
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(**context)
-    raw = b"".join(chunks)
-    try:
-        return status, msgspec.json.decode(raw) if raw else None
-    except msgspec.DecodeError:
-        return status, {"message": raw.decode(errors="replace")}
-
-
-async def apply(
-    app: ASGIApp,
-    pool: Pool,
-    change_id: UUID,
-    *,
-    headers: list[tuple[bytes, bytes]],
-    request_id: str | None,
-    skip_locked: bool = False,
-) -> ChangeRequest | None:
-    """Apply an approved request once: None when another process has applied it (or, with
-    `skip_locked`, the scheduled loop's pass, is applying it now). The approving route waits for
-    the row: a racing approval that lost still locks it for a moment while it re-reads it.
-
-    A request whose entity changed since it was made is `conflicted` (409 CHANGE_CONFLICT), as is
-    one the direct write now refuses (its answer is kept in `result`)."""
-    async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            f"SELECT {COLUMNS} FROM change_requests WHERE id = $1 AND status = 'approved' FOR UPDATE"
-            + (" SKIP LOCKED" if skip_locked else ""),
-            change_id,
-        )
-        if row is None:
-            return None
-        changed = row["action"] != "create" and (
-            await _version(conn, row["entity_type"], row["entity_id"]) != row["base_version"]
-        )
-        if changed:
-            status, answer = 409, {"message": "the entity changed since the change request was made"}
-        else:
-            status, answer = await _replay(app, row, headers, request_id)
-        outcome = "applied" if 200 <= status < 300 else "conflicted"
-        updated = await conn.fetchrow(
-            f"""UPDATE change_requests SET status = $2, result = $3,
-                       applied_at = CASE WHEN $2 = 'applied' THEN now() END
-                WHERE id = $1 RETURNING {COLUMNS}""",
-            change_id,
-            outcome,
-            answer,
-        )
-        assert updated is not None
-        await audit.append(
-            conn,
-            actor=row["approver"],
-            action="apply",
-            entity_type="change_request",
-            entity_id=str(change_id),
-            before={"status": "approved"},
-            after={"status": outcome, "answer_status": status},
-            request_id=request_id,
-        )
-    if outcome == "conflicted":
-        raise _conflict(change_id, answer)
-    return request_of(updated)
-
-
-def _conflict(change_id: UUID, answer: Any) -> Conflict:
-    """409 CHANGE_CONFLICT carrying the refusal of the replayed write (its message and field errors)."""
-    found: dict[str, Any] = answer if isinstance(answer, dict) else {}
-    error: dict[str, Any] = found.get("error") or {}
-    details = [FieldError(d["field"], d["message"]) for d in error.get("details") or [] if isinstance(d, dict)]
-    message = found.get("message", "")
-    return Conflict(f"change request {change_id} cannot be applied: {message}", code="CHANGE_CONFLICT", details=details)
-
-
-async def due(pool: Pool, now: datetime) -> list[asyncpg.Record]:
-    """Approved requests whose `apply_at` has come, oldest first; and one approved for now whose
-    approving request died before applying it (a minute later), so none stays approved forever."""
-    return await pool.fetch(
-        """SELECT id, approver FROM change_requests
-           WHERE status = 'approved' AND approver ->> 'kind' = 'user'
-             AND (apply_at <= $1 OR (apply_at IS NULL AND decided_at < $1 - interval '1 minute'))
-           ORDER BY coalesce(apply_at, decided_at) LIMIT 100""",
-        now,
-    )
-
-
-async def apply_due(app: ASGIApp, pool: Pool, issue_token: Any, now: datetime) -> None:
-    """One pass of the scheduled-approval loop: apply every approved request whose time has come,
-    each as its approver (a fresh bearer token; approvals with apply_at need a user approver)."""
-    for row in await due(pool, now):
-        approver = row["approver"]
-        token = issue_token(UUID(approver["id"]))
-        headers = [(b"authorization", f"Bearer {token}".encode())]
-        try:
-            await apply(
-                app, pool, row["id"], headers=headers, request_id=f"change-request-{row['id']}", skip_locked=True
-            )
-        except Conflict:
-            continue  # recorded as conflicted; the request says why
+async def _same_person(conn: Connection, approver_id: str, author_id: str, *, since: datetime) -> bool:
+    """Whether the approver is the author: the author's own key, or a user (or a user's key) the
+    author made, directly or through users made in turn, since `since`."""
+    approver = await people.person_of(conn, principal_id=UUID(approver_id))
+    author = await people.person_of(conn, principal_id=UUID(author_id))
+    return await people.made_by(conn, person=approver, maker=author, since=since)

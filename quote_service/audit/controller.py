@@ -10,12 +10,15 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
 from quote_service.audit.repository import list_audit
 from quote_service.auth.guards import admin_only
-from quote_service.errors import FieldError, ValidationFailed
+from quote_service.config import Settings
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.periods import instant_bounds
+from quote_service.pricing.local_time import zone
 from quote_service.web.deps import AuthedRequest, ReadPoolDep, refuse_unknown
 from quote_service.web.envelope import Envelope, ok
 
@@ -58,33 +61,20 @@ class AuditController(Controller):
         self,
         request: AuthedRequest,
         read_pool: ReadPoolDep,
+        settings: NamedDependency[Settings],
         entity_type: FromQuery[str | None] = None,
         entity_id: FromQuery[str | None] = None,
         actor_id: FromQuery[str | None] = None,
         action: FromQuery[str | None] = None,
-        to: FromQuery[datetime | None] = None,
+        to: FromQuery[str | None] = None,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[AuditEntry]]:
         refuse_unknown(request, FILTERS)
         after = decode_cursor(cursor, int, "audit")
-        start = request.query_params.get("from")
-        since = None
-        if start is not None:
-            try:
-                since = datetime.fromisoformat(start.replace("Z", "+00:00"))
-            except ValueError as exc:
-                raise ValidationFailed(
-                    "Invalid from: not an RFC 3339 time", details=[FieldError("from", "not an RFC 3339 time")]
-                ) from exc
-            if since.tzinfo is None:
-                raise ValidationFailed(
-                    "Invalid from: needs an offset", details=[FieldError("from", "needs an offset (RFC 3339)")]
-                )
-        if to is not None and to.tzinfo is None:
-            raise ValidationFailed(
-                "Invalid to: needs an offset", details=[FieldError("to", "needs an offset (RFC 3339)")]
-            )
+        # Read as every list's `from`/`to` (a local date of BUSINESS_TIMEZONE or an RFC 3339 instant),
+        # never as a number of seconds: `to=1` is a 422, not 1970.
+        since, until = instant_bounds(request.query_params.get("from"), to, zone(settings.business_timezone))
         async with read_pool.acquire() as conn:
             rows = await list_audit(
                 conn,
@@ -93,7 +83,7 @@ class AuditController(Controller):
                 actor_id=actor_id,
                 action=action,
                 since=since,
-                until=to,
+                until=until,
                 before_id=after,
                 limit=limit,
             )

@@ -35,15 +35,21 @@ async def mark(conn: Connection, actor: str, request_id: str | None) -> None:
 class _AuditedPool:
     """The parts of the pool an admin write uses, with every connection marked."""
 
-    __slots__ = ("_actor", "_pool", "_request_id")
+    __slots__ = ("_actor", "_on", "_pool", "_request_id")
 
-    def __init__(self, pool: Pool, actor: str, request_id: str | None) -> None:
+    def __init__(self, pool: Pool, actor: str, request_id: str | None, on: Connection | None) -> None:
         self._pool = pool
         self._actor = actor
         self._request_id = request_id
+        self._on = on
 
     @asynccontextmanager
     async def _acquire(self, wait: float | None) -> AsyncIterator[Connection]:
+        if self._on is not None:
+            # The caller's transaction: a write's own `conn.transaction()` is a savepoint in it.
+            await mark(self._on, self._actor, self._request_id)
+            yield self._on
+            return
         async with self._pool.acquire(timeout=wait) as conn:
             await mark(conn, self._actor, self._request_id)
             yield conn
@@ -62,6 +68,8 @@ class _AuditedPool:
         return getattr(self._pool, name)
 
 
-def audited(pool: Pool, actor: str, request_id: str | None) -> Pool:
-    """`pool` for one admin write: what it writes is audited as `actor`."""
-    return cast(Pool, _AuditedPool(pool, actor, request_id))
+def audited(pool: Pool, actor: str, request_id: str | None, *, on: Connection | None = None) -> Pool:
+    """`pool` for one admin write: what it writes is audited as `actor`. `on`: a connection in a
+    transaction (an approved change request being applied) that every acquire hands out instead,
+    so the write commits, or not, with what that transaction does next."""
+    return cast(Pool, _AuditedPool(pool, actor, request_id, on))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from quote_service.auth.schemas import Principal
-from quote_service.errors import FieldError
+from quote_service.errors import FieldError, invalid
 
 Maker = tuple[str, UUID]
 """Who made something: the principal's kind (`user` or `api_key`) and id."""
@@ -39,3 +39,11 @@ def foreign_labels(stated: list[tuple[str, str, str | None, str | None]]) -> lis
         for field, label, value, own in stated
         if value is not None and not same_label(value, own)
     ]
+
+
+def check_seller_binding(role: str, seller_id: str | None) -> None:
+    """422 naming `seller_id` unless a `seller` account names its seller and no other role names one."""
+    if role == "seller" and seller_id is None:
+        raise invalid("seller_id", "is required with the seller role: the seller this account acts for")
+    if role != "seller" and seller_id is not None:
+        raise invalid("seller_id", f"only a seller account has a seller_id (this one's role is {role})")

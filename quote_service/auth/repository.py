@@ -10,8 +10,12 @@ import asyncpg
 from quote_service.db.pool import Connection
 from quote_service.errors import DuplicateKey
 
-_USER_COLUMNS = "id, username, password_hash, role, tier, segment, customer_group, is_active, created_at"
-_KEY_COLUMNS = "id, name, role, prefix, money_format, customer_group, created_at, revoked_at"
+_USER_COLUMNS = (
+    "id, username, password_hash, role, tier, segment, customer_group, is_active, created_at, created_by, seller_id"
+)
+_KEY_COLUMNS = "id, name, role, prefix, money_format, customer_group, created_at, revoked_at, created_by, seller_id"
+MAX_LINEAGE = 64
+"""How many makers back `made_by` looks (a chain of users making users is never this long)."""
 
 
 async def insert_user(
@@ -23,17 +27,21 @@ async def insert_user(
     tier: str | None,
     segment: str | None,
     customer_group: str | None = None,
+    created_by: UUID | None = None,
+    seller_id: str | None = None,
 ) -> asyncpg.Record:
     try:
         row = await conn.fetchrow(
-            f"""INSERT INTO users (username, password_hash, role, tier, segment, customer_group)
-                VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_USER_COLUMNS}""",
+            f"""INSERT INTO users (username, password_hash, role, tier, segment, customer_group, created_by, seller_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_USER_COLUMNS}""",
             username,
             password_hash,
             role,
             tier,
             segment,
             customer_group,
+            created_by,
+            seller_id,
         )
     except asyncpg.UniqueViolationError as exc:
         raise DuplicateKey(f"username {username!r} is taken") from exc
@@ -49,6 +57,44 @@ async def get_user(conn: Connection, *, user_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE id = $1", user_id)
 
 
+async def update_user(conn: Connection, *, user_id: UUID, fields: dict[str, object]) -> asyncpg.Record | None:
+    """Set `fields` (column → value, names from the code, never from a request); None: no such user."""
+    assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(fields, start=2))
+    return await conn.fetchrow(
+        f"UPDATE users SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {_USER_COLUMNS}",
+        user_id,
+        *fields.values(),
+    )
+
+
+async def person_of(conn: Connection, *, principal_id: UUID) -> UUID:
+    """The person a user or API key acts for (docs/authentication.md): a user, itself; a key, the
+    person whose request made it, or itself when it was made on the command line."""
+    person: UUID = await conn.fetchval(
+        "SELECT coalesce((SELECT coalesce(created_by, id) FROM api_keys WHERE id = $1), $1)", principal_id
+    )
+    return person
+
+
+async def made_by(conn: Connection, *, person: UUID, maker: UUID, since: datetime) -> bool:
+    """Whether `person` is `maker`, or a user `maker` made at or after `since`, directly or
+    through users made in turn since then (a key acts for its maker, so it is never a link)."""
+    found: bool = await conn.fetchval(
+        """WITH RECURSIVE lineage (person, depth) AS (
+               SELECT $1::uuid, 0
+               UNION ALL
+               SELECT u.created_by, l.depth + 1 FROM lineage l JOIN users u ON u.id = l.person
+               WHERE u.created_at >= $3 AND u.created_by IS NOT NULL AND l.depth < $4
+           )
+           SELECT exists (SELECT 1 FROM lineage WHERE person = $2)""",
+        person,
+        maker,
+        since,
+        MAX_LINEAGE,
+    )
+    return found
+
+
 async def insert_api_key(
     conn: Connection,
     *,
@@ -59,10 +105,11 @@ async def insert_api_key(
     created_by: UUID | None,
     money_format: str = "string",
     customer_group: str | None = None,
+    seller_id: str | None = None,
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
-        f"""INSERT INTO api_keys (name, role, key_hash, prefix, created_by, money_format, customer_group)
-            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_KEY_COLUMNS}""",
+        f"""INSERT INTO api_keys (name, role, key_hash, prefix, created_by, money_format, customer_group, seller_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_KEY_COLUMNS}""",
         name,
         role,
         key_hash,
@@ -70,6 +117,7 @@ async def insert_api_key(
         created_by,
         money_format,
         customer_group,
+        seller_id,
     )
     assert row is not None
     return row
@@ -79,6 +127,11 @@ async def get_active_api_key(conn: Connection, *, key_hash: bytes) -> asyncpg.Re
     return await conn.fetchrow(
         f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash
     )
+
+
+async def get_api_key(conn: Connection, *, key_id: UUID) -> asyncpg.Record | None:
+    """An unrevoked key by its id."""
+    return await conn.fetchrow(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = $1 AND revoked_at IS NULL", key_id)
 
 
 async def revoke_api_key(conn: Connection, *, key_id: UUID) -> asyncpg.Record | None:

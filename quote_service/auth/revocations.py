@@ -116,6 +116,12 @@ class Revocations(BackgroundLoop):
         except ValueError:
             log.warning("token_revocation_message_unreadable", message=data[:200])
 
+    async def reset(self) -> None:
+        """Load the list afresh, as at start (a started app the tests reuse)."""
+        self._revoked.clear()
+        self._since = None
+        await self.look()
+
     def _forget_expired(self) -> None:
         now = time.time()
         expired = [jti for jti, expires in self._revoked.items() if expires <= now]

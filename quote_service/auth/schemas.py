@@ -7,13 +7,15 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
-Role = Literal["admin", "user", "service"]
+Role = Literal["admin", "user", "service", "seller"]
 MoneyFormat = Literal["string", "number"]
 """How money and decimals are written in responses: "51.00" (string) or 51.00 (number)."""
 Username = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+\Z")]
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+SellerId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="A seller account's seller.")]
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,6 +31,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     """The customer group price lists see: a user's account's, or what its API key states."""
     money_format: MoneyFormat = "string"
     """The caller's default for responses (an API key's `money_format`); X-Money-Format overrides it."""
+    seller_id: str | None = None
+    """The seller a `seller` account acts for (docs/sellers.md); None for every other role."""
 
 
 class TokenRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -51,6 +55,20 @@ class UserCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     segment: Label | None = None
     customer_group: Label | None = None
     """Price lists for this group apply to the user's quotes (only an admin sets it)."""
+    seller_id: SellerId | None = None
+    """The seller a `seller` user acts for: required with that role, refused with any other."""
+
+
+class UserUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PATCH /users/{id}: the fields sent change (`null` clears one); giving the admin role may
+    need approval (docs/governance.md)."""
+
+    role: Role | UnsetType = UNSET
+    tier: Label | UnsetType | None = UNSET
+    segment: Label | UnsetType | None = UNSET
+    customer_group: Label | UnsetType | None = UNSET
+    seller_id: SellerId | UnsetType | None = UNSET
+    """The seller of a `seller` user (required with that role, null for any other)."""
 
 
 class User(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,6 +80,10 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     is_active: bool
     created_at: datetime
     customer_group: str | None = None
+    created_by: UUID | None = None
+    """The person who made this user (docs/authentication.md); null: the command line."""
+    seller_id: str | UnsetType = UNSET
+    """The seller a `seller` user acts for (docs/sellers.md); absent for other roles."""
 
 
 class Me(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,16 +94,20 @@ class Me(msgspec.Struct, frozen=True, kw_only=True):
     tier: str | None
     segment: str | None
     customer_group: str | None = None
+    seller_id: str | UnsetType = UNSET
+    """The seller a `seller` caller acts for (docs/sellers.md); absent for other roles."""
 
 
 class ApiKeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-    role: Literal["service", "admin"] = "service"
+    role: Literal["service", "admin", "seller"] = "service"
     money_format: MoneyFormat = "string"
     """How this key's responses write money and decimals, unless a request sends X-Money-Format:
     "string" ("51.00") or "number" (51.00, the Go service's format)."""
     customer_group: Label | None = None
     """The customer group this key's quotes are priced for (price lists); none: no group."""
+    seller_id: SellerId | None = None
+    """The seller a `seller` key acts for: required with that role, refused with any other."""
 
 
 class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,19 +119,29 @@ class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     revoked_at: datetime | None
     customer_group: str | None = None
+    created_by: UUID | None = None
+    """The person this key acts for, whose request made it (docs/authentication.md); null: made
+    on the command line, the key is its own person."""
+    seller_id: str | UnsetType = UNSET
+    """The seller a `seller` key acts for (docs/sellers.md); absent for other roles."""
 
 
 class ApiKeyCreated(msgspec.Struct, frozen=True, kw_only=True):
-    """Returned once, at creation: `key` is never shown again."""
+    """Returned once, at creation: `key` is never shown again. A key made by an approved change
+    request has none here: its author was shown it when asking."""
 
     id: UUID
     name: str
     role: Role
     prefix: str
     money_format: MoneyFormat
-    key: str
+    key: str | UnsetType
     created_at: datetime
     customer_group: str | None = None
+    created_by: UUID | None = None
+    """The person this key acts for (as `ApiKey.created_by`)."""
+    seller_id: str | UnsetType = UNSET
+    """The seller a `seller` key acts for (docs/sellers.md); absent for other roles."""
 
 
 class LoggedOut(msgspec.Struct, frozen=True, kw_only=True):

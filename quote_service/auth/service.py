@@ -25,18 +25,21 @@ from uuid import UUID
 
 import asyncpg
 import structlog
+from msgspec import UNSET, UnsetType
 
 from quote_service.auth import credentials, repository
 from quote_service.auth.credentials import TokenClaims
 from quote_service.auth.gate import HashingGate, default_slots
 from quote_service.auth.passwords import check_password
-from quote_service.auth.schemas import ApiKey, ApiKeyCreated, Principal, Token, User, UserCreate
+from quote_service.auth.policy import check_seller_binding
+from quote_service.auth.schemas import ApiKey, ApiKeyCreated, Principal, Token, User, UserCreate, UserUpdate
 from quote_service.auth.throttle import LoginThrottle
 from quote_service.cache.local import local_cache
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import NotFound, Unauthorized
 from quote_service.event_loop import running_loop
+from quote_service.patch import sent_fields
 
 if TYPE_CHECKING:  # at run time it comes from the app; importing it here would load prometheus_client
     # (background loops count failures) before `serve` sets PROMETHEUS_MULTIPROC_DIR
@@ -65,6 +68,35 @@ def user_from_row(row: asyncpg.Record) -> User:
         is_active=row["is_active"],
         created_at=row["created_at"],
         customer_group=row["customer_group"],
+        created_by=row["created_by"],
+        seller_id=row["seller_id"] or UNSET,
+    )
+
+
+def user_principal(row: asyncpg.Record) -> Principal:
+    """The principal of a user's row."""
+    return Principal(
+        id=row["id"],
+        name=row["username"],
+        role=row["role"],
+        kind="user",
+        tier=row["tier"],
+        segment=row["segment"],
+        customer_group=row["customer_group"],
+        seller_id=row["seller_id"],
+    )
+
+
+def key_principal(row: asyncpg.Record) -> Principal:
+    """The principal of an API key's row."""
+    return Principal(
+        id=row["id"],
+        name=row["name"],
+        role=row["role"],
+        kind="api_key",
+        money_format=row["money_format"],
+        customer_group=row["customer_group"],
+        seller_id=row["seller_id"],
     )
 
 
@@ -78,6 +110,8 @@ def api_key_from_row(row: asyncpg.Record) -> ApiKey:
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
         customer_group=row["customer_group"],
+        created_by=row["created_by"],
+        seller_id=row["seller_id"] or UNSET,
     )
 
 
@@ -108,6 +142,17 @@ class AuthService:
         # last good value served during an outage is never put there.
         self._expires: dict[str, float] = {}
         self._by_api_key: dict[bytes, tuple[Principal, float]] = {}
+
+    async def reset(self) -> None:
+        """Forget every cached principal and API key, and the revocation list is loaded afresh,
+        as at start (a started app the tests reuse)."""
+        await self._principals.clear()
+        self._last_good.clear()
+        self._unreachable_until = 0.0
+        self._expires.clear()
+        self._by_api_key.clear()
+        if self.revocations is not None:
+            await self.revocations.reset()
 
     async def login(self, username: str, password: str, *, address: str = "unknown") -> Token:
         """Exchange a username and password for a bearer token (attempts limited, see auth/throttle.py)."""
@@ -140,14 +185,29 @@ class AuthService:
             role=row["role"],
         )
 
-    async def create_user(self, data: UserCreate, *, pool: asyncpg.Pool | None = None) -> User:
-        """Create a user with an argon2id password hash; refuses weak passwords (auth/passwords.py).
-
-        `pool` here and in the key writes below: an admin's audited pool (audit/admin.py).
-        """
+    async def hash_new_password(self, data: UserCreate) -> str:
+        """The argon2id hash of a new user's password; refuses weak passwords (auth/passwords.py)."""
         check_password(data.password, username=data.username)
         async with self.hashing.slot(suspect=False):
-            password_hash = await asyncio.to_thread(credentials.hash_password, data.password)
+            return await asyncio.to_thread(credentials.hash_password, data.password)
+
+    async def create_user(
+        self,
+        data: UserCreate,
+        *,
+        pool: asyncpg.Pool | None = None,
+        created_by: UUID | None = None,
+        password_hash: str | None = None,
+    ) -> User:
+        """Create a user with an argon2id password hash (`password_hash` when it was made already,
+        for a change request: `data.password` is then not read).
+
+        `pool` here and in the key writes below: an admin's audited pool (audit/admin.py).
+        `created_by`: the person who asked for it (docs/authentication.md).
+        """
+        check_seller_binding(data.role, data.seller_id)
+        if password_hash is None:
+            password_hash = await self.hash_new_password(data)
         async with (pool or self.pool).acquire() as conn:
             row = await repository.insert_user(
                 conn,
@@ -157,8 +217,33 @@ class AuthService:
                 tier=data.tier,
                 segment=data.segment,
                 customer_group=data.customer_group,
+                created_by=created_by,
+                seller_id=data.seller_id,
             )
         return user_from_row(row)
+
+    async def update_user(self, user_id: UUID, data: UserUpdate, *, pool: asyncpg.Pool) -> User:
+        """Change the fields sent (a 422 when none is); the user's next request sees them here at
+        once, elsewhere within PRINCIPAL_TTL_SECONDS."""
+        fields = sent_fields(data)
+        async with pool.acquire() as conn, conn.transaction():
+            current = await repository.get_user(conn, user_id=user_id)
+            if current is None:
+                raise NotFound("user not found")
+            role = fields.get("role", current["role"])
+            check_seller_binding(role, fields["seller_id"] if "seller_id" in fields else current["seller_id"])
+            row = await repository.update_user(conn, user_id=user_id, fields=fields)
+        if row is None:
+            raise NotFound("user not found")
+        await self._forget(f"u:{user_id}")
+        return user_from_row(row)
+
+    async def acting_for(self, principal: Principal) -> UUID:
+        """The person `principal` acts for (docs/authentication.md): a user itself, a key its maker."""
+        if principal.kind == "user":
+            return principal.id
+        async with self.pool.acquire() as conn:
+            return await repository.person_of(conn, principal_id=principal.id)
 
     async def get_user(self, user_id: UUID) -> User:
         async with self.pool.acquire() as conn:
@@ -176,9 +261,18 @@ class AuthService:
         money_format: str = "string",
         customer_group: str | None = None,
         pool: asyncpg.Pool | None = None,
+        sealed: tuple[bytes, str] | None = None,
+        seller_id: str | None = None,
     ) -> ApiKeyCreated:
-        """Create a key; the plaintext is returned here and never stored."""
-        key, key_hash, prefix = credentials.new_api_key()
+        """Create a key; the plaintext is returned here and never stored. `created_by`: the person
+        it acts for. `sealed`: the hash and prefix of a key made when a change request was asked
+        for (its author holds the plaintext; the answer's `key` is then empty)."""
+        check_seller_binding(role, seller_id)
+        key: str | UnsetType = UNSET
+        if sealed is None:
+            key, key_hash, prefix = credentials.new_api_key()
+        else:
+            key_hash, prefix = sealed
         async with (pool or self.pool).acquire() as conn:
             row = await repository.insert_api_key(
                 conn,
@@ -189,6 +283,7 @@ class AuthService:
                 created_by=created_by,
                 money_format=money_format,
                 customer_group=customer_group,
+                seller_id=seller_id,
             )
         return ApiKeyCreated(
             id=row["id"],
@@ -199,6 +294,8 @@ class AuthService:
             key=key,
             created_at=row["created_at"],
             customer_group=row["customer_group"],
+            created_by=row["created_by"],
+            seller_id=row["seller_id"] or UNSET,
         )
 
     async def revoke_api_key(self, key_id: UUID, *, pool: asyncpg.Pool | None = None) -> ApiKey:
@@ -206,12 +303,15 @@ class AuthService:
             row = await repository.revoke_api_key(conn, key_id=key_id)
         if row is None:
             raise NotFound("API key not found")
-        cache_key = _key_cache_key(bytes(row["key_hash"]))
+        await self._forget(_key_cache_key(bytes(row["key_hash"])))
+        self._by_api_key.clear()
+        return api_key_from_row(row)
+
+    async def _forget(self, cache_key: str) -> None:
+        """Drop a cached principal: the next request reads it again."""
         await self._principals.delete(cache_key)
         self._last_good.pop(cache_key, None)
         self._expires.pop(cache_key, None)
-        self._by_api_key.clear()
-        return api_key_from_row(row)
 
     async def logout(self, token: str) -> TokenClaims:
         """End the session of a valid token: refused from now on, on every process, after restarts."""
@@ -233,15 +333,7 @@ class AuthService:
                 row = await repository.get_user(conn, user_id=user_id)
             if row is None or not row["is_active"]:
                 raise Unauthorized("Token names an unknown or inactive user")
-            return Principal(
-                id=row["id"],
-                name=row["username"],
-                role=row["role"],
-                kind="user",
-                tier=row["tier"],
-                segment=row["segment"],
-                customer_group=row["customer_group"],
-            )
+            return user_principal(row)
 
         return await self._cached(f"u:{user_id}", load)
 
@@ -254,14 +346,7 @@ class AuthService:
                 row = await repository.get_active_api_key(conn, key_hash=key_hash)
             if row is None:
                 raise Unauthorized("Unknown or revoked API key")
-            return Principal(
-                id=row["id"],
-                name=row["name"],
-                role=row["role"],
-                kind="api_key",
-                money_format=row["money_format"],
-                customer_group=row["customer_group"],
-            )
+            return key_principal(row)
 
         return await self._cached(_key_cache_key(key_hash), load)
 
@@ -280,6 +365,8 @@ class AuthService:
     def learn_api_key(self, raw: bytes, principal: Principal) -> None:
         """Remember for `known_api_key` a key the normal path just authenticated, until its
         cache entry expires (nothing is kept when the entry's age is unknown)."""
+        if principal.role == "seller":
+            return  # the lean edge serves quotes and purchases, which a seller may not make (docs/sellers.md)
         try:
             key = raw.decode("latin-1")
         except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte

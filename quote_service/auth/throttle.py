@@ -67,7 +67,7 @@ SUSPECT_AFTER_ATTEMPTS = 3
 _REDIS_DOWN = (
     redis_exceptions.ConnectionError,
     redis_exceptions.TimeoutError,
-    redis_exceptions.ClusterDownError,
+    redis_exceptions.ClusterError,  # CLUSTERDOWN, MASTERDOWN, and redirects past the client's TTL
     redis_exceptions.TryAgainError,
     redis_exceptions.SlotNotCoveredError,
     OSError,

@@ -1,6 +1,6 @@
 """ProductCache: catalog products for the quote path, two tiers deep, invalidated by an outbox.
 
-Lookup order: this process's memory (aiocache) → Redis (one round trip) → PostgreSQL (one
+Lookup order: this process's memory (cache/local.py) → Redis (one round trip) → PostgreSQL (one
 `= any($1::uuid[])` query), filling the tiers above on the way back. Unknown ids are cached
 as absent too, so a warm quote touches no database even for request-priced items.
 
@@ -61,7 +61,7 @@ _DECODER = msgspec.msgpack.Decoder(CatalogProduct)
 # first moved it below (its price history): a lookup only for products with an active campaign.
 # Every price move bumps `cache_version`, so this is always read with the price it describes.
 _SQL = """SELECT p.id, p.currency, p.current_price, p.min_price, p.category_id, p.seller_id, p.is_active,
-                 p.prices_include_tax, p.cache_version, (
+                 p.prices_include_tax, p.weight, p.cache_version, (
                      SELECT min(h.changed_at) FROM campaigns c JOIN price_history h
                          ON h.product_id = c.product_id AND h.source = 'campaign' AND h.ref_id = c.id
                         AND h.new_price < c.base_price
@@ -226,6 +226,7 @@ class ProductCache:
                     id=r["id"], currency=r["currency"], current_price=r["current_price"], min_price=r["min_price"],
                     category_id=r["category_id"], seller_id=r["seller_id"], is_active=r["is_active"],
                     prices_include_tax=r["prices_include_tax"], campaign_reduced_since=r["campaign_reduced_since"],
+                    weight=r["weight"],
                 ),
             )  # fmt: skip
         return loaded
@@ -241,6 +242,11 @@ class ProductCache:
         if len(self._floors) > _FLOOR_LIMIT:
             # A floor only matters to a fill already in flight: old ones can go.
             self._floors = {k: v for k, v in self._floors.items() if now - v[1] < LOCAL_TTL_SECONDS}
+
+    async def reset(self) -> None:
+        """Forget the local tier and the version floors (a started app the tests reuse)."""
+        await self._local.clear()
+        self._floors.clear()
 
     async def _on_subscribed(self) -> None:
         # Invalidations sent while not subscribed were missed: start the local tier afresh,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from quote_service.cache.products import ProductCache
 from quote_service.campaigns.controller import CampaignController
 from quote_service.campaigns.scheduler import CampaignScheduler
 from quote_service.campaigns.service import Campaigns
@@ -20,4 +21,10 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
     return {"campaigns": campaigns, "campaign_scheduler": scheduler}
 
 
-CAMPAIGNS = Domain(name="campaigns", routes=[CampaignController], provides={"campaigns": Campaigns}, start=start)
+CAMPAIGNS = Domain(
+    name="campaigns",
+    routes=[CampaignController],
+    provides={"campaigns": Campaigns},
+    requires={"product_cache": ProductCache},
+    start=start,
+)

@@ -11,8 +11,10 @@ from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from quote_service.auth.guards import admin_only
-from quote_service.catalog import repository, service
+from quote_service.audit import changes
+from quote_service.auth.guards import admin_only, requires_role
+from quote_service.auth.sellers import own_seller, owned_by
+from quote_service.catalog import repository, seller_moves, service
 from quote_service.catalog.schemas import (
     ManualPrice,
     PriceChange,
@@ -25,10 +27,12 @@ from quote_service.catalog.schemas import (
     StockLevel,
 )
 from quote_service.config import Settings
-from quote_service.errors import NotFound
+from quote_service.errors import NotFound, invalid
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep, ProductCacheDep, ReadPoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
+
+admin_or_seller = requires_role("admin", "seller")
 
 
 class ProductController(Controller):
@@ -63,6 +67,10 @@ class ProductController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Product]]:
+        own = own_seller(request.user)
+        if own is not None:  # a seller lists its own products; naming another seller finds nothing (404)
+            owned_by(request.user, seller_id or own, f"seller {seller_id}")
+            seller_id = own
         order = repository.LIST_ORDERS[sort]
         after = decode_cursor(cursor, order.key_type, order.cursor_name)
         async with read_pool.acquire() as conn:
@@ -99,6 +107,7 @@ class ProductController(Controller):
         request: AuthedRequest,
     ) -> Envelope[Product]:
         product = await service.get_product(pool, product_id)
+        owned_by(request.user, product.seller_id, f"product {product_id}")
         now = request.app.state.quote_clock()  # holds expire by the quotes' clock (docs/reservations.md)
         async with pool.acquire() as conn:
             reserved = (await repository.held_units(conn, product_ids=[product_id], now=now)).get(product_id, 0)
@@ -118,16 +127,32 @@ class ProductController(Controller):
         await product_cache.invalidate([product_id])
         return ok(product, "Product updated")
 
-    @patch("/{product_id:uuid}", guards=[admin_only], summary="Change some of a product's fields")
+    @patch(
+        "/{product_id:uuid}",
+        guards=[admin_or_seller],
+        summary="Change some of a product's fields (a seller: its own product's prices, docs/sellers.md)",
+    )
     async def update(
         self,
         product_id: FromPath[UUID],
         data: JSONBody[ProductPatch],
+        pool: PoolDep,
         admin_pool: AdminPoolDep,
         product_cache: ProductCacheDep,
+        settings: NamedDependency[Settings],
         request: AuthedRequest,
     ) -> Envelope[Product]:
-        product = await service.update_product(admin_pool, product_id, data, actor=actor_of(request))
+        if own_seller(request.user) is not None:
+            product = await seller_moves.patch(pool, admin_pool, request, product_id, data, settings)
+        else:
+            if data.stock is not msgspec.UNSET:
+                raise invalid("stock", "changes only through POST /api/v1/products/{id}/stock")
+            replaying = changes.replaying(request)
+            # An approved seller's change request keeps its price history source (docs/sellers.md).
+            by_seller = replaying is not None and replaying.author.get("kind") == "seller"
+            product = await service.update_product(
+                admin_pool, product_id, data, actor=actor_of(request), source="seller" if by_seller else "manual"
+            )
         await product_cache.invalidate([product_id])
         return ok(product, "Product updated")
 
@@ -148,6 +173,7 @@ class ProductController(Controller):
         self,
         product_id: FromPath[UUID],
         read_pool: ReadPoolDep,
+        request: AuthedRequest,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[PriceChange]]:
@@ -156,6 +182,7 @@ class ProductController(Controller):
             product = await repository.get_product(conn, product_id=product_id)
             if product is None:
                 raise NotFound(f"product {product_id} not found")
+            owned_by(request.user, product["seller_id"], f"product {product_id}")
             rows = await repository.list_price_history(conn, product_id=product_id, before=before, limit=limit)
         currency = product["currency"]
         return ok(
@@ -170,34 +197,47 @@ class ProductController(Controller):
 
     @put(
         "/{product_id:uuid}/price",
-        guards=[admin_only],
-        summary="Move the current price by hand (floor and move limit checked; price history source manual)",
+        guards=[admin_or_seller],
+        summary="Move the current price by hand (floor and move limit checked; price history source manual; "
+        "a seller's own product: docs/sellers.md)",
     )
     async def set_price(
         self,
         product_id: FromPath[UUID],
         data: JSONBody[ManualPrice],
+        pool: PoolDep,
         admin_pool: AdminPoolDep,
         product_cache: ProductCacheDep,
         settings: NamedDependency[Settings],
         request: AuthedRequest,
     ) -> Envelope[Product]:
-        limit = Decimal(str(settings.max_price_change_percent))
-        product = await service.set_price(
-            admin_pool, product_id, data, actor=actor_of(request), max_change_percent=limit
-        )
+        if own_seller(request.user) is not None:
+            product = await seller_moves.set_price(pool, admin_pool, request, product_id, data, settings)
+        else:
+            limit = Decimal(str(settings.max_price_change_percent))
+            product = await service.set_price(
+                admin_pool, product_id, data, actor=actor_of(request), max_change_percent=limit
+            )
         await product_cache.invalidate([product_id])
         return ok(product, "Price changed")
 
-    @post("/{product_id:uuid}/stock", status_code=200, guards=[admin_only], summary="Adjust stock atomically")
+    @post(
+        "/{product_id:uuid}/stock",
+        status_code=200,
+        guards=[admin_or_seller],
+        summary="Adjust stock atomically (a seller: its own product's)",
+    )
     async def adjust_stock(
         self,
         product_id: FromPath[UUID],
         data: JSONBody[StockAdjust],
+        pool: PoolDep,
         admin_pool: AdminPoolDep,
         product_cache: ProductCacheDep,
         request: AuthedRequest,
     ) -> Envelope[StockLevel]:
+        if own_seller(request.user) is not None:
+            await seller_moves.owned_product(pool, request, product_id)
         level = await service.adjust_stock(admin_pool, product_id, data, actor=actor_of(request))
         # The change may have repriced the product (inventory repricing, in the same transaction).
         await product_cache.invalidate([product_id])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from litestar.datastructures import State
+
 from quote_service.cache.products import ProductCache
 from quote_service.catalog.controller import ProductController
 from quote_service.web.domain import Domain, Startup
@@ -17,4 +19,10 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
     return {"product_cache": products}
 
 
-CATALOG = Domain(name="catalog", routes=[ProductController], provides={"product_cache": ProductCache}, start=start)
+async def reset(state: State) -> None:
+    await state.product_cache.reset()
+
+
+CATALOG = Domain(
+    name="catalog", routes=[ProductController], provides={"product_cache": ProductCache}, start=start, reset=reset
+)

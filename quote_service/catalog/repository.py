@@ -294,3 +294,9 @@ async def held_units(conn: Connection, *, product_ids: Sequence[UUID], now: date
         now,
     )
     return {row["product_id"]: row["held"] for row in rows}
+
+
+async def sellers_of(conn: Connection, *, product_ids: Sequence[UUID]) -> dict[UUID, str]:
+    """The seller of each of these catalog products that exists."""
+    rows = await conn.fetch("SELECT id, seller_id FROM products WHERE id = any($1::uuid[])", list(product_ids))
+    return {row["id"]: row["seller_id"] for row in rows}

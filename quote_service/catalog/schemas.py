@@ -19,7 +19,7 @@ Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, description="
 Tags = Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]], msgspec.Meta(max_length=50)]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Stock = Annotated[int, msgspec.Meta(ge=0, le=2_000_000_000)]
-PriceSource = Literal["manual", "rule", "inventory", "campaign", "decision", "flash_sale"]
+PriceSource = Literal["manual", "rule", "inventory", "campaign", "decision", "flash_sale", "seller"]
 ProductSort = Literal["created", "catalog"]
 """The product list's orders: `created` (oldest first, the default) or `catalog` (a storefront's:
 generated products last, then by category and name)."""
@@ -82,6 +82,9 @@ class ProductPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     is_active: bool | UnsetType = UNSET
     price_change_reason: Reason | UnsetType = UNSET
     prices_include_tax: bool | UnsetType = UNSET
+    stock: Stock | UnsetType = UNSET
+    """A seller's own product only (docs/sellers.md): the new stock, applied as one atomic adjustment.
+    An admin changes stock through POST /products/{id}/stock (here: 422)."""
 
 
 class ManualPrice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

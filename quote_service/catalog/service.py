@@ -14,6 +14,7 @@ from quote_service.catalog import repository
 from quote_service.catalog.schemas import (
     ManualPrice,
     PriceChange,
+    PriceSource,
     Product,
     ProductCreate,
     ProductPatch,
@@ -135,9 +136,15 @@ async def get_product(pool: asyncpg.Pool, product_id: UUID) -> Product:
 
 
 async def update_product(
-    pool: asyncpg.Pool, product_id: UUID, change: ProductUpdate | ProductPatch | dict[str, Any], *, actor: str
+    pool: asyncpg.Pool,
+    product_id: UUID,
+    change: ProductUpdate | ProductPatch | dict[str, Any],
+    *,
+    actor: str,
+    source: PriceSource = "manual",
 ) -> Product:
-    """Apply a full (PUT) or partial (PATCH) change under a row lock; log a price change."""
+    """Apply a full (PUT) or partial (PATCH) change under a row lock; log a price change (history
+    `source`: `manual`, or `seller` for a seller's own move, docs/sellers.md)."""
     given = (
         change
         if isinstance(change, dict)
@@ -155,20 +162,20 @@ async def update_product(
         # The price moves through the one price path; the other fields in one UPDATE. Raising,
         # the price goes first, lowering, last: every step keeps cost <= min <= current.
         if new_price > current["current_price"]:
-            await _move_manual_price(conn, product_id, new_price, reason=reason, actor=actor)
+            await _move_manual_price(conn, product_id, new_price, reason=reason, actor=actor, source=source)
         row = await repository.update_product(conn, product_id=product_id, fields=fields)
         if new_price < current["current_price"]:
-            await _move_manual_price(conn, product_id, new_price, reason=reason, actor=actor)
+            await _move_manual_price(conn, product_id, new_price, reason=reason, actor=actor, source=source)
             moved = await repository.get_product(conn, product_id=product_id)
             assert moved is not None
             row = moved
     return product_from_row(row)
 
 
-async def _move_manual_price(conn: Connection, product_id: UUID, price: Decimal, *, reason: str, actor: str) -> None:
-    await repository.move_price(
-        conn, product_id=product_id, new_price=price, source="manual", reason=reason, actor=actor
-    )
+async def _move_manual_price(
+    conn: Connection, product_id: UUID, price: Decimal, *, reason: str, actor: str, source: PriceSource = "manual"
+) -> None:
+    await repository.move_price(conn, product_id=product_id, new_price=price, source=source, reason=reason, actor=actor)
 
 
 async def set_price(

@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)
+    for name, command_parser in sub.choices.items():
+        if command_parser.description is None:  # `COMMAND --help` says at least what the list says
+            listed = next(action.help or "" for action in sub._choices_actions if action.dest == name)
+            command_parser.description = f"{listed[:1].upper()}{listed[1:]}."
     return parser
 
 
@@ -98,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"quote-service: {exc}", file=sys.stderr)
         return 2
+    if getattr(args, "quiet_logs", False) and "LOG_LEVEL" not in os.environ:
+        # What the command prints is its whole answer (a key to capture): the stores' start-up lines
+        # would only bury it. LOG_LEVEL set explicitly still shows them, on stderr as always.
+        settings = msgspec.structs.replace(settings, log_level="WARNING")
     configure_logging(settings)
     try:
         if args.handler is serve.cmd_serve:

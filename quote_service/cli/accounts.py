@@ -3,20 +3,56 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
+from collections.abc import Callable
+from typing import TextIO
 
 import msgspec
 
 from quote_service.auth.passwords import password_problem
-from quote_service.auth.schemas import UserCreate
+from quote_service.auth.policy import check_seller_binding
+from quote_service.auth.schemas import ApiKeyCreate, UserCreate
 from quote_service.auth.service import AuthService
-from quote_service.cli.common import with_pool
+from quote_service.cli.common import CommandError, with_pool
 from quote_service.config import Settings
+from quote_service.errors import ValidationFailed
 from quote_service.validation import describe_validation_error
+
+PASSWORD_VARIABLE = "QUOTE_SERVICE_PASSWORD"  # noqa: S105 - the variable's name, not a password
+"""Where `create-user` finds the password when no option gives it (scripts, containers)."""
+
+
+def read_password(
+    args: argparse.Namespace,
+    *,
+    stdin: TextIO,
+    environ: dict[str, str] | os._Environ[str],
+    ask: Callable[[str], str] = getpass.getpass,
+) -> str:
+    """The new user's password: --password, else --password-stdin's first line, else
+    QUOTE_SERVICE_PASSWORD, else asked twice (not echoed) when stdin is a terminal."""
+    if args.password is not None:
+        return str(args.password)
+    if args.password_stdin:
+        return stdin.readline().removesuffix("\n").removesuffix("\r")
+    if PASSWORD_VARIABLE in environ:
+        return environ[PASSWORD_VARIABLE]
+    if not stdin.isatty():
+        raise CommandError(
+            f"create-user needs a password: --password-stdin (piped), {PASSWORD_VARIABLE} or --password, "
+            "or run it on a terminal to be asked"
+        )
+    first = ask(f"Password for {args.username}: ")
+    if ask("The same password again: ") != first:
+        raise CommandError("the two passwords differ; nothing was created")
+    return first
 
 
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
-    problem = password_problem(args.password, username=args.username)
+    password = read_password(args, stdin=sys.stdin, environ=os.environ)
+    problem = password_problem(password, username=args.username)
     if problem is not None:  # before msgspec, whose message names `$.password` and a length rule
         print(f"quote-service: password {problem}", file=sys.stderr)
         return 1
@@ -24,18 +60,26 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
         data = msgspec.convert(
             {
                 "username": args.username,
-                "password": args.password,
+                "password": password,
                 "role": args.role,
                 "tier": args.tier,
                 "segment": args.segment,
+                "customer_group": args.customer_group,
+                "seller_id": args.seller_id,
             },
             UserCreate,
         )
+        check_seller_binding(data.role, data.seller_id)
     except msgspec.ValidationError as exc:
         print(f"quote-service: {describe_validation_error(exc, rules=_USER_RULES)}", file=sys.stderr)
         return 1
+    except ValidationFailed as exc:
+        print(f"quote-service: --seller-id {exc.details[0].message}", file=sys.stderr)
+        return 1
     user = with_pool(settings, lambda pool: AuthService(settings, pool).create_user(data))
-    print(f"created {user.role} {user.username} ({user.id})")
+    group = f", customer group {user.customer_group}" if user.customer_group else ""
+    seller = f", seller {user.seller_id}" if user.seller_id else ""
+    print(f"created {user.role} {user.username} ({user.id}){group}{seller}")
     return 0
 
 
@@ -43,35 +87,92 @@ _USER_RULES = {"username": "must be 1-64 characters: letters, digits and _ . @ +
 
 
 def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
+    try:  # the route's own schema: a bad --name or --customer-group is refused before anything is written
+        msgspec.convert(
+            {"name": args.name, "customer_group": args.customer_group, "seller_id": args.seller_id}, ApiKeyCreate
+        )
+        check_seller_binding(args.role, args.seller_id)
+    except msgspec.ValidationError as exc:
+        print(f"quote-service: {describe_validation_error(exc)}", file=sys.stderr)
+        return 1
+    except ValidationFailed as exc:
+        print(f"quote-service: --seller-id {exc.details[0].message}", file=sys.stderr)
+        return 1
     created = with_pool(
         settings,
         lambda pool: AuthService(settings, pool).create_api_key(
-            name=args.name, role=args.role, created_by=None, money_format=args.money_format
+            name=args.name,
+            role=args.role,
+            created_by=None,
+            money_format=args.money_format,
+            customer_group=args.customer_group,
+            seller_id=args.seller_id,
         ),
     )
     # The key alone on stdout (`KEY=$(quote-service create-api-key ...)`); everything else on stderr.
-    print(f"API key {created.name} ({created.id}), role {created.role}; shown once, store it now:", file=sys.stderr)
+    group = f", customer group {created.customer_group}" if created.customer_group else ""
+    group += f", seller {created.seller_id}" if created.seller_id else ""
+    print(
+        f"API key {created.name} ({created.id}), role {created.role}{group}; shown once, store it now:",
+        file=sys.stderr,
+    )
     print(created.key)
     return 0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    user = sub.add_parser("create-user", help="create a user (admin, user or service) with a password")
+    user = sub.add_parser(
+        "create-user",
+        help="create a user (admin, user or service) with a password",
+        description=(
+            "Create a user. The password comes from --password, else the first line of stdin with "
+            f"--password-stdin, else {PASSWORD_VARIABLE}, else it is asked twice on the terminal (not echoed). "
+            "The password policy applies (docs/authentication.md#password-policy)."
+        ),
+    )
     user.add_argument("--username", required=True, help="the login name (unique)")
-    user.add_argument("--password", required=True, help="8 to 256 characters, not one of the common passwords")
-    user.add_argument("--role", required=True, choices=["admin", "user", "service"], help="what the account may do")
+    given = user.add_mutually_exclusive_group()
+    given.add_argument(
+        "--password",
+        help="8 to 256 characters, not one of the common passwords (visible to other users of the machine "
+        "in the process list: prefer the prompt, --password-stdin or " + PASSWORD_VARIABLE + ")",
+    )
+    given.add_argument("--password-stdin", action="store_true", help="read the password from stdin's first line")
+    user.add_argument(
+        "--role", required=True, choices=["admin", "user", "service", "seller"], help="what the account may do"
+    )
+    user.add_argument("--seller-id", help="the seller a seller account acts for (required with --role seller)")
     user.add_argument("--tier", help="a shopper's loyalty tier, e.g. gold (rules and flags read it)")
     user.add_argument("--segment", help="a shopper's segment (flags read it)")
-    user.set_defaults(handler=cmd_create_user)
-    key = sub.add_parser("create-api-key", help="create an API key and print it once")
+    user.add_argument(
+        "--customer-group",
+        help="the customer group whose price lists and promotions the user's quotes get (default: none)",
+    )
+    user.set_defaults(handler=cmd_create_user, quiet_logs=True)
+    key = sub.add_parser(
+        "create-api-key",
+        help="create an API key and print it once",
+        description=(
+            "Create an API key and print it once: the key alone on stdout (KEY=$(quote-service create-api-key "
+            "--name checkout) captures it), what it is on stderr. Only its hash is stored."
+        ),
+    )
     key.add_argument("--name", required=True, help="what the key is for, e.g. checkout (listed, never secret)")
     key.add_argument(
-        "--role", default="service", choices=["service", "admin"], help="what the key may do (default: service)"
+        "--role",
+        default="service",
+        choices=["service", "admin", "seller"],
+        help="what the key may do (default: service)",
     )
+    key.add_argument("--seller-id", help="the seller a seller key acts for (required with --role seller)")
     key.add_argument(
         "--money-format",
         default="string",
         choices=["string", "number"],
         help="how the key's responses write money unless a request sends X-Money-Format (default: string)",
     )
-    key.set_defaults(handler=cmd_create_api_key)
+    key.add_argument(
+        "--customer-group",
+        help="the customer group whose price lists and promotions the key's quotes get (default: none)",
+    )
+    key.set_defaults(handler=cmd_create_api_key, quiet_logs=True)

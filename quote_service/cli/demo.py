@@ -24,6 +24,8 @@ from quote_service.catalog import service as catalog
 from quote_service.catalog.schemas import ProductCreate
 from quote_service.cli.demo_activity import Activity, seed_activity
 from quote_service.cli.demo_market import seed_market
+from quote_service.cli.demo_shipping import seed_shipping_profiles
+from quote_service.cli.demo_taxes import seed_taxes
 from quote_service.cli.generate import Summary, generate
 from quote_service.clock import utcnow
 from quote_service.commissions import service as commissions
@@ -49,12 +51,16 @@ from quote_service.validation import decode_hook
 # generates passwords (random_credentials) and prints them once.
 DEMO_ADMIN = ("demo-admin", "quote-service-admin")
 DEMO_USER = ("demo-shopper", "quote-service-shopper")
+DEMO_SELLER = ("demo-seller", "quote-service-seller")
+DEMO_SELLER_ID = "seller-bosphorus"
+"""The seller the demo's seller login acts for (docs/sellers.md)."""
 DEMO_CURRENCY = "TRY"
 FIRST_QUOTE_SKUS = ("DEMO-ELEC-002", "DEMO-BOOK-001")
 """The charger and the book the README's first quote prices, with its exact amounts."""
-WALKTHROUGH_SKUS = (*FIRST_QUOTE_SKUS, "DEMO-ELEC-006")
-"""Those, and the HDMI cable docs/repricing.md takes 45 of its 50 units from at 89.90: the demo's
-own activity and `simulate` leave their prices and stock alone, so the walkthroughs stay right."""
+WALKTHROUGH_SKUS = (*FIRST_QUOTE_SKUS, "DEMO-ELEC-006", "DEMO-FASH-004", "DEMO-FASH-005", "DEMO-FASH-006")
+"""Those, the HDMI cable docs/repricing.md takes 45 of its 50 units from at 89.90, and the scarf, sneakers
+and sun hats docs/shipping.md ships to Ankara: the demo's own activity and `simulate` leave their prices
+and stock alone, so the walkthroughs stay right."""
 # Cost is 80 % of the list price, and so is the floor (min_price): a 25 % margin lies inside the
 # decision engine's default margin band (MIN_MARGIN 5 % to MAX_MARGIN 30 %), so decisions follow
 # the market rather than the band; no price goes below cost; the flash sale's 20 % off is the floor.
@@ -264,6 +270,11 @@ def random_credentials() -> tuple[tuple[str, str], tuple[str, str]]:
     return (DEMO_ADMIN[0], secrets.token_urlsafe(16)), (DEMO_USER[0], secrets.token_urlsafe(16))
 
 
+def random_seller_credentials() -> tuple[str, str]:
+    """The demo seller's username with a fresh random password (128 bits)."""
+    return DEMO_SELLER[0], secrets.token_urlsafe(16)
+
+
 @dataclass(frozen=True)
 class DemoSummary:
     users_created: tuple[str, ...]
@@ -278,19 +289,32 @@ class DemoSummary:
 
 
 async def seed_demo(
-    settings: Settings, pool: asyncpg.Pool, *, admin: tuple[str, str] = DEMO_ADMIN, user: tuple[str, str] = DEMO_USER
+    settings: Settings,
+    pool: asyncpg.Pool,
+    *,
+    admin: tuple[str, str] = DEMO_ADMIN,
+    user: tuple[str, str] = DEMO_USER,
+    seller: tuple[str, str] = DEMO_SELLER,
 ) -> DemoSummary:
-    """Create the demo accounts (with these credentials) and catalog where they are missing."""
+    """Create the demo accounts (with these credentials) and catalog where they are missing; the
+    seller login acts for DEMO_SELLER_ID."""
     auth = AuthService(settings, pool)
     users_created: list[str] = []
-    accounts: tuple[tuple[tuple[str, str], Role], ...] = ((admin, "admin"), (user, "user"))
+    accounts: tuple[tuple[tuple[str, str], Role], ...] = ((admin, "admin"), (user, "user"), (seller, "seller"))
     for (username, password), role in accounts:
         async with pool.acquire() as conn:
             exists = await auth_repository.get_user_by_username(conn, username=username)
         if exists is None:
             tier = "gold" if role == "user" else None
             await auth.create_user(
-                UserCreate(username=username, password=password, role=role, tier=tier, segment="demo")
+                UserCreate(
+                    username=username,
+                    password=password,
+                    role=role,
+                    tier=tier,
+                    segment="demo" if role != "seller" else None,
+                    seller_id=DEMO_SELLER_ID if role == "seller" else None,
+                )
             )
             users_created.append(username)
     async with pool.acquire() as conn:
@@ -325,11 +349,13 @@ async def seed_demo(
     configured = await _seed_configuration(pool)
     await seed_price_lists(pool)
     await seed_promotions(pool)
+    await seed_shipping_profiles(pool)
     await seed_market(pool, now=utcnow(), window_hours=settings.market_window_hours)
     history = await seed_history(pool, now=utcnow())
     if history is not None:
         await seed_refunds(pool, admin=admin[0])
     activity = await seed_activity(settings, pool, now=utcnow())
+    await seed_taxes(pool)
     return DemoSummary(
         users_created=tuple(users_created),
         products_created=created,
@@ -438,11 +464,60 @@ DEMO_PROMOTIONS: list[dict[str, Any]] = [
         "starts_at": _SINCE,
         "funded_by": "platform",
     },
+    # The merchandisers' kinds (docs/promotions.md#merchandisers-promotions), for quotes on the
+    # newsletter channel only: every other demo quote stays as it was.
+    {
+        "name": "Newsletter: any 3 books for 750.00",
+        "kind": "FIXED_PRICE_BUNDLE",
+        "config": {"category_ids": ["books"], "quantity": 3, "price": "750.00", "currency": DEMO_CURRENCY},
+        "conditions": {"channels": ["newsletter"]},
+        "starts_at": _SINCE,
+    },
+    {
+        "name": "Newsletter: home spend 500 get 40, spend 1000 get 100",
+        "kind": "SPEND_TIERS",
+        "config": {
+            "tiers": [{"min_subtotal": "500.00", "amount": "40.00"}, {"min_subtotal": "1000.00", "amount": "100.00"}],
+            "currency": DEMO_CURRENCY,
+        },
+        "conditions": {"channels": ["newsletter"], "category_ids": ["home"]},
+        "starts_at": _SINCE,
+    },
+    {
+        "name": "Newsletter: 8 % off fashion",
+        "kind": "PERCENT_OFF",
+        "config": {"percent": "8"},
+        "conditions": {"channels": ["newsletter"], "category_ids": ["fashion"], "currency": DEMO_CURRENCY},
+        "group": "newsletter-fashion",
+        "starts_at": _SINCE,
+    },
+    {
+        "name": "Newsletter: 100.00 off fashion, 1000.00 budget",
+        "kind": "AMOUNT_OFF",
+        "config": {"amount": "100.00", "currency": DEMO_CURRENCY, "distribution": "even"},
+        "conditions": {"channels": ["newsletter"], "category_ids": ["fashion"]},
+        "group": "newsletter-fashion",
+        "budget": {"amount": "1000.00", "currency": DEMO_CURRENCY},
+        "starts_at": _SINCE,
+    },
+    {
+        "name": "Newsletter: buy 2 electronics, the dearest third 15 % off",
+        "kind": "BUY_X_GET_Y",
+        "config": {
+            "buy": {"quantity": 2, "category_ids": ["electronics"]},
+            "get": {"quantity": 1, "category_ids": ["electronics"], "percent_off": "15"},
+            "selection": "most_expensive",
+        },
+        "conditions": {"channels": ["newsletter"], "currency": DEMO_CURRENCY},
+        "per_customer_limit": 1,
+        "starts_at": _SINCE,
+    },
 ]
 """A buy-2-get-1, a basket-threshold and a platform-funded home-goods promotion (docs/promotions.md;
 docs/orders-and-refunds.md#who-funds-a-discount: an order of home goods shows a platform
 contribution in its seller's statement); none touches the README's first quote (no grocery, no
-home goods, under 3000.00)."""
+home goods, under 3000.00). Then a bundle, spend tiers, a group of two (one with a budget, spread
+evenly) and a most-expensive buy-X-get-Y with a per-customer limit, on the newsletter channel only."""
 
 
 async def seed_promotions(pool: asyncpg.Pool) -> int:

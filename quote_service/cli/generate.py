@@ -3,7 +3,8 @@
 Everything random, every id included, comes from `random.Random` streams seeded from `seed`, so the same
 arguments against the same clock hour write the same rows. History ends at the current hour
 and goes `days` back: a catalog (its price moves in price history), quotes with experiment
-variants (of the variant flags present), applied rules and coupons in the quote log, orders for
+variants (of the variant flags present), applied rules and coupons in the quote log (with the request
+a what-if simulation prices each basket again from, as a live quote logs it), orders for
 a share of them with lines and commissions, ended flash sales with purchases and viewers, and
 competitor observations (a fifth of the catalog, 1 to 3 competitors each, four a day, around our
 price of the moment). The generated rules and coupon are stored retired, so they never change a
@@ -27,6 +28,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
+import msgspec
+
 from quote_service.analytics import rollups
 from quote_service.analytics.rollups import hour_of
 from quote_service.db.pool import Connection, Pool
@@ -40,7 +43,9 @@ from quote_service.pricing.flags import (
     evaluate_compiled,
     pick_variant,
 )
+from quote_service.pricing.quote import Address, CustomerContext, QuoteItemIn, QuoteRequest
 from quote_service.pricing.rules import QuantityTier, QuantityTierConfig, TimeWindowConfig, in_time_window
+from quote_service.quotes.quote_log import logged_request
 from quote_service.rules.schemas import configuration_json
 
 CURRENCY = "TRY"
@@ -150,6 +155,24 @@ def _text(value: object) -> str:
 
 def _line(*values: object) -> str:
     return "\t".join(_text(v) for v in values) + "\n"
+
+
+_JSON = msgspec.json.Encoder()
+_ADDRESSES = [Address(city=city, country=country) for city, country in PLACES]
+
+
+def _request(customer: str, place: int, items: list[tuple[str, int]], coupon: bool) -> str:
+    """The generated quote's request as the quote log keeps a live one's (`logged_request`), a COPY
+    text value: the basket, its delivery city and coupon, priced for the customer alone (no tier,
+    group or forced variant), so a what-if simulation prices it again."""
+    request = QuoteRequest(
+        customer_id=customer, currency=CURRENCY, delivery_address=_ADDRESSES[place],
+        items=[QuoteItemIn(product_id=product, quantity=quantity) for product, quantity in items],
+        coupon_codes=["GEN10"] if coupon else [],
+    )  # fmt: skip
+    # COPY's text format reads a backslash as an escape: JSON's own escapes must reach it doubled.
+    logged = _JSON.encode(logged_request(request, CustomerContext(customer_id=customer))).decode()
+    return logged.replace("\\", "\\\\")
 
 
 class Generator:
@@ -358,14 +381,16 @@ class Generator:
                 if bulk_amount:
                     rules.append(f'["{bulk_id}","QUANTITY_TIER",1,"{_c(bulk_amount)}"]')
                 variants = self._variant_of(customer)
-                city, country = PLACES[customer_index % len(PLACES)]
+                place = customer_index % len(PLACES)
+                city, country = PLACES[place]
+                request = _request(customer, place, [(line[0].text, line[1]) for line in lines], coupon)
                 quotes.append(
                     f"{quote_id}\t{customer}\t{CURRENCY}\t{_c(subtotal)}\t{_c(discount)}\t{_c(tax_total)}\t"
                     f"{_c(delivery)}\t{_c(small)}\t{_c(total)}\t{_c(commission_total)}\t{_c(seller_c)}\t"
                     f"{_c(category_c)}\t{_c(LOGISTICS_CENTS)}\t{len(lines)}\t0\t[{lines_json}]\t[{','.join(rules)}]\t"
                     f"{'{GEN10}' if coupon else '{}'}\t{{{variants}}}\t\\N\t\\N\t{created}\t"
                     f"{datetime.fromtimestamp(ts + 900, tz=tz).isoformat()}\t{city}\t{country}\t"
-                    f"{{{self._flags_of(customer_index, customer)}}}\n"
+                    f"{{{self._flags_of(customer_index, customer)}}}\t{request}\n"
                 )
                 # Conversion: ~4 %, higher for small baskets and with a coupon; arms other than
                 # "control" a little higher.
@@ -487,7 +512,7 @@ _COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
                              "seller_commission", "category_commission", "logistics_commission", "item_count",
                              "config_version", "lines", "applied_rules", "coupon_codes", "experiments", "caller_kind",
                              "caller_id", "created_at", "valid_until", "delivery_city", "delivery_country",
-                             "flags")),
+                             "flags", "request")),
     "orders": ("orders", ("id", "quote_id", "customer_id", "currency", "status", "subtotal", "discount_amount",
                           "tax_amount", "delivery_fee", "small_basket_fee", "total_amount", "total_commission",
                           "seller_commission", "category_commission", "logistics_commission", "principal_id",

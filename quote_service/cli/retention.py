@@ -52,17 +52,20 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
             f"{table}_default holds {rows:,} more row(s) outside every partition: a real run moves them into"
             " partitions of their own"
         )
+    for table, why in done.busy.items():
+        print(f"partitions ahead of {table} not made now (the next pass retries): {why}")
     for item in done.held:
         print(f"kept {item.partition.name} past retention: {item.held}")
     for part, error in done.failed:
         print(f"not dropped {part.name} (the next pass retries): {error}")
     total = sum(p.bytes for p in done.dropped)
-    policy = ", ".join(
-        f"{t.name} {t.retention_days(settings) or 'forever'}{'' if not t.retention_days(settings) else ' days'}"
-        for t in partitions.TABLES
-    )
+    policy = ", ".join(f"{t.name} {_kept(t.kept_days(settings))}" for t in partitions.TABLES)
     print(f"{verb} {len(done.dropped)} partition(s), {_size(total)}; retention: {policy}")
-    return 1 if done.failed else 0
+    return 1 if done.failed or done.busy else 0
+
+
+def _kept(days: float) -> str:
+    return "forever" if not days else f"{days:g} days"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

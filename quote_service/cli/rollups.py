@@ -19,6 +19,13 @@ def cmd_rebuild_rollups(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    sub.add_parser("rebuild-rollups", help="recompute the analytics rollups from the raw tables").set_defaults(
-        handler=cmd_rebuild_rollups
-    )
+    sub.add_parser(
+        "rebuild-rollups",
+        help="recompute the analytics rollups from the raw tables",
+        description=(
+            "Recompute every hourly and daily analytics rollup (the pricing and commission reports read them) from "
+            "the raw quote log and orders, and print how many hours it rebuilt. The service keeps the rollups "
+            "current by itself; run this after changing raw rows by hand or restoring them. Hours whose raw quotes "
+            "retention dropped keep their pricing rollups."
+        ),
+    ).set_defaults(handler=cmd_rebuild_rollups)

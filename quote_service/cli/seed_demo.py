@@ -9,18 +9,18 @@ import sys
 from datetime import datetime
 from uuid import UUID
 
+from quote_service.cache.config_bus import announce_change, read_version
 from quote_service.cache.redis import create_redis
 from quote_service.cli.common import dsn, with_pool
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.db.pool import create_pool
-from quote_service.snapshot.bus import announce_change, read_version
 
 
 def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     from quote_service.cli import demo
 
-    admin, user = demo.DEMO_ADMIN, demo.DEMO_USER
+    admin, user, seller = demo.DEMO_ADMIN, demo.DEMO_USER, demo.DEMO_SELLER
     if settings.is_production:
         if not getattr(args, "force", False):
             print(
@@ -31,7 +31,8 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
             )
             return 2
         admin, user = demo.random_credentials()
-    summary = with_pool(settings, lambda pool: demo.seed_demo(settings, pool, admin=admin, user=user))
+        seller = demo.random_seller_credentials()
+    summary = with_pool(settings, lambda pool: demo.seed_demo(settings, pool, admin=admin, user=user, seller=seller))
     if summary.configuration_created or summary.history is not None:
         asyncio.run(_announce_configuration(settings))
     print(
@@ -59,7 +60,11 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     if webhook is not None:
         print(f"demo webhook {webhook} (inactive): point it at your receiver, then turn it on (docs/webhooks.md):")
         print(f'  PATCH /api/v1/webhooks/{webhook} {{"url": "https://...", "is_active": true}}')
-    _print_demo_credentials(settings, summary.users_created, [("demo admin", admin), ("demo user", user)])
+    _print_demo_credentials(
+        settings,
+        summary.users_created,
+        [("demo admin", admin), ("demo user", user), (f"demo seller ({demo.DEMO_SELLER_ID})", seller)],
+    )
     return 0
 
 
@@ -91,11 +96,11 @@ async def seed_webhook(settings: Settings) -> UUID | None:
 
 async def schedule_flash_sale(settings: Settings) -> tuple[UUID, datetime] | None:
     """The demo sale goes through the same service as an admin's (allocation, counters, announcement)."""
+    from quote_service.cache.config_store import ConfigStore
     from quote_service.cli import demo
     from quote_service.flash_sales.counters import Counters
     from quote_service.flash_sales.service import FlashSales
     from quote_service.snapshot.loader import load_snapshot
-    from quote_service.snapshot.store import ConfigStore
 
     pool = await create_pool(dsn(settings), min_size=1, max_size=2, server_settings=settings.database_session())
     redis = create_redis(settings.redis_url or "", cluster=settings.redis_cluster)
@@ -133,11 +138,11 @@ def _print_demo_credentials(
     """Development: the public credentials. Production: generated passwords, for new accounts only."""
     for label, (username, password) in accounts:
         if not settings.is_production:
-            print(f"{label + ':':<12}{username} / {password}")
+            print(f"{label + ': ':<12}{username} / {password}")
         elif username in created:
-            print(f"{label + ':':<12}{username} / {password}   (generated: store it now, it is not shown again)")
+            print(f"{label + ': ':<12}{username} / {password}   (generated: store it now, it is not shown again)")
         else:
-            print(f"{label + ':':<12}{username} already existed; its password is unchanged")
+            print(f"{label + ': ':<12}{username} already existed; its password is unchanged")
 
 
 def print_pages(base: str, *, demo_accounts: bool) -> None:
@@ -150,7 +155,16 @@ def print_pages(base: str, *, demo_accounts: bool) -> None:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    seed = sub.add_parser("seed-demo", help="load the demo catalog, accounts, history and a flash sale")
+    seed = sub.add_parser(
+        "seed-demo",
+        help="load the demo catalog, accounts, history and a flash sale",
+        description=(
+            "Load the demo `make run` serves: a catalog, a pricing configuration, the accounts demo-admin, "
+            "demo-shopper and demo-seller, two weeks of generated history, recent activity and a one-hour "
+            "flash sale starting a minute later. Safe to run again: what is there is kept. Refused with "
+            "ENVIRONMENT=production unless --force (docs/demo.md)."
+        ),
+    )
     seed.add_argument(
         "--force", action="store_true", help="seed even when ENVIRONMENT=production (accounts get random passwords)"
     )

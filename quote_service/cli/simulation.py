@@ -14,6 +14,8 @@ and flash-sale limits count per customer. Beside the shoppers:
 - the market and the pricing desk (simulation_market.py): drifting competitor prices, and a
   decision run every `decide_every` seconds whose small recommendations it applies;
 - orders now and then include an active campaign's product (the campaign counts the sales);
+- flash sales (simulation_flash.py): purchases and orders buy at most half of each item's units,
+  the rest is left for the people at the store;
 - a watcher polls once a second and prints each new price move (product, old → new, source,
   reason) and each new open signal.
 Products tagged `generated` (generate-data's history) and the demo's walkthrough products
@@ -36,6 +38,7 @@ from typing import Any
 
 import httpx
 
+from quote_service.cli.simulation_flash import FlashShelf
 from quote_service.cli.simulation_market import Market, run_desk
 from quote_service.cli.simulation_stock import Warehouse, items
 
@@ -111,7 +114,7 @@ class Simulator:
         """Every active product by id (for names in what is printed)."""
         self.products: list[dict[str, Any]] = []
         """The products shoppers buy: active, of the first currency, not left alone."""
-        self.sales: list[dict[str, Any]] = []
+        self.flash = FlashShelf()
         self.campaign_products: list[str] = []
         self.market = Market(self.rng)
         self.warehouse = Warehouse(http, admin)
@@ -127,8 +130,9 @@ class Simulator:
         self.catalog = {p["id"]: p for p in listed}
         currency = next((p["currency"] for p in listed if self._shoppable(p)), None)
         self.products = [p for p in listed if self._shoppable(p) and p["currency"] == currency]
+        asked = self.flash.ask()
         sales = await self.http.get("/api/v1/flash-sales", params={"limit": 20}, headers=self.admin)
-        self.sales = [s for s in items(sales) if s["status"] == "active"]
+        self.flash.read([s for s in items(sales) if s["status"] == "active"], asked)
         campaigns = await self.http.get("/api/v1/campaigns", params={"status": "active"}, headers=self.admin)
         ours = {p["id"] for p in self.products}
         self.campaign_products = [c["product_id"] for c in items(campaigns) if c["product_id"] in ours]
@@ -226,14 +230,19 @@ class Simulator:
         self._count("quote", await self._quote(self._basket(order=False), self._customer()))
 
     async def order(self) -> None:
-        basket = self._basket(order=True)
-        quoted = await self._quote(basket, self._customer())
-        if quoted.status_code != 200:
-            self._count("order", quoted)
+        # An order takes its flash units from the sale: only products with units to spare.
+        basket = {i: q for i, q in self._basket(order=True).items() if self.flash.spare(i, q)}
+        if not basket:
+            await self.quote()
             return
-        headers = {**self.checkout, "Idempotency-Key": str(uuid.uuid4())}
-        body = {"quote_id": quoted.json()["data"]["quote_id"]}
-        ordered = await self.http.post("/api/v1/orders", json=body, headers=headers)
+        with self.flash.take(basket):
+            quoted = await self._quote(basket, self._customer())
+            if quoted.status_code != 200:
+                self._count("order", quoted)
+                return
+            headers = {**self.checkout, "Idempotency-Key": str(uuid.uuid4())}
+            body = {"quote_id": quoted.json()["data"]["quote_id"]}
+            ordered = await self.http.post("/api/v1/orders", json=body, headers=headers)
         self._count("order", ordered)
         if ordered.status_code == 201:  # the stock as the next listing will show it (the bestseller stops in time)
             for product_id, units in basket.items():
@@ -241,15 +250,16 @@ class Simulator:
                     self.catalog[product_id]["stock"] -= units
 
     async def flash_purchase(self) -> None:
-        if not self.sales:
+        offers = self.flash.buyable()
+        if not offers:
             await self.quote()
             return
-        sale = self.rng.choice(self.sales)
-        item = self.rng.choice(sale["items"])
+        sale_id, product_id = self.rng.choice(offers)
         headers = {**self.checkout, "Idempotency-Key": str(uuid.uuid4())}
-        body = {"product_id": item["product_id"], "quantity": 1, "customer_id": self._customer()}
-        path = f"/api/v1/flash-sales/{sale['id']}/purchases"
-        self._count("flash_purchase", await self.http.post(path, json=body, headers=headers))
+        body = {"product_id": product_id, "quantity": 1, "customer_id": self._customer()}
+        with self.flash.take({product_id: 1}):
+            bought = await self.http.post(f"/api/v1/flash-sales/{sale_id}/purchases", json=body, headers=headers)
+        self._count("flash_purchase", bought)
 
     async def competitor_observation(self) -> None:
         observation = self.market.observation()

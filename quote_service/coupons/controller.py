@@ -1,37 +1,58 @@
-"""HTTP: /api/v1/coupons (admin), addressed by case-insensitive code."""
+"""HTTP: /api/v1/coupons (admin; a seller for its own coupons, docs/sellers.md), addressed by
+case-insensitive code."""
 
 from __future__ import annotations
 
-from litestar import Controller, delete, get, post, put
+from uuid import UUID
+
+from litestar import Controller, Response, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
-from quote_service.auth.guards import admin_only
-from quote_service.coupons import repository, service
+from quote_service.auth.guards import requires_role
+from quote_service.auth.sellers import own_seller, owned_by
+from quote_service.coupons import codes, repository, seller_scope, service
 from quote_service.coupons.schemas import Coupon, CouponCreate, CouponUpdate
-from quote_service.errors import invalid
+from quote_service.db.pool import Pool
+from quote_service.errors import NotFound, invalid
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import PoolDep, ReadPoolDep
+from quote_service.web.deps import AuthedRequest, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "coupons"
+admin_only = requires_role("admin")
+admin_or_seller = requires_role("admin", "seller")
+"""A seller reaches its own coupons' routes (docs/sellers.md); code batches stay the admin's."""
+
+
+async def _owned(pool: Pool, request: AuthedRequest, code: str) -> Coupon:
+    """The coupon, when the caller may see it: a seller its own only (else 404, as an unknown code)."""
+    coupon = await service.get_coupon(pool, code)
+    owned_by(request.user, coupon.seller_id or None, f"coupon {code!r}")
+    return coupon
 
 
 class CouponController(Controller):
     path = "/api/v1/coupons"
     tags = ["coupons"]
-    guards = [admin_only]
+    guards = [admin_or_seller]
     dependencies = {"write": config_write(DOMAIN)}
 
-    @post("/", summary="Create a coupon")
-    async def create(self, data: JSONBody[CouponCreate], write: ConfigWriteDep) -> Envelope[Coupon]:
-        coupon = await service.create_coupon(write.pool, data, actor=write.actor)
+    @post("/", summary="Create a coupon (a seller: its own, on its own products)")
+    async def create(
+        self, data: JSONBody[CouponCreate], write: ConfigWriteDep, pool: PoolDep, request: AuthedRequest
+    ) -> Envelope[Coupon]:
+        own = own_seller(request.user)
+        if own is not None:
+            data = await seller_scope.for_seller(pool, data, own)
+        coupon = await service.create_coupon(write.pool, data, actor=write.actor, seller_id=own)
         return await write.saved(coupon, "Coupon created")
 
-    @get("/", summary="List coupons by code (keyset-paginated)")
+    @get("/", summary="List coupons by code (keyset-paginated; a seller: its own)")
     async def list_coupons(
         self,
         read_pool: ReadPoolDep,
+        request: AuthedRequest,
         is_active: FromQuery[bool | None] = None,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
@@ -40,21 +61,90 @@ class CouponController(Controller):
         if after is not None and "\x00" in after:  # never one of ours, and PostgreSQL refuses it
             raise invalid("cursor", "not a cursor returned by this list")
         async with read_pool.acquire() as conn:
-            rows = await repository.list_coupons(conn, is_active=is_active, after=after, limit=limit)
+            rows = await repository.list_coupons(
+                conn, is_active=is_active, after=after, limit=limit, seller_id=own_seller(request.user)
+            )
         return ok(page_of(rows, "coupons", limit=limit, key=lambda r: r["code"], item=service.coupon_from_row))
 
     @get("/{code:str}", summary="Get a coupon (code in any letter case)")
-    async def get_coupon(self, code: FromPath[str], pool: PoolDep) -> Envelope[Coupon]:
-        return ok(await service.get_coupon(pool, code))
+    async def get_coupon(self, code: FromPath[str], pool: PoolDep, request: AuthedRequest) -> Envelope[Coupon]:
+        return ok(await _owned(pool, request, code))
 
     @put("/{code:str}", summary="Replace a coupon's fields")
     async def replace(
-        self, code: FromPath[str], data: JSONBody[CouponUpdate], write: ConfigWriteDep
+        self,
+        code: FromPath[str],
+        data: JSONBody[CouponUpdate],
+        write: ConfigWriteDep,
+        pool: PoolDep,
+        request: AuthedRequest,
     ) -> Envelope[Coupon]:
+        own = own_seller(request.user)
+        if own is not None:
+            await _owned(pool, request, code)
+            data = await seller_scope.for_seller(pool, data, own)
         coupon = await service.update_coupon(write.pool, code, data, actor=write.actor)
         return await write.saved(coupon, "Coupon updated")
 
     @delete("/{code:str}", status_code=200, summary="Deactivate a coupon")
-    async def deactivate(self, code: FromPath[str], write: ConfigWriteDep) -> Envelope[Coupon]:
+    async def deactivate(
+        self, code: FromPath[str], write: ConfigWriteDep, pool: PoolDep, request: AuthedRequest
+    ) -> Envelope[Coupon]:
+        await _owned(pool, request, code)
         coupon = await service.deactivate_coupon(write.pool, code, actor=write.actor)
         return await write.saved(coupon, "Coupon deactivated")
+
+    @post(
+        "/{code:str}/codes", guards=[admin_only], summary="Generate a batch of single-use codes of a coupon (1-100,000)"
+    )
+    async def generate_codes(
+        self, code: FromPath[str], data: JSONBody[codes.BatchInput], write: ConfigWriteDep
+    ) -> Envelope[codes.BatchMade]:
+        async with write.pool.acquire() as conn:
+            batch = await codes.generate(conn, coupon_code=service.lookup_code(code), data=data, actor=write.actor)
+        return await write.saved(
+            codes.BatchMade(batch_id=batch.batch_id, count=batch.count), "Codes generated", changed=False
+        )
+
+    @get(
+        "/{code:str}/codes",
+        guards=[admin_only],
+        summary="A coupon's generated codes (format=csv: code,used_at,order_id)",
+        response_model=None,
+    )
+    async def list_codes(
+        self,
+        code: FromPath[str],
+        read_pool: ReadPoolDep,
+        batch_id: FromQuery[UUID | None] = None,
+        format: FromQuery[str | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[codes.GeneratedCode]] | Response[bytes]:
+        if format not in (None, "csv", "json"):
+            raise invalid("format", "csv or json")
+        coupon_code = service.lookup_code(code)
+        after = decode_cursor(cursor, str, "codes")
+        async with read_pool.acquire() as conn:
+            if await repository.get_coupon(conn, code=coupon_code) is None:
+                raise NotFound(f"coupon {code!r} not found")
+            if format == "csv":  # every code, no pages
+                rows = await codes.list_codes(conn, coupon_code=coupon_code, batch_id=batch_id, after=None, limit=None)
+                return Response(codes.as_csv(rows), media_type="text/csv; charset=utf-8")
+            rows = await codes.list_codes(
+                conn, coupon_code=coupon_code, batch_id=batch_id, after=after, limit=limit + 1
+            )
+        return ok(page_of(rows, "codes", limit=limit, key=lambda r: r["code"], item=codes.code_from_row))
+
+
+@get(
+    "/api/v1/coupon-code-batches",
+    guards=[admin_only],
+    tags=["coupons"],
+    summary="The newest code batches of every coupon, with their codes used (at most `limit`)",
+)
+async def list_code_batches(
+    read_pool: ReadPoolDep, limit: FromQuery[Limit] = DEFAULT_LIMIT
+) -> Envelope[list[codes.BatchUse]]:
+    async with read_pool.acquire() as conn:
+        return ok(await codes.list_batches(conn, limit=limit))

@@ -179,6 +179,12 @@ class Repairs(BackgroundLoop):
     def next_delay(self) -> float | None:
         return None  # until a quote hands it work
 
+    def reset(self) -> None:
+        """Forget the counters checked lately and those waiting (a started app the tests reuse)."""
+        self._checked.clear()
+        self._waiting.clear()
+        self.repaired = 0
+
     def suspect(self, customer_id: str, code: str) -> None:
         """A quote found this counter at its limit: check it against PostgreSQL (unless it was checked lately)."""
         now = self._clock()

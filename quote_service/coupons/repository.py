@@ -14,7 +14,8 @@ from quote_service.pricing.coupons import Coupon
 
 COUPON_COLUMNS = (
     "code, type, value, currency, min_subtotal, max_discount, category_ids, valid_from, valid_to, "
-    "usage_limit, per_customer_limit, is_active, times_used, funded_by, created_by, updated_by, created_at, updated_at"
+    "usage_limit, per_customer_limit, is_active, times_used, funded_by, created_by, updated_by, created_at, "
+    "updated_at, product_ids, seller_id"
 )
 _WRITABLE = (
     "type",
@@ -23,6 +24,7 @@ _WRITABLE = (
     "min_subtotal",
     "max_discount",
     "category_ids",
+    "product_ids",
     "valid_from",
     "valid_to",
     "usage_limit",
@@ -42,6 +44,7 @@ def model_from_row(row: asyncpg.Record) -> Coupon:
         min_subtotal=row["min_subtotal"],
         max_discount=row["max_discount"],
         category_ids=frozenset(row["category_ids"]),
+        product_ids=frozenset(row["product_ids"]),
         valid_from=row["valid_from"],
         valid_to=row["valid_to"],
         usage_limit=row["usage_limit"],
@@ -52,9 +55,14 @@ def model_from_row(row: asyncpg.Record) -> Coupon:
     )
 
 
-async def insert_coupon(conn: Connection, *, code: str, fields: dict[str, Any], actor: str) -> asyncpg.Record:
-    columns = ["code", *_WRITABLE, "created_by", "updated_by"]
+async def insert_coupon(
+    conn: Connection, *, code: str, fields: dict[str, Any], actor: str, seller_id: str | None = None
+) -> asyncpg.Record:
+    """`seller_id`: the seller whose own coupon it is (docs/sellers.md); None: the platform's."""
+    columns = ["code", *_WRITABLE, "created_by", "updated_by", "seller_id"]
     placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    if await conn.fetchval("SELECT 1 FROM coupon_codes WHERE code = $1", code):  # unique across coupons' codes
+        raise DuplicateKey(f"{code!r} is a generated code of another coupon")
     try:
         row = await conn.fetchrow(
             f"INSERT INTO coupons ({', '.join(columns)}) VALUES ({placeholders}) RETURNING {COUPON_COLUMNS}",
@@ -62,6 +70,7 @@ async def insert_coupon(conn: Connection, *, code: str, fields: dict[str, Any], 
             *(fields[c] for c in _WRITABLE),
             actor,
             actor,
+            seller_id,
         )
     except asyncpg.UniqueViolationError as exc:
         raise DuplicateKey(f"a coupon with code {code!r} already exists") from exc
@@ -95,18 +104,20 @@ async def deactivate_coupon(conn: Connection, *, code: str, actor: str) -> async
 
 
 async def list_coupons(
-    conn: Connection, *, is_active: bool | None, after: str | None, limit: int
+    conn: Connection, *, is_active: bool | None, after: str | None, limit: int, seller_id: str | None = None
 ) -> list[asyncpg.Record]:
-    """Coupons ordered by code, after the code `after`."""
+    """Coupons ordered by code, after the code `after`; `seller_id`: that seller's own only."""
     return await conn.fetch(
         f"""SELECT {COUPON_COLUMNS} FROM coupons
             WHERE ($1::boolean IS NULL OR is_active = $1)
               AND ($2::text IS NULL OR code > $2)
+              AND ($4::text IS NULL OR seller_id = $4)
             ORDER BY code
             LIMIT $3""",
         is_active,
         after,
         limit + 1,
+        seller_id,
     )
 
 

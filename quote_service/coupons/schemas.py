@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Annotated
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.coupons import CouponType, FundedBy
 from quote_service.validation import Instant, StrictDecimal
@@ -31,6 +32,8 @@ class CouponUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     min_subtotal: StrictDecimal | None = None
     max_discount: StrictDecimal | None = None
     category_ids: Annotated[list[ExternalId], msgspec.Meta(max_length=100)] | None = None
+    product_ids: Annotated[list[ExternalId], msgspec.Meta(max_length=100)] | None = None
+    """With category_ids: the lines of these products or categories take it; neither: every line."""
     valid_from: Instant
     valid_to: Instant | None = None
     usage_limit: Limit | None = None
@@ -63,3 +66,7 @@ class Coupon(msgspec.Struct, frozen=True, kw_only=True):
     updated_by: str
     created_at: datetime
     updated_at: datetime
+    product_ids: list[str] | UnsetType = UNSET
+    """The products whose lines take it (absent: none named)."""
+    seller_id: str | UnsetType = UNSET
+    """The seller whose own coupon it is (docs/sellers.md); absent: the platform's."""

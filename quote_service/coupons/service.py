@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from msgspec import UNSET
 
 from quote_service.coupons import repository
 from quote_service.coupons.schemas import Coupon, CouponCreate, CouponUpdate
@@ -49,6 +50,8 @@ def coupon_from_row(row: asyncpg.Record) -> Coupon:
         updated_by=row["updated_by"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        product_ids=list(row["product_ids"]) or UNSET,
+        seller_id=row["seller_id"] or UNSET,
     )
 
 
@@ -108,6 +111,7 @@ def check_coupon_fields(data: CouponUpdate, *, code: str | None = None) -> dict[
         "min_subtotal": data.min_subtotal,
         "max_discount": data.max_discount,
         "category_ids": list(dict.fromkeys(data.category_ids or ())),
+        "product_ids": list(dict.fromkeys(data.product_ids or ())),
         "valid_from": data.valid_from.astimezone(UTC),
         "valid_to": data.valid_to.astimezone(UTC) if data.valid_to is not None else None,
         "usage_limit": data.usage_limit,
@@ -117,14 +121,17 @@ def check_coupon_fields(data: CouponUpdate, *, code: str | None = None) -> dict[
     }
 
 
-async def create_coupon(pool: asyncpg.Pool, data: CouponCreate, *, actor: str) -> Coupon:
+async def create_coupon(pool: asyncpg.Pool, data: CouponCreate, *, actor: str, seller_id: str | None = None) -> Coupon:
+    """`seller_id`: a seller's own coupon (checked first: coupons/seller_scope.py)."""
     fields = check_coupon_fields(data, code=data.code)
     async with pool.acquire() as conn:
-        row = await repository.insert_coupon(conn, code=normalize_code(data.code), fields=fields, actor=actor)
+        row = await repository.insert_coupon(
+            conn, code=normalize_code(data.code), fields=fields, actor=actor, seller_id=seller_id
+        )
     return coupon_from_row(row)
 
 
-def _lookup_code(code: str) -> str:
+def lookup_code(code: str) -> str:
     """The stored form of a code from a URL; 404 when it cannot be a code (nor reach PostgreSQL)."""
     normalized = normalize_code(code)
     if not _CODE.fullmatch(normalized):
@@ -134,7 +141,7 @@ def _lookup_code(code: str) -> str:
 
 async def get_coupon(pool: asyncpg.Pool, code: str) -> Coupon:
     async with pool.acquire() as conn:
-        row = await repository.get_coupon(conn, code=_lookup_code(code))
+        row = await repository.get_coupon(conn, code=lookup_code(code))
     if row is None:
         raise NotFound(f"coupon {code!r} not found")
     return coupon_from_row(row)
@@ -142,7 +149,7 @@ async def get_coupon(pool: asyncpg.Pool, code: str) -> Coupon:
 
 async def update_coupon(pool: asyncpg.Pool, code: str, data: CouponUpdate, *, actor: str) -> Coupon:
     """Replace every mutable field of a coupon (PUT)."""
-    lookup = _lookup_code(code)
+    lookup = lookup_code(code)
     fields = check_coupon_fields(data)
     async with pool.acquire() as conn:
         row = await repository.update_coupon(conn, code=lookup, fields=fields, actor=actor)
@@ -153,7 +160,7 @@ async def update_coupon(pool: asyncpg.Pool, code: str, data: CouponUpdate, *, ac
 
 async def deactivate_coupon(pool: asyncpg.Pool, code: str, *, actor: str) -> Coupon:
     async with pool.acquire() as conn:
-        row = await repository.deactivate_coupon(conn, code=_lookup_code(code), actor=actor)
+        row = await repository.deactivate_coupon(conn, code=lookup_code(code), actor=actor)
     if row is None:
         raise NotFound(f"coupon {code!r} not found")
     return coupon_from_row(row)

@@ -82,6 +82,10 @@ async def create_pool(
         max_size=max_size,
         max_queries=50_000,
         max_inactive_connection_lifetime=300.0,
+        # Our statements are a fixed set, so the LRU size bounds the cache alone. asyncpg's default
+        # 300 s lifetime schedules a timer per cached statement, and each timer that fires leaves the
+        # entry and its handle in a reference cycle for the garbage collector (docs/hot-path.md#garbage).
+        max_cached_statement_lifetime=0,
         init=_init_connection,
         loop=None,
         connection_class=asyncpg.Connection,

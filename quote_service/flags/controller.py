@@ -20,6 +20,7 @@ from quote_service.flags.schemas import (
     FeatureFlagPatch,
     FeatureFlagUpdate,
     FlagChange,
+    Lifecycle,
 )
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.flags import FlagEvaluation
@@ -45,6 +46,7 @@ class FeatureFlagController(Controller):
         self,
         read_pool: ReadPoolDep,
         is_enabled: FromQuery[bool | None] = None,
+        lifecycle: FromQuery[Lifecycle | None] = None,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[FeatureFlag]]:
@@ -52,7 +54,9 @@ class FeatureFlagController(Controller):
         if after is not None and "\x00" in after:  # never one of ours, and PostgreSQL refuses it
             raise invalid("cursor", "not a cursor returned by this list")
         async with read_pool.acquire() as conn:
-            rows = await repository.list_flags(conn, is_enabled=is_enabled, after=after, limit=limit)
+            rows = await repository.list_flags(
+                conn, is_enabled=is_enabled, lifecycle=lifecycle, after=after, limit=limit
+            )
         return ok(page_of(rows, "feature-flags", limit=limit, key=lambda r: r["key"], item=service.flag_from_row))
 
     @get("/{flag_id:uuid}", guards=[admin_only], summary="Get a feature flag")

@@ -6,6 +6,7 @@ a JSON null as SQL NULL, the rollout as one object (see migrations/0004).
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -18,10 +19,11 @@ from quote_service.errors import DuplicateKey
 from quote_service.pricing.flags import FeatureFlag, FlagType, Rollout
 
 FLAG_COLUMNS = (
-    "id, key, name, description, type, value, default_value, is_enabled, rollout, "
+    "id, key, name, description, type, value, default_value, is_enabled, rollout, permanent, "
+    "flag_lifecycle(permanent, updated_at, rollout, now()) AS lifecycle, "
     "created_by, updated_by, created_at, updated_at"
 )
-_WRITABLE = ("name", "description", "type", "value", "default_value", "is_enabled", "rollout")
+_WRITABLE = ("name", "description", "type", "value", "default_value", "is_enabled", "rollout", "permanent")
 _JSON_COLUMNS = frozenset({"value", "default_value", "rollout"})
 _DECIMAL_TYPES = frozenset({"NUMBER", "PERCENTAGE"})
 
@@ -135,18 +137,38 @@ async def flag_history(conn: Connection, *, flag_id: UUID, before: int | None, l
 
 
 async def list_flags(
-    conn: Connection, *, is_enabled: bool | None, after: str | None, limit: int
+    conn: Connection, *, is_enabled: bool | None, lifecycle: str | None, after: str | None, limit: int
 ) -> list[asyncpg.Record]:
     """Flags ordered by key, after the key `after`."""
     return await conn.fetch(
         f"""SELECT {FLAG_COLUMNS} FROM feature_flags
             WHERE ($1::boolean IS NULL OR is_enabled = $1)
               AND ($2::text IS NULL OR key > $2)
+              AND ($4::text IS NULL OR flag_lifecycle(permanent, updated_at, rollout, now()) = $4)
             ORDER BY key
             LIMIT $3""",
         is_enabled,
         after,
         limit + 1,
+        lifecycle,
+    )
+
+
+async def mark_stale(conn: Connection, *, now: datetime, days: float) -> list[asyncpg.Record]:
+    """Flags that are potentially stale at `now` and were not marked so in their current version:
+    marked now (each once, whichever process gets there first); call it in a transaction."""
+    return await conn.fetch(
+        """WITH stale AS (
+               SELECT id, updated_at FROM feature_flags
+                WHERE flag_lifecycle(permanent, updated_at, rollout, $1, $2) = 'potentially_stale')
+           INSERT INTO feature_flag_stale_marks (flag_id, flag_updated_at, marked_at)
+           SELECT id, updated_at, $1 FROM stale
+           ON CONFLICT DO NOTHING
+           RETURNING flag_id,
+                     (SELECT key FROM feature_flags f WHERE f.id = flag_id) AS key,
+                     flag_updated_at""",
+        now,
+        days,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -96,6 +96,8 @@ class FeatureFlagCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     """Served when the flag is off; omitted: false for BOOLEAN, null for the other types."""
     is_enabled: bool = True
     rollout: RolloutIn | None = None
+    permanent: bool = False
+    """Meant to stay (a kill switch, an operational toggle): never `potentially_stale`."""
 
 
 class FeatureFlagUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -110,6 +112,7 @@ class FeatureFlagUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     default_value: Any = UNSET
     is_enabled: bool = True
     rollout: RolloutIn | None = None
+    permanent: bool = False
 
 
 class FeatureFlagPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -124,6 +127,10 @@ class FeatureFlagPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     default_value: Any = UNSET
     is_enabled: bool | UnsetType = UNSET
     rollout: RolloutIn | UnsetType | None = UNSET
+    permanent: bool | UnsetType = UNSET
+
+
+Lifecycle = Literal["active", "potentially_stale", "permanent"]
 
 
 class FeatureFlag(msgspec.Struct, frozen=True, kw_only=True):
@@ -136,6 +143,10 @@ class FeatureFlag(msgspec.Struct, frozen=True, kw_only=True):
     default_value: Any
     is_enabled: bool
     rollout: Rollout
+    permanent: bool
+    lifecycle: Lifecycle
+    """`potentially_stale`: served the same way to everyone (no variants; no percentage, or 0 or 100)
+    and unchanged for STALE_FLAG_DAYS, and not `permanent` (docs/flags.md#stale-flags)."""
     created_by: str
     updated_by: str
     created_at: datetime

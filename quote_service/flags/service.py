@@ -30,6 +30,7 @@ from quote_service.observability import flag_timing
 from quote_service.patch import patched, sent_fields
 from quote_service.pricing import flags as engine
 from quote_service.pricing.flags import EvaluationContext, FlagEvaluation, FlagType, Guardrail, Rollout, Variant
+from quote_service.webhooks import events
 
 _KEY = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -53,6 +54,8 @@ def flag_from_row(row: asyncpg.Record) -> FeatureFlag:
         default_value=model.default_value,
         is_enabled=model.is_enabled,
         rollout=model.rollout,
+        permanent=row["permanent"],
+        lifecycle=row["lifecycle"],
         created_by=row["created_by"],
         updated_by=row["updated_by"],
         created_at=row["created_at"],
@@ -204,6 +207,7 @@ def check_flag(data: FeatureFlagCreate | FeatureFlagUpdate) -> dict[str, Any]:
         "default_value": default_value,
         "is_enabled": data.is_enabled,
         "rollout": rollout,
+        "permanent": data.permanent,
     }
 
 
@@ -301,6 +305,7 @@ async def roll_back_experiment(conn: Connection, flag_id: UUID, *, reason: str, 
         "default_value": model.default_value,
         "is_enabled": model.is_enabled,
         "rollout": msgspec.structs.replace(model.rollout, variants=variants),
+        "permanent": row["permanent"],  # a rollback changes the arms' weights, nothing else
     }
     await repository.explain_change(conn, reason=reason)
     updated = await repository.update_flag(conn, flag_id=flag_id, fields=fields, actor=actor, roll_back=True)
@@ -371,3 +376,23 @@ def evaluation_context(body: EvaluationRequest, caller: Principal) -> Evaluation
         country=body.region,
         attributes={name: value for name, value in attributes.items() if value is not None},
     )
+
+
+async def mark_stale_flags(pool: asyncpg.Pool, *, now: datetime, days: float) -> int:
+    """Send `flag.potentially_stale` for every flag that became so (once per flag and version,
+    across processes); how many."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await repository.mark_stale(conn, now=now, days=days)
+        for row in rows:
+            await events.emit(
+                conn,
+                "flag.potentially_stale",
+                {
+                    "flag_id": str(row["flag_id"]),
+                    "key": row["key"],
+                    "lifecycle": "potentially_stale",
+                    "unchanged_since": row["flag_updated_at"],
+                    "stale_flag_days": days,
+                },
+            )
+    return len(rows)

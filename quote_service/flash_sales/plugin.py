@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from litestar.datastructures import State
+
+from quote_service.cache.config_store import ConfigStore
 from quote_service.flash_sales.controller import FlashSaleController
 from quote_service.flash_sales.counters import Counters
 from quote_service.flash_sales.purchases import Purchases
@@ -32,9 +35,15 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
     return {"flash_sales": flash_sales, "purchases": purchases}
 
 
+async def reset(state: State) -> None:
+    await state.flash_sales.reset()
+
+
 FLASH_SALES = Domain(
     name="flash_sales",
     routes=[FlashSaleController],
     provides={"flash_sales": FlashSales, "purchases": Purchases},
+    requires={"config_store": ConfigStore},
     start=start,
+    reset=reset,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +11,7 @@ import asyncpg
 
 from quote_service.db.pool import Connection
 from quote_service.flash_sales.schemas import FlashSaleItemIn
+from quote_service.pricing import flash
 
 SALE_COLUMNS = "id, name, status, starts_at, ends_at, activated_at, ended_at, created_by, created_at, updated_at"
 ITEM_COLUMNS = (
@@ -365,3 +366,34 @@ async def hold_outcome(
             "INSERT INTO flash_hold_voids (flash_sale_id, hold) VALUES ($1, $2) ON CONFLICT DO NOTHING", sale_id, hold
         )
     return row
+
+
+def definition_of(sale: asyncpg.Record, items: Sequence[asyncpg.Record]) -> flash.FlashSale:
+    """The snapshot's view of a sale (pricing.flash)."""
+    return flash.FlashSale(
+        id=sale["id"],
+        name=sale["name"],
+        status=sale["status"],
+        starts_at=sale["starts_at"],
+        ends_at=sale["ends_at"],
+        items=tuple(
+            flash.FlashItem(
+                product_id=i["product_id"],
+                flash_price=i["flash_price"],
+                allocated_stock=i["allocated_stock"],
+                per_user_limit=i["per_user_limit"],
+                currency=i["currency"].strip(),
+            )
+            for i in items
+        ),
+    )
+
+
+async def load_definitions(conn: Connection, *, now: datetime) -> list[flash.FlashSale]:
+    """Sales for the configuration snapshot: not ended, or ended within the last day."""
+    sales = await load_open(conn, ended_since=now - timedelta(days=1))
+    items = await items_of(conn, sale_ids=[s["id"] for s in sales])
+    by_sale: dict[UUID, list[asyncpg.Record]] = {}
+    for item in items:
+        by_sale.setdefault(item["flash_sale_id"], []).append(item)
+    return [definition_of(sale, by_sale.get(sale["id"], [])) for sale in sales]

@@ -27,6 +27,7 @@ import msgspec
 import structlog
 from redis.exceptions import RedisError
 
+from quote_service.cache.config_store import ConfigStore
 from quote_service.catalog import repository as catalog
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
@@ -65,7 +66,6 @@ from quote_service.observability.metrics import FLASH_COUNTER_REBUILDS
 from quote_service.pagination import Page, page_of
 from quote_service.pricing import flash, money
 from quote_service.pricing.snapshot import ConfigSnapshot
-from quote_service.snapshot.store import ConfigStore
 
 log = structlog.get_logger("quote_service.flash_sales")
 
@@ -128,37 +128,6 @@ def stats_from_row(row: asyncpg.Record) -> SaleStats:
         attempts=dict(row["attempts"]),
         computed_at=row["computed_at"],
     )
-
-
-def definition_of(sale: asyncpg.Record, items: Sequence[asyncpg.Record]) -> flash.FlashSale:
-    """The snapshot's view of a sale (pricing.flash)."""
-    return flash.FlashSale(
-        id=sale["id"],
-        name=sale["name"],
-        status=sale["status"],
-        starts_at=sale["starts_at"],
-        ends_at=sale["ends_at"],
-        items=tuple(
-            flash.FlashItem(
-                product_id=i["product_id"],
-                flash_price=i["flash_price"],
-                allocated_stock=i["allocated_stock"],
-                per_user_limit=i["per_user_limit"],
-                currency=i["currency"].strip(),
-            )
-            for i in items
-        ),
-    )
-
-
-async def load_definitions(conn: Connection, *, now: datetime) -> list[flash.FlashSale]:
-    """Sales for the configuration snapshot: not ended, or ended within the last day."""
-    sales = await repository.load_open(conn, ended_since=now - timedelta(days=1))
-    items = await repository.items_of(conn, sale_ids=[s["id"] for s in sales])
-    by_sale: dict[UUID, list[asyncpg.Record]] = {}
-    for item in items:
-        by_sale.setdefault(item["flash_sale_id"], []).append(item)
-    return [definition_of(sale, by_sale.get(sale["id"], [])) for sale in sales]
 
 
 class FlashSales:
@@ -362,7 +331,7 @@ class FlashSales:
             sale = await repository.get_sale(conn, sale_id=sale_id)
             if sale is None:
                 raise NotFound(f"flash sale {sale_id} not found")
-            return definition_of(sale, await repository.items_of(conn, sale_ids=[sale_id]))
+            return repository.definition_of(sale, await repository.items_of(conn, sale_ids=[sale_id]))
 
     async def _view(
         self, sale: asyncpg.Record, items: Sequence[asyncpg.Record], *, committed: bool = False
@@ -416,6 +385,12 @@ class FlashSales:
     def rebuilds(self) -> int:
         """Counter rebuilds running in this process (one per sale at most)."""
         return len(self._rebuilds)
+
+    async def reset(self) -> None:
+        """Let running counter rebuilds end and forget the sales marked dirty, as at start (a
+        started app the tests reuse)."""
+        await asyncio.gather(*self._rebuilds.values(), return_exceptions=True)
+        self.dirty.clear()
 
     async def ensure_counters(self, sale_id: UUID) -> None:
         """Rebuild the sale's counters from the ledger if they are missing. The callers of this

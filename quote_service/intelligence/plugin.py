@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from quote_service.cache.products import ProductCache
 from quote_service.intelligence.consumer import StreamConsumer
 from quote_service.intelligence.controller import MarketIntelligenceController
 from quote_service.intelligence.demand import DemandJob
@@ -39,5 +40,6 @@ INTELLIGENCE = Domain(
     name="intelligence",
     routes=[MarketIntelligenceController],
     provides={"intelligence": Intelligence},
+    requires={"product_cache": ProductCache},
     start=start,
 )

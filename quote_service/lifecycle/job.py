@@ -48,11 +48,12 @@ class LifecycleJob(BackgroundLoop):
         if done is None:
             return
         LIFECYCLE_LAST_PASS.set(time.time())
-        if done.created or done.dropped or done.held or done.failed:
+        if done.created or done.dropped or done.held or done.failed or done.busy:
             log.info(
                 "lifecycle_pass",
                 created=done.created,
                 dropped=[p.name for p in done.dropped],
                 held={d.partition.name: d.held for d in done.held},
-                failed=[p.name for p, _ in done.failed],
+                failed={p.name: why for p, why in done.failed},
+                busy=done.busy,
             )

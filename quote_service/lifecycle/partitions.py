@@ -8,6 +8,14 @@ the default partition caught into partitions of their own; `plan` lists the part
 every row is past the table's retention; `apply` drops them whole (`DROP TABLE`: no row-by-row
 DELETE, no vacuum debt), the quote log's only after its hours' rollups are settled, so that
 analytics for those hours reads the same before and after.
+
+Making or dropping a partition takes an ACCESS EXCLUSIVE lock on its table, and while that lock is
+waited for (a long reader holds the table) every insert into the table queues behind the wait:
+an order writing its stock movements, an event its deliveries. So every such lock is waited for
+RETENTION_LOCK_TIMEOUT (0.2 s) at most; a table still busy then is left alone for the rest of the
+pass (and reported), and the next pass, an hour later, tries again. Partitions are made ahead by
+`cover` alone, PARTITION_DAYS_AHEAD days ahead, so a pass (or a day of them) left undone never
+fails or slows a write.
 """
 
 from __future__ import annotations
@@ -33,8 +41,6 @@ log = structlog.get_logger("quote_service.lifecycle")
 
 LOCK_KEY = 0x51_0A_7E_C0_11_0B_00_06
 """The advisory lock of a lifecycle pass: one pass at a time across processes."""
-_DROP_LOCK_TIMEOUT = "5s"
-"""How long a drop waits for the table's writers (a quote-log batch in flight); past it, the next pass retries."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,11 @@ class Table:
     def retention_days(self, settings: Settings) -> int:
         days: int = getattr(settings, self.setting)
         return days
+
+    def kept_days(self, settings: Settings) -> float:
+        """Days its rows are kept at least: its setting plus `keep_extra` (0: forever)."""
+        days = self.retention_days(settings)
+        return days + self.keep_extra / timedelta(days=1) if days else 0
 
 
 TABLES = (
@@ -101,36 +112,23 @@ async def partitions(conn: Connection, table: str) -> list[Partition]:
     return [Partition(table, r["name"], r["lo"], r["hi"], r["rows"], r["bytes"]) for r in rows]
 
 
-async def ensure(conn: Connection, settings: Settings, now: datetime) -> dict[str, int]:
+async def ensure(conn: Connection, settings: Settings, now: datetime) -> tuple[dict[str, int], dict[str, str]]:
     """Partitions from yesterday to PARTITION_DAYS_AHEAD ahead, and one for each day or month the
-    default partition holds rows of (the rows move into it); partitions made per table. Each table
-    in its own transaction; sets `qs_partition_default_rows`."""
+    default partition holds rows of (the rows move into it), each table in its own transactions;
+    sets `qs_partition_default_rows`. Returns the partitions made per table, and the tables left
+    busy (their lock not granted within RETENTION_LOCK_TIMEOUT) with why."""
     made: dict[str, int] = {}
+    busy: dict[str, str] = {}
+    wait = settings.retention_lock_timeout
     for table in TABLES:
-        async with conn.transaction():
-            count = await conn.fetchval(
-                "SELECT qs_partition_ensure($1, $2, $3, $4, $5)",
-                table.name,
-                table.column,
-                table.unit,
-                now - timedelta(days=1),
-                now + timedelta(days=settings.partition_days_ahead),
-            )
-        strays = await conn.fetch(
-            f"SELECT DISTINCT date_trunc($1, {table.column}, 'UTC') AS lo FROM {table.name}_default", table.unit
-        )
-        for stray in strays:
-            lo = stray["lo"]
-            hi = _next(lo, table.unit)
-            async with conn.transaction():
-                count += await conn.fetchval(
-                    "SELECT qs_partition_create($1, $2, $3, $4, qs_partition_name($1, $3, $5))::int",
-                    table.name,
-                    table.column,
-                    lo,
-                    hi,
-                    table.unit,
-                )
+        count = 0
+        try:
+            count += await cover(conn, now - timedelta(days=1), now + timedelta(days=settings.partition_days_ahead),
+                                 (table,), lock_timeout=wait)  # fmt: skip
+            count += await _move_strays(conn, table, lock_timeout=wait)
+        except asyncpg.LockNotAvailableError:
+            busy[table.name] = _busy(wait)
+            log.warning("partition_table_busy", table=table.name, step="create", lock_timeout=wait)
         left = await conn.fetchval(f"SELECT count(*) FROM {table.name}_default")
         PARTITION_DEFAULT_ROWS.labels(table.name).set(left)
         if left:
@@ -138,19 +136,59 @@ async def ensure(conn: Connection, settings: Settings, now: datetime) -> dict[st
         if count:
             PARTITIONS_CREATED.labels(table.name).inc(count)
             made[table.name] = count
+    return made, busy
+
+
+async def _move_strays(conn: Connection, table: Table, *, lock_timeout: float) -> int:
+    """A partition for each day or month the default partition holds rows of, the rows moved into it."""
+    made = 0
+    for stray in await conn.fetch(
+        f"SELECT DISTINCT date_trunc($1, {table.column}, 'UTC') AS lo FROM {table.name}_default", table.unit
+    ):
+        async with conn.transaction():
+            await _wait_for_locks(conn, lock_timeout)
+            made += await conn.fetchval(
+                "SELECT qs_partition_create($1, $2, $3, $4, qs_partition_name($1, $3, $5))::int",
+                table.name,
+                table.column,
+                stray["lo"],
+                _next(stray["lo"], table.unit),
+                table.unit,
+            )
     return made
 
 
-async def cover(conn: Connection, lo: datetime, hi: datetime, tables: tuple[Table, ...] = TABLES) -> int:
-    """Partitions of `tables` for every day or month of [lo, hi] (a bulk load of history writes into
-    partitions of its own, not into the default one); how many it made."""
+async def cover(
+    conn: Connection,
+    lo: datetime,
+    hi: datetime,
+    tables: tuple[Table, ...] = TABLES,
+    *,
+    lock_timeout: float | None = None,
+) -> int:
+    """Partitions of `tables` for every day or month of [lo, hi], each table in its own transaction:
+    the one place partitions are made ahead (the lifecycle pass; a bulk load of history, so that it
+    writes into partitions of its own, not into the default one). How many it made. `lock_timeout`:
+    seconds a table's lock is waited for (then asyncpg.LockNotAvailableError); None: the connection's."""
     made = 0
     for table in tables:
         async with conn.transaction():
+            if lock_timeout is not None:
+                await _wait_for_locks(conn, lock_timeout)
             made += await conn.fetchval(
                 "SELECT qs_partition_ensure($1, $2, $3, $4, $5)", table.name, table.column, table.unit, lo, hi
             )
     return made
+
+
+async def _wait_for_locks(conn: Connection, seconds: float) -> None:
+    """In the current transaction, wait `seconds` at most for each lock (a table's writers queue
+    behind a waiting ACCESS EXCLUSIVE request: the wait is theirs too)."""
+    await conn.execute("SELECT set_config('lock_timeout', $1, true)", f"{max(1, round(seconds * 1000))}ms")
+
+
+def _busy(wait: float) -> str:
+    return f"{wait:g} s passed without its table's lock (another session is using the table)"
 
 
 def _next(moment: datetime, unit: str) -> datetime:
@@ -215,8 +253,9 @@ async def _strays(conn: Connection, settings: Settings, now: datetime, kept: dic
     return drops
 
 
-async def drop(conn: Connection, part: Partition) -> None:
-    """Drop `part` and move its table's horizon past it. The quote log's hours are settled into the
+async def drop(conn: Connection, part: Partition, *, lock_timeout: float) -> None:
+    """Drop `part` and move its table's horizon past it, waiting `lock_timeout` seconds at most for
+    the table's lock (then asyncpg.LockNotAvailableError). The quote log's hours are settled into the
     rollups first (under the rollup job's lock, held until the drop commits), so no recompute ever
     reads them again: analytics reads those hours from the rollups alone (partition_horizons)."""
     if part.table == "quote_log":
@@ -229,17 +268,17 @@ async def drop(conn: Connection, part: Partition) -> None:
             ]
             if hours:
                 await rollups.settle(conn, hours)
-            await _drop(conn, part)
+            await _drop(conn, part, lock_timeout)
     else:
-        await _drop(conn, part)
+        await _drop(conn, part, lock_timeout)
     PARTITIONS_DROPPED.labels(part.table).inc()
     PARTITION_BYTES_DROPPED.labels(part.table).inc(part.bytes)
     log.info("partition_dropped", table=part.table, partition=part.name, rows=part.rows, bytes=part.bytes)
 
 
-async def _drop(conn: Connection, part: Partition) -> None:
+async def _drop(conn: Connection, part: Partition, lock_timeout: float) -> None:
     async with conn.transaction():
-        await conn.execute(f"SET LOCAL lock_timeout = '{_DROP_LOCK_TIMEOUT}'")
+        await _wait_for_locks(conn, lock_timeout)
         await conn.execute(f'DROP TABLE "{part.name}"')
         await conn.execute(
             "INSERT INTO partition_horizons (table_name, dropped_before) VALUES ($1, $2)"
@@ -258,6 +297,9 @@ class Pass:
     dropped: list[Partition]
     held: list[Drop]
     failed: list[tuple[Partition, str]]
+    """Partitions past retention not dropped, and why (their table busy: the next pass tries again)."""
+    busy: dict[str, str] = field(default_factory=dict)
+    """Tables whose partitions ahead were not made now, and why (the next pass tries again)."""
     strays: dict[str, int] = field(default_factory=dict)
     """Dry: rows the default partitions hold that a real pass would move into partitions of their own
     and keep (those it would drop at once are listed in `dropped`)."""
@@ -273,18 +315,20 @@ async def apply(
     wait: bool = True,
 ) -> Pass | None:
     """One pass under the lifecycle lock: partitions ahead, then retention. Dry: changes nothing and
-    reports what would be dropped. A drop that cannot get its lock in time is left to the next pass.
-    `wait=False`: None at once when another process's pass holds the lock."""
+    reports what would be dropped. A table whose lock is not granted within RETENTION_LOCK_TIMEOUT
+    is left alone for the rest of the pass (its writers wait no longer than that) and reported; the
+    next pass tries again. `wait=False`: None at once when another process's pass holds the lock."""
     if wait:
         await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
     elif not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
         return None
     try:
-        created = {} if dry_run else await ensure(conn, settings, now)
-        result = Pass(created, [], [], [])
+        created, busy = ({}, {}) if dry_run else await ensure(conn, settings, now)
+        result = Pass(created, [], [], [], busy)
         drops = await plan(conn, settings, now)
         if dry_run:  # what a real pass would first move out of the default partitions, then drop
             drops += await _strays(conn, settings, now, result.strays)
+        busy = dict(busy)  # tables not to make writers wait on again in this pass
         for item in drops:
             if not dry_run:  # judged again now: a drop before it may have freed it (deliveries before events)
                 item = Drop(item.partition, await _held(conn, item.partition))
@@ -292,9 +336,18 @@ async def apply(
                 result.held.append(item)
                 continue
             if not dry_run:
+                table = item.partition.table
+                if table in busy:
+                    result.failed.append((item.partition, busy[table]))
+                    continue
                 try:
-                    await drop(conn, item.partition)
-                except asyncpg.PostgresError as exc:  # a busy table (lock_timeout): the next pass tries again
+                    await drop(conn, item.partition, lock_timeout=settings.retention_lock_timeout)
+                except asyncpg.LockNotAvailableError:
+                    busy[table] = _busy(settings.retention_lock_timeout)
+                    result.failed.append((item.partition, busy[table]))
+                    log.warning("partition_table_busy", table=table, step="drop", partition=item.partition.name)
+                    continue
+                except asyncpg.PostgresError as exc:  # the next pass tries again
                     result.failed.append((item.partition, repr(exc)))
                     log.warning("partition_drop_failed", partition=item.partition.name, error=repr(exc))
                     continue

@@ -200,7 +200,7 @@ WEBHOOK_ATTEMPTS = Counter(
 )
 WEBHOOK_DELIVERIES = Counter(
     "qs_webhook_deliveries_total",
-    "Webhook deliveries finished, by result: delivered, or failed after WEBHOOK_MAX_ATTEMPTS attempts.",
+    "Webhook deliveries finished, by result: delivered, or failed after the last attempt of WEBHOOK_RETRY_SCHEDULE.",
     ["result"],
 )
 WEBHOOK_PENDING = Gauge(
@@ -212,6 +212,10 @@ WEBHOOK_OLDEST_PENDING = Gauge(
     "qs_webhook_oldest_pending_seconds",
     "Age of the oldest pending webhook delivery of an active subscription (0 when none is pending).",
     multiprocess_mode="livemax",
+)
+WEBHOOKS_DISABLED = Counter(
+    "qs_webhooks_disabled_total",
+    "Webhook subscriptions disabled by the sender: every attempt failed for WEBHOOK_DISABLE_AFTER_HOURS.",
 )
 WEBHOOK_IN_FLIGHT = Gauge(
     "qs_webhook_deliveries_in_flight", "Webhook deliveries being sent right now.", multiprocess_mode="livesum"

@@ -9,7 +9,6 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from quote_service.analytics.periods import instant_bounds
 from quote_service.auth.guards import any_caller, requires_role
 from quote_service.clock import utcnow
 from quote_service.config import Settings
@@ -18,6 +17,7 @@ from quote_service.flash_sales.purchases import Purchases
 from quote_service.orders import refunds, service
 from quote_service.orders.schemas import ORDER_STATUSES, CancelCreate, Order, OrderCreate, Refund, RefundCreate
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor
+from quote_service.periods import instant_bounds
 from quote_service.pricing.local_time import zone
 from quote_service.pricing.quote import STOCKED_SOURCES
 from quote_service.quotes.store import QuoteStore
@@ -48,9 +48,10 @@ async def _follow_coupon_limits(order: Order, config_store: ConfigStoreDep) -> N
 class OrderController(Controller):
     path = "/api/v1/orders"
     tags = ["orders"]
-    guards = [any_caller]
+    # Sellers read the orders holding their lines (docs/sellers.md); every other route is any_caller's.
+    guards = [requires_role("admin", "user", "service", "seller")]
 
-    @post("/", summary="Confirm a stored quote as an order (requires Idempotency-Key)")
+    @post("/", guards=[any_caller], summary="Confirm a stored quote as an order (requires Idempotency-Key)")
     async def place(
         self,
         data: JSONBody[OrderCreate],
@@ -85,7 +86,7 @@ class OrderController(Controller):
             await _follow_coupon_limits(order, config_store)
         return ok(order, "Order already placed with this Idempotency-Key" if replayed else "Order placed")
 
-    @get("/", summary="Orders, newest first, filtered (own orders; admins see all)")
+    @get("/", summary="Orders, newest first, filtered (own orders; admins see all; a seller its part of its orders)")
     async def list_orders(
         self,
         pool: PoolDep,
@@ -119,13 +120,17 @@ class OrderController(Controller):
         )
         return ok(page)
 
-    @get("/{order_id:uuid}", summary="One order (its customer, the client that placed it, or an admin)")
+    @get(
+        "/{order_id:uuid}",
+        summary="One order (its customer, the client that placed it, or an admin; a seller its part of it)",
+    )
     async def get_order(self, order_id: FromPath[UUID], pool: PoolDep, request: AuthedRequest) -> Envelope[Order]:
         return ok(await service.get_order(pool, order_id, principal=request.user))
 
     @post(
         "/{order_id:uuid}/cancel",
         status_code=200,
+        guards=[any_caller],
         summary="Cancel an order: everything refunded, fees too, coupons released (requires Idempotency-Key)",
     )
     async def cancel(
@@ -184,7 +189,11 @@ class OrderController(Controller):
             await product_cache.invalidate({line.product_id for line in made.lines})
         return ok(made, "Refund already made with this Idempotency-Key" if replayed else "Refund made")
 
-    @get("/{order_id:uuid}/refunds", summary="An order's refunds, oldest first (whoever may see the order)")
+    @get(
+        "/{order_id:uuid}/refunds",
+        guards=[any_caller],
+        summary="An order's refunds, oldest first (whoever may see the order)",
+    )
     async def list_refunds(
         self, order_id: FromPath[UUID], pool: PoolDep, request: AuthedRequest
     ) -> Envelope[list[Refund]]:

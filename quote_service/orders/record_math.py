@@ -20,6 +20,9 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 from quote_service.pricing.money import ZERO
+from quote_service.pricing.seller_totals import commission_tax
+
+__all__ = ["commission_tax", "split_by_funder", "split_discounts"]
 
 
 def split_discounts(
@@ -71,13 +74,6 @@ def split_discounts(
                 rows[i][j] += discount - given[i]
                 given[i] = discount
     return rows
-
-
-def commission_tax(commission: Decimal, percent: Decimal, cent: Decimal) -> Decimal:
-    """The tax on a line's commission (category + seller) at `percent`, rounded half up once."""
-    if not percent:
-        return ZERO.quantize(cent)
-    return (commission * percent / 100).quantize(cent, ROUND_HALF_UP)
 
 
 def split_by_funder(

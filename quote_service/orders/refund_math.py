@@ -8,17 +8,24 @@ ROUND_HALF_UP to the currency's minor unit) times `n` — never more than what i
 and the refund that takes a line's LAST units takes exactly what is left. So refunding everything,
 in any split, returns exactly what was charged, to the minor unit, part by part.
 
+A line under taxes as markets have them (docs/taxes.md) has a part per tax component (`tax:OTV`,
+`tax:KDV`), each split the same way, and its `tax` is then their sum; an exempt tax-inclusive line has
+the part `exempted` (the tax its price held, never charged), which what the customer gets back leaves
+out. Their unit shares round in the order's ROUNDING_MODE.
+
 The order's fees (delivery, small basket) and the logistics commission on the delivery fee are
-refunded once, whole, by the first refund that asks for them (`include_fees`, or a cancel).
+refunded once, whole, by the first refund that asks for them (`include_fees`, or a cancel). An order
+with shipments gives each shipment's fee (and its logistics commission) back once, by a refund that
+names its seller or by the first that asks for the fees (docs/shipping.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
-from quote_service.pricing.money import ZERO, round_money
+from quote_service.pricing.money import ZERO, quantum, round_money
 
 LINE_PARTS = ("amount", "discount", "tax", "seller", "category", "platform", "commission_tax")
 FEE_PARTS = ("delivery_fee", "small_basket_fee", "logistics_commission")
@@ -38,6 +45,10 @@ class ChargedLine:
     """Each of LINE_PARTS, summed over earlier refunds (missing: nothing yet)."""
     prices_include_tax: bool = False
     """A gross line: its `tax` is contained in `amount - discount`, not added (docs/markets.md)."""
+    extras: tuple[str, ...] = ()
+    """Its parts beyond LINE_PARTS: `tax:<code>` per tax component, `exempted` (docs/taxes.md)."""
+    tax_rounding: str = ROUND_HALF_UP
+    """How its tax parts' unit shares round: the order's ROUNDING_MODE."""
 
     @property
     def remaining_units(self) -> int:
@@ -92,13 +103,22 @@ def line_commissions(
 
 
 def part_refund(
-    charged: Decimal, quantity: int, refunded_units: int, refunded: Decimal, units: int, currency: str
+    charged: Decimal,
+    quantity: int,
+    refunded_units: int,
+    refunded: Decimal,
+    units: int,
+    currency: str,
+    rounding: str = ROUND_HALF_UP,
 ) -> Decimal:
     """What `units` more units take of a part charged `charged` over `quantity` units."""
     left = charged - refunded
     if refunded_units + units >= quantity:
         return left
-    take = round_money(charged / quantity, currency) * units
+    if rounding == ROUND_HALF_UP:
+        take = round_money(charged / quantity, currency) * units
+    else:
+        take = (charged / quantity).quantize(quantum(currency), rounding) * units
     # A share rounded up can, times many units, run past what is left (0.02 over 4 units:
     # 0.01 each, 3 units = 0.03): never take more than is left, the last units get the rest.
     return min(take, left) if left >= ZERO else max(take, left)
@@ -114,9 +134,13 @@ def take_from_line(line: ChargedLine, units: int, currency: str) -> LineTake:
             line.refunded.get(part, ZERO),
             units,
             currency,
+            line.tax_rounding if part.startswith("tax") or part == "exempted" else ROUND_HALF_UP,
         )
-        for part in LINE_PARTS
+        for part in (*LINE_PARTS, *line.extras)
     }
+    components = [parts[part] for part in line.extras if part.startswith("tax:")]
+    if components:  # the tax given back is the sum of its components', each exact over every refund
+        parts["tax"] = sum(components, ZERO)
     return LineTake(
         position=line.position,
         product_id=line.product_id,
@@ -168,11 +192,39 @@ def fee_refund(fees: Mapping[str, Decimal], *, already_refunded: bool, include: 
     return {part: fees[part] if give else ZERO for part in FEE_PARTS}
 
 
+def shipment_fee_refund(
+    small_basket_fee: Decimal,
+    shipments: Sequence[tuple[int, Decimal, Decimal, bool]],
+    named: Collection[int],
+    *,
+    include: bool,
+    already_refunded: bool,
+) -> tuple[dict[str, Decimal], list[int]]:
+    """The fees of an order with shipments (position, delivery fee, logistics commission, given back yet)
+    this refund gives back, and the shipments it gives back: each `named` one, and with `include` every
+    one not given back yet and the small-basket fee (once). Each shipment's fee comes back once."""
+    given = [position for position, _, _, back in shipments if not back and (include or position in named)]
+    taken = [(fee, logistics) for position, fee, logistics, _ in shipments if position in given]
+    fees = {
+        "delivery_fee": sum((fee for fee, _ in taken), ZERO),
+        "small_basket_fee": small_basket_fee if include and not already_refunded else ZERO,
+        "logistics_commission": sum((logistics for _, logistics in taken), ZERO),
+    }
+    return fees, given
+
+
 def customer_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> Decimal:
     """What the customer gets back: goods after discount, their tax, and the fees given back. A
     tax-inclusive line's goods contain its tax: it is not added again."""
-    goods = sum((t.parts["amount"] - t.parts["discount"] + added_tax(t) for t in takes), ZERO)
+    goods = sum(
+        (t.parts["amount"] - t.parts["discount"] + added_tax(t) - t.parts.get("exempted", ZERO) for t in takes), ZERO
+    )
     return goods + fees["delivery_fee"] + fees["small_basket_fee"]
+
+
+def installment(take: LineTake) -> Decimal:
+    """The units' share of the line's seller-funded installment commission (docs/taxes.md#installments)."""
+    return take.parts.get("installment_commission", ZERO)
 
 
 def added_tax(take: LineTake) -> Decimal:
@@ -187,5 +239,5 @@ def tax_included(takes: Sequence[LineTake]) -> Decimal:
 
 def commission_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> Decimal:
     """The commission this refund reverses: each line's seller and category parts, and logistics."""
-    lines = sum((t.parts["seller"] + t.parts["category"] for t in takes), ZERO)
+    lines = sum((t.parts["seller"] + t.parts["category"] + installment(t) for t in takes), ZERO)
     return lines + fees["logistics_commission"]

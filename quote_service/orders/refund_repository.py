@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from quote_service.db.pool import Connection
-from quote_service.orders.refund_math import LineTake
+from quote_service.orders.refund_math import LINE_PARTS, LineTake
 from quote_service.orders.repository import ORDER_COLUMNS
 
 IDEMPOTENCY_CONSTRAINT = "refunds_idempotency_key"
@@ -66,7 +66,8 @@ async def lines_with_refunds(conn: Connection, *, order_id: UUID) -> list[asyncp
                   COALESCE(l.platform_contribution, 0) AS platform_contribution,
                   COALESCE(l.commission_tax, 0) AS commission_tax,
                   COALESCE(sum(r.platform_contribution), 0) AS r_platform,
-                  COALESCE(sum(r.commission_tax), 0) AS r_commission_tax
+                  COALESCE(sum(r.commission_tax), 0) AS r_commission_tax,
+                  l.taxes, jsonb_agg(r.taxes) FILTER (WHERE r.taxes IS NOT NULL) AS r_taxes
            FROM order_lines l
            LEFT JOIN refund_lines r ON r.order_id = l.order_id AND r.position = l.position
            WHERE l.order_id = $1
@@ -92,8 +93,9 @@ async def insert_refund(conn: Connection, *, fields: dict[str, Any], takes: Sequ
     assert row is not None
     await conn.executemany(
         """INSERT INTO refund_lines (refund_id, order_id, position, product_id, quantity, amount, discount, tax,
-               seller_commission, category_commission, prices_include_tax, platform_contribution, commission_tax)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
+               seller_commission, category_commission, prices_include_tax, platform_contribution, commission_tax,
+               taxes)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
         [
             (
                 row["id"],
@@ -109,6 +111,7 @@ async def insert_refund(conn: Connection, *, fields: dict[str, Any], takes: Sequ
                 t.prices_include_tax,
                 t.parts["platform"],
                 t.parts["commission_tax"],
+                {part: str(t.parts[part]) for part in t.parts if part not in LINE_PARTS} or None,
             )
             for t in takes
         ],
@@ -158,7 +161,7 @@ async def release_coupons(conn: Connection, *, order_id: UUID, now: datetime) ->
 async def lines_of(conn: Connection, *, refund_ids: Sequence[UUID]) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT refund_id, product_id, quantity, amount, discount, tax, seller_commission, category_commission,
-                  prices_include_tax
+                  prices_include_tax, taxes
            FROM refund_lines WHERE refund_id = any($1::uuid[]) ORDER BY refund_id, position""",
         list(refund_ids),
     )

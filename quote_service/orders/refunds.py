@@ -10,7 +10,8 @@ row, then products by id, then campaigns by trigger, then coupons by code):
 3. give the units back to their products' stock (flash-sale lines too: to the product, not the
    sale), with stock_movements — inventory repricing runs on that change (§8.1) — write the
    refund and its lines (campaign sales are counted down by trigger), update the order;
-4. a cancel also releases the order's coupon uses and its promotion uses (docs/promotions.md),
+4. a refund gives the refunded units' share of each promotion's discount back to its budget; a
+   cancel also releases the order's coupon uses and its promotion uses (docs/promotions.md),
    and deletes the customer's coupon counters in Redis (coupons/counters.py): a Redis that
    refuses that answers 503 with nothing written, so a counter is never left too high.
 
@@ -24,15 +25,17 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
 import msgspec
+from msgspec import UNSET
 
 from quote_service.auth.schemas import Principal
 from quote_service.cache.redis import RedisClient
 from quote_service.catalog import repository as catalog
+from quote_service.coupons import codes as coupon_codes
 from quote_service.coupons import counters as coupon_counters
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
@@ -40,10 +43,20 @@ from quote_service.errors import Conflict, FieldError, Forbidden, NotFound, Vali
 from quote_service.orders import refund_math as math
 from quote_service.orders import refund_repository as repository
 from quote_service.orders import repository as orders
-from quote_service.orders.schemas import CancelCreate, LineCommission, Order, Refund, RefundCreate, RefundLine
+from quote_service.orders import shipment_repository, tax_record
+from quote_service.orders.schemas import (
+    CancelCreate,
+    LineCommission,
+    Order,
+    Refund,
+    RefundCreate,
+    RefundLine,
+    RefundTax,
+)
 from quote_service.orders.service import assemble, can_see
-from quote_service.pricing.money import ZERO, round_money
+from quote_service.pricing.money import ZERO, quantum, round_money
 from quote_service.pricing.quote import STOCKED_SOURCES
+from quote_service.pricing.taxes import ROUNDINGS, Rounding
 from quote_service.promotions import repository as promotions
 from quote_service.webhooks import events as webhooks
 
@@ -70,7 +83,7 @@ async def refund(
     """Give back units (and the fees, once); returns (refund, True when replayed for this key)."""
     if principal.role == "user":
         raise Forbidden("only an admin or a service key may refund; a shopper may cancel")
-    if not data.lines and not data.include_fees:
+    if not data.lines and not data.include_fees and not data.shipments:
         raise ValidationFailed("nothing to refund", details=[FieldError("lines", "name at least one line")])
     row, replayed = await _run(
         pool, order_id, "refund", data, principal=principal, actor=actor, key=idempotency_key, now=None
@@ -179,11 +192,14 @@ async def _write(
     currency: str = order["currency"]
     rows = await repository.lines_with_refunds(conn, order_id=order_id)
     details = await repository.commission_details(conn, order_id=order_id)
-    lines = _charged_lines(rows, details)
+    lines = _charged_lines(rows, details, tax_record.rounding_of(order["tax_terms"]))
+    shipped = await shipment_repository.shipments_of(conn, order_ids=[order_id])
+    named: list[int] = []
     if isinstance(data, RefundCreate):
         takes = _plan(lines, data, currency)
         include = data.include_fees
-        if include and order["fees_refunded"] and not takes:
+        named = _named_shipments(shipped, data.shipments or [])
+        if include and order["fees_refunded"] and not takes and not named:
             raise Conflict(
                 "the fees were already refunded",
                 code="REFUND_EXCEEDS_ORDER",
@@ -191,15 +207,25 @@ async def _write(
             )
     else:
         takes, include = math.everything_left(lines, currency), True
-    fees = math.fee_refund(
-        {
-            "delivery_fee": order["delivery_fee"],
-            "small_basket_fee": order["small_basket_fee"],
-            "logistics_commission": order["logistics_commission"],
-        },
-        already_refunded=order["fees_refunded"],
-        include=include,
-    )
+    given: list[int] = []
+    if shipped:  # each shipment's fee comes back on its own (docs/shipping.md)
+        fees, given = math.shipment_fee_refund(
+            order["small_basket_fee"],
+            [(r["position"], *shipment_repository.fees(r), r["refund_id"] is not None) for r in shipped],
+            named,
+            include=include,
+            already_refunded=order["fees_refunded"],
+        )
+    else:
+        fees = math.fee_refund(
+            {
+                "delivery_fee": order["delivery_fee"],
+                "small_basket_fee": order["small_basket_fee"],
+                "logistics_commission": order["logistics_commission"],
+            },
+            already_refunded=order["fees_refunded"],
+            include=include,
+        )
     await _restock(conn, rows, takes, order_id=order_id, actor=actor)
     parts = {part: sum((t.parts[part] for t in takes), ZERO) for part in math.LINE_PARTS}
     total = math.customer_total(takes, fees)
@@ -226,7 +252,13 @@ async def _write(
         },
         takes=takes,
     )
+    if given:
+        await shipment_repository.give_back(conn, order_id=order_id, positions=given, refund_id=row["id"])
+    if kind == "refund" and takes:  # the refunded units' share of each promotion's discount back to its budget
+        await promotions.give_back_refunded(conn, order_id=order_id, cent=quantum(currency))
     fees_refunded = bool(order["fees_refunded"]) or include
+    if shipped and not order["small_basket_fee"]:  # every shipment's fee given back: nothing else is due
+        fees_refunded = fees_refunded or all(r["refund_id"] is not None or r["position"] in given for r in shipped)
     taken = {t.position: t.quantity for t in takes}
     everything = all(line.remaining_units == taken.get(line.position, 0) for line in lines)
     # A flat logistics commission may be charged with no delivery fee: it too must come back first.
@@ -243,6 +275,7 @@ async def _write(
         assert now is not None
         released = await repository.release_coupons(conn, order_id=order_id, now=now)
         await promotions.release_order_uses(conn, order_id=order_id)
+        await coupon_codes.release(conn, order_id=order_id)
         if redis is not None:  # last, before the commit: a Redis that refuses even a DEL fails the cancel
             await coupon_counters.forget(redis, order["customer_id"], [r["coupon_code"] for r in released])
     return row
@@ -257,7 +290,29 @@ async def _announce(conn: Connection, kind: Kind, row: asyncpg.Record) -> None:
     )
 
 
-def _charged_lines(rows: Sequence[asyncpg.Record], details: Sequence[asyncpg.Record]) -> list[math.ChargedLine]:
+def _tax_parts(row: asyncpg.Record) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """A line's parts beyond LINE_PARTS (docs/taxes.md): charged (each component, what an exempt
+    tax-inclusive line did not charge) and what earlier refunds gave back of each."""
+    stored = row["taxes"]
+    if not stored:
+        return {}, {}
+    charged = {f"tax:{part.code}": part.amount for part in tax_record.components(stored)}
+    if exempted := tax_record.exempted(stored):
+        charged["exempted"] = exempted
+    if funded := tax_record.installment_commission(stored):
+        charged["installment_commission"] = funded
+    refunded: dict[str, Decimal] = {}
+    for taken in row["r_taxes"] or []:
+        for part, amount in taken.items():
+            refunded[part] = refunded.get(part, ZERO) + Decimal(amount)
+    return charged, refunded
+
+
+def _charged_lines(
+    rows: Sequence[asyncpg.Record], details: Sequence[asyncpg.Record], rounding: Rounding
+) -> list[math.ChargedLine]:
+    mode = ROUNDINGS[rounding.mode]
+    extras = [_tax_parts(r) for r in rows]
     commissions = math.line_commissions(
         [r["product_id"] for r in rows], [(d["product_id"], d["dimension"], d["amount"]) for d in details]
     )
@@ -273,7 +328,10 @@ def _charged_lines(rows: Sequence[asyncpg.Record], details: Sequence[asyncpg.Rec
                 **commissions[index],
                 "platform": r["platform_contribution"],
                 "commission_tax": r["commission_tax"],
+                **extras[index][0],
             },
+            extras=tuple(extras[index][0]),
+            tax_rounding=mode,
             refunded_units=r["refunded_quantity"],
             prices_include_tax=r["prices_include_tax"],
             refunded={
@@ -284,10 +342,31 @@ def _charged_lines(rows: Sequence[asyncpg.Record], details: Sequence[asyncpg.Rec
                 "category": r["r_category"],
                 "platform": r["r_platform"],
                 "commission_tax": r["r_commission_tax"],
+                **extras[index][1],
             },
         )
         for index, r in enumerate(rows)
     ]
+
+
+def _named_shipments(shipped: Sequence[asyncpg.Record], sellers: Sequence[str]) -> list[int]:
+    """The positions of the shipments a refund names by seller: 422 naming `shipments[i]` for a seller
+    without a shipment in the order, 409 for one whose fee was already given back."""
+    by_seller = {r["seller_id"]: r for r in shipped}
+    unknown, refunded = [], []
+    for index, seller in enumerate(sellers):
+        found = by_seller.get(seller)
+        if found is None:
+            unknown.append(FieldError(f"shipments[{index}]", f"no shipment of seller {seller} in this order"))
+        elif found["refund_id"] is not None:
+            refunded.append(
+                FieldError(f"shipments[{index}]", f"the delivery fee of seller {seller} was already refunded")
+            )
+    if unknown:
+        raise ValidationFailed("; ".join(e.message for e in unknown), details=unknown)
+    if refunded:
+        raise Conflict("; ".join(e.message for e in refunded), code="REFUND_EXCEEDS_ORDER", details=refunded)
+    return sorted({by_seller[seller]["position"] for seller in sellers})
 
 
 def _plan(lines: list[math.ChargedLine], data: RefundCreate, currency: str) -> list[math.LineTake]:
@@ -347,10 +426,30 @@ async def refunds_of(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[R
     by_refund: dict[UUID, list[asyncpg.Record]] = {}
     for line in lines:
         by_refund.setdefault(line["refund_id"], []).append(line)
-    return [_refund(row, by_refund.get(row["id"], [])) for row in rows]
+    shipments = await shipment_repository.sellers_refunded(conn, refund_ids=[r["id"] for r in rows])
+    return [_refund(row, by_refund.get(row["id"], []), shipments.get(row["id"])) for row in rows]
 
 
-def _refund(row: asyncpg.Record, lines: Sequence[asyncpg.Record]) -> Refund:
+def _refund_taxes(stored: dict[str, str] | None, currency: str) -> dict[str, Any]:
+    """A refund line's `taxes` (what it gave back of each component) and `tax_exempted`, when it has them."""
+    if not stored:
+        return {}
+    shown: dict[str, Any] = {}
+    components = [
+        RefundTax(code=part[4:], amount=round_money(Decimal(amount), currency))
+        for part, amount in stored.items()
+        if part.startswith("tax:")
+    ]
+    if components:
+        shown["taxes"] = components
+    if "exempted" in stored:
+        shown["tax_exempted"] = round_money(Decimal(stored["exempted"]), currency)
+    if "installment_commission" in stored:
+        shown["installment_commission"] = round_money(Decimal(stored["installment_commission"]), currency)
+    return shown
+
+
+def _refund(row: asyncpg.Record, lines: Sequence[asyncpg.Record], shipments: list[str | None] | None) -> Refund:
     currency = row["currency"]
 
     def money(value: Decimal) -> Decimal:
@@ -374,6 +473,7 @@ def _refund(row: asyncpg.Record, lines: Sequence[asyncpg.Record]) -> Refund:
                     seller=money(line["seller_commission"]), category=money(line["category_commission"])
                 ),
                 **({"prices_include_tax": line["prices_include_tax"]} if split else {}),
+                **_refund_taxes(line["taxes"], currency),
             )
             for line in lines
         ],
@@ -383,5 +483,6 @@ def _refund(row: asyncpg.Record, lines: Sequence[asyncpg.Record]) -> Refund:
         total_refunded=money(row["total_refunded"]),
         commission_reversed=money(row["commission_reversed"]),
         created_at=row["created_at"],
-        **({"tax_included": money(row["tax_included"])} if split else {}),
+        tax_included=money(row["tax_included"]) if split else UNSET,
+        shipments=UNSET if shipments is None else shipments,
     )

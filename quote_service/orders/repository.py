@@ -16,7 +16,8 @@ from quote_service.pricing.quote import AppliedCoupon, CommissionDetail, QuoteLi
 ORDER_COLUMNS = (
     "id, quote_id, customer_id, currency, status, subtotal, discount_amount, tax_amount, delivery_fee, "
     "small_basket_fee, total_amount, total_commission, seller_commission, category_commission, "
-    "logistics_commission, principal_id, request_hash, created_by, created_at, refunded_amount, tax_included, record"
+    "logistics_commission, principal_id, request_hash, created_by, created_at, refunded_amount, tax_included, record, "
+    "tax_terms"
 )
 _INSERTED = (
     "quote_id",
@@ -38,6 +39,7 @@ _INSERTED = (
     "request_hash",
     "created_by",
     "record",
+    "tax_terms",
 )
 IDEMPOTENCY_CONSTRAINT = "orders_idempotency_key"
 QUOTE_ONCE_CONSTRAINT = "orders_quote_once"
@@ -145,6 +147,7 @@ async def insert_lines(
     lines: Sequence[QuoteLine],
     commissions: Sequence[tuple[Decimal, Decimal]],
     money: Sequence[tuple[Decimal, Decimal]],
+    taxes: Sequence[dict[str, Any] | None] | None = None,
 ) -> None:
     """The quote's lines, in its order, each with its (category, seller) commission and its
     (platform contribution, commission tax)."""
@@ -152,8 +155,9 @@ async def insert_lines(
         """INSERT INTO order_lines (order_id, position, product_id, quantity, list_unit_price, unit_price,
                line_subtotal, discount, tax, tax_rate, price_source, flash_sale_id, category_id, seller_id,
                price_list_id, prices_include_tax, commission_category, commission_seller,
-               platform_contribution, commission_tax)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)""",
+               platform_contribution, commission_tax, taxes)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                   $21)""",
         [
             (
                 order_id,
@@ -176,6 +180,7 @@ async def insert_lines(
                 commissions[position][1],
                 money[position][0],
                 money[position][1],
+                None if taxes is None else taxes[position],
             )
             for position, line in enumerate(lines)
         ],
@@ -189,13 +194,24 @@ async def discount_scopes(
     conn: Connection, *, codes: Sequence[str], promotion_ids: Sequence[UUID]
 ) -> dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]]:
     """(category ids, product ids) each coupon and promotion is limited to, keyed by ("coupon", code)
-    and ("promotion", id); both empty: every line. A buy-X-get-Y promotion discounts its `get` units."""
+    and ("promotion", id); both empty: every line. A buy-X-get-Y promotion discounts its `get` units,
+    a bundle its qualifying units."""
     scopes: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
     if codes:
-        for row in await conn.fetch("SELECT code, category_ids FROM coupons WHERE code = any($1::text[])", codes):
+        # A generated code (docs/promotions.md#code-batches) is limited as its coupon is.
+        rows = await conn.fetch(
+            """SELECT x.code, c.category_ids FROM unnest($1::text[]) AS x (code)
+               JOIN coupons c
+                 ON c.code = coalesce((SELECT g.coupon_code FROM coupon_codes g WHERE g.code = x.code), x.code)""",
+            codes,
+        )
+        for row in rows:
             scopes[("coupon", row["code"])] = (frozenset(row["category_ids"]), frozenset())
     if promotion_ids:
-        scope = "CASE WHEN kind = 'BUY_X_GET_Y' THEN config->'get' ELSE conditions END"
+        scope = (
+            "CASE WHEN kind = 'BUY_X_GET_Y' THEN config->'get' WHEN kind = 'FIXED_PRICE_BUNDLE' THEN config"
+            " ELSE conditions END"
+        )
         rows = await conn.fetch(
             f"""SELECT id, {_IDS.format(f"({scope})->'category_ids'")} AS category_ids,
                        {_IDS.format(f"({scope})->'product_ids'")} AS product_ids
@@ -288,7 +304,7 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID]) -> OrderParts
     lines = await conn.fetch(
         """SELECT order_id, product_id, quantity, list_unit_price, unit_price, line_subtotal, discount, tax,
                   tax_rate, price_source, flash_sale_id, category_id, seller_id, price_list_id, prices_include_tax,
-                  commission_category, commission_seller, platform_contribution, commission_tax
+                  commission_category, commission_seller, platform_contribution, commission_tax, taxes
            FROM order_lines WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
         ids,
     )
@@ -298,8 +314,12 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID]) -> OrderParts
         ids,
     )
     coupons = await conn.fetch(
-        """SELECT order_id, coupon_code, type, amount
-           FROM coupon_redemptions WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
+        """SELECT order_id, coupon_code, type, amount FROM (
+               SELECT order_id, coupon_code, type, amount, position
+               FROM coupon_redemptions WHERE order_id = any($1::uuid[])
+               UNION ALL  -- generated single-use codes (docs/promotions.md#code-batches)
+               SELECT order_id, code, type, amount, position FROM coupon_codes WHERE order_id = any($1::uuid[])
+           ) AS used ORDER BY order_id, position""",
         ids,
     )
     refunds = await conn.fetch(

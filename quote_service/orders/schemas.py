@@ -10,7 +10,15 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from quote_service.pricing.quote import AppliedCoupon, CommissionBreakdown, PriceSource
+from quote_service.pricing.quote import (
+    AppliedCoupon,
+    CommissionBreakdown,
+    PriceSource,
+    SelectedInstallment,
+    SellerTotals,
+    Shipment,
+)
+from quote_service.pricing.taxes import LineTax, Rounding
 
 OrderStatus = Literal["confirmed", "partially_refunded", "refunded", "cancelled"]
 ORDER_STATUSES: tuple[str, ...] = ("confirmed", "partially_refunded", "refunded", "cancelled")
@@ -83,6 +91,19 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     """What the platform pays the seller for the line's platform-funded discounts (absent: none)."""
     commission_tax: Decimal | UnsetType = UNSET
     """The tax on the line's commission at COMMISSION_TAX_RATE (absent: none)."""
+    # docs/taxes.md: only in an order whose quote used compound taxes, an exemption or its own rounding.
+    taxes: list[LineTax] | UnsetType = UNSET
+    tax_exemption: str | UnsetType = UNSET
+    tax_exempted: Decimal | UnsetType = UNSET
+    installment_commission: Decimal | UnsetType = UNSET
+    """The line's share of a seller-funded installment option's commission (docs/taxes.md#installments)."""
+
+
+class OrderShipment(Shipment, frozen=True, kw_only=True):
+    """A shipment of the order, as its quote priced it."""
+
+    refund_id: UUID | None
+    """The refund that gave its delivery fee back (null: not given back)."""
 
 
 class Order(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,6 +136,16 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     """The order's refunds (a cancel is one), oldest first."""
     tax_included: Decimal | UnsetType = UNSET
     """The tax contained in the tax-inclusive lines (an order with one; docs/markets.md)."""
+    shipments: list[OrderShipment] | UnsetType = UNSET
+    """Its quote's shipments (an order whose quote had some; docs/shipping.md)."""
+    sellers: list[SellerTotals] | UnsetType = UNSET
+    """Its quote's per-seller totals (with shipments)."""
+    # docs/taxes.md: as its quote recorded them; absent from an order whose quote used none.
+    rounding: Rounding | UnsetType = UNSET
+    tax_exemption: str | UnsetType = UNSET
+    customer_tax_id: str | UnsetType = UNSET
+    tax_exempted: Decimal | UnsetType = UNSET
+    installment: SelectedInstallment | UnsetType = UNSET
 
 
 class RefundLineIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -128,11 +159,24 @@ class RefundCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     lines: Annotated[list[RefundLineIn], msgspec.Meta(max_length=500)] = []
     include_fees: bool = False
     """Give back the delivery and small-basket fees (and reverse the logistics commission), once."""
+    shipments: (
+        Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]], msgspec.Meta(max_length=200)]
+        | UnsetType
+    ) = UNSET
+    """Sellers whose shipment's delivery fee (and its logistics commission) to give back, once each (unset
+    when not sent: a body without it keeps its fingerprint, so an Idempotency-Key retry still matches)."""
     reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
 
 
 class CancelCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+
+
+class RefundTax(msgspec.Struct, frozen=True, kw_only=True):
+    """What a refund line gave back of one tax component (docs/taxes.md#refunds)."""
+
+    code: str
+    amount: Decimal
 
 
 class RefundLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -146,6 +190,12 @@ class RefundLine(msgspec.Struct, frozen=True, kw_only=True):
     commission: LineCommission
     prices_include_tax: bool | UnsetType = UNSET
     """Shown when the refund gives back a tax-inclusive line: then every line says its mode."""
+    taxes: list[RefundTax] | UnsetType = UNSET
+    """Each tax component's share of `tax` (a line of an order that kept its components; docs/taxes.md)."""
+    tax_exempted: Decimal | UnsetType = UNSET
+    """An exempt tax-inclusive line: the units' share of the tax its price held, not given back (never charged)."""
+    installment_commission: Decimal | UnsetType = UNSET
+    """The units' share of the line's installment commission this refund reverses (in commission_reversed)."""
 
 
 class Refund(msgspec.Struct, frozen=True, kw_only=True):
@@ -166,3 +216,5 @@ class Refund(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     tax_included: Decimal | UnsetType = UNSET
     """The tax contained in the tax-inclusive lines given back (shown when there is one)."""
+    shipments: list[str | None] | UnsetType = UNSET
+    """The sellers whose shipment fee this refund gave back (shown when there is one)."""

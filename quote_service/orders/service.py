@@ -33,19 +33,21 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
-from msgspec import UnsetType
+from msgspec import UNSET, UnsetType
 
 from quote_service import fault_points
 from quote_service.auth.schemas import Principal
+from quote_service.auth.sellers import own_seller, owned_by
 from quote_service.cache.redis import RedisClient
 from quote_service.catalog import repository as catalog
+from quote_service.coupons import codes as coupon_codes
 from quote_service.coupons import counters as coupon_counters
 from quote_service.coupons import repository as coupon_repository
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, NotFound
 from quote_service.flash_sales.purchases import Purchases
-from quote_service.orders import record_math, refund_math, repository
+from quote_service.orders import record_math, refund_math, repository, shipment_repository, tax_record
 from quote_service.orders.schemas import (
     LineCommission,
     LineDiscount,
@@ -53,7 +55,9 @@ from quote_service.orders.schemas import (
     OrderCreate,
     OrderLine,
     OrderPromotion,
+    OrderShipment,
 )
+from quote_service.orders.seller_view import seller_view
 from quote_service.pagination import Page, page_of
 from quote_service.pricing.coupons import CouponSet, normalize_code
 from quote_service.pricing.money import ZERO, quantum, round_money
@@ -64,6 +68,8 @@ from quote_service.pricing.quote import (
     CommissionDetail,
     Quote,
     QuoteLine,
+    SellerTotals,
+    ShipmentOption,
 )
 from quote_service.promotions import repository as promotions
 from quote_service.quotes import policy
@@ -218,6 +224,7 @@ async def _write_order(
             "request_hash": fingerprint,
             "created_by": actor,
             "record": 1,
+            "tax_terms": tax_record.order_terms(quote),
         },
     )
     order_id: UUID = row["id"]
@@ -231,6 +238,11 @@ async def _write_order(
         )
         reservations.check_units(_first_lines(quote), wanted, locked, held, verb="ordered")
     coupons = _applied_coupons(quote)
+    generated = await coupon_codes.coupon_for_codes(conn, [c.code for c in coupons]) if coupons else {}
+    if generated:  # single-use codes of batches: redeemed on their own rows (docs/promotions.md#code-batches)
+        redeemed = [(c.code, c.type, c.amount, i) for i, c in enumerate(coupons) if c.code in generated]
+        await coupon_codes.redeem(conn, order_id=order_id, used=redeemed)
+        coupons = [c for c in coupons if c.code not in generated]
     codes = [coupon.code for coupon in coupons]
     new_counts: dict[str, coupon_repository.Uses] = {}
     if coupons:
@@ -255,6 +267,10 @@ async def _write_order(
         await promotions.count_promotion_use(conn, order_id=order_id, customer_id=quote.customer_id, used=used)
     await _write_record(conn, order_id, quote, commission_tax_rate)
     await repository.insert_commissions(conn, order_id=order_id, details=commission.details)
+    if quote.shipments and not isinstance(quote.sellers, UnsetType):
+        await shipment_repository.insert_shipments(
+            conn, order_id=order_id, shipments=quote.shipments, sellers=quote.sellers
+        )
     return row, new_counts, consumed
 
 
@@ -275,7 +291,14 @@ async def _write_record(conn: Connection, order_id: UUID, quote: Quote, commissi
         )
         for line, (category, seller) in zip(quote.items, commissions, strict=True)
     ]
-    await repository.insert_lines(conn, order_id=order_id, lines=quote.items, commissions=commissions, money=money)
+    await repository.insert_lines(
+        conn,
+        order_id=order_id,
+        lines=quote.items,
+        commissions=commissions,
+        money=money,
+        taxes=tax_record.line_taxes(quote),
+    )
     # The goods discounts' sources, in the order the engine applied them: promotions, then coupons.
     # A FREE_DELIVERY promotion's or coupon's amount is the fee it waived, no line's discount.
     sources: list[tuple[str, str, str, str | None, Decimal]] = [
@@ -357,25 +380,48 @@ def _first_lines(quote: Quote) -> dict[UUID, int]:
 
 
 async def _check_promotions(conn: Connection, quote: Quote) -> list[tuple[UUID, str, Decimal]]:
-    """Lock the quote's applied promotions and refuse the order when one reached its usage_limit;
-    the uses to count (id, kind, amount). Their release on cancel: `promotions.release_order_uses`."""
+    """Lock the quote's applied promotions and refuse the order when one reached its usage_limit or
+    the customer's per_customer_limit (409 PROMOTION_LIMIT_REACHED), or when its discount would pass
+    what is left of its budget (409 PROMOTION_BUDGET_EXHAUSTED); the uses to count (id, kind,
+    amount). Their release on cancel: `promotions.release_order_uses`."""
     used = {p.promotion_id: (p.promotion_id, p.kind, p.amount) for p in quote.applied_promotions}
     if not used:
         return []
     rows = {row["id"]: row for row in await promotions.lock_promotions(conn, promotion_ids=sorted(used))}
+    limited = [pid for pid, row in rows.items() if row["per_customer_limit"] is not None]
+    uses = await promotions.customer_uses(conn, customer_id=quote.customer_id, promotion_ids=limited) if limited else {}
     problems: list[FieldError] = []
-    for index, promotion_id in enumerate(used):
+    over_budget: list[FieldError] = []
+    for index, (promotion_id, _, amount) in enumerate(used.values()):
         row = rows.get(promotion_id)
+        field = f"applied_promotions[{index}]"
         if row is None:
-            problems.append(FieldError(f"applied_promotions[{index}]", f"promotion {promotion_id} no longer exists"))
+            problems.append(FieldError(field, f"promotion {promotion_id} no longer exists"))
         elif row["usage_limit"] is not None and row["times_used"] >= row["usage_limit"]:
-            message = f"promotion {row['name']!r} reached its usage limit ({row['usage_limit']})"
-            problems.append(FieldError(f"applied_promotions[{index}]", message))
+            problems.append(
+                FieldError(field, f"promotion {row['name']!r} reached its usage limit ({row['usage_limit']})")
+            )
+        elif row["per_customer_limit"] is not None and uses.get(promotion_id, 0) >= row["per_customer_limit"]:
+            message = f"promotion {row['name']!r} reached its limit per customer ({row['per_customer_limit']})"
+            problems.append(FieldError(field, message))
+        elif row["budget_amount"] is not None and row["budget_used"] + amount > row["budget_amount"]:
+            left = max(row["budget_amount"] - row["budget_used"], ZERO)
+            message = (
+                f"promotion {row['name']!r} has {round_money(left, row['budget_currency'])} {row['budget_currency']}"
+                f" of its budget left, less than the {amount} this quote counted on"
+            )
+            over_budget.append(FieldError(field, message))
     if problems:
         raise Conflict(
             "promotion limit reached: " + "; ".join(p.message for p in problems),
             code="PROMOTION_LIMIT_REACHED",
             details=problems,
+        )
+    if over_budget:
+        raise Conflict(
+            "promotion budget exhausted: " + "; ".join(p.message for p in over_budget),
+            code="PROMOTION_BUDGET_EXHAUSTED",
+            details=over_budget,
         )
     return list(used.values())
 
@@ -423,7 +469,8 @@ def _check_coupons(
 
 
 def can_see(principal: Principal, row: asyncpg.Record) -> bool:
-    """Admins see every order, users their own (as customer), API keys those they placed."""
+    """Admins see every order, users their own (as customer), API keys those they placed (a seller
+    sees those holding its lines: `get_order`)."""
     if principal.role == "admin":
         return True
     if principal.role == "user":
@@ -456,7 +503,12 @@ async def list_orders(
     customer_id = filters.customer_id
     own_customer: str | None = None
     own_principal: UUID | None = None
-    if principal.role == "user":
+    seller_id = filters.seller_id
+    own = own_seller(principal)
+    if own is not None:  # orders holding its lines, any customer's; naming another seller finds nothing
+        owned_by(principal, seller_id or own, f"seller {seller_id}")
+        seller_id = own
+    elif principal.role == "user":
         own_customer = str(principal.id)
         if customer_id not in (None, own_customer):
             return Page(items=[], next_cursor=None)
@@ -467,14 +519,14 @@ async def list_orders(
             conn,
             customer_id=own_customer or customer_id,
             principal_id=own_principal,
-            seller_id=filters.seller_id,
+            seller_id=seller_id,
             status=filters.status,
             since=filters.since,
             until=filters.until,
             before=before,
             limit=limit,
         )
-        orders = {order.id: order for order in await assemble(conn, rows[:limit])}
+        orders = {order.id: _as_seen(order, own) for order in await assemble(conn, rows[:limit])}
     return page_of(
         rows, "orders", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=lambda r: orders[r["id"]]
     )
@@ -484,9 +536,18 @@ async def get_order(pool: Pool, order_id: UUID, *, principal: Principal) -> Orde
     """One order, if the caller may see it (otherwise 404, as if it did not exist)."""
     async with pool.acquire() as conn:
         row = await repository.get_order(conn, order_id=order_id)
-        if row is None or not can_see(principal, row):
+        own = own_seller(principal)
+        if row is None or not (own is not None or can_see(principal, row)):
             raise NotFound(f"order {order_id} not found")
-        return (await assemble(conn, [row]))[0]
+        order = (await assemble(conn, [row]))[0]
+    if own is not None and not any(line.seller_id == own for line in order.items):
+        raise NotFound(f"order {order_id} not found")
+    return _as_seen(order, own)
+
+
+def _as_seen(order: Order, seller_id: str | None) -> Order:
+    """The order as its reader sees it: whole, or a seller's part of it (orders/seller_view.py)."""
+    return order if seller_id is None else seller_view(order, seller_id)
 
 
 async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Order]:
@@ -512,6 +573,9 @@ async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Ord
         details[part["order_id"]].append(part)
     for part in parts.coupons:
         coupons[part["order_id"]].append(part)
+    shipments: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
+    for part in await shipment_repository.shipments_of(conn, order_ids=[row["id"] for row in rows]):
+        shipments[part["order_id"]].append(part)
     return [
         order_from_rows(
             row,
@@ -523,6 +587,7 @@ async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Ord
                 [discounts.get((row["id"], position), []) for position in range(len(lines[row["id"]]))],
                 promotions_of[row["id"]],
             ),
+            shipments[row["id"]],
         )
         for row in rows
     ]
@@ -545,6 +610,7 @@ def order_from_rows(
     coupons: Sequence[asyncpg.Record],
     refunds: Sequence[UUID] = (),
     record: Record = NO_RECORD,
+    shipments: Sequence[asyncpg.Record] = (),
 ) -> Order:
     """An order as the API shows it: money with exactly the currency's digits. An order with a
     tax-inclusive line shows every line's tax split and its `tax_included`, as its quote did."""
@@ -586,6 +652,7 @@ def order_from_rows(
                 ),
                 **_split(line, currency, split),
                 **_finance(line, currency),
+                **tax_record.line_fields(line["taxes"], currency),
             )
             for position, line in enumerate(lines)
         ],
@@ -628,8 +695,49 @@ def order_from_rows(
         created_at=row["created_at"],
         refunded_amount=round_money(row["refunded_amount"], currency),
         refunds=list(refunds),
-        **({"tax_included": round_money(row["tax_included"], currency)} if split else {}),
+        tax_included=round_money(row["tax_included"], currency) if split else UNSET,
+        shipments=_shipments(shipments, currency) if shipments else UNSET,
+        sellers=_sellers(shipments, currency) if shipments else UNSET,
+        **tax_record.order_fields(row["tax_terms"], currency),
     )
+
+
+def _shipments(rows: Sequence[asyncpg.Record], currency: str) -> list[OrderShipment]:
+    """An order's shipments, as its quote showed them (docs/shipping.md)."""
+    return [
+        OrderShipment(
+            seller_id=r["seller_id"],
+            product_ids=list(r["product_ids"]),
+            goods=round_money(r["goods"], currency),
+            options=[msgspec.convert(o, ShipmentOption, strict=False) for o in r["options"]],
+            selected=r["selected"],
+            delivery_fee=round_money(r["delivery_fee"], currency),
+            free_delivery_remaining=None
+            if r["free_delivery_remaining"] is None
+            else round_money(r["free_delivery_remaining"], currency),
+            logistics_commission=round_money(r["logistics_commission"], currency),
+            refund_id=r["refund_id"],
+        )
+        for r in rows
+    ]
+
+
+def _sellers(rows: Sequence[asyncpg.Record], currency: str) -> list[SellerTotals]:
+    """An order's per-seller totals, as its quote showed them."""
+    return [
+        SellerTotals(
+            seller_id=r["seller_id"],
+            goods=round_money(r["seller_goods"], currency),
+            discount=round_money(r["seller_discount"], currency),
+            tax=round_money(r["seller_tax"], currency),
+            tax_included=round_money(r["seller_tax_included"], currency),
+            delivery_fee=round_money(r["delivery_fee"], currency),
+            commission=round_money(r["seller_commission"], currency),
+            commission_tax=round_money(r["seller_commission_tax"], currency),
+            payout=round_money(r["seller_payout"], currency),
+        )
+        for r in rows
+    ]
 
 
 def _split(line: asyncpg.Record, currency: str, gross: bool) -> dict[str, Any]:
@@ -639,6 +747,8 @@ def _split(line: asyncpg.Record, currency: str, gross: bool) -> dict[str, Any]:
     tax = round_money(line["tax"], currency)
     inclusive: bool = line["prices_include_tax"]
     net = left - tax if inclusive else left
+    if inclusive and (exempted := tax_record.exempted(line["taxes"])):  # docs/taxes.md#exemptions
+        net = left = left - exempted
     split: dict[str, Any] = {"prices_include_tax": inclusive, "net": net}
     if gross:
         split["gross"] = left if inclusive else left + tax

@@ -1,5 +1,5 @@
-"""The pages' routes: the landing page /, /dashboard, /dashboard/books, /dashboard/governance, /store, the login form's
-POST, logout, the favicon, and their assets.
+"""The pages' routes: the landing page /, /dashboard, /dashboard/books, /dashboard/governance, /store,
+/seller, the login form's POST, logout, the favicon, and their assets.
 
 A page is excluded from the API's auth middleware and checks the session cookie itself: no
 cookie (or an expired or logged-out one) → the login form. Logging out ends the session on the
@@ -34,11 +34,14 @@ from quote_service.catalog import repository as catalog_repository
 from quote_service.config import Settings
 from quote_service.errors import ServiceError, Unauthorized
 from quote_service.pages.books import dashboard_books
+from quote_service.price_lists import repository as price_lists_repository
 from quote_service.web.deps import ReadPoolDep
 
 HERE = Path(__file__).parent
 STATIC_PATH = "/pages/static"
 ASSET_MAX_AGE = 3600
+STORE_CHANNEL = "web"
+"""The sales channel the store prices its cards and quotes its baskets for: it is the web shop."""
 # No inline script or style anywhere: everything comes from /pages/static. The rest of the page
 # headers (X-Frame-Options, Referrer-Policy, nosniff, no-store) come from web/headers.py; this
 # policy replaces its HTML_PAGE_POLICY only to let the login form post to this origin.
@@ -47,21 +50,29 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY}
-PageName = Literal["dashboard", "books", "governance", "store"]
+PageName = Literal["dashboard", "books", "governance", "store", "seller"]
 TITLES: dict[str, str] = {
     "dashboard": "Pricing dashboard",
     "books": "Refunds, statements and offers",
     "governance": "Audit trail and change requests",
     "store": "Store",
+    "seller": "Your shop",
 }
 PATHS: dict[str, str] = {
     "dashboard": "/dashboard",
     "books": "/dashboard/books",
     "governance": "/dashboard/governance",
     "store": "/store",
+    "seller": "/seller",
 }
 ADMINS, SHOPPERS = frozenset({"admin"}), frozenset({"user", "admin"})
-ROLES: dict[str, frozenset[str]] = {"dashboard": ADMINS, "books": ADMINS, "governance": ADMINS, "store": SHOPPERS}
+ROLES: dict[str, frozenset[str]] = {
+    "dashboard": ADMINS,
+    "books": ADMINS,
+    "governance": ADMINS,
+    "store": SHOPPERS,
+    "seller": frozenset({"seller"}),
+}
 FAVICON = (HERE / "static" / "favicon.svg").read_bytes()
 
 template_config = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
@@ -113,8 +124,8 @@ def _login(
     )
 
 
-PageContext = Callable[[], Awaitable[dict[str, Any]]]
-"""What a page adds to its template's context, read only once the visitor may see the page."""
+PageContext = Callable[[Principal], Awaitable[dict[str, Any]]]
+"""What a page adds to its template's context for its visitor, read only once they may see the page."""
 
 
 async def _page(request: Request[Any, Any, Any], page: str, extra: PageContext | None = None) -> Template:
@@ -141,7 +152,7 @@ async def _page(request: Request[Any, Any, Any], page: str, extra: PageContext |
             "who": principal.name,
             "role": principal.role,
             "csrf": request.cookies.get(CSRF_COOKIE, ""),
-            **(await extra() if extra else {}),
+            **(await extra(principal) if extra else {}),
         },
         headers=PAGE_HEADERS,
     )
@@ -159,7 +170,8 @@ async def books_page(request: Request[Any, Any, Any]) -> Template:
 
 @get("/dashboard/governance", exclude_from_auth=True, include_in_schema=False)
 async def governance_page(request: Request[Any, Any, Any]) -> Template:
-    """An entity's audit trail and the pending change requests (approve, reject): docs/pages.md."""
+    """An entity's audit trail (revert), the pending change requests (approve, reject), approval
+    policies, stale flags and webhook subscriptions: docs/pages.md."""
     return await _page(request, "governance")
 
 
@@ -167,14 +179,36 @@ async def governance_page(request: Request[Any, Any, Any]) -> Template:
 async def store_page(
     request: Request[Any, Any, Any], read_pool: ReadPoolDep, settings: NamedDependency[Settings]
 ) -> Template:
-    async def store_context() -> dict[str, Any]:
+    async def store_context(shopper: Principal) -> dict[str, Any]:
         # Rendered with the page: the category filter lists every category, not only those on
-        # the first page of products; the orders list hides Cancel once this window has passed.
+        # the first page of products; the orders list hides Cancel once this window has passed;
+        # "Prices in" offers the catalog's currency and those of the lists open to this shopper.
         async with read_pool.acquire() as conn:
             categories = await catalog_repository.list_categories(conn)
-        return {"categories": categories, "cancel_window_minutes": settings.cancel_window_minutes}
+            listed = await price_lists_repository.currencies_open_to(
+                conn, channel=STORE_CHANNEL, group=shopper.customer_group
+            )
+        return {
+            "categories": categories,
+            "cancel_window_minutes": settings.cancel_window_minutes,
+            "channel": STORE_CHANNEL,
+            "currencies": sorted({settings.default_currency.upper(), *listed}),
+        }
 
     return await _page(request, "store", store_context)
+
+
+@get("/seller", exclude_from_auth=True, include_in_schema=False)
+async def seller_page(request: Request[Any, Any, Any], settings: NamedDependency[Settings]) -> Template:
+    """A seller's own products (price and stock editing), promotions and statement: docs/sellers.md."""
+
+    async def seller_context(seller: Principal) -> dict[str, Any]:
+        return {
+            "seller_id": seller.seller_id,
+            "approval_percent": f"{settings.seller_price_change_approval_percent.normalize():f}",
+        }
+
+    return await _page(request, "seller", seller_context)
 
 
 @get("/", exclude_from_auth=True, include_in_schema=False)
@@ -252,6 +286,7 @@ ROUTES: list[ControllerRouterHandler] = [
     books_page,
     governance_page,
     store_page,
+    seller_page,
     login,
     logout,
     dashboard_books,

@@ -10,10 +10,10 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
-from quote_service.analytics.periods import local_days, zone_named
 from quote_service.auth.guards import admin_only
 from quote_service.clock import utcnow
 from quote_service.config import Settings
+from quote_service.periods import local_days, zone_named
 from quote_service.pricing.money import Money, round_money
 from quote_service.web.deps import ReadPoolDep
 from quote_service.web.envelope import Envelope, ok

@@ -14,7 +14,8 @@ from quote_service.pricing.price_lists import ListPrice, PriceBook, PriceList, l
 
 _COLUMNS = (
     "l.id, l.name, l.currency, l.customer_groups, l.channels, l.priority, l.starts_at, l.ends_at, "
-    "l.created_by, l.updated_by, l.created_at, l.updated_at, l.prices_include_tax, "
+    "l.created_by, l.updated_by, l.created_at, l.updated_at, l.prices_include_tax, l.rounding_mode, "
+    "l.tax_calculation, "
     "(SELECT count(*) FROM price_list_prices p WHERE p.price_list_id = l.id) AS price_count"
 )
 _WRITABLE = (
@@ -26,6 +27,8 @@ _WRITABLE = (
     "starts_at",
     "ends_at",
     "prices_include_tax",
+    "rounding_mode",
+    "tax_calculation",
 )
 
 
@@ -119,6 +122,22 @@ async def list_price_lists(
     )
 
 
+async def currencies_open_to(conn: Connection, *, channel: str, group: str | None) -> list[str]:
+    """The currencies of the lists in effect now that a customer of `group` (None: none) is priced
+    from on `channel`, sorted. Channels and groups compare as `label` folds them."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT btrim(currency) AS currency FROM price_lists
+           WHERE (starts_at IS NULL OR starts_at <= now()) AND (ends_at IS NULL OR ends_at > now())
+             AND (channels = '{}' OR EXISTS (SELECT 1 FROM unnest(channels) c WHERE lower(btrim(c)) = $1))
+             AND (customer_groups = '{}'
+                  OR EXISTS (SELECT 1 FROM unnest(customer_groups) g WHERE lower(btrim(g)) = $2))
+           ORDER BY 1""",
+        label(channel),
+        label(group),
+    )
+    return [row["currency"] for row in rows]
+
+
 _compiled: tuple[tuple[str, UUID, int], PriceBook] | None = None
 """The last book compiled in this process, by (database, token, version) of the lists it holds."""
 
@@ -142,7 +161,7 @@ async def load_active(conn: Connection) -> list[PriceList]:
     """Lists in effect or still to come, with their prices, as the quote engine reads them."""
     lists = await conn.fetch(
         """SELECT id, name, currency, customer_groups, channels, priority, starts_at, ends_at, created_at,
-                  prices_include_tax
+                  prices_include_tax, rounding_mode, tax_calculation
            FROM price_lists WHERE ends_at IS NULL OR ends_at > now()"""
     )
     if not lists:
@@ -167,6 +186,8 @@ async def load_active(conn: Connection) -> list[PriceList]:
             ends_at=row["ends_at"],
             prices=tuple(prices[row["id"]]),
             prices_include_tax=row["prices_include_tax"],
+            rounding_mode=row["rounding_mode"],
+            tax_calculation=row["tax_calculation"],
         )
         for row in lists
     ]

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import msgspec
 
+from quote_service.pricing.taxes import RoundingMode, TaxCalculation
 from quote_service.validation import Instant, StrictDecimal
 
 MAX_PRICES = 10_000
@@ -49,6 +50,10 @@ class PriceListUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """In effect over [starts_at, ends_at); either end may be open."""
     prices_include_tax: bool = False
     """Its amounts are gross, tax included: a line priced from it contains its tax (docs/markets.md)."""
+    rounding_mode: RoundingMode | None = None
+    """How a quote priced from it rounds taxes (docs/taxes.md#rounding-modes); null: ROUNDING_MODE."""
+    tax_calculation: TaxCalculation | None = None
+    """LINE or UNIT for a quote priced from it; null: TAX_CALCULATION."""
 
 
 class PriceListCreate(PriceListUpdate, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -82,6 +87,8 @@ class PriceList(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
     prices_include_tax: bool = False
+    rounding_mode: str | None = None
+    tax_calculation: str | None = None
 
 
 class PriceListDetail(PriceList, frozen=True, kw_only=True):

@@ -49,6 +49,8 @@ def _fields(row: asyncpg.Record) -> dict[str, Any]:
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
         "prices_include_tax": row["prices_include_tax"],
+        "rounding_mode": row["rounding_mode"],
+        "tax_calculation": row["tax_calculation"],
     }
 
 
@@ -76,6 +78,8 @@ def check_list_fields(data: PriceListUpdate, errors: list[FieldError]) -> dict[s
         "starts_at": data.starts_at.astimezone(UTC) if data.starts_at is not None else None,
         "ends_at": data.ends_at.astimezone(UTC) if data.ends_at is not None else None,
         "prices_include_tax": data.prices_include_tax,
+        "rounding_mode": data.rounding_mode,
+        "tax_calculation": data.tax_calculation,
     }
 
 

@@ -55,7 +55,10 @@ class Coupon(msgspec.Struct, frozen=True, kw_only=True):
     min_subtotal: Decimal | None = None
     max_discount: Decimal | None = None
     category_ids: frozenset[str] = frozenset()
-    """Empty: the whole basket is eligible; otherwise only lines of these categories."""
+    """Empty (and no product_ids): the whole basket is eligible; otherwise only lines of these
+    categories or of these products."""
+    product_ids: frozenset[str] = frozenset()
+    """Lines of these products are eligible (a seller's coupon names its own: docs/sellers.md)."""
     valid_from: datetime
     valid_to: datetime | None = None
     usage_limit: int | None = None
@@ -95,6 +98,7 @@ def check_coupon(
     customer_uses: int,
     now: datetime,
     seen_codes: Collection[str],
+    product_ids_in_basket: Collection[str] = (),
 ) -> Rejection | None:
     """Why `coupon` (looked up by `code`) cannot apply to this basket, or None when it can.
 
@@ -117,7 +121,14 @@ def check_coupon(
         return "USAGE_LIMIT"
     if coupon.currency is not None and coupon.currency != currency:
         return "NOT_APPLICABLE"
-    if coupon.category_ids and coupon.category_ids.isdisjoint(category_ids_in_basket):
+    # Eligible lines: those of its categories or of its products (neither: every line).
+    if coupon.category_ids and coupon.category_ids.isdisjoint(category_ids_in_basket) and not coupon.product_ids:
+        return "NOT_APPLICABLE"
+    if (
+        coupon.product_ids
+        and coupon.product_ids.isdisjoint(product_ids_in_basket)
+        and all(category not in category_ids_in_basket for category in coupon.category_ids)
+    ):
         return "NOT_APPLICABLE"
     if coupon.min_subtotal is not None and subtotal < coupon.min_subtotal:
         return "MIN_SUBTOTAL"

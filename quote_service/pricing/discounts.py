@@ -81,6 +81,9 @@ def apply_coupons(
             customer_uses=customer_uses.get(code, 0),
             now=now,
             seen_codes=seen,
+            product_ids_in_basket=[line.priced.product_id for line in eligible_lines]
+            if coupon is not None and coupon.product_ids
+            else (),
         )
         seen.add(code)
         if reason is not None or coupon is None:
@@ -92,8 +95,14 @@ def apply_coupons(
         if coupon.type == "FREE_DELIVERY":
             results.append(CouponResult(code, coupon=coupon))  # priced in step 7
             continue
+        # Every line, or those of its categories or of its products (inline: a call per line costs).
+        anywhere = not coupon.category_ids and not coupon.product_ids
         targets = [
-            line for line in eligible_lines if not coupon.category_ids or line.priced.category_id in coupon.category_ids
+            line
+            for line in eligible_lines
+            if anywhere
+            or line.priced.category_id in coupon.category_ids
+            or line.priced.product_id in coupon.product_ids
         ]
         lefts = [line.priced.subtotal - line.discount for line in targets]  # what is left of each line
         left = ZERO

@@ -22,19 +22,21 @@ from typing import Any, Final
 from uuid import UUID
 
 from msgspec import UNSET
+from msgspec.structs import replace
 
 from quote_service.errors import FieldError, ValidationFailed, invalid
 from quote_service.pricing.attributes import quote_attributes
 from quote_service.pricing.commission_breakdown import commission_breakdown
-from quote_service.pricing.coupons import Coupon
+from quote_service.pricing.coupons import Coupon, CouponSet
 from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
 from quote_service.pricing.discounts import CouponResult, apply_coupons, discount_cap
 from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, FlagSet, evaluate_compiled
 from quote_service.pricing.lines import Line, price_lines
 from quote_service.pricing.money import MAX_AMOUNT, ZERO, is_currency
 from quote_service.pricing.plan import RegionPlan, region_plan
-from quote_service.pricing.price_lists import label
+from quote_service.pricing.price_lists import PriceList, label
 from quote_service.pricing.promotion_deals import Outcome, apply_promotions
+from quote_service.pricing.promotions import Gift, GiftStock
 from quote_service.pricing.quote import (
     AppliedCoupon,
     AppliedPromotion,
@@ -45,17 +47,23 @@ from quote_service.pricing.quote import (
     FlashOffer,
     PricingBreakdown,
     Quote,
+    QuoteLine,
     QuoteRequest,
     RejectedCoupon,
     RejectedPromotion,
 )
+from quote_service.pricing.seller_totals import seller_totals
 from quote_service.pricing.settle import added_tax, settle
+from quote_service.pricing.shipments import Shipments, refuse_choices, split_shipments
 from quote_service.pricing.snapshot import ConfigSnapshot
+from quote_service.pricing.taxed import TaxTerms, settle_taxed
+from quote_service.pricing.taxes import DEFAULT_ROUNDING, Rounding
 
 DYNAMIC_PRICING: Final = "dynamic_pricing"
 EXPRESS_MULTIPLIER: Final = "express_delivery_multiplier"
 SMALL_BASKET_THRESHOLD: Final = "small_basket_threshold"
 _MAX_MULTIPLIER: Final = Decimal(100)
+_NO_EXEMPTION: Final = (None, "none")
 ServedFlags = tuple[dict[str, Any], dict[str, str]]
 """(feature_flags: key -> value of each flag on, experiments: key -> variant assigned)."""
 
@@ -72,6 +80,7 @@ def price_quote(
     quote_id: UUID,
     region: RegionPlan | None = None,
     flags: ServedFlags | None = None,
+    gifts: Mapping[str, GiftStock] | None = None,
 ) -> Quote:
     """Price `request` under `snapshot` at `now` (API.md §5 steps 1-10).
 
@@ -80,7 +89,8 @@ def price_quote(
     `defaults` object every time (the service builds it once): the snapshot's pricing plans are
     kept per defaults object, so a new one per call prices correctly but never warm. `region`
     and `flags` are what `region_for` and `served_flags` answered for the same arguments (the
-    quote service times the flag step on its own); without them they are worked out here.
+    quote service times the flag step on its own); without them they are worked out here. `gifts`:
+    the products of the book's GIFT promotions with their stock (docs/promotions.md#gifts).
     """
     if region is None:
         region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
@@ -93,8 +103,8 @@ def price_quote(
     if customer.test_group is not None:  # a service or admin caller's context.ab_test_group
         forced = _force(snapshot, customer.test_group, feature_flags, experiments, now)
 
-    # 1-4: lines (price lists only when there are any: a quote without them costs what it did)
-    book = snapshot.price_lists if snapshot.price_lists.lists else None
+    # 1-4: lines (price lists only when there are any in this currency: a quote without them costs what it did)
+    book = snapshot.price_lists if region.currency in snapshot.price_lists.currencies else None
     lines = price_lines(
         request,
         region=region,
@@ -108,11 +118,13 @@ def price_quote(
         channel=None if book is None else label(request.channel),
     )
     subtotal = item_total = flash_total = flash_list_total = zero
-    has_flash = inclusive = False
+    has_flash = inclusive = compound = False
     for line in lines:
         priced = line.priced
         if priced.inclusive:
             inclusive = True
+        if priced.plan.tax_components is not None:
+            compound = True
         subtotal += priced.subtotal
         item_total += priced.list_subtotal
         if priced.flash_sale_id is not None:
@@ -130,8 +142,10 @@ def price_quote(
     # 5a: automatic promotions (an empty book costs this one test)
     promoted: Outcome | None = None
     promotion_discount = zero
-    if snapshot.promotions:
+    promotions = snapshot.promotions.currencies
+    if region.currency in promotions or None in promotions:
         checkout = Checkout(request, snapshot, region, customer, defaults, subtotal, multiplier, threshold, now)
+        checkout.gifts = gifts
         promoted = _promotions(checkout, lines)
         if promoted is not None:
             promotion_discount = zero + promoted.discount  # on the currency grid even when nothing applied
@@ -151,25 +165,57 @@ def price_quote(
     goods = subtotal - discount
 
     # 6 and 10 per line: tax, sales commission, the response lines
-    settled = settle(lines, region, inclusive)
+    rounding = defaults.rounding
+    if book is not None and book.roundings:  # a price list that rounds taxes its own way (docs/taxes.md)
+        rounding = _list_rounding(lines, book.roundings, rounding)
+    terms = None  # docs/taxes.md: compound taxes, an exemption or a rounding of its own (written out: no call)
+    if compound or rounding != DEFAULT_ROUNDING or request.tax_exemption not in _NO_EXEMPTION:
+        terms = TaxTerms(rounding, request.tax_exemption)
+    exempted = zero
+    if terms is None:
+        settled = settle(lines, region, inclusive)
+    else:  # docs/taxes.md: compound taxes, an exemption or a rounding of its own
+        settled, exempted = settle_taxed(lines, region, terms, inclusive)
     tax_amount = settled.tax
 
-    # 7: delivery, then a free-delivery promotion or coupon
-    delivery = _delivery(request, region, goods, multiplier)
+    # 7: delivery (a shipment per seller where shipping profiles apply), then a free-delivery promotion or coupon
+    parcels: Shipments | None = None
+    if snapshot.shipping is not None:
+        # Only where a profile could serve a shipment (the platform default's or a seller's of the basket,
+        # in this currency): others' profiles cost the quote nothing (docs/hot-path.md#the-cost-budget).
+        served, currency = snapshot.shipping.served, region.currency
+        wanted = (None, currency) in served or request.shipping is not None
+        if not wanted:
+            for line in lines:
+                if (line.priced.seller_id, currency) in served:
+                    wanted = True
+                    break
+        if wanted:
+            parcels = split_shipments(
+                request, lines, region=region, book=snapshot.shipping, products=products, multiplier=multiplier
+            )
+    elif request.shipping:
+        refuse_choices(request.shipping, {})
+    delivery = _delivery(request, region, goods, multiplier) if parcels is None else parcels.charge
     fee = delivery.amount
     applied_promotions: list[AppliedPromotion] = []
     rejected_promotions: list[RejectedPromotion] = []
     if promoted is not None:
-        fee = _promotions_shown(promoted, fee, zero, applied_promotions, rejected_promotions)
+        fee = _promotions_shown(promoted, fee, zero, applied_promotions, rejected_promotions, parcels)
     waived_by = "promotion" if fee != delivery.amount else "coupon"
     if coupons:
+        left = fee
         fee = _free_delivery_coupon(coupons, fee, zero)
+        if parcels is not None and fee != left:
+            parcels.waive_all()
 
     # 8: small basket
     small = small_basket_fee(region, goods=goods, flag_threshold=threshold)
 
     # 9: total
     total = goods + tax_amount + fee + small.amount
+    if exempted:
+        total -= exempted
 
     # 10: commission
     commission = commission_breakdown(
@@ -177,9 +223,11 @@ def price_quote(
         settled,
         region,
         quote_seller_id=request.seller_id,
-        logistics_provider=request.logistics_provider,
+        logistics_provider=request.logistics_provider if parcels is None else None,
         delivery_fee=fee,
     )
+    if parcels is not None:  # logistics commission per shipment, on its fee
+        commission = parcels.with_logistics(commission, region, request.logistics_provider)
 
     # Every amount below the ceiling (docs/quotes-and-orders.md#the-money-ceiling): each line passed
     # it in `price_lines`, the parts are never negative, so these sums bound every other amount.
@@ -207,14 +255,17 @@ def price_quote(
             promotion_discount - discount,
         ),
         ("tax", _tax_described(settled.tax_included) if inclusive else "per line, after discounts", tax_amount),
+        ("tax_exempted", "tax held in tax-inclusive prices, not charged (exempt)", zero - exempted),
         ("delivery", delivery.description if fee == delivery.amount else f"waived by {waived_by}", fee),
         ("small_basket", small.description, small.amount),
     ]
     if promoted is not None and (applied_promotions or rejected_promotions):
         steps.insert(3, ("promotions", _promotions_described(applied_promotions), zero - promotion_discount))
+    if not exempted:
+        del steps[6 if promoted is not None and (applied_promotions or rejected_promotions) else 5]
     if not has_flash:
         del steps[1]
-    return Quote(
+    quote = Quote(
         quote_id=quote_id,
         customer_id=customer.customer_id,
         subtotal=subtotal,
@@ -224,7 +275,7 @@ def price_quote(
         small_basket_fee=small.amount,
         total_amount=total,
         currency=currency,
-        items=settled.items,
+        items=settled.items if promoted is None or not promoted.gifts else _with_gifts(settled.items, promoted, zero),
         commission_breakdown=commission,
         pricing_breakdown=PricingBreakdown(
             item_total=item_total,
@@ -248,7 +299,62 @@ def price_quote(
         applied_promotions=applied_promotions,
         rejected_promotions=rejected_promotions,
         tax_included=settled.tax_included if inclusive else UNSET,
+        shipments=UNSET if parcels is None else parcels.shown(),
+        sellers=UNSET
+        if parcels is None
+        else seller_totals(parcels, lines, settled, commission_tax_rate=defaults.commission_tax_rate, cent=region.cent),
     )
+    if terms is None:
+        return quote
+    return replace(
+        quote,
+        rounding=terms.rounding,
+        tax_exemption=UNSET if terms.exemption is None else terms.exemption,
+        customer_tax_id=UNSET
+        if terms.exemption is None or request.customer_tax_id is None
+        else request.customer_tax_id,
+        tax_exempted=exempted if inclusive and terms.exemption is not None else UNSET,
+    )
+
+
+def _list_rounding(lines: Sequence[Line], roundings: Mapping[int, PriceList], rounding: Rounding) -> Rounding:
+    """The rounding of the first line priced from a price list that sets one (what it leaves unset: `rounding`'s)."""
+    for line in lines:
+        list_id = line.priced.price_list_id
+        found = None if list_id is None else roundings.get(list_id.int)
+        if found is not None:
+            return Rounding(
+                mode=found.rounding_mode or rounding.mode,  # type: ignore[arg-type]
+                tax_calculation=found.tax_calculation or rounding.tax_calculation,  # type: ignore[arg-type]
+            )
+    return rounding
+
+
+def _with_gifts(items: list[QuoteLine], promoted: Outcome, zero: Decimal) -> list[QuoteLine]:
+    """The response lines and a line per gift given (docs/promotions.md#gifts): 0.00, no tax (its
+    split 0.00 too where the quote's lines show one), no commission (it is no engine line)."""
+    split = items[0].prices_include_tax is not UNSET
+    gifts = [
+        QuoteLine(
+            product_id=stock.id,
+            quantity=promotion.config.quantity if isinstance(promotion.config, Gift) else 1,
+            list_unit_price=zero,
+            unit_price=zero,
+            line_subtotal=zero,
+            discount=zero,
+            tax=zero,
+            price_source="gift",
+            category_id=stock.category_id,
+            seller_id=stock.seller_id,
+            prices_include_tax=False if split else UNSET,
+            net=zero if split else UNSET,
+            gross=zero if split else UNSET,
+            is_gift=True,
+            promotion_id=promotion.id,
+        )
+        for promotion, stock in promoted.gifts
+    ]
+    return [*items, *gifts]
 
 
 def _tax_described(included: Decimal) -> str:
@@ -364,10 +470,13 @@ def _coupons(
 ) -> list[CouponResult]:
     """Step 5 on `lines` (their discounts grow), after promotions that took `taken` of the cap;
     `blocked`: a promotion applied refuses coupons."""
+    coupons = snapshot.coupons
+    if customer.generated_coupons:  # codes of a batch: looked up for this quote (docs/promotions.md#code-batches)
+        coupons = CouponSet({**coupons.by_code, **customer.generated_coupons})
     return apply_coupons(
         request.coupon_codes,
         lines,
-        snapshot.coupons,
+        coupons,
         subtotal=subtotal,
         currency=region.currency,
         cent=region.cent,
@@ -399,6 +508,7 @@ class Checkout:
     __slots__ = (
         "customer",
         "defaults",
+        "gifts",
         "multiplier",
         "now",
         "region",
@@ -423,6 +533,8 @@ class Checkout:
         self.request, self.snapshot, self.region, self.customer = request, snapshot, region, customer
         self.defaults, self.subtotal, self.now = defaults, subtotal, now
         self.multiplier, self.threshold = multiplier, threshold
+        self.gifts: Mapping[str, GiftStock] | None = None
+        """The GIFT promotions' products (docs/promotions.md#gifts); None: the book gives none."""
 
     def pays(self, lines: Sequence[Line], *, blocks_coupons: bool, free_delivery: bool) -> tuple[Decimal, bool]:
         """`total_amount` with these lines' promotion discounts, and whether the coupons saved something."""
@@ -484,6 +596,9 @@ def _promotions(checkout: Checkout, lines: list[Line]) -> Outcome | None:
         cent=region.cent,
         delivery_value=lambda: _delivery(request, region, subtotal, checkout.multiplier).amount,
         checkout=checkout,
+        subtotal=subtotal,
+        gifts=checkout.gifts,
+        customer_uses=customer.promotion_uses,
     )
 
 
@@ -495,12 +610,18 @@ def _applied_coupon(code: str, coupon: Coupon, amount: Decimal) -> AppliedCoupon
 
 
 def _promotions_shown(
-    promoted: Outcome, fee: Decimal, zero: Decimal, applied: list[AppliedPromotion], rejected: list[RejectedPromotion]
+    promoted: Outcome,
+    fee: Decimal,
+    zero: Decimal,
+    applied: list[AppliedPromotion],
+    rejected: list[RejectedPromotion],
+    parcels: Shipments | None = None,
 ) -> Decimal:
-    """Fill in the response's promotions (a FREE_DELIVERY one waives `fee`, its amount); the fee left."""
+    """Fill in the response's promotions (a FREE_DELIVERY one waives `fee`, or the fees of the shipments
+    it applies to: its amount); the fee left."""
     for promotion, amount in promoted.applied:
         if promotion is promoted.free_delivery:
-            amount, fee = fee, zero
+            amount, fee = (fee, zero) if parcels is None else parcels.waive(promotion)
         if promotion.funded_by == "platform":  # `funded_by` absent for the seller's: such quotes read as before
             shown = AppliedPromotion(
                 promotion_id=promotion.id, name=promotion.name, kind=promotion.kind, amount=amount, funded_by="platform"

@@ -3,8 +3,8 @@
 Pure (standard library only) so that the engine, the reports and the validation at the edge all
 read local time the same way (docs/time-zones.md):
 
-- A zone is an IANA name (`Europe/Istanbul`, `UTC`) from the time-zone database Python reads
-  (the `tzdata` package, or the system's); names are exact, case included.
+- A zone is an IANA region name (`Europe/Istanbul`, `Etc/UTC`) or `UTC`, from the time-zone database
+  Python reads (the `tzdata` package, or the system's); names are exact, case included.
 - The **wall clock** a TIME_WINDOW reads at an instant is the local time there, except during the
   second pass of a repeated hour (a clock set back): there it is taken as stopped at the last
   reading before the change. So a window opens the first time the clock reaches its start and
@@ -25,6 +25,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 MAX_NAME = 64
 """The longest zone name accepted (the longest IANA name is 32 characters)."""
 _SECOND = timedelta(seconds=1)
+_AREAS = frozenset(
+    {"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific", "Etc"}
+)
+"""The areas of IANA region names (`Area/Location`); `Etc` holds `Etc/UTC` and the fixed offsets."""
 
 
 @functools.cache
@@ -34,11 +38,14 @@ def _known() -> frozenset[str]:
 
 
 def zone_problem(name: str) -> str | None:
-    """Why `name` is not a time zone this service knows, or None."""
+    """Why `name` is not a time zone this service takes (an IANA region name, or UTC), or None."""
     if not 1 <= len(name) <= MAX_NAME:
         return f"must be an IANA time zone name of 1 to {MAX_NAME} characters"
-    if name not in _known():
-        return f"unknown time zone {name!r}: expected an IANA name such as Europe/Istanbul or UTC"
+    area, slash, _ = name.partition("/")
+    # The database also holds files that are no region (`localtime`, the machine's own zone;
+    # `Factory`; `posixrules`; `posix/...` and `right/...` copies) and legacy aliases (`Turkey`, `EST`).
+    if name not in _known() or (name != "UTC" and not (slash and area in _AREAS)):
+        return f"unknown time zone {name!r}: expected an IANA region name such as Europe/Istanbul, or UTC"
     return None
 
 

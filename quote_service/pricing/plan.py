@@ -42,7 +42,8 @@ from quote_service.pricing.commission import CommissionRate, ItemComponent, comm
 from quote_service.pricing.money import ZERO, quantum
 from quote_service.pricing.quote import AppliedRule, CommissionDetail, EngineDefaults, PriceSource, QuoteLine
 from quote_service.pricing.resolution import Resolution
-from quote_service.pricing.rules import PricingRule
+from quote_service.pricing.rules import PricingRule, TaxRateConfig
+from quote_service.pricing.taxes import PLAIN_CODE, Component
 
 
 class Priced:
@@ -71,6 +72,7 @@ class Priced:
         "split_parts",
         "subtotal",
         "tax",
+        "taxed",
         "unit_shown",
         "units",
     )
@@ -128,6 +130,9 @@ class Priced:
         """The response line and its commission detail as long as no coupon discounts it (see `settle`)."""
         self.split_parts: tuple[QuoteLine, tuple[CommissionDetail, ...]] | None = None
         """The same with the line's tax split shown (a quote with a tax-inclusive line; see `settle`)."""
+        self.taxed: dict[tuple[Any, ...], Any] | None = None
+        """The line settled under docs/taxes.md's terms, by (terms, split), while no coupon touches it
+        (`taxed.settle_taxed`); None until a quote with such terms prices it."""
 
 
 class LinePlan:
@@ -141,6 +146,7 @@ class LinePlan:
         "seller_fraction",
         "seller_rate",
         "tax_applied",
+        "tax_components",
         "tax_divisor",
         "tax_fraction",
         "tax_key",
@@ -160,6 +166,12 @@ class LinePlan:
         self.tax_applied = None if self.tax_rule is None else region.shown(self.tax_rule)
         """The TAX_RATE rule as the response shows it, its amount still to fill in (None: the default rate)."""
         self.tax_rate = region.defaults.tax_rate if rate is None else rate
+        config = None if self.tax_rule is None else self.tax_rule.configuration
+        compound = config.components if isinstance(config, TaxRateConfig) else None
+        self.tax_components: tuple[Component, ...] | None = None
+        """A compound TAX_RATE's components (docs/taxes.md); None: one rate, `tax_rate` (`components`)."""
+        if compound is not None:
+            self.tax_components = tuple(Component(part.code, part.rate, part.compound) for part in compound)
         self.tax_fraction = self.tax_rate.scaleb(-2)
         """The tax rate as a fraction (18 -> 0.18): a line's tax is `net * tax_fraction`, rounded,
         the same digits as `(net * tax_rate).scaleb(-2)` (a shift of the exponent) for one operation less."""
@@ -179,6 +191,12 @@ class LinePlan:
         """The seller component's winner; None: the line pays no seller commission."""
         self.category_fraction = _plain_fraction(self.category_rate)
         self.seller_fraction = None if self.seller_rate is None else _plain_fraction(self.seller_rate)
+
+    def components(self) -> tuple[Component, ...]:
+        """The line's taxes: a compound rule's components, else its one rate, code TAX."""
+        if self.tax_components is not None:
+            return self.tax_components
+        return (Component(PLAIN_CODE, self.tax_rate),)
 
     def contained_tax(self, gross: Decimal, cent: Decimal) -> Decimal:
         """The tax contained in a tax-inclusive line worth `gross` after its discount:

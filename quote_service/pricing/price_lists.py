@@ -60,6 +60,10 @@ class PriceList:
     prices: tuple[ListPrice, ...] = ()
     prices_include_tax: bool = False
     """Its amounts are gross, tax included (docs/markets.md)."""
+    rounding_mode: str | None = None
+    """Its ROUNDING_MODE for the taxes of a quote priced from it (docs/taxes.md); None: the settings'."""
+    tax_calculation: str | None = None
+    """Its TAX_CALCULATION (LINE or UNIT); None: the settings'."""
 
     @property
     def specificity(self) -> int:
@@ -115,12 +119,16 @@ class PriceBook:
     index: dict[tuple[str, int], tuple[Tiers, ...]] = field(init=False, repr=False, compare=False)
     edges: tuple[datetime, ...] = field(init=False, repr=False, compare=False)
     """Every starts_at and ends_at, ascending: between two of them no list enters or leaves effect."""
+    currencies: frozenset[str] = field(init=False, repr=False, compare=False)
+    """The lists' currencies: a quote in another one never asks the book (docs/hot-path.md#the-cost-budget)."""
     open_lists: dict[tuple[str, int, str | None, str | None, int], tuple[Tiers, ...]] = field(
         init=False, repr=False, compare=False
     )
     """Memo: of a (currency, product)'s lists, those open to a (group, channel) in one interval of
     `edges`, so a line walks only lists that could price it (lists for groups or channels the
     customer is not in cost a quote nothing after the first). Bounded by `OPEN_LISTS_MEMO`."""
+    roundings: dict[int, PriceList] = field(init=False, repr=False, compare=False)
+    """The lists that round taxes their own way, by id (as int): empty, a quote does not look."""
 
     def __post_init__(self) -> None:
         grouped: dict[tuple[str, int], list[Tiers]] = {}
@@ -134,6 +142,9 @@ class PriceBook:
         edges = {edge for pl in self.lists for edge in (pl.starts_at, pl.ends_at) if edge is not None}
         object.__setattr__(self, "edges", tuple(sorted(edges)))
         object.__setattr__(self, "open_lists", {})
+        rounds = {pl.id.int: pl for pl in self.lists if pl.rounding_mode or pl.tax_calculation}
+        object.__setattr__(self, "roundings", rounds)
+        object.__setattr__(self, "currencies", frozenset(pl.currency for pl in self.lists))
 
     @classmethod
     def of(cls, lists: Iterable[PriceList]) -> PriceBook:

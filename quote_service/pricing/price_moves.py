@@ -34,3 +34,28 @@ def manual_move_problem(
         f"moves the price {change.quantize(Decimal('0.01'))} %; one move may change it by at most "
         f"{max_change_percent.normalize():f} % (MAX_PRICE_CHANGE_PERCENT): from {low} to {high}"
     )
+
+
+def seller_floor_problem(
+    *, min_price: Decimal, cost_price: Decimal, margin_percent: Decimal, currency: str
+) -> str | None:
+    """Why a seller may not set `min_price` (below `cost_price` plus MIN_SELLER_MARGIN_PERCENT,
+    when the product has a cost), or None."""
+    if cost_price <= 0:
+        return None
+    floor = cost_price * (HUNDRED + margin_percent) / HUNDRED
+    if min_price >= floor:
+        return None
+    least = floor.quantize(quantum(currency), ROUND_CEILING)
+    return (
+        f"must be at least {least}: cost_price {round_money(cost_price, currency)} plus "
+        f"{margin_percent.normalize():f} % (MIN_SELLER_MARGIN_PERCENT)"
+    )
+
+
+def needs_approval(*, current: Decimal, new: Decimal, approval_percent: Decimal) -> bool:
+    """Whether a seller's move of a price from `current` to `new` is larger than
+    SELLER_PRICE_CHANGE_APPROVAL_PERCENT of it (an admin approves it first)."""
+    if current <= 0:
+        return new != current
+    return abs(new - current) * HUNDRED > approval_percent * current

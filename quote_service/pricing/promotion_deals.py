@@ -26,9 +26,10 @@ docs/promotions.md shows them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Callable, Mapping, Sequence
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Protocol
+from uuid import UUID
 
 from quote_service.pricing.discounts import spread
 from quote_service.pricing.lines import Line
@@ -37,11 +38,15 @@ from quote_service.pricing.promotions import (
     AmountOff,
     BuyTarget,
     BuyXGetY,
+    FixedPriceBundle,
     FreeDelivery,
+    Gift,
+    GiftStock,
     PercentOff,
     Promotion,
     PromotionBook,
     PromotionRejection,
+    SpendTiers,
 )
 
 
@@ -74,7 +79,7 @@ class Checkout(Protocol):
 class Outcome:
     """The promotions a quote applies and the ones it leaves out, with the lines' discounts filled in."""
 
-    __slots__ = ("applied", "blocks_coupons", "discount", "free_delivery", "rejected")
+    __slots__ = ("applied", "blocks_coupons", "discount", "free_delivery", "gifts", "rejected")
 
     def __init__(self) -> None:
         self.applied: list[tuple[Promotion, Decimal]] = []
@@ -84,6 +89,8 @@ class Outcome:
         self.free_delivery: Promotion | None = None
         self.discount = ZERO
         self.blocks_coupons = False
+        self.gifts: list[tuple[Promotion, GiftStock]] = []
+        """GIFT promotions given, with their products: a line each (the engine adds them)."""
 
 
 def _eligible(promotion: Promotion, line: Line) -> bool:
@@ -98,7 +105,7 @@ def _eligible(promotion: Promotion, line: Line) -> bool:
     return priced.product_id in c.product_ids or (category is not None and category in c.category_ids)
 
 
-def _takes(target: BuyTarget, product_id: str, category_id: str | None) -> bool:
+def _takes(target: BuyTarget | FixedPriceBundle, product_id: str, category_id: str | None) -> bool:
     """Whether a unit of this product and category counts towards a BUY_X_GET_Y target. A function
     here, not a method of the target (a Python class: promotions.py declares msgspec Structs), so
     that the former compiled engine called it directly (a Python method call: ~1,000 instructions)."""
@@ -113,7 +120,10 @@ def _units_given(config: BuyXGetY, lines: Sequence[Line], lefts: list[Decimal]) 
     if not gets:
         return None
     units = [line.priced.units for line in lines]
-    gets.sort(key=lambda i: (lefts[i] / units[i], i))
+    if config.selection == "most_expensive":
+        gets.sort(key=lambda i: (-(lefts[i] / units[i]), i))
+    else:
+        gets.sort(key=lambda i: (lefts[i] / units[i], i))
     in_buy = [_takes(config.buy, line.priced.product_id, line.priced.category_id) for line in lines]
     buy_units = sum(units[i] for i in range(len(lines)) if in_buy[i])
     get_units = sum(units[i] for i in gets)
@@ -158,12 +168,58 @@ def _taken(
 Wanted = tuple[Decimal, list[Line], list[Decimal], list[Decimal] | None]
 
 
-def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal) -> Wanted:
+_INDEX_FROM = 64
+"""Lines x promotions met above which a quote indexes its lines (`Targets`): below it, building the
+index costs more than the scans it saves (a 3-line quote meeting one promotion: ~4 µs more)."""
+
+
+class Targets:
+    """One quote's lines indexed by category and product, and each promotion's eligible lines (by
+    position: every deal's lines are copies in the same order) worked out once, for every deal that
+    applies it: a stack of 90 promotions over 200 lines otherwise tests every line for each of them
+    in each deal (docs/promotions.md#cost-on-the-quote-path)."""
+
+    __slots__ = ("by_category", "by_product", "memo", "unsold")
+
+    def __init__(self, lines: Sequence[Line]) -> None:
+        self.unsold = [i for i, line in enumerate(lines) if line.priced.flash_sale_id is None]
+        """Positions of the lines a promotion may discount (flash-sale units take none)."""
+        self.by_category: dict[str, list[int]] = {}
+        self.by_product: dict[str, list[int]] = {}
+        for i in self.unsold:
+            priced = lines[i].priced
+            if priced.category_id is not None:
+                self.by_category.setdefault(priced.category_id, []).append(i)
+            self.by_product.setdefault(priced.product_id, []).append(i)
+        self.memo: dict[int, list[int]] = {}
+
+    def of(self, promotion: Promotion) -> list[int]:
+        """Ascending positions of the lines `_eligible` admits for `promotion`."""
+        found = self.memo.get(id(promotion))
+        if found is None:
+            c = promotion.conditions
+            if not c.category_ids and not c.product_ids:
+                found = self.unsold
+            else:
+                named: set[int] = set()
+                for category in c.category_ids:
+                    named.update(self.by_category.get(category, ()))
+                for product in c.product_ids:
+                    named.update(self.by_product.get(product, ()))
+                found = sorted(named)
+            self.memo[id(promotion)] = found
+        return found
+
+
+def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal, index: Targets | None = None) -> Wanted:
     """What a goods promotion wants of the lines as they are (rounded once, before the cap and the
     floors): the amount, its target lines, what is left of each, and the weights to spread by
     (None: by what is left)."""
     config = promotion.config
-    targets = [line for line in lines if _eligible(promotion, line)]
+    if index is None:
+        targets = [line for line in lines if _eligible(promotion, line)]
+    else:
+        targets = [lines[i] for i in index.of(promotion)]
     if not targets:
         return ZERO, targets, [], None
     if isinstance(config, BuyXGetY) and not any(
@@ -179,7 +235,12 @@ def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal) -> Wante
         return wanted, targets, lefts, None
     if isinstance(config, AmountOff):
         return min(config.amount.quantize(cent, ROUND_HALF_UP), left), targets, lefts, None
-    assert isinstance(config, BuyXGetY)
+    if not isinstance(config, BuyXGetY):  # asked first: a BUY_X_GET_Y pays one test, as before bundles and tiers
+        if isinstance(config, FixedPriceBundle):
+            return _bundled(config, targets, lefts, cent)
+        if isinstance(config, SpendTiers):
+            return _tiered(config, targets, lefts, left, cent)
+        return ZERO.quantize(cent, ROUND_HALF_UP), [], [], []  # GIFT: a line of its own, no discount on the others
     given = _units_given(config, targets, lefts)
     if given is None:
         return ZERO.quantize(cent, ROUND_HALF_UP), [], [], []
@@ -193,15 +254,85 @@ def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal) -> Wante
     return wanted, [targets[i] for i in keep], [lefts[i] for i in keep], weights
 
 
-def _give(promotion: Promotion, deal: Deal, cent: Decimal, cap_left: Decimal, known: Wanted | None) -> Decimal:
+def _bundled(config: FixedPriceBundle, targets: list[Line], lefts: list[Decimal], cent: Decimal) -> Wanted:
+    """FIXED_PRICE_BUNDLE: the qualifying units, most expensive first (ties: the earlier line), in
+    complete groups of `quantity`; each group costs `price`, so the discount is what the grouped
+    units are worth less the groups' price, on the lines holding them (weights: what their grouped
+    units are worth). Nothing when the groups are worth no more than their price."""
+    units = [line.priced.units for line in targets]
+    qualifying = [
+        i for i, line in enumerate(targets) if _takes(config, line.priced.product_id, line.priced.category_id)
+    ]
+    qualifying.sort(key=lambda i: (-(lefts[i] / units[i]), i))
+    groups = sum(units[i] for i in qualifying) // config.quantity
+    wanted_units = groups * config.quantity
+    worth: dict[int, Decimal] = {}
+    for i in qualifying:
+        if wanted_units == 0:
+            break
+        take = min(wanted_units, units[i])
+        worth[i] = lefts[i] / units[i] * take
+        wanted_units -= take
+    value = sum(worth.values(), ZERO) - config.price * groups
+    if groups == 0 or value <= 0:
+        return ZERO.quantize(cent, ROUND_HALF_UP), [], [], []
+    keep = sorted(worth)
+    return (
+        value.quantize(cent, ROUND_HALF_UP),
+        [targets[i] for i in keep],
+        [lefts[i] for i in keep],
+        [worth[i] for i in keep],
+    )
+
+
+def _tiered(config: SpendTiers, targets: list[Line], lefts: list[Decimal], left: Decimal, cent: Decimal) -> Wanted:
+    """SPEND_TIERS: the highest tier whose min_subtotal the goods of its lines (before discounts)
+    reach; its amount (never more than is left) or percent of what is left of them."""
+    goods = sum((line.priced.subtotal for line in targets), ZERO)
+    reached = [tier for tier in config.tiers if tier.min_subtotal <= goods]
+    if not reached:
+        return ZERO.quantize(cent, ROUND_HALF_UP), [], [], []
+    tier = max(reached, key=lambda t: t.min_subtotal)
+    if tier.amount is not None:
+        return min(tier.amount.quantize(cent, ROUND_HALF_UP), left), targets, lefts, None
+    assert tier.percent is not None
+    return percent_of(left, tier.percent).quantize(cent, ROUND_HALF_UP), targets, lefts, None
+
+
+def spread_even(
+    amount: Decimal, lines: Sequence[Line], lefts: Sequence[Decimal], cent: Decimal, *, platform: bool = False
+) -> Decimal:
+    """`distribution: even`: `amount` in equal parts over the lines (on the currency grid, the first
+    lines take one more cent of the remainder each), each part clipped at the line's room above
+    its min_price floor (a clipped part is not moved: the promotion gives that much less); what was given."""
+    count = len(lines)
+    base = (amount / count).quantize(cent, ROUND_FLOOR)
+    extra = int((amount - base * count) / cent)
+    given = ZERO
+    for position, line in enumerate(lines):
+        share = base + cent if position < extra else base
+        share = min(share, max(lefts[position] - line.priced.floor, ZERO))
+        line.discount += share
+        if platform:
+            line.funded += share
+        given += share
+    return given
+
+
+def _give(
+    promotion: Promotion, deal: Deal, cent: Decimal, cap_left: Decimal, known: Wanted | None, index: Targets | None
+) -> Decimal:
     """Apply one goods promotion to the deal's lines (at most `cap_left`); the amount given.
     `known`: its `_wanted` of these very lines as they are now, when already worked out."""
-    wanted, targets, lefts, weights = known if known is not None else _wanted(promotion, deal.lines, cent)
+    wanted, targets, lefts, weights = known if known is not None else _wanted(promotion, deal.lines, cent, index)
     amount = min(wanted, cap_left)
     if amount <= 0:
         return ZERO
+    platform = promotion.funded_by == "platform"
+    if promotion.config.distribution == "even":
+        return spread_even(amount, targets, lefts, cent, platform=platform)
     total = sum(lefts if weights is None else weights, ZERO)
-    return spread(amount, targets, lefts, total, cent, weights, platform=promotion.funded_by == "platform")
+    return spread(amount, targets, lefts, total, cent, weights, platform=platform)
 
 
 def _deal(
@@ -213,11 +344,12 @@ def _deal(
     *,
     in_place: bool = False,
     known: dict[int, Wanted] | None = None,
+    index: Targets | None = None,
 ) -> Deal:
     """Apply `promotions` in order to fresh copies of `lines`, or (`in_place`: the deal that will
     be used whatever it gives) to `lines` themselves. `known` (in place only): the `_wanted` of some
     promotions (by id) on `lines` as they are, used for the first goods promotion (the lines are
-    still as they were then)."""
+    still as they were then). `index`: the quote's `Targets`."""
     deal = Deal(list(lines) if in_place else [Line(line.priced, line.discount, line.funded) for line in lines])
     first = known if in_place else None
     cap_left = cap
@@ -238,7 +370,7 @@ def _deal(
             continue
         given = ZERO
         if cap_left > 0 and not floored:
-            given = _give(promotion, deal, cent, cap_left, None if first is None else first.get(id(promotion)))
+            given = _give(promotion, deal, cent, cap_left, None if first is None else first.get(id(promotion)), index)
             first = None
             floored = all(
                 line.priced.subtotal - line.discount <= line.priced.floor
@@ -289,13 +421,19 @@ def apply_promotions(
     cent: Decimal,
     delivery_value: Callable[[], Decimal],
     checkout: Checkout,
+    subtotal: Decimal = ZERO,
+    gifts: Mapping[str, GiftStock] | None = None,
+    customer_uses: Mapping[UUID, int] | None = None,
 ) -> Outcome:
     """Choose the promotions for this basket and add their discounts to `Line.discount`.
 
     `meeting`: the positions in `book` of the promotions the basket meets (`PromotionBook.meeting_for`).
     `cap` is the most all discounts together may take; `delivery_value` the delivery fee on the
     goods before discounts (asked only when a FREE_DELIVERY promotion is eligible); `checkout`
-    prices the deals when a promotion alone competes with the stack.
+    prices the deals when a promotion alone competes with the stack. `subtotal`: the goods before
+    discounts (a GIFT's min_subtotal); `gifts`: the GIFT promotions' products as they stand (a gift
+    missing there is unavailable); `customer_uses`: the customer's orders using each promotion with
+    a per_customer_limit.
     """
     outcome = Outcome()
     fee_memo: list[Decimal] = []
@@ -305,52 +443,81 @@ def apply_promotions(
             fee_memo.append(delivery_value())
         return fee_memo[0]
 
-    stacked: list[Promotion] = []
-    alone: list[Promotion] = []
-    left_out: list[tuple[int, Promotion, PromotionRejection, str]] = []
+    eligible: list[Promotion] = []
+    left_out: list[Rejected] = []
     positions: dict[int, int] = {}  # id(promotion) -> its position in the book
     known: dict[int, Wanted] = {}  # id(promotion) -> its `_wanted` of the lines as they are
+    # The index pays for itself on large baskets under many promotions; a small one scans its lines.
+    index = Targets(lines) if len(lines) * len(meeting) > _INDEX_FROM else None
+    budgeted = grouped = gifted = False  # what the merchandisers' fields ask of this basket (rarely anything)
+    # A book without (active) GIFT promotions asks no met promotion whether it is one: no call (the cost budget).
+    gift_products = book.gift_products
     for position in meeting:
         promotion = book.ordered[position]
         positions[id(promotion)] = position
         config = promotion.config
         if isinstance(config, FreeDelivery):
-            eligible = fee() > 0
-        elif isinstance(config, BuyXGetY):  # a complete group is needed
-            found = known[id(promotion)] = _wanted(promotion, lines, cent)
-            eligible = bool(found[1])
+            something = fee() > 0
+        elif isinstance(config, BuyXGetY | FixedPriceBundle | SpendTiers):  # a group or a tier is needed
+            found = known[id(promotion)] = _wanted(promotion, lines, cent, index)
+            something = bool(found[1])
+        elif gift_products and isinstance(config, Gift):  # a line of its own, beside whatever deal is chosen
+            something = config.min_subtotal is None or subtotal >= config.min_subtotal
+            gifted = gifted or something
         else:
-            eligible = any(_eligible(promotion, line) for line in lines)
-        if not eligible:
+            something = any(_eligible(promotion, line) for line in lines)
+        if not something:
             continue  # nothing to discount here (no eligible line, no complete group, no delivery fee)
         if promotion.used_up:
             why = f"used up: its limit of {promotion.usage_limit} orders is reached"
             left_out.append((position, promotion, "USAGE_LIMIT", why))
-        elif promotion.combinable:
-            stacked.append(promotion)
+        elif (limit := promotion.per_customer_limit) is not None and (customer_uses or {}).get(
+            promotion.id, 0
+        ) >= limit:
+            why = f"used up for this customer: its limit of {limit} orders a customer is reached"
+            left_out.append((position, promotion, "USAGE_LIMIT", why))
+        elif promotion.budget_remaining is not None and promotion.budget_remaining <= 0:
+            left_out.append((position, promotion, "BUDGET_EXHAUSTED", "its budget is used up"))
         else:
-            alone.append(promotion)
-    if not stacked and not alone:
-        outcome.rejected = [(promotion, reason, why) for _, promotion, reason, why in left_out]
+            eligible.append(promotion)
+            if promotion.budget_remaining is not None:
+                budgeted = True
+            if promotion.group is not None:
+                grouped = True
+    if grouped:
+        eligible = _best_in_groups(eligible, lines, cap, cent, fee, left_out, positions, index)
+    if gifted:
+        eligible = _gifts(eligible, lines, gifts or {}, outcome, left_out, positions, cent)
+    if not eligible:
+        outcome.rejected = [(promotion, reason, why) for _, promotion, reason, why in sorted(left_out, key=_position)]
         return outcome
     before = [line.discount for line in lines]
-    # With no promotion to be used alone the stack is the deal: applied to the lines themselves.
-    stack = _deal(stacked, lines, cap, cent, fee, in_place=not alone, known=known)
-    chosen = stack
-    deals = [stack]
-    for promotion in alone:
-        deal = _deal([promotion], lines, cap, cent, fee)
-        if deal.value > 0:
-            deals.append(deal)
-        else:  # alone it gives nothing: no deal to price
-            left_out.append((positions[id(promotion)], promotion, "NOTHING_LEFT", deal.amounts[0][2]))
-    if len(deals) > 1:
-        chosen = _cheapest(deals, checkout, left_out, positions)
+    while True:
+        chosen, rejected = _choose(
+            eligible, lines, cap, cent, fee, checkout, positions, known, in_place=not budgeted, index=index
+        )
+        if not budgeted:
+            break
+        over = [
+            (promotion, amount)
+            for promotion, amount, _ in chosen.amounts
+            if promotion.budget_remaining is not None and amount > promotion.budget_remaining
+        ]
+        if not over:
+            break
+        for promotion, amount in over:  # what it would give passes its budget: the choice again without it
+            why = f"its budget has {promotion.budget_remaining:f} left, less than the {amount:f} it would give"
+            left_out.append((positions[id(promotion)], promotion, "BUDGET_EXHAUSTED", why))
+            eligible.remove(promotion)
+    left_out += rejected
+    given = outcome.applied  # the gifts, applied after the deal's promotions
+    outcome.applied = []
     for promotion, amount, why in chosen.amounts:
         if amount > 0:
             outcome.applied.append((promotion, ZERO if isinstance(promotion.config, FreeDelivery) else amount))
         else:
             left_out.append((positions[id(promotion)], promotion, "NOTHING_LEFT", why))
+    outcome.applied += given
     outcome.blocks_coupons = chosen.blocks_coupons
     outcome.rejected = [(promotion, reason, why) for _, promotion, reason, why in sorted(left_out, key=_position)]
     outcome.free_delivery = chosen.free_delivery
@@ -363,7 +530,110 @@ def apply_promotions(
     return outcome
 
 
-def _position(entry: tuple[int, Promotion, PromotionRejection, str]) -> int:
+Rejected = tuple[int, Promotion, PromotionRejection, str]
+
+
+def _choose(
+    eligible: list[Promotion],
+    lines: Sequence[Line],
+    cap: Decimal,
+    cent: Decimal,
+    fee: Callable[[], Decimal],
+    checkout: Checkout,
+    positions: dict[int, int],
+    known: dict[int, Wanted],
+    *,
+    in_place: bool,
+    index: Targets | None = None,
+) -> tuple[Deal, list[Rejected]]:
+    """The deal chosen among the stack and each non-combinable promotion alone, and the promotions
+    it leaves out (beaten, or giving nothing alone). `in_place`: the stack may be applied to the
+    lines themselves when it is the only deal (no promotion has a budget the choice may undo)."""
+    stacked = [promotion for promotion in eligible if promotion.combinable]
+    alone = [promotion for promotion in eligible if not promotion.combinable]
+    rejected: list[Rejected] = []
+    # With no promotion to be used alone the stack is the deal: applied to the lines themselves.
+    stack = _deal(stacked, lines, cap, cent, fee, in_place=in_place and not alone, known=known, index=index)
+    deals = [stack]
+    for promotion in alone:
+        deal = _deal([promotion], lines, cap, cent, fee, index=index)
+        if deal.value > 0:
+            deals.append(deal)
+        else:  # alone it gives nothing: no deal to price
+            rejected.append((positions[id(promotion)], promotion, "NOTHING_LEFT", deal.amounts[0][2]))
+    if len(deals) == 1:
+        return stack, rejected
+    return _cheapest(deals, checkout, rejected, positions), rejected
+
+
+def _gifts(
+    eligible: list[Promotion],
+    lines: Sequence[Line],
+    stock: Mapping[str, GiftStock],
+    outcome: Outcome,
+    left_out: list[Rejected],
+    positions: dict[int, int],
+    cent: Decimal,
+) -> list[Promotion]:
+    """`eligible` less its GIFT promotions: each given (in `outcome.applied`, amount 0, and
+    `outcome.gifts`) when its product is active with the units in stock (beyond the basket's own
+    units of it and the gifts before it), else GIFT_UNAVAILABLE."""
+    taken: dict[str, int] = {}
+    for line in lines:
+        taken[line.priced.product_id] = taken.get(line.priced.product_id, 0) + line.priced.units
+    kept = []
+    for promotion in eligible:
+        config = promotion.config
+        if not isinstance(config, Gift):
+            kept.append(promotion)
+            continue
+        found = stock.get(config.product_id)
+        wanted = taken.get(config.product_id, 0) + config.quantity
+        if found is None or not found.is_active:
+            why = "its gift is not an active product"
+        elif found.stock < wanted:
+            why = f"its gift is out of stock ({max(found.stock - taken.get(config.product_id, 0), 0)} left)"
+        else:
+            taken[config.product_id] = wanted
+            outcome.applied.append((promotion, ZERO.quantize(cent)))
+            outcome.gifts.append((promotion, found))
+            continue
+        left_out.append((positions[id(promotion)], promotion, "GIFT_UNAVAILABLE", why))
+    return kept
+
+
+def _best_in_groups(
+    eligible: list[Promotion],
+    lines: Sequence[Line],
+    cap: Decimal,
+    cent: Decimal,
+    fee: Callable[[], Decimal],
+    left_out: list[Rejected],
+    positions: dict[int, int],
+    index: Targets | None = None,
+) -> list[Promotion]:
+    """`eligible` less every promotion of a group but its best: the one that alone takes the most
+    off (goods discount or delivery fee waived; a tie: the first in the book's order). The others
+    join `left_out` as BEST_IN_GROUP."""
+    members: dict[str, list[Promotion]] = {}
+    for promotion in eligible:
+        if promotion.group is not None:
+            members.setdefault(promotion.group, []).append(promotion)
+    beaten: set[int] = set()
+    for group in members.values():
+        if len(group) < 2:
+            continue
+        worth = [_deal([promotion], lines, cap, cent, fee, index=index).value for promotion in group]
+        best = max(range(len(group)), key=lambda i: (worth[i], -i))
+        for i, promotion in enumerate(group):
+            if i != best:
+                why = f"{group[best].name} of its group {promotion.group!r} takes {worth[best] - worth[i]:f} more off"
+                left_out.append((positions[id(promotion)], promotion, "BEST_IN_GROUP", why))
+                beaten.add(id(promotion))
+    return [promotion for promotion in eligible if id(promotion) not in beaten]
+
+
+def _position(entry: Rejected) -> int:
     return entry[0]
 
 

@@ -5,8 +5,17 @@ is active and inside `[starts_at, ends_at)`. What it gives depends on its kind (
 
     PERCENT_OFF     percent (0, 100] of its eligible lines, at most max_discount
     AMOUNT_OFF      amount (in its currency) off its eligible lines
-    BUY_X_GET_Y     percent_off of the CHEAPEST `get` units, once per complete `buy` group
+    BUY_X_GET_Y     percent_off of the CHEAPEST (or `selection: most_expensive`) `get` units,
+                    once per complete `buy` group
     FREE_DELIVERY   the delivery fee waived
+    FIXED_PRICE_BUNDLE  every complete group of `quantity` qualifying units (most expensive
+                    first) costs `price` together
+    SPEND_TIERS     the highest tier reached: its amount or percent off its lines
+    GIFT            a gift line at 0.00 (docs/promotions.md#gifts)
+
+Every kind spreads its amount over its lines in proportion to what is left of each, or (`distribution:
+even`) in equal parts. A `group` of promotions applies only its best; a `budget` caps the money
+orders take from a promotion (budget_remaining, kept in the snapshot).
 
 How promotions combine with each other and with coupons is `promotion_deals`. The snapshot
 compiles them into a `PromotionBook`, in stacking order (priority descending, then id), so the
@@ -27,12 +36,27 @@ import msgspec
 from quote_service.pricing.coupons import FundedBy
 from quote_service.pricing.money import ZERO
 
-PromotionKind = Literal["PERCENT_OFF", "AMOUNT_OFF", "BUY_X_GET_Y", "FREE_DELIVERY"]
-KINDS: tuple[PromotionKind, ...] = ("PERCENT_OFF", "AMOUNT_OFF", "BUY_X_GET_Y", "FREE_DELIVERY")
-PromotionRejection = Literal["BETTER_DEAL", "USAGE_LIMIT", "NOTHING_LEFT"]
+PromotionKind = Literal[
+    "PERCENT_OFF", "AMOUNT_OFF", "BUY_X_GET_Y", "FREE_DELIVERY", "FIXED_PRICE_BUNDLE", "SPEND_TIERS", "GIFT"
+]
+KINDS: tuple[PromotionKind, ...] = (
+    "PERCENT_OFF",
+    "AMOUNT_OFF",
+    "BUY_X_GET_Y",
+    "FREE_DELIVERY",
+    "FIXED_PRICE_BUNDLE",
+    "SPEND_TIERS",
+    "GIFT",
+)
+PromotionRejection = Literal[
+    "BETTER_DEAL", "USAGE_LIMIT", "NOTHING_LEFT", "BEST_IN_GROUP", "BUDGET_EXHAUSTED", "GIFT_UNAVAILABLE"
+]
 """Why an eligible promotion was not applied: with another deal the customer pays less in the end,
-it was used up (counted at orders), or the promotions before it (with the cap and min_price floors)
-left it nothing."""
+it was used up (counted at orders), the promotions before it (with the cap and min_price floors)
+left it nothing, another of its group is better for the customer, its budget cannot cover it, or
+its gift is out of stock or inactive."""
+Distribution = Literal["proportional", "even"]
+Selection = Literal["cheapest", "most_expensive"]
 
 
 class Conditions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -51,6 +75,7 @@ class Conditions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
 class PercentOff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="PERCENT_OFF"):
     percent: Decimal
+    distribution: Distribution = "proportional"
     max_discount: Decimal | None = None
     """In the conditions' currency (required with it)."""
 
@@ -59,6 +84,7 @@ class AmountOff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     amount: Decimal
     currency: str
     """The promotion applies only to quotes in this currency."""
+    distribution: Distribution = "proportional"
 
 
 class BuyTarget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -79,18 +105,62 @@ class BuyXGetY(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     buy: BuyTarget
     get: GetTarget
     max_applications: int | None = None
+    selection: Selection = "cheapest"
+    """Which `get` units a group discounts: the cheapest, or the most expensive."""
+    distribution: Distribution = "proportional"
 
 
 class FreeDelivery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="FREE_DELIVERY"):
-    pass
+    distribution: Distribution = "proportional"
+    """Taken for every kind; a waived fee has no lines to spread over."""
 
 
-PromotionConfig = PercentOff | AmountOff | BuyXGetY | FreeDelivery
+class FixedPriceBundle(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="FIXED_PRICE_BUNDLE"):
+    """Every complete group of `quantity` qualifying units (the most expensive first) costs `price`."""
+
+    quantity: int
+    price: Decimal
+    currency: str
+    """The promotion applies only to quotes in this currency."""
+    product_ids: frozenset[str] = frozenset()
+    category_ids: frozenset[str] = frozenset()
+    distribution: Distribution = "proportional"
+
+
+class Tier(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    min_subtotal: Decimal
+    amount: Decimal | None = None
+    percent: Decimal | None = None
+
+
+class SpendTiers(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="SPEND_TIERS"):
+    """The highest tier whose min_subtotal the goods of its lines (before discounts) reach applies."""
+
+    tiers: tuple[Tier, ...]
+    """Ascending min_subtotal (the service sorts them)."""
+    currency: str
+    distribution: Distribution = "proportional"
+
+
+class Gift(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="GIFT"):
+    """A gift line of `quantity` units of `product_id` at 0.00 when the goods reach `min_subtotal`."""
+
+    product_id: str
+    quantity: int = 1
+    min_subtotal: Decimal | None = None
+    currency: str | None = None
+    distribution: Distribution = "proportional"
+
+
+PromotionConfig = PercentOff | AmountOff | BuyXGetY | FreeDelivery | FixedPriceBundle | SpendTiers | Gift
 CONFIG_TYPES: dict[str, type[msgspec.Struct]] = {
     "PERCENT_OFF": PercentOff,
     "AMOUNT_OFF": AmountOff,
     "BUY_X_GET_Y": BuyXGetY,
     "FREE_DELIVERY": FreeDelivery,
+    "FIXED_PRICE_BUNDLE": FixedPriceBundle,
+    "SPEND_TIERS": SpendTiers,
+    "GIFT": Gift,
 }
 
 
@@ -111,6 +181,12 @@ class Promotion(msgspec.Struct, frozen=True, kw_only=True):
     is_active: bool = True
     funded_by: FundedBy = "seller"
     """Who pays the discount (docs/orders-and-refunds.md#who-funds-a-discount)."""
+    group: str | None = None
+    """Of the eligible promotions of one group only the best for the customer applies."""
+    budget_remaining: Decimal | None = None
+    """What is left of its money budget (None: no budget); quotes apply it only in `budget_currency`."""
+    budget_currency: str | None = None
+    per_customer_limit: int | None = None
 
     @property
     def kind(self) -> PromotionKind:
@@ -120,6 +196,17 @@ class Promotion(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def used_up(self) -> bool:
         return self.usage_limit is not None and self.times_used >= self.usage_limit
+
+
+class GiftStock(msgspec.Struct, frozen=True, kw_only=True):
+    """A GIFT promotion's product as a quote reads it: whether it can be given (docs/promotions.md#gifts)."""
+
+    id: str
+    category_id: str | None
+    seller_id: str | None
+    is_active: bool
+    stock: int
+    """Units in stock less those held for other quotes' reservations."""
 
 
 class Basket(msgspec.Struct, frozen=True, kw_only=True):
@@ -168,7 +255,11 @@ def could_meet(
     if c.currency is not None and c.currency != basket.currency:
         return False
     config = promotion.config
-    if isinstance(config, AmountOff) and config.currency != basket.currency:
+    if isinstance(config, AmountOff | FixedPriceBundle | SpendTiers) and config.currency != basket.currency:
+        return False
+    if isinstance(config, Gift) and config.currency is not None and config.currency != basket.currency:
+        return False
+    if promotion.budget_currency is not None and promotion.budget_currency != basket.currency:
         return False
     if c.customer_groups and _folded(basket.customer_group) not in (groups or _folded_set(c.customer_groups)):
         return False
@@ -211,10 +302,11 @@ class _View:
     customer group, segment and channel could meet, indexed as the book is: what is left to look
     up for a basket is its categories and products (the index) and its subtotal (`_Entry`)."""
 
-    __slots__ = ("by_category", "by_product", "empty", "general")
+    __slots__ = ("admitted", "by_category", "by_product", "empty", "general")
 
     def __init__(self, book: PromotionBook, positions: list[int]) -> None:
         admitted = set(positions)
+        self.admitted = admitted
         minimums = book.minimums
         self.general = _Entry([position for position in book.general if position in admitted], minimums)
         self.by_category = _kept(book.by_category, admitted, minimums)
@@ -242,7 +334,10 @@ class PromotionBook:
     currency, group, segment or channel, or out of their dates, cost a quote nothing after the
     first of its kind."""
 
-    __slots__ = ("by_category", "by_product", "edges", "general", "groups", "minimums", "ordered", "segments", "views")
+    __slots__ = (
+        "by_category", "by_product", "currencies", "edges", "general", "gift_currencies", "gift_positions",
+        "gift_products", "groups", "limited", "limited_any_channel", "minimums", "ordered", "segments", "views",
+    )  # fmt: skip
 
     def __init__(self, promotions: Iterable[Promotion] = ()) -> None:
         self.ordered: tuple[Promotion, ...] = tuple(sorted(promotions, key=_stacking_key))
@@ -253,6 +348,27 @@ class PromotionBook:
         self.groups = [_folded_set(p.conditions.customer_groups) for p in self.ordered]
         self.segments = [_folded_set(p.conditions.customer_segments) for p in self.ordered]
         self.minimums: list[Decimal | None] = [p.conditions.min_subtotal for p in self.ordered]
+        self.currencies: frozenset[str | None] = frozenset(p.conditions.currency for p in self.ordered)
+        """The currencies the promotions name (None: one names none, so any currency): the engine asks
+        nothing more of a book none of whose promotions a quote's currency could meet (docs/hot-path.md)."""
+        self.gift_products: tuple[str, ...] = tuple(
+            sorted({p.config.product_id for p in self.ordered if isinstance(p.config, Gift) and p.is_active})
+        )
+        """The products GIFT promotions give: a quote reads their stock only when there are some."""
+        self.gift_positions: list[tuple[int, str]] = []
+        """(position, gift product) of each active GIFT promotion (`gifts_for`)."""
+        gift_currencies: set[str | None] = set()
+        for position, p in enumerate(self.ordered):
+            if isinstance(p.config, Gift) and p.is_active:
+                self.gift_positions.append((position, p.config.product_id))
+                gift_currencies.add(p.conditions.currency or p.config.currency)
+        self.gift_currencies = frozenset(gift_currencies)
+        """The currencies those name (None: one names none): a quote in another asks nothing of them."""
+        self.limited = [position for position, p in enumerate(self.ordered) if p.per_customer_limit is not None]
+        """Positions of promotions with a per_customer_limit (a quote that could meet one reads its uses)."""
+        self.limited_any_channel = any(not self.ordered[position].conditions.channels for position in self.limited)
+        """Whether one of them names no channel: when none does, a quote without a channel could meet none and
+        asks nothing of them (no call: the cost budget, docs/hot-path.md)."""
         for position, promotion in enumerate(self.ordered):
             c = promotion.conditions
             if not c.category_ids and not c.product_ids:
@@ -324,6 +440,32 @@ class PromotionBook:
                 if entry is not None:
                     found.update(entry.reached(subtotal))
         return sorted(found)
+
+    def limited_for(
+        self,
+        *,
+        currency: str,
+        customer_group: str | None,
+        customer_segment: str | None,
+        channel: str | None,
+        now: datetime,
+    ) -> list[UUID]:
+        """Ids of the promotions with a per_customer_limit that a quote of this kind could meet."""
+        if not self.limited:
+            return []
+        admitted = self._view(currency, customer_group, customer_segment, channel, now).admitted
+        return [self.ordered[position].id for position in self.limited if position in admitted]
+
+    def gifts_for(
+        self, currency: str, group: str | None, segment: str | None, channel: str | None, now: datetime
+    ) -> list[str]:
+        """The products of the GIFT promotions a quote of this currency, customer group, segment and
+        channel could meet at `now`: their stock is read only for those (a gift in another currency or
+        for another channel costs a quote no read)."""
+        if not self.gift_positions:
+            return []
+        admitted = self._view(currency, group, segment, channel, now).admitted
+        return sorted({product for position, product in self.gift_positions if position in admitted})
 
     def __len__(self) -> int:
         return len(self.ordered)

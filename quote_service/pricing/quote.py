@@ -15,6 +15,8 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from quote_service.pricing.coupons import Coupon
+from quote_service.pricing.taxes import LineTax, Rounding, TaxExemption
 from quote_service.validation import StrictDecimal
 
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -24,8 +26,8 @@ Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
 Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
 CountryCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2}\Z", description="ISO 3166-1 alpha-2")]
 CurrencyCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}\Z", description="ISO 4217")]
-PriceSource = Literal["catalog", "request", "flash_sale", "price_list"]
-STOCKED_SOURCES: frozenset[str] = frozenset({"catalog", "price_list"})
+PriceSource = Literal["catalog", "request", "flash_sale", "price_list", "gift"]
+STOCKED_SOURCES: frozenset[str] = frozenset({"catalog", "price_list", "gift"})
 """Lines whose units come from the product's catalog stock (a price list prices a catalog product;
 flash-priced units come from their sale, request-priced lines have no stock)."""
 
@@ -87,6 +89,23 @@ class QuoteRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     customer_group: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     """The customer's group (e.g. "b2b"), stated by a service key or admin as `customer_tier` is; default
     the calling account's own group. A shopper's comes from its account (docs/markets.md#customer-group-per-quote)."""
+    shipping: (
+        Annotated[
+            dict[ExternalId, Annotated[str, msgspec.Meta(min_length=1, max_length=64)]], msgspec.Meta(max_length=200)
+        ]
+        | None
+    ) = None
+    """The delivery option chosen per seller (`{"<seller_id>": "<code>"}`); an unchosen shipment takes the
+    default option (docs/shipping.md#which-option-is-selected)."""
+    # Taxes and installments (docs/taxes.md): each absent leaves the quote as it was.
+    tax_exemption: TaxExemption | None = None
+    """`exempt` or `reverse_charge` (with `customer_tax_id`): the lines carry no tax. A service key or admin only."""
+    customer_tax_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    """The buyer's tax number (VAT id); required with `tax_exemption: reverse_charge`."""
+    card_bin: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6,8}\Z")] | None = None
+    """The card's first 6-8 digits: the quote lists the installment plans offered for it."""
+    installments: Annotated[int, msgspec.Meta(ge=1, le=36)] | None = None
+    """With `card_bin`: the number of installments chosen (one of `installment_options`' counts)."""
 
 
 # --- engine inputs -------------------------------------------------------------------------
@@ -108,6 +127,8 @@ class CatalogProduct(msgspec.Struct, frozen=True, kw_only=True):
     """When the product's active campaign first moved its price below the campaign's base price, while
     `current_price` is still below it (a campaign reduction, docs/markets.md#prior-price-for-announced-reductions);
     None otherwise. Read with `current_price`, so the two are never out of step."""
+    weight: Decimal | None = None
+    """Per unit, in kg: what a shipment weighs (docs/shipping.md); None: the request item's `weight`."""
 
 
 class FlashOffer(msgspec.Struct, frozen=True, kw_only=True):
@@ -128,6 +149,11 @@ class CustomerContext(msgspec.Struct, frozen=True, kw_only=True):
     segment: str | None = None
     coupon_uses: dict[str, int] = {}
     """Times this customer has used each coupon code (per_customer_limit)."""
+    promotion_uses: dict[UUID, int] = {}
+    """Orders of this customer that used each promotion with a per_customer_limit its quote could meet."""
+    generated_coupons: dict[str, Coupon] = {}
+    """The generated single-use codes the request names (docs/promotions.md#code-batches), each
+    priced as its coupon (upper-case code → the coupon as that code)."""
     customer_group: str | None = None
     """The caller's customer group (a user's account, a service key's statement): price lists
     may be limited to some groups."""
@@ -152,6 +178,10 @@ class EngineDefaults(msgspec.Struct, frozen=True, kw_only=True):
     currency: str = "TRY"
     """The currency of `delivery_fee` and the small-basket threshold and fee (DEFAULT_CURRENCY): a quote
     in another currency gets no default fee (docs/markets.md#default-fees-have-a-currency)."""
+    commission_tax_rate: Decimal = Decimal(0)
+    """COMMISSION_TAX_RATE: the tax on the commission, in a quote's per-seller totals (docs/shipping.md)."""
+    rounding: Rounding = Rounding()
+    """ROUNDING_MODE and TAX_CALCULATION: how taxes are rounded (docs/taxes.md#rounding-modes)."""
 
 
 # --- response ------------------------------------------------------------------------------
@@ -213,6 +243,23 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
         datetime | UnsetType,
         msgspec.Meta(description="When the flash sale, promotion or campaign reducing the line began."),
     ] = UNSET
+    # Taxes as markets have them (docs/taxes.md): only in a quote with a compound tax, an exemption or
+    # rounding other than the default; absent from every other quote.
+    taxes: Annotated[
+        list[LineTax] | UnsetType,
+        msgspec.Meta(description="The line's taxes, component by component; `tax` is their sum."),
+    ] = UNSET
+    tax_exemption: Annotated[
+        TaxExemption | UnsetType, msgspec.Meta(description="Why the line carries no tax (exempt, reverse_charge).")
+    ] = UNSET
+    tax_exempted: Annotated[
+        Decimal | UnsetType,
+        msgspec.Meta(description="An exempt tax-inclusive line: the tax its price held, not charged (it charges net)."),
+    ] = UNSET
+    installment_commission: Annotated[
+        Decimal | UnsetType,
+        msgspec.Meta(description="A seller-funded installment option chosen: the line's share of it (docs/taxes.md)."),
+    ] = UNSET
     # Only on a line a platform-funded promotion or coupon discounts (docs/orders-and-refunds.md#who-funds-a-discount).
     platform_funded: Annotated[
         Decimal | UnsetType,
@@ -220,6 +267,9 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
             description="The part of `discount` the platform pays the seller; not taken off the commission base."
         ),
     ] = UNSET
+    # Only on a GIFT promotion's line (docs/promotions.md#gifts): 0.00, no tax, no commission.
+    is_gift: Annotated[bool | UnsetType, msgspec.Meta(description="A gift of the promotion `promotion_id`.")] = UNSET
+    promotion_id: UUID | UnsetType = UNSET
 
 
 class CommissionDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -240,6 +290,13 @@ class CommissionBreakdown(msgspec.Struct, frozen=True, kw_only=True):
     logistics_commission: Decimal
     currency: str
     details: list[CommissionDetail]
+    installment_commission: Annotated[
+        Decimal | UnsetType,
+        msgspec.Meta(
+            description="A seller-funded installment option chosen: what the sellers pay for it, in "
+            "total_commission (docs/taxes.md#installments)."
+        ),
+    ] = UNSET
 
 
 class Calculation(msgspec.Struct, frozen=True, kw_only=True):
@@ -304,7 +361,8 @@ class AppliedPromotion(msgspec.Struct, frozen=True, kw_only=True):
 class RejectedPromotion(msgspec.Struct, frozen=True, kw_only=True):
     promotion_id: UUID
     reason: str
-    """BETTER_DEAL, USAGE_LIMIT or NOTHING_LEFT (docs/promotions.md)."""
+    """BETTER_DEAL, USAGE_LIMIT, NOTHING_LEFT, BEST_IN_GROUP, BUDGET_EXHAUSTED or GIFT_UNAVAILABLE
+    (docs/promotions.md)."""
     name: str = ""
     """The promotion's name (empty only in a quote stored before rejections carried it)."""
     detail: Annotated[
@@ -314,6 +372,81 @@ class RejectedPromotion(msgspec.Struct, frozen=True, kw_only=True):
             "with the deal chosen, or what left it nothing (docs/promotions.md#in-the-quote)."
         ),
     ] = ""
+
+
+class ShipmentOption(msgspec.Struct, frozen=True, kw_only=True):
+    """A delivery option of a shipment, priced for it."""
+
+    code: str
+    name: str
+    fee: Decimal
+    eta_days_min: int
+    eta_days_max: int
+    free: bool
+    """The shipment's goods reach the option's `free_above`: it costs nothing."""
+
+
+class Shipment(msgspec.Struct, frozen=True, kw_only=True):
+    """One seller's parcel in a quote (docs/shipping.md)."""
+
+    seller_id: str | None
+    product_ids: list[str]
+    goods: Decimal
+    """The seller's lines after discounts."""
+    options: list[ShipmentOption]
+    """The options of the seller's profile ([]: no profile applies; the delivery rules priced the parcel)."""
+    selected: str | None
+    delivery_fee: Decimal
+    """The selected option's fee (0 when a FREE_DELIVERY promotion or coupon waived it)."""
+    free_delivery_remaining: Decimal | None
+    """How much more of the seller's goods make the selected option free (0 once they do); None: it never is."""
+    logistics_commission: Decimal
+
+
+class SellerTotals(msgspec.Struct, frozen=True, kw_only=True):
+    """One seller's share of a quote; each field summed over the sellers is the quote's own figure."""
+
+    seller_id: str | None
+    goods: Decimal
+    discount: Decimal
+    tax: Decimal
+    tax_included: Decimal
+    delivery_fee: Decimal
+    commission: Decimal
+    commission_tax: Decimal
+    payout: Decimal
+    """goods - discount + tax + platform-funded discounts - commission - commission_tax + delivery_fee."""
+
+
+class InstallmentOption(msgspec.Struct, frozen=True, kw_only=True):
+    """One way to pay a quote in parts (docs/taxes.md#installments)."""
+
+    plan_id: UUID
+    count: int
+    rate: Decimal
+    """Percent of the total: the interest, paid by `funded_by`."""
+    funded_by: Literal["customer", "seller", "platform"]
+    installment_amount: Decimal
+    first_installment_amount: Decimal
+    """The first installment takes the remainder: first + (count - 1) x installment_amount = total_payable."""
+    total_payable: Decimal
+    """What the customer pays in all: total_amount x (1 + rate / 100) when customer-funded, else total_amount."""
+
+
+class SelectedInstallment(msgspec.Struct, frozen=True, kw_only=True):
+    """The installment option the quote was made with (`installments`), carried to its order."""
+
+    plan_id: UUID
+    count: int
+    rate: Decimal
+    funded_by: Literal["customer", "seller", "platform"]
+    installment_amount: Decimal
+    first_installment_amount: Decimal
+    total_payable: Decimal
+    seller_commission_rate: Decimal | None = None
+    """Seller-funded: the percent of each seller's goods added to its commission."""
+    installment_commission: Decimal | None = None
+    """Seller-funded: what the sellers pay for it in all (in `commission_breakdown`, `sellers`)."""
 
 
 class Quote(msgspec.Struct, frozen=True, kw_only=True):
@@ -353,4 +486,34 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
             description="The tax contained in the tax-inclusive lines (not added: `tax_amount` is the tax added to "
             "the others). Present only when a line is priced from a tax-inclusive source (docs/markets.md)."
         ),
+    ] = UNSET
+    # Only where a shipping profile applies (docs/shipping.md): a quote without one reads as it always did.
+    shipments: Annotated[
+        list[Shipment] | UnsetType,
+        msgspec.Meta(description="A shipment per seller, in first-appearance order; delivery_fee is their sum."),
+    ] = UNSET
+    sellers: Annotated[
+        list[SellerTotals] | UnsetType,
+        msgspec.Meta(description="Per-seller totals (with shipments); each field sums to the quote's own figure."),
+    ] = UNSET
+    # Taxes and installments (docs/taxes.md): only in a quote that uses them.
+    rounding: Annotated[
+        Rounding | UnsetType,
+        msgspec.Meta(description="How the quote's taxes were rounded (absent: HALF_UP per LINE, the default)."),
+    ] = UNSET
+    tax_exemption: Annotated[TaxExemption | UnsetType, msgspec.Meta(description="As the request stated it.")] = UNSET
+    customer_tax_id: Annotated[str | UnsetType, msgspec.Meta(description="As the request stated it.")] = UNSET
+    tax_exempted: Annotated[
+        Decimal | UnsetType,
+        msgspec.Meta(
+            description="Tax held in exempt tax-inclusive lines' prices and not charged: total_amount = subtotal "
+            "- discount_amount + tax_amount - tax_exempted + delivery_fee + small_basket_fee."
+        ),
+    ] = UNSET
+    installment_options: Annotated[
+        list[InstallmentOption] | UnsetType,
+        msgspec.Meta(description="With `card_bin`: the plans' options for that card, currency and total."),
+    ] = UNSET
+    installment: Annotated[
+        SelectedInstallment | UnsetType, msgspec.Meta(description="With `installments`: the option chosen.")
     ] = UNSET

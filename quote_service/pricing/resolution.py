@@ -46,6 +46,7 @@ from quote_service.pricing.rules import (
     tax_rule,
     window_zone,
 )
+from quote_service.pricing.taxes import effective_rate, rule_components
 
 MAX_ENTRIES = 20_000
 """Answers kept per snapshot interval before the memo starts over (bounds memory under many regions)."""
@@ -175,7 +176,8 @@ class Resolution:
             rate = None
             if rule is not None:
                 assert isinstance(rule.configuration, TaxRateConfig)
-                rate = rule.configuration.rate
+                config = rule.configuration
+                rate = effective_rate(rule_components(config)) if config.rate is None else config.rate
             found = (rule, rate)
             self.grow()
             self._taxes[key] = found

@@ -15,7 +15,9 @@ Selection among names, highest first:
 TIME_WINDOW times are local "HH:MM" in the rule's `timezone` (default: the engine defaults'
 `timezone`, BUSINESS_TIMEZONE); `days_of_week` are ISO (1 = Monday ... 7 = Sunday) and name the
 local day a window STARTS, so the after-midnight part of a 22:00-02:00 window belongs to the day
-before; `start_time == end_time` is a whole day starting at that time. Across a daylight-saving
+before; `end_time` 24:00 is the day's end (`00:00`-`24:00`: the whole day). A window whose times are
+equal is refused on write (empty); one stored before that applies for a whole day from its start
+(`in_time_window`'s midnight branch). Across a daylight-saving
 change a window opens the first time the local clock reaches its start and closes the first
 time it reaches its end (`local_time.wall_clock`; docs/time-zones.md).
 """
@@ -91,6 +93,13 @@ TaxPercent = Annotated[Decimal, DecimalRange(ge=Decimal(0), le=Decimal(100))]
 Multiplier = Annotated[Decimal, DecimalRange(gt=Decimal(0), le=Decimal(100))]
 ClockTime = Annotated[
     str, msgspec.Meta(pattern=r"^(?:[01]\d|2[0-3]):[0-5]\d\Z", description="local HH:MM (the rule's timezone)")
+]
+EndClockTime = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^(?:(?:[01]\d|2[0-3]):[0-5]\d|24:00)\Z",
+        description="local HH:MM (the rule's timezone), or 24:00: the end of the day",
+    ),
 ]
 ZoneName = Annotated[
     str, msgspec.Meta(min_length=1, max_length=64, description="IANA time zone name, e.g. Europe/Istanbul")
@@ -168,15 +177,33 @@ def fee_currency(rule: PricingRule, default_currency: str) -> str:
     return (stated if isinstance(stated, str) else default_currency).upper()
 
 
-class TaxRateConfig(_Config, frozen=True, tag="TAX_RATE"):
+TaxCode = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9_]{0,15}\Z", description="e.g. KDV, OTV, VAT: A-Z, 0-9, _ (1-16)")
+]
+
+
+class TaxComponentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """One tax of a compound TAX_RATE (docs/taxes.md#compound-taxes)."""
+
+    code: TaxCode
     rate: TaxPercent
-    """Percent, 0 to 100."""
+    compound: bool = False
+    """On the net plus the components before it (KDV on a price holding ÖTV); else on the net."""
+
+
+class TaxRateConfig(_Config, frozen=True, tag="TAX_RATE"):
+    rate: TaxPercent | None = None
+    """Percent, 0 to 100; exactly one of `rate` and `components`."""
+    components: Annotated[tuple[TaxComponentConfig, ...], msgspec.Meta(min_length=1, max_length=8)] | None = None
+    """Taxes in the order they apply (docs/taxes.md#compound-taxes); codes distinct."""
 
 
 class TimeWindowConfig(_Config, frozen=True, tag="TIME_WINDOW"):
     adjust_percent: Percent
     start_time: ClockTime
-    end_time: ClockTime
+    end_time: EndClockTime
+    """Not `start_time` (an empty window: refused on write); `24:00` ends the window at midnight, so
+    `00:00`-`24:00` is the whole day."""
     days_of_week: Annotated[tuple[IsoWeekday, ...], msgspec.Meta(min_length=1, max_length=7)] | None = None
     """None: every day."""
     timezone: ZoneName | None = None

@@ -80,7 +80,7 @@ def line_tax(priced: Priced, discount: Decimal, cent: Decimal) -> Decimal:
     return ((priced.subtotal - discount) * priced.plan.tax_fraction).quantize(cent, ROUND_HALF_UP)
 
 
-def _seller_funded_base(priced: Priced, seller_discount: Decimal, cent: Decimal) -> Decimal:
+def seller_funded_base(priced: Priced, seller_discount: Decimal, cent: Decimal) -> Decimal:
     """The commission base of a line whose seller-funded discount is `seller_discount`: the line after
     that discount only, without the tax it would then contain (tax-inclusive lines)."""
     after = priced.subtotal - seller_discount
@@ -92,7 +92,7 @@ def added_tax(priced: Priced, discount: Decimal, cent: Decimal, zero: Decimal) -
     return zero if priced.inclusive else line_tax(priced, discount, cent)
 
 
-def _response_parts(
+def response_parts(
     priced: Priced,
     discount: Decimal,
     base: Decimal,
@@ -162,23 +162,23 @@ def settle(lines: Sequence[Line], region: RegionPlan, split: bool = False) -> Se
             if priced.inclusive:
                 base -= tax
             if line.funded:  # the platform pays part of the discount: not off the commission base
-                commissioned = _seller_funded_base(priced, discount - line.funded, cent)
+                commissioned = seller_funded_base(priced, discount - line.funded, cent)
                 category, seller = plan.commission(commissioned, priced.units)
-                parts = _response_parts(priced, discount, base, tax, category, seller, split, line.funded, commissioned)
+                parts = response_parts(priced, discount, base, tax, category, seller, split, line.funded, commissioned)
             else:
                 category, seller = plan.commission(base, priced.units)
-                parts = _response_parts(priced, discount, base, tax, category, seller, split)
+                parts = response_parts(priced, discount, base, tax, category, seller, split)
         else:
             tax = priced.tax
             category, seller = priced.category_commission, priced.seller_commission
             if not split:
                 parts = priced.parts
                 if parts is None:
-                    parts = priced.parts = _response_parts(priced, discount, priced.base, tax, category, seller, False)
+                    parts = priced.parts = response_parts(priced, discount, priced.base, tax, category, seller, False)
             else:
                 parts = priced.split_parts
                 if parts is None:
-                    parts = priced.split_parts = _response_parts(
+                    parts = priced.split_parts = response_parts(
                         priced, discount, priced.base, tax, category, seller, True
                     )
         if priced.inclusive:
@@ -203,12 +203,12 @@ def settle(lines: Sequence[Line], region: RegionPlan, split: bool = False) -> Se
     if same_tax:  # the usual case: one TAX_RATE (or the default) for the whole basket, its amount the tax total
         settled.tax_rules = [] if tax_shown is None or tax_shown is _NO_LINE else [replace(tax_shown, amount=tax_total)]
     else:
-        settled.tax_rules = _tax_rules(lines, taxes)
-    settled.price_rules = _price_rules(movers)
+        settled.tax_rules = tax_rules_moved(lines, taxes)
+    settled.price_rules = price_rules_moved(movers)
     return settled
 
 
-def _tax_rules(lines: Sequence[Line], taxes: list[Decimal]) -> list[AppliedRule]:
+def tax_rules_moved(lines: Sequence[Line], taxes: list[Decimal]) -> list[AppliedRule]:
     """Each TAX_RATE rule once, in order of first use, with the tax it charged summed over its lines."""
     taxed: dict[int, list[Any]] = {}  # id(rule) -> [the rule as shown, tax]: UUIDs hash slowly
     for line, tax in zip(lines, taxes, strict=True):
@@ -222,7 +222,7 @@ def _tax_rules(lines: Sequence[Line], taxes: list[Decimal]) -> list[AppliedRule]
     return [replace(shown, amount=money) for shown, money in taxed.values()]
 
 
-def _price_rules(movers: list[Priced]) -> list[AppliedRule]:
+def price_rules_moved(movers: list[Priced]) -> list[AppliedRule]:
     """Each price rule once, in order of first use, with the money it moved summed over the lines."""
     if not movers:
         return []

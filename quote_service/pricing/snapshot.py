@@ -23,6 +23,7 @@ from quote_service.pricing.price_lists import PriceBook, PriceList
 from quote_service.pricing.promotions import Promotion, PromotionBook
 from quote_service.pricing.resolution import Resolver
 from quote_service.pricing.rules import PricingRule, RuleBook
+from quote_service.pricing.shipping import ShippingBook, ShippingProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,8 @@ class ConfigSnapshot:
     """Price lists not yet ended, indexed by (currency, product)."""
     promotions: PromotionBook = field(default_factory=PromotionBook, compare=False)
     """Automatic promotions in stacking order (empty: a quote pays one truth test for the feature)."""
+    shipping: ShippingBook | None = field(default=None, compare=False)
+    """Active shipping profiles (None: there are none, and a quote pays one `is None` test for the feature)."""
     resolver: Resolver = field(init=False, repr=False, compare=False)
     """Memoized rule and rate lookups and pricing plans over `rules` and `commissions` (derived, never passed in)."""
     compiled_flags: CompiledFlags = field(init=False, repr=False, compare=False)
@@ -77,6 +80,7 @@ class ConfigSnapshot:
         flash_sales: Iterable[FlashSale] = (),
         price_lists: Iterable[PriceList] | PriceBook = (),
         promotions: Iterable[Promotion] = (),
+        shipping_profiles: Iterable[ShippingProfile] = (),
     ) -> ConfigSnapshot:
         """Index plain lists into a snapshot (price lists may come already compiled)."""
         return cls(
@@ -88,6 +92,7 @@ class ConfigSnapshot:
             flash_sales=FlashSaleBook(flash_sales),
             price_lists=price_lists if isinstance(price_lists, PriceBook) else PriceBook.of(price_lists),
             promotions=PromotionBook(promotions),
+            shipping=ShippingBook.of(shipping_profiles),
         )
 
     def counts(self) -> dict[str, int]:
@@ -101,4 +106,5 @@ class ConfigSnapshot:
             "price_lists": len(self.price_lists),
             "price_list_prices": self.price_lists.prices(),
             "promotions": len(self.promotions),
+            "shipping_profiles": 0 if self.shipping is None else len(self.shipping),
         }

@@ -1,4 +1,4 @@
-"""HTTP: /api/v1/promotions (admin)."""
+"""HTTP: /api/v1/promotions (admin; a seller for its own promotions, docs/sellers.md)."""
 
 from __future__ import annotations
 
@@ -9,32 +9,47 @@ from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import requires_role
+from quote_service.auth.sellers import own_seller, owned_by
+from quote_service.db.pool import Pool
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.promotions import PromotionKind
-from quote_service.promotions import repository, service
+from quote_service.promotions import repository, seller_scope, service
 from quote_service.promotions.schemas import Promotion, PromotionInput
-from quote_service.web.deps import PoolDep, ReadPoolDep
+from quote_service.web.deps import AuthedRequest, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "promotions"
 
 
+async def _owned(pool: Pool, request: AuthedRequest, promotion_id: UUID) -> Promotion:
+    """The promotion, when the caller may see it: a seller its own only (else 404, as an unknown id)."""
+    promotion = await service.get_promotion(pool, promotion_id)
+    owned_by(request.user, promotion.seller_id or None, f"promotion {promotion_id}")
+    return promotion
+
+
 class PromotionController(Controller):
     path = "/api/v1/promotions"
     tags = ["promotions"]
-    guards = [admin_only]
+    guards = [requires_role("admin", "seller")]
     dependencies = {"write": config_write(DOMAIN)}
 
-    @post("/", summary="Create an automatic promotion")
-    async def create(self, data: JSONBody[PromotionInput], write: ConfigWriteDep) -> Envelope[Promotion]:
-        promotion = await service.create_promotion(write.pool, data, actor=write.actor)
+    @post("/", summary="Create an automatic promotion (a seller: its own, on its own products)")
+    async def create(
+        self, data: JSONBody[PromotionInput], write: ConfigWriteDep, pool: PoolDep, request: AuthedRequest
+    ) -> Envelope[Promotion]:
+        own = own_seller(request.user)
+        if own is not None:
+            data = await seller_scope.for_seller(pool, data, own)
+        promotion = await service.create_promotion(write.pool, data, actor=write.actor, seller_id=own)
         return await write.saved(promotion, "Promotion created")
 
     @get("/", summary="List promotions, oldest first (keyset-paginated)")
     async def list_promotions(
         self,
         read_pool: ReadPoolDep,
+        request: AuthedRequest,
         kind: FromQuery[PromotionKind | None] = None,
         is_active: FromQuery[bool | None] = None,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
@@ -42,7 +57,9 @@ class PromotionController(Controller):
     ) -> Envelope[Page[Promotion]]:
         after = decode_cursor(cursor, tuple[datetime, UUID], "promotions")
         async with read_pool.acquire() as conn:
-            rows = await repository.list_promotions(conn, kind=kind, is_active=is_active, after=after, limit=limit)
+            rows = await repository.list_promotions(
+                conn, kind=kind, is_active=is_active, after=after, limit=limit, seller_id=own_seller(request.user)
+            )
         return ok(
             page_of(
                 rows,
@@ -54,17 +71,31 @@ class PromotionController(Controller):
         )
 
     @get("/{promotion_id:uuid}", summary="Get a promotion")
-    async def get_promotion(self, promotion_id: FromPath[UUID], pool: PoolDep) -> Envelope[Promotion]:
-        return ok(await service.get_promotion(pool, promotion_id))
+    async def get_promotion(
+        self, promotion_id: FromPath[UUID], pool: PoolDep, request: AuthedRequest
+    ) -> Envelope[Promotion]:
+        return ok(await _owned(pool, request, promotion_id))
 
     @put("/{promotion_id:uuid}", summary="Replace a promotion (the whole body; its use count stays)")
     async def replace(
-        self, promotion_id: FromPath[UUID], data: JSONBody[PromotionInput], write: ConfigWriteDep
+        self,
+        promotion_id: FromPath[UUID],
+        data: JSONBody[PromotionInput],
+        write: ConfigWriteDep,
+        pool: PoolDep,
+        request: AuthedRequest,
     ) -> Envelope[Promotion]:
+        own = own_seller(request.user)
+        if own is not None:
+            await _owned(pool, request, promotion_id)
+            data = await seller_scope.for_seller(pool, data, own)
         promotion = await service.replace_promotion(write.pool, promotion_id, data, actor=write.actor)
         return await write.saved(promotion, "Promotion updated")
 
     @delete("/{promotion_id:uuid}", status_code=200, summary="Deactivate a promotion")
-    async def deactivate(self, promotion_id: FromPath[UUID], write: ConfigWriteDep) -> Envelope[Promotion]:
+    async def deactivate(
+        self, promotion_id: FromPath[UUID], write: ConfigWriteDep, pool: PoolDep, request: AuthedRequest
+    ) -> Envelope[Promotion]:
+        await _owned(pool, request, promotion_id)
         promotion = await service.deactivate_promotion(write.pool, promotion_id, actor=write.actor)
         return await write.saved(promotion, "Promotion deactivated")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +16,8 @@ from quote_service.pricing.promotions import CONFIG_TYPES, Conditions, Promotion
 
 PROMOTION_COLUMNS = (
     "id, name, kind, conditions, config, priority, combinable, combines_with_coupons, starts_at, ends_at, "
-    "usage_limit, times_used, is_active, funded_by, created_by, updated_by, created_at, updated_at"
+    "usage_limit, times_used, is_active, funded_by, created_by, updated_by, created_at, updated_at, "
+    "promotion_group, budget_amount, budget_currency, budget_used, per_customer_limit, seller_id"
 )
 _WRITABLE = (
     "name",
@@ -31,6 +32,10 @@ _WRITABLE = (
     "usage_limit",
     "is_active",
     "funded_by",
+    "promotion_group",
+    "budget_amount",
+    "budget_currency",
+    "per_customer_limit",
 )
 
 
@@ -50,17 +55,25 @@ def model_from_row(row: asyncpg.Record) -> Promotion:
         times_used=row["times_used"],
         is_active=row["is_active"],
         funded_by=row["funded_by"],
+        group=row["promotion_group"],
+        budget_remaining=None if row["budget_amount"] is None else row["budget_amount"] - row["budget_used"],
+        budget_currency=row["budget_currency"],
+        per_customer_limit=row["per_customer_limit"],
     )
 
 
-async def insert_promotion(conn: Connection, *, fields: dict[str, Any], actor: str) -> asyncpg.Record:
-    columns = [*_WRITABLE, "created_by", "updated_by"]
+async def insert_promotion(
+    conn: Connection, *, fields: dict[str, Any], actor: str, seller_id: str | None = None
+) -> asyncpg.Record:
+    """`seller_id`: the seller whose own promotion it is (docs/sellers.md); None: the platform's."""
+    columns = [*_WRITABLE, "created_by", "updated_by", "seller_id"]
     placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     row = await conn.fetchrow(
         f"INSERT INTO promotions ({', '.join(columns)}) VALUES ({placeholders}) RETURNING {PROMOTION_COLUMNS}",
         *(fields[c] for c in _WRITABLE),
         actor,
         actor,
+        seller_id,
     )
     assert row is not None
     return row
@@ -94,14 +107,21 @@ async def deactivate_promotion(conn: Connection, *, promotion_id: UUID, actor: s
 
 
 async def list_promotions(
-    conn: Connection, *, kind: str | None, is_active: bool | None, after: tuple[datetime, UUID] | None, limit: int
+    conn: Connection,
+    *,
+    kind: str | None,
+    is_active: bool | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+    seller_id: str | None = None,
 ) -> list[asyncpg.Record]:
-    """Promotions oldest first, after the (created_at, id) `after`."""
+    """Promotions oldest first, after the (created_at, id) `after`; `seller_id`: that seller's own only."""
     return await conn.fetch(
         f"""SELECT {PROMOTION_COLUMNS} FROM promotions
             WHERE ($1::text IS NULL OR kind = $1)
               AND ($2::boolean IS NULL OR is_active = $2)
               AND ($3::timestamptz IS NULL OR (created_at, id) > ($3::timestamptz, $4::uuid))
+              AND ($6::text IS NULL OR seller_id = $6)
             ORDER BY created_at, id
             LIMIT $5""",
         kind,
@@ -109,6 +129,7 @@ async def list_promotions(
         after[0] if after else None,
         after[1] if after else None,
         limit + 1,
+        seller_id,
     )
 
 
@@ -128,8 +149,8 @@ async def load_active(conn: Connection) -> list[Promotion]:
 async def lock_promotions(conn: Connection, *, promotion_ids: Sequence[UUID]) -> list[asyncpg.Record]:
     """Lock the promotions' rows in id order; times_used read here is the committed latest."""
     return await conn.fetch(
-        """SELECT id, name, usage_limit, times_used FROM promotions
-           WHERE id = any($1::uuid[]) ORDER BY id FOR UPDATE""",
+        """SELECT id, name, usage_limit, times_used, budget_amount, budget_currency, budget_used, per_customer_limit
+           FROM promotions WHERE id = any($1::uuid[]) ORDER BY id FOR UPDATE""",
         promotion_ids,
     )
 
@@ -137,9 +158,13 @@ async def lock_promotions(conn: Connection, *, promotion_ids: Sequence[UUID]) ->
 async def count_promotion_use(
     conn: Connection, *, order_id: UUID, customer_id: str, used: Sequence[tuple[UUID, str, Decimal]]
 ) -> None:
-    """One use of each (promotion id, kind, amount), in the order the quote applied them."""
+    """One use of each (promotion id, kind, amount), in the order the quote applied them; each
+    amount taken from its budget."""
     await conn.execute(
-        "UPDATE promotions SET times_used = times_used + 1 WHERE id = any($1::uuid[])", [u[0] for u in used]
+        """UPDATE promotions p SET times_used = times_used + 1, budget_used = budget_used + u.amount
+           FROM unnest($1::uuid[], $2::numeric[]) AS u (id, amount) WHERE p.id = u.id""",
+        [u[0] for u in used],
+        [u[2] for u in used],
     )
     await conn.executemany(
         """INSERT INTO promotion_redemptions (order_id, promotion_id, position, customer_id, kind, amount)
@@ -148,16 +173,80 @@ async def count_promotion_use(
     )
 
 
+async def customer_uses(conn: Connection, *, customer_id: str, promotion_ids: Sequence[UUID]) -> dict[UUID, int]:
+    """Orders of this customer that use each promotion (read under the promotions' row locks)."""
+    rows = await conn.fetch(
+        """SELECT promotion_id, count(*) AS uses FROM promotion_redemptions
+           WHERE promotion_id = any($1::uuid[]) AND customer_id = $2 GROUP BY promotion_id""",
+        promotion_ids,
+        customer_id,
+    )
+    return {row["promotion_id"]: row["uses"] for row in rows}
+
+
 async def release_order_uses(conn: Connection, *, order_id: UUID) -> int:
-    """Give back the promotion uses of an order (for its cancel, in the cancel's transaction); how many."""
+    """Give back the promotion uses of an order (for its cancel, in the cancel's transaction), and to
+    each budget the discount no refund gave back yet; how many."""
     released = await conn.fetch(
-        "DELETE FROM promotion_redemptions WHERE order_id = $1 RETURNING promotion_id", order_id
+        "DELETE FROM promotion_redemptions WHERE order_id = $1 RETURNING promotion_id, amount - returned AS rest",
+        order_id,
     )
     if released:
         ids = sorted({row["promotion_id"] for row in released})
         await lock_promotions(conn, promotion_ids=ids)  # id order, as orders lock them: no deadlock
         await conn.execute(
-            "UPDATE promotions SET times_used = greatest(times_used - 1, 0) WHERE id = any($1::uuid[])",
+            """UPDATE promotions p SET times_used = greatest(times_used - 1, 0),
+                   budget_used = greatest(budget_used - r.rest, 0)
+               FROM unnest($1::uuid[], $2::numeric[]) AS r (id, rest) WHERE p.id = r.id""",
             [row["promotion_id"] for row in released],
+            [row["rest"] for row in released],
         )
     return len(released)
+
+
+async def give_back_refunded(conn: Connection, *, order_id: UUID, cent: Decimal) -> None:
+    """After a refund's lines are written: give each promotion's budget the part of the order's
+    discount from it that the refunded units carried (in proportion to the units of each line
+    refunded so far, rounded once, less what earlier refunds gave back: every refund of the last
+    units gives back exactly the rest)."""
+    redemptions = await conn.fetch(
+        """SELECT promotion_id, amount, returned FROM promotion_redemptions
+           WHERE order_id = $1 AND kind <> 'FREE_DELIVERY' ORDER BY promotion_id""",
+        order_id,
+    )
+    if not redemptions:
+        return
+    shares = await conn.fetch(
+        """SELECT d.source_id, d.amount, l.quantity,
+                  coalesce((SELECT sum(r.quantity) FROM refund_lines r
+                            WHERE r.order_id = d.order_id AND r.position = d.line_position), 0) AS refunded
+           FROM order_line_discounts d JOIN order_lines l ON l.order_id = d.order_id AND l.position = d.line_position
+           WHERE d.order_id = $1 AND d.source = 'promotion'""",
+        order_id,
+    )
+    back: dict[UUID, Decimal] = {}
+    for row in redemptions:
+        carried = sum(
+            (s["amount"] * s["refunded"] / s["quantity"] for s in shares if s["source_id"] == str(row["promotion_id"])),
+            Decimal(0),
+        ).quantize(cent, ROUND_HALF_UP)
+        if carried > row["returned"]:
+            back[row["promotion_id"]] = carried
+    if not back:
+        return
+    given = {row["promotion_id"]: row["returned"] for row in redemptions}
+    await lock_promotions(conn, promotion_ids=sorted(back))
+    await conn.execute(
+        """UPDATE promotions p SET budget_used = greatest(budget_used - b.delta, 0)
+           FROM unnest($1::uuid[], $2::numeric[]) AS b (id, delta) WHERE p.id = b.id""",
+        list(back),
+        [carried - given[pid] for pid, carried in back.items()],
+    )
+    await conn.execute(
+        """UPDATE promotion_redemptions r SET returned = b.returned
+           FROM unnest($2::uuid[], $3::numeric[]) AS b (id, returned)
+           WHERE r.order_id = $1 AND r.promotion_id = b.id""",
+        order_id,
+        list(back),
+        list(back.values()),
+    )

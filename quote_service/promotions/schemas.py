@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.coupons import FundedBy
 from quote_service.pricing.promotions import PromotionKind
@@ -34,6 +35,18 @@ class ConditionsInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     channels: Ids = msgspec.field(default_factory=list)
 
 
+class BudgetInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The most money orders may take from the promotion, in `currency` (quotes in it only)."""
+
+    amount: StrictDecimal
+    currency: Currency
+
+
+class Budget(msgspec.Struct, frozen=True, kw_only=True):
+    amount: Decimal
+    currency: str
+
+
 class PromotionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """POST and PUT: the whole promotion."""
 
@@ -42,7 +55,10 @@ class PromotionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     config: dict[str, Any] = msgspec.field(default_factory=dict)
     """PERCENT_OFF {percent, max_discount?}; AMOUNT_OFF {amount, currency}; BUY_X_GET_Y {buy: {quantity,
     product_ids | category_ids}, get: {quantity, product_ids | category_ids, percent_off (100)},
-    max_applications?}; FREE_DELIVERY {}."""
+    max_applications?, selection: cheapest | most_expensive}; FREE_DELIVERY {}; FIXED_PRICE_BUNDLE
+    {product_ids | category_ids, quantity, price, currency}; SPEND_TIERS {tiers: [{min_subtotal,
+    amount | percent}], currency}; GIFT {product_id, quantity, min_subtotal?, currency?}. Every kind
+    takes distribution: proportional | even."""
     conditions: ConditionsInput = msgspec.field(default_factory=ConditionsInput)
     priority: Priority = 0
     combinable: bool = True
@@ -53,6 +69,11 @@ class PromotionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     is_active: bool = True
     funded_by: FundedBy = "seller"
     """Who pays the discount: the seller, or the platform (which pays the seller what the customer saved)."""
+    group: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    """Of the eligible promotions sharing a group only the one best for the customer applies."""
+    budget: BudgetInput | None = None
+    per_customer_limit: Limit | None = None
+    """Orders per customer_id that may use it."""
 
 
 class Conditions(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,7 +101,15 @@ class Promotion(msgspec.Struct, frozen=True, kw_only=True):
     times_used: int
     is_active: bool
     funded_by: FundedBy
+    group: str | None
+    budget: Budget | None
+    budget_used: Decimal | None
+    """Discounts orders took from the budget (less what cancels and refunds gave back); null without a budget."""
+    budget_remaining: Decimal | None
+    per_customer_limit: int | None
     created_by: str
     updated_by: str
     created_at: datetime
     updated_at: datetime
+    seller_id: str | UnsetType = UNSET
+    """The seller whose own promotion it is (docs/sellers.md); absent: the platform's."""

@@ -128,6 +128,15 @@ class QuoteCodec:
             log.warning("quote_dictionary_published_again", dictionary=self._current.id.hex())
             await self._publish(self._current, self._expiry())
 
+    def reset(self) -> None:
+        """Forget the samples and dictionaries, as a codec that has just started (a started app
+        the tests reuse, after they emptied Redis)."""
+        self._samples.clear()
+        self._current = None
+        self._trained_at = float("-inf")
+        self._known.clear()
+        self._horizon = 0.0
+
     def pack(self, quote_json: bytes, valid_until: float) -> bytes:
         """The value to store for a quote whose JSON is `quote_json` (kept as a training sample)."""
         self._samples.append(quote_json)

@@ -26,6 +26,10 @@ class RateLimiter:
         self._burst = float(per_minute)
         self._buckets: OrderedDict[Hashable, tuple[float, float]] = OrderedDict()
 
+    def reset(self) -> None:
+        """Forget every client's bucket."""
+        self._buckets.clear()
+
     def check(self, client: Hashable, *, now: float | None = None) -> None:
         """Take one token for `client`, or raise RateLimited with a Retry-After."""
         moment = time.monotonic() if now is None else now

@@ -33,6 +33,13 @@ def check_request(request: QuoteRequest, caller: Principal) -> None:
     may not state: another customer (403), another tier, segment or customer group (422)."""
     if request.replaces_quote_id is not None and not request.reserve_stock:
         raise invalid("replaces_quote_id", "moves a quote's stock hold to this quote: send it with reserve_stock: true")
+    stated_exemption = request.tax_exemption not in (None, "none")
+    if caller.role == "user" and stated_exemption:
+        raise invalid("tax_exemption", "a tax exemption is stated by a service key or an admin, not by a shopper")
+    if request.tax_exemption == "reverse_charge" and request.customer_tax_id is None:
+        raise invalid("customer_tax_id", "required with tax_exemption: reverse_charge (the buyer's VAT id)")
+    if request.installments is not None and request.card_bin is None:
+        raise invalid("installments", "choose installments with the card's card_bin")
     if caller.role != "user":
         return
     if request.customer_id != str(caller.id):

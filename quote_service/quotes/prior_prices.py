@@ -76,6 +76,10 @@ class PriorPrices:
         self._pool = pool
         self._memo: dict[Key, Decimal | None] = {}
 
+    def reset(self) -> None:
+        """Forget what was remembered (a started app the tests reuse)."""
+        self._memo.clear()
+
     async def lowest(self, wanted: set[Key]) -> dict[Key, Decimal | None]:
         """The lowest catalog price in the 30 days before each start (None: no history then)."""
         missing = [key for key in wanted if key not in self._memo]

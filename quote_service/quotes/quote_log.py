@@ -23,10 +23,12 @@ it cannot.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, Protocol, cast, get_args
 
 import asyncpg
 import msgspec
@@ -42,6 +44,7 @@ from quote_service.observability.metrics import (
     QUOTE_LOG_SPOOL_BYTES,
 )
 from quote_service.pricing.quote import Address, CustomerContext, Quote, QuoteItemIn, QuoteRequest, RequestContext
+from quote_service.pricing.taxes import TaxExemption
 from quote_service.quotes.spool import Segment, Spool
 
 log = structlog.get_logger("quote_service.quotes.quote_log")
@@ -149,6 +152,8 @@ class QuoteLogWriter(BackgroundLoop):
         self._next_scan = float("-inf")
         self.spool: Spool | None = None
         self._sealed: list[Segment] = []
+        self._writing = asyncio.Lock()
+        """One writer of the segments at a time: the loop's pass, a drain, a store's `settle`."""
         """Segments closed to appends, this process's and adopted orphans, oldest first: written
         before the current segment is sealed again."""
 
@@ -233,6 +238,10 @@ class QuoteLogWriter(BackgroundLoop):
     async def write_pending(self) -> None:
         """Write every sealed segment, then seal the current one and write it (raises, with the
         rows left where they are, when PostgreSQL fails)."""
+        async with self._writing:
+            await self._write_pending()
+
+    async def _write_pending(self) -> None:
         if self.spool is None:
             return
         for attempt in range(2):
@@ -417,6 +426,26 @@ _LoggedRequest = tuple[
     str | None, str | None, str | None, RequestContext | None, str | None, str | None, str | None, str | None,
 ]  # fmt: skip
 _REQUEST = msgspec.json.Decoder(_LoggedRequest)
+_Kept = tuple[Decimal | None, str | None, str | None] | None
+_CompactRequest = tuple[
+    int, str, list[_Kept], tuple[float | None, float | None], _Place | None, bool, list[str], str | None, str | None,
+    str | None, RequestContext | None, str | None, str | None, str | None, str | None,
+]  # fmt: skip
+_COMPACT_REQUEST = msgspec.json.Decoder(_CompactRequest)
+
+
+def _with_exemption(kind: Any) -> Any:
+    """`kind` with the two elements a stated exemption adds (docs/taxes.md): the exemption, the tax id."""
+    elements: tuple[Any, ...] = (*get_args(kind), TaxExemption, str | None)
+    return tuple.__class_getitem__(elements)
+
+
+_EXEMPT_REQUEST: msgspec.json.Decoder[tuple[Any, ...]] = msgspec.json.Decoder(_with_exemption(_LoggedRequest))
+_EXEMPT_COMPACT_REQUEST: msgspec.json.Decoder[tuple[Any, ...]] = msgspec.json.Decoder(_with_exemption(_CompactRequest))
+_LOGGED_FIELDS = 15
+"""The fields every logged request has; an exemption adds two (`logged_request`)."""
+COMPACT = 2
+"""The first element of a compact logged request (`compact_request`); a full one starts with the customer id."""
 
 
 def _place(address: Address) -> _Place:
@@ -431,12 +460,24 @@ def logged_request(request: QuoteRequest, customer: CustomerContext) -> tuple[ob
     """What the quote log keeps to price the basket again (column `request`, migration 0520; a
     what-if simulation reads it with `request_of_log`): the request's fields the engine reads (items'
     id, quantity, unit price, category and seller; the addresses' city, country and coordinates)
-    and the customer it was priced for, in a flat array (no field names: ~200 bytes for three items)."""
-    return (
+    and the customer it was priced for, in a flat array (no field names: ~200 bytes for three items);
+    an exemption a service key stated (docs/taxes.md) is appended, so a what-if prices the quote exempt too."""
+    logged = (
         request.customer_id,
         request.currency,
         [(i.product_id, i.quantity, i.unit_price, i.category_id, i.seller_id) for i in request.items],
         _place(request.delivery_address),
+        *_tail(request, customer),
+    )
+    return logged
+
+
+def _tail(request: QuoteRequest, customer: CustomerContext) -> tuple[object, ...]:
+    """The last 11 elements of a logged request, full or compact: the pickup place, the express flag,
+    coupons, sellers, logistics, channel, context and the customer's tier, segment, group and test group;
+    then, only when a service key stated an exemption (docs/taxes.md), the exemption and the customer's
+    tax id (a quote that states none pays one `is None` test, no call: the cost budget)."""
+    tail = (
         None if request.pickup_address is None else _place(request.pickup_address),
         request.is_express_delivery,
         request.coupon_codes,
@@ -449,12 +490,66 @@ def logged_request(request: QuoteRequest, customer: CustomerContext) -> tuple[ob
         customer.customer_group,
         customer.test_group,
     )
+    if request.tax_exemption is None:
+        return tail
+    return (*tail, request.tax_exemption, request.customer_tax_id)
 
 
-def request_of_log(raw: bytes | str) -> tuple[QuoteRequest, CustomerContext]:
-    """The request and customer `logged_request` kept (coupon uses are not kept: none are counted)."""
+def compact_request(quote: Quote, request: QuoteRequest, customer: CustomerContext) -> tuple[object, ...]:
+    """`logged_request` without what the quote's row holds already (docs/hot-path.md, the quote log): the
+    customer id (column `customer_id`), the delivery city and country (`delivery_city`,
+    `delivery_country`), each item's product id and quantity (`lines`, one per item in the request's
+    order); an item that states no unit price, category or seller is a `null`. A quote whose lines do
+    not answer its items one to one keeps the full request. `request_of_log(raw, row)` reads either."""
+    items, lines = request.items, quote.items
+    count = len(items)
+    if len(lines) != count or quote.customer_id != request.customer_id:
+        return logged_request(request, customer)
+    for i in range(count):
+        item, line = items[i], lines[i]
+        if item.product_id != line.product_id or item.quantity != line.quantity:
+            return logged_request(request, customer)
+    delivery = request.delivery_address
+    return (
+        COMPACT,
+        request.currency,
+        [
+            None
+            if i.unit_price is None and i.category_id is None and i.seller_id is None
+            else (i.unit_price, i.category_id, i.seller_id)
+            for i in items
+        ],
+        (delivery.latitude, delivery.longitude),
+        *_tail(request, customer),
+    )
+
+
+class LogRowFields(Protocol):
+    """What `request_of_log` reads of a compact request's row (an asyncpg Record, a dict)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def request_of_log(raw: bytes | str, row: LogRowFields | None = None) -> tuple[QuoteRequest, CustomerContext]:
+    """The request and customer `logged_request` or `compact_request` kept (coupon uses are not kept:
+    none are counted). A compact one needs its row's `customer_id`, `delivery_city`,
+    `delivery_country` and `lines`."""
+    if raw[1:2] in (b"2", "2"):  # [2, ...]: compact (a full one starts with the customer id, a string)
+        if row is None:
+            raise ValueError("a compact logged request is read with its row")
+        return _compact_of_log(raw, row)
+    try:
+        return _built(_REQUEST.decode(raw))
+    except msgspec.ValidationError:  # an exempt quote's: two more elements
+        logged = _EXEMPT_REQUEST.decode(raw)
+        return _built(cast(_LoggedRequest, logged[:_LOGGED_FIELDS]), *logged[_LOGGED_FIELDS:])
+
+
+def _built(
+    logged: _LoggedRequest, exemption: TaxExemption | None = None, tax_id: str | None = None
+) -> tuple[QuoteRequest, CustomerContext]:
     (customer_id, currency, items, delivery, pickup, express, coupons, seller, logistics, channel, context,
-     tier, segment, group, test_group) = _REQUEST.decode(raw)  # fmt: skip
+     tier, segment, group, test_group) = logged  # fmt: skip
     lines = [
         QuoteItemIn(product_id=p, quantity=q, unit_price=price, category_id=category, seller_id=item_seller)
         for p, q, price, category, item_seller in items
@@ -463,8 +558,26 @@ def request_of_log(raw: bytes | str) -> tuple[QuoteRequest, CustomerContext]:
         customer_id=customer_id, currency=currency, items=lines, delivery_address=_address(delivery),
         pickup_address=None if pickup is None else _address(pickup), is_express_delivery=express,
         coupon_codes=coupons, seller_id=seller, logistics_provider=logistics, channel=channel, context=context,
+        tax_exemption=exemption, customer_tax_id=tax_id,
     )  # fmt: skip
     customer = CustomerContext(
         customer_id=customer_id, tier=tier, segment=segment, customer_group=group, test_group=test_group
     )
     return request, customer
+
+
+def _compact_of_log(raw: bytes | str, row: LogRowFields) -> tuple[QuoteRequest, CustomerContext]:
+    """A compact request made full again with what its row holds, then read as a full one."""
+    try:
+        compact: tuple[Any, ...] = _COMPACT_REQUEST.decode(raw)
+        exempt: tuple[Any, ...] = ()
+    except msgspec.ValidationError:  # an exempt quote's: two more elements
+        decoded = _EXEMPT_COMPACT_REQUEST.decode(raw)
+        compact, exempt = decoded[:_LOGGED_FIELDS], decoded[_LOGGED_FIELDS:]
+    _, currency, kept, (latitude, longitude), *tail = compact
+    items = [
+        (line[0], line[3], *((None, None, None) if stated is None else stated))
+        for line, stated in zip(row["lines"], kept, strict=True)
+    ]
+    delivery = (row["delivery_city"], row["delivery_country"], latitude, longitude)
+    return _built(cast(_LoggedRequest, (row["customer_id"], currency, items, delivery, *tail)), *exempt)

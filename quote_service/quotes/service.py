@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from time import perf_counter_ns
 from typing import Any
@@ -21,12 +21,14 @@ import msgspec
 from quote_service import ids
 from quote_service.auth.policy import acts_for
 from quote_service.auth.schemas import Principal
+from quote_service.cache.config_store import ConfigStore
 from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import RedisClient, get_many
 from quote_service.clock import utcnow
 from quote_service.config import Settings
+from quote_service.coupons.codes import GeneratedCodes, as_coupon
 from quote_service.coupons.counters import Repairs, count_of, uses_key
-from quote_service.errors import CurrencyNotPriced, QuoteTimeout, ValidationFailed
+from quote_service.errors import CurrencyNotPriced, QuoteTimeout, ServiceError, ValidationFailed
 from quote_service.event_loop import running_loop
 from quote_service.flash_sales.service import FlashSales
 from quote_service.observability import flag_timing
@@ -34,9 +36,11 @@ from quote_service.observability.deferred import DeferredCounter
 from quote_service.observability.metrics import CACHE_LOOKUPS
 from quote_service.observability.stages import STAGES, record, watch_gate
 from quote_service.observability.tracing import stage
-from quote_service.pricing.coupons import normalize_code
+from quote_service.pricing.coupons import Coupon, normalize_code
 from quote_service.pricing.engine import price_quote, region_for, served_flags
+from quote_service.pricing.installments import InstallmentPlan, with_installments
 from quote_service.pricing.money import round_money
+from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.quote import (
     Address,
     CatalogProduct,
@@ -48,15 +52,16 @@ from quote_service.pricing.quote import (
     QuoteRequest,
 )
 from quote_service.pricing.snapshot import ConfigSnapshot
+from quote_service.pricing.taxes import Rounding
+from quote_service.promotions.gifts import GiftStocks, PromotionUses
 from quote_service.quotes import policy
 from quote_service.quotes.deadlines import DeadlineWatch
 from quote_service.quotes.display_prices import DisplayPrice, PriceError, Prices, PricesRequest, check_ids, shown
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
 from quote_service.quotes.prior_prices import PriorPrices, reduction_start
-from quote_service.quotes.quote_log import logged_request
+from quote_service.quotes.quote_log import compact_request
 from quote_service.quotes.store import QuoteStore, decode_quote
 from quote_service.reservations.service import Reservations
-from quote_service.snapshot.store import ConfigStore
 
 _REQUEST_ENCODER = msgspec.msgpack.Encoder()
 _RECENT_LIMIT = 10_000
@@ -98,8 +103,12 @@ class QuoteService:
         flash_sales: FlashSales | None = None,
         reservations: Reservations | None = None,
         coupon_repairs: Repairs | None = None,
+        generated_codes: GeneratedCodes | None = None,
+        gift_stocks: GiftStocks | None = None,
+        promotion_uses: PromotionUses | None = None,
         prior_prices: PriorPrices | None = None,
         clock: Callable[[], datetime] = utcnow,
+        installment_plans: Callable[[str], Awaitable[list[InstallmentPlan]]] | None = None,
     ) -> None:
         self.defaults = EngineDefaults(
             timezone=settings.business_timezone,
@@ -109,6 +118,8 @@ class QuoteService:
             max_discount_percentage=settings.max_discount_percentage,
             validity_minutes=settings.quote_validity_seconds / 60,
             currency=settings.default_currency.upper(),
+            commission_tax_rate=settings.commission_tax_rate,
+            rounding=Rounding(mode=settings.rounding_mode, tax_calculation=settings.tax_calculation),
         )
         self.timeout = settings.quote_timeout
         self.gate = ConcurrencyGate(settings.max_concurrent_quotes)
@@ -124,9 +135,17 @@ class QuoteService:
         self._reservations = reservations
         self._coupon_repairs = coupon_repairs
         """Checks a coupon counter found at its limit against PostgreSQL (coupons/counters.py)."""
+        self._generated_codes = generated_codes
+        self._gift_stocks = gift_stocks
+        self._promotion_uses = promotion_uses
+        """Reads a customer's uses of per-customer-limited promotions its quote could meet."""
+        """Reads the GIFT promotions' products (asked only while the book has such promotions)."""
+        """Looks up the codes of coupon batches a request names (asked only for codes no coupon has)."""
         self._prior_prices = prior_prices
         """The lowest prices before reductions (price history), for display prices."""
         self._clock = clock
+        self._installment_plans = installment_plans
+        """The active installment plans of a currency: read only for a quote with a card_bin (docs/taxes.md)."""
         """The instant a quote is priced and read at (tests hold it still)."""
         # Recent quotes by (caller, body), with the inputs they were priced from: looking up a new
         # basket costs one dictionary miss, and only a repeated body encodes its inputs to compare.
@@ -134,6 +153,16 @@ class QuoteService:
         # collector to traverse (10,000 live Quote objects made full collections take ~150 ms;
         # the inputs kept as objects, ~25 ms).
         self._recent: OrderedDict[bytes, _Recent] = OrderedDict()
+
+    def reset(self) -> None:
+        """Forget the recent quotes, the rate limits' buckets and the prior-price memo, as a
+        service that has just started (a started app the tests reuse)."""
+        self._recent.clear()
+        self.limiter.reset()
+        if self._prior_prices is not None:
+            self._prior_prices.reset()
+        if self._coupon_repairs is not None:
+            self._coupon_repairs.reset()
 
     async def quote(
         self,
@@ -185,11 +214,21 @@ class QuoteService:
             products = await self._products.get_many(i.product_id for i in request.items if _is_uuid(i.product_id))
         policy.check_items(request, products, caller)
         tier, segment = policy.customer_profile(request, caller)
+        # A code batch's codes are looked up only for a code no coupon has: a quote naming none, or only
+        # coupons' codes as written, pays no call for the feature (the cost budget, docs/hot-path.md).
+        generated: dict[str, Coupon] = {}
+        if self._generated_codes is not None:
+            known = snapshot.coupons.by_code
+            for code in request.coupon_codes:
+                if code not in known:  # a coupon's code in another case too: `_generated` folds it
+                    generated = await self._generated(request, snapshot)
+                    break
         customer = CustomerContext(
             customer_id=request.customer_id,
             tier=tier,
             segment=segment,
             coupon_uses=await self._coupon_uses(request, snapshot),
+            generated_coupons=generated,
             customer_group=policy.customer_group(request, caller),
             test_group=policy.test_group(request, caller),
         )
@@ -206,9 +245,32 @@ class QuoteService:
             body if body is not None else _REQUEST_ENCODER.encode(request),
         )
         inputs: bytes | None = None
-        # A reserving quote holds units of its own: never handed out again, never reused.
+        # A reserving quote holds units of its own: never handed out again, never reused; nor is one
+        # priced with gifts, whose stock is no input `_inputs` compares.
         reserving = request.reserve_stock and self._reservations is not None
-        candidate = None if reserving else self._recent.get(key)
+        book = snapshot.promotions
+        gifts = None
+        region: RegionPlan | None = None  # worked out early only for gifts and per-customer limits, then kept
+        if book.gift_products and self._gift_stocks is not None:
+            try:
+                region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
+            except ServiceError:  # the engine refuses it with its fields below
+                region = None
+            # Only a quote that could meet a GIFT promotion reads its products' stock: one in another
+            # currency is skipped without a call (the cost budget), then the promotions' view decides.
+            currencies = book.gift_currencies
+            if region is not None and (region.currency in currencies or None in currencies):
+                group, currency = customer.customer_group, region.currency
+                wanted = book.gifts_for(currency, group, customer.segment, request.channel, now)
+                if wanted:
+                    gifts = await self._gift_stocks.read(wanted)
+        if (
+            book.limited
+            and self._promotion_uses is not None
+            and (request.channel is not None or book.limited_any_channel)
+        ):
+            region, customer = await self._with_promotion_uses(request, customer, snapshot, now, region)
+        candidate = None if reserving or gifts is not None else self._recent.get(key)
         if candidate is not None:  # the same caller sent this body before: were the inputs the same too?
             inputs = _inputs(customer, snapshot, products, flash, now)
             reused = await self._reusable(candidate, inputs, now)
@@ -218,7 +280,8 @@ class QuoteService:
                 return reused
         _RECENT_MISSES.inc()
         with stage(_ENGINE):
-            region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
+            if region is None:
+                region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
             f0 = perf_counter_ns()
             flags = served_flags(
                 request, snapshot=snapshot, region=region, customer=customer, products=products, now=now
@@ -226,7 +289,7 @@ class QuoteService:
             flag_timing.record("quote", perf_counter_ns() - f0)
             quote = price_quote(
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,
-                defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, flags=flags,
+                defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, flags=flags, gifts=gifts,
             )  # fmt: skip
         if self._prior_prices is not None and (
             quote.applied_promotions
@@ -234,6 +297,9 @@ class QuoteService:
             or any(p.campaign_reduced_since for p in products.values())
         ):
             quote = await self._with_prior_lines(quote, products, snapshot, now)
+        if request.card_bin is not None:  # docs/taxes.md#installments
+            plans = [] if self._installment_plans is None else await self._installment_plans(quote.currency)
+            quote = with_installments(quote, plans, card_bin=request.card_bin, count=request.installments)
         t4 = perf_counter_ns()
         with stage(_STORE):
             if reserving:
@@ -293,7 +359,7 @@ class QuoteService:
     ) -> Coroutine[Any, Any, bytes]:
         """Store the quote (Redis, group commit; the quote log behind) with who asked and where to
         (the store's coroutine, holding the only reference to `quote` the caller does not drop), and
-        what a what-if simulation prices it again from (`quote_log.logged_request`)."""
+        what a what-if simulation prices it again from (`quote_log.compact_request`)."""
         address = request.delivery_address
         return self._store.put(
             quote,
@@ -301,7 +367,7 @@ class QuoteService:
             caller=(caller.kind, caller.id),
             delivery=(address.city, address.country),
             numbers=numbers,
-            request=logged_request(request, customer),
+            request=compact_request(quote, request, customer),
         )
 
     async def catalog_product(self, product_id: uuid.UUID) -> CatalogProduct | None:
@@ -454,6 +520,60 @@ class QuoteService:
                 item = msgspec.structs.replace(item, prior_price=prior, reduction_started_at=started)
             shown_items.append(item)
         return shown_items
+
+    def _region(self, request: QuoteRequest, snapshot: ConfigSnapshot, now: datetime) -> RegionPlan | None:
+        """The quote's region, worked out before the engine (None: the engine refuses it with its fields)."""
+        try:
+            return region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
+        except ServiceError:
+            return None
+
+    async def _with_promotion_uses(
+        self,
+        request: QuoteRequest,
+        customer: CustomerContext,
+        snapshot: ConfigSnapshot,
+        now: datetime,
+        region: RegionPlan | None,
+    ) -> tuple[RegionPlan | None, CustomerContext]:
+        """The quote's region (None: the engine refuses it) and `customer` with its orders' uses of
+        the promotions with a per_customer_limit this kind of quote (currency, group, segment,
+        channel, time) could meet; as it was when there are none. `region`: the quote's, when worked out already."""
+        assert self._promotion_uses is not None
+        if region is None:
+            region = self._region(request, snapshot, now)
+        if region is None:
+            return None, customer
+        limited = snapshot.promotions.limited_for(
+            currency=region.currency,
+            customer_group=customer.customer_group,
+            customer_segment=customer.segment,
+            channel=request.channel,
+            now=now,
+        )
+        if not limited:
+            return region, customer
+        uses = await self._promotion_uses.read(request.customer_id, limited)
+        return region, msgspec.structs.replace(customer, promotion_uses=uses) if uses else customer
+
+    async def _generated(self, request: QuoteRequest, snapshot: ConfigSnapshot) -> dict[str, Coupon]:
+        """The request's codes that no coupon has but a coupon batch generated, each as its coupon
+        usable once (one PostgreSQL read, only for a quote naming a code no coupon has). A second
+        code of a coupon the request already names is left out (then NOT_FOUND): one coupon, once."""
+        unknown = [code for code in request.coupon_codes if snapshot.coupons.get(code) is None]
+        if not unknown or self._generated_codes is None:
+            return {}
+        found = await self._generated_codes.lookup(unknown)
+        named = {normalize_code(code) for code in request.coupon_codes} - set(found)
+        coupons: dict[str, Coupon] = {}
+        for code in request.coupon_codes:
+            entry = found.get(normalize_code(code))
+            parent = snapshot.coupons.get(entry[0]) if entry is not None else None
+            if entry is None or parent is None or parent.code in named:
+                continue
+            named.add(parent.code)
+            coupons[normalize_code(code)] = as_coupon(parent, normalize_code(code), used=entry[1])
+        return coupons
 
     async def _coupon_uses(self, request: QuoteRequest, snapshot: ConfigSnapshot) -> dict[str, int]:
         """Per-customer uses of the named coupons that have a per-customer limit (Redis, kept by

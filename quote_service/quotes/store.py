@@ -181,6 +181,16 @@ class QuoteStore:
         await asyncio.sleep(0)
         await stop_all([self._keeper, self.log])
 
+    async def settle(self) -> None:
+        """Write what is queued (the group commit's puts, the quote log's spool) now: a started app
+        the tests reuse leaves nothing to land in the next test's emptied stores."""
+        await self._commit_once()
+        await self.log.write_pending()
+
+    def reset(self) -> None:
+        """Start the codec afresh, as at start (after the tests emptied Redis)."""
+        self.codec.reset()
+
     async def put(
         self,
         quote: Quote,

@@ -172,6 +172,8 @@ def _mapped(exc: msgspec.ValidationError, path: str) -> FieldError:
         message = "unknown field" if "unknown" in message else "required field missing"
     elif found["key"]:
         message = f"key: {message}"
+    elif message.startswith("Expected `str` matching regex") and field.endswith(".code"):  # a tax component's
+        message = "must be 1 to 16 of A-Z, 0-9 and _, starting with a letter (e.g. KDV)"
     elif message.startswith("Expected `str` matching regex"):  # ClockTime's pattern, or a fee's currency
         is_currency = field.endswith(".currency")
         message = "must be an ISO 4217 currency code" if is_currency else "must be a UTC time HH:MM (00:00 to 23:59)"
@@ -259,6 +261,10 @@ def _relation_problems(config: RuleConfig, path: str) -> list[FieldError]:
         zone_error = None if config.timezone is None else zone_problem(config.timezone)
         if zone_error:
             errors.append(FieldError(f"{path}.timezone", zone_error))
+        if config.start_time == config.end_time:  # half-open: [08:00, 08:00) holds no minute
+            empty = "an empty window: equal times hold no minute (22:00-02:00 crosses midnight; 00:00-24:00 is all day)"
+            errors += [FieldError(f"{path}.start_time", f"equals end_time: {empty}"),
+                       FieldError(f"{path}.end_time", f"equals start_time: {empty}")]  # fmt: skip
     elif isinstance(config, rules.QuantityTierConfig):
         tiers = config.tiers
         errors += [
@@ -273,8 +279,24 @@ def _relation_problems(config: RuleConfig, path: str) -> list[FieldError]:
             if not folded or folded in seen:
                 errors.append(FieldError(f"{path}.tiers.{tier_name}", "tier names must be non-blank and distinct"))
             seen.add(folded)
+    elif isinstance(config, rules.TaxRateConfig):
+        errors += _tax_rate_problems(config, path)
     elif isinstance(config, rules.InventoryLevelConfig) and config.low_threshold >= config.high_threshold:
         errors.append(FieldError(f"{path}.low_threshold", "must be less than high_threshold"))
+    return errors
+
+
+def _tax_rate_problems(config: rules.TaxRateConfig, path: str) -> list[FieldError]:
+    """Exactly one of `rate` and `components`; component codes distinct (docs/taxes.md#compound-taxes)."""
+    if (config.rate is None) == (config.components is None):
+        message = "give exactly one of rate and components"
+        return [FieldError(f"{path}.rate", message), FieldError(f"{path}.components", message)]
+    seen: set[str] = set()
+    errors = []
+    for at, component in enumerate(config.components or ()):
+        if component.code in seen:
+            errors.append(FieldError(f"{path}.components[{at}].code", "codes must be distinct within the rule"))
+        seen.add(component.code)
     return errors
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from litestar.datastructures import State
+
+from quote_service.quotes.service import QuoteService
 from quote_service.simulations.controller import SimulationController
 from quote_service.simulations.service import Simulations
 from quote_service.web.domain import Domain, Startup
@@ -16,6 +19,15 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
     return {"simulations": simulations}
 
 
+async def reset(state: State) -> None:
+    await state.simulations.reset()
+
+
 SIMULATIONS = Domain(
-    name="simulations", routes=[SimulationController], provides={"simulations": Simulations}, start=start
+    name="simulations",
+    routes=[SimulationController],
+    provides={"simulations": Simulations},
+    requires={"quotes": QuoteService},
+    start=start,
+    reset=reset,
 )

@@ -42,12 +42,14 @@ CHUNK = 50
 RESULT_TTL_SECONDS = 3600.0
 """How long a simulation's result is kept in memory after it is accepted."""
 EXAMPLES = 20
-"""Changed quotes listed in `examples` (the largest moves of the total first)."""
+"""Changed quotes listed in `examples` (the largest moves of the total first, then of the commission)."""
 _CATALOG_SQL = """SELECT id, currency, current_price, min_price, category_id, seller_id, is_active, prices_include_tax
                   FROM products WHERE id = any($1::uuid[])"""
 
 _FIELDS = ("subtotal", "discount", "tax", "total")
 _COMMISSIONS = ("category", "seller", "logistics")
+_NAMES = (*_FIELDS, *(f"commission.{name}" for name in _COMMISSIONS))
+"""The figures of `_figures`, as an example's `changed` names them."""
 
 
 def _figures(q: Quote) -> tuple[Decimal, ...]:
@@ -68,6 +70,25 @@ def _document(sums: Iterable[Decimal]) -> dict[str, Any]:
     return {
         **dict(zip(_FIELDS, values[:4], strict=True)),
         "commission": dict(zip(_COMMISSIONS, values[4:], strict=True)),
+    }
+
+
+def _commission(figures: tuple[Decimal, ...]) -> Decimal:
+    """The commission of `_figures`: its three parts added up."""
+    return sum(figures[4:], Decimal(0))
+
+
+def _example(quote_id: str, currency: str, first: tuple[Decimal, ...], second: tuple[Decimal, ...]) -> dict[str, Any]:
+    """A changed quote: its total and commission (the sum of its three parts) before and after, and
+    which figures moved."""
+    return {
+        "quote_id": quote_id,
+        "currency": currency,
+        "before_total": first[3],
+        "after_total": second[3],
+        "before_commission": _commission(first),
+        "after_commission": _commission(second),
+        "changed": [name for name, a, b in zip(_NAMES, first, second, strict=True) if a != b],
     }
 
 
@@ -99,7 +120,8 @@ class Simulation:
             "category_id": defaultdict(lambda: [Decimal(0)] * 4),
             "seller_id": defaultdict(lambda: [Decimal(0)] * 4),
         }
-        self.examples: list[tuple[Decimal, str, Decimal, Decimal]] = []
+        self.examples: list[tuple[tuple[Decimal, Decimal], str, str, tuple[Decimal, ...], tuple[Decimal, ...]]] = []
+        """(how far the total and the commission moved, quote id, currency, figures before, after)."""
 
     def add(self, quote_id: str, before: Quote, after: Quote) -> None:
         self.quotes += 1
@@ -110,7 +132,8 @@ class Simulation:
             others[i] += second[i]
         if first != second:
             self.changed += 1
-            self.examples.append((abs(after.total_amount - before.total_amount), quote_id, first[3], second[3]))
+            moved = (abs(second[3] - first[3]), abs(_commission(second) - _commission(first)))
+            self.examples.append((moved, quote_id, before.currency, first, second))
             if len(self.examples) > 4 * EXAMPLES:
                 self.examples = sorted(self.examples, key=lambda e: e[0], reverse=True)[:EXAMPLES]
         for attribute, groups in self.groups.items():
@@ -160,7 +183,7 @@ class Simulation:
             "delta": {c: _document(delta(c)) for c in currencies},
             "by_category": grouped("category_id", "category_id"),
             "by_seller": grouped("seller_id", "seller_id"),
-            "examples": [{"quote_id": q, "before_total": b, "after_total": a} for _, q, b, a in examples],
+            "examples": [_example(q, currency, first, second) for _, q, currency, first, second in examples],
         }
 
 
@@ -206,6 +229,11 @@ class Simulations:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    async def reset(self) -> None:
+        """Stop the running simulations and forget every one (a started app the tests reuse)."""
+        await self.stop()
+        self._found.clear()
+
     def _expire(self) -> None:
         now = self._monotonic()
         for key in [k for k, s in self._found.items() if s.expires <= now]:
@@ -225,7 +253,9 @@ class Simulations:
             pool = self._reads.for_read()
             async with pool.acquire() as conn:
                 rows = await conn.fetch(
-                    """SELECT quote_id, request::text AS request FROM quote_log
+                    # customer_id, the delivery place and lines: what a compact logged request leaves to its row
+                    """SELECT quote_id, request::text AS request, customer_id, delivery_city, delivery_country, lines
+                       FROM quote_log
                        WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at DESC LIMIT $3""",
                     start,
                     end,
@@ -264,7 +294,7 @@ class Simulations:
             if row["request"] is None:  # logged before migration 0520
                 simulation.skipped += 1
             else:
-                logged.append((row["quote_id"], request_of_log(row["request"])))
+                logged.append((row["quote_id"], request_of_log(row["request"], row)))
         ids = {item.product_id for _, (request, _) in logged for item in request.items if _is_uuid(item.product_id)}
         products: dict[str, CatalogProduct] = {}
         if ids:

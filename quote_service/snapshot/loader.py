@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from quote_service.cache.config_bus import read_version
 from quote_service.clock import utcnow
 from quote_service.commissions import repository as commissions
 from quote_service.coupons import repository as coupons
 from quote_service.db.pool import Connection, Pool
 from quote_service.flags import repository as flags
-from quote_service.flash_sales.service import load_definitions
+from quote_service.flash_sales.repository import load_definitions
 from quote_service.price_lists import repository as price_lists
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.promotions import repository as promotions
 from quote_service.rules import repository as rules
-from quote_service.snapshot.bus import read_version
+from quote_service.shipping import repository as shipping
 
 
 async def load_snapshot(pool: Pool) -> ConfigSnapshot:
@@ -35,4 +36,5 @@ async def read_snapshot(conn: Connection) -> ConfigSnapshot:
         flash_sales=await load_definitions(conn, now=utcnow()),
         price_lists=await price_lists.load_book(conn),
         promotions=await promotions.load_active(conn),
+        shipping_profiles=await shipping.load_active(conn),
     )

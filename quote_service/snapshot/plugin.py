@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from litestar.datastructures import State
+
+from quote_service.cache.config_store import ConfigStore
 from quote_service.snapshot.controller import snapshot_status
 from quote_service.snapshot.loader import load_snapshot
-from quote_service.snapshot.store import ConfigStore
 from quote_service.web.domain import Domain, Startup
 
 
@@ -18,4 +20,10 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
     return {"config_store": config_store}
 
 
-SNAPSHOT = Domain(name="snapshot", routes=[snapshot_status], provides={"config_store": ConfigStore}, start=start)
+async def reset(state: State) -> None:
+    await state.config_store.reload()
+
+
+SNAPSHOT = Domain(
+    name="snapshot", routes=[snapshot_status], provides={"config_store": ConfigStore}, start=start, reset=reset
+)

@@ -1,4 +1,5 @@
-"""HTTP: /api/v1/sellers/{seller_id}/statement — what a seller sold, got back and is owed (admin; service)."""
+"""HTTP: /api/v1/sellers/{seller_id}/statement — what a seller sold, got back and is owed (admin;
+service; a seller for its own, docs/sellers.md)."""
 
 from __future__ import annotations
 
@@ -11,24 +12,33 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from quote_service.analytics.periods import Period, parse_period
 from quote_service.auth.guards import requires_role
+from quote_service.auth.sellers import owned_by
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import invalid
 from quote_service.pagination import DEFAULT_LIMIT, Limit, decode_cursor
+from quote_service.periods import Period, parse_period
 from quote_service.statements import service
 from quote_service.statements.schemas import Ledger, Statement
-from quote_service.web.deps import ReadPoolsDep
+from quote_service.web.deps import AuthedRequest, ReadPoolsDep
 from quote_service.web.envelope import Envelope, ok
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _checked(
-    seller_id: str, format: str, from_: str | None, to: str | None, tz: str | None, settings: Settings
+    request: AuthedRequest,
+    seller_id: str,
+    format: str,
+    from_: str | None,
+    to: str | None,
+    tz: str | None,
+    settings: Settings,
 ) -> Period:
-    """The request's period, once its seller id and format are known good (else a 422 naming them)."""
+    """The request's period, once its seller id and format are known good (else a 422 naming them);
+    another seller's statement is 404 to a seller."""
+    owned_by(request.user, seller_id, f"seller {seller_id}")
     if not 1 <= len(seller_id) <= 64:
         raise invalid("seller_id", "must be 1 to 64 characters")
     if format not in ("json", "csv"):
@@ -49,7 +59,7 @@ def _csv(kind: str, seller_id: str, period: Period, text: str) -> Response[str]:
 class StatementController(Controller):
     path = "/api/v1/sellers"
     tags = ["sellers"]
-    guards = [requires_role("admin", "service")]
+    guards = [requires_role("admin", "service", "seller")]
 
     @get(
         "/{seller_id:str}/statement",
@@ -60,13 +70,14 @@ class StatementController(Controller):
         seller_id: FromPath[str],
         read_pools: ReadPoolsDep,
         settings: NamedDependency[Settings],
+        request: AuthedRequest,
         from_: Annotated[str | None, QueryParameter(name="from")] = None,
         to: FromQuery[str | None] = None,
         tz: FromQuery[str | None] = None,
         currency: FromQuery[str | None] = None,
         format: FromQuery[str] = "json",
     ) -> Envelope[Statement] | Response[str]:
-        period = _checked(seller_id, format, from_, to, tz, settings)
+        period = _checked(request, seller_id, format, from_, to, tz, settings)
         made = await service.statement(read_pools.for_read(), seller_id, period, currency=currency)
         if format == "json":
             return ok(made)
@@ -81,6 +92,7 @@ class StatementController(Controller):
         seller_id: FromPath[str],
         read_pools: ReadPoolsDep,
         settings: NamedDependency[Settings],
+        request: AuthedRequest,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         from_: Annotated[str | None, QueryParameter(name="from")] = None,
         to: FromQuery[str | None] = None,
@@ -89,7 +101,7 @@ class StatementController(Controller):
         currency: FromQuery[str | None] = None,
         format: FromQuery[str] = "json",
     ) -> Envelope[Ledger] | Response[str]:
-        period = _checked(seller_id, format, from_, to, tz, settings)
+        period = _checked(request, seller_id, format, from_, to, tz, settings)
         pool = read_pools.for_read()
         if format == "csv":  # the whole period, in one file
             made = await service.ledger(pool, seller_id, period, currency=currency, limit=None)

@@ -11,18 +11,23 @@ import asyncpg
 from quote_service.db.pool import Connection
 
 # $1 seller, $2 currency, $3/$4 the period [from, to). One entry per order with a line of the seller
-# (at the order's time) and per refund of such lines (at the refund's time; its amounts negative): a
-# statement shows money as it moved. Goods are after every discount and without tax (a tax-inclusive
-# line's contained tax is taken out, docs/markets.md); `tax` is the lines' tax, added or contained,
-# so goods + tax is what the customer paid for them. Commission is the seller and category parts on
-# the seller's lines (not the logistics one). Orders and refunds from before platform contributions
-# and commission tax were kept count 0 of both.
+# (at the order's time) and per refund of such lines or of the seller's shipment fee (at the refund's
+# time; its amounts negative): a statement shows money as it moved. Goods are after every discount and
+# without tax (a tax-inclusive line's contained tax is taken out, docs/markets.md); `tax` is the lines'
+# tax, added or contained, so goods + tax is what the customer paid for them. Commission is the seller
+# and category parts on the seller's lines, and the logistics commission of its shipment (its fee is the
+# seller's: docs/shipping.md), not an order-wide logistics one. `delivery` is the seller's shipment fee.
+# Orders and refunds from before platform contributions and commission tax were kept count 0 of both.
+# An exempt tax-inclusive line's goods are its net: the tax its price held was never charged (docs/taxes.md);
+# a seller-funded installment option's commission on a line counts in its commission (and its reversal).
 _ENTRIES = """
 WITH sold AS (
     SELECT o.id AS order_id, o.created_at AS at,
-           sum(l.line_subtotal - l.discount - CASE WHEN l.prices_include_tax THEN l.tax ELSE 0 END) AS goods,
+           sum(l.line_subtotal - l.discount - CASE WHEN l.prices_include_tax THEN l.tax ELSE 0 END
+               - COALESCE((l.taxes ->> 'tax_exempted')::numeric, 0)) AS goods,
            sum(l.tax) AS tax, sum(COALESCE(l.platform_contribution, 0)) AS platform,
-           sum(COALESCE(l.commission_tax, 0)) AS commission_tax
+           sum(COALESCE(l.commission_tax, 0)) AS commission_tax,
+           sum(COALESCE((l.taxes ->> 'installment_commission')::numeric, 0)) AS installment
     FROM order_lines l JOIN orders o ON o.id = l.order_id
     WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4
     GROUP BY o.id
@@ -33,19 +38,37 @@ WITH sold AS (
       AND EXISTS (SELECT 1 FROM order_lines l
                   WHERE l.order_id = c.order_id AND l.product_id = c.product_id AND l.seller_id = $1)
     GROUP BY c.order_id
-), entries AS (
-    SELECT 'order' AS kind, s.order_id AS id, s.order_id, s.at, s.goods, s.tax, s.platform,
-           COALESCE(ch.commission, 0) AS commission, s.commission_tax
-    FROM sold s LEFT JOIN charged ch ON ch.order_id = s.order_id
-    UNION ALL
-    SELECT 'refund', r.id, r.order_id, r.created_at,
-           -sum(rl.amount - rl.discount - CASE WHEN rl.prices_include_tax THEN rl.tax ELSE 0 END),
-           -sum(rl.tax), -sum(COALESCE(rl.platform_contribution, 0)),
-           -sum(rl.seller_commission + rl.category_commission), -sum(COALESCE(rl.commission_tax, 0))
+), shipped AS (
+    SELECT sh.order_id, sh.delivery_fee AS delivery, sh.logistics_commission AS logistics
+    FROM order_shipments sh JOIN sold s ON s.order_id = sh.order_id
+    WHERE sh.seller_id = $1
+), returned AS (
+    SELECT r.id, r.order_id, r.created_at AS at,
+           -sum(rl.amount - rl.discount - CASE WHEN rl.prices_include_tax THEN rl.tax ELSE 0 END
+                - COALESCE((rl.taxes ->> 'exempted')::numeric, 0)) AS goods,
+           -sum(rl.tax) AS tax, -sum(COALESCE(rl.platform_contribution, 0)) AS platform,
+           -sum(rl.seller_commission + rl.category_commission
+                + COALESCE((rl.taxes ->> 'installment_commission')::numeric, 0)) AS commission,
+           -sum(COALESCE(rl.commission_tax, 0)) AS commission_tax
     FROM refunds r JOIN refund_lines rl ON rl.refund_id = r.id
     JOIN order_lines l ON l.order_id = rl.order_id AND l.position = rl.position
     WHERE l.seller_id = $1 AND r.currency = $2 AND r.created_at >= $3 AND r.created_at < $4
     GROUP BY r.id
+), unshipped AS (
+    SELECT r.id, r.order_id, r.created_at AS at, -sh.delivery_fee AS delivery, -sh.logistics_commission AS logistics
+    FROM refunds r JOIN order_shipments sh ON sh.refund_id = r.id
+    WHERE sh.seller_id = $1 AND r.currency = $2 AND r.created_at >= $3 AND r.created_at < $4
+), entries AS (
+    SELECT 'order' AS kind, s.order_id AS id, s.order_id, s.at, s.goods, s.tax, s.platform,
+           COALESCE(ch.commission, 0) + COALESCE(sh.logistics, 0) + s.installment AS commission, s.commission_tax,
+           COALESCE(sh.delivery, 0) AS delivery
+    FROM sold s LEFT JOIN charged ch ON ch.order_id = s.order_id LEFT JOIN shipped sh ON sh.order_id = s.order_id
+    UNION ALL
+    SELECT 'refund', COALESCE(g.id, u.id), COALESCE(g.order_id, u.order_id), COALESCE(g.at, u.at),
+           COALESCE(g.goods, 0), COALESCE(g.tax, 0), COALESCE(g.platform, 0),
+           COALESCE(g.commission, 0) + COALESCE(u.logistics, 0), COALESCE(g.commission_tax, 0),
+           COALESCE(u.delivery, 0)
+    FROM returned g FULL JOIN unshipped u ON u.id = g.id
 )
 """
 
@@ -64,7 +87,8 @@ SELECT width_bucket(at, $5::timestamptz[]) AS day,
        -COALESCE(sum(platform) FILTER (WHERE kind = 'refund'), 0) AS platform_reversed,
        COALESCE(sum(commission) FILTER (WHERE kind = 'order'), 0) AS charged,
        -COALESCE(sum(commission) FILTER (WHERE kind = 'refund'), 0) AS reversed,
-       sum(commission_tax) AS commission_tax
+       sum(commission_tax) AS commission_tax,
+       sum(delivery) AS delivery
 FROM entries GROUP BY day ORDER BY day
 """
 )
@@ -73,11 +97,36 @@ FROM entries GROUP BY day ORDER BY day
 _PAGE = (
     _ENTRIES
     + """
-SELECT kind, id, order_id, at, goods, tax, platform, commission, commission_tax FROM entries
+SELECT kind, id, order_id, at, goods, tax, platform, commission, commission_tax, delivery FROM entries
 WHERE $5::timestamptz IS NULL OR (at, id) > ($5::timestamptz, $6::uuid)
 ORDER BY at, id LIMIT $7
 """
 )
+
+
+# $1 seller, $2 currency, $3/$4 the period: each tax component's amount on the seller's lines of the
+# period's orders (`collected`) and what the period's refunds gave back of it (`refunded`), by code
+# (docs/taxes.md#statements); lines that kept no components have none.
+_BY_CODE = """
+SELECT code, sum(collected) AS collected, sum(refunded) AS refunded FROM (
+    SELECT part ->> 'code' AS code, (part ->> 'amount')::numeric AS collected, 0 AS refunded
+    FROM order_lines l JOIN orders o ON o.id = l.order_id, jsonb_array_elements(l.taxes -> 'taxes') AS part
+    WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4 AND l.taxes IS NOT NULL
+    UNION ALL
+    SELECT substr(e.key, 5), 0, e.value::numeric
+    FROM refunds r JOIN refund_lines rl ON rl.refund_id = r.id
+    JOIN order_lines l ON l.order_id = rl.order_id AND l.position = rl.position, jsonb_each_text(rl.taxes) AS e
+    WHERE l.seller_id = $1 AND r.currency = $2 AND r.created_at >= $3 AND r.created_at < $4
+      AND rl.taxes IS NOT NULL AND e.key LIKE 'tax:%'
+) AS parts GROUP BY code ORDER BY code
+"""
+
+
+async def taxes_by_code(
+    conn: Connection, *, seller_id: str, currency: str, start: datetime, end: datetime
+) -> list[asyncpg.Record]:
+    """Each tax code's amount collected and refunded in [start, end) (`_BY_CODE`)."""
+    return await conn.fetch(_BY_CODE, seller_id, currency, start, end)
 
 
 async def currencies(conn: Connection, *, seller_id: str, start: datetime, end: datetime) -> list[str]:

@@ -8,8 +8,9 @@ from typing import Literal
 from uuid import UUID
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
-from quote_service.analytics.periods import Span
+from quote_service.periods import Span
 
 
 class Figures(msgspec.Struct, kw_only=True):
@@ -22,7 +23,8 @@ class Figures(msgspec.Struct, kw_only=True):
     """Goods (after their discount) refunded that day, whenever ordered."""
     net_sales: Decimal
     commission_charged: Decimal
-    """Seller and category commission on those orders' lines (the logistics one is not the seller's)."""
+    """Seller and category commission on those orders' lines, and the logistics commission on the seller's
+    shipments (an order-wide logistics commission is not the seller's)."""
     commission_reversed: Decimal
     """Seller and category commission the day's refunds reversed."""
     net_commission: Decimal
@@ -36,9 +38,12 @@ class Figures(msgspec.Struct, kw_only=True):
     """The platform contribution the day's refunds took back."""
     commission_tax: Decimal
     """The tax on the commission (COMMISSION_TAX_RATE), net of what the day's refunds reversed."""
+    delivery_fees: Decimal
+    """The delivery fees of the seller's shipments in those orders, net of those the day's refunds gave back
+    (docs/shipping.md): the seller ships its parcel and is paid its fee."""
     payout: Decimal
     """net_sales + tax_collected - tax_refunded + platform_contribution - platform_contribution_reversed
-    - net_commission - commission_tax."""
+    - net_commission - commission_tax + delivery_fees."""
 
 
 class StatementDay(Figures, kw_only=True):
@@ -61,6 +66,10 @@ class Statement(Figures, kw_only=True):
     end: datetime
     """The first instant after the period (UTC)."""
     days: list[StatementDay]
+    tax_collected_by_code: dict[str, Decimal] | UnsetType = UNSET
+    """`tax_collected` by tax component (KDV, OTV, ...), for lines that kept their components (docs/taxes.md)."""
+    tax_refunded_by_code: dict[str, Decimal] | UnsetType = UNSET
+    """`tax_refunded` by tax component."""
 
 
 EntryKind = Literal["order", "refund"]
@@ -79,8 +88,10 @@ class Entry(msgspec.Struct, kw_only=True):
     platform_contribution: Decimal
     commission: Decimal
     commission_tax: Decimal
+    delivery_fees: Decimal
+    """The seller's shipment fee in the order (a refund: the fee it gave back, negative)."""
     payout: Decimal
-    """goods + tax + platform_contribution - commission - commission_tax."""
+    """goods + tax + platform_contribution - commission - commission_tax + delivery_fees."""
 
 
 class Ledger(Span, kw_only=True):

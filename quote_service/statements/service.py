@@ -12,10 +12,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from quote_service.analytics.periods import Period, span_fields
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pagination import page_of
+from quote_service.periods import Period, span_fields
 from quote_service.pricing.money import ZERO, is_currency, round_money
 from quote_service.statements import repository
 from quote_service.statements.schemas import Entry, Figures, Ledger, Statement, StatementDay
@@ -36,6 +36,7 @@ CSV_COLUMNS = (
     "platform_contribution",
     "platform_contribution_reversed",
     "commission_tax",
+    "delivery_fees",
     "payout",
 )
 ENTRY_COLUMNS = (
@@ -50,18 +51,27 @@ ENTRY_COLUMNS = (
     "platform_contribution",
     "commission",
     "commission_tax",
+    "delivery_fees",
     "payout",
 )
-_AMOUNTS = ("goods", "tax", "platform_contribution", "commission", "commission_tax", "payout")
+_AMOUNTS = ("goods", "tax", "platform_contribution", "commission", "commission_tax", "delivery_fees", "payout")
 _ENTRY_MONEY = (
     ("goods", "goods"),
     ("tax", "tax"),
     ("platform_contribution", "platform"),
     ("commission", "commission"),
     ("commission_tax", "commission_tax"),
+    ("delivery_fees", "delivery"),
 )
 """An entry's amounts and the `repository.entries` columns they come from."""
-_PAYOUT_SIGNS = (("goods", 1), ("tax", 1), ("platform_contribution", 1), ("commission", -1), ("commission_tax", -1))
+_PAYOUT_SIGNS = (
+    ("goods", 1),
+    ("tax", 1),
+    ("platform_contribution", 1),
+    ("commission", -1),
+    ("commission_tax", -1),
+    ("delivery_fees", 1),
+)
 LEDGER = "statement-entries"
 """The cursor's list name."""
 _NO_CURRENCY_QUANTUM = Decimal("0.01")
@@ -93,9 +103,20 @@ async def statement(pool: Pool, seller_id: str, period: Period, *, currency: str
             if currency
             else []
         )
+        codes = (
+            await repository.taxes_by_code(
+                conn, seller_id=seller_id, currency=currency, start=period.start, end=period.end
+            )
+            if currency
+            else []
+        )
     days = [_day(row, currency, period) for row in rows if currency]
     total = msgspec.structs.asdict(_figures(rows, currency))
-    return Statement(seller_id=seller_id, currency=currency, **span_fields(period), **total, days=days)
+    statement = Statement(seller_id=seller_id, currency=currency, **span_fields(period), **total, days=days)
+    if codes:  # docs/taxes.md#statements: only a seller with lines that kept their tax components
+        statement.tax_collected_by_code = {r["code"]: _money(r["collected"], currency) for r in codes}
+        statement.tax_refunded_by_code = {r["code"]: _money(r["refunded"], currency) for r in codes}
+    return statement
 
 
 def _money(amount: Decimal, currency: str | None) -> Decimal:
@@ -110,6 +131,7 @@ def _figures(rows: Sequence[asyncpg.Record], currency: str | None) -> Figures:
     gross, refunds, charged, reversed_ = total("gross"), total("refunds"), total("charged"), total("reversed")
     collected, tax_back = total("tax_collected"), total("tax_refunded")
     platform, platform_back, commission_tax = total("platform"), total("platform_reversed"), total("commission_tax")
+    delivery = total("delivery")
     net_sales, net_commission = gross - refunds, charged - reversed_
     return Figures(
         orders=int(sum(r["orders"] for r in rows)),
@@ -124,7 +146,8 @@ def _figures(rows: Sequence[asyncpg.Record], currency: str | None) -> Figures:
         platform_contribution=platform,
         platform_contribution_reversed=platform_back,
         commission_tax=commission_tax,
-        payout=net_sales + collected - tax_back + platform - platform_back - net_commission - commission_tax,
+        delivery_fees=delivery,
+        payout=net_sales + collected - tax_back + platform - platform_back - net_commission - commission_tax + delivery,
     )
 
 
@@ -162,7 +185,7 @@ def as_csv(s: Statement) -> str:
 def _amounts(x: Figures) -> tuple[object, ...]:
     return (x.orders, x.gross_sales, x.refunds, x.net_sales, x.commission_charged, x.commission_reversed,
             x.net_commission, x.tax_collected, x.tax_refunded, x.platform_contribution,
-            x.platform_contribution_reversed, x.commission_tax, x.payout)  # fmt: skip
+            x.platform_contribution_reversed, x.commission_tax, x.delivery_fees, x.payout)  # fmt: skip
 
 
 async def ledger(

@@ -9,12 +9,12 @@ from litestar.di import NamedDependency
 from litestar.params import HeaderParameter
 
 from quote_service.auth.schemas import Principal
+from quote_service.cache.config_store import ConfigStore
 from quote_service.cache.products import ProductCache
 from quote_service.db.pool import Pool
 from quote_service.db.replica import ReadPools
 from quote_service.errors import FieldError, ValidationFailed, invalid
 from quote_service.pricing.snapshot import ConfigSnapshot
-from quote_service.snapshot.store import ConfigStore
 
 PoolDep: TypeAlias = NamedDependency[Pool]
 """The process's asyncpg pool (parameter must be named `pool`)."""
@@ -45,7 +45,8 @@ AuthedRequest: TypeAlias = Request[Principal, Any, Any]
 def actor_of(request: AuthedRequest) -> str:
     """How the author of a change is written in audit columns (`created_by`, `actor`)."""
     principal = request.user
-    return principal.name if principal.kind == "user" else f"api-key:{principal.name}"
+    name = principal.name if principal.kind == "user" else f"api-key:{principal.name}"
+    return name if principal.seller_id is None else f"seller:{principal.seller_id}:{name}"
 
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 128

@@ -2,11 +2,15 @@
 
 A `Domain` declares what the app needs from it before it is built — its route handlers, the
 services it puts on `app.state` that handlers take as dependencies (`provides`: name → type;
-each name becomes a dependency read from the state, each type a signature type), its other
-dependency providers and exception handlers — and how it starts: `start(ctx)` builds its
-services from the shared stores, starts its loops, registers each stop with `ctx.on_stop`, and
-returns what it puts on `app.state`. `Domains` (a Litestar init plugin) adds every domain's
-declarations to the app and starts the domains in their order (docs/architecture.md#domains).
+each name becomes a dependency read from the state, each type a signature type), the services
+of other domains its `start` reads from `app.state` (`requires`: name → type), its other
+dependency providers and exception handlers — how it starts: `start(ctx)` builds its services
+from the shared stores, starts its loops, registers each stop with `ctx.on_stop`, and returns
+what it puts on `app.state` — and how a started app forgets what the domain holds in memory
+(`reset(state)`: caches cleared, snapshot reloaded, queued writes written; the tests reset one
+started app between tests instead of starting one per test). `Domains` (a Litestar init plugin)
+checks that every requirement is provided by an earlier domain, adds every domain's declarations
+to the app and starts the domains in their order (docs/architecture.md#domains).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.plugins import InitPluginProtocol
 from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from quote_service.cache.redis import RedisClient
 from quote_service.config import Settings
@@ -76,6 +82,10 @@ class Startup:
 
 
 Start = Callable[[Startup], Awaitable[Mapping[str, Any]]]
+Reset = Callable[[State], Awaitable[None]]
+
+STORES: Mapping[str, type | tuple[type, ...]] = {"pool": Pool, "redis": (Redis, RedisCluster), "read_pools": ReadPools}
+"""What the app itself puts on `app.state` before any domain starts (`Startup` carries them too)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,9 +96,15 @@ class Domain:
     routes: Sequence[ControllerRouterHandler] = ()
     provides: Mapping[str, type | tuple[type, ...]] = field(default_factory=dict)
     """`app.state` names handlers take as dependencies, with their types; `start` returns each."""
+    requires: Mapping[str, type | tuple[type, ...]] = field(default_factory=dict)
+    """`app.state` names `start` (or `reset`) reads, with their types: each provided by an earlier
+    domain (or one of STORES), checked when the app is built."""
     dependencies: Mapping[str, Provide] = field(default_factory=dict)
     exception_handlers: ExceptionHandlersMap = field(default_factory=dict)
     start: Start | None = None
+    reset: Reset | None = None
+    """Forget what this domain holds in memory, as if the app had just started on the stores as
+    they are now: called on a started app, between tests (`Domains.reset`)."""
 
 
 def from_state(name: str) -> Provide:
@@ -108,6 +124,7 @@ class Domains(InitPluginProtocol):
     domains: Sequence[Domain]
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        check_requirements(self.domains)
         for domain in self.domains:
             if domain.provides and domain.start is None:
                 raise ValueError(f"domain {domain.name} provides {sorted(domain.provides)} but has no start")
@@ -132,3 +149,41 @@ class Domains(InitPluginProtocol):
                 raise RuntimeError(f"domain {domain.name} did not start {sorted(missing)}")
             for name, value in entries.items():
                 ctx.state[name] = value
+
+    async def reset(self, state: State) -> None:
+        """Reset every domain of a started app, in start order (a snapshot reloaded before the
+        caches built on it are cleared)."""
+        for domain in self.domains:
+            if domain.reset is not None:
+                await domain.reset(state)
+
+
+def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def check_requirements(domains: Sequence[Domain]) -> None:
+    """Raise ValueError unless every domain's `requires` names something an earlier domain
+    `provides` (or one of STORES), of a type that is (a subclass of) the one required: the start
+    order is checked where the app is built, not kept by comments."""
+    provided: dict[str, tuple[str, tuple[type, ...]]] = {
+        name: ("the app", _kinds(kind)) for name, kind in STORES.items()
+    }
+    for domain in domains:
+        for name, wanted in domain.requires.items():
+            if name not in provided:
+                later = [other.name for other in domains if name in other.provides]
+                where = f"{later[0]}, which starts later" if later else "no domain"
+                raise ValueError(f"domain {domain.name} requires {name!r}, provided by {where}")
+            owner, kinds = provided[name]
+            if not all(issubclass(kind, _kinds(wanted)) for kind in kinds):
+                raise ValueError(
+                    f"domain {domain.name} requires {name!r} as {_names(_kinds(wanted))}, "
+                    f"but {owner} provides {_names(kinds)}"
+                )
+        for name, kind in domain.provides.items():
+            provided[name] = (domain.name, _kinds(kind))
+
+
+def _names(kinds: tuple[type, ...]) -> str:
+    return " | ".join(kind.__name__ for kind in kinds)

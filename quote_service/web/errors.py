@@ -223,8 +223,9 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     redis_exceptions.OutOfMemoryError: handle_store_unavailable,
     redis_exceptions.ReadOnlyError: handle_store_unavailable,
     redis_exceptions.ResponseError: handle_redis_error,
-    # Redis Cluster: CLUSTERDOWN / MASTERDOWN and TRYAGAIN while a failover or a slot move is under way.
-    redis_exceptions.ClusterDownError: handle_store_unavailable,
+    # Redis Cluster: CLUSTERDOWN / MASTERDOWN and TRYAGAIN while a failover or a slot move is under way,
+    # and ClusterError("TTL exhausted."), their base, when the client ran out of redirects following one.
+    redis_exceptions.ClusterError: handle_store_unavailable,
     redis_exceptions.TryAgainError: handle_store_unavailable,
     redis_exceptions.RedisClusterException: handle_redis_cluster_failure,
     asyncpg.PostgresConnectionError: handle_store_unavailable,

@@ -14,19 +14,32 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from quote_service.auth.guards import admin_only
 from quote_service.config import Settings
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.periods import instant_bounds
+from quote_service.pricing.local_time import zone
 from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 from quote_service.webhooks import repository, service
 from quote_service.webhooks.schemas import (
     Delivery,
     DeliveryStatus,
+    Replayed,
+    ReplayRequest,
+    TestResult,
     Webhook,
     WebhookCreate,
     WebhookPatch,
     WebhookWithSecret,
 )
+from quote_service.webhooks.transport import Sender
 
 SettingsDep = NamedDependency[Settings]
+
+
+def _look_now(state: State) -> None:
+    """Deliveries are due now: this process's sender looks at once (no wait for its next pass)."""
+    dispatcher: Any = state.get("webhook_dispatcher")
+    if dispatcher is not None:
+        dispatcher.wake()
 
 
 class WebhookController(Controller):
@@ -107,16 +120,28 @@ class WebhookController(Controller):
         self,
         webhook_id: FromPath[UUID],
         pool: PoolDep,
+        settings: SettingsDep,
         status: FromQuery[DeliveryStatus | None] = None,
         type: FromQuery[str | None] = None,
+        since: FromQuery[str | None] = None,
+        until: FromQuery[str | None] = None,
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Delivery]]:
         before = decode_cursor(cursor, tuple[datetime, UUID], "webhook-deliveries")
+        # `since`/`until` as every list's time filter: a local date or an RFC 3339 instant, never a number.
+        start, end = instant_bounds(since, until, zone(settings.business_timezone), names=("since", "until"))
         await service.get_webhook(pool, webhook_id)  # 404 for an unknown subscription
         async with pool.acquire() as conn:
             rows = await repository.list_deliveries(
-                conn, webhook_id=webhook_id, status=status, event_type=type, before=before, limit=limit
+                conn,
+                webhook_id=webhook_id,
+                status=status,
+                event_type=type,
+                since=start,
+                until=end,
+                before=before,
+                limit=limit,
             )
         key = lambda r: (r["created_at"], r["id"])  # noqa: E731
         return ok(page_of(rows, "webhook-deliveries", limit=limit, key=key, item=service.delivery_from_row))
@@ -130,7 +155,35 @@ class WebhookController(Controller):
         self, webhook_id: FromPath[UUID], delivery_id: FromPath[UUID], pool: PoolDep, state: State
     ) -> Envelope[Delivery]:
         delivery = await service.send_again(pool, webhook_id, delivery_id)
+        _look_now(state)
+        return ok(delivery, "Delivery queued to be sent again")
+
+    @post(
+        "/{webhook_id:uuid}/replay",
+        status_code=200,
+        summary="Send again every committed event of a window, under the original webhook-ids",
+    )
+    async def replay(
+        self, webhook_id: FromPath[UUID], data: JSONBody[ReplayRequest], pool: PoolDep, state: State
+    ) -> Envelope[Replayed]:
+        replayed = await service.replay(pool, webhook_id, data)
+        _look_now(state)
+        return ok(replayed, f"{replayed.replayed} deliveries queued to be sent again")
+
+    @post("/{webhook_id:uuid}/test", status_code=200, summary="Send a webhook.test ping now; the receiver's answer")
+    async def test(
+        self, webhook_id: FromPath[UUID], pool: PoolDep, settings: SettingsDep, state: State
+    ) -> Envelope[TestResult]:
         dispatcher: Any = state.get("webhook_dispatcher")
         if dispatcher is not None:
-            dispatcher.wake()  # due now: this process looks at once
-        return ok(delivery, "Delivery queued to be sent again")
+            result = await service.send_test(pool, webhook_id, dispatcher.sender)
+        else:
+            sender = Sender(
+                timeout=settings.webhook_timeout, allow_private=settings.webhook_allow_private, max_connections=1
+            )
+            try:
+                result = await service.send_test(pool, webhook_id, sender)
+            finally:
+                await sender.close()
+        answered = f"HTTP {result.status_code}" if result.status_code is not None else result.error
+        return ok(result, f"The receiver answered the ping: {answered}")

@@ -4,6 +4,11 @@
 function `webhook_emit` (migrations/0300), which the database's own triggers call too for the
 events they report. Call it inside the change's transaction: a change that rolls back then
 sends nothing, and a committed one is delivered, whatever happens to the process afterwards.
+
+Order: `webhook_emit` puts `sequence` into every event's data (migrations/0610), numbered when
+the event is written. Call `emit` while the transaction holds the row lock of the resource the
+event reports (an order's row, locked by a refund or cancel before anything else; a new order's
+own row): that lock is what makes a resource's numbers increase in the order its changes commit.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ EventType = Literal[
     "experiment.rolled_back",
     "reservation.expired",
     "config.changed",
+    "webhook.disabled",
+    "flag.potentially_stale",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 ALL_EVENTS = "*"

@@ -12,12 +12,13 @@ import asyncpg
 from quote_service.db.pool import Connection
 
 WEBHOOK_COLUMNS = (
-    "id, url, events, description, is_active, "
+    "id, url, events, description, is_active, failing_since, disabled_at, disabled_reason, "
     "CASE WHEN previous_secret_expires_at > now() THEN previous_secret_expires_at END AS previous_secret_expires_at, "
     "created_by, updated_by, created_at, updated_at"
 )
 DELIVERY_COLUMNS = (
-    "id, webhook_id, type, status, attempts, last_status_code, last_error, next_attempt_at, last_attempt_at, "
+    "id, webhook_id, event_id, type, status, attempts - attempts_base AS attempts, attempts AS total_attempts, "
+    "last_status_code, last_error, next_attempt_at, last_attempt_at, "
     "delivered_at, created_at"
 )
 _WRITABLE = ("url", "events", "description", "is_active")
@@ -39,13 +40,27 @@ async def get_webhook(conn: Connection, *, webhook_id: UUID) -> asyncpg.Record |
     return await conn.fetchrow(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1", webhook_id)
 
 
+async def signing(conn: Connection, *, webhook_id: UUID) -> asyncpg.Record | None:
+    """What an attempt needs of a subscription: its URL and the secrets that sign now."""
+    return await conn.fetchrow(
+        """SELECT url, secret, CASE WHEN previous_secret_expires_at > now() THEN previous_secret END AS previous_secret
+             FROM webhooks WHERE id = $1""",
+        webhook_id,
+    )
+
+
 async def update_webhook(
     conn: Connection, *, webhook_id: UUID, fields: dict[str, Any], actor: str
 ) -> asyncpg.Record | None:
-    """Replace every writable field; None when there is no such subscription."""
+    """Replace every writable field; None when there is no such subscription. Making it active
+    clears what a disabling left (`disabled_at`, `disabled_reason`) and starts its count of failing time afresh."""
+    assert _WRITABLE.index("is_active") == 3  # $6 below
     assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(_WRITABLE, start=3))
     return await conn.fetchrow(
-        f"""UPDATE webhooks SET {assignments}, updated_by = $2, updated_at = clock_timestamp()
+        f"""UPDATE webhooks SET {assignments}, updated_by = $2, updated_at = clock_timestamp(),
+                   failing_since = CASE WHEN $6 AND NOT is_active THEN NULL ELSE failing_since END,
+                   disabled_at = CASE WHEN $6 THEN NULL ELSE disabled_at END,
+                   disabled_reason = CASE WHEN $6 THEN NULL ELSE disabled_reason END
             WHERE id = $1 RETURNING {WEBHOOK_COLUMNS}""",
         webhook_id,
         actor,
@@ -93,16 +108,21 @@ async def list_deliveries(
     webhook_id: UUID,
     status: str | None,
     event_type: str | None,
+    since: datetime | None,
+    until: datetime | None,
     before: tuple[datetime, UUID] | None,
     limit: int,
 ) -> list[asyncpg.Record]:
-    """A subscription's deliveries newest first (keyset on created_at, id); `limit + 1` rows."""
+    """A subscription's deliveries newest first (keyset on created_at, id), made in `[since, until)`
+    when given; `limit + 1` rows."""
     return await conn.fetch(
         f"""SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
             WHERE webhook_id = $1
               AND ($2::text IS NULL OR status = $2)
               AND ($3::text IS NULL OR type = $3)
               AND ($4::timestamptz IS NULL OR (created_at, id) < ($4::timestamptz, $5::uuid))
+              AND ($7::timestamptz IS NULL OR created_at >= $7)
+              AND ($8::timestamptz IS NULL OR created_at < $8)
             ORDER BY created_at DESC, id DESC LIMIT $6""",
         webhook_id,
         status,
@@ -110,28 +130,66 @@ async def list_deliveries(
         before[0] if before else None,
         before[1] if before else None,
         limit + 1,
+        since,
+        until,
     )
 
 
 async def get_delivery(conn: Connection, *, webhook_id: UUID, delivery_id: UUID) -> asyncpg.Record | None:
+    """The delivery with this webhook-id (the newest, when a replay sent it again)."""
     return await conn.fetchrow(
-        f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1 AND webhook_id = $2",
+        f"""SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1 AND webhook_id = $2
+            ORDER BY created_at DESC LIMIT 1""",
         delivery_id,
         webhook_id,
     )
 
 
 async def send_again(conn: Connection, *, webhook_id: UUID, delivery_id: UUID) -> asyncpg.Record | None:
-    """A delivered or failed delivery pending again, due now, with a fresh count of attempts;
-    None when there is no such delivery or it is still pending."""
+    """A delivered or failed delivery (its newest row) pending again, due now, with a fresh count of
+    attempts; None when there is no such delivery or a row of it is still pending."""
     return await conn.fetchrow(
         f"""UPDATE webhook_deliveries
                SET status = 'pending', next_attempt_at = now(), attempts_base = attempts, delivered_at = NULL
-             WHERE id = $1 AND webhook_id = $2 AND status <> 'pending'
+             WHERE (id, created_at) = (SELECT id, created_at FROM webhook_deliveries
+                                        WHERE id = $1 AND webhook_id = $2 ORDER BY created_at DESC LIMIT 1)
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries
+                                WHERE id = $1 AND webhook_id = $2 AND status = 'pending')
             RETURNING {DELIVERY_COLUMNS}""",
         delivery_id,
         webhook_id,
     )
+
+
+async def replay(
+    conn: Connection, *, webhook_id: UUID, since: datetime, until: datetime, types: Sequence[str]
+) -> tuple[int, int]:
+    """New pending deliveries, due now, of every event of `types` written in `[since, until)`, each
+    under the webhook-id this subscription first got it with (or, for an event it never got, an id
+    made of the subscription's and the event's, the same at every replay); events whose delivery
+    to it is still pending are left to it. Returns (deliveries made, events left pending)."""
+    row = await conn.fetchrow(
+        """WITH wanted AS (
+               SELECT e.id AS event_id, e.type, e.created_at,
+                      (SELECT d.id FROM webhook_deliveries d WHERE d.webhook_id = $1 AND d.event_id = e.id
+                        ORDER BY d.created_at LIMIT 1) AS first_id,
+                      EXISTS (SELECT 1 FROM webhook_deliveries d
+                               WHERE d.webhook_id = $1 AND d.event_id = e.id AND d.status = 'pending') AS pending
+                 FROM webhook_events e
+                WHERE e.created_at >= $2 AND e.created_at < $3 AND e.type = any($4::text[])),
+           made AS (
+               INSERT INTO webhook_deliveries (id, webhook_id, event_id, type)
+               SELECT coalesce(first_id, md5($1::text || ':' || event_id)::uuid), $1, event_id, type
+                 FROM wanted WHERE NOT pending ORDER BY created_at, event_id
+               RETURNING 1)
+           SELECT (SELECT count(*) FROM made) AS made, (SELECT count(*) FROM wanted WHERE pending) AS pending""",
+        webhook_id,
+        since,
+        until,
+        list(types),
+    )
+    assert row is not None
+    return int(row["made"]), int(row["pending"])
 
 
 # --- the sender ------------------------------------------------------------------------------
@@ -144,6 +202,7 @@ async def claim(
     per_endpoint: int,
     busy: dict[UUID, int],
     lease_seconds: float,
+    now: datetime,
 ) -> list[asyncpg.Record]:
     """Take up to `limit` due deliveries of active subscriptions, oldest due first and at most
     `per_endpoint` minus `busy[subscription]` (what this process is sending to it already) per
@@ -152,21 +211,21 @@ async def claim(
     Returns what an attempt needs: the URL, the secrets that sign, the body."""
     return await conn.fetch(
         """WITH picked AS (
-               SELECT p.id FROM webhooks w
+               SELECT p.id, p.created_at FROM webhooks w
                LEFT JOIN unnest($3::uuid[], $4::int[]) AS b(webhook_id, busy) ON b.webhook_id = w.id
                CROSS JOIN LATERAL (
-                   SELECT d.id, d.next_attempt_at FROM webhook_deliveries d
-                    WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+                   SELECT d.id, d.created_at, d.next_attempt_at FROM webhook_deliveries d
+                    WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= $6::timestamptz
                     ORDER BY d.next_attempt_at
                     LIMIT greatest(0, $2 - coalesce(b.busy, 0))
                     FOR UPDATE OF d SKIP LOCKED) p
                WHERE w.is_active
                ORDER BY p.next_attempt_at LIMIT $1)
            UPDATE webhook_deliveries d
-              SET attempts = d.attempts + 1, last_attempt_at = now(),
-                  next_attempt_at = now() + make_interval(secs => $5)
+              SET attempts = d.attempts + 1, last_attempt_at = $6,
+                  next_attempt_at = $6::timestamptz + make_interval(secs => $5)
              FROM picked, webhooks w, webhook_events e
-            WHERE d.id = picked.id AND w.id = d.webhook_id AND e.id = d.event_id
+            WHERE (d.id, d.created_at) = (picked.id, picked.created_at) AND w.id = d.webhook_id AND e.id = d.event_id
         RETURNING d.id, d.webhook_id, d.attempts, d.attempts_base, w.url, w.secret,
                   CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret,
                   e.body""",
@@ -175,21 +234,32 @@ async def claim(
         list(busy),
         list(busy.values()),
         lease_seconds,
+        now,
     )
 
 
-async def record_delivered(conn: Connection, *, delivery_id: UUID, attempt: int, status_code: int) -> bool:
-    """The claimed attempt `attempt` was answered 2xx; False when the claim had been lost."""
-    status = await conn.execute(
-        """UPDATE webhook_deliveries
-              SET status = 'delivered', next_attempt_at = NULL, delivered_at = now(),
-                  last_status_code = $3, last_error = NULL
-            WHERE id = $1 AND attempts = $2 AND status = 'pending'""",
+async def record_delivered(
+    conn: Connection, *, delivery_id: UUID, webhook_id: UUID, attempt: int, status_code: int, now: datetime
+) -> bool:
+    """The claimed attempt `attempt` was answered 2xx (and its subscription is failing no more);
+    False when the claim had been lost."""
+    recorded = await conn.fetchval(
+        """WITH done AS (
+               UPDATE webhook_deliveries
+                  SET status = 'delivered', next_attempt_at = NULL, delivered_at = $4,
+                      last_status_code = $3, last_error = NULL
+                WHERE id = $1 AND attempts = $2 AND status = 'pending' RETURNING 1),
+           healthy AS (
+               UPDATE webhooks SET failing_since = NULL
+                WHERE id = $5 AND failing_since IS NOT NULL AND EXISTS (SELECT 1 FROM done) RETURNING 1)
+           SELECT EXISTS (SELECT 1 FROM done)""",
         delivery_id,
         attempt,
         status_code,
+        now,
+        webhook_id,
     )
-    return status != "UPDATE 0"
+    return bool(recorded)
 
 
 async def record_failure(
@@ -200,33 +270,43 @@ async def record_failure(
     status_code: int | None,
     error: str | None,
     retry_in: float | None,
+    webhook_id: UUID,
+    now: datetime,
 ) -> bool:
     """The claimed attempt `attempt` failed: due again in `retry_in` seconds, or `failed` when
-    None; False when the claim had been lost."""
-    status = await conn.execute(
-        """UPDATE webhook_deliveries
-              SET status = CASE WHEN $5::float8 IS NULL THEN 'failed' ELSE 'pending' END,
-                  next_attempt_at = now() + make_interval(secs => $5::float8),
-                  last_status_code = $3, last_error = $4
-            WHERE id = $1 AND attempts = $2 AND status = 'pending'""",
+    None; its subscription failing since `now` unless it was already. False when the claim had been lost."""
+    recorded = await conn.fetchval(
+        """WITH done AS (
+               UPDATE webhook_deliveries
+                  SET status = CASE WHEN $5::float8 IS NULL THEN 'failed' ELSE 'pending' END,
+                      next_attempt_at = $6::timestamptz + make_interval(secs => $5::float8),
+                      last_status_code = $3, last_error = $4
+                WHERE id = $1 AND attempts = $2 AND status = 'pending' RETURNING 1),
+           failing AS (
+               UPDATE webhooks SET failing_since = $6
+                WHERE id = $7 AND failing_since IS NULL AND EXISTS (SELECT 1 FROM done) RETURNING 1)
+           SELECT EXISTS (SELECT 1 FROM done)""",
         delivery_id,
         attempt,
         status_code,
         error,
         retry_in,
+        now,
+        webhook_id,
     )
-    return status != "UPDATE 0"
+    return bool(recorded)
 
 
-async def release(conn: Connection, *, claims: Sequence[tuple[UUID, int]]) -> None:
+async def release(conn: Connection, *, claims: Sequence[tuple[UUID, int]], now: datetime) -> None:
     """Give back claims a stopping process will not finish: due again now, the attempt uncounted."""
     await conn.execute(
         """UPDATE webhook_deliveries d
-              SET next_attempt_at = now(), attempts = d.attempts - 1
+              SET next_attempt_at = $3, attempts = d.attempts - 1
              FROM unnest($1::uuid[], $2::int[]) AS c(id, attempt)
             WHERE d.id = c.id AND d.attempts = c.attempt AND d.status = 'pending'""",
         [c[0] for c in claims],
         [c[1] for c in claims],
+        now,
     )
 
 
@@ -240,3 +320,31 @@ async def backlog(conn: Connection) -> tuple[int, float]:
     )
     assert row is not None
     return int(row["pending"]), float(row["oldest"])
+
+
+async def disable_failing(conn: Connection, *, now: datetime, after_hours: float) -> list[asyncpg.Record]:
+    """Disable every active subscription whose attempts have all failed since `after_hours` before
+    `now`, and write `webhook.disabled` for each (to the subscriptions that want it: not the
+    disabled one, inactive now); call it in a transaction."""
+    disabled = await conn.fetch(
+        f"""UPDATE webhooks
+               SET is_active = false, disabled_at = $1,
+                   disabled_reason = 'every delivery attempt failed since ' || webhook_time(failing_since)
+                                     || ' (WEBHOOK_DISABLE_AFTER_HOURS ' || $2::text || ')'
+             WHERE is_active AND failing_since <= $1::timestamptz - make_interval(secs => $2::float8 * 3600)
+            RETURNING {WEBHOOK_COLUMNS}""",
+        now,
+        after_hours,
+    )
+    for row in disabled:
+        await conn.execute(
+            """SELECT webhook_emit('webhook.disabled', json_build_object(
+                   'webhook_id', $1::uuid, 'url', $2::text, 'disabled_reason', $3::text,
+                   'failing_since', webhook_time($4), 'disabled_at', webhook_time($5))::text)""",
+            row["id"],
+            row["url"],
+            row["disabled_reason"],
+            row["failing_since"],
+            row["disabled_at"],
+        )
+    return disabled

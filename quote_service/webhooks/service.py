@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
+from quote_service.clock import utcnow
 from quote_service.db.pool import Pool
 from quote_service.errors import Conflict, FieldError, NotFound, ValidationFailed
 from quote_service.patch import patched, sent_fields
 from quote_service.webhooks import repository, signing, urls
 from quote_service.webhooks.events import ALL_EVENTS, EVENT_TYPES
-from quote_service.webhooks.schemas import Delivery, Webhook, WebhookCreate, WebhookPatch, WebhookWithSecret
+from quote_service.webhooks.schemas import (
+    Delivery,
+    Replayed,
+    ReplayRequest,
+    TestResult,
+    Webhook,
+    WebhookCreate,
+    WebhookPatch,
+    WebhookWithSecret,
+)
+from quote_service.webhooks.transport import Sender
+
+TEST_EVENT = "webhook.test"
+_ENCODER = msgspec.json.Encoder()
 
 
 def webhook_from_row(row: asyncpg.Record) -> Webhook:
@@ -22,6 +40,9 @@ def webhook_from_row(row: asyncpg.Record) -> Webhook:
         events=list(row["events"]),
         description=row["description"],
         is_active=row["is_active"],
+        failing_since=row["failing_since"],
+        disabled_at=row["disabled_at"],
+        disabled_reason=row["disabled_reason"],
         previous_secret_expires_at=row["previous_secret_expires_at"],
         created_by=row["created_by"],
         updated_by=row["updated_by"],
@@ -42,6 +63,7 @@ def delivery_from_row(row: asyncpg.Record) -> Delivery:
         type=row["type"],
         status=row["status"],
         attempts=row["attempts"],
+        total_attempts=row["total_attempts"],
         last_status_code=row["last_status_code"],
         last_error=row["last_error"],
         next_attempt_at=row["next_attempt_at"],
@@ -142,3 +164,68 @@ async def send_again(pool: Pool, webhook_id: UUID, delivery_id: UUID) -> Deliver
                 f"delivery {delivery_id} is still pending: it is sent by itself", code="WEBHOOK_DELIVERY_PENDING"
             )
     return delivery_from_row(row)
+
+
+async def replay(pool: Pool, webhook_id: UUID, data: ReplayRequest) -> Replayed:
+    """Every committed event of the window that the subscription wants, sent again as new
+    deliveries under their original webhook-ids (an inactive subscription's wait, pending, until it
+    is active again); 422 naming a bad field."""
+    until = data.until or utcnow()
+    errors: list[FieldError] = []
+    if data.since >= until:  # both with their offsets (Instant)
+        errors.append(FieldError("since", "must be before until (default: now)"))
+    async with pool.acquire() as conn, conn.transaction():
+        hook = await repository.get_webhook(conn, webhook_id=webhook_id)
+        if hook is None:
+            raise NotFound(f"webhook {webhook_id} not found")
+        wanted = list(hook["events"])
+        every = ALL_EVENTS in wanted
+        types: list[str] = list(data.types if data.types is not None else (EVENT_TYPES if every else wanted))
+        for index, name in enumerate(types):
+            if name not in EVENT_TYPES:
+                errors.append(FieldError(f"types[{index}]", f"unknown event type {name!r}"))
+            elif not every and name not in wanted:
+                errors.append(FieldError(f"types[{index}]", f"the subscription does not receive {name!r}"))
+        if errors:
+            raise ValidationFailed(
+                "Invalid replay: " + "; ".join(f"{e.field} {e.message}" for e in errors), details=errors
+            )
+        types = list(dict.fromkeys(types))
+        made, pending = await repository.replay(conn, webhook_id=webhook_id, since=data.since, until=until, types=types)
+    return Replayed(
+        webhook_id=webhook_id,
+        since=data.since,
+        until=until,
+        types=types,
+        is_active=hook["is_active"],
+        replayed=made,
+        already_pending=pending,
+    )
+
+
+async def send_test(pool: Pool, webhook_id: UUID, sender: Sender) -> TestResult:
+    """POST `{type: "webhook.test"}` to the subscription's URL now, signed as every delivery, and
+    say what the receiver answered (nothing is stored; an inactive subscription is pinged too)."""
+    async with pool.acquire() as conn:
+        row = await repository.signing(conn, webhook_id=webhook_id)
+    if row is None:
+        raise NotFound(f"webhook {webhook_id} not found")
+    message_id = f"msg_test_{uuid.uuid4().hex}"
+    now = utcnow()
+    body = _ENCODER.encode({"type": TEST_EVENT, "timestamp": _instant(now), "data": {"webhook_id": str(webhook_id)}})
+    secrets = [s for s in (row["secret"], row["previous_secret"]) if s]
+    started = time.monotonic()
+    attempt = await sender.post(row["url"], signing.headers(secrets, message_id, int(now.timestamp()), body), body)
+    return TestResult(
+        webhook_id=webhook_id,
+        message_id=message_id,
+        delivered=attempt.result == "delivered",
+        status_code=attempt.status_code,
+        error=attempt.error,
+        duration_ms=round((time.monotonic() - started) * 1000, 1),
+    )
+
+
+def _instant(at: datetime) -> str:
+    """As the events' `timestamp` (RFC 3339 in UTC with a Z, microseconds)."""
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

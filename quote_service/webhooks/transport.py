@@ -53,11 +53,10 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             addresses = await urls.resolve(host, port)
         except (OSError, UnicodeError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        if not self._allow_private:
-            for address in addresses:
-                reason = urls.refusal(address)
-                if reason is not None:
-                    raise AddressRefused(f"{host} resolves to {address}, {reason}")
+        for address in addresses:
+            reason = urls.refusal(address, allow_private=self._allow_private)
+            if reason is not None:
+                raise AddressRefused(f"{host} resolves to {address}, {reason}")
         failure: Exception = httpcore.ConnectError(f"{host} resolves to no address")
         for address in addresses:
             try:

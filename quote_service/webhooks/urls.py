@@ -1,8 +1,10 @@
 """Which URLs a subscription may point at (docs/webhooks.md#which-urls-are-accepted).
 
-http or https only, with a host and no credentials. Unless WEBHOOK_ALLOW_PRIVATE=true, the host
-must not be (nor resolve to) a loopback, link-local, private or otherwise non-public address:
-when the subscription is saved every address the name resolves to is checked, and at every
+http or https only, with a host and no credentials. The host must not be (nor resolve to) a
+link-local or cloud metadata address, ever, nor — unless WEBHOOK_ALLOW_PRIVATE=true — a loopback,
+private or otherwise non-public one. An IPv6 address that carries an IPv4 address (mapped,
+compatible, NAT64, 6to4, Teredo) is judged by that IPv4 address: it is where the packets go.
+When the subscription is saved every address the name resolves to is checked, and at every
 delivery the addresses are checked again and the connection goes to a checked one
 (transport.py), so a name re-pointed at an internal address later (DNS rebinding) is refused too.
 """
@@ -20,18 +22,64 @@ from quote_service.errors import invalid
 MAX_URL_LENGTH = 2048
 RESOLVE_TIMEOUT = 2.0
 """Seconds a save waits for DNS; a name that does not resolve in time is checked at delivery."""
+_UNLESS = " (set WEBHOOK_ALLOW_PRIVATE=true to allow it)"
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def refusal(address: Address) -> str | None:
-    """Why a delivery may not go to `address` (None: a public address)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address.is_loopback:
-        return "a loopback address"
+METADATA = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, Oracle, DigitalOcean, OpenStack instance metadata
+        "169.254.170.2",  # AWS ECS task metadata and credentials
+        "169.254.170.23",  # AWS EKS Pod Identity
+        "fd00:ec2::254",  # AWS instance metadata over IPv6
+        "fd00:ec2::23",  # AWS EKS Pod Identity over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "168.63.129.16",  # Azure WireServer (a public address)
+        "192.0.0.192",  # Oracle Cloud Classic
+    )
+)
+"""Cloud metadata and credential services: never a webhook's target, whatever the settings."""
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+_LOW_32 = 0xFFFF_FFFF
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries, the one its packets reach: `::ffff:a.b.c.d`
+    (mapped), `::ffff:0:a.b.c.d` (translated), `::a.b.c.d` (compatible), `64:ff9b::a.b.c.d`
+    (NAT64), `2002:AABB:CCDD::` (6to4), a Teredo address's client; None for any other."""
+    value = int(address)
+    low = ipaddress.IPv4Address(value & _LOW_32)
+    if value >> 32 in (0xFFFF, 0xFFFF_0000) or address in _NAT64:
+        return low
+    if value >> 32 == 0 and value > 1:  # `::` and `::1` are IPv6's own unspecified and loopback
+        return low
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    return None
+
+
+def refusal(address: Address, *, allow_private: bool = False) -> str | None:
+    """Why a delivery may not go to `address` (None: it may). Link-local and cloud metadata
+    addresses are refused always; loopback, private and other non-public ones unless
+    `allow_private` (WEBHOOK_ALLOW_PRIVATE)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _LOCAL_NAT64:  # its IPv4 address may sit anywhere in it (RFC 6052): unknowable
+            return "a local-use NAT64 address"
+        address = embedded_ipv4(address) or address
+    if address in METADATA:
+        return "a cloud metadata address"
     if address.is_link_local:
         return "a link-local address"
+    if allow_private:
+        return None
+    if address.is_loopback:
+        return "a loopback address"
     if address.is_private:
         return "a private address"
     if not address.is_global or address.is_multicast:
@@ -89,14 +137,14 @@ async def check(url: str, *, allow_private: bool) -> str:
     """A subscription's URL as stored, or a 422 on `url`; its host's addresses are checked now
     (a name that does not resolve yet is accepted: every delivery checks again)."""
     parsed = parse(url)
-    if allow_private:
-        return str(parsed)
     host = parsed.host
     address = literal(host)
     if address is not None:
         addresses = [address]
     elif is_localhost(host):
-        raise invalid("url", f"{host} is a loopback address (set WEBHOOK_ALLOW_PRIVATE=true to allow it)")
+        if not allow_private:
+            raise invalid("url", f"{host} is a loopback address{_UNLESS}")
+        return str(parsed)
     else:
         try:
             async with asyncio.timeout(RESOLVE_TIMEOUT):
@@ -104,8 +152,10 @@ async def check(url: str, *, allow_private: bool) -> str:
         except (OSError, TimeoutError, UnicodeError):
             addresses = []
     for address in addresses:
-        reason = refusal(address)
+        reason = refusal(address, allow_private=allow_private)
         if reason is not None:
             where = f"{host} is" if literal(host) is not None else f"{host} resolves to {address},"
-            raise invalid("url", f"{where} {reason} (set WEBHOOK_ALLOW_PRIVATE=true to allow it)")
+            # The setting's name only where setting it would help.
+            unless = _UNLESS if refusal(address, allow_private=True) is None else ""
+            raise invalid("url", f"{where} {reason}{unless}")
     return str(parsed)

@@ -10,11 +10,11 @@ import time
 import asyncpg
 import pytest
 
+from quote_service.cache.config_store import ConfigStore
 from quote_service.cache.redis import create_redis
 from quote_service.db.pool import create_pool
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.snapshot.loader import load_snapshot
-from quote_service.snapshot.store import ConfigStore
 from tests.faults.private import PrivatePostgres, PrivateRedis
 from tests.waiting import until
 

@@ -19,13 +19,13 @@ import pytest
 from redis.asyncio import Redis
 
 from quote_service.auth import credentials
+from quote_service.cache.config_bus import VERSION_KEY
 from quote_service.cache.redis import EVICTION_POLICY
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.coupons.counters import uses_key
 from quote_service.flash_sales.counters import sale_key
 from quote_service.intelligence.stream import STREAM
-from quote_service.snapshot.bus import VERSION_KEY
 from tests.faults.private import PrivateRedis
 from tests.integration.conftest import make_caller
 from tests.integration.expect import expect_error, expect_ok

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from quote_service.auth.schemas import Principal
+from quote_service.cache.config_store import ConfigStore
 from quote_service.cache.redis import RedisClient
 from quote_service.clock import utcnow
 from quote_service.db.pool import Pool, create_pool
@@ -25,7 +26,6 @@ from quote_service.flash_sales.schemas import FlashSaleCreate, FlashSaleItemIn, 
 from quote_service.flash_sales.service import FlashSales
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.snapshot.loader import load_snapshot
-from quote_service.snapshot.store import ConfigStore
 
 BUYER = Principal(id=uuid.UUID(int=42), name="checkout", role="service", kind="api_key")
 GRACE = 60.0

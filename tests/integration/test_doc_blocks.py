@@ -14,9 +14,11 @@ run ends with the list of the blocks not run, each with its reason (tests/doc_bl
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,24 @@ def test_the_shell_blocks_run_as_written(doc: Path, demo: tuple[str, dict[str, s
             f"{outcome.block.name} {outcome.problem}:\n{outcome.block.code}\n--- it printed ---\n{outcome.output}"
         )
     assert len(outcomes) == len(runnable), f"{doc.name}: {len(outcomes)} of {len(runnable)} blocks ran"
+
+
+def test_the_what_if_example_moves_the_demos_quotes(demo: tuple[str, dict[str, str]]) -> None:
+    """docs/governance.md's simulation drafts a change the demo's baskets hold: its answer counts
+    changed quotes, and its examples show the commission moving."""
+    base, stores = demo
+    doc = ROOT / "docs" / "governance.md"
+    with tempfile.TemporaryDirectory(prefix="qs-doc-blocks-") as home:
+        outcomes = run_document(
+            shell_blocks(doc), base_url=base, env=reader_environment(ROOT, Path(home), **stores), cwd=ROOT
+        )
+    [what_if] = [outcome for outcome in outcomes if "/api/v1/simulations" in outcome.block.code]
+    assert what_if.problem is None, what_if.output
+    result = json.loads(what_if.output)["data"]
+    assert (result["status"], result["skipped"]) == ("done", 0), result
+    assert 0 < result["changed_quotes"] <= result["quotes"]
+    assert Decimal(result["delta"]["TRY"]["commission"]["category"]) < 0
+    assert result["examples"]
+    for example in result["examples"]:
+        assert "commission.category" in example["changed"]
+        assert Decimal(example["after_commission"]) < Decimal(example["before_commission"])

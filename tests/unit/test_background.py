@@ -8,7 +8,7 @@ import asyncio
 
 from prometheus_client import REGISTRY
 
-from quote_service.background import BackgroundLoop, Every, stop_all
+from quote_service.background import BackgroundLoop, Every, hold_loops, release_loops, stop_all
 
 FAILURES = "qs_background_pass_failures_total"
 
@@ -133,3 +133,28 @@ async def test_every_runs_a_function_and_stop_all_stops_them_together() -> None:
     counts = dict(ran)
     await asyncio.sleep(0)  # a stopped loop runs no further pass
     assert ran == counts
+
+
+async def test_held_loops_wait_before_their_next_pass_until_released_and_still_stop() -> None:
+    loop = Scripted("unit-held", [])
+    loop.start()
+    await asyncio.wait_for(loop.passed.wait(), 5)
+    hold_loops()
+    try:
+        loop.passed.clear()
+        loop.wake()
+        for _ in range(20):  # the loop reaches its wait and stays there
+            await asyncio.sleep(0)
+        assert loop.passes == 1
+    finally:
+        release_loops()
+    await asyncio.wait_for(loop.passed.wait(), 5)
+    assert loop.passes == 2
+    hold_loops()
+    try:
+        loop.wake()
+        await asyncio.wait_for(loop.stop(), 5)  # a held loop is cancelled by its stop, not waited out
+        assert loop.passes == 2
+        assert loop.drained
+    finally:
+        release_loops()

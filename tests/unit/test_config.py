@@ -228,11 +228,21 @@ def test_the_body_read_timeout_is_read_and_must_be_positive() -> None:
 def test_max_markup_percent_is_read_bounded_and_handed_to_the_database() -> None:
     settings = Settings.from_env({"MAX_MARKUP_PERCENT": "35.5"})
     assert settings.max_markup_percent == Decimal("35.5")
-    assert settings.database_session() == {"quote_service.max_markup_percent": "35.5"}
+    assert settings.database_session()["quote_service.max_markup_percent"] == "35.5"
     assert Settings.from_env({}).max_markup_percent == Decimal(50)
     for bad in ("-1", "1001", "NaN"):
         with pytest.raises(ConfigError, match="MAX_MARKUP_PERCENT"):
             Settings.from_env({"MAX_MARKUP_PERCENT": bad})
+
+
+def test_stale_flag_days_is_handed_to_the_database_and_bounded() -> None:
+    assert Settings.from_env({"STALE_FLAG_DAYS": "7"}).database_session()["quote_service.stale_flag_days"] == "7.0"
+    assert Settings.from_env({"STALE_FLAG_DAYS": "0"}).stale_flag_days == 0
+    for bad in ("-1", "nan"):
+        with pytest.raises(ConfigError, match="STALE_FLAG_DAYS"):
+            Settings.from_env({"STALE_FLAG_DAYS": bad})
+    with pytest.raises(ConfigError, match="STALE_FLAG_INTERVAL"):
+        Settings.from_env({"STALE_FLAG_INTERVAL": "-1"})
 
 
 def test_a_read_replica_needs_the_primary_and_a_positive_lag_bound() -> None:
@@ -293,8 +303,8 @@ def test_every_setting_is_documented_in_the_configuration_page() -> None:
     ("environ", "named"),
     [
         ({"WEBHOOK_TIMEOUT": "10", "WEBHOOK_LEASE_SECONDS": "10"}, "WEBHOOK_LEASE_SECONDS"),
-        ({"WEBHOOK_RETRY_MIN_SECONDS": "10", "WEBHOOK_RETRY_MAX_SECONDS": "5"}, "WEBHOOK_RETRY_MAX_SECONDS"),
-        ({"WEBHOOK_MAX_ATTEMPTS": "0"}, "WEBHOOK_MAX_ATTEMPTS"),
+        ({"WEBHOOK_RETRY_SCHEDULE": "5,-10"}, "WEBHOOK_RETRY_SCHEDULE"),
+        ({"WEBHOOK_DISABLE_AFTER_HOURS": "-1"}, "WEBHOOK_DISABLE_AFTER_HOURS"),
         ({"WEBHOOK_POLL_INTERVAL": "-1"}, "WEBHOOK_POLL_INTERVAL"),
         ({"WEBHOOK_SECRET_OVERLAP": "-1"}, "WEBHOOK_SECRET_OVERLAP"),
         ({"WEBHOOK_ENDPOINT_CONCURRENCY": "0"}, "WEBHOOK_ENDPOINT_CONCURRENCY"),
@@ -308,7 +318,9 @@ def test_webhook_settings_that_cannot_work_are_refused_naming_the_variable(envir
 def test_the_business_time_zone_is_an_iana_name_checked_at_start() -> None:
     assert Settings.from_env({}).business_timezone == "UTC"
     assert Settings.from_env({"BUSINESS_TIMEZONE": "Europe/Istanbul"}).business_timezone == "Europe/Istanbul"
-    for wrong in ("Europe/Istambul", "europe/istanbul", "+03:00", "x" * 65):
+    assert Settings.from_env({"BUSINESS_TIMEZONE": "Etc/UTC"}).business_timezone == "Etc/UTC"
+    # API.md §27: `localtime` (whatever the host is set to), `Factory` and `posixrules` name no region
+    for wrong in ("Europe/Istambul", "europe/istanbul", "+03:00", "x" * 65, "localtime", "Factory", "posixrules"):
         with pytest.raises(ConfigError, match=r"BUSINESS_TIMEZONE: .*IANA") as refused:
             Settings.from_env({"BUSINESS_TIMEZONE": wrong})
         assert wrong in str(refused.value) or "64 characters" in str(refused.value)
@@ -336,7 +348,27 @@ def test_partitions_are_made_at_least_a_day_ahead() -> None:
         Settings.from_env({"PARTITION_DAYS_AHEAD": "0"})
 
 
+def test_a_lifecycle_pass_waits_briefly_for_a_tables_lock() -> None:
+    assert Settings.from_env({}).retention_lock_timeout == 0.2
+    assert Settings.from_env({"RETENTION_LOCK_TIMEOUT": "0.15"}).retention_lock_timeout == 0.15
+    for value in ("0", "-1", "soon"):
+        with pytest.raises(ConfigError, match="RETENTION_LOCK_TIMEOUT"):
+            Settings.from_env({"RETENTION_LOCK_TIMEOUT": value})
+
+
 def test_competitor_prices_are_kept_at_least_as_long_as_the_market_window() -> None:
     with pytest.raises(ConfigError, match="COMPETITOR_PRICE_RETENTION_DAYS"):
         Settings.from_env({"COMPETITOR_PRICE_RETENTION_DAYS": "1", "MARKET_WINDOW_HOURS": "48"})
     assert Settings.from_env({"COMPETITOR_PRICE_RETENTION_DAYS": "2", "MARKET_WINDOW_HOURS": "48"})
+
+
+def test_the_seller_guardrails_are_percentages() -> None:
+    settings = Settings.from_env({"MIN_SELLER_MARGIN_PERCENT": "12.5", "SELLER_PRICE_CHANGE_APPROVAL_PERCENT": "20"})
+    assert (settings.min_seller_margin_percent, settings.seller_price_change_approval_percent) == (
+        Decimal("12.5"),
+        Decimal(20),
+    )
+    assert Settings().seller_price_change_approval_percent == Decimal(30)
+    for name in ("MIN_SELLER_MARGIN_PERCENT", "SELLER_PRICE_CHANGE_APPROVAL_PERCENT"):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env({name: "-1"})

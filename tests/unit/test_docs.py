@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from quote_service.cli import demo
-from tests.doc_blocks import DOCS, ROOT, SHELLS, Block, MarkerError, fenced_blocks, shell_blocks
+from quote_service.pages.controller import PATHS
+from tests.doc_blocks import DEMO_ORIGINS, DOCS, ROOT, SHELLS, Block, MarkerError, fenced_blocks, shell_blocks
 
 _LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 _OUTSIDE = re.compile(r"\.\./shared|\bAPI\.md|§|\bGo service\b|FastAPI|\b[Nn]ext issue\b|\b[Ii]ssue \d+\b")
@@ -103,3 +104,44 @@ def test_the_openfeature_examples_read_flags_the_demo_has() -> None:
     named = set(_FLAG_READS.findall((ROOT / "docs" / "openfeature.md").read_text()))
     assert named, "the examples read no flag"
     assert named <= {flag["key"] for flag in demo.DEMO_FLAGS}, sorted(named)
+
+
+DEMO_BASE = "BASE=http://127.0.0.1:8000"
+_COMMENT = re.compile(r"(^|\s)#.*$")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_commands_reach_the_demo_through_base(doc: Path) -> None:
+    """A page's commands name the demo's address in one line, `BASE=http://127.0.0.1:8000`, and
+    `$BASE` after it: a reader who served elsewhere (`make run PORT=8001`) changes that line only."""
+    commands = [_COMMENT.sub("", line).strip() for block in shell_blocks(doc) for line in block.code.splitlines()]
+    literal = [line for line in commands if line != DEMO_BASE and any(o in line for o in DEMO_ORIGINS)]
+    assert not literal, f"use $BASE: {literal}"
+    assert commands.count(DEMO_BASE) <= 1, "set BASE once per page"
+    uses = [i for i, line in enumerate(commands) if "$BASE" in line]
+    if uses:
+        assert DEMO_BASE in commands[: uses[0]], "set BASE before its first use"
+
+
+def test_the_readme_names_every_page() -> None:
+    """Each browser page (the landing page's doors) is named in the README's tour of them."""
+    readme = (ROOT / "README.md").read_text()
+    assert [path for path in PATHS.values() if f"`{path}`" not in readme] == []
+
+
+@pytest.mark.parametrize(
+    ("topic", "words"),
+    [
+        ("webhooks", ["webhooks.md#delivery", "WEBHOOK_ALLOW_PRIVATE", "WEBHOOK_POLL_INTERVAL=0"]),
+        ("change approval", ["CHANGE_APPROVAL", "governance.md#change-requests-four-eyes"]),
+        ("retention", ["RETENTION_INTERVAL=0", "quote-service retention", "cron", "data-lifecycle.md#grants"]),
+        ("simulations", ["governance.md#what-if-simulations", "in one process", "404"]),
+    ],
+)
+def test_the_deployment_page_says_what_every_instance_runs(topic: str, words: list[str]) -> None:
+    """What an operator of several instances must know: who sends webhooks, where approval is set,
+    who drops partitions (and with which grants), where a simulation's result lives."""
+    section = (ROOT / "docs" / "deployment.md").read_text().split("## What every instance runs besides requests")
+    assert len(section) == 2, "docs/deployment.md lacks its section on background work"
+    text = section[1].split("\n## ")[0]
+    assert [word for word in words if word not in text] == [], topic

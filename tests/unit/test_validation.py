@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from litestar.routes import HTTPRoute
 from msgspec.inspect import type_info
 
@@ -20,6 +22,8 @@ from quote_service.validation import (
     INSTANT_RULE,
     Instant,
     StrictDecimal,
+    _strict_decimal,
+    decode_hook,
     describe_validation_error,
     loose_decimals,
     storable_instant,
@@ -120,6 +124,22 @@ def test_a_decimal_is_a_json_number_or_ascii_digits_taken_exactly(text: str, amo
 )
 def test_a_decimal_in_other_digits_with_underscores_or_padding_is_refused_at_its_field(text: str) -> None:
     assert refused(f'{{"amount": "1", "prices": ["2", "{text}"]}}') == f"{DECIMAL_RULE} - at `$.prices[1]`"
+
+
+@given(st.text(alphabet="0123456789-+.eE_ \u0663", max_size=8) | st.decimals(allow_nan=False).map(str))
+def test_the_fast_path_for_plain_decimals_decides_as_the_full_rule(text: str) -> None:
+    """decode_hook takes plain ASCII text ("25.50", "-3") without the full rule: it must answer what the
+    full rule answers, for every text (docs/hot-path.md#decimals-in-requests)."""
+    try:
+        expected: Decimal | None = _strict_decimal(text)
+    except ValueError:
+        expected = None
+    try:
+        got: Decimal | None = decode_hook(StrictDecimal, text)
+    except ValueError:
+        got = None
+    assert type(got) is type(expected)
+    assert str(got) == str(expected)
 
 
 def test_a_decimal_of_another_json_type_is_named_as_msgspec_names_it() -> None:

@@ -1,8 +1,8 @@
 "use strict";
 // The books page (admin, read-only): latest refunds, a seller's statement, price lists, promotions.
 (() => {
-  const { api, csrf, el, money, stamp, exact, day: dayName, cell, fillOr } = QS;
-  const { offer, conditions, combines, inEffectEnds, productIds } = OfferWords;
+  const { api, csrf, el, money, names, stamp, exact, day: dayName, cell, fillOr } = QS;
+  const { offerInFull, conditions, combines, inEffectEnds, productIds } = OfferWords;
   const $ = id => document.getElementById(id);
   const DAY_MS = 86400000;
   let sellers = [];
@@ -10,6 +10,8 @@
   const day = d => d.toISOString().slice(0, 10);
   const list = values => values && values.length ? values.join(", ") : "everyone";
   const KINDS = { refund: "refund", cancel: "cancellation" };
+  // Who pays for a promotion's discount (docs/promotions.md: `funded_by`).
+  const FUNDERS = { seller: "the seller", platform: "the platform" };
   // A window's cell: compact, with its exact start and end in the tooltip. Never cut short: a
   // window of two dates that are not today ("Nov 22, 10:58 PM → Nov 26, 10:58 PM") breaks the
   // line at the arrow, each end kept whole.
@@ -59,7 +61,7 @@
       ["Platform contribution reversed", money(s.platform_contribution_reversed, c)],
       ["Commission charged", money(s.commission_charged, c)], ["Commission reversed", money(s.commission_reversed, c)],
       ["Net commission", money(s.net_commission, c)], ["Commission tax", money(s.commission_tax, c)],
-      ["Payout", money(s.payout, c)]];
+      ["Delivery fees", money(s.delivery_fees, c)], ["Payout", money(s.payout, c)]];
     $("statement-totals").replaceChildren(...totals.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", { title: String(v) }, String(v)))));
     $("statement-tz").textContent = `Days are local days in ${s.tz}.`;
     // The days' amounts are in the statement's currency: the headers say which, once.
@@ -68,7 +70,7 @@
     fillOr($("statement-rows"), s.days.map(d => el("tr", {}, cell(dayName(d.date), { title: d.date }), cell(d.orders, { class: "num" }),
       amount(d.gross_sales), amount(d.refunds), amount(d.tax_collected), amount(d.tax_refunded),
       amount(d.platform_contribution), amount(d.platform_contribution_reversed), amount(d.net_commission),
-      amount(d.commission_tax), amount(d.payout))),
+      amount(d.commission_tax), amount(d.delivery_fees), amount(d.payout))),
       `${seller} sold nothing in these days.`);
     await ledgerFor(s);
   }
@@ -123,7 +125,7 @@
     }
     const total = [decimalSum([s.gross_sales, 1], [s.refunds, -1]), decimalSum([s.tax_collected, 1], [s.tax_refunded, -1]),
       decimalSum([s.platform_contribution, 1], [s.platform_contribution_reversed, -1]), s.net_commission,
-      s.commission_tax, s.payout];
+      s.commission_tax, s.delivery_fees, s.payout];
     $("ledger-total").replaceChildren(el("tr", { class: "sum" }, el("th", { colspan: 3 }, "Period total"),
       ...total.map(v => cell(v, { class: "num" }))));
     $("ledger-rows").replaceChildren();
@@ -140,7 +142,8 @@
     const rows = page.items.map(e => el("tr", { class: "entry", "data-kind": e.kind, "data-id": e.id },
       cell(stamp(e.at), { title: exact(e.at) }), cell(e.kind),
       cell(e.order_id, { title: e.kind === "refund" ? `refund ${e.id} of order ${e.order_id}` : `order ${e.order_id}` }),
-      ...[e.goods, e.tax, e.platform_contribution, e.commission, e.commission_tax, e.payout].map(v => cell(v, { class: "num" }))));
+      ...[e.goods, e.tax, e.platform_contribution, e.commission, e.commission_tax, e.delivery_fees, e.payout]
+        .map(v => cell(v, { class: "num" }))));
     current.shown += rows.length;
     current.cursor = page.next_cursor;
     if (current.shown === 0) fillOr($("ledger-rows"), [], `${page.seller_id} has no orders or refunds in these days.`);
@@ -177,26 +180,27 @@
       "No price lists: every customer pays the catalog price.");
   }
 
-  // The names of the products promotions name, read once each (a promotion names a few at most).
-  const productNames = new Map();
-  async function nameProducts(ids) {
-    const missing = [...new Set(ids)].filter(id => !productNames.has(id));
-    await Promise.all(missing.map(async id => {
-      try { productNames.set(id, (await api("GET", `/api/v1/products/${encodeURIComponent(id)}`)).name); }
-      catch (e) { if (e.status !== 404 && e.status !== 422) throw e; productNames.set(id, id); }
-    }));
-  }
-
-  // Offer and conditions in words, wrapped rather than cut: every word of a deal matters.
+  // Offer and conditions in words, wrapped rather than cut: every word of a deal matters. The
+  // products a promotion names are read once each (a promotion names a few at most).
   async function promotions() {
     const page = await api("GET", "/api/v1/promotions?limit=100");
-    await nameProducts(page.items.flatMap(productIds));
+    const productNames = await names("products", page.items.flatMap(productIds));
     fillOr($("promotion-rows"), page.items.map(p => el("tr", { "data-active": String(p.is_active), "data-kind": p.kind },
       cell(p.name + (p.is_active ? "" : " (switched off)"), { class: "wrap" }),
-      cell(offer(p, productNames), { class: "wrap offer" }), cell(conditions(p, productNames), { class: "wrap conditions" }),
+      cell(offerInFull(p, productNames), { class: "wrap offer" }), cell(conditions(p, productNames), { class: "wrap conditions" }),
       cell(p.priority, { class: "num" }), cell(combines(p), { class: "combines" }), windowCell(p.starts_at, p.ends_at),
+      cell(FUNDERS[p.funded_by] || p.funded_by, { class: "funded" }),
       cell(`${p.times_used}${p.usage_limit === null ? "" : " of " + p.usage_limit}`, { class: "num" }))),
       "No promotions: baskets get coupons only.");
+  }
+
+  // Single-use codes generated for coupons (docs/promotions.md#code-batches): how many of each batch were used.
+  async function codeBatches() {
+    const batches = await api("GET", "/api/v1/coupon-code-batches?limit=50");
+    fillOr($("code-batch-rows"), batches.map(b => el("tr", {}, cell(b.coupon_code),
+      cell(b.prefix ? `${b.prefix}…` : "no prefix"), cell(b.count, { class: "num" }), cell(b.used, { class: "num" }),
+      cell(stamp(b.created_at)))),
+      "No code batches: coupons are used by their own codes.");
   }
 
   async function load() {
@@ -204,7 +208,7 @@
       const books = await api("GET", "/api/v1/dashboard/books");
       sellers = books.sellers;
       sellerOptions();
-      await Promise.all([refunds(books), statement(), priceLists(), promotions()]);
+      await Promise.all([refunds(books), statement(), priceLists(), promotions(), codeBatches()]);
       $("status").textContent = "Updated " + new Date().toLocaleTimeString();
     } catch (e) {
       $("status").textContent = "Update failed: " + e.message;

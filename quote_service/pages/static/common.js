@@ -43,6 +43,27 @@ const QS = (() => {
     const text = typeof amount === "string" ? amount : Number(amount).toFixed(2);
     return text + (currency ? " " + currency : "");
   }
+  // An exact amount with its thousands grouped ("1234567.89" → "1,234,567.89"): on the string, never
+  // through a float.
+  function grouped(amount) {
+    const [whole, fraction] = String(amount).split(".");
+    const sign = whole.startsWith("-") ? "-" : "";
+    const digits = whole.slice(sign.length).replace(/\B(?=(\d{3})+$)/g, ",");
+    return sign + digits + (fraction === undefined ? "" : "." + fraction);
+  }
+  // The names of products or price lists (`kind`: "products", "price-lists") by id, each read once
+  // (GET /api/v1/{kind}/{id}) and kept for the page's life; one gone since keeps its id.
+  const named = new Map();
+  async function names(kind, ids) {
+    if (!named.has(kind)) named.set(kind, new Map());
+    const known = named.get(kind);
+    const missing = [...new Set(ids)].filter(id => !known.has(id));
+    await Promise.all(missing.map(async id => {
+      try { known.set(id, (await api("GET", `/api/v1/${kind}/${encodeURIComponent(id)}`)).name); }
+      catch (e) { if (e.status !== 404 && e.status !== 422) throw e; known.set(id, id); }
+    }));
+    return known;
+  }
   // One way to write a moment on every page, in the browser's language and time zone: the time
   // alone today, the day and time this year, the date alone before (`exact` gives it all, for a
   // tooltip). Hours without a leading zero everywhere: "4:46 PM", never "04:46 PM".
@@ -86,5 +107,10 @@ const QS = (() => {
     const columns = tbody.closest("table").querySelectorAll("thead th").length;
     fill(tbody, rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: columns }, emptyText))]);
   }
-  return { api, csrf, ApiError, el, money, clock, stamp, exact, day, countdown, uuid, fill, cell, fillOr };
+  // An API refusal in one line: its words, its code, and the fields it names ("approvals must be …").
+  function refusal(e) {
+    const fields = (e.details || []).map(d => `${d.field} ${d.message}`).join(", ");
+    return `${e.message} (${e.code})${fields ? ": " + fields : ""}`;
+  }
+  return { api, csrf, ApiError, refusal, el, money, grouped, names, clock, stamp, exact, day, countdown, uuid, fill, cell, fillOr };
 })();

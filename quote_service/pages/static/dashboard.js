@@ -3,7 +3,7 @@
 (() => {
   const POLL_MS = 2000;
   const PURCHASE_PAGES = 10; // a sale's chart reads at most 10 pages of 500 purchases
-  const { api, el, money, stamp, exact, countdown, cell, fillOr } = QS;
+  const { api, el, money, grouped, stamp, exact, countdown, cell, fillOr } = QS;
   const { SIGNALS, signalDetails, why, signed } = DashWords;
   const $ = id => document.getElementById(id);
   const products = new Map();
@@ -31,8 +31,8 @@
 
   async function summary() {
     const s = await api("GET", "/api/v1/dashboard/summary");
-    $("kpi-quotes").textContent = s.quotes_last_hour;
-    $("kpi-orders").textContent = s.orders_last_hour;
+    $("kpi-quotes").textContent = grouped(s.quotes_last_hour);
+    $("kpi-orders").textContent = grouped(s.orders_last_hour);
     $("kpi-conversion").textContent = s.conversion_rate === null ? "–" : s.conversion_rate + " %";
     kpiMoney($("kpi-revenue"), s.today.map(m => [m.revenue, m.currency]));
     kpiMoney($("kpi-commission"), s.today.map(m => [m.commission, m.currency]));
@@ -50,12 +50,12 @@
     return s;
   }
 
-  // A KPI in money: one line per currency, the amount large and its currency small, so
-  // "94364.98 TRY" does not break across lines in a narrow box. No money today reads "0".
+  // A KPI in money: one line per currency, the amount large with its thousands grouped
+  // ("94,364.98"), its currency small. No money today reads "0".
   function kpiMoney(node, amounts) {
     if (!amounts.length) { node.textContent = "0"; return; }
     node.replaceChildren(...amounts.map(([amount, currency]) => el("span", { class: "amount" },
-      money(amount), " ", el("span", { class: "unit" }, currency))));
+      grouped(money(amount)), " ", el("span", { class: "unit" }, currency))));
   }
 
   // One chart per currency (amounts in two currencies never share a scale), over the same days.

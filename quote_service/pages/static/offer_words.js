@@ -17,7 +17,25 @@ const OfferWords = (() => {
     const gift = percent >= 100 ? "free" : `at ${get.percent_off} % off`;
     const words = `Buy ${buy.quantity}${from ? ` from ${from}` : ""}, get ${get.quantity}`
       + `${getFrom && getFrom !== from ? ` from ${getFrom}` : ""} ${gift}`;
-    return words + (config.max_applications ? `, at most ${config.max_applications} times a basket` : "");
+    const dearest = config.selection === "most_expensive" ? " (the most expensive)" : "";
+    return words + dearest + (config.max_applications ? `, at most ${config.max_applications} times a basket` : "");
+  }
+
+  // docs/promotions.md#merchandisers-promotions: "Any 3 from books for 750.00 TRY",
+  // "Spend 500.00 TRY: 40.00 TRY off; spend 1000.00 TRY: 100.00 TRY off", "A gift: 1 × Tea glasses".
+  function tiers(config) {
+    return (config.tiers || []).map((t, i) => `${i ? "spend" : "Spend"} ${money(t.min_subtotal, config.currency)}: `
+      + (t.amount !== undefined && t.amount !== null ? `${money(t.amount, config.currency)} off` : `${t.percent} % off`)).join("; ");
+  }
+
+  function kindWords(p, c, names) {
+    switch (p.kind) {
+      case "FIXED_PRICE_BUNDLE": return `Any ${c.quantity}${scope(c, names) ? ` from ${scope(c, names)}` : ""} for ${money(c.price, c.currency)}`;
+      case "SPEND_TIERS": return tiers(c);
+      case "GIFT": return `A gift: ${c.quantity || 1} × ${products([c.product_id], names)[0]}`
+        + (c.min_subtotal ? ` with baskets from ${money(c.min_subtotal, c.currency)}` : "");
+      default: return p.kind;
+    }
   }
 
   // The deal itself; the basket's currency (conditions.currency) names the money a percent is capped in.
@@ -29,8 +47,19 @@ const OfferWords = (() => {
       case "AMOUNT_OFF": return `${money(c.amount, c.currency)} off`;
       case "BUY_X_GET_Y": return buyXGetY(c, names);
       case "FREE_DELIVERY": return "Free delivery";
-      default: return p.kind;
+      default: return kindWords(p, c, names);
     }
+  }
+
+  // With the fields every kind takes: spread evenly, one of a group, a money budget.
+  function offerInFull(p, names) {
+    const c = p.config || {};
+    const parts = [offer(p, names)];
+    if (c.distribution === "even") parts.push("spread evenly over its lines");
+    if (p.group) parts.push(`the best of group ${p.group}`);
+    if (p.budget) parts.push(`budget ${money(p.budget_used, p.budget.currency)} of ${money(p.budget.amount, p.budget.currency)} used`);
+    if (p.per_customer_limit) parts.push(`${p.per_customer_limit} order${p.per_customer_limit > 1 ? "s" : ""} a customer`);
+    return parts.join("; ");
   }
 
   // Who gets it: every condition given, in words; none given is every basket.
@@ -64,8 +93,9 @@ const OfferWords = (() => {
   // Every product id a promotion names (to look their names up once).
   function productIds(p) {
     const c = p.config || {};
-    return [...(p.conditions.product_ids || []), ...((c.buy || {}).product_ids || []), ...((c.get || {}).product_ids || [])];
+    return [...(p.conditions.product_ids || []), ...((c.buy || {}).product_ids || []), ...((c.get || {}).product_ids || []),
+      ...(c.product_ids || []), ...(c.product_id ? [c.product_id] : [])];
   }
 
-  return { offer, conditions, combines, inEffectEnds, productIds };
+  return { offer, offerInFull, conditions, combines, inEffectEnds, productIds };
 })();

@@ -1,28 +1,30 @@
-// The basket: lines of {product, quantity} in one currency, drawn in the right-hand column with
-// an exact goods estimate. Whoever holds a quote of it listens for changes (the quote then no
-// longer describes the basket).
+// The basket: lines of {product, quantity, price} in one currency, drawn in the right-hand column
+// with an exact goods estimate. `price` is the display price the product's card showed when it was
+// added (POST /api/v1/prices): the basket's currency is the one the shopper chose the prices in.
+// Whoever holds a quote of it listens for changes (the quote then no longer describes the basket).
 import { $, say, sum, times } from "./store_ui.js";
 
 const { el, money } = QS;
 export const MAX_QUANTITY = 99;
-const lines = new Map(); // product id -> {product, quantity}
+const lines = new Map(); // product id -> {product, quantity, price}
 const listeners = [];
 
 export function onBasketChange(listener) { listeners.push(listener); }
 export function basketLines() { return [...lines.values()]; }
-export function basketCurrency() { const first = lines.values().next().value; return first ? first.product.currency : null; }
+export function basketCurrency() { const first = lines.values().next().value; return first ? first.price.currency : null; }
 export function quantityOf(productId) { return lines.has(productId) ? lines.get(productId).quantity : 0; }
 
 function changed() { draw(); for (const listener of listeners) listener(); }
 
-// Adds `quantity` units; null when done, else why not (in words, for the product's card).
-export function addToBasket(product, quantity) {
+// Adds `quantity` units at `price` (the card's display price); null when done, else why not (in
+// words, for the product's card).
+export function addToBasket(product, quantity, price) {
   const currency = basketCurrency();
-  if (currency && currency !== product.currency)
-    return `Your basket is in ${currency}; ${product.name} is sold in ${product.currency}. Order the basket first, then this.`;
+  if (currency && currency !== price.currency)
+    return `Your basket is in ${currency} and this price is in ${price.currency}: show prices in ${currency}, or order the basket first.`;
   const now = quantityOf(product.id);
   if (now + quantity > MAX_QUANTITY) return `At most ${MAX_QUANTITY} of one product per basket (you have ${now}).`;
-  lines.set(product.id, { product, quantity: now + quantity });
+  lines.set(product.id, { product, quantity: now + quantity, price });
   changed(); // told on the product's card, where the shopper added it
   return null;
 }
@@ -49,14 +51,16 @@ function remove(line) {
   $("get-quote").focus(); // the removed line's button is gone: keep the keyboard in the basket
 }
 
+const goodsOf = ({ price, quantity }) => times(price.list_price, quantity);
+
 function lineItem(line) {
-  const { product, quantity } = line;
+  const { product, quantity, price } = line;
   const input = el("input", { type: "number", min: 1, max: MAX_QUANTITY, value: quantity, "aria-label": `Quantity of ${product.name}` });
   input.addEventListener("change", () => setQuantity(line, input));
   return el("li", { class: "basket-line", "data-id": product.id },
     el("span", { class: "name", title: product.name }, product.name),
     input,
-    el("span", { class: "amount" }, money(times(product.current_price, quantity), product.currency)),
+    el("span", { class: "amount" }, money(goodsOf(line), price.currency)),
     el("button", { type: "button", class: "secondary", "aria-label": "Remove " + product.name, onclick: () => remove(line) }, "Remove"));
 }
 
@@ -68,7 +72,7 @@ export function draw() {
     $("basket").replaceChildren(el("li", { class: "muted" }, "The basket is empty."));
     return;
   }
-  const goods = sum(items.map(({ product, quantity }) => times(product.current_price, quantity)));
+  const goods = sum(items.map(goodsOf));
   $("basket").replaceChildren(...items.map(lineItem),
     el("li", { class: "basket-total" }, el("span", {}, "Goods at list prices"), el("span", { id: "basket-goods" }, money(goods, basketCurrency()))));
 }

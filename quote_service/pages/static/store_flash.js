@@ -60,13 +60,15 @@ function render(productId) {
     return;
   }
   const { remaining_limit: more } = myCount(sale, item);
-  const left = item.remaining_stock === 0 ? "sold out" : `${item.remaining_stock} left`;
-  const yours = more === 0 ? "you have bought your limit" : `you may buy ${more} more`;
+  const left = item.remaining_stock;
+  // Sold out leaves nothing to buy, whatever this shopper's limit; else never more than is left.
+  const state = left === 0 ? "sold out"
+    : `${left} left · ${more === 0 ? "you have bought your limit" : `you may buy ${Math.min(more, left)} more`}`;
   const button = el("button", { type: "button", class: "flash-buy", onclick: () => buy(slot, offer, button) }, `Buy now at ${price}`);
-  button.disabled = item.remaining_stock === 0 || more === 0;
+  button.disabled = left === 0 || more === 0;
   slot.node.replaceChildren(
     el("p", { class: "flash" }, "Flash price ", el("strong", {}, price), " · ends in ",
-      el("span", { class: "countdown", "data-until": sale.ends_at }, countdown(sale.ends_at)), ` · ${left} · ${yours}`),
+      el("span", { class: "countdown", "data-until": sale.ends_at }, countdown(sale.ends_at)), ` · ${state}`),
     button);
   if (hadFocus) button.focus(); // redrawn under the keyboard: keep its place
 }

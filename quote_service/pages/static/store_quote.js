@@ -2,12 +2,14 @@
 // coupons, tax, fees), the checkout that holds the basket's stock until the quote expires
 // (a countdown; released on "Leave the checkout", when the basket changes, or when the shopper
 // leaves the page), and the order.
-import { $, everySecond, nameOf, say } from "./store_ui.js";
+import { $, CHANNEL, everySecond, nameOf, say } from "./store_ui.js";
 import { basketCurrency, basketLines, clearBasket, onBasketChange } from "./store_basket.js";
 import { COUPON_REASONS, orderRefusal, quoteRefusal, trouble } from "./store_words.js";
+import { drawInstallments, installmentChoice } from "./store_installments.js";
+import { drawParcels, shippingChoices } from "./store_parcels.js";
 
 const { api, el, money, clock, countdown } = QS;
-const SOURCES = { flash_sale: "flash price", price_list: "your price list" };
+const SOURCES = { flash_sale: "flash price", price_list: "your price list", gift: "gift" };
 // A rule's effect as a shopper reads it: "−9.60 TRY" with a real minus, "+12.00 TRY".
 const effect = (amount, c) => (String(amount).startsWith("-") ? "−" + money(String(amount).slice(1), c) : "+" + money(amount, c));
 let me = null;
@@ -24,8 +26,9 @@ function lineRow(line, c) {
   if (SOURCES[line.price_source]) notes.push(el("span", { class: "badge " + line.price_source }, SOURCES[line.price_source]));
   for (const rule of line.applied_rules || []) notes.push(el("span", { class: "rule" }, `${rule.name} ${effect(rule.amount, c)}`));
   const listed = line.list_unit_price !== line.unit_price;
-  const unit = listed ? [el("s", { title: "list price" }, money(line.list_unit_price)), " ", money(line.unit_price)] : [money(line.unit_price)];
-  return el("tr", {},
+  const unit = line.is_gift ? ["free"]
+    : listed ? [el("s", { title: "list price" }, money(line.list_unit_price)), " ", money(line.unit_price)] : [money(line.unit_price)];
+  return el("tr", line.is_gift ? { class: "gift-line" } : {},
     el("td", { class: "wrap", title: name }, name, notes.length ? el("span", { class: "note" }, ...notes) : ""),
     el("td", { class: "num", title: String(line.quantity) }, String(line.quantity)),
     el("td", { class: "num wrap", title: listed ? `list ${line.list_unit_price}, yours ${line.unit_price}` : line.unit_price }, ...unit),
@@ -42,12 +45,18 @@ function totals(qt) {
   const rows = [row("Subtotal", money(qt.subtotal, c))];
   if (Number(qt.discount_amount) > 0) rows.push(row("Discounts", `−${money(qt.discount_amount, c)}`, "minus"));
   // The parts of the discount, each under it: a promotion or a coupon and what it took off.
-  for (const p of qt.applied_promotions.filter(p => p.kind !== "FREE_DELIVERY"))
-    rows.push(row(`Promotion: ${p.name}`, `−${money(p.amount, c)}`, "part minus promotion"));
+  // A bundle's row says it is a bundle price; a gift's line is in the basket above (0.00), named here too.
+  const PARTS = { FIXED_PRICE_BUNDLE: "Bundle price" };
+  for (const p of qt.applied_promotions.filter(p => p.kind !== "FREE_DELIVERY" && p.kind !== "GIFT"))
+    rows.push(row(`${PARTS[p.kind] || "Promotion"}: ${p.name}`, `−${money(p.amount, c)}`, "part minus promotion"));
+  for (const p of qt.applied_promotions.filter(p => p.kind === "GIFT")) rows.push(row(`Gift: ${p.name}`, "free", "part gift"));
   for (const cp of qt.applied_coupons) rows.push(row(`Coupon ${cp.code}`, `−${money(cp.amount, c)}`, "part minus coupon-applied"));
   for (const cp of qt.rejected_coupons)
     rows.push(row(`${cp.code} not applied: ${COUPON_REASONS[cp.reason] || cp.reason}`, "", "part coupon-rejected"));
-  rows.push(row("Tax", money(qt.tax_amount, c)));
+  // Tax added to net prices; the tax tax-inclusive prices hold is in the subtotal already, said under it.
+  const included = Number(qt.tax_included || 0) > 0;
+  if (!included || Number(qt.tax_amount) > 0) rows.push(row("Tax", money(qt.tax_amount, c)));
+  if (included) rows.push(row("Tax included in the prices", money(qt.tax_included, c), "part tax-included"));
   rows.push(row(freeDelivery.length ? `Delivery (free: ${freeDelivery[0].name})` : "Delivery", money(qt.delivery_fee, c)));
   if (Number(qt.small_basket_fee) > 0) rows.push(row("Small-basket fee", money(qt.small_basket_fee, c)));
   rows.push(row("Total", el("span", { id: "quote-total", "data-amount": qt.total_amount }, money(qt.total_amount, c)), "total"));
@@ -67,6 +76,8 @@ function draw(qt) {
     el("p", { class: "muted" }, "Valid for ", el("span", { class: "countdown", "data-until": qt.valid_until }, countdown(qt.valid_until)),
       ` (until ${clock(qt.valid_until, true)}).`));
   $("quote-lines").replaceChildren(el("h3", {}, "Line by line"), lines);
+  drawParcels(qt, () => getQuote());
+  drawInstallments(qt, () => getQuote());
   drawHold(qt.reservation);
   $("place-order").hidden = false;
 }
@@ -88,6 +99,8 @@ function forget(text, kind) {
   quote = null;
   $("quote").replaceChildren(el("p", { class: "muted" }, "Ask for a quote of your basket."));
   $("quote-lines").replaceChildren();
+  drawParcels(null);
+  drawInstallments(null);
   drawHold(null);
   $("place-order").hidden = true;
   $("checkout").hidden = true;
@@ -99,7 +112,8 @@ async function ask(reserve) {
   const coupons = $("coupons").value.split(/[\s,]+/).filter(Boolean);
   try {
     return await api("POST", "/api/v1/quote", {
-      customer_id: me.id, currency: basketCurrency(), coupon_codes: coupons, reserve_stock: reserve,
+      customer_id: me.id, currency: basketCurrency(), channel: CHANNEL, coupon_codes: coupons, reserve_stock: reserve,
+      shipping: shippingChoices(), ...installmentChoice(),
       delivery_address: { city: $("city").value.trim(), country: $("country").value.trim().toUpperCase() },
       items: lines.map(({ product, quantity }) => ({ product_id: product.id, quantity })),
     });
@@ -115,7 +129,7 @@ async function busy(button, work) {
 }
 
 async function getQuote(event) {
-  event.preventDefault();
+  if (event) event.preventDefault();
   if (!basketLines().length) { tell("Add a product to the basket first.", "error"); return; }
   await busy($("get-quote"), async () => {
     await release("");
@@ -190,6 +204,7 @@ everySecond(now => {
 window.addEventListener("pagehide", () => { release("", true); });
 
 $("quote-form").addEventListener("submit", getQuote);
+$("card-form").addEventListener("submit", getQuote);
 $("checkout").addEventListener("click", checkout);
 $("place-order").addEventListener("click", order);
 $("leave-checkout").addEventListener("click", () => busy($("leave-checkout"), () => release("You left the checkout: your held items were released.")));

@@ -3,6 +3,9 @@
 const { countdown } = QS;
 
 export const $ = id => document.getElementById(id);
+// The sales channel this store prices and quotes for (rendered with the page): price lists limited
+// to it apply to the cards and to the quote alike.
+export const CHANNEL = $("store").dataset.channel;
 
 // A message in its live region (role="status" in the template), so a screen reader announces it
 // where it appears; kind "ok" or "error" colours it.

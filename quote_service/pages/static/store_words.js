@@ -52,6 +52,7 @@ export function orderRefusal(error) {
       return "Not enough stock is left for this basket: change it and ask for a new quote (Go to checkout holds the items while you decide).";
     case "COUPON_LIMIT_REACHED": return "A coupon in this quote has just been used up: ask for a new quote.";
     case "PROMOTION_LIMIT_REACHED": return "A promotion in this quote has just run out: ask for a new quote.";
+    case "PROMOTION_BUDGET_EXHAUSTED": return "A promotion in this quote has just run out of budget: ask for a new quote.";
     case "PRODUCT_UNAVAILABLE": return "A product in this quote is no longer sold: remove it and ask for a new quote.";
     default: return trouble(error);
   }

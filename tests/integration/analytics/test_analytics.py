@@ -21,10 +21,10 @@ from litestar.testing import AsyncTestClient
 
 from quote_service.analytics.figures import percent
 from quote_service.analytics.flash_report import arc_elasticity
-from quote_service.analytics.periods import local_days
 from quote_service.analytics.rollups import RollupJob, rebuild
 from quote_service.analytics.service import Analytics
 from quote_service.db.replica import ReadPools
+from quote_service.periods import local_days
 from quote_service.quotes.quote_log import LogValues, encode_row, write_log_rows
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, field_errors

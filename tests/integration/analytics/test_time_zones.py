@@ -19,12 +19,12 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from quote_service.analytics.periods import local_days, parse_period
 from quote_service.analytics.rollups import RollupJob, rebuild
 from quote_service.analytics.service import Analytics
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.db.replica import ReadPools
+from quote_service.periods import local_days, parse_period
 from tests.integration.analytics.test_analytics import log_quotes, order, quote_row, refund
 from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
@@ -135,6 +135,19 @@ async def test_a_period_may_be_given_as_instants_and_in_any_zone(
         ("/api/v1/sellers/s-1/statement", "tz=Mars/Olympus", "tz"),
         ("/api/v1/sellers/s-1/statement", "from=10000-01-01", "from"),
         ("/api/v1/dashboard/summary", "tz=europe/istanbul", "tz"),
+        # API.md §27: files of the zone database that name no region, and times given as numbers
+        (f"{ANALYTICS}/pricing", "tz=localtime", "tz"),
+        (f"{ANALYTICS}/commission", "tz=Factory", "tz"),
+        ("/api/v1/sellers/s-1/statement", "tz=posixrules", "tz"),
+        ("/api/v1/sellers/s-1/statement", "format=csv&tz=localtime", "tz"),
+        ("/api/v1/dashboard/summary", "tz=localtime", "tz"),
+        (f"{ANALYTICS}/pricing", "to=1", "to"),
+        ("/api/v1/sellers/s-1/statement", "from=1700000000", "from"),
+        ("/api/v1/sellers/s-1/statement", "to=", "to"),
+        ("/api/v1/orders", "to=1", "to"),
+        ("/api/v1/audit", "to=1", "to"),
+        ("/api/v1/audit", "from=1700000000", "from"),
+        ("/api/v1/audit", "to=2026-03-10T10:00:00", "to"),
     ],
 )
 async def test_an_unknown_zone_or_a_bad_bound_is_named(

@@ -11,28 +11,18 @@ import asyncpg
 import httpx
 import msgspec
 import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from quote_service.app import create_app
 from quote_service.clock import utcnow
 from quote_service.config import Settings
+from tests.integration.audit.requests import CHANGES, RATE, RATES, Client, requested
+from tests.integration.audit.requests import approve as approve_with
 from tests.integration.conftest import PASSWORD, Caller, make_caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.pages.test_pages import login_form
 from tests.integration.servers import race_server
 from tests.waiting import until
-
-Client = AsyncTestClient[Litestar]
-RATES = "/api/v1/commission-rates"
-CHANGES = "/api/v1/change-requests"
-RATE = {
-    "category_id": "books",
-    "commission_type": "PERCENTAGE",
-    "rate": "12.5",
-    "currency": "EUR",
-    "effective_from": "2025-01-01T00:00:00Z",
-}
 
 
 @pytest.fixture
@@ -47,15 +37,8 @@ async def reviewer(settings: Settings, password_hash: str) -> Caller:
     return await make_caller(settings, password_hash, "reviewer", "admin")
 
 
-async def requested(response: httpx.Response) -> str:
-    data = expect_ok(response, 202)
-    change_id: str = data["change_request_id"]
-    assert data["status"] == "pending"
-    return change_id
-
-
 async def approve(client: Client, change_id: str, who: Caller, **body: Any) -> httpx.Response:
-    return await client.post(f"{CHANGES}/{change_id}/approve", json=body or None, headers=who.headers)
+    return await approve_with(client, change_id, who.headers, **body)
 
 
 async def made_rate(client: Client, admin: Caller, reviewer: Caller) -> dict[str, Any]:

@@ -252,6 +252,35 @@ async def test_unknown_api_key_is_refused_even_with_a_valid_token(client: Client
     expect_error(await client.get(ME, headers=headers), 401, "UNAUTHORIZED")
 
 
+@pytest.mark.parametrize("authorization", ["Bearer garbage", "Basic dXNlcjpwYXNz", "Bearer ", "Bearer qsk_unknown", ""])
+async def test_a_valid_key_beside_an_invalid_authorization_is_refused(
+    client: Client, service_key: dict[str, str], authorization: str
+) -> None:
+    """API.md §27: the key does not win over a header the client also sent (ambiguous credentials)."""
+    body = expect_error(
+        await client.get(ME, headers={**service_key, "Authorization": authorization}), 401, "UNAUTHORIZED"
+    )
+    assert "Ambiguous credentials" in body["message"]
+
+
+async def test_a_key_and_a_token_of_different_callers_are_refused(
+    client: Client, service_key: dict[str, str], shopper: Caller, admin: Caller
+) -> None:
+    other = expect_ok(await client.post("/api/v1/api-keys", json={"name": "other"}, headers=admin.headers), 201)
+    for authorization in (shopper.headers["Authorization"], f"Bearer {other['key']}"):
+        headers = {**service_key, "Authorization": authorization}
+        body = expect_error(await client.get(ME, headers=headers), 401, "UNAUTHORIZED")
+        assert "different callers" in body["message"]
+    quote = {"customer_id": "c", "items": [], "delivery_address": {"city": "Istanbul", "country": "TR"}}
+    headers = {**service_key, "Authorization": shopper.headers["Authorization"]}
+    expect_error(await client.post("/api/v1/quote", json=quote, headers=headers), 401, "UNAUTHORIZED")
+
+
+async def test_the_same_key_in_both_headers_is_one_caller(client: Client, service_key: dict[str, str]) -> None:
+    headers = {**service_key, "Authorization": f"Bearer {service_key['X-API-Key']}"}
+    assert expect_ok(await client.get(ME, headers=headers))["name"] == "checkout"
+
+
 async def test_admin_api_key_can_use_admin_routes(client: Client, admin: Caller) -> None:
     created = expect_ok(
         await client.post("/api/v1/api-keys", json={"name": "ops", "role": "admin"}, headers=admin.headers), 201

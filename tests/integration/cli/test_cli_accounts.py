@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
+import os
 import re
+import select
+import subprocess
+import termios
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -11,7 +19,7 @@ from litestar.testing import AsyncTestClient
 
 from quote_service.cli import demo
 from tests.integration.cli.test_cli_embedded import run_cli
-from tests.integration.servers import cli_env
+from tests.integration.servers import CLI, cli_env
 
 pytestmark = pytest.mark.slow
 
@@ -96,3 +104,158 @@ async def test_seed_demo_forced_in_production_gets_generated_passwords(
     assert code == 0, err
     assert "(generated" not in again
     assert f"{demo.DEMO_ADMIN[0]} already existed; its password is unchanged" in again
+
+
+async def run_fed(*args: str, env: dict[str, str], stdin: bytes = b"") -> tuple[int, str, str]:
+    """Run the command with `stdin` piped in (not a terminal): (exit code, stdout, stderr)."""
+    process = await asyncio.create_subprocess_exec(
+        *CLI, *args, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(stdin), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def run_on_a_terminal(*args: str, env: dict[str, str], typed: list[str]) -> tuple[int, str]:
+    """Run the command with a pseudo-terminal as its controlling terminal and stdin, typing each of
+    `typed` once the terminal has asked for it: (exit code, everything the terminal showed)."""
+    main, child = os.openpty()
+
+    def own_terminal() -> None:  # in the child: a session of its own whose terminal is the pty
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(  # noqa: S603 - the service's own command
+        [*CLI, *args], env=env, stdin=child, stdout=child, stderr=child, preexec_fn=own_terminal, close_fds=True
+    )
+    os.close(child)
+    shown = b""
+    try:
+        for answer in typed:
+            asked = shown.count(b": ")
+            while shown.count(b": ") == asked:  # the next question
+                ready, _, _ = select.select([main], [], [], 60)
+                assert ready, f"not asked; the terminal shows {shown!r}"
+                shown += os.read(main, 4096)
+            os.write(main, answer.encode() + b"\n")
+        with contextlib.suppress(OSError):  # EIO: the command ended and closed the terminal
+            while chunk := os.read(main, 4096):
+                shown += chunk
+        return process.wait(timeout=60), shown.decode()
+    finally:
+        os.close(main)
+        if process.poll() is None:
+            process.kill()
+
+
+async def logs_in(client: AsyncTestClient[Litestar], username: str, password: str) -> bool:
+    answer = await client.post(TOKEN, json={"username": username, "password": password})
+    return answer.status_code == 200
+
+
+async def test_create_user_takes_the_password_from_stdin_or_the_environment(
+    client: AsyncTestClient[Litestar], database_url: str, redis_url: str
+) -> None:
+    env = cli_env(DATABASE_URL=database_url, REDIS_URL=redis_url)
+    piped = ("create-user", "--username", "pia", "--role", "user", "--password-stdin")
+    code, out, err = await run_fed(*piped, env=env, stdin=b"sent-through-a-pipe\n")
+    assert code == 0, err
+    assert "sent-through-a-pipe" not in out + err
+    variable = cli_env(DATABASE_URL=database_url, REDIS_URL=redis_url, QUOTE_SERVICE_PASSWORD="from-the-env-42")
+    code, _, err = await run_fed("create-user", "--username", "envy", "--role", "user", env=variable)
+    assert code == 0, err
+
+    assert await logs_in(client, "pia", "sent-through-a-pipe")
+    assert await logs_in(client, "envy", "from-the-env-42")
+
+
+async def test_create_user_without_a_password_off_a_terminal_says_how(
+    clean_stores: None, database_url: str, redis_url: str
+) -> None:
+    env = cli_env(DATABASE_URL=database_url, REDIS_URL=redis_url)
+    code, _, err = await run_fed("create-user", "--username", "bob", "--role", "user", env=env)
+    assert code == 1
+    assert err.startswith("quote-service: create-user needs a password: --password-stdin")
+    assert await user_count(database_url) == 0
+
+
+async def test_create_user_asks_for_the_password_twice_on_a_terminal(
+    client: AsyncTestClient[Litestar], database_url: str, redis_url: str
+) -> None:
+    env = cli_env(DATABASE_URL=database_url, REDIS_URL=redis_url)
+    command = ("create-user", "--username", "typist", "--role", "user")
+    code, shown = await asyncio.to_thread(
+        run_on_a_terminal, *command, env=env, typed=["typed-passphrase", "typed-otherwise"]
+    )
+    assert code == 1
+    assert "the two passwords differ; nothing was created" in shown
+    assert await user_count(database_url) == 0
+
+    code, shown = await asyncio.to_thread(
+        run_on_a_terminal, *command, env=env, typed=["typed-passphrase", "typed-passphrase"]
+    )
+    assert code == 0, shown
+    assert "Password for typist: " in shown
+    assert "The same password again: " in shown
+    assert "typed-passphrase" not in shown  # not echoed
+    assert await logs_in(client, "typist", "typed-passphrase")
+
+
+async def test_accounts_get_a_customer_group(
+    client: AsyncTestClient[Litestar], database_url: str, redis_url: str
+) -> None:
+    env = cli_env(DATABASE_URL=database_url, REDIS_URL=redis_url, QUOTE_SERVICE_PASSWORD="a-fine-passphrase")
+    code, out, err = await run_fed(
+        "create-user", "--username", "buyer", "--role", "user", "--customer-group", "b2b", env=env
+    )
+    assert code == 0, err
+    assert "customer group b2b" in out
+    code, key, err = await run_fed("create-api-key", "--name", "wholesale", "--customer-group", "b2b", env=env)
+    assert code == 0, err
+    assert "customer group b2b" in err
+
+    token = (await client.post(TOKEN, json={"username": "buyer", "password": "a-fine-passphrase"})).json()
+    for headers in ({"Authorization": f"Bearer {token['data']['access_token']}"}, {"X-API-Key": key.strip()}):
+        me = await client.get("/api/v1/users/me", headers=headers)
+        assert me.json()["data"]["customer_group"] == "b2b"
+
+    code, _, err = await run_fed("create-api-key", "--name", "wide", "--customer-group", "g" * 65, env=env)
+    assert (code, err.count("customer_group")) == (1, 1), err
+
+
+async def test_create_api_key_prints_the_key_and_one_line_about_it(
+    clean_stores: None, database_url: str, tmp_path: Path
+) -> None:
+    """`KEY=$(quote-service create-api-key ...)` on a terminal shows one line, not the stores' start-up logs:
+    here Redis is the embedded one, whose start is logged at INFO."""
+    env = cli_env(DATABASE_URL=database_url, QUOTE_SERVICE_HOME=str(tmp_path))
+    del env["LOG_LEVEL"]
+    code, out, err = await run_fed("create-api-key", "--name", "checkout", env=env)
+    assert code == 0, err
+    assert re.fullmatch(r"qsk_\S+\n", out), out
+    [said] = err.splitlines()
+    assert said.startswith("API key checkout ("), err
+
+
+async def test_seller_accounts_name_their_seller(
+    client: AsyncTestClient[Litestar], database_url: str, redis_url: str
+) -> None:
+    env = cli_env(DATABASE_URL=database_url, REDIS_URL=redis_url, QUOTE_SERVICE_PASSWORD="a-fine-passphrase")
+    code, _, err = await run_fed("create-user", "--username", "shop", "--role", "seller", env=env)
+    assert (code, "--seller-id" in err) == (1, True), err
+    code, out, err = await run_fed(
+        "create-user", "--username", "shop", "--role", "seller", "--seller-id", "seller-7", env=env
+    )
+    assert (code, "seller seller-7" in out) == (0, True), err
+    code, key, err = await run_fed(
+        "create-api-key", "--name", "feed", "--role", "seller", "--seller-id", "seller-7", env=env
+    )
+    assert (code, "seller seller-7" in err) == (0, True), err
+    code, _, err = await run_fed("create-api-key", "--name", "feed2", "--seller-id", "seller-7", env=env)
+    assert (code, "--seller-id" in err) == (1, True), err
+
+    token = (await client.post(TOKEN, json={"username": "shop", "password": "a-fine-passphrase"})).json()
+    for headers in ({"Authorization": f"Bearer {token['data']['access_token']}"}, {"X-API-Key": key.strip()}):
+        me = await client.get("/api/v1/sellers/me", headers=headers)
+        assert me.json()["data"]["seller_id"] == "seller-7"

@@ -135,6 +135,7 @@ def test_serve_without_urls_runs_on_embedded_stores_and_stops_them(home: Path) -
         assert Path(redis_socket).is_relative_to(home)
         assert Path(postgres_socket_dir).is_relative_to(home)
         assert f"demo admin: {demo.DEMO_ADMIN[0]} / {demo.DEMO_ADMIN[1]}" in log
+        assert f"demo seller ({demo.DEMO_SELLER_ID}): {demo.DEMO_SELLER[0]} / {demo.DEMO_SELLER[1]}" in log
         assert redis_answers(redis_socket)
         assert postgres_answers(postgres_socket_dir)
 
@@ -148,10 +149,12 @@ def test_serve_without_urls_runs_on_embedded_stores_and_stops_them(home: Path) -
             page = http.get("/api/v1/products", params={"limit": 500}, headers=as_alice).json()
             assert page["success"] is True
             assert page["data"]["next_cursor"] is None
-            # The 50 demo products, and the 20 of the generated two-week history behind analytics.
+            # The 50 demo products, the 2 ÖTV-taxed perfumes (docs/taxes.md), and the 20 of the
+            # generated two-week history behind analytics.
             skus = [p["sku"] for p in page["data"]["items"]]
-            assert len(set(skus)) == len(skus) == 70
+            assert len(set(skus)) == len(skus) == 72
             assert sum(sku.startswith("DEMO-") for sku in skus) == 50
+            assert sum(sku.startswith("OTV-PERF-") for sku in skus) == 2
             assert sum(sku.startswith("GEN-") for sku in skus) == 20
             assert all(p["currency"] == "TRY" for p in page["data"]["items"])
 
@@ -161,7 +164,8 @@ def test_serve_without_urls_runs_on_embedded_stores_and_stops_them(home: Path) -
             refused = http.post("/api/v1/products", json=product_body(sku="ALICE-1"), headers=as_alice)
             assert (refused.status_code, refused.json()["error"]["code"]) == (403, "FORBIDDEN")
             after = http.get("/api/v1/products", params={"limit": 500}, headers=as_admin).json()["data"]["items"]
-            assert sorted(p["sku"] for p in after if not p["sku"].startswith(("DEMO-", "GEN-"))) == ["LIVE-1"]
+            seeded = ("DEMO-", "GEN-", "OTV-PERF-")
+            assert sorted(p["sku"] for p in after if not p["sku"].startswith(seeded)) == ["LIVE-1"]
 
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0, log_file.read_text()

@@ -13,9 +13,9 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from quote_service.cache.config_bus import read_version
 from quote_service.cli import demo
 from quote_service.config import Settings
-from quote_service.snapshot.bus import read_version
 from tests.integration.expect import expect_ok
 from tests.waiting import until
 

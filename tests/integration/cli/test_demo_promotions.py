@@ -18,7 +18,7 @@ Client = AsyncTestClient[Litestar]
 async def test_the_demo_promotions_price_quotes_and_are_seeded_once(
     client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
 ) -> None:
-    assert await demo.seed_promotions(pool) == 3
+    assert await demo.seed_promotions(pool) == len(demo.DEMO_PROMOTIONS) == 8
     assert await demo.seed_promotions(pool) == 0
     grocery = [
         await create_product(

@@ -55,6 +55,10 @@ async def test_simulate_sends_every_kind_and_reports_price_moves(
     ordered = await pool.fetchval("SELECT count(DISTINCT customer_id) FROM orders")
     assert ordered > 1
     assert await pool.fetchval("SELECT count(*) FROM api_keys WHERE revoked_at IS NULL") == 0  # its key is revoked
+    # Half of each flash item's units are left for the people at the store: of "Few left"'s 4, at most 2 sold.
+    few_left = """SELECT coalesce(sum(p.quantity), 0) FROM flash_purchases p
+                  JOIN flash_sales s ON s.id = p.flash_sale_id WHERE s.name = 'Few left'"""
+    assert await pool.fetchval(few_left) <= 2
 
 
 BANNER = {
@@ -72,10 +76,11 @@ BANNER = {
 
 
 def drive(env: dict[str, str], admin: dict[str, str]) -> str:
-    """A server with two products and a flash sale; simulate for 6 s; a manual price move meanwhile."""
+    """A server with three products and two flash sales (one of 4 units); simulate for 6 s; a manual
+    price move meanwhile."""
     with running_server(env) as base, httpx.Client(base_url=base, timeout=10) as http:
         ids: list[str] = []
-        for sku, price in (("A-1", "100.00"), ("B-1", "40.00")):
+        for sku, price in (("A-1", "100.00"), ("B-1", "40.00"), ("C-1", "30.00")):
             body: dict[str, Any] = {
                 "sku": sku, "name": f"Item {sku}", "category_id": "c1", "seller_id": "s1", "currency": "TRY",
                 "base_price": price, "min_price": "10.00", "stock": 500,
@@ -90,6 +95,9 @@ def drive(env: dict[str, str], admin: dict[str, str]) -> str:
             "items": [{"product_id": ids[1], "flash_price": "20.00", "allocated_stock": 100, "per_user_limit": 2}],
         }
         assert http.post("/api/v1/flash-sales", json=sale, headers=admin).status_code == 201
+        item = {"product_id": ids[2], "flash_price": "20.00", "allocated_stock": 4, "per_user_limit": 2}
+        few = {"name": "Few left", "starts_at": at(-1), "ends_at": at(60), "items": [item]}
+        assert http.post("/api/v1/flash-sales", json=few, headers=admin).status_code == 201
         assert http.post("/api/v1/feature-flags", json=BANNER, headers=admin).status_code == 201
         command = [*CLI, "simulate", "--base-url", base, "--rate", "15", "--duration", "6", "--decide-every", "0"]
         command += ["--admin", f"boss:{PASSWORD}"]

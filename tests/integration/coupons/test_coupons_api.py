@@ -19,8 +19,6 @@ from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.versions import durable_config_version
 
-pytestmark = pytest.mark.redis_backends
-
 Client = AsyncTestClient[Litestar]
 COUPONS = "/api/v1/coupons"
 OMIT = object()
@@ -294,6 +292,7 @@ async def test_only_admins_read_and_write_coupons(
     assert stored["is_active"] is True
 
 
+@pytest.mark.redis_backends  # Redis key layout, Lua or slots: on a Redis Cluster too
 async def test_every_write_bumps_the_config_version_and_refusals_do_not(
     client: Client, admin: Caller, settings: Settings
 ) -> None:

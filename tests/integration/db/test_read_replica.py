@@ -31,7 +31,9 @@ from tests.integration.rules.test_pricing_rules_api import rule_body
 from tests.replica import ReplicaPair
 from tests.waiting import until
 
-pytestmark = pytest.mark.slow  # real server processes: a primary and a replica
+# Real server processes: a primary and a replica; each test stops, lags or fails over one of
+# them under an app started for it.
+pytestmark = [pytest.mark.slow, pytest.mark.fresh_app]
 
 Client = AsyncTestClient[Litestar]
 APP = "app=quote-service-reads"

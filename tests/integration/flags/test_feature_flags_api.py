@@ -97,6 +97,8 @@ async def test_create_answers_201_with_the_stored_flag(client: Client, admin: Ca
             "guardrail": None,
             "rules": [],
         },
+        "permanent": False,
+        "lifecycle": "active",
         "created_by": "admin",
         "updated_by": "admin",
         "created_at": created["created_at"],

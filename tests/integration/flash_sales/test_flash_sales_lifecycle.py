@@ -18,6 +18,7 @@ import pytest
 from redis.asyncio import Redis
 
 from quote_service.auth.schemas import Principal
+from quote_service.cache.config_store import ConfigStore
 from quote_service.config import Settings
 from quote_service.db.pool import Pool, create_pool
 from quote_service.errors import Conflict
@@ -27,7 +28,6 @@ from quote_service.flash_sales.scheduler import SaleScheduler
 from quote_service.flash_sales.schemas import FlashSaleCreate, FlashSaleItemIn, PurchaseCreate
 from quote_service.flash_sales.service import FlashSales
 from quote_service.snapshot.loader import load_snapshot
-from quote_service.snapshot.store import ConfigStore
 
 START = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
 

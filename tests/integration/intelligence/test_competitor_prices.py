@@ -24,7 +24,7 @@ from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, field_errors
 from tests.waiting import until
 
-pytestmark = [pytest.mark.redis_backends, pytest.mark.usefixtures("competitor_group")]
+pytestmark = pytest.mark.usefixtures("competitor_group")
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -84,6 +84,7 @@ async def nothing_stored(pool: asyncpg.Pool, redis: RedisClient) -> None:
     assert await pool.fetchval("SELECT count(*) FROM competitor_prices") == 0
 
 
+@pytest.mark.redis_backends  # Redis key layout, Lua or slots: on a Redis Cluster too
 async def test_accepts_with_202_and_rejects_by_index(
     client: AsyncTestClient[Litestar], service_key: dict[str, str], pool: asyncpg.Pool
 ) -> None:
@@ -163,6 +164,7 @@ async def test_batch_bounds_and_roles(
     await nothing_stored(pool, redis)
 
 
+@pytest.mark.redis_backends  # Redis key layout, Lua or slots: on a Redis Cluster too
 async def test_duplicates_are_stored_once(pool: asyncpg.Pool, redis: RedisClient) -> None:
     product_id = await make_product(pool)
     record = stream.validate(observation(product_id), 0, NOW)
@@ -182,6 +184,7 @@ async def test_duplicates_are_stored_once(pool: asyncpg.Pool, redis: RedisClient
     }
 
 
+@pytest.mark.redis_backends  # Redis key layout, Lua or slots: on a Redis Cluster too
 async def test_a_consumer_killed_mid_batch_loses_nothing(pool: asyncpg.Pool, redis: RedisClient) -> None:
     product_id = await make_product(pool)
     records = [stream.validate(observation(product_id, competitor=f"c{i}"), i, NOW) for i in range(50)]
@@ -198,6 +201,7 @@ async def test_a_consumer_killed_mid_batch_loses_nothing(pool: asyncpg.Pool, red
     assert (await redis.xpending(stream.STREAM, stream.GROUP))["pending"] == 0
 
 
+@pytest.mark.redis_backends  # Redis key layout, Lua or slots: on a Redis Cluster too
 async def test_poison_goes_to_the_dead_letter_stream(pool: asyncpg.Pool, redis: RedisClient) -> None:
     product_id = await make_product(pool)
     good = stream.validate(observation(product_id), 0, NOW)

@@ -25,8 +25,6 @@ from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.orders.test_orders_api import build_quote, line, order, quotes, stored
 from tests.integration.promotions.test_promotions_api import create_promotion
 
-pytestmark = pytest.mark.redis_backends
-
 Client = AsyncTestClient[Litestar]
 ORDERS = "/api/v1/orders"
 QUOTE = "/api/v1/quote"
@@ -75,6 +73,7 @@ def discount_sum(item: Any) -> Decimal:
     return sum((D(part["amount"]) for part in item["discounts"]), D(0))
 
 
+@pytest.mark.redis_backends  # Redis key layout, Lua or slots: on a Redis Cluster too
 async def test_a_promotion_and_a_coupon_over_two_lines_are_recorded_by_line_and_source(
     client: Client, admin: Caller, shopper: Caller, redis_url: str
 ) -> None:

@@ -40,8 +40,6 @@ from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.flash import new_sale
 from tests.waiting import until
 
-pytestmark = pytest.mark.redis_backends
-
 Client = AsyncTestClient[Litestar]
 ORDERS = "/api/v1/orders"
 TAX_RATE = Decimal(18)
@@ -214,6 +212,7 @@ def save10(amount: str) -> dict[str, str]:
     return {**coupon, "funded_by": "seller", "amount": amount}
 
 
+@pytest.mark.redis_backends  # Redis key layout, Lua or slots: on a Redis Cluster too
 async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
     client: Client, admin: Caller, shopper: Caller, quotes: QuoteStore, pool: asyncpg.Pool, redis_url: str
 ) -> None:
@@ -350,6 +349,7 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
     assert listed == {"items": [placed], "next_cursor": None}
 
 
+@pytest.mark.redis_backends  # Redis key layout, Lua or slots: on a Redis Cluster too
 async def test_a_quote_from_the_quote_endpoint_can_be_ordered(
     client: Client, admin: Caller, shopper: Caller, pool: asyncpg.Pool
 ) -> None:
@@ -373,6 +373,7 @@ async def test_a_quote_from_the_quote_endpoint_can_be_ordered(
     assert await stock_of(pool, product) == 1
 
 
+@pytest.mark.redis_backends  # Redis key layout, Lua or slots: on a Redis Cluster too
 async def test_flash_sale_and_request_priced_lines_are_recorded_but_take_no_catalog_stock(
     client: Client,
     admin: Caller,
@@ -435,6 +436,7 @@ async def test_money_is_rendered_with_the_currency_digits(
 # --- refusals -----------------------------------------------------------------------------------
 
 
+@pytest.mark.redis_backends  # Redis key layout, Lua or slots: on a Redis Cluster too
 async def test_an_unknown_or_expired_quote_is_409_quote_expired(
     client: Client, admin: Caller, shopper: Caller, quotes: QuoteStore, pool: asyncpg.Pool
 ) -> None:
@@ -577,6 +579,7 @@ async def test_only_the_quotes_maker_or_an_admin_orders_it(
     assert (await stock_of(pool, product), await count(pool, "orders")) == (3, 2)
 
 
+@pytest.mark.redis_backends  # Redis key layout, Lua or slots: on a Redis Cluster too
 async def test_a_coupon_at_its_per_customer_limit_refuses_the_order(
     client: Client, admin: Caller, shopper: Caller, quotes: QuoteStore, pool: asyncpg.Pool
 ) -> None:
@@ -665,6 +668,7 @@ async def test_keys_belong_to_their_caller(
     assert await stock_of(pool, product) == 3
 
 
+@pytest.mark.redis_backends  # Redis key layout, Lua or slots: on a Redis Cluster too
 async def test_a_quote_is_ordered_once(
     client: Client, admin: Caller, shopper: Caller, quotes: QuoteStore, pool: asyncpg.Pool
 ) -> None:

@@ -50,7 +50,7 @@ async def served(settings: Settings, admin: Caller, shopper: Caller) -> AsyncIte
             yield Served(base, client, admin, shopper)
 
 
-AMOUNTS = ("goods", "tax", "platform_contribution", "commission", "commission_tax", "payout")
+AMOUNTS = ("goods", "tax", "platform_contribution", "commission", "commission_tax", "delivery_fees", "payout")
 
 
 async def test_books_page_shows_the_sellers_ledger_pages_it_and_downloads_its_csv(served: Served) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -326,6 +327,48 @@ async def test_dashboard_acknowledges_a_signal_and_applies_a_decision(served: Se
     assert moved["current_price"] == decision["recommended_price"]
 
 
+# Which of the KPIs' texts the browser wraps: each, laid out again unwrappable, would be shorter.
+_WRAPPED = """els => els.filter(e => {
+  const height = e.getBoundingClientRect().height;
+  e.style.whiteSpace = "nowrap";
+  const unwrapped = e.getBoundingClientRect().height;
+  e.style.whiteSpace = "";
+  return height > unwrapped + 1;
+}).map(e => e.textContent)"""
+
+
+async def test_the_kpis_group_thousands_and_keep_each_figure_on_one_line(served: Served) -> None:
+    """Over a million lira and a hundred thousand euros of orders today, a refund and a cancel: at
+    1280 and 1920 px the six KPIs are one row, no label or amount wraps, thousands are grouped."""
+    s = served
+    press = await product(s.api, s.admin, "KP-1", "Printing Press", "312345.67")
+    loom = await product(s.api, s.admin, "KP-2", "Loom", "123456.78", currency="EUR")
+    placed = await order(s, press["id"], 4, "kpi-1")
+    await order(s, loom["id"], 1, "kpi-2", currency="EUR")
+    await refund(s, placed, press["id"], 1, "kpi-r1")
+    cancelled = await order(s, press["id"], 1, "kpi-3")
+    headers = {**s.shopper.headers, "Idempotency-Key": "kpi-c1"}
+    await ok(await s.api.post(f"/api/v1/orders/{cancelled['id']}/cancel", headers=headers))
+    summary = await ok(await s.api.get("/api/v1/dashboard/summary", headers=s.admin.headers))
+    today = {m["currency"]: m for m in summary["today"]}
+    grouped = {c: format(Decimal(m["revenue"]), ",") for c, m in today.items()}
+    assert Decimal(today["TRY"]["revenue"]) > 1_000_000
+    async with chromium() as browser, guarded_page(browser, s.base_url) as (page, _):
+        await log_in(page, s.base_url, "/dashboard", "admin")
+        revenue = page.locator("#kpi-revenue .amount")
+        await expect(revenue).to_have_text([f"{grouped['EUR']} EUR", f"{grouped['TRY']} TRY"])
+        refunds = format(Decimal(today["TRY"]["refunds"]), ",")
+        await expect(page.locator("#kpi-refunds .amount")).to_have_text(f"{refunds} TRY")
+        await expect(page.locator("#kpi-refund-count")).to_have_text("2 refunds and cancellations")
+        for width in LAYOUT_WIDTHS:
+            await set_width(page, width)
+            await assert_laid_out(page)
+            tops = await page.locator(".kpi").evaluate_all("kpis => kpis.map(k => k.getBoundingClientRect().top)")
+            assert len(set(tops)) == 1, f"the KPIs take more than one row at {width}px: {tops}"
+            texts = page.locator(".kpi .label, .kpi .amount, .kpi .value:not(:has(.amount))")
+            assert await texts.evaluate_all(_WRAPPED) == [], width
+
+
 async def test_books_page_shows_refunds_statement_price_lists_and_promotions(served: Served) -> None:
     s = served
     vase = await product(s.api, s.admin, "VS-1", LONG_NAME, "80.00", seller_id="atelier-7")
@@ -351,11 +394,18 @@ async def test_books_page_shows_refunds_statement_price_lists_and_promotions(ser
          "config": {"buy": {"quantity": 2, "category_ids": ["electronics"]},
                     "get": {"quantity": 1, "category_ids": ["electronics"]}}},
         {"name": "Vases ship free", "kind": "FREE_DELIVERY", "conditions": {"product_ids": [vase["id"]]},
-         "combines_with_coupons": False, "starts_at": at(-60), "ends_at": at(600)},
+         "combines_with_coupons": False, "starts_at": at(-60), "ends_at": at(600), "funded_by": "platform"},
         {"name": "Long weekend", "kind": "FREE_DELIVERY", "conditions": {"currency": "TRY"}, **wide},
+        {"name": "Any 3 from home", "kind": "FIXED_PRICE_BUNDLE", "group": "spring", "starts_at": at(-60),
+         "config": {"category_ids": ["home"], "quantity": 3, "price": "150.00", "currency": "TRY"},
+         "budget": {"amount": "500.00", "currency": "TRY"}},
     ]  # fmt: skip
     for promotion in promotions:
         await ok(await s.api.post("/api/v1/promotions", json=promotion, headers=s.admin.headers), 201)
+    spring = {"code": "SPRING", "type": "PERCENTAGE", "value": 10, "valid_from": "2020-01-01T00:00:00Z"}
+    await ok(await s.api.post("/api/v1/coupons", json=spring, headers=s.admin.headers), 201)
+    codes = {"count": 25, "prefix": "SPR-"}
+    await ok(await s.api.post("/api/v1/coupons/SPRING/codes", json=codes, headers=s.admin.headers), 201)
     statement = await ok(await s.api.get("/api/v1/sellers/atelier-7/statement", headers=s.admin.headers))
 
     async with chromium() as browser, guarded_page(browser, s.base_url) as (page, watch):
@@ -381,8 +431,21 @@ async def test_books_page_shows_refunds_statement_price_lists_and_promotions(ser
         await expect(three.locator("td.conditions")).to_have_text("every basket")
         await expect(three.locator("td.combines")).to_have_text("coupons")
         await expect(ships.locator("td.offer")).to_have_text("Free delivery")
+        batch = page.locator("#code-batch-rows tr")
+        await expect(batch).to_have_count(1)
+        await expect(batch).to_contain_text("SPRING")
+        await expect(batch).to_contain_text("SPR-")
+        await expect(batch.locator("td").nth(2)).to_have_text("25")
+        await expect(batch.locator("td").nth(3)).to_have_text("0")
+        # docs/promotions.md#merchandisers-promotions: the kind in words, its group and its budget's use.
+        await expect(offers.filter(has_text="Any 3 from home").locator("td.offer")).to_have_text(
+            "Any 3 from home for 150.00 TRY; the best of group spring; budget 0.00 TRY of 500.00 TRY used"
+        )
         await expect(ships.locator("td.conditions")).to_have_text(f"on {LONG_NAME} only")
         await expect(ships.locator("td.combines")).to_have_text("promotions")
+        # Who pays for each discount: the seller unless the platform funds it.
+        await expect(ships.locator("td.funded")).to_have_text("the platform")
+        await expect(big.locator("td.funded")).to_have_text("the seller")
         assert "{" not in await page.locator("#promotion-rows").inner_text()
         # A bad range is refused in words (the API's 422, which the browser also logs).
         watch.expect_console_error("422 (Unprocessable Entity)")

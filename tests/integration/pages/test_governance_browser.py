@@ -5,6 +5,8 @@ sees the diff and approves, the change applies and the entity's audit trail show
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -27,7 +29,7 @@ from tests.integration.browser import (
     set_width,
 )
 from tests.integration.conftest import Caller, make_caller
-from tests.integration.pages.test_pages_browser import ok
+from tests.integration.pages.test_pages_browser import ok, product
 from tests.integration.quotes.test_quote_api import QUOTE, quote_body
 from tests.integration.servers import cli_env, running_server
 from tests.waiting import until
@@ -36,20 +38,29 @@ pytestmark = [pytest.mark.slow, needs_chromium]
 PAGE = "/dashboard/governance"
 
 
-@pytest.fixture
-async def four_eyes(settings: Settings) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
-    """A real server whose admin writes wait for a second admin, and an HTTP client to it."""
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, **env: str) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+    """A real server on this test's stores (with `env` besides), and an HTTP client to it."""
     assert settings.database_url is not None
     assert settings.redis_url is not None
-    env = cli_env(
-        DATABASE_URL=settings.database_url,
-        REDIS_URL=settings.redis_url,
-        LOG_LEVEL="WARNING",
-        CHANGE_APPROVAL="required",
-    )
+    env = cli_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, LOG_LEVEL="WARNING", **env)
     with running_server(env) as base:
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
             yield base, client
+
+
+@pytest.fixture
+async def four_eyes(settings: Settings) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+    """A real server whose admin writes wait for a second admin, and an HTTP client to it."""
+    async with serving(settings, CHANGE_APPROVAL="required") as served:
+        yield served
+
+
+@pytest.fixture
+async def at_once(settings: Settings) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+    """A real server whose admin writes apply at once, and an HTTP client to it."""
+    async with serving(settings) as served:
+        yield served
 
 
 @pytest.fixture
@@ -243,3 +254,49 @@ async def test_a_simulation_is_shown_next_to_its_request(
     assert float((await ok(await api.get(f"{RATES}/{rate['id']}", headers=admin.headers)))["rate"]) == 12.5
     asked = await ok(await api.get(f"/api/v1/change-requests/{change_id}", headers=admin.headers))
     assert asked["status"] == "pending"
+
+
+BOOKKEEPING = ("id", "version", "cache_version", "created_at", "created_by", "updated_at", "updated_by")
+
+
+async def test_the_audit_trail_names_products_and_leaves_out_bookkeeping(
+    at_once: tuple[str, httpx.AsyncClient], admin: Caller
+) -> None:
+    base_url, api = at_once
+    kettle = await product(api, admin, "GOV-1", "Copper Kettle", "100.00")
+    patch = {"current_price": "90.00"}
+    await ok(await api.patch(f"/api/v1/products/{kettle['id']}", json=patch, headers=admin.headers))
+    rule = {
+        "name": "kettle tiers", "type": "QUANTITY_TIER", "product_id": kettle["id"],
+        "effective_from": "2020-01-01T00:00:00Z",
+        "configuration": {"tiers": [{"min_quantity": 2, "adjust_percent": "-5"}]},
+    }  # fmt: skip
+    await ok(await api.post("/api/v1/pricing-rules", json=rule, headers=admin.headers), 201)
+    euro = {"name": "EU web", "currency": "EUR", "prices": [{"product_id": kettle["id"], "amount": "23.60"}]}
+    await ok(await api.post("/api/v1/price-lists", json=euro, headers=admin.headers), 201)
+
+    async with chromium() as browser, guarded_page(browser, base_url) as (page, _):
+        await log_in(page, base_url, PAGE, "admin")
+        rows = page.locator("#audit-rows tr.audit")
+        # The product's price change: the product by its name, the one field an admin changed.
+        update = page.locator("#audit-rows tr.audit[data-action=update]")
+        await expect(update.locator("button.entity")).to_have_text("product Copper Kettle")
+        await expect(update.locator("li[data-field]")).to_have_count(1)
+        await expect(update.locator("li[data-field=current_price] ins")).to_have_text(re.compile(r"^90(\.00)?$"))
+        # What a create set, a product it names by name; never the rows' bookkeeping.
+        made_rule = rows.filter(has_text="kettle tiers")
+        await expect(made_rule.locator("li[data-field=product_id] ins")).to_have_text("Copper Kettle")
+        price = rows.filter(has=page.locator("button.entity", has_text="price_list_price"))
+        await expect(price.locator("button.entity")).to_have_text("price_list_price Copper Kettle in EU web")
+        await expect(price.locator("li[data-field=product_id] ins")).to_have_text("Copper Kettle")
+        await expect(price.locator("li[data-field=price_list_id] ins")).to_have_text("EU web")
+        for field in BOOKKEEPING:
+            await expect(page.locator(f"#audit-rows li[data-field={field}]")).to_have_count(0)
+        for width in LAYOUT_WIDTHS:
+            await set_width(page, width)
+            await assert_laid_out(page)
+        # The product's own trail, from its name: its update, then its create.
+        await update.locator("button.entity").click()
+        await expect(page.locator("#audit-id")).to_have_value(kettle["id"])
+        await expect(page.locator("#audit-type")).to_have_value("product")
+        await expect(rows).to_have_count(2)

@@ -257,7 +257,8 @@ async def test_a_quote_shows_price_list_and_promotion_lines_then_checkout_order_
         )
         assert abs(lamp_buy - mug_buy) < 1, (lamp_buy, mug_buy)
         await card(page, "Mug").get_by_role("button", name="Add to basket").click()
-        await expect(page.locator("#basket-goods")).to_have_text("190.00 TRY")  # at catalog prices: 2 x 80.00 + 30.00
+        # At list prices, the price list's where one applies, as the quote starts: 2 x 80.00 + 24.00.
+        await expect(page.locator("#basket-goods")).to_have_text("184.00 TRY")
         await page.get_by_label("Coupon codes").fill("NOPE")
         await page.get_by_role("button", name="Get a quote").click()
         await expect(page.locator("#quote .coupon-rejected")).to_have_text("NOPE not applied: no such coupon")
@@ -308,6 +309,38 @@ async def test_a_quote_shows_price_list_and_promotion_lines_then_checkout_order_
         async with guarded_page(browser, url) as (dashboard, _):  # the admin sees the refund
             await log_in(dashboard, url, "/dashboard", "boss")
             await expect(dashboard.locator("#kpi-refunds")).to_contain_text(order["total_amount"])
+
+
+async def test_a_quote_shows_a_bundle_price_and_a_gift_line(store: Store) -> None:
+    """docs/promotions.md#merchandisers-promotions: the bundle's row says it is a bundle price, the
+    gift is a line of the basket at no cost, named among the quote's parts."""
+    admin, client, url = store.admin, store.client, store.url
+    names = ("Candle A", "Candle B", "Candle C")
+    for n, name in enumerate(names):
+        await product(client, admin, f"CANDLE-{n}", name, "40.00", category_id="candles")
+    vase = await product(client, admin, "VASE-GIFT", "Little Vase", "25.00", category_id="home")
+    bundle = {
+        "name": "3 candles for 100",
+        "kind": "FIXED_PRICE_BUNDLE",
+        "starts_at": at(-60),
+        "config": {"category_ids": ["candles"], "quantity": 3, "price": "100.00", "currency": "TRY"},
+    }
+    gift = {"name": "A little vase", "kind": "GIFT", "starts_at": at(-60), "config": {"product_id": vase["id"]}}
+    for body in (bundle, gift):
+        await ok(await client.post("/api/v1/promotions", json=body, headers=admin.headers), 201)
+    async with chromium() as browser, guarded_page(browser, url) as (page, _):
+        await open_store(page, url)
+        for name in names:
+            await card(page, name).get_by_role("button", name="Add to basket").click()
+        await expect(page.locator(".basket-line")).to_have_count(3)
+        await page.get_by_role("button", name="Get a quote").click()
+        await expect(page.locator("#quote tr.promotion")).to_have_text(
+            f"Bundle price: 3 candles for 100{MINUS}20.00 TRY"
+        )
+        gift_line = page.locator("#quote-lines tr.gift-line")
+        await expect(gift_line).to_contain_text("Little Vase")
+        await expect(gift_line).to_contain_text("free")
+        await expect(page.locator("#quote tr.gift")).to_have_text("Gift: A little vasefree")
 
 
 async def test_a_changed_basket_or_leaving_the_page_releases_the_held_items(
@@ -408,7 +441,8 @@ async def test_flash_purchases_and_every_refusal_in_words_next_to_the_product(
         await open_store(page, url)
         speaker = card(page, "Scarce Speaker")
         await expect(speaker.locator(".flash")).to_contain_text("Flash price 150.00 TRY · ends in ")
-        await expect(speaker.locator(".flash")).to_contain_text("2 left · you may buy 5 more")
+        # Never more than is left, though the limit is 5.
+        await expect(speaker.locator(".flash")).to_contain_text("2 left · you may buy 2 more")
         await speaker.locator("input.qty").fill("3")
         await speaker.get_by_role("button", name="Buy now at 150.00 TRY").click()
         await expect(speaker.locator(".message")).to_have_text(
@@ -527,29 +561,118 @@ async def test_on_a_phone_the_store_is_one_column_and_works_by_keyboard(
 # --- display prices -------------------------------------------------------------------------------
 
 
-async def test_the_listing_shows_display_prices_in_one_call_and_the_euro_web_list_with_tax(store: Store) -> None:
-    admin, client, url = store.admin, store.client, store.url
-    kettle = await product(client, admin, "KETTLE-1", "Kettle", "100.00", category_id="home")
-    mug = await product(client, admin, "MUG-9", "Mug", "30.00", category_id="home")
+async def kettle_in_euros(store: Store, sku: str) -> Any:
+    """A kettle at 100.00 TRY (net) in the catalog and at 23.60 EUR, tax included, in a web price list."""
+    kettle = await product(store.client, store.admin, sku, "Kettle", "100.00", category_id="home")
     euro = {
         "name": "EU web", "currency": "EUR", "channels": ["web"], "prices_include_tax": True,
         "prices": [{"product_id": kettle["id"], "amount": "23.60"}],
     }  # fmt: skip
-    await ok(await client.post("/api/v1/price-lists", json=euro, headers=admin.headers), 201)
+    await ok(await store.client.post("/api/v1/price-lists", json=euro, headers=store.admin.headers), 201)
+    return kettle
+
+
+async def test_the_listing_shows_display_prices_in_one_call_and_the_euro_web_list_with_tax(store: Store) -> None:
+    admin, client, url = store.admin, store.client, store.url
+    await kettle_in_euros(store, "KETTLE-1")
+    mug = await product(client, admin, "MUG-9", "Mug", "30.00", category_id="home")
     promotion = {
         "name": "Mugs 25 %", "kind": "PERCENT_OFF", "config": {"percent": "25"},
         "conditions": {"product_ids": [mug["id"]]}, "starts_at": at(-60),
     }  # fmt: skip
     await ok(await client.post("/api/v1/promotions", json=promotion, headers=admin.headers), 201)
+    # A flash sale from now on: its price's 30 days before start with the teapot already listed.
+    teapot = await product(client, admin, "TEAPOT-1", "Teapot", "40.00", category_id="home")
+    line = {"product_id": teapot["id"], "flash_price": "30.00", "allocated_stock": 5, "per_user_limit": 2}
+    sale = {"name": "Teapots", "starts_at": at(0), "ends_at": at(60), "items": [line]}
+    await ok(await client.post("/api/v1/flash-sales", json=sale, headers=admin.headers), 201)
     async with chromium() as browser, guarded_page(browser, url) as (page, _):
         calls: list[str] = []
         page.on("request", lambda request: calls.append(request.url) if "/api/v1/prices" in request.url else None)
         await open_store(page, url)
-        await expect(card(page, "Mug").locator(".price")).to_have_text("30.00 TRY 22.50 TRY")
-        await expect(card(page, "Kettle").locator(".price")).to_have_text("100.00 TRY")
+        await expect(card(page, "Mug").locator(".price")).to_have_text("30.00 TRY 22.50 TRY + tax")
+        await expect(card(page, "Kettle").locator(".price")).to_have_text("100.00 TRY + tax")
+        prior = "40.00 TRY 30.00 TRY + tax · lowest price in the 30 days before: 40.00 TRY"
+        await expect(card(page, "Teapot").locator(".price")).to_have_text(prior)
         assert len(calls) == 1  # one call for the whole listing
+        for width in LAYOUT_WIDTHS:  # the prior price wraps inside its card
+            await set_width(page, width)
+            await assert_laid_out(page, ".panel, .product")
 
         await page.get_by_label("Prices in").select_option("EUR")
         await expect(card(page, "Kettle").locator(".price")).to_have_text("23.60 EUR incl. tax")
         await expect(card(page, "Mug").locator(".price")).to_have_text("Not sold in EUR")
         assert len(calls) == 2
+
+
+async def test_a_shopper_who_picks_euros_is_quoted_in_euros_as_the_cards_show(store: Store) -> None:
+    """The "Prices in" choice is the basket's currency: the quote and the order are in it, at the
+    price list's prices the cards show; the store offers only currencies it can price."""
+    shopper, client, url = store.shopper, store.client, store.url
+    kettle = await kettle_in_euros(store, "KETTLE-2")
+    async with chromium() as browser, guarded_page(browser, url) as (page, _):
+        await open_store(page, url)
+        choices = page.get_by_label("Prices in").locator("option")
+        assert await choices.evaluate_all("options => options.map(o => o.value)") == ["", "EUR", "TRY"]
+        kettle_card = card(page, "Kettle")
+        await expect(kettle_card.locator(".price")).to_have_text("100.00 TRY + tax")
+        await page.get_by_label("Prices in").select_option("EUR")
+        await expect(kettle_card.locator(".price")).to_have_text("23.60 EUR incl. tax")
+        await kettle_card.get_by_role("button", name="Add to basket").click()
+        await expect(page.locator("#basket-goods")).to_have_text("23.60 EUR")
+        await page.get_by_role("button", name="Get a quote").click()
+        # The quote is the card's price: in euros, the list's gross price with its tax inside.
+        await expect(page.locator("#quote-total")).to_have_text("23.60 EUR")
+        body = {
+            "customer_id": str(shopper.id),
+            "currency": "EUR",
+            "channel": "web",
+            "delivery_address": {"city": "Istanbul", "country": "TR"},
+            "items": [{"product_id": kettle["id"], "quantity": 1}],
+        }
+        priced = await ok(await client.post("/api/v1/quote", json=body, headers=shopper.headers))
+        assert priced["total_amount"] == "23.60"
+        await expect(page.locator("#quote tr.tax-included")).to_contain_text(f"{priced['tax_included']} EUR")
+        await expect(page.locator("#quote-lines th", has_text="Unit (EUR)")).to_have_count(1)
+        await expect(page.locator("#quote-lines tbody tr", has_text="Kettle")).to_contain_text("23.60")
+        for width in LAYOUT_WIDTHS:
+            await set_width(page, width)
+            await assert_laid_out(page)
+        await page.get_by_role("button", name="Place the order").click()
+        await expect(page.locator("#quote-message")).to_contain_text("order placed, 23.60 EUR")
+        [placed] = (await ok(await client.get("/api/v1/orders", headers=shopper.headers)))["items"]
+        assert (placed["currency"], placed["total_amount"]) == ("EUR", "23.60")
+
+        # A basket in lira takes no euro prices: said on the card, in words.
+        await page.get_by_label("Prices in").select_option("")
+        await expect(kettle_card.locator(".price")).to_have_text("100.00 TRY + tax")
+        await kettle_card.get_by_role("button", name="Add to basket").click()
+        await expect(page.locator("#basket-goods")).to_have_text("100.00 TRY")
+        await page.get_by_label("Prices in").select_option("EUR")
+        await expect(kettle_card.locator(".price")).to_have_text("23.60 EUR incl. tax")
+        await kettle_card.get_by_role("button", name="Add to basket").click()
+        await expect(kettle_card.locator(".message")).to_contain_text("Your basket is in TRY")
+        await expect(page.locator(".basket-line")).to_have_count(1)
+
+
+async def test_a_sold_out_flash_offer_says_so_and_never_more_than_is_left(store: Store) -> None:
+    admin, shopper, client, url = store.admin, store.shopper, store.client, store.url
+
+    async def sale(name: str, item: dict[str, Any], allocated: int) -> Any:
+        line = {"product_id": item["id"], "flash_price": "50.00", "allocated_stock": allocated, "per_user_limit": 5}
+        body = {"name": name, "starts_at": at(-1), "ends_at": at(60), "items": [line]}
+        return await ok(await client.post("/api/v1/flash-sales", json=body, headers=admin.headers), 201)
+
+    gone = await sale("Gone", await product(client, admin, "SO-1", "Sold Speaker", "90.00"), 2)
+    await sale("Few", await product(client, admin, "SO-2", "Three Lamps", "90.00"), 3)
+    bought = {"product_id": gone["items"][0]["product_id"], "quantity": 2}
+    headers = {**shopper.headers, "Idempotency-Key": "so-1"}
+    await ok(await client.post(f"/api/v1/flash-sales/{gone['id']}/purchases", json=bought, headers=headers), 201)
+    async with chromium() as browser, guarded_page(browser, url) as (page, _):
+        await open_store(page, url)
+        # Sold out: nothing more to buy, whatever the shopper's limit (they may buy 3 more of 5).
+        sold = card(page, "Sold Speaker").locator(".flash")
+        await expect(sold).to_have_text(re.compile(r"^Flash price 50.00 TRY · ends in .+ · sold out$"))
+        await expect(card(page, "Sold Speaker").get_by_role("button", name="Buy now at 50.00 TRY")).to_be_disabled()
+        # Three left of a limit of five: the shopper may buy three.
+        await expect(card(page, "Three Lamps").locator(".flash")).to_contain_text("3 left · you may buy 3 more")

@@ -17,8 +17,6 @@ from tests.integration.conftest import PASSWORD, Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.waiting import until
 
-pytestmark = pytest.mark.redis_backends
-
 Client = AsyncTestClient[Litestar]
 LISTS = "/api/v1/price-lists"
 QUOTE = "/api/v1/quote"
@@ -165,6 +163,7 @@ async def test_coupons_and_floors_stay_in_their_own_currency(client: Client, adm
     assert (quote["subtotal"], quote["discount_amount"]) == ("6.00", "3.00")
 
 
+@pytest.mark.redis_backends  # Redis key layout, Lua or slots: on a Redis Cluster too
 async def test_a_price_list_line_is_ordered_from_catalog_stock(
     client: Client, admin: Caller, pool: asyncpg.Pool
 ) -> None:
@@ -180,6 +179,7 @@ async def test_a_price_list_line_is_ordered_from_catalog_stock(
     assert await pool.fetchval("SELECT stock FROM products WHERE id = $1", uuid.UUID(product)) == 7
 
 
+@pytest.mark.redis_backends  # Redis key layout, Lua or slots: on a Redis Cluster too
 async def test_a_price_change_reaches_the_next_identical_quote_at_once(client: Client, admin: Caller) -> None:
     product = await make_product(client, admin)
     listed = await one_price(client, admin, product, "24.00")

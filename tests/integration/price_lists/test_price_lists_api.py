@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 import asyncpg
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -15,8 +14,6 @@ from tests.integration.catalog.test_catalog import product_body
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.versions import durable_config_version
-
-pytestmark = pytest.mark.redis_backends
 
 Client = AsyncTestClient[Litestar]
 LISTS = "/api/v1/price-lists"

@@ -141,6 +141,20 @@ def outcomes(responses: list[httpx.Response]) -> Counter[tuple[int, str]]:
     return Counter((r.status_code, "ok" if r.status_code < 400 else r.json()["error"]["code"]) for r in responses)
 
 
+async def race_orders(
+    client: Client, server: RaceServer, headers: dict[str, str], baskets: list[list[dict[str, Any]]]
+) -> list[httpx.Response]:
+    """A quote of each basket, each getting 5.00 off from the one promotion; then all ordered at once."""
+    quotes = [await quote_of(client, headers, basket) for basket in baskets]
+    assert {q["applied_promotions"][0]["amount"] for q in quotes} == {"5.00"}
+    return await server.race(
+        len(quotes),
+        lambda http, n: http.post(
+            "/api/v1/orders", json={"quote_id": quotes[n]["quote_id"]}, headers={**headers, **key()}
+        ),
+    )
+
+
 async def test_usage_limit_counts_orders_exactly_under_concurrency(
     client: Client, server: RaceServer, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
 ) -> None:
@@ -149,15 +163,7 @@ async def test_usage_limit_counts_orders_exactly_under_concurrency(
     promotion = await create_promotion(
         client, admin, name="First three", kind="AMOUNT_OFF", config={"amount": 5, "currency": "TRY"}, usage_limit=3
     )
-    quotes = [await quote_of(client, service_key, basket) for basket in baskets]
-    assert {q["applied_promotions"][0]["amount"] for q in quotes} == {"5.00"}
-
-    responses = await server.race(
-        len(quotes),
-        lambda http, n: http.post(
-            "/api/v1/orders", json={"quote_id": quotes[n]["quote_id"]}, headers={**service_key, **key()}
-        ),
-    )
+    responses = await race_orders(client, server, service_key, baskets)
 
     assert outcomes(responses) == {(201, "ok"): 3, (409, "PROMOTION_LIMIT_REACHED"): 7}
     refused = next(r for r in responses if r.status_code == 409)

@@ -81,6 +81,11 @@ async def test_create_answers_201_with_the_stored_promotion(client: Client, admi
         "times_used": 0,
         "is_active": True,
         "funded_by": "seller",
+        "group": None,
+        "budget": None,
+        "budget_used": None,
+        "budget_remaining": None,
+        "per_customer_limit": None,
         "created_by": "admin",
         "updated_by": "admin",
     }
@@ -169,6 +174,13 @@ async def test_put_replaces_delete_deactivates_and_the_list_pages(client: Client
 async def test_bad_values_are_422_on_their_field_and_change_nothing(
     client: Client, admin: Caller, pool: asyncpg.Pool, overrides: dict[str, Any], fields: set[str]
 ) -> None:
+    await expect_refused(client, admin, pool, overrides, fields)
+
+
+async def expect_refused(
+    client: Client, admin: Caller, pool: asyncpg.Pool, overrides: dict[str, Any], fields: set[str]
+) -> None:
+    """POST with `overrides` is a 422 naming exactly `fields`, and no promotion is written."""
     body = expect_error(
         await client.post(PROMOTIONS, json=promotion_body(**overrides), headers=admin.headers),
         422,

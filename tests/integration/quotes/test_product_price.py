@@ -40,7 +40,7 @@ async def priced(client: Client, admin: Caller) -> dict[str, Any]:
     ids = {
         "istanbul": await rule(
             client, admin, "istanbul-uplift", "TIME_WINDOW",
-            {"adjust_percent": 20, "start_time": "00:00", "end_time": "00:00"}, region="Istanbul", priority=3,
+            {"adjust_percent": 20, "start_time": "00:00", "end_time": "24:00"}, region="Istanbul", priority=3,
         ),
         "tier": await rule(client, admin, "tiers", "USER_TIER", {"tiers": {"gold": -10, "bronze": -40}}, priority=2),
         "bulk": await rule(

@@ -106,7 +106,7 @@ async def test_create_makes_version_1_with_exact_amounts_and_audit(client: Clien
             {
                 "adjust_percent": -10,
                 "start_time": "00:00",
-                "end_time": "00:00",
+                "end_time": "24:00",
                 "days_of_week": [6, 7],
                 "timezone": "Europe/Istanbul",
             },
@@ -443,6 +443,22 @@ async def test_configuration_errors_name_every_bad_field(client: Client, admin: 
                 },
             },
             {"configuration.timezone"},
+        ),
+        (  # API.md §27: `localtime` is the machine's own zone, no region
+            {
+                "type": "TIME_WINDOW",
+                "configuration": {
+                    "adjust_percent": 5,
+                    "start_time": "08:00",
+                    "end_time": "10:00",
+                    "timezone": "localtime",
+                },
+            },
+            {"configuration.timezone"},
+        ),
+        (  # API.md §27: an empty window
+            {"type": "TIME_WINDOW", "configuration": {"adjust_percent": 5, "start_time": "08:00", "end_time": "08:00"}},
+            {"configuration.start_time", "configuration.end_time"},
         ),
         (
             {

@@ -14,7 +14,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
+from quote_service.cli.generate import generate
+from quote_service.clock import utcnow
 from quote_service.config import Settings
+from quote_service.quotes.quote_log import request_of_log
 from tests.integration.audit.test_change_requests import four_eyes, requested  # noqa: F401 (fixture)
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
@@ -102,6 +105,22 @@ async def test_a_rate_change_moves_the_category_commission(
     [electronics] = result["by_category"]
     assert (electronics["category_id"], Decimal(electronics["commission_delta"])) == ("electronics", Decimal("4.47"))
     assert {e["quote_id"] for e in result["examples"]} == {q["quote_id"] for q in quotes}
+    # Each example says what moved: the commission (largest move first), not the total.
+    moves = [
+        (e["changed"], e["currency"], Decimal(e["after_commission"]) - Decimal(e["before_commission"]))
+        for e in result["examples"]
+    ]
+    category = ["commission.category"]
+    assert moves == [
+        (category, "TRY", Decimal("2.55")),
+        (category, "TRY", Decimal("1.28")),
+        (category, "TRY", Decimal("0.64")),
+    ]
+    by_id = {q["quote_id"]: q for q in quotes}
+    for example in result["examples"]:
+        quoted = by_id[example["quote_id"]]
+        assert Decimal(example["before_commission"]) == Decimal(quoted["commission_breakdown"]["total_commission"])
+        assert example["before_total"] == example["after_total"] == quoted["total_amount"]
     # Nothing applied, stored or moved.
     assert await counts(pool) == before_rows
     assert await redis_state(settings) == before_keys
@@ -122,6 +141,26 @@ async def test_no_changes_no_delta(client: Client, admin: Caller, pool: asyncpg.
     assert all(Decimal(delta[f]) == 0 for f in ("subtotal", "discount", "tax", "total"))
     assert all(Decimal(v) == 0 for v in delta["commission"].values())
     assert result["examples"] == []
+
+
+async def test_generate_datas_history_is_priced_again(client: Client, admin: Caller, pool: asyncpg.Pool) -> None:
+    """The generated history logs each basket's request as a live quote does: a change to its
+    products' category moves every one of its quotes, none is skipped."""
+    summary = await generate(pool, products=6, days=1, quotes_per_day=40, seed=61, now=utcnow(), progress=False)
+    # What the simulation prices is the basket the row describes.
+    for row in await pool.fetch("SELECT customer_id, delivery_city, lines, request::text AS request FROM quote_log"):
+        request, customer = request_of_log(row["request"])
+        basket = [(line[0], line[3]) for line in row["lines"]]
+        assert [(item.product_id, item.quantity) for item in request.items] == basket
+        assert (customer.customer_id, request.delivery_address.city) == (row["customer_id"], row["delivery_city"])
+    [category] = await pool.fetch("SELECT DISTINCT category_id FROM products")
+    change = {**CREATE_RATE, "body": {**RATE, "category_id": category["category_id"], "rate": "12.5"}}
+
+    result = await simulated(client, admin, {"changes": [change], "limit": 1000})
+
+    assert (result["quotes"], result["skipped"], result["unpriced"]) == (summary.quotes, 0, 0)
+    assert result["changed_quotes"] == summary.quotes > 0
+    assert Decimal(result["delta"]["TRY"]["commission"]["category"]) != 0
 
 
 async def test_quotes_logged_before_are_skipped(client: Client, admin: Caller, pool: asyncpg.Pool) -> None:

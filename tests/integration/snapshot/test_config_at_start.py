@@ -13,11 +13,11 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from quote_service.app import create_app
+from quote_service.cache.config_bus import read_version
 from quote_service.cache.products import ProductCache
 from quote_service.commissions import service as commissions
 from quote_service.commissions.schemas import CommissionRateInput
 from quote_service.config import Settings
-from quote_service.snapshot.bus import read_version
 
 
 async def test_a_change_committed_while_the_process_starts_is_in_its_first_snapshot(

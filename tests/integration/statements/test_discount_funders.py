@@ -79,6 +79,7 @@ def entry_sums(entries: list[dict[str, Any]]) -> dict[str, Decimal]:
         "platform_contribution": total("platform_contribution", "order"),
         "platform_contribution_reversed": -total("platform_contribution", "refund"),
         "commission_tax": total("commission_tax", "order") + total("commission_tax", "refund"),
+        "delivery_fees": total("delivery_fees", "order") + total("delivery_fees", "refund"),
         "payout": total("payout", "order") + total("payout", "refund"),
     }
     figures["net_sales"] = figures["gross_sales"] - figures["refunds"]
@@ -164,6 +165,7 @@ async def test_a_platform_funded_discount_is_paid_to_the_seller_and_stays_in_the
         "platform_contribution": "20.00",
         "platform_contribution_reversed": "10.00",
         "commission_tax": "2.73",
+        "delivery_fees": "0.00",  # no shipments: the delivery fee is the platform's
         # 81.00 + 29.16 - 14.58 + 20.00 - 10.00 - 13.65 - 2.73
         "payout": "89.20",
     }

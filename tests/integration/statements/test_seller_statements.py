@@ -53,6 +53,7 @@ async def test_a_statement_shows_sales_refunds_commission_and_payout(
         "platform_contribution": "0.00",
         "platform_contribution_reversed": "0.00",
         "commission_tax": "0.00",
+        "delivery_fees": "0.00",
         "payout": "23.64",
     }
     span = {"from": shown["from"], "to": today, "tz": "UTC", "start": shown["start"], "end": shown["end"]}

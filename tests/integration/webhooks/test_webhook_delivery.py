@@ -56,7 +56,7 @@ async def test_a_refused_delivery_is_retried_under_one_id_then_failed_and_sent_a
     async def failed() -> bool:
         return bool((await only_delivery(client, admin, hook["id"]))["status"] == "failed")
 
-    await until(failed, "the delivery failed after WEBHOOK_MAX_ATTEMPTS")
+    await until(failed, "the delivery failed after the last attempt of WEBHOOK_RETRY_SCHEDULE")
     row = await only_delivery(client, admin, hook["id"])
     assert (row["attempts"], row["last_status_code"], row["next_attempt_at"]) == (3, 500, None)
     assert row["last_error"].startswith("HTTP 500")
@@ -75,13 +75,16 @@ async def test_a_refused_delivery_is_retried_under_one_id_then_failed_and_sent_a
 
     await until(delivered, "the delivery sent again")
     row = await only_delivery(client, admin, hook["id"])
-    assert (row["attempts"], row["last_status_code"], row["last_error"]) == (4, 200, None)
+    assert (row["attempts"], row["total_attempts"], row["last_status_code"], row["last_error"]) == (1, 4, 200, None), (
+        "sent again by hand: a fresh count of attempts"
+    )
     received = receiver.snapshot()
     assert len(received) == 4
     assert {r.webhook_id for r in received} == {row["id"]}, "one webhook-id across every attempt"
     assert len({r.body for r in received}) == 1, "the same body every time"
     payloads = receiver.verified(hook["secret"])
-    assert payloads[-1]["data"] == {"entity_type": "coupon", "entity_id": "RETRY1", "action": "create"}
+    data = payloads[-1]["data"]
+    assert data == {"sequence": data["sequence"], "entity_type": "coupon", "entity_id": "RETRY1", "action": "create"}
 
 
 async def test_a_redirect_is_not_followed(client: Client, admin: Caller, receiver: Receiver) -> None:

@@ -1,21 +1,26 @@
 """The receiver example of docs/webhooks.md, run as written against real deliveries: it prints
 each verified event once, skips a delivery sent again under the same webhook-id, and refuses a
-forged one with 401."""
+forged one with 401, and applies no stale state from an event that arrives after a newer one of
+the same resource."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from standardwebhooks import Webhook
 
 from quote_service.config import Settings
 from tests.doc_blocks import ROOT, fenced_blocks
@@ -118,3 +123,26 @@ async def test_the_documented_receiver_verifies_dedupes_and_refuses_forgeries(
         )
     assert forged.status_code == 401
     assert len(receiver.lines()) == 2
+
+    # Two changes of one coupon arriving newest first: the older one's state is not applied.
+    for webhook_id, sequence, action in (("msg_newer", 10**12 + 2, "delete"), ("msg_older", 10**12 + 1, "update")):
+        data = {"sequence": sequence, "entity_type": "coupon", "entity_id": "DOCS1", "action": action}
+        sent = await send_signed(port, hook["secret"], webhook_id, {"type": "config.changed", "data": data})
+        assert sent.status_code == 204
+    await until(lambda: len(receiver.lines()) == 4, "the example's lines for the two")
+    assert receiver.lines()[2].startswith("msg_newer config.changed ")
+    assert receiver.lines()[3] == "msg_older older than coupon DOCS1's state: not applied"
+
+
+async def send_signed(port: int, secret: str, webhook_id: str, event: dict[str, Any]) -> httpx.Response:
+    """A delivery signed with the subscription's secret, as the service signs one."""
+    body = json.dumps({**event, "timestamp": "2024-01-01T00:00:00Z"})
+    now = datetime.now(UTC)
+    headers = {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(webhook_id, now, body),
+        "content-type": "application/json",
+    }
+    async with httpx.AsyncClient(timeout=5) as http:
+        return await http.post(f"http://127.0.0.1:{port}/hooks", content=body, headers=headers)

@@ -39,9 +39,7 @@ def settings(settings: Settings) -> Settings:
         webhook_poll_interval=0.05,
         webhook_timeout=1.0,
         webhook_lease_seconds=3.0,
-        webhook_retry_min_seconds=0.05,
-        webhook_retry_max_seconds=0.2,
-        webhook_max_attempts=3,
+        webhook_retry_schedule="0,0.05,0.1",
     )
 
 
@@ -155,35 +153,21 @@ async def test_only_admins_manage_webhooks(client: Client, shopper: Caller, serv
         expect_error(await client.post(WEBHOOKS, json=body, headers=headers), 403, "FORBIDDEN")
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://127.0.0.1:9/hook",
-        "http://localhost/hook",
-        "http://[::1]/hook",
-        "http://[::ffff:127.0.0.1]/hook",
-        "http://169.254.169.254/latest/meta-data",
-        "http://10.1.2.3/hook",
-        "http://192.168.0.10/hook",
-        "http://172.16.0.1/hook",
-        "http://0.0.0.0/hook",
-        "http://[fe80::1]/hook",
-        "http://[fd00::1]/hook",
-    ],
-)
-async def test_private_loopback_and_link_local_targets_are_refused_unless_allowed(
-    settings: Settings, admin: Caller, url: str
+async def test_a_private_target_is_refused_unless_the_deployment_allows_it(
+    client: Client, settings: Settings, admin: Caller
 ) -> None:
+    """WEBHOOK_ALLOW_PRIVATE reaches the API (which addresses are private, in every spelling, is
+    the unit tests' part: tests/unit/webhooks/)."""
+    url = "http://127.0.0.1:9/hook"
     strict = msgspec.structs.replace(settings, webhook_allow_private=False, webhook_poll_interval=0)
-    async with AsyncTestClient(app=create_app(strict)) as client:
+    async with AsyncTestClient(app=create_app(strict)) as strict_client:
         refused = expect_error(
-            await client.post(WEBHOOKS, json={"url": url, "events": ["*"]}, headers=admin.headers),
+            await strict_client.post(WEBHOOKS, json={"url": url, "events": ["*"]}, headers=admin.headers),
             422,
             "VALIDATION_FAILED",
         )
         assert "WEBHOOK_ALLOW_PRIVATE" in field_errors(refused)["url"]
-    async with AsyncTestClient(app=create_app(msgspec.structs.replace(strict, webhook_allow_private=True))) as client:
-        await subscribe(client, admin, url, ["*"])
+    assert (await subscribe(client, admin, url, ["*"]))["url"] == url  # this module's settings allow it
 
 
 # --- deliveries ------------------------------------------------------------------------------
@@ -307,8 +291,9 @@ async def test_each_event_type_reaches_the_subscriptions_that_asked_for_it(
         "spring",
     )
     # Up to 4 deliveries to one subscription are in flight at once: they can arrive in any order,
-    # and the body's timestamp (the committing transaction's) orders them (docs/webhooks.md).
-    changes = [p["data"] for p in sorted(all_payloads, key=lambda p: p["timestamp"]) if p["type"] == "config.changed"]
+    # and `data.sequence` orders one resource's events (docs/webhooks.md#the-order-of-events).
+    changes = [p["data"] for p in all_payloads if p["type"] == "config.changed"]
+    changes = [{k: v for k, v in c.items() if k != "sequence"} for c in sorted(changes, key=lambda c: c["sequence"])]
     assert changes == [
         {"entity_type": "coupon", "entity_id": "HOOK10", "action": "create"},
         {"entity_type": "coupon", "entity_id": "HOOK10", "action": "delete"},

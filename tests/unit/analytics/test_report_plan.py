@@ -10,8 +10,8 @@ from itertools import pairwise
 
 import pytest
 
-from quote_service.analytics.periods import local_days, parse_period
 from quote_service.analytics.service import Plan
+from quote_service.periods import local_days, parse_period
 
 HOUR = timedelta(hours=1)
 NOW = datetime(2026, 3, 30, 10, 20, tzinfo=UTC)

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 # A fresh interpreter (this one may have imported scipy already): a 1 ms ticker on the loop
 # records the longest gap between its turns while the statistics load.
 _SCRIPT = """
@@ -42,6 +44,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.slow  # a Python process of its own: ~4 s of the unit loop
 def test_the_first_import_of_the_statistics_leaves_the_event_loop_serving() -> None:
     run = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, check=True)  # noqa: S603
     result = json.loads(run.stdout.strip().splitlines()[-1])

@@ -1,5 +1,5 @@
-"""LocalCache: aiocache's memory cache through its public API, with no `asyncio.wait_for` per call
-and values kept as they are (both pinned here: quote_service/cache/local.py)."""
+"""LocalCache: a dictionary of (value, expiry), no `asyncio.wait_for` and no timer per call, values kept
+as they are, expired entries swept (quote_service/cache/local.py)."""
 
 from __future__ import annotations
 
@@ -63,6 +63,28 @@ async def test_no_call_goes_through_asyncio_wait_for_and_values_are_not_copied(m
 
     assert await cache.get("a") is entry
     assert (await cache.get_many(["a", "b"]))[0] is entry
+
+
+async def test_expired_entries_nobody_reads_are_swept_as_the_cache_grows() -> None:
+    cache = LocalCache()
+    await cache.set_many([(f"old-{n}", n) for n in range(1000)], ttl=0.01)
+    await asyncio.sleep(0.02)
+
+    await cache.set_many([(f"new-{n}", n) for n in range(100)], ttl=60)  # past 1,024 entries: a sweep
+
+    assert len(cache) == 100
+    assert await cache.get_many(["new-0", "new-99", "old-0"]) == [0, 99, None]
+
+
+async def test_no_timer_is_scheduled_per_entry() -> None:
+    cache = LocalCache()
+    loop = asyncio.get_running_loop()
+    before = len(loop._scheduled)  # type: ignore[attr-defined]
+
+    await cache.set_many([(f"k{n}", n) for n in range(50)], ttl=60)
+    await cache.set("one", 1, ttl=60)
+
+    assert len(loop._scheduled) == before  # type: ignore[attr-defined]
 
 
 async def _gone(cache: LocalCache, key: str) -> bool:

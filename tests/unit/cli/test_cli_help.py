@@ -65,3 +65,21 @@ def test_help_names_each_options_default(capsys: pytest.CaptureFixture[str]) -> 
         for action in command._actions:
             if action.option_strings and action.default not in (None, False, argparse.SUPPRESS) and action.help:
                 assert "default" in action.help, f"{name} {action.option_strings[0]}: {action.help!r}"
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_each_commands_help_says_what_it_does(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`quote-service COMMAND --help` opens with what the command does, not only its usage and options."""
+    with pytest.raises(SystemExit):
+        cli.main([name, "--help"])
+    usage, description, *_ = capsys.readouterr().out.split("\n\n")
+    assert usage.startswith(f"usage: quote-service {name}")
+    assert not description.startswith(("options:", "positional arguments:")), f"{name} --help says nothing"
+
+
+@pytest.mark.parametrize("name", ["migrate", "rebuild-rollups", "seed-demo", "create-user", "create-api-key"])
+def test_the_first_commands_explain_themselves(name: str) -> None:
+    """Those a newcomer runs first say more than their line in the list: what they do, when, and what is safe."""
+    description = _parsers()[name].description
+    assert description is not None
+    assert len(description.split()) >= 25, description

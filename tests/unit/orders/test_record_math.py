@@ -1,4 +1,5 @@
-"""An order line's discount split by source (orders/record_math.py): examples and a property.
+"""An order line's discount split by source and the tax on its commission (orders/record_math.py):
+examples and properties.
 
 Whatever the lines' discounts, subtotals and the sources' totals (equal in sum, as in an engine-made
 quote), and whichever lines each source may discount: every line's shares add up to its discount,
@@ -7,12 +8,15 @@ every source's shares to its total, none is negative, and the split is the same 
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
+from fractions import Fraction
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quote_service.orders.record_math import split_by_funder, split_discounts
+from quote_service.orders.record_math import commission_tax, split_by_funder, split_discounts
 
 CENT = Decimal("0.01")
 D = Decimal
@@ -133,3 +137,40 @@ def test_by_funder_each_lines_platform_shares_are_the_engines_platform_part(
         assert sum(row, D(0)) == discount
     assert [sum(column, D(0)) for column in zip(*rows, strict=True)] == amounts
     assert all(share >= 0 for row in rows for share in row)
+
+
+# The tax on commission (`commission_tax`): rounded half up once, to the currency's minor unit.
+
+
+@pytest.mark.parametrize(
+    ("commission", "percent", "cent", "tax"),
+    [
+        ("13.65", "18", "0.01", "2.46"),  # 2.457: up, never down to 2.45
+        ("10.25", "18", "0.01", "1.85"),  # 1.845, a tie: half up, not half even (1.84)
+        ("0.03", "18", "0.01", "0.01"),  # 0.0054: a cent
+        ("0.02", "18", "0.01", "0.00"),  # 0.0036: nothing
+        ("1000", "7.5", "1", "75"),  # JPY: 75 yen exactly
+        ("333", "20.5", "1", "68"),  # JPY 68.265: whole yen
+        ("1.005", "50", "0.001", "0.503"),  # KWD 0.5025, a tie on the fils: up
+        ("13.65", "0", "0.01", "0.00"),  # no tax on commission: a zero on the grid
+        ("0.00", "18", "0.01", "0.00"),
+    ],
+)
+def test_the_tax_on_commission_is_rounded_half_up_once(commission: str, percent: str, cent: str, tax: str) -> None:
+    found = commission_tax(D(commission), D(percent), D(cent))
+    assert (found, found.as_tuple().exponent) == (D(tax), D(cent).as_tuple().exponent)
+
+
+@given(
+    cents=st.integers(0, 10**9),
+    percent=st.decimals(D(0), D(100), places=4),
+    digits=st.sampled_from([0, 2, 3]),
+)
+def test_the_tax_on_commission_is_the_nearest_minor_unit_ties_up(cents: int, percent: Decimal, digits: int) -> None:
+    """Against exact fractions: the tax is within half a minor unit of commission x percent / 100, and a
+    tie goes up."""
+    cent = D(1).scaleb(-digits)
+    commission = D(cents).scaleb(-digits)
+    exact = Fraction(commission) * Fraction(percent) / 100 / Fraction(cent)  # in minor units
+    units = math.floor(exact + Fraction(1, 2))
+    assert commission_tax(commission, percent, cent) == D(units) * cent

@@ -140,3 +140,28 @@ def test_coupon_set_finds_codes_in_any_letter_case() -> None:
     assert coupons.get(" Welcome ") == coupon(code="WELCOME")
     assert coupons.get("MISSING") is None
     assert normalize_code(" save10 ") == "SAVE10"
+
+
+def test_a_coupon_naming_products_applies_when_one_of_them_or_of_its_categories_is_in_the_basket() -> None:
+    def applies(subject: Coupon, products: Collection[str], categories: Collection[str] = ("books",)) -> bool:
+        return (
+            check_coupon(
+                subject,
+                code="SAVE10",
+                subtotal=Decimal("100.00"),
+                currency="EUR",
+                category_ids_in_basket=frozenset(categories),
+                customer_uses=0,
+                now=NOW,
+                seen_codes=frozenset(),
+                product_ids_in_basket=frozenset(products),
+            )
+            is None
+        )
+
+    own = coupon(product_ids=frozenset({"p-1"}))
+    assert applies(own, ["p-1", "p-2"])
+    assert not applies(own, ["p-2"])
+    either = coupon(product_ids=frozenset({"p-1"}), category_ids=frozenset({"toys"}))
+    assert applies(either, ["p-2"], ["toys"])
+    assert not applies(either, ["p-2"], ["books"])

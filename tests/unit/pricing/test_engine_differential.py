@@ -37,12 +37,16 @@ from quote_service.pricing.promotions import (
     BuyTarget,
     BuyXGetY,
     Conditions,
+    FixedPriceBundle,
     FreeDelivery,
     GetTarget,
+    Gift,
     PercentOff,
     Promotion,
     PromotionConfig,
+    SpendTiers,
 )
+from quote_service.pricing.promotions import Tier as SpendTier
 from quote_service.pricing.quote import (
     Address,
     CatalogProduct,
@@ -71,6 +75,7 @@ from quote_service.pricing.rules import (
 )
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.pricing.targeting import Operator, TargetingRule
+from quote_service.pricing.taxes import Rounding
 from tests.unit.pricing.reference_engine.engine import Config
 from tests.unit.pricing.reference_engine.engine import price_quote as reference_price_quote
 from tests.unit.pricing.reference_engine.rules import adjustment as reference_adjustment
@@ -506,6 +511,29 @@ def in_currencies(config: Config, currency: str) -> Config:
     return dataclasses.replace(config, rates=rates, rules=rules)
 
 
+RATES_PARTS = ("0", "1", "7.5", "18", "20", "25")
+
+
+def with_compound_taxes(rng: random.Random, config: Config) -> Config:
+    """About half the TAX_RATE rules as components (docs/taxes.md: ÖTV then KDV on the price holding it, or
+    taxes side by side), drawn from a stream of their own: the worlds before them stay as they were."""
+    rules = []
+    for made in config.rules:
+        if made.type == "TAX_RATE" and rng.random() < 0.5:
+            parts = [
+                {
+                    "code": f"T{n}",
+                    "rate": rng.choice(["0", "1", "7.5", "18", "20", "25"]),
+                    "compound": rng.random() < 0.5,
+                }
+                for n in range(rng.randint(1, 3))
+            ]
+            compound = msgspec.convert({"type": "TAX_RATE", "components": parts}, TaxRateConfig)
+            made = msgspec.structs.replace(made, configuration=compound)
+        rules.append(made)
+    return dataclasses.replace(config, rules=rules)
+
+
 def with_funders(rng: random.Random, config: Config) -> Config:
     """About a third of the promotions and coupons funded by the platform (docs/orders-and-refunds.md),
     drawn from a stream of their own: the worlds before funders existed stay as they were."""
@@ -518,6 +546,59 @@ def with_funders(rng: random.Random, config: Config) -> Config:
         promotions=[msgspec.structs.replace(p, funded_by=funder()) for p in config.promotions],
         coupons=[msgspec.structs.replace(c, funded_by=funder()) for c in config.coupons],
     )
+
+
+def with_merchandising(rng: random.Random, config: Config, currency: str) -> Config:
+    """docs/promotions.md#merchandisers-promotions: bundles and spend tiers added, and on any
+    promotion a group, a budget, `distribution: even` and `selection: most_expensive`, drawn from a
+    stream of their own: the worlds before them stay as they were."""
+    fixed = D("750") if minor_units(currency) == 0 else D("7.50")
+    added = []
+    for n in range(rng.choice([0, 1, 2, 3])):
+        categories = frozenset(rng.sample(CATEGORIES, rng.randint(1, 2)))
+        config_: PromotionConfig
+        if rng.random() < 0.2:  # no stock is known here: unavailable (GIFT_UNAVAILABLE) whenever it is met
+            config_ = Gift(
+                product_id="gift-1", quantity=1, min_subtotal=rng.choice([None, money(rng, currency, 10, 500)])
+            )
+            if config_.min_subtotal is not None:
+                config_ = msgspec.structs.replace(config_, currency=currency)
+        elif rng.random() < 0.5:
+            config_ = FixedPriceBundle(
+                quantity=rng.randint(2, 3), price=fixed * rng.randint(1, 20), currency=currency, category_ids=categories
+            )
+        else:
+            low = SpendTier(min_subtotal=money(rng, currency, 10, 200), amount=fixed)
+            high = SpendTier(min_subtotal=money(rng, currency, 200, 900), percent=rng.choice([D("5"), D("12.5")]))
+            config_ = SpendTiers(tiers=(low, high), currency=currency)
+        added.append(
+            Promotion(
+                id=UUID(int=rng.getrandbits(128)),
+                name=f"merchandised {n}",
+                config=config_,
+                priority=rng.randint(0, 2),
+                combinable=rng.random() < 0.6,
+                combines_with_coupons=rng.random() < 0.7,
+                starts_at=BASE - timedelta(days=1),
+            )
+        )
+
+    def merchandised(promotion: Promotion) -> Promotion:
+        config_ = promotion.config
+        if isinstance(config_, BuyXGetY) and rng.random() < 0.5:
+            config_ = msgspec.structs.replace(config_, selection="most_expensive")
+        if rng.random() < 0.3 and not isinstance(config_, FreeDelivery):
+            config_ = msgspec.structs.replace(config_, distribution="even")
+        budget = rng.choice([None, None, None, D("0"), fixed, fixed * 10])
+        return msgspec.structs.replace(
+            promotion,
+            config=config_,
+            group=rng.choice([None, None, "g1", "g2"]),
+            budget_remaining=budget,
+            budget_currency=None if budget is None else currency,
+        )
+
+    return dataclasses.replace(config, promotions=[merchandised(p) for p in [*config.promotions, *added]])
 
 
 def make_world(rng: random.Random, *, inclusive: bool = True) -> dict[str, Any]:
@@ -556,6 +637,8 @@ def make_world(rng: random.Random, *, inclusive: bool = True) -> dict[str, Any]:
         products, price_lists = make_inclusive(products, list(config.price_lists))
         config = in_currencies(dataclasses.replace(config, price_lists=price_lists), currency)
         config = with_funders(random.Random(products[-1].id.int), config)
+        config = with_merchandising(random.Random(products[0].id.int ^ 66), config, currency)
+        config = with_compound_taxes(random.Random(products[2].id.int), config)
     snapshot = ConfigSnapshot.build(
         version=config.version,
         rates=config.rates,
@@ -701,6 +784,30 @@ def defaults_in(defaults: EngineDefaults, currency: str) -> EngineDefaults:
     return found
 
 
+_ROUNDINGS = [
+    Rounding(mode=m, tax_calculation=c) for m in ("HALF_UP", "HALF_EVEN", "HALF_DOWN") for c in ("LINE", "UNIT")
+]  # type: ignore[arg-type]
+_ROUNDED: dict[tuple[int, Rounding], EngineDefaults] = {}
+
+
+def with_tax_terms(
+    rng: random.Random, request: QuoteRequest, defaults: EngineDefaults
+) -> tuple[QuoteRequest, EngineDefaults]:
+    """A basket in five exempt (or reverse-charged), and its defaults rounding another way one time in three
+    (one defaults object per pair: the engine keeps its plans per defaults object)."""
+    if rng.random() < 0.2:
+        exemption = rng.choice(["exempt", "reverse_charge", "none"])
+        request = msgspec.structs.replace(request, tax_exemption=exemption, customer_tax_id="DE123456789")
+    if rng.random() < 0.33:
+        rounding = rng.choice(_ROUNDINGS)
+        key = (id(defaults), rounding)
+        found = _ROUNDED.get(key)
+        if found is None:
+            found = _ROUNDED[key] = msgspec.structs.replace(defaults, rounding=rounding)
+        defaults = found
+    return request, defaults
+
+
 def priced(engine: Any, request: QuoteRequest, world: dict[str, Any], **inputs: Any) -> bytes:
     """The quote's JSON, or the refusal (type, message, details) as JSON."""
     try:
@@ -718,6 +825,7 @@ def baskets(seed: int, *, as_before: bool = False) -> Iterator[tuple[dict[str, A
     source and the default fees always in the quote's currency (what the quotes were before them)."""
     rng = random.Random(seed)
     zones = random.Random(-seed)  # zones and local instants: the main stream stays as the mutation test was tuned
+    terms = random.Random(seed + 65)  # docs/taxes.md's exemptions and roundings, a stream of their own too
     for _ in range(SNAPSHOTS // len(SEEDS)):
         world = make_world(rng, inclusive=not as_before)
         world["products_by_id"] = {str(made.id): made for made in world["products"]}
@@ -741,6 +849,8 @@ def baskets(seed: int, *, as_before: bool = False) -> Iterator[tuple[dict[str, A
             # decided by a draw already made: the baskets stay as they were.
             if as_before or inputs["quote_id"].int % 3:
                 inputs["defaults"] = defaults_in(inputs["defaults"], request.currency.upper())
+            if not as_before:
+                request, inputs["defaults"] = with_tax_terms(terms, request, inputs["defaults"])
             yield world, request, inputs
 
 
@@ -782,11 +892,11 @@ def test_the_engine_prices_every_basket_as_the_reference_does(seed: int) -> None
 
 def clock_change_windows() -> list[TimeWindowConfig]:
     """Windows with their edges around the hours clocks change (every half hour 00:00-04:00 as
-    start and as end, some crossing midnight from 22:00), in each zone that changes, some only on
-    the change's day (Sunday) or the day before."""
+    start and as end, some crossing midnight from 22:00, each start also to 24:00), in each zone
+    that changes, some only on the change's day (Sunday) or the day before."""
     clocks = [f"{q // 2:02d}:{q % 2 * 30:02d}" for q in range(4 * 2)] + ["22:00", "23:30"]
     found = []
-    for n, (start, end) in enumerate((a, b) for a in clocks for b in clocks):
+    for n, (start, end) in enumerate([(a, b) for a in clocks for b in clocks] + [(a, "24:00") for a in clocks]):
         days = ((7,), (6,), None)[n % 3]
         zone = ("Europe/Berlin", "America/New_York", None)[n // 3 % 3]
         found.append(

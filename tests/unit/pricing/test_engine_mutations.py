@@ -54,6 +54,8 @@ class Mutation:
 
 
 COUPONS = "quote_service.pricing.coupons"
+TAXES = "quote_service.pricing.taxes"
+TAXED = "quote_service.pricing.taxed"
 RULES = "quote_service.pricing.rules"
 FLAGS = "quote_service.pricing.flags"
 COMMISSION = "quote_service.pricing.commission"
@@ -134,17 +136,32 @@ MUTATIONS = [
     Mutation(ENGINE, "Checkout.pays", "zero if free_delivery else", "zero if False else"),
     Mutation(DELIVERY, "_charge", "if any(step[0] is not None for step in steps)", "if False"),
     Mutation(DELIVERY, "_waived", "(*charged.parts, waived)", "(*charged.rules, waived)"),
-    Mutation(SETTLE, "_response_parts", "after <= floor", "after < floor"),
+    Mutation(SETTLE, "response_parts", "after <= floor", "after < floor"),
     # docs/markets.md: the tax a gross line contains, and that it is never added to the total
     Mutation(PLAN, "LinePlan.contained_tax", "gross * self.tax_rate / self.tax_divisor", "gross * self.tax_fraction"),
     Mutation(SETTLE, "added_tax", "zero if priced.inclusive else", "zero if False else"),
     Mutation(RULES, "fee_rule", "fee_currency(rule, default_currency) != currency", "False"),
     # docs/orders-and-refunds.md#who-funds-a-discount: a platform-funded share stays in the commission base
     Mutation(SETTLE, "settle", "if line.funded:", "if False:"),
-    Mutation(SETTLE, "_seller_funded_base", "after - line_tax(priced, seller_discount, cent)", "after"),
+    Mutation(SETTLE, "seller_funded_base", "after - line_tax(priced, seller_discount, cent)", "after"),
     Mutation(DISCOUNTS, "spread", "if platform:", "if False:"),
-    Mutation(DEALS, "_give", 'platform=promotion.funded_by == "platform"', "platform=False"),
+    Mutation(DEALS, "_give", 'platform = promotion.funded_by == "platform"', "platform = False"),
+    Mutation(DEALS, "_bundled", "(-(lefts[i] / units[i]), i)", "(lefts[i] / units[i], i)"),
+    Mutation(DEALS, "_tiered", "max(reached, key=lambda t: t.min_subtotal)", "reached[0]"),
+    Mutation(DEALS, "spread_even", "if position < extra else base", "if position >= extra else base"),
+    Mutation(DEALS, "_best_in_groups", "(worth[i], -i)", "(-worth[i], -i)"),
     Mutation(DEALS, "apply_promotions", "line.funded = chosen.lines[position].funded", "pass"),
+    # docs/taxes.md: compound components, the exact inverse, exemptions, rounding modes
+    Mutation(TAXES, "_forward", "base = unit_net + before if component.compound else unit_net", "base = unit_net"),
+    Mutation(
+        TAXES,
+        "multiplier",
+        "total += coefficient * total if component.compound else coefficient",
+        "total += coefficient",
+    ),
+    Mutation(TAXES, "contained", "remainder = tax - taken", "remainder = tax - taken - cent"),
+    Mutation(TAXES, "added", 'units = quantity if rounding.tax_calculation == "UNIT" else 1', "units = 1"),
+    Mutation(TAXED, "_settle_line", "exempted, tax = after - net, zero", "exempted, tax = zero, zero"),
 ]
 
 

@@ -18,7 +18,7 @@ from quote_service.pricing.commission import CommissionRate
 from quote_service.pricing.coupons import Coupon
 from quote_service.pricing.engine import price_quote
 from quote_service.pricing.flags import FeatureFlag, Rollout
-from quote_service.pricing.promotions import Conditions, Promotion, PromotionConfig
+from quote_service.pricing.promotions import Conditions, GiftStock, Promotion, PromotionConfig
 from quote_service.pricing.quote import (
     Address,
     CatalogProduct,
@@ -30,6 +30,7 @@ from quote_service.pricing.quote import (
     QuoteRequest,
 )
 from quote_service.pricing.rules import PricingRule, RuleConfig
+from quote_service.pricing.shipping import ShippingProfile
 from quote_service.pricing.snapshot import ConfigSnapshot
 
 D = Decimal
@@ -166,10 +167,17 @@ def snapshot(
     flags: Iterable[FeatureFlag] = (),
     coupons: Iterable[Coupon] = (),
     promotions: Iterable[Promotion] = (),
+    shipping_profiles: Iterable[ShippingProfile] = (),
     version: int = 1,
 ) -> ConfigSnapshot:
     return ConfigSnapshot.build(
-        version=version, rates=rates, rules=rules, flags=flags, coupons=coupons, promotions=promotions
+        version=version,
+        rates=rates,
+        rules=rules,
+        flags=flags,
+        coupons=coupons,
+        promotions=promotions,
+        shipping_profiles=shipping_profiles,
     )
 
 
@@ -186,6 +194,7 @@ def quote(
     customer: CustomerContext | None = None,
     defaults: EngineDefaults | None = None,
     now: datetime = NOW,
+    gifts: Mapping[str, GiftStock] | None = None,
     **configuration: Any,
 ) -> Quote:
     """Price `req`; `configuration` (rules=, rates=, flags=, coupons=) builds the snapshot."""
@@ -198,4 +207,5 @@ def quote(
         defaults=defaults or EUR_DEFAULTS,
         now=now,
         quote_id=QUOTE_ID,
+        gifts=gifts,
     )

@@ -26,6 +26,24 @@ def test_other_names_are_not(name: str) -> None:
         zone(name)
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["localtime", "Factory", "posixrules", "UTC0", "posix/Europe/Istanbul", "right/UTC", "Turkey", "EST", "GMT",
+     "US/Eastern", "Etc"],
+)  # fmt: skip
+def test_names_in_the_database_that_are_no_region_are_refused(name: str) -> None:
+    """`localtime` is whatever zone the machine is set to, `Factory` a placeholder, `posixrules` a
+    template: none names a region, so none may set a rule's or a report's clock (API.md §27)."""
+    assert zone_problem(name) == (
+        f"unknown time zone {name!r}: expected an IANA region name such as Europe/Istanbul, or UTC"
+    )
+
+
+@pytest.mark.parametrize("name", ["UTC", "Etc/UTC", "Etc/GMT+3", "America/Argentina/Buenos_Aires", "Pacific/Auckland"])
+def test_region_names_and_utc_are_taken(name: str) -> None:
+    assert zone_problem(name) is None
+
+
 def test_a_local_day_starts_at_its_first_instant() -> None:
     assert day_start(zone("Europe/Istanbul"), date(2025, 6, 2)) == utc("2025-06-01T21:00")
     assert day_start(zone("Asia/Kolkata"), date(2025, 6, 2)) == utc("2025-06-01T18:30")

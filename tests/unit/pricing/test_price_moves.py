@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from quote_service.pricing.price_moves import manual_move_problem
+from quote_service.pricing.price_moves import manual_move_problem, needs_approval, seller_floor_problem
 
 
 def problem(current: str, new: str, floor: str = "0", limit: str = "10", currency: str = "EUR") -> str | None:
@@ -38,3 +38,27 @@ def test_the_range_starts_at_the_floor_when_the_step_would_pass_it() -> None:
 
 def test_a_zero_decimal_currency() -> None:
     assert (problem("1000", "2000", currency="JPY") or "").endswith("from 900 to 1100")
+
+
+def test_a_sellers_floor_is_cost_plus_the_margin_rounded_up_to_the_grid() -> None:
+    def floor(min_price: str, cost: str, margin: str) -> str | None:
+        return seller_floor_problem(
+            min_price=Decimal(min_price), cost_price=Decimal(cost), margin_percent=Decimal(margin), currency="EUR"
+        )
+
+    assert floor("11.00", "10.00", "10") is None
+    assert (
+        floor("10.99", "10.00", "10")
+        == "must be at least 11.00: cost_price 10.00 plus 10 % (MIN_SELLER_MARGIN_PERCENT)"
+    )
+    assert floor("3.34", "3.03", "10") is None  # 3.333: 3.34 is the least price on the grid above it
+    assert floor("3.33", "3.03", "10") is not None
+    assert floor("0.01", "0", "50") is None  # no cost: no floor from it
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "asks"),
+    [("100", "130", False), ("100", "130.01", True), ("100", "70", False), ("100", "69.99", True), ("0", "1", True)],
+)
+def test_a_seller_move_beyond_the_approval_percent_needs_an_admin(current: str, new: str, asks: bool) -> None:
+    assert needs_approval(current=Decimal(current), new=Decimal(new), approval_percent=Decimal(30)) is asks

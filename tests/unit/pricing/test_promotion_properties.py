@@ -1,6 +1,7 @@
 """Properties of quotes under random promotions (hypothesis), checked without the engine's own code.
 
-Whatever the promotions and the basket: the total is the sum of its parts, the discount never
+Whatever the promotions (bundles, spend tiers, either selection and distribution, groups
+included) and the basket: the total is the sum of its parts, the discount never
 exceeds the cap, no catalog line goes below its min_price floor, the applied amounts add up to
 the discount, BUY_X_GET_Y discounts exactly the cheapest qualifying units (found here by brute
 force over every unit), and the result does not depend on the order the promotions come in.
@@ -20,11 +21,14 @@ from quote_service.pricing.promotions import (
     AmountOff,
     BuyTarget,
     BuyXGetY,
+    FixedPriceBundle,
     FreeDelivery,
     GetTarget,
     PercentOff,
     Promotion,
     PromotionConfig,
+    SpendTiers,
+    Tier,
 )
 from quote_service.pricing.quote import CatalogProduct, Quote
 from tests.unit.pricing.test_engine_support import D, coupon, item, product, promotion, quote, request, snapshot
@@ -35,7 +39,31 @@ CENT = Decimal("0.01")
 
 @st.composite
 def configs(draw: st.DrawFn) -> PromotionConfig:
-    kind = draw(st.sampled_from(["percent", "amount", "bxgy", "free"]))
+    config = draw(kinds())
+    if not isinstance(config, FreeDelivery) and draw(st.booleans()):
+        config = msgspec.structs.replace(config, distribution="even")
+    return config
+
+
+@st.composite
+def kinds(draw: st.DrawFn) -> PromotionConfig:
+    kind = draw(st.sampled_from(["percent", "amount", "bxgy", "free", "bundle", "tiers"]))
+    if kind == "bundle":
+        return FixedPriceBundle(
+            quantity=draw(st.integers(1, 4)),
+            price=Decimal(draw(st.integers(0, 20000))).scaleb(-2),
+            currency="EUR",
+            category_ids=frozenset(draw(st.sets(st.sampled_from(CATEGORIES), min_size=1))),
+        )
+    if kind == "tiers":
+        low, high = sorted(draw(st.lists(st.integers(0, 50000), min_size=2, max_size=2, unique=True)))
+        return SpendTiers(
+            tiers=(
+                Tier(min_subtotal=Decimal(low).scaleb(-2), amount=Decimal(draw(st.integers(1, 9000))).scaleb(-2)),
+                Tier(min_subtotal=Decimal(high).scaleb(-2), percent=Decimal(draw(st.integers(1, 100)))),
+            ),
+            currency="EUR",
+        )
     if kind == "percent":
         limit = draw(st.none() | st.integers(1, 80).map(Decimal))
         return PercentOff(percent=Decimal(draw(st.integers(1, 100))), max_discount=limit)
@@ -52,6 +80,7 @@ def configs(draw: st.DrawFn) -> PromotionConfig:
                 percent_off=Decimal(draw(st.integers(1, 100))),
             ),
             max_applications=draw(st.none() | st.integers(1, 3)),
+            selection=draw(st.sampled_from(["cheapest", "most_expensive"])),
         )
     return FreeDelivery()
 
@@ -72,6 +101,7 @@ def promotions(draw: st.DrawFn) -> list[Promotion]:
                 combinable=draw(st.booleans()),
                 combines_with_coupons=draw(st.booleans()),
                 conditions=conditions,
+                group=draw(st.sampled_from([None, "g"])),
             )
         )
     return found
@@ -115,6 +145,8 @@ def test_totals_caps_and_floors_hold_under_any_promotions(
     assert goods == result.discount_amount
     assert result.pricing_breakdown.calculations[-1].running_total == result.total_amount
     chosen = {a.promotion_id for a in result.applied_promotions}
+    groups = [p.group for p in promos if p.id in chosen and p.group is not None]
+    assert len(groups) == len(set(groups))  # one of a group at most
     if any(not p.combines_with_coupons for p in promos if p.id in chosen):
         assert result.applied_coupons == []
 

@@ -247,7 +247,12 @@ def test_price_rules_match_product_category_and_region_in_priority_order() -> No
         ("22:00", "02:00", at(3, "01:59"), True),
         ("22:00", "02:00", at(3, "02:00"), False),
         ("22:00", "02:00", at(2, "12:00"), False),
-        ("06:00", "06:00", at(2, "05:59"), True),  # equal times: a whole day
+        ("06:00", "06:00", at(2, "05:59"), True),  # equal times (refused on write; a stored one): a whole day
+        ("00:00", "24:00", at(2, "00:00"), True),  # 24:00: the end of the day
+        ("00:00", "24:00", at(2, "23:59"), True),
+        ("22:00", "24:00", at(2, "23:59"), True),
+        ("22:00", "24:00", at(3, "00:00"), False),
+        ("22:00", "24:00", at(2, "21:59"), False),
     ],
 )
 def test_time_windows(start: str, end: str, now: datetime, inside: bool) -> None:
@@ -507,7 +512,8 @@ VALID: list[tuple[str, dict[str, Any]]] = [
     ("TAX_RATE", {"rate": "100"}),
     ("TIME_WINDOW", {"adjust_percent": -10, "start_time": "22:00", "end_time": "02:00"}),
     ("TIME_WINDOW", {"adjust_percent": "12.5", "start_time": "00:00", "end_time": "23:59", "days_of_week": [1, 7]}),
-    ("TIME_WINDOW", {"adjust_percent": -10, "start_time": "00:00", "end_time": "00:00", "timezone": "Europe/Istanbul"}),
+    ("TIME_WINDOW", {"adjust_percent": -10, "start_time": "00:00", "end_time": "24:00", "timezone": "Europe/Istanbul"}),
+    ("TIME_WINDOW", {"adjust_percent": -10, "start_time": "22:00", "end_time": "02:00", "timezone": "Etc/UTC"}),
     (
         "QUANTITY_TIER",
         {"tiers": [{"min_quantity": 1, "adjust_percent": 0}, {"min_quantity": 10, "adjust_percent": -5}]},
@@ -584,8 +590,29 @@ INVALID: list[tuple[str, dict[str, Any], set[str]]] = [
     ("TAX_RATE", {"rate": 18, "category_id": "books"}, {"configuration.category_id"}),
     (
         "TIME_WINDOW",
-        {"adjust_percent": -100, "start_time": "9:00", "end_time": "24:00"},
+        {"adjust_percent": -100, "start_time": "9:00", "end_time": "24:01"},
         {"configuration.adjust_percent", "configuration.start_time", "configuration.end_time"},
+    ),
+    ("TIME_WINDOW", {"adjust_percent": 5, "start_time": "24:00", "end_time": "02:00"}, {"configuration.start_time"}),
+    (  # an empty window (API.md §27)
+        "TIME_WINDOW",
+        {"adjust_percent": 5, "start_time": "08:00", "end_time": "08:00"},
+        {"configuration.start_time", "configuration.end_time"},
+    ),
+    (
+        "TIME_WINDOW",
+        {"adjust_percent": 5, "start_time": "00:00", "end_time": "00:00", "days_of_week": [6, 7]},
+        {"configuration.start_time", "configuration.end_time"},
+    ),
+    (
+        "TIME_WINDOW",
+        {"adjust_percent": 5, "start_time": "08:00", "end_time": "09:00", "timezone": "localtime"},
+        {"configuration.timezone"},
+    ),
+    (
+        "TIME_WINDOW",
+        {"adjust_percent": 5, "start_time": "08:00", "end_time": "09:00", "timezone": "posixrules"},
+        {"configuration.timezone"},
     ),
     (
         "TIME_WINDOW",

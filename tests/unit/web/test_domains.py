@@ -1,5 +1,6 @@
-"""web/domain.py: what each domain declares reaches the app in order, and a start must return
-every state entry it provides (docs/architecture.md#domains)."""
+"""web/domain.py: what each domain declares reaches the app in order, every requirement is provided
+by an earlier domain, a start must return every state entry it provides, and a reset reaches every
+domain in order (docs/architecture.md#domains)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any, cast
 import pytest
 from litestar import Litestar, get
 
+from quote_service.app import DOMAINS
 from quote_service.config import Settings
-from quote_service.web.domain import Domain, Domains, Startup
+from quote_service.db.pool import Pool
+from quote_service.web.domain import Domain, Domains, Startup, check_requirements
 
 
 @get("/one", sync_to_thread=False)
@@ -83,3 +86,54 @@ async def test_a_start_that_leaves_out_a_provided_name_fails() -> None:
     async with contextlib.AsyncExitStack() as stack:
         with pytest.raises(RuntimeError, match=r"short did not start \['other'\]"):
             await domains.start(_startup(app, stack))
+
+
+class Special(Thing):
+    pass
+
+
+def test_a_requirement_provided_by_an_earlier_domain_passes() -> None:
+    first = Domain(name="first", provides={"thing": Special}, start=start_thing)
+    second = Domain(name="second", requires={"thing": Thing, "pool": Pool})
+    Litestar(plugins=[Domains([first, second])], openapi_config=None)
+
+
+def test_a_requirement_provided_later_is_refused_with_the_order_to_fix() -> None:
+    needs = Domain(name="needs", requires={"thing": Thing})
+    later = Domain(name="later", provides={"thing": Thing}, start=start_thing)
+    with pytest.raises(ValueError, match="needs requires 'thing', provided by later, which starts later"):
+        Litestar(plugins=[Domains([needs, later])], openapi_config=None)
+
+
+def test_a_requirement_nobody_provides_is_refused() -> None:
+    with pytest.raises(ValueError, match="lonely requires 'thing', provided by no domain"):
+        check_requirements([Domain(name="lonely", requires={"thing": Thing})])
+
+
+def test_a_requirement_of_another_type_is_refused() -> None:
+    first = Domain(name="first", provides={"thing": Thing}, start=start_thing)
+    picky = Domain(name="picky", requires={"thing": Special})
+    with pytest.raises(ValueError, match="picky requires 'thing' as Special, but first provides Thing"):
+        check_requirements([first, picky])
+
+
+def test_the_apps_domains_start_in_an_order_that_meets_every_requirement() -> None:
+    check_requirements(DOMAINS)
+    assert any(domain.requires for domain in DOMAINS)
+    with pytest.raises(ValueError, match="starts later"):
+        check_requirements(list(reversed(DOMAINS)))
+
+
+async def test_a_reset_reaches_every_domain_in_start_order() -> None:
+    calls: list[str] = []
+
+    def resetting(name: str) -> Domain:
+        async def reset(state: Any) -> None:
+            calls.append(name)
+
+        return Domain(name=name, reset=reset)
+
+    domains = Domains([resetting("a"), Domain(name="quiet"), resetting("b")])
+    app = Litestar(plugins=[domains], openapi_config=None)
+    await domains.reset(app.state)
+    assert calls == ["a", "b"]

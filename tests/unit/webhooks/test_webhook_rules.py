@@ -7,6 +7,7 @@ import ipaddress
 
 import pytest
 
+from quote_service.config import ConfigError, Settings
 from quote_service.errors import ValidationFailed
 from quote_service.webhooks import urls
 from quote_service.webhooks.dispatcher import retry_delay
@@ -19,7 +20,8 @@ from quote_service.webhooks.dispatcher import retry_delay
         ("127.255.0.9", "a loopback address"),
         ("::1", "a loopback address"),
         ("::ffff:127.0.0.1", "a loopback address"),
-        ("169.254.169.254", "a link-local address"),
+        ("169.254.169.254", "a cloud metadata address"),
+        ("169.254.7.7", "a link-local address"),
         ("fe80::1", "a link-local address"),
         ("10.0.0.1", "a private address"),
         ("172.31.255.255", "a private address"),
@@ -63,11 +65,23 @@ def test_http_and_https_urls_are_kept_as_given() -> None:
     assert not urls.is_localhost("localhost.example.com")
 
 
-def test_the_retry_pause_doubles_from_the_first_up_to_the_longest() -> None:
-    pauses = [retry_delay(n, first=5, longest=3600, jitter=0) for n in range(1, 13)]
-    assert pauses[:4] == [5, 10, 20, 40]
-    assert pauses[-1] == 3600
-    assert max(pauses) == 3600
-    assert retry_delay(1, first=5, longest=3600, jitter=0.2) == pytest.approx(6.0)
-    assert retry_delay(11, first=5, longest=3600, jitter=0.2) == 3600, "jitter never passes the longest"
-    assert retry_delay(10_000, first=5, longest=3600, jitter=0.1) == 3600
+def test_the_default_schedule_is_standard_webhooks_over_about_27_6_hours() -> None:
+    schedule = Settings().retry_schedule
+    assert schedule == (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+    pauses = [retry_delay(n, schedule, jitter=0) for n in range(1, 8)]
+    assert pauses == [5, 300, 1800, 7200, 18000, 36000, 36000]
+    assert sum(pauses) / 3600 == pytest.approx(27.6, abs=0.05)
+    assert retry_delay(8, schedule, jitter=0) is None, "the 8th attempt failing fails the delivery"
+    assert retry_delay(1, schedule, jitter=0.1) == pytest.approx(5.5)
+    assert retry_delay(7, schedule, jitter=-0.1) == pytest.approx(32400)
+
+
+def test_a_schedule_without_its_leading_0_gets_the_attempt_made_at_once() -> None:
+    assert Settings(webhook_retry_schedule="1,2").retry_schedule == (0, 1, 2)
+    assert Settings(webhook_retry_schedule="0,1,2").retry_schedule == (0, 1, 2)
+
+
+@pytest.mark.parametrize("raw", ["0,abc", "0,-5", "0,nan", "0,inf", ""])
+def test_a_retry_schedule_that_cannot_work_is_refused_naming_it(raw: str) -> None:
+    with pytest.raises(ConfigError, match="WEBHOOK_RETRY_SCHEDULE"):
+        Settings(webhook_retry_schedule=raw).validate()

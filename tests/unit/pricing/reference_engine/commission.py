@@ -176,10 +176,12 @@ def commission_breakdown(
         seller_id = line.seller_id or quote_seller_id
         base = line.subtotal - line.discount  # docs/markets.md: commission is on the net, without tax
         if line.inclusive:
-            base -= line.tax
+            base -= line.tax + line.exempted  # docs/taxes.md: an exempt gross line's net is what it charges
         if line.funded:  # docs/orders-and-refunds.md: the base is after the seller-funded discounts only
             base = line.subtotal - (line.discount - line.funded)
-            if line.inclusive:  # less the tax that gross amount would contain
+            if line.inclusive and line.holds is not None:  # docs/taxes.md: under the quote's terms
+                base -= line.holds(base)
+            elif line.inclusive:  # less the tax that gross amount would contain
                 base -= (base * line.tax_rate / (100 + line.tax_rate)).quantize(cent, ROUND_HALF_UP)
         for part in ("category", "seller"):
             rate = line_rate(rates, place, part, category_id=line.category_id, seller_id=seller_id)

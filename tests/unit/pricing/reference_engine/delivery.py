@@ -1,30 +1,27 @@
-"""Steps 7-8 of a quote (docs/pricing.md, the rule table and "Delivery"): delivery and small-basket fees.
+"""Steps 7-8 of a quote, the delivery and small-basket fees, written from docs/pricing.md (the rule
+table, "Quote engine: choices in detail") and docs/markets.md ("Default fees have a currency"), not
+from the production module.
 
-Delivery, built up as a running amount and rounded once at the end:
-
-    standard  DELIVERY_FEE: the first distance band with km <= max_km, else base_fee + per_km x km;
-              capped at max_fee. No rule: DEFAULT_DELIVERY_FEE.
-    express   EXPRESS_FEE: (base_fee or the standard fee) x multiplier + distance_factor x km, capped
-              at max_fee. No rule: standard x multiplier. The `express_delivery_multiplier` flag,
-              when on, replaces the multiplier; else the rule's; else the default (2.0).
-    regional  + REGIONAL_FEE amount.
-    free      0 under a FREE_DELIVERY rule when the goods after discounts reach `min_subtotal`.
-
-Without both pickup and delivery coordinates the distance is unknown: distance terms are 0 and
-the bands give way to base_fee. Configured amounts are read in the quote's currency.
-Each part of the fee is reported with the money it moved: the difference it made to the rounded
-running fee. When no rule took part nothing is listed; when one did, every part is, the defaults
-as entries without a rule id ("default delivery fee"; the express multiplier's part as
-"default express multiplier" or "express_delivery_multiplier flag"), so the entries add up to the
-fee, and a FREE_DELIVERY rule's entry (minus the fee) brings them to 0.
+From the pages: the standard fee is the DELIVERY_FEE rule's (the first distance band the distance
+reaches, else `base_fee + per_km x km`, capped at `max_fee`; without a distance, `base_fee`) or
+DEFAULT_DELIVERY_FEE; express is `(base_fee or the standard fee) x multiplier + distance_factor x km`
+capped at `max_fee` under an EXPRESS_FEE rule, else the standard fee times the default multiplier;
+the `express_delivery_multiplier` flag replaces either multiplier; REGIONAL_FEE adds its amount; the
+fee is rounded once. The defaults are in DEFAULT_CURRENCY only: a quote in another currency without
+a rule of its own pays none. `applied_rules` lists a fee's parts, each the money it moved on the
+rounded running fee, only when a rule took part, the defaults it built on included; a FREE_DELIVERY
+rule reached by the goods after discounts waives the whole fee (its entry is minus the fee).
+SMALL_BASKET (or the defaults, or the flag's threshold) charges its fee below the threshold.
+Distances: haversine on a sphere of 6371.0088 km, to the metre.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from math import asin, cos, radians, sin, sqrt
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from quote_service.pricing.quote import Address, AppliedRule, EngineDefaults
@@ -36,143 +33,146 @@ from quote_service.pricing.rules import (
     RegionalFeeConfig,
     SmallBasketConfig,
 )
-from tests.unit.pricing.reference_engine.money import ZERO
+from tests.unit.pricing.reference_engine.money import ZERO, rounded
 from tests.unit.pricing.reference_engine.rules import fee_rule
 
 EARTH_RADIUS_KM = 6371.0088
-"""The mean Earth radius (IUGG), as docs/pricing.md prescribes."""
 
 
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in km between two points given in degrees."""
-    phi1, phi2 = radians(lat1), radians(lat2)
-    half_dphi, half_dlambda = (phi2 - phi1) / 2, radians(lon2 - lon1) / 2
-    a = sin(half_dphi) ** 2 + cos(phi1) * cos(phi2) * sin(half_dlambda) ** 2
-    return 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a)))
+@dataclass
+class Fee:
+    """A fee as the quote shows it: the amount, its `applied_rules` entries and its breakdown text."""
+
+    amount: Decimal
+    rules: list[AppliedRule]
+    description: str
+
+
+def _point(address: Address | None) -> tuple[float, float] | None:
+    if address is None or address.latitude is None or address.longitude is None:
+        return None
+    return math.radians(address.latitude), math.radians(address.longitude)
 
 
 def distance_km(pickup: Address | None, delivery: Address) -> Decimal | None:
-    """Pickup-to-delivery distance to the metre; None unless both addresses have coordinates."""
-    if pickup is None or pickup.latitude is None or pickup.longitude is None:
+    """The great-circle distance to the metre; None without coordinates at both ends."""
+    start, end = _point(pickup), _point(delivery)
+    if start is None or end is None:
         return None
-    if delivery.latitude is None or delivery.longitude is None:
-        return None
-    km = haversine_km(pickup.latitude, pickup.longitude, delivery.latitude, delivery.longitude)
-    return Decimal(f"{km:.3f}")
+    (lat1, lon1), (lat2, lon2) = start, end
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    central = 2 * math.atan2(math.sqrt(h), math.sqrt(max(0.0, 1 - h)))
+    return Decimal(f"{EARTH_RADIUS_KM * central:.3f}")
 
 
 def flag_number(value: Any, *, low: Decimal, high: Decimal, low_inclusive: bool) -> Decimal | None:
-    """A NUMBER flag's value as a Decimal within the bounds, else None (the flag is then ignored)."""
-    if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
+    """A NUMBER flag's value when it is a finite number in range (above `low`, or at it when
+    `low_inclusive`; at most `high`); None otherwise, and the flag is ignored."""
+    if isinstance(value, bool):
         return None
-    try:
-        number = Decimal(str(value)) if not isinstance(value, Decimal) else value
-    except InvalidOperation:
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int | float | str):
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            return None
+    else:
         return None
-    if not number.is_finite() or number > high or number < low or (number == low and not low_inclusive):
+    if not number.is_finite() or number > high:
         return None
-    return number
+    return number if number > low or (low_inclusive and number == low) else None
 
 
-class Fee:
-    """A priced fee: the rounded amount, the rules that made it, and a line for the breakdown."""
+@dataclass
+class _Build:
+    """The fee as it is built: each part (its rule, or a default's type and name) with the fee after it."""
 
-    __slots__ = ("amount", "description", "rules")
+    parts: list[tuple[PricingRule | None, str, str, Decimal]] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
 
-    def __init__(self, amount: Decimal, rules: list[AppliedRule], description: str) -> None:
-        self.amount = amount
-        self.rules = rules
-        self.description = description
+    def add(self, rule: PricingRule | None, kind: str, default_name: str, fee_after: Decimal) -> None:
+        self.parts.append((rule, kind, default_name, fee_after))
+
+    def entries(self, cent: Decimal) -> tuple[Decimal, list[AppliedRule]]:
+        """The fee rounded once, and each part as the money it moved on the rounded running fee."""
+        shown: list[AppliedRule] = []
+        previous = rounded(ZERO, cent)
+        for rule, kind, default_name, fee_after in self.parts:
+            now_at = rounded(fee_after, cent)
+            moved = now_at - previous
+            shown.append(
+                AppliedRule(rule_id=rule.id, name=rule.name, type=rule.type, version=rule.version, amount=moved)
+                if rule is not None
+                else AppliedRule(rule_id=None, name=default_name, type=kind, version=None, amount=moved)
+            )
+            previous = now_at
+        return previous, shown
+
+    @property
+    def ruled(self) -> bool:
+        return any(rule is not None for rule, _, _, _ in self.parts)
 
 
-def _applied(rule: PricingRule, amount: Decimal) -> AppliedRule:
-    return AppliedRule(rule_id=rule.id, name=rule.name, type=rule.type, version=rule.version, amount=amount)
-
-
-def _standard(config: DeliveryFeeConfig, km: Decimal | None) -> Decimal:
+def _band_fee(config: DeliveryFeeConfig, km: Decimal | None) -> Decimal:
     if km is None:
         fee = config.base_fee
     else:
-        band = next((band for band in config.distance_bands or () if km <= band.max_km), None)
-        fee = band.fee if band is not None else config.base_fee + (config.per_km or ZERO) * km
-    return fee if config.max_fee is None else min(fee, config.max_fee)
+        reached = [band.fee for band in config.distance_bands or () if km <= band.max_km]
+        fee = reached[0] if reached else config.base_fee + (config.per_km or ZERO) * km
+    return min(fee, config.max_fee) if config.max_fee is not None else fee
 
 
-def _entry(rule: PricingRule | None, kind: str, default_name: str, amount: Decimal) -> AppliedRule:
-    if rule is None:
-        return AppliedRule(rule_id=None, name=default_name, type=kind, version=None, amount=amount)
-    return _applied(rule, amount)
-
-
-def _charge(
+def _built(
     rules: Sequence[PricingRule],
     *,
     express: bool,
     km: Decimal | None,
     flag_multiplier: Decimal | None,
     defaults: EngineDefaults,
-    city: str,
-    country: str,
-    now: datetime,
-    cent: Decimal,
-    currency: str,
-) -> tuple[Decimal, list[AppliedRule], str, bool]:
-    """The fee before any waiver (rounded once), every part of it as an entry, its description, and
-    whether a rule took part."""
-    # (rule or None, type, name when a default, running fee after it)
-    steps: list[tuple[PricingRule | None, str, str, Decimal]] = []
-    words: list[str] = []
-    priced_in = {"currency": currency, "default_currency": defaults.currency.upper()}
-    standard_rule = fee_rule(rules, "DELIVERY_FEE", city=city, country=country, now=now, **priced_in)
-    standard = defaults.delivery_fee
-    named_default = "default delivery fee"
+    where: dict[str, Any],
+) -> _Build:
+    build = _Build()
+    home = defaults.currency.upper() == where["currency"]
+    standard_rule = fee_rule(rules, "DELIVERY_FEE", **where)
     if standard_rule is not None:
         assert isinstance(standard_rule.configuration, DeliveryFeeConfig)
-        standard = _standard(standard_rule.configuration, km)
-    elif defaults.currency.upper() != currency:  # docs/markets.md: the default is in DEFAULT_CURRENCY only
-        standard = ZERO
-        named_default = f"no delivery fee in {currency} (the default is in {defaults.currency})"
-    running = standard
-    if not express:
-        steps.append((standard_rule, "DELIVERY_FEE", named_default, running))
-        words.append("standard delivery" if standard_rule else named_default)
+        standard, standard_name = _band_fee(standard_rule.configuration, km), "default delivery fee"
+    elif home:
+        standard, standard_name = defaults.delivery_fee, "default delivery fee"
     else:
-        express_rule = fee_rule(rules, "EXPRESS_FEE", city=city, country=country, now=now, **priced_in)
-        no_base = express_rule is None or getattr(express_rule.configuration, "base_fee", None) is None
-        if standard_rule is None and defaults.currency.upper() != currency and no_base:
-            words.append(named_default)
-        if express_rule is None:
-            multiplier = flag_multiplier or defaults.express_multiplier
-            steps.append((standard_rule, "DELIVERY_FEE", named_default, standard))
-            running = standard * multiplier
-        else:
-            config = express_rule.configuration
-            assert isinstance(config, ExpressFeeConfig)
-            multiplier = flag_multiplier or config.multiplier
-            if config.base_fee is None:
-                steps.append((standard_rule, "DELIVERY_FEE", named_default, standard))
-            running = (standard if config.base_fee is None else config.base_fee) * multiplier
-            running += (config.distance_factor or ZERO) * (km or ZERO)
+        standard = ZERO
+        standard_name = f"no delivery fee in {where['currency']} (the default is in {defaults.currency})"
+    if not express:
+        build.add(standard_rule, "DELIVERY_FEE", standard_name, standard)
+        build.words.append("standard delivery" if standard_rule is not None else standard_name)
+        fee = standard
+    else:
+        express_rule = fee_rule(rules, "EXPRESS_FEE", **where)
+        config = None if express_rule is None else express_rule.configuration
+        assert config is None or isinstance(config, ExpressFeeConfig)
+        own_base = None if config is None else config.base_fee
+        if standard_rule is None and not home and own_base is None:
+            build.words.append(standard_name)  # express multiplies a standard fee there is none of
+        if own_base is None:
+            build.add(standard_rule, "DELIVERY_FEE", standard_name, standard)
+        multiplier = flag_multiplier or (defaults.express_multiplier if config is None else config.multiplier)
+        fee = (standard if own_base is None else own_base) * multiplier
+        if config is not None:
+            fee += (config.distance_factor or ZERO) * (km or ZERO)
             if config.max_fee is not None:
-                running = min(running, config.max_fee)
+                fee = min(fee, config.max_fee)
         named = "default express multiplier" if flag_multiplier is None else "express_delivery_multiplier flag"
-        steps.append((express_rule, "EXPRESS_FEE", named, running))
-        words.append(f"express delivery x{multiplier:f}")
+        build.add(express_rule, "EXPRESS_FEE", named, fee)
+        build.words.append(f"express delivery x{multiplier:f}")
     if km is not None:
-        words.append(f"{km:f} km")
-    regional_rule = fee_rule(rules, "REGIONAL_FEE", city=city, country=country, now=now, **priced_in)
-    if regional_rule is not None:
-        assert isinstance(regional_rule.configuration, RegionalFeeConfig)
-        running += regional_rule.configuration.amount
-        steps.append((regional_rule, "REGIONAL_FEE", "", running))
-        words.append("regional surcharge")
-    entries: list[AppliedRule] = []
-    before = ZERO.quantize(cent)
-    for rule, kind, default_name, after_exact in steps:
-        after = after_exact.quantize(cent, ROUND_HALF_UP)
-        entries.append(_entry(rule, kind, default_name, after - before))
-        before = after
-    return before, entries, ", ".join(words), any(rule is not None for rule, _, _, _ in steps)
+        build.words.append(f"{km:f} km")
+    regional = fee_rule(rules, "REGIONAL_FEE", **where)
+    if regional is not None:
+        assert isinstance(regional.configuration, RegionalFeeConfig)
+        build.add(regional, "REGIONAL_FEE", "", fee + regional.configuration.amount)
+        build.words.append("regional surcharge")
+    return build
 
 
 def delivery_fee(
@@ -189,32 +189,22 @@ def delivery_fee(
     cent: Decimal,
     currency: str,
 ) -> Fee:
-    """Step 7 without coupons: the delivery fee for `goods` (after discounts), rounded once."""
-    priced_in = {"currency": currency, "default_currency": defaults.currency.upper()}
-    charged = _charge(
-        rules,
-        express=express,
-        km=km,
-        flag_multiplier=flag_multiplier,
-        defaults=defaults,
-        city=city,
-        country=country,
-        now=now,
-        cent=cent,
-        currency=currency,
-    )
-    fee, entries, description, ruled = charged
-    free_rule = fee_rule(rules, "FREE_DELIVERY", city=city, country=country, now=now, **priced_in)
-    if free_rule is not None and fee > 0:
-        assert isinstance(free_rule.configuration, FreeDeliveryConfig)
-        if goods >= free_rule.configuration.min_subtotal:
-            waived = _applied(free_rule, ZERO.quantize(cent) - fee)
-            return Fee(
-                ZERO.quantize(cent),
-                [*entries, waived],
-                f"{description}, free from {free_rule.configuration.min_subtotal:f}",
+    """Step 7 before any coupon or promotion: the delivery fee for `goods` (after discounts)."""
+    where: dict[str, Any] = {"city": city, "country": country, "now": now, "currency": currency,
+             "default_currency": defaults.currency.upper()}  # fmt: skip
+    build = _built(rules, express=express, km=km, flag_multiplier=flag_multiplier, defaults=defaults, where=where)
+    fee, entries = build.entries(cent)
+    description = ", ".join(build.words)
+    free = fee_rule(rules, "FREE_DELIVERY", **where)
+    if free is not None and fee > 0:
+        assert isinstance(free.configuration, FreeDeliveryConfig)
+        threshold = free.configuration.min_subtotal
+        if goods >= threshold:
+            waiver = AppliedRule(
+                rule_id=free.id, name=free.name, type=free.type, version=free.version, amount=rounded(-fee, cent)
             )
-    return Fee(fee, entries if ruled else [], description)
+            return Fee(rounded(ZERO, cent), [*entries, waiver], f"{description}, free from {threshold:f}")
+    return Fee(fee, entries if build.ruled else [], description)
 
 
 def small_basket_fee(
@@ -229,20 +219,25 @@ def small_basket_fee(
     cent: Decimal,
     currency: str,
 ) -> Fee:
-    """Step 8: the fee when `goods` (after discounts) is below the threshold; equal pays nothing."""
-    priced_in = {"currency": currency, "default_currency": defaults.currency.upper()}
-    rule = fee_rule(rules, "SMALL_BASKET", city=city, country=country, now=now, **priced_in)
-    threshold, fee = defaults.small_basket_threshold, defaults.small_basket_fee
-    if rule is None and defaults.currency.upper() != currency:
-        return Fee(
-            ZERO.quantize(cent), [], f"none: no small-basket fee in {currency} (the default is in {defaults.currency})"
-        )
-    if rule is not None:
+    """Step 8: the fee when `goods` (after discounts) is below the threshold (at it pays nothing)."""
+    rule = fee_rule(rules, "SMALL_BASKET", city=city, country=country, now=now, currency=currency,
+                    default_currency=defaults.currency.upper())  # fmt: skip
+    nothing = rounded(ZERO, cent)
+    if rule is None:
+        if defaults.currency.upper() != currency:
+            text = f"none: no small-basket fee in {currency} (the default is in {defaults.currency})"
+            return Fee(nothing, [], text)
+        threshold, charge = defaults.small_basket_threshold, defaults.small_basket_fee
+    else:
         assert isinstance(rule.configuration, SmallBasketConfig)
-        threshold, fee = rule.configuration.threshold, rule.configuration.fee
-    if flag_threshold is not None:
-        threshold = flag_threshold
-    if goods >= threshold:
-        return Fee(ZERO.quantize(cent), [], f"none from {threshold:f}")
-    amount = fee.quantize(cent, ROUND_HALF_UP)
-    return Fee(amount, [_applied(rule, amount)] if rule is not None and amount > 0 else [], f"below {threshold:f}")
+        threshold, charge = rule.configuration.threshold, rule.configuration.fee
+    threshold = threshold if flag_threshold is None else flag_threshold
+    if not goods < threshold:
+        return Fee(nothing, [], f"none from {threshold:f}")
+    amount = rounded(charge, cent)
+    listed = (
+        [AppliedRule(rule_id=rule.id, name=rule.name, type=rule.type, version=rule.version, amount=amount)]
+        if rule is not None and amount > 0
+        else []
+    )
+    return Fee(amount, listed, f"below {threshold:f}")

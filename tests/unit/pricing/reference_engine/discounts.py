@@ -1,74 +1,96 @@
-"""Step 5 of a quote, as docs/pricing.md ("Coupons", "Quote engine: choices") states it.
+"""Step 5 of a quote, coupons, written from docs/pricing.md ("Coupons" and the coupon bullets of
+"Configuration" and "Quote engine: choices in detail"), not from the production module.
 
-Coupons apply in the order given, each once, on what is left of its eligible lines (lines of
-its categories, or all lines; never flash-sale lines). A coupon's amount is rounded once and
-limited by what is left of the cap (`max_discount_percentage` of the goods total, rounded
-down). It is spread over the eligible lines in proportion to what is left of each; a share
-that would take a line below its floor (`min_price` x quantity) stops at the floor and the
-coupon gives that much less; the rounding remainder goes to the last line that can take it.
-
-FREE_DELIVERY coupons are only checked here; the engine applies the first valid one to the
-delivery fee (step 7). A coupon that would change nothing is refused as NOT_APPLICABLE, so an
-order never spends a use of it.
+The page, item by item: a code is read without its surrounding spaces and in any case; the same code
+twice is DUPLICATE; then NOT_FOUND, INACTIVE, NOT_STARTED, EXPIRED, USAGE_LIMIT, NOT_APPLICABLE
+(another currency, or none of its categories in the basket), MIN_SUBTOTAL (the goods before
+discounts), in that order; a valid coupon is NOT_COMBINABLE when the promotion applied refuses
+coupons. Coupons apply in the order given, on what is left of their lines (their categories', or
+every line; flash-sale units take none): PERCENTAGE rounds its percent of that once and stops at
+`max_discount`, FIXED gives its value or what is left; then the rest of the cap
+(`MAX_DISCOUNT_PERCENTAGE` of the whole goods, rounded down, less what promotions took) bounds it,
+and it is split as `shares.split` says. One that gives nothing is NOT_APPLICABLE. A FREE_DELIVERY
+coupon is only checked here: step 7 prices it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from fractions import Fraction
 
 from quote_service.pricing.coupons import Coupon, Rejection
 from tests.unit.pricing.reference_engine.lines import Line
-from tests.unit.pricing.reference_engine.money import ZERO, percent
+from tests.unit.pricing.reference_engine.money import ZERO
+from tests.unit.pricing.reference_engine.shares import floor_to, half_up, split
 
 
+@dataclass(eq=False)
 class CouponResult:
-    """What became of one code: a discount, a pending free delivery, or a rejection."""
+    """One code's outcome; step 7 fills in a FREE_DELIVERY coupon's `amount` (the fee waived) or its
+    `reason` (nothing to waive)."""
 
-    __slots__ = ("amount", "code", "coupon", "reason")
-
-    def __init__(
-        self, code: str, *, coupon: Coupon | None = None, amount: Decimal | None = None, reason: Rejection | None = None
-    ) -> None:
-        self.code = code
-        self.coupon = coupon
-        self.amount = amount
-        """The discount given; None for a FREE_DELIVERY coupon until step 7 prices the delivery."""
-        self.reason: Rejection | None = reason
+    code: str
+    coupon: Coupon | None = None
+    amount: Decimal | None = None
+    reason: Rejection | None = None
 
 
-def discount_cap(goods_total: Decimal, cap_percent: Decimal, cent: Decimal) -> Decimal:
-    """The most all coupons together may take: `cap_percent` % of the goods, rounded DOWN (never above it)."""
-    return percent(goods_total, cap_percent).quantize(cent, ROUND_FLOOR)
+@dataclass(frozen=True)
+class _Basket:
+    """What a coupon is checked against."""
+
+    goods: Decimal
+    currency: str
+    categories: frozenset[str]
+    now: datetime
 
 
-def rejection(
-    coupon: Coupon | None,
-    *,
-    subtotal: Decimal,
-    currency: str,
-    categories: set[str],
-    uses: int,
-    now: datetime,
-    duplicate: bool,
-) -> Rejection | None:
-    """The first reason, in the documented order, why a coupon cannot apply; None when it can."""
-    reasons: list[tuple[bool, Rejection]] = [(duplicate, "DUPLICATE")]
-    if coupon is not None:
-        limits = (coupon.usage_limit, coupon.times_used), (coupon.per_customer_limit, uses)
-        reasons += [
-            (not coupon.is_active, "INACTIVE"),
-            (now < coupon.valid_from, "NOT_STARTED"),
-            (coupon.valid_to is not None and now >= coupon.valid_to, "EXPIRED"),
-            (any(limit is not None and used >= limit for limit, used in limits), "USAGE_LIMIT"),
-            (coupon.currency not in (None, currency), "NOT_APPLICABLE"),
-            (bool(coupon.category_ids) and not coupon.category_ids & categories, "NOT_APPLICABLE"),
-            (coupon.min_subtotal is not None and subtotal < coupon.min_subtotal, "MIN_SUBTOTAL"),
-        ]
-    else:
-        reasons.append((True, "NOT_FOUND"))
-    return next((reason for refused, reason in reasons if refused), None)
+def _refusal(coupon: Coupon | None, basket: _Basket, uses: int) -> Rejection | None:
+    if coupon is None:
+        return "NOT_FOUND"
+    if not coupon.is_active:
+        return "INACTIVE"
+    if basket.now < coupon.valid_from:
+        return "NOT_STARTED"
+    if coupon.valid_to is not None and basket.now >= coupon.valid_to:
+        return "EXPIRED"
+    for limit, used in ((coupon.usage_limit, coupon.times_used), (coupon.per_customer_limit, uses)):
+        if limit is not None and used >= limit:
+            return "USAGE_LIMIT"
+    if coupon.currency is not None and coupon.currency != basket.currency:
+        return "NOT_APPLICABLE"
+    if coupon.category_ids and basket.categories.isdisjoint(coupon.category_ids):
+        return "NOT_APPLICABLE"
+    if coupon.min_subtotal is not None and basket.goods < coupon.min_subtotal:
+        return "MIN_SUBTOTAL"
+    return None
+
+
+def _face_value(coupon: Coupon, left: Decimal, cent: Decimal) -> Decimal:
+    """What the coupon asks for on `left` (what is left of its lines), before the cap and the floors."""
+    if coupon.type == "FIXED":
+        return min(half_up(Fraction(coupon.value), cent), left)
+    asked = half_up(Fraction(left) * Fraction(coupon.value) / 100, cent)
+    if coupon.max_discount is None:
+        return asked
+    return min(asked, half_up(Fraction(coupon.max_discount), cent))
+
+
+def give(
+    amount: Decimal, lines: Sequence[Line], weights: Sequence[Decimal], cent: Decimal, *, platform: bool
+) -> Decimal:
+    """Split `amount` over `lines` (`shares.split`, rooms above each line's floor) into their discounts;
+    a platform-funded share is also kept in `Line.funded` (it stays in the commission base)."""
+    rooms = [max(line.subtotal - line.discount - line.floor, ZERO) for line in lines]
+    shares, given = split(amount, weights, rooms, cent)
+    for line, share in zip(lines, shares, strict=True):
+        line.discount += share
+        if platform:
+            line.funded += share
+    return given
 
 
 def apply_coupons(
@@ -85,114 +107,37 @@ def apply_coupons(
     promotions_took: Decimal = ZERO,
     no_coupons: bool = False,
 ) -> list[CouponResult]:
-    """Check every code, add each valid coupon's share to `Line.discount`; results in request order.
-
-    Promotions took `promotions_took` of the cap first; `no_coupons`: the promotion applied does
-    not combine with coupons (every valid coupon is NOT_COMBINABLE, docs/promotions.md)."""
-    results: list[CouponResult] = []
-    if not codes:
-        return results
-    cap_left = discount_cap(subtotal, max_discount_percentage, cent) - promotions_took
-    eligible_lines = [line for line in lines if line.coupon_eligible]
-    categories = {line.category_id for line in eligible_lines if line.category_id is not None}
-    seen: set[str] = set()
+    """Each code's outcome in request order; the discounts land on the lines. `promotions_took`: what
+    promotions already took of the cap; `no_coupons`: the promotion applied refuses coupons."""
+    known = {coupon.code: coupon for coupon in coupons}
+    open_lines = [line for line in lines if line.flash_sale_id is None]
+    basket = _Basket(
+        goods=subtotal,
+        currency=currency,
+        categories=frozenset(line.category_id for line in open_lines if line.category_id is not None),
+        now=now,
+    )
+    under_cap = floor_to(Fraction(subtotal) * Fraction(max_discount_percentage) / 100, cent) - promotions_took
+    outcomes: list[CouponResult] = []
     for raw in codes:
-        code = raw.strip().upper()  # codes are case-insensitive
-        coupon = next((coupon for coupon in coupons if coupon.code == code), None)
-        reason = rejection(
-            coupon,
-            subtotal=subtotal,
-            currency=currency,
-            categories=categories,
-            uses=customer_uses.get(code, 0),
-            now=now,
-            duplicate=code in seen,
-        )
-        seen.add(code)
-        if reason is not None or coupon is None:
-            results.append(CouponResult(code, reason=reason or "NOT_FOUND"))
-            continue
-        if no_coupons:
-            results.append(CouponResult(code, reason="NOT_COMBINABLE"))
-            continue
-        if coupon.type == "FREE_DELIVERY":
-            results.append(CouponResult(code, coupon=coupon))  # priced in step 7
-            continue
-        targets = [
-            line for line in eligible_lines if not coupon.category_ids or line.category_id in coupon.category_ids
-        ]
-        amount = min(_wanted(coupon, targets, cent), cap_left)
-        if amount > 0:
-            amount = spread(amount, targets, cent, platform=coupon.funded_by == "platform")
-        if amount <= 0:
-            results.append(CouponResult(code, reason="NOT_APPLICABLE"))
-            continue
-        cap_left -= amount
-        results.append(CouponResult(code, coupon=coupon, amount=amount))
-    return results
-
-
-def _wanted(coupon: Coupon, lines: Sequence[Line], cent: Decimal) -> Decimal:
-    """The coupon's own amount on what is left of its lines, rounded once, before floors and the cap."""
-    left = ZERO
-    for line in lines:
-        left += line.subtotal - line.discount
-    if coupon.type == "PERCENTAGE":
-        wanted = percent(left, coupon.value).quantize(cent, ROUND_HALF_UP)
-        if coupon.max_discount is not None:
-            wanted = min(wanted, coupon.max_discount.quantize(cent, ROUND_HALF_UP))
-        return wanted
-    return min(coupon.value.quantize(cent, ROUND_HALF_UP), left)
-
-
-def spread(amount: Decimal, lines: Sequence[Line], cent: Decimal, *, platform: bool = False) -> Decimal:
-    """Add up to `amount` (on the currency grid) to the lines' discounts; return what was given.
-
-    Each line's exact share is in proportion to what is left of it, clipped at its room above
-    the floor (a clipped share is not moved to other lines: they belong to other products and
-    often other sellers). Every share but the last unclipped line's is rounded half up; that
-    line takes the remainder.
-    """
-    total = ZERO
-    for line in lines:
-        total += line.subtotal - line.discount
-    if total <= 0:
-        return ZERO
-    shares: list[Decimal] = []
-    rooms: list[Decimal] = []
-    given = ZERO
-    last = -1  # the last line whose share is not clipped: it takes the rounding remainder
-    for position, line in enumerate(lines):
-        left = line.subtotal - line.discount
-        room = max(left - line.floor, ZERO)
-        share = amount * left / total  # not left * (amount / total): a half-cent tie must stay exact
-        if share < room:
-            last = position
+        code = raw.strip().upper()
+        coupon = known.get(code)
+        repeated = any(done.code == code for done in outcomes)
+        refused = "DUPLICATE" if repeated else _refusal(coupon, basket, customer_uses.get(code, 0))
+        if refused is not None or coupon is None:
+            outcomes.append(CouponResult(code, reason=refused or "NOT_FOUND"))
+        elif no_coupons:
+            outcomes.append(CouponResult(code, reason="NOT_COMBINABLE"))
+        elif coupon.type == "FREE_DELIVERY":
+            outcomes.append(CouponResult(code, coupon=coupon))
         else:
-            share = room
-        given += share
-        shares.append(share)
-        rooms.append(room)
-    given = given.quantize(cent, ROUND_HALF_UP)
-    if last >= 0:  # else every line is at its floor: the shares are the rooms, on the grid (`Line.floor` is)
-        shares = [share.quantize(cent, ROUND_HALF_UP) for share in shares]
-        rest = given - sum(shares, ZERO) + shares[last]
-        shares[last] = min(max(rest, ZERO), rooms[last])
-        _settle(rest - shares[last], shares, rooms, skip=last)
-    for line, share in zip(lines, shares, strict=True):
-        line.discount += share
-        if platform:  # the platform pays it: the line's commission base keeps it
-            line.funded += share
-    return given
-
-
-def _settle(excess: Decimal, rounded: list[Decimal], rooms: Sequence[Decimal], *, skip: int) -> None:
-    """Move a remainder the last line could not take (rare: many tiny shares) onto the other lines."""
-    for i in reversed(range(len(rounded))):
-        if excess == 0:
-            return
-        if i == skip:
-            continue
-        moved = min(excess, rooms[i] - rounded[i]) if excess > 0 else -min(-excess, rounded[i])
-        rounded[i] += moved
-        excess -= moved
+            mine = [line for line in open_lines if not coupon.category_ids or line.category_id in coupon.category_ids]
+            lefts = [line.subtotal - line.discount for line in mine]
+            amount = min(_face_value(coupon, sum(lefts, ZERO), cent), under_cap)
+            given = give(amount, mine, lefts, cent, platform=coupon.funded_by == "platform") if amount > 0 else ZERO
+            if given > 0:
+                under_cap -= given
+                outcomes.append(CouponResult(code, coupon=coupon, amount=given))
+            else:
+                outcomes.append(CouponResult(code, reason="NOT_APPLICABLE"))
+    return outcomes

@@ -51,8 +51,11 @@ from quote_service.pricing.quote import (
     RejectedCoupon,
     RejectedPromotion,
 )
-from quote_service.pricing.rules import PricingRule
-from tests.unit.pricing.reference_engine.commission import commission_breakdown
+from quote_service.pricing.rules import PricingRule, TaxRateConfig
+from quote_service.pricing.shipping import ShippingProfile
+from quote_service.pricing.taxes import Rounding
+from tests.unit.pricing.reference_engine import shipments, taxes
+from tests.unit.pricing.reference_engine.commission import Place, commission_breakdown
 from tests.unit.pricing.reference_engine.delivery import Fee, delivery_fee, distance_km, flag_number, small_basket_fee
 from tests.unit.pricing.reference_engine.discounts import CouponResult, apply_coupons
 from tests.unit.pricing.reference_engine.flags import flags_served
@@ -74,6 +77,7 @@ class Config:
     coupons: Sequence[Coupon]
     price_lists: Sequence[PriceList] = ()
     promotions: Sequence[Promotion] = ()
+    shipping_profiles: Sequence[ShippingProfile] = ()
 
 
 DYNAMIC_PRICING = "dynamic_pricing"
@@ -219,6 +223,7 @@ def price_quote(
         fee=lambda: delivery_for(subtotal).amount,
         pays=pays,
         now=now,
+        uses=customer.promotion_uses,
     )
 
     # 5: coupons
@@ -228,31 +233,58 @@ def price_quote(
         discount += line.discount
     goods = subtotal - discount
 
-    # 6: tax
-    tax_amount, tax_included, tax_rules = _tax(
-        lines, config.rules, default_rate=defaults.tax_rate, city=city, country=country, now=now, cent=cent
+    # 6: tax (docs/taxes.md: a compound rule, an exemption or a rounding of its own: every line component by component)
+    exemption = None if request.tax_exemption in (None, "none") else request.tax_exemption
+    rounding = defaults.rounding
+    compound = any(
+        (rule := tax_rate(config.rules, category_id=line.category_id, city=city, country=country, now=now)) is not None
+        and isinstance(rule.configuration, TaxRateConfig)
+        and rule.configuration.components is not None
+        for line in lines
     )
+    taxed = compound or exemption is not None or rounding != Rounding()
+    if taxed:
+        tax_amount, tax_included, tax_rules, exempted = _tax_by_components(
+            lines, config.rules, default_rate=defaults.tax_rate, city=city, country=country, now=now, cent=cent,
+            mode=rounding.mode, unit_level=rounding.tax_calculation == "UNIT", exemption=exemption,
+        )  # fmt: skip
+    else:
+        tax_amount, tax_included, tax_rules = _tax(
+            lines, config.rules, default_rate=defaults.tax_rate, city=city, country=country, now=now, cent=cent
+        )
+        exempted = zero
 
-    # 7: delivery, then a free-delivery promotion or coupon
-    delivery = delivery_for(goods)
+    # 7: delivery (docs/shipping.md: a shipment per seller where a profile applies), then a free-delivery waiver
+    shipped = None
+    if any(p.is_active for p in config.shipping_profiles):
+        shipped = shipments.ship(
+            request, lines, config.shipping_profiles, products=products,
+            km=distance_km(request.pickup_address, address), currency=currency, cent=cent, rules_fee=delivery_for,
+        )  # fmt: skip
+    else:
+        shipments.refuse(request.shipping or {}, {})
+    delivery = delivery_for(goods) if shipped is None else shipped.charge
     fee = delivery.amount
     applied_promotions = []
     for promotion, amount in promoted.applied:
         if promotion is promoted.free_delivery:
-            amount, fee = fee, zero
+            amount, fee = (fee, zero) if shipped is None else shipped.waive(promotion)
         kind = type(promotion.config).__struct_config__.tag
         funder = {"funded_by": "platform"} if promotion.funded_by == "platform" else {}
         applied_promotions.append(
             AppliedPromotion(promotion_id=promotion.id, name=promotion.name, kind=str(kind), amount=amount, **funder)
         )
     waived_by = "promotion" if fee != delivery.amount else "coupon"
+    left = fee
     fee = _free_delivery_coupon(coupons, fee, zero)
+    if shipped is not None and fee != left:
+        shipped.waive_all()
 
     # 8: small basket
     small = small_for(goods)
 
-    # 9: total
-    total = goods + tax_amount + fee + small.amount
+    # 9: total (docs/taxes.md: an exempt gross line charges its net)
+    total = goods + tax_amount - exempted + fee + small.amount
 
     # docs/markets.md: a quote with a tax-inclusive line shows every line's tax split
     split = any(line.inclusive for line in lines)
@@ -263,7 +295,7 @@ def price_quote(
         config.rates,
         default_percent=defaults.commission_rate,
         quote_seller_id=request.seller_id,
-        logistics_provider=request.logistics_provider,
+        logistics_provider=request.logistics_provider if shipped is None else None,
         delivery_fee=fee,
         city=city,
         country=country,
@@ -271,8 +303,16 @@ def price_quote(
         cent=cent,
         now=now,
     )
+    if shipped is not None:
+        place = Place(city, country, currency, now)
+        commission = shipments.with_logistics(
+            shipped, commission, config.rates, place, request.logistics_provider, cent
+        )
 
     price_rules = _price_rules_total(lines)
+    items = [_quote_line(line, cent, split) for line in lines]
+    if taxed:
+        items = [_taxed_line(item, line, exemption) for item, line in zip(items, lines, strict=True)]
     applied_coupons = []
     rejected_coupons = []
     for result in coupons:
@@ -302,12 +342,14 @@ def price_quote(
         ("delivery", delivery.description if fee == delivery.amount else f"waived by {waived_by}", fee),
         ("small_basket", small.description, small.amount),
     ]
+    if exempted:
+        steps.insert(5, ("tax_exempted", "tax held in tax-inclusive prices, not charged (exempt)", zero - exempted))
     if promoted.applied or promoted.rejected:
         names = ", ".join(p.name for p, _ in promoted.applied if not isinstance(p.config, FreeDelivery))
         steps.insert(3, ("promotions", names or "none", zero - promoted.discount))
     if not has_flash:
         del steps[1]
-    return Quote(
+    made = Quote(
         quote_id=quote_id,
         customer_id=customer.customer_id,
         subtotal=subtotal,
@@ -317,7 +359,7 @@ def price_quote(
         small_basket_fee=small.amount,
         total_amount=total,
         currency=currency,
-        items=[_quote_line(line, cent, split) for line in lines],
+        items=items,
         commission_breakdown=commission,
         pricing_breakdown=PricingBreakdown(
             item_total=item_total,
@@ -342,7 +384,81 @@ def price_quote(
             RejectedPromotion(promotion_id=p.id, reason=r, name=p.name, detail=why) for p, r, why in promoted.rejected
         ],
         tax_included=tax_included if split else UNSET,
+        shipments=UNSET if shipped is None else shipments.shipments_shown(shipped),
+        sellers=UNSET
+        if shipped is None
+        else shipments.sellers_shown(shipped, items, commission, defaults.commission_tax_rate, cent),
     )
+    if not taxed:
+        return made
+    return replace(
+        made,
+        rounding=rounding,
+        tax_exemption=UNSET if exemption is None else exemption,
+        customer_tax_id=UNSET if exemption is None or request.customer_tax_id is None else request.customer_tax_id,
+        tax_exempted=exempted if split and exemption is not None else UNSET,
+    )
+
+
+def _tax_by_components(
+    lines: list[Line],
+    rules: Sequence[PricingRule],
+    *,
+    default_rate: Decimal,
+    city: str,
+    country: str,
+    now: datetime,
+    cent: Decimal,
+    mode: str,
+    unit_level: bool,
+    exemption: str | None,
+) -> tuple[Decimal, Decimal, list[AppliedRule], Decimal]:
+    """docs/taxes.md: each line's components on what is left of it (a gross line inverted exactly), or none
+    when exempt (a gross exempt line charging its net); the tax added, the tax held, the rules with the tax
+    each added (none when exempt), and the tax exempt gross lines held."""
+    total = included = exempted = ZERO.quantize(cent)
+    used: dict[int, list[Any]] = {}
+    for line in lines:
+        rule = tax_rate(rules, category_id=line.category_id, city=city, country=country, now=now)
+        parts = taxes.parts_of(rule, default_rate)
+        units = line.quantity if unit_level else 1
+        line.tax_rate = default_rate if rule is None else tax_percent(rule)
+        line.holds = lambda gross, parts=parts, units=units: taxes.held(gross, parts, units, mode, cent)
+        left = line.subtotal - line.discount
+        if exemption is not None:
+            line.tax, line.taxes = ZERO.quantize(cent), []
+            if line.inclusive:
+                line.exempted = taxes.held(left, parts, units, mode, cent)
+                exempted += line.exempted
+            continue
+        if line.inclusive:
+            _, line.taxes = taxes.inverted(left, parts, units, mode, cent)
+        else:
+            line.taxes = taxes.on_net(left, parts, units, mode, cent)
+        line.tax = sum((t.amount for t in line.taxes), ZERO.quantize(cent))
+        added = ZERO.quantize(cent) if line.inclusive else line.tax
+        if line.inclusive:
+            included += line.tax
+        total += added
+        if rule is not None:
+            entry = used.get(id(rule))
+            if entry is None:
+                used[id(rule)] = [rule, added]
+            else:
+                entry[1] += added
+    return total, included, [_applied(rule, amount) for rule, amount in used.values()], exempted
+
+
+def _taxed_line(shown: QuoteLine, line: Line, exemption: str | None) -> QuoteLine:
+    """A line of a quote that uses docs/taxes.md: its components, and why an exempt one carries none."""
+    shown = replace(shown, taxes=line.taxes or [])
+    if exemption is None:
+        return shown
+    shown = replace(shown, tax_exemption=exemption, tax_rate=ZERO)
+    if line.inclusive:
+        net = line.subtotal - line.discount - line.exempted
+        shown = replace(shown, net=net, gross=net, tax_exempted=line.exempted)
+    return shown
 
 
 def _dynamic_pricing(flags: Sequence[FeatureFlag], on: Mapping[str, Any]) -> bool:

@@ -5,18 +5,22 @@ from the page: a promotion in force whose conditions the basket meets and that h
 discount is eligible; combinable ones stack by priority (then id), each on what is left; the stack
 and each non-combinable promotion alone are priced to the end of the quote (`Pays`, the engine's
 rest written again) and the customer's lowest total wins (ties: the stack, then higher in that
-order); discounts are spread like a coupon's within the one cap and the min_price floors; buy X
+order); discounts are spread like a coupon's (`discounts.give`) within the one cap and the min_price floors; buy X
 get Y is worked out here unit by unit, every unit listed. Every promotion left out carries the
 page's sentence for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import copy
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from uuid import UUID
 
+from quote_service.pricing import promotions as kinds
 from quote_service.pricing.promotions import AmountOff, BuyXGetY, FreeDelivery, PercentOff, Promotion
+from tests.unit.pricing.reference_engine.discounts import give
 from tests.unit.pricing.reference_engine.lines import Line
 from tests.unit.pricing.reference_engine.money import ZERO
 
@@ -34,6 +38,7 @@ class Chosen:
         self.free_delivery: Promotion | None = None
         self.discount = ZERO
         self.blocks_coupons = False
+        self.gifts: list[Promotion] = []
 
 
 def _fold(text: str) -> str:
@@ -62,7 +67,10 @@ def _conditions_met(
     goods = sum((line.subtotal for line in lines), ZERO)
     checks = [
         c.currency is None or c.currency == currency,
-        not isinstance(promotion.config, AmountOff) or promotion.config.currency == currency,
+        not isinstance(promotion.config, AmountOff | kinds.FixedPriceBundle | kinds.SpendTiers)
+        or promotion.config.currency == currency,
+        not isinstance(promotion.config, kinds.Gift) or promotion.config.currency in (None, currency),
+        promotion.budget_currency in (None, currency),
         c.min_subtotal is None or goods >= c.min_subtotal,
         (not c.category_ids and not c.product_ids)
         or any(line.category_id in c.category_ids or line.product_id in c.product_ids for line in lines),
@@ -89,12 +97,13 @@ def _free_units(config: BuyXGetY, lines: Sequence[Line]) -> list[int]:
 
     in_get = [qualifies(line, config.get.product_ids, config.get.category_ids) for line in lines]
     in_buy = [qualifies(line, config.buy.product_ids, config.buy.category_ids) for line in lines]
+    sign = -1 if config.selection == "most_expensive" else 1
     gets = sorted(
-        ((line.subtotal - line.discount) / line.quantity, index)
+        (sign * (line.subtotal - line.discount) / line.quantity, index)
         for index, line in enumerate(lines)
         if in_get[index]
         for _ in range(line.quantity)
-    )  # every get unit, cheapest first (ties: the earlier line)
+    )  # every get unit, cheapest (or dearest) first (ties: the earlier line)
     buy_units = sum(line.quantity for index, line in enumerate(lines) if in_buy[index])
     groups = 0
     while config.max_applications is None or groups < config.max_applications:
@@ -111,40 +120,34 @@ def _free_units(config: BuyXGetY, lines: Sequence[Line]) -> list[int]:
     return free
 
 
-def _spread(
-    amount: Decimal, lines: list[Line], weights: list[Decimal], cent: Decimal, platform: bool = False
-) -> Decimal:
-    """Like a coupon's spread (docs/pricing.md), each line's share in proportion to its weight."""
-    total = sum(weights, ZERO)
-    if total <= 0:
-        return ZERO
-    shares, rooms = [], []
-    last = -1
-    for position, (line, weight) in enumerate(zip(lines, weights, strict=True)):
-        room = max(line.subtotal - line.discount - line.floor, ZERO)
-        share = amount * weight / total
-        if share < room:
-            last = position
-        else:
-            share = room
-        shares.append(share)
-        rooms.append(room)
-    given = sum(shares, ZERO).quantize(cent, ROUND_HALF_UP)
-    if last >= 0:
-        shares = [share.quantize(cent, ROUND_HALF_UP) for share in shares]
-        rest = given - sum(shares, ZERO) + shares[last]
-        shares[last] = min(max(rest, ZERO), rooms[last])
-        excess = rest - shares[last]
-        for i in reversed(range(len(shares))):
-            if excess == 0 or i == last:
-                continue
-            moved = min(excess, rooms[i] - shares[i]) if excess > 0 else -min(-excess, shares[i])
-            shares[i] += moved
-            excess -= moved
-    for line, share in zip(lines, shares, strict=True):
-        line.discount += share
+def _bundle_worth(config: kinds.FixedPriceBundle, lines: Sequence[Line]) -> list[Decimal]:
+    """Per line, what its units in complete groups are worth: every qualifying unit listed, the
+    dearest first (ties: the earlier line), cut into groups of `quantity`."""
+    units = sorted(
+        (-(line.subtotal - line.discount) / line.quantity, index)
+        for index, line in enumerate(lines)
+        if line.product_id in config.product_ids or line.category_id in config.category_ids
+        for _ in range(line.quantity)
+    )
+    grouped = units[: len(units) // config.quantity * config.quantity]
+    worth = [ZERO] * len(lines)
+    for value, index in grouped:
+        worth[index] += -value
+    return worth
+
+
+def _even(amount: Decimal, lines: Sequence[Line], cent: Decimal, *, platform: bool) -> Decimal:
+    """docs/promotions.md, distribution even: equal parts, one more cent each to the first lines
+    for the remainder, a part never taking a line below its floor."""
+    cents = int(amount / cent)
+    given = ZERO
+    for index, line in enumerate(lines):
+        part = (cents // len(lines) + (1 if index < cents % len(lines) else 0)) * cent
+        part = min(part, max(line.subtotal - line.discount - line.floor, ZERO))
+        line.discount += part
         if platform:
-            line.funded += share
+            line.funded += part
+        given += part
     return given
 
 
@@ -154,7 +157,31 @@ def _goods(promotion: Promotion, lines: list[Line], cap_left: Decimal, cent: Dec
     targets = [line for line in lines if _takes(line, promotion)]
     lefts = [line.subtotal - line.discount for line in targets]
     left = sum(lefts, ZERO)
-    if isinstance(config, BuyXGetY):
+    if isinstance(config, kinds.Gift):
+        return ZERO, False
+    if isinstance(config, kinds.FixedPriceBundle):
+        worth = _bundle_worth(config, targets)
+        qualifying = [t for t in targets if t.product_id in config.product_ids or t.category_id in config.category_ids]
+        groups = sum(line.quantity for line in qualifying) // config.quantity
+        keep = [i for i in range(len(targets)) if worth[i] > 0]
+        saving = sum(worth, ZERO) - config.price * groups
+        if not keep or saving <= 0:
+            return ZERO, False
+        targets, weights = [targets[i] for i in keep], [worth[i] for i in keep]
+        wanted = saving.quantize(cent, ROUND_HALF_UP)
+    elif isinstance(config, kinds.SpendTiers):
+        spent = sum((line.subtotal for line in targets), ZERO)
+        reached = [tier for tier in config.tiers if tier.min_subtotal <= spent]
+        if not reached:
+            return ZERO, False
+        top = max(reached, key=lambda tier: tier.min_subtotal)
+        weights = lefts
+        if top.amount is not None:
+            wanted = min(top.amount.quantize(cent, ROUND_HALF_UP), left)
+        else:
+            assert top.percent is not None
+            wanted = (left * top.percent / 100).quantize(cent, ROUND_HALF_UP)
+    elif isinstance(config, BuyXGetY):
         free = _free_units(config, targets)
         weights = [
             (lefts[i] / targets[i].quantity) * free[i] * config.get.percent_off / 100 for i in range(len(targets))
@@ -173,19 +200,17 @@ def _goods(promotion: Promotion, lines: list[Line], cap_left: Decimal, cent: Dec
             wanted = min(config.amount.quantize(cent, ROUND_HALF_UP), left)
     amount = min(wanted, cap_left)
     platform = promotion.funded_by == "platform"
-    given = _spread(amount, targets, weights, cent, platform) if amount > 0 else ZERO
+    if amount <= 0:
+        given = ZERO
+    elif config.distribution == "even":
+        given = _even(amount, targets, cent, platform=platform)
+    else:
+        given = give(amount, targets, weights, cent, platform=platform)
     return given, bool(targets)
 
 
 def _copies(lines: Sequence[Line]) -> list[Line]:
-    copies = []
-    for line in lines:
-        copy = object.__new__(Line)
-        for name in Line.__slots__:
-            if hasattr(line, name):
-                setattr(copy, name, getattr(line, name))
-        copies.append(copy)
-    return copies
+    return [copy.copy(line) for line in lines]
 
 
 class Run:
@@ -249,6 +274,33 @@ def _sentence(loser: Run, paid: Decimal, winner: Run, won: tuple[Decimal, bool])
     return text
 
 
+def _best_deal(
+    eligible: list[Promotion], lines: list[Line], cap: Decimal, cent: Decimal, fee: Fee, pays: Pays
+) -> tuple[Run, list[tuple[Promotion, str, str]]]:
+    """The deals: the stack, then each non-combinable promotion alone that gives something; the
+    customer's lowest total wins (the first of equals). The promotions it leaves out, with why."""
+    beaten: list[tuple[Promotion, str, str]] = []
+    deals = [_run([p for p in eligible if p.combinable], lines, cap, cent, fee)]
+    for promotion in eligible:
+        if not promotion.combinable:
+            alone = _run([promotion], lines, cap, cent, fee)
+            if alone.worth > 0:
+                deals.append(alone)
+            else:
+                beaten.append((promotion, "NOTHING_LEFT", alone.nothing[0]))
+    best = deals[0]
+    if len(deals) > 1:  # the customer's total with each deal; the first lowest wins
+        totals = [pays(_copies(deal.copies), deal.refuses_coupons, deal.free is not None) for deal in deals]
+        lowest = min(total for total, _ in totals)
+        winner = next(i for i, (total, _) in enumerate(totals) if total == lowest)
+        best = deals[winner]
+        for i, deal in enumerate(deals):
+            if i != winner:
+                why = _sentence(deal, totals[i][0], best, totals[winner])
+                beaten += [(p, "BETTER_DEAL", why) for p in deal.order]
+    return best, beaten
+
+
 def apply_promotions(
     promotions: Sequence[Promotion],
     lines: list[Line],
@@ -263,6 +315,8 @@ def apply_promotions(
     fee: Fee,
     pays: Pays,
     now: datetime,
+    gifts: Mapping[str, kinds.GiftStock] | None = None,
+    uses: Mapping[UUID, int] | None = None,
 ) -> Chosen:
     """Step 5a: choose the promotions and put their discounts on `lines`."""
     chosen = Chosen()
@@ -274,6 +328,8 @@ def apply_promotions(
             continue
         if isinstance(promotion.config, FreeDelivery):
             something = fee() > 0
+        elif isinstance(promotion.config, kinds.Gift):
+            something = promotion.config.min_subtotal is None or subtotal >= promotion.config.min_subtotal
         else:
             something = _goods(promotion, _copies(lines), cap, cent)[1]
         if not something:
@@ -281,27 +337,62 @@ def apply_promotions(
         if promotion.usage_limit is not None and promotion.times_used >= promotion.usage_limit:
             why = f"used up: its limit of {promotion.usage_limit} orders is reached"
             chosen.rejected.append((promotion, "USAGE_LIMIT", why))
+        elif (
+            promotion.per_customer_limit is not None
+            and (uses or {}).get(promotion.id, 0) >= promotion.per_customer_limit
+        ):
+            why = f"used up for this customer: its limit of {promotion.per_customer_limit} orders a customer is reached"
+            chosen.rejected.append((promotion, "USAGE_LIMIT", why))
+        elif promotion.budget_remaining is not None and promotion.budget_remaining <= 0:
+            chosen.rejected.append((promotion, "BUDGET_EXHAUSTED", "its budget is used up"))
         else:
             eligible.append(promotion)
-    # The deals: the stack, then each non-combinable promotion alone that gives something.
-    deals = [_run([p for p in eligible if p.combinable], lines, cap, cent, fee)]
-    for promotion in eligible:
-        if not promotion.combinable:
-            alone = _run([promotion], lines, cap, cent, fee)
-            if alone.worth > 0:
-                deals.append(alone)
-            else:
-                chosen.rejected.append((promotion, "NOTHING_LEFT", alone.nothing[0]))
-    best = deals[0]
-    if len(deals) > 1:  # the customer's total with each deal; the first lowest wins
-        totals = [pays(_copies(deal.copies), deal.refuses_coupons, deal.free is not None) for deal in deals]
-        lowest = min(total for total, _ in totals)
-        winner = next(i for i, (total, _) in enumerate(totals) if total == lowest)
-        best = deals[winner]
-        for i, deal in enumerate(deals):
-            if i != winner:
-                why = _sentence(deal, totals[i][0], best, totals[winner])
-                chosen.rejected += [(p, "BETTER_DEAL", why) for p in deal.order]
+    # A group keeps the one that alone takes the most off (a tie: the first in order).
+    for name in sorted({p.group for p in eligible if p.group is not None}):
+        members = [p for p in eligible if p.group == name]
+        if len(members) > 1:
+            worth = [_run([p], lines, cap, cent, fee).worth for p in members]
+            top = max(worth)
+            best_one = members[worth.index(top)]
+            for p, w in zip(members, worth, strict=True):
+                if p is not best_one:
+                    why = f"{best_one.name} of its group {name!r} takes {top - w:f} more off"
+                    chosen.rejected.append((p, "BEST_IN_GROUP", why))
+                    eligible.remove(p)
+    # Gifts: a line each beside the deal, when the product is active with the units in stock.
+    given: list[Promotion] = []
+    for p in [p for p in eligible if isinstance(p.config, kinds.Gift)]:
+        eligible.remove(p)
+        assert isinstance(p.config, kinds.Gift)
+        stock = (gifts or {}).get(p.config.product_id)
+        mine = sum(line.quantity for line in lines if line.product_id == p.config.product_id)
+        mine += sum(
+            g.config.quantity
+            for g in given
+            if isinstance(g.config, kinds.Gift) and g.config.product_id == p.config.product_id
+        )
+        if stock is None or not stock.is_active:
+            chosen.rejected.append((p, "GIFT_UNAVAILABLE", "its gift is not an active product"))
+        elif stock.stock < mine + p.config.quantity:
+            chosen.rejected.append(
+                (p, "GIFT_UNAVAILABLE", f"its gift is out of stock ({max(stock.stock - mine, 0)} left)")
+            )
+        else:
+            given.append(p)
+    while True:
+        best, beaten = _best_deal(eligible, lines, cap, cent, fee, pays)
+        over = [
+            (p, amount)
+            for p, amount in zip(best.order, best.amounts, strict=True)
+            if p.budget_remaining is not None and amount > p.budget_remaining
+        ]
+        if not over:
+            break
+        for p, amount in over:
+            why = f"its budget has {p.budget_remaining:f} left, less than the {amount:f} it would give"
+            chosen.rejected.append((p, "BUDGET_EXHAUSTED", why))
+            eligible.remove(p)
+    chosen.rejected += beaten
     for promotion, amount, why in zip(best.order, best.amounts, best.nothing, strict=True):
         if amount > 0:
             shown = ZERO if isinstance(promotion.config, FreeDelivery) else amount
@@ -309,6 +400,8 @@ def apply_promotions(
             chosen.blocks_coupons |= not promotion.combines_with_coupons
         else:
             chosen.rejected.append((promotion, "NOTHING_LEFT", why))
+    chosen.applied += [(p, ZERO.quantize(cent)) for p in given]
+    chosen.gifts = given
     chosen.rejected.sort(key=lambda entry: order.index(entry[0]))
     chosen.free_delivery = best.free
     for line, done in zip(lines, best.copies, strict=True):

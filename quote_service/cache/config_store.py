@@ -31,10 +31,10 @@ from redis.exceptions import RedisError
 
 from quote_service.background import BackgroundLoop, Every, stop_all
 from quote_service.cache.channel import ChannelFollower
+from quote_service.cache.config_bus import CHANNEL, announce_change, current_version, raise_version, read_version
 from quote_service.cache.redis import RedisClient
 from quote_service.db.pool import Pool
 from quote_service.observability.metrics import SNAPSHOT_RELOADS, SNAPSHOT_VERSION
-from quote_service.snapshot.bus import CHANNEL, announce_change, current_version, raise_version, read_version
 
 log = structlog.get_logger("quote_service.snapshot")
 
@@ -113,6 +113,14 @@ class ConfigStore(Generic[S]):
 
     async def stop(self) -> None:
         await stop_all(self._loops)
+
+    async def reload(self) -> None:
+        """Load the snapshot afresh and count as a store that has just started (a started app the
+        tests reuse, after they emptied the tables)."""
+        async with self._lock:
+            self.reloads = self.version_checks = 0
+            self._succeeded()
+            await self._load()
 
     async def catch_up(self) -> None:
         """Ask PostgreSQL once more, just before the process starts serving: a change committed

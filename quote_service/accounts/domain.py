@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from litestar.datastructures import State
+
+from quote_service.accounts.controller import AuthController
 from quote_service.auth.revocations import Revocations
 from quote_service.auth.service import AuthService
 from quote_service.auth.throttle import LoginThrottle
-from quote_service.web.auth_controller import AuthController
 from quote_service.web.domain import Domain, Startup
 
 
@@ -26,4 +28,8 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
     return {"auth": AuthService(settings, ctx.pool, revocations=revocations, throttle=throttle)}
 
 
-AUTH = Domain(name="auth", routes=[AuthController], provides={"auth": AuthService}, start=start)
+async def reset(state: State) -> None:
+    await state.auth.reset()
+
+
+AUTH = Domain(name="auth", routes=[AuthController], provides={"auth": AuthService}, start=start, reset=reset)

@@ -1,0 +1,189 @@
+"""Benchmark: marketplace baskets (docs/shipping.md) — 200 lines from 20 sellers with 100 active promotions.
+
+    .venv/bin/python loadtests/bench_shipping.py [--calls 200] [--sellers 20] [--promotions 100]
+
+Serves `quote-service serve --workers 1` on a private redis-server and a scratch database seeded with
+the demo (loadtests/plumbing.py), adds `--sellers` sellers of 10 TRY products each (weights, ten
+categories), shipping profiles for all but every fifth seller (those take the delivery rules), and
+`--promotions` active promotions (percent and amount off by category, buy-X-get-Y, free delivery by
+product, two that do not combine). Then sends quotes one after another, each a new basket of a new
+customer (no identical-request reuse), alternating 200-line baskets (every product) and 100-line ones
+(half of them), after 20 of each to warm up, and prints p50, p99 and max ms per quote as the client
+sees it (HTTP on localhost included) and the 200 ÷ 100 ratio of the medians. Targets: p99 <= 100 ms
+at 200 lines; the ratio <= 2.2. Last, the engine alone in this process on the same configuration
+(read back with the snapshot loader): CPU µs a quote at each size and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from loadtests.plumbing import free_port, private_service
+
+WARM_UP = 20
+CATEGORIES = [f"bench-c{n}" for n in range(10)]
+
+
+def _admin(http: httpx.Client) -> dict[str, str]:
+    login = {"username": "demo-admin", "password": "quote-service-admin"}
+    token = http.post("/api/v1/auth/token", json=login).raise_for_status().json()["data"]["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def configure(base: str, sellers: int, promotions: int) -> list[str]:
+    """The sellers' products, profiles and the promotions; the products' ids, seller by seller."""
+    rng = random.Random(64)
+    with httpx.Client(base_url=base, timeout=30) as http:
+        admin = _admin(http)
+        ids = []
+        for s in range(sellers):
+            seller = f"bench-seller-{s:02d}"
+            for n in range(10):
+                price = f"{rng.randint(20, 900)}.{rng.randint(0, 99):02d}"
+                body = {"sku": f"BENCH-SHIP-{s:02d}-{n}", "name": f"Bench {s}/{n}", "category_id": CATEGORIES[n],
+                        "seller_id": seller, "currency": "TRY", "base_price": price, "min_price": "0", "stock": 1000,
+                        "weight": f"{rng.randint(1, 40) / 10}"}  # fmt: skip
+                ids.append(
+                    http.post("/api/v1/products", json=body, headers=admin).raise_for_status().json()["data"]["id"]
+                )
+            if s % 5 == 4:
+                continue  # every fifth seller has no profile: its parcel takes the delivery rules
+            profile = {"seller_id": seller, "countries": ["TR"], "currency": "TRY", "options": [
+                {"code": "standard", "name": "Standard", "base_fee": "24.90", "per_kg": "1.50", "max_fee": "79.90",
+                 "free_above": f"{rng.randint(5, 40) * 100}.00", "eta_days_min": 2, "eta_days_max": 4},
+                {"code": "express", "name": "Express", "base_fee": "59.90", "eta_days_min": 1, "eta_days_max": 1,
+                 "express": True}]}  # fmt: skip
+            http.post("/api/v1/shipping-profiles", json=profile, headers=admin).raise_for_status()
+        for n in range(promotions):
+            promotion = promotion_body(n, rng.choice(ids) if n % 10 == 8 else "")
+            http.post("/api/v1/promotions", json=promotion, headers=admin).raise_for_status()
+    return ids
+
+
+def promotion_body(n: int, free_delivery_product: str) -> dict[str, Any]:
+    """The n-th promotion: percent off by category (6 of 10), an amount off, a buy-2-get-1-half-off, free
+    delivery for one product, a percent off that does not combine past the 20th (also
+    tests/integration/test_cost_budget.py's marketplace)."""
+    kind = n % 10
+    conditions: dict[str, Any] = {"currency": "TRY"}
+    promotion: dict[str, Any] = {"name": f"bench promotion {n}", "starts_at": "2020-01-01T00:00:00Z",
+                                 "conditions": conditions}  # fmt: skip
+    if kind <= 5:
+        promotion.update(kind="PERCENT_OFF", config={"percent": 1 + n % 5})
+        conditions["category_ids"] = [CATEGORIES[n % 10]]
+    elif kind == 6:
+        promotion.update(kind="AMOUNT_OFF", config={"amount": "1.00", "currency": "TRY"})
+    elif kind == 7:
+        buy = {"quantity": 2, "category_ids": [CATEGORIES[n % 10]]}
+        promotion.update(kind="BUY_X_GET_Y", config={"buy": buy, "get": {**buy, "quantity": 1, "percent_off": 50}})
+    elif kind == 8:
+        promotion.update(kind="FREE_DELIVERY", config={})
+        conditions["product_ids"] = [free_delivery_product]
+    else:
+        promotion.update(kind="PERCENT_OFF", config={"percent": 3}, combinable=n < 20)
+    return promotion
+
+
+def basket(rng: random.Random, ids: list[str], lines: int, n: int) -> dict[str, Any]:
+    chosen = ids if lines >= len(ids) else rng.sample(ids, lines)
+    return {
+        "customer_id": f"bench-{lines}-{n}",
+        "currency": "TRY",
+        "items": [{"product_id": product, "quantity": rng.randint(1, 3)} for product in chosen],
+        "delivery_address": {"city": "Ankara", "country": "TR", "latitude": 39.93, "longitude": 32.86},
+        "pickup_address": {"city": "Istanbul", "country": "TR", "latitude": 41.01, "longitude": 28.98},
+        "logistics_provider": "fastship",
+    }
+
+
+def summary(label: str, took: list[float]) -> float:
+    took = sorted(took)
+    p50 = statistics.median(took)
+    p99 = took[min(len(took) - 1, int(len(took) * 0.99))]
+    print(f"{label}: {len(took)} quotes, p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {took[-1]:.2f} ms")
+    return p50
+
+
+def served(base: str, key: str, ids: list[str], calls: int) -> None:
+    rng = random.Random(7)
+    sizes = (len(ids), len(ids) // 2)
+    took: dict[int, list[float]] = {size: [] for size in sizes}
+    shipments = 0
+    with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as http:
+        for n in range(WARM_UP + calls):
+            for size in sizes:
+                body = basket(rng, ids, size, n)
+                start = time.perf_counter()
+                response = http.post("/api/v1/quote", json=body)
+                elapsed = (time.perf_counter() - start) * 1000
+                response.raise_for_status()
+                if n >= WARM_UP:
+                    took[size].append(elapsed)
+                shipments = len(response.json()["data"]["shipments"])
+    big, half = (summary(f"{size} lines", took[size]) for size in sizes)
+    print(f"{len(ids)} lines from {shipments} sellers: 200 ÷ 100 lines, medians {big / half:.2f}x")
+
+
+def engine_alone(database_url: str, ids: list[str], rounds: int) -> None:
+    """CPU µs a quote of the pure engine on the served configuration, at 200 and 100 lines."""
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from quote_service.db.pool import create_pool
+    from quote_service.pricing.engine import price_quote
+    from quote_service.pricing.quote import CatalogProduct, CustomerContext, EngineDefaults, QuoteRequest
+    from quote_service.snapshot.loader import load_snapshot
+
+    async def load() -> tuple[Any, dict[str, CatalogProduct]]:
+        pool = await create_pool(database_url, min_size=1, max_size=1, statement_timeout=60)
+        try:
+            snapshot = await load_snapshot(pool)
+            rows = await pool.fetch(
+                """SELECT id, currency, current_price, min_price, category_id, seller_id, is_active, weight
+                   FROM products WHERE id = any($1::uuid[])""",
+                ids,
+            )
+        finally:
+            await pool.close()
+        return snapshot, {str(r["id"]): CatalogProduct(**dict(r)) for r in rows}
+
+    snapshot, products = asyncio.run(load())
+    rng, defaults, now = random.Random(9), EngineDefaults(), datetime.now(UTC)
+    for size in (len(ids), len(ids) // 2):
+        requests = [msgspec.convert(basket(rng, ids, size, n), QuoteRequest) for n in range(rounds)]
+        cpu = []
+        for request in requests:
+            start = time.process_time()
+            price_quote(request, snapshot=snapshot, products=products, flash={}, defaults=defaults, now=now,
+                        customer=CustomerContext(customer_id=request.customer_id), quote_id=uuid4())  # fmt: skip
+            cpu.append((time.process_time() - start) * 1e6)
+        print(f"engine alone, {size} lines: {statistics.median(cpu[rounds // 4 :]):.0f} µs CPU a quote (median)")
+
+
+def main(args: argparse.Namespace) -> None:
+    with private_service(port=free_port(), workers=1, ready_seconds=args.ready_seconds) as service:
+        ids = configure(service.base, args.sellers, args.promotions)
+        served(service.base, service.key, ids, args.calls)
+        engine_alone(service.database_url, ids, args.engine_rounds)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=200, help="measured quotes of each size")
+    parser.add_argument("--sellers", type=int, default=20)
+    parser.add_argument("--promotions", type=int, default=100)
+    parser.add_argument("--engine-rounds", type=int, default=200)
+    parser.add_argument("--ready-seconds", type=float, default=300, help="how long the server may take to start")
+    main(parser.parse_args())

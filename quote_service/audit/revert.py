@@ -1,0 +1,173 @@
+"""HTTP: POST /api/v1/audit/{id}/revert (admin): write an audit entry's `before` back, in one step
+(docs/governance.md#revert).
+
+The entity must not have changed since the entry (its newest audit row is the entry): else 409
+CHANGE_CONFLICT. Undoing an update writes the `before` document's columns back (counters that
+orders move, and bookkeeping, excepted); undoing a create removes the record as its DELETE route
+would (deactivated, a pricing rule retired — its previous version live again —, else deleted);
+undoing a hard delete inserts the record again. The triggers then record the write as any admin
+write (an audit row, config.changed, the flag history). Where a change of the type needs approval,
+the revert is a change request, applied later through this same route.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from quote_service.audit import changes
+from quote_service.audit.admin import ask_approval
+from quote_service.auth.guards import admin_only
+from quote_service.config import Settings
+from quote_service.db.pool import Connection
+from quote_service.errors import Conflict, NotFound, invalid
+from quote_service.web.deps import AdminPoolDep, AuthedRequest, ConfigStoreDep, PoolDep, actor_of
+from quote_service.web.envelope import Envelope, ok
+
+REVERTIBLE = frozenset(changes.GOVERNED - {"user", "api_key", "product"})
+"""Entity types an entry of which can be written back: not users' and keys' (their entries lack
+their secrets), nor products' (a price moves through the price history, not a row written back)."""
+_KEPT = frozenset(
+    {"updated_at", "updated_by", "created_at", "created_by", "times_used", "budget_used", "cache_version"}
+)
+"""Columns a revert leaves as they are: bookkeeping, and the counters that orders move."""
+_DOMAINS = {entity_type: domain for domain, entity_type in changes.ENTITY_TYPES.items()}
+
+
+class Reverted(msgspec.Struct, kw_only=True):
+    entry_id: int
+    """The audit entry whose `before` was written back."""
+    entity_type: str
+    entity_id: str
+    entity: Any
+    """The record now (as the audit log writes it; null when the revert removed it)."""
+
+
+async def _entry(conn: Connection, entry_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT id, action, entity_type, entity_id, before, after FROM audit_log WHERE id = $1", entry_id
+    )
+    if row is None:
+        raise NotFound(f"audit entry {entry_id} not found")
+    if row["entity_type"] not in REVERTIBLE or row["action"] not in ("create", "update", "delete"):
+        raise invalid(
+            "id",
+            f"an entry of {row['entity_type']} ({row['action']}) cannot be reverted: only creates, updates and "
+            f"deletes of {', '.join(sorted(REVERTIBLE))}",
+        )
+    return row
+
+
+async def _unchanged_since(conn: Connection, entry: asyncpg.Record) -> None:
+    await changes.lock_entity(conn, entry["entity_type"], entry["entity_id"])
+    if await changes.version(conn, entry["entity_type"], entry["entity_id"]) != entry["id"]:
+        raise Conflict(
+            f"{entry['entity_type']} {entry['entity_id']} changed since audit entry {entry['id']}: "
+            "revert its newest entry instead",
+            code="CHANGE_CONFLICT",
+        )
+
+
+async def _columns(conn: Connection, table: str) -> set[str]:
+    rows = await conn.fetch(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1",
+        table,
+    )
+    return {r["column_name"] for r in rows}
+
+
+async def _write_back(conn: Connection, entry: asyncpg.Record, actor: str) -> None:
+    """The entry's `before` as the record (see the module's docstring), on `conn`."""
+    table, key, key_type, _ = changes.table(entry["entity_type"])
+    columns = await _columns(conn, table)
+    before, after = entry["before"], entry["after"]
+    stamp = ", updated_by = $2, updated_at = now()"  # every revertible table has them
+    entity_id = entry["entity_id"]
+    if before is None:  # a create: remove it as its DELETE route does
+        if table == "pricing_rules":
+            await conn.execute(
+                f"UPDATE pricing_rules SET retired_at = now(){stamp} WHERE id = $1::uuid", entry["entity_id"], actor
+            )
+            await conn.execute(
+                """UPDATE pricing_rules SET retired_at = NULL, updated_by = $1, updated_at = now()
+                    WHERE name = $2 AND version = $3 AND retired_at IS NOT NULL""",
+                actor,
+                after["name"],
+                int(after["version"]) - 1,
+            )
+        elif "is_active" in columns:
+            await conn.execute(
+                f"UPDATE {table} SET is_active = false{stamp} WHERE {key} = $1::{key_type}", entry["entity_id"], actor
+            )
+        else:
+            await conn.execute(f"DELETE FROM {table} WHERE {key} = $1::{key_type}", entity_id)
+        return
+    restored = sorted((set(before) & columns) - _KEPT - {key})
+    if after is None:  # a hard delete: the record again
+        names = ", ".join([key, *restored])
+        await conn.execute(
+            f"INSERT INTO {table} ({names}, created_by, updated_by) "
+            f"SELECT {names}, $2, $2 FROM jsonb_populate_record(NULL::{table}, $1)",
+            before,
+            actor,
+        )
+        return
+    names = ", ".join(restored)
+    await conn.execute(
+        f"""UPDATE {table} t SET ({names}) = (SELECT {names} FROM jsonb_populate_record(NULL::{table}, $1)){stamp}
+            WHERE t.{key} = $3::{key_type}""",
+        before,
+        actor,
+        entity_id,
+    )
+
+
+class RevertController(Controller):
+    path = "/api/v1/audit"
+    tags = ["governance"]
+    guards = [admin_only]
+
+    @post("/{entry_id:int}/revert", status_code=200, summary="Write an audit entry's `before` back (may need approval)")
+    async def revert(
+        self,
+        entry_id: FromPath[int],
+        request: AuthedRequest,
+        pool: PoolDep,
+        admin_pool: AdminPoolDep,
+        config_store: ConfigStoreDep,
+        settings: NamedDependency[Settings],
+    ) -> Envelope[Reverted]:
+        replaying = changes.replaying(request)
+        async with admin_pool.acquire() as conn, conn.transaction():
+            entry = await _entry(conn, entry_id)
+            await _unchanged_since(conn, entry)
+            required = settings.change_approval == "required"
+            if replaying is None and await changes.approval_needed(pool, entry["entity_type"], required=required):
+                await ask_approval(
+                    request,
+                    pool,
+                    entry["entity_type"],
+                    entry["before"],
+                    entity_id=entry["entity_id"],
+                    action="revert",
+                )
+            try:
+                await _write_back(conn, entry, actor_of(request))
+            except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
+                raise Conflict(f"audit entry {entry_id} cannot be written back: {exc}", code="CHANGE_CONFLICT") from exc
+            entity = await changes.current(conn, entry["entity_type"], entry["entity_id"])
+        domain = _DOMAINS.get(entry["entity_type"])
+        if domain is not None:
+            if replaying is not None:
+                replaying.after_commit.append(lambda: config_store.changed(domain))
+            else:
+                await config_store.changed(domain)
+        result = Reverted(
+            entry_id=entry_id, entity_type=entry["entity_type"], entity_id=entry["entity_id"], entity=entity
+        )
+        return ok(result, f"Audit entry {entry_id} reverted")

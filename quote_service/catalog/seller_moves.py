@@ -1,0 +1,115 @@
+"""A seller's writes to its own products (docs/sellers.md): prices and stock, inside the guardrails.
+
+A seller changes `current_price`, `base_price`, `min_price` and `stock` (PATCH /products/{id}, or
+PUT /products/{id}/price, or POST /products/{id}/stock) of its own products only; another
+seller's product is 404, as an unknown id. `min_price` stays at least `cost_price` plus
+MIN_SELLER_MARGIN_PERCENT when the product has a cost (422). A move of `current_price` or
+`base_price` by more than SELLER_PRICE_CHANGE_APPROVAL_PERCENT in one step is not made: it is
+stored as a change request (202 `{change_request_id}`) that an admin approves, and then applies as
+that PATCH, with its price history source `seller`. Every write is audited with actor kind
+`seller`; every price move is in the price history with source `seller`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from quote_service.audit.admin import ask_approval
+from quote_service.auth.sellers import owned_by
+from quote_service.catalog import repository
+from quote_service.catalog.schemas import ManualPrice, Product, ProductPatch, StockAdjust
+from quote_service.catalog.service import adjust_stock, check_product, product_from_row, update_product
+from quote_service.config import Settings
+from quote_service.errors import FieldError, NotFound, ValidationFailed, invalid
+from quote_service.pricing.price_moves import needs_approval, seller_floor_problem
+from quote_service.web.deps import AuthedRequest, actor_of
+
+SELLER_FIELDS = frozenset({"current_price", "base_price", "min_price", "price_change_reason", "stock"})
+"""What a seller's PATCH may send (`stock`: the new stock, as one atomic adjustment)."""
+_APPROVED_PRICES = ("current_price", "base_price")
+
+
+async def owned_product(pool: asyncpg.Pool, request: AuthedRequest, product_id: UUID) -> asyncpg.Record:
+    """The product, when it is the calling seller's (else 404, as an unknown id)."""
+    async with pool.acquire() as conn:
+        row = await repository.get_product(conn, product_id=product_id)
+    what = f"product {product_id}"
+    if row is None:
+        raise NotFound(f"{what} not found")
+    owned_by(request.user, row["seller_id"], what)
+    return row
+
+
+async def patch(
+    pool: asyncpg.Pool,
+    admin_pool: asyncpg.Pool,
+    request: AuthedRequest,
+    product_id: UUID,
+    data: ProductPatch,
+    settings: Settings,
+) -> Product:
+    """A seller's PATCH of its own product's prices (see the module's docstring)."""
+    given = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+    return await _move(pool, admin_pool, request, product_id, given, settings)
+
+
+async def set_price(
+    pool: asyncpg.Pool,
+    admin_pool: asyncpg.Pool,
+    request: AuthedRequest,
+    product_id: UUID,
+    data: ManualPrice,
+    settings: Settings,
+) -> Product:
+    """A seller's PUT /products/{id}/price: its PATCH of `current_price`."""
+    given: dict[str, Any] = {"current_price": data.price}
+    if data.reason is not None:
+        given["price_change_reason"] = data.reason
+    return await _move(pool, admin_pool, request, product_id, given, settings)
+
+
+async def _move(
+    pool: asyncpg.Pool,
+    admin_pool: asyncpg.Pool,
+    request: AuthedRequest,
+    product_id: UUID,
+    given: dict[str, Any],
+    settings: Settings,
+) -> Product:
+    refused = sorted(set(given) - SELLER_FIELDS)
+    if refused:
+        raise ValidationFailed(
+            "A seller may change only current_price, base_price, min_price and stock: " + ", ".join(refused),
+            details=[FieldError(name, "a seller may not change this field") for name in refused],
+        )
+    current = await owned_product(pool, request, product_id)
+    stock = given.pop("stock", None)
+    fields = {**dict(current), **given}
+    check_product(fields)
+    if "min_price" in given:
+        problem = seller_floor_problem(
+            min_price=given["min_price"],
+            cost_price=current["cost_price"],
+            margin_percent=settings.min_seller_margin_percent,
+            currency=current["currency"],
+        )
+        if problem is not None:
+            raise invalid("min_price", problem)
+    if stock is not None and stock != current["stock"]:  # at once, even when a price move waits for approval
+        delta = StockAdjust(delta=stock - current["stock"], reason="seller update")
+        await adjust_stock(admin_pool, product_id, delta, actor=actor_of(request))
+    limit = settings.seller_price_change_approval_percent
+    if any(
+        name in given and needs_approval(current=current[name], new=given[name], approval_percent=limit)
+        for name in _APPROVED_PRICES
+    ):
+        body = {name: str(value) if isinstance(value, Decimal) else value for name, value in given.items()}
+        await ask_approval(request, pool, "product", body, as_write=("PATCH", f"/api/v1/products/{product_id}"))
+    if not given and stock is not None:  # stock alone: the product as it now is
+        return product_from_row(await owned_product(pool, request, product_id))
+    return await update_product(admin_pool, product_id, given, actor=actor_of(request), source="seller")

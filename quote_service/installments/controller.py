@@ -1,0 +1,80 @@
+"""HTTP: /api/v1/installment-plans (admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from litestar import Controller, delete, get, patch, post, put
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from quote_service.audit.admin import ConfigWriteDep, config_write
+from quote_service.auth.guards import admin_only
+from quote_service.installments import repository, service
+from quote_service.installments.schemas import InstallmentPlan, InstallmentPlanInput, InstallmentPlanPatch
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pricing.quote import CurrencyCode
+from quote_service.web.deps import PoolDep, ReadPoolDep
+from quote_service.web.envelope import Envelope, ok
+
+DOMAIN = "installment_plans"
+
+
+class InstallmentPlanController(Controller):
+    path = "/api/v1/installment-plans"
+    tags = ["installment-plans"]
+    guards = [admin_only]
+    dependencies = {"write": config_write(DOMAIN)}
+
+    @post("/", summary="Create an installment plan")
+    async def create(self, data: JSONBody[InstallmentPlanInput], write: ConfigWriteDep) -> Envelope[InstallmentPlan]:
+        plan = await service.create_plan(write.pool, data, actor=write.actor)
+        return await write.saved(plan, "Installment plan created")
+
+    @get("/", summary="List installment plans, oldest first (keyset-paginated)")
+    async def list_plans(
+        self,
+        read_pool: ReadPoolDep,
+        currency: FromQuery[CurrencyCode | None] = None,
+        is_active: FromQuery[bool | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[InstallmentPlan]]:
+        after = decode_cursor(cursor, tuple[datetime, UUID], "installment-plans")
+        async with read_pool.acquire() as conn:
+            rows = await repository.list_plans(
+                conn, currency=None if currency is None else currency.upper(), is_active=is_active, after=after,
+                limit=limit,
+            )  # fmt: skip
+        return ok(
+            page_of(
+                rows,
+                "installment-plans",
+                limit=limit,
+                key=lambda r: (r["created_at"], r["id"]),
+                item=service.plan_from_row,
+            )
+        )
+
+    @get("/{plan_id:uuid}", summary="Get an installment plan")
+    async def get_plan(self, plan_id: FromPath[UUID], pool: PoolDep) -> Envelope[InstallmentPlan]:
+        return ok(await service.get_plan(pool, plan_id))
+
+    @put("/{plan_id:uuid}", summary="Replace an installment plan (the whole body)")
+    async def replace(
+        self, plan_id: FromPath[UUID], data: JSONBody[InstallmentPlanInput], write: ConfigWriteDep
+    ) -> Envelope[InstallmentPlan]:
+        plan = await service.replace_plan(write.pool, plan_id, data, actor=write.actor)
+        return await write.saved(plan, "Installment plan updated")
+
+    @patch("/{plan_id:uuid}", summary="Change the fields sent; the resulting plan is checked whole")
+    async def update(
+        self, plan_id: FromPath[UUID], data: JSONBody[InstallmentPlanPatch], write: ConfigWriteDep
+    ) -> Envelope[InstallmentPlan]:
+        plan = await service.patch_plan(write.pool, plan_id, data, actor=write.actor)
+        return await write.saved(plan, "Installment plan updated")
+
+    @delete("/{plan_id:uuid}", status_code=200, summary="Deactivate an installment plan")
+    async def deactivate(self, plan_id: FromPath[UUID], write: ConfigWriteDep) -> Envelope[InstallmentPlan]:
+        plan = await service.deactivate_plan(write.pool, plan_id, actor=write.actor)
+        return await write.saved(plan, "Installment plan deactivated")

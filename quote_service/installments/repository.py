@@ -1,0 +1,102 @@
+"""SQL for installment plans: admin writes, the list, and the active plans a quote with a card reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from quote_service.db.pool import Connection
+from quote_service.pricing.installments import InstallmentPlan, PlanOption
+
+COLUMNS = (
+    "id, name, bin_prefixes, currency, min_total, options, is_active, created_by, updated_by, created_at, updated_at"
+)
+WRITABLE = ("name", "bin_prefixes", "currency", "min_total", "options", "is_active")
+
+
+async def insert_plan(conn: Connection, *, fields: dict[str, Any], actor: str) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        f"""INSERT INTO installment_plans ({", ".join(WRITABLE)}, created_by, updated_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}""",
+        *(fields[c] for c in WRITABLE),
+        actor,
+    )
+    assert row is not None
+    return row
+
+
+async def get_plan(conn: Connection, *, plan_id: UUID, for_update: bool = False) -> asyncpg.Record | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return await conn.fetchrow(f"SELECT {COLUMNS} FROM installment_plans WHERE id = $1{lock}", plan_id)
+
+
+async def update_plan(conn: Connection, *, plan_id: UUID, fields: dict[str, Any], actor: str) -> asyncpg.Record | None:
+    """Replace every writable field; None when no plan has this id."""
+    return await conn.fetchrow(
+        f"""UPDATE installment_plans
+            SET name = $3, bin_prefixes = $4, currency = $5, min_total = $6, options = $7, is_active = $8,
+                updated_by = $2, updated_at = clock_timestamp()
+            WHERE id = $1 RETURNING {COLUMNS}""",
+        plan_id,
+        actor,
+        *(fields[c] for c in WRITABLE),
+    )
+
+
+async def deactivate_plan(conn: Connection, *, plan_id: UUID, actor: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""UPDATE installment_plans SET is_active = false, updated_by = $2, updated_at = clock_timestamp()
+            WHERE id = $1 RETURNING {COLUMNS}""",
+        plan_id,
+        actor,
+    )
+
+
+async def list_plans(
+    conn: Connection, *, currency: str | None, is_active: bool | None, after: tuple[datetime, UUID] | None, limit: int
+) -> list[asyncpg.Record]:
+    """Plans oldest first after the (created_at, id) `after`."""
+    return await conn.fetch(
+        f"""SELECT {COLUMNS} FROM installment_plans
+            WHERE ($1::text IS NULL OR currency = $1)
+              AND ($2::boolean IS NULL OR is_active = $2)
+              AND ($3::timestamptz IS NULL OR (created_at, id) > ($3::timestamptz, $4::uuid))
+            ORDER BY created_at, id
+            LIMIT $5""",
+        currency,
+        is_active,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit + 1,
+    )
+
+
+async def active_plans(conn: Connection, *, currency: str) -> list[InstallmentPlan]:
+    """The active plans in `currency`, oldest first, as the quote path reads them."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM installment_plans WHERE is_active AND currency = $1 ORDER BY created_at, id", currency
+    )
+    return [
+        InstallmentPlan(
+            id=row["id"],
+            bin_prefixes=tuple(row["bin_prefixes"]),
+            currency=row["currency"].strip(),
+            min_total=row["min_total"],
+            options=tuple(
+                PlanOption(
+                    count=o["count"],
+                    rate=Decimal(o["rate"]),
+                    funded_by=o["funded_by"],
+                    seller_commission_rate=None
+                    if o["seller_commission_rate"] is None
+                    else Decimal(o["seller_commission_rate"]),
+                )
+                for o in row["options"]
+            ),
+        )
+        for row in rows
+    ]

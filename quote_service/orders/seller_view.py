@@ -1,0 +1,78 @@
+"""An order as a seller sees it (docs/sellers.md): its own lines, its shipment and its totals. Pure.
+
+A seller's view keeps the order's identity and state (id, customer, status, refunds) and replaces
+every amount with the seller's part: the subtotal, discount, tax and total of its own lines, its
+own shipment's delivery fee and logistics commission, its own per-seller totals, the commission on
+its own lines, and of the coupons and promotions only those that discounted its lines, by what
+they took from them. Other sellers' lines, shipments, totals and commission details are left out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+import msgspec
+from msgspec import UNSET
+
+from quote_service.orders.schemas import Order
+from quote_service.pricing.money import round_money
+from quote_service.pricing.quote import CommissionBreakdown
+
+ZERO = Decimal(0)
+
+
+def seller_view(order: Order, seller_id: str) -> Order:
+    """`order` with only what belongs to `seller_id`."""
+    currency = order.currency
+
+    def total(amounts: Iterable[Decimal]) -> Decimal:
+        return round_money(sum(amounts, ZERO), currency)
+
+    lines = [line for line in order.items if line.seller_id == seller_id]
+    own_products = {line.product_id for line in lines}
+    shipments = [s for s in order.shipments if s.seller_id == seller_id] if order.shipments else []
+    delivery_fee = total(s.delivery_fee for s in shipments)
+    logistics = total(s.logistics_commission for s in shipments)
+    taken: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for line in lines:
+        for part in line.discounts:
+            taken[(part.source, part.code if part.source == "coupon" and part.code else part.id)] += part.amount
+    seller_part = total(line.commission.seller for line in lines)
+    category_part = total(line.commission.category for line in lines)
+    breakdown = order.commission_breakdown
+    return msgspec.structs.replace(
+        order,
+        items=lines,
+        subtotal=total(line.line_subtotal for line in lines),
+        discount_amount=total(line.discount for line in lines),
+        tax_amount=total(line.tax for line in lines),
+        tax_included=(
+            UNSET if order.tax_included is UNSET else total(line.tax for line in lines if line.prices_include_tax)
+        ),
+        delivery_fee=delivery_fee,
+        small_basket_fee=total(()),
+        total_amount=total(line.net + line.tax for line in lines) + delivery_fee,
+        logistics_commission=logistics,
+        commission_breakdown=CommissionBreakdown(
+            total_commission=seller_part + category_part + logistics,
+            seller_commission=seller_part,
+            category_commission=category_part,
+            logistics_commission=logistics,
+            currency=breakdown.currency,
+            details=[d for d in breakdown.details if d.product_id is not None and d.product_id in own_products],
+        ),
+        applied_coupons=[
+            msgspec.structs.replace(c, amount=taken[("coupon", c.code)])
+            for c in order.applied_coupons
+            if ("coupon", c.code) in taken
+        ],
+        applied_promotions=[
+            msgspec.structs.replace(p, amount=taken[("promotion", str(p.promotion_id))])
+            for p in order.applied_promotions
+            if ("promotion", str(p.promotion_id)) in taken
+        ],
+        shipments=shipments if order.shipments else UNSET,
+        sellers=[t for t in order.sellers if t.seller_id == seller_id] if order.sellers else UNSET,
+    )

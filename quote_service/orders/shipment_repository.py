@@ -1,0 +1,87 @@
+"""SQL for an order's shipments: written with the order, read with it, and given back by refunds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from quote_service.db.pool import Connection
+from quote_service.pricing.quote import SellerTotals, Shipment
+
+COLUMNS = (
+    "order_id, position, seller_id, product_ids, goods, options, selected, delivery_fee, free_delivery_remaining, "
+    "logistics_commission, seller_goods, seller_discount, seller_tax, seller_tax_included, seller_commission, "
+    "seller_commission_tax, seller_payout, refund_id"
+)
+
+
+async def insert_shipments(
+    conn: Connection, *, order_id: UUID, shipments: Sequence[Shipment], sellers: Sequence[SellerTotals]
+) -> None:
+    """The quote's shipments in its order, each with its seller's totals (the quote lists both per seller)."""
+    await conn.executemany(
+        f"""INSERT INTO order_shipments ({COLUMNS.removesuffix(", refund_id")})
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)""",
+        [
+            (
+                order_id,
+                position,
+                shipment.seller_id,
+                shipment.product_ids,
+                shipment.goods,
+                msgspec.to_builtins(shipment.options),
+                shipment.selected,
+                shipment.delivery_fee,
+                shipment.free_delivery_remaining,
+                shipment.logistics_commission,
+                seller.goods,
+                seller.discount,
+                seller.tax,
+                seller.tax_included,
+                seller.commission,
+                seller.commission_tax,
+                seller.payout,
+            )
+            for position, (shipment, seller) in enumerate(zip(shipments, sellers, strict=True))
+        ],
+    )
+
+
+async def shipments_of(conn: Connection, *, order_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    """The shipments of these orders, by order and position."""
+    return await conn.fetch(
+        f"SELECT {COLUMNS} FROM order_shipments WHERE order_id = any($1::uuid[]) ORDER BY order_id, position",
+        list(order_ids),
+    )
+
+
+async def give_back(conn: Connection, *, order_id: UUID, positions: Sequence[int], refund_id: UUID) -> None:
+    """Mark these shipments' fees refunded by `refund_id` (under the order's row lock)."""
+    await conn.execute(
+        "UPDATE order_shipments SET refund_id = $3 WHERE order_id = $1 AND position = any($2::integer[])",
+        order_id,
+        list(positions),
+        refund_id,
+    )
+
+
+async def sellers_refunded(conn: Connection, *, refund_ids: Sequence[UUID]) -> dict[UUID, list[str | None]]:
+    """The sellers whose shipment fee each refund gave back, in shipment order."""
+    rows = await conn.fetch(
+        """SELECT refund_id, seller_id FROM order_shipments WHERE refund_id = any($1::uuid[])
+           ORDER BY refund_id, position""",
+        list(refund_ids),
+    )
+    found: dict[UUID, list[str | None]] = {}
+    for row in rows:
+        found.setdefault(row["refund_id"], []).append(row["seller_id"])
+    return found
+
+
+def fees(row: asyncpg.Record) -> tuple[Decimal, Decimal]:
+    """A shipment row's (delivery fee, logistics commission)."""
+    return row["delivery_fee"], row["logistics_commission"]

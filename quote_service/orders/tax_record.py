@@ -1,0 +1,120 @@
+"""What an order keeps of docs/taxes.md: each line's tax components and exemption, and the order's terms
+(rounding, exemption, installment). Stored as jsonb with exact decimal text; absent for an order whose
+quote used none of them, so such an order reads as it always did."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from msgspec import UNSET
+
+from quote_service.pricing.money import round_money
+from quote_service.pricing.quote import Quote, SelectedInstallment
+from quote_service.pricing.taxes import LineTax, Rounding
+
+
+def order_terms(quote: Quote) -> dict[str, Any] | None:
+    """The order's tax terms from its quote, or None when the quote used none."""
+    terms: dict[str, Any] = {}
+    if quote.rounding is not UNSET:
+        terms["rounding"] = msgspec.to_builtins(quote.rounding)
+    for name in ("tax_exemption", "customer_tax_id", "tax_exempted"):
+        value = getattr(quote, name)
+        if value is not UNSET:
+            terms[name] = str(value) if isinstance(value, Decimal) else value
+    if quote.installment is not UNSET:
+        terms["installment"] = msgspec.to_builtins(quote.installment)
+    return terms or None
+
+
+def line_taxes(quote: Quote) -> list[dict[str, Any] | None] | None:
+    """Each line's components (and exemption, and its share of a seller-funded installment option's
+    commission), or None when the quote shows none."""
+    taxed = quote.rounding is not UNSET
+    funded = isinstance(quote.installment, SelectedInstallment) and quote.installment.installment_commission
+    if not taxed and not funded:
+        return None
+    kept: list[dict[str, Any] | None] = []
+    for line in quote.items:
+        entry: dict[str, Any] = {}
+        if taxed:
+            entry["taxes"] = msgspec.to_builtins(line.taxes if line.taxes is not UNSET else [])
+        if line.installment_commission is not UNSET:
+            entry["installment_commission"] = str(line.installment_commission)
+        if line.tax_exemption is not UNSET:
+            entry["tax_exemption"] = line.tax_exemption
+        if line.tax_exempted is not UNSET:
+            entry["tax_exempted"] = str(line.tax_exempted)
+        kept.append(entry)
+    return kept
+
+
+def exempted(stored: dict[str, Any] | None) -> Decimal:
+    """The tax an exempt tax-inclusive line's price held and did not charge (0: none)."""
+    if not stored or "tax_exempted" not in stored:
+        return Decimal(0)
+    return Decimal(stored["tax_exempted"])
+
+
+def installment_commission(stored: dict[str, Any] | None) -> Decimal:
+    """A line's share of a seller-funded installment option's commission (0: none)."""
+    if not stored or "installment_commission" not in stored:
+        return Decimal(0)
+    return Decimal(stored["installment_commission"])
+
+
+def components(stored: dict[str, Any] | None) -> list[LineTax]:
+    """A stored line's components ([]: none kept)."""
+    if not stored:
+        return []
+    return [msgspec.convert(part, LineTax, strict=False) for part in stored.get("taxes", [])]
+
+
+def line_fields(stored: dict[str, Any] | None, currency: str) -> dict[str, Any]:
+    """An order line's `taxes`, `tax_exemption` and `tax_exempted`, as its quote showed them."""
+    if stored is None:
+        return {}
+    fields: dict[str, Any] = {}
+    if "taxes" in stored:
+        fields["taxes"] = [
+            LineTax(
+                code=part.code,
+                rate=part.rate,
+                base=round_money(part.base, currency),
+                amount=round_money(part.amount, currency),
+            )
+            for part in components(stored)
+        ]
+    if "installment_commission" in stored:
+        fields["installment_commission"] = round_money(Decimal(stored["installment_commission"]), currency)
+    if "tax_exemption" in stored:
+        fields["tax_exemption"] = stored["tax_exemption"]
+    if "tax_exempted" in stored:
+        fields["tax_exempted"] = round_money(Decimal(stored["tax_exempted"]), currency)
+    return fields
+
+
+def order_fields(stored: dict[str, Any] | None, currency: str) -> dict[str, Any]:
+    """An order's `rounding`, `tax_exemption`, `customer_tax_id`, `tax_exempted` and `installment`."""
+    if stored is None:
+        return {}
+    fields: dict[str, Any] = {}
+    if "rounding" in stored:
+        fields["rounding"] = msgspec.convert(stored["rounding"], Rounding)
+    for name in ("tax_exemption", "customer_tax_id"):
+        if name in stored:
+            fields[name] = stored[name]
+    if "tax_exempted" in stored:
+        fields["tax_exempted"] = round_money(Decimal(stored["tax_exempted"]), currency)
+    if "installment" in stored:
+        fields["installment"] = msgspec.convert(stored["installment"], SelectedInstallment, strict=False)
+    return fields
+
+
+def rounding_of(stored: dict[str, Any] | None) -> Rounding:
+    """The order's rounding (its refunds use it); the default for an order that kept none."""
+    if not stored or "rounding" not in stored:
+        return Rounding()
+    return msgspec.convert(stored["rounding"], Rounding)

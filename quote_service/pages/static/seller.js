@@ -1,0 +1,84 @@
+"use strict";
+// The seller page: its own products' prices and stock (saved through the API as the seller), its
+// promotions and its statement (docs/sellers.md). Everything it shows is the seller's own.
+(() => {
+  const { api, el, money, cell, fillOr } = QS;
+  const $ = id => document.getElementById(id);
+  const DAY_MS = 86400000;
+  let seller = null;
+
+  function say(text, ok) {
+    const message = $("message");
+    message.textContent = text;
+    message.className = "message " + (ok ? "ok" : "error");
+  }
+
+  const input = (value, label, attrs) => el("input", { value, "aria-label": label, class: "num", ...(attrs || {}) });
+
+  async function save(product, row) {
+    const [price, floor, stock] = ["price", "floor", "stock"].map(name => row.querySelector(`[data-field=${name}]`).value.trim());
+    const change = {};
+    if (price !== product.current_price) change.current_price = price;
+    if (floor !== product.min_price) change.min_price = floor;
+    try {
+      let pending = null;
+      if (Object.keys(change).length) {
+        const answer = await api("PATCH", `/api/v1/products/${product.id}`, change);
+        if (answer && answer.change_request_id) pending = answer.change_request_id;
+      }
+      const delta = Number(stock) - product.stock;
+      if (!Number.isInteger(delta)) throw new Error("stock must be a whole number");
+      if (delta) await api("POST", `/api/v1/products/${product.id}/stock`, { delta, reason: "seller page" });
+      say(pending ? `${product.sku}: the price change waits for the platform's approval (request ${pending}).`
+        : `${product.sku} saved.`, true);
+      await products();
+    } catch (error) {
+      const fields = (error.details || []).map(d => `${d.field} ${d.message}`).join("; ");
+      say(`${product.sku}: ${fields || error.message}`, false);
+    }
+  }
+
+  async function products() {
+    const page = await api("GET", "/api/v1/products?limit=500");
+    fillOr($("product-rows"), page.items.map(p => {
+      const row = el("tr", { class: "product", "data-sku": p.sku });
+      row.append(cell(p.sku), cell(p.name), cell(p.currency),
+        el("td", { class: "num" }, input(p.current_price, `Price of ${p.sku}`, { "data-field": "price", inputmode: "decimal" })),
+        el("td", { class: "num" }, input(p.min_price, `Floor of ${p.sku}`, { "data-field": "floor", inputmode: "decimal" })),
+        el("td", { class: "num" }, input(String(p.stock), `Stock of ${p.sku}`, { "data-field": "stock", inputmode: "numeric" })),
+        el("td", {}, el("button", { type: "button", class: "save", onclick: () => save(p, row) }, "Save")));
+      return row;
+    }), "No products yet.");
+  }
+
+  async function promotions() {
+    const page = await api("GET", "/api/v1/promotions?limit=500");
+    const offer = p => p.kind === "PERCENT_OFF" ? `${p.config.percent} % off` : p.kind.toLowerCase().replaceAll("_", " ");
+    fillOr($("promotion-rows"), page.items.map(p => el("tr", { class: "promotion" },
+      cell(p.name), cell(offer(p)), cell(p.is_active ? "yes" : "no"))), "No promotions yet.");
+  }
+
+  async function statement() {
+    const to = new Date(), from = new Date(to.getTime() - 29 * DAY_MS);
+    const day = d => d.toISOString().slice(0, 10);
+    const s = await api("GET", `/api/v1/sellers/${encodeURIComponent(seller.seller_id)}/statement?from=${day(from)}&to=${day(to)}`);
+    const shown = [["Orders", String(s.orders)], ["Gross sales", money(s.gross_sales, s.currency)],
+      ["Refunds", money(s.refunds, s.currency)], ["Net commission", money(s.net_commission, s.currency)],
+      ["Payout", money(s.payout, s.currency)]];
+    $("statement-totals").replaceChildren(...shown.flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]));
+  }
+
+  async function load() {
+    try {
+      seller = await api("GET", "/api/v1/sellers/me");
+      await Promise.all([products(), promotions(), statement()]);
+      $("status").textContent = `Acting for ${seller.seller_id}.`;
+    } catch (error) {
+      $("status").textContent = "";
+      say(error.message, false);
+    }
+  }
+
+  $("refresh").addEventListener("click", load);
+  load();
+})();

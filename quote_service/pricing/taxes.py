@@ -1,0 +1,164 @@
+"""Taxes as markets have them (docs/taxes.md): compound components, rounding modes, exemptions. Pure.
+
+A TAX_RATE rule is one rate or a list of components. Each component is on the line's net; a
+`compound` one on the net plus the components before it (Turkish KDV on a price that holds ÖTV).
+Forward, on a net line worth N:
+
+    base_i = N + sum(amount_j, j < i)   (compound)      base_i = N   (not compound)
+    amount_i = round(base_i x rate_i / 100)             each rounded once, in the terms' mode
+
+Inverted, on a tax-inclusive line worth G: every component together is the fraction
+(F - 1) / F of G, where F = 1 + sum(coefficient_i) is what one unit of net becomes with its taxes.
+The tax contained is round(G x (F - 1) / F) (for one plain rate, §16's round(G x r / (100 + r))),
+the net is G - that tax, each component but the last is the forward amount on that net, and the
+last takes the remainder: net + sum(amounts) = G always.
+
+`TAX_CALCULATION = UNIT` works the same on one unit (the line's amount / quantity, exactly), rounds,
+and multiplies by the quantity; the inverse's last component still takes the line's remainder.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from typing import Final, Literal
+
+import msgspec
+
+from quote_service.pricing.money import plain
+from quote_service.pricing.rules import TaxRateConfig
+
+RoundingMode = Literal["HALF_UP", "HALF_EVEN", "HALF_DOWN"]
+TaxCalculation = Literal["LINE", "UNIT"]
+TaxExemption = Literal["none", "exempt", "reverse_charge"]
+ROUNDINGS: Final[dict[str, str]] = {
+    "HALF_UP": ROUND_HALF_UP,
+    "HALF_EVEN": ROUND_HALF_EVEN,
+    "HALF_DOWN": ROUND_HALF_DOWN,
+}
+"""Each ROUNDING_MODE and the `decimal` rounding it names."""
+PLAIN_CODE: Final = "TAX"
+"""The code of the one component of a single-rate TAX_RATE rule (and of the default rate)."""
+_HUNDRED: Final = Decimal(100)
+
+
+class Component(msgspec.Struct, frozen=True):
+    """One tax of a TAX_RATE rule: its code, percent rate, and whether it is on the net plus the taxes before it."""
+
+    code: str
+    rate: Decimal
+    compound: bool = False
+
+
+class LineTax(msgspec.Struct, frozen=True, kw_only=True):
+    """One component's share of a line, as the line shows it."""
+
+    code: str
+    rate: Decimal
+    base: Decimal
+    amount: Decimal
+
+
+class Rounding(msgspec.Struct, frozen=True, kw_only=True):
+    """How a quote rounds its taxes (ROUNDING_MODE, TAX_CALCULATION, or its price list's)."""
+
+    mode: RoundingMode = "HALF_UP"
+    tax_calculation: TaxCalculation = "LINE"
+
+
+DEFAULT_ROUNDING: Final = Rounding()
+
+
+def rule_components(config: TaxRateConfig) -> tuple[Component, ...]:
+    """A TAX_RATE rule's components; a single-rate rule's is one, code TAX."""
+    if config.components is None:
+        return (Component(PLAIN_CODE, config.rate or Decimal(0)),)
+    return tuple(Component(part.code, part.rate, part.compound) for part in config.components)
+
+
+def multiplier(components: tuple[Component, ...]) -> Decimal:
+    """F: what one unit of net becomes with all its taxes (ÖTV 20 then compound KDV 20: 1.44)."""
+    total = Decimal(1)
+    for component in components:
+        coefficient = component.rate / _HUNDRED
+        total += coefficient * total if component.compound else coefficient
+    return total
+
+
+def effective_rate(components: tuple[Component, ...]) -> Decimal:
+    """The percent all components add to the net together (ÖTV 20 then compound KDV 20: 44)."""
+    return plain((multiplier(components) - 1) * _HUNDRED)
+
+
+def _forward(
+    net: Decimal, components: tuple[Component, ...], units: int, cent: Decimal, rounding: str, count: int
+) -> list[LineTax]:
+    """The first `count` components on a net line worth `net` of `units` units (units > 1: UNIT level)."""
+    unit_net = net / units if units > 1 else net
+    shown: list[LineTax] = []
+    before = Decimal(0)  # the unit amounts of the components so far
+    line_before = Decimal(0)
+    for component in components[:count]:
+        base = unit_net + before if component.compound else unit_net
+        amount = (base * component.rate / _HUNDRED).quantize(cent, rounding)
+        line_base = net + line_before if component.compound else net
+        line_amount = amount * units if units > 1 else amount
+        shown.append(LineTax(code=component.code, rate=component.rate, base=line_base, amount=line_amount))
+        before += amount
+        line_before += line_amount
+    return shown
+
+
+def added(
+    net: Decimal, components: tuple[Component, ...], *, quantity: int, cent: Decimal, rounding: Rounding
+) -> list[LineTax]:
+    """Every component of a net line worth `net` (after its discount), added on top of it."""
+    units = quantity if rounding.tax_calculation == "UNIT" else 1
+    return _forward(net, components, units, cent, ROUNDINGS[rounding.mode], len(components))
+
+
+def contained_total(
+    gross: Decimal, components: tuple[Component, ...], *, quantity: int, cent: Decimal, rounding: Rounding
+) -> Decimal:
+    """The tax a tax-inclusive line worth `gross` contains: round(gross x (F - 1) / F), once (per unit: x quantity)."""
+    mode = ROUNDINGS[rounding.mode]
+    factor = multiplier(components)
+    if rounding.tax_calculation == "UNIT" and quantity > 1:
+        return (gross / quantity * (factor - 1) / factor).quantize(cent, mode) * quantity
+    return (gross * (factor - 1) / factor).quantize(cent, mode)
+
+
+def contained(
+    gross: Decimal, components: tuple[Component, ...], *, quantity: int, cent: Decimal, rounding: Rounding
+) -> tuple[Decimal, list[LineTax]]:
+    """(net, components) of a tax-inclusive line worth `gross`: net + sum(amounts) = gross exactly."""
+    tax = contained_total(gross, components, quantity=quantity, cent=cent, rounding=rounding)
+    net = gross - tax
+    units = quantity if rounding.tax_calculation == "UNIT" else 1
+    shown = _forward(net, components, units, cent, ROUNDINGS[rounding.mode], len(components) - 1)
+    taken = sum((part.amount for part in shown), Decimal(0))
+    if taken > tax:  # the earlier components rounded above the whole: they give the excess back, last first
+        shown = _give_back(shown, taken - tax)
+        taken = tax
+    last = components[-1]
+    base = net + taken if last.compound else net
+    remainder = tax - taken
+    shown.append(LineTax(code=last.code, rate=last.rate, base=base, amount=remainder))
+    return net, shown
+
+
+def _give_back(shown: list[LineTax], excess: Decimal) -> list[LineTax]:
+    """`shown` with `excess` taken off its amounts, from the last component back, none below zero."""
+    out = list(shown)
+    for at in range(len(out) - 1, -1, -1):
+        part = out[at]
+        taken = min(part.amount, excess)
+        out[at] = msgspec.structs.replace(part, amount=part.amount - taken)
+        excess -= taken
+        if not excess:
+            break
+    return out
+
+
+def rounded(amount: Decimal, cent: Decimal, rounding: Rounding) -> Decimal:
+    """`amount` on the currency's grid in the terms' mode."""
+    return amount.quantize(cent, ROUNDINGS[rounding.mode])

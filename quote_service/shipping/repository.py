@@ -1,0 +1,114 @@
+"""SQL for shipping profiles: admin writes, the list (by seller), and what the snapshot loads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from quote_service.db.pool import Connection
+from quote_service.pricing.shipping import ShippingOption, ShippingProfile, fold_city
+
+COLUMNS = (
+    "id, seller_id, countries, regions, currency, options, is_active, created_by, updated_by, created_at, updated_at"
+)
+WRITABLE = ("seller_id", "countries", "regions", "currency", "options", "is_active")
+_DECIMALS = ("base_fee", "per_kg", "per_km", "max_fee", "free_above")
+
+
+async def insert_profile(conn: Connection, *, fields: dict[str, Any], actor: str) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        f"""INSERT INTO shipping_profiles ({", ".join(WRITABLE)}, created_by, updated_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}""",
+        *(fields[c] for c in WRITABLE),
+        actor,
+    )
+    assert row is not None
+    return row
+
+
+async def get_profile(conn: Connection, *, profile_id: UUID, for_update: bool = False) -> asyncpg.Record | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return await conn.fetchrow(f"SELECT {COLUMNS} FROM shipping_profiles WHERE id = $1{lock}", profile_id)
+
+
+async def update_profile(
+    conn: Connection, *, profile_id: UUID, fields: dict[str, Any], actor: str
+) -> asyncpg.Record | None:
+    """Replace every writable field; None when no profile has this id."""
+    return await conn.fetchrow(
+        f"""UPDATE shipping_profiles
+            SET seller_id = $3, countries = $4, regions = $5, currency = $6, options = $7, is_active = $8,
+                updated_by = $2, updated_at = clock_timestamp()
+            WHERE id = $1 RETURNING {COLUMNS}""",
+        profile_id,
+        actor,
+        *(fields[c] for c in WRITABLE),
+    )
+
+
+async def deactivate_profile(conn: Connection, *, profile_id: UUID, actor: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""UPDATE shipping_profiles SET is_active = false, updated_by = $2, updated_at = clock_timestamp()
+            WHERE id = $1 RETURNING {COLUMNS}""",
+        profile_id,
+        actor,
+    )
+
+
+async def list_profiles(
+    conn: Connection,
+    *,
+    seller_id: str | None,
+    platform: bool,
+    is_active: bool | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Profiles oldest first after the (created_at, id) `after`: one seller's (`seller_id`), the
+    platform's defaults (`platform`), or every one."""
+    return await conn.fetch(
+        f"""SELECT {COLUMNS} FROM shipping_profiles
+            WHERE ($1::text IS NULL OR seller_id = $1)
+              AND (NOT $2::boolean OR seller_id IS NULL)
+              AND ($3::boolean IS NULL OR is_active = $3)
+              AND ($4::timestamptz IS NULL OR (created_at, id) > ($4::timestamptz, $5::uuid))
+            ORDER BY created_at, id
+            LIMIT $6""",
+        seller_id,
+        platform,
+        is_active,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit + 1,
+    )
+
+
+def model_from_row(row: asyncpg.Record) -> ShippingProfile:
+    """The profile as the quote engine reads it (places folded, amounts exact)."""
+    countries, regions = row["countries"], row["regions"]
+    return ShippingProfile(
+        id=row["id"],
+        seller_id=row["seller_id"],
+        countries=None if countries is None else frozenset(c.upper() for c in countries),
+        regions=None if regions is None else frozenset(fold_city(r) for r in regions),
+        currency=row["currency"].strip().upper(),
+        options=tuple(msgspec.convert(_exact(option), ShippingOption) for option in row["options"]),
+        is_active=row["is_active"],
+        created_at=row["created_at"],
+    )
+
+
+def _exact(option: dict[str, Any]) -> dict[str, Any]:
+    """A stored option with its amounts (exact decimal text) as Decimals."""
+    return {k: Decimal(v) if k in _DECIMALS and v is not None else v for k, v in option.items()}
+
+
+async def load_active(conn: Connection) -> list[ShippingProfile]:
+    """Every active profile, for the configuration snapshot."""
+    rows = await conn.fetch(f"SELECT {COLUMNS} FROM shipping_profiles WHERE is_active ORDER BY id")
+    return [model_from_row(row) for row in rows]

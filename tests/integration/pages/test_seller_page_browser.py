@@ -1,0 +1,64 @@
+"""The seller page (/seller) in a real browser (Playwright driving /usr/bin/chromium) against a real
+`quote-service serve`: a seller sees its own products only, saves a price and stock, and a big price
+jump waits for the platform's approval (docs/sellers.md)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from playwright.async_api import expect
+
+from quote_service.config import Settings
+from tests.integration.browser import (
+    LAYOUT_WIDTHS,
+    assert_laid_out,
+    chromium,
+    guarded_page,
+    log_in,
+    needs_chromium,
+    set_width,
+)
+from tests.integration.conftest import Caller, make_caller
+from tests.integration.pages.test_governance_browser import serving
+from tests.integration.pages.test_pages_browser import ok, product
+
+pytestmark = [pytest.mark.slow, needs_chromium]
+
+
+async def test_a_seller_edits_its_own_prices_and_stock_on_its_page(
+    settings: Settings, admin: Caller, password_hash: str
+) -> None:
+    seller = await make_caller(settings, password_hash, "bosphorus", "seller", seller_id="s1")
+    async with serving(settings) as (base_url, api):
+        mine = await product(api, admin, "S1-CASE", "Phone Case", "25.50")
+        theirs = await product(api, admin, "S2-LAMP", "Desk Lamp", "99.00")
+        await ok(await api.patch(f"/api/v1/products/{theirs['id']}", json={"seller_id": "s2"}, headers=admin.headers))
+        promotion = {"name": "Cases 10 % off", "kind": "PERCENT_OFF", "config": {"percent": "10"},
+                     "conditions": {"product_ids": [mine["id"]]}, "starts_at": "2025-01-01T00:00:00Z"}  # fmt: skip
+        await ok(await api.post("/api/v1/promotions", json=promotion, headers=seller.headers), 201)
+
+        async with chromium() as browser, guarded_page(browser, base_url) as (page, _):
+            await log_in(page, base_url, "/seller", "bosphorus")
+            await expect(page.locator("#status")).to_contain_text("Acting for s1")
+            rows = page.locator("#product-rows tr.product")
+            await expect(rows).to_have_count(1)
+            await expect(rows.first).to_contain_text("S1-CASE")
+            await expect(page.locator("#promotion-rows")).to_contain_text("Cases 10 % off")
+            await expect(page.locator("#statement-totals")).to_contain_text("Payout")
+            for width in LAYOUT_WIDTHS:
+                await set_width(page, width)
+                await assert_laid_out(page)
+
+            await page.get_by_label("Price of S1-CASE").fill("24.00")
+            await page.get_by_label("Stock of S1-CASE").fill("55")
+            await rows.first.get_by_role("button", name="Save").click()
+            await expect(page.locator("#message")).to_contain_text("S1-CASE saved")
+            shown = await ok(await api.get(f"/api/v1/products/{mine['id']}", headers=admin.headers))
+            assert (Decimal(shown["current_price"]), shown["stock"]) == (Decimal("24.00"), 55)
+
+            await page.get_by_label("Price of S1-CASE").fill("48.00")
+            await rows.first.get_by_role("button", name="Save").click()
+            await expect(page.locator("#message")).to_contain_text("waits for the platform's approval")
+            shown = await ok(await api.get(f"/api/v1/products/{mine['id']}", headers=admin.headers))
+            assert Decimal(shown["current_price"]) == Decimal("24.00")
