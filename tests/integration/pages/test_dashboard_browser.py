@@ -126,11 +126,14 @@ async def price_axis(page: Page) -> dict[str, Any]:
     return found
 
 
-async def widths(row: Any, *columns: int) -> list[float]:
-    """The widths in pixels of a table row's cells `columns` (0-based), read in one go: the page
-    redraws its tables as fresh data arrives, and a cell measured alone could be gone by then."""
-    found: list[float] = await row.evaluate(
-        "(tr, columns) => columns.map(i => tr.cells[i].getBoundingClientRect().width)", list(columns)
+async def widths(page: Page, row: str, *columns: int) -> list[float]:
+    """The widths in pixels of the cells `columns` (0-based) of the first row matching `row`,
+    found and measured in one script: the page redraws its tables every poll, and a row found
+    first and measured after (a locator's two steps) can be detached by then, measuring 0."""
+    found: list[float] = await page.evaluate(
+        """([row, columns]) => { const tr = document.querySelector(row);
+             return columns.map(i => tr.cells[i].getBoundingClientRect().width); }""",
+        [row, list(columns)],
     )
     return found
 
@@ -206,7 +209,7 @@ async def test_dashboard_laid_out_at_1280_and_1920_with_every_chart_drawn(served
             await set_width(page, width)
             await assert_laid_out(page)
             # A reason needs more room than a product name: its column is the widest.
-            product_width, reason_width = await widths(moves.first, 1, 4)
+            product_width, reason_width = await widths(page, "#move-rows tr", 1, 4)
             assert reason_width > 1.5 * product_width, (width, product_width, reason_width)
         # A name or a reason cut by its column still reads whole in its tooltip.
         await expect(moves.first.locator("td").nth(1)).to_have_attribute("title", LONG_NAME)
