@@ -67,7 +67,8 @@ function priceParts(item) {
   const parts = [];
   if (item.price !== item.list_price) parts.push(el("s", { title: "list price" }, money(item.list_price, item.currency)), " ");
   parts.push(el("strong", {}, money(item.price, item.currency)));
-  parts.push(el("span", { class: "muted" }, item.prices_include_tax ? " incl. tax" : " + tax"));
+  // A no-break space inside the words: the line may break before "+ tax", never inside it.
+  parts.push(el("span", { class: "muted tax" }, item.prices_include_tax ? " incl.\u00a0tax" : " +\u00a0tax"));
   if (item.prior_price) parts.push(el("span", { class: "prior muted" }, ` · lowest price in the 30 days before: ${money(item.prior_price, item.currency)}`));
   return parts;
 }

@@ -598,6 +598,14 @@ async def test_the_listing_shows_display_prices_in_one_call_and_the_euro_web_lis
         for width in LAYOUT_WIDTHS:  # the prior price wraps inside its card
             await set_width(page, width)
             await assert_laid_out(page, ".panel, .product")
+        # "+ tax" wraps before its "+" or not at all (never "+" at a line's end and "tax" below), at
+        # every width from a tablet's to a wide screen's: where a price wraps depends on the card's width.
+        for width in range(760, 1961, 40):
+            await set_width(page, width)
+            split = await page.locator(".product .price .tax").evaluate_all(
+                "spans => spans.filter(s => s.getClientRects().length > 1).map(s => s.textContent)"
+            )
+            assert split == [], (width, split)
 
         await page.get_by_label("Prices in").select_option("EUR")
         await expect(card(page, "Kettle").locator(".price")).to_have_text("23.60 EUR incl. tax")
