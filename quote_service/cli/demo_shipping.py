@@ -50,5 +50,5 @@ async def seed_shipping_profiles(pool: asyncpg.Pool) -> int:
     writer = audited(pool, actor_document(kind="system", actor_id=None, name="seed-demo"), None)
     for body in missing:
         profile = msgspec.convert(body, ShippingProfileInput, dec_hook=decode_hook)
-        await shipping.create_profile(writer, profile, actor="seed-demo")
+        await shipping.PROFILES.create(writer, profile, actor="seed-demo")
     return len(missing)

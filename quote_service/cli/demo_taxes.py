@@ -78,6 +78,6 @@ async def seed_taxes(pool: asyncpg.Pool) -> int:
         created += 1
     if not has_plan:
         plan = msgspec.convert(DEMO_INSTALLMENT_PLAN, InstallmentPlanInput, dec_hook=decode_hook)
-        await installments.create_plan(writer, plan, actor="seed-demo")
+        await installments.PLANS.create(writer, plan, actor="seed-demo")
         created += 1
     return created

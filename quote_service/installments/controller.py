@@ -28,7 +28,7 @@ class InstallmentPlanController(Controller):
 
     @post("/", summary="Create an installment plan")
     async def create(self, data: JSONBody[InstallmentPlanInput], write: ConfigWriteDep) -> Envelope[InstallmentPlan]:
-        plan = await service.create_plan(write.pool, data, actor=write.actor)
+        plan = await service.PLANS.create(write.pool, data, actor=write.actor)
         return await write.saved(plan, "Installment plan created")
 
     @get("/", summary="List installment plans, oldest first (keyset-paginated)")
@@ -58,23 +58,23 @@ class InstallmentPlanController(Controller):
 
     @get("/{plan_id:uuid}", summary="Get an installment plan")
     async def get_plan(self, plan_id: FromPath[UUID], pool: PoolDep) -> Envelope[InstallmentPlan]:
-        return ok(await service.get_plan(pool, plan_id))
+        return ok(await service.PLANS.get(pool, plan_id))
 
     @put("/{plan_id:uuid}", summary="Replace an installment plan (the whole body)")
     async def replace(
         self, plan_id: FromPath[UUID], data: JSONBody[InstallmentPlanInput], write: ConfigWriteDep
     ) -> Envelope[InstallmentPlan]:
-        plan = await service.replace_plan(write.pool, plan_id, data, actor=write.actor)
+        plan = await service.PLANS.replace(write.pool, plan_id, data, actor=write.actor)
         return await write.saved(plan, "Installment plan updated")
 
     @patch("/{plan_id:uuid}", summary="Change the fields sent; the resulting plan is checked whole")
     async def update(
         self, plan_id: FromPath[UUID], data: JSONBody[InstallmentPlanPatch], write: ConfigWriteDep
     ) -> Envelope[InstallmentPlan]:
-        plan = await service.patch_plan(write.pool, plan_id, data, actor=write.actor)
+        plan = await service.PLANS.patch(write.pool, plan_id, data, actor=write.actor)
         return await write.saved(plan, "Installment plan updated")
 
     @delete("/{plan_id:uuid}", status_code=200, summary="Deactivate an installment plan")
     async def deactivate(self, plan_id: FromPath[UUID], write: ConfigWriteDep) -> Envelope[InstallmentPlan]:
-        plan = await service.deactivate_plan(write.pool, plan_id, actor=write.actor)
+        plan = await service.PLANS.deactivate(write.pool, plan_id, actor=write.actor)
         return await write.saved(plan, "Installment plan deactivated")

@@ -1,10 +1,10 @@
-"""SQL for installment plans: admin writes, the list, and the active plans a quote with a card reads."""
+"""SQL for installment plans: their columns (db/config_rows.py writes the rows), the list, and the
+active plans a quote with a card reads."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -16,44 +16,6 @@ COLUMNS = (
     "id, name, bin_prefixes, currency, min_total, options, is_active, created_by, updated_by, created_at, updated_at"
 )
 WRITABLE = ("name", "bin_prefixes", "currency", "min_total", "options", "is_active")
-
-
-async def insert_plan(conn: Connection, *, fields: dict[str, Any], actor: str) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        f"""INSERT INTO installment_plans ({", ".join(WRITABLE)}, created_by, updated_by)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}""",
-        *(fields[c] for c in WRITABLE),
-        actor,
-    )
-    assert row is not None
-    return row
-
-
-async def get_plan(conn: Connection, *, plan_id: UUID, for_update: bool = False) -> asyncpg.Record | None:
-    lock = " FOR UPDATE" if for_update else ""
-    return await conn.fetchrow(f"SELECT {COLUMNS} FROM installment_plans WHERE id = $1{lock}", plan_id)
-
-
-async def update_plan(conn: Connection, *, plan_id: UUID, fields: dict[str, Any], actor: str) -> asyncpg.Record | None:
-    """Replace every writable field; None when no plan has this id."""
-    return await conn.fetchrow(
-        f"""UPDATE installment_plans
-            SET name = $3, bin_prefixes = $4, currency = $5, min_total = $6, options = $7, is_active = $8,
-                updated_by = $2, updated_at = clock_timestamp()
-            WHERE id = $1 RETURNING {COLUMNS}""",
-        plan_id,
-        actor,
-        *(fields[c] for c in WRITABLE),
-    )
-
-
-async def deactivate_plan(conn: Connection, *, plan_id: UUID, actor: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"""UPDATE installment_plans SET is_active = false, updated_by = $2, updated_at = clock_timestamp()
-            WHERE id = $1 RETURNING {COLUMNS}""",
-        plan_id,
-        actor,
-    )
 
 
 async def list_plans(

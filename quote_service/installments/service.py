@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 
+from quote_service.db.config_rows import ConfigRows
 from quote_service.db.pool import Pool
-from quote_service.errors import FieldError, NotFound, ValidationFailed
+from quote_service.errors import FieldError, ValidationFailed
 from quote_service.installments import repository
 from quote_service.installments.schemas import (
     InstallmentOptionInput,
     InstallmentOptionOut,
     InstallmentPlan,
     InstallmentPlanInput,
-    InstallmentPlanPatch,
 )
-from quote_service.patch import patched, sent_fields
 from quote_service.pricing import money
 from quote_service.pricing.installments import InstallmentPlan as ActivePlan
 
@@ -130,42 +128,12 @@ class ActivePlans:
             return await repository.active_plans(conn, currency=currency)
 
 
-def _found(row: asyncpg.Record | None, plan_id: UUID) -> InstallmentPlan:
-    if row is None:
-        raise NotFound(f"installment plan {plan_id} not found")
-    return plan_from_row(row)
-
-
-async def create_plan(pool: Pool, data: InstallmentPlanInput, *, actor: str) -> InstallmentPlan:
-    fields = check_plan_fields(data)
-    async with pool.acquire() as conn:
-        return plan_from_row(await repository.insert_plan(conn, fields=fields, actor=actor))
-
-
-async def get_plan(pool: Pool, plan_id: UUID) -> InstallmentPlan:
-    async with pool.acquire() as conn:
-        return _found(await repository.get_plan(conn, plan_id=plan_id), plan_id)
-
-
-async def replace_plan(pool: Pool, plan_id: UUID, data: InstallmentPlanInput, *, actor: str) -> InstallmentPlan:
-    """PUT: every field of the plan replaced."""
-    fields = check_plan_fields(data)
-    async with pool.acquire() as conn:
-        row = await repository.update_plan(conn, plan_id=plan_id, fields=fields, actor=actor)
-    return _found(row, plan_id)
-
-
-async def patch_plan(pool: Pool, plan_id: UUID, data: InstallmentPlanPatch, *, actor: str) -> InstallmentPlan:
-    """PATCH: the fields sent over the stored plan, the result checked whole."""
-    changes = sent_fields(data)
-    async with pool.acquire() as conn, conn.transaction():
-        current = _found(await repository.get_plan(conn, plan_id=plan_id, for_update=True), plan_id)
-        fields = check_plan_fields(patched(current, InstallmentPlanInput, changes))
-        row = await repository.update_plan(conn, plan_id=plan_id, fields=fields, actor=actor)
-    return _found(row, plan_id)
-
-
-async def deactivate_plan(pool: Pool, plan_id: UUID, *, actor: str) -> InstallmentPlan:
-    async with pool.acquire() as conn:
-        row = await repository.deactivate_plan(conn, plan_id=plan_id, actor=actor)
-    return _found(row, plan_id)
+PLANS: ConfigRows[InstallmentPlan, InstallmentPlanInput] = ConfigRows(
+    table="installment_plans",
+    noun="installment plan",
+    columns=repository.COLUMNS,
+    writable=repository.WRITABLE,
+    body=InstallmentPlanInput,
+    check=check_plan_fields,
+    from_row=plan_from_row,
+)

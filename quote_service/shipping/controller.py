@@ -39,7 +39,7 @@ def _for_seller(request: AuthedRequest, data: T) -> T:
 
 async def _owned(pool: Pool, request: AuthedRequest, profile_id: UUID) -> ShippingProfile:
     """The profile, when the caller may see it: a seller its own only (else 404, as an unknown id)."""
-    profile = await service.get_profile(pool, profile_id)
+    profile = await service.PROFILES.get(pool, profile_id)
     owned_by(request.user, profile.seller_id, f"shipping profile {profile_id}")
     return profile
 
@@ -55,7 +55,7 @@ class ShippingProfileController(Controller):
         self, data: JSONBody[ShippingProfileInput], write: ConfigWriteDep, request: AuthedRequest
     ) -> Envelope[ShippingProfile]:
         data = _for_seller(request, data)
-        profile = await service.create_profile(write.pool, data, actor=write.actor)
+        profile = await service.PROFILES.create(write.pool, data, actor=write.actor)
         return await write.saved(profile, "Shipping profile created")
 
     @get("/", summary="List shipping profiles, oldest first (keyset-paginated)")
@@ -108,7 +108,7 @@ class ShippingProfileController(Controller):
         if own_seller(request.user) is not None:
             await _owned(pool, request, profile_id)
             data = _for_seller(request, data)
-        profile = await service.replace_profile(write.pool, profile_id, data, actor=write.actor)
+        profile = await service.PROFILES.replace(write.pool, profile_id, data, actor=write.actor)
         return await write.saved(profile, "Shipping profile updated")
 
     @patch("/{profile_id:uuid}", summary="Change the fields sent; the resulting profile is checked whole")
@@ -123,7 +123,7 @@ class ShippingProfileController(Controller):
         if own_seller(request.user) is not None:
             await _owned(pool, request, profile_id)
             data = _for_seller(request, data)
-        profile = await service.patch_profile(write.pool, profile_id, data, actor=write.actor)
+        profile = await service.PROFILES.patch(write.pool, profile_id, data, actor=write.actor)
         return await write.saved(profile, "Shipping profile updated")
 
     @delete("/{profile_id:uuid}", status_code=200, summary="Deactivate a shipping profile")
@@ -131,5 +131,5 @@ class ShippingProfileController(Controller):
         self, profile_id: FromPath[UUID], write: ConfigWriteDep, pool: PoolDep, request: AuthedRequest
     ) -> Envelope[ShippingProfile]:
         await _owned(pool, request, profile_id)
-        profile = await service.deactivate_profile(write.pool, profile_id, actor=write.actor)
+        profile = await service.PROFILES.deactivate(write.pool, profile_id, actor=write.actor)
         return await write.saved(profile, "Shipping profile deactivated")

@@ -1,4 +1,5 @@
-"""SQL for shipping profiles: admin writes, the list (by seller), and what the snapshot loads."""
+"""SQL for shipping profiles: their columns (db/config_rows.py writes the rows), the list (by
+seller), and what the snapshot loads."""
 
 from __future__ import annotations
 
@@ -18,46 +19,6 @@ COLUMNS = (
 )
 WRITABLE = ("seller_id", "countries", "regions", "currency", "options", "is_active")
 _DECIMALS = ("base_fee", "per_kg", "per_km", "max_fee", "free_above")
-
-
-async def insert_profile(conn: Connection, *, fields: dict[str, Any], actor: str) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        f"""INSERT INTO shipping_profiles ({", ".join(WRITABLE)}, created_by, updated_by)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}""",
-        *(fields[c] for c in WRITABLE),
-        actor,
-    )
-    assert row is not None
-    return row
-
-
-async def get_profile(conn: Connection, *, profile_id: UUID, for_update: bool = False) -> asyncpg.Record | None:
-    lock = " FOR UPDATE" if for_update else ""
-    return await conn.fetchrow(f"SELECT {COLUMNS} FROM shipping_profiles WHERE id = $1{lock}", profile_id)
-
-
-async def update_profile(
-    conn: Connection, *, profile_id: UUID, fields: dict[str, Any], actor: str
-) -> asyncpg.Record | None:
-    """Replace every writable field; None when no profile has this id."""
-    return await conn.fetchrow(
-        f"""UPDATE shipping_profiles
-            SET seller_id = $3, countries = $4, regions = $5, currency = $6, options = $7, is_active = $8,
-                updated_by = $2, updated_at = clock_timestamp()
-            WHERE id = $1 RETURNING {COLUMNS}""",
-        profile_id,
-        actor,
-        *(fields[c] for c in WRITABLE),
-    )
-
-
-async def deactivate_profile(conn: Connection, *, profile_id: UUID, actor: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"""UPDATE shipping_profiles SET is_active = false, updated_by = $2, updated_at = clock_timestamp()
-            WHERE id = $1 RETURNING {COLUMNS}""",
-        profile_id,
-        actor,
-    )
 
 
 async def list_profiles(

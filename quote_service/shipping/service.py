@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 
-from quote_service.db.pool import Pool
-from quote_service.errors import FieldError, NotFound, ValidationFailed
-from quote_service.patch import patched, sent_fields
+from quote_service.db.config_rows import ConfigRows
+from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing import money
 from quote_service.shipping import repository
 from quote_service.shipping.schemas import (
@@ -18,7 +16,6 @@ from quote_service.shipping.schemas import (
     ShippingOptionInput,
     ShippingProfile,
     ShippingProfileInput,
-    ShippingProfilePatch,
 )
 
 _RATE_QUANTUM = Decimal("0.0001")
@@ -144,42 +141,12 @@ def profile_from_row(row: asyncpg.Record) -> ShippingProfile:
     )
 
 
-def _found(row: asyncpg.Record | None, profile_id: UUID) -> ShippingProfile:
-    if row is None:
-        raise NotFound(f"shipping profile {profile_id} not found")
-    return profile_from_row(row)
-
-
-async def create_profile(pool: Pool, data: ShippingProfileInput, *, actor: str) -> ShippingProfile:
-    fields = check_profile_fields(data)
-    async with pool.acquire() as conn:
-        return profile_from_row(await repository.insert_profile(conn, fields=fields, actor=actor))
-
-
-async def get_profile(pool: Pool, profile_id: UUID) -> ShippingProfile:
-    async with pool.acquire() as conn:
-        return _found(await repository.get_profile(conn, profile_id=profile_id), profile_id)
-
-
-async def replace_profile(pool: Pool, profile_id: UUID, data: ShippingProfileInput, *, actor: str) -> ShippingProfile:
-    """PUT: every field of the profile replaced."""
-    fields = check_profile_fields(data)
-    async with pool.acquire() as conn:
-        row = await repository.update_profile(conn, profile_id=profile_id, fields=fields, actor=actor)
-    return _found(row, profile_id)
-
-
-async def patch_profile(pool: Pool, profile_id: UUID, data: ShippingProfilePatch, *, actor: str) -> ShippingProfile:
-    """PATCH: the fields sent over the stored profile, the result checked whole."""
-    changes = sent_fields(data)
-    async with pool.acquire() as conn, conn.transaction():
-        current = _found(await repository.get_profile(conn, profile_id=profile_id, for_update=True), profile_id)
-        fields = check_profile_fields(patched(current, ShippingProfileInput, changes))
-        row = await repository.update_profile(conn, profile_id=profile_id, fields=fields, actor=actor)
-    return _found(row, profile_id)
-
-
-async def deactivate_profile(pool: Pool, profile_id: UUID, *, actor: str) -> ShippingProfile:
-    async with pool.acquire() as conn:
-        row = await repository.deactivate_profile(conn, profile_id=profile_id, actor=actor)
-    return _found(row, profile_id)
+PROFILES: ConfigRows[ShippingProfile, ShippingProfileInput] = ConfigRows(
+    table="shipping_profiles",
+    noun="shipping profile",
+    columns=repository.COLUMNS,
+    writable=repository.WRITABLE,
+    body=ShippingProfileInput,
+    check=check_profile_fields,
+    from_row=profile_from_row,
+)

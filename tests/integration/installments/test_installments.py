@@ -52,6 +52,34 @@ async def test_a_plan_is_created_read_changed_and_deactivated(client: Client, ad
     assert [p["id"] for p in listed["items"]] == [created["id"]]
 
 
+async def test_a_plan_is_replaced_whole_and_an_unknown_one_is_404_for_every_verb(client: Client, admin: Caller) -> None:
+    created = await plan(client, admin)
+    at = f"{PLANS}/{created['id']}"
+    body = {**PLAN, "name": "Bonus cards 2", "options": [{"count": 6, "rate": "1.5", "funded_by": "customer"}]}
+    replaced = expect_ok(await client.put(at, json=body, headers=admin.headers))
+    assert (replaced["name"], replaced["id"], replaced["created_at"]) == (
+        "Bonus cards 2",
+        created["id"],
+        created["created_at"],
+    )
+    assert [(o["count"], o["rate"]) for o in replaced["options"]] == [(6, "1.5")]
+    # A PATCH that would make a bad plan is refused naming the field, and changes nothing.
+    refused = expect_error(
+        await client.patch(at, json={"min_total": "-1"}, headers=admin.headers), 422, "VALIDATION_FAILED"
+    )
+    assert set(field_errors(refused)) == {"min_total"}
+    assert expect_ok(await client.get(at, headers=admin.headers)) == replaced
+    unknown = f"{PLANS}/00000000-0000-4000-8000-000000000000"
+    for call in (
+        client.get(unknown, headers=admin.headers),
+        client.put(unknown, json=PLAN, headers=admin.headers),
+        client.patch(unknown, json={"name": "x"}, headers=admin.headers),
+        client.delete(unknown, headers=admin.headers),
+    ):
+        missing = expect_error(await call, 404, "NOT_FOUND")
+        assert missing["message"] == "installment plan 00000000-0000-4000-8000-000000000000 not found"
+
+
 async def test_a_bad_plan_is_refused_naming_every_field_and_nothing_is_stored(client: Client, admin: Caller) -> None:
     bad = {
         **PLAN,

@@ -125,6 +125,31 @@ async def test_put_patch_and_delete(client: Client, admin: Caller) -> None:
     assert expect_ok(await client.get(url, headers=admin.headers))["is_active"] is False
 
 
+async def test_an_unknown_profile_is_404_for_every_verb_and_a_bad_patch_changes_nothing(
+    client: Client, admin: Caller
+) -> None:
+    unknown = f"{PROFILES}/00000000-0000-4000-8000-000000000000"
+    for call in (
+        client.get(unknown, headers=admin.headers),
+        client.put(unknown, json=profile_body(), headers=admin.headers),
+        client.patch(unknown, json={"currency": "EUR"}, headers=admin.headers),
+        client.delete(unknown, headers=admin.headers),
+    ):
+        refused = expect_error(await call, 404, "NOT_FOUND")
+        assert refused["message"] == "shipping profile 00000000-0000-4000-8000-000000000000 not found"
+    created = await create_profile(client, admin)
+    url = f"{PROFILES}/{created['id']}"
+    # A PATCH is checked as the whole profile it would make: a bad option is named, nothing changes.
+    refused = expect_error(
+        await client.patch(url, json={"options": [option(base_fee="-1")]}, headers=admin.headers),
+        422,
+        "VALIDATION_FAILED",
+    )
+    assert set(field_errors(refused)) == {"options[0].base_fee"}
+    expect_error(await client.patch(url, json={}, headers=admin.headers), 422, "VALIDATION_FAILED")  # nothing sent
+    assert expect_ok(await client.get(url, headers=admin.headers)) == created
+
+
 async def test_bad_fields_are_422_each_named_and_nothing_is_stored(
     client: Client, admin: Caller, pool: asyncpg.Pool
 ) -> None:

@@ -1,0 +1,103 @@
+"""The admin writes of a configuration table whose rows live the same way: create, get, replace
+(PUT), patch (PATCH), deactivate (DELETE keeps the row, inactive). Shipping profiles and
+installment plans share them; each table names its columns, the writable ones, how a row reads
+as the API shows it, and the check that turns a body into the fields to store (one 422 listing
+every bad field, before any SQL).
+
+Every write is one statement that stamps `updated_by` and `updated_at`; a PATCH reads the row
+`FOR UPDATE`, lays the fields sent over it and checks the result whole, as a PUT body, in one
+transaction. An unknown id is a 404 naming the kind of row (`installment plan <id> not found`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from quote_service.db.pool import Pool
+from quote_service.errors import NotFound
+from quote_service.patch import patched, sent_fields
+
+Row = TypeVar("Row")  # a row as the API shows it
+Body = TypeVar("Body", bound=msgspec.Struct)  # the whole (PUT) body
+
+
+class ConfigRows(Generic[Row, Body]):
+    """Create, get, replace, patch and deactivate rows of `table` (whose `id` is a UUID)."""
+
+    def __init__(
+        self,
+        *,
+        table: str,
+        noun: str,
+        columns: str,
+        writable: tuple[str, ...],
+        body: type[Body],
+        check: Callable[[Body], dict[str, Any]],
+        from_row: Callable[[asyncpg.Record], Row],
+    ) -> None:
+        self.noun = noun
+        self._writable = writable
+        self._body = body
+        self._check = check
+        self._from_row = from_row
+        n = len(writable)
+        values = ", ".join(f"${i}" for i in range(1, n + 1))
+        self._insert = (
+            f"INSERT INTO {table} ({', '.join(writable)}, created_by, updated_by)"
+            f" VALUES ({values}, ${n + 1}, ${n + 1}) RETURNING {columns}"
+        )
+        self._get = f"SELECT {columns} FROM {table} WHERE id = $1"
+        assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(writable, start=3))
+        self._update = (
+            f"UPDATE {table} SET {assignments}, updated_by = $2, updated_at = clock_timestamp()"
+            f" WHERE id = $1 RETURNING {columns}"
+        )
+        self._deactivate = (
+            f"UPDATE {table} SET is_active = false, updated_by = $2, updated_at = clock_timestamp()"
+            f" WHERE id = $1 RETURNING {columns}"
+        )
+
+    def _found(self, row: asyncpg.Record | None, row_id: UUID) -> Row:
+        if row is None:
+            raise NotFound(f"{self.noun} {row_id} not found")
+        return self._from_row(row)
+
+    def _values(self, fields: dict[str, Any]) -> list[Any]:
+        return [fields[column] for column in self._writable]
+
+    async def create(self, pool: Pool, data: Body, *, actor: str) -> Row:
+        fields = self._check(data)
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(self._insert, *self._values(fields), actor)
+        assert row is not None
+        return self._from_row(row)
+
+    async def get(self, pool: Pool, row_id: UUID) -> Row:
+        async with pool.acquire() as conn:
+            return self._found(await conn.fetchrow(self._get, row_id), row_id)
+
+    async def replace(self, pool: Pool, row_id: UUID, data: Body, *, actor: str) -> Row:
+        """PUT: every writable field replaced."""
+        fields = self._check(data)
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(self._update, row_id, actor, *self._values(fields))
+        return self._found(row, row_id)
+
+    async def patch(self, pool: Pool, row_id: UUID, data: msgspec.Struct, *, actor: str) -> Row:
+        """PATCH: the fields sent over the stored row, the result checked whole."""
+        changes = sent_fields(data)
+        async with pool.acquire() as conn, conn.transaction():
+            current = self._found(await conn.fetchrow(self._get + " FOR UPDATE", row_id), row_id)
+            fields = self._check(patched(current, self._body, changes))
+            row = await conn.fetchrow(self._update, row_id, actor, *self._values(fields))
+        return self._found(row, row_id)
+
+    async def deactivate(self, pool: Pool, row_id: UUID, *, actor: str) -> Row:
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(self._deactivate, row_id, actor)
+        return self._found(row, row_id)
