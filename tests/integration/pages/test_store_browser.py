@@ -27,6 +27,7 @@ from tests.integration.browser import (
     guarded_page,
     log_in,
     needs_chromium,
+    screenshot_path,
     set_width,
 )
 from tests.integration.conftest import PASSWORD, Caller
@@ -598,14 +599,23 @@ async def test_the_listing_shows_display_prices_in_one_call_and_the_euro_web_lis
         for width in LAYOUT_WIDTHS:  # the prior price wraps inside its card
             await set_width(page, width)
             await assert_laid_out(page, ".panel, .product")
-        # "+ tax" wraps before its "+" or not at all (never "+" at a line's end and "tax" below), at
-        # every width from a tablet's to a wide screen's: where a price wraps depends on the card's width.
+        # At every width from a tablet's to a wide screen's (where a line wraps depends on the width):
+        # "+ tax" wraps before its "+" or not at all (never "+" at a line's end and "tax" below).
         for width in range(760, 1961, 40):
             await set_width(page, width)
             split = await page.locator(".product .price .tax").evaluate_all(
                 "spans => spans.filter(s => s.getClientRects().length > 1).map(s => s.textContent)"
             )
             assert split == [], (width, split)
+            # Each search label sits on its control's line, never at a line's end with the control below.
+            apart = await page.locator("#search label").evaluate_all(
+                """labels => labels.filter(l => {
+                     const a = l.getBoundingClientRect();
+                     const b = document.getElementById(l.htmlFor).getBoundingClientRect();
+                     return Math.abs((a.top + a.bottom) / 2 - (b.top + b.bottom) / 2) > b.height / 2;
+                   }).map(l => l.textContent)"""
+            )
+            assert apart == [], (width, apart)
 
         await page.get_by_label("Prices in").select_option("EUR")
         await expect(card(page, "Kettle").locator(".price")).to_have_text("23.60 EUR incl. tax")
@@ -646,6 +656,7 @@ async def test_a_shopper_who_picks_euros_is_quoted_in_euros_as_the_cards_show(st
         for width in LAYOUT_WIDTHS:
             await set_width(page, width)
             await assert_laid_out(page)
+            await page.screenshot(path=screenshot_path(f"store-eur-{width}.png"))  # for a person to look at
         await page.get_by_role("button", name="Place the order").click()
         await expect(page.locator("#quote-message")).to_contain_text("order placed, 23.60 EUR")
         [placed] = (await ok(await client.get("/api/v1/orders", headers=shopper.headers)))["items"]
