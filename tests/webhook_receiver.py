@@ -50,6 +50,8 @@ class Receiver:
         self.delay = 0.0
         self.location: str | None = None
         """Sent as Location (a redirect, with status 302)."""
+        self.answer = b"ok"
+        """The body of every answer."""
         self.received: list[Received] = []
         self._lock = threading.Lock()
         self._held = threading.Event()
@@ -83,15 +85,16 @@ class Receiver:
                 with receiver._lock:
                     receiver.received.append(got)
                     status, delay, location = receiver.status, receiver.delay, receiver.location
+                    answer = receiver.answer
                 receiver._held.wait()
                 if delay:
                     time.sleep(delay)
                 self.send_response(status)
                 if location:
                     self.send_header("Location", location)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(answer)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -4,13 +4,20 @@ connected only to addresses the URL rules allow (urls.py), checked at connect ti
 The check sits in the connection itself (an httpcore network backend): the host is resolved
 once, every address checked, and the TCP connection made to a checked address, so no second
 lookup between the check and the connect can point it elsewhere. TLS still verifies the URL's
-host name. The answer's body is not read beyond a short excerpt of a refusal.
+host name.
+
+What an attempt records (`last_error`, the test ping's `error`) is a status code and a reason of
+our own words: never the receiver's body, nor an address the host resolved to, nor an exception's
+text (an OS error names the address it failed to reach). The answer's body is never read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import ssl
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import Literal, NamedTuple
 
 import httpcore
@@ -19,11 +26,14 @@ import httpx
 from quote_service.webhooks import urls
 
 Result = Literal["delivered", "http_error", "timeout", "connection_error", "address_refused"]
-EXCERPT_BYTES = 200
 
 
 class AddressRefused(httpcore.ConnectError):
     """The URL's host is (or resolves to) an address deliveries may not reach."""
+
+
+class Unresolved(httpcore.ConnectError):
+    """The URL's host resolves to no address."""
 
 
 class Attempt(NamedTuple):
@@ -52,12 +62,12 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         try:
             addresses = await urls.resolve(host, port)
         except (OSError, UnicodeError) as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+            raise Unresolved(f"cannot resolve {host}") from exc
         for address in addresses:
             reason = urls.refusal(address, allow_private=self._allow_private)
             if reason is not None:
-                raise AddressRefused(f"{host} resolves to {address}, {reason}")
-        failure: Exception = httpcore.ConnectError(f"{host} resolves to no address")
+                raise AddressRefused(urls.refused_host(host, reason))
+        failure: Exception = Unresolved(f"{host} resolves to no address")
         for address in addresses:
             try:
                 return await self._inner.connect_tcp(
@@ -101,24 +111,58 @@ class Sender:
                 status = answer.status
                 if 200 <= status < 300:
                     return Attempt("delivered", status, None)
-                excerpt = await _excerpt(answer)
-                return Attempt("http_error", status, f"HTTP {status}" + (f": {excerpt}" if excerpt else ""))
+                return Attempt("http_error", status, status_reason(status))
         except AddressRefused as exc:
             return Attempt("address_refused", None, f"address refused: {exc}")
+        except Unresolved as exc:
+            return Attempt("connection_error", None, str(exc))  # our words, naming the URL's own host
         except (TimeoutError, httpcore.TimeoutException):
             return Attempt("timeout", None, f"no answer within {self.timeout:g} s")
         except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol, OSError) as exc:
-            return Attempt("connection_error", None, f"{type(exc).__name__}: {exc}"[:500])
+            return Attempt("connection_error", None, network_reason(exc))
 
     async def close(self) -> None:
         await self._pool.aclose()
 
 
-async def _excerpt(answer: httpcore.Response) -> str:
-    """The first bytes of a refusal's body (for `last_error`), read no further."""
-    taken = b""
-    async for chunk in answer.aiter_stream():
-        taken += chunk
-        if len(taken) >= EXCERPT_BYTES:
-            break
-    return taken[:EXCERPT_BYTES].decode(errors="replace").strip()
+def status_reason(status: int) -> str:
+    """`HTTP 503 Service Unavailable`: the code and its standard phrase (not the receiver's own)."""
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+_ERRNO_REASONS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.EPIPE: "connection closed",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+}
+
+
+def network_reason(exc: BaseException) -> str:
+    """Why a connection failed, in a few words of ours (an exception's own text may name the
+    address it tried, which is not the subscription's to see)."""
+    causes: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(causes) < 10:
+        causes.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for cause in causes:
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS failed ({cause.reason})" if cause.reason else "TLS failed"
+        if isinstance(cause, OSError) and cause.errno in _ERRNO_REASONS:
+            return _ERRNO_REASONS[cause.errno]
+    if isinstance(exc, httpcore.ConnectError):
+        return "could not connect"
+    if isinstance(exc, httpcore.ReadError):
+        return "connection lost while reading the answer"
+    if isinstance(exc, httpcore.WriteError):
+        return "connection lost while sending"
+    if isinstance(exc, httpcore.UnsupportedProtocol):
+        return "unsupported URL scheme"
+    if isinstance(exc, httpcore.ProtocolError):
+        return "the answer is not valid HTTP"
+    return "network error"

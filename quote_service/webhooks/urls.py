@@ -83,7 +83,7 @@ def refusal(address: Address, *, allow_private: bool = False) -> str | None:
     if address.is_private:
         return "a private address"
     if not address.is_global or address.is_multicast:
-        return "not a public address"
+        return "a non-public address"
     return None
 
 
@@ -154,8 +154,15 @@ async def check(url: str, *, allow_private: bool) -> str:
     for address in addresses:
         reason = refusal(address, allow_private=allow_private)
         if reason is not None:
-            where = f"{host} is" if literal(host) is not None else f"{host} resolves to {address},"
             # The setting's name only where setting it would help.
             unless = _UNLESS if refusal(address, allow_private=True) is None else ""
-            raise invalid("url", f"{where} {reason}{unless}")
+            raise invalid("url", f"{refused_host(host, reason)}{unless}")
     return str(parsed)
+
+
+def refused_host(host: str, reason: str) -> str:
+    """Why `host` is refused, naming the kind of address it is or resolves to, never the address
+    a name resolved to (what a name points at inside a network is not the caller's to learn)."""
+    if literal(host) is not None:
+        return f"{host} is {reason}"
+    return f"{host} resolves to {reason}"

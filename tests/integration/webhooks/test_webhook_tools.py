@@ -33,12 +33,16 @@ async def test_the_test_ping_is_sent_at_once_signed_and_answers_with_the_receive
     assert (await deliveries(client, admin, hook["id"]))["items"] == [], "a ping is no delivery"
 
     receiver.status = 410
+    receiver.answer = b"endpoint retired; internal host erp-7.corp:8443"
     refused = expect_ok(await client.post(f"{WEBHOOKS}/{hook['id']}/test", headers=admin.headers))
-    assert (refused["delivered"], refused["status_code"]) == (False, 410)
+    assert (refused["delivered"], refused["status_code"], refused["error"]) == (False, 410, "HTTP 410 Gone"), (
+        "the status and its reason, never the receiver's body"
+    )
     receiver.stop()
     down = expect_ok(await client.post(f"{WEBHOOKS}/{hook['id']}/test", headers=admin.headers))
-    assert (down["delivered"], down["status_code"]) == (False, None)
-    assert down["error"]
+    assert (down["delivered"], down["status_code"], down["error"]) == (False, None, "connection refused"), (
+        "a reason in a few words, not the OS error naming the address it tried"
+    )
     missing = "00000000-0000-0000-0000-000000000000"
     expect_error(await client.post(f"{WEBHOOKS}/{missing}/test", headers=admin.headers), 404, "NOT_FOUND")
 

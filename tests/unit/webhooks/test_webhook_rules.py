@@ -29,8 +29,8 @@ from quote_service.webhooks.dispatcher import retry_delay
         ("fd12::1", "a private address"),
         ("::ffff:10.1.1.1", "a private address"),
         ("0.0.0.0", "a private address"),  # noqa: S104 - an address judged, nothing bound
-        ("100.64.0.1", "not a public address"),
-        ("224.0.0.1", "not a public address"),
+        ("100.64.0.1", "a non-public address"),
+        ("224.0.0.1", "a non-public address"),
         ("93.184.215.14", None),
         ("2606:4700::1111", None),
     ],

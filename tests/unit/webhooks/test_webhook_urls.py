@@ -26,7 +26,7 @@ CASES = [
     ("10.1.2.3", PRIVATE, None),
     ("192.168.0.10", PRIVATE, None),
     ("fd12::1", PRIVATE, None),
-    ("100.64.0.1", "not a public address", None),
+    ("100.64.0.1", "a non-public address", None),
     ("93.184.215.14", None, None),
     ("2606:4700::1111", None, None),
     # Link-local: never, setting or not.
@@ -153,3 +153,26 @@ async def test_a_subscription_to_a_private_or_loopback_target_is_refused_on_its_
     assert [detail.field for detail in refused.value.details] == ["url"]
     assert "WEBHOOK_ALLOW_PRIVATE" in refused.value.details[0].message
     assert (await check_fields(body, allow_private=True))["url"] == url
+
+
+@pytest.mark.parametrize(
+    ("resolved", "reason"),
+    [("10.20.30.40", "a private address"), ("169.254.169.254", "a cloud metadata address")],
+)
+async def test_a_refused_name_is_answered_with_the_kind_of_address_never_the_address(
+    monkeypatch: pytest.MonkeyPatch, resolved: str, reason: str
+) -> None:
+    """What a name points at inside a network is not the caller's to learn: the 422 says what kind
+    of address the name resolves to, not which."""
+
+    async def resolve(host: str, port: int) -> list[urls.Address]:
+        return [ipaddress.ip_address(resolved)]
+
+    monkeypatch.setattr(urls, "resolve", resolve)
+    with pytest.raises(ValidationFailed) as refused:
+        await urls.check("https://erp.intranet.example/hook", allow_private=False)
+    [detail] = refused.value.details
+    assert detail.field == "url"
+    assert detail.message.startswith(f"erp.intranet.example resolves to {reason}")
+    assert resolved not in detail.message
+    assert resolved not in refused.value.message
