@@ -9,7 +9,7 @@ import asyncpg
 import msgspec
 
 from quote_service.db.pool import Connection
-from quote_service.errors import DuplicateKey
+from quote_service.errors import DuplicateKey, FieldError
 from quote_service.pricing.coupons import Coupon
 
 COUPON_COLUMNS = (
@@ -62,7 +62,7 @@ async def insert_coupon(
     columns = ["code", *_WRITABLE, "created_by", "updated_by", "seller_id"]
     placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     if await conn.fetchval("SELECT 1 FROM coupon_codes WHERE code = $1", code):  # unique across coupons' codes
-        raise DuplicateKey(f"{code!r} is a generated code of another coupon")
+        raise code_taken(code)
     try:
         row = await conn.fetchrow(
             f"INSERT INTO coupons ({', '.join(columns)}) VALUES ({placeholders}) RETURNING {COUPON_COLUMNS}",
@@ -73,9 +73,18 @@ async def insert_coupon(
             seller_id,
         )
     except asyncpg.UniqueViolationError as exc:
-        raise DuplicateKey(f"a coupon with code {code!r} already exists") from exc
+        raise code_taken(code) from exc
     assert row is not None
     return row
+
+
+def code_taken(code: str) -> DuplicateKey:
+    """One answer whoever holds `code` (the caller, another seller, the platform, a generated code
+    of a batch): a seller learns that the code is taken, which a shopper's quote tells anyone,
+    never by whom nor what it is (docs/sellers.md#a-sellers-coupons)."""
+    return DuplicateKey(
+        f"coupon code {code!r} is taken: choose another", details=[FieldError("code", "is taken: choose another")]
+    )
 
 
 async def get_coupon(conn: Connection, *, code: str) -> asyncpg.Record | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from tests.integration.conftest import Caller
 from tests.integration.coupons.test_coupons_api import coupon_body, create_coupon
@@ -104,3 +105,32 @@ async def test_another_sellers_or_the_platforms_coupon_is_not_found(
         )
     )
     assert kept["seller_id"] == "seller-2"
+
+
+async def test_creating_a_taken_code_answers_the_same_whoever_holds_it(
+    client: Client, admin: Caller, seller: Caller, rival: Caller, own: dict[str, Any], theirs: dict[str, Any]
+) -> None:
+    """A code is the marketplace's (a shopper types it): a seller learns that one is taken, never
+    by whom. Its own coupon, another seller's, the platform's and a generated code of a batch
+    answer one and the same 409; reading another's answers as an unknown code does."""
+    expect_ok(await client.post(COUPONS, json=mine(own["id"]), headers=seller.headers), 201)
+    rivals = coupon_body(code="RIVAL", product_ids=[theirs["id"]])
+    expect_ok(await client.post(COUPONS, json=rivals, headers=rival.headers), 201)
+    await create_coupon(client, admin, code="PLATFORM5")
+    expect_ok(await client.post(f"{COUPONS}/platform5/codes", json={"count": 1}, headers=admin.headers), 201)
+    [generated] = expect_ok(await client.get(f"{COUPONS}/platform5/codes", headers=admin.headers))["items"]
+
+    answers = {}
+    for code in ("CASE10", "RIVAL", "PLATFORM5", generated["code"]):
+        refused = expect_error(
+            await client.post(COUPONS, json={**mine(own["id"]), "code": code}, headers=seller.headers),
+            409,
+            "DUPLICATE_KEY",
+        )
+        answers[code] = msgspec.json.encode(refused).decode().replace(code, "<code>")
+    assert len(set(answers.values())) == 1, answers
+    assert set(field_errors(refused)) == {"code"}
+    for method in ("GET", "DELETE"):
+        unknown = await client.request(method, f"{COUPONS}/NOSUCH", headers=seller.headers)
+        another = await client.request(method, f"{COUPONS}/RIVAL", headers=seller.headers)
+        assert (another.status_code, another.text.replace("RIVAL", "NOSUCH")) == (unknown.status_code, unknown.text)
