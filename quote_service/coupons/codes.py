@@ -1,23 +1,16 @@
-"""Coupon code batches (docs/promotions.md#code-batches): single-use codes generated for a coupon.
+"""Generated coupon codes (docs/promotions.md#code-batches): looked up, redeemed, given back, listed.
 
-A batch of up to 100,000 codes is generated and written in one transaction: random codes from a
-32-character alphabet without look-alikes (no 0/O, 1/I/L), `prefix` + `length` characters, written
-with one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING` per round; codes that collide
-with an existing generated code or a coupon's own code are drawn again (rare: with 10 characters
-there are 32^10 ≈ 10^15 codes).
-
-A quote prices a generated code as its coupon, usable once (`coupon_for_codes`); an order redeems
-it by setting `used_at` where it is still NULL (`redeem`: the row lock makes the first order win,
-every other gets 409 COUPON_EXHAUSTED); a cancel gives it back (`release`).
+The batches that make them are written by `batches.py`. A quote prices a generated code as its
+coupon, usable once (`coupon_for_codes`); an order redeems it by setting `used_at` where it is
+still NULL (`redeem`: the row lock makes the first order win, every other gets 409
+COUPON_EXHAUSTED); a cancel gives it back (`release`).
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
 from uuid import UUID
 
 import asyncpg
@@ -25,38 +18,10 @@ import msgspec
 import structlog
 
 from quote_service.db.pool import Connection, Pool
-from quote_service.errors import Conflict, FieldError, NotFound, ValidationFailed
+from quote_service.errors import Conflict, FieldError
 from quote_service.pricing.coupons import Coupon, normalize_code
 
 log = structlog.get_logger("quote_service.coupons.codes")
-ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-"""31 upper-case letters and digits, none two people mistake for each other (no 0/O, 1/I/L)."""
-MAX_COUNT = 100_000
-_CHUNK = 10_000
-"""Codes written a statement: 100,000 in one would pass the 5 s statement timeout on a loaded box."""
-_ROUNDS = 40
-
-
-class BatchInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    count: Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT)]
-    prefix: Annotated[str, msgspec.Meta(max_length=16)] = ""
-    """Upper-case letters, digits, `_` and `-` (any case in, upper-case stored)."""
-    length: Annotated[int, msgspec.Meta(ge=6, le=16)] = 10
-    """Random characters after the prefix."""
-
-
-class Batch(msgspec.Struct, frozen=True, kw_only=True):
-    batch_id: UUID
-    coupon_code: str
-    count: int
-    prefix: str
-    length: int
-    created_at: datetime
-
-
-class BatchMade(msgspec.Struct, frozen=True, kw_only=True):
-    batch_id: UUID
-    count: int
 
 
 class BatchUse(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,83 +40,6 @@ class GeneratedCode(msgspec.Struct, frozen=True, kw_only=True):
     batch_id: UUID
     used_at: datetime | None
     order_id: UUID | None
-
-
-def _draw(prefix: str, length: int, count: int) -> list[str]:
-    """`count` distinct random codes."""
-    alphabet = ALPHABET
-    size = len(alphabet)
-    drawn: set[str] = set()
-    while len(drawn) < count:
-        raw = secrets.token_bytes((count - len(drawn)) * length * 2)
-        # Bytes below the largest multiple of the alphabet's size: every character equally likely.
-        usable = [b % size for b in raw if b < 256 - 256 % size]
-        for start in range(0, len(usable) - length + 1, length):
-            drawn.add(prefix + "".join(alphabet[i] for i in usable[start : start + length]))
-            if len(drawn) == count:
-                break
-    return list(drawn)
-
-
-async def generate(conn: Connection, *, coupon_code: str, data: BatchInput, actor: str) -> Batch:
-    """A batch of `data.count` new codes for the coupon (already normalised), in one transaction."""
-    prefix = data.prefix.upper()
-    if prefix and not all(c.isascii() and (c.isalnum() or c in "_-") for c in prefix):
-        raise ValidationFailed(
-            "Invalid batch: prefix may hold only letters, digits, _ and -",
-            details=[FieldError("prefix", "may hold only letters A-Z, digits, _ and -")],
-        )
-    if len(ALPHABET) ** data.length < data.count * 1_000_000:
-        raise ValidationFailed(
-            "Invalid batch: too few possible codes of this length for this count",
-            details=[FieldError("length", f"too short for {data.count} codes: make it longer")],
-        )
-    async with conn.transaction():
-        if await conn.fetchval("SELECT 1 FROM coupons WHERE code = $1 FOR SHARE", coupon_code) is None:
-            raise NotFound(f"coupon {coupon_code!r} not found")
-        row = await conn.fetchrow(
-            """INSERT INTO coupon_code_batches (coupon_code, count, prefix, length, created_by)
-               VALUES ($1, $2, $3, $4, $5) RETURNING id, coupon_code, count, prefix, length, created_at""",
-            coupon_code,
-            data.count,
-            prefix,
-            data.length,
-            actor,
-        )
-        assert row is not None
-        missing = data.count
-        for _ in range(_ROUNDS):
-            written = await _write_some(conn, prefix, data.length, min(missing, _CHUNK), coupon_code, row["id"])
-            missing -= written
-            if missing == 0:
-                break
-        else:  # pragma: no cover - rounds of collisions: the code space is nearly full
-            raise Conflict("could not draw enough unique codes: use a longer length", code="DUPLICATE_KEY")
-    return Batch(
-        batch_id=row["id"],
-        coupon_code=row["coupon_code"],
-        count=row["count"],
-        prefix=row["prefix"],
-        length=row["length"],
-        created_at=row["created_at"],
-    )
-
-
-async def _write_some(conn: Connection, prefix: str, length: int, count: int, coupon_code: str, batch_id: UUID) -> int:
-    """Draw `count` codes and write those no code or coupon has yet (one statement, well within the
-    statement timeout); how many were written."""
-    written: int = await conn.fetchval(
-        """WITH added AS (
-                       INSERT INTO coupon_codes (code, coupon_code, batch_id)
-                       SELECT u.code, $2, $3 FROM unnest($1::text[]) AS u (code)
-                       WHERE NOT EXISTS (SELECT 1 FROM coupons c WHERE c.code = u.code)
-                       ON CONFLICT DO NOTHING RETURNING 1)
-                   SELECT count(*) FROM added""",
-        _draw(prefix, length, count),
-        coupon_code,
-        batch_id,
-    )
-    return written
 
 
 async def list_codes(

@@ -11,12 +11,18 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import requires_role
 from quote_service.auth.sellers import own_seller, owned_by
-from quote_service.coupons import codes, repository, seller_scope, service
+from quote_service.coupons import batches, codes, repository, seller_scope, service
 from quote_service.coupons.schemas import Coupon, CouponCreate, CouponUpdate
 from quote_service.db.pool import Pool
 from quote_service.errors import NotFound, invalid
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import AuthedRequest, PoolDep, ReadPoolDep
+from quote_service.web.deps import (
+    AuthedRequest,
+    OptionalIdempotencyKey,
+    PoolDep,
+    ReadPoolDep,
+    check_idempotency_key,
+)
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "coupons"
@@ -95,16 +101,32 @@ class CouponController(Controller):
         return await write.saved(coupon, "Coupon deactivated")
 
     @post(
-        "/{code:str}/codes", guards=[admin_only], summary="Generate a batch of single-use codes of a coupon (1-100,000)"
+        "/{code:str}/codes",
+        guards=[admin_only],
+        summary="Generate a batch of single-use codes of a coupon (1-100,000; Idempotency-Key makes it once)",
     )
     async def generate_codes(
-        self, code: FromPath[str], data: JSONBody[codes.BatchInput], write: ConfigWriteDep
-    ) -> Envelope[codes.BatchMade]:
+        self,
+        code: FromPath[str],
+        data: JSONBody[batches.BatchInput],
+        write: ConfigWriteDep,
+        request: AuthedRequest,
+        idempotency_key: OptionalIdempotencyKey = None,
+    ) -> Envelope[batches.BatchMade]:
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
         async with write.pool.acquire() as conn:
-            batch = await codes.generate(conn, coupon_code=service.lookup_code(code), data=data, actor=write.actor)
-        return await write.saved(
-            codes.BatchMade(batch_id=batch.batch_id, count=batch.count), "Codes generated", changed=False
-        )
+            batch, again = await batches.generate(
+                conn,
+                coupon_code=service.lookup_code(code),
+                data=data,
+                actor=write.actor,
+                principal_id=request.user.id,
+                idempotency_key=idempotency_key,
+            )
+        made = batches.BatchMade(batch_id=batch.batch_id, count=batch.count)
+        message = "Codes already generated with this Idempotency-Key" if again else "Codes generated"
+        return await write.saved(made, message, changed=False)
 
     @get(
         "/{code:str}/codes",

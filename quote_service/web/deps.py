@@ -58,6 +58,15 @@ IdempotencyKey: TypeAlias = Annotated[
     ),
 ]
 """The Idempotency-Key header of POST /orders and flash-sale purchases (API.md §1)."""
+OptionalIdempotencyKey: TypeAlias = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        description="Optional, 1-128 characters. A retry with the same key and body returns the first result.",
+    ),
+]
+"""The Idempotency-Key header of a write that takes one without requiring it (a code batch)."""
 
 
 def check_idempotency_key(key: str) -> None:
