@@ -32,8 +32,14 @@ EventType = Literal[
     "flag.potentially_stale",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
+"""The types a subscription may name: every event the service writes (`emit` takes no other, and
+the database's `webhook_emit` calls name no other: tests/unit/webhooks/test_event_types.py)."""
 ALL_EVENTS = "*"
 """In a subscription's `events`: every type, those added later included."""
+TEST_EVENT = "webhook.test"
+"""The test ping's type (POST /webhooks/{id}/test): sent on request, never subscribed to."""
+SENT_TYPES: tuple[str, ...] = (*EVENT_TYPES, TEST_EVENT)
+"""Every type a receiver can get: each receiver in the docs handles every one of them."""
 
 _ENCODER = msgspec.json.Encoder()
 

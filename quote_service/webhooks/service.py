@@ -16,7 +16,7 @@ from quote_service.db.pool import Pool
 from quote_service.errors import Conflict, FieldError, NotFound, ValidationFailed
 from quote_service.patch import patched, sent_fields
 from quote_service.webhooks import repository, signing, urls
-from quote_service.webhooks.events import ALL_EVENTS, EVENT_TYPES
+from quote_service.webhooks.events import ALL_EVENTS, EVENT_TYPES, TEST_EVENT
 from quote_service.webhooks.schemas import (
     Delivery,
     Replayed,
@@ -29,7 +29,6 @@ from quote_service.webhooks.schemas import (
 )
 from quote_service.webhooks.transport import Sender
 
-TEST_EVENT = "webhook.test"
 _ENCODER = msgspec.json.Encoder()
 
 
