@@ -68,6 +68,14 @@ async def update_webhook(
     )
 
 
+async def wait_for_missed_events(conn: Connection, *, webhook_id: UUID) -> None:
+    """Take the subscription's enabling lock until the transaction ends: it waits for every open
+    transaction that wrote an event this subscription wants while it was inactive, and makes those
+    that write one now wait for it (migrations/0694). Then a replay made after re-enabling sees
+    every such event committed, and every later one has its delivery already."""
+    await conn.execute("SELECT pg_advisory_xact_lock(webhook_enable_lock($1))", webhook_id)
+
+
 async def rotate_secret(
     conn: Connection, *, webhook_id: UUID, secret: str, overlap_seconds: float, actor: str
 ) -> asyncpg.Record | None:

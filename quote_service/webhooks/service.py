@@ -113,9 +113,12 @@ async def get_webhook(pool: Pool, webhook_id: UUID) -> Webhook:
 async def replace_webhook(
     pool: Pool, webhook_id: UUID, data: WebhookCreate, *, actor: str, allow_private: bool
 ) -> Webhook:
-    """PUT: every writable field (the secret stays)."""
+    """PUT: every writable field (the secret stays). Making it active waits for the transactions
+    still writing events it missed while inactive (`wait_for_missed_events`)."""
     fields = await check_fields(data, allow_private=allow_private)
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction():
+        if fields["is_active"]:
+            await repository.wait_for_missed_events(conn, webhook_id=webhook_id)
         row = await repository.update_webhook(conn, webhook_id=webhook_id, fields=fields, actor=actor)
     if row is None:
         raise NotFound(f"webhook {webhook_id} not found")
