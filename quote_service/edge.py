@@ -23,6 +23,7 @@ every odd request).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Final
 from uuid import UUID
@@ -56,7 +57,7 @@ from quote_service.quotes.deadlines import DeadlineWatch
 from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import MAX_IDEMPOTENCY_KEY_LENGTH
 from quote_service.web.envelope import Envelope, ErrorBody, ErrorEnvelope
-from quote_service.web.middleware import REQUEST_ID, SECURITY_HEADERS, finish_request, request_id_for
+from quote_service.web.middleware import REQUEST_ID, SECURITY_HEADERS, answerable, finish_request, request_id_for
 from quote_service.web.money_format import NUMBERS, header_asks_numbers
 from quote_service.web.request import BODY_READ_DEADLINE, DEFAULT_BODY_READ_TIMEOUT, EDGE_ERROR, strict_decoder
 
@@ -150,7 +151,9 @@ class LeanEdge:
         tokens = bind_contextvars(request_id=request_id)
         try:
             priced = await quotes.quote(request, principal, deadline, body, numbers=numbers)
-        except Exception as exc:  # rendered by Litestar's exception handlers, exactly as there
+        except (Exception, asyncio.CancelledError) as exc:  # rendered by Litestar's exception handlers, as there
+            if not answerable(exc):  # this request itself is being cancelled
+                raise
             reset_contextvars(**tokens)
             await self._hand_on(scope, _replay(body, complete, receive), send, exc, api_key, auth)
             return

@@ -134,7 +134,7 @@ class AuthService:
         slots = settings.login_concurrency or default_slots()
         self.hashing = HashingGate(slots, max_waiting=slots * LOGIN_QUEUE_PER_SLOT)
         self._principals = local_cache()
-        self._loading: dict[str, asyncio.Future[Principal]] = {}
+        self._loading: dict[str, asyncio.Task[Principal]] = {}
         self._last_good: OrderedDict[str, Principal] = OrderedDict()
         self._unreachable_until = 0.0
         # When each cached principal was loaded + the TTL (event-loop time), and the lean edge's
@@ -381,31 +381,30 @@ class AuthService:
     async def _cached(self, cache_key: str, load: Callable[[], Awaitable[Principal]]) -> Principal:
         """From the cache, else loaded once: concurrent misses for one key share a single
         lookup (when the entry expires under load, 64 requests in flight make one query).
-        While PostgreSQL cannot be asked, a known principal's last good value stands in."""
+        While PostgreSQL cannot be asked, a known principal's last good value stands in.
+
+        The shared lookup is a task of its own, which each waiter awaits through a shield: a
+        waiter cancelled (a quote past its deadline) stops waiting, and the lookup goes on for
+        the others (an order sharing it), who get its answer rather than a stray cancellation."""
         cached: Principal | None = await self._principals.get(cache_key)
         if cached is not None:
             return cached
         last_good = self._last_good.get(cache_key)
         if last_good is not None and time.monotonic() < self._unreachable_until:
             return last_good
-        pending = self._loading.get(cache_key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Principal] = running_loop().create_future()
-        self._loading[cache_key] = future
-        try:
-            principal = await self._load_or_last_good(cache_key, load, last_good)
-            future.set_result(principal)
-            return principal
-        except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError):
-                future.cancel()
-            else:
-                future.set_exception(exc)
-                future.exception()  # retrieved here: no "never retrieved" warning without waiters
-            raise
-        finally:
+        lookup = self._loading.get(cache_key)
+        if lookup is None:
+            lookup = running_loop().create_task(self._load_or_last_good(cache_key, load, last_good))
+            self._loading[cache_key] = lookup
+            lookup.add_done_callback(lambda done: self._lookup_done(cache_key, done))
+        return await asyncio.shield(lookup)
+
+    def _lookup_done(self, cache_key: str, lookup: asyncio.Task[Principal]) -> None:
+        """A shared lookup ended: the next miss starts a new one."""
+        if self._loading.get(cache_key) is lookup:
             del self._loading[cache_key]
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved here: no "never retrieved" warning when every waiter left
 
     async def _load_or_last_good(
         self, cache_key: str, load: Callable[[], Awaitable[Principal]], last_good: Principal | None
