@@ -28,6 +28,7 @@ from quote_service.auth.schemas import (
     ApiKeyCreated,
     LoggedOut,
     Me,
+    SessionsEnded,
     Token,
     TokenRequest,
     User,
@@ -101,7 +102,7 @@ class AuthController(Controller):
     @patch(
         "/users/{user_id:uuid}",
         guards=[admin_only],
-        summary="Change a user's role, tier, segment or customer group (admin; the admin role may need approval)",
+        summary="Change a user's role, tier, segment, group or is_active (admin; the admin role may need approval)",
     )
     async def update_user(
         self,
@@ -112,10 +113,24 @@ class AuthController(Controller):
         request: AuthedRequest,
         settings: NamedDependency[Settings],
     ) -> Envelope[User]:
+        replaying = changes.replaying(request)
         giving_admin = data.role == "admin" and await _needs_approval(admin_pool, settings, "user")
-        if giving_admin and changes.replaying(request) is None and (await auth.get_user(user_id)).role != "admin":
+        if giving_admin and replaying is None and (await auth.get_user(user_id)).role != "admin":
             await ask_approval(request, admin_pool, "user", msgspec.to_builtins(data))
-        return ok(await auth.update_user(user_id, data, pool=admin_pool), "User updated")
+        after_commit = None if replaying is None else replaying.after_commit
+        return ok(await auth.update_user(user_id, data, pool=admin_pool, after_commit=after_commit), "User updated")
+
+    @post(
+        "/users/{user_id:uuid}/sessions/revoke",
+        status_code=200,
+        guards=[admin_only],
+        summary="End every session of a user: their tokens issued until now are refused, everywhere",
+    )
+    async def end_sessions(
+        self, user_id: FromPath[UUID], auth: NamedDependency[AuthService], admin_pool: AdminPoolDep
+    ) -> Envelope[SessionsEnded]:
+        ended = await auth.end_sessions(user_id, pool=admin_pool)
+        return ok(ended, "Every session of the user ended; their tokens issued until now are refused")
 
     @get("/users/me", summary="The authenticated caller")
     async def me(self, request: AuthedRequest) -> Envelope[Me]:

@@ -11,7 +11,8 @@ from quote_service.db.pool import Connection
 from quote_service.errors import DuplicateKey
 
 _USER_COLUMNS = (
-    "id, username, password_hash, role, tier, segment, customer_group, is_active, created_at, created_by, seller_id"
+    "id, username, password_hash, role, tier, segment, customer_group, is_active, created_at, created_by, seller_id,"
+    " sessions_ended_at"
 )
 _KEY_COLUMNS = "id, name, role, prefix, money_format, customer_group, created_at, revoked_at, created_by, seller_id"
 MAX_LINEAGE = 64
@@ -171,6 +172,20 @@ async def revoked_tokens(conn: Connection, *, since: datetime | None) -> list[as
         """SELECT jti, expires_at FROM revoked_tokens
            WHERE expires_at > now() AND ($1::timestamptz IS NULL OR revoked_at >= $1)""",
         since,
+    )
+
+
+async def ended_sessions(
+    conn: Connection, *, changed_since: datetime | None, ended_after: datetime
+) -> list[asyncpg.Record]:
+    """Users (id, sessions_ended_at) whose sessions ended after `ended_after`, among those
+    updated at or after `changed_since` (None: all of them)."""
+    return await conn.fetch(
+        """SELECT id, sessions_ended_at FROM users
+           WHERE sessions_ended_at IS NOT NULL AND sessions_ended_at > $2
+             AND ($1::timestamptz IS NULL OR updated_at >= $1)""",
+        changed_since,
+        ended_after,
     )
 
 

@@ -17,9 +17,11 @@ PostgreSQL answers again (docs/consistency.md).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -32,7 +34,16 @@ from quote_service.auth.credentials import TokenClaims
 from quote_service.auth.gate import HashingGate, default_slots
 from quote_service.auth.passwords import check_password
 from quote_service.auth.policy import check_seller_binding
-from quote_service.auth.schemas import ApiKey, ApiKeyCreated, Principal, Token, User, UserCreate, UserUpdate
+from quote_service.auth.schemas import (
+    ApiKey,
+    ApiKeyCreated,
+    Principal,
+    SessionsEnded,
+    Token,
+    User,
+    UserCreate,
+    UserUpdate,
+)
 from quote_service.auth.throttle import LoginThrottle
 from quote_service.cache.local import local_cache
 from quote_service.clock import utcnow
@@ -70,6 +81,7 @@ def user_from_row(row: asyncpg.Record) -> User:
         customer_group=row["customer_group"],
         created_by=row["created_by"],
         seller_id=row["seller_id"] or UNSET,
+        sessions_ended_at=row["sessions_ended_at"],
     )
 
 
@@ -222,10 +234,21 @@ class AuthService:
             )
         return user_from_row(row)
 
-    async def update_user(self, user_id: UUID, data: UserUpdate, *, pool: asyncpg.Pool) -> User:
+    async def update_user(
+        self,
+        user_id: UUID,
+        data: UserUpdate,
+        *,
+        pool: asyncpg.Pool,
+        after_commit: list[Callable[[], Awaitable[None]]] | None = None,
+    ) -> User:
         """Change the fields sent (a 422 when none is); the user's next request sees them here at
-        once, elsewhere within PRINCIPAL_TTL_SECONDS."""
+        once, elsewhere within PRINCIPAL_TTL_SECONDS. Deactivating a user ends their sessions too.
+        `after_commit`: where a change request's replay, whose transaction commits later, leaves
+        the announcement."""
         fields = sent_fields(data)
+        if fields.get("is_active") is False:
+            fields["sessions_ended_at"] = utcnow()
         async with pool.acquire() as conn, conn.transaction():
             current = await repository.get_user(conn, user_id=user_id)
             if current is None:
@@ -236,7 +259,28 @@ class AuthService:
         if row is None:
             raise NotFound("user not found")
         await self._forget(f"u:{user_id}")
+        if "sessions_ended_at" in fields:
+            announce = functools.partial(self._sessions_ended, user_id, fields["sessions_ended_at"])
+            if after_commit is None:
+                await announce()
+            else:
+                after_commit.append(announce)
         return user_from_row(row)
+
+    async def end_sessions(self, user_id: UUID, *, pool: asyncpg.Pool) -> SessionsEnded:
+        """Refuse every token of the user issued until now, on every process (docs/authentication.md)."""
+        ended = utcnow()
+        async with pool.acquire() as conn:
+            row = await repository.update_user(conn, user_id=user_id, fields={"sessions_ended_at": ended})
+        if row is None:
+            raise NotFound("user not found")
+        await self._sessions_ended(user_id, ended)
+        return SessionsEnded(user_id=user_id, sessions_ended_at=ended)
+
+    async def _sessions_ended(self, user_id: UUID, at: datetime) -> None:
+        if self.revocations is None:  # the app always has one; the command-line tools end no sessions
+            raise RuntimeError("this AuthService was built without a revocation list")
+        await self.revocations.sessions_ended(user_id, at)
 
     async def acting_for(self, principal: Principal) -> UUID:
         """The person `principal` acts for (docs/authentication.md): a user itself, a key its maker."""
@@ -324,8 +368,8 @@ class AuthService:
     async def principal_from_bearer(self, token: str) -> Principal:
         """The active user a valid bearer token names, unless that token was logged out."""
         claims = credentials.decode_claims(self.settings, token)
-        if self.revocations is not None and self.revocations.is_revoked(claims.jti):
-            raise Unauthorized("Token has been revoked (logged out); log in again")
+        if self.revocations is not None and self.revocations.is_revoked(claims):
+            raise Unauthorized("Token has been revoked (logged out, or an admin ended its sessions); log in again")
         user_id = claims.user_id
 
         async def load() -> Principal:
