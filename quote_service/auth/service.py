@@ -32,6 +32,7 @@ from msgspec import UNSET, UnsetType
 from quote_service.auth import credentials, repository
 from quote_service.auth.credentials import TokenClaims
 from quote_service.auth.gate import HashingGate, default_slots
+from quote_service.auth.last_admin import check_admins_remain
 from quote_service.auth.passwords import check_password
 from quote_service.auth.policy import check_seller_binding
 from quote_service.auth.schemas import (
@@ -243,9 +244,9 @@ class AuthService:
         after_commit: list[Callable[[], Awaitable[None]]] | None = None,
     ) -> User:
         """Change the fields sent (a 422 when none is); the user's next request sees them here at
-        once, elsewhere within PRINCIPAL_TTL_SECONDS. Deactivating a user ends their sessions too.
-        `after_commit`: where a change request's replay, whose transaction commits later, leaves
-        the announcement."""
+        once, elsewhere within PRINCIPAL_TTL_SECONDS. Deactivating a user ends their sessions too;
+        a change that would leave no active admin user is 409 LAST_ADMIN. `after_commit`: where a
+        change request's replay, whose transaction commits later, leaves the announcement."""
         fields = sent_fields(data)
         if fields.get("is_active") is False:
             fields["sessions_ended_at"] = utcnow()
@@ -255,6 +256,7 @@ class AuthService:
                 raise NotFound("user not found")
             role = fields.get("role", current["role"])
             check_seller_binding(role, fields["seller_id"] if "seller_id" in fields else current["seller_id"])
+            await check_admins_remain(conn, current, fields)
             row = await repository.update_user(conn, user_id=user_id, fields=fields)
         if row is None:
             raise NotFound("user not found")
@@ -266,6 +268,14 @@ class AuthService:
             else:
                 after_commit.append(announce)
         return user_from_row(row)
+
+    async def leaves_admins(self, user_id: UUID, data: UserUpdate) -> None:
+        """409 LAST_ADMIN now when this PATCH would leave no active admin user (before it is
+        asked for as a change request; applying it checks again, under lock)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            current = await repository.get_user(conn, user_id=user_id)
+            if current is not None:
+                await check_admins_remain(conn, current, sent_fields(data))
 
     async def end_sessions(self, user_id: UUID, *, pool: asyncpg.Pool) -> SessionsEnded:
         """Refuse every token of the user issued until now, on every process (docs/authentication.md)."""
