@@ -12,7 +12,8 @@ it does for these itself, with the middleware's own helpers: the request id (ech
 the log context), the security headers, the duration metric, the trace's name, the access log.
 
 Everything else goes to Litestar (through RequestContextMiddleware) with the body replayed, so
-it keeps its exact answer: another content type, a bearer token, an unknown or new key
+it keeps its exact answer: another content type, a bearer token (beside a key too: a pair of
+credentials is judged there, 401 when ambiguous), an unknown or new key
 (authenticated there, then learned here), malformed or invalid JSON, a body Litestar would
 refuse. When the quote service itself fails (a ServiceError — rate limit, overload, policy,
 timeout — or a store failure), the request is handed on too, carrying the exception and its
@@ -23,6 +24,7 @@ every odd request).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Final
 from uuid import UUID
@@ -56,7 +58,7 @@ from quote_service.quotes.deadlines import DeadlineWatch
 from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import MAX_IDEMPOTENCY_KEY_LENGTH
 from quote_service.web.envelope import Envelope, ErrorBody, ErrorEnvelope
-from quote_service.web.middleware import REQUEST_ID, SECURITY_HEADERS, finish_request, request_id_for
+from quote_service.web.middleware import REQUEST_ID, SECURITY_HEADERS, answerable, finish_request, request_id_for
 from quote_service.web.money_format import NUMBERS, header_asks_numbers
 from quote_service.web.request import BODY_READ_DEADLINE, DEFAULT_BODY_READ_TIMEOUT, EDGE_ERROR, strict_decoder
 
@@ -119,7 +121,7 @@ class LeanEdge:
         state = self.app.state
         quotes: QuoteService | None = state.get("quotes")
         auth: AuthService | None = state.get("auth")
-        content_type = api_key = money = incoming_id = None
+        content_type = api_key = money = incoming_id = authorization = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value
@@ -129,7 +131,10 @@ class LeanEdge:
                 money = value
             elif name == b"x-request-id":
                 incoming_id = value if incoming_id is None else incoming_id
-        principal = auth.known_api_key(api_key) if auth is not None and api_key else None
+            elif name == b"authorization":
+                authorization = value
+        # A second credential beside the key: Litestar judges the pair (401 when ambiguous).
+        principal = auth.known_api_key(api_key) if auth is not None and api_key and authorization is None else None
         numbers = _numbers(money, principal)
         if quotes is None or principal is None or content_type != _JSON or numbers is None:
             await self._hand_on(scope, receive, send, None, api_key, auth)
@@ -150,7 +155,9 @@ class LeanEdge:
         tokens = bind_contextvars(request_id=request_id)
         try:
             priced = await quotes.quote(request, principal, deadline, body, numbers=numbers)
-        except Exception as exc:  # rendered by Litestar's exception handlers, exactly as there
+        except (Exception, asyncio.CancelledError) as exc:  # rendered by Litestar's exception handlers, as there
+            if not answerable(exc):  # this request itself is being cancelled
+                raise
             reset_contextvars(**tokens)
             await self._hand_on(scope, _replay(body, complete, receive), send, exc, api_key, auth)
             return
@@ -170,7 +177,7 @@ class LeanEdge:
         state = self.app.state
         purchases: Purchases | None = state.get("purchases")
         auth: AuthService | None = state.get("auth")
-        content_type = api_key = idempotency_key = money = incoming_id = None
+        content_type = api_key = idempotency_key = money = incoming_id = authorization = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value
@@ -182,7 +189,9 @@ class LeanEdge:
                 money = value
             elif name == b"x-request-id":
                 incoming_id = value if incoming_id is None else incoming_id
-        principal = auth.known_api_key(api_key) if auth is not None and api_key else None
+            elif name == b"authorization":
+                authorization = value
+        principal = auth.known_api_key(api_key) if auth is not None and api_key and authorization is None else None
         numbers = _numbers(money, principal)
         if (
             purchases is None

@@ -290,6 +290,12 @@ also(
 )
 also(Conflict, "CHANGE_NOT_PENDING", "no", "The change request was already approved, applied, rejected or conflicted")
 also(
+    Conflict,
+    "LAST_ADMIN",
+    "after change",
+    "The change would leave no active admin user: make or keep another admin first",
+)
+also(
     Forbidden,
     "SELF_APPROVAL",
     "no",

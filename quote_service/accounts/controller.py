@@ -1,8 +1,8 @@
 """HTTP: /auth/token, /users, /api-keys.
 
-With CHANGE_APPROVAL=required, the writes that make an admin (an admin user, the admin role, an
-admin API key) are change requests (docs/governance.md): the route stores them, and applies
-them when another admin approves, for their author.
+Wherever any approval applies, the writes that make or unmake an admin (accounts/governance.py)
+are change requests (docs/governance.md): the route stores them, and applies them when another
+person approves, for their author.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from quote_service.accounts import governance
 from quote_service.audit import changes
 from quote_service.audit.admin import ask_approval
 from quote_service.auth import credentials, repository
@@ -28,6 +29,7 @@ from quote_service.auth.schemas import (
     ApiKeyCreated,
     LoggedOut,
     Me,
+    SessionsEnded,
     Token,
     TokenRequest,
     User,
@@ -40,11 +42,6 @@ from quote_service.errors import Forbidden
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep
 from quote_service.web.envelope import Envelope, ok
-
-
-async def _needs_approval(pool: Any, settings: Settings, entity_type: str) -> bool:
-    """Whether a write that makes an admin is a change request (CHANGE_APPROVAL, or a policy for its type)."""
-    return await changes.approval_needed(pool, entity_type, required=settings.change_approval == "required")
 
 
 class AuthController(Controller):
@@ -90,7 +87,7 @@ class AuthController(Controller):
                 data, pool=admin_pool, created_by=replaying.author_person, password_hash=password_hash
             )
             return ok(user, "User created")
-        if data.role == "admin" and await _needs_approval(admin_pool, settings, "user"):
+        if data.role == "admin" and await governance.approval_applies(admin_pool, settings):
             # Only the hash is stored with the request; its body shows the password masked.
             sealed = {"password_hash": await auth.hash_new_password(data)}
             body = {**msgspec.to_builtins(data), "password": changes.MASKED}
@@ -101,7 +98,7 @@ class AuthController(Controller):
     @patch(
         "/users/{user_id:uuid}",
         guards=[admin_only],
-        summary="Change a user's role, tier, segment or customer group (admin; the admin role may need approval)",
+        summary="Change a user's role, tier, segment, group or is_active (admin; an admin's may need approval)",
     )
     async def update_user(
         self,
@@ -112,10 +109,25 @@ class AuthController(Controller):
         request: AuthedRequest,
         settings: NamedDependency[Settings],
     ) -> Envelope[User]:
-        giving_admin = data.role == "admin" and await _needs_approval(admin_pool, settings, "user")
-        if giving_admin and changes.replaying(request) is None and (await auth.get_user(user_id)).role != "admin":
-            await ask_approval(request, admin_pool, "user", msgspec.to_builtins(data))
-        return ok(await auth.update_user(user_id, data, pool=admin_pool), "User updated")
+        replaying = changes.replaying(request)
+        if replaying is None and governance.moves_admin_power(await auth.get_user(user_id), data):
+            await auth.leaves_admins(user_id, data)  # 409 LAST_ADMIN now, not once approved
+            if await governance.approval_applies(admin_pool, settings):
+                await ask_approval(request, admin_pool, "user", msgspec.to_builtins(data))
+        after_commit = None if replaying is None else replaying.after_commit
+        return ok(await auth.update_user(user_id, data, pool=admin_pool, after_commit=after_commit), "User updated")
+
+    @post(
+        "/users/{user_id:uuid}/sessions/revoke",
+        status_code=200,
+        guards=[admin_only],
+        summary="End every session of a user: their tokens issued until now are refused, everywhere",
+    )
+    async def end_sessions(
+        self, user_id: FromPath[UUID], auth: NamedDependency[AuthService], admin_pool: AdminPoolDep
+    ) -> Envelope[SessionsEnded]:
+        ended = await auth.end_sessions(user_id, pool=admin_pool)
+        return ok(ended, "Every session of the user ended; their tokens issued until now are refused")
 
     @get("/users/me", summary="The authenticated caller")
     async def me(self, request: AuthedRequest) -> Envelope[Me]:
@@ -151,7 +163,7 @@ class AuthController(Controller):
                 sealed = (bytes.fromhex(replaying.sealed["key_hash"]), replaying.sealed["prefix"])
         else:
             created_by = await auth.acting_for(request.user)
-            if data.role == "admin" and await _needs_approval(admin_pool, settings, "api_key"):
+            if data.role in governance.KEY_ROLES_APPROVED and await governance.approval_applies(admin_pool, settings):
                 key, key_hash, prefix = credentials.new_api_key()
                 body = msgspec.to_builtins(data)
                 await ask_approval(
@@ -184,6 +196,20 @@ class AuthController(Controller):
 
     @delete("/api-keys/{key_id:uuid}", status_code=200, guards=[admin_only], summary="Revoke an API key")
     async def revoke_api_key(
-        self, key_id: FromPath[UUID], auth: NamedDependency[AuthService], admin_pool: AdminPoolDep
+        self,
+        key_id: FromPath[UUID],
+        auth: NamedDependency[AuthService],
+        pool: PoolDep,
+        admin_pool: AdminPoolDep,
+        request: AuthedRequest,
+        settings: NamedDependency[Settings],
     ) -> Envelope[ApiKey]:
+        if changes.replaying(request) is None and await governance.approval_applies(pool, settings):
+            async with pool.acquire() as conn:
+                key = await repository.get_api_key(conn, key_id=key_id)
+                # Another person's admin key: taking it away is not one admin's to do alone.
+                anothers = key is not None and key["role"] == "admin"
+                anothers = anothers and not await changes.same_person(conn, str(key_id), str(request.user.id))
+            if anothers:
+                await ask_approval(request, admin_pool, "api_key", None)
         return ok(await auth.revoke_api_key(key_id, pool=admin_pool), "API key revoked")

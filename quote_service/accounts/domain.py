@@ -15,10 +15,10 @@ from quote_service.web.domain import Domain, Startup
 
 
 async def start(ctx: Startup) -> Mapping[str, Any]:
-    revocations = Revocations(ctx.pool, ctx.redis)
+    settings = ctx.settings
+    revocations = Revocations(ctx.pool, ctx.redis, token_lifetime=settings.access_token_expire_minutes * 60)
     await revocations.open()  # before serving: a token logged out before a restart stays refused
     ctx.on_stop("token revocations", revocations.stop)
-    settings = ctx.settings
     throttle = LoginThrottle(
         ctx.redis,
         per_username=settings.login_attempts_per_username,

@@ -19,6 +19,7 @@ from litestar.di import NamedDependency, Provide
 
 from quote_service.audit import changes
 from quote_service.audit.writer import audited
+from quote_service.auth import repository as people
 from quote_service.cache.config_store import ConfigStore
 from quote_service.config import Settings
 from quote_service.db.pool import Pool
@@ -69,15 +70,16 @@ def config_write(domain: str) -> Provide:
         replaying = changes.replaying(request)
         entity_type = changes.ENTITY_TYPES[domain]
         required = settings.change_approval == "required"
-        # A seller's writes to its own configuration (shipping profiles, docs/sellers.md) are not an admin's.
         if (
             replaying is None
-            and request.user.role != "seller"
+            and not await _sellers_own(pool, request)
             and await changes.approval_needed(pool, entity_type, required=required)
         ):
             # Four-eyes: the write is stored, not made; another admin approves it (docs/governance.md).
             body = await request.body()
-            await ask_approval(request, pool, entity_type, msgspec.json.decode(body) if body else None)
+            # A seller's request is applied as that seller, so its own-products scope holds then too.
+            sealed = changes.AS_AUTHOR if request.user.role == "seller" else None
+            await ask_approval(request, pool, entity_type, msgspec.json.decode(body) if body else None, sealed=sealed)
         # Every write through `write.pool` appends its audit rows in its own transaction (docs/governance.md).
         return ConfigWrite(_admin_pool(pool, request), config_store, domain, actor_of(request), replaying)
 
@@ -119,6 +121,19 @@ async def ask_approval(
         ),
         key=key,
     )
+
+
+async def _sellers_own(pool: Pool, request: AuthedRequest) -> bool:
+    """Whether this is a seller's write to its own configuration (docs/sellers.md), which is not
+    an admin's and needs no approval; a seller key an admin minted writes as that admin
+    (docs/governance.md#admins-are-made-by-two)."""
+    principal = request.user
+    if principal.role != "seller":
+        return False
+    if principal.kind != "api_key":
+        return True
+    async with pool.acquire() as conn:
+        return await people.key_maker(conn, key_id=principal.id) is None
 
 
 def _who(request: AuthedRequest) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Applying an approved change request: once, or not at all (docs/governance.md).
 
-The stored request is replayed through the application itself, as the approver, so applying runs
+The stored request is replayed through the application itself, as the approver (a seller key's
+write as that key, so its own-products scope holds: `changes.AS_AUTHOR`), so applying runs
 exactly the code of a direct write: the same validation, the same audit rows, the same
 propagation to every worker. The replay writes on the connection of the transaction that holds
 the request's row, and that transaction marks the request applied: the write, its audit rows and
@@ -28,7 +29,16 @@ from litestar.types import ASGIApp, Message
 
 from quote_service import fault_points
 from quote_service.audit import repository as audit
-from quote_service.audit.changes import APPLYING, COLUMNS, Applying, ChangeRequest, lock_entity, request_of, version
+from quote_service.audit.changes import (
+    APPLYING,
+    AS_AUTHOR,
+    COLUMNS,
+    Applying,
+    ChangeRequest,
+    lock_entity,
+    request_of,
+    version,
+)
 from quote_service.auth import repository as people
 from quote_service.auth.middleware import ACTING_AS
 from quote_service.auth.schemas import Principal
@@ -116,6 +126,9 @@ async def _write(
     approver = await _principal(conn, row["approver"])
     if approver is None:
         return None, 403, {"message": "the approver is no longer an active user or key"}
+    acting = await _acting(conn, row, approver)
+    if acting is None:
+        return None, 403, {"message": "the author is no longer an active user or key"}
     author = await people.person_of(conn, principal_id=UUID(row["author_id"]))
     applying = Applying(
         change_id=row["id"], conn=conn, author_person=author, sealed=row["sealed"] or {}, author=row["author"] or {}
@@ -123,7 +136,7 @@ async def _write(
     status, answer = 500, None
     try:
         async with conn.transaction():  # a savepoint: a refused write leaves nothing behind
-            status, answer = await _replay(app, row, applying, approver, request_id)
+            status, answer = await _replay(app, row, applying, acting, request_id)
             if not 200 <= status < 300:
                 raise _Refused
     except _Refused:
@@ -144,10 +157,20 @@ async def _principal(conn: Connection, who: dict[str, Any]) -> Principal | None:
     return None if user is None or not user["is_active"] else user_principal(user)
 
 
+async def _acting(conn: Connection, row: asyncpg.Record, approver: Principal) -> Principal | None:
+    """Whom the replay runs as: the approver; for a seller's write (`AS_AUTHOR`), that seller, read
+    again (None: revoked or deactivated since), so its own-products scope bounds what applies."""
+    if (row["sealed"] or {}).get("replay_as") != AS_AUTHOR["replay_as"]:
+        return approver
+    author = row["author"] or {}
+    return await _principal(conn, {"kind": author.get("via", "user"), "id": row["author_id"]})
+
+
 async def _replay(
-    app: ASGIApp, row: asyncpg.Record, applying: Applying, approver: Principal, request_id: str | None
+    app: ASGIApp, row: asyncpg.Record, applying: Applying, acting: Principal, request_id: str | None
 ) -> tuple[int, Any]:
-    """Run the stored request through the application as `approver`; its status and decoded body.
+    """Run the stored request through the application as `acting` (the approver; a seller's write:
+    its author); its status and decoded body.
     The replay carries the approving request's id (its audit rows name it) and leaves that
     request's log context as it found it."""
     body = b"" if row["body"] is None else msgspec.json.encode(row["body"])
@@ -164,7 +187,7 @@ async def _replay(
         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
         "client": ("127.0.0.1", 0),
         "server": ("127.0.0.1", 80),
-        "state": {APPLYING: applying, ACTING_AS: approver, **({REQUEST_ID: request_id} if request_id else {})},
+        "state": {APPLYING: applying, ACTING_AS: acting, **({REQUEST_ID: request_id} if request_id else {})},
     }
     sent = False
     status = 500

@@ -2,9 +2,9 @@
 
 With CHANGE_APPROVAL=required an admin write of a configuration domain does not run: the `write`
 dependency (audit/admin.py) stores it as a change request and the route answers 202; so do the
-writes that make an admin (an admin user or API key, the admin role). Approving is another
-person's: not the author, not a key acting for the author, not a user the author made while the
-request was pending. Applying it (audit/applying.py) replays the stored request through the
+writes that make or unmake an admin wherever any approval applies (docs/governance.md). Approving
+is another person's: not the author, not a key acting for the author, not a user the author made
+(nor a user or key made by those). Applying it (audit/applying.py) replays the stored request through the
 application itself, as the approver, on the connection that then marks it applied.
 """
 
@@ -78,6 +78,9 @@ COLUMNS = (
     "id, author, author_id, entity_type, entity_id, action, method, path, query, body, before, base_version, "
     "status, apply_at, approver, decided_at, applied_at, result, created_at, sealed, approvals, approvals_required"
 )
+AS_AUTHOR = {"replay_as": "author"}
+"""A request's `sealed` mark: applied as its author (read again), not as the approver — a seller's
+write, which its own-products scope must still bound when it applies (audit/applying.py)."""
 MASKED = "********"
 """What a change request's body shows for a password (its hash is sealed, docs/governance.md)."""
 
@@ -178,6 +181,13 @@ async def approval_needed(pool: Pool, entity_type: str, *, required: bool) -> bo
     """Whether a write of `entity_type` is a change request: CHANGE_APPROVAL=required (`required`),
     a policy for the type, or always for a policy itself."""
     return required or entity_type == "approval_policy" or await policy(pool, entity_type) is not None
+
+
+async def any_approval(pool: Pool, *, required: bool) -> bool:
+    """Whether any approval applies in this deployment: CHANGE_APPROVAL=required (`required`), or
+    an approval policy for any type. Then the writes that make or unmake an admin, or mint a key
+    that could write for one, are change requests too (docs/governance.md#admins-are-made-by-two)."""
+    return required or bool(await pool.fetchval("SELECT exists (SELECT 1 FROM approval_policies)"))
 
 
 async def version(conn: Connection, entity_type: str, entity_id: str | None) -> int:
@@ -318,16 +328,14 @@ async def decide(
         if asked["status"] != "pending":
             raise Conflict(f"change request {change_id} is {asked['status']}, not pending", code="CHANGE_NOT_PENDING")
         given = list(asked["approvals"])
-        if approve and await _same_person(conn, approver["id"], asked["author_id"], since=asked["created_at"]):
+        if approve and await same_person(conn, approver["id"], asked["author_id"]):
             raise Forbidden(
                 "the author of a change request cannot approve it, nor can a key acting for them or a user "
-                "they made while it was pending: another admin must",
+                "they made: another admin must",
                 code="SELF_APPROVAL",
             )
         for earlier in given if approve else ():
-            if await _same_person(conn, approver["id"], earlier["id"], since=asked["created_at"]) or await _same_person(
-                conn, earlier["id"], approver["id"], since=asked["created_at"]
-            ):
+            if await same_person(conn, approver["id"], earlier["id"]):
                 raise Forbidden(
                     f"{earlier['name']} has approved this change request already, and this approval is the same "
                     "person's: its policy asks for distinct approvers",
@@ -367,9 +375,8 @@ async def decide(
     return request_of(row)
 
 
-async def _same_person(conn: Connection, approver_id: str, author_id: str, *, since: datetime) -> bool:
-    """Whether the approver is the author: the author's own key, or a user (or a user's key) the
-    author made, directly or through users made in turn, since `since`."""
-    approver = await people.person_of(conn, principal_id=UUID(approver_id))
-    author = await people.person_of(conn, principal_id=UUID(author_id))
-    return await people.made_by(conn, person=approver, maker=author, since=since)
+async def same_person(conn: Connection, one_id: str, other_id: str) -> bool:
+    """Whether two users or keys are one person: a key counts as the person who made it, a user
+    made over HTTP as the person who made them (at any time, through any chain of such makings)."""
+    one = await people.root_person(conn, principal_id=UUID(one_id))
+    return one == await people.root_person(conn, principal_id=UUID(other_id))

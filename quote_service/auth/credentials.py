@@ -60,6 +60,8 @@ class TokenClaims:
     user_id: uuid.UUID
     jti: str
     expires_at: datetime
+    issued_at: int = 0
+    """The `iat` claim (Unix seconds): a token issued at or before its user's sessions ended is refused."""
 
 
 def decode_claims(settings: Settings, token: str) -> TokenClaims:
@@ -74,7 +76,8 @@ def decode_claims(settings: Settings, token: str) -> TokenClaims:
         jti = claims["jti"]
         if not isinstance(jti, str) or not 1 <= len(jti) <= MAX_JTI_LENGTH:
             raise ValueError("jti")
-        return TokenClaims(uuid.UUID(str(claims["sub"])), jti, datetime.fromtimestamp(int(claims["exp"]), UTC))
+        expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+        return TokenClaims(uuid.UUID(str(claims["sub"])), jti, expires_at, int(claims["iat"]))
     except (jwt.InvalidTokenError, ValueError, TypeError, OverflowError, OSError) as exc:
         raise Unauthorized("Invalid or expired token") from exc
 

@@ -11,11 +11,12 @@ from quote_service.db.pool import Connection
 from quote_service.errors import DuplicateKey
 
 _USER_COLUMNS = (
-    "id, username, password_hash, role, tier, segment, customer_group, is_active, created_at, created_by, seller_id"
+    "id, username, password_hash, role, tier, segment, customer_group, is_active, created_at, created_by, seller_id,"
+    " sessions_ended_at"
 )
 _KEY_COLUMNS = "id, name, role, prefix, money_format, customer_group, created_at, revoked_at, created_by, seller_id"
 MAX_LINEAGE = 64
-"""How many makers back `made_by` looks (a chain of users making users is never this long)."""
+"""How many makers back `root_person` looks (a chain of users making users is never this long)."""
 
 
 async def insert_user(
@@ -76,23 +77,35 @@ async def person_of(conn: Connection, *, principal_id: UUID) -> UUID:
     return person
 
 
-async def made_by(conn: Connection, *, person: UUID, maker: UUID, since: datetime) -> bool:
-    """Whether `person` is `maker`, or a user `maker` made at or after `since`, directly or
-    through users made in turn since then (a key acts for its maker, so it is never a link)."""
-    found: bool = await conn.fetchval(
+async def root_person(conn: Connection, *, principal_id: UUID) -> UUID:
+    """The person a user or key counts as in approvals (docs/governance.md#who-may-approve): a
+    key's maker (itself when made on the command line), then, for a user made over HTTP, whoever
+    made that user, and so on up to a user or key made on the command line."""
+    root: UUID = await conn.fetchval(
         """WITH RECURSIVE lineage (person, depth) AS (
-               SELECT $1::uuid, 0
+               SELECT coalesce((SELECT coalesce(created_by, id) FROM api_keys WHERE id = $1), $1), 0
                UNION ALL
                SELECT u.created_by, l.depth + 1 FROM lineage l JOIN users u ON u.id = l.person
-               WHERE u.created_at >= $3 AND u.created_by IS NOT NULL AND l.depth < $4
+               WHERE u.created_by IS NOT NULL AND l.depth < $2
            )
-           SELECT exists (SELECT 1 FROM lineage WHERE person = $2)""",
-        person,
-        maker,
-        since,
+           SELECT person FROM lineage ORDER BY depth DESC LIMIT 1""",
+        principal_id,
         MAX_LINEAGE,
     )
-    return found
+    return root
+
+
+async def key_maker(conn: Connection, *, key_id: UUID) -> UUID | None:
+    """The person whose request made an API key (None: made on the command line, or no such key)."""
+    maker: UUID | None = await conn.fetchval("SELECT created_by FROM api_keys WHERE id = $1", key_id)
+    return maker
+
+
+async def lock_active_admins(conn: Connection) -> list[UUID]:
+    """The active admin users, their rows locked until the transaction ends: two admins demoting
+    each other at once are counted one after the other, never both against the same count."""
+    rows = await conn.fetch("SELECT id FROM users WHERE role = 'admin' AND is_active ORDER BY id FOR UPDATE")
+    return [r["id"] for r in rows]
 
 
 async def insert_api_key(
@@ -171,6 +184,20 @@ async def revoked_tokens(conn: Connection, *, since: datetime | None) -> list[as
         """SELECT jti, expires_at FROM revoked_tokens
            WHERE expires_at > now() AND ($1::timestamptz IS NULL OR revoked_at >= $1)""",
         since,
+    )
+
+
+async def ended_sessions(
+    conn: Connection, *, changed_since: datetime | None, ended_after: datetime
+) -> list[asyncpg.Record]:
+    """Users (id, sessions_ended_at) whose sessions ended after `ended_after`, among those
+    updated at or after `changed_since` (None: all of them)."""
+    return await conn.fetch(
+        """SELECT id, sessions_ended_at FROM users
+           WHERE sessions_ended_at IS NOT NULL AND sessions_ended_at > $2
+             AND ($1::timestamptz IS NULL OR updated_at >= $1)""",
+        changed_since,
+        ended_after,
     )
 
 

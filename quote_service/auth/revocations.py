@@ -19,12 +19,20 @@ Whatever Redis does, a token is therefore refused everywhere within about `POLL_
 its logout. Entries whose token has expired are dropped from memory at each look (the token is
 refused for its `exp` anyway), and their rows are deleted `CLEANUP_AFTER` later by whichever
 process looks (idempotent).
+
+An admin ending every session of a user (or deactivating the user) works the same way with one
+entry per user instead of per token: `users.sessions_ended_at`, written by the route (so the
+audit log has it), then `sessions_ended` here; every token of that user issued at or before that
+moment (its `iat`, whole seconds) is refused. The message on the channel is
+`<sessions_ended_at> user:<id>`, and each look reads the users updated since the previous one.
+An entry is forgotten once every token it refuses has expired (ACCESS_TOKEN_EXPIRE_MINUTES later).
 """
 
 from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from uuid import UUID
 
 import structlog
 from redis.exceptions import RedisError
@@ -43,6 +51,8 @@ POLL_SECONDS = 1.0
 OVERLAP_SECONDS = 30.0
 CLEANUP_AFTER = timedelta(hours=1)
 CLEANUP_EVERY_POLLS = 300
+_USER = "user:"
+"""How a message on the channel names a user whose sessions ended (a token's jti is hex)."""
 
 
 class Revocations(BackgroundLoop):
@@ -51,12 +61,18 @@ class Revocations(BackgroundLoop):
     task_name = "token-revocations"
     failure_event = "token_revocations_look_failed"
 
-    def __init__(self, pool: Pool, redis: RedisClient, *, interval: float = POLL_SECONDS) -> None:
+    def __init__(
+        self, pool: Pool, redis: RedisClient, *, interval: float = POLL_SECONDS, token_lifetime: float = 3600.0
+    ) -> None:
         self.interval = interval
         self._pool = pool
         self._redis = redis
         self._revoked: dict[str, float] = {}
         """jti → the token's expiry (Unix seconds)."""
+        self._ended: dict[UUID, float] = {}
+        """user id → when their sessions ended (Unix seconds): their tokens issued until then are refused."""
+        self._token_lifetime = token_lifetime
+        """ACCESS_TOKEN_EXPIRE_MINUTES in seconds: an end older than that outlives every token it ended."""
         self._since: datetime | None = None
         """PostgreSQL's clock when the last complete look began (None: nothing loaded yet)."""
         self._looks = 0
@@ -67,9 +83,13 @@ class Revocations(BackgroundLoop):
     def __len__(self) -> int:
         return len(self._revoked)
 
-    def is_revoked(self, jti: str) -> bool:
-        """Whether the token with this jti was logged out (no I/O: the request path calls it)."""
-        return jti in self._revoked
+    def is_revoked(self, claims: TokenClaims) -> bool:
+        """Whether this token was logged out, or issued before its user's sessions were ended (no
+        I/O: the request path calls it)."""
+        if claims.jti in self._revoked:
+            return True
+        ended = self._ended.get(claims.user_id)
+        return ended is not None and claims.issued_at <= ended
 
     async def open(self) -> None:
         """Load every unexpired revocation, then follow new ones (channel and poll)."""
@@ -92,6 +112,15 @@ class Revocations(BackgroundLoop):
         except (RedisError, OSError) as exc:  # the other processes' next look finds the row
             log.warning("token_revocation_not_published", error=repr(exc))
 
+    async def sessions_ended(self, user_id: UUID, at: datetime) -> None:
+        """Refuse the user's tokens issued until `at`, here at once and on the other processes
+        (`users.sessions_ended_at`, which the caller committed, is the truth they also poll)."""
+        self._ended[user_id] = at.timestamp()
+        try:
+            await self._redis.publish(CHANNEL, f"{at.timestamp():.6f} {_USER}{user_id}")
+        except (RedisError, OSError) as exc:  # the other processes' next look finds the row
+            log.warning("sessions_end_not_published", error=repr(exc))
+
     async def run_pass(self) -> None:
         await self.look()
 
@@ -101,24 +130,32 @@ class Revocations(BackgroundLoop):
         async with self._pool.acquire() as conn:
             now = await repository.database_now(conn)
             rows = await repository.revoked_tokens(conn, since=since)
+            lifetime = timedelta(seconds=self._token_lifetime)
+            ended = await repository.ended_sessions(conn, changed_since=since, ended_after=now - lifetime)
             self._looks += 1
             if self._looks % CLEANUP_EVERY_POLLS == 0:
                 await repository.delete_expired_revocations(conn, before=now - CLEANUP_AFTER)
         for row in rows:
             self._revoked[row["jti"]] = row["expires_at"].timestamp()
+        for row in ended:
+            self._ended[row["id"]] = row["sessions_ended_at"].timestamp()
         self._since = now
         self._forget_expired()
 
     async def _heard(self, data: bytes) -> None:
-        expires, _, jti = data.decode(errors="replace").partition(" ")
+        moment, _, jti = data.decode(errors="replace").partition(" ")
         try:
-            self._revoked[jti] = float(expires)
+            if jti.startswith(_USER):
+                self._ended[UUID(jti.removeprefix(_USER))] = float(moment)
+            else:
+                self._revoked[jti] = float(moment)
         except ValueError:
             log.warning("token_revocation_message_unreadable", message=data[:200])
 
     async def reset(self) -> None:
         """Load the list afresh, as at start (a started app the tests reuse)."""
         self._revoked.clear()
+        self._ended.clear()
         self._since = None
         await self.look()
 
@@ -127,3 +164,6 @@ class Revocations(BackgroundLoop):
         expired = [jti for jti, expires in self._revoked.items() if expires <= now]
         for jti in expired:
             del self._revoked[jti]
+        outlived = [user for user, ended in self._ended.items() if ended + self._token_lifetime <= now]
+        for user in outlived:
+            del self._ended[user]

@@ -60,8 +60,8 @@ class UserCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
 
 class UserUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """PATCH /users/{id}: the fields sent change (`null` clears one); giving the admin role may
-    need approval (docs/governance.md)."""
+    """PATCH /users/{id}: the fields sent change (`null` clears one); making or unmaking an admin
+    (its role, or deactivating one) may need approval (docs/governance.md)."""
 
     role: Role | UnsetType = UNSET
     tier: Label | UnsetType | None = UNSET
@@ -69,6 +69,9 @@ class UserUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     customer_group: Label | UnsetType | None = UNSET
     seller_id: SellerId | UnsetType | None = UNSET
     """The seller of a `seller` user (required with that role, null for any other)."""
+    is_active: bool | UnsetType = UNSET
+    """false: the user can no longer log in and every session of theirs ends; true: they may
+    log in again (their old tokens stay refused)."""
 
 
 class User(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,6 +87,16 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     """The person who made this user (docs/authentication.md); null: the command line."""
     seller_id: str | UnsetType = UNSET
     """The seller a `seller` user acts for (docs/sellers.md); absent for other roles."""
+    sessions_ended_at: datetime | None = None
+    """When an admin last ended every session of this user (or deactivated them): tokens issued
+    until then are refused."""
+
+
+class SessionsEnded(msgspec.Struct, frozen=True, kw_only=True):
+    """POST /users/{id}/sessions/revoke: every token of the user issued until now is refused."""
+
+    user_id: UUID
+    sessions_ended_at: datetime
 
 
 class Me(msgspec.Struct, frozen=True, kw_only=True):

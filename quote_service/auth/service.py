@@ -17,9 +17,11 @@ PostgreSQL answers again (docs/consistency.md).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -30,9 +32,19 @@ from msgspec import UNSET, UnsetType
 from quote_service.auth import credentials, repository
 from quote_service.auth.credentials import TokenClaims
 from quote_service.auth.gate import HashingGate, default_slots
+from quote_service.auth.last_admin import check_admins_remain
 from quote_service.auth.passwords import check_password
 from quote_service.auth.policy import check_seller_binding
-from quote_service.auth.schemas import ApiKey, ApiKeyCreated, Principal, Token, User, UserCreate, UserUpdate
+from quote_service.auth.schemas import (
+    ApiKey,
+    ApiKeyCreated,
+    Principal,
+    SessionsEnded,
+    Token,
+    User,
+    UserCreate,
+    UserUpdate,
+)
 from quote_service.auth.throttle import LoginThrottle
 from quote_service.cache.local import local_cache
 from quote_service.clock import utcnow
@@ -70,6 +82,7 @@ def user_from_row(row: asyncpg.Record) -> User:
         customer_group=row["customer_group"],
         created_by=row["created_by"],
         seller_id=row["seller_id"] or UNSET,
+        sessions_ended_at=row["sessions_ended_at"],
     )
 
 
@@ -134,7 +147,7 @@ class AuthService:
         slots = settings.login_concurrency or default_slots()
         self.hashing = HashingGate(slots, max_waiting=slots * LOGIN_QUEUE_PER_SLOT)
         self._principals = local_cache()
-        self._loading: dict[str, asyncio.Future[Principal]] = {}
+        self._loading: dict[str, asyncio.Task[Principal]] = {}
         self._last_good: OrderedDict[str, Principal] = OrderedDict()
         self._unreachable_until = 0.0
         # When each cached principal was loaded + the TTL (event-loop time), and the lean edge's
@@ -222,21 +235,62 @@ class AuthService:
             )
         return user_from_row(row)
 
-    async def update_user(self, user_id: UUID, data: UserUpdate, *, pool: asyncpg.Pool) -> User:
+    async def update_user(
+        self,
+        user_id: UUID,
+        data: UserUpdate,
+        *,
+        pool: asyncpg.Pool,
+        after_commit: list[Callable[[], Awaitable[None]]] | None = None,
+    ) -> User:
         """Change the fields sent (a 422 when none is); the user's next request sees them here at
-        once, elsewhere within PRINCIPAL_TTL_SECONDS."""
+        once, elsewhere within PRINCIPAL_TTL_SECONDS. Deactivating a user ends their sessions too;
+        a change that would leave no active admin user is 409 LAST_ADMIN. `after_commit`: where a
+        change request's replay, whose transaction commits later, leaves the announcement."""
         fields = sent_fields(data)
+        if fields.get("is_active") is False:
+            fields["sessions_ended_at"] = utcnow()
         async with pool.acquire() as conn, conn.transaction():
             current = await repository.get_user(conn, user_id=user_id)
             if current is None:
                 raise NotFound("user not found")
             role = fields.get("role", current["role"])
             check_seller_binding(role, fields["seller_id"] if "seller_id" in fields else current["seller_id"])
+            await check_admins_remain(conn, current, fields)
             row = await repository.update_user(conn, user_id=user_id, fields=fields)
         if row is None:
             raise NotFound("user not found")
         await self._forget(f"u:{user_id}")
+        if "sessions_ended_at" in fields:
+            announce = functools.partial(self._sessions_ended, user_id, fields["sessions_ended_at"])
+            if after_commit is None:
+                await announce()
+            else:
+                after_commit.append(announce)
         return user_from_row(row)
+
+    async def leaves_admins(self, user_id: UUID, data: UserUpdate) -> None:
+        """409 LAST_ADMIN now when this PATCH would leave no active admin user (before it is
+        asked for as a change request; applying it checks again, under lock)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            current = await repository.get_user(conn, user_id=user_id)
+            if current is not None:
+                await check_admins_remain(conn, current, sent_fields(data))
+
+    async def end_sessions(self, user_id: UUID, *, pool: asyncpg.Pool) -> SessionsEnded:
+        """Refuse every token of the user issued until now, on every process (docs/authentication.md)."""
+        ended = utcnow()
+        async with pool.acquire() as conn:
+            row = await repository.update_user(conn, user_id=user_id, fields={"sessions_ended_at": ended})
+        if row is None:
+            raise NotFound("user not found")
+        await self._sessions_ended(user_id, ended)
+        return SessionsEnded(user_id=user_id, sessions_ended_at=ended)
+
+    async def _sessions_ended(self, user_id: UUID, at: datetime) -> None:
+        if self.revocations is None:  # the app always has one; the command-line tools end no sessions
+            raise RuntimeError("this AuthService was built without a revocation list")
+        await self.revocations.sessions_ended(user_id, at)
 
     async def acting_for(self, principal: Principal) -> UUID:
         """The person `principal` acts for (docs/authentication.md): a user itself, a key its maker."""
@@ -324,8 +378,8 @@ class AuthService:
     async def principal_from_bearer(self, token: str) -> Principal:
         """The active user a valid bearer token names, unless that token was logged out."""
         claims = credentials.decode_claims(self.settings, token)
-        if self.revocations is not None and self.revocations.is_revoked(claims.jti):
-            raise Unauthorized("Token has been revoked (logged out); log in again")
+        if self.revocations is not None and self.revocations.is_revoked(claims):
+            raise Unauthorized("Token has been revoked (logged out, or an admin ended its sessions); log in again")
         user_id = claims.user_id
 
         async def load() -> Principal:
@@ -381,31 +435,30 @@ class AuthService:
     async def _cached(self, cache_key: str, load: Callable[[], Awaitable[Principal]]) -> Principal:
         """From the cache, else loaded once: concurrent misses for one key share a single
         lookup (when the entry expires under load, 64 requests in flight make one query).
-        While PostgreSQL cannot be asked, a known principal's last good value stands in."""
+        While PostgreSQL cannot be asked, a known principal's last good value stands in.
+
+        The shared lookup is a task of its own, which each waiter awaits through a shield: a
+        waiter cancelled (a quote past its deadline) stops waiting, and the lookup goes on for
+        the others (an order sharing it), who get its answer rather than a stray cancellation."""
         cached: Principal | None = await self._principals.get(cache_key)
         if cached is not None:
             return cached
         last_good = self._last_good.get(cache_key)
         if last_good is not None and time.monotonic() < self._unreachable_until:
             return last_good
-        pending = self._loading.get(cache_key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Principal] = running_loop().create_future()
-        self._loading[cache_key] = future
-        try:
-            principal = await self._load_or_last_good(cache_key, load, last_good)
-            future.set_result(principal)
-            return principal
-        except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError):
-                future.cancel()
-            else:
-                future.set_exception(exc)
-                future.exception()  # retrieved here: no "never retrieved" warning without waiters
-            raise
-        finally:
+        lookup = self._loading.get(cache_key)
+        if lookup is None:
+            lookup = running_loop().create_task(self._load_or_last_good(cache_key, load, last_good))
+            self._loading[cache_key] = lookup
+            lookup.add_done_callback(lambda done: self._lookup_done(cache_key, done))
+        return await asyncio.shield(lookup)
+
+    def _lookup_done(self, cache_key: str, lookup: asyncio.Task[Principal]) -> None:
+        """A shared lookup ended: the next miss starts a new one."""
+        if self._loading.get(cache_key) is lookup:
             del self._loading[cache_key]
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved here: no "never retrieved" warning when every waiter left
 
     async def _load_or_last_good(
         self, cache_key: str, load: Callable[[], Awaitable[Principal]], last_good: Principal | None

@@ -8,9 +8,11 @@ itself, with the helpers below: `request_id_for`, `finish_request` and `SECURITY
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
+import msgspec
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +21,7 @@ from quote_service.ids import random_hex
 from quote_service.observability.deferred import DeferredHistogram
 from quote_service.observability.metrics import REQUEST_DURATION
 from quote_service.observability.tracing import name_server_span
+from quote_service.web.envelope import ErrorBody, ErrorEnvelope
 from quote_service.web.headers import with_security_headers
 
 log = structlog.get_logger("quote_service.access")
@@ -28,6 +31,7 @@ _SKIP_LOG_PATHS = frozenset({"/health", "/metrics"})
 REQUEST_ID = "request_id"
 """The key of the request's id in `scope["state"]`: set by whichever layer chose it (the lean
 edge, before it hands a request on, or this middleware), kept by the next."""
+_ERRORS = msgspec.json.Encoder()
 SECURITY_HEADERS = tuple(with_security_headers([(b"content-type", b"application/json")])[1:])
 """The security headers of a JSON answer that states no caching of its own (web/headers.py)."""
 
@@ -51,20 +55,57 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         state[REQUEST_ID] = request_id
 
+        answered = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
                 message["headers"] = with_security_headers([*message.get("headers", []), header])
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except (Exception, asyncio.CancelledError) as exc:
+            # Litestar renders every Exception of a route; what passes it (a failure in a layer
+            # around it, a cancellation that was not this request's) would reach the server,
+            # which answers a bare 500 without the envelope or the request id.
+            if answered or not answerable(exc):
+                raise
+            status = await _last_resort(send_with_id, exc)
         finally:
             # Route templates, not paths: one series per endpoint, whatever the ids.
             route = scope.get("path_template") or "unmatched"
             finish_request(scope["method"], route, scope["path"], status, time.perf_counter() - started)
             structlog.contextvars.clear_contextvars()
+
+
+def answerable(exc: BaseException) -> bool:
+    """Whether the request can still be answered: not when this request's own task is being
+    cancelled (the client left, the server is stopping)."""
+    if not isinstance(exc, asyncio.CancelledError):
+        return True
+    task = asyncio.current_task()
+    return task is not None and not task.cancelling()
+
+
+async def _last_resort(send: Send, exc: BaseException) -> int:
+    """The error envelope of a failure nothing else answered; its status. A stray cancellation
+    (work this request shared, cancelled for another's sake) is 503, worth a retry; anything
+    else is a bug, 500, logged with its traceback."""
+    if isinstance(exc, asyncio.CancelledError):
+        log.warning("request_cancelled_by_shared_work")
+        status, code, message = 503, "SERVICE_UNAVAILABLE", "The request was interrupted; retry it"
+    else:
+        log.error("unhandled_exception", exc_info=exc)
+        status, code, message = 500, "INTERNAL_ERROR", "Internal server error; the request id identifies it in the logs"
+    body = _ERRORS.encode(ErrorEnvelope(message=message, error=ErrorBody(code=code)))
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    if status == 503:
+        headers.append((b"retry-after", b"1"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+    return status
 
 
 def request_id_for(incoming: bytes | None) -> str:

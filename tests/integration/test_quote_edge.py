@@ -201,6 +201,27 @@ async def test_a_revoked_key_is_refused_at_once_on_the_edge(settings: Settings, 
         expect_error(await edge.post(QUOTE, json=quote_body(), headers=key), 401, "UNAUTHORIZED")
 
 
+async def test_a_known_key_beside_a_garbage_authorization_is_refused_on_the_edge_too(
+    settings: Settings, admin: Caller
+) -> None:
+    """Two credentials, one not valid: 401 ambiguous credentials, as on every other route, though
+    the edge knows the key (issue 72: the lean quote answered 200)."""
+    async with clients(settings) as (edge, litestar):
+        key = await service_key(edge, admin)
+        sale, _ = await new_sale(edge, admin, item={"allocated_stock": 5, "per_user_limit": 2})
+        expect_ok(await edge.post(QUOTE, json=quote_body(), headers=key))  # the edge knows the key now
+        expect_ok(await buy(edge, key, sale, quantity=1, customer_id="c-known"), 201)
+        both = {**key, "Authorization": "Bearer garbage"}
+        before, bought_before = lean_count(), purchase_count("lean")
+        answers = [await c.post(QUOTE, json=quote_body(), headers=both) for c in (edge, litestar)]
+        assert "Ambiguous credentials" in expect_error(answers[0], 401, "UNAUTHORIZED")["message"]
+        assert comparable(answers[0]) == comparable(answers[1])
+        refused = await buy(edge, both, sale, quantity=1, customer_id="c-other")
+        assert "Ambiguous credentials" in expect_error(refused, 401, "UNAUTHORIZED")["message"]
+        assert (lean_count(), purchase_count("lean")) == (before, bought_before)
+        assert [row["customer_id"] for row in await ledger(settings.database_url or "", sale["id"])] == ["c-known"]
+
+
 def purchase_count(path: str) -> float:
     labels = {"route": "/api/v1/flash-sales/{sale_id:uuid}/purchases", "path": path}
     return published("qs_edge_requests_total", labels)

@@ -32,11 +32,6 @@ async def four_eyes(settings: Settings) -> AsyncIterator[Client]:
         yield test_client
 
 
-@pytest.fixture
-async def reviewer(settings: Settings, password_hash: str) -> Caller:
-    return await make_caller(settings, password_hash, "reviewer", "admin")
-
-
 async def approve(client: Client, change_id: str, who: Caller, **body: Any) -> httpx.Response:
     return await approve_with(client, change_id, who.headers, **body)
 

@@ -1,7 +1,7 @@
 """Four-eyes that one admin cannot get around alone (docs/governance.md): with
 CHANGE_APPROVAL=required, making an admin key, an admin user or giving the admin role waits for
 another admin too, and the approver is another person: not the author, not a key the author made,
-not a user the author made while the request was pending (nor anything that user made)."""
+not a user the author made at any time (nor anything that user made)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import msgspec
 
 from quote_service.config import Settings
 from tests.integration.audit.requests import RATE, RATES, Client, approve, requested
-from tests.integration.audit.test_change_requests import four_eyes, reviewer  # noqa: F401 (fixtures)
+from tests.integration.audit.test_change_requests import four_eyes  # noqa: F401 (fixture)
 from tests.integration.conftest import PASSWORD, Caller
 from tests.integration.expect import expect_error, expect_ok
 
@@ -50,7 +50,7 @@ async def admin_user(client: Client, settings: Settings, author: dict[str, str],
 async def test_an_admin_key_waits_for_another_admin_and_acts_for_its_author(
     four_eyes: Client,  # noqa: F811
     admin: Caller,
-    reviewer: Caller,  # noqa: F811
+    reviewer: Caller,
     pool: asyncpg.Pool,
 ) -> None:
     pending = await requested(await four_eyes.post(RATES, json=RATE, headers=admin.headers))
@@ -79,21 +79,27 @@ async def test_an_admin_key_waits_for_another_admin_and_acts_for_its_author(
     await applied(four_eyes, pending, reviewer.headers)
 
 
-async def test_users_the_author_made_while_it_was_pending_cannot_approve(
+async def test_users_the_author_made_at_any_time_count_as_the_author(
     four_eyes: Client,  # noqa: F811
     settings: Settings,
     admin: Caller,
-    reviewer: Caller,  # noqa: F811
+    reviewer: Caller,
     pool: asyncpg.Pool,
 ) -> None:
     earlier = await admin_user(four_eyes, settings, admin.headers, reviewer, "earlier")
     pending = await requested(await four_eyes.post(RATES, json=RATE, headers=admin.headers))
+    # Made before the request, and approved by another admin: still the author's making.
+    expect_error(await approve(four_eyes, pending, earlier.headers), 403, "SELF_APPROVAL")
 
     deputy = await admin_user(four_eyes, settings, admin.headers, reviewer, "deputy")
     expect_error(await approve(four_eyes, pending, deputy.headers), 403, "SELF_APPROVAL")
-    # A chain: a key the deputy asked for (the author may approve that: it is not theirs) ...
-    deputy_key = await admin_key(four_eyes, deputy.headers, admin.headers, "deputy-bot")
-    expect_error(await approve(four_eyes, pending, deputy_key), 403, "SELF_APPROVAL")
+    # A chain: a key the deputy asked for (its maker may not approve that: one person) ...
+    asked = expect_ok(
+        await four_eyes.post(KEYS, json={"name": "deputy-bot", "role": "admin"}, headers=deputy.headers), 202
+    )
+    expect_error(await approve(four_eyes, asked["change_request_id"], admin.headers), 403, "SELF_APPROVAL")
+    await applied(four_eyes, asked["change_request_id"], reviewer.headers)
+    expect_error(await approve(four_eyes, pending, {"X-API-Key": asked["key"]}), 403, "SELF_APPROVAL")
     # ... and a user the deputy made, whom another admin then gave the admin role.
     clerk = expect_ok(
         await four_eyes.post(
@@ -107,19 +113,20 @@ async def test_users_the_author_made_while_it_was_pending_cannot_approve(
     )
     assert await pool.fetchval("SELECT role FROM users WHERE id = $1::uuid", clerk["id"]) == "user"
     expect_error(await approve(four_eyes, grant, deputy.headers), 403, "SELF_APPROVAL")
+    expect_error(await approve(four_eyes, grant, earlier.headers), 403, "SELF_APPROVAL")  # a sibling: one person
     assert (await applied(four_eyes, grant, reviewer.headers))["role"] == "admin"
     promoted = Caller({**clerk, "id": uuid.UUID(clerk["id"]), "role": "admin"}, settings)  # type: ignore[arg-type]
     expect_error(await approve(four_eyes, pending, promoted.headers), 403, "SELF_APPROVAL")
 
-    # A user the author made before the request is another person (another admin approved them).
-    await applied(four_eyes, pending, earlier.headers)
+    # Another person (an admin made on the command line) approves it.
+    await applied(four_eyes, pending, reviewer.headers)
     assert await pool.fetchval("SELECT count(*) FROM commission_rates") == 1
 
 
 async def test_a_password_in_a_change_request_is_stored_only_hashed(
     four_eyes: Client,  # noqa: F811
     admin: Caller,
-    reviewer: Caller,  # noqa: F811
+    reviewer: Caller,
     pool: asyncpg.Pool,
 ) -> None:
     body = {"username": "second-admin", "password": PASSWORD, "role": "admin"}

@@ -6,21 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-import pytest
 
-from quote_service.config import Settings
 from tests.integration.audit.requests import RATE, RATES, Client, approve, requested
-from tests.integration.conftest import Caller, make_caller
+from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.flags.test_feature_flags_api import FLAGS, create_flag
 from tests.integration.rules.test_pricing_rules_api import RULES, put_body, rule_body
 
 AUDIT = "/api/v1/audit"
-
-
-@pytest.fixture
-async def reviewer(settings: Settings, password_hash: str) -> Caller:
-    return await make_caller(settings, password_hash, "reviewer", "admin")
 
 
 async def entries(client: Client, admin: Caller, entity_id: str) -> list[dict[str, Any]]:
