@@ -35,7 +35,7 @@ from quote_service.clock import utcnow
 from quote_service.commissions.plugin import COMMISSIONS
 from quote_service.config import Settings
 from quote_service.coupons.plugin import COUPONS
-from quote_service.db.pool import Pool, create_pool
+from quote_service.db.pool import Pool, create_pool, open_pool
 from quote_service.db.replica import ReadPools, ReplicaSampler
 from quote_service.edge import LeanEdge
 from quote_service.embedded import embedded_stores
@@ -74,6 +74,7 @@ from quote_service.web.openapi import DecodedTypes, complete_openapi
 from quote_service.web.options import OptionsResponder
 from quote_service.web.proxy import ProxyHeaders
 from quote_service.web.request import MAX_BODY_BYTES, ExactRequest
+from quote_service.web.starting import DomainStarter, StartingGate
 from quote_service.webhooks.plugin import WEBHOOKS
 
 log = structlog.get_logger("quote_service.app")
@@ -163,7 +164,8 @@ async def _open_stores(
     app: Litestar, settings: Settings, stack: contextlib.AsyncExitStack, *, traced: bool
 ) -> tuple[Pool, RedisClient, ReadPools]:
     """The process's metrics and tracing, then the stores every domain shares: the pool, Redis and
-    the read pools (closed last, after every domain has stopped)."""
+    the read pools (closed last, after every domain has stopped). None of them needs its server
+    to answer now (web/starting.py)."""
     metrics.forget_dead_workers()
     stack.callback(metrics.worker_exited, os.getpid())
     # Last but one: what the final requests counted in integers reaches the series (deferred.py).
@@ -177,7 +179,7 @@ async def _open_stores(
         )
         database_url = database_url or urls.database_url
         redis_url = redis_url or urls.redis_url
-    pool = await create_pool(
+    pool = await open_pool(
         database_url,
         min_size=settings.db_pool_min_size,
         max_size=settings.db_pool_max_size,
@@ -283,13 +285,19 @@ def create_app(
     configure_logging(settings)
     tracer_provider = configure_tracing(settings, exporter=span_exporter)
     domains = Domains(DOMAINS)
+    starter = DomainStarter()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             pool, redis, reads = await _open_stores(app, settings, stack, traced=tracer_provider is not None)
-            await domains.start(Startup(app, settings, pool, redis, reads, stack, clock, quote_clock))
-            await _ready(app, settings)
+
+            async def start(stops: contextlib.AsyncExitStack) -> None:
+                await domains.start(Startup(app, settings, pool, redis, reads, stops, clock, quote_clock))
+                await _ready(app, settings)
+
+            stack.push_async_callback(starter.stop)
+            await starter.begin(app.state, start)  # stores away: serves 503s, starts once they answer
             yield
 
     app = Litestar(
@@ -303,7 +311,10 @@ def create_app(
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         signature_types=[Pool, Redis, RedisCluster, ReadPools, Settings],
-        middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
+        middleware=[
+            DefineMiddleware(StartingGate, starter=starter),  # 503s until the domains have started
+            DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS),
+        ],
         # Money as strings or, asked for, as numbers (X-Money-Format, an API key's money_format).
         response_class=MoneyResponse,
         before_request=check_money_format,
@@ -316,5 +327,6 @@ def create_app(
         debug=False,
     )
     app.state.body_read_timeout = settings.body_read_timeout
+    app.state.startup = starter  # /health/ready reports it
     _wrap_edge(app, settings, tracer_provider)
     return app

@@ -70,6 +70,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     the dashboard when a request names no `tz` (docs/time-zones.md)."""
     max_concurrent_quotes: int = 256
     """MAX_CONCURRENT_QUOTES: quotes in flight per process before 503."""
+    max_concurrent_simulations: int = 1
+    """MAX_CONCURRENT_SIMULATIONS: what-if simulations running at once per process before 429 (each
+    prices on the event loop that serves quotes: docs/governance.md#what-if-simulations)."""
     rate_limit_per_minute: int = 6000
     """RATE_LIMIT_PER_MINUTE: requests per client identity before 429."""
     login_attempts_per_username: int = 10
@@ -387,6 +390,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "QUOTE_TIMEOUT": self.quote_timeout,
             "CANCEL_WINDOW_MINUTES": self.cancel_window_minutes,
             "MAX_CONCURRENT_QUOTES": self.max_concurrent_quotes,
+            "MAX_CONCURRENT_SIMULATIONS": self.max_concurrent_simulations,
             "RATE_LIMIT_PER_MINUTE": self.rate_limit_per_minute,
             "LOGIN_ATTEMPTS_PER_USERNAME": self.login_attempts_per_username,
             "LOGIN_ATTEMPTS_PER_ADDRESS": self.login_attempts_per_address,

@@ -261,6 +261,12 @@ class QuoteTimeout(ServiceError):
     pass
 
 
+also(
+    RateLimited,
+    "SIMULATIONS_BUSY",
+    "yes",
+    "MAX_CONCURRENT_SIMULATIONS what-if simulations are running in this process already; wait Retry-After seconds",
+)
 also(Conflict, "VERSION_CONFLICT", "after change", "Another version of the pricing rule landed first")
 also(Conflict, "RULE_RETIRED", "no", "The pricing rule was retired; POST it again to reinstate it")
 also(Conflict, "QUOTE_EXPIRED", "after change", "The quote is unknown or past valid_until: quote again")

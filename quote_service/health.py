@@ -9,10 +9,12 @@ from typing import Any
 
 import msgspec
 from litestar import Response, get
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 
 from quote_service.db.replica import ReadPools
 from quote_service.web.deps import PoolDep, RedisDep
+from quote_service.web.starting import DomainStarter
 
 _CHECK_TIMEOUT = 1.0
 
@@ -38,6 +40,8 @@ class ReplicaReport(msgspec.Struct, kw_only=True):
 class Readiness(msgspec.Struct, kw_only=True, omit_defaults=True):
     status: str
     checks: dict[str, Check]
+    """`postgres` and `redis`; while the process has not finished starting (a store was away when
+    it started: web/starting.py), `startup` too, not ok."""
     replica: ReplicaReport | None = None
     """Only with DATABASE_REPLICA_URL (docs/deployment.md)."""
 
@@ -48,13 +52,18 @@ async def health() -> dict[str, str]:
 
 
 @get("/health/ready", exclude_from_auth=True, tags=["operations"], summary="Readiness: PostgreSQL and Redis")
-async def ready(pool: PoolDep, redis: RedisDep, read_pools: NamedDependency[ReadPools]) -> Response[Readiness]:
+async def ready(
+    pool: PoolDep, redis: RedisDep, read_pools: NamedDependency[ReadPools], state: State
+) -> Response[Readiness]:
     async def pg() -> Any:
         async with pool.acquire() as conn:
             return await conn.fetchval("SELECT 1")
 
     postgres, redis_check = await asyncio.gather(_check(pg), _check(redis.ping))
     checks = {"postgres": postgres, "redis": redis_check}
+    startup: DomainStarter = state.startup
+    if not startup.started:
+        checks["startup"] = Check(ok=False, latency_ms=0.0, error=startup.reason())
     healthy = all(c.ok for c in checks.values())
     body = Readiness(status="ready" if healthy else "unavailable", checks=checks, replica=_replica(read_pools))
     if healthy:

@@ -2,26 +2,20 @@
 
 Each line is one command; its output is one line (or `Error: <why>`, and the replay goes on).
 Commands run through the same code as the HTTP API — catalog service, quote and order
-services, the campaign service and its scheduler's tick — on a scratch database and a private
-Redis that are created for the run and removed after it. The service clock is simulated: it
+services, the campaign service and its scheduler's tick — on a scratch PostgreSQL database and
+an empty Redis logical database of the configured servers, dropped and emptied after it
+(cli/scratch.py). The service clock is simulated: it
 starts at 00:00 and only `increase_time` moves it, applying every campaign-hour that became due.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import shutil
-import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import msgspec
 from litestar.datastructures import State
 
@@ -30,10 +24,10 @@ from quote_service.campaigns.schemas import CampaignCreate
 from quote_service.campaigns.service import Campaigns
 from quote_service.catalog import service as catalog
 from quote_service.catalog.schemas import ProductCreate
+from quote_service.cli.common import CommandError
+from quote_service.cli.scratch import scratch_database, scratch_redis
 from quote_service.clock import utcnow
 from quote_service.config import Settings
-from quote_service.db.migrate import apply_migrations
-from quote_service.embedded import embedded_stores
 from quote_service.errors import ServiceError
 from quote_service.orders import service as orders
 from quote_service.orders.schemas import OrderCreate
@@ -231,63 +225,33 @@ class Replay:
         return f"Time is {self.clock.shown()}"
 
 
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-@contextlib.asynccontextmanager
-async def scratch_database(server_url: str) -> AsyncIterator[str]:
-    """A new, migrated database on the server of `server_url`, dropped afterwards."""
-    name = f"qs_campaign_script_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = _with_database(server_url, name)
-    try:
-        await apply_migrations(url)
-        yield url
-    finally:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-
-@contextlib.contextmanager
-def private_redis() -> Iterator[str]:
-    """A Redis of this run alone (the embedded binary in a temporary directory), removed afterwards."""
-    home = Path(tempfile.mkdtemp(prefix="qs-campaign-script-"))
-    try:
-        with embedded_stores(home, need_database=False, need_redis=True) as urls:
-            yield urls.redis_url
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-
-
 async def run_script(settings: Settings, lines: Iterable[str], emit: Callable[[str], None]) -> None:
-    """Replay `lines` on a scratch database of `settings`' PostgreSQL server; `emit` each output line."""
+    """Replay `lines` on scratch databases of `settings`' servers; `emit` each output line."""
     from quote_service.app import create_app  # the application's modules load only for this command
 
-    assert settings.database_url is not None
+    database, redis = settings.database_url, settings.redis_url
+    assert database is not None, "cli.common.stores sets both URLs"
+    assert redis is not None, "cli.common.stores sets both URLs"
     clock = SimulatedClock()
-    with private_redis() as redis_url:
-        async with scratch_database(settings.database_url) as database_url:
-            scratch = msgspec.structs.replace(
-                settings,
-                database_url=database_url,
-                redis_url=redis_url,
-                log_level="WARNING",
-                campaign_scheduler_interval=3600.0,  # ticks happen on increase_time only
-                db_pool_min_size=1,
-                db_pool_max_size=4,
-            )
-            app = create_app(scratch, clock=clock)
-            async with app.lifespan():
-                replay = Replay(app.state, clock)
-                for text in lines:
-                    output = await replay.line(text)
-                    if output is not None:
-                        emit(output)
+    async with (
+        scratch_redis(redis, cluster=settings.redis_cluster_mode) as redis_url,
+        scratch_database(database, "qs_campaign_script") as database_url,
+    ):
+        scratch = msgspec.structs.replace(
+            settings,
+            database_url=database_url,
+            redis_url=redis_url,
+            log_level="WARNING",
+            campaign_scheduler_interval=3600.0,  # ticks happen on increase_time only
+            db_pool_min_size=1,
+            db_pool_max_size=4,
+        )
+        app = create_app(scratch, clock=clock)
+        async with app.lifespan():
+            if not app.state.startup.started:  # a served worker would wait for its stores; a command stops
+                raise CommandError(f"the service could not start on the scratch databases: {app.state.startup.error}")
+            replay = Replay(app.state, clock)
+            for text in lines:
+                output = await replay.line(text)
+                if output is not None:
+                    emit(output)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 import msgspec
+import structlog
 from asyncpg.pool import PoolAcquireContext, PoolConnectionProxy
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ else:  # the stubs' generics do not exist at run time; Litestar resolves these n
     Connection = asyncpg.Connection | PoolConnectionProxy
     _PoolBase = asyncpg.Pool
     _AcquireContext = PoolAcquireContext
+
+log = structlog.get_logger("quote_service.db")
 
 
 class BoundedPool(_PoolBase):
@@ -99,3 +102,19 @@ async def create_pool(
     )
     await pool
     return pool
+
+
+async def open_pool(dsn: str, **options: Any) -> Pool:
+    """`create_pool` for a serving process: when PostgreSQL cannot be reached (down, restarting,
+    refusing connections), the pool opens empty instead of failing, and connects on demand once
+    PostgreSQL is back (each `acquire()` until then fails within `acquire_timeout`: a 503). Any
+    other failure (a wrong password, an unknown database) still raises."""
+    # The one list of "a store is away" errors; imported here, as it imports prometheus_client,
+    # which `serve` must not load before it has set PROMETHEUS_MULTIPROC_DIR (cli/serve.py).
+    from quote_service.background import OUTAGES
+
+    try:
+        return await create_pool(dsn, **options)
+    except OUTAGES as exc:
+        log.warning("postgres_unavailable_at_start", error=f"{type(exc).__name__}: {exc}"[:200])
+        return await create_pool(dsn, **{**options, "min_size": 0})

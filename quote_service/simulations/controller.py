@@ -47,6 +47,7 @@ class SimulationController(Controller):
                 "send `changes` or `change_request_id`",
                 details=[FieldError("changes", "exactly one of `changes` and `change_request_id` is required")],
             )
+        simulations.admit()  # before the drafts' transaction: a refused simulation costs nothing
         found = data.changes or []
         if data.change_request_id is not None:
             try:

