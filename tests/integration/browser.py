@@ -178,6 +178,27 @@ async def assert_laid_out(page: Page, panels: str = ".panel") -> None:
     assert not problems, f"at {width}px: " + "; ".join(problems)
 
 
+_TERMS_JS = """
+(list) => {
+  const box = el => el.getBoundingClientRect();
+  return [...list.querySelectorAll("dt")].map(dt => {
+    const term = box(dt);
+    const under = [...list.querySelectorAll("dd")]
+      .filter(dd => Math.abs(box(dd).left - term.left) < 2 && box(dd).top >= term.bottom - 1)
+      .sort((a, b) => box(a).top - box(b).top);
+    return [dt.textContent.trim(), under.length ? under[0].textContent.trim() : null];
+  });
+}
+"""
+
+
+async def figures_as_read(page: Page, selector: str) -> dict[str, str | None]:
+    """Each term of the <dl> `selector` with the figure a reader finds under it (the nearest <dd>
+    below it, starting at its left edge; None: nothing there), as laid out at the page's width."""
+    pairs: list[tuple[str, str | None]] = await page.locator(selector).evaluate(_TERMS_JS)
+    return dict(pairs)
+
+
 _CHARTS_JS = """
 () => [...document.querySelectorAll("canvas")].map(canvas => {
   const chart = window.Chart && Chart.getChart(canvas);

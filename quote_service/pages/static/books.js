@@ -62,7 +62,7 @@
       ["Commission charged", money(s.commission_charged, c)], ["Commission reversed", money(s.commission_reversed, c)],
       ["Net commission", money(s.net_commission, c)], ["Commission tax", money(s.commission_tax, c)],
       ["Delivery fees", money(s.delivery_fees, c)], ["Payout", money(s.payout, c)]];
-    $("statement-totals").replaceChildren(...totals.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", { title: String(v) }, String(v)))));
+    fillTotals($("statement-totals"), totals);
     $("statement-tz").textContent = `Days are local days in ${s.tz}.`;
     // The days' amounts are in the statement's currency: the headers say which, once.
     for (const th of document.querySelectorAll("#panel-statement th[data-label]")) th.textContent = `${th.dataset.label} (${c})`;
