@@ -1,7 +1,7 @@
 "use strict";
 // The books page (admin, read-only): latest refunds, a seller's statement, price lists, promotions.
 (() => {
-  const { api, csrf, el, money, names, stamp, exact, day: dayName, cell, fillOr } = QS;
+  const { api, csrf, el, money, names, stamp, exact, day: dayName, cell, fillOr, fillTotals } = QS;
   const { offerInFull, conditions, combines, inEffectEnds, productIds } = OfferWords;
   const $ = id => document.getElementById(id);
   const DAY_MS = 86400000;
