@@ -199,6 +199,38 @@ async def figures_as_read(page: Page, selector: str) -> dict[str, str | None]:
     return dict(pairs)
 
 
+_CHOICES_JS = """
+() => {
+  const problems = [];
+  for (const input of document.querySelectorAll("label input[type=radio], label input[type=checkbox]")) {
+    if (input.getClientRects().length === 0) continue;
+    const label = input.closest("label"), box = input.getBoundingClientRect();
+    const words = document.createRange();
+    words.setStartAfter(input);
+    words.setEnd(label, label.childNodes.length);
+    const line = words.getClientRects()[0];
+    const text = label.textContent.trim().slice(0, 40);
+    if (!line) { problems.push(`"${text}": no words beside its ${input.type}`); continue; }
+    const middle = (box.top + box.bottom) / 2;
+    if (middle < line.top || middle > line.bottom)
+      problems.push(`"${text}": its ${input.type} (${Math.round(box.top)}-${Math.round(box.bottom)}px) is not on `
+        + `the words' first line (${Math.round(line.top)}-${Math.round(line.bottom)}px)`);
+    else if (box.right > line.left + 1)
+      problems.push(`"${text}": its ${input.type} ends at ${Math.round(box.right)}px, `
+        + `past the words' start ${Math.round(line.left)}px`);
+  }
+  return problems;
+}
+"""
+
+
+async def choices_off_their_words(page: Page) -> list[str]:
+    """Each visible radio button or checkbox inside a <label> that does not sit on the first line
+    of its label's words, to their left (as a reader expects "( ) Standard: 4.90 TRY")."""
+    problems: list[str] = await page.evaluate(_CHOICES_JS)
+    return problems
+
+
 _CHARTS_JS = """
 () => [...document.querySelectorAll("canvas")].map(canvas => {
   const chart = window.Chart && Chart.getChart(canvas);
