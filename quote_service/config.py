@@ -194,7 +194,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     base_price x (1 + this / 100)."""
     seller_price_change_approval_percent: Decimal = Decimal("30")
     """SELLER_PRICE_CHANGE_APPROVAL_PERCENT: a seller's move of current_price or base_price by more
-    than this percent in one step is a change request an admin approves (docs/sellers.md)."""
+    than this percent from any price its own moves gave it within SELLER_PRICE_CHANGE_WINDOW_HOURS
+    (since an admin last set or approved it) is a change request an admin approves (docs/sellers.md)."""
+    seller_price_change_window_hours: int = 24
+    """SELLER_PRICE_CHANGE_WINDOW_HOURS: how far back a seller's own price moves count towards
+    SELLER_PRICE_CHANGE_APPROVAL_PERCENT (several small steps are one big move); 0: each step alone."""
     min_seller_margin_percent: Decimal = Decimal("0")
     """MIN_SELLER_MARGIN_PERCENT: a seller's min_price is at least cost_price x (1 + this / 100)
     when the product has a cost (docs/sellers.md)."""
@@ -436,6 +440,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         }.items():
             if days < 0:
                 raise ConfigError(f"{name} must be 0 (keep forever) or a number of days")
+        if not 0 <= self.seller_price_change_window_hours <= 8784:
+            raise ConfigError("SELLER_PRICE_CHANGE_WINDOW_HOURS must be between 0 (each step alone) and 8784 (a year)")
+        if 0 < self.audit_log_retention_days * 24 < self.seller_price_change_window_hours:
+            raise ConfigError("AUDIT_LOG_RETENTION_DAYS must cover SELLER_PRICE_CHANGE_WINDOW_HOURS (or be 0: forever)")
         if 0 < self.competitor_price_retention_days * 24 < self.market_window_hours:
             raise ConfigError("COMPETITOR_PRICE_RETENTION_DAYS must cover MARKET_WINDOW_HOURS (or be 0: forever)")
         if self.retention_interval < 0:

@@ -219,6 +219,23 @@ async def list_price_history(
     )
 
 
+async def price_writes(conn: Connection, *, product_id: UUID, field: str, hours: int) -> list[asyncpg.Record]:
+    """The audited writes (docs/governance.md) of the last `hours` that changed the product's
+    `field` (current_price or base_price), newest first: `actor_kind` (`seller` for a seller's own
+    write; an approved change request is written by its approver), `before` and `after`."""
+    return await conn.fetch(
+        """SELECT actor ->> 'kind' AS actor_kind, (before ->> $2)::numeric AS before, (after ->> $2)::numeric AS after
+           FROM audit_log
+           WHERE entity_type = 'product' AND entity_id = $1::text
+             AND at > clock_timestamp() - make_interval(hours => $3)
+             AND (before -> $2) IS DISTINCT FROM (after -> $2)
+           ORDER BY id DESC""",
+        str(product_id),
+        field,
+        hours,
+    )
+
+
 async def adjust_stock(conn: Connection, *, product_id: UUID, delta: int) -> int | None:
     """Add `delta` to stock in one statement; None when the result would leave [0, 2^31)."""
     stock: int | None = await conn.fetchval(

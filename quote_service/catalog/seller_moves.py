@@ -4,9 +4,11 @@ A seller changes `current_price`, `base_price`, `min_price` and `stock` (PATCH /
 PUT /products/{id}/price, or POST /products/{id}/stock) of its own products only; another
 seller's product is 404, as an unknown id. `min_price` stays at least `cost_price` plus
 MIN_SELLER_MARGIN_PERCENT when the product has a cost (422). A move of `current_price` or
-`base_price` by more than SELLER_PRICE_CHANGE_APPROVAL_PERCENT in one step is not made: it is
-stored as a change request (202 `{change_request_id}`) that an admin approves, and then applies as
-that PATCH, with its price history source `seller`. Every write is audited with actor kind
+`base_price` by more than SELLER_PRICE_CHANGE_APPROVAL_PERCENT from any price the seller's own
+moves gave it within SELLER_PRICE_CHANGE_WINDOW_HOURS (back to the price an admin last set or
+approved) is not made: small steps add up. It is stored as a change request (202
+`{change_request_id}`) that an admin approves, and then applies as that PATCH, with its price
+history source `seller`. Every write is audited with actor kind
 `seller`; every price move is in the price history with source `seller`.
 """
 
@@ -26,7 +28,12 @@ from quote_service.catalog.schemas import ManualPrice, Product, ProductPatch, St
 from quote_service.catalog.service import adjust_stock, check_product, product_from_row, update_product
 from quote_service.config import Settings
 from quote_service.errors import FieldError, NotFound, ValidationFailed, invalid
-from quote_service.pricing.price_moves import needs_approval, seller_floor_problem
+from quote_service.pricing.price_moves import (
+    PriceWrite,
+    seller_floor_problem,
+    seller_move_needs_approval,
+    seller_reference_prices,
+)
 from quote_service.web.deps import AuthedRequest, actor_of
 
 SELLER_FIELDS = frozenset({"current_price", "base_price", "min_price", "price_change_reason", "stock"})
@@ -103,13 +110,31 @@ async def _move(
     if stock is not None and stock != current["stock"]:  # at once, even when a price move waits for approval
         delta = StockAdjust(delta=stock - current["stock"], reason="seller update")
         await adjust_stock(admin_pool, product_id, delta, actor=actor_of(request))
-    limit = settings.seller_price_change_approval_percent
-    if any(
-        name in given and needs_approval(current=current[name], new=given[name], approval_percent=limit)
-        for name in _APPROVED_PRICES
-    ):
+    if await _needs_approval(pool, current, given, settings):
         body = {name: str(value) if isinstance(value, Decimal) else value for name, value in given.items()}
         await ask_approval(request, pool, "product", body, as_write=("PATCH", f"/api/v1/products/{product_id}"))
     if not given and stock is not None:  # stock alone: the product as it now is
         return product_from_row(await owned_product(pool, request, product_id))
     return await update_product(admin_pool, product_id, given, actor=actor_of(request), source="seller")
+
+
+async def _needs_approval(
+    pool: asyncpg.Pool, current: asyncpg.Record, given: dict[str, Any], settings: Settings
+) -> bool:
+    """Whether a price in `given` moves further than SELLER_PRICE_CHANGE_APPROVAL_PERCENT from
+    its current value or any the seller's own moves gave it inside the window."""
+    hours = settings.seller_price_change_window_hours
+    for name in _APPROVED_PRICES:
+        if name not in given or given[name] == current[name]:
+            continue
+        writes: list[PriceWrite] = []
+        if hours > 0:
+            async with pool.acquire() as conn:
+                rows = await repository.price_writes(conn, product_id=current["id"], field=name, hours=hours)
+            writes = [PriceWrite(row["actor_kind"] == "seller", row["before"], row["after"]) for row in rows]
+        references = seller_reference_prices(current[name], writes)
+        if seller_move_needs_approval(
+            references=references, new=given[name], approval_percent=settings.seller_price_change_approval_percent
+        ):
+            return True
+    return False

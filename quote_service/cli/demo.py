@@ -463,6 +463,9 @@ DEMO_PROMOTIONS: list[dict[str, Any]] = [
         "conditions": {"currency": DEMO_CURRENCY, "category_ids": ["home"]},
         "starts_at": _SINCE,
         "funded_by": "platform",
+        # Above the newsletter's spend tiers: it always stacks first (equal priorities stack by
+        # id, which differs from one seed to the next), so docs/promotions.md's figures hold.
+        "priority": 1,
     },
     # The merchandisers' kinds (docs/promotions.md#merchandisers-promotions), for quotes on the
     # newsletter channel only: every other demo quote stays as it was.

@@ -146,12 +146,15 @@ def _print_demo_credentials(
 
 
 def print_pages(base: str, *, demo_accounts: bool) -> None:
+    """Every page's URL (pages/controller.py), each with the demo login that opens it."""
     from quote_service.cli import demo
+    from quote_service.pages.controller import PATHS
 
-    admin = f"  (log in as {demo.DEMO_ADMIN[0]} / {demo.DEMO_ADMIN[1]})" if demo_accounts else ""
-    shopper = f"  (log in as {demo.DEMO_USER[0]} / {demo.DEMO_USER[1]})" if demo_accounts else ""
-    print(f"dashboard: {base}/dashboard{admin}", flush=True)
-    print(f"store:     {base}/store{shopper}", flush=True)
+    logins = {"store": demo.DEMO_USER, "seller": demo.DEMO_SELLER}
+    for page, path in PATHS.items():
+        username, password = logins.get(page, demo.DEMO_ADMIN)
+        login = f"  (log in as {username} / {password})" if demo_accounts else ""
+        print(f"{page + ':':<12}{base}{path}{login}", flush=True)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

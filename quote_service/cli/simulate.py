@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from collections.abc import Mapping
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+"""Where `make run` serves by default."""
+
+
+def base_url(given: str | None, environ: Mapping[str, str]) -> str:
+    """The service simulate talks to: `--base-url`, else `$BASE` (what the docs have a reader set to
+    the service's address, `make run PORT=8001` included), else DEFAULT_BASE_URL."""
+    return given or environ.get("BASE") or DEFAULT_BASE_URL
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -20,6 +31,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         username, _, password = text.partition(":")
         return username, password
 
+    target = base_url(args.base_url, os.environ)
     if args.rate <= 0 or args.duration <= 0 or args.customers <= 0:
         print("quote-service: --rate, --duration and --customers must be positive", file=sys.stderr)
         return 2
@@ -29,7 +41,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     try:
         asyncio.run(
             simulate(
-                base_url=args.base_url,
+                base_url=target,
                 rate=args.rate,
                 duration=args.duration,
                 admin=account(args.admin, demo.DEMO_ADMIN),
@@ -41,7 +53,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     except httpx.HTTPError as exc:
-        print(f"quote-service: simulate cannot reach {args.base_url}: {exc}", file=sys.stderr)
+        print(f"quote-service: simulate cannot reach {target}: {exc}", file=sys.stderr)
         return 1
     return 0
 
@@ -57,7 +69,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="seconds between pricing-decision runs, which apply the small moves (default 10; 0: none)",
     )
     sim.add_argument(
-        "--base-url", default="http://127.0.0.1:8000", help="the running service (default http://127.0.0.1:8000)"
+        "--base-url",
+        default=None,
+        help=f"the running service (default: $BASE when set, else {DEFAULT_BASE_URL})",
     )
     sim.add_argument("--admin", default=None, help="admin USERNAME:PASSWORD (default: the demo admin)")
     sim.add_argument(

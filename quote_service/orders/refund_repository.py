@@ -171,3 +171,30 @@ async def refunds_of_order(conn: Connection, *, order_id: UUID) -> list[asyncpg.
     return await conn.fetch(
         f"SELECT {REFUND_COLUMNS} FROM refunds WHERE order_id = $1 ORDER BY created_at, id", order_id
     )
+
+
+async def seller_refunds(conn: Connection, *, order_ids: Sequence[UUID], seller_id: str) -> list[asyncpg.Record]:
+    """Each refund of these orders that gave back a line of `seller_id` or its shipment's fee, oldest
+    first per order: `order_id`, `id` and `refunded`, what the customer got back of the seller's part
+    (as refund_math.customer_total counts it: goods after discount, their added tax, less an exempt
+    line's contained tax; the shipment's delivery fee). A seller's view of an order shows these only."""
+    return await conn.fetch(
+        """WITH lines AS (
+               SELECT rl.refund_id,
+                      sum(rl.amount - rl.discount + CASE WHEN rl.prices_include_tax THEN 0 ELSE rl.tax END
+                          - COALESCE((rl.taxes ->> 'exempted')::numeric, 0)) AS refunded
+               FROM refund_lines rl JOIN order_lines l ON l.order_id = rl.order_id AND l.position = rl.position
+               WHERE rl.order_id = any($1::uuid[]) AND l.seller_id = $2
+               GROUP BY rl.refund_id
+           ), fees AS (
+               SELECT refund_id, sum(delivery_fee) AS refunded FROM order_shipments
+               WHERE order_id = any($1::uuid[]) AND seller_id = $2 AND refund_id IS NOT NULL
+               GROUP BY refund_id
+           )
+           SELECT r.order_id, r.id, COALESCE(l.refunded, 0) + COALESCE(f.refunded, 0) AS refunded
+           FROM refunds r LEFT JOIN lines l ON l.refund_id = r.id LEFT JOIN fees f ON f.refund_id = r.id
+           WHERE r.order_id = any($1::uuid[]) AND (l.refund_id IS NOT NULL OR f.refund_id IS NOT NULL)
+           ORDER BY r.order_id, r.created_at, r.id""",
+        list(order_ids),
+        seller_id,
+    )

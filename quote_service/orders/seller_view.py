@@ -1,17 +1,20 @@
 """An order as a seller sees it (docs/sellers.md): its own lines, its shipment and its totals. Pure.
 
-A seller's view keeps the order's identity and state (id, customer, status, refunds) and replaces
-every amount with the seller's part: the subtotal, discount, tax and total of its own lines, its
-own shipment's delivery fee and logistics commission, its own per-seller totals, the commission on
-its own lines, and of the coupons and promotions only those that discounted its lines, by what
-they took from them. Other sellers' lines, shipments, totals and commission details are left out.
+A seller's view keeps the order's identity and state (id, customer, status) and replaces every
+amount with the seller's part: the subtotal, discount, tax and total of its own lines, its own
+shipment's delivery fee and logistics commission, its own per-seller totals, the commission on its
+own lines, of the coupons and promotions only those that discounted its lines, by what they took
+from them, and of the refunds only those that gave back its lines or its shipment's fee, by what
+they gave back of them (`refunded_amount`). Other sellers' lines, shipments, totals, commission
+details and refunds are left out.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from uuid import UUID
 
 import msgspec
 from msgspec import UNSET
@@ -23,8 +26,10 @@ from quote_service.pricing.quote import CommissionBreakdown
 ZERO = Decimal(0)
 
 
-def seller_view(order: Order, seller_id: str) -> Order:
-    """`order` with only what belongs to `seller_id`."""
+def seller_view(order: Order, seller_id: str, *, refunds: Sequence[tuple[UUID, Decimal]]) -> Order:
+    """`order` with only what belongs to `seller_id`; `refunds`: each refund of the order that gave
+    back something of the seller's, oldest first, with what it gave back of it
+    (orders/refund_repository.py `seller_refunds`)."""
     currency = order.currency
 
     def total(amounts: Iterable[Decimal]) -> Decimal:
@@ -75,4 +80,6 @@ def seller_view(order: Order, seller_id: str) -> Order:
         ],
         shipments=shipments if order.shipments else UNSET,
         sellers=[t for t in order.sellers if t.seller_id == seller_id] if order.sellers else UNSET,
+        refunded_amount=total(amount for _, amount in refunds),
+        refunds=[refund_id for refund_id, _ in refunds],
     )

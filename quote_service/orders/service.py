@@ -47,7 +47,14 @@ from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, NotFound
 from quote_service.flash_sales.purchases import Purchases
-from quote_service.orders import record_math, refund_math, repository, shipment_repository, tax_record
+from quote_service.orders import (
+    record_math,
+    refund_math,
+    refund_repository,
+    repository,
+    shipment_repository,
+    tax_record,
+)
 from quote_service.orders.schemas import (
     LineCommission,
     LineDiscount,
@@ -526,7 +533,7 @@ async def list_orders(
             before=before,
             limit=limit,
         )
-        orders = {order.id: _as_seen(order, own) for order in await assemble(conn, rows[:limit])}
+        orders = {order.id: order for order in await _as_seen(conn, await assemble(conn, rows[:limit]), own)}
     return page_of(
         rows, "orders", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=lambda r: orders[r["id"]]
     )
@@ -540,14 +547,20 @@ async def get_order(pool: Pool, order_id: UUID, *, principal: Principal) -> Orde
         if row is None or not (own is not None or can_see(principal, row)):
             raise NotFound(f"order {order_id} not found")
         order = (await assemble(conn, [row]))[0]
-    if own is not None and not any(line.seller_id == own for line in order.items):
-        raise NotFound(f"order {order_id} not found")
-    return _as_seen(order, own)
+        if own is not None and not any(line.seller_id == own for line in order.items):
+            raise NotFound(f"order {order_id} not found")
+        return (await _as_seen(conn, [order], own))[0]
 
 
-def _as_seen(order: Order, seller_id: str | None) -> Order:
-    """The order as its reader sees it: whole, or a seller's part of it (orders/seller_view.py)."""
-    return order if seller_id is None else seller_view(order, seller_id)
+async def _as_seen(conn: Connection, orders: Sequence[Order], seller_id: str | None) -> list[Order]:
+    """The orders as their reader sees them: whole, or a seller's part of each (orders/seller_view.py),
+    with the refunds that gave back something of the seller's."""
+    if seller_id is None:
+        return list(orders)
+    refunds: dict[UUID, list[tuple[UUID, Decimal]]] = defaultdict(list)
+    for row in await refund_repository.seller_refunds(conn, order_ids=[o.id for o in orders], seller_id=seller_id):
+        refunds[row["order_id"]].append((row["id"], row["refunded"]))
+    return [seller_view(order, seller_id, refunds=refunds[order.id]) for order in orders]
 
 
 async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Order]:

@@ -73,6 +73,10 @@ ROLES: dict[str, frozenset[str]] = {
     "store": SHOPPERS,
     "seller": frozenset({"seller"}),
 }
+ROLE_NAMES: dict[str, str] = {"user": "a shopper", "admin": "an administrator", "seller": "a seller"}
+"""How a 403 page names the accounts a page is for (in this order)."""
+HOMES: dict[str, str] = {"admin": "dashboard", "user": "store", "seller": "seller"}
+"""The page each role can use: where a 403 page sends its visitor instead."""
 FAVICON = (HERE / "static" / "favicon.svg").read_bytes()
 
 template_config = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
@@ -133,17 +137,7 @@ async def _page(request: Request[Any, Any, Any], page: str, extra: PageContext |
     if principal is None:
         return _login(request, page)
     if principal.role not in ROLES[page]:
-        return Template(
-            template_name="forbidden.html",
-            context={
-                "page": page,
-                "title": TITLES[page],
-                "who": principal.name,
-                "csrf": request.cookies.get(CSRF_COOKIE),
-            },
-            status_code=403,
-            headers=PAGE_HEADERS,
-        )
+        return _forbidden(request, page, principal)
     return Template(
         template_name=f"{page}.html",
         context={
@@ -154,6 +148,26 @@ async def _page(request: Request[Any, Any, Any], page: str, extra: PageContext |
             "csrf": request.cookies.get(CSRF_COOKIE, ""),
             **(await extra(principal) if extra else {}),
         },
+        headers=PAGE_HEADERS,
+    )
+
+
+def _forbidden(request: Request[Any, Any, Any], page: str, principal: Principal) -> Template:
+    """403: which accounts `page` is for, and a link to the page this visitor's role can use."""
+    home = HOMES.get(principal.role)
+    return Template(
+        template_name="forbidden.html",
+        context={
+            "page": page,
+            "title": TITLES[page],
+            "who": principal.name,
+            "role": principal.role,
+            "needs": " or ".join(name for role, name in ROLE_NAMES.items() if role in ROLES[page]),
+            "is": ROLE_NAMES.get(principal.role, principal.role),
+            "home": None if home is None else {"path": PATHS[home], "title": TITLES[home]},
+            "csrf": request.cookies.get(CSRF_COOKIE),
+        },
+        status_code=403,
         headers=PAGE_HEADERS,
     )
 

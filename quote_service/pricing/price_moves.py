@@ -8,7 +8,9 @@ steps, or a PUT of the whole product, which these limits do not bind).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import NamedTuple
 
 from quote_service.pricing.money import quantum, round_money
 
@@ -59,3 +61,33 @@ def needs_approval(*, current: Decimal, new: Decimal, approval_percent: Decimal)
     if current <= 0:
         return new != current
     return abs(new - current) * HUNDRED > approval_percent * current
+
+
+class PriceWrite(NamedTuple):
+    """One audited write that moved a price: whether the seller itself made it (not an admin, nor
+    an admin approving the seller's change request), and the price before and after it."""
+
+    by_seller: bool
+    before: Decimal | None
+    after: Decimal | None
+
+
+def seller_reference_prices(current: Decimal, writes_newest_first: Iterable[PriceWrite]) -> list[Decimal]:
+    """The prices a seller's next move is measured against: `current`, and every price the seller's
+    own writes in the window moved from or to, back to the newest write an admin made (its price,
+    set or approved, is where the seller's moves count from again). Several small steps inside
+    the window are then one move: 650 -> 838.50 -> 1081.67 is 66 % from 650, not 29 % twice."""
+    prices = [current]
+    for write in writes_newest_first:
+        if not write.by_seller:
+            if write.after is not None:
+                prices.append(write.after)
+            break
+        prices.extend(price for price in (write.before, write.after) if price is not None)
+    return prices
+
+
+def seller_move_needs_approval(*, references: Iterable[Decimal], new: Decimal, approval_percent: Decimal) -> bool:
+    """Whether `new` is further than SELLER_PRICE_CHANGE_APPROVAL_PERCENT from any of the
+    `references` (seller_reference_prices): the one furthest from it decides."""
+    return any(needs_approval(current=price, new=new, approval_percent=approval_percent) for price in references)

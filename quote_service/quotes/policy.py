@@ -26,6 +26,7 @@ from quote_service.errors import (
 from quote_service.pricing.money import MAX_AMOUNT
 from quote_service.pricing.quote import CatalogProduct, QuoteRequest
 from quote_service.quotes.store import StoredQuote
+from quote_service.quotes.tax_ids import tax_id_problem
 
 
 def check_request(request: QuoteRequest, caller: Principal) -> None:
@@ -36,8 +37,12 @@ def check_request(request: QuoteRequest, caller: Principal) -> None:
     stated_exemption = request.tax_exemption not in (None, "none")
     if caller.role == "user" and stated_exemption:
         raise invalid("tax_exemption", "a tax exemption is stated by a service key or an admin, not by a shopper")
-    if request.tax_exemption == "reverse_charge" and request.customer_tax_id is None:
-        raise invalid("customer_tax_id", "required with tax_exemption: reverse_charge (the buyer's VAT id)")
+    if request.tax_exemption == "reverse_charge":
+        if request.customer_tax_id is None:
+            raise invalid("customer_tax_id", "required with tax_exemption: reverse_charge (the buyer's VAT id)")
+        problem = tax_id_problem(request.customer_tax_id, request.delivery_address.country)
+        if problem is not None:
+            raise invalid("customer_tax_id", problem)
     if request.installments is not None and request.card_bin is None:
         raise invalid("installments", "choose installments with the card's card_bin")
     if caller.role != "user":

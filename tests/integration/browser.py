@@ -178,6 +178,59 @@ async def assert_laid_out(page: Page, panels: str = ".panel") -> None:
     assert not problems, f"at {width}px: " + "; ".join(problems)
 
 
+_TERMS_JS = """
+(list) => {
+  const box = el => el.getBoundingClientRect();
+  return [...list.querySelectorAll("dt")].map(dt => {
+    const term = box(dt);
+    const under = [...list.querySelectorAll("dd")]
+      .filter(dd => Math.abs(box(dd).left - term.left) < 2 && box(dd).top >= term.bottom - 1)
+      .sort((a, b) => box(a).top - box(b).top);
+    return [dt.textContent.trim(), under.length ? under[0].textContent.trim() : null];
+  });
+}
+"""
+
+
+async def figures_as_read(page: Page, selector: str) -> dict[str, str | None]:
+    """Each term of the <dl> `selector` with the figure a reader finds under it (the nearest <dd>
+    below it, starting at its left edge; None: nothing there), as laid out at the page's width."""
+    pairs: list[tuple[str, str | None]] = await page.locator(selector).evaluate(_TERMS_JS)
+    return dict(pairs)
+
+
+_CHOICES_JS = """
+() => {
+  const problems = [];
+  for (const input of document.querySelectorAll("label input[type=radio], label input[type=checkbox]")) {
+    if (input.getClientRects().length === 0) continue;
+    const label = input.closest("label"), box = input.getBoundingClientRect();
+    const words = document.createRange();
+    words.setStartAfter(input);
+    words.setEnd(label, label.childNodes.length);
+    const line = words.getClientRects()[0];
+    const text = label.textContent.trim().slice(0, 40);
+    if (!line) { problems.push(`"${text}": no words beside its ${input.type}`); continue; }
+    const middle = (box.top + box.bottom) / 2;
+    if (middle < line.top || middle > line.bottom)
+      problems.push(`"${text}": its ${input.type} (${Math.round(box.top)}-${Math.round(box.bottom)}px) is not on `
+        + `the words' first line (${Math.round(line.top)}-${Math.round(line.bottom)}px)`);
+    else if (box.right > line.left + 1)
+      problems.push(`"${text}": its ${input.type} ends at ${Math.round(box.right)}px, `
+        + `past the words' start ${Math.round(line.left)}px`);
+  }
+  return problems;
+}
+"""
+
+
+async def choices_off_their_words(page: Page) -> list[str]:
+    """Each visible radio button or checkbox inside a <label> that does not sit on the first line
+    of its label's words, to their left (as a reader expects "( ) Standard: 4.90 TRY")."""
+    problems: list[str] = await page.evaluate(_CHOICES_JS)
+    return problems
+
+
 _CHARTS_JS = """
 () => [...document.querySelectorAll("canvas")].map(canvas => {
   const chart = window.Chart && Chart.getChart(canvas);

@@ -372,3 +372,14 @@ def test_the_seller_guardrails_are_percentages() -> None:
     for name in ("MIN_SELLER_MARGIN_PERCENT", "SELLER_PRICE_CHANGE_APPROVAL_PERCENT"):
         with pytest.raises(ConfigError, match=name):
             Settings.from_env({name: "-1"})
+
+
+def test_the_seller_price_window_is_hours_the_audit_log_still_holds() -> None:
+    assert Settings().seller_price_change_window_hours == 24
+    assert Settings.from_env({"SELLER_PRICE_CHANGE_WINDOW_HOURS": "0"}).seller_price_change_window_hours == 0
+    for value in ("-1", "8785"):
+        with pytest.raises(ConfigError, match="SELLER_PRICE_CHANGE_WINDOW_HOURS"):
+            Settings.from_env({"SELLER_PRICE_CHANGE_WINDOW_HOURS": value})
+    with pytest.raises(ConfigError, match="AUDIT_LOG_RETENTION_DAYS"):
+        Settings.from_env({"AUDIT_LOG_RETENTION_DAYS": "1", "SELLER_PRICE_CHANGE_WINDOW_HOURS": "48"})
+    assert Settings.from_env({"AUDIT_LOG_RETENTION_DAYS": "2", "SELLER_PRICE_CHANGE_WINDOW_HOURS": "48"})

@@ -106,6 +106,20 @@ def test_the_openfeature_examples_read_flags_the_demo_has() -> None:
     assert named <= {flag["key"] for flag in demo.DEMO_FLAGS}, sorted(named)
 
 
+def test_the_promotion_examples_quote_no_product_of_the_demo_flash_sale() -> None:
+    """The docs test runs docs/promotions.md in the demo's first hour, while its flash sale runs: a
+    flash-priced line takes no promotion, so an example quoting one would print other figures."""
+    quoted = {
+        sku
+        for block in shell_blocks(ROOT / "docs" / "promotions.md")
+        for line in block.code.splitlines()
+        if line.startswith("quote ")
+        for sku in _COMMENT.sub("", line).split()[1:]
+    }
+    assert quoted, "the examples quote nothing"
+    assert not quoted & set(demo.DEMO_SALE_SKUS), sorted(quoted & set(demo.DEMO_SALE_SKUS))
+
+
 DEMO_BASE = "BASE=http://127.0.0.1:8000"
 _COMMENT = re.compile(r"(^|\s)#.*$")
 

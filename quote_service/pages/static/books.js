@@ -1,7 +1,7 @@
 "use strict";
 // The books page (admin, read-only): latest refunds, a seller's statement, price lists, promotions.
 (() => {
-  const { api, csrf, el, money, names, stamp, exact, day: dayName, cell, fillOr } = QS;
+  const { api, csrf, el, money, names, stamp, exact, day: dayName, cell, fillOr, fillTotals } = QS;
   const { offerInFull, conditions, combines, inEffectEnds, productIds } = OfferWords;
   const $ = id => document.getElementById(id);
   const DAY_MS = 86400000;
@@ -48,12 +48,17 @@
   }
   const sellerPath = seller => `/api/v1/sellers/${encodeURIComponent(seller)}/statement`;
 
+  // The statement the form names now: a change of seller, currency or dates asks again at once,
+  // and an answer to an earlier question is dropped (never another seller's figures under this one).
+  let statementAsked = 0;
   async function statement() {
+    const asked = ++statementAsked;
     const seller = $("statement-seller").value;
     if (!seller) { ledgerFor(null); return fillOr($("statement-rows"), [], "No sellers yet."); }
     let s;
     try { s = await api("GET", `${sellerPath(seller)}?${period()}`); }
-    catch (e) { ledgerFor(null, "No ledger: the statement was refused."); throw e; }
+    catch (e) { if (asked === statementAsked) ledgerFor(null, "No ledger: the statement was refused."); throw e; }
+    if (asked !== statementAsked) return;
     const c = s.currency;
     const totals = [["Orders", s.orders], ["Gross sales", money(s.gross_sales, c)], ["Refunds", money(s.refunds, c)],
       ["Net sales", money(s.net_sales, c)], ["Tax collected", money(s.tax_collected, c)],
@@ -62,7 +67,7 @@
       ["Commission charged", money(s.commission_charged, c)], ["Commission reversed", money(s.commission_reversed, c)],
       ["Net commission", money(s.net_commission, c)], ["Commission tax", money(s.commission_tax, c)],
       ["Delivery fees", money(s.delivery_fees, c)], ["Payout", money(s.payout, c)]];
-    $("statement-totals").replaceChildren(...totals.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", { title: String(v) }, String(v)))));
+    fillTotals($("statement-totals"), totals);
     $("statement-tz").textContent = `Days are local days in ${s.tz}.`;
     // The days' amounts are in the statement's currency: the headers say which, once.
     for (const th of document.querySelectorAll("#panel-statement th[data-label]")) th.textContent = `${th.dataset.label} (${c})`;
@@ -218,16 +223,24 @@
   const today = new Date();
   $("statement-to").value = day(today);
   $("statement-from").value = day(new Date(today.getTime() - 29 * DAY_MS));
-  $("statement-seller").addEventListener("change", currencyOptions);
-  $("statement-form").addEventListener("submit", async event => {
-    event.preventDefault();
-    try { await statement(); $("message").textContent = ""; }
-    catch (e) { $("message").textContent = e.message; $("message").className = "message error"; }
-  });
   const shown = action => async event => {
     try { await action(event); $("message").textContent = ""; }
     catch (e) { $("message").textContent = e.message; $("message").className = "message error"; }
   };
+  // Another seller (or currency, or period) empties the figures shown and loads the new ones:
+  // the previous seller's never stay under the new name waiting for Show.
+  $("statement-form").addEventListener("change", shown(async event => {
+    if (event.target.id === "statement-seller") currencyOptions();
+    fillTotals($("statement-totals"), []);
+    $("statement-tz").textContent = "";
+    fillOr($("statement-rows"), [], "Loading…");
+    await ledgerFor(null, "Loading…");
+    await statement();
+  }));
+  $("statement-form").addEventListener("submit", shown(async event => {
+    event.preventDefault();
+    await statement();
+  }));
   $("ledger-more").addEventListener("click", shown(ledgerPage));
   $("ledger-csv").addEventListener("click", shown(downloadCsv));
   $("refresh").addEventListener("click", load);

@@ -107,10 +107,16 @@ const QS = (() => {
     const columns = tbody.closest("table").querySelectorAll("thead th").length;
     fill(tbody, rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: columns }, emptyText))]);
   }
+  // A <dl class="totals">: each term with its figure in a <div> of their own, so the grid keeps the
+  // pair together in one cell at any width (bare dt/dd would each take a cell and drift apart).
+  function fillTotals(dl, pairs) {
+    dl.replaceChildren(...pairs.map(([term, value]) =>
+      el("div", { "data-term": term }, el("dt", {}, term), el("dd", { title: String(value) }, String(value)))));
+  }
   // An API refusal in one line: its words, its code, and the fields it names ("approvals must be …").
   function refusal(e) {
     const fields = (e.details || []).map(d => `${d.field} ${d.message}`).join(", ");
     return `${e.message} (${e.code})${fields ? ": " + fields : ""}`;
   }
-  return { api, csrf, ApiError, refusal, el, money, grouped, names, clock, stamp, exact, day, countdown, uuid, fill, cell, fillOr };
+  return { api, csrf, ApiError, refusal, el, money, grouped, names, clock, stamp, exact, day, countdown, uuid, fill, cell, fillOr, fillTotals };
 })();

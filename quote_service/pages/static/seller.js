@@ -2,7 +2,7 @@
 // The seller page: its own products' prices and stock (saved through the API as the seller), its
 // promotions and its statement (docs/sellers.md). Everything it shows is the seller's own.
 (() => {
-  const { api, el, money, cell, fillOr } = QS;
+  const { api, el, money, cell, fillOr, fillTotals } = QS;
   const $ = id => document.getElementById(id);
   const DAY_MS = 86400000;
   let seller = null;
@@ -65,7 +65,7 @@
     const shown = [["Orders", String(s.orders)], ["Gross sales", money(s.gross_sales, s.currency)],
       ["Refunds", money(s.refunds, s.currency)], ["Net commission", money(s.net_commission, s.currency)],
       ["Payout", money(s.payout, s.currency)]];
-    $("statement-totals").replaceChildren(...shown.flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]));
+    fillTotals($("statement-totals"), shown);
   }
 
   async function load() {

@@ -49,3 +49,13 @@ async def test_the_demo_promotions_price_quotes_and_are_seeded_once(
         ("Home week: 10 % off, paid by the platform", "25.00", "platform")
     ]
     assert on_us["items"][0]["platform_funded"] == "25.00"
+
+    # On the newsletter the home week stacks before the spend tiers whichever id each drew (its
+    # priority is higher): 10 % of the whole 925.00 (not of 885.00), and the 500.00 tier's 40.00.
+    lamps = [lamp, *[await create_product(client, admin, base_price=price, min_price="0.00", cost_price="0.00",
+                                          category_id="home") for price in ("375.00", "300.00")]]  # fmt: skip
+    newsletter = await quote_of(client, service_key, lamps, channel="newsletter")
+    assert [(p["name"], p["amount"]) for p in newsletter["applied_promotions"]] == [
+        ("Home week: 10 % off, paid by the platform", "92.50"),
+        ("Newsletter: home spend 500 get 40, spend 1000 get 100", "40.00"),
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -178,3 +179,23 @@ def _lines_of(process: subprocess.Popen[str]) -> queue.Queue[str | None]:
 
 def _has(lines: list[str], prefix: str) -> bool:
     return any(line.startswith(prefix) for line in lines)
+
+
+def test_simulate_talks_to_base_when_no_base_url_is_given() -> None:
+    """A reader who ran `make run PORT=8001` and set BASE to match is not sent to port 8000."""
+    with socket.socket() as probe:  # a port nothing listens on: the refusal names where it went
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    command = [*CLI, "simulate", "--rate", "1", "--duration", "1"]
+    ran = subprocess.run(command, env=cli_env(BASE=closed), capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert f"simulate cannot reach {closed}:" in ran.stderr
+    given = subprocess.run(  # noqa: S603
+        [*command, "--base-url", closed + "/"],
+        env=cli_env(BASE="http://127.0.0.1:1"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert f"simulate cannot reach {closed}/:" in given.stderr

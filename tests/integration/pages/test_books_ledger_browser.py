@@ -21,6 +21,7 @@ from tests.integration.browser import (
     LAYOUT_WIDTHS,
     assert_laid_out,
     chromium,
+    figures_as_read,
     guarded_page,
     log_in,
     needs_chromium,
@@ -135,3 +136,27 @@ async def test_books_page_shows_the_sellers_ledger_pages_it_and_downloads_its_cs
         await expect(page.locator("#ledger-rows")).to_have_text("No ledger: the statement was refused.")
         await expect(link).to_be_hidden()
         await expect(page.locator("#ledger-total tr")).to_have_count(0)
+
+
+async def test_choosing_another_seller_shows_its_figures_without_pressing_show(served: Served) -> None:
+    s = served
+    mug = await product(s.api, s.admin, "LG-1", "Stoneware mug", "40.00", seller_id=SELLER)
+    lamp = await product(s.api, s.admin, "OT-1", "Desk lamp", "250.00", seller_id="other-3")
+    await order(s, mug["id"], 1, "sw-1")
+    lamps = await order(s, lamp["id"], 2, "sw-2")
+
+    async with chromium() as browser, guarded_page(browser, s.base_url) as (page, _):
+        await log_in(page, s.base_url, "/dashboard/books", "admin")
+        seller = page.get_by_label("Seller", exact=True)
+        totals = page.locator("#statement-totals")
+        await expect(seller).to_have_value("ledger-7")
+        await expect(totals).to_contain_text("40.00 TRY")
+        async with page.expect_response(lambda answer: "/sellers/other-3/statement?" in answer.url) as answered:
+            await seller.select_option("other-3")
+        other = (await (await answered.value).json())["data"]
+        assert (other["orders"], other["gross_sales"]) == (1, "500.00")
+        await expect(totals).to_contain_text("500.00 TRY")
+        shown = await figures_as_read(page, "#statement-totals")
+        assert (shown["Orders"], shown["Gross sales"], shown["Payout"]) == ("1", "500.00 TRY", f"{other['payout']} TRY")
+        await expect(page.locator("#ledger-rows tr.entry")).to_have_count(1)
+        await expect(page.locator("#ledger-rows tr.entry td").nth(2)).to_have_text(lamps["id"])

@@ -14,12 +14,15 @@ from tests.integration.browser import (
     LAYOUT_WIDTHS,
     assert_laid_out,
     chromium,
+    figures_as_read,
     guarded_page,
     log_in,
     needs_chromium,
+    screenshot_path,
     set_width,
 )
 from tests.integration.conftest import Caller, make_caller
+from tests.integration.pages.test_dashboard_browser import Served, order, refund
 from tests.integration.pages.test_governance_browser import serving
 from tests.integration.pages.test_pages_browser import ok, product
 
@@ -62,3 +65,33 @@ async def test_a_seller_edits_its_own_prices_and_stock_on_its_page(
             await expect(page.locator("#message")).to_contain_text("waits for the platform's approval")
             shown = await ok(await api.get(f"/api/v1/products/{mine['id']}", headers=admin.headers))
             assert Decimal(shown["current_price"]) == Decimal("24.00")
+
+
+async def test_each_statement_figure_is_under_its_own_label_at_every_width(
+    settings: Settings, admin: Caller, shopper: Caller, password_hash: str
+) -> None:
+    await make_caller(settings, password_hash, "bosphorus", "seller", seller_id="s1")
+    async with serving(settings) as (base_url, api):
+        s = Served(base_url, api, admin, shopper)
+        mug = await product(api, admin, "S1-MUG", "Stoneware mug", "40.00")
+        await order(s, mug["id"], 2, "seller-page-1")
+        await refund(s, await order(s, mug["id"], 1, "seller-page-2"), mug["id"], 1, "seller-page-r1")
+
+        async with chromium() as browser, guarded_page(browser, base_url) as (page, _):
+            async with page.expect_response(lambda answer: "/statement?" in answer.url) as answered:
+                await log_in(page, base_url, "/seller", "bosphorus")
+            statement = (await (await answered.value).json())["data"]
+            assert statement["orders"] == 2
+            figure = {name: f"{statement[name]} TRY" for name in ("gross_sales", "refunds", "net_commission", "payout")}
+            expected = {
+                "Orders": "2",
+                "Gross sales": figure["gross_sales"],
+                "Refunds": figure["refunds"],
+                "Net commission": figure["net_commission"],
+                "Payout": figure["payout"],
+            }
+            await expect(page.locator("#statement-totals")).to_contain_text(figure["payout"])
+            for width in LAYOUT_WIDTHS:
+                await set_width(page, width)
+                await page.screenshot(path=screenshot_path(f"seller-page-{width}.png"), full_page=True)
+                assert await figures_as_read(page, "#statement-totals") == expected, f"at {width}px"

@@ -7,7 +7,14 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.integration.browser import chromium, guarded_page, needs_chromium
+from tests.integration.browser import (
+    LAYOUT_WIDTHS,
+    choices_off_their_words,
+    chromium,
+    guarded_page,
+    needs_chromium,
+    set_width,
+)
 from tests.integration.pages.test_pages_browser import api, base_url, ok, people, product  # noqa: F401
 from tests.integration.pages.test_store_browser import Store, card, open_store, store  # noqa: F401
 
@@ -45,6 +52,9 @@ async def test_a_card_shows_its_installments_and_one_is_chosen(store: Store) -> 
         await expect(options.nth(1)).to_contain_text("6 installments, with interest")
         await expect(options.nth(1)).to_contain_text("140.80 TRY")
 
+        for width in LAYOUT_WIDTHS:  # each radio button on its option's line, left of its words
+            await set_width(page, width)
+            assert await choices_off_their_words(page) == [], f"at {width}px"
         await page.get_by_label("6 installments", exact=False).check()
         await expect(page.locator("#quote-installments input[value='6']")).to_be_checked()
         await expect(page.locator("#quote .totals")).to_contain_text("128.00 TRY")

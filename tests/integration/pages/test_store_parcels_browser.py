@@ -7,7 +7,15 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.integration.browser import chromium, guarded_page, needs_chromium
+from tests.integration.browser import (
+    LAYOUT_WIDTHS,
+    choices_off_their_words,
+    chromium,
+    guarded_page,
+    needs_chromium,
+    screenshot_path,
+    set_width,
+)
 from tests.integration.pages.test_pages_browser import api, base_url, ok, people, product  # noqa: F401
 from tests.integration.pages.test_store_browser import Store, card, open_store, store  # noqa: F401
 
@@ -46,6 +54,10 @@ async def test_the_quote_shows_each_sellers_parcel_its_options_and_what_makes_it
         await expect(theirs).to_contain_text("Delivery 10.00 TRY")  # no profile: the delivery rules' fee
         await expect(page.locator("#quote .totals")).to_contain_text("14.90 TRY")
 
+        for width in LAYOUT_WIDTHS:  # each radio button on its option's line, left of its words
+            await set_width(page, width)
+            await page.locator("#quote-parcels").screenshot(path=screenshot_path(f"store-parcels-{width}.png"))
+            assert await choices_off_their_words(page) == [], f"at {width}px"
         await mine.get_by_label("Express: 9.90 TRY, 1 day").check()
         await expect(page.locator("#quote .totals")).to_contain_text("19.90 TRY")
         await expect(

@@ -142,10 +142,13 @@ async def test_reverse_charge_needs_a_tax_id_and_a_shopper_cannot_state_an_exemp
     no_id = basket("c-1", net, 1, tax_exemption="reverse_charge")
     refused = expect_error(await client.post(QUOTE, json=no_id, headers=service), 422, "VALIDATION_FAILED")
     assert set(field_errors(refused)) == {"customer_tax_id"}
-    quote = await priced(client, service, {**no_id, "customer_tax_id": "DE123456789"})
+    for made_up in ("x", "DE123456789"):  # no VAT id; a German one whose check digit is wrong
+        refused = await client.post(QUOTE, json={**no_id, "customer_tax_id": made_up}, headers=service)
+        assert set(field_errors(expect_error(refused, 422, "VALIDATION_FAILED"))) == {"customer_tax_id"}
+    quote = await priced(client, service, {**no_id, "customer_tax_id": "DE136695976"})
     assert (quote["tax_amount"], quote["customer_tax_id"], quote["tax_exemption"]) == (
         "0.00",
-        "DE123456789",
+        "DE136695976",
         "reverse_charge",
     )
     user_id, shopper = await user_headers(client, admin)

@@ -12,6 +12,7 @@ import pytest
 
 from quote_service.config import Settings
 from tests.integration.audit.requests import approve, requested
+from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.sellers.conftest import PRODUCTS, Client
@@ -135,3 +136,32 @@ async def test_a_big_price_jump_is_a_change_request_an_admin_approves(
     assert (await product_row(pool, own["id"]))["current_price"] == Decimal("40.00")
     newest = expect_ok(await client.get(f"{url}/price-history", headers=seller.headers))["items"][0]
     assert (newest["new_price"], newest["source"]) == ("40.00", "seller")
+
+
+@pytest.mark.parametrize("field", ["current_price", "base_price"])
+async def test_small_steps_inside_the_window_add_up_to_a_change_request(
+    client: Client, admin: Caller, seller: Caller, pool: asyncpg.Pool, field: str
+) -> None:
+    product = await create_product(client, admin, seller_id="seller-1", base_price="650.00", min_price="600.00")
+    url = f"{PRODUCTS}/{product['id']}"
+    steps = ["838.50", "1081.67", "1395.35", "1800.00", "2321.99"]  # +29 % each, 257 % in all
+    assert expect_ok(await client.patch(url, json={field: steps[0]}, headers=seller.headers))[field] == steps[0]
+    for step in steps[1:]:  # each is 29 % from the price before it, but more than 30 % from 650.00
+        await requested(await client.patch(url, json={field: step}, headers=seller.headers))
+    assert (await product_row(pool, product["id"]))[field] == Decimal("838.50")
+    # Back to where the window started is no big move; nor is it a way round: 650.00 still counts.
+    expect_ok(await client.patch(url, json={field: "700.00"}, headers=seller.headers))
+    await requested(await client.patch(url, json={field: "1000.00"}, headers=seller.headers))  # +54 % from 650
+
+    # The price an admin approves is where the seller's moves count from again.
+    change_id = await requested(await client.patch(url, json={field: "1081.67"}, headers=seller.headers))
+    assert expect_ok(await approve(client, change_id, admin.headers))["status"] == "applied"
+    expect_ok(await client.patch(url, json={field: "1395.35"}, headers=seller.headers))  # +29 % from 1081.67
+    await requested(await client.patch(url, json={field: "1800.00"}, headers=seller.headers))
+
+
+async def test_small_steps_down_add_up_too(client: Client, admin: Caller, seller: Caller) -> None:
+    product = await create_product(client, admin, seller_id="seller-1", base_price="650.00", min_price="100.00")
+    url = f"{PRODUCTS}/{product['id']}"
+    expect_ok(await client.patch(url, json={"current_price": "461.50"}, headers=seller.headers))  # -29 %
+    await requested(await client.patch(url, json={"current_price": "327.67"}, headers=seller.headers))  # -49.6 %

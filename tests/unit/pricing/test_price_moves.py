@@ -6,7 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from quote_service.pricing.price_moves import manual_move_problem, needs_approval, seller_floor_problem
+from quote_service.pricing.price_moves import (
+    PriceWrite,
+    manual_move_problem,
+    needs_approval,
+    seller_floor_problem,
+    seller_move_needs_approval,
+    seller_reference_prices,
+)
 
 
 def problem(current: str, new: str, floor: str = "0", limit: str = "10", currency: str = "EUR") -> str | None:
@@ -62,3 +69,31 @@ def test_a_sellers_floor_is_cost_plus_the_margin_rounded_up_to_the_grid() -> Non
 )
 def test_a_seller_move_beyond_the_approval_percent_needs_an_admin(current: str, new: str, asks: bool) -> None:
     assert needs_approval(current=Decimal(current), new=Decimal(new), approval_percent=Decimal(30)) is asks
+
+
+def test_the_seller_s_own_moves_in_the_window_are_references_back_to_an_admin_s_price() -> None:
+    d = Decimal
+    writes = [
+        PriceWrite(True, d("838.50"), d("1081.67")),
+        PriceWrite(True, d("650.00"), d("838.50")),
+        PriceWrite(False, d("500.00"), d("650.00")),  # an admin set (or approved) 650.00
+        PriceWrite(True, d("400.00"), d("500.00")),  # before the admin's price: no longer counts
+    ]
+    assert seller_reference_prices(d("1081.67"), writes) == [
+        d("1081.67"),
+        d("838.50"),
+        d("1081.67"),
+        d("650.00"),
+        d("838.50"),
+        d("650.00"),
+    ]
+    assert seller_reference_prices(d("25.50"), []) == [d("25.50")]  # a window of 0: the step alone
+
+
+def test_the_reference_furthest_from_the_new_price_decides() -> None:
+    d = Decimal
+    references = [d("838.50"), d("650.00")]
+    assert seller_move_needs_approval(references=references, new=d("845.00"), approval_percent=d(30)) is False
+    assert seller_move_needs_approval(references=references, new=d("845.01"), approval_percent=d(30)) is True
+    assert seller_move_needs_approval(references=references, new=d("586.95"), approval_percent=d(30)) is False
+    assert seller_move_needs_approval(references=references, new=d("586.94"), approval_percent=d(30)) is True
