@@ -4,7 +4,9 @@ A seller's view keeps the order's identity and state (id, customer, status, refu
 every amount with the seller's part: the subtotal, discount, tax and total of its own lines, its
 own shipment's delivery fee and logistics commission, its own per-seller totals, the commission on
 its own lines, and of the coupons and promotions only those that discounted its lines, by what
-they took from them. Other sellers' lines, shipments, totals and commission details are left out.
+they took from them. Other sellers' lines, shipments, totals and commission details are left out: a
+detail is the seller's when it is on one of its lines (its `line`, renumbered to the view's `items`),
+never because its product id is (another seller may sell the same product id in the same order).
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ def seller_view(order: Order, seller_id: str) -> Order:
     def total(amounts: Iterable[Decimal]) -> Decimal:
         return round_money(sum(amounts, ZERO), currency)
 
+    # Its lines by their index in the order (the details name their line: one product id may be another
+    # seller's too), and their index in its view.
+    own = {at: shown for shown, at in enumerate(i for i, line in enumerate(order.items) if line.seller_id == seller_id)}
     lines = [line for line in order.items if line.seller_id == seller_id]
-    own_products = {line.product_id for line in lines}
     shipments = [s for s in order.shipments if s.seller_id == seller_id] if order.shipments else []
     delivery_fee = total(s.delivery_fee for s in shipments)
     logistics = total(s.logistics_commission for s in shipments)
@@ -61,7 +65,11 @@ def seller_view(order: Order, seller_id: str) -> Order:
             category_commission=category_part,
             logistics_commission=logistics,
             currency=breakdown.currency,
-            details=[d for d in breakdown.details if d.product_id is not None and d.product_id in own_products],
+            details=[
+                msgspec.structs.replace(d, line=own[d.line])
+                for d in breakdown.details
+                if isinstance(d.line, int) and d.line in own
+            ],
         ),
         applied_coupons=[
             msgspec.structs.replace(c, amount=taken[("coupon", c.code)])

@@ -281,6 +281,14 @@ class CommissionDetail(msgspec.Struct, frozen=True, kw_only=True):
     base: Decimal
     rate: Decimal | None
     amount: Decimal
+    line: Annotated[
+        int | UnsetType,
+        msgspec.Meta(
+            description="An order's detail: the index in `items` of the line it is on (absent on the logistics "
+            "detail; a quote lists its details line by line, in `items` order, each line's category detail "
+            "first). One product id may be on several lines: the line, not the product, owns the money."
+        ),
+    ] = UNSET
 
 
 class CommissionBreakdown(msgspec.Struct, frozen=True, kw_only=True):

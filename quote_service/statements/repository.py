@@ -15,7 +15,8 @@ from quote_service.db.pool import Connection
 # time; its amounts negative): a statement shows money as it moved. Goods are after every discount and
 # without tax (a tax-inclusive line's contained tax is taken out, docs/markets.md); `tax` is the lines'
 # tax, added or contained, so goods + tax is what the customer paid for them. Commission is the seller
-# and category parts on the seller's lines, and the logistics commission of its shipment (its fee is the
+# and category parts each of the seller's lines keeps (by line, never by product id: another seller may
+# sell the same product id in the same order), and the logistics commission of its shipment (its fee is the
 # seller's: docs/shipping.md), not an order-wide logistics one. `delivery` is the seller's shipment fee.
 # Orders and refunds from before platform contributions and commission tax were kept count 0 of both.
 # An exempt tax-inclusive line's goods are its net: the tax its price held was never charged (docs/taxes.md);
@@ -27,17 +28,11 @@ WITH sold AS (
                - COALESCE((l.taxes ->> 'tax_exempted')::numeric, 0)) AS goods,
            sum(l.tax) AS tax, sum(COALESCE(l.platform_contribution, 0)) AS platform,
            sum(COALESCE(l.commission_tax, 0)) AS commission_tax,
-           sum(COALESCE((l.taxes ->> 'installment_commission')::numeric, 0)) AS installment
+           sum(COALESCE(l.commission_category, 0) + COALESCE(l.commission_seller, 0)
+               + COALESCE((l.taxes ->> 'installment_commission')::numeric, 0)) AS commission
     FROM order_lines l JOIN orders o ON o.id = l.order_id
     WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4
     GROUP BY o.id
-), charged AS (
-    SELECT c.order_id, sum(c.amount) AS commission
-    FROM order_commissions c JOIN sold s ON s.order_id = c.order_id
-    WHERE c.dimension IN ('seller', 'category')
-      AND EXISTS (SELECT 1 FROM order_lines l
-                  WHERE l.order_id = c.order_id AND l.product_id = c.product_id AND l.seller_id = $1)
-    GROUP BY c.order_id
 ), shipped AS (
     SELECT sh.order_id, sh.delivery_fee AS delivery, sh.logistics_commission AS logistics
     FROM order_shipments sh JOIN sold s ON s.order_id = sh.order_id
@@ -60,9 +55,9 @@ WITH sold AS (
     WHERE sh.seller_id = $1 AND r.currency = $2 AND r.created_at >= $3 AND r.created_at < $4
 ), entries AS (
     SELECT 'order' AS kind, s.order_id AS id, s.order_id, s.at, s.goods, s.tax, s.platform,
-           COALESCE(ch.commission, 0) + COALESCE(sh.logistics, 0) + s.installment AS commission, s.commission_tax,
+           s.commission + COALESCE(sh.logistics, 0) AS commission, s.commission_tax,
            COALESCE(sh.delivery, 0) AS delivery
-    FROM sold s LEFT JOIN charged ch ON ch.order_id = s.order_id LEFT JOIN shipped sh ON sh.order_id = s.order_id
+    FROM sold s LEFT JOIN shipped sh ON sh.order_id = s.order_id
     UNION ALL
     SELECT 'refund', COALESCE(g.id, u.id), COALESCE(g.order_id, u.order_id), COALESCE(g.at, u.at),
            COALESCE(g.goods, 0), COALESCE(g.tax, 0), COALESCE(g.platform, 0),

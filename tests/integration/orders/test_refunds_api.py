@@ -92,6 +92,7 @@ async def test_refunds_in_parts_give_back_exactly_what_was_charged(
     # A unit's share: 76.50 / 3 = 25.50, discount 5.00 / 3 = 1.67, tax 12.87 / 3 = 4.29, commission 10.73 / 3 = 3.58.
     assert first["lines"] == [
         {
+            "line": 0,
             "product_id": case["id"],
             "quantity": 1,
             "amount": "25.50",
