@@ -10,8 +10,8 @@ in any split, returns exactly what was charged, to the minor unit, part by part.
 
 A line under taxes as markets have them (docs/taxes.md) has a part per tax component (`tax:OTV`,
 `tax:KDV`), each split the same way, and its `tax` is then their sum; an exempt tax-inclusive line has
-the part `exempted` (the tax its price held, never charged), which what the customer gets back leaves
-out. Their unit shares round in the order's ROUNDING_MODE.
+the part `exempted` (the tax its price held, never charged: its `amount` already leaves it out), shown
+beside what the customer gets back. Their unit shares round in the order's ROUNDING_MODE.
 
 The order's fees (delivery, small basket) and the logistics commission on the delivery fee are
 refunded once, whole, by the first refund that asks for them (`include_fees`, or a cancel). An order
@@ -234,10 +234,8 @@ def shipment_fee_refund(
 
 def customer_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> Decimal:
     """What the customer gets back: goods after discount, their tax, and the fees given back. A
-    tax-inclusive line's goods contain its tax: it is not added again."""
-    goods = sum(
-        (t.parts["amount"] - t.parts["discount"] + added_tax(t) - t.parts.get("exempted", ZERO) for t in takes), ZERO
-    )
+    tax-inclusive line's goods contain its tax: it is not added again (an exempt one's hold none)."""
+    goods = sum((t.parts["amount"] - t.parts["discount"] + added_tax(t) for t in takes), ZERO)
     return goods + fees["delivery_fee"] + fees["small_basket_fee"]
 
 

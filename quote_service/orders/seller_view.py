@@ -46,6 +46,11 @@ def seller_view(order: Order, seller_id: str) -> Order:
     seller_part = total(line.commission.seller for line in lines)
     category_part = total(line.commission.category for line in lines)
     breakdown = order.commission_breakdown
+    installment: dict[str, Decimal] = {}  # a seller-funded installment option's part of its lines (docs/taxes.md)
+    if breakdown.installment_commission is not UNSET:
+        installment["installment_commission"] = total(
+            line.installment_commission for line in lines if isinstance(line.installment_commission, Decimal)
+        )
     return msgspec.structs.replace(
         order,
         items=lines,
@@ -60,7 +65,8 @@ def seller_view(order: Order, seller_id: str) -> Order:
         total_amount=total(line.net + line.tax for line in lines) + delivery_fee,
         logistics_commission=logistics,
         commission_breakdown=CommissionBreakdown(
-            total_commission=seller_part + category_part + logistics,
+            **installment,
+            total_commission=seller_part + category_part + logistics + sum(installment.values(), ZERO),
             seller_commission=seller_part,
             category_commission=category_part,
             logistics_commission=logistics,

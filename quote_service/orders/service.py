@@ -661,6 +661,7 @@ def order_from_rows(
             for position, line in enumerate(lines)
         ],
         commission_breakdown=CommissionBreakdown(
+            **tax_record.installment_breakdown(row["tax_terms"], currency),
             total_commission=round_money(row["total_commission"], currency),
             seller_commission=round_money(row["seller_commission"], currency),
             category_commission=round_money(row["category_commission"], currency),
@@ -740,6 +741,11 @@ def _sellers(rows: Sequence[asyncpg.Record], currency: str) -> list[SellerTotals
             commission=round_money(r["seller_commission"], currency),
             commission_tax=round_money(r["seller_commission_tax"], currency),
             payout=round_money(r["seller_payout"], currency),
+            **{
+                name: round_money(r[f"seller_{name}"], currency)
+                for name in ("platform_contribution", "tax_exempted")
+                if r[f"seller_{name}"] is not None
+            },
         )
         for r in rows
     ]
@@ -749,11 +755,9 @@ def _split(line: asyncpg.Record, currency: str, gross: bool) -> dict[str, Any]:
     """An order line's tax split (docs/markets.md#the-lines-tax-split): net + tax = gross; `gross`
     shown only in an order with a tax-inclusive line, as its quote showed it."""
     left = round_money(line["line_subtotal"] - line["discount"], currency)
-    tax = round_money(line["tax"], currency)
+    tax = round_money(line["tax"], currency)  # an exempt line's is 0: its subtotal is its net (docs/taxes.md)
     inclusive: bool = line["prices_include_tax"]
     net = left - tax if inclusive else left
-    if inclusive and (exempted := tax_record.exempted(line["taxes"])):  # docs/taxes.md#exemptions
-        net = left = left - exempted
     split: dict[str, Any] = {"prices_include_tax": inclusive, "net": net}
     if gross:
         split["gross"] = left if inclusive else left + tax

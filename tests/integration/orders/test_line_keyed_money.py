@@ -156,14 +156,20 @@ _DETAIL = (
 )
 
 
+async def database_before(make_database: Callable[[], Awaitable[str]], tmp_path: Path, version: int) -> str:
+    """A new database with the shipped migrations before `version` applied (`apply_migrations(dsn)` the rest)."""
+    dsn = await make_database()
+    for migration in load_migrations(migrations_dir()):
+        if migration.version < version:
+            (tmp_path / f"{migration.version:04d}_{migration.name}.sql").write_text(migration.sql, encoding="utf-8")
+    await apply_migrations(dsn, tmp_path)
+    return dsn
+
+
 async def test_the_migration_puts_each_kept_detail_on_its_line(
     make_database: Callable[[], Awaitable[str]], tmp_path: Path
 ) -> None:
-    dsn = await make_database()
-    for migration in load_migrations(migrations_dir()):
-        if migration.version < LINE_KEYED_MIGRATION:
-            (tmp_path / f"{migration.version:04d}_{migration.name}.sql").write_text(migration.sql, encoding="utf-8")
-    await apply_migrations(dsn, tmp_path)
+    dsn = await database_before(make_database, tmp_path, LINE_KEYED_MIGRATION)
     recorded, older = uuid.uuid4(), uuid.uuid4()
     conn = await asyncpg.connect(dsn)
     try:
