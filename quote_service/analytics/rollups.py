@@ -157,17 +157,13 @@ WITH o AS (
                               sum(r.logistics_commission) AS logistics
                        FROM refunds r WHERE r.order_id = orders.id) rv ON true
 ), parts AS (
-    SELECT o.hour, o.currency, c.order_id, c.dimension, c.amount, c.product_id, c.rate_id
+    SELECT o.hour, o.currency, c.order_id, c.dimension, c.amount, c.line_position, c.rate_id
     FROM o JOIN order_commissions c ON c.order_id = o.id
-), line AS (
-    SELECT DISTINCT ON (l.order_id, l.product_id) l.order_id, l.product_id, l.seller_id, l.category_id
-    FROM o JOIN order_lines l ON l.order_id = o.id
-    ORDER BY l.order_id, l.product_id, l.position
-), attributed AS (
+), attributed AS (  -- each part to the seller and category of the line it is on (never found by product id)
     SELECT p.hour, p.currency, p.order_id, p.dimension, p.amount, 0::numeric AS goods,
            COALESCE(l.seller_id, '') AS seller_id, COALESCE(l.category_id, '') AS category_id,
            0::numeric AS rs, 0::numeric AS rc, 0::numeric AS rl
-    FROM parts p LEFT JOIN line l ON l.order_id = p.order_id AND l.product_id = p.product_id
+    FROM parts p LEFT JOIN order_lines l ON l.order_id = p.order_id AND l.position = p.line_position
     UNION ALL  -- each line's goods (after its coupon discount), with no commission part
     SELECT o.hour, o.currency, l.order_id, NULL, 0,
            l.line_subtotal - l.discount - CASE WHEN l.prices_include_tax THEN l.tax ELSE 0 END,

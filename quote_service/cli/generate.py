@@ -413,20 +413,22 @@ class Generator:
                 )
                 position = 0
                 for i, (p, q, lp, u, ls, d, t) in enumerate(lines):
-                    lines_out.append(
-                        f"{order_id}\t{i}\t{p.text}\t{q}\t{_c(lp)}\t{_c(u)}\t{_c(ls)}\t{_c(d)}\t{_c(t)}\t18\t"
-                        f"catalog\t\\N\t{p.category}\t{p.seller}\n"
-                    )
                     net = _c(ls - d)
                     seller_part, category_part = _c(_pct(ls - d, 10)), _c(_pct(ls - d, 5))
+                    # Each line keeps its commission parts, each detail its line (by line, never product id).
+                    lines_out.append(
+                        f"{order_id}\t{i}\t{p.text}\t{q}\t{_c(lp)}\t{_c(u)}\t{_c(ls)}\t{_c(d)}\t{_c(t)}\t18\t"
+                        f"catalog\t\\N\t{p.category}\t{p.seller}\t{category_part}\t{seller_part}\n"
+                    )
                     commissions_out.append(
-                        f"{order_id}\t{position}\t{p.text}\t\\N\tseller\tPERCENTAGE\t{net}\t10\t{seller_part}\n"
-                        f"{order_id}\t{position + 1}\t{p.text}\t\\N\tcategory\tPERCENTAGE\t{net}\t5\t{category_part}\n"
+                        f"{order_id}\t{position}\t{p.text}\t\\N\tseller\tPERCENTAGE\t{net}\t10\t{seller_part}\t{i}\n"
+                        f"{order_id}\t{position + 1}\t{p.text}\t\\N\tcategory\tPERCENTAGE\t{net}\t5\t{category_part}"
+                        f"\t{i}\n"
                     )
                     position += 2
                 commissions_out.append(
                     f"{order_id}\t{position}\t\\N\t\\N\tlogistics\tFLAT\t{_c(total - tax_total)}\t\\N\t"
-                    f"{_c(LOGISTICS_CENTS)}\n"
+                    f"{_c(LOGISTICS_CENTS)}\t\\N\n"
                 )
                 if coupon:
                     coupons_out.append(f"{order_id}\tGEN10\t0\t{customer}\tPERCENTAGE\t{_c(discount)}\t{ordered}\n")
@@ -519,9 +521,9 @@ _COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
                           "idempotency_key", "request_hash", "created_by", "created_at")),
     "lines": ("order_lines", ("order_id", "position", "product_id", "quantity", "list_unit_price", "unit_price",
                               "line_subtotal", "discount", "tax", "tax_rate", "price_source", "flash_sale_id",
-                              "category_id", "seller_id")),
+                              "category_id", "seller_id", "commission_category", "commission_seller")),
     "commissions": ("order_commissions", ("order_id", "position", "product_id", "rate_id", "dimension",
-                                          "commission_type", "base", "rate", "amount")),
+                                          "commission_type", "base", "rate", "amount", "line_position")),
     "coupons": ("coupon_redemptions", ("order_id", "coupon_code", "position", "customer_id", "type", "amount",
                                        "created_at")),
     "sales": ("flash_sales", ("id", "name", "status", "starts_at", "ends_at", "activated_at", "ended_at", "created_by",

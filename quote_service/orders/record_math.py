@@ -1,6 +1,8 @@
 """The order's priced record, the pure part: each line's discount split by source
-(docs/orders-and-refunds.md#the-priced-record). No I/O. (Each line's commission parts are read from the
-quote's details as refunds read them: `refund_math.line_commissions`.)
+(docs/orders-and-refunds.md#the-priced-record) and each commission detail's line. No I/O.
+
+Money is kept per line, never per product id: one product id may be on several lines (two sellers
+selling it, a flash split), each with its own money (docs/orders-and-refunds.md#one-product-on-several-lines).
 
 The quote gives each line's discount (promotions and coupons together, as the engine spread them) and
 each source's total (`applied_promotions`, `applied_coupons`), not the matrix between them. The order
@@ -16,13 +18,49 @@ its total exactly too; no share is negative.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 from quote_service.pricing.money import ZERO
 from quote_service.pricing.seller_totals import commission_tax
 
-__all__ = ["commission_tax", "split_by_funder", "split_discounts"]
+__all__ = ["commission_tax", "detail_lines", "line_commissions", "split_by_funder", "split_discounts"]
+LINE_DIMENSIONS = ("category", "seller")
+"""The commission details that are on a line (the logistics one is on the order's delivery)."""
+
+
+def detail_lines(product_ids: Sequence[str], details: Iterable[tuple[str | None, str]]) -> list[int | None]:
+    """The line (index into the quote's items, whose product ids are `product_ids`) each commission detail
+    (product id, dimension) is on; None for the logistics detail.
+
+    The engine writes each line's details in its lines' order: the line's category detail, then its seller
+    detail when a seller rate matched it (pricing/settle.py); a gift line, last, has none. So a category
+    detail starts the next line of its product and a seller detail is on the line of the category detail
+    before it: a product id on two lines never lends one line's detail to the other. A detail that fits no
+    line is a quote the engine did not make: ValueError, before anything is written."""
+    found: list[int | None] = []
+    at = -1
+    for product_id, dimension in details:
+        if dimension not in LINE_DIMENSIONS:
+            found.append(None)
+            continue
+        if dimension == "category":
+            at += 1
+            while at < len(product_ids) and product_ids[at] != product_id:
+                at += 1  # a line without details (none but gifts, which come last)
+        if not 0 <= at < len(product_ids) or product_ids[at] != product_id:
+            raise ValueError(f"the {dimension} commission detail of {product_id} follows no line of that product")
+        found.append(at)
+    return found
+
+
+def line_commissions(count: int, details: Iterable[tuple[int | None, str, Decimal]]) -> list[tuple[Decimal, Decimal]]:
+    """Each of `count` lines' (category, seller) commission, summed from (line, dimension, amount) details."""
+    parts = [[ZERO, ZERO] for _ in range(count)]
+    for line, dimension, amount in details:
+        if line is not None and dimension in LINE_DIMENSIONS and 0 <= line < count:
+            parts[line][LINE_DIMENSIONS.index(dimension)] += amount
+    return [(category, seller) for category, seller in parts]
 
 
 def split_discounts(

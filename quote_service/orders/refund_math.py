@@ -10,8 +10,8 @@ in any split, returns exactly what was charged, to the minor unit, part by part.
 
 A line under taxes as markets have them (docs/taxes.md) has a part per tax component (`tax:OTV`,
 `tax:KDV`), each split the same way, and its `tax` is then their sum; an exempt tax-inclusive line has
-the part `exempted` (the tax its price held, never charged), which what the customer gets back leaves
-out. Their unit shares round in the order's ROUNDING_MODE.
+the part `exempted` (the tax its price held, never charged: its `amount` already leaves it out), shown
+beside what the customer gets back. Their unit shares round in the order's ROUNDING_MODE.
 
 The order's fees (delivery, small basket) and the logistics commission on the delivery fee are
 refunded once, whole, by the first refund that asks for them (`include_fees`, or a cancel). An order
@@ -21,9 +21,10 @@ names its seller or by the first that asks for the fees (docs/shipping.md).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from quote_service.pricing.money import ZERO, quantum, round_money
 
@@ -49,6 +50,7 @@ class ChargedLine:
     """Its parts beyond LINE_PARTS: `tax:<code>` per tax component, `exempted` (docs/taxes.md)."""
     tax_rounding: str = ROUND_HALF_UP
     """How its tax parts' unit shares round: the order's ROUNDING_MODE."""
+    seller_id: str | None = None
 
     @property
     def remaining_units(self) -> int:
@@ -74,32 +76,30 @@ class UnknownProduct(ValueError):
         self.index, self.product_id = index, product_id
 
 
+class UnknownLine(ValueError):
+    """A requested `line` is not a line of the order, or is a line of another product."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+class AmbiguousProduct(ValueError):
+    """A product id (without `line`) names lines of more than one seller: which one is meant?"""
+
+    def __init__(self, index: int, product_id: str, lines: Sequence[ChargedLine]) -> None:
+        named = [f"{line.position} ({line.seller_id})" for line in lines]
+        listed = ", ".join(named[:-1]) + " and " + named[-1]
+        super().__init__(f"product {product_id} is on lines {listed}, of different sellers: name the line")
+        self.index, self.product_id = index, product_id
+
+
 class ExceedsOrder(ValueError):
     """More units asked than remain unrefunded."""
 
     def __init__(self, index: int, product_id: str, asked: int, remaining: int) -> None:
         super().__init__(f"product {product_id}: {asked} unit(s) asked, {remaining} left to refund")
         self.index, self.product_id, self.asked, self.remaining = index, product_id, asked, remaining
-
-
-def line_commissions(
-    product_ids: Sequence[str], details: Iterable[tuple[str | None, str, Decimal]]
-) -> list[dict[str, Decimal]]:
-    """Each line's seller and category commission, from the order's (product id, dimension, amount)
-    details in their order: a product on several lines has one detail per line, in line order."""
-    per_line = [{"seller": ZERO, "category": ZERO} for _ in product_ids]
-    positions: dict[str, list[int]] = {}
-    for index, product_id in enumerate(product_ids):
-        positions.setdefault(product_id, []).append(index)
-    seen: dict[tuple[str, str], int] = {}
-    for of, dimension, amount in details:
-        if of is None or dimension not in ("seller", "category") or of not in positions:
-            continue
-        nth = seen.get((of, dimension), 0)
-        seen[(of, dimension)] = nth + 1
-        lines = positions[of]
-        per_line[lines[min(nth, len(lines) - 1)]][dimension] += amount
-    return per_line
 
 
 def part_refund(
@@ -150,35 +150,54 @@ def take_from_line(line: ChargedLine, units: int, currency: str) -> LineTake:
     )
 
 
-def plan_refund(lines: Sequence[ChargedLine], wanted: Sequence[tuple[str, int]], currency: str) -> list[LineTake]:
-    """Split a request (product id, units; in request order) over the order's lines.
+class Wanted(NamedTuple):
+    """One entry of a refund request: units of a product, from one line of it (`line`) or from its lines."""
 
-    A product on several lines gives back units from its first line with units left first.
-    Raises UnknownProduct or ExceedsOrder (the first such request entry) and takes nothing then.
+    product_id: str
+    units: int
+    line: int | None = None
+    """The line's position (its index in the order's items); None: the product's lines, first first."""
+
+
+def plan_refund(lines: Sequence[ChargedLine], wanted: Sequence[Wanted], currency: str) -> list[LineTake]:
+    """Split a request (in request order) over the order's lines, by line, never by product id alone.
+
+    An entry naming its `line` takes units from that line only (a line of its product). One that does not
+    names the product's lines: one line, or the lines of one seller (a flash split of the same goods), whose
+    units come back from the first line with units left first; lines of different sellers are different
+    goods and money: AmbiguousProduct. Raises UnknownProduct, UnknownLine, AmbiguousProduct or ExceedsOrder
+    (the first entry found so) and takes nothing then.
     """
+    ordered = sorted(lines, key=lambda line: line.position)
+    at = {line.position: line for line in ordered}
     by_product: dict[str, list[ChargedLine]] = {}
-    for line in sorted(lines, key=lambda line: line.position):
+    for line in ordered:
         by_product.setdefault(line.product_id, []).append(line)
-    asked: dict[str, int] = {}
-    first_index: dict[str, int] = {}
-    for index, (product_id, units) in enumerate(wanted):
-        if product_id not in by_product:
-            raise UnknownProduct(index, product_id)
-        asked[product_id] = asked.get(product_id, 0) + units
-        first_index.setdefault(product_id, index)
-    takes: list[LineTake] = []
-    for product_id, units in asked.items():
-        remaining = sum(line.remaining_units for line in by_product[product_id])
-        if units > remaining:
-            raise ExceedsOrder(first_index[product_id], product_id, units, remaining)
-        for line in by_product[product_id]:
-            if units == 0:
-                break
-            n = min(units, line.remaining_units)
-            if n > 0:
-                takes.append(take_from_line(line, n, currency))
-                units -= n
-    return sorted(takes, key=lambda take: take.position)
+    left = {line.position: line.remaining_units for line in ordered}
+    taken: dict[int, int] = {}
+    for index, entry in enumerate(wanted):
+        candidates = by_product.get(entry.product_id)
+        if entry.line is not None:
+            named = at.get(entry.line)
+            if named is None:
+                raise UnknownLine(index, f"the order has no line {entry.line} (lines 0 to {len(ordered) - 1})")
+            if named.product_id != entry.product_id:
+                raise UnknownLine(index, f"line {entry.line} is product {named.product_id}, not {entry.product_id}")
+            candidates = [named]
+        elif candidates is None:
+            raise UnknownProduct(index, entry.product_id)
+        elif len({line.seller_id for line in candidates}) > 1:
+            raise AmbiguousProduct(index, entry.product_id, candidates)
+        remaining = sum(left[line.position] for line in candidates)
+        if entry.units > remaining:
+            raise ExceedsOrder(index, entry.product_id, entry.units, remaining)
+        units = entry.units
+        for line in candidates:
+            n = min(units, left[line.position])
+            left[line.position] -= n
+            taken[line.position] = taken.get(line.position, 0) + n
+            units -= n
+    return [take_from_line(line, taken[line.position], currency) for line in ordered if taken.get(line.position)]
 
 
 def everything_left(lines: Sequence[ChargedLine], currency: str) -> list[LineTake]:
@@ -215,10 +234,8 @@ def shipment_fee_refund(
 
 def customer_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> Decimal:
     """What the customer gets back: goods after discount, their tax, and the fees given back. A
-    tax-inclusive line's goods contain its tax: it is not added again."""
-    goods = sum(
-        (t.parts["amount"] - t.parts["discount"] + added_tax(t) - t.parts.get("exempted", ZERO) for t in takes), ZERO
-    )
+    tax-inclusive line's goods contain its tax: it is not added again (an exempt one's hold none)."""
+    goods = sum((t.parts["amount"] - t.parts["discount"] + added_tax(t) for t in takes), ZERO)
     return goods + fees["delivery_fee"] + fees["small_basket_fee"]
 
 

@@ -58,8 +58,10 @@ async def get_refund_by_key(conn: Connection, *, principal_id: UUID, idempotency
 async def lines_with_refunds(conn: Connection, *, order_id: UUID) -> list[asyncpg.Record]:
     """The order's lines with what earlier refunds took of each (read under the order's lock)."""
     return await conn.fetch(
-        """SELECT l.position, l.product_id, l.quantity, l.line_subtotal, l.discount, l.tax, l.price_source,
-                  l.refunded_quantity, l.prices_include_tax,
+        """SELECT l.position, l.product_id, l.seller_id, l.quantity, l.line_subtotal, l.discount, l.tax,
+                  l.price_source, l.refunded_quantity, l.prices_include_tax,
+                  COALESCE(l.commission_seller, 0) AS commission_seller,
+                  COALESCE(l.commission_category, 0) AS commission_category,
                   COALESCE(sum(r.amount), 0) AS r_amount, COALESCE(sum(r.discount), 0) AS r_discount,
                   COALESCE(sum(r.tax), 0) AS r_tax, COALESCE(sum(r.seller_commission), 0) AS r_seller,
                   COALESCE(sum(r.category_commission), 0) AS r_category,
@@ -72,13 +74,6 @@ async def lines_with_refunds(conn: Connection, *, order_id: UUID) -> list[asyncp
            LEFT JOIN refund_lines r ON r.order_id = l.order_id AND r.position = l.position
            WHERE l.order_id = $1
            GROUP BY l.order_id, l.position ORDER BY l.position""",
-        order_id,
-    )
-
-
-async def commission_details(conn: Connection, *, order_id: UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT product_id, dimension, amount FROM order_commissions WHERE order_id = $1 ORDER BY position",
         order_id,
     )
 
@@ -160,8 +155,8 @@ async def release_coupons(conn: Connection, *, order_id: UUID, now: datetime) ->
 
 async def lines_of(conn: Connection, *, refund_ids: Sequence[UUID]) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """SELECT refund_id, product_id, quantity, amount, discount, tax, seller_commission, category_commission,
-                  prices_include_tax, taxes
+        """SELECT refund_id, position, product_id, quantity, amount, discount, tax, seller_commission,
+                  category_commission, prices_include_tax, taxes
            FROM refund_lines WHERE refund_id = any($1::uuid[]) ORDER BY refund_id, position""",
         list(refund_ids),
     )
@@ -176,13 +171,13 @@ async def refunds_of_order(conn: Connection, *, order_id: UUID) -> list[asyncpg.
 async def seller_refunds(conn: Connection, *, order_ids: Sequence[UUID], seller_id: str) -> list[asyncpg.Record]:
     """Each refund of these orders that gave back a line of `seller_id` or its shipment's fee, oldest
     first per order: `order_id`, `id` and `refunded`, what the customer got back of the seller's part
-    (as refund_math.customer_total counts it: goods after discount, their added tax, less an exempt
-    line's contained tax; the shipment's delivery fee). A seller's view of an order shows these only."""
+    (as refund_math.customer_total counts it: goods after discount and their added tax (an exempt
+    tax-inclusive line's amount holds no tax: migration 0696); the shipment's delivery fee). A seller's view of an order shows these only."""
     return await conn.fetch(
         """WITH lines AS (
                SELECT rl.refund_id,
-                      sum(rl.amount - rl.discount + CASE WHEN rl.prices_include_tax THEN 0 ELSE rl.tax END
-                          - COALESCE((rl.taxes ->> 'exempted')::numeric, 0)) AS refunded
+                      sum(rl.amount - rl.discount + CASE WHEN rl.prices_include_tax THEN 0 ELSE rl.tax END)
+                          AS refunded
                FROM refund_lines rl JOIN order_lines l ON l.order_id = rl.order_id AND l.position = rl.position
                WHERE rl.order_id = any($1::uuid[]) AND l.seller_id = $2
                GROUP BY rl.refund_id

@@ -30,7 +30,7 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from quote_service.auth.schemas import Principal
 from quote_service.cache.redis import RedisClient
@@ -191,8 +191,7 @@ async def _write(
     order_id: UUID = order["id"]
     currency: str = order["currency"]
     rows = await repository.lines_with_refunds(conn, order_id=order_id)
-    details = await repository.commission_details(conn, order_id=order_id)
-    lines = _charged_lines(rows, details, tax_record.rounding_of(order["tax_terms"]))
+    lines = _charged_lines(rows, tax_record.rounding_of(order["tax_terms"]))
     shipped = await shipment_repository.shipments_of(conn, order_ids=[order_id])
     named: list[int] = []
     if isinstance(data, RefundCreate):
@@ -308,24 +307,22 @@ def _tax_parts(row: asyncpg.Record) -> tuple[dict[str, Decimal], dict[str, Decim
     return charged, refunded
 
 
-def _charged_lines(
-    rows: Sequence[asyncpg.Record], details: Sequence[asyncpg.Record], rounding: Rounding
-) -> list[math.ChargedLine]:
+def _charged_lines(rows: Sequence[asyncpg.Record], rounding: Rounding) -> list[math.ChargedLine]:
+    """The order's lines as charged, each with its own commission parts (kept per line, never per product)."""
     mode = ROUNDINGS[rounding.mode]
     extras = [_tax_parts(r) for r in rows]
-    commissions = math.line_commissions(
-        [r["product_id"] for r in rows], [(d["product_id"], d["dimension"], d["amount"]) for d in details]
-    )
     return [
         math.ChargedLine(
             position=r["position"],
             product_id=r["product_id"],
+            seller_id=r["seller_id"],
             quantity=r["quantity"],
             charged={
                 "amount": r["line_subtotal"],
                 "discount": r["discount"],
                 "tax": r["tax"],
-                **commissions[index],
+                "seller": r["commission_seller"],
+                "category": r["commission_category"],
                 "platform": r["platform_contribution"],
                 "commission_tax": r["commission_tax"],
                 **extras[index][0],
@@ -370,13 +367,19 @@ def _named_shipments(shipped: Sequence[asyncpg.Record], sellers: Sequence[str]) 
 
 
 def _plan(lines: list[math.ChargedLine], data: RefundCreate, currency: str) -> list[math.LineTake]:
+    wanted = [
+        math.Wanted(line.product_id, line.quantity, None if isinstance(line.line, UnsetType) else line.line)
+        for line in data.lines
+    ]
     try:
-        return math.plan_refund(lines, [(line.product_id, line.quantity) for line in data.lines], currency)
+        return math.plan_refund(lines, wanted, currency)
     except math.UnknownProduct as exc:
         raise ValidationFailed(
             f"product {exc.product_id} is not in this order",
             details=[FieldError(f"lines[{exc.index}].product_id", f"product {exc.product_id} is not in this order")],
         ) from exc
+    except (math.UnknownLine, math.AmbiguousProduct) as exc:
+        raise ValidationFailed(str(exc), details=[FieldError(f"lines[{exc.index}].line", str(exc))]) from exc
     except math.ExceedsOrder as exc:
         raise Conflict(
             str(exc), code="REFUND_EXCEEDS_ORDER", details=[FieldError(f"lines[{exc.index}].quantity", str(exc))]
@@ -464,6 +467,7 @@ def _refund(row: asyncpg.Record, lines: Sequence[asyncpg.Record], shipments: lis
         currency=currency,
         lines=[
             RefundLine(
+                line=line["position"],
                 product_id=line["product_id"],
                 quantity=line["quantity"],
                 amount=money(line["amount"]),

@@ -262,12 +262,15 @@ async def insert_promotions(
     )
 
 
-async def insert_commissions(conn: Connection, *, order_id: UUID, details: Sequence[CommissionDetail]) -> None:
-    """The quote's commission details (per line, then the per-order logistics one), in its order."""
+async def insert_commissions(
+    conn: Connection, *, order_id: UUID, details: Sequence[CommissionDetail], lines: Sequence[int | None]
+) -> None:
+    """The quote's commission details (per line, then the per-order logistics one), in its order, each with
+    the position of the line it is on (`lines`, `record_math.detail_lines`; None: the logistics one)."""
     await conn.executemany(
         """INSERT INTO order_commissions (order_id, position, product_id, rate_id, dimension, commission_type,
-               base, rate, amount)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+               base, rate, amount, line_position)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
         [
             (
                 order_id,
@@ -279,8 +282,9 @@ async def insert_commissions(conn: Connection, *, order_id: UUID, details: Seque
                 detail.base,
                 detail.rate,
                 detail.amount,
+                line,
             )
-            for position, detail in enumerate(details)
+            for position, (detail, line) in enumerate(zip(details, lines, strict=True))
         ],
     )
 
@@ -309,7 +313,7 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID]) -> OrderParts
         ids,
     )
     commissions = await conn.fetch(
-        """SELECT order_id, product_id, rate_id, dimension, commission_type, base, rate, amount
+        """SELECT order_id, product_id, rate_id, dimension, commission_type, base, rate, amount, line_position
            FROM order_commissions WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
         ids,
     )

@@ -152,7 +152,11 @@ class RefundLineIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     product_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     """A product on a line of the order."""
     quantity: Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
-    """Units to give back (a product on several lines: from its first line first)."""
+    """Units to give back (a product on several lines of one seller: from its first line first)."""
+    line: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | UnsetType = UNSET
+    """The line to give them back from: its index in the order's `items` (a line of `product_id`). Required
+    when the product is on lines of two sellers (docs/orders-and-refunds.md#one-product-on-several-lines);
+    unset when not sent, so a body without it keeps its fingerprint."""
 
 
 class RefundCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -180,6 +184,8 @@ class RefundTax(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RefundLine(msgspec.Struct, frozen=True, kw_only=True):
+    line: int
+    """The order line it gives back from: its index in the order's `items`."""
     product_id: str
     quantity: int
     amount: Decimal

@@ -6,7 +6,9 @@ shipment's delivery fee and logistics commission, its own per-seller totals, the
 own lines, of the coupons and promotions only those that discounted its lines, by what they took
 from them, and of the refunds only those that gave back its lines or its shipment's fee, by what
 they gave back of them (`refunded_amount`). Other sellers' lines, shipments, totals, commission
-details and refunds are left out.
+details and refunds are left out: a detail is the seller's when it is on one of its lines (its
+`line`, renumbered to the view's `items`), never because its product id is (another seller may sell
+the same product id in the same order).
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ def seller_view(order: Order, seller_id: str, *, refunds: Sequence[tuple[UUID, D
     def total(amounts: Iterable[Decimal]) -> Decimal:
         return round_money(sum(amounts, ZERO), currency)
 
+    # Its lines by their index in the order (the details name their line: one product id may be another
+    # seller's too), and their index in its view.
+    own = {at: shown for shown, at in enumerate(i for i, line in enumerate(order.items) if line.seller_id == seller_id)}
     lines = [line for line in order.items if line.seller_id == seller_id]
-    own_products = {line.product_id for line in lines}
     shipments = [s for s in order.shipments if s.seller_id == seller_id] if order.shipments else []
     delivery_fee = total(s.delivery_fee for s in shipments)
     logistics = total(s.logistics_commission for s in shipments)
@@ -47,6 +51,11 @@ def seller_view(order: Order, seller_id: str, *, refunds: Sequence[tuple[UUID, D
     seller_part = total(line.commission.seller for line in lines)
     category_part = total(line.commission.category for line in lines)
     breakdown = order.commission_breakdown
+    installment: dict[str, Decimal] = {}  # a seller-funded installment option's part of its lines (docs/taxes.md)
+    if breakdown.installment_commission is not UNSET:
+        installment["installment_commission"] = total(
+            line.installment_commission for line in lines if isinstance(line.installment_commission, Decimal)
+        )
     return msgspec.structs.replace(
         order,
         items=lines,
@@ -61,12 +70,17 @@ def seller_view(order: Order, seller_id: str, *, refunds: Sequence[tuple[UUID, D
         total_amount=total(line.net + line.tax for line in lines) + delivery_fee,
         logistics_commission=logistics,
         commission_breakdown=CommissionBreakdown(
-            total_commission=seller_part + category_part + logistics,
+            **installment,
+            total_commission=seller_part + category_part + logistics + sum(installment.values(), ZERO),
             seller_commission=seller_part,
             category_commission=category_part,
             logistics_commission=logistics,
             currency=breakdown.currency,
-            details=[d for d in breakdown.details if d.product_id is not None and d.product_id in own_products],
+            details=[
+                msgspec.structs.replace(d, line=own[d.line])
+                for d in breakdown.details
+                if isinstance(d.line, int) and d.line in own
+            ],
         ),
         applied_coupons=[
             msgspec.structs.replace(c, amount=taken[("coupon", c.code)])

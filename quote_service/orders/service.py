@@ -47,14 +47,7 @@ from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, NotFound
 from quote_service.flash_sales.purchases import Purchases
-from quote_service.orders import (
-    record_math,
-    refund_math,
-    refund_repository,
-    repository,
-    shipment_repository,
-    tax_record,
-)
+from quote_service.orders import record_math, refund_repository, repository, shipment_repository, tax_record
 from quote_service.orders.schemas import (
     LineCommission,
     LineDiscount,
@@ -272,8 +265,11 @@ async def _write_order(
         await repository.insert_redemptions(conn, order_id=order_id, customer_id=quote.customer_id, coupons=coupons)
     if used:
         await promotions.count_promotion_use(conn, order_id=order_id, customer_id=quote.customer_id, used=used)
-    await _write_record(conn, order_id, quote, commission_tax_rate)
-    await repository.insert_commissions(conn, order_id=order_id, details=commission.details)
+    on_lines = record_math.detail_lines(
+        [line.product_id for line in quote.items], [(d.product_id, d.dimension) for d in commission.details]
+    )
+    await _write_record(conn, order_id, quote, commission_tax_rate, on_lines)
+    await repository.insert_commissions(conn, order_id=order_id, details=commission.details, lines=on_lines)
     if quote.shipments and not isinstance(quote.sellers, UnsetType):
         await shipment_repository.insert_shipments(
             conn, order_id=order_id, shipments=quote.shipments, sellers=quote.sellers
@@ -281,15 +277,16 @@ async def _write_order(
     return row, new_counts, consumed
 
 
-async def _write_record(conn: Connection, order_id: UUID, quote: Quote, commission_tax_rate: Decimal) -> None:
-    """The lines with their commission parts (and the tax on them at `commission_tax_rate` percent),
-    each line's discount by source with its funder, and the promotions applied: the order's priced
-    record, from the quote as it was priced (never recomputed)."""
-    details = [(d.product_id, d.dimension, d.amount) for d in quote.commission_breakdown.details]
-    commissions = [
-        (parts["category"], parts["seller"])
-        for parts in refund_math.line_commissions([line.product_id for line in quote.items], details)
-    ]
+async def _write_record(
+    conn: Connection, order_id: UUID, quote: Quote, commission_tax_rate: Decimal, on_lines: Sequence[int | None]
+) -> None:
+    """The lines with their commission parts (each from the details on it, `on_lines`; and the tax on them
+    at `commission_tax_rate` percent), each line's discount by source with its funder, and the promotions
+    applied: the order's priced record, from the quote as it was priced (never recomputed)."""
+    details = quote.commission_breakdown.details
+    commissions = record_math.line_commissions(
+        len(quote.items), [(line, d.dimension, d.amount) for line, d in zip(on_lines, details, strict=True)]
+    )
     cent = quantum(quote.currency)
     money = [
         (
@@ -670,6 +667,7 @@ def order_from_rows(
             for position, line in enumerate(lines)
         ],
         commission_breakdown=CommissionBreakdown(
+            **tax_record.installment_breakdown(row["tax_terms"], currency),
             total_commission=round_money(row["total_commission"], currency),
             seller_commission=round_money(row["seller_commission"], currency),
             category_commission=round_money(row["category_commission"], currency),
@@ -677,6 +675,7 @@ def order_from_rows(
             currency=currency,
             details=[
                 CommissionDetail(
+                    **({} if detail["line_position"] is None else {"line": detail["line_position"]}),
                     product_id=detail["product_id"],
                     rate_id=detail["rate_id"],
                     dimension=detail["dimension"],
@@ -748,6 +747,11 @@ def _sellers(rows: Sequence[asyncpg.Record], currency: str) -> list[SellerTotals
             commission=round_money(r["seller_commission"], currency),
             commission_tax=round_money(r["seller_commission_tax"], currency),
             payout=round_money(r["seller_payout"], currency),
+            **{
+                name: round_money(r[f"seller_{name}"], currency)
+                for name in ("platform_contribution", "tax_exempted")
+                if r[f"seller_{name}"] is not None
+            },
         )
         for r in rows
     ]
@@ -757,11 +761,9 @@ def _split(line: asyncpg.Record, currency: str, gross: bool) -> dict[str, Any]:
     """An order line's tax split (docs/markets.md#the-lines-tax-split): net + tax = gross; `gross`
     shown only in an order with a tax-inclusive line, as its quote showed it."""
     left = round_money(line["line_subtotal"] - line["discount"], currency)
-    tax = round_money(line["tax"], currency)
+    tax = round_money(line["tax"], currency)  # an exempt line's is 0: its subtotal is its net (docs/taxes.md)
     inclusive: bool = line["prices_include_tax"]
     net = left - tax if inclusive else left
-    if inclusive and (exempted := tax_record.exempted(line["taxes"])):  # docs/taxes.md#exemptions
-        net = left = left - exempted
     split: dict[str, Any] = {"prices_include_tax": inclusive, "net": net}
     if gross:
         split["gross"] = left if inclusive else left + tax
@@ -769,14 +771,17 @@ def _split(line: asyncpg.Record, currency: str, gross: bool) -> dict[str, Any]:
 
 
 def _commissions(lines: Sequence[asyncpg.Record], details: Sequence[asyncpg.Record]) -> list[tuple[Decimal, Decimal]]:
-    """Each line's (category, seller) commission: as the record stored it, or for an order placed
-    before the record, read from its commission details."""
+    """Each line's (category, seller) commission: as the line keeps it, or (a line written without, as
+    generated data is) summed from the details on it (by line, never by product id)."""
     if all(line["commission_category"] is not None for line in lines):
         return [(line["commission_category"], line["commission_seller"]) for line in lines]
-    found = refund_math.line_commissions(
-        [line["product_id"] for line in lines], [(d["product_id"], d["dimension"], d["amount"]) for d in details]
+    found = record_math.line_commissions(
+        len(lines), [(d["line_position"], d["dimension"], d["amount"]) for d in details]
     )
-    return [(parts["category"], parts["seller"]) for parts in found]
+    return [
+        found[at] if line["commission_category"] is None else (line["commission_category"], line["commission_seller"])
+        for at, line in enumerate(lines)
+    ]
 
 
 def _discount(part: asyncpg.Record, currency: str) -> LineDiscount:

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
+from msgspec import UnsetType
 
 from quote_service.db.pool import Connection
 from quote_service.pricing.quote import SellerTotals, Shipment
@@ -15,7 +16,7 @@ from quote_service.pricing.quote import SellerTotals, Shipment
 COLUMNS = (
     "order_id, position, seller_id, product_ids, goods, options, selected, delivery_fee, free_delivery_remaining, "
     "logistics_commission, seller_goods, seller_discount, seller_tax, seller_tax_included, seller_commission, "
-    "seller_commission_tax, seller_payout, refund_id"
+    "seller_commission_tax, seller_payout, seller_platform_contribution, seller_tax_exempted, refund_id"
 )
 
 
@@ -25,7 +26,7 @@ async def insert_shipments(
     """The quote's shipments in its order, each with its seller's totals (the quote lists both per seller)."""
     await conn.executemany(
         f"""INSERT INTO order_shipments ({COLUMNS.removesuffix(", refund_id")})
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)""",
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)""",
         [
             (
                 order_id,
@@ -45,6 +46,8 @@ async def insert_shipments(
                 seller.commission,
                 seller.commission_tax,
                 seller.payout,
+                None if isinstance(seller.platform_contribution, UnsetType) else seller.platform_contribution,
+                None if isinstance(seller.tax_exempted, UnsetType) else seller.tax_exempted,
             )
             for position, (shipment, seller) in enumerate(zip(shipments, sellers, strict=True))
         ],

@@ -113,6 +113,14 @@ def order_fields(stored: dict[str, Any] | None, currency: str) -> dict[str, Any]
     return fields
 
 
+def installment_breakdown(stored: dict[str, Any] | None, currency: str) -> dict[str, Any]:
+    """The order's `commission_breakdown.installment_commission`: a seller-funded option's commission, which
+    its `total_commission` includes (so the breakdown's parts add up to it); {} for an order without one."""
+    installment = (stored or {}).get("installment") or {}
+    amount = installment.get("installment_commission")
+    return {} if amount is None else {"installment_commission": round_money(Decimal(str(amount)), currency)}
+
+
 def rounding_of(stored: dict[str, Any] | None) -> Rounding:
     """The order's rounding (its refunds use it); the default for an order that kept none."""
     if not stored or "rounding" not in stored:

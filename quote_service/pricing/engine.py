@@ -212,10 +212,12 @@ def price_quote(
     # 8: small basket
     small = small_basket_fee(region, goods=goods, flag_threshold=threshold)
 
-    # 9: total
-    total = goods + tax_amount + fee + small.amount
+    # 9: total. An exempt tax-inclusive line's subtotal leaves out the tax its price held (docs/taxes.md#exemptions):
+    # the quote's subtotal too, so total = subtotal - discount + tax + fees still holds.
+    shown_subtotal = subtotal
     if exempted:
-        total -= exempted
+        shown_subtotal = subtotal - exempted
+    total = shown_subtotal - discount + tax_amount + fee + small.amount
 
     # 10: commission
     commission = commission_breakdown(
@@ -268,7 +270,7 @@ def price_quote(
     quote = Quote(
         quote_id=quote_id,
         customer_id=customer.customer_id,
-        subtotal=subtotal,
+        subtotal=shown_subtotal,
         discount_amount=discount,
         tax_amount=tax_amount,
         delivery_fee=fee,
@@ -279,7 +281,7 @@ def price_quote(
         commission_breakdown=commission,
         pricing_breakdown=PricingBreakdown(
             item_total=item_total,
-            subtotal=subtotal,
+            subtotal=shown_subtotal,
             tax_amount=tax_amount,
             delivery_fee=fee,
             small_basket_fee=small.amount,

@@ -11,7 +11,8 @@ The total payable is split into `count` installments: each is total_payable / co
 to the minor unit, and the first takes the remainder, so first + (count - 1) x installment =
 total_payable exactly. `total_amount` itself never changes. A seller-funded option chosen adds
 `installment_commission` to each seller's commission: `seller_commission_rate` % of its goods
-(its lines after discounts), rounded half up once per line (each line carries its share, which an
+(its lines after discounts, without tax: a tax-inclusive line's net, as the sales commission's base),
+rounded half up once per line (each line carries its share, which an
 order keeps and a refund reverses pro rata), summed per seller.
 """
 
@@ -28,7 +29,7 @@ from msgspec.structs import replace
 
 from quote_service.errors import invalid
 from quote_service.pricing.money import quantum
-from quote_service.pricing.quote import InstallmentOption, Quote, SelectedInstallment
+from quote_service.pricing.quote import InstallmentOption, Quote, QuoteLine, SelectedInstallment
 
 Funder = Literal["customer", "seller", "platform"]
 
@@ -117,6 +118,14 @@ def with_installments(quote: Quote, plans: Sequence[InstallmentPlan], *, card_bi
     return _seller_funded(quote, shown, selected, configured.seller_commission_rate)
 
 
+def goods(item: QuoteLine) -> Decimal:
+    """A line's goods: after every discount, without tax (its `net`, shown in a quote with a tax-inclusive
+    line; else the line after its discount). An exempt tax-inclusive line's net leaves out the tax its price
+    held, as the commission base does."""
+    net = item.net
+    return net if isinstance(net, Decimal) else item.line_subtotal - item.discount
+
+
 def _seller_funded(quote: Quote, shown: list[InstallmentOption], selected: SelectedInstallment, rate: Decimal) -> Quote:
     """The quote with each line's installment commission (`rate` % of it after discounts) added to its
     seller's commission."""
@@ -125,7 +134,7 @@ def _seller_funded(quote: Quote, shown: list[InstallmentOption], selected: Selec
     charged: dict[str | None, Decimal] = {}
     items = []
     for item in quote.items:
-        share = ((item.line_subtotal - item.discount) * rate / 100).quantize(cent, ROUND_HALF_UP)
+        share = (goods(item) * rate / 100).quantize(cent, ROUND_HALF_UP)
         charged[item.seller_id] = charged.get(item.seller_id, zero) + share
         items.append(replace(item, installment_commission=share))
     extra = sum(charged.values(), zero)

@@ -254,7 +254,10 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
     ] = UNSET
     tax_exempted: Annotated[
         Decimal | UnsetType,
-        msgspec.Meta(description="An exempt tax-inclusive line: the tax its price held, not charged (it charges net)."),
+        msgspec.Meta(
+            description="An exempt tax-inclusive line: the tax its price held, not charged (it charges net): "
+            "left out of its line_subtotal."
+        ),
     ] = UNSET
     installment_commission: Annotated[
         Decimal | UnsetType,
@@ -281,6 +284,14 @@ class CommissionDetail(msgspec.Struct, frozen=True, kw_only=True):
     base: Decimal
     rate: Decimal | None
     amount: Decimal
+    line: Annotated[
+        int | UnsetType,
+        msgspec.Meta(
+            description="An order's detail: the index in `items` of the line it is on (absent on the logistics "
+            "detail; a quote lists its details line by line, in `items` order, each line's category detail "
+            "first). One product id may be on several lines: the line, not the product, owns the money."
+        ),
+    ] = UNSET
 
 
 class CommissionBreakdown(msgspec.Struct, frozen=True, kw_only=True):
@@ -415,7 +426,21 @@ class SellerTotals(msgspec.Struct, frozen=True, kw_only=True):
     commission: Decimal
     commission_tax: Decimal
     payout: Decimal
-    """goods - discount + tax + platform-funded discounts - commission - commission_tax + delivery_fee."""
+    """goods - discount + tax + platform_contribution - commission - commission_tax + delivery_fee."""
+    platform_contribution: Annotated[
+        Decimal | UnsetType,
+        msgspec.Meta(
+            description="What the platform pays the seller for its platform-funded discounts on the seller's lines "
+            "(in payout). On every seller of a quote with a platform-funded discount; absent: 0."
+        ),
+    ] = UNSET
+    tax_exempted: Annotated[
+        Decimal | UnsetType,
+        msgspec.Meta(
+            description="The tax the seller's exempt tax-inclusive lines held and did not charge (already left out "
+            "of goods). On every seller of a quote with `tax_exempted`."
+        ),
+    ] = UNSET
 
 
 class InstallmentOption(msgspec.Struct, frozen=True, kw_only=True):
@@ -506,8 +531,9 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
     tax_exempted: Annotated[
         Decimal | UnsetType,
         msgspec.Meta(
-            description="Tax held in exempt tax-inclusive lines' prices and not charged: total_amount = subtotal "
-            "- discount_amount + tax_amount - tax_exempted + delivery_fee + small_basket_fee."
+            description="Tax held in exempt tax-inclusive lines' prices and not charged, already left out of "
+            "their line_subtotal (and so of subtotal): total_amount = subtotal - discount_amount + tax_amount "
+            "+ delivery_fee + small_basket_fee."
         ),
     ] = UNSET
     installment_options: Annotated[

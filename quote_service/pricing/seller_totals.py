@@ -5,9 +5,12 @@ fee (its shipment's), commission (its lines' category and seller parts, and its 
 commission), commission tax (per line, at COMMISSION_TAX_RATE, rounded once, as an order records it)
 and payout, the seller statement's formula on this basket:
 
-    payout = goods - discount + tax + platform-funded discounts - commission - commission_tax + delivery_fee
+    payout = goods - discount + tax + platform_contribution - commission - commission_tax + delivery_fee
 
-(less, for an exempt tax-inclusive line, the tax its price held: it charges its net, docs/taxes.md).
+An exempt tax-inclusive line's subtotal already leaves out the tax its price held (docs/taxes.md), which
+its seller's `tax_exempted` shows. `platform_contribution` (what the platform pays for its discounts on the
+seller's lines) and `tax_exempted` are on every seller of a quote that has some, so each payout can be
+worked out again from its own entry.
 
 Every field summed over the sellers is the quote's own figure (subtotal, discount_amount, tax_amount,
 tax_included, delivery_fee, total_commission): each line and each shipment belongs to exactly one seller.
@@ -21,7 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from msgspec import UNSET
 
 from quote_service.pricing.lines import Line
-from quote_service.pricing.quote import QuoteLine, SellerTotals
+from quote_service.pricing.quote import SellerTotals
 from quote_service.pricing.settle import Settled
 from quote_service.pricing.shipments import Shipments
 
@@ -38,28 +41,32 @@ def seller_totals(
 ) -> list[SellerTotals]:
     """Each shipment's seller's share of the quote, in the shipments' order."""
     zero = shipments.zero
-    sums: dict[
-        str | None, list[Decimal]
-    ] = {}  # seller -> [goods, discount, tax, included, platform - exempted, commission, tax on it]
+    # seller -> [goods, discount, tax, included, platform, commission, tax on it, exempted]
+    sums: dict[str | None, list[Decimal]] = {}
     details = settled.details
+    funded = exempt = False  # some line has a platform-funded discount, or is exempt tax-inclusive
     at = 0  # settle writes each line's category detail, then its seller detail when its plan has a seller rate
     for line, item in zip(lines, settled.items, strict=True):
         taken = 1 if line.priced.plan.seller_rate is None else 2
         commission = sum((detail.amount for detail in details[at : at + taken]), zero)
         at += taken
-        entry = sums.setdefault(line.priced.seller_id, [zero] * 7)
+        entry = sums.setdefault(line.priced.seller_id, [zero] * 8)
         entry[0] += item.line_subtotal
         entry[1] += item.discount
         entry[3 if line.priced.inclusive else 2] += item.tax
-        entry[4] += _platform(item, zero)
+        platform = item.platform_funded
+        if platform is not UNSET:  # `is not`, no call: a line without one costs nothing
+            entry[4] += platform
+            funded = True
         exempted = item.tax_exempted
-        if exempted is not UNSET:  # docs/taxes.md#exemptions: the line charges its net (`is not`: no call a line)
-            entry[4] -= exempted
+        if exempted is not UNSET:  # docs/taxes.md#exemptions: already out of its line_subtotal
+            entry[7] += exempted
+            exempt = True
         entry[5] += commission
         entry[6] += commission_tax(commission, commission_tax_rate, cent)
     totals = []
     for parcel in shipments.parcels:
-        goods, discount, tax, included, platform, commission, tax_on_it = sums[parcel.seller_id]
+        goods, discount, tax, included, platform, commission, tax_on_it, exempted = sums[parcel.seller_id]
         commission += parcel.logistics
         totals.append(
             SellerTotals(
@@ -72,11 +79,8 @@ def seller_totals(
                 commission=commission,
                 commission_tax=tax_on_it,
                 payout=goods - discount + tax + platform - commission - tax_on_it + parcel.fee,
+                platform_contribution=platform if funded else UNSET,
+                tax_exempted=exempted if exempt else UNSET,
             )
         )
     return totals
-
-
-def _platform(item: QuoteLine, zero: Decimal) -> Decimal:
-    funded = item.platform_funded
-    return funded if isinstance(funded, Decimal) else zero

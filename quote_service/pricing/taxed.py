@@ -4,8 +4,10 @@ A quote takes this pass instead of `settle`'s only when some line's TAX_RATE has
 request states an exemption, or the quote's rounding is not the default (HALF_UP per LINE): every
 other quote costs what it did and reads byte for byte as it did. Here each line's tax is worked out
 anew (`taxes`): its components (a single rate is one, code TAX), their sum its `tax`; an exempt
-line carries none, and a tax-inclusive exempt line charges its net (`tax_exempted`: the tax its price
-held). Commission stays on the line's net; the rules' money and the sums are kept as `settle` keeps them.
+line carries none, and a tax-inclusive exempt line charges its net: its `line_subtotal` leaves out
+the tax its price held (`tax_exempted`), so line_subtotal - discount = net and the quote still adds
+up (API.md §5). Commission stays on the line's net; the rules' money and the sums are kept as
+`settle` keeps them.
 """
 
 from __future__ import annotations
@@ -82,8 +84,8 @@ def _settle_line(line: Line, terms: TaxTerms, split: bool, cent: Decimal, zero: 
     item = replace(item, taxes=taxes, tax_rate=plan.tax_rate)
     if exemption is not None:
         item = replace(item, tax_exemption=exemption, tax_rate=ZERO)
-        if priced.inclusive:
-            item = replace(item, gross=net, tax_exempted=exempted)
+        if priced.inclusive:  # it charges its net: its subtotal leaves out the tax its price held
+            item = replace(item, line_subtotal=priced.subtotal - exempted, gross=net, tax_exempted=exempted)
     return item, commission, tax, exempted, category, seller
 
 

@@ -13,8 +13,9 @@ The tax contained is round(G x (F - 1) / F) (for one plain rate, §16's round(G 
 the net is G - that tax, each component but the last is the forward amount on that net, and the
 last takes the remainder: net + sum(amounts) = G always.
 
-`TAX_CALCULATION = UNIT` works the same on one unit (the line's amount / quantity, exactly), rounds,
-and multiplies by the quantity; the inverse's last component still takes the line's remainder.
+`TAX_CALCULATION = UNIT` works the same on one unit (the line's amount / quantity, exactly: the division
+is the last operation before rounding, so a half-cent tie is a tie), rounds, and multiplies by the
+quantity; the inverse's last component still takes the line's remainder.
 """
 
 from __future__ import annotations
@@ -92,18 +93,19 @@ def effective_rate(components: tuple[Component, ...]) -> Decimal:
 def _forward(
     net: Decimal, components: tuple[Component, ...], units: int, cent: Decimal, rounding: str, count: int
 ) -> list[LineTax]:
-    """The first `count` components on a net line worth `net` of `units` units (units > 1: UNIT level)."""
-    unit_net = net / units if units > 1 else net
+    """The first `count` components on a net line worth `net` of `units` units (units > 1: UNIT level).
+
+    At UNIT level a component is rounded on one unit's share, `line base / units`: worked as ONE
+    division of the line's base x rate by 100 x units, so a unit worth 3.25 / 3 taxed at 18 % is
+    exactly 0.195 (rounds to 0.20), never a 28-digit 0.19499... that would round to 0.19."""
     shown: list[LineTax] = []
-    before = Decimal(0)  # the unit amounts of the components so far
-    line_before = Decimal(0)
+    line_before = Decimal(0)  # the line amounts of the components so far (each unit amount x units)
+    divisor = _HUNDRED * units
     for component in components[:count]:
-        base = unit_net + before if component.compound else unit_net
-        amount = (base * component.rate / _HUNDRED).quantize(cent, rounding)
         line_base = net + line_before if component.compound else net
-        line_amount = amount * units if units > 1 else amount
+        amount = (line_base * component.rate / divisor).quantize(cent, rounding)
+        line_amount = amount * units
         shown.append(LineTax(code=component.code, rate=component.rate, base=line_base, amount=line_amount))
-        before += amount
         line_before += line_amount
     return shown
 
@@ -122,8 +124,8 @@ def contained_total(
     """The tax a tax-inclusive line worth `gross` contains: round(gross x (F - 1) / F), once (per unit: x quantity)."""
     mode = ROUNDINGS[rounding.mode]
     factor = multiplier(components)
-    if rounding.tax_calculation == "UNIT" and quantity > 1:
-        return (gross / quantity * (factor - 1) / factor).quantize(cent, mode) * quantity
+    if rounding.tax_calculation == "UNIT" and quantity > 1:  # one division: a unit's exact share (see `_forward`)
+        return (gross * (factor - 1) / (factor * quantity)).quantize(cent, mode) * quantity
     return (gross * (factor - 1) / factor).quantize(cent, mode)
 
 

@@ -15,37 +15,30 @@ from quote_service.db.pool import Connection
 # time; its amounts negative): a statement shows money as it moved. Goods are after every discount and
 # without tax (a tax-inclusive line's contained tax is taken out, docs/markets.md); `tax` is the lines'
 # tax, added or contained, so goods + tax is what the customer paid for them. Commission is the seller
-# and category parts on the seller's lines, and the logistics commission of its shipment (its fee is the
+# and category parts each of the seller's lines keeps (by line, never by product id: another seller may
+# sell the same product id in the same order), and the logistics commission of its shipment (its fee is the
 # seller's: docs/shipping.md), not an order-wide logistics one. `delivery` is the seller's shipment fee.
 # Orders and refunds from before platform contributions and commission tax were kept count 0 of both.
-# An exempt tax-inclusive line's goods are its net: the tax its price held was never charged (docs/taxes.md);
+# An exempt tax-inclusive line's subtotal is its net (the tax its price held was never charged, docs/taxes.md);
 # a seller-funded installment option's commission on a line counts in its commission (and its reversal).
 _ENTRIES = """
 WITH sold AS (
     SELECT o.id AS order_id, o.created_at AS at,
-           sum(l.line_subtotal - l.discount - CASE WHEN l.prices_include_tax THEN l.tax ELSE 0 END
-               - COALESCE((l.taxes ->> 'tax_exempted')::numeric, 0)) AS goods,
+           sum(l.line_subtotal - l.discount - CASE WHEN l.prices_include_tax THEN l.tax ELSE 0 END) AS goods,
            sum(l.tax) AS tax, sum(COALESCE(l.platform_contribution, 0)) AS platform,
            sum(COALESCE(l.commission_tax, 0)) AS commission_tax,
-           sum(COALESCE((l.taxes ->> 'installment_commission')::numeric, 0)) AS installment
+           sum(COALESCE(l.commission_category, 0) + COALESCE(l.commission_seller, 0)
+               + COALESCE((l.taxes ->> 'installment_commission')::numeric, 0)) AS commission
     FROM order_lines l JOIN orders o ON o.id = l.order_id
     WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4
     GROUP BY o.id
-), charged AS (
-    SELECT c.order_id, sum(c.amount) AS commission
-    FROM order_commissions c JOIN sold s ON s.order_id = c.order_id
-    WHERE c.dimension IN ('seller', 'category')
-      AND EXISTS (SELECT 1 FROM order_lines l
-                  WHERE l.order_id = c.order_id AND l.product_id = c.product_id AND l.seller_id = $1)
-    GROUP BY c.order_id
 ), shipped AS (
     SELECT sh.order_id, sh.delivery_fee AS delivery, sh.logistics_commission AS logistics
     FROM order_shipments sh JOIN sold s ON s.order_id = sh.order_id
     WHERE sh.seller_id = $1
 ), returned AS (
     SELECT r.id, r.order_id, r.created_at AS at,
-           -sum(rl.amount - rl.discount - CASE WHEN rl.prices_include_tax THEN rl.tax ELSE 0 END
-                - COALESCE((rl.taxes ->> 'exempted')::numeric, 0)) AS goods,
+           -sum(rl.amount - rl.discount - CASE WHEN rl.prices_include_tax THEN rl.tax ELSE 0 END) AS goods,
            -sum(rl.tax) AS tax, -sum(COALESCE(rl.platform_contribution, 0)) AS platform,
            -sum(rl.seller_commission + rl.category_commission
                 + COALESCE((rl.taxes ->> 'installment_commission')::numeric, 0)) AS commission,
@@ -60,9 +53,9 @@ WITH sold AS (
     WHERE sh.seller_id = $1 AND r.currency = $2 AND r.created_at >= $3 AND r.created_at < $4
 ), entries AS (
     SELECT 'order' AS kind, s.order_id AS id, s.order_id, s.at, s.goods, s.tax, s.platform,
-           COALESCE(ch.commission, 0) + COALESCE(sh.logistics, 0) + s.installment AS commission, s.commission_tax,
+           s.commission + COALESCE(sh.logistics, 0) AS commission, s.commission_tax,
            COALESCE(sh.delivery, 0) AS delivery
-    FROM sold s LEFT JOIN charged ch ON ch.order_id = s.order_id LEFT JOIN shipped sh ON sh.order_id = s.order_id
+    FROM sold s LEFT JOIN shipped sh ON sh.order_id = s.order_id
     UNION ALL
     SELECT 'refund', COALESCE(g.id, u.id), COALESCE(g.order_id, u.order_id), COALESCE(g.at, u.at),
            COALESCE(g.goods, 0), COALESCE(g.tax, 0), COALESCE(g.platform, 0),
@@ -104,21 +97,29 @@ ORDER BY at, id LIMIT $7
 )
 
 
-# $1 seller, $2 currency, $3/$4 the period: each tax component's amount on the seller's lines of the
-# period's orders (`collected`) and what the period's refunds gave back of it (`refunded`), by code
-# (docs/taxes.md#statements); lines that kept no components have none.
+# $1 seller, $2 currency, $3/$4 the period: each tax code's amount on the seller's lines of the period's
+# orders (`collected`) and what the period's refunds gave back of it (`refunded`), by code
+# (docs/taxes.md#statements). A line that kept its components counts each; a line that did not (priced
+# by a single rate in a quote that used nothing of docs/taxes.md) is its one component, code TAX: the
+# codes add up to tax_collected and tax_refunded. `kept`: some of the code's amounts are kept components.
 _BY_CODE = """
-SELECT code, sum(collected) AS collected, sum(refunded) AS refunded FROM (
-    SELECT part ->> 'code' AS code, (part ->> 'amount')::numeric AS collected, 0 AS refunded
-    FROM order_lines l JOIN orders o ON o.id = l.order_id, jsonb_array_elements(l.taxes -> 'taxes') AS part
-    WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4 AND l.taxes IS NOT NULL
+SELECT code, sum(collected) AS collected, sum(refunded) AS refunded, bool_or(kept) AS kept FROM (
+    SELECT CASE WHEN l.taxes ? 'taxes' THEN part ->> 'code' ELSE 'TAX' END AS code,
+           CASE WHEN l.taxes ? 'taxes' THEN (part ->> 'amount')::numeric ELSE l.tax END AS collected,
+           0 AS refunded, COALESCE(l.taxes ? 'taxes', false) AS kept
+    FROM order_lines l JOIN orders o ON o.id = l.order_id
+    LEFT JOIN LATERAL jsonb_array_elements(l.taxes -> 'taxes') AS part ON true
+    WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4
+      AND (l.taxes ? 'taxes' OR l.tax <> 0)
     UNION ALL
-    SELECT substr(e.key, 5), 0, e.value::numeric
+    SELECT CASE WHEN l.taxes ? 'taxes' THEN substr(e.key, 5) ELSE 'TAX' END, 0,
+           CASE WHEN l.taxes ? 'taxes' THEN e.value::numeric ELSE rl.tax END, COALESCE(l.taxes ? 'taxes', false)
     FROM refunds r JOIN refund_lines rl ON rl.refund_id = r.id
-    JOIN order_lines l ON l.order_id = rl.order_id AND l.position = rl.position, jsonb_each_text(rl.taxes) AS e
+    JOIN order_lines l ON l.order_id = rl.order_id AND l.position = rl.position
+    LEFT JOIN LATERAL jsonb_each_text(rl.taxes) AS e ON l.taxes ? 'taxes' AND e.key LIKE 'tax:%'
     WHERE l.seller_id = $1 AND r.currency = $2 AND r.created_at >= $3 AND r.created_at < $4
-      AND rl.taxes IS NOT NULL AND e.key LIKE 'tax:%'
-) AS parts GROUP BY code ORDER BY code
+      AND (l.taxes ? 'taxes' OR rl.tax <> 0)
+) AS parts WHERE code IS NOT NULL GROUP BY code ORDER BY code
 """
 
 

@@ -113,7 +113,7 @@ async def statement(pool: Pool, seller_id: str, period: Period, *, currency: str
     days = [_day(row, currency, period) for row in rows if currency]
     total = msgspec.structs.asdict(_figures(rows, currency))
     statement = Statement(seller_id=seller_id, currency=currency, **span_fields(period), **total, days=days)
-    if codes:  # docs/taxes.md#statements: only a seller with lines that kept their tax components
+    if any(r["kept"] for r in codes):  # docs/taxes.md#statements: a seller with lines that kept their components
         statement.tax_collected_by_code = {r["code"]: _money(r["collected"], currency) for r in codes}
         statement.tax_refunded_by_code = {r["code"]: _money(r["refunded"], currency) for r in codes}
     return statement

@@ -88,12 +88,13 @@ async def order(
     subtotal: str,
     discount: str = "0",
     lines: list[tuple[str, str, str]] = (),  # type: ignore[assignment]  # product, seller, category
-    commissions: list[tuple[str | None, str, str]] = (),  # type: ignore[assignment]  # product, dimension, amount
+    # product, dimension, amount[, the line's position: else the product's first line]
+    commissions: list[tuple[Any, ...]] = (),  # type: ignore[assignment]
     provider_rate: uuid.UUID | None = None,
     currency: str = "TRY",
 ) -> uuid.UUID:
     parts = {
-        d: sum((Decimal(a) for _, dd, a in commissions if dd == d), Decimal(0))
+        d: sum((Decimal(c[2]) for c in commissions if c[1] == d), Decimal(0))
         for d in ("seller", "category", "logistics")
     }
     order_id = uuid.uuid4()
@@ -115,12 +116,15 @@ async def order(
                 order_id, position, product, seller, category, Decimal(subtotal) / len(lines),
                 Decimal(discount) / len(lines),
             )  # fmt: skip
-        for position, (product, dimension, amount) in enumerate(commissions):
+        products = [product for product, _, _ in lines]
+        for position, (product, dimension, amount, *named) in enumerate(commissions):
+            # Each line detail names its line, as the service writes it.
+            on = named[0] if named else products.index(product) if product in products else None
             await conn.execute(
                 "INSERT INTO order_commissions (order_id, position, product_id, rate_id, dimension, commission_type,"
-                " base, amount) VALUES ($1, $2, $3, $4, $5, 'FLAT', 0, $6)",
+                " base, amount, line_position) VALUES ($1, $2, $3, $4, $5, 'FLAT', 0, $6, $7)",
                 order_id, position, product, provider_rate if dimension == "logistics" else None, dimension,
-                Decimal(amount),
+                Decimal(amount), on,
             )  # fmt: skip
     return order_id
 
@@ -264,6 +268,21 @@ async def test_reports_match_hand_computed_values_live_and_from_rollups(pool: as
     await check_reports(analytics)  # closed hours from the rollups, the current hour live
     await rebuild(pool, now=NOW)
     await check_reports(analytics)
+
+
+async def test_commission_by_seller_follows_the_line_not_the_product_id(pool: asyncpg.Pool) -> None:
+    # One product id sold by two sellers in one order: each seller's commission is on its own line.
+    await order(pool, uuid.uuid4(), at=H9, subtotal="240.00", lines=[("p9", "s-a", "toys"), ("p9", "s-b", "toys")],
+                commissions=[("p9", "category", "30.00", 0), ("p9", "category", "6.00", 1),
+                             ("p9", "seller", "2.00", 1)])  # fmt: skip
+    analytics = Analytics(ReadPools(pool))
+    for _ in range(2):  # live, then from the rollups
+        sellers = rows_by_key(await analytics.commission("seller", TWO_DAYS, now=NOW))
+        assert {k: (v["category_commission"], v["seller_commission"]) for k, v in sellers.items()} == {
+            "s-a": ("30.00", "0.00"),
+            "s-b": ("6.00", "2.00"),
+        }
+        await RollupJob(pool, clock=lambda: NOW).tick()
 
 
 async def test_reports_are_net_of_refunds_live_and_from_rollups(pool: asyncpg.Pool) -> None:

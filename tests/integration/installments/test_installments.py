@@ -8,7 +8,8 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.integration.conftest import Caller
+from quote_service.config import Settings
+from tests.integration.conftest import Caller, make_caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.price_lists.test_price_list_quotes import basket, priced
 from tests.integration.quotes.test_markets import ordered, product
@@ -159,7 +160,7 @@ async def test_a_card_is_offered_its_plans_options_and_chooses_one(client: Clien
 
 
 async def test_the_order_carries_the_installment_chosen_and_refunds_reverse_its_commission(
-    client: Client, admin: Caller
+    client: Client, admin: Caller, settings: Settings, password_hash: str
 ) -> None:
     await plan(client, admin)
     item = await product(client, admin, "1000.00", stock=5)
@@ -173,6 +174,16 @@ async def test_the_order_carries_the_installment_chosen_and_refunds_reverse_its_
         "50.00",
         "50.00",
     )
+    # Its commission_breakdown adds up, as the quote's did: the installment commission is one of its parts.
+    breakdown = order["commission_breakdown"]
+    assert breakdown["installment_commission"] == quote["commission_breakdown"]["installment_commission"] == "50.00"
+    parts = ("seller_commission", "category_commission", "logistics_commission", "installment_commission")
+    assert sum(Decimal(breakdown[part]) for part in parts) == Decimal(breakdown["total_commission"])
+    seller_id = order["items"][0]["seller_id"]
+    own = await make_caller(settings, password_hash, "installment-seller", "seller", seller_id=seller_id)
+    seen = expect_ok(await client.get(f"/api/v1/orders/{order['id']}", headers=own.headers))["commission_breakdown"]
+    assert seen["installment_commission"] == "50.00"
+    assert sum(Decimal(seen[part]) for part in parts) == Decimal(seen["total_commission"])
     body = {"lines": [{"product_id": item, "quantity": 1}]}
     headers = {**admin.headers, "Idempotency-Key": "installment-refund-1"}
     refund = expect_ok(await client.post(f"/api/v1/orders/{order['id']}/refunds", json=body, headers=headers), 201)

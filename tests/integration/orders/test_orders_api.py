@@ -300,6 +300,7 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
                     "base": "45.90",
                     "rate": "15",
                     "amount": "6.89",
+                    "line": 0,
                 },
                 {
                     "product_id": cable["id"],
@@ -309,6 +310,7 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
                     "base": "13.47",
                     "rate": "15",
                     "amount": "2.02",
+                    "line": 1,
                 },
             ],
         },

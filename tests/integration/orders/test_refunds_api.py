@@ -92,6 +92,7 @@ async def test_refunds_in_parts_give_back_exactly_what_was_charged(
     # A unit's share: 76.50 / 3 = 25.50, discount 5.00 / 3 = 1.67, tax 12.87 / 3 = 4.29, commission 10.73 / 3 = 3.58.
     assert first["lines"] == [
         {
+            "line": 0,
             "product_id": case["id"],
             "quantity": 1,
             "amount": "25.50",
@@ -359,3 +360,26 @@ async def test_an_order_is_refunded_only_when_its_fees_and_logistics_commission_
     fees = expect_ok(await refund(client, service_key, the_order["id"], {"include_fees": True}), 201)
     assert (fees["lines"], fees["total_refunded"], fees["logistics_commission"]) == ([], "0.00", "2.00")
     assert expect_ok(await client.get(f"{ORDERS}/{the_order['id']}", headers=service_key))["status"] == "refunded"
+
+
+async def test_an_order_is_refunded_only_when_every_line_came_back(
+    client: Client, admin: Caller, shopper: Caller, quotes: QuoteStore
+) -> None:
+    case = await create_product(client, admin, stock=10)
+    cable = await create_product(client, admin, stock=5, current_price="4.99", min_price="1.00", cost_price="0.50")
+    the_order = await placed(
+        client, shopper.headers, quotes, build_quote(str(shopper.id), [line(case, 2), line(cable, 1)])
+    )
+    url = f"{ORDERS}/{the_order['id']}"
+
+    # Every unit of one line and the fees: the other line is still the customer's.
+    one_line = {"lines": [{"product_id": case["id"], "quantity": 2}], "include_fees": True}
+    expect_ok(await refund(client, admin.headers, the_order["id"], one_line), 201)
+    assert expect_ok(await client.get(url, headers=admin.headers))["status"] == "partially_refunded"
+
+    expect_ok(
+        await refund(client, admin.headers, the_order["id"], {"lines": [{"product_id": cable["id"], "quantity": 1}]}),
+        201,
+    )
+    done = expect_ok(await client.get(url, headers=admin.headers))
+    assert (done["status"], done["refunded_amount"]) == ("refunded", the_order["total_amount"])

@@ -295,7 +295,65 @@ async def test_per_seller_totals_hold_with_compound_taxes_an_exemption_and_selle
         assert total("tax_included") == Decimal(quote.get("tax_included", "0"))
         assert total("delivery_fee") == Decimal(quote["delivery_fee"])
         assert total("commission") == Decimal(quote["commission_breakdown"]["total_commission"])
-        exempted = Decimal(quote.get("tax_exempted", "0"))
-        assert total("payout") == total("goods") - total("discount") + total("tax") - exempted - total(
-            "commission"
-        ) - total("commission_tax") + total("delivery_fee")
+        # An exempt tax-inclusive line's goods already leave out the tax its price held (docs/taxes.md).
+        if "tax_exempted" in quote:  # on every seller, summing to the quote's
+            assert total("tax_exempted") == Decimal(quote["tax_exempted"])
+        else:
+            assert all("tax_exempted" not in s for s in sellers)
+        assert total("payout") == total("goods") - total("discount") + total("tax") - total("commission") - total(
+            "commission_tax"
+        ) + total("delivery_fee")
+
+
+async def test_a_statements_tax_by_code_adds_up_to_its_tax_with_single_rate_lines_too(
+    client: Client, admin: Caller
+) -> None:
+    """A seller's phone (ÖTV + KDV, its components kept) and book (the default 18 %, in a quote that used
+    nothing of docs/taxes.md: no components kept) count in tax_collected_by_code, the book as TAX."""
+    await tax_rule(client, admin, "phones", OTV_KDV)
+    phone = await product(client, admin, "100.00", category_id="phones", stock=9)
+    book = await product(client, admin, "50.00", category_id="books", stock=9)
+    compound = await priced(client, admin.headers, basket("c-1", phone, 1))
+    await ordered(client, admin.headers, compound["quote_id"], "by-code-1")
+    plain = await priced(client, admin.headers, basket("c-1", book, 2))
+    assert "taxes" not in plain["items"][0]
+    book_order = await ordered(client, admin.headers, plain["quote_id"], "by-code-2")
+    body = {"lines": [{"product_id": book, "quantity": 1}]}
+    headers = {**admin.headers, "Idempotency-Key": "by-code-3"}
+    expect_ok(await client.post(f"/api/v1/orders/{book_order['id']}/refunds", json=body, headers=headers), 201)
+
+    seller = book_order["items"][0]["seller_id"]
+    statement = expect_ok(await client.get(f"/api/v1/sellers/{seller}/statement", headers=admin.headers))
+    assert (statement["tax_collected"], statement["tax_refunded"]) == ("62.00", "9.00")  # 44.00 + 18.00; 9.00
+    assert statement["tax_collected_by_code"] == {"KDV": "24.00", "OTV": "20.00", "TAX": "18.00"}
+    assert statement["tax_refunded_by_code"] == {"KDV": "0.00", "OTV": "0.00", "TAX": "9.00"}
+
+
+async def test_an_exempt_orders_parts_add_up_and_its_seller_shows_the_tax_it_held(
+    client: Client, admin: Caller
+) -> None:
+    """§5's identity on an exempt tax-inclusive line: its subtotal is its net (docs/taxes.md#exemptions)."""
+    await tax_rule(client, admin, "phones", OTV_KDV)
+    gross = await product(client, admin, "144.00", category_id="phones", prices_include_tax=True, seller_id="s1")
+    option = {"code": "std", "name": "Std", "base_fee": "5.00", "eta_days_min": 1, "eta_days_max": 2}
+    profile = {"seller_id": "s1", "currency": "TRY", "options": [option]}
+    expect_ok(await client.post("/api/v1/shipping-profiles", json=profile, headers=admin.headers), 201)
+    quote = await priced(client, admin.headers, basket("c-1", gross, 2, tax_exemption="exempt"))
+    order = await ordered(client, admin.headers, quote["quote_id"], "exempt-parts-1")
+
+    for shown in (quote, order):
+        parts = Decimal(shown["subtotal"]) - Decimal(shown["discount_amount"]) + Decimal(shown["tax_amount"])
+        assert Decimal(shown["total_amount"]) == parts + Decimal(shown["delivery_fee"]) + Decimal(
+            shown["small_basket_fee"]
+        )
+        assert (shown["subtotal"], shown["tax_exempted"]) == ("200.00", "88.00")  # 2 x 144.00 less 88.00 held
+        assert [(i["line_subtotal"], i["net"], i["tax_exempted"]) for i in shown["items"]] == [
+            ("200.00", "200.00", "88.00")
+        ]
+        [seller] = shown["sellers"]
+        assert (seller["goods"], seller["tax_exempted"]) == ("200.00", "88.00")
+        assert Decimal(seller["payout"]) == Decimal(seller["goods"]) - Decimal(seller["commission"]) + Decimal(
+            seller["delivery_fee"]
+        )
+    statement = expect_ok(await client.get("/api/v1/sellers/s1/statement", headers=admin.headers))
+    assert (statement["gross_sales"], statement["payout"]) == ("200.00", order["sellers"][0]["payout"])

@@ -16,7 +16,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quote_service.orders.record_math import commission_tax, split_by_funder, split_discounts
+from quote_service.orders.record_math import (
+    commission_tax,
+    detail_lines,
+    line_commissions,
+    split_by_funder,
+    split_discounts,
+)
 
 CENT = Decimal("0.01")
 D = Decimal
@@ -174,3 +180,22 @@ def test_the_tax_on_commission_is_the_nearest_minor_unit_ties_up(cents: int, per
     exact = Fraction(commission) * Fraction(percent) / 100 / Fraction(cent)  # in minor units
     units = math.floor(exact + Fraction(1, 2))
     assert commission_tax(commission, percent, cent) == D(units) * cent
+
+
+def test_each_commission_detail_is_on_its_own_line_never_found_by_product_id() -> None:
+    # One product id on two lines, a seller rate matching only the second, and a gift line without details.
+    details = [("a", "category"), ("a", "category"), ("a", "seller"), ("b", "category"), (None, "logistics")]
+    on = detail_lines(["a", "a", "b", "gift"], details)
+    assert on == [0, 1, 1, 2, None]
+    amounts = [D("30.00"), D("6.00"), D("2.00"), D("1.00"), D("9.00")]
+    found = line_commissions(
+        4, [(at, dimension, amount) for at, (_, dimension), amount in zip(on, details, amounts, strict=True)]
+    )
+    assert found == [(D("30.00"), D(0)), (D("6.00"), D("2.00")), (D("1.00"), D(0)), (D(0), D(0))]
+
+
+def test_a_detail_that_follows_no_line_of_its_product_is_refused() -> None:
+    with pytest.raises(ValueError, match="follows no line"):
+        detail_lines(["a"], [("a", "category"), ("b", "seller")])
+    with pytest.raises(ValueError, match="follows no line"):
+        detail_lines(["a"], [("a", "category"), ("a", "category")])

@@ -8,6 +8,7 @@ part, and the sum of all refunds is, part by part, exactly what the quote charge
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -15,19 +16,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quote_service.orders.record_math import commission_tax
+from quote_service.orders.record_math import commission_tax, detail_lines, line_commissions
 from quote_service.orders.refund_math import (
     FEE_PARTS,
     LINE_PARTS,
+    AmbiguousProduct,
     ChargedLine,
     ExceedsOrder,
     LineTake,
+    UnknownLine,
     UnknownProduct,
+    Wanted,
     commission_total,
     customer_total,
     everything_left,
     fee_refund,
-    line_commissions,
     plan_refund,
 )
 from quote_service.pricing.money import ZERO, quantum
@@ -50,6 +53,7 @@ def after(old: ChargedLine, take: LineTake) -> ChargedLine:
     return ChargedLine(
         position=old.position,
         product_id=old.product_id,
+        seller_id=old.seller_id,
         quantity=old.quantity,
         charged=old.charged,
         refunded_units=old.refunded_units + take.quantity,
@@ -59,12 +63,12 @@ def after(old: ChargedLine, take: LineTake) -> ChargedLine:
 
 def test_a_unit_takes_its_rounded_share_and_the_last_unit_the_rest() -> None:
     ten = line(3, "10.00", tax="1.90")
-    first = plan_refund([ten], [("p", 1)], "EUR")[0]
+    first = plan_refund([ten], [Wanted("p", 1)], "EUR")[0]
     assert first.parts["amount"] == D("3.33")
     assert first.parts["tax"] == D("0.63")
-    second = plan_refund([after(ten, first)], [("p", 1)], "EUR")[0]
+    second = plan_refund([after(ten, first)], [Wanted("p", 1)], "EUR")[0]
     assert second.parts["amount"] == D("3.33")
-    last = plan_refund([after(after(ten, first), second)], [("p", 1)], "EUR")[0]
+    last = plan_refund([after(after(ten, first), second)], [Wanted("p", 1)], "EUR")[0]
     assert last.parts["amount"] == D("3.34")
     assert last.parts["tax"] == D("0.64")
 
@@ -72,28 +76,48 @@ def test_a_unit_takes_its_rounded_share_and_the_last_unit_the_rest() -> None:
 def test_a_share_rounded_up_never_takes_more_than_is_left() -> None:
     # 0.02 over 4 units: a unit's share is 0.005 -> 0.01; three units may not take 0.03.
     tiny = line(4, "0.02")
-    three = plan_refund([tiny], [("p", 3)], "EUR")[0]
+    three = plan_refund([tiny], [Wanted("p", 3)], "EUR")[0]
     assert three.parts["amount"] == D("0.02")
-    assert plan_refund([after(tiny, three)], [("p", 1)], "EUR")[0].parts["amount"] == D("0.00")
+    assert plan_refund([after(tiny, three)], [Wanted("p", 1)], "EUR")[0].parts["amount"] == D("0.00")
 
 
 def test_zero_decimal_currencies_round_to_whole_units() -> None:
-    assert plan_refund([line(3, "100")], [("p", 2)], "JPY")[0].parts["amount"] == D("66")
+    assert plan_refund([line(3, "100")], [Wanted("p", 2)], "JPY")[0].parts["amount"] == D("66")
 
 
 def test_a_product_on_two_lines_gives_back_from_its_first_line_first() -> None:
     lines = [line(2, "10.00", position=0), line(3, "9.00", position=1)]
-    takes = plan_refund(lines, [("p", 3)], "EUR")
+    takes = plan_refund(lines, [Wanted("p", 3)], "EUR")
     assert [(t.position, t.quantity, t.parts["amount"]) for t in takes] == [(0, 2, D("10.00")), (1, 1, D("3.00"))]
+
+
+def test_a_product_on_lines_of_two_sellers_is_refunded_by_naming_the_line() -> None:
+    lines = [
+        line(2, "200.00", position=0, seller="2.00", category="30.00"),
+        line(1, "40.00", position=1, category="6.00"),
+    ]
+    lines = [replace(lines[0], seller_id="a"), replace(lines[1], seller_id="b")]
+    with pytest.raises(AmbiguousProduct) as ambiguous:
+        plan_refund(lines, [Wanted("p", 1)], "EUR")
+    assert (ambiguous.value.index, str(ambiguous.value)) == (0, "product p is on lines 0 (a) and 1 (b), of different "
+                                                               "sellers: name the line")  # fmt: skip
+    [take] = plan_refund(lines, [Wanted("p", 1, line=1)], "EUR")
+    assert (take.position, take.parts["amount"], take.parts["category"]) == (1, D("40.00"), D("6.00"))
+    with pytest.raises(ExceedsOrder) as exceeds:
+        plan_refund(lines, [Wanted("p", 1, line=1), Wanted("p", 1, line=1)], "EUR")
+    assert (exceeds.value.index, exceeds.value.remaining) == (1, 0)
+    for wrong in (Wanted("p", 1, line=2), Wanted("q", 1, line=0)):
+        with pytest.raises(UnknownLine):
+            plan_refund(lines, [wrong], "EUR")
 
 
 def test_refusals_name_the_request_entry() -> None:
     lines = [line(2, "10.00", product="a"), line(1, "5.00", product="b", position=1)]
     with pytest.raises(UnknownProduct) as unknown:
-        plan_refund(lines, [("a", 1), ("zz", 1)], "EUR")
+        plan_refund(lines, [Wanted("a", 1), Wanted("zz", 1)], "EUR")
     assert (unknown.value.index, unknown.value.product_id) == (1, "zz")
     with pytest.raises(ExceedsOrder) as exceeds:
-        plan_refund(lines, [("b", 1), ("a", 3)], "EUR")
+        plan_refund(lines, [Wanted("b", 1), Wanted("a", 3)], "EUR")
     assert (exceeds.value.index, exceeds.value.remaining) == (1, 2)
 
 
@@ -104,23 +128,14 @@ def test_fees_are_given_back_once() -> None:
     assert set(fee_refund(fees, already_refunded=False, include=False).values()) == {ZERO}
 
 
-def test_line_commissions_follow_the_lines_of_a_repeated_product() -> None:
-    details = [
-        ("a", "category", D("1")),
-        ("a", "seller", D("2")),
-        ("a", "category", D("3")),
-        (None, "logistics", D("9")),
-    ]
-    assert line_commissions(["a", "a"], details) == [
-        {"seller": D("2"), "category": D("1")},
-        {"seller": ZERO, "category": D("3")},
-    ]
-
-
 def charged_lines(result: Quote) -> list[ChargedLine]:
     """A quote's lines as an order stores them."""
-    details = [(d.product_id, d.dimension, d.amount) for d in result.commission_breakdown.details]
-    commissions = line_commissions([item.product_id for item in result.items], details)
+    details = result.commission_breakdown.details
+    on = detail_lines([item.product_id for item in result.items], [(d.product_id, d.dimension) for d in details])
+    found = line_commissions(
+        len(result.items), [(at, d.dimension, d.amount) for at, d in zip(on, details, strict=True)]
+    )
+    commissions = [{"category": category, "seller": seller} for category, seller in found]
     return [
         ChargedLine(
             position=position,
@@ -168,11 +183,8 @@ def test_refunds_in_any_split_never_exceed_and_finally_equal_what_was_charged(
             include = True
         else:
             chosen = data.draw(st.lists(st.sampled_from(open_lines), min_size=1, max_size=3, unique_by=id))
-            left: dict[str, int] = {}
-            for each in lines:
-                left[each.product_id] = left.get(each.product_id, 0) + each.remaining_units
-            wanted = [(c.product_id, data.draw(st.integers(1, left[c.product_id]))) for c in chosen]
-            wanted = list({product: units for product, units in wanted}.items())
+            # Each chosen line by its position (a product id may be on lines of two sellers).
+            wanted = [Wanted(c.product_id, data.draw(st.integers(1, c.remaining_units)), c.position) for c in chosen]
             takes = plan_refund(lines, wanted, currency)
             include = data.draw(st.booleans(), label="include_fees")
         given_fees = fee_refund(fees, already_refunded=fees_given, include=include)

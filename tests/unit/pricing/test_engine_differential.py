@@ -937,3 +937,38 @@ def test_time_windows_open_and_close_as_the_reference_says_across_a_clock_change
                 if reference_adjustment(by_rule[config], quantity=1, user_tier=None, now=now, zone=default_zone)
             }
             assert opened == reference, (now, default_zone)
+
+
+@pytest.mark.parametrize(
+    ("inclusive", "quantity", "price", "off", "tax"),
+    [(False, 3, "1.50", "1.25", "0.60"), (True, 6, "1.50", "1.33", "1.20")],
+    ids=["added", "contained"],
+)
+def test_unit_level_tax_rounds_a_units_exact_half_cent_up_in_both_engines(
+    inclusive: bool, quantity: int, price: str, off: str, tax: str
+) -> None:
+    # docs/taxes.md#rounding-modes' worked example: the line after its coupon, / quantity exactly, taxed at
+    # 18 %, is a tie per unit (0.195) that rounds up: 3.25 / 3 -> 0.20 x 3 and (gross) 7.67 / 6 -> 0.20 x 6.
+    made = CatalogProduct(
+        id=UUID(int=7), currency="EUR", current_price=D(price), min_price=D(0), category_id="books",
+        seller_id="s1", is_active=True, prices_include_tax=inclusive,
+    )  # fmt: skip
+    config = Config(
+        version=1, rates=[], rules=[], flags=[], coupons=[Coupon(code="C", type="FIXED", value=D(off), currency="EUR",
+                                                                 valid_from=BASE - timedelta(days=1))],
+    )  # fmt: skip
+    snapshot = ConfigSnapshot.build(version=1, rates=[], rules=[], flags=[], coupons=config.coupons)
+    request = QuoteRequest(
+        customer_id="c", items=[QuoteItemIn(product_id=str(made.id), quantity=quantity)], coupon_codes=["C"],
+        delivery_address=Address(city="Istanbul", country="TR"), currency="EUR",
+    )  # fmt: skip
+    world = {"products_by_id": {str(made.id): made}, "flash": {}}
+    inputs = {
+        "customer": CustomerContext(customer_id="c"),
+        "defaults": EngineDefaults(currency="EUR", rounding=Rounding(tax_calculation="UNIT")),
+        "now": BASE,
+        "quote_id": UUID(int=1),
+    }
+    ours = priced(price_quote, request, world, snapshot=snapshot, **inputs)
+    assert ours == priced(reference_price_quote, request, world, config=config, **inputs)
+    assert msgspec.json.decode(ours)["items"][0]["tax"] == tax

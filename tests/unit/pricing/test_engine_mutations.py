@@ -32,7 +32,15 @@ from typing import Any
 
 import pytest
 
-from tests.unit.pricing import test_engine_coupons, test_engine_differential, test_engine_promotions, test_markets
+from tests.unit.pricing import (
+    test_engine_coupons,
+    test_engine_differential,
+    test_engine_promotion_kinds,
+    test_engine_promotions,
+    test_installments,
+    test_markets,
+    test_taxes,
+)
 from tests.unit.pricing.test_engine_differential import CHANGES, SEEDS, priced_both
 
 pytestmark = pytest.mark.slow  # tens of seconds: in `make test`, not the unit loop (docs/development.md)
@@ -71,6 +79,7 @@ DELIVERY = "quote_service.pricing.delivery"
 SETTLE = "quote_service.pricing.settle"
 PLAN = "quote_service.pricing.plan"
 LOCAL_TIME = "quote_service.pricing.local_time"
+INSTALLMENTS = "quote_service.pricing.installments"
 
 MUTATIONS = [
     Mutation(COUPONS, "check_coupon", "now >= coupon.valid_to", "now > coupon.valid_to"),
@@ -152,7 +161,7 @@ MUTATIONS = [
     Mutation(DEALS, "_best_in_groups", "(worth[i], -i)", "(-worth[i], -i)"),
     Mutation(DEALS, "apply_promotions", "line.funded = chosen.lines[position].funded", "pass"),
     # docs/taxes.md: compound components, the exact inverse, exemptions, rounding modes
-    Mutation(TAXES, "_forward", "base = unit_net + before if component.compound else unit_net", "base = unit_net"),
+    Mutation(TAXES, "_forward", "line_base = net + line_before if component.compound else net", "line_base = net"),
     Mutation(
         TAXES,
         "multiplier",
@@ -187,6 +196,29 @@ CAUGHT_BY_A_TEST = [
     (
         Mutation(DISCOUNTS, "_settle", "rooms[i] - rounded[i]", "rooms[i]"),
         test_engine_coupons.test_a_remainder_moved_off_the_last_line_never_takes_a_line_below_its_min_price,
+    ),
+    (
+        # The random baskets' spend tiers are never met to the cent.
+        Mutation(DEALS, "_tiered", "tier.min_subtotal <= goods", "tier.min_subtotal < goods"),
+        test_engine_promotion_kinds.test_a_basket_exactly_at_a_spend_tiers_minimum_reaches_that_tier,
+    ),
+    (
+        # A UNIT-level tie (the unit's tax exactly half a minor unit) needs an inexact unit: 3.25 / 3.
+        Mutation(TAXES, "_forward", "line_base * component.rate / divisor", "line_base / units * component.rate / 100"),
+        test_taxes.test_unit_tax_rounds_an_exact_half_cent_per_unit_up,
+    ),
+    # Installments are priced after the engine (quotes/service.py), outside the differential comparison.
+    (
+        Mutation(INSTALLMENTS, "_seller_funded", "(goods(item) * rate / 100)", "(item.line_subtotal * rate / 100)"),
+        test_installments.test_it_is_on_the_goods_after_the_discount,
+    ),
+    (
+        Mutation(INSTALLMENTS, "_seller_funded", ".quantize(cent, ROUND_HALF_UP)", ".quantize(cent, ROUND_DOWN)"),
+        test_installments.test_it_rounds_half_up_once_per_line,
+    ),
+    (
+        Mutation(INSTALLMENTS, "goods", "return net if isinstance(net, Decimal) else", "return"),
+        test_installments.test_it_is_on_a_tax_inclusive_lines_net,
     ),
 ]
 

@@ -62,6 +62,18 @@ def test_spend_tiers_apply_the_highest_tier_reached_and_never_two() -> None:
     assert applied(priced(books("1000.00", "250.00"), spend)) == [("spend", D("150.00"))]
 
 
+def test_a_basket_exactly_at_a_spend_tiers_minimum_reaches_that_tier() -> None:
+    # docs/promotions.md: a tier applies from its min_subtotal on (goods >= min_subtotal), the boundary included
+    tiers = SpendTiers(
+        tiers=(Tier(min_subtotal=D("500"), amount=D("50")), Tier(min_subtotal=D("1000"), percent=D("12"))),
+        currency="EUR",
+    )
+    spend = promotion(tiers, name="spend")
+
+    assert applied(priced(books("500.00"), spend)) == [("spend", D("50.00"))]
+    assert applied(priced(books("1000.00"), spend)) == [("spend", D("120.00"))]
+
+
 def test_buy_x_get_y_may_give_the_most_expensive_units() -> None:
     catalog = books("30.00", "10.00")
 

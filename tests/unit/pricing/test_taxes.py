@@ -42,6 +42,29 @@ def test_line_and_unit_tax_calculation() -> None:
     assert (line[0].amount, unit[0].amount) == (D("5.39"), D("5.40"))
 
 
+def test_unit_tax_rounds_an_exact_half_cent_per_unit_up() -> None:
+    # docs/taxes.md#rounding-modes: 3 x 1.50 less a 1.25 coupon is 3.25; one unit is 3.25 / 3 exactly and
+    # its tax 0.195 (a tie), 0.20 half up, x 3 = 0.60 (LINE: round(0.585) = 0.59). Worked with an inexact
+    # 1.0833... the tie was 0.19499... and 0.57 came out.
+    plain = (Component("TAX", D(18)),)
+    unit = Rounding(tax_calculation="UNIT")
+    assert added(D("3.25"), plain, quantity=3, cent=CENT, rounding=unit)[0].amount == D("0.60")
+    assert added(D("3.25"), plain, quantity=3, cent=CENT, rounding=Rounding())[0].amount == D("0.59")
+    down = Rounding(mode="HALF_DOWN", tax_calculation="UNIT")
+    assert added(D("3.25"), plain, quantity=3, cent=CENT, rounding=down)[0].amount == D("0.57")
+    # A compound component's unit base is the unit's net plus the unit amounts before it, exactly too.
+    kdv = (Component("OTV", D(10)), Component("KDV", D(18), compound=True))
+    assert [p.amount for p in added(D("3.25"), kdv, quantity=3, cent=CENT, rounding=unit)] == [D("0.33"), D("0.63")]
+
+
+def test_unit_tax_held_in_a_gross_line_is_one_units_exact_share() -> None:
+    # 6 units worth 7.67 at 18 %: one unit holds 7.67 / 6 x 18 / 118 = 0.195 exactly (a tie): 0.20 x 6 = 1.20.
+    plain = (Component("TAX", D(18)),)
+    unit = Rounding(tax_calculation="UNIT")
+    net, parts = contained(D("7.67"), plain, quantity=6, cent=CENT, rounding=unit)
+    assert (net, parts[0].amount) == (D("6.47"), D("1.20"))
+
+
 def test_earlier_components_that_round_past_the_whole_give_it_back() -> None:
     # 0.51 at three 1 % taxes holds round(0.51 x 0.03 / 1.03) = 0.01; net 0.50; each forward 0.01 (0.005 up)
     ones = (Component("A", D(1)), Component("B", D(1)), Component("C", D(1)))

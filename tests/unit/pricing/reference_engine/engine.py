@@ -283,8 +283,10 @@ def price_quote(
     # 8: small basket
     small = small_for(goods)
 
-    # 9: total (docs/taxes.md: an exempt gross line charges its net)
-    total = goods + tax_amount - exempted + fee + small.amount
+    # 9: total (docs/taxes.md: an exempt gross line charges its net: its subtotal, and the quote's, leave out the
+    # tax its price held, so total = subtotal - discount + tax + fees as §5 says)
+    shown_subtotal = subtotal - exempted
+    total = shown_subtotal - discount + tax_amount + fee + small.amount
 
     # docs/markets.md: a quote with a tax-inclusive line shows every line's tax split
     split = any(line.inclusive for line in lines)
@@ -352,7 +354,7 @@ def price_quote(
     made = Quote(
         quote_id=quote_id,
         customer_id=customer.customer_id,
-        subtotal=subtotal,
+        subtotal=shown_subtotal,
         discount_amount=discount,
         tax_amount=tax_amount,
         delivery_fee=fee,
@@ -363,7 +365,7 @@ def price_quote(
         commission_breakdown=commission,
         pricing_breakdown=PricingBreakdown(
             item_total=item_total,
-            subtotal=subtotal,
+            subtotal=shown_subtotal,
             tax_amount=tax_amount,
             delivery_fee=fee,
             small_basket_fee=small.amount,
@@ -457,7 +459,9 @@ def _taxed_line(shown: QuoteLine, line: Line, exemption: str | None) -> QuoteLin
     shown = replace(shown, tax_exemption=exemption, tax_rate=ZERO)
     if line.inclusive:
         net = line.subtotal - line.discount - line.exempted
-        shown = replace(shown, net=net, gross=net, tax_exempted=line.exempted)
+        shown = replace(
+            shown, line_subtotal=line.subtotal - line.exempted, net=net, gross=net, tax_exempted=line.exempted
+        )
     return shown
 
 

@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from msgspec import UNSET
+
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing.commission import CommissionRate
 from quote_service.pricing.promotions import Promotion
@@ -296,8 +298,10 @@ def sellers_shown(
     zero = shipped.zero
     line_details = [d for d in commission.details if d.dimension != "logistics"]
     totals = []
+    funded = any(isinstance(item.platform_funded, Decimal) for item in items)
+    exempt = any(isinstance(item.tax_exempted, Decimal) for item in items)
     for g in shipped.groups:
-        goods = discount = tax = included = platform = earned = taxed = zero
+        goods = discount = tax = included = platform = earned = taxed = exempted = zero
         position = 0
         for item in items:
             take = [line_details[position]]
@@ -319,8 +323,8 @@ def sellers_shown(
                 tax += item.tax
             if isinstance(item.platform_funded, Decimal):
                 platform += item.platform_funded
-            if isinstance(item.tax_exempted, Decimal):  # docs/taxes.md: an exempt gross line charges its net
-                platform -= item.tax_exempted
+            if isinstance(item.tax_exempted, Decimal):  # docs/taxes.md: already out of the line's subtotal
+                exempted += item.tax_exempted
             line_commission = sum((d.amount for d in take), zero)
             earned += line_commission
             if tax_rate:
@@ -337,6 +341,8 @@ def sellers_shown(
                 commission=earned,
                 commission_tax=taxed,
                 payout=goods - discount + tax + platform - earned - taxed + g.fee,
+                platform_contribution=platform if funded else UNSET,
+                tax_exempted=exempted if exempt else UNSET,
             )
         )
     return totals

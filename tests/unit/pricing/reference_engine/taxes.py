@@ -1,14 +1,19 @@
 """Taxes as markets have them, written again from docs/taxes.md: compound components, the exact inverse of
-a tax-inclusive line, rounding modes (LINE or UNIT), exemptions. Shares only types with the engine."""
+a tax-inclusive line, rounding modes (LINE or UNIT), exemptions. Shares only types with the engine.
+
+Every amount before its one rounding is an exact fraction (`Fraction`), and the rounding is written here
+from the modes' definitions: UNIT level taxes one unit, the line's amount / quantity exactly (3.25 / 3 at
+18 % is 0.195, a tie), so no intermediate precision can decide a tie."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from fractions import Fraction
+from math import floor
 
 from quote_service.pricing.rules import PricingRule, TaxRateConfig
 from quote_service.pricing.taxes import LineTax
 
-MODES = {"HALF_UP": ROUND_HALF_UP, "HALF_EVEN": ROUND_HALF_EVEN, "HALF_DOWN": ROUND_HALF_DOWN}
 Part = tuple[str, Decimal, bool]
 """(code, percent, compound)."""
 
@@ -39,26 +44,44 @@ def percent_of_all(parts: list[Part]) -> Decimal:
     return Decimal(format(percent.normalize(), "f"))
 
 
+def to_grid(value: Fraction, mode: str, cent: Decimal) -> Decimal:
+    """`value` (>= 0) on the grid of `cent`; a tie (exactly half a cent) goes up (HALF_UP), to the even
+    cent (HALF_EVEN) or down (HALF_DOWN), as docs/taxes.md#rounding-modes defines them."""
+    cents = value / Fraction(cent)
+    low = floor(cents)
+    rest = cents - low
+    half = Fraction(1, 2)
+    up = rest > half or (rest == half and (mode == "HALF_UP" or (mode == "HALF_EVEN" and low % 2 == 1)))
+    return (low + (1 if up else 0)) * cent
+
+
+def _grows_to(parts: list[Part]) -> Fraction:
+    """`grows_to`, exactly."""
+    whole = Fraction(1)
+    for _, rate, compound in parts:
+        whole = whole * (1 + Fraction(rate) / 100) if compound else whole + Fraction(rate) / 100
+    return whole
+
+
 def held(gross: Decimal, parts: list[Part], units: int, mode: str, cent: Decimal) -> Decimal:
     """The tax a gross amount holds: round(gross x (F - 1) / F), per unit x units at UNIT level (units > 1)."""
-    whole = grows_to(parts)
-    if units > 1:
-        return (gross / units * (whole - 1) / whole).quantize(cent, MODES[mode]) * units
-    return (gross * (whole - 1) / whole).quantize(cent, MODES[mode])
+    whole = _grows_to(parts)
+    return to_grid(Fraction(gross) / units * (whole - 1) / whole, mode, cent) * units
 
 
 def on_net(net: Decimal, parts: list[Part], units: int, mode: str, cent: Decimal) -> list[LineTax]:
     """Each component on a net amount, in order, each rounded (per unit, x units, at UNIT level)."""
     found: list[LineTax] = []
-    one = net / units
-    unit_taxes = line_taxes = Decimal(0)
+    one = Fraction(net) / units
+    unit_taxes = Fraction(0)
+    line_taxes = Decimal(0)
     for code, rate, compound in parts:
         unit_base = one + unit_taxes if compound else one
-        unit_amount = (unit_base * rate / 100).quantize(cent, MODES[mode])
+        unit_amount = to_grid(unit_base * Fraction(rate) / 100, mode, cent)
         found.append(
             LineTax(code=code, rate=rate, base=net + line_taxes if compound else net, amount=unit_amount * units)
         )
-        unit_taxes += unit_amount
+        unit_taxes += Fraction(unit_amount)
         line_taxes += unit_amount * units
     return found
 
