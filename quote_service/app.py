@@ -50,7 +50,7 @@ from quote_service.observability.logging import configure_logging
 from quote_service.observability.tracing import configure_tracing, shutdown_tracing
 from quote_service.ofrep.openapi import document_ofrep
 from quote_service.ofrep.plugin import OFREP
-from quote_service.orders.plugin import ORDERS
+from quote_service.orders.plugin import FLASH_PURCHASES, ORDERS
 from quote_service.pages.controller import template_config
 from quote_service.pages.plugin import PAGES
 from quote_service.price_lists.plugin import PRICE_LISTS
@@ -96,7 +96,7 @@ DOMAINS: list[Domain] = [
     ORDERS,
     STATEMENTS,
     SELLERS,
-    FLASH_SALES,  # its purchases drain before the pool and Redis close
+    FLASH_SALES,
     REPRICING,
     CAMPAIGNS,
     ANALYTICS,
@@ -105,6 +105,7 @@ DOMAINS: list[Domain] = [
     WEBHOOKS,
     AUDIT,
     QUOTES,  # after every domain it combines (snapshot, catalog, quote store, flash sales, reservations)
+    FLASH_PURCHASES,  # after quotes: a purchase is priced as a quote; it drains before the pool and Redis close
     SIMULATIONS,  # after quotes: it prices with the quote path's defaults
     INTELLIGENCE,
     PAGES,

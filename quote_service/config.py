@@ -158,8 +158,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     (units a failed undo left taken in Redis go back); 0 turns it off in this process."""
     flash_hold_grace_seconds: float = 60.0
     """FLASH_HOLD_GRACE_SECONDS: a hold (units taken in Redis, not yet in the ledger) older than
-    this is judged by the reconciler. Keep it well above a purchase's own bounds (DB_ACQUIRE_TIMEOUT
-    + DB_STATEMENT_TIMEOUT): a purchase still writing past it is refused (503), never oversold."""
+    this is judged by the reconciler. Keep it well above a purchase's own bounds (5 s for a connection,
+    then its order's and ledger row's statements, each within DB_STATEMENT_TIMEOUT): a purchase still
+    writing past it is refused (503), never oversold."""
     max_held_units_per_product: int = 10
     """MAX_HELD_UNITS_PER_PRODUCT: units of one product that one customer may hold at once, across all
     its reserving quotes (`reserve_stock`), whoever asks for it; beyond → 409 HOLD_LIMIT_EXCEEDED."""

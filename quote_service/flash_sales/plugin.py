@@ -1,4 +1,5 @@
-"""Flash sales' registration: the service, purchases, the hold reconciler and the scheduler."""
+"""Flash sales' registration: the service, the hold reconciler and the scheduler (the purchase path, whose
+purchases are orders, is registered with orders: orders/plugin.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from litestar.datastructures import State
 from quote_service.cache.config_store import ConfigStore
 from quote_service.flash_sales.controller import FlashSaleController
 from quote_service.flash_sales.counters import Counters
-from quote_service.flash_sales.purchases import Purchases
 from quote_service.flash_sales.reconciler import HoldReconciler
 from quote_service.flash_sales.scheduler import SaleScheduler
 from quote_service.flash_sales.service import FlashSales
@@ -20,9 +20,6 @@ from quote_service.web.domain import Domain, Startup
 async def start(ctx: Startup) -> Mapping[str, Any]:
     settings = ctx.settings
     flash_sales = FlashSales(ctx.pool, Counters(ctx.redis), ctx.state.config_store, reads=ctx.reads)
-    purchases = Purchases(flash_sales)
-    # Before the pool and Redis close: ledger writes whose client left still finish.
-    ctx.on_stop("flash purchases", purchases.drain)
     if settings.flash_reconcile_interval_seconds > 0:
         reconciler = HoldReconciler(
             flash_sales, interval=settings.flash_reconcile_interval_seconds, grace=settings.flash_hold_grace_seconds
@@ -32,7 +29,7 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
     scheduler = SaleScheduler(flash_sales, interval=settings.flash_scheduler_interval)
     scheduler.start()
     ctx.on_stop("flash-sale scheduler", scheduler.stop)
-    return {"flash_sales": flash_sales, "purchases": purchases}
+    return {"flash_sales": flash_sales}
 
 
 async def reset(state: State) -> None:
@@ -42,7 +39,7 @@ async def reset(state: State) -> None:
 FLASH_SALES = Domain(
     name="flash_sales",
     routes=[FlashSaleController],
-    provides={"flash_sales": FlashSales, "purchases": Purchases},
+    provides={"flash_sales": FlashSales},
     requires={"config_store": ConfigStore},
     start=start,
     reset=reset,

@@ -4,16 +4,18 @@
     2. one Lua script: sale active? enough left? under the customer's limit? → both counters
        change in one atomic step, and the Idempotency-Key is marked pending. Losers stop here,
        at Redis speed, without touching PostgreSQL;
-    3. the winner's ledger row, in one transaction that re-checks the same limits against the
-       ledger (`sold <= allocated_stock`, the customer's units, the item still open): PostgreSQL
-       is the last word even when Redis was flushed or drifted;
+    3. the winner's purchase priced as a one-line quote at the flash price (books.py), then its
+       order and its ledger row in one transaction: the order first, the ledger row last, which
+       re-checks the same limits against the ledger (`sold <= allocated_stock`, the customer's
+       units, the item still open) under the item row's lock: PostgreSQL is the last word even
+       when Redis was flushed or drifted;
     4. 201, and the key's marker now holds the purchase (a retry replays it from Redis).
 
-If step 3 fails (the database refuses, errors, or times out) step 2 is undone and the client
-gets the refusal or 503: nothing half-done. Steps 3-4 run in a task of their own, shielded from
-request cancellation, so a client that hangs up cannot leave units taken in Redis without a
-ledger row; `Purchases` keeps a reference to each such task until it ends (the event loop keeps
-only a weak one) and `drain()` waits for them at shutdown.
+If step 3 fails (pricing refuses, the database refuses, errors, or times out) step 2 is undone and
+the client gets the refusal or 503: nothing half-done, no order without its purchase. Steps 3-4 run
+in a task of their own, shielded from request cancellation, so a client that hangs up cannot leave
+units taken in Redis without a ledger row; `Purchases` keeps a reference to each such task until it
+ends (the event loop keeps only a weak one) and `drain()` waits for them at shutdown.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import contextlib
 import hashlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -38,11 +41,13 @@ from quote_service.db import idempotency
 from quote_service.db.pool import Connection
 from quote_service.errors import Conflict, DependencyUnavailable, Forbidden, ServiceError, invalid
 from quote_service.flash_sales import repository
+from quote_service.flash_sales.books import Books, charged, charged_by
 from quote_service.flash_sales.counters import RELEASED, Reservation, marker_key
 from quote_service.flash_sales.schemas import CustomerItem, CustomerPurchases, Purchase, PurchaseCreate
 from quote_service.flash_sales.service import FlashSales, done_marker, marker_ttl, purchase_from_row
 from quote_service.pricing import money
 from quote_service.pricing.flash import FlashItem, FlashSale
+from quote_service.pricing.quote import Quote
 
 log = structlog.get_logger("quote_service.flash_sales")
 
@@ -52,6 +57,15 @@ _PURCHASE = msgspec.json.Decoder(Purchase)
 # IDEMPOTENCY_IN_PROGRESS (retryable), and how often meanwhile it asks the ledger for the result.
 PENDING_WAIT_SECONDS = 2.0
 LEDGER_CHECK_SECONDS = 0.25
+WRITE_WAIT_SECONDS = 5.0
+"""How long a purchase Redis granted waits for a database connection to write its order and ledger row
+(other requests wait DB_ACQUIRE_TIMEOUT): its units are taken and its client waits for the answer anyway,
+and in a storm every winner's transaction holds a connection for several round trips, so a winner queues
+rather than be undone (503) for a write the database takes a moment later."""
+SPARE_CONNECTIONS = 2
+"""Connections of the pool a storm's writes leave to everything else: the reads a purchase needs before
+its write (a counters rebuild, a product the cache lacks) and other requests get one within their own
+DB_ACQUIRE_TIMEOUT, not after every queued write."""
 REFUSAL_MARKER_SECONDS = 10
 """How long a refused purchase's key answers the same refusal (a double submit, a quick retry):
 one answer per key, at the cost of one small Redis key per refusal for this long."""
@@ -85,6 +99,7 @@ async def ledger_row(
     request_hash: bytes,
     hold: str,
     order_id: UUID | None = None,
+    purchase_id: UUID | None = None,
 ) -> asyncpg.Record:
     """The ledger's own checks, then the row, in one round trip; raises Refused.
 
@@ -95,7 +110,7 @@ async def ledger_row(
         return await repository.record_purchase(
             conn,
             fields={
-                "id": uuid.uuid4(),
+                "id": purchase_id or uuid.uuid4(),
                 "flash_sale_id": sale_id,
                 "product_id": item.product_id,
                 "customer_id": customer,
@@ -160,12 +175,16 @@ def fingerprint(sale_id: UUID, data: PurchaseCreate, customer_id: str) -> str:
 class Purchases:
     """One per process: the purchase path and a customer's view of a sale."""
 
-    def __init__(self, sales: FlashSales) -> None:
+    def __init__(self, sales: FlashSales, books: Books) -> None:
         self.sales = sales
+        self.books = books
+        """Prices each purchase and writes its order (books.py)."""
         self.counters = sales.counters
         self.pool = sales.pool
         self._resyncing: dict[UUID, asyncio.Task[None]] = {}
         self._recording: set[asyncio.Task[tuple[Purchase, bool]]] = set()
+        self._writers = asyncio.Semaphore(max(1, self.pool.get_max_size() - SPARE_CONNECTIONS))
+        """Purchases writing at once (`SPARE_CONNECTIONS`)."""
 
     @property
     def recording(self) -> int:
@@ -241,7 +260,7 @@ class Purchases:
             # Once units are taken, record-or-undo runs to its end even if the client leaves: a task
             # of its own, referenced here until it ends, and shielded from this request's cancellation.
             recording = asyncio.create_task(
-                self._record(sale, item, data, answer, customer, principal, idempotency_key, print_, marker),
+                self._record(sale, item, data, answer, customer, principal, idempotency_key, print_, marker, now),
                 name=f"flash-record-{sale_id}",
             )
             self._recording.add(recording)
@@ -259,9 +278,15 @@ class Purchases:
         idempotency_key: str,
         print_: str,
         marker: str,
+        now: datetime,
     ) -> tuple[Purchase, bool]:
         try:
-            row = await self._write_ledger(sale, item, data, reservation, customer, principal, idempotency_key, print_)
+            quote = await self.books.price(
+                sale.id, item, data.quantity, customer=customer, principal=principal, now=now
+            )
+            row = await self._write_books(
+                sale, item, data, reservation, customer, principal, idempotency_key, print_, quote, now
+            )
         except asyncpg.UniqueViolationError as exc:
             await self._undo(sale.id, reservation, item, customer, data.quantity, marker)
             if exc.constraint_name != repository.IDEMPOTENCY_CONSTRAINT:
@@ -286,7 +311,7 @@ class Purchases:
             await self._undo(sale.id, reservation, item, customer, data.quantity, marker)
             raise
         await fault_points.hit("flash.ledger_committed")
-        purchase = purchase_from_row(row)
+        purchase = charged(purchase_from_row(row), charged_by(quote))
         try:
             ttl = marker_ttl(sale.ends_at, purchase.created_at)
             await self.counters.settle(sale.id, reservation.hold, marker, done_marker(print_, purchase), ttl)
@@ -313,7 +338,7 @@ class Purchases:
             await self.counters.store_marker(marker, done_marker(print_, replayed), ttl)
         return replayed
 
-    async def _write_ledger(
+    async def _write_books(
         self,
         sale: FlashSale,
         item: FlashItem,
@@ -323,8 +348,18 @@ class Purchases:
         principal: Principal,
         idempotency_key: str,
         print_: str,
+        quote: Quote,
+        now: datetime,
     ) -> asyncpg.Record:
-        async with self.pool.acquire() as conn:  # one statement: its own transaction
+        """The purchase's order, then its ledger row, in one transaction: the item row's lock, which the
+        ledger row takes, is held for its statement and the commit only."""
+        purchase_id = uuid.uuid4()
+        request_hash = bytes.fromhex(print_)
+        async with self._writer() as conn, conn.transaction():
+            order_id = await self.books.write(
+                conn, quote, sale_id=sale.id, purchase_id=purchase_id, principal=principal,
+                request_hash=request_hash, now=now,
+            )  # fmt: skip
             return await ledger_row(
                 conn,
                 sale_id=sale.id,
@@ -333,9 +368,23 @@ class Purchases:
                 customer=customer,
                 principal_id=principal.id,
                 idempotency_key=idempotency_key,
-                request_hash=bytes.fromhex(print_),
+                request_hash=request_hash,
                 hold=reservation.hold,
+                order_id=order_id,
+                purchase_id=purchase_id,
             )
+
+    @contextlib.asynccontextmanager
+    async def _writer(self) -> AsyncIterator[Connection]:
+        """A connection for a purchase's write, within WRITE_WAIT_SECONDS, among at most the pool's size
+        less SPARE_CONNECTIONS writers (TimeoutError past it)."""
+        async with asyncio.timeout(WRITE_WAIT_SECONDS):
+            await self._writers.acquire()
+        try:
+            async with self.pool.acquire(timeout=WRITE_WAIT_SECONDS) as conn:
+                yield conn
+        finally:
+            self._writers.release()
 
     # -- units bought by confirming a quote as an order ----------------------------------------
 

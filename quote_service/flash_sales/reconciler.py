@@ -33,7 +33,13 @@ from quote_service.background import BackgroundLoop
 from quote_service.clock import utcnow
 from quote_service.flash_sales import repository
 from quote_service.flash_sales.counters import Hold, millis
-from quote_service.flash_sales.service import FlashSales, done_marker, marker_ttl, purchase_from_row
+from quote_service.flash_sales.service import (
+    FlashSales,
+    bought_by_a_quote_order,
+    done_marker,
+    marker_ttl,
+    purchase_from_row,
+)
 from quote_service.observability.metrics import FLASH_HOLDS_RECONCILED, FLASH_UNITS_RETURNED
 
 log = structlog.get_logger("quote_service.flash_sales")
@@ -85,7 +91,7 @@ class HoldReconciler(BackgroundLoop):
             )
         counters = self.sales.counters
         if row is not None:
-            marker = None if row["order_id"] is not None else done_marker(
+            marker = None if bought_by_a_quote_order(row) else done_marker(
                 bytes(row["request_hash"]).hex(), purchase_from_row(row)
             )  # fmt: skip
             await counters.settle(sale_id, token, hold.m, marker, marker_ttl(sale["ends_at"], now))

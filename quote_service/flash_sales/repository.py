@@ -20,8 +20,16 @@ ITEM_COLUMNS = (
 )
 PURCHASE_COLUMNS = (
     "id, flash_sale_id, product_id, customer_id, quantity, unit_price, total, currency, status, "
-    "principal_id, request_hash, created_at"
+    "principal_id, request_hash, order_id, created_at"
 )
+BOOKED_COLUMNS = ", ".join(f"p.{name}" for name in PURCHASE_COLUMNS.split(", ")) + (
+    ", o.subtotal AS booked_subtotal, o.discount_amount AS booked_discount_amount, o.tax_amount AS booked_tax_amount,"
+    " o.tax_included AS booked_tax_included, o.delivery_fee AS booked_delivery_fee,"
+    " o.small_basket_fee AS booked_small_basket_fee, o.total_amount AS booked_total"
+)
+"""A purchase with what its own order charged (NULLs for units an order of a quote bought, and for purchases
+made before purchases were orders): the ledger `p` joined with `BOOKED`."""
+BOOKED = "flash_purchases p LEFT JOIN orders o ON o.flash_purchase_id = p.id"
 IDEMPOTENCY_CONSTRAINT = "flash_purchases_idempotency_key"
 # The status the clock gives a stored row (pricing.flash.effective_status, in SQL for filters).
 EFFECTIVE_STATUS = """CASE WHEN status = 'ended' OR ends_at <= $1 THEN 'ended'
@@ -230,7 +238,7 @@ async def record_purchase(conn: Connection, *, fields: dict[str, Any]) -> asyncp
 
 async def purchase_by_key(conn: Connection, *, principal_id: UUID, idempotency_key: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        f"SELECT {PURCHASE_COLUMNS} FROM flash_purchases WHERE principal_id = $1 AND idempotency_key = $2",
+        f"SELECT {BOOKED_COLUMNS} FROM {BOOKED} WHERE p.principal_id = $1 AND p.idempotency_key = $2",
         principal_id,
         idempotency_key,
     )
@@ -239,7 +247,7 @@ async def purchase_by_key(conn: Connection, *, principal_id: UUID, idempotency_k
 async def purchases_of(conn: Connection, *, sale_id: UUID) -> list[asyncpg.Record]:
     """Every purchase of a sale with its key (to rebuild idempotency markers)."""
     return await conn.fetch(
-        f"SELECT {PURCHASE_COLUMNS}, idempotency_key FROM flash_purchases WHERE flash_sale_id = $1",
+        f"SELECT {BOOKED_COLUMNS}, p.idempotency_key FROM {BOOKED} WHERE p.flash_sale_id = $1",
         sale_id,
     )
 
@@ -250,15 +258,15 @@ async def list_purchases(
     """Newest first, keyset-paginated on (created_at, id)."""
     if before is None:
         return await conn.fetch(
-            f"""SELECT {PURCHASE_COLUMNS} FROM flash_purchases WHERE flash_sale_id = $1
-                ORDER BY created_at DESC, id DESC LIMIT $2""",
+            f"""SELECT {BOOKED_COLUMNS} FROM {BOOKED} WHERE p.flash_sale_id = $1
+                ORDER BY p.created_at DESC, p.id DESC LIMIT $2""",
             sale_id,
             limit + 1,
         )
     return await conn.fetch(
-        f"""SELECT {PURCHASE_COLUMNS} FROM flash_purchases
-            WHERE flash_sale_id = $1 AND (created_at, id) < ($2, $3)
-            ORDER BY created_at DESC, id DESC LIMIT $4""",
+        f"""SELECT {BOOKED_COLUMNS} FROM {BOOKED}
+            WHERE p.flash_sale_id = $1 AND (p.created_at, p.id) < ($2, $3)
+            ORDER BY p.created_at DESC, p.id DESC LIMIT $4""",
         sale_id,
         before[0],
         before[1],
@@ -269,15 +277,15 @@ async def list_purchases(
 async def list_own_purchases(
     conn: Connection, *, customer_id: str, before: tuple[datetime, UUID] | None, limit: int
 ) -> list[asyncpg.Record]:
-    """One customer's "Buy now" purchases in every sale (not the units an order bought), newest
-    first, keyset-paginated on (created_at, id), with the sale's and the product's names."""
+    """One customer's "Buy now" purchases in every sale (each with its own order, or none when made before
+    purchases were orders; not the units an order of a quote bought), newest first, keyset-paginated on
+    (created_at, id), with the sale's and the product's names."""
     return await conn.fetch(
-        """SELECT p.id, p.flash_sale_id, p.product_id, p.customer_id, p.quantity, p.unit_price, p.total,
-                  p.currency, p.status, p.created_at, s.name AS sale_name, pr.name AS product_name
-           FROM flash_purchases p
+        f"""SELECT {BOOKED_COLUMNS}, s.name AS sale_name, pr.name AS product_name
+           FROM {BOOKED}
            JOIN flash_sales s ON s.id = p.flash_sale_id
            JOIN products pr ON pr.id = p.product_id
-           WHERE p.customer_id = $1 AND p.order_id IS NULL
+           WHERE p.customer_id = $1 AND (p.order_id IS NULL OR o.id IS NOT NULL)
              AND ($2::timestamptz IS NULL OR (p.created_at, p.id) < ($2::timestamptz, $3::uuid))
            ORDER BY p.created_at DESC, p.id DESC
            LIMIT $4""",
@@ -354,8 +362,8 @@ async def hold_outcome(
         "SELECT 1 FROM flash_sale_items WHERE flash_sale_id = $1 AND product_id = $2 FOR UPDATE", sale_id, product_id
     )
     row = await conn.fetchrow(
-        f"""SELECT {PURCHASE_COLUMNS}, order_id FROM flash_purchases
-            WHERE flash_sale_id = $1 AND product_id = $2 AND customer_id = $3 AND hold = $4""",
+        f"""SELECT {BOOKED_COLUMNS} FROM {BOOKED}
+            WHERE p.flash_sale_id = $1 AND p.product_id = $2 AND p.customer_id = $3 AND p.hold = $4""",
         sale_id,
         product_id,
         customer_id,

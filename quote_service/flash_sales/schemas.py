@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.flash import SaleStatus
 from quote_service.validation import Instant, StrictDecimal
@@ -87,9 +88,25 @@ class Purchase(msgspec.Struct, frozen=True, kw_only=True):
     quantity: int
     unit_price: Decimal
     total: Decimal
+    """What the customer was charged: the purchase's order's `total_amount` (docs/flash-sales.md#a-purchase-
+    is-an-order). For units bought by ordering a quote, and purchases made before purchases were orders, the
+    units at the flash price (`quantity` times `unit_price`)."""
     currency: str
     status: Literal["confirmed"]
     created_at: datetime
+    order_id: UUID | None = None
+    """The order that records the units: the purchase's own order, or the order of the quote that bought them
+    (null: a purchase made before purchases were orders)."""
+    # The purchase's order's money, as the order reads it (only with an order of its own):
+    # total = subtotal - discount_amount + tax_amount + delivery_fee + small_basket_fee.
+    subtotal: Decimal | UnsetType = UNSET
+    discount_amount: Decimal | UnsetType = UNSET
+    tax_amount: Decimal | UnsetType = UNSET
+    """Tax added to the flash price (a net price)."""
+    tax_included: Decimal | UnsetType = UNSET
+    """Tax contained in a tax-inclusive flash price (shown when there is some)."""
+    delivery_fee: Decimal | UnsetType = UNSET
+    small_basket_fee: Decimal | UnsetType = UNSET
 
 
 class OwnPurchase(Purchase, frozen=True, kw_only=True):

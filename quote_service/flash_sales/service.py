@@ -41,6 +41,7 @@ from quote_service.errors import (
     ValidationFailed,
 )
 from quote_service.flash_sales import repository
+from quote_service.flash_sales.books import Charged, charged
 from quote_service.flash_sales.counters import (
     Counters,
     SaleCounters,
@@ -97,8 +98,10 @@ def own_purchase_from_row(row: asyncpg.Record) -> OwnPurchase:
 
 
 def purchase_from_row(row: asyncpg.Record) -> Purchase:
+    """A ledger row as its purchase; with what the purchase's order charged when the row carries it
+    (`repository.BOOKED_COLUMNS`: a "Buy now" purchase, docs/flash-sales.md#a-purchase-is-an-order)."""
     currency = row["currency"].strip()
-    return Purchase(
+    purchase = Purchase(
         purchase_id=row["id"],
         flash_sale_id=row["flash_sale_id"],
         product_id=row["product_id"],
@@ -109,7 +112,28 @@ def purchase_from_row(row: asyncpg.Record) -> Purchase:
         currency=currency,
         status=row["status"],
         created_at=row["created_at"],
+        order_id=row["order_id"],
     )
+    if row.get("booked_total") is None:
+        return purchase
+    return charged(
+        purchase,
+        Charged(
+            subtotal=row["booked_subtotal"],
+            discount_amount=row["booked_discount_amount"],
+            tax_amount=row["booked_tax_amount"],
+            tax_included=row["booked_tax_included"],
+            delivery_fee=row["booked_delivery_fee"],
+            small_basket_fee=row["booked_small_basket_fee"],
+            total=row["booked_total"],
+        ),
+    )
+
+
+def bought_by_a_quote_order(row: asyncpg.Record) -> bool:
+    """Whether the ledger row holds units an order of a quote bought (its `order_id` is that order's, and
+    its key no client's), not a purchase (a "Buy now" one names its own order: `repository.BOOKED_COLUMNS`)."""
+    return row["order_id"] is not None and row["booked_total"] is None
 
 
 def stats_from_row(row: asyncpg.Record) -> SaleStats:

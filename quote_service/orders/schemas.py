@@ -146,6 +146,10 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     customer_tax_id: str | UnsetType = UNSET
     tax_exempted: Decimal | UnsetType = UNSET
     installment: SelectedInstallment | UnsetType = UNSET
+    # docs/flash-sales.md#a-purchase-is-an-order: only in the order a flash "Buy now" purchase is.
+    flash_sale_id: UUID | UnsetType = UNSET
+    purchase_id: UUID | UnsetType = UNSET
+    """The flash-sale purchase this order records (`POST /flash-sales/{id}/purchases`)."""
 
 
 class RefundLineIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -188,6 +188,48 @@ async def _replay(conn: Connection, row: asyncpg.Record, fingerprint: bytes) -> 
     return (await assemble(conn, [row]))[0]
 
 
+class FlashPurchase(NamedTuple):
+    """The flash-sale purchase an order records (its sale, and its id)."""
+
+    flash_sale_id: UUID
+    purchase_id: UUID
+
+
+async def write_flash_order(
+    conn: Connection,
+    quote: Quote,
+    *,
+    principal: Principal,
+    actor: str,
+    key: str,
+    fingerprint: bytes,
+    now: datetime,
+    commission_tax_rate: Decimal,
+    flash_purchase: FlashPurchase,
+) -> UUID:
+    """A flash "Buy now" purchase's order (docs/flash-sales.md#a-purchase-is-an-order), in the purchase's
+    transaction `conn`: `quote` (its one line, at the flash price) written as `place_order` writes a quote
+    it confirms, with its `order.created` event; its id. The ledger row is the caller's: its units come
+    from the sale, and `quote` neither reserved stock nor applied a coupon. The order is read back for
+    the event only when a subscription wants it: in a storm every winner holds a connection meanwhile."""
+    row, _, _ = await _write_order(
+        conn,
+        quote,
+        principal=principal,
+        actor=actor,
+        key=key,
+        fingerprint=fingerprint,
+        now=now,
+        commission_tax_rate=commission_tax_rate,
+        flash_purchase=flash_purchase,
+    )
+    if await webhooks.wanted(conn, "order.created"):
+        order = (await assemble(conn, [row]))[0]
+        await webhooks.emit(conn, "order.created", {"order": order})
+    order_id: UUID = row["id"]
+    return order_id
+
+
 async def _write_order(
     conn: Connection,
     quote: Quote,
@@ -198,6 +240,7 @@ async def _write_order(
     fingerprint: bytes,
     now: datetime,
     commission_tax_rate: Decimal,
+    flash_purchase: FlashPurchase | None = None,
 ) -> tuple[asyncpg.Record, dict[str, coupon_repository.Uses], bool]:
     """Steps 1-4 of the module docstring; returns the order row, each coupon's new count (with its
     version) for this customer, and whether the quote's stock reservation was consumed."""
@@ -225,6 +268,8 @@ async def _write_order(
             "created_by": actor,
             "record": 1,
             "tax_terms": tax_record.order_terms(quote),
+            "flash_sale_id": None if flash_purchase is None else flash_purchase.flash_sale_id,
+            "flash_purchase_id": None if flash_purchase is None else flash_purchase.purchase_id,
         },
     )
     order_id: UUID = row["id"]
@@ -711,6 +756,9 @@ def order_from_rows(
         shipments=_shipments(shipments, currency) if shipments else UNSET,
         sellers=_sellers(shipments, currency) if shipments else UNSET,
         **tax_record.order_fields(row["tax_terms"], currency),
+        # docs/flash-sales.md#a-purchase-is-an-order: the flash purchase the order records, when it is one.
+        flash_sale_id=UNSET if row["flash_purchase_id"] is None else row["flash_sale_id"],
+        purchase_id=UNSET if row["flash_purchase_id"] is None else row["flash_purchase_id"],
     )
 
 

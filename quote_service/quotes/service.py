@@ -376,15 +376,26 @@ class QuoteService:
         return (await self._products.get_many([key])).get(key)
 
     async def price_one(
-        self, product: CatalogProduct, quantity: int, customer: CustomerContext, *, region: str | None
+        self,
+        product: CatalogProduct,
+        quantity: int,
+        customer: CustomerContext,
+        *,
+        region: str | None,
+        offer: FlashOffer | None = None,
+        now: datetime | None = None,
     ) -> Quote:
         """A one-line quote of `quantity` units of `product` for `customer`, delivered to `region` (a
         city or country; None: no region), priced exactly as POST /quote would and stored nowhere:
-        GET /products/{id}/price shows its steps 1-3."""
-        now = utcnow()
+        GET /products/{id}/price shows its steps 1-3. `offer`: the flash-sale units to price, instead of
+        what the sale's counters leave the customer now (a purchase's, already taken from them)."""
+        now = now or utcnow()
         snapshot = self._config.snapshot
         key = str(product.id)
-        flash = await self._flash_offers(snapshot, {key: product}, customer.customer_id, now)
+        if offer is not None:
+            flash = {key: offer}
+        else:
+            flash = await self._flash_offers(snapshot, {key: product}, customer.customer_id, now)
         place = region or ""
         request = QuoteRequest(
             customer_id=customer.customer_id,

@@ -44,7 +44,11 @@ AuthedRequest: TypeAlias = Request[Principal, Any, Any]
 
 def actor_of(request: AuthedRequest) -> str:
     """How the author of a change is written in audit columns (`created_by`, `actor`)."""
-    principal = request.user
+    return actor_name(request.user)
+
+
+def actor_name(principal: Principal) -> str:
+    """`actor_of` for a caller known by its principal (a purchase made on the lean edge)."""
     name = principal.name if principal.kind == "user" else f"api-key:{principal.name}"
     return name if principal.seller_id is None else f"seller:{principal.seller_id}:{name}"
 

@@ -44,6 +44,16 @@ SENT_TYPES: tuple[str, ...] = (*EVENT_TYPES, TEST_EVENT)
 _ENCODER = msgspec.json.Encoder()
 
 
+async def wanted(conn: Connection, event_type: EventType) -> bool:
+    """Whether `emit` would write an event of `event_type` now (a subscription, active or not, names it):
+    a caller whose payload costs reads to build asks first. As racy as `emit`'s own look: a subscription
+    committed after it sees the changes committed after that."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM webhooks WHERE events && ARRAY[$1, '*'])", event_type
+    )
+    return found
+
+
 async def emit(conn: Connection, event_type: EventType, data: object) -> None:
     """Write event `event_type` with payload `data` (anything msgspec encodes) for every active
     subscription that wants it, in `conn`'s current transaction; nothing when none does."""

@@ -51,6 +51,10 @@ RETRYABLE_CODES = {"IDEMPOTENCY_IN_PROGRESS"}
 INITIAL_STOCK = 1_000_000
 FLASH_UNITS = 200_000
 FLASH_LIMIT = 4
+BUY_NOW = (
+    "flash_purchases p WHERE p.order_id IS NULL OR EXISTS (SELECT 1 FROM orders o WHERE o.flash_purchase_id = p.id)"
+)
+"""The ledger's "Buy now" purchases (each with its own order), not the units orders of quotes bought."""
 FAULTS = ("kill_worker", "restart_service", "redis_restart_empty", "postgres_outage", "redis_pause")
 
 
@@ -375,9 +379,9 @@ class Soak:
         # (a cancel answers the order it cancelled), a purchase's.
         stored: dict[str, list[str]] = {}
         for row in await conn.fetch(
-            "SELECT id::text, idempotency_key FROM orders"
+            "SELECT id::text, idempotency_key FROM orders WHERE flash_purchase_id IS NULL"
             " UNION ALL SELECT CASE kind WHEN 'cancel' THEN order_id ELSE id END::text, idempotency_key FROM refunds"
-            " UNION ALL SELECT id::text, idempotency_key FROM flash_purchases WHERE order_id IS NULL"
+            f" UNION ALL SELECT p.id::text, p.idempotency_key FROM {BUY_NOW}"
         ):
             stored.setdefault(row["idempotency_key"], []).append(row["id"])
         lost = duplicated = both_ways = 0
@@ -445,6 +449,13 @@ class Soak:
         )
         if over:
             self.report.problems.append(f"{over} customers bought more than {FLASH_LIMIT} flash units")
+        # Every "Buy now" purchase (a key a client sent, not an order's line) is an order, named both ways.
+        unbooked = await conn.fetchval(
+            "SELECT count(*) FROM flash_purchases p WHERE p.idempotency_key NOT LIKE 'order:%'"
+            " AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.flash_purchase_id = p.id AND o.id = p.order_id)"
+        )
+        if unbooked:
+            self.report.problems.append(f"{unbooked} flash purchases without their order")
         coupon = await conn.fetchrow(
             """SELECT c.times_used, c.usage_limit,
                       (SELECT count(*) FROM coupon_redemptions r JOIN orders o ON o.id = r.order_id
@@ -455,10 +466,10 @@ class Soak:
         if not coupon["times_used"] == coupon["live"] <= coupon["usage_limit"]:
             self.report.problems.append(f"coupon: times_used {coupon['times_used']}, live redemptions {coupon['live']}")
         self.report.counts.update(
-            orders=await conn.fetchval("SELECT count(*) FROM orders"),
+            orders=await conn.fetchval("SELECT count(*) FROM orders WHERE flash_purchase_id IS NULL"),
             refunds=await conn.fetchval("SELECT count(*) FROM refunds WHERE kind = 'refund'"),
             cancels=await conn.fetchval("SELECT count(*) FROM refunds WHERE kind = 'cancel'"),
-            flash_purchases=await conn.fetchval("SELECT count(*) FROM flash_purchases WHERE order_id IS NULL"),
+            flash_purchases=await conn.fetchval(f"SELECT count(*) FROM {BUY_NOW}"),
             quotes_logged=await conn.fetchval("SELECT count(*) FROM quote_log"),
             coupon_uses=coupon["times_used"],
         )

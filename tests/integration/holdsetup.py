@@ -16,15 +16,20 @@ import msgspec
 
 from quote_service.auth.schemas import Principal
 from quote_service.cache.config_store import ConfigStore
+from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import RedisClient
 from quote_service.clock import utcnow
+from quote_service.config import Settings
 from quote_service.db.pool import Pool, create_pool
 from quote_service.flash_sales.counters import Counters
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.flash_sales.reconciler import HoldReconciler
 from quote_service.flash_sales.schemas import FlashSaleCreate, FlashSaleItemIn, Purchase, PurchaseCreate
 from quote_service.flash_sales.service import FlashSales
+from quote_service.orders.flash_orders import FlashOrders
 from quote_service.pricing.snapshot import ConfigSnapshot
+from quote_service.quotes.service import QuoteService
+from quote_service.quotes.store import QuoteStore
 from quote_service.snapshot.loader import load_snapshot
 
 BUYER = Principal(id=uuid.UUID(int=42), name="checkout", role="service", kind="api_key")
@@ -80,6 +85,20 @@ class Shop:
         return len(await self.sales.counters.holds(uuid.UUID(sale["id"])))
 
 
+def flash_books(pool: Pool, redis: RedisClient, store: ConfigStore[ConfigSnapshot]) -> FlashOrders:
+    """The app's books for a purchase path of a test's own (each purchase an order: docs/flash-sales.md):
+    the quote engine over the test's pool, Redis client and configuration, with the default settings."""
+    settings = Settings()
+    quotes = QuoteService(
+        settings,
+        config_store=store,
+        products=ProductCache(redis, pool),
+        store=QuoteStore(redis, pool, spool=settings.quote_log_spool),
+        redis=redis,
+    )
+    return FlashOrders(quotes, commission_tax_rate=settings.commission_tax_rate)
+
+
 @asynccontextmanager
 async def shop(database_url: str, redis: RedisClient, **pool_options: Any) -> AsyncIterator[Shop]:
     pool = await create_pool(database_url, min_size=1, **pool_options)
@@ -87,7 +106,8 @@ async def shop(database_url: str, redis: RedisClient, **pool_options: Any) -> As
     await store.start()
     try:
         sales = FlashSales(pool, Counters(redis), store)
-        yield Shop(pool, sales, Purchases(sales), HoldReconciler(sales, grace=GRACE))
+        purchases = Purchases(sales, flash_books(pool, redis, store))
+        yield Shop(pool, sales, purchases, HoldReconciler(sales, grace=GRACE))
     finally:
         await store.stop()
         await pool.close()

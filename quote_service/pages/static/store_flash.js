@@ -85,6 +85,19 @@ async function fresh(offer) {
   }
 }
 
+// What the purchase charged besides its goods, as its order did (a purchase is priced as a one-line
+// quote: the tax the card's "+ tax" promised, and the fees a quote delivering nowhere in particular
+// pays): ", with 28.80 tax and 10.00 delivery"; a tax-inclusive price says the tax it holds.
+function charges(bought) {
+  const parts = [];
+  if (Number(bought.tax_amount) > 0) parts.push(`${bought.tax_amount} tax`);
+  if (Number(bought.delivery_fee) > 0) parts.push(`${bought.delivery_fee} delivery`);
+  if (Number(bought.small_basket_fee) > 0) parts.push(`a ${bought.small_basket_fee} small-basket fee`);
+  const last = parts.pop();
+  const added = last ? `, with ${parts.length ? `${parts.join(", ")} and ` : ""}${last}` : "";
+  return added + (Number(bought.tax_included || 0) > 0 ? `; the price includes ${bought.tax_included} tax` : "");
+}
+
 async function buy(slot, offer, button) {
   const quantity = Number(slot.quantity.value);
   if (!Number.isInteger(quantity) || quantity < 1) { say(slot.message, "Enter how many to buy (1 or more).", "error"); return; }
@@ -94,7 +107,7 @@ async function buy(slot, offer, button) {
     const bought = await api("POST", `/api/v1/flash-sales/${offer.sale.id}/purchases`,
       { product_id: product.id, quantity, expected_unit_price: offer.item.flash_price }, { "Idempotency-Key": uuid() });
     say(slot.message, `Bought ${bought.quantity} × ${product.name} at ${money(bought.unit_price, bought.currency)}: `
-      + `${money(bought.total, bought.currency)} in all.`, "ok");
+      + `${money(bought.total, bought.currency)} in all${charges(bought)}.`, "ok");
     onBought();
   } catch (error) {
     const now = error.code ? await fresh(offer) : null;

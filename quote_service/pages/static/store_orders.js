@@ -3,9 +3,10 @@
 // the merge needs its next item. Each confirmed order has a Cancel button while the cancel
 // window (CANCEL_WINDOW_MINUTES, rendered with the page) lasts. The button goes away when the
 // window closes, by the browser's clock; the server refuses a late cancel anyway, and that
-// refusal is told in words next to the order. A flash purchase is a row of its own, labelled,
-// with its sale and no Cancel (a flash purchase is final).
-import { $, everySecond, say } from "./store_ui.js";
+// refusal is told in words next to the order. A flash "Buy now" purchase is an order (labelled
+// "flash purchase", with its Cancel like any order); a purchase made before purchases were orders
+// has no order: it is a row of its own, labelled, with its sale and no Cancel.
+import { $, everySecond, nameOf, say } from "./store_ui.js";
 import { cancelRefusal, trouble } from "./store_words.js";
 
 const { api, el, money, clock, stamp, uuid } = QS;
@@ -17,16 +18,16 @@ const when = iso => stamp(iso);
 const units = n => `${n} item${n === 1 ? "" : "s"}`;
 let onChange = () => {};
 
-// A newest-first list read a page at a time: `items` read but not shown yet.
-function source(path, row) { return { path, row, items: [], cursor: null, done: false }; }
+// A newest-first list read a page at a time: `items` read but not shown yet (those `keep` keeps).
+function source(path, row, keep = () => true) { return { path, row, keep, items: [], cursor: null, done: false }; }
 let sources = [];
 
 async function head(list) {
-  if (!list.items.length && !list.done) {
+  while (!list.items.length && !list.done) {
     const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
     if (list.cursor) params.set("cursor", list.cursor);
     const page = await api("GET", `${list.path}?${params}`);
-    list.items.push(...page.items);
+    list.items.push(...page.items.filter(list.keep));
     list.cursor = page.next_cursor;
     list.done = !page.next_cursor;
   }
@@ -59,11 +60,19 @@ function deadline(order) { return Date.parse(order.created_at) + WINDOW_MINUTES 
 function orderItem(order) {
   const count = order.items.reduce((n, line) => n + line.quantity, 0);
   const message = el("p", { class: "message", role: "status", "aria-live": "polite" });
-  const item = el("li", { class: "order", "data-id": order.id, "data-status": order.status },
+  const flash = Boolean(order.purchase_id); // a "Buy now" purchase's order
+  const state = el("span", { class: "state" }, STATUS[order.status] || order.status);
+  if (flash) state.append(" ", el("span", { class: "badge flash_sale" }, "flash purchase"));
+  const item = el("li", { class: flash ? "order flash-purchase" : "order", "data-id": order.id, "data-status": order.status },
     el("div", { class: "summary" },
       el("span", {}, `${when(order.created_at)} · ${units(count)}`),
       el("strong", {}, money(order.total_amount, order.currency)),
-      el("span", { class: "state" }, STATUS[order.status] || order.status)));
+      state));
+  if (flash) {
+    const [line] = order.items;
+    item.append(el("p", { class: "muted" }, `${line.quantity} ${X} ${nameOf(line.product_id)} at `
+      + `${money(line.unit_price, order.currency)}, ${taxWords(order)}.`));
+  }
   if (Number(order.refunded_amount) > 0) item.append(el("p", { class: "muted" }, `${money(order.refunded_amount, order.currency)} refunded`));
   if (order.status === "confirmed" && Date.now() < deadline(order)) {
     const cancel = el("button", { type: "button", class: "cancel-order secondary",
@@ -91,6 +100,13 @@ function purchaseItem(purchase) {
       + `${purchase.sale_name}; flash purchases are final.`));
 }
 
+// The tax of a flash purchase's order as its row says it: added to the flash price, or held in it.
+function taxWords(order) {
+  const c = order.currency;
+  return Number(order.tax_included || 0) > 0 ? `${money(order.tax_included, c)} tax included`
+    : `${money(order.tax_amount, c)} tax`;
+}
+
 async function cancelOrder(order, item, message, button) {
   button.disabled = true;
   try {
@@ -109,7 +125,9 @@ async function cancelOrder(order, item, message, button) {
 
 // The first page (more=false: after an order or a flash purchase too) or the next, older one.
 export async function loadOrders(more = false) {
-  if (!more) sources = [source("/api/v1/orders", orderItem), source("/api/v1/flash-sales/purchases/me", purchaseItem)];
+  // A purchase with an order is that order's row; only those made before purchases were orders come from here.
+  if (!more) sources = [source("/api/v1/orders", orderItem),
+    source("/api/v1/flash-sales/purchases/me", purchaseItem, purchase => !purchase.order_id)];
   const lists = sources;
   try {
     const items = await nextRows(lists, PAGE_SIZE);

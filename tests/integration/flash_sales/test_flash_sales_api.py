@@ -135,9 +135,13 @@ async def test_a_purchase_is_priced_by_the_server_recorded_and_counted(
     assert bought["flash_sale_id"] == sale["id"]
     assert bought["product_id"] == product["id"]
     assert bought["customer_id"] == str(shopper.id)
-    assert (bought["quantity"], bought["unit_price"], bought["total"]) == (2, "15.00", "30.00")
+    # A one-line quote at the flash price (docs/flash-sales.md#a-purchase-is-an-order): 30.00, tax 18 % 5.40,
+    # the default delivery fee 10.00 and the small-basket fee 5.00 (goods under 50.00).
+    assert (bought["quantity"], bought["unit_price"], bought["subtotal"]) == (2, "15.00", "30.00")
+    assert (bought["tax_amount"], bought["delivery_fee"], bought["small_basket_fee"]) == ("5.40", "10.00", "5.00")
+    assert bought["total"] == "50.40"
     assert bought["status"] == "confirmed"
-    assert {"purchase_id", "created_at", "currency"} <= set(bought)
+    assert {"purchase_id", "created_at", "currency", "order_id"} <= set(bought)
     rows = await ledger(settings.database_url or "", sale["id"])
     assert [(r["customer_id"], r["quantity"]) for r in rows] == [(str(shopper.id), 2)]
     read = expect_ok(await client.get(f"{SALES}/{sale['id']}", headers=shopper.headers))
@@ -444,7 +448,7 @@ async def test_an_order_whose_flash_units_sold_meanwhile_is_refused_whole(
     rows = await ledger(settings.database_url or "", sale["id"])
     assert [r["customer_id"] for r in rows] == ["faster"]
     orders = expect_ok(await client.get("/api/v1/orders", headers=admin.headers))
-    assert orders["items"] == []
+    assert [o["customer_id"] for o in orders["items"]] == ["faster"]  # the purchase's own order only
     assert await stock_of(settings.database_url or "", product["id"]) == 98
 
 
@@ -511,8 +515,9 @@ async def test_malformed_purchase_bodies_get_the_envelope_and_sell_nothing(
 async def test_a_customers_own_purchases_across_sales_newest_first(
     client: Client, admin: Caller, shopper: Caller, service_key: dict[str, str]
 ) -> None:
-    """GET /flash-sales/purchases/me: what a customer bought with "Buy now" in every sale, with the
-    sale's and the product's names; units bought within an order belong to that order."""
+    """GET /flash-sales/purchases/me: what a customer bought with "Buy now" in every sale (each with its own
+    order), with the sale's and the product's names; units bought within an order of a quote belong to that
+    order."""
     first, lamp = await new_sale(client, admin, name="Morning sale")
     second, _ = await new_sale(client, admin, name="Evening sale")
     expect_ok(await buy(client, shopper.headers, first, quantity=2), 201)
@@ -529,10 +534,12 @@ async def test_a_customers_own_purchases_across_sales_newest_first(
     rest = expect_ok(await client.get(url, params={"limit": 1, "cursor": page["next_cursor"]}, headers=shopper.headers))
 
     mine = page["items"] + rest["items"]
-    assert [(p["sale_name"], p["quantity"], p["total"]) for p in mine] == [
-        ("Evening sale", 1, "15.00"),
-        ("Morning sale", 2, "30.00"),
+    # Each charged as a one-line quote: goods, 18 % tax, delivery 10.00, small-basket fee 5.00.
+    assert [(p["sale_name"], p["quantity"], p["subtotal"], p["total"]) for p in mine] == [
+        ("Evening sale", 1, "15.00", "32.70"),
+        ("Morning sale", 2, "30.00", "50.40"),
     ]
+    assert all(p["order_id"] is not None for p in mine)
     assert mine[1]["product_name"] == lamp["name"]
     assert mine[1]["product_id"] == lamp["id"]
     assert {p["customer_id"] for p in mine} == {str(shopper.id)}

@@ -28,6 +28,7 @@ from quote_service.flash_sales.scheduler import SaleScheduler
 from quote_service.flash_sales.schemas import FlashSaleCreate, FlashSaleItemIn, PurchaseCreate
 from quote_service.flash_sales.service import FlashSales
 from quote_service.snapshot.loader import load_snapshot
+from tests.integration.holdsetup import flash_books
 
 START = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -48,7 +49,7 @@ class Process:
     def __init__(self, pool: Pool, redis: Redis, store: ConfigStore, clock: Clock) -> None:  # type: ignore[type-arg]
         self.pool, self.redis, self.store = pool, redis, store
         self.sales = FlashSales(pool, Counters(redis), store, clock=clock)
-        self.purchases = Purchases(self.sales)
+        self.purchases = Purchases(self.sales, flash_books(pool, redis, store))
         self.scheduler = SaleScheduler(self.sales, clock=clock)
 
 
@@ -138,7 +139,7 @@ async def test_two_schedulers_move_a_sale_once_and_return_unsold_stock_once(
             idempotency_key=f"key-{customer}",
             now=clock.now,
         )
-        assert bought.total == Decimal("100.00")
+        assert (bought.subtotal, bought.total) == (Decimal("100.00"), Decimal("128.00"))  # + 18 % tax, delivery
 
     clock.now = START + timedelta(hours=1)
     made = await asyncio.gather(first.scheduler.tick(), second.scheduler.tick())

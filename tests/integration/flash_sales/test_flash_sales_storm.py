@@ -4,8 +4,8 @@ on real PostgreSQL and Redis, hit by thousands of simultaneous HTTP purchase att
 The in-process test client serialises requests, so these tests start the real server and fire
 at it with httpx. Each test then checks the promises of API.md §7 against the stores
 themselves: sold ≤ allocated, every customer ≤ limit, every acknowledged purchase in the
-ledger exactly once, Redis counters in step with the ledger (or brought back by reconcile
-after a flush), and never a 5xx.
+ledger exactly once with its one order (and no order without its purchase), Redis counters in
+step with the ledger (or brought back by reconcile after a flush), and never a 5xx.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, cast
 
 import asyncpg
@@ -44,6 +45,7 @@ FLUSH_AT_UNITS = (25, 50, 75)
 IN_FLIGHT = 100  # requests on the wire at once: CLIENTS clients of IN_FLIGHT // CLIENTS connections each
 CLIENTS = 10
 REFUSALS = {"SOLD_OUT", "PURCHASE_LIMIT_EXCEEDED"}
+CENT = Decimal("0.01")
 CONFIRMED = "Purchase confirmed"
 REPLAYED = "Purchase already made with this Idempotency-Key"
 
@@ -266,6 +268,23 @@ def check_ledger_matches_answers(result: Storm, rows: list[asyncpg.Record]) -> N
         )
 
 
+async def check_orders_match_ledger(db: asyncpg.Connection, sale: dict[str, Any], result: Storm) -> None:
+    """Every purchase is an order (docs/flash-sales.md#a-purchase-is-an-order): each ledger row has exactly
+    one order of its own, the one its 201 named, charging what the 201 said; no order without its row."""
+    rows = await db.fetch(
+        """SELECT p.id AS purchase_id, p.order_id, o.id AS own_order, o.total_amount
+           FROM flash_purchases p FULL JOIN orders o ON o.flash_purchase_id = p.id
+           WHERE p.flash_sale_id = $1 OR o.flash_sale_id = $1""",
+        uuid.UUID(sale["id"]),
+    )
+    assert all(r["purchase_id"] is not None and r["order_id"] == r["own_order"] for r in rows), rows
+    answered = {o.body["data"]["purchase_id"]: o.body["data"] for o in result.won()}
+    for row in rows:
+        data = answered.get(str(row["purchase_id"]))
+        if data is not None:
+            assert (data["order_id"], data["total"]) == (str(row["order_id"]), str(row["total_amount"].quantize(CENT)))
+
+
 def by_ledger(result: Storm) -> int:
     """Refusals PostgreSQL made after Redis had allowed the purchase (Redis had drifted).
 
@@ -313,6 +332,7 @@ async def test_a_storm_sells_exactly_the_allocation_within_every_limit_round_aft
 
         rows = await ledger_rows(db, sale["id"])
         check_ledger_matches_answers(result, rows)
+        await check_orders_match_ledger(db, sale, result)
         recorded = per_customer([(r["customer_id"], r["quantity"]) for r in rows])
         assert sum(recorded.values()) == ALLOCATED
         assert max(recorded.values()) <= LIMIT
@@ -454,6 +474,7 @@ async def check_after_the_storm(
 
     rows = await ledger_rows(db, sale["id"])
     check_ledger_matches_answers(result, rows)
+    await check_orders_match_ledger(db, sale, result)
     recorded = per_customer([(r["customer_id"], r["quantity"]) for r in rows])
     sold = sum(recorded.values())
     assert sold <= ALLOCATED

@@ -460,19 +460,21 @@ async def test_flash_purchases_and_every_refusal_in_words_next_to_the_product(
         )
         await lamp.locator("input.qty").fill("2")
         await lamp.get_by_role("button", name="Buy now at 80.00 TRY").click()
-        bought = f"Bought 2 {X} Limited Lamp at 80.00 TRY: 160.00 TRY in all."
+        # Charged as a one-line quote at the flash price: the "+ tax" the card promised (18 %: 28.80) and
+        # the delivery fee a quote pays (10.00), all in the total.
+        bought = f"Bought 2 {X} Limited Lamp at 80.00 TRY: 198.80 TRY in all, with 28.80 tax and 10.00 delivery."
         await expect(lamp.locator(".message")).to_have_text(bought)
         await expect(lamp.locator(".flash")).to_contain_text("3 left · you have bought your limit")
         await expect(lamp.get_by_role("button", name="Buy now at 80.00 TRY")).to_be_disabled()
-        # The purchase is in "Your orders" at once, a row of its own, labelled, above the older order.
+        # The purchase is an order in "Your orders" at once, labelled, above the older order.
         rows = page.locator("#orders > li")
         await expect(rows).to_have_count(2)
         await expect(rows.nth(0)).to_have_class(re.compile(r"\bflash-purchase\b"))
         await expect(rows.nth(0).locator(".summary")).to_contain_text("2 items")
-        await expect(rows.nth(0).locator(".summary")).to_contain_text("160.00 TRY")
+        await expect(rows.nth(0).locator(".summary")).to_contain_text("198.80 TRY")
         await expect(rows.nth(0).locator(".summary")).to_contain_text("flash purchase")
-        await expect(rows.nth(0)).to_contain_text(f"2 {X} Limited Lamp at 80.00 TRY in Two each")
-        await expect(rows.nth(0).get_by_role("button")).to_have_count(0)  # final: no Cancel
+        await expect(rows.nth(0)).to_contain_text(f"2 {X} Limited Lamp at 80.00 TRY, 28.80 TRY tax.")
+        await expect(rows.nth(0).get_by_role("button", name=re.compile("^Cancel the order"))).to_have_count(1)
         await expect(rows.nth(1)).to_have_attribute("data-status", "confirmed")
         await expect(rows.nth(1)).to_contain_text("1 item")
 
@@ -508,7 +510,7 @@ async def test_your_orders_pages_orders_and_flash_purchases_together_newest_firs
             made.append(f"flash {n}")
     # "order 3" / "flash 2": each row's kind and its number of items, as the page shows them.
     shown = (
-        "rows => rows.map(r => (r.dataset.status === 'flash' ? 'flash ' : 'order ')"
+        "rows => rows.map(r => (r.classList.contains('flash-purchase') ? 'flash ' : 'order ')"
         " + r.querySelector('.summary span').textContent.match(/(\\d+) items?/)[1])"
     )
     async with chromium() as browser, guarded_page(browser, url) as (page, _):
