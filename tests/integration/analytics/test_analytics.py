@@ -126,6 +126,15 @@ async def order(
                 order_id, position, product, provider_rate if dimension == "logistics" else None, dimension,
                 Decimal(amount), on,
             )  # fmt: skip
+        # Each line carries its own commission parts too, as the service writes it (statements read them).
+        await conn.execute(
+            "UPDATE order_lines l SET commission_seller = c.seller, commission_category = c.category"
+            " FROM (SELECT line_position, sum(amount) FILTER (WHERE dimension = 'seller') AS seller,"
+            "              sum(amount) FILTER (WHERE dimension = 'category') AS category"
+            "       FROM order_commissions WHERE order_id = $1 AND line_position IS NOT NULL GROUP BY line_position) c"
+            " WHERE l.order_id = $1 AND l.position = c.line_position",
+            order_id,
+        )
     return order_id
 
 
