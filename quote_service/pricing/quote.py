@@ -160,6 +160,9 @@ class CustomerContext(msgspec.Struct, frozen=True, kw_only=True):
     test_group: str | None = None
     """A variant the caller forces in every running experiment that has it (`context.ab_test_group`
     of a service or admin caller; never a shopper's)."""
+    unit_purchases: dict[str, list[tuple[int, int]]] = {}
+    """The customer's (epoch second, units) orders of the basket's products under a per-customer
+    quantity limit (docs/pricing.md#quantity-rules): read for such a basket only."""
 
 
 class EngineDefaults(msgspec.Struct, frozen=True, kw_only=True):
@@ -443,6 +446,16 @@ class SellerTotals(msgspec.Struct, frozen=True, kw_only=True):
     ] = UNSET
 
 
+class QuantityLimit(msgspec.Struct, frozen=True, kw_only=True):
+    """A per-customer limit a quote's product is under: what its order counts again under a lock."""
+
+    product_id: str
+    max_per_customer: int
+    window_days: int
+    remaining_for_customer: int
+    """What the customer could still buy before this quote (by the quote path's counters)."""
+
+
 class InstallmentOption(msgspec.Struct, frozen=True, kw_only=True):
     """One way to pay a quote in parts (docs/taxes.md#installments)."""
 
@@ -542,4 +555,11 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
     ] = UNSET
     installment: Annotated[
         SelectedInstallment | UnsetType, msgspec.Meta(description="With `installments`: the option chosen.")
+    ] = UNSET
+    quantity_limits: Annotated[
+        list[QuantityLimit] | UnsetType,
+        msgspec.Meta(
+            description="Only where a product of the basket has a max_per_customer quantity rule: each such limit, "
+            "which the order counts again (docs/pricing.md#quantity-rules)."
+        ),
     ] = UNSET
