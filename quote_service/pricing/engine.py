@@ -52,6 +52,7 @@ from quote_service.pricing.quote import (
     RejectedCoupon,
     RejectedPromotion,
 )
+from quote_service.pricing.reduced_lines import mark_own_prices
 from quote_service.pricing.seller_totals import seller_totals
 from quote_service.pricing.settle import added_tax, settle
 from quote_service.pricing.shipments import Shipments, refuse_choices, split_shipments
@@ -117,6 +118,8 @@ def price_quote(
         customer_group=None if book is None else label(customer.customer_group),
         channel=None if book is None else label(request.channel),
     )
+    if snapshot.promotions.reducing or (request.coupon_codes and snapshot.coupons.reducing):
+        mark_own_prices(lines, products, currency, region.cent)  # docs/promotions.md#reduced-lines
     subtotal = item_total = flash_total = flash_list_total = zero
     has_flash = inclusive = compound = False
     for line in lines:
@@ -474,7 +477,7 @@ def _coupons(
     `blocked`: a promotion applied refuses coupons."""
     coupons = snapshot.coupons
     if customer.generated_coupons:  # codes of a batch: looked up for this quote (docs/promotions.md#code-batches)
-        coupons = CouponSet({**coupons.by_code, **customer.generated_coupons})
+        coupons = CouponSet({**coupons.by_code, **customer.generated_coupons}, coupons.reducing)
     return apply_coupons(
         request.coupon_codes,
         lines,
@@ -549,7 +552,7 @@ class Checkout:
         request = self.request
         copies = lines
         if request.coupon_codes:  # they add to the lines' discounts: on copies
-            copies = [Line(line.priced, line.discount, line.funded) for line in lines]
+            copies = [Line(line.priced, line.discount, line.funded, line.own) for line in lines]
             coupons = _coupons(
                 request,
                 self.snapshot,

@@ -18,10 +18,12 @@ last line that can take it; flash-sale units take none), and all of them togethe
 MAX_DISCOUNT_PERCENTAGE cap, which coupons then share. BUY_X_GET_Y gives `percent_off` of the
 cheapest `get` units (unit value = what is left of the line per unit), once per complete group of
 `buy` other units, up to `max_applications`; its discount goes to the lines holding those units. A
-promotion with nothing to discount (no eligible line, no complete group, no delivery fee) is not
-eligible (and not reported); one that the deal chosen leaves nothing (the cap, the floors) is
-NOTHING_LEFT. Every promotion left out comes with a sentence saying why (`rejected`), worded as
-docs/promotions.md shows them.
+promotion's `on_reduced_lines` decides what it does with lines already reduced below their own price
+(reduced_lines.py: `skip` leaves them out of its lines, `best_of` works it out at their own price
+and gives each only what goes below its reduced price). A promotion with nothing to discount (no
+eligible line, no complete group, no delivery fee) is not eligible (and not reported); one that the
+deal chosen leaves nothing (the cap, the floors) is NOTHING_LEFT. Every promotion left out comes
+with a sentence saying why (`rejected`), worded as docs/promotions.md shows them.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Protocol
 from uuid import UUID
 
-from quote_service.pricing.discounts import spread
+from quote_service.pricing.discounts import give_best_of, spread
 from quote_service.pricing.lines import Line
 from quote_service.pricing.money import ZERO, percent_of
 from quote_service.pricing.promotions import (
@@ -48,6 +50,7 @@ from quote_service.pricing.promotions import (
     PromotionRejection,
     SpendTiers,
 )
+from quote_service.pricing.reduced_lines import is_reduced, reduced_view
 
 
 class Deal:
@@ -227,6 +230,11 @@ def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal, index: T
     ):  # no line holds a unit it could give (most baskets): no group, nothing to work out
         return ZERO.quantize(cent, ROUND_HALF_UP), [], [], []
     lefts = [line.priced.subtotal - line.discount for line in targets]
+    policy = promotion.on_reduced_lines
+    if policy != "stack":  # docs/promotions.md#reduced-lines
+        targets, lefts = reduced_view(policy, targets, lefts)
+        if not targets:
+            return ZERO.quantize(cent, ROUND_HALF_UP), [], [], None
     left = sum(lefts, ZERO)
     if isinstance(config, PercentOff):
         wanted = percent_of(left, config.percent).quantize(cent, ROUND_HALF_UP)
@@ -325,10 +333,12 @@ def _give(
     """Apply one goods promotion to the deal's lines (at most `cap_left`); the amount given.
     `known`: its `_wanted` of these very lines as they are now, when already worked out."""
     wanted, targets, lefts, weights = known if known is not None else _wanted(promotion, deal.lines, cent, index)
+    platform = promotion.funded_by == "platform"
+    if promotion.on_reduced_lines == "best_of":  # `lefts` are what it saw: reduced lines at their own price
+        return give_best_of(wanted, targets, lefts, weights, cap_left, cent, platform=platform)
     amount = min(wanted, cap_left)
     if amount <= 0:
         return ZERO
-    platform = promotion.funded_by == "platform"
     if promotion.config.distribution == "even":
         return spread_even(amount, targets, lefts, cent, platform=platform)
     total = sum(lefts if weights is None else weights, ZERO)
@@ -350,7 +360,9 @@ def _deal(
     be used whatever it gives) to `lines` themselves. `known` (in place only): the `_wanted` of some
     promotions (by id) on `lines` as they are, used for the first goods promotion (the lines are
     still as they were then). `index`: the quote's `Targets`."""
-    deal = Deal(list(lines) if in_place else [Line(line.priced, line.discount, line.funded) for line in lines])
+    deal = Deal(
+        list(lines) if in_place else [Line(line.priced, line.discount, line.funded, line.own) for line in lines]
+    )
     first = known if in_place else None
     cap_left = cap
     floored = False  # every line at its min_price floor: no goods promotion can give more
@@ -393,6 +405,11 @@ def _left_nothing(promotion: Promotion, lines: Sequence[Line], cap: Decimal, cap
         return f"the discounts before it reached the maximum discount ({cap:f})"
     if all(line.priced.subtotal - line.discount <= line.priced.floor for line in lines if _eligible(promotion, line)):
         return "its lines are at their min_price"
+    policy = promotion.on_reduced_lines
+    if policy != "stack" and all(is_reduced(line) for line in lines if _eligible(promotion, line)):
+        if policy == "skip":
+            return "its lines are already reduced below their own price (on_reduced_lines: skip)"
+        return "its lines' reduced prices are lower than their own prices less it (on_reduced_lines: best_of)"
     return "it takes nothing off what is left of its lines"
 
 

@@ -33,7 +33,7 @@ from uuid import UUID
 
 import msgspec
 
-from quote_service.pricing.coupons import FundedBy
+from quote_service.pricing.coupons import FundedBy, OnReducedLines
 from quote_service.pricing.money import ZERO
 
 PromotionKind = Literal[
@@ -187,6 +187,8 @@ class Promotion(msgspec.Struct, frozen=True, kw_only=True):
     """What is left of its money budget (None: no budget); quotes apply it only in `budget_currency`."""
     budget_currency: str | None = None
     per_customer_limit: int | None = None
+    on_reduced_lines: OnReducedLines = "stack"
+    """How it treats lines already reduced below their own price (docs/promotions.md#reduced-lines)."""
 
     @property
     def kind(self) -> PromotionKind:
@@ -336,7 +338,8 @@ class PromotionBook:
 
     __slots__ = (
         "by_category", "by_product", "currencies", "edges", "general", "gift_currencies", "gift_positions",
-        "gift_products", "groups", "limited", "limited_any_channel", "minimums", "ordered", "segments", "views",
+        "gift_products", "groups", "limited", "limited_any_channel", "minimums", "ordered", "reducing", "segments",
+        "views",
     )  # fmt: skip
 
     def __init__(self, promotions: Iterable[Promotion] = ()) -> None:
@@ -367,6 +370,9 @@ class PromotionBook:
         self.limited = [position for position, p in enumerate(self.ordered) if p.per_customer_limit is not None]
         """Positions of promotions with a per_customer_limit (a quote that could meet one reads its uses)."""
         self.limited_any_channel = any(not self.ordered[position].conditions.channels for position in self.limited)
+        self.reducing = any(p.on_reduced_lines != "stack" for p in self.ordered)
+        """Some promotion treats reduced lines other than by stacking: a quote then works out each line's
+        own price (docs/promotions.md#reduced-lines); otherwise it pays nothing for that."""
         """Whether one of them names no channel: when none does, a quote without a channel could meet none and
         asks nothing of them (no call: the cost budget, docs/hot-path.md)."""
         for position, promotion in enumerate(self.ordered):

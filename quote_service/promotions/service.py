@@ -255,6 +255,7 @@ def check_promotion_fields(data: PromotionInput) -> dict[str, Any]:
         "budget_amount": None if data.budget is None else data.budget.amount,
         "budget_currency": None if data.budget is None else data.budget.currency.upper(),
         "per_customer_limit": data.per_customer_limit,
+        "on_reduced_lines": data.on_reduced_lines,
     }
 
 
@@ -317,6 +318,7 @@ def promotion_from_row(row: asyncpg.Record) -> Promotion:
         if budget_amount is None
         else money.round_money(max(budget_amount - row["budget_used"], Decimal(0)), row["budget_currency"]),
         per_customer_limit=row["per_customer_limit"],
+        on_reduced_lines=row["on_reduced_lines"],
         created_by=row["created_by"],
         updated_by=row["updated_by"],
         created_at=row["created_at"],

@@ -86,6 +86,7 @@ async def test_create_answers_201_with_the_stored_promotion(client: Client, admi
         "budget_used": None,
         "budget_remaining": None,
         "per_customer_limit": None,
+        "on_reduced_lines": "stack",
         "created_by": "admin",
         "updated_by": "admin",
     }
