@@ -36,7 +36,7 @@ from quote_service.pricing.money import MAX_AMOUNT, ZERO, is_currency
 from quote_service.pricing.plan import RegionPlan, region_plan
 from quote_service.pricing.price_lists import PriceList, label
 from quote_service.pricing.promotion_deals import Outcome, apply_promotions
-from quote_service.pricing.promotions import Gift, GiftStock
+from quote_service.pricing.promotions import FreeDelivery, Gift, GiftStock, waived_fee
 from quote_service.pricing.quote import (
     AppliedCoupon,
     AppliedPromotion,
@@ -541,7 +541,9 @@ class Checkout:
         self.gifts: Mapping[str, GiftStock] | None = None
         """The GIFT promotions' products (docs/promotions.md#gifts); None: the book gives none."""
 
-    def pays(self, lines: Sequence[Line], *, blocks_coupons: bool, free_delivery: bool) -> tuple[Decimal, bool]:
+    def pays(
+        self, lines: Sequence[Line], *, blocks_coupons: bool, free_delivery: FreeDelivery | None
+    ) -> tuple[Decimal, bool]:
         """`total_amount` with these lines' promotion discounts, and whether the coupons saved something."""
         region = self.region
         zero = region.zero
@@ -570,7 +572,13 @@ class Checkout:
             discount += line.discount
             tax += added_tax(line.priced, line.discount, region.cent, zero)
         goods = self.subtotal - discount
-        charged = zero if free_delivery else _delivery(request, region, goods, self.multiplier).amount
+        if free_delivery is None:
+            charged = _delivery(request, region, goods, self.multiplier).amount
+        elif free_delivery.percent is None and free_delivery.amount is None and free_delivery.max is None:
+            charged = zero
+        else:  # docs/promotions.md#partial-free-delivery
+            charged = _delivery(request, region, goods, self.multiplier).amount
+            charged -= waived_fee(free_delivery, charged, region.cent)
         fee = _free_delivery_coupon(coupons, charged, zero) if coupons else charged
         small = small_basket_fee(region, goods=goods, flag_threshold=self.threshold).amount
         return goods + tax + fee + small, discount > taken or fee != charged
@@ -626,7 +634,15 @@ def _promotions_shown(
     it applies to: its amount); the fee left."""
     for promotion, amount in promoted.applied:
         if promotion is promoted.free_delivery:
-            amount, fee = (fee, zero) if parcels is None else parcels.waive(promotion)
+            terms = promoted.delivery_terms
+            assert terms is not None
+            if parcels is not None:
+                amount, fee = parcels.waive(promotion, terms)
+            elif terms.percent is None and terms.amount is None and terms.max is None:
+                amount, fee = fee, zero
+            else:  # docs/promotions.md#partial-free-delivery: the quote's one shipment
+                amount = waived_fee(terms, fee, zero)
+                fee -= amount
         if promotion.funded_by == "platform":  # `funded_by` absent for the seller's: such quotes read as before
             shown = AppliedPromotion(
                 promotion_id=promotion.id, name=promotion.name, kind=promotion.kind, amount=amount, funded_by="platform"

@@ -49,6 +49,7 @@ from quote_service.pricing.promotions import (
     PromotionBook,
     PromotionRejection,
     SpendTiers,
+    waived_fee,
 )
 from quote_service.pricing.reduced_lines import is_reduced, reduced_view
 
@@ -57,7 +58,7 @@ class Deal:
     """What a set of promotions gives when applied in order to fresh copies of the lines (or to the
     lines themselves, when it is the only deal there is)."""
 
-    __slots__ = ("amounts", "blocks_coupons", "free_delivery", "lines", "value")
+    __slots__ = ("amounts", "blocks_coupons", "delivery_terms", "free_delivery", "lines", "value")
 
     def __init__(self, lines: list[Line]) -> None:
         self.lines = lines
@@ -65,6 +66,8 @@ class Deal:
         """Each promotion with the goods discount it gave (0 for FREE_DELIVERY and for one left
         nothing) and, when it was left nothing, why."""
         self.free_delivery: Promotion | None = None
+        self.delivery_terms: FreeDelivery | None = None
+        """`free_delivery`'s configuration: what it takes off each shipment's fee."""
         self.value = ZERO
         self.blocks_coupons = False
         """A promotion that gave something does not combine with coupons."""
@@ -73,16 +76,19 @@ class Deal:
 class Checkout(Protocol):
     """What the customer pays in the end with a deal (the engine's steps 5-9, as sums)."""
 
-    def pays(self, lines: Sequence[Line], *, blocks_coupons: bool, free_delivery: bool) -> tuple[Decimal, bool]:
+    def pays(
+        self, lines: Sequence[Line], *, blocks_coupons: bool, free_delivery: FreeDelivery | None
+    ) -> tuple[Decimal, bool]:
         """(`total_amount` with these lines' promotion discounts, whether the request's coupons saved
-        something on top); `blocks_coupons`: the coupons are refused; `free_delivery`: the fee is waived."""
+        something on top); `blocks_coupons`: the coupons are refused; `free_delivery`: the fee is waived
+        as this FREE_DELIVERY configuration says."""
         ...
 
 
 class Outcome:
     """The promotions a quote applies and the ones it leaves out, with the lines' discounts filled in."""
 
-    __slots__ = ("applied", "blocks_coupons", "discount", "free_delivery", "gifts", "rejected")
+    __slots__ = ("applied", "blocks_coupons", "delivery_terms", "discount", "free_delivery", "gifts", "rejected")
 
     def __init__(self) -> None:
         self.applied: list[tuple[Promotion, Decimal]] = []
@@ -90,6 +96,8 @@ class Outcome:
         self.rejected: list[tuple[Promotion, PromotionRejection, str]] = []
         """Promotions left out, in the book's order, with the reason and a sentence for people."""
         self.free_delivery: Promotion | None = None
+        self.delivery_terms: FreeDelivery | None = None
+        """`free_delivery`'s configuration: what it takes off each shipment's fee."""
         self.discount = ZERO
         self.blocks_coupons = False
         self.gifts: list[tuple[Promotion, GiftStock]] = []
@@ -367,13 +375,17 @@ def _deal(
     cap_left = cap
     floored = False  # every line at its min_price floor: no goods promotion can give more
     for promotion in promotions:
-        if isinstance(promotion.config, FreeDelivery):
+        config = promotion.config
+        if isinstance(config, FreeDelivery):
             waived = ZERO
             why = ""
             if deal.free_delivery is None:
                 waived = fee()
+                if waived > 0 and (config.percent is not None or config.amount is not None or config.max is not None):
+                    waived = waived_fee(config, waived, cent)  # docs/promotions.md#partial-free-delivery
                 if waived > 0:
                     deal.free_delivery = promotion
+                    deal.delivery_terms = config
                     deal.value += waived
                     deal.blocks_coupons = deal.blocks_coupons or not promotion.combines_with_coupons
             else:
@@ -538,6 +550,7 @@ def apply_promotions(
     outcome.blocks_coupons = chosen.blocks_coupons
     outcome.rejected = [(promotion, reason, why) for _, promotion, reason, why in sorted(left_out, key=_position)]
     outcome.free_delivery = chosen.free_delivery
+    outcome.delivery_terms = chosen.delivery_terms
     # By position, not zip(..., strict=True): in the former compiled engine, a generic call (~2,500 instructions).
     for position, line in enumerate(lines):
         done = chosen.lines[position].discount
@@ -664,7 +677,7 @@ def _cheapest(
     in the book's order; a tie goes to the earlier); the others' promotions join `left_out` as
     BETTER_DEAL, each saying by how much it lost."""
     paid = [
-        checkout.pays(deal.lines, blocks_coupons=deal.blocks_coupons, free_delivery=deal.free_delivery is not None)
+        checkout.pays(deal.lines, blocks_coupons=deal.blocks_coupons, free_delivery=deal.delivery_terms)
         for deal in deals
     ]
     best = 0

@@ -7,7 +7,7 @@ is active and inside `[starts_at, ends_at)`. What it gives depends on its kind (
     AMOUNT_OFF      amount (in its currency) off its eligible lines
     BUY_X_GET_Y     percent_off of the CHEAPEST (or `selection: most_expensive`) `get` units,
                     once per complete `buy` group
-    FREE_DELIVERY   the delivery fee waived
+    FREE_DELIVERY   the delivery fee waived, or percent / amount of it (at most max), per shipment
     FIXED_PRICE_BUNDLE  every complete group of `quantity` qualifying units (most expensive
                     first) costs `price` together
     SPEND_TIERS     the highest tier reached: its amount or percent off its lines
@@ -27,7 +27,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 from uuid import UUID
 
@@ -111,8 +111,32 @@ class BuyXGetY(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 class FreeDelivery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="FREE_DELIVERY"):
+    """The delivery fee of each shipment it covers waived: whole, or `percent` of it or `amount` off it,
+    at most `max` (docs/promotions.md#partial-free-delivery)."""
+
+    percent: Decimal | None = None
+    amount: Decimal | None = None
+    max: Decimal | None = None
+    """At most this much off each shipment's fee."""
+    currency: str | None = None
+    """The currency of `amount` and `max` (else the conditions'): the promotion applies only in it."""
     distribution: Distribution = "proportional"
     """Taken for every kind; a waived fee has no lines to spread over."""
+
+
+def waived_fee(config: FreeDelivery, fee: Decimal, cent: Decimal) -> Decimal:
+    """What a partial FREE_DELIVERY takes off one shipment's `fee`: `percent` of it (rounded half up
+    once) or `amount`, at most `max`, never more than the fee. Callers test for a whole waiver
+    (percent, amount and max all None: the fee itself) without a call."""
+    if config.percent is not None:
+        part = (fee * config.percent / 100).quantize(cent, ROUND_HALF_UP)
+    elif config.amount is not None:
+        part = config.amount
+    else:
+        part = fee
+    if config.max is not None:
+        part = min(part, config.max)
+    return min(part, fee)
 
 
 class FixedPriceBundle(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="FIXED_PRICE_BUNDLE"):
@@ -259,7 +283,7 @@ def could_meet(
     config = promotion.config
     if isinstance(config, AmountOff | FixedPriceBundle | SpendTiers) and config.currency != basket.currency:
         return False
-    if isinstance(config, Gift) and config.currency is not None and config.currency != basket.currency:
+    if isinstance(config, Gift | FreeDelivery) and config.currency is not None and config.currency != basket.currency:
         return False
     if promotion.budget_currency is not None and promotion.budget_currency != basket.currency:
         return False

@@ -55,7 +55,8 @@ class PromotionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     config: dict[str, Any] = msgspec.field(default_factory=dict)
     """PERCENT_OFF {percent, max_discount?}; AMOUNT_OFF {amount, currency}; BUY_X_GET_Y {buy: {quantity,
     product_ids | category_ids}, get: {quantity, product_ids | category_ids, percent_off (100)},
-    max_applications?, selection: cheapest | most_expensive}; FREE_DELIVERY {}; FIXED_PRICE_BUNDLE
+    max_applications?, selection: cheapest | most_expensive}; FREE_DELIVERY {percent? | amount?, max?,
+    currency?} (none: the whole fee); FIXED_PRICE_BUNDLE
     {product_ids | category_ids, quantity, price, currency}; SPEND_TIERS {tiers: [{min_subtotal,
     amount | percent}], currency}; GIFT {product_id, quantity, min_subtotal?, currency?}. Every kind
     takes distribution: proportional | even."""

@@ -142,7 +142,7 @@ MUTATIONS = [
     Mutation(DEALS, "_left_nothing", "if cap_left <= 0:", "if cap_left < 0:"),
     Mutation(ENGINE, "Checkout.pays", "return goods + tax + fee + small,", "return goods + fee + small,"),
     Mutation(ENGINE, "Checkout.pays", "blocks_coupons,\n", "False,\n"),
-    Mutation(ENGINE, "Checkout.pays", "zero if free_delivery else", "zero if False else"),
+    Mutation(ENGINE, "Checkout.pays", "charged = zero\n", "charged = goods\n"),
     Mutation(DELIVERY, "_charge", "if any(step[0] is not None for step in steps)", "if False"),
     Mutation(DELIVERY, "_waived", "(*charged.parts, waived)", "(*charged.rules, waived)"),
     Mutation(SETTLE, "response_parts", "after <= floor", "after < floor"),
