@@ -31,6 +31,7 @@ from quote_service.pricing.coupons import Coupon, CouponSet
 from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
 from quote_service.pricing.discounts import CouponResult, apply_coupons, discount_cap
 from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, FlagSet, evaluate_compiled
+from quote_service.pricing.hints import HintBasket, next_steps
 from quote_service.pricing.lines import Line, price_lines
 from quote_service.pricing.money import MAX_AMOUNT, ZERO, is_currency
 from quote_service.pricing.plan import RegionPlan, region_plan
@@ -308,6 +309,24 @@ def price_quote(
         sellers=UNSET
         if parcels is None
         else seller_totals(parcels, lines, settled, commission_tax_rate=defaults.commission_tax_rate, cent=region.cent),
+        hints=UNSET
+        if not request.hints
+        else next_steps(  # docs/promotions.md#hints: after every total, changing none
+            HintBasket(
+                lines,
+                currency=currency,
+                cent=region.cent,
+                subtotal=subtotal,
+                delivery_fee=fee,
+                cap_percent=defaults.max_discount_percentage,
+                parcels=parcels,
+                gifts=gifts,
+            ),
+            snapshot.promotions,
+            customer,
+            request.channel,
+            now,
+        ),
     )
     if terms is None:
         return quote

@@ -411,6 +411,23 @@ def _deal(
     return deal
 
 
+def value_alone(promotion: Promotion, lines: Sequence[Line], cap: Decimal, cent: Decimal) -> Decimal:
+    """What a goods promotion alone takes off `lines` before any discount, within `cap` and the floors
+    (the hints' measure: docs/promotions.md#hints)."""
+    zero = ZERO.quantize(cent)
+    fresh = [Line(line.priced, zero, None, line.own) for line in lines]
+    return _deal([promotion], fresh, cap, cent, lambda: zero, in_place=True).value
+
+
+def eligible_goods(promotion: Promotion, lines: Sequence[Line]) -> Decimal:
+    """The goods before discounts of the lines the promotion may discount (what SPEND_TIERS reach)."""
+    skip = promotion.on_reduced_lines == "skip"
+    return sum(
+        (line.priced.subtotal for line in lines if _eligible(promotion, line) and not (skip and is_reduced(line))),
+        ZERO,
+    )
+
+
 def _left_nothing(promotion: Promotion, lines: Sequence[Line], cap: Decimal, cap_left: Decimal) -> str:
     """Why a goods promotion gave nothing (docs/promotions.md's words)."""
     if cap_left <= 0:

@@ -233,6 +233,9 @@ class GiftStock(msgspec.Struct, frozen=True, kw_only=True):
     is_active: bool
     stock: int
     """Units in stock less those held for other quotes' reservations."""
+    unit_price: Decimal | None = None
+    """Its current price, in `currency`: what a hint says the gift is worth (docs/promotions.md#hints)."""
+    currency: str | None = None
 
 
 class Basket(msgspec.Struct, frozen=True, kw_only=True):
@@ -485,6 +488,14 @@ class PromotionBook:
             return []
         admitted = self._view(currency, customer_group, customer_segment, channel, now).admitted
         return [self.ordered[position].id for position in self.limited if position in admitted]
+
+    def in_force_for(
+        self, currency: str, group: str | None, segment: str | None, channel: str | None, now: datetime
+    ) -> list[Promotion]:
+        """The promotions in force that a quote of this currency, customer group, segment and channel
+        could meet at `now`, in stacking order (whatever its basket: the hints look further than it)."""
+        admitted = self._view(currency, group, segment, channel, now).admitted
+        return [promotion for position, promotion in enumerate(self.ordered) if position in admitted]
 
     def gifts_for(
         self, currency: str, group: str | None, segment: str | None, channel: str | None, now: datetime
