@@ -9,8 +9,9 @@ Each candidate step names the goods to add (`add_amount`) and what the customer 
                    added); PERCENT_OFF and AMOUNT_OFF whose min_subtotal the basket misses (saves: what it
                    would take off)
     free_delivery  a shipment's selected option with free_above (seller_id: its seller; saves: its fee),
-                   and FREE_DELIVERY promotions whose min_subtotal the basket (or a shipment) misses
-                   (saves: the part of the fee they would waive)
+                   FREE_DELIVERY promotions whose min_subtotal the basket (or a shipment) misses
+                   (saves: the part of the fee they would waive), and a FREE_DELIVERY rule's
+                   min_subtotal the goods after discounts miss (a quote without shipments; saves: its fee)
     bundle         FIXED_PRICE_BUNDLE: the units missing from the next group, of the cheapest qualifying
                    item in the basket (saves: what the completed group takes off)
     buy_x_get_y    BUY_X_GET_Y: the fewest units of one qualifying item in the basket that earn more of it
@@ -52,6 +53,7 @@ from quote_service.pricing.promotions import (
     waived_fee,
 )
 from quote_service.pricing.quote import CustomerContext, Hint, HintKind
+from quote_service.pricing.rules import FreeDeliveryConfig, PricingRule
 from quote_service.pricing.shipments import Shipments, meets_but_minimum
 
 MAX_HINTS = 3
@@ -62,7 +64,10 @@ _CANDIDATE_ITEMS = 5
 class HintBasket:
     """What the steps read of a priced quote."""
 
-    __slots__ = ("cap_percent", "cent", "currency", "delivery_fee", "gifts", "lines", "parcels", "subtotal")
+    __slots__ = (
+        "cap_percent", "cent", "currency", "delivery_fee", "free_rule", "gifts", "goods", "lines", "parcels",
+        "subtotal",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -71,13 +76,19 @@ class HintBasket:
         currency: str,
         cent: Decimal,
         subtotal: Decimal,
+        goods: Decimal,
         delivery_fee: Decimal,
         cap_percent: Decimal,
         parcels: Shipments | None,
         gifts: Mapping[str, GiftStock] | None,
+        free_rule: PricingRule | None = None,
     ) -> None:
         self.lines, self.currency, self.cent, self.subtotal = lines, currency, cent, subtotal
         self.delivery_fee, self.cap_percent, self.parcels, self.gifts = delivery_fee, cap_percent, parcels, gifts
+        self.goods = goods
+        """The goods after discounts (what a FREE_DELIVERY rule's minimum is measured on)."""
+        self.free_rule = free_rule
+        """The region's FREE_DELIVERY rule, if any."""
 
     def cap(self, added: Decimal) -> Decimal:
         """The discount cap of the basket with `added` goods more."""
@@ -92,7 +103,7 @@ def next_steps(
     now: datetime,
 ) -> list[Hint]:
     """At most MAX_HINTS steps to a better total, cheapest `add_amount` first (module docstring)."""
-    found: list[Hint] = _free_above(basket)
+    found: list[Hint] = _free_above(basket) + _free_rule(basket)
     for promotion in book.in_force_for(basket.currency, customer.customer_group, customer.segment, channel, now):
         if _spent(promotion, customer):
             continue
@@ -151,6 +162,28 @@ def _free_above(basket: HintBasket) -> list[Hint]:
             )
         )
     return hints
+
+
+def _free_rule(basket: HintBasket) -> list[Hint]:
+    """A FREE_DELIVERY rule whose min_subtotal the goods after discounts miss, while a fee is charged."""
+    rule = basket.free_rule
+    config = None if rule is None else rule.configuration
+    if basket.parcels is not None or not isinstance(config, FreeDeliveryConfig) or basket.delivery_fee <= 0:
+        return []
+    add = config.min_subtotal - basket.goods
+    if add <= 0:
+        return []
+    message = f"add {add} for free delivery"
+    return [
+        Hint(
+            kind="free_delivery",
+            promotion_id=None,
+            seller_id=None,
+            add_amount=add,
+            saves=basket.delivery_fee,
+            message=message,
+        )
+    ]
 
 
 def _free_delivery(promotion: Promotion, config: FreeDelivery, basket: HintBasket) -> list[Hint]:

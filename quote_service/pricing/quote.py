@@ -470,7 +470,7 @@ class Hint(msgspec.Struct, frozen=True, kw_only=True):
     seller_id: str | None
     """The seller whose goods the step adds (null: any)."""
     add_amount: Decimal
-    """The goods to add, before discounts (after them for a shipment's free_above)."""
+    """The goods to add, before discounts (after them for a shipment's free_above and a FREE_DELIVERY rule)."""
     saves: Decimal
     """How much less the customer would then pay than without the step's benefit."""
     message: str

@@ -23,9 +23,10 @@ from quote_service.pricing.promotions import (
     Tier,
 )
 from quote_service.pricing.quote import Quote
+from quote_service.pricing.rules import FreeDeliveryConfig
 from tests.unit.pricing.test_engine_promotions import BOOKS
 from tests.unit.pricing.test_engine_shipments import STANDARD, profile
-from tests.unit.pricing.test_engine_support import D, item, product, promotion, quote, request
+from tests.unit.pricing.test_engine_support import D, item, product, promotion, quote, request, rule
 
 
 def hints(result: Quote) -> list[tuple[str, str, str, str]]:
@@ -84,6 +85,20 @@ def test_a_shipments_free_above_and_a_free_delivery_threshold() -> None:
     ]
     assert not isinstance(result.hints, msgspec.UnsetType)
     assert [(h.seller_id, h.promotion_id) for h in result.hints] == [("s2", over_60.id), ("s2", None)]
+
+
+def test_a_free_delivery_rules_minimum_on_the_goods_after_discounts() -> None:
+    book = product("40.00")
+    free_from_100 = rule(FreeDeliveryConfig(min_subtotal=D("100.00")))
+    ten_off = promotion(PercentOff(percent=D("10")), name="10 %")
+
+    def priced(*extra: str, hinted: bool = False) -> Quote:
+        items = [item(book), *(item("wrap", 1, unit_price=price) for price in extra)]
+        return quote(request(*items, hints=hinted), products=[book], rules=[free_from_100], promotions=[ten_off])
+
+    # the goods after the 10 % are 36.00: 64.00 more of goods after discounts reach 100.00 (71.11 before the 10 %)
+    assert hints(priced(hinted=True)) == [("free_delivery", "64.00", "10.00", "add 64.00 for free delivery")]
+    assert (priced("71.10").delivery_fee, priced("71.11").delivery_fee) == (D("10.00"), D("0.00"))
 
 
 def test_a_bundles_missing_unit_and_a_buy_x_get_ys_missing_units() -> None:
