@@ -90,6 +90,12 @@ class HintBasket:
         self.free_rule = free_rule
         """The region's FREE_DELIVERY rule, if any."""
 
+    def before_discounts(self) -> list[Line]:
+        """The lines as they were before any promotion or coupon (what a tier is reached on; a line
+        reduced by the promotion itself is not reduced for it)."""
+        zero = ZERO.quantize(self.cent)
+        return [Line(line.priced, zero, None, line.own) for line in self.lines]
+
     def cap(self, added: Decimal) -> Decimal:
         """The discount cap of the basket with `added` goods more."""
         return discount_cap(self.subtotal + added, self.cap_percent, self.cent)
@@ -261,7 +267,7 @@ def _next_tier(promotion: Promotion, config: SpendTiers, basket: HintBasket) -> 
     eligible = _eligible_lines(promotion, basket.lines)
     if not eligible:
         return None
-    goods = eligible_goods(promotion, basket.lines)
+    goods = eligible_goods(promotion, basket.before_discounts())
     above = [i for i, tier in enumerate(config.tiers) if tier.min_subtotal > goods]
     if not above:
         return None
