@@ -16,11 +16,13 @@ tests/unit/test_error_codes.py keeps the two equal and checks every code the pac
     │   ├── IdempotencyInProgress        409 IDEMPOTENCY_IN_PROGRESS (Retry-After)
     │   ├── InsufficientStock            409 INSUFFICIENT_STOCK
     │   ├── HoldLimitExceeded            409 HOLD_LIMIT_EXCEEDED (a customer's caps on held stock)
-    │   └── ProductUnavailable           409 PRODUCT_UNAVAILABLE (an inactive catalog product)
+    │   ├── ProductUnavailable           409 PRODUCT_UNAVAILABLE (an inactive catalog product)
+    │   └── QuantityLimitReached         409 QUANTITY_RULE (an order past a per-customer limit)
     ├── ValidationFailed                 422 VALIDATION_FAILED (one detail per bad field)
     │   ├── CurrencyMismatch             422 CURRENCY_MISMATCH
     │   │   └── CurrencyNotPriced        422 CURRENCY_NOT_PRICED (no price list nor the catalog prices it)
-    │   └── ClientPriceNotAllowed        422 CLIENT_PRICE_NOT_ALLOWED (a user's request-priced line)
+    │   ├── ClientPriceNotAllowed        422 CLIENT_PRICE_NOT_ALLOWED (a user's request-priced line)
+    │   └── QuantityRuleBroken           422 QUANTITY_RULE (an item's quantity breaks its quantity rules)
     ├── RateLimited                      429 RATE_LIMITED      (Retry-After)
     ├── Overloaded                       503 OVERLOADED        (Retry-After)
     ├── DependencyUnavailable            503 DEPENDENCY_UNAVAILABLE (Retry-After)
@@ -55,6 +57,9 @@ class ErrorCode(NamedTuple):
     """The Retry-After seconds the answer carries, where the service sets them."""
     framework: bool = False
     """The code the HTTP edge gives the framework's own errors of this status (a 405, a 413, ...)."""
+    also_status: int | None = None
+    """A second status the code answers with, raised by a second class (`answered_also`): the same
+    rule refused as a bad request (422) and, checked again when the state moved, as a conflict (409)."""
 
 
 REGISTRY: dict[str, ErrorCode] = {}
@@ -78,6 +83,21 @@ def registered(
     def register(cls: E) -> E:
         cls.code, cls.status_code, cls.retry_after = code, status, retry_after
         _add(ErrorCode(code, status, retry, meaning, cls, retry_after, framework))
+        return cls
+
+    return register
+
+
+def answered_also(code: str) -> Callable[[E], E]:
+    """Register an error class that answers an already registered `code` with its own status (the
+    row's `also_status`): one rule, two moments to break it."""
+
+    def register(cls: E) -> E:
+        row = REGISTRY[code]
+        if row.also_status is not None or cls.status_code == row.status:
+            raise ValueError(f"error code {code} already answers with {cls.status_code}")
+        REGISTRY[code] = row._replace(also_status=cls.status_code)
+        cls.code = code
         return cls
 
     return register
@@ -219,6 +239,22 @@ class CurrencyNotPriced(CurrencyMismatch):
 @registered("CLIENT_PRICE_NOT_ALLOWED", 422, "no", "A user quoted an item it priced itself")
 class ClientPriceNotAllowed(ValidationFailed):
     pass
+
+
+@registered(
+    "QUANTITY_RULE",
+    422,
+    "after change",
+    "An item's quantity breaks its quantity rules (min_qty, max_qty, step, max_per_customer); each detail "
+    "says what is allowed. 409 when an order finds the customer's limit reached since its quote",
+)
+class QuantityRuleBroken(ValidationFailed):
+    pass
+
+
+@answered_also("QUANTITY_RULE")
+class QuantityLimitReached(Conflict):
+    """An order whose customer reached a per-customer limit since the quote (409 QUANTITY_RULE)."""
 
 
 @registered(

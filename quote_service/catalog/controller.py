@@ -29,10 +29,21 @@ from quote_service.catalog.schemas import (
 from quote_service.config import Settings
 from quote_service.errors import NotFound, invalid
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep, ProductCacheDep, ReadPoolDep, actor_of
+from quote_service.web.deps import (
+    AdminPoolDep,
+    AuthedRequest,
+    ConfigStoreDep,
+    PoolDep,
+    ProductCacheDep,
+    ReadPoolDep,
+    actor_of,
+)
 from quote_service.web.envelope import Envelope, ok
 
 admin_or_seller = requires_role("admin", "seller")
+_RULES = "products"
+"""The domain a product write names when its quantity rules moved the configuration version
+(they are in the snapshot: docs/pricing.md#quantity-rules); this process reloads at once."""
 
 
 class ProductController(Controller):
@@ -46,12 +57,15 @@ class ProductController(Controller):
         admin_pool: AdminPoolDep,
         product_cache: ProductCacheDep,
         settings: NamedDependency[Settings],
+        config_store: ConfigStoreDep,
         request: AuthedRequest,
     ) -> Envelope[Product]:
         product = await service.create_product(
             admin_pool, data, actor=actor_of(request), prices_include_tax=settings.catalog_prices_include_tax
         )
         await product_cache.invalidate([product.id])
+        if data.quantity_rules is not None:
+            await config_store.follow(_RULES)
         return ok(product, "Product created")
 
     @get("/", summary="List products, keyset-paginated (min_price and cost_price for admins and service keys)")
@@ -121,10 +135,13 @@ class ProductController(Controller):
         data: JSONBody[ProductUpdate],
         admin_pool: AdminPoolDep,
         product_cache: ProductCacheDep,
+        config_store: ConfigStoreDep,
         request: AuthedRequest,
     ) -> Envelope[Product]:
         product = await service.update_product(admin_pool, product_id, data, actor=actor_of(request))
         await product_cache.invalidate([product_id])
+        if data.quantity_rules is not msgspec.UNSET:
+            await config_store.follow(_RULES)
         return ok(product, "Product updated")
 
     @patch(
@@ -140,6 +157,7 @@ class ProductController(Controller):
         admin_pool: AdminPoolDep,
         product_cache: ProductCacheDep,
         settings: NamedDependency[Settings],
+        config_store: ConfigStoreDep,
         request: AuthedRequest,
     ) -> Envelope[Product]:
         if own_seller(request.user) is not None:
@@ -154,6 +172,8 @@ class ProductController(Controller):
                 admin_pool, product_id, data, actor=actor_of(request), source="seller" if by_seller else "manual"
             )
         await product_cache.invalidate([product_id])
+        if data.quantity_rules is not msgspec.UNSET:
+            await config_store.follow(_RULES)
         return ok(product, "Product updated")
 
     @delete("/{product_id:uuid}", status_code=200, guards=[admin_only], summary="Deactivate a product")
@@ -209,6 +229,7 @@ class ProductController(Controller):
         admin_pool: AdminPoolDep,
         product_cache: ProductCacheDep,
         settings: NamedDependency[Settings],
+        config_store: ConfigStoreDep,
         request: AuthedRequest,
     ) -> Envelope[Product]:
         if own_seller(request.user) is not None:

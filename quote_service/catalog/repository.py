@@ -10,14 +10,16 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from quote_service.catalog.schemas import PriceSource, ProductSort
 from quote_service.db.pool import Connection
 from quote_service.errors import DuplicateKey
+from quote_service.pricing.quantity_rules import QuantityRules
 
 PRODUCT_COLUMNS = (
     "id, sku, name, category_id, seller_id, currency, base_price, current_price, min_price, "
-    "cost_price, stock, tags, weight, is_active, created_at, updated_at, prices_include_tax"
+    "cost_price, stock, tags, weight, is_active, created_at, updated_at, prices_include_tax, quantity_rules"
 )
 _WRITABLE = (
     "sku",
@@ -33,6 +35,7 @@ _WRITABLE = (
     "weight",
     "is_active",
     "prices_include_tax",
+    "quantity_rules",
 )
 _HISTORY_COLUMNS = "id, product_id, old_price, new_price, reason, source, actor, ref_id, changed_at"
 # Every column an update may change except current_price, which only move_price() changes.
@@ -259,6 +262,12 @@ async def insert_stock_movement(
         reason,
         actor,
     )
+
+
+async def quantity_rules(conn: Connection) -> dict[str, QuantityRules]:
+    """Every product's quantity rules, by product id (those without rules are left out: an index holds the rest)."""
+    rows = await conn.fetch("SELECT id, quantity_rules FROM products WHERE quantity_rules IS NOT NULL")
+    return {str(row["id"]): msgspec.convert(row["quantity_rules"], QuantityRules) for row in rows}
 
 
 async def product_exists(conn: Connection, *, product_id: UUID) -> bool:

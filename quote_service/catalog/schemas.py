@@ -10,6 +10,7 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from quote_service.pricing.quantity_rules import QuantityRules
 from quote_service.validation import StrictDecimal
 
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="Opaque client id, 1-64 chars.")]
@@ -43,6 +44,8 @@ class ProductCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     prices_include_tax: bool | None = None
     """Its prices (current, base, min, flash) are gross, tax included (docs/markets.md); unset:
     CATALOG_PRICES_INCLUDE_TAX."""
+    quantity_rules: QuantityRules | None = None
+    """How many units an item may hold, and a customer may buy (docs/pricing.md#quantity-rules)."""
 
 
 class ProductUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -63,6 +66,8 @@ class ProductUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     price_change_reason: Reason | None = None
     prices_include_tax: bool | UnsetType = UNSET
     """Unset: unchanged."""
+    quantity_rules: QuantityRules | UnsetType | None = UNSET
+    """The whole rule set (docs/pricing.md#quantity-rules); unset: unchanged, null: none."""
 
 
 class ProductPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -82,6 +87,8 @@ class ProductPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     is_active: bool | UnsetType = UNSET
     price_change_reason: Reason | UnsetType = UNSET
     prices_include_tax: bool | UnsetType = UNSET
+    quantity_rules: QuantityRules | UnsetType | None = UNSET
+    """The whole rule set, replacing the one before (null: none)."""
     stock: Stock | UnsetType = UNSET
     """A seller's own product only (docs/sellers.md): the new stock, applied as one atomic adjustment.
     An admin changes stock through POST /products/{id}/stock (here: 422)."""
@@ -122,6 +129,8 @@ class Product(msgspec.Struct, frozen=True, kw_only=True):
     """stock - reserved: what a new quote may reserve or a plain order may take (`GET /products/{id}` only)."""
     prices_include_tax: bool = False
     """Its prices are gross, tax included: a quote line priced from it contains its tax (docs/markets.md)."""
+    quantity_rules: QuantityRules | UnsetType = UNSET
+    """Its quantity rules (docs/pricing.md#quantity-rules); absent: it has none."""
 
 
 class PriceChange(msgspec.Struct, frozen=True, kw_only=True):

@@ -27,6 +27,7 @@ from quote_service.db.pool import Connection
 from quote_service.errors import FieldError, InsufficientStock, NotFound, ValidationFailed, invalid
 from quote_service.pricing import money
 from quote_service.pricing.price_moves import manual_move_problem
+from quote_service.pricing.quantity_rules import QuantityRules, rules_problems
 
 _PRICE_FIELDS = ("base_price", "current_price", "min_price", "cost_price")
 
@@ -36,6 +37,7 @@ def product_from_row(row: asyncpg.Record) -> Product:
     currency = row["currency"]
     prices: dict[str, Any] = {name: money.round_money(row[name], currency) for name in _PRICE_FIELDS}
     weight = row["weight"]
+    rules = row["quantity_rules"]
     return Product(
         id=row["id"],
         sku=row["sku"],
@@ -50,6 +52,7 @@ def product_from_row(row: asyncpg.Record) -> Product:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         prices_include_tax=row["prices_include_tax"],
+        quantity_rules=msgspec.UNSET if rules is None else msgspec.convert(rules, QuantityRules),
         **prices,
     )
 
@@ -103,10 +106,22 @@ def check_product(fields: dict[str, Any]) -> None:
     weight = fields.get("weight")
     if weight is not None and (not weight.is_finite() or weight < 0 or weight >= Decimal("1e9")):
         errors.append(FieldError("weight", "must be a finite number >= 0"))
+    errors += _stored_quantity_rules(fields)
     if errors:
         raise ValidationFailed(
             "Invalid product: " + "; ".join(f"{e.field} {e.message}" for e in errors), details=errors
         )
+
+
+def _stored_quantity_rules(fields: dict[str, Any]) -> list[FieldError]:
+    """Put `fields["quantity_rules"]` (sent, or as stored) in its stored form; why no quantity can meet it."""
+    rules = fields.get("quantity_rules")
+    if rules is None:
+        return []
+    if not isinstance(rules, QuantityRules):
+        rules = msgspec.convert(rules, QuantityRules)
+    fields["quantity_rules"] = msgspec.to_builtins(rules)
+    return rules_problems(rules, "quantity_rules")
 
 
 async def create_product(

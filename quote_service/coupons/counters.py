@@ -8,10 +8,9 @@ under the coupon's lock, so the counter is only advice.
 customer's live uses of the code and how many times they changed (`version`: the customer's
 redemptions of the code plus those released, so every order and every cancel moves it on by
 one, in the transaction that commits the change; rows are never deleted). Every write is a
-compare-and-set (`_PUBLISH`) that only moves a counter to a newer version, so writers that
-race (an order publishing the count it read in its transaction, a cancel publishing the count
-after its commit, a repair) leave the newest count whatever order their writes arrive in. A
-value without a version (written before versions) is older than any.
+compare-and-set that only moves a counter to a newer version (cache/versioned.py), so writers
+that race (an order publishing the count it read in its transaction, a cancel publishing the
+count after its commit, a repair) leave the newest count whatever order their writes arrive in.
 
 Its ways of being wrong, and what puts each right:
 
@@ -40,7 +39,8 @@ from collections.abc import Callable, Mapping, Sequence
 import structlog
 
 from quote_service.background import BackgroundLoop
-from quote_service.cache.redis import RedisClient, is_cluster, run_each
+from quote_service.cache.redis import RedisClient
+from quote_service.cache.versioned import write_newer
 from quote_service.coupons.repository import Uses, customer_uses
 from quote_service.db.pool import Connection, Pool
 from quote_service.pricing.coupons import normalize_code
@@ -52,25 +52,6 @@ RECHECK_SECONDS = 10.0
 customer and code, per process)."""
 _MAX_TRACKED = 10_000
 """Suspicions remembered for RECHECK_SECONDS, and checks waiting, at most (then forgotten)."""
-
-# KEYS[i] a counter; ARGV[2i-1], ARGV[2i] PostgreSQL's count for it and that count's version.
-# A counter moves only to a newer version; one without a version (or none) is older than any.
-_PUBLISH = """
-local written = 0
-for i, key in ipairs(KEYS) do
-  local count, version = ARGV[2 * i - 1], tonumber(ARGV[2 * i])
-  local held = redis.call('GET', key)
-  local known = -1
-  if held then
-    known = tonumber(string.match(held, ':(%d+)$') or '-1')
-  end
-  if version > known then
-    redis.call('SET', key, count .. ':' .. ARGV[2 * i])
-    written = written + 1
-  end
-end
-return written
-"""
 
 
 def uses_key(code: str, customer_id: str) -> str:
@@ -95,13 +76,7 @@ def after_order(uses: Mapping[str, Uses], codes: Sequence[str]) -> dict[str, Use
 
 async def _write(redis: RedisClient, customer_id: str, uses: Mapping[str, Uses]) -> int:
     """Move the customer's counters to `uses` where they hold an older version; how many it wrote."""
-    calls = [([uses_key(code, customer_id)], [u.count, u.version]) for code, u in uses.items()]
-    # register_script only hashes locally; Redis loads the script once, on first use.
-    script = redis.register_script(_PUBLISH)
-    if is_cluster(redis):  # the counters are independent: one call per key (its own slot)
-        return sum(await run_each(redis, script, calls))
-    written: int = await script(keys=[keys[0] for keys, _ in calls], args=[arg for _, args in calls for arg in args])
-    return written
+    return await write_newer(redis, {uses_key(code, customer_id): (u.count, u.version) for code, u in uses.items()})
 
 
 async def publish(redis: RedisClient, customer_id: str, uses: Mapping[str, Uses]) -> int:

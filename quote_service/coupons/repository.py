@@ -15,7 +15,7 @@ from quote_service.pricing.coupons import Coupon
 COUPON_COLUMNS = (
     "code, type, value, currency, min_subtotal, max_discount, category_ids, valid_from, valid_to, "
     "usage_limit, per_customer_limit, is_active, times_used, funded_by, created_by, updated_by, created_at, "
-    "updated_at, product_ids, seller_id"
+    "updated_at, product_ids, seller_id, on_reduced_lines"
 )
 _WRITABLE = (
     "type",
@@ -31,6 +31,7 @@ _WRITABLE = (
     "per_customer_limit",
     "is_active",
     "funded_by",
+    "on_reduced_lines",
 )
 
 
@@ -52,6 +53,7 @@ def model_from_row(row: asyncpg.Record) -> Coupon:
         is_active=row["is_active"],
         times_used=row["times_used"],
         funded_by=row["funded_by"],
+        on_reduced_lines=row["on_reduced_lines"],
     )
 
 

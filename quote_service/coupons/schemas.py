@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from quote_service.pricing.coupons import CouponType, FundedBy
+from quote_service.pricing.coupons import CouponType, FundedBy, OnReducedLines
 from quote_service.validation import Instant, StrictDecimal
 
 Code = Annotated[
@@ -41,6 +41,9 @@ class CouponUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     is_active: bool = True
     funded_by: FundedBy = "seller"
     """Who pays the discount: the seller, or the platform (which pays the seller what the customer saved)."""
+    on_reduced_lines: OnReducedLines = "stack"
+    """Lines already reduced below their own price: discounted again (stack), left out (skip), or the
+    lower of the two prices (best_of) (docs/promotions.md#reduced-lines)."""
 
 
 class CouponCreate(CouponUpdate, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -70,3 +73,5 @@ class Coupon(msgspec.Struct, frozen=True, kw_only=True):
     """The products whose lines take it (absent: none named)."""
     seller_id: str | UnsetType = UNSET
     """The seller whose own coupon it is (docs/sellers.md); absent: the platform's."""
+    on_reduced_lines: OnReducedLines = "stack"
+    """How it treats lines already reduced below their own price (docs/promotions.md#reduced-lines)."""

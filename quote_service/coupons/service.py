@@ -46,6 +46,7 @@ def coupon_from_row(row: asyncpg.Record) -> Coupon:
         is_active=row["is_active"],
         times_used=row["times_used"],
         funded_by=row["funded_by"],
+        on_reduced_lines=row["on_reduced_lines"],
         created_by=row["created_by"],
         updated_by=row["updated_by"],
         created_at=row["created_at"],
@@ -118,6 +119,7 @@ def check_coupon_fields(data: CouponUpdate, *, code: str | None = None) -> dict[
         "per_customer_limit": data.per_customer_limit,
         "is_active": data.is_active,
         "funded_by": data.funded_by,
+        "on_reduced_lines": data.on_reduced_lines,
     }
 
 

@@ -173,6 +173,7 @@ class OrderController(Controller):
         data: JSONBody[RefundCreate],
         idempotency_key: IdempotencyKey,
         pool: PoolDep,
+        redis: RedisDep,
         product_cache: ProductCacheDep,
         request: AuthedRequest,
     ) -> Envelope[Refund]:
@@ -184,6 +185,7 @@ class OrderController(Controller):
             principal=request.user,
             actor=actor_of(request),
             idempotency_key=idempotency_key,
+            redis=redis,
         )
         if not replayed:
             await product_cache.invalidate({line.product_id for line in made.lines})

@@ -35,6 +35,7 @@ from msgspec import UNSET, UnsetType
 from quote_service.auth.schemas import Principal
 from quote_service.cache.redis import RedisClient
 from quote_service.catalog import repository as catalog
+from quote_service.clock import utcnow
 from quote_service.coupons import codes as coupon_codes
 from quote_service.coupons import counters as coupon_counters
 from quote_service.db import idempotency
@@ -53,11 +54,12 @@ from quote_service.orders.schemas import (
     RefundLine,
     RefundTax,
 )
-from quote_service.orders.service import assemble, can_see
+from quote_service.orders.service import assemble, can_see, order_row_limited
 from quote_service.pricing.money import ZERO, quantum, round_money
 from quote_service.pricing.quote import STOCKED_SOURCES
 from quote_service.pricing.taxes import ROUNDINGS, Rounding
 from quote_service.promotions import repository as promotions
+from quote_service.unit_limits.service import publish_units
 from quote_service.webhooks import events as webhooks
 
 Kind = Literal["refund", "cancel"]
@@ -79,8 +81,11 @@ async def refund(
     principal: Principal,
     actor: str,
     idempotency_key: str,
+    redis: RedisClient | None = None,
 ) -> tuple[Refund, bool]:
-    """Give back units (and the fees, once); returns (refund, True when replayed for this key)."""
+    """Give back units (and the fees, once); returns (refund, True when replayed for this key).
+    Without `redis` (a command line tool) the quote path's unit counters learn the units given back
+    at the customer's next order or refused quote."""
     if principal.role == "user":
         raise Forbidden("only an admin or a service key may refund; a shopper may cancel")
     if not data.lines and not data.include_fees and not data.shipments:
@@ -89,6 +94,8 @@ async def refund(
         pool, order_id, "refund", data, principal=principal, actor=actor, key=idempotency_key, now=None
     )
     async with pool.acquire() as conn:
+        if not replayed and redis is not None:
+            await _units_given_back(conn, redis, row["order_id"])
         return (await refunds_of(conn, [row]))[0], replayed
 
 
@@ -116,7 +123,19 @@ async def cancel(
         if not replayed and redis is not None:
             codes = [c.code for c in order.applied_coupons]
             await coupon_counters.publish_released(conn, redis, order.customer_id, codes)
+            await _units_given_back(conn, redis, row["order_id"], order_row)
     return order, replayed
+
+
+async def _units_given_back(
+    conn: Connection, redis: RedisClient, order_id: UUID, order: asyncpg.Record | None = None
+) -> None:
+    """After a refund or cancel of an order under per-customer quantity limits: the quote path's
+    counters learn the customer's units of those products (docs/pricing.md#quantity-rules)."""
+    order = order or await _order_row(conn, order_id)
+    limited = order_row_limited(order)
+    if limited:
+        await publish_units(conn, redis, order["customer_id"], limited, utcnow())
 
 
 async def _order_row(conn: Connection, order_id: UUID) -> asyncpg.Record:

@@ -17,7 +17,7 @@ ORDER_COLUMNS = (
     "id, quote_id, customer_id, currency, status, subtotal, discount_amount, tax_amount, delivery_fee, "
     "small_basket_fee, total_amount, total_commission, seller_commission, category_commission, "
     "logistics_commission, principal_id, request_hash, created_by, created_at, refunded_amount, tax_included, record, "
-    "tax_terms, flash_sale_id, flash_purchase_id"
+    "tax_terms, flash_sale_id, flash_purchase_id, limited_products"
 )
 _INSERTED = (
     "quote_id",
@@ -42,6 +42,7 @@ _INSERTED = (
     "tax_terms",
     "flash_sale_id",
     "flash_purchase_id",
+    "limited_products",
 )
 IDEMPOTENCY_CONSTRAINT = "orders_idempotency_key"
 QUOTE_ONCE_CONSTRAINT = "orders_quote_once"

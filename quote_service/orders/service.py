@@ -9,7 +9,8 @@ concurrent orders queue instead of deadlocking):
    on the unique index, before it holds any other lock;
 2. lock the catalog lines' products (`ORDER BY id FOR UPDATE`), consume the quote's stock
    reservation when it has a live one, and check every line against stock - the units held
-   for other quotes (reservations/service.py);
+   for other quotes (reservations/service.py); then, for a quote under per-customer quantity
+   limits, lock each (customer, product) and count the customer's units again (unit_limits/);
 3. lock the applied coupons (`ORDER BY code FOR UPDATE`) and check `usage_limit` and
    `per_customer_limit` (redemptions counted under that lock), then the applied promotions
    (`ORDER BY id FOR UPDATE`) and their `usage_limit`;
@@ -18,7 +19,8 @@ concurrent orders queue instead of deadlocking):
 
 Any refusal raises before the commit: nothing is written. After the commit, Redis learns each
 customer's coupon use count for the quote path (never over a newer one); PostgreSQL remains the
-source of truth, and a refusal at a coupon's limit teaches the count again (coupons/counters.py).
+source of truth, and a refusal at a coupon's limit teaches the count again (coupons/counters.py);
+the same for a customer's units of products under a per-customer limit (unit_limits/counters.py).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from quote_service.coupons import counters as coupon_counters
 from quote_service.coupons import repository as coupon_repository
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
-from quote_service.errors import Conflict, FieldError, NotFound
+from quote_service.errors import Conflict, FieldError, NotFound, QuantityLimitReached
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.orders import record_math, refund_repository, repository, shipment_repository, tax_record
 from quote_service.orders.schemas import (
@@ -75,6 +77,8 @@ from quote_service.promotions import repository as promotions
 from quote_service.quotes import policy
 from quote_service.quotes.store import QuoteStore
 from quote_service.reservations import service as reservations
+from quote_service.unit_limits.service import check_order as check_unit_limits
+from quote_service.unit_limits.service import publish_units
 from quote_service.webhooks import events as webhooks
 
 _ENCODER = msgspec.json.Encoder()
@@ -152,6 +156,8 @@ async def place_order(
         except Conflict as refused:
             if refused.code == "COUPON_LIMIT_REACHED":  # the quote path's counter was too low: lost or never told
                 await coupon_counters.relearn(conn, redis, quote.customer_id, [c.code for c in _applied_coupons(quote)])
+            elif isinstance(refused, QuantityLimitReached):  # the same for a customer's units
+                await publish_units(conn, redis, quote.customer_id, _limited(quote), now)
             raise
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name != repository.QUOTE_ONCE_CONSTRAINT:
@@ -164,7 +170,21 @@ async def place_order(
             else:
                 await flash.release(held, customer=quote.customer_id)
     await coupon_counters.publish(redis, quote.customer_id, coupon_uses)
+    limited = order_row_limited(row)
+    if limited:
+        async with pool.acquire() as conn:
+            await publish_units(conn, redis, quote.customer_id, limited, now)
     return order, False
+
+
+def _limited(quote: Quote) -> list[str]:
+    """The products the quote is under a per-customer quantity limit for."""
+    return [limit.product_id for limit in quote.quantity_limits or []]
+
+
+def order_row_limited(row: asyncpg.Record) -> list[str]:
+    """The products an order was under a per-customer quantity limit for (migration 0730)."""
+    return list(row["limited_products"] or [])
 
 
 def may_use_up_coupons(order: Order, coupons: CouponSet) -> bool:
@@ -270,6 +290,7 @@ async def _write_order(
             "tax_terms": tax_record.order_terms(quote),
             "flash_sale_id": None if flash_purchase is None else flash_purchase.flash_sale_id,
             "flash_purchase_id": None if flash_purchase is None else flash_purchase.purchase_id,
+            "limited_products": _limited(quote) or None,
         },
     )
     order_id: UUID = row["id"]
@@ -282,6 +303,8 @@ async def _write_order(
             conn, quote_id=quote.quote_id, order_id=order_id, product_ids=ids, now=now
         )
         reservations.check_units(_first_lines(quote), wanted, locked, held, verb="ordered")
+    if quote.quantity_limits:  # docs/pricing.md#quantity-rules: counted again under the lock
+        await check_unit_limits(conn, quote, now)
     coupons = _applied_coupons(quote)
     generated = await coupon_codes.coupon_for_codes(conn, [c.code for c in coupons]) if coupons else {}
     if generated:  # single-use codes of batches: redeemed on their own rows (docs/promotions.md#code-batches)

@@ -8,9 +8,11 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from quote_service.db.pool import Connection
 from quote_service.pricing.price_lists import ListPrice, PriceBook, PriceList, label
+from quote_service.pricing.quantity_rules import QuantityRules
 
 _COLUMNS = (
     "l.id, l.name, l.currency, l.customer_groups, l.channels, l.priority, l.starts_at, l.ends_at, "
@@ -64,19 +66,25 @@ async def touch(conn: Connection, *, list_id: UUID, actor: str) -> bool:
     return status != "UPDATE 0"
 
 
-async def upsert_prices(conn: Connection, *, list_id: UUID, prices: list[tuple[UUID, int, Decimal]]) -> None:
-    """Add each (product, min_quantity, amount), replacing the amount at an existing pair: one statement."""
+async def upsert_prices(
+    conn: Connection, *, list_id: UUID, prices: list[tuple[UUID, int, Decimal, dict[str, Any] | None]]
+) -> None:
+    """Add each (product, min_quantity, amount, quantity rules), replacing the amount and rules at an
+    existing pair: one statement."""
     if not prices:
         return
     await conn.execute(
-        """INSERT INTO price_list_prices (price_list_id, product_id, min_quantity, amount)
-           SELECT $1, product_id, min_quantity, amount
-           FROM unnest($2::uuid[], $3::int[], $4::numeric[]) AS p (product_id, min_quantity, amount)
-           ON CONFLICT (price_list_id, product_id, min_quantity) DO UPDATE SET amount = excluded.amount""",
+        """INSERT INTO price_list_prices (price_list_id, product_id, min_quantity, amount, quantity_rules)
+           SELECT $1, product_id, min_quantity, amount, quantity_rules
+           FROM unnest($2::uuid[], $3::int[], $4::numeric[], $5::jsonb[])
+                AS p (product_id, min_quantity, amount, quantity_rules)
+           ON CONFLICT (price_list_id, product_id, min_quantity)
+           DO UPDATE SET amount = excluded.amount, quantity_rules = excluded.quantity_rules""",
         list_id,
         [p[0] for p in prices],
         [p[1] for p in prices],
         [p[2] for p in prices],
+        [p[3] for p in prices],
     )
 
 
@@ -92,7 +100,7 @@ async def get_price_list(conn: Connection, *, list_id: UUID) -> asyncpg.Record |
 
 async def get_prices(conn: Connection, *, list_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """SELECT product_id, amount, min_quantity FROM price_list_prices
+        """SELECT product_id, amount, min_quantity, quantity_rules FROM price_list_prices
            WHERE price_list_id = $1 ORDER BY product_id, min_quantity""",
         list_id,
     )
@@ -168,11 +176,19 @@ async def load_active(conn: Connection) -> list[PriceList]:
         return []
     prices: dict[UUID, list[ListPrice]] = {row["id"]: [] for row in lists}
     for row in await conn.fetch(
-        """SELECT price_list_id, product_id, amount, min_quantity FROM price_list_prices
+        """SELECT price_list_id, product_id, amount, min_quantity, quantity_rules FROM price_list_prices
            WHERE price_list_id = any($1::uuid[])""",
         list(prices),
     ):
-        prices[row["price_list_id"]].append(ListPrice(row["product_id"], row["amount"], row["min_quantity"]))
+        rules = row["quantity_rules"]
+        prices[row["price_list_id"]].append(
+            ListPrice(
+                row["product_id"],
+                row["amount"],
+                row["min_quantity"],
+                None if rules is None else msgspec.convert(rules, QuantityRules),
+            )
+        )
     return [
         PriceList(
             id=row["id"],

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import msgspec
 
+from quote_service.pricing.quantity_rules import QuantityRules
 from quote_service.pricing.taxes import RoundingMode, TaxCalculation
 from quote_service.validation import Instant, StrictDecimal
 
@@ -29,6 +30,8 @@ class PriceIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     """The unit price (> 0, on the list currency's minor units) from `min_quantity` units on."""
     min_quantity: int = 1
     """1..10000; (product_id, min_quantity) is unique within a list."""
+    quantity_rules: QuantityRules | None = None
+    """The quantity rules of the items this entry prices, in place of the product's (docs/pricing.md#quantity-rules)."""
 
 
 Prices = Annotated[list[PriceIn], msgspec.Meta(max_length=MAX_PRICES)]
@@ -70,6 +73,8 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
     product_id: UUID
     amount: Decimal
     min_quantity: int
+    quantity_rules: QuantityRules | msgspec.UnsetType = msgspec.UNSET
+    """Absent: the entry has none (the product's own apply)."""
 
 
 class PriceList(msgspec.Struct, frozen=True, kw_only=True):

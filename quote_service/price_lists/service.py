@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from quote_service.db.pool import Connection
 from quote_service.errors import FieldError, NotFound, ValidationFailed
@@ -23,6 +24,10 @@ from quote_service.price_lists.schemas import (
 )
 from quote_service.pricing import money
 from quote_service.pricing.price_lists import label
+from quote_service.pricing.quantity_rules import QuantityRules, rules_problems
+
+Checked = tuple[UUID, int, Decimal, dict[str, Any] | None]
+"""A price as stored: (product, min_quantity, amount, quantity rules)."""
 
 _MAX_AMOUNT = Decimal("1e12")
 _MAX_QUANTITY = 10_000
@@ -83,10 +88,10 @@ def check_list_fields(data: PriceListUpdate, errors: list[FieldError]) -> dict[s
     }
 
 
-def check_prices(prices: list[PriceIn], currency: str, errors: list[FieldError]) -> list[tuple[UUID, int, Decimal]]:
-    """Each price as (product, min_quantity, amount); problems named `prices[i].field`.
+def check_prices(prices: list[PriceIn], currency: str, errors: list[FieldError]) -> list[Checked]:
+    """Each price as (product, min_quantity, amount, quantity rules); problems named `prices[i].field`.
     Whether each product exists is asked afterwards (`_check_products`)."""
-    checked: list[tuple[UUID, int, Decimal]] = []
+    checked: list[Checked] = []
     seen: dict[tuple[UUID, int], int] = {}
     currency_ok = money.is_currency(currency)
     for index, price in enumerate(prices):
@@ -112,12 +117,15 @@ def check_prices(prices: list[PriceIn], currency: str, errors: list[FieldError])
                 errors.append(
                     FieldError(f"{at}.min_quantity", f"prices[{first}] already prices this product from this quantity")
                 )
-            checked.append((product, price.min_quantity, amount))
+            rules = price.quantity_rules
+            if rules is not None:
+                errors += rules_problems(rules, f"{at}.quantity_rules")
+            checked.append((product, price.min_quantity, amount, None if rules is None else msgspec.to_builtins(rules)))
     return checked
 
 
 async def _check_products(
-    conn: Connection, prices: list[PriceIn], checked: list[tuple[UUID, int, Decimal]], errors: list[FieldError]
+    conn: Connection, prices: list[PriceIn], checked: list[Checked], errors: list[FieldError]
 ) -> None:
     known = await repository.known_products(conn, product_ids=list({p[0] for p in checked}))
     for index, price in enumerate(prices):
@@ -145,6 +153,9 @@ async def _detail(conn: Connection, list_id: UUID) -> PriceListDetail:
             product_id=p["product_id"],
             amount=money.round_money(p["amount"], row["currency"].strip()),
             min_quantity=p["min_quantity"],
+            quantity_rules=msgspec.UNSET
+            if p["quantity_rules"] is None
+            else msgspec.convert(p["quantity_rules"], QuantityRules),
         )
         for p in await repository.get_prices(conn, list_id=list_id)
     ]

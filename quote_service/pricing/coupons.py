@@ -27,6 +27,10 @@ from typing import Literal
 import msgspec
 
 CouponType = Literal["PERCENTAGE", "FIXED", "FREE_DELIVERY"]
+OnReducedLines = Literal["stack", "skip", "best_of"]
+"""How a coupon or promotion treats a reduced line, one already below its product's own price
+(docs/promotions.md#reduced-lines): discount it again (`stack`), leave it out (`skip`), or give the
+lower of its reduced price and its own price less this discount (`best_of`)."""
 FundedBy = Literal["seller", "platform"]
 """Who pays a promotion's or coupon's discount: the seller, or the platform (which pays the seller what
 the customer saved and leaves it out of the commission base)."""
@@ -67,6 +71,8 @@ class Coupon(msgspec.Struct, frozen=True, kw_only=True):
     times_used: int = 0
     funded_by: FundedBy = "seller"
     """Who pays the discount (docs/orders-and-refunds.md#who-funds-a-discount)."""
+    on_reduced_lines: OnReducedLines = "stack"
+    """How it treats lines already reduced below their own price (docs/promotions.md#reduced-lines)."""
 
 
 def normalize_code(code: str) -> str:
@@ -78,10 +84,14 @@ class CouponSet(msgspec.Struct, frozen=True):
     """Every coupon of a snapshot, indexed by upper-case code."""
 
     by_code: dict[str, Coupon]
+    reducing: bool = False
+    """Some coupon treats reduced lines other than by stacking: a quote naming coupons then works out
+    each line's own price (docs/promotions.md#reduced-lines); otherwise it pays nothing for that."""
 
     @classmethod
     def of(cls, coupons: Iterable[Coupon]) -> CouponSet:
-        return cls({coupon.code: coupon for coupon in coupons})
+        by_code = {coupon.code: coupon for coupon in coupons}
+        return cls(by_code, any(coupon.on_reduced_lines != "stack" for coupon in by_code.values()))
 
     def get(self, code: str) -> Coupon | None:
         """The coupon for `code` in any letter case; None when unknown."""

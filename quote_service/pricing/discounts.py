@@ -1,7 +1,8 @@
 """Step 5 of a quote (API.md §4 Coupons, §5): coupon discounts spread over the eligible lines.
 
 Coupons apply in the order given, each once, on what is left of its eligible lines (lines of
-its categories, or all lines; never flash-sale lines). A coupon's amount is rounded once and
+its categories, or all lines; never flash-sale lines; lines already reduced as its
+`on_reduced_lines` says: reduced_lines.py). A coupon's amount is rounded once and
 limited by what is left of the cap (`max_discount_percentage` of the goods total, rounded
 down). It is spread over the eligible lines in proportion to what is left of each; a share
 that would take a line below its floor (`min_price` x quantity) stops at the floor and the
@@ -21,6 +22,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from quote_service.pricing.coupons import Coupon, CouponSet, Rejection, check_coupon, normalize_code
 from quote_service.pricing.lines import Line
 from quote_service.pricing.money import ZERO, percent_of
+from quote_service.pricing.reduced_lines import best_of_parts, reduced_view
 
 
 class CouponResult:
@@ -105,12 +107,19 @@ def apply_coupons(
             or line.priced.product_id in coupon.product_ids
         ]
         lefts = [line.priced.subtotal - line.discount for line in targets]  # what is left of each line
+        policy = coupon.on_reduced_lines
+        if policy != "stack":  # docs/promotions.md#reduced-lines
+            targets, lefts = reduced_view(policy, targets, lefts)
         left = ZERO
         for part in lefts:
             left += part
-        amount = min(_wanted(coupon, left, cent), cap_left)
-        if amount > 0:
-            amount = spread(amount, targets, lefts, left, cent, platform=coupon.funded_by == "platform")
+        platform = coupon.funded_by == "platform"
+        if policy == "best_of":
+            amount = give_best_of(_wanted(coupon, left, cent), targets, lefts, None, cap_left, cent, platform=platform)
+        else:
+            amount = min(_wanted(coupon, left, cent), cap_left)
+            if amount > 0:
+                amount = spread(amount, targets, lefts, left, cent, platform=platform)
         if amount <= 0:
             results.append(CouponResult(code, reason="NOT_APPLICABLE"))
             continue
@@ -197,3 +206,23 @@ def _settle(excess: Decimal, rounded: list[Decimal], rooms: Sequence[Decimal], *
         moved = min(excess, rooms[i] - rounded[i]) if excess > 0 else -min(-excess, rounded[i])
         rounded[i] += moved
         excess -= moved
+
+
+def give_best_of(
+    wanted: Decimal,
+    lines: Sequence[Line],
+    seen: Sequence[Decimal],
+    weights: Sequence[Decimal] | None,
+    cap_left: Decimal,
+    cent: Decimal,
+    *,
+    platform: bool = False,
+) -> Decimal:
+    """A `best_of` discount given to the lines (at most `cap_left`; reduced_lines.py); what was given."""
+    parts = best_of_parts(wanted, lines, seen, weights)
+    total = sum(parts, ZERO)
+    amount = min(total.quantize(cent, ROUND_HALF_UP), cap_left)
+    if amount <= 0:
+        return ZERO
+    lefts = [line.priced.subtotal - line.discount for line in lines]
+    return spread(amount, lines, lefts, total, cent, parts, platform=platform)

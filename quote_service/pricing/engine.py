@@ -31,12 +31,13 @@ from quote_service.pricing.coupons import Coupon, CouponSet
 from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
 from quote_service.pricing.discounts import CouponResult, apply_coupons, discount_cap
 from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, FlagSet, evaluate_compiled
+from quote_service.pricing.hints import HintBasket, next_steps
 from quote_service.pricing.lines import Line, price_lines
 from quote_service.pricing.money import MAX_AMOUNT, ZERO, is_currency
 from quote_service.pricing.plan import RegionPlan, region_plan
 from quote_service.pricing.price_lists import PriceList, label
 from quote_service.pricing.promotion_deals import Outcome, apply_promotions
-from quote_service.pricing.promotions import Gift, GiftStock
+from quote_service.pricing.promotions import FreeDelivery, Gift, GiftStock, waived_fee
 from quote_service.pricing.quote import (
     AppliedCoupon,
     AppliedPromotion,
@@ -52,6 +53,7 @@ from quote_service.pricing.quote import (
     RejectedCoupon,
     RejectedPromotion,
 )
+from quote_service.pricing.reduced_lines import mark_own_prices
 from quote_service.pricing.seller_totals import seller_totals
 from quote_service.pricing.settle import added_tax, settle
 from quote_service.pricing.shipments import Shipments, refuse_choices, split_shipments
@@ -117,6 +119,8 @@ def price_quote(
         customer_group=None if book is None else label(customer.customer_group),
         channel=None if book is None else label(request.channel),
     )
+    if snapshot.promotions.reducing or (request.coupon_codes and snapshot.coupons.reducing):
+        mark_own_prices(lines, products, currency, region.cent)  # docs/promotions.md#reduced-lines
     subtotal = item_total = flash_total = flash_list_total = zero
     has_flash = inclusive = compound = False
     for line in lines:
@@ -305,6 +309,26 @@ def price_quote(
         sellers=UNSET
         if parcels is None
         else seller_totals(parcels, lines, settled, commission_tax_rate=defaults.commission_tax_rate, cent=region.cent),
+        hints=UNSET
+        if not request.hints
+        else next_steps(  # docs/promotions.md#hints: after every total, changing none
+            HintBasket(
+                lines,
+                currency=currency,
+                cent=region.cent,
+                subtotal=subtotal,
+                goods=goods,
+                delivery_fee=fee,
+                cap_percent=defaults.max_discount_percentage,
+                parcels=parcels,
+                gifts=gifts,
+                free_rule=region.free_rule,
+            ),
+            snapshot.promotions,
+            customer,
+            request.channel,
+            now,
+        ),
     )
     if terms is None:
         return quote
@@ -474,7 +498,7 @@ def _coupons(
     `blocked`: a promotion applied refuses coupons."""
     coupons = snapshot.coupons
     if customer.generated_coupons:  # codes of a batch: looked up for this quote (docs/promotions.md#code-batches)
-        coupons = CouponSet({**coupons.by_code, **customer.generated_coupons})
+        coupons = CouponSet({**coupons.by_code, **customer.generated_coupons}, coupons.reducing)
     return apply_coupons(
         request.coupon_codes,
         lines,
@@ -538,7 +562,9 @@ class Checkout:
         self.gifts: Mapping[str, GiftStock] | None = None
         """The GIFT promotions' products (docs/promotions.md#gifts); None: the book gives none."""
 
-    def pays(self, lines: Sequence[Line], *, blocks_coupons: bool, free_delivery: bool) -> tuple[Decimal, bool]:
+    def pays(
+        self, lines: Sequence[Line], *, blocks_coupons: bool, free_delivery: FreeDelivery | None
+    ) -> tuple[Decimal, bool]:
         """`total_amount` with these lines' promotion discounts, and whether the coupons saved something."""
         region = self.region
         zero = region.zero
@@ -549,7 +575,7 @@ class Checkout:
         request = self.request
         copies = lines
         if request.coupon_codes:  # they add to the lines' discounts: on copies
-            copies = [Line(line.priced, line.discount, line.funded) for line in lines]
+            copies = [Line(line.priced, line.discount, line.funded, line.own) for line in lines]
             coupons = _coupons(
                 request,
                 self.snapshot,
@@ -567,7 +593,13 @@ class Checkout:
             discount += line.discount
             tax += added_tax(line.priced, line.discount, region.cent, zero)
         goods = self.subtotal - discount
-        charged = zero if free_delivery else _delivery(request, region, goods, self.multiplier).amount
+        if free_delivery is None:
+            charged = _delivery(request, region, goods, self.multiplier).amount
+        elif free_delivery.percent is None and free_delivery.amount is None and free_delivery.max is None:
+            charged = zero
+        else:  # docs/promotions.md#partial-free-delivery
+            charged = _delivery(request, region, goods, self.multiplier).amount
+            charged -= waived_fee(free_delivery, charged, region.cent)
         fee = _free_delivery_coupon(coupons, charged, zero) if coupons else charged
         small = small_basket_fee(region, goods=goods, flag_threshold=self.threshold).amount
         return goods + tax + fee + small, discount > taken or fee != charged
@@ -623,7 +655,15 @@ def _promotions_shown(
     it applies to: its amount); the fee left."""
     for promotion, amount in promoted.applied:
         if promotion is promoted.free_delivery:
-            amount, fee = (fee, zero) if parcels is None else parcels.waive(promotion)
+            terms = promoted.delivery_terms
+            assert terms is not None
+            if parcels is not None:
+                amount, fee = parcels.waive(promotion, terms)
+            elif terms.percent is None and terms.amount is None and terms.max is None:
+                amount, fee = fee, zero
+            else:  # docs/promotions.md#partial-free-delivery: the quote's one shipment
+                amount = waived_fee(terms, fee, zero)
+                fee -= amount
         if promotion.funded_by == "platform":  # `funded_by` absent for the seller's: such quotes read as before
             shown = AppliedPromotion(
                 promotion_id=promotion.id, name=promotion.name, kind=promotion.kind, amount=amount, funded_by="platform"

@@ -34,14 +34,19 @@ _INCLUSIVE = "prices_include_tax"
 
 class Line:
     """One line while a quote is built: its shared `Priced`, the discount promotions and coupons give
-    it, and the part of that discount the platform funds (`funded`: left out of the commission base)."""
+    it, and the part of that discount the platform funds (`funded`: left out of the commission base);
+    `own`: what its units cost at their product's own price, worked out only for a quote whose coupons
+    or promotions look at reduced lines (`reduced_lines.mark_own_prices`; None: not worked out, or none)."""
 
-    __slots__ = ("discount", "funded", "priced")
+    __slots__ = ("discount", "funded", "own", "priced")
 
-    def __init__(self, priced: Priced, zero: Decimal, funded: Decimal | None = None) -> None:
+    def __init__(
+        self, priced: Priced, zero: Decimal, funded: Decimal | None = None, own: Decimal | None = None
+    ) -> None:
         self.priced = priced
         self.discount = zero
         self.funded = zero if funded is None else funded
+        self.own = own
 
 
 def unit_price_problem(price: Decimal | None, currency: str) -> str | None:

@@ -20,6 +20,8 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+from quote_service.pricing.quantity_rules import QuantityRules
+
 OPEN_LISTS_MEMO = 65_536
 """At most this many (currency, product, group, channel, interval) entries in a book's memo of
 open lists (about 10 MB); a full memo is emptied and refills from the quotes that follow."""
@@ -40,6 +42,8 @@ class ListPrice:
     product_id: UUID
     amount: Decimal
     min_quantity: int = 1
+    quantity_rules: QuantityRules | None = None
+    """The rules of the items it prices, in place of the product's (docs/pricing.md#quantity-rules)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,16 +133,23 @@ class PriceBook:
     customer is not in cost a quote nothing after the first). Bounded by `OPEN_LISTS_MEMO`."""
     roundings: dict[int, PriceList] = field(init=False, repr=False, compare=False)
     """The lists that round taxes their own way, by id (as int): empty, a quote does not look."""
+    ruled: tuple[tuple[int, int, int, QuantityRules | None], ...] = field(init=False, repr=False, compare=False)
+    """(list id, product id as ints, min_quantity, rules) of every entry of a (list, product) some entry of
+    which has quantity rules (docs/pricing.md#quantity-rules): what the snapshot's `QuantityBook` reads."""
 
     def __post_init__(self) -> None:
         grouped: dict[tuple[str, int], list[Tiers]] = {}
+        ruled: list[tuple[int, int, int, QuantityRules | None]] = []
         for price_list in sorted(self.lists, key=precedence, reverse=True):
             by_product: dict[int, list[ListPrice]] = {}
             for price in price_list.prices:
                 by_product.setdefault(price.product_id.int, []).append(price)
             for product, prices in by_product.items():
                 grouped.setdefault((price_list.currency, product), []).append(Tiers(price_list, prices))
+                if any(price.quantity_rules is not None for price in prices):
+                    ruled += [(price_list.id.int, product, p.min_quantity, p.quantity_rules) for p in prices]
         object.__setattr__(self, "index", {key: tuple(found) for key, found in grouped.items()})
+        object.__setattr__(self, "ruled", tuple(ruled))
         edges = {edge for pl in self.lists for edge in (pl.starts_at, pl.ends_at) if edge is not None}
         object.__setattr__(self, "edges", tuple(sorted(edges)))
         object.__setattr__(self, "open_lists", {})

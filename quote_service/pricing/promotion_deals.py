@@ -18,10 +18,12 @@ last line that can take it; flash-sale units take none), and all of them togethe
 MAX_DISCOUNT_PERCENTAGE cap, which coupons then share. BUY_X_GET_Y gives `percent_off` of the
 cheapest `get` units (unit value = what is left of the line per unit), once per complete group of
 `buy` other units, up to `max_applications`; its discount goes to the lines holding those units. A
-promotion with nothing to discount (no eligible line, no complete group, no delivery fee) is not
-eligible (and not reported); one that the deal chosen leaves nothing (the cap, the floors) is
-NOTHING_LEFT. Every promotion left out comes with a sentence saying why (`rejected`), worded as
-docs/promotions.md shows them.
+promotion's `on_reduced_lines` decides what it does with lines already reduced below their own price
+(reduced_lines.py: `skip` leaves them out of its lines, `best_of` works it out at their own price
+and gives each only what goes below its reduced price). A promotion with nothing to discount (no
+eligible line, no complete group, no delivery fee) is not eligible (and not reported); one that the
+deal chosen leaves nothing (the cap, the floors) is NOTHING_LEFT. Every promotion left out comes
+with a sentence saying why (`rejected`), worded as docs/promotions.md shows them.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Protocol
 from uuid import UUID
 
-from quote_service.pricing.discounts import spread
+from quote_service.pricing.discounts import give_best_of, spread
 from quote_service.pricing.lines import Line
 from quote_service.pricing.money import ZERO, percent_of
 from quote_service.pricing.promotions import (
@@ -47,14 +49,16 @@ from quote_service.pricing.promotions import (
     PromotionBook,
     PromotionRejection,
     SpendTiers,
+    waived_fee,
 )
+from quote_service.pricing.reduced_lines import is_reduced, reduced_view
 
 
 class Deal:
     """What a set of promotions gives when applied in order to fresh copies of the lines (or to the
     lines themselves, when it is the only deal there is)."""
 
-    __slots__ = ("amounts", "blocks_coupons", "free_delivery", "lines", "value")
+    __slots__ = ("amounts", "blocks_coupons", "delivery_terms", "free_delivery", "lines", "value")
 
     def __init__(self, lines: list[Line]) -> None:
         self.lines = lines
@@ -62,6 +66,8 @@ class Deal:
         """Each promotion with the goods discount it gave (0 for FREE_DELIVERY and for one left
         nothing) and, when it was left nothing, why."""
         self.free_delivery: Promotion | None = None
+        self.delivery_terms: FreeDelivery | None = None
+        """`free_delivery`'s configuration: what it takes off each shipment's fee."""
         self.value = ZERO
         self.blocks_coupons = False
         """A promotion that gave something does not combine with coupons."""
@@ -70,16 +76,19 @@ class Deal:
 class Checkout(Protocol):
     """What the customer pays in the end with a deal (the engine's steps 5-9, as sums)."""
 
-    def pays(self, lines: Sequence[Line], *, blocks_coupons: bool, free_delivery: bool) -> tuple[Decimal, bool]:
+    def pays(
+        self, lines: Sequence[Line], *, blocks_coupons: bool, free_delivery: FreeDelivery | None
+    ) -> tuple[Decimal, bool]:
         """(`total_amount` with these lines' promotion discounts, whether the request's coupons saved
-        something on top); `blocks_coupons`: the coupons are refused; `free_delivery`: the fee is waived."""
+        something on top); `blocks_coupons`: the coupons are refused; `free_delivery`: the fee is waived
+        as this FREE_DELIVERY configuration says."""
         ...
 
 
 class Outcome:
     """The promotions a quote applies and the ones it leaves out, with the lines' discounts filled in."""
 
-    __slots__ = ("applied", "blocks_coupons", "discount", "free_delivery", "gifts", "rejected")
+    __slots__ = ("applied", "blocks_coupons", "delivery_terms", "discount", "free_delivery", "gifts", "rejected")
 
     def __init__(self) -> None:
         self.applied: list[tuple[Promotion, Decimal]] = []
@@ -87,6 +96,8 @@ class Outcome:
         self.rejected: list[tuple[Promotion, PromotionRejection, str]] = []
         """Promotions left out, in the book's order, with the reason and a sentence for people."""
         self.free_delivery: Promotion | None = None
+        self.delivery_terms: FreeDelivery | None = None
+        """`free_delivery`'s configuration: what it takes off each shipment's fee."""
         self.discount = ZERO
         self.blocks_coupons = False
         self.gifts: list[tuple[Promotion, GiftStock]] = []
@@ -227,6 +238,11 @@ def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal, index: T
     ):  # no line holds a unit it could give (most baskets): no group, nothing to work out
         return ZERO.quantize(cent, ROUND_HALF_UP), [], [], []
     lefts = [line.priced.subtotal - line.discount for line in targets]
+    policy = promotion.on_reduced_lines
+    if policy != "stack":  # docs/promotions.md#reduced-lines
+        targets, lefts = reduced_view(policy, targets, lefts)
+        if not targets:
+            return ZERO.quantize(cent, ROUND_HALF_UP), [], [], None
     left = sum(lefts, ZERO)
     if isinstance(config, PercentOff):
         wanted = percent_of(left, config.percent).quantize(cent, ROUND_HALF_UP)
@@ -325,10 +341,12 @@ def _give(
     """Apply one goods promotion to the deal's lines (at most `cap_left`); the amount given.
     `known`: its `_wanted` of these very lines as they are now, when already worked out."""
     wanted, targets, lefts, weights = known if known is not None else _wanted(promotion, deal.lines, cent, index)
+    platform = promotion.funded_by == "platform"
+    if promotion.on_reduced_lines == "best_of":  # `lefts` are what it saw: reduced lines at their own price
+        return give_best_of(wanted, targets, lefts, weights, cap_left, cent, platform=platform)
     amount = min(wanted, cap_left)
     if amount <= 0:
         return ZERO
-    platform = promotion.funded_by == "platform"
     if promotion.config.distribution == "even":
         return spread_even(amount, targets, lefts, cent, platform=platform)
     total = sum(lefts if weights is None else weights, ZERO)
@@ -350,18 +368,24 @@ def _deal(
     be used whatever it gives) to `lines` themselves. `known` (in place only): the `_wanted` of some
     promotions (by id) on `lines` as they are, used for the first goods promotion (the lines are
     still as they were then). `index`: the quote's `Targets`."""
-    deal = Deal(list(lines) if in_place else [Line(line.priced, line.discount, line.funded) for line in lines])
+    deal = Deal(
+        list(lines) if in_place else [Line(line.priced, line.discount, line.funded, line.own) for line in lines]
+    )
     first = known if in_place else None
     cap_left = cap
     floored = False  # every line at its min_price floor: no goods promotion can give more
     for promotion in promotions:
-        if isinstance(promotion.config, FreeDelivery):
+        config = promotion.config
+        if isinstance(config, FreeDelivery):
             waived = ZERO
             why = ""
             if deal.free_delivery is None:
                 waived = fee()
+                if waived > 0 and (config.percent is not None or config.amount is not None or config.max is not None):
+                    waived = waived_fee(config, waived, cent)  # docs/promotions.md#partial-free-delivery
                 if waived > 0:
                     deal.free_delivery = promotion
+                    deal.delivery_terms = config
                     deal.value += waived
                     deal.blocks_coupons = deal.blocks_coupons or not promotion.combines_with_coupons
             else:
@@ -387,12 +411,34 @@ def _deal(
     return deal
 
 
+def value_alone(promotion: Promotion, lines: Sequence[Line], cap: Decimal, cent: Decimal) -> Decimal:
+    """What a goods promotion alone takes off `lines` before any discount, within `cap` and the floors
+    (the hints' measure: docs/promotions.md#hints)."""
+    zero = ZERO.quantize(cent)
+    fresh = [Line(line.priced, zero, None, line.own) for line in lines]
+    return _deal([promotion], fresh, cap, cent, lambda: zero, in_place=True).value
+
+
+def eligible_goods(promotion: Promotion, lines: Sequence[Line]) -> Decimal:
+    """The goods before discounts of the lines the promotion may discount (what SPEND_TIERS reach)."""
+    skip = promotion.on_reduced_lines == "skip"
+    return sum(
+        (line.priced.subtotal for line in lines if _eligible(promotion, line) and not (skip and is_reduced(line))),
+        ZERO,
+    )
+
+
 def _left_nothing(promotion: Promotion, lines: Sequence[Line], cap: Decimal, cap_left: Decimal) -> str:
     """Why a goods promotion gave nothing (docs/promotions.md's words)."""
     if cap_left <= 0:
         return f"the discounts before it reached the maximum discount ({cap:f})"
     if all(line.priced.subtotal - line.discount <= line.priced.floor for line in lines if _eligible(promotion, line)):
         return "its lines are at their min_price"
+    policy = promotion.on_reduced_lines
+    if policy != "stack" and all(is_reduced(line) for line in lines if _eligible(promotion, line)):
+        if policy == "skip":
+            return "its lines are already reduced below their own price (on_reduced_lines: skip)"
+        return "its lines' reduced prices are lower than their own prices less it (on_reduced_lines: best_of)"
     return "it takes nothing off what is left of its lines"
 
 
@@ -521,6 +567,7 @@ def apply_promotions(
     outcome.blocks_coupons = chosen.blocks_coupons
     outcome.rejected = [(promotion, reason, why) for _, promotion, reason, why in sorted(left_out, key=_position)]
     outcome.free_delivery = chosen.free_delivery
+    outcome.delivery_terms = chosen.delivery_terms
     # By position, not zip(..., strict=True): in the former compiled engine, a generic call (~2,500 instructions).
     for position, line in enumerate(lines):
         done = chosen.lines[position].discount
@@ -647,7 +694,7 @@ def _cheapest(
     in the book's order; a tie goes to the earlier); the others' promotions join `left_out` as
     BETTER_DEAL, each saying by how much it lost."""
     paid = [
-        checkout.pays(deal.lines, blocks_coupons=deal.blocks_coupons, free_delivery=deal.free_delivery is not None)
+        checkout.pays(deal.lines, blocks_coupons=deal.blocks_coupons, free_delivery=deal.delivery_terms)
         for deal in deals
     ]
     best = 0

@@ -7,7 +7,7 @@ is active and inside `[starts_at, ends_at)`. What it gives depends on its kind (
     AMOUNT_OFF      amount (in its currency) off its eligible lines
     BUY_X_GET_Y     percent_off of the CHEAPEST (or `selection: most_expensive`) `get` units,
                     once per complete `buy` group
-    FREE_DELIVERY   the delivery fee waived
+    FREE_DELIVERY   the delivery fee waived, or percent / amount of it (at most max), per shipment
     FIXED_PRICE_BUNDLE  every complete group of `quantity` qualifying units (most expensive
                     first) costs `price` together
     SPEND_TIERS     the highest tier reached: its amount or percent off its lines
@@ -27,13 +27,13 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 from uuid import UUID
 
 import msgspec
 
-from quote_service.pricing.coupons import FundedBy
+from quote_service.pricing.coupons import FundedBy, OnReducedLines
 from quote_service.pricing.money import ZERO
 
 PromotionKind = Literal[
@@ -111,8 +111,32 @@ class BuyXGetY(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 class FreeDelivery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="FREE_DELIVERY"):
+    """The delivery fee of each shipment it covers waived: whole, or `percent` of it or `amount` off it,
+    at most `max` (docs/promotions.md#partial-free-delivery)."""
+
+    percent: Decimal | None = None
+    amount: Decimal | None = None
+    max: Decimal | None = None
+    """At most this much off each shipment's fee."""
+    currency: str | None = None
+    """The currency of `amount` and `max` (else the conditions'): the promotion applies only in it."""
     distribution: Distribution = "proportional"
     """Taken for every kind; a waived fee has no lines to spread over."""
+
+
+def waived_fee(config: FreeDelivery, fee: Decimal, cent: Decimal) -> Decimal:
+    """What a partial FREE_DELIVERY takes off one shipment's `fee`: `percent` of it (rounded half up
+    once) or `amount`, at most `max`, never more than the fee. Callers test for a whole waiver
+    (percent, amount and max all None: the fee itself) without a call."""
+    if config.percent is not None:
+        part = (fee * config.percent / 100).quantize(cent, ROUND_HALF_UP)
+    elif config.amount is not None:
+        part = config.amount
+    else:
+        part = fee
+    if config.max is not None:
+        part = min(part, config.max)
+    return min(part, fee)
 
 
 class FixedPriceBundle(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="FIXED_PRICE_BUNDLE"):
@@ -187,6 +211,8 @@ class Promotion(msgspec.Struct, frozen=True, kw_only=True):
     """What is left of its money budget (None: no budget); quotes apply it only in `budget_currency`."""
     budget_currency: str | None = None
     per_customer_limit: int | None = None
+    on_reduced_lines: OnReducedLines = "stack"
+    """How it treats lines already reduced below their own price (docs/promotions.md#reduced-lines)."""
 
     @property
     def kind(self) -> PromotionKind:
@@ -207,6 +233,9 @@ class GiftStock(msgspec.Struct, frozen=True, kw_only=True):
     is_active: bool
     stock: int
     """Units in stock less those held for other quotes' reservations."""
+    unit_price: Decimal | None = None
+    """Its current price, in `currency`: what a hint says the gift is worth (docs/promotions.md#hints)."""
+    currency: str | None = None
 
 
 class Basket(msgspec.Struct, frozen=True, kw_only=True):
@@ -257,7 +286,7 @@ def could_meet(
     config = promotion.config
     if isinstance(config, AmountOff | FixedPriceBundle | SpendTiers) and config.currency != basket.currency:
         return False
-    if isinstance(config, Gift) and config.currency is not None and config.currency != basket.currency:
+    if isinstance(config, Gift | FreeDelivery) and config.currency is not None and config.currency != basket.currency:
         return False
     if promotion.budget_currency is not None and promotion.budget_currency != basket.currency:
         return False
@@ -336,7 +365,8 @@ class PromotionBook:
 
     __slots__ = (
         "by_category", "by_product", "currencies", "edges", "general", "gift_currencies", "gift_positions",
-        "gift_products", "groups", "limited", "limited_any_channel", "minimums", "ordered", "segments", "views",
+        "gift_products", "groups", "limited", "limited_any_channel", "minimums", "ordered", "reducing", "segments",
+        "views",
     )  # fmt: skip
 
     def __init__(self, promotions: Iterable[Promotion] = ()) -> None:
@@ -367,6 +397,9 @@ class PromotionBook:
         self.limited = [position for position, p in enumerate(self.ordered) if p.per_customer_limit is not None]
         """Positions of promotions with a per_customer_limit (a quote that could meet one reads its uses)."""
         self.limited_any_channel = any(not self.ordered[position].conditions.channels for position in self.limited)
+        self.reducing = any(p.on_reduced_lines != "stack" for p in self.ordered)
+        """Some promotion treats reduced lines other than by stacking: a quote then works out each line's
+        own price (docs/promotions.md#reduced-lines); otherwise it pays nothing for that."""
         """Whether one of them names no channel: when none does, a quote without a channel could meet none and
         asks nothing of them (no call: the cost budget, docs/hot-path.md)."""
         for position, promotion in enumerate(self.ordered):
@@ -455,6 +488,14 @@ class PromotionBook:
             return []
         admitted = self._view(currency, customer_group, customer_segment, channel, now).admitted
         return [self.ordered[position].id for position in self.limited if position in admitted]
+
+    def in_force_for(
+        self, currency: str, group: str | None, segment: str | None, channel: str | None, now: datetime
+    ) -> list[Promotion]:
+        """The promotions in force that a quote of this currency, customer group, segment and channel
+        could meet at `now`, in stacking order (whatever its basket: the hints look further than it)."""
+        admitted = self._view(currency, group, segment, channel, now).admitted
+        return [promotion for position, promotion in enumerate(self.ordered) if position in admitted]
 
     def gifts_for(
         self, currency: str, group: str | None, segment: str | None, channel: str | None, now: datetime

@@ -106,6 +106,8 @@ class QuoteRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """The card's first 6-8 digits: the quote lists the installment plans offered for it."""
     installments: Annotated[int, msgspec.Meta(ge=1, le=36)] | None = None
     """With `card_bin`: the number of installments chosen (one of `installment_options`' counts)."""
+    hints: bool = False
+    """Ask for the next cheapest steps to a better total (`hints` in the quote, docs/promotions.md#hints)."""
 
 
 # --- engine inputs -------------------------------------------------------------------------
@@ -160,6 +162,9 @@ class CustomerContext(msgspec.Struct, frozen=True, kw_only=True):
     test_group: str | None = None
     """A variant the caller forces in every running experiment that has it (`context.ab_test_group`
     of a service or admin caller; never a shopper's)."""
+    unit_purchases: dict[str, list[tuple[int, int]]] = {}
+    """The customer's (epoch second, units) orders of the basket's products under a per-customer
+    quantity limit (docs/pricing.md#quantity-rules): read for such a basket only."""
 
 
 class EngineDefaults(msgspec.Struct, frozen=True, kw_only=True):
@@ -443,6 +448,34 @@ class SellerTotals(msgspec.Struct, frozen=True, kw_only=True):
     ] = UNSET
 
 
+class QuantityLimit(msgspec.Struct, frozen=True, kw_only=True):
+    """A per-customer limit a quote's product is under: what its order counts again under a lock."""
+
+    product_id: str
+    max_per_customer: int
+    window_days: int
+    remaining_for_customer: int
+    """What the customer could still buy before this quote (by the quote path's counters)."""
+
+
+HintKind = Literal["spend_tier", "free_delivery", "bundle", "buy_x_get_y", "gift"]
+
+
+class Hint(msgspec.Struct, frozen=True, kw_only=True):
+    """A step to a better total: goods to add and what the customer would then save (docs/promotions.md#hints)."""
+
+    kind: HintKind
+    promotion_id: UUID | None
+    """The promotion the step reaches (null: a shipping profile's free_above)."""
+    seller_id: str | None
+    """The seller whose goods the step adds (null: any)."""
+    add_amount: Decimal
+    """The goods to add, before discounts (after them for a shipment's free_above and a FREE_DELIVERY rule)."""
+    saves: Decimal
+    """How much less the customer would then pay than without the step's benefit."""
+    message: str
+
+
 class InstallmentOption(msgspec.Struct, frozen=True, kw_only=True):
     """One way to pay a quote in parts (docs/taxes.md#installments)."""
 
@@ -542,4 +575,18 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
     ] = UNSET
     installment: Annotated[
         SelectedInstallment | UnsetType, msgspec.Meta(description="With `installments`: the option chosen.")
+    ] = UNSET
+    hints: Annotated[
+        list[Hint] | UnsetType,
+        msgspec.Meta(
+            description="Only with `hints: true`: at most three steps to a better total, cheapest add_amount first "
+            "(docs/promotions.md#hints). They change no total."
+        ),
+    ] = UNSET
+    quantity_limits: Annotated[
+        list[QuantityLimit] | UnsetType,
+        msgspec.Meta(
+            description="Only where a product of the basket has a max_per_customer quantity rule: each such limit, "
+            "which the order counts again (docs/pricing.md#quantity-rules)."
+        ),
     ] = UNSET

@@ -13,8 +13,9 @@ default) has a profile for the address and currency prices each of the profile's
 A shipment without a profile is priced by the delivery rules on its own goods (`delivery.delivery_fee`,
 as a quote without profiles is on all of them). The quote's delivery fee is the exact sum of the
 shipments' fees. A FREE_DELIVERY promotion waives the shipments whose lines meet its conditions (its
-categories or products, its minimum subtotal on the shipment's goods before discounts), a free-delivery
-coupon every shipment; the logistics commission is charged per shipment, on its fee.
+categories or products, its minimum subtotal on the shipment's goods before discounts), each whole or in
+part (`percent` or `amount` off each, at most `max`), a free-delivery coupon every shipment; the
+logistics commission is charged per shipment, on its fee.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from quote_service.pricing.delivery import Fee, coordinates, delivery_fee, haver
 from quote_service.pricing.lines import Line
 from quote_service.pricing.money import ZERO
 from quote_service.pricing.plan import RegionPlan
-from quote_service.pricing.promotions import Promotion
+from quote_service.pricing.promotions import FreeDelivery, Promotion, waived_fee
 from quote_service.pricing.quote import (
     AppliedRule,
     CatalogProduct,
@@ -213,14 +214,16 @@ class Shipments:
         self.charge = Fee(sum((p.charged for p in parcels), zero), _rules(parcels), _described(parcels))
         """The delivery fee before any waiver, as the delivery step shows it."""
 
-    def waive(self, promotion: Promotion) -> tuple[Decimal, Decimal]:
-        """A FREE_DELIVERY promotion waives the fees of the shipments whose lines meet its conditions:
-        (the fees it waived, the quote's delivery fee left)."""
+    def waive(self, promotion: Promotion, config: FreeDelivery) -> tuple[Decimal, Decimal]:
+        """A FREE_DELIVERY promotion waives the fees of the shipments whose lines meet its conditions, each
+        whole or the part its configuration says: (the fees it waived, the quote's delivery fee left)."""
         waived = self.zero
+        whole = config.percent is None and config.amount is None and config.max is None
         for parcel in self.parcels:
             if parcel.fee > 0 and _meets(promotion, parcel):
-                waived += parcel.fee
-                parcel.fee = self.zero
+                part = parcel.fee if whole else waived_fee(config, parcel.fee, self.zero)
+                waived += part
+                parcel.fee -= part
         return waived, self.fee()
 
     def waive_all(self) -> None:
@@ -263,6 +266,16 @@ def _meets(promotion: Promotion, parcel: Parcel) -> bool:
     c = promotion.conditions
     if c.min_subtotal is not None and parcel.subtotal < c.min_subtotal:
         return False
+    if not c.category_ids and not c.product_ids:  # `meets_but_minimum` written out: a call per shipment costs
+        return True
+    return any(
+        line.priced.product_id in c.product_ids or line.priced.category_id in c.category_ids for line in parcel.lines
+    )
+
+
+def meets_but_minimum(promotion: Promotion, parcel: Parcel) -> bool:
+    """Whether the shipment holds a line of the promotion's categories or products (or it names none)."""
+    c = promotion.conditions
     if not c.category_ids and not c.product_ids:
         return True
     return any(

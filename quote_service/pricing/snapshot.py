@@ -11,7 +11,7 @@ empty memo and the old memo is freed with the old snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,6 +21,8 @@ from quote_service.pricing.flags import CompiledFlags, FeatureFlag, FlagSet
 from quote_service.pricing.flash import FlashSale, FlashSaleBook
 from quote_service.pricing.price_lists import PriceBook, PriceList
 from quote_service.pricing.promotions import Promotion, PromotionBook
+from quote_service.pricing.quantity_book import QuantityBook
+from quote_service.pricing.quantity_rules import QuantityRules
 from quote_service.pricing.resolution import Resolver
 from quote_service.pricing.rules import PricingRule, RuleBook
 from quote_service.pricing.shipping import ShippingBook, ShippingProfile
@@ -43,6 +45,9 @@ class ConfigSnapshot:
     """Automatic promotions in stacking order (empty: a quote pays one truth test for the feature)."""
     shipping: ShippingBook | None = field(default=None, compare=False)
     """Active shipping profiles (None: there are none, and a quote pays one `is None` test for the feature)."""
+    quantity_rules: QuantityBook | None = field(default=None, compare=False)
+    """The products' and price-list entries' quantity rules (None: there are none, and a quote pays one
+    `is None` test for the feature; docs/pricing.md#quantity-rules)."""
     resolver: Resolver = field(init=False, repr=False, compare=False)
     """Memoized rule and rate lookups and pricing plans over `rules` and `commissions` (derived, never passed in)."""
     compiled_flags: CompiledFlags = field(init=False, repr=False, compare=False)
@@ -81,8 +86,11 @@ class ConfigSnapshot:
         price_lists: Iterable[PriceList] | PriceBook = (),
         promotions: Iterable[Promotion] = (),
         shipping_profiles: Iterable[ShippingProfile] = (),
+        quantity_rules: Mapping[str, QuantityRules] | None = None,
     ) -> ConfigSnapshot:
-        """Index plain lists into a snapshot (price lists may come already compiled)."""
+        """Index plain lists into a snapshot (price lists may come already compiled); `quantity_rules`:
+        the products' own, by product id (the price-list entries' are in the lists)."""
+        book = price_lists if isinstance(price_lists, PriceBook) else PriceBook.of(price_lists)
         return cls(
             version=version,
             commissions=CommissionIndex(rates),
@@ -90,9 +98,10 @@ class ConfigSnapshot:
             flags=FlagSet.of(flags),
             coupons=CouponSet.of(coupons),
             flash_sales=FlashSaleBook(flash_sales),
-            price_lists=price_lists if isinstance(price_lists, PriceBook) else PriceBook.of(price_lists),
+            price_lists=book,
             promotions=PromotionBook(promotions),
             shipping=ShippingBook.of(shipping_profiles),
+            quantity_rules=QuantityBook.of(quantity_rules or {}, book.ruled),
         )
 
     def counts(self) -> dict[str, int]:

@@ -31,7 +31,7 @@ class GiftStocks:
         try:
             async with self._pool.acquire() as conn:
                 rows = await conn.fetch(
-                    """SELECT p.id::text AS id, p.category_id, p.seller_id, p.is_active,
+                    """SELECT p.id::text AS id, p.category_id, p.seller_id, p.is_active, p.current_price, p.currency,
                           p.stock - coalesce((SELECT sum(r.quantity) FROM reservation_holds r
                                               WHERE r.product_id = p.id AND r.expires_at > now()), 0) AS stock
                    FROM products p WHERE p.id = any($1::uuid[])""",
@@ -48,6 +48,8 @@ class GiftStocks:
                 seller_id=row["seller_id"],
                 is_active=row["is_active"],
                 stock=int(row["stock"]),
+                unit_price=row["current_price"],
+                currency=row["currency"],
             )
             for row in rows
         }

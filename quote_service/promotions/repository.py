@@ -17,7 +17,7 @@ from quote_service.pricing.promotions import CONFIG_TYPES, Conditions, Promotion
 PROMOTION_COLUMNS = (
     "id, name, kind, conditions, config, priority, combinable, combines_with_coupons, starts_at, ends_at, "
     "usage_limit, times_used, is_active, funded_by, created_by, updated_by, created_at, updated_at, "
-    "promotion_group, budget_amount, budget_currency, budget_used, per_customer_limit, seller_id"
+    "promotion_group, budget_amount, budget_currency, budget_used, per_customer_limit, seller_id, on_reduced_lines"
 )
 _WRITABLE = (
     "name",
@@ -36,6 +36,7 @@ _WRITABLE = (
     "budget_amount",
     "budget_currency",
     "per_customer_limit",
+    "on_reduced_lines",
 )
 
 
@@ -59,6 +60,7 @@ def model_from_row(row: asyncpg.Record) -> Promotion:
         budget_remaining=None if row["budget_amount"] is None else row["budget_amount"] - row["budget_used"],
         budget_currency=row["budget_currency"],
         per_customer_limit=row["per_customer_limit"],
+        on_reduced_lines=row["on_reduced_lines"],
     )
 
 

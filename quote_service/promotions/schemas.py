@@ -10,7 +10,7 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from quote_service.pricing.coupons import FundedBy
+from quote_service.pricing.coupons import FundedBy, OnReducedLines
 from quote_service.pricing.promotions import PromotionKind
 from quote_service.validation import Instant, StrictDecimal
 
@@ -55,7 +55,8 @@ class PromotionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     config: dict[str, Any] = msgspec.field(default_factory=dict)
     """PERCENT_OFF {percent, max_discount?}; AMOUNT_OFF {amount, currency}; BUY_X_GET_Y {buy: {quantity,
     product_ids | category_ids}, get: {quantity, product_ids | category_ids, percent_off (100)},
-    max_applications?, selection: cheapest | most_expensive}; FREE_DELIVERY {}; FIXED_PRICE_BUNDLE
+    max_applications?, selection: cheapest | most_expensive}; FREE_DELIVERY {percent? | amount?, max?,
+    currency?} (none: the whole fee); FIXED_PRICE_BUNDLE
     {product_ids | category_ids, quantity, price, currency}; SPEND_TIERS {tiers: [{min_subtotal,
     amount | percent}], currency}; GIFT {product_id, quantity, min_subtotal?, currency?}. Every kind
     takes distribution: proportional | even."""
@@ -74,6 +75,9 @@ class PromotionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     budget: BudgetInput | None = None
     per_customer_limit: Limit | None = None
     """Orders per customer_id that may use it."""
+    on_reduced_lines: OnReducedLines = "stack"
+    """Lines already reduced below their own price: discounted again (stack), left out (skip), or the
+    lower of the two prices (best_of) (docs/promotions.md#reduced-lines)."""
 
 
 class Conditions(msgspec.Struct, frozen=True, kw_only=True):
@@ -113,3 +117,5 @@ class Promotion(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
     seller_id: str | UnsetType = UNSET
     """The seller whose own promotion it is (docs/sellers.md); absent: the platform's."""
+    on_reduced_lines: OnReducedLines = "stack"
+    """How it treats lines already reduced below their own price (docs/promotions.md#reduced-lines)."""

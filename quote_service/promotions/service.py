@@ -20,6 +20,7 @@ from quote_service.pricing.promotions import (
     BuyTarget,
     BuyXGetY,
     FixedPriceBundle,
+    FreeDelivery,
     GetTarget,
     Gift,
     PercentOff,
@@ -35,7 +36,7 @@ _MAX_UNITS = 10_000
 _ID_LISTS = ("category_ids", "product_ids", "customer_groups", "customer_segments", "channels")
 _PERCENTS = ("percent", "percent_off")
 _WHOLE = ("quantity", "max_applications")
-_AMOUNTS = ("amount", "max_discount", "price", "min_subtotal")
+_AMOUNTS = ("amount", "max_discount", "price", "min_subtotal", "max")
 _MAX_TIERS = 20
 
 
@@ -121,6 +122,24 @@ def _tiers_problems(config: SpendTiers, currency: str) -> list[FieldError]:
     return errors
 
 
+def _free_delivery_problems(config: FreeDelivery, conditions_currency: str | None) -> list[FieldError]:
+    """A partial free delivery: `percent` or `amount` (not both), `max`, in its currency (or the conditions')."""
+    errors: list[FieldError] = []
+    currency = config.currency.upper() if config.currency is not None else None
+    if currency is not None:
+        errors += _currency_problems(currency, conditions_currency)
+    currency = currency or conditions_currency
+    if config.percent is not None and config.amount is not None:
+        errors.append(FieldError("config.amount", "give percent or amount, not both"))
+    elif config.percent is not None and (problem := _percent_problem(config.percent)):
+        errors.append(FieldError("config.percent", problem))
+    elif config.amount is not None and (problem := _amount_problem(config.amount, currency)):
+        errors.append(FieldError("config.amount", problem))
+    if config.max is not None and (problem := _amount_problem(config.max, currency)):
+        errors.append(FieldError("config.max", problem))
+    return errors
+
+
 def _config_problems(config: Any, conditions_currency: str | None) -> list[FieldError]:
     """Values and relations of a well-formed config."""
     errors: list[FieldError] = []
@@ -156,6 +175,8 @@ def _config_problems(config: Any, conditions_currency: str | None) -> list[Field
         currency = config.currency.upper()
         errors += _currency_problems(currency, conditions_currency)
         errors += _tiers_problems(config, currency)
+    elif isinstance(config, FreeDelivery):
+        errors += _free_delivery_problems(config, conditions_currency)
     elif isinstance(config, Gift):
         if not 1 <= len(config.product_id) <= 64:
             errors.append(FieldError("config.product_id", "must be a product id (1-64 characters)"))
@@ -255,6 +276,7 @@ def check_promotion_fields(data: PromotionInput) -> dict[str, Any]:
         "budget_amount": None if data.budget is None else data.budget.amount,
         "budget_currency": None if data.budget is None else data.budget.currency.upper(),
         "per_customer_limit": data.per_customer_limit,
+        "on_reduced_lines": data.on_reduced_lines,
     }
 
 
@@ -317,6 +339,7 @@ def promotion_from_row(row: asyncpg.Record) -> Promotion:
         if budget_amount is None
         else money.round_money(max(budget_amount - row["budget_used"], Decimal(0)), row["budget_currency"]),
         per_customer_limit=row["per_customer_limit"],
+        on_reduced_lines=row["on_reduced_lines"],
         created_by=row["created_by"],
         updated_by=row["updated_by"],
         created_at=row["created_at"],

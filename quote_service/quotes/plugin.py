@@ -21,6 +21,7 @@ from quote_service.quotes.prior_prices import PriorPrices
 from quote_service.quotes.service import QuoteService
 from quote_service.quotes.store import QuoteStore
 from quote_service.reservations.service import Reservations
+from quote_service.unit_limits.service import UnitPurchases
 from quote_service.web.domain import Domain, Startup
 
 
@@ -51,6 +52,7 @@ async def start_quotes(ctx: Startup) -> Mapping[str, Any]:
         prior_prices=PriorPrices(ctx.pool),
         clock=ctx.quote_clock,
         installment_plans=ActivePlans(ctx.pool),
+        unit_purchases=UnitPurchases(ctx.pool, ctx.redis),
     )
     return {"quotes": quotes}
 

@@ -47,6 +47,7 @@ from quote_service.pricing.quote import (
     CustomerContext,
     EngineDefaults,
     FlashOffer,
+    QuantityLimit,
     Quote,
     QuoteItemIn,
     QuoteRequest,
@@ -59,9 +60,11 @@ from quote_service.quotes.deadlines import DeadlineWatch
 from quote_service.quotes.display_prices import DisplayPrice, PriceError, Prices, PricesRequest, check_ids, shown
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
 from quote_service.quotes.prior_prices import PriorPrices, reduction_start
+from quote_service.quotes.quantity_checks import checked_quantities
 from quote_service.quotes.quote_log import compact_request
 from quote_service.quotes.store import QuoteStore, decode_quote
 from quote_service.reservations.service import Reservations
+from quote_service.unit_limits.service import UnitPurchases
 
 _REQUEST_ENCODER = msgspec.msgpack.Encoder()
 _RECENT_LIMIT = 10_000
@@ -109,6 +112,7 @@ class QuoteService:
         prior_prices: PriorPrices | None = None,
         clock: Callable[[], datetime] = utcnow,
         installment_plans: Callable[[str], Awaitable[list[InstallmentPlan]]] | None = None,
+        unit_purchases: UnitPurchases | None = None,
     ) -> None:
         self.defaults = EngineDefaults(
             timezone=settings.business_timezone,
@@ -147,6 +151,8 @@ class QuoteService:
         self._installment_plans = installment_plans
         """The active installment plans of a currency: read only for a quote with a card_bin (docs/taxes.md)."""
         """The instant a quote is priced and read at (tests hold it still)."""
+        self._unit_purchases = unit_purchases
+        """A customer's units of products under a per-customer quantity limit (asked only for such baskets)."""
         # Recent quotes by (caller, body), with the inputs they were priced from: looking up a new
         # basket costs one dictionary miss, and only a repeated body encodes its inputs to compare.
         # Keys, inputs and quotes are all kept as bytes: bytes add nothing for the garbage
@@ -232,6 +238,15 @@ class QuoteService:
             customer_group=policy.customer_group(request, caller),
             test_group=policy.test_group(request, caller),
         )
+        limits: list[QuantityLimit] = []
+        quantities = snapshot.quantity_rules
+        if quantities is not None:  # docs/pricing.md#quantity-rules: a basket of products without rules pays no call
+            for item in request.items:
+                if item.product_id in quantities.ruled:
+                    customer, limits = await checked_quantities(
+                        request, products, customer, snapshot, quantities, self._unit_purchases, now
+                    )
+                    break
         t2 = perf_counter_ns()
         with stage(_FLASH):
             flash = await self._flash_offers(snapshot, products, request.customer_id, now)
@@ -291,6 +306,8 @@ class QuoteService:
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,
                 defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, flags=flags, gifts=gifts,
             )  # fmt: skip
+        if limits:
+            quote = msgspec.structs.replace(quote, quantity_limits=limits)
         if self._prior_prices is not None and (
             quote.applied_promotions
             or any(i.flash_sale_id for i in quote.items)

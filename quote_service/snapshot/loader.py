@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from quote_service.cache.config_bus import read_version
+from quote_service.catalog.repository import quantity_rules
 from quote_service.clock import utcnow
 from quote_service.commissions import repository as commissions
 from quote_service.coupons import repository as coupons
@@ -37,4 +38,5 @@ async def read_snapshot(conn: Connection) -> ConfigSnapshot:
         price_lists=await price_lists.load_book(conn),
         promotions=await promotions.load_active(conn),
         shipping_profiles=await shipping.load_active(conn),
+        quantity_rules=await quantity_rules(conn),
     )

@@ -6,9 +6,13 @@ from typing import Any
 
 import httpx
 
+QUANTITY_DETAIL = frozenset({"field", "message", "min_qty", "max_qty", "step", "remaining_for_customer"})
+"""A QUANTITY_RULE detail: §1's with what is allowed (docs/pricing.md#quantity-rules)."""
+
 
 def expect_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """Assert `response` is exactly the error envelope with this status and code; return its body."""
+    """Assert `response` is exactly the error envelope with this status and code; return its body.
+    Its details are §1's `{field, message}`, a QUANTITY_RULE's with the rule's extra keys."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body: dict[str, Any] = response.json()
@@ -19,7 +23,7 @@ def expect_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert set(body["error"]) == {"code", "details"}, body
     assert body["error"]["code"] == code, body
     for detail in body["error"]["details"]:
-        assert set(detail) == {"field", "message"}, detail
+        assert set(detail) == (QUANTITY_DETAIL if code == "QUANTITY_RULE" else {"field", "message"}), detail
         assert isinstance(detail["field"], str)
         assert isinstance(detail["message"], str)
     return body

@@ -326,12 +326,13 @@ async def configure_unused(served: Served, product_id: str) -> None:
     """Features the simple body never uses: a price list, promotions (a GIFT among them) and fee rules in
     another currency, a per-customer-limited promotion on a channel it does not name, a shipping profile
     of another seller, and taxes as markets have them (docs/taxes.md): a compound TAX_RATE on another
-    category, an EUR price list that rounds its own way, an installment plan."""
+    category, an EUR price list that rounds its own way, an installment plan; quantity rules on the list's
+    entry and on its product (docs/pricing.md#quantity-rules: the caller made it with some)."""
     since = "2020-01-01T00:00:00Z"
     await served.made(
         "/api/v1/price-lists",
-        {"name": "unused", "currency": "EUR", "prices": [{"product_id": product_id, "amount": "10.00"}],
-         "rounding_mode": "HALF_EVEN", "tax_calculation": "UNIT"},
+        {"name": "unused", "currency": "EUR", "rounding_mode": "HALF_EVEN", "tax_calculation": "UNIT",
+         "prices": [{"product_id": product_id, "amount": "10.00", "quantity_rules": {"step": 2}}]},
     )  # fmt: skip
     eur = {"currency": "EUR"}
     for n, kind, config, conditions, extra in (
@@ -380,7 +381,8 @@ async def test_the_simple_body_within_budget_and_unused_features_cost_it_nothing
         check("simple", plain)
         product = await served.made("/api/v1/products", {
             "sku": "COST-1", "name": "Cost", "category_id": "electronics", "seller_id": "seller-unused",
-            "currency": "TRY", "base_price": "25.50", "min_price": "1.00", "stock": 10})  # fmt: skip
+            "currency": "TRY", "base_price": "25.50", "min_price": "1.00", "stock": 10,
+            "quantity_rules": {"min_qty": 2, "max_per_customer": 4}})  # fmt: skip
         await configure_unused(served, product["id"])
         configured = await cost_of(served, bodies, settings, redis_url)
     assert configured.calls == plain.calls, (

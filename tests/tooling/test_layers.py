@@ -21,7 +21,8 @@ LAYERS = [
     "installments", "flags",
     "ofrep",
     "repricing", "campaigns",
-    "intelligence", "flash_sales", "snapshot", "analytics", "lifecycle", "pages", "quotes", "edge", "orders",
+    "intelligence", "flash_sales", "unit_limits",
+    "snapshot", "analytics", "lifecycle", "pages", "quotes", "edge", "orders",
     "statements", "sellers", "simulations",
     "app", "cli",
 ]  # fmt: skip

@@ -1,5 +1,5 @@
 // The quote of the basket with its breakdown (lines with their price source, promotions,
-// coupons, tax, fees), the checkout that holds the basket's stock until the quote expires
+// coupons, tax, fees) and the steps to a better total under the basket (store_hints.js), the checkout that holds the basket's stock until the quote expires
 // (a countdown; released on "Leave the checkout", when the basket changes, or when the shopper
 // leaves the page), and the order.
 import { $, CHANNEL, everySecond, nameOf, say } from "./store_ui.js";
@@ -7,6 +7,7 @@ import { basketCurrency, basketLines, clearBasket, onBasketChange } from "./stor
 import { COUPON_REASONS, orderRefusal, quoteRefusal, trouble } from "./store_words.js";
 import { drawInstallments, installmentChoice } from "./store_installments.js";
 import { drawParcels, shippingChoices } from "./store_parcels.js";
+import { drawHints } from "./store_hints.js";
 
 const { api, el, money, clock, countdown } = QS;
 const SOURCES = { flash_sale: "flash price", price_list: "your price list", gift: "gift" };
@@ -77,6 +78,7 @@ function draw(qt) {
       ` (until ${clock(qt.valid_until, true)}).`));
   $("quote-lines").replaceChildren(el("h3", {}, "Line by line"), lines);
   drawParcels(qt, () => getQuote());
+  drawHints(qt);
   drawInstallments(qt, () => getQuote());
   drawHold(qt.reservation);
   $("place-order").hidden = false;
@@ -100,6 +102,7 @@ function forget(text, kind) {
   $("quote").replaceChildren(el("p", { class: "muted" }, "Ask for a quote of your basket."));
   $("quote-lines").replaceChildren();
   drawParcels(null);
+  drawHints(null);
   drawInstallments(null);
   drawHold(null);
   $("place-order").hidden = true;
@@ -112,7 +115,7 @@ async function ask(reserve) {
   const coupons = $("coupons").value.split(/[\s,]+/).filter(Boolean);
   try {
     return await api("POST", "/api/v1/quote", {
-      customer_id: me.id, currency: basketCurrency(), channel: CHANNEL, coupon_codes: coupons, reserve_stock: reserve,
+      customer_id: me.id, currency: basketCurrency(), channel: CHANNEL, coupon_codes: coupons, reserve_stock: reserve, hints: true,
       shipping: shippingChoices(), ...installmentChoice(),
       delivery_address: { city: $("city").value.trim(), country: $("country").value.trim().toUpperCase() },
       items: lines.map(({ product, quantity }) => ({ product_id: product.id, quantity })),

@@ -40,8 +40,18 @@ export function quoteRefusal(error, lines) {
     case "CURRENCY_MISMATCH": case "CURRENCY_NOT_PRICED":
       return `${lineNames(error, lines)} cannot be priced in this basket's currency: order it on its own.`;
     case "VALIDATION_FAILED": return `Please check the basket and the delivery address: ${error.message}.`;
+    case "QUANTITY_RULE": return `${quantityWords(error, lines)}: change the quantity, then ask again.`;
     default: return trouble(error);
   }
+}
+
+// Each item a quantity rule refuses, in words: "Notebook A5: must be at least 2".
+function quantityWords(error, lines) {
+  return (error.details || []).map(d => {
+    const found = /^items\[(\d+)\]/.exec(d.field || "");
+    const line = found && lines ? lines[Number(found[1])] : null;
+    return `${line ? line.product.name : "A product"}: ${d.message}`;
+  }).join("; ") || error.message;
 }
 
 export function orderRefusal(error) {
@@ -53,6 +63,7 @@ export function orderRefusal(error) {
     case "COUPON_LIMIT_REACHED": return "A coupon in this quote has just been used up: ask for a new quote.";
     case "PROMOTION_LIMIT_REACHED": return "A promotion in this quote has just run out: ask for a new quote.";
     case "PROMOTION_BUDGET_EXHAUSTED": return "A promotion in this quote has just run out of budget: ask for a new quote.";
+    case "QUANTITY_RULE": return "You have reached the most you may buy of a product in this basket: change it and ask for a new quote.";
     case "PRODUCT_UNAVAILABLE": return "A product in this quote is no longer sold: remove it and ask for a new quote.";
     default: return trouble(error);
   }

@@ -84,6 +84,7 @@ async def test_create_answers_201_with_the_stored_coupon(client: Client, admin: 
         "is_active": True,
         "times_used": 0,
         "funded_by": "seller",
+        "on_reduced_lines": "stack",
         "created_by": "admin",
         "updated_by": "admin",
         "created_at": created["created_at"],

@@ -86,6 +86,7 @@ async def test_create_answers_201_with_the_stored_promotion(client: Client, admi
         "budget_used": None,
         "budget_remaining": None,
         "per_customer_limit": None,
+        "on_reduced_lines": "stack",
         "created_by": "admin",
         "updated_by": "admin",
     }
@@ -139,7 +140,7 @@ async def test_put_replaces_delete_deactivates_and_the_list_pages(client: Client
         ({"kind": "AMOUNT_OFF", "config": {"amount": 5}}, {"config.currency"}),
         ({"kind": "AMOUNT_OFF", "config": {"amount": "5.001", "currency": "EUR"}}, {"config.amount"}),
         ({"kind": "AMOUNT_OFF", "config": {"amount": 5, "currency": "XYZ"}}, {"config.currency"}),
-        ({"kind": "FREE_DELIVERY", "config": {"percent": 5}}, {"config.percent"}),
+        ({"kind": "FREE_DELIVERY", "config": {"waive": 5}}, {"config.waive"}),
         ({"config": {"get": {"quantity": 1, "category_ids": ["books"]}}}, {"config.buy"}),
         ({"config": {"buy": {"quantity": 2, "category_ids": ["books"]}}}, {"config.get"}),
         (

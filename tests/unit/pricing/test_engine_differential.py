@@ -601,6 +601,36 @@ def with_merchandising(rng: random.Random, config: Config, currency: str) -> Con
     return dataclasses.replace(config, promotions=[merchandised(p) for p in [*config.promotions, *added]])
 
 
+def with_checkout_rules(rng: random.Random, config: Config, currency: str) -> Config:
+    """docs/promotions.md#reduced-lines and #partial-free-delivery: `on_reduced_lines` on about half the
+    promotions and coupons, a partial FREE_DELIVERY on about half of those, drawn from a stream of their
+    own: the worlds before them stay as they were."""
+    fixed = D("300") if minor_units(currency) == 0 else D("3.00")
+
+    def policy() -> Literal["stack", "skip", "best_of"]:
+        return rng.choice(["stack", "stack", "skip", "best_of"])
+
+    def partial(config_: PromotionConfig) -> PromotionConfig:
+        if not isinstance(config_, FreeDelivery) or rng.random() < 0.5:
+            return config_
+        return rng.choice(
+            [
+                FreeDelivery(percent=rng.choice([D("50"), D("33.3333")])),
+                FreeDelivery(percent=D("50"), max=fixed),
+                FreeDelivery(amount=fixed, currency=currency),
+                FreeDelivery(max=fixed),
+            ]
+        )
+
+    return dataclasses.replace(
+        config,
+        promotions=[
+            msgspec.structs.replace(p, on_reduced_lines=policy(), config=partial(p.config)) for p in config.promotions
+        ],
+        coupons=[msgspec.structs.replace(c, on_reduced_lines=policy()) for c in config.coupons],
+    )
+
+
 def make_world(rng: random.Random, *, inclusive: bool = True) -> dict[str, Any]:
     """A random configuration; `inclusive` False: none of docs/markets.md's features (no tax-inclusive
     source, every rate and fee rule in the world's currency), what every quote was priced on before."""
@@ -639,6 +669,7 @@ def make_world(rng: random.Random, *, inclusive: bool = True) -> dict[str, Any]:
         config = with_funders(random.Random(products[-1].id.int), config)
         config = with_merchandising(random.Random(products[0].id.int ^ 66), config, currency)
         config = with_compound_taxes(random.Random(products[2].id.int), config)
+        config = with_checkout_rules(random.Random(products[1].id.int ^ 78), config, currency)
     snapshot = ConfigSnapshot.build(
         version=config.version,
         rates=config.rates,

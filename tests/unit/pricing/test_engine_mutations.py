@@ -78,6 +78,7 @@ ENGINE = "quote_service.pricing.engine"
 DELIVERY = "quote_service.pricing.delivery"
 SETTLE = "quote_service.pricing.settle"
 PLAN = "quote_service.pricing.plan"
+REDUCED = "quote_service.pricing.reduced_lines"
 LOCAL_TIME = "quote_service.pricing.local_time"
 INSTALLMENTS = "quote_service.pricing.installments"
 
@@ -136,13 +137,22 @@ MUTATIONS = [
         DEALS, "apply_promotions", "outcome.blocks_coupons = chosen.blocks_coupons", "outcome.blocks_coupons = False"
     ),
     Mutation(DEALS, "_deal", "if deal.free_delivery is None:", "if True:"),
+    # docs/promotions.md#reduced-lines and #partial-free-delivery
+    Mutation(REDUCED, "is_reduced", "< own", "<= own"),
+    Mutation(REDUCED, "reduced_view", 'if policy == "skip":', 'if policy == "best_of":'),
+    Mutation(REDUCED, "best_of_parts", "max(left - seen[position] + share, ZERO)", "(left - seen[position] + share)"),
+    Mutation(REDUCED, "mark_own_prices", 'if priced.source != "price_list":', "if True:"),
+    Mutation(DISCOUNTS, "apply_coupons", 'if policy == "best_of":', "if False:"),
+    Mutation(DEALS, "_give", 'if promotion.on_reduced_lines == "best_of":', "if False:"),
+    Mutation(PROMOTIONS, "waived_fee", "part = min(part, config.max)", "part = part"),
+    Mutation(PROMOTIONS, "waived_fee", ".quantize(cent, ROUND_HALF_UP)", ".quantize(cent)"),
     Mutation(DEALS, "_cheapest", "paid[index][0] < paid[best][0]", "paid[index][0] <= paid[best][0]"),
     Mutation(DEALS, "_cheapest", "paid[index][0] < paid[best][0]", "paid[index][0] > paid[best][0]"),
     Mutation(DEALS, "_beaten", "refused = loser.blocks_coupons and coupons_saved", "refused = coupons_saved"),
     Mutation(DEALS, "_left_nothing", "if cap_left <= 0:", "if cap_left < 0:"),
     Mutation(ENGINE, "Checkout.pays", "return goods + tax + fee + small,", "return goods + fee + small,"),
     Mutation(ENGINE, "Checkout.pays", "blocks_coupons,\n", "False,\n"),
-    Mutation(ENGINE, "Checkout.pays", "zero if free_delivery else", "zero if False else"),
+    Mutation(ENGINE, "Checkout.pays", "charged = zero\n", "charged = goods\n"),
     Mutation(DELIVERY, "_charge", "if any(step[0] is not None for step in steps)", "if False"),
     Mutation(DELIVERY, "_waived", "(*charged.parts, waived)", "(*charged.rules, waived)"),
     Mutation(SETTLE, "response_parts", "after <= floor", "after < floor"),

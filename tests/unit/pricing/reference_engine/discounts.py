@@ -9,7 +9,8 @@ coupons. Coupons apply in the order given, on what is left of their lines (their
 every line; flash-sale units take none): PERCENTAGE rounds its percent of that once and stops at
 `max_discount`, FIXED gives its value or what is left; then the rest of the cap
 (`MAX_DISCOUNT_PERCENTAGE` of the whole goods, rounded down, less what promotions took) bounds it,
-and it is split as `shares.split` says. One that gives nothing is NOT_APPLICABLE. A FREE_DELIVERY
+and it is split as `shares.split` says; lines already reduced as its `on_reduced_lines` says
+(`reduced`). One that gives nothing is NOT_APPLICABLE. A FREE_DELIVERY
 coupon is only checked here: step 7 prices it.
 """
 
@@ -20,10 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from quote_service.pricing.coupons import Coupon, Rejection
 from tests.unit.pricing.reference_engine.lines import Line
 from tests.unit.pricing.reference_engine.money import ZERO
+from tests.unit.pricing.reference_engine.reduced import best_of, seen
 from tests.unit.pricing.reference_engine.shares import floor_to, half_up, split
 
 
@@ -132,9 +135,13 @@ def apply_coupons(
             outcomes.append(CouponResult(code, coupon=coupon))
         else:
             mine = [line for line in open_lines if not coupon.category_ids or line.category_id in coupon.category_ids]
-            lefts = [line.subtotal - line.discount for line in mine]
-            amount = min(_face_value(coupon, sum(lefts, ZERO), cent), under_cap)
-            given = give(amount, mine, lefts, cent, platform=coupon.funded_by == "platform") if amount > 0 else ZERO
+            mine, values = seen(coupon.on_reduced_lines, mine)  # docs/promotions.md: reduced lines
+            asked = _face_value(coupon, sum(values, ZERO), cent)
+            weights: Sequence[Any] = values
+            if coupon.on_reduced_lines == "best_of":
+                weights, asked = best_of(asked, mine, values, values, cent)
+            amount = min(asked, under_cap)
+            given = give(amount, mine, weights, cent, platform=coupon.funded_by == "platform") if amount > 0 else ZERO
             if given > 0:
                 under_cap -= given
                 outcomes.append(CouponResult(code, coupon=coupon, amount=given))

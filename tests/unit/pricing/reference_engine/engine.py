@@ -62,6 +62,7 @@ from tests.unit.pricing.reference_engine.flags import flags_served
 from tests.unit.pricing.reference_engine.lines import Line, price_lines
 from tests.unit.pricing.reference_engine.money import MINOR_UNITS, ZERO, cent_of
 from tests.unit.pricing.reference_engine.promotions import apply_promotions
+from tests.unit.pricing.reference_engine.reduced import delivery_part, set_own_prices
 from tests.unit.pricing.reference_engine.rules import tax_percent, tax_rate
 from tests.unit.pricing.reference_engine.targeting import quote_attributes
 
@@ -120,7 +121,7 @@ def price_quote(
         attributes=quote_attributes(request, customer, products, currency=currency),
     )
 
-    # 1-4: lines
+    # 1-4: lines, each with its own price (docs/promotions.md: what a reduced line is below)
     lines = price_lines(
         request,
         currency=currency,
@@ -137,6 +138,7 @@ def price_quote(
         customer_group=customer.customer_group,
         channel=request.channel,
     )
+    set_own_prices(lines, products, currency, cent)
     subtotal = item_total = flash_total = flash_list_total = zero
     has_flash = False
     for line in lines:
@@ -196,7 +198,7 @@ def price_quote(
             no_coupons=refused,
         )
 
-    def pays(deal_lines: list[Line], refused: bool, waived: bool) -> tuple[Decimal, bool]:
+    def pays(deal_lines: list[Line], refused: bool, waived: FreeDelivery | None) -> tuple[Decimal, bool]:
         """docs/promotions.md: what the customer pays in the end with a deal: steps 5-9 on its lines."""
         took = sum((line.discount for line in deal_lines), zero)
         results = coupons_on(deal_lines, took, refused)
@@ -204,7 +206,9 @@ def price_quote(
         tax, _, _ = _tax(
             deal_lines, config.rules, default_rate=defaults.tax_rate, city=city, country=country, now=now, cent=cent
         )
-        charged = zero if waived else delivery_for(subtotal - discount).amount
+        charged = delivery_for(subtotal - discount).amount
+        if waived is not None:  # docs/promotions.md: the whole fee, or the part the terms say
+            charged -= delivery_part(waived, charged, cent)
         fee = _free_delivery_coupon(results, charged, zero)
         total = subtotal - discount + tax + fee + small_for(subtotal - discount).amount
         return total, discount > took or fee < charged
@@ -268,7 +272,12 @@ def price_quote(
     applied_promotions = []
     for promotion, amount in promoted.applied:
         if promotion is promoted.free_delivery:
-            amount, fee = (fee, zero) if shipped is None else shipped.waive(promotion)
+            assert isinstance(promotion.config, FreeDelivery)
+            if shipped is None:
+                amount = delivery_part(promotion.config, fee, cent)
+                fee -= amount
+            else:
+                amount, fee = shipped.waive(promotion)
         kind = type(promotion.config).__struct_config__.tag
         funder = {"funded_by": "platform"} if promotion.funded_by == "platform" else {}
         applied_promotions.append(

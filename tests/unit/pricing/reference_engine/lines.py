@@ -70,6 +70,8 @@ class Line:
     """An exempt tax-inclusive line: the tax its price held, not charged."""
     holds: Any = None
     """docs/taxes.md: the tax a gross amount of this line holds under the quote's terms (None: §16's)."""
+    own: Decimal | None = None
+    """docs/promotions.md: its units at their product's own price (reduced.py; None: none)."""
 
     @property
     def coupon_eligible(self) -> bool:

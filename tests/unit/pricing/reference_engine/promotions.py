@@ -23,10 +23,12 @@ from quote_service.pricing.promotions import AmountOff, BuyXGetY, FreeDelivery, 
 from tests.unit.pricing.reference_engine.discounts import give
 from tests.unit.pricing.reference_engine.lines import Line
 from tests.unit.pricing.reference_engine.money import ZERO
+from tests.unit.pricing.reference_engine.reduced import best_of, delivery_part, is_reduced, seen
 
 Fee = Callable[[], Decimal]
-Pays = Callable[[list[Line], bool, bool], tuple[Decimal, bool]]
-"""(lines with a deal's discounts, coupons refused, delivery waived) -> (total_amount, coupons saved something)."""
+Pays = Callable[[list[Line], bool, FreeDelivery | None], tuple[Decimal, bool]]
+"""(lines with a deal's discounts, coupons refused, the FREE_DELIVERY terms of the waiver) -> (total_amount,
+coupons saved something)."""
 
 
 class Chosen:
@@ -89,8 +91,9 @@ def _takes(line: Line, promotion: Promotion) -> bool:
     )
 
 
-def _free_units(config: BuyXGetY, lines: Sequence[Line]) -> list[int]:
-    """Units discounted per line: every unit listed, the most complete groups, the cheapest `get` units."""
+def _free_units(config: BuyXGetY, lines: Sequence[Line], values: Sequence[Decimal]) -> list[int]:
+    """Units discounted per line: every unit listed, the most complete groups, the cheapest `get` units
+    (each line's units worth its `values` shared out)."""
 
     def qualifies(line: Line, ids: frozenset[str], categories: frozenset[str]) -> bool:
         return line.product_id in ids or line.category_id in categories
@@ -99,7 +102,7 @@ def _free_units(config: BuyXGetY, lines: Sequence[Line]) -> list[int]:
     in_buy = [qualifies(line, config.buy.product_ids, config.buy.category_ids) for line in lines]
     sign = -1 if config.selection == "most_expensive" else 1
     gets = sorted(
-        (sign * (line.subtotal - line.discount) / line.quantity, index)
+        (sign * values[index] / line.quantity, index)
         for index, line in enumerate(lines)
         if in_get[index]
         for _ in range(line.quantity)
@@ -120,11 +123,11 @@ def _free_units(config: BuyXGetY, lines: Sequence[Line]) -> list[int]:
     return free
 
 
-def _bundle_worth(config: kinds.FixedPriceBundle, lines: Sequence[Line]) -> list[Decimal]:
+def _bundle_worth(config: kinds.FixedPriceBundle, lines: Sequence[Line], values: Sequence[Decimal]) -> list[Decimal]:
     """Per line, what its units in complete groups are worth: every qualifying unit listed, the
     dearest first (ties: the earlier line), cut into groups of `quantity`."""
     units = sorted(
-        (-(line.subtotal - line.discount) / line.quantity, index)
+        (-values[index] / line.quantity, index)
         for index, line in enumerate(lines)
         if line.product_id in config.product_ids or line.category_id in config.category_ids
         for _ in range(line.quantity)
@@ -154,20 +157,20 @@ def _even(amount: Decimal, lines: Sequence[Line], cent: Decimal, *, platform: bo
 def _goods(promotion: Promotion, lines: list[Line], cap_left: Decimal, cent: Decimal) -> tuple[Decimal, bool]:
     """Apply one goods promotion to `lines`; (amount given, whether it had something to discount)."""
     config = promotion.config
-    targets = [line for line in lines if _takes(line, promotion)]
-    lefts = [line.subtotal - line.discount for line in targets]
+    taken = [line for line in lines if _takes(line, promotion)]
+    targets, lefts = seen(promotion.on_reduced_lines, taken)
     left = sum(lefts, ZERO)
     if isinstance(config, kinds.Gift):
         return ZERO, False
     if isinstance(config, kinds.FixedPriceBundle):
-        worth = _bundle_worth(config, targets)
+        worth = _bundle_worth(config, targets, lefts)
         qualifying = [t for t in targets if t.product_id in config.product_ids or t.category_id in config.category_ids]
         groups = sum(line.quantity for line in qualifying) // config.quantity
         keep = [i for i in range(len(targets)) if worth[i] > 0]
         saving = sum(worth, ZERO) - config.price * groups
         if not keep or saving <= 0:
             return ZERO, False
-        targets, weights = [targets[i] for i in keep], [worth[i] for i in keep]
+        targets, weights, lefts = [targets[i] for i in keep], [worth[i] for i in keep], [lefts[i] for i in keep]
         wanted = saving.quantize(cent, ROUND_HALF_UP)
     elif isinstance(config, kinds.SpendTiers):
         spent = sum((line.subtotal for line in targets), ZERO)
@@ -182,12 +185,12 @@ def _goods(promotion: Promotion, lines: list[Line], cap_left: Decimal, cent: Dec
             assert top.percent is not None
             wanted = (left * top.percent / 100).quantize(cent, ROUND_HALF_UP)
     elif isinstance(config, BuyXGetY):
-        free = _free_units(config, targets)
+        free = _free_units(config, targets, lefts)
         weights = [
             (lefts[i] / targets[i].quantity) * free[i] * config.get.percent_off / 100 for i in range(len(targets))
         ]
         keep = [i for i in range(len(targets)) if free[i]]
-        targets, weights = [targets[i] for i in keep], [weights[i] for i in keep]
+        targets, weights, lefts = [targets[i] for i in keep], [weights[i] for i in keep], [lefts[i] for i in keep]
         wanted = sum(weights, ZERO).quantize(cent, ROUND_HALF_UP)
     else:
         weights = lefts
@@ -198,15 +201,20 @@ def _goods(promotion: Promotion, lines: list[Line], cap_left: Decimal, cent: Dec
         else:
             assert isinstance(config, AmountOff)
             wanted = min(config.amount.quantize(cent, ROUND_HALF_UP), left)
-    amount = min(wanted, cap_left)
     platform = promotion.funded_by == "platform"
+    if promotion.on_reduced_lines == "best_of":  # docs/promotions.md: never both reductions on a line
+        weights, wanted = best_of(wanted, targets, lefts, weights, cent)  # type: ignore[assignment]
+    amount = min(wanted, cap_left)
     if amount <= 0:
         given = ZERO
-    elif config.distribution == "even":
+    elif config.distribution == "even" and promotion.on_reduced_lines != "best_of":
         given = _even(amount, targets, cent, platform=platform)
     else:
         given = give(amount, targets, weights, cent, platform=platform)
-    return given, bool(targets)
+    # docs/promotions.md: a percent or an amount off has something to discount when the basket holds a line
+    # it takes (reduced ones too: it is then left nothing); a group or a tier, when its lines make one.
+    grouped = isinstance(config, kinds.FixedPriceBundle | kinds.SpendTiers | BuyXGetY)
+    return given, bool(targets) if grouped else bool(taken)
 
 
 def _copies(lines: Sequence[Line]) -> list[Line]:
@@ -233,7 +241,7 @@ def _run(order: Sequence[Promotion], lines: Sequence[Line], cap: Decimal, cent: 
     cap_left = cap
     for promotion in order:
         if isinstance(promotion.config, FreeDelivery):
-            waived = fee() if run.free is None else ZERO
+            waived = delivery_part(promotion.config, fee(), cent) if run.free is None else ZERO
             why = "" if run.free is None else f"the delivery fee is already waived by {run.free.name}"
             if waived > 0:
                 run.free = promotion
@@ -247,6 +255,12 @@ def _run(order: Sequence[Promotion], lines: Sequence[Line], cap: Decimal, cent: 
                     why = f"the discounts before it reached the maximum discount ({cap:f})"
                 elif all(line.subtotal - line.discount <= line.floor for line in mine):
                     why = "its lines are at their min_price"
+                elif promotion.on_reduced_lines == "skip" and all(is_reduced(line) for line in mine):
+                    why = "its lines are already reduced below their own price (on_reduced_lines: skip)"
+                elif promotion.on_reduced_lines == "best_of" and all(is_reduced(line) for line in mine):
+                    why = (
+                        "its lines' reduced prices are lower than their own prices less it (on_reduced_lines: best_of)"
+                    )
                 else:
                     why = "it takes nothing off what is left of its lines"
         if waived > 0 and not promotion.combines_with_coupons:
@@ -290,7 +304,10 @@ def _best_deal(
                 beaten.append((promotion, "NOTHING_LEFT", alone.nothing[0]))
     best = deals[0]
     if len(deals) > 1:  # the customer's total with each deal; the first lowest wins
-        totals = [pays(_copies(deal.copies), deal.refuses_coupons, deal.free is not None) for deal in deals]
+        totals = [
+            pays(_copies(deal.copies), deal.refuses_coupons, None if deal.free is None else deal.free.config)  # type: ignore[arg-type]
+            for deal in deals
+        ]
         lowest = min(total for total, _ in totals)
         winner = next(i for i, (total, _) in enumerate(totals) if total == lowest)
         best = deals[winner]

@@ -31,7 +31,7 @@ from msgspec import UNSET
 
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing.commission import CommissionRate
-from quote_service.pricing.promotions import Promotion
+from quote_service.pricing.promotions import FreeDelivery, Promotion
 from quote_service.pricing.quote import (
     AppliedRule,
     CatalogProduct,
@@ -48,6 +48,7 @@ from tests.unit.pricing.reference_engine.commission import Place, amount_of, log
 from tests.unit.pricing.reference_engine.delivery import Fee
 from tests.unit.pricing.reference_engine.lines import Line
 from tests.unit.pricing.reference_engine.money import ZERO
+from tests.unit.pricing.reference_engine.reduced import delivery_part
 
 
 def _profile(
@@ -124,8 +125,10 @@ class Shipped:
                 named = named or line.product_id in c.product_ids or line.category_id in c.category_ids
             reached = c.min_subtotal is None or sum((line.subtotal for line in g.lines), ZERO) >= c.min_subtotal
             if g.fee > 0 and named and reached:
-                waived += g.fee
-                g.fee = self.zero
+                assert isinstance(promotion.config, FreeDelivery)
+                part = delivery_part(promotion.config, g.fee, Decimal(1).scaleb(self.zero.as_tuple().exponent))  # type: ignore[arg-type]
+                waived += part
+                g.fee -= part
         return waived, sum((g.fee for g in self.groups), self.zero)
 
     def waive_all(self) -> None:

@@ -1,0 +1,69 @@
+"""A quote's items against their quantity rules (docs/pricing.md#quantity-rules), before it is priced.
+
+Asked only for a basket that names a product under some rule (the snapshot's `QuantityBook.ruled`):
+any other quote pays one `is None` test, or a membership test per item, and no call. The
+customer's units of the basket's products under a max_per_customer rule come from the counters;
+should they refuse an item, PostgreSQL is asked before the quote is refused (a counter may be
+behind a cancel), and the items are checked again on its units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import msgspec
+
+from quote_service.errors import QuantityRuleBroken
+from quote_service.pricing.price_lists import label
+from quote_service.pricing.quantity_book import QuantityBook, check_quantities
+from quote_service.pricing.quantity_rules import QuantityProblem
+from quote_service.pricing.quote import CatalogProduct, CustomerContext, QuantityLimit, QuoteRequest
+from quote_service.pricing.snapshot import ConfigSnapshot
+from quote_service.unit_limits.service import UnitPurchases
+
+
+async def checked_quantities(
+    request: QuoteRequest,
+    products: Mapping[str, CatalogProduct],
+    customer: CustomerContext,
+    snapshot: ConfigSnapshot,
+    book: QuantityBook,
+    purchases: UnitPurchases | None,
+    now: datetime,
+) -> tuple[CustomerContext, list[QuantityLimit]]:
+    """`customer` with its units of the basket's limited products, and the per-customer limits the
+    quote is under; raises QuantityRuleBroken (422) naming every item that breaks its rules."""
+    limited = list(dict.fromkeys(item.product_id for item in request.items if item.product_id in book.per_customer))
+    bought: dict[str, list[tuple[int, int]]] = {}
+    if limited and purchases is not None:
+        bought = await purchases.read(request.customer_id, limited)
+    currency = request.currency.upper()
+    prices = snapshot.price_lists
+
+    def check(bought: dict[str, list[tuple[int, int]]]) -> tuple[list[QuantityProblem], list[QuantityLimit]]:
+        return check_quantities(
+            request,
+            products,
+            book,
+            price_lists=prices if currency in prices.currencies else None,
+            currency=currency,
+            customer_group=label(customer.customer_group),
+            channel=label(request.channel),
+            purchases=bought,
+            now=now,
+        )
+
+    problems, limits = check(bought)
+    # Refused on the counters' word for units bought before: PostgreSQL says whether they still hold.
+    if any(p.remaining_for_customer is not None for p in problems) and any(bought.values()):
+        assert purchases is not None
+        bought = await purchases.confirm(request.customer_id, limited, now)
+        problems, limits = check(bought)
+    if problems:
+        raise QuantityRuleBroken(
+            "quantity rules: " + "; ".join(f"{p.field} {p.message}" for p in problems), details=problems
+        )
+    if bought:
+        customer = msgspec.structs.replace(customer, unit_purchases=bought)
+    return customer, limits

@@ -1,0 +1,182 @@
+"""Per-customer quantity limits (API.md §31, docs/pricing.md#quantity-rules): counted from the
+customer's orders of the window, again under a lock at the order (409 QUANTITY_RULE), given back by
+cancels and refunds; the quote path's counters in Redis are advice PostgreSQL confirms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from quote_service.cache.redis import RedisClient
+from quote_service.unit_limits.counters import purchases_key
+from tests.integration.catalog.test_catalog import create_product
+from tests.integration.conftest import Caller
+from tests.integration.expect import expect_error, expect_ok
+from tests.integration.orders.test_orders_api import key
+from tests.integration.promotions.test_promotion_quotes import QUOTE, Client, outcomes
+from tests.integration.servers import RaceServer
+
+TWO_A_MONTH = {"max_per_customer": 2}
+
+
+def basket(product: dict[str, Any], quantity: int, customer_id: str = "c-limited", **fields: Any) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "items": [{"product_id": product["id"], "quantity": quantity}],
+        "delivery_address": {"city": "Ankara", "country": "TR"},
+        "currency": "TRY",
+        **fields,
+    }
+
+
+async def quoted(client: Client, headers: dict[str, str], product: dict[str, Any], quantity: int, **kw: Any) -> Any:
+    return expect_ok(await client.post(QUOTE, json=basket(product, quantity, **kw), headers=headers))
+
+
+async def refused(client: Client, headers: dict[str, str], product: dict[str, Any], quantity: int) -> Any:
+    body = expect_error(await client.post(QUOTE, json=basket(product, quantity), headers=headers), 422, "QUANTITY_RULE")
+    return body["error"]["details"]
+
+
+async def ordered(client: Client, headers: dict[str, str], quote: dict[str, Any]) -> Any:
+    return expect_ok(
+        await client.post("/api/v1/orders", json={"quote_id": quote["quote_id"]}, headers={**headers, **key()}), 201
+    )
+
+
+async def test_the_customers_orders_count_and_other_customers_do_not(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    product = await create_product(client, admin, quantity_rules=TWO_A_MONTH)
+    first = await quoted(client, service_key, product, 2)
+    await ordered(client, service_key, first)
+
+    details = await refused(client, service_key, product, 1)
+    other = await quoted(client, service_key, product, 2, customer_id="c-other")
+
+    assert first["quantity_limits"] == [
+        {"product_id": product["id"], "max_per_customer": 2, "window_days": 30, "remaining_for_customer": 2}
+    ]
+    assert details == [
+        {
+            "field": "items[0].quantity",
+            "message": "at most 2 per customer in 30 days: 0 left for this customer",
+            "min_qty": None,
+            "max_qty": None,
+            "step": None,
+            "remaining_for_customer": 0,
+        }
+    ]
+    assert other["quantity_limits"][0]["remaining_for_customer"] == 2
+    three = expect_error(
+        await client.post(QUOTE, json=basket(product, 3, "c-new"), headers=service_key), 422, "QUANTITY_RULE"
+    )
+    assert three["error"]["details"][0]["remaining_for_customer"] == 2
+
+
+async def test_an_order_whose_customer_reached_the_limit_since_its_quote_is_refused_409(
+    client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    product = await create_product(client, admin, quantity_rules={"max_per_customer": 3, "window_days": 7})
+    early = await quoted(client, service_key, product, 2)
+    late = await quoted(client, service_key, product, 2, channel="app")  # another body: another quote
+    await ordered(client, service_key, early)
+
+    body = expect_error(
+        await client.post("/api/v1/orders", json={"quote_id": late["quote_id"]}, headers={**service_key, **key()}),
+        409,
+        "QUANTITY_RULE",
+    )
+
+    assert body["error"]["details"] == [
+        {
+            "field": "items[0].quantity",
+            "message": "at most 3 per customer in 7 days: 1 left for this customer, the quote has 2",
+            "min_qty": None,
+            "max_qty": None,
+            "step": None,
+            "remaining_for_customer": 1,
+        }
+    ]
+    assert await pool.fetchval("SELECT count(*) FROM orders") == 1
+    assert await pool.fetchval("SELECT stock FROM products WHERE id = $1", product["id"]) == 8
+    assert (await refused(client, service_key, product, 2))[0]["remaining_for_customer"] == 1
+
+
+async def test_cancels_and_refunds_give_the_units_back(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    product = await create_product(client, admin, quantity_rules=TWO_A_MONTH)
+    order = await ordered(client, service_key, await quoted(client, service_key, product, 2))
+    refund = {"lines": [{"product_id": product["id"], "quantity": 1}]}
+    expect_ok(
+        await client.post(f"/api/v1/orders/{order['id']}/refunds", json=refund, headers={**service_key, **key()}), 201
+    )
+
+    one_back = await quoted(client, service_key, product, 1)
+    await refused(client, service_key, product, 2)
+    second = await ordered(client, service_key, one_back)
+    await refused(client, service_key, product, 1)
+    expect_ok(await client.post(f"/api/v1/orders/{second['id']}/cancel", json={}, headers={**service_key, **key()}))
+
+    assert one_back["quantity_limits"][0]["remaining_for_customer"] == 1
+    assert (await quoted(client, service_key, product, 1))["quantity_limits"][0]["remaining_for_customer"] == 1
+
+
+async def test_orders_before_the_window_do_not_count(
+    client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    product = await create_product(client, admin, quantity_rules={"max_per_customer": 1, "window_days": 1})
+    await ordered(client, service_key, await quoted(client, service_key, product, 1))
+    await refused(client, service_key, product, 1)
+
+    await pool.execute("UPDATE orders SET created_at = created_at - interval '25 hours'")
+
+    # The counter still holds the order as it was: PostgreSQL, asked before refusing, says it is gone.
+    again = await quoted(client, service_key, product, 1)
+    assert again["quantity_limits"][0]["remaining_for_customer"] == 1
+    await ordered(client, service_key, again)
+
+
+async def test_a_counter_left_too_high_refuses_nobody_and_one_lost_is_learned_at_the_order(
+    client: Client, admin: Caller, service_key: dict[str, str], redis: RedisClient
+) -> None:
+    product = await create_product(client, admin, quantity_rules=TWO_A_MONTH)
+    counter = purchases_key("c-limited", product["id"])
+    await redis.set(counter, b"9999999999/5")  # older than any version: 5 units that no order holds
+
+    first = await quoted(client, service_key, product, 2)
+    assert first["quantity_limits"][0]["remaining_for_customer"] == 2
+    assert await redis.get(counter) == b":0"  # learned PostgreSQL's (nothing bought) before answering
+    second = await quoted(client, service_key, product, 2, channel="app")
+    await ordered(client, service_key, first)
+    await redis.delete(counter)  # Redis lost what the order wrote
+
+    expect_error(
+        await client.post("/api/v1/orders", json={"quote_id": second["quote_id"]}, headers={**service_key, **key()}),
+        409,
+        "QUANTITY_RULE",
+    )
+    assert (await redis.get(counter) or b"").endswith(b"/2:1")
+    await refused(client, service_key, product, 1)
+
+
+@pytest.mark.slow
+async def test_twenty_racing_orders_for_two_per_customer_store_exactly_two_units(
+    client: Client, server: RaceServer, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    product = await create_product(client, admin, stock=100, quantity_rules=TWO_A_MONTH)
+    quotes = [await quoted(client, service_key, product, 1, channel=f"web{n}") for n in range(20)]
+
+    responses = await server.race(
+        len(quotes),
+        lambda http, n: http.post(
+            "/api/v1/orders", json={"quote_id": quotes[n]["quote_id"]}, headers={**service_key, **key()}
+        ),
+    )
+
+    assert outcomes(responses) == {(201, "ok"): 2, (409, "QUANTITY_RULE"): 18}
+    assert await pool.fetchval("SELECT sum(l.quantity) FROM order_lines l") == 2
+    assert await pool.fetchval("SELECT stock FROM products WHERE id = $1", product["id"]) == 98
