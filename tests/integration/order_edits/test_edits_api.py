@@ -131,3 +131,127 @@ async def test_an_empty_edit_is_refused_and_a_stale_preview_is_a_conflict(
     )
     expect_ok(await commit(client, service_key, order["id"], first["edit_id"]))
     expect_error(await commit(client, service_key, order["id"], second["edit_id"]), 409, "ORDER_CHANGED")
+
+
+async def test_an_exchange_replaces_units_with_another_item_at_todays_price(
+    client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    small = await create_product(client, admin, stock=10)  # 25.50
+    large = await create_product(client, admin, stock=3, base_price="27.00")
+    order = await place(client, service_key, basket("buyer-4", (small, 2)))
+    body = {"replace": [{"product_id": small["id"], "quantity": 1, "with": {"product_id": large["id"], "quantity": 1}}]}
+    shown = expect_ok(await preview(client, service_key, order["id"], body), 201)
+    assert shown["difference_due"] == "1.77"  # 1.50 more goods, 0.27 more tax
+    assert [(i["product_id"], i["quantity"], i["kept"]) for i in shown["items"]] == [
+        (small["id"], 1, True),
+        (large["id"], 1, False),
+    ]
+    done = expect_ok(await commit(client, service_key, order["id"], shown["edit_id"]))
+    assert [(line["product_id"], line["quantity"]) for line in done["items"]] == [(small["id"], 1), (large["id"], 1)]
+    assert [await stock_of(pool, small), await stock_of(pool, large)] == [9, 2]
+
+
+async def test_an_edit_that_changes_nothing_costs_nothing(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    case = await create_product(client, admin, stock=10)
+    order = await place(client, service_key, basket("buyer-5", (case, 2)))
+    same = {"replace": [{"product_id": case["id"], "quantity": 1, "with": {"product_id": case["id"], "quantity": 1}}]}
+    shown = expect_ok(await preview(client, service_key, order["id"], same), 201)
+    assert shown["difference_due"] == "0.00"
+    assert shown["tax_delta"] == "0.00"
+    assert shown["commission_delta"] == "0.00"
+    assert shown["totals"]["total_amount"] == order["total_amount"]
+    assert shown["sellers"] == [{"seller_id": "seller-1", "difference_due": "0.00", "commission_delta": "0.00"}]
+
+
+async def test_refusals_name_the_field_and_change_nothing(
+    client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    case = await create_product(client, admin, stock=3)
+    other = await create_product(client, admin, stock=1)
+    order = await place(client, service_key, basket("buyer-6", (case, 2)))
+    too_many = {"remove": [{"product_id": case["id"], "quantity": 3}]}
+    refused = expect_error(await preview(client, service_key, order["id"], too_many), 409, "EDIT_EXCEEDS_ORDER")
+    assert [d["field"] for d in refused["error"]["details"]] == ["remove[0].quantity"]
+    unknown = {"remove": [{"product_id": other["id"], "quantity": 1}]}
+    refused = expect_error(await preview(client, service_key, order["id"], unknown), 422, "VALIDATION_FAILED")
+    assert [d["field"] for d in refused["error"]["details"]] == ["remove[0].product_id"]
+    everything = {"remove": [{"product_id": case["id"], "quantity": 2}]}
+    expect_error(await preview(client, service_key, order["id"], everything), 422, "VALIDATION_FAILED")
+    priced_by_hand = {"add": [{"product_id": "not-in-catalog", "quantity": 1}]}
+    refused = expect_error(await preview(client, service_key, order["id"], priced_by_hand), 422, "VALIDATION_FAILED")
+    assert [d["field"] for d in refused["error"]["details"]] == ["add[0].unit_price"]
+    # Stock is checked at the commit, under the products' locks: never oversold.
+    more = expect_ok(
+        await preview(client, service_key, order["id"], {"add": [{"product_id": other["id"], "quantity": 2}]}), 201
+    )
+    refused = expect_error(await commit(client, service_key, order["id"], more["edit_id"]), 409, "INSUFFICIENT_STOCK")
+    assert [d["field"] for d in refused["error"]["details"]] == ["add[0].quantity"]
+    assert [await stock_of(pool, case), await stock_of(pool, other)] == [1, 1]
+    now = expect_ok(await client.get(f"{ORDERS}/{order['id']}", headers=service_key))
+    assert now["revision"] == 1
+
+
+async def test_the_same_key_replays_the_commit_and_another_edit_under_it_is_a_conflict(
+    client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    case = await create_product(client, admin, stock=10)
+    order = await place(client, service_key, basket("buyer-7", (case, 2)))
+    shown = expect_ok(
+        await preview(client, service_key, order["id"], {"add": [{"product_id": case["id"], "quantity": 1}]}), 201
+    )
+    same = key()
+    first = expect_ok(await commit(client, service_key, order["id"], shown["edit_id"], **same))
+    again = expect_ok(await commit(client, service_key, order["id"], shown["edit_id"], **same))
+    assert again == first
+    assert await stock_of(pool, case) == 7  # taken once
+    other = expect_ok(
+        await preview(client, service_key, order["id"], {"add": [{"product_id": case["id"], "quantity": 1}]}), 201
+    )
+    expect_error(await commit(client, service_key, order["id"], other["edit_id"], **same), 409, "IDEMPOTENCY_CONFLICT")
+    expect_error(
+        await client.post(f"{ORDERS}/{order['id']}/edits/{shown['edit_id']}/commit", headers=service_key),
+        422,
+        "VALIDATION_FAILED",
+    )  # no Idempotency-Key
+
+
+async def test_an_expired_preview_is_gone_and_a_cancelled_order_is_not_editable(
+    client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    case = await create_product(client, admin, stock=10)
+    order = await place(client, service_key, basket("buyer-8", (case, 2)))
+    shown = expect_ok(
+        await preview(client, service_key, order["id"], {"add": [{"product_id": case["id"], "quantity": 1}]}), 201
+    )
+    assert shown["expires_at"].endswith("Z")
+    await pool.execute(
+        "UPDATE order_edits SET expires_at = now() - interval '1 second' WHERE id = $1", uuid.UUID(shown["edit_id"])
+    )
+    expect_error(await commit(client, service_key, order["id"], shown["edit_id"]), 410, "EDIT_EXPIRED")
+    fresh = expect_ok(
+        await preview(client, service_key, order["id"], {"add": [{"product_id": case["id"], "quantity": 1}]}), 201
+    )
+    expect_ok(await client.post(f"{ORDERS}/{order['id']}/cancel", json={}, headers={**admin.headers, **key()}))
+    expect_error(await commit(client, service_key, order["id"], fresh["edit_id"]), 409, "ORDER_NOT_EDITABLE")
+    again = {"add": [{"product_id": case["id"], "quantity": 1}]}
+    expect_error(await preview(client, service_key, order["id"], again), 409, "ORDER_NOT_EDITABLE")
+
+
+async def test_who_may_edit_an_order(
+    client: Client, admin: Caller, shopper: Caller, settings: Any, password_hash: str
+) -> None:
+    from tests.integration.conftest import make_caller
+
+    case = await create_product(client, admin, stock=10)
+    order = await place(client, shopper.headers, basket(str(shopper.id), (case, 1)))
+    edit = {"add": [{"product_id": case["id"], "quantity": 1}]}
+    # The shopper itself, while it is confirmed and young; an admin at any time.
+    mine = expect_ok(await preview(client, shopper.headers, order["id"], edit), 201)
+    expect_ok(await commit(client, shopper.headers, order["id"], mine["edit_id"]))
+    other = await make_caller(settings, password_hash, "another-shopper", "user")
+    expect_error(await preview(client, other.headers, order["id"], edit), 404, "NOT_FOUND")
+    seller = await make_caller(settings, password_hash, "a-seller", "seller", seller_id="seller-1")
+    expect_error(await preview(client, seller.headers, order["id"], edit), 403, "FORBIDDEN")
+    expect_ok(await preview(client, admin.headers, order["id"], edit), 201)
