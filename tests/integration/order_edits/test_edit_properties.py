@@ -98,13 +98,12 @@ async def test_edits_and_refunds_keep_the_order_the_books_and_the_stock_exact(
             cost_price="0.01",
             seller_id=sellers[owner],
             stock=STOCK,
-        )  # fmt: skip
+        )
         for price, owner in zip(prices, owners, strict=True)
     ]
-    order = await place(
-        client, service_key, basket(f"prop-{uuid.uuid4().hex[:8]}", *zip(products[:2], first[:2], strict=True),
-                                    coupon_codes=["EDIT5"]),
-    )  # fmt: skip
+    customer = f"prop-{uuid.uuid4().hex[:8]}"
+    lines = zip(products[:2], first[:2], strict=True)
+    order = await place(client, service_key, basket(customer, *lines, coupon_codes=["EDIT5"]))
     oid = order["id"]
     for what, index, amount in actions:
         product = products[index % 3]
