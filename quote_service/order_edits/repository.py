@@ -21,7 +21,8 @@ EDIT_COLUMNS = (
 )
 _RETIRED = ("order_lines", "order_commissions", "order_promotions", "order_shipments")
 _QUOTE_LOG_REACH = timedelta(days=1)
-"""How long before its order a quote may have been logged (its validity is minutes)."""
+"""How far from its order's time its quote's log row is looked for (a quote is valid for minutes): the
+quote log is partitioned by day, and the bound keeps the look to a day or two of partitions."""
 
 
 async def insert_edit(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.Record:
@@ -191,5 +192,5 @@ async def logged_request(conn: Connection, *, quote_id: UUID, placed_at: datetim
            WHERE quote_id = $1 AND created_at >= $2 AND created_at <= $3 AND request IS NOT NULL""",
         quote_id,
         placed_at - _QUOTE_LOG_REACH,
-        placed_at,
+        placed_at + _QUOTE_LOG_REACH,
     )

@@ -388,3 +388,15 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID], edited: Seque
             list(edited),
         )
     return OrderParts(lines, commissions, coupons, refunds, discounts, promotions, edits)
+
+
+async def seller_edits(conn: Connection, *, order_ids: Sequence[UUID], seller_id: str) -> dict[UUID, Decimal]:
+    """What each edit of these orders moved of what the customer pays `seller_id` (its ledger entry's goods,
+    tax and delivery: docs/orders-and-refunds.md#edits-and-exchanges), by edit id."""
+    rows = await conn.fetch(
+        """SELECT edit_id, goods + tax + delivery AS moved FROM order_edit_sellers
+           WHERE order_id = any($1::uuid[]) AND seller_id = $2""",
+        list(order_ids),
+        seller_id,
+    )
+    return {row["edit_id"]: row["moved"] for row in rows}

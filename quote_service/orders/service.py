@@ -628,7 +628,9 @@ async def _as_seen(conn: Connection, orders: Sequence[Order], seller_id: str | N
     refunds: dict[UUID, list[tuple[UUID, Decimal]]] = defaultdict(list)
     for row in await refund_repository.seller_refunds(conn, order_ids=[o.id for o in orders], seller_id=seller_id):
         refunds[row["order_id"]].append((row["id"], row["refunded"]))
-    return [seller_view(order, seller_id, refunds=refunds[order.id]) for order in orders]
+    edited = [order.id for order in orders if order.edits]
+    moved = await repository.seller_edits(conn, order_ids=edited, seller_id=seller_id) if edited else {}
+    return [seller_view(order, seller_id, refunds=refunds[order.id], edits=moved) for order in orders]
 
 
 async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Order]:

@@ -15,8 +15,9 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from quote_service.config import Settings
 from tests.integration.catalog.test_catalog import create_product
-from tests.integration.conftest import Caller
+from tests.integration.conftest import Caller, make_caller
 from tests.integration.expect import expect_error, expect_ok
 
 Client = AsyncTestClient[Litestar]
@@ -240,10 +241,8 @@ async def test_an_expired_preview_is_gone_and_a_cancelled_order_is_not_editable(
 
 
 async def test_who_may_edit_an_order(
-    client: Client, admin: Caller, shopper: Caller, settings: Any, password_hash: str
+    client: Client, admin: Caller, shopper: Caller, settings: Settings, password_hash: str
 ) -> None:
-    from tests.integration.conftest import make_caller
-
     case = await create_product(client, admin, stock=10)
     order = await place(client, shopper.headers, basket(str(shopper.id), (case, 1)))
     edit = {"add": [{"product_id": case["id"], "quantity": 1}]}
@@ -255,3 +254,80 @@ async def test_who_may_edit_an_order(
     seller = await make_caller(settings, password_hash, "a-seller", "seller", seller_id="seller-1")
     expect_error(await preview(client, seller.headers, order["id"], edit), 403, "FORBIDDEN")
     expect_ok(await preview(client, admin.headers, order["id"], edit), 201)
+
+
+async def test_a_shopper_edits_only_a_confirmed_order_within_the_edit_window(
+    client: Client, admin: Caller, shopper: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    case = await create_product(client, admin, stock=10)
+    edit = {"add": [{"product_id": case["id"], "quantity": 1}]}
+    late = await place(client, shopper.headers, basket(str(shopper.id), (case, 2)))
+    await pool.execute(
+        "UPDATE orders SET created_at = created_at - interval '61 minutes' WHERE id = $1", uuid.UUID(late["id"])
+    )  # ORDER_EDIT_WINDOW_MINUTES (60) ago
+    refused = expect_error(await preview(client, shopper.headers, late["id"], edit), 409, "ORDER_NOT_EDITABLE")
+    assert "60 minutes" in refused["message"]
+    expect_ok(await preview(client, admin.headers, late["id"], edit), 201)  # support may
+    refunded = await place(client, shopper.headers, basket(str(shopper.id), (case, 2)))
+    body = {"lines": [{"product_id": case["id"], "quantity": 1}]}
+    expect_ok(
+        await client.post(f"{ORDERS}/{refunded['id']}/refunds", json=body, headers={**admin.headers, **key()}), 201
+    )
+    expect_error(await preview(client, shopper.headers, refunded["id"], edit), 409, "ORDER_NOT_EDITABLE")
+
+
+async def test_an_edited_orders_lines_are_refunded_by_their_number(
+    client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    case = await create_product(client, admin, stock=10)
+    cable = await create_product(client, admin, stock=10, base_price="12.00", min_price="5.00", cost_price="2.00")
+    order = await place(client, service_key, basket("buyer-9", (case, 2)))
+    shown = expect_ok(
+        await preview(client, service_key, order["id"], {"add": [{"product_id": cable["id"], "quantity": 2}]}), 201
+    )
+    edited = expect_ok(await commit(client, service_key, order["id"], shown["edit_id"]))
+    numbers = [line["line"] for line in edited["items"]]
+    assert numbers == [1, 2]  # written anew after line 0
+    body = {"lines": [{"product_id": cable["id"], "quantity": 1, "line": numbers[1]}]}
+    made = expect_ok(
+        await client.post(f"{ORDERS}/{order['id']}/refunds", json=body, headers={**admin.headers, **key()}), 201
+    )
+    assert made["lines"][0]["line"] == 2
+    assert made["total_refunded"] == "14.16"  # a unit of the cable's line, with its tax
+    # Everything left, then: the order is refunded, exactly what it still charged.
+    rest = {"lines": [{"product_id": case["id"], "quantity": 2}, {"product_id": cable["id"], "quantity": 1}],
+            "include_fees": True}  # fmt: skip
+    expect_ok(await client.post(f"{ORDERS}/{order['id']}/refunds", json=rest, headers={**admin.headers, **key()}), 201)
+    done = expect_ok(await client.get(f"{ORDERS}/{order['id']}", headers=admin.headers))
+    assert done["status"] == "refunded"
+    assert D(done["refunded_amount"]) == D(order["total_amount"]) + D(done["balance_due"])
+    assert [await stock_of(pool, case), await stock_of(pool, cable)] == [10, 10]
+    expect_error(
+        await preview(client, admin.headers, order["id"], {"add": [{"product_id": case["id"], "quantity": 1}]}),
+        409,
+        "ORDER_NOT_EDITABLE",
+    )
+
+
+async def test_a_seller_sees_its_part_of_an_edited_order(
+    client: Client, admin: Caller, service_key: dict[str, str], settings: Settings, password_hash: str
+) -> None:
+    mine = await create_product(client, admin, stock=10, seller_id="seller-a")
+    theirs = await create_product(client, admin, stock=10, seller_id="seller-b", base_price="12.00",
+                                  min_price="5.00", cost_price="2.00")  # fmt: skip
+    order = await place(client, service_key, basket("buyer-10", (mine, 1), (theirs, 1)))
+    shown = expect_ok(
+        await preview(client, service_key, order["id"], {"add": [{"product_id": theirs["id"], "quantity": 1}]}), 201
+    )
+    assert {s["seller_id"]: s["difference_due"] for s in shown["sellers"]} == {"seller-a": "0.00", "seller-b": "14.16"}
+    expect_ok(await commit(client, service_key, order["id"], shown["edit_id"]))
+    seller = await make_caller(settings, password_hash, "seller-b-user", "seller", seller_id="seller-b")
+    seen = expect_ok(await client.get(f"{ORDERS}/{order['id']}", headers=seller.headers))
+    assert [(line["product_id"], line["quantity"]) for line in seen["items"]] == [(theirs["id"], 2)]
+    assert seen["revision"] == 2
+    assert [e["difference_due"] for e in seen["edits"]] == ["14.16"]
+    assert seen["balance_due"] == "14.16"
+    other = await make_caller(settings, password_hash, "seller-a-user", "seller", seller_id="seller-a")
+    theirs_seen = expect_ok(await client.get(f"{ORDERS}/{order['id']}", headers=other.headers))
+    assert [e["difference_due"] for e in theirs_seen["edits"]] == ["0.00"]
+    assert theirs_seen["balance_due"] == "0.00"
