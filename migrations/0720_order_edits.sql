@@ -110,3 +110,8 @@ $$;
 ALTER TABLE idempotency_refusals DROP CONSTRAINT idempotency_refusals_scope_check;
 ALTER TABLE idempotency_refusals ADD CONSTRAINT idempotency_refusals_scope_check
     CHECK (scope IN ('order', 'refund', 'code_batch', 'order_edit'));
+
+-- Reports read an edited order at its revision (analytics/rollups.py): an edit's commit marks its order's
+-- pricing and commission hours for recounting, as a refund does (migration 0070).
+CREATE TRIGGER order_edits_rollup_mark AFTER UPDATE ON order_edits
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_refunds();
