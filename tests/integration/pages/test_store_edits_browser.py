@@ -7,8 +7,15 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.integration.browser import LAYOUT_WIDTHS, assert_laid_out, chromium, guarded_page, needs_chromium
-from tests.integration.browser import screenshot_path, set_width
+from tests.integration.browser import (
+    LAYOUT_WIDTHS,
+    assert_laid_out,
+    chromium,
+    guarded_page,
+    needs_chromium,
+    screenshot_path,
+    set_width,
+)
 from tests.integration.pages.test_pages_browser import api, base_url, ok, people, product  # noqa: F401
 from tests.integration.pages.test_store_browser import Store, open_store, store  # noqa: F401
 
