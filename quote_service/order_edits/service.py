@@ -179,7 +179,7 @@ class OrderEdits:
                     "revision": order["revision"],
                     "refunds": refund_count,
                     "request": data,
-                    "priced": {"quote": quote, "terms": terms.order if terms.order.context else _with_context(terms)},
+                    "priced": {"quote": quote, "terms": _kept_terms(order, terms)},
                     "preview": preview,
                     "difference_due": preview.difference_due,
                     "principal_id": principal.id,
@@ -455,8 +455,11 @@ async def _order(conn: Connection, order_id: UUID) -> Order:
     return (await assemble(conn, [row]))[0]
 
 
-def _with_context(terms: Terms) -> OrderTerms:
-    """The order's terms with the request context its first edit read from the quote log."""
+def _kept_terms(order: asyncpg.Record, terms: Terms) -> OrderTerms:
+    """The order's terms as its commit keeps them: with the request context its first edit read from the
+    quote log (a flash purchase's order has none to keep: its context is always the same, `_logged_context`)."""
+    if terms.order.context is not None or order["flash_purchase_id"] is not None:
+        return terms.order
     return msgspec.structs.replace(terms.order, context=terms.context)
 
 

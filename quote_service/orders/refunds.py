@@ -61,6 +61,7 @@ from quote_service.promotions import repository as promotions
 from quote_service.webhooks import events as webhooks
 
 Kind = Literal["refund", "cancel"]
+"""What this module makes (an order edit makes the refunds of kind `edit`: order_edits/service.py)."""
 _ENCODER = msgspec.json.Encoder()
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _CLOSED = ("cancelled", "refunded")

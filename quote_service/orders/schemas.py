@@ -233,7 +233,9 @@ class RefundLine(msgspec.Struct, frozen=True, kw_only=True):
 class Refund(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     order_id: UUID
-    kind: Literal["refund", "cancel"]
+    kind: Literal["refund", "cancel", "edit"]
+    """`edit`: the refund of an order edit's negative difference (docs/orders-and-refunds.md#the-commit): its
+    amounts are what the edit reversed, and it has no lines (the edit's ledger entries carry them)."""
     reason: str | None
     currency: str
     lines: list[RefundLine]

@@ -7,6 +7,7 @@ negative difference made, and that a refusal changes nothing.
 
 from __future__ import annotations
 
+import json
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,8 @@ from quote_service.config import Settings
 from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller, make_caller
 from tests.integration.expect import expect_error, expect_ok
+from tests.integration.flash import buy, new_sale
+from tests.integration.shipping.test_shipping_orders import ordered as shipped
 
 Client = AsyncTestClient[Litestar]
 D = Decimal
@@ -331,3 +334,65 @@ async def test_a_seller_sees_its_part_of_an_edited_order(
     theirs_seen = expect_ok(await client.get(f"{ORDERS}/{order['id']}", headers=other.headers))
     assert [e["difference_due"] for e in theirs_seen["edits"]] == ["0.00"]
     assert theirs_seen["balance_due"] == "0.00"
+
+
+async def test_a_flash_purchase_keeps_its_flash_price_when_its_order_is_edited(
+    client: Client, admin: Caller, shopper: Caller, pool: asyncpg.Pool
+) -> None:
+    sale, deal = await new_sale(client, admin)  # 15.00 instead of 25.50
+    bought = expect_ok(await buy(client, shopper.headers, sale, quantity=2), 201)
+    extra = await create_product(client, admin, stock=10, base_price="12.00", min_price="5.00", cost_price="2.00")
+    body = {"add": [{"product_id": extra["id"], "quantity": 1}], "remove": [{"product_id": deal["id"], "quantity": 1}]}
+    shown = expect_ok(await preview(client, shopper.headers, bought["order_id"], body), 201)
+    before = await stock_of(pool, deal)
+    assert [(i["product_id"], i["quantity"], i["unit_price"], i["price_source"]) for i in shown["items"]] == [
+        (deal["id"], 1, "15.00", "flash_sale"),
+        (extra["id"], 1, "12.00", "catalog"),
+    ]
+    done = expect_ok(await commit(client, shopper.headers, bought["order_id"], shown["edit_id"]))
+    assert done["revision"] == 2
+    # The flash unit taken out goes back to the product's stock, as a refund's would.
+    assert await stock_of(pool, deal) == before + 1
+    assert await stock_of(pool, extra) == 9
+
+
+async def test_choosing_another_delivery_option_reprices_that_sellers_shipment(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    _, order = await shipped(client, admin, service_key)
+    shown = expect_ok(await preview(client, service_key, order["id"], {"shipping": {"seller-a": "express"}}), 201)
+    by_seller = {s["seller_id"]: (s["difference_due"], s["commission_delta"]) for s in shown["sellers"]}
+    assert by_seller == {"seller-b": ("0.00", "0.00"), "seller-a": ("3.50", "0.35")}  # 6.40 -> 9.90, 10 % logistics
+    assert shown["difference_due"] == "3.50"
+    assert shown["totals"]["delivery_fee"] == "19.90"
+    done = expect_ok(await commit(client, service_key, order["id"], shown["edit_id"]))
+    assert [(s["seller_id"], s["selected"], s["delivery_fee"]) for s in done["shipments"]] == [
+        ("seller-b", None, "10.00"),
+        ("seller-a", "express", "9.90"),
+    ]
+    refused = expect_error(
+        await preview(client, service_key, order["id"], {"shipping": {"seller-a": "rocket"}}), 422, "VALIDATION_FAILED"
+    )
+    assert [d["field"] for d in refused["error"]["details"]] == ["shipping.seller-a"]
+
+
+async def test_a_commit_emits_order_edited_with_the_order_and_the_edit(
+    client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    hook = {"url": "https://erp.example/events", "events": ["order.edited"]}  # read from the outbox, never sent
+    expect_ok(await client.post("/api/v1/webhooks", json=hook, headers=admin.headers), 201)
+    case = await create_product(client, admin, stock=10)
+    order = await place(client, service_key, basket("buyer-11", (case, 3)))
+    shown = expect_ok(
+        await preview(client, service_key, order["id"], {"remove": [{"product_id": case["id"], "quantity": 1}]}), 201
+    )
+    assert await pool.fetchval("SELECT count(*) FROM webhook_events") == 0  # a preview changes nothing
+    done = expect_ok(await commit(client, service_key, order["id"], shown["edit_id"]))
+    [event] = [json.loads(row["body"]) for row in await pool.fetch("SELECT body FROM webhook_events")]
+    assert event["type"] == "order.edited"
+    assert event["data"]["order"]["revision"] == 2
+    assert event["data"]["order"]["total_amount"] == done["total_amount"]
+    assert event["data"]["edit"] == {
+        "edit_id": shown["edit_id"], "revision": 2, "difference_due": "-30.09", "at": done["edits"][0]["at"],
+        "refund_id": done["refunds"][0],
+    }  # fmt: skip
