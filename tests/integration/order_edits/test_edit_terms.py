@@ -21,9 +21,13 @@ from tests.integration.catalog.test_catalog import create_product
 from tests.integration.commissions.test_commission_rates_api import create_rate
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
+from tests.integration.installments.test_installments import plan
 from tests.integration.order_edits.test_edits_api import basket, commit, place, preview
 from tests.integration.orders.test_orders_api import coupon
+from tests.integration.price_lists.test_price_list_quotes import basket as priced_basket
+from tests.integration.price_lists.test_price_list_quotes import priced
 from tests.integration.promotions.test_promotions_api import create_promotion
+from tests.integration.quotes.test_markets import ordered, product
 from tests.integration.rules.test_compound_taxes_api import tax_rule
 
 Client = AsyncTestClient[Litestar]
@@ -151,3 +155,29 @@ async def test_a_sellers_ledger_has_an_entry_per_edit_and_still_adds_up_to_its_s
     assert _sum(ledger["items"], "commission") == net_commission == D("3.83")
     assert _sum(ledger["items"], "payout") == D(statement["payout"])
     assert statement["orders"] == 1
+
+
+async def test_the_orders_installment_option_is_priced_again_on_the_edited_total(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    await plan(client, admin)
+    item = await product(client, admin, "1000.00", stock=5)
+    body = priced_basket("c-1", item, 2, card_bin="454360", installments=6)
+    quote = await priced(client, admin.headers, body)
+    order = await ordered(client, admin.headers, quote["quote_id"], "edit-installment-1")
+    assert order["installment"]["installment_commission"] == "50.00"  # seller-funded: 2.5 % of 2000.00
+    # The plan is gone since: the order's option is its own.
+    expect_ok(
+        await client.delete(f"/api/v1/installment-plans/{order['installment']['plan_id']}", headers=admin.headers)
+    )
+    shown = expect_ok(
+        await preview(client, admin.headers, order["id"], {"add": [{"product_id": item, "quantity": 1}]}), 201
+    )
+    assert shown["commission_delta"] == str(D("150.00") + D("25.00"))  # 15 % of 1000.00, and 2.5 % of it
+    done = expect_ok(await commit(client, admin.headers, order["id"], shown["edit_id"]))
+    assert done["installment"]["count"] == 6
+    assert done["installment"]["installment_commission"] == "75.00"
+    assert done["installment"]["total_payable"] == done["total_amount"]
+    breakdown = done["commission_breakdown"]
+    parts = ("seller_commission", "category_commission", "logistics_commission", "installment_commission")
+    assert sum(D(breakdown[part]) for part in parts) == D(breakdown["total_commission"])
