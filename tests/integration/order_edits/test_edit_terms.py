@@ -181,3 +181,18 @@ async def test_the_orders_installment_option_is_priced_again_on_the_edited_total
     breakdown = done["commission_breakdown"]
     parts = ("seller_commission", "category_commission", "logistics_commission", "installment_commission")
     assert sum(D(breakdown[part]) for part in parts) == D(breakdown["total_commission"])
+
+
+async def test_reports_count_an_edited_order_at_its_revision_once(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    case = await create_product(client, admin, stock=10)
+    order = await place(client, service_key, basket("terms-7", (case, 3)))
+    shown = expect_ok(
+        await preview(client, service_key, order["id"], {"remove": [{"product_id": case["id"], "quantity": 1}]}), 201
+    )
+    expect_ok(await commit(client, service_key, order["id"], shown["edit_id"]))
+    report = expect_ok(await client.get("/api/v1/analytics/pricing?group_by=day", headers=admin.headers))
+    [row] = report["rows"]
+    # Two units' goods, not three less the one an edit gave back, nor two less it again.
+    assert (row["orders"], row["revenue"], row["refunds"]) == (1, "51.00", "0.00")
