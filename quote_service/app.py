@@ -50,6 +50,7 @@ from quote_service.observability.logging import configure_logging
 from quote_service.observability.tracing import configure_tracing, shutdown_tracing
 from quote_service.ofrep.openapi import document_ofrep
 from quote_service.ofrep.plugin import OFREP
+from quote_service.order_edits.plugin import ORDER_EDITS
 from quote_service.orders.plugin import FLASH_PURCHASES, ORDERS
 from quote_service.pages.controller import template_config
 from quote_service.pages.plugin import PAGES
@@ -105,6 +106,7 @@ DOMAINS: list[Domain] = [
     WEBHOOKS,
     AUDIT,
     QUOTES,  # after every domain it combines (snapshot, catalog, quote store, flash sales, reservations)
+    ORDER_EDITS,  # after quotes: an edit prices its additions as a quote; orders record its configuration
     FLASH_PURCHASES,  # after quotes: a purchase is priced as a quote; it drains before the pool and Redis close
     SIMULATIONS,  # after quotes: it prices with the quote path's defaults
     INTELLIGENCE,

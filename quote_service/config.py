@@ -59,6 +59,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """ACCESS_TOKEN_EXPIRE_MINUTES: lifetime of an issued token."""
     cancel_window_minutes: int = 30
     """CANCEL_WINDOW_MINUTES: how long after placing it a user or service key may cancel its order."""
+    order_edit_window_minutes: int = 60
+    """ORDER_EDIT_WINDOW_MINUTES: how long after placing it a shopper may edit its own confirmed order
+    (admins and service keys: any time while it is not cancelled or fully refunded)."""
+    order_edit_preview_seconds: int = 900
+    """ORDER_EDIT_PREVIEW_SECONDS: how long an order edit's preview may be committed (then 410 EDIT_EXPIRED)."""
     quote_timeout: float = 2.0
     """QUOTE_TIMEOUT: seconds a quote may take before it is answered 504."""
     quote_validity_seconds: int = 900
@@ -394,6 +399,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "ACCESS_TOKEN_EXPIRE_MINUTES": self.access_token_expire_minutes,
             "QUOTE_TIMEOUT": self.quote_timeout,
             "CANCEL_WINDOW_MINUTES": self.cancel_window_minutes,
+            "ORDER_EDIT_PREVIEW_SECONDS": self.order_edit_preview_seconds,
             "MAX_CONCURRENT_QUOTES": self.max_concurrent_quotes,
             "MAX_CONCURRENT_SIMULATIONS": self.max_concurrent_simulations,
             "RATE_LIMIT_PER_MINUTE": self.rate_limit_per_minute,

@@ -18,6 +18,7 @@ tests/unit/test_error_codes.py keeps the two equal and checks every code the pac
     │   ├── HoldLimitExceeded            409 HOLD_LIMIT_EXCEEDED (a customer's caps on held stock)
     │   ├── ProductUnavailable           409 PRODUCT_UNAVAILABLE (an inactive catalog product)
     │   └── QuantityLimitReached         409 QUANTITY_RULE (an order past a per-customer limit)
+    ├── Gone                             410 EDIT_EXPIRED (an order edit's preview past its expiry)
     ├── ValidationFailed                 422 VALIDATION_FAILED (one detail per bad field)
     │   ├── CurrencyMismatch             422 CURRENCY_MISMATCH
     │   │   └── CurrencyNotPriced        422 CURRENCY_NOT_PRICED (no price list nor the catalog prices it)
@@ -211,6 +212,11 @@ class ProductUnavailable(Conflict):
     pass
 
 
+@registered("EDIT_EXPIRED", 410, "no", "The order edit's preview is past its expires_at: preview the edit again")
+class Gone(ServiceError):
+    pass
+
+
 @registered("VALIDATION_FAILED", 422, "after change", "Well-formed but invalid values; details name each field")
 class ValidationFailed(ServiceError):
     pass
@@ -369,6 +375,25 @@ also(
     "no",
     "The order cannot be cancelled: a refund was made, or the cancel window has passed",
 )
+also(
+    Conflict,
+    "ORDER_NOT_EDITABLE",
+    "no",
+    "The order is cancelled or fully refunded (for a shopper: not confirmed, or past ORDER_EDIT_WINDOW_MINUTES)",
+)
+also(
+    Conflict,
+    "ORDER_CHANGED",
+    "after change",
+    "The order changed since the edit was previewed (another edit, a refund, a cancel): preview it again",
+)
+also(
+    Conflict,
+    "ORDER_TERMS_UNKNOWN",
+    "no",
+    "The order was placed before orders kept their pricing terms (or its quote's request is gone): it cannot be edited",
+)
+also(Conflict, "EDIT_EXCEEDS_ORDER", "after change", "An edit removes more units of a product than the order holds")
 also(Conflict, "SALE_NOT_ACTIVE", "after change", "The sale is not active (not started or ended) or lacks it")
 also(
     Conflict,

@@ -9,6 +9,8 @@ is one empty-dict check.
 
 The points: `order.flash_held` (an order took its flash units in Redis, before its transaction),
 `order.committed` (an order's transaction committed, before anything after it),
+`order_edit.writing` (an order edit's commit has written its rows, before its transaction commits),
+`order_edit.committed` (an order edit's transaction committed, before it is answered),
 `flash.ledger_committed` (a flash purchase's ledger row committed, before its Idempotency-Key is
 marked done in Redis), `change_request.approved` (an approval committed, before the approving
 request applies it) and `change_request.replayed` (an approved change request's write was made,
@@ -28,6 +30,8 @@ Action = Callable[[], Awaitable[None]]
 POINTS = (
     "order.flash_held",
     "order.committed",
+    "order_edit.writing",
+    "order_edit.committed",
     "flash.ledger_committed",
     "change_request.approved",
     "change_request.replayed",

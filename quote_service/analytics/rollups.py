@@ -69,9 +69,10 @@ WITH q AS (
     JOIN quote_log ql ON ql.created_at >= span.lo AND ql.created_at < span.hi
                      AND ql.created_at >= $3 AND ql.created_at < $4
     LEFT JOIN orders o ON o.quote_id = ql.quote_id
-    -- The goods given back by the order's refunds (after their share of the discount).
+    -- The goods given back by the order's refunds (after their share of the discount). An edited order's
+    -- totals are its current revision's: the refund that paid an edit's difference back is in them already.
     LEFT JOIN LATERAL (SELECT sum(r.amount - r.discount - r.tax_included) AS refunds
-                       FROM refunds r WHERE r.order_id = o.id) rf ON true
+                       FROM refunds r WHERE r.order_id = o.id AND r.kind <> 'edit') rf ON true
 ), quote_lines AS (
     SELECT q.hour, q.currency, q.quote_id, q.ordered, q.order_id,
            l->>0 AS product_id, COALESCE(l->>1, '') AS category_id,
@@ -155,10 +156,10 @@ WITH o AS (
     -- The commission the order's refunds reversed, per part.
     LEFT JOIN LATERAL (SELECT sum(r.seller_commission) AS seller, sum(r.category_commission) AS category,
                               sum(r.logistics_commission) AS logistics
-                       FROM refunds r WHERE r.order_id = orders.id) rv ON true
+                       FROM refunds r WHERE r.order_id = orders.id AND r.kind <> 'edit') rv ON true
 ), parts AS (
     SELECT o.hour, o.currency, c.order_id, c.dimension, c.amount, c.line_position, c.rate_id
-    FROM o JOIN order_commissions c ON c.order_id = o.id
+    FROM o JOIN order_commissions c ON c.order_id = o.id AND c.retired_by IS NULL  -- an edited order's revision
 ), attributed AS (  -- each part to the seller and category of the line it is on (never found by product id)
     SELECT p.hour, p.currency, p.order_id, p.dimension, p.amount, 0::numeric AS goods,
            COALESCE(l.seller_id, '') AS seller_id, COALESCE(l.category_id, '') AS category_id,
@@ -168,7 +169,7 @@ WITH o AS (
     SELECT o.hour, o.currency, l.order_id, NULL, 0,
            l.line_subtotal - l.discount - CASE WHEN l.prices_include_tax THEN l.tax ELSE 0 END,
            COALESCE(l.seller_id, ''), COALESCE(l.category_id, ''), 0, 0, 0
-    FROM o JOIN order_lines l ON l.order_id = o.id
+    FROM o JOIN order_lines l ON l.order_id = o.id AND l.retired_by IS NULL
     UNION ALL  -- the line commission its refunds reversed
     SELECT o.hour, o.currency, l.order_id, NULL, 0, 0, COALESCE(l.seller_id, ''), COALESCE(l.category_id, ''),
            rf.seller_commission, rf.category_commission, 0

@@ -40,7 +40,7 @@ import msgspec
 from quote_service.db.pool import Connection
 from quote_service.errors import REGISTRY, Conflict, FieldError, IdempotencyInProgress, ServiceError
 
-Scope = Literal["order", "refund", "code_batch"]
+Scope = Literal["order", "refund", "code_batch", "order_edit"]
 
 # hashtextextended: a 64-bit hash of the name, the advisory lock's key space. Two names that
 # collide only make two unrelated requests wait for each other; they share no result.

@@ -16,6 +16,7 @@ from quote_service.errors import invalid
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.orders import refunds, service
 from quote_service.orders.schemas import ORDER_STATUSES, CancelCreate, Order, OrderCreate, Refund, RefundCreate
+from quote_service.orders.terms import TermsRecorder
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor
 from quote_service.periods import instant_bounds
 from quote_service.pricing.local_time import zone
@@ -63,6 +64,7 @@ class OrderController(Controller):
         product_cache: ProductCacheDep,
         config_store: ConfigStoreDep,
         settings: NamedDependency[Settings],
+        order_terms: NamedDependency[TermsRecorder],
         request: AuthedRequest,
     ) -> Envelope[Order]:
         check_idempotency_key(idempotency_key)
@@ -77,6 +79,7 @@ class OrderController(Controller):
             idempotency_key=idempotency_key,
             now=utcnow(),
             commission_tax_rate=settings.commission_tax_rate,
+            terms=order_terms,
         )
         if not replayed:
             # Taking stock may have repriced a product (inventory repricing, in the order's transaction).

@@ -21,6 +21,7 @@ from quote_service.auth.schemas import Principal
 from quote_service.db.pool import Connection
 from quote_service.errors import NotFound
 from quote_service.orders import service
+from quote_service.orders.terms import TermsRecorder
 from quote_service.pricing.flash import FlashItem
 from quote_service.pricing.quote import Address, CustomerContext, FlashOffer, Quote, QuoteItemIn, QuoteRequest
 from quote_service.quotes import policy
@@ -34,9 +35,13 @@ KEY_PREFIX = "flash-purchase:"
 class FlashOrders:
     """Prices flash purchases with the quote path's engine and inputs, and writes their orders."""
 
-    def __init__(self, quotes: QuoteService, *, commission_tax_rate: Decimal) -> None:
+    def __init__(
+        self, quotes: QuoteService, *, commission_tax_rate: Decimal, terms: TermsRecorder | None = None
+    ) -> None:
         self.quotes = quotes
         self.commission_tax_rate = commission_tax_rate
+        self.terms = terms
+        """Records each purchase's order's own terms (docs/orders-and-refunds.md#the-orders-own-terms)."""
 
     async def price(
         self, sale_id: UUID, item: FlashItem, quantity: int, *, customer: str, principal: Principal, now: datetime
@@ -78,6 +83,7 @@ class FlashOrders:
             now=now,
             commission_tax_rate=self.commission_tax_rate,
             flash_purchase=service.FlashPurchase(flash_sale_id=sale_id, purchase_id=purchase_id),
+            terms=self.terms,
         )
 
 

@@ -44,7 +44,7 @@ _INSERTED = (
 
 async def lock_order(conn: Connection, *, order_id: UUID) -> asyncpg.Record | None:
     """The order's row, locked: refunds of one order queue here, one after another."""
-    return await conn.fetchrow(f"SELECT {ORDER_COLUMNS}, fees_refunded FROM orders WHERE id = $1 FOR UPDATE", order_id)
+    return await conn.fetchrow(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE", order_id)
 
 
 async def get_refund_by_key(conn: Connection, *, principal_id: UUID, idempotency_key: str) -> asyncpg.Record | None:
@@ -56,10 +56,12 @@ async def get_refund_by_key(conn: Connection, *, principal_id: UUID, idempotency
 
 
 async def lines_with_refunds(conn: Connection, *, order_id: UUID) -> list[asyncpg.Record]:
-    """The order's lines with what earlier refunds took of each (read under the order's lock)."""
+    """The order's live lines (an edit retires the lines it replaces: docs/orders-and-refunds.md#edits-and-exchanges)
+    with what earlier refunds took of each (read under the order's lock), and their prices (what an edit keeps)."""
     return await conn.fetch(
         """SELECT l.position, l.product_id, l.seller_id, l.quantity, l.line_subtotal, l.discount, l.tax,
-                  l.price_source, l.refunded_quantity, l.prices_include_tax,
+                  l.price_source, l.refunded_quantity, l.prices_include_tax, l.list_unit_price, l.unit_price,
+                  l.category_id, l.flash_sale_id, l.price_list_id,
                   COALESCE(l.commission_seller, 0) AS commission_seller,
                   COALESCE(l.commission_category, 0) AS commission_category,
                   COALESCE(sum(r.amount), 0) AS r_amount, COALESCE(sum(r.discount), 0) AS r_discount,
@@ -72,7 +74,7 @@ async def lines_with_refunds(conn: Connection, *, order_id: UUID) -> list[asyncp
                   l.taxes, jsonb_agg(r.taxes) FILTER (WHERE r.taxes IS NOT NULL) AS r_taxes
            FROM order_lines l
            LEFT JOIN refund_lines r ON r.order_id = l.order_id AND r.position = l.position
-           WHERE l.order_id = $1
+           WHERE l.order_id = $1 AND l.retired_by IS NULL
            GROUP BY l.order_id, l.position ORDER BY l.position""",
         order_id,
     )

@@ -63,6 +63,7 @@ from quote_service.unit_limits.service import publish_units
 from quote_service.webhooks import events as webhooks
 
 Kind = Literal["refund", "cancel"]
+"""What this module makes (an order edit makes the refunds of kind `edit`: order_edits/service.py)."""
 _ENCODER = msgspec.json.Encoder()
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _CLOSED = ("cancelled", "refunded")
@@ -210,7 +211,7 @@ async def _write(
     order_id: UUID = order["id"]
     currency: str = order["currency"]
     rows = await repository.lines_with_refunds(conn, order_id=order_id)
-    lines = _charged_lines(rows, tax_record.rounding_of(order["tax_terms"]))
+    lines = charged_lines(rows, tax_record.rounding_of(order["tax_terms"]))
     shipped = await shipment_repository.shipments_of(conn, order_ids=[order_id])
     named: list[int] = []
     if isinstance(data, RefundCreate):
@@ -326,7 +327,7 @@ def _tax_parts(row: asyncpg.Record) -> tuple[dict[str, Decimal], dict[str, Decim
     return charged, refunded
 
 
-def _charged_lines(rows: Sequence[asyncpg.Record], rounding: Rounding) -> list[math.ChargedLine]:
+def charged_lines(rows: Sequence[asyncpg.Record], rounding: Rounding) -> list[math.ChargedLine]:
     """The order's lines as charged, each with its own commission parts (kept per line, never per product)."""
     mode = ROUNDINGS[rounding.mode]
     extras = [_tax_parts(r) for r in rows]

@@ -17,7 +17,7 @@ ORDER_COLUMNS = (
     "id, quote_id, customer_id, currency, status, subtotal, discount_amount, tax_amount, delivery_fee, "
     "small_basket_fee, total_amount, total_commission, seller_commission, category_commission, "
     "logistics_commission, principal_id, request_hash, created_by, created_at, refunded_amount, tax_included, record, "
-    "tax_terms, flash_sale_id, flash_purchase_id, limited_products"
+    "tax_terms, flash_sale_id, flash_purchase_id, limited_products, revision, balance_due, terms, fees_refunded"
 )
 _INSERTED = (
     "quote_id",
@@ -43,8 +43,22 @@ _INSERTED = (
     "flash_sale_id",
     "flash_purchase_id",
     "limited_products",
+    "terms",
 )
 IDEMPOTENCY_CONSTRAINT = "orders_idempotency_key"
+
+
+class Placement(NamedTuple):
+    """Where an order edit writes the edited basket's rows: after the order's last line, commission detail,
+    promotion and shipment (their next positions), marked with the edit's id."""
+
+    edit_id: UUID
+    line: int
+    commission: int
+    promotion: int
+    shipment: int
+
+
 QUOTE_ONCE_CONSTRAINT = "orders_quote_once"
 
 
@@ -61,6 +75,11 @@ async def insert_order(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.R
     )
     assert row is not None
     return row
+
+
+async def set_terms(conn: Connection, *, order_id: UUID, terms: object) -> None:
+    """Replace the order's own pricing terms (orders/terms.py)."""
+    await conn.execute("UPDATE orders SET terms = $2 WHERE id = $1", order_id, terms)
 
 
 async def get_order(conn: Connection, *, order_id: UUID) -> asyncpg.Record | None:
@@ -151,20 +170,22 @@ async def insert_lines(
     commissions: Sequence[tuple[Decimal, Decimal]],
     money: Sequence[tuple[Decimal, Decimal]],
     taxes: Sequence[dict[str, Any] | None] | None = None,
+    at: Placement | None = None,
 ) -> None:
     """The quote's lines, in its order, each with its (category, seller) commission and its
-    (platform contribution, commission tax)."""
+    (platform contribution, commission tax); `at`: where an edit writes them (docs/orders-and-refunds.md)."""
+    first, edit_id = (0, None) if at is None else (at.line, at.edit_id)
     await conn.executemany(
         """INSERT INTO order_lines (order_id, position, product_id, quantity, list_unit_price, unit_price,
                line_subtotal, discount, tax, tax_rate, price_source, flash_sale_id, category_id, seller_id,
                price_list_id, prices_include_tax, commission_category, commission_seller,
-               platform_contribution, commission_tax, taxes)
+               platform_contribution, commission_tax, taxes, edit_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                   $21)""",
+                   $21, $22)""",
         [
             (
                 order_id,
-                position,
+                first + position,
                 line.product_id,
                 line.quantity,
                 line.list_unit_price,
@@ -184,6 +205,7 @@ async def insert_lines(
                 money[position][0],
                 money[position][1],
                 None if taxes is None else taxes[position],
+                edit_id,
             )
             for position, line in enumerate(lines)
         ],
@@ -238,14 +260,17 @@ class DiscountRow(NamedTuple):
     amount: Decimal
 
 
-async def insert_line_discounts(conn: Connection, *, order_id: UUID, rows: Sequence[DiscountRow]) -> None:
-    """The lines' discounts by source; `position` counts within a line, in the order given."""
+async def insert_line_discounts(
+    conn: Connection, *, order_id: UUID, rows: Sequence[DiscountRow], first_line: int = 0
+) -> None:
+    """The lines' discounts by source; `position` counts within a line, in the order given; each row's
+    `line_position` counts from `first_line` (the first line an edit writes)."""
     positions: dict[int, int] = {}
     values = []
     for row in rows:
         position = positions.get(row.line_position, 0)
         positions[row.line_position] = position + 1
-        values.append((order_id, row.line_position, position, *row[1:]))
+        values.append((order_id, first_line + row.line_position, position, *row[1:]))
     await conn.executemany(
         """INSERT INTO order_line_discounts (order_id, line_position, position, source, source_id, name, code,
                funded_by, amount)
@@ -255,21 +280,28 @@ async def insert_line_discounts(conn: Connection, *, order_id: UUID, rows: Seque
 
 
 async def insert_promotions(
-    conn: Connection, *, order_id: UUID, promotions: Sequence[tuple[UUID, str, str, Decimal, str]]
+    conn: Connection, *, order_id: UUID, promotions: Sequence[tuple[UUID, str, str, Decimal, str]], first: int = 0
 ) -> None:
-    """The quote's applied promotions (id, name, kind, amount, funded_by), in its order."""
+    """The quote's applied promotions (id, name, kind, amount, funded_by), in its order (from position `first`)."""
     await conn.executemany(
         """INSERT INTO order_promotions (order_id, position, promotion_id, name, kind, amount, funded_by)
            VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-        [(order_id, position, *promotion) for position, promotion in enumerate(promotions)],
+        [(order_id, first + position, *promotion) for position, promotion in enumerate(promotions)],
     )
 
 
 async def insert_commissions(
-    conn: Connection, *, order_id: UUID, details: Sequence[CommissionDetail], lines: Sequence[int | None]
+    conn: Connection,
+    *,
+    order_id: UUID,
+    details: Sequence[CommissionDetail],
+    lines: Sequence[int | None],
+    at: Placement | None = None,
 ) -> None:
     """The quote's commission details (per line, then the per-order logistics one), in its order, each with
-    the position of the line it is on (`lines`, `record_math.detail_lines`; None: the logistics one)."""
+    the position of the line it is on (`lines`, `record_math.detail_lines`; None: the logistics one); `at`:
+    where an edit writes them."""
+    first, first_line = (0, 0) if at is None else (at.commission, at.line)
     await conn.executemany(
         """INSERT INTO order_commissions (order_id, position, product_id, rate_id, dimension, commission_type,
                base, rate, amount, line_position)
@@ -285,9 +317,9 @@ async def insert_commissions(
                 detail.base,
                 detail.rate,
                 detail.amount,
-                line,
+                None if line is None else first_line + line,
             )
-            for position, (detail, line) in enumerate(zip(details, lines, strict=True))
+            for position, (detail, line) in enumerate(zip(details, lines, strict=True), start=first)
         ],
     )
 
@@ -302,22 +334,27 @@ class OrderParts(NamedTuple):
     discounts: list[asyncpg.Record]
     """Ordered by (order_id, line_position, position)."""
     promotions: list[asyncpg.Record]
+    edits: list[asyncpg.Record]
+    """The committed edits of the orders edited, by order and revision."""
 
 
-async def parts_of(conn: Connection, *, order_ids: Sequence[UUID]) -> OrderParts:
-    """Lines, commissions, coupon redemptions, refund ids, line discounts and promotions of these orders
-    (six queries, any page size)."""
+async def parts_of(conn: Connection, *, order_ids: Sequence[UUID], edited: Sequence[UUID] = ()) -> OrderParts:
+    """Live lines, commissions and promotions (an edit retires the rows it replaces), coupon redemptions,
+    refund ids and line discounts of these orders (six queries, any page size), and the committed edits of
+    those `edited` (a seventh, only when there are some)."""
     ids = list(order_ids)
     lines = await conn.fetch(
-        """SELECT order_id, product_id, quantity, list_unit_price, unit_price, line_subtotal, discount, tax,
-                  tax_rate, price_source, flash_sale_id, category_id, seller_id, price_list_id, prices_include_tax,
-                  commission_category, commission_seller, platform_contribution, commission_tax, taxes
-           FROM order_lines WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
+        """SELECT order_id, position, product_id, quantity, list_unit_price, unit_price, line_subtotal, discount,
+                  tax, tax_rate, price_source, flash_sale_id, category_id, seller_id, price_list_id,
+                  prices_include_tax, commission_category, commission_seller, platform_contribution,
+                  commission_tax, taxes
+           FROM order_lines WHERE order_id = any($1::uuid[]) AND retired_by IS NULL ORDER BY order_id, position""",
         ids,
     )
     commissions = await conn.fetch(
         """SELECT order_id, product_id, rate_id, dimension, commission_type, base, rate, amount, line_position
-           FROM order_commissions WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
+           FROM order_commissions WHERE order_id = any($1::uuid[]) AND retired_by IS NULL
+           ORDER BY order_id, position""",
         ids,
     )
     coupons = await conn.fetch(
@@ -340,7 +377,27 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID]) -> OrderParts
     )
     promotions = await conn.fetch(
         """SELECT order_id, promotion_id, name, kind, amount, funded_by
-           FROM order_promotions WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
+           FROM order_promotions WHERE order_id = any($1::uuid[]) AND retired_by IS NULL
+           ORDER BY order_id, position""",
         ids,
     )
-    return OrderParts(lines, commissions, coupons, refunds, discounts, promotions)
+    edits = []
+    if edited:
+        edits = await conn.fetch(
+            """SELECT order_id, id, committed_revision, difference_due, committed_at, refund_id FROM order_edits
+               WHERE order_id = any($1::uuid[]) AND committed_at IS NOT NULL ORDER BY order_id, committed_revision""",
+            list(edited),
+        )
+    return OrderParts(lines, commissions, coupons, refunds, discounts, promotions, edits)
+
+
+async def seller_edits(conn: Connection, *, order_ids: Sequence[UUID], seller_id: str) -> dict[UUID, Decimal]:
+    """What each edit of these orders moved of what the customer pays `seller_id` (its ledger entry's goods,
+    tax and delivery: docs/orders-and-refunds.md#edits-and-exchanges), by edit id."""
+    rows = await conn.fetch(
+        """SELECT edit_id, goods + tax + delivery AS moved FROM order_edit_sellers
+           WHERE order_id = any($1::uuid[]) AND seller_id = $2""",
+        list(order_ids),
+        seller_id,
+    )
+    return {row["edit_id"]: row["moved"] for row in rows}

@@ -63,6 +63,9 @@ class OrderPromotion(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
+    line: int | UnsetType = UNSET
+    """The line's number in the order, shown on an edited order's lines (a refund names it as `line`):
+    an edit writes each line anew, so after one a line's number is no longer its index in `items`."""
     product_id: str
     quantity: int
     list_unit_price: Decimal
@@ -97,6 +100,18 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     tax_exempted: Decimal | UnsetType = UNSET
     installment_commission: Decimal | UnsetType = UNSET
     """The line's share of a seller-funded installment option's commission (docs/taxes.md#installments)."""
+
+
+class OrderEdit(msgspec.Struct, frozen=True, kw_only=True):
+    """A committed edit of the order (docs/orders-and-refunds.md#edits-and-exchanges)."""
+
+    edit_id: UUID
+    revision: int
+    """The order's revision the edit made."""
+    difference_due: Decimal
+    at: datetime
+    refund_id: UUID | None = None
+    """The refund that paid a negative difference back (null: nothing was refunded)."""
 
 
 class OrderShipment(Shipment, frozen=True, kw_only=True):
@@ -150,6 +165,13 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     flash_sale_id: UUID | UnsetType = UNSET
     purchase_id: UUID | UnsetType = UNSET
     """The flash-sale purchase this order records (`POST /flash-sales/{id}/purchases`)."""
+    # docs/orders-and-refunds.md#edits-and-exchanges
+    revision: int = 1
+    """1, and one more with each committed edit."""
+    edits: list[OrderEdit] = []
+    """Its committed edits, oldest first."""
+    balance_due: Decimal = Decimal(0)
+    """The sum of its edits' positive differences: what the customer owes for them."""
 
 
 class RefundLineIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -211,7 +233,9 @@ class RefundLine(msgspec.Struct, frozen=True, kw_only=True):
 class Refund(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     order_id: UUID
-    kind: Literal["refund", "cancel"]
+    kind: Literal["refund", "cancel", "edit"]
+    """`edit`: the refund of an order edit's negative difference (docs/orders-and-refunds.md#the-commit): its
+    amounts are what the edit reversed, and it has no lines (the edit's ledger entries carry them)."""
     reason: str | None
     currency: str
     lines: list[RefundLine]

@@ -5,7 +5,8 @@ amount with the seller's part: the subtotal, discount, tax and total of its own 
 shipment's delivery fee and logistics commission, its own per-seller totals, the commission on its
 own lines, of the coupons and promotions only those that discounted its lines, by what they took
 from them, and of the refunds only those that gave back its lines or its shipment's fee, by what
-they gave back of them (`refunded_amount`). Other sellers' lines, shipments, totals, commission
+they gave back of them (`refunded_amount`), and of its edits what each moved of its part (`edits`,
+`balance_due`: docs/orders-and-refunds.md#edits-and-exchanges). Other sellers' lines, shipments, totals, commission
 details and refunds are left out: a detail is the seller's when it is on one of its lines (its
 `line`, renumbered to the view's `items`), never because its product id is (another seller may sell
 the same product id in the same order).
@@ -14,7 +15,7 @@ the same product id in the same order).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from uuid import UUID
 
@@ -28,11 +29,19 @@ from quote_service.pricing.quote import CommissionBreakdown
 ZERO = Decimal(0)
 
 
-def seller_view(order: Order, seller_id: str, *, refunds: Sequence[tuple[UUID, Decimal]]) -> Order:
+def seller_view(
+    order: Order,
+    seller_id: str,
+    *,
+    refunds: Sequence[tuple[UUID, Decimal]],
+    edits: Mapping[UUID, Decimal] | None = None,
+) -> Order:
     """`order` with only what belongs to `seller_id`; `refunds`: each refund of the order that gave
     back something of the seller's, oldest first, with what it gave back of it
-    (orders/refund_repository.py `seller_refunds`)."""
+    (orders/refund_repository.py `seller_refunds`); `edits`: what each of its edits moved of what the
+    customer pays the seller (its ledger entry's goods, tax and delivery; absent: nothing)."""
     currency = order.currency
+    moved = edits or {}
 
     def total(amounts: Iterable[Decimal]) -> Decimal:
         return round_money(sum(amounts, ZERO), currency)
@@ -95,5 +104,10 @@ def seller_view(order: Order, seller_id: str, *, refunds: Sequence[tuple[UUID, D
         shipments=shipments if order.shipments else UNSET,
         sellers=[t for t in order.sellers if t.seller_id == seller_id] if order.sellers else UNSET,
         refunded_amount=total(amount for _, amount in refunds),
+        edits=[
+            msgspec.structs.replace(e, difference_due=round_money(moved.get(e.edit_id, ZERO), currency))
+            for e in order.edits
+        ],
+        balance_due=total(amount for amount in moved.values() if amount > 0),
         refunds=[refund_id for refund_id, _ in refunds],
     )

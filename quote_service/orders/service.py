@@ -55,11 +55,13 @@ from quote_service.orders.schemas import (
     LineDiscount,
     Order,
     OrderCreate,
+    OrderEdit,
     OrderLine,
     OrderPromotion,
     OrderShipment,
 )
 from quote_service.orders.seller_view import seller_view
+from quote_service.orders.terms import TermsRecorder
 from quote_service.pagination import Page, page_of
 from quote_service.pricing.coupons import CouponSet, normalize_code
 from quote_service.pricing.money import ZERO, quantum, round_money
@@ -105,8 +107,10 @@ async def place_order(
     idempotency_key: str,
     now: datetime,
     commission_tax_rate: Decimal = ZERO,
+    terms: TermsRecorder | None = None,
 ) -> tuple[Order, bool]:
-    """Confirm a stored quote as an order; returns (order, True when replayed for this key)."""
+    """Confirm a stored quote as an order; returns (order, True when replayed for this key). `terms`
+    records the order's own pricing terms, which its edits price under (orders/terms.py)."""
     fingerprint = request_hash(data)
     async with (
         pool.acquire() as conn,
@@ -143,6 +147,7 @@ async def place_order(
                     fingerprint=fingerprint,
                     now=now,
                     commission_tax_rate=commission_tax_rate,
+                    terms=terms,
                 )
                 await flash.record(
                     conn, held, customer=quote.customer_id, principal_id=principal.id, order_id=row["id"]
@@ -226,6 +231,7 @@ async def write_flash_order(
     now: datetime,
     commission_tax_rate: Decimal,
     flash_purchase: FlashPurchase,
+    terms: TermsRecorder | None = None,
 ) -> UUID:
     """A flash "Buy now" purchase's order (docs/flash-sales.md#a-purchase-is-an-order), in the purchase's
     transaction `conn`: `quote` (its one line, at the flash price) written as `place_order` writes a quote
@@ -242,6 +248,7 @@ async def write_flash_order(
         now=now,
         commission_tax_rate=commission_tax_rate,
         flash_purchase=flash_purchase,
+        terms=terms,
     )
     if await webhooks.wanted(conn, "order.created"):
         order = (await assemble(conn, [row]))[0]
@@ -261,10 +268,12 @@ async def _write_order(
     now: datetime,
     commission_tax_rate: Decimal,
     flash_purchase: FlashPurchase | None = None,
+    terms: TermsRecorder | None = None,
 ) -> tuple[asyncpg.Record, dict[str, coupon_repository.Uses], bool]:
     """Steps 1-4 of the module docstring; returns the order row, each coupon's new count (with its
     version) for this customer, and whether the quote's stock reservation was consumed."""
     commission = quote.commission_breakdown
+    recorded = None if terms is None else terms.terms_of(quote)
     row = await repository.insert_order(
         conn,
         fields={
@@ -291,9 +300,12 @@ async def _write_order(
             "flash_sale_id": None if flash_purchase is None else flash_purchase.flash_sale_id,
             "flash_purchase_id": None if flash_purchase is None else flash_purchase.purchase_id,
             "limited_products": _limited(quote) or None,
+            "terms": None if recorded is None else recorded.terms,
         },
     )
     order_id: UUID = row["id"]
+    if terms is not None and recorded is not None:
+        await terms.store(conn, recorded)
     wanted = reservations.catalog_units(quote)
     consumed = False
     if wanted:
@@ -307,6 +319,10 @@ async def _write_order(
         await check_unit_limits(conn, quote, now)
     coupons = _applied_coupons(quote)
     generated = await coupon_codes.coupon_for_codes(conn, [c.code for c in coupons]) if coupons else {}
+    if generated and terms is not None and recorded is not None:  # their coupons' terms, under their own codes
+        codes = [c.code for c in quote.applied_coupons]
+        kept = terms.with_codes(recorded, codes, {code: parent for code, (parent, _) in generated.items()})
+        await repository.set_terms(conn, order_id=order_id, terms=kept)
     if generated:  # single-use codes of batches: redeemed on their own rows (docs/promotions.md#code-batches)
         redeemed = [(c.code, c.type, c.amount, i) for i, c in enumerate(coupons) if c.code in generated]
         await coupon_codes.redeem(conn, order_id=order_id, used=redeemed)
@@ -336,7 +352,7 @@ async def _write_order(
     on_lines = record_math.detail_lines(
         [line.product_id for line in quote.items], [(d.product_id, d.dimension) for d in commission.details]
     )
-    await _write_record(conn, order_id, quote, commission_tax_rate, on_lines)
+    await write_record(conn, order_id, quote, commission_tax_rate, on_lines)
     await repository.insert_commissions(conn, order_id=order_id, details=commission.details, lines=on_lines)
     if quote.shipments and not isinstance(quote.sellers, UnsetType):
         await shipment_repository.insert_shipments(
@@ -345,12 +361,18 @@ async def _write_order(
     return row, new_counts, consumed
 
 
-async def _write_record(
-    conn: Connection, order_id: UUID, quote: Quote, commission_tax_rate: Decimal, on_lines: Sequence[int | None]
+async def write_record(
+    conn: Connection,
+    order_id: UUID,
+    quote: Quote,
+    commission_tax_rate: Decimal,
+    on_lines: Sequence[int | None],
+    at: repository.Placement | None = None,
 ) -> None:
     """The lines with their commission parts (each from the details on it, `on_lines`; and the tax on them
     at `commission_tax_rate` percent), each line's discount by source with its funder, and the promotions
-    applied: the order's priced record, from the quote as it was priced (never recomputed)."""
+    applied: the order's priced record, from the quote as it was priced (never recomputed). `at`: where an
+    edit writes its edited basket's (docs/orders-and-refunds.md#edits-and-exchanges)."""
     details = quote.commission_breakdown.details
     commissions = record_math.line_commissions(
         len(quote.items), [(line, d.dimension, d.amount) for line, d in zip(on_lines, details, strict=True)]
@@ -370,6 +392,7 @@ async def _write_record(
         commissions=commissions,
         money=money,
         taxes=tax_record.line_taxes(quote),
+        at=at,
     )
     # The goods discounts' sources, in the order the engine applied them: promotions, then coupons.
     # A FREE_DELIVERY promotion's or coupon's amount is the fee it waived, no line's discount.
@@ -404,7 +427,9 @@ async def _write_record(
         if share > 0
     ]
     if rows:
-        await repository.insert_line_discounts(conn, order_id=order_id, rows=rows)
+        await repository.insert_line_discounts(
+            conn, order_id=order_id, rows=rows, first_line=0 if at is None else at.line
+        )
     if quote.applied_promotions:
         await repository.insert_promotions(
             conn,
@@ -412,6 +437,7 @@ async def _write_record(
             promotions=[
                 (p.promotion_id, p.name, p.kind, p.amount, _funder(p.funded_by)) for p in quote.applied_promotions
             ],
+            first=0 if at is None else at.promotion,
         )
 
 
@@ -625,14 +651,18 @@ async def _as_seen(conn: Connection, orders: Sequence[Order], seller_id: str | N
     refunds: dict[UUID, list[tuple[UUID, Decimal]]] = defaultdict(list)
     for row in await refund_repository.seller_refunds(conn, order_ids=[o.id for o in orders], seller_id=seller_id):
         refunds[row["order_id"]].append((row["id"], row["refunded"]))
-    return [seller_view(order, seller_id, refunds=refunds[order.id]) for order in orders]
+    edited = [order.id for order in orders if order.edits]
+    moved = await repository.seller_edits(conn, order_ids=edited, seller_id=seller_id) if edited else {}
+    return [seller_view(order, seller_id, refunds=refunds[order.id], edits=moved) for order in orders]
 
 
 async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Order]:
     """Orders with their lines, commissions and coupons, in the order of `rows`."""
     if not rows:
         return []
-    parts = await repository.parts_of(conn, order_ids=[row["id"] for row in rows])
+    parts = await repository.parts_of(
+        conn, order_ids=[row["id"] for row in rows], edited=[row["id"] for row in rows if row["revision"] > 1]
+    )
     lines: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
     details: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
     coupons: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
@@ -651,6 +681,9 @@ async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Ord
         details[part["order_id"]].append(part)
     for part in parts.coupons:
         coupons[part["order_id"]].append(part)
+    edits: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
+    for part in parts.edits:
+        edits[part["order_id"]].append(part)
     shipments: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
     for part in await shipment_repository.shipments_of(conn, order_ids=[row["id"] for row in rows]):
         shipments[part["order_id"]].append(part)
@@ -662,8 +695,9 @@ async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Ord
             coupons[row["id"]],
             refunds[row["id"]],
             Record(
-                [discounts.get((row["id"], position), []) for position in range(len(lines[row["id"]]))],
+                [discounts.get((row["id"], line["position"]), []) for line in lines[row["id"]]],
                 promotions_of[row["id"]],
+                edits[row["id"]],
             ),
             shipments[row["id"]],
         )
@@ -672,10 +706,12 @@ async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Ord
 
 
 class Record(NamedTuple):
-    """An order's priced-record rows: each line's discounts (by line position) and its promotions."""
+    """An order's priced-record rows: each line's discounts (in its lines' order), its promotions and its
+    committed edits."""
 
     discounts: Sequence[Sequence[asyncpg.Record]] = ()
     promotions: Sequence[asyncpg.Record] = ()
+    edits: Sequence[asyncpg.Record] = ()
 
 
 NO_RECORD = Record()
@@ -696,6 +732,10 @@ def order_from_rows(
     split = any(line["prices_include_tax"] for line in lines)
     commissions = _commissions(lines, details)
     line_discounts = record.discounts or [()] * len(lines)
+    # A line's number is its position; an edit writes lines anew, so an edited order shows it
+    # (docs/orders-and-refunds.md#edits-and-exchanges).
+    edited = row["revision"] > 1
+    index_of = {line["position"]: at for at, line in enumerate(lines)} if edited else None
     return Order(
         id=row["id"],
         quote_id=row["quote_id"],
@@ -710,6 +750,7 @@ def order_from_rows(
         total_amount=round_money(row["total_amount"], currency),
         items=[
             OrderLine(
+                **({"line": line["position"]} if edited else {}),
                 product_id=line["product_id"],
                 quantity=line["quantity"],
                 list_unit_price=round_money(line["list_unit_price"], currency),
@@ -743,7 +784,7 @@ def order_from_rows(
             currency=currency,
             details=[
                 CommissionDetail(
-                    **({} if detail["line_position"] is None else {"line": detail["line_position"]}),
+                    **_detail_line(detail["line_position"], index_of),
                     product_id=detail["product_id"],
                     rate_id=detail["rate_id"],
                     dimension=detail["dimension"],
@@ -782,7 +823,26 @@ def order_from_rows(
         # docs/flash-sales.md#a-purchase-is-an-order: the flash purchase the order records, when it is one.
         flash_sale_id=UNSET if row["flash_purchase_id"] is None else row["flash_sale_id"],
         purchase_id=UNSET if row["flash_purchase_id"] is None else row["flash_purchase_id"],
+        revision=row["revision"],
+        edits=[
+            OrderEdit(
+                edit_id=e["id"],
+                revision=e["committed_revision"],
+                difference_due=round_money(e["difference_due"], currency),
+                at=e["committed_at"],
+                refund_id=e["refund_id"],
+            )
+            for e in record.edits
+        ],
+        balance_due=round_money(row["balance_due"], currency),
     )
+
+
+def _detail_line(position: int | None, index_of: dict[int, int] | None) -> dict[str, int]:
+    """A commission detail's `line`: the index in `items` of the line it is on (none: the logistics one)."""
+    if position is None:
+        return {}
+    return {"line": position if index_of is None else index_of[position]}
 
 
 def _shipments(rows: Sequence[asyncpg.Record], currency: str) -> list[OrderShipment]:

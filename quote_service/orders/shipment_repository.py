@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from uuid import UUID
 
@@ -21,16 +21,27 @@ COLUMNS = (
 
 
 async def insert_shipments(
-    conn: Connection, *, order_id: UUID, shipments: Sequence[Shipment], sellers: Sequence[SellerTotals]
+    conn: Connection,
+    *,
+    order_id: UUID,
+    shipments: Sequence[Shipment],
+    sellers: Sequence[SellerTotals],
+    first: int = 0,
+    edit_id: UUID | None = None,
+    refunded: Mapping[str | None, UUID] | None = None,
 ) -> None:
-    """The quote's shipments in its order, each with its seller's totals (the quote lists both per seller)."""
+    """The quote's shipments in its order, each with its seller's totals (the quote lists both per seller);
+    an edit writes them from position `first`, with its id, and `refunded`: the sellers whose fee a refund
+    gave back already (their shipment stays given back)."""
+    given = refunded or {}
     await conn.executemany(
-        f"""INSERT INTO order_shipments ({COLUMNS.removesuffix(", refund_id")})
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)""",
+        f"""INSERT INTO order_shipments ({COLUMNS}, edit_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                    $21)""",
         [
             (
                 order_id,
-                position,
+                first + position,
                 shipment.seller_id,
                 shipment.product_ids,
                 shipment.goods,
@@ -48,6 +59,8 @@ async def insert_shipments(
                 seller.payout,
                 None if isinstance(seller.platform_contribution, UnsetType) else seller.platform_contribution,
                 None if isinstance(seller.tax_exempted, UnsetType) else seller.tax_exempted,
+                given.get(shipment.seller_id),
+                edit_id,
             )
             for position, (shipment, seller) in enumerate(zip(shipments, sellers, strict=True))
         ],
@@ -55,9 +68,10 @@ async def insert_shipments(
 
 
 async def shipments_of(conn: Connection, *, order_ids: Sequence[UUID]) -> list[asyncpg.Record]:
-    """The shipments of these orders, by order and position."""
+    """The live shipments of these orders (an edit retires those it replaces), by order and position."""
     return await conn.fetch(
-        f"SELECT {COLUMNS} FROM order_shipments WHERE order_id = any($1::uuid[]) ORDER BY order_id, position",
+        f"""SELECT {COLUMNS} FROM order_shipments WHERE order_id = any($1::uuid[]) AND retired_by IS NULL
+            ORDER BY order_id, position""",
         list(order_ids),
     )
 

@@ -205,6 +205,7 @@ async def store_page(
         return {
             "categories": categories,
             "cancel_window_minutes": settings.cancel_window_minutes,
+            "edit_window_minutes": settings.order_edit_window_minutes,
             "channel": STORE_CHANNEL,
             "currencies": sorted({settings.default_currency.upper(), *listed}),
         }

@@ -32,7 +32,7 @@ from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small
 from quote_service.pricing.discounts import CouponResult, apply_coupons, discount_cap
 from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, FlagSet, evaluate_compiled
 from quote_service.pricing.hints import HintBasket, next_steps
-from quote_service.pricing.lines import Line, price_lines
+from quote_service.pricing.lines import HeldPrice, Line, held_lines, price_lines
 from quote_service.pricing.money import MAX_AMOUNT, ZERO, is_currency
 from quote_service.pricing.plan import RegionPlan, region_plan
 from quote_service.pricing.price_lists import PriceList, label
@@ -83,6 +83,7 @@ def price_quote(
     region: RegionPlan | None = None,
     flags: ServedFlags | None = None,
     gifts: Mapping[str, GiftStock] | None = None,
+    held: Sequence[HeldPrice] | None = None,
 ) -> Quote:
     """Price `request` under `snapshot` at `now` (API.md §5 steps 1-10).
 
@@ -92,7 +93,9 @@ def price_quote(
     kept per defaults object, so a new one per call prices correctly but never warm. `region`
     and `flags` are what `region_for` and `served_flags` answered for the same arguments (the
     quote service times the flag step on its own); without them they are worked out here. `gifts`:
-    the products of the book's GIFT promotions with their stock (docs/promotions.md#gifts).
+    the products of the book's GIFT promotions with their stock (docs/promotions.md#gifts). `held`: each
+    item's price decided already (an order edit's basket, docs/orders-and-refunds.md#edits-and-exchanges):
+    steps 1-4 then take these prices as they are.
     """
     if region is None:
         region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
@@ -107,18 +110,21 @@ def price_quote(
 
     # 1-4: lines (price lists only when there are any in this currency: a quote without them costs what it did)
     book = snapshot.price_lists if region.currency in snapshot.price_lists.currencies else None
-    lines = price_lines(
-        request,
-        region=region,
-        products=products,
-        flash=flash,
-        dynamic=_dynamic_pricing(snapshot.flags, feature_flags),
-        user_tier=customer.tier,
-        now=now,
-        price_lists=book,
-        customer_group=None if book is None else label(customer.customer_group),
-        channel=None if book is None else label(request.channel),
-    )
+    if held is None:
+        lines = price_lines(
+            request,
+            region=region,
+            products=products,
+            flash=flash,
+            dynamic=_dynamic_pricing(snapshot.flags, feature_flags),
+            user_tier=customer.tier,
+            now=now,
+            price_lists=book,
+            customer_group=None if book is None else label(customer.customer_group),
+            channel=None if book is None else label(request.channel),
+        )
+    else:
+        lines = held_lines(request, region=region, held=held)
     if snapshot.promotions.reducing or (request.coupon_codes and snapshot.coupons.reducing):
         mark_own_prices(lines, products, currency, region.cent)  # docs/promotions.md#reduced-lines
     subtotal = item_total = flash_total = flash_list_total = zero

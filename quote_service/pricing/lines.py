@@ -15,10 +15,10 @@ rounding itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from quote_service.errors import CurrencyNotPriced, FieldError, ValidationFailed
@@ -306,4 +306,49 @@ def price_lines(
         raise ValidationFailed("some items cannot be priced", details=errors + mismatches)
     if mismatches:
         raise CurrencyNotPriced("an item has no price in the quote currency", details=mismatches)
+    return lines
+
+
+class HeldPrice(NamedTuple):
+    """A line's price decided before this quote (docs/orders-and-refunds.md#edits-and-exchanges): an order
+    edit keeps each line at the price its order charged and prices an added line at today's price; the
+    engine then re-prices the basket (discounts, tax, fees, commission) on these prices."""
+
+    source: PriceSource
+    list_unit: Decimal
+    unit: Decimal
+    min_price: Decimal
+    inclusive: bool
+    category_id: str | None
+    seller_id: str | None
+    product: UUID | None
+    """The catalog product (None: a request-priced line)."""
+    flash_sale_id: UUID | None = None
+    price_list_id: UUID | None = None
+
+
+def held_lines(request: QuoteRequest, *, region: RegionPlan, held: Sequence[HeldPrice]) -> list[Line]:
+    """Steps 1-4 for items whose prices are held (one per item, in order): no price list, flash sale or
+    price rule moves them; each line reads its plan's tax rule and commission rates as any line does."""
+    lines: list[Line] = []
+    for index, (item, price) in enumerate(zip(request.items, held, strict=True)):
+        plan = region.line(price.product, price.category_id, price.seller_id or request.seller_id)
+        priced = Priced(
+            plan,
+            product_id=item.product_id,
+            source=price.source,
+            inclusive=price.inclusive,
+            category_id=price.category_id,
+            seller_id=price.seller_id,
+            list_unit=price.list_unit,
+            unit=price.unit,
+            min_price=price.min_price,
+            units=item.quantity,
+            flash_sale_id=price.flash_sale_id,
+            price_list_id=price.price_list_id,
+        )
+        beyond = beyond_ceiling(priced, index)
+        if beyond is not None:
+            raise ValidationFailed("some items cannot be priced", details=[beyond])
+        lines.append(Line(priced, region.zero))
     return lines

@@ -16,7 +16,7 @@ test for the feature); the answer for a (seller, city, country, currency) is kep
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -96,6 +96,11 @@ class ShippingBook:
 
     def __len__(self) -> int:
         return sum(map(len, self._by_seller.values()))
+
+    def profiles(self) -> Iterator[ShippingProfile]:
+        """Every active profile (in no particular order)."""
+        for found in self._by_seller.values():
+            yield from found
 
     def profile_for(self, seller_id: str | None, *, city: str, country: str, currency: str) -> ShippingProfile | None:
         """The profile of a shipment of `seller_id` to (city, country) in `currency`: the seller's best

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from datetime import datetime, timedelta
 from time import perf_counter_ns
 from typing import Any
@@ -386,6 +386,28 @@ class QuoteService:
             numbers=numbers,
             request=compact_request(quote, request, customer),
         )
+
+    async def write_quote_log(self) -> None:
+        """Write this process's answered quotes' quote-log rows now (they are written behind, every 0.2 s)."""
+        await self._store.log.write_pending()
+
+    async def catalog_products(self, product_ids: Iterable[str]) -> dict[str, CatalogProduct]:
+        """The catalog products among `product_ids`, as quotes see them (the product cache)."""
+        return await self._products.get_many(i for i in product_ids if _is_uuid(i))
+
+    async def price_today(
+        self, request: QuoteRequest, customer: CustomerContext, caller: Principal
+    ) -> tuple[Quote, dict[str, CatalogProduct]]:
+        """`request` priced now as POST /quote would price it for `customer` (the configuration and catalog
+        of today), without flash-sale units, stored nowhere; and its catalog products. An order edit takes
+        its additions' prices from it (docs/orders-and-refunds.md#edits-and-exchanges)."""
+        products = await self.catalog_products(item.product_id for item in request.items)
+        policy.check_items(request, products, caller)
+        quote = price_quote(
+            request, snapshot=self._config.snapshot, products=products, flash={}, customer=customer,
+            defaults=self.defaults, now=self._clock(), quote_id=ids.uuid4(),
+        )  # fmt: skip
+        return quote, products
 
     async def catalog_product(self, product_id: uuid.UUID) -> CatalogProduct | None:
         """A catalog product as quotes see it (the product cache), or None when there is none."""

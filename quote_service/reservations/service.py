@@ -30,7 +30,7 @@ releases or moves it (auth/policy.py `acts_for`); to anyone else it does not exi
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import cast
 from uuid import UUID
@@ -254,7 +254,7 @@ def request_positions(request: QuoteRequest) -> dict[UUID, int]:
 
 
 def check_units(
-    positions: dict[UUID, int],
+    positions: Mapping[UUID, int | str],
     wanted: dict[UUID, int],
     locked: Sequence[asyncpg.Record],
     held: dict[UUID, int],
@@ -262,13 +262,18 @@ def check_units(
     verb: str = "wanted",
 ) -> None:
     """Refuse when a product is gone or inactive, or when stock - `held` is short of what is
-    wanted, naming every such line (`items[i]` at `positions`)."""
+    wanted, naming every such line (`items[i]` at `positions`; a text position is the field itself)."""
     rows = {row["id"]: row for row in locked}
+
+    def field(pid: UUID, name: str) -> str:
+        at = positions[pid]
+        return f"items[{at}].{name}" if isinstance(at, int) else f"{at}.{name}"
+
     unavailable = [pid for pid in wanted if pid not in rows or not rows[pid]["is_active"]]
     if unavailable:
         raise ProductUnavailable(
             "product(s) no longer available: " + ", ".join(map(str, unavailable)),
-            details=[FieldError(f"items[{positions[pid]}].product_id", "product is inactive") for pid in unavailable],
+            details=[FieldError(field(pid, "product_id"), "product is inactive") for pid in unavailable],
         )
     short = [pid for pid, quantity in wanted.items() if rows[pid]["stock"] - held.get(pid, 0) < quantity]
     if short:
@@ -276,7 +281,7 @@ def check_units(
             "insufficient stock for product(s): " + ", ".join(map(str, short)),
             details=[
                 FieldError(
-                    f"items[{positions[pid]}].quantity",
+                    field(pid, "quantity"),
                     f"product {pid}: {wanted[pid]} {verb}, {rows[pid]['stock']} in stock"
                     + (f", {held[pid]} of them held for other quotes" if held.get(pid) else ""),
                 )

@@ -21,6 +21,10 @@ from quote_service.db.pool import Connection
 # Orders and refunds from before platform contributions and commission tax were kept count 0 of both.
 # An exempt tax-inclusive line's subtotal is its net (the tax its price held was never charged, docs/taxes.md);
 # a seller-funded installment option's commission on a line counts in its commission (and its reversal).
+# An order counts as it was placed (its lines and shipment written with it, `edit_id IS NULL`); each edit of it
+# is an entry of its own at the edit's time (kind `edit`, order_edit_sellers: what it changed of each part,
+# docs/orders-and-refunds.md#edits-and-exchanges). Its refund of a negative difference has no lines: the edit's
+# entry carries that money, once.
 _ENTRIES = """
 WITH sold AS (
     SELECT o.id AS order_id, o.created_at AS at,
@@ -30,12 +34,12 @@ WITH sold AS (
            sum(COALESCE(l.commission_category, 0) + COALESCE(l.commission_seller, 0)
                + COALESCE((l.taxes ->> 'installment_commission')::numeric, 0)) AS commission
     FROM order_lines l JOIN orders o ON o.id = l.order_id
-    WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4
+    WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4 AND l.edit_id IS NULL
     GROUP BY o.id
 ), shipped AS (
     SELECT sh.order_id, sh.delivery_fee AS delivery, sh.logistics_commission AS logistics
     FROM order_shipments sh JOIN sold s ON s.order_id = sh.order_id
-    WHERE sh.seller_id = $1
+    WHERE sh.seller_id = $1 AND sh.edit_id IS NULL
 ), returned AS (
     SELECT r.id, r.order_id, r.created_at AS at,
            -sum(rl.amount - rl.discount - CASE WHEN rl.prices_include_tax THEN rl.tax ELSE 0 END) AS goods,
@@ -62,6 +66,10 @@ WITH sold AS (
            COALESCE(g.commission, 0) + COALESCE(u.logistics, 0), COALESCE(g.commission_tax, 0),
            COALESCE(u.delivery, 0)
     FROM returned g FULL JOIN unshipped u ON u.id = g.id
+    UNION ALL
+    SELECT 'edit', e.edit_id, e.order_id, e.at, e.goods, e.tax, e.platform, e.commission, e.commission_tax, e.delivery
+    FROM order_edit_sellers e
+    WHERE e.seller_id = $1 AND e.currency = $2 AND e.at >= $3 AND e.at < $4
 )
 """
 
@@ -70,16 +78,19 @@ WITH sold AS (
 _DAYS = (
     _ENTRIES
     + """
+-- An edit's amount that grew counts as sold (charged, collected), one that shrank as given back.
 SELECT width_bucket(at, $5::timestamptz[]) AS day,
        count(*) FILTER (WHERE kind = 'order') AS orders,
-       COALESCE(sum(goods) FILTER (WHERE kind = 'order'), 0) AS gross,
-       -COALESCE(sum(goods) FILTER (WHERE kind = 'refund'), 0) AS refunds,
-       COALESCE(sum(tax) FILTER (WHERE kind = 'order'), 0) AS tax_collected,
-       -COALESCE(sum(tax) FILTER (WHERE kind = 'refund'), 0) AS tax_refunded,
-       COALESCE(sum(platform) FILTER (WHERE kind = 'order'), 0) AS platform,
-       -COALESCE(sum(platform) FILTER (WHERE kind = 'refund'), 0) AS platform_reversed,
-       COALESCE(sum(commission) FILTER (WHERE kind = 'order'), 0) AS charged,
-       -COALESCE(sum(commission) FILTER (WHERE kind = 'refund'), 0) AS reversed,
+       COALESCE(sum(goods) FILTER (WHERE kind = 'order' OR (kind = 'edit' AND goods > 0)), 0) AS gross,
+       -COALESCE(sum(goods) FILTER (WHERE kind = 'refund' OR (kind = 'edit' AND goods < 0)), 0) AS refunds,
+       COALESCE(sum(tax) FILTER (WHERE kind = 'order' OR (kind = 'edit' AND tax > 0)), 0) AS tax_collected,
+       -COALESCE(sum(tax) FILTER (WHERE kind = 'refund' OR (kind = 'edit' AND tax < 0)), 0) AS tax_refunded,
+       COALESCE(sum(platform) FILTER (WHERE kind = 'order' OR (kind = 'edit' AND platform > 0)), 0) AS platform,
+       -COALESCE(sum(platform) FILTER (WHERE kind = 'refund' OR (kind = 'edit' AND platform < 0)), 0)
+           AS platform_reversed,
+       COALESCE(sum(commission) FILTER (WHERE kind = 'order' OR (kind = 'edit' AND commission > 0)), 0) AS charged,
+       -COALESCE(sum(commission) FILTER (WHERE kind = 'refund' OR (kind = 'edit' AND commission < 0)), 0)
+           AS reversed,
        sum(commission_tax) AS commission_tax,
        sum(delivery) AS delivery
 FROM entries GROUP BY day ORDER BY day
@@ -110,7 +121,7 @@ SELECT code, sum(collected) AS collected, sum(refunded) AS refunded, bool_or(kep
     FROM order_lines l JOIN orders o ON o.id = l.order_id
     LEFT JOIN LATERAL jsonb_array_elements(l.taxes -> 'taxes') AS part ON true
     WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4
-      AND (l.taxes ? 'taxes' OR l.tax <> 0)
+      AND (l.taxes ? 'taxes' OR l.tax <> 0) AND l.edit_id IS NULL
     UNION ALL
     SELECT CASE WHEN l.taxes ? 'taxes' THEN substr(e.key, 5) ELSE 'TAX' END, 0,
            CASE WHEN l.taxes ? 'taxes' THEN e.value::numeric ELSE rl.tax END, COALESCE(l.taxes ? 'taxes', false)
@@ -119,6 +130,10 @@ SELECT code, sum(collected) AS collected, sum(refunded) AS refunded, bool_or(kep
     LEFT JOIN LATERAL jsonb_each_text(rl.taxes) AS e ON l.taxes ? 'taxes' AND e.key LIKE 'tax:%'
     WHERE l.seller_id = $1 AND r.currency = $2 AND r.created_at >= $3 AND r.created_at < $4
       AND (l.taxes ? 'taxes' OR rl.tax <> 0)
+    UNION ALL  -- each edit's change of the code: collected when it grew, refunded when it shrank
+    SELECT c.key, greatest(c.value::numeric, 0), greatest(-c.value::numeric, 0), e.kept
+    FROM order_edit_sellers e, jsonb_each_text(e.taxes) AS c
+    WHERE e.seller_id = $1 AND e.currency = $2 AND e.at >= $3 AND e.at < $4 AND c.value::numeric <> 0
 ) AS parts WHERE code IS NOT NULL GROUP BY code ORDER BY code
 """
 
@@ -139,6 +154,8 @@ async def currencies(conn: Connection, *, seller_id: str, start: datetime, end: 
            SELECT r.currency FROM refunds r JOIN refund_lines rl ON rl.refund_id = r.id
            JOIN order_lines l ON l.order_id = rl.order_id AND l.position = rl.position
            WHERE l.seller_id = $1 AND r.created_at >= $2 AND r.created_at < $3
+           UNION
+           SELECT currency FROM order_edit_sellers WHERE seller_id = $1 AND at >= $2 AND at < $3
            ORDER BY 1""",
         seller_id,
         start,

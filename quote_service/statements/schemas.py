@@ -72,7 +72,7 @@ class Statement(Figures, kw_only=True):
     """`tax_refunded` by tax component."""
 
 
-EntryKind = Literal["order", "refund"]
+EntryKind = Literal["order", "refund", "edit"]
 
 
 class Entry(msgspec.Struct, kw_only=True):
@@ -80,7 +80,7 @@ class Entry(msgspec.Struct, kw_only=True):
 
     kind: EntryKind
     id: UUID
-    """The order's id, or the refund's."""
+    """The order's id, the refund's, or the edit's (docs/orders-and-refunds.md#edits-and-exchanges)."""
     order_id: UUID
     at: datetime
     goods: Decimal

@@ -23,6 +23,7 @@ EventType = Literal[
     "order.created",
     "order.cancelled",
     "order.refunded",
+    "order.edited",
     "product.price_changed",
     "flash_sale.sold_out",
     "experiment.rolled_back",

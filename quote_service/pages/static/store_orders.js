@@ -5,9 +5,11 @@
 // window closes, by the browser's clock; the server refuses a late cancel anyway, and that
 // refusal is told in words next to the order. A flash "Buy now" purchase is an order (labelled
 // "flash purchase", with its Cancel like any order); a purchase made before purchases were orders
-// has no order: it is a row of its own, labelled, with its sale and no Cancel.
+// has no order: it is a row of its own, labelled, with its sale and no Cancel. A confirmed order also has
+// a Change button while its edit window lasts (store_edits.js).
 import { $, everySecond, nameOf, say } from "./store_ui.js";
 import { cancelRefusal, trouble } from "./store_words.js";
+import { changeButton, editable } from "./store_edits.js";
 
 const { api, el, money, clock, stamp, uuid } = QS;
 const PAGE_SIZE = 5;
@@ -74,6 +76,7 @@ function orderItem(order) {
       + `${money(line.unit_price, order.currency)}, ${taxWords(order)}.`));
   }
   if (Number(order.refunded_amount) > 0) item.append(el("p", { class: "muted" }, `${money(order.refunded_amount, order.currency)} refunded`));
+  if (Number(order.balance_due || 0) > 0) item.append(el("p", { class: "muted" }, `${money(order.balance_due, order.currency)} to pay for changes`));
   if (order.status === "confirmed" && Date.now() < deadline(order)) {
     const cancel = el("button", { type: "button", class: "cancel-order secondary",
       "aria-label": `Cancel the order of ${when(order.created_at)}, ${money(order.total_amount, order.currency)}` }, "Cancel");
@@ -84,6 +87,14 @@ function orderItem(order) {
       if (!item.isConnected) { stop(); return; }
       if (now >= deadline(order)) { stop(); cancel.remove(); until.remove(); }
     });
+  }
+  if (editable(order)) {
+    item.append(changeButton(order, message, (done, words) => {
+      const now = orderItem(done);
+      item.replaceWith(now);
+      say(now.querySelector(".message"), `Order changed: ${words}`, "ok");
+      onChange();
+    }));
   }
   item.append(message);
   return item;

@@ -322,6 +322,9 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
         "created_at": placed["created_at"],
         "refunded_amount": "0.00",
         "refunds": [],
+        "revision": 1,
+        "edits": [],
+        "balance_due": "0.00",
     }
     assert placed["created_at"].endswith("Z")
     assert await stock_of(pool, case) == 8

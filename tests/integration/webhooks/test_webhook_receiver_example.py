@@ -149,6 +149,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "order.created": {"sequence": 101, "order": ORDER},
     "order.cancelled": {"sequence": 140, "order": {**ORDER, "status": "cancelled"}, "refund": REFUND},
     "order.refunded": {"sequence": 117, "order": {**ORDER, "id": "0b9e", "refunded_amount": "30.09"}, "refund": REFUND},
+    "order.edited": {
+        "sequence": 150, "order": {**ORDER, "id": "7c3e", "revision": 2},
+        "edit": {"edit_id": "e-1", "revision": 2, "difference_due": "14.16", "at": AT, "refund_id": None},
+    },
     "product.price_changed": {
         "sequence": 7, "product_id": "p-1", "currency": "TRY", "old_price": "10.00", "new_price": "12.00",
         "source": "manual", "reason": None, "actor": "admin", "ref_id": None, "changed_at": AT,

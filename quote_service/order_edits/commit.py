@@ -1,0 +1,292 @@
+"""An order edit's commit, the writing part: steps 2-4 of order_edits/service.py's docstring, in the
+transaction that locked the order's row (stock, promotion budgets, the order's rows anew, the ledger, the
+refund of a negative difference, the order's next revision, `order.edited`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from msgspec import UNSET
+
+from quote_service import fault_points
+from quote_service.auth.schemas import Principal
+from quote_service.catalog import repository as catalog
+from quote_service.db.pool import Connection
+from quote_service.errors import Conflict, FieldError
+from quote_service.order_edits import repository
+from quote_service.order_edits.basis import what_is_left
+from quote_service.order_edits.basket import additions
+from quote_service.order_edits.money import Fees, LineMoney, difference, quote_fees, quote_lines
+from quote_service.order_edits.pricing import stored_quote
+from quote_service.order_edits.schemas import EditCreate
+from quote_service.orders import record_math, shipment_repository, tax_record
+from quote_service.orders import refund_repository as refunds_sql
+from quote_service.orders import repository as orders
+from quote_service.orders.schemas import Order, OrderEdit
+from quote_service.orders.service import assemble, write_record
+from quote_service.orders.terms import OrderTerms, load_config
+from quote_service.pricing.money import ZERO, round_money
+from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, Quote
+from quote_service.promotions import repository as promotions
+from quote_service.reservations.service import check_units
+from quote_service.webhooks import events as webhooks
+
+_RETURNED_SOURCES = frozenset({*STOCKED_SOURCES, "flash_sale"})
+"""Lines whose units are the product's stock (a flash-sale line's units come back to the product, as a refund's)."""
+
+
+async def apply_edit(
+    conn: Connection,
+    order: asyncpg.Record,
+    edit: asyncpg.Record,
+    *,
+    principal: Principal,
+    actor: str,
+    key: str,
+    fingerprint: bytes,
+    now: datetime,
+) -> None:
+    """Steps 2-4 of order_edits/service.py's docstring, in `conn`'s transaction (the order's row locked)."""
+    order_id: UUID = order["id"]
+    edit_id: UUID = edit["id"]
+    currency: str = order["currency"]
+    quote = stored_quote(edit["priced"]["quote"])
+    terms = msgspec.convert(edit["priced"]["terms"], OrderTerms, strict=False)
+    config = await load_config(conn, terms.config)
+    assert config is not None
+    rate = config.defaults.commission_tax_rate
+    rows = await refunds_sql.lines_with_refunds(conn, order_id=order_id)
+    shipped = await shipment_repository.shipments_of(conn, order_ids=[order_id])
+    before, fees_before = what_is_left(order, rows, shipped)
+    after = quote_lines(quote, rate)
+    money = difference(before, fees_before, after, quote_fees(quote))
+    request = msgspec.convert(edit["request"], EditCreate, strict=False)
+    fields = _addition_fields(request)
+    await _move_stock(conn, rows, quote, fields, order_id=order_id, edit_id=edit_id, actor=actor, now=now)
+    await _move_promotions(conn, order, quote)
+    at = await repository.placement(conn, order_id=order_id, edit_id=edit_id)
+    await repository.retire(conn, order_id=order_id, edit_id=edit_id)
+    details = quote.commission_breakdown.details
+    on_lines = record_math.detail_lines(
+        [line.product_id for line in quote.items], [(d.product_id, d.dimension) for d in details]
+    )
+    await write_record(conn, order_id, quote, rate, on_lines, at)
+    await orders.insert_commissions(conn, order_id=order_id, details=details, lines=on_lines, at=at)
+    if quote.shipments is not UNSET and quote.sellers is not UNSET:
+        await shipment_repository.insert_shipments(
+            conn, order_id=order_id, shipments=quote.shipments, sellers=quote.sellers, first=at.shipment,
+            edit_id=edit_id, refunded={s["seller_id"]: s["refund_id"] for s in shipped if s["refund_id"]},
+        )  # fmt: skip
+    await repository.insert_ledger(
+        conn, edit_id=edit_id, order_id=order_id, currency=currency, at=now, sellers=money.sellers
+    )
+    await repository.update_coupon_amounts(
+        conn, order_id=order_id, amounts={c.code.upper(): c.amount for c in _coupon_amounts(terms, quote)}
+    )
+    due = round_money(money.difference_due, currency)
+    refund_id = None
+    if due < 0:
+        refund_id = await _refund(
+            conn, order, edit, before, after, fees_before, quote, principal=principal, actor=actor,
+            fingerprint=fingerprint,
+        )  # fmt: skip
+    breakdown = quote.commission_breakdown
+    await repository.commit_order(
+        conn,
+        order_id=order_id,
+        fields={
+            "subtotal": quote.subtotal,
+            "discount_amount": quote.discount_amount,
+            "tax_amount": quote.tax_amount,
+            "tax_included": quote.tax_included if isinstance(quote.tax_included, Decimal) else ZERO,
+            "delivery_fee": quote.delivery_fee,
+            "small_basket_fee": quote.small_basket_fee,
+            "total_amount": quote.total_amount,
+            "total_commission": breakdown.total_commission,
+            "seller_commission": breakdown.seller_commission,
+            "category_commission": breakdown.category_commission,
+            "logistics_commission": breakdown.logistics_commission,
+            "balance_due": order["balance_due"] + max(due, ZERO),
+            "refunded_amount": order["refunded_amount"] - min(due, ZERO),
+            "terms": terms,
+            "tax_terms": tax_record.order_terms(quote),
+        },
+    )
+    revision = order["revision"] + 1
+    await repository.mark_committed(
+        conn, edit_id=edit_id, revision=revision, at=now, principal_id=principal.id, key=key,
+        fingerprint=fingerprint, refund_id=refund_id,
+    )  # fmt: skip
+    edited = await read_order(conn, order_id)
+    entry = OrderEdit(edit_id=edit_id, revision=revision, difference_due=due, at=now, refund_id=refund_id)
+    await webhooks.emit(conn, "order.edited", {"order": edited, "edit": entry})
+    await fault_points.hit("order_edit.writing")
+
+
+async def read_order(conn: Connection, order_id: UUID) -> Order:
+    """The order as the API shows it."""
+    row = await orders.get_order(conn, order_id=order_id)
+    assert row is not None
+    return (await assemble(conn, [row]))[0]
+
+
+def _units(lines: Sequence[tuple[str, str, int]]) -> dict[UUID, int]:
+    """Units of each catalog product among (product id, price source, units)."""
+    units: dict[UUID, int] = {}
+    for product_id, source, quantity in lines:
+        if source in _RETURNED_SOURCES:
+            try:
+                pid = UUID(product_id)
+            except ValueError:
+                continue
+            units[pid] = units.get(pid, 0) + quantity
+    return units
+
+
+def _addition_fields(request: EditCreate) -> dict[UUID, str]:
+    """Where a refusal of an added product's units points: the first addition of it."""
+    fields: dict[UUID, str] = {}
+    for field, item in additions(request):
+        try:
+            fields.setdefault(UUID(item.product_id), field)
+        except ValueError:
+            continue
+    return fields
+
+
+async def _move_stock(
+    conn: Connection,
+    rows: Sequence[asyncpg.Record],
+    quote: Quote,
+    fields: Mapping[UUID, str],
+    *,
+    order_id: UUID,
+    edit_id: UUID,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Each product's stock moves by the edit's change of its units; added units must be in stock, less
+    what other quotes hold (409 INSUFFICIENT_STOCK naming the product)."""
+    old = _units([(r["product_id"], r["price_source"], r["quantity"] - r["refunded_quantity"]) for r in rows])
+    new = _units([(line.product_id, line.price_source, line.quantity) for line in quote.items])
+    deltas = {pid: new.get(pid, 0) - old.get(pid, 0) for pid in {*old, *new}}
+    deltas = {pid: delta for pid, delta in deltas.items() if delta}
+    if not deltas:
+        return
+    locked = await catalog.lock_products(conn, product_ids=sorted(deltas))
+    present = {r["id"] for r in locked}
+    wanted = {pid: delta for pid, delta in deltas.items() if delta > 0}
+    if wanted:
+        held = await catalog.held_units(conn, product_ids=sorted(wanted), now=now)
+        check_units({pid: fields.get(pid, "add") for pid in wanted}, wanted, locked, held, verb="added")
+    moved = {pid: -delta for pid, delta in deltas.items() if pid in present}
+    after = {r["id"]: r["stock"] for r in await catalog.add_stock(conn, deltas=moved)}
+    await catalog.insert_stock_movements(
+        conn,
+        movements=[(pid, n, after[pid]) for pid, n in sorted(moved.items())],
+        reason=f"edit {edit_id} of order {order_id}",
+        actor=actor,
+    )
+
+
+async def _move_promotions(conn: Connection, order: asyncpg.Record, quote: Quote) -> None:
+    """Each promotion's budget (and the order's redemption of it) moves by the change of the order's discount
+    from it: a larger one must fit what is left of the budget (409 PROMOTION_BUDGET_EXHAUSTED)."""
+    uses = {r["promotion_id"]: r for r in await repository.promotion_uses(conn, order_id=order["id"])}
+    new = {p.promotion_id: (p.kind, p.amount) for p in quote.applied_promotions}
+    moves = []
+    for pid in sorted({*uses, *new}):
+        current = uses[pid]["amount"] - uses[pid]["returned"] if pid in uses else ZERO
+        kind, target = new.get(pid, ("", ZERO))
+        if target != current:
+            moves.append((pid, kind, target - current))
+    if not moves:
+        return
+    rows = {r["id"]: r for r in await promotions.lock_promotions(conn, promotion_ids=[m[0] for m in moves])}
+    over = []
+    for index, (pid, _, delta) in enumerate(moves):
+        row = rows.get(pid)
+        budget = None if row is None else row["budget_amount"]
+        if delta > 0 and row is not None and budget is not None and row["budget_used"] + delta > budget:
+            message = f"promotion {row['name']!r} has not {delta} of its budget left"
+            over.append(FieldError(f"applied_promotions[{index}]", message))
+    if over:
+        raise Conflict(
+            "promotion budget exhausted: " + "; ".join(e.message for e in over),
+            code="PROMOTION_BUDGET_EXHAUSTED",
+            details=over,
+        )
+    await repository.move_promotion_uses(
+        conn, order_id=order["id"], customer_id=order["customer_id"], moves=[(p, k or "", d) for p, k, d in moves]
+    )
+
+
+def _coupon_amounts(terms: OrderTerms, quote: Quote) -> list[AppliedCoupon]:
+    """Each of the order's coupons with what the edited basket applies of it (0: not any more)."""
+    applied = {c.code.upper(): c for c in quote.applied_coupons}
+    return [applied.get(c.code.upper()) or AppliedCoupon(code=c.code, type=c.type, amount=ZERO) for c in terms.coupons]
+
+
+async def _refund(
+    conn: Connection,
+    order: asyncpg.Record,
+    edit: asyncpg.Record,
+    before: Sequence[LineMoney],
+    after: Sequence[LineMoney],
+    fees_before: Fees,
+    quote: Quote,
+    *,
+    principal: Principal,
+    actor: str,
+    fingerprint: bytes,
+) -> UUID:
+    """The refund that pays a negative difference back: its parts what the edit reverses (the old lines'
+    less the new ones'), with no refund lines (the edit's ledger entries carry them to the statements)."""
+    fees_after = quote_fees(quote)
+
+    def reversed_(part: str, inclusive: bool | None = None) -> Decimal:
+        def total(lines: Sequence[LineMoney]) -> Decimal:
+            return sum((line.part(part) for line in lines if inclusive is None or line.inclusive is inclusive), ZERO)
+
+        return total(before) - total(after)
+
+    delivery = fees_before.delivery + sum((f for f, _ in fees_before.shipments.values()), ZERO)
+    delivery -= fees_after.delivery + sum((f for f, _ in fees_after.shipments.values()), ZERO)
+    small = fees_before.small_basket - fees_after.small_basket
+    logistics = fees_before.commission - fees_after.commission
+    amount, discount, tax = reversed_("amount"), reversed_("discount"), reversed_("tax")
+    included = reversed_("tax", inclusive=True)
+    seller, category = reversed_("seller"), reversed_("category")
+    installment = reversed_("installment_commission")
+    row = await refunds_sql.insert_refund(
+        conn,
+        fields={
+            "order_id": order["id"],
+            "kind": "edit",
+            "reason": edit["request"].get("reason"),
+            "currency": order["currency"],
+            "amount": amount,
+            "discount": discount,
+            "tax": tax,
+            "tax_included": included,
+            "seller_commission": seller,
+            "category_commission": category,
+            "delivery_fee": delivery,
+            "small_basket_fee": small,
+            "logistics_commission": logistics,
+            "total_refunded": amount - discount + tax - included + delivery + small,
+            "commission_reversed": seller + category + installment + logistics,
+            "principal_id": principal.id,
+            "idempotency_key": f"order-edit:{edit['id']}",
+            "request_hash": fingerprint,
+            "created_by": actor,
+        },
+        takes=[],
+    )
+    refund_id: UUID = row["id"]
+    return refund_id

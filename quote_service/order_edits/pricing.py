@@ -1,0 +1,159 @@
+"""The edited basket priced under the order's own terms (orders/terms.py). Pure: the quote engine, given
+a snapshot built from the terms, the order's instant as `now`, and every line's price held.
+
+- The snapshot holds the fee and TAX_RATE rules, commission rates and shipping profiles of the order's
+  configuration version, and the coupons and promotions its quote applied (re-evaluated on the edited
+  basket: one whose conditions the basket no longer meets is lost; its use stays the order's own);
+- `now` is the order's `created_at`: every rule, rate, coupon and promotion window is read as then;
+- the engine defaults are the order's (DEFAULT_TAX_RATE, the default fees, ...), with its rounding;
+- the flags are those its quote was served (the express multiplier, the small-basket threshold);
+- the request is its quote's (delivery address, express, logistics provider, channel, exemption, the
+  customer's tier, segment and group), the shipments' options as the order chose them (or the edit does);
+- an installment option chosen is applied again, on the edited total, as its plan priced it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET
+from msgspec.structs import replace
+
+from quote_service.order_edits.basket import BasketLine
+from quote_service.orders.terms import ConfigTerms, EditContext, OrderTerms
+from quote_service.pricing.engine import price_quote
+from quote_service.pricing.installments import InstallmentPlan, PlanOption, with_installments
+from quote_service.pricing.money import ZERO
+from quote_service.pricing.promotions import GiftStock
+from quote_service.pricing.quote import (
+    CatalogProduct,
+    CustomerContext,
+    Quote,
+    QuoteItemIn,
+    QuoteRequest,
+    SelectedInstallment,
+)
+from quote_service.pricing.snapshot import ConfigSnapshot
+from quote_service.pricing.taxes import Rounding
+
+_ANY_CARD = "000000"
+"""The card an order's own installment plan is priced for again (its BIN prefixes are not kept: any)."""
+
+
+class Terms(NamedTuple):
+    """Everything an edit of one order prices under."""
+
+    order: OrderTerms
+    config: ConfigTerms
+    context: EditContext
+    rounding: Rounding | None
+    """The order's rounding when its quote recorded one (docs/taxes.md); None: the defaults'."""
+    installment: SelectedInstallment | None
+
+
+def snapshot_of(terms: Terms) -> ConfigSnapshot:
+    """The order's configuration as a snapshot the engine reads."""
+    config = terms.config
+    return ConfigSnapshot.build(
+        version=terms.order.version,
+        rates=config.rates,
+        rules=config.rules,
+        coupons=terms.order.coupons,
+        promotions=terms.order.promotions,
+        shipping_profiles=config.profiles,
+    )
+
+
+def price_basket(
+    basket: Sequence[BasketLine],
+    terms: Terms,
+    *,
+    customer_id: str,
+    currency: str,
+    placed_at: datetime,
+    shipping: Mapping[str, str] | None,
+    products: Mapping[str, CatalogProduct],
+    gifts: Mapping[str, GiftStock] | None,
+    edit_id: UUID,
+) -> Quote:
+    """The edited basket's quote under `terms`. `products`: today's catalog products of the basket, read
+    only for their weight (a shipment priced by weight); `gifts`: the order's GIFT promotions' products."""
+    context = terms.context
+    request = QuoteRequest(
+        customer_id=customer_id,
+        items=[
+            QuoteItemIn(
+                product_id=line.product_id,
+                quantity=line.quantity,
+                category_id=line.price.category_id,
+                seller_id=line.price.seller_id,
+                weight=line.weight,
+            )
+            for line in basket
+        ],
+        delivery_address=context.delivery_address,
+        currency=currency,
+        seller_id=context.seller_id,
+        pickup_address=context.pickup_address,
+        is_express_delivery=context.is_express_delivery,
+        coupon_codes=[coupon.code for coupon in terms.order.coupons],
+        logistics_provider=context.logistics_provider,
+        channel=context.channel,
+        customer_group=context.customer_group,
+        shipping=dict(shipping) if shipping else None,
+        tax_exemption=context.tax_exemption,
+        customer_tax_id=context.customer_tax_id,
+    )
+    defaults = terms.config.defaults
+    if terms.rounding is not None:
+        defaults = replace(defaults, rounding=terms.rounding)
+    customer = CustomerContext(
+        customer_id=customer_id, tier=context.tier, segment=context.segment, customer_group=context.customer_group
+    )
+    flags: dict[str, Any] = dict(terms.order.flags)
+    quote = price_quote(
+        request,
+        snapshot=snapshot_of(terms),
+        products=products,
+        flash={},
+        customer=customer,
+        defaults=defaults,
+        now=placed_at,
+        quote_id=edit_id,
+        flags=(flags, {}),
+        gifts=gifts,
+        held=[line.price for line in basket],
+    )
+    if terms.installment is not None:
+        quote = with_order_installment(quote, terms.installment)
+    return quote
+
+
+def with_order_installment(quote: Quote, chosen: SelectedInstallment) -> Quote:
+    """`quote` paid with the installment option its order chose, priced again on its total (the order's own
+    plan: no BIN or minimum total applies again)."""
+    plan = InstallmentPlan(
+        id=chosen.plan_id,
+        bin_prefixes=("",),
+        currency=quote.currency,
+        min_total=ZERO,
+        options=(
+            PlanOption(
+                count=chosen.count,
+                rate=chosen.rate,
+                funded_by=chosen.funded_by,
+                seller_commission_rate=chosen.seller_commission_rate,
+            ),
+        ),
+    )
+    priced = with_installments(quote, [plan], card_bin=_ANY_CARD, count=chosen.count)
+    return replace(priced, installment_options=UNSET)
+
+
+def stored_quote(raw: Any) -> Quote:
+    """An edit's priced basket as its preview stored it."""
+    return msgspec.convert(raw, Quote, strict=False)

@@ -1,0 +1,48 @@
+"""An edit's money (order_edits/money.py): the difference is the edited basket's total less what the order
+still charges, and each seller's entry its new parts less its old ones."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from quote_service.order_edits.money import Fees, LineMoney, customer_total, difference
+
+D = Decimal
+
+
+def line(seller: str, amount: str, discount: str, tax: str, commission: str, *, inclusive: bool = False) -> LineMoney:
+    parts = {"amount": D(amount), "discount": D(discount), "tax": D(tax), "category": D(commission)}
+    return LineMoney(seller, parts, inclusive)
+
+
+def test_the_difference_is_the_new_total_less_what_is_left() -> None:
+    before = [line("a", "51.00", "5.10", "8.26", "6.89")]
+    after = [line("a", "76.50", "7.65", "12.39", "10.33"), line("b", "12.00", "0.00", "2.16", "1.80")]
+    fees_before = Fees(delivery=D("10.00"), small_basket=D("5.00"))
+    fees_after = Fees(delivery=D("10.00"))
+    money = difference(before, fees_before, after, fees_after)
+    assert money.difference_due == customer_total(after, fees_after) - customer_total(before, fees_before)
+    assert money.difference_due == D("105.40") - D("69.16")
+    assert money.tax_delta == D("6.29")
+    assert money.commission_delta == D("5.24")
+    assert [(s.seller_id, s.goods, s.tax, s.commission) for s in money.sellers] == [
+        ("a", D("22.95"), D("4.13"), D("3.44")),
+        ("b", D("12.00"), D("2.16"), D("1.80")),
+    ]
+    # The sellers' parts and the order's own fees make the whole difference.
+    assert sum((s.difference_due for s in money.sellers), D(0)) - D("5.00") == money.difference_due
+
+
+def test_a_tax_inclusive_lines_tax_is_in_its_goods_not_added() -> None:
+    gross = line("a", "118.00", "0.00", "18.00", "15.00", inclusive=True)
+    assert gross.goods == D("100.00")
+    assert customer_total([gross], Fees()) == D("118.00")
+
+
+def test_shipment_fees_are_their_sellers() -> None:
+    before = [line("a", "10.00", "0", "1.80", "1.50")]
+    money = difference(
+        before, Fees(shipments={"a": (D("5.00"), D("0.50"))}), before, Fees(shipments={"a": (D("0"), D("0"))})
+    )
+    assert money.difference_due == D("-5.00")
+    assert [(s.delivery, s.commission) for s in money.sellers] == [(D("-5.00"), D("-0.50"))]
