@@ -11,8 +11,9 @@ The points: `order.flash_held` (an order took its flash units in Redis, before i
 `order.committed` (an order's transaction committed, before anything after it),
 `flash.ledger_committed` (a flash purchase's ledger row committed, before its Idempotency-Key is
 marked done in Redis), `change_request.approved` (an approval committed, before the approving
-request applies it) and `change_request.replayed` (an approved change request's write was made,
-before its status is, in the same transaction).
+request applies it), `change_request.replayed` (an approved change request's write was made,
+before its status is, in the same transaction) and `payout.written` (a seller's payout, its shares and
+its event written by a run, before its transaction commits).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ POINTS = (
     "flash.ledger_committed",
     "change_request.approved",
     "change_request.replayed",
+    "payout.written",
 )
 
 

@@ -22,7 +22,7 @@ LAYERS = [
     "ofrep",
     "repricing", "campaigns",
     "intelligence", "flash_sales", "snapshot", "analytics", "lifecycle", "pages", "quotes", "edge", "orders",
-    "statements", "sellers", "simulations",
+    "statements", "sellers", "payouts", "simulations",
     "app", "cli",
 ]  # fmt: skip
 
