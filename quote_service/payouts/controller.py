@@ -46,9 +46,12 @@ class PayoutTermsController(Controller):
 
     @post("/", summary="Create a seller's payout terms (seller_id null: the platform default)")
     async def create(
-        self, data: JSONBody[PayoutTermsInput], admin_pool: AdminPoolDep, settings: NamedDependency[Settings],
+        self,
+        data: JSONBody[PayoutTermsInput],
+        admin_pool: AdminPoolDep,
+        settings: NamedDependency[Settings],
         request: AuthedRequest,
-    ) -> Envelope[PayoutTerms]:  # fmt: skip
+    ) -> Envelope[PayoutTerms]:
         body = terms.with_currency(data, settings.default_currency)
         return ok(await terms.create(admin_pool, body, actor=actor_of(request)), "Payout terms created")
 
@@ -77,9 +80,13 @@ class PayoutTermsController(Controller):
 
     @put("/{terms_id:uuid}", summary="Replace payout terms (the whole body)")
     async def replace(
-        self, terms_id: FromPath[UUID], data: JSONBody[PayoutTermsInput], admin_pool: AdminPoolDep,
-        settings: NamedDependency[Settings], request: AuthedRequest,
-    ) -> Envelope[PayoutTerms]:  # fmt: skip
+        self,
+        terms_id: FromPath[UUID],
+        data: JSONBody[PayoutTermsInput],
+        admin_pool: AdminPoolDep,
+        settings: NamedDependency[Settings],
+        request: AuthedRequest,
+    ) -> Envelope[PayoutTerms]:
         body = terms.with_currency(data, settings.default_currency)
         return ok(await terms.replace(admin_pool, terms_id, body, actor=actor_of(request)), "Payout terms updated")
 

@@ -73,7 +73,10 @@ async def sellers(conn: Connection) -> list[str]:
 
 async def lock_seller(conn: Connection, *, seller_id: str) -> None:
     """Make the seller's payout work wait for any other in flight (until this transaction ends): two runs
-    never pay the same entries, whatever their cycles."""
+    never pay the same entries, whatever their cycles. The holder is another run's transaction of this one
+    seller (milliseconds): concurrent runs queue here for longer than DB_LOCK_TIMEOUT's usual second, while
+    the statement stays within DB_STATEMENT_TIMEOUT (5 s by default)."""
+    await conn.execute("SET LOCAL lock_timeout = '4.5s'")
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('payout_seller:' || $1, 0))", seller_id)
 
 

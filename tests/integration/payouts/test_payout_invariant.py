@@ -42,7 +42,7 @@ steps_drawn = st.lists(
     st.one_of(
         st.tuples(
             st.just("order"), st.integers(0, 1), st.decimals(D("1.00"), D("300.00"), places=2), st.integers(1, 3)
-        ),  # fmt: skip
+        ),
         st.tuples(st.just("refund"), st.integers(0, 9), st.integers(1, 3)),
         st.tuples(st.just("cancel"), st.integers(0, 9)),
         st.tuples(st.just("run"), st.integers(0, 12)),
@@ -74,8 +74,9 @@ async def _check(client: Client, admin: Caller, sellers: list[str], as_of: datet
     """The invariant for each seller at `as_of` (after every entry of its ledger so far)."""
     for seller in sellers:
         entries = [e for e in await ledger(client, admin, seller) if datetime.fromisoformat(e["at"]) <= as_of]
-        payouts = expect_ok(await client.get(PAYOUTS, params={"seller_id": seller, "limit": 500},
-                                             headers=admin.headers))["items"]  # fmt: skip
+        payouts = expect_ok(
+            await client.get(PAYOUTS, params={"seller_id": seller, "limit": 500}, headers=admin.headers)
+        )["items"]
         live = [p for p in payouts if p["status"] != "failed"]
         found = await balance(client, admin, seller, as_of)
         paid = sum((D(p["amount"]) for p in live), D(0))

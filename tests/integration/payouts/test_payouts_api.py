@@ -81,8 +81,12 @@ async def test_terms_take_their_defaults_refuse_each_bad_field_and_are_one_per_s
 ) -> None:
     platform = await set_terms(client, admin, currency="TRY")
     assert {k: platform[k] for k in ("seller_id", "cycle", "hold_days", "reserve_percent", "reserve_days")} == {
-        "seller_id": None, "cycle": "weekly", "hold_days": 7, "reserve_percent": "0", "reserve_days": 30,
-    }  # fmt: skip
+        "seller_id": None,
+        "cycle": "weekly",
+        "hold_days": 7,
+        "reserve_percent": "0",
+        "reserve_days": 30,
+    }
     assert (platform["min_payout"], platform["currency"]) == ("0.00", "TRY")
     for field, value in (
         ("cycle", "daily"),
@@ -97,17 +101,19 @@ async def test_terms_take_their_defaults_refuse_each_bad_field_and_are_one_per_s
         ("seller_id", ""),
     ):
         refused = expect_error(
-            await client.post(TERMS, json={"seller_id": "s-x", field: value}, headers=admin.headers), 422,
+            await client.post(TERMS, json={"seller_id": "s-x", field: value}, headers=admin.headers),
+            422,
             "VALIDATION_FAILED",
-        )  # fmt: skip
+        )
         assert field in field_errors(refused), (field, value, refused)
     expect_error(await client.post(TERMS, json={"currency": "EUR"}, headers=admin.headers), 409, "DUPLICATE_KEY")
     own = await set_terms(client, admin, seller_id="s-1", cycle="monthly", reserve_percent="12.5", min_payout=50)
     assert (own["reserve_percent"], own["min_payout"], own["currency"]) == ("12.5", "50.00", "TRY")
     listed = expect_ok(await client.get(TERMS, headers=admin.headers))
     assert [t["id"] for t in listed["items"]] == [platform["id"], own["id"]]
-    assert [t["id"] for t in expect_ok(await client.get(TERMS, params={"platform": "true"}, headers=admin.headers))[
-        "items"]] == [platform["id"]]  # fmt: skip
+    assert [
+        t["id"] for t in expect_ok(await client.get(TERMS, params={"platform": "true"}, headers=admin.headers))["items"]
+    ] == [platform["id"]]
 
     changed = expect_ok(
         await client.put(f"{TERMS}/{own['id']}", json={"seller_id": "s-1", "hold_days": 0}, headers=admin.headers)
@@ -173,13 +179,17 @@ async def test_without_terms_the_defaults_apply_in_the_currency_the_seller_sold_
     assert (found["currency"], found["terms_id"], D(found["available"])) == ("TRY", None, D(entry["payout"]))
     nothing = await balance(client, admin, "nobody", placed)
     assert (nothing["available"], nothing["held"], nothing["reserved"], nothing["carried_negative"]) == (
-        "0.00", "0.00", "0.00", "0.00",
-    )  # fmt: skip
+        "0.00",
+        "0.00",
+        "0.00",
+        "0.00",
+    )
     for bad in ("tomorrow", "2026-13-01"):
         refused = expect_error(
-            await client.get(balance_url("s-1"), params={"as_of": bad}, headers=admin.headers), 422,
+            await client.get(balance_url("s-1"), params={"as_of": bad}, headers=admin.headers),
+            422,
             "VALIDATION_FAILED",
-        )  # fmt: skip
+        )
         assert "as_of" in field_errors(refused)
 
 
@@ -213,9 +223,10 @@ async def test_a_run_pays_once_per_cycle_and_a_later_cycle_pays_what_became_avai
     assert await run(client, admin, first_as_of) == [], "the same cycle pays nothing twice"
     assert await run(client, admin, first_as_of + timedelta(hours=1)) == []
     refused = expect_error(
-        await client.post(f"{PAYOUTS}/run", json={"as_of": at(placed)}, headers=admin.headers), 422,
+        await client.post(f"{PAYOUTS}/run", json={"as_of": at(placed)}, headers=admin.headers),
+        422,
         "VALIDATION_FAILED",
-    )  # fmt: skip
+    )
     assert "as_of" in field_errors(refused)
 
     reserves = await run(client, admin, placed + 31 * DAY)
@@ -274,13 +285,13 @@ async def test_a_failed_payout_gives_its_entries_back_and_a_paid_one_stays_paid(
 
     [again] = await run(client, admin, as_of)  # the same cycle: the failed one does not count
     assert (again["amount"], again["entries"]) == (payout["amount"], payout["entries"])
-    done = expect_ok(await client.post(f"{PAYOUTS}/{again['id']}/paid", json={"reference": "TR-1"},
-                                       headers=admin.headers))  # fmt: skip
+    done = expect_ok(
+        await client.post(f"{PAYOUTS}/{again['id']}/paid", json={"reference": "TR-1"}, headers=admin.headers)
+    )
     assert (done["status"], done["reference"]) == ("paid", "TR-1")
     repeated = expect_ok(await client.post(f"{PAYOUTS}/{again['id']}/paid", headers=admin.headers))
     assert repeated == done, "marked paid again: nothing changes"
-    expect_error(await client.post(f"{PAYOUTS}/{again['id']}/failed", headers=admin.headers), 409,
-                 "PAYOUT_NOT_PENDING")  # fmt: skip
+    expect_error(await client.post(f"{PAYOUTS}/{again['id']}/failed", headers=admin.headers), 409, "PAYOUT_NOT_PENDING")
     assert D((await balance(client, admin, "s-1", as_of))["available"]) == 0
     statuses = expect_ok(await client.get(PAYOUTS, params={"status": "paid"}, headers=admin.headers))["items"]
     assert [p["id"] for p in statuses] == [again["id"]]
@@ -292,8 +303,12 @@ async def test_a_failed_payout_gives_its_entries_back_and_a_paid_one_stays_paid(
 async def test_every_payout_event_is_written_with_the_payout(
     client: Client, admin: Caller, shopper: Caller, pool: asyncpg.Pool
 ) -> None:
-    expect_ok(await client.post("/api/v1/webhooks", json={"url": "https://erp.example/hooks", "events": ["*"]},
-                                headers=admin.headers), 201)  # fmt: skip
+    expect_ok(
+        await client.post(
+            "/api/v1/webhooks", json={"url": "https://erp.example/hooks", "events": ["*"]}, headers=admin.headers
+        ),
+        201,
+    )
     await set_terms(client, admin, hold_days=0, currency="TRY")
     await sell(client, admin, shopper, "s-1", "20.00")
     await sell(client, admin, shopper, "s-2", "30.00")
@@ -306,8 +321,10 @@ async def test_every_payout_event_is_written_with_the_payout(
     )
     seen = [(r["type"], r["data"]["payout"]["id"], r["data"]["payout"]["status"]) for r in rows]
     assert sorted(seen[:2]) == sorted(("payout.created", p["id"], "pending") for p in made)
-    assert seen[2:] == [("payout.paid", by_seller["s-1"]["id"], "paid"), ("payout.failed", by_seller["s-2"]["id"],
-                                                                          "failed")]  # fmt: skip
+    assert seen[2:] == [
+        ("payout.paid", by_seller["s-1"]["id"], "paid"),
+        ("payout.failed", by_seller["s-2"]["id"], "failed"),
+    ]
     assert all(r["data"]["sequence"] > 0 for r in rows)
 
 
@@ -315,9 +332,13 @@ async def test_every_payout_event_is_written_with_the_payout(
 
 
 async def test_a_seller_reads_its_own_balance_and_payouts_and_nobody_elses(
-    client: Client, admin: Caller, shopper: Caller, settings: Settings, password_hash: str,
+    client: Client,
+    admin: Caller,
+    shopper: Caller,
+    settings: Settings,
+    password_hash: str,
     service_key: dict[str, str],
-) -> None:  # fmt: skip
+) -> None:
     seller = await make_caller(settings, password_hash, "bosphorus", "seller", seller_id="s-1")
     await set_terms(client, admin, hold_days=0, currency="TRY")
     await sell(client, admin, shopper, "s-1", "20.00")
@@ -331,8 +352,12 @@ async def test_a_seller_reads_its_own_balance_and_payouts_and_nobody_elses(
     expect_error(await client.get(PAYOUTS, params={"seller_id": "s-2"}, headers=seller.headers), 404, "NOT_FOUND")
     expect_ok(await client.get(f"{PAYOUTS}/{made['s-1']['id']}", headers=seller.headers))
     expect_error(await client.get(f"{PAYOUTS}/{made['s-2']['id']}", headers=seller.headers), 404, "NOT_FOUND")
-    for method, path in (("POST", f"{PAYOUTS}/run"), ("POST", f"{PAYOUTS}/{made['s-1']['id']}/paid"),
-                         ("GET", TERMS), ("POST", TERMS)):  # fmt: skip
+    for method, path in (
+        ("POST", f"{PAYOUTS}/run"),
+        ("POST", f"{PAYOUTS}/{made['s-1']['id']}/paid"),
+        ("GET", TERMS),
+        ("POST", TERMS),
+    ):
         expect_error(await client.request(method, path, json={}, headers=seller.headers), 403, "FORBIDDEN")
         expect_error(await client.request(method, path, json={}, headers=shopper.headers), 403, "FORBIDDEN")
     # A service key (a finance system) reads any seller's balance and payouts, and pays none.
@@ -343,13 +368,21 @@ async def test_a_seller_reads_its_own_balance_and_payouts_and_nobody_elses(
 
 
 async def test_the_list_names_bad_filters(client: Client, admin: Caller) -> None:
-    for params, field in (({"status": "lost"}, "status"), ({"from": "soon"}, "from"), ({"sellr": "x"}, "sellr"),
-                          ({"cursor": "nope"}, "cursor")):  # fmt: skip
-        refused = expect_error(await client.get(PAYOUTS, params=params, headers=admin.headers), 422,
-                               "VALIDATION_FAILED")  # fmt: skip
+    for params, field in (
+        ({"status": "lost"}, "status"),
+        ({"from": "soon"}, "from"),
+        ({"sellr": "x"}, "sellr"),
+        ({"cursor": "nope"}, "cursor"),
+    ):
+        refused = expect_error(
+            await client.get(PAYOUTS, params=params, headers=admin.headers), 422, "VALIDATION_FAILED"
+        )
         assert field in field_errors(refused), params
-    refused = expect_error(await client.post(f"{PAYOUTS}/run", json={"as_of": "2026-01-01T00:00:00"},
-                                             headers=admin.headers), 422, "VALIDATION_FAILED")  # fmt: skip
+    refused = expect_error(
+        await client.post(f"{PAYOUTS}/run", json={"as_of": "2026-01-01T00:00:00"}, headers=admin.headers),
+        422,
+        "VALIDATION_FAILED",
+    )
     assert "as_of" in field_errors(refused)
 
 
