@@ -3,7 +3,9 @@
 // docs/payouts.md. A balance's figures and a payout's row read the same on both.
 const Payouts = (() => {
   const { api, money, stamp, exact, cell } = QS;
-  const STATUS = { pending: "pending", paid: "paid", failed: "failed: available again" };
+  const STATUS = { pending: "pending", paid: "paid", failed: "failed" };
+  // What a status means, for its tooltip (with the bank's reference or the failure's reason).
+  const MEANS = { pending: "made, not yet marked paid", paid: "paid", failed: "failed: its entries are available again" };
   const when = value => cell(stamp(value), { title: exact(value) });
 
   // A balance as label → figure pairs (a <dl class="totals">).
@@ -19,7 +21,7 @@ const Payouts = (() => {
     return [when(p.created_at), ...(withSeller ? [cell(p.seller_id)] : []), cell(p.cycle),
       cell(`${stamp(p.period_from)} → ${stamp(p.period_to)}`, { title: `${exact(p.period_from)} → ${exact(p.period_to)}` }),
       cell(money(p.amount, p.currency), { class: "num" }),
-      cell(STATUS[p.status] || p.status, { class: "status", title: p.failure_reason || p.reference || STATUS[p.status] }),
+      cell(STATUS[p.status] || p.status, { class: "status", title: [MEANS[p.status], p.reference, p.failure_reason].filter(Boolean).join(": ") }),
       cell(p.entries.length, { class: "num" })];
   }
 
