@@ -267,6 +267,9 @@ async def test_a_seller_below_its_minimum_is_not_paid_until_it_reaches_it(
     await set_terms(client, admin, hold_days=0, min_payout="1000.00", currency="TRY")
     await sell(client, admin, shopper, "s-1", "100.00")
     assert await run(client, admin, utcnow()) == []
+    bare = expect_ok(await client.post(f"{PAYOUTS}/run", headers=admin.headers), 201)  # no body: as of now
+    assert bare["payouts"] == []
+    assert datetime.fromisoformat(bare["as_of"]) >= utcnow() - timedelta(minutes=1)
     assert D((await balance(client, admin, "s-1", utcnow()))["available"]) > 0
 
 
