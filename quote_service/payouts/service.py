@@ -51,15 +51,20 @@ class Standing:
 
 
 async def standing(conn: Connection, *, seller_id: str, as_of: datetime, default_currency: str) -> Standing:
-    """The seller's balance at `as_of`: its ledger in its terms' currency less what live payouts took."""
+    """The seller's terms, and its balance at `as_of` under them."""
     terms_id, applied = await terms.applied(conn, seller_id=seller_id, default_currency=default_currency)
+    return Standing(terms_id, applied, await _balance(conn, seller_id, applied, as_of))
+
+
+async def _balance(conn: Connection, seller_id: str, applied: Terms, as_of: datetime) -> Balance:
+    """The seller's ledger in its terms' currency up to `as_of`, less what live payouts took of it."""
     found = await entries_until(conn, seller_id=seller_id, currency=applied.currency, until=as_of)
     entries = [LedgerEntry(kind=e.kind, id=e.id, at=e.at, payout=e.payout) for e in found]
     paid = {
         ((row["entry_kind"], row["entry_id"]), row["share"]): row["amount"]
         for row in await repository.paid_shares(conn, seller_id=seller_id)
     }
-    return Standing(terms_id, applied, balance(entries, paid, applied, as_of))
+    return balance(entries, paid, applied, as_of)
 
 
 async def seller_balance(pool: Pool, *, seller_id: str, as_of: datetime, default_currency: str) -> SellerBalance:
@@ -114,20 +119,21 @@ async def pay_seller(
     """One seller's payout of the run, in one transaction; None when it has none to be paid."""
     async with pool.acquire() as conn, conn.transaction():
         await repository.lock_seller(conn, seller_id=seller_id)
-        now = await standing(conn, seller_id=seller_id, as_of=as_of, default_currency=default_currency)
-        cycle = cycle_of(as_of, now.terms.cycle)
-        if not payable_now(now.balance, now.terms):
-            return None
+        _, applied = await terms.applied(conn, seller_id=seller_id, default_currency=default_currency)
+        cycle = cycle_of(as_of, applied.cycle)
         if await repository.paid_in_cycle(conn, seller_id=seller_id, cycle=cycle):
+            return None  # before reading its ledger: a run of a cycle paid already costs little
+        found = await _balance(conn, seller_id, applied, as_of)
+        if not payable_now(found, applied):
             return None
-        shares = now.balance.payable
+        shares = found.payable
         payout_id = await repository.insert_payout(
             conn,
             run_id=run_id,
             seller_id=seller_id,
             cycle=cycle,
-            currency=now.terms.currency,
-            amount=str(round_money(now.balance.available, now.terms.currency)),
+            currency=applied.currency,
+            amount=str(round_money(found.available, applied.currency)),
             period=(min(s.entry.at for s in shares), as_of),
             actor=actor,
         )
