@@ -54,6 +54,7 @@ from quote_service.order_edits.plugin import ORDER_EDITS
 from quote_service.orders.plugin import FLASH_PURCHASES, ORDERS
 from quote_service.pages.controller import template_config
 from quote_service.pages.plugin import PAGES
+from quote_service.payouts.plugin import PAYOUTS
 from quote_service.price_lists.plugin import PRICE_LISTS
 from quote_service.promotions.plugin import PROMOTIONS
 from quote_service.quotes.plugin import QUOTE_STORE, QUOTES
@@ -97,6 +98,7 @@ DOMAINS: list[Domain] = [
     ORDERS,
     STATEMENTS,
     SELLERS,
+    PAYOUTS,
     FLASH_SALES,
     REPRICING,
     CAMPAIGNS,

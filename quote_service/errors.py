@@ -355,6 +355,7 @@ also(
     "no",
     "This person (or a key or user acting for them) has approved the change request already: another must",
 )
+also(Conflict, "PAYOUT_NOT_PENDING", "no", "The payout was marked the other way already (paid or failed)")
 also(Conflict, "INVALID_SALE_STATE", "no", "The flash sale's state does not allow this change")
 also(Conflict, "FLASH_SALE_OVERLAP", "after change", "The product is already in a sale during that window")
 also(Conflict, "CAMPAIGN_OVERLAP", "after change", "The product already has an active campaign")

@@ -13,8 +13,9 @@ The points: `order.flash_held` (an order took its flash units in Redis, before i
 `order_edit.committed` (an order edit's transaction committed, before it is answered),
 `flash.ledger_committed` (a flash purchase's ledger row committed, before its Idempotency-Key is
 marked done in Redis), `change_request.approved` (an approval committed, before the approving
-request applies it) and `change_request.replayed` (an approved change request's write was made,
-before its status is, in the same transaction).
+request applies it), `change_request.replayed` (an approved change request's write was made,
+before its status is, in the same transaction) and `payout.written` (a seller's payout, its shares and
+its event written by a run, before its transaction commits).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ POINTS = (
     "flash.ledger_committed",
     "change_request.approved",
     "change_request.replayed",
+    "payout.written",
 )
 
 

@@ -1,11 +1,14 @@
-"""What the commands share: the stores they run on, migrating, a small pool for one piece of work."""
+"""What the commands share: the stores they run on, migrating, a small pool for one piece of work, a
+progress bar."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TypeVar
+from typing import IO, TypeVar
 
 import msgspec
 
@@ -60,3 +63,24 @@ def with_pool(settings: Settings, work: Callable[[Pool], Awaitable[T]]) -> T:
             await pool.close()
 
     return asyncio.run(run())
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (no dependency): `label [#####     ] done/total seconds`."""
+
+    def __init__(self, label: str, total: int, *, enabled: bool = True, out: IO[str] | None = None) -> None:
+        self.label, self.total, self.done, self.enabled = label, total, 0, enabled
+        self.out = out if out is not None else sys.stderr
+        self.start = time.monotonic()
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        share = self.done / self.total if self.total else 1.0
+        bar = "#" * int(share * 30)
+        elapsed = time.monotonic() - self.start
+        self.out.write(f"\r{self.label} [{bar:<30}] {self.done:>10,}/{self.total:,} {elapsed:6.1f}s")
+        if self.done >= self.total:
+            self.out.write("\n")
+        self.out.flush()

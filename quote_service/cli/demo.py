@@ -24,6 +24,7 @@ from quote_service.catalog import service as catalog
 from quote_service.catalog.schemas import ProductCreate
 from quote_service.cli.demo_activity import Activity, seed_activity
 from quote_service.cli.demo_market import seed_market
+from quote_service.cli.demo_payouts import seed_payouts
 from quote_service.cli.demo_shipping import seed_shipping_profiles
 from quote_service.cli.demo_taxes import seed_taxes
 from quote_service.cli.generate import Summary, generate
@@ -40,6 +41,7 @@ from quote_service.flash_sales.schemas import FlashSaleCreate, FlashSaleItemIn
 from quote_service.flash_sales.service import FlashSales
 from quote_service.orders import refunds
 from quote_service.orders.schemas import CancelCreate, RefundCreate, RefundLineIn
+from quote_service.payouts.schemas import PayoutRun
 from quote_service.price_lists.demo import seed_price_lists
 from quote_service.promotions import service as promotions
 from quote_service.promotions.schemas import PromotionInput
@@ -286,6 +288,8 @@ class DemoSummary:
     """The generated history (quotes, orders, flash sales) when this run wrote it."""
     activity: Activity = field(default_factory=Activity)
     """The recent price moves, campaign and decisions this run made (cli/demo_activity.py)."""
+    payouts: PayoutRun | None = None
+    """The payout run over the history (cli/demo_payouts.py) when this run made it."""
 
 
 async def seed_demo(
@@ -356,6 +360,7 @@ async def seed_demo(
         await seed_refunds(pool, admin=admin[0])
     activity = await seed_activity(settings, pool, now=utcnow())
     await seed_taxes(pool)
+    payouts = await seed_payouts(pool, now=utcnow())
     return DemoSummary(
         users_created=tuple(users_created),
         products_created=created,
@@ -363,6 +368,7 @@ async def seed_demo(
         configuration_created=configured,
         history=history,
         activity=activity,
+        payouts=payouts,
     )
 
 

@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import math
 import random
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import msgspec
 
 from quote_service.analytics import rollups
 from quote_service.analytics.rollups import hour_of
+from quote_service.cli.common import ProgressBar
 from quote_service.db.pool import Connection, Pool
 from quote_service.flags.repository import load_active as load_flags
 from quote_service.lifecycle import partitions
@@ -103,25 +103,6 @@ class Summary:
     competitor_prices: int = 0
     rollup_hours: int = 0
     seconds: float = 0.0
-
-
-class Progress:
-    """A small progress bar on stderr (no dependency)."""
-
-    def __init__(self, total: int, *, enabled: bool) -> None:
-        self.total, self.done, self.enabled, self.start = total, 0, enabled, time.monotonic()
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        if not self.enabled:
-            return
-        share = self.done / self.total if self.total else 1.0
-        bar = "#" * int(share * 30)
-        elapsed = time.monotonic() - self.start
-        sys.stderr.write(f"\rquotes [{bar:<30}] {self.done:>10,}/{self.total:,} {elapsed:6.1f}s")
-        if self.done >= self.total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
 
 
 def _pct(cents: int, percent: int) -> int:
@@ -634,7 +615,7 @@ async def generate(
             await _copy(conn, "products", product_rows)
             await _copy(conn, "history", history)
         summary.products, summary.price_moves = len(product_rows), len(history)
-        bar = Progress(quotes_per_day * days, enabled=progress)
+        bar = ProgressBar("quotes", quotes_per_day * days, enabled=progress)
         async with rollups.lock(roll):
             pending = asyncio.create_task(asyncio.to_thread(gen.day, 0))
             settling: asyncio.Task[None] | None = None

@@ -49,6 +49,11 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print("demo history: already present")
     print(f"demo activity: {summary.activity.describe()}")
+    if summary.payouts is not None:
+        print(
+            f"demo payouts: {len(summary.payouts.payouts)} sellers paid on the platform's default terms (weekly, "
+            "7 days' hold, 10 % reserve for 30 days): GET /api/v1/payouts"
+        )
     seeded = asyncio.run(schedule_flash_sale(settings))
     if seeded is None:
         print("demo flash sale: one is already scheduled or running")

@@ -1,8 +1,8 @@
 """The admin writes of a configuration table whose rows live the same way: create, get, replace
-(PUT), patch (PATCH), deactivate (DELETE keeps the row, inactive). Shipping profiles and
-installment plans share them; each table names its columns, the writable ones, how a row reads
-as the API shows it, and the check that turns a body into the fields to store (one 422 listing
-every bad field, before any SQL).
+(PUT), patch (PATCH), deactivate (DELETE keeps the row, inactive) or delete (for a table whose rows
+are not kept inactive). Shipping profiles, installment plans and payout terms share them; each
+table names its columns, the writable ones, how a row reads as the API shows it, and the check
+that turns a body into the fields to store (one 422 listing every bad field, before any SQL).
 
 Every write is one statement that stamps `updated_by` and `updated_at`; a PATCH reads the row
 `FOR UPDATE`, lays the fields sent over it and checks the result whole, as a PUT body, in one
@@ -61,6 +61,7 @@ class ConfigRows(Generic[Row, Body]):
             f"UPDATE {table} SET is_active = false, updated_by = $2, updated_at = clock_timestamp()"
             f" WHERE id = $1 RETURNING {columns}"
         )
+        self._delete = f"DELETE FROM {table} WHERE id = $1 RETURNING {columns}"
 
     def _found(self, row: asyncpg.Record | None, row_id: UUID) -> Row:
         if row is None:
@@ -100,4 +101,10 @@ class ConfigRows(Generic[Row, Body]):
     async def deactivate(self, pool: Pool, row_id: UUID, *, actor: str) -> Row:
         async with pool.acquire() as conn:
             row = await conn.fetchrow(self._deactivate, row_id, actor)
+        return self._found(row, row_id)
+
+    async def delete(self, pool: Pool, row_id: UUID) -> Row:
+        """DELETE of a table without `is_active`: the row as it was, gone."""
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(self._delete, row_id)
         return self._found(row, row_id)

@@ -19,6 +19,7 @@ from quote_service.periods import Period, span_fields
 from quote_service.pricing.money import ZERO, is_currency, round_money
 from quote_service.statements import repository
 from quote_service.statements.schemas import Entry, Figures, Ledger, Statement, StatementDay
+from quote_service.validation import FIRST_INSTANT
 
 CSV_COLUMNS = (
     "date",
@@ -215,6 +216,21 @@ async def ledger(
         )
     page = page_of(rows, LEDGER, limit=limit or len(rows) or 1, key=_entry_key, item=lambda r: _entry(r, currency))
     return Ledger(seller_id=seller_id, currency=currency, **span_fields(period), **msgspec.structs.asdict(page))
+
+
+async def entries_until(conn: Connection, *, seller_id: str, currency: str, until: datetime) -> list[Entry]:
+    """Every entry of the seller in `currency` up to `until` (included), oldest first: the ledger a seller's
+    balance is worked out from (docs/payouts.md), whatever kinds of entries it holds."""
+    rows = await repository.entries(
+        conn,
+        seller_id=seller_id,
+        currency=currency,
+        start=FIRST_INSTANT,
+        end=until + timedelta(microseconds=1),
+        after=None,
+        limit=None,
+    )
+    return [_entry(row, currency) for row in rows]
 
 
 def _entry_key(row: asyncpg.Record) -> tuple[str, str]:

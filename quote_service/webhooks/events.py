@@ -31,6 +31,9 @@ EventType = Literal[
     "config.changed",
     "webhook.disabled",
     "flag.potentially_stale",
+    "payout.created",
+    "payout.paid",
+    "payout.failed",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 """The types a subscription may name: every event the service writes (`emit` takes no other, and

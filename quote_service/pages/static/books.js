@@ -1,5 +1,6 @@
 "use strict";
-// The books page (admin, read-only): latest refunds, a seller's statement, price lists, promotions.
+// The books page (admin, read-only): latest refunds, a seller's statement, the sellers' payouts, price
+// lists, promotions.
 (() => {
   const { api, csrf, el, money, names, stamp, exact, day: dayName, cell, fillOr, fillTotals } = QS;
   const { offerInFull, conditions, combines, inEffectEnds, productIds } = OfferWords;
@@ -177,6 +178,30 @@
     setTimeout(() => URL.revokeObjectURL(url), 60000);
   }
 
+  // Each seller's balance now (a few at a time: each reads that seller's ledger) and the latest
+  // payouts; a seller's row names its newest payout among them.
+  const BALANCES_SHOWN = 100, AT_ONCE = 6;
+  async function payouts() {
+    const recent = await Payouts.latest(100);
+    const newest = new Map();
+    for (const p of recent) if (!newest.has(p.seller_id)) newest.set(p.seller_id, p);
+    const shown = sellers.slice(0, BALANCES_SHOWN), balances = [];
+    for (let i = 0; i < shown.length; i += AT_ONCE) {
+      balances.push(...await Promise.all(shown.slice(i, i + AT_ONCE).map(s => Payouts.balance(s.seller_id))));
+    }
+    const lastOf = b => {
+      const last = newest.get(b.seller_id);
+      return last ? cell(`${money(last.amount, last.currency)}, ${Payouts.STATUS[last.status]}`, { title: `${last.cycle}: ${last.id}` })
+        : cell("none yet");
+    };
+    fillOr($("balance-rows"), balances.map(b => el("tr", { class: "balance", "data-seller": b.seller_id },
+      cell(b.seller_id), cell(b.currency),
+      ...[b.available, b.held, b.reserved, b.carried_negative].map(v => cell(v, { class: "num" })),
+      cell(stamp(b.next_payout_at), { title: exact(b.next_payout_at) }), lastOf(b))), "No sellers yet.");
+    fillOr($("payout-rows"), recent.slice(0, 20).map(p => el("tr", { class: "payout", "data-status": p.status },
+      ...Payouts.payoutCells(p, true))), "No payouts yet: a payout run pays each seller its available balance.");
+  }
+
   async function priceLists() {
     const page = await api("GET", "/api/v1/price-lists?limit=100");
     fillOr($("price-list-rows"), page.items.map(p => el("tr", {}, cell(p.name), cell(p.currency),
@@ -213,7 +238,7 @@
       const books = await api("GET", "/api/v1/dashboard/books");
       sellers = books.sellers;
       sellerOptions();
-      await Promise.all([refunds(books), statement(), priceLists(), promotions(), codeBatches()]);
+      await Promise.all([refunds(books), statement(), payouts(), priceLists(), promotions(), codeBatches()]);
       $("status").textContent = "Updated " + new Date().toLocaleTimeString();
     } catch (e) {
       $("status").textContent = "Update failed: " + e.message;

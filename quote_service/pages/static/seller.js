@@ -1,6 +1,6 @@
 "use strict";
 // The seller page: its own products' prices and stock (saved through the API as the seller), its
-// promotions and its statement (docs/sellers.md). Everything it shows is the seller's own.
+// promotions, its statement, its balance and payouts (docs/sellers.md). Everything it shows is the seller's own.
 (() => {
   const { api, el, money, cell, fillOr, fillTotals } = QS;
   const $ = id => document.getElementById(id);
@@ -68,10 +68,18 @@
     fillTotals($("statement-totals"), shown);
   }
 
+  // Its balance now and its latest payouts (docs/payouts.md).
+  async function payouts() {
+    const [balance, made] = await Promise.all([Payouts.balance(seller.seller_id), Payouts.latest(20)]);
+    fillTotals($("balance-totals"), Payouts.balancePairs(balance));
+    fillOr($("payout-rows"), made.map(p => el("tr", { class: "payout", "data-status": p.status }, ...Payouts.payoutCells(p, false))),
+      "No payouts yet: the platform pays your available balance once a cycle.");
+  }
+
   async function load() {
     try {
       seller = await api("GET", "/api/v1/sellers/me");
-      await Promise.all([products(), promotions(), statement()]);
+      await Promise.all([products(), promotions(), statement(), payouts()]);
       $("status").textContent = `Acting for ${seller.seller_id}.`;
     } catch (error) {
       $("status").textContent = "";

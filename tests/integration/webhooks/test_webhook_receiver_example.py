@@ -145,6 +145,7 @@ async def test_the_documented_receiver_verifies_dedupes_and_refuses_forgeries(
 ORDER = {"id": "5f0c7a52-3b7e-4d43-9a57-0f1f2d3c4b5a", "status": "confirmed", "refunded_amount": "0.00"}
 REFUND = {"id": "8a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "amount": "30.09", "lines": []}
 AT = "2026-01-02T03:04:05.000000Z"
+PAYOUT = {"id": "2b3c", "seller_id": "s-1", "amount": "90.04", "currency": "TRY", "status": "pending", "entries": []}
 SAMPLES: dict[str, dict[str, Any]] = {
     "order.created": {"sequence": 101, "order": ORDER},
     "order.cancelled": {"sequence": 140, "order": {**ORDER, "status": "cancelled"}, "refund": REFUND},
@@ -174,6 +175,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "sequence": 13, "flag_id": "g-2", "key": "old-banner", "lifecycle": "potentially_stale",
         "unchanged_since": AT, "stale_flag_days": 30,
     },
+    "payout.created": {"sequence": 14, "payout": PAYOUT},
+    "payout.paid": {"sequence": 15, "payout": {**PAYOUT, "status": "paid", "reference": "TR-1"}},
+    "payout.failed": {"sequence": 16, "payout": {**PAYOUT, "id": "3c4d", "status": "failed"}},
     "webhook.test": {"webhook_id": "w-1"},
 }  # fmt: skip
 """A delivery of each type as docs/webhooks.md#events describes it."""

@@ -1,0 +1,218 @@
+"""Seller balances and payout runs (docs/payouts.md): a seller is paid once a cycle, exactly once.
+
+A run records itself (its as_of never before the latest run's), then pays each seller in a
+transaction of its own: it takes the seller's lock (two runs of any cycles take turns per seller),
+looks for a live payout of the seller in the cycle (none paid twice), works the balance out from the
+ledger less what live payouts took, and writes the payout, the shares it pays and `payout.created`.
+A crash, of this process or of PostgreSQL, ends that transaction unwritten: the seller is paid by the
+next run, never twice (and a unique index on the live payouts of a seller and cycle, and one on the
+paid shares of an entry, hold even against a writer that skipped the lock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+import asyncpg
+
+from quote_service import fault_points
+from quote_service.db.pool import Connection, Pool
+from quote_service.errors import Conflict, NotFound, invalid
+from quote_service.pagination import Page, page_of
+from quote_service.payouts import repository, terms
+from quote_service.payouts.balance import (
+    Balance,
+    LedgerEntry,
+    Terms,
+    balance,
+    cycle_of,
+    next_cycle_start,
+    payable_now,
+)
+from quote_service.payouts.schemas import Payout, PayoutRun, PayoutStatus, SellerBalance
+from quote_service.pricing.money import round_money
+from quote_service.statements.service import entries_until
+from quote_service.webhooks import events
+
+LIST_NAME = "payouts"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A seller's terms and its balance under them at one instant."""
+
+    terms_id: UUID | None
+    terms: Terms
+    balance: Balance
+
+
+async def standing(conn: Connection, *, seller_id: str, as_of: datetime, default_currency: str) -> Standing:
+    """The seller's terms, and its balance at `as_of` under them."""
+    terms_id, applied = await terms.applied(conn, seller_id=seller_id, default_currency=default_currency)
+    return Standing(terms_id, applied, await _balance(conn, seller_id, applied, as_of))
+
+
+async def _balance(conn: Connection, seller_id: str, applied: Terms, as_of: datetime) -> Balance:
+    """The seller's ledger in its terms' currency up to `as_of`, less what live payouts took of it."""
+    found = await entries_until(conn, seller_id=seller_id, currency=applied.currency, until=as_of)
+    entries = [LedgerEntry(kind=e.kind, id=e.id, at=e.at, payout=e.payout) for e in found]
+    paid = {
+        ((row["entry_kind"], row["entry_id"]), row["share"]): row["amount"]
+        for row in await repository.paid_shares(conn, seller_id=seller_id)
+    }
+    return balance(entries, paid, applied, as_of)
+
+
+async def seller_balance(pool: Pool, *, seller_id: str, as_of: datetime, default_currency: str) -> SellerBalance:
+    """GET /sellers/{seller_id}/balance."""
+    async with pool.acquire() as conn:
+        now = await standing(conn, seller_id=seller_id, as_of=as_of, default_currency=default_currency)
+    currency = now.terms.currency
+    return SellerBalance(
+        seller_id=seller_id,
+        currency=currency,
+        as_of=as_of,
+        available=round_money(now.balance.available, currency),
+        held=round_money(now.balance.held, currency),
+        reserved=round_money(now.balance.reserved, currency),
+        carried_negative=round_money(now.balance.carried_negative, currency),
+        next_payout_at=next_cycle_start(as_of, now.terms.cycle),
+        terms_id=now.terms_id,
+    )
+
+
+Progress = Callable[[int, int], None]
+"""Called after each seller of a run: (sellers done, sellers in all)."""
+
+
+async def run(
+    pool: Pool, *, as_of: datetime, actor: str, default_currency: str, progress: Progress | None = None
+) -> PayoutRun:
+    """Pay every seller whose available balance at `as_of` is above zero and reaches its minimum, unless
+    it was paid in that cycle already; 422 naming `as_of` when it is before the latest run's."""
+    async with pool.acquire() as conn, conn.transaction():
+        run_id, latest = await repository.start_run(conn, as_of=as_of, actor=actor)
+    if run_id is None:
+        assert latest is not None
+        raise invalid("as_of", f"must not be before the latest run's as_of, {latest.isoformat()}")
+    async with pool.acquire() as conn:
+        sellers = await repository.sellers(conn)
+    made = []
+    for done, seller_id in enumerate(sellers, start=1):
+        payout = await pay_seller(
+            pool, run_id=run_id, seller_id=seller_id, as_of=as_of, actor=actor, default_currency=default_currency
+        )
+        if payout is not None:
+            made.append(payout)
+        if progress is not None:
+            progress(done, len(sellers))
+    return PayoutRun(id=run_id, as_of=as_of, payouts=made)
+
+
+async def pay_seller(
+    pool: Pool, *, run_id: UUID, seller_id: str, as_of: datetime, actor: str, default_currency: str
+) -> Payout | None:
+    """One seller's payout of the run, in one transaction; None when it has none to be paid."""
+    async with pool.acquire() as conn, conn.transaction():
+        await repository.lock_seller(conn, seller_id=seller_id)
+        _, applied = await terms.applied(conn, seller_id=seller_id, default_currency=default_currency)
+        cycle = cycle_of(as_of, applied.cycle)
+        if await repository.paid_in_cycle(conn, seller_id=seller_id, cycle=cycle):
+            return None  # before reading its ledger: a run of a cycle paid already costs little
+        found = await _balance(conn, seller_id, applied, as_of)
+        if not payable_now(found, applied):
+            return None
+        shares = found.payable
+        payout_id = await repository.insert_payout(
+            conn,
+            run_id=run_id,
+            seller_id=seller_id,
+            cycle=cycle,
+            currency=applied.currency,
+            amount=str(round_money(found.available, applied.currency)),
+            period=(min(s.entry.at for s in shares), as_of),
+            actor=actor,
+        )
+        items = [(s.entry.kind, s.entry.id, s.share, s.entry.at, s.amount) for s in shares]
+        await repository.insert_items(conn, payout_id=payout_id, seller_id=seller_id, items=items)
+        payout = await _payout(conn, payout_id)
+        await events.emit(conn, "payout.created", {"payout": payout})
+        await fault_points.hit("payout.written")
+    return payout
+
+
+async def _payout(conn: Connection, payout_id: UUID, *, for_update: bool = False) -> Payout:
+    row = await repository.get_payout(conn, payout_id=payout_id, for_update=for_update)
+    if row is None:
+        raise NotFound(f"payout {payout_id} not found")
+    return payout_of(row)
+
+
+def payout_of(row: asyncpg.Record) -> Payout:
+    currency = row["currency"].strip()
+    return Payout(
+        id=row["id"],
+        seller_id=row["seller_id"],
+        cycle=row["cycle"],
+        period_from=row["period_from"],
+        period_to=row["period_to"],
+        amount=round_money(Decimal(row["amount"]), currency),
+        currency=currency,
+        entries=list(row["entries"]),
+        status=row["status"],
+        reference=row["reference"],
+        failure_reason=row["failure_reason"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def get(pool: Pool, payout_id: UUID) -> Payout:
+    async with pool.acquire() as conn:
+        return await _payout(conn, payout_id)
+
+
+async def settle(
+    pool: Pool, payout_id: UUID, status: PayoutStatus, *, note: str | None, actor: str
+) -> tuple[Payout, bool]:
+    """Mark a pending payout `paid` or `failed` (a failed one's entries are available again), with its
+    event; the same mark again changes nothing. (The payout, whether it changed); 409
+    PAYOUT_NOT_PENDING when it was marked the other way."""
+    async with pool.acquire() as conn, conn.transaction():
+        current = await _payout(conn, payout_id, for_update=True)
+        if current.status == status:
+            return current, False
+        if current.status != "pending":
+            raise Conflict(f"payout {payout_id} is {current.status} already", code="PAYOUT_NOT_PENDING")
+        await repository.set_status(
+            conn,
+            payout_id=payout_id,
+            status=status,
+            reference=note if status == "paid" else None,
+            failure_reason=note if status == "failed" else None,
+            actor=actor,
+        )
+        payout = await _payout(conn, payout_id)
+        await events.emit(conn, "payout.paid" if status == "paid" else "payout.failed", {"payout": payout})
+    return payout, True
+
+
+async def list_payouts(
+    pool: Pool,
+    *,
+    seller_id: str | None,
+    status: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    before: tuple[datetime, UUID] | None,
+    limit: int,
+) -> Page[Payout]:
+    async with pool.acquire() as conn:
+        rows = await repository.list_payouts(
+            conn, seller_id=seller_id, status=status, since=since, until=until, before=before, limit=limit
+        )
+    return page_of(rows, LIST_NAME, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=payout_of)
