@@ -23,7 +23,7 @@ LAYERS = [
     "repricing", "campaigns",
     "intelligence", "flash_sales", "unit_limits",
     "snapshot", "analytics", "lifecycle", "pages", "quotes", "edge", "orders",
-    "statements", "sellers", "payouts", "simulations",
+    "order_edits", "statements", "sellers", "payouts", "simulations",
     "app", "cli",
 ]  # fmt: skip
 
