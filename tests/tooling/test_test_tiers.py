@@ -51,7 +51,7 @@ def selected(rows: list[dict[str, object]], folder: str | None, expression: str)
 def collected(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, object]]:
     out = tmp_path_factory.mktemp("tiers") / "tiers.json"
     env = {**os.environ, "QS_TEST_TIERS_FILE": str(out)}
-    run = subprocess.run(  # noqa: S603 - pytest of this checkout
+    run = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
