@@ -9,7 +9,7 @@ ifeq ($(UV),.tools/bin/uv)
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 endif
 
-.PHONY: run test test-unit test-rest test-replica replica redis-cluster lint bootstrap tools
+.PHONY: run test test-all test-unit test-rest test-long test-replica replica redis-cluster lint bootstrap tools
 
 tools: $(filter .tools/bin/uv,$(UV))
 	@true
@@ -39,19 +39,29 @@ XDIST = $(if $(filter 1,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
 PYTEST = $(UV) run pytest $(XDIST)
 ALLOW_EMPTY = || [ $$? -eq 5 ]
 
-# The whole suite on real PostgreSQL + Redis (local servers, else embedded ones), in two stages so
-# a broken build fails in a minute: the unit tests, then everything else.
-test: test-unit test-rest  ## the whole suite: unit tests first, then integration, fault, browser, tooling
+# Two tiers, both on real PostgreSQL + Redis (local servers, else embedded ones) and Chromium
+# (docs/development.md#two-test-commands). Each runs in stages so a broken build fails early.
+# `make test`: the unit tests, then every integration test but the long ones: each feature keeps its
+# end-to-end tests here (API, races, a browser test per page, the fast fault checks); ~10 minutes on 2 cores.
+test: test-unit test-rest  ## unit, then integration, races, browsers, fast faults (the README's test command)
+
+# `make test-all`: the same, then everything marked `long` (the chaos soak, the image build, the
+# long fault experiments, schemathesis, the docs' shell blocks, the CLI's process runs) and the
+# unit tests' long property and mutation runs in full. CI runs this one.
+test-all: test test-long  ## everything: make test, then the long suites (what CI runs)
 
 # The unit loop runs the property tests with a tenth of their examples (QS_HYPOTHESIS_PROFILE=quick,
-# tests/conftest.py); the second stage runs them again with every example.
+# tests/conftest.py); test-long runs them again with every example.
 test-unit: bootstrap  ## the unit loop: the unit tests but the long property and mutation runs
 	QS_HYPOTHESIS_PROFILE=quick $(PYTEST) tests/unit -m "not slow" $(PYTEST_ARGS) $(ALLOW_EMPTY)
 
-test-rest: bootstrap  ## everything else: integration, fault, browser, tooling, the long unit runs, the property tests in full
-	$(PYTEST) -m "not unit or slow or property" $(PYTEST_ARGS) $(ALLOW_EMPTY)
+test-rest: bootstrap  ## make test's second stage: integration, races, browsers, fast faults, tooling (not long)
+	$(PYTEST) -m "not unit and not long" $(PYTEST_ARGS) $(ALLOW_EMPTY)
 
-# The read-replica suite alone (it is part of `make test` too): the tests start a private
+test-long: bootstrap  ## make test-all's third stage: the long suites, and the unit property/mutation runs in full
+	$(PYTEST) -m "long or (unit and (slow or property))" $(PYTEST_ARGS) $(ALLOW_EMPTY)
+
+# The read-replica suite alone (it is part of `make test-all`): the tests start a private
 # PostgreSQL primary + streaming replica in temporary directories and remove them afterwards.
 test-replica: bootstrap
 	$(UV) run pytest tests/integration/db/test_read_replica.py tests/unit/db/test_read_pools.py $(PYTEST_ARGS)

@@ -18,6 +18,7 @@ import asyncio
 import atexit
 import contextlib
 import functools
+import json
 import os
 import shutil
 import socket
@@ -148,10 +149,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.property)
             if HYPOTHESIS_PROFILE == "quick":
                 _fewer_examples(item.obj)
+        if item.get_closest_marker("long") is not None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)  # a long test is a slow one: grouped, and never in the unit loop
         if item.get_closest_marker("slow") is not None:
             item.add_marker(pytest.mark.xdist_group(f"slow.{item.path.stem}"))
     if hasattr(config, "workerinput"):  # every worker sorts the same collection the same way
         items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    if TIERS_FILE:  # tests/tooling/test_test_tiers.py: every test in a tier of make test or make test-all
+        _write_tiers(items)
+
+
+TIERS_FILE = os.environ.get("QS_TEST_TIERS_FILE", "")
+"""Where a collection writes each test's id, folder and marks (tests/tooling/test_test_tiers.py)."""
+
+
+def _write_tiers(items: list[pytest.Item]) -> None:
+    rows = [
+        {"id": item.nodeid, "marks": sorted({mark.name for mark in item.iter_markers()})} for item in items
+    ]
+    Path(TIERS_FILE).write_text(json.dumps(rows))
 
 
 def _fewer_examples(test: object) -> None:

@@ -34,7 +34,7 @@ from tests.integration.audit.requests import CHANGES, RATE, RATES, Client, appro
 from tests.integration.expect import expect_error, expect_ok
 from tests.waiting import until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 
 async def status_of(pool: asyncpg.Pool, change_id: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 from tests.faults.chaos import FAULTS, Soak
 from tests.faults.private import PrivatePostgres, PrivateRedis
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 FAULT_EVERY = 22.0
 

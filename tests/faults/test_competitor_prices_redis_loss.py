@@ -26,7 +26,7 @@ from tests.faults.private import PrivatePostgres, PrivateRedis, service_env, ser
 from tests.faults.scenario import seed
 from tests.waiting import until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 OBSERVATIONS = 3000
 REQUEST_SIZE = 1000

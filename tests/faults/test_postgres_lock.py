@@ -19,7 +19,7 @@ import pytest
 from tests.faults.private import PrivatePostgres, PrivateRedis, service_env, serving
 from tests.faults.scenario import PRODUCTS, QUOTE, Outcome, Seed, basket, new_api_key, seed, timed_request
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 LOCK_SECONDS = 12.0
 QUOTE_TIMEOUT = 2.0

@@ -13,7 +13,7 @@ from tests.faults.private import PrivatePostgres, PrivateRedis
 from tests.faults.staleness import QuoteLoad, product_body, quote_body, two_workers
 from tests.waiting import until_sync
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 OUTAGE_SECONDS = 22.0  # more than twice the 10 s principal TTL
 

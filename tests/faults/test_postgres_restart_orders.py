@@ -19,7 +19,7 @@ import pytest
 from tests.faults.private import PrivatePostgres, PrivateRedis, service_env, serving
 from tests.faults.scenario import ORDERS, QUOTE, Outcome, basket, seed, timed_request
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 ORDERS_IN_STORM = 400
 CONCURRENCY = 16

@@ -25,7 +25,7 @@ from tests.faults.scenario import ORDERS, QUOTE, basket, seed
 from tests.faults.test_worker_kill import _workers
 from tests.waiting import until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 ORDERS_SENT = 60
 

@@ -32,7 +32,7 @@ from tests.unit.pricing.test_engine_support import item, request
 from tests.unit.pricing.test_engine_support import quote as price
 from tests.waiting import until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 FAILURES = "qs_background_pass_failures_total"
 

@@ -21,7 +21,7 @@ from tests.faults.private import PrivatePostgres, PrivateRedis, service_env, ser
 from tests.faults.scenario import QUOTE, basket, seed
 from tests.waiting import until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 CLIENTS = 8
 OUTAGE_SECONDS = 4.0

@@ -23,7 +23,7 @@ from tests.faults.staleness import (
     two_workers,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 BOUND_SECONDS = 4.0
 """Documented: ≤ the outbox's retry backoff (2 s) + one drain after Redis answers again;

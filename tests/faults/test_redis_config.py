@@ -24,7 +24,7 @@ from tests.faults.staleness import (
     two_workers,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 BOUND_SECONDS = 3.0
 """Documented: another process prices with a change within ~1 s of its commit whatever Redis

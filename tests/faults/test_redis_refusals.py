@@ -32,7 +32,7 @@ from tests.integration.flash import SALES, buy, new_sale
 from tests.integration.quotes.test_quote_api import QUOTE, client_with
 from tests.waiting import until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 Client = AsyncTestClient[Litestar]
 ORDERS = "/api/v1/orders"

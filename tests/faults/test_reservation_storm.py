@@ -34,7 +34,7 @@ from tests.faults.private import PrivatePostgres, PrivateRedis, ServiceProcess, 
 from tests.faults.scenario import ORDERS, QUOTE, seed, timed_request
 from tests.waiting import until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 STOCK = 40
 CHECKOUTS = 400

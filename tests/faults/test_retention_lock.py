@@ -26,7 +26,7 @@ from tests.faults.private import PrivatePostgres, PrivateRedis, service_env, ser
 from tests.faults.scenario import ORDERS, QUOTE, Seed, basket, seed
 from tests.integration.servers import CLI
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 BASELINE_ORDERS = 8
 MARGIN = 2.0

@@ -23,7 +23,7 @@ from tests.faults.private import PrivatePostgres, PrivateRedis, service_env, ser
 from tests.faults.scenario import ORDERS, QUOTE, Outcome, Seed, basket, seed, timed_request
 from tests.waiting import until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 OUTAGE = 4.0
 # One API key sends every quote: on a quiet machine that is more than the default per-client

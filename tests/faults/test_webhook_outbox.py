@@ -26,7 +26,7 @@ from tests.faults.scenario import ORDERS, QUOTE, Seed, basket, seed
 from tests.waiting import until
 from tests.webhook_receiver import Receiver
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 WEBHOOK_ENV = {
     "WEBHOOK_ALLOW_PRIVATE": "true",

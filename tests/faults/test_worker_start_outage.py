@@ -29,7 +29,7 @@ from tests.faults.test_app_start_outage import expect_unavailable
 from tests.faults.test_worker_kill import _app_starts, _workers
 from tests.waiting import until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 CRASH_LOOP_WINDOW = 5.5
 """granian's own rule: a worker dying again within 5.5 s of its respawn made the master exit."""

@@ -27,7 +27,7 @@ import pytest
 from quote_service.db.migrate import load_migrations, migrations_dir
 from tests.integration.test_container_contract import ROOT, parse_dockerfile
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 SCRIPT = ROOT / "deploy" / "build-offline.sh"
 TOOLS = ("buildah", "podman", "runc", "debootstrap", "curl")

@@ -27,7 +27,7 @@ from tests.conftest import empty_stores
 from tests.doc_blocks import DOCS, ROOT, reader_environment, run_document, shell_blocks
 from tests.integration.servers import CLI, cli_env, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 RUN = [doc for doc in DOCS if any(block.not_run is None for block in shell_blocks(doc))]
 

@@ -20,7 +20,7 @@ import pytest
 from quote_service.config import Settings
 from tests.integration.servers import cli_env, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"

@@ -22,7 +22,7 @@ from quote_service.config import Settings
 from tests.integration.servers import cli_env, running_server_logged
 from tests.waiting import until_sync
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 BODY_READ_TIMEOUT = 1.0
 _HEAD = (

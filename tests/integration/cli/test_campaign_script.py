@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from quote_service.cli.scratch import CLAIM_KEY, REDIS_DATABASES
 from tests.integration.servers import CLI, cli_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("campaign-*.txt"))

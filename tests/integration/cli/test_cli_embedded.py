@@ -33,7 +33,7 @@ from tests.conftest import free_port
 from tests.integration.catalog.test_catalog import PRODUCTS, error_of, product_body, success_data
 from tests.integration.servers import CLI, cli_env, wait_until_ready
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 
 def all_migrations() -> str:

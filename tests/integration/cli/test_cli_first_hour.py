@@ -24,7 +24,7 @@ from quote_service.config import Settings
 from tests.conftest import free_port
 from tests.integration.servers import CLI, cli_env, running_server, wait_until_ready
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 STRONG_KEY = "a-production-secret-that-is-long-enough-0123456789"
 

@@ -24,7 +24,7 @@ from tests.integration.conftest import PASSWORD, make_caller
 from tests.integration.flash import at
 from tests.integration.servers import CLI, cli_env, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 
 async def test_simulate_sends_every_kind_and_reports_price_moves(

@@ -33,7 +33,7 @@ from tests.waiting import until
 
 # Real server processes: a primary and a replica; each test stops, lags or fails over one of
 # them under an app started for it.
-pytestmark = [pytest.mark.slow, pytest.mark.fresh_app]
+pytestmark = [pytest.mark.long, pytest.mark.slow, pytest.mark.fresh_app]
 
 Client = AsyncTestClient[Litestar]
 APP = "app=quote-service-reads"

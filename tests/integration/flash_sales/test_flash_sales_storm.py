@@ -32,7 +32,7 @@ from tests.integration.expect import expect_error, expect_ok
 from tests.integration.flash import SALES, Client, buy, new_sale
 from tests.integration.servers import cli_env, running_server
 
-pytestmark = [pytest.mark.slow, pytest.mark.redis_backends]
+pytestmark = [pytest.mark.long, pytest.mark.slow, pytest.mark.redis_backends]
 
 ALLOCATED = 100
 LIMIT = 2

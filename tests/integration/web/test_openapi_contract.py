@@ -23,7 +23,7 @@ from quote_service.config import Settings
 from tests.integration.conftest import Caller
 from tests.integration.servers import cli_env, running_server_logged
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 ST = Path(sys.executable).with_name("st")
