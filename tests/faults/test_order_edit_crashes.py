@@ -20,7 +20,7 @@ from tests.faults.private import PrivatePostgres, PrivateRedis, service_env, ser
 from tests.faults.scenario import ORDERS, QUOTE, Seed, seed
 from tests.faults.test_idempotency_crashes import until_answered
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 
 async def _ordered(http: httpx.AsyncClient, data: Seed) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from tests.faults.scenario import ORDERS, PRODUCTS, QUOTE, Seed, basket, seed
 from tests.faults.test_idempotency_crashes import until_answered
 from tests.waiting import until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 SELLERS = [f"s-{n}" for n in range(6)]
 RUN = "/api/v1/payouts/run"
