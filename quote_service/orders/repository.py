@@ -150,16 +150,17 @@ async def insert_lines(
     commissions: Sequence[tuple[Decimal, Decimal]],
     money: Sequence[tuple[Decimal, Decimal]],
     taxes: Sequence[dict[str, Any] | None] | None = None,
+    fees: Sequence[dict[str, str] | None] | None = None,
 ) -> None:
-    """The quote's lines, in its order, each with its (category, seller) commission and its
-    (platform contribution, commission tax)."""
+    """The quote's lines, in its order, each with its (category, seller) commission, its
+    (platform contribution, commission tax) and its named commission fees (docs/commission.md)."""
     await conn.executemany(
         """INSERT INTO order_lines (order_id, position, product_id, quantity, list_unit_price, unit_price,
                line_subtotal, discount, tax, tax_rate, price_source, flash_sale_id, category_id, seller_id,
                price_list_id, prices_include_tax, commission_category, commission_seller,
-               platform_contribution, commission_tax, taxes)
+               platform_contribution, commission_tax, taxes, commission_fees)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                   $21)""",
+                   $21, $22)""",
         [
             (
                 order_id,
@@ -183,6 +184,7 @@ async def insert_lines(
                 money[position][0],
                 money[position][1],
                 None if taxes is None else taxes[position],
+                None if fees is None else fees[position],
             )
             for position, line in enumerate(lines)
         ],
@@ -265,14 +267,22 @@ async def insert_promotions(
 
 
 async def insert_commissions(
-    conn: Connection, *, order_id: UUID, details: Sequence[CommissionDetail], lines: Sequence[int | None]
+    conn: Connection,
+    *,
+    order_id: UUID,
+    details: Sequence[CommissionDetail],
+    lines: Sequence[int | None],
+    once: Sequence[tuple[str | None, str | None, Decimal | None]] | None = None,
 ) -> None:
     """The quote's commission details (per line, then the per-order logistics one), in its order, each with
-    the position of the line it is on (`lines`, `record_math.detail_lines`; None: the logistics one)."""
+    the position of the line it is on (`lines`, `commission_record.details_on_lines`; None: the logistics one,
+    or a fee charged once per shipment or order) and, for such a fee, (per, its seller, the tax on it) (`once`,
+    `commission_record.charged_once`)."""
+    kept = once or [(None, None, None)] * len(details)
     await conn.executemany(
         """INSERT INTO order_commissions (order_id, position, product_id, rate_id, dimension, commission_type,
-               base, rate, amount, line_position)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+               base, rate, amount, line_position, per, seller_id, commission_tax)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
         [
             (
                 order_id,
@@ -285,8 +295,9 @@ async def insert_commissions(
                 detail.rate,
                 detail.amount,
                 line,
+                *charged,
             )
-            for position, (detail, line) in enumerate(zip(details, lines, strict=True))
+            for position, (detail, line, charged) in enumerate(zip(details, lines, kept, strict=True))
         ],
     )
 
@@ -310,12 +321,14 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID]) -> OrderParts
     lines = await conn.fetch(
         """SELECT order_id, product_id, quantity, list_unit_price, unit_price, line_subtotal, discount, tax,
                   tax_rate, price_source, flash_sale_id, category_id, seller_id, price_list_id, prices_include_tax,
-                  commission_category, commission_seller, platform_contribution, commission_tax, taxes
+                  commission_category, commission_seller, platform_contribution, commission_tax, taxes,
+                  commission_fees
            FROM order_lines WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
         ids,
     )
     commissions = await conn.fetch(
-        """SELECT order_id, product_id, rate_id, dimension, commission_type, base, rate, amount, line_position
+        """SELECT order_id, product_id, rate_id, dimension, commission_type, base, rate, amount, line_position,
+                  per, seller_id, commission_tax, refund_id
            FROM order_commissions WHERE order_id = any($1::uuid[]) ORDER BY order_id, position""",
         ids,
     )

@@ -47,7 +47,14 @@ from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, NotFound
 from quote_service.flash_sales.purchases import Purchases
-from quote_service.orders import record_math, refund_repository, repository, shipment_repository, tax_record
+from quote_service.orders import (
+    commission_record,
+    record_math,
+    refund_repository,
+    repository,
+    shipment_repository,
+    tax_record,
+)
 from quote_service.orders.schemas import (
     LineCommission,
     LineDiscount,
@@ -310,11 +317,11 @@ async def _write_order(
         await repository.insert_redemptions(conn, order_id=order_id, customer_id=quote.customer_id, coupons=coupons)
     if used:
         await promotions.count_promotion_use(conn, order_id=order_id, customer_id=quote.customer_id, used=used)
-    on_lines = record_math.detail_lines(
-        [line.product_id for line in quote.items], [(d.product_id, d.dimension) for d in commission.details]
-    )
+    on_lines = commission_record.details_on_lines([line.product_id for line in quote.items], commission.details)
     await _write_record(conn, order_id, quote, commission_tax_rate, on_lines)
-    await repository.insert_commissions(conn, order_id=order_id, details=commission.details, lines=on_lines)
+    cent = quantum(quote.currency)
+    once = [commission_record.charged_once(detail, commission_tax_rate, cent) for detail in commission.details]
+    await repository.insert_commissions(conn, order_id=order_id, details=commission.details, lines=on_lines, once=once)
     if quote.shipments and not isinstance(quote.sellers, UnsetType):
         await shipment_repository.insert_shipments(
             conn, order_id=order_id, shipments=quote.shipments, sellers=quote.sellers
@@ -329,16 +336,16 @@ async def _write_record(
     at `commission_tax_rate` percent), each line's discount by source with its funder, and the promotions
     applied: the order's priced record, from the quote as it was priced (never recomputed)."""
     details = quote.commission_breakdown.details
-    commissions = record_math.line_commissions(
-        len(quote.items), [(line, d.dimension, d.amount) for line, d in zip(on_lines, details, strict=True)]
-    )
+    on = [(line, d.dimension, d.amount) for line, d in zip(on_lines, details, strict=True)]
+    commissions = record_math.line_commissions(len(quote.items), on)
+    fees = commission_record.line_fees(len(quote.items), on)  # docs/commission.md: [{}, ...] without named fees
     cent = quantum(quote.currency)
     money = [
         (
             _platform_funded(line),
-            record_math.commission_tax(category + seller, commission_tax_rate, cent),
+            record_math.commission_tax(category + seller + sum(named.values(), ZERO), commission_tax_rate, cent),
         )
-        for line, (category, seller) in zip(quote.items, commissions, strict=True)
+        for line, (category, seller), named in zip(quote.items, commissions, fees, strict=True)
     ]
     await repository.insert_lines(
         conn,
@@ -347,6 +354,7 @@ async def _write_record(
         commissions=commissions,
         money=money,
         taxes=tax_record.line_taxes(quote),
+        fees=[commission_record.stored_fees(named) for named in fees],
     )
     # The goods discounts' sources, in the order the engine applied them: promotions, then coupons.
     # A FREE_DELIVERY promotion's or coupon's amount is the fee it waived, no line's discount.
@@ -704,6 +712,7 @@ def order_from_rows(
                 commission=LineCommission(
                     category=round_money(commissions[position][0], currency),
                     seller=round_money(commissions[position][1], currency),
+                    **_line_fees(line, currency),
                 ),
                 **_split(line, currency, split),
                 **_finance(line, currency),
@@ -713,6 +722,7 @@ def order_from_rows(
         ],
         commission_breakdown=CommissionBreakdown(
             **tax_record.installment_breakdown(row["tax_terms"], currency),
+            **_fees(details, currency),
             total_commission=round_money(row["total_commission"], currency),
             seller_commission=round_money(row["seller_commission"], currency),
             category_commission=round_money(row["category_commission"], currency),
@@ -728,6 +738,7 @@ def order_from_rows(
                     base=round_money(detail["base"], currency),
                     rate=detail["rate"],
                     amount=round_money(detail["amount"], currency),
+                    **_charged_once(detail),
                 )
                 for detail in details
             ],
@@ -754,7 +765,7 @@ def order_from_rows(
         refunds=list(refunds),
         tax_included=round_money(row["tax_included"], currency) if split else UNSET,
         shipments=_shipments(shipments, currency) if shipments else UNSET,
-        sellers=_sellers(shipments, currency) if shipments else UNSET,
+        sellers=_sellers(shipments, currency, _seller_fees(lines, details)) if shipments else UNSET,
         **tax_record.order_fields(row["tax_terms"], currency),
         # docs/flash-sales.md#a-purchase-is-an-order: the flash purchase the order records, when it is one.
         flash_sale_id=UNSET if row["flash_purchase_id"] is None else row["flash_sale_id"],
@@ -782,27 +793,72 @@ def _shipments(rows: Sequence[asyncpg.Record], currency: str) -> list[OrderShipm
     ]
 
 
-def _sellers(rows: Sequence[asyncpg.Record], currency: str) -> list[SellerTotals]:
-    """An order's per-seller totals, as its quote showed them."""
-    return [
-        SellerTotals(
-            seller_id=r["seller_id"],
-            goods=round_money(r["seller_goods"], currency),
-            discount=round_money(r["seller_discount"], currency),
-            tax=round_money(r["seller_tax"], currency),
-            tax_included=round_money(r["seller_tax_included"], currency),
-            delivery_fee=round_money(r["delivery_fee"], currency),
-            commission=round_money(r["seller_commission"], currency),
-            commission_tax=round_money(r["seller_commission_tax"], currency),
-            payout=round_money(r["seller_payout"], currency),
-            **{
-                name: round_money(r[f"seller_{name}"], currency)
-                for name in ("platform_contribution", "tax_exempted")
-                if r[f"seller_{name}"] is not None
-            },
+def _sellers(
+    rows: Sequence[asyncpg.Record], currency: str, fees: dict[str | None, dict[str, Decimal]] | None
+) -> list[SellerTotals]:
+    """An order's per-seller totals, as its quote showed them (`fees`: each seller's named fees, every name
+    of the order's on each; None: the order has none)."""
+    shown: list[SellerTotals] = []
+    for r in rows:
+        extra: dict[str, Any] = {
+            name: round_money(r[f"seller_{name}"], currency)
+            for name in ("platform_contribution", "tax_exempted")
+            if r[f"seller_{name}"] is not None
+        }
+        if fees is not None:
+            extra["fees"] = commission_record.shown(fees.get(r["seller_id"], {}), currency)
+        shown.append(
+            SellerTotals(
+                seller_id=r["seller_id"],
+                goods=round_money(r["seller_goods"], currency),
+                discount=round_money(r["seller_discount"], currency),
+                tax=round_money(r["seller_tax"], currency),
+                tax_included=round_money(r["seller_tax_included"], currency),
+                delivery_fee=round_money(r["delivery_fee"], currency),
+                commission=round_money(r["seller_commission"], currency),
+                commission_tax=round_money(r["seller_commission_tax"], currency),
+                payout=round_money(r["seller_payout"], currency),
+                **extra,
+            )
         )
-        for r in rows
-    ]
+    return shown
+
+
+def _line_fees(line: asyncpg.Record, currency: str) -> dict[str, Any]:
+    """A line's named commission fees (docs/commission.md), only when it has some."""
+    fees = commission_record.read_fees(line["commission_fees"])
+    return {"fees": commission_record.shown(fees, currency)} if fees else {}
+
+
+def _fees(details: Sequence[asyncpg.Record], currency: str) -> dict[str, Any]:
+    """The order's `commission_breakdown.fees`, only when its quote charged a named fee."""
+    fees = commission_record.order_fees((d["dimension"], d["amount"]) for d in details)
+    return {"fees": commission_record.shown(fees, currency)} if fees else {}
+
+
+def _charged_once(detail: asyncpg.Record) -> dict[str, Any]:
+    """A fee charged per shipment or order: its `per` and its seller."""
+    return {} if detail["per"] is None else {"per": detail["per"], "seller_id": detail["seller_id"]}
+
+
+def _seller_fees(
+    lines: Sequence[asyncpg.Record], details: Sequence[asyncpg.Record]
+) -> dict[str | None, dict[str, Decimal]] | None:
+    """Each seller's named fees: its lines' and those charged to it per shipment or order, every name of the
+    order's on each seller (0 where it paid none); None: the order has none."""
+    names = commission_record.order_fees((d["dimension"], d["amount"]) for d in details)
+    if not names:
+        return None
+    sellers: dict[str | None, dict[str, Decimal]] = {}
+    for line in lines:
+        mine = sellers.setdefault(line["seller_id"], dict.fromkeys(names, ZERO))
+        for name, amount in commission_record.read_fees(line["commission_fees"]).items():
+            mine[name] += amount
+    for detail in details:
+        if detail["per"] is not None and detail["dimension"] in names:
+            mine = sellers.setdefault(detail["seller_id"], dict.fromkeys(names, ZERO))
+            mine[detail["dimension"]] += detail["amount"]
+    return sellers
 
 
 def _split(line: asyncpg.Record, currency: str, gross: bool) -> dict[str, Any]:

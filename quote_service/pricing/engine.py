@@ -27,6 +27,7 @@ from msgspec.structs import replace
 from quote_service.errors import FieldError, ValidationFailed, invalid
 from quote_service.pricing.attributes import quote_attributes
 from quote_service.pricing.commission_breakdown import commission_breakdown
+from quote_service.pricing.commission_charges import charge_commission
 from quote_service.pricing.coupons import Coupon, CouponSet
 from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
 from quote_service.pricing.discounts import CouponResult, apply_coupons, discount_cap
@@ -219,7 +220,12 @@ def price_quote(
         shown_subtotal = subtotal - exempted
     total = shown_subtotal - discount + tax_amount + fee + small.amount
 
-    # 10: commission
+    # 10: commission (as marketplaces charge it, docs/commission.md, only where some rate asks: a test else)
+    charges = None
+    if snapshot.commissions.extended:
+        charges = charge_commission(lines, settled, region, parcels=parcels, delivery_fee=fee)
+        if charges is not None:
+            charges.settle_into(settled)
     commission = commission_breakdown(
         lines,
         settled,
@@ -230,6 +236,8 @@ def price_quote(
     )
     if parcels is not None:  # logistics commission per shipment, on its fee
         commission = parcels.with_logistics(commission, region, request.logistics_provider)
+    if charges is not None:
+        commission = charges.with_fees(commission)
 
     # Every amount below the ceiling (docs/quotes-and-orders.md#the-money-ceiling): each line passed
     # it in `price_lines`, the parts are never negative, so these sums bound every other amount.
@@ -304,7 +312,9 @@ def price_quote(
         shipments=UNSET if parcels is None else parcels.shown(),
         sellers=UNSET
         if parcels is None
-        else seller_totals(parcels, lines, settled, commission_tax_rate=defaults.commission_tax_rate, cent=region.cent),
+        else seller_totals(
+            parcels, lines, settled, commission_tax_rate=defaults.commission_tax_rate, cent=region.cent, charges=charges
+        ),
     )
     if terms is None:
         return quote

@@ -1,0 +1,95 @@
+"""What an order keeps of its commission as docs/commission.md charges it, the pure part. No I/O.
+
+A quote priced under named fees, bases or FLAT fees per line, shipment or order names each line detail's
+line (`line`) and lists the fees charged once per shipment or order without one (`per`, `seller_id`). The
+order keeps each line's named fees beside its category and seller parts (`order_lines.commission_fees`),
+and each fee per shipment or order as a detail of no line, charged to its seller with its own commission
+tax (`order_commissions`), until the refund that gives back its shipment's last unit, or the order's,
+reverses it (`reversible`). An order whose quote used none of this reads as it always did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from msgspec import UnsetType
+
+from quote_service.orders import record_math
+from quote_service.pricing.commission import is_fee
+from quote_service.pricing.money import ZERO, round_money
+from quote_service.pricing.quote import CommissionDetail, CommissionFee
+
+FEE_PART = "fee:"
+"""A refund line's part for a named fee: `fee:payment_fee` (beside its tax components, refund_math)."""
+
+
+def details_on_lines(product_ids: Sequence[str], details: Sequence[CommissionDetail]) -> list[int | None]:
+    """The line each detail is on (None: logistics, or a fee charged per shipment or order): as the quote names
+    it, else worked out from the details' order (`record_math.detail_lines`)."""
+    if any(isinstance(detail.line, int) for detail in details):
+        return [detail.line if isinstance(detail.line, int) else None for detail in details]
+    return record_math.detail_lines(product_ids, [(d.product_id, d.dimension) for d in details])
+
+
+def line_fees(count: int, details: Iterable[tuple[int | None, str, Decimal]]) -> list[dict[str, Decimal]]:
+    """Each of `count` lines' named fees, summed from (line, component, amount) details."""
+    fees: list[dict[str, Decimal]] = [{} for _ in range(count)]
+    for line, component, amount in details:
+        if line is not None and is_fee(component) and 0 <= line < count:
+            fees[line][component] = fees[line].get(component, ZERO) + amount
+    return fees
+
+
+def stored_fees(fees: Mapping[str, Decimal]) -> dict[str, str] | None:
+    """A line's fees as jsonb keeps them (exact decimal text); None: it has none."""
+    return {name: str(amount) for name, amount in fees.items()} or None
+
+
+def read_fees(stored: Mapping[str, Any] | None) -> dict[str, Decimal]:
+    """A line's fees from jsonb ({} for none)."""
+    return {name: Decimal(str(amount)) for name, amount in (stored or {}).items()}
+
+
+def shown(fees: Mapping[str, Decimal], currency: str) -> list[CommissionFee]:
+    """Fees as the API shows them: in name order, with the currency's digits."""
+    return [CommissionFee(name=name, amount=round_money(fees[name], currency)) for name in sorted(fees)]
+
+
+def order_fees(details: Iterable[tuple[str, Decimal]]) -> dict[str, Decimal]:
+    """The named fees of (component, amount) details, summed by name ({}: none)."""
+    fees: dict[str, Decimal] = {}
+    for component, amount in details:
+        if is_fee(component):
+            fees[component] = fees.get(component, ZERO) + amount
+    return fees
+
+
+def charged_once(
+    detail: CommissionDetail, commission_tax_rate: Decimal, cent: Decimal
+) -> tuple[str | None, str | None, Decimal | None]:
+    """A fee charged once per shipment or order: (per, its seller, the tax on it, as a line's commission is
+    taxed: COMMISSION_TAX_RATE, rounded once); (None, None, None) for any other detail."""
+    if isinstance(detail.per, UnsetType):
+        return None, None, None
+    seller_id = None if isinstance(detail.seller_id, UnsetType) else detail.seller_id
+    return detail.per, seller_id, record_math.commission_tax(detail.amount, commission_tax_rate, cent)
+
+
+def reversible(
+    charges: Iterable[tuple[int, str, str | None]],
+    units_left: Mapping[int, int],
+    sellers: Mapping[int, str | None],
+    *,
+    cancel: bool,
+) -> list[int]:
+    """Of the fees charged per shipment or order not yet reversed, (position, per, seller), those a refund
+    reverses: a shipment's when no unit of its seller's lines is left after it, an order's when no unit of
+    the order is; a cancel reverses every one. `units_left`: each line's units left after the refund."""
+    found = []
+    for position, per, seller in charges:
+        lines: Collection[int] = [at for at, who in sellers.items() if who == seller] if per == "shipment" else sellers
+        if cancel or all(units_left[at] == 0 for at in lines):
+            found.append(position)
+    return found
