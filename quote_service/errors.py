@@ -20,7 +20,8 @@ tests/unit/test_error_codes.py keeps the two equal and checks every code the pac
     ├── ValidationFailed                 422 VALIDATION_FAILED (one detail per bad field)
     │   ├── CurrencyMismatch             422 CURRENCY_MISMATCH
     │   │   └── CurrencyNotPriced        422 CURRENCY_NOT_PRICED (no price list nor the catalog prices it)
-    │   └── ClientPriceNotAllowed        422 CLIENT_PRICE_NOT_ALLOWED (a user's request-priced line)
+    │   ├── ClientPriceNotAllowed        422 CLIENT_PRICE_NOT_ALLOWED (a user's request-priced line)
+    │   └── PayoutUnreachable            422 PAYOUT_UNREACHABLE (no price pays a seller its target payout)
     ├── RateLimited                      429 RATE_LIMITED      (Retry-After)
     ├── Overloaded                       503 OVERLOADED        (Retry-After)
     ├── DependencyUnavailable            503 DEPENDENCY_UNAVAILABLE (Retry-After)
@@ -218,6 +219,16 @@ class CurrencyNotPriced(CurrencyMismatch):
 
 @registered("CLIENT_PRICE_NOT_ALLOWED", 422, "no", "A user quoted an item it priced itself")
 class ClientPriceNotAllowed(ValidationFailed):
+    pass
+
+
+@registered(
+    "PAYOUT_UNREACHABLE",
+    422,
+    "after change",
+    "No price pays the seller the target payout asked for (its commission takes all of any more)",
+)
+class PayoutUnreachable(ValidationFailed):
     pass
 
 
