@@ -28,7 +28,7 @@ FEE_PART = "fee:"
 def details_on_lines(product_ids: Sequence[str], details: Sequence[CommissionDetail]) -> list[int | None]:
     """The line each detail is on (None: logistics, or a fee charged per shipment or order): as the quote names
     it, else worked out from the details' order (`record_math.detail_lines`)."""
-    if any(isinstance(detail.line, int) for detail in details):
+    if any(isinstance(detail.line, int) or not isinstance(detail.per, UnsetType) for detail in details):
         return [detail.line if isinstance(detail.line, int) else None for detail in details]
     return record_math.detail_lines(product_ids, [(d.product_id, d.dimension) for d in details])
 
