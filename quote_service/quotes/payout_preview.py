@@ -126,7 +126,7 @@ async def payout_preview(
         slack=slack,
     )
     if found is None:
-        message = f"no price pays {target} {currency}: the commission takes all of any higher price"
+        message = f"no price pays {target} {currency}: what the commission leaves never reaches it below the ceiling"
         raise PayoutUnreachable(message, details=[FieldError("target_payout", message)])
     price = Decimal(found).scaleb(-minor_units(currency))
     quote = price_of(price)
