@@ -11,8 +11,9 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from quote_service.config import Settings
 from tests.integration.catalog.test_catalog import create_product
-from tests.integration.conftest import Caller
+from tests.integration.conftest import Caller, make_caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.orders.test_orders_api import key
 
@@ -116,7 +117,9 @@ async def test_refused_shapes_name_their_field(client: Client, admin: Caller) ->
 # --- quotes, orders, refunds, statements -----------------------------------------------------------
 
 
-async def test_the_mercur_fees_through_quote_order_refunds_and_statements(client: Client, admin: Caller) -> None:
+async def test_the_mercur_fees_through_quote_order_refunds_and_statements(
+    client: Client, admin: Caller, settings: Settings, password_hash: str
+) -> None:
     await rates(client, admin, *MERCUR)
     one, two = f"s-{uuid.uuid4().hex[:8]}", f"s-{uuid.uuid4().hex[:8]}"
     phone = await create_product(client, admin, seller_id=one, base_price="100.00", **CHEAP, stock=5)
@@ -144,6 +147,18 @@ async def test_the_mercur_fees_through_quote_order_refunds_and_statements(client
         one,
         "1.00",
     )
+    # Each seller's view of the order: its lines' fees, and the platform fee charged to seller one.
+    views = {}
+    for seller in (one, two):
+        login = await make_caller(settings, password_hash, f"login-{seller}", "seller", seller_id=seller)
+        views[seller] = expect_ok(await client.get(f"/api/v1/orders/{order['id']}", headers=login.headers))
+    assert [
+        (fees_of(v["commission_breakdown"]["fees"]), v["commission_breakdown"]["total_commission"])
+        for v in views.values()
+    ] == [
+        ({"payment_fee": "9.44", "platform_fee": "1.00"}, "20.44"),
+        ({"payment_fee": "2.36", "platform_fee": "0.00"}, "4.86"),
+    ]
     first = await statement(client, admin, one)
     assert (first["commission_charged"], first["fees"], first["payout"]) == (
         "20.44",  # 10.00 + 9.44 + 1.00
