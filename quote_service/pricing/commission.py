@@ -6,7 +6,10 @@ active, effective now (half-open `[effective_from, effective_to)`) and in the qu
 a PERCENTAGE rate without a currency, which applies in every currency (docs/markets.md: amounts
 need a currency, a percentage does not).
 
-Each rate feeds one of three components, which ADD UP (`component_of`):
+Each rate feeds one component, and the components ADD UP (`component_of`): the three below, and any
+named one (`payment_fee`, `platform_fee`: a fee with a winner of its own per item, docs/commission.md).
+A rate's `base` (net, gross, gross with delivery) and FLAT `per` (unit, line, shipment, order) are
+charged by `commission_charges`; a rate that uses neither charges here as it always did.
 
 - `category`, per item: one winner among the category rates; none → the default rate
   (DEFAULT_COMMISSION_RATE). A seller's negotiated category rate (seller + category, or

@@ -3,7 +3,8 @@
 Steps, in order: list price, flash-sale split, price rules and line subtotals (`lines`),
 coupons (`discounts`), tax per line (`settle`: added to a net line, contained in a tax-inclusive
 one, docs/markets.md), delivery and small-basket fees (`delivery`, in their currency), the total,
-and commission on each line's net (`settle`, `commission_breakdown`). Money is Decimal throughout and
+and commission on each line's net (`settle`, `commission_breakdown`; other bases, FLAT per line, shipment
+or order and named fees in `commission_charges`, only where a rate asks). Money is Decimal throughout and
 rounded half up to the currency's minor units once per line and once per fee; every total is
 the exact sum of the rounded parts it names. No I/O, no clock: `now` and `quote_id` are arguments.
 
