@@ -93,3 +93,53 @@ def reversible(
         if cancel or all(units_left[at] == 0 for at in lines):
             found.append(position)
     return found
+
+
+# --- reading an order back (rows of order_lines and order_commissions) ----------------------------------
+
+Row = Any
+"""A row read by column name (an asyncpg.Record of order_lines or order_commissions)."""
+
+
+def line_fields(stored: Mapping[str, Any] | None, currency: str) -> dict[str, Any]:
+    """A line's (or a refund line's) `fees` as its commission shows them, only when it has some."""
+    fees = read_fees(stored)
+    return {"fees": shown(fees, currency)} if fees else {}
+
+
+def breakdown_fields(details: Sequence[Row], currency: str) -> dict[str, Any]:
+    """An order's `commission_breakdown.fees`, only when its quote charged a named fee."""
+    fees = order_fees((d["dimension"], d["amount"]) for d in details)
+    return {"fees": shown(fees, currency)} if fees else {}
+
+
+def charged_once_fields(detail: Row) -> dict[str, Any]:
+    """A stored detail's `per` and `seller_id`: only on a fee charged once per shipment or order."""
+    return {} if detail["per"] is None else {"per": detail["per"], "seller_id": detail["seller_id"]}
+
+
+def seller_fees(lines: Sequence[Row], details: Sequence[Row]) -> dict[str | None, dict[str, Decimal]] | None:
+    """Each seller's named fees: its lines' and those charged to it per shipment or order, every name of the
+    order's on each seller (0 where it paid none); None: the order has none."""
+    names = order_fees((d["dimension"], d["amount"]) for d in details)
+    if not names:
+        return None
+    sellers: dict[str | None, dict[str, Decimal]] = {}
+    for line in lines:
+        mine = sellers.setdefault(line["seller_id"], dict.fromkeys(names, ZERO))
+        for name, amount in read_fees(line["commission_fees"]).items():
+            mine[name] += amount
+    for detail in details:
+        if detail["per"] is not None and detail["dimension"] in names:
+            mine = sellers.setdefault(detail["seller_id"], dict.fromkeys(names, ZERO))
+            mine[detail["dimension"]] += detail["amount"]
+    return sellers
+
+
+def refunded_fees(stored: Mapping[str, str] | None) -> dict[str, Decimal]:
+    """What a refund line gave back of each named fee, from its parts (`fee:<name>`; {}: none)."""
+    return {
+        part.removeprefix(FEE_PART): Decimal(amount)
+        for part, amount in (stored or {}).items()
+        if part.startswith(FEE_PART)
+    }

@@ -486,14 +486,6 @@ def _refund_taxes(stored: dict[str, str] | None, currency: str) -> dict[str, Any
     return shown
 
 
-def _line_fees(stored: dict[str, str] | None) -> dict[str, Decimal]:
-    """What a refund line gave back of each named commission fee ({}: none)."""
-    prefix = commission_record.FEE_PART
-    return {
-        part.removeprefix(prefix): Decimal(amount) for part, amount in (stored or {}).items() if part.startswith(prefix)
-    }
-
-
 def _refund(
     row: asyncpg.Record,
     lines: Sequence[asyncpg.Record],
@@ -508,7 +500,7 @@ def _refund(
     split = any(line["prices_include_tax"] for line in lines)
     fees: dict[str, Decimal] = {}  # docs/commission.md: the named fees it reversed, on lines and charged once
     for line in lines:
-        for name, amount in _line_fees(line["taxes"]).items():
+        for name, amount in commission_record.refunded_fees(line["taxes"]).items():
             fees[name] = fees.get(name, ZERO) + amount
     for name, amount in commission_record.order_fees((r["dimension"], r["amount"]) for r in once).items():
         fees[name] = fees.get(name, ZERO) + amount
@@ -529,7 +521,7 @@ def _refund(
                 commission=LineCommission(
                     seller=money(line["seller_commission"]),
                     category=money(line["category_commission"]),
-                    **_shown_fees(_line_fees(line["taxes"]), currency),
+                    **commission_record.line_fields(commission_record.refunded_fees(line["taxes"]), currency),
                 ),
                 **({"prices_include_tax": line["prices_include_tax"]} if split else {}),
                 **_refund_taxes(line["taxes"], currency),
@@ -546,7 +538,3 @@ def _refund(
         shipments=UNSET if shipments is None else shipments,
         **({"commission_fees": commission_record.shown(fees, currency)} if fees else {}),
     )
-
-
-def _shown_fees(fees: dict[str, Decimal], currency: str) -> dict[str, Any]:
-    return {"fees": commission_record.shown(fees, currency)} if fees else {}

@@ -712,7 +712,7 @@ def order_from_rows(
                 commission=LineCommission(
                     category=round_money(commissions[position][0], currency),
                     seller=round_money(commissions[position][1], currency),
-                    **_line_fees(line, currency),
+                    **commission_record.line_fields(line["commission_fees"], currency),
                 ),
                 **_split(line, currency, split),
                 **_finance(line, currency),
@@ -722,7 +722,7 @@ def order_from_rows(
         ],
         commission_breakdown=CommissionBreakdown(
             **tax_record.installment_breakdown(row["tax_terms"], currency),
-            **_fees(details, currency),
+            **commission_record.breakdown_fields(details, currency),
             total_commission=round_money(row["total_commission"], currency),
             seller_commission=round_money(row["seller_commission"], currency),
             category_commission=round_money(row["category_commission"], currency),
@@ -738,7 +738,7 @@ def order_from_rows(
                     base=round_money(detail["base"], currency),
                     rate=detail["rate"],
                     amount=round_money(detail["amount"], currency),
-                    **_charged_once(detail),
+                    **commission_record.charged_once_fields(detail),
                 )
                 for detail in details
             ],
@@ -765,7 +765,7 @@ def order_from_rows(
         refunds=list(refunds),
         tax_included=round_money(row["tax_included"], currency) if split else UNSET,
         shipments=_shipments(shipments, currency) if shipments else UNSET,
-        sellers=_sellers(shipments, currency, _seller_fees(lines, details)) if shipments else UNSET,
+        sellers=_sellers(shipments, currency, commission_record.seller_fees(lines, details)) if shipments else UNSET,
         **tax_record.order_fields(row["tax_terms"], currency),
         # docs/flash-sales.md#a-purchase-is-an-order: the flash purchase the order records, when it is one.
         flash_sale_id=UNSET if row["flash_purchase_id"] is None else row["flash_sale_id"],
@@ -822,43 +822,6 @@ def _sellers(
             )
         )
     return shown
-
-
-def _line_fees(line: asyncpg.Record, currency: str) -> dict[str, Any]:
-    """A line's named commission fees (docs/commission.md), only when it has some."""
-    fees = commission_record.read_fees(line["commission_fees"])
-    return {"fees": commission_record.shown(fees, currency)} if fees else {}
-
-
-def _fees(details: Sequence[asyncpg.Record], currency: str) -> dict[str, Any]:
-    """The order's `commission_breakdown.fees`, only when its quote charged a named fee."""
-    fees = commission_record.order_fees((d["dimension"], d["amount"]) for d in details)
-    return {"fees": commission_record.shown(fees, currency)} if fees else {}
-
-
-def _charged_once(detail: asyncpg.Record) -> dict[str, Any]:
-    """A fee charged per shipment or order: its `per` and its seller."""
-    return {} if detail["per"] is None else {"per": detail["per"], "seller_id": detail["seller_id"]}
-
-
-def _seller_fees(
-    lines: Sequence[asyncpg.Record], details: Sequence[asyncpg.Record]
-) -> dict[str | None, dict[str, Decimal]] | None:
-    """Each seller's named fees: its lines' and those charged to it per shipment or order, every name of the
-    order's on each seller (0 where it paid none); None: the order has none."""
-    names = commission_record.order_fees((d["dimension"], d["amount"]) for d in details)
-    if not names:
-        return None
-    sellers: dict[str | None, dict[str, Decimal]] = {}
-    for line in lines:
-        mine = sellers.setdefault(line["seller_id"], dict.fromkeys(names, ZERO))
-        for name, amount in commission_record.read_fees(line["commission_fees"]).items():
-            mine[name] += amount
-    for detail in details:
-        if detail["per"] is not None and detail["dimension"] in names:
-            mine = sellers.setdefault(detail["seller_id"], dict.fromkeys(names, ZERO))
-            mine[detail["dimension"]] += detail["amount"]
-    return sellers
 
 
 def _split(line: asyncpg.Record, currency: str, gross: bool) -> dict[str, Any]:
