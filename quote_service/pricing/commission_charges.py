@@ -1,9 +1,10 @@
 """Step 10 for a quote whose rates charge as marketplaces do (docs/commission.md). Pure.
 
 Only a quote with a line whose plan is `extended` (a named component's rate wins on it, or a winner
-charges on another base than the net, or a FLAT winner charges per line, shipment or order) comes here,
-after its delivery fee is known; every other quote prices its commission in `settle` as it always did,
-byte for byte, and pays nothing for this step.
+charges on another base than the net, or a FLAT winner charges per line, shipment or order) comes here
+(the engine looks, without a call, only when the snapshot has such rates), after its delivery fee is
+known; every other quote prices its commission in `settle` as it always did, byte for byte, and pays
+nothing for this step.
 
 Per line, each component's winner (category, then seller, then each named component in name order):
 
@@ -24,7 +25,7 @@ charged per shipment or order. The logistics part stays `commission_breakdown`'s
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 from msgspec import UNSET
@@ -32,7 +33,7 @@ from msgspec.structs import replace
 
 from quote_service.pricing.commission import CommissionRate, commission_amount
 from quote_service.pricing.lines import Line
-from quote_service.pricing.plan import LinePlan, RegionPlan
+from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.quote import CommissionBreakdown, CommissionDetail, CommissionFee
 from quote_service.pricing.settle import Settled
 from quote_service.pricing.shipments import Shipments
@@ -92,15 +93,15 @@ class Charges:
 
 def charge_commission(
     lines: Sequence[Line], settled: Settled, region: RegionPlan, *, parcels: Shipments | None, delivery_fee: Decimal
-) -> Charges | None:
-    """The quote's commission as docs/commission.md charges it; None when no line's plan asks for it."""
+) -> Charges:
+    """The quote's commission as docs/commission.md charges it (some line's plan is `extended`)."""
     plans = [line.priced.plan for line in lines]
-    if not any(plan.extended for plan in plans):
-        return None
     zero, currency = region.zero, region.currency
     shares = None
-    if any(rate.base == "gross_with_delivery" for plan in plans if plan.extended for _, rate in _winners(plan)):
-        shares = delivery_shares(lines, parcels, delivery_fee, zero, region.cent)
+    for plan in plans:
+        if plan.extended and plan.delivered:
+            shares = delivery_shares(lines, parcels, delivery_fee, zero, region.cent)
+            break
     charges = Charges(zero)
     grouped: dict[tuple[object, ...], GroupCharge] = {}
     at = 0
@@ -117,11 +118,10 @@ def charge_commission(
             continue
         net = found[0].base
         gross = net + item.tax
-        bases = {"net": net, "gross": gross, "gross_with_delivery": gross + (zero if shares is None else shares[index])}
+        seller_id = line.priced.seller_id
         fees: dict[str, Decimal] = {}
         on_line = zero
-        for component, rate in _winners(plan):
-            seller_id = line.priced.seller_id
+        for component, rate in plan.charged_by:
             if rate.commission_type == "FLAT" and rate.per in ("shipment", "order"):
                 key = (component, rate.id, rate.per, seller_id if rate.per == "shipment" else None)
                 if key not in grouped:
@@ -131,7 +131,9 @@ def charge_commission(
                     charges.groups.append(grouped[key])
                     charges._add(component, amount, zero, None)
                 continue
-            base = net if rate.commission_type == "FLAT" else bases[rate.base]
+            base = net
+            if rate.base != "net" and rate.commission_type != "FLAT":
+                base = gross if rate.base == "gross" or shares is None else gross + shares[index]
             units = line.priced.units if rate.per == "unit" else 1
             amount = commission_amount(rate, base=base, quantity=units, currency=currency)
             charges._add(component, amount, zero, fees)
@@ -139,14 +141,6 @@ def charge_commission(
             on_line += amount
         charges.lines.append((on_line, fees))
     return charges
-
-
-def _winners(plan: LinePlan) -> Iterator[tuple[str, CommissionRate]]:
-    """The line's winning rate of each component: category, seller (when one matches), the named ones."""
-    yield "category", plan.category_rate
-    if plan.seller_rate is not None:
-        yield "seller", plan.seller_rate
-    yield from plan.fee_rates
 
 
 def delivery_shares(

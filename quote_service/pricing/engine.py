@@ -221,12 +221,15 @@ def price_quote(
         shown_subtotal = subtotal - exempted
     total = shown_subtotal - discount + tax_amount + fee + small.amount
 
-    # 10: commission (as marketplaces charge it, docs/commission.md, only where some rate asks: a test else)
+    # 10: commission (as marketplaces charge it, docs/commission.md, only where a line's rates ask: written out,
+    # no call, for a quote whose lines do not, in a configuration that has such rates)
     charges = None
     if snapshot.commissions.extended:
-        charges = charge_commission(lines, settled, region, parcels=parcels, delivery_fee=fee)
-        if charges is not None:
-            charges.settle_into(settled)
+        for line in lines:
+            if line.priced.plan.extended:
+                charges = charge_commission(lines, settled, region, parcels=parcels, delivery_fee=fee)
+                charges.settle_into(settled)
+                break
     commission = commission_breakdown(
         lines,
         settled,

@@ -141,6 +141,8 @@ class LinePlan:
     __slots__ = (
         "category_fraction",
         "category_rate",
+        "charged_by",
+        "delivered",
         "extended",
         "fee_rates",
         "price_rules",
@@ -201,6 +203,14 @@ class LinePlan:
         """The line pays commission as docs/commission.md charges it (a named fee, a base other than net, a
         FLAT rate per line, shipment or order): `commission_charges` works it out once delivery is known.
         `commission` (what settle and the line's memo use) stays the net, per-unit reading of its rates."""
+        self.charged_by: tuple[tuple[str, CommissionRate], ...] = (
+            ("category", self.category_rate),
+            *(() if self.seller_rate is None else (("seller", self.seller_rate),)),
+            *self.fee_rates,
+        )
+        """Each component's winner in the order its details come: category, seller, the named ones."""
+        self.delivered = any(rate.base == "gross_with_delivery" for _, rate in self.charged_by)
+        """A winner takes a share of the shipment's delivery fee into its base."""
 
     def components(self) -> tuple[Component, ...]:
         """The line's taxes: a compound rule's components, else its one rate, code TAX."""
