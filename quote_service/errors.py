@@ -23,7 +23,8 @@ tests/unit/test_error_codes.py keeps the two equal and checks every code the pac
     │   ├── CurrencyMismatch             422 CURRENCY_MISMATCH
     │   │   └── CurrencyNotPriced        422 CURRENCY_NOT_PRICED (no price list nor the catalog prices it)
     │   ├── ClientPriceNotAllowed        422 CLIENT_PRICE_NOT_ALLOWED (a user's request-priced line)
-    │   └── QuantityRuleBroken           422 QUANTITY_RULE (an item's quantity breaks its quantity rules)
+    │   ├── QuantityRuleBroken           422 QUANTITY_RULE (an item's quantity breaks its quantity rules)
+    │   └── PayoutUnreachable            422 PAYOUT_UNREACHABLE (no price pays a seller its target payout)
     ├── RateLimited                      429 RATE_LIMITED      (Retry-After)
     ├── Overloaded                       503 OVERLOADED        (Retry-After)
     ├── DependencyUnavailable            503 DEPENDENCY_UNAVAILABLE (Retry-After)
@@ -261,6 +262,16 @@ class QuantityRuleBroken(ValidationFailed):
 @answered_also("QUANTITY_RULE")
 class QuantityLimitReached(Conflict):
     """An order whose customer reached a per-customer limit since the quote (409 QUANTITY_RULE)."""
+
+
+@registered(
+    "PAYOUT_UNREACHABLE",
+    422,
+    "after change",
+    "No price pays the seller the target payout asked for (its commission takes all of any more)",
+)
+class PayoutUnreachable(ValidationFailed):
+    pass
 
 
 @registered(

@@ -164,9 +164,7 @@ TIERS_FILE = os.environ.get("QS_TEST_TIERS_FILE", "")
 
 
 def _write_tiers(items: list[pytest.Item]) -> None:
-    rows = [
-        {"id": item.nodeid, "marks": sorted({mark.name for mark in item.iter_markers()})} for item in items
-    ]
+    rows = [{"id": item.nodeid, "marks": sorted({mark.name for mark in item.iter_markers()})} for item in items]
     Path(TIERS_FILE).write_text(json.dumps(rows))
 
 

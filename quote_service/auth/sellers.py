@@ -38,6 +38,7 @@ _ROUTES: dict[str, list[str]] = {
     "POST": [
         "/api/v1/auth/logout",
         f"/api/v1/products/{_ID}/stock",
+        f"/api/v1/sellers/{_ID}/payout-preview",
         "/api/v1/shipping-profiles",
         "/api/v1/promotions",
         "/api/v1/coupons",

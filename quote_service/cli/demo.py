@@ -141,9 +141,34 @@ _CATALOG: dict[str, list[tuple[str, str]]] = {
 _SINCE = "2020-01-01T00:00:00Z"
 # A typical configuration: commission in its three components (category rates, a seller's
 # negotiated book rate overriding the category's, a seller's per-unit fee on top, a logistics
-# provider's share of the delivery fee), delivery by distance in Istanbul, express and
+# provider's share of the delivery fee) and two named fees on the demo seller's groceries (a payment fee on
+# what the customer pays, a platform fee per order: docs/commission.md), delivery by distance in Istanbul, express and
 # small-basket fees for Turkey, a lower book tax, quantity and loyalty discounts, flags (one with
 # an A/B split) and a welcome coupon.
+DEMO_FEE_RATES: list[dict[str, Any]] = [
+    # docs/commission.md: the demo seller's groceries pay named fees besides their commission (nothing else
+    # does: the README's first quote and the cost budget's demo basket read as before)
+    {
+        "component": "payment_fee",
+        "seller_id": DEMO_SELLER_ID,
+        "category_id": "grocery",
+        "commission_type": "PERCENTAGE",
+        "rate": "2.5",
+        "base": "gross",
+        "currency": "TRY",
+        "effective_from": _SINCE,
+    },
+    {
+        "component": "platform_fee",
+        "seller_id": DEMO_SELLER_ID,
+        "category_id": "grocery",
+        "commission_type": "FLAT",
+        "rate": "0.99",
+        "per": "order",
+        "currency": "TRY",
+        "effective_from": _SINCE,
+    },
+]
 DEMO_RATES: list[dict[str, Any]] = [
     {
         "category_id": "electronics",
@@ -183,6 +208,7 @@ DEMO_RATES: list[dict[str, Any]] = [
         "currency": "TRY",
         "effective_from": _SINCE,
     },
+    *DEMO_FEE_RATES,
 ]
 DEMO_RULES: list[dict[str, Any]] = [
     {

@@ -16,7 +16,7 @@ from quote_service.pricing.money import plain
 
 RATE_COLUMNS = (
     "id, component, category_id, seller_id, logistics_provider, region, commission_type, rate, tiers, "
-    "min_amount, max_amount, currency, effective_from, effective_to, is_active, priority, "
+    "min_amount, max_amount, currency, effective_from, effective_to, is_active, priority, base, per, "
     "created_by, updated_by, created_at, updated_at"
 )
 WRITABLE = (
@@ -35,6 +35,8 @@ WRITABLE = (
     "effective_to",
     "is_active",
     "priority",
+    "base",
+    "per",
 )
 
 
@@ -151,6 +153,8 @@ def model_from_row(row: asyncpg.Record) -> CommissionRate:
         is_active=row["is_active"],
         priority=row["priority"],
         created_at=row["created_at"],
+        base=row["base"],
+        per=row["per"],
     )
 
 

@@ -17,7 +17,15 @@ Region = Annotated[str, msgspec.Meta(min_length=1, max_length=100, description="
 Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, description="ISO 4217 code.")]
 Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000, description="Higher wins.")]
 CommissionType = Literal["PERCENTAGE", "FLAT", "TIERED"]
-Component = Literal["category", "seller", "logistics"]
+Component = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[a-z][a-z0-9_]{0,31}\Z",
+        description="category, seller, logistics, or a named fee ([a-z][a-z0-9_]{0,31}: payment_fee, platform_fee).",
+    ),
+]
+Base = Literal["net", "gross", "gross_with_delivery"]
+Per = Literal["unit", "line", "shipment", "order"]
 
 MAX_TIERS = 50
 MAX_BULK_ITEMS = 1000
@@ -37,8 +45,9 @@ class CommissionRateInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     """Which commission part the rate feeds; the parts add up. `category`: per item, one winner
     (none: DEFAULT_COMMISSION_RATE); a seller's category rate overrides here. `seller`: per item,
     one winner, added to the category part. `logistics`: per quote, on the delivery fee (FLAT: per
-    order). Omitted: `logistics` when it names a logistics_provider, else `seller` when it names a
-    seller and no category, else `category`."""
+    order). Any other name ([a-z][a-z0-9_]{0,31}, e.g. `payment_fee`): a named fee, per item, its own
+    winner, added too (docs/commission.md). Omitted: `logistics` when it names a logistics_provider,
+    else `seller` when it names a seller and no category, else `category`."""
     category_id: ExternalId | None = None
     seller_id: ExternalId | None = None
     logistics_provider: ExternalId | None = None
@@ -46,7 +55,12 @@ class CommissionRateInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     region: Region | None = None
     commission_type: CommissionType
     rate: StrictDecimal | None = None
-    """PERCENTAGE: percent 0-100. FLAT: amount per unit (per order for logistics). TIERED: must be null."""
+    """PERCENTAGE: percent 0-100. FLAT: amount per unit (`per`; per order for logistics). TIERED: must be null."""
+    base: Base = "net"
+    """PERCENTAGE and TIERED: what the rate is a share of: the line's `net` (after discounts, without tax), its
+    `gross` (with its tax), or `gross_with_delivery` (and its share of its shipment's delivery fee)."""
+    per: Per = "unit"
+    """FLAT: the amount per `unit`, per `line`, once per `shipment` of the rate's seller, or once per `order`."""
     tiers: Annotated[list[TierInput], msgspec.Meta(max_length=MAX_TIERS)] | None = None
     """TIERED only: brackets with ascending `up_to`, the last one open (`up_to: null`)."""
     min_amount: StrictDecimal | None = None
@@ -77,6 +91,8 @@ class CommissionRatePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     region: Region | UnsetType | None = UNSET
     commission_type: CommissionType | UnsetType = UNSET
     rate: StrictDecimal | UnsetType | None = UNSET
+    base: Base | UnsetType = UNSET
+    per: Per | UnsetType = UNSET
     tiers: Annotated[list[TierInput], msgspec.Meta(max_length=MAX_TIERS)] | UnsetType | None = UNSET
     min_amount: StrictDecimal | UnsetType | None = UNSET
     max_amount: StrictDecimal | UnsetType | None = UNSET
@@ -116,6 +132,9 @@ class Tier(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CommissionRate(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored rate. `base` and `per` are shown only when not the default (net, unit): a rate that uses
+    neither reads as rates always did (docs/commission.md)."""
+
     id: UUID
     component: Component
     category_id: str | None
@@ -137,6 +156,8 @@ class CommissionRate(msgspec.Struct, frozen=True, kw_only=True):
     updated_by: str
     created_at: datetime
     updated_at: datetime
+    base: Base | UnsetType = UNSET
+    per: Per | UnsetType = UNSET
 
 
 class BulkResult(msgspec.Struct, frozen=True, kw_only=True):

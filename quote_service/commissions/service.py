@@ -11,6 +11,7 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
+from msgspec import UNSET
 
 from quote_service.commissions import repository
 from quote_service.commissions.schemas import (
@@ -71,6 +72,8 @@ def rate_from_row(row: asyncpg.Record) -> CommissionRate:
         updated_by=row["updated_by"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        base=UNSET if row["base"] == "net" else row["base"],
+        per=UNSET if row["per"] == "unit" else row["per"],
     )
 
 
@@ -134,6 +137,22 @@ def _tier_problems(tiers: list[TierInput], currency: str | None) -> Iterable[tup
             previous = up_to
 
 
+def _charge_problems(fields: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    """docs/commission.md: `base` is for a share (PERCENTAGE, TIERED), `per` for an amount (FLAT); a logistics
+    rate is charged on its shipment's delivery fee and takes neither."""
+    kind, base, per = fields["commission_type"], fields["base"], fields["per"]
+    if fields["component"] == "logistics":
+        if base != "net":
+            yield "base", "a logistics rate is charged on the delivery fee: leave base out (net)"
+        if per != "unit":
+            yield "per", "a logistics rate is charged once per shipment: leave per out (unit)"
+        return
+    if kind == "FLAT" and base != "net":
+        yield "base", "a FLAT rate charges an amount, not a share of a base: leave base out (net)"
+    if kind != "FLAT" and per != "unit":
+        yield "per", f"only FLAT rates are charged per line, shipment or order ({kind} is a share of its base)"
+
+
 def check_rate(fields: dict[str, Any], *, prefix: str = "") -> list[FieldError]:
     """Every broken rule of one rate, as field errors whose paths start with `prefix`."""
     problems: list[tuple[str, str]] = []
@@ -154,6 +173,7 @@ def check_rate(fields: dict[str, Any], *, prefix: str = "") -> list[FieldError]:
     region = fields["region"]
     if region is not None and not region.strip():
         problems.append(("region", "must not be blank"))
+    problems.extend(_charge_problems(fields))
     kind, rate, tiers = fields["commission_type"], fields["rate"], fields["tiers"]
     if kind == "TIERED":
         if rate is not None:
@@ -246,7 +266,8 @@ async def patch_rate(pool: asyncpg.Pool, rate_id: UUID, data: CommissionRatePatc
         row = await repository.get_rate(conn, rate_id=rate_id, for_update=True)
         if row is None:
             raise NotFound(f"commission rate {rate_id} not found")
-        columns = _checked(patched(rate_from_row(row), CommissionRateInput, changes))
+        current = msgspec.structs.replace(rate_from_row(row), base=row["base"], per=row["per"])
+        columns = _checked(patched(current, CommissionRateInput, changes))
         updated = await repository.update_rate(conn, rate_id=rate_id, fields=columns, actor=actor)
     assert updated is not None  # locked above
     return rate_from_row(updated)

@@ -24,13 +24,13 @@ from quote_service.order_edits.basket import additions
 from quote_service.order_edits.money import Fees, LineMoney, difference, quote_fees, quote_lines
 from quote_service.order_edits.pricing import stored_quote
 from quote_service.order_edits.schemas import EditCreate
-from quote_service.orders import record_math, shipment_repository, tax_record
+from quote_service.orders import commission_record, shipment_repository, tax_record
 from quote_service.orders import refund_repository as refunds_sql
 from quote_service.orders import repository as orders
 from quote_service.orders.schemas import Order, OrderEdit
 from quote_service.orders.service import assemble, write_record
 from quote_service.orders.terms import OrderTerms, load_config
-from quote_service.pricing.money import ZERO, round_money
+from quote_service.pricing.money import ZERO, quantum, round_money
 from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, Quote
 from quote_service.promotions import repository as promotions
 from quote_service.reservations.service import check_units
@@ -72,11 +72,11 @@ async def apply_edit(
     at = await repository.placement(conn, order_id=order_id, edit_id=edit_id)
     await repository.retire(conn, order_id=order_id, edit_id=edit_id)
     details = quote.commission_breakdown.details
-    on_lines = record_math.detail_lines(
-        [line.product_id for line in quote.items], [(d.product_id, d.dimension) for d in details]
-    )
+    on_lines = commission_record.details_on_lines([line.product_id for line in quote.items], details)
     await write_record(conn, order_id, quote, rate, on_lines, at)
-    await orders.insert_commissions(conn, order_id=order_id, details=details, lines=on_lines, at=at)
+    cent = quantum(currency)
+    once = [commission_record.charged_once(detail, rate, cent) for detail in details]
+    await orders.insert_commissions(conn, order_id=order_id, details=details, lines=on_lines, at=at, once=once)
     if quote.shipments is not UNSET and quote.sellers is not UNSET:
         await shipment_repository.insert_shipments(
             conn, order_id=order_id, shipments=quote.shipments, sellers=quote.sellers, first=at.shipment,

@@ -22,7 +22,7 @@ from decimal import Decimal
 from msgspec import UNSET, UnsetType
 from msgspec.structs import replace
 
-from quote_service.orders import record_math
+from quote_service.orders import commission_record, record_math
 from quote_service.orders.refund_math import LineTake
 from quote_service.pricing.money import ZERO, quantum
 from quote_service.pricing.quote import Quote, QuoteLine, Shipment
@@ -107,9 +107,7 @@ class EditMoney:
 def quote_lines(quote: Quote, commission_tax_rate: Decimal) -> list[LineMoney]:
     """The quote's lines' parts, as placing it as an order records them (orders/service.py)."""
     details = quote.commission_breakdown.details
-    on_lines = record_math.detail_lines(
-        [line.product_id for line in quote.items], [(d.product_id, d.dimension) for d in details]
-    )
+    on_lines = commission_record.details_on_lines([line.product_id for line in quote.items], details)
     commissions = record_math.line_commissions(
         len(quote.items), [(at, d.dimension, d.amount) for at, d in zip(on_lines, details, strict=True)]
     )

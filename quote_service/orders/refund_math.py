@@ -8,7 +8,8 @@ ROUND_HALF_UP to the currency's minor unit) times `n` — never more than what i
 and the refund that takes a line's LAST units takes exactly what is left. So refunding everything,
 in any split, returns exactly what was charged, to the minor unit, part by part.
 
-A line under taxes as markets have them (docs/taxes.md) has a part per tax component (`tax:OTV`,
+A line with named commission fees (docs/commission.md) has a part per fee (`fee:payment_fee`), split the
+same way. A line under taxes as markets have them (docs/taxes.md) has a part per tax component (`tax:OTV`,
 `tax:KDV`), each split the same way, and its `tax` is then their sum; an exempt tax-inclusive line has
 the part `exempted` (the tax its price held, never charged: its `amount` already leaves it out), shown
 beside what the customer gets back. Their unit shares round in the order's ROUNDING_MODE.
@@ -47,7 +48,8 @@ class ChargedLine:
     prices_include_tax: bool = False
     """A gross line: its `tax` is contained in `amount - discount`, not added (docs/markets.md)."""
     extras: tuple[str, ...] = ()
-    """Its parts beyond LINE_PARTS: `tax:<code>` per tax component, `exempted` (docs/taxes.md)."""
+    """Its parts beyond LINE_PARTS: `tax:<code>` per tax component, `exempted` (docs/taxes.md), `fee:<name>`
+    per named commission fee (docs/commission.md)."""
     tax_rounding: str = ROUND_HALF_UP
     """How its tax parts' unit shares round: the order's ROUNDING_MODE."""
     seller_id: str | None = None
@@ -254,7 +256,16 @@ def tax_included(takes: Sequence[LineTake]) -> Decimal:
     return sum((t.parts["tax"] for t in takes if t.prices_include_tax), ZERO)
 
 
+def named_fees(take: LineTake) -> dict[str, Decimal]:
+    """The units' share of each of the line's named commission fees (docs/commission.md), by name."""
+    return {part[4:]: amount for part, amount in take.parts.items() if part.startswith("fee:")}
+
+
 def commission_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> Decimal:
-    """The commission this refund reverses: each line's seller and category parts, and logistics."""
-    lines = sum((t.parts["seller"] + t.parts["category"] + installment(t) for t in takes), ZERO)
+    """The commission this refund reverses on its lines: each line's seller and category parts, its
+    installment commission and named fees, and logistics."""
+    lines = sum(
+        (t.parts["seller"] + t.parts["category"] + installment(t) + sum(named_fees(t).values(), ZERO) for t in takes),
+        ZERO,
+    )
     return lines + fees["logistics_commission"]

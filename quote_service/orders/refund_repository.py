@@ -71,7 +71,7 @@ async def lines_with_refunds(conn: Connection, *, order_id: UUID) -> list[asyncp
                   COALESCE(l.commission_tax, 0) AS commission_tax,
                   COALESCE(sum(r.platform_contribution), 0) AS r_platform,
                   COALESCE(sum(r.commission_tax), 0) AS r_commission_tax,
-                  l.taxes, jsonb_agg(r.taxes) FILTER (WHERE r.taxes IS NOT NULL) AS r_taxes
+                  l.taxes, jsonb_agg(r.taxes) FILTER (WHERE r.taxes IS NOT NULL) AS r_taxes, l.commission_fees
            FROM order_lines l
            LEFT JOIN refund_lines r ON r.order_id = l.order_id AND r.position = l.position
            WHERE l.order_id = $1 AND l.retired_by IS NULL
@@ -122,6 +122,35 @@ async def insert_refund(conn: Connection, *, fields: dict[str, Any], takes: Sequ
         [t.quantity for t in takes],
     )
     return row
+
+
+async def charged_once(conn: Connection, *, order_id: UUID) -> list[asyncpg.Record]:
+    """The order's fees charged once per shipment or order and not yet reversed (docs/commission.md), read
+    under the order's lock."""
+    return await conn.fetch(
+        """SELECT position, dimension, amount, per, seller_id FROM order_commissions
+           WHERE order_id = $1 AND per IS NOT NULL AND refund_id IS NULL ORDER BY position""",
+        order_id,
+    )
+
+
+async def reverse_charged_once(conn: Connection, *, order_id: UUID, positions: Sequence[int], refund_id: UUID) -> None:
+    """Mark these fees reversed by `refund_id` (under the order's row lock)."""
+    await conn.execute(
+        "UPDATE order_commissions SET refund_id = $3 WHERE order_id = $1 AND position = any($2::integer[])",
+        order_id,
+        list(positions),
+        refund_id,
+    )
+
+
+async def charged_once_reversed(conn: Connection, *, refund_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    """The fees charged once per shipment or order that these refunds reversed."""
+    return await conn.fetch(
+        """SELECT refund_id, dimension, amount FROM order_commissions
+           WHERE refund_id = any($1::uuid[]) ORDER BY refund_id, order_id, position""",
+        list(refund_ids),
+    )
 
 
 async def update_order(

@@ -41,10 +41,10 @@ from quote_service.coupons import counters as coupon_counters
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from quote_service.orders import commission_record, shipment_repository, tax_record
 from quote_service.orders import refund_math as math
 from quote_service.orders import refund_repository as repository
 from quote_service.orders import repository as orders
-from quote_service.orders import shipment_repository, tax_record
 from quote_service.orders.schemas import (
     CancelCreate,
     LineCommission,
@@ -55,6 +55,7 @@ from quote_service.orders.schemas import (
     RefundTax,
 )
 from quote_service.orders.service import assemble, can_see, order_row_limited
+from quote_service.pricing.commission import PARTS
 from quote_service.pricing.money import ZERO, quantum, round_money
 from quote_service.pricing.quote import STOCKED_SOURCES
 from quote_service.pricing.taxes import ROUNDINGS, Rounding
@@ -248,6 +249,8 @@ async def _write(
     await _restock(conn, rows, takes, order_id=order_id, actor=actor)
     parts = {part: sum((t.parts[part] for t in takes), ZERO) for part in math.LINE_PARTS}
     total = math.customer_total(takes, fees)
+    reversed_once = await _charged_once_reversed(conn, order_id, lines, takes, cancel=kind == "cancel")
+    once = {part: sum((r["amount"] for r in reversed_once if r["dimension"] == part), ZERO) for part in PARTS}
     row = await repository.insert_refund(
         conn,
         fields={
@@ -259,11 +262,11 @@ async def _write(
             "discount": parts["discount"],
             "tax": parts["tax"],
             "tax_included": math.tax_included(takes),
-            "seller_commission": parts["seller"],
-            "category_commission": parts["category"],
+            "seller_commission": parts["seller"] + once["seller"],
+            "category_commission": parts["category"] + once["category"],
             **fees,
             "total_refunded": total,
-            "commission_reversed": math.commission_total(takes, fees),
+            "commission_reversed": math.commission_total(takes, fees) + sum((r["amount"] for r in reversed_once), ZERO),
             "principal_id": principal.id,
             "idempotency_key": key,
             "request_hash": fingerprint,
@@ -273,6 +276,10 @@ async def _write(
     )
     if given:
         await shipment_repository.give_back(conn, order_id=order_id, positions=given, refund_id=row["id"])
+    if reversed_once:
+        await repository.reverse_charged_once(
+            conn, order_id=order_id, positions=[r["position"] for r in reversed_once], refund_id=row["id"]
+        )
     if kind == "refund" and takes:  # the refunded units' share of each promotion's discount back to its budget
         await promotions.give_back_refunded(conn, order_id=order_id, cent=quantum(currency))
     fees_refunded = bool(order["fees_refunded"]) or include
@@ -300,6 +307,25 @@ async def _write(
     return row
 
 
+async def _charged_once_reversed(
+    conn: Connection, order_id: UUID, lines: Sequence[math.ChargedLine], takes: Sequence[math.LineTake], *, cancel: bool
+) -> list[asyncpg.Record]:
+    """The fees charged once per shipment or order (docs/commission.md) this refund reverses: a shipment's with
+    its seller's last unit, the order's with its last unit, every one with a cancel."""
+    charged = await repository.charged_once(conn, order_id=order_id)
+    if not charged:
+        return []
+    taken = {t.position: t.quantity for t in takes}
+    left = {line.position: line.remaining_units - taken.get(line.position, 0) for line in lines}
+    sellers = {line.position: line.seller_id for line in lines}
+    chosen = set(
+        commission_record.reversible(
+            [(r["position"], r["per"], r["seller_id"]) for r in charged], left, sellers, cancel=cancel
+        )
+    )
+    return [r for r in charged if r["position"] in chosen]
+
+
 async def _announce(conn: Connection, kind: Kind, row: asyncpg.Record) -> None:
     """The webhook event of this refund or cancel, in its transaction (docs/webhooks.md#events)."""
     order = (await assemble(conn, [await _order_row(conn, row["order_id"])]))[0]
@@ -310,16 +336,19 @@ async def _announce(conn: Connection, kind: Kind, row: asyncpg.Record) -> None:
 
 
 def _tax_parts(row: asyncpg.Record) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-    """A line's parts beyond LINE_PARTS (docs/taxes.md): charged (each component, what an exempt
-    tax-inclusive line did not charge) and what earlier refunds gave back of each."""
+    """A line's parts beyond LINE_PARTS (docs/taxes.md, docs/commission.md): charged (each component, what an
+    exempt tax-inclusive line did not charge, each named commission fee) and what earlier refunds gave back
+    of each."""
     stored = row["taxes"]
-    if not stored:
+    fees = commission_record.read_fees(row["commission_fees"])
+    if not stored and not fees:
         return {}, {}
     charged = {f"tax:{part.code}": part.amount for part in tax_record.components(stored)}
     if exempted := tax_record.exempted(stored):
         charged["exempted"] = exempted
     if funded := tax_record.installment_commission(stored):
         charged["installment_commission"] = funded
+    charged.update((f"{commission_record.FEE_PART}{name}", amount) for name, amount in fees.items())
     refunded: dict[str, Decimal] = {}
     for taken in row["r_taxes"] or []:
         for part, amount in taken.items():
@@ -450,7 +479,12 @@ async def refunds_of(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[R
     for line in lines:
         by_refund.setdefault(line["refund_id"], []).append(line)
     shipments = await shipment_repository.sellers_refunded(conn, refund_ids=[r["id"] for r in rows])
-    return [_refund(row, by_refund.get(row["id"], []), shipments.get(row["id"])) for row in rows]
+    once: dict[UUID, list[asyncpg.Record]] = {}
+    for reversal in await repository.charged_once_reversed(conn, refund_ids=[r["id"] for r in rows]):
+        once.setdefault(reversal["refund_id"], []).append(reversal)
+    return [
+        _refund(row, by_refund.get(row["id"], []), shipments.get(row["id"]), once.get(row["id"], [])) for row in rows
+    ]
 
 
 def _refund_taxes(stored: dict[str, str] | None, currency: str) -> dict[str, Any]:
@@ -472,13 +506,24 @@ def _refund_taxes(stored: dict[str, str] | None, currency: str) -> dict[str, Any
     return shown
 
 
-def _refund(row: asyncpg.Record, lines: Sequence[asyncpg.Record], shipments: list[str | None] | None) -> Refund:
+def _refund(
+    row: asyncpg.Record,
+    lines: Sequence[asyncpg.Record],
+    shipments: list[str | None] | None,
+    once: Sequence[asyncpg.Record] = (),
+) -> Refund:
     currency = row["currency"]
 
     def money(value: Decimal) -> Decimal:
         return round_money(value, currency)
 
     split = any(line["prices_include_tax"] for line in lines)
+    fees: dict[str, Decimal] = {}  # docs/commission.md: the named fees it reversed, on lines and charged once
+    for line in lines:
+        for name, amount in commission_record.refunded_fees(line["taxes"]).items():
+            fees[name] = fees.get(name, ZERO) + amount
+    for name, amount in commission_record.order_fees((r["dimension"], r["amount"]) for r in once).items():
+        fees[name] = fees.get(name, ZERO) + amount
     return Refund(
         id=row["id"],
         order_id=row["order_id"],
@@ -494,7 +539,9 @@ def _refund(row: asyncpg.Record, lines: Sequence[asyncpg.Record], shipments: lis
                 discount=money(line["discount"]),
                 tax=money(line["tax"]),
                 commission=LineCommission(
-                    seller=money(line["seller_commission"]), category=money(line["category_commission"])
+                    seller=money(line["seller_commission"]),
+                    category=money(line["category_commission"]),
+                    **commission_record.line_fields(commission_record.refunded_fees(line["taxes"]), currency),
                 ),
                 **({"prices_include_tax": line["prices_include_tax"]} if split else {}),
                 **_refund_taxes(line["taxes"], currency),
@@ -509,4 +556,5 @@ def _refund(row: asyncpg.Record, lines: Sequence[asyncpg.Record], shipments: lis
         created_at=row["created_at"],
         tax_included=money(row["tax_included"]) if split else UNSET,
         shipments=UNSET if shipments is None else shipments,
+        **({"commission_fees": commission_record.shown(fees, currency)} if fees else {}),
     )

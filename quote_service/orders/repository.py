@@ -171,17 +171,19 @@ async def insert_lines(
     money: Sequence[tuple[Decimal, Decimal]],
     taxes: Sequence[dict[str, Any] | None] | None = None,
     at: Placement | None = None,
+    fees: Sequence[dict[str, str] | None] | None = None,
 ) -> None:
-    """The quote's lines, in its order, each with its (category, seller) commission and its
-    (platform contribution, commission tax); `at`: where an edit writes them (docs/orders-and-refunds.md)."""
+    """The quote's lines, in its order, each with its (category, seller) commission, its (platform
+    contribution, commission tax) and its named commission fees (docs/commission.md); `at`: where an edit
+    writes them (docs/orders-and-refunds.md)."""
     first, edit_id = (0, None) if at is None else (at.line, at.edit_id)
     await conn.executemany(
         """INSERT INTO order_lines (order_id, position, product_id, quantity, list_unit_price, unit_price,
                line_subtotal, discount, tax, tax_rate, price_source, flash_sale_id, category_id, seller_id,
                price_list_id, prices_include_tax, commission_category, commission_seller,
-               platform_contribution, commission_tax, taxes, edit_id)
+               platform_contribution, commission_tax, taxes, edit_id, commission_fees)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                   $21, $22)""",
+                   $21, $22, $23)""",
         [
             (
                 order_id,
@@ -206,6 +208,7 @@ async def insert_lines(
                 money[position][1],
                 None if taxes is None else taxes[position],
                 edit_id,
+                None if fees is None else fees[position],
             )
             for position, line in enumerate(lines)
         ],
@@ -297,15 +300,18 @@ async def insert_commissions(
     details: Sequence[CommissionDetail],
     lines: Sequence[int | None],
     at: Placement | None = None,
+    once: Sequence[tuple[str | None, str | None, Decimal | None]] | None = None,
 ) -> None:
     """The quote's commission details (per line, then the per-order logistics one), in its order, each with
-    the position of the line it is on (`lines`, `record_math.detail_lines`; None: the logistics one); `at`:
-    where an edit writes them."""
-    first, first_line = (0, 0) if at is None else (at.commission, at.line)
+    the position of the line it is on (`lines`, `commission_record.details_on_lines`; None: the logistics one,
+    or a fee charged once per shipment or order) and, for such a fee, (per, its seller, the tax on it) (`once`,
+    `commission_record.charged_once`); `at`: where an edit writes them (marked with its id)."""
+    first, first_line, edit_id = (0, 0, None) if at is None else (at.commission, at.line, at.edit_id)
+    kept = once or [(None, None, None)] * len(details)
     await conn.executemany(
         """INSERT INTO order_commissions (order_id, position, product_id, rate_id, dimension, commission_type,
-               base, rate, amount, line_position)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+               base, rate, amount, line_position, per, seller_id, commission_tax, edit_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
         [
             (
                 order_id,
@@ -318,8 +324,10 @@ async def insert_commissions(
                 detail.rate,
                 detail.amount,
                 None if line is None else first_line + line,
+                *charged,
+                edit_id,
             )
-            for position, (detail, line) in enumerate(zip(details, lines, strict=True), start=first)
+            for position, (detail, line, charged) in enumerate(zip(details, lines, kept, strict=True), start=first)
         ],
     )
 
@@ -347,12 +355,13 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID], edited: Seque
         """SELECT order_id, position, product_id, quantity, list_unit_price, unit_price, line_subtotal, discount,
                   tax, tax_rate, price_source, flash_sale_id, category_id, seller_id, price_list_id,
                   prices_include_tax, commission_category, commission_seller, platform_contribution,
-                  commission_tax, taxes
+                  commission_tax, taxes, commission_fees
            FROM order_lines WHERE order_id = any($1::uuid[]) AND retired_by IS NULL ORDER BY order_id, position""",
         ids,
     )
     commissions = await conn.fetch(
-        """SELECT order_id, product_id, rate_id, dimension, commission_type, base, rate, amount, line_position
+        """SELECT order_id, product_id, rate_id, dimension, commission_type, base, rate, amount, line_position,
+                  per, seller_id, commission_tax, refund_id
            FROM order_commissions WHERE order_id = any($1::uuid[]) AND retired_by IS NULL
            ORDER BY order_id, position""",
         ids,

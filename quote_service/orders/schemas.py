@@ -13,6 +13,7 @@ from msgspec import UNSET, UnsetType
 from quote_service.pricing.quote import (
     AppliedCoupon,
     CommissionBreakdown,
+    CommissionFee,
     PriceSource,
     SelectedInstallment,
     SellerTotals,
@@ -35,6 +36,8 @@ class OrderCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 class LineCommission(msgspec.Struct, frozen=True, kw_only=True):
     seller: Decimal
     category: Decimal
+    fees: list[CommissionFee] | UnsetType = UNSET
+    """The line's named commission fees, in name order (docs/commission.md; absent: none)."""
 
 
 class LineDiscount(msgspec.Struct, frozen=True, kw_only=True):
@@ -246,9 +249,13 @@ class Refund(msgspec.Struct, frozen=True, kw_only=True):
     """amount - discount + tax over the lines (without the tax a tax-inclusive line contains), plus the
     fees given back."""
     commission_reversed: Decimal
-    """seller + category over the lines, plus the logistics commission."""
+    """seller + category (+ installment commission and named fees) over the lines, the fees charged once per
+    shipment or order it reversed, plus the logistics commission."""
     created_at: datetime
     tax_included: Decimal | UnsetType = UNSET
     """The tax contained in the tax-inclusive lines given back (shown when there is one)."""
     shipments: list[str | None] | UnsetType = UNSET
     """The sellers whose shipment fee this refund gave back (shown when there is one)."""
+    commission_fees: list[CommissionFee] | UnsetType = UNSET
+    """The named commission fees it reversed, in commission_reversed: its lines' shares, and fees charged once
+    per shipment or order whose last unit it gave back (docs/commission.md; shown when there is one)."""

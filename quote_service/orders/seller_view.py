@@ -17,14 +17,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import msgspec
 from msgspec import UNSET
 
-from quote_service.orders.schemas import Order
+from quote_service.orders.schemas import Order, OrderLine
 from quote_service.pricing.money import round_money
-from quote_service.pricing.quote import CommissionBreakdown
+from quote_service.pricing.quote import CommissionBreakdown, CommissionDetail, CommissionFee
 
 ZERO = Decimal(0)
 
@@ -57,14 +58,22 @@ def seller_view(
     for line in lines:
         for part in line.discounts:
             taken[(part.source, part.code if part.source == "coupon" and part.code else part.id)] += part.amount
-    seller_part = total(line.commission.seller for line in lines)
-    category_part = total(line.commission.category for line in lines)
     breakdown = order.commission_breakdown
-    installment: dict[str, Decimal] = {}  # a seller-funded installment option's part of its lines (docs/taxes.md)
+    # docs/commission.md: fees charged once per shipment or order are the seller's they are charged to
+    charged = [d for d in breakdown.details if d.per is not UNSET and d.seller_id == seller_id]
+    seller_part = total(
+        [*(line.commission.seller for line in lines), *(d.amount for d in charged if d.dimension == "seller")]
+    )
+    category_part = total(
+        [*(line.commission.category for line in lines), *(d.amount for d in charged if d.dimension == "category")]
+    )
+    extra: dict[str, Any] = {}  # a seller-funded installment option's part of its lines (docs/taxes.md), its fees
     if breakdown.installment_commission is not UNSET:
-        installment["installment_commission"] = total(
+        extra["installment_commission"] = total(
             line.installment_commission for line in lines if isinstance(line.installment_commission, Decimal)
         )
+    if breakdown.fees is not UNSET:
+        extra["fees"] = _own_fees(breakdown.fees, lines, charged, currency)
     return msgspec.structs.replace(
         order,
         items=lines,
@@ -79,16 +88,23 @@ def seller_view(
         total_amount=total(line.net + line.tax for line in lines) + delivery_fee,
         logistics_commission=logistics,
         commission_breakdown=CommissionBreakdown(
-            **installment,
-            total_commission=seller_part + category_part + logistics + sum(installment.values(), ZERO),
+            **extra,
+            total_commission=seller_part
+            + category_part
+            + logistics
+            + extra.get("installment_commission", ZERO)
+            + sum((fee.amount for fee in extra.get("fees", ())), ZERO),
             seller_commission=seller_part,
             category_commission=category_part,
             logistics_commission=logistics,
             currency=breakdown.currency,
             details=[
-                msgspec.structs.replace(d, line=own[d.line])
-                for d in breakdown.details
-                if isinstance(d.line, int) and d.line in own
+                *(
+                    msgspec.structs.replace(d, line=own[d.line])
+                    for d in breakdown.details
+                    if isinstance(d.line, int) and d.line in own
+                ),
+                *charged,
             ],
         ),
         applied_coupons=[
@@ -111,3 +127,18 @@ def seller_view(
         balance_due=total(amount for amount in moved.values() if amount > 0),
         refunds=[refund_id for refund_id, _ in refunds],
     )
+
+
+def _own_fees(
+    fees: Sequence[CommissionFee], lines: Sequence[OrderLine], charged: Sequence[CommissionDetail], currency: str
+) -> list[CommissionFee]:
+    """The seller's named fees: its lines' and those charged to it per shipment or order, every name of the
+    order's (0 where it paid none)."""
+    mine = {fee.name: ZERO for fee in fees}
+    for line in lines:
+        for fee in line.commission.fees or ():
+            mine[fee.name] += fee.amount
+    for detail in charged:
+        if detail.dimension in mine:
+            mine[detail.dimension] += detail.amount
+    return [CommissionFee(name=name, amount=round_money(amount, currency)) for name, amount in mine.items()]

@@ -49,7 +49,14 @@ from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, NotFound, QuantityLimitReached
 from quote_service.flash_sales.purchases import Purchases
-from quote_service.orders import record_math, refund_repository, repository, shipment_repository, tax_record
+from quote_service.orders import (
+    commission_record,
+    record_math,
+    refund_repository,
+    repository,
+    shipment_repository,
+    tax_record,
+)
 from quote_service.orders.schemas import (
     LineCommission,
     LineDiscount,
@@ -349,11 +356,11 @@ async def _write_order(
         await repository.insert_redemptions(conn, order_id=order_id, customer_id=quote.customer_id, coupons=coupons)
     if used:
         await promotions.count_promotion_use(conn, order_id=order_id, customer_id=quote.customer_id, used=used)
-    on_lines = record_math.detail_lines(
-        [line.product_id for line in quote.items], [(d.product_id, d.dimension) for d in commission.details]
-    )
+    on_lines = commission_record.details_on_lines([line.product_id for line in quote.items], commission.details)
     await write_record(conn, order_id, quote, commission_tax_rate, on_lines)
-    await repository.insert_commissions(conn, order_id=order_id, details=commission.details, lines=on_lines)
+    cent = quantum(quote.currency)
+    once = [commission_record.charged_once(detail, commission_tax_rate, cent) for detail in commission.details]
+    await repository.insert_commissions(conn, order_id=order_id, details=commission.details, lines=on_lines, once=once)
     if quote.shipments and not isinstance(quote.sellers, UnsetType):
         await shipment_repository.insert_shipments(
             conn, order_id=order_id, shipments=quote.shipments, sellers=quote.sellers
@@ -374,16 +381,16 @@ async def write_record(
     applied: the order's priced record, from the quote as it was priced (never recomputed). `at`: where an
     edit writes its edited basket's (docs/orders-and-refunds.md#edits-and-exchanges)."""
     details = quote.commission_breakdown.details
-    commissions = record_math.line_commissions(
-        len(quote.items), [(line, d.dimension, d.amount) for line, d in zip(on_lines, details, strict=True)]
-    )
+    on = [(line, d.dimension, d.amount) for line, d in zip(on_lines, details, strict=True)]
+    commissions = record_math.line_commissions(len(quote.items), on)
+    fees = commission_record.line_fees(len(quote.items), on)  # docs/commission.md: [{}, ...] without named fees
     cent = quantum(quote.currency)
     money = [
         (
             _platform_funded(line),
-            record_math.commission_tax(category + seller, commission_tax_rate, cent),
+            record_math.commission_tax(category + seller + sum(named.values(), ZERO), commission_tax_rate, cent),
         )
-        for line, (category, seller) in zip(quote.items, commissions, strict=True)
+        for line, (category, seller), named in zip(quote.items, commissions, fees, strict=True)
     ]
     await repository.insert_lines(
         conn,
@@ -393,6 +400,7 @@ async def write_record(
         money=money,
         taxes=tax_record.line_taxes(quote),
         at=at,
+        fees=[commission_record.stored_fees(named) for named in fees],
     )
     # The goods discounts' sources, in the order the engine applied them: promotions, then coupons.
     # A FREE_DELIVERY promotion's or coupon's amount is the fee it waived, no line's discount.
@@ -768,6 +776,7 @@ def order_from_rows(
                 commission=LineCommission(
                     category=round_money(commissions[position][0], currency),
                     seller=round_money(commissions[position][1], currency),
+                    **commission_record.line_fields(line["commission_fees"], currency),
                 ),
                 **_split(line, currency, split),
                 **_finance(line, currency),
@@ -777,6 +786,7 @@ def order_from_rows(
         ],
         commission_breakdown=CommissionBreakdown(
             **tax_record.installment_breakdown(row["tax_terms"], currency),
+            **commission_record.breakdown_fields(details, currency),
             total_commission=round_money(row["total_commission"], currency),
             seller_commission=round_money(row["seller_commission"], currency),
             category_commission=round_money(row["category_commission"], currency),
@@ -792,6 +802,7 @@ def order_from_rows(
                     base=round_money(detail["base"], currency),
                     rate=detail["rate"],
                     amount=round_money(detail["amount"], currency),
+                    **commission_record.charged_once_fields(detail),
                 )
                 for detail in details
             ],
@@ -818,7 +829,7 @@ def order_from_rows(
         refunds=list(refunds),
         tax_included=round_money(row["tax_included"], currency) if split else UNSET,
         shipments=_shipments(shipments, currency) if shipments else UNSET,
-        sellers=_sellers(shipments, currency) if shipments else UNSET,
+        sellers=_sellers(shipments, currency, commission_record.seller_fees(lines, details)) if shipments else UNSET,
         **tax_record.order_fields(row["tax_terms"], currency),
         # docs/flash-sales.md#a-purchase-is-an-order: the flash purchase the order records, when it is one.
         flash_sale_id=UNSET if row["flash_purchase_id"] is None else row["flash_sale_id"],
@@ -838,7 +849,7 @@ def order_from_rows(
     )
 
 
-def _detail_line(position: int | None, index_of: dict[int, int] | None) -> dict[str, int]:
+def _detail_line(position: int | None, index_of: dict[int, int] | None) -> dict[str, Any]:
     """A commission detail's `line`: the index in `items` of the line it is on (none: the logistics one)."""
     if position is None:
         return {}
@@ -865,27 +876,35 @@ def _shipments(rows: Sequence[asyncpg.Record], currency: str) -> list[OrderShipm
     ]
 
 
-def _sellers(rows: Sequence[asyncpg.Record], currency: str) -> list[SellerTotals]:
-    """An order's per-seller totals, as its quote showed them."""
-    return [
-        SellerTotals(
-            seller_id=r["seller_id"],
-            goods=round_money(r["seller_goods"], currency),
-            discount=round_money(r["seller_discount"], currency),
-            tax=round_money(r["seller_tax"], currency),
-            tax_included=round_money(r["seller_tax_included"], currency),
-            delivery_fee=round_money(r["delivery_fee"], currency),
-            commission=round_money(r["seller_commission"], currency),
-            commission_tax=round_money(r["seller_commission_tax"], currency),
-            payout=round_money(r["seller_payout"], currency),
-            **{
-                name: round_money(r[f"seller_{name}"], currency)
-                for name in ("platform_contribution", "tax_exempted")
-                if r[f"seller_{name}"] is not None
-            },
+def _sellers(
+    rows: Sequence[asyncpg.Record], currency: str, fees: dict[str | None, dict[str, Decimal]] | None
+) -> list[SellerTotals]:
+    """An order's per-seller totals, as its quote showed them (`fees`: each seller's named fees, every name
+    of the order's on each; None: the order has none)."""
+    shown: list[SellerTotals] = []
+    for r in rows:
+        extra: dict[str, Any] = {
+            name: round_money(r[f"seller_{name}"], currency)
+            for name in ("platform_contribution", "tax_exempted")
+            if r[f"seller_{name}"] is not None
+        }
+        if fees is not None:
+            extra["fees"] = commission_record.shown(fees.get(r["seller_id"], {}), currency)
+        shown.append(
+            SellerTotals(
+                seller_id=r["seller_id"],
+                goods=round_money(r["seller_goods"], currency),
+                discount=round_money(r["seller_discount"], currency),
+                tax=round_money(r["seller_tax"], currency),
+                tax_included=round_money(r["seller_tax_included"], currency),
+                delivery_fee=round_money(r["delivery_fee"], currency),
+                commission=round_money(r["seller_commission"], currency),
+                commission_tax=round_money(r["seller_commission_tax"], currency),
+                payout=round_money(r["seller_payout"], currency),
+                **extra,
+            )
         )
-        for r in rows
-    ]
+    return shown
 
 
 def _split(line: asyncpg.Record, currency: str, gross: bool) -> dict[str, Any]:

@@ -6,7 +6,10 @@ active, effective now (half-open `[effective_from, effective_to)`) and in the qu
 a PERCENTAGE rate without a currency, which applies in every currency (docs/markets.md: amounts
 need a currency, a percentage does not).
 
-Each rate feeds one of three components, which ADD UP (`component_of`):
+Each rate feeds one component, and the components ADD UP (`component_of`): the three below, and any
+named one (`payment_fee`, `platform_fee`: a fee with a winner of its own per item, docs/commission.md).
+A rate's `base` (net, gross, gross with delivery) and FLAT `per` (unit, line, shipment, order) are
+charged by `commission_charges`; a rate that uses neither charges here as it always did.
 
 - `category`, per item: one winner among the category rates; none → the default rate
   (DEFAULT_COMMISSION_RATE). A seller's negotiated category rate (seller + category, or
@@ -25,6 +28,7 @@ docs/pricing.md (score seller 4 + category 2 + region 1, then city over country;
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from datetime import UTC, datetime
@@ -41,6 +45,14 @@ CommissionType = Literal["PERCENTAGE", "FLAT", "TIERED"]
 Component = Literal["category", "seller", "logistics"]
 ItemComponent = Literal["category", "seller"]
 """The components charged per item (logistics is charged per quote)."""
+Base = Literal["net", "gross", "gross_with_delivery"]
+"""What a PERCENTAGE or TIERED rate is a share of (docs/commission.md#bases)."""
+Per = Literal["unit", "line", "shipment", "order"]
+"""What a FLAT rate charges its amount for (docs/commission.md#flat-fees-per-unit-line-shipment-or-order)."""
+PARTS: tuple[str, ...] = ("category", "seller", "logistics")
+"""The three parts of every commission; any other component is a named fee (`is_fee`)."""
+FEE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+"""A named component: `payment_fee`, `platform_fee`, ..."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -75,8 +87,14 @@ class CommissionRate(msgspec.Struct, frozen=True, kw_only=True):
     is_active: bool = True
     priority: int = 0
     created_at: datetime
-    component: Component | None = None
-    """Which part of the commission the rate feeds; None: derived from its dimensions (`component_of`)."""
+    component: str | None = None
+    """Which part of the commission the rate feeds (`category`, `seller`, `logistics`, or a named fee such as
+    `payment_fee`); None: derived from its dimensions (`component_of`)."""
+    base: Base = "net"
+    """PERCENTAGE and TIERED: the line's net, its gross (net + tax), or its gross and its share of its
+    shipment's delivery fee."""
+    per: Per = "unit"
+    """FLAT: the amount per unit, per line, once per shipment or once per order."""
 
 
 def default_rate(percent: Decimal, currency: str) -> CommissionRate:
@@ -91,6 +109,16 @@ def default_rate(percent: Decimal, currency: str) -> CommissionRate:
     )
 
 
+def is_fee(component: str) -> bool:
+    """A named component (a fee such as `payment_fee`), not one of the three parts."""
+    return component not in PARTS
+
+
+def charged_as_before(rate: CommissionRate) -> bool:
+    """The rate charges as every rate did before bases and `per` (on the net; FLAT per unit)."""
+    return rate.base == "net" and rate.per == "unit"
+
+
 def derived_component(*, logistics_provider: str | None, seller_id: str | None, category_id: str | None) -> Component:
     """The component of a rate that does not set one: `logistics` when it names a logistics
     provider, else `seller` when it names a seller and no category, else `category`."""
@@ -99,7 +127,7 @@ def derived_component(*, logistics_provider: str | None, seller_id: str | None, 
     return "seller" if seller_id is not None and category_id is None else "category"
 
 
-def component_of(rate: CommissionRate) -> Component:
+def component_of(rate: CommissionRate) -> str:
     """The rate's component: as set, else derived from its dimensions."""
     if rate.component is not None:
         return rate.component
@@ -124,14 +152,19 @@ class CommissionIndex:
     item looks up its seller-or-none x category-or-none x city/country/none keys. Logistics
     rates are keyed by (provider, currency) and filtered on their few remaining dimensions.
     Rates that can never match are left out: inactive ones, a logistics rate without a
-    provider, a category or seller rate naming a provider (the API refuses both shapes).
+    provider, a category, seller or named rate naming a provider (the API refuses both shapes).
+    `fee_names` are the named components of its per-item rates, sorted; `extended` says whether any
+    per-item rate uses docs/commission.md (a named component, a base other than net, FLAT per other than
+    unit): when not, a quote prices its commission as it always did and pays nothing for the feature.
     """
 
-    __slots__ = ("_items", "_logistics")
+    __slots__ = ("_items", "_logistics", "extended", "fee_names")
 
     def __init__(self, rates: Iterable[CommissionRate]) -> None:
         items: defaultdict[_ItemKey, list[CommissionRate]] = defaultdict(list)
         logistics: defaultdict[tuple[str, str | None], list[CommissionRate]] = defaultdict(list)
+        names: set[str] = set()
+        extended = False
         for rate in rates:
             if not rate.is_active:
                 continue
@@ -142,7 +175,12 @@ class CommissionIndex:
             elif rate.logistics_provider is None:
                 key = (component, rate.currency, rate.seller_id, rate.category_id, _region_key(rate.region))
                 items[key].append(rate)
+                if is_fee(component):
+                    names.add(component)
+                extended = extended or not charged_as_before(rate)
         self._items = {key: tuple(found) for key, found in items.items()}
+        self.fee_names = tuple(sorted(names))
+        self.extended = extended or bool(names)
         self._logistics = {key: tuple(found) for key, found in logistics.items()}
 
     def __len__(self) -> int:
@@ -157,7 +195,7 @@ class CommissionIndex:
 
     def item_candidates(
         self,
-        component: ItemComponent,
+        component: str,
         *,
         category_id: str | None,
         seller_id: str | None,
@@ -214,7 +252,7 @@ def _best(matches: Iterable[tuple[CommissionRate, RegionMatch]]) -> CommissionRa
 
 def resolve_item_rate(
     index: CommissionIndex,
-    component: ItemComponent,
+    component: str,
     *,
     category_id: str | None,
     seller_id: str | None,
@@ -226,7 +264,7 @@ def resolve_item_rate(
     """The winning rate of `component` for one item (`seller_id`: the item's, else the quote's).
 
     None: no rate of the component matches (the category component then takes the default rate,
-    the seller component charges nothing).
+    the seller component and a named one charge nothing).
     """
 
     def matches() -> Iterable[tuple[CommissionRate, RegionMatch]]:

@@ -3,7 +3,8 @@
 Steps, in order: list price, flash-sale split, price rules and line subtotals (`lines`),
 coupons (`discounts`), tax per line (`settle`: added to a net line, contained in a tax-inclusive
 one, docs/markets.md), delivery and small-basket fees (`delivery`, in their currency), the total,
-and commission on each line's net (`settle`, `commission_breakdown`). Money is Decimal throughout and
+and commission on each line's net (`settle`, `commission_breakdown`; other bases, FLAT per line, shipment
+or order and named fees in `commission_charges`, only where a rate asks). Money is Decimal throughout and
 rounded half up to the currency's minor units once per line and once per fee; every total is
 the exact sum of the rounded parts it names. No I/O, no clock: `now` and `quote_id` are arguments.
 
@@ -27,6 +28,7 @@ from msgspec.structs import replace
 from quote_service.errors import FieldError, ValidationFailed, invalid
 from quote_service.pricing.attributes import quote_attributes
 from quote_service.pricing.commission_breakdown import commission_breakdown
+from quote_service.pricing.commission_charges import charge_commission
 from quote_service.pricing.coupons import Coupon, CouponSet
 from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
 from quote_service.pricing.discounts import CouponResult, apply_coupons, discount_cap
@@ -229,7 +231,15 @@ def price_quote(
         shown_subtotal = subtotal - exempted
     total = shown_subtotal - discount + tax_amount + fee + small.amount
 
-    # 10: commission
+    # 10: commission (as marketplaces charge it, docs/commission.md, only where a line's rates ask: written out,
+    # no call, for a quote whose lines do not, in a configuration that has such rates)
+    charges = None
+    if snapshot.commissions.extended:
+        for line in lines:
+            if line.priced.plan.extended:
+                charges = charge_commission(lines, settled, region, parcels=parcels, delivery_fee=fee)
+                charges.settle_into(settled)
+                break
     commission = commission_breakdown(
         lines,
         settled,
@@ -240,6 +250,8 @@ def price_quote(
     )
     if parcels is not None:  # logistics commission per shipment, on its fee
         commission = parcels.with_logistics(commission, region, request.logistics_provider)
+    if charges is not None:
+        commission = charges.with_fees(commission)
 
     # Every amount below the ceiling (docs/quotes-and-orders.md#the-money-ceiling): each line passed
     # it in `price_lines`, the parts are never negative, so these sums bound every other amount.
@@ -314,7 +326,9 @@ def price_quote(
         shipments=UNSET if parcels is None else parcels.shown(),
         sellers=UNSET
         if parcels is None
-        else seller_totals(parcels, lines, settled, commission_tax_rate=defaults.commission_tax_rate, cent=region.cent),
+        else seller_totals(
+            parcels, lines, settled, commission_tax_rate=defaults.commission_tax_rate, cent=region.cent, charges=charges
+        ),
         hints=UNSET
         if not request.hints
         else next_steps(  # docs/promotions.md#hints: after every total, changing none

@@ -38,7 +38,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
-from quote_service.pricing.commission import CommissionRate, ItemComponent, commission_amount, default_rate
+from quote_service.pricing.commission import CommissionRate, charged_as_before, commission_amount, default_rate
 from quote_service.pricing.money import ZERO, quantum
 from quote_service.pricing.quote import AppliedRule, CommissionDetail, EngineDefaults, PriceSource, QuoteLine
 from quote_service.pricing.resolution import Resolution
@@ -141,6 +141,10 @@ class LinePlan:
     __slots__ = (
         "category_fraction",
         "category_rate",
+        "charged_by",
+        "delivered",
+        "extended",
+        "fee_rates",
         "price_rules",
         "region",
         "seller_fraction",
@@ -178,7 +182,7 @@ class LinePlan:
         self.tax_divisor = self.tax_rate + 100
         """100 + the rate: a tax-inclusive line contains `gross * rate / (100 + rate)` (`contained_tax`)."""
 
-        def winner(component: ItemComponent) -> CommissionRate | None:
+        def winner(component: str) -> CommissionRate | None:
             return resolution.item_rate(
                 component, category_id=category_id, seller_id=seller_id, city=city, country=country,
                 currency=region.currency, now=now,
@@ -191,6 +195,22 @@ class LinePlan:
         """The seller component's winner; None: the line pays no seller commission."""
         self.category_fraction = _plain_fraction(self.category_rate)
         self.seller_fraction = None if self.seller_rate is None else _plain_fraction(self.seller_rate)
+        self.fee_rates = tuple((name, found) for name in resolution.fee_names if (found := winner(name)) is not None)
+        """Each named component's winner (docs/commission.md#named-fees), in name order; () without any."""
+        self.extended = bool(self.fee_rates) or not charged_as_before(self.category_rate)
+        if self.seller_rate is not None and not charged_as_before(self.seller_rate):
+            self.extended = True
+        """The line pays commission as docs/commission.md charges it (a named fee, a base other than net, a
+        FLAT rate per line, shipment or order): `commission_charges` works it out once delivery is known.
+        `commission` (what settle and the line's memo use) stays the net, per-unit reading of its rates."""
+        self.charged_by: tuple[tuple[str, CommissionRate], ...] = (
+            ("category", self.category_rate),
+            *(() if self.seller_rate is None else (("seller", self.seller_rate),)),
+            *self.fee_rates,
+        )
+        """Each component's winner in the order its details come: category, seller, the named ones."""
+        self.delivered = any(rate.base == "gross_with_delivery" for _, rate in self.charged_by)
+        """A winner takes a share of the shipment's delivery fee into its base."""
 
     def components(self) -> tuple[Component, ...]:
         """The line's taxes: a compound rule's components, else its one rate, code TAX."""

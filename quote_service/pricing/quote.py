@@ -282,9 +282,10 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
 
 class CommissionDetail(msgspec.Struct, frozen=True, kw_only=True):
     product_id: str | None
-    """None for the per-quote logistics line."""
+    """None for the per-quote logistics line, and for a fee charged once per shipment or order."""
     rate_id: UUID | None
-    dimension: Literal["seller", "category", "logistics"]
+    dimension: str
+    """The component: `category`, `seller`, `logistics`, or a named fee (docs/commission.md)."""
     commission_type: Literal["PERCENTAGE", "FLAT", "TIERED"]
     base: Decimal
     rate: Decimal | None
@@ -297,6 +298,22 @@ class CommissionDetail(msgspec.Struct, frozen=True, kw_only=True):
             "first). One product id may be on several lines: the line, not the product, owns the money."
         ),
     ] = UNSET
+    # docs/commission.md: only on a FLAT rate's fee charged once per shipment or once per order (no line's).
+    per: Annotated[
+        Literal["shipment", "order"] | UnsetType,
+        msgspec.Meta(description="A FLAT fee charged once per shipment or once per order, on no line."),
+    ] = UNSET
+    seller_id: Annotated[
+        str | UnsetType | None,
+        msgspec.Meta(description="Who a fee charged once per shipment or order is charged to."),
+    ] = UNSET
+
+
+class CommissionFee(msgspec.Struct, frozen=True, kw_only=True):
+    """A named commission component's amount (docs/commission.md#named-fees)."""
+
+    name: str
+    amount: Decimal
 
 
 class CommissionBreakdown(msgspec.Struct, frozen=True, kw_only=True):
@@ -311,6 +328,13 @@ class CommissionBreakdown(msgspec.Struct, frozen=True, kw_only=True):
         msgspec.Meta(
             description="A seller-funded installment option chosen: what the sellers pay for it, in "
             "total_commission (docs/taxes.md#installments)."
+        ),
+    ] = UNSET
+    fees: Annotated[
+        list[CommissionFee] | UnsetType,
+        msgspec.Meta(
+            description="The named components (payment_fee, platform_fee, ...) in name order, each in "
+            "total_commission; only where a named rate applies (docs/commission.md)."
         ),
     ] = UNSET
 
@@ -444,6 +468,13 @@ class SellerTotals(msgspec.Struct, frozen=True, kw_only=True):
         msgspec.Meta(
             description="The tax the seller's exempt tax-inclusive lines held and did not charge (already left out "
             "of goods). On every seller of a quote with `tax_exempted`."
+        ),
+    ] = UNSET
+    fees: Annotated[
+        list[CommissionFee] | UnsetType,
+        msgspec.Meta(
+            description="The seller's named commission fees (in `commission`), in name order; on every seller of "
+            "a quote with `commission_breakdown.fees` (docs/commission.md)."
         ),
     ] = UNSET
 

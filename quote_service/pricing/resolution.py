@@ -30,7 +30,6 @@ from uuid import UUID
 from quote_service.pricing.commission import (
     CommissionIndex,
     CommissionRate,
-    ItemComponent,
     resolve_item_rate,
     resolve_logistics_rate,
 )
@@ -204,9 +203,14 @@ class Resolution:
             self._fees[key] = found
             return found
 
+    @property
+    def fee_names(self) -> tuple[str, ...]:
+        """The named commission components of the snapshot's per-item rates, sorted (docs/commission.md)."""
+        return self._index.fee_names
+
     def item_rate(
         self,
-        component: ItemComponent,
+        component: str,
         *,
         category_id: str | None,
         seller_id: str | None,

@@ -23,8 +23,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from msgspec import UNSET
 
+from quote_service.pricing.commission_charges import Charges
 from quote_service.pricing.lines import Line
-from quote_service.pricing.quote import SellerTotals
+from quote_service.pricing.quote import CommissionFee, SellerTotals
 from quote_service.pricing.settle import Settled
 from quote_service.pricing.shipments import Shipments
 
@@ -37,19 +38,29 @@ def commission_tax(commission: Decimal, percent: Decimal, cent: Decimal) -> Deci
 
 
 def seller_totals(
-    shipments: Shipments, lines: Sequence[Line], settled: Settled, *, commission_tax_rate: Decimal, cent: Decimal
+    shipments: Shipments,
+    lines: Sequence[Line],
+    settled: Settled,
+    *,
+    commission_tax_rate: Decimal,
+    cent: Decimal,
+    charges: Charges | None = None,
 ) -> list[SellerTotals]:
-    """Each shipment's seller's share of the quote, in the shipments' order."""
+    """Each shipment's seller's share of the quote, in the shipments' order. `charges`: the commission as
+    docs/commission.md charges it (each line's, and the fees charged per shipment or order, each taxed once)."""
     zero = shipments.zero
     # seller -> [goods, discount, tax, included, platform, commission, tax on it, exempted]
     sums: dict[str | None, list[Decimal]] = {}
     details = settled.details
     funded = exempt = False  # some line has a platform-funded discount, or is exempt tax-inclusive
     at = 0  # settle writes each line's category detail, then its seller detail when its plan has a seller rate
-    for line, item in zip(lines, settled.items, strict=True):
-        taken = 1 if line.priced.plan.seller_rate is None else 2
-        commission = sum((detail.amount for detail in details[at : at + taken]), zero)
-        at += taken
+    for index, (line, item) in enumerate(zip(lines, settled.items, strict=True)):
+        if charges is None:
+            taken = 1 if line.priced.plan.seller_rate is None else 2
+            commission = sum((detail.amount for detail in details[at : at + taken]), zero)
+            at += taken
+        else:
+            commission = charges.lines[index][0]
         entry = sums.setdefault(line.priced.seller_id, [zero] * 8)
         entry[0] += item.line_subtotal
         entry[1] += item.discount
@@ -64,6 +75,11 @@ def seller_totals(
             exempt = True
         entry[5] += commission
         entry[6] += commission_tax(commission, commission_tax_rate, cent)
+    if charges is not None:
+        for group in charges.groups:  # a fee per shipment or order: its seller's, taxed once
+            entry = sums[group.seller_id]
+            entry[5] += group.amount
+            entry[6] += commission_tax(group.amount, commission_tax_rate, cent)
     totals = []
     for parcel in shipments.parcels:
         goods, discount, tax, included, platform, commission, tax_on_it, exempted = sums[parcel.seller_id]
@@ -81,6 +97,20 @@ def seller_totals(
                 payout=goods - discount + tax + platform - commission - tax_on_it + parcel.fee,
                 platform_contribution=platform if funded else UNSET,
                 tax_exempted=exempted if exempt else UNSET,
+                fees=UNSET if charges is None or not charges.fees else seller_fees(charges, parcel.seller_id, zero),
             )
         )
     return totals
+
+
+def seller_fees(charges: Charges, seller_id: str | None, zero: Decimal) -> list[CommissionFee]:
+    """One seller's named fees, every name of the quote's in name order (0 where it paid none)."""
+    fees = dict.fromkeys(charges.fees, zero)
+    for (_, on_line), item_seller in zip(charges.lines, charges.sellers, strict=True):
+        if item_seller == seller_id:
+            for name, amount in on_line.items():
+                fees[name] += amount
+    for group in charges.groups:
+        if group.seller_id == seller_id and group.component in fees:
+            fees[group.component] += group.amount
+    return [CommissionFee(name=name, amount=fees[name]) for name in sorted(fees)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
@@ -41,6 +42,8 @@ from quote_service.pricing.engine import price_quote, region_for, served_flags
 from quote_service.pricing.installments import InstallmentPlan, with_installments
 from quote_service.pricing.money import round_money
 from quote_service.pricing.plan import RegionPlan
+from quote_service.pricing.price_lists import PriceBook
+from quote_service.pricing.promotions import PromotionBook
 from quote_service.pricing.quote import (
     Address,
     CatalogProduct,
@@ -159,6 +162,8 @@ class QuoteService:
         # collector to traverse (10,000 live Quote objects made full collections take ~150 ms;
         # the inputs kept as objects, ~25 ms).
         self._recent: OrderedDict[bytes, _Recent] = OrderedDict()
+        self._previews: dict[bool, tuple[ConfigSnapshot, ConfigSnapshot]] = {}
+        """The configuration of payout previews (`preview_config`), per with-promotions, with its snapshot."""
 
     def reset(self) -> None:
         """Forget the recent quotes, the rate limits' buckets and the prior-price memo, as a
@@ -408,6 +413,23 @@ class QuoteService:
             defaults=self.defaults, now=self._clock(), quote_id=ids.uuid4(),
         )  # fmt: skip
         return quote, products
+
+    def now(self) -> datetime:
+        """The instant quotes are priced at now (tests hold the clock still)."""
+        return self._clock()
+
+    def preview_config(self, *, promotions: bool) -> ConfigSnapshot:
+        """The configuration a payout preview prices under (quotes/payout_preview.py): the current snapshot
+        without price lists and, unless `promotions`, without automatic promotions. Made once per snapshot,
+        with a memo of its own: the previews' many prices never crowd the quotes' memo."""
+        snapshot = self._config.snapshot
+        kept = self._previews.get(promotions)
+        if kept is None or kept[0] is not snapshot:
+            stripped = dataclasses.replace(snapshot, price_lists=PriceBook())
+            if not promotions:
+                stripped = dataclasses.replace(stripped, promotions=PromotionBook())
+            kept = self._previews[promotions] = (snapshot, stripped)
+        return kept[1]
 
     async def catalog_product(self, product_id: uuid.UUID) -> CatalogProduct | None:
         """A catalog product as quotes see it (the product cache), or None when there is none."""

@@ -20,11 +20,13 @@ from quote_service.db.pool import Connection
 # seller's: docs/shipping.md), not an order-wide logistics one. `delivery` is the seller's shipment fee.
 # Orders and refunds from before platform contributions and commission tax were kept count 0 of both.
 # An exempt tax-inclusive line's subtotal is its net (the tax its price held was never charged, docs/taxes.md);
-# a seller-funded installment option's commission on a line counts in its commission (and its reversal).
-# An order counts as it was placed (its lines and shipment written with it, `edit_id IS NULL`); each edit of it
-# is an entry of its own at the edit's time (kind `edit`, order_edit_sellers: what it changed of each part,
-# docs/orders-and-refunds.md#edits-and-exchanges). Its refund of a negative difference has no lines: the edit's
-# entry carries that money, once.
+# a seller-funded installment option's commission on a line counts in its commission (and its reversal), and so
+# do a line's named fees and the fees charged to the seller once per shipment or order (docs/commission.md),
+# those with the tax on them, reversed by the refund that gave back their shipment's or order's last unit.
+# An order counts as it was placed (its lines, shipment and once-charged fees written with it, no `edit_id`);
+# each edit of it is an entry of its own at the edit's time (kind `edit`, order_edit_sellers: what it changed of
+# each part, docs/orders-and-refunds.md#edits-and-exchanges). Its refund of a negative difference has no lines:
+# the edit's entry carries that money, once.
 _ENTRIES = """
 WITH sold AS (
     SELECT o.id AS order_id, o.created_at AS at,
@@ -32,10 +34,16 @@ WITH sold AS (
            sum(l.tax) AS tax, sum(COALESCE(l.platform_contribution, 0)) AS platform,
            sum(COALESCE(l.commission_tax, 0)) AS commission_tax,
            sum(COALESCE(l.commission_category, 0) + COALESCE(l.commission_seller, 0)
-               + COALESCE((l.taxes ->> 'installment_commission')::numeric, 0)) AS commission
+               + COALESCE((l.taxes ->> 'installment_commission')::numeric, 0)
+               + COALESCE((SELECT sum(f.value::numeric) FROM jsonb_each_text(l.commission_fees) f), 0)) AS commission
     FROM order_lines l JOIN orders o ON o.id = l.order_id
     WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4 AND l.edit_id IS NULL
     GROUP BY o.id
+), charged AS (
+    SELECT c.order_id, sum(c.amount) AS commission, sum(COALESCE(c.commission_tax, 0)) AS commission_tax
+    FROM order_commissions c JOIN sold s ON s.order_id = c.order_id
+    WHERE c.per IS NOT NULL AND c.seller_id = $1 AND c.edit_id IS NULL
+    GROUP BY c.order_id
 ), shipped AS (
     SELECT sh.order_id, sh.delivery_fee AS delivery, sh.logistics_commission AS logistics
     FROM order_shipments sh JOIN sold s ON s.order_id = sh.order_id
@@ -45,7 +53,9 @@ WITH sold AS (
            -sum(rl.amount - rl.discount - CASE WHEN rl.prices_include_tax THEN rl.tax ELSE 0 END) AS goods,
            -sum(rl.tax) AS tax, -sum(COALESCE(rl.platform_contribution, 0)) AS platform,
            -sum(rl.seller_commission + rl.category_commission
-                + COALESCE((rl.taxes ->> 'installment_commission')::numeric, 0)) AS commission,
+                + COALESCE((rl.taxes ->> 'installment_commission')::numeric, 0)
+                + COALESCE((SELECT sum(f.value::numeric) FROM jsonb_each_text(rl.taxes) f
+                            WHERE f.key LIKE 'fee:%'), 0)) AS commission,
            -sum(COALESCE(rl.commission_tax, 0)) AS commission_tax
     FROM refunds r JOIN refund_lines rl ON rl.refund_id = r.id
     JOIN order_lines l ON l.order_id = rl.order_id AND l.position = rl.position
@@ -55,17 +65,24 @@ WITH sold AS (
     SELECT r.id, r.order_id, r.created_at AS at, -sh.delivery_fee AS delivery, -sh.logistics_commission AS logistics
     FROM refunds r JOIN order_shipments sh ON sh.refund_id = r.id
     WHERE sh.seller_id = $1 AND r.currency = $2 AND r.created_at >= $3 AND r.created_at < $4
+), uncharged AS (
+    SELECT r.id, r.order_id, r.created_at AS at, -sum(c.amount) AS commission,
+           -sum(COALESCE(c.commission_tax, 0)) AS commission_tax
+    FROM refunds r JOIN order_commissions c ON c.refund_id = r.id
+    WHERE c.seller_id = $1 AND r.currency = $2 AND r.created_at >= $3 AND r.created_at < $4
+    GROUP BY r.id
 ), entries AS (
     SELECT 'order' AS kind, s.order_id AS id, s.order_id, s.at, s.goods, s.tax, s.platform,
-           s.commission + COALESCE(sh.logistics, 0) AS commission, s.commission_tax,
+           s.commission + COALESCE(sh.logistics, 0) + COALESCE(c.commission, 0) AS commission,
+           s.commission_tax + COALESCE(c.commission_tax, 0) AS commission_tax,
            COALESCE(sh.delivery, 0) AS delivery
-    FROM sold s LEFT JOIN shipped sh ON sh.order_id = s.order_id
+    FROM sold s LEFT JOIN shipped sh ON sh.order_id = s.order_id LEFT JOIN charged c ON c.order_id = s.order_id
     UNION ALL
-    SELECT 'refund', COALESCE(g.id, u.id), COALESCE(g.order_id, u.order_id), COALESCE(g.at, u.at),
-           COALESCE(g.goods, 0), COALESCE(g.tax, 0), COALESCE(g.platform, 0),
-           COALESCE(g.commission, 0) + COALESCE(u.logistics, 0), COALESCE(g.commission_tax, 0),
-           COALESCE(u.delivery, 0)
-    FROM returned g FULL JOIN unshipped u ON u.id = g.id
+    SELECT 'refund', COALESCE(g.id, u.id, k.id), COALESCE(g.order_id, u.order_id, k.order_id),
+           COALESCE(g.at, u.at, k.at), COALESCE(g.goods, 0), COALESCE(g.tax, 0), COALESCE(g.platform, 0),
+           COALESCE(g.commission, 0) + COALESCE(u.logistics, 0) + COALESCE(k.commission, 0),
+           COALESCE(g.commission_tax, 0) + COALESCE(k.commission_tax, 0), COALESCE(u.delivery, 0)
+    FROM returned g FULL JOIN unshipped u ON u.id = g.id FULL JOIN uncharged k ON k.id = COALESCE(g.id, u.id)
     UNION ALL
     SELECT 'edit', e.edit_id, e.order_id, e.at, e.goods, e.tax, e.platform, e.commission, e.commission_tax, e.delivery
     FROM order_edit_sellers e
@@ -138,6 +155,39 @@ SELECT code, sum(collected) AS collected, sum(refunded) AS refunded, bool_or(kep
 """
 
 
+# $1 seller, $2 currency, $3/$4 the period: each entry's named commission fees (docs/commission.md), by name:
+# the fees on the seller's lines and those charged to it once per shipment or order, a refund's negative.
+_FEES = """
+SELECT kind, id, at, name, sum(amount) AS amount FROM (
+    SELECT 'order' AS kind, o.id, o.created_at AS at, f.key AS name, f.value::numeric AS amount
+    FROM order_lines l JOIN orders o ON o.id = l.order_id, jsonb_each_text(l.commission_fees) f
+    WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4
+    UNION ALL
+    SELECT 'order', o.id, o.created_at, c.dimension, c.amount
+    FROM order_commissions c JOIN orders o ON o.id = c.order_id
+    WHERE c.per IS NOT NULL AND c.seller_id = $1 AND c.dimension NOT IN ('category', 'seller')
+      AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4
+    UNION ALL
+    SELECT 'refund', r.id, r.created_at, substr(f.key, 5), -f.value::numeric
+    FROM refunds r JOIN refund_lines rl ON rl.refund_id = r.id
+    JOIN order_lines l ON l.order_id = rl.order_id AND l.position = rl.position, jsonb_each_text(rl.taxes) f
+    WHERE f.key LIKE 'fee:%' AND l.seller_id = $1 AND r.currency = $2 AND r.created_at >= $3 AND r.created_at < $4
+    UNION ALL
+    SELECT 'refund', r.id, r.created_at, c.dimension, -c.amount
+    FROM refunds r JOIN order_commissions c ON c.refund_id = r.id
+    WHERE c.seller_id = $1 AND c.dimension NOT IN ('category', 'seller')
+      AND r.currency = $2 AND r.created_at >= $3 AND r.created_at < $4
+) AS fees GROUP BY kind, id, at, name ORDER BY at, id, name
+"""
+
+
+async def fees(
+    conn: Connection, *, seller_id: str, currency: str, start: datetime, end: datetime
+) -> list[asyncpg.Record]:
+    """Each entry's named commission fees in [start, end) (`_FEES`), by time, then entry, then name."""
+    return await conn.fetch(_FEES, seller_id, currency, start, end)
+
+
 async def taxes_by_code(
     conn: Connection, *, seller_id: str, currency: str, start: datetime, end: datetime
 ) -> list[asyncpg.Record]:
@@ -156,6 +206,9 @@ async def currencies(conn: Connection, *, seller_id: str, start: datetime, end: 
            WHERE l.seller_id = $1 AND r.created_at >= $2 AND r.created_at < $3
            UNION
            SELECT currency FROM order_edit_sellers WHERE seller_id = $1 AND at >= $2 AND at < $3
+           UNION  -- a fee charged to the seller once per order, reversed with another seller's last unit
+           SELECT r.currency FROM refunds r JOIN order_commissions c ON c.refund_id = r.id
+           WHERE c.seller_id = $1 AND r.created_at >= $2 AND r.created_at < $3
            ORDER BY 1""",
         seller_id,
         start,

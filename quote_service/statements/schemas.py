@@ -23,10 +23,11 @@ class Figures(msgspec.Struct, kw_only=True):
     """Goods (after their discount) refunded that day, whenever ordered."""
     net_sales: Decimal
     commission_charged: Decimal
-    """Seller and category commission on those orders' lines, and the logistics commission on the seller's
-    shipments (an order-wide logistics commission is not the seller's)."""
+    """Seller and category commission on those orders' lines, their named fees and those charged to the seller
+    once per shipment or order, and the logistics commission on the seller's shipments (an order-wide logistics
+    commission is not the seller's)."""
     commission_reversed: Decimal
-    """Seller and category commission the day's refunds reversed."""
+    """The commission the day's refunds reversed."""
     net_commission: Decimal
     tax_collected: Decimal
     """The tax on those goods (added or contained): goods + tax is what the customers paid for them."""
@@ -44,6 +45,10 @@ class Figures(msgspec.Struct, kw_only=True):
     payout: Decimal
     """net_sales + tax_collected - tax_refunded + platform_contribution - platform_contribution_reversed
     - net_commission - commission_tax + delivery_fees."""
+    fees: dict[str, Decimal] | UnsetType = UNSET
+    """The named commission fees (payment_fee, platform_fee, ...) by name, net of what refunds reversed: in
+    commission_charged and commission_reversed (docs/commission.md). Only in a statement with some: then on
+    the whole period and on every day."""
 
 
 class StatementDay(Figures, kw_only=True):
@@ -92,6 +97,8 @@ class Entry(msgspec.Struct, kw_only=True):
     """The seller's shipment fee in the order (a refund: the fee it gave back, negative)."""
     payout: Decimal
     """goods + tax + platform_contribution - commission - commission_tax + delivery_fees."""
+    fees: dict[str, Decimal] | UnsetType = UNSET
+    """The named commission fees in `commission`, by name (a refund's negative; only on an entry with some)."""
 
 
 class Ledger(Span, kw_only=True):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
 import msgspec
+from msgspec import UNSET
 
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import FieldError, ValidationFailed
@@ -111,8 +113,13 @@ async def statement(pool: Pool, seller_id: str, period: Period, *, currency: str
             if currency
             else []
         )
-    days = [_day(row, currency, period) for row in rows if currency]
-    total = msgspec.structs.asdict(_figures(rows, currency))
+        fees = await _fees(conn, seller_id, period, currency)
+    by_day: dict[int, list[asyncpg.Record]] = {}
+    for fee in fees:
+        by_day.setdefault(bisect_right(period.day_starts, fee["at"]), []).append(fee)
+    shown = bool(fees)  # docs/commission.md: a statement without named fees reads as it always did
+    days = [_day(row, currency, period, by_day.get(row["day"], []) if shown else None) for row in rows if currency]
+    total = msgspec.structs.asdict(_figures(rows, currency, fees if shown else None))
     statement = Statement(seller_id=seller_id, currency=currency, **span_fields(period), **total, days=days)
     if any(r["kept"] for r in codes):  # docs/taxes.md#statements: a seller with lines that kept their components
         statement.tax_collected_by_code = {r["code"]: _money(r["collected"], currency) for r in codes}
@@ -125,7 +132,24 @@ def _money(amount: Decimal, currency: str | None) -> Decimal:
     return round_money(amount, currency) if currency else amount.quantize(_NO_CURRENCY_QUANTUM)
 
 
-def _figures(rows: Sequence[asyncpg.Record], currency: str | None) -> Figures:
+async def _fees(conn: Connection, seller_id: str, period: Period, currency: str | None) -> list[asyncpg.Record]:
+    """The period's named commission fees, entry by entry and name by name (docs/commission.md)."""
+    if not currency:
+        return []
+    return await repository.fees(conn, seller_id=seller_id, currency=currency, start=period.start, end=period.end)
+
+
+def _by_name(fees: Iterable[asyncpg.Record], currency: str | None) -> dict[str, Decimal]:
+    """Fee rows summed by name, in name order, with the currency's digits."""
+    summed: dict[str, Decimal] = {}
+    for fee in fees:
+        summed[fee["name"]] = summed.get(fee["name"], ZERO) + fee["amount"]
+    return {name: _money(summed[name], currency) for name in sorted(summed)}
+
+
+def _figures(
+    rows: Sequence[asyncpg.Record], currency: str | None, fees: Iterable[asyncpg.Record] | None = None
+) -> Figures:
     def total(column: str) -> Decimal:
         return _money(sum((r[column] for r in rows), ZERO), currency)
 
@@ -149,12 +173,15 @@ def _figures(rows: Sequence[asyncpg.Record], currency: str | None) -> Figures:
         commission_tax=commission_tax,
         delivery_fees=delivery,
         payout=net_sales + collected - tax_back + platform - platform_back - net_commission - commission_tax + delivery,
+        fees=UNSET if fees is None else _by_name(fees, currency),
     )
 
 
-def _day(row: asyncpg.Record, currency: str | None, period: Period) -> StatementDay:
+def _day(
+    row: asyncpg.Record, currency: str | None, period: Period, fees: Iterable[asyncpg.Record] | None
+) -> StatementDay:
     day = period.first_day + timedelta(days=row["day"] - 1)  # the SQL numbers the days from 1
-    return StatementDay(date=day, **msgspec.structs.asdict(_figures([row], currency)))
+    return StatementDay(date=day, **msgspec.structs.asdict(_figures([row], currency, fees)))
 
 
 def _cell(value: object) -> str:
@@ -214,7 +241,16 @@ async def ledger(
             if currency
             else []
         )
-    page = page_of(rows, LEDGER, limit=limit or len(rows) or 1, key=_entry_key, item=lambda r: _entry(r, currency))
+        fees: dict[tuple[str, UUID], list[asyncpg.Record]] = {}
+        for fee in await _fees(conn, seller_id, period, currency) if rows else []:
+            fees.setdefault((fee["kind"], fee["id"]), []).append(fee)
+    page = page_of(
+        rows,
+        LEDGER,
+        limit=limit or len(rows) or 1,
+        key=_entry_key,
+        item=lambda r: _entry(r, currency, fees.get((r["kind"], r["id"]))),
+    )
     return Ledger(seller_id=seller_id, currency=currency, **span_fields(period), **msgspec.structs.asdict(page))
 
 
@@ -230,17 +266,25 @@ async def entries_until(conn: Connection, *, seller_id: str, currency: str, unti
         after=None,
         limit=None,
     )
-    return [_entry(row, currency) for row in rows]
+    return [_entry(row, currency, None) for row in rows]
 
 
 def _entry_key(row: asyncpg.Record) -> tuple[str, str]:
     return (row["at"].isoformat(), str(row["id"]))
 
 
-def _entry(row: asyncpg.Record, currency: str | None) -> Entry:
+def _entry(row: asyncpg.Record, currency: str | None, fees: Iterable[asyncpg.Record] | None) -> Entry:
     money = {name: _money(row[column], currency) for name, column in _ENTRY_MONEY}
     payout = sum((money[name] * sign for name, sign in _PAYOUT_SIGNS), ZERO)
-    return Entry(kind=row["kind"], id=row["id"], order_id=row["order_id"], at=row["at"], payout=payout, **money)
+    return Entry(
+        kind=row["kind"],
+        id=row["id"],
+        order_id=row["order_id"],
+        at=row["at"],
+        payout=payout,
+        fees=UNSET if fees is None else _by_name(fees, currency),
+        **money,
+    )
 
 
 def ledger_csv(ledger: Ledger) -> str:

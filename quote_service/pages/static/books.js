@@ -66,8 +66,10 @@
       ["Tax refunded", money(s.tax_refunded, c)], ["Platform contribution", money(s.platform_contribution, c)],
       ["Platform contribution reversed", money(s.platform_contribution_reversed, c)],
       ["Commission charged", money(s.commission_charged, c)], ["Commission reversed", money(s.commission_reversed, c)],
-      ["Net commission", money(s.net_commission, c)], ["Commission tax", money(s.commission_tax, c)],
-      ["Delivery fees", money(s.delivery_fees, c)], ["Payout", money(s.payout, c)]];
+      ["Net commission", money(s.net_commission, c)],
+      // docs/commission.md: the seller's named fees (in the commission), net of what refunds reversed
+      ...Object.entries(s.fees || {}).map(([name, amount]) => [`of which ${name.replaceAll("_", " ")}`, money(amount, c)]),
+      ["Commission tax", money(s.commission_tax, c)], ["Delivery fees", money(s.delivery_fees, c)], ["Payout", money(s.payout, c)]];
     fillTotals($("statement-totals"), totals);
     $("statement-tz").textContent = `Days are local days in ${s.tz}.`;
     // The days' amounts are in the statement's currency: the headers say which, once.

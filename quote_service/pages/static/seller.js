@@ -38,8 +38,34 @@
     }
   }
 
+  // docs/commission.md#payout-preview: the smallest price that pays the seller the amount asked.
+  async function findPrice(event) {
+    event.preventDefault();
+    const product = $("payout-product").value;
+    const body = { product_id: product, quantity: Number($("payout-quantity").value), target_payout: $("payout-target").value.trim() };
+    const country = $("payout-country").value.trim();
+    if (country) body.country = country;
+    try {
+      const p = await api("POST", `/api/v1/sellers/${encodeURIComponent(seller.seller_id)}/payout-preview`, body);
+      const c = p.currency;
+      fillTotals($("payout-totals"), [["Price", money(p.unit_price, c)], ["Goods", money(p.goods, c)],
+        ["Tax", money(p.tax, c)], ["Commission", money(p.commission.total, c)],
+        ...p.commission.fees.map(f => [`of which ${f.name.replaceAll("_", " ")}`, money(f.amount, c)]),
+        ["Commission tax", money(p.commission_tax, c)], ["Delivery fee", money(p.delivery_fee, c)],
+        ["Payout", money(p.payout, c)]]);
+      say(`Priced at ${money(p.unit_price, c)} a unit, you are paid ${money(p.payout, c)}.`, true);
+    } catch (error) {
+      $("payout-totals").replaceChildren();
+      const fields = (error.details || []).map(d => `${d.field} ${d.message}`).join("; ");
+      say(error.code === "PAYOUT_UNREACHABLE" ? `No price pays that: ${fields}` : fields || error.message, false);
+    }
+  }
+
   async function products() {
     const page = await api("GET", "/api/v1/products?limit=500");
+    const chosen = $("payout-product").value;
+    $("payout-product").replaceChildren(...page.items.map(p => el("option", { value: p.id }, `${p.sku} (${p.name})`)));
+    if (chosen) $("payout-product").value = chosen;
     fillOr($("product-rows"), page.items.map(p => {
       const row = el("tr", { class: "product", "data-sku": p.sku });
       row.append(cell(p.sku), cell(p.name), cell(p.currency),
@@ -88,5 +114,6 @@
   }
 
   $("refresh").addEventListener("click", load);
+  $("payout-form").addEventListener("submit", findPrice);
   load();
 })();

@@ -72,6 +72,8 @@ async def test_a_write_that_rolls_back_leaves_no_row(pool: asyncpg.Pool) -> None
         "effective_from": datetime(2025, 1, 1, tzinfo=UTC),
         "is_active": True,
         "priority": 0,
+        "base": "net",
+        "per": "unit",
     }
     async with pool.acquire() as conn:
         await mark(conn, actor_document(kind="user", actor_id="x", name="x"), "r")

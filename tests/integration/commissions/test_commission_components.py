@@ -104,7 +104,7 @@ async def test_refused_component_shapes_name_their_fields_and_store_nothing(
         (rate_body(commission_type="FLAT", rate="1", component="logistics"), "logistics_provider"),
         (rate_body(commission_type="FLAT", rate="1", component="seller", logistics_provider="x"), "component"),
         (rate_body(commission_type="FLAT", rate="1", component="category", logistics_provider="x"), "component"),
-        (rate_body(commission_type="FLAT", rate="1", component="platform"), "component"),
+        (rate_body(commission_type="FLAT", rate="1", component="Payment-Fee"), "component"),
         (rate_body(commission_type="FLAT", rate="1", component=None, logistics_provider=""), "logistics_provider"),
     ]
     for body, field in cases:

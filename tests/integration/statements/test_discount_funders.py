@@ -30,7 +30,7 @@ ORDERS = "/api/v1/orders"
 QUOTE = "/api/v1/quote"
 PROMOTIONS = "/api/v1/promotions"
 COUPONS = "/api/v1/coupons"
-FIGURES = tuple(f.name for f in msgspec.structs.fields(Figures) if f.name != "orders")
+FIGURES = tuple(f.name for f in msgspec.structs.fields(Figures) if f.name not in ("orders", "fees"))
 """Every amount of a statement."""
 ENTRY_AMOUNTS = ("goods", "tax", "platform_contribution", "commission", "commission_tax", "payout")
 

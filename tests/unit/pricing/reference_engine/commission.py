@@ -22,17 +22,35 @@ Kept in one module so that a change of commission semantics changes the referenc
 - Details: per line its category detail, then its seller detail; the logistics detail last.
 - Amounts: PERCENTAGE base x rate / 100; FLAT rate x quantity; TIERED marginal brackets over
   the base; then clamped to [min_amount, max_amount]; then rounded half up.
+
+docs/commission.md, for a quote where some line's winner uses it (a named component wins on it, or a
+winner's base is not net, or a FLAT winner is not per unit); any other quote reads as above:
+- Every other component name is a named fee: per line its own winner, same order; none → nothing.
+- A PERCENTAGE or TIERED rate's base: `net` (above), `gross` (net + the line's tax), or
+  `gross_with_delivery` (gross + the line's share of its shipment's delivery fee: pro rata to the goods
+  of the shipment's lines, each rounded half up but never past what is left, the last line the rest;
+  without shipments, the quote's delivery fee over all its lines).
+- FLAT per unit: rate x quantity; per line: the rate; per shipment: once per (component, rate, the line's
+  own seller: its shipment's); per order: once per (component, rate), to the own seller of the first line it
+  wins on; both on no line.
+- Details: per line category, seller, then its named fees by name, each naming its `line`; then the fees
+  charged per shipment or order, in the order first charged (`per`, `seller_id`, base 0); then logistics.
+- `fees`: each named component that won somewhere, by name, with its sum; `total_commission` adds them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import NamedTuple
 
+from msgspec.structs import replace
+
 from quote_service.pricing.commission import CommissionRate
-from quote_service.pricing.quote import CommissionBreakdown, CommissionDetail
+from quote_service.pricing.quote import CommissionBreakdown, CommissionDetail, CommissionFee
 from tests.unit.pricing.reference_engine.lines import Line
 from tests.unit.pricing.reference_engine.money import ZERO, percent, rounded
 from tests.unit.pricing.reference_engine.places import CITY, NO_REGION, region_match
@@ -84,7 +102,7 @@ def component(rate: CommissionRate) -> str:
 def line_rate(
     rates: Iterable[CommissionRate], place: Place, part: str, *, category_id: str | None, seller_id: str | None
 ) -> CommissionRate | None:
-    """The winning `part` ("category" or "seller") rate of one line, or None."""
+    """The winning `part` ("category", "seller" or a named fee) rate of one line, or None."""
 
     def fits(rate: CommissionRate) -> bool:
         return (
@@ -158,8 +176,11 @@ def commission_breakdown(
     currency: str,
     cent: Decimal,
     now: datetime,
+    deliveries: Sequence[tuple[Sequence[int], Decimal]] | None = None,
 ) -> CommissionBreakdown:
-    """Per-line category and seller commission plus the per-quote logistics commission; the total is their sum."""
+    """Per-line category and seller commission (and docs/commission.md's fees) plus the per-quote logistics
+    commission; the total is their sum. `deliveries`: each shipment's lines (by index) and delivery fee
+    (None: the quote's `delivery_fee` over all its lines)."""
     zero = ZERO.quantize(cent)
     default = CommissionRate(
         id=None,
@@ -170,10 +191,29 @@ def commission_breakdown(
         created_at=_LONG_AGO,
     )
     place = Place(city, country, currency, now)
-    parts = {"seller": zero, "category": zero, "logistics": zero}
-    details: list[CommissionDetail] = []
+    names = sorted({component(rate) for rate in rates} - {"category", "seller", "logistics"})
+    winners: list[list[tuple[str, CommissionRate]]] = []
     for line in lines:
         seller_id = line.seller_id or quote_seller_id
+        found = []
+        for part in ("category", "seller", *names):
+            rate = line_rate(rates, place, part, category_id=line.category_id, seller_id=seller_id)
+            if rate is None and part == "category":
+                rate = default
+            if rate is not None:
+                found.append((part, rate))
+        winners.append(found)
+    extended = any(
+        part not in ("category", "seller") or rate.base != "net" or rate.per != "unit"
+        for found in winners
+        for part, rate in found
+    )
+    shares = _shares(lines, deliveries or [(range(len(lines)), delivery_fee)], cent) if extended else []
+    parts = {"seller": zero, "category": zero, "logistics": zero}
+    fees: dict[str, Decimal] = {}
+    details: list[CommissionDetail] = []
+    charged_once: dict[tuple[object, ...], CommissionDetail] = {}
+    for index, (line, found) in enumerate(zip(lines, winners, strict=True)):
         base = line.subtotal - line.discount  # docs/markets.md: commission is on the net, without tax
         if line.inclusive:
             base -= line.tax + line.exempted  # docs/taxes.md: an exempt gross line's net is what it charges
@@ -183,14 +223,27 @@ def commission_breakdown(
                 base -= line.holds(base)
             elif line.inclusive:  # less the tax that gross amount would contain
                 base -= (base * line.tax_rate / (100 + line.tax_rate)).quantize(cent, ROUND_HALF_UP)
-        for part in ("category", "seller"):
-            rate = line_rate(rates, place, part, category_id=line.category_id, seller_id=seller_id)
-            if rate is None and part == "category":
-                rate = default
-            if rate is not None:
+        for part, rate in found:
+            if not extended:
                 amount = amount_of(rate, base=base, units=line.quantity, cent=cent)
                 parts[part] += amount
                 details.append(_detail(line.product_id, rate, part, base, amount))
+                continue
+            if rate.commission_type == "FLAT" and rate.per in ("shipment", "order"):
+                seller = line.seller_id  # the line's own seller, whose shipment it is in (docs/shipping.md)
+                key = (part, rate.id, rate.per, seller if rate.per == "shipment" else None)
+                if key not in charged_once:
+                    amount = amount_of(rate, base=zero, units=1, cent=cent)
+                    charged_once[key] = replace(_detail(None, rate, part, zero, amount), per=rate.per, seller_id=seller)
+                    _add(parts, fees, part, amount, zero)
+                continue
+            on = base
+            if rate.commission_type != "FLAT" and rate.base != "net":
+                on = base + line.tax + (shares[index] if rate.base == "gross_with_delivery" else zero)
+            amount = amount_of(rate, base=on, units=line.quantity if rate.per == "unit" else 1, cent=cent)
+            _add(parts, fees, part, amount, zero)
+            details.append(replace(_detail(line.product_id, rate, part, on, amount), line=index))
+    details.extend(charged_once.values())
     if logistics_provider is not None:
         categories = {line.category_id for line in lines if line.category_id is not None}
         rate = logistics_rate(
@@ -199,14 +252,44 @@ def commission_breakdown(
         if rate is not None:
             parts["logistics"] = amount_of(rate, base=delivery_fee, units=1, cent=cent)
             details.append(_detail(None, rate, "logistics", delivery_fee, parts["logistics"]))
-    return CommissionBreakdown(
-        total_commission=parts["seller"] + parts["category"] + parts["logistics"],
+    breakdown = CommissionBreakdown(
+        total_commission=parts["seller"] + parts["category"] + parts["logistics"] + sum(fees.values(), zero),
         seller_commission=parts["seller"],
         category_commission=parts["category"],
         logistics_commission=parts["logistics"],
         currency=currency,
         details=details,
     )
+    if fees:
+        breakdown = replace(breakdown, fees=[CommissionFee(name=n, amount=fees[n]) for n in sorted(fees)])
+    return breakdown
+
+
+def _add(parts: dict[str, Decimal], fees: dict[str, Decimal], part: str, amount: Decimal, zero: Decimal) -> None:
+    if part in parts:
+        parts[part] += amount
+    else:
+        fees[part] = fees.get(part, zero) + amount
+
+
+def _shares(lines: Sequence[Line], deliveries: Sequence[tuple[Sequence[int], Decimal]], cent: Decimal) -> list[Decimal]:
+    """Each line's share of its shipment's delivery fee, in exact fractions: pro rata to the goods, rounded half
+    up, never past what is left; the shipment's last line takes the rest."""
+    shares = [ZERO] * len(lines)
+    for members, fee in deliveries:
+        goods = {i: Fraction(lines[i].subtotal - lines[i].discount) for i in members}
+        total = sum(goods.values(), Fraction(0))
+        left = fee
+        members = list(members)
+        for position, i in enumerate(members):
+            if position == len(members) - 1:
+                shares[i] = left
+            else:
+                exact = Fraction(fee) * goods[i] / total / Fraction(cent) if total > 0 else Fraction(0)
+                half_up = math.floor(exact + Fraction(1, 2))  # the shares are never negative
+                shares[i] = min(Decimal(half_up) * cent, left)
+            left -= shares[i]
+    return shares
 
 
 def _detail(

@@ -313,6 +313,9 @@ def price_quote(
         currency=currency,
         cent=cent,
         now=now,
+        deliveries=None
+        if shipped is None
+        else [([next(i for i, x in enumerate(lines) if x is y) for y in g.lines], g.fee) for g in shipped.groups],
     )
     if shipped is not None:
         place = Place(city, country, currency, now)

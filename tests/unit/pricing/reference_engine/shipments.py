@@ -37,6 +37,7 @@ from quote_service.pricing.quote import (
     CatalogProduct,
     CommissionBreakdown,
     CommissionDetail,
+    CommissionFee,
     QuoteLine,
     QuoteRequest,
     SellerTotals,
@@ -248,13 +249,15 @@ def with_logistics(
                 amount=g.logistics,
             )
         )
+    fees = sum((fee.amount for fee in commission.fees or ()), shipped.zero)  # docs/commission.md
     return CommissionBreakdown(
-        total_commission=commission.seller_commission + commission.category_commission + total,
+        total_commission=commission.seller_commission + commission.category_commission + total + fees,
         seller_commission=commission.seller_commission,
         category_commission=commission.category_commission,
         logistics_commission=total,
         currency=commission.currency,
         details=details,
+        fees=commission.fees,
     )
 
 
@@ -297,7 +300,11 @@ def shipments_shown(shipped: Shipped) -> list[Shipment]:
 def sellers_shown(
     shipped: Shipped, items: Sequence[QuoteLine], commission: CommissionBreakdown, tax_rate: Decimal, cent: Decimal
 ) -> list[SellerTotals]:
-    """Per seller; each line's commission read from its details (category, then seller), in line order."""
+    """Per seller; each line's commission read from its details (category, then seller), in line order; in a
+    quote priced under docs/commission.md from the details naming each line, with the fees charged once per
+    shipment or order to their seller (each taxed once) and each seller's named fees."""
+    if any(isinstance(d.line, int) or isinstance(d.per, str) for d in commission.details):
+        return _sellers_with_fees(shipped, items, commission, tax_rate, cent)
     zero = shipped.zero
     line_details = [d for d in commission.details if d.dimension != "logistics"]
     totals = []
@@ -346,6 +353,63 @@ def sellers_shown(
                 payout=goods - discount + tax + platform - earned - taxed + g.fee,
                 platform_contribution=platform if funded else UNSET,
                 tax_exempted=exempted if exempt else UNSET,
+            )
+        )
+    return totals
+
+
+def _sellers_with_fees(
+    shipped: Shipped, items: Sequence[QuoteLine], commission: CommissionBreakdown, tax_rate: Decimal, cent: Decimal
+) -> list[SellerTotals]:
+    zero = shipped.zero
+    names = [fee.name for fee in commission.fees or ()]
+    funded = any(isinstance(item.platform_funded, Decimal) for item in items)
+    exempt = any(isinstance(item.tax_exempted, Decimal) for item in items)
+    totals = []
+    for g in shipped.groups:
+        goods = discount = tax = included = platform = earned = taxed = exempted = zero
+        fees = dict.fromkeys(names, zero)
+        for index, item in enumerate(items):
+            if item.seller_id != g.seller_id:
+                continue
+            goods += item.line_subtotal
+            discount += item.discount
+            if item.prices_include_tax is True:
+                included += item.tax
+            else:
+                tax += item.tax
+            if isinstance(item.platform_funded, Decimal):
+                platform += item.platform_funded
+            if isinstance(item.tax_exempted, Decimal):
+                exempted += item.tax_exempted
+            on_line = [d for d in commission.details if d.line == index]
+            line_commission = sum((d.amount for d in on_line), zero)
+            for d in on_line:
+                if d.dimension in fees:
+                    fees[d.dimension] += d.amount
+            earned += line_commission
+            taxed += (line_commission * tax_rate / 100).quantize(cent, ROUND_HALF_UP)
+        for d in commission.details:
+            if isinstance(d.per, str) and d.seller_id == g.seller_id:
+                earned += d.amount
+                taxed += (d.amount * tax_rate / 100).quantize(cent, ROUND_HALF_UP)
+                if d.dimension in fees:
+                    fees[d.dimension] += d.amount
+        earned += g.logistics
+        totals.append(
+            SellerTotals(
+                seller_id=g.seller_id,
+                goods=goods,
+                discount=discount,
+                tax=tax,
+                tax_included=included,
+                delivery_fee=g.fee,
+                commission=earned,
+                commission_tax=taxed,
+                payout=goods - discount + tax + platform - earned - taxed + g.fee,
+                platform_contribution=platform if funded else UNSET,
+                tax_exempted=exempted if exempt else UNSET,
+                fees=[CommissionFee(name=name, amount=fees[name]) for name in names] if names else UNSET,
             )
         )
     return totals

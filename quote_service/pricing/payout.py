@@ -1,0 +1,216 @@
+"""A seller's payout on a quote of its own goods, and the smallest price that pays a target (docs/commission.md).
+Pure: no I/O, no clock.
+
+`seller_payout` is the seller statement's formula (docs/sellers.md) on one priced basket, what its order's
+ledger entry will show:
+
+    payout = goods + tax + platform_contribution - commission - commission_tax + delivery_fee
+
+where `commission` is every part the statement counts (category, seller, named fees, the installment
+commission, the logistics commission of the seller's shipment: an order-wide one is not the seller's),
+`commission_tax` the tax on the line's commission (rounded once) and on each fee charged once per shipment
+or order, and `delivery_fee` the fee of the seller's shipment (none without shipping profiles: then the
+delivery fee is the platform's).
+
+`smallest_price` finds the smallest price, in whole minor units, whose payout reaches a target. Rounding
+makes the payout a step function of the price that may dip by a few minor units (two amounts rounding up at
+once), and a threshold (free delivery above an amount, a promotion's minimum) may drop it at once. So the
+search is over the real pricing, never an inverted formula: the prices are cut into regimes (intervals over
+which the things that may drop the payout, its `regime` key, stay the same: found by bisection, as each
+changes once as the price rises), and within each regime, lowest first, it bisects for a price that reaches
+the target, then walks down while the payout stays within `slack` of the target: within a regime the payout
+never falls by more than `slack` as the price rises, so below a payout under target - slack none reaches it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from decimal import Decimal
+from typing import NamedTuple
+
+from msgspec import UNSET
+
+from quote_service.pricing.installments import goods as line_goods
+from quote_service.pricing.money import quantum
+from quote_service.pricing.quote import Quote
+from quote_service.pricing.seller_totals import commission_tax
+
+MAX_REGIMES = 16
+"""Regimes looked at before giving up (a few thresholds apply to one line)."""
+MAX_WALK = 400
+"""Prices walked down below a bisection's answer, at most."""
+
+
+class SellerPayout(NamedTuple):
+    """What a quote of one seller's goods pays that seller, part by part."""
+
+    goods: Decimal
+    tax: Decimal
+    platform_contribution: Decimal
+    category: Decimal
+    seller: Decimal
+    logistics: Decimal
+    fees: dict[str, Decimal]
+    installment_commission: Decimal
+    commission: Decimal
+    """category + seller + logistics + the fees + the installment commission."""
+    commission_tax: Decimal
+    delivery_fee: Decimal
+    payout: Decimal
+
+
+def seller_payout(quote: Quote, *, commission_tax_rate: Decimal) -> SellerPayout:
+    """The payout of a one-line quote (the seller's own goods), as the statement counts its order."""
+    if len(quote.items) != 1:
+        raise ValueError("a payout is worked out on a one-line quote")
+    cent = quantum(quote.currency)
+    zero = Decimal(0).quantize(cent)
+    [item] = quote.items
+    platform = item.platform_funded if item.platform_funded is not UNSET else zero
+    breakdown = quote.commission_breakdown
+    fees = {fee.name: fee.amount for fee in breakdown.fees or ()}
+    installment = breakdown.installment_commission if breakdown.installment_commission is not UNSET else zero
+    shipments = quote.shipments or []
+    logistics = sum((shipment.logistics_commission for shipment in shipments), zero)
+    delivery = sum((shipment.delivery_fee for shipment in shipments), zero)
+    on_line = zero  # the line's commission (taxed once), and each fee charged once per shipment or order
+    taxed = zero
+    for detail in breakdown.details:
+        if detail.per is not UNSET:
+            taxed += commission_tax(detail.amount, commission_tax_rate, cent)
+        elif detail.dimension != "logistics":
+            on_line += detail.amount
+    taxed += commission_tax(on_line, commission_tax_rate, cent)
+    commission = (
+        breakdown.category_commission + breakdown.seller_commission + logistics + sum(fees.values(), zero) + installment
+    )
+    goods = line_goods(item)
+    return SellerPayout(
+        goods=goods,
+        tax=item.tax,
+        platform_contribution=platform,
+        category=breakdown.category_commission,
+        seller=breakdown.seller_commission,
+        logistics=logistics,
+        fees=fees,
+        installment_commission=installment,
+        commission=commission,
+        commission_tax=taxed,
+        delivery_fee=delivery,
+        payout=goods + item.tax + platform - commission - taxed + delivery,
+    )
+
+
+class Priced(NamedTuple):
+    """The payout at one price, and the key of its regime (what may drop the payout when it changes)."""
+
+    payout: Decimal
+    regime: Hashable
+
+
+def smallest_price(
+    payout_at: Callable[[int], Priced | None], target: Decimal, *, low: int, high: int, slack: Decimal
+) -> int | None:
+    """The smallest price in [low, high] (minor units) whose payout is at least `target`, or None when no
+    price there reaches it. `payout_at` answers None for a price that cannot be quoted (beyond the money
+    ceiling); `slack`: the most the payout may fall as the price rises within one regime (module docstring)."""
+    known: dict[int, Priced | None] = {}
+
+    def at(price: int) -> Priced | None:
+        if price not in known:
+            known[price] = payout_at(price)
+        return known[price]
+
+    top = _quoted_top(at, target, low, high)
+    if top is None:
+        return None
+    start = low
+    for _ in range(MAX_REGIMES):
+        end = _regime_end(at, start, top)
+        found = _in_regime(at, target, start, end, slack)
+        if found is not None or end >= top:
+            return found
+        start = end + 1
+    return None
+
+
+def _quoted_top(at: Callable[[int], Priced | None], target: Decimal, low: int, high: int) -> int | None:
+    """Where the search stops: the first of low, 2 low, 4 low, ... (up to `high`) whose payout reaches `target`
+    (no smaller price needs it), else the highest price that can be quoted; None when `low` cannot be."""
+    price, last = low, None
+    while True:
+        priced = at(price)
+        if priced is None:
+            break
+        last = price
+        if priced.payout >= target or price >= high:
+            return price
+        price = min(max(price * 2, price + 1), high)
+    if last is None:
+        return None
+    while price - last > 1:  # the quoted prices end between them
+        middle = (last + price) // 2
+        if at(middle) is None:
+            price = middle
+        else:
+            last = middle
+    return last
+
+
+def _regime_end(at: Callable[[int], Priced | None], start: int, top: int) -> int:
+    """The last price of the regime `start` is in (at most `top`)."""
+    regime = _regime(at, start)
+    if _regime(at, top) == regime:
+        return top
+    inside, outside = start, top  # the regime changes once between them
+    while outside - inside > 1:
+        middle = (inside + outside) // 2
+        if _regime(at, middle) == regime:
+            inside = middle
+        else:
+            outside = middle
+    return inside
+
+
+def _in_regime(at: Callable[[int], Priced | None], target: Decimal, start: int, end: int, slack: Decimal) -> int | None:
+    """The smallest price of [start, end] (one regime) whose payout reaches `target`, or None."""
+    if _payout(at, end) >= target:
+        if _payout(at, start) >= target:
+            return start
+        below, reached = start, end  # below the target, at or above it
+        while reached - below > 1:
+            middle = (below + reached) // 2
+            if _payout(at, middle) >= target:
+                reached = middle
+            else:
+                below = middle
+        found: int | None = reached
+        walk_from = reached - 1
+    elif _payout(at, end) >= target - slack:
+        found, walk_from = None, end
+    else:
+        return None
+    # A dip of rounding may hide a smaller price that reaches the target: walk down while it is within reach.
+    price = walk_from
+    for _ in range(MAX_WALK):
+        if price < start:
+            break
+        payout = _payout(at, price)
+        if payout < target - slack:
+            break
+        if payout >= target:
+            found = price
+        price -= 1
+    return found
+
+
+def _regime(at: Callable[[int], Priced | None], price: int) -> Hashable:
+    priced = at(price)
+    assert priced is not None  # every price below a quoted one is quoted
+    return priced.regime
+
+
+def _payout(at: Callable[[int], Priced | None], price: int) -> Decimal:
+    priced = at(price)
+    assert priced is not None
+    return priced.payout

@@ -1,0 +1,225 @@
+"""POST /api/v1/sellers/{seller_id}/payout-preview: what a seller is paid for a sale before it happens, and
+the smallest price that pays it a target (docs/commission.md#payout-preview).
+
+Not a second pricing path: each price is a one-line quote made by the quote engine from the quote path's own
+inputs (the product cache, the configuration snapshot), with the product's `current_price` set to the price
+asked about, for an anonymous customer at the address given, stored nowhere. Price lists and flash sales
+are left out (the preview prices the seller's own price), and so are automatic promotions unless
+`with_promotions`; coupons never apply. The payout is the seller statement's (`pricing.payout`), so ordering
+the same basket at that price pays exactly that. With `target_payout` the price is searched over that real
+pricing (`pricing.payout.smallest_price`), from the product's `min_price` (a seller cannot price below it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from decimal import ROUND_CEILING, Decimal
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from quote_service import ids
+from quote_service.auth.schemas import Principal
+from quote_service.auth.sellers import owned_by
+from quote_service.errors import FieldError, PayoutUnreachable, ValidationFailed, invalid
+from quote_service.pricing.engine import price_quote
+from quote_service.pricing.lines import unit_price_problem
+from quote_service.pricing.money import MAX_AMOUNT, fits_minor_units, minor_units, quantum
+from quote_service.pricing.payout import Priced, SellerPayout, seller_payout, smallest_price
+from quote_service.pricing.quote import (
+    Address,
+    CatalogProduct,
+    CommissionFee,
+    CustomerContext,
+    Quote,
+    QuoteItemIn,
+    QuoteRequest,
+)
+from quote_service.quotes.service import QuoteService
+from quote_service.validation import StrictDecimal
+
+_ANONYMOUS = CustomerContext(customer_id="")
+Place = Annotated[str, msgspec.Meta(min_length=1, max_length=100, description="A city or a country, any case.")]
+
+
+class PayoutPreviewRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What to price: one of the seller's products, at a price or for a payout (neither: its current price)."""
+
+    product_id: UUID
+    """An active catalog product of the seller."""
+    quantity: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1
+    unit_price: StrictDecimal | None = None
+    """The price to preview (the product's current_price as the seller would set it), at least its min_price."""
+    target_payout: StrictDecimal | None = None
+    """The payout to reach: the answer is the smallest unit_price (a whole minor unit) paying at least this."""
+    city: Place | None = None
+    country: Place | None = None
+    currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3)] | None = None
+    """The product's currency (the default); another is a 422."""
+    with_promotions: bool = False
+    """Apply the automatic promotions the line meets (never coupons)."""
+
+
+class PreviewCommission(msgspec.Struct, frozen=True, kw_only=True):
+    """The commission the seller pays on the sale, part by part; `total` is their sum."""
+
+    total: Decimal
+    category: Decimal
+    seller: Decimal
+    logistics: Decimal
+    fees: list[CommissionFee]
+    """The named fees (payment_fee, platform_fee, ...), in name order."""
+
+
+class PayoutPreview(msgspec.Struct, frozen=True, kw_only=True):
+    """A sale priced as a one-line quote, and what the seller is paid for it (the statement's formula)."""
+
+    product_id: UUID
+    seller_id: str
+    currency: str
+    quantity: int
+    unit_price: Decimal
+    """The price previewed: the one asked, the current price, or the smallest one that pays target_payout."""
+    goods: Decimal
+    """The line after discounts, without tax."""
+    tax: Decimal
+    commission: PreviewCommission
+    commission_tax: Decimal
+    installment_commission: Decimal
+    delivery_fee: Decimal
+    """The fee of the seller's shipment, which it is paid (0 without shipping profiles: the platform's fee)."""
+    payout: Decimal
+    """goods + tax + platform_contribution - commission.total - commission_tax + delivery_fee."""
+    target_payout: Decimal | UnsetType = UNSET
+    """As asked (only with target_payout)."""
+    platform_contribution: Decimal | UnsetType = UNSET
+    """What the platform pays for its promotions' discounts (only with with_promotions)."""
+
+
+async def payout_preview(
+    quotes: QuoteService, seller_id: str, data: PayoutPreviewRequest, caller: Principal
+) -> PayoutPreview:
+    """Price the seller's product as asked and answer its payout (module docstring)."""
+    owned_by(caller, seller_id, f"seller {seller_id}")
+    product = await quotes.catalog_product(data.product_id)
+    if product is None or not product.is_active or product.seller_id != seller_id:
+        raise invalid("product_id", f"not an active catalog product of seller {seller_id}")
+    currency = _currency(data, product)
+    price_of = _Pricer(quotes, product, data, currency)
+    if data.target_payout is None:
+        price = product.current_price if data.unit_price is None else _checked_price(data.unit_price, product)
+        return _shown(data, product, price, price_of(price), price_of.payout(price_of(price)))
+    if data.unit_price is not None:
+        raise invalid("target_payout", "send unit_price or target_payout, not both")
+    target = _checked_target(data.target_payout, currency)
+    cent = quantum(currency)
+    low = max(product.min_price, cent).quantize(cent, ROUND_CEILING)
+    lowest = price_of(low)
+    slack = cent * (2 * len(lowest.commission_breakdown.details) + 2)
+    found = smallest_price(
+        price_of.payout_at,
+        target,
+        low=_minor(low, currency),
+        high=_minor(MAX_AMOUNT - cent, currency),
+        slack=slack,
+    )
+    if found is None:
+        message = f"no price pays {target} {currency}: what the commission leaves never reaches it below the ceiling"
+        raise PayoutUnreachable(message, details=[FieldError("target_payout", message)])
+    price = Decimal(found).scaleb(-minor_units(currency))
+    quote = price_of(price)
+    return msgspec.structs.replace(_shown(data, product, price, quote, price_of.payout(quote)), target_payout=target)
+
+
+class _Pricer:
+    """One product's one-line quote at any price, and the seller's payout on it."""
+
+    def __init__(self, quotes: QuoteService, product: CatalogProduct, data: PayoutPreviewRequest, currency: str):
+        self.quotes, self.product = quotes, product
+        self.snapshot = quotes.preview_config(promotions=data.with_promotions)
+        self.now = quotes.now()
+        self.key = str(product.id)
+        self.request = QuoteRequest(
+            customer_id="",
+            items=[QuoteItemIn(product_id=self.key, quantity=data.quantity)],
+            delivery_address=Address(city=data.city or "", country=data.country or ""),
+            currency=currency,
+        )
+        self.digits = minor_units(currency)
+
+    def __call__(self, price: Decimal) -> Quote:
+        priced = msgspec.structs.replace(self.product, current_price=price)
+        return price_quote(
+            self.request, snapshot=self.snapshot, products={self.key: priced}, flash={}, customer=_ANONYMOUS,
+            defaults=self.quotes.defaults, now=self.now, quote_id=ids.uuid4(),
+        )  # fmt: skip
+
+    def payout(self, quote: Quote) -> SellerPayout:
+        return seller_payout(quote, commission_tax_rate=self.quotes.defaults.commission_tax_rate)
+
+    def payout_at(self, minor: int) -> Priced | None:
+        """The payout at `minor` minor units, and what may drop it as the price rises: the seller's delivery fee
+        (free above a threshold) and the promotions applied; None for a price the engine refuses (the ceiling)."""
+        try:
+            quote = self(Decimal(minor).scaleb(-self.digits))
+        except ValidationFailed:
+            return None
+        regime: Hashable = (quote.delivery_fee, tuple(p.promotion_id for p in quote.applied_promotions))
+        return Priced(self.payout(quote).payout, regime)
+
+
+def _currency(data: PayoutPreviewRequest, product: CatalogProduct) -> str:
+    currency = product.currency if data.currency is None else data.currency.upper()
+    if currency != product.currency:
+        raise invalid("currency", f"the product is priced in {product.currency}")
+    return currency
+
+
+def _checked_price(price: Decimal, product: CatalogProduct) -> Decimal:
+    problem = unit_price_problem(price, product.currency)
+    if problem is None and price < product.min_price:
+        problem = f"must be at least the product's min_price ({product.min_price})"
+    if problem is not None:
+        raise invalid("unit_price", problem)
+    return price
+
+
+def _checked_target(target: Decimal, currency: str) -> Decimal:
+    if not target.is_finite() or target <= 0 or target >= MAX_AMOUNT:
+        raise invalid("target_payout", f"must be an amount greater than 0 and below {MAX_AMOUNT:f}")
+    if not fits_minor_units(target, currency):
+        raise invalid("target_payout", f"has more decimals than {currency} allows ({minor_units(currency)})")
+    return target
+
+
+def _minor(amount: Decimal, currency: str) -> int:
+    return int(amount.scaleb(minor_units(currency)))
+
+
+def _shown(
+    data: PayoutPreviewRequest, product: CatalogProduct, price: Decimal, quote: Quote, paid: SellerPayout
+) -> PayoutPreview:
+    cent = quantum(quote.currency)
+    return PayoutPreview(
+        product_id=product.id,
+        seller_id=product.seller_id,
+        currency=quote.currency,
+        quantity=data.quantity,
+        unit_price=price.quantize(cent),
+        goods=paid.goods,
+        tax=paid.tax,
+        commission=PreviewCommission(
+            total=paid.commission,
+            category=paid.category,
+            seller=paid.seller,
+            logistics=paid.logistics,
+            fees=[CommissionFee(name=name, amount=amount) for name, amount in sorted(paid.fees.items())],
+        ),
+        commission_tax=paid.commission_tax,
+        installment_commission=paid.installment_commission,
+        delivery_fee=paid.delivery_fee,
+        payout=paid.payout,
+        platform_contribution=paid.platform_contribution if data.with_promotions else UNSET,
+    )
