@@ -152,6 +152,8 @@ class QuoteLogWriter(BackgroundLoop):
         self._next_scan = float("-inf")
         self.spool: Spool | None = None
         self._sealed: list[Segment] = []
+        self._sealed_bytes = 0
+        """The unwritten bytes of `_sealed` (this process's own) at the writer's last count."""
         self._writing = asyncio.Lock()
         """One writer of the segments at a time: the loop's pass, a drain, a store's `settle`."""
         """Segments closed to appends, this process's and adopted orphans, oldest first: written
@@ -171,17 +173,30 @@ class QuoteLogWriter(BackgroundLoop):
         """Bytes of rows this process spooled that PostgreSQL does not hold yet."""
         if self.spool is None or self.spool.current is None:
             return 0
-        return self.spool.current.size + sum(s.unwritten for s in self._sealed if s.rows)
+        return self.spool.current.size + self._sealed_unwritten()
+
+    def _sealed_unwritten(self) -> int:
+        """Bytes of this process's sealed segments not written yet (kept in `_sealed_bytes` for `queue`)."""
+        self._sealed_bytes = sum(s.unwritten for s in self._sealed if s.rows)
+        return self._sealed_bytes
 
     def queue(self, rows: list[LogRow]) -> None:
         """Append the rows of quotes now stored in Redis to the spool, before they are answered;
         past the spool's bound, drop and count them. Raises OSError when the disk refuses them."""
-        assert self.spool is not None, "the quote log is not open"
-        data = b"".join([encoded + b"\n" for _, encoded in rows])
-        if self.pending_bytes + len(data) > self._limit:
+        spool = self.spool
+        assert spool is not None, "the quote log is not open"
+        assert spool.current is not None, "the quote log is not open"
+        if len(rows) == 1:
+            kept = [rows[0][1]]
+            data = kept[0] + b"\n"
+        else:
+            kept = [encoded for _, encoded in rows]
+            data = b"\n".join(kept) + b"\n"
+        # The sealed segments' part is the writer's last count (it only shrinks between its passes).
+        if spool.current.size + self._sealed_bytes + len(data) > self._limit:
             self._drop(len(rows))
             return
-        self.spool.append(data)
+        spool.append(data, kept)
 
     def _drop(self, count: int) -> None:
         QUOTE_LOG_ROWS_DROPPED.inc(count)
@@ -239,7 +254,10 @@ class QuoteLogWriter(BackgroundLoop):
         """Write every sealed segment, then seal the current one and write it (raises, with the
         rows left where they are, when PostgreSQL fails)."""
         async with self._writing:
-            await self._write_pending()
+            try:
+                await self._write_pending()
+            finally:
+                self._sealed_unwritten()
 
     async def _write_pending(self) -> None:
         if self.spool is None:
@@ -255,6 +273,7 @@ class QuoteLogWriter(BackgroundLoop):
                 if sealed is None:
                     return
                 self._sealed.append(sealed)
+                self._sealed_bytes += sealed.unwritten
 
     async def _write_segment(self, segment: Segment) -> None:
         assert self.spool is not None
