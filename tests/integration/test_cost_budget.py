@@ -14,7 +14,8 @@ quotes already compressed with a trained dictionary) it counts, with what runs b
 (loadtests/clock_pins.py: the background loops wait until woken, the deadline timers stop, principals
 never expire), the function calls of every task of the process (`Meter`: the request's, the group
 commit's Redis call, and any task started on the quote's behalf; not the event loop's own code nor
-coroutines resuming), the Redis commands sent (redis-py's `pack_command`), the SQL statements sent
+coroutines resuming), the Redis commands sent (each connection's `send_packed_command`, however they
+were packed), the SQL statements sent
 (asyncpg's own query logger on every connection of the app's pools, and its protocol's calls for what
 the logger does not see: prepared statements, COPY), and after the quotes the bytes of each quote-log
 row (`pg_column_size`) and of each stored quote (`STRLEN` of its Redis value). Each count is the MOST
@@ -79,7 +80,7 @@ BUDGET_FILE = Path(__file__).resolve().parents[1] / "cost_budget.toml"
 DETAIL = os.environ.get("COST_DETAIL") == "1"
 SAMPLES = 5
 """Quotes measured per workload: each count is the most of them."""
-_PACK_COMMAND = AbstractConnection.pack_command.__code__
+_SEND_PACKED = AbstractConnection.send_packed_command.__code__
 _DEADLINE_CHECK = DeadlineWatch._check.__code__
 _LOOP_FILES: tuple[str, ...] = (str(Path(asyncio.__file__).parent), selectors.__file__)
 with contextlib.suppress(ImportError):  # redis-py's timeout below CPython 3.11.3 (asyncio's own above it)
@@ -143,9 +144,8 @@ class Meter:
             self.calls += 1
             if DETAIL:
                 self.seen[f"{code.co_filename}:{code.co_name}"] += 1
-            if code is _PACK_COMMAND:
-                name = frame.f_locals["args"][0]
-                self.redis[name.decode() if isinstance(name, bytes) else str(name).split()[0]] += 1
+            if code is _SEND_PACKED:  # every command leaves through it, however packed (store.py packs in C)
+                self.redis.update(command_names(frame.f_locals["command"]))
         elif event == "c_call":
             self.calls += 1
             if DETAIL:
@@ -160,6 +160,23 @@ class Meter:
     def sql_statements(self) -> int:
         """Statements sent: what the query logger saw, or the protocol's calls where those are more."""
         return max(self.sql, len(self.logged))
+
+
+def command_names(packed: bytes | str | list[bytes]) -> list[str]:
+    """The names of the Redis commands in what a connection sends (RESP arrays of bulk strings)."""
+    data = packed.encode() if isinstance(packed, str) else packed if isinstance(packed, bytes) else b"".join(packed)
+    names, at = [], 0
+    while at < len(data) and data[at : at + 1] == b"*":
+        end = data.index(b"\r\n", at)
+        count = int(data[at + 1 : end])
+        at = end + 2
+        for n in range(count):
+            end = data.index(b"\r\n", at)
+            size = int(data[at + 1 : end])
+            if n == 0:
+                names.append(data[end + 2 : end + 2 + size].decode().upper())
+            at = end + 2 + size + 2
+    return names
 
 
 _RESUMABLE = inspect.CO_COROUTINE | inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
@@ -213,18 +230,28 @@ async def started(app: Litestar, admin: Caller) -> AsyncIterator[Served]:
 
 @contextlib.contextmanager
 def sql_logger(app: Litestar, meter: Meter) -> Iterator[None]:
-    """asyncpg's query logger on every connection the app's pools hold: each statement sent is in `meter.logged`."""
+    """asyncpg's query logger on every connection the app's pools hold, each statement it times kept in
+    `meter.logged` with the task that sent it (a background loop's, that runs by the clock, left out)."""
 
-    def logged(query: Any) -> None:
-        meter.logged.append(query.query)
+    def logged(query: Any) -> None:  # asyncpg times a statement only for a connection with a logger
+        pass
+
+    time_and_log = asyncpg.connection.Connection._time_and_log
+
+    def timed(conn: Any, query: str, args: Any, timeout: Any) -> Any:
+        if asyncio.current_task() not in meter.timed:
+            meter.logged.append(query)
+        return time_and_log(conn, query, args, timeout)
 
     pools = [app.state.pool, *getattr(app.state.get("read_pools"), "pools", ())]
     connections = [holder._con for pool in pools for holder in getattr(pool, "_holders", ()) if holder._con]
     for conn in connections:
         conn.add_query_logger(logged)
+    asyncpg.connection.Connection._time_and_log = timed  # type: ignore[method-assign]
     try:
         yield
     finally:
+        asyncpg.connection.Connection._time_and_log = time_and_log  # type: ignore[method-assign]
         for conn in connections:
             conn.remove_query_logger(logged)
 
