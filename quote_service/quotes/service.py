@@ -238,11 +238,13 @@ class QuoteService:
         t3 = perf_counter_ns()
         # The caller (kind, then its id's 16 bytes), the money format and the body: one caller's
         # quote is never another's, and a quote is handed out again only in the form it was written.
-        key = b"%s%s\0%s%s" % (
-            caller.kind.encode(),
-            b"#" if numbers else b"",
-            caller.id.bytes,
-            body if body is not None else _REQUEST_ENCODER.encode(request),
+        key = b"".join(  # (a join: bytes' %-formatting parses its format at every call)
+            (
+                caller.kind.encode(),
+                b"#\0" if numbers else b"\0",
+                caller.id.bytes,
+                body if body is not None else _REQUEST_ENCODER.encode(request),
+            )
         )
         inputs: bytes | None = None
         # A reserving quote holds units of its own: never handed out again, never reused; nor is one
