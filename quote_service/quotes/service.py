@@ -183,7 +183,7 @@ class QuoteService:
         as the strings would be."""
         t0 = perf_counter_ns()
         with stage(_VALIDATE):
-            self.limiter.check((caller.kind, caller.id))
+            self.limiter.check(_client(caller))
             policy.check_request(request, caller)
         gate = self.gate
         if gate.in_flight >= gate.limit:
@@ -414,7 +414,7 @@ class QuoteService:
         """POST /api/v1/prices (quotes/display_prices.py): each product a one-product quote made by
         `price_quote` as POST /quote makes it, stored nowhere; unknown, inactive and unpriced products
         go to `errors`."""
-        self.limiter.check((caller.kind, caller.id))
+        self.limiter.check(_client(caller))
         check_ids(request)
         now = self._clock()
         snapshot = self._config.snapshot
@@ -680,6 +680,12 @@ def _campaign_since(product: CatalogProduct | None, price_list_id: uuid.UUID | N
     if product is None or price_list_id is not None:
         return None
     return product.campaign_reduced_since
+
+
+def _client(caller: Principal) -> tuple[str, int]:
+    """The rate limit's key of a caller: its kind and id as an integer (a UUID hashes in Python: its
+    `__hash__` is a Python method, called twice a quote by the bucket's pop and store)."""
+    return caller.kind, caller.id.int
 
 
 def _minute(moment: datetime) -> int:
