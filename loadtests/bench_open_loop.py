@@ -16,45 +16,13 @@ machine the other sessions' work is in every figure.
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import tempfile
 from pathlib import Path
 
 import uvloop
-import workloads
 from open_loop import run
 from plumbing import free_port, interpreter, private_service, start_reference, stop, wait_ready, wrk
-
-LUA_BODIES = """
-local ids = %(ids)s
-local headers = {["Content-Type"] = "application/json", ["X-API-Key"] = "%(key)s"}
-local template = %(template)s
-math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
-request = function()
-  local body = string.format(template, string.format("w-%%09d", math.random(1, 999999999)))
-  return wrk.format("POST", "/api/v1/quote", headers, body)
-end
-"""
-
-
-def body_template(kind: str, ids: dict[str, str]) -> str:
-    """The workload's body with its customer id as a `%s` (Lua's string.format, Python's % alike)."""
-    marker = "CUSTOMER-MARKER"
-    if kind == "readme":
-        made = workloads.readme_body(marker, ids[workloads.README_SKU])
-    elif kind == "simple":
-        made = workloads.simple_body(marker)
-    else:
-        made = workloads.demo_body(marker, ids)
-    return made.decode().replace("%", "%%").replace(marker, "%s")
-
-
-def lua(kind: str, key: str, ids: dict[str, str]) -> Path:
-    script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    template = body_template(kind, ids)
-    script.write_text(LUA_BODIES % {"ids": "{}", "key": key, "template": json.dumps(template)})
-    return script
+from workloads import body_template, wrk_script
 
 
 def load_average() -> str:
@@ -76,7 +44,7 @@ def main() -> None:
         try:
             wait_ready(f"http://127.0.0.1:{reference_port}", reference, path="/health")
             ids = demo_ids(service.base)
-            script = lua(args.body, service.key, ids)
+            script = wrk_script(args.body, service.key, ids)
             targets = {"quote": service.base, "echo": f"http://127.0.0.1:{reference_port}"}
             template = body_template(args.body, ids)
             tag = random.randrange(10**6)

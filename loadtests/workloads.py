@@ -17,7 +17,10 @@ log row's bytes do not depend on which quote it is).
 from __future__ import annotations
 
 import itertools
+import json
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -148,3 +151,34 @@ async def configure_card_bin(made: Made) -> None:
         {"name": "bench", "bin_prefixes": [CARD_BIN], "currency": "TRY",
          "options": [{"count": 3, "rate": 0, "funded_by": "platform"}]},
     )  # fmt: skip
+
+
+_LUA = """
+local headers = {["Content-Type"] = "application/json", ["X-API-Key"] = "%(key)s"%(money)s}
+local template = %(template)s
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+request = function()
+  local body = string.format(template, string.format("w-%%09d", math.random(1, 999999999)))
+  return wrk.format("POST", "/api/v1/quote", headers, body)
+end
+"""
+
+
+def body_template(kind: str, ids: dict[str, str]) -> str:
+    """A `readme`, `simple` or `demo` body with its customer id as `%s` (Lua's string.format and Python's %
+    alike; `ids`: the demo products' ids by SKU)."""
+    marker = "CUSTOMER-MARKER"
+    if kind == "readme":
+        made = readme_body(marker, ids[README_SKU])
+    elif kind == "simple":
+        made = simple_body(marker)
+    else:
+        made = demo_body(marker, ids)
+    return made.decode().replace("%", "%%").replace(marker, "%s")
+
+
+def wrk_script(kind: str, key: str, ids: dict[str, str], money: str = "") -> Path:
+    """A wrk script sending `kind` bodies, each from a new customer (`money`: more Lua headers)."""
+    script = Path(tempfile.mkstemp(prefix="qs-bench-", suffix=".lua")[1])
+    script.write_text(_LUA % {"key": key, "money": money, "template": json.dumps(body_template(kind, ids))})
+    return script
