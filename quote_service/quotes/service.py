@@ -65,6 +65,11 @@ from quote_service.reservations.service import Reservations
 
 _REQUEST_ENCODER = msgspec.msgpack.Encoder()
 _RECENT_LIMIT = 10_000
+RECENT_IDLE_AFTER = 2_000
+"""Quotes in a row that repeat no remembered body, after which a quote is remembered only as a probe
+(one in RECENT_PROBE): a stream of distinct baskets (every customer's own) never hits the cache, and
+remembering each cost its inputs encoded. The first repeat found remembers every quote again."""
+RECENT_PROBE = 32
 _RECENT_HITS = DeferredCounter(CACHE_LOOKUPS.labels("recent_quotes", "local", "hit"))
 _RECENT_MISSES = DeferredCounter(CACHE_LOOKUPS.labels("recent_quotes", "local", "miss"))
 # Span names of the stages (spans only while tracing is on; see observability/stages.py).
@@ -153,11 +158,14 @@ class QuoteService:
         # collector to traverse (10,000 live Quote objects made full collections take ~150 ms;
         # the inputs kept as objects, ~25 ms).
         self._recent: OrderedDict[bytes, _Recent] = OrderedDict()
+        self._unrepeated = 0
+        """Quotes in a row whose (caller, body) no remembered quote had (`RECENT_IDLE_AFTER`)."""
 
     def reset(self) -> None:
         """Forget the recent quotes, the rate limits' buckets and the prior-price memo, as a
         service that has just started (a started app the tests reuse)."""
         self._recent.clear()
+        self._unrepeated = 0
         self.limiter.reset()
         if self._prior_prices is not None:
             self._prior_prices.reset()
@@ -274,6 +282,7 @@ class QuoteService:
             region, customer = await self._with_promotion_uses(request, customer, snapshot, now, region)
         candidate = None if reserving or gifts is not None else self._recent.get(key)
         if candidate is not None:  # the same caller sent this body before: were the inputs the same too?
+            self._unrepeated = 0
             inputs = _inputs(customer, snapshot, products, flash, now)
             reused = await self._reusable(candidate, inputs, now)
             if reused is not None:
@@ -281,6 +290,10 @@ class QuoteService:
                 record(t0, t1, t2, t3, t3, perf_counter_ns())
                 return reused
         _RECENT_MISSES.inc()
+        # Remembered for a repeat only while repeats come (each costs its inputs encoded, ~10 K instructions
+        # a catalog quote): after RECENT_IDLE_AFTER quotes in a row that repeated no body, one in RECENT_PROBE.
+        self._unrepeated = unrepeated = self._unrepeated + 1
+        remember = unrepeated <= RECENT_IDLE_AFTER or not unrepeated % RECENT_PROBE
         with stage(_ENGINE):
             if region is None:
                 region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
@@ -312,12 +325,14 @@ class QuoteService:
             # the CPU's caches, and the Quote's objects are let go before the store's wait: after it the
             # batch's other quotes have run and pushed them out, and freeing them then costs a cache
             # miss an object (docs/hot-path.md#garbage).
-            inputs = inputs or _inputs(customer, snapshot, products, flash, now)
+            if remember:
+                inputs = inputs or _inputs(customer, snapshot, products, flash, now)
             quote_id = quote.quote_id
             storing = self._put(quote, request, caller, customer, now=now, numbers=numbers)
             del quote
             payload = await storing
-        self._remember(key, inputs, payload)
+        if inputs is not None:
+            self._remember(key, inputs, payload)
         record(t0, t1, t2, t3, t4, perf_counter_ns())
         return PricedQuote(quote_id, payload)
 
