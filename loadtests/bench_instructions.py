@@ -96,7 +96,10 @@ PARTS: tuple[tuple[str, str], ...] = (
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workload", default="simple,demo,marketplace", help="comma-separated: " + ", ".join(QUOTES))
+    parser.add_argument(
+        "--workload", default="simple,demo,marketplace",
+        help="comma-separated: " + ", ".join(QUOTES) + ", lines-N (the marketplace's first N products, a line each)",
+    )  # fmt: skip
     parser.add_argument("--quotes", type=int, help="quotes counted per run (default: per workload, QUOTES)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each checkout and workload")
     parser.add_argument("--concurrency", type=int, help="requests in flight (default: per workload)")
@@ -131,7 +134,7 @@ def main() -> None:
             " Debian: apt-get install valgrind gcc redis-server"
         )
     workloads = [w.strip() for w in args.workload.split(",") if w.strip()]
-    unknown = set(workloads) - set(QUOTES)
+    unknown = {w for w in workloads if w not in QUOTES and not _lines(w)}
     if unknown:
         raise SystemExit(f"unknown workloads: {', '.join(sorted(unknown))} (known: {', '.join(QUOTES)})")
     trees = [Tree("this checkout", HERE.parent, args.python)]
@@ -150,7 +153,7 @@ def main() -> None:
         for tree in trees:
             print(f"{tree.name}: {tree.python} ({version(tree.python)}), commit {commit_of(tree.root)}", flush=True)
         for workload in workloads:
-            quotes = args.quotes or QUOTES[workload]
+            quotes = args.quotes or QUOTES.get(workload) or max(20, 4000 // _lines(workload))
             counts: dict[str, list[float]] = {tree.name: [] for tree in trees}
             dumps: dict[str, list[Path]] = {tree.name: [] for tree in trees}
             with contextlib.ExitStack() as stack:
@@ -191,6 +194,12 @@ def main() -> None:
         print(summary(results, trees))
         if args.json is not None:
             args.json.write_text(json.dumps({"trees": [t.name for t in trees], "results": results}, indent=1))
+
+
+def _lines(workload: str) -> int:
+    """N for a `lines-N` workload (the marketplace's first N products, a line each), else 0."""
+    name, _, count = workload.partition("-")
+    return int(count) if name == "lines" and count.isdigit() else 0
 
 
 class Tree(NamedTuple):
@@ -317,7 +326,7 @@ async def configure(setup: Path, workload: str) -> None:
 
             # An older release knows fewer request fields (8e7ec84: no customer_group): its bodies leave them out.
             found: dict[str, Any] = {"key": key, "fields": list(QuoteRequest.__struct_fields__)}
-            if workload == "marketplace":
+            if workload == "marketplace" or _lines(workload):
                 import workloads
 
                 found["ids"] = await workloads.configure_marketplace(made)
@@ -378,7 +387,7 @@ def one_run(
     slow = {"QUOTE_TIMEOUT": "600", "BODY_READ_TIMEOUT": "600", "DB_ACQUIRE_TIMEOUT": "120",
             "DB_STATEMENT_TIMEOUT": "600"}  # fmt: skip
     env = {**tree_env(tree, url, redis_url), **slow}
-    concurrency = args.concurrency or CONCURRENCY[workload]
+    concurrency = args.concurrency or CONCURRENCY.get(workload) or (64 if _lines(workload) < 50 else 8)
     command = [
         "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
         tree.python, str(Path(__file__).resolve()), "--inner", str(work), "--idle", str(args.idle),
@@ -410,6 +419,8 @@ def bodies_of(workload: str, known: dict[str, Any], prefix: str) -> Iterator[byt
 def _bodies(workload: str, known: dict[str, Any], prefix: str) -> Iterator[bytes]:
     import workloads
 
+    if _lines(workload):  # the marketplace's configuration, its first N products
+        return workloads.marketplace_bodies(known["ids"][: _lines(workload)], prefix)
     if workload == "simple":
         return workloads.simple_bodies(prefix)
     if workload == "card_bin":
@@ -454,7 +465,8 @@ async def counted(args: argparse.Namespace) -> None:
         warm = bodies_of(args.workload, known, f"w{rng.randrange(10**6):06d}")
         # The first round warms every cache and trains the zstd dictionary; then the path as a stream of distinct
         # baskets leaves it (the identical-request cache stops remembering after 2,000: quotes/service.py).
-        rounds = 2 if args.workload == "marketplace" else max(2, -(-WARM_QUOTES // args.quotes))
+        heavy = args.workload == "marketplace" or _lines(args.workload) >= 50
+        rounds = 2 if heavy else max(2, -(-WARM_QUOTES // args.quotes))
         for _ in range(rounds):
             batch = [next(warm) for _ in range(args.quotes)]
             await drive([lambda body=body: one(body) for body in batch], args.concurrency)  # type: ignore[misc]
