@@ -190,6 +190,9 @@ def report(runs: list[dict[str, dict[str, float]]], args: argparse.Namespace) ->
         rps = statistics.geometric_mean(r["quote"]["rps"] / r["other"]["rps"] for r in runs)
         cpu = statistics.geometric_mean(_worker_us(r["quote"]) / max(_worker_us(r["other"]), 1e-9) for r in runs)
         print("  CPU per request, other    : " + cpu_line({f"{p}_us": med("other", f"{p}_us") for p in PARTS}))
+        share = median(r["other"]["rps"] / r["reference"]["rps"] for r in runs)
+        cpu_share = median(server_us(r["other"]) / server_us(r["reference"]) for r in runs)
+        print(f"  the other checkout: quote ÷ reference {share:.2f} | server CPU quote ÷ echo {cpu_share:.2f}")
         whole = statistics.geometric_mean(server_us(r["quote"]) / max(server_us(r["other"]), 1e-9) for r in runs)
         print(
             f"  this checkout ÷ {args.compare_with}: quotes/s {rps:.3f} | worker CPU per quote {cpu:.3f} |"
