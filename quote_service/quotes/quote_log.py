@@ -36,6 +36,7 @@ import structlog
 
 from quote_service.background import BackgroundLoop
 from quote_service.db.pool import Connection, Pool
+from quote_service.event_loop import running_loop
 from quote_service.ids import uuid_text
 from quote_service.observability.metrics import (
     QUOTE_LOG_ROWS_DROPPED,
@@ -152,6 +153,8 @@ class QuoteLogWriter(BackgroundLoop):
         self._next_scan = float("-inf")
         self.spool: Spool | None = None
         self._sealed: list[Segment] = []
+        self._waiting: list[tuple[LogRow, asyncio.Future[None]]] = []
+        """Rows given to `spool_row` in this turn of the event loop, with their requests' futures."""
         self._sealed_bytes = 0
         """The unwritten bytes of `_sealed` (this process's own) at the writer's last count."""
         self._writing = asyncio.Lock()
@@ -197,6 +200,33 @@ class QuoteLogWriter(BackgroundLoop):
             self._drop(len(rows))
             return
         spool.append(data, kept)
+
+    def spool_row(self, row: LogRow) -> asyncio.Future[None]:
+        """Append `row` to the spool with the other rows given in this turn of the event loop: one
+        `write()` for the group commit's whole batch (the requests its acknowledgement resumes all
+        give theirs before the write runs), not one per request. The future resolves once the row is
+        on disk (or fails with the disk's OSError); a row whose future was cancelled before the write
+        (its request gave up) is not written."""
+        future: asyncio.Future[None] = running_loop().create_future()
+        if not self._waiting:
+            running_loop().call_soon(self.flush_rows)
+        self._waiting.append((row, future))
+        return future
+
+    def flush_rows(self) -> None:
+        """Write the rows `spool_row` collected, with one `write()` (now: a stop, a settle)."""
+        waiting, self._waiting = self._waiting, []
+        waiting = [(row, future) for row, future in waiting if not future.done()]
+        if not waiting:
+            return
+        try:
+            self.queue([row for row, _ in waiting])
+        except OSError as exc:
+            for _, future in waiting:
+                future.set_exception(exc)
+            return
+        for _, future in waiting:
+            future.set_result(None)
 
     def _drop(self, count: int) -> None:
         QUOTE_LOG_ROWS_DROPPED.inc(count)
@@ -253,6 +283,7 @@ class QuoteLogWriter(BackgroundLoop):
     async def write_pending(self) -> None:
         """Write every sealed segment, then seal the current one and write it (raises, with the
         rows left where they are, when PostgreSQL fails)."""
+        self.flush_rows()
         async with self._writing:
             try:
                 await self._write_pending()

@@ -3,12 +3,12 @@
 The quote log is written to PostgreSQL behind the requests, in batches. Between the answer and
 the batch's commit the row used to live only in the worker's memory, so a SIGKILLed worker lost
 its last rows, and a stop while PostgreSQL was down lost every row of the outage. Now the
-request appends its row to a segment file (one `write()` to the page cache, no fsync) and only
-then answers; the writer reads the segments back and deletes each once PostgreSQL holds all of
-its rows. What a process leaves behind (killed, or stopped while PostgreSQL was away) is
-replayed by whichever process of the same database finds it first — the restarted worker, or any
-live one within seconds. Writes are idempotent (ON CONFLICT DO NOTHING), so a row written twice
-is stored once.
+request appends its row to a segment file (with the other rows its group commit acknowledged: one
+`write()` to the page cache, no fsync) and only then answers; the writer reads the segments back
+(from memory while it can) and deletes each once PostgreSQL holds all of its rows. What a process
+leaves behind (killed, or stopped while PostgreSQL was away) is replayed by whichever process of
+the same database finds it first — the restarted worker, or any live one within seconds. Writes
+are idempotent (ON CONFLICT DO NOTHING), so a row written twice is stored once.
 
 Layout: `<directory>/<database id>/<pid>-<n>.rows`, one row per line (its JSON array, which
 never holds a raw newline). The database id (migration 0160) keeps two databases' spools apart

@@ -181,6 +181,8 @@ class QuoteStore:
         # rows as they resume (let them run) before the log writer drains.
         await self._commit.stop()
         await asyncio.sleep(0)
+        self.log.flush_rows()
+        await asyncio.sleep(0)  # (the requests whose rows were written answer)
         await stop_all([self._keeper, self.log])
 
     async def settle(self) -> None:
@@ -226,13 +228,23 @@ class QuoteStore:
         await future
         # Spooled here, by the request itself, not by the flush that acknowledged the write: a request
         # cancelled (its deadline, 504) in the instant its write was acknowledged never gets here, so a
-        # quote that is not answered is not logged — and one that is answered is on disk first.
+        # quote that is not answered is not logged — and one that is answered is on disk first. The
+        # batch's requests, resumed together, share one write (`spool_row`).
         if row is not None:
+            spooled = self.log.spool_row(row)
             try:
-                self.log.queue([row])
+                await spooled
             except OSError as exc:
                 log.error("quote_log_spool_write_failed", error=repr(exc))
                 raise DependencyUnavailable("The quote could not be recorded in the quote log's spool") from exc
+            except asyncio.CancelledError:
+                if spooled.cancelled() or spooled.exception() is not None:  # not written: not answered
+                    raise
+                # Cancelled between its row's write and its own turn: the row is on disk, so the quote
+                # is answered (a logged quote is an answered one), an instant past its deadline.
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
         return payload
 
     async def get(self, quote_id: UUID, *, now: datetime) -> StoredQuote | None:
