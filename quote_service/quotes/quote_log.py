@@ -153,8 +153,12 @@ class QuoteLogWriter(BackgroundLoop):
         self._next_scan = float("-inf")
         self.spool: Spool | None = None
         self._sealed: list[Segment] = []
-        self._waiting: list[tuple[LogRow, asyncio.Future[None]]] = []
-        """Rows given to `spool_row` in this turn of the event loop, with their requests' futures."""
+        self._waiting: list[LogRow] = []
+        """Rows given to `spool_row` in this turn of the event loop."""
+        self._batches = 0
+        """`spool_row` batches written so far (the number of the one collecting rows now)."""
+        self._refused: dict[int, OSError] = {}
+        """The batches the disk refused lately, and how."""
         self._sealed_bytes = 0
         """The unwritten bytes of `_sealed` (this process's own) at the writer's last count."""
         self._writing = asyncio.Lock()
@@ -201,32 +205,44 @@ class QuoteLogWriter(BackgroundLoop):
             return
         spool.append(data, kept)
 
-    def spool_row(self, row: LogRow) -> asyncio.Future[None]:
+    async def spool_row(self, row: LogRow) -> None:
         """Append `row` to the spool with the other rows given in this turn of the event loop: one
-        `write()` for the group commit's whole batch (the requests its acknowledgement resumes all
-        give theirs before the write runs), not one per request. The future resolves once the row is
-        on disk (or fails with the disk's OSError); a row whose future was cancelled before the write
-        (its request gave up) is not written."""
-        future: asyncio.Future[None] = running_loop().create_future()
+        `write()` for the group commit's whole batch, not one per request. The requests its
+        acknowledgement resumes are all queued to run already: each gives its row, the first schedules
+        the write behind them, and each yields once, so that it runs again after the write (the event
+        loop runs what is ready first in, first out). Raises the disk's OSError; a cancellation can only
+        arrive in that yield, after the write, and is then absorbed (the row is on disk: answered)."""
+        batch = self._batches
         if not self._waiting:
             running_loop().call_soon(self.flush_rows)
-        self._waiting.append((row, future))
-        return future
+        self._waiting.append(row)
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            if batch in self._refused:
+                raise
+            # Cancelled in its one yield, after the write: the row is on disk, so its quote is answered
+            # (a logged quote is an answered one), an instant past its deadline.
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+        refused = self._refused.get(batch)
+        if refused is not None:
+            raise refused
 
     def flush_rows(self) -> None:
         """Write the rows `spool_row` collected, with one `write()` (now: a stop, a settle)."""
         waiting, self._waiting = self._waiting, []
-        waiting = [(row, future) for row, future in waiting if not future.done()]
+        batch = self._batches
+        self._batches += 1
         if not waiting:
             return
         try:
-            self.queue([row for row, _ in waiting])
+            self.queue(waiting)
         except OSError as exc:
-            for _, future in waiting:
-                future.set_exception(exc)
-            return
-        for _, future in waiting:
-            future.set_result(None)
+            self._refused[batch] = exc
+            while len(self._refused) > 64:  # its requests read it in their next turn: a few are enough
+                del self._refused[next(iter(self._refused))]
 
     def _drop(self, count: int) -> None:
         QUOTE_LOG_ROWS_DROPPED.inc(count)

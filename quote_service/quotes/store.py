@@ -231,20 +231,11 @@ class QuoteStore:
         # quote that is not answered is not logged — and one that is answered is on disk first. The
         # batch's requests, resumed together, share one write (`spool_row`).
         if row is not None:
-            spooled = self.log.spool_row(row)
             try:
-                await spooled
+                await self.log.spool_row(row)
             except OSError as exc:
                 log.error("quote_log_spool_write_failed", error=repr(exc))
                 raise DependencyUnavailable("The quote could not be recorded in the quote log's spool") from exc
-            except asyncio.CancelledError:
-                if spooled.cancelled() or spooled.exception() is not None:  # not written: not answered
-                    raise
-                # Cancelled between its row's write and its own turn: the row is on disk, so the quote
-                # is answered (a logged quote is an answered one), an instant past its deadline.
-                task = asyncio.current_task()
-                if task is not None:
-                    task.uncancel()
         return payload
 
     async def get(self, quote_id: UUID, *, now: datetime) -> StoredQuote | None:
