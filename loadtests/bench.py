@@ -4,23 +4,26 @@
                                      [--profile /tmp/quote.spy] [--no-flash] [--money-numbers]
                                      [--compare-with /path/to/another/checkout]
 
-Starts `quote-service serve` on the local PostgreSQL/Redis (a fresh database `qs_bench_<pid>`,
-Redis db 14, both removed afterwards), runs `seed-demo` (50 products and a typical
+Starts `quote-service serve` on the local PostgreSQL (a fresh database `qs_bench_<pid>`) and a
+redis-server of its own (both removed afterwards), runs `seed-demo` (50 products and a typical
 configuration: commission rates, fee/tax/price rules, flags, coupons), creates a service API
 key, and starts the REFERENCE server (loadtests/reference_app.py: bare Litestar + msgspec
 decoding the same bodies into the same request Struct and echoing them, granian, 1 worker).
 Each run drives, with wrk: `/health`, the reference with the quote bodies, then quotes with
 DISTINCT baskets (random customer, 1-4 random demo products, random quantities, so no response
-cache answers). Prints per run and the median of runs: rps of each, quote ÷ reference, quote ÷
-/health, quote p50/p99 latency, non-2xx count, and CPU µs per request from /proc (the server's
-Python event-loop thread, its other threads — granian's runtime —, granian's master,
-PostgreSQL, Redis).
+cache answers; `--body readme`: the README's one-line basket, `--body simple`: the cost budget's
+ad-hoc line, each from a new customer). Prints per run and the median of runs: rps of each, quote ÷
+reference, quote ÷ /health, quote p50/p99 latency, non-2xx count, and CPU µs per request from /proc
+(the server's Python event-loop thread, its other threads — granian's runtime —, granian's master,
+the PostgreSQL backends connected to its own database, its redis-server: not the machine's other
+sessions' backends).
 With `--money-numbers`, each run also drives the same quotes with `X-Money-Format: number`
 next to the string ones (after them in odd runs, before in even ones), and prints numbers ÷
 strings (rps, and the worker's CPU per quote).
 With `--compare-with PATH`, a second server runs the quote_service package of another checkout
-(PYTHONPATH=PATH) on the
-same database and Redis, and each run drives its quotes too, two phases each in the order ABBA,
+(PYTHONPATH=PATH, its `.venv/bin/python` when it has one, else `--compare-python`) on a database of
+its own, migrated and seeded by its own code (an older commit's schema differs), and the same
+redis-server, and each run drives its quotes too, two phases each in the order ABBA,
 then BAAB in the next run: this checkout ÷ that one, quotes/s and the worker's CPU per quote,
 geometric mean of the runs' ratios. On a shared machine that moves ±10 % between runs, interleaved phases are how a
 before/after is measured end to end (BENCHMARKS.md).
@@ -47,16 +50,32 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cpu import ServerCpu, descendants, processes
-from plumbing import ADMIN_URL, LUA, REDIS_URL, check_free, database, prepare, start_reference, stop, wait_ready, wrk
+from plumbing import (
+    ADMIN_URL,
+    LUA,
+    backends,
+    check_free,
+    database,
+    free_port,
+    prepared,
+    start_redis,
+    start_reference,
+    stop,
+    wait_ready,
+    wrk,
+)
 from plumbing import interpreter as interpreter_line
+from workloads import wrk_script
 
 
 def flash_storm(
@@ -93,8 +112,16 @@ def lua_script(ids: list[str], key: str, money: str) -> Path:
     return Path(lua.name)
 
 
+STORES: dict[int, Callable[[], tuple[int, ...]]] = {}
+"""Per server (its ServerCpu's root pid): the pids of its own stores now, its database's PostgreSQL
+backends and the private redis-server (read before each phase: a pool may open connections)."""
+
+
 def measured(meter: ServerCpu, base: str, path: str, args: argparse.Namespace, script: Path | None) -> dict[str, float]:
     """One wrk phase with the server's CPU per request (µs) by part."""
+    stores = STORES.get(meter.root)
+    if stores is not None:
+        meter.stores = stores()
     meter.start()
     result = wrk(base, path, connections=args.connections, duration=args.duration, script=script)
     used = meter.stop()
@@ -141,6 +168,12 @@ def report(runs: list[dict[str, dict[str, float]]], args: argparse.Namespace) ->
         f"  quote p50 {med('quote', 'p50_ms'):.2f} ms p99 {med('quote', 'p99_ms'):.2f} ms (target <= 25) | "
         f"reference p99 {med('reference', 'p99_ms'):.2f} ms | non-2xx {sum(r['quote']['non_2xx'] for r in runs):.0f}"
     )
+    server = {phase: median(server_us(r[phase]) for r in runs) for phase in ("quote", "reference")}
+    print(
+        f"  server CPU a request (worker + its threads + master + its PostgreSQL backends + its Redis): quote"
+        f" {server['quote']:.0f} µs, echo {server['reference']:.0f} µs: quote ÷ echo"
+        f" {median(server_us(r['quote']) / server_us(r['reference']) for r in runs):.2f} (target <= 2.2)"
+    )
     phases = ("quote", "numbers", "work", "reference", "health")
     phases = tuple(phase for phase in phases if phase in runs[0])
     for phase in phases:
@@ -157,11 +190,24 @@ def report(runs: list[dict[str, dict[str, float]]], args: argparse.Namespace) ->
         rps = statistics.geometric_mean(r["quote"]["rps"] / r["other"]["rps"] for r in runs)
         cpu = statistics.geometric_mean(_worker_us(r["quote"]) / max(_worker_us(r["other"]), 1e-9) for r in runs)
         print("  CPU per request, other    : " + cpu_line({f"{p}_us": med("other", f"{p}_us") for p in PARTS}))
-        print(f"  this checkout ÷ {args.compare_with}: quotes/s {rps:.3f} | worker CPU per quote {cpu:.3f}")
+        share = median(r["other"]["rps"] / r["reference"]["rps"] for r in runs)
+        cpu_share = median(server_us(r["other"]) / server_us(r["reference"]) for r in runs)
+        print(f"  the other checkout: quote ÷ reference {share:.2f} | server CPU quote ÷ echo {cpu_share:.2f}")
+        whole = statistics.geometric_mean(server_us(r["quote"]) / max(server_us(r["other"]), 1e-9) for r in runs)
+        print(
+            f"  this checkout ÷ {args.compare_with}: quotes/s {rps:.3f} | worker CPU per quote {cpu:.3f} |"
+            f" server CPU per quote {whole:.3f} (this {median(server_us(r['quote']) for r in runs):.0f} µs,"
+            f" that {median(server_us(r['other']) for r in runs):.0f} µs; medians)"
+        )
     if "numbers" in runs[0]:
         rps = median(r["numbers"]["rps"] / r["quote"]["rps"] for r in runs)
         cpu = median(_worker_us(r["numbers"]) / max(_worker_us(r["quote"]), 1e-9) for r in runs)
         print(f"  X-Money-Format: number ÷ strings: rps {rps:.3f} | worker CPU per quote {cpu:.3f}")
+
+
+def server_us(result: dict[str, float]) -> float:
+    """Server CPU µs a request: every part (PARTS)."""
+    return sum(result[f"{part}_us"] for part in PARTS)
 
 
 def _worker_us(result: dict[str, float]) -> float:
@@ -169,14 +215,18 @@ def _worker_us(result: dict[str, float]) -> float:
 
 
 def ab_phases(
-    ours: ServerCpu, mine: tuple[str, Path], other: tuple[ServerCpu, str], args: argparse.Namespace, *, first: bool
+    ours: ServerCpu,
+    mine: tuple[str, Path],
+    other: tuple[ServerCpu, str, Path],
+    args: argparse.Namespace,
+    *,
+    first: bool,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Two quote phases on each checkout, ABBA (this one first) or BAAB: (this one's, the other's),
-    each the two phases together."""
-    base, script = mine
+    each the two phases together (each with its own script: its key and its database's product ids)."""
     phases: dict[bool, list[dict[str, float]]] = {True: [], False: []}
     for this in (first, not first, not first, first):
-        meter, url = (ours, base) if this else other
+        meter, url, script = (ours, *mine) if this else other
         phases[this].append(measured(meter, url, "/api/v1/quote", args, script))
     return together(phases[True]), together(phases[False])
 
@@ -200,7 +250,7 @@ def run_phases(
     script: Path,
     numbers: Path | None,
     args: argparse.Namespace,
-    other: tuple[ServerCpu, str] | None = None,
+    other: tuple[ServerCpu, str, Path] | None = None,
     work: tuple[ServerCpu, str] | None = None,
 ) -> list[dict[str, dict[str, float]]]:
     """`--runs` runs of /health, the reference echo and quotes (and the number form when asked;
@@ -274,13 +324,15 @@ def unused_phases(
     )
 
 
-def serve(port: int, workers: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
-    """`quote-service serve` (its output to a temporary file)."""
+def serve(
+    port: int, workers: int, env: dict[str, str], python: str = sys.executable, cwd: Path | None = None
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """`quote-service serve` by `python` in `cwd` (another checkout's), its output to a temporary file."""
     log = Path(tempfile.mkstemp(prefix="qs-bench-serve-", suffix=".log")[1])
     with log.open("wb") as out:
         server = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "quote_service.cli", "serve", "--port", str(port), "--workers", str(workers)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            [python, "-m", "quote_service.cli", "serve", "--port", str(port), "--workers", str(workers)],
+            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
         )  # fmt: skip
     return server, log
 
@@ -310,7 +362,13 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument(
         "--compare-with", metavar="PATH", type=Path,
-        help="also serve another checkout's quote_service and alternate quote phases with it",
+        help="also serve another checkout (its own database and interpreter) and alternate quote phases with it",
+    )  # fmt: skip
+    parser.add_argument("--compare-python", metavar="PYTHON", help="the other checkout's interpreter")
+    parser.add_argument(
+        "--body", choices=("demo", "readme", "simple"), default="demo",
+        help="the quotes' bodies (loadtests/workloads.py): demo baskets of 1-4 random products (default), the"
+        " README's one-line basket, or the cost budget's one ad-hoc line; each from a new customer",
     )  # fmt: skip
     parser.add_argument(
         "--profile", metavar="FILE", type=Path,
@@ -321,38 +379,61 @@ def main() -> None:
     name = f"qs_bench_{os.getpid()}"
     asyncio.run(database(name, create=True))
     database_url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    # A redis-server of the run's own: its CPU is the run's alone (the machine's is shared).
+    scratch = Path(tempfile.mkdtemp(prefix="qs-bench-"))
+    redis_port = free_port()
+    redis_server = start_redis(redis_port, None, "noeviction", scratch)
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
     # One API key sends everything (the rate limit); development: serve needs no SECRET_KEY.
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "LOG_LEVEL": "WARNING",
-           "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000", "ENVIRONMENT": "development"}  # fmt: skip
-    subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
+           "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000", "ENVIRONMENT": "development",
+           "QUOTE_LOG_SPOOL_DIR": str(scratch / "spool")}  # fmt: skip
     base = f"http://127.0.0.1:{args.port}"
     reference_base = f"http://127.0.0.1:{args.reference_port}"
     server, _ = serve(args.port, args.workers, env)
     reference = start_reference(args.reference_port)
     compared: subprocess.Popen[bytes] | None = None
     worker: subprocess.Popen[bytes] | None = None
+    other_name = f"{name}_other"
     try:
         wait_ready(base, server)
         wait_ready(reference_base, reference, path="/health")
-        key, ids = prepare(base, env)
-        script = lua_script(ids, key, "")
-        numbers = lua_script(ids, key, ', ["X-Money-Format"] = "number"') if args.money_numbers else None
-        print(f"interpreter: {interpreter_line()}", flush=True)
+        key, by_sku = prepared(base, env)
+        ids = list(by_sku.values())
+        STORES[server.pid] = lambda: (*backends(name), redis_server.pid)
+        STORES[reference.pid] = lambda: (-1,)  # the echo uses no store: none of the machine's counted
+        script = bodies_script(args.body, key, by_sku)
+        numbers = (
+            bodies_script(args.body, key, by_sku, ', ["X-Money-Format"] = "number"') if args.money_numbers else None
+        )
+        print(f"interpreter: {interpreter_line()}\nload before: {load_average()}", flush=True)
         other = None
-        if args.compare_with is not None:  # after prepare: this checkout made the schema and the demo data
+        if args.compare_with is not None:  # its own database, migrated and seeded by its own code
+            other_root = args.compare_with.resolve()
+            own = other_root / ".venv/bin/python"
+            python = args.compare_python or (str(own) if own.exists() else sys.executable)
             other_port = args.port + 3
             check_free(other_port)
-            paths = [str(args.compare_with.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
-            compared, _ = serve(other_port, args.workers, {**env, "PYTHONPATH": os.pathsep.join(paths)})
-            other = (ServerCpu(compared.pid), f"http://127.0.0.1:{other_port}")
-            wait_ready(other[1], compared)
-            wrk(other[1], "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
+            asyncio.run(database(other_name, create=True))
+            paths = [str(other_root), *filter(None, [os.environ.get("PYTHONPATH")])]
+            other_url = ADMIN_URL.rsplit("/", 1)[0] + "/" + other_name
+            other_env = {**env, "DATABASE_URL": other_url, "PYTHONPATH": os.pathsep.join(paths)}
+            compared, _ = serve(other_port, args.workers, other_env, python, other_root)
+            other_base = f"http://127.0.0.1:{other_port}"
+            wait_ready(other_base, compared)
+            other_key, other_skus = prepared(other_base, other_env, python, other_root)
+            other_script = bodies_script(args.body, other_key, other_skus)
+            STORES[compared.pid] = lambda: (*backends(other_name), redis_server.pid)
+            other = (ServerCpu(compared.pid), other_base, other_script)
+            print(f"the other checkout: {python} in {other_root}", flush=True)
+            wrk(other_base, "/api/v1/quote", connections=args.connections, duration=3, script=other_script)  # warm-up
         wrk(base, "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
         wrk(reference_base, "/api/v1/quote", connections=args.connections, duration=3, script=script)
         work = None
         if args.work:  # after prepare: it reads the demo configuration and catalog once, at its start
             worker = start_reference(args.work_port, app="work_app.py", env={"WORK_DATABASE_URL": database_url})
             work = (ServerCpu(worker.pid), f"http://127.0.0.1:{args.work_port}")
+            STORES[worker.pid] = lambda: (-1,)  # it read its configuration at its start
             wait_ready(work[1], worker, path="/health")
             wrk(work[1], "/api/v1/quote", connections=args.connections, duration=3, script=script)  # warm-up
         ours, theirs = ServerCpu(server.pid), ServerCpu(reference.pid)
@@ -373,7 +454,23 @@ def main() -> None:
         for extra in (compared, worker):
             if extra is not None:
                 stop(extra)
+        redis_server.kill()
+        redis_server.wait()
+        print(f"load after: {load_average()}")
         asyncio.run(database(name, create=False))
+        asyncio.run(database(other_name, create=False))
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def bodies_script(kind: str, key: str, by_sku: dict[str, str], money: str = "") -> Path:
+    """The wrk script of `--body`: the demo baskets of plumbing.LUA, else workloads.wrk_script's."""
+    if kind == "demo":
+        return lua_script(list(by_sku.values()), key, money)
+    return wrk_script(kind, key, by_sku, money)
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 if __name__ == "__main__":

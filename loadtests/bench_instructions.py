@@ -1,49 +1,49 @@
-"""A quote's cost in CPU instructions, counted by valgrind: steadier than any timing.
+"""Instructions per warm served quote, counted by valgrind: a figure the machine's noise cannot move.
 
-    uv run python loadtests/bench_instructions.py [--quotes 1000] [--runs 2] [--concurrency 64]
+    uv run python loadtests/bench_instructions.py [--workload simple,demo,marketplace] [--runs 3]
     uv run python loadtests/bench_instructions.py --compare-with /path/to/other/checkout [--runs 3]
 
-The timing benchmarks move ±5-10 % between runs on a shared machine, so a change worth 1-2 % of a
-quote cannot be told from the noise with them (BENCHMARKS.md says so more than once). This one
-counts instead: bench_hot_path.py's `full` path (the service's ASGI app on this process's event
-loop, its own lifespan, real quotes through the lean edge, the engine and the store, on a fresh
-demo database and Redis db 14) runs under valgrind's callgrind, which counts every instruction
-the process executes. Counting starts after a warm-up round and stops after `--quotes` quotes, at
-exact points (callgrind's client requests, from a small C library built here on the fly); the
-same seeded baskets, PYTHONHASHSEED=0. It prints per run the instructions per quote, then their
-median, and the inclusive share of the parts named in PARTS (msgspec's JSON out — the quote and
-its quote-log row — with its `Decimal` to text, zstd, the garbage collector) from the last run of
-this checkout.
+Timings on the shared 2-core box move ±10-40 %, more than a regression of 30 %; an instruction
+count moves < 1 %. For each workload (loadtests/workloads.py: `simple`, the README's one-line
+body; `demo`, seed-demo's basket; `marketplace`, 200 lines from 20 sellers; `card_bin`) and each
+checkout, the worker's whole quote path runs in one process under valgrind's callgrind: the
+service's ASGI app on its own lifespan (the lean edge, authentication by a service API key, the
+engine, the JSON, the Redis group commit, the quote log's spool and its writer's INSERT), driven
+by `--concurrency` tasks as granian would hand the requests over. Counting starts after a warm-up
+round and stops after `--quotes` quotes and the quote log's writer has written their rows, at
+exact points (callgrind's client requests, from a small C library built here on the fly).
 
-The background loops (schedulers, pollers, the metrics flush) run by the clock, and under
-valgrind the window lasts ~30x longer than it would natively: they account for ~8-11 % of what
-it counts, estimated from an idle window of `--idle` seconds counted after the quotes (printed).
-They are left in the figure: taken off by that estimate, runs of one tree agreed less (the
-window's length follows the machine's load). One-off work that could fall into the window by
-chance is done before it (scipy's import, which the experiment guardrail makes ~45 s after the
-start: ~1 G instructions).
+What runs by the clock is pinned, so that the count does not follow how long the window lasts
+(under valgrind a window lasts ~30-50x longer than it would natively, and counts drifted from 857 K
+to 1,355 K a quote for one tree with the load): every background loop's timed pause (schedulers,
+pollers, the metrics flush, the zstd dictionary's keeper, the quote log's 0.2 s writer) becomes
+"until woken" once warm — the writer then writes the window's rows once, inside the window, as
+its passes would; the deadline watches' 5 ms timers run once, at the end of the window (dropping
+every ended entry, as their ticks would); principals never expire (10 s natively). What still
+runs by itself is measured in an idle window of `--idle` seconds after the quotes and taken off
+pro rata (printed: ~0.1 % once pinned). PYTHONHASHSEED=0, the same seeded bodies.
 
-With `--compare-with PATH` the other checkout's quote_service runs too (PYTHONPATH=PATH), the
-runs alternating, and it prints this ÷ that per pair and
-their geometric mean, then each part's median over the runs of each checkout and their ratio.
-Repeated runs of one tree differ by ~0.5-4 % (the background loops above, the group commit's and
-the quote log's batches follow the clock; the garbage collector runs where it runs; the engine's
-memos refill when full), against ±5-10 % for the timings: use `--runs 3` or more, and read a
-difference under ~2 % as none. A part's inclusive count is steadier than the whole (the former
-compiled engine's moved < 0.3 % between runs on 2026-11-25): for a change inside one part, read that part's
-row (and, for a function not in PARTS, `--dumps DIR`, then `callgrind_annotate --inclusive=yes FILE`).
+Each checkout runs on a database of its own, migrated and configured by its own code (the two
+trees' schemas may differ: `--compare-with` an older commit), with its own interpreter: the
+other checkout's `.venv/bin/python` when it has one (`make bootstrap` there), else `--compare-python`,
+else this one. Redis is a private `redis-server` on a free port. It prints per workload the
+instructions a quote of each run, their median, this ÷ that, and the inclusive share of the C
+parts in PARTS. `--dumps DIR` keeps callgrind's files (`callgrind_annotate --inclusive=yes FILE`).
 
-Instructions are not time: a system call counts as one instruction and a cache miss as none.
-This measures what the process does; `bench.py --compare-with` measures what it costs end to end.
+Instructions are not time: a system call counts as one instruction and a cache miss as none;
+PostgreSQL's and Redis's own work is not in it (bench.py measures those, in CPU time).
 Needs valgrind (Debian: apt-get install valgrind; it brings callgrind.h and callgrind_annotate),
-a C compiler, and the servers of the README's test setup. One run of 1,000 quotes takes ~1 minute.
+a C compiler, the local PostgreSQL of the README's test setup and `redis-server`. A run of 600
+simple quotes takes ~1 minute.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ctypes
+import json
 import math
 import os
 import random
@@ -55,15 +55,24 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import uvloop
-from bench_hot_path import basket, demo_environment, drive, lifespan, post, service_key
-from plumbing import REDIS_URL, interpreter
+import msgspec
 
 HERE = Path(__file__).resolve().parent
 HEADER = Path("/usr/include/valgrind/callgrind.h")
+QUOTES = {"simple": 600, "readme": 600, "card_bin": 600, "demo": 600, "marketplace": 20}
+"""Quotes counted per run by default (a 200-line quote is ~40 simple ones)."""
+WARM_QUOTES = 2_100
+"""Quotes served before the count (but for the 200-line marketplace: two rounds)."""
+OUTLIER = 0.02
+"""An idle rate above this share of the window: something that is not pinned ran (a one-off); the
+run is counted again (once pinned, the idle rate is ~0.01 %)."""
+SPOOL = Path(tempfile.gettempdir()) / f"qs-instr-spool-{os.getpid()}"
+"""The quote log's spool of every counted process (removed at the end)."""
+CONCURRENCY = {"simple": 64, "readme": 64, "card_bin": 64, "demo": 64, "marketplace": 8}
 
 CONTROL_C = """
 #include <valgrind/callgrind.h>
@@ -73,7 +82,7 @@ int qs_on_valgrind(void) { return RUNNING_ON_VALGRIND; }
 """
 
 # (what, the C function whose inclusive count it is): the largest parts of a quote that have a
-# function of their own. The pricing engine has none (its Python functions are the interpreter's).
+# function of their own. The Python code has none (its functions are the interpreter's).
 PARTS: tuple[tuple[str, str], ...] = (
     ("JSON out (msgspec: the quote, its log row)", "JSONEncoder_encode"),
     ("  Decimal to text in it", "json_encode_decimal"),
@@ -81,64 +90,157 @@ PARTS: tuple[tuple[str, str], ...] = (
     ("msgpack (msgspec)", "Encoder_encode"),
     ("zstd frame of the stored quote", "ZstdCompressor_compress"),
     ("garbage collector", "gc_collect_main"),
+    ("system calls (libc write/send/recv)", "__libc_write"),
 )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quotes", type=int, default=1000, help="quotes counted per run (after as many to warm up)")
-    parser.add_argument("--runs", type=int, default=2, help="runs of each checkout")
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--idle", type=float, default=20.0, help="seconds of the idle window counted after the quotes")
-    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--compare-with", metavar="PATH", type=Path, help="another checkout, run alternately with this one"
+        "--workload", default="simple,demo,marketplace",
+        help="comma-separated: " + ", ".join(QUOTES) + ", lines-N (the marketplace's first N products, a line each)",
+    )  # fmt: skip
+    parser.add_argument("--quotes", type=int, help="quotes counted per run (default: per workload, QUOTES)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each checkout and workload")
+    parser.add_argument("--concurrency", type=int, help="requests in flight (default: per workload)")
+    parser.add_argument("--idle", type=float, default=5.0, help="seconds of the idle window counted after the quotes")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--compare-with", metavar="PATH", type=Path, help="another checkout, run alternately")
+    parser.add_argument("--compare-python", metavar="PYTHON", help="the other checkout's interpreter")
+    parser.add_argument("--python", metavar="PYTHON", default=sys.executable, help="this checkout's interpreter")
+    parser.add_argument(
+        "--tree", metavar="PATH", type=Path, help="count this checkout instead of the script's own (a bisect's commit)"
     )
     parser.add_argument("--dumps", metavar="DIR", type=Path, help="keep callgrind's files there (callgrind_annotate)")
+    parser.add_argument("--json", metavar="FILE", type=Path, help="also write the counts there (JSON)")
     parser.add_argument("--inner", metavar="DIR", type=Path, help=argparse.SUPPRESS)  # the process valgrind runs
+    parser.add_argument("--setup", metavar="FILE", type=Path, help=argparse.SUPPRESS)  # configure one database
+    parser.add_argument("--known", metavar="FILE", type=Path, help=argparse.SUPPRESS)  # what --setup made
     args = parser.parse_args()
+    if args.setup is not None:
+        import uvloop
+
+        uvloop.run(configure(args.setup, args.workload))
+        return
     if args.inner is not None:
+        import uvloop
+
         uvloop.run(counted(args))
         return
-    missing = [tool for tool in ("valgrind", "callgrind_annotate", "cc") if shutil.which(tool) is None]
+    missing = [tool for tool in ("valgrind", "callgrind_annotate", "cc", "redis-server") if shutil.which(tool) is None]
     if missing or not HEADER.exists():
         raise SystemExit(
-            f"needs valgrind, its callgrind.h and a C compiler (missing: {', '.join(missing) or HEADER}); "
-            "Debian: apt-get install valgrind gcc"
+            f"needs valgrind, its callgrind.h, a C compiler and redis-server (missing: {', '.join(missing) or HEADER});"
+            " Debian: apt-get install valgrind gcc redis-server"
         )
-    trees = [("this checkout", HERE.parent)]
+    workloads = [w.strip() for w in args.workload.split(",") if w.strip()]
+    unknown = {w for w in workloads if w not in QUOTES and not _lines(w)}
+    if unknown:
+        raise SystemExit(f"unknown workloads: {', '.join(sorted(unknown))} (known: {', '.join(QUOTES)})")
+    trees = [Tree("this checkout", HERE.parent, args.python)]
+    if args.tree is not None:
+        trees = [Tree(str(args.tree), args.tree.resolve(), args.python)]
     if args.compare_with is not None:
-        trees.append((str(args.compare_with), args.compare_with.resolve()))
-    with tempfile.TemporaryDirectory(prefix="qs-instructions-") as scratch, demo_environment("qs_instr"):
+        other = args.compare_with.resolve()
+        own = other / ".venv/bin/python"
+        python = args.compare_python or (str(own) if own.exists() else None)
+        trees.append(Tree(str(args.compare_with), other, python or sys.executable))
+    results: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="qs-instructions-") as scratch, private_redis(Path(scratch)) as redis_url:
         work = Path(scratch)
         build_control(work)
-        print(interpreter(), flush=True)
-        counts: dict[str, list[float]] = {name: [] for name, _ in trees}
-        dumps: dict[str, list[Path]] = {name: [] for name, _ in trees}
-        for run in range(args.runs):
-            order = list(enumerate(trees)) if run % 2 == 0 else list(enumerate(trees))[::-1]
-            for index, (name, tree) in order:
-                measured = one_run(work, tree, args, f"{run}-{index}")
-                counts[name].append(measured.per_quote())
-                dumps[name].append(measured.dump)
-                print(
-                    f"run {run + 1} {name}: {counts[name][-1]:,.0f} instructions a quote "
-                    f"(the background loops' idle rate over the {measured.window:.0f} s window: "
-                    f"~{measured.background_share():.1%} of it)",
-                    flush=True,
-                )
-        print(report(counts, args.quotes))
-        this = trees[0][0]
-        last = dumps[this][-1]
-        print(parts_table(annotate(last), totals(last.read_text()), args.quotes))
-        if len(trees) == 2:  # each part of every run: steadier than the whole (the docstring)
-            parts = {name: [part_counts(annotate(dump)) for dump in found] for name, found in dumps.items()}
-            print(parts_comparison(parts, args.quotes))
-        if args.dumps is not None:
-            args.dumps.mkdir(parents=True, exist_ok=True)
-            for dump in work.glob("callgrind.*.*"):
-                shutil.copy2(dump, args.dumps / dump.name)
-            print(f"callgrind's files (run-tree): {args.dumps}")
+        print(f"load before: {load_average()}", flush=True)
+        for tree in trees:
+            print(f"{tree.name}: {tree.python} ({version(tree.python)}), commit {commit_of(tree.root)}", flush=True)
+        for workload in workloads:
+            quotes = args.quotes or QUOTES.get(workload) or max(20, 4000 // _lines(workload))
+            counts: dict[str, list[float]] = {tree.name: [] for tree in trees}
+            dumps: dict[str, list[Path]] = {tree.name: [] for tree in trees}
+            with contextlib.ExitStack() as stack:
+                setups = {tree.name: stack.enter_context(configured(tree, workload, work, redis_url)) for tree in trees}
+                for run in range(args.runs):
+                    order = list(enumerate(trees)) if run % 2 == 0 else list(enumerate(trees))[::-1]
+                    for index, tree in order:
+                        measured = one_run(work, tree, setups[tree.name], workload, quotes, args, redis_url,
+                                           f"{workload}-{run}-{index}")  # fmt: skip
+                        if measured.idle_share() > OUTLIER:  # something unpinned ran meanwhile: once more
+                            print(
+                                f"{workload} run {run + 1} {tree.name}: the idle rate is"
+                                f" {measured.idle_share():.1%} of the window (> {OUTLIER:.0%}): counted again"
+                            )
+                            measured = one_run(work, tree, setups[tree.name], workload, quotes, args, redis_url,
+                                               f"{workload}-{run}-{index}b")  # fmt: skip
+                        counts[tree.name].append(measured.per_quote())
+                        dumps[tree.name].append(measured.dump)
+                        print(
+                            f"{workload} run {run + 1} {tree.name}: {measured.per_quote():,.0f} instructions a quote "
+                            f"({measured.raw_per_quote():,.0f} before the idle rate's {measured.idle_share():.2%}"
+                            f" of a {measured.window:.0f} s window is taken off)",
+                            flush=True,
+                        )
+            results[workload] = counts
+            print(report(workload, counts, quotes), flush=True)
+            last = dumps[trees[0].name][-1]
+            print(parts_table(annotate(last), totals(last.read_text()), quotes), flush=True)
+            if len(trees) == 2:
+                parts = {name: [part_counts(annotate(dump)) for dump in found] for name, found in dumps.items()}
+                print(parts_comparison(parts, quotes), flush=True)
+            if args.dumps is not None:
+                args.dumps.mkdir(parents=True, exist_ok=True)
+                for dump in work.glob(f"callgrind.{workload}-*"):
+                    shutil.copy2(dump, args.dumps / dump.name)
+        shutil.rmtree(SPOOL, ignore_errors=True)
+        print(f"load after: {load_average()}")
+        print(summary(results, trees))
+        if args.json is not None:
+            args.json.write_text(json.dumps({"trees": [t.name for t in trees], "results": results}, indent=1))
+
+
+def _lines(workload: str) -> int:
+    """N for a `lines-N` workload (the marketplace's first N products, a line each), else 0."""
+    name, _, count = workload.partition("-")
+    return int(count) if name == "lines" and count.isdigit() else 0
+
+
+class Tree(NamedTuple):
+    name: str
+    root: Path
+    python: str
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def version(python: str) -> str:
+    found = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True)  # noqa: S603
+    return found.stdout.strip() or "?"
+
+
+def commit_of(root: Path) -> str:
+    found = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)  # noqa: S603, S607
+    return found.stdout.strip() or "(not a git checkout)"
+
+
+@contextlib.contextmanager
+def private_redis(work: Path) -> Iterator[str]:
+    """A redis-server of this run's own (the machine's db 14 is shared with other benchmarks)."""
+    from plumbing import free_port
+
+    port = free_port()
+    server = subprocess.Popen(  # noqa: S603
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",  # noqa: S607
+         "--dir", str(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode == 0:  # noqa: S603, S607
+                break
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def build_control(work: Path) -> None:
@@ -149,6 +251,105 @@ def build_control(work: Path) -> None:
         ["cc", "-O2", "-shared", "-fPIC", "-o", str(work / "control.so"), str(source)],  # noqa: S607
         check=True,
     )
+
+
+def tree_env(tree: Tree, database_url: str, redis_url: str) -> dict[str, str]:
+    paths = [str(tree.root), str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {
+        **os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
+        "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000000", "ENVIRONMENT": "development",
+        "PYTHONHASHSEED": "0", "PYTHONPATH": os.pathsep.join(paths),
+        "QUOTE_LOG_SPOOL_DIR": str(SPOOL),
+    }  # fmt: skip
+
+
+@contextlib.contextmanager
+def configured(tree: Tree, workload: str, work: Path, redis_url: str) -> Iterator[Path]:
+    """A database of `tree`'s schema holding `workload`'s configuration (configured by the tree's own
+    code, natively); yields the file naming the service key and the products the bodies use."""
+    from plumbing import ADMIN_URL, database
+
+    name = f"qs_instr_{os.getpid()}_{len(list(work.glob('setup-*')))}"
+    asyncio.run(database(name, create=True))
+    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    env = tree_env(tree, url, redis_url)
+    setup = work / f"setup-{name}.json"
+    try:
+        subprocess.run(["redis-cli", "-u", redis_url, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
+        cli = [tree.python, "-m", "quote_service.cli"]
+        if workload in ("demo", "readme"):
+            subprocess.run([*cli, "seed-demo"], env=env, check=True, capture_output=True, cwd=tree.root)  # noqa: S603
+        else:
+            subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True, cwd=tree.root)  # noqa: S603
+        made = subprocess.run(  # noqa: S603
+            [*cli, "create-api-key", "--name", "bench-admin", "--role", "admin"],
+            env=env, check=True, capture_output=True, text=True, cwd=tree.root,
+        )  # fmt: skip
+        setup.write_text(json.dumps({"admin_key": made.stdout.strip().splitlines()[-1], "database_url": url}))
+        done = subprocess.run(  # noqa: S603
+            [tree.python, str(Path(__file__).resolve()), "--setup", str(setup), "--workload", workload],
+            env=env, capture_output=True, text=True, cwd=tree.root,
+        )  # fmt: skip
+        if done.returncode != 0:
+            said = f"{done.stdout[-3000:]}{done.stderr[-3000:]}"
+            raise SystemExit(f"configuring {workload} on {tree.name} failed:\n{said}")
+        yield setup
+    finally:
+        asyncio.run(database(name, create=False))
+
+
+async def configure(setup: Path, workload: str) -> None:
+    """Natively, in the tree's interpreter: the workload's configuration and a service key, through
+    the tree's own API (an older release may lack shipping profiles: then none)."""
+    import httpx
+    from bench_hot_path import lifespan
+
+    from quote_service.app import create_app
+
+    known = json.loads(setup.read_text())  # noqa: ASYNC240 - before the app starts
+    app: Any = create_app()
+    stop = await lifespan(app)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as http:
+            admin = {"X-API-Key": known["admin_key"]}
+
+            async def made(path: str, body: dict[str, Any]) -> Any:
+                answer = await http.post(path, json=body, headers=admin)
+                if answer.status_code == 404 and path == "/api/v1/shipping-profiles":
+                    return None
+                if answer.status_code != 201:
+                    raise SystemExit(f"POST {path}: {answer.status_code} {answer.text[:500]}")
+                return answer.json()["data"]
+
+            key = (await made("/api/v1/api-keys", {"name": "bench"}))["key"]
+            from quote_service.pricing.quote import QuoteRequest
+
+            # An older release knows fewer request fields (8e7ec84: no customer_group): its bodies leave them out.
+            found: dict[str, Any] = {"key": key, "fields": list(QuoteRequest.__struct_fields__)}
+            if workload == "marketplace" or _lines(workload):
+                import workloads
+
+                found["ids"] = await workloads.configure_marketplace(made)
+            elif workload == "card_bin":
+                import workloads
+
+                await workloads.configure_card_bin(made)
+            elif workload in ("demo", "readme"):
+                import asyncpg
+                from workloads import DEMO_LOOKUP, DEMO_PRIORITIES
+
+                conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+                try:
+                    await conn.execute(DEMO_PRIORITIES)
+                    rows = await conn.fetch(
+                        "SELECT sku, id::text AS id FROM products WHERE sku = any($1::text[])", list(DEMO_LOOKUP)
+                    )
+                finally:
+                    await conn.close()
+                found["ids"] = {row["sku"]: row["id"] for row in rows}
+        setup.write_text(json.dumps(known | found))  # noqa: ASYNC240 - the app's last act
+    finally:
+        await stop()
 
 
 class Measured(NamedTuple):
@@ -162,32 +363,38 @@ class Measured(NamedTuple):
     idle_seconds: float
     dump: Path
 
-    def per_quote(self) -> float:
-        """Instructions a quote: everything the process counted in the window, over its quotes."""
-        return self.counted / self.quotes
-
-    def background_share(self) -> float:
-        """The part of the window that the background loops' idle rate accounts for (an estimate)."""
+    def idle_share(self) -> float:
+        """The part of the window that the idle rate accounts for."""
         if self.idle_seconds <= 0 or self.counted <= 0:
             return 0.0
         return self.idle / self.idle_seconds * self.window / self.counted
 
+    def raw_per_quote(self) -> float:
+        return self.counted / self.quotes
 
-def one_run(work: Path, tree: Path, args: argparse.Namespace, tag: str) -> Measured:
+    def per_quote(self) -> float:
+        """Instructions a quote: the window's count less the idle rate over its length, over its quotes."""
+        return self.counted * (1 - self.idle_share()) / self.quotes
+
+
+def one_run(
+    work: Path, tree: Tree, setup: Path, workload: str, quotes: int, args: argparse.Namespace, redis_url: str, tag: str
+) -> Measured:
     """One process under callgrind: what it counted."""
-    subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)  # noqa: S603, S607
     out = work / f"callgrind.{tag}"
-    paths = [str(tree), str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])]
-    # Under valgrind the process runs ~30x slower: 64 quotes in flight would pass the 2 s deadline.
-    slow = {"QUOTE_TIMEOUT": "120", "BODY_READ_TIMEOUT": "120", "DB_ACQUIRE_TIMEOUT": "60"}
-    slow["DB_STATEMENT_TIMEOUT"] = "120"
-    env = {**os.environ, **slow, "PYTHONHASHSEED": "0", "PYTHONPATH": os.pathsep.join(paths)}
+    url = json.loads(setup.read_text())["database_url"]
+    # Under valgrind the process runs ~30-50x slower: 64 quotes in flight would pass the 2 s deadline.
+    slow = {"QUOTE_TIMEOUT": "600", "BODY_READ_TIMEOUT": "600", "DB_ACQUIRE_TIMEOUT": "120",
+            "DB_STATEMENT_TIMEOUT": "600"}  # fmt: skip
+    env = {**tree_env(tree, url, redis_url), **slow}
+    concurrency = args.concurrency or CONCURRENCY.get(workload) or (64 if _lines(workload) < 50 else 8)
     command = [
         "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
-        sys.executable, str(Path(__file__).resolve()), "--inner", str(work), "--idle", str(args.idle),
-        "--quotes", str(args.quotes), "--concurrency", str(args.concurrency), "--seed", str(args.seed),
+        tree.python, str(Path(__file__).resolve()), "--inner", str(work), "--idle", str(args.idle),
+        "--quotes", str(quotes), "--concurrency", str(concurrency), "--seed", str(args.seed),
+        "--workload", workload, "--known", str(setup),
     ]  # fmt: skip
-    finished = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)  # noqa: S603
+    finished = subprocess.run(command, cwd=tree.root, env=env, capture_output=True, text=True)  # noqa: S603
     said = dict(line.split(": ", 1) for line in finished.stdout.splitlines() if line.startswith("windows: "))
     dumps = [work / f"callgrind.{tag}.1", work / f"callgrind.{tag}.2"]  # the client requests' dumps, in order
     if finished.returncode != 0 or not all(dump.exists() for dump in dumps) or "windows" not in said:
@@ -196,41 +403,88 @@ def one_run(work: Path, tree: Path, args: argparse.Namespace, tag: str) -> Measu
         )
     window, idle_seconds = (float(part) for part in said["windows"].split())
     return Measured(
-        args.quotes, totals(dumps[0].read_text()), window, totals(dumps[1].read_text()), idle_seconds, dumps[0],
+        quotes, totals(dumps[0].read_text()), window, totals(dumps[1].read_text()), idle_seconds, dumps[0],
     )  # fmt: skip
 
 
+def bodies_of(workload: str, known: dict[str, Any], prefix: str) -> Iterator[bytes]:
+    """The workload's bodies, without the fields the tree's QuoteRequest does not have."""
+    made = _bodies(workload, known, prefix)
+    fields = set(known.get("fields", ()))
+    if not fields:
+        return made
+    return (msgspec.json.encode({k: v for k, v in msgspec.json.decode(b).items() if k in fields}) for b in made)
+
+
+def _bodies(workload: str, known: dict[str, Any], prefix: str) -> Iterator[bytes]:
+    import workloads
+
+    if _lines(workload):  # the marketplace's configuration, its first N products
+        return workloads.marketplace_bodies(known["ids"][: _lines(workload)], prefix)
+    if workload == "simple":
+        return workloads.simple_bodies(prefix)
+    if workload == "card_bin":
+        return workloads.card_bin_bodies(prefix)
+    if workload == "demo":
+        return workloads.demo_bodies(known["ids"], prefix)
+    if workload == "readme":
+        return workloads.readme_bodies(known["ids"], prefix)
+    return workloads.marketplace_bodies(known["ids"], prefix)
+
+
+from clock_pins import drain_log  # noqa: E402 - after the module's own names, as the inner process imports it
+
+
 async def counted(args: argparse.Namespace) -> None:
-    """Inside valgrind: warm up, then count `--quotes` quotes between the client requests."""
-    from quote_service.analytics.distributions import load_statistics
+    """Inside valgrind: warm up, pin the clock's work, then count `--quotes` quotes between the client requests."""
+    from bench_hot_path import drive, lifespan, post
+    from clock_pins import ClockPins
+
     from quote_service.app import create_app
 
     control = ctypes.CDLL(str(args.inner / "control.so"))
     if not control.qs_on_valgrind():
         raise SystemExit("--inner runs under valgrind only (run the script without it)")
+    pins = ClockPins()
+    pins.__enter__()  # for the process's life: it ends with the run
+    known = json.loads(Path(args.known).read_text())  # noqa: ASYNC240 - before the app starts
     app: Any = create_app()
     stop = await lifespan(app)
     try:
-        key, ids = await service_key(app)
-        rng = random.Random(args.seed)
+        key = known["key"].encode()
         seen: Counter[int] = Counter()
 
         async def one(body: bytes) -> None:
             seen[await post(app, body, key)] += 1
 
-        # One-off work that would otherwise fall into the counted window by chance: scipy, which the
-        # experiment guardrail imports in a thread ~45 s after the start (~1 G instructions).
-        await load_statistics()
-        warm = [basket(ids, rng) for _ in range(args.quotes)]  # the first round warms every cache and the dictionary
-        await drive([lambda body=body: one(body) for body in warm], args.concurrency)  # type: ignore[misc]
-        bodies = [basket(ids, rng) for _ in range(args.quotes)]
+        with contextlib.suppress(ImportError):  # one-off work that would otherwise fall into the window
+            from quote_service.analytics.distributions import load_statistics
+
+            await load_statistics()
+        rng = random.Random(args.seed)
+        warm = bodies_of(args.workload, known, f"w{rng.randrange(10**6):06d}")
+        # The first round warms every cache and trains the zstd dictionary; then the path as a stream of distinct
+        # baskets leaves it (the identical-request cache stops remembering after 2,000: quotes/service.py).
+        heavy = args.workload == "marketplace" or _lines(args.workload) >= 50
+        rounds = 2 if heavy else max(2, -(-WARM_QUOTES // args.quotes))
+        for _ in range(rounds):
+            batch = [next(warm) for _ in range(args.quotes)]
+            await drive([lambda body=body: one(body) for body in batch], args.concurrency)  # type: ignore[misc]
+            for _ in range(200):
+                if app.state.quotes._store.codec.dictionary_id is not None:
+                    break
+                await asyncio.sleep(0.05)
+        await pins.pin(settle=3.0)  # (the loops' last timed passes, the quote log writer's among them, end first)
+        await drain_log(app)
+        measured = bodies_of(args.workload, known, f"m{rng.randrange(10**6):06d}")
+        bodies = [next(measured) for _ in range(args.quotes)]
         started = time.monotonic()
         control.qs_start()
         await drive([lambda body=body: one(body) for body in bodies], args.concurrency)  # type: ignore[misc]
+        await drain_log(app)
+        pins.tick()
         control.qs_stop()
         window = time.monotonic() - started
-        # The background loops (schedulers, pollers, flushes) run by the clock, and under valgrind
-        # the window lasts ~30x longer than it would: their idle rate is counted, to be taken off.
         started = time.monotonic()
         control.qs_start()
         await asyncio.sleep(args.idle)
@@ -273,8 +527,7 @@ def part_counts(annotated: str) -> dict[str, int]:
 
 
 def parts_comparison(parts: dict[str, list[dict[str, int]]], quotes: int) -> str:
-    """Per part, the median over each checkout's runs of its instructions a quote, and this ÷ that:
-    a change inside one part shows there even when the whole quote's runs spread wider than it."""
+    """Per part, the median over each checkout's runs of its instructions a quote, and this ÷ that."""
     (this, these), (that, those) = parts.items()
     lines = [f"part (inclusive), median of runs: {this} | {that} | ÷"]
     for what, _ in PARTS:
@@ -283,16 +536,8 @@ def parts_comparison(parts: dict[str, list[dict[str, int]]], quotes: int) -> str
         if not mine or not theirs:
             continue
         a, b = statistics.median(mine) / quotes, statistics.median(theirs) / quotes
-        lines.append(
-            f"  {what:<42} {a:>10,.0f} | {b:>10,.0f} | {a / b:.3f}"
-            f"  (runs within {_spread(mine):.1%} | {_spread(theirs):.1%})"
-        )
+        lines.append(f"  {what:<42} {a:>10,.0f} | {b:>10,.0f} | {a / b:.3f}")
     return "\n".join(lines)
-
-
-def _spread(values: list[int]) -> float:
-    """How far the largest of `values` is above the smallest (0 for one value)."""
-    return max(values) / min(values) - 1 if min(values) > 0 else 0.0
 
 
 def parts_table(annotated: str, total: int, quotes: int) -> str:
@@ -304,9 +549,9 @@ def parts_table(annotated: str, total: int, quotes: int) -> str:
     return "\n".join(lines)
 
 
-def report(counts: dict[str, list[float]], quotes: int) -> str:
+def report(workload: str, counts: dict[str, list[float]], quotes: int) -> str:
     names = list(counts)
-    lines = [f"{quotes} quotes a run; instructions a quote, median of runs:"]
+    lines = [f"{workload}: {quotes} quotes a run; instructions a quote, median of runs:"]
     lines += [
         f"  {name}: {statistics.median(values):,.0f} (runs {', '.join(f'{v:,.0f}' for v in values)})"
         for name, values in counts.items()
@@ -315,6 +560,21 @@ def report(counts: dict[str, list[float]], quotes: int) -> str:
         ratios = [a / b for a, b in zip(counts[names[0]], counts[names[1]], strict=True)]
         mean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
         lines.append(f"  {names[0]} ÷ {names[1]}: {mean:.4f} (pairs {', '.join(f'{r:.4f}' for r in ratios)})")
+    return "\n".join(lines)
+
+
+def summary(results: dict[str, dict[str, list[float]]], trees: list[Tree]) -> str:
+    """One line per workload, the checkouts side by side (medians, instructions a quote)."""
+    head = " | ".join(tree.name for tree in trees)
+    lines = [f"instructions a warm served quote, median of runs — workload | {head}"]
+    if len(trees) == 2:
+        lines[0] += " | ÷"
+    for workload, counts in results.items():
+        medians = [statistics.median(counts[tree.name]) for tree in trees]
+        row = f"  {workload:<12} | " + " | ".join(f"{m:,.0f}" for m in medians)
+        if len(medians) == 2:
+            row += f" | {medians[0] / medians[1]:.3f}"
+        lines.append(row)
     return "\n".join(lines)
 
 

@@ -119,15 +119,37 @@ def check_free(*ports: int) -> None:
 
 def prepare(base: str, env: dict[str, str]) -> tuple[str, list[str]]:
     """The demo catalog and its typical configuration (seed-demo); returns (service API key, product ids)."""
-    seed = [sys.executable, "-m", "quote_service.cli", "seed-demo"]
-    subprocess.run(seed, env=env, check=True, capture_output=True)  # noqa: S603 - our own CLI
+    key, by_sku = prepared(base, env)
+    return key, list(by_sku.values())
+
+
+def prepared(
+    base: str, env: dict[str, str], python: str = sys.executable, cwd: Path | None = None
+) -> tuple[str, dict[str, str]]:
+    """`prepare`, by the CLI of `python` run in `cwd` (another checkout's); the product ids by SKU."""
+    seed = [python, "-m", "quote_service.cli", "seed-demo"]
+    subprocess.run(seed, env=env, check=True, capture_output=True, cwd=cwd)  # noqa: S603 - our own CLI
     with httpx.Client(base_url=base, timeout=10) as http:
         login = {"username": "demo-admin", "password": "quote-service-admin"}
         token = http.post("/api/v1/auth/token", json=login).json()["data"]["access_token"]
         admin = {"Authorization": f"Bearer {token}"}
         key = http.post("/api/v1/api-keys", json={"name": "bench"}, headers=admin).json()["data"]["key"]
         products = http.get("/api/v1/products", params={"limit": 500}, headers=admin).json()["data"]["items"]
-    return key, [p["id"] for p in products]
+    return key, {p["sku"]: p["id"] for p in products}
+
+
+def backends(database_name: str) -> tuple[int, ...]:
+    """The pids of the PostgreSQL backends connected to `database_name` now (a server's pool)."""
+
+    async def found() -> tuple[int, ...]:
+        conn = await asyncpg.connect(ADMIN_URL)
+        try:
+            rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database_name)
+        finally:
+            await conn.close()
+        return tuple(row["pid"] for row in rows)
+
+    return asyncio.run(found())
 
 
 async def database(name: str, create: bool, admin_url: str = ADMIN_URL) -> None:

@@ -36,6 +36,7 @@ import structlog
 
 from quote_service.background import BackgroundLoop
 from quote_service.db.pool import Connection, Pool
+from quote_service.event_loop import running_loop
 from quote_service.ids import uuid_text
 from quote_service.observability.metrics import (
     QUOTE_LOG_ROWS_DROPPED,
@@ -152,6 +153,14 @@ class QuoteLogWriter(BackgroundLoop):
         self._next_scan = float("-inf")
         self.spool: Spool | None = None
         self._sealed: list[Segment] = []
+        self._waiting: list[LogRow] = []
+        """Rows given to `spool_row` in this turn of the event loop."""
+        self._batches = 0
+        """`spool_row` batches written so far (the number of the one collecting rows now)."""
+        self._refused: dict[int, OSError] = {}
+        """The batches the disk refused lately, and how."""
+        self._sealed_bytes = 0
+        """The unwritten bytes of `_sealed` (this process's own) at the writer's last count."""
         self._writing = asyncio.Lock()
         """One writer of the segments at a time: the loop's pass, a drain, a store's `settle`."""
         """Segments closed to appends, this process's and adopted orphans, oldest first: written
@@ -171,17 +180,69 @@ class QuoteLogWriter(BackgroundLoop):
         """Bytes of rows this process spooled that PostgreSQL does not hold yet."""
         if self.spool is None or self.spool.current is None:
             return 0
-        return self.spool.current.size + sum(s.unwritten for s in self._sealed if s.rows)
+        return self.spool.current.size + self._sealed_unwritten()
+
+    def _sealed_unwritten(self) -> int:
+        """Bytes of this process's sealed segments not written yet (kept in `_sealed_bytes` for `queue`)."""
+        self._sealed_bytes = sum(s.unwritten for s in self._sealed if s.rows)
+        return self._sealed_bytes
 
     def queue(self, rows: list[LogRow]) -> None:
         """Append the rows of quotes now stored in Redis to the spool, before they are answered;
         past the spool's bound, drop and count them. Raises OSError when the disk refuses them."""
-        assert self.spool is not None, "the quote log is not open"
-        data = b"".join([encoded + b"\n" for _, encoded in rows])
-        if self.pending_bytes + len(data) > self._limit:
+        spool = self.spool
+        assert spool is not None, "the quote log is not open"
+        assert spool.current is not None, "the quote log is not open"
+        if len(rows) == 1:
+            kept = [rows[0][1]]
+            data = kept[0] + b"\n"
+        else:
+            kept = [encoded for _, encoded in rows]
+            data = b"\n".join(kept) + b"\n"
+        # The sealed segments' part is the writer's last count (it only shrinks between its passes).
+        if spool.current.size + self._sealed_bytes + len(data) > self._limit:
             self._drop(len(rows))
             return
-        self.spool.append(data)
+        spool.append(data, kept)
+
+    async def spool_row(self, row: LogRow) -> None:
+        """Append `row` to the spool with the other rows given in this turn of the event loop: one
+        `write()` for the group commit's whole batch, not one per request. The requests its
+        acknowledgement resumes are all queued to run already: each gives its row, the first schedules
+        the write behind them, and each yields once, so that it runs again after the write (the event
+        loop runs what is ready first in, first out). Raises the disk's OSError; a cancellation can only
+        arrive in that yield, after the write, and is then absorbed (the row is on disk: answered)."""
+        batch = self._batches
+        if not self._waiting:
+            running_loop().call_soon(self.flush_rows)
+        self._waiting.append(row)
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            if batch in self._refused:
+                raise
+            # Cancelled in its one yield, after the write: the row is on disk, so its quote is answered
+            # (a logged quote is an answered one), an instant past its deadline.
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+        refused = self._refused.get(batch)
+        if refused is not None:
+            raise refused
+
+    def flush_rows(self) -> None:
+        """Write the rows `spool_row` collected, with one `write()` (now: a stop, a settle)."""
+        waiting, self._waiting = self._waiting, []
+        batch = self._batches
+        self._batches += 1
+        if not waiting:
+            return
+        try:
+            self.queue(waiting)
+        except OSError as exc:
+            self._refused[batch] = exc
+            while len(self._refused) > 64:  # its requests read it in their next turn: a few are enough
+                del self._refused[next(iter(self._refused))]
 
     def _drop(self, count: int) -> None:
         QUOTE_LOG_ROWS_DROPPED.inc(count)
@@ -238,8 +299,12 @@ class QuoteLogWriter(BackgroundLoop):
     async def write_pending(self) -> None:
         """Write every sealed segment, then seal the current one and write it (raises, with the
         rows left where they are, when PostgreSQL fails)."""
+        self.flush_rows()
         async with self._writing:
-            await self._write_pending()
+            try:
+                await self._write_pending()
+            finally:
+                self._sealed_unwritten()
 
     async def _write_pending(self) -> None:
         if self.spool is None:
@@ -255,6 +320,7 @@ class QuoteLogWriter(BackgroundLoop):
                 if sealed is None:
                     return
                 self._sealed.append(sealed)
+                self._sealed_bytes += sealed.unwritten
 
     async def _write_segment(self, segment: Segment) -> None:
         assert self.spool is not None

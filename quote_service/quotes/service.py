@@ -71,6 +71,11 @@ from quote_service.unit_limits.service import UnitPurchases
 
 _REQUEST_ENCODER = msgspec.msgpack.Encoder()
 _RECENT_LIMIT = 10_000
+RECENT_IDLE_AFTER = 2_000
+"""Quotes in a row that repeat no remembered body, after which a quote is remembered only as a probe
+(one in RECENT_PROBE): a stream of distinct baskets (every customer's own) never hits the cache, and
+remembering each cost its inputs encoded. The first repeat found remembers every quote again."""
+RECENT_PROBE = 32
 _RECENT_HITS = DeferredCounter(CACHE_LOOKUPS.labels("recent_quotes", "local", "hit"))
 _RECENT_MISSES = DeferredCounter(CACHE_LOOKUPS.labels("recent_quotes", "local", "miss"))
 # Span names of the stages (spans only while tracing is on; see observability/stages.py).
@@ -164,11 +169,14 @@ class QuoteService:
         self._recent: OrderedDict[bytes, _Recent] = OrderedDict()
         self._previews: dict[bool, tuple[ConfigSnapshot, ConfigSnapshot]] = {}
         """The configuration of payout previews (`preview_config`), per with-promotions, with its snapshot."""
+        self._unrepeated = 0
+        """Quotes in a row whose (caller, body) no remembered quote had (`RECENT_IDLE_AFTER`)."""
 
     def reset(self) -> None:
         """Forget the recent quotes, the rate limits' buckets and the prior-price memo, as a
         service that has just started (a started app the tests reuse)."""
         self._recent.clear()
+        self._unrepeated = 0
         self.limiter.reset()
         if self._prior_prices is not None:
             self._prior_prices.reset()
@@ -194,7 +202,7 @@ class QuoteService:
         as the strings would be."""
         t0 = perf_counter_ns()
         with stage(_VALIDATE):
-            self.limiter.check((caller.kind, caller.id))
+            self.limiter.check(_client(caller))
             policy.check_request(request, caller)
         gate = self.gate
         if gate.in_flight >= gate.limit:
@@ -258,11 +266,13 @@ class QuoteService:
         t3 = perf_counter_ns()
         # The caller (kind, then its id's 16 bytes), the money format and the body: one caller's
         # quote is never another's, and a quote is handed out again only in the form it was written.
-        key = b"%s%s\0%s%s" % (
-            caller.kind.encode(),
-            b"#" if numbers else b"",
-            caller.id.bytes,
-            body if body is not None else _REQUEST_ENCODER.encode(request),
+        key = b"".join(  # (a join: bytes' %-formatting parses its format at every call)
+            (
+                caller.kind.encode(),
+                b"#\0" if numbers else b"\0",
+                caller.id.bytes,
+                body if body is not None else _REQUEST_ENCODER.encode(request),
+            )
         )
         inputs: bytes | None = None
         # A reserving quote holds units of its own: never handed out again, never reused; nor is one
@@ -292,6 +302,7 @@ class QuoteService:
             region, customer = await self._with_promotion_uses(request, customer, snapshot, now, region)
         candidate = None if reserving or gifts is not None else self._recent.get(key)
         if candidate is not None:  # the same caller sent this body before: were the inputs the same too?
+            self._unrepeated = 0
             inputs = _inputs(customer, snapshot, products, flash, now)
             reused = await self._reusable(candidate, inputs, now)
             if reused is not None:
@@ -299,6 +310,10 @@ class QuoteService:
                 record(t0, t1, t2, t3, t3, perf_counter_ns())
                 return reused
         _RECENT_MISSES.inc()
+        # Remembered for a repeat only while repeats come (each costs its inputs encoded, ~10 K instructions
+        # a catalog quote): after RECENT_IDLE_AFTER quotes in a row that repeated no body, one in RECENT_PROBE.
+        self._unrepeated = unrepeated = self._unrepeated + 1
+        remember = unrepeated <= RECENT_IDLE_AFTER or not unrepeated % RECENT_PROBE
         with stage(_ENGINE):
             if region is None:
                 region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
@@ -332,12 +347,14 @@ class QuoteService:
             # the CPU's caches, and the Quote's objects are let go before the store's wait: after it the
             # batch's other quotes have run and pushed them out, and freeing them then costs a cache
             # miss an object (docs/hot-path.md#garbage).
-            inputs = inputs or _inputs(customer, snapshot, products, flash, now)
+            if remember:
+                inputs = inputs or _inputs(customer, snapshot, products, flash, now)
             quote_id = quote.quote_id
             storing = self._put(quote, request, caller, customer, now=now, numbers=numbers)
             del quote
             payload = await storing
-        self._remember(key, inputs, payload)
+        if inputs is not None:
+            self._remember(key, inputs, payload)
         record(t0, t1, t2, t3, t4, perf_counter_ns())
         return PricedQuote(quote_id, payload)
 
@@ -473,7 +490,7 @@ class QuoteService:
         """POST /api/v1/prices (quotes/display_prices.py): each product a one-product quote made by
         `price_quote` as POST /quote makes it, stored nowhere; unknown, inactive and unpriced products
         go to `errors`."""
-        self.limiter.check((caller.kind, caller.id))
+        self.limiter.check(_client(caller))
         check_ids(request)
         now = self._clock()
         snapshot = self._config.snapshot
@@ -739,6 +756,12 @@ def _campaign_since(product: CatalogProduct | None, price_list_id: uuid.UUID | N
     if product is None or price_list_id is not None:
         return None
     return product.campaign_reduced_since
+
+
+def _client(caller: Principal) -> tuple[str, int]:
+    """The rate limit's key of a caller: its kind and id as an integer (a UUID hashes in Python: its
+    `__hash__` is a Python method, called twice a quote by the bucket's pop and store)."""
+    return caller.kind, caller.id.int
 
 
 def _minute(moment: datetime) -> int:

@@ -3,12 +3,12 @@
 The quote log is written to PostgreSQL behind the requests, in batches. Between the answer and
 the batch's commit the row used to live only in the worker's memory, so a SIGKILLed worker lost
 its last rows, and a stop while PostgreSQL was down lost every row of the outage. Now the
-request appends its row to a segment file (one `write()` to the page cache, no fsync) and only
-then answers; the writer reads the segments back and deletes each once PostgreSQL holds all of
-its rows. What a process leaves behind (killed, or stopped while PostgreSQL was away) is
-replayed by whichever process of the same database finds it first — the restarted worker, or any
-live one within seconds. Writes are idempotent (ON CONFLICT DO NOTHING), so a row written twice
-is stored once.
+request appends its row to a segment file (with the other rows its group commit acknowledged: one
+`write()` to the page cache, no fsync) and only then answers; the writer reads the segments back
+(from memory while it can) and deletes each once PostgreSQL holds all of its rows. What a process
+leaves behind (killed, or stopped while PostgreSQL was away) is replayed by whichever process of
+the same database finds it first — the restarted worker, or any live one within seconds. Writes
+are idempotent (ON CONFLICT DO NOTHING), so a row written twice is stored once.
 
 Layout: `<directory>/<database id>/<pid>-<n>.rows`, one row per line (its JSON array, which
 never holds a raw newline). The database id (migration 0160) keeps two databases' spools apart
@@ -42,6 +42,9 @@ SUFFIX = ".rows"
 _PARTIAL = ".new"
 READ_CHUNK = 1 << 20
 """Bytes read at a time when reading rows back (a row is a few KB at most)."""
+MEMORY_BYTES = 16 << 20
+"""A segment's rows are also kept in memory, for the writer, until it holds this many bytes (then
+read back from the file): a segment is sealed every LOG_INTERVAL, so this bounds only a backlog."""
 
 
 @dataclass(eq=False)
@@ -58,6 +61,14 @@ class Segment:
     """Rows appended by this process (0 for an adopted orphan: unknown until read)."""
     skip: set[bytes] = field(default_factory=set)
     """Rows PostgreSQL refused for their data: left out when a failed batch is read again."""
+    memory: list[bytes] | None = None
+    """The rows this process appended, in order, while every append said which rows it held and
+    the segment is under MEMORY_BYTES: `read` takes them from here instead of the file (the same
+    bytes; the file is read for an adopted orphan, a large backlog and after a refused row)."""
+    memory_at: tuple[int, int] = (0, 0)
+    """(offset, index in `memory`) of the next row to read from memory."""
+    memory_next: tuple[int, int] | None = None
+    """Where the last read from memory ended: the next read resumes there once `offset` is moved to it."""
 
     @property
     def unwritten(self) -> int:
@@ -78,9 +89,11 @@ class Spool:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.current = self._create()
 
-    def append(self, data: bytes) -> None:
+    def append(self, data: bytes, rows: list[bytes] | None = None) -> None:
         """Append rows (each ending in a newline) with one write; raises OSError when the disk
-        refuses them, leaving the segment as it was."""
+        refuses them, leaving the segment as it was. `rows`: the rows of `data` without their
+        newlines, kept in memory for the writer (`Segment.memory`); without them the segment's
+        rows are read back from the file."""
         segment = self.current
         assert segment is not None, "the spool is not open"
         written = os.write(segment.fd, data)
@@ -88,7 +101,35 @@ class Spool:
             os.ftruncate(segment.fd, segment.size)
             raise OSError(errno.ENOSPC, "the quote-log spool is out of space")
         segment.size += written
-        segment.rows += data.count(b"\n")
+        memory = segment.memory
+        if rows is None:
+            segment.rows += data.count(b"\n")
+            segment.memory = None
+            return
+        segment.rows += len(rows)
+        if memory is not None:
+            if segment.size > MEMORY_BYTES:
+                segment.memory = None
+            else:
+                memory += rows
+
+    def read(self, segment: Segment, max_rows: int) -> tuple[list[bytes], int]:
+        """Up to `max_rows` complete rows from where the segment's writing stopped, and the offset
+        after them: from memory while the segment keeps its rows there (`Segment.memory`), else
+        from the file (`read_file`)."""
+        memory = segment.memory
+        if memory is None or segment.skip:
+            return self.read_file(segment, max_rows)
+        offset, index = segment.memory_at
+        if offset != segment.offset:  # the writer moved on to where the last read ended (else: the file)
+            if segment.memory_next is None or segment.memory_next[0] != segment.offset:
+                segment.memory = None
+                return self.read_file(segment, max_rows)
+            offset, index = segment.memory_at = segment.memory_next
+        rows = memory[index : index + max_rows]
+        end = offset + sum(map(len, rows)) + len(rows)
+        segment.memory_next = (end, index + len(rows))
+        return rows, end
 
     def seal(self) -> Segment | None:
         """The current segment, closed to appends (a fresh one takes them), when it holds rows."""
@@ -117,10 +158,10 @@ class Spool:
             found.append(segment)
         return found
 
-    def read(self, segment: Segment, max_rows: int) -> tuple[list[bytes], int]:
-        """Up to `max_rows` complete rows from where the segment's writing stopped, and the offset
-        after them. Bytes after the last newline (a row whose writer died mid-write, so never
-        answered) are not a row."""
+    def read_file(self, segment: Segment, max_rows: int) -> tuple[list[bytes], int]:
+        """Up to `max_rows` complete rows of the segment's file from where its writing stopped, and
+        the offset after them. Bytes after the last newline (a row whose writer died mid-write, so
+        never answered) are not a row."""
         rows: list[bytes] = []
         end = segment.offset
         chunk_size = READ_CHUNK
@@ -143,7 +184,8 @@ class Spool:
                 break
             rows += lines
             end += cut + 1
-        return [row for row in rows if row and row not in segment.skip], end
+        skip = segment.skip
+        return [row for row in rows if row and row not in skip] if skip else [row for row in rows if row], end
 
     def discard(self, segment: Segment) -> None:
         """Delete a segment whose rows are all written, and let go of its lock."""
@@ -177,7 +219,7 @@ class Spool:
         except BaseException:
             os.close(fd)
             raise
-        return Segment(path=final, fd=fd, size=0)
+        return Segment(path=final, fd=fd, size=0, memory=[])
 
 
 def _lock_existing(path: Path) -> Segment | None:

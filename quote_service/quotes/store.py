@@ -40,6 +40,8 @@ from uuid import UUID
 
 import msgspec
 import structlog
+from hiredis import pack_command
+from redis.exceptions import NoScriptError, RedisError
 
 from quote_service.auth.policy import Maker
 from quote_service.background import BackgroundLoop, stop_all
@@ -179,6 +181,8 @@ class QuoteStore:
         # rows as they resume (let them run) before the log writer drains.
         await self._commit.stop()
         await asyncio.sleep(0)
+        self.log.flush_rows()
+        await asyncio.sleep(0)  # (the requests whose rows were written answer)
         await stop_all([self._keeper, self.log])
 
     async def settle(self) -> None:
@@ -224,10 +228,11 @@ class QuoteStore:
         await future
         # Spooled here, by the request itself, not by the flush that acknowledged the write: a request
         # cancelled (its deadline, 504) in the instant its write was acknowledged never gets here, so a
-        # quote that is not answered is not logged — and one that is answered is on disk first.
+        # quote that is not answered is not logged — and one that is answered is on disk first. The
+        # batch's requests, resumed together, share one write (`spool_row`).
         if row is not None:
             try:
-                self.log.queue([row])
+                await self.log.spool_row(row)
             except OSError as exc:
                 log.error("quote_log_spool_write_failed", error=repr(exc))
                 raise DependencyUnavailable("The quote could not be recorded in the quote log's spool") from exc
@@ -289,7 +294,7 @@ class QuoteStore:
             if is_cluster(self._redis):
                 ordered = await self._flush_on_cluster(keys, args)
             else:
-                ordered = cast(list[int], await self._flush(keys=keys, args=args))
+                ordered = await self._flush_lean(keys, args)
             if dictionary is not None and not ordered.pop():  # before any of its quotes is answered
                 await self.codec.publish_again()
         except Exception as exc:  # every waiting request learns it failed
@@ -323,6 +328,32 @@ class QuoteStore:
             keys.append(dictionary)
         args.append(len(batch))
         return keys, args
+
+    async def _flush_lean(self, keys: list[str], args: list[bytes | int]) -> list[int]:
+        """`_FLUSH` on one of the pool's connections: EVALSHA packed in C (hiredis) and its reply read,
+        without redis-py's command layer (its retry wrapper, events and observability cost ~200 Python
+        calls a call: docs/hot-path.md). Anything but a reply is left to redis-py's own call, which
+        loads the script (NOSCRIPT: Redis restarted) and retries as configured: the script only SETs
+        what it is given and reads marks, so a call run twice does nothing twice."""
+        pool = cast(Any, self._redis).connection_pool
+        connection = await pool.get_connection()
+        try:
+            command: Any = (b"EVALSHA", self._flush.sha, len(keys), *keys, *args)
+            await connection.send_packed_command(pack_command(command))  # packed in C, each argument in one go
+            reply = await connection.read_response()
+        except NoScriptError:  # a whole reply was read: the connection is as good as before
+            await pool.release(connection)
+        except (RedisError, OSError):  # redis-py's ConnectionError and TimeoutError among them
+            await connection.disconnect(nowait=True)
+            await pool.release(connection)
+        except BaseException:  # cancelled mid-call: the connection may hold half a reply
+            await connection.disconnect(nowait=True)
+            await pool.release(connection)
+            raise
+        else:
+            await pool.release(connection)
+            return cast(list[int], reply)
+        return cast(list[int], await self._flush(keys=keys, args=args))
 
     async def _flush_on_cluster(self, keys: list[str], args: list[bytes | int]) -> list[int]:
         """`_FLUSH` as a pipeline: its keys span every slot, and a cluster pipeline sends each

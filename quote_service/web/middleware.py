@@ -19,6 +19,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from quote_service.ids import random_hex
 from quote_service.observability.deferred import DeferredHistogram
+from quote_service.observability.logging import LEVELS
 from quote_service.observability.metrics import REQUEST_DURATION
 from quote_service.observability.tracing import name_server_span
 from quote_service.web.envelope import ErrorBody, ErrorEnvelope
@@ -121,7 +122,7 @@ def finish_request(method: str, route: str, path: str, status: int, elapsed: flo
     """A request answered: its duration in the histogram, the trace's name, the access log line."""
     _duration(method, route, status).observe(elapsed)
     name_server_span(method, route)
-    if path not in _SKIP_LOG_PATHS or status >= 400:
+    if LEVELS.info and (path not in _SKIP_LOG_PATHS or status >= 400):
         # log.bind(), not log.info: structlog's lazy proxy answers `.info` through __getattr__ (a
         # failed look-up first); bind() is the logger it assembled at first use (cache_logger_on_first_use).
         log.bind().info("request", method=method, path=path, status=status, duration_ms=round(elapsed * 1000, 3))

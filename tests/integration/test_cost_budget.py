@@ -10,13 +10,25 @@ key as a checkout sends them), on the test's PostgreSQL and Redis:
 - `marketplace`: 200 lines from 20 sellers, shipping profiles for 16 of them, 30 promotions.
 
 Per warm quote (a new customer each, so the identical-request cache never answers; the stored
-quotes already compressed with a trained dictionary) it counts the function calls of this thread
-(`Meter`: everything the quote runs, the group commit's Redis call included, but the event loop's
-own code and coroutines resuming), the Redis commands sent (redis-py's `pack_command`), the SQL
-statements sent (asyncpg's protocol calls), and after the quotes the bytes of each quote-log row
-(`pg_column_size`) and of each stored quote (`STRLEN` of its Redis value). A background loop that
-wakes during a measured quote only adds, so each count is the least of SAMPLES quotes. Each is
-checked against tests/cost_budget.toml; COST_DETAIL=1 prints the calls by function.
+quotes already compressed with a trained dictionary) it counts, with what runs by the clock pinned
+(loadtests/clock_pins.py: the background loops wait until woken, the deadline timers stop, principals
+never expire), the function calls of every task of the process (`Meter`: the request's, the group
+commit's Redis call, and any task started on the quote's behalf; not the event loop's own code nor
+coroutines resuming), the Redis commands sent (each connection's `send_packed_command`, however they
+were packed), the SQL statements sent
+(asyncpg's own query logger on every connection of the app's pools, and its protocol's calls for what
+the logger does not see: prepared statements, COPY), and after the quotes the bytes of each quote-log
+row (`pg_column_size`) and of each stored quote (`STRLEN` of its Redis value). Each count is the MOST
+of SAMPLES quotes (work on every other quote shows; a count over its budget is taken again once, over
+SAMPLES more quotes, and the smaller maximum judged: a one-off, such as an ABC cache refilled after any
+`register` in the process, fails nothing, a call on every second quote fails both), and `writer_calls`
+is the quote log writer's pass over their rows, a row (its calls over SAMPLES rows). Each is checked against
+tests/cost_budget.toml; COST_DETAIL=1 prints the calls by function. A fourth workload, `card_bin`, is
+the simple body paid by a card whose BIN an installment plan names (one SQL statement: the plans).
+
+The calls do not depend on the interpreter's patch release: redis-py's `async_timeout` (its timeout
+below CPython 3.11.3) is left out as asyncio's own `timeouts` is. The instruction budget
+(test_instruction_budget.py) does depend on the interpreter's build: `.python-version` names the one.
 
 A feature a quote does not use must cost it nothing: the simple body is priced again once a price
 list, promotions and fee rules in another currency and another seller's shipping profile are
@@ -55,23 +67,26 @@ from quote_service.cli import demo
 from quote_service.config import Settings
 from quote_service.quotes.compact import MIN_SAMPLES
 from quote_service.quotes.deadlines import DeadlineWatch
-from quote_service.quotes.store import _GroupCommit
 from tests.integration.conftest import Caller
 from tests.integration.conftest import _stop as stop_shared
 from tests.integration.expect import expect_ok
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "loadtests"))
+import workloads  # the workloads' bodies and configuration, shared with the instruction counter
 from bench_hot_path import lifespan, scope  # the benchmark's ASGI driver
-from bench_shipping import CATEGORIES, promotion_body  # its marketplace's promotions
+from clock_pins import ClockPins, drain_log
 
 BUDGET_FILE = Path(__file__).resolve().parents[1] / "cost_budget.toml"
 DETAIL = os.environ.get("COST_DETAIL") == "1"
 SAMPLES = 5
-"""Quotes measured per workload: each count is the least of them."""
-_PACK_COMMAND = AbstractConnection.pack_command.__code__
+"""Quotes measured per workload: each count is the most of them."""
+_SEND_PACKED = AbstractConnection.send_packed_command.__code__
 _DEADLINE_CHECK = DeadlineWatch._check.__code__
-_GROUP_COMMIT = _GroupCommit.task_name
-_LOOP_FILES = (str(Path(asyncio.__file__).parent), selectors.__file__)
+_LOOP_FILES: tuple[str, ...] = (str(Path(asyncio.__file__).parent), selectors.__file__)
+with contextlib.suppress(ImportError):  # redis-py's timeout below CPython 3.11.3 (asyncio's own above it)
+    import async_timeout
+
+    _LOOP_FILES += (async_timeout.__file__,)
 _SQL_CALLS = frozenset({"query", "bind_execute", "bind_execute_many", "copy_in", "copy_out", "bind"})
 
 
@@ -80,12 +95,17 @@ class Cost:
     """What one quote cost (or, in the budget file, may cost)."""
 
     calls: int
+    writer_calls: int
+    """The quote log writer's calls a row: its pass over the SAMPLES quotes' rows, over SAMPLES (it varies
+    by a few calls with where its segment stands: its budget has ~10 % of headroom)."""
     redis_commands: int
     sql_statements: int
     log_row_bytes: int
     stored_bytes: int
     redis_seen: dict[str, int] = field(default_factory=dict)
     """The Redis commands by name (not budgeted: for the failure message)."""
+    sql_seen: list[str] = field(default_factory=list)
+    """The SQL statements the query logger saw (not budgeted: for the failure message)."""
 
 
 class Meter:
@@ -93,18 +113,22 @@ class Meter:
     them the Redis commands and SQL statements sent.
 
     Counted: each call of a Python function (a coroutine or generator when it starts, not each time it
-    resumes: how often a read waits for its socket depends on timing) and of a C function, in the
-    request's task, the group commit's (its Redis call) and callbacks outside any task; not those the
-    event loop's own Python code makes (asyncio, selectors: per iteration, not per quote), the deadline
-    watch's timer (it fires every 5 ms while a request is in flight: by the clock, not per quote) nor
-    other tasks' (background loops wake by the clock)."""
+    resumes: how often a read waits for its socket depends on timing) and of a C function, in every task
+    and callback (the request's, the group commit's, any task the quote starts); not those the event loop's
+    own Python code makes (asyncio, selectors, redis-py's async_timeout: per iteration, not per quote), the
+    deadline watch's check, nor the tasks of background loops that run by the clock (pinned meanwhile; a
+    channel's follower still polls every second within its pass)."""
 
-    def __init__(self) -> None:
-        self.request = asyncio.current_task()
-        """The task the measured request runs in (the test's own: the ASGI callable is awaited in it)."""
+    def __init__(self, timed: frozenset[asyncio.Task[Any]] = frozenset()) -> None:
+        self.timed = timed
+        """The tasks of background loops that run by the clock (pinned, but a channel's follower polls
+        within its pass): not counted. The group commit, woken by each put, is."""
         self.calls = 0
         self.redis: Counter[str] = Counter()
         self.sql = 0
+        """SQL statements asyncpg's protocol was asked to send (`_SQL_CALLS`)."""
+        self.logged: list[str] = []
+        """SQL statements asyncpg's query logger saw (`sql_logger`)."""
         self.seen: Counter[str] = Counter()
         """With COST_DETAIL=1 in the environment: the calls by function, to compare two runs."""
 
@@ -112,18 +136,16 @@ class Meter:
         code = frame.f_code
         if code.co_filename.startswith(_LOOP_FILES) or code is _DEADLINE_CHECK:
             return
-        task = asyncio.current_task()
-        if task is not None and task is not self.request and task.get_name() != _GROUP_COMMIT:
-            return  # another request's, or a background loop's (the flash-sale scheduler, the quote log's writer)
+        if self.timed and asyncio.current_task() in self.timed:
+            return
         if event == "call":
             if code.co_flags & _RESUMABLE and frame.f_lasti != _start(code):
                 return  # a coroutine or generator resumed, not called
             self.calls += 1
             if DETAIL:
                 self.seen[f"{code.co_filename}:{code.co_name}"] += 1
-            if code is _PACK_COMMAND:
-                name = frame.f_locals["args"][0]
-                self.redis[name.decode() if isinstance(name, bytes) else str(name).split()[0]] += 1
+            if code is _SEND_PACKED:  # every command leaves through it, however packed (store.py packs in C)
+                self.redis.update(command_names(frame.f_locals["command"]))
         elif event == "c_call":
             self.calls += 1
             if DETAIL:
@@ -133,6 +155,28 @@ class Meter:
                 and type(getattr(arg, "__self__", None)).__name__ == "Protocol"
             ):
                 self.sql += 1
+
+    @property
+    def sql_statements(self) -> int:
+        """Statements sent: what the query logger saw, or the protocol's calls where those are more."""
+        return max(self.sql, len(self.logged))
+
+
+def command_names(packed: bytes | str | list[bytes]) -> list[str]:
+    """The names of the Redis commands in what a connection sends (RESP arrays of bulk strings)."""
+    data = packed.encode() if isinstance(packed, str) else packed if isinstance(packed, bytes) else b"".join(packed)
+    names, at = [], 0
+    while at < len(data) and data[at : at + 1] == b"*":
+        end = data.index(b"\r\n", at)
+        count = int(data[at + 1 : end])
+        at = end + 2
+        for n in range(count):
+            end = data.index(b"\r\n", at)
+            size = int(data[at + 1 : end])
+            if n == 0:
+                names.append(data[end + 2 : end + 2 + size].decode().upper())
+            at = end + 2 + size + 2
+    return names
 
 
 _RESUMABLE = inspect.CO_COROUTINE | inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
@@ -150,12 +194,14 @@ def _start(code: CodeType) -> int:
 
 @dataclass
 class Served:
-    """The started app, its HTTP client for setup, an admin's headers and a service key's raw bytes."""
+    """The started app, its HTTP client for setup, an admin's headers, a service key's raw bytes and the
+    pins on what runs by the clock."""
 
     app: Litestar
     http: httpx.AsyncClient
     admin: dict[str, str]
     key: bytes
+    pins: ClockPins
 
     async def made(self, path: str, body: dict[str, Any]) -> Any:
         return expect_ok(await self.http.post(path, json=body, headers=self.admin), 201)
@@ -163,25 +209,70 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def started(app: Litestar, admin: Caller) -> AsyncIterator[Served]:
-    """The app started on this event loop (its lifespan), with a new service key: the worker's shared
-    started app of these settings is stopped first (two lifespans of one app would share its state),
-    as for a test marked `fresh_app`; the next test's `client` starts it again."""
+    """The app started on this event loop (its lifespan), with a new service key and its clock's work
+    pinnable (loadtests/clock_pins.py): the worker's shared started app of these settings is stopped first
+    (two lifespans of one app would share its state), as for a test marked `fresh_app`; the next test's
+    `client` starts it again."""
     await stop_shared(app)
-    stop = await lifespan(app)
+    with ClockPins() as pins:
+        pins.watch_app(app)
+        stop = await lifespan(app)
+        try:
+            transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+            async with httpx.AsyncClient(transport=transport, base_url="http://cost") as http:
+                served = Served(app, http, admin.headers, b"", pins)
+                served.key = (await served.made("/api/v1/api-keys", {"name": "cost"}))["key"].encode()
+                yield served
+        finally:
+            await pins.unpin()
+            await stop()
+
+
+@contextlib.contextmanager
+def sql_logger(app: Litestar, meter: Meter) -> Iterator[None]:
+    """asyncpg's query logger on every connection the app's pools hold, each statement it times kept in
+    `meter.logged` with the task that sent it (a background loop's, that runs by the clock, left out)."""
+
+    def logged(query: Any) -> None:  # asyncpg times a statement only for a connection with a logger
+        pass
+
+    time_and_log = asyncpg.connection.Connection._time_and_log
+
+    def timed(conn: Any, query: str, args: Any, timeout: Any) -> Any:
+        if asyncio.current_task() not in meter.timed:
+            meter.logged.append(query)
+        return time_and_log(conn, query, args, timeout)
+
+    pools = [app.state.pool, *getattr(app.state.get("read_pools"), "pools", ())]
+    connections = [holder._con for pool in pools for holder in getattr(pool, "_holders", ()) if holder._con]
+    for conn in connections:
+        conn.add_query_logger(logged)
+    asyncpg.connection.Connection._time_and_log = timed  # type: ignore[method-assign]
     try:
-        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-        async with httpx.AsyncClient(transport=transport, base_url="http://cost") as http:
-            served = Served(app, http, admin.headers, b"")
-            served.key = (await served.made("/api/v1/api-keys", {"name": "cost"}))["key"].encode()
-            yield served
+        yield
     finally:
-        await stop()
+        asyncpg.connection.Connection._time_and_log = time_and_log  # type: ignore[method-assign]
+        for conn in connections:
+            conn.remove_query_logger(logged)
+
+
+async def metered(served: Served, meter: Meter, work: Any) -> Any:
+    """`await work` with `meter` counting (the query logger's calls arrive a loop iteration late: waited for)."""
+    with sql_logger(served.app, meter):
+        sys.setprofile(meter)
+        try:
+            done = await work
+        finally:
+            sys.setprofile(None)
+        await asyncio.sleep(0)
+    return done
 
 
 async def cost_of(served: Served, bodies: Iterator[bytes], settings: Settings, redis_url: str) -> Cost:
-    """The least counts over SAMPLES quotes of `bodies` once the path is warm, and the most bytes of their
-    log rows and stored values. Warm: a quote of each body shape priced and the stored quotes compressed
-    with a trained dictionary (quotes/compact.py trains one on the first MIN_SAMPLES quotes)."""
+    """The most counts over SAMPLES quotes of `bodies` once the path is warm (calls with each quote's share
+    of the quote log writer's pass), and the most bytes of their log rows and stored values. Warm: a quote
+    of each body shape priced and the stored quotes compressed with a trained dictionary (quotes/compact.py
+    trains one on the first MIN_SAMPLES quotes); then what runs by the clock is pinned."""
     async with _redis(redis_url) as redis:
         for n in itertools.count():
             quote_id = await _quote(served, next(bodies))
@@ -191,31 +282,42 @@ async def cost_of(served: Served, bodies: Iterator[bytes], settings: Settings, r
             assert n < MIN_SAMPLES + 100, "no dictionary was trained"
             if n >= MIN_SAMPLES:
                 await asyncio.sleep(0.02)  # the keeper trains it in the background
+        await served.pins.pin()
+        for _ in range(2):  # on the pool's connection the loops' last passes left on top (its statements prepared)
+            await _quote(served, next(bodies))
+        await drain_log(served.app)
+        served.pins.tick()
         meters: list[Meter] = []
         ids = []
         for _ in range(SAMPLES):
-            body = next(bodies)
-            await asyncio.sleep(0.01)  # the deadline watch's timer drops the last quote's entry
-            meter = Meter()
-            sys.setprofile(meter)
-            try:
-                status, answer = await post_reading(served, body)
-            finally:
-                sys.setprofile(None)
+            meter = Meter(served.pins.timed_tasks())
+            status, answer = await metered(served, meter, post_reading(served, next(bodies)))
+            served.pins.tick()  # what the deadline watch's timer does between two quotes
             assert status == 200, answer
             meters.append(meter)
             ids.append(msgspec.json.decode(answer)["data"]["quote_id"])
+        writer = Meter(served.pins.timed_tasks())
+        await metered(served, writer, drain_log(served.app))  # the writer's pass over the SAMPLES rows
         stored_bytes = [await redis.strlen(f"qs:quote:{quote_id}") for quote_id in ids]
     if DETAIL:
+        print("calls per sample:", [m.calls for m in meters], "writer:", writer.calls)
         least = min(meters, key=lambda m: m.calls)
-        print("\n".join(f"{count:6d} {name}" for name, count in sorted(least.seen.items())))
+        extra = max(meters, key=lambda m: m.calls).seen - least.seen
+        print("the most's calls beyond the least's:", dict(extra.most_common(30)))
+        most = max(meters, key=lambda m: m.calls)
+        print("\n".join(f"{count:6d} {name}" for name, count in sorted(most.seen.items())))
+        print("the quote log writer's pass over the quotes' rows:")
+        print("\n".join(f"{count:6d} {name}" for name, count in sorted(writer.seen.items())))
+    most_redis = max(meters, key=lambda m: sum(m.redis.values()))
     return Cost(
-        calls=min(m.calls for m in meters),
-        redis_commands=min(sum(m.redis.values()) for m in meters),
-        sql_statements=min(m.sql for m in meters),
+        calls=max(m.calls for m in meters),
+        writer_calls=-(-writer.calls // SAMPLES),
+        redis_commands=sum(most_redis.redis.values()),
+        sql_statements=max(m.sql_statements for m in meters),
         log_row_bytes=max(await _row_sizes(settings, ids)),
         stored_bytes=max(stored_bytes),
-        redis_seen=dict(min(meters, key=lambda m: sum(m.redis.values())).redis),
+        redis_seen=dict(most_redis.redis),
+        sql_seen=max(meters, key=lambda m: m.sql_statements).logged,
     )
 
 
@@ -285,41 +387,40 @@ def measured_on() -> str:
     return str(tomllib.loads(BUDGET_FILE.read_text())["python"])
 
 
-def check(workload: str, cost: Cost) -> None:
-    """Every measure of `cost` within the workload's budget, or a message naming what went over."""
+def over_budget(workload: str, cost: Cost) -> list[str]:
     allowed = budget(workload)
-    print(f"{workload}: {cost}")  # shown with -s
-    over = [
+    return [
         f"{workload}: {name} {got} > budget {limit}"
         + (f" (Redis commands sent: {cost.redis_seen})" if name == "redis_commands" else "")
-        for name in ("calls", "redis_commands", "sql_statements", "log_row_bytes", "stored_bytes")
+        + (f" (SQL sent: {[' '.join(q.split())[:80] for q in cost.sql_seen]})" if name == "sql_statements" else "")
+        for name in ("calls", "writer_calls", "redis_commands", "sql_statements", "log_row_bytes", "stored_bytes")
         if (got := getattr(cost, name)) > (limit := getattr(allowed, name))
     ]
+
+
+async def judged(workload: str, served: Served, bodies: Iterator[bytes], settings: Settings, redis_url: str) -> Cost:
+    """`cost_of`, taken again once when over its budget: each count the smaller of the two maxima."""
+    cost = await cost_of(served, bodies, settings, redis_url)
+    if not over_budget(workload, cost):
+        return cost
+    again = await cost_of(served, bodies, settings, redis_url)
+    smaller = {name: min(getattr(cost, name), getattr(again, name)) for name in BUDGETED}
+    return Cost(**smaller, redis_seen=again.redis_seen, sql_seen=again.sql_seen)
+
+
+BUDGETED = ("calls", "writer_calls", "redis_commands", "sql_statements", "log_row_bytes", "stored_bytes")
+
+
+def check(workload: str, cost: Cost) -> None:
+    """Every measure of `cost` within the workload's budget, or a message naming what went over."""
+    print(f"{workload}: {cost}")  # shown with -s
+    over = over_budget(workload, cost)
     assert not over, (
         f"a quote costs more than tests/cost_budget.toml allows ({cost}): " + "; ".join(over) + ". Make it cheaper,"
         " or raise the budget with a line in BENCHMARKS.md naming the feature and its measured µs a quote"
         f" (docs/hot-path.md#the-cost-budget). Counted on CPython {platform.python_version()}; the budgets on"
         f" {measured_on()}."
     )
-
-
-def customers(prefix: str) -> Iterator[str]:
-    """Customer ids of one length (a row's bytes do not depend on which quote it is)."""
-    return (f"{prefix}-{n:06d}" for n in itertools.count())
-
-
-def simple_bodies() -> Iterator[bytes]:
-    """The README's request (one ad-hoc line, express), each from a new customer."""
-    for customer in customers("customer"):
-        yield msgspec.json.encode(
-            {
-                "customer_id": customer, "seller_id": "seller-1",
-                "items": [{"product_id": "go-readme-item", "quantity": 2, "unit_price": 25.50,
-                           "category_id": "electronics"}],
-                "delivery_address": {"city": "Istanbul", "country": "TR", "latitude": 41.0082, "longitude": 28.9784},
-                "is_express_delivery": True, "coupon_codes": [], "currency": "TRY",
-            }
-        )  # fmt: skip
 
 
 async def configure_unused(served: Served, product_id: str) -> None:
@@ -376,15 +477,15 @@ async def test_the_simple_body_within_budget_and_unused_features_cost_it_nothing
     app: Litestar, admin: Caller, settings: Settings, redis_url: str
 ) -> None:
     async with started(app, admin) as served:
-        bodies = simple_bodies()
-        plain = await cost_of(served, bodies, settings, redis_url)
+        bodies = workloads.simple_bodies()
+        plain = await judged("simple", served, bodies, settings, redis_url)
         check("simple", plain)
         product = await served.made("/api/v1/products", {
             "sku": "COST-1", "name": "Cost", "category_id": "electronics", "seller_id": "seller-unused",
             "currency": "TRY", "base_price": "25.50", "min_price": "1.00", "stock": 10,
             "quantity_rules": {"min_qty": 2, "max_per_customer": 4}})  # fmt: skip
         await configure_unused(served, product["id"])
-        configured = await cost_of(served, bodies, settings, redis_url)
+        configured = await judged("simple", served, bodies, settings, redis_url)
     assert configured.calls == plain.calls, (
         f"the simple body costs {configured.calls - plain.calls} calls more once price lists, promotions, fee"
         " rules and a shipping profile it never uses are configured: a feature a quote does not use must cost"
@@ -395,11 +496,6 @@ async def test_the_simple_body_within_budget_and_unused_features_cost_it_nothing
 
 async def _no_history(pool: asyncpg.Pool, *, now: Any) -> None:
     return None
-
-
-DEMO_SKUS = (("DEMO-ELEC-002", 1), ("DEMO-GROC-001", 3), ("DEMO-HOME-001", 1))
-"""The demo basket: no flash-sale product (seed-demo's sale starts a minute after it), three grocery
-units (buy 2, get 1), home goods (the platform-funded promotion)."""
 
 
 async def test_the_demo_workload_within_budget(
@@ -413,29 +509,17 @@ async def test_the_demo_workload_within_budget(
     # seed-demo's catalog and configuration, without the quote history it generates (~3 s, and no quote reads it)
     monkeypatch.setattr(demo, "seed_history", _no_history)
     await demo.seed_demo(settings, pool)
-    # Promotions of one priority stack in the order of their ids, which are random, and the deal search's
-    # work follows that order (909 or 958 calls, run by run): a priority each, by name, makes it one order.
-    await pool.execute(
-        "UPDATE promotions p SET priority = r.rank FROM"
-        " (SELECT id, row_number() OVER (ORDER BY name) AS rank FROM promotions) r WHERE p.id = r.id"
-    )
+    await pool.execute(workloads.DEMO_PRIORITIES)
     rows = await pool.fetch(
-        "SELECT sku, id::text AS id FROM products WHERE sku = any($1::text[])", [s for s, _ in DEMO_SKUS]
+        "SELECT sku, id::text AS id FROM products WHERE sku = any($1::text[])", list(workloads.DEMO_LOOKUP)
     )
     ids = {row["sku"]: row["id"] for row in rows}
 
     def bodies() -> Iterator[bytes]:
-        for customer in customers("c-demo"):
-            yield msgspec.json.encode({
-                "customer_id": customer, "seller_id": "seller-anatolia", "currency": "TRY",
-                "items": [{"product_id": ids[sku], "quantity": quantity} for sku, quantity in DEMO_SKUS],
-                "delivery_address": {"city": "Istanbul", "country": "TR", "latitude": 41.0082, "longitude": 28.9784},
-                "pickup_address": {"city": "Istanbul", "country": "TR", "latitude": 41.0186, "longitude": 29.0023},
-                "coupon_codes": ["WELCOME10"], "customer_tier": "gold", "customer_group": "b2b",
-            })  # fmt: skip
+        return workloads.demo_bodies(ids)
 
     async with started(app, admin) as served:
-        cost = await cost_of(served, bodies(), settings, redis_url)
+        cost = await judged("demo", served, bodies(), settings, redis_url)
         answer = msgspec.json.decode((await post_reading(served, next(bodies())))[1])["data"]
     # What this workload is there for: a price list, promotions and the coupon all price it.
     assert {line["price_source"] for line in answer["items"]} == {"price_list"}
@@ -444,50 +528,28 @@ async def test_the_demo_workload_within_budget(
     check("demo", cost)
 
 
-async def configure_marketplace(served: Served) -> list[str]:
-    """20 sellers of 10 products each, shipping profiles for all but every fifth seller (those take the
-    delivery rules), 30 promotions of every kind (loadtests/bench_shipping.py's, fewer); the products' ids."""
-    ids = []
-    for s in range(20):
-        seller = f"cost-seller-{s:02d}"
-        for n in range(10):
-            product = await served.made("/api/v1/products", {
-                "sku": f"COST-{s:02d}-{n}", "name": f"Cost {s}/{n}", "category_id": CATEGORIES[n],
-                "seller_id": seller, "currency": "TRY", "base_price": f"{20 + 37 * s + 11 * n}.{n}0",
-                "min_price": "0", "stock": 1000, "weight": f"{1 + (s + n) % 40 / 10}"})  # fmt: skip
-            ids.append(product["id"])
-        if s % 5 == 4:
-            continue
-        await served.made("/api/v1/shipping-profiles", {
-            "seller_id": seller, "countries": ["TR"], "currency": "TRY", "options": [
-                {"code": "standard", "name": "Standard", "base_fee": "24.90", "per_kg": "1.50", "max_fee": "79.90",
-                 "free_above": f"{5 + s * 2}00.00", "eta_days_min": 2, "eta_days_max": 4},
-                {"code": "express", "name": "Express", "base_fee": "59.90", "eta_days_min": 1, "eta_days_max": 1,
-                 "express": True}]})  # fmt: skip
-    for n in range(30):
-        promotion = promotion_body(n, ids[n * 5]) | {"priority": n}  # one order, not the random ids' (demo test)
-        await served.made("/api/v1/promotions", promotion)
-    return ids
-
-
 async def test_a_200_line_marketplace_basket_within_budget(
     app: Litestar, admin: Caller, settings: Settings, redis_url: str
 ) -> None:
     async with started(app, admin) as served:
-        ids = await configure_marketplace(served)
+        ids = await workloads.configure_marketplace(served.made)
 
         def bodies() -> Iterator[bytes]:
-            for customer in customers("c-market"):
-                yield msgspec.json.encode({
-                    "customer_id": customer, "currency": "TRY",
-                    "items": [{"product_id": product, "quantity": 1 + n % 3} for n, product in enumerate(ids)],
-                    "delivery_address": {"city": "Ankara", "country": "TR", "latitude": 39.93, "longitude": 32.86},
-                    "pickup_address": {"city": "Istanbul", "country": "TR", "latitude": 41.01, "longitude": 28.98},
-                    "logistics_provider": "fastship",
-                })  # fmt: skip
+            return workloads.marketplace_bodies(ids)
 
-        cost = await cost_of(served, bodies(), settings, redis_url)
+        cost = await judged("marketplace", served, bodies(), settings, redis_url)
         answer = msgspec.json.decode((await post_reading(served, next(bodies())))[1])["data"]
     assert (len(answer["items"]), len(answer["shipments"])) == (200, 20)
     assert answer["applied_promotions"]
     check("marketplace", cost)
+
+
+async def test_a_card_bin_quote_within_budget(app: Litestar, admin: Caller, settings: Settings, redis_url: str) -> None:
+    """The simple body paid by a card whose BIN an installment plan names: its plans are read (one SQL
+    statement, counted by asyncpg's query logger) and the options priced (docs/taxes.md#installments)."""
+    async with started(app, admin) as served:
+        await workloads.configure_card_bin(served.made)
+        cost = await judged("card_bin", served, workloads.card_bin_bodies(), settings, redis_url)
+        answer = msgspec.json.decode((await post_reading(served, next(workloads.card_bin_bodies("c-seen"))))[1])
+    assert answer["data"]["installment_options"]
+    check("card_bin", cost)

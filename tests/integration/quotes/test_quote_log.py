@@ -29,6 +29,7 @@ from structlog.testing import capture_logs
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.quotes import quote_log as log_module
+from quote_service.quotes import spool as spool_module
 from quote_service.quotes.quote_log import (
     _LOG_COLUMNS,
     BACKLOG_WARNING_SECONDS,
@@ -334,3 +335,38 @@ async def test_a_request_cancelled_as_its_write_is_acknowledged_is_not_logged(
         await store.stop()
         await redis.aclose()
     assert await logged(pool) == [answered.quote_id]
+
+
+async def test_a_group_commits_rows_share_one_write_and_a_row_written_is_an_answered_quote(
+    settings: Settings, pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The requests one group commit acknowledges give their rows in the same turn of the event loop, and
+    the spool takes them with one write() (docs/hot-path.md); a request cancelled after its row was
+    written but before its own turn is answered all the same (a logged quote is an answered one)."""
+    assert settings.redis_url is not None
+    redis = Redis.from_url(settings.redis_url)
+    store = QuoteStore(redis, pool, spool=tmp_path)
+    basket = request(item("p-1", 1, unit_price="10.00"))
+    made = [msgspec.structs.replace(price(basket, now=utcnow()), quote_id=uuid.uuid4()) for _ in range(6)]
+    writes: list[bytes] = []
+    real_write = spool_module.os.write
+    await store.start()
+    try:
+        monkeypatch.setattr(spool_module.os, "write", lambda fd, data: writes.append(data) or real_write(fd, data))
+        together = [asyncio.create_task(store.put(quote, now=utcnow())) for quote in made[:5]]
+        await asyncio.gather(*together)
+        assert len(writes) == 1  # five rows, one write
+        assert writes[0].count(b"\n") == 5
+        late = asyncio.create_task(store.put(made[5], now=utcnow()))
+        flush_rows = store.log.flush_rows
+
+        def written_then_cancelled() -> None:
+            flush_rows()  # the row is on disk ...
+            late.cancel()  # ... and the deadline fires before the request's turn
+
+        monkeypatch.setattr(store.log, "flush_rows", written_then_cancelled)
+        assert await late  # answered: its JSON
+    finally:
+        await store.stop()
+        await redis.aclose()
+    assert sorted(await logged(pool)) == sorted(quote.quote_id for quote in made)

@@ -93,6 +93,37 @@ def test_rows_are_read_back_in_batches_from_where_writing_stopped(tmp_path: Path
     assert list(tmp_path.iterdir()) == []  # the empty current segment goes too
 
 
+def test_rows_kept_in_memory_read_back_as_the_file_holds_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer takes a segment's rows from memory (no read of the file, docs/hot-path.md): the
+    same rows and offsets as the file gives; a segment past MEMORY_BYTES, or appended to without
+    its rows, is read from the file."""
+    monkeypatch.setattr(spool_module, "MEMORY_BYTES", 10_000)
+    spool = Spool(tmp_path)
+    spool.open()
+    made = rows(5)
+    for one in made:
+        spool.append(one + b"\n", [one])
+    segment = spool.seal()
+    assert segment is not None
+    assert segment.memory == made
+    monkeypatch.setattr(spool_module.os, "pread", lambda *_: pytest.fail("read the file"))
+    first, end = spool.read(segment, 3)
+    assert first == made[:3]
+    assert end == len(lines(made[:3]))
+    segment.offset = end
+    rest, end = spool.read(segment, 3)
+    assert rest == made[3:]
+    assert end == segment.size
+    monkeypatch.undo()
+    monkeypatch.setattr(spool_module, "MEMORY_BYTES", 10_000)
+    big = rows(40)  # past the (lowered) bound: the file is read
+    spool.append(lines(big), big)
+    unknown = spool.seal()
+    assert unknown is not None
+    assert unknown.memory is None
+    assert spool.read(unknown, 100) == (big, unknown.size)
+
+
 def test_a_segment_is_adopted_only_once_its_writer_is_gone(tmp_path: Path) -> None:
     alive = Spool(tmp_path)
     alive.open()

@@ -246,3 +246,26 @@ async def test_a_quote_taken_for_an_order_is_marked_in_redis(
     expect_ok(await order(client, service_key, quote), 201)
 
     assert await quotes.was_ordered(quote.quote_id)
+
+
+async def test_after_a_stream_of_distinct_baskets_only_probes_are_remembered_until_a_repeat(
+    still: Client, admin: Caller, service_key: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Distinct baskets never hit the identical-request cache: past RECENT_IDLE_AFTER in a row, a quote is
+    remembered only one in RECENT_PROBE (docs/hot-path.md); a probe that is repeated turns it back on."""
+    from quote_service.quotes import service as service_module
+
+    monkeypatch.setattr(service_module, "RECENT_IDLE_AFTER", 3)
+    monkeypatch.setattr(service_module, "RECENT_PROBE", 4)
+    product = await create_product(still, admin)
+
+    async def quoted(customer: str) -> str:
+        return str(
+            expect_ok(await still.post(QUOTE, json=catalog_body(customer, product), headers=service_key))["quote_id"]
+        )
+
+    first = [await quoted(f"c-{n}") for n in range(1, 7)]  # quotes 1-3 remembered, 4 (a probe), 5-6 not
+    again = [await quoted(f"c-{n}") for n in (1, 5)]
+    assert again[0] == first[0]  # remembered before the stream was long
+    assert again[1] != first[4]  # 5th in a row: not remembered
+    assert await quoted("c-5") == again[1]  # the repeat of c-1 turned remembering back on
