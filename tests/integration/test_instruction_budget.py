@@ -30,6 +30,9 @@ import pytest
 
 from quote_service.config import Settings
 
+# A minute under valgrind: in `make test-all` (CI), beside the call budget of make test (test_cost_budget.py).
+pytestmark = [pytest.mark.long, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parents[2]
 BUDGET_FILE = ROOT / "tests" / "cost_budget.toml"
 QUOTES = 300
