@@ -536,7 +536,10 @@ def parts_comparison(parts: dict[str, list[dict[str, int]]], quotes: int) -> str
         if not mine or not theirs:
             continue
         a, b = statistics.median(mine) / quotes, statistics.median(theirs) / quotes
-        lines.append(f"  {what:<42} {a:>10,.0f} | {b:>10,.0f} | {a / b:.3f}")
+        lines.append(
+            f"  {what:<42} {a:>10,.0f} | {b:>10,.0f} | {a / b:.3f}"
+            f" (runs within {_spread(mine):.1%} | {_spread(theirs):.1%})"
+        )
     return "\n".join(lines)
 
 
@@ -547,6 +550,11 @@ def parts_table(annotated: str, total: int, quotes: int) -> str:
         if count is not None:
             lines.append(f"{what:<44} {count / quotes:>21,.0f} {count / total:>7.1%}")
     return "\n".join(lines)
+
+
+def _spread(values: list[int]) -> float:
+    """How far a checkout's runs spread: (largest - smallest) / smallest."""
+    return (max(values) - min(values)) / min(values) if min(values) > 0 else 0.0
 
 
 def report(workload: str, counts: dict[str, list[float]], quotes: int) -> str:

@@ -86,17 +86,19 @@ def test_each_part_is_compared_on_the_medians_of_its_runs() -> None:
     assert table.splitlines()[0].startswith("part (inclusive), median of runs: this | base")
 
 
-def test_a_run_counts_everything_in_its_window_and_estimates_the_background_share() -> None:
-    """1.1 G counted in a 40 s window; 100 M while idle for 20 s: ~200 M of the window was theirs."""
+def test_a_run_takes_off_the_idle_rate_over_its_window() -> None:
+    """1.1 G counted in a 40 s window; 100 M while idle for 20 s: ~200 M of the window was not the quotes'."""
     measured = Measured(1000, 1_100_000_000, 40.0, 100_000_000, 20.0, Path("dump"))
-    assert measured.per_quote() == 1_100_000
-    assert round(measured.background_share(), 4) == round(2 / 11, 4)
-    assert Measured(1000, 1_100_000_000, 40.0, 0, 20.0, Path("dump")).background_share() == 0
-    assert Measured(1000, 1_100_000_000, 40.0, 5, 0.0, Path("dump")).background_share() == 0
+    assert measured.raw_per_quote() == 1_100_000
+    assert round(measured.idle_share(), 4) == round(2 / 11, 4)
+    assert round(measured.per_quote()) == 900_000
+    assert Measured(1000, 1_100_000_000, 40.0, 0, 20.0, Path("dump")).idle_share() == 0
+    assert Measured(1000, 1_100_000_000, 40.0, 5, 0.0, Path("dump")).idle_share() == 0
 
 
 def test_the_comparison_is_the_geometric_mean_of_the_pairs() -> None:
-    text = report({"this": [990.0, 1010.0], "that": [1000.0, 1000.0]}, 500)
+    text = report("simple", {"this": [990.0, 1010.0], "that": [1000.0, 1000.0]}, 500)
+    assert text.startswith("simple: 500 quotes a run")
     assert "this: 1,000 (runs 990, 1,010)" in text
     assert "this ÷ that: 0.9999 (pairs 0.9900, 1.0100)" in text
 
