@@ -18,6 +18,7 @@ from typing import Literal
 import msgspec
 
 from quote_service.pricing.local_time import zone_problem
+from quote_service.validation import QUOTE_LINES_CEILING
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"  # noqa: S105 - refused in production
 SUPPORTED_ALGORITHMS = ("HS256", "HS384", "HS512")
@@ -73,6 +74,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """BUSINESS_TIMEZONE: the IANA time zone the business keeps its days in (`Europe/Istanbul`): the
     wall clock of TIME_WINDOW rules without a `timezone`, and the days of analytics, statements and
     the dashboard when a request names no `tz` (docs/time-zones.md)."""
+    max_quote_lines: int = 200
+    """MAX_QUOTE_LINES: the most items one quote may have (1 to 1,000); beyond → 422 naming `items`."""
     max_concurrent_quotes: int = 256
     """MAX_CONCURRENT_QUOTES: quotes in flight per process before 503."""
     max_concurrent_simulations: int = 1
@@ -401,6 +404,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "CANCEL_WINDOW_MINUTES": self.cancel_window_minutes,
             "ORDER_EDIT_PREVIEW_SECONDS": self.order_edit_preview_seconds,
             "MAX_CONCURRENT_QUOTES": self.max_concurrent_quotes,
+            "MAX_QUOTE_LINES": self.max_quote_lines,
             "MAX_CONCURRENT_SIMULATIONS": self.max_concurrent_simulations,
             "RATE_LIMIT_PER_MINUTE": self.rate_limit_per_minute,
             "LOGIN_ATTEMPTS_PER_USERNAME": self.login_attempts_per_username,
@@ -447,6 +451,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         }.items():
             if days < 0:
                 raise ConfigError(f"{name} must be 0 (keep forever) or a number of days")
+        if not 1 <= self.max_quote_lines <= QUOTE_LINES_CEILING:
+            raise ConfigError(f"MAX_QUOTE_LINES must be between 1 and {QUOTE_LINES_CEILING:,}")
         if not 0 <= self.seller_price_change_window_hours <= 8784:
             raise ConfigError("SELLER_PRICE_CHANGE_WINDOW_HOURS must be between 0 (each step alone) and 8784 (a year)")
         if 0 < self.audit_log_retention_days * 24 < self.seller_price_change_window_hours:

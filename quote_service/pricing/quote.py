@@ -17,7 +17,7 @@ from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.coupons import Coupon
 from quote_service.pricing.taxes import LineTax, Rounding, TaxExemption
-from quote_service.validation import StrictDecimal
+from quote_service.validation import QUOTE_LINES_CEILING, StrictDecimal
 
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 ShortText = Annotated[str, msgspec.Meta(max_length=200)]
@@ -66,7 +66,8 @@ class RequestContext(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 class QuoteRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     customer_id: ExternalId
-    items: Annotated[list[QuoteItemIn], msgspec.Meta(min_length=1, max_length=200)]
+    # The schema's ceiling; the configured MAX_QUOTE_LINES (at most this) is checked by QuoteService.quote.
+    items: Annotated[list[QuoteItemIn], msgspec.Meta(min_length=1, max_length=QUOTE_LINES_CEILING)]
     delivery_address: Address
     currency: CurrencyCode
     seller_id: ExternalId | None = None

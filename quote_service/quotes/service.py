@@ -29,7 +29,7 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.coupons.codes import GeneratedCodes, as_coupon
 from quote_service.coupons.counters import Repairs, count_of, uses_key
-from quote_service.errors import CurrencyNotPriced, QuoteTimeout, ServiceError, ValidationFailed
+from quote_service.errors import CurrencyNotPriced, QuoteTimeout, ServiceError, ValidationFailed, invalid
 from quote_service.event_loop import running_loop
 from quote_service.flash_sales.service import FlashSales
 from quote_service.observability import flag_timing
@@ -134,6 +134,7 @@ class QuoteService:
             rounding=Rounding(mode=settings.rounding_mode, tax_calculation=settings.tax_calculation),
         )
         self.timeout = settings.quote_timeout
+        self.max_lines = settings.max_quote_lines
         self.gate = ConcurrencyGate(settings.max_concurrent_quotes)
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
         watch_gate(self.gate)
@@ -202,6 +203,8 @@ class QuoteService:
         as the strings would be."""
         t0 = perf_counter_ns()
         with stage(_VALIDATE):
+            if request.items[self.max_lines :]:  # a slice, not len(): no call a quote (the cost budget)
+                raise invalid("items", f"at most {self.max_lines} items a quote (MAX_QUOTE_LINES)")
             self.limiter.check(_client(caller))
             policy.check_request(request, caller)
         gate = self.gate
