@@ -1,6 +1,7 @@
 """Benchmark: marketplace baskets (docs/shipping.md) — 200 lines from 20 sellers with 100 active promotions.
 
     .venv/bin/python loadtests/bench_shipping.py [--calls 200] [--sellers 20] [--promotions 100]
+    .venv/bin/python loadtests/bench_shipping.py --per-seller 50 --sizes 1000,200   # MAX_QUOTE_LINES's 1,000
 
 Serves `quote-service serve --workers 1` on a private redis-server and a scratch database seeded with
 the demo (loadtests/plumbing.py), adds `--sellers` sellers of 10 TRY products each (weights, ten
@@ -12,6 +13,10 @@ customer (no identical-request reuse), alternating 200-line baskets (every produ
 sees it (HTTP on localhost included) and the 200 ÷ 100 ratio of the medians. Targets: p99 <= 100 ms
 at 200 lines; the ratio <= 2.2. Last, the engine alone in this process on the same configuration
 (read back with the snapshot loader): CPU µs a quote at each size and their ratio.
+
+`--per-seller` products each seller has (10: 200 products); `--sizes BIG,SMALL` the two basket sizes
+(default: every product and half of them). A size above 200 lines serves with MAX_QUOTE_LINES at it.
+Targets at 1,000 lines (`--per-seller 50 --sizes 1000,200`): p99 <= 300 ms, 1,000 ÷ 200 <= 5.5x.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ def _admin(http: httpx.Client) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def configure(base: str, sellers: int, promotions: int) -> list[str]:
+def configure(base: str, sellers: int, promotions: int, per_seller: int = 10) -> list[str]:
     """The sellers' products, profiles and the promotions; the products' ids, seller by seller."""
     rng = random.Random(64)
     with httpx.Client(base_url=base, timeout=30) as http:
@@ -50,9 +55,9 @@ def configure(base: str, sellers: int, promotions: int) -> list[str]:
         ids = []
         for s in range(sellers):
             seller = f"bench-seller-{s:02d}"
-            for n in range(10):
+            for n in range(per_seller):
                 price = f"{rng.randint(20, 900)}.{rng.randint(0, 99):02d}"
-                body = {"sku": f"BENCH-SHIP-{s:02d}-{n}", "name": f"Bench {s}/{n}", "category_id": CATEGORIES[n],
+                body = {"sku": f"BENCH-SHIP-{s:02d}-{n}", "name": f"Bench {s}/{n}", "category_id": CATEGORIES[n % 10],
                         "seller_id": seller, "currency": "TRY", "base_price": price, "min_price": "0", "stock": 1000,
                         "weight": f"{rng.randint(1, 40) / 10}"}  # fmt: skip
                 ids.append(
@@ -116,9 +121,8 @@ def summary(label: str, took: list[float]) -> float:
     return p50
 
 
-def served(base: str, key: str, ids: list[str], calls: int) -> None:
+def served(base: str, key: str, ids: list[str], calls: int, sizes: tuple[int, int]) -> None:
     rng = random.Random(7)
-    sizes = (len(ids), len(ids) // 2)
     took: dict[int, list[float]] = {size: [] for size in sizes}
     shipments = 0
     with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as http:
@@ -133,11 +137,11 @@ def served(base: str, key: str, ids: list[str], calls: int) -> None:
                     took[size].append(elapsed)
                 shipments = len(response.json()["data"]["shipments"])
     big, half = (summary(f"{size} lines", took[size]) for size in sizes)
-    print(f"{len(ids)} lines from {shipments} sellers: 200 ÷ 100 lines, medians {big / half:.2f}x")
+    print(f"{sizes[0]} lines from {shipments} sellers: {sizes[0]} ÷ {sizes[1]} lines, medians {big / half:.2f}x")
 
 
-def engine_alone(database_url: str, ids: list[str], rounds: int) -> None:
-    """CPU µs a quote of the pure engine on the served configuration, at 200 and 100 lines."""
+def engine_alone(database_url: str, ids: list[str], rounds: int, sizes: tuple[int, int]) -> None:
+    """CPU µs a quote of the pure engine on the served configuration, at both sizes."""
     from datetime import UTC, datetime
     from uuid import uuid4
 
@@ -161,7 +165,7 @@ def engine_alone(database_url: str, ids: list[str], rounds: int) -> None:
 
     snapshot, products = asyncio.run(load())
     rng, defaults, now = random.Random(9), EngineDefaults(), datetime.now(UTC)
-    for size in (len(ids), len(ids) // 2):
+    for size in sizes:
         requests = [msgspec.convert(basket(rng, ids, size, n), QuoteRequest) for n in range(rounds)]
         cpu = []
         for request in requests:
@@ -173,10 +177,15 @@ def engine_alone(database_url: str, ids: list[str], rounds: int) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    with private_service(port=free_port(), workers=1, ready_seconds=args.ready_seconds) as service:
-        ids = configure(service.base, args.sellers, args.promotions)
-        served(service.base, service.key, ids, args.calls)
-        engine_alone(service.database_url, ids, args.engine_rounds)
+    products = args.sellers * args.per_seller
+    sizes = tuple(int(n) for n in args.sizes.split(",")) if args.sizes else (products, products // 2)
+    if len(sizes) != 2 or not 0 < sizes[1] <= sizes[0] <= products:
+        raise SystemExit(f"--sizes: two sizes BIG,SMALL with 0 < SMALL <= BIG <= {products} (the products)")
+    limit = {"MAX_QUOTE_LINES": str(sizes[0])} if sizes[0] > 200 else {}
+    with private_service(port=free_port(), workers=1, ready_seconds=args.ready_seconds, **limit) as service:
+        ids = configure(service.base, args.sellers, args.promotions, args.per_seller)
+        served(service.base, service.key, ids, args.calls, (sizes[0], sizes[1]))
+        engine_alone(service.database_url, ids, args.engine_rounds, (sizes[0], sizes[1]))
 
 
 if __name__ == "__main__":
@@ -184,6 +193,8 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=200, help="measured quotes of each size")
     parser.add_argument("--sellers", type=int, default=20)
     parser.add_argument("--promotions", type=int, default=100)
+    parser.add_argument("--per-seller", type=int, default=10, help="products each seller has")
+    parser.add_argument("--sizes", default="", help="BIG,SMALL basket sizes (default: all products, half)")
     parser.add_argument("--engine-rounds", type=int, default=200)
     parser.add_argument("--ready-seconds", type=float, default=300, help="how long the server may take to start")
     main(parser.parse_args())
