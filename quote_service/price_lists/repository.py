@@ -66,13 +66,25 @@ async def touch(conn: Connection, *, list_id: UUID, actor: str) -> bool:
     return status != "UPDATE 0"
 
 
+BULK_PRICES = 1000
+"""More prices than this in one write is a bulk write (its statement may take BULK_STATEMENT_SECONDS)."""
+BULK_STATEMENT_SECONDS = 60
+"""A bulk write's one statement may take this long (the server's statement_timeout in its
+transaction, and asyncpg's own timeout of the call a second later)."""
+
+
 async def upsert_prices(
     conn: Connection, *, list_id: UUID, prices: list[tuple[UUID, int, Decimal, dict[str, Any] | None]]
 ) -> None:
     """Add each (product, min_quantity, amount, quantity rules), replacing the amount and rules at an
-    existing pair: one statement."""
+    existing pair: one statement. Call it in a transaction: a bulk write (more than
+    BULK_PRICES prices) may take up to BULK_STATEMENT_SECONDS in it, not DB_STATEMENT_TIMEOUT, since
+    each price writes its audit row too (10,000 of them took over 5 s on a loaded 2-core box)."""
     if not prices:
         return
+    bulk = len(prices) > BULK_PRICES
+    if bulk:
+        await conn.execute(f"SET LOCAL statement_timeout = '{BULK_STATEMENT_SECONDS}s'")
     await conn.execute(
         """INSERT INTO price_list_prices (price_list_id, product_id, min_quantity, amount, quantity_rules)
            SELECT $1, product_id, min_quantity, amount, quantity_rules
@@ -85,6 +97,7 @@ async def upsert_prices(
         [p[1] for p in prices],
         [p[2] for p in prices],
         [p[3] for p in prices],
+        timeout=BULK_STATEMENT_SECONDS + 1 if bulk else None,
     )
 
 
