@@ -126,7 +126,8 @@ class ExtensionCaller:
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=60.0),
             headers={"user-agent": "quote-service-extensions"},
         )
-        self._clock = clock
+        self.clock = clock
+        """Monotonic seconds the circuits read (tests move it)."""
         self._wall = wall
         self._breakers: dict[UUID, Breaker] = {}
 
@@ -170,7 +171,7 @@ class ExtensionCaller:
         key = str(extension.id)
         breaker = self._breakers.get(extension.id)
         if breaker is None:
-            breaker = self._breakers[extension.id] = Breaker(self._clock)
+            breaker = self._breakers[extension.id] = Breaker(lambda: self.clock())
         if not breaker.allow():
             EXTENSION_FAILURES.labels(key, "circuit_open").inc()
             return None

@@ -115,6 +115,8 @@ def read_taxes(body: bytes, *, asked: Mapping[int, Decimal], currency: str) -> d
             raise BadAnswer("invalid", f"line {entry.line} answered twice")
         base = asked[entry.line]
         components = []
+        if len({tax.code for tax in entry.taxes}) != len(entry.taxes):
+            raise BadAnswer("invalid", f"lines[{entry.line}]: a tax code twice")
         for tax in entry.taxes:
             amount = _amount(tax.amount, currency, f"lines[{entry.line}].{tax.code}")
             rate = None if tax.rate is None else _rate(tax.rate, entry.line)
