@@ -50,10 +50,12 @@ class Call:
 class ExtensionBook:
     """The active extensions, oldest first."""
 
-    __slots__ = ("extensions",)
+    __slots__ = ("extensions", "shipping")
 
     def __init__(self, extensions: Sequence[Extension]) -> None:
         self.extensions = tuple(extensions)
+        self.shipping = any(extension.kind == "shipping" for extension in self.extensions)
+        """Some extension offers shipping options (a request's choice may name one of them)."""
 
     @classmethod
     def of(cls, extensions: Iterable[Extension]) -> ExtensionBook | None:

@@ -340,17 +340,20 @@ class QuoteService:
                 request, snapshot=snapshot, region=region, customer=customer, products=products, now=now
             )
             flag_timing.record("quote", perf_counter_ns() - f0)
+            extensions = snapshot.extensions
+            first = request
+            if extensions is not None and request.shipping and extensions.shipping:
+                first = msgspec.structs.replace(request, shipping=None)  # the choice may be an extension's option
             quote = price_quote(
-                request, snapshot=snapshot, products=products, flash=flash, customer=customer,
+                first, snapshot=snapshot, products=products, flash=flash, customer=customer,
                 defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, flags=flags, gifts=gifts,
             )  # fmt: skip
-        extensions = snapshot.extensions
         if extensions is not None and self._extensions is not None:  # docs/extensions.md: none → no call
             calls = extensions.calls(
                 request.delivery_address.country, [i.seller_id for i in quote.items if i.is_gift is UNSET]
             )
-            if calls:
-                answers = await self._extensions.ask(calls, quote, request, deadline)
+            answers = await self._extensions.ask(calls, quote, request, deadline) if calls else None
+            if answers is not None or first is not request:
                 quote = self._with_answers(answers, quote, request, snapshot, products, flash, customer, now, gifts)
                 # A fallback quote is not handed out again: an identical request asks the extension again.
                 remember = remember and quote.warnings is UNSET
@@ -388,7 +391,7 @@ class QuoteService:
 
     def _with_answers(
         self,
-        answers: Answers,
+        answers: Answers | None,
         quote: Quote,
         request: QuoteRequest,
         snapshot: ConfigSnapshot,
@@ -399,15 +402,19 @@ class QuoteService:
         gifts: Any,
     ) -> Quote:
         """The quote priced again with what its extensions answered (docs/extensions.md); a 503 when one
-        with `on_failure: reject` failed, the service's own rules and a warning for a `fallback` one."""
-        rejecting = [extension for extension in answers.failed if extension.on_failure == "reject"]
+        with `on_failure: reject` failed, the service's own rules and a warning for a `fallback` one.
+        `answers` None: none applied, and the quote is priced again only for the request's shipping choice."""
+        rejecting = [] if answers is None else [e for e in answers.failed if e.on_failure == "reject"]
         if rejecting:
             raise ExtensionUnavailable(f"The {rejecting[0].kind} extension {rejecting[0].id} did not answer usably")
-        if answers.external:
+        if answers is None or answers.external or request.shipping:
             quote = price_quote(
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,
-                defaults=self.defaults, now=now, quote_id=quote.quote_id, gifts=gifts, external=answers.external,
+                defaults=self.defaults, now=now, quote_id=quote.quote_id, gifts=gifts,
+                external=None if answers is None else answers.external,
             )  # fmt: skip
+        if answers is None:
+            return quote
         warnings = [QuoteWarning.fallback(failed.id) for failed in answers.failed]
         return msgspec.structs.replace(
             quote, tax_source="extension" if answers.taxed else "internal", warnings=warnings or UNSET
