@@ -39,6 +39,14 @@ class Extension(msgspec.Struct, frozen=True, kw_only=True):
         return self.seller_ids is None or (seller_id is not None and seller_id in self.seller_ids)
 
 
+def _cases(code: str) -> set[str]:
+    """`code` in every mix of upper and lower case letters (`DE`, `de`, `De`, `dE`)."""
+    forms = {""}
+    for letter in code:
+        forms = {form + case for form in forms for case in (letter.upper(), letter.lower())}
+    return forms
+
+
 @dataclass(frozen=True)
 class Call:
     """One extension a quote calls, with the indexes of the lines it is asked about."""
@@ -50,10 +58,16 @@ class Call:
 class ExtensionBook:
     """The active extensions, oldest first."""
 
-    __slots__ = ("extensions", "shipping")
+    __slots__ = ("countries", "extensions", "shipping")
 
     def __init__(self, extensions: Sequence[Extension]) -> None:
         self.extensions = tuple(extensions)
+        named = [extension.countries for extension in self.extensions]
+        self.countries: frozenset[str] | None = (
+            None if None in named else frozenset(case for found in named if found for c in found for case in _cases(c))
+        )
+        """Every country some extension applies to, in every letter case (a request may write `de`); None when
+        one applies everywhere. A quote to another country is not looked at further: it costs no call."""
         self.shipping = any(extension.kind == "shipping" for extension in self.extensions)
         """Some extension offers shipping options (a request's choice may name one of them)."""
 

@@ -348,7 +348,11 @@ class QuoteService:
                 first, snapshot=snapshot, products=products, flash=flash, customer=customer,
                 defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, flags=flags, gifts=gifts,
             )  # fmt: skip
-        if extensions is not None and self._extensions is not None:  # docs/extensions.md: none → no call
+        if (  # docs/extensions.md: a quote to a country no extension serves costs no call
+            extensions is not None
+            and self._extensions is not None
+            and (extensions.countries is None or request.delivery_address.country in extensions.countries)
+        ):
             calls = extensions.calls(
                 request.delivery_address.country, [i.seller_id for i in quote.items if i.is_gift is UNSET]
             )
