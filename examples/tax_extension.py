@@ -42,6 +42,7 @@ def make_server(
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keeps connections alive, as the service's client does
+        disable_nagle_algorithm = True  # the answer goes out at once, not after the client's delayed ACK
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
