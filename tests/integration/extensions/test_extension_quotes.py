@@ -248,3 +248,8 @@ async def test_the_order_keeps_the_extensions_amounts_and_refunds_them_pro_rata_
         for part in back["taxes"]:
             given[part["code"]] += Decimal(part["amount"])
     assert (total_tax, given) == (Decimal("1.10"), {"VAT": Decimal("1.00"), "ECO": Decimal("0.10")})
+    # The seller's statement counts the extension's amounts by code and says how much came from extensions.
+    statement = expect_ok(await client.get("/api/v1/sellers/seller-1/statement", headers=admin.headers))
+    assert (statement["tax_collected"], statement["tax_refunded"]) == ("1.10", "1.10")
+    assert statement["tax_collected_by_code"] == {"ECO": "0.10", "VAT": "1.00"}
+    assert (statement["tax_collected_from_extensions"], statement["tax_refunded_from_extensions"]) == ("1.10", "1.10")
