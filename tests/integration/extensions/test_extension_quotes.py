@@ -253,3 +253,24 @@ async def test_the_order_keeps_the_extensions_amounts_and_refunds_them_pro_rata_
     assert (statement["tax_collected"], statement["tax_refunded"]) == ("1.10", "1.10")
     assert statement["tax_collected_by_code"] == {"ECO": "0.10", "VAT": "1.00"}
     assert (statement["tax_collected_from_extensions"], statement["tax_refunded_from_extensions"]) == ("1.10", "1.10")
+
+
+async def test_a_quotes_extensions_are_called_at_once_not_one_after_another(
+    client: Client, admin: Caller, receiver: Receiver
+) -> None:
+    item = await product(client, admin, "10.00", seller="seller-1")
+    with receiving() as shipper:
+        await extension(client, admin, receiver.url(), timeout_ms=1000)
+        await extension(client, admin, shipper.url(), kind="shipping", timeout_ms=1000)
+        receiver.answer, receiver.delay = tax_answer((0, "1.00")), 0.4
+        shipper.delay = 0.4
+        shipper.answer = json.dumps(
+            {"shipments": [{"seller_id": "seller-1", "options": [
+                {"code": "std", "name": "Standard", "fee": "2.00", "eta_days_min": 1, "eta_days_max": 2}]}]}
+        ).encode()  # fmt: skip
+        quote = await quoted(client, admin, basket((item, 1)))
+        (taxed,) = receiver.snapshot()
+        (shipped,) = shipper.snapshot()
+    assert (quote["tax_amount"], quote["delivery_fee"], quote["tax_source"]) == ("1.00", "2.00", "extension")
+    # One after another, the second call would start after the first's 0.4 s answer.
+    assert abs(taxed.at - shipped.at) < 0.3
