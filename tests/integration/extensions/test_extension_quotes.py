@@ -178,6 +178,8 @@ async def test_five_failures_open_the_circuit_for_30_s_then_one_trial_call_close
     assert f'qs_extension_circuit_state{{extension_id="{made["id"]}"}} 1.0' in metrics
     assert f'qs_extension_failures_total{{extension_id="{made["id"]}",reason="circuit_open"}}' in metrics
     assert f'qs_extension_failures_total{{extension_id="{made["id"]}",reason="http_error"}} 5.0' in metrics
+    assert f'qs_extension_calls_total{{extension_id="{made["id"]}",kind="tax",result="failed"}} 5.0' in metrics
+    assert f'qs_extension_call_seconds_count{{extension_id="{made["id"]}"}} 5.0' in metrics
     # 30 s later one trial call goes through; it succeeds and closes the circuit.
     now[0] += 30
     receiver.status, receiver.answer = 200, tax_answer((0, "1.00"))
