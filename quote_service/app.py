@@ -39,6 +39,7 @@ from quote_service.db.pool import Pool, create_pool, open_pool
 from quote_service.db.replica import ReadPools, ReplicaSampler
 from quote_service.edge import LeanEdge
 from quote_service.embedded import embedded_stores
+from quote_service.extensions.plugin import EXTENSIONS
 from quote_service.flags.plugin import FLAGS
 from quote_service.flash_sales.plugin import FLASH_SALES
 from quote_service.health import health, ready
@@ -94,6 +95,7 @@ DOMAINS: list[Domain] = [
     PROMOTIONS,
     SHIPPING,
     INSTALLMENTS,
+    EXTENSIONS,
     QUOTE_STORE,  # early: it drains into the pool and Redis, so it stops after everything later
     ORDERS,
     STATEMENTS,

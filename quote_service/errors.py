@@ -28,6 +28,7 @@ tests/unit/test_error_codes.py keeps the two equal and checks every code the pac
     ├── RateLimited                      429 RATE_LIMITED      (Retry-After)
     ├── Overloaded                       503 OVERLOADED        (Retry-After)
     ├── DependencyUnavailable            503 DEPENDENCY_UNAVAILABLE (Retry-After)
+    ├── ExtensionUnavailable             503 EXTENSION_UNAVAILABLE (Retry-After; an extension with on_failure reject)
     └── QuoteTimeout                     504 QUOTE_TIMEOUT
 
 Services raise these; the HTTP edge (`quote_service.web.errors`) renders the envelope.
@@ -306,6 +307,18 @@ class Overloaded(ServiceError):
     retry_after=2,
 )
 class DependencyUnavailable(ServiceError):
+    pass
+
+
+@registered(
+    "EXTENSION_UNAVAILABLE",
+    503,
+    "yes",
+    "A tax or shipping extension with on_failure reject did not answer usably in time (docs/extensions.md); "
+    "nothing was stored",
+    retry_after=5,
+)
+class ExtensionUnavailable(ServiceError):
     pass
 
 

@@ -12,6 +12,7 @@ on the Redis channel) and wraps the result in the success envelope. A controller
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeAlias, TypeVar
 
 import msgspec
@@ -34,7 +35,7 @@ T = TypeVar("T")
 class ConfigWrite:
     """One admin write of one configuration domain."""
 
-    __slots__ = ("_applying", "_domain", "_store", "actor", "pool")
+    __slots__ = ("_applying", "_domain", "_store", "actor", "pool", "sealed")
 
     def __init__(
         self,
@@ -46,6 +47,8 @@ class ConfigWrite:
     ) -> None:
         self.pool = pool
         self.actor = actor
+        self.sealed: dict[str, Any] = {} if applying is None else applying.sealed
+        """What the change request this write applies sealed when it was asked for (a secret made then)."""
         """How the writer is recorded in `created_by` / `updated_by`."""
         self._store = store
         self._domain = domain
@@ -61,8 +64,10 @@ class ConfigWrite:
         return ok(result, message)
 
 
-def config_write(domain: str) -> Provide:
-    """The `write` dependency of a controller whose writes change `domain`."""
+def config_write(domain: str, *, secret: Callable[[], str] | None = None) -> Provide:
+    """The `write` dependency of a controller whose writes change `domain`. `secret`: makes the signing
+    secret of a row a POST creates (an extension's): a POST that becomes a change request makes it now,
+    seals it in the request and shows it in the 202 once; its replay reads it back (`ConfigWrite.sealed`)."""
 
     async def provide(
         pool: PoolDep, config_store: ConfigStoreDep, request: AuthedRequest, settings: NamedDependency[Settings]
@@ -79,7 +84,12 @@ def config_write(domain: str) -> Provide:
             body = await request.body()
             # A seller's request is applied as that seller, so its own-products scope holds then too.
             sealed = changes.AS_AUTHOR if request.user.role == "seller" else None
-            await ask_approval(request, pool, entity_type, msgspec.json.decode(body) if body else None, sealed=sealed)
+            made = secret() if secret is not None and request.method == "POST" else None
+            if made is not None:
+                sealed = {**(sealed or {}), "secret": made}
+            await ask_approval(
+                request, pool, entity_type, msgspec.json.decode(body) if body else None, sealed=sealed, secret=made
+            )
         # Every write through `write.pool` appends its audit rows in its own transaction (docs/governance.md).
         return ConfigWrite(_admin_pool(pool, request), config_store, domain, actor_of(request), replaying)
 
@@ -94,13 +104,15 @@ async def ask_approval(
     *,
     sealed: dict[str, Any] | None = None,
     key: str | None = None,
+    secret: str | None = None,
     as_write: tuple[str, str] | None = None,
     entity_id: str | None = None,
     action: str | None = None,
 ) -> None:
     """Store this write as a change request instead of making it: raises ChangeRequested (202).
     `body` is what the replay sends (a password masked, its hash `sealed`); `key`, the plaintext
-    of an API key it makes, is shown to the author in the 202 and never stored. `as_write`: the
+    of an API key it makes, is shown to the author in the 202 and never stored; `secret`, an extension's
+    signing secret, is shown there too (and kept sealed: the extension signs with it). `as_write`: the
     (method, path) the replay sends instead of the request's own (a seller's price move is
     approved as the product's PATCH, docs/sellers.md)."""
     method, path = as_write or (request.method, request.url.path)
@@ -120,6 +132,7 @@ async def ask_approval(
             action=action,
         ),
         key=key,
+        secret=secret,
     )
 
 

@@ -33,15 +33,21 @@ class ChangeRequestId(msgspec.Struct, kw_only=True, omit_defaults=True):
     status: str
     key: str | None = None
     """The plaintext of the API key the request makes: shown here, to its author, once."""
+    secret: str | None = None
+    """The signing secret of the extension the request makes: shown here, to its author, once."""
 
 
 def handle_change_requested(request: Request[Any, Any, Any], exc: changes.ChangeRequested) -> Response[Any]:
     """CHANGE_APPROVAL=required: the admin write was stored as a change request (docs/governance.md);
     app.py adds it to web/errors.py's handlers."""
-    data = ChangeRequestId(change_request_id=str(exc.request.id), status=exc.request.status, key=exc.key)
+    data = ChangeRequestId(
+        change_request_id=str(exc.request.id), status=exc.request.status, key=exc.key, secret=exc.secret
+    )
     message = "Change request created: another admin must approve it"
     if exc.key is not None:
         message += "; store the key now, it is not shown again and works once the request is applied"
+    if exc.secret is not None:
+        message += "; store the secret now, it is not shown again and signs once the request is applied"
     return Response(Envelope(message=message, data=data), status_code=202)
 
 

@@ -38,6 +38,7 @@ ENTITY_TYPES = {
     "price-lists": "price_list",
     "shipping_profiles": "shipping_profile",
     "installment_plans": "installment_plan",
+    "extensions": "extension",
 }
 """Configuration domain (audit/admin.py) → the entity type of its audit rows and change requests."""
 
@@ -51,6 +52,7 @@ _TABLES = {
     "price_list": ("price_lists", "id", "uuid", ""),
     "shipping_profile": ("shipping_profiles", "id", "uuid", ""),
     "installment_plan": ("installment_plans", "id", "uuid", ""),
+    "extension": ("extensions", "id", "uuid", " - 'secret'"),
     "product": ("products", "id", "uuid", ""),
     "approval_policy": ("approval_policies", "entity_type", "text", ""),
     "user": ("users", "id", "uuid", " - 'password_hash'"),
@@ -138,12 +140,14 @@ def request_of(row: asyncpg.Record) -> ChangeRequest:
 
 class ChangeRequested(Exception):
     """Raised by a write that needs approval instead of writing; answered 202 (change_controller.py),
-    with `key` when the write makes an API key (shown to its author only, and only there)."""
+    with `key` when the write makes an API key, `secret` when it makes an extension (shown to its author
+    only, and only there)."""
 
-    def __init__(self, request: ChangeRequest, *, key: str | None = None) -> None:
+    def __init__(self, request: ChangeRequest, *, key: str | None = None, secret: str | None = None) -> None:
         super().__init__(str(request.id))
         self.request = request
         self.key = key
+        self.secret = secret
 
 
 @dataclass(eq=False)

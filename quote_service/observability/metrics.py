@@ -191,6 +191,31 @@ COMPETITOR_OBSERVATIONS = Counter(
     ["path", "outcome"],
 )
 
+EXTENSION_CALLS = Counter(
+    "qs_extension_calls_total",
+    "Calls to tax and shipping extensions, by extension and result: ok (a usable answer) or failed.",
+    ["extension_id", "kind", "result"],
+)
+EXTENSION_LATENCY = Histogram(
+    "qs_extension_call_seconds",
+    "Time an extension took to answer (or to fail), by extension.",
+    ["extension_id"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0),
+)
+EXTENSION_FAILURES = Counter(
+    "qs_extension_failures_total",
+    "Extension calls that failed, by extension and reason: timeout, connection_error, http_error (a non-2xx), "
+    "malformed (not the answer's JSON shape), invalid (an amount or line the quote cannot use), circuit_open "
+    "(not called: its circuit is open).",
+    ["extension_id", "reason"],
+)
+EXTENSION_CIRCUIT = Gauge(
+    "qs_extension_circuit_state",
+    "An extension's circuit breaker: 0 closed, 1 open (not called), 2 half-open (one trial call let through).",
+    ["extension_id"],
+    multiprocess_mode="livemax",
+)
+
 WEBHOOK_ATTEMPTS = Counter(
     "qs_webhook_attempts_total",
     "Webhook delivery attempts by result: delivered (a 2xx), http_error (any other status, a redirect "

@@ -103,6 +103,8 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     tax_exempted: Decimal | UnsetType = UNSET
     installment_commission: Decimal | UnsetType = UNSET
     """The line's share of a seller-funded installment option's commission (docs/taxes.md#installments)."""
+    tax_source: Literal["extension"] | UnsetType = UNSET
+    """The line's `taxes` are a tax extension's amounts (docs/extensions.md)."""
 
 
 class OrderEdit(msgspec.Struct, frozen=True, kw_only=True):
@@ -164,6 +166,8 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     customer_tax_id: str | UnsetType = UNSET
     tax_exempted: Decimal | UnsetType = UNSET
     installment: SelectedInstallment | UnsetType = UNSET
+    tax_source: Literal["extension", "internal"] | UnsetType = UNSET
+    """As its quote said (an order whose quote an extension applied to; docs/extensions.md)."""
     # docs/flash-sales.md#a-purchase-is-an-order: only in the order a flash "Buy now" purchase is.
     flash_sale_id: UUID | UnsetType = UNSET
     purchase_id: UUID | UnsetType = UNSET

@@ -26,6 +26,8 @@ def order_terms(quote: Quote) -> dict[str, Any] | None:
             terms[name] = str(value) if isinstance(value, Decimal) else value
     if quote.installment is not UNSET:
         terms["installment"] = msgspec.to_builtins(quote.installment)
+    if quote.tax_source is not UNSET:  # docs/extensions.md
+        terms["tax_source"] = quote.tax_source
     return terms or None
 
 
@@ -34,13 +36,16 @@ def line_taxes(quote: Quote) -> list[dict[str, Any] | None] | None:
     commission), or None when the quote shows none."""
     taxed = quote.rounding is not UNSET
     funded = isinstance(quote.installment, SelectedInstallment) and quote.installment.installment_commission
-    if not taxed and not funded:
+    external = quote.tax_source == "extension"
+    if not taxed and not funded and not external:
         return None
     kept: list[dict[str, Any] | None] = []
     for line in quote.items:
         entry: dict[str, Any] = {}
-        if taxed:
+        if taxed or line.tax_source is not UNSET:
             entry["taxes"] = msgspec.to_builtins(line.taxes if line.taxes is not UNSET else [])
+        if line.tax_source is not UNSET:  # docs/extensions.md: the extension's amounts, refunded part by part
+            entry["tax_source"] = line.tax_source
         if line.installment_commission is not UNSET:
             entry["installment_commission"] = str(line.installment_commission)
         if line.tax_exemption is not UNSET:
@@ -93,11 +98,13 @@ def line_fields(stored: dict[str, Any] | None, currency: str) -> dict[str, Any]:
         fields["tax_exemption"] = stored["tax_exemption"]
     if "tax_exempted" in stored:
         fields["tax_exempted"] = round_money(Decimal(stored["tax_exempted"]), currency)
+    if "tax_source" in stored:
+        fields["tax_source"] = stored["tax_source"]
     return fields
 
 
 def order_fields(stored: dict[str, Any] | None, currency: str) -> dict[str, Any]:
-    """An order's `rounding`, `tax_exemption`, `customer_tax_id`, `tax_exempted` and `installment`."""
+    """An order's `rounding`, `tax_exemption`, `customer_tax_id`, `tax_exempted`, `installment` and `tax_source`."""
     if stored is None:
         return {}
     fields: dict[str, Any] = {}
@@ -110,6 +117,8 @@ def order_fields(stored: dict[str, Any] | None, currency: str) -> dict[str, Any]
         fields["tax_exempted"] = round_money(Decimal(stored["tax_exempted"]), currency)
     if "installment" in stored:
         fields["installment"] = msgspec.convert(stored["installment"], SelectedInstallment, strict=False)
+    if "tax_source" in stored:
+        fields["tax_source"] = stored["tax_source"]
     return fields
 
 

@@ -32,6 +32,7 @@ from quote_service.pricing.commission_charges import charge_commission
 from quote_service.pricing.coupons import Coupon, CouponSet
 from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
 from quote_service.pricing.discounts import CouponResult, apply_coupons, discount_cap
+from quote_service.pricing.external import ExternalPricing, apply_taxes
 from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, FlagSet, evaluate_compiled
 from quote_service.pricing.hints import HintBasket, next_steps
 from quote_service.pricing.lines import HeldPrice, Line, held_lines, price_lines
@@ -86,6 +87,7 @@ def price_quote(
     flags: ServedFlags | None = None,
     gifts: Mapping[str, GiftStock] | None = None,
     held: Sequence[HeldPrice] | None = None,
+    external: ExternalPricing | None = None,
 ) -> Quote:
     """Price `request` under `snapshot` at `now` (API.md §5 steps 1-10).
 
@@ -97,7 +99,8 @@ def price_quote(
     quote service times the flag step on its own); without them they are worked out here. `gifts`:
     the products of the book's GIFT promotions with their stock (docs/promotions.md#gifts). `held`: each
     item's price decided already (an order edit's basket, docs/orders-and-refunds.md#edits-and-exchanges):
-    steps 1-4 then take these prices as they are.
+    steps 1-4 then take these prices as they are. `external`: what tax and shipping extensions answered for
+    this basket (docs/extensions.md), used as they are.
     """
     if region is None:
         region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
@@ -188,24 +191,30 @@ def price_quote(
         settled = settle(lines, region, inclusive)
     else:  # docs/taxes.md: compound taxes, an exemption or a rounding of its own
         settled, exempted = settle_taxed(lines, region, terms, inclusive)
+    if external is not None and external.taxes:  # docs/extensions.md: the extension's amounts, as they are
+        apply_taxes(settled, lines, external.taxes, zero)
     tax_amount = settled.tax
 
     # 7: delivery (a shipment per seller where shipping profiles apply), then a free-delivery promotion or coupon
     parcels: Shipments | None = None
-    if snapshot.shipping is not None:
+    outside = None if external is None or not external.shipping else external.shipping
+    if snapshot.shipping is not None or outside is not None:
         # Only where a profile could serve a shipment (the platform default's or a seller's of the basket,
         # in this currency): others' profiles cost the quote nothing (docs/hot-path.md#the-cost-budget).
-        served, currency = snapshot.shipping.served, region.currency
-        wanted = (None, currency) in served or request.shipping is not None
-        if not wanted:
-            for line in lines:
-                if (line.priced.seller_id, currency) in served:
-                    wanted = True
-                    break
+        wanted = outside is not None or request.shipping is not None
+        if not wanted and snapshot.shipping is not None:
+            served, currency = snapshot.shipping.served, region.currency
+            wanted = (None, currency) in served
+            if not wanted:
+                for line in lines:
+                    if (line.priced.seller_id, currency) in served:
+                        wanted = True
+                        break
         if wanted:
             parcels = split_shipments(
-                request, lines, region=region, book=snapshot.shipping, products=products, multiplier=multiplier
-            )
+                request, lines, region=region, book=snapshot.shipping, products=products, multiplier=multiplier,
+                outside=outside,
+            )  # fmt: skip
     elif request.shipping:
         refuse_choices(request.shipping, {})
     delivery = _delivery(request, region, goods, multiplier) if parcels is None else parcels.charge

@@ -279,6 +279,11 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
     # Only on a GIFT promotion's line (docs/promotions.md#gifts): 0.00, no tax, no commission.
     is_gift: Annotated[bool | UnsetType, msgspec.Meta(description="A gift of the promotion `promotion_id`.")] = UNSET
     promotion_id: UUID | UnsetType = UNSET
+    # Only on a line a tax extension taxed (docs/extensions.md): its `taxes` are the extension's amounts.
+    tax_source: Annotated[
+        Literal["extension"] | UnsetType,
+        msgspec.Meta(description="The line's tax came from a tax extension, as it answered (docs/extensions.md)."),
+    ] = UNSET
 
 
 class CommissionDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -539,6 +544,25 @@ class SelectedInstallment(msgspec.Struct, frozen=True, kw_only=True):
     """Seller-funded: what the sellers pay for it in all (in `commission_breakdown`, `sellers`)."""
 
 
+WarningCode = Literal["EXTENSION_FALLBACK"]
+"""A quote's warning (no error: the quote is priced): an extension failed, its lines priced by the service's rules."""
+
+
+_FALLBACK: WarningCode = "EXTENSION_FALLBACK"  # a warning's code, not an error's (docs/errors.md has none)
+
+
+class QuoteWarning(msgspec.Struct, frozen=True, kw_only=True):
+    """Something the quote priced otherwise than configured (docs/extensions.md#failures)."""
+
+    code: WarningCode
+    extension_id: UUID
+
+    @classmethod
+    def fallback(cls, extension_id: UUID) -> QuoteWarning:
+        """An extension with `on_failure: fallback` that failed."""
+        return cls(code=_FALLBACK, extension_id=extension_id)
+
+
 class Quote(msgspec.Struct, frozen=True, kw_only=True):
     """The priced basket: the response `data`, what is stored, and what an order confirms."""
 
@@ -621,4 +645,13 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
             description="Only where a product of the basket has a max_per_customer quantity rule: each such limit, "
             "which the order counts again (docs/pricing.md#quantity-rules)."
         ),
+    ] = UNSET
+    # Only in a quote that an extension applied to (docs/extensions.md): a quote without one reads as it did.
+    tax_source: Annotated[
+        Literal["extension", "internal"] | UnsetType,
+        msgspec.Meta(description="`extension` when any line's tax came from a tax extension, else `internal`."),
+    ] = UNSET
+    warnings: Annotated[
+        list[QuoteWarning] | UnsetType,
+        msgspec.Meta(description="An extension that failed and was replaced by the service's own rules."),
     ] = UNSET

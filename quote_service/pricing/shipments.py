@@ -82,14 +82,16 @@ def split_shipments(
     lines: Sequence[Line],
     *,
     region: RegionPlan,
-    book: ShippingBook,
+    book: ShippingBook | None,
     products: Mapping[str, CatalogProduct],
     multiplier: Decimal | None,
+    outside: Mapping[str | None, ShippingProfile] | None = None,
 ) -> Shipments | None:
     """The basket's shipments, each priced and its option selected (`lines` carry their discounts);
     None when no shipment has a profile here (the quote is then priced as without profiles). Raises
     ValidationFailed naming `shipping.<seller_id>` for a choice no shipment offers, `items[i].weight` for a
-    weight that cannot be one."""
+    weight that cannot be one. `outside`: a shipping extension's options by seller, in place of its profile's
+    (docs/extensions.md)."""
     zero = region.zero
     parcels: dict[str | None, Parcel] = {}
     for line in lines:
@@ -101,9 +103,13 @@ def split_shipments(
     address = request.delivery_address
     found = False
     for parcel in parcels.values():
-        parcel.profile = book.profile_for(
-            parcel.seller_id, city=address.city, country=address.country, currency=region.currency
-        )
+        answered = None if outside is None else outside.get(parcel.seller_id)
+        if answered is not None:
+            parcel.profile = answered
+        elif book is not None:
+            parcel.profile = book.profile_for(
+                parcel.seller_id, city=address.city, country=address.country, currency=region.currency
+            )
         found = found or parcel.profile is not None
     if not found:
         refuse_choices(request.shipping, parcels)

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from quote_service.pricing.commission import CommissionIndex, CommissionRate
 from quote_service.pricing.coupons import Coupon, CouponSet
+from quote_service.pricing.extensions import Extension, ExtensionBook
 from quote_service.pricing.flags import CompiledFlags, FeatureFlag, FlagSet
 from quote_service.pricing.flash import FlashSale, FlashSaleBook
 from quote_service.pricing.price_lists import PriceBook, PriceList
@@ -48,6 +49,9 @@ class ConfigSnapshot:
     quantity_rules: QuantityBook | None = field(default=None, compare=False)
     """The products' and price-list entries' quantity rules (None: there are none, and a quote pays one
     `is None` test for the feature; docs/pricing.md#quantity-rules)."""
+    extensions: ExtensionBook | None = field(default=None, compare=False)
+    """Active tax and shipping extensions (None: there are none, and a quote pays one `is None` test for the
+    feature; docs/extensions.md)."""
     resolver: Resolver = field(init=False, repr=False, compare=False)
     """Memoized rule and rate lookups and pricing plans over `rules` and `commissions` (derived, never passed in)."""
     compiled_flags: CompiledFlags = field(init=False, repr=False, compare=False)
@@ -87,6 +91,7 @@ class ConfigSnapshot:
         promotions: Iterable[Promotion] = (),
         shipping_profiles: Iterable[ShippingProfile] = (),
         quantity_rules: Mapping[str, QuantityRules] | None = None,
+        extensions: Iterable[Extension] = (),
     ) -> ConfigSnapshot:
         """Index plain lists into a snapshot (price lists may come already compiled); `quantity_rules`:
         the products' own, by product id (the price-list entries' are in the lists)."""
@@ -102,6 +107,7 @@ class ConfigSnapshot:
             promotions=PromotionBook(promotions),
             shipping=ShippingBook.of(shipping_profiles),
             quantity_rules=QuantityBook.of(quantity_rules or {}, book.ruled),
+            extensions=ExtensionBook.of(extensions),
         )
 
     def counts(self) -> dict[str, int]:
@@ -116,4 +122,5 @@ class ConfigSnapshot:
             "price_list_prices": self.price_lists.prices(),
             "promotions": len(self.promotions),
             "shipping_profiles": 0 if self.shipping is None else len(self.shipping),
+            "extensions": 0 if self.extensions is None else len(self.extensions),
         }

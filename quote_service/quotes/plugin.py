@@ -13,6 +13,7 @@ from quote_service.cache.config_store import ConfigStore
 from quote_service.cache.products import ProductCache
 from quote_service.coupons.codes import GeneratedCodes
 from quote_service.coupons.counters import Repairs as CouponCounterRepairs
+from quote_service.extensions.caller import ExtensionCaller
 from quote_service.flash_sales.service import FlashSales
 from quote_service.installments.service import ActivePlans
 from quote_service.promotions.gifts import GiftStocks, PromotionUses
@@ -54,6 +55,7 @@ async def start_quotes(ctx: Startup) -> Mapping[str, Any]:
         clock=ctx.quote_clock,
         installment_plans=ActivePlans(ctx.pool),
         unit_purchases=UnitPurchases(ctx.pool, ctx.redis),
+        extensions=state.extension_caller,
     )
     return {"quotes": quotes}
 
@@ -79,6 +81,7 @@ QUOTES = Domain(
         "quote_store": QuoteStore,
         "flash_sales": FlashSales,
         "reservations": Reservations,
+        "extension_caller": ExtensionCaller,
     },
     start=start_quotes,
     reset=reset_quotes,

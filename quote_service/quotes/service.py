@@ -18,6 +18,7 @@ from time import perf_counter_ns
 from typing import Any
 
 import msgspec
+from msgspec import UNSET
 
 from quote_service import ids
 from quote_service.auth.policy import acts_for
@@ -29,8 +30,16 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.coupons.codes import GeneratedCodes, as_coupon
 from quote_service.coupons.counters import Repairs, count_of, uses_key
-from quote_service.errors import CurrencyNotPriced, QuoteTimeout, ServiceError, ValidationFailed, invalid
+from quote_service.errors import (
+    CurrencyNotPriced,
+    ExtensionUnavailable,
+    QuoteTimeout,
+    ServiceError,
+    ValidationFailed,
+    invalid,
+)
 from quote_service.event_loop import running_loop
+from quote_service.extensions.caller import Answers, ExtensionCaller
 from quote_service.flash_sales.service import FlashSales
 from quote_service.observability import flag_timing
 from quote_service.observability.deferred import DeferredCounter
@@ -54,6 +63,7 @@ from quote_service.pricing.quote import (
     Quote,
     QuoteItemIn,
     QuoteRequest,
+    QuoteWarning,
 )
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.pricing.taxes import Rounding
@@ -121,6 +131,7 @@ class QuoteService:
         clock: Callable[[], datetime] = utcnow,
         installment_plans: Callable[[str], Awaitable[list[InstallmentPlan]]] | None = None,
         unit_purchases: UnitPurchases | None = None,
+        extensions: ExtensionCaller | None = None,
     ) -> None:
         self.defaults = EngineDefaults(
             timezone=settings.business_timezone,
@@ -160,6 +171,8 @@ class QuoteService:
         self._installment_plans = installment_plans
         """The active installment plans of a currency: read only for a quote with a card_bin (docs/taxes.md)."""
         """The instant a quote is priced and read at (tests hold it still)."""
+        self._extensions = extensions
+        """Calls the tax and shipping extensions a quote's lines match (docs/extensions.md)."""
         self._unit_purchases = unit_purchases
         """A customer's units of products under a per-customer quantity limit (asked only for such baskets)."""
         # Recent quotes by (caller, body), with the inputs they were priced from: looking up a new
@@ -183,6 +196,8 @@ class QuoteService:
             self._prior_prices.reset()
         if self._coupon_repairs is not None:
             self._coupon_repairs.reset()
+        if self._extensions is not None:
+            self._extensions.reset()
 
     async def quote(
         self,
@@ -213,7 +228,7 @@ class QuoteService:
         gate.in_flight += 1
         try:
             with self._deadlines.bound(deadline or running_loop().time() + self.timeout) as bound:
-                return await self._price(request, caller, body, t0, numbers)
+                return await self._price(request, caller, body, t0, numbers, bound.when)
         except TimeoutError as exc:
             if not bound.expired():  # a store's own timeout (pool, Redis): 503, not 504
                 raise
@@ -227,7 +242,7 @@ class QuoteService:
         return stored.quote if stored is not None and acts_for(caller, stored.maker) else None
 
     async def _price(
-        self, request: QuoteRequest, caller: Principal, body: bytes | None, t0: int, numbers: bool
+        self, request: QuoteRequest, caller: Principal, body: bytes | None, t0: int, numbers: bool, deadline: float
     ) -> PricedQuote:
         t1 = perf_counter_ns()
         now = self._clock()
@@ -325,10 +340,27 @@ class QuoteService:
                 request, snapshot=snapshot, region=region, customer=customer, products=products, now=now
             )
             flag_timing.record("quote", perf_counter_ns() - f0)
+            extensions = snapshot.extensions
+            first = request
+            if extensions is not None and request.shipping and extensions.shipping:
+                first = msgspec.structs.replace(request, shipping=None)  # the choice may be an extension's option
             quote = price_quote(
-                request, snapshot=snapshot, products=products, flash=flash, customer=customer,
+                first, snapshot=snapshot, products=products, flash=flash, customer=customer,
                 defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, flags=flags, gifts=gifts,
             )  # fmt: skip
+        if (  # docs/extensions.md: a quote to a country no extension serves costs no call
+            extensions is not None
+            and self._extensions is not None
+            and (extensions.countries is None or request.delivery_address.country in extensions.countries)
+        ):
+            calls = extensions.calls(
+                request.delivery_address.country, [i.seller_id for i in quote.items if i.is_gift is UNSET]
+            )
+            answers = await self._extensions.ask(calls, quote, request, deadline) if calls else None
+            if answers is not None or first is not request:
+                quote = self._with_answers(answers, quote, request, snapshot, products, flash, customer, now, gifts)
+                # A fallback quote is not handed out again: an identical request asks the extension again.
+                remember = remember and quote.warnings is UNSET
         if limits:
             quote = msgspec.structs.replace(quote, quantity_limits=limits)
         if self._prior_prices is not None and (
@@ -360,6 +392,37 @@ class QuoteService:
             self._remember(key, inputs, payload)
         record(t0, t1, t2, t3, t4, perf_counter_ns())
         return PricedQuote(quote_id, payload)
+
+    def _with_answers(
+        self,
+        answers: Answers | None,
+        quote: Quote,
+        request: QuoteRequest,
+        snapshot: ConfigSnapshot,
+        products: dict[str, CatalogProduct],
+        flash: dict[str, FlashOffer],
+        customer: CustomerContext,
+        now: datetime,
+        gifts: Any,
+    ) -> Quote:
+        """The quote priced again with what its extensions answered (docs/extensions.md); a 503 when one
+        with `on_failure: reject` failed, the service's own rules and a warning for a `fallback` one.
+        `answers` None: none applied, and the quote is priced again only for the request's shipping choice."""
+        rejecting = [] if answers is None else [e for e in answers.failed if e.on_failure == "reject"]
+        if rejecting:
+            raise ExtensionUnavailable(f"The {rejecting[0].kind} extension {rejecting[0].id} did not answer usably")
+        if answers is None or answers.external or request.shipping:
+            quote = price_quote(
+                request, snapshot=snapshot, products=products, flash=flash, customer=customer,
+                defaults=self.defaults, now=now, quote_id=quote.quote_id, gifts=gifts,
+                external=None if answers is None else answers.external,
+            )  # fmt: skip
+        if answers is None:
+            return quote
+        warnings = [QuoteWarning.fallback(failed.id) for failed in answers.failed]
+        return msgspec.structs.replace(
+            quote, tax_source="extension" if answers.taxed else "internal", warnings=warnings or UNSET
+        )
 
     async def _reserve_and_store(
         self,

@@ -8,6 +8,7 @@ from quote_service.clock import utcnow
 from quote_service.commissions import repository as commissions
 from quote_service.coupons import repository as coupons
 from quote_service.db.pool import Connection, Pool
+from quote_service.extensions import repository as extensions
 from quote_service.flags import repository as flags
 from quote_service.flash_sales.repository import load_definitions
 from quote_service.price_lists import repository as price_lists
@@ -39,4 +40,5 @@ async def read_snapshot(conn: Connection) -> ConfigSnapshot:
         promotions=await promotions.load_active(conn),
         shipping_profiles=await shipping.load_active(conn),
         quantity_rules=await quantity_rules(conn),
+        extensions=await extensions.load_active(conn),
     )

@@ -129,26 +129,31 @@ ORDER BY at, id LIMIT $7
 # orders (`collected`) and what the period's refunds gave back of it (`refunded`), by code
 # (docs/taxes.md#statements). A line that kept its components counts each; a line that did not (priced
 # by a single rate in a quote that used nothing of docs/taxes.md) is its one component, code TAX: the
-# codes add up to tax_collected and tax_refunded. `kept`: some of the code's amounts are kept components.
+# codes add up to tax_collected and tax_refunded. `kept`: some of the code's amounts are kept components;
+# `*_external`: the part of them a tax extension answered (docs/extensions.md; an edit's change counts as internal).
 _BY_CODE = """
-SELECT code, sum(collected) AS collected, sum(refunded) AS refunded, bool_or(kept) AS kept FROM (
+SELECT code, sum(collected) AS collected, sum(refunded) AS refunded, bool_or(kept) AS kept,
+       COALESCE(sum(collected) FILTER (WHERE external), 0) AS collected_external,
+       COALESCE(sum(refunded) FILTER (WHERE external), 0) AS refunded_external FROM (
     SELECT CASE WHEN l.taxes ? 'taxes' THEN part ->> 'code' ELSE 'TAX' END AS code,
            CASE WHEN l.taxes ? 'taxes' THEN (part ->> 'amount')::numeric ELSE l.tax END AS collected,
-           0 AS refunded, COALESCE(l.taxes ? 'taxes', false) AS kept
+           0 AS refunded, COALESCE(l.taxes ? 'taxes', false) AS kept,
+           COALESCE(l.taxes ->> 'tax_source' = 'extension', false) AS external
     FROM order_lines l JOIN orders o ON o.id = l.order_id
     LEFT JOIN LATERAL jsonb_array_elements(l.taxes -> 'taxes') AS part ON true
     WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4
       AND (l.taxes ? 'taxes' OR l.tax <> 0) AND l.edit_id IS NULL
     UNION ALL
     SELECT CASE WHEN l.taxes ? 'taxes' THEN substr(e.key, 5) ELSE 'TAX' END, 0,
-           CASE WHEN l.taxes ? 'taxes' THEN e.value::numeric ELSE rl.tax END, COALESCE(l.taxes ? 'taxes', false)
+           CASE WHEN l.taxes ? 'taxes' THEN e.value::numeric ELSE rl.tax END, COALESCE(l.taxes ? 'taxes', false),
+           COALESCE(l.taxes ->> 'tax_source' = 'extension', false)
     FROM refunds r JOIN refund_lines rl ON rl.refund_id = r.id
     JOIN order_lines l ON l.order_id = rl.order_id AND l.position = rl.position
     LEFT JOIN LATERAL jsonb_each_text(rl.taxes) AS e ON l.taxes ? 'taxes' AND e.key LIKE 'tax:%'
     WHERE l.seller_id = $1 AND r.currency = $2 AND r.created_at >= $3 AND r.created_at < $4
       AND (l.taxes ? 'taxes' OR rl.tax <> 0)
     UNION ALL  -- each edit's change of the code: collected when it grew, refunded when it shrank
-    SELECT c.key, greatest(c.value::numeric, 0), greatest(-c.value::numeric, 0), e.kept
+    SELECT c.key, greatest(c.value::numeric, 0), greatest(-c.value::numeric, 0), e.kept, false
     FROM order_edit_sellers e, jsonb_each_text(e.taxes) AS c
     WHERE e.seller_id = $1 AND e.currency = $2 AND e.at >= $3 AND e.at < $4 AND c.value::numeric <> 0
 ) AS parts WHERE code IS NOT NULL GROUP BY code ORDER BY code

@@ -75,6 +75,10 @@ class Statement(Figures, kw_only=True):
     """`tax_collected` by tax component (KDV, OTV, ...), for lines that kept their components (docs/taxes.md)."""
     tax_refunded_by_code: dict[str, Decimal] | UnsetType = UNSET
     """`tax_refunded` by tax component."""
+    tax_collected_from_extensions: Decimal | UnsetType = UNSET
+    """The part of `tax_collected` a tax extension answered (docs/extensions.md); absent when none did."""
+    tax_refunded_from_extensions: Decimal | UnsetType = UNSET
+    """The part of `tax_refunded` that gave back a tax extension's amounts."""
 
 
 EntryKind = Literal["order", "refund", "edit"]

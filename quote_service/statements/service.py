@@ -124,6 +124,10 @@ async def statement(pool: Pool, seller_id: str, period: Period, *, currency: str
     if any(r["kept"] for r in codes):  # docs/taxes.md#statements: a seller with lines that kept their components
         statement.tax_collected_by_code = {r["code"]: _money(r["collected"], currency) for r in codes}
         statement.tax_refunded_by_code = {r["code"]: _money(r["refunded"], currency) for r in codes}
+    external = [r for r in codes if r["collected_external"] or r["refunded_external"]]
+    if external:  # docs/extensions.md: the tax a tax extension answered, of tax_collected and tax_refunded
+        statement.tax_collected_from_extensions = _money(sum(r["collected_external"] for r in external), currency)
+        statement.tax_refunded_from_extensions = _money(sum(r["refunded_external"] for r in external), currency)
     return statement
 
 

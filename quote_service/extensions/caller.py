@@ -1,0 +1,281 @@
+"""Calls a quote's tax and shipping extensions: once each, concurrently, within the quote's deadline.
+
+One `httpx.AsyncClient` per process keeps connections to the extensions alive (a call costs no TCP or
+TLS handshake once warm) and never follows a redirect. Each call is signed as webhooks are (Standard
+Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`; webhooks/signing.py) and may take the
+extension's `timeout_ms`, never past the quote's deadline less a margin for pricing and storing.
+
+    failure reason      what happened
+    timeout             no answer within the time above
+    connection_error    refused, reset, DNS: any transport error
+    http_error          an answer other than 2xx (a redirect included)
+    malformed           not JSON of the answer's shape
+    invalid             an amount, rate or line the quote cannot use (pricing/external.py)
+    circuit_open        not called: 5 failures in a row opened its circuit for 30 s
+
+A circuit (`Breaker`) per extension: after 5 failures in a row it opens for 30 s (no call; the
+extension's `on_failure` applies at once), then lets one trial call through; its success closes it,
+its failure opens it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+import httpx
+import msgspec
+
+from quote_service import ids
+from quote_service.observability.metrics import (
+    EXTENSION_CALLS,
+    EXTENSION_CIRCUIT,
+    EXTENSION_FAILURES,
+    EXTENSION_LATENCY,
+)
+from quote_service.pricing.extensions import Call, Extension
+from quote_service.pricing.external import BadAnswer, ExternalPricing, read_shipping, read_taxes
+from quote_service.pricing.quote import Quote, QuoteRequest
+from quote_service.pricing.shipping import ShippingProfile
+from quote_service.pricing.taxes import LineTax
+from quote_service.webhooks import signing
+
+FAILURES_TO_OPEN = 5
+OPEN_SECONDS = 30.0
+DEADLINE_MARGIN = 0.1
+"""Seconds of the quote's deadline left for pricing again and storing after the extensions answered."""
+MAX_ANSWER_BYTES = 1 << 20
+
+CircuitState = Literal["closed", "open", "half_open"]
+_STATE_VALUE = {"closed": 0, "open": 1, "half_open": 2}
+_ENCODER = msgspec.json.Encoder()
+
+
+class Breaker:
+    """One extension's circuit: closed, open for OPEN_SECONDS after FAILURES_TO_OPEN failures in a row,
+    then half-open (one trial call at a time). `clock`: monotonic seconds (tests move it)."""
+
+    __slots__ = ("_clock", "failures", "opened_at", "trial")
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.failures = 0
+        self.opened_at: float | None = None
+        self.trial = False
+
+    @property
+    def state(self) -> CircuitState:
+        if self.opened_at is None:
+            return "closed"
+        if self.trial or self._clock() - self.opened_at >= OPEN_SECONDS:
+            return "half_open"
+        return "open"
+
+    def allow(self) -> bool:
+        """Whether a call may go now (taking the one trial call of a half-open circuit)."""
+        if self.opened_at is None:
+            return True
+        if self.trial or self._clock() - self.opened_at < OPEN_SECONDS:
+            return False
+        self.trial = True
+        return True
+
+    def succeeded(self) -> None:
+        self.failures, self.opened_at, self.trial = 0, None, False
+
+    def failed(self) -> None:
+        self.failures += 1
+        if self.trial or self.failures >= FAILURES_TO_OPEN:
+            self.opened_at, self.trial = self._clock(), False
+
+
+@dataclass
+class Answers:
+    """What a quote's extensions gave: the amounts to price with, and those that failed."""
+
+    external: ExternalPricing
+    failed: list[Extension] = field(default_factory=list)
+    taxed: bool = False
+    """Some line's tax came from an extension."""
+
+
+class _Failed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ExtensionCaller:
+    """The process's caller of extensions (one client, one circuit per extension)."""
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client or httpx.AsyncClient(
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=60.0),
+            headers={"user-agent": "quote-service-extensions"},
+        )
+        self.clock = clock
+        """Monotonic seconds the circuits read (tests move it)."""
+        self._wall = wall
+        self._breakers: dict[UUID, Breaker] = {}
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def reset(self) -> None:
+        """Close every circuit (a started app the tests reuse)."""
+        for extension_id in self._breakers:
+            EXTENSION_CIRCUIT.labels(str(extension_id)).set(0)
+        self._breakers.clear()
+
+    def circuit(self, extension_id: UUID) -> CircuitState:
+        """An extension's circuit state now."""
+        breaker = self._breakers.get(extension_id)
+        return "closed" if breaker is None else breaker.state
+
+    async def ask(self, calls: Sequence[Call], quote: Quote, request: QuoteRequest, deadline: float) -> Answers:
+        """Call each extension once, concurrently, and read what they answered; `deadline`: the quote's
+        (event-loop time)."""
+        lines = _lines(quote)
+        results = await asyncio.gather(*(self._one(call, quote, request, lines, deadline) for call in calls))
+        taxes: dict[int, tuple[LineTax, ...]] = {}
+        shipping: dict[str | None, ShippingProfile] = {}
+        answers = Answers(ExternalPricing(taxes, shipping))
+        for call, result in zip(calls, results, strict=True):
+            if result is None:
+                answers.failed.append(call.extension)
+            elif call.extension.kind == "tax":
+                taxes.update(result)
+                answers.taxed = True
+            else:
+                shipping.update(result)
+        return answers
+
+    async def _one(
+        self, call: Call, quote: Quote, request: QuoteRequest, lines: list[dict[str, Any]], deadline: float
+    ) -> dict[Any, Any] | None:
+        """One extension's answer, read; None when it failed (counted, and its circuit told)."""
+        extension = call.extension
+        key = str(extension.id)
+        breaker = self._breakers.get(extension.id)
+        if breaker is None:
+            breaker = self._breakers[extension.id] = Breaker(lambda: self.clock())
+        if not breaker.allow():
+            EXTENSION_FAILURES.labels(key, "circuit_open").inc()
+            return None
+        if breaker.trial:
+            EXTENSION_CIRCUIT.labels(key).set(_STATE_VALUE["half_open"])
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        budget = min(extension.timeout_ms / 1000, deadline - started - DEADLINE_MARGIN)
+        try:
+            if budget <= 0:
+                raise _Failed("timeout")
+            body = _ENCODER.encode(_payload(call, quote, request, lines))
+            answer = await self._post(extension, body, budget)
+            result: dict[Any, Any]
+            if extension.kind == "tax":
+                asked = {index: _net(lines[index]) for index in call.lines}
+                result = read_taxes(answer, asked=asked, currency=quote.currency)
+            else:
+                sellers = {lines[index]["seller_id"] for index in call.lines}
+                result = read_shipping(answer, asked=sellers, currency=quote.currency, extension_id=extension.id)
+        except (_Failed, BadAnswer) as exc:
+            EXTENSION_LATENCY.labels(key).observe(loop.time() - started)
+            EXTENSION_CALLS.labels(key, extension.kind, "failed").inc()
+            EXTENSION_FAILURES.labels(key, exc.reason).inc()
+            breaker.failed()
+            EXTENSION_CIRCUIT.labels(key).set(_STATE_VALUE[breaker.state])
+            return None
+        EXTENSION_LATENCY.labels(key).observe(loop.time() - started)
+        EXTENSION_CALLS.labels(key, extension.kind, "ok").inc()
+        if breaker.opened_at is not None or breaker.failures:
+            breaker.succeeded()
+            EXTENSION_CIRCUIT.labels(key).set(0)
+        return result
+
+    async def _post(self, extension: Extension, body: bytes, budget: float) -> bytes:
+        """The answer's body of a signed POST, or `_Failed` with the reason."""
+        msg_id = f"msg_{ids.uuid4().hex}"
+        headers = signing.headers([extension.secret], msg_id, int(self._wall()), body)
+        try:
+            async with asyncio.timeout(budget):
+                response = await self._client.post(
+                    extension.url, content=body, headers=headers, timeout=httpx.Timeout(budget)
+                )
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise _Failed("timeout") from exc
+        except (httpx.TransportError, OSError) as exc:
+            raise _Failed("connection_error") from exc
+        if not 200 <= response.status_code < 300:
+            raise _Failed("http_error")
+        if len(response.content) > MAX_ANSWER_BYTES:
+            raise _Failed("malformed")
+        return response.content
+
+
+def _lines(quote: Quote) -> list[dict[str, Any]]:
+    """Each quote line as an extension reads it: net (after discounts, without tax) and gross (= net for a
+    tax-exclusive line)."""
+    shown = []
+    for index, item in enumerate(quote.items):
+        after = item.line_subtotal - item.discount
+        net = after - item.tax if item.prices_include_tax is True else after
+        shown.append(
+            {
+                "line": index,
+                "product_id": item.product_id,
+                "seller_id": item.seller_id,
+                "category_id": item.category_id,
+                "quantity": item.quantity,
+                "net": net,
+                "gross": after,
+            }
+        )
+    return shown
+
+
+def _net(line: dict[str, Any]) -> Decimal:
+    net: Decimal = line["net"]
+    return net
+
+
+def _payload(call: Call, quote: Quote, request: QuoteRequest, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """What an extension is sent: the matching lines only, and their sellers' shipments."""
+    mine = [lines[index] for index in call.lines]
+    sellers = {line["seller_id"] for line in mine}
+    shipments: list[dict[str, Any]] = []
+    for seller in dict.fromkeys(line["seller_id"] for line in mine):
+        own = [line for line in mine if line["seller_id"] == seller]
+        shipments.append(
+            {
+                "seller_id": seller,
+                "lines": [line["line"] for line in own],
+                "goods": sum((line["gross"] for line in own), Decimal(0)),
+            }
+        )
+    if quote.shipments is not msgspec.UNSET:
+        shown = {s.seller_id: s for s in quote.shipments if s.seller_id in sellers}
+        for shipment in shipments:
+            found = shown.get(shipment["seller_id"])
+            if found is not None:
+                shipment["selected"] = found.selected
+                shipment["delivery_fee"] = found.delivery_fee
+    return {
+        "currency": quote.currency,
+        "delivery_address": request.delivery_address,
+        "lines": mine,
+        "shipments": shipments,
+    }
