@@ -129,8 +129,17 @@ def smallest_price(
         end = _regime_end(at, start, top)
         found = _in_regime(at, target, start, end, slack)
         if found is not None or end >= top:
-            return found
+            return found if found is not None else _first_cents(at, target, low, top)
         start = end + 1
+    return _first_cents(at, target, low, top)
+
+
+def _first_cents(at: Callable[[int], Priced | None], target: Decimal, low: int, top: int) -> int | None:
+    """Where the payout falls as the price rises (commissions of 100 % or more of the gross), only rounding
+    can reach a target, at the smallest prices: the first MAX_WALK of them, one by one."""
+    for price in range(low, min(top, low + MAX_WALK) + 1):
+        if _payout(at, price) >= target:
+            return price
     return None
 
 

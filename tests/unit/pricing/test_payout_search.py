@@ -98,3 +98,13 @@ def test_below_a_free_delivery_threshold_a_price_can_pay_more_than_above_it() ->
     assert found is not None
     assert found < 10_000
     assert found == brute_force(payout_at, at_threshold.payout, 1, 10_000)
+
+
+def test_past_a_commission_of_100_percent_only_rounding_reaches_a_target_at_the_smallest_prices() -> None:
+    """4 + 49 + 49 % of the gross: the payout falls as the price rises, and 0.06 pays 0.01 by rounding alone
+    (hypothesis found it: the search answered None where a scan finds 6)."""
+    payout_at = marketplace([D(4), D(49), D(49)], D(0), None, 60_000)
+    assert [str(payout_at(p).payout) for p in (5, 6, 7)] == ["0.00", "0.01", "0.00"]
+
+    assert smallest_price(payout_at, CENT, low=5, high=60_000, slack=CENT * 7) == 6
+    assert smallest_price(payout_at, D("0.02"), low=5, high=60_000, slack=CENT * 7) is None
