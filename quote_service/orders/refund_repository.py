@@ -126,10 +126,12 @@ async def insert_refund(conn: Connection, *, fields: dict[str, Any], takes: Sequ
 
 async def charged_once(conn: Connection, *, order_id: UUID) -> list[asyncpg.Record]:
     """The order's fees charged once per shipment or order and not yet reversed (docs/commission.md), read
-    under the order's lock."""
+    under the order's lock: the live ones (an edit retires the rows it writes anew)."""
     return await conn.fetch(
-        """SELECT position, dimension, amount, per, seller_id FROM order_commissions
-           WHERE order_id = $1 AND per IS NOT NULL AND refund_id IS NULL ORDER BY position""",
+        """SELECT position, dimension, amount, per, seller_id, rate_id, commission_tax, commission_type, base, rate
+           FROM order_commissions
+           WHERE order_id = $1 AND per IS NOT NULL AND refund_id IS NULL AND retired_by IS NULL
+           ORDER BY position""",
         order_id,
     )
 
