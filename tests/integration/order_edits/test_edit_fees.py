@@ -95,6 +95,7 @@ async def test_edits_charge_and_reverse_every_kind_of_fee_as_refunds_do(
     made = expect_ok(await client.get(f"{ORDERS}/{order['id']}/refunds", headers=service_key))
     [back] = [r for r in made if r["kind"] == "edit"]
     assert back["commission_reversed"] == shown["commission_delta"].lstrip("-")
+    assert fees_of(back["commission_fees"]) == {"listing_fee": "0.30", "payment_fee": "9.44", "pick_fee": "0.50"}
     assert D(back["commission_reversed"]) >= D("20.24")  # 10.00 + 9.44 + 0.30 + 0.50 (+ logistics)
     [platform] = [d for d in order["commission_breakdown"]["details"] if d["dimension"] == "platform_fee"]
     assert (platform["seller_id"], platform["amount"]) == (one, "1.00")

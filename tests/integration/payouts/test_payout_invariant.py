@@ -36,7 +36,7 @@ from tests.integration.orders.test_refunds_api import cancel, refund
 from tests.integration.payouts.test_payouts_api import PAYOUTS, TERMS, Client, balance, run, sell
 from tests.integration.statements.test_discount_funders import ledger
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]  # ~40 s on a 2-core box: in `make test-all` (CI)
 D = Decimal
 
 steps_drawn = st.lists(
