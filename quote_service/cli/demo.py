@@ -383,7 +383,6 @@ async def seed_demo(
     configured = await _seed_configuration(pool)
     await seed_price_lists(pool)
     await seed_promotions(pool)
-    await seed_quantity_rules(pool)
     await seed_shipping_profiles(pool)
     await seed_market(pool, now=utcnow(), window_hours=settings.market_window_hours)
     history = await seed_history(pool, now=utcnow())
@@ -566,23 +565,6 @@ contribution in its seller's statement); none touches the README's first quote (
 home goods, under 3000.00). Then a bundle, spend tiers, a group of two (one with a budget, spread
 evenly) and a most-expensive buy-X-get-Y with a per-customer limit, on the newsletter channel only; half
 the delivery off (at most 15.00 a parcel) on the demo-app channel only."""
-
-DEMO_QUANTITY_RULES: dict[str, dict[str, Any]] = {"DEMO-GROC-004": {"max_qty": 6, "max_per_customer": 4}}
-"""docs/pricing.md#quantity-rules: the olive oil, at most 6 a quote and 4 a customer a month."""
-
-
-async def seed_quantity_rules(pool: asyncpg.Pool) -> int:
-    """Give the demo products their quantity rules where they have none; how many were given."""
-    given = 0
-    async with pool.acquire() as conn:
-        for sku, rules in DEMO_QUANTITY_RULES.items():
-            done = await conn.execute(
-                "UPDATE products SET quantity_rules = $2, updated_at = now() WHERE sku = $1 AND quantity_rules IS NULL",
-                sku,
-                rules,
-            )
-            given += int(done.split()[-1])
-    return given
 
 
 async def seed_promotions(pool: asyncpg.Pool) -> int:
