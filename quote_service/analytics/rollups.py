@@ -149,7 +149,8 @@ WITH o AS (
            category_commission, logistics_commission, total_commission,
            subtotal - discount_amount - tax_included AS goods,
            COALESCE(rv.seller, 0) AS seller_reversed, COALESCE(rv.category, 0) AS category_reversed,
-           COALESCE(rv.logistics, 0) AS logistics_reversed
+           COALESCE(rv.logistics, 0) AS logistics_reversed,
+           COALESCE(fc.fees, 0) AS fees_commission, COALESCE(fr.fees, 0) + COALESCE(fo.fees, 0) AS fees_reversed
     FROM unnest($1::timestamptz[], $2::timestamptz[]) AS span(lo, hi)
     JOIN orders ON orders.created_at >= span.lo AND orders.created_at < span.hi
                AND orders.created_at >= $3 AND orders.created_at < $4
@@ -157,27 +158,42 @@ WITH o AS (
     LEFT JOIN LATERAL (SELECT sum(r.seller_commission) AS seller, sum(r.category_commission) AS category,
                               sum(r.logistics_commission) AS logistics
                        FROM refunds r WHERE r.order_id = orders.id AND r.kind <> 'edit') rv ON true
+    -- Its named commission fees (docs/commission.md): charged, on its lines and once per shipment or order,
+    -- and what its refunds reversed of them (a refund line's `fee:` parts, the fees charged once it reversed).
+    LEFT JOIN LATERAL (SELECT sum(c.amount) AS fees FROM order_commissions c
+                       WHERE c.order_id = orders.id AND c.retired_by IS NULL
+                         AND c.dimension NOT IN ('seller', 'category', 'logistics')) fc ON true
+    LEFT JOIN LATERAL (SELECT sum(f.value::numeric) AS fees
+                       FROM refund_lines rl, jsonb_each_text(rl.taxes) f
+                       WHERE rl.order_id = orders.id AND rl.taxes IS NOT NULL AND f.key LIKE 'fee:%') fr ON true
+    LEFT JOIN LATERAL (SELECT sum(c.amount) AS fees FROM order_commissions c JOIN refunds r ON r.id = c.refund_id
+                       WHERE c.order_id = orders.id AND r.kind <> 'edit') fo ON true
 ), parts AS (
-    SELECT o.hour, o.currency, c.order_id, c.dimension, c.amount, c.line_position, c.rate_id
+    SELECT o.hour, o.currency, c.order_id, c.dimension, c.amount, c.line_position, c.rate_id, c.seller_id
     FROM o JOIN order_commissions c ON c.order_id = o.id AND c.retired_by IS NULL  -- an edited order's revision
 ), attributed AS (  -- each part to the seller and category of the line it is on (never found by product id)
+    -- (a fee charged once per shipment or order: to the seller it is charged to, no category)
     SELECT p.hour, p.currency, p.order_id, p.dimension, p.amount, 0::numeric AS goods,
-           COALESCE(l.seller_id, '') AS seller_id, COALESCE(l.category_id, '') AS category_id,
-           0::numeric AS rs, 0::numeric AS rc, 0::numeric AS rl
+           COALESCE(l.seller_id, p.seller_id, '') AS seller_id, COALESCE(l.category_id, '') AS category_id,
+           0::numeric AS rs, 0::numeric AS rc, 0::numeric AS rl, 0::numeric AS rf
     FROM parts p LEFT JOIN order_lines l ON l.order_id = p.order_id AND l.position = p.line_position
     UNION ALL  -- each line's goods (after its coupon discount), with no commission part
     SELECT o.hour, o.currency, l.order_id, NULL, 0,
            l.line_subtotal - l.discount - CASE WHEN l.prices_include_tax THEN l.tax ELSE 0 END,
-           COALESCE(l.seller_id, ''), COALESCE(l.category_id, ''), 0, 0, 0
+           COALESCE(l.seller_id, ''), COALESCE(l.category_id, ''), 0, 0, 0, 0
     FROM o JOIN order_lines l ON l.order_id = o.id AND l.retired_by IS NULL
-    UNION ALL  -- the line commission its refunds reversed
+    UNION ALL  -- the line commission its refunds reversed, named fees included
     SELECT o.hour, o.currency, l.order_id, NULL, 0, 0, COALESCE(l.seller_id, ''), COALESCE(l.category_id, ''),
-           rf.seller_commission, rf.category_commission, 0
+           rf.seller_commission, rf.category_commission, 0,
+           COALESCE((SELECT sum(f.value::numeric) FROM jsonb_each_text(rf.taxes) f WHERE f.key LIKE 'fee:%'), 0)
     FROM o JOIN refund_lines rf ON rf.order_id = o.id
     JOIN order_lines l ON l.order_id = rf.order_id AND l.position = rf.position
     UNION ALL  -- the logistics commission a refund reversed (per order, like its charge: key '')
-    SELECT o.hour, o.currency, o.id, NULL, 0, 0, '', '', 0, 0, o.logistics_reversed
+    SELECT o.hour, o.currency, o.id, NULL, 0, 0, '', '', 0, 0, o.logistics_reversed, 0
     FROM o WHERE o.logistics_reversed <> 0
+    UNION ALL  -- a fee charged once per shipment or order that a refund reversed: its seller's
+    SELECT o.hour, o.currency, o.id, NULL, 0, 0, COALESCE(c.seller_id, ''), '', 0, 0, 0, c.amount
+    FROM o JOIN order_commissions c ON c.order_id = o.id JOIN refunds r ON r.id = c.refund_id AND r.kind <> 'edit'
 ), provider AS (
     SELECT p.order_id, max(cr.logistics_provider) AS provider
     FROM parts p JOIN commission_rates cr ON cr.id = p.rate_id
@@ -187,27 +203,31 @@ SELECT hour, 'all' AS dim, '' AS key, currency, count(*) AS orders, sum(seller_c
        sum(category_commission) AS category_commission, sum(logistics_commission) AS logistics_commission,
        sum(total_commission) AS total_commission, sum(goods) AS goods, sum(seller_reversed) AS seller_reversed,
        sum(category_reversed) AS category_reversed, sum(logistics_reversed) AS logistics_reversed,
-       sum(seller_reversed + category_reversed + logistics_reversed) AS total_reversed
+       sum(seller_reversed + category_reversed + logistics_reversed + fees_reversed) AS total_reversed,
+       sum(fees_commission) AS fees_commission, sum(fees_reversed) AS fees_reversed
 FROM o GROUP BY hour, currency
 UNION ALL
 SELECT hour, 'seller', seller_id, currency, count(DISTINCT order_id),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'seller'), 0),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'category'), 0),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount), sum(goods),
-       sum(rs), sum(rc), sum(rl), sum(rs + rc + rl)
+       sum(rs), sum(rc), sum(rl), sum(rs + rc + rl + rf),
+       COALESCE(sum(amount) FILTER (WHERE dimension NOT IN ('seller', 'category', 'logistics')), 0), sum(rf)
 FROM attributed GROUP BY hour, seller_id, currency
 UNION ALL
 SELECT hour, 'category', category_id, currency, count(DISTINCT order_id),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'seller'), 0),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'category'), 0),
        COALESCE(sum(amount) FILTER (WHERE dimension = 'logistics'), 0), sum(amount), sum(goods),
-       sum(rs), sum(rc), sum(rl), sum(rs + rc + rl)
+       sum(rs), sum(rc), sum(rl), sum(rs + rc + rl + rf),
+       COALESCE(sum(amount) FILTER (WHERE dimension NOT IN ('seller', 'category', 'logistics')), 0), sum(rf)
 FROM attributed GROUP BY hour, category_id, currency
 UNION ALL
 SELECT o.hour, 'logistics_provider', COALESCE(pv.provider, ''), o.currency, count(*), sum(seller_commission),
        sum(category_commission), sum(logistics_commission), sum(total_commission), sum(goods),
        sum(seller_reversed), sum(category_reversed), sum(logistics_reversed),
-       sum(seller_reversed + category_reversed + logistics_reversed)
+       sum(seller_reversed + category_reversed + logistics_reversed + fees_reversed), sum(fees_commission),
+       sum(fees_reversed)
 FROM o LEFT JOIN provider pv ON pv.order_id = o.id GROUP BY o.hour, COALESCE(pv.provider, ''), o.currency
 """
 
@@ -223,6 +243,8 @@ COMMISSION_FIGURES = (
     "category_reversed",
     "logistics_reversed",
     "total_reversed",
+    "fees_commission",
+    "fees_reversed",
 )
 
 

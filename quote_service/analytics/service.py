@@ -19,6 +19,7 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from quote_service.analytics.figures import percent
 from quote_service.analytics.flash_report import FlashSaleReport, flash_sale_report
@@ -66,6 +67,8 @@ class CommissionParts(msgspec.Struct, kw_only=True):
     category_commission: Decimal
     logistics_commission: Decimal
     total_commission: Decimal
+    fees: Decimal | UnsetType = UNSET
+    """The named commission fees (docs/commission.md) in `total_commission`; only on a row with some."""
 
 
 class CommissionRow(msgspec.Struct, kw_only=True):
@@ -84,6 +87,9 @@ class CommissionRow(msgspec.Struct, kw_only=True):
     """The commission refunds of these orders reversed, per part."""
     net: CommissionParts
     """Charged minus reversed, per part."""
+    fees: Decimal | UnsetType = UNSET
+    """The named commission fees (payment_fee, platform_fee, ...) in `total_commission`: on the row's lines, and
+    those charged once per shipment or order to the row's seller (docs/commission.md); only on a row with some."""
 
 
 class CommissionReport(Span, kw_only=True):
@@ -124,12 +130,16 @@ def _pricing_row(group: str, key: str, currency: str, figures: list[Decimal]) ->
 
 
 def _commission_row(key: str, currency: str, figures: list[Decimal]) -> CommissionRow:
-    orders, seller, category, logistics, total, goods, *reversed_ = figures
+    orders, seller, category, logistics, total, goods, *reversed_, fees, fees_reversed = figures
     charged = (seller, category, logistics, total)
+    named = bool(fees or fees_reversed)  # docs/commission.md: a row without named fees reads as it always did
 
-    def parts(values: Sequence[Decimal]) -> CommissionParts:
+    def parts(values: Sequence[Decimal], fee: Decimal) -> CommissionParts:
         s, c, lg, t = (Money(v, currency).rounded().amount for v in values)
-        return CommissionParts(seller_commission=s, category_commission=c, logistics_commission=lg, total_commission=t)
+        return CommissionParts(
+            seller_commission=s, category_commission=c, logistics_commission=lg, total_commission=t,
+            fees=Money(fee, currency).rounded().amount if named else UNSET,
+        )  # fmt: skip
 
     return CommissionRow(
         key=key,
@@ -141,8 +151,9 @@ def _commission_row(key: str, currency: str, figures: list[Decimal]) -> Commissi
         total_commission=Money(total, currency).rounded().amount,
         goods=Money(goods, currency).rounded().amount,
         average_rate=percent(total, goods),
-        reversed=parts(reversed_),
-        net=parts([a - b for a, b in zip(charged, reversed_, strict=True)]),
+        reversed=parts(reversed_, fees_reversed),
+        net=parts([a - b for a, b in zip(charged, reversed_, strict=True)], fees - fees_reversed),
+        fees=Money(fees, currency).rounded().amount if named else UNSET,
     )
 
 

@@ -290,6 +290,10 @@ DEMO_COUPONS: list[dict[str, Any]] = [
     {"code": "WELCOME10", "type": "PERCENTAGE", "value": "10", "max_discount": "150.00", "currency": "TRY",
      "valid_from": _SINCE},
     {"code": "FREESHIP", "type": "FREE_DELIVERY", "min_subtotal": "300.00", "currency": "TRY", "valid_from": _SINCE},
+    # docs/promotions.md#reduced-lines: 10 % off the lines at their own price, none off a line a price list,
+    # a price rule, a flash price or a promotion already lowered.
+    {"code": "FULLPRICE10", "type": "PERCENTAGE", "value": "10", "currency": "TRY", "valid_from": _SINCE,
+     "on_reduced_lines": "skip"},
 ]  # fmt: skip
 
 
@@ -547,12 +551,20 @@ DEMO_PROMOTIONS: list[dict[str, Any]] = [
         "per_customer_limit": 1,
         "starts_at": _SINCE,
     },
+    {  # docs/promotions.md#partial-free-delivery, for quotes on the app channel only
+        "name": "App: half delivery, at most 15.00 a parcel",
+        "kind": "FREE_DELIVERY",
+        "config": {"percent": "50", "max": "15.00", "currency": DEMO_CURRENCY},
+        "conditions": {"channels": ["demo-app"]},
+        "starts_at": _SINCE,
+    },
 ]
 """A buy-2-get-1, a basket-threshold and a platform-funded home-goods promotion (docs/promotions.md;
 docs/orders-and-refunds.md#who-funds-a-discount: an order of home goods shows a platform
 contribution in its seller's statement); none touches the README's first quote (no grocery, no
 home goods, under 3000.00). Then a bundle, spend tiers, a group of two (one with a budget, spread
-evenly) and a most-expensive buy-X-get-Y with a per-customer limit, on the newsletter channel only."""
+evenly) and a most-expensive buy-X-get-Y with a per-customer limit, on the newsletter channel only; half
+the delivery off (at most 15.00 a parcel) on the demo-app channel only."""
 
 
 async def seed_promotions(pool: asyncpg.Pool) -> int:

@@ -16,6 +16,7 @@ from quote_service.order_edits.money import (
     Fees,
     LineMoney,
     difference,
+    order_once_fees,
     quote_fees,
     quote_lines,
     remaining_lines,
@@ -121,9 +122,13 @@ def kept_flags(rows: Sequence[asyncpg.Record], quote: Quote) -> list[bool]:
 
 
 def what_is_left(
-    order: asyncpg.Record, rows: Sequence[asyncpg.Record], shipped: Sequence[asyncpg.Record]
+    order: asyncpg.Record,
+    rows: Sequence[asyncpg.Record],
+    shipped: Sequence[asyncpg.Record],
+    once: Sequence[asyncpg.Record] = (),
 ) -> tuple[list[LineMoney], Fees]:
-    """What the order has left: each live line's parts no refund gave back, and the fees not given back."""
+    """What the order has left: each live line's parts no refund gave back, and the fees not given back
+    (`once`: its named fees charged once per shipment or order not reversed, `refund_repository.charged_once`)."""
     lines = charged_lines(rows, tax_record.rounding_of(order["tax_terms"]))
     takes = refund_math.everything_left(lines, order["currency"])
     before = remaining_lines(takes, {r["position"]: r["seller_id"] for r in rows})
@@ -137,19 +142,27 @@ def what_is_left(
                 for s in shipped
                 if s["refund_id"] is None and not refunded
             },
+            once=order_once_fees(once),
         )
     else:
         fees = Fees(
             delivery=ZERO if refunded else order["delivery_fee"],
             small_basket=small,
             logistics=ZERO if refunded else order["logistics_commission"],
+            once=order_once_fees(once),
         )
     return before, fees
 
 
 def edit_money(
-    order: asyncpg.Record, terms: Terms, rows: Sequence[asyncpg.Record], shipped: Sequence[asyncpg.Record], quote: Quote
+    order: asyncpg.Record,
+    terms: Terms,
+    rows: Sequence[asyncpg.Record],
+    shipped: Sequence[asyncpg.Record],
+    quote: Quote,
+    once: Sequence[asyncpg.Record] = (),
 ) -> EditMoney:
     """The edit from what the order has left to the edited basket's `quote` (its money, per seller)."""
-    before, fees = what_is_left(order, rows, shipped)
-    return difference(before, fees, quote_lines(quote, terms.config.defaults.commission_tax_rate), quote_fees(quote))
+    before, fees = what_is_left(order, rows, shipped, once)
+    rate = terms.config.defaults.commission_tax_rate
+    return difference(before, fees, quote_lines(quote, rate), quote_fees(quote, rate))

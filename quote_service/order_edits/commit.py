@@ -62,9 +62,11 @@ async def apply_edit(
     rate = config.defaults.commission_tax_rate
     rows = await refunds_sql.lines_with_refunds(conn, order_id=order_id)
     shipped = await shipment_repository.shipments_of(conn, order_ids=[order_id])
-    before, fees_before = what_is_left(order, rows, shipped)
+    charged = await refunds_sql.charged_once(conn, order_id=order_id)
+    before, fees_before = what_is_left(order, rows, shipped, charged)
     after = quote_lines(quote, rate)
-    money = difference(before, fees_before, after, quote_fees(quote))
+    fees_after = quote_fees(quote, rate)
+    money = difference(before, fees_before, after, fees_after)
     request = msgspec.convert(edit["request"], EditCreate, strict=False)
     fields = _addition_fields(request)
     await _move_stock(conn, rows, quote, fields, order_id=order_id, edit_id=edit_id, actor=actor, now=now)
@@ -92,7 +94,7 @@ async def apply_edit(
     refund_id = None
     if due < 0:
         refund_id = await _refund(
-            conn, order, edit, before, after, fees_before, quote, principal=principal, actor=actor,
+            conn, order, edit, before, after, fees_before, fees_after, principal=principal, actor=actor,
             fingerprint=fingerprint,
         )  # fmt: skip
     breakdown = quote.commission_breakdown
@@ -239,15 +241,15 @@ async def _refund(
     before: Sequence[LineMoney],
     after: Sequence[LineMoney],
     fees_before: Fees,
-    quote: Quote,
+    fees_after: Fees,
     *,
     principal: Principal,
     actor: str,
     fingerprint: bytes,
 ) -> UUID:
     """The refund that pays a negative difference back: its parts what the edit reverses (the old lines'
-    less the new ones'), with no refund lines (the edit's ledger entries carry them to the statements)."""
-    fees_after = quote_fees(quote)
+    less the new ones', their named fees and those charged once included), with no refund lines (the edit's
+    ledger entries carry them to the statements)."""
 
     def reversed_(part: str, inclusive: bool | None = None) -> Decimal:
         def total(lines: Sequence[LineMoney]) -> Decimal:
@@ -263,6 +265,8 @@ async def _refund(
     included = reversed_("tax", inclusive=True)
     seller, category = reversed_("seller"), reversed_("category")
     installment = reversed_("installment_commission")
+    named = sum((line.fee_total for line in before), ZERO) - sum((line.fee_total for line in after), ZERO)
+    named += fees_before.once_commission - fees_after.once_commission
     row = await refunds_sql.insert_refund(
         conn,
         fields={
@@ -280,7 +284,7 @@ async def _refund(
             "small_basket_fee": small,
             "logistics_commission": logistics,
             "total_refunded": amount - discount + tax - included + delivery + small,
-            "commission_reversed": seller + category + installment + logistics,
+            "commission_reversed": seller + category + installment + named + logistics,
             "principal_id": principal.id,
             "idempotency_key": f"order-edit:{edit['id']}",
             "request_hash": fingerprint,

@@ -92,13 +92,14 @@ async def insert_ledger(
     """The edit's ledger entry per seller (a line without a seller has no statement to be in)."""
     await conn.executemany(
         """INSERT INTO order_edit_sellers (edit_id, order_id, seller_id, currency, at, goods, tax, platform,
-               commission, commission_tax, delivery, taxes, kept)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
+               commission, commission_tax, delivery, taxes, kept, fees)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
         [
             (
                 edit_id, order_id, s.seller_id, currency, at, s.goods, s.tax, s.platform, s.commission,
                 s.commission_tax, s.delivery, {code: str(amount) for code, amount in s.taxes.items()},
                 any(code != "TAX" for code in s.taxes),
+                {name: str(amount) for name, amount in s.fees.items() if amount},
             )
             for s in sellers
             if s.seller_id is not None

@@ -52,6 +52,10 @@ from quote_service.order_edits.basis import (
 from quote_service.order_edits.basket import BasketLine, additions, edited_basket
 from quote_service.order_edits.commit import apply_edit, read_order
 from quote_service.order_edits.money import (
+    kept_once_fees,
+    order_once_fees,
+    quote_once_fees,
+    with_once_fees,
     without_fees,
 )
 from quote_service.order_edits.pricing import Terms, price_basket
@@ -111,11 +115,15 @@ class OrderEdits:
             terms = await self._terms(conn, order)
             rows = await refunds_sql.lines_with_refunds(conn, order_id=order_id)
             shipped = await shipment_repository.shipments_of(conn, order_ids=[order_id])
+            once = await refunds_sql.charged_once(conn, order_id=order_id)
             refund_count = await repository.refund_count(conn, order_id=order_id)
             live_promotions = await repository.live_promotions(conn, order_id=order_id)
         edit_id = ids.uuid4()
         quote = await self._price(order, terms, rows, shipped, data, principal=principal, edit_id=edit_id)
-        money = edit_money(order, terms, rows, shipped, quote)
+        rate = terms.config.defaults.commission_tax_rate  # docs/commission.md: fees charged once stay as charged
+        kept = kept_once_fees(quote_once_fees(quote, rate), order_once_fees(once), {i.seller_id for i in quote.items})
+        quote = with_once_fees(quote, kept, rate)
+        money = edit_money(order, terms, rows, shipped, quote, once)
         was = live_promotions
         applied = {p.promotion_id for p in quote.applied_promotions}
         currency = order["currency"]

@@ -126,10 +126,12 @@ async def insert_refund(conn: Connection, *, fields: dict[str, Any], takes: Sequ
 
 async def charged_once(conn: Connection, *, order_id: UUID) -> list[asyncpg.Record]:
     """The order's fees charged once per shipment or order and not yet reversed (docs/commission.md), read
-    under the order's lock."""
+    under the order's lock: the live ones (an edit retires the rows it writes anew)."""
     return await conn.fetch(
-        """SELECT position, dimension, amount, per, seller_id FROM order_commissions
-           WHERE order_id = $1 AND per IS NOT NULL AND refund_id IS NULL ORDER BY position""",
+        """SELECT position, dimension, amount, per, seller_id, rate_id, commission_tax, commission_type, base, rate
+           FROM order_commissions
+           WHERE order_id = $1 AND per IS NOT NULL AND refund_id IS NULL AND retired_by IS NULL
+           ORDER BY position""",
         order_id,
     )
 
@@ -145,10 +147,17 @@ async def reverse_charged_once(conn: Connection, *, order_id: UUID, positions: S
 
 
 async def charged_once_reversed(conn: Connection, *, refund_ids: Sequence[UUID]) -> list[asyncpg.Record]:
-    """The fees charged once per shipment or order that these refunds reversed."""
+    """The fees charged once per shipment or order that these refunds reversed; and, for an edit's refund
+    (which has no lines), the named fees its edit reversed less those it charged, by seller and name."""
     return await conn.fetch(
-        """SELECT refund_id, dimension, amount FROM order_commissions
-           WHERE refund_id = any($1::uuid[]) ORDER BY refund_id, order_id, position""",
+        """SELECT refund_id, dimension, amount FROM (
+               SELECT refund_id, dimension, amount, order_id, position, '' AS seller FROM order_commissions
+               WHERE refund_id = any($1::uuid[])
+               UNION ALL
+               SELECT e.refund_id, f.key, -f.value::numeric, e.order_id, 0, COALESCE(s.seller_id, '')
+               FROM order_edits e JOIN order_edit_sellers s ON s.edit_id = e.id, jsonb_each_text(s.fees) f
+               WHERE e.refund_id = any($1::uuid[])
+           ) AS reversed ORDER BY refund_id, order_id, position, seller, dimension""",
         list(refund_ids),
     )
 

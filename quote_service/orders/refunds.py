@@ -524,6 +524,7 @@ def _refund(
             fees[name] = fees.get(name, ZERO) + amount
     for name, amount in commission_record.order_fees((r["dimension"], r["amount"]) for r in once).items():
         fees[name] = fees.get(name, ZERO) + amount
+    fees = {name: amount for name, amount in fees.items() if amount or row["kind"] != "edit"}
     return Refund(
         id=row["id"],
         order_id=row["order_id"],

@@ -532,7 +532,9 @@ class QuoteService:
         """A one-line quote of `quantity` units of `product` for `customer`, delivered to `region` (a
         city or country; None: no region), priced exactly as POST /quote would and stored nowhere:
         GET /products/{id}/price shows its steps 1-3. `offer`: the flash-sale units to price, instead of
-        what the sale's counters leave the customer now (a purchase's, already taken from them)."""
+        what the sale's counters leave the customer now (a purchase's, already taken from them); a
+        purchase is held to the product's quantity rules as a quote is (422 QUANTITY_RULE), and its
+        per-customer limit rides on the quote for its order to count again under the lock."""
         now = now or utcnow()
         snapshot = self._config.snapshot
         key = str(product.id)
@@ -547,10 +549,17 @@ class QuoteService:
             delivery_address=Address(city=place, country=place),
             currency=product.currency,
         )
-        return price_quote(
+        limits: list[QuantityLimit] = []
+        quantities = snapshot.quantity_rules
+        if offer is not None and quantities is not None and key in quantities.ruled:  # docs/pricing.md#quantity-rules
+            customer, limits = await checked_quantities(
+                request, {key: product}, customer, snapshot, quantities, self._unit_purchases, now
+            )
+        quote = price_quote(
             request, snapshot=snapshot, products={key: product}, flash=flash, customer=customer,
             defaults=self.defaults, now=now, quote_id=ids.uuid4(),
         )  # fmt: skip
+        return msgspec.structs.replace(quote, quantity_limits=limits) if limits else quote
 
     async def display_prices(self, request: PricesRequest, caller: Principal) -> Prices:
         """POST /api/v1/prices (quotes/display_prices.py): each product a one-product quote made by

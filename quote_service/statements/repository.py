@@ -161,17 +161,22 @@ SELECT code, sum(collected) AS collected, sum(refunded) AS refunded, bool_or(kep
 
 
 # $1 seller, $2 currency, $3/$4 the period: each entry's named commission fees (docs/commission.md), by name:
-# the fees on the seller's lines and those charged to it once per shipment or order, a refund's negative.
+# the fees on the seller's lines and those charged to it once per shipment or order, a refund's negative. An
+# order counts as it was placed (rows with no `edit_id`), each edit by what it changed (order_edit_sellers.fees).
 _FEES = """
 SELECT kind, id, at, name, sum(amount) AS amount FROM (
     SELECT 'order' AS kind, o.id, o.created_at AS at, f.key AS name, f.value::numeric AS amount
     FROM order_lines l JOIN orders o ON o.id = l.order_id, jsonb_each_text(l.commission_fees) f
-    WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4
+    WHERE l.seller_id = $1 AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4 AND l.edit_id IS NULL
     UNION ALL
     SELECT 'order', o.id, o.created_at, c.dimension, c.amount
     FROM order_commissions c JOIN orders o ON o.id = c.order_id
     WHERE c.per IS NOT NULL AND c.seller_id = $1 AND c.dimension NOT IN ('category', 'seller')
-      AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4
+      AND c.edit_id IS NULL AND o.currency = $2 AND o.created_at >= $3 AND o.created_at < $4
+    UNION ALL
+    SELECT 'edit', e.edit_id, e.at, f.key, f.value::numeric
+    FROM order_edit_sellers e, jsonb_each_text(e.fees) f
+    WHERE e.seller_id = $1 AND e.currency = $2 AND e.at >= $3 AND e.at < $4
     UNION ALL
     SELECT 'refund', r.id, r.created_at, substr(f.key, 5), -f.value::numeric
     FROM refunds r JOIN refund_lines rl ON rl.refund_id = r.id

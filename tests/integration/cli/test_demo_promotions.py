@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal as D
+
 import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -9,6 +11,7 @@ from litestar.testing import AsyncTestClient
 from quote_service.cli import demo
 from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
+from tests.integration.expect import expect_ok
 from tests.integration.promotions.test_promotion_quotes import quote_of
 from tests.waiting import until
 
@@ -18,7 +21,7 @@ Client = AsyncTestClient[Litestar]
 async def test_the_demo_promotions_price_quotes_and_are_seeded_once(
     client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
 ) -> None:
-    assert await demo.seed_promotions(pool) == len(demo.DEMO_PROMOTIONS) == 8
+    assert await demo.seed_promotions(pool) == len(demo.DEMO_PROMOTIONS) == 9
     assert await demo.seed_promotions(pool) == 0
     grocery = [
         await create_product(
@@ -59,3 +62,31 @@ async def test_the_demo_promotions_price_quotes_and_are_seeded_once(
         ("Home week: 10 % off, paid by the platform", "92.50"),
         ("Newsletter: home spend 500 get 40, spend 1000 get 100", "40.00"),
     ]
+
+
+async def test_the_demo_shows_the_checkout_rules(
+    client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    """docs/demo.md: FULLPRICE10 skips reduced lines, half delivery on the demo-app channel."""
+    await demo.seed_promotions(pool)
+    [coupon] = [c for c in demo.DEMO_COUPONS if c["code"] == "FULLPRICE10"]
+    expect_ok(await client.post("/api/v1/coupons", json=coupon, headers=admin.headers), 201)
+    oil = await create_product(client, admin, base_price="389.00", min_price="0.00", cost_price="0.00",
+                               category_id="grocery")  # fmt: skip
+
+    async def promoted() -> bool:  # seeded straight into PostgreSQL: the app sees the new version within ~1 s
+        return bool((await quote_of(client, service_key, [oil], channel="demo-app"))["applied_promotions"])
+
+    await until(promoted, "the app prices with the seeded promotions")
+    plain = await quote_of(client, service_key, [oil])
+    app = await quote_of(client, service_key, [oil], channel="demo-app")
+    [half] = app["applied_promotions"]
+    assert half["name"] == "App: half delivery, at most 15.00 a parcel"
+    assert D(half["amount"]) == min(D(plain["delivery_fee"]) / 2, D("15.00")).quantize(D("0.01")) > 0
+
+    # Three grocery units: the buy-2-get-1 reduces one of them, which FULLPRICE10 leaves out.
+    stacked = await quote_of(client, service_key, [oil, oil, oil], coupon_codes=["FULLPRICE10"])
+    [promotion] = stacked["applied_promotions"]
+    [applied] = stacked["applied_coupons"]
+    assert D(applied["amount"]) == D("77.80")  # 10 % of the two lines still at 389.00
+    assert promotion["amount"] == "389.00"

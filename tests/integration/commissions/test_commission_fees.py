@@ -233,3 +233,39 @@ async def test_a_cancel_reverses_every_fee(client: Client, admin: Caller) -> Non
     assert shown["net_commission"] == "0.00"
     assert set(shown["fees"].values()) == {"0.00"}
     assert shown["payout"] == "0.00"
+
+
+async def test_the_commission_report_counts_each_sellers_fees_and_what_refunds_reversed(
+    client: Client, admin: Caller, pool: Any
+) -> None:
+    from quote_service.analytics.rollups import RollupJob, rebuild
+    from quote_service.clock import utcnow
+
+    await rates(client, admin, *MERCUR, {"component": "pick_fee", "commission_type": "FLAT", "rate": "0.50",
+                                         "per": "shipment"})  # fmt: skip
+    one, two = f"s-{uuid.uuid4().hex[:8]}", f"s-{uuid.uuid4().hex[:8]}"
+    phone = await create_product(client, admin, seller_id=one, base_price="100.00", **CHEAP, stock=5)
+    case = await create_product(client, admin, seller_id=two, base_price="50.00", **CHEAP, stock=5)
+    order = await ordered(client, admin, await quoted(client, admin, (phone, 2), (case, 1)))
+    await refunded(client, admin, order["id"], case, 1)  # seller two's last unit: its pick fee too
+
+    async def report(group_by: str) -> dict[str, Any]:
+        url = f"/api/v1/analytics/commission?group_by={group_by}"
+        return {row["key"]: row for row in expect_ok(await client.get(url, headers=admin.headers))["rows"]}
+
+    for _ in range(2):  # live, then from the rollups (rebuilt)
+        sellers = await report("seller")
+        # One: payment 9.44 + its pick fee 0.50 + the platform fee 1.00 charged to it; two: 2.36 + 0.50,
+        # all of which its refund reversed.
+        assert {k: (v["fees"], v["reversed"]["fees"], v["net"]["fees"]) for k, v in sellers.items()} == {
+            one: ("10.94", "0.00", "10.94"),
+            two: ("2.86", "2.86", "0.00"),
+        }
+        assert sellers[one]["total_commission"] == "20.94"  # 10.00 + 10.94
+        assert sellers[two]["reversed"]["total_commission"] == "5.36"  # 2.50 + 2.86
+        assert sellers[two]["net"]["total_commission"] == "0.00"
+        [day] = (await report("day")).values()
+        assert (day["fees"], day["reversed"]["fees"], day["total_commission"]) == ("13.80", "2.86", "26.30")
+        assert day["reversed"]["total_commission"] == "5.36"
+        await rebuild(pool, now=utcnow())
+        await RollupJob(pool, clock=utcnow).tick()

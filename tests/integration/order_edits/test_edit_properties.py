@@ -5,7 +5,9 @@ removals, exchanges) and refunds of one order, with a promotion, a coupon and tw
 - what the customer paid less what came back equal to what the order still charges: the order's first
   total + its `balance_due` - its `refunded_amount` = its live lines' parts no refund gave back + its fees
   not given back (worked out here from the tables, not by the service's code);
-- each seller's ledger summing to its statement, field by field;
+- each seller's ledger summing to its statement, field by field, named commission fees (per line, per
+  shipment, per order: docs/commission.md) by name too, and to what the order still charges the seller of
+  them (its live lines' fees no refund gave back, its fees charged once not reversed);
 - the stock conserved: each product's stock + the units its live lines still hold = what it started with.
 
 The database outlives the examples (one set of fixtures): each example sells products of its own, for
@@ -25,6 +27,7 @@ from hypothesis import settings as examples
 from hypothesis import strategies as st
 
 from tests.integration.catalog.test_catalog import create_product
+from tests.integration.commissions.test_commission_fees import rates
 from tests.integration.conftest import Caller
 from tests.integration.coupons.test_coupons_api import coupon_body
 from tests.integration.expect import expect_ok
@@ -67,6 +70,15 @@ async def _world(client: Client, admin: Caller) -> None:
         conditions={"min_subtotal": "60", "currency": "TRY"},
     )  # fmt: skip
     expect_ok(await client.post("/api/v1/coupons", json=coupon_body(code="EDIT5", value=5), headers=admin.headers), 201)
+    await rates(client, admin, *NAMED_FEES)
+
+
+NAMED_FEES = (
+    {"component": "payment_fee", "rate": "4", "base": "gross"},
+    {"component": "platform_fee", "commission_type": "FLAT", "rate": "1.00", "per": "order"},
+    {"component": "pick_fee", "commission_type": "FLAT", "rate": "0.50", "per": "shipment"},
+    {"component": "listing_fee", "commission_type": "FLAT", "rate": "0.30", "per": "line"},
+)
 
 
 @examples(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -181,6 +193,12 @@ async def _check(
         for field, figures in STATEMENT_SUMS.items():
             expected = sum((-D(shown[f[1:]]) if f.startswith("-") else D(shown[f]) for f in figures), D(0))
             assert sum((D(e[field]) for e in entries), D(0)) == expected, (seller, field)
+        named: dict[str, D] = {}
+        for entry in entries:
+            for name, amount in entry.get("fees", {}).items():
+                named[name] = named.get(name, D(0)) + D(amount)
+        assert {k: v for k, v in named.items() if v} == {k: D(v) for k, v in shown.get("fees", {}).items() if D(v)}
+        assert sum(named.values(), D(0)) == await _fees_still_charged(pool, placed["id"], seller), (seller, entries)
 
 
 async def _still_charged(pool: asyncpg.Pool, order_id: str) -> Decimal:
@@ -198,3 +216,29 @@ async def _still_charged(pool: asyncpg.Pool, order_id: str) -> Decimal:
     order = await pool.fetchrow("SELECT delivery_fee, small_basket_fee, fees_refunded FROM orders WHERE id = $1", oid)
     fees = D(0) if order["fees_refunded"] else order["delivery_fee"] + order["small_basket_fee"]
     return D(lines) + fees
+
+
+async def _fees_still_charged(pool: asyncpg.Pool, order_id: str, seller: str) -> Decimal:
+    """The named commission fees the order still charges `seller`: its live lines' less what refunds gave
+    back of them, and those charged to it once per shipment or order not reversed."""
+    oid = uuid.UUID(order_id)
+    lines = await pool.fetchval(
+        """SELECT COALESCE(sum(f.value::numeric), 0) FROM order_lines l, jsonb_each_text(l.commission_fees) f
+           WHERE l.order_id = $1 AND l.retired_by IS NULL AND l.seller_id = $2""",
+        oid,
+        seller,
+    )
+    back = await pool.fetchval(
+        """SELECT COALESCE(sum(f.value::numeric), 0) FROM refund_lines r
+           JOIN order_lines l ON l.order_id = r.order_id AND l.position = r.position, jsonb_each_text(r.taxes) f
+           WHERE r.order_id = $1 AND l.retired_by IS NULL AND l.seller_id = $2 AND f.key LIKE 'fee:%'""",
+        oid,
+        seller,
+    )
+    once = await pool.fetchval(
+        """SELECT COALESCE(sum(amount), 0) FROM order_commissions WHERE order_id = $1 AND retired_by IS NULL
+           AND per IS NOT NULL AND refund_id IS NULL AND seller_id = $2""",
+        oid,
+        seller,
+    )
+    return D(lines) - D(back) + D(once)

@@ -1,14 +1,13 @@
 """The invariant of payouts (API.md §32; docs/payouts.md#the-invariant) as a property over the API:
-random orders, partial refunds and cancels of two sellers, payout runs at random later instants under
-random terms, payouts marked paid or failed, in random order. After every step, for every seller,
+random orders, partial refunds, cancels and order edits (units added or taken out, the other seller's item
+added: docs/orders-and-refunds.md#edits-and-exchanges) of two sellers, under named commission fees per line,
+per shipment and per order (docs/commission.md), payout runs at random later instants under random terms,
+payouts marked paid or failed, in random order. After every step, for every seller,
 
     Σ payouts (pending + paid) + available + held + reserved - carried_negative = Σ ledger payouts
 
 to the minor unit, a payout's amount is the sum of what it pays, and no seller has two live payouts in
 one cycle.
-
-Order edits (a ledger kind of their own, API.md §30) are not drawn yet: the balance reads every entry
-kind the ledger has, so they join this property once the ledger carries them.
 
 The database outlives the examples (hypothesis runs them on one set of fixtures): each example sells
 for sellers of its own, and empties the payout tables first (a run's as_of must not go back in time,
@@ -29,13 +28,15 @@ from hypothesis import settings as examples
 from hypothesis import strategies as st
 
 from quote_service.clock import utcnow
+from tests.integration.catalog.test_catalog import create_product
+from tests.integration.commissions.test_commission_fees import MERCUR, rates
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
 from tests.integration.orders.test_refunds_api import cancel, refund
 from tests.integration.payouts.test_payouts_api import PAYOUTS, TERMS, Client, balance, run, sell
 from tests.integration.statements.test_discount_funders import ledger
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]  # ~40 s on a 2-core box: in `make test-all` (CI)
 D = Decimal
 
 steps_drawn = st.lists(
@@ -45,14 +46,21 @@ steps_drawn = st.lists(
         ),
         st.tuples(st.just("refund"), st.integers(0, 9), st.integers(1, 3)),
         st.tuples(st.just("cancel"), st.integers(0, 9)),
+        st.tuples(st.just("edit"), st.integers(0, 9), st.integers(-2, 2), st.booleans()),
         st.tuples(st.just("run"), st.integers(0, 12)),
         st.tuples(st.just("settle"), st.sampled_from(["paid", "failed"]), st.integers(0, 9)),
     ),
     min_size=3,
     max_size=14,
 )
-"""(order, seller, price, units) | (refund, order index, units) | (cancel, order index) | (run, days after
-the last run) | (settle, paid or failed, payout index): indices wrap around."""
+"""(order, seller, price, units) | (refund, order index, units) | (cancel, order index) | (edit, order index,
+units added (> 0) or taken out (< 0) of its first product, the other seller's item added too) | (run, days
+after the last run) | (settle, paid or failed, payout index): indices wrap around."""
+FEES = (
+    *MERCUR,  # 5 % sales, payment_fee 4 % of the gross, platform_fee 1.00 per order
+    {"component": "pick_fee", "commission_type": "FLAT", "rate": "0.50", "per": "shipment"},
+    {"component": "listing_fee", "commission_type": "FLAT", "rate": "0.30", "per": "line"},
+)
 terms_drawn = st.fixed_dictionaries(
     {
         "cycle": st.sampled_from(["weekly", "monthly"]),
@@ -68,6 +76,30 @@ async def _fresh_payouts(pool: asyncpg.Pool) -> None:
     await pool.execute(
         "DELETE FROM payout_items; DELETE FROM payouts; DELETE FROM payout_runs; DELETE FROM payout_terms"
     )
+
+
+async def _named_fees(client: Client, admin: Caller, pool: asyncpg.Pool) -> None:
+    """The named fees' rates, once for all examples (the database outlives them)."""
+    if not await pool.fetchval("SELECT count(*) FROM commission_rates WHERE component = 'pick_fee'"):
+        await rates(client, admin, *FEES)
+
+
+async def _edit(client: Client, admin: Caller, order: Any, units: dict[str, int], body: dict[str, Any]) -> bool:
+    """Preview and commit an edit of `order` (admin); whether it was made (a cancelled or refunded order
+    is not editable: 409), `units` (product → units left) moved with it."""
+    url = f"/api/v1/orders/{order['id']}/edits"
+    shown = await client.post(url, json=body, headers=admin.headers)
+    if shown.status_code == 409:
+        assert shown.json()["error"]["code"] == "ORDER_NOT_EDITABLE", shown.text
+        return False
+    edit_id = expect_ok(shown, 201)["edit_id"]
+    headers = {**admin.headers, "Idempotency-Key": f"edit-{uuid.uuid4()}"}
+    expect_ok(await client.post(f"{url}/{edit_id}/commit", headers=headers))
+    for item in body.get("add", []):
+        units[item["product_id"]] = units.get(item["product_id"], 0) + item["quantity"]
+    for item in body.get("remove", []):
+        units[item["product_id"]] -= item["quantity"]
+    return True
 
 
 async def _check(client: Client, admin: Caller, sellers: list[str], as_of: datetime) -> None:
@@ -93,26 +125,48 @@ async def test_payouts_and_the_balance_always_add_up_to_the_ledger(
     client: Client, admin: Caller, shopper: Caller, pool: asyncpg.Pool, steps: Any, terms: dict[str, Any]
 ) -> None:
     await _fresh_payouts(pool)
+    await _named_fees(client, admin, pool)
     expect_ok(await client.post(TERMS, json={**terms, "currency": "TRY"}, headers=admin.headers), 201)
     sellers = [f"s-{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    extras = [
+        await create_product(client, admin, seller_id=seller, base_price="7.00", min_price="0.01", cost_price="0.01",
+                             stock=500)
+        for seller in sellers
+    ]  # fmt: skip
     orders: list[Any] = []
-    left: list[int] = []
+    left: list[dict[str, int]] = []
     made: list[Any] = []
     as_of = utcnow()
     for step in steps:
         if step[0] == "order":
             _, seller, price, units = step
             orders.append(await sell(client, admin, shopper, sellers[seller], str(price), quantity=units))
-            left.append(units)
-        elif step[0] in ("refund", "cancel") and orders:
+            left.append({orders[-1]["items"][0]["product_id"]: units})
+        elif step[0] in ("refund", "cancel", "edit") and orders:
             n = step[1] % len(orders)
+            first = orders[n]["items"][0]["product_id"]
             if step[0] == "cancel":
                 if (await cancel(client, admin.headers, orders[n]["id"])).status_code == 200:
-                    left[n] = 0
-            elif take := min(step[2], left[n]):
-                body = {"lines": [{"product_id": orders[n]["items"][0]["product_id"], "quantity": take}]}
-                expect_ok(await refund(client, admin.headers, orders[n]["id"], body), 201)
-                left[n] -= take
+                    left[n] = dict.fromkeys(left[n], 0)
+            elif step[0] == "edit":
+                _, _, delta, other = step
+                body: dict[str, Any] = {}
+                if delta > 0:
+                    body["add"] = [{"product_id": first, "quantity": delta}]
+                elif take := min(-delta, left[n][first], sum(left[n].values()) - 1):
+                    body["remove"] = [{"product_id": first, "quantity": take}]
+                if other:
+                    seller_of = orders[n]["items"][0]["seller_id"]
+                    extra = extras[1 - sellers.index(seller_of)]
+                    body.setdefault("add", []).append({"product_id": extra["id"], "quantity": 1})
+                if body and sum(left[n].values()):
+                    await _edit(client, admin, orders[n], left[n], body)
+            else:
+                product = next((p for p, units in left[n].items() if units), first)
+                if take := min(step[2], left[n][product]):
+                    body = {"lines": [{"product_id": product, "quantity": take}]}
+                    expect_ok(await refund(client, admin.headers, orders[n]["id"], body), 201)
+                    left[n][product] -= take
         elif step[0] == "run":
             as_of = max(as_of + timedelta(days=step[1]), utcnow())
             paid_now = await run(client, admin, as_of)
@@ -123,4 +177,23 @@ async def test_payouts_and_the_balance_always_add_up_to_the_ledger(
         elif step[0] == "settle" and made:
             payout = made[step[2] % len(made)]
             await client.post(f"{PAYOUTS}/{payout['id']}/{step[1]}", headers=admin.headers)
+    await _check(client, admin, sellers, max(as_of, utcnow()))
+    # Everything given back (a cancel reverses all, fees included; a partly refunded order is refunded the
+    # rest): each seller's ledger nets to 0.00, every named fee charged by orders and edits reversed exactly,
+    # and the invariant still holds.
+    for order, units in zip(orders, left, strict=True):
+        if (await cancel(client, admin.headers, order["id"])).status_code != 200 and any(units.values()):
+            rest = [{"product_id": p, "quantity": n} for p, n in units.items() if n]
+            body = {"lines": rest, "include_fees": True}
+            expect_ok(await refund(client, admin.headers, order["id"], body), 201)
+    for seller in sellers:
+        entries = await ledger(client, admin, seller)
+        fees: dict[str, D] = {}
+        for entry in entries:
+            for name, amount in entry.get("fees", {}).items():
+                fees[name] = fees.get(name, D(0)) + D(amount)
+        assert set(fees.values()) <= {D(0)}, (seller, fees, entries)
+        assert sum((D(e["commission"]) for e in entries), D(0)) == 0, (seller, entries)
+        assert sum((D(e["commission_tax"]) for e in entries), D(0)) == 0, (seller, entries)
+        assert sum((D(e["payout"]) for e in entries), D(0)) == 0, (seller, entries)
     await _check(client, admin, sellers, max(as_of, utcnow()))

@@ -14,6 +14,7 @@ from quote_service.unit_limits.counters import purchases_key
 from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok
+from tests.integration.flash import buy, flash_product, new_sale
 from tests.integration.orders.test_orders_api import key
 from tests.integration.promotions.test_promotion_quotes import QUOTE, Client, outcomes
 from tests.integration.servers import RaceServer
@@ -180,3 +181,42 @@ async def test_twenty_racing_orders_for_two_per_customer_store_exactly_two_units
     assert outcomes(responses) == {(201, "ok"): 2, (409, "QUANTITY_RULE"): 18}
     assert await pool.fetchval("SELECT sum(l.quantity) FROM order_lines l") == 2
     assert await pool.fetchval("SELECT stock FROM products WHERE id = $1", product["id"]) == 98
+
+
+async def test_flash_purchases_are_held_to_the_products_quantity_rules(
+    client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    # The sale would let a customer buy 10; the product's rules say at most 2 a month, in steps of 1 from 1.
+    product = await flash_product(client, admin)
+    expect_ok(await client.patch(f"/api/v1/products/{product['id']}", json={"quantity_rules": TWO_A_MONTH},
+                                 headers=admin.headers))  # fmt: skip
+    sale, _ = await new_sale(client, admin, product=product, item={"per_user_limit": 10})
+    customer = {"customer_id": "c-flash-limited"}
+
+    expect_error(await buy(client, service_key, sale, quantity=3, **customer), 422, "QUANTITY_RULE")
+    expect_ok(await buy(client, service_key, sale, quantity=2, **customer), 201)
+    # The purchases are orders: the third unit is refused under the customer's lock, nothing sold.
+    expect_error(await buy(client, service_key, sale, quantity=1, **customer), 409, "QUANTITY_RULE")
+    units = "SELECT coalesce(sum(quantity), 0) FROM flash_purchases WHERE customer_id = $1"
+    assert await pool.fetchval(units, customer["customer_id"]) == 2
+    # Another customer's units are its own.
+    expect_ok(await buy(client, service_key, sale, quantity=2, customer_id="c-flash-other"), 201)
+
+
+@pytest.mark.slow
+async def test_twenty_racing_flash_purchases_for_two_per_customer_store_exactly_two_units(
+    client: Client, server: RaceServer, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    product = await flash_product(client, admin)
+    expect_ok(await client.patch(f"/api/v1/products/{product['id']}", json={"quantity_rules": TWO_A_MONTH},
+                                 headers=admin.headers))  # fmt: skip
+    sale, _ = await new_sale(client, admin, product=product, item={"per_user_limit": 20, "allocated_stock": 50})
+
+    responses = await server.race(
+        20,
+        lambda http, n: buy(http, service_key, sale, customer_id="c-flash-racer"),
+    )
+
+    assert outcomes(responses) == {(201, "ok"): 2, (409, "QUANTITY_RULE"): 18}
+    assert await pool.fetchval("SELECT sum(quantity) FROM flash_purchases") == 2
+    assert await pool.fetchval("SELECT sum(l.quantity) FROM order_lines l") == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from quote_service.order_edits.money import Fees, LineMoney, customer_total, difference
+from quote_service.order_edits.money import Fees, LineMoney, OnceFee, customer_total, difference, kept_once_fees
 
 D = Decimal
 
@@ -46,3 +46,39 @@ def test_shipment_fees_are_their_sellers() -> None:
     )
     assert money.difference_due == D("-5.00")
     assert [(s.delivery, s.commission) for s in money.sellers] == [(D("-5.00"), D("-0.50"))]
+
+
+def once(per: str, seller: str, name: str, amount: str) -> OnceFee:
+    return OnceFee(per, seller, name, None, D(amount), D(amount) * D("0.2"))
+
+
+def test_fees_charged_once_stay_as_charged_until_a_refund_would_reverse_them() -> None:
+    # The order: seller a's pick fee, seller b's, the platform fee charged to a.
+    before = [once("shipment", "a", "pick_fee", "0.50"), once("shipment", "b", "pick_fee", "0.50"),
+              once("order", "a", "platform_fee", "1.00")]  # fmt: skip
+    # The edited basket has no unit of a's: priced again, it charges the platform fee to b, and c is new.
+    after = [once("shipment", "b", "pick_fee", "0.50"), once("order", "b", "platform_fee", "1.00"),
+             once("shipment", "c", "pick_fee", "0.50")]  # fmt: skip
+    kept = kept_once_fees(after, before, {"b", "c"})
+    assert [(f.per, f.seller_id, f.name) for f in kept] == [
+        ("shipment", "b", "pick_fee"),
+        ("order", "a", "platform_fee"),  # still a's: the order has units left
+        ("shipment", "c", "pick_fee"),  # c's shipment is new: charged
+    ]  # a's pick fee: reversed with a's last unit
+    money = difference([], Fees(once=before), [], Fees(once=kept))
+    assert {s.seller_id: (s.commission, s.fees) for s in money.sellers} == {
+        "a": (D("-0.50"), {"pick_fee": D("-0.50"), "platform_fee": D("0.00")}),
+        "b": (D("0.00"), {"pick_fee": D("0.00")}),
+        "c": (D("0.50"), {"pick_fee": D("0.50")}),
+    }
+    assert money.commission_delta == D("0.00")
+
+
+def test_a_lines_named_fees_are_in_its_commission_and_its_sellers_entry() -> None:
+    parts = {"amount": D("100.00"), "category": D("5.00"), "fee:payment_fee": D("4.72"), "fee:listing_fee": D("0.30")}
+    before = [LineMoney("a", parts)]
+    after = [LineMoney("a", {**parts, "fee:payment_fee": D("2.36")})]
+    assert before[0].commission == D("10.02")
+    money = difference(before, Fees(), after, Fees())
+    assert money.commission_delta == D("-2.36")
+    assert money.sellers[0].fees == {"payment_fee": D("-2.36"), "listing_fee": D("0.00")}
