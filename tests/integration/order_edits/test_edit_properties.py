@@ -35,7 +35,7 @@ from tests.integration.order_edits.test_edits_api import basket, commit, key, pl
 from tests.integration.promotions.test_promotions_api import create_promotion
 from tests.integration.statements.test_discount_funders import Client, ledger, statement_url
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]  # ~32 s on a 2-core box: in `make test-all` (CI)
 
 D = Decimal
 STOCK = 50
