@@ -38,6 +38,7 @@ ENTITY_TYPES = {
     "price-lists": "price_list",
     "shipping_profiles": "shipping_profile",
     "installment_plans": "installment_plan",
+    "offers": "offer",
 }
 """Configuration domain (audit/admin.py) → the entity type of its audit rows and change requests."""
 
@@ -52,6 +53,7 @@ _TABLES = {
     "shipping_profile": ("shipping_profiles", "id", "uuid", ""),
     "installment_plan": ("installment_plans", "id", "uuid", ""),
     "product": ("products", "id", "uuid", ""),
+    "offer": ("offers", "id", "uuid", ""),
     "approval_policy": ("approval_policies", "entity_type", "text", ""),
     "user": ("users", "id", "uuid", " - 'password_hash'"),
     "api_key": ("api_keys", "id", "uuid", " - 'key_hash'"),

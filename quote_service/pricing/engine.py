@@ -36,6 +36,7 @@ from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, FlagSe
 from quote_service.pricing.hints import HintBasket, next_steps
 from quote_service.pricing.lines import HeldPrice, Line, held_lines, price_lines
 from quote_service.pricing.money import MAX_AMOUNT, ZERO, is_currency
+from quote_service.pricing.offers import Choice
 from quote_service.pricing.plan import RegionPlan, region_plan
 from quote_service.pricing.price_lists import PriceList, label
 from quote_service.pricing.promotion_deals import Outcome, apply_promotions
@@ -86,6 +87,7 @@ def price_quote(
     flags: ServedFlags | None = None,
     gifts: Mapping[str, GiftStock] | None = None,
     held: Sequence[HeldPrice] | None = None,
+    offers: Sequence[Choice | None] | None = None,
 ) -> Quote:
     """Price `request` under `snapshot` at `now` (API.md §5 steps 1-10).
 
@@ -97,7 +99,8 @@ def price_quote(
     quote service times the flag step on its own); without them they are worked out here. `gifts`:
     the products of the book's GIFT promotions with their stock (docs/promotions.md#gifts). `held`: each
     item's price decided already (an order edit's basket, docs/orders-and-refunds.md#edits-and-exchanges):
-    steps 1-4 then take these prices as they are.
+    steps 1-4 then take these prices as they are. `offers`: each item's offer (`offers.choose_offers`; None:
+    no item has one), which prices its line and owns it (its seller).
     """
     if region is None:
         region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
@@ -124,6 +127,7 @@ def price_quote(
             price_lists=book,
             customer_group=None if book is None else label(customer.customer_group),
             channel=None if book is None else label(request.channel),
+            offers=offers,
         )
     else:
         lines = held_lines(request, region=region, held=held)
@@ -204,7 +208,13 @@ def price_quote(
                     break
         if wanted:
             parcels = split_shipments(
-                request, lines, region=region, book=snapshot.shipping, products=products, multiplier=multiplier
+                request,
+                lines,
+                region=region,
+                book=snapshot.shipping,
+                products=products,
+                multiplier=multiplier,
+                offers=offers,
             )
     elif request.shipping:
         refuse_choices(request.shipping, {})

@@ -19,6 +19,7 @@ from quote_service.pricing.commission import CommissionIndex, CommissionRate
 from quote_service.pricing.coupons import Coupon, CouponSet
 from quote_service.pricing.flags import CompiledFlags, FeatureFlag, FlagSet
 from quote_service.pricing.flash import FlashSale, FlashSaleBook
+from quote_service.pricing.offers import OfferBook, SnapOffer
 from quote_service.pricing.price_lists import PriceBook, PriceList
 from quote_service.pricing.promotions import Promotion, PromotionBook
 from quote_service.pricing.quantity_book import QuantityBook
@@ -48,6 +49,9 @@ class ConfigSnapshot:
     quantity_rules: QuantityBook | None = field(default=None, compare=False)
     """The products' and price-list entries' quantity rules (None: there are none, and a quote pays one
     `is None` test for the feature; docs/pricing.md#quantity-rules)."""
+    offers: OfferBook | None = field(default=None, compare=False)
+    """Active offers of catalog products (None: there are none, and a quote pays one `is None` test for
+    the feature; docs/offers.md)."""
     resolver: Resolver = field(init=False, repr=False, compare=False)
     """Memoized rule and rate lookups and pricing plans over `rules` and `commissions` (derived, never passed in)."""
     compiled_flags: CompiledFlags = field(init=False, repr=False, compare=False)
@@ -87,6 +91,8 @@ class ConfigSnapshot:
         promotions: Iterable[Promotion] = (),
         shipping_profiles: Iterable[ShippingProfile] = (),
         quantity_rules: Mapping[str, QuantityRules] | None = None,
+        offers: Iterable[SnapOffer] = (),
+        offer_default_stock: Mapping[str, int] | None = None,
     ) -> ConfigSnapshot:
         """Index plain lists into a snapshot (price lists may come already compiled); `quantity_rules`:
         the products' own, by product id (the price-list entries' are in the lists)."""
@@ -102,6 +108,7 @@ class ConfigSnapshot:
             promotions=PromotionBook(promotions),
             shipping=ShippingBook.of(shipping_profiles),
             quantity_rules=QuantityBook.of(quantity_rules or {}, book.ruled),
+            offers=OfferBook.of(offers, offer_default_stock),
         )
 
     def counts(self) -> dict[str, int]:
@@ -116,4 +123,5 @@ class ConfigSnapshot:
             "price_list_prices": self.price_lists.prices(),
             "promotions": len(self.promotions),
             "shipping_profiles": 0 if self.shipping is None else len(self.shipping),
+            "offers": 0 if self.offers is None else len(self.offers),
         }

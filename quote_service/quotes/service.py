@@ -41,6 +41,7 @@ from quote_service.pricing.coupons import Coupon, normalize_code
 from quote_service.pricing.engine import price_quote, region_for, served_flags
 from quote_service.pricing.installments import InstallmentPlan, with_installments
 from quote_service.pricing.money import round_money
+from quote_service.pricing.offers import choose_offers, with_offers
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.price_lists import PriceBook
 from quote_service.pricing.promotions import PromotionBook
@@ -322,10 +323,16 @@ class QuoteService:
                 request, snapshot=snapshot, region=region, customer=customer, products=products, now=now
             )
             flag_timing.record("quote", perf_counter_ns() - f0)
+            choices = None  # docs/offers.md: a catalog without offers pays one `is None` test a quote
+            if snapshot.offers is not None or any(item.offer_id is not None for item in request.items):
+                choices = choose_offers(request, products, snapshot.offers, region, snapshot.shipping)
             quote = price_quote(
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,
                 defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, flags=flags, gifts=gifts,
+                offers=choices,
             )  # fmt: skip
+            if choices is not None:
+                quote = msgspec.structs.replace(quote, items=with_offers(quote.items, request, choices))
         if limits:
             quote = msgspec.structs.replace(quote, quantity_limits=limits)
         if self._prior_prices is not None and (

@@ -10,6 +10,7 @@ from quote_service.coupons import repository as coupons
 from quote_service.db.pool import Connection, Pool
 from quote_service.flags import repository as flags
 from quote_service.flash_sales.repository import load_definitions
+from quote_service.offers.repository import load_active as load_offers
 from quote_service.price_lists import repository as price_lists
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.promotions import repository as promotions
@@ -28,6 +29,7 @@ async def read_snapshot(conn: Connection) -> ConfigSnapshot:
     """Every configuration table as `conn` sees it now (in its transaction: a what-if simulation
     reads its draft changes, written in a transaction it rolls back, this way)."""
     version = await read_version(conn)
+    offers, default_stock = await load_offers(conn)
     return ConfigSnapshot.build(
         version=version,
         rates=await commissions.load_active(conn),
@@ -39,4 +41,6 @@ async def read_snapshot(conn: Connection) -> ConfigSnapshot:
         promotions=await promotions.load_active(conn),
         shipping_profiles=await shipping.load_active(conn),
         quantity_rules=await quantity_rules(conn),
+        offers=offers,
+        offer_default_stock=default_stock,
     )
