@@ -94,9 +94,10 @@ async def _emit(conn: Connection, offer_id: UUID) -> Offer:
     return offer
 
 
-def seller_of_write(caller: Principal, named: str | None, field: str = "seller_id") -> str:
-    """The seller an offer write is in the name of: a seller's own (naming another: 403), else `named` (required)."""
-    own = own_seller(caller)
+def seller_of_write(caller: Principal | None, named: str | None, field: str = "seller_id") -> str:
+    """The seller an offer write is in the name of: a seller's own (naming another: 403), else `named` (required).
+    `caller` None: the service itself (seed-demo), as an admin."""
+    own = None if caller is None else own_seller(caller)
     if own is not None:
         if named not in (None, own):
             raise Forbidden(
@@ -109,10 +110,11 @@ def seller_of_write(caller: Principal, named: str | None, field: str = "seller_i
     return named
 
 
-async def create_offer(pool: Pool, data: OfferCreate, *, caller: Principal, actor: str) -> Offer:
-    """Insert an offer, its first price-history row and `offer.updated` in one transaction."""
+async def create_offer(pool: Pool, data: OfferCreate, *, caller: Principal | None, actor: str) -> Offer:
+    """Insert an offer, its first price-history row and `offer.updated` in one transaction (`caller` None:
+    the service itself, as an admin)."""
     seller_id = seller_of_write(caller, data.seller_id)
-    source: OfferPriceSource = "seller" if own_seller(caller) is not None else "manual"
+    source: OfferPriceSource = "seller" if caller is not None and own_seller(caller) is not None else "manual"
     fields = msgspec.structs.asdict(data)
     fields["seller_id"] = seller_id
     if fields["base_price"] is None:
