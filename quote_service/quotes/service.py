@@ -323,9 +323,14 @@ class QuoteService:
                 request, snapshot=snapshot, region=region, customer=customer, products=products, now=now
             )
             flag_timing.record("quote", perf_counter_ns() - f0)
-            choices = None  # docs/offers.md: a catalog without offers pays one `is None` test a quote
-            if snapshot.offers is not None or any(item.offer_id is not None for item in request.items):
-                choices = choose_offers(request, products, snapshot.offers, region, snapshot.shipping)
+            # docs/offers.md: only a basket naming an offer, or holding a product that has offers, chooses; any
+            # other pays a test an item, no call (the cost budget, docs/hot-path.md#the-cost-budget).
+            choices = None
+            offered = snapshot.offers
+            for item in request.items:
+                if item.offer_id is not None or (offered is not None and item.product_id in offered.by_product):
+                    choices = choose_offers(request, products, offered, region, snapshot.shipping)
+                    break
             quote = price_quote(
                 request, snapshot=snapshot, products=products, flash=flash, customer=customer,
                 defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, flags=flags, gifts=gifts,
