@@ -15,7 +15,7 @@ from uuid import UUID
 from quote_service.db.pool import Pool
 from quote_service.offers.schemas import RankedOffer
 from quote_service.pricing.engine import region_for
-from quote_service.pricing.offers import line_alone
+from quote_service.pricing.offers import Landing
 from quote_service.pricing.quote import Address, EngineDefaults, QuoteItemIn, QuoteRequest
 from quote_service.pricing.snapshot import ConfigSnapshot
 
@@ -62,9 +62,10 @@ async def rank(
         candidates += [(r["id"], r["seller_id"], r["current_price"], r["stock"], r["condition"]) for r in rows]
     ranked: list[tuple[tuple[Decimal, int, str], RankedOffer]] = []
     cent = region.cent
+    landing = Landing(request, region, snapshot.shipping)
     for offer_id, seller_id, price, stock, condition in candidates:
         goods = (price * quantity).quantize(cent, ROUND_HALF_UP)
-        alone = line_alone(request, region, snapshot.shipping, seller_id, goods, weight)
+        alone = landing.fee(seller_id, goods, weight)
         landed = goods + alone.fee
         ranked.append(
             (

@@ -7,7 +7,7 @@ prices and stock are its default offer. Pure: the loader reads the rows, the quo
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
@@ -60,28 +60,89 @@ class OfferBook:
         return len(self.by_id)
 
 
-Landed = Callable[[str, Decimal], Decimal]
-"""The landed price of `quantity` units from seller `seller_id` at `unit_price`: (seller_id, unit_price) -> amount."""
-
-
-def best_landed(candidates: Iterable[tuple[SnapOffer | None, str, Decimal, int]], landed: Landed) -> SnapOffer | None:
-    """Among (offer (None: the default), seller_id, unit_price, stock), the one with the lowest landed price;
-    ties: more stock, then seller_id. One pass over the candidates."""
-    best: tuple[Decimal, int, str] | None = None
-    chosen: SnapOffer | None = None
-    for offer, seller_id, unit_price, stock in candidates:
-        key = (landed(seller_id, unit_price), -stock, seller_id)
-        if best is None or key < best:
-            best, chosen = key, offer
-    return chosen
-
-
 class LineAlone(msgspec.Struct, frozen=True):
     """What one seller's shipment would charge for one line alone: its fee and (a profile's option) its eta."""
 
     fee: Decimal
     eta_days_min: int | None
     eta_days_max: int | None
+
+
+class Landing:
+    """The fee each seller's shipment would charge for one line alone at a request's address (docs/shipping.md's
+    option selection: the request's choice for that seller, else the cheapest option matching
+    `is_express_delivery`; the delivery rules without a profile). Made once a quote: the distance is measured
+    once, each seller's profile and its candidate options looked up once."""
+
+    __slots__ = ("_km", "_request", "_sellers", "_shipping", "region")
+
+    def __init__(self, request: QuoteRequest, region: RegionPlan, shipping: ShippingBook | None) -> None:
+        self._request = request
+        self.region = region
+        self._shipping = shipping
+        self._km: Decimal | None = None
+        self._sellers: dict[str, tuple[ShippingOption, ...] | None] = {}
+
+    def _options(self, seller_id: str) -> tuple[ShippingOption, ...] | None:
+        """The options a shipment of `seller_id` chooses among (None: no profile, the delivery rules)."""
+        known = self._sellers.get(seller_id, False)
+        if known is not False:
+            return known  # type: ignore[return-value]
+        request = self._request
+        address = request.delivery_address
+        profile = None
+        if self._shipping is not None:
+            profile = self._shipping.profile_for(
+                seller_id, city=address.city, country=address.country, currency=self.region.currency
+            )
+        options: tuple[ShippingOption, ...] | None = None
+        if profile is not None:
+            code = (request.shipping or {}).get(seller_id)
+            named = tuple(o for o in profile.options if o.code == code) if code is not None else ()
+            express = request.is_express_delivery
+            options = named or tuple(o for o in profile.options if o.express is express) or tuple(profile.options)
+            if self._km is None:
+                points = coordinates(request.pickup_address, address)
+                self._km = ZERO if points is None else Decimal(f"{haversine_km(*points):.3f}")
+        self._sellers[seller_id] = options
+        return options
+
+    def fee(self, seller_id: str, goods: Decimal, weight: Decimal | None) -> LineAlone:
+        """The fee (and eta) of `seller_id`'s shipment of `goods` weighing `weight` kg, alone."""
+        options = self._options(seller_id)
+        region = self.region
+        if options is None:
+            request = self._request
+            charged = delivery_fee(
+                region,
+                express=request.is_express_delivery,
+                pickup=request.pickup_address,
+                delivery=request.delivery_address,
+                goods=goods,
+                flag_multiplier=None,
+            )
+            return LineAlone(charged.amount, None, None)
+        cent = region.cent
+        km = self._km or ZERO
+        best: tuple[Decimal, int, str] | None = None
+        chosen: ShippingOption | None = None
+        for option in options:
+            if option.free_above is not None and goods >= option.free_above:
+                amount = ZERO
+            else:
+                amount = option.base_fee
+                if option.per_kg is not None and weight is not None:
+                    amount += option.per_kg * weight
+                if option.per_km is not None:
+                    amount += option.per_km * km
+                if option.max_fee is not None and amount > option.max_fee:
+                    amount = option.max_fee
+            key = (amount.quantize(cent, ROUND_HALF_UP), option.eta_days_max, option.code)
+            if best is None or key < best:
+                best, chosen = key, option
+        assert best is not None
+        assert chosen is not None
+        return LineAlone(best[0], chosen.eta_days_min, chosen.eta_days_max)
 
 
 def line_alone(
@@ -92,42 +153,34 @@ def line_alone(
     goods: Decimal,
     weight: Decimal | None,
 ) -> LineAlone:
-    """The delivery fee `seller_id`'s shipment of `goods` (weighing `weight` kg) alone would charge at the
-    request's address (docs/shipping.md's option selection: the request's choice for that seller, else the
-    cheapest option matching `is_express_delivery`); the delivery rules without a profile."""
-    address = request.delivery_address
-    profile = None
-    if shipping is not None:
-        profile = shipping.profile_for(seller_id, city=address.city, country=address.country, currency=region.currency)
-    if profile is None:
-        fee = delivery_fee(
-            region,
-            express=request.is_express_delivery,
-            pickup=request.pickup_address,
-            delivery=address,
-            goods=goods,
-            flag_multiplier=None,
-        )
-        return LineAlone(fee.amount, None, None)
-    points = coordinates(request.pickup_address, address)
-    km = ZERO if points is None else Decimal(f"{haversine_km(*points):.3f}")
-    cent = region.cent
-    priced: list[tuple[ShippingOption, Decimal]] = []
-    for option in profile.options:
-        if option.free_above is not None and goods >= option.free_above:
-            fee_ = ZERO.quantize(cent)
-        else:
-            amount = option.base_fee + (option.per_kg or ZERO) * (weight or ZERO) + (option.per_km or ZERO) * km
-            if option.max_fee is not None:
-                amount = min(amount, option.max_fee)
-            fee_ = amount.quantize(cent, ROUND_HALF_UP)
-        priced.append((option, fee_))
-    code = (request.shipping or {}).get(seller_id)
-    chosen = next((p for p in priced if p[0].code == code), None) if code is not None else None
-    if chosen is None:
-        matching = [p for p in priced if p[0].express is request.is_express_delivery] or priced
-        chosen = min(matching, key=lambda p: (p[1], p[0].eta_days_max, p[0].code))
-    return LineAlone(chosen[1], chosen[0].eta_days_min, chosen[0].eta_days_max)
+    """What `seller_id`'s shipment of `goods` (weighing `weight` kg) alone would charge at the request's address."""
+    return Landing(request, region, shipping).fee(seller_id, goods, weight)
+
+
+def best_landed(
+    candidates: Iterable[tuple[SnapOffer | None, str, Decimal, int]],
+    landing: Landing,
+    quantity: int,
+    weight: Decimal | None,
+) -> SnapOffer | None:
+    """Among (offer (None: the default), seller_id, unit_price, stock), the one with the lowest landed price
+    (`unit_price x quantity` rounded once, plus its seller's fee for the line alone); ties: more stock, then
+    seller_id. Candidates are taken cheapest goods first, and stop once the goods alone cost more than the best
+    landed price found (a fee is never negative): O(candidates)."""
+    cent = landing.region.cent
+    priced = sorted(
+        ((unit * quantity).quantize(cent, ROUND_HALF_UP), -stock, seller_id, offer)
+        for offer, seller_id, unit, stock in candidates
+    )
+    best: tuple[Decimal, int, str] | None = None
+    chosen: SnapOffer | None = None
+    for goods, less_stock, seller_id, offer in priced:
+        if best is not None and goods > best[0]:
+            break
+        key = (goods + landing.fee(seller_id, goods, weight).fee, less_stock, seller_id)
+        if best is None or key < best:
+            best, chosen = key, offer
+    return chosen
 
 
 class Choice(NamedTuple):
@@ -151,7 +204,7 @@ def choose_offers(
     `items[i].offer_id` (unknown, inactive, another product's) or `items[i].seller_id` (no active offer)."""
     errors: list[FieldError] = []
     chosen: list[Choice | None] | None = None
-    cent = region.cent
+    landing: Landing | None = None
     for index, item in enumerate(request.items):
         choice: Choice | None = None
         product = products.get(item.product_id)
@@ -180,19 +233,17 @@ def choose_offers(
                 quantity = item.quantity
                 unit_weight = product.weight if product.weight is not None else item.weight
                 weight = None if unit_weight is None else unit_weight * quantity
-                candidates: list[tuple[SnapOffer | None, str, Decimal, int]] = [
-                    (None, product.seller_id, product.current_price, book.default_stock.get(item.product_id, 0))
+                eligible: list[tuple[SnapOffer | None, str, Decimal, int]] = [
+                    (o, o.seller_id, o.current_price, o.stock) for o in offers if o.stock >= quantity
                 ]
-                candidates += [(o, o.seller_id, o.current_price, o.stock) for o in offers]
-                eligible = [c for c in candidates if c[3] >= quantity]
-
-                def landed(
-                    seller_id: str, unit: Decimal, quantity: int = quantity, weight: Decimal | None = weight
-                ) -> Decimal:
-                    goods = (unit * quantity).quantize(cent, ROUND_HALF_UP)
-                    return goods + line_alone(request, region, shipping, seller_id, goods, weight).fee
-
-                best = best_landed(eligible, landed) if eligible else None
+                own_stock = book.default_stock.get(item.product_id, 0)
+                if own_stock >= quantity:
+                    eligible.append((None, product.seller_id, product.current_price, own_stock))
+                best = None
+                if eligible:
+                    if landing is None:
+                        landing = Landing(request, region, shipping)
+                    best = best_landed(eligible, landing, quantity, weight)
                 choice = Choice(best, product.seller_id if best is None else best.seller_id, "best_landed")
         if choice is not None:
             if chosen is None:
@@ -201,11 +252,6 @@ def choose_offers(
     if errors:
         raise ValidationFailed("some items name no active offer", details=errors)
     return chosen
-
-
-def item_sellers(choices: Sequence[Choice | None] | None, index: int) -> Choice | None:
-    """The choice of item `index` (None: none made)."""
-    return None if choices is None else choices[index]
 
 
 def with_offers(items: Sequence[QuoteLine], request: QuoteRequest, choices: Sequence[Choice | None]) -> list[QuoteLine]:
