@@ -47,15 +47,15 @@ async def test_a_seller_lists_and_edits_its_own_offers_on_its_page(
     settings: Settings, admin: Caller, password_hash: str
 ) -> None:
     seller = await make_caller(settings, password_hash, "cappadocia", "seller", seller_id="s2")
-    async with serving(settings) as (base_url, http):
+    async with serving(settings) as (url, http):
         lamp = await product(http, admin, "S1-LAMP", "Desk Lamp", "99.00")
         body = {"product_id": lamp["id"], "current_price": "95.00", "stock": 4}
         mine = await ok(await http.post("/api/v1/offers", json=body, headers=seller.headers), 201)
         other = {"product_id": lamp["id"], "seller_id": "s3", "current_price": "97.00", "stock": 4}
         await ok(await http.post("/api/v1/offers", json=other, headers=admin.headers), 201)
 
-        async with chromium() as browser, guarded_page(browser, base_url) as (page, _):
-            await log_in(page, base_url, "/seller", "cappadocia")
+        async with chromium() as browser, guarded_page(browser, url) as (page, _):
+            await log_in(page, url, "/seller", "cappadocia")
             rows = page.locator("#offer-rows tr.offer")
             await expect(rows).to_have_count(1)
             await page.get_by_label(f"Price of offer {mine['id']}").fill("93.00")
