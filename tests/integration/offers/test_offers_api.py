@@ -239,3 +239,24 @@ async def test_an_order_takes_the_offers_stock_and_a_cancel_gives_it_back(
     assert cancel.status_code in (200, 201), cancel.text
     back = expect_ok(await client.get(f"{OFFERS}/{offer['id']}", headers=admin.headers))
     assert back["stock"] == 3
+
+
+async def test_a_sellers_promotion_and_coupon_discount_its_offers_lines_only(
+    client: Client, admin: Caller, service_key: dict[str, str], product: dict[str, Any], seller_b: Caller
+) -> None:
+    """seller-b sells seller-a's product through its offer: its own promotion and coupon may name the product,
+    and discount the lines it sells, never seller-a's own lines of it."""
+    await make_offer(client, admin, product, current_price="30.00")
+    promotion = {"name": "b 10 % off", "kind": "PERCENT_OFF", "config": {"percent": "10"},
+                 "conditions": {"product_ids": [product["id"]]}, "starts_at": "2025-01-01T00:00:00Z"}  # fmt: skip
+    expect_ok(await client.post("/api/v1/promotions", json=promotion, headers=seller_b.headers), 201)
+    coupon = {"code": "BFIVE", "type": "FIXED", "value": "5.00", "currency": "TRY", "product_ids": [product["id"]],
+              "valid_from": "2025-01-01T00:00:00Z"}  # fmt: skip
+    expect_ok(await client.post("/api/v1/coupons", json=coupon, headers=seller_b.headers), 201)
+
+    from_b = {"product_id": product["id"], "quantity": 1, "seller_id": "seller-b"}
+    from_a = {"product_id": product["id"], "quantity": 1, "seller_id": "seller-a"}
+    data = expect_ok(await quote(client, service_key, from_b, from_a, coupon_codes=["BFIVE"]))
+    by_seller = {line["seller_id"]: line for line in data["items"]}
+    assert by_seller["seller-b"]["discount"] == "8.00"  # 3.00 off 30.00, then the coupon's 5.00
+    assert by_seller["seller-a"]["discount"] == "0.00"
