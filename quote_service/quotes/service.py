@@ -561,22 +561,32 @@ class QuoteService:
         assert self._prior_prices is not None
         promoted = [p.promotion_id for p in quote.applied_promotions if p.kind != "FREE_DELIVERY" and p.amount > 0]
         starts: dict[int, tuple[datetime, tuple[uuid.UUID, datetime] | None]] = {}
+        offered: set[tuple[uuid.UUID, datetime]] = set()
         for index, line in enumerate(quote.items):
             product = products.get(line.product_id)
+            offer_id = line.offer_id if isinstance(line.offer_id, uuid.UUID) else None
             started = reduction_start(
                 snapshot, now, line.product_id, line.category_id, line.flash_sale_id,
                 promoted if line.discount > 0 else (),
-                _campaign_since(product, line.price_list_id),
+                _campaign_since(product, line.price_list_id) if offer_id is None else None,
             )  # fmt: skip
             if started is None:
                 continue
-            # The history is the catalog price's: a price in a list, or in another currency, has none.
+            # The history is the catalog price's: a price in a list, or in another currency, has none. A line
+            # sold from another seller's offer has that offer's own history (docs/offers.md).
             own = product is not None and product.currency == quote.currency and line.price_list_id is None
-            starts[index] = (started, (product.id, started) if own and product is not None else None)
+            key = None
+            if own and product is not None:
+                key = (product.id, started) if offer_id is None else (offer_id, started)
+                if offer_id is not None:
+                    offered.add(key)
+            starts[index] = (started, key)
         if not starts:
             return quote
-        wanted = {key for _, key in starts.values() if key is not None}
+        wanted = {key for _, key in starts.values() if key is not None and key not in offered}
         lowest = await self._prior_prices.lowest(wanted) if wanted else {}
+        if offered:
+            lowest |= await self._prior_prices.lowest(offered, offers=True)
         items = list(quote.items)
         for index, (started, key) in starts.items():
             prior = lowest.get(key) if key is not None else None

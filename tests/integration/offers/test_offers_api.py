@@ -4,6 +4,7 @@ line's seller downstream, and orders that take the offer's stock and give it bac
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -260,3 +261,26 @@ async def test_a_sellers_promotion_and_coupon_discount_its_offers_lines_only(
     by_seller = {line["seller_id"]: line for line in data["items"]}
     assert by_seller["seller-b"]["discount"] == "8.00"  # 3.00 off 30.00, then the coupon's 5.00
     assert by_seller["seller-a"]["discount"] == "0.00"
+
+
+async def test_a_reduced_offer_line_shows_the_offers_own_prior_price(
+    client: Client, admin: Caller, service_key: dict[str, str], product: dict[str, Any]
+) -> None:
+    """The prior price of a reduction (docs/markets.md) is the lowest of the offer's own price history in the
+    30 days before the reduction began, not the product's (40.00)."""
+    offer = await make_offer(client, admin, product, current_price="35.00")
+    moved = await client.patch(f"{OFFERS}/{offer['id']}", json={"current_price": "31.00"}, headers=admin.headers)
+    expect_ok(moved)
+    moved = await client.patch(f"{OFFERS}/{offer['id']}", json={"current_price": "33.00"}, headers=admin.headers)
+    expect_ok(moved)
+    starts = datetime.now(UTC).isoformat()
+    promotion = {"name": "10 % off", "kind": "PERCENT_OFF", "config": {"percent": "10"},
+                 "conditions": {"product_ids": [product["id"]]}, "starts_at": starts}  # fmt: skip
+    expect_ok(await client.post("/api/v1/promotions", json=promotion, headers=admin.headers), 201)
+
+    item = {"product_id": product["id"], "quantity": 1, "offer_id": offer["id"]}
+    line = expect_ok(await quote(client, service_key, item))["items"][0]
+    assert (line["unit_price"], line["discount"], line["prior_price"]) == ("33.00", "3.30", "31.00")
+    own = {"product_id": product["id"], "quantity": 1, "seller_id": "seller-a"}
+    line = expect_ok(await quote(client, service_key, own))["items"][0]
+    assert line["prior_price"] == "40.00"
