@@ -16,6 +16,7 @@ import msgspec
 from quote_service.auth.schemas import Principal
 from quote_service.auth.sellers import own_seller
 from quote_service.catalog import repository as catalog
+from quote_service.catalog.seller_moves import moves_past_threshold
 from quote_service.catalog.service import check_product
 from quote_service.config import Settings
 from quote_service.db.pool import Connection, Pool
@@ -24,12 +25,7 @@ from quote_service.offers import repository
 from quote_service.offers.repository import offer_exists_error
 from quote_service.offers.schemas import Offer, OfferCreate, OfferPatch, OfferPriceChange, OfferPriceSource
 from quote_service.pricing import money
-from quote_service.pricing.price_moves import (
-    PriceWrite,
-    seller_floor_problem,
-    seller_move_needs_approval,
-    seller_reference_prices,
-)
+from quote_service.pricing.price_moves import seller_floor_problem
 from quote_service.webhooks import events
 
 PRICE_FIELDS = ("base_price", "current_price", "min_price", "cost_price")
@@ -38,6 +34,7 @@ SELLER_FIELDS = frozenset(
 )
 """What a seller's PATCH of its own offer may send (cost_price is an admin's, as on products)."""
 _APPROVED_PRICES = ("current_price", "base_price")
+"""The prices a move of which may need an admin's approval."""
 
 
 def offer_from_row(row: asyncpg.Record) -> Offer:
@@ -229,19 +226,9 @@ async def seller_update(
 
 
 async def _needs_approval(pool: Pool, current: asyncpg.Record, given: dict[str, Any], settings: Settings) -> bool:
-    hours = settings.seller_price_change_window_hours
-    for name in _APPROVED_PRICES:
-        if name not in given or given[name] == current[name]:
-            continue
-        writes: list[PriceWrite] = []
-        if hours > 0:
-            async with pool.acquire() as conn:
-                rows = await repository.price_writes(conn, offer_id=current["id"], field=name, hours=hours)
-            writes = [PriceWrite(row["actor_kind"] == "seller", row["before"], row["after"]) for row in rows]
-        if seller_move_needs_approval(
-            references=seller_reference_prices(current[name], writes),
-            new=given[name],
-            approval_percent=settings.seller_price_change_approval_percent,
-        ):
-            return True
-    return False
+    """As a product's (catalog/seller_moves.py), on the offer's own audited price writes."""
+
+    async def writes(conn: Connection, name: str, hours: int) -> list[asyncpg.Record]:
+        return await repository.price_writes(conn, offer_id=current["id"], field=name, hours=hours)
+
+    return await moves_past_threshold(pool, current, given, settings, writes)

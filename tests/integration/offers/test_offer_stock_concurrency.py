@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -19,45 +18,16 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from quote_service.auth.policy import Maker
-from quote_service.config import Settings
-from quote_service.pricing.quote import Quote
-from quote_service.quotes.store import QuoteStore
 from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
 from tests.integration.offers.test_offers_api import make_offer
-from tests.integration.orders.test_orders_api import build_quote, line, order, quote_store, stored
-from tests.integration.orders.test_orders_concurrency import outcomes
-from tests.integration.servers import RaceServer, new_tag
+from tests.integration.orders.test_orders_api import build_quote, line, order
+from tests.integration.orders.test_orders_concurrency import Keep, http, keep, outcomes, quotes  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
 Client = AsyncTestClient[Litestar]
 Http = httpx.AsyncClient
-
-
-@pytest.fixture
-async def quotes(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[QuoteStore]:
-    async with quote_store(settings, pool) as store:
-        yield store
-
-
-Keep = Callable[[Quote], Awaitable[Quote]]
-
-
-@pytest.fixture
-async def keep(quotes: QuoteStore, key_maker: Maker) -> Keep:
-    async def store(quote: Quote) -> Quote:
-        return await stored(quotes, quote, key_maker)
-
-    return store
-
-
-@pytest.fixture
-async def http(server: RaceServer) -> AsyncIterator[Http]:
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with server.client(new_tag(), limits=limits) as racing:
-        yield racing
 
 
 def from_offer(product: dict[str, Any], offer: dict[str, Any], quantity: int) -> Any:
@@ -73,7 +43,12 @@ async def stocks(pool: asyncpg.Pool, product: dict[str, Any], offer: dict[str, A
 
 
 async def test_thirty_orders_for_an_offers_ten_units_sell_exactly_ten(
-    client: Client, http: Http, admin: Caller, service_key: dict[str, str], keep: Keep, pool: asyncpg.Pool
+    client: Client,
+    http: Http,  # noqa: F811 - the fixture
+    admin: Caller,
+    service_key: dict[str, str],
+    keep: Keep,  # noqa: F811 - the fixture
+    pool: asyncpg.Pool,
 ) -> None:
     product = await create_product(client, admin, stock=7)
     offer = await make_offer(client, admin, product, stock=10)
@@ -88,7 +63,12 @@ async def test_thirty_orders_for_an_offers_ten_units_sell_exactly_ten(
 
 
 async def test_the_offer_and_the_products_own_stock_sell_out_each_on_its_own(
-    client: Client, http: Http, admin: Caller, service_key: dict[str, str], keep: Keep, pool: asyncpg.Pool
+    client: Client,
+    http: Http,  # noqa: F811 - the fixture
+    admin: Caller,
+    service_key: dict[str, str],
+    keep: Keep,  # noqa: F811 - the fixture
+    pool: asyncpg.Pool,
 ) -> None:
     product = await create_product(client, admin, stock=4)
     offer = await make_offer(client, admin, product, stock=6)
