@@ -284,3 +284,39 @@ async def test_a_reduced_offer_line_shows_the_offers_own_prior_price(
     own = {"product_id": product["id"], "quantity": 1, "seller_id": "seller-a"}
     line = expect_ok(await quote(client, service_key, own))["items"][0]
     assert line["prior_price"] == "40.00"
+
+
+async def test_refusals_name_their_fields_and_change_nothing(
+    client: Client, admin: Caller, service_key: dict[str, str], product: dict[str, Any], seller_b: Caller
+) -> None:
+    unknown = {"product_id": "00000000-0000-4000-8000-000000000000", "seller_id": "seller-b", "current_price": "9"}
+    refused = expect_error(await client.post(OFFERS, json=unknown, headers=admin.headers), 422, "VALIDATION_FAILED")
+    assert set(field_errors(refused)) == {"product_id"}
+    missing = await client.get(
+        "/api/v1/products/00000000-0000-4000-8000-000000000000/offers",
+        params={"city": "Ankara", "country": "TR"},
+        headers=service_key,
+    )
+    expect_error(missing, 404, "NOT_FOUND")
+
+    body = {"product_id": product["id"], "current_price": "35.00", "cost_price": "20.00", "min_price": "25.00"}
+    mine = expect_ok(await client.post(OFFERS, json=body, headers=seller_b.headers), 201)
+    url = f"{OFFERS}/{mine['id']}"
+    cost = await client.patch(url, json={"cost_price": "1.00"}, headers=seller_b.headers)
+    assert set(field_errors(expect_error(cost, 422, "VALIDATION_FAILED"))) == {"cost_price"}
+    order = await client.patch(url, json={"current_price": "24.00"}, headers=seller_b.headers)  # below its floor
+    assert "min_price" in field_errors(expect_error(order, 422, "VALIDATION_FAILED"))
+    after = expect_ok(await client.get(url, headers=admin.headers))
+    assert (after["current_price"], after["min_price"], after["cost_price"]) == ("35.00", "25.00", "20.00")
+
+    # A quote made from the offer, then the offer deactivated: the order is refused, nothing taken.
+    item = {"product_id": product["id"], "quantity": 1, "offer_id": mine["id"]}
+    made = expect_ok(await quote(client, service_key, item))
+    expect_ok(await client.delete(url, headers=admin.headers))
+    gone = await client.post(
+        "/api/v1/orders", json={"quote_id": made["quote_id"]}, headers={**service_key, "Idempotency-Key": "gone-1"}
+    )
+    assert set(field_errors(expect_error(gone, 409, "PRODUCT_UNAVAILABLE"))) == {"items[0].offer_id"}
+    inactive = await quote(client, service_key, item)
+    assert set(field_errors(expect_error(inactive, 422, "VALIDATION_FAILED"))) == {"items[0].offer_id"}
+    assert expect_ok(await client.get(url, headers=admin.headers))["stock"] == 0
