@@ -564,7 +564,9 @@ class QuoteService:
         offered: set[tuple[uuid.UUID, datetime]] = set()
         for index, line in enumerate(quote.items):
             product = products.get(line.product_id)
-            offer_id = line.offer_id if isinstance(line.offer_id, uuid.UUID) else None
+            offer_id = line.offer_id  # no isinstance: a call a line (the cost budget)
+            if offer_id is msgspec.UNSET:
+                offer_id = None
             started = reduction_start(
                 snapshot, now, line.product_id, line.category_id, line.flash_sale_id,
                 promoted if line.discount > 0 else (),
