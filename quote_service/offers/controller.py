@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, delete, get, patch, post
@@ -21,7 +21,6 @@ from quote_service.offers import ranking, repository, service
 from quote_service.offers.schemas import Offer, OfferCreate, OfferPatch, OfferPriceChange, RankedOffer
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.quote import ExternalId
-from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
@@ -155,7 +154,7 @@ async def product_offers(
     product_id: FromPath[UUID],
     pool: PoolDep,
     config_store: ConfigStoreDep,
-    quotes: NamedDependency[QuoteService],
+    quotes: NamedDependency[Any],  # the QuoteService (its engine defaults); typed Any: offers sit below quotes
     request: AuthedRequest,
     city: FromQuery[City],
     country: FromQuery[Country],
