@@ -1,6 +1,6 @@
 """Benchmark: marketplace baskets (docs/shipping.md) — 200 lines from 20 sellers with 100 active promotions.
 
-    .venv/bin/python loadtests/bench_shipping.py [--calls 200] [--sellers 20] [--promotions 100]
+    .venv/bin/python loadtests/bench_shipping.py [--calls 200] [--sellers 20] [--promotions 100] [--offers 3]
     .venv/bin/python loadtests/bench_shipping.py --per-seller 50 --sizes 1000,200   # MAX_QUOTE_LINES's 1,000
 
 Serves `quote-service serve --workers 1` on a private redis-server and a scratch database seeded with
@@ -13,6 +13,11 @@ customer (no identical-request reuse), alternating 200-line baskets (every produ
 sees it (HTTP on localhost included) and the 200 ÷ 100 ratio of the medians. Targets: p99 <= 100 ms
 at 200 lines; the ratio <= 2.2. Last, the engine alone in this process on the same configuration
 (read back with the snapshot loader): CPU µs a quote at each size and their ratio.
+
+`--offers N` (docs/offers.md): every product is also sold by the next N sellers, each at its own price
+(±10 %) and stock; the items name only their products, so each line is sold from its best landed offer
+for Ankara (target: p99 <= 120 ms at 200 lines, the choice linear in the basket's offers). The engine alone
+then includes the offers' choice (`choose_offers`).
 
 `--per-seller` products each seller has (10: 200 products); `--sizes BIG,SMALL` the two basket sizes
 (default: every product and half of them). A size above 200 lines serves with MAX_QUOTE_LINES at it.
@@ -47,7 +52,7 @@ def _admin(http: httpx.Client) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def configure(base: str, sellers: int, promotions: int, per_seller: int = 10) -> list[str]:
+def configure(base: str, sellers: int, promotions: int, offers: int = 0, per_seller: int = 10) -> list[str]:
     """The sellers' products, profiles and the promotions; the products' ids, seller by seller."""
     rng = random.Random(64)
     with httpx.Client(base_url=base, timeout=30) as http:
@@ -74,6 +79,13 @@ def configure(base: str, sellers: int, promotions: int, per_seller: int = 10) ->
         for n in range(promotions):
             promotion = promotion_body(n, rng.choice(ids) if n % 10 == 8 else "")
             http.post("/api/v1/promotions", json=promotion, headers=admin).raise_for_status()
+        for index, product in enumerate(ids):  # docs/offers.md: the next `offers` sellers sell it too
+            owner = index // per_seller
+            for k in range(1, offers + 1):
+                seller = f"bench-seller-{(owner + k) % sellers:02d}"
+                body = {"product_id": product, "seller_id": seller, "current_price": f"{rng.randint(20, 990)}.00",
+                        "stock": rng.choice([0, 2, 1000])}  # fmt: skip
+                http.post("/api/v1/offers", json=body, headers=admin).raise_for_status()
     return ids
 
 
@@ -135,8 +147,11 @@ def served(base: str, key: str, ids: list[str], calls: int, sizes: tuple[int, in
                 response.raise_for_status()
                 if n >= WARM_UP:
                     took[size].append(elapsed)
-                shipments = len(response.json()["data"]["shipments"])
+                data = response.json()["data"]
+                shipments = len(data["shipments"])
+                from_offers = sum(1 for line in data["items"] if line.get("offer_id"))
     big, half = (summary(f"{size} lines", took[size]) for size in sizes)
+    print(f"lines sold from another seller's offer in the last quote: {from_offers}")
     print(f"{sizes[0]} lines from {shipments} sellers: {sizes[0]} ÷ {sizes[1]} lines, medians {big / half:.2f}x")
 
 
@@ -146,7 +161,8 @@ def engine_alone(database_url: str, ids: list[str], rounds: int, sizes: tuple[in
     from uuid import uuid4
 
     from quote_service.db.pool import create_pool
-    from quote_service.pricing.engine import price_quote
+    from quote_service.pricing.engine import price_quote, region_for
+    from quote_service.pricing.offers import choose_offers
     from quote_service.pricing.quote import CatalogProduct, CustomerContext, EngineDefaults, QuoteRequest
     from quote_service.snapshot.loader import load_snapshot
 
@@ -167,13 +183,22 @@ def engine_alone(database_url: str, ids: list[str], rounds: int, sizes: tuple[in
     rng, defaults, now = random.Random(9), EngineDefaults(), datetime.now(UTC)
     for size in sizes:
         requests = [msgspec.convert(basket(rng, ids, size, n), QuoteRequest) for n in range(rounds)]
-        cpu = []
-        for request in requests:
-            start = time.process_time()
-            price_quote(request, snapshot=snapshot, products=products, flash={}, defaults=defaults, now=now,
-                        customer=CustomerContext(customer_id=request.customer_id), quote_id=uuid4())  # fmt: skip
-            cpu.append((time.process_time() - start) * 1e6)
-        print(f"engine alone, {size} lines: {statistics.median(cpu[rounds // 4 :]):.0f} µs CPU a quote (median)")
+        for choosing in (False, True) if snapshot.offers is not None else (False,):
+            cpu = []
+            for request in requests:
+                start = time.process_time()
+                region, choices = region_for(request, snapshot=snapshot, defaults=defaults, now=now), None
+                if choosing:  # as the quote service: the offers' choice, then the engine
+                    choices = choose_offers(request, products, snapshot.offers, region, snapshot.shipping)
+                price_quote(request, snapshot=snapshot, products=products, flash={}, defaults=defaults, now=now,
+                            customer=CustomerContext(customer_id=request.customer_id), quote_id=uuid4(),
+                            region=region, offers=choices)  # fmt: skip
+                cpu.append((time.process_time() - start) * 1e6)
+            what = (
+                "with the offers' choice" if choosing else ("every line its product's own" if snapshot.offers else "")
+            )
+            median = statistics.median(cpu[rounds // 4 :])
+            print(f"engine alone, {size} lines{', ' + what if what else ''}: {median:.0f} µs CPU a quote (median)")
 
 
 def main(args: argparse.Namespace) -> None:
@@ -183,7 +208,7 @@ def main(args: argparse.Namespace) -> None:
         raise SystemExit(f"--sizes: two sizes BIG,SMALL with 0 < SMALL <= BIG <= {products} (the products)")
     limit = {"MAX_QUOTE_LINES": str(sizes[0])} if sizes[0] > 200 else {}
     with private_service(port=free_port(), workers=1, ready_seconds=args.ready_seconds, **limit) as service:
-        ids = configure(service.base, args.sellers, args.promotions, args.per_seller)
+        ids = configure(service.base, args.sellers, args.promotions, args.offers, args.per_seller)
         served(service.base, service.key, ids, args.calls, (sizes[0], sizes[1]))
         engine_alone(service.database_url, ids, args.engine_rounds, (sizes[0], sizes[1]))
 
@@ -196,5 +221,6 @@ if __name__ == "__main__":
     parser.add_argument("--per-seller", type=int, default=10, help="products each seller has")
     parser.add_argument("--sizes", default="", help="BIG,SMALL basket sizes (default: all products, half)")
     parser.add_argument("--engine-rounds", type=int, default=200)
+    parser.add_argument("--offers", type=int, default=0, help="other sellers' offers of every product")
     parser.add_argument("--ready-seconds", type=float, default=300, help="how long the server may take to start")
     main(parser.parse_args())

@@ -49,6 +49,7 @@ from quote_service.lifecycle.plugin import LIFECYCLE
 from quote_service.observability import metrics, stages
 from quote_service.observability.logging import configure_logging
 from quote_service.observability.tracing import configure_tracing, shutdown_tracing
+from quote_service.offers.plugin import OFFERS
 from quote_service.ofrep.openapi import document_ofrep
 from quote_service.ofrep.plugin import OFREP
 from quote_service.order_edits.plugin import ORDER_EDITS
@@ -94,6 +95,7 @@ DOMAINS: list[Domain] = [
     PRICE_LISTS,
     PROMOTIONS,
     SHIPPING,
+    OFFERS,
     INSTALLMENTS,
     EXTENSIONS,
     QUOTE_STORE,  # early: it drains into the pool and Redis, so it stops after everything later

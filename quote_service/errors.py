@@ -334,6 +334,7 @@ also(
     "MAX_CONCURRENT_SIMULATIONS what-if simulations are running in this process already; wait Retry-After seconds",
 )
 also(Conflict, "VERSION_CONFLICT", "after change", "Another version of the pricing rule landed first")
+also(Conflict, "OFFER_EXISTS", "no", "The seller already has an active offer of the product (or is its own seller)")
 also(Conflict, "RULE_RETIRED", "no", "The pricing rule was retired; POST it again to reinstate it")
 also(Conflict, "QUOTE_EXPIRED", "after change", "The quote is unknown or past valid_until: quote again")
 also(

@@ -39,6 +39,7 @@ ENTITY_TYPES = {
     "shipping_profiles": "shipping_profile",
     "installment_plans": "installment_plan",
     "extensions": "extension",
+    "offers": "offer",
 }
 """Configuration domain (audit/admin.py) → the entity type of its audit rows and change requests."""
 
@@ -54,6 +55,7 @@ _TABLES = {
     "installment_plan": ("installment_plans", "id", "uuid", ""),
     "extension": ("extensions", "id", "uuid", " - 'secret'"),
     "product": ("products", "id", "uuid", ""),
+    "offer": ("offers", "id", "uuid", ""),
     "approval_policy": ("approval_policies", "entity_type", "text", ""),
     "user": ("users", "id", "uuid", " - 'password_hash'"),
     "api_key": ("api_keys", "id", "uuid", " - 'key_hash'"),

@@ -34,6 +34,9 @@ _ROUTES: dict[str, list[str]] = {
         f"/api/v1/promotions/{_ID}",
         "/api/v1/coupons",
         f"/api/v1/coupons/{_ID}",
+        "/api/v1/offers",
+        f"/api/v1/offers/{_ID}",
+        f"/api/v1/offers/{_ID}/price-history",
     ],
     "POST": [
         "/api/v1/auth/logout",
@@ -42,15 +45,21 @@ _ROUTES: dict[str, list[str]] = {
         "/api/v1/shipping-profiles",
         "/api/v1/promotions",
         "/api/v1/coupons",
+        "/api/v1/offers",
     ],
-    "PATCH": [f"/api/v1/products/{_ID}", f"/api/v1/shipping-profiles/{_ID}"],
+    "PATCH": [f"/api/v1/products/{_ID}", f"/api/v1/shipping-profiles/{_ID}", f"/api/v1/offers/{_ID}"],
     "PUT": [
         f"/api/v1/products/{_ID}/price",
         f"/api/v1/shipping-profiles/{_ID}",
         f"/api/v1/promotions/{_ID}",
         f"/api/v1/coupons/{_ID}",
     ],
-    "DELETE": [f"/api/v1/shipping-profiles/{_ID}", f"/api/v1/promotions/{_ID}", f"/api/v1/coupons/{_ID}"],
+    "DELETE": [
+        f"/api/v1/offers/{_ID}",
+        f"/api/v1/shipping-profiles/{_ID}",
+        f"/api/v1/promotions/{_ID}",
+        f"/api/v1/coupons/{_ID}",
+    ],
 }
 _ALLOWED = {method: re.compile("|".join(f"(?:{p})" for p in paths) + "/?") for method, paths in _ROUTES.items()}
 

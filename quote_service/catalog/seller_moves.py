@@ -14,6 +14,7 @@ history source `seller`. Every write is audited with actor kind
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -27,6 +28,7 @@ from quote_service.catalog import repository
 from quote_service.catalog.schemas import ManualPrice, Product, ProductPatch, StockAdjust
 from quote_service.catalog.service import adjust_stock, check_product, product_from_row, update_product
 from quote_service.config import Settings
+from quote_service.db.pool import Connection, Pool
 from quote_service.errors import FieldError, NotFound, ValidationFailed, invalid
 from quote_service.pricing.price_moves import (
     PriceWrite,
@@ -123,6 +125,23 @@ async def _needs_approval(
 ) -> bool:
     """Whether a price in `given` moves further than SELLER_PRICE_CHANGE_APPROVAL_PERCENT from
     its current value or any the seller's own moves gave it inside the window."""
+
+    async def writes(conn: Connection, name: str, hours: int) -> list[asyncpg.Record]:
+        return await repository.price_writes(conn, product_id=current["id"], field=name, hours=hours)
+
+    return await moves_past_threshold(pool, current, given, settings, writes)
+
+
+PriceWrites = Callable[[Connection, str, int], Awaitable[list[asyncpg.Record]]]
+"""The audited writes of the last hours that changed a price field, newest first: (conn, field, hours)."""
+
+
+async def moves_past_threshold(
+    pool: Pool, current: asyncpg.Record, given: dict[str, Any], settings: Settings, read_writes: PriceWrites
+) -> bool:
+    """Whether `current_price` or `base_price` in `given` moves further than SELLER_PRICE_CHANGE_APPROVAL_PERCENT
+    from its current value or any price the seller's own moves gave it inside SELLER_PRICE_CHANGE_WINDOW_HOURS
+    (a product's, or an offer's: docs/offers.md)."""
     hours = settings.seller_price_change_window_hours
     for name in _APPROVED_PRICES:
         if name not in given or given[name] == current[name]:
@@ -130,7 +149,7 @@ async def _needs_approval(
         writes: list[PriceWrite] = []
         if hours > 0:
             async with pool.acquire() as conn:
-                rows = await repository.price_writes(conn, product_id=current["id"], field=name, hours=hours)
+                rows = await read_writes(conn, name, hours)
             writes = [PriceWrite(row["actor_kind"] == "seller", row["before"], row["after"]) for row in rows]
         references = seller_reference_prices(current[name], writes)
         if seller_move_needs_approval(

@@ -24,6 +24,7 @@ from quote_service.catalog import service as catalog
 from quote_service.catalog.schemas import ProductCreate
 from quote_service.cli.demo_activity import Activity, seed_activity
 from quote_service.cli.demo_market import seed_market
+from quote_service.cli.demo_offers import seed_offers
 from quote_service.cli.demo_payouts import seed_payouts
 from quote_service.cli.demo_shipping import seed_shipping_profiles
 from quote_service.cli.demo_taxes import seed_taxes
@@ -384,6 +385,7 @@ async def seed_demo(
     await seed_price_lists(pool)
     await seed_promotions(pool)
     await seed_shipping_profiles(pool)
+    await seed_offers(pool)
     await seed_market(pool, now=utcnow(), window_hours=settings.market_window_hours)
     history = await seed_history(pool, now=utcnow())
     if history is not None:

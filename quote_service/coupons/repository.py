@@ -54,6 +54,7 @@ def model_from_row(row: asyncpg.Record) -> Coupon:
         times_used=row["times_used"],
         funded_by=row["funded_by"],
         on_reduced_lines=row["on_reduced_lines"],
+        seller_id=row["seller_id"],
     )
 
 

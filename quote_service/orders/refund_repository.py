@@ -71,7 +71,8 @@ async def lines_with_refunds(conn: Connection, *, order_id: UUID) -> list[asyncp
                   COALESCE(l.commission_tax, 0) AS commission_tax,
                   COALESCE(sum(r.platform_contribution), 0) AS r_platform,
                   COALESCE(sum(r.commission_tax), 0) AS r_commission_tax,
-                  l.taxes, jsonb_agg(r.taxes) FILTER (WHERE r.taxes IS NOT NULL) AS r_taxes, l.commission_fees
+                  l.taxes, jsonb_agg(r.taxes) FILTER (WHERE r.taxes IS NOT NULL) AS r_taxes, l.commission_fees,
+                  l.offer_id
            FROM order_lines l
            LEFT JOIN refund_lines r ON r.order_id = l.order_id AND r.position = l.position
            WHERE l.order_id = $1 AND l.retired_by IS NULL

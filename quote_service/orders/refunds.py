@@ -41,6 +41,7 @@ from quote_service.coupons import counters as coupon_counters
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from quote_service.offers import stock as offer_stock
 from quote_service.orders import commission_record, shipment_repository, tax_record
 from quote_service.orders import refund_math as math
 from quote_service.orders import refund_repository as repository
@@ -441,17 +442,25 @@ async def _restock(
     """Units of catalog, price-list and flash-sale lines go back to their product's stock (request-priced lines
     have none); the product's row lock is taken in id order, as every stock writer does."""
     source = {r["position"]: r["price_source"] for r in rows}
+    sold_from = {r["position"]: r["offer_id"] for r in rows if r["offer_id"] is not None}
     back: dict[UUID, int] = {}
+    to_offers: dict[UUID, int] = {}
     for take in takes:
+        offer_id = sold_from.get(take.position)
+        if offer_id is not None:  # docs/offers.md: back to the offer that sold it
+            to_offers[offer_id] = to_offers.get(offer_id, 0) + take.quantity
+            continue
         if (source[take.position] in STOCKED_SOURCES or source[take.position] == "flash_sale") and _UUID.match(
             take.product_id
         ):
             pid = UUID(take.product_id)
             back[pid] = back.get(pid, 0) + take.quantity
     if not back:
+        await offer_stock.give_back(conn, to_offers)
         return
     present = {r["id"] for r in await catalog.lock_products(conn, product_ids=sorted(back))}
     back = {pid: n for pid, n in back.items() if pid in present}
+    await offer_stock.give_back(conn, to_offers)  # after the products' locks, as an order takes them
     if not back:
         return
     after = {r["id"]: r["stock"] for r in await catalog.add_stock(conn, deltas=back)}

@@ -181,9 +181,9 @@ async def insert_lines(
         """INSERT INTO order_lines (order_id, position, product_id, quantity, list_unit_price, unit_price,
                line_subtotal, discount, tax, tax_rate, price_source, flash_sale_id, category_id, seller_id,
                price_list_id, prices_include_tax, commission_category, commission_seller,
-               platform_contribution, commission_tax, taxes, edit_id, commission_fees)
+               platform_contribution, commission_tax, taxes, edit_id, commission_fees, offer_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                   $21, $22, $23)""",
+                   $21, $22, $23, $24)""",
         [
             (
                 order_id,
@@ -209,6 +209,7 @@ async def insert_lines(
                 None if taxes is None else taxes[position],
                 edit_id,
                 None if fees is None else fees[position],
+                line.offer_id if isinstance(line.offer_id, UUID) else None,
             )
             for position, line in enumerate(lines)
         ],

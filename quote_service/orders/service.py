@@ -49,6 +49,7 @@ from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, NotFound, QuantityLimitReached
 from quote_service.flash_sales.purchases import Purchases
+from quote_service.offers import stock as offer_stock
 from quote_service.orders import (
     commission_record,
     record_math,
@@ -322,6 +323,9 @@ async def _write_order(
             conn, quote_id=quote.quote_id, order_id=order_id, product_ids=ids, now=now
         )
         reservations.check_units(_first_lines(quote), wanted, locked, held, verb="ordered")
+    from_offers = reservations.offer_units(quote)
+    if from_offers:  # docs/offers.md: locked after the products, in id order, and never oversold
+        await offer_stock.take(conn, quote, from_offers)
     if quote.quantity_limits:  # docs/pricing.md#quantity-rules: counted again under the lock
         await check_unit_limits(conn, quote, now)
     coupons = _applied_coupons(quote)

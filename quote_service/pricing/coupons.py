@@ -73,6 +73,9 @@ class Coupon(msgspec.Struct, frozen=True, kw_only=True):
     """Who pays the discount (docs/orders-and-refunds.md#who-funds-a-discount)."""
     on_reduced_lines: OnReducedLines = "stack"
     """How it treats lines already reduced below their own price (docs/promotions.md#reduced-lines)."""
+    seller_id: str | None = None
+    """The seller whose own coupon it is (docs/sellers.md; None: the platform's): it discounts only that
+    seller's lines, never another seller's offer of the same product (docs/offers.md)."""
 
 
 def normalize_code(code: str) -> str:

@@ -106,6 +106,9 @@ def apply_coupons(
             or line.priced.category_id in coupon.category_ids
             or line.priced.product_id in coupon.product_ids
         ]
+        owner = coupon.seller_id  # a seller's own coupon: its own lines only (docs/offers.md)
+        if owner is not None:
+            targets = [line for line in targets if line.priced.seller_id == owner]
         lefts = [line.priced.subtotal - line.discount for line in targets]  # what is left of each line
         policy = coupon.on_reduced_lines
         if policy != "stack":  # docs/promotions.md#reduced-lines

@@ -37,6 +37,7 @@ from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, FlagSe
 from quote_service.pricing.hints import HintBasket, next_steps
 from quote_service.pricing.lines import HeldPrice, Line, held_lines, price_lines
 from quote_service.pricing.money import MAX_AMOUNT, ZERO, is_currency
+from quote_service.pricing.offers import Choice
 from quote_service.pricing.plan import RegionPlan, region_plan
 from quote_service.pricing.price_lists import PriceList, label
 from quote_service.pricing.promotion_deals import Outcome, apply_promotions
@@ -88,6 +89,7 @@ def price_quote(
     gifts: Mapping[str, GiftStock] | None = None,
     held: Sequence[HeldPrice] | None = None,
     external: ExternalPricing | None = None,
+    offers: Sequence[Choice | None] | None = None,
 ) -> Quote:
     """Price `request` under `snapshot` at `now` (API.md §5 steps 1-10).
 
@@ -101,6 +103,8 @@ def price_quote(
     item's price decided already (an order edit's basket, docs/orders-and-refunds.md#edits-and-exchanges):
     steps 1-4 then take these prices as they are. `external`: what tax and shipping extensions answered for
     this basket (docs/extensions.md), used as they are.
+    steps 1-4 then take these prices as they are. `offers`: each item's offer (`offers.choose_offers`; None:
+    no item has one), which prices its line and owns it (its seller).
     """
     if region is None:
         region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
@@ -127,6 +131,7 @@ def price_quote(
             price_lists=book,
             customer_group=None if book is None else label(customer.customer_group),
             channel=None if book is None else label(request.channel),
+            offers=offers,
         )
     else:
         lines = held_lines(request, region=region, held=held)
@@ -213,7 +218,7 @@ def price_quote(
         if wanted:
             parcels = split_shipments(
                 request, lines, region=region, book=snapshot.shipping, products=products, multiplier=multiplier,
-                outside=outside,
+                outside=outside, offers=offers,
             )  # fmt: skip
     elif request.shipping:
         refuse_choices(request.shipping, {})

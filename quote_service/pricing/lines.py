@@ -23,6 +23,7 @@ from uuid import UUID
 
 from quote_service.errors import CurrencyNotPriced, FieldError, ValidationFailed
 from quote_service.pricing.money import MAX_AMOUNT, ZERO, fits_minor_units, minor_units
+from quote_service.pricing.offers import Choice
 from quote_service.pricing.plan import Priced, RegionPlan
 from quote_service.pricing.price_lists import PriceBook
 from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer, PriceSource, QuoteRequest
@@ -144,8 +145,13 @@ def price_lines(
     price_lists: PriceBook | None = None,
     customer_group: str | None = None,
     channel: str | None = None,
+    offers: Sequence[Choice | None] | None = None,
 ) -> list[Line]:
     """Steps 1-4 for every item; `dynamic` False skips the price rules (dynamic pricing off).
+
+    `offers` (None: no item has one): each item's offer (docs/offers.md); another seller's offer prices
+    the line at its own price and floor, for its seller, with no flash sale or price list (those name the
+    product: its default offer).
 
     `price_lists` (None: the snapshot has none) may price a catalog line in the quote currency
     for the folded `customer_group` and `channel` (see `price_lists.PriceBook.select`).
@@ -169,13 +175,24 @@ def price_lines(
         price_list_id: UUID | None = None
         own_currency = False
         inclusive = False  # the list price is gross, tax included (docs/markets.md): from its list or its product
-        if product is not None and product.is_active:
+        choice = None if offers is None else offers[index]
+        if choice is not None and choice.offer is not None and product is not None:
+            if product.currency != currency:
+                message = f"the offer prices this product in {product.currency}, not {currency}"
+                mismatches.append(FieldError(f"items[{index}].offer_id", message))
+                continue
+            own_currency = False  # no flash sale: it names the product's own offer
+            source: PriceSource = "catalog"
+            list_unit, min_price = choice.offer.current_price, choice.offer.min_price
+            inclusive = product.prices_include_tax
+            category_id, seller_id, product_uuid = product.category_id, choice.seller_id, product.id
+        elif product is not None and product.is_active:
             selected = None
             if price_lists is not None:
                 selected = price_lists.select(currency, product.id.int, item.quantity, customer_group, channel, now)
             own_currency = product.currency == currency
             if selected is not None:
-                source: PriceSource = "price_list"
+                source = "price_list"
                 price_list_id = selected.price_list.id
                 inclusive = selected.price_list.prices_include_tax
                 # min_price is in the product's currency: it floors only a price in that currency.

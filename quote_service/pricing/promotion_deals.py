@@ -109,6 +109,9 @@ def _eligible(promotion: Promotion, line: Line) -> bool:
     priced = line.priced
     if priced.flash_sale_id is not None:
         return False
+    owner = promotion.seller_id  # a seller's own promotion: its own lines only (docs/offers.md)
+    if owner is not None and priced.seller_id != owner:
+        return False
     c = promotion.conditions
     if not c.category_ids and not c.product_ids:
         return True

@@ -212,6 +212,9 @@ class Promotion(msgspec.Struct, frozen=True, kw_only=True):
     budget_currency: str | None = None
     per_customer_limit: int | None = None
     on_reduced_lines: OnReducedLines = "stack"
+    seller_id: str | None = None
+    """The seller whose own promotion it is (docs/sellers.md; None: the platform's): it discounts only that
+    seller's lines, so another seller's offer of the same product (docs/offers.md) is not discounted."""
     """How it treats lines already reduced below their own price (docs/promotions.md#reduced-lines)."""
 
     @property

@@ -26,6 +26,7 @@ Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
 Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
 CountryCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2}\Z", description="ISO 3166-1 alpha-2")]
 CurrencyCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}\Z", description="ISO 4217")]
+OfferSelection = Literal["named", "best_landed"]
 PriceSource = Literal["catalog", "request", "flash_sale", "price_list", "gift"]
 STOCKED_SOURCES: frozenset[str] = frozenset({"catalog", "price_list", "gift"})
 """Lines whose units come from the product's catalog stock (a price list prices a catalog product;
@@ -45,6 +46,9 @@ class QuoteItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=50)] = []
     weight: StrictDecimal | None = None
     seller_id: ExternalId | None = None
+    """For a product with offers: that seller's offer (docs/offers.md); else the seller of a request-priced item."""
+    offer_id: ExternalId | None = None
+    """The offer the item is sold from (docs/offers.md); an unknown or inactive one is 422."""
 
 
 class Address(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -218,6 +222,14 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
     tax_rate: Decimal = Decimal(0)
     price_list_id: UUID | None = None
     """The price list that priced the line (`price_source: "price_list"`)."""
+    # Only on a line of a product that has offers (docs/offers.md), absent from every other line.
+    offer_id: Annotated[
+        UUID | UnsetType | None, msgspec.Meta(description="The offer that sells the line (null: the product's own).")
+    ] = UNSET
+    offer_selection: Annotated[
+        OfferSelection | UnsetType,
+        msgspec.Meta(description="`named` by the item (offer_id or seller_id), or the `best_landed` offer."),
+    ] = UNSET
     at_min_price: Annotated[
         bool,
         msgspec.Meta(

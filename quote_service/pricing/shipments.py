@@ -28,6 +28,7 @@ from quote_service.pricing.commission import commission_amount
 from quote_service.pricing.delivery import Fee, coordinates, delivery_fee, haversine_km
 from quote_service.pricing.lines import Line
 from quote_service.pricing.money import ZERO
+from quote_service.pricing.offers import Choice
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.promotions import FreeDelivery, Promotion, waived_fee
 from quote_service.pricing.quote import (
@@ -86,6 +87,7 @@ def split_shipments(
     products: Mapping[str, CatalogProduct],
     multiplier: Decimal | None,
     outside: Mapping[str | None, ShippingProfile] | None = None,
+    offers: Sequence[Choice | None] | None = None,
 ) -> Shipments | None:
     """The basket's shipments, each priced and its option selected (`lines` carry their discounts);
     None when no shipment has a profile here (the quote is then priced as without profiles). Raises
@@ -114,7 +116,7 @@ def split_shipments(
     if not found:
         refuse_choices(request.shipping, parcels)
         return None
-    _weigh(request, products, parcels)
+    _weigh(request, products, parcels, offers)
     points = coordinates(request.pickup_address, address)
     km = None if points is None else Decimal(f"{haversine_km(*points):.3f}")
     for parcel in parcels.values():
@@ -154,13 +156,23 @@ def refuse_choices(choices: Mapping[str, str] | None, offered: Mapping[str | Non
         raise ValidationFailed("unknown delivery option", details=errors)
 
 
-def _weigh(request: QuoteRequest, products: Mapping[str, CatalogProduct], parcels: Mapping[str | None, Parcel]) -> None:
-    """Each shipment's weight: its items' units times their catalog weight, else the item's `weight`."""
+def _weigh(
+    request: QuoteRequest,
+    products: Mapping[str, CatalogProduct],
+    parcels: Mapping[str | None, Parcel],
+    offers: Sequence[Choice | None] | None = None,
+) -> None:
+    """Each shipment's weight: its items' units times their catalog weight, else the item's `weight`
+    (an item sold from an offer weighs in its offer's seller's shipment)."""
     errors = []
     for index, item in enumerate(request.items):
         product = products.get(item.product_id)
-        if product is not None and product.is_active:
-            seller_id: str | None = product.seller_id
+        choice = None if offers is None else offers[index]
+        if product is not None and choice is not None:
+            seller_id: str | None = choice.seller_id
+            weight = product.weight if product.weight is not None else item.weight
+        elif product is not None and product.is_active:
+            seller_id = product.seller_id
             weight = product.weight if product.weight is not None else item.weight
         else:
             seller_id, weight = item.seller_id or request.seller_id, item.weight

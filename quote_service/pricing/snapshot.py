@@ -20,6 +20,7 @@ from quote_service.pricing.coupons import Coupon, CouponSet
 from quote_service.pricing.extensions import Extension, ExtensionBook
 from quote_service.pricing.flags import CompiledFlags, FeatureFlag, FlagSet
 from quote_service.pricing.flash import FlashSale, FlashSaleBook
+from quote_service.pricing.offers import OfferBook, SnapOffer
 from quote_service.pricing.price_lists import PriceBook, PriceList
 from quote_service.pricing.promotions import Promotion, PromotionBook
 from quote_service.pricing.quantity_book import QuantityBook
@@ -52,6 +53,9 @@ class ConfigSnapshot:
     extensions: ExtensionBook | None = field(default=None, compare=False)
     """Active tax and shipping extensions (None: there are none, and a quote pays one `is None` test for the
     feature; docs/extensions.md)."""
+    offers: OfferBook | None = field(default=None, compare=False)
+    """Active offers of catalog products (None: there are none, and a quote pays one `is None` test for
+    the feature; docs/offers.md)."""
     resolver: Resolver = field(init=False, repr=False, compare=False)
     """Memoized rule and rate lookups and pricing plans over `rules` and `commissions` (derived, never passed in)."""
     compiled_flags: CompiledFlags = field(init=False, repr=False, compare=False)
@@ -92,6 +96,8 @@ class ConfigSnapshot:
         shipping_profiles: Iterable[ShippingProfile] = (),
         quantity_rules: Mapping[str, QuantityRules] | None = None,
         extensions: Iterable[Extension] = (),
+        offers: Iterable[SnapOffer] = (),
+        offer_default_stock: Mapping[str, int] | None = None,
     ) -> ConfigSnapshot:
         """Index plain lists into a snapshot (price lists may come already compiled); `quantity_rules`:
         the products' own, by product id (the price-list entries' are in the lists)."""
@@ -108,6 +114,7 @@ class ConfigSnapshot:
             shipping=ShippingBook.of(shipping_profiles),
             quantity_rules=QuantityBook.of(quantity_rules or {}, book.ruled),
             extensions=ExtensionBook.of(extensions),
+            offers=OfferBook.of(offers, offer_default_stock),
         )
 
     def counts(self) -> dict[str, int]:
@@ -123,4 +130,5 @@ class ConfigSnapshot:
             "promotions": len(self.promotions),
             "shipping_profiles": 0 if self.shipping is None else len(self.shipping),
             "extensions": 0 if self.extensions is None else len(self.extensions),
+            "offers": 0 if self.offers is None else len(self.offers),
         }

@@ -61,6 +61,7 @@ def model_from_row(row: asyncpg.Record) -> Promotion:
         budget_currency=row["budget_currency"],
         per_customer_limit=row["per_customer_limit"],
         on_reduced_lines=row["on_reduced_lines"],
+        seller_id=row["seller_id"],
     )
 
 

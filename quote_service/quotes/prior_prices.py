@@ -37,6 +37,11 @@ SELECT t.product_id, t.started_at, (
 FROM unnest($1::uuid[], $2::timestamptz[]) AS t(product_id, started_at)
 """
 
+_OFFER_LOWEST = _LOWEST.replace("price_history h", "offer_price_history h").replace(
+    "h.product_id = t.product_id", "h.offer_id = t.product_id"
+)
+"""The same over an offer's own price history (docs/offers.md: the prior price is per offer)."""
+
 Key = tuple[UUID, datetime]
 
 
@@ -80,11 +85,13 @@ class PriorPrices:
         """Forget what was remembered (a started app the tests reuse)."""
         self._memo.clear()
 
-    async def lowest(self, wanted: set[Key]) -> dict[Key, Decimal | None]:
-        """The lowest catalog price in the 30 days before each start (None: no history then)."""
+    async def lowest(self, wanted: set[Key], *, offers: bool = False) -> dict[Key, Decimal | None]:
+        """The lowest catalog price in the 30 days before each start (None: no history then); `offers`: the keys
+        name offers, whose own price history is read (their ids are never a product's)."""
         missing = [key for key in wanted if key not in self._memo]
         if missing:
-            rows = await self._pool.fetch(_LOWEST, [k[0] for k in missing], [k[1] for k in missing])
+            sql = _OFFER_LOWEST if offers else _LOWEST
+            rows = await self._pool.fetch(sql, [k[0] for k in missing], [k[1] for k in missing])
             if len(self._memo) + len(rows) > _MEMO_LIMIT:
                 self._memo.clear()
             for row in rows:

@@ -12,10 +12,10 @@ import contextlib
 import dataclasses
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from datetime import datetime, timedelta
 from time import perf_counter_ns
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from msgspec import UNSET
@@ -47,9 +47,10 @@ from quote_service.observability.metrics import CACHE_LOOKUPS
 from quote_service.observability.stages import STAGES, record, watch_gate
 from quote_service.observability.tracing import stage
 from quote_service.pricing.coupons import Coupon, normalize_code
-from quote_service.pricing.engine import price_quote, region_for, served_flags
+from quote_service.pricing.engine import ServedFlags, price_quote, region_for, served_flags
 from quote_service.pricing.installments import InstallmentPlan, with_installments
 from quote_service.pricing.money import round_money
+from quote_service.pricing.offers import Choice, choose_offers, with_offers
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.price_lists import PriceBook
 from quote_service.pricing.promotions import PromotionBook
@@ -100,6 +101,20 @@ _Recent = tuple[bytes, bytes]
 """A remembered quote: what else its amounts depended on, encoded (see `_inputs`), and its JSON.
 A plain tuple of bytes: the garbage collector stops tracking it at its first look (a NamedTuple
 it would keep traversing, one more object per quote)."""
+
+
+class PricedWith(NamedTuple):
+    """What a quote was priced with, to price it again with its extensions' answers (docs/extensions.md)."""
+
+    snapshot: ConfigSnapshot
+    products: dict[str, CatalogProduct]
+    flash: dict[str, FlashOffer]
+    customer: CustomerContext
+    now: datetime
+    gifts: Any
+    region: RegionPlan | None
+    flags: ServedFlags | None
+    offers: Sequence[Choice | None] | None
 
 
 class PricedQuote(msgspec.Struct, frozen=True):
@@ -344,10 +359,21 @@ class QuoteService:
             first = request
             if extensions is not None and request.shipping and extensions.shipping:
                 first = msgspec.structs.replace(request, shipping=None)  # the choice may be an extension's option
+            # docs/offers.md: only a basket naming an offer, or holding a product that has offers, chooses; any
+            # other pays a test an item, no call (the cost budget, docs/hot-path.md#the-cost-budget).
+            choices = None
+            offered = snapshot.offers
+            for item in request.items:
+                if item.offer_id is not None or (offered is not None and item.product_id in offered.by_product):
+                    choices = choose_offers(request, products, offered, region, snapshot.shipping)
+                    break
             quote = price_quote(
                 first, snapshot=snapshot, products=products, flash=flash, customer=customer,
                 defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, flags=flags, gifts=gifts,
+                offers=choices,
             )  # fmt: skip
+            if choices is not None:
+                quote = msgspec.structs.replace(quote, items=with_offers(quote.items, request, choices))
         if (  # docs/extensions.md: a quote to a country no extension serves costs no call
             extensions is not None
             and self._extensions is not None
@@ -358,7 +384,8 @@ class QuoteService:
             )
             answers = await self._extensions.ask(calls, quote, request, deadline) if calls else None
             if answers is not None or first is not request:
-                quote = self._with_answers(answers, quote, request, snapshot, products, flash, customer, now, gifts)
+                priced = PricedWith(snapshot, products, flash, customer, now, gifts, region, flags, choices)
+                quote = self._with_answers(answers, quote, request, priced)
                 # A fallback quote is not handed out again: an identical request asks the extension again.
                 remember = remember and quote.warnings is UNSET
         if limits:
@@ -398,12 +425,7 @@ class QuoteService:
         answers: Answers | None,
         quote: Quote,
         request: QuoteRequest,
-        snapshot: ConfigSnapshot,
-        products: dict[str, CatalogProduct],
-        flash: dict[str, FlashOffer],
-        customer: CustomerContext,
-        now: datetime,
-        gifts: Any,
+        priced: PricedWith,
     ) -> Quote:
         """The quote priced again with what its extensions answered (docs/extensions.md); a 503 when one
         with `on_failure: reject` failed, the service's own rules and a warning for a `fallback` one.
@@ -413,10 +435,13 @@ class QuoteService:
             raise ExtensionUnavailable(f"The {rejecting[0].kind} extension {rejecting[0].id} did not answer usably")
         if answers is None or answers.external or request.shipping:
             quote = price_quote(
-                request, snapshot=snapshot, products=products, flash=flash, customer=customer,
-                defaults=self.defaults, now=now, quote_id=quote.quote_id, gifts=gifts,
+                request, snapshot=priced.snapshot, products=priced.products, flash=priced.flash,
+                customer=priced.customer, defaults=self.defaults, now=priced.now, quote_id=quote.quote_id,
+                region=priced.region, flags=priced.flags, gifts=priced.gifts, offers=priced.offers,
                 external=None if answers is None else answers.external,
             )  # fmt: skip
+            if priced.offers is not None:
+                quote = msgspec.structs.replace(quote, items=with_offers(quote.items, request, priced.offers))
         if answers is None:
             return quote
         warnings = [QuoteWarning.fallback(failed.id) for failed in answers.failed]
@@ -624,22 +649,34 @@ class QuoteService:
         assert self._prior_prices is not None
         promoted = [p.promotion_id for p in quote.applied_promotions if p.kind != "FREE_DELIVERY" and p.amount > 0]
         starts: dict[int, tuple[datetime, tuple[uuid.UUID, datetime] | None]] = {}
+        offered: set[tuple[uuid.UUID, datetime]] = set()
         for index, line in enumerate(quote.items):
             product = products.get(line.product_id)
+            offer_id = line.offer_id  # no isinstance: a call a line (the cost budget)
+            if offer_id is msgspec.UNSET:
+                offer_id = None
             started = reduction_start(
                 snapshot, now, line.product_id, line.category_id, line.flash_sale_id,
                 promoted if line.discount > 0 else (),
-                _campaign_since(product, line.price_list_id),
+                _campaign_since(product, line.price_list_id) if offer_id is None else None,
             )  # fmt: skip
             if started is None:
                 continue
-            # The history is the catalog price's: a price in a list, or in another currency, has none.
+            # The history is the catalog price's: a price in a list, or in another currency, has none. A line
+            # sold from another seller's offer has that offer's own history (docs/offers.md).
             own = product is not None and product.currency == quote.currency and line.price_list_id is None
-            starts[index] = (started, (product.id, started) if own and product is not None else None)
+            key = None
+            if own and product is not None:
+                key = (product.id, started) if offer_id is None else (offer_id, started)
+                if offer_id is not None:
+                    offered.add(key)
+            starts[index] = (started, key)
         if not starts:
             return quote
-        wanted = {key for _, key in starts.values() if key is not None}
+        wanted = {key for _, key in starts.values() if key is not None and key not in offered}
         lowest = await self._prior_prices.lowest(wanted) if wanted else {}
+        if offered:
+            lowest |= await self._prior_prices.lowest(offered, offers=True)
         items = list(quote.items)
         for index, (started, key) in starts.items():
             prior = lowest.get(key) if key is not None else None

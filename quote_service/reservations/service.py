@@ -67,8 +67,18 @@ def catalog_units(quote: Quote) -> dict[UUID, int]:
     come from their sale's own stock, request-priced lines take none; price-list lines are catalog units)."""
     wanted: dict[UUID, int] = defaultdict(int)
     for line in quote.items:
-        if line.price_source in STOCKED_SOURCES:
+        if line.price_source in STOCKED_SOURCES and not isinstance(line.offer_id, UUID):
             wanted[UUID(line.product_id)] += line.quantity
+    return dict(wanted)
+
+
+def offer_units(quote: Quote) -> dict[UUID, int]:
+    """Units per offer of a quote's lines sold from another seller's offer (docs/offers.md): they come from
+    the offer's stock, not the product's."""
+    wanted: dict[UUID, int] = defaultdict(int)
+    for line in quote.items:
+        if isinstance(line.offer_id, UUID):
+            wanted[line.offer_id] += line.quantity
     return dict(wanted)
 
 

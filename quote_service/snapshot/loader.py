@@ -11,6 +11,7 @@ from quote_service.db.pool import Connection, Pool
 from quote_service.extensions import repository as extensions
 from quote_service.flags import repository as flags
 from quote_service.flash_sales.repository import load_definitions
+from quote_service.offers.repository import load_active as load_offers
 from quote_service.price_lists import repository as price_lists
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.promotions import repository as promotions
@@ -29,6 +30,7 @@ async def read_snapshot(conn: Connection) -> ConfigSnapshot:
     """Every configuration table as `conn` sees it now (in its transaction: a what-if simulation
     reads its draft changes, written in a transaction it rolls back, this way)."""
     version = await read_version(conn)
+    offers, default_stock = await load_offers(conn)
     return ConfigSnapshot.build(
         version=version,
         rates=await commissions.load_active(conn),
@@ -41,4 +43,6 @@ async def read_snapshot(conn: Connection) -> ConfigSnapshot:
         shipping_profiles=await shipping.load_active(conn),
         quantity_rules=await quantity_rules(conn),
         extensions=await extensions.load_active(conn),
+        offers=offers,
+        offer_default_stock=default_stock,
     )

@@ -25,6 +25,7 @@ EventType = Literal[
     "order.refunded",
     "order.edited",
     "product.price_changed",
+    "offer.updated",
     "flash_sale.sold_out",
     "experiment.rolled_back",
     "reservation.expired",

@@ -429,7 +429,7 @@ async def configure_unused(served: Served, product_id: str) -> None:
     of another seller, and taxes as markets have them (docs/taxes.md): a compound TAX_RATE on another
     category, an EUR price list that rounds its own way, an installment plan; quantity rules on the list's
     entry and on its product (docs/pricing.md#quantity-rules: the caller made it with some); a tax and a shipping
-    extension for other countries (docs/extensions.md)."""
+    extension for other countries (docs/extensions.md); another seller's offer of that product (docs/offers.md)."""
     since = "2020-01-01T00:00:00Z"
     await served.made(
         "/api/v1/price-lists",
@@ -477,6 +477,10 @@ async def configure_unused(served: Served, product_id: str) -> None:
             "/api/v1/extensions",
             {"kind": kind, "url": f"https://{kind}.example.invalid/", "applies_to": {"countries": ["DE", "FR"]}},
         )
+    # Another seller's offer of the product (docs/offers.md): only a basket holding it chooses an offer.
+    await served.made(
+        "/api/v1/offers", {"product_id": product_id, "seller_id": "seller-other", "current_price": "20.00", "stock": 5}
+    )
 
 
 async def test_the_simple_body_within_budget_and_unused_features_cost_it_nothing(

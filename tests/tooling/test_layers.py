@@ -18,7 +18,7 @@ LAYERS = [
     "auth", "web", "health",
     "audit", "accounts", "webhooks",
     "catalog", "reservations", "commissions", "coupons", "rules", "price_lists", "promotions", "shipping",
-    "installments", "flags",
+    "offers", "installments", "flags",
     "ofrep",
     "repricing", "campaigns",
     "intelligence", "flash_sales", "unit_limits",

@@ -1,6 +1,6 @@
 "use strict";
 // The seller page: its own products' prices and stock (saved through the API as the seller), its
-// promotions, its statement, its balance and payouts (docs/sellers.md). Everything it shows is the seller's own.
+// offers of other sellers' products (docs/offers.md), promotions, its statement, its balance and payouts (docs/sellers.md). Everything it shows is the seller's own.
 (() => {
   const { api, el, money, cell, fillOr, fillTotals } = QS;
   const $ = id => document.getElementById(id);
@@ -77,6 +77,45 @@
     }), "No products yet.");
   }
 
+  // Its offers of other sellers' products (docs/offers.md): price, floor, stock and active, saved as one PATCH.
+  async function saveOffer(offer, row) {
+    const value = name => row.querySelector(`[data-field=${name}]`).value.trim();
+    const change = {};
+    if (value("price") !== offer.current_price) change.current_price = value("price");
+    if (value("floor") !== offer.min_price) change.min_price = value("floor");
+    const stock = Number(value("stock"));
+    if (!Number.isInteger(stock) || stock < 0) { say("stock must be a whole number, 0 or more", false); return; }
+    if (stock !== offer.stock) change.stock = stock;
+    const active = row.querySelector("[data-field=active]").checked;
+    if (active !== offer.is_active) change.is_active = active;
+    try {
+      const answer = await api("PATCH", `/api/v1/offers/${offer.id}`, change);
+      say(answer && answer.change_request_id
+        ? `Offer ${offer.id.slice(0, 8)}: the price change waits for the platform's approval (request ${answer.change_request_id}).`
+        : `Offer ${offer.id.slice(0, 8)} saved.`, true);
+      await offers();
+    } catch (error) {
+      const fields = (error.details || []).map(d => `${d.field} ${d.message}`).join("; ");
+      say(`Offer ${offer.id.slice(0, 8)}: ${fields || error.message}`, false);
+    }
+  }
+
+  async function offers() {
+    const page = await api("GET", "/api/v1/offers?limit=500");
+    fillOr($("offer-rows"), page.items.map(o => {
+      const row = el("tr", { class: "offer", "data-offer": o.id });
+      const active = el("input", { type: "checkbox", "aria-label": `Offer ${o.id} active`, "data-field": "active" });
+      active.checked = o.is_active;
+      row.append(cell(o.product_id), cell(o.condition), cell(o.currency),
+        el("td", { class: "num" }, input(o.current_price, `Price of offer ${o.id}`, { "data-field": "price", inputmode: "decimal" })),
+        el("td", { class: "num" }, input(o.min_price, `Floor of offer ${o.id}`, { "data-field": "floor", inputmode: "decimal" })),
+        el("td", { class: "num" }, input(String(o.stock), `Stock of offer ${o.id}`, { "data-field": "stock", inputmode: "numeric" })),
+        el("td", {}, active),
+        el("td", {}, el("button", { type: "button", class: "save", onclick: () => saveOffer(o, row) }, "Save")));
+      return row;
+    }), "No offers yet.");
+  }
+
   async function promotions() {
     const page = await api("GET", "/api/v1/promotions?limit=500");
     const offer = p => p.kind === "PERCENT_OFF" ? `${p.config.percent} % off` : p.kind.toLowerCase().replaceAll("_", " ");
@@ -105,7 +144,7 @@
   async function load() {
     try {
       seller = await api("GET", "/api/v1/sellers/me");
-      await Promise.all([products(), promotions(), statement(), payouts()]);
+      await Promise.all([products(), offers(), promotions(), statement(), payouts()]);
       $("status").textContent = `Acting for ${seller.seller_id}.`;
     } catch (error) {
       $("status").textContent = "";

@@ -4,6 +4,7 @@
 import { $, CHANNEL, remember, say } from "./store_ui.js";
 import { MAX_QUANTITY, addToBasket, onBasketChange, quantityOf } from "./store_basket.js";
 import { forgetSlots, offerSlot } from "./store_flash.js";
+import { sellersSlot } from "./store_sellers.js";
 import { trouble } from "./store_words.js";
 
 const { api, el, money } = QS;
@@ -55,6 +56,7 @@ function card(product) {
     el("p", { class: "price", "data-price-for": product.id }, money(product.current_price, product.currency)),
     stockNote(product) || "",
     offerSlot(product, quantity, message),
+    sellersSlot(product, quantity, message),
     // Above the quantity and button, which stay on each card's bottom edge, level across a row.
     message,
     el("div", { class: "buy" }, el("label", { for: "qty-" + product.id }, "Quantity"), quantity, add));

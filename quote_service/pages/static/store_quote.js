@@ -8,6 +8,7 @@ import { COUPON_REASONS, orderRefusal, quoteRefusal, trouble } from "./store_wor
 import { drawInstallments, installmentChoice } from "./store_installments.js";
 import { drawParcels, shippingChoices } from "./store_parcels.js";
 import { drawHints } from "./store_hints.js";
+import { onSellerPicked, pickedSeller } from "./store_sellers.js";
 
 const { api, el, money, clock, countdown } = QS;
 const SOURCES = { flash_sale: "flash price", price_list: "your price list", gift: "gift" };
@@ -118,7 +119,10 @@ async function ask(reserve) {
       customer_id: me.id, currency: basketCurrency(), channel: CHANNEL, coupon_codes: coupons, reserve_stock: reserve, hints: true,
       shipping: shippingChoices(), ...installmentChoice(),
       delivery_address: { city: $("city").value.trim(), country: $("country").value.trim().toUpperCase() },
-      items: lines.map(({ product, quantity }) => ({ product_id: product.id, quantity })),
+      items: lines.map(({ product, quantity }) => {
+        const seller = pickedSeller(product.id); // docs/offers.md: the shopper's pick, else the best landed offer
+        return seller ? { product_id: product.id, quantity, seller_id: seller } : { product_id: product.id, quantity };
+      }),
     });
   } catch (error) {
     tell((reserve ? "Checkout refused: " : "No quote: ") + quoteRefusal(error, lines), "error");
@@ -194,6 +198,13 @@ onBasketChange(() => {
   const held = Boolean(quote.reservation);
   release("");
   forget(held ? "The basket changed, so its held items were released: ask for a new quote." : "The basket changed: ask for a new quote.");
+});
+// Another seller picked for a product of the basket (docs/offers.md): the quote no longer describes it either.
+onSellerPicked(productId => {
+  if (!quote || !basketLines().some(line => line.product.id === productId)) return;
+  const held = Boolean(quote.reservation);
+  release("");
+  forget(held ? "You picked another seller, so the held items were released: ask for a new quote." : "You picked another seller: ask for a new quote.");
 });
 
 everySecond(now => {

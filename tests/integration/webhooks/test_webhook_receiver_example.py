@@ -158,6 +158,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "sequence": 7, "product_id": "p-1", "currency": "TRY", "old_price": "10.00", "new_price": "12.00",
         "source": "manual", "reason": None, "actor": "admin", "ref_id": None, "changed_at": AT,
     },
+    "offer.updated": {
+        "sequence": 17, "offer": {"id": "o-1", "product_id": "p-1", "seller_id": "seller-b", "current_price": "35.00"},
+    },
     "flash_sale.sold_out": {
         "sequence": 8, "flash_sale_id": "f-1", "name": "Spring", "product_id": "p-1", "allocated_stock": 5, "sold": 5,
     },

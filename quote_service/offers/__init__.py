@@ -1,0 +1,1 @@
+"""Offers: other sellers' prices, stock and condition for a catalog product (docs/offers.md)."""

@@ -1,0 +1,169 @@
+"""HTTP: /api/v1/offers (admin; a seller for its own, docs/sellers.md) and GET /api/v1/products/{id}/offers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from quote_service.audit import changes
+from quote_service.audit.admin import ConfigWriteDep, ask_approval, config_write
+from quote_service.auth.guards import requires_role
+from quote_service.auth.sellers import own_seller, owned_by
+from quote_service.config import Settings
+from quote_service.errors import NotFound
+from quote_service.offers import ranking, repository, service
+from quote_service.offers.schemas import Offer, OfferCreate, OfferPatch, OfferPriceChange, RankedOffer
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pricing.quote import ExternalId
+from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep
+from quote_service.web.envelope import Envelope, ok
+
+DOMAIN = "offers"
+Quantity = Annotated[int, QueryParameter(ge=1, le=10_000, description="Units, 1 to 10,000 (as a quote line).")]
+City = Annotated[str, QueryParameter(min_length=1, max_length=100)]
+Country = Annotated[str, QueryParameter(pattern=r"^[A-Za-z]{2}$")]
+
+
+class OfferController(Controller):
+    path = "/api/v1/offers"
+    tags = ["offers"]
+    guards = [requires_role("admin", "seller")]
+    dependencies = {"write": config_write(DOMAIN)}
+
+    @post("/", summary="Create an offer (a seller: its own)")
+    async def create(
+        self, data: JSONBody[OfferCreate], write: ConfigWriteDep, request: AuthedRequest
+    ) -> Envelope[Offer]:
+        offer = await service.create_offer(write.pool, data, caller=request.user, actor=write.actor)
+        return await write.saved(offer, "Offer created")
+
+    @get("/", summary="List offers, oldest first (keyset-paginated; a seller: its own)")
+    async def list_offers(
+        self,
+        read_pool: ReadPoolDep,
+        request: AuthedRequest,
+        product_id: FromQuery[UUID | None] = None,
+        seller_id: FromQuery[ExternalId | None] = None,
+        is_active: FromQuery[bool | None] = None,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[Offer]]:
+        own = own_seller(request.user)
+        if own is not None:
+            owned_by(request.user, seller_id or own, f"seller {seller_id}")
+            seller_id = own
+        after = decode_cursor(cursor, tuple[datetime, UUID], "offers")
+        async with read_pool.acquire() as conn:
+            rows = await repository.list_offers(
+                conn, product_id=product_id, seller_id=seller_id, is_active=is_active, after=after, limit=limit
+            )
+        caller = request.user
+        return ok(
+            page_of(
+                rows,
+                "offers",
+                limit=limit,
+                key=lambda r: (r["created_at"], r["id"]),
+                item=lambda r: service.as_seen_by(service.offer_from_row(r), caller),
+            )
+        )
+
+    @get("/{offer_id:uuid}", summary="Get an offer")
+    async def get_offer(self, offer_id: FromPath[UUID], pool: PoolDep, request: AuthedRequest) -> Envelope[Offer]:
+        row = await service.get_offer(pool, offer_id, request.user)
+        return ok(service.offer_from_row(row))
+
+    @patch(
+        "/{offer_id:uuid}",
+        summary="Change the fields sent (`is_active: false` frees the product and seller pair); a seller's "
+        "price move past SELLER_PRICE_CHANGE_APPROVAL_PERCENT becomes a change request (202)",
+    )
+    async def update(
+        self,
+        offer_id: FromPath[UUID],
+        data: JSONBody[OfferPatch],
+        write: ConfigWriteDep,
+        pool: PoolDep,
+        settings: NamedDependency[Settings],
+        config_store: ConfigStoreDep,
+        request: AuthedRequest,
+    ) -> Envelope[Offer]:
+        given = service.given_fields(data)
+        if own_seller(request.user) is not None:
+            offer, waiting = await service.seller_update(
+                pool, write.pool, request.user, offer_id, given, settings, actor=write.actor
+            )
+            if waiting is not None:
+                await config_store.changed(DOMAIN)  # what was written at once (stock) reaches the quote path
+                body = {k: str(v) if isinstance(v, Decimal) else v for k, v in waiting.items()}
+                await ask_approval(request, pool, "offer", body, as_write=("PATCH", f"/api/v1/offers/{offer_id}"))
+            assert offer is not None
+            return await write.saved(offer, "Offer updated")
+        replaying = changes.replaying(request)
+        by_seller = replaying is not None and replaying.author.get("kind") == "seller"
+        offer = await service.update_offer(
+            write.pool, offer_id, given, actor=write.actor, source="seller" if by_seller else "manual"
+        )
+        return await write.saved(offer, "Offer updated")
+
+    @delete("/{offer_id:uuid}", status_code=200, summary="Deactivate an offer")
+    async def deactivate(
+        self, offer_id: FromPath[UUID], write: ConfigWriteDep, pool: PoolDep, request: AuthedRequest
+    ) -> Envelope[Offer]:
+        await service.get_offer(pool, offer_id, request.user)
+        offer = await service.update_offer(write.pool, offer_id, {"is_active": False}, actor=write.actor)
+        return await write.saved(offer, "Offer deactivated")
+
+    @get("/{offer_id:uuid}/price-history", summary="The offer's price changes, newest first")
+    async def price_history(
+        self,
+        offer_id: FromPath[UUID],
+        pool: PoolDep,
+        request: AuthedRequest,
+        limit: FromQuery[Limit] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Envelope[Page[OfferPriceChange]]:
+        row = await service.get_offer(pool, offer_id, request.user)
+        before = decode_cursor(cursor, tuple[datetime, int], "offer-price-history")
+        async with pool.acquire() as conn:
+            rows = await repository.list_price_history(conn, offer_id=offer_id, before=before, limit=limit)
+        currency = row["currency"]
+        return ok(
+            page_of(
+                rows,
+                "offer-price-history",
+                limit=limit,
+                key=lambda r: (r["changed_at"], r["id"]),
+                item=lambda r: service.price_change_from_row(r, currency),
+            )
+        )
+
+
+@get(
+    "/api/v1/products/{product_id:uuid}/offers",
+    tags=["offers"],
+    summary="The product's offers with stock for a quantity, ranked by landed price at an address",
+)
+async def product_offers(
+    product_id: FromPath[UUID],
+    pool: PoolDep,
+    config_store: ConfigStoreDep,
+    quotes: NamedDependency[Any],  # the QuoteService (its engine defaults); typed Any: offers sit below quotes
+    request: AuthedRequest,
+    city: FromQuery[City],
+    country: FromQuery[Country],
+    quantity: FromQuery[Quantity] = 1,
+) -> Envelope[list[RankedOffer]]:
+    ranked = await ranking.rank(
+        pool, config_store.snapshot, product_id, city=city, country=country.upper(), quantity=quantity,
+        now=request.app.state.quote_clock(), defaults=quotes.defaults,
+    )  # fmt: skip
+    if ranked is None:
+        raise NotFound(f"product {product_id} not found")
+    return ok(ranked)

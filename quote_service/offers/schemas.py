@@ -1,0 +1,94 @@
+"""Offer payloads (docs/offers.md). Money is Decimal in, a string with the product currency's digits out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from quote_service.catalog.schemas import ExternalId, Reason, Stock
+from quote_service.validation import StrictDecimal
+
+Condition = Literal["new", "refurbished", "used"]
+OfferPriceSource = Literal["manual", "seller"]
+
+
+class OfferCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    product_id: UUID
+    seller_id: ExternalId | None = None
+    """Required for an admin; a seller's offer is its own (another seller's name: 403)."""
+    current_price: StrictDecimal
+    base_price: StrictDecimal | None = None
+    """Defaults to current_price."""
+    min_price: StrictDecimal = Decimal(0)
+    cost_price: StrictDecimal = Decimal(0)
+    stock: Stock = 0
+    condition: Condition = "new"
+    is_active: bool = True
+
+
+class OfferPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PATCH: only the fields given change; the resulting offer is checked whole."""
+
+    seller_id: ExternalId | UnsetType = UNSET
+    """Only the offer's own seller (a seller naming another: 403)."""
+    current_price: StrictDecimal | UnsetType = UNSET
+    base_price: StrictDecimal | UnsetType = UNSET
+    min_price: StrictDecimal | UnsetType = UNSET
+    cost_price: StrictDecimal | UnsetType = UNSET
+    stock: Stock | UnsetType = UNSET
+    condition: Condition | UnsetType = UNSET
+    is_active: bool | UnsetType = UNSET
+    price_change_reason: Reason | UnsetType = UNSET
+
+
+class Offer(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    product_id: UUID
+    seller_id: str
+    currency: str
+    """The product's currency (an offer has no currency of its own)."""
+    current_price: Decimal
+    base_price: Decimal
+    min_price: Decimal | UnsetType = UNSET
+    """Admins, service keys and the offer's seller only."""
+    cost_price: Decimal | UnsetType = UNSET
+    """Admins, service keys and the offer's seller only."""
+    stock: int
+    condition: Condition
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class OfferPriceChange(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    offer_id: UUID
+    old_price: Decimal | None
+    new_price: Decimal
+    reason: str
+    source: OfferPriceSource
+    actor: str
+    changed_at: datetime
+
+
+class RankedOffer(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of GET /products/{id}/offers: what this seller's offer costs delivered."""
+
+    offer_id: UUID | None
+    """None: the product's own (default) offer."""
+    seller_id: str
+    is_default: bool
+    currency: str
+    unit_price: Decimal
+    delivery_fee: Decimal
+    landed_price: Decimal
+    """unit_price x quantity + delivery_fee."""
+    eta_days_min: int | None
+    eta_days_max: int | None
+    stock: int
+    condition: Condition

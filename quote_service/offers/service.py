@@ -1,0 +1,234 @@
+"""Offer writes (docs/offers.md): invariants, one active offer per (product, seller), price history per
+offer, `offer.updated`, all in the write's transaction; a seller's own offers inside its guardrails.
+
+Writes go through an audited pool (the audit log's actor), and the offers' trigger bumps the
+configuration version (the quote path reads offers from the snapshot)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from quote_service.auth.schemas import Principal
+from quote_service.auth.sellers import own_seller
+from quote_service.catalog import repository as catalog
+from quote_service.catalog.seller_moves import moves_past_threshold
+from quote_service.catalog.service import check_product
+from quote_service.config import Settings
+from quote_service.db.pool import Connection, Pool
+from quote_service.errors import FieldError, Forbidden, NotFound, ValidationFailed, invalid
+from quote_service.offers import repository
+from quote_service.offers.repository import offer_exists_error
+from quote_service.offers.schemas import Offer, OfferCreate, OfferPatch, OfferPriceChange, OfferPriceSource
+from quote_service.pricing import money
+from quote_service.pricing.price_moves import seller_floor_problem
+from quote_service.webhooks import events
+
+PRICE_FIELDS = ("base_price", "current_price", "min_price", "cost_price")
+SELLER_FIELDS = frozenset(
+    {"seller_id", "current_price", "base_price", "min_price", "stock", "condition", "is_active", "price_change_reason"}
+)
+"""What a seller's PATCH of its own offer may send (cost_price is an admin's, as on products)."""
+_APPROVED_PRICES = ("current_price", "base_price")
+"""The prices a move of which may need an admin's approval."""
+
+
+def offer_from_row(row: asyncpg.Record) -> Offer:
+    currency = row["currency"]
+    prices = {name: money.round_money(row[name], currency) for name in PRICE_FIELDS}
+    return Offer(
+        id=row["id"],
+        product_id=row["product_id"],
+        seller_id=row["seller_id"],
+        currency=currency,
+        stock=row["stock"],
+        condition=row["condition"],
+        is_active=row["is_active"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        **prices,
+    )
+
+
+def as_seen_by(offer: Offer, caller: Principal) -> Offer:
+    """min_price and cost_price for admins, service keys and the offer's own seller only."""
+    if caller.role in ("admin", "service") or own_seller(caller) == offer.seller_id:
+        return offer
+    return msgspec.structs.replace(offer, min_price=msgspec.UNSET, cost_price=msgspec.UNSET)
+
+
+def price_change_from_row(row: asyncpg.Record, currency: str) -> OfferPriceChange:
+    old = row["old_price"]
+    return OfferPriceChange(
+        id=row["id"],
+        offer_id=row["offer_id"],
+        old_price=None if old is None else money.round_money(old, currency),
+        new_price=money.round_money(row["new_price"], currency),
+        reason=row["reason"],
+        source=row["source"],
+        actor=row["actor"],
+        changed_at=row["changed_at"],
+    )
+
+
+def _check(fields: dict[str, Any]) -> None:
+    """422 listing every broken rule (as a product's): amounts in the currency, 0 <= cost <= min <= current."""
+    try:
+        check_product(fields)
+    except ValidationFailed as exc:
+        raise ValidationFailed(str(exc).replace("Invalid product", "Invalid offer", 1), details=exc.details) from None
+
+
+async def _emit(conn: Connection, offer_id: UUID) -> Offer:
+    row = await repository.get_offer(conn, offer_id=offer_id)
+    assert row is not None
+    offer = offer_from_row(row)
+    await events.emit(conn, "offer.updated", {"offer": offer})
+    return offer
+
+
+def seller_of_write(caller: Principal | None, named: str | None, field: str = "seller_id") -> str:
+    """The seller an offer write is in the name of: a seller's own (naming another: 403), else `named` (required).
+    `caller` None: the service itself (seed-demo), as an admin."""
+    own = None if caller is None else own_seller(caller)
+    if own is not None:
+        if named not in (None, own):
+            raise Forbidden(
+                "a seller creates and changes offers in its own name only",
+                details=[FieldError(field, "is another seller")],
+            )
+        return own
+    if named is None:
+        raise invalid(field, "is required")
+    return named
+
+
+async def create_offer(pool: Pool, data: OfferCreate, *, caller: Principal | None, actor: str) -> Offer:
+    """Insert an offer, its first price-history row and `offer.updated` in one transaction (`caller` None:
+    the service itself, as an admin)."""
+    seller_id = seller_of_write(caller, data.seller_id)
+    source: OfferPriceSource = "seller" if caller is not None and own_seller(caller) is not None else "manual"
+    fields = msgspec.structs.asdict(data)
+    fields["seller_id"] = seller_id
+    if fields["base_price"] is None:
+        fields["base_price"] = data.current_price
+    async with pool.acquire() as conn, conn.transaction():
+        product = await catalog.get_product(conn, product_id=data.product_id, for_update=True)
+        if product is None:
+            raise invalid("product_id", f"no product {data.product_id}")
+        fields["currency"] = product["currency"]
+        _check(fields)
+        if fields["is_active"] and product["seller_id"] == seller_id:
+            raise offer_exists_error(data.product_id, seller_id)
+        row = await repository.insert_offer(conn, fields=fields)
+        await repository.move_price(
+            conn,
+            offer_id=row["id"],
+            old=None,
+            new=row["current_price"],
+            source=source,
+            reason="offer created",
+            actor=actor,
+        )
+        return await _emit(conn, row["id"])
+
+
+async def get_offer(pool: Pool, offer_id: UUID, caller: Principal) -> asyncpg.Record:
+    """The offer's row, when the caller may see it (a seller: its own only, else 404 as unknown)."""
+    async with pool.acquire() as conn:
+        row = await repository.get_offer(conn, offer_id=offer_id)
+    own = own_seller(caller)
+    if row is None or (own is not None and row["seller_id"] != own):
+        raise NotFound(f"offer {offer_id} not found")
+    return row
+
+
+def given_fields(data: OfferPatch | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(data, dict):
+        return dict(data)
+    return {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+
+
+async def update_offer(
+    pool: Pool, offer_id: UUID, given: dict[str, Any], *, actor: str, source: OfferPriceSource = "manual"
+) -> Offer:
+    """Apply a partial change under the offer's row lock; a price move gets its history row."""
+    given = dict(given)
+    reason = given.pop("price_change_reason", None) or "manual update"
+    async with pool.acquire() as conn, conn.transaction():
+        current = await repository.get_offer(conn, offer_id=offer_id, for_update=True)
+        if current is None:
+            raise NotFound(f"offer {offer_id} not found")
+        fields = {**dict(current), **given}
+        _check(fields)
+        if fields["is_active"] and (given.get("is_active") or "seller_id" in given):
+            product = await catalog.get_product(conn, product_id=current["product_id"])
+            if product is not None and product["seller_id"] == fields["seller_id"]:
+                raise offer_exists_error(current["product_id"], fields["seller_id"])
+        new_price: Decimal = fields["current_price"]
+        old_price: Decimal = current["current_price"]
+        # Raising, the price goes first, lowering, last: every step keeps cost <= min <= current.
+        if new_price > old_price:
+            await repository.move_price(
+                conn, offer_id=offer_id, old=old_price, new=new_price, source=source, reason=reason, actor=actor
+            )
+        await repository.update_offer(conn, offer_id=offer_id, fields=fields)
+        if new_price < old_price:
+            await repository.move_price(
+                conn, offer_id=offer_id, old=old_price, new=new_price, source=source, reason=reason, actor=actor
+            )
+        return await _emit(conn, offer_id)
+
+
+async def seller_update(
+    pool: Pool,
+    audited: Pool,
+    caller: Principal,
+    offer_id: UUID,
+    given: dict[str, Any],
+    settings: Settings,
+    *,
+    actor: str,
+) -> tuple[Offer | None, dict[str, Any] | None]:
+    """A seller's PATCH of its own offer: the fields it may send, min_price's margin over cost, and the
+    approval threshold of its price moves. Returns (the offer, None) when written, or (None, the price
+    fields to store as a change request) when a price moves further than SELLER_PRICE_CHANGE_APPROVAL_PERCENT
+    from its references (the other fields sent, stock included, are written at once, as a product's stock is)."""
+    refused = sorted(set(given) - SELLER_FIELDS)
+    if refused:
+        raise ValidationFailed(
+            "A seller may not change " + ", ".join(refused),
+            details=[FieldError(name, "a seller may not change this field") for name in refused],
+        )
+    current = await get_offer(pool, offer_id, caller)
+    seller_of_write(caller, given.get("seller_id"))
+    given.pop("seller_id", None)
+    _check({**dict(current), **given})
+    if "min_price" in given:
+        problem = seller_floor_problem(
+            min_price=given["min_price"],
+            cost_price=current["cost_price"],
+            margin_percent=settings.min_seller_margin_percent,
+            currency=current["currency"],
+        )
+        if problem is not None:
+            raise invalid("min_price", problem)
+    if await _needs_approval(pool, current, given, settings):
+        prices = {k: given.pop(k) for k in (*_APPROVED_PRICES, "min_price", "price_change_reason") if k in given}
+        if given:
+            await update_offer(audited, offer_id, given, actor=actor, source="seller")
+        return None, prices
+    return await update_offer(audited, offer_id, given, actor=actor, source="seller"), None
+
+
+async def _needs_approval(pool: Pool, current: asyncpg.Record, given: dict[str, Any], settings: Settings) -> bool:
+    """As a product's (catalog/seller_moves.py), on the offer's own audited price writes."""
+
+    async def writes(conn: Connection, name: str, hours: int) -> list[asyncpg.Record]:
+        return await repository.price_writes(conn, offer_id=current["id"], field=name, hours=hours)
+
+    return await moves_past_threshold(pool, current, given, settings, writes)
