@@ -18,7 +18,7 @@ LAYERS = [
     "auth", "web", "health",
     "audit", "accounts", "webhooks",
     "catalog", "reservations", "commissions", "coupons", "rules", "price_lists", "promotions", "shipping",
-    "offers", "installments", "flags",
+    "offers", "installments", "flags", "extensions",
     "ofrep",
     "repricing", "campaigns",
     "intelligence", "flash_sales", "unit_limits",
