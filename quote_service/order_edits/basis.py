@@ -86,6 +86,7 @@ def kept_lines(rows: Sequence[asyncpg.Record], products: Mapping[str, CatalogPro
                     price_list_id=r["price_list_id"],
                 ),
                 is_gift=r["price_source"] == "gift",
+                offer_id=r["offer_id"],
             )
         )
     return kept

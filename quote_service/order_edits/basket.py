@@ -38,6 +38,8 @@ class BasketLine:
     """The order line it keeps (its `line`); None: an addition."""
     weight: Decimal | None = None
     """The item's stated weight (an addition's), for a shipment priced by weight."""
+    offer_id: UUID | None = None
+    """The offer it was sold from (docs/offers.md); None: its product's own (default) offer."""
 
 
 @dataclass(frozen=True)
@@ -49,12 +51,27 @@ class KeptLine:
     quantity: int
     price: HeldPrice
     is_gift: bool = False
+    offer_id: UUID | None = None
+    """The offer the line was sold from (docs/offers.md); None: its product's own."""
+
+
+OFFER_LINES = (
+    "an edit takes out or puts in units of a product's own offer only: units sold from another seller's offer"
+    " are given back by a refund, and an item naming an offer is ordered anew (docs/offers.md)"
+)
 
 
 def edited_basket(kept: Sequence[KeptLine], edit: EditCreate, added: Sequence[BasketLine]) -> list[BasketLine]:
     """The basket after `edit`; `added`: the additions priced today, `replace[i].with` items first, then
     `add`'s, in request order (as `additions` lists them)."""
-    basket = [BasketLine(k.product_id, k.quantity, k.price, k.position) for k in kept if not k.is_gift and k.quantity]
+    for field, item in additions(edit):
+        if item.offer_id is not None:
+            raise ValidationFailed(OFFER_LINES, details=[FieldError(f"{field}.offer_id", OFFER_LINES)])
+    basket = [
+        BasketLine(k.product_id, k.quantity, k.price, k.position, offer_id=k.offer_id)
+        for k in kept
+        if not k.is_gift and k.quantity
+    ]
     for index, entry in enumerate(edit.remove):
         basket = _take(basket, entry, f"remove[{index}]")
     incoming = iter(added)
@@ -78,13 +95,20 @@ def additions(edit: EditCreate) -> list[tuple[str, QuoteItemIn]]:
 
 def _take(basket: list[BasketLine], entry: EditRemove, field: str) -> list[BasketLine]:
     """`entry`'s units taken out of `basket`'s lines of its product, the newest line first."""
+    if isinstance(entry.offer_id, UUID):
+        raise ValidationFailed(OFFER_LINES, details=[FieldError(f"{field}.offer_id", OFFER_LINES)])
     if not isinstance(entry.product_id, str):
-        # An order holds no offer's line yet (docs/offers.md): an offer named is never in it.
-        named = "offer_id" if isinstance(entry.offer_id, UUID) else "product_id"
-        message = "no line of this offer in the order" if named == "offer_id" else "name the product_id"
-        raise ValidationFailed(message, details=[FieldError(f"{field}.{named}", message)])
+        message = "name the product_id"
+        raise ValidationFailed(message, details=[FieldError(f"{field}.product_id", message)])
     product_id = entry.product_id
     candidates = [i for i, line in enumerate(basket) if line.product_id == product_id]
+    own = [i for i in candidates if basket[i].offer_id is None]  # the product's own offer's lines
+    if isinstance(entry.line, int):
+        offered = any(basket[i].position == entry.line and basket[i].offer_id is not None for i in candidates)
+    else:
+        offered, candidates = bool(candidates) and not own, own
+    if offered:
+        raise ValidationFailed(OFFER_LINES, details=[FieldError(f"{field}.product_id", OFFER_LINES)])
     if not isinstance(entry.line, int) and len({basket[i].price.seller_id for i in candidates}) > 1:
         message = f"product {product_id} is on lines of different sellers: name the line"
         raise ValidationFailed(message, details=[FieldError(f"{field}.line", message)])

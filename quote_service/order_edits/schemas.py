@@ -23,7 +23,8 @@ class EditRemove(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     product_id: ExternalId | UnsetType = UNSET
     offer_id: UUID | UnsetType = UNSET
-    """An offer's line (docs/offers.md); an order holds none of its own yet, so naming one is 422."""
+    """An offer's line (docs/offers.md): an edit does not take units out of one (a refund does), so naming one
+    is 422."""
     quantity: Quantity
     line: Annotated[int, msgspec.Meta(ge=0, le=100_000)] | UnsetType = UNSET
     """The order line to take them from (its `line` number): needed only when the product is on lines of

@@ -85,3 +85,24 @@ def test_a_product_on_lines_of_two_sellers_needs_the_line() -> None:
     assert [d.field for d in refused.value.details] == ["remove[0].line"]
     chosen = edited_basket(kept, edit(remove=[{"product_id": CASE, "quantity": 1, "line": 1}]), [])
     assert shape(chosen) == [(CASE, 1, D("25.50"), 0)]
+
+
+def test_units_sold_from_another_sellers_offer_are_not_edited() -> None:
+    """An edit moves a product's own stock only: an offer's units come back by a refund (docs/offers.md)."""
+    offer = uuid.uuid4()
+    kept = [KeptLine(0, CASE, 2, price("25.50", "s-2"), offer_id=offer), KeptLine(1, CASE, 1, price("30.00"))]
+    taken = edited_basket(kept, edit(remove=[{"product_id": CASE, "quantity": 1}]), [])
+    assert [(line.position, line.quantity, line.offer_id) for line in taken] == [(0, 2, offer)]  # the own line's
+    refused_edits: list[tuple[EditCreate, str]] = [
+        (edit(remove=[{"product_id": CASE, "quantity": 1, "line": 0}]), "remove[0].product_id"),
+        (edit(remove=[{"offer_id": str(offer), "quantity": 1}]), "remove[0].offer_id"),
+        (edit(add=[{"product_id": CASE, "quantity": 1, "offer_id": str(offer)}]), "add[0].offer_id"),
+    ]
+    for body, field in refused_edits:
+        with pytest.raises(ValidationFailed) as refused:
+            edited_basket(kept, body, [])
+        assert [d.field for d in refused.value.details] == [field]
+    only_offer = [KeptLine(0, CASE, 2, price("25.50", "s-2"), offer_id=offer)]
+    with pytest.raises(ValidationFailed) as refused:
+        edited_basket(only_offer, edit(remove=[{"product_id": CASE, "quantity": 1}]), [])
+    assert [d.field for d in refused.value.details] == ["remove[0].product_id"]
