@@ -7,7 +7,7 @@ extension's `timeout_ms`, never past the quote's deadline less a margin for pric
 
     failure reason      what happened
     timeout             no answer within the time above
-    connection_error    refused, reset, DNS: any transport error
+    connection_error    refused, reset, DNS: any transport error; an address the URL rules refuse
     http_error          an answer other than 2xx (a redirect included)
     malformed           not JSON of the answer's shape
     invalid             an amount, rate or line the quote cannot use (pricing/external.py)
@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
+import httpcore
 import httpx
 import msgspec
 
@@ -44,6 +45,7 @@ from quote_service.pricing.quote import Quote, QuoteRequest
 from quote_service.pricing.shipping import ShippingProfile
 from quote_service.pricing.taxes import LineTax
 from quote_service.webhooks import signing
+from quote_service.webhooks.transport import GuardedBackend
 
 FAILURES_TO_OPEN = 5
 OPEN_SECONDS = 30.0
@@ -110,22 +112,37 @@ class _Failed(Exception):
         self.reason = reason
 
 
+def guarded_client(*, allow_private: bool) -> httpx.AsyncClient:
+    """The kept-alive client, connecting only to addresses the webhook URL rules allow, checked when it
+    connects (webhooks/transport.py: the host resolved once, the TCP connection made to a checked address),
+    so a name re-pointed at an internal address after the extension was saved is still refused."""
+    transport = httpx.AsyncHTTPTransport(retries=0)
+    # httpx takes no network backend of its own: its connection pool, made with the guarded one.
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=200,
+        max_keepalive_connections=100,
+        keepalive_expiry=60.0,
+        retries=0,
+        network_backend=GuardedBackend(allow_private=allow_private),
+    )
+    return httpx.AsyncClient(
+        transport=transport, follow_redirects=False, trust_env=False, headers={"user-agent": "quote-service-extensions"}
+    )
+
+
 class ExtensionCaller:
     """The process's caller of extensions (one client, one circuit per extension)."""
 
     def __init__(
         self,
         *,
+        allow_private: bool = False,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        self._client = client or httpx.AsyncClient(
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=60.0),
-            headers={"user-agent": "quote-service-extensions"},
-        )
+        self._client = client or guarded_client(allow_private=allow_private)
         self.clock = clock
         """Monotonic seconds the circuits read (tests move it)."""
         self._wall = wall

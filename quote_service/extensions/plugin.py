@@ -14,7 +14,7 @@ from quote_service.web.domain import Domain, Startup
 
 
 async def start(ctx: Startup) -> Mapping[str, Any]:
-    caller = ExtensionCaller()
+    caller = ExtensionCaller(allow_private=ctx.settings.webhook_allow_private)
     ctx.on_stop("extension client", caller.aclose)
     return {"extension_caller": caller}
 
