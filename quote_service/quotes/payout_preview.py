@@ -8,6 +8,8 @@ are left out (the preview prices the seller's own price), and so are automatic p
 `with_promotions`; coupons never apply. The payout is the seller statement's (`pricing.payout`), so ordering
 the same basket at that price pays exactly that. With `target_payout` the price is searched over that real
 pricing (`pricing.payout.smallest_price`), from the product's `min_price` (a seller cannot price below it).
+An `offer_id` (docs/offers.md) previews the seller's offer of a product instead: the line is the offer's (its
+seller, its price and its min_price), as a quote naming that offer prices it.
 """
 
 from __future__ import annotations
@@ -47,8 +49,10 @@ Place = Annotated[str, msgspec.Meta(min_length=1, max_length=100, description="A
 class PayoutPreviewRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What to price: one of the seller's products, at a price or for a payout (neither: its current price)."""
 
-    product_id: UUID
-    """An active catalog product of the seller."""
+    product_id: UUID | None = None
+    """An active catalog product of the seller (or `offer_id`)."""
+    offer_id: UUID | None = None
+    """An active offer of the seller (docs/offers.md), instead of `product_id`."""
     quantity: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1
     unit_price: StrictDecimal | None = None
     """The price to preview (the product's current_price as the seller would set it), at least its min_price."""
@@ -79,6 +83,8 @@ class PayoutPreview(msgspec.Struct, frozen=True, kw_only=True):
     product_id: UUID
     seller_id: str
     currency: str
+    offer_id: UUID | UnsetType = UNSET
+    """The offer previewed (only when one was named)."""
     quantity: int
     unit_price: Decimal
     """The price previewed: the one asked, the current price, or the smallest one that pays target_payout."""
@@ -103,9 +109,7 @@ async def payout_preview(
 ) -> PayoutPreview:
     """Price the seller's product as asked and answer its payout (module docstring)."""
     owned_by(caller, seller_id, f"seller {seller_id}")
-    product = await quotes.catalog_product(data.product_id)
-    if product is None or not product.is_active or product.seller_id != seller_id:
-        raise invalid("product_id", f"not an active catalog product of seller {seller_id}")
+    product = await _sold(quotes, seller_id, data)
     currency = _currency(data, product)
     price_of = _Pricer(quotes, product, data, currency)
     if data.target_payout is None:
@@ -131,6 +135,26 @@ async def payout_preview(
     price = Decimal(found).scaleb(-minor_units(currency))
     quote = price_of(price)
     return msgspec.structs.replace(_shown(data, product, price, quote, price_of.payout(quote)), target_payout=target)
+
+
+async def _sold(quotes: QuoteService, seller_id: str, data: PayoutPreviewRequest) -> CatalogProduct:
+    """The line previewed: the seller's product, or its offer of a product as that product's line (its seller,
+    price and min_price)."""
+    if (data.product_id is None) == (data.offer_id is None):
+        raise invalid("product_id", "name the product_id, or the offer_id of one of the seller's offers")
+    if data.product_id is not None:
+        product = await quotes.catalog_product(data.product_id)
+        if product is None or not product.is_active or product.seller_id != seller_id:
+            raise invalid("product_id", f"not an active catalog product of seller {seller_id}")
+        return product
+    offers = quotes.preview_config(promotions=False).offers
+    offer = None if offers is None else offers.by_id.get(str(data.offer_id))
+    offered = None if offer is None else await quotes.catalog_product(offer.product_id)
+    if offer is None or offer.seller_id != seller_id or offered is None or not offered.is_active:
+        raise invalid("offer_id", f"not an active offer of seller {seller_id} of an active product")
+    return msgspec.structs.replace(
+        offered, seller_id=offer.seller_id, current_price=offer.current_price, min_price=offer.min_price
+    )
 
 
 class _Pricer:
@@ -222,4 +246,5 @@ def _shown(
         delivery_fee=paid.delivery_fee,
         payout=paid.payout,
         platform_contribution=paid.platform_contribution if data.with_promotions else UNSET,
+        offer_id=UNSET if data.offer_id is None else data.offer_id,
     )

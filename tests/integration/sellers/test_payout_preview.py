@@ -82,6 +82,35 @@ async def test_the_preview_at_a_price_is_what_the_order_pays(client: Client, adm
     assert (await sold_at(client, admin, goods, "120.00", 2))["payout"] == shown["payout"]
 
 
+async def test_an_offers_preview_is_what_its_sellers_statement_shows_once_ordered(
+    client: Client, admin: Caller
+) -> None:
+    """An offer (docs/offers.md) previews as its own line: its seller's rates, its price and min_price."""
+    await rates(client, admin, *MERCUR)
+    owner, other = f"s-{uuid.uuid4().hex[:8]}", f"s-{uuid.uuid4().hex[:8]}"
+    goods = await product_of(client, admin, owner)
+    body = {"product_id": goods["id"], "seller_id": other, "current_price": "80.00", "min_price": "60.00", "stock": 9}
+    offer = expect_ok(await client.post("/api/v1/offers", json=body, headers=admin.headers), 201)
+
+    shown = await preview(client, admin.headers, other, offer_id=offer["id"], quantity=2, city="Istanbul",
+                          country="TR")  # fmt: skip
+    assert (shown["offer_id"], shown["seller_id"], shown["product_id"]) == (offer["id"], other, goods["id"])
+    assert (shown["unit_price"], shown["goods"]) == ("80.00", "160.00")
+    low = await client.post(preview_url(other), json={"offer_id": offer["id"], "unit_price": "59.99"},
+                            headers=admin.headers)  # fmt: skip
+    assert "unit_price" in field_errors(expect_error(low, 422, "VALIDATION_FAILED"))
+    for seller, fields in [(owner, {"offer_id": offer["id"]}), (other, {}),
+                           (other, {"offer_id": offer["id"], "product_id": goods["id"]})]:  # fmt: skip
+        refused = await client.post(preview_url(seller), json=fields, headers=admin.headers)
+        assert field_errors(expect_error(refused, 422, "VALIDATION_FAILED"))
+
+    basket = {"customer_id": "c-offer", "items": [{"product_id": goods["id"], "quantity": 2, "offer_id": offer["id"]}],
+              "delivery_address": {"city": "Istanbul", "country": "TR"}, "currency": "TRY"}  # fmt: skip
+    quote = expect_ok(await client.post("/api/v1/quote", json=basket, headers=admin.headers))
+    await ordered(client, admin, quote)
+    assert (await statement(client, admin, other))["payout"] == shown["payout"]
+
+
 async def test_a_target_payout_finds_the_smallest_price_that_pays_it(client: Client, admin: Caller) -> None:
     await rates(client, admin, *MERCUR)
     seller = f"s-{uuid.uuid4().hex[:8]}"
