@@ -57,6 +57,7 @@ from reference_app import serve
 from quote_service.edge import _PREFIX
 from quote_service.ids import uuid4
 from quote_service.pricing.engine import price_quote, region_for, served_flags
+from quote_service.pricing.offers import choose_offers, with_offers
 from quote_service.pricing.quote import CatalogProduct, CustomerContext, EngineDefaults, QuoteRequest
 from quote_service.quotes.compact import _DMER, _SEGMENT, DICTIONARY_BYTES, MIN_SAMPLES, compressor
 from quote_service.quotes.quote_log import log_row
@@ -88,10 +89,16 @@ def priced(request: QuoteRequest) -> Any:
     )
     region = region_for(request, snapshot=snapshot, defaults=_DEFAULTS, now=now)
     flags = served_flags(request, snapshot=snapshot, region=region, customer=customer, products=products, now=now)
-    return price_quote(
+    choices, offered = None, snapshot.offers  # as the service: a basket holding an offered product chooses
+    if offered is not None and any(i.offer_id is not None or i.product_id in offered.by_product for i in request.items):
+        choices = choose_offers(request, products, offered, region, snapshot.shipping)
+    quote = price_quote(
         request, snapshot=snapshot, products=products, flash={}, customer=customer, defaults=_DEFAULTS,
-        now=now, quote_id=uuid4(), region=region, flags=flags,
+        now=now, quote_id=uuid4(), region=region, flags=flags, offers=choices,
     )  # fmt: skip
+    if choices is not None:
+        quote = msgspec.structs.replace(quote, items=with_offers(quote.items, request, choices))
+    return quote
 
 
 def answer(body: bytes) -> bytes:
