@@ -87,6 +87,16 @@ with contextlib.suppress(ImportError):  # redis-py's timeout below CPython 3.11.
     import async_timeout
 
     _LOOP_FILES += (async_timeout.__file__,)
+_RELEASE = "PoolConnectionHolder.release"
+"""asyncpg's pool releases a connection in a task of its own (`asyncio.shield`) that resets it; which task's
+release lands in a quote's window is timing (the quote log writer's, a background loop's), so no release is
+counted: what a quote asks PostgreSQL is what its own tasks send."""
+
+
+def _releasing(task: asyncio.Task[Any] | None) -> bool:
+    return task is not None and getattr(task.get_coro(), "__qualname__", "") == _RELEASE
+
+
 _SQL_CALLS = frozenset({"query", "bind_execute", "bind_execute_many", "copy_in", "copy_out", "bind"})
 
 
@@ -136,7 +146,8 @@ class Meter:
         code = frame.f_code
         if code.co_filename.startswith(_LOOP_FILES) or code is _DEADLINE_CHECK:
             return
-        if self.timed and asyncio.current_task() in self.timed:
+        task = asyncio.current_task()
+        if (self.timed and task in self.timed) or _releasing(task):
             return
         if event == "call":
             if code.co_flags & _RESUMABLE and frame.f_lasti != _start(code):
@@ -239,7 +250,8 @@ def sql_logger(app: Litestar, meter: Meter) -> Iterator[None]:
     time_and_log = asyncpg.connection.Connection._time_and_log
 
     def timed(conn: Any, query: str, args: Any, timeout: Any) -> Any:
-        if asyncio.current_task() not in meter.timed:
+        task = asyncio.current_task()
+        if task not in meter.timed and not _releasing(task):
             meter.logged.append(query)
         return time_and_log(conn, query, args, timeout)
 
