@@ -268,22 +268,8 @@ def sql_logger(app: Litestar, meter: Meter) -> Iterator[None]:
             conn.remove_query_logger(logged)
 
 
-async def settled(app: Litestar, within: float = 5.0) -> None:
-    """Wait until every pool connection is back and idle: a connection another task releases is reset by a
-    task asyncpg's pool starts then (`asyncio.shield`), which no pin covers, so a release landing inside
-    the metered window would count its reset statement against the quote (seen on a loaded box)."""
-    pools = [app.state.pool, *getattr(app.state.get("read_pools"), "pools", ())]
-    deadline = asyncio.get_running_loop().time() + within
-    while any(pool.get_idle_size() < pool.get_size() for pool in pools):
-        if asyncio.get_running_loop().time() > deadline:
-            return  # counted as it is: the budget's failure message names the statements
-        await asyncio.sleep(0.01)
-
-
 async def metered(served: Served, meter: Meter, work: Any) -> Any:
-    """`await work` with `meter` counting (the query logger's calls arrive a loop iteration late: waited for),
-    once the pools' connections are all back (`settled`)."""
-    await settled(served.app)
+    """`await work` with `meter` counting (the query logger's calls arrive a loop iteration late: waited for)."""
     with sql_logger(served.app, meter):
         sys.setprofile(meter)
         try:
