@@ -37,6 +37,7 @@ from quote_service.quotes.quote_log import (
     LogValues,
     encode_row,
     log_row,
+    write_isolating,
     write_log_rows,
 )
 from quote_service.quotes.store import QuoteStore
@@ -94,6 +95,33 @@ async def test_a_row_already_present_does_not_block_the_others(pool: asyncpg.Poo
     assert await logged(pool) == sorted([first, second])
 
 
+async def test_two_writers_of_one_row_at_once_store_it_once(pool: asyncpg.Pool) -> None:
+    """The later of two writers storing the same row meets the first's key (not yet committed when
+    it looked): it skips the row, neither failing nor counting it as rejected."""
+    first, second = uuid.uuid4(), uuid.uuid4()
+    batch = [row(first)[1], row(second)[1]]
+    rejected: list[bytes] = []
+    async with pool.acquire() as one, pool.acquire() as other:
+        transaction = one.transaction()
+        await transaction.start()
+        await write_log_rows(one, batch[:1])
+        later = asyncio.create_task(write_isolating(other, batch[:1], rejected))
+        await until(lambda: _waiting_on_a_lock(pool), "the later writer waits on the first one's key")
+        await transaction.commit()
+        await later
+        await write_isolating(other, batch, rejected)
+    assert rejected == []
+    assert await logged(pool) == sorted([first, second])
+
+
+async def _waiting_on_a_lock(pool: asyncpg.Pool) -> bool:
+    return bool(
+        await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+    )
+
+
 async def test_each_column_is_stored_as_copy_stored_it(pool: asyncpg.Pool) -> None:
     """The batch goes in as one JSON document: every column must come out as asyncpg's own typed
     COPY stores it — amounts rounded to the column's scale, instants, text arrays, nulls, jsonb."""
@@ -102,6 +130,11 @@ async def test_each_column_is_stored_as_copy_stored_it(pool: asyncpg.Pool) -> No
         base,
         (str(uuid.uuid4()), 'c-"2"\\ş', *base[2:17], ("WELCOME10", "SUMMER"), msgspec.Raw(b'{"exp": "B"}'),
          None, None, base[21], base[22], None, None, ("flag-a", "flag-b"), msgspec.Raw(b'{"forced": "A"}'), None),
+        # Text arrays whose elements an array literal would read differently from JSON (_column's
+        # shortcut): separators, quotes, backslashes, NULL, blanks, control and non-ASCII characters.
+        (str(uuid.uuid4()), "c-3", *base[2:17], ("a,b", "NULL", "", " sp ", "{x}", "a[1]", "ş"), *base[18:25],
+         ('q"x', "b\\s", "n\nl", "t\tb"), *base[26:]),
+        (str(uuid.uuid4()), "c-4", *base[2:17], (), *base[18:25], ("ş", "NULL"), *base[26:]),
     ]  # fmt: skip
 
     async def stored() -> list[dict[str, object]]:
