@@ -6,7 +6,7 @@ on local disk (quotes/spool.py) once Redis acknowledged the quote and before the
 (a quote that was not answered is not logged; one that was is on disk). `QuoteLogWriter`, a
 background loop, reads the spool back every LOG_INTERVAL seconds and writes it in batches of
 LOG_BATCH rows, each one statement, INSERT ... SELECT from the batch as one JSON array (its
-rows' JSON, each encoded by msgspec in C) ... ON CONFLICT DO NOTHING, so a batch written twice
+rows' JSON, each encoded by msgspec in C) ... WHERE NOT EXISTS the row's key, so a batch written twice
 (its acknowledgement lost, a segment replayed) stores each row once. A segment is deleted once
 every row of it is written. While PostgreSQL is away a failed write is the loop's counted
 failure: the rows wait on disk and the pause doubles (up to MAX_BACKOFF_SECONDS), one log line

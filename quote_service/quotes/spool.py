@@ -8,7 +8,7 @@ request appends its row to a segment file (with the other rows its group commit 
 (from memory while it can) and deletes each once PostgreSQL holds all of its rows. What a process
 leaves behind (killed, or stopped while PostgreSQL was away) is replayed by whichever process of
 the same database finds it first — the restarted worker, or any live one within seconds. Writes
-are idempotent (ON CONFLICT DO NOTHING), so a row written twice is stored once.
+are idempotent (a row already stored is skipped), so a row written twice is stored once.
 
 Layout: `<directory>/<database id>/<pid>-<n>.rows`, one row per line (its JSON array, which
 never holds a raw newline). The database id (migration 0160) keeps two databases' spools apart
