@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
 from msgspec import UNSET

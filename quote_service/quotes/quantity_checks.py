@@ -16,9 +16,9 @@ from datetime import datetime
 import msgspec
 
 from quote_service.errors import QuantityRuleBroken
-from quote_service.pricing.price_lists import label
 from quote_service.pricing.offers import Choice, choose_offers
 from quote_service.pricing.plan import RegionPlan
+from quote_service.pricing.price_lists import label
 from quote_service.pricing.quantity_book import QuantityBook, accepting, check_quantities, limited_keys
 from quote_service.pricing.quantity_rules import QuantityProblem
 from quote_service.pricing.quote import CatalogProduct, CustomerContext, QuantityLimit, QuoteRequest

@@ -61,9 +61,10 @@ async def check_order(conn: Connection, quote: Quote, now: datetime) -> list[str
     problems = []
     for limit in limits:
         if limit.offer_id is UNSET:  # the product's units from every seller
-            lines = [i for i, line in enumerate(quote.items) if line.product_id == limit.product_id and not line.is_gift]
+            lines = [i for i, line in enumerate(quote.items) if line.product_id == limit.product_id]
         else:  # an offer's own limit: its units (docs/offers.md#quantity-rules)
-            lines = [i for i, line in enumerate(quote.items) if line.offer_id == limit.offer_id and not line.is_gift]
+            lines = [i for i, line in enumerate(quote.items) if line.offer_id == limit.offer_id]
+        lines = [i for i in lines if not quote.items[i].is_gift]
         units = sum(quote.items[i].quantity for i in lines)
         bought = bought_within(found[limit.key].entries, limit.window_days, now)
         if lines and bought + units > limit.max_per_customer:
