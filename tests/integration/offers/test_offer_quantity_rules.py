@@ -12,8 +12,8 @@ import pytest
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok
 from tests.integration.offers.test_offers_api import OFFERS, Client, make_offer, quote
-from tests.integration.offers.test_offers_api import product as product  # noqa: F401 (a fixture)
-from tests.integration.offers.test_offers_api import seller_b as seller_b  # noqa: F401 (a fixture)
+from tests.integration.offers.test_offers_api import product as product  # the fixtures
+from tests.integration.offers.test_offers_api import seller_b as seller_b  # the fixtures
 from tests.integration.orders.test_orders_api import key
 from tests.integration.promotions.test_promotion_quotes import outcomes
 from tests.integration.servers import RaceServer
@@ -91,7 +91,7 @@ async def test_rules_no_quantity_could_meet_are_refused_as_a_products_are(
 
 
 async def test_a_seller_sets_and_changes_its_own_offers_rules(
-    client: Client, product: dict[str, Any], seller_b: Caller  # noqa: F811
+    client: Client, product: dict[str, Any], seller_b: Caller
 ) -> None:
     body = {"product_id": product["id"], "current_price": "35.00", "stock": 3, "quantity_rules": CASE}
     mine = expect_ok(await client.post(OFFERS, json=body, headers=seller_b.headers), 201)
@@ -112,9 +112,7 @@ async def test_a_named_offer_that_breaks_its_rules_is_refused_with_what_it_allow
     client: Client, admin: Caller, service_key: dict[str, str], product: dict[str, Any]
 ) -> None:
     offer = await make_offer(client, admin, product, quantity_rules=CASE, stock=50)
-    by_id = expect_error(
-        await quote(client, service_key, item(product, 5, offer_id=offer["id"])), 422, "QUANTITY_RULE"
-    )
+    by_id = expect_error(await quote(client, service_key, item(product, 5, offer_id=offer["id"])), 422, "QUANTITY_RULE")
     assert by_id["error"]["details"] == [
         {
             "field": "items[0].quantity",
