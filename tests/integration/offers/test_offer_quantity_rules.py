@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
+from litestar import Litestar
 
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok
@@ -17,6 +19,7 @@ from tests.integration.offers.test_offers_api import seller_b as seller_b  # the
 from tests.integration.orders.test_orders_api import key
 from tests.integration.promotions.test_promotion_quotes import outcomes
 from tests.integration.servers import RaceServer
+from tests.integration.test_cost_budget import Meter, metered, post_reading, started
 
 CASE = {"min_qty": 6, "max_qty": 24, "step": 6}
 STORED_CASE = {**CASE, "max_per_customer": None, "window_days": 30}
@@ -227,3 +230,35 @@ async def test_twenty_racing_orders_for_two_per_customer_on_an_offer_store_exact
     assert outcomes(responses) == {(201, "ok"): 2, (409, "QUANTITY_RULE"): 18}
     assert await pool.fetchval("SELECT sum(quantity) FROM order_lines WHERE offer_id = $1", offer["id"]) == 2
     assert await pool.fetchval("SELECT stock FROM offers WHERE id = $1", offer["id"]) == 98
+
+
+async def test_a_warm_quote_under_an_offers_rules_sends_no_sql(app: Litestar, admin: Caller) -> None:
+    """The rules travel with the offers in the configuration snapshot: a warm quote checking an offer's rules
+    (its per-customer limit read from the counters) sends no SQL statement."""
+    async with started(app, admin) as served:
+        product = await served.made("/api/v1/products", {
+            "sku": "RULED-1", "name": "Ruled", "category_id": "electronics", "seller_id": "seller-a",
+            "currency": "TRY", "base_price": "40.00", "min_price": "1.00", "stock": 10})  # fmt: skip
+        offer = await served.made(
+            OFFERS,
+            {"product_id": product["id"], "seller_id": "seller-b", "current_price": "35.00", "stock": 50,
+             "quantity_rules": {"max_qty": 5, "max_per_customer": 4}},
+        )  # fmt: skip
+        body = msgspec.json.encode(
+            {
+                "customer_id": "c-warm",
+                "items": [item(product, 2, offer_id=offer["id"])],
+                "delivery_address": {"city": "Ankara", "country": "TR"},
+                "currency": "TRY",
+            }
+        )
+        for _ in range(3):  # warm: the snapshot, the product cache, prepared statements
+            status, _ = await post_reading(served, body)
+            assert status == 200
+        await served.pins.pin()
+        meter = Meter(served.pins.timed_tasks())
+        status, answer = await metered(served, meter, post_reading(served, body))
+    assert status == 200, answer
+    assert msgspec.json.decode(answer)["data"]["quantity_limits"][0]["offer_id"] == offer["id"]
+    assert meter.sql_statements == 0, meter.logged
+    assert sum(meter.redis.values()) >= 1  # the customer's units of the offer, from the counters
