@@ -9,17 +9,28 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from quote_service.db.pool import Connection
 from quote_service.errors import DuplicateKey
 from quote_service.pricing.offers import SnapOffer
+from quote_service.pricing.quantity_rules import QuantityRules
 
 OFFER_COLUMNS = (
     "o.id, o.product_id, o.seller_id, p.currency, o.base_price, o.current_price, o.min_price, o.cost_price, "
-    "o.stock, o.condition, o.is_active, o.created_at, o.updated_at"
+    "o.stock, o.condition, o.is_active, o.created_at, o.updated_at, o.quantity_rules"
 )
 _FROM = "offers o JOIN products p ON p.id = o.product_id"
-_EDITABLE = ("seller_id", "base_price", "min_price", "cost_price", "stock", "condition", "is_active")
+_EDITABLE = (
+    "seller_id",
+    "base_price",
+    "min_price",
+    "cost_price",
+    "stock",
+    "condition",
+    "is_active",
+    "quantity_rules",
+)
 """Every column an update writes but current_price (see `move_price`)."""
 
 
@@ -34,7 +45,7 @@ def offer_exists_error(product_id: object, seller_id: object) -> DuplicateKey:
 async def insert_offer(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.Record:
     columns = (
         *("product_id", "seller_id", "base_price", "current_price", "min_price", "cost_price", "stock"),
-        *("condition", "is_active"),
+        *("condition", "is_active", "quantity_rules"),
     )
     placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     try:
@@ -150,7 +161,7 @@ async def load_active(conn: Connection) -> tuple[list[SnapOffer], dict[str, int]
     snapshot (one query; none: nothing more is read)."""
     rows = await conn.fetch(
         """SELECT o.id, o.product_id, o.seller_id, o.current_price, o.min_price, o.stock, o.condition,
-                  p.stock AS default_stock
+                  o.quantity_rules, p.stock AS default_stock
            FROM offers o JOIN products p ON p.id = o.product_id
            WHERE o.is_active AND p.is_active ORDER BY o.product_id, o.id"""
     )
@@ -163,6 +174,7 @@ async def load_active(conn: Connection) -> tuple[list[SnapOffer], dict[str, int]
             min_price=r["min_price"],
             stock=r["stock"],
             condition=r["condition"],
+            quantity_rules=None if r["quantity_rules"] is None else msgspec.convert(r["quantity_rules"], QuantityRules),
         )
         for r in rows
     ], {str(r["product_id"]): r["default_stock"] for r in rows}

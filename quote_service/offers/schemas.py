@@ -11,6 +11,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from quote_service.catalog.schemas import ExternalId, Reason, Stock
+from quote_service.pricing.quantity_rules import QuantityRules
 from quote_service.validation import StrictDecimal
 
 Condition = Literal["new", "refurbished", "used"]
@@ -29,6 +30,8 @@ class OfferCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     stock: Stock = 0
     condition: Condition = "new"
     is_active: bool = True
+    quantity_rules: QuantityRules | None = None
+    """The offer's own quantity rules (docs/offers.md#quantity-rules); none: its product's apply."""
 
 
 class OfferPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -43,6 +46,8 @@ class OfferPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     stock: Stock | UnsetType = UNSET
     condition: Condition | UnsetType = UNSET
     is_active: bool | UnsetType = UNSET
+    quantity_rules: QuantityRules | UnsetType | None = UNSET
+    """null removes the offer's own rules (its product's apply again)."""
     price_change_reason: Reason | UnsetType = UNSET
 
 
@@ -63,6 +68,8 @@ class Offer(msgspec.Struct, frozen=True, kw_only=True):
     is_active: bool
     created_at: datetime
     updated_at: datetime
+    quantity_rules: QuantityRules | UnsetType = UNSET
+    """Only on an offer with rules of its own."""
 
 
 class OfferPriceChange(msgspec.Struct, frozen=True, kw_only=True):

@@ -26,11 +26,15 @@ from quote_service.offers.repository import offer_exists_error
 from quote_service.offers.schemas import Offer, OfferCreate, OfferPatch, OfferPriceChange, OfferPriceSource
 from quote_service.pricing import money
 from quote_service.pricing.price_moves import seller_floor_problem
+from quote_service.pricing.quantity_rules import QuantityRules
 from quote_service.webhooks import events
 
 PRICE_FIELDS = ("base_price", "current_price", "min_price", "cost_price")
 SELLER_FIELDS = frozenset(
-    {"seller_id", "current_price", "base_price", "min_price", "stock", "condition", "is_active", "price_change_reason"}
+    {
+        *("seller_id", "current_price", "base_price", "min_price", "stock", "condition", "is_active"),
+        *("quantity_rules", "price_change_reason"),
+    }
 )
 """What a seller's PATCH of its own offer may send (cost_price is an admin's, as on products)."""
 _APPROVED_PRICES = ("current_price", "base_price")
@@ -40,6 +44,7 @@ _APPROVED_PRICES = ("current_price", "base_price")
 def offer_from_row(row: asyncpg.Record) -> Offer:
     currency = row["currency"]
     prices = {name: money.round_money(row[name], currency) for name in PRICE_FIELDS}
+    rules = row["quantity_rules"]
     return Offer(
         id=row["id"],
         product_id=row["product_id"],
@@ -50,6 +55,7 @@ def offer_from_row(row: asyncpg.Record) -> Offer:
         is_active=row["is_active"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        quantity_rules=msgspec.UNSET if rules is None else msgspec.convert(rules, QuantityRules),
         **prices,
     )
 
@@ -76,7 +82,8 @@ def price_change_from_row(row: asyncpg.Record, currency: str) -> OfferPriceChang
 
 
 def _check(fields: dict[str, Any]) -> None:
-    """422 listing every broken rule (as a product's): amounts in the currency, 0 <= cost <= min <= current."""
+    """422 listing every broken rule (as a product's): amounts in the currency, 0 <= cost <= min <= current,
+    quantity rules some quantity can meet (`fields["quantity_rules"]` is left in its stored form)."""
     try:
         check_product(fields)
     except ValidationFailed as exc:

@@ -191,8 +191,8 @@ async def place_order(
 
 
 def _limited(quote: Quote) -> list[str]:
-    """The products the quote is under a per-customer quantity limit for."""
-    return [limit.product_id for limit in quote.quantity_limits or []]
+    """The products (and offers: `QuantityLimit.key`) the quote is under a per-customer quantity limit for."""
+    return [limit.key for limit in quote.quantity_limits or []]
 
 
 def order_row_limited(row: asyncpg.Record) -> list[str]:

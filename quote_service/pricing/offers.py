@@ -7,7 +7,7 @@ prices and stock are its default offer. Pure: the loader reads the rows, the quo
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
@@ -19,6 +19,7 @@ from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing.delivery import coordinates, delivery_fee, haversine_km
 from quote_service.pricing.money import ZERO
 from quote_service.pricing.plan import RegionPlan
+from quote_service.pricing.quantity_rules import QuantityRules
 from quote_service.pricing.quote import CatalogProduct, OfferSelection, QuoteLine, QuoteRequest
 from quote_service.pricing.shipping import ShippingBook, ShippingOption
 
@@ -33,6 +34,8 @@ class SnapOffer(msgspec.Struct, frozen=True, kw_only=True):
     min_price: Decimal
     stock: int
     condition: str = "new"
+    quantity_rules: QuantityRules | None = None
+    """The offer's own quantity rules (None: its product's apply; docs/offers.md#quantity-rules)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +186,10 @@ def best_landed(
     return chosen
 
 
+Accepts = Callable[[CatalogProduct, SnapOffer | None, int], bool]
+"""Whether an offer's quantity rules (None: the default offer's) accept a quantity of the product."""
+
+
 class Choice(NamedTuple):
     """The offer an item is sold from: `offer` None is the product's own (default) offer."""
 
@@ -197,10 +204,13 @@ def choose_offers(
     book: OfferBook | None,
     region: RegionPlan,
     shipping: ShippingBook | None,
+    accepts: Accepts | None = None,
 ) -> list[Choice | None] | None:
     """Each item's offer (None: an item of a product without offers, priced as ever); None when no item
     has one. An item names `offer_id`, or a `seller_id` (that seller's offer, the default one included), or
-    takes the best landed offer with enough stock for its quantity (none: the default). Raises 422 naming
+    takes the best landed offer with enough stock for its quantity (none: the default) among those whose
+    quantity rules `accepts` its quantity (none does: among all with the stock, and the quote is then
+    refused on the chosen one's rules; docs/offers.md#quantity-rules). Raises 422 naming
     `items[i].offer_id` (unknown, inactive, another product's) or `items[i].seller_id` (no active offer)."""
     errors: list[FieldError] = []
     chosen: list[Choice | None] | None = None
@@ -239,6 +249,8 @@ def choose_offers(
                 own_stock = book.default_stock.get(item.product_id, 0)
                 if own_stock >= quantity:
                     eligible.append((None, product.seller_id, product.current_price, own_stock))
+                if accepts is not None:
+                    eligible = [c for c in eligible if accepts(product, c[0], quantity)] or eligible
                 best = None
                 if eligible:
                     if landing is None:

@@ -497,14 +497,27 @@ class SellerTotals(msgspec.Struct, frozen=True, kw_only=True):
     ] = UNSET
 
 
+OFFER_LIMIT = "offer:"
+"""The prefix of an offer's per-customer limit key (`QuantityLimit.key`): `offer:<offer id>`."""
+
+
 class QuantityLimit(msgspec.Struct, frozen=True, kw_only=True):
-    """A per-customer limit a quote's product is under: what its order counts again under a lock."""
+    """A per-customer limit a quote's product, or one of its offers, is under: what its order counts again
+    under a lock."""
 
     product_id: str
     max_per_customer: int
     window_days: int
     remaining_for_customer: int
     """What the customer could still buy before this quote (by the quote path's counters)."""
+    offer_id: UUID | UnsetType = UNSET
+    """Only for an offer's own limit (docs/offers.md#quantity-rules): it counts the units bought from that
+    offer; a product's limit counts the product's units from every seller."""
+
+    @property
+    def key(self) -> str:
+        """What the limit counts units of: the product's id, or `offer:<offer id>`."""
+        return self.product_id if self.offer_id is UNSET else f"{OFFER_LIMIT}{self.offer_id}"
 
 
 HintKind = Literal["spend_tier", "free_delivery", "bundle", "buy_x_get_y", "gift"]

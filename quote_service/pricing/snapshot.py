@@ -48,7 +48,7 @@ class ConfigSnapshot:
     shipping: ShippingBook | None = field(default=None, compare=False)
     """Active shipping profiles (None: there are none, and a quote pays one `is None` test for the feature)."""
     quantity_rules: QuantityBook | None = field(default=None, compare=False)
-    """The products' and price-list entries' quantity rules (None: there are none, and a quote pays one
+    """The products', price-list entries' and offers' quantity rules (None: there are none, and a quote pays one
     `is None` test for the feature; docs/pricing.md#quantity-rules)."""
     extensions: ExtensionBook | None = field(default=None, compare=False)
     """Active tax and shipping extensions (None: there are none, and a quote pays one `is None` test for the
@@ -100,8 +100,9 @@ class ConfigSnapshot:
         offer_default_stock: Mapping[str, int] | None = None,
     ) -> ConfigSnapshot:
         """Index plain lists into a snapshot (price lists may come already compiled); `quantity_rules`:
-        the products' own, by product id (the price-list entries' are in the lists)."""
+        the products' own, by product id (the price-list entries' are in the lists, the offers' on them)."""
         book = price_lists if isinstance(price_lists, PriceBook) else PriceBook.of(price_lists)
+        offers = tuple(offers)
         return cls(
             version=version,
             commissions=CommissionIndex(rates),
@@ -112,7 +113,7 @@ class ConfigSnapshot:
             price_lists=book,
             promotions=PromotionBook(promotions),
             shipping=ShippingBook.of(shipping_profiles),
-            quantity_rules=QuantityBook.of(quantity_rules or {}, book.ruled),
+            quantity_rules=QuantityBook.of(quantity_rules or {}, book.ruled, offers),
             extensions=ExtensionBook.of(extensions),
             offers=OfferBook.of(offers, offer_default_stock),
         )

@@ -1,22 +1,25 @@
 """A quote's items against their quantity rules (docs/pricing.md#quantity-rules), before it is priced.
 
 Asked only for a basket that names a product under some rule (the snapshot's `QuantityBook.ruled`):
-any other quote pays one `is None` test, or a membership test per item, and no call. The
-customer's units of the basket's products under a max_per_customer rule come from the counters;
+any other quote pays one `is None` test, or a membership test per item, and no call. An item sold from
+another seller's offer is checked against the offer the quote chose (docs/offers.md#quantity-rules). The
+customer's units of the basket's products and offers under a max_per_customer rule come from the counters;
 should they refuse an item, PostgreSQL is asked before the quote is refused (a counter may be
 behind a cancel), and the items are checked again on its units.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import msgspec
 
 from quote_service.errors import QuantityRuleBroken
+from quote_service.pricing.offers import Choice, choose_offers
+from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.price_lists import label
-from quote_service.pricing.quantity_book import QuantityBook, check_quantities
+from quote_service.pricing.quantity_book import QuantityBook, accepting, check_quantities, limited_keys
 from quote_service.pricing.quantity_rules import QuantityProblem
 from quote_service.pricing.quote import CatalogProduct, CustomerContext, QuantityLimit, QuoteRequest
 from quote_service.pricing.snapshot import ConfigSnapshot
@@ -31,10 +34,12 @@ async def checked_quantities(
     book: QuantityBook,
     purchases: UnitPurchases | None,
     now: datetime,
+    choices: Sequence[Choice | None] | None = None,
 ) -> tuple[CustomerContext, list[QuantityLimit]]:
-    """`customer` with its units of the basket's limited products, and the per-customer limits the
-    quote is under; raises QuantityRuleBroken (422) naming every item that breaks its rules."""
-    limited = list(dict.fromkeys(item.product_id for item in request.items if item.product_id in book.per_customer))
+    """`customer` with its units of the basket's limited products and offers, and the per-customer limits
+    the quote is under; raises QuantityRuleBroken (422) naming every item that breaks its rules.
+    `choices`: each item's offer, chosen before (None: no item has one)."""
+    limited = limited_keys(request, book, choices)
     bought: dict[str, list[tuple[int, int]]] = {}
     if limited and purchases is not None:
         bought = await purchases.read(request.customer_id, limited)
@@ -52,6 +57,7 @@ async def checked_quantities(
             channel=label(request.channel),
             purchases=bought,
             now=now,
+            choices=choices,
         )
 
     problems, limits = check(bought)
@@ -67,3 +73,28 @@ async def checked_quantities(
     if bought:
         customer = msgspec.structs.replace(customer, unit_purchases=bought)
     return customer, limits
+
+
+def offers_under_rules(
+    request: QuoteRequest,
+    products: Mapping[str, CatalogProduct],
+    customer: CustomerContext,
+    snapshot: ConfigSnapshot,
+    book: QuantityBook,
+    region: RegionPlan,
+    now: datetime,
+) -> list[Choice | None] | None:
+    """Each item's offer for a basket under quantity rules that holds a product with offers, chosen before
+    its rules are checked: the best landed choice keeps to the offers whose item rules accept the item's
+    quantity (docs/offers.md#quantity-rules)."""
+    currency = request.currency.upper()
+    prices = snapshot.price_lists
+    accepts = accepting(
+        book,
+        price_lists=prices if currency in prices.currencies else None,
+        currency=currency,
+        customer_group=label(customer.customer_group),
+        channel=label(request.channel),
+        now=now,
+    )
+    return choose_offers(request, products, snapshot.offers, region, snapshot.shipping, accepts)

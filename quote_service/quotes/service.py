@@ -74,7 +74,7 @@ from quote_service.quotes.deadlines import DeadlineWatch
 from quote_service.quotes.display_prices import DisplayPrice, PriceError, Prices, PricesRequest, check_ids, shown
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
 from quote_service.quotes.prior_prices import PriorPrices, reduction_start
-from quote_service.quotes.quantity_checks import checked_quantities
+from quote_service.quotes.quantity_checks import checked_quantities, offers_under_rules
 from quote_service.quotes.quote_log import compact_request
 from quote_service.quotes.store import QuoteStore, decode_quote
 from quote_service.reservations.service import Reservations
@@ -285,12 +285,20 @@ class QuoteService:
             test_group=policy.test_group(request, caller),
         )
         limits: list[QuantityLimit] = []
+        region: RegionPlan | None = None  # worked out early only for ruled offers, gifts and per-customer limits
+        choices: list[Choice | None] | None = None
+        chosen = False  # each item's offer was chosen before its quantity rules were checked
         quantities = snapshot.quantity_rules
         if quantities is not None:  # docs/pricing.md#quantity-rules: a basket of products without rules pays no call
             for item in request.items:
                 if item.product_id in quantities.ruled:
+                    offered = snapshot.offers  # docs/offers.md#quantity-rules: the chosen offer's rules
+                    if offered is not None and any(i.product_id in offered.by_product for i in request.items):
+                        region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
+                        choices = offers_under_rules(request, products, customer, snapshot, quantities, region, now)
+                        chosen = True
                     customer, limits = await checked_quantities(
-                        request, products, customer, snapshot, quantities, self._unit_purchases, now
+                        request, products, customer, snapshot, quantities, self._unit_purchases, now, choices
                     )
                     break
         t2 = perf_counter_ns()
@@ -313,7 +321,6 @@ class QuoteService:
         reserving = request.reserve_stock and self._reservations is not None
         book = snapshot.promotions
         gifts = None
-        region: RegionPlan | None = None  # worked out early only for gifts and per-customer limits, then kept
         if book.gift_products and self._gift_stocks is not None:
             try:
                 region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
@@ -361,9 +368,8 @@ class QuoteService:
                 first = msgspec.structs.replace(request, shipping=None)  # the choice may be an extension's option
             # docs/offers.md: only a basket naming an offer, or holding a product that has offers, chooses; any
             # other pays a test an item, no call (the cost budget, docs/hot-path.md#the-cost-budget).
-            choices = None
             offered = snapshot.offers
-            for item in request.items:
+            for item in () if chosen else request.items:  # chosen: already, under the quantity rules
                 if item.offer_id is not None or (offered is not None and item.product_id in offered.by_product):
                     choices = choose_offers(request, products, offered, region, snapshot.shipping)
                     break

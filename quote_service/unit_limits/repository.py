@@ -1,8 +1,10 @@
-"""SQL for per-customer quantity limits: a customer's units of a product, read from its orders.
+"""SQL for per-customer quantity limits: a customer's units of a product, or of an offer, read from its orders.
 
-An order line's units count until refunded (a cancel refunds every unit); gift lines are given, not
-bought, and never count. The version of a (customer, product) is how many times those units changed
-(one per order line, one per refund line of it): it only grows, with each committed change.
+A limit's key (`QuantityLimit.key`) is a product's id (its units from every seller) or `offer:<offer id>`
+(the units sold from that offer: docs/offers.md#quantity-rules). An order line's units count until
+refunded (a cancel refunds every unit); gift lines are given, not bought, and never count. The version
+of a (customer, key) is how many times those units changed (one per order line, one per refund line of
+it): it only grows, with each committed change.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import msgspec
 
 from quote_service.db.pool import Connection
 from quote_service.pricing.quantity_rules import MAX_WINDOW_DAYS
+from quote_service.pricing.quote import OFFER_LIMIT
 
 
 class Purchases(msgspec.Struct, frozen=True):
@@ -38,19 +41,29 @@ async def lock(conn: Connection, *, customer_id: str, product_ids: Sequence[str]
 async def purchases(
     conn: Connection, *, customer_id: str, product_ids: Sequence[str], now: datetime
 ) -> dict[str, Purchases]:
-    """The customer's live units of each product (every product named, none bought: empty at version 0)."""
+    """The customer's live units of each key, a product's id or `offer:<offer id>` (every key named, none
+    bought: empty at version 0)."""
+    offers = [key.removeprefix(OFFER_LIMIT) for key in product_ids if key.startswith(OFFER_LIMIT)]
     rows = await conn.fetch(
-        """SELECT l.product_id, o.created_at, l.quantity - coalesce(r.units, 0) AS units,
+        """SELECT k.key AS product_id, o.created_at, l.quantity - coalesce(r.units, 0) AS units,
                   1 + coalesce(r.changes, 0) AS changes
            FROM orders o
            JOIN order_lines l ON l.order_id = o.id
+           CROSS JOIN LATERAL (
+               SELECT l.product_id AS key WHERE l.product_id = any($2::text[])
+               UNION ALL
+               SELECT $4 || l.offer_id::text WHERE l.offer_id = any($3::uuid[])
+           ) k
            LEFT JOIN LATERAL (
                SELECT sum(rl.quantity) AS units, count(*) AS changes FROM refund_lines rl
                WHERE rl.order_id = l.order_id AND rl.position = l.position
            ) r ON true
-           WHERE o.customer_id = $1 AND l.product_id = any($2::text[]) AND l.price_source <> 'gift'""",
+           WHERE o.customer_id = $1 AND l.price_source <> 'gift'
+             AND (l.product_id = any($2::text[]) OR l.offer_id = any($3::uuid[]))""",
         customer_id,
         list(product_ids),
+        offers,
+        OFFER_LIMIT,
     )
     since = now - timedelta(days=MAX_WINDOW_DAYS)
     entries: dict[str, list[tuple[int, int]]] = {pid: [] for pid in product_ids}

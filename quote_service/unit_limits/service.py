@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import structlog
+from msgspec import UNSET
 
 from quote_service.cache.redis import RedisClient
 from quote_service.db.pool import Connection, Pool
@@ -48,20 +49,24 @@ class UnitPurchases:
 
 
 async def check_order(conn: Connection, quote: Quote, now: datetime) -> list[str]:
-    """Lock and count the customer's units of each product the quote is limited on; refuse the order
-    (409 QUANTITY_RULE, every product past its limit named) when its units would pass one. The limited
-    products (none: the quote has no limit)."""
+    """Lock and count the customer's units of each product (or offer) the quote is limited on; refuse the
+    order (409 QUANTITY_RULE, every product past its limit named) when its units would pass one. The
+    limits' keys (`QuantityLimit.key`; none: the quote has no limit)."""
     limits = quote.quantity_limits or []
     if not limits:
         return []
-    product_ids = [limit.product_id for limit in limits]
-    await repository.lock(conn, customer_id=quote.customer_id, product_ids=product_ids)
-    found = await repository.purchases(conn, customer_id=quote.customer_id, product_ids=product_ids, now=now)
+    keys = [limit.key for limit in limits]
+    await repository.lock(conn, customer_id=quote.customer_id, product_ids=keys)
+    found = await repository.purchases(conn, customer_id=quote.customer_id, product_ids=keys, now=now)
     problems = []
     for limit in limits:
-        lines = [i for i, line in enumerate(quote.items) if line.product_id == limit.product_id and not line.is_gift]
+        if limit.offer_id is UNSET:  # the product's units from every seller
+            lines = [i for i, line in enumerate(quote.items) if line.product_id == limit.product_id]
+        else:  # an offer's own limit: its units (docs/offers.md#quantity-rules)
+            lines = [i for i, line in enumerate(quote.items) if line.offer_id == limit.offer_id]
+        lines = [i for i in lines if not quote.items[i].is_gift]
         units = sum(quote.items[i].quantity for i in lines)
-        bought = bought_within(found[limit.product_id].entries, limit.window_days, now)
+        bought = bought_within(found[limit.key].entries, limit.window_days, now)
         if lines and bought + units > limit.max_per_customer:
             left = max(limit.max_per_customer - bought, 0)
             message = (
@@ -73,7 +78,7 @@ async def check_order(conn: Connection, quote: Quote, now: datetime) -> list[str
         raise QuantityLimitReached(
             "quantity limit reached: " + "; ".join(p.message for p in problems), details=problems
         )
-    return product_ids
+    return keys
 
 
 async def publish_units(
