@@ -68,10 +68,15 @@ class ProductController(Controller):
             await config_store.follow(_RULES)
         return ok(product, "Product created")
 
-    @get("/", summary="List products, keyset-paginated (min_price and cost_price for admins and service keys)")
+    @get(
+        "/",
+        summary="List products, keyset-paginated (min_price and cost_price for admins and service keys; "
+        "offer_count where other sellers offer it)",
+    )
     async def list_products(
         self,
         read_pool: ReadPoolDep,
+        config_store: ConfigStoreDep,
         request: AuthedRequest,
         category_id: FromQuery[str | None] = None,
         seller_id: FromQuery[str | None] = None,
@@ -99,13 +104,16 @@ class ProductController(Controller):
                 limit=limit,
             )
         caller = request.user
+        offers = config_store.snapshot.offers  # which products other sellers offer: no query (docs/offers.md)
         return ok(
             page_of(
                 rows,
                 order.cursor_name,
                 limit=limit,
                 key=lambda r: tuple(r["sort_key"]),
-                item=lambda r: service.as_seen_by(service.product_from_row(r), caller),
+                item=lambda r: service.with_offer_count(
+                    service.as_seen_by(service.product_from_row(r), caller), offers
+                ),
             )
         )
 

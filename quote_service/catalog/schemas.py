@@ -131,6 +131,9 @@ class Product(msgspec.Struct, frozen=True, kw_only=True):
     """Its prices are gross, tax included: a quote line priced from it contains its tax (docs/markets.md)."""
     quantity_rules: QuantityRules | UnsetType = UNSET
     """Its quantity rules (docs/pricing.md#quantity-rules); absent: it has none."""
+    offer_count: int | UnsetType = UNSET
+    """How many active offers other sellers have of it (docs/offers.md#in-the-product-list), as quotes
+    see them; `GET /products` only, absent when there are none (a catalog without offers lists as before)."""
 
 
 class PriceChange(msgspec.Struct, frozen=True, kw_only=True):

@@ -26,6 +26,7 @@ from quote_service.clock import utcnow
 from quote_service.db.pool import Connection
 from quote_service.errors import FieldError, InsufficientStock, NotFound, ValidationFailed, invalid
 from quote_service.pricing import money
+from quote_service.pricing.offers import OfferBook
 from quote_service.pricing.price_moves import manual_move_problem
 from quote_service.pricing.quantity_rules import QuantityRules, rules_problems
 
@@ -62,6 +63,13 @@ def as_seen_by(product: Product, caller: Principal) -> Product:
     if caller.role != "user":
         return product
     return msgspec.structs.replace(product, min_price=msgspec.UNSET, cost_price=msgspec.UNSET)
+
+
+def with_offer_count(product: Product, offers: OfferBook | None) -> Product:
+    """`product` with `offer_count`, its other sellers' active offers in `offers` (the configuration
+    snapshot's, as a quote sees them: no query); as it was, without the key, when it has none."""
+    count = 0 if offers is None else len(offers.by_product.get(str(product.id), ()))
+    return product if count == 0 else msgspec.structs.replace(product, offer_count=count)
 
 
 def price_change_from_row(row: asyncpg.Record, currency: str) -> PriceChange:

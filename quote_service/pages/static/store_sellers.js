@@ -1,7 +1,8 @@
 // "Other sellers" on a product's card (docs/offers.md): GET /api/v1/products/{id}/offers for the
 // delivery address and the quantity on the card, ranked by landed price (price x quantity + that
 // seller's delivery for it alone). The shopper may pick one: the quote then names its seller for
-// that product; unpicked, the quote takes the best landed offer itself.
+// that product; unpicked, the quote takes the best landed offer itself. Only a product that other
+// sellers offer has the button: the product list tells which (`offer_count`, absent when none).
 import { $, say } from "./store_ui.js";
 
 const { api, el, money } = QS;
@@ -29,8 +30,9 @@ function row(product, offer, list, message) {
   return item;
 }
 
-// The button and list a card shows under its price.
+// The button and list a card shows under its price; nothing for a product nobody else sells.
 export function sellersSlot(product, quantity, message) {
+  if (!product.offer_count) return "";
   const list = el("ul", { class: "other-sellers", "aria-label": `Sellers of ${product.name}` });
   const show = el("button", { type: "button", class: "secondary other-sellers-button", onclick: async () => {
     const city = encodeURIComponent($("city").value.trim() || "Istanbul");

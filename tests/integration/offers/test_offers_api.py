@@ -4,6 +4,7 @@ line's seller downstream, and orders that take the offer's stock and give it bac
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from quote_service.config import Settings
-from tests.integration.catalog.test_catalog import create_product
+from tests.integration.catalog.test_catalog import PRODUCTS, create_product
 from tests.integration.conftest import Caller, make_caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.shipping.test_shipping_profiles_api import create_profile, option
@@ -160,6 +161,34 @@ async def test_a_seller_manages_its_own_offers_only(
     assert big.status_code == 202, big.text
     still = expect_ok(await client.get(f"{OFFERS}/{mine['id']}", headers=seller_b.headers))
     assert still["current_price"] == "33.00"
+
+
+async def test_the_product_list_counts_other_sellers_offers_and_adds_no_key_without_them(
+    client: Client, admin: Caller, shopper: Caller
+) -> None:
+    category = f"offers-list-{uuid.uuid4().hex[:8]}"
+    offered = await create_product(client, admin, seller_id="seller-a", category_id=category, name="Offered")
+    alone = await create_product(client, admin, seller_id="seller-a", category_id=category, name="Alone")
+    listing = {"category_id": category, "sort": "catalog"}
+    before = await client.get(PRODUCTS, params=listing, headers=shopper.headers)
+    assert before.status_code == 200, before.text
+    assert b"offer_count" not in before.content
+
+    first = await make_offer(client, admin, offered)
+    second = await make_offer(client, admin, offered, seller_id="seller-c", stock=0)  # sold out: still an offer
+    for caller in (shopper, admin):
+        items = expect_ok(await client.get(PRODUCTS, params=listing, headers=caller.headers))["items"]
+        counts = {item["id"]: item.get("offer_count") for item in items}
+        assert counts == {offered["id"]: 2, alone["id"]: None}
+        assert "offer_count" not in next(item for item in items if item["id"] == alone["id"])
+
+    expect_ok(await client.delete(f"{OFFERS}/{first['id']}", headers=admin.headers))
+    items = expect_ok(await client.get(PRODUCTS, params=listing, headers=shopper.headers))["items"]
+    assert {item["id"]: item.get("offer_count") for item in items} == {offered["id"]: 1, alone["id"]: None}
+
+    expect_ok(await client.delete(f"{OFFERS}/{second['id']}", headers=admin.headers))
+    after = await client.get(PRODUCTS, params=listing, headers=shopper.headers)
+    assert after.content == before.content  # no offers left: the very bytes of before
 
 
 async def test_offers_rank_by_landed_price_and_quotes_take_the_best(

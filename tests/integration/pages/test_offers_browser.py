@@ -1,6 +1,7 @@
 """Offers on the pages, in Chromium against a real `quote-service serve` (docs/offers.md, docs/pages.md): the
-store's "Other sellers" lists a product's sellers by landed price and the shopper's pick sells the quote's
-line; the /seller page lists the seller's own offers and saves a price and stock."""
+store's "Other sellers", on the cards of products other sellers offer only, lists a product's sellers by
+landed price and the shopper's pick sells the quote's line; the /seller page lists the seller's own offers
+and saves a price and stock."""
 
 from __future__ import annotations
 
@@ -20,14 +21,22 @@ pytestmark = [pytest.mark.slow, needs_chromium]
 async def test_the_store_lists_other_sellers_by_landed_price_and_the_pick_sells_the_line(store: Store) -> None:  # noqa: F811 - the fixture
     admin, client, url = store.admin, store.client, store.url
     mug = await product(client, admin, "MUG-1", "Stoneware mug", "40.00", category_id="home")
+    await product(client, admin, "BOWL-1", "Stoneware bowl", "30.00", category_id="home")  # nobody else sells it
     offer = {"product_id": mug["id"], "seller_id": "s2", "current_price": "35.00", "stock": 5}
     await ok(await client.post("/api/v1/offers", json=offer, headers=admin.headers), 201)
     dear = {"product_id": mug["id"], "seller_id": "s3", "current_price": "45.00", "stock": 5, "condition": "used"}
     await ok(await client.post("/api/v1/offers", json=dear, headers=admin.headers), 201)
 
     async with chromium() as browser, guarded_page(browser, url) as (page, _):
+        asked: list[str] = []  # the offers the page asked for: none until a shopper asks
+        page.on("request", lambda request: asked.append(request.url) if "/offers" in request.url else None)
         await open_store(page, url)
+        bowl = card(page, "Stoneware bowl")
+        await expect(bowl.get_by_role("button", name="Add to basket")).to_be_visible()  # the card is drawn
+        await expect(bowl.get_by_role("button", name="Other sellers")).to_have_count(0)
+        await expect(bowl.locator(".sellers")).to_have_count(0)
         mine = card(page, "Stoneware mug")
+        assert asked == []
         await mine.get_by_role("button", name="Other sellers").click()
         sellers = mine.locator(".other-sellers li")
         await expect(sellers).to_have_count(3)
