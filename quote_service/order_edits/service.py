@@ -7,12 +7,13 @@ the order's terms (`pricing`) and works out the money (`money`); it is stored, a
 by anything until its commit.
 
 A commit (`commit`) claims its Idempotency-Key (db/idempotency.py), then, in one transaction and in the
-global lock order every order writer keeps (the order's row, products by id, promotions by id):
+global lock order every order writer keeps (the order's row, products by id, offers by id, promotions by id):
 
 1. lock the order's row; refuse a cancelled or fully refunded order (409 ORDER_NOT_EDITABLE), an expired
    preview (410 EDIT_EXPIRED), and one whose order moved on since (another edit, a refund: 409 ORDER_CHANGED);
 2. move the stock by each product's change of units (removed units back, added ones taken: never
-   oversold, 409 INSUFFICIENT_STOCK), with stock_movements;
+   oversold, 409 INSUFFICIENT_STOCK), with stock_movements, then each offer's by its change of units
+   (docs/offers.md: locked after the products, in id order, never oversold either);
 3. move each promotion's budget by the change of the order's discount from it (a larger one must fit
    what is left: 409 PROMOTION_BUDGET_EXHAUSTED);
 4. retire the order's live rows and write the edited basket's (lines, discounts, commission details,
@@ -165,6 +166,7 @@ class OrderEdits:
                     price_source=line.price_source,
                     seller_id=line.seller_id,
                     kept=kept,
+                    **({"offer_id": line.offer_id} if isinstance(line.offer_id, UUID) else {}),
                 )
                 for line, kept in zip(quote.items, basket_positions, strict=True)
             ],
@@ -302,6 +304,11 @@ class OrderEdits:
         for item, line in zip(items, quote.items, strict=False):
             product = products.get(item.product_id)
             own = product is not None and product.currency == order["currency"]
+            offer_id = line.offer_id if isinstance(line.offer_id, UUID) else None
+            floor = product.min_price if own and product is not None else ZERO
+            if offer_id is not None:  # docs/offers.md: the offer's floor, as a quote of it has
+                offer = self.quotes.offer(offer_id)
+                floor = offer.min_price if offer is not None else ZERO
             lines.append(
                 BasketLine(
                     product_id=item.product_id,
@@ -310,7 +317,7 @@ class OrderEdits:
                         source=line.price_source,
                         list_unit=line.list_unit_price,
                         unit=line.unit_price,
-                        min_price=product.min_price if own and product is not None else ZERO,
+                        min_price=floor,
                         inclusive=line.prices_include_tax is True,
                         category_id=line.category_id,
                         seller_id=line.seller_id,
@@ -318,6 +325,7 @@ class OrderEdits:
                         price_list_id=line.price_list_id,
                     ),
                     weight=item.weight,
+                    offer_id=offer_id,
                 )
             )
         return lines, products

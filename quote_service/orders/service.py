@@ -776,6 +776,7 @@ def order_from_rows(
                 category_id=line["category_id"],
                 seller_id=line["seller_id"],
                 price_list_id=line["price_list_id"],
+                **({"offer_id": line["offer_id"]} if line["offer_id"] is not None else {}),
                 discounts=[_discount(part, currency) for part in line_discounts[position]],
                 commission=LineCommission(
                     category=round_money(commissions[position][0], currency),

@@ -270,9 +270,11 @@ def check_units(
     held: dict[UUID, int],
     *,
     verb: str = "wanted",
+    what: str = "product",
 ) -> None:
     """Refuse when a product is gone or inactive, or when stock - `held` is short of what is
-    wanted, naming every such line (`items[i]` at `positions`; a text position is the field itself)."""
+    wanted, naming every such line (`items[i]` at `positions`; a text position is the field itself).
+    `what`: "offer" for offers' rows (docs/offers.md), refused naming `offer_id`."""
     rows = {row["id"]: row for row in locked}
 
     def field(pid: UUID, name: str) -> str:
@@ -282,17 +284,17 @@ def check_units(
     unavailable = [pid for pid in wanted if pid not in rows or not rows[pid]["is_active"]]
     if unavailable:
         raise ProductUnavailable(
-            "product(s) no longer available: " + ", ".join(map(str, unavailable)),
-            details=[FieldError(field(pid, "product_id"), "product is inactive") for pid in unavailable],
+            f"{what}(s) no longer available: " + ", ".join(map(str, unavailable)),
+            details=[FieldError(field(pid, f"{what}_id"), f"{what} is inactive") for pid in unavailable],
         )
     short = [pid for pid, quantity in wanted.items() if rows[pid]["stock"] - held.get(pid, 0) < quantity]
     if short:
         raise InsufficientStock(
-            "insufficient stock for product(s): " + ", ".join(map(str, short)),
+            f"insufficient stock for {what}(s): " + ", ".join(map(str, short)),
             details=[
                 FieldError(
                     field(pid, "quantity"),
-                    f"product {pid}: {wanted[pid]} {verb}, {rows[pid]['stock']} in stock"
+                    f"{what} {pid}: {wanted[pid]} {verb}, {rows[pid]['stock']} in stock"
                     + (f", {held[pid]} of them held for other quotes" if held.get(pid) else ""),
                 )
                 for pid in short
