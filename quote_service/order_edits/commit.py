@@ -34,6 +34,7 @@ from quote_service.orders.terms import OrderTerms, load_config
 from quote_service.pricing.money import ZERO, quantum, round_money
 from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, Quote
 from quote_service.promotions import repository as promotions
+from quote_service.reservations import repository as reservations
 from quote_service.reservations.service import check_units
 from quote_service.webhooks import events as webhooks
 
@@ -194,7 +195,8 @@ async def _move_stock(
     what other quotes hold (409 INSUFFICIENT_STOCK naming the product). Then each offer's stock moves by the
     change of the units sold from it (docs/offers.md), locked after the products in id order as an order
     locks them: added units must be in the offer's stock (409 INSUFFICIENT_STOCK), from an offer still
-    active (409 PRODUCT_UNAVAILABLE naming the addition's `offer_id`)."""
+    active (409 PRODUCT_UNAVAILABLE naming the addition's `offer_id`); an offer's units other quotes hold
+    (migration 0780) are not in its stock for an edit either."""
     old_lines = [
         (r["product_id"], r["price_source"], r["quantity"] - r["refunded_quantity"], r["offer_id"]) for r in rows
     ]
@@ -236,7 +238,8 @@ async def _move_offer_stock(
     present = {r["id"] for r in locked}
     wanted = {oid: delta for oid, delta in deltas.items() if delta > 0}
     if wanted:
-        check_units({oid: fields.get(oid, "add") for oid in wanted}, wanted, locked, {}, verb="added", what="offer")
+        held = await reservations.held_offer_units(conn, offer_ids=sorted(wanted), now=now)
+        check_units({oid: fields.get(oid, "add") for oid in wanted}, wanted, locked, held, verb="added", what="offer")
     moved = {oid: -delta for oid, delta in sorted(deltas.items()) if oid in present}
     if moved:
         await offers_repository.add_stock(conn, deltas=moved)
