@@ -28,8 +28,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
@@ -40,6 +41,7 @@ from quote_service.auth.schemas import Principal
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Gone, NotFound, ServiceError, ValidationFailed
+from quote_service.offers import repository as offers_repository
 from quote_service.order_edits import repository
 from quote_service.order_edits.basis import (
     context_of,
@@ -119,8 +121,12 @@ class OrderEdits:
             once = await refunds_sql.charged_once(conn, order_id=order_id)
             refund_count = await repository.refund_count(conn, order_id=order_id)
             live_promotions = await repository.live_promotions(conn, order_id=order_id)
+            sold_from = sorted({r["offer_id"] for r in rows if r["offer_id"] is not None})
+            floors = await offers_repository.min_prices(conn, offer_ids=sold_from) if sold_from else {}
         edit_id = ids.uuid4()
-        quote = await self._price(order, terms, rows, shipped, data, principal=principal, edit_id=edit_id)
+        quote = await self._price(
+            order, terms, rows, shipped, data, principal=principal, edit_id=edit_id, offer_floors=floors
+        )
         rate = terms.config.defaults.commission_tax_rate  # docs/commission.md: fees charged once stay as charged
         kept = kept_once_fees(quote_once_fees(quote, rate), order_once_fees(once), {i.seller_id for i in quote.items})
         quote = with_once_fees(quote, kept, rate)
@@ -253,12 +259,14 @@ class OrderEdits:
         *,
         principal: Principal,
         edit_id: UUID,
+        offer_floors: Mapping[UUID, Decimal],
     ) -> Quote:
-        """The edited basket's quote under the order's terms (its refunded fees staying refunded)."""
+        """The edited basket's quote under the order's terms (its refunded fees staying refunded);
+        `offer_floors`: the `min_price` of each offer that sold a line of the order."""
         added, products = await self._additions(order, terms.context, data, principal)
         wanted = {r["product_id"] for r in rows} | set(gift_products(terms.order))
         products = {**(await self.quotes.catalog_products(wanted)), **products}
-        basket = edited_basket(kept_lines(rows, products), data, added)
+        basket = edited_basket(kept_lines(rows, products, offer_floors), data, added)
         choices = {s["seller_id"]: s["selected"] for s in shipped if s["seller_id"] is not None and s["selected"]}
         if isinstance(data.shipping, dict):
             choices.update(data.shipping)

@@ -250,3 +250,25 @@ async def test_edits_of_two_orders_racing_for_an_offers_last_units_sell_them_onc
         "SELECT sum(quantity) FROM order_lines WHERE offer_id = $1 AND retired_by IS NULL", uuid.UUID(offer["id"])
     )
     assert sold == 2
+
+
+async def test_a_kept_offer_line_keeps_its_discount_under_the_offers_own_floor(
+    client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    """The product's floor (38.00) is above the offer's price (30.00): the offer's own floor (0) lets a
+    promotion discount its line, in the order and again in an edit that changes nothing (0.00 due)."""
+    product = await create_product(
+        client, admin, seller_id="seller-a", base_price="40.00", min_price="38.00", cost_price="0", stock=10
+    )
+    offer = await make_offer(client, admin, product, current_price="30.00", min_price="0", stock=5)
+    promotion = {"name": "10 % off", "kind": "PERCENT_OFF", "config": {"percent": "10"},
+                 "conditions": {"product_ids": [product["id"]]}, "starts_at": "2025-01-01T00:00:00Z"}  # fmt: skip
+    expect_ok(await client.post("/api/v1/promotions", json=promotion, headers=admin.headers), 201)
+    order = await place(client, service_key, {"product_id": product["id"], "quantity": 2, "offer_id": offer["id"]})
+    assert order["items"][0]["discount"] == "6.00"
+
+    same = {"offer_id": offer["id"], "quantity": 1, "with": {"product_id": product["id"], "quantity": 1,
+                                                             "offer_id": offer["id"]}}  # fmt: skip
+    shown = expect_ok(await preview(client, service_key, order["id"], {"replace": [same]}), 201)
+    assert shown["difference_due"] == "0.00"
+    assert [(i["quantity"], i["discount"]) for i in shown["items"]] == [(2, "6.00")]

@@ -108,6 +108,18 @@ async def test_a_reserving_quote_holds_an_offers_units_against_every_other_buyer
     expect_error(await order(client, service_key, plain["quote_id"]), 409, "INSUFFICIENT_STOCK")  # 2 wanted, 1 left
 
 
+async def test_an_offers_stock_cannot_go_below_its_held_units(
+    client: Client, admin: Caller, service_key: dict[str, str], product: dict[str, Any], pool: asyncpg.Pool
+) -> None:
+    offer = await make_offer(client, admin, product, current_price="30.00", stock=5)
+    expect_ok(await client.post(QUOTE, json=body("alice", of(product, offer, 3)), headers=service_key))
+    url = f"/api/v1/offers/{offer['id']}"
+    below = await client.patch(url, json={"stock": 2}, headers=admin.headers)
+    assert set(field_errors(expect_error(below, 409, "INSUFFICIENT_STOCK"))) == {"stock"}
+    assert await offer_stock(pool, offer) == 5
+    assert expect_ok(await client.patch(url, json={"stock": 3}, headers=admin.headers))["stock"] == 3
+
+
 async def test_release_and_replacement_give_an_offers_units_back(
     client: Client, admin: Caller, service_key: dict[str, str], product: dict[str, Any], pool: asyncpg.Pool
 ) -> None:
