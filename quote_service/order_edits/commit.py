@@ -165,14 +165,13 @@ def _offer_units(lines: Sequence[tuple[str, str, int, UUID | None]]) -> dict[UUI
 def _addition_fields(request: EditCreate, quote: Quote) -> dict[UUID, str]:
     """Where a refusal of an added product's (or offer's) units points: the first addition of it (an offer
     by the line the addition's product has in `quote` from an offer, as its preview priced it)."""
-    offers_of: dict[str, list[UUID]] = {}
-    for line in quote.items:
-        if isinstance(line.offer_id, UUID):
-            offers_of.setdefault(line.product_id, []).append(line.offer_id)
+    sold = [(line.product_id, line.seller_id, line.offer_id) for line in quote.items if isinstance(line.offer_id, UUID)]
     fields: dict[UUID, str] = {}
     for field, item in additions(request):
-        for offer_id in offers_of.get(item.product_id, []):
-            fields.setdefault(offer_id, field)
+        for product_id, seller_id, offer_id in sold:
+            named = item.offer_id is None or item.offer_id == str(offer_id)
+            if product_id == item.product_id and named and item.seller_id in (None, seller_id):
+                fields.setdefault(offer_id, field)
         try:
             fields.setdefault(UUID(item.product_id), field)
         except ValueError:

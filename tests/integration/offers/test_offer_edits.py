@@ -209,6 +209,13 @@ async def test_an_offer_is_never_oversold_by_an_edit_and_a_refusal_changes_nothi
     short = expect_error(await commit(client, service_key, order["id"], shown["edit_id"]), 409, "INSUFFICIENT_STOCK")
     assert set(field_errors(short)) == {"add[0].quantity"}
     assert await stocks(pool, product, offer) == (9, 3)
+    # The refusal names the addition that wanted the offer's units, not another one of the product.
+    own = {"product_id": product["id"], "quantity": 1, "seller_id": "seller-a"}
+    both = {"add": [own, {"product_id": product["id"], "quantity": 4, "seller_id": "seller-b"}]}
+    shown = expect_ok(await preview(client, service_key, order["id"], both), 201)
+    short = expect_error(await commit(client, service_key, order["id"], shown["edit_id"]), 409, "INSUFFICIENT_STOCK")
+    assert set(field_errors(short)) == {"add[1].quantity"}
+    assert await stocks(pool, product, offer) == (9, 3)
     unchanged = expect_ok(await client.get(f"{ORDERS}/{order['id']}", headers=service_key))
     assert unchanged["revision"] == 1
     assert lines(unchanged) == lines(order)
