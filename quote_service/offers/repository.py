@@ -199,3 +199,9 @@ async def add_stock(conn: Connection, *, deltas: dict[UUID, int]) -> dict[UUID, 
         list(deltas.values()),
     )
     return {row["id"]: row["stock"] for row in rows}
+
+
+async def min_prices(conn: Connection, *, offer_ids: Sequence[UUID]) -> dict[UUID, Decimal]:
+    """Each offer's `min_price` now, active or not (an order edit's floor of the lines it sold)."""
+    rows = await conn.fetch("SELECT id, min_price FROM offers WHERE id = any($1::uuid[])", list(offer_ids))
+    return {row["id"]: row["min_price"] for row in rows}

@@ -18,15 +18,17 @@ from quote_service.auth.sellers import own_seller
 from quote_service.catalog import repository as catalog
 from quote_service.catalog.seller_moves import moves_past_threshold
 from quote_service.catalog.service import check_product
+from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.db.pool import Connection, Pool
-from quote_service.errors import FieldError, Forbidden, NotFound, ValidationFailed, invalid
+from quote_service.errors import FieldError, Forbidden, InsufficientStock, NotFound, ValidationFailed, invalid
 from quote_service.offers import repository
 from quote_service.offers.repository import offer_exists_error
 from quote_service.offers.schemas import Offer, OfferCreate, OfferPatch, OfferPriceChange, OfferPriceSource
 from quote_service.pricing import money
 from quote_service.pricing.price_moves import seller_floor_problem
 from quote_service.pricing.quantity_rules import QuantityRules
+from quote_service.reservations import repository as reservations
 from quote_service.webhooks import events
 
 PRICE_FIELDS = ("base_price", "current_price", "min_price", "cost_price")
@@ -172,6 +174,8 @@ async def update_offer(
             raise NotFound(f"offer {offer_id} not found")
         fields = {**dict(current), **given}
         _check(fields)
+        if fields["stock"] < current["stock"]:
+            await _refuse_taking_held_units(conn, offer_id, current["stock"], fields["stock"])
         if fields["is_active"] and (given.get("is_active") or "seller_id" in given):
             product = await catalog.get_product(conn, product_id=current["product_id"])
             if product is not None and product["seller_id"] == fields["seller_id"]:
@@ -189,6 +193,17 @@ async def update_offer(
                 conn, offer_id=offer_id, old=old_price, new=new_price, source=source, reason=reason, actor=actor
             )
         return await _emit(conn, offer_id)
+
+
+async def _refuse_taking_held_units(conn: Connection, offer_id: UUID, before: int, after: int) -> None:
+    """Refuse a stock lower than the units reservations hold of the offer (docs/reservations.md): their
+    orders must never fail for stock. Read after the statement that locked the offer's row."""
+    held = (await reservations.held_offer_units(conn, offer_ids=[offer_id], now=utcnow())).get(offer_id, 0)
+    if after < held:
+        raise InsufficientStock(
+            f"stock cannot go from {before} to {after}: {held} units of the offer are held for quotes",
+            details=[FieldError("stock", f"at least {held} units are held for quotes; release holds first")],
+        )
 
 
 async def seller_update(

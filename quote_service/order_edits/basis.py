@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from uuid import UUID
 
 import asyncpg
 import msgspec
@@ -61,13 +62,20 @@ def context_of(row: asyncpg.Record) -> EditContext:
     )
 
 
-def kept_lines(rows: Sequence[asyncpg.Record], products: Mapping[str, CatalogProduct]) -> list[KeptLine]:
-    """The order's live lines with units left, each at the price it charged."""
+def kept_lines(
+    rows: Sequence[asyncpg.Record],
+    products: Mapping[str, CatalogProduct],
+    offer_floors: Mapping[UUID, Decimal] | None = None,
+) -> list[KeptLine]:
+    """The order's live lines with units left, each at the price it charged (its floor its product's
+    `min_price`, or for a line sold from an offer the offer's, `offer_floors`: docs/offers.md)."""
     kept = []
     for r in rows:
         product = products.get(r["product_id"])
         unit: Decimal = r["unit_price"]
         floor = ZERO if product is None or r["price_source"] == "request" else min(product.min_price, unit)
+        if r["offer_id"] is not None and offer_floors is not None and r["offer_id"] in offer_floors:
+            floor = min(offer_floors[r["offer_id"]], unit)
         kept.append(
             KeptLine(
                 position=r["position"],

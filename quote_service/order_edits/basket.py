@@ -4,14 +4,18 @@ The order's basket is its live lines with the units no refund gave back, each at
 (`HeldPrice`); gift lines are left out (the order's GIFT promotions give them again when the edited
 basket still earns them). Then, in this order:
 
-- `remove[i]`: units of a product come out of its lines, the newest line first (the units an earlier edit
-  added go before those ordered); a product on lines of two sellers needs the `line` to take them from;
+- `remove[i]`: units of a product (`product_id`), or of the offer that sold them (`offer_id`, docs/offers.md),
+  come out of its lines, the newest line first (the units an earlier edit added go before those ordered); a
+  product on lines of two sellers (its own and another seller's offer, say) needs the `line` or the
+  `offer_id` to take them from;
 - `replace[i]`: units come out as for `remove`, and its `with` item goes in as an addition;
 - `add[i]` (and each `with`): an item at today's price (`added`, one per addition, in that order). It joins
-  a line of the same product, seller and prices when there is one; otherwise it is a line of its own.
+  a line of the same product, offer, seller and prices when there is one; otherwise it is a line of its own.
+  An addition sold from an offer keeps the offer's identity (`offer_id`), as a kept line does.
 
-Every refusal names the field: an unknown product or line (422), a product on lines of two sellers with
-no `line` (422), more units than the order holds (409 EDIT_EXCEEDS_ORDER), a basket left empty (422).
+Every refusal names the field: an unknown product, offer or line (422), a product on lines of two sellers
+with neither `line` nor `offer_id` (422), more units than the order holds (409 EDIT_EXCEEDS_ORDER), a basket
+left empty (422).
 """
 
 from __future__ import annotations
@@ -55,18 +59,9 @@ class KeptLine:
     """The offer the line was sold from (docs/offers.md); None: its product's own."""
 
 
-OFFER_LINES = (
-    "an edit takes out or puts in units of a product's own offer only: units sold from another seller's offer"
-    " are given back by a refund, and an item naming an offer is ordered anew (docs/offers.md)"
-)
-
-
 def edited_basket(kept: Sequence[KeptLine], edit: EditCreate, added: Sequence[BasketLine]) -> list[BasketLine]:
     """The basket after `edit`; `added`: the additions priced today, `replace[i].with` items first, then
     `add`'s, in request order (as `additions` lists them)."""
-    for field, item in additions(edit):
-        if item.offer_id is not None:
-            raise ValidationFailed(OFFER_LINES, details=[FieldError(f"{field}.offer_id", OFFER_LINES)])
     basket = [
         BasketLine(k.product_id, k.quantity, k.price, k.position, offer_id=k.offer_id)
         for k in kept
@@ -94,35 +89,38 @@ def additions(edit: EditCreate) -> list[tuple[str, QuoteItemIn]]:
 
 
 def _take(basket: list[BasketLine], entry: EditRemove, field: str) -> list[BasketLine]:
-    """`entry`'s units taken out of `basket`'s lines of its product, the newest line first."""
-    if isinstance(entry.offer_id, UUID):
-        raise ValidationFailed(OFFER_LINES, details=[FieldError(f"{field}.offer_id", OFFER_LINES)])
-    if not isinstance(entry.product_id, str):
-        message = "name the product_id"
-        raise ValidationFailed(message, details=[FieldError(f"{field}.product_id", message)])
-    product_id = entry.product_id
-    candidates = [i for i, line in enumerate(basket) if line.product_id == product_id]
-    own = [i for i in candidates if basket[i].offer_id is None]  # the product's own offer's lines
-    if isinstance(entry.line, int):
-        offered = any(basket[i].position == entry.line and basket[i].offer_id is not None for i in candidates)
+    """`entry`'s units taken out of `basket`'s lines of its product (or of its offer), the newest line first."""
+    offer_id = entry.offer_id if isinstance(entry.offer_id, UUID) else None
+    product_id = entry.product_id if isinstance(entry.product_id, str) else None
+    if offer_id is not None:
+        what = f"offer {offer_id}"
+        candidates = [i for i, line in enumerate(basket) if line.offer_id == offer_id]
+        if not candidates:
+            message = f"the order has no live line sold from offer {offer_id}"
+            raise ValidationFailed(message, details=[FieldError(f"{field}.offer_id", message)])
+        if product_id is not None and any(basket[i].product_id != product_id for i in candidates):
+            message = f"offer {offer_id} does not sell product {product_id}"
+            raise ValidationFailed(message, details=[FieldError(f"{field}.offer_id", message)])
+    elif product_id is not None:
+        what = f"product {product_id}"
+        candidates = [i for i, line in enumerate(basket) if line.product_id == product_id]
+        if not isinstance(entry.line, int) and len({basket[i].price.seller_id for i in candidates}) > 1:
+            message = f"product {product_id} is on lines of different sellers: name the line or the offer_id"
+            raise ValidationFailed(message, details=[FieldError(f"{field}.line", message)])
     else:
-        offered, candidates = bool(candidates) and not own, own
-    if offered:
-        raise ValidationFailed(OFFER_LINES, details=[FieldError(f"{field}.product_id", OFFER_LINES)])
-    if not isinstance(entry.line, int) and len({basket[i].price.seller_id for i in candidates}) > 1:
-        message = f"product {product_id} is on lines of different sellers: name the line"
-        raise ValidationFailed(message, details=[FieldError(f"{field}.line", message)])
+        message = "name the product_id or the offer_id"
+        raise ValidationFailed(message, details=[FieldError(f"{field}.product_id", message)])
     if isinstance(entry.line, int):
         candidates = [i for i in candidates if basket[i].position == entry.line]
         if not candidates:
-            message = f"the order has no live line {entry.line} of product {product_id}"
+            message = f"the order has no live line {entry.line} of {what}"
             raise ValidationFailed(message, details=[FieldError(f"{field}.line", message)])
     if not candidates:
         message = f"product {product_id} is not in this order"
         raise ValidationFailed(message, details=[FieldError(f"{field}.product_id", message)])
     held = sum(basket[i].quantity for i in candidates)
     if entry.quantity > held:
-        message = f"product {product_id}: {entry.quantity} unit(s) to take out, the order holds {held}"
+        message = f"{what}: {entry.quantity} unit(s) to take out, the order holds {held}"
         raise Conflict(message, code="EDIT_EXCEEDS_ORDER", details=[FieldError(f"{field}.quantity", message)])
     left = list(basket)
     units = entry.quantity
@@ -139,8 +137,9 @@ def _age(line: BasketLine) -> int:
 
 
 def _put(basket: list[BasketLine], line: BasketLine) -> list[BasketLine]:
-    """`line` added: into a line of the same product, seller and prices, else as a line of its own."""
+    """`line` added: into a line of the same product, offer, seller and prices, else as a line of its own."""
     for i, present in enumerate(basket):
-        if present.product_id == line.product_id and present.price == line.price:
+        same = present.product_id == line.product_id and present.offer_id == line.offer_id
+        if same and present.price == line.price:
             return [*basket[:i], replace(present, quantity=present.quantity + line.quantity), *basket[i + 1 :]]
     return [*basket, line]

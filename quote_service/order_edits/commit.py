@@ -18,6 +18,7 @@ from quote_service.auth.schemas import Principal
 from quote_service.catalog import repository as catalog
 from quote_service.db.pool import Connection
 from quote_service.errors import Conflict, FieldError
+from quote_service.offers import repository as offers_repository
 from quote_service.order_edits import repository
 from quote_service.order_edits.basis import what_is_left
 from quote_service.order_edits.basket import additions
@@ -33,6 +34,7 @@ from quote_service.orders.terms import OrderTerms, load_config
 from quote_service.pricing.money import ZERO, quantum, round_money
 from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, Quote
 from quote_service.promotions import repository as promotions
+from quote_service.reservations import repository as reservations
 from quote_service.reservations.service import check_units
 from quote_service.webhooks import events as webhooks
 
@@ -68,7 +70,7 @@ async def apply_edit(
     fees_after = quote_fees(quote, rate)
     money = difference(before, fees_before, after, fees_after)
     request = msgspec.convert(edit["request"], EditCreate, strict=False)
-    fields = _addition_fields(request)
+    fields = _addition_fields(request, quote)
     await _move_stock(conn, rows, quote, fields, order_id=order_id, edit_id=edit_id, actor=actor, now=now)
     await _move_promotions(conn, order, quote)
     at = await repository.placement(conn, order_id=order_id, edit_id=edit_id)
@@ -137,11 +139,12 @@ async def read_order(conn: Connection, order_id: UUID) -> Order:
     return (await assemble(conn, [row]))[0]
 
 
-def _units(lines: Sequence[tuple[str, str, int]]) -> dict[UUID, int]:
-    """Units of each catalog product among (product id, price source, units)."""
+def _units(lines: Sequence[tuple[str, str, int, UUID | None]]) -> dict[UUID, int]:
+    """Units of each catalog product's own stock among (product id, price source, units, offer id): a line
+    sold from another seller's offer takes its offer's stock instead (`_offer_units`)."""
     units: dict[UUID, int] = {}
-    for product_id, source, quantity in lines:
-        if source in _RETURNED_SOURCES:
+    for product_id, source, quantity, offer_id in lines:
+        if source in _RETURNED_SOURCES and offer_id is None:
             try:
                 pid = UUID(product_id)
             except ValueError:
@@ -150,10 +153,25 @@ def _units(lines: Sequence[tuple[str, str, int]]) -> dict[UUID, int]:
     return units
 
 
-def _addition_fields(request: EditCreate) -> dict[UUID, str]:
-    """Where a refusal of an added product's units points: the first addition of it."""
+def _offer_units(lines: Sequence[tuple[str, str, int, UUID | None]]) -> dict[UUID, int]:
+    """Units of each offer among (product id, price source, units, offer id) (docs/offers.md)."""
+    units: dict[UUID, int] = {}
+    for _, _, quantity, offer_id in lines:
+        if offer_id is not None:
+            units[offer_id] = units.get(offer_id, 0) + quantity
+    return units
+
+
+def _addition_fields(request: EditCreate, quote: Quote) -> dict[UUID, str]:
+    """Where a refusal of an added product's (or offer's) units points: the first addition of it (an offer
+    by the line the addition's product has in `quote` from an offer, as its preview priced it)."""
+    sold = [(line.product_id, line.seller_id, line.offer_id) for line in quote.items if isinstance(line.offer_id, UUID)]
     fields: dict[UUID, str] = {}
     for field, item in additions(request):
+        for product_id, seller_id, offer_id in sold:
+            named = item.offer_id is None or item.offer_id == str(offer_id)
+            if product_id == item.product_id and named and item.seller_id in (None, seller_id):
+                fields.setdefault(offer_id, field)
         try:
             fields.setdefault(UUID(item.product_id), field)
         except ValueError:
@@ -173,27 +191,57 @@ async def _move_stock(
     now: datetime,
 ) -> None:
     """Each product's stock moves by the edit's change of its units; added units must be in stock, less
-    what other quotes hold (409 INSUFFICIENT_STOCK naming the product)."""
-    old = _units([(r["product_id"], r["price_source"], r["quantity"] - r["refunded_quantity"]) for r in rows])
-    new = _units([(line.product_id, line.price_source, line.quantity) for line in quote.items])
+    what other quotes hold (409 INSUFFICIENT_STOCK naming the product). Then each offer's stock moves by the
+    change of the units sold from it (docs/offers.md), locked after the products in id order as an order
+    locks them: added units must be in the offer's stock (409 INSUFFICIENT_STOCK), from an offer still
+    active (409 PRODUCT_UNAVAILABLE naming the addition's `offer_id`); an offer's units other quotes hold
+    (migration 0780) are not in its stock for an edit either."""
+    old_lines = [
+        (r["product_id"], r["price_source"], r["quantity"] - r["refunded_quantity"], r["offer_id"]) for r in rows
+    ]
+    new_lines = [
+        (line.product_id, line.price_source, line.quantity, line.offer_id if isinstance(line.offer_id, UUID) else None)
+        for line in quote.items
+    ]
+    old, new = _units(old_lines), _units(new_lines)
     deltas = {pid: new.get(pid, 0) - old.get(pid, 0) for pid in {*old, *new}}
     deltas = {pid: delta for pid, delta in deltas.items() if delta}
-    if not deltas:
-        return
-    locked = await catalog.lock_products(conn, product_ids=sorted(deltas))
+    old, new = _offer_units(old_lines), _offer_units(new_lines)
+    offer_deltas = {oid: new.get(oid, 0) - old.get(oid, 0) for oid in {*old, *new}}
+    offer_deltas = {oid: delta for oid, delta in offer_deltas.items() if delta}
+    if deltas:
+        locked = await catalog.lock_products(conn, product_ids=sorted(deltas))
+        present = {r["id"] for r in locked}
+        wanted = {pid: delta for pid, delta in deltas.items() if delta > 0}
+        if wanted:
+            held = await catalog.held_units(conn, product_ids=sorted(wanted), now=now)
+            check_units({pid: fields.get(pid, "add") for pid in wanted}, wanted, locked, held, verb="added")
+        moved = {pid: -delta for pid, delta in deltas.items() if pid in present}
+        after = {r["id"]: r["stock"] for r in await catalog.add_stock(conn, deltas=moved)}
+        await catalog.insert_stock_movements(
+            conn,
+            movements=[(pid, n, after[pid]) for pid, n in sorted(moved.items())],
+            reason=f"edit {edit_id} of order {order_id}",
+            actor=actor,
+        )
+    if offer_deltas:
+        await _move_offer_stock(conn, offer_deltas, fields, now=now)
+
+
+async def _move_offer_stock(
+    conn: Connection, deltas: Mapping[UUID, int], fields: Mapping[UUID, str], *, now: datetime
+) -> None:
+    """Each offer's stock moved by `deltas` (units the order gains: taken; units it gives up: back), under the
+    offers' row locks in id order; refused (409, nothing moved) as `_move_stock` says."""
+    locked = await offers_repository.lock_offers(conn, offer_ids=sorted(deltas))
     present = {r["id"] for r in locked}
-    wanted = {pid: delta for pid, delta in deltas.items() if delta > 0}
+    wanted = {oid: delta for oid, delta in deltas.items() if delta > 0}
     if wanted:
-        held = await catalog.held_units(conn, product_ids=sorted(wanted), now=now)
-        check_units({pid: fields.get(pid, "add") for pid in wanted}, wanted, locked, held, verb="added")
-    moved = {pid: -delta for pid, delta in deltas.items() if pid in present}
-    after = {r["id"]: r["stock"] for r in await catalog.add_stock(conn, deltas=moved)}
-    await catalog.insert_stock_movements(
-        conn,
-        movements=[(pid, n, after[pid]) for pid, n in sorted(moved.items())],
-        reason=f"edit {edit_id} of order {order_id}",
-        actor=actor,
-    )
+        held = await reservations.held_offer_units(conn, offer_ids=sorted(wanted), now=now)
+        check_units({oid: fields.get(oid, "add") for oid in wanted}, wanted, locked, held, verb="added", what="offer")
+    moved = {oid: -delta for oid, delta in sorted(deltas.items()) if oid in present}
+    if moved:
+        await offers_repository.add_stock(conn, deltas=moved)
 
 
 async def _move_promotions(conn: Connection, order: asyncpg.Record, quote: Quote) -> None:

@@ -9,7 +9,9 @@ a snapshot built from the terms, the order's instant as `now`, and every line's 
 - the flags are those its quote was served (the express multiplier, the small-basket threshold);
 - the request is its quote's (delivery address, express, logistics provider, channel, exemption, the
   customer's tier, segment and group), the shipments' options as the order chose them (or the edit does);
-- an installment option chosen is applied again, on the edited total, as its plan priced it.
+- an installment option chosen is applied again, on the edited total, as its plan priced it;
+- a line sold from another seller's offer (docs/offers.md) keeps its `offer_id` and its seller, who owns
+  its shipment (its weight too), its commission rates and its part of the money.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from quote_service.orders.terms import ConfigTerms, EditContext, OrderTerms
 from quote_service.pricing.engine import price_quote
 from quote_service.pricing.installments import InstallmentPlan, PlanOption, with_installments
 from quote_service.pricing.money import ZERO
+from quote_service.pricing.offers import Choice
 from quote_service.pricing.promotions import GiftStock
 from quote_service.pricing.quote import (
     CatalogProduct,
     CustomerContext,
     Quote,
     QuoteItemIn,
+    QuoteLine,
     QuoteRequest,
     SelectedInstallment,
 )
@@ -127,10 +131,30 @@ def price_basket(
         flags=(flags, {}),
         gifts=gifts,
         held=[line.price for line in basket],
+        offers=_offer_sellers(basket),
     )
+    if any(line.offer_id is not None for line in basket):
+        quote = replace(quote, items=_with_offer_ids(quote, basket))
     if terms.installment is not None:
         quote = with_order_installment(quote, terms.installment)
     return quote
+
+
+def _offer_sellers(basket: Sequence[BasketLine]) -> list[Choice | None] | None:
+    """Each line sold from an offer with its offer's seller (whose shipment weighs it); None: no such line."""
+    if all(line.offer_id is None for line in basket):
+        return None
+    return [None if line.offer_id is None else Choice(None, line.price.seller_id or "", "named") for line in basket]
+
+
+def _with_offer_ids(quote: Quote, basket: Sequence[BasketLine]) -> list[QuoteLine]:
+    """The quote's lines, each of a basket line sold from an offer carrying its `offer_id` (the engine answers a
+    line per basket line, in order, then the gift lines)."""
+    items = list(quote.items)
+    for index, line in enumerate(basket):
+        if line.offer_id is not None:
+            items[index] = replace(items[index], offer_id=line.offer_id)
+    return items
 
 
 def with_order_installment(quote: Quote, chosen: SelectedInstallment) -> Quote:

@@ -19,16 +19,16 @@ ShippingChoices = Annotated[
 
 
 class EditRemove(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Units of a product (or, once orders hold offers, of an offer) to take out of the order."""
+    """Units of a product, or of the offer that sold them (docs/offers.md), to take out of the order."""
 
     product_id: ExternalId | UnsetType = UNSET
     offer_id: UUID | UnsetType = UNSET
-    """An offer's line (docs/offers.md): an edit does not take units out of one (a refund does), so naming one
-    is 422."""
+    """The offer whose units come out (docs/offers.md): the order's lines sold from it, newest first; its units
+    go back to the offer's stock at the commit. With `product_id` too, the offer must sell that product."""
     quantity: Quantity
     line: Annotated[int, msgspec.Meta(ge=0, le=100_000)] | UnsetType = UNSET
     """The order line to take them from (its `line` number): needed only when the product is on lines of
-    two sellers; otherwise the product's newest line gives its units first."""
+    two sellers and no `offer_id` is named; otherwise the product's newest line gives its units first."""
 
 
 class EditReplace(EditRemove, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -89,6 +89,8 @@ class EditLine(msgspec.Struct, frozen=True, kw_only=True):
     seller_id: str | None
     kept: bool
     """At the price its order line charged (false: added at today's price, or a gift)."""
+    offer_id: UUID | UnsetType = UNSET
+    """The offer the line is sold from (docs/offers.md); absent on a line of a product's own offer."""
 
 
 class EditPreview(msgspec.Struct, frozen=True, kw_only=True):

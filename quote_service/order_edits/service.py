@@ -7,12 +7,13 @@ the order's terms (`pricing`) and works out the money (`money`); it is stored, a
 by anything until its commit.
 
 A commit (`commit`) claims its Idempotency-Key (db/idempotency.py), then, in one transaction and in the
-global lock order every order writer keeps (the order's row, products by id, promotions by id):
+global lock order every order writer keeps (the order's row, products by id, offers by id, promotions by id):
 
 1. lock the order's row; refuse a cancelled or fully refunded order (409 ORDER_NOT_EDITABLE), an expired
    preview (410 EDIT_EXPIRED), and one whose order moved on since (another edit, a refund: 409 ORDER_CHANGED);
 2. move the stock by each product's change of units (removed units back, added ones taken: never
-   oversold, 409 INSUFFICIENT_STOCK), with stock_movements;
+   oversold, 409 INSUFFICIENT_STOCK), with stock_movements, then each offer's by its change of units
+   (docs/offers.md: locked after the products, in id order, never oversold either);
 3. move each promotion's budget by the change of the order's discount from it (a larger one must fit
    what is left: 409 PROMOTION_BUDGET_EXHAUSTED);
 4. retire the order's live rows and write the edited basket's (lines, discounts, commission details,
@@ -27,8 +28,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
@@ -39,6 +41,7 @@ from quote_service.auth.schemas import Principal
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Gone, NotFound, ServiceError, ValidationFailed
+from quote_service.offers import repository as offers_repository
 from quote_service.order_edits import repository
 from quote_service.order_edits.basis import (
     context_of,
@@ -118,8 +121,12 @@ class OrderEdits:
             once = await refunds_sql.charged_once(conn, order_id=order_id)
             refund_count = await repository.refund_count(conn, order_id=order_id)
             live_promotions = await repository.live_promotions(conn, order_id=order_id)
+            sold_from = sorted({r["offer_id"] for r in rows if r["offer_id"] is not None})
+            floors = await offers_repository.min_prices(conn, offer_ids=sold_from) if sold_from else {}
         edit_id = ids.uuid4()
-        quote = await self._price(order, terms, rows, shipped, data, principal=principal, edit_id=edit_id)
+        quote = await self._price(
+            order, terms, rows, shipped, data, principal=principal, edit_id=edit_id, offer_floors=floors
+        )
         rate = terms.config.defaults.commission_tax_rate  # docs/commission.md: fees charged once stay as charged
         kept = kept_once_fees(quote_once_fees(quote, rate), order_once_fees(once), {i.seller_id for i in quote.items})
         quote = with_once_fees(quote, kept, rate)
@@ -165,6 +172,7 @@ class OrderEdits:
                     price_source=line.price_source,
                     seller_id=line.seller_id,
                     kept=kept,
+                    **({"offer_id": line.offer_id} if isinstance(line.offer_id, UUID) else {}),
                 )
                 for line, kept in zip(quote.items, basket_positions, strict=True)
             ],
@@ -251,12 +259,14 @@ class OrderEdits:
         *,
         principal: Principal,
         edit_id: UUID,
+        offer_floors: Mapping[UUID, Decimal],
     ) -> Quote:
-        """The edited basket's quote under the order's terms (its refunded fees staying refunded)."""
+        """The edited basket's quote under the order's terms (its refunded fees staying refunded);
+        `offer_floors`: the `min_price` of each offer that sold a line of the order."""
         added, products = await self._additions(order, terms.context, data, principal)
         wanted = {r["product_id"] for r in rows} | set(gift_products(terms.order))
         products = {**(await self.quotes.catalog_products(wanted)), **products}
-        basket = edited_basket(kept_lines(rows, products), data, added)
+        basket = edited_basket(kept_lines(rows, products, offer_floors), data, added)
         choices = {s["seller_id"]: s["selected"] for s in shipped if s["seller_id"] is not None and s["selected"]}
         if isinstance(data.shipping, dict):
             choices.update(data.shipping)
@@ -302,6 +312,11 @@ class OrderEdits:
         for item, line in zip(items, quote.items, strict=False):
             product = products.get(item.product_id)
             own = product is not None and product.currency == order["currency"]
+            offer_id = line.offer_id if isinstance(line.offer_id, UUID) else None
+            floor = product.min_price if own and product is not None else ZERO
+            if offer_id is not None:  # docs/offers.md: the offer's floor, as a quote of it has
+                offer = self.quotes.offer(offer_id)
+                floor = offer.min_price if offer is not None else ZERO
             lines.append(
                 BasketLine(
                     product_id=item.product_id,
@@ -310,7 +325,7 @@ class OrderEdits:
                         source=line.price_source,
                         list_unit=line.list_unit_price,
                         unit=line.unit_price,
-                        min_price=product.min_price if own and product is not None else ZERO,
+                        min_price=floor,
                         inclusive=line.prices_include_tax is True,
                         category_id=line.category_id,
                         seller_id=line.seller_id,
@@ -318,6 +333,7 @@ class OrderEdits:
                         price_list_id=line.price_list_id,
                     ),
                     weight=item.weight,
+                    offer_id=offer_id,
                 )
             )
         return lines, products

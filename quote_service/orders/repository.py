@@ -356,7 +356,7 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID], edited: Seque
         """SELECT order_id, position, product_id, quantity, list_unit_price, unit_price, line_subtotal, discount,
                   tax, tax_rate, price_source, flash_sale_id, category_id, seller_id, price_list_id,
                   prices_include_tax, commission_category, commission_seller, platform_contribution,
-                  commission_tax, taxes, commission_fees
+                  commission_tax, taxes, commission_fees, offer_id
            FROM order_lines WHERE order_id = any($1::uuid[]) AND retired_by IS NULL ORDER BY order_id, position""",
         ids,
     )

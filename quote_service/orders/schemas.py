@@ -82,6 +82,8 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     category_id: str | None
     seller_id: str | None
     price_list_id: UUID | None = None
+    offer_id: UUID | UnsetType = UNSET
+    """The offer that sold the line (docs/offers.md); absent on a line of a product's own (default) offer."""
     prices_include_tax: bool
     """The line's prices are gross (its `tax` contained, not added; docs/markets.md)."""
     net: Decimal

@@ -315,17 +315,24 @@ async def _write_order(
     if terms is not None and recorded is not None:
         await terms.store(conn, recorded)
     wanted = reservations.catalog_units(quote)
+    from_offers = reservations.offer_units(quote)
     consumed = False
     if wanted:
         ids = sorted(wanted)
         locked = await catalog.lock_products(conn, product_ids=ids)
+        offer_rows = await offer_stock.lock(conn, from_offers) if from_offers else None  # after the products
         consumed, held = await reservations.take_for_order(
             conn, quote_id=quote.quote_id, order_id=order_id, product_ids=ids, now=now
         )
         reservations.check_units(_first_lines(quote), wanted, locked, held, verb="ordered")
-    from_offers = reservations.offer_units(quote)
+    elif from_offers:
+        offer_rows = await offer_stock.lock(conn, from_offers)
+        consumed, _ = await reservations.take_for_order(
+            conn, quote_id=quote.quote_id, order_id=order_id, product_ids=[], now=now
+        )
     if from_offers:  # docs/offers.md: locked after the products, in id order, and never oversold
-        await offer_stock.take(conn, quote, from_offers)
+        assert offer_rows is not None
+        await offer_stock.take(conn, quote, from_offers, offer_rows, now=now)
     if quote.quantity_limits:  # docs/pricing.md#quantity-rules: counted again under the lock
         await check_unit_limits(conn, quote, now)
     coupons = _applied_coupons(quote)
@@ -776,6 +783,7 @@ def order_from_rows(
                 category_id=line["category_id"],
                 seller_id=line["seller_id"],
                 price_list_id=line["price_list_id"],
+                **({"offer_id": line["offer_id"]} if line["offer_id"] is not None else {}),
                 discounts=[_discount(part, currency) for part in line_discounts[position]],
                 commission=LineCommission(
                     category=round_money(commissions[position][0], currency),

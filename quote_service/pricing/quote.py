@@ -391,10 +391,12 @@ class RejectedCoupon(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ReservedLine(msgspec.Struct, frozen=True, kw_only=True):
-    """Units of one catalog product held for a quote."""
+    """Units of one catalog product held for a quote (of its own stock, or of an offer's: `offer_id`)."""
 
     product_id: str
     quantity: int
+    offer_id: UUID | UnsetType = UNSET
+    """The offer whose units are held (docs/offers.md); absent for the product's own (default) offer."""
 
 
 class StockReservation(msgspec.Struct, frozen=True, kw_only=True):

@@ -50,7 +50,7 @@ from quote_service.pricing.coupons import Coupon, normalize_code
 from quote_service.pricing.engine import ServedFlags, price_quote, region_for, served_flags
 from quote_service.pricing.installments import InstallmentPlan, with_installments
 from quote_service.pricing.money import round_money
-from quote_service.pricing.offers import Choice, choose_offers, with_offers
+from quote_service.pricing.offers import Choice, SnapOffer, choose_offers, with_offers
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.price_lists import PriceBook
 from quote_service.pricing.promotions import PromotionBook
@@ -522,11 +522,27 @@ class QuoteService:
         its additions' prices from it (docs/orders-and-refunds.md#edits-and-exchanges)."""
         products = await self.catalog_products(item.product_id for item in request.items)
         policy.check_items(request, products, caller)
+        snapshot, now = self._config.snapshot, self._clock()
+        choices = region = None
+        offered = snapshot.offers  # docs/offers.md: an item naming an offer, or of a product with offers, chooses
+        if any(
+            i.offer_id is not None or (offered is not None and i.product_id in offered.by_product)
+            for i in request.items
+        ):
+            region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
+            choices = choose_offers(request, products, offered, region, snapshot.shipping)
         quote = price_quote(
-            request, snapshot=self._config.snapshot, products=products, flash={}, customer=customer,
-            defaults=self.defaults, now=self._clock(), quote_id=ids.uuid4(),
+            request, snapshot=snapshot, products=products, flash={}, customer=customer,
+            defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, offers=choices,
         )  # fmt: skip
+        if choices is not None:
+            quote = msgspec.structs.replace(quote, items=with_offers(quote.items, request, choices))
         return quote, products
+
+    def offer(self, offer_id: uuid.UUID) -> SnapOffer | None:
+        """An active offer as quotes see it now (the configuration snapshot's), or None."""
+        book = self._config.snapshot.offers
+        return None if book is None else book.by_id.get(str(offer_id))
 
     def now(self) -> datetime:
         """The instant quotes are priced at now (tests hold the clock still)."""

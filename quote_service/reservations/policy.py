@@ -27,15 +27,19 @@ def check_limits(
     own: dict[UUID, int],
     max_units_per_product: int,
     max_reservations: int,
+    *,
+    offers: frozenset[UUID] = frozenset(),
 ) -> None:
     """Refuse a new reservation of `wanted` for a customer that has `live` live reservations
     holding `own` units per product, beyond either cap: one detail per bad line
-    (`items[i].quantity`), and `reserve_stock` for the number of reservations."""
+    (`items[i].quantity`), and `reserve_stock` for the number of reservations. The ids in `offers` are
+    offers' (docs/offers.md): capped per offer as a product is."""
     problems = [
         FieldError(
             f"items[{positions[pid]}].quantity",
-            f"product {pid}: {quantity} wanted and {own.get(pid, 0)} already held for this customer, "
-            f"who may hold at most {max_units_per_product} units of a product",
+            f"{'offer' if pid in offers else 'product'} {pid}: {quantity} wanted and {own.get(pid, 0)} already held"
+            f" for this customer, who may hold at most {max_units_per_product} units of a "
+            + ("product's offer" if pid in offers else "product"),
         )
         for pid, quantity in wanted.items()
         if own.get(pid, 0) + quantity > max_units_per_product

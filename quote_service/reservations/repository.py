@@ -1,10 +1,12 @@
-"""SQL for stock reservations (migrations/0080, 0150): the reservation rows and their live holds."""
+"""SQL for stock reservations (migrations/0080, 0150, 0780): the reservation rows and their live holds, of
+products and of offers (docs/offers.md)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -45,6 +47,35 @@ async def customer_holds(
     return len({row["quote_id"] for row in rows}), dict(units)
 
 
+async def customer_offer_holds(
+    conn: Connection, *, customer_id: str, offer_ids: Sequence[UUID], now: datetime
+) -> dict[UUID, int]:
+    """The units the customer's live reservations hold of each of `offer_ids` (after `lock_customer`)."""
+    rows = await conn.fetch(
+        """SELECT h.offer_id, sum(h.quantity)::integer AS held FROM reservations r
+           JOIN reservation_offer_holds h ON h.quote_id = r.quote_id AND h.offer_id = any($3::uuid[])
+           WHERE r.customer_id = $1 AND r.status = 'held' AND r.expires_at > $2
+           GROUP BY h.offer_id""",
+        customer_id,
+        now,
+        list(offer_ids),
+    )
+    return {row["offer_id"]: row["held"] for row in rows}
+
+
+async def held_offer_units(conn: Connection, *, offer_ids: Sequence[UUID], now: datetime) -> dict[UUID, int]:
+    """Units held by unexpired reservations, per offer (absent: none). Run it AFTER the statement that locked
+    the offers, never in it (as `catalog.held_units`)."""
+    rows = await conn.fetch(
+        """SELECT offer_id, sum(quantity)::integer AS held FROM reservation_offer_holds
+           WHERE offer_id = any($1::uuid[]) AND expires_at > $2
+           GROUP BY offer_id""",
+        list(offer_ids),
+        now,
+    )
+    return {row["offer_id"]: row["held"] for row in rows}
+
+
 async def insert_reservation(
     conn: Connection,
     *,
@@ -54,8 +85,13 @@ async def insert_reservation(
     expires_at: datetime,
     lines: dict[UUID, int],
     now: datetime,
+    offers: Mapping[UUID, tuple[str, int]] | None = None,
 ) -> None:
-    """The reservation and one live hold per product, in the caller's transaction."""
+    """The reservation and one live hold per product, and per offer (`offers`: offer id -> (its product id,
+    units)), in the caller's transaction."""
+    entries: list[dict[str, Any]] = [{"product_id": str(pid), "quantity": quantity} for pid, quantity in lines.items()]
+    if offers:
+        entries += [{"product_id": pid, "offer_id": str(oid), "quantity": n} for oid, (pid, n) in offers.items()]
     await conn.execute(
         """INSERT INTO reservations (quote_id, customer_id, principal_kind, principal_id, expires_at, lines, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7)""",
@@ -64,10 +100,14 @@ async def insert_reservation(
         principal[0],
         principal[1],
         expires_at,
-        [{"product_id": str(pid), "quantity": quantity} for pid, quantity in lines.items()],
+        entries,
         now,
     )
-    await _insert_holds(conn, quote_id=quote_id, lines=lines, expires_at=expires_at)
+    if lines:
+        await _insert_holds(conn, quote_id=quote_id, lines=lines, expires_at=expires_at)
+    if offers:
+        units = {oid: n for oid, (_, n) in offers.items()}
+        await _insert_offer_holds(conn, quote_id=quote_id, units=units, expires_at=expires_at)
 
 
 async def _insert_holds(conn: Connection, *, quote_id: UUID, lines: dict[UUID, int], expires_at: datetime) -> None:
@@ -79,6 +119,24 @@ async def _insert_holds(conn: Connection, *, quote_id: UUID, lines: dict[UUID, i
         list(lines.values()),
         expires_at,
     )
+
+
+async def _insert_offer_holds(
+    conn: Connection, *, quote_id: UUID, units: Mapping[UUID, int], expires_at: datetime
+) -> None:
+    await conn.execute(
+        """INSERT INTO reservation_offer_holds (quote_id, offer_id, quantity, expires_at)
+           SELECT $1, t.offer_id, t.quantity, $4 FROM unnest($2::uuid[], $3::integer[]) AS t(offer_id, quantity)""",
+        quote_id,
+        list(units),
+        list(units.values()),
+        expires_at,
+    )
+
+
+def holds_offers(lines: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a reservation's `lines` hold an offer's units (its offer holds to delete when it closes)."""
+    return any("offer_id" in line for line in lines)
 
 
 async def close(
@@ -105,6 +163,8 @@ async def close(
     )
     if row is not None:
         await conn.execute("DELETE FROM reservation_holds WHERE quote_id = $1", quote_id)
+        if holds_offers(row["lines"]):
+            await conn.execute("DELETE FROM reservation_offer_holds WHERE quote_id = $1", quote_id)
     return row
 
 
@@ -119,14 +179,29 @@ async def reinstate(conn: Connection, *, reservation: asyncpg.Record) -> None:
         "UPDATE reservations SET status = 'held', closed_at = NULL, replaced_by = NULL WHERE quote_id = $1",
         reservation["quote_id"],
     )
-    await _insert_holds(
-        conn, quote_id=reservation["quote_id"], lines=lines_of(reservation), expires_at=reservation["expires_at"]
-    )
+    lines = lines_of(reservation)
+    if lines:
+        await _insert_holds(conn, quote_id=reservation["quote_id"], lines=lines, expires_at=reservation["expires_at"])
+    offers = offer_lines_of(reservation)
+    if offers:
+        units = {oid: n for oid, (_, n) in offers.items()}
+        await _insert_offer_holds(
+            conn, quote_id=reservation["quote_id"], units=units, expires_at=reservation["expires_at"]
+        )
 
 
 def lines_of(reservation: asyncpg.Record) -> dict[UUID, int]:
-    """The units a reservation holds (or held), per product."""
-    return {UUID(line["product_id"]): line["quantity"] for line in reservation["lines"]}
+    """The units a reservation holds (or held), per product (its own stock's: an offer's units are not)."""
+    return {UUID(line["product_id"]): line["quantity"] for line in reservation["lines"] if "offer_id" not in line}
+
+
+def offer_lines_of(reservation: asyncpg.Record) -> dict[UUID, tuple[str, int]]:
+    """The units a reservation holds (or held) of offers: offer id -> (its product id, units)."""
+    return {
+        UUID(line["offer_id"]): (line["product_id"], line["quantity"])
+        for line in reservation["lines"]
+        if "offer_id" in line
+    }
 
 
 async def get_reservation(conn: Connection, *, quote_id: UUID, lock: bool = False) -> asyncpg.Record | None:
@@ -148,7 +223,7 @@ async def expire_due(conn: Connection, *, now: datetime, limit: int) -> int:
                    ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
                UPDATE reservations r SET status = 'expired', closed_at = $1
                FROM due WHERE r.quote_id = due.quote_id
-               RETURNING r.quote_id""",
+               RETURNING r.quote_id, r.lines""",
             now,
             limit,
         )
@@ -156,4 +231,7 @@ async def expire_due(conn: Connection, *, now: datetime, limit: int) -> int:
             await conn.execute(
                 "DELETE FROM reservation_holds WHERE quote_id = any($1::uuid[])", [row["quote_id"] for row in expired]
             )
+            offered = [row["quote_id"] for row in expired if holds_offers(row["lines"])]
+            if offered:
+                await conn.execute("DELETE FROM reservation_offer_holds WHERE quote_id = any($1::uuid[])", offered)
     return len(expired)

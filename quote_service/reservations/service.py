@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import cast
+from typing import NamedTuple, cast
 from uuid import UUID
 
 import asyncpg
@@ -52,6 +52,7 @@ from quote_service.errors import (
     ProductUnavailable,
 )
 from quote_service.observability.metrics import RESERVATIONS
+from quote_service.offers import repository as offers_repository
 from quote_service.pricing.quote import STOCKED_SOURCES, Quote, QuoteRequest, ReservedLine, StockReservation
 from quote_service.reservations import repository
 from quote_service.reservations.policy import check_limits, check_replaceable, maker, status_at
@@ -82,6 +83,25 @@ def offer_units(quote: Quote) -> dict[UUID, int]:
     return dict(wanted)
 
 
+def offer_lines(quote: Quote) -> dict[UUID, tuple[str, int]]:
+    """`offer_units` with each offer's product: offer id -> (product id, units), in the order of its lines."""
+    found: dict[UUID, tuple[str, int]] = {}
+    for line in quote.items:
+        if isinstance(line.offer_id, UUID):
+            _, units = found.get(line.offer_id, (line.product_id, 0))
+            found[line.offer_id] = (line.product_id, units + line.quantity)
+    return found
+
+
+def offer_positions(quote: Quote) -> dict[UUID, int]:
+    """The first line sold from each offer: where a refusal of its units points (`items[i]`)."""
+    first: dict[UUID, int] = {}
+    for index, line in enumerate(quote.items):
+        if isinstance(line.offer_id, UUID):
+            first.setdefault(line.offer_id, index)
+    return first
+
+
 class Reservations:
     """Holds, moves, releases and reads reservations; one per process. `clock` is the quotes'
     clock; a customer holds at most `max_units_per_product` units of a product and
@@ -107,22 +127,29 @@ class Reservations:
         when stock - unexpired holds is short, each naming its `items[i].quantity`; a replaced
         quote that is not the caller's live hold for this customer names `replaces_quote_id`."""
         wanted = catalog_units(quote)
+        offered = offer_lines(quote)  # docs/offers.md: an offer's units are held as a product's
         replaces = request.replaces_quote_id
-        reservation = StockReservation(
-            expires_at=quote.valid_until,
-            lines=[ReservedLine(product_id=str(pid), quantity=quantity) for pid, quantity in wanted.items()],
-        )
-        if not wanted and replaces is None:
+        lines = [ReservedLine(product_id=str(pid), quantity=quantity) for pid, quantity in wanted.items()]
+        lines += [ReservedLine(product_id=pid, quantity=n, offer_id=oid) for oid, (pid, n) in offered.items()]
+        reservation = StockReservation(expires_at=quote.valid_until, lines=lines)
+        if not wanted and not offered and replaces is None:
             return msgspec.structs.replace(quote, reservation=reservation)
         async with self._pool.acquire() as conn, conn.transaction():
             await repository.lock_customer(conn, customer_id=quote.customer_id)
             locked = await catalog.lock_products(conn, product_ids=sorted(wanted)) if wanted else []
+            offers = None
+            if offered:  # after the products, in id order (every stock writer's order)
+                units = {oid: n for oid, (_, n) in offered.items()}
+                rows = await offers_repository.lock_offers(conn, offer_ids=sorted(units))
+                offers = OfferRoom(offer_positions(quote), units, rows)
             if replaces is not None:
                 await self._take_over(conn, replaces, quote, caller, now=now)
-            if wanted:
+            if wanted or offers is not None:
                 try:
-                    await self._check_room(conn, quote.customer_id, request_positions(request), wanted, locked, now)
-                except (HoldLimitExceeded, InsufficientStock):
+                    await self._check_room(
+                        conn, quote.customer_id, request_positions(request), wanted, locked, now, offers
+                    )
+                except (HoldLimitExceeded, InsufficientStock, ProductUnavailable):
                     _REFUSED.inc()
                     raise
                 await repository.insert_reservation(
@@ -133,6 +160,7 @@ class Reservations:
                     expires_at=quote.valid_until,
                     lines=wanted,
                     now=now,
+                    offers=offered,
                 )
         return msgspec.structs.replace(quote, reservation=reservation)
 
@@ -154,13 +182,28 @@ class Reservations:
         wanted: dict[UUID, int],
         locked: Sequence[asyncpg.Record],
         now: datetime,
+        offers: OfferRoom | None = None,
     ) -> None:
         """Refuse `wanted` beyond the customer's caps, or beyond stock - every unexpired hold, with
-        the customer and its products locked (the reads come after the locks, in later statements)."""
+        the customer and its products locked (the reads come after the locks, in later statements);
+        `offers`: the offers' units wanted, held to the same caps (per offer) and to each offer's stock."""
         live, own = await repository.customer_holds(conn, customer_id=customer_id, product_ids=list(wanted), now=now)
-        check_limits(positions, wanted, live, own, self.max_units_per_product, self.max_reservations)
-        held = await catalog.held_units(conn, product_ids=list(wanted), now=now)
-        check_units(positions, wanted, locked, held)
+        if offers is None:
+            check_limits(positions, wanted, live, own, self.max_units_per_product, self.max_reservations)
+        else:
+            mine = await repository.customer_offer_holds(
+                conn, customer_id=customer_id, offer_ids=list(offers.wanted), now=now
+            )
+            check_limits(
+                {**positions, **offers.positions}, {**wanted, **offers.wanted}, live, {**own, **mine},
+                self.max_units_per_product, self.max_reservations, offers=frozenset(offers.wanted),
+            )  # fmt: skip
+        if wanted:
+            held = await catalog.held_units(conn, product_ids=list(wanted), now=now)
+            check_units(positions, wanted, locked, held)
+        if offers is not None:
+            held = await repository.held_offer_units(conn, offer_ids=list(offers.wanted), now=now)
+            check_units(offers.positions, offers.wanted, offers.locked, held, what="offer")
 
     def answered(self, *, replaced: bool) -> None:
         """Count a reservation whose quote was answered (made), and the hold it took over (replaced)."""
@@ -181,16 +224,23 @@ class Reservations:
                 await repository.discard(conn, quote_id=quote_id)
                 return
             lines = repository.lines_of(old)
+            units = {oid: n for oid, (_, n) in repository.offer_lines_of(old).items()}
             now = self.clock()
-            async with conn.transaction():  # as `hold`: the customer, its products, then the rows
+            async with conn.transaction():  # as `hold`: the customer, its products, its offers, then the rows
                 await repository.lock_customer(conn, customer_id=old["customer_id"])
-                locked = await catalog.lock_products(conn, product_ids=sorted(lines))
+                locked = await catalog.lock_products(conn, product_ids=sorted(lines)) if lines else []
+                offers = None
+                if units:
+                    rows = await offers_repository.lock_offers(conn, offer_ids=sorted(units))
+                    offers = OfferRoom(dict.fromkeys(units, 0), units, rows)
                 old = await repository.get_reservation(conn, quote_id=replaced, lock=True)
                 await repository.discard(conn, quote_id=quote_id)
                 if old is None or old["replaced_by"] != quote_id or old["expires_at"] <= now:
                     return
                 try:  # the refusal's wording is never shown: only whether the units still fit
-                    await self._check_room(conn, old["customer_id"], dict.fromkeys(lines, 0), lines, locked, now)
+                    await self._check_room(
+                        conn, old["customer_id"], dict.fromkeys(lines, 0), lines, locked, now, offers
+                    )
                 except (HoldLimitExceeded, InsufficientStock, ProductUnavailable):
                     return  # meanwhile the units went to others: the hold stays closed (replaced)
                 await repository.reinstate(conn, reservation=old)
@@ -241,10 +291,20 @@ class Reservations:
 async def take_for_order(
     conn: Connection, *, quote_id: UUID, order_id: UUID, product_ids: Sequence[UUID], now: datetime
 ) -> tuple[bool, dict[UUID, int]]:
-    """In an order's transaction, after its products are locked: consume the quote's hold if it
+    """In an order's transaction, after its products (and offers) are locked: consume the quote's hold if it
     is still held and unexpired; returns (consumed, units held for everyone else per product)."""
     consumed = await repository.close(conn, quote_id=quote_id, status="consumed", now=now, order_id=order_id)
-    return consumed is not None, await catalog.held_units(conn, product_ids=product_ids, now=now)
+    held = await catalog.held_units(conn, product_ids=product_ids, now=now) if product_ids else {}
+    return consumed is not None, held
+
+
+class OfferRoom(NamedTuple):
+    """The offers' units a writer wants, with the offers' rows it locked (docs/offers.md)."""
+
+    positions: dict[UUID, int]
+    """The first line of each offer (`items[i]`)."""
+    wanted: dict[UUID, int]
+    locked: Sequence[asyncpg.Record]
 
 
 def counted_consumed() -> None:
@@ -270,9 +330,11 @@ def check_units(
     held: dict[UUID, int],
     *,
     verb: str = "wanted",
+    what: str = "product",
 ) -> None:
     """Refuse when a product is gone or inactive, or when stock - `held` is short of what is
-    wanted, naming every such line (`items[i]` at `positions`; a text position is the field itself)."""
+    wanted, naming every such line (`items[i]` at `positions`; a text position is the field itself).
+    `what`: "offer" for offers' rows (docs/offers.md), refused naming `offer_id`."""
     rows = {row["id"]: row for row in locked}
 
     def field(pid: UUID, name: str) -> str:
@@ -282,17 +344,17 @@ def check_units(
     unavailable = [pid for pid in wanted if pid not in rows or not rows[pid]["is_active"]]
     if unavailable:
         raise ProductUnavailable(
-            "product(s) no longer available: " + ", ".join(map(str, unavailable)),
-            details=[FieldError(field(pid, "product_id"), "product is inactive") for pid in unavailable],
+            f"{what}(s) no longer available: " + ", ".join(map(str, unavailable)),
+            details=[FieldError(field(pid, f"{what}_id"), f"{what} is inactive") for pid in unavailable],
         )
     short = [pid for pid, quantity in wanted.items() if rows[pid]["stock"] - held.get(pid, 0) < quantity]
     if short:
         raise InsufficientStock(
-            "insufficient stock for product(s): " + ", ".join(map(str, short)),
+            f"insufficient stock for {what}(s): " + ", ".join(map(str, short)),
             details=[
                 FieldError(
                     field(pid, "quantity"),
-                    f"product {pid}: {wanted[pid]} {verb}, {rows[pid]['stock']} in stock"
+                    f"{what} {pid}: {wanted[pid]} {verb}, {rows[pid]['stock']} in stock"
                     + (f", {held[pid]} of them held for other quotes" if held.get(pid) else ""),
                 )
                 for pid in short
@@ -307,7 +369,12 @@ def view(row: asyncpg.Record, now: datetime) -> Reservation:
         customer_id=row["customer_id"],
         status=cast(Status, status_at(row, now)),
         expires_at=row["expires_at"],
-        lines=[ReservedLine(product_id=line["product_id"], quantity=line["quantity"]) for line in row["lines"]],
+        lines=[
+            ReservedLine(product_id=line["product_id"], quantity=line["quantity"])
+            if "offer_id" not in line
+            else ReservedLine(product_id=line["product_id"], quantity=line["quantity"], offer_id=UUID(line["offer_id"]))
+            for line in row["lines"]
+        ],
         order_id=row["order_id"],
         replaced_by=row["replaced_by"],
         created_at=row["created_at"],

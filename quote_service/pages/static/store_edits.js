@@ -24,7 +24,8 @@ export function editBody(order, wanted) {
   order.items.forEach((line, i) => {
     const want = wanted[i];
     if (want < line.quantity) remove.push({ product_id: line.product_id, quantity: line.quantity - want, line: line.line ?? i });
-    if (want > line.quantity) add.push({ product_id: line.product_id, quantity: want - line.quantity });
+    // A line sold from another seller's offer gets more units of that offer (docs/offers.md).
+    if (want > line.quantity) add.push({ product_id: line.product_id, quantity: want - line.quantity, ...(line.offer_id ? { offer_id: line.offer_id } : {}) });
   });
   return { ...(add.length ? { add } : {}), ...(remove.length ? { remove } : {}) };
 }

@@ -1,6 +1,7 @@
 """Offers over HTTP (docs/offers.md): admin and seller CRUD with its refusals, price history per offer,
 the audit log and `offer.updated`, the ranking by landed price, quotes that name or pick an offer and the
-line's seller downstream, and orders that take the offer's stock and give it back on a cancel."""
+line's seller downstream, and orders that take the offer's stock and give it back on a cancel (order edits of
+offer lines: test_offer_edits.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -350,32 +350,3 @@ async def test_refusals_name_their_fields_and_change_nothing(
     inactive = await quote(client, service_key, item)
     assert set(field_errors(expect_error(inactive, 422, "VALIDATION_FAILED"))) == {"items[0].offer_id"}
     assert expect_ok(await client.get(url, headers=admin.headers))["stock"] == 0
-
-
-async def test_an_edit_leaves_an_offers_units_to_refunds_and_changes_nothing(
-    client: Client, admin: Caller, service_key: dict[str, str], product: dict[str, Any], pool: asyncpg.Pool
-) -> None:
-    """An order edit moves a product's own stock only: taking out units sold from another seller's offer, or
-    putting in an item that names an offer, is 422 naming the field, and nothing moves (docs/offers.md)."""
-    offer = await make_offer(client, admin, product, current_price="30.00", stock=3)
-    data = expect_ok(
-        await quote(client, service_key, {"product_id": product["id"], "quantity": 2, "offer_id": offer["id"]})
-    )
-    placed = expect_ok(
-        await client.post(
-            "/api/v1/orders", json={"quote_id": data["quote_id"]}, headers={**service_key, "Idempotency-Key": "e-1"}
-        ),
-        201,
-    )
-    edits = f"/api/v1/orders/{placed['id']}/edits"
-    refusals = [
-        ({"remove": [{"product_id": product["id"], "quantity": 1}]}, "remove[0].product_id"),
-        ({"remove": [{"offer_id": offer["id"], "quantity": 1}]}, "remove[0].offer_id"),
-        ({"add": [{"product_id": product["id"], "quantity": 1, "offer_id": offer["id"]}]}, "add[0].offer_id"),
-    ]
-    for body, field in refusals:
-        refused = expect_error(await client.post(edits, json=body, headers=service_key), 422, "VALIDATION_FAILED")
-        assert field in field_errors(refused)
-    assert await pool.fetchval("SELECT count(*) FROM order_edits") == 0
-    after = expect_ok(await client.get(f"{OFFERS}/{offer['id']}", headers=admin.headers))
-    assert after["stock"] == 1

@@ -87,22 +87,38 @@ def test_a_product_on_lines_of_two_sellers_needs_the_line() -> None:
     assert shape(chosen) == [(CASE, 1, D("25.50"), 0)]
 
 
-def test_units_sold_from_another_sellers_offer_are_not_edited() -> None:
-    """An edit moves a product's own stock only: an offer's units come back by a refund (docs/offers.md)."""
+def test_units_sold_from_an_offer_are_taken_out_by_offer_id_or_line() -> None:
+    """A product on its own line and on a line sold from another seller's offer (docs/offers.md): `offer_id`
+    (or `line`) says which units come out; the product alone is ambiguous (422 naming `line`)."""
     offer = uuid.uuid4()
     kept = [KeptLine(0, CASE, 2, price("25.50", "s-2"), offer_id=offer), KeptLine(1, CASE, 1, price("30.00"))]
-    taken = edited_basket(kept, edit(remove=[{"product_id": CASE, "quantity": 1}]), [])
-    assert [(line.position, line.quantity, line.offer_id) for line in taken] == [(0, 2, offer)]  # the own line's
-    refused_edits: list[tuple[EditCreate, str]] = [
-        (edit(remove=[{"product_id": CASE, "quantity": 1, "line": 0}]), "remove[0].product_id"),
-        (edit(remove=[{"offer_id": str(offer), "quantity": 1}]), "remove[0].offer_id"),
-        (edit(add=[{"product_id": CASE, "quantity": 1, "offer_id": str(offer)}]), "add[0].offer_id"),
-    ]
-    for body, field in refused_edits:
-        with pytest.raises(ValidationFailed) as refused:
+    taken = edited_basket(kept, edit(remove=[{"offer_id": str(offer), "quantity": 1}]), [])
+    assert [(line.position, line.quantity, line.offer_id) for line in taken] == [(0, 1, offer), (1, 1, None)]
+    by_line = edited_basket(kept, edit(remove=[{"product_id": CASE, "quantity": 1, "line": 1}]), [])
+    assert [(line.position, line.quantity, line.offer_id) for line in by_line] == [(0, 2, offer)]
+    refused_edits: list[tuple[EditCreate, type[Exception], str]] = [
+        (edit(remove=[{"product_id": CASE, "quantity": 1}]), ValidationFailed, "remove[0].line"),
+        (edit(remove=[{"offer_id": str(uuid.uuid4()), "quantity": 1}]), ValidationFailed, "remove[0].offer_id"),
+        (edit(remove=[{"offer_id": str(offer), "product_id": "other", "quantity": 1}]), ValidationFailed,
+         "remove[0].offer_id"),
+        (edit(remove=[{"offer_id": str(offer), "quantity": 3}]), Conflict, "remove[0].quantity"),
+        (edit(remove=[{"quantity": 1}]), ValidationFailed, "remove[0].product_id"),
+    ]  # fmt: skip
+    for body, error, field in refused_edits:
+        with pytest.raises(error) as refused:
             edited_basket(kept, body, [])
-        assert [d.field for d in refused.value.details] == [field]
+        assert [d.field for d in refused.value.details] == [field]  # type: ignore[attr-defined]
     only_offer = [KeptLine(0, CASE, 2, price("25.50", "s-2"), offer_id=offer)]
-    with pytest.raises(ValidationFailed) as refused:
-        edited_basket(only_offer, edit(remove=[{"product_id": CASE, "quantity": 1}]), [])
-    assert [d.field for d in refused.value.details] == ["remove[0].product_id"]
+    by_product = edited_basket(only_offer, edit(remove=[{"product_id": CASE, "quantity": 1}]), [])
+    assert [(line.position, line.quantity, line.offer_id) for line in by_product] == [(0, 1, offer)]
+
+
+def test_an_addition_from_an_offer_keeps_its_offer_and_joins_only_that_offers_line() -> None:
+    offer, other = uuid.uuid4(), uuid.uuid4()
+    kept = [KeptLine(0, CASE, 2, price("25.50", "s-2"), offer_id=offer)]
+    same = BasketLine(CASE, 1, price("25.50", "s-2"), offer_id=offer)
+    another = BasketLine(CASE, 1, price("25.50", "s-2"), offer_id=other)  # the seller's new offer, same price
+    body = edit(add=[{"product_id": CASE, "quantity": 1, "offer_id": str(offer)},
+                     {"product_id": CASE, "quantity": 1, "offer_id": str(other)}])  # fmt: skip
+    basket = edited_basket(kept, body, [same, another])
+    assert [(line.position, line.quantity, line.offer_id) for line in basket] == [(0, 3, offer), (None, 1, other)]
