@@ -149,6 +149,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.property)
             if HYPOTHESIS_PROFILE == "quick":
                 _fewer_examples(item.obj)
+        if item.get_closest_marker("slow") is not None and _on_a_redis_cluster(item):
+            # A slow test's [cluster] run (served processes on a Redis Cluster) is make test-all's: its
+            # [single] run keeps the end-to-end proof in make test (docs/development.md#two-test-commands).
+            item.add_marker(pytest.mark.long)
         if item.get_closest_marker("long") is not None and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.slow)  # a long test is a slow one: grouped, and never in the unit loop
         if item.get_closest_marker("slow") is not None:
@@ -157,6 +161,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     if TIERS_FILE:  # tests/tooling/test_test_tiers.py: every test in a tier of make test or make test-all
         _write_tiers(items)
+
+
+def _on_a_redis_cluster(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("redis_backend") == "cluster"
 
 
 TIERS_FILE = os.environ.get("QS_TEST_TIERS_FILE", "")

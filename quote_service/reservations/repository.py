@@ -63,6 +63,15 @@ async def customer_offer_holds(
     return {row["offer_id"]: row["held"] for row in rows}
 
 
+async def lock_offers(conn: Connection, *, offer_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    """Lock the offers' rows in id order, as every writer of an offer's stock does (the offers room's
+    own `lock_offers` is the same statement: this room sits below it, docs/architecture.md#layers)."""
+    return await conn.fetch(
+        "SELECT id, stock, is_active FROM offers WHERE id = any($1::uuid[]) ORDER BY id FOR UPDATE",
+        list(offer_ids),
+    )
+
+
 async def held_offer_units(conn: Connection, *, offer_ids: Sequence[UUID], now: datetime) -> dict[UUID, int]:
     """Units held by unexpired reservations, per offer (absent: none). Run it AFTER the statement that locked
     the offers, never in it (as `catalog.held_units`)."""

@@ -52,7 +52,6 @@ from quote_service.errors import (
     ProductUnavailable,
 )
 from quote_service.observability.metrics import RESERVATIONS
-from quote_service.offers import repository as offers_repository
 from quote_service.pricing.quote import STOCKED_SOURCES, Quote, QuoteRequest, ReservedLine, StockReservation
 from quote_service.reservations import repository
 from quote_service.reservations.policy import check_limits, check_replaceable, maker, status_at
@@ -140,7 +139,7 @@ class Reservations:
             offers = None
             if offered:  # after the products, in id order (every stock writer's order)
                 units = {oid: n for oid, (_, n) in offered.items()}
-                rows = await offers_repository.lock_offers(conn, offer_ids=sorted(units))
+                rows = await repository.lock_offers(conn, offer_ids=sorted(units))
                 offers = OfferRoom(offer_positions(quote), units, rows)
             if replaces is not None:
                 await self._take_over(conn, replaces, quote, caller, now=now)
@@ -231,7 +230,7 @@ class Reservations:
                 locked = await catalog.lock_products(conn, product_ids=sorted(lines)) if lines else []
                 offers = None
                 if units:
-                    rows = await offers_repository.lock_offers(conn, offer_ids=sorted(units))
+                    rows = await repository.lock_offers(conn, offer_ids=sorted(units))
                     offers = OfferRoom(dict.fromkeys(units, 0), units, rows)
                 old = await repository.get_reservation(conn, quote_id=replaced, lock=True)
                 await repository.discard(conn, quote_id=quote_id)

@@ -56,6 +56,7 @@ async def open_sale(http: httpx.AsyncClient, data: Seed) -> dict[str, Any]:
     return sale
 
 
+@pytest.mark.long
 async def test_a_purchase_whose_worker_died_after_its_ledger_commit_is_replayed_at_once(
     private_pg: PrivatePostgres, private_redis: PrivateRedis
 ) -> None:

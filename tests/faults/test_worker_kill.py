@@ -27,7 +27,7 @@ from tests.faults.private import PrivatePostgres, PrivateRedis, ServiceProcess, 
 from tests.faults.scenario import QUOTE, Outcome, basket, seed, timed_request
 from tests.waiting import until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 CONCURRENCY = 16
 

@@ -108,7 +108,7 @@ def _broken(app: Litestar) -> bool:
     return pool is None or pool.is_closing()
 
 
-def _reset(started: AsyncTestClient[Litestar]) -> None:
+def reset_started(started: AsyncTestClient[Litestar]) -> None:
     """Every domain's reset, run on the app's own event loop (the client's portal thread)."""
     app = started.app
     started.blocking_portal.call(app.plugins.get(Domains).reset, app.state)
@@ -148,13 +148,13 @@ async def client(
         _STARTED[app] = started
     else:
         _STARTED.move_to_end(app)
-        _reset(started)  # after this test's clean_stores
+        reset_started(started)  # after this test's clean_stores
         started.blocking_portal.call(release_loops)
     test_client = AsyncTestClient(app=app)
     test_client.blocking_portal = started.blocking_portal  # requests go to the started app
     yield test_client  # (no aclose: the test transport has none, and holds nothing)
     if _STARTED.get(app) is started:
-        _reset(started)  # queued writes land before the next test empties the stores
+        reset_started(started)  # queued writes land before the next test empties the stores
         # Its schedulers and jobs wait until a test uses it again: they must not act on what the
         # next test writes (another app of its own, a served process, the service layer).
         started.blocking_portal.call(hold_loops)

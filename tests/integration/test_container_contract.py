@@ -603,6 +603,7 @@ def probe_health(probe: list[str], env: dict[str, str]) -> subprocess.CompletedP
     return subprocess.run(probe, env=env, capture_output=True, timeout=COMMAND_TIMEOUT, check=False)  # noqa: S603
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_the_image_command_serves_with_the_compose_environment(
     dockerfile: Dockerfile, settings: Settings, tmp_path: Path
@@ -643,6 +644,7 @@ def test_the_image_command_serves_with_the_compose_environment(
     assert unhealthy.returncode != 0, "the probe must fail when nothing answers"
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_the_image_command_refuses_a_weak_secret_in_production(
     dockerfile: Dockerfile, settings: Settings, tmp_path: Path
@@ -660,6 +662,7 @@ def test_the_image_command_refuses_a_weak_secret_in_production(
     assert "SECRET_KEY" in result.stderr.decode()
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_the_image_is_production_and_refuses_to_serve_without_a_secret_key(
     dockerfile: Dockerfile, settings: Settings, tmp_path: Path
@@ -682,6 +685,7 @@ def test_the_image_is_production_and_refuses_to_serve_without_a_secret_key(
     assert b"listening" not in result.stdout
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_the_compose_seed_command_loads_the_demo_data(
     dockerfile: Dockerfile, settings: Settings, tmp_path: Path

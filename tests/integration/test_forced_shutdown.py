@@ -81,6 +81,7 @@ async def hung_server(
                 await request
 
 
+@pytest.mark.long
 async def test_a_second_sigint_forces_a_hung_stop(
     client: Client, admin: Caller, settings: Settings, pool: asyncpg.Pool
 ) -> None:

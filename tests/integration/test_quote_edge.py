@@ -19,13 +19,14 @@ from litestar.testing import AsyncTestClient
 
 from quote_service import edge as edge_module
 from quote_service.app import create_app
+from quote_service.background import hold_loops, release_loops
 from quote_service.config import Settings
 from quote_service.edge import LeanEdge
 from quote_service.observability.logging import LEVELS
 from quote_service.web import middleware as middleware_module
 from quote_service.web.middleware import RequestContextMiddleware
 from quote_service.web.options import OptionsResponder
-from tests.integration.conftest import Caller
+from tests.integration.conftest import Caller, reset_started
 from tests.integration.expect import expect_error, expect_ok
 from tests.integration.flash import buy, ledger, new_sale
 from tests.integration.quotes.test_quote_api import QUOTE, quote_body
@@ -39,17 +40,51 @@ def lean_count() -> float:
     return published("qs_edge_requests_total", {"route": QUOTE, "path": "lean"})
 
 
+_PAIRS: dict[Settings, tuple[Client, Client]] = {}
+"""The started pair of apps for each Settings, kept for the module and reset between its tests as the
+shared app is (tests/integration/conftest.py: building and starting two apps cost ~2.4 s a test)."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def _stop_pairs() -> AsyncIterator[None]:
+    yield
+    for pair in _PAIRS.values():
+        for started in pair:
+            started.blocking_portal.call(release_loops)  # a held loop would wait out its stop's bound
+            await started.__aexit__(None, None, None)
+    _PAIRS.clear()
+
+
 @contextlib.asynccontextmanager
 async def clients(settings: Settings) -> AsyncIterator[tuple[Client, Client]]:
-    """(with the edge, without it): two apps on the same stores."""
-    plain = create_app(settings)
-    edge = plain.asgi_handler
-    assert isinstance(edge, LeanEdge)
-    assert isinstance(edge.inner, RequestContextMiddleware)
-    assert isinstance(edge.inner.app, OptionsResponder)
-    plain.asgi_handler = edge.inner  # Litestar alone, as before the edge
-    async with AsyncTestClient(app=create_app(settings)) as edge, AsyncTestClient(app=plain) as litestar:
-        yield edge, litestar
+    """(with the edge, without it): two apps on the same stores, each this test's client of it."""
+    pair = _PAIRS.get(settings)
+    if pair is None:
+        plain = create_app(settings)
+        edge = plain.asgi_handler
+        assert isinstance(edge, LeanEdge)
+        assert isinstance(edge.inner, RequestContextMiddleware)
+        assert isinstance(edge.inner.app, OptionsResponder)
+        plain.asgi_handler = edge.inner  # Litestar alone, as before the edge
+        pair = _PAIRS[settings] = (
+            await AsyncTestClient(app=create_app(settings)).__aenter__(),
+            await AsyncTestClient(app=plain).__aenter__(),
+        )
+    else:
+        for started in pair:
+            reset_started(started)  # after this test's clean_stores
+            started.blocking_portal.call(release_loops)
+    fresh = []
+    for started in pair:
+        client = AsyncTestClient(app=started.app)
+        client.blocking_portal = started.blocking_portal  # requests go to the started app
+        fresh.append(client)
+    try:
+        yield fresh[0], fresh[1]
+    finally:
+        for started in pair:
+            reset_started(started)  # queued writes land before the next test empties the stores
+            started.blocking_portal.call(hold_loops)
 
 
 async def service_key(client: Client, admin: Caller) -> dict[str, str]:

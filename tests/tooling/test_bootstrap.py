@@ -49,6 +49,7 @@ def _path_without_uv(first: Path) -> str:
     return os.pathsep.join(keep)
 
 
+@pytest.mark.long
 @pytest.mark.slow  # installs uv from the package index
 def test_make_installs_uv_into_tools_when_the_system_pip_is_externally_managed(tmp_path: Path) -> None:
     python = _externally_managed_python(tmp_path / "system-python")

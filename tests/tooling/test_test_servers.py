@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ONE_STORE_TEST = "tests/integration/catalog/test_catalog.py::test_create_answers_201_with_money_in_the_currencys_digits"
 
 
+@pytest.mark.long
 @pytest.mark.slow  # a pytest run of its own, on freshly started embedded servers
 def test_servers_that_answer_but_refuse_the_login_are_replaced_by_embedded_ones() -> None:
     env = {

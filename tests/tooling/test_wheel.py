@@ -29,6 +29,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     return zipfile.ZipFile(built)
 
 
+@pytest.mark.long
 @pytest.mark.slow  # builds the wheel
 def test_the_wheel_holds_every_migration(wheel: zipfile.ZipFile) -> None:
     packaged = {
@@ -41,11 +42,13 @@ def test_the_wheel_holds_every_migration(wheel: zipfile.ZipFile) -> None:
     assert packaged == on_disk
 
 
+@pytest.mark.long
 @pytest.mark.slow  # builds the wheel
 def test_the_wheel_is_pure_python(wheel: zipfile.ZipFile) -> None:
     assert [name for name in wheel.namelist() if name.endswith(".so")] == []
 
 
+@pytest.mark.long
 @pytest.mark.slow  # builds the wheel
 def test_the_wheel_holds_the_pages_assets(wheel: zipfile.ZipFile) -> None:
     on_disk = [

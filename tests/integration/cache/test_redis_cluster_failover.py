@@ -49,7 +49,7 @@ from tests.integration.flash_sales.test_flash_sales_storm import (
 )
 from tests.redis_cluster import LocalCluster, Node, cluster_available
 
-pytestmark = [pytest.mark.slow, pytest.mark.fresh_app]  # a failover: an app started for each test
+pytestmark = [pytest.mark.long, pytest.mark.slow, pytest.mark.fresh_app]  # a failover: an app started for each test
 
 # The storm module's server (2 workers), client fleet and database connection, here built on
 # this module's `settings` (the private cluster with replicas).

@@ -71,6 +71,7 @@ async def test_create_user_explains_a_bad_username(clean_stores: None, database_
     assert "$." not in err
 
 
+@pytest.mark.long
 async def test_seed_demo_is_refused_in_production(clean_stores: None, database_url: str, redis_url: str) -> None:
     env = cli_env(DATABASE_URL=database_url, REDIS_URL=redis_url, **PRODUCTION)
 
@@ -83,6 +84,7 @@ async def test_seed_demo_is_refused_in_production(clean_stores: None, database_u
     assert await user_count(database_url) == 0
 
 
+@pytest.mark.long
 async def test_seed_demo_forced_in_production_gets_generated_passwords(
     client: AsyncTestClient[Litestar], database_url: str, redis_url: str
 ) -> None:
@@ -180,6 +182,7 @@ async def test_create_user_without_a_password_off_a_terminal_says_how(
     assert await user_count(database_url) == 0
 
 
+@pytest.mark.long
 async def test_create_user_asks_for_the_password_twice_on_a_terminal(
     client: AsyncTestClient[Litestar], database_url: str, redis_url: str
 ) -> None:
@@ -202,6 +205,7 @@ async def test_create_user_asks_for_the_password_twice_on_a_terminal(
     assert await logs_in(client, "typist", "typed-passphrase")
 
 
+@pytest.mark.long
 async def test_accounts_get_a_customer_group(
     client: AsyncTestClient[Litestar], database_url: str, redis_url: str
 ) -> None:

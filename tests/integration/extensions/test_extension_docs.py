@@ -19,7 +19,7 @@ from tests.doc_blocks import ROOT, reader_environment, run_document, shell_block
 from tests.integration.servers import CLI, cli_env, running_server
 from tests.webhook_receiver import free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 DOC = ROOT / "docs" / "extensions.md"
 

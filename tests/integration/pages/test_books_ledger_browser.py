@@ -138,6 +138,7 @@ async def test_books_page_shows_the_sellers_ledger_pages_it_and_downloads_its_cs
         await expect(page.locator("#ledger-total tr")).to_have_count(0)
 
 
+@pytest.mark.long
 async def test_choosing_another_seller_shows_its_figures_without_pressing_show(served: Served) -> None:
     s = served
     mug = await product(s.api, s.admin, "LG-1", "Stoneware mug", "40.00", seller_id=SELLER)

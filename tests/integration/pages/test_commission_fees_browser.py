@@ -70,6 +70,7 @@ async def test_the_seller_page_finds_the_price_for_a_payout(
             await expect(page.locator("#payout-totals div")).to_have_count(0)
 
 
+@pytest.mark.long
 async def test_the_books_page_shows_a_sellers_fees(served: Served) -> None:
     s = served
     for body in FEES:

@@ -158,6 +158,7 @@ async def chart(page: Page, canvas_id: str, ready: str = "c.data.datasets.length
     return (await chart_points(page))[canvas_id]
 
 
+@pytest.mark.long
 async def test_dashboard_laid_out_at_1280_and_1920_with_every_chart_drawn(served: Served, pool: asyncpg.Pool) -> None:
     s = served
     platter = await product(s.api, s.admin, "PL-1", LONG_NAME, "120.00")
@@ -274,6 +275,7 @@ async def test_dashboard_moves_live(served: Served) -> None:
         await expect(page.locator("#status")).to_contain_text("Updated")
 
 
+@pytest.mark.long
 async def test_product_picker_changes_the_price_chart(served: Served) -> None:
     s = served
     lamp = await product(s.api, s.admin, "LP-1", "Lamp", "40.00")
@@ -296,6 +298,7 @@ async def test_product_picker_changes_the_price_chart(served: Served) -> None:
         await expect(page.get_by_label("Product", exact=True)).to_have_value(lamp["id"])
 
 
+@pytest.mark.long
 async def test_dashboard_acknowledges_a_signal_and_applies_a_decision(served: Served) -> None:
     s = served
     watch = await product(s.api, s.admin, "WA-1", "Watch", "120.00", cost_price="80.00", min_price="85.00")
@@ -372,6 +375,7 @@ async def test_the_kpis_group_thousands_and_keep_each_figure_on_one_line(served:
             assert await texts.evaluate_all(_WRAPPED) == [], width
 
 
+@pytest.mark.long
 async def test_books_page_shows_refunds_statement_price_lists_and_promotions(served: Served) -> None:
     s = served
     vase = await product(s.api, s.admin, "VS-1", LONG_NAME, "80.00", seller_id="atelier-7")
@@ -462,6 +466,7 @@ async def test_books_page_shows_refunds_statement_price_lists_and_promotions(ser
             assert await cut_cells(page, "#promotion-rows", "#price-list-rows") == [], width
 
 
+@pytest.mark.long
 async def test_a_shopper_gets_no_books(served: Served) -> None:
     async with chromium() as browser, guarded_page(browser, served.base_url) as (page, watch):
         watch.expect_console_error("403 (Forbidden)")  # the page itself answers 403

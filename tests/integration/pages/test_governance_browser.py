@@ -165,6 +165,7 @@ async def test_a_shopper_is_refused_the_governance_page(
         assert await page.locator("#change-rows").count() == 0
 
 
+@pytest.mark.long
 async def test_a_conflict_is_said_and_a_rejection_leaves_the_list(
     four_eyes: tuple[str, httpx.AsyncClient], admin: Caller, reviewer: Caller
 ) -> None:
@@ -203,6 +204,7 @@ def signed(value: Decimal) -> str:
     return f"+{cents}" if cents >= 0 else str(cents)
 
 
+@pytest.mark.long
 async def test_a_simulation_is_shown_next_to_its_request(
     four_eyes: tuple[str, httpx.AsyncClient], admin: Caller, reviewer: Caller, pool: asyncpg.Pool
 ) -> None:
@@ -259,6 +261,7 @@ async def test_a_simulation_is_shown_next_to_its_request(
 BOOKKEEPING = ("id", "version", "cache_version", "created_at", "created_by", "updated_at", "updated_by")
 
 
+@pytest.mark.long
 async def test_the_audit_trail_names_products_and_leaves_out_bookkeeping(
     at_once: tuple[str, httpx.AsyncClient], admin: Caller
 ) -> None:

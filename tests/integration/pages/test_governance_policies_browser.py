@@ -135,6 +135,7 @@ async def test_policies_revert_and_two_approvals_on_the_governance_page(
     assert held["approvals"] == 2
 
 
+@pytest.mark.long
 async def test_stale_flags_and_webhooks_on_the_governance_page(
     served: tuple[str, httpx.AsyncClient], admin: Caller, receiver: Receiver, pool: asyncpg.Pool
 ) -> None:

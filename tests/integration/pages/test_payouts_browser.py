@@ -60,6 +60,7 @@ async def _books(s: Served) -> dict[str, Any]:
     return made
 
 
+@pytest.mark.long
 async def test_the_books_page_shows_each_sellers_balance_and_the_latest_payouts(
     settings: Settings, admin: Caller, shopper: Caller
 ) -> None:

@@ -67,6 +67,7 @@ async def test_a_seller_edits_its_own_prices_and_stock_on_its_page(
             assert Decimal(shown["current_price"]) == Decimal("24.00")
 
 
+@pytest.mark.long
 async def test_each_statement_figure_is_under_its_own_label_at_every_width(
     settings: Settings, admin: Caller, shopper: Caller, password_hash: str
 ) -> None:

@@ -122,6 +122,7 @@ async def order_by_api(client: Api, shopper: Caller, item: dict[str, Any], quant
 # --- the catalog -------------------------------------------------------------------------------
 
 
+@pytest.mark.long
 async def test_the_real_catalog_comes_first_then_search_filter_and_more(store: Store, pool: asyncpg.Pool) -> None:
     admin, client, url = store.admin, store.client, store.url
     # As `make run` does it: the generated history's 20 products are older than the real catalog.
@@ -173,6 +174,7 @@ async def test_the_real_catalog_comes_first_then_search_filter_and_more(store: S
 # --- basket and quote in view --------------------------------------------------------------------
 
 
+@pytest.mark.long
 async def test_the_basket_and_quote_stay_in_view_while_the_catalog_scrolls(
     store: Store,
 ) -> None:
@@ -200,6 +202,7 @@ async def test_the_basket_and_quote_stay_in_view_while_the_catalog_scrolls(
                 await assert_laid_out(page)
 
 
+@pytest.mark.long
 async def test_the_quotes_total_and_checkout_are_in_the_first_screen(store: Store) -> None:
     """On a laptop (1280 x 800) and a full-HD screen, the total and "Go to checkout" show without
     scrolling: after a quote of four products with a promotion and two coupons (one refused),
@@ -312,6 +315,7 @@ async def test_a_quote_shows_price_list_and_promotion_lines_then_checkout_order_
             await expect(dashboard.locator("#kpi-refunds")).to_contain_text(order["total_amount"])
 
 
+@pytest.mark.long
 async def test_a_quote_shows_a_bundle_price_and_a_gift_line(store: Store) -> None:
     """docs/promotions.md#merchandisers-promotions: the bundle's row says it is a bundle price, the
     gift is a line of the basket at no cost, named among the quote's parts."""
@@ -344,6 +348,7 @@ async def test_a_quote_shows_a_bundle_price_and_a_gift_line(store: Store) -> Non
         await expect(page.locator("#quote tr.gift")).to_have_text("Gift: A little vasefree")
 
 
+@pytest.mark.long
 async def test_a_changed_basket_or_leaving_the_page_releases_the_held_items(
     store: Store,
 ) -> None:
@@ -382,6 +387,7 @@ async def test_a_changed_basket_or_leaving_the_page_releases_the_held_items(
         await until(is_released, "the held units released when the shopper left the store")
 
 
+@pytest.mark.long
 async def test_time_closes_the_cancel_window_and_expires_the_hold(
     store: Store,
 ) -> None:
@@ -489,6 +495,7 @@ async def test_flash_purchases_and_every_refusal_in_words_next_to_the_product(
             assert code not in shown
 
 
+@pytest.mark.long
 async def test_your_orders_pages_orders_and_flash_purchases_together_newest_first(store: Store) -> None:
     admin, shopper, client, url = store.admin, store.shopper, store.client, store.url
     cable = await product(client, admin, "CB-2", "Cable", "40.00")
@@ -575,6 +582,7 @@ async def kettle_in_euros(store: Store, sku: str) -> Any:
     return kettle
 
 
+@pytest.mark.long
 async def test_the_listing_shows_display_prices_in_one_call_and_the_euro_web_list_with_tax(store: Store) -> None:
     admin, client, url = store.admin, store.client, store.url
     await kettle_in_euros(store, "KETTLE-1")
@@ -625,6 +633,7 @@ async def test_the_listing_shows_display_prices_in_one_call_and_the_euro_web_lis
         assert len(calls) == 2
 
 
+@pytest.mark.long
 async def test_a_shopper_who_picks_euros_is_quoted_in_euros_as_the_cards_show(store: Store) -> None:
     """The "Prices in" choice is the basket's currency: the quote and the order are in it, at the
     price list's prices the cards show; the store offers only currencies it can price."""
@@ -676,6 +685,7 @@ async def test_a_shopper_who_picks_euros_is_quoted_in_euros_as_the_cards_show(st
         await expect(page.locator(".basket-line")).to_have_count(1)
 
 
+@pytest.mark.long
 async def test_a_sold_out_flash_offer_says_so_and_never_more_than_is_left(store: Store) -> None:
     admin, shopper, client, url = store.admin, store.shopper, store.client, store.url
 

@@ -70,6 +70,7 @@ async def test_every_worker_quotes_the_repriced_product_at_its_new_price(
                 assert await unit_prices(http, service_key, product["id"], 40) == ["110.00"]
 
 
+@pytest.mark.long
 async def test_a_repricing_by_plain_sql_reaches_every_worker(
     client: Client, admin: Caller, service_key: dict[str, str], settings: Settings, pool: asyncpg.Pool
 ) -> None:

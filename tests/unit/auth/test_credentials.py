@@ -163,3 +163,10 @@ def test_password_verifies_only_against_its_own_hash() -> None:
 def test_unknown_user_or_corrupt_hash_never_verifies() -> None:
     assert not credentials.verify_password(None, "not-a-real-password")
     assert not credentials.verify_password("not-an-argon2-hash", "anything")
+
+
+def test_the_unknown_users_hash_costs_what_a_users_hash_costs() -> None:
+    """An unknown username is verified against DUMMY_HASH so that both failures take the same time:
+    it must carry the parameters every stored hash is made with (argon2-cffi's defaults may move)."""
+    assert not credentials._hasher.check_needs_rehash(credentials.DUMMY_HASH)
+    assert credentials.verify_password("not-a-real-password", None) is False
