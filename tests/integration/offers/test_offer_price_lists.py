@@ -13,6 +13,7 @@ import pytest
 from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
+from tests.integration.flash import SALES, sale_body
 from tests.integration.offers.test_offers_api import Client, make_offer, quote
 from tests.integration.offers.test_offers_api import product as product  # the fixture
 from tests.integration.orders.test_orders_api import key
@@ -209,3 +210,18 @@ async def test_a_list_in_another_currency_prices_an_offer_it_names(
         "3.10",
     )
     assert made["currency"] == "EUR"
+
+
+async def test_a_flash_sale_sells_the_default_offer_only_and_refuses_an_offer_id(
+    client: Client, admin: Caller, service_key: dict[str, str], product: dict[str, Any]
+) -> None:
+    offer = await make_offer(client, admin, product, current_price="35.00", stock=20)
+    named = sale_body(product["id"], item={"offer_id": offer["id"]})
+    refused = expect_error(await client.post(SALES, json=named, headers=admin.headers), 422, "VALIDATION_FAILED")
+    assert [field.endswith("offer_id") for field in field_errors(refused)] == [True]
+
+    expect_ok(await client.post(SALES, json=sale_body(product["id"]), headers=admin.headers), 201)
+    own = await line_of(client, service_key, item(product, 1, seller_id="seller-a"))
+    assert (own["price_source"], own["unit_price"]) == ("flash_sale", "15.00")
+    sold = await line_of(client, service_key, item(product, 1, offer_id=offer["id"]))
+    assert (sold["price_source"], sold["unit_price"], sold["flash_sale_id"]) == ("catalog", "35.00", None)
