@@ -74,10 +74,13 @@ transaction, and asyncpg's own timeout of the call a second later)."""
 
 
 async def upsert_prices(
-    conn: Connection, *, list_id: UUID, prices: list[tuple[UUID, int, Decimal, dict[str, Any] | None]]
+    conn: Connection,
+    *,
+    list_id: UUID,
+    prices: list[tuple[UUID, int, Decimal, dict[str, Any] | None, UUID | None]],
 ) -> None:
-    """Add each (product, min_quantity, amount, quantity rules), replacing the amount and rules at an
-    existing pair: one statement. Call it in a transaction: a bulk write (more than
+    """Add each (product, min_quantity, amount, quantity rules, offer), replacing the amount and rules at an
+    existing (product, offer, min_quantity): one statement. Call it in a transaction: a bulk write (more than
     BULK_PRICES prices) may take up to BULK_STATEMENT_SECONDS in it, not DB_STATEMENT_TIMEOUT, since
     each price writes its audit row too (10,000 of them took over 5 s on a loaded 2-core box)."""
     if not prices:
@@ -86,17 +89,18 @@ async def upsert_prices(
     if bulk:
         await conn.execute(f"SET LOCAL statement_timeout = '{BULK_STATEMENT_SECONDS}s'")
     await conn.execute(
-        """INSERT INTO price_list_prices (price_list_id, product_id, min_quantity, amount, quantity_rules)
-           SELECT $1, product_id, min_quantity, amount, quantity_rules
-           FROM unnest($2::uuid[], $3::int[], $4::numeric[], $5::jsonb[])
-                AS p (product_id, min_quantity, amount, quantity_rules)
-           ON CONFLICT (price_list_id, product_id, min_quantity)
+        """INSERT INTO price_list_prices (price_list_id, product_id, min_quantity, amount, quantity_rules, offer_id)
+           SELECT $1, product_id, min_quantity, amount, quantity_rules, offer_id
+           FROM unnest($2::uuid[], $3::int[], $4::numeric[], $5::jsonb[], $6::uuid[])
+                AS p (product_id, min_quantity, amount, quantity_rules, offer_id)
+           ON CONFLICT ON CONSTRAINT price_list_prices_entry_key
            DO UPDATE SET amount = excluded.amount, quantity_rules = excluded.quantity_rules""",
         list_id,
         [p[0] for p in prices],
         [p[1] for p in prices],
         [p[2] for p in prices],
         [p[3] for p in prices],
+        [p[4] for p in prices],
         timeout=BULK_STATEMENT_SECONDS + 1 if bulk else None,
     )
 
@@ -107,14 +111,20 @@ async def known_products(conn: Connection, *, product_ids: list[UUID]) -> set[UU
     return {row["id"] for row in rows}
 
 
+async def offer_products(conn: Connection, *, offer_ids: list[UUID]) -> dict[UUID, UUID]:
+    """The product of each of `offer_ids` that is an offer (active or not)."""
+    rows = await conn.fetch("SELECT id, product_id FROM offers WHERE id = any($1::uuid[])", offer_ids)
+    return {row["id"]: row["product_id"] for row in rows}
+
+
 async def get_price_list(conn: Connection, *, list_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {_COLUMNS} FROM price_lists l WHERE l.id = $1", list_id)
 
 
 async def get_prices(conn: Connection, *, list_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """SELECT product_id, amount, min_quantity, quantity_rules FROM price_list_prices
-           WHERE price_list_id = $1 ORDER BY product_id, min_quantity""",
+        """SELECT product_id, amount, min_quantity, quantity_rules, offer_id FROM price_list_prices
+           WHERE price_list_id = $1 ORDER BY product_id, offer_id NULLS FIRST, min_quantity""",
         list_id,
     )
 
@@ -189,7 +199,7 @@ async def load_active(conn: Connection) -> list[PriceList]:
         return []
     prices: dict[UUID, list[ListPrice]] = {row["id"]: [] for row in lists}
     for row in await conn.fetch(
-        """SELECT price_list_id, product_id, amount, min_quantity, quantity_rules FROM price_list_prices
+        """SELECT price_list_id, product_id, amount, min_quantity, quantity_rules, offer_id FROM price_list_prices
            WHERE price_list_id = any($1::uuid[])""",
         list(prices),
     ):
@@ -200,6 +210,7 @@ async def load_active(conn: Connection) -> list[PriceList]:
                 row["amount"],
                 row["min_quantity"],
                 None if rules is None else msgspec.convert(rules, QuantityRules),
+                row["offer_id"],
             )
         )
     return [

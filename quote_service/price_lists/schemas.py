@@ -29,9 +29,12 @@ class PriceIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     amount: StrictDecimal
     """The unit price (> 0, on the list currency's minor units) from `min_quantity` units on."""
     min_quantity: int = 1
-    """1..10000; (product_id, min_quantity) is unique within a list."""
+    """1..10000; (product_id, offer_id, min_quantity) is unique within a list."""
     quantity_rules: QuantityRules | None = None
     """The quantity rules of the items this entry prices, in place of the product's (docs/pricing.md#quantity-rules)."""
+    offer_id: str | None = None
+    """An offer of the product: the entry prices only the lines sold from it (docs/offers.md); absent: the
+    product's own (default) offer. Such an entry takes no quantity rules (its offer's own apply)."""
 
 
 Prices = Annotated[list[PriceIn], msgspec.Meta(max_length=MAX_PRICES)]
@@ -64,7 +67,7 @@ class PriceListCreate(PriceListUpdate, frozen=True, kw_only=True, forbid_unknown
 
 
 class PricesUpsert(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """PUT /{id}/prices: prices added, or replacing the list's price at the same (product, min_quantity)."""
+    """PUT /{id}/prices: prices added, or replacing the list's price at the same (product, offer, min_quantity)."""
 
     prices: Prices
 
@@ -75,6 +78,8 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
     min_quantity: int
     quantity_rules: QuantityRules | msgspec.UnsetType = msgspec.UNSET
     """Absent: the entry has none (the product's own apply)."""
+    offer_id: UUID | msgspec.UnsetType = msgspec.UNSET
+    """Absent: the entry prices the product's own (default) offer."""
 
 
 class PriceList(msgspec.Struct, frozen=True, kw_only=True):

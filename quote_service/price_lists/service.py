@@ -26,8 +26,8 @@ from quote_service.pricing import money
 from quote_service.pricing.price_lists import label
 from quote_service.pricing.quantity_rules import QuantityRules, rules_problems
 
-Checked = tuple[UUID, int, Decimal, dict[str, Any] | None]
-"""A price as stored: (product, min_quantity, amount, quantity rules)."""
+Checked = tuple[UUID, int, Decimal, dict[str, Any] | None, UUID | None]
+"""A price as stored: (product, min_quantity, amount, quantity rules, offer (None: the default one))."""
 
 _MAX_AMOUNT = Decimal("1e12")
 _MAX_QUANTITY = 10_000
@@ -89,10 +89,10 @@ def check_list_fields(data: PriceListUpdate, errors: list[FieldError]) -> dict[s
 
 
 def check_prices(prices: list[PriceIn], currency: str, errors: list[FieldError]) -> list[Checked]:
-    """Each price as (product, min_quantity, amount, quantity rules); problems named `prices[i].field`.
-    Whether each product exists is asked afterwards (`_check_products`)."""
+    """Each price as (product, min_quantity, amount, quantity rules, offer); problems named `prices[i].field`.
+    Whether each product and offer exists is asked afterwards (`_check_products`)."""
     checked: list[Checked] = []
-    seen: dict[tuple[UUID, int], int] = {}
+    seen: dict[tuple[UUID, UUID | None, int], int] = {}
     currency_ok = money.is_currency(currency)
     for index, price in enumerate(prices):
         at = f"prices[{index}]"
@@ -111,23 +111,45 @@ def check_prices(prices: list[PriceIn], currency: str, errors: list[FieldError])
             )
         if not 1 <= price.min_quantity <= _MAX_QUANTITY:
             errors.append(FieldError(f"{at}.min_quantity", f"must be between 1 and {_MAX_QUANTITY}"))
-        if product is not None:
-            first = seen.setdefault((product, price.min_quantity), index)
+        offer, offer_ok = _offer_id(price, at, errors)
+        if product is not None and offer_ok:
+            first = seen.setdefault((product, offer, price.min_quantity), index)
             if first != index:
+                whose = "this product" if offer is None else "this offer"
                 errors.append(
-                    FieldError(f"{at}.min_quantity", f"prices[{first}] already prices this product from this quantity")
+                    FieldError(f"{at}.min_quantity", f"prices[{first}] already prices {whose} from this quantity")
                 )
             rules = price.quantity_rules
             if rules is not None:
                 errors += rules_problems(rules, f"{at}.quantity_rules")
-            checked.append((product, price.min_quantity, amount, None if rules is None else msgspec.to_builtins(rules)))
+            checked.append(
+                (product, price.min_quantity, amount, None if rules is None else msgspec.to_builtins(rules), offer)
+            )
     return checked
+
+
+def _offer_id(price: PriceIn, at: str, errors: list[FieldError]) -> tuple[UUID | None, bool]:
+    """The entry's offer (None: the default one) and whether `offer_id` reads as one (if not, its problem
+    is appended). Whether the offer exists, and is its product's, is asked afterwards (`_check_products`)."""
+    if price.offer_id is None:
+        return None, True
+    try:
+        offer = UUID(price.offer_id)
+    except ValueError:
+        errors.append(FieldError(f"{at}.offer_id", "not an offer id"))
+        return None, False
+    if price.quantity_rules is not None:
+        message = "an entry for an offer takes no quantity rules: the offer's own apply (set them on the offer)"
+        errors.append(FieldError(f"{at}.quantity_rules", message))
+    return offer, True
 
 
 async def _check_products(
     conn: Connection, prices: list[PriceIn], checked: list[Checked], errors: list[FieldError]
 ) -> None:
     known = await repository.known_products(conn, product_ids=list({p[0] for p in checked}))
+    offered = {p[4] for p in checked if p[4] is not None}
+    offers = await repository.offer_products(conn, offer_ids=list(offered)) if offered else {}
     for index, price in enumerate(prices):
         try:
             product = UUID(price.product_id)
@@ -135,6 +157,17 @@ async def _check_products(
             continue
         if product not in known:
             errors.append(FieldError(f"prices[{index}].product_id", "no catalog product has this id"))
+            continue
+        if price.offer_id is None:
+            continue
+        try:
+            offer = UUID(price.offer_id)
+        except ValueError:
+            continue
+        if offer not in offers:
+            errors.append(FieldError(f"prices[{index}].offer_id", "no offer has this id"))
+        elif offers[offer] != product:
+            errors.append(FieldError(f"prices[{index}].offer_id", f"is an offer of another product ({offers[offer]})"))
 
 
 def _refuse(errors: list[FieldError]) -> None:
@@ -156,6 +189,7 @@ async def _detail(conn: Connection, list_id: UUID) -> PriceListDetail:
             quantity_rules=msgspec.UNSET
             if p["quantity_rules"] is None
             else msgspec.convert(p["quantity_rules"], QuantityRules),
+            offer_id=msgspec.UNSET if p["offer_id"] is None else p["offer_id"],
         )
         for p in await repository.get_prices(conn, list_id=list_id)
     ]

@@ -136,7 +136,7 @@ def price_quote(
     else:
         lines = held_lines(request, region=region, held=held)
     if snapshot.promotions.reducing or (request.coupon_codes and snapshot.coupons.reducing):
-        mark_own_prices(lines, products, currency, region.cent)  # docs/promotions.md#reduced-lines
+        mark_own_prices(lines, products, currency, region.cent, snapshot.offers)  # docs/promotions.md#reduced-lines
     subtotal = item_total = flash_total = flash_list_total = zero
     has_flash = inclusive = compound = False
     for line in lines:

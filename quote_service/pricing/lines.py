@@ -150,8 +150,8 @@ def price_lines(
     """Steps 1-4 for every item; `dynamic` False skips the price rules (dynamic pricing off).
 
     `offers` (None: no item has one): each item's offer (docs/offers.md); another seller's offer prices
-    the line at its own price and floor, for its seller, with no flash sale or price list (those name the
-    product: its default offer).
+    the line at its own price and floor, for its seller, unless a price-list entry naming that offer prices
+    it (`PriceBook.select_offer`); a flash sale, or an entry naming no offer, prices the default offer only.
 
     `price_lists` (None: the snapshot has none) may price a catalog line in the quote currency
     for the folded `customer_group` and `channel` (see `price_lists.PriceBook.select`).
@@ -177,14 +177,29 @@ def price_lines(
         inclusive = False  # the list price is gross, tax included (docs/markets.md): from its list or its product
         choice = None if offers is None else offers[index]
         if choice is not None and choice.offer is not None and product is not None:
-            if product.currency != currency:
+            sold_from = choice.offer
+            selected = None
+            if price_lists is not None and price_lists.offer_index:  # an entry naming this offer prices it
+                selected = price_lists.select_offer(
+                    currency, sold_from.id.int, item.quantity, customer_group, channel, now
+                )
+            own_currency = False  # no flash sale: it names the product's own offer
+            source: PriceSource
+            if selected is not None:
+                source = "price_list"
+                price_list_id = selected.price_list.id
+                inclusive = selected.price_list.prices_include_tax
+                # The offer's min_price is in the product's currency: it floors only a price in that currency.
+                list_unit = selected.amount
+                min_price = sold_from.min_price if product.currency == currency else ZERO
+            elif product.currency != currency:
                 message = f"the offer prices this product in {product.currency}, not {currency}"
                 mismatches.append(FieldError(f"items[{index}].offer_id", message))
                 continue
-            own_currency = False  # no flash sale: it names the product's own offer
-            source: PriceSource = "catalog"
-            list_unit, min_price = choice.offer.current_price, choice.offer.min_price
-            inclusive = product.prices_include_tax
+            else:
+                source = "catalog"
+                list_unit, min_price = sold_from.current_price, sold_from.min_price
+                inclusive = product.prices_include_tax
             category_id, seller_id, product_uuid = product.category_id, choice.seller_id, product.id
         elif product is not None and product.is_active:
             selected = None

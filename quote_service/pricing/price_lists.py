@@ -7,6 +7,10 @@ channels both set > one set > none, then the newest), never a scan of every pric
 first list that is in effect, open to the customer's group and the request's channel, and
 prices the product at this quantity, the price with the highest `min_quantity` <= quantity wins.
 
+An entry may name one offer of its product (`ListPrice.offer_id`, docs/offers.md): it prices only the
+lines sold from that offer, and is indexed apart, by (currency, offer), so the product's own (default)
+offer is selected exactly as before (`select`) and an offer's line asks `select_offer`.
+
 Customer groups and channels compare case-insensitively (as tiers and segments do). Pure: `now`
 is an argument.
 """
@@ -44,6 +48,8 @@ class ListPrice:
     min_quantity: int = 1
     quantity_rules: QuantityRules | None = None
     """The rules of the items it prices, in place of the product's (docs/pricing.md#quantity-rules)."""
+    offer_id: UUID | None = None
+    """The offer of the product whose lines it prices (None: the product's own, default offer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,20 +141,37 @@ class PriceBook:
     """The lists that round taxes their own way, by id (as int): empty, a quote does not look."""
     ruled: tuple[tuple[int, int, int, QuantityRules | None], ...] = field(init=False, repr=False, compare=False)
     """(list id, product id as ints, min_quantity, rules) of every entry of a (list, product) some entry of
-    which has quantity rules (docs/pricing.md#quantity-rules): what the snapshot's `QuantityBook` reads."""
+    which has quantity rules (docs/pricing.md#quantity-rules): what the snapshot's `QuantityBook` reads.
+    Default-offer entries only: an offer's entry has none (its offer's own rules apply)."""
+    offer_index: dict[tuple[str, int], tuple[Tiers, ...]] = field(init=False, repr=False, compare=False)
+    """The entries that name an offer, by (currency, offer id as int), in precedence order (empty: a
+    line sold from an offer asks nothing)."""
+    open_offer_lists: dict[tuple[str, int, str | None, str | None, int], tuple[Tiers, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+    """Memo of `offer_index`'s open lists, as `open_lists` is of `index`'s."""
 
     def __post_init__(self) -> None:
         grouped: dict[tuple[str, int], list[Tiers]] = {}
+        by_offer: dict[tuple[str, int], list[Tiers]] = {}
         ruled: list[tuple[int, int, int, QuantityRules | None]] = []
         for price_list in sorted(self.lists, key=precedence, reverse=True):
             by_product: dict[int, list[ListPrice]] = {}
+            offered: dict[int, list[ListPrice]] = {}
             for price in price_list.prices:
-                by_product.setdefault(price.product_id.int, []).append(price)
+                if price.offer_id is None:
+                    by_product.setdefault(price.product_id.int, []).append(price)
+                else:
+                    offered.setdefault(price.offer_id.int, []).append(price)
             for product, prices in by_product.items():
                 grouped.setdefault((price_list.currency, product), []).append(Tiers(price_list, prices))
                 if any(price.quantity_rules is not None for price in prices):
                     ruled += [(price_list.id.int, product, p.min_quantity, p.quantity_rules) for p in prices]
+            for offer, prices in offered.items():
+                by_offer.setdefault((price_list.currency, offer), []).append(Tiers(price_list, prices))
         object.__setattr__(self, "index", {key: tuple(found) for key, found in grouped.items()})
+        object.__setattr__(self, "offer_index", {key: tuple(found) for key, found in by_offer.items()})
+        object.__setattr__(self, "open_offer_lists", {})
         object.__setattr__(self, "ruled", tuple(ruled))
         edges = {edge for pl in self.lists for edge in (pl.starts_at, pl.ends_at) if edge is not None}
         object.__setattr__(self, "edges", tuple(sorted(edges)))
@@ -180,6 +203,29 @@ class PriceBook:
         # open to this group and channel is the same for every quote of that interval.
         key = (currency, product, group, channel, self.interval(now))
         memo = self.open_lists
+        open_here = memo.get(key)
+        if open_here is None:
+            open_here = tuple(tiers for tiers in candidates if tiers.price_list.open_to(group, channel, now))
+            if len(memo) >= OPEN_LISTS_MEMO:
+                memo.clear()
+            memo[key] = open_here
+        for tiers in open_here:
+            amount = tiers.at(quantity)
+            if amount is not None:
+                return Selected(tiers.price_list, amount)
+        return None
+
+    def select_offer(
+        self, currency: str, offer: int, quantity: int, group: str | None, channel: str | None, now: datetime
+    ) -> Selected | None:
+        """The price of `quantity` units sold from `offer` (its UUID's int), as `select` prices a product's
+        own offer from the entries that name no offer; None when no list prices that offer. (Written out as
+        `select` is, rather than sharing a helper with it: that one runs for every list-priced line.)"""
+        candidates = self.offer_index.get((currency, offer))
+        if candidates is None:
+            return None
+        key = (currency, offer, group, channel, self.interval(now))
+        memo = self.open_offer_lists
         open_here = memo.get(key)
         if open_here is None:
             open_here = tuple(tiers for tiers in candidates if tiers.price_list.open_to(group, channel, now))

@@ -28,13 +28,19 @@ from decimal import ROUND_HALF_UP, Decimal
 from quote_service.pricing.coupons import OnReducedLines
 from quote_service.pricing.lines import Line
 from quote_service.pricing.money import ZERO
+from quote_service.pricing.offers import OfferBook
 from quote_service.pricing.quote import CatalogProduct
 
 
 def mark_own_prices(
-    lines: Sequence[Line], products: Mapping[str, CatalogProduct], currency: str, cent: Decimal
+    lines: Sequence[Line],
+    products: Mapping[str, CatalogProduct],
+    currency: str,
+    cent: Decimal,
+    offers: OfferBook | None = None,
 ) -> None:
-    """Set each line's `own`: its units at their product's own price (None: none in this currency)."""
+    """Set each line's `own`: its units at their product's own price, or for a line sold from another
+    seller's offer (`offers`) at that offer's own price (None: none in this currency)."""
     for line in lines:
         priced = line.priced
         if priced.source != "price_list":
@@ -42,7 +48,14 @@ def mark_own_prices(
             continue
         product = products.get(priced.product_id)
         if product is not None and product.currency == currency:
-            line.own = (product.current_price * priced.units).quantize(cent, ROUND_HALF_UP)
+            price = product.current_price
+            if offers is not None and priced.seller_id != product.seller_id:  # a price list's entry for an offer
+                sold_from = next(
+                    (o for o in offers.by_product.get(priced.product_id, ()) if o.seller_id == priced.seller_id), None
+                )
+                if sold_from is not None:
+                    price = sold_from.current_price
+            line.own = (price * priced.units).quantize(cent, ROUND_HALF_UP)
 
 
 def is_reduced(line: Line) -> bool:

@@ -3,6 +3,7 @@ and, for any lists, the index selects what the reference engine's plain scan sel
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -141,3 +142,27 @@ def test_the_index_selects_what_a_scan_of_every_list_and_price_selects(
     assert (None if found is None else (found.price_list.id, found.amount)) == (
         None if scanned is None else (scanned[0].id, scanned[1])
     )
+
+
+def test_an_offers_entries_price_only_that_offer_and_leave_the_products_own_selection_alone() -> None:
+    offer, other_offer = UUID(int=70), UUID(int=71)
+    plain = [price_list(1, amounts={1: "10"}, priority=1), price_list(2, amounts={1: "9"}, priority=0)]
+    offered = (ListPrice(PRODUCT, Decimal("6"), 1, None, offer), ListPrice(PRODUCT, Decimal("5"), 10, None, offer))
+    with_offer = [
+        dataclasses.replace(plain[0], prices=plain[0].prices + offered),
+        dataclasses.replace(plain[1], prices=(*plain[1].prices, ListPrice(PRODUCT, Decimal("4"), 1, None, offer))),
+    ]
+    before, after = PriceBook.of(plain), PriceBook.of(with_offer)
+    for quantity in (1, 10):
+        assert chosen(after, quantity) == chosen(before, quantity) == (1, "10")
+
+    def offer_price(book: PriceBook, sold_from: UUID, quantity: int) -> tuple[int, str] | None:
+        found = book.select_offer("EUR", sold_from.int, quantity, None, None, NOW)
+        return None if found is None else (found.price_list.id.int, str(found.amount))
+
+    # The highest priority list naming the offer wins, at its highest min_quantity <= quantity.
+    assert [offer_price(after, offer, q) for q in (1, 9, 10)] == [(1, "6"), (1, "6"), (1, "5")]
+    assert offer_price(after, other_offer, 1) is None
+    assert offer_price(before, offer, 1) is None
+    assert after.prices() == 5
+    assert after.ruled == before.ruled == ()
