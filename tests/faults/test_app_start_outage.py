@@ -79,6 +79,7 @@ async def test_an_app_started_without_postgres_answers_503_then_starts_once_it_i
         assert quoted.json()["data"]["subtotal"] == "40.00"
 
 
+@pytest.mark.long
 async def test_an_app_started_without_redis_answers_503_until_redis_is_back(
     private_pg: PrivatePostgres, private_redis: PrivateRedis, tmp_path: Path
 ) -> None:

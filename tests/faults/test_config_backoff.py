@@ -18,7 +18,7 @@ from quote_service.snapshot.loader import load_snapshot
 from tests.faults.private import PrivatePostgres, PrivateRedis
 from tests.waiting import until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 OUTAGE_SECONDS = 5.0
 

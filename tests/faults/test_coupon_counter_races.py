@@ -185,6 +185,7 @@ async def test_an_orders_late_write_never_lifts_the_counter_over_a_cancels(shop:
         await agree(shop, pool, trial)
 
 
+@pytest.mark.long
 async def test_a_cancels_late_write_never_lowers_the_counter_under_an_orders(shop: Shop, pool: asyncpg.Pool) -> None:
     """A cancel commits (alice: 0 uses) and reads its count, a new order commits and writes 1, and
     only then does the cancel's write of 0 arrive: it is older, and must not stick."""
@@ -200,6 +201,7 @@ async def test_a_cancels_late_write_never_lowers_the_counter_under_an_orders(sho
         await agree(shop, pool, trial)
 
 
+@pytest.mark.long
 async def test_a_counter_left_too_high_is_put_right_by_the_quotes_it_refuses(shop: Shop, pool: asyncpg.Pool) -> None:
     """Whatever left it there (a write that landed after its cancel's, a process that died between a
     cancel's commit and its write), a counter above PostgreSQL's count refuses a coupon the customer

@@ -23,7 +23,7 @@ from quote_service.clock import utcnow
 from tests.faults.private import PrivatePostgres, PrivateRedis, service_env, serving
 from tests.faults.scenario import ORDERS, QUOTE, Seed, basket, seed
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 SALES = "/api/v1/flash-sales"
 

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from tests.faults.private import PrivatePostgres, PrivateRedis
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 
 async def test_private_postgres_is_migrated_and_survives_kill_and_restart(private_pg: PrivatePostgres) -> None:

@@ -33,7 +33,7 @@ from tests.integration.flash import buy, new_sale
 from tests.integration.quotes.test_quote_api import QUOTE, client_with
 from tests.waiting import until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 HEADROOM = 256 * 1024
 """Bytes of `maxmemory` above what Redis uses before the quotes: room for ~500 of them as stored

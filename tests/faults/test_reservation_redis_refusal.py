@@ -68,6 +68,7 @@ async def test_a_reserving_quote_redis_refuses_answers_503_and_holds_nothing(
     assert answered.json()["data"]["reservation"]["lines"][0]["quantity"] == 3
 
 
+@pytest.mark.long
 async def test_a_refresh_redis_refuses_answers_503_and_keeps_the_hold_it_was_taking_over(
     client: AsyncTestClient[Litestar], private_pg: PrivatePostgres, private_redis: PrivateRedis
 ) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Error, Page, Route, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Error, Page, Playwright, Route, async_playwright
 
 from tests.integration.conftest import PASSWORD
 
@@ -42,14 +42,39 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
+_SHARED: list[tuple[Playwright, Browser]] = []
+"""This test process's Chromium, launched by the first test that asks (a launch cost ~1 s of CPU a
+test on two cores: docs/development.md#how-long-the-tests-take); `close_shared` ends it."""
+
+
 @asynccontextmanager
 async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
+    """Chromium for one test: the process's shared browser (launched again if it went away), and every
+    context the test opened in it closed after the test, so no cookie or page outlives it."""
+    if not _SHARED or not _SHARED[0][1].is_connected():
+        await close_shared()
+        playwright = await async_playwright().start()
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        _SHARED.append((playwright, browser))
+    browser = _SHARED[0][1]
+    before = set(browser.contexts)
+    try:
+        yield browser
+    finally:
+        for context in browser.contexts:
+            if context not in before:
+                await context.close()
+
+
+async def close_shared() -> None:
+    """Close the shared browser and its driver (at the end of the test session)."""
+    while _SHARED:
+        playwright, browser = _SHARED.pop()
         try:
-            yield browser
+            if browser.is_connected():
+                await browser.close()
         finally:
-            await browser.close()
+            await playwright.stop()
 
 
 @dataclass

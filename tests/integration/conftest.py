@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
@@ -112,6 +113,15 @@ def reset_started(started: AsyncTestClient[Litestar]) -> None:
     """Every domain's reset, run on the app's own event loop (the client's portal thread)."""
     app = started.app
     started.blocking_portal.call(app.plugins.get(Domains).reset, app.state)
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _shared_chromium_closed() -> AsyncIterator[None]:
+    """The browser tests share one Chromium a process (tests/integration/browser.py): closed at the end."""
+    yield
+    browser = sys.modules.get("tests.integration.browser")
+    if browser is not None:
+        await browser.close_shared()
 
 
 @pytest.fixture(scope="session")

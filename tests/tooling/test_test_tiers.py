@@ -19,6 +19,9 @@ from pathlib import Path
 import pytest
 from _pytest.mark.expression import Expression
 
+# A collection of the whole suite (~16 s of CPU): make test-all's, where CI runs it on every landing.
+pytestmark = pytest.mark.long
+
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("test-unit", "test-rest", "test-long")
 

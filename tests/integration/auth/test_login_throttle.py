@@ -136,6 +136,7 @@ async def flooding(client: httpx.AsyncClient, guessers: int) -> AsyncIterator[No
 
 
 @pytest.mark.slow
+@pytest.mark.long
 async def test_a_real_login_stays_quick_during_a_flood_of_bad_logins(settings: Settings, password_hash: str) -> None:
     """64 clients from 64 addresses guess unknown accounts back to back; a real user still logs in
     within a few password checks' time (before the bound, this took as long as the whole queue)."""

@@ -242,6 +242,7 @@ async def test_create_api_key_prints_the_key_and_one_line_about_it(
     assert said.startswith("API key checkout ("), err
 
 
+@pytest.mark.long
 async def test_seller_accounts_name_their_seller(
     client: AsyncTestClient[Litestar], database_url: str, redis_url: str
 ) -> None:

@@ -138,6 +138,7 @@ def test_the_sdk_reads_every_kind_of_flag_and_targets_by_attributes(live: Live) 
     assert flags.get_boolean_value("new_app_flow", True, elsewhere) is False
 
 
+@pytest.mark.long
 def test_variants_are_the_quotes_and_failures_give_the_code_default(live: Live) -> None:
     base, key, _ = live
     flags = client_for(base, {"X-API-Key": key})
@@ -175,6 +176,7 @@ def test_variants_are_the_quotes_and_failures_give_the_code_default(live: Live) 
     assert (refused.value, refused.error_code, refused.error_message) == (False, ErrorCode.GENERAL, "unauthorized")
 
 
+@pytest.mark.long
 def test_a_bad_body_or_context_is_a_400_in_ofreps_words(live: Live) -> None:
     base, key, _ = live
     bad = [

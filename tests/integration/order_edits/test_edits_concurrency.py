@@ -37,6 +37,7 @@ async def _preview(client: Client, headers: dict[str, str], order_id: str, body:
     return preview
 
 
+@pytest.mark.long
 async def test_racing_commits_of_one_order_apply_one_edit(
     client: Client, admin: Caller, service_key: dict[str, str], server: RaceServer, pool: asyncpg.Pool
 ) -> None:
@@ -83,6 +84,7 @@ async def test_racing_edits_never_oversell_the_units_they_add(
     assert await pool.fetchval("SELECT stock FROM products WHERE id = $1", uuid.UUID(scarce["id"])) == 0
 
 
+@pytest.mark.long
 async def test_an_edit_racing_a_refund_of_its_order_commits_only_on_the_basket_it_priced(
     client: Client, admin: Caller, service_key: dict[str, str], server: RaceServer, pool: asyncpg.Pool
 ) -> None:

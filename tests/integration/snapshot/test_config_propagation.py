@@ -97,6 +97,7 @@ def two_servers_and_a_product(settings: Settings, admin: Caller) -> Iterator[tup
         yield first, second, http, product.json()["data"]["id"]
 
 
+@pytest.mark.long
 def test_a_price_list_change_through_one_process_reaches_the_others_quotes_within_a_second(
     settings: Settings, admin: Caller
 ) -> None:
@@ -178,6 +179,7 @@ def wait_for_coupon(
     return wait_for(answer, state, started, f"{base} does not quote the coupon {state}")
 
 
+@pytest.mark.long
 def test_a_coupon_used_up_stops_at_once_everywhere_and_comes_back_with_a_cancel(
     settings: Settings, admin: Caller
 ) -> None:
