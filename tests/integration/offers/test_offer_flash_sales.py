@@ -236,8 +236,16 @@ async def test_a_purchase_of_an_offers_item_is_an_order_of_that_offer(
         client, admin, item(product, "25.00", allocated_stock=5, per_user_limit=3, offer_id=offer["id"])
     )
 
-    bought = expect_ok(await buy(client, service_key, sale, purchase(product, 2, offer_id=offer["id"])), 201)
+    once = {**service_key, "Idempotency-Key": f"offer-{sale['id']}"}
+    first = await client.post(
+        f"{SALES}/{sale['id']}/purchases", json=purchase(product, 2, offer_id=offer["id"]), headers=once
+    )
+    bought = expect_ok(first, 201)
     assert (bought["offer_id"], bought["unit_price"], bought["quantity"]) == (offer["id"], "25.00", 2)
+    again = await client.post(
+        f"{SALES}/{sale['id']}/purchases", json=purchase(product, 2, offer_id=offer["id"]), headers=once
+    )
+    assert expect_ok(again, 201) == bought
     placed = expect_ok(await client.get(f"/api/v1/orders/{bought['order_id']}", headers=admin.headers))
     assert [(x["seller_id"], x["offer_id"], x["price_source"], x["unit_price"]) for x in placed["items"]] == [
         ("seller-b", offer["id"], "flash_sale", "25.00")
@@ -273,6 +281,13 @@ async def test_a_purchase_of_an_offers_item_is_an_order_of_that_offer(
     after = expect_ok(await client.get(f"{SALES}/{sale['id']}", headers=admin.headers))
     assert after["items"][0]["remaining_stock"] == 1
     assert await stocks(client, admin, product, offer) == (10, 3)
+    # A cancel gives an offer's flash units back to the offer (as any line sold from an offer), not the sale.
+    cancel = await client.post(f"/api/v1/orders/{ordered['id']}/cancel", json={}, headers={**service_key, **key()})
+    assert cancel.status_code in (200, 201), cancel.text
+    assert await stocks(client, admin, product, offer) == (10, 5)
+    assert (
+        expect_ok(await client.get(f"{SALES}/{sale['id']}", headers=admin.headers))["items"][0]["remaining_stock"] == 1
+    )
 
 
 async def test_a_sale_without_offers_reads_as_before(
