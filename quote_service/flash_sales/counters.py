@@ -7,16 +7,19 @@ eviction removes all of it or none of it, never half):
     gen              token of the build that wrote the hash (an undo applies only to its own build)
     status           stored status: scheduled | active | ended
     starts, ends     the window, epoch milliseconds
-    s:<product>      units left
-    l:<product>      per-customer limit
-    b:<product>:<c>  units customer <c> bought
+    s:<item>         units left
+    l:<item>         per-customer limit
+    b:<item>:<c>     units customer <c> bought
+
+where <item> is the item's slot (`pricing.flash.slot`): the product's id for an item selling its default
+offer, `<product>/<offer>` for an item naming one offer.
 
 Idempotency markers are separate keys in the same slot: `P|<hash>` while a purchase is being
 written to the ledger, `D|<hash>|<purchase json>` once it is durable, `R|<hash>|<code>|<detail>`
 for REFUSAL_MARKER_SECONDS after the script refused it (a double submit gets one answer).
 
 Holds: every reservation the purchase script grants is also recorded in the sale's `holds`
-hash (field: the hold's token; value: JSON {p: product, c: customer, q: units, g: the build it
+hash (field: the hold's token; value: JSON {p: item slot, c: customer, q: units, g: the build it
 took them from, t: when, epoch ms, m: its marker key}) until the ledger settles it (`settle`)
 or its units go back (`undo`). Both remove the hold, and an undo gives units back only when it
 removed it, so each hold's units come back at most once — whether the request's own undo does
@@ -170,8 +173,8 @@ def millis(moment: datetime) -> int:
 class Hold(msgspec.Struct, frozen=True):
     """Units a reservation took in Redis that the ledger has not settled yet (the holds hash)."""
 
-    p: UUID
-    """product"""
+    p: str
+    """the item's slot (`pricing.flash.slot`: the product's id, or `<product>/<offer>`)"""
     c: str
     """customer"""
     q: int
@@ -206,9 +209,10 @@ class SaleCounters:
     status: SaleStatus
     starts_at: datetime
     ends_at: datetime
-    remaining: dict[UUID, int]
-    limits: dict[UUID, int]
-    bought: dict[tuple[UUID, str], int]
+    remaining: dict[str, int]
+    """By item slot (`pricing.flash.slot`), as `limits` and `bought`."""
+    limits: dict[str, int]
+    bought: dict[tuple[str, str], int]
 
     def fields(self, gen: str) -> list[str]:
         flat = ["gen", gen, "status", self.status, "starts", str(millis(self.starts_at))]
@@ -236,7 +240,7 @@ class Counters:
         self,
         *,
         sale_id: UUID,
-        product_id: UUID,
+        slot: str,
         customer_id: str,
         quantity: int,
         now: datetime,
@@ -253,7 +257,7 @@ class Counters:
             list[bytes],
             await self._purchase(
                 keys=[sale_key(sale_id), marker, attempts_key(sale_id), holds_key(sale_id)],
-                args=[str(product_id), customer_id, quantity, millis(now), marker_value, marker_ttl, hold,
+                args=[slot, customer_id, quantity, millis(now), marker_value, marker_ttl, hold,
                       refusal_ttl],
             ),
         )  # fmt: skip
@@ -274,7 +278,7 @@ class Counters:
         sale_id: UUID,
         hold: str,
         gen: str,
-        product_id: UUID,
+        slot: str,
         customer_id: str,
         quantity: int,
         marker: str,
@@ -288,7 +292,7 @@ class Counters:
         """
         done = await self._undo(
             keys=[sale_key(sale_id), marker, attempts_key(sale_id), holds_key(sale_id)],
-            args=[gen, str(product_id), customer_id, quantity, outcome, hold],
+            args=[gen, slot, customer_id, quantity, outcome, hold],
         )
         return bool(done)
 
@@ -330,25 +334,25 @@ class Counters:
             return None
         return {k.decode(): int(v) for k, v in raw.items() if k not in (b"gen", b"status")}
 
-    async def remaining(self, sale_id: UUID, product_ids: Iterable[UUID]) -> list[int | None] | None:
-        """Units left per product (None for an unknown product); None when the hash is missing."""
-        fields = ["gen", *(f"s:{pid}" for pid in product_ids)]
+    async def remaining(self, sale_id: UUID, slots: Iterable[str]) -> list[int | None] | None:
+        """Units left per item slot (None for an unknown one); None when the hash is missing."""
+        fields = ["gen", *(f"s:{slot}" for slot in slots)]
         values = cast(list[bytes | None], await self.redis.hmget(sale_key(sale_id), fields))
         if values[0] is None:
             return None
         return [int(v) if v is not None else None for v in values[1:]]
 
     async def customer_view(
-        self, sale_id: UUID, product_ids: Sequence[UUID], customer_id: str
+        self, sale_id: UUID, slots: Sequence[str], customer_id: str
     ) -> list[tuple[int, int]] | None:
-        """(units left, units this customer bought) per product; None when the hash is missing."""
+        """(units left, units this customer bought) per item slot; None when the hash is missing."""
         fields = ["gen"]
-        for pid in product_ids:
-            fields += [f"s:{pid}", f"b:{pid}:{customer_id}"]
+        for slot in slots:
+            fields += [f"s:{slot}", f"b:{slot}:{customer_id}"]
         values = cast(list[bytes | None], await self.redis.hmget(sale_key(sale_id), fields))
         if values[0] is None:
             return None
-        return [(int(values[1 + 2 * i] or 0), int(values[2 + 2 * i] or 0)) for i in range(len(product_ids))]
+        return [(int(values[1 + 2 * i] or 0), int(values[2 + 2 * i] or 0)) for i in range(len(slots))]
 
     async def acquire_rebuild(self, sale_id: UUID, token: str, *, seconds: float) -> bool:
         """The cross-process rebuild lock (one rebuild of a sale at a time)."""

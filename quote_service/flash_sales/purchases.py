@@ -33,6 +33,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 import structlog
+from msgspec import UNSET
 from redis.exceptions import RedisError
 
 from quote_service import fault_points
@@ -113,6 +114,7 @@ async def ledger_row(
                 "id": purchase_id or uuid.uuid4(),
                 "flash_sale_id": sale_id,
                 "product_id": item.product_id,
+                "offer_id": item.offer_id,
                 "customer_id": customer,
                 "quantity": quantity,
                 "unit_price": item.flash_price,
@@ -168,7 +170,9 @@ def customer_of(principal: Principal, customer_id: str | None) -> str:
 def fingerprint(sale_id: UUID, data: PurchaseCreate, customer_id: str) -> str:
     """Equal for the same request however its numbers were spelled ("9.5" and 9.50)."""
     expected = None if data.expected_unit_price is None else format(data.expected_unit_price.normalize(), "f")
-    canonical = (str(sale_id), str(data.product_id), data.quantity, expected, customer_id)
+    canonical: tuple[object, ...] = (str(sale_id), str(data.product_id), data.quantity, expected, customer_id)
+    if data.offer_id is not None:  # a default item's purchase hashes as it always did
+        canonical += (str(data.offer_id),)
     return hashlib.sha256(_HASHED.encode(canonical)).hexdigest()
 
 
@@ -201,9 +205,9 @@ class Purchases:
     ) -> tuple[Purchase, bool]:
         """Buy; returns (purchase, True when replayed for this Idempotency-Key)."""
         sale = await self.sales.definition(sale_id)
-        item = sale.item(data.product_id)
+        item = sale.item(data.product_id, data.offer_id)
         if item is None:
-            raise invalid("product_id", "is not in this flash sale")
+            raise _not_in_sale(data)
         customer = customer_of(principal, data.customer_id)
         if data.expected_unit_price is not None and data.expected_unit_price != item.flash_price:
             raise Conflict(
@@ -218,7 +222,7 @@ class Purchases:
         while True:
             answer = await self.counters.reserve(
                 sale_id=sale_id,
-                product_id=item.product_id,
+                slot=item.slot,
                 customer_id=customer,
                 quantity=data.quantity,
                 now=now,
@@ -247,7 +251,7 @@ class Purchases:
                 await self.sales.ensure_counters(sale_id)
                 continue
             if answer.outcome == "NOT_IN_SALE":
-                raise invalid("product_id", "is not in this flash sale")
+                raise _not_in_sale(data)
             if answer.outcome != "OK":
                 if answer.bought:
                     # A customer who already bought may be retrying a purchase whose marker was
@@ -388,13 +392,16 @@ class Purchases:
 
     # -- units bought by confirming a quote as an order ----------------------------------------
 
-    async def hold(self, wanted: dict[tuple[UUID, UUID], int], *, customer: str, now: datetime) -> list[Held]:
-        """Take an order's flash units in Redis (all or none); release them unless `record` commits."""
+    async def hold(
+        self, wanted: dict[tuple[UUID, UUID, UUID | None], int], *, customer: str, now: datetime
+    ) -> list[Held]:
+        """Take an order's flash units in Redis (all or none) per (sale, product, offer or None: the default
+        item); release them unless `record` commits."""
         held: list[Held] = []
         try:
-            for (sale_id, product_id), quantity in sorted(wanted.items()):
+            for (sale_id, product_id, offer_id), quantity in sorted(wanted.items(), key=_held_order):
                 sale = await self.sales.definition(sale_id)
-                item = sale.item(product_id)
+                item = sale.item(product_id, offer_id)
                 if item is None:
                     raise refusal("SALE_NOT_ACTIVE")
                 # A marker of its own: the order's idempotency lives in PostgreSQL (orders' unique keys).
@@ -402,7 +409,7 @@ class Purchases:
                 while True:
                     answer = await self.counters.reserve(
                         sale_id=sale_id,
-                        product_id=product_id,
+                        slot=item.slot,
                         customer_id=customer,
                         quantity=quantity,
                         now=now,
@@ -428,7 +435,7 @@ class Purchases:
     ) -> None:
         """Write the held units to the ledger inside the order's transaction (refusals raise Conflict)."""
         for hold in held:
-            key = f"order:{order_id}:{hold.item.product_id}"
+            key = f"order:{order_id}:{hold.item.slot}"
             try:
                 await ledger_row(
                     conn,
@@ -476,7 +483,7 @@ class Purchases:
                 sale_id=sale_id,
                 hold=reservation.hold,
                 gen=reservation.gen,
-                product_id=item.product_id,
+                slot=item.slot,
                 customer_id=customer,
                 quantity=quantity,
                 marker=marker,
@@ -505,21 +512,34 @@ class Purchases:
         """What one customer bought of each product, and how many more they may buy."""
         sale = await self.sales.definition(sale_id)
         customer = customer_of(principal, customer_id)
-        product_ids = [item.product_id for item in sale.items]
-        seen = await self.counters.customer_view(sale_id, product_ids, customer)
+        slots = [item.slot for item in sale.items]
+        seen = await self.counters.customer_view(sale_id, slots, customer)
         if seen is None:
             await self.sales.ensure_counters(sale_id)
-            seen = await self.counters.customer_view(sale_id, product_ids, customer) or [(0, 0)] * len(product_ids)
+            seen = await self.counters.customer_view(sale_id, slots, customer) or [(0, 0)] * len(slots)
         return CustomerPurchases(
             items=[
                 CustomerItem(
                     product_id=item.product_id,
                     purchased=bought,
                     remaining_limit=max(0, item.per_user_limit - bought),
+                    offer_id=UNSET if item.offer_id is None else item.offer_id,
                 )
                 for item, (_, bought) in zip(sale.items, seen, strict=True)
             ]
         )
+
+
+def _not_in_sale(data: PurchaseCreate) -> ServiceError:
+    if data.offer_id is not None:
+        return invalid("offer_id", "this offer of the product is not in this flash sale")
+    return invalid("product_id", "is not in this flash sale")
+
+
+def _held_order(pair: tuple[tuple[UUID, UUID, UUID | None], int]) -> tuple[UUID, UUID, int]:
+    """Holds in (sale, product, offer) order, the default item first (None does not compare with a UUID)."""
+    (sale_id, product_id, offer_id), _ = pair
+    return sale_id, product_id, 0 if offer_id is None else offer_id.int + 1
 
 
 def _replay(marker: bytes, print_: str) -> Purchase | None:

@@ -41,6 +41,7 @@ from quote_service.flash_sales.service import (
     purchase_from_row,
 )
 from quote_service.observability.metrics import FLASH_HOLDS_RECONCILED, FLASH_UNITS_RETURNED
+from quote_service.pricing.flash import parse_slot
 
 log = structlog.get_logger("quote_service.flash_sales")
 
@@ -85,9 +86,10 @@ class HoldReconciler(BackgroundLoop):
         """Settle or give back one expired hold: "settled", "returned", or "gone" (someone else
         already did, or a rebuild from the ledger no longer counts its units)."""
         sale_id: UUID = sale["id"]
+        product_id, offer_id = parse_slot(hold.p)  # an offer's item: its own row (docs/offers.md)
         async with self.sales.pool.acquire() as conn, conn.transaction():
             row = await repository.hold_outcome(
-                conn, sale_id=sale_id, product_id=hold.p, customer_id=hold.c, hold=token
+                conn, sale_id=sale_id, product_id=product_id, offer_id=offer_id, customer_id=hold.c, hold=token
             )
         counters = self.sales.counters
         if row is not None:
@@ -97,7 +99,7 @@ class HoldReconciler(BackgroundLoop):
             await counters.settle(sale_id, token, hold.m, marker, marker_ttl(sale["ends_at"], now))
             outcome = "settled"
         elif await counters.undo(
-            sale_id=sale_id, hold=token, gen=hold.g, product_id=hold.p, customer_id=hold.c, quantity=hold.q,
+            sale_id=sale_id, hold=token, gen=hold.g, slot=hold.p, customer_id=hold.c, quantity=hold.q,
             marker=hold.m,
         ):  # fmt: skip
             FLASH_UNITS_RETURNED.inc(hold.q)

@@ -16,11 +16,11 @@ from quote_service.pricing import flash
 SALE_COLUMNS = "id, name, status, starts_at, ends_at, activated_at, ended_at, created_by, created_at, updated_at"
 ITEM_COLUMNS = (
     "i.flash_sale_id, i.product_id, i.position, i.flash_price, i.allocated_stock, i.per_user_limit, "
-    "i.sold, i.returned_stock, p.currency"
+    "i.sold, i.returned_stock, p.currency, i.offer_id"
 )
 PURCHASE_COLUMNS = (
     "id, flash_sale_id, product_id, customer_id, quantity, unit_price, total, currency, status, "
-    "principal_id, request_hash, order_id, created_at"
+    "principal_id, request_hash, order_id, created_at, offer_id"
 )
 BOOKED_COLUMNS = ", ".join(f"p.{name}" for name in PURCHASE_COLUMNS.split(", ")) + (
     ", o.subtotal AS booked_subtotal, o.discount_amount AS booked_discount_amount, o.tax_amount AS booked_tax_amount,"
@@ -56,10 +56,18 @@ async def insert_sale(
 async def insert_items(conn: Connection, *, sale_id: UUID, items: Sequence[FlashSaleItemIn]) -> None:
     await conn.executemany(
         """INSERT INTO flash_sale_items (flash_sale_id, product_id, position, flash_price, allocated_stock,
-                                         per_user_limit)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
+                                         per_user_limit, offer_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
         [
-            (sale_id, item.product_id, position, item.flash_price, item.allocated_stock, item.per_user_limit)
+            (
+                sale_id,
+                item.product_id,
+                position,
+                item.flash_price,
+                item.allocated_stock,
+                item.per_user_limit,
+                item.offer_id,
+            )
             for position, item in enumerate(items)
         ],
     )
@@ -133,15 +141,19 @@ async def overlapping(
     conn: Connection,
     *,
     product_ids: Sequence[UUID],
+    offer_ids: Sequence[UUID | None],
     starts_at: datetime,
     ends_at: datetime,
     now: datetime,
     excluding: UUID | None,
 ) -> list[asyncpg.Record]:
-    """Items of other sales, not ended, whose window overlaps [starts_at, ends_at) on these products."""
+    """Items of other sales, not ended, whose window overlaps [starts_at, ends_at) on these (product, offer)
+    pairs (offer NULL: the product's default offer)."""
     return await conn.fetch(
-        """SELECT i.product_id, s.id AS flash_sale_id FROM flash_sale_items i
+        """SELECT i.product_id, i.offer_id, s.id AS flash_sale_id FROM flash_sale_items i
            JOIN flash_sales s ON s.id = i.flash_sale_id
+           JOIN unnest($1::uuid[], $6::uuid[]) AS t (product_id, offer_id)
+             ON t.product_id = i.product_id AND t.offer_id IS NOT DISTINCT FROM i.offer_id
            WHERE i.product_id = any($1::uuid[]) AND s.status <> 'ended' AND s.ends_at > $4
              AND s.starts_at < $3 AND s.ends_at > $2 AND s.id IS DISTINCT FROM $5""",
         product_ids,
@@ -149,6 +161,7 @@ async def overlapping(
         ends_at,
         now,
         excluding,
+        offer_ids,
     )
 
 
@@ -175,7 +188,7 @@ async def end(conn: Connection, *, sale_id: UUID, now: datetime, actor: str) -> 
 
 
 async def close_items(conn: Connection, *, sale_id: UUID) -> list[asyncpg.Record]:
-    """Mark every item closed with its unsold units (once); returns (product_id, returned_stock).
+    """Mark every item closed with its unsold units (once); returns (product_id, offer_id, returned_stock).
 
     Each item row is locked: a purchase still writing its ledger row finishes first and is
     counted as sold; a later one finds the item closed and is refused.
@@ -183,7 +196,7 @@ async def close_items(conn: Connection, *, sale_id: UUID) -> list[asyncpg.Record
     return await conn.fetch(
         """UPDATE flash_sale_items SET returned_stock = allocated_stock - sold
            WHERE flash_sale_id = $1 AND returned_stock IS NULL
-           RETURNING product_id, returned_stock""",
+           RETURNING product_id, offer_id, returned_stock""",
         sale_id,
     )
 
@@ -218,6 +231,7 @@ _RECORD_ARGS = (
     "request_hash",
     "order_id",
     "hold",
+    "offer_id",
 )
 
 
@@ -229,7 +243,8 @@ async def record_purchase(conn: Connection, *, fields: dict[str, Any]) -> asyncp
     closed, or the customer would pass the limit; UniqueViolationError for a reused key.
     """
     row = await conn.fetchrow(
-        f"SELECT {PURCHASE_COLUMNS} FROM flash_record_purchase($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        f"""SELECT {PURCHASE_COLUMNS}
+            FROM flash_record_purchase($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
         *(fields[name] for name in _RECORD_ARGS),
     )
     assert row is not None
@@ -297,10 +312,10 @@ async def list_own_purchases(
 
 
 async def bought_by_customer(conn: Connection, *, sale_id: UUID) -> list[asyncpg.Record]:
-    """(product_id, customer_id, units) for every customer who bought in the sale."""
+    """(product_id, offer_id, customer_id, units) for every customer who bought in the sale."""
     return await conn.fetch(
-        """SELECT product_id, customer_id, sum(quantity)::int AS units FROM flash_purchases
-           WHERE flash_sale_id = $1 GROUP BY product_id, customer_id""",
+        """SELECT product_id, offer_id, customer_id, sum(quantity)::int AS units FROM flash_purchases
+           WHERE flash_sale_id = $1 GROUP BY product_id, offer_id, customer_id""",
         sale_id,
     )
 
@@ -352,14 +367,18 @@ async def get_stats(conn: Connection, *, sale_id: UUID) -> asyncpg.Record | None
 
 
 async def hold_outcome(
-    conn: Connection, *, sale_id: UUID, product_id: UUID, customer_id: str, hold: str
+    conn: Connection, *, sale_id: UUID, product_id: UUID, offer_id: UUID | None, customer_id: str, hold: str
 ) -> asyncpg.Record | None:
     """Inside a transaction: wait for every ledger write of the item to end (its row lock,
     which each write takes first and keeps until it commits), then the purchase that settled
     `hold`; None when there is none — and then the hold is voided in this same transaction, so a
     later write of it fails (migrations/0036)."""
     await conn.execute(
-        "SELECT 1 FROM flash_sale_items WHERE flash_sale_id = $1 AND product_id = $2 FOR UPDATE", sale_id, product_id
+        """SELECT 1 FROM flash_sale_items
+           WHERE flash_sale_id = $1 AND product_id = $2 AND offer_id IS NOT DISTINCT FROM $3 FOR UPDATE""",
+        sale_id,
+        product_id,
+        offer_id,
     )
     row = await conn.fetchrow(
         f"""SELECT {BOOKED_COLUMNS} FROM {BOOKED}
@@ -391,6 +410,7 @@ def definition_of(sale: asyncpg.Record, items: Sequence[asyncpg.Record]) -> flas
                 allocated_stock=i["allocated_stock"],
                 per_user_limit=i["per_user_limit"],
                 currency=i["currency"].strip(),
+                offer_id=i["offer_id"],
             )
             for i in items
         ),

@@ -25,6 +25,9 @@ class FlashSaleItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     allocated_stock: Count
     """Units taken from the product's stock when the sale is created (409 when short)."""
     per_user_limit: Count
+    offer_id: UUID | None = None
+    """One offer of the product to sell (docs/offers.md#price-lists-and-flash-sales): its units come from
+    the offer's stock and its flash price is at least the offer's min_price. None: the default offer."""
 
 
 Items = Annotated[list[FlashSaleItemIn], msgspec.Meta(min_length=1, max_length=100)]
@@ -56,6 +59,8 @@ class FlashSaleItem(msgspec.Struct, frozen=True, kw_only=True):
     remaining_stock: int
     """Live, from the sale's counters; 0 once the sale has ended (unsold units went back to the product)."""
     per_user_limit: int
+    offer_id: UUID | UnsetType = UNSET
+    """Shown only for an item naming one offer."""
 
 
 class FlashSale(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,6 +83,8 @@ class PurchaseCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     """When given and different from the sale's price: 409 PRICE_CHANGED, nothing sold."""
     customer_id: ExternalId | None = None
     """Required for API keys; a user buys for itself (its user id)."""
+    offer_id: UUID | None = None
+    """The sale's item for this offer of the product (None: the item without offer_id)."""
 
 
 class Purchase(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,6 +104,8 @@ class Purchase(msgspec.Struct, frozen=True, kw_only=True):
     order_id: UUID | None = None
     """The order that records the units: the purchase's own order, or the order of the quote that bought them
     (null: a purchase made before purchases were orders)."""
+    offer_id: UUID | UnsetType = UNSET
+    """The offer bought (only for an item naming one)."""
     # The purchase's order's money, as the order reads it (only with an order of its own):
     # total = subtotal - discount_amount + tax_amount + delivery_fee + small_basket_fee.
     subtotal: Decimal | UnsetType = UNSET
@@ -120,6 +129,8 @@ class CustomerItem(msgspec.Struct, frozen=True, kw_only=True):
     product_id: UUID
     purchased: int
     remaining_limit: int
+    offer_id: UUID | UnsetType = UNSET
+    """Only for an item naming one offer."""
 
 
 class CustomerPurchases(msgspec.Struct, frozen=True, kw_only=True):
@@ -136,6 +147,8 @@ class Correction(msgspec.Struct, frozen=True, kw_only=True):
     redis: int | None
     """What Redis held (None: missing)."""
     ledger: int
+    offer_id: UUID | UnsetType = UNSET
+    """Only for an item naming one offer."""
 
 
 class ReconcileReport(msgspec.Struct, frozen=True, kw_only=True):

@@ -14,9 +14,11 @@ Redis lock across processes).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -25,6 +27,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 import structlog
+from msgspec import UNSET
 from redis.exceptions import RedisError
 
 from quote_service.cache.config_store import ConfigStore
@@ -64,9 +67,11 @@ from quote_service.flash_sales.schemas import (
     SaleStats,
 )
 from quote_service.observability.metrics import FLASH_COUNTER_REBUILDS
+from quote_service.offers import repository as offers
 from quote_service.pagination import Page, page_of
 from quote_service.pricing import flash, money
 from quote_service.pricing.snapshot import ConfigSnapshot
+from quote_service.reservations import repository as reservations
 
 log = structlog.get_logger("quote_service.flash_sales")
 
@@ -114,6 +119,8 @@ def purchase_from_row(row: asyncpg.Record) -> Purchase:
         created_at=row["created_at"],
         order_id=row["order_id"],
     )
+    if row["offer_id"] is not None:
+        purchase = msgspec.structs.replace(purchase, offer_id=row["offer_id"])
     if row.get("booked_total") is None:
         return purchase
     return charged(
@@ -186,18 +193,18 @@ class FlashSales:
         sale_id = uuid.uuid4()
         async with (pool or self.pool).acquire() as conn, conn.transaction():
             products = await _locked_products(conn, data.items)
-            errors += _item_errors(data.items, products)
+            offered = await _locked_offers(conn, data.items)
+            errors += _item_errors(data.items, products, offered)
             if errors:
                 raise ValidationFailed("The flash sale has invalid fields", details=errors)
             await _refuse_overlap(conn, data.items, data.starts_at, data.ends_at, now=now, excluding=None)
-            await _refuse_short_stock(conn, data.items, products, returning={}, now=now)
+            await _refuse_short_stock(conn, data.items, products, offered, returning=Allocation(), now=now)
             sale = await repository.insert_sale(
                 conn, sale_id=sale_id, name=data.name, starts_at=data.starts_at, ends_at=data.ends_at, actor=actor
             )
             await repository.insert_items(conn, sale_id=sale_id, items=data.items)
-            await _move_stock(
-                conn, {i.product_id: -i.allocated_stock for i in data.items}, f"flash sale {sale_id}: allocated", actor
-            )
+            taken = Allocation.of((i.product_id, i.offer_id, i.allocated_stock) for i in data.items)
+            await _move_stock(conn, taken.negated(), f"flash sale {sale_id}: allocated", actor)
             items = await repository.items_of(conn, sale_ids=[sale_id])
         await self._after_write(sale_id, rebuild=True)
         return await self._view(sale, items, committed=True)
@@ -220,22 +227,19 @@ class FlashSales:
             old_items = await repository.items_of(conn, sale_ids=[sale_id])
             new_items = data.items
             if new_items is not None:
-                old = {i["product_id"]: i["allocated_stock"] for i in old_items}
-                products = await _locked_products(conn, [*new_items], also=old)
-                errors += _item_errors(new_items, products)
+                old = Allocation.of((i["product_id"], i["offer_id"], i["allocated_stock"]) for i in old_items)
+                products = await _locked_products(conn, [*new_items], also=old.products)
+                offered = await _locked_offers(conn, new_items, also=old.offers)
+                errors += _item_errors(new_items, products, offered)
             if errors:
                 raise ValidationFailed("The flash sale has invalid fields", details=errors)
             if new_items is not None:
                 await _refuse_overlap(conn, new_items, starts_at, ends_at, now=now, excluding=sale_id)
-                await _refuse_short_stock(conn, new_items, products, returning=old, now=now)
-                deltas = dict.fromkeys(products, 0)
-                for product_id, allocated in old.items():
-                    deltas[product_id] += allocated
-                for item in new_items:
-                    deltas[item.product_id] -= item.allocated_stock
+                await _refuse_short_stock(conn, new_items, products, offered, returning=old, now=now)
+                new = Allocation.of((i.product_id, i.offer_id, i.allocated_stock) for i in new_items)
                 await repository.delete_items(conn, sale_id=sale_id)
                 await repository.insert_items(conn, sale_id=sale_id, items=new_items)
-                await _move_stock(conn, deltas, f"flash sale {sale_id}: allocation changed", actor)
+                await _move_stock(conn, old.minus(new), f"flash sale {sale_id}: allocation changed", actor)
             elif "starts_at" in changing or data.ends_at is not None:
                 current = [
                     FlashSaleItemIn(
@@ -243,6 +247,7 @@ class FlashSales:
                         flash_price=i["flash_price"],
                         allocated_stock=i["allocated_stock"],
                         per_user_limit=i["per_user_limit"],
+                        offer_id=i["offer_id"],
                     )
                     for i in old_items
                 ]
@@ -267,13 +272,9 @@ class FlashSales:
             if flash.effective_status(sale["status"], sale["starts_at"], sale["ends_at"], now) != "scheduled":
                 raise state_conflict("Only a scheduled flash sale can be deleted (end it instead)")
             items = await repository.items_of(conn, sale_ids=[sale_id])
-            await catalog.lock_products(conn, product_ids=sorted(i["product_id"] for i in items))
-            await _move_stock(
-                conn,
-                {i["product_id"]: i["allocated_stock"] for i in items},
-                f"flash sale {sale_id}: deleted, allocation returned",
-                actor,
-            )
+            allocated = Allocation.of((i["product_id"], i["offer_id"], i["allocated_stock"]) for i in items)
+            await _lock(conn, allocated)
+            await _move_stock(conn, allocated, f"flash sale {sale_id}: deleted, allocation returned", actor)
             await repository.delete_sale(conn, sale_id=sale_id)
         try:
             await self.counters.delete(sale_id)
@@ -307,11 +308,15 @@ class FlashSales:
                     raise NotFound(f"flash sale {sale_id} not found")
                 return False
             closed = await repository.close_items(conn, sale_id=sale_id)
-            returned = {row["product_id"]: row["returned_stock"] for row in closed if row["returned_stock"] > 0}
+            returned = Allocation.of(
+                (row["product_id"], row["offer_id"], row["returned_stock"])
+                for row in closed
+                if row["returned_stock"] > 0
+            )
             if returned:
-                await catalog.lock_products(conn, product_ids=sorted(returned))
+                await _lock(conn, returned)
                 await _move_stock(conn, returned, f"flash sale {sale_id}: ended, unsold units returned", actor)
-        log.info("flash_sale_ended", flash_sale_id=str(sale_id), actor=actor, returned=sum(returned.values()))
+        log.info("flash_sale_ended", flash_sale_id=str(sale_id), actor=actor, returned=returned.units)
         self.dirty.add(sale_id)
         await self._after_write(sale_id, fields={"status": "ended"}, expire=ENDED_COUNTERS_TTL)
         return True
@@ -386,6 +391,7 @@ class FlashSales:
                     allocated_stock=i["allocated_stock"],
                     remaining_stock=max(0, n if n is not None else i["allocated_stock"] - i["sold"]),
                     per_user_limit=i["per_user_limit"],
+                    offer_id=UNSET if i["offer_id"] is None else i["offer_id"],
                 )
                 for i, n in zip(items, left, strict=True)
             ],
@@ -396,11 +402,11 @@ class FlashSales:
 
     async def _live_remaining(self, sale_id: UUID, items: Sequence[asyncpg.Record]) -> Sequence[int | None]:
         """Units left per item from the counters, rebuilt from the ledger when missing."""
-        product_ids = [i["product_id"] for i in items]
-        counted = await self.counters.remaining(sale_id, product_ids)
+        slots = [flash.slot(i["product_id"], i["offer_id"]) for i in items]
+        counted = await self.counters.remaining(sale_id, slots)
         if counted is None:
             await self.ensure_counters(sale_id)
-            counted = await self.counters.remaining(sale_id, product_ids)
+            counted = await self.counters.remaining(sale_id, slots)
         return counted or [i["allocated_stock"] - i["sold"] for i in items]
 
     # -- counters -----------------------------------------------------------------------------
@@ -459,33 +465,17 @@ class FlashSales:
         _, ledger = await self._write_counters(sale_id, replace=True)
         corrections: list[Correction] = []
         held = before or {}
-        for product_id, left in ledger.remaining.items():
-            redis_left = held.get(f"s:{product_id}")
+        for slot, left in ledger.remaining.items():
+            redis_left = held.get(f"s:{slot}")
             if redis_left != left:
-                corrections.append(
-                    Correction(
-                        product_id=product_id,
-                        customer_id=None,
-                        counter="remaining_stock",
-                        redis=redis_left,
-                        ledger=left,
-                    )
-                )
+                corrections.append(_correction(slot, None, "remaining_stock", redis_left, left))
         bought = {f"b:{p}:{c}": (p, c, n) for (p, c), n in ledger.bought.items()}
         for field in sorted(set(bought) | {f for f in held if f.startswith("b:")}):
             redis_count = held.get(field)
-            product_text, _, customer = field[2:].partition(":")
-            product_id, customer_id, count = bought.get(field, (UUID(product_text), customer, 0))
+            slot_text, _, customer = field[2:].partition(":")
+            slot, customer_id, count = bought.get(field, (slot_text, customer, 0))
             if (redis_count or 0) != count:
-                corrections.append(
-                    Correction(
-                        product_id=product_id,
-                        customer_id=customer_id,
-                        counter="purchased",
-                        redis=redis_count,
-                        ledger=count,
-                    )
-                )
+                corrections.append(_correction(slot, customer_id, "purchased", redis_count, count))
         if corrections:
             log.warning("flash_counters_drift_corrected", flash_sale_id=str(sale_id), corrections=len(corrections))
         await self.refresh_summaries(sale_id)
@@ -521,9 +511,9 @@ class FlashSales:
             status=sale["status"],
             starts_at=sale["starts_at"],
             ends_at=sale["ends_at"],
-            remaining={i["product_id"]: i["allocated_stock"] - i["sold"] for i in items},
-            limits={i["product_id"]: i["per_user_limit"] for i in items},
-            bought={(r["product_id"], r["customer_id"]): r["units"] for r in bought},
+            remaining={flash.slot(i["product_id"], i["offer_id"]): i["allocated_stock"] - i["sold"] for i in items},
+            limits={flash.slot(i["product_id"], i["offer_id"]): i["per_user_limit"] for i in items},
+            bought={(flash.slot(r["product_id"], r["offer_id"]), r["customer_id"]): r["units"] for r in bought},
         )
 
     async def _write_counters(self, sale_id: UUID, *, replace: bool) -> tuple[bool, SaleCounters]:
@@ -582,6 +572,64 @@ def _window_errors(starts_at: datetime, ends_at: datetime, now: datetime) -> lis
     return []
 
 
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """Units of a sale's items by where they come from: a product's stock (items without `offer_id`, the
+    default offer) or an offer's (docs/offers.md#price-lists-and-flash-sales)."""
+
+    products: dict[UUID, int] = dataclasses.field(default_factory=dict)
+    offers: dict[UUID, int] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, items: Iterable[tuple[UUID, UUID | None, int]]) -> Allocation:
+        """From (product, offer or None, units) triples."""
+        products: dict[UUID, int] = {}
+        offered: dict[UUID, int] = {}
+        for product_id, offer_id, units in items:
+            if offer_id is None:
+                products[product_id] = products.get(product_id, 0) + units
+            else:
+                offered[offer_id] = offered.get(offer_id, 0) + units
+        return cls(products, offered)
+
+    def negated(self) -> Allocation:
+        return Allocation({k: -n for k, n in self.products.items()}, {k: -n for k, n in self.offers.items()})
+
+    def minus(self, other: Allocation) -> Allocation:
+        def diff(mine: dict[UUID, int], theirs: dict[UUID, int]) -> dict[UUID, int]:
+            return {k: mine.get(k, 0) - theirs.get(k, 0) for k in mine.keys() | theirs.keys()}
+
+        return Allocation(diff(self.products, other.products), diff(self.offers, other.offers))
+
+    @property
+    def units(self) -> int:
+        return sum(self.products.values()) + sum(self.offers.values())
+
+    def __bool__(self) -> bool:
+        return bool(self.products or self.offers)
+
+
+def _correction(slot: str, customer_id: str | None, counter: Any, redis: int | None, ledger: int) -> Correction:
+    product_id, offer_id = flash.parse_slot(slot)
+    return Correction(
+        product_id=product_id,
+        customer_id=customer_id,
+        counter=counter,
+        redis=redis,
+        ledger=ledger,
+        offer_id=UNSET if offer_id is None else offer_id,
+    )
+
+
+async def _lock(conn: Connection, allocation: Allocation) -> None:
+    """Lock the rows `allocation` moves stock of: the products in id order, then the offers (every stock
+    writer's order)."""
+    if allocation.products:
+        await catalog.lock_products(conn, product_ids=sorted(allocation.products))
+    if allocation.offers:
+        await offers.lock_offers(conn, offer_ids=sorted(allocation.offers))
+
+
 async def _locked_products(
     conn: Connection, items: Sequence[FlashSaleItemIn], *, also: dict[UUID, int] | None = None
 ) -> dict[UUID, asyncpg.Record]:
@@ -589,29 +637,50 @@ async def _locked_products(
     return {row["id"]: row for row in await catalog.lock_products(conn, product_ids=sorted(ids))}
 
 
-def _item_errors(items: Sequence[FlashSaleItemIn], products: dict[UUID, asyncpg.Record]) -> list[FieldError]:
+async def _locked_offers(
+    conn: Connection, items: Sequence[FlashSaleItemIn], *, also: dict[UUID, int] | None = None
+) -> dict[UUID, asyncpg.Record]:
+    """The offers the items name (and `also`), locked in id order after the products; none named: no call."""
+    ids = {i.offer_id for i in items if i.offer_id is not None} | set(also or {})
+    if not ids:
+        return {}
+    return {row["id"]: row for row in await offers.lock_offers(conn, offer_ids=sorted(ids))}
+
+
+def _item_errors(
+    items: Sequence[FlashSaleItemIn], products: dict[UUID, asyncpg.Record], offered: dict[UUID, asyncpg.Record]
+) -> list[FieldError]:
     errors: list[FieldError] = []
-    seen: set[UUID] = set()
+    seen: set[tuple[UUID, UUID | None]] = set()
     for index, item in enumerate(items):
         at = f"items[{index}]"
-        if item.product_id in seen:
-            errors.append(FieldError(f"{at}.product_id", "appears more than once in this sale"))
+        if (item.product_id, item.offer_id) in seen:
+            if item.offer_id is None:
+                errors.append(FieldError(f"{at}.product_id", "appears more than once in this sale"))
+            else:
+                errors.append(FieldError(f"{at}.offer_id", "appears more than once in this sale for this product"))
             continue
-        seen.add(item.product_id)
+        seen.add((item.product_id, item.offer_id))
         product = products.get(item.product_id)
         if product is None or not product["is_active"]:
             errors.append(FieldError(f"{at}.product_id", "no active product with this id"))
             continue
+        floor, whose = product["min_price"], "the product's"
+        if item.offer_id is not None:
+            offer = offered.get(item.offer_id)
+            if offer is None or offer["product_id"] != item.product_id or not offer["is_active"]:
+                errors.append(FieldError(f"{at}.offer_id", "is not an active offer of this product"))
+                continue
+            floor, whose = offer["min_price"], "the offer's"
         currency = product["currency"].strip()
         if not item.flash_price.is_finite() or item.flash_price <= 0 or item.flash_price >= money.MAX_AMOUNT:
             errors.append(FieldError(f"{at}.flash_price", "must be greater than 0 and below 1e12"))
         elif not money.fits_minor_units(item.flash_price, currency):
             errors.append(FieldError(f"{at}.flash_price", f"has more decimals than {currency} allows"))
-        elif item.flash_price < product["min_price"]:
+        elif item.flash_price < floor:
             errors.append(
                 FieldError(
-                    f"{at}.flash_price",
-                    f"must be at least the product's min_price {money.round_money(product['min_price'], currency)}",
+                    f"{at}.flash_price", f"must be at least {whose} min_price {money.round_money(floor, currency)}"
                 )
             )
     return errors
@@ -626,24 +695,28 @@ async def _refuse_overlap(
     now: datetime,
     excluding: UUID | None,
 ) -> None:
-    """A product is in at most one sale at any moment (so a quote knows which price applies)."""
+    """A product's offer (its default one, or one an item names) is in at most one sale at any moment (so a
+    quote knows which price applies)."""
     clashes = await repository.overlapping(
         conn,
         product_ids=[i.product_id for i in items],
+        offer_ids=[i.offer_id for i in items],
         starts_at=starts_at,
         ends_at=ends_at,
         now=now,
         excluding=excluding,
     )
     if clashes:
-        position = {item.product_id: index for index, item in enumerate(items)}
+        position = {(item.product_id, item.offer_id): index for index, item in enumerate(items)}
+
+        def named(clash: asyncpg.Record) -> str:
+            at = f"items[{position[(clash['product_id'], clash['offer_id'])]}]"
+            return f"{at}.product_id" if clash["offer_id"] is None else f"{at}.offer_id"
+
         raise Conflict(
             "A product is already in another flash sale during this window",
             code="FLASH_SALE_OVERLAP",
-            details=[
-                FieldError(f"items[{position[c['product_id']]}].product_id", f"in flash sale {c['flash_sale_id']}")
-                for c in clashes
-            ],
+            details=[FieldError(named(c), f"in flash sale {c['flash_sale_id']}") for c in clashes],
         )
 
 
@@ -651,33 +724,47 @@ async def _refuse_short_stock(
     conn: Connection,
     items: Sequence[FlashSaleItemIn],
     products: dict[UUID, asyncpg.Record],
+    offered: dict[UUID, asyncpg.Record],
     *,
-    returning: dict[UUID, int],
+    returning: Allocation,
     now: datetime,
 ) -> None:
-    """Refuse an allocation larger than the product's free stock: stock (plus what this sale
-    gives back) minus the units held for quotes (docs/reservations.md), read under the lock."""
+    """Refuse an allocation larger than the free stock it comes from (the product's, or the offer's an item
+    names): stock (plus what this sale gives back) minus the units held for quotes (docs/reservations.md),
+    read under the lock."""
     held = await catalog.held_units(conn, product_ids=sorted(products), now=now)
-    free = {pid: row["stock"] + returning.get(pid, 0) - held.get(pid, 0) for pid, row in products.items()}
-    short = [
-        FieldError(
-            f"items[{index}].allocated_stock",
-            f"{item.allocated_stock} asked, {free[item.product_id]} in stock"
-            + (f" and not held for quotes ({held[item.product_id]} held)" if held.get(item.product_id) else ""),
-        )
-        for index, item in enumerate(items)
-        if free[item.product_id] < item.allocated_stock
-    ]
+    free = {pid: row["stock"] + returning.products.get(pid, 0) - held.get(pid, 0) for pid, row in products.items()}
+    on_hold: dict[UUID, int] = {}
+    if offered:
+        on_hold = await reservations.held_offer_units(conn, offer_ids=sorted(offered), now=now)
+    short: list[FieldError] = []
+    for index, item in enumerate(items):
+        if item.offer_id is None:
+            left, taken, where = free[item.product_id], held.get(item.product_id), "in stock"
+        else:
+            row = offered[item.offer_id]
+            taken, where = on_hold.get(item.offer_id), "in the offer's stock"
+            left = row["stock"] + returning.offers.get(item.offer_id, 0) - (taken or 0)
+        if left < item.allocated_stock:
+            short.append(
+                FieldError(
+                    f"items[{index}].allocated_stock",
+                    f"{item.allocated_stock} asked, {left} {where}"
+                    + (f" and not held for quotes ({taken} held)" if taken else ""),
+                )
+            )
     if short:
         raise InsufficientStock("Not enough product stock for the allocation", details=short)
 
 
-async def _move_stock(conn: Connection, deltas: dict[UUID, int], reason: str, actor: str) -> None:
-    """Apply signed stock changes to locked products and log each movement."""
-    moving = {product_id: delta for product_id, delta in sorted(deltas.items()) if delta}
-    if not moving:
-        return
-    after = {row["id"]: row["stock"] for row in await catalog.add_stock(conn, deltas=moving)}
-    await catalog.insert_stock_movements(
-        conn, movements=[(pid, delta, after[pid]) for pid, delta in moving.items()], reason=reason, actor=actor
-    )
+async def _move_stock(conn: Connection, deltas: Allocation, reason: str, actor: str) -> None:
+    """Apply signed stock changes to locked products (each movement logged) and offers."""
+    moving = {product_id: delta for product_id, delta in sorted(deltas.products.items()) if delta}
+    if moving:
+        after = {row["id"]: row["stock"] for row in await catalog.add_stock(conn, deltas=moving)}
+        await catalog.insert_stock_movements(
+            conn, movements=[(pid, delta, after[pid]) for pid, delta in moving.items()], reason=reason, actor=actor
+        )
+    to_offers = {offer_id: delta for offer_id, delta in sorted(deltas.offers.items()) if delta}
+    if to_offers:
+        await offers.add_stock(conn, deltas=to_offers)

@@ -183,7 +183,8 @@ async def load_active(conn: Connection) -> tuple[list[SnapOffer], dict[str, int]
 async def lock_offers(conn: Connection, *, offer_ids: Sequence[UUID]) -> list[asyncpg.Record]:
     """Lock the offers' rows in id order (every writer of several offers locks in this order)."""
     return await conn.fetch(
-        "SELECT id, stock, is_active FROM offers WHERE id = any($1::uuid[]) ORDER BY id FOR UPDATE",
+        """SELECT id, product_id, stock, is_active, min_price FROM offers
+           WHERE id = any($1::uuid[]) ORDER BY id FOR UPDATE""",
         list(offer_ids),
     )
 

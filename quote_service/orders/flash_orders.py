@@ -58,8 +58,9 @@ class FlashOrders:
             customer_remaining_limit=quantity,
         )
         return await self.quotes.price_one(
-            product, quantity, _customer(principal, customer, product.currency), region=None, offer=offer, now=now
-        )
+            product, quantity, _customer(principal, customer, product.currency), region=None, offer=offer,
+            offer_id=item.offer_id, now=now,
+        )  # fmt: skip
 
     async def write(
         self,

@@ -207,12 +207,15 @@ def may_use_up_coupons(order: Order, coupons: CouponSet) -> bool:
     return any((c := coupons.get(a.code)) is not None and c.usage_limit is not None for a in order.applied_coupons)
 
 
-def _flash_quantities(quote: Quote) -> dict[tuple[UUID, UUID], int]:
-    """Units to buy per (flash sale, product)."""
-    wanted: dict[tuple[UUID, UUID], int] = defaultdict(int)
+def _flash_quantities(quote: Quote) -> dict[tuple[UUID, UUID, UUID | None], int]:
+    """Units to buy per (flash sale, product, offer): a line sold from an offer at its flash price buys from
+    the sale's item naming that offer (docs/offers.md#price-lists-and-flash-sales), any other from the item
+    without one (None)."""
+    wanted: dict[tuple[UUID, UUID, UUID | None], int] = defaultdict(int)
     for line in quote.items:
         if line.price_source == "flash_sale" and line.flash_sale_id is not None:
-            wanted[(line.flash_sale_id, UUID(line.product_id))] += line.quantity
+            offer_id = line.offer_id if isinstance(line.offer_id, UUID) else None
+            wanted[(line.flash_sale_id, UUID(line.product_id), offer_id)] += line.quantity
     return dict(wanted)
 
 

@@ -25,8 +25,20 @@ import msgspec
 SaleStatus = Literal["scheduled", "active", "ended"]
 
 
+def slot(product_id: UUID | str, offer_id: UUID | None) -> str:
+    """An item's name among a sale's counters and a quote's flash inputs: the product's id for its default
+    offer (as ever), `<product>/<offer>` for an item naming one offer (docs/offers.md#price-lists-and-flash-sales)."""
+    return str(product_id) if offer_id is None else f"{product_id}/{offer_id}"
+
+
+def parse_slot(text: str) -> tuple[UUID, UUID | None]:
+    """`slot`'s (product, offer)."""
+    product, _, offer = text.partition("/")
+    return UUID(product), UUID(offer) if offer else None
+
+
 class FlashItem(msgspec.Struct, frozen=True, kw_only=True):
-    """One product in a sale."""
+    """One product in a sale: its default offer, or one offer of it (`offer_id`)."""
 
     product_id: UUID
     flash_price: Decimal
@@ -34,6 +46,12 @@ class FlashItem(msgspec.Struct, frozen=True, kw_only=True):
     per_user_limit: int
     currency: str
     """The product's currency: the flash price is in it."""
+    offer_id: UUID | None = None
+    """The offer the item sells (None: the product's default offer)."""
+
+    @property
+    def slot(self) -> str:
+        return slot(self.product_id, self.offer_id)
 
 
 class FlashSale(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,9 +69,10 @@ class FlashSale(msgspec.Struct, frozen=True, kw_only=True):
         """The status in force at `now` (module docstring)."""
         return effective_status(self.status, self.starts_at, self.ends_at, now)
 
-    def item(self, product_id: UUID) -> FlashItem | None:
+    def item(self, product_id: UUID, offer_id: UUID | None = None) -> FlashItem | None:
+        """The item selling `offer_id` of the product (None: its default offer)."""
         for item in self.items:
-            if item.product_id == product_id:
+            if item.product_id == product_id and item.offer_id == offer_id:
                 return item
         return None
 
@@ -84,8 +103,13 @@ class FlashSaleBook:
         return len(self.by_id)
 
     def active_for(self, product_id: str, now: datetime) -> tuple[FlashSale, FlashItem] | None:
-        """The sale active at `now` that sells `product_id` (windows of one product never overlap)."""
+        """The sale active at `now` that sells `product_id`'s default offer (windows of one product's offer
+        never overlap)."""
         for sale, item in self._by_product.get(product_id, ()):
-            if sale.status_at(now) == "active":
+            if item.offer_id is None and sale.status_at(now) == "active":
                 return sale, item
         return None
+
+    def active_items(self, product_id: str, now: datetime) -> list[tuple[FlashSale, FlashItem]]:
+        """Every item active at `now` on `product_id`: at most one per offer (its default one included)."""
+        return [(sale, item) for sale, item in self._by_product.get(product_id, ()) if sale.status_at(now) == "active"]

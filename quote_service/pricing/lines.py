@@ -151,7 +151,8 @@ def price_lines(
 
     `offers` (None: no item has one): each item's offer (docs/offers.md); another seller's offer prices
     the line at its own price and floor, for its seller, unless a price-list entry naming that offer prices
-    it (`PriceBook.select_offer`); a flash sale, or an entry naming no offer, prices the default offer only.
+    it (`PriceBook.select_offer`); a flash sale's item or an entry naming no offer prices the default offer
+    only, one naming an offer only that offer's lines (`flash` keyed by `flash.slot`: `<product>/<offer>`).
 
     `price_lists` (None: the snapshot has none) may price a catalog line in the quote currency
     for the folded `customer_group` and `channel` (see `price_lists.PriceBook.select`).
@@ -174,6 +175,7 @@ def price_lines(
         seller_id: str | None
         price_list_id: UUID | None = None
         own_currency = False
+        flash_key = item.product_id  # the flash item of the line's offer (`pricing.flash.slot`)
         inclusive = False  # the list price is gross, tax included (docs/markets.md): from its list or its product
         choice = None if offers is None else offers[index]
         if choice is not None and choice.offer is not None and product is not None:
@@ -183,7 +185,9 @@ def price_lines(
                 selected = price_lists.select_offer(
                     currency, sold_from.id.int, item.quantity, customer_group, channel, now
                 )
-            own_currency = False  # no flash sale: it names the product's own offer
+            # A flash sale's item naming this offer prices it (docs/offers.md#price-lists-and-flash-sales).
+            own_currency = product.currency == currency
+            flash_key = f"{item.product_id}/{sold_from.id}"
             source: PriceSource
             if selected is not None:
                 source = "price_list"
@@ -245,12 +249,12 @@ def price_lines(
         quantity = item.quantity
         rest = quantity
         # A flash price is in the product's currency: it serves only a quote in that currency.
-        offer = flash.get(item.product_id) if product_uuid is not None and own_currency else None
+        offer = flash.get(flash_key) if product_uuid is not None and own_currency else None
         if offer is not None:
-            taken = flash_taken.get(item.product_id, 0)
+            taken = flash_taken.get(flash_key, 0)
             units = min(quantity, offer.remaining_stock - taken, offer.customer_remaining_limit - taken)
             if units > 0:
-                flash_taken[item.product_id] = taken + units
+                flash_taken[flash_key] = taken + units
                 rest -= units
                 flash_sale_id = offer.flash_sale_id
                 key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price)

@@ -59,8 +59,9 @@ def reduction_start(
     first moved its catalog price below the campaign's base price, for a line priced from that catalog
     price); None when none reduces it."""
     begun = [] if campaign_since is None else [campaign_since]
-    if flash_sale_id is not None and (found := snapshot.flash_sales.active_for(product_id, now)):
-        begun.append(found[0].starts_at)
+    # The line's own sale (the item of its offer, docs/offers.md#price-lists-and-flash-sales, or its default one).
+    if flash_sale_id is not None and (sale := snapshot.flash_sales.by_id.get(flash_sale_id)) is not None:
+        begun.append(sale.starts_at)
     wanted = set(promotion_ids)
     if wanted:
         for promotion in snapshot.promotions.ordered:

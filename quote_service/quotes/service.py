@@ -574,6 +574,7 @@ class QuoteService:
         *,
         region: str | None,
         offer: FlashOffer | None = None,
+        offer_id: uuid.UUID | None = None,
         now: datetime | None = None,
     ) -> Quote:
         """A one-line quote of `quantity` units of `product` for `customer`, delivered to `region` (a
@@ -581,31 +582,41 @@ class QuoteService:
         GET /products/{id}/price shows its steps 1-3. `offer`: the flash-sale units to price, instead of
         what the sale's counters leave the customer now (a purchase's, already taken from them); a
         purchase is held to the product's quantity rules as a quote is (422 QUANTITY_RULE), and its
-        per-customer limit rides on the quote for its order to count again under the lock."""
+        per-customer limit rides on the quote for its order to count again under the lock. `offer_id` (with
+        `offer`): the line is sold from that offer of the product (a flash item naming it,
+        docs/offers.md#price-lists-and-flash-sales)."""
         now = now or utcnow()
         snapshot = self._config.snapshot
         key = str(product.id)
         if offer is not None:
-            flash = {key: offer}
+            flash = {key if offer_id is None else f"{key}/{offer_id}": offer}
         else:
             flash = await self._flash_offers(snapshot, {key: product}, customer.customer_id, now)
         place = region or ""
         request = QuoteRequest(
             customer_id=customer.customer_id,
-            items=[QuoteItemIn(product_id=key, quantity=quantity)],
+            items=[
+                QuoteItemIn(product_id=key, quantity=quantity, offer_id=None if offer_id is None else str(offer_id))
+            ],
             delivery_address=Address(city=place, country=place),
             currency=product.currency,
         )
+        plan = choices = None
+        if offer_id is not None:
+            plan = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
+            choices = choose_offers(request, {key: product}, snapshot.offers, plan, snapshot.shipping)
         limits: list[QuantityLimit] = []
         quantities = snapshot.quantity_rules
         if offer is not None and quantities is not None and key in quantities.ruled:  # docs/pricing.md#quantity-rules
             customer, limits = await checked_quantities(
-                request, {key: product}, customer, snapshot, quantities, self._unit_purchases, now
+                request, {key: product}, customer, snapshot, quantities, self._unit_purchases, now, choices
             )
         quote = price_quote(
             request, snapshot=snapshot, products={key: product}, flash=flash, customer=customer,
-            defaults=self.defaults, now=now, quote_id=ids.uuid4(),
+            defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=plan, offers=choices,
         )  # fmt: skip
+        if choices is not None:
+            quote = msgspec.structs.replace(quote, items=with_offers(quote.items, request, choices))
         return msgspec.structs.replace(quote, quantity_limits=limits) if limits else quote
 
     async def display_prices(self, request: PricesRequest, caller: Principal) -> Prices:
@@ -822,25 +833,29 @@ class QuoteService:
     async def _flash_offers(
         self, snapshot: ConfigSnapshot, products: dict[str, CatalogProduct], customer_id: str, now: datetime
     ) -> dict[str, FlashOffer]:
-        """Step 2's inputs: for each basket product in an active sale, the units left and the
-        customer's remaining limit (one Redis read per sale; none when no product is on sale)."""
+        """Step 2's inputs: for each basket product's item in an active sale, the units left and the
+        customer's remaining limit (one Redis read per item; none when no product is on sale). Keyed by
+        the item's slot: the product's id for its default offer, `<product>/<offer>` for an item naming
+        one offer (docs/offers.md#price-lists-and-flash-sales), which prices only the lines sold from it."""
         if self._flash is None or not len(snapshot.flash_sales):
             return {}
-        on_sale = [(pid, found) for pid in products if (found := snapshot.flash_sales.active_for(pid, now))]
+        book = snapshot.flash_sales
         offers: dict[str, FlashOffer] = {}
-        for product_id, (sale, item) in on_sale:
-            seen = await self._flash.counters.customer_view(sale.id, [item.product_id], customer_id)
-            if seen is None:
-                await self._flash.ensure_counters(sale.id)
-                seen = await self._flash.counters.customer_view(sale.id, [item.product_id], customer_id)
-            left, bought = seen[0] if seen else (0, 0)
-            offers[product_id] = FlashOffer(
-                flash_sale_id=sale.id,
-                product_id=item.product_id,
-                flash_price=item.flash_price,
-                remaining_stock=left,
-                customer_remaining_limit=max(0, item.per_user_limit - bought),
-            )
+        for pid in products:
+            for sale, item in book.active_items(pid, now):
+                slot = item.slot
+                seen = await self._flash.counters.customer_view(sale.id, [slot], customer_id)
+                if seen is None:
+                    await self._flash.ensure_counters(sale.id)
+                    seen = await self._flash.counters.customer_view(sale.id, [slot], customer_id)
+                left, bought = seen[0] if seen else (0, 0)
+                offers[pid if item.offer_id is None else f"{pid}/{item.offer_id}"] = FlashOffer(
+                    flash_sale_id=sale.id,
+                    product_id=item.product_id,
+                    flash_price=item.flash_price,
+                    remaining_stock=left,
+                    customer_remaining_limit=max(0, item.per_user_limit - bought),
+                )
         return offers
 
     async def _reusable(self, candidate: _Recent, inputs: bytes, now: datetime) -> PricedQuote | None:

@@ -74,10 +74,10 @@ def catalog_units(quote: Quote) -> dict[UUID, int]:
 
 def offer_units(quote: Quote) -> dict[UUID, int]:
     """Units per offer of a quote's lines sold from another seller's offer (docs/offers.md): they come from
-    the offer's stock, not the product's."""
+    the offer's stock, not the product's (flash-priced units from their sale's own allocation)."""
     wanted: dict[UUID, int] = defaultdict(int)
     for line in quote.items:
-        if isinstance(line.offer_id, UUID):
+        if isinstance(line.offer_id, UUID) and line.price_source != "flash_sale":
             wanted[line.offer_id] += line.quantity
     return dict(wanted)
 
@@ -86,7 +86,7 @@ def offer_lines(quote: Quote) -> dict[UUID, tuple[str, int]]:
     """`offer_units` with each offer's product: offer id -> (product id, units), in the order of its lines."""
     found: dict[UUID, tuple[str, int]] = {}
     for line in quote.items:
-        if isinstance(line.offer_id, UUID):
+        if isinstance(line.offer_id, UUID) and line.price_source != "flash_sale":
             _, units = found.get(line.offer_id, (line.product_id, 0))
             found[line.offer_id] = (line.product_id, units + line.quantity)
     return found

@@ -212,14 +212,11 @@ async def test_a_list_in_another_currency_prices_an_offer_it_names(
     assert made["currency"] == "EUR"
 
 
-async def test_a_flash_sale_sells_the_default_offer_only_and_refuses_an_offer_id(
+async def test_a_flash_sale_item_without_offer_id_sells_the_default_offer_only(
     client: Client, admin: Caller, service_key: dict[str, str], product: dict[str, Any]
 ) -> None:
+    """(Items naming an offer: test_offer_flash_sales.py.)"""
     offer = await make_offer(client, admin, product, current_price="35.00", stock=20)
-    named = sale_body(product["id"], item={"offer_id": offer["id"]})
-    refused = expect_error(await client.post(SALES, json=named, headers=admin.headers), 422, "VALIDATION_FAILED")
-    assert [field.endswith("offer_id") for field in field_errors(refused)] == [True]
-
     expect_ok(await client.post(SALES, json=sale_body(product["id"]), headers=admin.headers), 201)
     own = await line_of(client, service_key, item(product, 1, seller_id="seller-a"))
     assert (own["price_source"], own["unit_price"]) == ("flash_sale", "15.00")

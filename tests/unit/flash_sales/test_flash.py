@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from quote_service.auth.schemas import Principal
@@ -14,7 +16,7 @@ from quote_service.flash_sales.counters import SaleCounters
 from quote_service.flash_sales.purchases import customer_of, fingerprint
 from quote_service.flash_sales.schemas import PurchaseCreate
 from quote_service.flash_sales.service import marker_ttl
-from quote_service.pricing.flash import FlashItem, FlashSale, FlashSaleBook, effective_status
+from quote_service.pricing.flash import FlashItem, FlashSale, FlashSaleBook, effective_status, parse_slot, slot
 
 T = datetime(2030, 1, 1, 12, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -73,9 +75,9 @@ def test_counters_hash_fields() -> None:
         status="active",
         starts_at=T,
         ends_at=T + HOUR,
-        remaining={product: 7},
-        limits={product: 2},
-        bought={(product, "c-1"): 2},
+        remaining={str(product): 7},
+        limits={str(product): 2},
+        bought={(str(product), "c-1"): 2},
     )
     fields = counters.fields("g1")
     pairs = dict(zip(fields[::2], fields[1::2], strict=True))
@@ -88,6 +90,33 @@ def test_counters_hash_fields() -> None:
         f"l:{product}": "2",
         f"b:{product}:c-1": "2",
     }
+
+
+def test_an_item_naming_an_offer_has_a_slot_of_its_own_and_the_default_one_keeps_the_products_id() -> None:
+    product, offer = uuid.uuid4(), uuid.uuid4()
+    assert slot(product, None) == str(product)
+    assert slot(product, offer) == f"{product}/{offer}"
+    assert parse_slot(slot(product, None)) == (product, None)
+    assert parse_slot(slot(product, offer)) == (product, offer)
+
+
+def test_a_sale_sells_the_default_offer_and_one_offer_as_two_items() -> None:
+    product, offer = uuid.uuid4(), uuid.uuid4()
+    own = FlashItem(product_id=product, flash_price=Decimal("9"), allocated_stock=5, per_user_limit=1, currency="EUR")
+    theirs = FlashItem(
+        product_id=product, flash_price=Decimal("8"), allocated_stock=5, per_user_limit=1, currency="EUR",
+        offer_id=offer,
+    )  # fmt: skip
+    both = FlashSale(id=uuid.uuid4(), name="s", status="active", starts_at=T, ends_at=T + HOUR, items=(own, theirs))
+    only_offer = FlashSale(id=uuid.uuid4(), name="o", status="active", starts_at=T, ends_at=T + HOUR, items=(theirs,))
+    assert both.item(product) is own
+    assert both.item(product, offer) is theirs
+    assert both.item(product, uuid.uuid4()) is None
+    assert FlashSaleBook([both]).active_for(str(product), T) == (both, own)
+    assert [pair[1] for pair in FlashSaleBook([both]).active_items(str(product), T)] == [own, theirs]
+    # A sale of one offer only does not price the product's default offer.
+    assert FlashSaleBook([only_offer]).active_for(str(product), T) is None
+    assert FlashSaleBook([only_offer]).active_items(str(product), T + HOUR) == []
 
 
 def test_markers_outlive_the_sale_by_a_day_within_bounds() -> None:
@@ -104,6 +133,12 @@ def test_the_fingerprint_ignores_how_numbers_are_spelled() -> None:
     assert fingerprint(sale_id, a, "c") == fingerprint(sale_id, b, "c")
     assert fingerprint(sale_id, a, "c") != fingerprint(sale_id, c, "c")
     assert fingerprint(sale_id, a, "c") != fingerprint(sale_id, a, "d")
+    offer = uuid.uuid4()
+    named = PurchaseCreate(product_id=product, quantity=1, expected_unit_price=Decimal("15"), offer_id=offer)
+    assert fingerprint(sale_id, named, "c") != fingerprint(sale_id, a, "c")
+    # A default item's purchase hashes as before offer_id existed (a retry across the upgrade replays).
+    before = hashlib.sha256(msgspec.msgpack.encode((str(sale_id), str(product), 1, None, "c"))).hexdigest()
+    assert fingerprint(sale_id, PurchaseCreate(product_id=product, quantity=1), "c") == before
 
 
 def test_who_buys() -> None:
