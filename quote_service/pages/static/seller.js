@@ -15,27 +15,47 @@
 
   const input = (value, label, attrs) => el("input", { value, "aria-label": label, class: "num", ...(attrs || {}) });
 
-  async function save(product, row) {
-    const [price, floor, stock] = ["price", "floor", "stock"].map(name => row.querySelector(`[data-field=${name}]`).value.trim());
-    const change = {};
-    if (price !== product.current_price) change.current_price = price;
-    if (floor !== product.min_price) change.min_price = floor;
+  const refusal = error => (error.details || []).map(d => `${d.field} ${d.message}`).join("; ") || error.message;
+
+  // One row's Save (docs/sellers.md#seller-accounts): `write` sends the row and answers what to say. The row's Save
+  // waits until the rows are drawn again from the API, and only then is the outcome said: a row is saved
+  // against the product as the row was drawn (a stock change is the typed stock less the stock drawn), so a
+  // second Save from the row as it was, before the new rows replace it, would send its stock change twice.
+  async function saveRow(button, name, write, redraw) {
+    button.disabled = true;
+    let done;
     try {
+      done = await write();
+    } catch (error) {
+      say(`${name}: ${refusal(error)}`, false);
+      button.disabled = false;
+      return;
+    }
+    try {
+      await redraw();
+      say(done, true);
+    } catch (error) {  // the row stays as drawn, its Save off: a Refresh draws it anew
+      say(`${done} The list was not drawn again (${error.message}): press Refresh before the next change.`, false);
+    }
+  }
+
+  function save(product, row, button) {
+    const [price, floor, stock] = ["price", "floor", "stock"].map(name => row.querySelector(`[data-field=${name}]`).value.trim());
+    return saveRow(button, product.sku, async () => {
+      const delta = Number(stock) - product.stock;
+      if (!Number.isInteger(delta)) throw new Error("stock must be a whole number");
+      const change = {};
+      if (price !== product.current_price) change.current_price = price;
+      if (floor !== product.min_price) change.min_price = floor;
       let pending = null;
       if (Object.keys(change).length) {
         const answer = await api("PATCH", `/api/v1/products/${product.id}`, change);
         if (answer && answer.change_request_id) pending = answer.change_request_id;
       }
-      const delta = Number(stock) - product.stock;
-      if (!Number.isInteger(delta)) throw new Error("stock must be a whole number");
       if (delta) await api("POST", `/api/v1/products/${product.id}/stock`, { delta, reason: "seller page" });
-      say(pending ? `${product.sku}: the price change waits for the platform's approval (request ${pending}).`
-        : `${product.sku} saved.`, true);
-      await products();
-    } catch (error) {
-      const fields = (error.details || []).map(d => `${d.field} ${d.message}`).join("; ");
-      say(`${product.sku}: ${fields || error.message}`, false);
-    }
+      return pending ? `${product.sku}: the price change waits for the platform's approval (request ${pending}).`
+        : `${product.sku} saved.`;
+    }, products);
   }
 
   // docs/commission.md#payout-preview: the smallest price that pays the seller the amount asked.
@@ -72,32 +92,29 @@
         el("td", { class: "num" }, input(p.current_price, `Price of ${p.sku}`, { "data-field": "price", inputmode: "decimal" })),
         el("td", { class: "num" }, input(p.min_price, `Floor of ${p.sku}`, { "data-field": "floor", inputmode: "decimal" })),
         el("td", { class: "num" }, input(String(p.stock), `Stock of ${p.sku}`, { "data-field": "stock", inputmode: "numeric" })),
-        el("td", {}, el("button", { type: "button", class: "save", onclick: () => save(p, row) }, "Save")));
+        el("td", {}, el("button", { type: "button", class: "save", onclick: event => save(p, row, event.currentTarget) }, "Save")));
       return row;
     }), "No products yet.");
   }
 
   // Its offers of other sellers' products (docs/offers.md): price, floor, stock and active, saved as one PATCH.
-  async function saveOffer(offer, row) {
+  function saveOffer(offer, row, button) {
     const value = name => row.querySelector(`[data-field=${name}]`).value.trim();
     const change = {};
     if (value("price") !== offer.current_price) change.current_price = value("price");
     if (value("floor") !== offer.min_price) change.min_price = value("floor");
     const stock = Number(value("stock"));
-    if (!Number.isInteger(stock) || stock < 0) { say("stock must be a whole number, 0 or more", false); return; }
     if (stock !== offer.stock) change.stock = stock;
     const active = row.querySelector("[data-field=active]").checked;
     if (active !== offer.is_active) change.is_active = active;
-    try {
+    const name = `Offer ${offer.id.slice(0, 8)}`;
+    return saveRow(button, name, async () => {
+      if (!Number.isInteger(stock) || stock < 0) throw new Error("stock must be a whole number, 0 or more");
       const answer = await api("PATCH", `/api/v1/offers/${offer.id}`, change);
-      say(answer && answer.change_request_id
-        ? `Offer ${offer.id.slice(0, 8)}: the price change waits for the platform's approval (request ${answer.change_request_id}).`
-        : `Offer ${offer.id.slice(0, 8)} saved.`, true);
-      await offers();
-    } catch (error) {
-      const fields = (error.details || []).map(d => `${d.field} ${d.message}`).join("; ");
-      say(`Offer ${offer.id.slice(0, 8)}: ${fields || error.message}`, false);
-    }
+      return answer && answer.change_request_id
+        ? `${name}: the price change waits for the platform's approval (request ${answer.change_request_id}).`
+        : `${name} saved.`;
+    }, offers);
   }
 
   async function offers() {
@@ -111,7 +128,7 @@
         el("td", { class: "num" }, input(o.min_price, `Floor of offer ${o.id}`, { "data-field": "floor", inputmode: "decimal" })),
         el("td", { class: "num" }, input(String(o.stock), `Stock of offer ${o.id}`, { "data-field": "stock", inputmode: "numeric" })),
         el("td", {}, active),
-        el("td", {}, el("button", { type: "button", class: "save", onclick: () => saveOffer(o, row) }, "Save")));
+        el("td", {}, el("button", { type: "button", class: "save", onclick: event => saveOffer(o, row, event.currentTarget) }, "Save")));
       return row;
     }), "No offers yet.");
   }

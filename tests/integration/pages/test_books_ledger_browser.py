@@ -100,12 +100,12 @@ async def test_books_page_shows_the_sellers_ledger_pages_it_and_downloads_its_cs
             await expect(row).to_have_attribute("data-id", entry["id"])
             await expect(row.locator("td").nth(1)).to_have_text(entry["kind"])
             await expect(row.locator("td").nth(2)).to_have_text(entry["order_id"])
-            assert await row.locator("td.num").all_inner_texts() == [entry[a] for a in AMOUNTS]
-        assert await rows.nth(3).locator("td.num").first.inner_text() == entries["items"][3]["goods"]
+            await expect(row.locator("td.num")).to_have_text([entry[a] for a in AMOUNTS])
+        await expect(rows.nth(3).locator("td.num").first).to_have_text(entries["items"][3]["goods"])
         assert entries["items"][3]["goods"].startswith("-")
         footer = page.locator("#ledger-total tr.sum")
         await expect(footer.locator("th")).to_have_text("Period total")
-        assert await footer.locator("td.num").all_inner_texts() == [total[a] for a in AMOUNTS]
+        await expect(footer.locator("td.num")).to_have_text([total[a] for a in AMOUNTS])
         assert total["payout"] == statement["payout"]
         await expect(page.locator("#panel-ledger thead th").last).to_have_text("Payout (TRY)")
 

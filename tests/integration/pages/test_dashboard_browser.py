@@ -453,7 +453,7 @@ async def test_books_page_shows_refunds_statement_price_lists_and_promotions(ser
         # Who pays for each discount: the seller unless the platform funds it.
         await expect(ships.locator("td.funded")).to_have_text("the platform")
         await expect(big.locator("td.funded")).to_have_text("the seller")
-        assert "{" not in await page.locator("#promotion-rows").inner_text()
+        await expect(page.locator("#promotion-rows")).not_to_contain_text("{")
         # A bad range is refused in words (the API's 422, which the browser also logs).
         watch.expect_console_error("422 (Unprocessable Entity)")
         await page.get_by_label("From", exact=True).fill("2030-01-01")
@@ -472,7 +472,7 @@ async def test_a_shopper_gets_no_books(served: Served) -> None:
         watch.expect_console_error("403 (Forbidden)")  # the page itself answers 403
         await log_in(page, served.base_url, "/dashboard/books", "shopper")
         await expect(page.get_by_role("alert")).to_contain_text("needs an administrator")
-        assert await page.locator("#refund-rows").count() == 0
+        await expect(page.locator("#refund-rows")).to_have_count(0)
     books = await served.api.get("/api/v1/dashboard/books", headers=served.shopper.headers)
     assert books.status_code == 403
 

@@ -77,4 +77,4 @@ async def test_shopper_cannot_open_dashboard_in_browser(base_url: str, people: t
         page.set_default_timeout(TIMEOUT_MS)
         await log_in(page, base_url, "/dashboard", "ayse")
         await expect(page.get_by_role("alert")).to_contain_text("needs an administrator")
-        assert await page.locator("#kpis").count() == 0
+        await expect(page.locator("#kpis")).to_have_count(0)

@@ -75,11 +75,11 @@ async def test_the_books_page_shows_each_sellers_balance_and_the_latest_payouts(
             for seller in ("s1", "s2"):
                 shown = await ok(await api.get(f"/api/v1/sellers/{seller}/balance", headers=admin.headers))
                 row = page.locator(f'#balance-rows tr[data-seller="{seller}"]')
-                assert await row.locator("td.num").all_inner_texts() == [shown[k] for k in BALANCE]
+                await expect(row.locator("td.num")).to_have_text([shown[k] for k in BALANCE])
                 await expect(row.locator("td").nth(1)).to_have_text("TRY")
             s1 = page.locator('#balance-rows tr[data-seller="s1"]')
             await expect(s1.locator("td").last).to_have_text(f"{made['s1']['amount']} TRY, paid")
-            assert (await s1.locator("td.num").all_inner_texts())[3] != "0.00", "the refund beyond the available"
+            await expect(s1.locator("td.num").nth(3)).not_to_have_text("0.00")  # the refund beyond the available
             await expect(page.locator('#balance-rows tr[data-seller="s2"] td').last).to_have_text("none yet")
             payouts = page.locator("#payout-rows tr.payout")
             await expect(payouts).to_have_count(1)

@@ -4,10 +4,11 @@ jump waits for the platform's approval (docs/sellers.md)."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Route, expect
 
 from quote_service.config import Settings
 from tests.integration.browser import (
@@ -53,18 +54,42 @@ async def test_a_seller_edits_its_own_prices_and_stock_on_its_page(
                 await set_width(page, width)
                 await assert_laid_out(page)
 
+            # The rows are drawn again after a save; held here, as a slow answer holds it: the row's Save
+            # waits meanwhile and nothing is said yet (a second Save from the row as first drawn would send
+            # its stock change, 50 -> 55, again: 60).
+            redrawn = asyncio.Event()
+            stock_writes: list[str] = []
+            page.on("request", lambda r: stock_writes.append(r.url) if r.url.endswith("/stock") else None)
+
+            async def held(route: Route) -> None:
+                await redrawn.wait()
+                await route.fallback()
+
+            await page.route("**/api/v1/products?limit=500", held)
+            save = rows.first.get_by_role("button", name="Save")
             await page.get_by_label("Price of S1-CASE").fill("24.00")
             await page.get_by_label("Stock of S1-CASE").fill("55")
-            await rows.first.get_by_role("button", name="Save").click()
+            await save.click()
+            await expect(save).to_be_disabled()
+            await save.dblclick(force=True)  # a disabled button takes no click
+            await expect(page.locator("#message")).to_be_empty()
+            redrawn.set()
             await expect(page.locator("#message")).to_contain_text("S1-CASE saved")
+            # Said once the row is drawn again: what it shows is what the API has.
+            await expect(page.get_by_label("Price of S1-CASE")).to_have_value("24.00")
+            await expect(page.get_by_label("Stock of S1-CASE")).to_have_value("55")
             shown = await ok(await api.get(f"/api/v1/products/{mine['id']}", headers=admin.headers))
             assert (Decimal(shown["current_price"]), shown["stock"]) == (Decimal("24.00"), 55)
+            assert len(stock_writes) == 1, stock_writes
 
+            # Acting as soon as it is said: the row is the redrawn one, the stock is not sent again.
             await page.get_by_label("Price of S1-CASE").fill("48.00")
-            await rows.first.get_by_role("button", name="Save").click()
+            await save.click()
             await expect(page.locator("#message")).to_contain_text("waits for the platform's approval")
+            await expect(page.get_by_label("Price of S1-CASE")).to_have_value("24.00")  # the price until approved
             shown = await ok(await api.get(f"/api/v1/products/{mine['id']}", headers=admin.headers))
-            assert Decimal(shown["current_price"]) == Decimal("24.00")
+            assert (Decimal(shown["current_price"]), shown["stock"]) == (Decimal("24.00"), 55)
+            assert len(stock_writes) == 1, stock_writes
 
 
 @pytest.mark.long
