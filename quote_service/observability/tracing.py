@@ -37,6 +37,8 @@ class _State:
 
 
 _state = _State()
+TRACING = _state
+"""`TRACING.tracer is not None` while tracing is on (a hot path's test without a call)."""
 
 
 def configure_tracing(settings: Settings, *, exporter: SpanExporter | None = None) -> TracerProvider | None:

@@ -349,7 +349,7 @@ class QuoteService:
                 _RECENT_HITS.inc()
                 record(t0, t1, t2, t3, t3, perf_counter_ns())
                 return reused
-        _RECENT_MISSES.inc()
+        _RECENT_MISSES.pending += 1  # DeferredCounter.inc without the call
         # Remembered for a repeat only while repeats come (each costs its inputs encoded, ~10 K instructions
         # a catalog quote): after RECENT_IDLE_AFTER quotes in a row that repeated no body, one in RECENT_PROBE.
         self._unrepeated = unrepeated = self._unrepeated + 1
