@@ -235,7 +235,7 @@ class QuoteService:
         with stage(_VALIDATE):
             if request.items[self.max_lines :]:  # a slice, not len(): no call a quote (the cost budget)
                 raise invalid("items", f"at most {self.max_lines} items a quote (MAX_QUOTE_LINES)")
-            self.limiter.check(_client(caller))
+            self.limiter.check((caller.kind, caller.id.int))  # an integer: a UUID's __hash__ is Python
             policy.check_request(request, caller)
         gate = self.gate
         if gate.in_flight >= gate.limit:
