@@ -56,7 +56,7 @@ from quote_service.observability.logging import LEVELS, context_var
 from quote_service.observability.metrics import EDGE_REQUESTS, count_purchase
 from quote_service.observability.tracing import TRACING
 from quote_service.pricing.quote import QuoteRequest
-from quote_service.quotes.deadlines import DeadlineWatch
+from quote_service.quotes.deadlines import Bound, DeadlineWatch
 from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import MAX_IDEMPOTENCY_KEY_LENGTH
 from quote_service.web.envelope import Envelope, ErrorBody, ErrorEnvelope
@@ -152,8 +152,11 @@ class LeanEdge:
         if quotes is None or principal is None or content_type != _JSON or numbers is None:
             await self._hand_on(scope, receive, send, None, api_key, auth)
             return
-        deadline = running_loop().time() + quotes.timeout  # bounds the body read too
-        body, complete = await self._read_body(scope, receive)
+        now = running_loop().time()
+        deadline = now + quotes.timeout  # counts from before the body read
+        # One deadline entry for the request: the body read's, then (entered again) the quote's.
+        bound = Bound(quotes.deadlines, now + state.get("body_read_timeout", DEFAULT_BODY_READ_TIMEOUT))
+        body, complete = await self._read_body(scope, receive, bound)
         if not complete or not body or _NUL_ESCAPE in body:
             await self._hand_on(scope, _replay(body, complete, receive), send, None, api_key, auth)
             return
@@ -167,7 +170,8 @@ class LeanEdge:
         request_id = _served(scope, incoming_id)
         token = _REQUEST_ID.set(request_id)
         try:
-            priced = await quotes.quote(request, principal, deadline, body, numbers=numbers)
+            bound.when = deadline
+            priced = await quotes.quote(request, principal, body=body, numbers=numbers, bound=bound)
         except (Exception, asyncio.CancelledError) as exc:  # rendered by Litestar's exception handlers, as there
             if not answerable(exc):  # this request itself is being cancelled
                 raise
@@ -221,7 +225,8 @@ class LeanEdge:
         ):
             await self._hand_on(scope, receive, send, None, api_key, auth, _PURCHASE_HANDED_ON)
             return
-        body, complete = await self._read_body(scope, receive)
+        seconds = state.get("body_read_timeout", DEFAULT_BODY_READ_TIMEOUT)
+        body, complete = await self._read_body(scope, receive, self._deadlines.bound(running_loop().time() + seconds))
         try:
             if not complete or not body or _NUL_ESCAPE in body:
                 raise ValueError
@@ -269,15 +274,13 @@ class LeanEdge:
                 finish_request("POST", PURCHASE_TEMPLATE, scope["path"], status, time.perf_counter() - started)
                 reset_contextvars(**tokens)
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> tuple[bytes, bool]:
-        """The body within the body-read timeout (its deadline is left in the scope: when the
+    async def _read_body(self, scope: Scope, receive: Receive, bound: Bound) -> tuple[bytes, bool]:
+        """The body within the body-read timeout, `bound` (its deadline is left in the scope: when the
         request is handed on, Litestar reads the rest by the same deadline and answers 408)."""
-        seconds = self.app.state.get("body_read_timeout", DEFAULT_BODY_READ_TIMEOUT)
-        deadline = running_loop().time() + seconds
-        scope.setdefault("state", {})[BODY_READ_DEADLINE] = deadline
+        scope.setdefault("state", {})[BODY_READ_DEADLINE] = bound.when
         chunks: list[bytes] = []
         try:
-            with self._deadlines.bound(deadline):
+            with bound:
                 return await _read_body(receive, self.max_body, chunks)
         except TimeoutError:
             return b"".join(chunks), False
