@@ -167,7 +167,8 @@ class LeanEdge:
             return
         scope["path_template"] = QUOTE_PATH
         scope["user"], scope["auth"] = principal, "api_key"
-        request_id = _served(scope, incoming_id)
+        request_id = request_id_for(incoming_id)  # _served's, without its frame: the state is there (the body read's)
+        scope["state"][REQUEST_ID] = request_id
         token = _REQUEST_ID.set(request_id)
         try:
             bound.when = deadline
