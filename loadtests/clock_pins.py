@@ -108,7 +108,11 @@ class ClockPins:
 
     def watch_app(self, app: Any) -> None:
         """Pin the deadline watches of an app created before these pins (the lean edge's, the quote service's)."""
-        for watch in (getattr(app.state.get("quotes"), "_deadlines", None), *_edge_watches(app)):
+        quotes = app.state.get("quotes")
+        service_watch = getattr(quotes, "deadlines", None) or getattr(
+            quotes, "_deadlines", None
+        )  # a tree before or after
+        for watch in (service_watch, *_edge_watches(app)):
             if watch is not None and watch not in self.watches:
                 self.watches.append(watch)
 

@@ -49,7 +49,7 @@ class DeferredHistogram:
     `observe` takes seconds, or with `nanoseconds=True` integer nanoseconds (a difference of
     `perf_counter_ns` readings: no conversion per observation)."""
 
-    __slots__ = ("_bounds", "_child", "_scale", "counts", "total")
+    __slots__ = ("_child", "_scale", "bounds", "counts", "total")
 
     def __init__(self, child: Any, *, nanoseconds: bool = False) -> None:
         self._child = child
@@ -57,16 +57,17 @@ class DeferredHistogram:
         # nanoseconds, so that exactly 1 µs is 1000 and falls in le=1e-06 as observe() would put it.
         upper: Sequence[float] = child._upper_bounds
         self._scale = 1e-9 if nanoseconds else 1.0
-        self._bounds = tuple(
+        self.bounds = tuple(
             bound if not nanoseconds or bound == float("inf") else round(bound * 1e9) for bound in upper
         )
-        self.counts = [0] * len(self._bounds)
+        self.counts = [0] * len(self.bounds)
         self.total: float = 0
         _ALL.append(self)
 
     def observe(self, value: float) -> None:
+        # A hot path may do these two lines itself (no call): observability/stages.py.
         # The first bucket whose upper bound is >= value: an upper bound is inclusive, as in observe().
-        self.counts[bisect_left(self._bounds, value)] += 1
+        self.counts[bisect_left(self.bounds, value)] += 1
         self.total += value
 
     def flush(self) -> None:

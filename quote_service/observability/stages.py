@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from bisect import bisect_left
 from typing import Protocol
 
 from quote_service.observability import deferred
@@ -30,7 +31,7 @@ from quote_service.observability.metrics import (
 
 STAGES = ("validate", "catalog", "flash", "engine", "store")
 _COUNTERS = tuple(QUOTE_STAGE_SECONDS.labels(name) for name in STAGES)
-_OBSERVE = DeferredHistogram(QUOTE_DURATION, nanoseconds=True).observe
+_DURATION = DeferredHistogram(QUOTE_DURATION, nanoseconds=True)
 # Nanoseconds per stage not yet added to the counters (this process).
 _pending = [0, 0, 0, 0, 0]
 
@@ -55,7 +56,9 @@ def resident_bytes() -> int | None:
 def record(t0: int, t1: int, t2: int, t3: int, t4: int, t5: int) -> None:
     """A priced quote's stage boundaries (perf_counter_ns): validate t0-t1, catalog t1-t2,
     flash t2-t3, engine t3-t4, store t4-t5."""
-    _OBSERVE(t5 - t0)
+    elapsed, duration = t5 - t0, _DURATION
+    duration.counts[bisect_left(duration.bounds, elapsed)] += 1  # duration.observe(elapsed), without the call
+    duration.total += elapsed
     pending = _pending
     pending[0] += t1 - t0
     pending[1] += t2 - t1

@@ -6,14 +6,14 @@ and redis-py call (their instrumentations), and `stage(...)` spans for the quote
 Every log line then carries the current `trace_id` and `span_id`.
 
 Off: nothing is instrumented and `stage(...)` returns one shared no-op context manager, so
-the quote path pays one attribute read per stage.
+the quote path pays one dict look-up (in C) per stage.
 """
 
 from __future__ import annotations
 
 import _thread
 import contextlib
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from opentelemetry import trace
@@ -37,6 +37,8 @@ class _State:
 
 
 _state = _State()
+TRACING = _state
+"""`TRACING.tracer is not None` while tracing is on (a hot path's test without a call)."""
 
 
 def configure_tracing(settings: Settings, *, exporter: SpanExporter | None = None) -> TracerProvider | None:
@@ -62,6 +64,7 @@ def configure_tracing(settings: Settings, *, exporter: SpanExporter | None = Non
     RedisInstrumentor().instrument(tracer_provider=provider)
     _state.provider = provider
     _state.tracer = provider.get_tracer("quote_service")
+    _STAGES.clear()
     return provider
 
 
@@ -78,14 +81,25 @@ def shutdown_tracing() -> None:
     provider.shutdown()
     _state.provider = None
     _state.tracer = None
+    _STAGES.clear()
 
 
-def stage(name: str) -> contextlib.AbstractContextManager[Any]:
-    """A span for one stage of the current request (a shared no-op while tracing is off)."""
-    tracer = _state.tracer
-    if tracer is None:
-        return _NOOP
-    return tracer.start_as_current_span(name)
+class _Stages(dict[str, contextlib.AbstractContextManager[Any]]):
+    """`stage`'s answers: while tracing is off, each stage's name maps to the shared no-op, so that
+    `stage(name)` is a dict look-up in C (a Python function cost a quote 5 frames); emptied whenever
+    tracing is turned on or off, and while it is on a name is never kept (`__missing__` starts a span)."""
+
+    def __missing__(self, name: str) -> contextlib.AbstractContextManager[Any]:
+        tracer = _state.tracer
+        if tracer is None:
+            self[name] = _NOOP
+            return _NOOP
+        return tracer.start_as_current_span(name)
+
+
+_STAGES = _Stages()
+stage: Callable[[str], contextlib.AbstractContextManager[Any]] = _STAGES.__getitem__
+"""A span for one stage of the current request (a shared no-op while tracing is off)."""
 
 
 def name_server_span(method: str, route: str) -> None:

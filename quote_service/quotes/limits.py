@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Hashable
 
 from quote_service.errors import Overloaded, RateLimited
@@ -19,12 +18,15 @@ _MAX_TRACKED_CLIENTS = 100_000
 
 
 class RateLimiter:
-    """Token buckets keyed by client identity (least recently seen evicted beyond a bound)."""
+    """Token buckets keyed by client identity (least recently seen evicted beyond a bound).
+
+    A plain dict keeps them in the order last seen (a bucket taken is popped and put back at the
+    end), so the first is the least recently seen: cheaper than an OrderedDict's linked list."""
 
     def __init__(self, per_minute: int) -> None:
         self._rate = per_minute / 60.0
         self._burst = float(per_minute)
-        self._buckets: OrderedDict[Hashable, tuple[float, float]] = OrderedDict()
+        self._buckets: dict[Hashable, tuple[float, float]] = {}
 
     def reset(self) -> None:
         """Forget every client's bucket."""
@@ -33,15 +35,21 @@ class RateLimiter:
     def check(self, client: Hashable, *, now: float | None = None) -> None:
         """Take one token for `client`, or raise RateLimited with a Retry-After."""
         moment = time.monotonic() if now is None else now
-        tokens, last = self._buckets.pop(client, (self._burst, moment))
-        tokens = min(self._burst, tokens + (moment - last) * self._rate)
+        buckets = self._buckets
+        bucket = buckets.pop(client, None)
+        if bucket is None:  # a client not seen (or evicted): a full bucket
+            tokens = self._burst
+            if len(buckets) >= _MAX_TRACKED_CLIENTS:
+                del buckets[next(iter(buckets))]
+        else:
+            tokens = bucket[0] + (moment - bucket[1]) * self._rate
+            if tokens > self._burst:  # min() without the call
+                tokens = self._burst
         if tokens < 1.0:
-            self._buckets[client] = (tokens, moment)
+            buckets[client] = (tokens, moment)
             wait = math.ceil((1.0 - tokens) / self._rate)
             raise RateLimited(f"Rate limit of {int(self._burst)} requests per minute exceeded", retry_after=wait)
-        self._buckets[client] = (tokens - 1.0, moment)
-        if len(self._buckets) > _MAX_TRACKED_CLIENTS:
-            self._buckets.popitem(last=False)
+        buckets[client] = (tokens - 1.0, moment)
 
 
 class ConcurrencyGate:

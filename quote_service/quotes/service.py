@@ -70,7 +70,7 @@ from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.pricing.taxes import Rounding
 from quote_service.promotions.gifts import GiftStocks, PromotionUses
 from quote_service.quotes import policy
-from quote_service.quotes.deadlines import DeadlineWatch
+from quote_service.quotes.deadlines import Bound, DeadlineWatch
 from quote_service.quotes.display_prices import DisplayPrice, PriceError, Prices, PricesRequest, check_ids, shown
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
 from quote_service.quotes.prior_prices import PriorPrices, reduction_start
@@ -164,8 +164,9 @@ class QuoteService:
         self.gate = ConcurrencyGate(settings.max_concurrent_quotes)
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
         watch_gate(self.gate)
-        self._deadlines = DeadlineWatch()
-        """Every quote's deadline, watched by one timer (quotes/deadlines.py)."""
+        self.deadlines = DeadlineWatch()
+        """Every quote's deadline, watched by one timer (quotes/deadlines.py); the lean edge's quote
+        requests' body reads too (on the entry their quote's deadline then takes over)."""
         self._config = config_store
         self._products = products
         self._store = store
@@ -222,11 +223,14 @@ class QuoteService:
         body: bytes | None = None,
         *,
         numbers: bool = False,
+        bound: Bound | None = None,
     ) -> PricedQuote:
         """Admit (rate limit, concurrency cap), then price and store within the deadline.
 
         `deadline` (event-loop time) continues one set before authentication; without it the
         quote has QUOTE_TIMEOUT from now (checked every few milliseconds: quotes/deadlines.py).
+        `bound`, instead: a deadline of `deadlines` already used (the lean edge's body read), its
+        `when` set to the quote's deadline: entered again, it keeps its entry (quotes/deadlines.py).
         `body` is the request's raw JSON when the caller has it (the lean edge): the
         identical-request cache is then keyed by it instead of by the request encoded again.
         `numbers`: the quote's JSON writes money as numbers (X-Money-Format), encoded so once,
@@ -235,14 +239,16 @@ class QuoteService:
         with stage(_VALIDATE):
             if request.items[self.max_lines :]:  # a slice, not len(): no call a quote (the cost budget)
                 raise invalid("items", f"at most {self.max_lines} items a quote (MAX_QUOTE_LINES)")
-            self.limiter.check(_client(caller))
+            self.limiter.check((caller.kind, caller.id.int))  # an integer: a UUID's __hash__ is Python
             policy.check_request(request, caller)
         gate = self.gate
         if gate.in_flight >= gate.limit:
             raise gate.refusal()
         gate.in_flight += 1
+        if bound is None:
+            bound = Bound(self.deadlines, deadline or running_loop().time() + self.timeout)
         try:
-            with self._deadlines.bound(deadline or running_loop().time() + self.timeout) as bound:
+            with bound:
                 return await self._price(request, caller, body, t0, numbers, bound.when)
         except TimeoutError as exc:
             if not bound.expired():  # a store's own timeout (pool, Redis): 503, not 504
@@ -349,7 +355,7 @@ class QuoteService:
                 _RECENT_HITS.inc()
                 record(t0, t1, t2, t3, t3, perf_counter_ns())
                 return reused
-        _RECENT_MISSES.inc()
+        _RECENT_MISSES.pending += 1  # DeferredCounter.inc without the call
         # Remembered for a repeat only while repeats come (each costs its inputs encoded, ~10 K instructions
         # a catalog quote): after RECENT_IDLE_AFTER quotes in a row that repeated no body, one in RECENT_PROBE.
         self._unrepeated = unrepeated = self._unrepeated + 1
@@ -361,7 +367,7 @@ class QuoteService:
             flags = served_flags(
                 request, snapshot=snapshot, region=region, customer=customer, products=products, now=now
             )
-            flag_timing.record("quote", perf_counter_ns() - f0)
+            flag_timing.QUOTE.observe(perf_counter_ns() - f0)
             extensions = snapshot.extensions
             first = request
             if extensions is not None and request.shipping and extensions.shipping:

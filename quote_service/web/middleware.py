@@ -120,7 +120,7 @@ def request_id_for(incoming: bytes | None) -> str:
 
 def finish_request(method: str, route: str, path: str, status: int, elapsed: float) -> None:
     """A request answered: its duration in the histogram, the trace's name, the access log line."""
-    _duration(method, route, status).observe(elapsed)
+    request_duration(method, route, status).observe(elapsed)
     name_server_span(method, route)
     if LEVELS.info and (path not in _SKIP_LOG_PATHS or status >= 400):
         # log.bind(), not log.info: structlog's lazy proxy answers `.info` through __getattr__ (a
@@ -131,7 +131,7 @@ def finish_request(method: str, route: str, path: str, status: int, elapsed: flo
 _DURATIONS: dict[tuple[str, str, int], DeferredHistogram] = {}
 
 
-def _duration(method: str, route: str, status: int) -> DeferredHistogram:
+def request_duration(method: str, route: str, status: int) -> DeferredHistogram:
     """The request-duration histogram's child for these labels, looked up once per label set
     (`labels()` takes a lock and checks its arguments on every call, ~1 µs a request), and
     counted in integers until the next flush (observability/deferred.py)."""

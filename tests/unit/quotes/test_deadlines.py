@@ -100,3 +100,64 @@ def test_a_watch_keeps_working_on_the_next_event_loop() -> None:
 async def _start(make: Callable[[], Coroutine[object, object, None]], entered: asyncio.Event) -> None:
     asyncio.get_running_loop().create_task(make())
     await entered.wait()
+
+
+async def test_a_bound_entered_again_with_a_later_deadline_keeps_one_entry_and_fires_at_the_new_one() -> None:
+    """The lean edge's request: the body read's deadline, then (entered again) the quote's, later."""
+    watch, loop = DeadlineWatch(tick=TICK), asyncio.get_running_loop()
+    bound = watch.bound(loop.time() + 0.02)
+    with bound:
+        pass
+    bound.when = loop.time() + 0.15
+    started = loop.time()
+
+    async def wait() -> None:
+        async with asyncio.timeout(5):
+            with bound:
+                await asyncio.Event().wait()
+
+    with pytest.raises(TimeoutError):
+        await wait()
+    assert bound.expired()
+    assert 0.15 <= loop.time() - started < 0.15 + 0.5  # not at the first deadline: filed again at the new one
+    assert len(watch._heap) <= 1
+
+
+async def test_a_bound_entered_again_with_an_earlier_deadline_fires_at_it() -> None:
+    watch, loop = DeadlineWatch(tick=TICK), asyncio.get_running_loop()
+    bound = watch.bound(loop.time() + 10)
+    with bound:
+        pass
+    bound.when = loop.time() + 0.02
+    started = loop.time()
+
+    async def wait() -> None:
+        async with asyncio.timeout(5):
+            with bound:
+                await asyncio.Event().wait()
+
+    with pytest.raises(TimeoutError):
+        await wait()
+    assert bound.expired()
+    assert loop.time() - started < 0.02 + 0.5
+
+
+async def test_a_bound_entered_again_after_its_entry_was_dropped_is_filed_again() -> None:
+    watch, loop = DeadlineWatch(tick=60), asyncio.get_running_loop()  # checked by hand below
+    bound = watch.bound(loop.time() + 10)
+    with bound:
+        pass
+    watch._check()  # drops the ended block's entry
+    assert not watch._heap
+    bound.when = loop.time() - 1  # already due
+
+    async def bounded() -> None:
+        with bound:
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(bounded())
+    await asyncio.sleep(0)
+    watch._check()
+    with pytest.raises(TimeoutError):
+        await task
+    assert bound.expired()
