@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
+_TIMES = {"all": (11, 12), "user": (11,), "system": (12,)}[os.environ.get("BENCH_CPU_TIME", "all")]
+"""Which of /proc/<pid>/stat's times count (fields 14 and 15: utime, stime): BENCH_CPU_TIME=system
+makes every benchmark that reads CPU here report the system calls' share alone (docs/hot-path.md)."""
 Table = dict[int, tuple[int, str, float]]
 
 
@@ -22,7 +25,7 @@ def _stat(path: Path) -> tuple[int, str, float] | None:
     except OSError:
         return None
     rest = raw[raw.rindex(")") + 2 :].split()
-    return int(rest[1]), raw[raw.index("(") + 1 : raw.rindex(")")], (int(rest[11]) + int(rest[12])) / TICKS
+    return int(rest[1]), raw[raw.index("(") + 1 : raw.rindex(")")], sum(int(rest[i]) for i in _TIMES) / TICKS
 
 
 def process_cpu(pid: int) -> float:
