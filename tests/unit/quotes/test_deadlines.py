@@ -7,7 +7,7 @@ from collections.abc import Callable, Coroutine
 
 import pytest
 
-from quote_service.quotes.deadlines import DeadlineWatch
+from quote_service.quotes.deadlines import Bound, DeadlineWatch
 
 TICK = 0.002
 
@@ -102,6 +102,13 @@ async def _start(make: Callable[[], Coroutine[object, object, None]], entered: a
     await entered.wait()
 
 
+async def _held_until_it_fires(bound: Bound) -> None:
+    """Enter `bound` again and wait in it (a 5-second outer limit: a deadline that never fires fails)."""
+    async with asyncio.timeout(5):
+        with bound:
+            await asyncio.Event().wait()
+
+
 async def test_a_bound_entered_again_with_a_later_deadline_keeps_one_entry_and_fires_at_the_new_one() -> None:
     """The lean edge's request: the body read's deadline, then (entered again) the quote's, later."""
     watch, loop = DeadlineWatch(tick=TICK), asyncio.get_running_loop()
@@ -111,13 +118,8 @@ async def test_a_bound_entered_again_with_a_later_deadline_keeps_one_entry_and_f
     bound.when = loop.time() + 0.15
     started = loop.time()
 
-    async def wait() -> None:
-        async with asyncio.timeout(5):
-            with bound:
-                await asyncio.Event().wait()
-
     with pytest.raises(TimeoutError):
-        await wait()
+        await _held_until_it_fires(bound)
     assert bound.expired()
     assert 0.15 <= loop.time() - started < 0.15 + 0.5  # not at the first deadline: filed again at the new one
     assert len(watch._heap) <= 1
@@ -131,13 +133,8 @@ async def test_a_bound_entered_again_with_an_earlier_deadline_fires_at_it() -> N
     bound.when = loop.time() + 0.02
     started = loop.time()
 
-    async def wait() -> None:
-        async with asyncio.timeout(5):
-            with bound:
-                await asyncio.Event().wait()
-
     with pytest.raises(TimeoutError):
-        await wait()
+        await _held_until_it_fires(bound)
     assert bound.expired()
     assert loop.time() - started < 0.02 + 0.5
 
