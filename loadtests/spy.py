@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -44,7 +45,8 @@ _FRAME_FILE = re.compile(r"\(([^()]*):\d+\)$")
 
 def record(pid: int, seconds: int, out: Path, *, rate: int = 200) -> subprocess.Popen[bytes]:
     """py-spy recording `pid` for `seconds` into `out` (collapsed stacks); wait() for it."""
-    spy = shutil.which("py-spy")
+    # The virtual environment's own first: `.venv/bin/python loadtests/bench.py` runs without its bin on PATH.
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if spy is None:
         raise SystemExit("py-spy is not installed (it is a dev dependency: uv sync)")
     command = [spy, "record", "--pid", str(pid), "--rate", str(rate), "--duration", str(seconds)]
