@@ -27,22 +27,27 @@ from quote_service.quotes.quote_log import LOG_BATCH, encode_row
 from quote_service.quotes.spool import Spool
 
 
-def row(n: int) -> bytes:
-    """A 3-line quote's row as the service encodes it (its values as a demo quote has them)."""
+def values(n: int) -> tuple[object, ...]:
+    """A 3-line quote's row values as `quote_log.log_values` makes them (as a demo quote has them), without
+    the logged request (the last column, which `row` leaves out as well)."""
     now = datetime.now(UTC)
     money = Decimal("449.00")
     lines = [
         (str(uuid.uuid4()), "electronics", "seller-anatolia", 1 + n % 3, money, money, Decimal("44.90"), "catalog")
         for _ in range(3)
     ]
-    values = (
+    return (
         str(uuid.uuid4()), f"c-{n}", "TRY", money * 3, Decimal("134.70"), Decimal("218.27"), Decimal("27.85"),
         Decimal("0.00"), Decimal("1458.42"), Decimal("163.30"), Decimal("4.50"), Decimal("157.41"), Decimal("1.39"),
         3, 41, lines, [(str(uuid.uuid4()), "USER_TIER", 1, Decimal("-13.47"))], ["WELCOME10"],
         msgspec.Raw(b'{"checkout_banner":"treatment"}'), "api_key", str(uuid.uuid4()), now,
         now + timedelta(minutes=15), "Istanbul", "TR", ["dynamic_pricing", "checkout_banner"], {},
     )  # fmt: skip
-    made = encode_row(values)
+
+
+def row(n: int) -> bytes:
+    """A 3-line quote's row as the service encodes it (`values`), one line of the spool."""
+    made = encode_row(values(n))
     assert made is not None
     return made[1] + b"\n"
 
