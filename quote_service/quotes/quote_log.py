@@ -24,6 +24,7 @@ it cannot.
 from __future__ import annotations
 
 import asyncio
+import errno
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -249,6 +250,8 @@ class QuoteLogWriter(BackgroundLoop):
         if not waiting:
             return
         try:
+            if self.spool is None:  # drained and closed: a request that outlived the stop's wait for it
+                raise OSError(errno.ESHUTDOWN, "the quote log is closed: this process is stopping")
             self.queue(waiting)
         except OSError as exc:
             self._refused[batch] = exc

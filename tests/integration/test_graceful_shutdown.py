@@ -159,9 +159,13 @@ async def test_sigterm_drains_requests_and_write_behind_buffers(
 
     conn = await asyncpg.connect(settings.database_url or "")
     try:
-        logged = await conn.fetchval(
-            "SELECT count(*) FROM quote_log WHERE quote_id = any($1::uuid[])", [uuid.UUID(q) for q in load.quotes]
-        )
+        logged_ids = {
+            str(r["quote_id"])
+            for r in await conn.fetch(
+                "SELECT quote_id FROM quote_log WHERE quote_id = any($1::uuid[])", [uuid.UUID(q) for q in load.quotes]
+            )
+        }
+        logged = len(logged_ids)
         recorded = await conn.fetchval(
             "SELECT count(*) FROM flash_purchases WHERE id = any($1::uuid[])",
             [uuid.UUID(p) for p in load.purchases],
@@ -169,7 +173,11 @@ async def test_sigterm_drains_requests_and_write_behind_buffers(
         dropped_quotes, dropped_purchases = await customers_with_a_trace(conn, load)
     finally:
         await conn.close()
-    assert logged == len(load.quotes), f"{len(load.quotes) - logged} answered quotes missing from quote_log"
+    missing = [(position, q) for position, q in enumerate(load.quotes) if q not in logged_ids]
+    assert logged == len(load.quotes), (
+        f"{len(load.quotes) - logged} of {len(load.quotes)} answered quotes missing from quote_log "
+        f"(answered as number, id: {missing}; SIGTERM after {in_flight_before}); the server's log:\n{log[-6000:]}"
+    )
     assert recorded == len(load.purchases)
     assert not dropped_quotes, f"quotes priced and logged whose answers were dropped mid-drain: {dropped_quotes}"
     assert not dropped_purchases, f"purchases made whose answers were dropped mid-drain: {dropped_purchases}"
