@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import subprocess
 import tempfile
@@ -41,15 +42,29 @@ def server(env: dict[str, str], *args: str) -> Iterator[tuple[str, subprocess.Po
     log_file = Path(tempfile.mkstemp(prefix="qs-shutdown-", suffix=".log")[1])
     with log_file.open("wb") as sink:
         process = subprocess.Popen(  # noqa: S603 - our own console script
-            [*CLI, "serve", "--port", str(port), *args], env=env, stdout=sink, stderr=subprocess.STDOUT
+            [*CLI, "serve", "--port", str(port), *args],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the cleanup below reaches its workers too
         )
     try:
         wait_until_ready(process, base, log_file)
         yield base, process, log_file
     finally:
+        # A test that failed before its SIGTERM leaves the server running: stop it as a supervisor
+        # would, then kill whatever of its group is left. A SIGKILL of the master alone left its
+        # workers running, consuming this Redis database's competitor-price stream and making the
+        # intelligence tests after them fail (2026-11-27).
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         log_file.unlink(missing_ok=True)
 
 
