@@ -250,7 +250,7 @@ class QuoteLogWriter(BackgroundLoop):
         if not waiting:
             return
         try:
-            if self.spool is None:  # drained and closed: a request that outlived the stop's wait for it
+            if self.spool is None:  # drained and closed: a request still running after the store stopped
                 raise OSError(errno.ESHUTDOWN, "the quote log is closed: this process is stopping")
             self.queue(waiting)
         except OSError as exc:
