@@ -74,19 +74,34 @@ def running_server_logged(env: dict[str, str], *serve_args: str) -> Iterator[tup
         log_file = Path(log.name)
     with log_file.open("wb") as sink:
         process = subprocess.Popen(  # noqa: S603 - our own console script
-            [*CLI, "serve", "--port", str(port), *serve_args], env=env, stdout=sink, stderr=subprocess.STDOUT
+            [*CLI, "serve", "--port", str(port), *serve_args],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: `stop_server` reaches its workers too
         )
     try:
         wait_until_ready(process, base, log_file)
         yield base, log_file
     finally:
+        stop_server(process)
+        log_file.unlink(missing_ok=True)
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """Stop a `serve` started with `start_new_session=True` as a supervisor would (SIGTERM, 30 s),
+    then SIGKILL whatever of its process group is left. A SIGKILL of the master alone left its
+    workers running, consuming the test Redis database's competitor-price stream and failing the
+    intelligence tests after them (2026-11-27)."""
+    if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log_file.unlink(missing_ok=True)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 class RaceServer:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
 import tempfile
@@ -29,7 +28,7 @@ from tests.conftest import free_port
 from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
 from tests.integration.flash import SALES, Client, new_sale
-from tests.integration.servers import CLI, cli_env, wait_until_ready
+from tests.integration.servers import CLI, cli_env, stop_server, wait_until_ready
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow
@@ -46,25 +45,13 @@ def server(env: dict[str, str], *args: str) -> Iterator[tuple[str, subprocess.Po
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the cleanup below reaches its workers too
+            start_new_session=True,  # its own process group: `stop_server` reaches its workers too
         )
     try:
         wait_until_ready(process, base, log_file)
         yield base, process, log_file
     finally:
-        # A test that failed before its SIGTERM leaves the server running: stop it as a supervisor
-        # would, then kill whatever of its group is left. A SIGKILL of the master alone left its
-        # workers running, consuming this Redis database's competitor-price stream and making the
-        # intelligence tests after them fail (2026-11-27).
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_server(process)  # a test that failed before its SIGTERM leaves the server running
         log_file.unlink(missing_ok=True)
 
 
