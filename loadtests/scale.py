@@ -219,7 +219,8 @@ def measure(
 def describe(name: str, p: Phase) -> str:
     return (
         f"{name} {p['rps']:,.0f} rps p50 {p['p50_ms']:.1f} p99 {p['p99_ms']:.1f} ms non-2xx {p['non_2xx']:.0f} "
-        f"server {p['server_us']:.0f} µs/req, pg {p['postgres_cores']:.2f} redis {p['redis_cores']:.2f} "
+        f"server {p['server_us']:.0f} µs/req (workers' Python threads {p['python_us']:.0f}), "
+        f"pg {p['postgres_cores']:.2f} redis {p['redis_cores']:.2f} "
         f"wrk {p['wrk_cores']:.2f} box {p['box_cores']:.2f} cores"
     )
 
