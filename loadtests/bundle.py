@@ -33,7 +33,7 @@ from packaging.markers import Marker
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 NAME = "quote-service-scale"
-SCRIPTS = ("scale.py", "stores.py", "plumbing.py", "cpu.py", "reference_app.py")
+SCRIPTS = ("scale.py", "stores.py", "plumbing.py", "cpu.py", "reference_app.py", "workloads.py", "bench_shipping.py")
 # glibc's own libraries are the target machine's; anything else wrk links is carried.
 _SYSTEM_LIBRARIES = re.compile(r"^(linux-vdso|libc|libm|libpthread|libdl|librt|ld-linux|libgcc_s)[.-]")
 _WRAPPER = """#!/bin/sh

@@ -3,13 +3,14 @@
     uv run python loadtests/scale.py [--workers 1,2,4,8,12] [--rounds 3] [--duration 10]
                                      [--connections-per-worker 64] [--wrk-threads N]
                                      [--embedded] [--out scale.md]
-                                     [--compare-with /path/to/another/checkout]
+                                     [--compare-with /path/to/another/checkout] [--body demo|readme|simple]
 
 For each worker count W it starts `quote-service serve --workers W` and the reference server
 (loadtests/reference_app.py: bare Litestar + msgspec decoding the same bodies into the same
 request Struct and echoing them) with W workers too, warms both, then runs `--rounds` rounds of
 two wrk phases, reference echo and quote, alternating which goes first, at 64 connections per worker
-(distinct 1-4-item demo baskets through a service API key, as loadtests/bench.py sends). Each
+(distinct 1-4-item demo baskets through a service API key, as loadtests/bench.py sends; `--body
+readme`: the README's one-line basket from a new customer each, issue 73's body). Each
 phase records rps, p50/p99, non-2xx answers, the server's CPU per request (its workers' Python
 threads, their other threads, granian's master), and the cores PostgreSQL, Redis, wrk and the
 whole machine used meanwhile (loadtests/cpu.py). It prints one line per phase and, at the end,
@@ -59,7 +60,6 @@ from plumbing import (
     REDIS_URL,
     check_free,
     database,
-    prepare,
     prepared,
     start_reference,
     stop,
@@ -98,10 +98,24 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--reference-port", type=int, default=18767)
     parser.add_argument("--out", type=Path, help="also write the report (markdown) to this file")
     parser.add_argument(
+        "--body", choices=("demo", "readme", "simple"), default="demo",
+        help="the quotes' bodies: demo baskets of 1-4 random products (default), the README's one-line basket"
+        " (issue 73's benchmark body), or the cost budget's one ad-hoc line (loadtests/workloads.py)",
+    )  # fmt: skip
+    parser.add_argument(
         "--compare-with", metavar="PATH", type=Path,
         help="another checkout whose quote_service serves beside this one's (its own database, Redis db 1)",
     )  # fmt: skip
     return parser.parse_args()
+
+
+def bodies(kind: str, key: str, by_sku: dict[str, str], directory: Path) -> Path:
+    """The wrk script of `--body`: the demo baskets below, else loadtests/workloads.py's `kind` bodies."""
+    if kind == "demo":
+        return lua_script(list(by_sku.values()), key, directory)
+    from workloads import wrk_script  # only then: the offline bundle carries it for --body readme/simple
+
+    return wrk_script(kind, key, by_sku)
 
 
 def lua_script(ids: list[str], key: str, directory: Path) -> Path:
@@ -343,13 +357,13 @@ def run(args: argparse.Namespace, admin_url: str, redis_url: str, stores: str, s
         header += f"\nthe other checkout: {root} ({sys.executable})"
     try:
         with servers(min(args.workers), env, args, other):
-            key, ids = prepare(f"http://127.0.0.1:{args.port}", env)
+            key, by_sku = prepared(f"http://127.0.0.1:{args.port}", env)
             if other is not None:
                 url = f"http://127.0.0.1:{other.port}"
                 other_key, other_skus = prepared(url, other.env, sys.executable, other.root)
                 (scratch / "other").mkdir(exist_ok=True)
-                other.script = lua_script(list(other_skus.values()), other_key, scratch / "other")
-        script = lua_script(ids, key, scratch)
+                other.script = bodies(args.body, other_key, other_skus, scratch / "other")
+        script = bodies(args.body, key, by_sku, scratch)
         results = {workers: measure(workers, env, script, args, other) for workers in args.workers}
     finally:
         asyncio.run(database(name, create=False, admin_url=admin_url))
