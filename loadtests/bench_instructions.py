@@ -111,6 +111,11 @@ def main() -> None:
     parser.add_argument(
         "--tree", metavar="PATH", type=Path, help="count this checkout instead of the script's own (a bisect's commit)"
     )
+    parser.add_argument(
+        "--common-fields", action="store_true",
+        help="send each tree only the request fields both know (equal work: an older tree drops the newer fields"
+        " anyway, e.g. 8e7ec84 the demo basket's customer_group and with it the b2b price list)",
+    )  # fmt: skip
     parser.add_argument("--dumps", metavar="DIR", type=Path, help="keep callgrind's files there (callgrind_annotate)")
     parser.add_argument("--json", metavar="FILE", type=Path, help="also write the counts there (JSON)")
     parser.add_argument("--inner", metavar="DIR", type=Path, help=argparse.SUPPRESS)  # the process valgrind runs
@@ -158,6 +163,8 @@ def main() -> None:
             dumps: dict[str, list[Path]] = {tree.name: [] for tree in trees}
             with contextlib.ExitStack() as stack:
                 setups = {tree.name: stack.enter_context(configured(tree, workload, work, redis_url)) for tree in trees}
+                if args.common_fields and len(trees) > 1:
+                    common_fields(list(setups.values()))
                 for run in range(args.runs):
                     order = list(enumerate(trees)) if run % 2 == 0 else list(enumerate(trees))[::-1]
                     for index, tree in order:
@@ -350,6 +357,17 @@ async def configure(setup: Path, workload: str) -> None:
         setup.write_text(json.dumps(known | found))  # noqa: ASYNC240 - the app's last act
     finally:
         await stop()
+
+
+def common_fields(setups: list[Path]) -> None:
+    """Leave in every tree's configuration only the request fields all of them know."""
+    knowns = [json.loads(setup.read_text()) for setup in setups]
+    shared = set.intersection(*(set(known["fields"]) for known in knowns))
+    for setup, known in zip(setups, knowns, strict=True):
+        dropped = sorted(set(known["fields"]) - shared)
+        if dropped:
+            print(f"{setup.name}: its bodies leave out {', '.join(dropped)} (--common-fields)", flush=True)
+        setup.write_text(json.dumps(known | {"fields": sorted(shared)}))
 
 
 class Measured(NamedTuple):

@@ -68,4 +68,7 @@ elif ! command -v wrk >/dev/null 2>&1; then
 fi
 
 cd "$here"
-exec "$venv/bin/python" "$here/loadtests/scale.py" --embedded --out "$here/scale-report.md" "$@"
+# The bundle's folder on the path too: `--body readme` imports workloads.py, whose helpers import
+# `loadtests.plumbing` as a package.
+PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" exec "$venv/bin/python" "$here/loadtests/scale.py" --embedded \
+    --out "$here/scale-report.md" "$@"
