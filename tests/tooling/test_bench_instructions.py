@@ -3,6 +3,7 @@ what it says when valgrind is missing (the counted run itself is a benchmark, ru
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ sys.path.insert(0, str(ROOT / "loadtests"))
 from bench_instructions import (  # noqa: E402
     PARTS,
     Measured,
+    common_fields,
     inclusive,
     part_counts,
     parts_comparison,
@@ -112,3 +114,18 @@ def test_without_valgrind_it_says_what_to_install_and_touches_nothing(tmp_path: 
     assert finished.returncode == 1
     assert "needs valgrind" in finished.stderr
     assert "apt-get install valgrind" in finished.stderr
+
+
+def test_common_fields_leaves_each_tree_the_request_fields_all_know(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --common-fields: an older tree (8e7ec84) knows no customer_group; the newer tree's bodies then leave it out too.
+    newer, older = tmp_path / "setup-newer.json", tmp_path / "setup-older.json"
+    newer.write_text(json.dumps({"key": "k1", "ids": {"A": "1"}, "fields": ["items", "customer_group", "currency"]}))
+    older.write_text(json.dumps({"key": "k2", "fields": ["currency", "items"]}))
+    common_fields([newer, older])
+    assert json.loads(newer.read_text()) == {"key": "k1", "ids": {"A": "1"}, "fields": ["currency", "items"]}
+    assert json.loads(older.read_text()) == {"key": "k2", "fields": ["currency", "items"]}
+    said = capsys.readouterr().out
+    assert "setup-newer.json: its bodies leave out customer_group" in said
+    assert "setup-older.json" not in said
