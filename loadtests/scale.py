@@ -10,7 +10,7 @@ For each worker count W it starts `quote-service serve --workers W` and the refe
 request Struct and echoing them) with W workers too, warms both, then runs `--rounds` rounds of
 two wrk phases, reference echo and quote, alternating which goes first, at 64 connections per worker
 (distinct 1-4-item demo baskets through a service API key, as loadtests/bench.py sends; `--body
-readme`: the README's one-line basket from a new customer each, issue 73's body). Each
+readme`: the README's one-line basket from a new customer each: the side-by-side's body). Each
 phase records rps, p50/p99, non-2xx answers, the server's CPU per request (its workers' Python
 threads, their other threads, granian's master), and the cores PostgreSQL, Redis, wrk and the
 whole machine used meanwhile (loadtests/cpu.py). It prints one line per phase and, at the end,
@@ -100,7 +100,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--body", choices=("demo", "readme", "simple"), default="demo",
         help="the quotes' bodies: demo baskets of 1-4 random products (default), the README's one-line basket"
-        " (issue 73's benchmark body), or the cost budget's one ad-hoc line (loadtests/workloads.py)",
+        " (the side-by-side benchmark's body), or the cost budget's one ad-hoc line (loadtests/workloads.py)",
     )  # fmt: skip
     parser.add_argument(
         "--compare-with", metavar="PATH", type=Path,
