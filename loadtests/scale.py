@@ -213,8 +213,8 @@ def measure(
             order.append(("other", ServerCpu(compared.pid, args.store_pids), f"http://127.0.0.1:{other.port}",
                           other.script))  # fmt: skip
         # Warm-up: imports, caches, and every worker learns the API key (the lean edge's key map is per process).
-        for _, _, url, bodies in order:
-            wrk(url, "/api/v1/quote", connections=connections, duration=3, script=bodies, threads=args.wrk_threads)
+        for _, _, url, lua in order:
+            wrk(url, "/api/v1/quote", connections=connections, duration=3, script=lua, threads=args.wrk_threads)
         for number in range(args.rounds):
             # Two phases: alternate which goes first; three: rotate, so each takes each place in turn.
             turn = (
@@ -222,7 +222,7 @@ def measure(
                 if len(order) == 2
                 else order[number % 3 :] + order[: number % 3]
             )
-            measured = {name: phase(meter, url, bodies, connections, args) for name, meter, url, bodies in turn}
+            measured = {name: phase(meter, url, lua, connections, args) for name, meter, url, lua in turn}
             rounds.append(measured)
             ratio = measured["quote"]["rps"] / measured["echo"]["rps"]
             phases = " | ".join(describe(name, measured[name]) for name, *_ in order)

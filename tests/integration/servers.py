@@ -68,6 +68,14 @@ def running_server(env: dict[str, str], *serve_args: str) -> Iterator[str]:
 @contextlib.contextmanager
 def running_server_logged(env: dict[str, str], *serve_args: str) -> Iterator[tuple[str, Path]]:
     """As running_server, also yielding the file the server logs to (deleted afterwards)."""
+    with served(env, *serve_args) as (base, _, log_file):
+        yield base, log_file
+
+
+@contextlib.contextmanager
+def served(env: dict[str, str], *serve_args: str) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """As running_server_logged, also yielding the process (a test that signals it itself); whatever
+    the test left running is stopped by `stop_server` at the end."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.NamedTemporaryFile(prefix="qs-serve-", suffix=".log", delete=False) as log:
@@ -82,7 +90,7 @@ def running_server_logged(env: dict[str, str], *serve_args: str) -> Iterator[tup
         )
     try:
         wait_until_ready(process, base, log_file)
-        yield base, log_file
+        yield base, process, log_file
     finally:
         stop_server(process)
         log_file.unlink(missing_ok=True)

@@ -9,13 +9,9 @@ ones there) and in Redis, and every purchase answered 201 must be in the ledger.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
-import subprocess
-import tempfile
 import uuid
-from collections.abc import Awaitable, Iterator
-from pathlib import Path
+from collections.abc import Awaitable
 from typing import Any
 
 import asyncpg
@@ -24,35 +20,13 @@ import pytest
 from redis.asyncio import Redis
 
 from quote_service.config import Settings
-from tests.conftest import free_port
 from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
 from tests.integration.flash import SALES, Client, new_sale
-from tests.integration.servers import CLI, cli_env, stop_server, wait_until_ready
+from tests.integration.servers import cli_env, served
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow
-
-
-@contextlib.contextmanager
-def server(env: dict[str, str], *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_file = Path(tempfile.mkstemp(prefix="qs-shutdown-", suffix=".log")[1])
-    with log_file.open("wb") as sink:
-        process = subprocess.Popen(  # noqa: S603 - our own console script
-            [*CLI, "serve", "--port", str(port), *args],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: `stop_server` reaches its workers too
-        )
-    try:
-        wait_until_ready(process, base, log_file)
-        yield base, process, log_file
-    finally:
-        stop_server(process)  # a test that failed before its SIGTERM leaves the server running
-        log_file.unlink(missing_ok=True)
 
 
 def basket(n: int, products: list[str]) -> dict[str, Any]:
@@ -140,7 +114,7 @@ async def test_sigterm_drains_requests_and_write_behind_buffers(
             if response.status_code == 201:
                 load.purchases.append(response.json()["data"]["purchase_id"])
 
-    with server(env, "--workers", "2") as (base, process, log_file):
+    with served(env, "--workers", "2") as (base, process, log_file):
         limits = httpx.Limits(max_connections=40)
         async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
             tasks = [asyncio.create_task(quoting(http, w)) for w in range(24)]
