@@ -325,14 +325,14 @@ async def empty_stores(database_url: str, redis_url: str) -> None:
     is replaced and the emptying run again."""
     conn, kept = await _emptying_connection(database_url)
     try:
-        await _empty_tables(conn)
+        await _empty_tables_retrying_deadlocks(conn)
     except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
         if not kept:
             raise
         _EMPTYING.pop(database_url, None)
         conn.terminate()
         conn, kept = await _emptying_connection(database_url)
-        await _empty_tables(conn)
+        await _empty_tables_retrying_deadlocks(conn)
     finally:
         if not kept:
             await conn.close()
@@ -360,6 +360,25 @@ async def _emptying_connection(database_url: str) -> tuple[asyncpg.Connection, b
     conn = await asyncpg.connect(database_url)
     _EMPTYING[database_url] = (loop, conn)
     return conn, True
+
+
+DEADLOCK_TRIES = 5
+
+
+async def _empty_tables_retrying_deadlocks(conn: asyncpg.Connection) -> None:
+    """_empty_tables, run again when PostgreSQL aborts it as one side of a deadlock: the DELETEs
+    lock rows table by table while a started app's loop (a sweeper, the quote-log writer, a
+    served process still draining) may lock two of them in the other order (CI, 2026-11-27:
+    the reservation-caps set-up). The aborted transaction changed nothing, so running it again
+    is exact; the other side of the cycle has gone on by then."""
+    for attempt in range(1, DEADLOCK_TRIES + 1):
+        try:
+            await _empty_tables(conn)
+            return
+        except asyncpg.DeadlockDetectedError:
+            if attempt == DEADLOCK_TRIES:
+                raise
+            await asyncio.sleep(0.05 * attempt)
 
 
 async def _empty_tables(conn: asyncpg.Connection) -> None:

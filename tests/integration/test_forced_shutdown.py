@@ -24,8 +24,7 @@ from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
 from tests.integration.flash import Client
 from tests.integration.locks import waiting_for_lock
-from tests.integration.servers import cli_env
-from tests.integration.test_graceful_shutdown import server
+from tests.integration.servers import cli_env, served
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow
@@ -64,7 +63,7 @@ async def hung_server(
     the block lasts (the lock and statement timeouts lifted); the log is read afterwards."""
     product = await create_product(client, admin, stock=10)
     env = env_for(settings, SHUTDOWN_TIMEOUT_SECONDS=shutdown_timeout)
-    with server(env) as (base, process, log_file):
+    with served(env) as (base, process, log_file):
         async with httpx.AsyncClient(base_url=base, timeout=120) as http, pool.acquire() as blocker:
             async with blocker.transaction():
                 await blocker.execute("SELECT 1 FROM products WHERE id = $1 FOR UPDATE", uuid.UUID(product["id"]))
