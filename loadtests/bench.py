@@ -16,7 +16,9 @@ ad-hoc line, each from a new customer). Prints per run and the median of runs: r
 reference, quote ÷ /health, quote p50/p99 latency, non-2xx count, and CPU µs per request from /proc
 (the server's Python event-loop thread, its other threads — granian's runtime —, granian's master,
 the PostgreSQL backends connected to its own database, its redis-server: not the machine's other
-sessions' backends).
+sessions' backends). A phase's stores are counted until they are idle again after the load (a
+quote log writer that fell behind writes its rows then: counted in its phase, and kept out of the
+next phase's window; the seconds are printed when ≥ 1).
 With `--money-numbers`, each run also drives the same quotes with `X-Money-Format: number`
 next to the string ones (after them in odd runs, before in even ones), and prints numbers ÷
 strings (rps, and the worker's CPU per quote).
@@ -125,6 +127,11 @@ def measured(meter: ServerCpu, base: str, path: str, args: argparse.Namespace, s
     meter.start()
     result = wrk(base, path, connections=args.connections, duration=args.duration, script=script)
     used = meter.stop()
+    # The stores' work the phase left behind (a quote log writer behind its load), counted in its
+    # phase and kept out of the next one.
+    drained, result["drain_s"] = meter.drain()
+    for part, seconds in drained.items():
+        used[part] += seconds
     for part in PARTS:
         result[f"{part}_us"] = used[part] / max(1.0, result["requests"]) * 1e6
     return result
@@ -150,6 +157,7 @@ def cpu_line(r: dict[str, float]) -> str:
     return (
         f"python {r['worker_python_us']:.0f} + threads {r['worker_threads_us']:.0f} + master {r['master_us']:.0f}"
         f" | pg {r['postgres_us']:.0f} redis {r['redis_us']:.0f} µs/req"
+        + (f" (stores busy {r['drain_s']:.1f} s after the load)" if r.get("drain_s", 0.0) >= 1.0 else "")
     )
 
 

@@ -9,6 +9,7 @@ get CPU microseconds per request.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,6 +112,7 @@ class ServerCpu:
     _before: dict[str, float] = field(default_factory=dict)
     _table: Table = field(default_factory=dict)
     _threads: dict[tuple[int, int], float] = field(default_factory=dict)
+    _stopped: Table = field(default_factory=dict)
 
     def _sample(self) -> tuple[Table, dict[tuple[int, int], float]]:
         table = processes()
@@ -123,6 +125,7 @@ class ServerCpu:
     def stop(self) -> dict[str, float]:
         """{worker_python, worker_threads, master, postgres, redis}: CPU seconds used since start()."""
         table, threads = self._sample()
+        self._stopped = table
         parts = {"worker_python": 0.0, "worker_threads": 0.0, "master": 0.0}
         for (pid, tid), seconds in threads.items():
             used = seconds - self._threads.get((pid, tid), 0.0)
@@ -132,3 +135,26 @@ class ServerCpu:
                 parts["worker_python" if tid == pid else "worker_threads"] += used
         parts.update(store_parts(table, self._table, self.stores))
         return parts
+
+    def drain(
+        self, *, interval: float = 0.5, idle_share: float = 0.04, limit: float = 60.0
+    ) -> tuple[dict[str, float], float]:
+        """After stop(): wait until this server's stores have been idle for one `interval` (under
+        `idle_share` of a core: PostgreSQL and Redis of an idle service use ~1 %), `limit` seconds
+        at most, and return what they used since stop() ({postgres, redis}) and the seconds waited.
+
+        A server whose quote log's writer falls behind writes the phase's rows after the load
+        stops: uncounted, its PostgreSQL looks cheaper, and its writes land in the next phase,
+        another server's (8e7ec84 wrote ~half its rows of a README phase afterwards, ~10 s of
+        them: docs/hot-path.md). Without known stores (`stores` empty) it returns at once."""
+        if not self.stores:
+            return {"postgres": 0.0, "redis": 0.0}, 0.0
+        started = time.monotonic()
+        last = table = self._stopped
+        while time.monotonic() - started < limit:
+            time.sleep(interval)
+            table = processes()
+            if sum(store_parts(table, last, self.stores).values()) < idle_share * interval:
+                break
+            last = table
+        return store_parts(table, self._stopped, self.stores), time.monotonic() - started
