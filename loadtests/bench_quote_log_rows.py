@@ -21,7 +21,12 @@ process's CPU (what a quote-log writer would pay), and their sum:
   which a replay of the spool needs), in one transaction. The writer's CPU includes making the
   records from the row values and asyncpg encoding them; a service would still encode each row
   for the spool as today (`json`'s rows), so this is on top of it;
-- `objects`: the rows as JSON objects, read by `json_populate_recordset` with the table's row type.
+- `objects`: the rows as JSON objects, read by `json_populate_recordset` with the table's row type;
+- `json_v4`: `json` with random (version 4) quote ids, as before quote ids were made time-ordered
+  (version 7, `ids.RandomPool.uuid7`): `json` minus `json_v4` is what the ids' order buys in the
+  primary key. It shows with a full partition (`--prefill 600000`: rows written before the first
+  round) and most with `--checkpoint` (a CHECKPOINT before each batch: every page a batch touches
+  first goes whole into the WAL).
 
 `json` minus `typed` is what reading the JSON costs a row, which a derivation job off the quote path
 would pay as well (docs/hot-path.md, "Measured, and not done"). Needs the local PostgreSQL of the README's
@@ -33,6 +38,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +48,7 @@ import msgspec
 from bench_spool import row, values
 from plumbing import on_migrated_database
 
+from quote_service.ids import uuid7
 from quote_service.quotes.quote_log import _INSERT, _JSONB, _LOG_COLUMNS, _column
 
 _COLUMNS = ", ".join(_LOG_COLUMNS)
@@ -57,13 +65,18 @@ _ROWS_INSERT = (
 )
 """`rows`: the batch as an array of the rows' texts, each parsed into jsonb on its own (`OFFSET 0`:
 once a row, not once a column)."""
-WAYS = ("json", "rows", "typed", "copy", "objects")
+WAYS = ("json", "rows", "typed", "copy", "objects", "json_v4")
 
 
-def batch(rows: int) -> list[bytes]:
-    """`rows` rows as the service encodes them (fresh quote ids: nothing is skipped as written)."""
-    # bench_spool's rows end before the logged request (the last column).
-    return [row(n).rstrip(b"\n")[:-1] + b"," + _REQUEST + b"]" for n in range(rows)]
+def batch(rows: int, *, ids: Callable[[], uuid.UUID] = uuid7) -> list[bytes]:
+    """`rows` rows as the service encodes them, each with a fresh quote id of `ids` (time-ordered, as
+    the service makes them, unless told otherwise): nothing is skipped as written."""
+    # bench_spool's rows end before the logged request (the last column), and start with the quote id.
+    made = []
+    for n in range(rows):
+        encoded = row(n).rstrip(b"\n")[:-1] + b"," + _REQUEST + b"]"
+        made.append(b'["' + str(ids()).encode() + encoded[encoded.index(b'"', 2) :])
+    return made
 
 
 def records(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -84,9 +97,13 @@ def cpu_ns(pid: int) -> int:
     return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
 
 
-async def one_way(conn: asyncpg.Connection, way: str, rows: int, backend: int) -> tuple[float, float]:
+async def one_way(
+    conn: asyncpg.Connection, way: str, rows: int, backend: int, *, checkpoint: bool = False
+) -> tuple[float, float]:
     """(PostgreSQL's, this process's) CPU µs a row of one batch written `way`."""
-    encoded = batch(rows)
+    encoded = batch(rows, ids=uuid.uuid4 if way == "json_v4" else uuid7)
+    if checkpoint:
+        await conn.execute("CHECKPOINT")
     if way == "typed":  # made before the clock starts: storing typed rows alone
         await conn.execute("DROP TABLE IF EXISTS typed_rows")
         await conn.execute(
@@ -98,9 +115,10 @@ async def one_way(conn: asyncpg.Connection, way: str, rows: int, backend: int) -
         objects = [dict(zip(_LOG_COLUMNS, msgspec.json.decode(one), strict=False)) for one in encoded]
         document = msgspec.json.encode(objects)
     elif way == "copy":
-        typed = [(*values(n), msgspec.Raw(_REQUEST)) for n in range(rows)]
+        typed = [(str(uuid7()), *values(n)[1:], msgspec.Raw(_REQUEST)) for n in range(rows)]
+    wal = await conn.fetchval("SELECT pg_current_wal_insert_lsn()")
     pg, me = cpu_ns(backend), time.process_time_ns()
-    if way == "json":
+    if way in ("json", "json_v4"):
         await conn.execute(_INSERT, b"[" + b",".join(encoded) + b"]")
     elif way == "rows":
         await conn.execute(_ROWS_INSERT, [one.decode() for one in encoded])
@@ -121,20 +139,32 @@ async def one_way(conn: asyncpg.Connection, way: str, rows: int, backend: int) -
             document,
         )
     pg, me = cpu_ns(backend) - pg, time.process_time_ns() - me
+    WAL.setdefault(way, []).append(
+        await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1)", wal) / rows
+    )
     return pg / rows / 1e3, me / rows / 1e3
 
 
-async def measure(url: str, rows: int, rounds: int) -> None:
+WAL: dict[str, list[float]] = {}
+"""WAL bytes a row of each batch, by way."""
+
+
+async def measure(url: str, rows: int, rounds: int, prefill: int = 0, checkpoint: bool = False) -> None:
     conn = await asyncpg.connect(url)
     try:
         backend = await conn.fetchval("SELECT pg_backend_pid()")
+        for start in range(0, prefill, 10_000):  # a day's partition already full, of random ids
+            size = min(10_000, prefill - start)
+            await conn.execute(_INSERT, b"[" + b",".join(batch(size, ids=uuid.uuid4)) + b"]")
+        if prefill:
+            print(f"prefilled {prefill:,} rows")
         await conn.execute(
             "CREATE TEMP TABLE quote_log_stage (LIKE quote_log INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
         costs: dict[str, list[tuple[float, float]]] = {way: [] for way in WAYS}
         for round_ in range(rounds + 1):  # round 0 warms the plans and the partitions' caches
             for way in WAYS:
-                cost = await one_way(conn, way, rows, backend)
+                cost = await one_way(conn, way, rows, backend, checkpoint=checkpoint)
                 if round_:
                     costs[way].append(cost)
             if round_:
@@ -156,8 +186,11 @@ async def measure(url: str, rows: int, rounds: int) -> None:
             print(f"  {way:8} {pg:6.1f} + {me:5.1f} = {total:6.1f}")
         print(
             f"reading the JSON (json minus typed, PostgreSQL) {medians['json'][0] - medians['typed'][0]:.1f}; "
-            f"copy ÷ json, the sum: {medians['copy'][2] / medians['json'][2]:.2f}"
+            f"copy ÷ json, the sum: {medians['copy'][2] / medians['json'][2]:.2f}; "
+            "time-ordered ÷ random quote ids (json ÷ json_v4, PostgreSQL): "
+            f"{medians['json'][0] / medians['json_v4'][0]:.2f}"
         )
+        print("WAL bytes a row (medians): " + ", ".join(f"{way} {statistics.median(b):,.0f}" for way, b in WAL.items()))
     finally:
         await conn.close()
 
@@ -170,8 +203,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--prefill", type=int, default=0, help="rows written (random ids) before the first round")
+    parser.add_argument("--checkpoint", action="store_true", help="a CHECKPOINT before each batch")
     args = parser.parse_args()
-    on_migrated_database("qs_log_rows", lambda url: measure(url, args.rows, args.rounds))
+    on_migrated_database("qs_log_rows", lambda url: measure(url, args.rows, args.rounds, args.prefill, args.checkpoint))
 
 
 if __name__ == "__main__":

@@ -177,7 +177,7 @@ class _Pricer:
         priced = msgspec.structs.replace(self.product, current_price=price)
         return price_quote(
             self.request, snapshot=self.snapshot, products={self.key: priced}, flash={}, customer=_ANONYMOUS,
-            defaults=self.quotes.defaults, now=self.now, quote_id=ids.uuid4(),
+            defaults=self.quotes.defaults, now=self.now, quote_id=ids.uuid7(),
         )  # fmt: skip
 
     def payout(self, quote: Quote) -> SellerPayout:

@@ -381,7 +381,7 @@ class QuoteService:
                     break
             quote = price_quote(
                 first, snapshot=snapshot, products=products, flash=flash, customer=customer,
-                defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, flags=flags, gifts=gifts,
+                defaults=self.defaults, now=now, quote_id=ids.uuid7(), region=region, flags=flags, gifts=gifts,
                 offers=choices,
             )  # fmt: skip
             if choices is not None:
@@ -539,7 +539,7 @@ class QuoteService:
             choices = choose_offers(request, products, offered, region, snapshot.shipping)
         quote = price_quote(
             request, snapshot=snapshot, products=products, flash={}, customer=customer,
-            defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=region, offers=choices,
+            defaults=self.defaults, now=now, quote_id=ids.uuid7(), region=region, offers=choices,
         )  # fmt: skip
         if choices is not None:
             quote = msgspec.structs.replace(quote, items=with_offers(quote.items, request, choices))
@@ -619,7 +619,7 @@ class QuoteService:
             )
         quote = price_quote(
             request, snapshot=snapshot, products={key: product}, flash=flash, customer=customer,
-            defaults=self.defaults, now=now, quote_id=ids.uuid4(), region=plan, offers=choices,
+            defaults=self.defaults, now=now, quote_id=ids.uuid7(), region=plan, offers=choices,
         )  # fmt: skip
         if choices is not None:
             quote = msgspec.structs.replace(quote, items=with_offers(quote.items, request, choices))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import time
 from uuid import UUID
 
 from quote_service.ids import RandomPool, uuid4_from, uuid_text
@@ -17,6 +18,31 @@ def test_uuids_are_version_4_and_distinct_across_batches() -> None:
         assert value.version == 4
         assert value.variant == "specified in RFC 4122"
         assert UUID(str(value)) == value
+
+
+def test_quote_ids_are_version_7_their_time_prefix_now_and_distinct() -> None:
+    pool = RandomPool(batch=8)
+    before = time.time_ns() // 1_000_000
+    made = [pool.uuid7() for _ in range(1000)]
+    after = time.time_ns() // 1_000_000
+    assert len(set(made)) == 1000
+    for value in made:
+        assert value.version == 7
+        assert value.variant == "specified in RFC 4122"
+        assert before <= value.int >> 80 <= after  # the Unix time in milliseconds, its first 48 bits
+        assert UUID(str(value)) == value
+        assert (value.hex, str(value), value.bytes) == (UUID(int=value.int).hex, str(UUID(int=value.int)), value.bytes)
+    random_bits = {value.int & ((1 << 62) - 1) for value in made}
+    assert len(random_bits) == 1000  # the low bits are random, not a counter
+
+
+def test_quote_ids_of_later_milliseconds_sort_after_earlier_ones() -> None:
+    pool = RandomPool()
+    earlier = pool.uuid7()
+    time.sleep(0.002)
+    later = pool.uuid7()
+    assert str(earlier) < str(later)
+    assert earlier.bytes < later.bytes
 
 
 def test_a_uuid_is_the_one_the_standard_library_makes_of_the_same_bytes() -> None:
