@@ -24,8 +24,15 @@ BURN = (
 
 
 def store(seconds: float) -> subprocess.Popen[bytes]:
-    """A process named like PostgreSQL's that spends `seconds` of CPU, then sleeps."""
-    return subprocess.Popen([sys.executable, "-c", BURN.format(seconds=seconds)])  # noqa: S603 - our own code
+    """A process named like PostgreSQL's that spends `seconds` of CPU, then sleeps; returned once it
+    has its name (its interpreter's start-up spent, before the meter starts)."""
+    process = subprocess.Popen([sys.executable, "-c", BURN.format(seconds=seconds)])  # noqa: S603 - our own code
+    stat = Path(f"/proc/{process.pid}/stat")
+    deadline = time.monotonic() + 30
+    while "(postgres)" not in stat.read_text():
+        assert time.monotonic() < deadline, "the stand-in store never took its name"
+        time.sleep(0.01)
+    return process
 
 
 def test_the_stores_are_counted_until_idle_and_the_wait_is_returned() -> None:
@@ -33,11 +40,10 @@ def test_the_stores_are_counted_until_idle_and_the_wait_is_returned() -> None:
     try:
         meter = ServerCpu(root=busy.pid, stores=(busy.pid,))
         meter.start()
-        time.sleep(0.2)
-        meter.stop()
+        meter.stop()  # at once: its 1.5 s of CPU are all still to come
         drained, waited = meter.drain(interval=0.25)
-        assert 1.0 <= waited < 10.0
-        assert drained["postgres"] >= 1.0  # most of its 1.5 s burned after stop()
+        assert 1.0 <= waited < 30.0
+        assert drained["postgres"] >= 1.3
         assert drained["redis"] == 0.0
     finally:
         busy.kill()
@@ -49,7 +55,6 @@ def test_idle_stores_end_the_wait_after_one_interval() -> None:
     try:
         meter = ServerCpu(root=idle.pid, stores=(idle.pid,))
         meter.start()
-        time.sleep(0.3)  # past its start-up
         meter.stop()
         drained, waited = meter.drain(interval=0.25)
         assert waited < 1.0
