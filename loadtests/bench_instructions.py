@@ -31,7 +31,10 @@ instructions a quote of each run, their median, this ÷ that, and the inclusive 
 parts in PARTS. `--dumps DIR` keeps callgrind's files (`callgrind_annotate --inclusive=yes FILE`).
 
 Instructions are not time: a system call counts as one instruction and a cache miss as none;
-PostgreSQL's and Redis's own work is not in it (bench.py measures those, in CPU time).
+PostgreSQL's and Redis's own work is not in it (bench.py measures those, in CPU time). `--cache-sim`
+also runs callgrind's cache simulation on one fixed model (CACHE_MODEL: 32 KiB L1s, a 512 KiB
+last level) and prints L1 and last-level misses a quote and callgrind's cycle estimate (Ir + 10 x
+L1 misses + 100 x last-level misses): still deterministic, and it sees a larger working set.
 Needs valgrind (Debian: apt-get install valgrind; it brings callgrind.h and callgrind_annotate),
 a C compiler, the local PostgreSQL of the README's test setup and `redis-server`. A run of 600
 simple quotes takes ~1 minute.
@@ -68,6 +71,10 @@ QUOTES = {"simple": 600, "readme": 600, "card_bin": 600, "demo": 600, "marketpla
 WARM_QUOTES = 2_100
 """Quotes served before the count (but for the 200-line marketplace: two rounds)."""
 OUTLIER = 0.02
+# `--cache-sim`: one fixed model, so that counts compare across hosts (valgrind's own detection took
+# this VM's CPUID for a 320 MB direct-mapped last level): an EPYC core's 32 KiB 8-way L1s and its
+# 512 KiB 8-way L2 as the last level (the L3 is shared with the other cores and the VM's neighbours).
+CACHE_MODEL = ("--cache-sim=yes", "--I1=32768,8,64", "--D1=32768,8,64", "--LL=524288,8,64")
 """An idle rate above this share of the window: something that is not pinned ran (a one-off); the
 run is counted again (once pinned, the idle rate is ~0.01 %)."""
 SPOOL = Path(tempfile.gettempdir()) / f"qs-instr-spool-{os.getpid()}"
@@ -118,6 +125,11 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--dumps", metavar="DIR", type=Path, help="keep callgrind's files there (callgrind_annotate)")
     parser.add_argument("--json", metavar="FILE", type=Path, help="also write the counts there (JSON)")
+    parser.add_argument(
+        "--cache-sim", action="store_true",
+        help="also simulate the CPU's caches (callgrind --cache-sim=yes, CACHE_MODEL, ~1.5x slower): L1 and"
+        " last-level misses a quote and callgrind's cycle estimate, Ir + 10 x L1 misses + 100 x LL misses",
+    )  # fmt: skip
     parser.add_argument("--inner", metavar="DIR", type=Path, help=argparse.SUPPRESS)  # the process valgrind runs
     parser.add_argument("--setup", metavar="FILE", type=Path, help=argparse.SUPPRESS)  # configure one database
     parser.add_argument("--known", metavar="FILE", type=Path, help=argparse.SUPPRESS)  # what --setup made
@@ -160,6 +172,7 @@ def main() -> None:
         for workload in workloads:
             quotes = args.quotes or QUOTES.get(workload) or max(20, 4000 // _lines(workload))
             counts: dict[str, list[float]] = {tree.name: [] for tree in trees}
+            caches: dict[str, list[dict[str, float]]] = {tree.name: [] for tree in trees}
             dumps: dict[str, list[Path]] = {tree.name: [] for tree in trees}
             with contextlib.ExitStack() as stack:
                 setups = {tree.name: stack.enter_context(configured(tree, workload, work, redis_url)) for tree in trees}
@@ -178,6 +191,8 @@ def main() -> None:
                             measured = one_run(work, tree, setups[tree.name], workload, quotes, args, redis_url,
                                                f"{workload}-{run}-{index}b")  # fmt: skip
                         counts[tree.name].append(measured.per_quote())
+                        if measured.caches_per_quote():
+                            caches[tree.name].append(measured.caches_per_quote())
                         dumps[tree.name].append(measured.dump)
                         print(
                             f"{workload} run {run + 1} {tree.name}: {measured.per_quote():,.0f} instructions a quote "
@@ -187,6 +202,8 @@ def main() -> None:
                         )
             results[workload] = counts
             print(report(workload, counts, quotes), flush=True)
+            if args.cache_sim:
+                print(caches_report(workload, caches), flush=True)
             last = dumps[trees[0].name][-1]
             print(parts_table(annotate(last), totals(last.read_text()), quotes), flush=True)
             if len(trees) == 2:
@@ -380,6 +397,8 @@ class Measured(NamedTuple):
     idle: int
     idle_seconds: float
     dump: Path
+    events: dict[str, int] = {}
+    """Every event of the quotes' window (`--cache-sim`: Ir, Dr, Dw, I1mr, D1mr, D1mw, ILmr, DLmr, DLmw)."""
 
     def idle_share(self) -> float:
         """The part of the window that the idle rate accounts for."""
@@ -393,6 +412,16 @@ class Measured(NamedTuple):
     def per_quote(self) -> float:
         """Instructions a quote: the window's count less the idle rate over its length, over its quotes."""
         return self.counted * (1 - self.idle_share()) / self.quotes
+
+    def caches_per_quote(self) -> dict[str, float]:
+        """With `--cache-sim`: L1 misses, last-level misses and the cycle estimate a quote, the idle
+        rate's share taken off as from the instructions (empty without it)."""
+        if "D1mr" not in self.events:
+            return {}
+        keep = (1 - self.idle_share()) / self.quotes
+        l1 = sum(self.events.get(name, 0) for name in ("I1mr", "D1mr", "D1mw")) * keep
+        last = sum(self.events.get(name, 0) for name in ("ILmr", "DLmr", "DLmw")) * keep
+        return {"L1 misses": l1, "LL misses": last, "cycle estimate": self.per_quote() + 10 * l1 + 100 * last}
 
 
 def one_run(
@@ -408,6 +437,7 @@ def one_run(
     concurrency = args.concurrency or CONCURRENCY.get(workload) or (64 if _lines(workload) < 50 else 8)
     command = [
         "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+        *(CACHE_MODEL if args.cache_sim else []),
         tree.python, str(Path(__file__).resolve()), "--inner", str(work), "--idle", str(args.idle),
         "--quotes", str(quotes), "--concurrency", str(concurrency), "--seed", str(args.seed),
         "--workload", workload, "--known", str(setup),
@@ -422,6 +452,7 @@ def one_run(
     window, idle_seconds = (float(part) for part in said["windows"].split())
     return Measured(
         quotes, totals(dumps[0].read_text()), window, totals(dumps[1].read_text()), idle_seconds, dumps[0],
+        events(dumps[0].read_text()),
     )  # fmt: skip
 
 
@@ -520,6 +551,28 @@ def totals(dump: str) -> int:
     if found is None:
         raise ValueError("not a callgrind dump (no totals line)")
     return int(found.group(1))
+
+
+def events(dump: str) -> dict[str, int]:
+    """Every event a callgrind dump counted, by name (`events:` and the totals line)."""
+    names = re.search(r"^events: (.+)$", dump, re.MULTILINE)
+    found = re.search(r"^totals: (.+)$", dump, re.MULTILINE) or re.search(r"^summary: (.+)$", dump, re.MULTILINE)
+    if names is None or found is None:
+        raise ValueError("not a callgrind dump (no events or totals line)")
+    return dict(zip(names.group(1).split(), (int(v) for v in found.group(1).split()), strict=False))
+
+
+def caches_report(workload: str, caches: dict[str, list[dict[str, float]]]) -> str:
+    """`--cache-sim`: each tree's L1 and last-level misses and cycle estimate a quote (medians of runs)."""
+    names = list(caches)
+    lines = [f"{workload}: simulated caches a quote, median of runs (callgrind --cache-sim=yes)"]
+    for what in ("L1 misses", "LL misses", "cycle estimate"):
+        medians = [statistics.median(run[what] for run in caches[name]) for name in names]
+        row = f"  {what:<15}" + "".join(f" | {name}: {value:,.0f}" for name, value in zip(names, medians, strict=True))
+        if len(medians) == 2 and medians[1]:
+            row += f" | ÷ {medians[0] / medians[1]:.3f}"
+        lines.append(row)
+    return "\n".join(lines)
 
 
 def inclusive(annotated: str, function: str) -> int | None:

@@ -15,9 +15,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "loadtests"))
 
 from bench_instructions import (  # noqa: E402
+    CACHE_MODEL,
     PARTS,
     Measured,
+    caches_report,
     common_fields,
+    events,
     inclusive,
     part_counts,
     parts_comparison,
@@ -96,6 +99,50 @@ def test_a_run_takes_off_the_idle_rate_over_its_window() -> None:
     assert round(measured.per_quote()) == 900_000
     assert Measured(1000, 1_100_000_000, 40.0, 0, 20.0, Path("dump")).idle_share() == 0
     assert Measured(1000, 1_100_000_000, 40.0, 5, 0.0, Path("dump")).idle_share() == 0
+
+
+_CACHE_DUMP = (
+    "version: 1\ncreator: callgrind-3.19.0\nevents: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw\n"
+    "summary: 1 2 3 4 5 6 7 8 9\ntotals: 1100000000 300000000 170000000 8000000 5000000 2000000 800000 1300000 600000\n"
+)
+
+
+def test_with_the_cache_model_each_event_is_read_by_its_name() -> None:
+    found = events(_CACHE_DUMP)
+    assert found["Ir"] == 1_100_000_000
+    assert (found["I1mr"], found["D1mr"], found["D1mw"]) == (8_000_000, 5_000_000, 2_000_000)
+    assert (found["ILmr"], found["DLmr"], found["DLmw"]) == (800_000, 1_300_000, 600_000)
+    assert events(_DUMP) == {"Ir": 905030123}  # the plain count: the instructions alone
+    with pytest.raises(ValueError, match="not a callgrind dump"):
+        events("totals: 12\n")
+    # one fixed model on every host, not valgrind's reading of the VM's CPUID
+    assert "--cache-sim=yes" in CACHE_MODEL
+    assert any(option.startswith("--LL=524288,") for option in CACHE_MODEL)
+
+
+def test_misses_a_quote_lose_the_idle_share_as_the_instructions_do() -> None:
+    """1.1 G instructions in a 40 s window, 2/11 of it idle (as above): 900 K a quote; L1 misses
+    15 M and last-level 2.7 M in the window give 12,273 and 2,209 a quote, and the cycle estimate
+    is Ir + 10 x L1 + 100 x LL."""
+    measured = Measured(1000, 1_100_000_000, 40.0, 100_000_000, 20.0, Path("dump"), events(_CACHE_DUMP))
+    caches = measured.caches_per_quote()
+    assert round(caches["L1 misses"]) == 12_273
+    assert round(caches["LL misses"]) == 2_209
+    assert round(caches["cycle estimate"]) == round(
+        900_000 + 10 * 15_000_000 * 9 / 11_000 + 100 * 2_700_000 * 9 / 11_000
+    )
+    assert Measured(1000, 1, 1.0, 0, 1.0, Path("dump")).caches_per_quote() == {}  # counted without the model
+
+
+def test_the_cache_report_gives_medians_and_this_over_that() -> None:
+    run = {"L1 misses": 100.0, "LL misses": 10.0, "cycle estimate": 2000.0}
+    text = caches_report("readme", {
+        "this": [run, {**run, "LL misses": 12.0}, {**run, "LL misses": 14.0}],
+        "that": [{**run, "LL misses": 10.0, "cycle estimate": 2500.0}] * 3,
+    })  # fmt: skip
+    assert text.splitlines()[0].startswith("readme: simulated caches a quote")
+    assert "LL misses       | this: 12 | that: 10 | ÷ 1.200" in text
+    assert "cycle estimate  | this: 2,000 | that: 2,500 | ÷ 0.800" in text
 
 
 def test_the_comparison_is_the_geometric_mean_of_the_pairs() -> None:
