@@ -71,12 +71,12 @@ QUOTES = {"simple": 600, "readme": 600, "card_bin": 600, "demo": 600, "marketpla
 WARM_QUOTES = 2_100
 """Quotes served before the count (but for the 200-line marketplace: two rounds)."""
 OUTLIER = 0.02
+"""An idle rate above this share of the window: something that is not pinned ran (a one-off); the
+run is counted again (once pinned, the idle rate is ~0.01 %)."""
 # `--cache-sim`: one fixed model, so that counts compare across hosts (valgrind's own detection took
 # this VM's CPUID for a 320 MB direct-mapped last level): an EPYC core's 32 KiB 8-way L1s and its
 # 512 KiB 8-way L2 as the last level (the L3 is shared with the other cores and the VM's neighbours).
 CACHE_MODEL = ("--cache-sim=yes", "--I1=32768,8,64", "--D1=32768,8,64", "--LL=524288,8,64")
-"""An idle rate above this share of the window: something that is not pinned ran (a one-off); the
-run is counted again (once pinned, the idle rate is ~0.01 %)."""
 SPOOL = Path(tempfile.gettempdir()) / f"qs-instr-spool-{os.getpid()}"
 """The quote log's spool of every counted process (removed at the end)."""
 CONCURRENCY = {"simple": 64, "readme": 64, "card_bin": 64, "demo": 64, "marketplace": 8}
