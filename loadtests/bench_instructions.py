@@ -191,7 +191,7 @@ def main() -> None:
                             measured = one_run(work, tree, setups[tree.name], workload, quotes, args, redis_url,
                                                f"{workload}-{run}-{index}b")  # fmt: skip
                         counts[tree.name].append(measured.per_quote())
-                        if measured.caches_per_quote():
+                        if args.cache_sim:
                             caches[tree.name].append(measured.caches_per_quote())
                         dumps[tree.name].append(measured.dump)
                         print(
