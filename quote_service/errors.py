@@ -361,7 +361,12 @@ also(
 also(
     Conflict, "CHANGE_CONFLICT", "no", "The change request's entity changed since it was made, or it no longer applies"
 )
-also(Conflict, "CHANGE_NOT_PENDING", "no", "The change request was already approved, applied, rejected or conflicted")
+also(
+    Conflict,
+    "CHANGE_NOT_PENDING",
+    "no",
+    "The change request was already decided: approved (for an approval), applied, rejected, conflicted or failed",
+)
 also(
     Conflict,
     "LAST_ADMIN",

@@ -1,8 +1,8 @@
 """HTTP: /auth/token, /users, /api-keys.
 
-Wherever any approval applies, the writes that make or unmake an admin (accounts/governance.py)
-are change requests (docs/governance.md): the route stores them, and applies them when another
-person approves, for their author.
+Wherever any approval applies, the writes that make or unmake an admin, or make a seller account
+(accounts/governance.py), are change requests (docs/governance.md): the route stores them, and
+applies them when another person approves, for their author.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class AuthController(Controller):
         body = ok(LoggedOut(token_expires_at=claims.expires_at), "Logged out; this token is refused from now on")
         return Response(body, cookies=[gone] if request.auth == "cookie" else [])
 
-    @post("/users", guards=[admin_only], summary="Create a user (admin; an admin user may need approval)")
+    @post("/users", guards=[admin_only], summary="Create a user (admin; an admin or seller user may need approval)")
     async def create_user(
         self,
         data: JSONBody[UserCreate],
@@ -87,7 +87,7 @@ class AuthController(Controller):
                 data, pool=admin_pool, created_by=replaying.author_person, password_hash=password_hash
             )
             return ok(user, "User created")
-        if data.role == "admin" and await governance.approval_applies(admin_pool, settings):
+        if data.role in governance.ROLES_APPROVED and await governance.approval_applies(admin_pool, settings):
             # Only the hash is stored with the request; its body shows the password masked.
             sealed = {"password_hash": await auth.hash_new_password(data)}
             body = {**msgspec.to_builtins(data), "password": changes.MASKED}
@@ -98,7 +98,8 @@ class AuthController(Controller):
     @patch(
         "/users/{user_id:uuid}",
         guards=[admin_only],
-        summary="Change a user's role, tier, segment, group or is_active (admin; an admin's may need approval)",
+        summary="Change a user's role, tier, segment, group, seller_id or is_active (admin; making or unmaking an "
+        "admin, or binding a seller, may need approval)",
     )
     async def update_user(
         self,
@@ -110,8 +111,9 @@ class AuthController(Controller):
         settings: NamedDependency[Settings],
     ) -> Envelope[User]:
         replaying = changes.replaying(request)
-        if replaying is None and governance.moves_admin_power(await auth.get_user(user_id), data):
-            await auth.leaves_admins(user_id, data)  # 409 LAST_ADMIN now, not once approved
+        if replaying is None and governance.needs_another_person(current := await auth.get_user(user_id), data):
+            if governance.moves_admin_power(current, data):
+                await auth.leaves_admins(user_id, data)  # 409 LAST_ADMIN now, not once approved
             if await governance.approval_applies(admin_pool, settings):
                 await ask_approval(request, admin_pool, "user", msgspec.to_builtins(data))
         after_commit = None if replaying is None else replaying.after_commit
@@ -163,7 +165,7 @@ class AuthController(Controller):
                 sealed = (bytes.fromhex(replaying.sealed["key_hash"]), replaying.sealed["prefix"])
         else:
             created_by = await auth.acting_for(request.user)
-            if data.role in governance.KEY_ROLES_APPROVED and await governance.approval_applies(admin_pool, settings):
+            if data.role in governance.ROLES_APPROVED and await governance.approval_applies(admin_pool, settings):
                 key, key_hash, prefix = credentials.new_api_key()
                 body = msgspec.to_builtins(data)
                 await ask_approval(

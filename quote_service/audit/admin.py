@@ -21,6 +21,7 @@ from litestar.di import NamedDependency, Provide
 from quote_service.audit import changes
 from quote_service.audit.writer import audited
 from quote_service.auth import repository as people
+from quote_service.auth.schemas import Principal
 from quote_service.cache.config_store import ConfigStore
 from quote_service.config import Settings
 from quote_service.db.pool import Pool
@@ -77,7 +78,7 @@ def config_write(domain: str, *, secret: Callable[[], str] | None = None) -> Pro
         required = settings.change_approval == "required"
         if (
             replaying is None
-            and not await _sellers_own(pool, request)
+            and not sellers_own(request.user)
             and await changes.approval_needed(pool, entity_type, required=required)
         ):
             # Four-eyes: the write is stored, not made; another admin approves it (docs/governance.md).
@@ -91,7 +92,7 @@ def config_write(domain: str, *, secret: Callable[[], str] | None = None) -> Pro
                 request, pool, entity_type, msgspec.json.decode(body) if body else None, sealed=sealed, secret=made
             )
         # Every write through `write.pool` appends its audit rows in its own transaction (docs/governance.md).
-        return ConfigWrite(_admin_pool(pool, request), config_store, domain, actor_of(request), replaying)
+        return ConfigWrite(await _admin_pool(pool, request), config_store, domain, actor_of(request), replaying)
 
     return Provide(provide)
 
@@ -119,7 +120,7 @@ async def ask_approval(
     raise changes.ChangeRequested(
         await changes.create(
             pool,
-            author=_who(request),
+            author=await who(request, pool),
             entity_type=entity_type,
             method=method,
             path=path,
@@ -136,47 +137,47 @@ async def ask_approval(
     )
 
 
-async def _sellers_own(pool: Pool, request: AuthedRequest) -> bool:
-    """Whether this is a seller's write to its own configuration (docs/sellers.md), which is not
-    an admin's and needs no approval; a seller key an admin minted writes as that admin
-    (docs/governance.md#admins-are-made-by-two)."""
-    principal = request.user
-    if principal.role != "seller":
-        return False
-    if principal.kind != "api_key":
-        return True
-    async with pool.acquire() as conn:
-        return await people.key_maker(conn, key_id=principal.id) is None
+def sellers_own(principal: Principal) -> bool:
+    """Whether `principal` is a seller writing its own configuration (docs/sellers.md), which is not
+    an admin's and needs no approval: a seller account made on the command line. One an admin made
+    over HTTP (a seller key or a seller user) writes as that admin (docs/governance.md#admins-are-made-by-two)."""
+    return principal.role == "seller" and principal.made_by is None
 
 
-def _who(request: AuthedRequest) -> dict[str, str]:
+async def who(request: AuthedRequest, pool: Pool) -> dict[str, Any]:
     """The `actor` of the audit rows of `request`'s writes: `{kind, id, name}`; a seller's is
-    `{kind: seller, id, name, seller_id, via: user | api_key}` (docs/sellers.md)."""
+    `{kind: seller, id, name, seller_id, via: user | api_key}` (docs/sellers.md), with `admin: {id,
+    name}` when an admin made that seller account: the person it writes as."""
     principal = request.user
-    if principal.seller_id is not None:
-        return {
-            "kind": "seller",
-            "id": str(principal.id),
-            "name": principal.name,
-            "seller_id": principal.seller_id,
-            "via": principal.kind,
-        }
-    return {"kind": principal.kind, "id": str(principal.id), "name": principal.name}
+    if principal.seller_id is None:
+        return {"kind": principal.kind, "id": str(principal.id), "name": principal.name}
+    actor: dict[str, Any] = {
+        "kind": "seller",
+        "id": str(principal.id),
+        "name": principal.name,
+        "seller_id": principal.seller_id,
+        "via": principal.kind,
+    }
+    if principal.made_by is not None:
+        async with pool.acquire() as conn:
+            name = await people.person_name(conn, person_id=principal.made_by)
+        actor["admin"] = {"id": str(principal.made_by), "name": name}
+    return actor
 
 
-def _admin_pool(pool: PoolDep, request: AuthedRequest) -> Pool:
+async def _admin_pool(pool: PoolDep, request: AuthedRequest) -> Pool:
     """The pool of `request`'s admin writes: audited as its caller; when it applies an approved
     change request, the connection of that request's transaction."""
     replaying = changes.replaying(request)
     return audited(
         pool,
-        msgspec.json.encode(_who(request)).decode(),
+        msgspec.json.encode(await who(request, pool)).decode(),
         request.scope.get("state", {}).get(REQUEST_ID),
         on=None if replaying is None else replaying.conn,
     )
 
 
-ADMIN_POOL = Provide(_admin_pool, sync_to_thread=False)
+ADMIN_POOL = Provide(_admin_pool)
 """The `admin_pool` dependency (web/deps.py `AdminPoolDep`): the pool for an admin write to
 products, flash sales, campaigns, users, API keys or webhooks, whose rows the audit log records
 with the caller and the request id (migration 0530, docs/governance.md). The service's own

@@ -10,10 +10,13 @@ the status commit together. A process that dies before the commit leaves the req
 its version is compared, so a write to it in flight commits first (and the request is
 `conflicted`) or waits for this one to commit; it is never overwritten.
 
-Only a refusal is final: a changed entity, or the write's own 4xx, makes the request `conflicted`.
-A failure that passes (the write answered 5xx — a lock not granted in time, a store that did not
-answer —, a lost connection, a pool with no connection free, a serialization failure or deadlock)
-rolls everything back and leaves the request `approved`: the loop tries it again.
+A refusal is final: a changed entity, or the write's own 4xx, makes the request `conflicted`.
+A failure that passes (the write answered 429, 503 or 504 — a lock not granted in time, a store that
+did not answer —, a lost connection, a pool with no connection free, a serialization failure or
+deadlock) rolls everything back and leaves the request `approved`: the loop tries it again. Any other
+failure (the write answered 500, or applying raised an error of the service's own) would fail the same
+way every time: it rolls everything back and ends the request `failed`, once, with the reason in its
+`result`; it is never tried again.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from quote_service.auth.schemas import Principal
 from quote_service.auth.service import key_principal, user_principal
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError
-from quote_service.web.errors import connection_lost
+from quote_service.web.errors import UNHANDLED, connection_lost
 from quote_service.web.middleware import REQUEST_ID
 
 log = structlog.get_logger("quote_service.audit")
@@ -56,8 +59,23 @@ class ApplyDeferred(Exception):
     and the loop tries it again."""
 
 
+class ApplyFailed(Exception):
+    """Applying failed for a reason that does not pass: nothing was written and the request is
+    `failed` (`request`), its reason in `result`; it is not tried again."""
+
+    def __init__(self, request: ChangeRequest, reason: str) -> None:
+        super().__init__(reason)
+        self.request = request
+        self.reason = reason
+
+
 class _Refused(Exception):
     """The replayed write answered other than 2xx: undo whatever it did before answering."""
+
+
+PASSING_STATUSES = frozenset({429, 503, 504})
+"""What a replayed write answers when the same write may well succeed later: rate limited, a store
+that did not answer (a lock not granted within DB_LOCK_TIMEOUT is a 503), out of time."""
 
 
 def _passing(exc: BaseException) -> bool:
@@ -72,7 +90,7 @@ async def apply(
     """Apply an approved request once: None when it is not approved (another process applied it,
     or, with `skip_locked`, the loop's pass, is applying it now). The approving route waits for the
     row. Raises Conflict (409 CHANGE_CONFLICT) when it became `conflicted`, ApplyDeferred when it
-    stays `approved` for a passing reason."""
+    stays `approved` for a passing reason, ApplyFailed when it became `failed`."""
     try:
         async with pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
@@ -84,36 +102,70 @@ async def apply(
                 return None
             applying, status, answer = await _write(app, conn, row, request_id)
             await fault_points.hit("change_request.replayed")
-            outcome = "applied" if 200 <= status < 300 else "conflicted"
-            updated = await conn.fetchrow(
-                f"""UPDATE change_requests SET status = $2, result = $3,
-                           applied_at = CASE WHEN $2 = 'applied' THEN now() END
-                    WHERE id = $1 RETURNING {COLUMNS}""",
-                change_id,
-                outcome,
-                answer,
-            )
-            assert updated is not None
-            await audit.append(
-                conn,
-                actor=row["approver"],
-                action="apply",
-                entity_type="change_request",
-                entity_id=str(change_id),
-                before={"status": "approved"},
-                after={"status": outcome, "answer_status": status},
-                request_id=request_id,
-            )
+            outcome = "applied" if 200 <= status < 300 else "failed" if status >= 500 else "conflicted"
+            updated = await _decided(conn, row, outcome, status, answer, request_id)
     except Exception as exc:
-        if not _passing(exc):
-            raise
-        log.warning("change_request_apply_deferred", change_request_id=str(change_id), error=repr(exc)[:200])
-        raise exc if isinstance(exc, ApplyDeferred) else ApplyDeferred(type(exc).__name__) from exc
+        if _passing(exc):
+            log.warning("change_request_apply_deferred", change_request_id=str(change_id), error=repr(exc)[:200])
+            raise exc if isinstance(exc, ApplyDeferred) else ApplyDeferred(type(exc).__name__) from exc
+        # An error of the service's own would fail the same way on every pass of the loop: logged
+        # once, here, and the request ends `failed` rather than being tried for ever.
+        log.error("change_request_apply_failed", change_request_id=str(change_id), exc_info=exc)
+        reason = f"applying it raised {type(exc).__name__}: {exc}"[:500]
+        failed = await _fail(pool, change_id, reason, request_id)
+        if failed is None:
+            return None
+        raise ApplyFailed(failed, reason) from None
     for announce in applying.after_commit if applying else ():
         await announce()
     if outcome == "conflicted":
         raise _conflict(change_id, answer)
+    if outcome == "failed":
+        raise ApplyFailed(request_of(updated), str(answer.get("reason")))
     return request_of(updated)
+
+
+async def _decided(
+    conn: Connection, row: asyncpg.Record, outcome: str, status: int, answer: Any, request_id: str | None
+) -> asyncpg.Record:
+    """Mark the request `outcome` (applied, conflicted or failed) with the write's answer, and its
+    `apply` audit row, on `conn` (in the transaction that made the write, if any)."""
+    updated = await conn.fetchrow(
+        f"""UPDATE change_requests SET status = $2, result = $3,
+                   applied_at = CASE WHEN $2 = 'applied' THEN now() END
+            WHERE id = $1 RETURNING {COLUMNS}""",
+        row["id"],
+        outcome,
+        answer,
+    )
+    assert updated is not None
+    after: dict[str, Any] = {"status": outcome, "answer_status": status}
+    if outcome == "failed":
+        after["reason"] = answer.get("reason")
+    await audit.append(
+        conn,
+        actor=row["approver"],
+        action="apply",
+        entity_type="change_request",
+        entity_id=str(row["id"]),
+        before={"status": "approved"},
+        after=after,
+        request_id=request_id,
+    )
+    return updated
+
+
+async def _fail(pool: Pool, change_id: UUID, reason: str, request_id: str | None) -> ChangeRequest | None:
+    """End an approved request `failed` with `reason`, in a transaction of its own (the one that
+    raised was rolled back); None when it is no longer `approved`."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            f"SELECT {COLUMNS} FROM change_requests WHERE id = $1 AND status = 'approved' FOR UPDATE", change_id
+        )
+        if row is None:
+            return None
+        answer = {"success": False, "message": reason, "reason": reason}
+        return request_of(await _decided(conn, row, "failed", 500, answer, request_id))
 
 
 async def _write(
@@ -133,17 +185,21 @@ async def _write(
     applying = Applying(
         change_id=row["id"], conn=conn, author_person=author, sealed=row["sealed"] or {}, author=row["author"] or {}
     )
-    status, answer = 500, None
+    status, answer, bug = 500, None, None
     try:
         async with conn.transaction():  # a savepoint: a refused write leaves nothing behind
-            status, answer = await _replay(app, row, applying, acting, request_id)
+            status, answer, bug = await _replay(app, row, applying, acting, request_id)
             if not 200 <= status < 300:
                 raise _Refused
     except _Refused:
         applying.after_commit.clear()
-    if status >= 500 or status == 429:
-        message = answer.get("message") if isinstance(answer, dict) else None
+    message = answer.get("message") if isinstance(answer, dict) else None
+    if status in PASSING_STATUSES:
         raise ApplyDeferred(f"the write answered {status}: {message}")
+    if status >= 500:
+        # The replay's own log line (unhandled_exception) has the traceback; the request keeps what it was.
+        reason = f"the write answered {status}: {bug or message}"
+        answer = {**(answer if isinstance(answer, dict) else {}), "reason": reason}
     return applying, status, answer
 
 
@@ -168,9 +224,9 @@ async def _acting(conn: Connection, row: asyncpg.Record, approver: Principal) ->
 
 async def _replay(
     app: ASGIApp, row: asyncpg.Record, applying: Applying, acting: Principal, request_id: str | None
-) -> tuple[int, Any]:
+) -> tuple[int, Any, str | None]:
     """Run the stored request through the application as `acting` (the approver; a seller's write:
-    its author); its status and decoded body.
+    its author); its status, decoded body and, for a 500, what the bug was.
     The replay carries the approving request's id (its audit rows name it) and leaves that
     request's log context as it found it."""
     body = b"" if row["body"] is None else msgspec.json.encode(row["body"])
@@ -214,10 +270,11 @@ async def _replay(
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(**context)
     raw = b"".join(chunks)
+    bug: str | None = scope["state"].get(UNHANDLED)
     try:
-        return status, msgspec.json.decode(raw) if raw else None
+        return status, msgspec.json.decode(raw) if raw else None, bug
     except msgspec.DecodeError:
-        return status, {"message": raw.decode(errors="replace")}
+        return status, {"message": raw.decode(errors="replace")}, bug
 
 
 def _conflict(change_id: UUID, answer: Any) -> Conflict:
@@ -247,5 +304,5 @@ async def apply_due(app: ASGIApp, pool: Pool, now: datetime) -> None:
     for change_id in await due(pool, now):
         try:
             await apply(app, pool, change_id, request_id=f"change-request-{change_id}", skip_locked=True)
-        except (Conflict, ApplyDeferred):
-            continue  # recorded as conflicted (the request says why), or left approved for the next pass
+        except (Conflict, ApplyFailed, ApplyDeferred):
+            continue  # recorded as conflicted or failed (the request says why), or left approved for the next pass

@@ -21,7 +21,7 @@ from quote_service.web.deps import AuthedRequest, PoolDep
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.middleware import REQUEST_ID
 
-Status = Literal["pending", "approved", "applied", "rejected", "conflicted"]
+Status = Literal["pending", "approved", "applied", "rejected", "conflicted", "failed"]
 
 
 class ApproveBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -113,13 +113,19 @@ class ChangeRequestController(Controller):
         except applying.ApplyDeferred as exc:
             message = f"Change request approved; applying it failed for a passing reason ({exc}): it is tried again"
             return ok(decided, message)
+        except applying.ApplyFailed as exc:
+            return ok(exc.request, f"Change request approved; applying it failed ({exc.reason}): it is failed")
         if applied is not None:
             return ok(applied, "Change request approved and applied")
         # Another process's loop took it between the approval and now: it says how that went.
         found = await changes.get(pool, change_id)
         return ok(found, f"Change request approved; it is {found.status}")
 
-    @post("/{change_id:uuid}/reject", status_code=200, summary="Reject a pending change request")
+    @post(
+        "/{change_id:uuid}/reject",
+        status_code=200,
+        summary="Reject a change request that has not applied (pending or approved)",
+    )
     async def reject(
         self, change_id: FromPath[UUID], request: AuthedRequest, pool: PoolDep
     ) -> Envelope[changes.ChangeRequest]:

@@ -331,7 +331,10 @@ async def decide(
         )
         if asked is None:
             raise NotFound(f"change request {change_id} not found")
-        if asked["status"] != "pending":
+        # An approved request that has not applied yet (due later, or waiting out a passing failure)
+        # may still be rejected; approving is for pending ones. Applying holds this row's lock while
+        # it writes, so a reject either comes first (nothing applies) or finds it applied.
+        if asked["status"] != "pending" and (approve or asked["status"] != "approved"):
             raise Conflict(f"change request {change_id} is {asked['status']}, not pending", code="CHANGE_NOT_PENDING")
         given = list(asked["approvals"])
         if approve and await same_person(conn, approver["id"], asked["author_id"]):
@@ -366,6 +369,7 @@ async def decide(
         )
         assert row is not None
         after: dict[str, Any] = {"status": status, "apply_at": None if apply_at is None else apply_at.isoformat()}
+        was = asked["status"]
         if approve:
             after |= {"approvals": len(approvals), "approvals_required": needed}
         await audit.append(
@@ -374,7 +378,7 @@ async def decide(
             action="approve" if approve else "reject",
             entity_type="change_request",
             entity_id=str(change_id),
-            before={"status": "pending"},
+            before={"status": was},
             after=after,
             request_id=request_id,
         )

@@ -95,10 +95,15 @@ async def root_person(conn: Connection, *, principal_id: UUID) -> UUID:
     return root
 
 
-async def key_maker(conn: Connection, *, key_id: UUID) -> UUID | None:
-    """The person whose request made an API key (None: made on the command line, or no such key)."""
-    maker: UUID | None = await conn.fetchval("SELECT created_by FROM api_keys WHERE id = $1", key_id)
-    return maker
+async def person_name(conn: Connection, *, person_id: UUID) -> str | None:
+    """How the audit log names a person (a user's username, a key made on the command line as
+    `api-key:<name>`); None: no such user or key."""
+    name: str | None = await conn.fetchval(
+        """SELECT coalesce((SELECT username FROM users WHERE id = $1),
+                           (SELECT 'api-key:' || name FROM api_keys WHERE id = $1))""",
+        person_id,
+    )
+    return name
 
 
 async def lock_active_admins(conn: Connection) -> list[UUID]:

@@ -33,6 +33,10 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     """The caller's default for responses (an API key's `money_format`); X-Money-Format overrides it."""
     seller_id: str | None = None
     """The seller a `seller` account acts for (docs/sellers.md); None for every other role."""
+    made_by: UUID | None = None
+    """For a `seller` account an admin made over HTTP, that admin (the person its `created_by` names):
+    it writes as them in approvals (docs/governance.md#admins-are-made-by-two). None: made on the
+    command line, or not a seller."""
 
 
 class TokenRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

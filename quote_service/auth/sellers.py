@@ -21,6 +21,7 @@ _ROUTES: dict[str, list[str]] = {
         "/api/v1/products",
         f"/api/v1/products/{_ID}",
         f"/api/v1/products/{_ID}/price-history",
+        f"/api/v1/products/{_ID}/offers",
         "/api/v1/orders",
         f"/api/v1/orders/{_ID}",
         f"/api/v1/sellers/{_ID}/statement",

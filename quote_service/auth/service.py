@@ -97,7 +97,14 @@ def user_principal(row: asyncpg.Record) -> Principal:
         segment=row["segment"],
         customer_group=row["customer_group"],
         seller_id=row["seller_id"],
+        made_by=_seller_maker(row),
     )
+
+
+def _seller_maker(row: asyncpg.Record) -> UUID | None:
+    """Who made a seller account over HTTP (its `created_by`): the admin it writes as; None otherwise."""
+    maker: UUID | None = row["created_by"] if row["role"] == "seller" else None
+    return maker
 
 
 def key_principal(row: asyncpg.Record) -> Principal:
@@ -110,6 +117,7 @@ def key_principal(row: asyncpg.Record) -> Principal:
         money_format=row["money_format"],
         customer_group=row["customer_group"],
         seller_id=row["seller_id"],
+        made_by=_seller_maker(row),
     )
 
 

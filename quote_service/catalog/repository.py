@@ -239,6 +239,36 @@ async def price_writes(conn: Connection, *, product_id: UUID, field: str, hours:
     )
 
 
+async def seller_live_price_writes(
+    conn: Connection, *, product_id: UUID, seller_id: str, field: str, hours: int
+) -> list[asyncpg.Record]:
+    """The audited writes of the last `hours` that changed the price `field` at which `seller_id` sold
+    the product live — on the product itself (its default offer) or on any of the product's offers —,
+    newest first: `actor_kind`, and `before` and `after`, each the live price that side of the write
+    had (null where that seller's offer was not active then: a deactivation's `after`, a creation's
+    `before`)."""
+    return await conn.fetch(
+        """SELECT actor_kind, before, after FROM (
+               SELECT id, actor ->> 'kind' AS actor_kind,
+                      CASE WHEN (before ->> 'is_active')::boolean AND before ->> 'seller_id' = $2
+                           THEN (before ->> $3)::numeric END AS before,
+                      CASE WHEN (after ->> 'is_active')::boolean AND after ->> 'seller_id' = $2
+                           THEN (after ->> $3)::numeric END AS after
+               FROM audit_log
+               WHERE ((entity_type = 'product' AND entity_id = $1::uuid::text)
+                      OR (entity_type = 'offer'
+                          AND entity_id IN (SELECT id::text FROM offers WHERE product_id = $1::uuid)))
+                 AND at > clock_timestamp() - make_interval(hours => $4)
+           ) w
+           WHERE before IS DISTINCT FROM after
+           ORDER BY id DESC""",
+        product_id,
+        seller_id,
+        field,
+        hours,
+    )
+
+
 async def adjust_stock(conn: Connection, *, product_id: UUID, delta: int) -> int | None:
     """Add `delta` to stock in one statement; None when the result would leave [0, 2^31)."""
     stock: int | None = await conn.fetchval(

@@ -6,7 +6,10 @@ seller's product is 404, as an unknown id. `min_price` stays at least `cost_pric
 MIN_SELLER_MARGIN_PERCENT when the product has a cost (422). A move of `current_price` or
 `base_price` by more than SELLER_PRICE_CHANGE_APPROVAL_PERCENT from any price the seller's own
 moves gave it within SELLER_PRICE_CHANGE_WINDOW_HOURS (back to the price an admin last set or
-approved) is not made: small steps add up. It is stored as a change request (202
+approved) is not made: small steps add up. Nor is one that far from any price at which the seller
+sold the product live in that window on another of its offers of it (`moves_past_live_prices`:
+deleting an offer and making another, or re-activating an old one, is a move too, whatever the
+route). It is stored as a change request (202
 `{change_request_id}`) that an admin approves, and then applies as that PATCH, with its price
 history source `seller`. Every write is audited with actor kind
 `seller`; every price move is in the price history with source `seller`.
@@ -129,7 +132,14 @@ async def _needs_approval(
     async def writes(conn: Connection, name: str, hours: int) -> list[asyncpg.Record]:
         return await repository.price_writes(conn, product_id=current["id"], field=name, hours=hours)
 
-    return await moves_past_threshold(pool, current, given, settings, writes)
+    if await moves_past_threshold(pool, current, given, settings, writes):
+        return True
+    if not current["is_active"]:
+        return False
+    moved = {name: given[name] for name in _APPROVED_PRICES if name in given and given[name] != current[name]}
+    return await moves_past_live_prices(
+        pool, product_id=current["id"], seller_id=current["seller_id"], prices=moved, settings=settings
+    )
 
 
 PriceWrites = Callable[[Connection, str, int], Awaitable[list[asyncpg.Record]]]
@@ -154,6 +164,32 @@ async def moves_past_threshold(
         references = seller_reference_prices(current[name], writes)
         if seller_move_needs_approval(
             references=references, new=given[name], approval_percent=settings.seller_price_change_approval_percent
+        ):
+            return True
+    return False
+
+
+async def moves_past_live_prices(
+    pool: Pool, *, product_id: UUID, seller_id: str, prices: dict[str, Decimal], settings: Settings
+) -> bool:
+    """Whether a price a seller's write puts live (`prices`: the `current_price` and `base_price` its offer
+    of the product will be sold at) is further than SELLER_PRICE_CHANGE_APPROVAL_PERCENT from any price at
+    which that seller sold the product live within SELLER_PRICE_CHANGE_WINDOW_HOURS — on the product (its
+    default offer) or on any of its offers of it, back to the newest admin write —, so that deactivating
+    an offer and making a new one, or re-activating an old one, is measured as the move it is
+    (docs/sellers.md#guardrails). A window of 0 measures each offer's steps alone."""
+    hours = settings.seller_price_change_window_hours
+    if hours <= 0:
+        return False
+    for name, new in prices.items():
+        async with pool.acquire() as conn:
+            rows = await repository.seller_live_price_writes(
+                conn, product_id=product_id, seller_id=seller_id, field=name, hours=hours
+            )
+        writes = [PriceWrite(row["actor_kind"] == "seller", row["before"], row["after"]) for row in rows]
+        references = seller_reference_prices(None, writes)
+        if seller_move_needs_approval(
+            references=references, new=new, approval_percent=settings.seller_price_change_approval_percent
         ):
             return True
     return False

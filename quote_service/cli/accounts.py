@@ -123,11 +123,15 @@ def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     user = sub.add_parser(
         "create-user",
-        help="create a user (admin, user or service) with a password",
+        help="create a user (admin, user, service or seller) with a password",
         description=(
-            "Create a user. The password comes from --password, else the first line of stdin with "
-            f"--password-stdin, else {PASSWORD_VARIABLE}, else it is asked twice on the terminal (not echoed). "
-            "The password policy applies (docs/authentication.md#password-policy)."
+            "Create a user: an admin, a shopper (user), a service account, or a seller login (--role seller "
+            "--seller-id SELLER, bound to that seller's offers, docs/sellers.md). The password comes from "
+            f"--password, else the first line of stdin with --password-stdin, else {PASSWORD_VARIABLE}, else it is "
+            "asked twice on the terminal (not echoed). The password policy applies "
+            "(docs/authentication.md#password-policy). The account is made at once, even where approvals apply: "
+            "the operator on the host is how a deployment gets admins and sellers who are people of their own "
+            "(docs/governance.md#admins-are-made-by-two)."
         ),
     )
     user.add_argument("--username", required=True, help="the login name (unique)")
@@ -151,10 +155,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     user.set_defaults(handler=cmd_create_user, quiet_logs=True)
     key = sub.add_parser(
         "create-api-key",
-        help="create an API key and print it once",
+        help="create an API key (service, admin or seller) and print it once",
         description=(
             "Create an API key and print it once: the key alone on stdout (KEY=$(quote-service create-api-key "
-            "--name checkout) captures it), what it is on stderr. Only its hash is stored."
+            "--name checkout) captures it), what it is on stderr. Only its hash is stored. A seller key "
+            "(--role seller --seller-id SELLER) acts for that seller's offers (docs/sellers.md). The key is made "
+            "at once, even where approvals apply (docs/governance.md#admins-are-made-by-two)."
         ),
     )
     key.add_argument("--name", required=True, help="what the key is for, e.g. checkout (listed, never secret)")

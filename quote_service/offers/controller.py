@@ -36,11 +36,28 @@ class OfferController(Controller):
     guards = [requires_role("admin", "seller")]
     dependencies = {"write": config_write(DOMAIN)}
 
-    @post("/", summary="Create an offer (a seller: its own)")
+    @post(
+        "/",
+        summary="Create an offer (a seller: its own; one priced past SELLER_PRICE_CHANGE_APPROVAL_PERCENT from "
+        "its last live price of the product becomes a change request, 202)",
+    )
     async def create(
-        self, data: JSONBody[OfferCreate], write: ConfigWriteDep, request: AuthedRequest
+        self,
+        data: JSONBody[OfferCreate],
+        write: ConfigWriteDep,
+        pool: PoolDep,
+        settings: NamedDependency[Settings],
+        request: AuthedRequest,
     ) -> Envelope[Offer]:
-        offer = await service.create_offer(write.pool, data, caller=request.user, actor=write.actor)
+        replaying = changes.replaying(request)
+        if own_seller(request.user) is not None and replaying is None:
+            body = await service.seller_create_waits(pool, data, request.user, settings)
+            if body is not None:
+                await ask_approval(request, pool, "offer", body, as_write=("POST", "/api/v1/offers"))
+        by_seller = replaying is not None and replaying.author.get("kind") == "seller"
+        offer = await service.create_offer(
+            write.pool, data, caller=request.user, actor=write.actor, by_seller=by_seller
+        )
         return await write.saved(offer, "Offer created")
 
     @get("/", summary="List offers, oldest first (keyset-paginated; a seller: its own)")
@@ -95,9 +112,17 @@ class OfferController(Controller):
         request: AuthedRequest,
     ) -> Envelope[Offer]:
         given = service.given_fields(data)
+        replaying = changes.replaying(request)
         if own_seller(request.user) is not None:
             offer, waiting = await service.seller_update(
-                pool, write.pool, request.user, offer_id, given, settings, actor=write.actor
+                pool,
+                write.pool,
+                request.user,
+                offer_id,
+                given,
+                settings,
+                actor=write.actor,
+                approved=replaying is not None,
             )
             if waiting is not None:
                 await config_store.changed(DOMAIN)  # what was written at once (stock) reaches the quote path
@@ -105,7 +130,6 @@ class OfferController(Controller):
                 await ask_approval(request, pool, "offer", body, as_write=("PATCH", f"/api/v1/offers/{offer_id}"))
             assert offer is not None
             return await write.saved(offer, "Offer updated")
-        replaying = changes.replaying(request)
         by_seller = replaying is not None and replaying.author.get("kind") == "seller"
         offer = await service.update_offer(
             write.pool, offer_id, given, actor=write.actor, source="seller" if by_seller else "manual"

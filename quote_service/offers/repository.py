@@ -60,6 +60,16 @@ async def insert_offer(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.R
     return row
 
 
+async def active_offer_exists(conn: Connection, *, product_id: UUID, seller_id: str) -> bool:
+    """Whether the seller has an active offer of the product (a second one is 409 OFFER_EXISTS)."""
+    found: bool = await conn.fetchval(
+        "SELECT exists (SELECT 1 FROM offers WHERE product_id = $1 AND seller_id = $2 AND is_active)",
+        product_id,
+        seller_id,
+    )
+    return found
+
+
 async def get_offer(conn: Connection, *, offer_id: UUID, for_update: bool = False) -> asyncpg.Record | None:
     lock = " FOR UPDATE OF o" if for_update else ""
     return await conn.fetchrow(f"SELECT {OFFER_COLUMNS} FROM {_FROM} WHERE o.id = $1{lock}", offer_id)

@@ -16,7 +16,7 @@ import msgspec
 from quote_service.auth.schemas import Principal
 from quote_service.auth.sellers import own_seller
 from quote_service.catalog import repository as catalog
-from quote_service.catalog.seller_moves import moves_past_threshold
+from quote_service.catalog.seller_moves import moves_past_live_prices, moves_past_threshold
 from quote_service.catalog.service import check_product
 from quote_service.clock import utcnow
 from quote_service.config import Settings
@@ -116,11 +116,15 @@ def seller_of_write(caller: Principal | None, named: str | None, field: str = "s
     return named
 
 
-async def create_offer(pool: Pool, data: OfferCreate, *, caller: Principal | None, actor: str) -> Offer:
+async def create_offer(
+    pool: Pool, data: OfferCreate, *, caller: Principal | None, actor: str, by_seller: bool = False
+) -> Offer:
     """Insert an offer, its first price-history row and `offer.updated` in one transaction (`caller` None:
-    the service itself, as an admin)."""
+    the service itself, as an admin). `by_seller`: a seller's, approved and applied by an admin (its
+    price history says `seller`, as a seller's own)."""
     seller_id = seller_of_write(caller, data.seller_id)
-    source: OfferPriceSource = "seller" if caller is not None and own_seller(caller) is not None else "manual"
+    own = caller is not None and own_seller(caller) is not None
+    source: OfferPriceSource = "seller" if own or by_seller else "manual"
     fields = msgspec.structs.asdict(data)
     fields["seller_id"] = seller_id
     if fields["base_price"] is None:
@@ -195,6 +199,14 @@ async def update_offer(
         return await _emit(conn, offer_id)
 
 
+async def write_back(pool: Pool, offer_id: str, restored: dict[str, Any] | None, actor: str) -> None:
+    """A revert of an offer's audit entry (docs/governance.md#revert), written as any offer write: its
+    price move gets its history row, `offer.updated` is emitted, the result is checked whole. `restored`
+    None undoes a create (the offer deactivated, as its DELETE route does)."""
+    given = {"is_active": False} if restored is None else restored
+    await update_offer(pool, UUID(offer_id), {**given, "price_change_reason": "audit entry reverted"}, actor=actor)
+
+
 async def _refuse_taking_held_units(conn: Connection, offer_id: UUID, before: int, after: int) -> None:
     """Refuse a stock lower than the units reservations hold of the offer (docs/reservations.md): their
     orders must never fail for stock. Read after the statement that locked the offer's row."""
@@ -206,6 +218,36 @@ async def _refuse_taking_held_units(conn: Connection, offer_id: UUID, before: in
         )
 
 
+async def seller_create_waits(
+    pool: Pool, data: OfferCreate, caller: Principal, settings: Settings
+) -> dict[str, Any] | None:
+    """A seller's new active offer at a price further than SELLER_PRICE_CHANGE_APPROVAL_PERCENT from the
+    price at which it last sold the product live within the window (on an offer it deactivated since, or
+    the product's own): the body of the change request to store instead (its `seller_id` the seller's),
+    else None (made at once). A body that could not apply is refused now (422, 409 OFFER_EXISTS)."""
+    if not data.is_active:
+        return None  # nothing goes live: its activation is measured (seller_update)
+    seller_id = seller_of_write(caller, data.seller_id)
+    async with pool.acquire() as conn:
+        product = await catalog.get_product(conn, product_id=data.product_id)
+        if product is None:
+            raise invalid("product_id", f"no product {data.product_id}")
+        if product["seller_id"] == seller_id or await repository.active_offer_exists(
+            conn, product_id=data.product_id, seller_id=seller_id
+        ):
+            raise offer_exists_error(data.product_id, seller_id)
+    fields = {**msgspec.structs.asdict(data), "seller_id": seller_id, "currency": product["currency"]}
+    fields["base_price"] = fields["base_price"] or data.current_price
+    _check(fields)
+    prices = {name: fields[name] for name in _APPROVED_PRICES}
+    if not await moves_past_live_prices(
+        pool, product_id=data.product_id, seller_id=seller_id, prices=prices, settings=settings
+    ):
+        return None
+    body: dict[str, Any] = msgspec.to_builtins({**msgspec.structs.asdict(data), "seller_id": seller_id})
+    return body
+
+
 async def seller_update(
     pool: Pool,
     audited: Pool,
@@ -215,11 +257,15 @@ async def seller_update(
     settings: Settings,
     *,
     actor: str,
+    approved: bool = False,
 ) -> tuple[Offer | None, dict[str, Any] | None]:
     """A seller's PATCH of its own offer: the fields it may send, min_price's margin over cost, and the
-    approval threshold of its price moves. Returns (the offer, None) when written, or (None, the price
-    fields to store as a change request) when a price moves further than SELLER_PRICE_CHANGE_APPROVAL_PERCENT
-    from its references (the other fields sent, stock included, are written at once, as a product's stock is)."""
+    approval threshold of its price moves. Returns (the offer, None) when written, or (None, the fields
+    to store as a change request: the prices, and `is_active` when it re-activates the offer) when a price
+    moves further than SELLER_PRICE_CHANGE_APPROVAL_PERCENT from its references — the offer's own, and
+    the prices at which the seller sold the product live within the window on any offer of it (the
+    other fields sent, stock included, are written at once, as a product's stock is). `approved`: the
+    write replays a change request another person approved, which is not asked for again."""
     refused = sorted(set(given) - SELLER_FIELDS)
     if refused:
         raise ValidationFailed(
@@ -239,8 +285,15 @@ async def seller_update(
         )
         if problem is not None:
             raise invalid("min_price", problem)
-    if await _needs_approval(pool, current, given, settings):
-        prices = {k: given.pop(k) for k in (*_APPROVED_PRICES, "min_price", "price_change_reason") if k in given}
+    if not approved and await _needs_approval(pool, current, given, settings):
+        # A re-activation waits with the prices it puts live; a deactivation is made at once.
+        waiting = (
+            *_APPROVED_PRICES,
+            "min_price",
+            "price_change_reason",
+            *(("is_active",) if given.get("is_active") else ()),
+        )
+        prices = {k: given.pop(k) for k in waiting if k in given}
         if given:
             await update_offer(audited, offer_id, given, actor=actor, source="seller")
         return None, prices
@@ -248,9 +301,22 @@ async def seller_update(
 
 
 async def _needs_approval(pool: Pool, current: asyncpg.Record, given: dict[str, Any], settings: Settings) -> bool:
-    """As a product's (catalog/seller_moves.py), on the offer's own audited price writes."""
+    """As a product's (catalog/seller_moves.py), on the offer's own audited price writes, and on the prices
+    the seller sold the product at live on any offer of it: a re-activation puts its prices live again."""
 
     async def writes(conn: Connection, name: str, hours: int) -> list[asyncpg.Record]:
         return await repository.price_writes(conn, offer_id=current["id"], field=name, hours=hours)
 
-    return await moves_past_threshold(pool, current, given, settings, writes)
+    if await moves_past_threshold(pool, current, given, settings, writes):
+        return True
+    if not given.get("is_active", current["is_active"]):
+        return False  # nothing goes live: measured when it does
+    activating = not current["is_active"]
+    live = {
+        name: given.get(name, current[name])
+        for name in _APPROVED_PRICES
+        if activating or (name in given and given[name] != current[name])
+    }
+    return await moves_past_live_prices(
+        pool, product_id=current["product_id"], seller_id=current["seller_id"], prices=live, settings=settings
+    )

@@ -72,16 +72,18 @@ class PriceWrite(NamedTuple):
     after: Decimal | None
 
 
-def seller_reference_prices(current: Decimal, writes_newest_first: Iterable[PriceWrite]) -> list[Decimal]:
-    """The prices a seller's next move is measured against: `current`, and every price the seller's
-    own writes in the window moved from or to, back to the newest write an admin made (its price,
-    set or approved, is where the seller's moves count from again). Several small steps inside
-    the window are then one move: 650 -> 838.50 -> 1081.67 is 66 % from 650, not 29 % twice."""
-    prices = [current]
+def seller_reference_prices(current: Decimal | None, writes_newest_first: Iterable[PriceWrite]) -> list[Decimal]:
+    """The prices a seller's next move is measured against: `current` (None: nothing is live now, a
+    new offer), and every price the seller's own writes in the window moved from or to, back to the
+    newest write an admin made (its price, set or approved — or, when it left nothing live, the price
+    it took away — is where the seller's moves count from again). Several small steps inside the
+    window are then one move: 650 -> 838.50 -> 1081.67 is 66 % from 650, not 29 % twice."""
+    prices = [] if current is None else [current]
     for write in writes_newest_first:
         if not write.by_seller:
-            if write.after is not None:
-                prices.append(write.after)
+            last = write.after if write.after is not None else write.before
+            if last is not None:
+                prices.append(last)
             break
         prices.extend(price for price in (write.before, write.after) if price is not None)
     return prices

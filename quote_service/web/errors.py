@@ -28,6 +28,9 @@ from quote_service.web.request import ClientDisconnected
 log = structlog.get_logger("quote_service.errors")
 
 _REFUSAL_STATUSES = frozenset({429, 503, 504})
+UNHANDLED = "unhandled_error"
+"""The key in `scope["state"]` where `handle_unexpected` leaves what the bug was (`Type: message`), for a
+caller of the app that reads its own scope back: a change request's replay (audit/applying.py)."""
 _PASSED_HEADERS = frozenset({"allow", "retry-after", "connection"})
 CLIENT_CLOSED_REQUEST = REGISTRY["CLIENT_DISCONNECTED"].status
 """The status logged and measured (never sent: nobody is listening) when the client hung up."""
@@ -118,6 +121,9 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
     """A bug: logged with its traceback and request id, answered without either."""
     log.error("unhandled_exception", exc_info=exc)
+    state = request.scope.get("state")
+    if isinstance(state, dict):
+        state[UNHANDLED] = f"{type(exc).__name__}: {exc}"[:500]
     return render(ServiceError("Internal server error; the request id identifies it in the logs"))
 
 

@@ -93,3 +93,16 @@ async def test_everything_else_is_forbidden_to_a_seller(client: Client, seller: 
         response = await client.request(method, path, json={}, headers=seller.headers)
         assert response.status_code == 403, (method, path, response.text)
         expect_error(response, 403, "FORBIDDEN")
+
+
+async def test_a_seller_reads_a_products_offers_as_any_role_does(
+    client: Client, admin: Caller, seller: Caller, theirs: dict[str, str], shopper: Caller
+) -> None:
+    """`GET /products/{id}/offers` is any role's (the landed-price ranking a store shows); a seller was 403."""
+    offers = f"/api/v1/products/{theirs['id']}/offers"
+    params = {"city": "Istanbul", "country": "TR"}
+    seen = {}
+    for caller in (shopper, seller):
+        ranked = expect_ok(await client.get(offers, params=params, headers=caller.headers))
+        seen[caller.username] = [(o["seller_id"], o["is_default"]) for o in ranked]
+    assert seen == {"shopper": [("seller-2", True)], "bosphorus": [("seller-2", True)]}

@@ -83,3 +83,20 @@ def test_the_first_commands_explain_themselves(name: str) -> None:
     description = _parsers()[name].description
     assert description is not None
     assert len(description.split()) >= 25, description
+
+
+@pytest.mark.parametrize("name", ["create-user", "create-api-key"])
+def test_the_account_commands_name_every_role_they_make(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`quote-service --help` names each role an account command takes (the seller too, issue 87), and the
+    command's own --help says how a seller account names its seller."""
+    (role,) = [action for action in _parsers()[name]._actions if "--role" in action.option_strings]
+    assert role.choices is not None
+    assert "seller" in role.choices
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith(f"    {name} ")]
+    assert all(re.search(rf"\b{choice}\b", line) for choice in role.choices), line
+    with pytest.raises(SystemExit):
+        cli.main([name, "--help"])
+    description = " ".join(capsys.readouterr().out.split("\n\n")[1].split())
+    assert "--role seller --seller-id" in description, description
