@@ -25,6 +25,7 @@ from redis.asyncio.cluster import RedisCluster
 from quote_service import __version__
 from quote_service.accounts.domain import AUTH
 from quote_service.analytics.plugin import ANALYTICS
+from quote_service.audit.openapi import document_change_requests
 from quote_service.audit.plugin import AUDIT
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
 from quote_service.background import Every
@@ -218,7 +219,8 @@ async def _ready(app: Litestar, settings: Settings) -> None:
         # Litestar's cached document, completed in place: /openapi.json and /docs agree. Once
         # an app: the routes do not change when the same app is started again (tests do).
         openapi: Any = app.plugins.get("OpenAPIPlugin")
-        app.state.openapi_schema = document_ofrep(complete_openapi(openapi.provide_openapi_schema(), app))
+        completed = complete_openapi(openapi.provide_openapi_schema(), app)
+        app.state.openapi_schema = document_ofrep(document_change_requests(completed, app))
     # The snapshot was loaded before everything above started (a second or more under load):
     # a configuration committed meanwhile must not wait for the first version check, or a
     # worker that has just started answers with a configuration older than its start.

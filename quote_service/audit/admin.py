@@ -82,7 +82,8 @@ def config_write(domain: str, *, secret: Callable[[], str] | None = None) -> Pro
             and await changes.approval_needed(pool, entity_type, required=required)
         ):
             # Four-eyes: the write is stored, not made; another admin approves it (docs/governance.md).
-            body = await request.body()
+            # A DELETE takes no body (its replay sends none): one sent is not read, as without approval.
+            body = await request.body() if request.method != "DELETE" else b""
             # A seller's request is applied as that seller, so its own-products scope holds then too.
             sealed = changes.AS_AUTHOR if request.user.role == "seller" else None
             made = secret() if secret is not None and request.method == "POST" else None

@@ -67,11 +67,14 @@ _ALLOWED = {method: re.compile("|".join(f"(?:{p})" for p in paths) + "/?") for m
 
 def check_route(principal: Principal, method: str, path: str) -> None:
     """Refuse (403) a seller's request for a route sellers may not use; anyone else passes."""
-    if principal.role != "seller":
-        return
-    allowed = _ALLOWED.get("GET" if method == "HEAD" else method)
-    if allowed is None or allowed.fullmatch(path) is None:
+    if principal.role == "seller" and not seller_may_use(method, path):
         raise Forbidden("A seller account may use only its own offers' routes (docs/sellers.md)")
+
+
+def seller_may_use(method: str, path: str) -> bool:
+    """Whether a seller may call `method` on `path` (a request's path, or a route's template)."""
+    allowed = _ALLOWED.get("GET" if method == "HEAD" else method)
+    return allowed is not None and allowed.fullmatch(path) is not None
 
 
 def own_seller(principal: Principal) -> str | None:

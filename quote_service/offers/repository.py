@@ -17,8 +17,9 @@ from quote_service.pricing.offers import SnapOffer
 from quote_service.pricing.quantity_rules import QuantityRules
 
 OFFER_COLUMNS = (
-    "o.id, o.product_id, o.seller_id, p.currency, o.base_price, o.current_price, o.min_price, o.cost_price, "
-    "o.stock, o.condition, o.is_active, o.created_at, o.updated_at, o.quantity_rules"
+    "o.id, o.product_id, p.sku AS product_sku, p.name AS product_name, o.seller_id, p.currency, o.base_price, "
+    "o.current_price, o.min_price, o.cost_price, o.stock, o.condition, o.is_active, o.created_at, o.updated_at, "
+    "o.quantity_rules"
 )
 _FROM = "offers o JOIN products p ON p.id = o.product_id"
 _EDITABLE = (

@@ -54,6 +54,10 @@ class OfferPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 class Offer(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     product_id: UUID
+    product_sku: str
+    product_name: str
+    """The offered product's SKU and name, as the catalog has them now (a seller cannot read another
+    seller's product itself)."""
     seller_id: str
     currency: str
     """The product's currency (an offer has no currency of its own)."""

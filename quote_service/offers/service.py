@@ -50,6 +50,8 @@ def offer_from_row(row: asyncpg.Record) -> Offer:
     return Offer(
         id=row["id"],
         product_id=row["product_id"],
+        product_sku=row["product_sku"],
+        product_name=row["product_name"],
         seller_id=row["seller_id"],
         currency=currency,
         stock=row["stock"],

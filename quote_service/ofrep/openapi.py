@@ -78,6 +78,7 @@ _REFUSALS: dict[str, tuple[str, dict[str, Any]]] = {
     "404": ("FLAG_NOT_FOUND.", {}),
     "408": ("The body did not arrive within BODY_READ_TIMEOUT (errorCode GENERAL).", {}),
     "413": ("The body is over 1 MiB (errorCode GENERAL).", {}),
+    "422": ("An X-Money-Format header that is neither number nor string (errorCode GENERAL).", {}),
     "503": ("A backing store is unavailable (errorCode GENERAL).", _RETRY_AFTER),
 }
 
@@ -108,7 +109,7 @@ def document_ofrep(schema: dict[str, Any]) -> dict[str, Any]:
     if ONE not in paths or ALL not in paths:
         return schema
     schema.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMAS)
-    refusals = ("400", "401", "403", "408", "413", "503")
+    refusals = ("400", "401", "403", "408", "413", "422", "503")
     one = _operation(paths[ONE]["post"], (*refusals, "404"), _answer("The flag, evaluated.", "OfrepEvaluation"))
     etag = {"ETag": {"description": "Of this answer: send it back as If-None-Match.", "schema": {"type": "string"}}}
     bulk = _operation(paths[ALL]["post"], refusals, _answer("Every flag, in key order.", "OfrepBulk", etag))

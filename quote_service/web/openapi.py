@@ -6,28 +6,37 @@ status_code}` shape. Every other answer here is the error envelope (web/errors.p
 
     authenticated (not exclude_from_auth)  401, 403            security: bearer or X-API-Key
     path parameters                        404
-    any parameter                          422
+    a seller's route with a seller_id      404 (another seller's, as unknown: auth/sellers.py)
+    every route                            422 (an X-Money-Format that names no format, before
+                                               anything runs: web/money_format.py)
     a JSON body                            400, 408, 413, 415, 422
     POST / PUT / PATCH / DELETE            409
-    everything but /health                 503 (a backing store down; Retry-After)
-    EXTRA_ERRORS                           what one route adds (429 and 504 of a quote...)
+    everything but /health                 503 (a backing store down; Retry-After); /health/ready's
+                                               is its own readiness report
+    EXTRA_ERRORS                           what one route adds (410 of an expired edit, 429 and
+                                               504 of a quote...)
 
-and declares the two security schemes, so the docs page has an Authorize button.
+and declares the two security schemes, so the docs page has an Authorize button. A write that
+may become a change request (202) is documented by audit/openapi.py; the OFREP routes, in
+their own protocol's shapes, by ofrep/openapi.py.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import Schema
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.routes import HTTPRoute
 from litestar.typing import FieldDefinition
 
 from quote_service.auth.middleware import PUBLIC_PATHS
+from quote_service.auth.sellers import seller_may_use
 from quote_service.validation import DECODED, INSTANT_RULE, Instant
 from quote_service.web.envelope import ErrorEnvelope
 
@@ -46,10 +55,15 @@ ERROR_RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
     "404": ("NOT_FOUND: no such resource (or not the caller's).", {}),
     "408": ("REQUEST_TIMEOUT: the body did not arrive within BODY_READ_TIMEOUT; the connection is closed.", {}),
     "409": ("A state conflict: DUPLICATE_KEY, INSUFFICIENT_STOCK, SOLD_OUT, QUOTE_ALREADY_ORDERED, ...", {}),
+    "410": ("EDIT_EXPIRED: the order edit's preview is past its expires_at: preview the edit again.", {}),
     "413": ("PAYLOAD_TOO_LARGE: the body is over the route's limit (1 MiB; more on bulk routes).", {}),
     "415": ("UNSUPPORTED_MEDIA_TYPE: the body is declared as something other than application/json.", {}),
-    "422": ("VALIDATION_FAILED (or a more specific code): `error.details` names each bad field.", {}),
-    "429": ("RATE_LIMITED: too many requests; retry after Retry-After seconds.", _RETRY_AFTER),
+    "422": (
+        "VALIDATION_FAILED (or a more specific code): `error.details` names each bad field (a parameter, "
+        "a body field, or an X-Money-Format header that is neither number nor string).",
+        {},
+    ),
+    "429": ("RATE_LIMITED (SIMULATIONS_BUSY): too many requests; retry after Retry-After seconds.", _RETRY_AFTER),
     "503": ("OVERLOADED or DEPENDENCY_UNAVAILABLE: retry after Retry-After seconds.", _RETRY_AFTER),
     "504": ("QUOTE_TIMEOUT: the quote took longer than QUOTE_TIMEOUT.", {}),
 }
@@ -64,10 +78,9 @@ EXTRA_ERRORS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/flash-sales/purchases/me"): frozenset({"403"}),
     ("POST", "/api/v1/decisions/run"): frozenset({"404", "409"}),
     ("GET", "/api/v1/products/{product_id}/price"): frozenset({"409"}),
-    # A seller naming another seller in a list's filter finds nothing: 404 (docs/sellers.md).
-    ("GET", "/api/v1/products"): frozenset({"404"}),
-    ("GET", "/api/v1/orders"): frozenset({"404"}),
-    ("GET", "/api/v1/shipping-profiles"): frozenset({"404"}),
+    ("POST", "/api/v1/orders/{order_id}/edits/{edit_id}/commit"): frozenset({"410"}),
+    ("POST", "/api/v1/prices"): frozenset({"429"}),  # the quotes' rate limit
+    ("POST", "/api/v1/simulations"): frozenset({"429"}),  # SIMULATIONS_BUSY
 }
 """(method, path) → error statuses a route adds to what its properties imply."""
 
@@ -110,44 +123,64 @@ def complete_openapi(schema: dict[str, Any], app: Litestar) -> dict[str, Any]:
         }
         for status, (description, headers) in ERROR_RESPONSES.items()
     }
-    for route in app.routes:
-        if not isinstance(route, HTTPRoute) or (item := schema.get("paths", {}).get(route.path_format)) is None:
-            continue
-        for method, (handler, _) in route.route_handler_map.items():
-            operation = item.get(method.lower())
-            if operation is None:
-                continue
-            public = bool(handler.opt.get("exclude_from_auth")) or any(p.match(route.path) for p in _PUBLIC)
-            statuses = _error_statuses(method, route.path_format, operation, public)
-            responses = {code: answer for code, answer in operation["responses"].items() if not code.startswith("4")}
-            responses.update({code: {"$ref": f"#/components/responses/{code}"} for code in statuses})
-            operation["responses"] = dict(sorted(responses.items()))
-            operation["security"] = [] if public else _AUTHENTICATED
-            body = handler.parsed_fn_signature.parameters.get("data")
-            if body is not None and "requestBody" in operation and (body.has_default or body.is_optional):
-                operation["requestBody"]["required"] = False  # e.g. a flag evaluated for the caller alone
+    for method, route, handler, operation in operations(schema, app):
+        public = bool(handler.opt.get("exclude_from_auth")) or any(p.match(route.path) for p in _PUBLIC)
+        statuses = _error_statuses(method, route.path_format, operation, public)
+        responses = {code: answer for code, answer in operation["responses"].items() if not code.startswith("4")}
+        responses.update({code: {"$ref": f"#/components/responses/{code}"} for code in statuses})
+        operation["responses"] = dict(sorted(responses.items()))
+        operation["security"] = [] if public else _AUTHENTICATED
+        body = handler.parsed_fn_signature.parameters.get("data")
+        if body is not None and "requestBody" in operation and (body.has_default or body.is_optional):
+            operation["requestBody"]["required"] = False  # e.g. a flag evaluated for the caller alone
     _metrics_is_text(schema)
+    _readiness_report_when_unready(schema)
     _csv_alternatives(schema)
     _close_strict_bodies(schema, app)
     return schema
 
 
+def operations(schema: dict[str, Any], app: Litestar) -> Iterator[tuple[str, HTTPRoute, HTTPRouteHandler, Any]]:
+    """(method, route, handler, the document's operation) of every documented route of `app`."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or (item := schema.get("paths", {}).get(route.path_format)) is None:
+            continue
+        for method, (handler, _) in route.route_handler_map.items():
+            operation = item.get(method.lower())
+            if operation is not None:
+                yield method, route, handler, operation
+
+
 def _error_statuses(method: str, path: str, operation: dict[str, Any], public: bool) -> set[str]:
     parameters = operation.get("parameters", [])
-    statuses = set(EXTRA_ERRORS.get((method, path), ()))
+    # 422 everywhere: app.py's before_request refuses a bad X-Money-Format on every route.
+    statuses = {"422", *EXTRA_ERRORS.get((method, path), ())}
     if not public:
         statuses |= {"401", "403"}
     if any(p.get("in") == "path" for p in parameters):
         statuses.add("404")
-    if parameters:
-        statuses.add("422")
+    if seller_may_use(method, path) and any(p.get("name") == "seller_id" for p in parameters):
+        statuses.add("404")  # a seller naming another seller finds nothing (docs/sellers.md)
     if "requestBody" in operation:
-        statuses |= {"400", "408", "413", "415", "422"}
+        statuses |= {"400", "408", "413", "415"}
     if method in _MUTATIONS and not public:
         statuses.add("409")
-    if not path.startswith("/health"):
+    if path != "/health":
         statuses.add("503")
     return statuses
+
+
+def _readiness_report_when_unready(schema: dict[str, Any]) -> None:
+    """/health/ready's 503 is its readiness report (a store down, a start not finished), not the envelope."""
+    operation = schema.get("paths", {}).get("/health/ready", {}).get("get")
+    if operation is None:
+        return
+    report = operation["responses"]["200"]["content"]
+    operation["responses"]["503"] = {
+        "description": "Not ready: `checks` says which store (or `startup`) is not ok; retry after Retry-After.",
+        "headers": _RETRY_AFTER,
+        "content": report,
+    }
 
 
 def _metrics_is_text(schema: dict[str, Any]) -> None:

@@ -107,7 +107,7 @@
     if (stock !== offer.stock) change.stock = stock;
     const active = row.querySelector("[data-field=active]").checked;
     if (active !== offer.is_active) change.is_active = active;
-    const name = `Offer ${offer.id.slice(0, 8)}`;
+    const name = `Your offer of ${offer.product_sku}`;
     return saveRow(button, name, async () => {
       if (!Number.isInteger(stock) || stock < 0) throw new Error("stock must be a whole number, 0 or more");
       const answer = await api("PATCH", `/api/v1/offers/${offer.id}`, change);
@@ -123,7 +123,10 @@
       const row = el("tr", { class: "offer", "data-offer": o.id });
       const active = el("input", { type: "checkbox", "aria-label": `Offer ${o.id} active`, "data-field": "active" });
       active.checked = o.is_active;
-      row.append(cell(o.product_id), cell(o.condition), cell(o.currency),
+      // The product by its name and SKU; its id in the tooltip (the offer's product is another seller's).
+      const product = el("td", { class: "product", title: `${o.product_name} · SKU ${o.product_sku} · id ${o.product_id}` },
+        o.product_name, " ", el("span", { class: "muted" }, o.product_sku));
+      row.append(product, cell(o.condition), cell(o.currency),
         el("td", { class: "num" }, input(o.current_price, `Price of offer ${o.id}`, { "data-field": "price", inputmode: "decimal" })),
         el("td", { class: "num" }, input(o.min_price, `Floor of offer ${o.id}`, { "data-field": "floor", inputmode: "decimal" })),
         el("td", { class: "num" }, input(String(o.stock), `Stock of offer ${o.id}`, { "data-field": "stock", inputmode: "numeric" })),

@@ -1,12 +1,15 @@
-// The basket: lines of {product, quantity, price} in one currency, drawn in the right-hand column
+// The basket: lines of {product, quantity, price, offer} in one currency, drawn in the right-hand column
 // with an exact goods estimate. `price` is the display price the product's card showed when it was
 // added (POST /api/v1/prices): the basket's currency is the one the shopper chose the prices in.
-// Whoever holds a quote of it listens for changes (the quote then no longer describes the basket).
+// `offer` is the seller the shopper picked on the card (docs/offers.md), whose price the line then
+// counts and whose offer the quote names. Whoever holds a quote of it listens for changes (the
+// quote then no longer describes the basket).
 import { $, say, sum, times } from "./store_ui.js";
+import { onSellerPicked, pickedOffer } from "./store_sellers.js";
 
 const { el, money } = QS;
 export const MAX_QUANTITY = 99;
-const lines = new Map(); // product id -> {product, quantity, price}
+const lines = new Map(); // product id -> {product, quantity, price, offer}
 const listeners = [];
 
 export function onBasketChange(listener) { listeners.push(listener); }
@@ -24,10 +27,18 @@ export function addToBasket(product, quantity, price) {
     return `Your basket is in ${currency} and this price is in ${price.currency}: show prices in ${currency}, or order the basket first.`;
   const now = quantityOf(product.id);
   if (now + quantity > MAX_QUANTITY) return `At most ${MAX_QUANTITY} of one product per basket (you have ${now}).`;
-  lines.set(product.id, { product, quantity: now + quantity, price });
+  lines.set(product.id, { product, quantity: now + quantity, price, offer: pickedOffer(product.id) });
   changed(); // told on the product's card, where the shopper added it
   return null;
 }
+
+// Another seller picked for a line: it counts that seller's price (the quote, told too, drops itself).
+onSellerPicked(productId => {
+  const line = lines.get(productId);
+  if (!line) return;
+  line.offer = pickedOffer(productId);
+  draw();
+});
 
 export function clearBasket() { lines.clear(); changed(); }
 
@@ -51,16 +62,25 @@ function remove(line) {
   $("get-quote").focus(); // the removed line's button is gone: keep the keyboard in the basket
 }
 
-const goodsOf = ({ price, quantity }) => times(price.list_price, quantity);
+// A picked seller's price is in its product's currency: in another, only the quote can price it (null).
+function unitPrice({ price, offer }) {
+  if (!offer) return price.list_price;
+  return offer.currency === price.currency ? offer.unit_price : null;
+}
+function goodsOf(line) {
+  const unit = unitPrice(line);
+  return unit === null ? null : times(unit, line.quantity);
+}
+const shown = (goods, currency) => (goods === null ? "on the quote" : money(goods, currency));
 
 function lineItem(line) {
-  const { product, quantity, price } = line;
+  const { product, quantity, price, offer } = line;
   const input = el("input", { type: "number", min: 1, max: MAX_QUANTITY, value: quantity, "aria-label": `Quantity of ${product.name}` });
   input.addEventListener("change", () => setQuantity(line, input));
-  return el("li", { class: "basket-line", "data-id": product.id },
-    el("span", { class: "name", title: product.name }, product.name),
+  return el("li", { class: "basket-line", "data-id": product.id, "data-seller": offer ? offer.seller_id : "" },
+    el("span", { class: "name", title: product.name }, product.name, offer ? el("span", { class: "muted" }, ` from ${offer.seller_id}`) : ""),
     input,
-    el("span", { class: "amount" }, money(goodsOf(line), price.currency)),
+    el("span", { class: "amount" }, shown(goodsOf(line), price.currency)),
     el("button", { type: "button", class: "secondary", "aria-label": "Remove " + product.name, onclick: () => remove(line) }, "Remove"));
 }
 
@@ -72,7 +92,8 @@ export function draw() {
     $("basket").replaceChildren(el("li", { class: "muted" }, "The basket is empty."));
     return;
   }
-  const goods = sum(items.map(goodsOf));
+  const parts = items.map(goodsOf);
+  const goods = parts.includes(null) ? null : sum(parts);
   $("basket").replaceChildren(...items.map(lineItem),
-    el("li", { class: "basket-total" }, el("span", {}, "Goods at list prices"), el("span", { id: "basket-goods" }, money(goods, basketCurrency()))));
+    el("li", { class: "basket-total" }, el("span", {}, "Goods at list prices"), el("span", { id: "basket-goods" }, shown(goods, basketCurrency()))));
 }

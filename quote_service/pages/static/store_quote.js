@@ -8,7 +8,7 @@ import { COUPON_REASONS, orderRefusal, quoteRefusal, trouble } from "./store_wor
 import { drawInstallments, installmentChoice } from "./store_installments.js";
 import { drawParcels, shippingChoices } from "./store_parcels.js";
 import { drawHints } from "./store_hints.js";
-import { onSellerPicked, pickedSeller } from "./store_sellers.js";
+import { onSellerPicked } from "./store_sellers.js";
 
 const { api, el, money, clock, countdown } = QS;
 const SOURCES = { flash_sale: "flash price", price_list: "your price list", gift: "gift" };
@@ -119,10 +119,9 @@ async function ask(reserve) {
       customer_id: me.id, currency: basketCurrency(), channel: CHANNEL, coupon_codes: coupons, reserve_stock: reserve, hints: true,
       shipping: shippingChoices(), ...installmentChoice(),
       delivery_address: { city: $("city").value.trim(), country: $("country").value.trim().toUpperCase() },
-      items: lines.map(({ product, quantity }) => {
-        const seller = pickedSeller(product.id); // docs/offers.md: the shopper's pick, else the best landed offer
-        return seller ? { product_id: product.id, quantity, seller_id: seller } : { product_id: product.id, quantity };
-      }),
+      // docs/offers.md: the offer the shopper picked (the product's own seller by its seller_id), else the best landed one.
+      items: lines.map(({ product, quantity, offer }) => ({ product_id: product.id, quantity,
+        ...(offer ? (offer.offer_id ? { offer_id: offer.offer_id } : { seller_id: offer.seller_id }) : {}) })),
     });
   } catch (error) {
     tell((reserve ? "Checkout refused: " : "No quote: ") + quoteRefusal(error, lines), "error");

@@ -6,14 +6,14 @@
 import { $, say } from "./store_ui.js";
 
 const { api, el, money } = QS;
-const picked = new Map(); // product id -> seller id the shopper picked
+const picked = new Map(); // product id -> the offer the shopper picked (a line of GET /products/{id}/offers)
 const listeners = [];
 
-export function pickedSeller(productId) { return picked.get(productId) || null; }
+export function pickedOffer(productId) { return picked.get(productId) || null; }
 export function onSellerPicked(listener) { listeners.push(listener); }
 
 function pick(product, offer, list, message) {
-  picked.set(product.id, offer.seller_id);
+  picked.set(product.id, offer);
   for (const row of list.querySelectorAll("li")) row.classList.toggle("picked", row.dataset.seller === offer.seller_id);
   say(message, `Sold by ${offer.seller_id} in your basket's quote.`, "ok");
   for (const listener of listeners) listener(product.id);
@@ -26,7 +26,7 @@ function row(product, offer, list, message) {
     + `${money(offer.delivery_fee, c)} delivery = ${money(offer.landed_price, c)}${eta}`;
   const item = el("li", { class: "seller-offer", "data-seller": offer.seller_id }, el("span", {}, what), " ",
     el("button", { type: "button", class: "secondary", onclick: () => pick(product, offer, list, message) }, "Pick"));
-  if (pickedSeller(product.id) === offer.seller_id) item.classList.add("picked");
+  if (pickedOffer(product.id)?.seller_id === offer.seller_id) item.classList.add("picked");
   return item;
 }
 

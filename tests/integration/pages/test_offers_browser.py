@@ -1,9 +1,11 @@
 """Offers on the pages, in Chromium against a real `quote-service serve` (docs/offers.md, docs/pages.md): the
 store's "Other sellers", on the cards of products other sellers offer only, lists a product's sellers by
 landed price and the shopper's pick sells the quote's line; the /seller page lists the seller's own offers
-and saves a price and stock."""
+by their products' names and SKUs and saves a price and stock."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.async_api import expect
@@ -60,6 +62,7 @@ async def test_a_seller_lists_and_edits_its_own_offers_on_its_page(
         lamp = await product(http, admin, "S1-LAMP", "Desk Lamp", "99.00")
         body = {"product_id": lamp["id"], "current_price": "95.00", "stock": 4}
         mine = await ok(await http.post("/api/v1/offers", json=body, headers=seller.headers), 201)
+        assert (mine["product_sku"], mine["product_name"]) == ("S1-LAMP", "Desk Lamp")
         other = {"product_id": lamp["id"], "seller_id": "s3", "current_price": "97.00", "stock": 4}
         await ok(await http.post("/api/v1/offers", json=other, headers=admin.headers), 201)
 
@@ -67,9 +70,55 @@ async def test_a_seller_lists_and_edits_its_own_offers_on_its_page(
             await log_in(page, url, "/seller", "cappadocia")
             rows = page.locator("#offer-rows tr.offer")
             await expect(rows).to_have_count(1)
+            named = rows.first.locator("td").first  # the product by its name and SKU, its id a tooltip
+            await expect(named).to_have_text("Desk Lamp S1-LAMP")
+            await expect(named).to_have_attribute("title", re.compile(lamp["id"]))
             await page.get_by_label(f"Price of offer {mine['id']}").fill("93.00")
             await page.get_by_label(f"Stock of offer {mine['id']}").fill("9")
             await rows.first.get_by_role("button", name="Save").click()
-            await expect(page.locator("#message")).to_contain_text("saved")
+            await expect(page.locator("#message")).to_have_text("Your offer of S1-LAMP saved.")
         shown = await ok(await http.get(f"/api/v1/offers/{mine['id']}", headers=admin.headers))
         assert (shown["current_price"], shown["stock"]) == ("93.00", 9)
+
+
+async def test_picking_another_seller_reprices_the_basket_line_and_the_quote_names_its_offer(store: Store) -> None:  # noqa: F811 - the fixture
+    """The basket counted the price the card showed whoever was picked (the default offer's): a pick
+    now moves the line to that seller's price, before or after the product is in the basket."""
+    admin, client, url = store.admin, store.client, store.url
+    kettle = await product(client, admin, "KETTLE-1", "Steel kettle", "40.00", category_id="home")
+    body = {"product_id": kettle["id"], "seller_id": "s3", "current_price": "45.00", "stock": 5, "condition": "used"}
+    used = await ok(await client.post("/api/v1/offers", json=body, headers=admin.headers), 201)
+
+    async with chromium() as browser, guarded_page(browser, url) as (page, _):
+        sent: list[dict[str, object]] = []  # the items of every quote the page asked for
+        page.on(
+            "request",
+            lambda request: sent.append(request.post_data_json["items"][0]) if request.url.endswith("/quote") else None,
+        )
+        await open_store(page, url)
+        mine = card(page, "Steel kettle")
+        await mine.get_by_role("button", name="Add to basket").click()
+        line = page.locator(".basket-line")
+        await expect(line.locator(".amount")).to_have_text("40.00 TRY")
+        await mine.get_by_role("button", name="Other sellers").click()
+        sellers = mine.locator(".other-sellers li")
+        await expect(sellers).to_have_count(2)
+
+        await mine.locator(".other-sellers li[data-seller='s3']").get_by_role("button", name="Pick").click()
+        await expect(line.locator(".amount")).to_have_text("45.00 TRY")
+        await expect(line).to_contain_text("from s3")
+        await expect(page.locator("#basket-goods")).to_have_text("45.00 TRY")
+        await page.get_by_role("button", name="Get a quote").click()
+        await expect(page.locator("#quote")).to_contain_text("45.00")
+        assert sent[-1] == {"product_id": kettle["id"], "quantity": 1, "offer_id": used["id"]}
+
+        await page.get_by_role("button", name="Remove Steel kettle").click()
+        await mine.get_by_role("button", name="Add to basket").click()  # added after the pick: its price too
+        await expect(line.locator(".amount")).to_have_text("45.00 TRY")
+
+        await mine.locator(".other-sellers li[data-seller='s1']").get_by_role("button", name="Pick").click()
+        await expect(line.locator(".amount")).to_have_text("40.00 TRY")
+        await expect(line).to_contain_text("from s1")
+        await page.get_by_role("button", name="Get a quote").click()
+        await expect(page.locator("#quote")).to_contain_text("40.00")
+        assert sent[-1] == {"product_id": kettle["id"], "quantity": 1, "seller_id": "s1"}
