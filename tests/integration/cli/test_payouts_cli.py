@@ -20,12 +20,17 @@ from tests.integration.servers import cli_env
 pytestmark = pytest.mark.slow
 
 
+def env_of(settings: Settings) -> dict[str, str]:
+    """The command's environment: this test's stores."""
+    assert settings.database_url is not None
+    assert settings.redis_url is not None
+    return cli_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url)
+
+
 async def test_the_command_pays_each_seller_once_with_a_progress_bar(
     client: Client, admin: Caller, shopper: Caller, settings: Settings, pool: asyncpg.Pool
 ) -> None:
-    assert settings.database_url is not None
-    assert settings.redis_url is not None
-    env = cli_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url)
+    env = env_of(settings)
     await set_terms(client, admin, hold_days=0, currency="TRY")
     for n, seller in enumerate(("s-a", "s-b", "s-c")):
         await sell(client, admin, shopper, seller, f"{10 + n}.00")
@@ -65,9 +70,7 @@ async def test_the_command_pays_each_seller_once_with_a_progress_bar(
 async def test_a_seller_held_by_the_command_is_named_and_the_exit_status_is_1(
     client: Client, admin: Caller, shopper: Caller, settings: Settings, pool: asyncpg.Pool
 ) -> None:
-    assert settings.database_url is not None
-    assert settings.redis_url is not None
-    env = cli_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url)
+    env = env_of(settings)
     await set_terms(client, admin, hold_days=0, currency="TRY")
     for seller in ("s-a", "s-b"):
         await sell(client, admin, shopper, seller, "10.00")

@@ -28,6 +28,7 @@ from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
 from tests.integration.order_edits.test_edit_properties import STATEMENT_SUMS
+from tests.integration.order_edits.test_edit_properties import _units as units_left
 from tests.integration.order_edits.test_edits_api import ORDERS, basket, commit, key, place, preview
 from tests.integration.shipping.test_shipping_profiles_api import create_profile, option
 from tests.integration.statements.test_discount_funders import Client, ledger, statement_url
@@ -99,7 +100,7 @@ async def test_everything_returned_nets_every_sellers_books_to_zero(
             assert answer.status_code in (201, 409, 422), answer.text  # given back already; no such shipment
         elif what == "refund":
             product = products[index]
-            if take := min(units, await _units(pool, oid, product["id"])):
+            if take := min(units, await units_left(pool, oid, product["id"])):
                 body = {"lines": [{"product_id": product["id"], "quantity": take}], "include_fees": include_fees}
                 answer = await client.post(f"{ORDERS}/{oid}/refunds", json=body, headers={**admin.headers, **key()})
                 assert answer.status_code == 201, answer.text
@@ -108,7 +109,7 @@ async def test_everything_returned_nets_every_sellers_books_to_zero(
         await _books(client, admin, sellers)
 
     # Everything given back: what units are left, with the fees.
-    left = [(p["id"], await _units(pool, oid, p["id"])) for p in products]
+    left = [(p["id"], await units_left(pool, oid, p["id"])) for p in products]
     body = {"lines": [{"product_id": pid, "quantity": n} for pid, n in left if n], "include_fees": True}
     answer = await client.post(f"{ORDERS}/{oid}/refunds", json=body, headers={**admin.headers, **key()})
     assert answer.status_code in (201, 409), answer.text  # 409: nothing was left, the fees given back already
@@ -119,24 +120,13 @@ async def test_everything_returned_nets_every_sellers_books_to_zero(
         assert sum((D(e["payout"]) for e in entries), D(0)) == 0, (seller, entries)
 
 
-async def _units(pool: asyncpg.Pool, order_id: str, product_id: str) -> int:
-    """The units of a product the order's live lines still hold (none given back)."""
-    held: int = await pool.fetchval(
-        """SELECT COALESCE(sum(quantity - refunded_quantity), 0) FROM order_lines
-           WHERE order_id = $1 AND product_id = $2 AND retired_by IS NULL""",
-        uuid.UUID(order_id),
-        product_id,
-    )
-    return held
-
-
 async def _edit(
     client: Client, service_key: dict[str, str], pool: asyncpg.Pool, oid: str, what: str, pid: str, units: int
 ) -> None:
     """An edit adding or taking out units of a product, committed; none when there is nothing to take out,
     when it would leave the order without a line (422), or once the order is closed (409)."""
     if what == "remove":
-        units = min(units, await _units(pool, oid, pid))
+        units = min(units, await units_left(pool, oid, pid))
         if not units:
             return
     shown = await preview(client, service_key, oid, {what: [{"product_id": pid, "quantity": units}]})
