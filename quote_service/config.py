@@ -23,6 +23,8 @@ from quote_service.validation import QUOTE_LINES_CEILING
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"  # noqa: S105 - refused in production
 SUPPORTED_ALGORITHMS = ("HS256", "HS384", "HS512")
 _FIELD_PATH = re.compile(r" - at `\$\.(\w+)`$")
+PAYOUT_MAX_AHEAD_CEILING = 100 * 366 * 86_400
+"""The widest PAYOUT_MAX_AHEAD_SECONDS: 100 years (a simulated cycle far enough, and now + it a date)."""
 
 
 class ConfigError(Exception):
@@ -65,6 +67,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     (admins and service keys: any time while it is not cancelled or fully refunded)."""
     order_edit_preview_seconds: int = 900
     """ORDER_EDIT_PREVIEW_SECONDS: how long an order edit's preview may be committed (then 410 EDIT_EXPIRED)."""
+    payout_max_ahead_seconds: int = 300
+    """PAYOUT_MAX_AHEAD_SECONDS: how far past now a payout run's `as_of` may be (0 to 100 years); a later one is
+    refused (422 naming `as_of`). A staging deployment that simulates payout cycles widens it."""
     quote_timeout: float = 2.0
     """QUOTE_TIMEOUT: seconds a quote may take before it is answered 504."""
     quote_validity_seconds: int = 900
@@ -463,6 +468,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("RETENTION_INTERVAL must be 0 (off) or positive")
         if self.stale_flag_interval < 0:
             raise ConfigError("STALE_FLAG_INTERVAL must be 0 (off) or positive")
+        if not 0 <= self.payout_max_ahead_seconds <= PAYOUT_MAX_AHEAD_CEILING:
+            raise ConfigError(
+                f"PAYOUT_MAX_AHEAD_SECONDS must be between 0 and {PAYOUT_MAX_AHEAD_CEILING:,} (100 years)"
+            )
         if not 0 <= self.stale_flag_days < 100_000:
             raise ConfigError("STALE_FLAG_DAYS must be a number of days (0: stale as soon as fully rolled out)")
         if not 0 <= self.webhook_disable_after_hours < 10**7:

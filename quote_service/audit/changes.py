@@ -57,6 +57,7 @@ _TABLES = {
     "product": ("products", "id", "uuid", ""),
     "offer": ("offers", "id", "uuid", ""),
     "approval_policy": ("approval_policies", "entity_type", "text", ""),
+    "payout": ("payouts", "id", "uuid", ""),  # a payout run (docs/payouts.md): a change request has no entity id
     "user": ("users", "id", "uuid", " - 'password_hash'"),
     "api_key": ("api_keys", "id", "uuid", " - 'key_hash'"),
 }

@@ -30,6 +30,8 @@ ASKS_APPROVAL = frozenset(
         # A seller's price move past SELLER_PRICE_CHANGE_APPROVAL_PERCENT (catalog/seller_moves.py).
         ("PATCH", "/api/v1/products/{product_id}"),
         ("PUT", "/api/v1/products/{product_id}/price"),
+        # A payout run where approval applies (payouts/controller.py).
+        ("POST", "/api/v1/payouts/run"),
     }
 )
 """(method, path) of the routes that call `ask_approval` themselves (not through `write`)."""

@@ -4,7 +4,7 @@ no payout terms yet. Payouts change no order, refund or statement: every other p
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -27,4 +27,6 @@ async def seed_payouts(pool: asyncpg.Pool, *, now: datetime) -> PayoutRun | None
     # Written like an admin's: in the audit log (docs/governance.md).
     writer = audited(pool, actor_document(kind="system", actor_id=None, name="seed-demo"), None)
     await terms.create(writer, DEMO_PAYOUT_TERMS, actor="seed-demo")
-    return await service.run(writer, as_of=now, actor="seed-demo", default_currency="TRY")
+    return await service.run(
+        writer, as_of=now, actor="seed-demo", default_currency="TRY", now=now, max_ahead=timedelta(0)
+    )

@@ -1,10 +1,15 @@
 """`quote-service payouts run [--as-of INSTANT]`: pay every seller its available balance, as
-`POST /api/v1/payouts/run` does, with a progress bar over the sellers (docs/payouts.md#from-the-command-line)."""
+`POST /api/v1/payouts/run` does, with a progress bar over the sellers (docs/payouts.md#from-the-command-line).
+
+The operator's command runs at once even where runs wait for approval over HTTP, as `create-user` does:
+whoever runs it on the host holds the database itself, which no four-eyes rule over the API binds (its
+writes are audited as the system). The same `as_of` rules hold: a refused one exits 1 with the reason."""
 
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+import sys
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import msgspec
@@ -31,13 +36,15 @@ def _instant(raw: str) -> datetime:
 
 
 def cmd_payouts_run(settings: Settings, args: argparse.Namespace) -> int:
-    """Run the payouts of `--as-of` (default now); print each payout made."""
+    """Run the payouts of `--as-of` (default now); print each payout made and each seller held. Exit 1 when the
+    as_of is refused, and when a seller was held (the others are paid), as `ingest` does for a line refused."""
     from quote_service.audit.writer import actor_document, audited
     from quote_service.db.pool import Pool
     from quote_service.payouts import service
     from quote_service.payouts.schemas import PayoutRun
 
-    as_of: datetime = args.as_of or utcnow()
+    now = utcnow()
+    as_of: datetime = args.as_of or now
     bar: ProgressBar | None = None
 
     def progress(done: int, total: int) -> None:
@@ -50,7 +57,13 @@ def cmd_payouts_run(settings: Settings, args: argparse.Namespace) -> int:
         # Audited as the system, like seed-demo's writes: the operator is whoever runs the command.
         writer = audited(pool, actor_document(kind="system", actor_id=None, name=ACTOR), None)
         return await service.run(
-            writer, as_of=as_of, actor=ACTOR, default_currency=settings.default_currency, progress=progress
+            writer,
+            as_of=as_of,
+            actor=ACTOR,
+            default_currency=settings.default_currency,
+            now=now,
+            max_ahead=timedelta(seconds=settings.payout_max_ahead_seconds),
+            progress=progress,
         )
 
     made = with_pool(settings, work)
@@ -59,7 +72,13 @@ def cmd_payouts_run(settings: Settings, args: argparse.Namespace) -> int:
             f"{payout.seller_id}: {payout.amount} {payout.currency} ({payout.cycle}, "
             f"{len(payout.entries)} entries) payout {payout.id}"
         )
+    for held in made.sellers_held:
+        print(f"{held.seller_id}: held, not paid ({held.reason}): {held.message}")
     print(f"{len(made.payouts)} payouts made as of {made.as_of.isoformat()} (run {made.id})")
+    if made.sellers_held:
+        count = len(made.sellers_held)
+        print(f"quote-service: {count} sellers held, not paid: their entries are wrong", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -84,7 +103,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         metavar="INSTANT",
         help="the instant whose holds and reserves apply, RFC 3339 with its offset (default: now); "
-        "never before the latest run's",
+        "never before the latest run's, nor later than now + PAYOUT_MAX_AHEAD_SECONDS (300)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     payouts.set_defaults(handler=cmd_payouts_run)

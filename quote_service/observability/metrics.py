@@ -252,6 +252,12 @@ SIMULATIONS = Counter("qs_simulations_total", "What-if simulations finished, by 
 SIMULATED_QUOTES = Counter(
     "qs_simulated_quotes_total", "Stored quotes priced again by what-if simulations (each twice: before and after)."
 )
+PAYOUT_SELLERS_HELD = Counter(
+    "qs_payout_sellers_held_total",
+    "Sellers a payout run held, not paid, because their entries are wrong: ledger_entry_repeated (the ledger "
+    "lists an entry more than once), database_refused (the database refused the payout for its data).",
+    ["reason"],
+)
 
 
 # Series that exist before their first event, so dashboards and alerts see 0 rather than nothing.
@@ -273,6 +279,8 @@ for _result in ("delivered", "http_error", "timeout", "connection_error", "addre
     WEBHOOK_ATTEMPTS.labels(_result)
 for _result in ("delivered", "failed"):
     WEBHOOK_DELIVERIES.labels(_result)
+for _reason in ("ledger_entry_repeated", "database_refused"):
+    PAYOUT_SELLERS_HELD.labels(_reason)
 for _outcome in ("confirmed", "replayed", "SOLD_OUT", "PURCHASE_LIMIT_EXCEEDED", "SALE_NOT_ACTIVE", "PRICE_CHANGED"):
     FLASH_PURCHASES.labels(_outcome)
 

@@ -145,6 +145,12 @@ class SellerDelta:
     def difference_due(self) -> Decimal:
         return self.goods + self.tax + self.delivery
 
+    @property
+    def moved(self) -> bool:
+        """Whether the edit moved any of the seller's money (a seller it did not touch: none, and no entry)."""
+        amounts = (self.goods, self.tax, self.platform, self.commission, self.commission_tax, self.delivery)
+        return any(amounts) or any(self.taxes.values()) or any(self.fees.values())
+
 
 @dataclass(frozen=True)
 class EditMoney:

@@ -89,7 +89,8 @@ async def retire(conn: Connection, *, order_id: UUID, edit_id: UUID) -> None:
 async def insert_ledger(
     conn: Connection, *, edit_id: UUID, order_id: UUID, currency: str, at: datetime, sellers: Sequence[SellerDelta]
 ) -> None:
-    """The edit's ledger entry per seller (a line without a seller has no statement to be in)."""
+    """The edit's ledger entry per seller whose money it moved (a line without a seller has no statement to be
+    in; a seller the edit did not touch gets no entry, not one of 0.00)."""
     await conn.executemany(
         """INSERT INTO order_edit_sellers (edit_id, order_id, seller_id, currency, at, goods, tax, platform,
                commission, commission_tax, delivery, taxes, kept, fees)
@@ -102,7 +103,7 @@ async def insert_ledger(
                 {name: str(amount) for name, amount in s.fees.items() if amount},
             )
             for s in sellers
-            if s.seller_id is not None
+            if s.seller_id is not None and s.moved
         ],
     )  # fmt: skip
 

@@ -225,7 +225,7 @@ async def seller_refunds(conn: Connection, *, order_ids: Sequence[UUID], seller_
                GROUP BY rl.refund_id
            ), fees AS (
                SELECT refund_id, sum(delivery_fee) AS refunded FROM order_shipments
-               WHERE order_id = any($1::uuid[]) AND seller_id = $2 AND refund_id IS NOT NULL
+               WHERE order_id = any($1::uuid[]) AND seller_id = $2 AND refund_id IS NOT NULL AND NOT refund_carried
                GROUP BY refund_id
            )
            SELECT r.order_id, r.id, COALESCE(l.refunded, 0) + COALESCE(f.refunded, 0) AS refunded

@@ -32,12 +32,13 @@ async def insert_shipments(
 ) -> None:
     """The quote's shipments in its order, each with its seller's totals (the quote lists both per seller);
     an edit writes them from position `first`, with its id, and `refunded`: the sellers whose fee a refund
-    gave back already (their shipment stays given back)."""
+    gave back already (their shipment stays given back: the row carries that refund's id, marked
+    `refund_carried`, for the refund gave back the fee of an earlier row, never this one's; migration 0840)."""
     given = refunded or {}
     await conn.executemany(
-        f"""INSERT INTO order_shipments ({COLUMNS}, edit_id)
+        f"""INSERT INTO order_shipments ({COLUMNS}, edit_id, refund_carried)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                    $21)""",
+                    $21, $20::uuid IS NOT NULL)""",
         [
             (
                 order_id,
@@ -87,9 +88,10 @@ async def give_back(conn: Connection, *, order_id: UUID, positions: Sequence[int
 
 
 async def sellers_refunded(conn: Connection, *, refund_ids: Sequence[UUID]) -> dict[UUID, list[str | None]]:
-    """The sellers whose shipment fee each refund gave back, in shipment order."""
+    """The sellers whose shipment fee each refund gave back, in shipment order (the rows it gave back: a row an
+    edit wrote later carries its id too, `refund_carried`)."""
     rows = await conn.fetch(
-        """SELECT refund_id, seller_id FROM order_shipments WHERE refund_id = any($1::uuid[])
+        """SELECT refund_id, seller_id FROM order_shipments WHERE refund_id = any($1::uuid[]) AND NOT refund_carried
            ORDER BY refund_id, position""",
         list(refund_ids),
     )

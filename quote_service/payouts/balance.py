@@ -117,6 +117,15 @@ def _split(entry: LedgerEntry, paid: Paid, terms: Terms, as_of: datetime) -> tup
     return ZERO, ZERO, [Payable(entry=entry, share="released" if released is None else "reserve", amount=unpaid)]
 
 
+def repeated_entries(entries: Iterable[LedgerEntry]) -> dict[EntryKey, int]:
+    """The entries listed more than once, with how many times: a ledger lists each order, refund and edit of
+    the seller once, so one that repeats an entry is wrong (a payout of it would pay the repeat too)."""
+    seen: dict[EntryKey, int] = {}
+    for entry in entries:
+        seen[entry.key] = seen.get(entry.key, 0) + 1
+    return {key: times for key, times in seen.items() if times > 1}
+
+
 def reserve_of(payout: Decimal, terms: Terms) -> Decimal:
     """The part of a (positive) entry's payout kept back as the reserve, rounded once."""
     return round_money(percent_of(payout, terms.reserve_percent), terms.currency)

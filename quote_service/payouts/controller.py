@@ -1,16 +1,20 @@
 """HTTP: /api/v1/payout-terms (admin), /api/v1/payouts (admin writes; reads also a service key and a
 seller, its own), /api/v1/sellers/{seller_id}/balance (admin, service key, the seller itself):
-docs/payouts.md."""
+docs/payouts.md. A run is a governed action: where its approval applies (CHANGE_APPROVAL=required, or an
+approval policy for `payout`) it is a change request, applied through this same route once another person
+approves it (docs/payouts.md#runs-that-wait-for-approval)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from quote_service.audit import changes
+from quote_service.audit.admin import ask_approval
 from quote_service.auth.guards import admin_only, requires_role
 from quote_service.auth.sellers import own_seller, owned_by
 from quote_service.clock import utcnow
@@ -36,6 +40,8 @@ from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep, ReadPoo
 from quote_service.web.envelope import Envelope, ok
 
 LIST_FILTERS = frozenset({"seller_id", "status", "from", "to", "limit", "cursor"})
+ENTITY = "payout"
+"""The entity type of a run's change request and of its approval policy (the payouts it makes are audited so)."""
 READERS = requires_role("admin", "service", "seller")
 
 
@@ -134,15 +140,32 @@ class PayoutController(Controller):
     async def run(
         self,
         admin_pool: AdminPoolDep,
+        pool: PoolDep,
         settings: NamedDependency[Settings],
         request: AuthedRequest,
         data: JSONBody[PayoutRunInput | None] = None,
     ) -> Envelope[PayoutRun]:
-        as_of = data.as_of if data is not None and data.as_of is not None else utcnow()
+        """Where approval applies, 202 a change request for the run as of `as_of` (now, when left out, fixed
+        when asked), refused at once (422) when that as_of is."""
+        now = utcnow()
+        as_of = data.as_of if data is not None and data.as_of is not None else now
+        max_ahead = timedelta(seconds=settings.payout_max_ahead_seconds)
+        if changes.replaying(request) is None:
+            await service.check_as_of(pool, as_of, now=now, max_ahead=max_ahead)
+            if await changes.approval_needed(pool, ENTITY, required=settings.change_approval == "required"):
+                await ask_approval(request, pool, ENTITY, {"as_of": as_of.isoformat()})
         made = await service.run(
-            admin_pool, as_of=as_of, actor=actor_of(request), default_currency=settings.default_currency
+            admin_pool,
+            as_of=as_of,
+            actor=actor_of(request),
+            default_currency=settings.default_currency,
+            now=now,
+            max_ahead=max_ahead,
         )
-        return ok(made, f"{len(made.payouts)} payouts made")
+        message = f"{len(made.payouts)} payouts made"
+        if made.sellers_held:
+            message += f"; {len(made.sellers_held)} sellers held, not paid: their entries are wrong (sellers_held)"
+        return ok(made, message)
 
     @get("/", guards=[READERS], summary="Payouts, newest first, filtered (a seller: its own)")
     async def list_payouts(

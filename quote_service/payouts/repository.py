@@ -56,13 +56,19 @@ async def start_run(conn: Connection, *, as_of: datetime, actor: str) -> tuple[U
     as_of). Runs are recorded one at a time (a transaction-scoped lock), so no later run slips in between
     the look and the insert. Call inside a transaction."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('payout_runs', 0))")
-    latest: datetime | None = await conn.fetchval("SELECT max(as_of) FROM payout_runs")
+    latest = await latest_as_of(conn)
     if latest is not None and as_of < latest:
         return None, latest
     run_id: UUID = await conn.fetchval(
         "INSERT INTO payout_runs (as_of, created_by) VALUES ($1, $2) RETURNING id", as_of, actor
     )
     return run_id, None
+
+
+async def latest_as_of(conn: Connection) -> datetime | None:
+    """The latest run's as_of (None: no run yet)."""
+    latest: datetime | None = await conn.fetchval("SELECT max(as_of) FROM payout_runs")
+    return latest
 
 
 async def sellers(conn: Connection) -> list[str]:

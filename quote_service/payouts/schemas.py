@@ -74,7 +74,8 @@ class SellerBalance(msgspec.Struct, frozen=True, kw_only=True):
 
 class PayoutRunInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     as_of: Instant | None = None
-    """The instant whose holds and reserves apply (default: now); never before the latest run's."""
+    """The instant whose holds and reserves apply (default: now); never before the latest run's, nor later
+    than now + PAYOUT_MAX_AHEAD_SECONDS."""
 
 
 class Payout(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,12 +99,28 @@ class Payout(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
 
+HeldReason = Literal["ledger_entry_repeated", "database_refused"]
+HELD_REASONS: tuple[HeldReason, ...] = ("ledger_entry_repeated", "database_refused")
+
+
+class SellerHeld(msgspec.Struct, frozen=True, kw_only=True):
+    """A seller a run did not pay because its entries are wrong (docs/payouts.md#a-seller-held-by-a-run)."""
+
+    seller_id: str
+    reason: HeldReason
+    """`ledger_entry_repeated`: its ledger lists an entry more than once; `database_refused`: the database
+    refused its payout for its data (a constraint)."""
+    message: str
+
+
 class PayoutRun(msgspec.Struct, frozen=True, kw_only=True):
-    """POST /payouts/run: the payouts this run made (none for a seller already paid in its cycle)."""
+    """POST /payouts/run: the payouts this run made (none for a seller already paid in its cycle), and the
+    sellers it held, each with its reason (the others are paid all the same)."""
 
     id: UUID
     as_of: datetime
     payouts: list[Payout]
+    sellers_held: list[SellerHeld] = msgspec.field(default_factory=list)
 
 
 class PaidInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -7,21 +7,30 @@ ledger less what live payouts took, and writes the payout, the shares it pays an
 A crash, of this process or of PostgreSQL, ends that transaction unwritten: the seller is paid by the
 next run, never twice (and a unique index on the live payouts of a seller and cycle, and one on the
 paid shares of an entry, hold even against a writer that skipped the lock).
+
+One seller's wrong entries never stop the run for the others: a seller whose ledger lists an entry more
+than once (paying it would pay the repeat), or whose payout the database refuses for its data, is held —
+its transaction rolled back, nothing of it paid —, named with its reason in the run's `sellers_held`,
+logged (`payout_seller_held`) and counted (`qs_payout_sellers_held_total{reason}`); the run goes on
+with the next seller, and a later run tries it again. A failure that is not the seller's data (the
+database gone, a lock not granted) still ends the run, which is safe to ask again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
+import structlog
 
 from quote_service import fault_points
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, NotFound, invalid
+from quote_service.observability.metrics import PAYOUT_SELLERS_HELD
 from quote_service.pagination import Page, page_of
 from quote_service.payouts import repository, terms
 from quote_service.payouts.balance import (
@@ -32,13 +41,24 @@ from quote_service.payouts.balance import (
     cycle_of,
     next_cycle_start,
     payable_now,
+    repeated_entries,
 )
-from quote_service.payouts.schemas import Payout, PayoutRun, PayoutStatus, SellerBalance
+from quote_service.payouts.schemas import HeldReason, Payout, PayoutRun, PayoutStatus, SellerBalance, SellerHeld
 from quote_service.pricing.money import round_money
 from quote_service.statements.service import entries_until
 from quote_service.webhooks import events
 
 LIST_NAME = "payouts"
+MAX_AHEAD_SETTING = "PAYOUT_MAX_AHEAD_SECONDS"
+log = structlog.get_logger("quote_service.payouts")
+
+
+class WrongEntries(Exception):
+    """A seller's ledger that cannot be paid as it is: the run holds the seller (`reason`, the message)."""
+
+    def __init__(self, reason: HeldReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -56,10 +76,17 @@ async def standing(conn: Connection, *, seller_id: str, as_of: datetime, default
     return Standing(terms_id, applied, await _balance(conn, seller_id, applied, as_of))
 
 
-async def _balance(conn: Connection, seller_id: str, applied: Terms, as_of: datetime) -> Balance:
-    """The seller's ledger in its terms' currency up to `as_of`, less what live payouts took of it."""
+async def _balance(
+    conn: Connection, seller_id: str, applied: Terms, as_of: datetime, *, paying: bool = False
+) -> Balance:
+    """The seller's ledger in its terms' currency up to `as_of`, less what live payouts took of it;
+    `paying`: raises WrongEntries when the ledger lists an entry more than once."""
     found = await entries_until(conn, seller_id=seller_id, currency=applied.currency, until=as_of)
     entries = [LedgerEntry(kind=e.kind, id=e.id, at=e.at, payout=e.payout) for e in found]
+    repeated = repeated_entries(entries) if paying else {}
+    if repeated:
+        listed = ", ".join(f"{kind} {entry_id} ({times} times)" for (kind, entry_id), times in repeated.items())
+        raise WrongEntries("ledger_entry_repeated", f"its ledger lists an entry more than once: {listed}")
     paid = {
         ((row["entry_kind"], row["entry_id"]), row["share"]): row["amount"]
         for row in await repository.paid_shares(conn, seller_id=seller_id)
@@ -89,28 +116,78 @@ Progress = Callable[[int, int], None]
 """Called after each seller of a run: (sellers done, sellers in all)."""
 
 
+def refuse_far_ahead(as_of: datetime, *, now: datetime, max_ahead: timedelta) -> None:
+    """422 naming `as_of` when it is later than `now` + `max_ahead` (PAYOUT_MAX_AHEAD_SECONDS): a run far
+    ahead would pay every hold and reserve at once, and no later run could go back before it."""
+    limit = now + max_ahead
+    if as_of > limit:
+        seconds = int(max_ahead.total_seconds())
+        raise invalid("as_of", f"must not be later than now + {MAX_AHEAD_SETTING} ({seconds} s), {limit.isoformat()}")
+
+
+async def check_as_of(pool: Pool, as_of: datetime, *, now: datetime, max_ahead: timedelta) -> None:
+    """What `run` refuses of `as_of`, asked before a run is: later than `now` + `max_ahead`, or before the
+    latest run's (422 naming `as_of`); a run checks both again when it starts."""
+    refuse_far_ahead(as_of, now=now, max_ahead=max_ahead)
+    async with pool.acquire() as conn:
+        latest = await repository.latest_as_of(conn)
+    if latest is not None and as_of < latest:
+        raise _before(latest)
+
+
+def _before(latest: datetime) -> Exception:
+    return invalid("as_of", f"must not be before the latest run's as_of, {latest.isoformat()}")
+
+
 async def run(
-    pool: Pool, *, as_of: datetime, actor: str, default_currency: str, progress: Progress | None = None
+    pool: Pool,
+    *,
+    as_of: datetime,
+    actor: str,
+    default_currency: str,
+    now: datetime,
+    max_ahead: timedelta,
+    progress: Progress | None = None,
 ) -> PayoutRun:
     """Pay every seller whose available balance at `as_of` is above zero and reaches its minimum, unless
-    it was paid in that cycle already; 422 naming `as_of` when it is before the latest run's."""
+    it was paid in that cycle already; a seller whose entries are wrong is held (`sellers_held`), the
+    others paid. 422 naming `as_of` when it is before the latest run's or later than `now` + `max_ahead`."""
+    refuse_far_ahead(as_of, now=now, max_ahead=max_ahead)
     async with pool.acquire() as conn, conn.transaction():
         run_id, latest = await repository.start_run(conn, as_of=as_of, actor=actor)
     if run_id is None:
         assert latest is not None
-        raise invalid("as_of", f"must not be before the latest run's as_of, {latest.isoformat()}")
+        raise _before(latest)
     async with pool.acquire() as conn:
         sellers = await repository.sellers(conn)
-    made = []
+    made, held = [], []
     for done, seller_id in enumerate(sellers, start=1):
-        payout = await pay_seller(
-            pool, run_id=run_id, seller_id=seller_id, as_of=as_of, actor=actor, default_currency=default_currency
-        )
+        try:
+            payout = await pay_seller(
+                pool, run_id=run_id, seller_id=seller_id, as_of=as_of, actor=actor, default_currency=default_currency
+            )
+        except (WrongEntries, asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as wrong:
+            held.append(_hold(run_id, seller_id, wrong))
+            payout = None
         if payout is not None:
             made.append(payout)
         if progress is not None:
             progress(done, len(sellers))
-    return PayoutRun(id=run_id, as_of=as_of, payouts=made)
+    return PayoutRun(id=run_id, as_of=as_of, payouts=made, sellers_held=held)
+
+
+def _hold(run_id: UUID, seller_id: str, wrong: Exception) -> SellerHeld:
+    """A seller the run does not pay, with its reason: logged and counted."""
+    reason: HeldReason = "database_refused"
+    message = str(wrong)
+    if isinstance(wrong, WrongEntries):
+        reason = wrong.reason
+    else:  # the database refused the payout for its data: a constraint, a value out of range
+        constraint = getattr(wrong, "constraint_name", None)
+        message = f"the database refused its payout ({type(wrong).__name__}{f' on {constraint}' if constraint else ''})"
+    log.warning("payout_seller_held", run_id=str(run_id), seller_id=seller_id, reason=reason, message=message)
+    PAYOUT_SELLERS_HELD.labels(reason).inc()
+    return SellerHeld(seller_id=seller_id, reason=reason, message=message)
 
 
 async def pay_seller(
@@ -123,7 +200,7 @@ async def pay_seller(
         cycle = cycle_of(as_of, applied.cycle)
         if await repository.paid_in_cycle(conn, seller_id=seller_id, cycle=cycle):
             return None  # before reading its ledger: a run of a cycle paid already costs little
-        found = await _balance(conn, seller_id, applied, as_of)
+        found = await _balance(conn, seller_id, applied, as_of, paying=True)
         if not payable_now(found, applied):
             return None
         shares = found.payable

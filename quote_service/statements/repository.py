@@ -26,7 +26,8 @@ from quote_service.db.pool import Connection
 # An order counts as it was placed (its lines, shipment and once-charged fees written with it, no `edit_id`);
 # each edit of it is an entry of its own at the edit's time (kind `edit`, order_edit_sellers: what it changed of
 # each part, docs/orders-and-refunds.md#edits-and-exchanges). Its refund of a negative difference has no lines:
-# the edit's entry carries that money, once.
+# the edit's entry carries that money, once. A refund's shipment fee is the row it gave back: the rows later edits
+# wrote for the seller carry its id too (`refund_carried`, migration 0840) and are not counted again.
 _ENTRIES = """
 WITH sold AS (
     SELECT o.id AS order_id, o.created_at AS at,
@@ -63,7 +64,7 @@ WITH sold AS (
     GROUP BY r.id
 ), unshipped AS (
     SELECT r.id, r.order_id, r.created_at AS at, -sh.delivery_fee AS delivery, -sh.logistics_commission AS logistics
-    FROM refunds r JOIN order_shipments sh ON sh.refund_id = r.id
+    FROM refunds r JOIN order_shipments sh ON sh.refund_id = r.id AND NOT sh.refund_carried
     WHERE sh.seller_id = $1 AND r.currency = $2 AND r.created_at >= $3 AND r.created_at < $4
 ), uncharged AS (
     SELECT r.id, r.order_id, r.created_at AS at, -sum(c.amount) AS commission,

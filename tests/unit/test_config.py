@@ -383,3 +383,12 @@ def test_the_seller_price_window_is_hours_the_audit_log_still_holds() -> None:
     with pytest.raises(ConfigError, match="AUDIT_LOG_RETENTION_DAYS"):
         Settings.from_env({"AUDIT_LOG_RETENTION_DAYS": "1", "SELLER_PRICE_CHANGE_WINDOW_HOURS": "48"})
     assert Settings.from_env({"AUDIT_LOG_RETENTION_DAYS": "2", "SELLER_PRICE_CHANGE_WINDOW_HOURS": "48"})
+
+
+def test_payout_max_ahead_seconds_defaults_to_five_minutes_and_refuses_what_is_out_of_range() -> None:
+    assert Settings.from_env({}).payout_max_ahead_seconds == 300
+    assert Settings.from_env({"PAYOUT_MAX_AHEAD_SECONDS": "0"}).payout_max_ahead_seconds == 0
+    assert Settings.from_env({"PAYOUT_MAX_AHEAD_SECONDS": "2592000"}).payout_max_ahead_seconds == 30 * 86_400
+    for bad in ("-1", "3162240001", "soon"):
+        with pytest.raises(ConfigError, match="PAYOUT_MAX_AHEAD_SECONDS"):
+            Settings.from_env({"PAYOUT_MAX_AHEAD_SECONDS": bad})

@@ -143,14 +143,20 @@
       cell(p.name), cell(offer(p)), cell(p.is_active ? "yes" : "no"))), "No promotions yet.");
   }
 
+  // Every part of the payout, each under the sign it counts with (docs/sellers.md), so what the
+  // panel shows adds up to its payout: gross sales − refunds + tax collected − tax refunded + the platform's
+  // contribution − its reversal − net commission − commission tax + delivery fees.
+  const STATEMENT_PARTS = [["Gross sales", "gross_sales"], ["− Refunds", "refunds"], ["+ Tax collected", "tax_collected"],
+    ["− Tax refunded", "tax_refunded"], ["+ Platform contribution", "platform_contribution"],
+    ["− Platform contribution reversed", "platform_contribution_reversed"], ["− Net commission", "net_commission"],
+    ["− Commission tax", "commission_tax"], ["+ Delivery fees", "delivery_fees"], ["= Payout", "payout"]];
+
   async function statement() {
     const to = new Date(), from = new Date(to.getTime() - 29 * DAY_MS);
     const day = d => d.toISOString().slice(0, 10);
     const s = await api("GET", `/api/v1/sellers/${encodeURIComponent(seller.seller_id)}/statement?from=${day(from)}&to=${day(to)}`);
-    const shown = [["Orders", String(s.orders)], ["Gross sales", money(s.gross_sales, s.currency)],
-      ["Refunds", money(s.refunds, s.currency)], ["Net commission", money(s.net_commission, s.currency)],
-      ["Payout", money(s.payout, s.currency)]];
-    fillTotals($("statement-totals"), shown);
+    fillTotals($("statement-totals"), [["Orders", String(s.orders)],
+      ...STATEMENT_PARTS.map(([term, field]) => [term, money(s[field], s.currency)])]);
   }
 
   // Its balance now and its latest payouts (docs/payouts.md).

@@ -23,11 +23,26 @@ from tests.integration.browser import (
     set_width,
 )
 from tests.integration.conftest import Caller, make_caller
-from tests.integration.pages.test_dashboard_browser import Served, order, refund
+from tests.integration.pages.test_dashboard_browser import Served, order
 from tests.integration.pages.test_governance_browser import serving
 from tests.integration.pages.test_pages_browser import ok, product
+from tests.integration.shipping.test_shipping_profiles_api import option, profile_body
 
 pytestmark = [pytest.mark.slow, needs_chromium]
+MINUS = "\N{MINUS SIGN}"
+STATEMENT_PARTS = (
+    ("Gross sales", "gross_sales"),
+    (f"{MINUS} Refunds", "refunds"),
+    ("+ Tax collected", "tax_collected"),
+    (f"{MINUS} Tax refunded", "tax_refunded"),
+    ("+ Platform contribution", "platform_contribution"),
+    (f"{MINUS} Platform contribution reversed", "platform_contribution_reversed"),
+    (f"{MINUS} Net commission", "net_commission"),
+    (f"{MINUS} Commission tax", "commission_tax"),
+    ("+ Delivery fees", "delivery_fees"),
+    ("= Payout", "payout"),
+)
+"""The statement panel's terms (each with the sign it counts with in the payout) and the statement's figures."""
 
 
 async def test_a_seller_edits_its_own_prices_and_stock_on_its_page(
@@ -93,31 +108,39 @@ async def test_a_seller_edits_its_own_prices_and_stock_on_its_page(
 
 
 @pytest.mark.long
-async def test_each_statement_figure_is_under_its_own_label_at_every_width(
+async def test_the_statement_shows_every_part_of_the_payout_under_its_own_label_at_every_width(
     settings: Settings, admin: Caller, shopper: Caller, password_hash: str
 ) -> None:
     await make_caller(settings, password_hash, "bosphorus", "seller", seller_id="s1")
     async with serving(settings) as (base_url, api):
         s = Served(base_url, api, admin, shopper)
+        # Its parcels cost 4.90 each: the statement has delivery fees, and a refund gives one back.
+        profile = profile_body(seller_id="s1", options=[option("standard")])
+        await ok(await api.post("/api/v1/shipping-profiles", json=profile, headers=admin.headers), 201)
         mug = await product(api, admin, "S1-MUG", "Stoneware mug", "40.00")
         await order(s, mug["id"], 2, "seller-page-1")
-        await refund(s, await order(s, mug["id"], 1, "seller-page-2"), mug["id"], 1, "seller-page-r1")
+        second = await order(s, mug["id"], 1, "seller-page-2")
+        body = {"lines": [{"product_id": mug["id"], "quantity": 1}], "include_fees": True}
+        headers = {**admin.headers, "Idempotency-Key": "seller-page-r1"}
+        await ok(await api.post(f"/api/v1/orders/{second['id']}/refunds", json=body, headers=headers), 201)
 
         async with chromium() as browser, guarded_page(browser, base_url) as (page, _):
             async with page.expect_response(lambda answer: "/statement?" in answer.url) as answered:
                 await log_in(page, base_url, "/seller", "bosphorus")
             statement = (await (await answered.value).json())["data"]
-            assert statement["orders"] == 2
-            figure = {name: f"{statement[name]} TRY" for name in ("gross_sales", "refunds", "net_commission", "payout")}
-            expected = {
-                "Orders": "2",
-                "Gross sales": figure["gross_sales"],
-                "Refunds": figure["refunds"],
-                "Net commission": figure["net_commission"],
-                "Payout": figure["payout"],
-            }
-            await expect(page.locator("#statement-totals")).to_contain_text(figure["payout"])
+            assert (statement["orders"], statement["delivery_fees"]) == (2, "4.90")
+            expected = {"Orders": "2", **{term: f"{statement[field]} TRY" for term, field in STATEMENT_PARTS}}
+            await expect(page.locator("#statement-totals")).to_contain_text(expected["= Payout"])
             for width in LAYOUT_WIDTHS:
                 await set_width(page, width)
                 await page.screenshot(path=screenshot_path(f"seller-page-{width}.png"), full_page=True)
-                assert await figures_as_read(page, "#statement-totals") == expected, f"at {width}px"
+                shown = await figures_as_read(page, "#statement-totals")
+                assert shown == expected, f"at {width}px"
+            # What the page shows adds up: each part under its sign, to the payout it ends with.
+            amounts = {
+                term: Decimal(str(value).removesuffix(" TRY")) for term, value in shown.items() if term != "Orders"
+            }
+            parts = sum(
+                (-v if t.startswith(MINUS) else v for t, v in amounts.items() if not t.startswith("=")), Decimal(0)
+            )
+            assert parts == amounts["= Payout"], amounts

@@ -22,22 +22,31 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
 from quote_service.clock import utcnow
+from quote_service.config import Settings
 from tests.integration.catalog.test_catalog import create_product
 from tests.integration.commissions.test_commission_fees import MERCUR, rates
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
 from tests.integration.orders.test_refunds_api import cancel, refund
-from tests.integration.payouts.test_payouts_api import PAYOUTS, TERMS, Client, balance, run, sell
+from tests.integration.payouts.test_payouts_api import PAYOUTS, SIMULATED_AHEAD, TERMS, Client, balance, run, sell
 from tests.integration.statements.test_discount_funders import ledger
 
 pytestmark = [pytest.mark.long, pytest.mark.slow]  # ~40 s on a 2-core box: in `make test-all` (CI)
 D = Decimal
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Runs weeks ahead of now, as a deployment that simulates payout cycles allows."""
+    return msgspec.structs.replace(settings, payout_max_ahead_seconds=SIMULATED_AHEAD)
+
 
 steps_drawn = st.lists(
     st.one_of(

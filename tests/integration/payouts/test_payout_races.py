@@ -29,6 +29,8 @@ from tests.integration.statements.test_discount_funders import ledger
 D = Decimal
 SELLERS = [f"s-{n}" for n in range(4)]
 RUNS = 8
+AHEAD = timedelta(days=15)
+"""How far ahead these runs may be (PAYOUT_MAX_AHEAD_SECONDS of a deployment that simulates cycles)."""
 
 
 @pytest.fixture
@@ -47,7 +49,10 @@ async def _seed(client: Client, admin: Caller, shopper: Caller) -> None:
 
 
 async def _race(pool: Pool, as_ofs: list[object]) -> list[object]:
-    runs = [service.run(pool, as_of=as_of, actor="race", default_currency="TRY") for as_of in as_ofs]  # type: ignore[arg-type]
+    runs = [
+        service.run(pool, as_of=as_of, actor="race", default_currency="TRY", now=utcnow(), max_ahead=AHEAD)  # type: ignore[arg-type]
+        for as_of in as_ofs
+    ]
     return list(await asyncio.gather(*runs, return_exceptions=True))
 
 

@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -27,6 +28,14 @@ D = Decimal
 TERMS = "/api/v1/payout-terms"
 PAYOUTS = "/api/v1/payouts"
 DAY = timedelta(days=1)
+SIMULATED_AHEAD = 400 * 86_400
+"""PAYOUT_MAX_AHEAD_SECONDS of these tests: they run cycles weeks ahead of now, as a staging deployment that
+simulates payout cycles does (a run further ahead: test_payout_runs_governed.py)."""
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return msgspec.structs.replace(settings, payout_max_ahead_seconds=SIMULATED_AHEAD)
 
 
 def balance_url(seller: str) -> str:

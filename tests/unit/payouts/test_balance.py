@@ -17,6 +17,7 @@ from quote_service.payouts.balance import (
     cycle_of,
     next_cycle_start,
     payable_now,
+    repeated_entries,
 )
 
 D = Decimal
@@ -133,3 +134,12 @@ def test_what_was_paid_and_the_balance_always_add_up_to_the_ledger(
             for share in found.payable:
                 assert (share.entry.key, share.share) not in paid
                 paid[(share.entry.key, share.share)] = share.amount
+
+
+def test_an_entry_listed_twice_is_found_with_how_many_times() -> None:
+    sale, back = entry("100.00"), entry("-50.00", kind="refund")
+    assert repeated_entries([sale, back]) == {}
+    assert repeated_entries([sale, back, back, back]) == {("refund", back.id): 3}
+    # An order and its refund may share no id, but an order's id is also each of its sellers' entries': the
+    # kind tells them apart.
+    assert repeated_entries([sale, LedgerEntry(kind="edit", id=sale.id, at=T0, payout=D("1.00"))]) == {}
