@@ -284,6 +284,10 @@ SERVER_ENV = {
     "DB_LOCK_TIMEOUT": "30",
     "DB_STATEMENT_TIMEOUT": "30",
     "RATE_LIMIT_PER_MINUTE": "1000000",
+    # A small pool: the journeys send one request at a time, and a PostgreSQL shared with test sessions
+    # has few connections to spare (a seed once failed with "too many clients").
+    "DB_POOL_MIN_SIZE": "1",
+    "DB_POOL_MAX_SIZE": "4",
 }
 """Every setting the server gets besides the stores (nothing is inherited from the caller's shell)."""
 
@@ -297,6 +301,9 @@ class Phase:
 PHASES = (Phase("default", {}), Phase("commission_tax_20", {"COMMISSION_TAX_RATE": "20"}))
 READY_SECONDS = 240.0
 """`serve --demo` migrates and seeds (about 15 s on a quiet 2-core machine) before it answers."""
+STARTS = 3
+"""How many times a phase's server is started before the record gives up (a shared PostgreSQL out of
+connections fails a start; each try is on a database of its own)."""
 CAMPAIGN_HOUR_SECONDS = 9 * 60
 """The demo's campaign moves the denim jacket ten minutes after seeding (docs/demo.md): a phase that
 takes longer may see a price move the other run did not (the journeys leave the jacket alone)."""
@@ -356,6 +363,10 @@ def commit_of(tree: Path) -> str:
     return commit + (" (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
+class StartFailed(SystemExit):
+    """The server exited, or did not answer, before it was ready."""
+
+
 @contextlib.contextmanager
 def serving(tree: Path, env: dict[str, str], workdir: Path) -> Iterator[tuple[str, float]]:
     """`quote-service serve --demo` of `tree` until the block ends; yields its URL and when seeding ended."""
@@ -378,7 +389,7 @@ def serving(tree: Path, env: dict[str, str], workdir: Path) -> Iterator[tuple[st
         try:
             wait_ready(base, process, seconds=READY_SECONDS)
         except SystemExit as exc:
-            raise SystemExit(f"{exc}; its log:\n{log_path.read_text()[-4000:]}") from None
+            raise StartFailed(f"{exc}; its log:\n{log_path.read_text()[-4000:]}") from None
         yield base, time.monotonic()
     finally:
         if process.poll() is None:
@@ -1223,6 +1234,40 @@ class Journeys:
             self.rec.surprises.append(f"{self.rec.phase}: the demo experiment checkout_banner is {status}, not running")
 
 
+@contextlib.contextmanager
+def served_phase(tree: Path, phase: Phase, admin_url: str, redis_url: str, workdir: Path) -> Iterator[str]:
+    """The tree served for `phase` on a new database and the flushed Redis database, with the fixed
+    environment; a start that fails is tried again (STARTS in all) on a new database."""
+    for attempt in range(1, STARTS + 1):
+        here = workdir / f"start-{attempt}"
+        here.mkdir(parents=True)
+        flush(redis_url)
+        with scratch_database(admin_url, f"qs_corpus_{os.getpid()}_{phase.name}") as database_url:
+            env = {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "HOME": os.environ.get("HOME", str(here)),
+                "LANG": "C.UTF-8",
+                "TZ": "UTC",
+                "PYTHONPATH": str(tree),  # the tree's own code, even where its .venv is a copy
+                "QUOTE_SERVICE_HOME": str(here / "home"),
+                "QUOTE_LOG_SPOOL_DIR": str(here / "spool"),
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis_url,
+                **SERVER_ENV,
+                **phase.env,
+            }
+            try:
+                with serving(tree, env, here) as (base, _):
+                    yield base
+                    return
+            except StartFailed as failed:
+                if attempt == STARTS:
+                    raise
+                reason = str(failed).strip().splitlines()[-1]
+                print(f"{phase.name}: the server did not start ({reason}); trying again in 15 s", flush=True)
+        time.sleep(15)
+
+
 def record(args: argparse.Namespace) -> int:
     tree = Path(args.tree).resolve()
     command = tree / ".venv" / "bin" / "quote-service"
@@ -1238,41 +1283,24 @@ def record(args: argparse.Namespace) -> int:
         with claimed_redis(args.redis_url) as redis_url:
             for phase in phases:
                 clear_of_midnight()
-                workdir = Path(scratch) / phase.name
-                workdir.mkdir()
-                flush(redis_url)
-                name = f"qs_corpus_{os.getpid()}_{phase.name}"
-                with scratch_database(args.database_url, name) as database_url:
-                    env = {
-                        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                        "HOME": os.environ.get("HOME", str(workdir)),
-                        "LANG": "C.UTF-8",
-                        "TZ": "UTC",
-                        "PYTHONPATH": str(tree),  # the tree's own code, even where its .venv is a copy
-                        "QUOTE_SERVICE_HOME": str(workdir / "home"),
-                        "QUOTE_LOG_SPOOL_DIR": str(workdir / "spool"),
-                        "DATABASE_URL": database_url,
-                        "REDIS_URL": redis_url,
-                        **SERVER_ENV,
-                        **phase.env,
-                    }
-                    print(f"{phase.name}: serving {tree} (serve --demo: migrate, seed)...", flush=True)
-                    start = time.monotonic()
-                    with serving(tree, env, workdir) as (base, seeded):
-                        normalizer.start = datetime.now(UTC)
-                        print(f"{phase.name}: ready after {seeded - start:.0f} s; journeys...", flush=True)
-                        rec.open(base, phase.name)
-                        journeys = Journeys(rec, random.Random(args.seed))
-                        journeys.scale = args.scale
-                        before = rec.count
-                        journeys.setup()
-                        journeys.run()
-                        rec.close()
-                        took = time.monotonic() - seeded
-                        print(f"{phase.name}: {rec.count - before} requests in {took:.0f} s", flush=True)
-                        if took > CAMPAIGN_HOUR_SECONDS:
-                            print(f"warning: {phase.name} took {took:.0f} s after seeding: the demo campaign may "
-                                  "have moved a price in one run and not the other", flush=True)  # fmt: skip
+                print(f"{phase.name}: serving {tree} (serve --demo: migrate, seed)...", flush=True)
+                start = time.monotonic()
+                with served_phase(tree, phase, args.database_url, redis_url, Path(scratch) / phase.name) as base:
+                    seeded = time.monotonic()
+                    normalizer.start = datetime.now(UTC)
+                    print(f"{phase.name}: ready after {seeded - start:.0f} s; journeys...", flush=True)
+                    rec.open(base, phase.name)
+                    journeys = Journeys(rec, random.Random(args.seed))
+                    journeys.scale = args.scale
+                    before = rec.count
+                    journeys.setup()
+                    journeys.run()
+                    rec.close()
+                    took = time.monotonic() - seeded
+                    print(f"{phase.name}: {rec.count - before} requests in {took:.0f} s", flush=True)
+                    if took > CAMPAIGN_HOUR_SECONDS:
+                        print(f"warning: {phase.name} took {took:.0f} s after seeding: the demo campaign may "
+                              "have moved a price in one run and not the other", flush=True)  # fmt: skip
         seconds = round(time.monotonic() - began)
         meta = {
             "tree": str(tree),
