@@ -12,7 +12,9 @@ first on PYTHONPATH) on a fresh PostgreSQL database, created and dropped here on
 DATABASE_URL (default the local one), and on a Redis logical database claimed as the test sessions
 claim theirs and flushed first, with a fixed environment; it runs the journeys below over HTTP
 twice, once per phase (default settings, then COMMISSION_TAX_RATE=20, each on a database of its
-own), and writes one JSON line per request: the phase, the step, method, path, request body,
+own; before the journeys, unrecorded, it starts the demo flash sale and gives every demo promotion a
+priority of its own, in their order: equal ones stack in the order of their ids, drawn anew by each
+seed), and writes one JSON line per request: the phase, the step, method, path, request body,
 status, the response's content type (and `Idempotent-Replayed`) and the response body as the
 server wrote it, after normalization. The last line holds what was recorded (tree, commit, seed,
 seconds). The journeys: catalog reads; quotes of demo baskets (1-4 lines across the three demo
@@ -26,8 +28,9 @@ payout previews. Which baskets, quantities and fates is drawn from --seed.
 Normalized, and only that, because it cannot be equal between two runs: UUIDs (`<id:N>`, numbered
 in order of first appearance across the whole file, requests included), RFC 3339 instants within
 400 days of the run (`<time>`), calendar dates within 400 days (`<date+N>`: days from the phase's
-start, UTC) and ISO weeks (`<week+N>`), `processing_time_ms`, API keys and tokens. Money, numbers,
-key order and spacing are kept as the server wrote them.
+start, UTC) and ISO weeks (`<week+N>`), `processing_time_ms`, API keys and tokens, page cursors (as
+what they decode to, normalized) and the demo shopper's experiment arm (a hash of its random user id).
+Money, numbers, key order and spacing are kept as the server wrote them.
 
 `compare A B` prints the first --show differing requests, each with a unified diff of its response
 (laid out one JSON member a line), and how many differ; it exits 0 only when both files hold the
@@ -284,9 +287,9 @@ SERVER_ENV = {
     "DB_LOCK_TIMEOUT": "30",
     "DB_STATEMENT_TIMEOUT": "30",
     "RATE_LIMIT_PER_MINUTE": "1000000",
-    # A small pool: the journeys send one request at a time, and a PostgreSQL shared with test sessions
-    # has few connections to spare (a seed once failed with "too many clients").
-    "DB_POOL_MIN_SIZE": "1",
+    # A small pool, opened whole at start: the journeys send one request at a time, and a PostgreSQL
+    # shared with test sessions may have no connection to spare later ("too many clients").
+    "DB_POOL_MIN_SIZE": "4",
     "DB_POOL_MAX_SIZE": "4",
 }
 """Every setting the server gets besides the stores (nothing is inherited from the caller's shell)."""
@@ -317,13 +320,28 @@ def with_database(url: str, name: str) -> str:
 @contextlib.contextmanager
 def scratch_database(admin_url: str, name: str) -> Iterator[str]:
     """A new, empty database `name` on the server of `admin_url` until the block ends (then dropped)."""
-    from plumbing import database
-
-    asyncio.run(database(name, create=True, admin_url=admin_url))
+    create_or_drop(admin_url, name, create=True)
     try:
         yield with_database(admin_url, name)
     finally:
-        asyncio.run(database(name, create=False, admin_url=admin_url))
+        create_or_drop(admin_url, name, create=False)
+
+
+def create_or_drop(admin_url: str, name: str, *, create: bool, tries: int = 20) -> None:
+    """Drop the database `name` (and create it afresh when `create`), waiting for a connection while the
+    server has none to spare (test sessions may hold them all for a while): a scratch database is never
+    left behind for want of one."""
+    import asyncpg
+    from plumbing import database
+
+    for attempt in range(1, tries + 1):
+        try:
+            asyncio.run(database(name, create=create, admin_url=admin_url))
+            return
+        except asyncpg.exceptions.TooManyConnectionsError:
+            if attempt == tries:
+                raise
+            time.sleep(3)
 
 
 @contextlib.contextmanager
