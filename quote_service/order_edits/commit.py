@@ -28,6 +28,7 @@ from quote_service.order_edits.schemas import EditCreate
 from quote_service.orders import commission_record, shipment_repository, tax_record
 from quote_service.orders import refund_repository as refunds_sql
 from quote_service.orders import repository as orders
+from quote_service.orders.refund_math import Settled, against_due
 from quote_service.orders.schemas import Order, OrderEdit
 from quote_service.orders.service import assemble, write_record
 from quote_service.orders.terms import OrderTerms, load_config
@@ -93,11 +94,13 @@ async def apply_edit(
         conn, order_id=order_id, amounts={c.code.upper(): c.amount for c in _coupon_amounts(terms, quote)}
     )
     due = round_money(money.difference_due, currency)
+    # A negative difference first cancels what is still due (never paid); only the rest is refunded.
+    settled = against_due(-due, order["balance_due"]) if due < 0 else Settled(back=ZERO, reduced=ZERO)
     refund_id = None
-    if due < 0:
+    if settled.back > 0:
         refund_id = await _refund(
-            conn, order, edit, before, after, fees_before, fees_after, principal=principal, actor=actor,
-            fingerprint=fingerprint,
+            conn, order, edit, (before, fees_before), (after, fees_after), settled, principal=principal,
+            actor=actor, fingerprint=fingerprint,
         )  # fmt: skip
     breakdown = quote.commission_breakdown
     await repository.commit_order(
@@ -115,8 +118,8 @@ async def apply_edit(
             "seller_commission": breakdown.seller_commission,
             "category_commission": breakdown.category_commission,
             "logistics_commission": breakdown.logistics_commission,
-            "balance_due": order["balance_due"] + max(due, ZERO),
-            "refunded_amount": order["refunded_amount"] - min(due, ZERO),
+            "balance_due": order["balance_due"] + max(due, ZERO) - settled.reduced,
+            "refunded_amount": order["refunded_amount"] + settled.back,
             "terms": terms,
             "tax_terms": tax_record.order_terms(quote),
         },
@@ -286,10 +289,9 @@ async def _refund(
     conn: Connection,
     order: asyncpg.Record,
     edit: asyncpg.Record,
-    before: Sequence[LineMoney],
-    after: Sequence[LineMoney],
-    fees_before: Fees,
-    fees_after: Fees,
+    was: tuple[Sequence[LineMoney], Fees],
+    now: tuple[Sequence[LineMoney], Fees],
+    settled: Settled,
     *,
     principal: Principal,
     actor: str,
@@ -297,7 +299,9 @@ async def _refund(
 ) -> UUID:
     """The refund that pays a negative difference back: its parts what the edit reverses (the old lines'
     less the new ones', their named fees and those charged once included), with no refund lines (the edit's
-    ledger entries carry them to the statements)."""
+    ledger entries carry them to the statements); what it pays back is what exceeded the balance due
+    (`settled`)."""
+    (before, fees_before), (after, fees_after) = was, now
 
     def reversed_(part: str, inclusive: bool | None = None) -> Decimal:
         def total(lines: Sequence[LineMoney]) -> Decimal:
@@ -331,7 +335,8 @@ async def _refund(
             "delivery_fee": delivery,
             "small_basket_fee": small,
             "logistics_commission": logistics,
-            "total_refunded": amount - discount + tax - included + delivery + small,
+            "total_refunded": settled.back,
+            "balance_reduced": settled.reduced,
             "commission_reversed": seller + category + installment + named + logistics,
             "principal_id": principal.id,
             "idempotency_key": f"order-edit:{edit['id']}",

@@ -20,6 +20,7 @@ from quote_service.pricing.quote import (
     Shipment,
 )
 from quote_service.pricing.taxes import LineTax, Rounding
+from quote_service.validation import StrictDecimal
 
 OrderStatus = Literal["confirmed", "partially_refunded", "refunded", "cancelled"]
 ORDER_STATUSES: tuple[str, ...] = ("confirmed", "partially_refunded", "refunded", "cancelled")
@@ -121,6 +122,26 @@ class OrderEdit(msgspec.Struct, frozen=True, kw_only=True):
     """The refund that paid a negative difference back (null: nothing was refunded)."""
 
 
+class Payment(msgspec.Struct, frozen=True, kw_only=True):
+    """A payment of money an order's edits made due (docs/orders-and-refunds.md#money-due-and-payments)."""
+
+    id: UUID
+    order_id: UUID
+    currency: str
+    amount: Decimal
+    balance_due: Decimal
+    """The order's balance due once the payment was recorded."""
+    created_by: str
+    created_at: datetime
+
+
+class PaymentCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`POST /orders/{id}/payments`: a payment of (part of) the order's balance due."""
+
+    amount: StrictDecimal
+    """In the order's currency: more than 0, with at most its minor-unit digits, at most `balance_due`."""
+
+
 class OrderShipment(Shipment, frozen=True, kw_only=True):
     """A shipment of the order, as its quote priced it."""
 
@@ -180,7 +201,12 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     edits: list[OrderEdit] = []
     """Its committed edits, oldest first."""
     balance_due: Decimal = Decimal(0)
-    """The sum of its edits' positive differences: what the customer owes for them."""
+    """What the customer owes for its edits: their positive differences, less what later negative differences,
+    refunds and a cancel took off it (never charged, never paid back), less its payments."""
+    paid_amount: Decimal = Decimal(0)
+    """What its payments paid of the money its edits made due."""
+    payments: list[Payment] = []
+    """Its payments, oldest first."""
 
 
 class RefundLineIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -252,8 +278,11 @@ class Refund(msgspec.Struct, frozen=True, kw_only=True):
     small_basket_fee: Decimal
     logistics_commission: Decimal
     total_refunded: Decimal
-    """amount - discount + tax over the lines (without the tax a tax-inclusive line contains), plus the
-    fees given back."""
+    """What went back to the customer: amount - discount + tax over the lines (without the tax a tax-inclusive
+    line contains), plus the fees given back, less `balance_reduced`."""
+    balance_reduced: Decimal
+    """The part of what it gave back that an order edit had made due and no payment had settled: taken off
+    the order's `balance_due` instead of paid back (docs/orders-and-refunds.md#money-due-and-payments)."""
     commission_reversed: Decimal
     """seller + category (+ installment commission and named fees) over the lines, the fees charged once per
     shipment or order it reversed, plus the logistics commission."""

@@ -52,6 +52,7 @@ from quote_service.flash_sales.purchases import Purchases
 from quote_service.offers import stock as offer_stock
 from quote_service.orders import (
     commission_record,
+    payment_repository,
     record_math,
     refund_repository,
     repository,
@@ -67,6 +68,7 @@ from quote_service.orders.schemas import (
     OrderLine,
     OrderPromotion,
     OrderShipment,
+    Payment,
 )
 from quote_service.orders.seller_view import seller_view
 from quote_service.orders.terms import TermsRecorder
@@ -709,6 +711,10 @@ async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Ord
     shipments: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
     for part in await shipment_repository.shipments_of(conn, order_ids=[row["id"] for row in rows]):
         shipments[part["order_id"]].append(part)
+    paid: dict[UUID, list[Payment]] = defaultdict(list)
+    settled = [row["id"] for row in rows if row["paid_amount"]]  # only orders with a payment ask for them
+    for part in await payment_repository.payments_of(conn, order_ids=settled) if settled else []:
+        paid[part["order_id"]].append(payment_of(part))
     return [
         order_from_rows(
             row,
@@ -720,6 +726,7 @@ async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Ord
                 [discounts.get((row["id"], line["position"]), []) for line in lines[row["id"]]],
                 promotions_of[row["id"]],
                 edits[row["id"]],
+                paid[row["id"]],
             ),
             shipments[row["id"]],
         )
@@ -728,12 +735,13 @@ async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Ord
 
 
 class Record(NamedTuple):
-    """An order's priced-record rows: each line's discounts (in its lines' order), its promotions and its
-    committed edits."""
+    """An order's priced-record rows: each line's discounts (in its lines' order), its promotions, its
+    committed edits and its payments."""
 
     discounts: Sequence[Sequence[asyncpg.Record]] = ()
     promotions: Sequence[asyncpg.Record] = ()
     edits: Sequence[asyncpg.Record] = ()
+    payments: Sequence[Payment] = ()
 
 
 NO_RECORD = Record()
@@ -861,6 +869,8 @@ def order_from_rows(
             for e in record.edits
         ],
         balance_due=round_money(row["balance_due"], currency),
+        paid_amount=round_money(row["paid_amount"], currency),
+        payments=list(record.payments),
     )
 
 
@@ -869,6 +879,20 @@ def _detail_line(position: int | None, index_of: dict[int, int] | None) -> dict[
     if position is None:
         return {}
     return {"line": position if index_of is None else index_of[position]}
+
+
+def payment_of(row: asyncpg.Record) -> Payment:
+    """A payment as the API shows it: money with exactly the currency's digits."""
+    currency = row["currency"].strip()
+    return Payment(
+        id=row["id"],
+        order_id=row["order_id"],
+        currency=currency,
+        amount=round_money(row["amount"], currency),
+        balance_due=round_money(row["balance_due"], currency),
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+    )
 
 
 def _shipments(rows: Sequence[asyncpg.Record], currency: str) -> list[OrderShipment]:

@@ -325,6 +325,8 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
         "revision": 1,
         "edits": [],
         "balance_due": "0.00",
+        "paid_amount": "0.00",
+        "payments": [],
     }
     assert placed["created_at"].endswith("Z")
     assert await stock_of(pool, case) == 8
