@@ -91,6 +91,12 @@ class UnknownLine(ValueError):
         self.index = index
 
 
+def _listed(numbers: Collection[int]) -> str:
+    """Line numbers as a reader names them: "3", "3 and 4", "3, 4 and 5"."""
+    shown = [str(number) for number in sorted(numbers)] or ["none"]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
 class AmbiguousProduct(ValueError):
     """A product id (without `line`) names lines of more than one seller: which one is meant?"""
 
@@ -163,7 +169,7 @@ class Wanted(NamedTuple):
     product_id: str
     units: int
     line: int | None = None
-    """The line's position (its index in the order's items); None: the product's lines, first first."""
+    """The line's number (its position: `items[].line`); None: the product's lines, first first."""
 
 
 def plan_refund(lines: Sequence[ChargedLine], wanted: Sequence[Wanted], currency: str) -> list[LineTake]:
@@ -187,7 +193,7 @@ def plan_refund(lines: Sequence[ChargedLine], wanted: Sequence[Wanted], currency
         if entry.line is not None:
             named = at.get(entry.line)
             if named is None:
-                raise UnknownLine(index, f"the order has no line {entry.line} (lines 0 to {len(ordered) - 1})")
+                raise UnknownLine(index, f"the order has no line {entry.line} (its lines are {_listed(at)})")
             if named.product_id != entry.product_id:
                 raise UnknownLine(index, f"line {entry.line} is product {named.product_id}, not {entry.product_id}")
             candidates = [named]

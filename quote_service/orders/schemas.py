@@ -67,9 +67,10 @@ class OrderPromotion(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
-    line: int | UnsetType = UNSET
-    """The line's number in the order, shown on an edited order's lines (a refund names it as `line`):
-    an edit writes each line anew, so after one a line's number is no longer its index in `items`."""
+    line: int
+    """The line's number (docs/orders-and-refunds.md#line-numbers): what its commission details, a refund
+    and an edit name it by. An order never edited numbers its lines 0, 1, ... as in `items`; an edit writes
+    each line anew with a number after the last one, so after one they are no longer its index in `items`."""
     product_id: str
     quantity: int
     list_unit_price: Decimal
@@ -215,7 +216,7 @@ class RefundLineIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     quantity: Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
     """Units to give back (a product on several lines of one seller: from its first line first)."""
     line: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | UnsetType = UNSET
-    """The line to give them back from: its index in the order's `items` (a line of `product_id`). Required
+    """The line to give them back from: its number (`items[].line`, a line of `product_id`). Required
     when the product is on lines of two sellers (docs/orders-and-refunds.md#one-product-on-several-lines);
     unset when not sent, so a body without it keeps its fingerprint."""
 
@@ -246,7 +247,7 @@ class RefundTax(msgspec.Struct, frozen=True, kw_only=True):
 
 class RefundLine(msgspec.Struct, frozen=True, kw_only=True):
     line: int
-    """The order line it gives back from: its index in the order's `items`."""
+    """The order line it gives back from: its number (`items[].line`)."""
     product_id: str
     quantity: int
     amount: Decimal

@@ -762,10 +762,8 @@ def order_from_rows(
     split = any(line["prices_include_tax"] for line in lines)
     commissions = _commissions(lines, details)
     line_discounts = record.discounts or [()] * len(lines)
-    # A line's number is its position; an edit writes lines anew, so an edited order shows it
-    # (docs/orders-and-refunds.md#edits-and-exchanges).
-    edited = row["revision"] > 1
-    index_of = {line["position"]: at for at, line in enumerate(lines)} if edited else None
+    # A line's number is its position, the same in its items, its commission details, refunds and edits
+    # (docs/orders-and-refunds.md#line-numbers): an edit writes lines anew, with numbers of their own.
     return Order(
         id=row["id"],
         quote_id=row["quote_id"],
@@ -780,7 +778,7 @@ def order_from_rows(
         total_amount=round_money(row["total_amount"], currency),
         items=[
             OrderLine(
-                **({"line": line["position"]} if edited else {}),
+                line=line["position"],
                 product_id=line["product_id"],
                 quantity=line["quantity"],
                 list_unit_price=round_money(line["list_unit_price"], currency),
@@ -817,7 +815,7 @@ def order_from_rows(
             currency=currency,
             details=[
                 CommissionDetail(
-                    **_detail_line(detail["line_position"], index_of),
+                    **({} if detail["line_position"] is None else {"line": detail["line_position"]}),
                     product_id=detail["product_id"],
                     rate_id=detail["rate_id"],
                     dimension=detail["dimension"],
@@ -872,13 +870,6 @@ def order_from_rows(
         paid_amount=round_money(row["paid_amount"], currency),
         payments=list(record.payments),
     )
-
-
-def _detail_line(position: int | None, index_of: dict[int, int] | None) -> dict[str, Any]:
-    """A commission detail's `line`: the index in `items` of the line it is on (none: the logistics one)."""
-    if position is None:
-        return {}
-    return {"line": position if index_of is None else index_of[position]}
 
 
 def payment_of(row: asyncpg.Record) -> Payment:
