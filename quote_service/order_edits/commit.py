@@ -17,9 +17,9 @@ from quote_service import fault_points
 from quote_service.auth.schemas import Principal
 from quote_service.catalog import repository as catalog
 from quote_service.db.pool import Connection
-from quote_service.errors import Conflict, FieldError
+from quote_service.errors import Conflict, FieldError, QuantityLimitReached
 from quote_service.offers import repository as offers_repository
-from quote_service.order_edits import repository
+from quote_service.order_edits import quantities, repository
 from quote_service.order_edits.basis import what_is_left
 from quote_service.order_edits.basket import additions
 from quote_service.order_edits.money import Fees, LineMoney, difference, quote_fees, quote_lines
@@ -33,10 +33,12 @@ from quote_service.orders.schemas import Order, OrderEdit
 from quote_service.orders.service import assemble, write_record
 from quote_service.orders.terms import OrderTerms, load_config
 from quote_service.pricing.money import ZERO, quantum, round_money
-from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, Quote
+from quote_service.pricing.quantity_rules import QuantityProblem
+from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, Quote, QuoteLine
 from quote_service.promotions import repository as promotions
 from quote_service.reservations import repository as reservations
 from quote_service.reservations.service import check_units
+from quote_service.unit_limits.service import check_order as check_unit_limits
 from quote_service.webhooks import events as webhooks
 
 _RETURNED_SOURCES = frozenset({*STOCKED_SOURCES, "flash_sale"})
@@ -73,6 +75,7 @@ async def apply_edit(
     request = msgspec.convert(edit["request"], EditCreate, strict=False)
     fields = _addition_fields(request, quote)
     await _move_stock(conn, rows, quote, fields, order_id=order_id, edit_id=edit_id, actor=actor, now=now)
+    await _count_units(conn, quote, request, order_id=order_id, now=now)
     await _move_promotions(conn, order, quote)
     at = await repository.placement(conn, order_id=order_id, edit_id=edit_id)
     await repository.retire(conn, order_id=order_id, edit_id=edit_id)
@@ -122,6 +125,7 @@ async def apply_edit(
             "refunded_amount": order["refunded_amount"] + settled.back,
             "terms": terms,
             "tax_terms": tax_record.order_terms(quote),
+            "limited_products": _limited(order, quote),
         },
     )
     revision = order["revision"] + 1
@@ -245,6 +249,34 @@ async def _move_offer_stock(
     moved = {oid: -delta for oid, delta in sorted(deltas.items()) if oid in present}
     if moved:
         await offers_repository.add_stock(conn, deltas=moved)
+
+
+async def _count_units(conn: Connection, quote: Quote, request: EditCreate, *, order_id: UUID, now: datetime) -> None:
+    """The per-customer limits the edit's additions are under (its preview's), counted again under the lock an
+    order takes (after the products' and offers' row locks): the customer's units in its other orders and the
+    edited basket's must fit (409 QUANTITY_RULE naming the edit's field; order_edits/quantities.py)."""
+    if not quote.quantity_limits:
+        return
+    try:
+        await check_unit_limits(conn, quote, now, edited=order_id)
+    except QuantityLimitReached as refused:
+        items = [(line.product_id, line.quantity, _offer_of(line)) for line in quote.items]
+        problems = [d for d in refused.details if isinstance(d, QuantityProblem)]
+        found = quantities.named(problems, items, quantities.edit_fields(request))
+        raise QuantityLimitReached(
+            "quantity limit reached: " + "; ".join(f"{p.field} {p.message}" for p in found), details=found
+        ) from refused
+
+
+def _offer_of(line: QuoteLine) -> UUID | None:
+    return line.offer_id if isinstance(line.offer_id, UUID) else None
+
+
+def _limited(order: asyncpg.Record, quote: Quote) -> list[str] | None:
+    """The keys the order is under a per-customer limit for: its own, and those of the edit's additions (a
+    refund or cancel then tells the quote path's counters the units it gives back)."""
+    keys = set(order["limited_products"] or []) | {limit.key for limit in quote.quantity_limits or []}
+    return sorted(keys) or None
 
 
 async def _move_promotions(conn: Connection, order: asyncpg.Record, quote: Quote) -> None:

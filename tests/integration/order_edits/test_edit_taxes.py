@@ -77,8 +77,6 @@ async def test_an_edit_moving_tax_between_codes_keeps_the_codes_adding_up_to_the
     assert refunded["tax_refunded_by_code"] == {"KDV": "30.00", "OTV": "20.00"}
     check_statement(refunded)
     # The ledger's entries still sum to the statement's net tax.
-    entries = expect_ok(
-        await client.get(f"/api/v1/sellers/{SELLER}/statement/entries", headers=admin.headers)
-    )["items"]
+    entries = expect_ok(await client.get(f"/api/v1/sellers/{SELLER}/statement/entries", headers=admin.headers))["items"]
     total = sum((D(entry["tax"]) for entry in entries), D(0))
     assert total == D(refunded["tax_collected"]) - D(refunded["tax_refunded"])
