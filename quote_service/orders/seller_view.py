@@ -6,10 +6,10 @@ shipment's delivery fee and logistics commission, its own per-seller totals, the
 own lines, of the coupons and promotions only those that discounted its lines, by what they took
 from them, and of the refunds only those that gave back its lines or its shipment's fee, by what
 they gave back of them (`refunded_amount`), and of its edits what each moved of its part (`edits`,
-`balance_due`: docs/orders-and-refunds.md#edits-and-exchanges). Other sellers' lines, shipments, totals, commission
-details and refunds are left out: a detail is the seller's when it is on one of its lines (its
-`line`, the line's number, as the view's `items` show it), never because its product id is (another
-seller may sell the same product id in the same order).
+`balance_due`: docs/orders-and-refunds.md#edits-and-exchanges). Other sellers' lines, shipments, totals,
+commission details and refunds, and the order's payments (the buyer's), are left out: a detail is the
+seller's when it is on one of its lines (its `line`, the line's number, as the view's `items` show it),
+never because its product id is (another seller may sell the same product id in the same order).
 """
 
 from __future__ import annotations
@@ -121,6 +121,8 @@ def seller_view(
         ],
         balance_due=total(amount for amount in moved.values() if amount > 0),
         refunds=[refund_id for refund_id, _ in refunds],
+        paid_amount=total(()),  # the buyer's and the platform's (docs/sellers.md)
+        payments=[],
     )
 
 

@@ -13,8 +13,9 @@ from typing import Any
 
 import asyncpg
 
+from quote_service.config import Settings
 from tests.integration.catalog.test_catalog import create_product
-from tests.integration.conftest import Caller
+from tests.integration.conftest import Caller, make_caller
 from tests.integration.expect import expect_error, expect_ok
 from tests.integration.order_edits.test_edits_api import ORDERS, Client, basket, commit, key, place, preview
 
@@ -106,7 +107,7 @@ async def test_a_refund_first_reduces_what_is_due(
 
 
 async def test_a_payment_settles_what_is_due_once_per_key(
-    client: Client, admin: Caller, shopper: Caller, service_key: dict[str, str]
+    client: Client, admin: Caller, shopper: Caller, service_key: dict[str, str], settings: Settings, password_hash: str
 ) -> None:
     case = await create_product(client, admin, stock=20)
     order = await place(client, service_key, basket("due-pay", (case, 2)))
@@ -134,6 +135,9 @@ async def test_a_payment_settles_what_is_due_once_per_key(
     expect_ok(await pay(client, admin.headers, oid, 20.18), 201)
     settled = expect_ok(await client.get(f"{ORDERS}/{oid}", headers=admin.headers))
     assert (settled["balance_due"], settled["paid_amount"]) == ("0.00", "60.18")
+    seller = await make_caller(settings, password_hash, "due-pay-seller", "seller", seller_id="seller-1")
+    seen = expect_ok(await client.get(f"{ORDERS}/{oid}", headers=seller.headers))
+    assert (seen["payments"], seen["paid_amount"]) == ([], "0.00")  # the buyer's, not the seller's
     # Paid now: taking the units out again gives back what was paid for them, as a refund.
     back = await edited(client, service_key, oid, {"remove": [{"product_id": case["id"], "quantity": 2}]})
     assert back["refunded_amount"] == "60.18"
