@@ -249,19 +249,7 @@ async def _write(
         )
     await _restock(conn, rows, takes, order_id=order_id, actor=actor)
     parts = {part: sum((t.parts[part] for t in takes), ZERO) for part in math.LINE_PARTS}
-    fees_refunded = bool(order["fees_refunded"]) or include
-    if shipped and not order["small_basket_fee"]:  # every shipment's fee given back: nothing else is due
-        fees_refunded = fees_refunded or all(r["refund_id"] is not None or r["position"] in given for r in shipped)
-    taken = {t.position: t.quantity for t in takes}
-    everything = all(line.remaining_units == taken.get(line.position, 0) for line in lines)
-    # A flat logistics commission may be charged with no delivery fee: it too must come back first.
-    fees_due = any(order[part] != ZERO for part in math.FEE_PARTS)
-    if kind == "cancel":
-        status = "cancelled"
-    elif everything and (fees_refunded or not fees_due):
-        status = "refunded"
-    else:
-        status = "partially_refunded"
+    status, fees_refunded = _status_after(kind, order, lines, takes, shipped, given, include=include)
     # What is still due was never paid: it is cancelled first (docs/orders-and-refunds.md#money-due-and-payments).
     settled = math.against_due(
         math.customer_total(takes, fees), order["balance_due"], closing=status in ("cancelled", "refunded")
@@ -313,6 +301,31 @@ async def _write(
         if redis is not None:  # last, before the commit: a Redis that refuses even a DEL fails the cancel
             await coupon_counters.forget(redis, order["customer_id"], [r["coupon_code"] for r in released])
     return row
+
+
+def _status_after(
+    kind: Kind,
+    order: asyncpg.Record,
+    lines: Sequence[math.ChargedLine],
+    takes: Sequence[math.LineTake],
+    shipped: Sequence[asyncpg.Record],
+    given: Sequence[int],
+    *,
+    include: bool,
+) -> tuple[str, bool]:
+    """The order's status after this refund or cancel, and whether its fees are all given back then."""
+    fees_refunded = bool(order["fees_refunded"]) or include
+    if shipped and not order["small_basket_fee"]:  # every shipment's fee given back: nothing else is due
+        fees_refunded = fees_refunded or all(r["refund_id"] is not None or r["position"] in given for r in shipped)
+    taken = {t.position: t.quantity for t in takes}
+    everything = all(line.remaining_units == taken.get(line.position, 0) for line in lines)
+    # A flat logistics commission may be charged with no delivery fee: it too must come back first.
+    fees_due = any(order[part] != ZERO for part in math.FEE_PARTS)
+    if kind == "cancel":
+        return "cancelled", fees_refunded
+    if everything and (fees_refunded or not fees_due):
+        return "refunded", fees_refunded
+    return "partially_refunded", fees_refunded
 
 
 async def _charged_once_reversed(
