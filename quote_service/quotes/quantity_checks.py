@@ -44,22 +44,9 @@ async def checked_quantities(
     bought: dict[str, list[tuple[int, int]]] = {}
     if limited and purchases is not None:
         bought = await purchases.read(request.customer_id, limited)
-    currency = request.currency.upper()
-    prices = snapshot.price_lists
 
     def check(bought: dict[str, list[tuple[int, int]]]) -> tuple[list[QuantityProblem], list[QuantityLimit]]:
-        return check_quantities(
-            request,
-            products,
-            book,
-            price_lists=prices if currency in prices.currencies else None,
-            currency=currency,
-            customer_group=label(customer.customer_group),
-            channel=label(request.channel),
-            purchases=bought,
-            now=now,
-            choices=choices,
-        )
+        return _checked(request, products, customer, snapshot, book, bought, now, choices)
 
     problems, limits = check(bought)
     # Refused on the counters' word for units bought before: PostgreSQL says whether they still hold.
@@ -102,7 +89,20 @@ async def basket_quantities(
         offer = None if offer_id is None else offers.get(str(offer_id))
         choices.append(None if offer is None else Choice(offer, offer.seller_id, "named"))
     limited = limited_keys(request, book, choices)
-    purchases = await bought(limited) if limited else {}
+    return _checked(request, products, customer, snapshot, book, await bought(limited) if limited else {}, now, choices)
+
+
+def _checked(
+    request: QuoteRequest,
+    products: Mapping[str, CatalogProduct],
+    customer: CustomerContext,
+    snapshot: ConfigSnapshot,
+    book: QuantityBook,
+    bought: Mapping[str, Sequence[tuple[int, int]]],
+    now: datetime,
+    choices: Sequence[Choice | None] | None,
+) -> tuple[list[QuantityProblem], list[QuantityLimit]]:
+    """`check_quantities` with the price list, customer group and channel the engine selects by."""
     currency = request.currency.upper()
     prices = snapshot.price_lists
     return check_quantities(
@@ -113,7 +113,7 @@ async def basket_quantities(
         currency=currency,
         customer_group=label(customer.customer_group),
         channel=label(request.channel),
-        purchases=purchases,
+        purchases=bought,
         now=now,
         choices=choices,
     )
