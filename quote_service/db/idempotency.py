@@ -1,6 +1,7 @@
 """Idempotency-Keys: one request per key at a time, and PostgreSQL's record as the answer.
 
-Every keyed write (an order, a refund, a cancel, a coupon code batch) runs the same path:
+Every keyed write (an order, a refund, a cancel, an edit's commit, a payment, a coupon code batch) runs the
+same path:
 
 1. `claimed(conn, ...)`: a PostgreSQL advisory lock named after (what, caller, key), taken on
    the connection that does the work, before anything looks at the key. A second request with
@@ -40,7 +41,7 @@ import msgspec
 from quote_service.db.pool import Connection
 from quote_service.errors import REGISTRY, Conflict, FieldError, IdempotencyInProgress, ServiceError
 
-Scope = Literal["order", "refund", "code_batch", "order_edit"]
+Scope = Literal["order", "refund", "code_batch", "order_edit", "order_payment"]
 
 # hashtextextended: a 64-bit hash of the name, the advisory lock's key space. Two names that
 # collide only make two unrelated requests wait for each other; they share no result.

@@ -17,9 +17,9 @@ from quote_service import fault_points
 from quote_service.auth.schemas import Principal
 from quote_service.catalog import repository as catalog
 from quote_service.db.pool import Connection
-from quote_service.errors import Conflict, FieldError
+from quote_service.errors import Conflict, FieldError, QuantityLimitReached
 from quote_service.offers import repository as offers_repository
-from quote_service.order_edits import repository
+from quote_service.order_edits import quantities, repository
 from quote_service.order_edits.basis import what_is_left
 from quote_service.order_edits.basket import additions
 from quote_service.order_edits.money import Fees, LineMoney, difference, quote_fees, quote_lines
@@ -28,14 +28,17 @@ from quote_service.order_edits.schemas import EditCreate
 from quote_service.orders import commission_record, shipment_repository, tax_record
 from quote_service.orders import refund_repository as refunds_sql
 from quote_service.orders import repository as orders
+from quote_service.orders.refund_math import Settled, against_due
 from quote_service.orders.schemas import Order, OrderEdit
 from quote_service.orders.service import assemble, write_record
 from quote_service.orders.terms import OrderTerms, load_config
 from quote_service.pricing.money import ZERO, quantum, round_money
-from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, Quote
+from quote_service.pricing.quantity_rules import QuantityProblem
+from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, Quote, QuoteLine
 from quote_service.promotions import repository as promotions
 from quote_service.reservations import repository as reservations
 from quote_service.reservations.service import check_units
+from quote_service.unit_limits.service import check_order as check_unit_limits
 from quote_service.webhooks import events as webhooks
 
 _RETURNED_SOURCES = frozenset({*STOCKED_SOURCES, "flash_sale"})
@@ -72,6 +75,7 @@ async def apply_edit(
     request = msgspec.convert(edit["request"], EditCreate, strict=False)
     fields = _addition_fields(request, quote)
     await _move_stock(conn, rows, quote, fields, order_id=order_id, edit_id=edit_id, actor=actor, now=now)
+    await _count_units(conn, quote, request, order_id=order_id, now=now)
     await _move_promotions(conn, order, quote)
     at = await repository.placement(conn, order_id=order_id, edit_id=edit_id)
     await repository.retire(conn, order_id=order_id, edit_id=edit_id)
@@ -93,11 +97,13 @@ async def apply_edit(
         conn, order_id=order_id, amounts={c.code.upper(): c.amount for c in _coupon_amounts(terms, quote)}
     )
     due = round_money(money.difference_due, currency)
+    # A negative difference first cancels what is still due (never paid); only the rest is refunded.
+    settled = against_due(-due, order["balance_due"]) if due < 0 else Settled(back=ZERO, reduced=ZERO)
     refund_id = None
-    if due < 0:
+    if settled.back > 0:
         refund_id = await _refund(
-            conn, order, edit, before, after, fees_before, fees_after, principal=principal, actor=actor,
-            fingerprint=fingerprint,
+            conn, order, edit, (before, fees_before), (after, fees_after), settled, principal=principal,
+            actor=actor, fingerprint=fingerprint,
         )  # fmt: skip
     breakdown = quote.commission_breakdown
     await repository.commit_order(
@@ -115,10 +121,11 @@ async def apply_edit(
             "seller_commission": breakdown.seller_commission,
             "category_commission": breakdown.category_commission,
             "logistics_commission": breakdown.logistics_commission,
-            "balance_due": order["balance_due"] + max(due, ZERO),
-            "refunded_amount": order["refunded_amount"] - min(due, ZERO),
+            "balance_due": order["balance_due"] + max(due, ZERO) - settled.reduced,
+            "refunded_amount": order["refunded_amount"] + settled.back,
             "terms": terms,
             "tax_terms": tax_record.order_terms(quote),
+            "limited_products": _limited(order, quote),
         },
     )
     revision = order["revision"] + 1
@@ -244,6 +251,34 @@ async def _move_offer_stock(
         await offers_repository.add_stock(conn, deltas=moved)
 
 
+async def _count_units(conn: Connection, quote: Quote, request: EditCreate, *, order_id: UUID, now: datetime) -> None:
+    """The per-customer limits the edit's additions are under (its preview's), counted again under the lock an
+    order takes (after the products' and offers' row locks): the customer's units in its other orders and the
+    edited basket's must fit (409 QUANTITY_RULE naming the edit's field; order_edits/quantities.py)."""
+    if not quote.quantity_limits:
+        return
+    try:
+        await check_unit_limits(conn, quote, now, edited=order_id)
+    except QuantityLimitReached as refused:
+        items = [(line.product_id, line.quantity, _offer_of(line)) for line in quote.items]
+        problems = [d for d in refused.details if isinstance(d, QuantityProblem)]
+        found = quantities.named(problems, items, quantities.edit_fields(request))
+        raise QuantityLimitReached(
+            "quantity limit reached: " + "; ".join(f"{p.field} {p.message}" for p in found), details=found
+        ) from refused
+
+
+def _offer_of(line: QuoteLine) -> UUID | None:
+    return line.offer_id if isinstance(line.offer_id, UUID) else None
+
+
+def _limited(order: asyncpg.Record, quote: Quote) -> list[str] | None:
+    """The keys the order is under a per-customer limit for: its own, and those of the edit's additions (a
+    refund or cancel then tells the quote path's counters the units it gives back)."""
+    keys = set(order["limited_products"] or []) | {limit.key for limit in quote.quantity_limits or []}
+    return sorted(keys) or None
+
+
 async def _move_promotions(conn: Connection, order: asyncpg.Record, quote: Quote) -> None:
     """Each promotion's budget (and the order's redemption of it) moves by the change of the order's discount
     from it: a larger one must fit what is left of the budget (409 PROMOTION_BUDGET_EXHAUSTED)."""
@@ -286,10 +321,9 @@ async def _refund(
     conn: Connection,
     order: asyncpg.Record,
     edit: asyncpg.Record,
-    before: Sequence[LineMoney],
-    after: Sequence[LineMoney],
-    fees_before: Fees,
-    fees_after: Fees,
+    was: tuple[Sequence[LineMoney], Fees],
+    now: tuple[Sequence[LineMoney], Fees],
+    settled: Settled,
     *,
     principal: Principal,
     actor: str,
@@ -297,7 +331,9 @@ async def _refund(
 ) -> UUID:
     """The refund that pays a negative difference back: its parts what the edit reverses (the old lines'
     less the new ones', their named fees and those charged once included), with no refund lines (the edit's
-    ledger entries carry them to the statements)."""
+    ledger entries carry them to the statements); what it pays back is what exceeded the balance due
+    (`settled`)."""
+    (before, fees_before), (after, fees_after) = was, now
 
     def reversed_(part: str, inclusive: bool | None = None) -> Decimal:
         def total(lines: Sequence[LineMoney]) -> Decimal:
@@ -331,7 +367,8 @@ async def _refund(
             "delivery_fee": delivery,
             "small_basket_fee": small,
             "logistics_commission": logistics,
-            "total_refunded": amount - discount + tax - included + delivery + small,
+            "total_refunded": settled.back,
+            "balance_reduced": settled.reduced,
             "commission_reversed": seller + category + installment + named + logistics,
             "principal_id": principal.id,
             "idempotency_key": f"order-edit:{edit['id']}",

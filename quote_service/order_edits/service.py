@@ -40,9 +40,17 @@ from quote_service import fault_points, ids
 from quote_service.auth.schemas import Principal
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
-from quote_service.errors import Conflict, FieldError, Gone, NotFound, ServiceError, ValidationFailed
+from quote_service.errors import (
+    Conflict,
+    FieldError,
+    Gone,
+    NotFound,
+    QuantityRuleBroken,
+    ServiceError,
+    ValidationFailed,
+)
 from quote_service.offers import repository as offers_repository
-from quote_service.order_edits import repository
+from quote_service.order_edits import quantities, repository
 from quote_service.order_edits.basis import (
     context_of,
     edit_money,
@@ -67,7 +75,7 @@ from quote_service.orders import refund_repository as refunds_sql
 from quote_service.orders import repository as orders
 from quote_service.orders import shipment_repository, tax_record
 from quote_service.orders.schemas import Order
-from quote_service.orders.service import can_see
+from quote_service.orders.service import can_see, order_row_limited
 from quote_service.orders.terms import EditContext, load_config, order_terms
 from quote_service.pricing.lines import HeldPrice
 from quote_service.pricing.money import ZERO, round_money
@@ -76,10 +84,13 @@ from quote_service.pricing.quote import (
     Address,
     CatalogProduct,
     CustomerContext,
+    QuantityLimit,
     Quote,
+    QuoteItemIn,
     QuoteRequest,
 )
 from quote_service.quotes.service import QuoteService
+from quote_service.unit_limits import repository as unit_limits
 
 _CLOSED = ("cancelled", "refunded")
 _RETURNED_SOURCES = frozenset({*STOCKED_SOURCES, "flash_sale"})
@@ -267,6 +278,7 @@ class OrderEdits:
         wanted = {r["product_id"] for r in rows} | set(gift_products(terms.order))
         products = {**(await self.quotes.catalog_products(wanted)), **products}
         basket = edited_basket(kept_lines(rows, products, offer_floors), data, added)
+        limits = await self._quantities(order, terms.context, rows, basket, data, products)
         choices = {s["seller_id"]: s["selected"] for s in shipped if s["seller_id"] is not None and s["selected"]}
         if isinstance(data.shipping, dict):
             choices.update(data.shipping)
@@ -281,10 +293,59 @@ class OrderEdits:
             gifts=gift_stocks(terms.order, products),
             edit_id=edit_id,
         )
+        if limits:  # counted again at the commit, under the per-customer lock
+            quote = msgspec.structs.replace(quote, quantity_limits=limits)
         if order["fees_refunded"]:
             return without_fees(quote, None)
         given = {s["seller_id"] for s in shipped if s["refund_id"] is not None}
         return without_fees(quote, given) if given else quote
+
+    async def _quantities(
+        self,
+        order: asyncpg.Record,
+        context: EditContext,
+        rows: Sequence[asyncpg.Record],
+        basket: Sequence[BasketLine],
+        data: EditCreate,
+        products: Mapping[str, CatalogProduct],
+    ) -> list[QuantityLimit]:
+        """The edited basket against today's quantity rules (order_edits/quantities.py): 422 QUANTITY_RULE naming
+        the edit's fields; the per-customer limits its commit counts again."""
+        items = [(line.product_id, line.quantity, line.offer_id) for line in basket]
+        request = QuoteRequest(
+            customer_id=order["customer_id"],
+            items=[
+                QuoteItemIn(product_id=line.product_id, quantity=line.quantity, seller_id=line.price.seller_id)
+                for line in basket
+            ],
+            delivery_address=context.delivery_address,
+            currency=order["currency"],
+            channel=context.channel,
+            customer_group=context.customer_group,
+        )
+
+        async def bought(keys: list[str]) -> dict[str, list[tuple[int, int]]]:
+            async with self.pool.acquire() as conn:
+                found = await unit_limits.purchases(
+                    conn, customer_id=order["customer_id"], product_ids=keys, now=self.quotes.now(),
+                    other_than=order["id"],
+                )  # fmt: skip
+            return {key: purchases.entries for key, purchases in found.items()}
+
+        customer = _customer(order["customer_id"], context)
+        problems, limits = await self.quotes.basket_quantities(
+            request, products, customer, [line.offer_id for line in basket], bought
+        )
+        live = [(r["product_id"], r["quantity"] - r["refunded_quantity"], r["offer_id"]) for r in rows]
+        before, after = quantities.units_by_key(live), quantities.units_by_key(items)
+        found = quantities.named(
+            quantities.refused(problems, items, before, after), items, quantities.edit_fields(data)
+        )
+        if found:
+            raise QuantityRuleBroken(
+                "quantity rules: " + "; ".join(f"{p.field} {p.message}" for p in found), details=found
+            )
+        return quantities.grown(limits, before, after)
 
     async def _additions(
         self, order: asyncpg.Record, context: EditContext, data: EditCreate, principal: Principal
@@ -370,7 +431,17 @@ class OrderEdits:
                     conn, order, edit, principal=principal, actor=actor, key=key, fingerprint=fingerprint, now=now
                 )
             await fault_points.hit("order_edit.committed")
-            return await read_order(conn, order_id), False
+            edited = await read_order(conn, order_id)
+            limited = order_row_limited(await _order_row(conn, order_id))
+        # The quote path's counters learn the customer's units the edit moved (docs/pricing.md#quantity-rules).
+        await self.quotes.learn_units(edited.customer_id, limited)
+        return edited, False
+
+
+async def _order_row(conn: Connection, order_id: UUID) -> asyncpg.Record:
+    row = await orders.get_order(conn, order_id=order_id)
+    assert row is not None
+    return row
 
 
 def _terms_unknown(why: str) -> Conflict:

@@ -14,8 +14,17 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import invalid
 from quote_service.flash_sales.purchases import Purchases
-from quote_service.orders import refunds, service
-from quote_service.orders.schemas import ORDER_STATUSES, CancelCreate, Order, OrderCreate, Refund, RefundCreate
+from quote_service.orders import payments, refunds, service
+from quote_service.orders.schemas import (
+    ORDER_STATUSES,
+    CancelCreate,
+    Order,
+    OrderCreate,
+    Payment,
+    PaymentCreate,
+    Refund,
+    RefundCreate,
+)
 from quote_service.orders.terms import TermsRecorder
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor
 from quote_service.periods import instant_bounds
@@ -193,6 +202,25 @@ class OrderController(Controller):
         if not replayed:
             await product_cache.invalidate({line.product_id for line in made.lines})
         return ok(made, "Refund already made with this Idempotency-Key" if replayed else "Refund made")
+
+    @post(
+        "/{order_id:uuid}/payments",
+        guards=[requires_role("admin", "service")],
+        summary="Record a payment of the money an order's edits made due (requires Idempotency-Key)",
+    )
+    async def pay(
+        self,
+        order_id: FromPath[UUID],
+        data: JSONBody[PaymentCreate],
+        idempotency_key: IdempotencyKey,
+        pool: PoolDep,
+        request: AuthedRequest,
+    ) -> Envelope[Payment]:
+        check_idempotency_key(idempotency_key)
+        made, replayed = await payments.record(
+            pool, order_id, data, principal=request.user, actor=actor_of(request), idempotency_key=idempotency_key
+        )
+        return ok(made, "Payment already recorded with this Idempotency-Key" if replayed else "Payment recorded")
 
     @get(
         "/{order_id:uuid}/refunds",

@@ -18,6 +18,11 @@ The order's fees (delivery, small basket) and the logistics commission on the de
 refunded once, whole, by the first refund that asks for them (`include_fees`, or a cancel). An order
 with shipments gives each shipment's fee (and its logistics commission) back once, by a refund that
 names its seller or by the first that asks for the fees (docs/shipping.md).
+
+What an order edit made due and no payment settled yet (`balance_due`) was never charged: a reversal
+(a refund, a cancel, an edit's negative difference) takes what it is worth off that first, and only the
+rest goes back to the customer (`against_due`). So what comes back never exceeds what was charged and
+paid (docs/orders-and-refunds.md#money-due-and-payments).
 """
 
 from __future__ import annotations
@@ -84,6 +89,12 @@ class UnknownLine(ValueError):
     def __init__(self, index: int, message: str) -> None:
         super().__init__(message)
         self.index = index
+
+
+def _listed(numbers: Collection[int]) -> str:
+    """Line numbers as a reader names them: "3", "3 and 4", "3, 4 and 5"."""
+    shown = [str(number) for number in sorted(numbers)] or ["none"]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
 class AmbiguousProduct(ValueError):
@@ -158,7 +169,7 @@ class Wanted(NamedTuple):
     product_id: str
     units: int
     line: int | None = None
-    """The line's position (its index in the order's items); None: the product's lines, first first."""
+    """The line's number (its position: `items[].line`); None: the product's lines, first first."""
 
 
 def plan_refund(lines: Sequence[ChargedLine], wanted: Sequence[Wanted], currency: str) -> list[LineTake]:
@@ -182,7 +193,7 @@ def plan_refund(lines: Sequence[ChargedLine], wanted: Sequence[Wanted], currency
         if entry.line is not None:
             named = at.get(entry.line)
             if named is None:
-                raise UnknownLine(index, f"the order has no line {entry.line} (lines 0 to {len(ordered) - 1})")
+                raise UnknownLine(index, f"the order has no line {entry.line} (its lines are {_listed(at)})")
             if named.product_id != entry.product_id:
                 raise UnknownLine(index, f"line {entry.line} is product {named.product_id}, not {entry.product_id}")
             candidates = [named]
@@ -269,3 +280,18 @@ def commission_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> 
         ZERO,
     )
     return lines + fees["logistics_commission"]
+
+
+class Settled(NamedTuple):
+    """How a reversal is settled: what goes back to the customer, and what comes off the balance due."""
+
+    back: Decimal
+    reduced: Decimal
+
+
+def against_due(worth: Decimal, due: Decimal, *, closing: bool = False) -> Settled:
+    """A reversal worth `worth` (the goods, tax and fees it gives back) of an order owing `due`: what was never
+    paid is cancelled first, only the rest is paid back. `closing` (a cancel, or the refund of the order's
+    last units and fees): whatever is still due is cancelled with it, so a closed order owes nothing."""
+    reduced = due if closing else min(max(worth, ZERO), due)
+    return Settled(back=max(worth - reduced, ZERO), reduced=reduced)

@@ -17,7 +17,7 @@ IDEMPOTENCY_CONSTRAINT = "refunds_idempotency_key"
 REFUND_COLUMNS = (
     "id, order_id, kind, reason, currency, amount, discount, tax, seller_commission, category_commission, "
     "delivery_fee, small_basket_fee, logistics_commission, total_refunded, commission_reversed, "
-    "request_hash, created_at, tax_included"
+    "request_hash, created_at, tax_included, balance_reduced"
 )
 _INSERTED = (
     "order_id",
@@ -34,6 +34,7 @@ _INSERTED = (
     "small_basket_fee",
     "logistics_commission",
     "total_refunded",
+    "balance_reduced",
     "commission_reversed",
     "principal_id",
     "idempotency_key",
@@ -164,15 +165,19 @@ async def charged_once_reversed(conn: Connection, *, refund_ids: Sequence[UUID])
 
 
 async def update_order(
-    conn: Connection, *, order_id: UUID, status: str, refunded: Any, fees_refunded: bool
+    conn: Connection, *, order_id: UUID, status: str, refunded: Any, fees_refunded: bool, reduced: Any = 0
 ) -> asyncpg.Record:
+    """The order after a refund: its status, what went back to the customer (`refunded`) and what came off its
+    balance due (`reduced`)."""
     row = await conn.fetchrow(
-        f"""UPDATE orders SET status = $2, refunded_amount = refunded_amount + $3, fees_refunded = $4
+        f"""UPDATE orders SET status = $2, refunded_amount = refunded_amount + $3, fees_refunded = $4,
+                balance_due = balance_due - $5
             WHERE id = $1 RETURNING {ORDER_COLUMNS}""",
         order_id,
         status,
         refunded,
         fees_refunded,
+        reduced,
     )
     assert row is not None
     return row

@@ -249,7 +249,11 @@ async def _write(
         )
     await _restock(conn, rows, takes, order_id=order_id, actor=actor)
     parts = {part: sum((t.parts[part] for t in takes), ZERO) for part in math.LINE_PARTS}
-    total = math.customer_total(takes, fees)
+    status, fees_refunded = _status_after(kind, order, lines, takes, shipped, given, include=include)
+    # What is still due was never paid: it is cancelled first (docs/orders-and-refunds.md#money-due-and-payments).
+    settled = math.against_due(
+        math.customer_total(takes, fees), order["balance_due"], closing=status in ("cancelled", "refunded")
+    )
     reversed_once = await _charged_once_reversed(conn, order_id, lines, takes, cancel=kind == "cancel")
     once = {part: sum((r["amount"] for r in reversed_once if r["dimension"] == part), ZERO) for part in PARTS}
     row = await repository.insert_refund(
@@ -266,7 +270,8 @@ async def _write(
             "seller_commission": parts["seller"] + once["seller"],
             "category_commission": parts["category"] + once["category"],
             **fees,
-            "total_refunded": total,
+            "total_refunded": settled.back,
+            "balance_reduced": settled.reduced,
             "commission_reversed": math.commission_total(takes, fees) + sum((r["amount"] for r in reversed_once), ZERO),
             "principal_id": principal.id,
             "idempotency_key": key,
@@ -283,20 +288,10 @@ async def _write(
         )
     if kind == "refund" and takes:  # the refunded units' share of each promotion's discount back to its budget
         await promotions.give_back_refunded(conn, order_id=order_id, cent=quantum(currency))
-    fees_refunded = bool(order["fees_refunded"]) or include
-    if shipped and not order["small_basket_fee"]:  # every shipment's fee given back: nothing else is due
-        fees_refunded = fees_refunded or all(r["refund_id"] is not None or r["position"] in given for r in shipped)
-    taken = {t.position: t.quantity for t in takes}
-    everything = all(line.remaining_units == taken.get(line.position, 0) for line in lines)
-    # A flat logistics commission may be charged with no delivery fee: it too must come back first.
-    fees_due = any(order[part] != ZERO for part in math.FEE_PARTS)
-    if kind == "cancel":
-        status = "cancelled"
-    elif everything and (fees_refunded or not fees_due):
-        status = "refunded"
-    else:
-        status = "partially_refunded"
-    await repository.update_order(conn, order_id=order_id, status=status, refunded=total, fees_refunded=fees_refunded)
+    await repository.update_order(
+        conn, order_id=order_id, status=status, refunded=settled.back, fees_refunded=fees_refunded,
+        reduced=settled.reduced,
+    )  # fmt: skip
     await _announce(conn, kind, row)
     if kind == "cancel":
         assert now is not None
@@ -306,6 +301,31 @@ async def _write(
         if redis is not None:  # last, before the commit: a Redis that refuses even a DEL fails the cancel
             await coupon_counters.forget(redis, order["customer_id"], [r["coupon_code"] for r in released])
     return row
+
+
+def _status_after(
+    kind: Kind,
+    order: asyncpg.Record,
+    lines: Sequence[math.ChargedLine],
+    takes: Sequence[math.LineTake],
+    shipped: Sequence[asyncpg.Record],
+    given: Sequence[int],
+    *,
+    include: bool,
+) -> tuple[str, bool]:
+    """The order's status after this refund or cancel, and whether its fees are all given back then."""
+    fees_refunded = bool(order["fees_refunded"]) or include
+    if shipped and not order["small_basket_fee"]:  # every shipment's fee given back: nothing else is due
+        fees_refunded = fees_refunded or all(r["refund_id"] is not None or r["position"] in given for r in shipped)
+    taken = {t.position: t.quantity for t in takes}
+    everything = all(line.remaining_units == taken.get(line.position, 0) for line in lines)
+    # A flat logistics commission may be charged with no delivery fee: it too must come back first.
+    fees_due = any(order[part] != ZERO for part in math.FEE_PARTS)
+    if kind == "cancel":
+        return "cancelled", fees_refunded
+    if everything and (fees_refunded or not fees_due):
+        return "refunded", fees_refunded
+    return "partially_refunded", fees_refunded
 
 
 async def _charged_once_reversed(
@@ -562,6 +582,7 @@ def _refund(
         small_basket_fee=money(row["small_basket_fee"]),
         logistics_commission=money(row["logistics_commission"]),
         total_refunded=money(row["total_refunded"]),
+        balance_reduced=money(row["balance_reduced"]),
         commission_reversed=money(row["commission_reversed"]),
         created_at=row["created_at"],
         tax_included=money(row["tax_included"]) if split else UNSET,

@@ -17,7 +17,8 @@ ORDER_COLUMNS = (
     "id, quote_id, customer_id, currency, status, subtotal, discount_amount, tax_amount, delivery_fee, "
     "small_basket_fee, total_amount, total_commission, seller_commission, category_commission, "
     "logistics_commission, principal_id, request_hash, created_by, created_at, refunded_amount, tax_included, record, "
-    "tax_terms, flash_sale_id, flash_purchase_id, limited_products, revision, balance_due, terms, fees_refunded"
+    "tax_terms, flash_sale_id, flash_purchase_id, limited_products, revision, balance_due, terms, fees_refunded, "
+    "paid_amount"
 )
 _INSERTED = (
     "quote_id",

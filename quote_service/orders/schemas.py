@@ -20,6 +20,7 @@ from quote_service.pricing.quote import (
     Shipment,
 )
 from quote_service.pricing.taxes import LineTax, Rounding
+from quote_service.validation import StrictDecimal
 
 OrderStatus = Literal["confirmed", "partially_refunded", "refunded", "cancelled"]
 ORDER_STATUSES: tuple[str, ...] = ("confirmed", "partially_refunded", "refunded", "cancelled")
@@ -66,9 +67,10 @@ class OrderPromotion(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
-    line: int | UnsetType = UNSET
-    """The line's number in the order, shown on an edited order's lines (a refund names it as `line`):
-    an edit writes each line anew, so after one a line's number is no longer its index in `items`."""
+    line: int
+    """The line's number (docs/orders-and-refunds.md#line-numbers): what its commission details, a refund
+    and an edit name it by. An order never edited numbers its lines 0, 1, ... as in `items`; an edit writes
+    each line anew with a number after the last one, so after one they are no longer its index in `items`."""
     product_id: str
     quantity: int
     list_unit_price: Decimal
@@ -119,6 +121,26 @@ class OrderEdit(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime
     refund_id: UUID | None = None
     """The refund that paid a negative difference back (null: nothing was refunded)."""
+
+
+class Payment(msgspec.Struct, frozen=True, kw_only=True):
+    """A payment of money an order's edits made due (docs/orders-and-refunds.md#money-due-and-payments)."""
+
+    id: UUID
+    order_id: UUID
+    currency: str
+    amount: Decimal
+    balance_due: Decimal
+    """The order's balance due once the payment was recorded."""
+    created_by: str
+    created_at: datetime
+
+
+class PaymentCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`POST /orders/{id}/payments`: a payment of (part of) the order's balance due."""
+
+    amount: StrictDecimal
+    """In the order's currency: more than 0, with at most its minor-unit digits, at most `balance_due`."""
 
 
 class OrderShipment(Shipment, frozen=True, kw_only=True):
@@ -180,7 +202,12 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     edits: list[OrderEdit] = []
     """Its committed edits, oldest first."""
     balance_due: Decimal = Decimal(0)
-    """The sum of its edits' positive differences: what the customer owes for them."""
+    """What the customer owes for its edits: their positive differences, less what later negative differences,
+    refunds and a cancel took off it (never charged, never paid back), less its payments."""
+    paid_amount: Decimal = Decimal(0)
+    """What its payments paid of the money its edits made due."""
+    payments: list[Payment] = []
+    """Its payments, oldest first."""
 
 
 class RefundLineIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -189,7 +216,7 @@ class RefundLineIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     quantity: Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
     """Units to give back (a product on several lines of one seller: from its first line first)."""
     line: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | UnsetType = UNSET
-    """The line to give them back from: its index in the order's `items` (a line of `product_id`). Required
+    """The line to give them back from: its number (`items[].line`, a line of `product_id`). Required
     when the product is on lines of two sellers (docs/orders-and-refunds.md#one-product-on-several-lines);
     unset when not sent, so a body without it keeps its fingerprint."""
 
@@ -220,7 +247,7 @@ class RefundTax(msgspec.Struct, frozen=True, kw_only=True):
 
 class RefundLine(msgspec.Struct, frozen=True, kw_only=True):
     line: int
-    """The order line it gives back from: its index in the order's `items`."""
+    """The order line it gives back from: its number (`items[].line`)."""
     product_id: str
     quantity: int
     amount: Decimal
@@ -252,8 +279,11 @@ class Refund(msgspec.Struct, frozen=True, kw_only=True):
     small_basket_fee: Decimal
     logistics_commission: Decimal
     total_refunded: Decimal
-    """amount - discount + tax over the lines (without the tax a tax-inclusive line contains), plus the
-    fees given back."""
+    """What went back to the customer: amount - discount + tax over the lines (without the tax a tax-inclusive
+    line contains), plus the fees given back, less `balance_reduced`."""
+    balance_reduced: Decimal
+    """The part of what it gave back that an order edit had made due and no payment had settled: taken off
+    the order's `balance_due` instead of paid back (docs/orders-and-refunds.md#money-due-and-payments)."""
     commission_reversed: Decimal
     """seller + category (+ installment commission and named fees) over the lines, the fees charged once per
     shipment or order it reversed, plus the logistics commission."""

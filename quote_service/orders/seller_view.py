@@ -6,10 +6,10 @@ shipment's delivery fee and logistics commission, its own per-seller totals, the
 own lines, of the coupons and promotions only those that discounted its lines, by what they took
 from them, and of the refunds only those that gave back its lines or its shipment's fee, by what
 they gave back of them (`refunded_amount`), and of its edits what each moved of its part (`edits`,
-`balance_due`: docs/orders-and-refunds.md#edits-and-exchanges). Other sellers' lines, shipments, totals, commission
-details and refunds are left out: a detail is the seller's when it is on one of its lines (its
-`line`, renumbered to the view's `items`), never because its product id is (another seller may sell
-the same product id in the same order).
+`balance_due`: docs/orders-and-refunds.md#edits-and-exchanges). Other sellers' lines, shipments, totals,
+commission details and refunds, and the order's payments (the buyer's), are left out: a detail is the
+seller's when it is on one of its lines (its `line`, the line's number, as the view's `items` show it),
+never because its product id is (another seller may sell the same product id in the same order).
 """
 
 from __future__ import annotations
@@ -47,10 +47,9 @@ def seller_view(
     def total(amounts: Iterable[Decimal]) -> Decimal:
         return round_money(sum(amounts, ZERO), currency)
 
-    # Its lines by their index in the order (the details name their line: one product id may be another
-    # seller's too), and their index in its view.
-    own = {at: shown for shown, at in enumerate(i for i, line in enumerate(order.items) if line.seller_id == seller_id)}
+    # Its lines, and their numbers (the details name their line: one product id may be another seller's too).
     lines = [line for line in order.items if line.seller_id == seller_id]
+    own = {line.line for line in lines}
     shipments = [s for s in order.shipments if s.seller_id == seller_id] if order.shipments else []
     delivery_fee = total(s.delivery_fee for s in shipments)
     logistics = total(s.logistics_commission for s in shipments)
@@ -99,11 +98,7 @@ def seller_view(
             logistics_commission=logistics,
             currency=breakdown.currency,
             details=[
-                *(
-                    msgspec.structs.replace(d, line=own[d.line])
-                    for d in breakdown.details
-                    if isinstance(d.line, int) and d.line in own
-                ),
+                *(d for d in breakdown.details if isinstance(d.line, int) and d.line in own),
                 *charged,
             ],
         ),
@@ -126,6 +121,8 @@ def seller_view(
         ],
         balance_due=total(amount for amount in moved.values() if amount > 0),
         refunds=[refund_id for refund_id, _ in refunds],
+        paid_amount=total(()),  # the buyer's and the platform's (docs/sellers.md)
+        payments=[],
     )
 
 

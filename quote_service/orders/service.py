@@ -52,6 +52,7 @@ from quote_service.flash_sales.purchases import Purchases
 from quote_service.offers import stock as offer_stock
 from quote_service.orders import (
     commission_record,
+    payment_repository,
     record_math,
     refund_repository,
     repository,
@@ -67,6 +68,7 @@ from quote_service.orders.schemas import (
     OrderLine,
     OrderPromotion,
     OrderShipment,
+    Payment,
 )
 from quote_service.orders.seller_view import seller_view
 from quote_service.orders.terms import TermsRecorder
@@ -709,6 +711,10 @@ async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Ord
     shipments: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
     for part in await shipment_repository.shipments_of(conn, order_ids=[row["id"] for row in rows]):
         shipments[part["order_id"]].append(part)
+    paid: dict[UUID, list[Payment]] = defaultdict(list)
+    settled = [row["id"] for row in rows if row["paid_amount"]]  # only orders with a payment ask for them
+    for part in await payment_repository.payments_of(conn, order_ids=settled) if settled else []:
+        paid[part["order_id"]].append(payment_of(part))
     return [
         order_from_rows(
             row,
@@ -720,6 +726,7 @@ async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Ord
                 [discounts.get((row["id"], line["position"]), []) for line in lines[row["id"]]],
                 promotions_of[row["id"]],
                 edits[row["id"]],
+                paid[row["id"]],
             ),
             shipments[row["id"]],
         )
@@ -728,12 +735,13 @@ async def assemble(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[Ord
 
 
 class Record(NamedTuple):
-    """An order's priced-record rows: each line's discounts (in its lines' order), its promotions and its
-    committed edits."""
+    """An order's priced-record rows: each line's discounts (in its lines' order), its promotions, its
+    committed edits and its payments."""
 
     discounts: Sequence[Sequence[asyncpg.Record]] = ()
     promotions: Sequence[asyncpg.Record] = ()
     edits: Sequence[asyncpg.Record] = ()
+    payments: Sequence[Payment] = ()
 
 
 NO_RECORD = Record()
@@ -754,10 +762,8 @@ def order_from_rows(
     split = any(line["prices_include_tax"] for line in lines)
     commissions = _commissions(lines, details)
     line_discounts = record.discounts or [()] * len(lines)
-    # A line's number is its position; an edit writes lines anew, so an edited order shows it
-    # (docs/orders-and-refunds.md#edits-and-exchanges).
-    edited = row["revision"] > 1
-    index_of = {line["position"]: at for at, line in enumerate(lines)} if edited else None
+    # A line's number is its position, the same in its items, its commission details, refunds and edits
+    # (docs/orders-and-refunds.md#line-numbers): an edit writes lines anew, with numbers of their own.
     return Order(
         id=row["id"],
         quote_id=row["quote_id"],
@@ -772,7 +778,7 @@ def order_from_rows(
         total_amount=round_money(row["total_amount"], currency),
         items=[
             OrderLine(
-                **({"line": line["position"]} if edited else {}),
+                line=line["position"],
                 product_id=line["product_id"],
                 quantity=line["quantity"],
                 list_unit_price=round_money(line["list_unit_price"], currency),
@@ -809,7 +815,7 @@ def order_from_rows(
             currency=currency,
             details=[
                 CommissionDetail(
-                    **_detail_line(detail["line_position"], index_of),
+                    **({} if detail["line_position"] is None else {"line": detail["line_position"]}),
                     product_id=detail["product_id"],
                     rate_id=detail["rate_id"],
                     dimension=detail["dimension"],
@@ -861,14 +867,23 @@ def order_from_rows(
             for e in record.edits
         ],
         balance_due=round_money(row["balance_due"], currency),
+        paid_amount=round_money(row["paid_amount"], currency),
+        payments=list(record.payments),
     )
 
 
-def _detail_line(position: int | None, index_of: dict[int, int] | None) -> dict[str, Any]:
-    """A commission detail's `line`: the index in `items` of the line it is on (none: the logistics one)."""
-    if position is None:
-        return {}
-    return {"line": position if index_of is None else index_of[position]}
+def payment_of(row: asyncpg.Record) -> Payment:
+    """A payment as the API shows it: money with exactly the currency's digits."""
+    currency = row["currency"].strip()
+    return Payment(
+        id=row["id"],
+        order_id=row["order_id"],
+        currency=currency,
+        amount=round_money(row["amount"], currency),
+        balance_due=round_money(row["balance_due"], currency),
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+    )
 
 
 def _shipments(rows: Sequence[asyncpg.Record], currency: str) -> list[OrderShipment]:

@@ -311,9 +311,9 @@ class CommissionDetail(msgspec.Struct, frozen=True, kw_only=True):
     line: Annotated[
         int | UnsetType,
         msgspec.Meta(
-            description="An order's detail: the index in `items` of the line it is on (absent on the logistics "
-            "detail; a quote lists its details line by line, in `items` order, each line's category detail "
-            "first). One product id may be on several lines: the line, not the product, owns the money."
+            description="An order's detail: the number (`items[].line`) of the line it is on (absent on the "
+            "logistics detail; a quote lists its details line by line, in `items` order, each line's category "
+            "detail first). One product id may be on several lines: the line, not the product, owns the money."
         ),
     ] = UNSET
     # docs/commission.md: only on a FLAT rate's fee charged once per shipment or once per order (no line's).

@@ -10,8 +10,9 @@ behind a cancel), and the items are checked again on its units.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
+from uuid import UUID
 
 import msgspec
 
@@ -43,22 +44,9 @@ async def checked_quantities(
     bought: dict[str, list[tuple[int, int]]] = {}
     if limited and purchases is not None:
         bought = await purchases.read(request.customer_id, limited)
-    currency = request.currency.upper()
-    prices = snapshot.price_lists
 
     def check(bought: dict[str, list[tuple[int, int]]]) -> tuple[list[QuantityProblem], list[QuantityLimit]]:
-        return check_quantities(
-            request,
-            products,
-            book,
-            price_lists=prices if currency in prices.currencies else None,
-            currency=currency,
-            customer_group=label(customer.customer_group),
-            channel=label(request.channel),
-            purchases=bought,
-            now=now,
-            choices=choices,
-        )
+        return _checked(request, products, customer, snapshot, book, bought, now, choices)
 
     problems, limits = check(bought)
     # Refused on the counters' word for units bought before: PostgreSQL says whether they still hold.
@@ -73,6 +61,62 @@ async def checked_quantities(
     if bought:
         customer = msgspec.structs.replace(customer, unit_purchases=bought)
     return customer, limits
+
+
+Bought = Callable[[list[str]], Awaitable[Mapping[str, Sequence[tuple[int, int]]]]]
+"""Reads a customer's units of these limit keys (`QuantityLimit.key`): (epoch second, units) per key."""
+
+
+async def basket_quantities(
+    request: QuoteRequest,
+    products: Mapping[str, CatalogProduct],
+    customer: CustomerContext,
+    snapshot: ConfigSnapshot,
+    offer_ids: Sequence[UUID | None],
+    bought: Bought,
+    now: datetime,
+) -> tuple[list[QuantityProblem], list[QuantityLimit]]:
+    """A basket whose items' offers are already known (an order edit's: each line's `offer_ids`, None for a
+    product's own offer) against `snapshot`'s quantity rules, as `checked_quantities` checks a quote's items:
+    the problems (unraised: the caller says which it refuses, and names its own fields) and the per-customer
+    limits. `bought` reads the customer's units, from its other orders for an edit."""
+    book = snapshot.quantity_rules
+    if book is None or not any(item.product_id in book.ruled for item in request.items):
+        return [], []
+    offers = snapshot.offers.by_id if snapshot.offers is not None else {}
+    choices: list[Choice | None] = []
+    for offer_id in offer_ids:
+        offer = None if offer_id is None else offers.get(str(offer_id))
+        choices.append(None if offer is None else Choice(offer, offer.seller_id, "named"))
+    limited = limited_keys(request, book, choices)
+    return _checked(request, products, customer, snapshot, book, await bought(limited) if limited else {}, now, choices)
+
+
+def _checked(
+    request: QuoteRequest,
+    products: Mapping[str, CatalogProduct],
+    customer: CustomerContext,
+    snapshot: ConfigSnapshot,
+    book: QuantityBook,
+    bought: Mapping[str, Sequence[tuple[int, int]]],
+    now: datetime,
+    choices: Sequence[Choice | None] | None,
+) -> tuple[list[QuantityProblem], list[QuantityLimit]]:
+    """`check_quantities` with the price list, customer group and channel the engine selects by."""
+    currency = request.currency.upper()
+    prices = snapshot.price_lists
+    return check_quantities(
+        request,
+        products,
+        book,
+        price_lists=prices if currency in prices.currencies else None,
+        currency=currency,
+        customer_group=label(customer.customer_group),
+        channel=label(request.channel),
+        purchases=bought,
+        now=now,
+        choices=choices,
+    )
 
 
 def offers_under_rules(

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from time import perf_counter_ns
 from typing import Any, NamedTuple
@@ -54,6 +54,7 @@ from quote_service.pricing.offers import Choice, SnapOffer, choose_offers, with_
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.price_lists import PriceBook
 from quote_service.pricing.promotions import PromotionBook
+from quote_service.pricing.quantity_rules import QuantityProblem
 from quote_service.pricing.quote import (
     Address,
     CatalogProduct,
@@ -74,7 +75,7 @@ from quote_service.quotes.deadlines import Bound, DeadlineWatch
 from quote_service.quotes.display_prices import DisplayPrice, PriceError, Prices, PricesRequest, check_ids, shown
 from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
 from quote_service.quotes.prior_prices import PriorPrices, reduction_start
-from quote_service.quotes.quantity_checks import checked_quantities, offers_under_rules
+from quote_service.quotes.quantity_checks import Bought, basket_quantities, checked_quantities, offers_under_rules
 from quote_service.quotes.quote_log import compact_request
 from quote_service.quotes.store import QuoteStore, decode_quote
 from quote_service.reservations.service import Reservations
@@ -544,6 +545,24 @@ class QuoteService:
         if choices is not None:
             quote = msgspec.structs.replace(quote, items=with_offers(quote.items, request, choices))
         return quote, products
+
+    async def basket_quantities(
+        self,
+        request: QuoteRequest,
+        products: Mapping[str, CatalogProduct],
+        customer: CustomerContext,
+        offer_ids: Sequence[uuid.UUID | None],
+        bought: Bought,
+    ) -> tuple[list[QuantityProblem], list[QuantityLimit]]:
+        """An order edit's basket against today's quantity rules (`quantity_checks.basket_quantities`)."""
+        snapshot = self._config.snapshot
+        return await basket_quantities(request, products, customer, snapshot, offer_ids, bought, self._clock())
+
+    async def learn_units(self, customer_id: str, keys: Sequence[str]) -> None:
+        """The quote path's counters learn the customer's units of these limit keys from PostgreSQL (after an
+        order edit moved some: docs/pricing.md#quantity-rules)."""
+        if keys and self._unit_purchases is not None:
+            await self._unit_purchases.confirm(customer_id, keys, self._clock())
 
     def offer(self, offer_id: uuid.UUID) -> SnapOffer | None:
         """An active offer as quotes see it now (the configuration snapshot's), or None."""

@@ -96,13 +96,24 @@ WITH sold AS (
 _DAYS = (
     _ENTRIES
     + """
+-- Each edit's tax by code, the codes that grew (collected) and those that shrank (given back): an edit that moves
+-- tax from one code to another collects the one and gives back the other, as `_BY_CODE` counts them, so the
+-- statement's tax adds up to its codes (docs/taxes.md#statements). Without codes: its tax, by its sign.
+, edit_taxes AS (
+    SELECT e.edit_id, sum(greatest(c.value::numeric, 0)) AS collected, sum(greatest(-c.value::numeric, 0)) AS back
+    FROM order_edit_sellers e, jsonb_each_text(e.taxes) AS c
+    WHERE e.seller_id = $1 AND e.currency = $2 AND e.at >= $3 AND e.at < $4
+    GROUP BY e.edit_id
+)
 -- An edit's amount that grew counts as sold (charged, collected), one that shrank as given back.
 SELECT width_bucket(at, $5::timestamptz[]) AS day,
        count(*) FILTER (WHERE kind = 'order') AS orders,
        COALESCE(sum(goods) FILTER (WHERE kind = 'order' OR (kind = 'edit' AND goods > 0)), 0) AS gross,
        -COALESCE(sum(goods) FILTER (WHERE kind = 'refund' OR (kind = 'edit' AND goods < 0)), 0) AS refunds,
-       COALESCE(sum(tax) FILTER (WHERE kind = 'order' OR (kind = 'edit' AND tax > 0)), 0) AS tax_collected,
-       -COALESCE(sum(tax) FILTER (WHERE kind = 'refund' OR (kind = 'edit' AND tax < 0)), 0) AS tax_refunded,
+       COALESCE(sum(tax) FILTER (WHERE kind = 'order'), 0)
+           + COALESCE(sum(COALESCE(t.collected, greatest(tax, 0))) FILTER (WHERE kind = 'edit'), 0) AS tax_collected,
+       -COALESCE(sum(tax) FILTER (WHERE kind = 'refund'), 0)
+           + COALESCE(sum(COALESCE(t.back, greatest(-tax, 0))) FILTER (WHERE kind = 'edit'), 0) AS tax_refunded,
        COALESCE(sum(platform) FILTER (WHERE kind = 'order' OR (kind = 'edit' AND platform > 0)), 0) AS platform,
        -COALESCE(sum(platform) FILTER (WHERE kind = 'refund' OR (kind = 'edit' AND platform < 0)), 0)
            AS platform_reversed,
@@ -111,7 +122,7 @@ SELECT width_bucket(at, $5::timestamptz[]) AS day,
            AS reversed,
        sum(commission_tax) AS commission_tax,
        sum(delivery) AS delivery
-FROM entries GROUP BY day ORDER BY day
+FROM entries LEFT JOIN edit_taxes t ON entries.kind = 'edit' AND t.edit_id = entries.id GROUP BY day ORDER BY day
 """
 )
 

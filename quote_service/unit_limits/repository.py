@@ -1,16 +1,18 @@
 """SQL for per-customer quantity limits: a customer's units of a product, or of an offer, read from its orders.
 
 A limit's key (`QuantityLimit.key`) is a product's id (its units from every seller) or `offer:<offer id>`
-(the units sold from that offer: docs/offers.md#quantity-rules). An order line's units count until
-refunded (a cancel refunds every unit); gift lines are given, not bought, and never count. The version
-of a (customer, key) is how many times those units changed (one per order line, one per refund line of
-it): it only grows, with each committed change.
+(the units sold from that offer: docs/offers.md#quantity-rules). An order's live line's units count until
+refunded (a cancel refunds every unit); a line an order edit retired counts no more (the edit wrote what
+was left of it anew); gift lines are given, not bought, and never count. The version of a (customer, key)
+is how many times those units changed (one per order line, retired ones too, one per refund line of it): it
+only grows, with each committed change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from uuid import UUID
 
 import msgspec
 
@@ -39,13 +41,21 @@ async def lock(conn: Connection, *, customer_id: str, product_ids: Sequence[str]
 
 
 async def purchases(
-    conn: Connection, *, customer_id: str, product_ids: Sequence[str], now: datetime
+    conn: Connection,
+    *,
+    customer_id: str,
+    product_ids: Sequence[str],
+    now: datetime,
+    other_than: UUID | None = None,
 ) -> dict[str, Purchases]:
     """The customer's live units of each key, a product's id or `offer:<offer id>` (every key named, none
-    bought: empty at version 0)."""
+    bought: empty at version 0); `other_than`: an order whose units are left out (an edit of it counts its
+    edited basket instead)."""
     offers = [key.removeprefix(OFFER_LIMIT) for key in product_ids if key.startswith(OFFER_LIMIT)]
     rows = await conn.fetch(
-        """SELECT k.key AS product_id, o.created_at, l.quantity - coalesce(r.units, 0) AS units,
+        """SELECT k.key AS product_id, o.created_at,
+                  CASE WHEN l.retired_by IS NULL AND o.id IS DISTINCT FROM $5::uuid
+                       THEN l.quantity - coalesce(r.units, 0) ELSE 0 END AS units,
                   1 + coalesce(r.changes, 0) AS changes
            FROM orders o
            JOIN order_lines l ON l.order_id = o.id
@@ -64,6 +74,7 @@ async def purchases(
         list(product_ids),
         offers,
         OFFER_LIMIT,
+        other_than,
     )
     since = now - timedelta(days=MAX_WINDOW_DAYS)
     entries: dict[str, list[tuple[int, int]]] = {pid: [] for pid in product_ids}

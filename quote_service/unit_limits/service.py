@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from uuid import UUID
 
 import structlog
 from msgspec import UNSET
@@ -48,16 +49,19 @@ class UnitPurchases:
         return {pid: purchases.entries for pid, purchases in found.items()}
 
 
-async def check_order(conn: Connection, quote: Quote, now: datetime) -> list[str]:
+async def check_order(conn: Connection, quote: Quote, now: datetime, *, edited: UUID | None = None) -> list[str]:
     """Lock and count the customer's units of each product (or offer) the quote is limited on; refuse the
     order (409 QUANTITY_RULE, every product past its limit named) when its units would pass one. The
-    limits' keys (`QuantityLimit.key`; none: the quote has no limit)."""
+    limits' keys (`QuantityLimit.key`; none: the quote has no limit). `edited`: the order an edit's basket
+    (`quote`) replaces, whose own units are left out of the count (docs/orders-and-refunds.md)."""
     limits = quote.quantity_limits or []
     if not limits:
         return []
     keys = [limit.key for limit in limits]
     await repository.lock(conn, customer_id=quote.customer_id, product_ids=keys)
-    found = await repository.purchases(conn, customer_id=quote.customer_id, product_ids=keys, now=now)
+    found = await repository.purchases(
+        conn, customer_id=quote.customer_id, product_ids=keys, now=now, other_than=edited
+    )
     problems = []
     for limit in limits:
         if limit.offer_id is UNSET:  # the product's units from every seller

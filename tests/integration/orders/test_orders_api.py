@@ -247,6 +247,7 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
         "total_amount": "80.05",
         "items": [
             {
+                "line": 0,
                 "product_id": case["id"],
                 "quantity": 2,
                 "list_unit_price": "25.50",
@@ -266,6 +267,7 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
                 "commission": {"seller": "0.00", "category": "6.89"},
             },
             {
+                "line": 1,
                 "product_id": cable["id"],
                 "quantity": 3,
                 "list_unit_price": "4.99",
@@ -325,6 +327,8 @@ async def test_an_order_confirms_the_quote_takes_stock_and_counts_the_coupon(
         "revision": 1,
         "edits": [],
         "balance_due": "0.00",
+        "paid_amount": "0.00",
+        "payments": [],
     }
     assert placed["created_at"].endswith("Z")
     assert await stock_of(pool, case) == 8
