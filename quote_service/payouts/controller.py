@@ -4,10 +4,12 @@ docs/payouts.md."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from uuid import UUID
 
-from litestar import Controller, delete, get, post, put
+import msgspec
+from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -32,8 +34,18 @@ from quote_service.payouts.schemas import (
 from quote_service.periods import instant_bounds
 from quote_service.pricing.local_time import zone
 from quote_service.pricing.quote import ExternalId
-from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep, ReadPoolDep, actor_of, refuse_unknown
+from quote_service.web.deps import (
+    AdminPoolDep,
+    AuthedRequest,
+    OptionalIdempotencyKey,
+    PoolDep,
+    ReadPoolDep,
+    actor_of,
+    check_idempotency_key,
+    refuse_unknown,
+)
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.replay import first_answer
 
 LIST_FILTERS = frozenset({"seller_id", "status", "from", "to", "limit", "cursor"})
 READERS = requires_role("admin", "service", "seller")
@@ -126,6 +138,10 @@ def _instant(name: str, raw: str, settings: Settings) -> datetime:
     return moment
 
 
+def _made(run: PayoutRun) -> str:
+    return f"{len(run.payouts)} payouts made"
+
+
 class PayoutController(Controller):
     path = "/api/v1/payouts"
     tags = ["payouts"]
@@ -137,12 +153,22 @@ class PayoutController(Controller):
         settings: NamedDependency[Settings],
         request: AuthedRequest,
         data: JSONBody[PayoutRunInput | None] = None,
-    ) -> Envelope[PayoutRun]:
+        idempotency_key: OptionalIdempotencyKey = None,
+    ) -> Envelope[PayoutRun] | Response[bytes]:
         as_of = data.as_of if data is not None and data.as_of is not None else utcnow()
-        made = await service.run(
-            admin_pool, as_of=as_of, actor=actor_of(request), default_currency=settings.default_currency
-        )
-        return ok(made, f"{len(made.payouts)} payouts made")
+        if idempotency_key is None:
+            made = await service.run(
+                admin_pool, as_of=as_of, actor=actor_of(request), default_currency=settings.default_currency
+            )
+            return ok(made, _made(made))
+        check_idempotency_key(idempotency_key)
+        reply = first_answer(request, _made, status=201)
+        await service.run_once(
+            admin_pool, key=idempotency_key, principal_id=request.user.id,
+            fingerprint=hashlib.sha256(msgspec.json.encode(data)).digest(), reply=reply, as_of=as_of,
+            actor=actor_of(request), default_currency=settings.default_currency,
+        )  # fmt: skip
+        return reply.response()
 
     @get("/", guards=[READERS], summary="Payouts, newest first, filtered (a seller: its own)")
     async def list_payouts(

@@ -20,6 +20,7 @@ from uuid import UUID
 import asyncpg
 
 from quote_service import fault_points
+from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, NotFound, invalid
 from quote_service.pagination import Page, page_of
@@ -111,6 +112,31 @@ async def run(
         if progress is not None:
             progress(done, len(sellers))
     return PayoutRun(id=run_id, as_of=as_of, payouts=made)
+
+
+async def run_once(
+    pool: Pool,
+    *,
+    key: str,
+    principal_id: UUID,
+    fingerprint: bytes,
+    reply: idempotency.Reply,
+    as_of: datetime,
+    actor: str,
+    default_currency: str,
+) -> PayoutRun:
+    """`run` under an Idempotency-Key (docs/errors.md#idempotency-keys): once, its answer kept for the key. A run
+    is a transaction per seller, not one write, so its answer is kept as the run ends: a run cut off before that
+    is run again by the retry, which pays no seller twice and answers what it made."""
+    async with (
+        pool.acquire() as conn,
+        idempotency.claimed(
+            conn, scope="payout_run", principal_id=principal_id, key=key, fingerprint=fingerprint, reply=reply
+        ) as claim,
+    ):
+        made = await run(pool, as_of=as_of, actor=actor, default_currency=default_currency)
+        await claim.keep(made)
+    return made
 
 
 async def pay_seller(

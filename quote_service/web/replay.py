@@ -19,6 +19,7 @@ replay is those bytes, whatever format the retry asks for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -37,10 +38,11 @@ _STRINGS = msgspec.json.Encoder(enc_hook=default_serializer)
 
 
 class FirstAnswer:
-    """The answers of one keyed request: its success envelope (`message`, `status`) and its refusals, written
-    as the route sends them; the success written last is the one `response` sends."""
+    """The answers of one keyed request: its success envelope (`message`, or the message for the result,
+    `status`) and its refusals, written as the route sends them; the success written last is the one
+    `response` sends."""
 
-    def __init__(self, message: str, *, status: int, numbers: bool) -> None:
+    def __init__(self, message: str | Callable[[Any], str], *, status: int, numbers: bool) -> None:
         self.message = message
         self.status = status
         self.numbers = numbers
@@ -48,7 +50,8 @@ class FirstAnswer:
 
     def success(self, result: Any) -> Answer:
         encoder = NUMBERS if self.numbers else _STRINGS
-        self.answer = Answer(self.status, encoder.encode(Envelope(message=self.message, data=result)), JSON)
+        message = self.message if isinstance(self.message, str) else self.message(result)
+        self.answer = Answer(self.status, encoder.encode(Envelope(message=message, data=result)), JSON)
         return self.answer
 
     def refusal(self, error: ServiceError) -> Answer:
@@ -67,7 +70,7 @@ class FirstAnswer:
         return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
 
 
-def first_answer(request: Request[Any, Any, Any], message: str, *, status: int) -> FirstAnswer:
+def first_answer(request: Request[Any, Any, Any], message: str | Callable[[Any], str], *, status: int) -> FirstAnswer:
     """The answers of a keyed request to this route, money as the request asks."""
     return FirstAnswer(message, status=status, numbers=wants_numbers(request.scope))
 

@@ -16,12 +16,14 @@ import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from quote_service.clock import utcnow
 from quote_service.config import Settings
 from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok
 from tests.integration.flash import buy, new_sale
 from tests.integration.order_edits.test_edits_api import basket, commit, place, preview
+from tests.integration.payouts.test_payouts_api import sell, set_terms
 
 Client = AsyncTestClient[Litestar]
 ORDERS = "/api/v1/orders"
@@ -142,6 +144,27 @@ async def test_a_code_batch_replays_its_first_answer(client: Client, admin: Call
 
     the_first_again(first, await client.post(url, json={"count": 5}, headers=headers))
     assert await pool.fetchval("SELECT count(*) FROM coupon_codes") == 5
+
+
+async def test_a_payout_run_replays_its_first_answer_after_its_payout_was_paid(
+    client: Client, admin: Caller, shopper: Caller
+) -> None:
+    """A run under an Idempotency-Key pays once and answers its first answer again (the payout `pending`, as
+    it was answered), rather than running again and answering a run that paid nothing."""
+    await set_terms(client, admin, hold_days=0, currency="TRY")
+    await sell(client, admin, shopper, "s-replay", "100.00")
+    url = "/api/v1/payouts/run"
+    body = {"as_of": utcnow().isoformat()}
+    headers = {**admin.headers, "Idempotency-Key": "run-replay"}
+    first = await client.post(url, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    [payout] = first.json()["data"]["payouts"]
+    expect_ok(await client.post(f"/api/v1/payouts/{payout['id']}/paid", json={}, headers=admin.headers))
+
+    again = await client.post(url, json=body, headers=headers)
+
+    the_first_again(first, again)
+    assert again.json()["data"]["payouts"][0]["status"] == "pending"
 
 
 async def test_a_flash_purchase_replays_its_first_answer_on_either_path_and_from_the_ledger(
