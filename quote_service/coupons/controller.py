@@ -24,7 +24,7 @@ from quote_service.web.deps import (
     check_idempotency_key,
 )
 from quote_service.web.envelope import Envelope, ok
-from quote_service.web.replay import answered_again, first_answer
+from quote_service.web.replay import answered, answered_again, first_answer
 
 DOMAIN = "coupons"
 admin_only = requires_role("admin")
@@ -113,7 +113,7 @@ class CouponController(Controller):
         write: ConfigWriteDep,
         request: AuthedRequest,
         idempotency_key: OptionalIdempotencyKey = None,
-    ) -> Envelope[batches.BatchMade] | Response[bytes]:
+    ) -> Response[Envelope[batches.BatchMade]]:
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)
         reply = first_answer(request, "Codes generated", status=201)
@@ -133,7 +133,7 @@ class CouponController(Controller):
             )
         if reply.answer is not None:  # keyed: the answer kept for the key
             return reply.response()
-        return await write.saved(batches.made(batch), "Codes generated", changed=False)
+        return answered(await write.saved(batches.made(batch), "Codes generated", changed=False), status=201)
 
     @get(
         "/{code:str}/codes",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Response, delete, get, post, put
@@ -39,7 +40,7 @@ from quote_service.observability.metrics import count_purchase
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.flash import SaleStatus
 from quote_service.web.deps import AdminPoolDep, AuthedRequest, IdempotencyKey, actor_of, check_idempotency_key
-from quote_service.web.envelope import Envelope, ErrorEnvelope, ok
+from quote_service.web.envelope import Envelope, ok
 from quote_service.web.errors import render
 from quote_service.web.replay import answered_again, first_answer
 from quote_service.web.request import EDGE_ERROR
@@ -129,7 +130,7 @@ class FlashSaleController(Controller):
         idempotency_key: IdempotencyKey,
         purchases: PurchasesDep,
         request: AuthedRequest,
-    ) -> Envelope[Purchase] | Response[ErrorEnvelope] | Response[bytes]:
+    ) -> Response[Envelope[Purchase]]:
         if (edge_failure := request.scope["state"].get(EDGE_ERROR)) is not None:  # raised on the lean edge
             raise edge_failure
         check_idempotency_key(idempotency_key)
@@ -142,7 +143,8 @@ class FlashSaleController(Controller):
             # A storm is mostly refusals: answered here, the same envelope as the exception
             # handler builds, without unwinding through the middleware stack.
             count_purchase(refused.code)
-            return render(refused)
+            refusal: Response[Any] = render(refused)  # its schema is every route's error answer's
+            return refusal
         except ServiceError as failed:
             count_purchase(failed.code)
             raise

@@ -59,7 +59,7 @@ class OrderEditController(Controller):
         config_store: ConfigStoreDep,
         request: AuthedRequest,
         data: JSONBody[EditCommit | None] = None,
-    ) -> Envelope[Order] | Response[bytes]:
+    ) -> Response[Envelope[Order]]:
         check_idempotency_key(idempotency_key)
         reply = first_answer(request, "Order edited", status=200)
         order, replayed = await order_edits.commit(

@@ -67,7 +67,7 @@ class OrderController(Controller):
         settings: NamedDependency[Settings],
         order_terms: NamedDependency[TermsRecorder],
         request: AuthedRequest,
-    ) -> Envelope[Order] | Response[bytes]:
+    ) -> Response[Envelope[Order]]:
         check_idempotency_key(idempotency_key)
         reply = first_answer(request, "Order placed", status=201)
         order, replayed = await service.place_order(
@@ -151,7 +151,7 @@ class OrderController(Controller):
         settings: NamedDependency[Settings],
         request: AuthedRequest,
         data: JSONBody[CancelCreate | None] = None,
-    ) -> Envelope[Order] | Response[bytes]:
+    ) -> Response[Envelope[Order]]:
         check_idempotency_key(idempotency_key)
         reply = first_answer(request, "Order cancelled", status=200)
         order, replayed = await refunds.cancel(
@@ -187,7 +187,7 @@ class OrderController(Controller):
         redis: RedisDep,
         product_cache: ProductCacheDep,
         request: AuthedRequest,
-    ) -> Envelope[Refund] | Response[bytes]:
+    ) -> Response[Envelope[Refund]]:
         check_idempotency_key(idempotency_key)
         reply = first_answer(request, "Refund made", status=201)
         made, replayed = await refunds.refund(

@@ -45,7 +45,7 @@ from quote_service.web.deps import (
     refuse_unknown,
 )
 from quote_service.web.envelope import Envelope, ok
-from quote_service.web.replay import first_answer
+from quote_service.web.replay import answered, first_answer
 
 LIST_FILTERS = frozenset({"seller_id", "status", "from", "to", "limit", "cursor"})
 READERS = requires_role("admin", "service", "seller")
@@ -154,13 +154,13 @@ class PayoutController(Controller):
         request: AuthedRequest,
         data: JSONBody[PayoutRunInput | None] = None,
         idempotency_key: OptionalIdempotencyKey = None,
-    ) -> Envelope[PayoutRun] | Response[bytes]:
+    ) -> Response[Envelope[PayoutRun]]:
         as_of = data.as_of if data is not None and data.as_of is not None else utcnow()
         if idempotency_key is None:
             made = await service.run(
                 admin_pool, as_of=as_of, actor=actor_of(request), default_currency=settings.default_currency
             )
-            return ok(made, _made(made))
+            return answered(ok(made, _made(made)), status=201)
         check_idempotency_key(idempotency_key)
         reply = first_answer(request, _made, status=201)
         await service.run_once(

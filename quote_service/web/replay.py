@@ -64,8 +64,9 @@ class FirstAnswer:
         assert self.answer is not None, "the service did not write its answer"
         return self.answer
 
-    def response(self) -> Response[bytes]:
-        """`written` as the route's response."""
+    def response(self) -> Response[Any]:
+        """`written` as the route's response (the route declares it `Response[Envelope[...]]`, what the bytes
+        hold, for its OpenAPI schema)."""
         answer = self.written()
         return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
 
@@ -79,3 +80,8 @@ def answered_again(content: Any, *, status: int) -> MoneyResponse:
     """A key whose work is on record without a kept answer (made before answers were kept, or kept past
     IDEMPOTENCY_RETENTION_DAYS): that record as it is now, marked as a replay."""
     return MoneyResponse(content, status_code=status, media_type=MediaType.JSON, headers=REPLAYED_HEADERS)
+
+
+def answered(content: Any, *, status: int) -> MoneyResponse:
+    """The answer of a write that took no key (nothing kept), beside a keyed route's `response`."""
+    return MoneyResponse(content, status_code=status, media_type=MediaType.JSON)
