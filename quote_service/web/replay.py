@@ -10,11 +10,24 @@ by the `Replayed` exception handler (web/errors.py), with `Idempotent-Replayed: 
 Money is written as the first request asked (X-Money-Format or the API key's `money_format`): a
 replay is those bytes, whatever format the retry asks for.
 
-    reply = first_answer(request, "Payment recorded", status=201)
-    made, replayed = await service.pay(..., reply=reply)
-    if replayed:  # the key's work is on record without a kept answer: as it is now
-        return answered_again(ok(made, "Payment already recorded with this Idempotency-Key"), status=201)
-    return reply.response()
+    @post("/{order_id:uuid}/payments")
+    async def pay(self, ..., idempotency_key: IdempotencyKey, request: AuthedRequest) -> Response[Envelope[Payment]]:
+        check_idempotency_key(idempotency_key)
+        reply = first_answer(request, "Payment recorded", status=201)
+        made, replayed = await service.pay(..., key=idempotency_key, reply=reply)
+        if replayed:  # the key's work is on record without a kept answer: as it is now
+            return answered_again(ok(made, "Payment already recorded with this Idempotency-Key"), status=201)
+        return reply.response()
+
+    # service.pay: the key held, the answer kept in the payment's transaction
+    async with pool.acquire() as conn, idempotency.claimed(
+        conn, scope="payment", principal_id=principal.id, key=key, fingerprint=fingerprint, reply=reply
+    ) as claim:
+        async with conn.transaction():
+            made = ...  # the write
+            await claim.keep(made)
+
+(a new scope is a name added to `idempotency.Scope`; no migration).
 """
 
 from __future__ import annotations
