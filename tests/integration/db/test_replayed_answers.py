@@ -13,11 +13,13 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from quote_service.clock import utcnow
 from quote_service.config import Settings
+from quote_service.lifecycle import partitions
 from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok
@@ -286,7 +288,17 @@ async def test_past_retention_a_key_answers_its_order_as_it_is_now(
     headers = {**service_key, "Idempotency-Key": "order-old"}
     first = expect_ok(await client.post(ORDERS, json=body, headers=headers), 201)
     await edited(client, service_key, first, case)
-    await pool.execute("DELETE FROM idempotency_answers")  # what dropping its partition does
+    # Three days pass; with a retention of one day, the lifecycle pass drops the answer's day whole.
+    await pool.execute("UPDATE idempotency_answers SET created_at = created_at - interval '3 days'")
+    one_day = msgspec.structs.replace(settings, idempotency_retention_days=1)
+    dropped = []
+    async with pool.acquire() as conn:
+        for _ in range(2):  # the first pass gives the row a partition of its own day, the second drops it
+            done = await partitions.apply(conn, one_day, utcnow())
+            assert done is not None
+            dropped += [p.name for p in done.dropped if p.table == "idempotency_answers"]
+    assert dropped
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_answers") == 0
 
     again = await client.post(ORDERS, json=body, headers=headers)
 
@@ -294,4 +306,3 @@ async def test_past_retention_a_key_answers_its_order_as_it_is_now(
     assert again.json()["message"] == "Order already placed with this Idempotency-Key"
     assert (again.json()["data"]["id"], again.json()["data"]["revision"]) == (first["id"], 2)
     assert await pool.fetchval("SELECT count(*) FROM orders") == 1
-    assert settings.idempotency_retention_days >= 1
