@@ -47,6 +47,25 @@ async def quoted(client: Client, headers: dict[str, str], body: dict[str, Any]) 
     return quote_id
 
 
+class Keyed:
+    """An order's request under an Idempotency-Key: its body and headers, and the product it orders."""
+
+    def __init__(self, product: dict[str, Any], body: dict[str, Any], headers: dict[str, str]) -> None:
+        self.product, self.body, self.headers = product, body, headers
+
+    async def send(self, client: Client, **extra: str) -> httpx.Response:
+        return await client.post(ORDERS, json=self.body, headers={**self.headers, **extra})
+
+
+async def keyed_order(
+    client: Client, admin: Caller, service_key: dict[str, str], customer: str, key: str, quantity: int = 1
+) -> Keyed:
+    """A product (25.50, 10 in stock), a quote of `quantity` units for `customer`, and its order's request."""
+    product = await create_product(client, admin, stock=10)
+    body = {"quote_id": await quoted(client, service_key, basket(customer, (product, quantity)))}
+    return Keyed(product, body, {**service_key, "Idempotency-Key": key})
+
+
 async def edited(client: Client, headers: dict[str, str], order: dict[str, Any], product: dict[str, Any]) -> Any:
     """The order after an edit that adds a unit of `product` (committed under a key of its own)."""
     shown = expect_ok(
@@ -58,15 +77,12 @@ async def edited(client: Client, headers: dict[str, str], order: dict[str, Any],
 async def test_an_order_edited_since_replays_its_first_201(
     client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
 ) -> None:
-    case = await create_product(client, admin, stock=10)
-    body = {"quote_id": await quoted(client, service_key, basket("replay-1", (case, 2)))}
-    headers = {**service_key, "Idempotency-Key": "order-replay-1"}
-    first = await client.post(ORDERS, json=body, headers=headers)
+    keyed = await keyed_order(client, admin, service_key, "replay-1", "order-replay-1", quantity=2)
+    first = await keyed.send(client)
     assert first.status_code == 201, first.text
-    order = first.json()["data"]
-    assert (await edited(client, service_key, order, case))["revision"] == 2
+    assert (await edited(client, service_key, first.json()["data"], keyed.product))["revision"] == 2
 
-    again = await client.post(ORDERS, json=body, headers=headers)
+    again = await keyed.send(client)
 
     the_first_again(first, again)
     assert again.json()["data"]["revision"] == 1
@@ -76,14 +92,12 @@ async def test_an_order_edited_since_replays_its_first_201(
 async def test_a_replay_is_written_in_the_first_requests_money_format(
     client: Client, admin: Caller, service_key: dict[str, str]
 ) -> None:
-    case = await create_product(client, admin, stock=10)
-    body = {"quote_id": await quoted(client, service_key, basket("replay-2", (case, 1)))}
-    headers = {**service_key, "Idempotency-Key": "order-numbers"}
-    first = await client.post(ORDERS, json=body, headers={**headers, "X-Money-Format": "number"})
+    keyed = await keyed_order(client, admin, service_key, "replay-2", "order-numbers")
+    first = await keyed.send(client, **{"X-Money-Format": "number"})
     assert first.status_code == 201, first.text
     assert b'"refunded_amount":0.00' in first.content  # money as JSON numbers
 
-    again = await client.post(ORDERS, json=body, headers={**headers, "X-Money-Format": "string"})
+    again = await keyed.send(client, **{"X-Money-Format": "string"})
 
     the_first_again(first, again)
 
@@ -222,17 +236,15 @@ async def test_a_refusal_replays_byte_for_byte_after_the_state_changed(
 async def test_another_body_under_the_key_is_a_conflict_and_the_first_body_still_replays(
     client: Client, admin: Caller, service_key: dict[str, str]
 ) -> None:
-    case = await create_product(client, admin, stock=10)
-    body = {"quote_id": await quoted(client, service_key, basket("replay-9", (case, 1)))}
-    other = {"quote_id": await quoted(client, service_key, basket("replay-9", (case, 2)))}
-    headers = {**service_key, "Idempotency-Key": "order-twice"}
-    first = await client.post(ORDERS, json=body, headers=headers)
+    keyed = await keyed_order(client, admin, service_key, "replay-9", "order-twice")
+    other = {"quote_id": await quoted(client, service_key, basket("replay-9", (keyed.product, 2)))}
+    first = await keyed.send(client)
     assert first.status_code == 201, first.text
 
-    conflict = await client.post(ORDERS, json=other, headers=headers)
+    conflict = await client.post(ORDERS, json=other, headers=keyed.headers)
     expect_error(conflict, 409, "IDEMPOTENCY_CONFLICT")
     assert REPLAYED not in conflict.headers
-    the_first_again(first, await client.post(ORDERS, json=body, headers=headers))
+    the_first_again(first, await keyed.send(client))
 
 
 async def test_a_key_is_the_callers_own(
@@ -261,11 +273,9 @@ async def test_racing_twins_make_one_order_and_get_one_answer(
 ) -> None:
     """Identical requests at once: one writes, the others wait for it (or, past DB_LOCK_TIMEOUT, are told
     409 IDEMPOTENCY_IN_PROGRESS) and get its answer, byte for byte."""
-    case = await create_product(client, admin, stock=10)
-    body = {"quote_id": await quoted(client, service_key, basket("replay-11", (case, 1)))}
-    headers = {**service_key, "Idempotency-Key": "order-race"}
+    keyed = await keyed_order(client, admin, service_key, "replay-11", "order-race")
 
-    answers = await asyncio.gather(*(client.post(ORDERS, json=body, headers=headers) for _ in range(6)))
+    answers = await asyncio.gather(*(keyed.send(client) for _ in range(6)))
 
     placed = [a for a in answers if a.status_code == 201]
     assert {a.status_code for a in answers} <= {201, 409}
@@ -273,9 +283,7 @@ async def test_racing_twins_make_one_order_and_get_one_answer(
     assert len({a.content for a in placed}) == 1
     assert [a.headers.get(REPLAYED) for a in placed].count(None) == 1
     assert await pool.fetchval("SELECT count(*) FROM orders") == 1
-    the_first_again(
-        next(a for a in placed if REPLAYED not in a.headers), await client.post(ORDERS, json=body, headers=headers)
-    )
+    the_first_again(next(a for a in placed if REPLAYED not in a.headers), await keyed.send(client))
 
 
 async def test_past_retention_a_key_answers_its_order_as_it_is_now(
@@ -283,11 +291,9 @@ async def test_past_retention_a_key_answers_its_order_as_it_is_now(
 ) -> None:
     """The kept answers go with their day's partition past IDEMPOTENCY_RETENTION_DAYS; the order's key stays
     with the order, so the key still never orders twice: it answers the order as it is now, marked a replay."""
-    case = await create_product(client, admin, stock=10)
-    body = {"quote_id": await quoted(client, service_key, basket("replay-12", (case, 1)))}
-    headers = {**service_key, "Idempotency-Key": "order-old"}
-    first = expect_ok(await client.post(ORDERS, json=body, headers=headers), 201)
-    await edited(client, service_key, first, case)
+    keyed = await keyed_order(client, admin, service_key, "replay-12", "order-old")
+    first = expect_ok(await keyed.send(client), 201)
+    await edited(client, service_key, first, keyed.product)
     # Three days pass; with a retention of one day, the lifecycle pass drops the answer's day whole.
     await pool.execute("UPDATE idempotency_answers SET created_at = created_at - interval '3 days'")
     one_day = msgspec.structs.replace(settings, idempotency_retention_days=1)
@@ -300,7 +306,7 @@ async def test_past_retention_a_key_answers_its_order_as_it_is_now(
     assert dropped
     assert await pool.fetchval("SELECT count(*) FROM idempotency_answers") == 0
 
-    again = await client.post(ORDERS, json=body, headers=headers)
+    again = await keyed.send(client)
 
     assert again.headers.get(REPLAYED) == "true"
     assert again.json()["message"] == "Order already placed with this Idempotency-Key"

@@ -47,6 +47,22 @@ async def ordered(client: Client, headers: dict[str, str], quote: dict[str, Any]
     )
 
 
+async def refused_at_the_order(
+    client: Client, headers: dict[str, str], product: dict[str, Any], quantity: int
+) -> tuple[Any, Any]:
+    """Two quotes of `quantity` units, the first ordered: the second's order refused 409 QUANTITY_RULE (its
+    body), and the second quote."""
+    early = await quoted(client, headers, product, quantity)
+    late = await quoted(client, headers, product, quantity, channel="app")  # another body: another quote
+    await ordered(client, headers, early)
+    body = expect_error(
+        await client.post("/api/v1/orders", json={"quote_id": late["quote_id"]}, headers={**headers, **key()}),
+        409,
+        "QUANTITY_RULE",
+    )
+    return body, late
+
+
 async def test_the_customers_orders_count_and_other_customers_do_not(
     client: Client, admin: Caller, service_key: dict[str, str]
 ) -> None:
@@ -81,15 +97,8 @@ async def test_an_order_whose_customer_reached_the_limit_since_its_quote_is_refu
     client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
 ) -> None:
     product = await create_product(client, admin, quantity_rules={"max_per_customer": 3, "window_days": 7})
-    early = await quoted(client, service_key, product, 2)
-    late = await quoted(client, service_key, product, 2, channel="app")  # another body: another quote
-    await ordered(client, service_key, early)
 
-    body = expect_error(
-        await client.post("/api/v1/orders", json={"quote_id": late["quote_id"]}, headers={**service_key, **key()}),
-        409,
-        "QUANTITY_RULE",
-    )
+    body, _ = await refused_at_the_order(client, service_key, product, 2)
 
     assert body["error"]["details"] == [
         {
@@ -113,15 +122,8 @@ async def test_a_409_at_the_order_names_the_items_rules_as_the_422_at_the_quote_
     customer has left, as a quote's refusal of the same item does."""
     rules = {"min_qty": 2, "max_qty": 4, "step": 2, "max_per_customer": 6}
     product = await create_product(client, admin, quantity_rules=rules)
-    early = await quoted(client, service_key, product, 4)
-    late = await quoted(client, service_key, product, 4, channel="app")  # another body: another quote
-    await ordered(client, service_key, early)
 
-    body = expect_error(
-        await client.post("/api/v1/orders", json={"quote_id": late["quote_id"]}, headers={**service_key, **key()}),
-        409,
-        "QUANTITY_RULE",
-    )
+    body, late = await refused_at_the_order(client, service_key, product, 4)
     at_quote = await refused(client, service_key, product, 4)
 
     allowed = {"min_qty": 2, "max_qty": 4, "step": 2, "remaining_for_customer": 2}
