@@ -159,13 +159,23 @@ async def claimed(
 
 async def replay_kept(conn: Connection, scope: Scope, principal_id: UUID, key: str, fingerprint: bytes) -> None:
     """Raise `Replayed` with the answer kept for the key (409 IDEMPOTENCY_CONFLICT for another request)."""
+    again = await kept_answer(conn, scope, principal_id, key, fingerprint)
+    if again is not None:
+        raise again
+
+
+async def kept_answer(
+    conn: Connection, scope: Scope, principal_id: UUID, key: str, fingerprint: bytes
+) -> Replayed | None:
+    """The answer kept for the key, as the `Replayed` to raise; None when none is (409 IDEMPOTENCY_CONFLICT for
+    another request)."""
     kept = await conn.fetchrow(_KEPT, principal_id, scope, key)
     if kept is None:
-        return
+        return None
     same_request(bytes(kept["request_hash"]), fingerprint)
     if kept["body"] is None:
-        raise Replayed(refusal=_refusal(kept))
-    raise Replayed(Answer(kept["status"], bytes(kept["body"]), kept["content_type"]))
+        return Replayed(refusal=_refusal(kept))
+    return Replayed(Answer(kept["status"], bytes(kept["body"]), kept["content_type"]))
 
 
 async def keep_answer(

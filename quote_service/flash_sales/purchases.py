@@ -352,11 +352,13 @@ class Purchases:
             if existing is None:
                 return None
             idempotency.same_request(bytes(existing["request_hash"]), bytes.fromhex(print_))
-            replayed = purchase_from_row(existing)
-            with contextlib.suppress(RedisError):  # so the next retry finds the purchase done in Redis again
-                ttl = marker_ttl(sale.ends_at, replayed.created_at)
-                await self.counters.store_marker(marker, done_marker(print_, replayed), ttl)
-            await idempotency.replay_kept(conn, SCOPE, principal.id, idempotency_key, bytes.fromhex(print_))
+            again = await idempotency.kept_answer(conn, SCOPE, principal.id, idempotency_key, bytes.fromhex(print_))
+        replayed = purchase_from_row(existing)
+        with contextlib.suppress(RedisError):  # so the next retry finds the purchase done in Redis again
+            ttl = marker_ttl(sale.ends_at, replayed.created_at)
+            await self.counters.store_marker(marker, done_marker(print_, replayed), ttl)
+        if again is not None:
+            raise again
         return replayed
 
     async def _answer_kept(self, principal: Principal, idempotency_key: str, print_: str) -> None:
