@@ -268,8 +268,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """QUOTE_LOG_RETENTION_DAYS: days the raw quote log (and so the flag exposures in it) is kept;
     the analytics rollups of older hours stay. 0 keeps it forever."""
     idempotency_retention_days: int = 30
-    """IDEMPOTENCY_RETENTION_DAYS: days an Idempotency-Key's kept refusal answers a retry (a month's
-    partition goes once its last day is this old). An order's own key stays with the order."""
+    """IDEMPOTENCY_RETENTION_DAYS: days an Idempotency-Key's kept first answer (a success or a refusal,
+    byte for byte) answers a retry (a day's partition goes once its last moment is this old; 0: forever).
+    An order's own key stays with the order: past this, a retry gets the order as it is now."""
     stock_movement_retention_days: int = 365
     """STOCK_MOVEMENT_RETENTION_DAYS: days the stock-movement history is kept (0: forever)."""
     competitor_price_retention_days: int = 90

@@ -47,6 +47,7 @@ from quote_service.auth.middleware import QUOTE_PATH
 from quote_service.auth.schemas import Principal
 from quote_service.auth.service import AuthService
 from quote_service.clock import utcnow
+from quote_service.db.idempotency import Replayed
 from quote_service.errors import Conflict, ServiceError
 from quote_service.event_loop import running_loop
 from quote_service.flash_sales.purchases import Purchases
@@ -60,6 +61,7 @@ from quote_service.quotes.deadlines import Bound, DeadlineWatch
 from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import MAX_IDEMPOTENCY_KEY_LENGTH
 from quote_service.web.envelope import Envelope, ErrorBody, ErrorEnvelope
+from quote_service.web.errors import REPLAYED_HEADER
 from quote_service.web.middleware import (
     REQUEST_ID,
     SECURITY_HEADERS,
@@ -69,6 +71,7 @@ from quote_service.web.middleware import (
     request_id_for,
 )
 from quote_service.web.money_format import NUMBERS, header_asks_numbers
+from quote_service.web.replay import FirstAnswer
 from quote_service.web.request import BODY_READ_DEADLINE, DEFAULT_BODY_READ_TIMEOUT, EDGE_ERROR, strict_decoder
 
 # scope["state"] key: the exception the quote service raised on the lean edge (Litestar renders it).
@@ -97,6 +100,9 @@ _ENCODER = msgspec.json.Encoder()
 _REQUEST_ID = context_var("request_id")
 """The request id every log line of a quote carries (structlog's own variable, set in two C calls)."""
 _PREFIX = b'{"success":true,"message":"Quote calculated successfully","data":'
+_CONFIRMED = "Purchase confirmed"
+_ALREADY_MADE = "Purchase already made with this Idempotency-Key"
+_REPLAYED = (REPLAYED_HEADER.lower().encode(), b"true")
 _QUOTE_OK = request_duration("POST", QUOTE_PATH, 200)
 """The answered quote's request-duration child, found once (finish_request looks it up by its labels)."""
 
@@ -241,11 +247,20 @@ class LeanEdge:
         request_id = _served(scope, incoming_id)
         tokens = bind_contextvars(request_id=request_id)
         status = 500
+        reply = FirstAnswer(_CONFIRMED, status=201, numbers=numbers)
         try:
             try:
                 purchase, replayed = await purchases.purchase(
-                    sale_id, data, principal=principal, idempotency_key=idempotency_key.decode(), now=utcnow()
-                )
+                    sale_id, data, principal=principal, idempotency_key=idempotency_key.decode(), now=utcnow(),
+                    reply=reply,
+                )  # fmt: skip
+            except Replayed as again:  # the key's first answer, again (web/replay.py)
+                count_purchase("replayed")
+                _PURCHASE_LEAN.inc()
+                answer = again.answer if again.answer is not None else reply.refusal(_refusal_of(again))
+                status = answer.status
+                await _answer(send, status, answer.body, request_id, replayed=True)
+                return
             except Conflict as refused:
                 count_purchase(refused.code)
                 _PURCHASE_LEAN.inc()
@@ -266,10 +281,13 @@ class LeanEdge:
                 return
             count_purchase("replayed" if replayed else "confirmed")
             _PURCHASE_LEAN.inc()
-            message = "Purchase already made with this Idempotency-Key" if replayed else "Purchase confirmed"
-            encoder = NUMBERS if numbers else _ENCODER
             status = 201
-            await _answer(send, status, encoder.encode(Envelope(message=message, data=purchase)), request_id)
+            if replayed:  # made before its answer was kept: the purchase as it is now
+                encoder = NUMBERS if numbers else _ENCODER
+                payload = encoder.encode(Envelope(message=_ALREADY_MADE, data=purchase))
+                await _answer(send, status, payload, request_id, replayed=True)
+            else:
+                await _answer(send, status, reply.written().body, request_id)
         finally:
             if status:
                 finish_request("POST", PURCHASE_TEMPLATE, scope["path"], status, time.perf_counter() - started)
@@ -320,6 +338,12 @@ def _numbers(header: bytes | None, principal: Principal | None) -> bool | None:
     return principal is not None and principal.money_format == "number"
 
 
+def _refusal_of(again: Replayed) -> ServiceError:
+    """The refusal a replayed key got first (its answer is then written from it)."""
+    assert again.refusal is not None
+    return again.refusal
+
+
 def _served(scope: Scope, incoming: bytes | None) -> str:
     """The id of a request the edge answers (kept in the scope: should the request be handed on
     after all, RequestContextMiddleware logs it under the same id)."""
@@ -328,14 +352,17 @@ def _served(scope: Scope, incoming: bytes | None) -> str:
     return request_id
 
 
-async def _answer(send: Send, status: int, payload: bytes, request_id: str) -> None:
-    """The response, with the headers RequestContextMiddleware gives every answer."""
+async def _answer(send: Send, status: int, payload: bytes, request_id: str, *, replayed: bool = False) -> None:
+    """The response, with the headers RequestContextMiddleware gives every answer (and `Idempotent-Replayed: true`
+    for a keyed request's answer sent again)."""
     headers = [
         (b"content-type", _JSON),
         (b"content-length", b"%d" % len(payload)),
         (b"x-request-id", request_id.encode()),
         *SECURITY_HEADERS,
     ]
+    if replayed:
+        headers.append(_REPLAYED)
     await send(HTTPResponseStartEvent(type="http.response.start", status=status, headers=headers))
     await send(HTTPResponseBodyEvent(type="http.response.body", body=payload, more_body=False))
 

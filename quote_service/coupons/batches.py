@@ -64,11 +64,12 @@ class BatchMade(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Keyed(NamedTuple):
-    """Who asked, under which Idempotency-Key, for which request (its fingerprint)."""
+    """Who asked, under which Idempotency-Key, for which request (its fingerprint), and the key's claim."""
 
     principal_id: UUID
     key: str
     fingerprint: bytes
+    claim: idempotency.Claim
 
 
 async def generate(
@@ -79,17 +80,19 @@ async def generate(
     actor: str,
     principal_id: UUID,
     idempotency_key: str | None = None,
+    reply: idempotency.Reply | None = None,
 ) -> tuple[Batch, bool]:
     """A batch of `data.count` new codes for the coupon (already normalised); True with the batch
-    an earlier request with the same Idempotency-Key made."""
+    an earlier request with the same Idempotency-Key made. `reply` writes the answer kept for the key
+    with the batch, from the batch made (`made`)."""
     prefix = _checked_prefix(data)
     if idempotency_key is None:
         return await _write_batch(conn, coupon_code, data, prefix, actor, keyed=None), False
     fingerprint = hashlib.sha256(_ENCODER.encode([coupon_code, data.count, prefix, data.length])).digest()
-    keyed = Keyed(principal_id, idempotency_key, fingerprint)
     async with idempotency.claimed(
-        conn, scope="code_batch", principal_id=principal_id, key=idempotency_key, fingerprint=fingerprint
-    ):
+        conn, scope="code_batch", principal_id=principal_id, key=idempotency_key, fingerprint=fingerprint, reply=reply
+    ) as claim:
+        keyed = Keyed(principal_id, idempotency_key, fingerprint, claim)
         earlier = await conn.fetchrow(
             f"""SELECT {_BATCH_COLUMNS}, request_hash FROM coupon_code_batches
                 WHERE principal_id = $1 AND idempotency_key = $2""",
@@ -137,7 +140,7 @@ async def _write_batch(
                 prefix,
                 data.length,
                 actor,
-                *(keyed if keyed is not None else (None, None, None)),
+                *((None, None, None) if keyed is None else (keyed.principal_id, keyed.key, keyed.fingerprint)),
             )
             assert row is not None
             missing = data.count
@@ -150,9 +153,16 @@ async def _write_batch(
                     break
             else:  # pragma: no cover - rounds of collisions: the code space is nearly full
                 raise Conflict("could not draw enough unique codes: use a longer length", code="DUPLICATE_KEY")
+            if keyed is not None:
+                await keyed.claim.keep(made(_batch_from_row(row)))
     except asyncpg.ForeignKeyViolationError as exc:  # the coupon was deleted while the codes were written
         raise NotFound(f"coupon {coupon_code!r} not found") from exc
     return _batch_from_row(row)
+
+
+def made(batch: Batch) -> BatchMade:
+    """What a code batch request answers."""
+    return BatchMade(batch_id=batch.batch_id, count=batch.count)
 
 
 def _batch_from_row(row: asyncpg.Record) -> Batch:

@@ -24,6 +24,7 @@ from quote_service.web.deps import (
     check_idempotency_key,
 )
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.replay import answered, answered_again, first_answer
 
 DOMAIN = "coupons"
 admin_only = requires_role("admin")
@@ -112,9 +113,10 @@ class CouponController(Controller):
         write: ConfigWriteDep,
         request: AuthedRequest,
         idempotency_key: OptionalIdempotencyKey = None,
-    ) -> Envelope[batches.BatchMade]:
+    ) -> Response[Envelope[batches.BatchMade]]:
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)
+        reply = first_answer(request, "Codes generated", status=201)
         async with write.pool.acquire() as conn:
             batch, again = await batches.generate(
                 conn,
@@ -123,10 +125,15 @@ class CouponController(Controller):
                 actor=write.actor,
                 principal_id=request.user.id,
                 idempotency_key=idempotency_key,
+                reply=reply,
             )
-        made = batches.BatchMade(batch_id=batch.batch_id, count=batch.count)
-        message = "Codes already generated with this Idempotency-Key" if again else "Codes generated"
-        return await write.saved(made, message, changed=False)
+        if again:  # made before its answer was kept (web/replay.py)
+            return answered_again(
+                ok(batches.made(batch), "Codes already generated with this Idempotency-Key"), status=201
+            )
+        if reply.answer is not None:  # keyed: the answer kept for the key
+            return reply.response()
+        return answered(await write.saved(batches.made(batch), "Codes generated", changed=False), status=201)
 
     @get(
         "/{code:str}/codes",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Response, delete, get, post, put
@@ -13,6 +14,7 @@ from redis.exceptions import RedisError
 
 from quote_service.auth.guards import admin_only, any_caller
 from quote_service.clock import utcnow
+from quote_service.db.idempotency import Replayed
 from quote_service.errors import Conflict, NotFound, ServiceError
 from quote_service.flash_sales import repository
 from quote_service.flash_sales.purchases import Purchases, customer_of
@@ -38,8 +40,9 @@ from quote_service.observability.metrics import count_purchase
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.pricing.flash import SaleStatus
 from quote_service.web.deps import AdminPoolDep, AuthedRequest, IdempotencyKey, actor_of, check_idempotency_key
-from quote_service.web.envelope import Envelope, ErrorEnvelope, ok
+from quote_service.web.envelope import Envelope, ok
 from quote_service.web.errors import render
+from quote_service.web.replay import answered_again, first_answer
 from quote_service.web.request import EDGE_ERROR
 
 SalesDep = NamedDependency[FlashSales]
@@ -127,24 +130,31 @@ class FlashSaleController(Controller):
         idempotency_key: IdempotencyKey,
         purchases: PurchasesDep,
         request: AuthedRequest,
-    ) -> Envelope[Purchase] | Response[ErrorEnvelope]:
+    ) -> Response[Envelope[Purchase]]:
         if (edge_failure := request.scope["state"].get(EDGE_ERROR)) is not None:  # raised on the lean edge
             raise edge_failure
         check_idempotency_key(idempotency_key)
+        reply = first_answer(request, "Purchase confirmed", status=201)
         try:
             purchase, replayed = await purchases.purchase(
-                sale_id, data, principal=request.user, idempotency_key=idempotency_key, now=utcnow()
+                sale_id, data, principal=request.user, idempotency_key=idempotency_key, now=utcnow(), reply=reply
             )
         except Conflict as refused:
             # A storm is mostly refusals: answered here, the same envelope as the exception
             # handler builds, without unwinding through the middleware stack.
             count_purchase(refused.code)
-            return render(refused)
+            refusal: Response[Any] = render(refused)  # its schema is every route's error answer's
+            return refusal
         except ServiceError as failed:
             count_purchase(failed.code)
             raise
+        except Replayed:  # answered by its exception handler: the key's first answer
+            count_purchase("replayed")
+            raise
         count_purchase("replayed" if replayed else "confirmed")
-        return ok(purchase, "Purchase already made with this Idempotency-Key" if replayed else "Purchase confirmed")
+        if replayed:  # made before its answer was kept (web/replay.py)
+            return answered_again(ok(purchase, "Purchase already made with this Idempotency-Key"), status=201)
+        return reply.response()
 
     @get("/purchases/me", summary="The customer's own purchases in every sale, newest first")
     async def own_purchases(

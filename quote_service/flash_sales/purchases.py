@@ -9,7 +9,8 @@
        re-checks the same limits against the ledger (`sold <= allocated_stock`, the customer's
        units, the item still open) under the item row's lock: PostgreSQL is the last word even
        when Redis was flushed or drifted;
-    4. 201, and the key's marker now holds the purchase (a retry replays it from Redis).
+    4. 201, and the key's marker now says the purchase is done: a retry with the key gets the first
+       answer, kept in PostgreSQL in step 3's transaction (db/idempotency.py), byte for byte.
 
 If step 3 fails (pricing refuses, the database refuses, errors, or times out) step 2 is undone and
 the client gets the refusal or 503: nothing half-done, no order without its purchase. Steps 3-4 run
@@ -67,9 +68,12 @@ SPARE_CONNECTIONS = 2
 """Connections of the pool a storm's writes leave to everything else: the reads a purchase needs before
 its write (a counters rebuild, a product the cache lacks) and other requests get one within their own
 DB_ACQUIRE_TIMEOUT, not after every queued write."""
-REFUSAL_MARKER_SECONDS = 10
-"""How long a refused purchase's key answers the same refusal (a double submit, a quick retry):
-one answer per key, at the cost of one small Redis key per refusal for this long."""
+REFUSAL_MARKER_SECONDS = 86_400
+"""How long a refused purchase's key answers the same refusal, as a kept answer must be (docs/errors.md
+#idempotency-keys): one answer per key, at the cost of one small Redis key (~300 bytes) per refused key for a
+day — the storm's refusals never touch PostgreSQL."""
+SCOPE: idempotency.Scope = "flash_purchase"
+"""The scope of a purchase's kept answer (db/idempotency.py)."""
 _REFUSALS = {
     "SOLD_OUT": "Not enough units left for the quantity asked: nothing was sold",
     "PURCHASE_LIMIT_EXCEEDED": "This purchase would exceed the customer's limit for this product",
@@ -201,9 +205,18 @@ class Purchases:
             await asyncio.wait(set(self._recording))
 
     async def purchase(
-        self, sale_id: UUID, data: PurchaseCreate, *, principal: Principal, idempotency_key: str, now: datetime
+        self,
+        sale_id: UUID,
+        data: PurchaseCreate,
+        *,
+        principal: Principal,
+        idempotency_key: str,
+        now: datetime,
+        reply: idempotency.Reply | None = None,
     ) -> tuple[Purchase, bool]:
-        """Buy; returns (purchase, True when replayed for this Idempotency-Key)."""
+        """Buy; returns (purchase, True when replayed for this Idempotency-Key). `reply` writes the answer kept
+        for the key with the purchase; a retry raises `idempotency.Replayed` with it (or with the refusal the key
+        got)."""
         sale = await self.sales.definition(sale_id)
         item = sale.item(data.product_id, data.offer_id)
         if item is None:
@@ -234,6 +247,7 @@ class Purchases:
             if isinstance(answer, bytes):
                 replayed = _replay(answer, print_)
                 if replayed is not None:
+                    await self._answer_kept(principal, idempotency_key, print_)
                     return replayed, True
                 # The first request with this key is still writing — or died after its ledger row
                 # committed and before it marked the key done. PostgreSQL's ledger is the record:
@@ -264,7 +278,9 @@ class Purchases:
             # Once units are taken, record-or-undo runs to its end even if the client leaves: a task
             # of its own, referenced here until it ends, and shielded from this request's cancellation.
             recording = asyncio.create_task(
-                self._record(sale, item, data, answer, customer, principal, idempotency_key, print_, marker, now),
+                self._record(
+                    sale, item, data, answer, customer, principal, idempotency_key, print_, marker, now, reply
+                ),
                 name=f"flash-record-{sale_id}",
             )
             self._recording.add(recording)
@@ -283,13 +299,14 @@ class Purchases:
         print_: str,
         marker: str,
         now: datetime,
+        reply: idempotency.Reply | None,
     ) -> tuple[Purchase, bool]:
         try:
             quote = await self.books.price(
                 sale.id, item, data.quantity, customer=customer, principal=principal, now=now
             )
-            row = await self._write_books(
-                sale, item, data, reservation, customer, principal, idempotency_key, print_, quote, now
+            purchase = await self._write_books(
+                sale, item, data, reservation, customer, principal, idempotency_key, print_, quote, now, reply
             )
         except asyncpg.UniqueViolationError as exc:
             await self._undo(sale.id, reservation, item, customer, data.quantity, marker)
@@ -315,7 +332,6 @@ class Purchases:
             await self._undo(sale.id, reservation, item, customer, data.quantity, marker)
             raise
         await fault_points.hit("flash.ledger_committed")
-        purchase = charged(purchase_from_row(row), charged_by(quote))
         try:
             ttl = marker_ttl(sale.ends_at, purchase.created_at)
             await self.counters.settle(sale.id, reservation.hold, marker, done_marker(print_, purchase), ttl)
@@ -327,20 +343,29 @@ class Purchases:
     async def _replay_from_ledger(
         self, sale: FlashSale, principal: Principal, idempotency_key: str, print_: str, marker: str
     ) -> Purchase | None:
-        """The purchase this key already made (restoring its marker), None if it made none;
-        the same key with another body raises IDEMPOTENCY_CONFLICT."""
+        """The purchase this key already made (restoring its marker), None if it made none; raises `Replayed`
+        with its kept answer; the same key with another body raises IDEMPOTENCY_CONFLICT."""
         async with self.pool.acquire() as conn:
             existing = await repository.purchase_by_key(
                 conn, principal_id=principal.id, idempotency_key=idempotency_key
             )
-        if existing is None:
-            return None
-        idempotency.same_request(bytes(existing["request_hash"]), bytes.fromhex(print_))
+            if existing is None:
+                return None
+            idempotency.same_request(bytes(existing["request_hash"]), bytes.fromhex(print_))
+            again = await idempotency.kept_answer(conn, SCOPE, principal.id, idempotency_key, bytes.fromhex(print_))
         replayed = purchase_from_row(existing)
-        with contextlib.suppress(RedisError):  # so the next retry is answered by Redis again
+        with contextlib.suppress(RedisError):  # so the next retry finds the purchase done in Redis again
             ttl = marker_ttl(sale.ends_at, replayed.created_at)
             await self.counters.store_marker(marker, done_marker(print_, replayed), ttl)
+        if again is not None:
+            raise again
         return replayed
+
+    async def _answer_kept(self, principal: Principal, idempotency_key: str, print_: str) -> None:
+        """Raise `Replayed` with the answer kept for this purchase's key (none kept: made before answers were
+        kept, or by a caller without a reply; the caller answers the purchase then)."""
+        async with self.pool.acquire() as conn:
+            await idempotency.replay_kept(conn, SCOPE, principal.id, idempotency_key, bytes.fromhex(print_))
 
     async def _write_books(
         self,
@@ -354,9 +379,10 @@ class Purchases:
         print_: str,
         quote: Quote,
         now: datetime,
-    ) -> asyncpg.Record:
-        """The purchase's order, then its ledger row, in one transaction: the item row's lock, which the
-        ledger row takes, is held for its statement and the commit only."""
+        reply: idempotency.Reply | None,
+    ) -> Purchase:
+        """The purchase's order, then its ledger row, then its answer for the key, in one transaction: the item
+        row's lock, which the ledger row takes, is held for its last statements and the commit only."""
         purchase_id = uuid.uuid4()
         request_hash = bytes.fromhex(print_)
         async with self._writer() as conn, conn.transaction():
@@ -364,7 +390,7 @@ class Purchases:
                 conn, quote, sale_id=sale.id, purchase_id=purchase_id, principal=principal,
                 request_hash=request_hash, now=now,
             )  # fmt: skip
-            return await ledger_row(
+            row = await ledger_row(
                 conn,
                 sale_id=sale.id,
                 item=item,
@@ -377,6 +403,11 @@ class Purchases:
                 order_id=order_id,
                 purchase_id=purchase_id,
             )
+            purchase = charged(purchase_from_row(row), charged_by(quote))
+            if reply is not None:
+                answer = reply.success(purchase)
+                await idempotency.keep_answer(conn, SCOPE, principal.id, idempotency_key, request_hash, answer)
+            return purchase
 
     @contextlib.asynccontextmanager
     async def _writer(self) -> AsyncIterator[Connection]:
@@ -550,7 +581,7 @@ def _replay(marker: bytes, print_: str) -> Purchase | None:
     idempotency.same_request(stored_print.encode(), print_.encode())
     if state == "R":
         code, _, detail = body.partition("|")
-        raise refusal(code, detail)
+        raise idempotency.Replayed(refusal=refusal(code, detail))
     if state != "D":
         return None
     return _PURCHASE.decode(body)

@@ -72,6 +72,7 @@ TABLES = (
     ),
     Table("webhook_deliveries", "created_at", "day", "webhook_retention_days", "WEBHOOK_RETENTION_DAYS"),
     Table("webhook_events", "created_at", "day", "webhook_retention_days", "WEBHOOK_RETENTION_DAYS", timedelta(days=1)),
+    Table("idempotency_answers", "created_at", "day", "idempotency_retention_days", "IDEMPOTENCY_RETENTION_DAYS"),
     Table("idempotency_refusals", "created_at", "month", "idempotency_retention_days", "IDEMPOTENCY_RETENTION_DAYS"),
     Table("stock_movements", "created_at", "month", "stock_movement_retention_days", "STOCK_MOVEMENT_RETENTION_DAYS"),
     Table("audit_log", "at", "month", "audit_log_retention_days", "AUDIT_LOG_RETENTION_DAYS"),

@@ -55,8 +55,9 @@ async def apply_edit(
     key: str,
     fingerprint: bytes,
     now: datetime,
-) -> None:
-    """Steps 2-4 of order_edits/service.py's docstring, in `conn`'s transaction (the order's row locked)."""
+) -> Order:
+    """Steps 2-4 of order_edits/service.py's docstring, in `conn`'s transaction (the order's row locked); the
+    order at its new revision, as the API shows it."""
     order_id: UUID = order["id"]
     edit_id: UUID = edit["id"]
     currency: str = order["currency"]
@@ -137,6 +138,7 @@ async def apply_edit(
     entry = OrderEdit(edit_id=edit_id, revision=revision, difference_due=due, at=now, refund_id=refund_id)
     await webhooks.emit(conn, "order.edited", {"order": edited, "edit": entry})
     await fault_points.hit("order_edit.writing")
+    return edited
 
 
 async def read_order(conn: Connection, order_id: UUID) -> Order:

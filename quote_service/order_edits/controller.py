@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from litestar import Controller, post
+from litestar import Controller, Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -22,6 +22,7 @@ from quote_service.web.deps import (
     check_idempotency_key,
 )
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.replay import answered_again, first_answer
 
 
 class OrderEditController(Controller):
@@ -58,13 +59,16 @@ class OrderEditController(Controller):
         config_store: ConfigStoreDep,
         request: AuthedRequest,
         data: JSONBody[EditCommit | None] = None,
-    ) -> Envelope[Order]:
+    ) -> Response[Envelope[Order]]:
         check_idempotency_key(idempotency_key)
+        reply = first_answer(request, "Order edited", status=200)
         order, replayed = await order_edits.commit(
-            order_id, edit_id, principal=request.user, actor=actor_of(request), key=idempotency_key, now=utcnow()
-        )
-        if not replayed:
-            # Stock moved (inventory repricing may have moved a price); a promotion's budget may have too.
-            await product_cache.invalidate({line.product_id for line in order.items if line.price_source != "request"})
-            await config_store.follow("order_edits")
-        return ok(order, "Edit already committed with this Idempotency-Key" if replayed else "Order edited")
+            order_id, edit_id, principal=request.user, actor=actor_of(request), key=idempotency_key, now=utcnow(),
+            reply=reply,
+        )  # fmt: skip
+        if replayed:  # committed before its answer was kept (web/replay.py)
+            return answered_again(ok(order, "Edit already committed with this Idempotency-Key"), status=200)
+        # Stock moved (inventory repricing may have moved a price); a promotion's budget may have too.
+        await product_cache.invalidate({line.product_id for line in order.items if line.price_source != "request"})
+        await config_store.follow("order_edits")
+        return reply.response()

@@ -402,13 +402,24 @@ class OrderEdits:
     # --- commit ----------------------------------------------------------------------------
 
     async def commit(
-        self, order_id: UUID, edit_id: UUID, *, principal: Principal, actor: str, key: str, now: datetime
+        self,
+        order_id: UUID,
+        edit_id: UUID,
+        *,
+        principal: Principal,
+        actor: str,
+        key: str,
+        now: datetime,
+        reply: idempotency.Reply | None = None,
     ) -> tuple[Order, bool]:
-        """Apply a previewed edit once; returns (the order at its new revision, True when replayed for this key)."""
+        """Apply a previewed edit once; returns (the order at its new revision, True when replayed for this key).
+        `reply`: as `orders.service.place_order`'s."""
         fingerprint = hashlib.sha256(_ENCODER.encode([str(order_id), str(edit_id)])).digest()
         async with (
             self.pool.acquire() as conn,
-            idempotency.claimed(conn, scope="order_edit", principal_id=principal.id, key=key, fingerprint=fingerprint),
+            idempotency.claimed(
+                conn, scope="order_edit", principal_id=principal.id, key=key, fingerprint=fingerprint, reply=reply
+            ) as claim,
         ):
             done = await repository.get_edit_by_key(conn, principal_id=principal.id, idempotency_key=key)
             if done is not None:
@@ -427,11 +438,11 @@ class OrderEdits:
                     raise Conflict(
                         "the order changed since this edit was previewed: preview it again", code="ORDER_CHANGED"
                     )
-                await apply_edit(
+                edited = await apply_edit(
                     conn, order, edit, principal=principal, actor=actor, key=key, fingerprint=fingerprint, now=now
                 )
+                await claim.keep(edited)
             await fault_points.hit("order_edit.committed")
-            edited = await read_order(conn, order_id)
             limited = order_row_limited(await _order_row(conn, order_id))
         # The quote path's counters learn the customer's units the edit moved (docs/pricing.md#quantity-rules).
         await self.quotes.learn_units(edited.customer_id, limited)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -44,6 +44,7 @@ from quote_service.web.deps import (
     refuse_unknown,
 )
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.replay import answered_again, first_answer
 
 LIST_FILTERS = frozenset({"seller_id", "customer_id", "status", "from", "to", "limit", "cursor"})
 
@@ -75,8 +76,9 @@ class OrderController(Controller):
         settings: NamedDependency[Settings],
         order_terms: NamedDependency[TermsRecorder],
         request: AuthedRequest,
-    ) -> Envelope[Order]:
+    ) -> Response[Envelope[Order]]:
         check_idempotency_key(idempotency_key)
+        reply = first_answer(request, "Order placed", status=201)
         order, replayed = await service.place_order(
             pool,
             redis,
@@ -89,14 +91,16 @@ class OrderController(Controller):
             now=utcnow(),
             commission_tax_rate=settings.commission_tax_rate,
             terms=order_terms,
+            reply=reply,
         )
-        if not replayed:
-            # Taking stock may have repriced a product (inventory repricing, in the order's transaction).
-            await product_cache.invalidate(
-                {line.product_id for line in order.items if line.price_source in STOCKED_SOURCES}
-            )
-            await _follow_coupon_limits(order, config_store)
-        return ok(order, "Order already placed with this Idempotency-Key" if replayed else "Order placed")
+        if replayed:  # placed before its answer was kept (web/replay.py)
+            return answered_again(ok(order, "Order already placed with this Idempotency-Key"), status=201)
+        # Taking stock may have repriced a product (inventory repricing, in the order's transaction).
+        await product_cache.invalidate(
+            {line.product_id for line in order.items if line.price_source in STOCKED_SOURCES}
+        )
+        await _follow_coupon_limits(order, config_store)
+        return reply.response()
 
     @get("/", summary="Orders, newest first, filtered (own orders; admins see all; a seller its part of its orders)")
     async def list_orders(
@@ -156,8 +160,9 @@ class OrderController(Controller):
         settings: NamedDependency[Settings],
         request: AuthedRequest,
         data: JSONBody[CancelCreate | None] = None,
-    ) -> Envelope[Order]:
+    ) -> Response[Envelope[Order]]:
         check_idempotency_key(idempotency_key)
+        reply = first_answer(request, "Order cancelled", status=200)
         order, replayed = await refunds.cancel(
             pool,
             redis,
@@ -168,11 +173,14 @@ class OrderController(Controller):
             idempotency_key=idempotency_key,
             now=utcnow(),
             window=timedelta(minutes=settings.cancel_window_minutes),
+            reply=reply,
         )
-        if not replayed:  # stock came back: inventory repricing may have moved a price
-            await product_cache.invalidate({line.product_id for line in order.items if line.price_source != "request"})
-            await _follow_coupon_limits(order, config_store)
-        return ok(order, "Order already cancelled with this Idempotency-Key" if replayed else "Order cancelled")
+        if replayed:  # cancelled before its answer was kept (web/replay.py)
+            return answered_again(ok(order, "Order already cancelled with this Idempotency-Key"), status=200)
+        # Stock came back: inventory repricing may have moved a price.
+        await product_cache.invalidate({line.product_id for line in order.items if line.price_source != "request"})
+        await _follow_coupon_limits(order, config_store)
+        return reply.response()
 
     @post(
         "/{order_id:uuid}/refunds",
@@ -188,8 +196,9 @@ class OrderController(Controller):
         redis: RedisDep,
         product_cache: ProductCacheDep,
         request: AuthedRequest,
-    ) -> Envelope[Refund]:
+    ) -> Response[Envelope[Refund]]:
         check_idempotency_key(idempotency_key)
+        reply = first_answer(request, "Refund made", status=201)
         made, replayed = await refunds.refund(
             pool,
             order_id,
@@ -198,10 +207,12 @@ class OrderController(Controller):
             actor=actor_of(request),
             idempotency_key=idempotency_key,
             redis=redis,
+            reply=reply,
         )
-        if not replayed:
-            await product_cache.invalidate({line.product_id for line in made.lines})
-        return ok(made, "Refund already made with this Idempotency-Key" if replayed else "Refund made")
+        if replayed:  # made before its answer was kept (web/replay.py)
+            return answered_again(ok(made, "Refund already made with this Idempotency-Key"), status=201)
+        await product_cache.invalidate({line.product_id for line in made.lines})
+        return reply.response()
 
     @post(
         "/{order_id:uuid}/payments",
@@ -215,12 +226,21 @@ class OrderController(Controller):
         idempotency_key: IdempotencyKey,
         pool: PoolDep,
         request: AuthedRequest,
-    ) -> Envelope[Payment]:
+    ) -> Response[Envelope[Payment]]:
         check_idempotency_key(idempotency_key)
+        reply = first_answer(request, "Payment recorded", status=201)
         made, replayed = await payments.record(
-            pool, order_id, data, principal=request.user, actor=actor_of(request), idempotency_key=idempotency_key
+            pool,
+            order_id,
+            data,
+            principal=request.user,
+            actor=actor_of(request),
+            idempotency_key=idempotency_key,
+            reply=reply,
         )
-        return ok(made, "Payment already recorded with this Idempotency-Key" if replayed else "Payment recorded")
+        if replayed:  # the key's payment is on record without a kept answer (past retention): as it is now
+            return answered_again(ok(made, "Payment already recorded with this Idempotency-Key"), status=201)
+        return reply.response()
 
     @get(
         "/{order_id:uuid}/refunds",

@@ -3,7 +3,7 @@
 An edit's positive difference is owed (`balance_due`) until a payment settles it: `record` takes one, in one
 transaction under the order's row lock (where refunds, cancels and edit commits of the order queue too), after
 claiming its Idempotency-Key as a refund does (db/idempotency.py): the same key with the same body answers the
-same payment, with another body (or for another order) 409 IDEMPOTENCY_CONFLICT. A payment of more than is
+first answer again, byte for byte, with another body (or for another order) 409 IDEMPOTENCY_CONFLICT. A payment of more than is
 due, of nothing, or with more digits than the order's currency has is 422 naming `amount`.
 """
 
@@ -35,15 +35,28 @@ def request_hash(order_id: UUID, data: PaymentCreate) -> bytes:
 
 
 async def record(
-    pool: Pool, order_id: UUID, data: PaymentCreate, *, principal: Principal, actor: str, idempotency_key: str
+    pool: Pool,
+    order_id: UUID,
+    data: PaymentCreate,
+    *,
+    principal: Principal,
+    actor: str,
+    idempotency_key: str,
+    reply: idempotency.Reply,
 ) -> tuple[Payment, bool]:
-    """Record a payment of the order's balance due; returns (the payment, True when replayed for this key)."""
+    """Record a payment of the order's balance due, its answer kept for the key (`reply`); returns (the
+    payment, True when the key's payment is on record without a kept answer)."""
     fingerprint = request_hash(order_id, data)
     async with (
         pool.acquire() as conn,
         idempotency.claimed(
-            conn, scope="order_payment", principal_id=principal.id, key=idempotency_key, fingerprint=fingerprint
-        ),
+            conn,
+            scope="order_payment",
+            principal_id=principal.id,
+            key=idempotency_key,
+            fingerprint=fingerprint,
+            reply=reply,
+        ) as claim,
     ):
         existing = await repository.get_payment_by_key(conn, principal_id=principal.id, idempotency_key=idempotency_key)
         if existing is not None:
@@ -68,7 +81,9 @@ async def record(
                     "created_by": actor,
                 },
             )
-    return payment_of(row), False
+            made = payment_of(row)
+            await claim.keep(made)
+    return made, False
 
 
 def _checked(amount: Decimal, currency: str, due: Decimal) -> Decimal:

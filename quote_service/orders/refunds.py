@@ -85,21 +85,23 @@ async def refund(
     actor: str,
     idempotency_key: str,
     redis: RedisClient | None = None,
+    reply: idempotency.Reply | None = None,
 ) -> tuple[Refund, bool]:
     """Give back units (and the fees, once); returns (refund, True when replayed for this key).
     Without `redis` (a command line tool) the quote path's unit counters learn the units given back
-    at the customer's next order or refused quote."""
+    at the customer's next order or refused quote. `reply`: as `orders.service.place_order`'s."""
     if principal.role == "user":
         raise Forbidden("only an admin or a service key may refund; a shopper may cancel")
     if not data.lines and not data.include_fees and not data.shipments:
         raise ValidationFailed("nothing to refund", details=[FieldError("lines", "name at least one line")])
-    row, replayed = await _run(
-        pool, order_id, "refund", data, principal=principal, actor=actor, key=idempotency_key, now=None
+    made, replayed = await _run(
+        pool, order_id, "refund", data, principal=principal, actor=actor, key=idempotency_key, now=None, reply=reply
     )
-    async with pool.acquire() as conn:
-        if not replayed and redis is not None:
-            await _units_given_back(conn, redis, row["order_id"])
-        return (await refunds_of(conn, [row]))[0], replayed
+    assert isinstance(made, Refund)
+    if not replayed and redis is not None:
+        async with pool.acquire() as conn:
+            await _units_given_back(conn, redis, made.order_id)
+    return made, replayed
 
 
 async def cancel(
@@ -113,20 +115,20 @@ async def cancel(
     idempotency_key: str,
     now: datetime,
     window: timedelta,
+    reply: idempotency.Reply | None = None,
 ) -> tuple[Order, bool]:
     """Refund the whole order (fees included) and release its coupons; returns (order, replayed).
     Without `redis` (a command line tool), the quote path's coupon counters are left to repair."""
-    row, replayed = await _run(
+    order, replayed = await _run(
         pool, order_id, "cancel", data, principal=principal, actor=actor, key=idempotency_key, now=now, window=window,
-        redis=redis,
+        redis=redis, reply=reply,
     )  # fmt: skip
-    async with pool.acquire() as conn:
-        order_row = await _order_row(conn, row["order_id"])
-        order = (await assemble(conn, [order_row]))[0]
-        if not replayed and redis is not None:
+    assert isinstance(order, Order)
+    if not replayed and redis is not None:
+        async with pool.acquire() as conn:
             codes = [c.code for c in order.applied_coupons]
             await coupon_counters.publish_released(conn, redis, order.customer_id, codes)
-            await _units_given_back(conn, redis, row["order_id"], order_row)
+            await _units_given_back(conn, redis, order.id)
     return order, replayed
 
 
@@ -159,16 +161,20 @@ async def _run(
     now: datetime | None,
     window: timedelta | None = None,
     redis: RedisClient | None = None,
-) -> tuple[asyncpg.Record, bool]:
+    reply: idempotency.Reply | None = None,
+) -> tuple[Refund | Order, bool]:
+    """The refund (or the cancelled order) made under `key`, and True when replayed."""
     fingerprint = request_hash(order_id, kind, data)
     async with (
         pool.acquire() as conn,
-        idempotency.claimed(conn, scope="refund", principal_id=principal.id, key=key, fingerprint=fingerprint),
+        idempotency.claimed(
+            conn, scope="refund", principal_id=principal.id, key=key, fingerprint=fingerprint, reply=reply
+        ) as claim,
     ):
         existing = await repository.get_refund_by_key(conn, principal_id=principal.id, idempotency_key=key)
         if existing is not None:
             idempotency.same_request(bytes(existing["request_hash"]), fingerprint)
-            return existing, True
+            return await _made(conn, kind, existing), True
         async with conn.transaction():
             order = await repository.lock_order(conn, order_id=order_id)
             if order is None or not can_see(principal, order):
@@ -179,7 +185,16 @@ async def _run(
                 _check_cancel(order, principal, now, window)
             row = await _write(conn, order, kind, data, principal=principal, actor=actor, key=key,
                                fingerprint=fingerprint, now=now, redis=redis)  # fmt: skip
-    return row, False
+            made = await _made(conn, kind, row)
+            await claim.keep(made)
+    return made, False
+
+
+async def _made(conn: Connection, kind: Kind, row: asyncpg.Record) -> Refund | Order:
+    """What a refund answers (the refund) or a cancel (the order it cancelled), as the API shows it."""
+    if kind == "refund":
+        return (await refunds_of(conn, [row]))[0]
+    return (await assemble(conn, [await _order_row(conn, row["order_id"])]))[0]
 
 
 def _check_cancel(order: asyncpg.Record, principal: Principal, now: datetime | None, window: timedelta | None) -> None:

@@ -118,18 +118,20 @@ async def place_order(
     now: datetime,
     commission_tax_rate: Decimal = ZERO,
     terms: TermsRecorder | None = None,
+    reply: idempotency.Reply | None = None,
 ) -> tuple[Order, bool]:
     """Confirm a stored quote as an order; returns (order, True when replayed for this key). `terms`
-    records the order's own pricing terms, which its edits price under (orders/terms.py)."""
+    records the order's own pricing terms, which its edits price under (orders/terms.py). `reply` writes
+    the answer kept for the key with the order (a retry raises `idempotency.Replayed` with it)."""
     fingerprint = request_hash(data)
     async with (
         pool.acquire() as conn,
         # One request per key at a time (db/idempotency.py): a retry sent while the first is still
-        # running waits for it here, then finds its order below, instead of racing it for the
-        # quote's flash units and stock.
+        # running waits for it here, then gets its answer, instead of racing it for the quote's
+        # flash units and stock.
         idempotency.claimed(
-            conn, scope="order", principal_id=principal.id, key=idempotency_key, fingerprint=fingerprint
-        ),
+            conn, scope="order", principal_id=principal.id, key=idempotency_key, fingerprint=fingerprint, reply=reply
+        ) as claim,
     ):
         existing = await repository.get_order_by_key(conn, principal_id=principal.id, idempotency_key=idempotency_key)
         if existing is not None:
@@ -164,6 +166,7 @@ async def place_order(
                 )
                 order = (await assemble(conn, [row]))[0]
                 await webhooks.emit(conn, "order.created", {"order": order})
+                await claim.keep(order)
             committed = True
             await fault_points.hit("order.committed")
             if consumed:

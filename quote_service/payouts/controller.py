@@ -6,10 +6,12 @@ approves it (docs/payouts.md#runs-that-wait-for-approval)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from litestar import Controller, delete, get, post, put
+import msgspec
+from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -36,8 +38,18 @@ from quote_service.payouts.schemas import (
 from quote_service.periods import instant_bounds
 from quote_service.pricing.local_time import zone
 from quote_service.pricing.quote import ExternalId
-from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep, ReadPoolDep, actor_of, refuse_unknown
+from quote_service.web.deps import (
+    AdminPoolDep,
+    AuthedRequest,
+    OptionalIdempotencyKey,
+    PoolDep,
+    ReadPoolDep,
+    actor_of,
+    check_idempotency_key,
+    refuse_unknown,
+)
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.replay import answered, first_answer
 
 LIST_FILTERS = frozenset({"seller_id", "status", "from", "to", "limit", "cursor"})
 ENTITY = "payout"
@@ -132,6 +144,13 @@ def _instant(name: str, raw: str, settings: Settings) -> datetime:
     return moment
 
 
+def _made(run: PayoutRun) -> str:
+    message = f"{len(run.payouts)} payouts made"
+    if run.sellers_held:
+        message += f"; {len(run.sellers_held)} sellers held, not paid: their entries are wrong (sellers_held)"
+    return message
+
+
 class PayoutController(Controller):
     path = "/api/v1/payouts"
     tags = ["payouts"]
@@ -144,28 +163,31 @@ class PayoutController(Controller):
         settings: NamedDependency[Settings],
         request: AuthedRequest,
         data: JSONBody[PayoutRunInput | None] = None,
-    ) -> Envelope[PayoutRun]:
+        idempotency_key: OptionalIdempotencyKey = None,
+    ) -> Response[Envelope[PayoutRun]]:
         """Where approval applies, 202 a change request for the run as of `as_of` (now, when left out, fixed
-        when asked), refused at once (422) when that as_of is."""
+        when asked), refused at once (422) when that as_of is. With an Idempotency-Key, the run's first
+        answer is kept for the key (docs/errors.md#idempotency-keys)."""
         now = utcnow()
         as_of = data.as_of if data is not None and data.as_of is not None else now
         max_ahead = timedelta(seconds=settings.payout_max_ahead_seconds)
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
         if changes.replaying(request) is None:
             await service.check_as_of(pool, as_of, now=now, max_ahead=max_ahead)
             if await changes.approval_needed(pool, ENTITY, required=settings.change_approval == "required"):
                 await ask_approval(request, pool, ENTITY, {"as_of": as_of.isoformat()})
-        made = await service.run(
-            admin_pool,
-            as_of=as_of,
-            actor=actor_of(request),
-            default_currency=settings.default_currency,
-            now=now,
-            max_ahead=max_ahead,
-        )
-        message = f"{len(made.payouts)} payouts made"
-        if made.sellers_held:
-            message += f"; {len(made.sellers_held)} sellers held, not paid: their entries are wrong (sellers_held)"
-        return ok(made, message)
+        ran = {"actor": actor_of(request), "default_currency": settings.default_currency, "now": now}
+        if idempotency_key is None:
+            made = await service.run(admin_pool, as_of=as_of, max_ahead=max_ahead, **ran)
+            return answered(ok(made, _made(made)), status=201)
+        reply = first_answer(request, _made, status=201)
+        await service.run_once(
+            admin_pool, key=idempotency_key, principal_id=request.user.id,
+            fingerprint=hashlib.sha256(msgspec.json.encode(data)).digest(), reply=reply, as_of=as_of,
+            max_ahead=max_ahead, **ran,
+        )  # fmt: skip
+        return reply.response()
 
     @get("/", guards=[READERS], summary="Payouts, newest first, filtered (a seller: its own)")
     async def list_payouts(

@@ -28,6 +28,7 @@ import asyncpg
 import structlog
 
 from quote_service import fault_points
+from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, NotFound, invalid
 from quote_service.observability.metrics import PAYOUT_SELLERS_HELD
@@ -188,6 +189,35 @@ def _hold(run_id: UUID, seller_id: str, wrong: Exception) -> SellerHeld:
     log.warning("payout_seller_held", run_id=str(run_id), seller_id=seller_id, reason=reason, message=message)
     PAYOUT_SELLERS_HELD.labels(reason).inc()
     return SellerHeld(seller_id=seller_id, reason=reason, message=message)
+
+
+async def run_once(
+    pool: Pool,
+    *,
+    key: str,
+    principal_id: UUID,
+    fingerprint: bytes,
+    reply: idempotency.Reply,
+    as_of: datetime,
+    actor: str,
+    default_currency: str,
+    now: datetime,
+    max_ahead: timedelta,
+) -> PayoutRun:
+    """`run` under an Idempotency-Key (docs/errors.md#idempotency-keys): once, its answer kept for the key. A run
+    is a transaction per seller, not one write, so its answer is kept as the run ends: a run cut off before that
+    is run again by the retry, which pays no seller twice and answers what it made."""
+    async with (
+        pool.acquire() as conn,
+        idempotency.claimed(
+            conn, scope="payout_run", principal_id=principal_id, key=key, fingerprint=fingerprint, reply=reply
+        ) as claim,
+    ):
+        made = await run(
+            pool, as_of=as_of, actor=actor, default_currency=default_currency, now=now, max_ahead=max_ahead
+        )
+        await claim.keep(made)
+    return made
 
 
 async def pay_seller(

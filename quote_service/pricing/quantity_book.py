@@ -111,6 +111,12 @@ def item_rules(
     return book.products.get(str(product.id)), None
 
 
+def _item_rules(rules: QuantityRules) -> dict[str, int]:
+    """The item rules (min_qty, max_qty, step) a rule set has, for its `QuantityLimit`."""
+    found = {"min_qty": rules.min_qty, "max_qty": rules.max_qty, "step": rules.step}
+    return {name: value for name, value in found.items() if value is not None}
+
+
 def _list_id(
     price_lists: PriceBook | None,
     product: CatalogProduct,
@@ -222,6 +228,7 @@ def check_quantities(
                     window_days=rules.window_days,
                     remaining_for_customer=max(limit - bought, 0),
                     offer_id=UNSET if owner is None else owner.id,
+                    **_item_rules(rules),
                 ),
             )
             if why is None and item.quantity > remaining:

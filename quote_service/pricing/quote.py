@@ -515,6 +515,11 @@ class QuantityLimit(msgspec.Struct, frozen=True, kw_only=True):
     offer_id: UUID | UnsetType = UNSET
     """Only for an offer's own limit (docs/offers.md#quantity-rules): it counts the units bought from that
     offer; a product's limit counts the product's units from every seller."""
+    min_qty: int | UnsetType = UNSET
+    max_qty: int | UnsetType = UNSET
+    step: int | UnsetType = UNSET
+    """The item rules of the rule set the limit is part of (only those it has): an order refused at the limit
+    names them, as a quote refused by them does."""
 
     @property
     def key(self) -> str:

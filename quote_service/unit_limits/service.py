@@ -77,7 +77,16 @@ async def check_order(conn: Connection, quote: Quote, now: datetime, *, edited: 
                 f"at most {limit.max_per_customer} per customer in {limit.window_days} days: "
                 f"{left} left for this customer, the quote has {units}"
             )
-            problems.append(QuantityProblem(f"items[{lines[0]}].quantity", message, remaining_for_customer=left))
+            problems.append(
+                QuantityProblem(
+                    f"items[{lines[0]}].quantity",
+                    message,
+                    min_qty=None if limit.min_qty is UNSET else limit.min_qty,
+                    max_qty=None if limit.max_qty is UNSET else limit.max_qty,
+                    step=None if limit.step is UNSET else limit.step,
+                    remaining_for_customer=left,
+                )
+            )
     if problems:
         raise QuantityLimitReached(
             "quantity limit reached: " + "; ".join(p.message for p in problems), details=problems

@@ -13,6 +13,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from redis import exceptions as redis_exceptions
 
 from quote_service.cache.redis import write_refused
+from quote_service.db.idempotency import Answer, Replayed
 from quote_service.errors import (
     REGISTRY,
     DependencyUnavailable,
@@ -55,8 +56,12 @@ def error_response(
         all_headers.setdefault("WWW-Authenticate", 'Bearer realm="quote-service"')
     if retry_after is not None:
         all_headers["Retry-After"] = str(retry_after)
-    body = ErrorEnvelope(message=message, error=ErrorBody(code=code, details=details or []))
-    return Response(body, status_code=status, headers=all_headers)
+    return Response(error_envelope(code, message, details), status_code=status, headers=all_headers)
+
+
+def error_envelope(code: str, message: str, details: list[FieldError] | None = None) -> ErrorEnvelope:
+    """The body of an error answer."""
+    return ErrorEnvelope(message=message, error=ErrorBody(code=code, details=details or []))
 
 
 def _validation_details(extra: Any) -> list[FieldError]:
@@ -84,9 +89,26 @@ def _body_missing(extra: Any) -> bool:
     )
 
 
-def render(exc: ServiceError) -> Response[ErrorEnvelope]:
+def render(exc: ServiceError, headers: dict[str, str] | None = None) -> Response[ErrorEnvelope]:
     """The envelope of a service error: the status, code and Retry-After of its registry row."""
-    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.retry_after)
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.retry_after, headers)
+
+
+def handle_replayed(request: Request[Any, Any, Any], exc: Replayed) -> Response[Any]:
+    """An Idempotency-Key answered before: its first answer again, byte for byte (web/replay.py)."""
+    if exc.answer is None:
+        assert exc.refusal is not None
+        return render(exc.refusal, REPLAYED_HEADERS)
+    return replayed_response(exc.answer)
+
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+REPLAYED_HEADERS = {REPLAYED_HEADER: "true"}
+
+
+def replayed_response(answer: Answer) -> Response[bytes]:
+    """A kept answer sent again: its status, content type and bytes, and `Idempotent-Replayed: true`."""
+    return Response(answer.body, status_code=answer.status, media_type=answer.content_type, headers=REPLAYED_HEADERS)
 
 
 def handle_service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[ErrorEnvelope]:
@@ -246,6 +268,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     asyncpg.CharacterNotInRepertoireError: handle_unstorable_text,
     asyncpg.UntranslatableCharacterError: handle_unstorable_text,
     ClientDisconnected: handle_client_disconnect,
+    Replayed: handle_replayed,
     ServiceError: handle_service_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,

@@ -83,13 +83,17 @@ async def test_a_purchase_whose_worker_died_after_its_ledger_commit_is_replayed_
     assert retried.status_code == 201, retried.text
     assert [(str(r["id"]), r["quantity"]) for r in ledger] == [(retried.json()["data"]["purchase_id"], 2)]
     assert again.status_code == 201, again.text  # from Redis again: the replay restored the marker
-    assert again.json()["data"] == retried.json()["data"]
+    assert again.content == retried.content  # the answer kept with the ledger row, byte for byte
+    assert retried.headers.get("Idempotent-Replayed") == again.headers.get("Idempotent-Replayed") == "true"
     assert waited < 30, "answered from the ledger, not after the hold reconciler's 60 s grace"
 
 
 async def test_an_order_whose_worker_died_after_its_commit_is_replayed(
     private_pg: PrivatePostgres, private_redis: PrivateRedis
 ) -> None:
+    """The answer a key keeps is written in the order's own transaction: the worker killed right after the
+    commit loses nothing, and every retry, before and after the order is edited, gets the same bytes (before,
+    the retry after the edit answered the order at revision 2)."""
     env = service_env(private_pg.url, private_redis.url, QS_FAULT_POINTS="order.committed=kill")
     with serving(env, "--workers", "1") as service:
         async with httpx.AsyncClient(base_url=service.base, timeout=30) as http:
@@ -101,10 +105,23 @@ async def test_an_order_whose_worker_died_after_its_commit_is_replayed(
             with pytest.raises(httpx.TransportError):
                 await http.post(ORDERS, json=body, headers=headers)
             retried = await until_answered(http, "POST", ORDERS, json=body, headers=headers)
+            order_id = retried.json()["data"]["id"]
+            add = {"add": [{"product_id": data.products[0], "quantity": 1}]}
+            shown = await http.post(f"{ORDERS}/{order_id}/edits", json=add, headers=data.service_key)
+            assert shown.status_code == 201, shown.text
+            url = f"{ORDERS}/{order_id}/edits/{shown.json()['data']['edit_id']}/commit"
+            done = await http.post(url, headers={**data.service_key, "Idempotency-Key": "edit-after-crash"})
+            assert done.status_code == 200, done.text
+            again = await http.post(ORDERS, json=body, headers=headers)
     conn = await asyncpg.connect(private_pg.url)
     try:
         orders = await conn.fetch("SELECT id FROM orders")
     finally:
         await conn.close()
     assert retried.status_code == 201, retried.text
-    assert [str(r["id"]) for r in orders] == [retried.json()["data"]["id"]]
+    assert [str(r["id"]) for r in orders] == [order_id]
+    assert retried.headers.get("Idempotent-Replayed") == "true"  # the answer the killed request kept
+    assert retried.json()["data"]["revision"] == 1
+    assert done.json()["data"]["revision"] == 2
+    assert (again.status_code, again.headers.get("Idempotent-Replayed")) == (201, "true")
+    assert again.content == retried.content

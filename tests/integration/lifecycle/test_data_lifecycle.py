@@ -35,6 +35,7 @@ MakeDatabase = Callable[[], Awaitable[str]]
 
 TABLES = {
     "quote_log": "created_at",
+    "idempotency_answers": "created_at",
     "idempotency_refusals": "created_at",
     "stock_movements": "created_at",
     "competitor_prices": "observed_at",

@@ -47,6 +47,22 @@ async def ordered(client: Client, headers: dict[str, str], quote: dict[str, Any]
     )
 
 
+async def refused_at_the_order(
+    client: Client, headers: dict[str, str], product: dict[str, Any], quantity: int
+) -> tuple[Any, Any]:
+    """Two quotes of `quantity` units, the first ordered: the second's order refused 409 QUANTITY_RULE (its
+    body), and the second quote."""
+    early = await quoted(client, headers, product, quantity)
+    late = await quoted(client, headers, product, quantity, channel="app")  # another body: another quote
+    await ordered(client, headers, early)
+    body = expect_error(
+        await client.post("/api/v1/orders", json={"quote_id": late["quote_id"]}, headers={**headers, **key()}),
+        409,
+        "QUANTITY_RULE",
+    )
+    return body, late
+
+
 async def test_the_customers_orders_count_and_other_customers_do_not(
     client: Client, admin: Caller, service_key: dict[str, str]
 ) -> None:
@@ -81,15 +97,8 @@ async def test_an_order_whose_customer_reached_the_limit_since_its_quote_is_refu
     client: Client, admin: Caller, service_key: dict[str, str], pool: asyncpg.Pool
 ) -> None:
     product = await create_product(client, admin, quantity_rules={"max_per_customer": 3, "window_days": 7})
-    early = await quoted(client, service_key, product, 2)
-    late = await quoted(client, service_key, product, 2, channel="app")  # another body: another quote
-    await ordered(client, service_key, early)
 
-    body = expect_error(
-        await client.post("/api/v1/orders", json={"quote_id": late["quote_id"]}, headers={**service_key, **key()}),
-        409,
-        "QUANTITY_RULE",
-    )
+    body, _ = await refused_at_the_order(client, service_key, product, 2)
 
     assert body["error"]["details"] == [
         {
@@ -104,6 +113,27 @@ async def test_an_order_whose_customer_reached_the_limit_since_its_quote_is_refu
     assert await pool.fetchval("SELECT count(*) FROM orders") == 1
     assert await pool.fetchval("SELECT stock FROM products WHERE id = $1", product["id"]) == 8
     assert (await refused(client, service_key, product, 2))[0]["remaining_for_customer"] == 1
+
+
+async def test_a_409_at_the_order_names_the_items_rules_as_the_422_at_the_quote_does(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    """The order's refusal carries the rule's min_qty, max_qty and step (they were null) beside what the
+    customer has left, as a quote's refusal of the same item does."""
+    rules = {"min_qty": 2, "max_qty": 4, "step": 2, "max_per_customer": 6}
+    product = await create_product(client, admin, quantity_rules=rules)
+
+    body, late = await refused_at_the_order(client, service_key, product, 4)
+    at_quote = await refused(client, service_key, product, 4)
+
+    allowed = {"min_qty": 2, "max_qty": 4, "step": 2, "remaining_for_customer": 2}
+    assert [{k: d[k] for k in allowed} for d in body["error"]["details"]] == [allowed]
+    assert [{k: d[k] for k in allowed} for d in at_quote] == [allowed]
+    assert body["error"]["details"][0]["field"] == "items[0].quantity"
+    assert late["quantity_limits"] == [
+        {"product_id": product["id"], "max_per_customer": 6, "window_days": 30, "remaining_for_customer": 6,
+         "min_qty": 2, "max_qty": 4, "step": 2}
+    ]  # fmt: skip
 
 
 async def test_cancels_and_refunds_give_the_units_back(
