@@ -3,8 +3,8 @@
 An edit's positive difference is owed (`balance_due`) until a payment settles it: `record` takes one, in one
 transaction under the order's row lock (where refunds, cancels and edit commits of the order queue too), after
 claiming its Idempotency-Key as a refund does (db/idempotency.py): the same key with the same body answers the
-first answer again, byte for byte, with another body (or for another order) 409 IDEMPOTENCY_CONFLICT. A payment of more than is
-due, of nothing, or with more digits than the order's currency has is 422 naming `amount`.
+first answer again, byte for byte, with another body (or for another order) 409 IDEMPOTENCY_CONFLICT. A
+payment of more than is due, of nothing, or with more digits than the order's currency has is 422 naming `amount`.
 """
 
 from __future__ import annotations

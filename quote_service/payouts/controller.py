@@ -177,15 +177,17 @@ class PayoutController(Controller):
             await service.check_as_of(pool, as_of, now=now, max_ahead=max_ahead)
             if await changes.approval_needed(pool, ENTITY, required=settings.change_approval == "required"):
                 await ask_approval(request, pool, ENTITY, {"as_of": as_of.isoformat()})
-        ran = {"actor": actor_of(request), "default_currency": settings.default_currency, "now": now}
+        actor, currency = actor_of(request), settings.default_currency
         if idempotency_key is None:
-            made = await service.run(admin_pool, as_of=as_of, max_ahead=max_ahead, **ran)
+            made = await service.run(
+                admin_pool, as_of=as_of, actor=actor, default_currency=currency, now=now, max_ahead=max_ahead
+            )
             return answered(ok(made, _made(made)), status=201)
         reply = first_answer(request, _made, status=201)
         await service.run_once(
             admin_pool, key=idempotency_key, principal_id=request.user.id,
             fingerprint=hashlib.sha256(msgspec.json.encode(data)).digest(), reply=reply, as_of=as_of,
-            max_ahead=max_ahead, **ran,
+            actor=actor, default_currency=currency, now=now, max_ahead=max_ahead,
         )  # fmt: skip
         return reply.response()
 
