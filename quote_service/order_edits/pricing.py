@@ -8,7 +8,8 @@ a snapshot built from the terms, the order's instant as `now`, and every line's 
 - the engine defaults are the order's (DEFAULT_TAX_RATE, the default fees, ...), with its rounding;
 - the flags are those its quote was served (the express multiplier, the small-basket threshold);
 - the request is its quote's (delivery address, express, logistics provider, channel, exemption, the
-  customer's tier, segment and group), the shipments' options as the order chose them (or the edit does);
+  customer's tier, segment and group), the shipments' options as the order chose them for the sellers
+  still in the basket (a seller the edit brings in: a quote's default), or as the edit names them;
 - an installment option chosen is applied again, on the edited total, as its plan priced it;
 - a line sold from another seller's offer (docs/offers.md) keeps its `offer_id` and its seller, who owns
   its shipment (its weight too), its commission rates and its part of the money.

@@ -279,7 +279,10 @@ class OrderEdits:
         products = {**(await self.quotes.catalog_products(wanted)), **products}
         basket = edited_basket(kept_lines(rows, products, offer_floors), data, added)
         limits = await self._quantities(order, terms.context, rows, basket, data, products)
-        choices = {s["seller_id"]: s["selected"] for s in shipped if s["seller_id"] is not None and s["selected"]}
+        # The order's choices hold for the sellers still in the edited basket (one the edit takes out leaves
+        # its choice behind; one it brings in gets a quote's default), the edit's own `shipping` over them.
+        sellers = {line.price.seller_id for line in basket} - {None}
+        choices = {s["seller_id"]: s["selected"] for s in shipped if s["seller_id"] in sellers and s["selected"]}
         if isinstance(data.shipping, dict):
             choices.update(data.shipping)
         quote = price_basket(
