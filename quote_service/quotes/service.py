@@ -81,7 +81,9 @@ from quote_service.reservations.service import Reservations
 from quote_service.unit_limits.service import UnitPurchases
 
 _REQUEST_ENCODER = msgspec.msgpack.Encoder()
-_RECENT_LIMIT = 10_000
+RECENT_ENTRY_OVERHEAD = 400
+"""Bytes a remembered quote holds beyond its three byte strings' contents: their headers, its tuple and
+the ordered dictionary's entry (~270 measured on CPython 3.11, rounded up), counted against RECENT_QUOTES_MAX_BYTES."""
 RECENT_IDLE_AFTER = 2_000
 """Quotes in a row that repeat no remembered body, after which a quote is remembered only as a probe
 (one in RECENT_PROBE): a stream of distinct baskets (every customer's own) never hits the cache, and
@@ -97,10 +99,10 @@ _NO_QUOTE = uuid.UUID(int=0)
 """The id of the one-product quotes behind display prices (never stored)."""
 
 
-_Recent = tuple[bytes, bytes]
-"""A remembered quote: what else its amounts depended on, encoded (see `_inputs`), and its JSON.
-A plain tuple of bytes: the garbage collector stops tracking it at its first look (a NamedTuple
-it would keep traversing, one more object per quote)."""
+_Recent = tuple[bytes, bytes, int]
+"""A remembered quote: what else its amounts depended on, encoded (see `_inputs`), its JSON, and the
+bytes it holds with its key (`_remember`). A plain tuple of bytes and an int: the garbage collector stops
+tracking it at its first look (a NamedTuple it would keep traversing, one more object per quote)."""
 
 
 class PricedWith(NamedTuple):
@@ -197,6 +199,9 @@ class QuoteService:
         # collector to traverse (10,000 live Quote objects made full collections take ~150 ms;
         # the inputs kept as objects, ~25 ms).
         self._recent: OrderedDict[bytes, _Recent] = OrderedDict()
+        self._recent_limit = settings.recent_quotes_max_bytes
+        self.recent_bytes = 0
+        """The bytes the remembered quotes hold, keys included (at most RECENT_QUOTES_MAX_BYTES)."""
         self._previews: dict[bool, tuple[ConfigSnapshot, ConfigSnapshot]] = {}
         """The configuration of payout previews (`preview_config`), per with-promotions, with its snapshot."""
         self._unrepeated = 0
@@ -206,6 +211,7 @@ class QuoteService:
         """Forget the recent quotes, the rate limits' buckets and the prior-price memo, as a
         service that has just started (a started app the tests reuse)."""
         self._recent.clear()
+        self.recent_bytes = 0
         self._unrepeated = 0
         self.limiter.reset()
         if self._prior_prices is not None:
@@ -866,7 +872,7 @@ class QuoteService:
 
     async def _reusable(self, candidate: _Recent, inputs: bytes, now: datetime) -> PricedQuote | None:
         """The quote made for an identical request, while it has validity left and was not ordered."""
-        remembered, payload = candidate
+        remembered, payload, _ = candidate
         if remembered != inputs:
             return None
         cached = decode_quote(payload)
@@ -878,9 +884,21 @@ class QuoteService:
         return PricedQuote(cached.quote_id, payload)
 
     def _remember(self, key: bytes, inputs: bytes, payload: bytes) -> None:
-        self._recent[key] = (inputs, payload)
-        if len(self._recent) > _RECENT_LIMIT:
-            self._recent.popitem(last=False)
+        """Remember a quote for an identical request within RECENT_QUOTES_MAX_BYTES, the oldest let go
+        first; one larger than the whole allowance is not remembered. Its size is the lengths of the
+        three byte strings already made (three `len`s, no encoding: the cost budget)."""
+        recent = self._recent
+        held = self.recent_bytes
+        if key in recent:  # a repeat priced again (its inputs had moved): the new quote takes its place
+            held -= recent.pop(key)[2]
+        size = len(key) + len(inputs) + len(payload) + RECENT_ENTRY_OVERHEAD
+        limit = self._recent_limit
+        if size <= limit:
+            held += size
+            while held > limit:
+                held -= recent.popitem(last=False)[1][2]
+            recent[key] = (inputs, payload, size)
+        self.recent_bytes = held
 
 
 def _inputs(
@@ -898,7 +916,7 @@ def _inputs(
             customer,
             snapshot.version,
             sorted(products.items()),
-            sorted(flash.items()),
+            sorted(flash.items()) if flash else (),  # (most baskets have no flash units: two calls saved)
             _minute(now),
             snapshot.price_lists.interval(now),
         )
