@@ -50,7 +50,14 @@ from quote_service.pricing.coupons import Coupon, normalize_code
 from quote_service.pricing.engine import ServedFlags, price_quote, region_for, served_flags
 from quote_service.pricing.installments import InstallmentPlan, with_installments
 from quote_service.pricing.money import round_money
-from quote_service.pricing.offers import Choice, SnapOffer, choose_offers, with_offers
+from quote_service.pricing.offers import (
+    Choice,
+    SnapOffer,
+    choose_offers,
+    offer_products,
+    with_offer_products,
+    with_offers,
+)
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.price_lists import PriceBook
 from quote_service.pricing.promotions import PromotionBook
@@ -274,6 +281,10 @@ class QuoteService:
         t1 = perf_counter_ns()
         now = self._clock()
         snapshot = self._config.snapshot
+        for item in request.items:  # docs/offers.md: an item may name only its offer (its product: the offer's)
+            if not item.product_id:  # a truth test an item, no call, for a basket naming its products
+                request = with_offer_products(request, snapshot.offers)
+                break
         with stage(_CATALOG):
             products = await self._products.get_many(i.product_id for i in request.items if _is_uuid(i.product_id))
         policy.check_items(request, products, caller)
@@ -531,7 +542,8 @@ class QuoteService:
     ) -> tuple[Quote, dict[str, CatalogProduct]]:
         """`request` priced now as POST /quote would price it for `customer` (the configuration and catalog
         of today), without flash-sale units, stored nowhere; and its catalog products. An order edit takes
-        its additions' prices from it (docs/orders-and-refunds.md#edits-and-exchanges)."""
+        its additions' prices from it (docs/orders-and-refunds.md#edits-and-exchanges). `request`'s items name
+        their products (`with_offer_products`)."""
         products = await self.catalog_products(item.product_id for item in request.items)
         policy.check_items(request, products, caller)
         snapshot, now = self._config.snapshot, self._clock()
@@ -550,6 +562,11 @@ class QuoteService:
         if choices is not None:
             quote = msgspec.structs.replace(quote, items=with_offers(quote.items, request, choices))
         return quote, products
+
+    def offer_products(self, items: Sequence[QuoteItemIn], fields: Sequence[str]) -> list[QuoteItemIn] | None:
+        """`items` with those naming only their offer given the offer's product, as quotes see the offers now;
+        None when each names its product; a 422 naming `<fields[i]>.offer_id` or `.product_id` (pricing/offers.py)."""
+        return offer_products(items, self._config.snapshot.offers, fields)
 
     def offer(self, offer_id: uuid.UUID) -> SnapOffer | None:
         """An active offer as quotes see it now (the configuration snapshot's), or None."""
