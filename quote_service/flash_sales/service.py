@@ -634,24 +634,26 @@ async def _lock(conn: Connection, allocation: Allocation) -> None:
 
 async def _named_items(conn: Connection, items: Sequence[FlashSaleItemIn], errors: list[FieldError]) -> list[SaleItem]:
     """The items as the sale keeps them, each naming its product: an item naming only its offer sells the
-    offer's (docs/offers.md#price-lists-and-flash-sales); one whose offer is not active, or naming neither,
-    is an error in `errors` (and left out)."""
+    offer's (docs/offers.md#price-lists-and-flash-sales). One whose offer is not active, or naming neither,
+    is refused at once (422), with the `errors` found so far: the other items' checks name them by position."""
     wanted = [i.offer_id for i in items if i.product_id is None and i.offer_id is not None]
     of_offer = await offers.active_products(conn, offer_ids=wanted) if wanted else {}
     named: list[SaleItem] = []
+    unnamed: list[FieldError] = []
     for index, item in enumerate(items):
         product_id = item.product_id
         if product_id is None and item.offer_id is not None:
             product_id = of_offer.get(item.offer_id)
             if product_id is None:
-                errors.append(FieldError(f"items[{index}].offer_id", "is not an active offer"))
+                unnamed.append(FieldError(f"items[{index}].offer_id", "is not an active offer"))
                 continue
         if product_id is None:
-            errors.append(
-                FieldError(f"items[{index}].product_id", "required field missing: name a product_id or an offer_id")
-            )
+            message = "required field missing: name a product_id or an offer_id"
+            unnamed.append(FieldError(f"items[{index}].product_id", message))
             continue
         named.append(SaleItem(**{**msgspec.structs.asdict(item), "product_id": product_id}))
+    if unnamed:
+        raise ValidationFailed("The flash sale has invalid fields", details=[*errors, *unnamed])
     return named
 
 

@@ -128,6 +128,9 @@ async def test_a_flash_sale_item_and_a_purchase_may_name_only_the_offer(
         "items[0].offer_id",
         "items[1].product_id",
     }
+    cheap = item(product, "0.001")  # too many decimals: never reported at another item's position
+    misnamed = await client.post(SALES, json=sale_body(unknown, cheap), headers=admin.headers)
+    assert set(field_errors(expect_error(misnamed, 422, "VALIDATION_FAILED"))) == {"items[0].offer_id"}
 
 
 async def test_a_flash_sale_item_naming_an_inactive_offer_alone_is_refused(
