@@ -213,14 +213,23 @@ async def _open_stores(
     return pool, redis, reads
 
 
-async def _ready(app: Litestar, settings: Settings) -> None:
-    """The last steps of a start, once every domain has started."""
+def _document(app: Litestar) -> None:
+    """The OpenAPI document, built first thing in a start, before any store is opened or any loop runs.
+
+    Building it holds the event loop for seconds (2-3 s of CPU for ~180 operations on a 2-core box). Built
+    once the domains had started, as it was, that stall fell on their loops' first passes: a configuration
+    reload, a cache drain or a stale-flag pass waiting for a pool connection timed out (DB_ACQUIRE_TIMEOUT,
+    1 s) on most starts, logged as `config_reload_failed` with a traceback. Nothing waits on a timer yet here.
+    Litestar's cached document, completed in place: /openapi.json and /docs agree. Once an app: the routes
+    do not change when the same app is started again (tests do)."""
     if app.openapi_config is not None and "openapi_schema" not in app.state:
-        # Litestar's cached document, completed in place: /openapi.json and /docs agree. Once
-        # an app: the routes do not change when the same app is started again (tests do).
         openapi: Any = app.plugins.get("OpenAPIPlugin")
         completed = complete_openapi(openapi.provide_openapi_schema(), app)
         app.state.openapi_schema = document_ofrep(document_change_requests(completed, app))
+
+
+async def _ready(app: Litestar, settings: Settings) -> None:
+    """The last steps of a start, once every domain has started."""
     # The snapshot was loaded before everything above started (a second or more under load):
     # a configuration committed meanwhile must not wait for the first version check, or a
     # worker that has just started answers with a configuration older than its start.
@@ -300,6 +309,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        _document(app)  # first: its seconds of CPU stall nothing that has started (`_document`)
         async with contextlib.AsyncExitStack() as stack:
             pool, redis, reads = await _open_stores(app, settings, stack, traced=tracer_provider is not None)
 

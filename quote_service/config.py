@@ -83,6 +83,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """MAX_QUOTE_LINES: the most items one quote may have (1 to 1,000); beyond → 422 naming `items`."""
     max_concurrent_quotes: int = 256
     """MAX_CONCURRENT_QUOTES: quotes in flight per process before 503."""
+    recent_quotes_max_bytes: int = 32 * 1024 * 1024
+    """RECENT_QUOTES_MAX_BYTES: the most memory a process's recent-quote cache (identical requests answered
+    with the same quote) may hold: each quote's request, inputs and JSON; the oldest quotes go first. 0: off."""
     max_concurrent_simulations: int = 1
     """MAX_CONCURRENT_SIMULATIONS: what-if simulations running at once per process before 429 (each
     prices on the event loop that serves quotes: docs/governance.md#what-if-simulations)."""
@@ -479,6 +482,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("WEBHOOK_DISABLE_AFTER_HOURS must be 0 (never) or a number of hours")
         if self.rollup_interval < 0:
             raise ConfigError("ROLLUP_INTERVAL must be 0 (off) or positive")
+        if self.recent_quotes_max_bytes < 0:
+            raise ConfigError("RECENT_QUOTES_MAX_BYTES must be 0 (off) or a number of bytes")
         if self.shutdown_timeout_seconds < 0:
             raise ConfigError("SHUTDOWN_TIMEOUT_SECONDS must be 0 (no limit) or positive")
         if self.flash_reconcile_interval_seconds < 0:

@@ -1,7 +1,8 @@
 """A real webhook receiver for tests and the benchmark: an HTTP server (the standard library's
 ThreadingHTTPServer) on a free port of 127.0.0.1 that records every POST it gets.
 
-It answers `status` (200) after `delay` seconds; `hold()` makes it keep every request open until
+It answers `status` (200) after `delay` seconds, with `answer_headers`, its body at once or a byte every
+`drip` seconds; `hold()` makes it keep every request open until
 `release()`; `stop()` closes the port (a receiver that is down: connections refused) and
 `start()` opens the same port again. Signatures are checked by the `standardwebhooks` library
 itself (`verified`), never by code of ours.
@@ -52,6 +53,10 @@ class Receiver:
         """Sent as Location (a redirect, with status 302)."""
         self.answer = b"ok"
         """The body of every answer."""
+        self.answer_headers: dict[str, str] = {}
+        """Sent with every answer (e.g. `Content-Encoding`)."""
+        self.drip: float | None = None
+        """Seconds between the answer body's bytes, sent one at a time after the headers (a slow drip)."""
         self.received: list[Received] = []
         self._lock = threading.Lock()
         self._held = threading.Event()
@@ -85,16 +90,24 @@ class Receiver:
                 with receiver._lock:
                     receiver.received.append(got)
                     status, delay, location = receiver.status, receiver.delay, receiver.location
-                    answer = receiver.answer
+                    answer, extra, drip = receiver.answer, dict(receiver.answer_headers), receiver.drip
                 receiver._held.wait()
                 if delay:
                     time.sleep(delay)
                 self.send_response(status)
                 if location:
                     self.send_header("Location", location)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(answer)
+                if drip is None:
+                    self.wfile.write(answer)
+                    return
+                for index in range(len(answer)):
+                    self.wfile.write(answer[index : index + 1])
+                    self.wfile.flush()
+                    time.sleep(drip)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -29,7 +29,7 @@ from typing import Generic, Protocol, TypeVar
 import structlog
 from redis.exceptions import RedisError
 
-from quote_service.background import BackgroundLoop, Every, stop_all
+from quote_service.background import OUTAGES, BackgroundLoop, Every, stop_all
 from quote_service.cache.channel import ChannelFollower
 from quote_service.cache.config_bus import CHANNEL, announce_change, current_version, raise_version, read_version
 from quote_service.cache.redis import RedisClient
@@ -230,5 +230,7 @@ class ConfigStore(Generic[S]):
             await self.refresh(force=force)
         except asyncio.CancelledError:
             raise
+        except OUTAGES as exc:  # a store away or busy: its message says so, a traceback nothing more
+            log.warning("config_reload_failed", retry_in=round(self._backoff, 2), error=repr(exc))
         except Exception:
             log.warning("config_reload_failed", retry_in=round(self._backoff, 2), exc_info=True)

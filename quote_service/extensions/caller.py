@@ -9,9 +9,17 @@ extension's `timeout_ms`, never past the quote's deadline less a margin for pric
     timeout             no answer within the time above
     connection_error    refused, reset, DNS: any transport error; an address the URL rules refuse
     http_error          an answer other than 2xx (a redirect included)
-    malformed           not JSON of the answer's shape
+    too_large           an answer of more than MAX_ANSWER_BYTES, decoded (a compressed one counted as decoded)
+    malformed           not JSON of the answer's shape; a Content-Encoding other than gzip or deflate
     invalid             an amount, rate or line the quote cannot use (pricing/external.py)
     circuit_open        not called: 5 failures in a row opened its circuit for 30 s
+
+An answer is read as it streams in, never whole before it is checked: the size cap counts its decoded bytes
+and the read ends as soon as they pass it, and the whole call (connection, answer and body) stays within its
+time. Calls ask for no compression (`Accept-Encoding: identity`: answers are small, and decoding one costs
+the event loop CPU); one compressed anyway with gzip or deflate is decoded a chunk at a time, each chunk's
+output bounded by what the cap leaves, so a small compressed body that would decode to hundreds of MB costs
+at most the cap (`_read_capped`).
 
 A circuit (`Breaker`) per extension: after 5 failures in a row it opens for 30 s (no call; the
 extension's `on_failure` applies at once), then lets one trial call through; its success closes it,
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -52,10 +61,13 @@ OPEN_SECONDS = 30.0
 DEADLINE_MARGIN = 0.1
 """Seconds of the quote's deadline left for pricing again and storing after the extensions answered."""
 MAX_ANSWER_BYTES = 1 << 20
+"""The most an answer may hold, decoded (its compressed bytes too: no answer need be larger on the wire)."""
 
 CircuitState = Literal["closed", "open", "half_open"]
 _STATE_VALUE = {"closed": 0, "open": 1, "half_open": 2}
 _ENCODER = msgspec.json.Encoder()
+_IDENTITY = (b"accept-encoding", b"identity")
+"""No compression asked for (module docstring)."""
 
 
 class Breaker:
@@ -226,21 +238,57 @@ class ExtensionCaller:
     async def _post(self, extension: Extension, body: bytes, budget: float) -> bytes:
         """The answer's body of a signed POST, or `_Failed` with the reason."""
         msg_id = f"msg_{ids.uuid4().hex}"
-        headers = signing.headers([extension.secret], msg_id, int(self._wall()), body)
+        headers = [*signing.headers([extension.secret], msg_id, int(self._wall()), body), _IDENTITY]
         try:
-            async with asyncio.timeout(budget):
-                response = await self._client.post(
-                    extension.url, content=body, headers=headers, timeout=httpx.Timeout(budget)
-                )
+            async with (
+                asyncio.timeout(budget),  # the whole call, the answer's body included
+                self._client.stream(
+                    "POST", extension.url, content=body, headers=headers, timeout=httpx.Timeout(budget)
+                ) as response,
+            ):
+                if not 200 <= response.status_code < 300:
+                    raise _Failed("http_error")
+                return await _read_capped(response)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise _Failed("timeout") from exc
         except (httpx.TransportError, OSError) as exc:
             raise _Failed("connection_error") from exc
-        if not 200 <= response.status_code < 300:
-            raise _Failed("http_error")
-        if len(response.content) > MAX_ANSWER_BYTES:
+
+
+_DECODERS: dict[str, int] = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
+"""zlib's window bits for each Content-Encoding an answer may come in although none was asked for."""
+
+
+async def _read_capped(response: httpx.Response) -> bytes:
+    """The answer's body, decoded, read a chunk at a time; `_Failed("too_large")` as soon as it passes
+    MAX_ANSWER_BYTES, on the wire or decoded (so at most that much is ever held or decompressed), and
+    `_Failed("malformed")` for an encoding it cannot decode (or a body that does not decode)."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    decoder = None
+    if encoding not in ("", "identity"):
+        bits = _DECODERS.get(encoding)
+        if bits is None:
             raise _Failed("malformed")
-        return response.content
+        decoder = zlib.decompressobj(bits)
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        raise _Failed("too_large")
+    parts: list[bytes] = []
+    received = decoded = 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received > MAX_ANSWER_BYTES:
+            raise _Failed("too_large")
+        if decoder is not None:
+            try:  # at most one byte past the cap comes out of this chunk, whatever it holds
+                chunk = decoder.decompress(chunk, MAX_ANSWER_BYTES - decoded + 1)
+            except zlib.error as exc:
+                raise _Failed("malformed") from exc
+        decoded += len(chunk)
+        if decoded > MAX_ANSWER_BYTES:
+            raise _Failed("too_large")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _lines(quote: Quote) -> list[dict[str, Any]]:

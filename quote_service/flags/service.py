@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, getcontext
 from time import perf_counter_ns
 from typing import Any
 from uuid import UUID
@@ -64,9 +64,13 @@ def flag_from_row(row: asyncpg.Record) -> FeatureFlag:
 
 
 def _plain(number: Decimal) -> Decimal:
-    """Without a positive exponent, so 1e3 reads "1000", not "1E+3"."""
+    """Without a positive exponent, so 1e3 reads "1000", not "1E+3". A number of more integer digits than a
+    Decimal holds (28: 1e28 and up) is left as it is, for the range checks to refuse (quantizing it raised
+    InvalidOperation: a 500 where a 422 naming the field belongs)."""
     exponent = number.as_tuple().exponent
-    return number.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else number
+    if isinstance(exponent, int) and exponent > 0 and number.adjusted() < getcontext().prec:
+        return number.quantize(Decimal(1))
+    return number
 
 
 _JSON_ENCODER = msgspec.json.Encoder(decimal_format="number")

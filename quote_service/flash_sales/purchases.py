@@ -221,6 +221,8 @@ class Purchases:
         item = sale.item(data.product_id, data.offer_id)
         if item is None:
             raise _not_in_sale(data)
+        if data.product_id is None:  # named by its offer alone: the purchase is of the item's product
+            data = msgspec.structs.replace(data, product_id=item.product_id)
         customer = customer_of(principal, data.customer_id)
         if data.expected_unit_price is not None and data.expected_unit_price != item.flash_price:
             raise Conflict(
@@ -564,6 +566,8 @@ class Purchases:
 def _not_in_sale(data: PurchaseCreate) -> ServiceError:
     if data.offer_id is not None:
         return invalid("offer_id", "this offer of the product is not in this flash sale")
+    if data.product_id is None:
+        return invalid("product_id", "required field missing: name a product_id or an offer_id")
     return invalid("product_id", "is not in this flash sale")
 
 

@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from quote_service.db.pool import Connection
-from quote_service.flash_sales.schemas import FlashSaleItemIn
+from quote_service.flash_sales.schemas import SaleItem
 from quote_service.pricing import flash
 
 SALE_COLUMNS = "id, name, status, starts_at, ends_at, activated_at, ended_at, created_by, created_at, updated_at"
@@ -53,7 +53,7 @@ async def insert_sale(
     return row
 
 
-async def insert_items(conn: Connection, *, sale_id: UUID, items: Sequence[FlashSaleItemIn]) -> None:
+async def insert_items(conn: Connection, *, sale_id: UUID, items: Sequence[SaleItem]) -> None:
     await conn.executemany(
         """INSERT INTO flash_sale_items (flash_sale_id, product_id, position, flash_price, allocated_stock,
                                          per_user_limit, offer_id)

@@ -19,7 +19,8 @@ ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
 class FlashSaleItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    product_id: UUID
+    product_id: UUID | None = None
+    """Required unless `offer_id` is given: an item naming only its offer sells the offer's product."""
     flash_price: StrictDecimal
     """> 0, at least the product's min_price, in the product's currency."""
     allocated_stock: Count
@@ -28,6 +29,12 @@ class FlashSaleItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     offer_id: UUID | None = None
     """One offer of the product to sell (docs/offers.md#price-lists-and-flash-sales): its units come from
     the offer's stock and its flash price is at least the offer's min_price. None: the default offer."""
+
+
+class SaleItem(FlashSaleItemIn, frozen=True, kw_only=True):
+    """An item as the sale keeps it: its product named (the offer's, for an item that named only its offer)."""
+
+    product_id: UUID
 
 
 Items = Annotated[list[FlashSaleItemIn], msgspec.Meta(min_length=1, max_length=100)]
@@ -77,7 +84,8 @@ class FlashSale(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PurchaseCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    product_id: UUID
+    product_id: UUID | None = None
+    """Required unless `offer_id` is given: naming only the offer buys the sale's item of that offer."""
     quantity: Count
     expected_unit_price: StrictDecimal | None = None
     """When given and different from the sale's price: 409 PRICE_CHANGED, nothing sold."""

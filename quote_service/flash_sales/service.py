@@ -64,6 +64,7 @@ from quote_service.flash_sales.schemas import (
     OwnPurchase,
     Purchase,
     ReconcileReport,
+    SaleItem,
     SaleStats,
 )
 from quote_service.observability.metrics import FLASH_COUNTER_REBUILDS
@@ -192,18 +193,19 @@ class FlashSales:
         errors = _window_errors(data.starts_at, data.ends_at, now)
         sale_id = uuid.uuid4()
         async with (pool or self.pool).acquire() as conn, conn.transaction():
-            products = await _locked_products(conn, data.items)
-            offered = await _locked_offers(conn, data.items)
-            errors += _item_errors(data.items, products, offered)
+            named = await _named_items(conn, data.items, errors)
+            products = await _locked_products(conn, named)
+            offered = await _locked_offers(conn, named)
+            errors += _item_errors(named, products, offered)
             if errors:
                 raise ValidationFailed("The flash sale has invalid fields", details=errors)
-            await _refuse_overlap(conn, data.items, data.starts_at, data.ends_at, now=now, excluding=None)
-            await _refuse_short_stock(conn, data.items, products, offered, returning=Allocation(), now=now)
+            await _refuse_overlap(conn, named, data.starts_at, data.ends_at, now=now, excluding=None)
+            await _refuse_short_stock(conn, named, products, offered, returning=Allocation(), now=now)
             sale = await repository.insert_sale(
                 conn, sale_id=sale_id, name=data.name, starts_at=data.starts_at, ends_at=data.ends_at, actor=actor
             )
-            await repository.insert_items(conn, sale_id=sale_id, items=data.items)
-            taken = Allocation.of((i.product_id, i.offer_id, i.allocated_stock) for i in data.items)
+            await repository.insert_items(conn, sale_id=sale_id, items=named)
+            taken = Allocation.of((i.product_id, i.offer_id, i.allocated_stock) for i in named)
             await _move_stock(conn, taken.negated(), f"flash sale {sale_id}: allocated", actor)
             items = await repository.items_of(conn, sale_ids=[sale_id])
         await self._after_write(sale_id, rebuild=True)
@@ -225,7 +227,7 @@ class FlashSales:
             ends_at = data.ends_at or sale["ends_at"]
             errors = _window_errors(starts_at, ends_at, now)
             old_items = await repository.items_of(conn, sale_ids=[sale_id])
-            new_items = data.items
+            new_items = None if data.items is None else await _named_items(conn, data.items, errors)
             if new_items is not None:
                 old = Allocation.of((i["product_id"], i["offer_id"], i["allocated_stock"]) for i in old_items)
                 products = await _locked_products(conn, [*new_items], also=old.products)
@@ -242,7 +244,7 @@ class FlashSales:
                 await _move_stock(conn, old.minus(new), f"flash sale {sale_id}: allocation changed", actor)
             elif "starts_at" in changing or data.ends_at is not None:
                 current = [
-                    FlashSaleItemIn(
+                    SaleItem(
                         product_id=i["product_id"],
                         flash_price=i["flash_price"],
                         allocated_stock=i["allocated_stock"],
@@ -630,15 +632,40 @@ async def _lock(conn: Connection, allocation: Allocation) -> None:
         await offers.lock_offers(conn, offer_ids=sorted(allocation.offers))
 
 
+async def _named_items(conn: Connection, items: Sequence[FlashSaleItemIn], errors: list[FieldError]) -> list[SaleItem]:
+    """The items as the sale keeps them, each naming its product: an item naming only its offer sells the
+    offer's (docs/offers.md#price-lists-and-flash-sales). One whose offer is not active, or naming neither,
+    is refused at once (422), with the `errors` found so far: the other items' checks name them by position."""
+    wanted = [i.offer_id for i in items if i.product_id is None and i.offer_id is not None]
+    of_offer = await offers.active_products(conn, offer_ids=wanted) if wanted else {}
+    named: list[SaleItem] = []
+    unnamed: list[FieldError] = []
+    for index, item in enumerate(items):
+        product_id = item.product_id
+        if product_id is None and item.offer_id is not None:
+            product_id = of_offer.get(item.offer_id)
+            if product_id is None:
+                unnamed.append(FieldError(f"items[{index}].offer_id", "is not an active offer"))
+                continue
+        if product_id is None:
+            message = "required field missing: name a product_id or an offer_id"
+            unnamed.append(FieldError(f"items[{index}].product_id", message))
+            continue
+        named.append(SaleItem(**{**msgspec.structs.asdict(item), "product_id": product_id}))
+    if unnamed:
+        raise ValidationFailed("The flash sale has invalid fields", details=[*errors, *unnamed])
+    return named
+
+
 async def _locked_products(
-    conn: Connection, items: Sequence[FlashSaleItemIn], *, also: dict[UUID, int] | None = None
+    conn: Connection, items: Sequence[SaleItem], *, also: dict[UUID, int] | None = None
 ) -> dict[UUID, asyncpg.Record]:
     ids = {i.product_id for i in items} | set(also or {})
     return {row["id"]: row for row in await catalog.lock_products(conn, product_ids=sorted(ids))}
 
 
 async def _locked_offers(
-    conn: Connection, items: Sequence[FlashSaleItemIn], *, also: dict[UUID, int] | None = None
+    conn: Connection, items: Sequence[SaleItem], *, also: dict[UUID, int] | None = None
 ) -> dict[UUID, asyncpg.Record]:
     """The offers the items name (and `also`), locked in id order after the products; none named: no call."""
     ids = {i.offer_id for i in items if i.offer_id is not None} | set(also or {})
@@ -648,7 +675,7 @@ async def _locked_offers(
 
 
 def _item_errors(
-    items: Sequence[FlashSaleItemIn], products: dict[UUID, asyncpg.Record], offered: dict[UUID, asyncpg.Record]
+    items: Sequence[SaleItem], products: dict[UUID, asyncpg.Record], offered: dict[UUID, asyncpg.Record]
 ) -> list[FieldError]:
     errors: list[FieldError] = []
     seen: set[tuple[UUID, UUID | None]] = set()
@@ -688,7 +715,7 @@ def _item_errors(
 
 async def _refuse_overlap(
     conn: Connection,
-    items: Sequence[FlashSaleItemIn],
+    items: Sequence[SaleItem],
     starts_at: datetime,
     ends_at: datetime,
     *,
@@ -722,7 +749,7 @@ async def _refuse_overlap(
 
 async def _refuse_short_stock(
     conn: Connection,
-    items: Sequence[FlashSaleItemIn],
+    items: Sequence[SaleItem],
     products: dict[UUID, asyncpg.Record],
     offered: dict[UUID, asyncpg.Record],
     *,

@@ -205,7 +205,8 @@ EXTENSION_LATENCY = Histogram(
 EXTENSION_FAILURES = Counter(
     "qs_extension_failures_total",
     "Extension calls that failed, by extension and reason: timeout, connection_error, http_error (a non-2xx), "
-    "malformed (not the answer's JSON shape), invalid (an amount or line the quote cannot use), circuit_open "
+    "too_large (an answer over 1 MiB, decoded), malformed (not the answer's JSON shape), invalid (an amount or "
+    "line the quote cannot use), circuit_open "
     "(not called: its circuit is open).",
     ["extension_id", "reason"],
 )

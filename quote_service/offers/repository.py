@@ -191,6 +191,14 @@ async def load_active(conn: Connection) -> tuple[list[SnapOffer], dict[str, int]
     ], {str(r["product_id"]): r["default_stock"] for r in rows}
 
 
+async def active_products(conn: Connection, *, offer_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+    """The product of each active offer among `offer_ids` (an item naming only its offer sells it)."""
+    rows = await conn.fetch(
+        "SELECT id, product_id FROM offers WHERE id = any($1::uuid[]) AND is_active", list(offer_ids)
+    )
+    return {row["id"]: row["product_id"] for row in rows}
+
+
 async def lock_offers(conn: Connection, *, offer_ids: Sequence[UUID]) -> list[asyncpg.Record]:
     """Lock the offers' rows in id order (every writer of several offers locks in this order)."""
     return await conn.fetch(

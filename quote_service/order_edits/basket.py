@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from uuid import UUID
 
+import msgspec
+
 from quote_service.errors import Conflict, FieldError, ValidationFailed
 from quote_service.order_edits.schemas import EditCreate, EditRemove
 from quote_service.pricing.lines import HeldPrice
@@ -86,6 +88,13 @@ def additions(edit: EditCreate) -> list[tuple[str, QuoteItemIn]]:
     found: list[tuple[str, QuoteItemIn]] = [(f"replace[{i}].with", r.with_) for i, r in enumerate(edit.replace)]
     found += [(f"add[{i}]", item) for i, item in enumerate(edit.add)]
     return found
+
+
+def with_additions(edit: EditCreate, items: Sequence[QuoteItemIn]) -> EditCreate:
+    """`edit` with its additions replaced by `items`, given in the order `additions` lists them."""
+    given = iter(items)
+    replace = [msgspec.structs.replace(r, with_=next(given)) for r in edit.replace]
+    return msgspec.structs.replace(edit, replace=replace, add=list(given))
 
 
 def _take(basket: list[BasketLine], entry: EditRemove, field: str) -> list[BasketLine]:

@@ -60,7 +60,7 @@ from quote_service.order_edits.basis import (
     kept_lines,
     kept_terms,
 )
-from quote_service.order_edits.basket import BasketLine, additions, edited_basket
+from quote_service.order_edits.basket import BasketLine, additions, edited_basket, with_additions
 from quote_service.order_edits.commit import apply_edit, read_order
 from quote_service.order_edits.money import (
     kept_once_fees,
@@ -123,6 +123,11 @@ class OrderEdits:
         if data.is_empty():
             message = "name at least one of add, remove, replace or shipping"
             raise ValidationFailed(f"nothing to edit: {message}", details=[FieldError("add", message)])
+        # Additions naming only their offer name its product from here on: priced, stored and committed so.
+        wanted = additions(data)
+        named = self.quotes.offer_products([item for _, item in wanted], [field for field, _ in wanted])
+        if named is not None:
+            data = with_additions(data, named)
         async with self.pool.acquire() as conn:
             order = await orders.get_order(conn, order_id=order_id)
             order = self._editable(order, order_id, principal, now)

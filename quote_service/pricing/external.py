@@ -2,8 +2,9 @@
 
 Pure: no I/O, no clock. An extension's answer is read here into the engine's own types, or refused with
 the reason its failure is counted under (`BadAnswer`): a tax answer must give every line it was asked
-about, and only those, each amount a non-negative decimal string with no more decimals than the
-currency has; a shipping answer must give options for sellers it was asked about, each fee likewise.
+about, and only those, each amount a non-negative plain decimal string (ASCII digits and at most one
+point: no exponent, sign, space or other digits) with no more decimals than the currency has; a shipping
+answer must give options for sellers it was asked about, each fee likewise.
 
 `apply_taxes` replaces a line's tax with the extension's amounts as they are (never recomputed): a net
 line's tax is added on top of its net, a tax-inclusive line's is the part of its gross that is tax (its
@@ -12,10 +13,11 @@ net becomes gross - tax). The quote's sums are then exact sums of its lines, as 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
@@ -29,6 +31,7 @@ from quote_service.pricing.shipping import ShippingOption, ShippingProfile
 from quote_service.pricing.taxes import LineTax
 
 _RATE_QUANTUM = Decimal("0.0001")
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HUNDRED = Decimal(100)
 
@@ -89,12 +92,18 @@ class ExternalPricing:
         return bool(self.taxes or self.shipping)
 
 
+def _plain(text: str) -> Decimal | None:
+    """`text` as a Decimal when it is a plain decimal string (`-?digits(.digits)?`, ASCII digits, nothing
+    around them), else None: Python's Decimal() also reads "1E+3", " 4.75", "٤" and "1_000", which an
+    extension's answer may not use (an amount is used as written, so it must be written plainly)."""
+    return Decimal(text) if _PLAIN_DECIMAL.fullmatch(text) else None
+
+
 def _amount(text: str, currency: str, where: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except (InvalidOperation, TypeError) as exc:
-        raise BadAnswer("invalid", f"{where}: {text!r} is not a decimal amount") from exc
-    if not value.is_finite() or value < 0 or value >= MAX_AMOUNT:
+    value = _plain(text)
+    if value is None:
+        raise BadAnswer("invalid", f"{where}: {text!r} is not a plain decimal amount (digits, one point)")
+    if value < 0 or value >= MAX_AMOUNT:
         raise BadAnswer("invalid", f"{where}: {text!r} must be a finite amount >= 0")
     if not fits_minor_units(value, currency):
         raise BadAnswer("invalid", f"{where}: {text!r} has more decimals than {currency} allows")
@@ -131,11 +140,10 @@ def read_taxes(body: bytes, *, asked: Mapping[int, Decimal], currency: str) -> d
 
 
 def _rate(text: str, line: int) -> Decimal:
-    try:
-        rate = Decimal(text)
-    except (InvalidOperation, TypeError) as exc:
-        raise BadAnswer("invalid", f"lines[{line}]: rate {text!r} is not a decimal") from exc
-    if not rate.is_finite() or rate < 0 or rate > 1000:
+    rate = _plain(text)
+    if rate is None:
+        raise BadAnswer("invalid", f"lines[{line}]: rate {text!r} is not a plain decimal (digits, one point)")
+    if rate < 0 or rate > 1000:
         raise BadAnswer("invalid", f"lines[{line}]: rate {text!r} must be a percent from 0 to 1000")
     return rate
 

@@ -69,10 +69,13 @@ class FlashSale(msgspec.Struct, frozen=True, kw_only=True):
         """The status in force at `now` (module docstring)."""
         return effective_status(self.status, self.starts_at, self.ends_at, now)
 
-    def item(self, product_id: UUID, offer_id: UUID | None = None) -> FlashItem | None:
-        """The item selling `offer_id` of the product (None: its default offer)."""
+    def item(self, product_id: UUID | None, offer_id: UUID | None = None) -> FlashItem | None:
+        """The item selling `offer_id` of the product (None: its default offer); `product_id` None: the item
+        of `offer_id`, whichever product the offer sells (a purchase may name the offer alone)."""
+        if product_id is None and offer_id is None:
+            return None
         for item in self.items:
-            if item.product_id == product_id and item.offer_id == offer_id:
+            if item.offer_id == offer_id and product_id in (None, item.product_id):
                 return item
         return None
 

@@ -20,7 +20,7 @@ from quote_service.pricing.delivery import coordinates, delivery_fee, haversine_
 from quote_service.pricing.money import ZERO
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.quantity_rules import QuantityRules
-from quote_service.pricing.quote import CatalogProduct, OfferSelection, QuoteLine, QuoteRequest
+from quote_service.pricing.quote import CatalogProduct, OfferSelection, QuoteItemIn, QuoteLine, QuoteRequest
 from quote_service.pricing.shipping import ShippingBook, ShippingOption
 
 
@@ -196,6 +196,40 @@ class Choice(NamedTuple):
     offer: SnapOffer | None
     seller_id: str
     selection: OfferSelection
+
+
+def with_offer_products(request: QuoteRequest, book: OfferBook | None) -> QuoteRequest:
+    """`request` with each item that names only its `offer_id` given the offer's product (an item may name
+    the offer alone: docs/offers.md); `request` itself when every item names its product. Raises 422 naming
+    `items[i].offer_id` (not an active offer) or `items[i].product_id` (an item naming neither)."""
+    items = offer_products(request.items, book, [f"items[{i}]" for i in range(len(request.items))])
+    return request if items is None else msgspec.structs.replace(request, items=items)
+
+
+def offer_products(
+    items: Sequence[QuoteItemIn], book: OfferBook | None, fields: Sequence[str]
+) -> list[QuoteItemIn] | None:
+    """`items` with those naming only their `offer_id` given the offer's product; None when every item names
+    its product. A 422 names `<field>.offer_id` (not an active offer) or `<field>.product_id` (an item naming
+    neither), `fields[i]` being where item i is in the request (`items[0]`, `add[1]`)."""
+    named: list[QuoteItemIn] | None = None
+    errors: list[FieldError] = []
+    for index, item in enumerate(items):
+        if item.product_id:
+            continue
+        offer = None if book is None or item.offer_id is None else book.by_id.get(item.offer_id)
+        if offer is not None:
+            named = named or list(items)
+            named[index] = msgspec.structs.replace(item, product_id=str(offer.product_id))
+        elif item.offer_id is None:
+            errors.append(
+                FieldError(f"{fields[index]}.product_id", "required field missing: name a product_id or an offer_id")
+            )
+        else:
+            errors.append(FieldError(f"{fields[index]}.offer_id", "is not an active offer"))
+    if errors:
+        raise ValidationFailed("; ".join(f"{e.field}: {e.message}" for e in errors), details=errors)
+    return named
 
 
 def choose_offers(

@@ -37,7 +37,10 @@ flash-priced units come from their sale, request-priced lines have no stock)."""
 
 
 class QuoteItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    product_id: ExternalId
+    product_id: ExternalId = ""
+    """Required unless `offer_id` is given: an item naming only its offer is the offer's product
+    (docs/offers.md). Left out it decodes as "" (a product id sent is 1-64 characters), which
+    `pricing/offers.with_offer_products` fills in before anything reads it."""
     quantity: Quantity
     variant_id: ExternalId | None = None
     unit_price: StrictDecimal | None = None

@@ -50,7 +50,14 @@ from quote_service.pricing.coupons import Coupon, normalize_code
 from quote_service.pricing.engine import ServedFlags, price_quote, region_for, served_flags
 from quote_service.pricing.installments import InstallmentPlan, with_installments
 from quote_service.pricing.money import round_money
-from quote_service.pricing.offers import Choice, SnapOffer, choose_offers, with_offers
+from quote_service.pricing.offers import (
+    Choice,
+    SnapOffer,
+    choose_offers,
+    offer_products,
+    with_offer_products,
+    with_offers,
+)
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.price_lists import PriceBook
 from quote_service.pricing.promotions import PromotionBook
@@ -82,7 +89,9 @@ from quote_service.reservations.service import Reservations
 from quote_service.unit_limits.service import UnitPurchases
 
 _REQUEST_ENCODER = msgspec.msgpack.Encoder()
-_RECENT_LIMIT = 10_000
+RECENT_ENTRY_OVERHEAD = 400
+"""Bytes a remembered quote holds beyond its three byte strings' contents: their headers, its tuple and
+the ordered dictionary's entry (~270 measured on CPython 3.11, rounded up), counted against RECENT_QUOTES_MAX_BYTES."""
 RECENT_IDLE_AFTER = 2_000
 """Quotes in a row that repeat no remembered body, after which a quote is remembered only as a probe
 (one in RECENT_PROBE): a stream of distinct baskets (every customer's own) never hits the cache, and
@@ -98,10 +107,10 @@ _NO_QUOTE = uuid.UUID(int=0)
 """The id of the one-product quotes behind display prices (never stored)."""
 
 
-_Recent = tuple[bytes, bytes]
-"""A remembered quote: what else its amounts depended on, encoded (see `_inputs`), and its JSON.
-A plain tuple of bytes: the garbage collector stops tracking it at its first look (a NamedTuple
-it would keep traversing, one more object per quote)."""
+_Recent = tuple[bytes, bytes, int]
+"""A remembered quote: what else its amounts depended on, encoded (see `_inputs`), its JSON, and the
+bytes it holds with its key (`_remember`). A plain tuple of bytes and an int: the garbage collector stops
+tracking it at its first look (a NamedTuple it would keep traversing, one more object per quote)."""
 
 
 class PricedWith(NamedTuple):
@@ -198,6 +207,9 @@ class QuoteService:
         # collector to traverse (10,000 live Quote objects made full collections take ~150 ms;
         # the inputs kept as objects, ~25 ms).
         self._recent: OrderedDict[bytes, _Recent] = OrderedDict()
+        self._recent_limit = settings.recent_quotes_max_bytes
+        self.recent_bytes = 0
+        """The bytes the remembered quotes hold, keys included (at most RECENT_QUOTES_MAX_BYTES)."""
         self._previews: dict[bool, tuple[ConfigSnapshot, ConfigSnapshot]] = {}
         """The configuration of payout previews (`preview_config`), per with-promotions, with its snapshot."""
         self._unrepeated = 0
@@ -207,6 +219,7 @@ class QuoteService:
         """Forget the recent quotes, the rate limits' buckets and the prior-price memo, as a
         service that has just started (a started app the tests reuse)."""
         self._recent.clear()
+        self.recent_bytes = 0
         self._unrepeated = 0
         self.limiter.reset()
         if self._prior_prices is not None:
@@ -269,6 +282,10 @@ class QuoteService:
         t1 = perf_counter_ns()
         now = self._clock()
         snapshot = self._config.snapshot
+        for item in request.items:  # docs/offers.md: an item may name only its offer (its product: the offer's)
+            if not item.product_id:  # a truth test an item, no call, for a basket naming its products
+                request = with_offer_products(request, snapshot.offers)
+                break
         with stage(_CATALOG):
             products = await self._products.get_many(i.product_id for i in request.items if _is_uuid(i.product_id))
         policy.check_items(request, products, caller)
@@ -526,7 +543,8 @@ class QuoteService:
     ) -> tuple[Quote, dict[str, CatalogProduct]]:
         """`request` priced now as POST /quote would price it for `customer` (the configuration and catalog
         of today), without flash-sale units, stored nowhere; and its catalog products. An order edit takes
-        its additions' prices from it (docs/orders-and-refunds.md#edits-and-exchanges)."""
+        its additions' prices from it (docs/orders-and-refunds.md#edits-and-exchanges). `request`'s items name
+        their products (`with_offer_products`)."""
         products = await self.catalog_products(item.product_id for item in request.items)
         policy.check_items(request, products, caller)
         snapshot, now = self._config.snapshot, self._clock()
@@ -563,6 +581,11 @@ class QuoteService:
         order edit moved some: docs/pricing.md#quantity-rules)."""
         if keys and self._unit_purchases is not None:
             await self._unit_purchases.confirm(customer_id, keys, self._clock())
+
+    def offer_products(self, items: Sequence[QuoteItemIn], fields: Sequence[str]) -> list[QuoteItemIn] | None:
+        """`items` with those naming only their offer given the offer's product, as quotes see the offers now;
+        None when each names its product; a 422 naming `<fields[i]>.offer_id` or `.product_id` (pricing/offers.py)."""
+        return offer_products(items, self._config.snapshot.offers, fields)
 
     def offer(self, offer_id: uuid.UUID) -> SnapOffer | None:
         """An active offer as quotes see it now (the configuration snapshot's), or None."""
@@ -885,7 +908,7 @@ class QuoteService:
 
     async def _reusable(self, candidate: _Recent, inputs: bytes, now: datetime) -> PricedQuote | None:
         """The quote made for an identical request, while it has validity left and was not ordered."""
-        remembered, payload = candidate
+        remembered, payload, _ = candidate
         if remembered != inputs:
             return None
         cached = decode_quote(payload)
@@ -897,9 +920,21 @@ class QuoteService:
         return PricedQuote(cached.quote_id, payload)
 
     def _remember(self, key: bytes, inputs: bytes, payload: bytes) -> None:
-        self._recent[key] = (inputs, payload)
-        if len(self._recent) > _RECENT_LIMIT:
-            self._recent.popitem(last=False)
+        """Remember a quote for an identical request within RECENT_QUOTES_MAX_BYTES, the oldest let go
+        first; one larger than the whole allowance is not remembered. Its size is the lengths of the
+        three byte strings already made (three `len`s, no encoding: the cost budget)."""
+        recent = self._recent
+        held = self.recent_bytes
+        if key in recent:  # a repeat priced again (its inputs had moved): the new quote takes its place
+            held -= recent.pop(key)[2]
+        size = len(key) + len(inputs) + len(payload) + RECENT_ENTRY_OVERHEAD
+        limit = self._recent_limit
+        if size <= limit:
+            held += size
+            while held > limit:
+                held -= recent.popitem(last=False)[1][2]
+            recent[key] = (inputs, payload, size)
+        self.recent_bytes = held
 
 
 def _inputs(
@@ -917,7 +952,7 @@ def _inputs(
             customer,
             snapshot.version,
             sorted(products.items()),
-            sorted(flash.items()),
+            sorted(flash.items()) if flash else (),  # (most baskets have no flash units: two calls saved)
             _minute(now),
             snapshot.price_lists.interval(now),
         )

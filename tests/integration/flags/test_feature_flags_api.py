@@ -292,6 +292,31 @@ async def test_every_value_that_does_not_fit_the_type_is_reported_by_path(
     assert await count_flags(pool) == 0
 
 
+@pytest.mark.parametrize("huge", [1e28, "1e28", 10**28, "1E+30", 1e300, "9" * 40])
+async def test_a_huge_percentage_or_number_is_a_422_naming_its_field_not_a_500(
+    client: Client, admin: Caller, pool: asyncpg.Pool, huge: Any
+) -> None:
+    bodies = {
+        "rollout.percentage": flag_body(rollout={"percentage": huge}),
+        "value": flag_body(type="PERCENTAGE", value=huge),
+        "default_value": flag_body(type="NUMBER", value=1, default_value=huge),
+        "rollout.variants[0].value": flag_body(
+            type="PERCENTAGE", value=5, rollout={"variants": [{"key": "a", "weight": 1, "value": huge}]}
+        ),
+    }
+    for field, body in bodies.items():
+        refused = expect_error(await client.post(FLAGS, json=body, headers=admin.headers), 422, "VALIDATION_FAILED")
+        assert set(field_errors(refused)) == {field}
+    made = await create_flag(client, admin, key="kept", rollout={"percentage": 10})
+    url = f"{FLAGS}/{made['id']}"
+    put = await client.put(url, json=flag_body(key="kept", rollout={"percentage": huge}), headers=admin.headers)
+    assert set(field_errors(expect_error(put, 422, "VALIDATION_FAILED"))) == {"rollout.percentage"}
+    patched = await client.patch(url, json={"rollout": {"percentage": huge}}, headers=admin.headers)
+    assert set(field_errors(expect_error(patched, 422, "VALIDATION_FAILED"))) == {"rollout.percentage"}
+    assert expect_ok(await client.get(url, headers=admin.headers))["rollout"] == made["rollout"]
+    assert await count_flags(pool) == 1
+
+
 @pytest.mark.parametrize(
     ("flag_type", "bad_value"),
     [

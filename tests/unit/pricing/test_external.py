@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from decimal import Decimal
 
@@ -49,6 +50,48 @@ def test_a_tax_answer_the_quote_cannot_use_is_refused_with_its_reason(body: byte
     with pytest.raises(BadAnswer) as refused:
         read_taxes(body, asked={0: D("10.00")}, currency="EUR")
     assert refused.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [
+        "1E+3",  # an exponent (it was echoed as "1E+3")
+        "1e2",
+        "\u0661\u0662.\u0665\u0660",  # Arabic-Indic digits (12.50)
+        " 4.75",  # a leading space
+        "4.75 ",
+        "+4.75",
+        "4.",
+        ".75",
+        "1_000",
+        "4.75\n",
+        "Infinity",
+    ],
+)
+def test_a_tax_amount_or_a_fee_is_a_plain_decimal_string_or_the_answer_is_refused(amount: str) -> None:
+    """Only `-?digits(.digits)?` in ASCII, with at most the currency's decimals."""
+    body = json.dumps({"lines": [{"line": 0, "taxes": [{"code": "VAT", "amount": amount}]}]}).encode()
+    with pytest.raises(BadAnswer) as refused:
+        read_taxes(body, asked={0: D("10.00")}, currency="EUR")
+    assert refused.value.reason == "invalid"
+    option = {"code": "a", "name": "A", "fee": amount, "eta_days_min": 1, "eta_days_max": 1}
+    shipping = json.dumps({"shipments": [{"seller_id": "s1", "options": [option]}]}).encode()
+    with pytest.raises(BadAnswer):
+        read_shipping(shipping, asked={"s1"}, currency="EUR", extension_id=EXT)
+
+
+@pytest.mark.parametrize("rate", ["1E+1", " 19", "\u0661\u0669"])
+def test_a_tax_rate_is_a_plain_decimal_string_too(rate: str) -> None:
+    body = json.dumps({"lines": [{"line": 0, "taxes": [{"code": "VAT", "rate": rate, "amount": "1.90"}]}]}).encode()
+    with pytest.raises(BadAnswer):
+        read_taxes(body, asked={0: D("10.00")}, currency="EUR")
+
+
+def test_plain_amounts_are_taken_as_written() -> None:
+    taxes = [{"code": "VAT", "rate": "19.5", "amount": "1000"}, {"code": "Z", "amount": "0.5"}]
+    body = json.dumps({"lines": [{"line": 0, "taxes": taxes}]}).encode()
+    (vat, zero) = read_taxes(body, asked={0: D("10.00")}, currency="EUR")[0]
+    assert (str(vat.amount), str(vat.rate), str(zero.amount)) == ("1000", "19.5", "0.5")
 
 
 def test_a_currency_without_cents_takes_no_decimals() -> None:
