@@ -303,7 +303,9 @@ async def test_flash_purchases_and_refusals_answer_the_same_on_the_edge(settings
         replayed = await buy(edge, key, sale2, quantity=1, key=replay_key, **buyer)
         assert (made.status_code, replayed.status_code) == (201, 201)
         assert replayed.json()["data"] == made.json()["data"]
-        assert list(replayed.headers) == list(made.headers)
+        assert replayed.content == made.content  # the first answer's bytes (docs/errors.md#idempotency-keys)
+        assert list(replayed.headers) == [*made.headers, "idempotent-replayed"]
+        assert replayed.headers["idempotent-replayed"] == "true"
 
 
 def _purchase(sale: dict[str, Any], **body: Any) -> bytes:

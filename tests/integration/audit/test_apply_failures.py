@@ -10,10 +10,12 @@ from typing import Any
 
 import asyncpg
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from quote_service.audit import applying
 from quote_service.commissions import service as rates
+from quote_service.web import errors as web_errors
 from tests.integration.audit.requests import CHANGES, RATES, Client, requested
 from tests.integration.audit.test_change_requests import approve, four_eyes, made_rate  # noqa: F401 (fixture)
 from tests.integration.conftest import Caller
@@ -68,6 +70,10 @@ async def test_an_apply_that_fails_for_a_bug_ends_failed_once_with_its_reason(
     module, name, logged = BROKEN[where]
     monkeypatch.setattr(module, name, _broken)
     with capture_logs() as logs:
+        # Fresh module loggers: one used earlier in the process is cached with the processors of that
+        # moment (cache_logger_on_first_use) and would log past the capture.
+        monkeypatch.setattr(applying, "log", structlog.get_logger("quote_service.audit"))
+        monkeypatch.setattr(web_errors, "log", structlog.get_logger("quote_service.errors"))
         answer = expect_ok(await approve(four_eyes, change_id, reviewer))
         await asyncio.sleep(LOOP_PASSES)  # the loop must not take it up again
     assert answer["status"] == "failed", answer
