@@ -17,6 +17,9 @@ whole machine used meanwhile (loadtests/cpu.py). It prints one line per phase an
 a markdown table of the medians ready for BENCHMARKS.md: quote ÷ echo per worker count (the
 median of the rounds' ratios), the speed-up of each against its own one-worker figure (the
 smallest worker count asked for stands in for one when 1 is not), p50/p99, CPU per request.
+The worker counts are measured smallest first, then from the largest down (1, 12, 8, 4, 2), and
+with `--out` the table of the counts finished so far is written after each: a run cut short by a
+time limit (loadtests/device-scale.sh) keeps the one-worker base and the largest count.
 
 Stores: by default the machine's PostgreSQL and Redis of the README's test setup
 (BENCH_DATABASE_ADMIN_URL, BENCH_REDIS_URL, as bench.py); with `--embedded`, a private PostgreSQL
@@ -212,6 +215,7 @@ def measure(
         if other is not None and other.script is not None:
             order.append(("other", ServerCpu(compared.pid, args.store_pids), f"http://127.0.0.1:{other.port}",
                           other.script))  # fmt: skip
+        print(f"workers {workers}: servers ready, warming up", flush=True)
         # Warm-up: imports, caches, and every worker learns the API key (the lean edge's key map is per process).
         for _, _, url, lua in order:
             wrk(url, "/api/v1/quote", connections=connections, duration=3, script=lua, threads=args.wrk_threads)
@@ -363,8 +367,18 @@ def run(args: argparse.Namespace, admin_url: str, redis_url: str, stores: str, s
                 other_key, other_skus = prepared(url, other.env, sys.executable, other.root)
                 (scratch / "other").mkdir(exist_ok=True)
                 other.script = bodies(args.body, other_key, other_skus, scratch / "other")
+            print("seeded (seed-demo)" + (" both checkouts" if other is not None else ""), flush=True)
         script = bodies(args.body, key, by_sku, scratch)
-        results = {workers: measure(workers, env, script, args, other) for workers in args.workers}
+        results: dict[int, list[dict[str, Phase]]] = {}
+        # The smallest count first (the speed-ups' base), then the largest down: a run cut short by a
+        # time limit loses the middle counts, not the figure it was run for.
+        first, *rest = args.workers
+        for workers in [first, *reversed(rest)]:
+            results[workers] = measure(workers, env, script, args, other)
+            if args.out is not None and len(results) < len(args.workers):
+                # A run cut short (a time limit) still leaves the worker counts it finished.
+                done = f"partial: {len(results)} of {len(args.workers)} worker counts measured"
+                args.out.write_text(f"{header}\n({done})\n\n{table(results, args)}\n")
     finally:
         asyncio.run(database(name, create=False, admin_url=admin_url))
         if other is not None:
