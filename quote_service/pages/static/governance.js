@@ -201,7 +201,7 @@
 
   // The types whose entries POST /api/v1/audit/{id}/revert writes back (docs/governance.md#revert).
   const REVERTIBLE = new Set(["commission_rate", "pricing_rule", "feature_flag", "coupon", "promotion", "price_list",
-    "shipping_profile", "installment_plan", "approval_policy"]);
+    "shipping_profile", "installment_plan", "extension", "offer", "approval_policy"]);
   // Revert in one step: 200 written back now, 202 a change request that waits for approval, a
   // refusal (409 CHANGE_CONFLICT: the entity changed since) said on the entry's row.
   async function revert(a, button, outcome) {
@@ -238,13 +238,18 @@
       cell(a.request_id), el("td", { class: "wrap" }, ...undo));
   }
 
+  // Each load of the trail is numbered: an answer that comes back after a later load was asked (the
+  // page's first load answering after "Show") is dropped, so rows on screen are the latest load's.
+  let auditLoads = 0;
   async function audit(more) {
+    const load = ++auditLoads;
     const query = new URLSearchParams({ limit: PAGE });
     if (scope.entity_type) query.set("entity_type", scope.entity_type);
     if (scope.entity_id) query.set("entity_id", scope.entity_id);
     if (more && auditCursor) query.set("cursor", auditCursor);
     const page = await api("GET", `/api/v1/audit?${query}`);
     await nameAll(page.items);
+    if (load !== auditLoads) return;
     const rows = page.items.map(auditRow);
     if (more) $("audit-rows").append(...rows);
     else fillOr($("audit-rows"), rows, "No audit rows for this entity.");

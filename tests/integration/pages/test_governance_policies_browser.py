@@ -65,6 +65,9 @@ async def test_policies_revert_and_two_approvals_on_the_governance_page(
             await page.locator("#audit-type").select_option("commission_rate")
             await page.locator("#audit-id").fill(rate["id"])
             await page.get_by_role("button", name="Show").click()
+            # The rate's trail is on screen (not the page's first load of every entity, which has as many rows
+            # here and, answered late, would be replaced under the click).
+            await expect(page.locator("#audit-scope")).to_contain_text(rate["id"])
             await expect(trail).to_have_count(count)
 
         # Revert: the create is not the rate's newest entry (409, said on its row, nothing changes);

@@ -25,3 +25,9 @@ def test_the_policy_types_the_docs_list_are_the_ones_a_policy_takes() -> None:
 
 def test_the_revertible_types_the_docs_list_are_the_ones_revert_takes() -> None:
     assert _types_after("can be reverted\n  (entity types", ");") == REVERTIBLE
+
+
+def test_the_governance_page_offers_revert_on_the_types_revert_takes() -> None:
+    script = (ROOT / "quote_service" / "pages" / "static" / "governance.js").read_text()
+    listed = script.split("const REVERTIBLE = new Set([", 1)[1].split("]", 1)[0]
+    assert set(re.findall(r'"([a-z_]+)"', listed)) == REVERTIBLE
