@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from quote_service.db.pool import Connection
-from quote_service.order_edits.money import SellerDelta
+from quote_service.orders.money import SellerEntry
 from quote_service.orders.repository import Placement
 
 EDIT_COLUMNS = (
@@ -87,7 +87,7 @@ async def retire(conn: Connection, *, order_id: UUID, edit_id: UUID) -> None:
 
 
 async def insert_ledger(
-    conn: Connection, *, edit_id: UUID, order_id: UUID, currency: str, at: datetime, sellers: Sequence[SellerDelta]
+    conn: Connection, *, edit_id: UUID, order_id: UUID, currency: str, at: datetime, sellers: Sequence[SellerEntry]
 ) -> None:
     """The edit's ledger entry per seller whose money it moved (a line without a seller has no statement to be
     in; a seller the edit did not touch gets no entry, not one of 0.00)."""

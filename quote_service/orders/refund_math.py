@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
-from quote_service.pricing.money import ZERO, quantum, round_money
+from quote_service.pricing.money import ZERO, quantum
+from quote_service.pricing.settlement import line_commission, units_share
 
 LINE_PARTS = ("amount", "discount", "tax", "seller", "category", "platform", "commission_tax")
 FEE_PARTS = ("delivery_fee", "small_basket_fee", "logistics_commission")
@@ -58,6 +59,10 @@ class ChargedLine:
     tax_rounding: str = ROUND_HALF_UP
     """How its tax parts' unit shares round: the order's ROUNDING_MODE."""
     seller_id: str | None = None
+    kept: bool = False
+    """Its tax components are kept (docs/taxes.md#statements)."""
+    external: bool = False
+    """A tax extension answered its tax (docs/extensions.md)."""
 
     @property
     def remaining_units(self) -> int:
@@ -124,17 +129,9 @@ def part_refund(
     currency: str,
     rounding: str = ROUND_HALF_UP,
 ) -> Decimal:
-    """What `units` more units take of a part charged `charged` over `quantity` units."""
-    left = charged - refunded
-    if refunded_units + units >= quantity:
-        return left
-    if rounding == ROUND_HALF_UP:
-        take = round_money(charged / quantity, currency) * units
-    else:
-        take = (charged / quantity).quantize(quantum(currency), rounding) * units
-    # A share rounded up can, times many units, run past what is left (0.02 over 4 units:
-    # 0.01 each, 3 units = 0.03): never take more than is left, the last units get the rest.
-    return min(take, left) if left >= ZERO else max(take, left)
+    """What `units` more units take of a part charged `charged` over `quantity` units (`settlement.units_share`:
+    the one remainder rule)."""
+    return units_share(charged, quantity, refunded_units, refunded, units, quantum(currency), rounding)
 
 
 def take_from_line(line: ChargedLine, units: int, currency: str) -> LineTake:
@@ -276,7 +273,10 @@ def commission_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> 
     """The commission this refund reverses on its lines: each line's seller and category parts, its
     installment commission and named fees, and logistics."""
     lines = sum(
-        (t.parts["seller"] + t.parts["category"] + installment(t) + sum(named_fees(t).values(), ZERO) for t in takes),
+        (
+            line_commission(t.parts["category"], t.parts["seller"], installment(t), sum(named_fees(t).values(), ZERO))
+            for t in takes
+        ),
         ZERO,
     )
     return lines + fees["logistics_commission"]

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -46,6 +46,7 @@ from quote_service.orders import commission_record, shipment_repository, tax_rec
 from quote_service.orders import refund_math as math
 from quote_service.orders import refund_repository as repository
 from quote_service.orders import repository as orders
+from quote_service.orders.money import NOTHING, Change, Fees, OrderMoney, change, order_once_fees, taken
 from quote_service.orders.schemas import (
     CancelCreate,
     LineCommission,
@@ -211,6 +212,80 @@ def _check_cancel(order: asyncpg.Record, principal: Principal, now: datetime | N
         raise Conflict(f"the cancel window ({minutes} minutes) has passed", code="CANCEL_NOT_ALLOWED")
 
 
+class Asked(NamedTuple):
+    """What a refund or cancel gives back: each line's take, whether it asks for the fees, and the shipments it
+    names (their positions)."""
+
+    takes: list[math.LineTake]
+    include: bool
+    named: list[int]
+
+
+def _asked(
+    order: asyncpg.Record,
+    lines: list[math.ChargedLine],
+    shipped: Sequence[asyncpg.Record],
+    data: RefundCreate | CancelCreate,
+) -> Asked:
+    """The takes of a refund's lines (a cancel: every unit left, and the fees), or 409 for fees given back already."""
+    currency: str = order["currency"]
+    if not isinstance(data, RefundCreate):
+        return Asked(math.everything_left(lines, currency), True, [])
+    takes = _plan(lines, data, currency)
+    named = _named_shipments(shipped, data.shipments or [])
+    if data.include_fees and order["fees_refunded"] and not takes and not named:
+        raise Conflict(
+            "the fees were already refunded",
+            code="REFUND_EXCEEDS_ORDER",
+            details=[FieldError("include_fees", "the fees were already refunded")],
+        )
+    return Asked(takes, data.include_fees, named)
+
+
+def _fees_given(
+    order: asyncpg.Record, shipped: Sequence[asyncpg.Record], asked: Asked
+) -> tuple[dict[str, Decimal], list[int]]:
+    """The fees this refund gives back (refund_math.FEE_PARTS) and the shipments whose fee it gives back."""
+    if shipped:  # each shipment's fee comes back on its own (docs/shipping.md)
+        return math.shipment_fee_refund(
+            order["small_basket_fee"],
+            [(r["position"], *shipment_repository.fees(r), r["refund_id"] is not None) for r in shipped],
+            asked.named,
+            include=asked.include,
+            already_refunded=order["fees_refunded"],
+        )
+    fees = math.fee_refund(
+        {part: order[part] for part in math.FEE_PARTS}, already_refunded=order["fees_refunded"], include=asked.include
+    )
+    return fees, []
+
+
+def _given_back(
+    lines: Sequence[math.ChargedLine],
+    takes: Sequence[math.LineTake],
+    fees: Mapping[str, Decimal],
+    shipments: Sequence[asyncpg.Record],
+    once: Sequence[asyncpg.Record],
+) -> Change:
+    """The refund as a change of the order's money (orders/money.py): its takes, the fees and the `shipments`
+    whose fees it gives back, and the fees charged `once` it reverses, all taken off."""
+    by_position = {line.position: line for line in lines}
+    if shipments:
+        given = Fees(
+            small_basket=fees["small_basket_fee"],
+            shipments={r["seller_id"]: shipment_repository.fees(r) for r in shipments},
+            once=order_once_fees(once),
+        )
+    else:
+        given = Fees(
+            delivery=fees["delivery_fee"],
+            small_basket=fees["small_basket_fee"],
+            logistics=fees["logistics_commission"],
+            once=order_once_fees(once),
+        )
+    return change(OrderMoney([taken(t, by_position[t.position]) for t in takes], given), NOTHING)
+
+
 async def _write(
     conn: Connection,
     order: asyncpg.Record,
@@ -230,46 +305,17 @@ async def _write(
     rows = await repository.lines_with_refunds(conn, order_id=order_id)
     lines = charged_lines(rows, tax_record.rounding_of(order["tax_terms"]))
     shipped = await shipment_repository.shipments_of(conn, order_ids=[order_id])
-    named: list[int] = []
-    if isinstance(data, RefundCreate):
-        takes = _plan(lines, data, currency)
-        include = data.include_fees
-        named = _named_shipments(shipped, data.shipments or [])
-        if include and order["fees_refunded"] and not takes and not named:
-            raise Conflict(
-                "the fees were already refunded",
-                code="REFUND_EXCEEDS_ORDER",
-                details=[FieldError("include_fees", "the fees were already refunded")],
-            )
-    else:
-        takes, include = math.everything_left(lines, currency), True
-    given: list[int] = []
-    if shipped:  # each shipment's fee comes back on its own (docs/shipping.md)
-        fees, given = math.shipment_fee_refund(
-            order["small_basket_fee"],
-            [(r["position"], *shipment_repository.fees(r), r["refund_id"] is not None) for r in shipped],
-            named,
-            include=include,
-            already_refunded=order["fees_refunded"],
-        )
-    else:
-        fees = math.fee_refund(
-            {
-                "delivery_fee": order["delivery_fee"],
-                "small_basket_fee": order["small_basket_fee"],
-                "logistics_commission": order["logistics_commission"],
-            },
-            already_refunded=order["fees_refunded"],
-            include=include,
-        )
+    asked = _asked(order, lines, shipped, data)
+    takes = asked.takes
+    fees, given = _fees_given(order, shipped, asked)
     await _restock(conn, rows, takes, order_id=order_id, actor=actor)
-    parts = {part: sum((t.parts[part] for t in takes), ZERO) for part in math.LINE_PARTS}
-    status, fees_refunded = _status_after(kind, order, lines, takes, shipped, given, include=include)
+    status, fees_refunded = _status_after(kind, order, lines, takes, shipped, given, include=asked.include)
+    reversed_once = await _charged_once_reversed(conn, order_id, lines, takes, cancel=kind == "cancel")
+    made = _given_back(lines, takes, fees, [r for r in shipped if r["position"] in given], reversed_once)
     # What is still due was never paid: it is cancelled first (docs/orders-and-refunds.md#money-due-and-payments).
     settled = math.against_due(
-        math.customer_total(takes, fees), order["balance_due"], closing=status in ("cancelled", "refunded")
+        made.removed.customer_total, order["balance_due"], closing=status in ("cancelled", "refunded")
     )
-    reversed_once = await _charged_once_reversed(conn, order_id, lines, takes, cancel=kind == "cancel")
     once = {part: sum((r["amount"] for r in reversed_once if r["dimension"] == part), ZERO) for part in PARTS}
     row = await repository.insert_refund(
         conn,
@@ -278,16 +324,16 @@ async def _write(
             "kind": kind,
             "reason": data.reason,
             "currency": currency,
-            "amount": parts["amount"],
-            "discount": parts["discount"],
-            "tax": parts["tax"],
-            "tax_included": math.tax_included(takes),
-            "seller_commission": parts["seller"] + once["seller"],
-            "category_commission": parts["category"] + once["category"],
+            "amount": made.reversed_("amount"),
+            "discount": made.reversed_("discount"),
+            "tax": made.reversed_("tax"),
+            "tax_included": made.reversed_("tax", inclusive=True),
+            "seller_commission": made.reversed_("seller") + once["seller"],
+            "category_commission": made.reversed_("category") + once["category"],
             **fees,
             "total_refunded": settled.back,
             "balance_reduced": settled.reduced,
-            "commission_reversed": math.commission_total(takes, fees) + sum((r["amount"] for r in reversed_once), ZERO),
+            "commission_reversed": -made.commission_delta,
             "principal_id": principal.id,
             "idempotency_key": key,
             "request_hash": fingerprint,
@@ -309,13 +355,18 @@ async def _write(
     )  # fmt: skip
     await _announce(conn, kind, row)
     if kind == "cancel":
-        assert now is not None
-        released = await repository.release_coupons(conn, order_id=order_id, now=now)
-        await promotions.release_order_uses(conn, order_id=order_id)
-        await coupon_codes.release(conn, order_id=order_id)
-        if redis is not None:  # last, before the commit: a Redis that refuses even a DEL fails the cancel
-            await coupon_counters.forget(redis, order["customer_id"], [r["coupon_code"] for r in released])
+        await _released(conn, order, redis, now)
     return row
+
+
+async def _released(conn: Connection, order: asyncpg.Record, redis: RedisClient | None, now: datetime | None) -> None:
+    """A cancel gives back the order's coupon uses and promotion uses (and its customer's coupon counters)."""
+    assert now is not None
+    released = await repository.release_coupons(conn, order_id=order["id"], now=now)
+    await promotions.release_order_uses(conn, order_id=order["id"])
+    await coupon_codes.release(conn, order_id=order["id"])
+    if redis is not None:  # last, before the commit: a Redis that refuses even a DEL fails the cancel
+        await coupon_counters.forget(redis, order["customer_id"], [r["coupon_code"] for r in released])
 
 
 def _status_after(
@@ -386,8 +437,8 @@ def _tax_parts(row: asyncpg.Record) -> tuple[dict[str, Decimal], dict[str, Decim
         charged["installment_commission"] = funded
     charged.update((f"{commission_record.FEE_PART}{name}", amount) for name, amount in fees.items())
     refunded: dict[str, Decimal] = {}
-    for taken in row["r_taxes"] or []:
-        for part, amount in taken.items():
+    for earlier in row["r_taxes"] or []:
+        for part, amount in earlier.items():
             refunded[part] = refunded.get(part, ZERO) + Decimal(amount)
     return charged, refunded
 

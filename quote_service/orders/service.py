@@ -52,6 +52,7 @@ from quote_service.flash_sales.purchases import Purchases
 from quote_service.offers import stock as offer_stock
 from quote_service.orders import (
     commission_record,
+    money,
     payment_repository,
     record_math,
     refund_repository,
@@ -399,27 +400,17 @@ async def write_record(
     at `commission_tax_rate` percent), each line's discount by source with its funder, and the promotions
     applied: the order's priced record, from the quote as it was priced (never recomputed). `at`: where an
     edit writes its edited basket's (docs/orders-and-refunds.md#edits-and-exchanges)."""
-    details = quote.commission_breakdown.details
-    on = [(line, d.dimension, d.amount) for line, d in zip(on_lines, details, strict=True)]
-    commissions = record_math.line_commissions(len(quote.items), on)
-    fees = commission_record.line_fees(len(quote.items), on)  # docs/commission.md: [{}, ...] without named fees
+    charged = money.line_commissions(quote, commission_tax_rate, on_lines)
     cent = quantum(quote.currency)
-    money = [
-        (
-            _platform_funded(line),
-            record_math.commission_tax(category + seller + sum(named.values(), ZERO), commission_tax_rate, cent),
-        )
-        for line, (category, seller), named in zip(quote.items, commissions, fees, strict=True)
-    ]
     await repository.insert_lines(
         conn,
         order_id=order_id,
         lines=quote.items,
-        commissions=commissions,
-        money=money,
+        commissions=[(c.category, c.seller) for c in charged],
+        money=[(c.platform, c.tax) for c in charged],
         taxes=tax_record.line_taxes(quote),
         at=at,
-        fees=[commission_record.stored_fees(named) for named in fees],
+        fees=[commission_record.stored_fees(c.fees) for c in charged],  # docs/commission.md: None without fees
     )
     # The goods discounts' sources, in the order the engine applied them: promotions, then coupons.
     # A FREE_DELIVERY promotion's or coupon's amount is the fee it waived, no line's discount.
@@ -442,7 +433,7 @@ async def write_record(
     amounts = [source[4] for source in sources]
     applies = [[_applies(line, scopes.get((source[0], source[1]))) for source in sources] for line in quote.items]
     if any(funder == PLATFORM_FUNDED for funder in funders):  # each line's platform part is the engine's own
-        funded = [_platform_funded(line) for line in quote.items]
+        funded = [money.platform_funded(line) for line in quote.items]
         platform = [funder == PLATFORM_FUNDED for funder in funders]
         shares = record_math.split_by_funder(discounts, funded, subtotals, amounts, platform, applies, cent)
     else:
@@ -466,11 +457,6 @@ async def write_record(
             ],
             first=0 if at is None else at.promotion,
         )
-
-
-def _platform_funded(line: QuoteLine) -> Decimal:
-    """The part of the quote line's discount the platform funds (none when the quote shows none)."""
-    return ZERO if isinstance(line.platform_funded, UnsetType) else line.platform_funded
 
 
 def _finance(line: asyncpg.Record, currency: str) -> dict[str, Any]:

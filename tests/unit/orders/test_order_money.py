@@ -1,13 +1,24 @@
-"""An edit's money (order_edits/money.py): the difference is the edited basket's total less what the order
-still charges, and each seller's entry its new parts less its old ones."""
+"""The order's money and its calculator (orders/money.py): an edit's difference is the edited basket's total
+less what the order still charges, and each seller's entry its new parts less its old ones."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from quote_service.order_edits.money import Fees, LineMoney, OnceFee, customer_total, difference, kept_once_fees
+from collections.abc import Sequence
+
+from quote_service.order_edits.money import kept_once_fees
+from quote_service.orders.money import Change, Fees, LineMoney, OnceFee, OrderMoney, change
 
 D = Decimal
+
+
+def difference(before: Sequence[LineMoney], fees_before: Fees, after: Sequence[LineMoney], fees_after: Fees) -> Change:
+    return change(OrderMoney(before, fees_before), OrderMoney(after, fees_after))
+
+
+def customer_total(lines: Sequence[LineMoney], fees: Fees) -> Decimal:
+    return OrderMoney(lines, fees).customer_total
 
 
 def line(seller: str, amount: str, discount: str, tax: str, commission: str, *, inclusive: bool = False) -> LineMoney:
