@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
@@ -24,13 +23,13 @@ from quote_service.order_edits.basis import what_is_left
 from quote_service.order_edits.basket import additions
 from quote_service.order_edits.pricing import stored_quote
 from quote_service.order_edits.schemas import EditCreate
-from quote_service.orders import commission_record, shipment_repository, tax_record
+from quote_service.orders import commission_record, ledger_repository, shipment_repository, tax_record
 from quote_service.orders import refund_repository as refunds_sql
 from quote_service.orders import repository as orders
-from quote_service.orders.money import Change, change, record_of
+from quote_service.orders.money import Change, change, ledger_entries, record_of
 from quote_service.orders.refund_math import Settled, against_due
 from quote_service.orders.schemas import Order, OrderEdit
-from quote_service.orders.service import assemble, write_record
+from quote_service.orders.service import assemble, quote_totals, write_record
 from quote_service.orders.terms import OrderTerms, load_config
 from quote_service.pricing.money import ZERO, quantum, round_money
 from quote_service.pricing.quantity_rules import QuantityProblem
@@ -88,9 +87,10 @@ async def apply_edit(
             conn, order_id=order_id, shipments=quote.shipments, sellers=quote.sellers, first=at.shipment,
             edit_id=edit_id, refunded={s["seller_id"]: s["refund_id"] for s in shipped if s["refund_id"]},
         )  # fmt: skip
-    await repository.insert_ledger(
-        conn, edit_id=edit_id, order_id=order_id, currency=currency, at=now, sellers=money.sellers
-    )
+    await ledger_repository.write(
+        conn, kind="edit", entry_id=edit_id, order_id=order_id, currency=currency, at=now,
+        entries=ledger_entries(money, "edit"),
+    )  # fmt: skip
     await repository.update_coupon_amounts(
         conn, order_id=order_id, amounts={c.code.upper(): c.amount for c in _coupon_amounts(terms, quote)}
     )
@@ -102,22 +102,11 @@ async def apply_edit(
         refund_id = await _refund(
             conn, order, edit, money, settled, principal=principal, actor=actor, fingerprint=fingerprint
         )
-    breakdown = quote.commission_breakdown
     await repository.commit_order(
         conn,
         order_id=order_id,
         fields={
-            "subtotal": quote.subtotal,
-            "discount_amount": quote.discount_amount,
-            "tax_amount": quote.tax_amount,
-            "tax_included": quote.tax_included if isinstance(quote.tax_included, Decimal) else ZERO,
-            "delivery_fee": quote.delivery_fee,
-            "small_basket_fee": quote.small_basket_fee,
-            "total_amount": quote.total_amount,
-            "total_commission": breakdown.total_commission,
-            "seller_commission": breakdown.seller_commission,
-            "category_commission": breakdown.category_commission,
-            "logistics_commission": breakdown.logistics_commission,
+            **quote_totals(quote),
             "balance_due": order["balance_due"] + max(due, ZERO) - settled.reduced,
             "refunded_amount": order["refunded_amount"] + settled.back,
             "terms": terms,

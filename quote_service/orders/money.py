@@ -98,6 +98,14 @@ class LineMoney:
             self.part("category"), self.part("seller"), self.part("installment_commission"), self.fee_total
         )
 
+    @property
+    def payout(self) -> Decimal:
+        """What it pays its seller (`settlement.payout`; its shipment's fee and logistics are the order's fees)."""
+        return settlement.payout(
+            goods=self.goods, tax=self.part("tax"), platform=self.part("platform"), commission=self.commission,
+            commission_tax=self.part("commission_tax"), delivery=ZERO,
+        )  # fmt: skip
+
     def fees(self) -> dict[str, Decimal]:
         """Its named commission fees (docs/commission.md), by name."""
         return {name.removeprefix(FEE_PART): amount for name, amount in self.parts.items() if name.startswith(FEE_PART)}
@@ -493,3 +501,31 @@ def _once_fee(r: Any) -> OnceFee:
         r["per"], r["seller_id"], r["dimension"], r["rate_id"], r["amount"], r["commission_tax"] or ZERO,
         r["commission_type"], r["base"], r["rate"],
     )  # fmt: skip
+
+
+# --- the ledger's rows of an entry ----------------------------------------------------------------------
+
+
+def stored_fees(entry: SellerEntry, kind: Kind) -> dict[str, str]:
+    """The entry's named fees as the ledger keeps them (exact decimal text): an edit's that moved, every other
+    entry's every name (0.00 too)."""
+    return {name: str(amount) for name, amount in entry.fees.items() if amount or kind != "edit"}
+
+
+def tax_counts(entry: SellerEntry, kind: Kind) -> tuple[Decimal, Decimal]:
+    """(collected, given back) of the entry's tax, as its statement counts it: an order's collected, a refund's
+    given back, an edit's by its codes (`SellerEntry.tax_moved`)."""
+    if kind == "order":
+        return entry.tax, ZERO
+    if kind == "refund":
+        return ZERO, -entry.tax
+    return entry.tax_moved()
+
+
+def tax_rows(entry: SellerEntry, kind: Kind) -> list[tuple[str, bool, bool, Decimal, Decimal]]:
+    """The entry's tax by code as the statement counts it (code, kept, external, collected, given back): an order's
+    and a refund's by their lines' codes, an edit's by the change of each code (those that moved)."""
+    if kind != "edit":
+        return [(code, kept, external, counts[0], counts[1]) for (code, kept, external), counts in entry.codes.items()]
+    kept = any(code != PLAIN_TAX for code in entry.taxes)
+    return [(code, kept, False, max(v, ZERO), max(-v, ZERO)) for code, v in entry.taxes.items() if v != ZERO]

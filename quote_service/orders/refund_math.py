@@ -33,7 +33,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
 from quote_service.pricing.money import ZERO, quantum
-from quote_service.pricing.settlement import line_commission, units_share
+from quote_service.pricing.settlement import units_share
 
 LINE_PARTS = ("amount", "discount", "tax", "seller", "category", "platform", "commission_tax")
 FEE_PARTS = ("delivery_fee", "small_basket_fee", "logistics_commission")
@@ -240,46 +240,6 @@ def shipment_fee_refund(
         "logistics_commission": sum((logistics for _, logistics in taken), ZERO),
     }
     return fees, given
-
-
-def customer_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> Decimal:
-    """What the customer gets back: goods after discount, their tax, and the fees given back. A
-    tax-inclusive line's goods contain its tax: it is not added again (an exempt one's hold none)."""
-    goods = sum((t.parts["amount"] - t.parts["discount"] + added_tax(t) for t in takes), ZERO)
-    return goods + fees["delivery_fee"] + fees["small_basket_fee"]
-
-
-def installment(take: LineTake) -> Decimal:
-    """The units' share of the line's seller-funded installment commission (docs/taxes.md#installments)."""
-    return take.parts.get("installment_commission", ZERO)
-
-
-def added_tax(take: LineTake) -> Decimal:
-    """The tax a take adds to what the customer gets back (none for a tax-inclusive line)."""
-    return ZERO if take.prices_include_tax else take.parts["tax"]
-
-
-def tax_included(takes: Sequence[LineTake]) -> Decimal:
-    """The tax contained in the tax-inclusive lines given back."""
-    return sum((t.parts["tax"] for t in takes if t.prices_include_tax), ZERO)
-
-
-def named_fees(take: LineTake) -> dict[str, Decimal]:
-    """The units' share of each of the line's named commission fees (docs/commission.md), by name."""
-    return {part[4:]: amount for part, amount in take.parts.items() if part.startswith("fee:")}
-
-
-def commission_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> Decimal:
-    """The commission this refund reverses on its lines: each line's seller and category parts, its
-    installment commission and named fees, and logistics."""
-    lines = sum(
-        (
-            line_commission(t.parts["category"], t.parts["seller"], installment(t), sum(named_fees(t).values(), ZERO))
-            for t in takes
-        ),
-        ZERO,
-    )
-    return lines + fees["logistics_commission"]
 
 
 class Settled(NamedTuple):

@@ -42,11 +42,20 @@ from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from quote_service.offers import stock as offer_stock
-from quote_service.orders import commission_record, shipment_repository, tax_record
+from quote_service.orders import commission_record, ledger_repository, shipment_repository, tax_record
 from quote_service.orders import refund_math as math
 from quote_service.orders import refund_repository as repository
 from quote_service.orders import repository as orders
-from quote_service.orders.money import NOTHING, Change, Fees, OrderMoney, change, order_once_fees, taken
+from quote_service.orders.money import (
+    NOTHING,
+    Change,
+    Fees,
+    OrderMoney,
+    change,
+    ledger_entries,
+    order_once_fees,
+    taken,
+)
 from quote_service.orders.schemas import (
     CancelCreate,
     LineCommission,
@@ -341,6 +350,10 @@ async def _write(
         },
         takes=takes,
     )
+    await ledger_repository.write(
+        conn, kind="refund", entry_id=row["id"], order_id=order_id, currency=currency, at=row["created_at"],
+        entries=ledger_entries(made, "refund"),
+    )  # fmt: skip
     if given:
         await shipment_repository.give_back(conn, order_id=order_id, positions=given, refund_id=row["id"])
     if reversed_once:
@@ -424,22 +437,26 @@ async def _announce(conn: Connection, kind: Kind, row: asyncpg.Record) -> None:
 
 def _tax_parts(row: asyncpg.Record) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
     """A line's parts beyond LINE_PARTS (docs/taxes.md, docs/commission.md): charged (each component, what an
-    exempt tax-inclusive line did not charge, each named commission fee) and what earlier refunds gave back
-    of each."""
+    exempt tax-inclusive line did not charge, its installment commission, each named commission fee) and what
+    earlier refunds gave back of each."""
     stored = row["taxes"]
-    fees = commission_record.read_fees(row["commission_fees"])
-    if not stored and not fees:
-        return {}, {}
     charged = {f"tax:{part.code}": part.amount for part in tax_record.components(stored)}
     if exempted := tax_record.exempted(stored):
         charged["exempted"] = exempted
-    if funded := tax_record.installment_commission(stored):
-        charged["installment_commission"] = funded
+    if row["installment_commission"]:
+        charged["installment_commission"] = row["installment_commission"]
+    fees = commission_record.read_fees(row["commission_fees"])
     charged.update((f"{commission_record.FEE_PART}{name}", amount) for name, amount in fees.items())
+    if not charged:
+        return {}, {}
     refunded: dict[str, Decimal] = {}
-    for earlier in row["r_taxes"] or []:
-        for part, amount in earlier.items():
-            refunded[part] = refunded.get(part, ZERO) + Decimal(amount)
+    for prefix, column in (("tax:", "r_tax_components"), (commission_record.FEE_PART, "r_commission_fees")):
+        for earlier in row[column] or []:
+            for name, amount in earlier.items():
+                refunded[prefix + name] = refunded.get(prefix + name, ZERO) + Decimal(amount)
+    for part, column in (("exempted", "r_tax_exempted"), ("installment_commission", "r_installment_commission")):
+        if row[column] is not None:
+            refunded[part] = row[column]
     return charged, refunded
 
 
@@ -464,6 +481,8 @@ def charged_lines(rows: Sequence[asyncpg.Record], rounding: Rounding) -> list[ma
                 **extras[index][0],
             },
             extras=tuple(extras[index][0]),
+            kept=tax_record.kept(r["taxes"]),
+            external=tax_record.external(r["taxes"]),
             tax_rounding=mode,
             refunded_units=r["refunded_quantity"],
             prices_include_tax=r["prices_include_tax"],
@@ -582,22 +601,18 @@ async def refunds_of(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[R
     ]
 
 
-def _refund_taxes(stored: dict[str, str] | None, currency: str) -> dict[str, Any]:
-    """A refund line's `taxes` (what it gave back of each component) and `tax_exempted`, when it has them."""
-    if not stored:
-        return {}
+def _refund_taxes(line: asyncpg.Record, currency: str) -> dict[str, Any]:
+    """A refund line's `taxes` (what it gave back of each component), `tax_exempted` and `installment_commission`,
+    when it has them."""
     shown: dict[str, Any] = {}
-    components = [
-        RefundTax(code=part[4:], amount=round_money(Decimal(amount), currency))
-        for part, amount in stored.items()
-        if part.startswith("tax:")
-    ]
+    components = line["tax_components"]
     if components:
-        shown["taxes"] = components
-    if "exempted" in stored:
-        shown["tax_exempted"] = round_money(Decimal(stored["exempted"]), currency)
-    if "installment_commission" in stored:
-        shown["installment_commission"] = round_money(Decimal(stored["installment_commission"]), currency)
+        shown["taxes"] = [
+            RefundTax(code=code, amount=round_money(Decimal(amount), currency)) for code, amount in components.items()
+        ]
+    for name in ("tax_exempted", "installment_commission"):
+        if line[name] is not None:
+            shown[name] = round_money(line[name], currency)
     return shown
 
 
@@ -615,7 +630,7 @@ def _refund(
     split = any(line["prices_include_tax"] for line in lines)
     fees: dict[str, Decimal] = {}  # docs/commission.md: the named fees it reversed, on lines and charged once
     for line in lines:
-        for name, amount in commission_record.refunded_fees(line["taxes"]).items():
+        for name, amount in commission_record.read_fees(line["commission_fees"]).items():
             fees[name] = fees.get(name, ZERO) + amount
     for name, amount in commission_record.order_fees((r["dimension"], r["amount"]) for r in once).items():
         fees[name] = fees.get(name, ZERO) + amount
@@ -637,10 +652,10 @@ def _refund(
                 commission=LineCommission(
                     seller=money(line["seller_commission"]),
                     category=money(line["category_commission"]),
-                    **commission_record.line_fields(commission_record.refunded_fees(line["taxes"]), currency),
+                    **commission_record.line_fields(line["commission_fees"], currency),
                 ),
                 **({"prices_include_tax": line["prices_include_tax"]} if split else {}),
-                **_refund_taxes(line["taxes"], currency),
+                **_refund_taxes(line, currency),
             )
             for line in lines
         ],

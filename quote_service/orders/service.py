@@ -52,6 +52,7 @@ from quote_service.flash_sales.purchases import Purchases
 from quote_service.offers import stock as offer_stock
 from quote_service.orders import (
     commission_record,
+    ledger_repository,
     money,
     payment_repository,
     record_math,
@@ -289,37 +290,24 @@ async def _write_order(
 ) -> tuple[asyncpg.Record, dict[str, coupon_repository.Uses], bool]:
     """Steps 1-4 of the module docstring; returns the order row, each coupon's new count (with its
     version) for this customer, and whether the quote's stock reservation was consumed."""
-    commission = quote.commission_breakdown
     recorded = None if terms is None else terms.terms_of(quote)
-    row = await repository.insert_order(
-        conn,
-        fields={
-            "quote_id": quote.quote_id,
-            "customer_id": quote.customer_id,
-            "currency": quote.currency,
-            "subtotal": quote.subtotal,
-            "discount_amount": quote.discount_amount,
-            "tax_amount": quote.tax_amount,
-            "tax_included": quote.tax_included if isinstance(quote.tax_included, Decimal) else ZERO,
-            "delivery_fee": quote.delivery_fee,
-            "small_basket_fee": quote.small_basket_fee,
-            "total_amount": quote.total_amount,
-            "total_commission": commission.total_commission,
-            "seller_commission": commission.seller_commission,
-            "category_commission": commission.category_commission,
-            "logistics_commission": commission.logistics_commission,
-            "principal_id": principal.id,
-            "idempotency_key": key,
-            "request_hash": fingerprint,
-            "created_by": actor,
-            "record": 1,
-            "tax_terms": tax_record.order_terms(quote),
-            "flash_sale_id": None if flash_purchase is None else flash_purchase.flash_sale_id,
-            "flash_purchase_id": None if flash_purchase is None else flash_purchase.purchase_id,
-            "limited_products": _limited(quote) or None,
-            "terms": None if recorded is None else recorded.terms,
-        },
-    )
+    fields = {
+        "quote_id": quote.quote_id,
+        "customer_id": quote.customer_id,
+        "currency": quote.currency,
+        **quote_totals(quote),
+        "principal_id": principal.id,
+        "idempotency_key": key,
+        "request_hash": fingerprint,
+        "created_by": actor,
+        "record": 1,
+        "tax_terms": tax_record.order_terms(quote),
+        "flash_sale_id": None if flash_purchase is None else flash_purchase.flash_sale_id,
+        "flash_purchase_id": None if flash_purchase is None else flash_purchase.purchase_id,
+        "limited_products": _limited(quote) or None,
+        "terms": None if recorded is None else recorded.terms,
+    }
+    row = await repository.insert_order(conn, fields=fields)
     order_id: UUID = row["id"]
     if terms is not None and recorded is not None:
         await terms.store(conn, recorded)
@@ -376,16 +364,47 @@ async def _write_order(
         await repository.insert_redemptions(conn, order_id=order_id, customer_id=quote.customer_id, coupons=coupons)
     if used:
         await promotions.count_promotion_use(conn, order_id=order_id, customer_id=quote.customer_id, used=used)
-    on_lines = commission_record.details_on_lines([line.product_id for line in quote.items], commission.details)
-    await write_record(conn, order_id, quote, commission_tax_rate, on_lines)
+    await _write_money(conn, row, quote, commission_tax_rate)
+    return row, new_counts, consumed
+
+
+def quote_totals(quote: Quote) -> dict[str, Decimal]:
+    """The order row's totals, as its quote priced them (placing writes them; an edit's commit, its basket's)."""
+    breakdown = quote.commission_breakdown
+    return {
+        "subtotal": quote.subtotal,
+        "discount_amount": quote.discount_amount,
+        "tax_amount": quote.tax_amount,
+        "tax_included": quote.tax_included if isinstance(quote.tax_included, Decimal) else ZERO,
+        "delivery_fee": quote.delivery_fee,
+        "small_basket_fee": quote.small_basket_fee,
+        "total_amount": quote.total_amount,
+        "total_commission": breakdown.total_commission,
+        "seller_commission": breakdown.seller_commission,
+        "category_commission": breakdown.category_commission,
+        "logistics_commission": breakdown.logistics_commission,
+    }
+
+
+async def _write_money(conn: Connection, row: asyncpg.Record, quote: Quote, commission_tax_rate: Decimal) -> None:
+    """The order's money: its priced record (`write_record`), its commission details and shipments, and the
+    entries placing it writes in its sellers' ledgers (orders/money.py: the change from nothing to its record)."""
+    order_id: UUID = row["id"]
+    details = quote.commission_breakdown.details
+    on_lines = commission_record.details_on_lines([line.product_id for line in quote.items], details)
+    record = await write_record(conn, order_id, quote, commission_tax_rate, on_lines)
+    placed = money.change(money.NOTHING, record)
+    await ledger_repository.write(
+        conn, kind="order", entry_id=order_id, order_id=order_id, currency=quote.currency, at=row["created_at"],
+        entries=money.ledger_entries(placed, "order"),
+    )  # fmt: skip
     cent = quantum(quote.currency)
-    once = [commission_record.charged_once(detail, commission_tax_rate, cent) for detail in commission.details]
-    await repository.insert_commissions(conn, order_id=order_id, details=commission.details, lines=on_lines, once=once)
+    once = [commission_record.charged_once(detail, commission_tax_rate, cent) for detail in details]
+    await repository.insert_commissions(conn, order_id=order_id, details=details, lines=on_lines, once=once)
     if quote.shipments and not isinstance(quote.sellers, UnsetType):
         await shipment_repository.insert_shipments(
             conn, order_id=order_id, shipments=quote.shipments, sellers=quote.sellers
         )
-    return row, new_counts, consumed
 
 
 async def write_record(
@@ -395,11 +414,12 @@ async def write_record(
     commission_tax_rate: Decimal,
     on_lines: Sequence[int | None],
     at: repository.Placement | None = None,
-) -> None:
+) -> money.OrderMoney:
     """The lines with their commission parts (each from the details on it, `on_lines`; and the tax on them
     at `commission_tax_rate` percent), each line's discount by source with its funder, and the promotions
-    applied: the order's priced record, from the quote as it was priced (never recomputed). `at`: where an
-    edit writes its edited basket's (docs/orders-and-refunds.md#edits-and-exchanges)."""
+    applied: the order's priced record, from the quote as it was priced (never recomputed); returns its money
+    (orders/money.py). `at`: where an edit writes its edited basket's
+    (docs/orders-and-refunds.md#edits-and-exchanges)."""
     charged = money.line_commissions(quote, commission_tax_rate, on_lines)
     cent = quantum(quote.currency)
     await repository.insert_lines(
@@ -457,6 +477,7 @@ async def write_record(
             ],
             first=0 if at is None else at.promotion,
         )
+    return money.OrderMoney(money.quote_lines(quote, charged), money.quote_fees(quote, commission_tax_rate))
 
 
 def _finance(line: asyncpg.Record, currency: str) -> dict[str, Any]:
@@ -665,7 +686,7 @@ async def _as_seen(conn: Connection, orders: Sequence[Order], seller_id: str | N
     for row in await refund_repository.seller_refunds(conn, order_ids=[o.id for o in orders], seller_id=seller_id):
         refunds[row["order_id"]].append((row["id"], row["refunded"]))
     edited = [order.id for order in orders if order.edits]
-    moved = await repository.seller_edits(conn, order_ids=edited, seller_id=seller_id) if edited else {}
+    moved = await ledger_repository.seller_edits(conn, order_ids=edited, seller_id=seller_id) if edited else {}
     return [seller_view(order, seller_id, refunds=refunds[order.id], edits=moved) for order in orders]
 
 
@@ -766,57 +787,10 @@ def order_from_rows(
         small_basket_fee=round_money(row["small_basket_fee"], currency),
         total_amount=round_money(row["total_amount"], currency),
         items=[
-            OrderLine(
-                line=line["position"],
-                product_id=line["product_id"],
-                quantity=line["quantity"],
-                list_unit_price=round_money(line["list_unit_price"], currency),
-                unit_price=round_money(line["unit_price"], currency),
-                line_subtotal=round_money(line["line_subtotal"], currency),
-                discount=round_money(line["discount"], currency),
-                tax=round_money(line["tax"], currency),
-                tax_rate=line["tax_rate"],
-                price_source=line["price_source"],
-                flash_sale_id=line["flash_sale_id"],
-                category_id=line["category_id"],
-                seller_id=line["seller_id"],
-                price_list_id=line["price_list_id"],
-                **({"offer_id": line["offer_id"]} if line["offer_id"] is not None else {}),
-                discounts=[_discount(part, currency) for part in line_discounts[position]],
-                commission=LineCommission(
-                    category=round_money(commissions[position][0], currency),
-                    seller=round_money(commissions[position][1], currency),
-                    **commission_record.line_fields(line["commission_fees"], currency),
-                ),
-                **_split(line, currency, split),
-                **_finance(line, currency),
-                **tax_record.line_fields(line["taxes"], currency),
-            )
+            _line(line, currency, split, commissions[position], line_discounts[position])
             for position, line in enumerate(lines)
         ],
-        commission_breakdown=CommissionBreakdown(
-            **tax_record.installment_breakdown(row["tax_terms"], currency),
-            **commission_record.breakdown_fields(details, currency),
-            total_commission=round_money(row["total_commission"], currency),
-            seller_commission=round_money(row["seller_commission"], currency),
-            category_commission=round_money(row["category_commission"], currency),
-            logistics_commission=round_money(row["logistics_commission"], currency),
-            currency=currency,
-            details=[
-                CommissionDetail(
-                    **({} if detail["line_position"] is None else {"line": detail["line_position"]}),
-                    product_id=detail["product_id"],
-                    rate_id=detail["rate_id"],
-                    dimension=detail["dimension"],
-                    commission_type=detail["commission_type"],
-                    base=round_money(detail["base"], currency),
-                    rate=detail["rate"],
-                    amount=round_money(detail["amount"], currency),
-                    **commission_record.charged_once_fields(detail),
-                )
-                for detail in details
-            ],
-        ),
+        commission_breakdown=_breakdown(row, details, currency),
         applied_coupons=[
             AppliedCoupon(code=c["coupon_code"], type=c["type"], amount=round_money(c["amount"], currency))
             for c in coupons
@@ -858,6 +832,70 @@ def order_from_rows(
         balance_due=round_money(row["balance_due"], currency),
         paid_amount=round_money(row["paid_amount"], currency),
         payments=list(record.payments),
+    )
+
+
+def _line(
+    line: asyncpg.Record,
+    currency: str,
+    split: bool,
+    commission: tuple[Decimal, Decimal],
+    discounts: Sequence[asyncpg.Record],
+) -> OrderLine:
+    """An order line as the API shows it (`split`: the order has a tax-inclusive line; `commission`: its
+    (category, seller) commission; `discounts`: its discount by source)."""
+    return OrderLine(
+        line=line["position"],
+        product_id=line["product_id"],
+        quantity=line["quantity"],
+        list_unit_price=round_money(line["list_unit_price"], currency),
+        unit_price=round_money(line["unit_price"], currency),
+        line_subtotal=round_money(line["line_subtotal"], currency),
+        discount=round_money(line["discount"], currency),
+        tax=round_money(line["tax"], currency),
+        tax_rate=line["tax_rate"],
+        price_source=line["price_source"],
+        flash_sale_id=line["flash_sale_id"],
+        category_id=line["category_id"],
+        seller_id=line["seller_id"],
+        price_list_id=line["price_list_id"],
+        **({"offer_id": line["offer_id"]} if line["offer_id"] is not None else {}),
+        discounts=[_discount(part, currency) for part in discounts],
+        commission=LineCommission(
+            category=round_money(commission[0], currency),
+            seller=round_money(commission[1], currency),
+            **commission_record.line_fields(line["commission_fees"], currency),
+        ),
+        **_split(line, currency, split),
+        **_finance(line, currency),
+        **tax_record.line_fields(line["taxes"], currency, line["installment_commission"]),
+    )
+
+
+def _breakdown(row: asyncpg.Record, details: Sequence[asyncpg.Record], currency: str) -> CommissionBreakdown:
+    """An order's commission breakdown, as its quote showed it (its details in their order)."""
+    return CommissionBreakdown(
+        **tax_record.installment_breakdown(row["tax_terms"], currency),
+        **commission_record.breakdown_fields(details, currency),
+        total_commission=round_money(row["total_commission"], currency),
+        seller_commission=round_money(row["seller_commission"], currency),
+        category_commission=round_money(row["category_commission"], currency),
+        logistics_commission=round_money(row["logistics_commission"], currency),
+        currency=currency,
+        details=[
+            CommissionDetail(
+                **({} if detail["line_position"] is None else {"line": detail["line_position"]}),
+                product_id=detail["product_id"],
+                rate_id=detail["rate_id"],
+                dimension=detail["dimension"],
+                commission_type=detail["commission_type"],
+                base=round_money(detail["base"], currency),
+                rate=detail["rate"],
+                amount=round_money(detail["amount"], currency),
+                **commission_record.charged_once_fields(detail),
+            )
+            for detail in details
+        ],
     )
 
 
