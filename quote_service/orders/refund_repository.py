@@ -231,9 +231,9 @@ async def refunds_of_order(conn: Connection, *, order_id: UUID) -> list[asyncpg.
 async def seller_refunds(conn: Connection, *, order_ids: Sequence[UUID], seller_id: str) -> list[asyncpg.Record]:
     """Each refund of these orders that gave back a line of `seller_id` or its shipment's fee, oldest
     first per order: `order_id`, `id` and `refunded`, what the customer got back of the seller's part
-    (as refund_math.customer_total counts it: goods after discount and their added tax, an exempt
-    tax-inclusive line's amount holding no tax since migration 0696; the shipment's delivery fee). A
-    seller's view of an order shows these only."""
+    (as orders/money.py counts what a refund gives back: goods after discount and their added tax, an
+    exempt tax-inclusive line's amount holding no tax since migration 0696; the shipment's delivery fee).
+    A seller's view of an order shows these only."""
     return await conn.fetch(
         """WITH lines AS (
                SELECT rl.refund_id,

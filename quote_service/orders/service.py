@@ -152,17 +152,8 @@ async def place_order(
         try:
             await fault_points.hit("order.flash_held")
             async with conn.transaction():
-                row, coupon_uses, consumed = await _write_order(
-                    conn,
-                    quote,
-                    principal=principal,
-                    actor=actor,
-                    key=idempotency_key,
-                    fingerprint=fingerprint,
-                    now=now,
-                    commission_tax_rate=commission_tax_rate,
-                    terms=terms,
-                )
+                placing = Placing(principal, actor, idempotency_key, fingerprint, now, commission_tax_rate, terms)
+                row, coupon_uses, consumed = await _write_order(conn, quote, placing)
                 await flash.record(
                     conn, held, customer=quote.customer_id, principal_id=principal.id, order_id=row["id"]
                 )
@@ -238,36 +229,28 @@ class FlashPurchase(NamedTuple):
     purchase_id: UUID
 
 
-async def write_flash_order(
-    conn: Connection,
-    quote: Quote,
-    *,
-    principal: Principal,
-    actor: str,
-    key: str,
-    fingerprint: bytes,
-    now: datetime,
-    commission_tax_rate: Decimal,
-    flash_purchase: FlashPurchase,
-    terms: TermsRecorder | None = None,
-) -> UUID:
+class Placing(NamedTuple):
+    """Who places an order, under which key and request, when, and under which terms: what writing it needs
+    beyond its quote."""
+
+    principal: Principal
+    actor: str
+    key: str
+    fingerprint: bytes
+    now: datetime
+    commission_tax_rate: Decimal
+    terms: TermsRecorder | None = None
+    flash_purchase: FlashPurchase | None = None
+    """The flash-sale purchase the order is (docs/flash-sales.md#a-purchase-is-an-order)."""
+
+
+async def write_flash_order(conn: Connection, quote: Quote, placing: Placing) -> UUID:
     """A flash "Buy now" purchase's order (docs/flash-sales.md#a-purchase-is-an-order), in the purchase's
     transaction `conn`: `quote` (its one line, at the flash price) written as `place_order` writes a quote
     it confirms, with its `order.created` event; its id. The ledger row is the caller's: its units come
     from the sale, and `quote` neither reserved stock nor applied a coupon. The order is read back for
     the event only when a subscription wants it: in a storm every winner holds a connection meanwhile."""
-    row, _, _ = await _write_order(
-        conn,
-        quote,
-        principal=principal,
-        actor=actor,
-        key=key,
-        fingerprint=fingerprint,
-        now=now,
-        commission_tax_rate=commission_tax_rate,
-        flash_purchase=flash_purchase,
-        terms=terms,
-    )
+    row, _, _ = await _write_order(conn, quote, placing)
     if await webhooks.wanted(conn, "order.created"):
         order = (await assemble(conn, [row]))[0]
         await webhooks.emit(conn, "order.created", {"order": order})
@@ -276,30 +259,21 @@ async def write_flash_order(
 
 
 async def _write_order(
-    conn: Connection,
-    quote: Quote,
-    *,
-    principal: Principal,
-    actor: str,
-    key: str,
-    fingerprint: bytes,
-    now: datetime,
-    commission_tax_rate: Decimal,
-    flash_purchase: FlashPurchase | None = None,
-    terms: TermsRecorder | None = None,
+    conn: Connection, quote: Quote, placing: Placing
 ) -> tuple[asyncpg.Record, dict[str, coupon_repository.Uses], bool]:
     """Steps 1-4 of the module docstring; returns the order row, each coupon's new count (with its
     version) for this customer, and whether the quote's stock reservation was consumed."""
+    terms, flash_purchase, now = placing.terms, placing.flash_purchase, placing.now
     recorded = None if terms is None else terms.terms_of(quote)
     fields = {
         "quote_id": quote.quote_id,
         "customer_id": quote.customer_id,
         "currency": quote.currency,
         **quote_totals(quote),
-        "principal_id": principal.id,
-        "idempotency_key": key,
-        "request_hash": fingerprint,
-        "created_by": actor,
+        "principal_id": placing.principal.id,
+        "idempotency_key": placing.key,
+        "request_hash": placing.fingerprint,
+        "created_by": placing.actor,
         "record": 1,
         "tax_terms": tax_record.order_terms(quote),
         "flash_sale_id": None if flash_purchase is None else flash_purchase.flash_sale_id,
@@ -356,7 +330,7 @@ async def _write_order(
             conn,
             movements=[(pid, -quantity, after[pid]) for pid, quantity in sorted(wanted.items())],
             reason=f"order {order_id}",
-            actor=actor,
+            actor=placing.actor,
         )
     used = await _check_promotions(conn, quote)
     if coupons:
@@ -364,7 +338,7 @@ async def _write_order(
         await repository.insert_redemptions(conn, order_id=order_id, customer_id=quote.customer_id, coupons=coupons)
     if used:
         await promotions.count_promotion_use(conn, order_id=order_id, customer_id=quote.customer_id, used=used)
-    await _write_money(conn, row, quote, commission_tax_rate)
+    await _write_money(conn, row, quote, placing.commission_tax_rate)
     return row, new_counts, consumed
 
 
