@@ -10,7 +10,6 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
-from msgspec import UNSET
 
 from quote_service import fault_points
 from quote_service.auth.schemas import Principal
@@ -23,15 +22,15 @@ from quote_service.order_edits.basis import what_is_left
 from quote_service.order_edits.basket import additions
 from quote_service.order_edits.pricing import stored_quote
 from quote_service.order_edits.schemas import EditCreate
-from quote_service.orders import commission_record, ledger_repository, shipment_repository, tax_record
+from quote_service.orders import ledger_repository, shipment_repository, tax_record
 from quote_service.orders import refund_repository as refunds_sql
 from quote_service.orders import repository as orders
 from quote_service.orders.money import Change, change, ledger_entries, record_of
 from quote_service.orders.refund_math import Settled, against_due
 from quote_service.orders.schemas import Order, OrderEdit
-from quote_service.orders.service import assemble, quote_totals, write_record
+from quote_service.orders.service import assemble, quote_totals, write_priced
 from quote_service.orders.terms import OrderTerms, load_config
-from quote_service.pricing.money import ZERO, quantum, round_money
+from quote_service.pricing.money import ZERO, round_money
 from quote_service.pricing.quantity_rules import QuantityProblem
 from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, Quote, QuoteLine
 from quote_service.promotions import repository as promotions
@@ -76,17 +75,8 @@ async def apply_edit(
     await _move_promotions(conn, order, quote)
     at = await repository.placement(conn, order_id=order_id, edit_id=edit_id)
     await repository.retire(conn, order_id=order_id, edit_id=edit_id)
-    details = quote.commission_breakdown.details
-    on_lines = commission_record.details_on_lines([line.product_id for line in quote.items], details)
-    await write_record(conn, order_id, quote, rate, on_lines, at)
-    cent = quantum(currency)
-    once = [commission_record.charged_once(detail, rate, cent) for detail in details]
-    await orders.insert_commissions(conn, order_id=order_id, details=details, lines=on_lines, at=at, once=once)
-    if quote.shipments is not UNSET and quote.sellers is not UNSET:
-        await shipment_repository.insert_shipments(
-            conn, order_id=order_id, shipments=quote.shipments, sellers=quote.sellers, first=at.shipment,
-            edit_id=edit_id, refunded={s["seller_id"]: s["refund_id"] for s in shipped if s["refund_id"]},
-        )  # fmt: skip
+    refunded = {s["seller_id"]: s["refund_id"] for s in shipped if s["refund_id"]}
+    await write_priced(conn, order_id, quote, rate, at, refunded)
     await ledger_repository.write(
         conn, kind="edit", entry_id=edit_id, order_id=order_id, currency=currency, at=now,
         entries=ledger_entries(money, "edit"),

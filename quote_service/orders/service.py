@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -361,24 +361,39 @@ def quote_totals(quote: Quote) -> dict[str, Decimal]:
 
 
 async def _write_money(conn: Connection, row: asyncpg.Record, quote: Quote, commission_tax_rate: Decimal) -> None:
-    """The order's money: its priced record (`write_record`), its commission details and shipments, and the
-    entries placing it writes in its sellers' ledgers (orders/money.py: the change from nothing to its record)."""
+    """The order's money (`write_priced`) and the entries placing it writes in its sellers' ledgers
+    (orders/money.py: the change from nothing to its record)."""
     order_id: UUID = row["id"]
-    details = quote.commission_breakdown.details
-    on_lines = commission_record.details_on_lines([line.product_id for line in quote.items], details)
-    record = await write_record(conn, order_id, quote, commission_tax_rate, on_lines)
-    placed = money.change(money.NOTHING, record)
+    record = await write_priced(conn, order_id, quote, commission_tax_rate)
     await ledger_repository.write(
         conn, kind="order", entry_id=order_id, order_id=order_id, currency=quote.currency, at=row["created_at"],
-        entries=money.ledger_entries(placed, "order"),
+        entries=money.ledger_entries(money.change(money.NOTHING, record), "order"),
     )  # fmt: skip
+
+
+async def write_priced(
+    conn: Connection,
+    order_id: UUID,
+    quote: Quote,
+    commission_tax_rate: Decimal,
+    at: repository.Placement | None = None,
+    refunded: Mapping[str | None, UUID] | None = None,
+) -> money.OrderMoney:
+    """The rows of `quote`'s money: its priced record (`write_record`), its commission details and its shipments;
+    returns its money. `at`: where an edit writes its edited basket's, `refunded`: the sellers whose shipment fee
+    a refund gave back already (shipment_repository.insert_shipments)."""
+    details = quote.commission_breakdown.details
+    on_lines = commission_record.details_on_lines([line.product_id for line in quote.items], details)
+    record = await write_record(conn, order_id, quote, commission_tax_rate, on_lines, at)
     cent = quantum(quote.currency)
     once = [commission_record.charged_once(detail, commission_tax_rate, cent) for detail in details]
-    await repository.insert_commissions(conn, order_id=order_id, details=details, lines=on_lines, once=once)
+    await repository.insert_commissions(conn, order_id=order_id, details=details, lines=on_lines, at=at, once=once)
     if quote.shipments and not isinstance(quote.sellers, UnsetType):
         await shipment_repository.insert_shipments(
-            conn, order_id=order_id, shipments=quote.shipments, sellers=quote.sellers
-        )
+            conn, order_id=order_id, shipments=quote.shipments, sellers=quote.sellers,
+            first=0 if at is None else at.shipment, edit_id=None if at is None else at.edit_id, refunded=refunded,
+        )  # fmt: skip
+    return record
 
 
 async def write_record(
