@@ -386,8 +386,9 @@ class StartFailed(SystemExit):
 
 
 @contextlib.contextmanager
-def serving(tree: Path, env: dict[str, str], workdir: Path) -> Iterator[tuple[str, float]]:
-    """`quote-service serve --demo` of `tree` until the block ends; yields its URL and when seeding ended."""
+def serving(tree: Path, env: dict[str, str], workdir: Path, *, demo: bool = True) -> Iterator[tuple[str, float]]:
+    """`quote-service serve --demo` of `tree` until the block ends (without `demo`: `serve`, on a database seeded
+    already); yields its URL and when seeding ended."""
     from plumbing import free_port, wait_ready
 
     command = tree / ".venv" / "bin" / "quote-service"
@@ -396,7 +397,7 @@ def serving(tree: Path, env: dict[str, str], workdir: Path) -> Iterator[tuple[st
     log_path = workdir / f"serve-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - the tree's own console script
-            [str(command), "serve", "--demo", "--port", str(port)],
+            [str(command), "serve", *(["--demo"] if demo else []), "--port", str(port)],
             env=env,
             cwd=workdir,
             stdout=log,

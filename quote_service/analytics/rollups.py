@@ -159,13 +159,13 @@ WITH o AS (
                               sum(r.logistics_commission) AS logistics
                        FROM refunds r WHERE r.order_id = orders.id AND r.kind <> 'edit') rv ON true
     -- Its named commission fees (docs/commission.md): charged, on its lines and once per shipment or order,
-    -- and what its refunds reversed of them (a refund line's `fee:` parts, the fees charged once it reversed).
+    -- and what its refunds reversed of them (a refund line's `commission_fees`, the fees charged once it reversed).
     LEFT JOIN LATERAL (SELECT sum(c.amount) AS fees FROM order_commissions c
                        WHERE c.order_id = orders.id AND c.retired_by IS NULL
                          AND c.dimension NOT IN ('seller', 'category', 'logistics')) fc ON true
     LEFT JOIN LATERAL (SELECT sum(f.value::numeric) AS fees
-                       FROM refund_lines rl, jsonb_each_text(rl.taxes) f
-                       WHERE rl.order_id = orders.id AND rl.taxes IS NOT NULL AND f.key LIKE 'fee:%') fr ON true
+                       FROM refund_lines rl, jsonb_each_text(rl.commission_fees) f
+                       WHERE rl.order_id = orders.id AND rl.commission_fees IS NOT NULL) fr ON true
     LEFT JOIN LATERAL (SELECT sum(c.amount) AS fees FROM order_commissions c JOIN refunds r ON r.id = c.refund_id
                        WHERE c.order_id = orders.id AND r.kind <> 'edit') fo ON true
 ), parts AS (
@@ -185,7 +185,7 @@ WITH o AS (
     UNION ALL  -- the line commission its refunds reversed, named fees included
     SELECT o.hour, o.currency, l.order_id, NULL, 0, 0, COALESCE(l.seller_id, ''), COALESCE(l.category_id, ''),
            rf.seller_commission, rf.category_commission, 0,
-           COALESCE((SELECT sum(f.value::numeric) FROM jsonb_each_text(rf.taxes) f WHERE f.key LIKE 'fee:%'), 0)
+           COALESCE((SELECT sum(f.value::numeric) FROM jsonb_each_text(rf.commission_fees) f), 0)
     FROM o JOIN refund_lines rf ON rf.order_id = o.id
     JOIN order_lines l ON l.order_id = rf.order_id AND l.position = rf.position
     UNION ALL  -- the logistics commission a refund reversed (per order, like its charge: key '')

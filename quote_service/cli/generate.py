@@ -284,7 +284,7 @@ class Generator:
         day_start = (self.start + timedelta(days=index)).timestamp()
         total_weight = sum(_DAY_SHAPE)
         out: dict[str, list[str]] = {
-            "quotes": [], "orders": [], "lines": [], "commissions": [], "coupons": [],
+            "quotes": [], "orders": [], "lines": [], "commissions": [], "coupons": [], "ledger": [], "ledger_taxes": [],
             "competitors": self._observations(index, day_start),
         }  # fmt: skip
         quotes, orders_out, lines_out = out["quotes"], out["orders"], out["lines"]
@@ -393,9 +393,13 @@ class Generator:
                     f"\\\\x{digest}\t{ACTOR}\t{ordered}\n"
                 )
                 position = 0
+                sellers: dict[str, list[int]] = {}  # its entries in the sellers' ledger: goods, tax, commission
                 for i, (p, q, lp, u, ls, d, t) in enumerate(lines):
                     net = _c(ls - d)
-                    seller_part, category_part = _c(_pct(ls - d, 10)), _c(_pct(ls - d, 5))
+                    seller_cents, category_cents = _pct(ls - d, 10), _pct(ls - d, 5)
+                    mine = sellers.setdefault(p.seller, [0, 0, 0])
+                    mine[0], mine[1], mine[2] = mine[0] + ls - d, mine[1] + t, mine[2] + seller_cents + category_cents
+                    seller_part, category_part = _c(seller_cents), _c(category_cents)
                     # Each line keeps its commission parts, each detail its line (by line, never product id).
                     lines_out.append(
                         f"{order_id}\t{i}\t{p.text}\t{q}\t{_c(lp)}\t{_c(u)}\t{_c(ls)}\t{_c(d)}\t{_c(t)}\t18\t"
@@ -413,6 +417,7 @@ class Generator:
                 )
                 if coupon:
                     coupons_out.append(f"{order_id}\tGEN10\t0\t{customer}\tPERCENTAGE\t{_c(discount)}\t{ordered}\n")
+                _ledger(out, order_id, ordered, sellers)
         return out
 
     def _observations(self, index: int, day_start: float) -> list[str]:
@@ -485,6 +490,20 @@ class Generator:
         return out
 
 
+def _ledger(out: dict[str, list[str]], order_id: str, ordered: str, sellers: dict[str, list[int]]) -> None:
+    """An order's entries in its sellers' ledgers (migrations/0901_seller_ledger.sql), as placing it writes them:
+    each seller's goods, tax and commission (in cents), its tax under code TAX."""
+    for seller, (goods, tax, commission) in sellers.items():
+        out["ledger"].append(
+            f"{seller}\torder\t{order_id}\t{order_id}\t{CURRENCY}\t{ordered}\t{_c(goods)}\t{_c(tax)}\t0\t"
+            f"{_c(commission)}\t0\t0\t{_c(tax)}\t0\t{{}}\n"
+        )
+        if tax:
+            out["ledger_taxes"].append(f"{seller}\torder\t{order_id}\tTAX\tf\tf\t{_c(tax)}\t0\n")
+
+
+_DAY_TABLES = ("quotes", "orders", "lines", "commissions", "ledger", "ledger_taxes", "coupons", "competitors")
+"""A day's rows, in the order they are copied (an entry of the ledger after its order)."""
 _COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "products": ("products", ("id", "sku", "name", "category_id", "seller_id", "currency", "base_price",
                               "current_price", "min_price", "cost_price", "stock", "tags", "weight", "is_active",
@@ -505,6 +524,10 @@ _COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
                               "category_id", "seller_id", "commission_category", "commission_seller")),
     "commissions": ("order_commissions", ("order_id", "position", "product_id", "rate_id", "dimension",
                                           "commission_type", "base", "rate", "amount", "line_position")),
+    "ledger": ("seller_ledger", ("seller_id", "kind", "id", "order_id", "currency", "at", "goods", "tax", "platform",
+                                 "commission", "commission_tax", "delivery", "tax_collected", "tax_refunded", "fees")),
+    "ledger_taxes": ("seller_ledger_taxes", ("seller_id", "kind", "id", "code", "kept", "external", "collected",
+                                             "refunded")),
     "coupons": ("coupon_redemptions", ("order_id", "coupon_code", "position", "customer_id", "type", "amount",
                                        "created_at")),
     "sales": ("flash_sales", ("id", "name", "status", "starts_at", "ends_at", "activated_at", "ended_at", "created_by",
@@ -625,7 +648,7 @@ async def generate(
                     if index + 1 < days:
                         pending = asyncio.create_task(asyncio.to_thread(gen.day, index + 1))
                     async with conn.transaction():
-                        for name in ("quotes", "orders", "lines", "commissions", "coupons", "competitors"):
+                        for name in _DAY_TABLES:
                             await _copy(conn, name, rows[name])
                     if index == 0:  # plans for the rollup SQL: a fresh table has no statistics
                         await conn.execute("ANALYZE quote_log, orders, order_lines, order_commissions")

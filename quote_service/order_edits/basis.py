@@ -12,18 +12,9 @@ import asyncpg
 import msgspec
 
 from quote_service.order_edits.basket import KeptLine
-from quote_service.order_edits.money import (
-    EditMoney,
-    Fees,
-    LineMoney,
-    difference,
-    order_once_fees,
-    quote_fees,
-    quote_lines,
-    remaining_lines,
-)
 from quote_service.order_edits.pricing import Terms
 from quote_service.orders import refund_math, tax_record
+from quote_service.orders.money import Change, Fees, OrderMoney, change, order_once_fees, record_of, taken
 from quote_service.orders.refunds import charged_lines
 from quote_service.orders.terms import EditContext, OrderTerms
 from quote_service.pricing.lines import HeldPrice
@@ -135,12 +126,13 @@ def what_is_left(
     rows: Sequence[asyncpg.Record],
     shipped: Sequence[asyncpg.Record],
     once: Sequence[asyncpg.Record] = (),
-) -> tuple[list[LineMoney], Fees]:
+) -> OrderMoney:
     """What the order has left: each live line's parts no refund gave back, and the fees not given back
     (`once`: its named fees charged once per shipment or order not reversed, `refund_repository.charged_once`)."""
     lines = charged_lines(rows, tax_record.rounding_of(order["tax_terms"]))
     takes = refund_math.everything_left(lines, order["currency"])
-    before = remaining_lines(takes, {r["position"]: r["seller_id"] for r in rows})
+    by_position = {line.position: line for line in lines}
+    left = [taken(take, by_position[take.position]) for take in takes]
     refunded = bool(order["fees_refunded"])
     small = ZERO if refunded else order["small_basket_fee"]
     if shipped:
@@ -160,7 +152,7 @@ def what_is_left(
             logistics=ZERO if refunded else order["logistics_commission"],
             once=order_once_fees(once),
         )
-    return before, fees
+    return OrderMoney(left, fees)
 
 
 def edit_money(
@@ -170,8 +162,6 @@ def edit_money(
     shipped: Sequence[asyncpg.Record],
     quote: Quote,
     once: Sequence[asyncpg.Record] = (),
-) -> EditMoney:
-    """The edit from what the order has left to the edited basket's `quote` (its money, per seller)."""
-    before, fees = what_is_left(order, rows, shipped, once)
-    rate = terms.config.defaults.commission_tax_rate
-    return difference(before, fees, quote_lines(quote, rate), quote_fees(quote, rate))
+) -> Change:
+    """The edit: the change from what the order has left to the edited basket's `quote` (its money, per seller)."""
+    return change(what_is_left(order, rows, shipped, once), record_of(quote, terms.config.defaults.commission_tax_rate))

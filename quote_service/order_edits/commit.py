@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
 import msgspec
-from msgspec import UNSET
 
 from quote_service import fault_points
 from quote_service.auth.schemas import Principal
@@ -22,17 +20,17 @@ from quote_service.offers import repository as offers_repository
 from quote_service.order_edits import quantities, repository
 from quote_service.order_edits.basis import what_is_left
 from quote_service.order_edits.basket import additions
-from quote_service.order_edits.money import Fees, LineMoney, difference, quote_fees, quote_lines
 from quote_service.order_edits.pricing import stored_quote
 from quote_service.order_edits.schemas import EditCreate
-from quote_service.orders import commission_record, shipment_repository, tax_record
+from quote_service.orders import ledger_repository, shipment_repository, tax_record
 from quote_service.orders import refund_repository as refunds_sql
 from quote_service.orders import repository as orders
+from quote_service.orders.money import Change, change, ledger_entries, record_of
 from quote_service.orders.refund_math import Settled, against_due
 from quote_service.orders.schemas import Order, OrderEdit
-from quote_service.orders.service import assemble, write_record
+from quote_service.orders.service import assemble, quote_totals, write_priced
 from quote_service.orders.terms import OrderTerms, load_config
-from quote_service.pricing.money import ZERO, quantum, round_money
+from quote_service.pricing.money import ZERO, round_money
 from quote_service.pricing.quantity_rules import QuantityProblem
 from quote_service.pricing.quote import STOCKED_SOURCES, AppliedCoupon, Quote, QuoteLine
 from quote_service.promotions import repository as promotions
@@ -69,10 +67,7 @@ async def apply_edit(
     rows = await refunds_sql.lines_with_refunds(conn, order_id=order_id)
     shipped = await shipment_repository.shipments_of(conn, order_ids=[order_id])
     charged = await refunds_sql.charged_once(conn, order_id=order_id)
-    before, fees_before = what_is_left(order, rows, shipped, charged)
-    after = quote_lines(quote, rate)
-    fees_after = quote_fees(quote, rate)
-    money = difference(before, fees_before, after, fees_after)
+    money = change(what_is_left(order, rows, shipped, charged), record_of(quote, rate))
     request = msgspec.convert(edit["request"], EditCreate, strict=False)
     fields = _addition_fields(request, quote)
     await _move_stock(conn, rows, quote, fields, order_id=order_id, edit_id=edit_id, actor=actor, now=now)
@@ -80,20 +75,12 @@ async def apply_edit(
     await _move_promotions(conn, order, quote)
     at = await repository.placement(conn, order_id=order_id, edit_id=edit_id)
     await repository.retire(conn, order_id=order_id, edit_id=edit_id)
-    details = quote.commission_breakdown.details
-    on_lines = commission_record.details_on_lines([line.product_id for line in quote.items], details)
-    await write_record(conn, order_id, quote, rate, on_lines, at)
-    cent = quantum(currency)
-    once = [commission_record.charged_once(detail, rate, cent) for detail in details]
-    await orders.insert_commissions(conn, order_id=order_id, details=details, lines=on_lines, at=at, once=once)
-    if quote.shipments is not UNSET and quote.sellers is not UNSET:
-        await shipment_repository.insert_shipments(
-            conn, order_id=order_id, shipments=quote.shipments, sellers=quote.sellers, first=at.shipment,
-            edit_id=edit_id, refunded={s["seller_id"]: s["refund_id"] for s in shipped if s["refund_id"]},
-        )  # fmt: skip
-    await repository.insert_ledger(
-        conn, edit_id=edit_id, order_id=order_id, currency=currency, at=now, sellers=money.sellers
-    )
+    refunded = {s["seller_id"]: s["refund_id"] for s in shipped if s["refund_id"]}
+    await write_priced(conn, order_id, quote, rate, at, refunded)
+    await ledger_repository.write(
+        conn, kind="edit", entry_id=edit_id, order_id=order_id, currency=currency, at=now,
+        entries=ledger_entries(money, "edit"),
+    )  # fmt: skip
     await repository.update_coupon_amounts(
         conn, order_id=order_id, amounts={c.code.upper(): c.amount for c in _coupon_amounts(terms, quote)}
     )
@@ -103,25 +90,13 @@ async def apply_edit(
     refund_id = None
     if settled.back > 0:
         refund_id = await _refund(
-            conn, order, edit, (before, fees_before), (after, fees_after), settled, principal=principal,
-            actor=actor, fingerprint=fingerprint,
-        )  # fmt: skip
-    breakdown = quote.commission_breakdown
+            conn, order, edit, money, settled, principal=principal, actor=actor, fingerprint=fingerprint
+        )
     await repository.commit_order(
         conn,
         order_id=order_id,
         fields={
-            "subtotal": quote.subtotal,
-            "discount_amount": quote.discount_amount,
-            "tax_amount": quote.tax_amount,
-            "tax_included": quote.tax_included if isinstance(quote.tax_included, Decimal) else ZERO,
-            "delivery_fee": quote.delivery_fee,
-            "small_basket_fee": quote.small_basket_fee,
-            "total_amount": quote.total_amount,
-            "total_commission": breakdown.total_commission,
-            "seller_commission": breakdown.seller_commission,
-            "category_commission": breakdown.category_commission,
-            "logistics_commission": breakdown.logistics_commission,
+            **quote_totals(quote),
             "balance_due": order["balance_due"] + max(due, ZERO) - settled.reduced,
             "refunded_amount": order["refunded_amount"] + settled.back,
             "terms": terms,
@@ -323,8 +298,7 @@ async def _refund(
     conn: Connection,
     order: asyncpg.Record,
     edit: asyncpg.Record,
-    was: tuple[Sequence[LineMoney], Fees],
-    now: tuple[Sequence[LineMoney], Fees],
+    money: Change,
     settled: Settled,
     *,
     principal: Principal,
@@ -335,24 +309,9 @@ async def _refund(
     less the new ones', their named fees and those charged once included), with no refund lines (the edit's
     ledger entries carry them to the statements); what it pays back is what exceeded the balance due
     (`settled`)."""
-    (before, fees_before), (after, fees_after) = was, now
-
-    def reversed_(part: str, inclusive: bool | None = None) -> Decimal:
-        def total(lines: Sequence[LineMoney]) -> Decimal:
-            return sum((line.part(part) for line in lines if inclusive is None or line.inclusive is inclusive), ZERO)
-
-        return total(before) - total(after)
-
-    delivery = fees_before.delivery + sum((f for f, _ in fees_before.shipments.values()), ZERO)
-    delivery -= fees_after.delivery + sum((f for f, _ in fees_after.shipments.values()), ZERO)
-    small = fees_before.small_basket - fees_after.small_basket
-    logistics = fees_before.commission - fees_after.commission
-    amount, discount, tax = reversed_("amount"), reversed_("discount"), reversed_("tax")
-    included = reversed_("tax", inclusive=True)
-    seller, category = reversed_("seller"), reversed_("category")
-    installment = reversed_("installment_commission")
-    named = sum((line.fee_total for line in before), ZERO) - sum((line.fee_total for line in after), ZERO)
-    named += fees_before.once_commission - fees_after.once_commission
+    was, now = money.removed.fees, money.added.fees
+    delivery = was.delivery + sum((f for f, _ in was.shipments.values()), ZERO)
+    delivery -= now.delivery + sum((f for f, _ in now.shipments.values()), ZERO)
     row = await refunds_sql.insert_refund(
         conn,
         fields={
@@ -360,18 +319,18 @@ async def _refund(
             "kind": "edit",
             "reason": edit["request"].get("reason"),
             "currency": order["currency"],
-            "amount": amount,
-            "discount": discount,
-            "tax": tax,
-            "tax_included": included,
-            "seller_commission": seller,
-            "category_commission": category,
+            "amount": money.reversed_("amount"),
+            "discount": money.reversed_("discount"),
+            "tax": money.reversed_("tax"),
+            "tax_included": money.reversed_("tax", inclusive=True),
+            "seller_commission": money.reversed_("seller"),
+            "category_commission": money.reversed_("category"),
             "delivery_fee": delivery,
-            "small_basket_fee": small,
-            "logistics_commission": logistics,
+            "small_basket_fee": was.small_basket - now.small_basket,
+            "logistics_commission": was.commission - now.commission,
             "total_refunded": settled.back,
             "balance_reduced": settled.reduced,
-            "commission_reversed": seller + category + installment + named + logistics,
+            "commission_reversed": -money.commission_delta,
             "principal_id": principal.id,
             "idempotency_key": f"order-edit:{edit['id']}",
             "request_hash": fingerprint,

@@ -1,5 +1,5 @@
-"""SQL for order edits: their previews and commits, the rows an edit retires, its ledger entries, and the
-quote-log row an order's quote was asked with."""
+"""SQL for order edits: their previews and commits, the rows an edit retires, and the quote-log row an order's
+quote was asked with (its ledger entries: orders/ledger_repository.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from uuid import UUID
 import asyncpg
 
 from quote_service.db.pool import Connection
-from quote_service.order_edits.money import SellerDelta
 from quote_service.orders.repository import Placement
 
 EDIT_COLUMNS = (
@@ -84,28 +83,6 @@ async def retire(conn: Connection, *, order_id: UUID, edit_id: UUID) -> None:
             order_id,
             edit_id,
         )
-
-
-async def insert_ledger(
-    conn: Connection, *, edit_id: UUID, order_id: UUID, currency: str, at: datetime, sellers: Sequence[SellerDelta]
-) -> None:
-    """The edit's ledger entry per seller whose money it moved (a line without a seller has no statement to be
-    in; a seller the edit did not touch gets no entry, not one of 0.00)."""
-    await conn.executemany(
-        """INSERT INTO order_edit_sellers (edit_id, order_id, seller_id, currency, at, goods, tax, platform,
-               commission, commission_tax, delivery, taxes, kept, fees)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
-        [
-            (
-                edit_id, order_id, s.seller_id, currency, at, s.goods, s.tax, s.platform, s.commission,
-                s.commission_tax, s.delivery, {code: str(amount) for code, amount in s.taxes.items()},
-                any(code != "TAX" for code in s.taxes),
-                {name: str(amount) for name, amount in s.fees.items() if amount},
-            )
-            for s in sellers
-            if s.seller_id is not None and s.moved
-        ],
-    )  # fmt: skip
 
 
 async def commit_order(conn: Connection, *, order_id: UUID, fields: dict[str, Any]) -> None:

@@ -62,18 +62,13 @@ from quote_service.order_edits.basis import (
 )
 from quote_service.order_edits.basket import BasketLine, additions, edited_basket, with_additions
 from quote_service.order_edits.commit import apply_edit, read_order
-from quote_service.order_edits.money import (
-    kept_once_fees,
-    order_once_fees,
-    quote_once_fees,
-    with_once_fees,
-    without_fees,
-)
+from quote_service.order_edits.money import kept_once_fees, with_once_fees, without_fees
 from quote_service.order_edits.pricing import Terms, price_basket
 from quote_service.order_edits.schemas import EditCreate, EditLine, EditPreview, EditSeller, EditTotals
 from quote_service.orders import refund_repository as refunds_sql
 from quote_service.orders import repository as orders
 from quote_service.orders import shipment_repository, tax_record
+from quote_service.orders.money import order_once_fees, quote_once_fees
 from quote_service.orders.schemas import Order
 from quote_service.orders.service import can_see, order_row_limited
 from quote_service.orders.terms import EditContext, load_config, order_terms

@@ -20,9 +20,10 @@ from quote_service.orders import record_math
 from quote_service.pricing.commission import is_fee
 from quote_service.pricing.money import ZERO, round_money
 from quote_service.pricing.quote import CommissionDetail, CommissionFee
+from quote_service.pricing.settlement import commission_tax
 
 FEE_PART = "fee:"
-"""A refund line's part for a named fee: `fee:payment_fee` (beside its tax components, refund_math)."""
+"""A line's part for a named fee as refunds split it: `fee:payment_fee` (beside its tax components, refund_math)."""
 
 
 def details_on_lines(product_ids: Sequence[str], details: Sequence[CommissionDetail]) -> list[int | None]:
@@ -74,7 +75,7 @@ def charged_once(
     if isinstance(detail.per, UnsetType):
         return None, None, None
     seller_id = None if isinstance(detail.seller_id, UnsetType) else detail.seller_id
-    return detail.per, seller_id, record_math.commission_tax(detail.amount, commission_tax_rate, cent)
+    return detail.per, seller_id, commission_tax(detail.amount, commission_tax_rate, cent)
 
 
 def reversible(
@@ -134,12 +135,3 @@ def seller_fees(lines: Sequence[Row], details: Sequence[Row]) -> dict[str | None
             mine = sellers.setdefault(detail["seller_id"], dict.fromkeys(names, ZERO))
             mine[detail["dimension"]] += detail["amount"]
     return sellers
-
-
-def refunded_fees(stored: Mapping[str, str] | None) -> dict[str, Decimal]:
-    """What a refund line gave back of each named fee, from its parts (`fee:<name>`; {}: none)."""
-    return {
-        part.removeprefix(FEE_PART): Decimal(amount)
-        for part, amount in (stored or {}).items()
-        if part.startswith(FEE_PART)
-    }

@@ -74,18 +74,12 @@ class FlashOrders:
         now: datetime,
     ) -> UUID:
         """The purchase's order, in `conn`'s transaction (with its `order.created`); its id."""
-        return await service.write_flash_order(
-            conn,
-            quote,
-            principal=principal,
-            actor=actor_name(principal),
-            key=f"{KEY_PREFIX}{purchase_id}",
-            fingerprint=request_hash,
-            now=now,
-            commission_tax_rate=self.commission_tax_rate,
-            flash_purchase=service.FlashPurchase(flash_sale_id=sale_id, purchase_id=purchase_id),
-            terms=self.terms,
-        )
+        bought = service.FlashPurchase(flash_sale_id=sale_id, purchase_id=purchase_id)
+        placing = service.Placing(
+            principal, actor_name(principal), f"{KEY_PREFIX}{purchase_id}", request_hash, now, self.commission_tax_rate,
+            self.terms, bought,
+        )  # fmt: skip
+        return await service.write_flash_order(conn, quote, placing)
 
 
 def _customer(principal: Principal, customer: str, currency: str) -> CustomerContext:

@@ -7,24 +7,24 @@ selling it, a flash split), each with its own money (docs/orders-and-refunds.md#
 The quote gives each line's discount (promotions and coupons together, as the engine spread them) and
 each source's total (`applied_promotions`, `applied_coupons`), not the matrix between them. The order
 works it out once, deterministically, by replaying the engine's order (docs/pricing.md): the sources
-one after the other (promotions, then coupons), each spread over the lines it may discount in
-proportion to what is left of each (`line_subtotal` - what earlier sources gave), rounded half up to
-the currency's minor unit, never past the line's own discount; the rounding remainder goes to the last
-line with room. Whatever is left over (a source that found no room where it applies, a rounding cent)
-then goes to the lines still short, in order. Each line's shares add up to its discount exactly; when
-the sources' totals equal the quote's discount (an engine-made quote), each source's shares add up to
-its total exactly too; no share is negative.
+one after the other (promotions, then coupons), each spread over the lines it may discount in proportion
+to what is left of each (`line_subtotal` - what earlier sources gave) by the one remainder rule
+(`settlement.prorate`: rounded half up to the currency's minor unit, never past the line's own discount,
+the rounding remainder to the last line with room). Whatever is left over (a source that found no room
+where it applies, a rounding cent) then goes to the lines still short, in order. Each line's shares add up
+to its discount exactly; when the sources' totals equal the quote's discount (an engine-made quote), each
+source's shares add up to its total exactly too; no share is negative.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from quote_service.pricing.money import ZERO
-from quote_service.pricing.seller_totals import commission_tax
+from quote_service.pricing.settlement import prorate
 
-__all__ = ["commission_tax", "detail_lines", "line_commissions", "split_by_funder", "split_discounts"]
+__all__ = ["detail_lines", "line_commissions", "split_by_funder", "split_discounts"]
 LINE_DIMENSIONS = ("category", "seller")
 """The commission details that are on a line (the logistics one is on the order's delivery)."""
 
@@ -78,20 +78,13 @@ def split_discounts(
     for j, amount in enumerate(sources):
         targets = [i for i, discount in enumerate(discounts) if applies[i][j] and discount - given[i] > 0]
         lefts = [subtotals[i] - given[i] for i in targets]
-        total = sum(lefts, ZERO)
         placed = ZERO
-        if amount > 0 and total > 0:
-            for i, left in zip(targets, lefts, strict=True):
-                share = min((amount * left / total).quantize(cent, ROUND_HALF_UP), discounts[i] - given[i])
-                share = min(share, amount - placed)
+        if amount > 0 and sum(lefts, ZERO) > 0:  # settlement.prorate, each line's room its cap
+            shares = prorate(amount, lefts, cent, caps=[discounts[i] - given[i] for i in targets])
+            for i, share in zip(targets, shares, strict=True):
                 rows[i][j] = share
                 given[i] += share
                 placed += share
-            for i in reversed(targets):  # the rounding remainder: the last line with room first
-                moved = min(amount - placed, discounts[i] - given[i])
-                rows[i][j] += moved
-                given[i] += moved
-                placed += moved
         unplaced.append(max(amount - placed, ZERO))
     # What no line it applies to could take goes to the lines still short, in order.
     for j, left in enumerate(unplaced):

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
-from quote_service.pricing.money import ZERO, quantum, round_money
+from quote_service.pricing.money import ZERO, quantum
+from quote_service.pricing.settlement import units_share
 
 LINE_PARTS = ("amount", "discount", "tax", "seller", "category", "platform", "commission_tax")
 FEE_PARTS = ("delivery_fee", "small_basket_fee", "logistics_commission")
@@ -58,6 +59,10 @@ class ChargedLine:
     tax_rounding: str = ROUND_HALF_UP
     """How its tax parts' unit shares round: the order's ROUNDING_MODE."""
     seller_id: str | None = None
+    kept: bool = False
+    """Its tax components are kept (docs/taxes.md#statements)."""
+    external: bool = False
+    """A tax extension answered its tax (docs/extensions.md)."""
 
     @property
     def remaining_units(self) -> int:
@@ -124,17 +129,9 @@ def part_refund(
     currency: str,
     rounding: str = ROUND_HALF_UP,
 ) -> Decimal:
-    """What `units` more units take of a part charged `charged` over `quantity` units."""
-    left = charged - refunded
-    if refunded_units + units >= quantity:
-        return left
-    if rounding == ROUND_HALF_UP:
-        take = round_money(charged / quantity, currency) * units
-    else:
-        take = (charged / quantity).quantize(quantum(currency), rounding) * units
-    # A share rounded up can, times many units, run past what is left (0.02 over 4 units:
-    # 0.01 each, 3 units = 0.03): never take more than is left, the last units get the rest.
-    return min(take, left) if left >= ZERO else max(take, left)
+    """What `units` more units take of a part charged `charged` over `quantity` units (`settlement.units_share`:
+    the one remainder rule)."""
+    return units_share(charged, quantity, refunded_units, refunded, units, quantum(currency), rounding)
 
 
 def take_from_line(line: ChargedLine, units: int, currency: str) -> LineTake:
@@ -243,43 +240,6 @@ def shipment_fee_refund(
         "logistics_commission": sum((logistics for _, logistics in taken), ZERO),
     }
     return fees, given
-
-
-def customer_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> Decimal:
-    """What the customer gets back: goods after discount, their tax, and the fees given back. A
-    tax-inclusive line's goods contain its tax: it is not added again (an exempt one's hold none)."""
-    goods = sum((t.parts["amount"] - t.parts["discount"] + added_tax(t) for t in takes), ZERO)
-    return goods + fees["delivery_fee"] + fees["small_basket_fee"]
-
-
-def installment(take: LineTake) -> Decimal:
-    """The units' share of the line's seller-funded installment commission (docs/taxes.md#installments)."""
-    return take.parts.get("installment_commission", ZERO)
-
-
-def added_tax(take: LineTake) -> Decimal:
-    """The tax a take adds to what the customer gets back (none for a tax-inclusive line)."""
-    return ZERO if take.prices_include_tax else take.parts["tax"]
-
-
-def tax_included(takes: Sequence[LineTake]) -> Decimal:
-    """The tax contained in the tax-inclusive lines given back."""
-    return sum((t.parts["tax"] for t in takes if t.prices_include_tax), ZERO)
-
-
-def named_fees(take: LineTake) -> dict[str, Decimal]:
-    """The units' share of each of the line's named commission fees (docs/commission.md), by name."""
-    return {part[4:]: amount for part, amount in take.parts.items() if part.startswith("fee:")}
-
-
-def commission_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> Decimal:
-    """The commission this refund reverses on its lines: each line's seller and category parts, its
-    installment commission and named fees, and logistics."""
-    lines = sum(
-        (t.parts["seller"] + t.parts["category"] + installment(t) + sum(named_fees(t).values(), ZERO) for t in takes),
-        ZERO,
-    )
-    return lines + fees["logistics_commission"]
 
 
 class Settled(NamedTuple):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from quote_service.db.pool import Connection
-from quote_service.orders.refund_math import LINE_PARTS, LineTake
+from quote_service.orders.commission_record import FEE_PART
+from quote_service.orders.refund_math import LineTake
 from quote_service.orders.repository import ORDER_COLUMNS
 
 IDEMPOTENCY_CONSTRAINT = "refunds_idempotency_key"
@@ -72,8 +74,10 @@ async def lines_with_refunds(conn: Connection, *, order_id: UUID) -> list[asyncp
                   COALESCE(l.commission_tax, 0) AS commission_tax,
                   COALESCE(sum(r.platform_contribution), 0) AS r_platform,
                   COALESCE(sum(r.commission_tax), 0) AS r_commission_tax,
-                  l.taxes, jsonb_agg(r.taxes) FILTER (WHERE r.taxes IS NOT NULL) AS r_taxes, l.commission_fees,
-                  l.offer_id
+                  l.taxes, l.commission_fees, l.installment_commission, l.offer_id,
+                  jsonb_agg(r.tax_components) FILTER (WHERE r.tax_components IS NOT NULL) AS r_tax_components,
+                  jsonb_agg(r.commission_fees) FILTER (WHERE r.commission_fees IS NOT NULL) AS r_commission_fees,
+                  sum(r.installment_commission) AS r_installment_commission, sum(r.tax_exempted) AS r_tax_exempted
            FROM order_lines l
            LEFT JOIN refund_lines r ON r.order_id = l.order_id AND r.position = l.position
            WHERE l.order_id = $1 AND l.retired_by IS NULL
@@ -93,8 +97,8 @@ async def insert_refund(conn: Connection, *, fields: dict[str, Any], takes: Sequ
     await conn.executemany(
         """INSERT INTO refund_lines (refund_id, order_id, position, product_id, quantity, amount, discount, tax,
                seller_commission, category_commission, prices_include_tax, platform_contribution, commission_tax,
-               taxes)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
+               tax_components, tax_exempted, installment_commission, commission_fees)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)""",
         [
             (
                 row["id"],
@@ -110,7 +114,10 @@ async def insert_refund(conn: Connection, *, fields: dict[str, Any], takes: Sequ
                 t.prices_include_tax,
                 t.parts["platform"],
                 t.parts["commission_tax"],
-                {part: str(t.parts[part]) for part in t.parts if part not in LINE_PARTS} or None,
+                _named(t.parts, "tax:"),
+                t.parts.get("exempted"),
+                t.parts.get("installment_commission"),
+                _named(t.parts, FEE_PART),
             )
             for t in takes
         ],
@@ -124,6 +131,12 @@ async def insert_refund(conn: Connection, *, fields: dict[str, Any], takes: Sequ
         [t.quantity for t in takes],
     )
     return row
+
+
+def _named(parts: dict[str, Decimal], prefix: str) -> dict[str, str] | None:
+    """The parts named `prefix<name>` (a tax component's `tax:KDV`, a named fee's `fee:payment_fee`), by name, as
+    exact decimal text (None: none)."""
+    return {part.removeprefix(prefix): str(amount) for part, amount in parts.items() if part.startswith(prefix)} or None
 
 
 async def charged_once(conn: Connection, *, order_id: UUID) -> list[asyncpg.Record]:
@@ -156,8 +169,8 @@ async def charged_once_reversed(conn: Connection, *, refund_ids: Sequence[UUID])
                SELECT refund_id, dimension, amount, order_id, position, '' AS seller FROM order_commissions
                WHERE refund_id = any($1::uuid[])
                UNION ALL
-               SELECT e.refund_id, f.key, -f.value::numeric, e.order_id, 0, COALESCE(s.seller_id, '')
-               FROM order_edits e JOIN order_edit_sellers s ON s.edit_id = e.id, jsonb_each_text(s.fees) f
+               SELECT e.refund_id, f.key, -f.value::numeric, e.order_id, 0, s.seller_id
+               FROM order_edits e JOIN seller_ledger s ON s.kind = 'edit' AND s.id = e.id, jsonb_each_text(s.fees) f
                WHERE e.refund_id = any($1::uuid[])
            ) AS reversed ORDER BY refund_id, order_id, position, seller, dimension""",
         list(refund_ids),
@@ -202,7 +215,8 @@ async def release_coupons(conn: Connection, *, order_id: UUID, now: datetime) ->
 async def lines_of(conn: Connection, *, refund_ids: Sequence[UUID]) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT refund_id, position, product_id, quantity, amount, discount, tax, seller_commission,
-                  category_commission, prices_include_tax, taxes
+                  category_commission, prices_include_tax, tax_components, tax_exempted, installment_commission,
+                  commission_fees
            FROM refund_lines WHERE refund_id = any($1::uuid[]) ORDER BY refund_id, position""",
         list(refund_ids),
     )
@@ -217,9 +231,9 @@ async def refunds_of_order(conn: Connection, *, order_id: UUID) -> list[asyncpg.
 async def seller_refunds(conn: Connection, *, order_ids: Sequence[UUID], seller_id: str) -> list[asyncpg.Record]:
     """Each refund of these orders that gave back a line of `seller_id` or its shipment's fee, oldest
     first per order: `order_id`, `id` and `refunded`, what the customer got back of the seller's part
-    (as refund_math.customer_total counts it: goods after discount and their added tax, an exempt
-    tax-inclusive line's amount holding no tax since migration 0696; the shipment's delivery fee). A
-    seller's view of an order shows these only."""
+    (as orders/money.py counts what a refund gives back: goods after discount and their added tax, an
+    exempt tax-inclusive line's amount holding no tax since migration 0696; the shipment's delivery fee).
+    A seller's view of an order shows these only."""
     return await conn.fetch(
         """WITH lines AS (
                SELECT rl.refund_id,

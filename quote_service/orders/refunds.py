@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -42,10 +42,20 @@ from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from quote_service.offers import stock as offer_stock
-from quote_service.orders import commission_record, shipment_repository, tax_record
+from quote_service.orders import commission_record, ledger_repository, shipment_repository, tax_record
 from quote_service.orders import refund_math as math
 from quote_service.orders import refund_repository as repository
 from quote_service.orders import repository as orders
+from quote_service.orders.money import (
+    NOTHING,
+    Change,
+    Fees,
+    OrderMoney,
+    change,
+    ledger_entries,
+    order_once_fees,
+    taken,
+)
 from quote_service.orders.schemas import (
     CancelCreate,
     LineCommission,
@@ -211,6 +221,80 @@ def _check_cancel(order: asyncpg.Record, principal: Principal, now: datetime | N
         raise Conflict(f"the cancel window ({minutes} minutes) has passed", code="CANCEL_NOT_ALLOWED")
 
 
+class Asked(NamedTuple):
+    """What a refund or cancel gives back: each line's take, whether it asks for the fees, and the shipments it
+    names (their positions)."""
+
+    takes: list[math.LineTake]
+    include: bool
+    named: list[int]
+
+
+def _asked(
+    order: asyncpg.Record,
+    lines: list[math.ChargedLine],
+    shipped: Sequence[asyncpg.Record],
+    data: RefundCreate | CancelCreate,
+) -> Asked:
+    """The takes of a refund's lines (a cancel: every unit left, and the fees), or 409 for fees given back already."""
+    currency: str = order["currency"]
+    if not isinstance(data, RefundCreate):
+        return Asked(math.everything_left(lines, currency), True, [])
+    takes = _plan(lines, data, currency)
+    named = _named_shipments(shipped, data.shipments or [])
+    if data.include_fees and order["fees_refunded"] and not takes and not named:
+        raise Conflict(
+            "the fees were already refunded",
+            code="REFUND_EXCEEDS_ORDER",
+            details=[FieldError("include_fees", "the fees were already refunded")],
+        )
+    return Asked(takes, data.include_fees, named)
+
+
+def _fees_given(
+    order: asyncpg.Record, shipped: Sequence[asyncpg.Record], asked: Asked
+) -> tuple[dict[str, Decimal], list[int]]:
+    """The fees this refund gives back (refund_math.FEE_PARTS) and the shipments whose fee it gives back."""
+    if shipped:  # each shipment's fee comes back on its own (docs/shipping.md)
+        return math.shipment_fee_refund(
+            order["small_basket_fee"],
+            [(r["position"], *shipment_repository.fees(r), r["refund_id"] is not None) for r in shipped],
+            asked.named,
+            include=asked.include,
+            already_refunded=order["fees_refunded"],
+        )
+    fees = math.fee_refund(
+        {part: order[part] for part in math.FEE_PARTS}, already_refunded=order["fees_refunded"], include=asked.include
+    )
+    return fees, []
+
+
+def _given_back(
+    lines: Sequence[math.ChargedLine],
+    takes: Sequence[math.LineTake],
+    fees: Mapping[str, Decimal],
+    shipments: Sequence[asyncpg.Record],
+    once: Sequence[asyncpg.Record],
+) -> Change:
+    """The refund as a change of the order's money (orders/money.py): its takes, the fees and the `shipments`
+    whose fees it gives back, and the fees charged `once` it reverses, all taken off."""
+    by_position = {line.position: line for line in lines}
+    if shipments:
+        given = Fees(
+            small_basket=fees["small_basket_fee"],
+            shipments={r["seller_id"]: shipment_repository.fees(r) for r in shipments},
+            once=order_once_fees(once),
+        )
+    else:
+        given = Fees(
+            delivery=fees["delivery_fee"],
+            small_basket=fees["small_basket_fee"],
+            logistics=fees["logistics_commission"],
+            once=order_once_fees(once),
+        )
+    return change(OrderMoney([taken(t, by_position[t.position]) for t in takes], given), NOTHING)
+
+
 async def _write(
     conn: Connection,
     order: asyncpg.Record,
@@ -230,46 +314,17 @@ async def _write(
     rows = await repository.lines_with_refunds(conn, order_id=order_id)
     lines = charged_lines(rows, tax_record.rounding_of(order["tax_terms"]))
     shipped = await shipment_repository.shipments_of(conn, order_ids=[order_id])
-    named: list[int] = []
-    if isinstance(data, RefundCreate):
-        takes = _plan(lines, data, currency)
-        include = data.include_fees
-        named = _named_shipments(shipped, data.shipments or [])
-        if include and order["fees_refunded"] and not takes and not named:
-            raise Conflict(
-                "the fees were already refunded",
-                code="REFUND_EXCEEDS_ORDER",
-                details=[FieldError("include_fees", "the fees were already refunded")],
-            )
-    else:
-        takes, include = math.everything_left(lines, currency), True
-    given: list[int] = []
-    if shipped:  # each shipment's fee comes back on its own (docs/shipping.md)
-        fees, given = math.shipment_fee_refund(
-            order["small_basket_fee"],
-            [(r["position"], *shipment_repository.fees(r), r["refund_id"] is not None) for r in shipped],
-            named,
-            include=include,
-            already_refunded=order["fees_refunded"],
-        )
-    else:
-        fees = math.fee_refund(
-            {
-                "delivery_fee": order["delivery_fee"],
-                "small_basket_fee": order["small_basket_fee"],
-                "logistics_commission": order["logistics_commission"],
-            },
-            already_refunded=order["fees_refunded"],
-            include=include,
-        )
+    asked = _asked(order, lines, shipped, data)
+    takes = asked.takes
+    fees, given = _fees_given(order, shipped, asked)
     await _restock(conn, rows, takes, order_id=order_id, actor=actor)
-    parts = {part: sum((t.parts[part] for t in takes), ZERO) for part in math.LINE_PARTS}
-    status, fees_refunded = _status_after(kind, order, lines, takes, shipped, given, include=include)
+    status, fees_refunded = _status_after(kind, order, lines, takes, shipped, given, include=asked.include)
+    reversed_once = await _charged_once_reversed(conn, order_id, lines, takes, cancel=kind == "cancel")
+    made = _given_back(lines, takes, fees, [r for r in shipped if r["position"] in given], reversed_once)
     # What is still due was never paid: it is cancelled first (docs/orders-and-refunds.md#money-due-and-payments).
     settled = math.against_due(
-        math.customer_total(takes, fees), order["balance_due"], closing=status in ("cancelled", "refunded")
+        made.removed.customer_total, order["balance_due"], closing=status in ("cancelled", "refunded")
     )
-    reversed_once = await _charged_once_reversed(conn, order_id, lines, takes, cancel=kind == "cancel")
     once = {part: sum((r["amount"] for r in reversed_once if r["dimension"] == part), ZERO) for part in PARTS}
     row = await repository.insert_refund(
         conn,
@@ -278,16 +333,16 @@ async def _write(
             "kind": kind,
             "reason": data.reason,
             "currency": currency,
-            "amount": parts["amount"],
-            "discount": parts["discount"],
-            "tax": parts["tax"],
-            "tax_included": math.tax_included(takes),
-            "seller_commission": parts["seller"] + once["seller"],
-            "category_commission": parts["category"] + once["category"],
+            "amount": made.reversed_("amount"),
+            "discount": made.reversed_("discount"),
+            "tax": made.reversed_("tax"),
+            "tax_included": made.reversed_("tax", inclusive=True),
+            "seller_commission": made.reversed_("seller") + once["seller"],
+            "category_commission": made.reversed_("category") + once["category"],
             **fees,
             "total_refunded": settled.back,
             "balance_reduced": settled.reduced,
-            "commission_reversed": math.commission_total(takes, fees) + sum((r["amount"] for r in reversed_once), ZERO),
+            "commission_reversed": -made.commission_delta,
             "principal_id": principal.id,
             "idempotency_key": key,
             "request_hash": fingerprint,
@@ -295,6 +350,10 @@ async def _write(
         },
         takes=takes,
     )
+    await ledger_repository.write(
+        conn, kind="refund", entry_id=row["id"], order_id=order_id, currency=currency, at=row["created_at"],
+        entries=ledger_entries(made, "refund"),
+    )  # fmt: skip
     if given:
         await shipment_repository.give_back(conn, order_id=order_id, positions=given, refund_id=row["id"])
     if reversed_once:
@@ -309,13 +368,18 @@ async def _write(
     )  # fmt: skip
     await _announce(conn, kind, row)
     if kind == "cancel":
-        assert now is not None
-        released = await repository.release_coupons(conn, order_id=order_id, now=now)
-        await promotions.release_order_uses(conn, order_id=order_id)
-        await coupon_codes.release(conn, order_id=order_id)
-        if redis is not None:  # last, before the commit: a Redis that refuses even a DEL fails the cancel
-            await coupon_counters.forget(redis, order["customer_id"], [r["coupon_code"] for r in released])
+        await _released(conn, order, redis, now)
     return row
+
+
+async def _released(conn: Connection, order: asyncpg.Record, redis: RedisClient | None, now: datetime | None) -> None:
+    """A cancel gives back the order's coupon uses and promotion uses (and its customer's coupon counters)."""
+    assert now is not None
+    released = await repository.release_coupons(conn, order_id=order["id"], now=now)
+    await promotions.release_order_uses(conn, order_id=order["id"])
+    await coupon_codes.release(conn, order_id=order["id"])
+    if redis is not None:  # last, before the commit: a Redis that refuses even a DEL fails the cancel
+        await coupon_counters.forget(redis, order["customer_id"], [r["coupon_code"] for r in released])
 
 
 def _status_after(
@@ -373,22 +437,26 @@ async def _announce(conn: Connection, kind: Kind, row: asyncpg.Record) -> None:
 
 def _tax_parts(row: asyncpg.Record) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
     """A line's parts beyond LINE_PARTS (docs/taxes.md, docs/commission.md): charged (each component, what an
-    exempt tax-inclusive line did not charge, each named commission fee) and what earlier refunds gave back
-    of each."""
+    exempt tax-inclusive line did not charge, its installment commission, each named commission fee) and what
+    earlier refunds gave back of each."""
     stored = row["taxes"]
-    fees = commission_record.read_fees(row["commission_fees"])
-    if not stored and not fees:
-        return {}, {}
     charged = {f"tax:{part.code}": part.amount for part in tax_record.components(stored)}
     if exempted := tax_record.exempted(stored):
         charged["exempted"] = exempted
-    if funded := tax_record.installment_commission(stored):
-        charged["installment_commission"] = funded
+    if row["installment_commission"]:
+        charged["installment_commission"] = row["installment_commission"]
+    fees = commission_record.read_fees(row["commission_fees"])
     charged.update((f"{commission_record.FEE_PART}{name}", amount) for name, amount in fees.items())
+    if not charged:
+        return {}, {}
     refunded: dict[str, Decimal] = {}
-    for taken in row["r_taxes"] or []:
-        for part, amount in taken.items():
-            refunded[part] = refunded.get(part, ZERO) + Decimal(amount)
+    for prefix, column in (("tax:", "r_tax_components"), (commission_record.FEE_PART, "r_commission_fees")):
+        for earlier in row[column] or []:
+            for name, amount in earlier.items():
+                refunded[prefix + name] = refunded.get(prefix + name, ZERO) + Decimal(amount)
+    for part, column in (("exempted", "r_tax_exempted"), ("installment_commission", "r_installment_commission")):
+        if row[column] is not None:
+            refunded[part] = row[column]
     return charged, refunded
 
 
@@ -413,6 +481,8 @@ def charged_lines(rows: Sequence[asyncpg.Record], rounding: Rounding) -> list[ma
                 **extras[index][0],
             },
             extras=tuple(extras[index][0]),
+            kept=tax_record.kept(r["taxes"]),
+            external=tax_record.external(r["taxes"]),
             tax_rounding=mode,
             refunded_units=r["refunded_quantity"],
             prices_include_tax=r["prices_include_tax"],
@@ -531,22 +601,18 @@ async def refunds_of(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[R
     ]
 
 
-def _refund_taxes(stored: dict[str, str] | None, currency: str) -> dict[str, Any]:
-    """A refund line's `taxes` (what it gave back of each component) and `tax_exempted`, when it has them."""
-    if not stored:
-        return {}
+def _refund_taxes(line: asyncpg.Record, currency: str) -> dict[str, Any]:
+    """A refund line's `taxes` (what it gave back of each component), `tax_exempted` and `installment_commission`,
+    when it has them."""
     shown: dict[str, Any] = {}
-    components = [
-        RefundTax(code=part[4:], amount=round_money(Decimal(amount), currency))
-        for part, amount in stored.items()
-        if part.startswith("tax:")
-    ]
+    components = line["tax_components"]
     if components:
-        shown["taxes"] = components
-    if "exempted" in stored:
-        shown["tax_exempted"] = round_money(Decimal(stored["exempted"]), currency)
-    if "installment_commission" in stored:
-        shown["installment_commission"] = round_money(Decimal(stored["installment_commission"]), currency)
+        shown["taxes"] = [
+            RefundTax(code=code, amount=round_money(Decimal(amount), currency)) for code, amount in components.items()
+        ]
+    for name in ("tax_exempted", "installment_commission"):
+        if line[name] is not None:
+            shown[name] = round_money(line[name], currency)
     return shown
 
 
@@ -564,7 +630,7 @@ def _refund(
     split = any(line["prices_include_tax"] for line in lines)
     fees: dict[str, Decimal] = {}  # docs/commission.md: the named fees it reversed, on lines and charged once
     for line in lines:
-        for name, amount in commission_record.refunded_fees(line["taxes"]).items():
+        for name, amount in commission_record.read_fees(line["commission_fees"]).items():
             fees[name] = fees.get(name, ZERO) + amount
     for name, amount in commission_record.order_fees((r["dimension"], r["amount"]) for r in once).items():
         fees[name] = fees.get(name, ZERO) + amount
@@ -586,10 +652,10 @@ def _refund(
                 commission=LineCommission(
                     seller=money(line["seller_commission"]),
                     category=money(line["category_commission"]),
-                    **commission_record.line_fields(commission_record.refunded_fees(line["taxes"]), currency),
+                    **commission_record.line_fields(line["commission_fees"], currency),
                 ),
                 **({"prices_include_tax": line["prices_include_tax"]} if split else {}),
-                **_refund_taxes(line["taxes"], currency),
+                **_refund_taxes(line, currency),
             )
             for line in lines
         ],

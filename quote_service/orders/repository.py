@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
+from msgspec import UnsetType
 
 from quote_service.db.pool import Connection
 from quote_service.pricing.quote import AppliedCoupon, CommissionDetail, QuoteLine
@@ -182,9 +183,10 @@ async def insert_lines(
         """INSERT INTO order_lines (order_id, position, product_id, quantity, list_unit_price, unit_price,
                line_subtotal, discount, tax, tax_rate, price_source, flash_sale_id, category_id, seller_id,
                price_list_id, prices_include_tax, commission_category, commission_seller,
-               platform_contribution, commission_tax, taxes, edit_id, commission_fees, offer_id)
+               platform_contribution, commission_tax, taxes, edit_id, commission_fees, offer_id,
+               installment_commission)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                   $21, $22, $23, $24)""",
+                   $21, $22, $23, $24, $25)""",
         [
             (
                 order_id,
@@ -211,6 +213,7 @@ async def insert_lines(
                 edit_id,
                 None if fees is None else fees[position],
                 line.offer_id if isinstance(line.offer_id, UUID) else None,
+                None if isinstance(line.installment_commission, UnsetType) else line.installment_commission,
             )
             for position, line in enumerate(lines)
         ],
@@ -357,7 +360,7 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID], edited: Seque
         """SELECT order_id, position, product_id, quantity, list_unit_price, unit_price, line_subtotal, discount,
                   tax, tax_rate, price_source, flash_sale_id, category_id, seller_id, price_list_id,
                   prices_include_tax, commission_category, commission_seller, platform_contribution,
-                  commission_tax, taxes, commission_fees, offer_id
+                  commission_tax, taxes, commission_fees, offer_id, installment_commission
            FROM order_lines WHERE order_id = any($1::uuid[]) AND retired_by IS NULL ORDER BY order_id, position""",
         ids,
     )
@@ -400,15 +403,3 @@ async def parts_of(conn: Connection, *, order_ids: Sequence[UUID], edited: Seque
             list(edited),
         )
     return OrderParts(lines, commissions, coupons, refunds, discounts, promotions, edits)
-
-
-async def seller_edits(conn: Connection, *, order_ids: Sequence[UUID], seller_id: str) -> dict[UUID, Decimal]:
-    """What each edit of these orders moved of what the customer pays `seller_id` (its ledger entry's goods,
-    tax and delivery: docs/orders-and-refunds.md#edits-and-exchanges), by edit id."""
-    rows = await conn.fetch(
-        """SELECT edit_id, goods + tax + delivery AS moved FROM order_edit_sellers
-           WHERE order_id = any($1::uuid[]) AND seller_id = $2""",
-        list(order_ids),
-        seller_id,
-    )
-    return {row["edit_id"]: row["moved"] for row in rows}

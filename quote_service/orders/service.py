@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -52,6 +52,8 @@ from quote_service.flash_sales.purchases import Purchases
 from quote_service.offers import stock as offer_stock
 from quote_service.orders import (
     commission_record,
+    ledger_repository,
+    money,
     payment_repository,
     record_math,
     refund_repository,
@@ -150,17 +152,8 @@ async def place_order(
         try:
             await fault_points.hit("order.flash_held")
             async with conn.transaction():
-                row, coupon_uses, consumed = await _write_order(
-                    conn,
-                    quote,
-                    principal=principal,
-                    actor=actor,
-                    key=idempotency_key,
-                    fingerprint=fingerprint,
-                    now=now,
-                    commission_tax_rate=commission_tax_rate,
-                    terms=terms,
-                )
+                placing = Placing(principal, actor, idempotency_key, fingerprint, now, commission_tax_rate, terms)
+                row, coupon_uses, consumed = await _write_order(conn, quote, placing)
                 await flash.record(
                     conn, held, customer=quote.customer_id, principal_id=principal.id, order_id=row["id"]
                 )
@@ -236,36 +229,28 @@ class FlashPurchase(NamedTuple):
     purchase_id: UUID
 
 
-async def write_flash_order(
-    conn: Connection,
-    quote: Quote,
-    *,
-    principal: Principal,
-    actor: str,
-    key: str,
-    fingerprint: bytes,
-    now: datetime,
-    commission_tax_rate: Decimal,
-    flash_purchase: FlashPurchase,
-    terms: TermsRecorder | None = None,
-) -> UUID:
+class Placing(NamedTuple):
+    """Who places an order, under which key and request, when, and under which terms: what writing it needs
+    beyond its quote."""
+
+    principal: Principal
+    actor: str
+    key: str
+    fingerprint: bytes
+    now: datetime
+    commission_tax_rate: Decimal
+    terms: TermsRecorder | None = None
+    flash_purchase: FlashPurchase | None = None
+    """The flash-sale purchase the order is (docs/flash-sales.md#a-purchase-is-an-order)."""
+
+
+async def write_flash_order(conn: Connection, quote: Quote, placing: Placing) -> UUID:
     """A flash "Buy now" purchase's order (docs/flash-sales.md#a-purchase-is-an-order), in the purchase's
     transaction `conn`: `quote` (its one line, at the flash price) written as `place_order` writes a quote
     it confirms, with its `order.created` event; its id. The ledger row is the caller's: its units come
     from the sale, and `quote` neither reserved stock nor applied a coupon. The order is read back for
     the event only when a subscription wants it: in a storm every winner holds a connection meanwhile."""
-    row, _, _ = await _write_order(
-        conn,
-        quote,
-        principal=principal,
-        actor=actor,
-        key=key,
-        fingerprint=fingerprint,
-        now=now,
-        commission_tax_rate=commission_tax_rate,
-        flash_purchase=flash_purchase,
-        terms=terms,
-    )
+    row, _, _ = await _write_order(conn, quote, placing)
     if await webhooks.wanted(conn, "order.created"):
         order = (await assemble(conn, [row]))[0]
         await webhooks.emit(conn, "order.created", {"order": order})
@@ -274,51 +259,29 @@ async def write_flash_order(
 
 
 async def _write_order(
-    conn: Connection,
-    quote: Quote,
-    *,
-    principal: Principal,
-    actor: str,
-    key: str,
-    fingerprint: bytes,
-    now: datetime,
-    commission_tax_rate: Decimal,
-    flash_purchase: FlashPurchase | None = None,
-    terms: TermsRecorder | None = None,
+    conn: Connection, quote: Quote, placing: Placing
 ) -> tuple[asyncpg.Record, dict[str, coupon_repository.Uses], bool]:
     """Steps 1-4 of the module docstring; returns the order row, each coupon's new count (with its
     version) for this customer, and whether the quote's stock reservation was consumed."""
-    commission = quote.commission_breakdown
+    terms, flash_purchase, now = placing.terms, placing.flash_purchase, placing.now
     recorded = None if terms is None else terms.terms_of(quote)
-    row = await repository.insert_order(
-        conn,
-        fields={
-            "quote_id": quote.quote_id,
-            "customer_id": quote.customer_id,
-            "currency": quote.currency,
-            "subtotal": quote.subtotal,
-            "discount_amount": quote.discount_amount,
-            "tax_amount": quote.tax_amount,
-            "tax_included": quote.tax_included if isinstance(quote.tax_included, Decimal) else ZERO,
-            "delivery_fee": quote.delivery_fee,
-            "small_basket_fee": quote.small_basket_fee,
-            "total_amount": quote.total_amount,
-            "total_commission": commission.total_commission,
-            "seller_commission": commission.seller_commission,
-            "category_commission": commission.category_commission,
-            "logistics_commission": commission.logistics_commission,
-            "principal_id": principal.id,
-            "idempotency_key": key,
-            "request_hash": fingerprint,
-            "created_by": actor,
-            "record": 1,
-            "tax_terms": tax_record.order_terms(quote),
-            "flash_sale_id": None if flash_purchase is None else flash_purchase.flash_sale_id,
-            "flash_purchase_id": None if flash_purchase is None else flash_purchase.purchase_id,
-            "limited_products": _limited(quote) or None,
-            "terms": None if recorded is None else recorded.terms,
-        },
-    )
+    fields = {
+        "quote_id": quote.quote_id,
+        "customer_id": quote.customer_id,
+        "currency": quote.currency,
+        **quote_totals(quote),
+        "principal_id": placing.principal.id,
+        "idempotency_key": placing.key,
+        "request_hash": placing.fingerprint,
+        "created_by": placing.actor,
+        "record": 1,
+        "tax_terms": tax_record.order_terms(quote),
+        "flash_sale_id": None if flash_purchase is None else flash_purchase.flash_sale_id,
+        "flash_purchase_id": None if flash_purchase is None else flash_purchase.purchase_id,
+        "limited_products": _limited(quote) or None,
+        "terms": None if recorded is None else recorded.terms,
+    }
+    row = await repository.insert_order(conn, fields=fields)
     order_id: UUID = row["id"]
     if terms is not None and recorded is not None:
         await terms.store(conn, recorded)
@@ -367,7 +330,7 @@ async def _write_order(
             conn,
             movements=[(pid, -quantity, after[pid]) for pid, quantity in sorted(wanted.items())],
             reason=f"order {order_id}",
-            actor=actor,
+            actor=placing.actor,
         )
     used = await _check_promotions(conn, quote)
     if coupons:
@@ -375,16 +338,62 @@ async def _write_order(
         await repository.insert_redemptions(conn, order_id=order_id, customer_id=quote.customer_id, coupons=coupons)
     if used:
         await promotions.count_promotion_use(conn, order_id=order_id, customer_id=quote.customer_id, used=used)
-    on_lines = commission_record.details_on_lines([line.product_id for line in quote.items], commission.details)
-    await write_record(conn, order_id, quote, commission_tax_rate, on_lines)
+    await _write_money(conn, row, quote, placing.commission_tax_rate)
+    return row, new_counts, consumed
+
+
+def quote_totals(quote: Quote) -> dict[str, Decimal]:
+    """The order row's totals, as its quote priced them (placing writes them; an edit's commit, its basket's)."""
+    breakdown = quote.commission_breakdown
+    return {
+        "subtotal": quote.subtotal,
+        "discount_amount": quote.discount_amount,
+        "tax_amount": quote.tax_amount,
+        "tax_included": quote.tax_included if isinstance(quote.tax_included, Decimal) else ZERO,
+        "delivery_fee": quote.delivery_fee,
+        "small_basket_fee": quote.small_basket_fee,
+        "total_amount": quote.total_amount,
+        "total_commission": breakdown.total_commission,
+        "seller_commission": breakdown.seller_commission,
+        "category_commission": breakdown.category_commission,
+        "logistics_commission": breakdown.logistics_commission,
+    }
+
+
+async def _write_money(conn: Connection, row: asyncpg.Record, quote: Quote, commission_tax_rate: Decimal) -> None:
+    """The order's money (`write_priced`) and the entries placing it writes in its sellers' ledgers
+    (orders/money.py: the change from nothing to its record)."""
+    order_id: UUID = row["id"]
+    record = await write_priced(conn, order_id, quote, commission_tax_rate)
+    await ledger_repository.write(
+        conn, kind="order", entry_id=order_id, order_id=order_id, currency=quote.currency, at=row["created_at"],
+        entries=money.ledger_entries(money.change(money.NOTHING, record), "order"),
+    )  # fmt: skip
+
+
+async def write_priced(
+    conn: Connection,
+    order_id: UUID,
+    quote: Quote,
+    commission_tax_rate: Decimal,
+    at: repository.Placement | None = None,
+    refunded: Mapping[str | None, UUID] | None = None,
+) -> money.OrderMoney:
+    """The rows of `quote`'s money: its priced record (`write_record`), its commission details and its shipments;
+    returns its money. `at`: where an edit writes its edited basket's, `refunded`: the sellers whose shipment fee
+    a refund gave back already (shipment_repository.insert_shipments)."""
+    details = quote.commission_breakdown.details
+    on_lines = commission_record.details_on_lines([line.product_id for line in quote.items], details)
+    record = await write_record(conn, order_id, quote, commission_tax_rate, on_lines, at)
     cent = quantum(quote.currency)
-    once = [commission_record.charged_once(detail, commission_tax_rate, cent) for detail in commission.details]
-    await repository.insert_commissions(conn, order_id=order_id, details=commission.details, lines=on_lines, once=once)
+    once = [commission_record.charged_once(detail, commission_tax_rate, cent) for detail in details]
+    await repository.insert_commissions(conn, order_id=order_id, details=details, lines=on_lines, at=at, once=once)
     if quote.shipments and not isinstance(quote.sellers, UnsetType):
         await shipment_repository.insert_shipments(
-            conn, order_id=order_id, shipments=quote.shipments, sellers=quote.sellers
-        )
-    return row, new_counts, consumed
+            conn, order_id=order_id, shipments=quote.shipments, sellers=quote.sellers,
+            first=0 if at is None else at.shipment, edit_id=None if at is None else at.edit_id, refunded=refunded,
+        )  # fmt: skip
+    return record
 
 
 async def write_record(
@@ -394,32 +403,23 @@ async def write_record(
     commission_tax_rate: Decimal,
     on_lines: Sequence[int | None],
     at: repository.Placement | None = None,
-) -> None:
+) -> money.OrderMoney:
     """The lines with their commission parts (each from the details on it, `on_lines`; and the tax on them
     at `commission_tax_rate` percent), each line's discount by source with its funder, and the promotions
-    applied: the order's priced record, from the quote as it was priced (never recomputed). `at`: where an
-    edit writes its edited basket's (docs/orders-and-refunds.md#edits-and-exchanges)."""
-    details = quote.commission_breakdown.details
-    on = [(line, d.dimension, d.amount) for line, d in zip(on_lines, details, strict=True)]
-    commissions = record_math.line_commissions(len(quote.items), on)
-    fees = commission_record.line_fees(len(quote.items), on)  # docs/commission.md: [{}, ...] without named fees
+    applied: the order's priced record, from the quote as it was priced (never recomputed); returns its money
+    (orders/money.py). `at`: where an edit writes its edited basket's
+    (docs/orders-and-refunds.md#edits-and-exchanges)."""
+    charged = money.line_commissions(quote, commission_tax_rate, on_lines)
     cent = quantum(quote.currency)
-    money = [
-        (
-            _platform_funded(line),
-            record_math.commission_tax(category + seller + sum(named.values(), ZERO), commission_tax_rate, cent),
-        )
-        for line, (category, seller), named in zip(quote.items, commissions, fees, strict=True)
-    ]
     await repository.insert_lines(
         conn,
         order_id=order_id,
         lines=quote.items,
-        commissions=commissions,
-        money=money,
+        commissions=[(c.category, c.seller) for c in charged],
+        money=[(c.platform, c.tax) for c in charged],
         taxes=tax_record.line_taxes(quote),
         at=at,
-        fees=[commission_record.stored_fees(named) for named in fees],
+        fees=[commission_record.stored_fees(c.fees) for c in charged],  # docs/commission.md: None without fees
     )
     # The goods discounts' sources, in the order the engine applied them: promotions, then coupons.
     # A FREE_DELIVERY promotion's or coupon's amount is the fee it waived, no line's discount.
@@ -442,7 +442,7 @@ async def write_record(
     amounts = [source[4] for source in sources]
     applies = [[_applies(line, scopes.get((source[0], source[1]))) for source in sources] for line in quote.items]
     if any(funder == PLATFORM_FUNDED for funder in funders):  # each line's platform part is the engine's own
-        funded = [_platform_funded(line) for line in quote.items]
+        funded = [money.platform_funded(line) for line in quote.items]
         platform = [funder == PLATFORM_FUNDED for funder in funders]
         shares = record_math.split_by_funder(discounts, funded, subtotals, amounts, platform, applies, cent)
     else:
@@ -466,11 +466,7 @@ async def write_record(
             ],
             first=0 if at is None else at.promotion,
         )
-
-
-def _platform_funded(line: QuoteLine) -> Decimal:
-    """The part of the quote line's discount the platform funds (none when the quote shows none)."""
-    return ZERO if isinstance(line.platform_funded, UnsetType) else line.platform_funded
+    return money.OrderMoney(money.quote_lines(quote, charged), money.quote_fees(quote, commission_tax_rate))
 
 
 def _finance(line: asyncpg.Record, currency: str) -> dict[str, Any]:
@@ -679,7 +675,7 @@ async def _as_seen(conn: Connection, orders: Sequence[Order], seller_id: str | N
     for row in await refund_repository.seller_refunds(conn, order_ids=[o.id for o in orders], seller_id=seller_id):
         refunds[row["order_id"]].append((row["id"], row["refunded"]))
     edited = [order.id for order in orders if order.edits]
-    moved = await repository.seller_edits(conn, order_ids=edited, seller_id=seller_id) if edited else {}
+    moved = await ledger_repository.seller_edits(conn, order_ids=edited, seller_id=seller_id) if edited else {}
     return [seller_view(order, seller_id, refunds=refunds[order.id], edits=moved) for order in orders]
 
 
@@ -780,57 +776,10 @@ def order_from_rows(
         small_basket_fee=round_money(row["small_basket_fee"], currency),
         total_amount=round_money(row["total_amount"], currency),
         items=[
-            OrderLine(
-                line=line["position"],
-                product_id=line["product_id"],
-                quantity=line["quantity"],
-                list_unit_price=round_money(line["list_unit_price"], currency),
-                unit_price=round_money(line["unit_price"], currency),
-                line_subtotal=round_money(line["line_subtotal"], currency),
-                discount=round_money(line["discount"], currency),
-                tax=round_money(line["tax"], currency),
-                tax_rate=line["tax_rate"],
-                price_source=line["price_source"],
-                flash_sale_id=line["flash_sale_id"],
-                category_id=line["category_id"],
-                seller_id=line["seller_id"],
-                price_list_id=line["price_list_id"],
-                **({"offer_id": line["offer_id"]} if line["offer_id"] is not None else {}),
-                discounts=[_discount(part, currency) for part in line_discounts[position]],
-                commission=LineCommission(
-                    category=round_money(commissions[position][0], currency),
-                    seller=round_money(commissions[position][1], currency),
-                    **commission_record.line_fields(line["commission_fees"], currency),
-                ),
-                **_split(line, currency, split),
-                **_finance(line, currency),
-                **tax_record.line_fields(line["taxes"], currency),
-            )
+            _line(line, currency, split, commissions[position], line_discounts[position])
             for position, line in enumerate(lines)
         ],
-        commission_breakdown=CommissionBreakdown(
-            **tax_record.installment_breakdown(row["tax_terms"], currency),
-            **commission_record.breakdown_fields(details, currency),
-            total_commission=round_money(row["total_commission"], currency),
-            seller_commission=round_money(row["seller_commission"], currency),
-            category_commission=round_money(row["category_commission"], currency),
-            logistics_commission=round_money(row["logistics_commission"], currency),
-            currency=currency,
-            details=[
-                CommissionDetail(
-                    **({} if detail["line_position"] is None else {"line": detail["line_position"]}),
-                    product_id=detail["product_id"],
-                    rate_id=detail["rate_id"],
-                    dimension=detail["dimension"],
-                    commission_type=detail["commission_type"],
-                    base=round_money(detail["base"], currency),
-                    rate=detail["rate"],
-                    amount=round_money(detail["amount"], currency),
-                    **commission_record.charged_once_fields(detail),
-                )
-                for detail in details
-            ],
-        ),
+        commission_breakdown=_breakdown(row, details, currency),
         applied_coupons=[
             AppliedCoupon(code=c["coupon_code"], type=c["type"], amount=round_money(c["amount"], currency))
             for c in coupons
@@ -872,6 +821,70 @@ def order_from_rows(
         balance_due=round_money(row["balance_due"], currency),
         paid_amount=round_money(row["paid_amount"], currency),
         payments=list(record.payments),
+    )
+
+
+def _line(
+    line: asyncpg.Record,
+    currency: str,
+    split: bool,
+    commission: tuple[Decimal, Decimal],
+    discounts: Sequence[asyncpg.Record],
+) -> OrderLine:
+    """An order line as the API shows it (`split`: the order has a tax-inclusive line; `commission`: its
+    (category, seller) commission; `discounts`: its discount by source)."""
+    return OrderLine(
+        line=line["position"],
+        product_id=line["product_id"],
+        quantity=line["quantity"],
+        list_unit_price=round_money(line["list_unit_price"], currency),
+        unit_price=round_money(line["unit_price"], currency),
+        line_subtotal=round_money(line["line_subtotal"], currency),
+        discount=round_money(line["discount"], currency),
+        tax=round_money(line["tax"], currency),
+        tax_rate=line["tax_rate"],
+        price_source=line["price_source"],
+        flash_sale_id=line["flash_sale_id"],
+        category_id=line["category_id"],
+        seller_id=line["seller_id"],
+        price_list_id=line["price_list_id"],
+        **({"offer_id": line["offer_id"]} if line["offer_id"] is not None else {}),
+        discounts=[_discount(part, currency) for part in discounts],
+        commission=LineCommission(
+            category=round_money(commission[0], currency),
+            seller=round_money(commission[1], currency),
+            **commission_record.line_fields(line["commission_fees"], currency),
+        ),
+        **_split(line, currency, split),
+        **_finance(line, currency),
+        **tax_record.line_fields(line["taxes"], currency, line["installment_commission"]),
+    )
+
+
+def _breakdown(row: asyncpg.Record, details: Sequence[asyncpg.Record], currency: str) -> CommissionBreakdown:
+    """An order's commission breakdown, as its quote showed it (its details in their order)."""
+    return CommissionBreakdown(
+        **tax_record.installment_breakdown(row["tax_terms"], currency),
+        **commission_record.breakdown_fields(details, currency),
+        total_commission=round_money(row["total_commission"], currency),
+        seller_commission=round_money(row["seller_commission"], currency),
+        category_commission=round_money(row["category_commission"], currency),
+        logistics_commission=round_money(row["logistics_commission"], currency),
+        currency=currency,
+        details=[
+            CommissionDetail(
+                **({} if detail["line_position"] is None else {"line": detail["line_position"]}),
+                product_id=detail["product_id"],
+                rate_id=detail["rate_id"],
+                dimension=detail["dimension"],
+                commission_type=detail["commission_type"],
+                base=round_money(detail["base"], currency),
+                rate=detail["rate"],
+                amount=round_money(detail["amount"], currency),
+                **commission_record.charged_once_fields(detail),
+            )
+            for detail in details
+        ],
     )
 
 

@@ -32,8 +32,8 @@ def order_terms(quote: Quote) -> dict[str, Any] | None:
 
 
 def line_taxes(quote: Quote) -> list[dict[str, Any] | None] | None:
-    """Each line's components (and exemption, and its share of a seller-funded installment option's
-    commission), or None when the quote shows none."""
+    """Each line's components, exemption and tax source (`order_lines.taxes`), or None when the quote shows none
+    (a line's share of a seller-funded installment option's commission is no tax: `installment_commission`)."""
     taxed = quote.rounding is not UNSET
     funded = isinstance(quote.installment, SelectedInstallment) and quote.installment.installment_commission
     external = quote.tax_source == "extension"
@@ -46,14 +46,22 @@ def line_taxes(quote: Quote) -> list[dict[str, Any] | None] | None:
             entry["taxes"] = msgspec.to_builtins(line.taxes if line.taxes is not UNSET else [])
         if line.tax_source is not UNSET:  # docs/extensions.md: the extension's amounts, refunded part by part
             entry["tax_source"] = line.tax_source
-        if line.installment_commission is not UNSET:
-            entry["installment_commission"] = str(line.installment_commission)
         if line.tax_exemption is not UNSET:
             entry["tax_exemption"] = line.tax_exemption
         if line.tax_exempted is not UNSET:
             entry["tax_exempted"] = str(line.tax_exempted)
-        kept.append(entry)
+        kept.append(entry or None)
     return kept
+
+
+def kept(stored: dict[str, Any] | None) -> bool:
+    """The line kept its tax components (docs/taxes.md#statements: its tax counts by their codes)."""
+    return stored is not None and "taxes" in stored
+
+
+def external(stored: dict[str, Any] | None) -> bool:
+    """A tax extension answered the line's tax (docs/extensions.md)."""
+    return stored is not None and stored.get("tax_source") == "extension"
 
 
 def exempted(stored: dict[str, Any] | None) -> Decimal:
@@ -63,13 +71,6 @@ def exempted(stored: dict[str, Any] | None) -> Decimal:
     return Decimal(stored["tax_exempted"])
 
 
-def installment_commission(stored: dict[str, Any] | None) -> Decimal:
-    """A line's share of a seller-funded installment option's commission (0: none)."""
-    if not stored or "installment_commission" not in stored:
-        return Decimal(0)
-    return Decimal(stored["installment_commission"])
-
-
 def components(stored: dict[str, Any] | None) -> list[LineTax]:
     """A stored line's components ([]: none kept)."""
     if not stored:
@@ -77,11 +78,14 @@ def components(stored: dict[str, Any] | None) -> list[LineTax]:
     return [msgspec.convert(part, LineTax, strict=False) for part in stored.get("taxes", [])]
 
 
-def line_fields(stored: dict[str, Any] | None, currency: str) -> dict[str, Any]:
-    """An order line's `taxes`, `tax_exemption` and `tax_exempted`, as its quote showed them."""
-    if stored is None:
-        return {}
+def line_fields(stored: dict[str, Any] | None, currency: str, installment: Decimal | None = None) -> dict[str, Any]:
+    """An order line's `taxes`, `tax_exemption` and `tax_exempted`, as its quote showed them, and its
+    `installment_commission` (`installment`: `order_lines.installment_commission`)."""
     fields: dict[str, Any] = {}
+    if installment is not None:
+        fields["installment_commission"] = round_money(installment, currency)
+    if stored is None:
+        return fields
     if "taxes" in stored:
         fields["taxes"] = [
             LineTax(
@@ -92,8 +96,6 @@ def line_fields(stored: dict[str, Any] | None, currency: str) -> dict[str, Any]:
             )
             for part in components(stored)
         ]
-    if "installment_commission" in stored:
-        fields["installment_commission"] = round_money(Decimal(stored["installment_commission"]), currency)
     if "tax_exemption" in stored:
         fields["tax_exemption"] = stored["tax_exemption"]
     if "tax_exempted" in stored:

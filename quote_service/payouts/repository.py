@@ -72,8 +72,8 @@ async def latest_as_of(conn: Connection) -> datetime | None:
 
 
 async def sellers(conn: Connection) -> list[str]:
-    """Every seller with a line in an order (so with entries in the ledger), by id."""
-    rows = await conn.fetch("SELECT DISTINCT seller_id FROM order_lines WHERE seller_id IS NOT NULL ORDER BY 1")
+    """Every seller with entries in the ledger, by id."""
+    rows = await conn.fetch("SELECT DISTINCT seller_id FROM seller_ledger ORDER BY 1")
     return [row["seller_id"] for row in rows]
 
 

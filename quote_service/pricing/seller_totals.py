@@ -19,7 +19,7 @@ tax_included, delivery_fee, total_commission): each line and each shipment belon
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from msgspec import UNSET
 
@@ -27,14 +27,8 @@ from quote_service.pricing.commission_charges import Charges
 from quote_service.pricing.lines import Line
 from quote_service.pricing.quote import CommissionFee, SellerTotals
 from quote_service.pricing.settle import Settled
+from quote_service.pricing.settlement import commission_tax
 from quote_service.pricing.shipments import Shipments
-
-
-def commission_tax(commission: Decimal, percent: Decimal, cent: Decimal) -> Decimal:
-    """The tax on a line's commission (category + seller) at `percent`, rounded half up once."""
-    if not percent:
-        return Decimal(0).quantize(cent)
-    return (commission * percent / 100).quantize(cent, ROUND_HALF_UP)
 
 
 def seller_totals(

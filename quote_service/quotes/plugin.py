@@ -18,7 +18,6 @@ from quote_service.flash_sales.service import FlashSales
 from quote_service.installments.service import ActivePlans
 from quote_service.promotions.gifts import GiftStocks, PromotionUses
 from quote_service.quotes.controller import create_quote, display_prices, get_product_price, get_quote
-from quote_service.quotes.payout_controller import preview_payout
 from quote_service.quotes.prior_prices import PriorPrices
 from quote_service.quotes.service import QuoteService
 from quote_service.quotes.store import QuoteStore
@@ -73,7 +72,7 @@ async def reset_quotes(state: State) -> None:
 QUOTE_STORE = Domain(name="quote_store", provides={"quote_store": QuoteStore}, start=start_store, reset=reset_store)
 QUOTES = Domain(
     name="quotes",
-    routes=[create_quote, get_quote, get_product_price, display_prices, preview_payout],
+    routes=[create_quote, get_quote, get_product_price, display_prices],
     provides={"quotes": QuoteService},
     requires={
         "config_store": ConfigStore,

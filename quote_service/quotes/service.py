@@ -597,7 +597,7 @@ class QuoteService:
         return self._clock()
 
     def preview_config(self, *, promotions: bool) -> ConfigSnapshot:
-        """The configuration a payout preview prices under (quotes/payout_preview.py): the current snapshot
+        """The configuration a payout preview prices under (payouts/preview.py): the current snapshot
         without price lists and, unless `promotions`, without automatic promotions. Made once per snapshot,
         with a memo of its own: the previews' many prices never crowd the quotes' memo."""
         snapshot = self._config.snapshot

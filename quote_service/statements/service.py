@@ -19,6 +19,7 @@ from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pagination import page_of
 from quote_service.periods import Period, span_fields
 from quote_service.pricing.money import ZERO, is_currency, round_money
+from quote_service.pricing.settlement import payout
 from quote_service.statements import repository
 from quote_service.statements.schemas import Entry, Figures, Ledger, Statement, StatementDay
 from quote_service.validation import FIRST_INSTANT
@@ -67,14 +68,6 @@ _ENTRY_MONEY = (
     ("delivery_fees", "delivery"),
 )
 """An entry's amounts and the `repository.entries` columns they come from."""
-_PAYOUT_SIGNS = (
-    ("goods", 1),
-    ("tax", 1),
-    ("platform_contribution", 1),
-    ("commission", -1),
-    ("commission_tax", -1),
-    ("delivery_fees", 1),
-)
 LEDGER = "statement-entries"
 """The cursor's list name."""
 _NO_CURRENCY_QUANTUM = Decimal("0.01")
@@ -162,6 +155,10 @@ def _figures(
     platform, platform_back, commission_tax = total("platform"), total("platform_reversed"), total("commission_tax")
     delivery = total("delivery")
     net_sales, net_commission = gross - refunds, charged - reversed_
+    paid = payout(
+        goods=net_sales, tax=collected - tax_back, platform=platform - platform_back, commission=net_commission,
+        commission_tax=commission_tax, delivery=delivery,
+    )  # fmt: skip
     return Figures(
         orders=int(sum(r["orders"] for r in rows)),
         gross_sales=gross,
@@ -176,7 +173,7 @@ def _figures(
         platform_contribution_reversed=platform_back,
         commission_tax=commission_tax,
         delivery_fees=delivery,
-        payout=net_sales + collected - tax_back + platform - platform_back - net_commission - commission_tax + delivery,
+        payout=paid,
         fees=UNSET if fees is None else _by_name(fees, currency),
     )
 
@@ -279,13 +276,16 @@ def _entry_key(row: asyncpg.Record) -> tuple[str, str]:
 
 def _entry(row: asyncpg.Record, currency: str | None, fees: Iterable[asyncpg.Record] | None) -> Entry:
     money = {name: _money(row[column], currency) for name, column in _ENTRY_MONEY}
-    payout = sum((money[name] * sign for name, sign in _PAYOUT_SIGNS), ZERO)
+    paid = payout(
+        goods=money["goods"], tax=money["tax"], platform=money["platform_contribution"],
+        commission=money["commission"], commission_tax=money["commission_tax"], delivery=money["delivery_fees"],
+    )  # fmt: skip
     return Entry(
         kind=row["kind"],
         id=row["id"],
         order_id=row["order_id"],
         at=row["at"],
-        payout=payout,
+        payout=paid,
         fees=UNSET if fees is None else _by_name(fees, currency),
         **money,
     )

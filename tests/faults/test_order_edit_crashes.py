@@ -63,7 +63,7 @@ async def _state(database_url: str, order_id: str, products: list[str]) -> tuple
             await conn.fetchval("SELECT count(*) FROM order_lines WHERE order_id = $1 AND retired_by IS NULL", oid),
             [await conn.fetchval("SELECT stock FROM products WHERE id = $1", uuid.UUID(p)) for p in products[:2]],
             await conn.fetchval("SELECT count(*) FROM order_edits WHERE committed_at IS NOT NULL"),
-            await conn.fetchval("SELECT count(*) FROM order_edit_sellers"),
+            await conn.fetchval("SELECT count(*) FROM seller_ledger WHERE kind = 'edit'"),
             await conn.fetchval("SELECT count(*) FROM refunds"),
             await conn.fetchval("SELECT count(*) FROM stock_movements WHERE reason LIKE 'edit %'"),
         )

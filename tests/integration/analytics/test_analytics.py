@@ -135,6 +135,16 @@ async def order(
             " WHERE l.order_id = $1 AND l.position = c.line_position",
             order_id,
         )
+        # Its entries in its sellers' ledgers, as placing it writes them (orders/money.py; no tax here).
+        await conn.execute(
+            "INSERT INTO seller_ledger (seller_id, kind, id, order_id, currency, at, goods, tax, platform, commission,"
+            " commission_tax, delivery, tax_collected, tax_refunded)"
+            " SELECT l.seller_id, 'order', o.id, o.id, o.currency, o.created_at, sum(l.line_subtotal - l.discount), 0,"
+            " 0, sum(COALESCE(l.commission_seller, 0) + COALESCE(l.commission_category, 0)), 0, 0, 0, 0"
+            " FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.id = $1 AND l.seller_id IS NOT NULL"
+            " GROUP BY l.seller_id, o.id",
+            order_id,
+        )
     return order_id
 
 
@@ -170,6 +180,17 @@ async def refund(
             " WHERE order_id = $2 AND position = $7",
             refund_id, order_id, d(amount), d(discount), d(seller), d(category), position,
         )  # fmt: skip
+        # Its entry in the line's seller's ledger, as a refund writes it (no tax, no shipment here).
+        await conn.execute(
+            "INSERT INTO seller_ledger (seller_id, kind, id, order_id, currency, at, goods, tax, platform, commission,"
+            " commission_tax, delivery, tax_collected, tax_refunded)"
+            " SELECT l.seller_id, 'refund', r.id, r.order_id, r.currency, r.created_at, rl.discount - rl.amount, 0, 0,"
+            " -(rl.seller_commission + rl.category_commission), 0, 0, 0, 0"
+            " FROM refunds r JOIN refund_lines rl ON rl.refund_id = r.id"
+            " JOIN order_lines l ON l.order_id = rl.order_id AND l.position = rl.position"
+            " WHERE r.id = $1 AND l.seller_id IS NOT NULL",
+            refund_id,
+        )
 
 
 async def fixed_data(pool: asyncpg.Pool) -> None:

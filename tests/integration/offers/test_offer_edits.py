@@ -118,7 +118,7 @@ async def test_units_of_an_offer_come_out_by_offer_id_and_go_back_to_the_offer(
     assert D(done["refunded_amount"]) == -D(shown["difference_due"])
     assert await stocks(pool, product, offer) == (9, 4)  # two units back to the offer, the product's untouched
     ledger = await pool.fetch(
-        "SELECT seller_id, goods FROM order_edit_sellers WHERE edit_id = $1", uuid.UUID(shown["edit_id"])
+        "SELECT seller_id, goods FROM seller_ledger WHERE kind = 'edit' AND id = $1", uuid.UUID(shown["edit_id"])
     )
     assert {r["seller_id"] for r in ledger if r["goods"]} == {"seller-b"}
 

@@ -230,8 +230,9 @@ async def _fees_still_charged(pool: asyncpg.Pool, order_id: str, seller: str) ->
     )
     back = await pool.fetchval(
         """SELECT COALESCE(sum(f.value::numeric), 0) FROM refund_lines r
-           JOIN order_lines l ON l.order_id = r.order_id AND l.position = r.position, jsonb_each_text(r.taxes) f
-           WHERE r.order_id = $1 AND l.retired_by IS NULL AND l.seller_id = $2 AND f.key LIKE 'fee:%'""",
+           JOIN order_lines l ON l.order_id = r.order_id AND l.position = r.position,
+                jsonb_each_text(r.commission_fees) f
+           WHERE r.order_id = $1 AND l.retired_by IS NULL AND l.seller_id = $2""",
         oid,
         seller,
     )

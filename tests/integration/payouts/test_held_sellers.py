@@ -56,8 +56,15 @@ async def test_a_seller_whose_ledger_lists_a_refund_twice_is_held_and_the_others
         await client.post(f"{ORDERS}/{order['id']}/refunds", json=one, headers={**admin.headers, **key()}), 201
     )
     await edited(client, service_key, order["id"], {"add": [{"product_id": product["id"], "quantity": 1}]})
-    # Broken on purpose, as edits left shipments before migration 0840: the edit's row counts the refund again.
-    await pool.execute("UPDATE order_shipments SET refund_carried = false WHERE order_id = $1", uuid.UUID(order["id"]))
+    # Broken on purpose: the ledger's key keeps each entry once in the database, so the seller's ledger is read
+    # wrong instead, listing the refund's entry twice (as statements' SQL did before migration 0840).
+    read = service.entries_until
+
+    async def repeated(conn: Any, *, seller_id: str, currency: str, until: Any) -> list[Any]:
+        found = await read(conn, seller_id=seller_id, currency=currency, until=until)
+        return found + [e for e in found if seller_id == broken and e.kind == "refund"]
+
+    monkeypatch.setattr(service, "entries_until", repeated)
     counted = held_count("ledger_entry_repeated")
 
     with payout_log(monkeypatch) as lines:
@@ -73,10 +80,7 @@ async def test_a_seller_whose_ledger_lists_a_refund_twice_is_held_and_the_others
     assert (line["seller_id"], line["reason"], line["run_id"]) == (broken, "ledger_entry_repeated", made["id"])
 
     # Put right, the next run pays it (in the same cycle: it was not paid in it).
-    await pool.execute(
-        "UPDATE order_shipments SET refund_carried = edit_id IS NOT NULL AND refund_id IS NOT NULL WHERE order_id = $1",
-        uuid.UUID(order["id"]),
-    )
+    monkeypatch.setattr(service, "entries_until", read)
     again = expect_ok(await client.post(f"{PAYOUTS}/run", json={}, headers=admin.headers), 201)
     assert ([p["seller_id"] for p in again["payouts"]], again["sellers_held"]) == ([broken], [])
 

@@ -16,13 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quote_service.orders.record_math import (
-    commission_tax,
-    detail_lines,
-    line_commissions,
-    split_by_funder,
-    split_discounts,
-)
+from quote_service.orders.record_math import detail_lines, line_commissions, split_by_funder, split_discounts
+from quote_service.pricing.settlement import commission_tax
 
 CENT = Decimal("0.01")
 D = Decimal

@@ -11,7 +11,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quote_service.orders.refund_math import ChargedLine, commission_total, customer_total, take_from_line
+from quote_service.orders.refund_math import ChargedLine, take_from_line
+from tests.unit.orders.test_refund_math import commission_total, customer_total
 
 FEES = {"delivery_fee": Decimal(0), "small_basket_fee": Decimal(0), "logistics_commission": Decimal(0)}
 

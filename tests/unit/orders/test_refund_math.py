@@ -8,6 +8,7 @@ part, and the sum of all refunds is, part by part, exactly what the quote charge
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -16,7 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quote_service.orders.record_math import commission_tax, detail_lines, line_commissions
+from quote_service.orders.money import Fees, LineMoney, OrderMoney
+from quote_service.orders.record_math import detail_lines, line_commissions
 from quote_service.orders.refund_math import (
     FEE_PARTS,
     LINE_PARTS,
@@ -27,18 +29,34 @@ from quote_service.orders.refund_math import (
     UnknownLine,
     UnknownProduct,
     Wanted,
-    commission_total,
-    customer_total,
     everything_left,
     fee_refund,
     plan_refund,
 )
 from quote_service.pricing.money import ZERO, quantum
 from quote_service.pricing.quote import Quote
+from quote_service.pricing.settlement import commission_tax
 from tests.unit.pricing.test_engine_properties import scenarios
 from tests.unit.pricing.test_engine_support import quote
 
 D = Decimal
+
+
+def given_back(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> OrderMoney:
+    """What refunds of `takes` and `fees` (refund_math.FEE_PARTS) give back, as the order's calculator counts it."""
+    lines = [LineMoney(None, take.parts, take.prices_include_tax) for take in takes]
+    given = Fees(
+        delivery=fees["delivery_fee"], small_basket=fees["small_basket_fee"], logistics=fees["logistics_commission"]
+    )
+    return OrderMoney(lines, given)
+
+
+def customer_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> Decimal:
+    return given_back(takes, fees).customer_total
+
+
+def commission_total(takes: Sequence[LineTake], fees: Mapping[str, Decimal]) -> Decimal:
+    return given_back(takes, fees).commission
 
 
 def line(quantity: int, amount: str, *, product: str = "p", position: int = 0, **parts: str) -> ChargedLine:

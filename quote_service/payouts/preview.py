@@ -5,9 +5,11 @@ Not a second pricing path: each price is a one-line quote made by the quote engi
 inputs (the product cache, the configuration snapshot), with the product's `current_price` set to the price
 asked about, for an anonymous customer at the address given, stored nowhere. Price lists and flash sales
 are left out (the preview prices the seller's own price), and so are automatic promotions unless
-`with_promotions`; coupons never apply. The payout is the seller statement's (`pricing.payout`), so ordering
-the same basket at that price pays exactly that. With `target_payout` the price is searched over that real
-pricing (`pricing.payout.smallest_price`), from the product's `min_price` (a seller cannot price below it).
+`with_promotions`; coupons never apply. The payout is the seller's ledger entry placing that quote as an order
+would write (orders/money.py: the record built from the quote, the change that places it, the seller's entry by
+`settlement.payout`), so ordering the same basket at that price pays exactly that. With `target_payout` the
+price is searched over that real pricing (`payouts.price_search.smallest_price`), from the product's
+`min_price` (a seller cannot price below it).
 An `offer_id` (docs/offers.md) previews the seller's offer of a product instead: the line is the offer's (its
 seller, its price and its min_price), as a quote naming that offer prices it.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from decimal import ROUND_CEILING, Decimal
-from typing import Annotated
+from typing import Annotated, NamedTuple
 from uuid import UUID
 
 import msgspec
@@ -26,10 +28,11 @@ from quote_service import ids
 from quote_service.auth.schemas import Principal
 from quote_service.auth.sellers import owned_by
 from quote_service.errors import FieldError, PayoutUnreachable, ValidationFailed, invalid
+from quote_service.orders.money import NOTHING, OrderMoney, SellerEntry, change, record_of
+from quote_service.payouts.price_search import Priced, smallest_price
 from quote_service.pricing.engine import price_quote
 from quote_service.pricing.lines import unit_price_problem
 from quote_service.pricing.money import MAX_AMOUNT, fits_minor_units, minor_units, quantum
-from quote_service.pricing.payout import Priced, SellerPayout, seller_payout, smallest_price
 from quote_service.pricing.quote import (
     Address,
     CatalogProduct,
@@ -191,7 +194,30 @@ class _Pricer:
         except ValidationFailed:
             return None
         regime: Hashable = (quote.delivery_fee, tuple(p.promotion_id for p in quote.applied_promotions))
-        return Priced(self.payout(quote).payout, regime)
+        return Priced(self.payout(quote).entry.payout, regime)
+
+
+class SellerPayout(NamedTuple):
+    """What placing a quote as an order pays its seller: its ledger entry, and the record it came from."""
+
+    record: OrderMoney
+    entry: SellerEntry
+
+    def part(self, name: str) -> Decimal:
+        """One commission part summed over the seller's lines."""
+        return sum((line.part(name) for line in self.record.lines), Decimal(0))
+
+    @property
+    def logistics(self) -> Decimal:
+        return sum((logistics for _, logistics in self.record.fees.shipments.values()), Decimal(0))
+
+
+def seller_payout(quote: Quote, *, commission_tax_rate: Decimal) -> SellerPayout:
+    """The seller's entry of a quote of its own goods, as placing it writes it (the module docstring)."""
+    record = record_of(quote, commission_tax_rate)
+    seller_id = quote.items[0].seller_id
+    [entry] = [s for s in change(NOTHING, record).sellers if s.seller_id == seller_id]
+    return SellerPayout(record, entry)
 
 
 def _currency(data: PayoutPreviewRequest, product: CatalogProduct) -> str:
@@ -226,25 +252,26 @@ def _shown(
     data: PayoutPreviewRequest, product: CatalogProduct, price: Decimal, quote: Quote, paid: SellerPayout
 ) -> PayoutPreview:
     cent = quantum(quote.currency)
+    entry = paid.entry
     return PayoutPreview(
         product_id=product.id,
         seller_id=product.seller_id,
         currency=quote.currency,
         quantity=data.quantity,
         unit_price=price.quantize(cent),
-        goods=paid.goods,
-        tax=paid.tax,
+        goods=entry.goods.quantize(cent),
+        tax=entry.tax.quantize(cent),
         commission=PreviewCommission(
-            total=paid.commission,
-            category=paid.category,
-            seller=paid.seller,
-            logistics=paid.logistics,
-            fees=[CommissionFee(name=name, amount=amount) for name, amount in sorted(paid.fees.items())],
+            total=entry.commission.quantize(cent),
+            category=paid.part("category").quantize(cent),
+            seller=paid.part("seller").quantize(cent),
+            logistics=paid.logistics.quantize(cent),
+            fees=[CommissionFee(name=name, amount=entry.fees[name].quantize(cent)) for name in sorted(entry.fees)],
         ),
-        commission_tax=paid.commission_tax,
-        installment_commission=paid.installment_commission,
-        delivery_fee=paid.delivery_fee,
-        payout=paid.payout,
-        platform_contribution=paid.platform_contribution if data.with_promotions else UNSET,
+        commission_tax=entry.commission_tax.quantize(cent),
+        installment_commission=paid.part("installment_commission").quantize(cent),
+        delivery_fee=entry.delivery.quantize(cent),
+        payout=entry.payout.quantize(cent),
+        platform_contribution=entry.platform.quantize(cent) if data.with_promotions else UNSET,
         offer_id=UNSET if data.offer_id is None else data.offer_id,
     )

@@ -1,4 +1,4 @@
-"""The smallest price that pays a target (pricing/payout.py), against a brute-force scan: payouts that dip by
+"""The smallest price that pays a target (payouts/price_search.py), against a brute-force scan: payouts that dip by
 rounding, that drop at a threshold, that never reach the target, and prices that cannot be quoted."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quote_service.pricing.payout import Priced, smallest_price
+from quote_service.payouts.price_search import Priced, smallest_price
 
 D = Decimal
 CENT = D("0.01")

@@ -1,13 +1,34 @@
-"""An edit's money (order_edits/money.py): the difference is the edited basket's total less what the order
-still charges, and each seller's entry its new parts less its old ones."""
+"""The order's money and its calculator (orders/money.py): an edit's difference is the edited basket's total
+less what the order still charges, and each seller's entry its new parts less its old ones."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
-from quote_service.order_edits.money import Fees, LineMoney, OnceFee, customer_total, difference, kept_once_fees
+from quote_service.order_edits.money import kept_once_fees
+from quote_service.orders.money import (
+    NOTHING,
+    Change,
+    Fees,
+    LineMoney,
+    OnceFee,
+    OrderMoney,
+    change,
+    ledger_entries,
+    tax_counts,
+    tax_rows,
+)
 
 D = Decimal
+
+
+def difference(before: Sequence[LineMoney], fees_before: Fees, after: Sequence[LineMoney], fees_after: Fees) -> Change:
+    return change(OrderMoney(before, fees_before), OrderMoney(after, fees_after))
+
+
+def customer_total(lines: Sequence[LineMoney], fees: Fees) -> Decimal:
+    return OrderMoney(lines, fees).customer_total
 
 
 def line(seller: str, amount: str, discount: str, tax: str, commission: str, *, inclusive: bool = False) -> LineMoney:
@@ -82,3 +103,35 @@ def test_a_lines_named_fees_are_in_its_commission_and_its_sellers_entry() -> Non
     money = difference(before, Fees(), after, Fees())
     assert money.commission_delta == D("-2.36")
     assert money.sellers[0].fees == {"payment_fee": D("-2.36"), "listing_fee": D("0.00")}
+
+
+def test_a_change_and_its_reverse_net_every_seller_to_zero() -> None:
+    record = OrderMoney(
+        [line("a", "100.00", "10.00", "18.00", "9.00"), line("b", "50.00", "0", "9.00", "5.00")],
+        Fees(shipments={"a": (D("5.00"), D("0.50")), "b": (D("0"), D("0"))}, once=[once("order", "a", "pf", "1.00")]),
+    )
+    placed, returned = change(NOTHING, record), change(record, NOTHING)
+    for made, back in zip(placed.sellers, returned.sellers, strict=True):
+        assert made.seller_id == back.seller_id
+        assert made.payout + back.payout == 0
+        kept = made.goods + made.tax + made.platform - made.commission - made.commission_tax + made.delivery
+        assert made.payout == kept
+    assert placed.difference_due == -returned.difference_due == D("172.00")
+
+
+def test_the_ledger_keeps_an_orders_sellers_with_lines_a_refunds_every_one_an_edits_those_it_moved() -> None:
+    record = OrderMoney([line("a", "10.00", "0", "0", "1.00")], Fees(once=[once("order", "b", "pf", "1.00")]))
+    assert [s.seller_id for s in ledger_entries(change(NOTHING, record), "order")] == ["a"]
+    assert [s.seller_id for s in ledger_entries(change(record, NOTHING), "refund")] == ["a", "b"]
+    assert [s.seller_id for s in ledger_entries(change(record, record), "edit")] == []
+
+
+def test_an_edit_collects_the_codes_that_grew_and_gives_back_those_that_shrank() -> None:
+    was = LineMoney("a", {"amount": D("100"), "tax": D("20"), "tax:KDV": D("20")}, kept=True)
+    now = LineMoney("a", {"amount": D("100"), "tax": D("20"), "tax:KDV": D("12"), "tax:OTV": D("8")}, kept=True)
+    [entry] = change(OrderMoney([was]), OrderMoney([now])).sellers
+    assert tax_counts(entry, "edit") == (D("8"), D("8"))
+    assert tax_rows(entry, "edit") == [("KDV", True, False, D(0), D("8")), ("OTV", True, False, D("8"), D(0))]
+    [placed] = change(NOTHING, OrderMoney([now])).sellers
+    assert tax_counts(placed, "order") == (D("20"), D(0))
+    assert tax_rows(placed, "order") == [("KDV", True, False, D("12"), D(0)), ("OTV", True, False, D("8"), D(0))]

@@ -8,7 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from quote_service.auth.guards import requires_role
-from quote_service.quotes.payout_preview import PayoutPreview, PayoutPreviewRequest, payout_preview
+from quote_service.payouts.preview import PayoutPreview, PayoutPreviewRequest, payout_preview
 from quote_service.quotes.service import QuoteService
 from quote_service.web.deps import AuthedRequest
 from quote_service.web.envelope import Envelope, ok

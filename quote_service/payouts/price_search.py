@@ -1,16 +1,5 @@
-"""A seller's payout on a quote of its own goods, and the smallest price that pays a target (docs/commission.md).
-Pure: no I/O, no clock.
-
-`seller_payout` is the seller statement's formula (docs/sellers.md) on one priced basket, what its order's
-ledger entry will show:
-
-    payout = goods + tax + platform_contribution - commission - commission_tax + delivery_fee
-
-where `commission` is every part the statement counts (category, seller, named fees, the installment
-commission, the logistics commission of the seller's shipment: an order-wide one is not the seller's),
-`commission_tax` the tax on the line's commission (rounded once) and on each fee charged once per shipment
-or order, and `delivery_fee` the fee of the seller's shipment (none without shipping profiles: then the
-delivery fee is the platform's).
+"""The smallest price that pays a seller a target payout (docs/commission.md#payout-preview). Pure: no I/O, no
+clock.
 
 `smallest_price` finds the smallest price, in whole minor units, whose payout reaches a target. Rounding
 makes the payout a step function of the price that may dip by a few minor units (two amounts rounding up at
@@ -28,77 +17,10 @@ from collections.abc import Callable, Hashable
 from decimal import Decimal
 from typing import NamedTuple
 
-from msgspec import UNSET
-
-from quote_service.pricing.installments import goods as line_goods
-from quote_service.pricing.money import quantum
-from quote_service.pricing.quote import Quote
-from quote_service.pricing.seller_totals import commission_tax
-
 MAX_REGIMES = 16
 """Regimes looked at before giving up (a few thresholds apply to one line)."""
 MAX_WALK = 400
 """Prices walked down below a bisection's answer, at most."""
-
-
-class SellerPayout(NamedTuple):
-    """What a quote of one seller's goods pays that seller, part by part."""
-
-    goods: Decimal
-    tax: Decimal
-    platform_contribution: Decimal
-    category: Decimal
-    seller: Decimal
-    logistics: Decimal
-    fees: dict[str, Decimal]
-    installment_commission: Decimal
-    commission: Decimal
-    """category + seller + logistics + the fees + the installment commission."""
-    commission_tax: Decimal
-    delivery_fee: Decimal
-    payout: Decimal
-
-
-def seller_payout(quote: Quote, *, commission_tax_rate: Decimal) -> SellerPayout:
-    """The payout of a one-line quote (the seller's own goods), as the statement counts its order."""
-    if len(quote.items) != 1:
-        raise ValueError("a payout is worked out on a one-line quote")
-    cent = quantum(quote.currency)
-    zero = Decimal(0).quantize(cent)
-    [item] = quote.items
-    platform = item.platform_funded if item.platform_funded is not UNSET else zero
-    breakdown = quote.commission_breakdown
-    fees = {fee.name: fee.amount for fee in breakdown.fees or ()}
-    installment = breakdown.installment_commission if breakdown.installment_commission is not UNSET else zero
-    shipments = quote.shipments or []
-    logistics = sum((shipment.logistics_commission for shipment in shipments), zero)
-    delivery = sum((shipment.delivery_fee for shipment in shipments), zero)
-    on_line = zero  # the line's commission (taxed once), and each fee charged once per shipment or order
-    taxed = zero
-    for detail in breakdown.details:
-        if detail.per is not UNSET:
-            taxed += commission_tax(detail.amount, commission_tax_rate, cent)
-        elif detail.dimension != "logistics":
-            on_line += detail.amount
-    taxed += commission_tax(on_line, commission_tax_rate, cent)
-    commission = (
-        breakdown.category_commission + breakdown.seller_commission + logistics + sum(fees.values(), zero) + installment
-    )
-    goods = line_goods(item)
-    return SellerPayout(
-        goods=goods,
-        tax=item.tax,
-        platform_contribution=platform,
-        category=breakdown.category_commission,
-        seller=breakdown.seller_commission,
-        logistics=logistics,
-        fees=fees,
-        installment_commission=installment,
-        commission=commission,
-        commission_tax=taxed,
-        delivery_fee=delivery,
-        payout=goods + item.tax + platform - commission - taxed + delivery,
-    )
 
 
 class Priced(NamedTuple):
