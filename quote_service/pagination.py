@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
+from uuid import UUID
 
 import msgspec
 from litestar.params import QueryParameter
 
+from quote_service.db.pool import Pool
 from quote_service.errors import invalid
 from quote_service.validation import storable_instant
 
@@ -56,7 +58,7 @@ def decode_cursor(cursor: str | None, key_type: type[K], list_name: str) -> K | 
         raise invalid("cursor", "not a cursor returned by this list") from exc
     if named != list_name:
         raise invalid("cursor", "not a cursor returned by this list")
-    if isinstance(key, tuple) and not all(map(_storable, key)):
+    if not all(map(_storable, key if isinstance(key, tuple) else (key,))):
         raise invalid("cursor", "not a cursor returned by this list")
     return key
 
@@ -85,3 +87,28 @@ def page_of(
     shown = rows[:limit]
     next_cursor = encode_cursor(key(shown[-1]), list_name) if has_more and shown else None
     return Page(items=[item(row) for row in shown], next_cursor=next_cursor)
+
+
+def by_created(row: Any) -> tuple[datetime, UUID]:
+    """The sort key of a list ordered by (created_at, id), the order of most lists."""
+    return (row["created_at"], row["id"])
+
+
+async def fetch_page(
+    pool: Pool,
+    list_name: str,
+    fetch: Callable[..., Awaitable[Sequence[R]]],
+    *,
+    cursor: str | None,
+    limit: int,
+    item: Callable[[R], T],
+    key: Callable[[R], Any] = by_created,
+    key_type: Any = tuple[datetime, UUID],
+    position: str = "after",
+) -> Page[T]:
+    """One page of the list `list_name`: the cursor decoded (a 422 on a foreign one), then
+    `fetch(conn, <position>=key, limit=limit)` on one connection of `pool`, then `page_of`."""
+    from_key = decode_cursor(cursor, key_type, list_name)
+    async with pool.acquire() as conn:
+        rows = await fetch(conn, **{position: from_key}, limit=limit)
+    return page_of(rows, list_name, limit=limit, key=key, item=item)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from litestar import Controller, delete, get, patch, post, put
@@ -19,7 +19,7 @@ from quote_service.commissions.schemas import (
     CommissionRatePatch,
     Component,
 )
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, fetch_page
 from quote_service.web.deps import PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.request import MIB
@@ -54,26 +54,18 @@ class CommissionRateController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[CommissionRate]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "commission-rates")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_rates(
-                conn,
-                component=component,
-                category_id=category_id,
-                seller_id=seller_id,
-                logistics_provider=logistics_provider,
-                region=region,
-                is_active=is_active,
-                after=after,
-                limit=limit,
-            )
+        fetch = partial(
+            repository.list_rates,
+            component=component,
+            category_id=category_id,
+            seller_id=seller_id,
+            logistics_provider=logistics_provider,
+            region=region,
+            is_active=is_active,
+        )
         return ok(
-            page_of(
-                rows,
-                "commission-rates",
-                limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
-                item=service.rate_from_row,
+            await fetch_page(
+                read_pool, "commission-rates", fetch, cursor=cursor, limit=limit, item=service.rate_from_row
             )
         )
 

@@ -3,6 +3,7 @@ case-insensitive code."""
 
 from __future__ import annotations
 
+from functools import partial
 from uuid import UUID
 
 from litestar import Controller, Response, delete, get, post, put
@@ -15,7 +16,7 @@ from quote_service.coupons import batches, codes, repository, seller_scope, serv
 from quote_service.coupons.schemas import Coupon, CouponCreate, CouponUpdate
 from quote_service.db.pool import Pool
 from quote_service.errors import NotFound, invalid
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, fetch_page, page_of
 from quote_service.web.deps import (
     AuthedRequest,
     OptionalIdempotencyKey,
@@ -64,14 +65,19 @@ class CouponController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Coupon]]:
-        after = decode_cursor(cursor, str, "coupons")
-        if after is not None and "\x00" in after:  # never one of ours, and PostgreSQL refuses it
-            raise invalid("cursor", "not a cursor returned by this list")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_coupons(
-                conn, is_active=is_active, after=after, limit=limit, seller_id=own_seller(request.user)
+        fetch = partial(repository.list_coupons, is_active=is_active, seller_id=own_seller(request.user))
+        return ok(
+            await fetch_page(
+                read_pool,
+                "coupons",
+                fetch,
+                cursor=cursor,
+                limit=limit,
+                item=service.coupon_from_row,
+                key=lambda r: r["code"],
+                key_type=str,
             )
-        return ok(page_of(rows, "coupons", limit=limit, key=lambda r: r["code"], item=service.coupon_from_row))
+        )
 
     @get("/{code:str}", summary="Get a coupon (code in any letter case)")
     async def get_coupon(self, code: FromPath[str], pool: PoolDep, request: AuthedRequest) -> Envelope[Coupon]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from uuid import UUID
 
 import msgspec
@@ -22,7 +23,7 @@ from quote_service.flags.schemas import (
     FlagChange,
     Lifecycle,
 )
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, fetch_page, page_of
 from quote_service.pricing.flags import FlagEvaluation
 from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
@@ -50,14 +51,19 @@ class FeatureFlagController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[FeatureFlag]]:
-        after = decode_cursor(cursor, str, "feature-flags")
-        if after is not None and "\x00" in after:  # never one of ours, and PostgreSQL refuses it
-            raise invalid("cursor", "not a cursor returned by this list")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_flags(
-                conn, is_enabled=is_enabled, lifecycle=lifecycle, after=after, limit=limit
+        fetch = partial(repository.list_flags, is_enabled=is_enabled, lifecycle=lifecycle)
+        return ok(
+            await fetch_page(
+                read_pool,
+                "feature-flags",
+                fetch,
+                cursor=cursor,
+                limit=limit,
+                item=service.flag_from_row,
+                key=lambda r: r["key"],
+                key_type=str,
             )
-        return ok(page_of(rows, "feature-flags", limit=limit, key=lambda r: r["key"], item=service.flag_from_row))
+        )
 
     @get("/{flag_id:uuid}", guards=[admin_only], summary="Get a feature flag")
     async def get_flag(self, flag_id: FromPath[UUID], pool: PoolDep) -> Envelope[FeatureFlag]:

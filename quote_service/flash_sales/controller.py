@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -37,7 +38,7 @@ from quote_service.flash_sales.service import (
     stats_from_row,
 )
 from quote_service.observability.metrics import count_purchase
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, fetch_page, page_of
 from quote_service.pricing.flash import SaleStatus
 from quote_service.web.deps import AdminPoolDep, AuthedRequest, IdempotencyKey, actor_of, check_idempotency_key
 from quote_service.web.envelope import Envelope, ok
@@ -165,18 +166,18 @@ class FlashSaleController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[OwnPurchase]]:
-        before = decode_cursor(cursor, tuple[datetime, UUID], "own-flash-purchases")
         customer = customer_of(request.user, customer_id)
         # The primary: the list shows the purchase just made.
-        async with flash_sales.pool.acquire() as conn:
-            rows = await repository.list_own_purchases(conn, customer_id=customer, before=before, limit=limit)
+        fetch = partial(repository.list_own_purchases, customer_id=customer)
         return ok(
-            page_of(
-                rows,
+            await fetch_page(
+                flash_sales.pool,
                 "own-flash-purchases",
+                fetch,
+                cursor=cursor,
                 limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
                 item=own_purchase_from_row,
+                position="before",
             )
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from litestar import Controller, delete, get, patch, post, put
@@ -12,7 +12,7 @@ from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import admin_only
 from quote_service.installments import repository, service
 from quote_service.installments.schemas import InstallmentPlan, InstallmentPlanInput, InstallmentPlanPatch
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, fetch_page
 from quote_service.pricing.quote import CurrencyCode
 from quote_service.web.deps import PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
@@ -40,19 +40,12 @@ class InstallmentPlanController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[InstallmentPlan]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "installment-plans")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_plans(
-                conn, currency=None if currency is None else currency.upper(), is_active=is_active, after=after,
-                limit=limit,
-            )  # fmt: skip
+        fetch = partial(
+            repository.list_plans, currency=None if currency is None else currency.upper(), is_active=is_active
+        )
         return ok(
-            page_of(
-                rows,
-                "installment-plans",
-                limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
-                item=service.plan_from_row,
+            await fetch_page(
+                read_pool, "installment-plans", fetch, cursor=cursor, limit=limit, item=service.plan_from_row
             )
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Literal
 from uuid import UUID
 
@@ -23,7 +24,7 @@ from quote_service.intelligence.schemas import (
     Signal,
 )
 from quote_service.intelligence.service import Intelligence, decision_of, observation_of, signal_of
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, fetch_page, page_of
 from quote_service.web.deps import AuthedRequest, ReadPoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.request import MIB
@@ -89,12 +90,8 @@ class MarketIntelligenceController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Signal]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "signals")
-        async with read_pool.acquire() as conn:
-            rows = await signals.list_signals(
-                conn, type=type, product_id=product_id, status=status, after=after, limit=limit
-            )
-        return ok(page_of(rows, "signals", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=signal_of))
+        fetch = partial(signals.list_signals, type=type, product_id=product_id, status=status)
+        return ok(await fetch_page(read_pool, "signals", fetch, cursor=cursor, limit=limit, item=signal_of))
 
     @get("/signals/{signal_id:uuid}", guards=[admin_only], summary="One market signal")
     async def get_signal(self, signal_id: FromPath[UUID], intelligence: IntelligenceDep) -> Envelope[Signal]:
@@ -140,10 +137,8 @@ class MarketIntelligenceController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Decision]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "decisions")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_decisions(conn, product_id=product_id, status=status, after=after, limit=limit)
-        return ok(page_of(rows, "decisions", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=decision_of))
+        fetch = partial(repository.list_decisions, product_id=product_id, status=status)
+        return ok(await fetch_page(read_pool, "decisions", fetch, cursor=cursor, limit=limit, item=decision_of))
 
     @get("/analytics/elasticity/{product_id:uuid}", guards=[admin_only], summary="Fitted price elasticity")
     async def elasticity(self, product_id: FromPath[UUID], intelligence: IntelligenceDep) -> Envelope[Elasticity]:

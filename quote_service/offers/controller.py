@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -19,7 +20,7 @@ from quote_service.config import Settings
 from quote_service.errors import NotFound
 from quote_service.offers import ranking, repository, service
 from quote_service.offers.schemas import Offer, OfferCreate, OfferPatch, OfferPriceChange, RankedOffer
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, fetch_page
 from quote_service.pricing.quote import ExternalId
 from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
@@ -75,18 +76,15 @@ class OfferController(Controller):
         if own is not None:
             owned_by(request.user, seller_id or own, f"seller {seller_id}")
             seller_id = own
-        after = decode_cursor(cursor, tuple[datetime, UUID], "offers")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_offers(
-                conn, product_id=product_id, seller_id=seller_id, is_active=is_active, after=after, limit=limit
-            )
+        fetch = partial(repository.list_offers, product_id=product_id, seller_id=seller_id, is_active=is_active)
         caller = request.user
         return ok(
-            page_of(
-                rows,
+            await fetch_page(
+                read_pool,
                 "offers",
+                fetch,
+                cursor=cursor,
                 limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
                 item=lambda r: service.as_seen_by(service.offer_from_row(r), caller),
             )
         )
@@ -153,18 +151,19 @@ class OfferController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[OfferPriceChange]]:
-        row = await service.get_offer(pool, offer_id, request.user)
-        before = decode_cursor(cursor, tuple[datetime, int], "offer-price-history")
-        async with pool.acquire() as conn:
-            rows = await repository.list_price_history(conn, offer_id=offer_id, before=before, limit=limit)
-        currency = row["currency"]
+        currency = (await service.get_offer(pool, offer_id, request.user))["currency"]
+        fetch = partial(repository.list_price_history, offer_id=offer_id)
         return ok(
-            page_of(
-                rows,
+            await fetch_page(
+                pool,
                 "offer-price-history",
+                fetch,
+                cursor=cursor,
                 limit=limit,
-                key=lambda r: (r["changed_at"], r["id"]),
                 item=lambda r: service.price_change_from_row(r, currency),
+                key=lambda r: (r["changed_at"], r["id"]),
+                key_type=tuple[datetime, int],
+                position="before",
             )
         )
 

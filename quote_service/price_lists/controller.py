@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from litestar import Controller, delete, get, post, put
@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import admin_only
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, fetch_page
 from quote_service.price_lists import repository, service
 from quote_service.price_lists.schemas import (
     PriceList,
@@ -48,18 +48,10 @@ class PriceListController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[PriceList]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "price-lists")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_price_lists(
-                conn, currency=currency.upper() if currency else None, after=after, limit=limit
-            )
+        fetch = partial(repository.list_price_lists, currency=currency.upper() if currency else None)
         return ok(
-            page_of(
-                rows,
-                "price-lists",
-                limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
-                item=service.price_list_from_row,
+            await fetch_page(
+                read_pool, "price-lists", fetch, cursor=cursor, limit=limit, item=service.price_list_from_row
             )
         )
 

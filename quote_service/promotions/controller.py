@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from litestar import Controller, delete, get, post, put
@@ -12,7 +12,7 @@ from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import requires_role
 from quote_service.auth.sellers import own_seller, owned_by
 from quote_service.db.pool import Pool
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, fetch_page
 from quote_service.pricing.promotions import PromotionKind
 from quote_service.promotions import repository, seller_scope, service
 from quote_service.promotions.schemas import Promotion, PromotionInput
@@ -55,18 +55,10 @@ class PromotionController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Promotion]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "promotions")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_promotions(
-                conn, kind=kind, is_active=is_active, after=after, limit=limit, seller_id=own_seller(request.user)
-            )
+        fetch = partial(repository.list_promotions, kind=kind, is_active=is_active, seller_id=own_seller(request.user))
         return ok(
-            page_of(
-                rows,
-                "promotions",
-                limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
-                item=service.promotion_from_row,
+            await fetch_page(
+                read_pool, "promotions", fetch, cursor=cursor, limit=limit, item=service.promotion_from_row
             )
         )
 

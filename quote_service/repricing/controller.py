@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 import asyncpg
@@ -10,7 +11,7 @@ from litestar import Controller, get
 from litestar.params import FromQuery
 
 from quote_service.auth.guards import admin_only
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, fetch_page
 from quote_service.pricing.money import round_money
 from quote_service.repricing import repository
 from quote_service.repricing.schemas import Reason, RepricingEvent
@@ -49,11 +50,16 @@ class RepricingController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[RepricingEvent]]:
-        before = decode_cursor(cursor, tuple[datetime, int], "repricing-events")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_events(conn, product_id=product_id, reason=reason, before=before, limit=limit)
+        fetch = partial(repository.list_events, product_id=product_id, reason=reason)
         return ok(
-            page_of(
-                rows, "repricing-events", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=event_from_row
+            await fetch_page(
+                read_pool,
+                "repricing-events",
+                fetch,
+                cursor=cursor,
+                limit=limit,
+                item=event_from_row,
+                key_type=tuple[datetime, int],
+                position="before",
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 from uuid import UUID
 
@@ -12,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import admin_only
 from quote_service.errors import NotFound
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, fetch_page, page_of
 from quote_service.pricing.rules import RuleType
 from quote_service.rules import repository, service
 from quote_service.rules.schemas import PricingRuleCreate, PricingRulePatch, PricingRuleUpdate, PricingRuleVersion
@@ -53,19 +54,26 @@ class PricingRuleController(Controller):
         limit: FromQuery[Limit] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[PricingRuleVersion]]:
-        after = decode_cursor(cursor, str, "pricing-rules")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_latest(
-                conn,
-                rule_type=type,
-                region=region,
-                product_id=product_id,
-                category_id=category_id,
-                include_retired=include_retired,
-                after=after,
+        fetch = partial(
+            repository.list_latest,
+            rule_type=type,
+            region=region,
+            product_id=product_id,
+            category_id=category_id,
+            include_retired=include_retired,
+        )
+        return ok(
+            await fetch_page(
+                read_pool,
+                "pricing-rules",
+                fetch,
+                cursor=cursor,
                 limit=limit,
+                item=service.version_from_row,
+                key=lambda r: r["name"],
+                key_type=str,
             )
-        return ok(page_of(rows, "pricing-rules", limit=limit, key=lambda r: r["name"], item=service.version_from_row))
+        )
 
     @get("/versions", summary="Every version of a rule name, newest first")
     async def versions(
