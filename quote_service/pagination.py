@@ -13,7 +13,7 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -94,21 +94,31 @@ def by_created(row: Any) -> tuple[datetime, UUID]:
     return (row["created_at"], row["id"])
 
 
+class Keyset(NamedTuple):
+    """How a list is ordered: a row's sort key, that key's type inside a cursor, and the
+    repository's keyword for the key a page starts from (`after` or `before`)."""
+
+    key: Callable[[Any], Any]
+    key_type: Any
+    position: str = "after"
+
+
+OLDEST_FIRST = Keyset(by_created, tuple[datetime, UUID])
+NEWEST_FIRST = Keyset(by_created, tuple[datetime, UUID], "before")
+
+
 async def fetch_page(
     pool: Pool,
     list_name: str,
     fetch: Callable[..., Awaitable[Sequence[R]]],
-    *,
     cursor: str | None,
     limit: int,
     item: Callable[[R], T],
-    key: Callable[[R], Any] = by_created,
-    key_type: Any = tuple[datetime, UUID],
-    position: str = "after",
+    order: Keyset = OLDEST_FIRST,
 ) -> Page[T]:
     """One page of the list `list_name`: the cursor decoded (a 422 on a foreign one), then
-    `fetch(conn, <position>=key, limit=limit)` on one connection of `pool`, then `page_of`."""
-    from_key = decode_cursor(cursor, key_type, list_name)
+    `fetch(conn, <order.position>=key, limit=limit)` on one connection of `pool`, then `page_of`."""
+    from_key = decode_cursor(cursor, order.key_type, list_name)
     async with pool.acquire() as conn:
-        rows = await fetch(conn, **{position: from_key}, limit=limit)
-    return page_of(rows, list_name, limit=limit, key=key, item=item)
+        rows = await fetch(conn, **{order.position: from_key}, limit=limit)
+    return page_of(rows, list_name, limit=limit, key=order.key, item=item)

@@ -71,7 +71,7 @@ class ChangeRequestController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[changes.ChangeRequest]]:
         fetch = partial(changes.list_requests, status=status, entity_type=entity_type)
-        return ok(await fetch_page(pool, "change-requests", fetch, cursor=cursor, limit=limit, item=changes.request_of))
+        return ok(await fetch_page(pool, "change-requests", fetch, cursor, limit, changes.request_of))
 
     @get("/{change_id:uuid}", summary="One change request")
     async def get_request(self, change_id: FromPath[UUID], pool: PoolDep) -> Envelope[changes.ChangeRequest]:

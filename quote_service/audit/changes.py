@@ -24,6 +24,7 @@ from quote_service.audit import repository as audit
 from quote_service.auth import repository as people
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
+from quote_service.db.rows import row_as
 from quote_service.errors import Conflict, Forbidden, NotFound
 
 APPLYING = "change_request_applying"
@@ -117,27 +118,10 @@ class ChangeRequest(msgspec.Struct, kw_only=True):
 
 def request_of(row: asyncpg.Record) -> ChangeRequest:
     """A change request with its diff: `before` (the entity when it was asked) and `after` (what was sent)."""
-    return ChangeRequest(
-        id=row["id"],
-        author=row["author"],
-        entity_type=row["entity_type"],
-        entity_id=row["entity_id"],
-        action=row["action"],
-        method=row["method"],
-        path=row["path"],
-        body=row["body"],
-        base_version=row["base_version"],
-        status=row["status"],
-        apply_at=row["apply_at"],
-        approver=row["approver"],
-        decided_at=row["decided_at"],
-        applied_at=row["applied_at"],
-        result=row["result"],
-        created_at=row["created_at"],
-        before=row["before"],
+    return row_as(
+        ChangeRequest,
+        row,
         after=None if row["action"] == "delete" else row["body"],
-        approvals=row["approvals"],
-        approvals_required=row["approvals_required"],
     )
 
 

@@ -16,6 +16,7 @@ from litestar.params import FromQuery
 from quote_service.audit.repository import list_audit
 from quote_service.auth.guards import admin_only
 from quote_service.config import Settings
+from quote_service.db.rows import row_as
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.periods import instant_bounds
 from quote_service.pricing.local_time import zone
@@ -38,17 +39,7 @@ class AuditEntry(msgspec.Struct, kw_only=True):
 
 
 def entry_of(row: Any) -> AuditEntry:
-    return AuditEntry(
-        id=row["id"],
-        at=row["at"],
-        actor=row["actor"],
-        action=row["action"],
-        entity_type=row["entity_type"],
-        entity_id=row["entity_id"],
-        before=row["before"],
-        after=row["after"],
-        request_id=row["request_id"],
-    )
+    return row_as(AuditEntry, row)
 
 
 class AuditController(Controller):

@@ -24,6 +24,7 @@ from quote_service.catalog import repository as catalog
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
 from quote_service.db.replica import ReadPools
+from quote_service.db.rows import row_as
 from quote_service.errors import Conflict, DuplicateKey, FieldError, NotFound, ValidationFailed
 from quote_service.pagination import Page, page_of
 from quote_service.pricing.campaigns import HourMove, hour_move, hours_due
@@ -47,23 +48,15 @@ def campaign_from_row(row: asyncpg.Record) -> Campaign:
     currency = row["currency"]
     sales: int = row["total_sales"]
     turnover: Decimal = row["turnover"]
-    return Campaign(
-        id=row["id"],
-        name=row["name"],
-        product_id=row["product_id"],
-        status=row["status"],
-        duration_hours=row["duration_hours"],
+    return row_as(
+        Campaign,
+        row,
         price_manipulation_limit=plain(row["price_manipulation_limit"]),
-        target_sales=row["target_sales"],
         total_sales=sales,
         turnover=round_money(turnover, currency),
         average_item_price=round_money(turnover / sales, currency) if sales else None,
         base_price=round_money(row["base_price"], currency),
         current_price=round_money(row["current_price"], currency),
-        hours_elapsed=row["hours_elapsed"],
-        started_at=row["started_at"],
-        ends_at=row["ends_at"],
-        ended_at=row["ended_at"],
     )
 
 

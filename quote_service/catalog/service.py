@@ -24,6 +24,7 @@ from quote_service.catalog.schemas import (
 )
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection
+from quote_service.db.rows import row_as
 from quote_service.errors import FieldError, InsufficientStock, NotFound, ValidationFailed, invalid
 from quote_service.pricing import money
 from quote_service.pricing.offers import OfferBook
@@ -74,16 +75,11 @@ def with_offer_count(product: Product, offers: OfferBook | None) -> Product:
 
 def price_change_from_row(row: asyncpg.Record, currency: str) -> PriceChange:
     old = row["old_price"]
-    return PriceChange(
-        id=row["id"],
-        product_id=row["product_id"],
+    return row_as(
+        PriceChange,
+        row,
         old_price=money.round_money(old, currency) if old is not None else None,
         new_price=money.round_money(row["new_price"], currency),
-        reason=row["reason"],
-        source=row["source"],
-        actor=row["actor"],
-        ref_id=row["ref_id"],
-        changed_at=row["changed_at"],
     )
 
 

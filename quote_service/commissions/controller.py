@@ -63,11 +63,7 @@ class CommissionRateController(Controller):
             region=region,
             is_active=is_active,
         )
-        return ok(
-            await fetch_page(
-                read_pool, "commission-rates", fetch, cursor=cursor, limit=limit, item=service.rate_from_row
-            )
-        )
+        return ok(await fetch_page(read_pool, "commission-rates", fetch, cursor, limit, service.rate_from_row))
 
     # Declared before /{rate_id:uuid}; the uuid converter would refuse "bulk" anyway.
     @put(

@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from quote_service.db.pool import Connection
+from quote_service.db.rows import row_as
 from quote_service.pricing.commission import CommissionRate, Tier
 from quote_service.pricing.money import plain
 
@@ -135,26 +136,11 @@ def tiers_from_json(raw: list[dict[str, Any]] | None) -> tuple[Tier, ...]:
 
 def model_from_row(row: asyncpg.Record) -> CommissionRate:
     """A stored rate as the pure pricing code reads it."""
-    return CommissionRate(
-        id=row["id"],
-        component=row["component"],
-        category_id=row["category_id"],
-        seller_id=row["seller_id"],
-        logistics_provider=row["logistics_provider"],
-        region=row["region"],
-        commission_type=row["commission_type"],
+    return row_as(
+        CommissionRate,
+        row,
         rate=None if row["rate"] is None else plain(row["rate"]),
         tiers=tiers_from_json(row["tiers"]),
-        min_amount=row["min_amount"],
-        max_amount=row["max_amount"],
-        currency=row["currency"],
-        effective_from=row["effective_from"],
-        effective_to=row["effective_to"],
-        is_active=row["is_active"],
-        priority=row["priority"],
-        created_at=row["created_at"],
-        base=row["base"],
-        per=row["per"],
     )
 
 

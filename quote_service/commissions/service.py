@@ -24,6 +24,7 @@ from quote_service.commissions.schemas import (
     Tier,
     TierInput,
 )
+from quote_service.db.rows import row_as
 from quote_service.errors import FieldError, NotFound, ValidationFailed
 from quote_service.patch import patched, sent_fields
 from quote_service.pricing import money
@@ -51,27 +52,14 @@ def rate_from_row(row: asyncpg.Record) -> CommissionRate:
     if rate is not None:
         rate = amount(rate) if model.commission_type == "FLAT" else plain(rate)
     tiers = [Tier(up_to=amount(t.up_to), rate=plain(t.rate)) for t in model.tiers] or None
-    return CommissionRate(
-        id=row["id"],
-        component=row["component"],
-        category_id=row["category_id"],
-        seller_id=row["seller_id"],
-        logistics_provider=row["logistics_provider"],
-        region=row["region"],
-        commission_type=row["commission_type"],
+    return row_as(
+        CommissionRate,
+        row,
         rate=rate,
         tiers=tiers,
         min_amount=amount(row["min_amount"]),
         max_amount=amount(row["max_amount"]),
         currency=currency,
-        effective_from=row["effective_from"],
-        effective_to=row["effective_to"],
-        is_active=row["is_active"],
-        priority=row["priority"],
-        created_by=row["created_by"],
-        updated_by=row["updated_by"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
         base=UNSET if row["base"] == "net" else row["base"],
         per=UNSET if row["per"] == "unit" else row["per"],
     )

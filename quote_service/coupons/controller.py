@@ -16,7 +16,7 @@ from quote_service.coupons import batches, codes, repository, seller_scope, serv
 from quote_service.coupons.schemas import Coupon, CouponCreate, CouponUpdate
 from quote_service.db.pool import Pool
 from quote_service.errors import NotFound, invalid
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, fetch_page, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Keyset, Limit, Page, decode_cursor, fetch_page, page_of
 from quote_service.web.deps import (
     AuthedRequest,
     OptionalIdempotencyKey,
@@ -31,6 +31,8 @@ DOMAIN = "coupons"
 admin_only = requires_role("admin")
 admin_or_seller = requires_role("admin", "seller")
 """A seller reaches its own coupons' routes (docs/sellers.md); code batches stay the admin's."""
+
+BY_CODE = Keyset(lambda r: r["code"], str)
 
 
 async def _owned(pool: Pool, request: AuthedRequest, code: str) -> Coupon:
@@ -66,18 +68,7 @@ class CouponController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Coupon]]:
         fetch = partial(repository.list_coupons, is_active=is_active, seller_id=own_seller(request.user))
-        return ok(
-            await fetch_page(
-                read_pool,
-                "coupons",
-                fetch,
-                cursor=cursor,
-                limit=limit,
-                item=service.coupon_from_row,
-                key=lambda r: r["code"],
-                key_type=str,
-            )
-        )
+        return ok(await fetch_page(read_pool, "coupons", fetch, cursor, limit, service.coupon_from_row, BY_CODE))
 
     @get("/{code:str}", summary="Get a coupon (code in any letter case)")
     async def get_coupon(self, code: FromPath[str], pool: PoolDep, request: AuthedRequest) -> Envelope[Coupon]:

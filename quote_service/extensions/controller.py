@@ -54,11 +54,7 @@ class ExtensionController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Extension]]:
         fetch = partial(repository.list_extensions, kind=kind, is_active=is_active)
-        return ok(
-            await fetch_page(
-                read_pool, "extensions", fetch, cursor=cursor, limit=limit, item=service.extension_from_row
-            )
-        )
+        return ok(await fetch_page(read_pool, "extensions", fetch, cursor, limit, service.extension_from_row))
 
     @get("/{extension_id:uuid}", summary="Get an extension")
     async def get_extension(self, extension_id: FromPath[UUID], pool: PoolDep) -> Envelope[Extension]:

@@ -23,12 +23,13 @@ from quote_service.flags.schemas import (
     FlagChange,
     Lifecycle,
 )
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, fetch_page, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Keyset, Limit, Page, decode_cursor, fetch_page, page_of
 from quote_service.pricing.flags import FlagEvaluation
 from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "feature_flags"
+BY_KEY = Keyset(lambda r: r["key"], str)
 
 
 class FeatureFlagController(Controller):
@@ -52,18 +53,7 @@ class FeatureFlagController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[FeatureFlag]]:
         fetch = partial(repository.list_flags, is_enabled=is_enabled, lifecycle=lifecycle)
-        return ok(
-            await fetch_page(
-                read_pool,
-                "feature-flags",
-                fetch,
-                cursor=cursor,
-                limit=limit,
-                item=service.flag_from_row,
-                key=lambda r: r["key"],
-                key_type=str,
-            )
-        )
+        return ok(await fetch_page(read_pool, "feature-flags", fetch, cursor, limit, service.flag_from_row, BY_KEY))
 
     @get("/{flag_id:uuid}", guards=[admin_only], summary="Get a feature flag")
     async def get_flag(self, flag_id: FromPath[UUID], pool: PoolDep) -> Envelope[FeatureFlag]:

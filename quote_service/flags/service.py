@@ -15,6 +15,7 @@ import msgspec
 from quote_service.auth.policy import foreign_labels
 from quote_service.auth.schemas import Principal
 from quote_service.db.pool import Connection
+from quote_service.db.rows import row_as
 from quote_service.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from quote_service.flags import repository
 from quote_service.flags.schemas import (
@@ -44,22 +45,15 @@ _TYPE_DEFAULTS: dict[str, Any] = {"BOOLEAN": False}
 def flag_from_row(row: asyncpg.Record) -> FeatureFlag:
     """A flag as the API shows it."""
     model = repository.model_from_row(row)
-    return FeatureFlag(
-        id=row["id"],
+    return row_as(
+        FeatureFlag,
+        row,
         key=model.key,
-        name=row["name"],
-        description=row["description"],
         type=model.type,
         value=model.value,
         default_value=model.default_value,
         is_enabled=model.is_enabled,
         rollout=model.rollout,
-        permanent=row["permanent"],
-        lifecycle=row["lifecycle"],
-        created_by=row["created_by"],
-        updated_by=row["updated_by"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
     )
 
 

@@ -38,7 +38,7 @@ from quote_service.flash_sales.service import (
     stats_from_row,
 )
 from quote_service.observability.metrics import count_purchase
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, fetch_page, page_of
+from quote_service.pagination import DEFAULT_LIMIT, NEWEST_FIRST, Limit, Page, decode_cursor, fetch_page, page_of
 from quote_service.pricing.flash import SaleStatus
 from quote_service.web.deps import AdminPoolDep, AuthedRequest, IdempotencyKey, actor_of, check_idempotency_key
 from quote_service.web.envelope import Envelope, ok
@@ -171,13 +171,7 @@ class FlashSaleController(Controller):
         fetch = partial(repository.list_own_purchases, customer_id=customer)
         return ok(
             await fetch_page(
-                flash_sales.pool,
-                "own-flash-purchases",
-                fetch,
-                cursor=cursor,
-                limit=limit,
-                item=own_purchase_from_row,
-                position="before",
+                flash_sales.pool, "own-flash-purchases", fetch, cursor, limit, own_purchase_from_row, NEWEST_FIRST
             )
         )
 

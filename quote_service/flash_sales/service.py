@@ -35,6 +35,7 @@ from quote_service.catalog import repository as catalog
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
 from quote_service.db.replica import ReadPools
+from quote_service.db.rows import row_as
 from quote_service.errors import (
     Conflict,
     DependencyUnavailable,
@@ -149,16 +150,13 @@ def stats_from_row(row: asyncpg.Record) -> SaleStats:
     rate = None
     if viewers:
         rate = (Decimal(100) * row["buyers"] / viewers).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    return SaleStats(
-        flash_sale_id=row["flash_sale_id"],
-        purchases=row["purchases"],
-        units_sold=row["units_sold"],
+    return row_as(
+        SaleStats,
+        row,
         revenue={currency: money.round_money(Decimal(amount), currency) for currency, amount in row["revenue"].items()},
-        buyers=row["buyers"],
         unique_viewers=viewers,
         conversion_rate=rate,
         attempts=dict(row["attempts"]),
-        computed_at=row["computed_at"],
     )
 
 

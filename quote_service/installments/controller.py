@@ -43,11 +43,7 @@ class InstallmentPlanController(Controller):
         fetch = partial(
             repository.list_plans, currency=None if currency is None else currency.upper(), is_active=is_active
         )
-        return ok(
-            await fetch_page(
-                read_pool, "installment-plans", fetch, cursor=cursor, limit=limit, item=service.plan_from_row
-            )
-        )
+        return ok(await fetch_page(read_pool, "installment-plans", fetch, cursor, limit, service.plan_from_row))
 
     @get("/{plan_id:uuid}", summary="Get an installment plan")
     async def get_plan(self, plan_id: FromPath[UUID], pool: PoolDep) -> Envelope[InstallmentPlan]:

@@ -91,7 +91,7 @@ class MarketIntelligenceController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Signal]]:
         fetch = partial(signals.list_signals, type=type, product_id=product_id, status=status)
-        return ok(await fetch_page(read_pool, "signals", fetch, cursor=cursor, limit=limit, item=signal_of))
+        return ok(await fetch_page(read_pool, "signals", fetch, cursor, limit, signal_of))
 
     @get("/signals/{signal_id:uuid}", guards=[admin_only], summary="One market signal")
     async def get_signal(self, signal_id: FromPath[UUID], intelligence: IntelligenceDep) -> Envelope[Signal]:
@@ -138,7 +138,7 @@ class MarketIntelligenceController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Decision]]:
         fetch = partial(repository.list_decisions, product_id=product_id, status=status)
-        return ok(await fetch_page(read_pool, "decisions", fetch, cursor=cursor, limit=limit, item=decision_of))
+        return ok(await fetch_page(read_pool, "decisions", fetch, cursor, limit, decision_of))
 
     @get("/analytics/elasticity/{product_id:uuid}", guards=[admin_only], summary="Fitted price elasticity")
     async def elasticity(self, product_id: FromPath[UUID], intelligence: IntelligenceDep) -> Envelope[Elasticity]:

@@ -20,12 +20,13 @@ from quote_service.config import Settings
 from quote_service.errors import NotFound
 from quote_service.offers import ranking, repository, service
 from quote_service.offers.schemas import Offer, OfferCreate, OfferPatch, OfferPriceChange, RankedOffer
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, fetch_page
+from quote_service.pagination import DEFAULT_LIMIT, Keyset, Limit, Page, fetch_page
 from quote_service.pricing.quote import ExternalId
 from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "offers"
+NEWEST_CHANGE_FIRST = Keyset(lambda r: (r["changed_at"], r["id"]), tuple[datetime, int], "before")
 Quantity = Annotated[int, QueryParameter(ge=1, le=10_000, description="Units, 1 to 10,000 (as a quote line).")]
 City = Annotated[str, QueryParameter(min_length=1, max_length=100)]
 Country = Annotated[str, QueryParameter(pattern=r"^[A-Za-z]{2}$")]
@@ -83,9 +84,9 @@ class OfferController(Controller):
                 read_pool,
                 "offers",
                 fetch,
-                cursor=cursor,
-                limit=limit,
-                item=lambda r: service.as_seen_by(service.offer_from_row(r), caller),
+                cursor,
+                limit,
+                lambda r: service.as_seen_by(service.offer_from_row(r), caller),
             )
         )
 
@@ -158,12 +159,10 @@ class OfferController(Controller):
                 pool,
                 "offer-price-history",
                 fetch,
-                cursor=cursor,
-                limit=limit,
-                item=lambda r: service.price_change_from_row(r, currency),
-                key=lambda r: (r["changed_at"], r["id"]),
-                key_type=tuple[datetime, int],
-                position="before",
+                cursor,
+                limit,
+                lambda r: service.price_change_from_row(r, currency),
+                NEWEST_CHANGE_FIRST,
             )
         )
 

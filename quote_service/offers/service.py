@@ -21,6 +21,7 @@ from quote_service.catalog.service import check_product
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.db.pool import Connection, Pool
+from quote_service.db.rows import row_as
 from quote_service.errors import FieldError, Forbidden, InsufficientStock, NotFound, ValidationFailed, invalid
 from quote_service.offers import repository
 from quote_service.offers.repository import offer_exists_error
@@ -73,15 +74,11 @@ def as_seen_by(offer: Offer, caller: Principal) -> Offer:
 
 def price_change_from_row(row: asyncpg.Record, currency: str) -> OfferPriceChange:
     old = row["old_price"]
-    return OfferPriceChange(
-        id=row["id"],
-        offer_id=row["offer_id"],
+    return row_as(
+        OfferPriceChange,
+        row,
         old_price=None if old is None else money.round_money(old, currency),
         new_price=money.round_money(row["new_price"], currency),
-        reason=row["reason"],
-        source=row["source"],
-        actor=row["actor"],
-        changed_at=row["changed_at"],
     )
 
 

@@ -49,11 +49,7 @@ class PriceListController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[PriceList]]:
         fetch = partial(repository.list_price_lists, currency=currency.upper() if currency else None)
-        return ok(
-            await fetch_page(
-                read_pool, "price-lists", fetch, cursor=cursor, limit=limit, item=service.price_list_from_row
-            )
-        )
+        return ok(await fetch_page(read_pool, "price-lists", fetch, cursor, limit, service.price_list_from_row))
 
     @get("/{list_id:uuid}", summary="Get a price list with its prices")
     async def get_price_list(self, list_id: FromPath[UUID], pool: PoolDep) -> Envelope[PriceListDetail]:

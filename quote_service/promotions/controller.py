@@ -56,11 +56,7 @@ class PromotionController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Promotion]]:
         fetch = partial(repository.list_promotions, kind=kind, is_active=is_active, seller_id=own_seller(request.user))
-        return ok(
-            await fetch_page(
-                read_pool, "promotions", fetch, cursor=cursor, limit=limit, item=service.promotion_from_row
-            )
-        )
+        return ok(await fetch_page(read_pool, "promotions", fetch, cursor, limit, service.promotion_from_row))
 
     @get("/{promotion_id:uuid}", summary="Get a promotion")
     async def get_promotion(

@@ -12,6 +12,7 @@ import asyncpg
 import msgspec
 
 from quote_service.db.pool import Connection
+from quote_service.db.rows import row_as
 from quote_service.pricing.promotions import CONFIG_TYPES, Conditions, Promotion
 
 PROMOTION_COLUMNS = (
@@ -42,26 +43,13 @@ _WRITABLE = (
 
 def model_from_row(row: asyncpg.Record) -> Promotion:
     """The promotion as the quote engine reads it."""
-    return Promotion(
-        id=row["id"],
-        name=row["name"],
+    return row_as(
+        Promotion,
+        row,
         conditions=msgspec.convert(row["conditions"], Conditions),
-        config=msgspec.convert(row["config"], CONFIG_TYPES[row["kind"]]),  # type: ignore[arg-type]
-        priority=row["priority"],
-        combinable=row["combinable"],
-        combines_with_coupons=row["combines_with_coupons"],
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
-        usage_limit=row["usage_limit"],
-        times_used=row["times_used"],
-        is_active=row["is_active"],
-        funded_by=row["funded_by"],
+        config=msgspec.convert(row["config"], CONFIG_TYPES[row["kind"]]),
         group=row["promotion_group"],
         budget_remaining=None if row["budget_amount"] is None else row["budget_amount"] - row["budget_used"],
-        budget_currency=row["budget_currency"],
-        per_customer_limit=row["per_customer_limit"],
-        on_reduced_lines=row["on_reduced_lines"],
-        seller_id=row["seller_id"],
     )
 
 

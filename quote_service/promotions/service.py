@@ -12,6 +12,7 @@ import msgspec
 from msgspec import UNSET
 
 from quote_service.db.pool import Pool
+from quote_service.db.rows import row_as
 from quote_service.errors import FieldError, NotFound, ValidationFailed
 from quote_service.pricing import money
 from quote_service.pricing.promotions import (
@@ -313,37 +314,21 @@ def promotion_from_row(row: asyncpg.Record) -> Promotion:
     currency = raw.get("currency")
     minimum = raw.get("min_subtotal")
     budget_amount = row["budget_amount"]
-    return Promotion(
-        id=row["id"],
-        name=row["name"],
-        kind=row["kind"],
+    return row_as(
+        Promotion,
+        row,
         config=_shown(row["config"], currency),
         conditions=Conditions(
             min_subtotal=None if minimum is None else money.round_money(Decimal(minimum), currency),
             currency=currency,
             **{name: raw.get(name, []) for name in _ID_LISTS},
         ),
-        priority=row["priority"],
-        combinable=row["combinable"],
-        combines_with_coupons=row["combines_with_coupons"],
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
-        usage_limit=row["usage_limit"],
-        times_used=row["times_used"],
-        is_active=row["is_active"],
-        funded_by=row["funded_by"],
         group=row["promotion_group"],
         budget=_budget(row),
         budget_used=None if budget_amount is None else money.round_money(row["budget_used"], row["budget_currency"]),
         budget_remaining=None
         if budget_amount is None
         else money.round_money(max(budget_amount - row["budget_used"], Decimal(0)), row["budget_currency"]),
-        per_customer_limit=row["per_customer_limit"],
-        on_reduced_lines=row["on_reduced_lines"],
-        created_by=row["created_by"],
-        updated_by=row["updated_by"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
         seller_id=row["seller_id"] or UNSET,
     )
 

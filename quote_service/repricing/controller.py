@@ -11,7 +11,8 @@ from litestar import Controller, get
 from litestar.params import FromQuery
 
 from quote_service.auth.guards import admin_only
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, fetch_page
+from quote_service.db.rows import row_as
+from quote_service.pagination import DEFAULT_LIMIT, Keyset, Limit, Page, by_created, fetch_page
 from quote_service.pricing.money import round_money
 from quote_service.repricing import repository
 from quote_service.repricing.schemas import Reason, RepricingEvent
@@ -21,18 +22,11 @@ from quote_service.web.envelope import Envelope, ok
 
 def event_from_row(row: asyncpg.Record) -> RepricingEvent:
     currency = row["currency"]
-    return RepricingEvent(
-        id=row["id"],
-        product_id=row["product_id"],
-        reason=row["reason"],
-        stock_before=row["stock_before"],
-        stock_after=row["stock_after"],
+    return row_as(
+        RepricingEvent,
+        row,
         old_price=round_money(row["old_price"], currency),
         new_price=round_money(row["new_price"], currency),
-        outcome=row["outcome"],
-        rule_id=row["rule_id"],
-        rule_version=row["rule_version"],
-        created_at=row["created_at"],
     )
 
 
@@ -56,10 +50,9 @@ class RepricingController(Controller):
                 read_pool,
                 "repricing-events",
                 fetch,
-                cursor=cursor,
-                limit=limit,
-                item=event_from_row,
-                key_type=tuple[datetime, int],
-                position="before",
+                cursor,
+                limit,
+                event_from_row,
+                Keyset(by_created, tuple[datetime, int], "before"),
             )
         )

@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import admin_only
 from quote_service.errors import NotFound
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, fetch_page, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Keyset, Limit, Page, decode_cursor, fetch_page, page_of
 from quote_service.pricing.rules import RuleType
 from quote_service.rules import repository, service
 from quote_service.rules.schemas import PricingRuleCreate, PricingRulePatch, PricingRuleUpdate, PricingRuleVersion
@@ -21,6 +21,7 @@ from quote_service.web.deps import PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "pricing_rules"
+BY_NAME = Keyset(lambda r: r["name"], str)
 VersionCursor = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 # PostgreSQL text cannot hold NUL: refuse it here (422) rather than fail in the query (500).
 _NO_NUL = r"^[^\x00]*$"
@@ -62,18 +63,7 @@ class PricingRuleController(Controller):
             category_id=category_id,
             include_retired=include_retired,
         )
-        return ok(
-            await fetch_page(
-                read_pool,
-                "pricing-rules",
-                fetch,
-                cursor=cursor,
-                limit=limit,
-                item=service.version_from_row,
-                key=lambda r: r["name"],
-                key_type=str,
-            )
-        )
+        return ok(await fetch_page(read_pool, "pricing-rules", fetch, cursor, limit, service.version_from_row, BY_NAME))
 
     @get("/versions", summary="Every version of a rule name, newest first")
     async def versions(

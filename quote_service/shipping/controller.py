@@ -76,11 +76,7 @@ class ShippingProfileController(Controller):
             owned_by(request.user, None if platform else seller_id or own, f"seller {seller_id or 'platform'}")
             seller_id = own
         fetch = partial(repository.list_profiles, seller_id=seller_id, platform=platform, is_active=is_active)
-        return ok(
-            await fetch_page(
-                read_pool, "shipping-profiles", fetch, cursor=cursor, limit=limit, item=service.profile_from_row
-            )
-        )
+        return ok(await fetch_page(read_pool, "shipping-profiles", fetch, cursor, limit, service.profile_from_row))
 
     @get("/{profile_id:uuid}", summary="Get a shipping profile")
     async def get_profile(
