@@ -23,6 +23,7 @@ from litestar.connection import ASGIConnection
 from quote_service.audit import repository as audit
 from quote_service.auth import repository as people
 from quote_service.clock import utcnow
+from quote_service.db.keyset import NEWEST_FIRST, fetch_keyset
 from quote_service.db.pool import Connection, Pool
 from quote_service.db.rows import row_as
 from quote_service.errors import Conflict, Forbidden, NotFound
@@ -282,17 +283,8 @@ async def get(pool: Pool, request_id: UUID) -> ChangeRequest:
 async def list_requests(
     conn: Connection, *, status: str | None, entity_type: str | None, after: tuple[datetime, UUID] | None, limit: int
 ) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"""SELECT {COLUMNS} FROM change_requests
-            WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR entity_type = $2)
-              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
-            ORDER BY created_at DESC, id DESC LIMIT $5""",
-        status,
-        entity_type,
-        None if after is None else after[0],
-        None if after is None else after[1],
-        limit + 1,
-    )
+    where = [("status = {}", status), ("entity_type = {}", entity_type)]
+    return await fetch_keyset(conn, f"SELECT {COLUMNS} FROM change_requests", where, after, limit, NEWEST_FIRST)
 
 
 async def decide(
