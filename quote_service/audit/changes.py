@@ -25,8 +25,8 @@ from quote_service.auth import repository as people
 from quote_service.clock import utcnow
 from quote_service.db.keyset import NEWEST_FIRST, fetch_keyset
 from quote_service.db.pool import Connection, Pool
-from quote_service.db.rows import row_as
-from quote_service.errors import Conflict, Forbidden, NotFound
+from quote_service.db.rows import found, row_as
+from quote_service.errors import Conflict, Forbidden
 
 APPLYING = "change_request_applying"
 """The key in `scope["state"]` that marks a replayed request (an `Applying`): it writes instead of asking."""
@@ -275,9 +275,7 @@ async def create(
 
 async def get(pool: Pool, request_id: UUID) -> ChangeRequest:
     row = await pool.fetchrow(f"SELECT {COLUMNS} FROM change_requests WHERE id = $1", request_id)
-    if row is None:
-        raise NotFound(f"change request {request_id} not found")
-    return request_of(row)
+    return request_of(found(row, f"change request {request_id}"))
 
 
 async def list_requests(
@@ -306,8 +304,7 @@ async def decide(
                FROM change_requests WHERE id = $1 FOR UPDATE""",
             change_id,
         )
-        if asked is None:
-            raise NotFound(f"change request {change_id} not found")
+        asked = found(asked, f"change request {change_id}")
         # An approved request that has not applied yet (due later, or waiting out a passing failure)
         # may still be rejected; approving is for pending ones. Applying holds this row's lock while
         # it writes, so a reject either comes first (nothing applies) or finds it applied.

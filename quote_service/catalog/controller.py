@@ -27,7 +27,8 @@ from quote_service.catalog.schemas import (
     StockLevel,
 )
 from quote_service.config import Settings
-from quote_service.errors import NotFound, invalid
+from quote_service.db.rows import found
+from quote_service.errors import invalid
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.web.deps import (
     AdminPoolDep,
@@ -208,8 +209,7 @@ class ProductController(Controller):
         before = decode_cursor(cursor, tuple[datetime, int], "price-history")
         async with read_pool.acquire() as conn:
             product = await repository.get_product(conn, product_id=product_id)
-            if product is None:
-                raise NotFound(f"product {product_id} not found")
+            product = found(product, f"product {product_id}")
             owned_by(request.user, product["seller_id"], f"product {product_id}")
             rows = await repository.list_price_history(conn, product_id=product_id, before=before, limit=limit)
         currency = product["currency"]

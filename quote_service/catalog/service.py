@@ -24,7 +24,7 @@ from quote_service.catalog.schemas import (
 )
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection
-from quote_service.db.rows import row_as
+from quote_service.db.rows import found, row_as
 from quote_service.errors import FieldError, InsufficientStock, NotFound, ValidationFailed, invalid
 from quote_service.pricing import money
 from quote_service.pricing.offers import OfferBook
@@ -149,9 +149,7 @@ async def create_product(
 async def get_product(pool: asyncpg.Pool, product_id: UUID) -> Product:
     async with pool.acquire() as conn:
         row = await repository.get_product(conn, product_id=product_id)
-    if row is None:
-        raise NotFound(f"product {product_id} not found")
-    return product_from_row(row)
+    return product_from_row(found(row, f"product {product_id}"))
 
 
 async def update_product(
@@ -172,8 +170,7 @@ async def update_product(
     reason = given.pop("price_change_reason", None) or "manual update"
     async with pool.acquire() as conn, conn.transaction():
         current = await repository.get_product(conn, product_id=product_id, for_update=True)
-        if current is None:
-            raise NotFound(f"product {product_id} not found")
+        current = found(current, f"product {product_id}")
         fields = {**dict(current), **given}
         fields["currency"] = str(fields["currency"]).upper()
         check_product(fields)
@@ -205,8 +202,7 @@ async def set_price(
     A refusal (422 naming `price`) changes nothing."""
     async with pool.acquire() as conn, conn.transaction():
         current = await repository.get_product(conn, product_id=product_id, for_update=True)
-        if current is None:
-            raise NotFound(f"product {product_id} not found")
+        current = found(current, f"product {product_id}")
         currency = current["currency"]
         price = data.price
         problem = _amount_problem(price, currency) or manual_move_problem(

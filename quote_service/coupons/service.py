@@ -12,7 +12,7 @@ from msgspec import UNSET
 
 from quote_service.coupons import repository
 from quote_service.coupons.schemas import Coupon, CouponCreate, CouponUpdate
-from quote_service.db.rows import row_as
+from quote_service.db.rows import found, row_as
 from quote_service.errors import FieldError, NotFound, ValidationFailed
 from quote_service.pricing import money
 from quote_service.pricing.coupons import normalize_code
@@ -133,9 +133,7 @@ def lookup_code(code: str) -> str:
 async def get_coupon(pool: asyncpg.Pool, code: str) -> Coupon:
     async with pool.acquire() as conn:
         row = await repository.get_coupon(conn, code=lookup_code(code))
-    if row is None:
-        raise NotFound(f"coupon {code!r} not found")
-    return coupon_from_row(row)
+    return coupon_from_row(found(row, f"coupon {code!r}"))
 
 
 async def update_coupon(pool: asyncpg.Pool, code: str, data: CouponUpdate, *, actor: str) -> Coupon:
@@ -144,14 +142,10 @@ async def update_coupon(pool: asyncpg.Pool, code: str, data: CouponUpdate, *, ac
     fields = check_coupon_fields(data)
     async with pool.acquire() as conn:
         row = await repository.update_coupon(conn, code=lookup, fields=fields, actor=actor)
-    if row is None:
-        raise NotFound(f"coupon {code!r} not found")
-    return coupon_from_row(row)
+    return coupon_from_row(found(row, f"coupon {code!r}"))
 
 
 async def deactivate_coupon(pool: asyncpg.Pool, code: str, *, actor: str) -> Coupon:
     async with pool.acquire() as conn:
         row = await repository.deactivate_coupon(conn, code=lookup_code(code), actor=actor)
-    if row is None:
-        raise NotFound(f"coupon {code!r} not found")
-    return coupon_from_row(row)
+    return coupon_from_row(found(row, f"coupon {code!r}"))

@@ -1,10 +1,11 @@
-"""A stored row as the msgspec Struct the API (or the pricing code) shows: one conversion for every
-`*_from_row` whose fields are mostly the row's columns of the same names.
+"""Reading stored rows: `found` (the row, or the 404 that names it), and `row_as`, a row as the
+msgspec Struct the API (or the pricing code) shows: one conversion for every `*_from_row` whose
+fields are mostly the row's columns of the same names.
 
 `row_as(Coupon, row, value=..., currency=...)` reads each field from the column of its name and
 takes the computed ones from the keywords (a keyword given UNSET leaves its field unset); columns
-that no field names are ignored. msgspec
-checks the result as it builds it, so a column of the wrong type fails here, not in the answer.
+that no field names are ignored. msgspec checks the result as it builds it, so a column of the
+wrong type fails here, not in the answer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import Any, TypeVar
 import asyncpg
 import msgspec
 
+from quote_service.errors import NotFound
+
 S = TypeVar("S", bound=msgspec.Struct)
+R = TypeVar("R")
 
 
 def row_as(kind: type[S], row: asyncpg.Record, **computed: Any) -> S:
@@ -26,3 +30,10 @@ def row_as(kind: type[S], row: asyncpg.Record, **computed: Any) -> S:
         else:
             fields[name] = value
     return msgspec.convert(fields, kind)
+
+
+def found(row: R | None, what: str) -> R:
+    """`row`, or a 404 `<what> not found` (`what` names the row: `promotion <id>`) when there is none."""
+    if row is None:
+        raise NotFound(f"{what} not found")
+    return row

@@ -22,7 +22,7 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.db.pool import Connection, Pool
 from quote_service.db.replica import ReadPools
-from quote_service.db.rows import row_as
+from quote_service.db.rows import found, row_as
 from quote_service.errors import Conflict, FieldError, NotFound, ValidationFailed
 from quote_service.intelligence import intake, repository, signals
 from quote_service.intelligence.schemas import (
@@ -155,23 +155,17 @@ class Intelligence:
     async def signal(self, signal_id: UUID) -> Signal:
         async with self.pool.acquire() as conn:
             row = await signals.get_signal(conn, signal_id=signal_id)
-        if row is None:
-            raise NotFound("signal not found")
-        return signal_of(row)
+        return signal_of(found(row, "signal"))
 
     async def decision(self, decision_id: UUID) -> Decision:
         async with self.pool.acquire() as conn:
             row = await repository.get_decision(conn, decision_id)
-        if row is None:
-            raise NotFound("decision not found")
-        return decision_of(row)
+        return decision_of(found(row, "decision"))
 
     async def acknowledge(self, signal_id: UUID, actor: str) -> Signal:
         async with self.pool.acquire() as conn:
             row = await signals.acknowledge_signal(conn, signal_id=signal_id, actor=actor)
-        if row is None:
-            raise NotFound("signal not found")
-        return signal_of(row)
+        return signal_of(found(row, "signal"))
 
     # --- decisions -------------------------------------------------------------------------
 
@@ -294,8 +288,7 @@ class Intelligence:
             try:
                 async with conn.transaction():
                     row = await repository.get_decision(conn, decision_id, for_update=True)
-                    if row is None:
-                        raise NotFound("decision not found")
+                    row = found(row, "decision")
                     if row["status"] != "proposed":
                         raise Conflict(f"decision is {row['status']}; only a proposed decision can be applied")
                     row = await self._apply_locked(conn, row, actor=actor)

@@ -17,7 +17,7 @@ from quote_service.audit.admin import ConfigWriteDep, ask_approval, config_write
 from quote_service.auth.guards import requires_role
 from quote_service.auth.sellers import own_seller, owned_by
 from quote_service.config import Settings
-from quote_service.errors import NotFound
+from quote_service.db.rows import found
 from quote_service.offers import ranking, repository, service
 from quote_service.offers.schemas import Offer, OfferCreate, OfferPatch, OfferPriceChange, RankedOffer
 from quote_service.pagination import DEFAULT_LIMIT, Keyset, Limit, Page, fetch_page
@@ -186,6 +186,4 @@ async def product_offers(
         pool, config_store.snapshot, product_id, city=city, country=country.upper(), quantity=quantity,
         now=request.app.state.quote_clock(), defaults=quotes.defaults,
     )  # fmt: skip
-    if ranked is None:
-        raise NotFound(f"product {product_id} not found")
-    return ok(ranked)
+    return ok(found(ranked, f"product {product_id}"))

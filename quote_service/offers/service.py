@@ -21,7 +21,7 @@ from quote_service.catalog.service import check_product
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.db.pool import Connection, Pool
-from quote_service.db.rows import row_as
+from quote_service.db.rows import found, row_as
 from quote_service.errors import FieldError, Forbidden, InsufficientStock, NotFound, ValidationFailed, invalid
 from quote_service.offers import repository
 from quote_service.offers.repository import offer_exists_error
@@ -173,8 +173,7 @@ async def update_offer(
     reason = given.pop("price_change_reason", None) or "manual update"
     async with pool.acquire() as conn, conn.transaction():
         current = await repository.get_offer(conn, offer_id=offer_id, for_update=True)
-        if current is None:
-            raise NotFound(f"offer {offer_id} not found")
+        current = found(current, f"offer {offer_id}")
         fields = {**dict(current), **given}
         _check(fields)
         if fields["stock"] < current["stock"]:

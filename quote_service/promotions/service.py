@@ -12,8 +12,8 @@ import msgspec
 from msgspec import UNSET
 
 from quote_service.db.pool import Pool
-from quote_service.db.rows import row_as
-from quote_service.errors import FieldError, NotFound, ValidationFailed
+from quote_service.db.rows import found, row_as
+from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing import money
 from quote_service.pricing.promotions import (
     CONFIG_TYPES,
@@ -344,9 +344,7 @@ async def create_promotion(pool: Pool, data: PromotionInput, *, actor: str, sell
 async def get_promotion(pool: Pool, promotion_id: UUID) -> Promotion:
     async with pool.acquire() as conn:
         row = await repository.get_promotion(conn, promotion_id=promotion_id)
-    if row is None:
-        raise NotFound(f"promotion {promotion_id} not found")
-    return promotion_from_row(row)
+    return promotion_from_row(found(row, f"promotion {promotion_id}"))
 
 
 async def replace_promotion(pool: Pool, promotion_id: UUID, data: PromotionInput, *, actor: str) -> Promotion:
@@ -354,14 +352,10 @@ async def replace_promotion(pool: Pool, promotion_id: UUID, data: PromotionInput
     fields = check_promotion_fields(data)
     async with pool.acquire() as conn:
         row = await repository.update_promotion(conn, promotion_id=promotion_id, fields=fields, actor=actor)
-    if row is None:
-        raise NotFound(f"promotion {promotion_id} not found")
-    return promotion_from_row(row)
+    return promotion_from_row(found(row, f"promotion {promotion_id}"))
 
 
 async def deactivate_promotion(pool: Pool, promotion_id: UUID, *, actor: str) -> Promotion:
     async with pool.acquire() as conn:
         row = await repository.deactivate_promotion(conn, promotion_id=promotion_id, actor=actor)
-    if row is None:
-        raise NotFound(f"promotion {promotion_id} not found")
-    return promotion_from_row(row)
+    return promotion_from_row(found(row, f"promotion {promotion_id}"))
