@@ -17,7 +17,7 @@ from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 from uuid import UUID
 
 import msgspec
-from litestar.params import QueryParameter
+from litestar.params import FromQuery, QueryParameter
 
 from quote_service.db.pool import Pool
 from quote_service.errors import invalid
@@ -33,6 +33,18 @@ MAX_LIMIT = 500
 # Litestar ignores a msgspec.Meta on a request parameter: the bounds must sit in its Parameter.
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size, 1 to 500.")]
 _INT64 = range(-(2**63), 2**63)
+
+
+class PageQuery(NamedTuple):
+    """What a list was asked for: at most `limit` rows, after the `cursor` a previous page returned."""
+
+    limit: int
+    cursor: str | None
+
+
+def page_query(limit: FromQuery[Limit] = DEFAULT_LIMIT, cursor: FromQuery[str | None] = None) -> PageQuery:
+    """The `limit` and `cursor` query parameters of every list (the `page` dependency)."""
+    return PageQuery(limit, cursor)
 
 
 class Page(msgspec.Struct, Generic[T], kw_only=True):
@@ -111,14 +123,13 @@ async def fetch_page(
     pool: Pool,
     list_name: str,
     fetch: Callable[..., Awaitable[Sequence[R]]],
-    cursor: str | None,
-    limit: int,
+    page: PageQuery,
     item: Callable[[R], T],
     order: Keyset = OLDEST_FIRST,
 ) -> Page[T]:
     """One page of the list `list_name`: the cursor decoded (a 422 on a foreign one), then
-    `fetch(conn, <order.position>=key, limit=limit)` on one connection of `pool`, then `page_of`."""
-    from_key = decode_cursor(cursor, order.key_type, list_name)
+    `fetch(conn, <order.position>=key, limit=page.limit)` on one connection of `pool`, then `page_of`."""
+    from_key = decode_cursor(page.cursor, order.key_type, list_name)
     async with pool.acquire() as conn:
-        rows = await fetch(conn, **{order.position: from_key}, limit=limit)
-    return page_of(rows, list_name, limit=limit, key=order.key, item=item)
+        rows = await fetch(conn, **{order.position: from_key}, limit=page.limit)
+    return page_of(rows, list_name, limit=page.limit, key=order.key, item=item)

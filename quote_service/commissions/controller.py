@@ -19,8 +19,8 @@ from quote_service.commissions.schemas import (
     CommissionRatePatch,
     Component,
 )
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, fetch_page
-from quote_service.web.deps import PoolDep, ReadPoolDep
+from quote_service.pagination import Page, fetch_page
+from quote_service.web.deps import PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.request import MIB
 
@@ -45,14 +45,13 @@ class CommissionRateController(Controller):
     async def list_rates(
         self,
         read_pool: ReadPoolDep,
+        page: PageDep,
         component: FromQuery[Component | None] = None,
         category_id: FromQuery[str | None] = None,
         seller_id: FromQuery[str | None] = None,
         logistics_provider: FromQuery[str | None] = None,
         region: FromQuery[str | None] = None,
         is_active: FromQuery[bool | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[CommissionRate]]:
         fetch = partial(
             repository.list_rates,
@@ -63,7 +62,7 @@ class CommissionRateController(Controller):
             region=region,
             is_active=is_active,
         )
-        return ok(await fetch_page(read_pool, "commission-rates", fetch, cursor, limit, service.rate_from_row))
+        return ok(await fetch_page(read_pool, "commission-rates", fetch, page, service.rate_from_row))
 
     # Declared before /{rate_id:uuid}; the uuid converter would refuse "bulk" anyway.
     @put(

@@ -20,6 +20,7 @@ from quote_service.pagination import DEFAULT_LIMIT, Keyset, Limit, Page, decode_
 from quote_service.web.deps import (
     AuthedRequest,
     OptionalIdempotencyKey,
+    PageDep,
     PoolDep,
     ReadPoolDep,
     check_idempotency_key,
@@ -63,12 +64,11 @@ class CouponController(Controller):
         self,
         read_pool: ReadPoolDep,
         request: AuthedRequest,
+        page: PageDep,
         is_active: FromQuery[bool | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Coupon]]:
         fetch = partial(repository.list_coupons, is_active=is_active, seller_id=own_seller(request.user))
-        return ok(await fetch_page(read_pool, "coupons", fetch, cursor, limit, service.coupon_from_row, BY_CODE))
+        return ok(await fetch_page(read_pool, "coupons", fetch, page, service.coupon_from_row, BY_CODE))
 
     @get("/{code:str}", summary="Get a coupon (code in any letter case)")
     async def get_coupon(self, code: FromPath[str], pool: PoolDep, request: AuthedRequest) -> Envelope[Coupon]:
@@ -142,15 +142,14 @@ class CouponController(Controller):
         self,
         code: FromPath[str],
         read_pool: ReadPoolDep,
+        page: PageDep,
         batch_id: FromQuery[UUID | None] = None,
         format: FromQuery[str | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[codes.GeneratedCode]] | Response[bytes]:
         if format not in (None, "csv", "json"):
             raise invalid("format", "csv or json")
         coupon_code = service.lookup_code(code)
-        after = decode_cursor(cursor, str, "codes")
+        after = decode_cursor(page.cursor, str, "codes")
         async with read_pool.acquire() as conn:
             if await repository.get_coupon(conn, code=coupon_code) is None:
                 raise NotFound(f"coupon {code!r} not found")
@@ -158,9 +157,9 @@ class CouponController(Controller):
                 rows = await codes.list_codes(conn, coupon_code=coupon_code, batch_id=batch_id, after=None, limit=None)
                 return Response(codes.as_csv(rows), media_type="text/csv; charset=utf-8")
             rows = await codes.list_codes(
-                conn, coupon_code=coupon_code, batch_id=batch_id, after=after, limit=limit + 1
+                conn, coupon_code=coupon_code, batch_id=batch_id, after=after, limit=page.limit + 1
             )
-        return ok(page_of(rows, "codes", limit=limit, key=lambda r: r["code"], item=codes.code_from_row))
+        return ok(page_of(rows, "codes", limit=page.limit, key=lambda r: r["code"], item=codes.code_from_row))
 
 
 @get(

@@ -20,9 +20,9 @@ from quote_service.config import Settings
 from quote_service.db.rows import found
 from quote_service.offers import ranking, repository, service
 from quote_service.offers.schemas import Offer, OfferCreate, OfferPatch, OfferPriceChange, RankedOffer
-from quote_service.pagination import DEFAULT_LIMIT, Keyset, Limit, Page, fetch_page
+from quote_service.pagination import Keyset, Page, fetch_page
 from quote_service.pricing.quote import ExternalId
-from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep
+from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "offers"
@@ -67,11 +67,10 @@ class OfferController(Controller):
         self,
         read_pool: ReadPoolDep,
         request: AuthedRequest,
+        page: PageDep,
         product_id: FromQuery[UUID | None] = None,
         seller_id: FromQuery[ExternalId | None] = None,
         is_active: FromQuery[bool | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Offer]]:
         own = own_seller(request.user)
         if own is not None:
@@ -84,8 +83,7 @@ class OfferController(Controller):
                 read_pool,
                 "offers",
                 fetch,
-                cursor,
-                limit,
+                page,
                 lambda r: service.as_seen_by(service.offer_from_row(r), caller),
             )
         )
@@ -149,8 +147,7 @@ class OfferController(Controller):
         offer_id: FromPath[UUID],
         pool: PoolDep,
         request: AuthedRequest,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
+        page: PageDep,
     ) -> Envelope[Page[OfferPriceChange]]:
         currency = (await service.get_offer(pool, offer_id, request.user))["currency"]
         fetch = partial(repository.list_price_history, offer_id=offer_id)
@@ -159,8 +156,7 @@ class OfferController(Controller):
                 pool,
                 "offer-price-history",
                 fetch,
-                cursor,
-                limit,
+                page,
                 lambda r: service.price_change_from_row(r, currency),
                 NEWEST_CHANGE_FIRST,
             )

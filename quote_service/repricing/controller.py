@@ -12,11 +12,11 @@ from litestar.params import FromQuery
 
 from quote_service.auth.guards import admin_only
 from quote_service.db.rows import row_as
-from quote_service.pagination import DEFAULT_LIMIT, Keyset, Limit, Page, by_created, fetch_page
+from quote_service.pagination import Keyset, Page, by_created, fetch_page
 from quote_service.pricing.money import round_money
 from quote_service.repricing import repository
 from quote_service.repricing.schemas import Reason, RepricingEvent
-from quote_service.web.deps import ReadPoolDep
+from quote_service.web.deps import PageDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 
@@ -39,10 +39,9 @@ class RepricingController(Controller):
     async def events(
         self,
         read_pool: ReadPoolDep,
+        page: PageDep,
         product_id: FromQuery[UUID | None] = None,
         reason: FromQuery[Reason | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[RepricingEvent]]:
         fetch = partial(repository.list_events, product_id=product_id, reason=reason)
         return ok(
@@ -50,8 +49,7 @@ class RepricingController(Controller):
                 read_pool,
                 "repricing-events",
                 fetch,
-                cursor,
-                limit,
+                page,
                 event_from_row,
                 Keyset(by_created, tuple[datetime, int], "before"),
             )
