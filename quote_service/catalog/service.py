@@ -40,20 +40,10 @@ def product_from_row(row: asyncpg.Record) -> Product:
     prices: dict[str, Any] = {name: money.round_money(row[name], currency) for name in _PRICE_FIELDS}
     weight = row["weight"]
     rules = row["quantity_rules"]
-    return Product(
-        id=row["id"],
-        sku=row["sku"],
-        name=row["name"],
-        category_id=row["category_id"],
-        seller_id=row["seller_id"],
-        currency=currency,
-        stock=row["stock"],
-        tags=list(row["tags"]),
+    return row_as(
+        Product,
+        row,
         weight=money.plain(weight) if weight is not None else None,
-        is_active=row["is_active"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        prices_include_tax=row["prices_include_tax"],
         quantity_rules=msgspec.UNSET if rules is None else msgspec.convert(rules, QuantityRules),
         **prices,
     )

@@ -13,6 +13,7 @@ import msgspec
 
 from quote_service.db.keyset import NEWEST_CHANGE_FIRST, Sort, fetch_keyset
 from quote_service.db.pool import Connection
+from quote_service.db.rows import row_as
 from quote_service.errors import DuplicateKey
 from quote_service.pricing.offers import SnapOffer
 from quote_service.pricing.quantity_rules import QuantityRules
@@ -165,14 +166,9 @@ async def load_active(conn: Connection) -> tuple[list[SnapOffer], dict[str, int]
            WHERE o.is_active AND p.is_active ORDER BY o.product_id, o.id"""
     )
     return [
-        SnapOffer(
-            id=r["id"],
-            product_id=r["product_id"],
-            seller_id=r["seller_id"],
-            current_price=r["current_price"],
-            min_price=r["min_price"],
-            stock=r["stock"],
-            condition=r["condition"],
+        row_as(
+            SnapOffer,
+            r,
             quantity_rules=None if r["quantity_rules"] is None else msgspec.convert(r["quantity_rules"], QuantityRules),
         )
         for r in rows

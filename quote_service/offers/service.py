@@ -48,18 +48,9 @@ def offer_from_row(row: asyncpg.Record) -> Offer:
     currency = row["currency"]
     prices = {name: money.round_money(row[name], currency) for name in PRICE_FIELDS}
     rules = row["quantity_rules"]
-    return Offer(
-        id=row["id"],
-        product_id=row["product_id"],
-        product_sku=row["product_sku"],
-        product_name=row["product_name"],
-        seller_id=row["seller_id"],
-        currency=currency,
-        stock=row["stock"],
-        condition=row["condition"],
-        is_active=row["is_active"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+    return row_as(
+        Offer,
+        row,
         quantity_rules=msgspec.UNSET if rules is None else msgspec.convert(rules, QuantityRules),
         **prices,
     )
