@@ -13,13 +13,12 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Generic, NamedTuple, TypeVar
+from typing import Annotated, Any, Generic, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
 import msgspec
 from litestar.params import FromQuery, QueryParameter
 
-from quote_service.db.pool import Pool
 from quote_service.errors import invalid
 from quote_service.validation import storable_instant
 
@@ -101,6 +100,12 @@ def page_of(
     return Page(items=[item(row) for row in shown], next_cursor=next_cursor)
 
 
+class Acquiring(Protocol):
+    """A connection pool (db/pool.py's, above this module: it is named by what it does)."""
+
+    def acquire(self) -> Any: ...
+
+
 def by_created(row: Any) -> tuple[datetime, UUID]:
     """The sort key of a list ordered by (created_at, id), the order of most lists."""
     return (row["created_at"], row["id"])
@@ -120,7 +125,7 @@ NEWEST_FIRST = Keyset(by_created, tuple[datetime, UUID], "before")
 
 
 async def fetch_page(
-    pool: Pool,
+    pool: Acquiring,
     list_name: str,
     fetch: Callable[..., Awaitable[Sequence[R]]],
     page: PageQuery,
