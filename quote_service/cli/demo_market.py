@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from quote_service.db.rows import row_as
 from quote_service.intelligence import repository
 from quote_service.intelligence.schemas import ObservationRecord
 from quote_service.intelligence.signal_rules import SignalEvaluator
@@ -75,13 +76,7 @@ async def seed_market(pool: asyncpg.Pool, *, now: datetime, window_hours: int) -
                 product["id"],
             )
         latest = [
-            ObservationRecord(
-                product_id=r["product_id"],
-                competitor=r["competitor"],
-                price=r["price"],
-                currency=r["currency"].strip(),
-                observed_at=r["observed_at"],
-            )
+            row_as(ObservationRecord, r, currency=r["currency"].strip())
             for r in rows
             if r["observed_at"] == max(x["observed_at"] for x in rows if x["competitor"] == r["competitor"])
         ]
