@@ -13,7 +13,6 @@ from decimal import Decimal
 
 import asyncpg
 
-from quote_service.db.rows import row_as
 from quote_service.intelligence import repository
 from quote_service.intelligence.schemas import ObservationRecord
 from quote_service.intelligence.signal_rules import SignalEvaluator
@@ -76,7 +75,13 @@ async def seed_market(pool: asyncpg.Pool, *, now: datetime, window_hours: int) -
                 product["id"],
             )
         latest = [
-            row_as(ObservationRecord, r, currency=r["currency"].strip())
+            ObservationRecord(
+                product_id=r["product_id"],
+                competitor=r["competitor"],
+                price=r["price"],
+                currency=r["currency"].strip(),
+                observed_at=r["observed_at"],
+            )
             for r in rows
             if r["observed_at"] == max(x["observed_at"] for x in rows if x["competitor"] == r["competitor"])
         ]
