@@ -5,7 +5,8 @@ fields are mostly the row's columns of the same names.
 `row_as(Coupon, row, value=..., currency=...)` reads each field from the column of its name and
 takes the computed ones from the keywords (a keyword given UNSET leaves its field unset); columns
 that no field names are ignored. msgspec checks the result as it builds it, so a column of the
-wrong type fails here, not in the answer.
+wrong type fails here, not in the answer. Not for an `array_like` Struct (convert reads those from a
+list).
 """
 
 from __future__ import annotations
