@@ -57,6 +57,7 @@ from quote_service.order_edits.plugin import ORDER_EDITS
 from quote_service.orders.plugin import FLASH_PURCHASES, ORDERS
 from quote_service.pages.controller import template_config
 from quote_service.pages.plugin import PAGES
+from quote_service.pagination import page_query
 from quote_service.payouts.plugin import PAYOUTS
 from quote_service.price_lists.plugin import PRICE_LISTS
 from quote_service.promotions.plugin import PROMOTIONS
@@ -329,6 +330,7 @@ def create_app(
         dependencies={
             **{name: from_state(name) for name in ("pool", "redis", "read_pools")},
             "read_pool": Provide(_read_pool, sync_to_thread=False),
+            "page": Provide(page_query, sync_to_thread=False),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         signature_types=[Pool, Redis, RedisCluster, ReadPools, Settings],

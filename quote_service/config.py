@@ -499,21 +499,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("LOGIN_CONCURRENCY must be 0 (one per CPU) or positive")
         if not 0 <= self.db_pool_min_size <= self.db_pool_max_size:
             raise ConfigError("DB_POOL_MIN_SIZE must be between 0 and DB_POOL_MAX_SIZE")
-        for name, percent in {
-            "DEFAULT_TAX_RATE": self.default_tax_rate,
-            "COMMISSION_TAX_RATE": self.commission_tax_rate,
-            "DEFAULT_COMMISSION_RATE": self.default_commission_rate,
-            "MAX_DISCOUNT_PERCENTAGE": self.max_discount_percentage,
-        }.items():
-            if not (percent.is_finite() and 0 <= percent <= 100):
-                raise ConfigError(f"{name} must be a percentage between 0 and 100")
-        for name, limit in {
-            "MAX_MARKUP_PERCENT": self.max_markup_percent,
-            "SELLER_PRICE_CHANGE_APPROVAL_PERCENT": self.seller_price_change_approval_percent,
-            "MIN_SELLER_MARGIN_PERCENT": self.min_seller_margin_percent,
-        }.items():
-            if not (limit.is_finite() and 0 <= limit <= 1000):
-                raise ConfigError(f"{name} must be a percentage between 0 and 1000")
+        for name, percent, most in (
+            ("DEFAULT_TAX_RATE", self.default_tax_rate, 100),
+            ("COMMISSION_TAX_RATE", self.commission_tax_rate, 100),
+            ("DEFAULT_COMMISSION_RATE", self.default_commission_rate, 100),
+            ("MAX_DISCOUNT_PERCENTAGE", self.max_discount_percentage, 100),
+            ("MAX_MARKUP_PERCENT", self.max_markup_percent, 1000),
+            ("SELLER_PRICE_CHANGE_APPROVAL_PERCENT", self.seller_price_change_approval_percent, 1000),
+            ("MIN_SELLER_MARGIN_PERCENT", self.min_seller_margin_percent, 1000),
+        ):
+            if not (percent.is_finite() and 0 <= percent <= most):
+                raise ConfigError(f"{name} must be a percentage between 0 and {most}")
         if not (self.default_delivery_fee.is_finite() and self.default_delivery_fee >= 0):
             raise ConfigError("DEFAULT_DELIVERY_FEE must be a non-negative amount")
         from quote_service.pricing.money import is_currency

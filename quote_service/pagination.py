@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, NamedTuple, Protocol, TypeVar
+from uuid import UUID
 
 import msgspec
-from litestar.params import QueryParameter
+from litestar.params import FromQuery, QueryParameter
 
 from quote_service.errors import invalid
 from quote_service.validation import storable_instant
@@ -31,6 +32,18 @@ MAX_LIMIT = 500
 # Litestar ignores a msgspec.Meta on a request parameter: the bounds must sit in its Parameter.
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size, 1 to 500.")]
 _INT64 = range(-(2**63), 2**63)
+
+
+class PageQuery(NamedTuple):
+    """What a list was asked for: at most `limit` rows, after the `cursor` a previous page returned."""
+
+    limit: int
+    cursor: str | None
+
+
+def page_query(limit: FromQuery[Limit] = DEFAULT_LIMIT, cursor: FromQuery[str | None] = None) -> PageQuery:
+    """The `limit` and `cursor` query parameters of every list (the `page` dependency)."""
+    return PageQuery(limit, cursor)
 
 
 class Page(msgspec.Struct, Generic[T], kw_only=True):
@@ -56,7 +69,7 @@ def decode_cursor(cursor: str | None, key_type: type[K], list_name: str) -> K | 
         raise invalid("cursor", "not a cursor returned by this list") from exc
     if named != list_name:
         raise invalid("cursor", "not a cursor returned by this list")
-    if isinstance(key, tuple) and not all(map(_storable, key)):
+    if not all(map(_storable, key if isinstance(key, tuple) else (key,))):
         raise invalid("cursor", "not a cursor returned by this list")
     return key
 
@@ -85,3 +98,43 @@ def page_of(
     shown = rows[:limit]
     next_cursor = encode_cursor(key(shown[-1]), list_name) if has_more and shown else None
     return Page(items=[item(row) for row in shown], next_cursor=next_cursor)
+
+
+class Acquiring(Protocol):
+    """A connection pool (db/pool.py's, above this module: it is named by what it does)."""
+
+    def acquire(self) -> Any: ...
+
+
+def by_created(row: Any) -> tuple[datetime, UUID]:
+    """The sort key of a list ordered by (created_at, id), the order of most lists."""
+    return (row["created_at"], row["id"])
+
+
+class Keyset(NamedTuple):
+    """How a list is ordered: a row's sort key, that key's type inside a cursor, and the
+    repository's keyword for the key a page starts from (`after` or `before`)."""
+
+    key: Callable[[Any], Any]
+    key_type: Any
+    position: str = "after"
+
+
+OLDEST_FIRST = Keyset(by_created, tuple[datetime, UUID])
+NEWEST_FIRST = Keyset(by_created, tuple[datetime, UUID], "before")
+
+
+async def fetch_page(
+    pool: Acquiring,
+    list_name: str,
+    fetch: Callable[..., Awaitable[Sequence[R]]],
+    page: PageQuery,
+    item: Callable[[R], T],
+    order: Keyset = OLDEST_FIRST,
+) -> Page[T]:
+    """One page of the list `list_name`: the cursor decoded (a 422 on a foreign one), then
+    `fetch(conn, <order.position>=key, limit=page.limit)` on one connection of `pool`, then `page_of`."""
+    from_key = decode_cursor(page.cursor, order.key_type, list_name)
+    async with pool.acquire() as conn:
+        rows = await fetch(conn, **{order.position: from_key}, limit=page.limit)
+    return page_of(rows, list_name, limit=page.limit, key=order.key, item=item)

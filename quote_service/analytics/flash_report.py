@@ -20,7 +20,7 @@ import msgspec
 from quote_service.analytics.figures import percent
 from quote_service.db.pool import Connection
 from quote_service.db.replica import ReadPools
-from quote_service.errors import NotFound
+from quote_service.db.rows import found
 from quote_service.pricing.money import Money, MoneyByCurrency
 
 
@@ -97,8 +97,7 @@ async def _read(conn: Connection, sale_id: UUID, now: datetime) -> _Ledger:
         " FROM flash_sales s LEFT JOIN flash_sale_stats st ON st.flash_sale_id = s.id WHERE s.id = $1",
         sale_id,
     )
-    if sale is None:
-        raise NotFound("flash sale not found")
+    sale = found(sale, "flash sale")
     items = await conn.fetch(
         "SELECT i.product_id, i.allocated_stock, i.flash_price, p.base_price, p.currency,"
         " COALESCE((SELECT h.new_price FROM price_history h WHERE h.product_id = i.product_id"

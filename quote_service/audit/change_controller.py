@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from typing import Any, Literal
 from uuid import UUID
 
@@ -15,9 +15,9 @@ from quote_service.audit import applying, changes
 from quote_service.auth.guards import admin_only
 from quote_service.clock import utcnow
 from quote_service.errors import invalid
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import Page, fetch_page
 from quote_service.validation import Instant
-from quote_service.web.deps import AuthedRequest, PoolDep
+from quote_service.web.deps import AuthedRequest, PageDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.middleware import REQUEST_ID
 
@@ -65,23 +65,12 @@ class ChangeRequestController(Controller):
     async def list_requests(
         self,
         pool: PoolDep,
+        page: PageDep,
         status: FromQuery[Status | None] = None,
         entity_type: FromQuery[str | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[changes.ChangeRequest]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "change-requests")
-        async with pool.acquire() as conn:
-            rows = await changes.list_requests(conn, status=status, entity_type=entity_type, after=after, limit=limit)
-        return ok(
-            page_of(
-                rows,
-                "change-requests",
-                limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
-                item=changes.request_of,
-            )
-        )
+        fetch = partial(changes.list_requests, status=status, entity_type=entity_type)
+        return ok(await fetch_page(pool, "change-requests", fetch, page, changes.request_of))
 
     @get("/{change_id:uuid}", summary="One change request")
     async def get_request(self, change_id: FromPath[UUID], pool: PoolDep) -> Envelope[changes.ChangeRequest]:

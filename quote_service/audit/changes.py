@@ -23,8 +23,10 @@ from litestar.connection import ASGIConnection
 from quote_service.audit import repository as audit
 from quote_service.auth import repository as people
 from quote_service.clock import utcnow
+from quote_service.db.keyset import NEWEST_FIRST, fetch_keyset
 from quote_service.db.pool import Connection, Pool
-from quote_service.errors import Conflict, Forbidden, NotFound
+from quote_service.db.rows import found, row_as
+from quote_service.errors import Conflict, Forbidden
 
 APPLYING = "change_request_applying"
 """The key in `scope["state"]` that marks a replayed request (an `Applying`): it writes instead of asking."""
@@ -117,27 +119,10 @@ class ChangeRequest(msgspec.Struct, kw_only=True):
 
 def request_of(row: asyncpg.Record) -> ChangeRequest:
     """A change request with its diff: `before` (the entity when it was asked) and `after` (what was sent)."""
-    return ChangeRequest(
-        id=row["id"],
-        author=row["author"],
-        entity_type=row["entity_type"],
-        entity_id=row["entity_id"],
-        action=row["action"],
-        method=row["method"],
-        path=row["path"],
-        body=row["body"],
-        base_version=row["base_version"],
-        status=row["status"],
-        apply_at=row["apply_at"],
-        approver=row["approver"],
-        decided_at=row["decided_at"],
-        applied_at=row["applied_at"],
-        result=row["result"],
-        created_at=row["created_at"],
-        before=row["before"],
+    return row_as(
+        ChangeRequest,
+        row,
         after=None if row["action"] == "delete" else row["body"],
-        approvals=row["approvals"],
-        approvals_required=row["approvals_required"],
     )
 
 
@@ -290,25 +275,14 @@ async def create(
 
 async def get(pool: Pool, request_id: UUID) -> ChangeRequest:
     row = await pool.fetchrow(f"SELECT {COLUMNS} FROM change_requests WHERE id = $1", request_id)
-    if row is None:
-        raise NotFound(f"change request {request_id} not found")
-    return request_of(row)
+    return request_of(found(row, f"change request {request_id}"))
 
 
 async def list_requests(
     conn: Connection, *, status: str | None, entity_type: str | None, after: tuple[datetime, UUID] | None, limit: int
 ) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"""SELECT {COLUMNS} FROM change_requests
-            WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR entity_type = $2)
-              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
-            ORDER BY created_at DESC, id DESC LIMIT $5""",
-        status,
-        entity_type,
-        None if after is None else after[0],
-        None if after is None else after[1],
-        limit + 1,
-    )
+    where = [("status = {}", status), ("entity_type = {}", entity_type)]
+    return await fetch_keyset(conn, f"SELECT {COLUMNS} FROM change_requests", where, after, limit, NEWEST_FIRST)
 
 
 async def decide(
@@ -330,8 +304,7 @@ async def decide(
                FROM change_requests WHERE id = $1 FOR UPDATE""",
             change_id,
         )
-        if asked is None:
-            raise NotFound(f"change request {change_id} not found")
+        asked = found(asked, f"change request {change_id}")
         # An approved request that has not applied yet (due later, or waiting out a passing failure)
         # may still be rejected; approving is for pending ones. Applying holds this row's lock while
         # it writes, so a reject either comes first (nothing applies) or finds it applied.

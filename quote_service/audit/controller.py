@@ -16,10 +16,11 @@ from litestar.params import FromQuery
 from quote_service.audit.repository import list_audit
 from quote_service.auth.guards import admin_only
 from quote_service.config import Settings
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.db.rows import row_as
+from quote_service.pagination import Page, decode_cursor, page_of
 from quote_service.periods import instant_bounds
 from quote_service.pricing.local_time import zone
-from quote_service.web.deps import AuthedRequest, ReadPoolDep, refuse_unknown
+from quote_service.web.deps import AuthedRequest, PageDep, ReadPoolDep, refuse_unknown
 from quote_service.web.envelope import Envelope, ok
 
 FILTERS = frozenset({"entity_type", "entity_id", "actor_id", "action", "from", "to", "limit", "cursor"})
@@ -38,17 +39,7 @@ class AuditEntry(msgspec.Struct, kw_only=True):
 
 
 def entry_of(row: Any) -> AuditEntry:
-    return AuditEntry(
-        id=row["id"],
-        at=row["at"],
-        actor=row["actor"],
-        action=row["action"],
-        entity_type=row["entity_type"],
-        entity_id=row["entity_id"],
-        before=row["before"],
-        after=row["after"],
-        request_id=row["request_id"],
-    )
+    return row_as(AuditEntry, row)
 
 
 class AuditController(Controller):
@@ -62,16 +53,15 @@ class AuditController(Controller):
         request: AuthedRequest,
         read_pool: ReadPoolDep,
         settings: NamedDependency[Settings],
+        page: PageDep,
         entity_type: FromQuery[str | None] = None,
         entity_id: FromQuery[str | None] = None,
         actor_id: FromQuery[str | None] = None,
         action: FromQuery[str | None] = None,
         to: FromQuery[str | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[AuditEntry]]:
         refuse_unknown(request, FILTERS)
-        after = decode_cursor(cursor, int, "audit")
+        after = decode_cursor(page.cursor, int, "audit")
         # Read as every list's `from`/`to` (a local date of BUSINESS_TIMEZONE or an RFC 3339 instant),
         # never as a number of seconds: `to=1` is a 422, not 1970.
         since, until = instant_bounds(request.query_params.get("from"), to, zone(settings.business_timezone))
@@ -85,6 +75,6 @@ class AuditController(Controller):
                 since=since,
                 until=until,
                 before_id=after,
-                limit=limit,
+                limit=page.limit,
             )
-        return ok(page_of(rows, "audit", limit=limit, key=lambda r: r["id"], item=entry_of))
+        return ok(page_of(rows, "audit", limit=page.limit, key=lambda r: r["id"], item=entry_of))

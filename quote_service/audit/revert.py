@@ -27,7 +27,8 @@ from quote_service.audit.writer import audited
 from quote_service.auth.guards import admin_only
 from quote_service.config import Settings
 from quote_service.db.pool import Connection, Pool
-from quote_service.errors import Conflict, NotFound, invalid
+from quote_service.db.rows import found
+from quote_service.errors import Conflict, invalid
 from quote_service.web.deps import AdminPoolDep, AuthedRequest, ConfigStoreDep, PoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.middleware import REQUEST_ID
@@ -68,8 +69,7 @@ async def _entry(conn: Connection, entry_id: int) -> asyncpg.Record:
     row = await conn.fetchrow(
         "SELECT id, action, entity_type, entity_id, before, after FROM audit_log WHERE id = $1", entry_id
     )
-    if row is None:
-        raise NotFound(f"audit entry {entry_id} not found")
+    row = found(row, f"audit entry {entry_id}")
     if row["entity_type"] not in REVERTIBLE or row["action"] not in ("create", "update", "delete"):
         raise invalid(
             "id",

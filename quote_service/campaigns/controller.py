@@ -12,8 +12,8 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from quote_service.auth.guards import admin_only
 from quote_service.campaigns.schemas import Campaign, CampaignCreate, Status
 from quote_service.campaigns.service import Campaigns
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor
-from quote_service.web.deps import AdminPoolDep, AuthedRequest, actor_of
+from quote_service.pagination import Page, decode_cursor
+from quote_service.web.deps import AdminPoolDep, AuthedRequest, PageDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 
 CampaignsDep = NamedDependency[Campaigns]
@@ -34,12 +34,11 @@ class CampaignController(Controller):
     async def list_campaigns(
         self,
         campaigns: CampaignsDep,
+        page: PageDep,
         status: FromQuery[Status | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Campaign]]:
-        before = decode_cursor(cursor, tuple[datetime, UUID], "campaigns")
-        return ok(await campaigns.page(status=status, before=before, limit=limit))
+        before = decode_cursor(page.cursor, tuple[datetime, UUID], "campaigns")
+        return ok(await campaigns.page(status=status, before=before, limit=page.limit))
 
     @get("/{name:str}", summary="One campaign with its sales so far")
     async def get_campaign(self, name: FromPath[str], campaigns: CampaignsDep) -> Envelope[Campaign]:

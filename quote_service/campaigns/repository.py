@@ -8,6 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
+from quote_service.db.keyset import Sort, fetch_keyset
 from quote_service.db.pool import Connection
 
 ONE_ACTIVE_PER_PRODUCT = "campaigns_one_active_per_product"
@@ -95,14 +96,12 @@ async def due(conn: Connection, *, now: datetime) -> list[UUID]:
 async def list_campaigns(
     conn: Connection, *, status: str | None, before: tuple[datetime, UUID] | None, limit: int
 ) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM campaigns c JOIN products p ON p.id = c.product_id
-            WHERE ($1::text IS NULL OR c.status = $1)
-              AND ($2::timestamptz IS NULL OR (c.created_at, c.id) < ($2::timestamptz, $3::uuid))
-            ORDER BY c.created_at DESC, c.id DESC
-            LIMIT $4""",
-        status,
-        before[0] if before else None,
-        before[1] if before else None,
-        limit + 1,
+    where = [("c.status = {}", status)]
+    return await fetch_keyset(
+        conn,
+        f"SELECT {_COLUMNS} FROM campaigns c JOIN products p ON p.id = c.product_id",
+        where,
+        before,
+        limit,
+        Sort("c.created_at, c.id", "timestamptz, uuid", newest_first=True),
     )

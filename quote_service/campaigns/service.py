@@ -24,7 +24,8 @@ from quote_service.catalog import repository as catalog
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
 from quote_service.db.replica import ReadPools
-from quote_service.errors import Conflict, DuplicateKey, FieldError, NotFound, ValidationFailed
+from quote_service.db.rows import found, row_as
+from quote_service.errors import Conflict, DuplicateKey, FieldError, ValidationFailed
 from quote_service.pagination import Page, page_of
 from quote_service.pricing.campaigns import HourMove, hour_move, hours_due
 from quote_service.pricing.money import plain, round_money
@@ -47,23 +48,15 @@ def campaign_from_row(row: asyncpg.Record) -> Campaign:
     currency = row["currency"]
     sales: int = row["total_sales"]
     turnover: Decimal = row["turnover"]
-    return Campaign(
-        id=row["id"],
-        name=row["name"],
-        product_id=row["product_id"],
-        status=row["status"],
-        duration_hours=row["duration_hours"],
+    return row_as(
+        Campaign,
+        row,
         price_manipulation_limit=plain(row["price_manipulation_limit"]),
-        target_sales=row["target_sales"],
         total_sales=sales,
         turnover=round_money(turnover, currency),
         average_item_price=round_money(turnover / sales, currency) if sales else None,
         base_price=round_money(row["base_price"], currency),
         current_price=round_money(row["current_price"], currency),
-        hours_elapsed=row["hours_elapsed"],
-        started_at=row["started_at"],
-        ends_at=row["ends_at"],
-        ended_at=row["ended_at"],
     )
 
 
@@ -155,9 +148,7 @@ class Campaigns:
     async def get(self, name: str) -> Campaign:
         async with self.pool.acquire() as conn:
             row = await repository.get_campaign(conn, name=name)
-        if row is None:
-            raise NotFound(f"campaign {name!r} not found")
-        return campaign_from_row(row)
+        return campaign_from_row(found(row, f"campaign {name!r}"))
 
     async def page(self, *, status: str | None, before: tuple[datetime, UUID] | None, limit: int) -> Page[Campaign]:
         async with self.reads.for_read().acquire() as conn:
@@ -169,8 +160,7 @@ class Campaigns:
         now = self.clock()
         async with (pool or self.pool).acquire() as conn:
             product_id = await repository.product_of(conn, name=name)
-            if product_id is None:
-                raise NotFound(f"campaign {name!r} not found")
+            product_id = found(product_id, f"campaign {name!r}")
             async with conn.transaction():
                 await repository.lock_product(conn, product_id=product_id)
                 row = await repository.lock_campaign(conn, name=name)

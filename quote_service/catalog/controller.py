@@ -27,12 +27,14 @@ from quote_service.catalog.schemas import (
     StockLevel,
 )
 from quote_service.config import Settings
-from quote_service.errors import NotFound, invalid
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.db.rows import found
+from quote_service.errors import invalid
+from quote_service.pagination import Page, decode_cursor, page_of
 from quote_service.web.deps import (
     AdminPoolDep,
     AuthedRequest,
     ConfigStoreDep,
+    PageDep,
     PoolDep,
     ProductCacheDep,
     ReadPoolDep,
@@ -78,20 +80,19 @@ class ProductController(Controller):
         read_pool: ReadPoolDep,
         config_store: ConfigStoreDep,
         request: AuthedRequest,
+        page: PageDep,
         category_id: FromQuery[str | None] = None,
         seller_id: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
         is_active: FromQuery[bool | None] = None,
         sort: FromQuery[ProductSort] = "created",
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Product]]:
         own = own_seller(request.user)
         if own is not None:  # a seller lists its own products; naming another seller finds nothing (404)
             owned_by(request.user, seller_id or own, f"seller {seller_id}")
             seller_id = own
         order = repository.LIST_ORDERS[sort]
-        after = decode_cursor(cursor, order.key_type, order.cursor_name)
+        after = decode_cursor(page.cursor, order.key_type, order.cursor_name)
         async with read_pool.acquire() as conn:
             rows = await repository.list_products(
                 conn,
@@ -101,7 +102,7 @@ class ProductController(Controller):
                 is_active=is_active,
                 sort=sort,
                 after=after,
-                limit=limit,
+                limit=page.limit,
             )
         caller = request.user
         offers = config_store.snapshot.offers  # which products other sellers offer: no query (docs/offers.md)
@@ -109,7 +110,7 @@ class ProductController(Controller):
             page_of(
                 rows,
                 order.cursor_name,
-                limit=limit,
+                limit=page.limit,
                 key=lambda r: tuple(r["sort_key"]),
                 item=lambda r: service.with_offer_count(
                     service.as_seen_by(service.product_from_row(r), caller), offers
@@ -202,22 +203,20 @@ class ProductController(Controller):
         product_id: FromPath[UUID],
         read_pool: ReadPoolDep,
         request: AuthedRequest,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
+        page: PageDep,
     ) -> Envelope[Page[PriceChange]]:
-        before = decode_cursor(cursor, tuple[datetime, int], "price-history")
+        before = decode_cursor(page.cursor, tuple[datetime, int], "price-history")
         async with read_pool.acquire() as conn:
             product = await repository.get_product(conn, product_id=product_id)
-            if product is None:
-                raise NotFound(f"product {product_id} not found")
+            product = found(product, f"product {product_id}")
             owned_by(request.user, product["seller_id"], f"product {product_id}")
-            rows = await repository.list_price_history(conn, product_id=product_id, before=before, limit=limit)
+            rows = await repository.list_price_history(conn, product_id=product_id, before=before, limit=page.limit)
         currency = product["currency"]
         return ok(
             page_of(
                 rows,
                 "price-history",
-                limit=limit,
+                limit=page.limit,
                 key=lambda r: (r["changed_at"], r["id"]),
                 item=lambda r: service.price_change_from_row(r, currency),
             )

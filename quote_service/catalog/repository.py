@@ -13,6 +13,7 @@ import asyncpg
 import msgspec
 
 from quote_service.catalog.schemas import PriceSource, ProductSort
+from quote_service.db.keyset import NEWEST_CHANGE_FIRST, fetch_keyset
 from quote_service.db.pool import Connection
 from quote_service.errors import DuplicateKey
 from quote_service.pricing.quantity_rules import QuantityRules
@@ -209,16 +210,9 @@ async def move_price(
 async def list_price_history(
     conn: Connection, *, product_id: UUID, before: tuple[datetime, int] | None, limit: int
 ) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"""SELECT {_HISTORY_COLUMNS} FROM price_history
-            WHERE product_id = $1
-              AND ($2::timestamptz IS NULL OR (changed_at, id) < ($2::timestamptz, $3::bigint))
-            ORDER BY changed_at DESC, id DESC
-            LIMIT $4""",
-        product_id,
-        before[0] if before else None,
-        before[1] if before else None,
-        limit + 1,
+    where = [("product_id = {}", product_id)]
+    return await fetch_keyset(
+        conn, f"SELECT {_HISTORY_COLUMNS} FROM price_history", where, before, limit, NEWEST_CHANGE_FIRST
     )
 
 

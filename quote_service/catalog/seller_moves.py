@@ -32,7 +32,8 @@ from quote_service.catalog.schemas import ManualPrice, Product, ProductPatch, St
 from quote_service.catalog.service import adjust_stock, check_product, product_from_row, update_product
 from quote_service.config import Settings
 from quote_service.db.pool import Connection, Pool
-from quote_service.errors import FieldError, NotFound, ValidationFailed, invalid
+from quote_service.db.rows import found
+from quote_service.errors import FieldError, ValidationFailed, invalid
 from quote_service.pricing.price_moves import (
     PriceWrite,
     seller_floor_problem,
@@ -51,8 +52,7 @@ async def owned_product(pool: asyncpg.Pool, request: AuthedRequest, product_id: 
     async with pool.acquire() as conn:
         row = await repository.get_product(conn, product_id=product_id)
     what = f"product {product_id}"
-    if row is None:
-        raise NotFound(f"{what} not found")
+    row = found(row, what)
     owned_by(request.user, row["seller_id"], what)
     return row
 

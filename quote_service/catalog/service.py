@@ -24,6 +24,7 @@ from quote_service.catalog.schemas import (
 )
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection
+from quote_service.db.rows import found, row_as
 from quote_service.errors import FieldError, InsufficientStock, NotFound, ValidationFailed, invalid
 from quote_service.pricing import money
 from quote_service.pricing.offers import OfferBook
@@ -39,20 +40,10 @@ def product_from_row(row: asyncpg.Record) -> Product:
     prices: dict[str, Any] = {name: money.round_money(row[name], currency) for name in _PRICE_FIELDS}
     weight = row["weight"]
     rules = row["quantity_rules"]
-    return Product(
-        id=row["id"],
-        sku=row["sku"],
-        name=row["name"],
-        category_id=row["category_id"],
-        seller_id=row["seller_id"],
-        currency=currency,
-        stock=row["stock"],
-        tags=list(row["tags"]),
+    return row_as(
+        Product,
+        row,
         weight=money.plain(weight) if weight is not None else None,
-        is_active=row["is_active"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        prices_include_tax=row["prices_include_tax"],
         quantity_rules=msgspec.UNSET if rules is None else msgspec.convert(rules, QuantityRules),
         **prices,
     )
@@ -74,16 +65,11 @@ def with_offer_count(product: Product, offers: OfferBook | None) -> Product:
 
 def price_change_from_row(row: asyncpg.Record, currency: str) -> PriceChange:
     old = row["old_price"]
-    return PriceChange(
-        id=row["id"],
-        product_id=row["product_id"],
+    return row_as(
+        PriceChange,
+        row,
         old_price=money.round_money(old, currency) if old is not None else None,
         new_price=money.round_money(row["new_price"], currency),
-        reason=row["reason"],
-        source=row["source"],
-        actor=row["actor"],
-        ref_id=row["ref_id"],
-        changed_at=row["changed_at"],
     )
 
 
@@ -153,9 +139,7 @@ async def create_product(
 async def get_product(pool: asyncpg.Pool, product_id: UUID) -> Product:
     async with pool.acquire() as conn:
         row = await repository.get_product(conn, product_id=product_id)
-    if row is None:
-        raise NotFound(f"product {product_id} not found")
-    return product_from_row(row)
+    return product_from_row(found(row, f"product {product_id}"))
 
 
 async def update_product(
@@ -176,8 +160,7 @@ async def update_product(
     reason = given.pop("price_change_reason", None) or "manual update"
     async with pool.acquire() as conn, conn.transaction():
         current = await repository.get_product(conn, product_id=product_id, for_update=True)
-        if current is None:
-            raise NotFound(f"product {product_id} not found")
+        current = found(current, f"product {product_id}")
         fields = {**dict(current), **given}
         fields["currency"] = str(fields["currency"]).upper()
         check_product(fields)
@@ -209,8 +192,7 @@ async def set_price(
     A refusal (422 naming `price`) changes nothing."""
     async with pool.acquire() as conn, conn.transaction():
         current = await repository.get_product(conn, product_id=product_id, for_update=True)
-        if current is None:
-            raise NotFound(f"product {product_id} not found")
+        current = found(current, f"product {product_id}")
         currency = current["currency"]
         price = data.price
         problem = _amount_problem(price, currency) or manual_move_problem(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from litestar import Controller, delete, get, patch, post, put
@@ -19,8 +19,8 @@ from quote_service.commissions.schemas import (
     CommissionRatePatch,
     Component,
 )
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import PoolDep, ReadPoolDep
+from quote_service.pagination import Page, fetch_page
+from quote_service.web.deps import PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.request import MIB
 
@@ -45,37 +45,24 @@ class CommissionRateController(Controller):
     async def list_rates(
         self,
         read_pool: ReadPoolDep,
+        page: PageDep,
         component: FromQuery[Component | None] = None,
         category_id: FromQuery[str | None] = None,
         seller_id: FromQuery[str | None] = None,
         logistics_provider: FromQuery[str | None] = None,
         region: FromQuery[str | None] = None,
         is_active: FromQuery[bool | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[CommissionRate]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "commission-rates")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_rates(
-                conn,
-                component=component,
-                category_id=category_id,
-                seller_id=seller_id,
-                logistics_provider=logistics_provider,
-                region=region,
-                is_active=is_active,
-                after=after,
-                limit=limit,
-            )
-        return ok(
-            page_of(
-                rows,
-                "commission-rates",
-                limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
-                item=service.rate_from_row,
-            )
+        fetch = partial(
+            repository.list_rates,
+            component=component,
+            category_id=category_id,
+            seller_id=seller_id,
+            logistics_provider=logistics_provider,
+            region=region,
+            is_active=is_active,
         )
+        return ok(await fetch_page(read_pool, "commission-rates", fetch, page, service.rate_from_row))
 
     # Declared before /{rate_id:uuid}; the uuid converter would refuse "bulk" anyway.
     @put(

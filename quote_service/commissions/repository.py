@@ -10,7 +10,9 @@ from uuid import UUID
 
 import asyncpg
 
+from quote_service.db.keyset import fetch_keyset
 from quote_service.db.pool import Connection
+from quote_service.db.rows import row_as
 from quote_service.pricing.commission import CommissionRate, Tier
 from quote_service.pricing.money import plain
 
@@ -103,27 +105,15 @@ async def list_rates(
     after: tuple[datetime, UUID] | None,
     limit: int,
 ) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"""SELECT {RATE_COLUMNS} FROM commission_rates
-            WHERE ($1::text IS NULL OR category_id = $1)
-              AND ($2::text IS NULL OR seller_id = $2)
-              AND ($3::text IS NULL OR lower(logistics_provider) = lower($3))
-              AND ($4::text IS NULL OR lower(btrim(region)) = lower(btrim($4)))
-              AND ($5::boolean IS NULL OR is_active = $5)
-              AND ($6::timestamptz IS NULL OR (created_at, id) > ($6::timestamptz, $7::uuid))
-              AND ($9::text IS NULL OR component = $9)
-            ORDER BY created_at, id
-            LIMIT $8""",
-        category_id,
-        seller_id,
-        logistics_provider,
-        region,
-        is_active,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit + 1,
-        component,
-    )
+    where = [
+        ("category_id = {}", category_id),
+        ("seller_id = {}", seller_id),
+        ("lower(logistics_provider) = lower({}::text)", logistics_provider),
+        ("lower(btrim(region)) = lower(btrim({}::text))", region),
+        ("is_active = {}", is_active),
+        ("component = {}", component),
+    ]
+    return await fetch_keyset(conn, f"SELECT {RATE_COLUMNS} FROM commission_rates", where, after, limit)
 
 
 def tiers_from_json(raw: list[dict[str, Any]] | None) -> tuple[Tier, ...]:
@@ -135,26 +125,11 @@ def tiers_from_json(raw: list[dict[str, Any]] | None) -> tuple[Tier, ...]:
 
 def model_from_row(row: asyncpg.Record) -> CommissionRate:
     """A stored rate as the pure pricing code reads it."""
-    return CommissionRate(
-        id=row["id"],
-        component=row["component"],
-        category_id=row["category_id"],
-        seller_id=row["seller_id"],
-        logistics_provider=row["logistics_provider"],
-        region=row["region"],
-        commission_type=row["commission_type"],
+    return row_as(
+        CommissionRate,
+        row,
         rate=None if row["rate"] is None else plain(row["rate"]),
         tiers=tiers_from_json(row["tiers"]),
-        min_amount=row["min_amount"],
-        max_amount=row["max_amount"],
-        currency=row["currency"],
-        effective_from=row["effective_from"],
-        effective_to=row["effective_to"],
-        is_active=row["is_active"],
-        priority=row["priority"],
-        created_at=row["created_at"],
-        base=row["base"],
-        per=row["per"],
     )
 
 

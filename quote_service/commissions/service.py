@@ -24,7 +24,8 @@ from quote_service.commissions.schemas import (
     Tier,
     TierInput,
 )
-from quote_service.errors import FieldError, NotFound, ValidationFailed
+from quote_service.db.rows import found, row_as
+from quote_service.errors import FieldError, ValidationFailed
 from quote_service.patch import patched, sent_fields
 from quote_service.pricing import money
 from quote_service.pricing.commission import derived_component
@@ -51,27 +52,14 @@ def rate_from_row(row: asyncpg.Record) -> CommissionRate:
     if rate is not None:
         rate = amount(rate) if model.commission_type == "FLAT" else plain(rate)
     tiers = [Tier(up_to=amount(t.up_to), rate=plain(t.rate)) for t in model.tiers] or None
-    return CommissionRate(
-        id=row["id"],
-        component=row["component"],
-        category_id=row["category_id"],
-        seller_id=row["seller_id"],
-        logistics_provider=row["logistics_provider"],
-        region=row["region"],
-        commission_type=row["commission_type"],
+    return row_as(
+        CommissionRate,
+        row,
         rate=rate,
         tiers=tiers,
         min_amount=amount(row["min_amount"]),
         max_amount=amount(row["max_amount"]),
         currency=currency,
-        effective_from=row["effective_from"],
-        effective_to=row["effective_to"],
-        is_active=row["is_active"],
-        priority=row["priority"],
-        created_by=row["created_by"],
-        updated_by=row["updated_by"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
         base=UNSET if row["base"] == "net" else row["base"],
         per=UNSET if row["per"] == "unit" else row["per"],
     )
@@ -244,9 +232,7 @@ async def create_rate(pool: asyncpg.Pool, data: CommissionRateInput, *, actor: s
 async def get_rate(pool: asyncpg.Pool, rate_id: UUID) -> CommissionRate:
     async with pool.acquire() as conn:
         row = await repository.get_rate(conn, rate_id=rate_id)
-    if row is None:
-        raise NotFound(f"commission rate {rate_id} not found")
-    return rate_from_row(row)
+    return rate_from_row(found(row, f"commission rate {rate_id}"))
 
 
 async def update_rate(pool: asyncpg.Pool, rate_id: UUID, data: CommissionRateInput, *, actor: str) -> CommissionRate:
@@ -254,9 +240,7 @@ async def update_rate(pool: asyncpg.Pool, rate_id: UUID, data: CommissionRateInp
     columns = _checked(data)
     async with pool.acquire() as conn:
         row = await repository.update_rate(conn, rate_id=rate_id, fields=columns, actor=actor)
-    if row is None:
-        raise NotFound(f"commission rate {rate_id} not found")
-    return rate_from_row(row)
+    return rate_from_row(found(row, f"commission rate {rate_id}"))
 
 
 async def patch_rate(pool: asyncpg.Pool, rate_id: UUID, data: CommissionRatePatch, *, actor: str) -> CommissionRate:
@@ -264,8 +248,7 @@ async def patch_rate(pool: asyncpg.Pool, rate_id: UUID, data: CommissionRatePatc
     changes = sent_fields(data)
     async with pool.acquire() as conn, conn.transaction():
         row = await repository.get_rate(conn, rate_id=rate_id, for_update=True)
-        if row is None:
-            raise NotFound(f"commission rate {rate_id} not found")
+        row = found(row, f"commission rate {rate_id}")
         current = msgspec.structs.replace(rate_from_row(row), base=row["base"], per=row["per"])
         columns = _checked(patched(current, CommissionRateInput, changes))
         updated = await repository.update_rate(conn, rate_id=rate_id, fields=columns, actor=actor)
@@ -285,9 +268,7 @@ async def put_rate(pool: asyncpg.Pool, rate_id: UUID, data: CommissionRatePatch,
 async def deactivate_rate(pool: asyncpg.Pool, rate_id: UUID, *, actor: str) -> CommissionRate:
     async with pool.acquire() as conn:
         row = await repository.deactivate_rate(conn, rate_id=rate_id, actor=actor)
-    if row is None:
-        raise NotFound(f"commission rate {rate_id} not found")
-    return rate_from_row(row)
+    return rate_from_row(found(row, f"commission rate {rate_id}"))
 
 
 def _decode_error(prefix: str, exc: msgspec.ValidationError) -> FieldError:

@@ -18,6 +18,7 @@ import msgspec
 import structlog
 
 from quote_service.db.pool import Connection, Pool
+from quote_service.db.rows import row_as
 from quote_service.errors import Conflict, FieldError
 from quote_service.pricing.coupons import Coupon, normalize_code
 
@@ -154,14 +155,4 @@ async def list_batches(conn: Connection, *, limit: int) -> list[BatchUse]:
            FROM coupon_code_batches b ORDER BY b.created_at DESC, b.id LIMIT $1""",
         limit,
     )
-    return [
-        BatchUse(
-            batch_id=row["id"],
-            coupon_code=row["coupon_code"],
-            count=row["count"],
-            used=row["used"],
-            prefix=row["prefix"],
-            created_at=row["created_at"],
-        )
-        for row in rows
-    ]
+    return [row_as(BatchUse, row, batch_id=row["id"]) for row in rows]

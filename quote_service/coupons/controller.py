@@ -3,6 +3,7 @@ case-insensitive code."""
 
 from __future__ import annotations
 
+from functools import partial
 from uuid import UUID
 
 from litestar import Controller, Response, delete, get, post, put
@@ -15,10 +16,11 @@ from quote_service.coupons import batches, codes, repository, seller_scope, serv
 from quote_service.coupons.schemas import Coupon, CouponCreate, CouponUpdate
 from quote_service.db.pool import Pool
 from quote_service.errors import NotFound, invalid
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Keyset, Limit, Page, decode_cursor, fetch_page, page_of
 from quote_service.web.deps import (
     AuthedRequest,
     OptionalIdempotencyKey,
+    PageDep,
     PoolDep,
     ReadPoolDep,
     check_idempotency_key,
@@ -30,6 +32,8 @@ DOMAIN = "coupons"
 admin_only = requires_role("admin")
 admin_or_seller = requires_role("admin", "seller")
 """A seller reaches its own coupons' routes (docs/sellers.md); code batches stay the admin's."""
+
+BY_CODE = Keyset(lambda r: r["code"], str)
 
 
 async def _owned(pool: Pool, request: AuthedRequest, code: str) -> Coupon:
@@ -60,18 +64,11 @@ class CouponController(Controller):
         self,
         read_pool: ReadPoolDep,
         request: AuthedRequest,
+        page: PageDep,
         is_active: FromQuery[bool | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Coupon]]:
-        after = decode_cursor(cursor, str, "coupons")
-        if after is not None and "\x00" in after:  # never one of ours, and PostgreSQL refuses it
-            raise invalid("cursor", "not a cursor returned by this list")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_coupons(
-                conn, is_active=is_active, after=after, limit=limit, seller_id=own_seller(request.user)
-            )
-        return ok(page_of(rows, "coupons", limit=limit, key=lambda r: r["code"], item=service.coupon_from_row))
+        fetch = partial(repository.list_coupons, is_active=is_active, seller_id=own_seller(request.user))
+        return ok(await fetch_page(read_pool, "coupons", fetch, page, service.coupon_from_row, BY_CODE))
 
     @get("/{code:str}", summary="Get a coupon (code in any letter case)")
     async def get_coupon(self, code: FromPath[str], pool: PoolDep, request: AuthedRequest) -> Envelope[Coupon]:
@@ -145,15 +142,14 @@ class CouponController(Controller):
         self,
         code: FromPath[str],
         read_pool: ReadPoolDep,
+        page: PageDep,
         batch_id: FromQuery[UUID | None] = None,
         format: FromQuery[str | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[codes.GeneratedCode]] | Response[bytes]:
         if format not in (None, "csv", "json"):
             raise invalid("format", "csv or json")
         coupon_code = service.lookup_code(code)
-        after = decode_cursor(cursor, str, "codes")
+        after = decode_cursor(page.cursor, str, "codes")
         async with read_pool.acquire() as conn:
             if await repository.get_coupon(conn, code=coupon_code) is None:
                 raise NotFound(f"coupon {code!r} not found")
@@ -161,9 +157,9 @@ class CouponController(Controller):
                 rows = await codes.list_codes(conn, coupon_code=coupon_code, batch_id=batch_id, after=None, limit=None)
                 return Response(codes.as_csv(rows), media_type="text/csv; charset=utf-8")
             rows = await codes.list_codes(
-                conn, coupon_code=coupon_code, batch_id=batch_id, after=after, limit=limit + 1
+                conn, coupon_code=coupon_code, batch_id=batch_id, after=after, limit=page.limit + 1
             )
-        return ok(page_of(rows, "codes", limit=limit, key=lambda r: r["code"], item=codes.code_from_row))
+        return ok(page_of(rows, "codes", limit=page.limit, key=lambda r: r["code"], item=codes.code_from_row))
 
 
 @get(

@@ -9,6 +9,7 @@ import asyncpg
 import msgspec
 
 from quote_service.db.pool import Connection
+from quote_service.db.rows import row_as
 from quote_service.errors import DuplicateKey, FieldError
 from quote_service.pricing.coupons import Coupon
 
@@ -37,24 +38,11 @@ _WRITABLE = (
 
 def model_from_row(row: asyncpg.Record) -> Coupon:
     """The coupon as the quote engine reads it."""
-    return Coupon(
-        code=row["code"],
-        type=row["type"],
-        value=row["value"],
-        currency=row["currency"],
-        min_subtotal=row["min_subtotal"],
-        max_discount=row["max_discount"],
+    return row_as(
+        Coupon,
+        row,
         category_ids=frozenset(row["category_ids"]),
         product_ids=frozenset(row["product_ids"]),
-        valid_from=row["valid_from"],
-        valid_to=row["valid_to"],
-        usage_limit=row["usage_limit"],
-        per_customer_limit=row["per_customer_limit"],
-        is_active=row["is_active"],
-        times_used=row["times_used"],
-        funded_by=row["funded_by"],
-        on_reduced_lines=row["on_reduced_lines"],
-        seller_id=row["seller_id"],
     )
 
 

@@ -12,6 +12,7 @@ from msgspec import UNSET
 
 from quote_service.coupons import repository
 from quote_service.coupons.schemas import Coupon, CouponCreate, CouponUpdate
+from quote_service.db.rows import found, row_as
 from quote_service.errors import FieldError, NotFound, ValidationFailed
 from quote_service.pricing import money
 from quote_service.pricing.coupons import normalize_code
@@ -31,26 +32,14 @@ def coupon_from_row(row: asyncpg.Record) -> Coupon:
     """A coupon as the API shows it: amounts with the currency's digits, percents without trailing zeros."""
     currency = row["currency"]
     value = row["value"]
-    return Coupon(
-        code=row["code"],
-        type=row["type"],
+    return row_as(
+        Coupon,
+        row,
         value=money.round_money(value, currency) if row["type"] == "FIXED" else money.percent_shown(value),
         currency=currency,
         min_subtotal=_money_out(row["min_subtotal"], currency),
         max_discount=_money_out(row["max_discount"], currency),
         category_ids=list(row["category_ids"]),
-        valid_from=row["valid_from"],
-        valid_to=row["valid_to"],
-        usage_limit=row["usage_limit"],
-        per_customer_limit=row["per_customer_limit"],
-        is_active=row["is_active"],
-        times_used=row["times_used"],
-        funded_by=row["funded_by"],
-        on_reduced_lines=row["on_reduced_lines"],
-        created_by=row["created_by"],
-        updated_by=row["updated_by"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
         product_ids=list(row["product_ids"]) or UNSET,
         seller_id=row["seller_id"] or UNSET,
     )
@@ -144,9 +133,7 @@ def lookup_code(code: str) -> str:
 async def get_coupon(pool: asyncpg.Pool, code: str) -> Coupon:
     async with pool.acquire() as conn:
         row = await repository.get_coupon(conn, code=lookup_code(code))
-    if row is None:
-        raise NotFound(f"coupon {code!r} not found")
-    return coupon_from_row(row)
+    return coupon_from_row(found(row, f"coupon {code!r}"))
 
 
 async def update_coupon(pool: asyncpg.Pool, code: str, data: CouponUpdate, *, actor: str) -> Coupon:
@@ -155,14 +142,10 @@ async def update_coupon(pool: asyncpg.Pool, code: str, data: CouponUpdate, *, ac
     fields = check_coupon_fields(data)
     async with pool.acquire() as conn:
         row = await repository.update_coupon(conn, code=lookup, fields=fields, actor=actor)
-    if row is None:
-        raise NotFound(f"coupon {code!r} not found")
-    return coupon_from_row(row)
+    return coupon_from_row(found(row, f"coupon {code!r}"))
 
 
 async def deactivate_coupon(pool: asyncpg.Pool, code: str, *, actor: str) -> Coupon:
     async with pool.acquire() as conn:
         row = await repository.deactivate_coupon(conn, code=lookup_code(code), actor=actor)
-    if row is None:
-        raise NotFound(f"coupon {code!r} not found")
-    return coupon_from_row(row)
+    return coupon_from_row(found(row, f"coupon {code!r}"))

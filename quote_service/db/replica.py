@@ -19,7 +19,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
 import structlog
 
@@ -52,25 +52,18 @@ class PrimaryUnreadable(Exception):
 _NOT_SAMPLED = ReplicaStatus(up=False, lag_seconds=None, sampled_at=0.0, error="not sampled yet")
 
 
+@dataclass(eq=False)
 class ReadPools:
     """The primary's pool and, when configured, the replica's; `for_read()` chooses per read."""
 
-    def __init__(
-        self,
-        primary: Pool,
-        replica: Pool | None = None,
-        *,
-        max_lag: float = 5.0,
-        stale_after: float = 3.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.primary = primary
-        self.replica = replica
-        self.max_lag = max_lag
-        self.stale_after = stale_after
-        """A sample older than this (the sampler stuck or stopped) counts as the replica being down."""
-        self.clock = clock
-        self.status = _NOT_SAMPLED
+    primary: Pool
+    replica: Pool | None = None
+    _: KW_ONLY
+    max_lag: float = 5.0
+    stale_after: float = 3.0
+    """A sample older than this (the sampler stuck or stopped) counts as the replica being down."""
+    clock: Callable[[], float] = time.monotonic
+    status: ReplicaStatus = field(default=_NOT_SAMPLED, init=False)
 
     def for_read(self, max_lag: float | None = None) -> Pool:
         """The pool for a read that tolerates `max_lag` seconds of staleness (default: the setting)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 import msgspec
@@ -16,9 +16,9 @@ from quote_service.auth.guards import admin_only
 from quote_service.config import Settings
 from quote_service.extensions import repository, service
 from quote_service.extensions.schemas import Extension, ExtensionInput, ExtensionPatch
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import Page, fetch_page
 from quote_service.pricing.extensions import Kind
-from quote_service.web.deps import PoolDep, ReadPoolDep
+from quote_service.web.deps import PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 from quote_service.webhooks.signing import new_secret
 
@@ -48,23 +48,12 @@ class ExtensionController(Controller):
     async def list_extensions(
         self,
         read_pool: ReadPoolDep,
+        page: PageDep,
         kind: FromQuery[Kind | None] = None,
         is_active: FromQuery[bool | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Extension]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "extensions")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_extensions(conn, kind=kind, is_active=is_active, after=after, limit=limit)
-        return ok(
-            page_of(
-                rows,
-                "extensions",
-                limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
-                item=service.extension_from_row,
-            )
-        )
+        fetch = partial(repository.list_extensions, kind=kind, is_active=is_active)
+        return ok(await fetch_page(read_pool, "extensions", fetch, page, service.extension_from_row))
 
     @get("/{extension_id:uuid}", summary="Get an extension")
     async def get_extension(self, extension_id: FromPath[UUID], pool: PoolDep) -> Envelope[Extension]:

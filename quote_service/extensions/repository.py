@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from quote_service.db.keyset import fetch_keyset
 from quote_service.db.pool import Connection
 from quote_service.pricing.extensions import Extension
 
@@ -36,19 +37,8 @@ async def list_extensions(
     conn: Connection, *, kind: str | None, is_active: bool | None, after: tuple[datetime, UUID] | None, limit: int
 ) -> list[asyncpg.Record]:
     """Extensions oldest first after the (created_at, id) `after`."""
-    return await conn.fetch(
-        f"""SELECT {COLUMNS} FROM extensions
-            WHERE ($1::text IS NULL OR kind = $1)
-              AND ($2::boolean IS NULL OR is_active = $2)
-              AND ($3::timestamptz IS NULL OR (created_at, id) > ($3::timestamptz, $4::uuid))
-            ORDER BY created_at, id
-            LIMIT $5""",
-        kind,
-        is_active,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit + 1,
-    )
+    where = [("kind = {}", kind), ("is_active = {}", is_active)]
+    return await fetch_keyset(conn, f"SELECT {COLUMNS} FROM extensions", where, after, limit)
 
 
 async def load_active(conn: Connection) -> list[Extension]:

@@ -10,6 +10,7 @@ from msgspec import UNSET
 
 from quote_service.db.config_rows import ConfigRows
 from quote_service.db.pool import Pool
+from quote_service.db.rows import row_as
 from quote_service.extensions import repository
 from quote_service.extensions.schemas import AppliesTo, Extension, ExtensionInput
 from quote_service.webhooks import urls
@@ -32,18 +33,10 @@ def check_fields(data: ExtensionInput) -> dict[str, Any]:
 
 def extension_from_row(row: asyncpg.Record, secret: str | None = None) -> Extension:
     """An extension as the API shows it (`secret` only when it was just made)."""
-    return Extension(
-        id=row["id"],
-        kind=row["kind"],
-        url=row["url"],
-        timeout_ms=row["timeout_ms"],
+    return row_as(
+        Extension,
+        row,
         applies_to=AppliesTo(countries=row["countries"], seller_ids=row["seller_ids"]),
-        on_failure=row["on_failure"],
-        is_active=row["is_active"],
-        created_by=row["created_by"],
-        updated_by=row["updated_by"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
         secret=UNSET if secret is None else secret,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from uuid import UUID
 
 import msgspec
@@ -22,12 +23,13 @@ from quote_service.flags.schemas import (
     FlagChange,
     Lifecycle,
 )
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import Keyset, Page, decode_cursor, fetch_page, page_of
 from quote_service.pricing.flags import FlagEvaluation
-from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep
+from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "feature_flags"
+BY_KEY = Keyset(lambda r: r["key"], str)
 
 
 class FeatureFlagController(Controller):
@@ -45,19 +47,12 @@ class FeatureFlagController(Controller):
     async def list_flags(
         self,
         read_pool: ReadPoolDep,
+        page: PageDep,
         is_enabled: FromQuery[bool | None] = None,
         lifecycle: FromQuery[Lifecycle | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[FeatureFlag]]:
-        after = decode_cursor(cursor, str, "feature-flags")
-        if after is not None and "\x00" in after:  # never one of ours, and PostgreSQL refuses it
-            raise invalid("cursor", "not a cursor returned by this list")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_flags(
-                conn, is_enabled=is_enabled, lifecycle=lifecycle, after=after, limit=limit
-            )
-        return ok(page_of(rows, "feature-flags", limit=limit, key=lambda r: r["key"], item=service.flag_from_row))
+        fetch = partial(repository.list_flags, is_enabled=is_enabled, lifecycle=lifecycle)
+        return ok(await fetch_page(read_pool, "feature-flags", fetch, page, service.flag_from_row, BY_KEY))
 
     @get("/{flag_id:uuid}", guards=[admin_only], summary="Get a feature flag")
     async def get_flag(self, flag_id: FromPath[UUID], pool: PoolDep) -> Envelope[FeatureFlag]:
@@ -76,18 +71,17 @@ class FeatureFlagController(Controller):
         self,
         flag_id: FromPath[UUID],
         read_pool: ReadPoolDep,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
+        page: PageDep,
     ) -> Envelope[Page[FlagChange]]:
-        before = decode_cursor(cursor, int, "feature-flag-history")
+        before = decode_cursor(page.cursor, int, "feature-flag-history")
         if before is not None and not 0 < before < 2**63:  # never one of ours, and not a bigint
-            raise invalid("cursor", "not a cursor returned by this list")
-        rows = await service.flag_history(read_pool, flag_id, before=before, limit=limit)
+            raise invalid("cursor", "not a page.cursor returned by this list")
+        rows = await service.flag_history(read_pool, flag_id, before=before, limit=page.limit)
         return ok(
             page_of(
                 rows,
                 "feature-flag-history",
-                limit=limit,
+                limit=page.limit,
                 key=lambda r: r["id"],
                 item=lambda r: msgspec.convert(dict(r), FlagChange),
             )

@@ -15,7 +15,8 @@ import msgspec
 from quote_service.auth.policy import foreign_labels
 from quote_service.auth.schemas import Principal
 from quote_service.db.pool import Connection
-from quote_service.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from quote_service.db.rows import found, row_as
+from quote_service.errors import FieldError, Forbidden, ValidationFailed
 from quote_service.flags import repository
 from quote_service.flags.schemas import (
     EvaluationRequest,
@@ -44,22 +45,15 @@ _TYPE_DEFAULTS: dict[str, Any] = {"BOOLEAN": False}
 def flag_from_row(row: asyncpg.Record) -> FeatureFlag:
     """A flag as the API shows it."""
     model = repository.model_from_row(row)
-    return FeatureFlag(
-        id=row["id"],
+    return row_as(
+        FeatureFlag,
+        row,
         key=model.key,
-        name=row["name"],
-        description=row["description"],
         type=model.type,
         value=model.value,
         default_value=model.default_value,
         is_enabled=model.is_enabled,
         rollout=model.rollout,
-        permanent=row["permanent"],
-        lifecycle=row["lifecycle"],
-        created_by=row["created_by"],
-        updated_by=row["updated_by"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
     )
 
 
@@ -225,9 +219,7 @@ async def create_flag(pool: asyncpg.Pool, data: FeatureFlagCreate, *, actor: str
 async def get_flag(pool: asyncpg.Pool, flag_id: UUID) -> FeatureFlag:
     async with pool.acquire() as conn:
         row = await repository.get_flag(conn, flag_id=flag_id)
-    if row is None:
-        raise NotFound(f"feature flag {flag_id} not found")
-    return flag_from_row(row)
+    return flag_from_row(found(row, f"feature flag {flag_id}"))
 
 
 async def _row_by_key(pool: asyncpg.Pool, key: str) -> asyncpg.Record:
@@ -236,9 +228,7 @@ async def _row_by_key(pool: asyncpg.Pool, key: str) -> asyncpg.Record:
     if _KEY.fullmatch(key):
         async with pool.acquire() as conn:
             row = await repository.get_flag_by_key(conn, key=key)
-    if row is None:
-        raise NotFound(f"feature flag {key!r} not found")
-    return row
+    return found(row, f"feature flag {key!r}")
 
 
 async def get_flag_by_key(pool: asyncpg.Pool, key: str) -> FeatureFlag:
@@ -270,9 +260,7 @@ async def patch_flag(pool: asyncpg.Pool, flag_id: UUID, data: FeatureFlagPatch, 
 
 async def _locked(conn: Connection, flag_id: UUID) -> asyncpg.Record:
     row = await repository.get_flag(conn, flag_id=flag_id, for_update=True)
-    if row is None:
-        raise NotFound(f"feature flag {flag_id} not found")
-    return row
+    return found(row, f"feature flag {flag_id}")
 
 
 def _check_key(key: str, sent: str | None) -> None:
@@ -326,9 +314,7 @@ async def delete_flag(pool: asyncpg.Pool, flag_id: UUID, *, actor: str | None = 
     async with pool.acquire() as conn, conn.transaction():
         await repository.explain_change(conn, actor=actor)
         row = await repository.delete_flag(conn, flag_id=flag_id)
-    if row is None:
-        raise NotFound(f"feature flag {flag_id} not found")
-    return flag_from_row(row)
+    return flag_from_row(found(row, f"feature flag {flag_id}"))
 
 
 def evaluate_flag(flags: engine.FlagSet, key: str, ctx: EvaluationContext, *, now: datetime) -> FlagEvaluation:
@@ -336,9 +322,7 @@ def evaluate_flag(flags: engine.FlagSet, key: str, ctx: EvaluationContext, *, no
     started = perf_counter_ns()
     evaluation = flags.evaluate(key, ctx, now)
     flag_timing.record("api", perf_counter_ns() - started)
-    if evaluation is None:
-        raise NotFound(f"feature flag {key!r} not found")
-    return evaluation
+    return found(evaluation, f"feature flag {key!r}")
 
 
 CUSTOMER_ATTRIBUTES = ("customer_id", "customer_tier", "customer_segment", "customer_group")

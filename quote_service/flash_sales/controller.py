@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -37,9 +38,9 @@ from quote_service.flash_sales.service import (
     stats_from_row,
 )
 from quote_service.observability.metrics import count_purchase
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import NEWEST_FIRST, Page, decode_cursor, fetch_page, page_of
 from quote_service.pricing.flash import SaleStatus
-from quote_service.web.deps import AdminPoolDep, AuthedRequest, IdempotencyKey, actor_of, check_idempotency_key
+from quote_service.web.deps import AdminPoolDep, AuthedRequest, IdempotencyKey, PageDep, actor_of, check_idempotency_key
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.errors import render
 from quote_service.web.replay import answered_again, first_answer
@@ -64,12 +65,11 @@ class FlashSaleController(Controller):
     async def list_sales(
         self,
         flash_sales: SalesDep,
+        page: PageDep,
         status: FromQuery[SaleStatus | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[FlashSale]]:
-        before = decode_cursor(cursor, tuple[datetime, UUID], "flash-sales")
-        return ok(await flash_sales.list_sales(status=status, before=before, limit=limit))
+        before = decode_cursor(page.cursor, tuple[datetime, UUID], "flash-sales")
+        return ok(await flash_sales.list_sales(status=status, before=before, limit=page.limit))
 
     @get("/{sale_id:uuid}", summary="One flash sale with live remaining stock (counts the caller as a viewer)")
     async def get_sale(
@@ -161,23 +161,14 @@ class FlashSaleController(Controller):
         self,
         flash_sales: SalesDep,
         request: AuthedRequest,
+        page: PageDep,
         customer_id: FromQuery[str | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[OwnPurchase]]:
-        before = decode_cursor(cursor, tuple[datetime, UUID], "own-flash-purchases")
         customer = customer_of(request.user, customer_id)
         # The primary: the list shows the purchase just made.
-        async with flash_sales.pool.acquire() as conn:
-            rows = await repository.list_own_purchases(conn, customer_id=customer, before=before, limit=limit)
+        fetch = partial(repository.list_own_purchases, customer_id=customer)
         return ok(
-            page_of(
-                rows,
-                "own-flash-purchases",
-                limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
-                item=own_purchase_from_row,
-            )
+            await fetch_page(flash_sales.pool, "own-flash-purchases", fetch, page, own_purchase_from_row, NEWEST_FIRST)
         )
 
     @get("/{sale_id:uuid}/purchases/me", summary="What the customer bought and may still buy")
@@ -195,19 +186,18 @@ class FlashSaleController(Controller):
         self,
         sale_id: FromPath[UUID],
         flash_sales: SalesDep,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
+        page: PageDep,
     ) -> Envelope[Page[Purchase]]:
-        before = decode_cursor(cursor, tuple[datetime, UUID], "flash-sale-purchases")
+        before = decode_cursor(page.cursor, tuple[datetime, UUID], "flash-sale-purchases")
         async with flash_sales.reads.for_read().acquire() as conn:
             if await repository.get_sale(conn, sale_id=sale_id) is None:
                 raise NotFound(f"flash sale {sale_id} not found")
-            rows = await repository.list_purchases(conn, sale_id=sale_id, before=before, limit=limit)
+            rows = await repository.list_purchases(conn, sale_id=sale_id, before=before, limit=page.limit)
         return ok(
             page_of(
                 rows,
                 "flash-sale-purchases",
-                limit=limit,
+                limit=page.limit,
                 key=lambda r: (r["created_at"], r["id"]),
                 item=purchase_from_row,
             )

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from quote_service.db.keyset import Sort, fetch_keyset
 from quote_service.db.pool import Connection
 from quote_service.flash_sales.schemas import SaleItem
 from quote_service.pricing import flash
@@ -295,19 +296,17 @@ async def list_own_purchases(
     """One customer's "Buy now" purchases in every sale (each with its own order, or none when made before
     purchases were orders; not the units an order of a quote bought), newest first, keyset-paginated on
     (created_at, id), with the sale's and the product's names."""
-    return await conn.fetch(
+    where = [("p.customer_id = {}", customer_id), ("(p.order_id IS NULL OR o.id IS NOT NULL)", True)]
+    return await fetch_keyset(
+        conn,
         f"""SELECT {BOOKED_COLUMNS}, s.name AS sale_name, pr.name AS product_name
            FROM {BOOKED}
            JOIN flash_sales s ON s.id = p.flash_sale_id
-           JOIN products pr ON pr.id = p.product_id
-           WHERE p.customer_id = $1 AND (p.order_id IS NULL OR o.id IS NOT NULL)
-             AND ($2::timestamptz IS NULL OR (p.created_at, p.id) < ($2::timestamptz, $3::uuid))
-           ORDER BY p.created_at DESC, p.id DESC
-           LIMIT $4""",
-        customer_id,
-        before[0] if before else None,
-        before[1] if before else None,
-        limit + 1,
+           JOIN products pr ON pr.id = p.product_id""",
+        where,
+        before,
+        limit,
+        Sort("p.created_at, p.id", "timestamptz, uuid", newest_first=True),
     )
 
 

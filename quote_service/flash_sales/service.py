@@ -35,6 +35,7 @@ from quote_service.catalog import repository as catalog
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
 from quote_service.db.replica import ReadPools
+from quote_service.db.rows import found, row_as
 from quote_service.errors import (
     Conflict,
     DependencyUnavailable,
@@ -149,16 +150,13 @@ def stats_from_row(row: asyncpg.Record) -> SaleStats:
     rate = None
     if viewers:
         rate = (Decimal(100) * row["buyers"] / viewers).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    return SaleStats(
-        flash_sale_id=row["flash_sale_id"],
-        purchases=row["purchases"],
-        units_sold=row["units_sold"],
+    return row_as(
+        SaleStats,
+        row,
         revenue={currency: money.round_money(Decimal(amount), currency) for currency, amount in row["revenue"].items()},
-        buyers=row["buyers"],
         unique_viewers=viewers,
         conversion_rate=rate,
         attempts=dict(row["attempts"]),
-        computed_at=row["computed_at"],
     )
 
 
@@ -293,8 +291,7 @@ class FlashSales:
         now = now or self.clock()
         async with (pool or self.pool).acquire() as conn, conn.transaction():
             sale = await repository.get_sale(conn, sale_id=sale_id, for_update=True)
-            if sale is None:
-                raise NotFound(f"flash sale {sale_id} not found")
+            sale = found(sale, f"flash sale {sale_id}")
             if sale["ends_at"] <= now or await repository.activate(conn, sale_id=sale_id, now=now, actor=actor) is None:
                 return False
         log.info("flash_sale_activated", flash_sale_id=str(sale_id), actor=actor)
@@ -333,8 +330,7 @@ class FlashSales:
         """One sale; `committed`: the answer to a write that committed (see `_view`)."""
         async with self.pool.acquire() as conn:
             sale = await repository.get_sale(conn, sale_id=sale_id)
-            if sale is None:
-                raise NotFound(f"flash sale {sale_id} not found")
+            sale = found(sale, f"flash sale {sale_id}")
             items = await repository.items_of(conn, sale_ids=[sale_id])
         return await self._view(sale, items, committed=committed)
 
@@ -360,9 +356,9 @@ class FlashSales:
             return known
         async with self.pool.acquire() as conn:
             sale = await repository.get_sale(conn, sale_id=sale_id)
-            if sale is None:
-                raise NotFound(f"flash sale {sale_id} not found")
-            return repository.definition_of(sale, await repository.items_of(conn, sale_ids=[sale_id]))
+            return repository.definition_of(
+                found(sale, f"flash sale {sale_id}"), await repository.items_of(conn, sale_ids=[sale_id])
+            )
 
     async def _view(
         self, sale: asyncpg.Record, items: Sequence[asyncpg.Record], *, committed: bool = False
@@ -501,8 +497,7 @@ class FlashSales:
     async def _ledger_counters(self, sale_id: UUID, *, markers: list[tuple[str, str]] | None = None) -> SaleCounters:
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             sale = await repository.get_sale(conn, sale_id=sale_id)
-            if sale is None:
-                raise NotFound(f"flash sale {sale_id} not found")
+            sale = found(sale, f"flash sale {sale_id}")
             items = await repository.items_of(conn, sale_ids=[sale_id])
             bought = await repository.bought_by_customer(conn, sale_id=sale_id)
             if markers is not None:
@@ -561,9 +556,7 @@ class FlashSales:
 
     async def _locked(self, conn: Connection, sale_id: UUID) -> asyncpg.Record:
         sale = await repository.get_sale(conn, sale_id=sale_id, for_update=True)
-        if sale is None:
-            raise NotFound(f"flash sale {sale_id} not found")
-        return sale
+        return found(sale, f"flash sale {sale_id}")
 
 
 def _window_errors(starts_at: datetime, ends_at: datetime, now: datetime) -> list[FieldError]:

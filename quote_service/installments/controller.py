@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from litestar import Controller, delete, get, patch, post, put
@@ -12,9 +12,9 @@ from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import admin_only
 from quote_service.installments import repository, service
 from quote_service.installments.schemas import InstallmentPlan, InstallmentPlanInput, InstallmentPlanPatch
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import Page, fetch_page
 from quote_service.pricing.quote import CurrencyCode
-from quote_service.web.deps import PoolDep, ReadPoolDep
+from quote_service.web.deps import PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "installment_plans"
@@ -35,26 +35,14 @@ class InstallmentPlanController(Controller):
     async def list_plans(
         self,
         read_pool: ReadPoolDep,
+        page: PageDep,
         currency: FromQuery[CurrencyCode | None] = None,
         is_active: FromQuery[bool | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[InstallmentPlan]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "installment-plans")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_plans(
-                conn, currency=None if currency is None else currency.upper(), is_active=is_active, after=after,
-                limit=limit,
-            )  # fmt: skip
-        return ok(
-            page_of(
-                rows,
-                "installment-plans",
-                limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
-                item=service.plan_from_row,
-            )
+        fetch = partial(
+            repository.list_plans, currency=None if currency is None else currency.upper(), is_active=is_active
         )
+        return ok(await fetch_page(read_pool, "installment-plans", fetch, page, service.plan_from_row))
 
     @get("/{plan_id:uuid}", summary="Get an installment plan")
     async def get_plan(self, plan_id: FromPath[UUID], pool: PoolDep) -> Envelope[InstallmentPlan]:

@@ -9,6 +9,7 @@ import asyncpg
 
 from quote_service.db.config_rows import ConfigRows
 from quote_service.db.pool import Pool
+from quote_service.db.rows import row_as
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.installments import repository
 from quote_service.installments.schemas import (
@@ -92,10 +93,9 @@ def check_plan_fields(data: InstallmentPlanInput) -> dict[str, Any]:
 def plan_from_row(row: asyncpg.Record) -> InstallmentPlan:
     """A plan as the API shows it: min_total with the currency's digits, rates as plain percents."""
     currency = row["currency"].strip()
-    return InstallmentPlan(
-        id=row["id"],
-        name=row["name"],
-        bin_prefixes=row["bin_prefixes"],
+    return row_as(
+        InstallmentPlan,
+        row,
         currency=currency,
         min_total=money.round_money(row["min_total"], currency),
         options=[
@@ -109,11 +109,6 @@ def plan_from_row(row: asyncpg.Record) -> InstallmentPlan:
             )
             for o in row["options"]
         ],
-        is_active=row["is_active"],
-        created_by=row["created_by"],
-        updated_by=row["updated_by"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Literal
 from uuid import UUID
 
@@ -23,8 +24,8 @@ from quote_service.intelligence.schemas import (
     Signal,
 )
 from quote_service.intelligence.service import Intelligence, decision_of, observation_of, signal_of
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
-from quote_service.web.deps import AuthedRequest, ReadPoolDep, actor_of
+from quote_service.pagination import Keyset, Page, fetch_page
+from quote_service.web.deps import AuthedRequest, PageDep, ReadPoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.request import MIB
 
@@ -35,6 +36,10 @@ OBSERVATIONS_BODY_LIMIT = 3 * MIB
 service_or_admin = requires_role("admin", "service")
 SignalStatus = Literal["open", "acknowledged", "resolved"]
 DecisionStatus = Literal["proposed", "applied", "skipped", "rejected"]
+
+
+# The repository names the key a page starts from `after`, newest first.
+NEWEST_OBSERVED_FIRST = Keyset(lambda r: (r["observed_at"], r["id"]), tuple[datetime, int])
 
 
 class MarketIntelligenceController(Controller):
@@ -56,20 +61,12 @@ class MarketIntelligenceController(Controller):
     async def list_observations(
         self,
         read_pool: ReadPoolDep,
+        page: PageDep,
         product_id: FromQuery[UUID | None] = None,
         competitor: FromQuery[str | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[CompetitorPrice]]:
-        after = decode_cursor(cursor, tuple[datetime, int], "competitor_prices")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_observations(
-                conn, product_id=product_id, competitor=competitor, after=after, limit=limit
-            )
-        page = page_of(
-            rows, "competitor_prices", limit=limit, key=lambda r: (r["observed_at"], r["id"]), item=observation_of
-        )
-        return ok(page)
+        fetch = partial(repository.list_observations, product_id=product_id, competitor=competitor)
+        return ok(await fetch_page(read_pool, "competitor_prices", fetch, page, observation_of, NEWEST_OBSERVED_FIRST))
 
     @get(
         "/products/{product_id:uuid}/market",
@@ -83,18 +80,13 @@ class MarketIntelligenceController(Controller):
     async def list_signals(
         self,
         read_pool: ReadPoolDep,
+        page: PageDep,
         type: FromQuery[str | None] = None,
         product_id: FromQuery[UUID | None] = None,
         status: FromQuery[SignalStatus | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Signal]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "signals")
-        async with read_pool.acquire() as conn:
-            rows = await signals.list_signals(
-                conn, type=type, product_id=product_id, status=status, after=after, limit=limit
-            )
-        return ok(page_of(rows, "signals", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=signal_of))
+        fetch = partial(signals.list_signals, type=type, product_id=product_id, status=status)
+        return ok(await fetch_page(read_pool, "signals", fetch, page, signal_of))
 
     @get("/signals/{signal_id:uuid}", guards=[admin_only], summary="One market signal")
     async def get_signal(self, signal_id: FromPath[UUID], intelligence: IntelligenceDep) -> Envelope[Signal]:
@@ -135,15 +127,12 @@ class MarketIntelligenceController(Controller):
     async def list_decisions(
         self,
         read_pool: ReadPoolDep,
+        page: PageDep,
         product_id: FromQuery[UUID | None] = None,
         status: FromQuery[DecisionStatus | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Decision]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "decisions")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_decisions(conn, product_id=product_id, status=status, after=after, limit=limit)
-        return ok(page_of(rows, "decisions", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=decision_of))
+        fetch = partial(repository.list_decisions, product_id=product_id, status=status)
+        return ok(await fetch_page(read_pool, "decisions", fetch, page, decision_of))
 
     @get("/analytics/elasticity/{product_id:uuid}", guards=[admin_only], summary="Fitted price elasticity")
     async def elasticity(self, product_id: FromPath[UUID], intelligence: IntelligenceDep) -> Envelope[Elasticity]:

@@ -13,6 +13,7 @@ quote, and an order commits a moment after its created_at.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -47,24 +48,17 @@ ON CONFLICT (product_id, hour) DO UPDATE SET orders = product_demand_hourly.orde
 RETURNING product_id"""
 
 
+@dataclass(eq=False)
 class DemandJob(BackgroundLoop):
     task_name = "demand-job"
     failure_event = "demand_job_failed"
 
-    def __init__(
-        self,
-        pool: Pool,
-        signals: SignalEvaluator,
-        *,
-        interval: float = 10.0,
-        clock: Callable[[], datetime] = utcnow,
-        lag: timedelta = LAG,
-    ) -> None:
-        self.pool = pool
-        self.signals = signals
-        self.interval = interval
-        self.clock = clock
-        self.lag = lag
+    pool: Pool
+    signals: SignalEvaluator
+    _: KW_ONLY
+    interval: float = 10.0
+    clock: Callable[[], datetime] = utcnow
+    lag: timedelta = LAG
 
     async def tick(self) -> None:
         upto = self.clock() - self.lag

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
+from quote_service.db.keyset import NEWEST_FIRST, Sort, fetch_keyset
 from quote_service.db.pool import Connection
 from quote_service.intelligence.schemas import ObservationRecord
 
@@ -59,16 +60,14 @@ async def list_observations(
     limit: int,
 ) -> list[asyncpg.Record]:
     """Newest observation first; `after` is the (observed_at, id) of the previous page's last row."""
-    return await conn.fetch(
-        f"""SELECT {OBSERVATION_COLUMNS} FROM competitor_prices c JOIN products p ON p.id = c.product_id
-            WHERE ($1::uuid IS NULL OR c.product_id = $1) AND ($2::text IS NULL OR c.competitor = $2)
-              AND ($3::timestamptz IS NULL OR (c.observed_at, c.id) < ($3, $4::bigint)) AND {SANE_OBSERVATION}
-            ORDER BY c.observed_at DESC, c.id DESC LIMIT $5""",
-        product_id,
-        competitor,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit + 1,
+    where = [("c.product_id = {}", product_id), ("c.competitor = {}", competitor), (SANE_OBSERVATION, True)]
+    return await fetch_keyset(
+        conn,
+        f"SELECT {OBSERVATION_COLUMNS} FROM competitor_prices c JOIN products p ON p.id = c.product_id",
+        where,
+        after,
+        limit,
+        Sort("c.observed_at, c.id", "timestamptz, bigint", newest_first=True),
     )
 
 
@@ -228,14 +227,7 @@ async def mark_rejected(conn: Connection, decision_id: UUID) -> None:
 async def list_decisions(
     conn: Connection, *, product_id: UUID | None, status: str | None, after: tuple[datetime, UUID] | None, limit: int
 ) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"""SELECT {DECISION_COLUMNS} FROM pricing_decisions
-            WHERE ($1::uuid IS NULL OR product_id = $1) AND ($2::text IS NULL OR status = $2)
-              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
-            ORDER BY created_at DESC, id DESC LIMIT $5""",
-        product_id,
-        status,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit + 1,
+    where = [("product_id = {}", product_id), ("status = {}", status)]
+    return await fetch_keyset(
+        conn, f"SELECT {DECISION_COLUMNS} FROM pricing_decisions", where, after, limit, NEWEST_FIRST
     )

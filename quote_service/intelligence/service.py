@@ -22,6 +22,7 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.db.pool import Connection, Pool
 from quote_service.db.replica import ReadPools
+from quote_service.db.rows import found, row_as
 from quote_service.errors import Conflict, FieldError, NotFound, ValidationFailed
 from quote_service.intelligence import intake, repository, signals
 from quote_service.intelligence.schemas import (
@@ -154,23 +155,17 @@ class Intelligence:
     async def signal(self, signal_id: UUID) -> Signal:
         async with self.pool.acquire() as conn:
             row = await signals.get_signal(conn, signal_id=signal_id)
-        if row is None:
-            raise NotFound("signal not found")
-        return signal_of(row)
+        return signal_of(found(row, "signal"))
 
     async def decision(self, decision_id: UUID) -> Decision:
         async with self.pool.acquire() as conn:
             row = await repository.get_decision(conn, decision_id)
-        if row is None:
-            raise NotFound("decision not found")
-        return decision_of(row)
+        return decision_of(found(row, "decision"))
 
     async def acknowledge(self, signal_id: UUID, actor: str) -> Signal:
         async with self.pool.acquire() as conn:
             row = await signals.acknowledge_signal(conn, signal_id=signal_id, actor=actor)
-        if row is None:
-            raise NotFound("signal not found")
-        return signal_of(row)
+        return signal_of(found(row, "signal"))
 
     # --- decisions -------------------------------------------------------------------------
 
@@ -293,8 +288,7 @@ class Intelligence:
             try:
                 async with conn.transaction():
                     row = await repository.get_decision(conn, decision_id, for_update=True)
-                    if row is None:
-                        raise NotFound("decision not found")
+                    row = found(row, "decision")
                     if row["status"] != "proposed":
                         raise Conflict(f"decision is {row['status']}; only a proposed decision can be applied")
                     row = await self._apply_locked(conn, row, actor=actor)
@@ -331,50 +325,28 @@ def _text(value: Decimal | None) -> str | None:
 
 
 def signal_of(row: asyncpg.Record) -> Signal:
-    return Signal(
-        id=row["id"],
-        type=row["type"],
-        product_id=row["product_id"],
-        severity=row["severity"],
-        details=row["details"],
-        status=row["status"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        acknowledged_at=row["acknowledged_at"],
-        acknowledged_by=row["acknowledged_by"],
-        resolved_at=row["resolved_at"],
-    )
+    return row_as(Signal, row)
 
 
 def decision_of(row: asyncpg.Record) -> Decision:
     currency = row["currency"]
-    return Decision(
-        id=row["id"],
-        product_id=row["product_id"],
+    return row_as(
+        Decision,
+        row,
         old_price=str(round_money(row["old_price"], currency)),
         recommended_price=str(round_money(row["recommended_price"], currency)),
         change_percent=str(row["change_percent"]),
         reasons=list(row["reasons"]),
-        confidence=row["confidence"],
-        inputs=row["inputs"],
         guardrails=list(row["guardrails"]),
-        status=row["status"],
         dry_run=False,
-        created_at=row["created_at"],
-        applied_at=row["applied_at"],
     )
 
 
 def observation_of(row: asyncpg.Record) -> CompetitorPrice:
     currency = row["currency"].strip()
-    return CompetitorPrice(
-        id=row["id"],
-        product_id=row["product_id"],
-        competitor=row["competitor"],
+    return row_as(
+        CompetitorPrice,
+        row,
         price=str(round_money(row["price"], currency)),
         currency=currency,
-        observed_at=row["observed_at"],
-        in_stock=row["in_stock"],
-        url=row["url"],
-        received_at=row["received_at"],
     )

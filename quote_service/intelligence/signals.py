@@ -17,6 +17,7 @@ from uuid import UUID
 
 import asyncpg
 
+from quote_service.db.keyset import NEWEST_FIRST, fetch_keyset
 from quote_service.db.pool import Connection
 
 SIGNAL_COLUMNS = (
@@ -125,16 +126,5 @@ async def list_signals(
     limit: int,
 ) -> list[asyncpg.Record]:
     """Newest first; `after` is the (created_at, id) of the last row of the previous page."""
-    return await conn.fetch(
-        f"""SELECT {SIGNAL_COLUMNS} FROM signals
-            WHERE ($1::text IS NULL OR type = $1) AND ($2::uuid IS NULL OR product_id = $2)
-              AND ($3::text IS NULL OR status = $3)
-              AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))
-            ORDER BY created_at DESC, id DESC LIMIT $6""",
-        type,
-        product_id,
-        status,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit + 1,
-    )
+    where = [("type = {}", type), ("product_id = {}", product_id), ("status = {}", status)]
+    return await fetch_keyset(conn, f"SELECT {SIGNAL_COLUMNS} FROM signals", where, after, limit, NEWEST_FIRST)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -16,15 +17,16 @@ from quote_service.audit.admin import ConfigWriteDep, ask_approval, config_write
 from quote_service.auth.guards import requires_role
 from quote_service.auth.sellers import own_seller, owned_by
 from quote_service.config import Settings
-from quote_service.errors import NotFound
+from quote_service.db.rows import found
 from quote_service.offers import ranking, repository, service
 from quote_service.offers.schemas import Offer, OfferCreate, OfferPatch, OfferPriceChange, RankedOffer
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import Keyset, Page, fetch_page
 from quote_service.pricing.quote import ExternalId
-from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PoolDep, ReadPoolDep
+from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "offers"
+NEWEST_CHANGE_FIRST = Keyset(lambda r: (r["changed_at"], r["id"]), tuple[datetime, int], "before")
 Quantity = Annotated[int, QueryParameter(ge=1, le=10_000, description="Units, 1 to 10,000 (as a quote line).")]
 City = Annotated[str, QueryParameter(min_length=1, max_length=100)]
 Country = Annotated[str, QueryParameter(pattern=r"^[A-Za-z]{2}$")]
@@ -65,29 +67,24 @@ class OfferController(Controller):
         self,
         read_pool: ReadPoolDep,
         request: AuthedRequest,
+        page: PageDep,
         product_id: FromQuery[UUID | None] = None,
         seller_id: FromQuery[ExternalId | None] = None,
         is_active: FromQuery[bool | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Offer]]:
         own = own_seller(request.user)
         if own is not None:
             owned_by(request.user, seller_id or own, f"seller {seller_id}")
             seller_id = own
-        after = decode_cursor(cursor, tuple[datetime, UUID], "offers")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_offers(
-                conn, product_id=product_id, seller_id=seller_id, is_active=is_active, after=after, limit=limit
-            )
+        fetch = partial(repository.list_offers, product_id=product_id, seller_id=seller_id, is_active=is_active)
         caller = request.user
         return ok(
-            page_of(
-                rows,
+            await fetch_page(
+                read_pool,
                 "offers",
-                limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
-                item=lambda r: service.as_seen_by(service.offer_from_row(r), caller),
+                fetch,
+                page,
+                lambda r: service.as_seen_by(service.offer_from_row(r), caller),
             )
         )
 
@@ -150,21 +147,18 @@ class OfferController(Controller):
         offer_id: FromPath[UUID],
         pool: PoolDep,
         request: AuthedRequest,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
+        page: PageDep,
     ) -> Envelope[Page[OfferPriceChange]]:
-        row = await service.get_offer(pool, offer_id, request.user)
-        before = decode_cursor(cursor, tuple[datetime, int], "offer-price-history")
-        async with pool.acquire() as conn:
-            rows = await repository.list_price_history(conn, offer_id=offer_id, before=before, limit=limit)
-        currency = row["currency"]
+        currency = (await service.get_offer(pool, offer_id, request.user))["currency"]
+        fetch = partial(repository.list_price_history, offer_id=offer_id)
         return ok(
-            page_of(
-                rows,
+            await fetch_page(
+                pool,
                 "offer-price-history",
-                limit=limit,
-                key=lambda r: (r["changed_at"], r["id"]),
-                item=lambda r: service.price_change_from_row(r, currency),
+                fetch,
+                page,
+                lambda r: service.price_change_from_row(r, currency),
+                NEWEST_CHANGE_FIRST,
             )
         )
 
@@ -188,6 +182,4 @@ async def product_offers(
         pool, config_store.snapshot, product_id, city=city, country=country.upper(), quantity=quantity,
         now=request.app.state.quote_clock(), defaults=quotes.defaults,
     )  # fmt: skip
-    if ranked is None:
-        raise NotFound(f"product {product_id} not found")
-    return ok(ranked)
+    return ok(found(ranked, f"product {product_id}"))

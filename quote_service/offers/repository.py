@@ -11,7 +11,9 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from quote_service.db.keyset import NEWEST_CHANGE_FIRST, Sort, fetch_keyset
 from quote_service.db.pool import Connection
+from quote_service.db.rows import row_as
 from quote_service.errors import DuplicateKey
 from quote_service.pricing.offers import SnapOffer
 from quote_service.pricing.quantity_rules import QuantityRules
@@ -118,36 +120,23 @@ async def list_offers(
     after: tuple[datetime, UUID] | None,
     limit: int,
 ) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"""SELECT {OFFER_COLUMNS} FROM {_FROM}
-            WHERE ($1::uuid IS NULL OR o.product_id = $1)
-              AND ($2::text IS NULL OR o.seller_id = $2)
-              AND ($3::boolean IS NULL OR o.is_active = $3)
-              AND ($4::timestamptz IS NULL OR (o.created_at, o.id) > ($4::timestamptz, $5::uuid))
-            ORDER BY o.created_at, o.id
-            LIMIT $6""",
-        product_id,
-        seller_id,
-        is_active,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit + 1,
+    where = [("o.product_id = {}", product_id), ("o.seller_id = {}", seller_id), ("o.is_active = {}", is_active)]
+    return await fetch_keyset(
+        conn, f"SELECT {OFFER_COLUMNS} FROM {_FROM}", where, after, limit, Sort("o.created_at, o.id")
     )
 
 
 async def list_price_history(
     conn: Connection, *, offer_id: UUID, before: tuple[datetime, int] | None, limit: int
 ) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """SELECT id, offer_id, old_price, new_price, reason, source, actor, changed_at FROM offer_price_history
-           WHERE offer_id = $1
-             AND ($2::timestamptz IS NULL OR (changed_at, id) < ($2::timestamptz, $3::bigint))
-           ORDER BY changed_at DESC, id DESC
-           LIMIT $4""",
-        offer_id,
-        before[0] if before else None,
-        before[1] if before else None,
-        limit + 1,
+    where = [("offer_id = {}", offer_id)]
+    return await fetch_keyset(
+        conn,
+        "SELECT id, offer_id, old_price, new_price, reason, source, actor, changed_at FROM offer_price_history",
+        where,
+        before,
+        limit,
+        NEWEST_CHANGE_FIRST,
     )
 
 
@@ -177,14 +166,9 @@ async def load_active(conn: Connection) -> tuple[list[SnapOffer], dict[str, int]
            WHERE o.is_active AND p.is_active ORDER BY o.product_id, o.id"""
     )
     return [
-        SnapOffer(
-            id=r["id"],
-            product_id=r["product_id"],
-            seller_id=r["seller_id"],
-            current_price=r["current_price"],
-            min_price=r["min_price"],
-            stock=r["stock"],
-            condition=r["condition"],
+        row_as(
+            SnapOffer,
+            r,
             quantity_rules=None if r["quantity_rules"] is None else msgspec.convert(r["quantity_rules"], QuantityRules),
         )
         for r in rows

@@ -21,6 +21,7 @@ from quote_service.catalog.service import check_product
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.db.pool import Connection, Pool
+from quote_service.db.rows import found, row_as
 from quote_service.errors import FieldError, Forbidden, InsufficientStock, NotFound, ValidationFailed, invalid
 from quote_service.offers import repository
 from quote_service.offers.repository import offer_exists_error
@@ -47,18 +48,9 @@ def offer_from_row(row: asyncpg.Record) -> Offer:
     currency = row["currency"]
     prices = {name: money.round_money(row[name], currency) for name in PRICE_FIELDS}
     rules = row["quantity_rules"]
-    return Offer(
-        id=row["id"],
-        product_id=row["product_id"],
-        product_sku=row["product_sku"],
-        product_name=row["product_name"],
-        seller_id=row["seller_id"],
-        currency=currency,
-        stock=row["stock"],
-        condition=row["condition"],
-        is_active=row["is_active"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+    return row_as(
+        Offer,
+        row,
         quantity_rules=msgspec.UNSET if rules is None else msgspec.convert(rules, QuantityRules),
         **prices,
     )
@@ -73,15 +65,11 @@ def as_seen_by(offer: Offer, caller: Principal) -> Offer:
 
 def price_change_from_row(row: asyncpg.Record, currency: str) -> OfferPriceChange:
     old = row["old_price"]
-    return OfferPriceChange(
-        id=row["id"],
-        offer_id=row["offer_id"],
+    return row_as(
+        OfferPriceChange,
+        row,
         old_price=None if old is None else money.round_money(old, currency),
         new_price=money.round_money(row["new_price"], currency),
-        reason=row["reason"],
-        source=row["source"],
-        actor=row["actor"],
-        changed_at=row["changed_at"],
     )
 
 
@@ -176,8 +164,7 @@ async def update_offer(
     reason = given.pop("price_change_reason", None) or "manual update"
     async with pool.acquire() as conn, conn.transaction():
         current = await repository.get_offer(conn, offer_id=offer_id, for_update=True)
-        if current is None:
-            raise NotFound(f"offer {offer_id} not found")
+        current = found(current, f"offer {offer_id}")
         fields = {**dict(current), **given}
         _check(fields)
         if fields["stock"] < current["stock"]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from litestar import Controller, delete, get, post, put
@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import admin_only
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import Page, fetch_page
 from quote_service.price_lists import repository, service
 from quote_service.price_lists.schemas import (
     PriceList,
@@ -20,7 +20,7 @@ from quote_service.price_lists.schemas import (
     PricesUpsert,
     PricesUpserted,
 )
-from quote_service.web.deps import PoolDep, ReadPoolDep
+from quote_service.web.deps import PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.request import MIB
 
@@ -44,24 +44,11 @@ class PriceListController(Controller):
     async def list_price_lists(
         self,
         read_pool: ReadPoolDep,
+        page: PageDep,
         currency: FromQuery[str | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[PriceList]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "price-lists")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_price_lists(
-                conn, currency=currency.upper() if currency else None, after=after, limit=limit
-            )
-        return ok(
-            page_of(
-                rows,
-                "price-lists",
-                limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
-                item=service.price_list_from_row,
-            )
-        )
+        fetch = partial(repository.list_price_lists, currency=currency.upper() if currency else None)
+        return ok(await fetch_page(read_pool, "price-lists", fetch, page, service.price_list_from_row))
 
     @get("/{list_id:uuid}", summary="Get a price list with its prices")
     async def get_price_list(self, list_id: FromPath[UUID], pool: PoolDep) -> Envelope[PriceListDetail]:

@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from quote_service.db.keyset import Sort, fetch_keyset
 from quote_service.db.pool import Connection
 from quote_service.pricing.price_lists import ListPrice, PriceBook, PriceList, label
 from quote_service.pricing.quantity_rules import QuantityRules
@@ -141,15 +142,9 @@ async def list_price_lists(
     conn: Connection, *, currency: str | None, after: tuple[datetime, UUID] | None, limit: int
 ) -> list[asyncpg.Record]:
     """Lists oldest first, after the (created_at, id) `after`."""
-    return await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM price_lists l
-            WHERE ($1::text IS NULL OR l.currency = $1)
-              AND ($2::timestamptz IS NULL OR (l.created_at, l.id) > ($2::timestamptz, $3::uuid))
-            ORDER BY l.created_at, l.id LIMIT $4""",
-        currency,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit + 1,
+    where = [("l.currency = {}", currency)]
+    return await fetch_keyset(
+        conn, f"SELECT {_COLUMNS} FROM price_lists l", where, after, limit, Sort("l.created_at, l.id")
     )
 
 

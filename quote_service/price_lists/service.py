@@ -11,6 +11,7 @@ import asyncpg
 import msgspec
 
 from quote_service.db.pool import Connection
+from quote_service.db.rows import found
 from quote_service.errors import FieldError, NotFound, ValidationFailed
 from quote_service.price_lists import repository
 from quote_service.price_lists.schemas import (
@@ -179,8 +180,7 @@ def _refuse(errors: list[FieldError]) -> None:
 
 async def _detail(conn: Connection, list_id: UUID) -> PriceListDetail:
     row = await repository.get_price_list(conn, list_id=list_id)
-    if row is None:
-        raise NotFound(f"price list {list_id} not found")
+    row = found(row, f"price list {list_id}")
     prices = [
         Price(
             product_id=p["product_id"],
@@ -239,8 +239,7 @@ async def upsert_prices(pool: asyncpg.Pool, list_id: UUID, prices: list[PriceIn]
     """Add or replace up to 10,000 prices in one transaction: all of them, or none when one is bad."""
     async with pool.acquire() as conn, conn.transaction():
         row = await repository.get_price_list(conn, list_id=list_id)
-        if row is None:
-            raise NotFound(f"price list {list_id} not found")
+        row = found(row, f"price list {list_id}")
         errors: list[FieldError] = []
         checked = check_prices(prices, row["currency"].strip(), errors)
         if checked:
@@ -256,6 +255,4 @@ async def upsert_prices(pool: asyncpg.Pool, list_id: UUID, prices: list[PriceIn]
 async def delete_price_list(pool: asyncpg.Pool, list_id: UUID) -> PriceList:
     async with pool.acquire() as conn, conn.transaction():
         row = await repository.delete_price_list(conn, list_id=list_id)
-    if row is None:
-        raise NotFound(f"price list {list_id} not found")
-    return price_list_from_row(row)
+    return price_list_from_row(found(row, f"price list {list_id}"))

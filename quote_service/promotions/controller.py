@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from litestar import Controller, delete, get, post, put
@@ -12,11 +12,11 @@ from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import requires_role
 from quote_service.auth.sellers import own_seller, owned_by
 from quote_service.db.pool import Pool
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import Page, fetch_page
 from quote_service.pricing.promotions import PromotionKind
 from quote_service.promotions import repository, seller_scope, service
 from quote_service.promotions.schemas import Promotion, PromotionInput
-from quote_service.web.deps import AuthedRequest, PoolDep, ReadPoolDep
+from quote_service.web.deps import AuthedRequest, PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "promotions"
@@ -50,25 +50,12 @@ class PromotionController(Controller):
         self,
         read_pool: ReadPoolDep,
         request: AuthedRequest,
+        page: PageDep,
         kind: FromQuery[PromotionKind | None] = None,
         is_active: FromQuery[bool | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[Promotion]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "promotions")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_promotions(
-                conn, kind=kind, is_active=is_active, after=after, limit=limit, seller_id=own_seller(request.user)
-            )
-        return ok(
-            page_of(
-                rows,
-                "promotions",
-                limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
-                item=service.promotion_from_row,
-            )
-        )
+        fetch = partial(repository.list_promotions, kind=kind, is_active=is_active, seller_id=own_seller(request.user))
+        return ok(await fetch_page(read_pool, "promotions", fetch, page, service.promotion_from_row))
 
     @get("/{promotion_id:uuid}", summary="Get a promotion")
     async def get_promotion(

@@ -11,7 +11,9 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from quote_service.db.keyset import fetch_keyset
 from quote_service.db.pool import Connection
+from quote_service.db.rows import row_as
 from quote_service.pricing.promotions import CONFIG_TYPES, Conditions, Promotion
 
 PROMOTION_COLUMNS = (
@@ -42,26 +44,13 @@ _WRITABLE = (
 
 def model_from_row(row: asyncpg.Record) -> Promotion:
     """The promotion as the quote engine reads it."""
-    return Promotion(
-        id=row["id"],
-        name=row["name"],
+    return row_as(
+        Promotion,
+        row,
         conditions=msgspec.convert(row["conditions"], Conditions),
-        config=msgspec.convert(row["config"], CONFIG_TYPES[row["kind"]]),  # type: ignore[arg-type]
-        priority=row["priority"],
-        combinable=row["combinable"],
-        combines_with_coupons=row["combines_with_coupons"],
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
-        usage_limit=row["usage_limit"],
-        times_used=row["times_used"],
-        is_active=row["is_active"],
-        funded_by=row["funded_by"],
+        config=msgspec.convert(row["config"], CONFIG_TYPES[row["kind"]]),
         group=row["promotion_group"],
         budget_remaining=None if row["budget_amount"] is None else row["budget_amount"] - row["budget_used"],
-        budget_currency=row["budget_currency"],
-        per_customer_limit=row["per_customer_limit"],
-        on_reduced_lines=row["on_reduced_lines"],
-        seller_id=row["seller_id"],
     )
 
 
@@ -119,21 +108,8 @@ async def list_promotions(
     seller_id: str | None = None,
 ) -> list[asyncpg.Record]:
     """Promotions oldest first, after the (created_at, id) `after`; `seller_id`: that seller's own only."""
-    return await conn.fetch(
-        f"""SELECT {PROMOTION_COLUMNS} FROM promotions
-            WHERE ($1::text IS NULL OR kind = $1)
-              AND ($2::boolean IS NULL OR is_active = $2)
-              AND ($3::timestamptz IS NULL OR (created_at, id) > ($3::timestamptz, $4::uuid))
-              AND ($6::text IS NULL OR seller_id = $6)
-            ORDER BY created_at, id
-            LIMIT $5""",
-        kind,
-        is_active,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit + 1,
-        seller_id,
-    )
+    where = [("kind = {}", kind), ("is_active = {}", is_active), ("seller_id = {}", seller_id)]
+    return await fetch_keyset(conn, f"SELECT {PROMOTION_COLUMNS} FROM promotions", where, after, limit)
 
 
 async def load_active(conn: Connection) -> list[Promotion]:

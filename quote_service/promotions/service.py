@@ -12,7 +12,8 @@ import msgspec
 from msgspec import UNSET
 
 from quote_service.db.pool import Pool
-from quote_service.errors import FieldError, NotFound, ValidationFailed
+from quote_service.db.rows import found, row_as
+from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing import money
 from quote_service.pricing.promotions import (
     CONFIG_TYPES,
@@ -313,37 +314,21 @@ def promotion_from_row(row: asyncpg.Record) -> Promotion:
     currency = raw.get("currency")
     minimum = raw.get("min_subtotal")
     budget_amount = row["budget_amount"]
-    return Promotion(
-        id=row["id"],
-        name=row["name"],
-        kind=row["kind"],
+    return row_as(
+        Promotion,
+        row,
         config=_shown(row["config"], currency),
         conditions=Conditions(
             min_subtotal=None if minimum is None else money.round_money(Decimal(minimum), currency),
             currency=currency,
             **{name: raw.get(name, []) for name in _ID_LISTS},
         ),
-        priority=row["priority"],
-        combinable=row["combinable"],
-        combines_with_coupons=row["combines_with_coupons"],
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
-        usage_limit=row["usage_limit"],
-        times_used=row["times_used"],
-        is_active=row["is_active"],
-        funded_by=row["funded_by"],
         group=row["promotion_group"],
         budget=_budget(row),
         budget_used=None if budget_amount is None else money.round_money(row["budget_used"], row["budget_currency"]),
         budget_remaining=None
         if budget_amount is None
         else money.round_money(max(budget_amount - row["budget_used"], Decimal(0)), row["budget_currency"]),
-        per_customer_limit=row["per_customer_limit"],
-        on_reduced_lines=row["on_reduced_lines"],
-        created_by=row["created_by"],
-        updated_by=row["updated_by"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
         seller_id=row["seller_id"] or UNSET,
     )
 
@@ -359,9 +344,7 @@ async def create_promotion(pool: Pool, data: PromotionInput, *, actor: str, sell
 async def get_promotion(pool: Pool, promotion_id: UUID) -> Promotion:
     async with pool.acquire() as conn:
         row = await repository.get_promotion(conn, promotion_id=promotion_id)
-    if row is None:
-        raise NotFound(f"promotion {promotion_id} not found")
-    return promotion_from_row(row)
+    return promotion_from_row(found(row, f"promotion {promotion_id}"))
 
 
 async def replace_promotion(pool: Pool, promotion_id: UUID, data: PromotionInput, *, actor: str) -> Promotion:
@@ -369,14 +352,10 @@ async def replace_promotion(pool: Pool, promotion_id: UUID, data: PromotionInput
     fields = check_promotion_fields(data)
     async with pool.acquire() as conn:
         row = await repository.update_promotion(conn, promotion_id=promotion_id, fields=fields, actor=actor)
-    if row is None:
-        raise NotFound(f"promotion {promotion_id} not found")
-    return promotion_from_row(row)
+    return promotion_from_row(found(row, f"promotion {promotion_id}"))
 
 
 async def deactivate_promotion(pool: Pool, promotion_id: UUID, *, actor: str) -> Promotion:
     async with pool.acquire() as conn:
         row = await repository.deactivate_promotion(conn, promotion_id=promotion_id, actor=actor)
-    if row is None:
-        raise NotFound(f"promotion {promotion_id} not found")
-    return promotion_from_row(row)
+    return promotion_from_row(found(row, f"promotion {promotion_id}"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 import asyncpg
@@ -10,28 +11,22 @@ from litestar import Controller, get
 from litestar.params import FromQuery
 
 from quote_service.auth.guards import admin_only
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.db.rows import row_as
+from quote_service.pagination import Keyset, Page, by_created, fetch_page
 from quote_service.pricing.money import round_money
 from quote_service.repricing import repository
 from quote_service.repricing.schemas import Reason, RepricingEvent
-from quote_service.web.deps import ReadPoolDep
+from quote_service.web.deps import PageDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 
 def event_from_row(row: asyncpg.Record) -> RepricingEvent:
     currency = row["currency"]
-    return RepricingEvent(
-        id=row["id"],
-        product_id=row["product_id"],
-        reason=row["reason"],
-        stock_before=row["stock_before"],
-        stock_after=row["stock_after"],
+    return row_as(
+        RepricingEvent,
+        row,
         old_price=round_money(row["old_price"], currency),
         new_price=round_money(row["new_price"], currency),
-        outcome=row["outcome"],
-        rule_id=row["rule_id"],
-        rule_version=row["rule_version"],
-        created_at=row["created_at"],
     )
 
 
@@ -44,16 +39,18 @@ class RepricingController(Controller):
     async def events(
         self,
         read_pool: ReadPoolDep,
+        page: PageDep,
         product_id: FromQuery[UUID | None] = None,
         reason: FromQuery[Reason | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[RepricingEvent]]:
-        before = decode_cursor(cursor, tuple[datetime, int], "repricing-events")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_events(conn, product_id=product_id, reason=reason, before=before, limit=limit)
+        fetch = partial(repository.list_events, product_id=product_id, reason=reason)
         return ok(
-            page_of(
-                rows, "repricing-events", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=event_from_row
+            await fetch_page(
+                read_pool,
+                "repricing-events",
+                fetch,
+                page,
+                event_from_row,
+                Keyset(by_created, tuple[datetime, int], "before"),
             )
         )

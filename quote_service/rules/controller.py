@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 from uuid import UUID
 
@@ -12,14 +13,15 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import admin_only
 from quote_service.errors import NotFound
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import Keyset, Page, decode_cursor, fetch_page, page_of
 from quote_service.pricing.rules import RuleType
 from quote_service.rules import repository, service
 from quote_service.rules.schemas import PricingRuleCreate, PricingRulePatch, PricingRuleUpdate, PricingRuleVersion
-from quote_service.web.deps import PoolDep, ReadPoolDep
+from quote_service.web.deps import PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "pricing_rules"
+BY_NAME = Keyset(lambda r: r["name"], str)
 VersionCursor = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 # PostgreSQL text cannot hold NUL: refuse it here (422) rather than fail in the query (500).
 _NO_NUL = r"^[^\x00]*$"
@@ -45,43 +47,37 @@ class PricingRuleController(Controller):
     async def list_rules(
         self,
         read_pool: ReadPoolDep,
+        page: PageDep,
         type: FromQuery[RuleType | None] = None,
         region: FromQuery[RegionQuery] = None,
         product_id: FromQuery[UUID | None] = None,
         category_id: FromQuery[CategoryQuery] = None,
         include_retired: FromQuery[bool] = False,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[PricingRuleVersion]]:
-        after = decode_cursor(cursor, str, "pricing-rules")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_latest(
-                conn,
-                rule_type=type,
-                region=region,
-                product_id=product_id,
-                category_id=category_id,
-                include_retired=include_retired,
-                after=after,
-                limit=limit,
-            )
-        return ok(page_of(rows, "pricing-rules", limit=limit, key=lambda r: r["name"], item=service.version_from_row))
+        fetch = partial(
+            repository.list_latest,
+            rule_type=type,
+            region=region,
+            product_id=product_id,
+            category_id=category_id,
+            include_retired=include_retired,
+        )
+        return ok(await fetch_page(read_pool, "pricing-rules", fetch, page, service.version_from_row, BY_NAME))
 
     @get("/versions", summary="Every version of a rule name, newest first")
     async def versions(
         self,
         read_pool: ReadPoolDep,
         name: FromQuery[RuleNameQuery],
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
+        page: PageDep,
     ) -> Envelope[Page[PricingRuleVersion]]:
-        before = decode_cursor(cursor, VersionCursor, "rule-versions")
+        before = decode_cursor(page.cursor, VersionCursor, "rule-versions")
         async with read_pool.acquire() as conn:
-            rows = await repository.list_versions(conn, name=name, before=before, limit=limit)
+            rows = await repository.list_versions(conn, name=name, before=before, limit=page.limit)
             if not rows and not await repository.name_exists(conn, name=name):
                 raise NotFound(f"no pricing rule is named {name!r}")
         return ok(
-            page_of(rows, "rule-versions", limit=limit, key=lambda r: r["version"], item=service.version_from_row)
+            page_of(rows, "rule-versions", limit=page.limit, key=lambda r: r["version"], item=service.version_from_row)
         )
 
     @get("/{rule_id:uuid}", summary="Get one version")

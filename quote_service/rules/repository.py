@@ -9,6 +9,7 @@ import asyncpg
 import msgspec
 
 from quote_service.db.pool import Connection
+from quote_service.db.rows import row_as
 from quote_service.pricing.rules import PricingRule, RuleConfig
 
 RULE_COLUMNS = (
@@ -36,23 +37,10 @@ _WRITABLE = (
 def rule_from_row(row: asyncpg.Record) -> PricingRule:
     """A stored version as the model (the jsonb configuration converted to its typed Struct)."""
     configuration = msgspec.convert({**row["configuration"], "type": row["type"]}, RuleConfig)
-    return PricingRule(
-        id=row["id"],
-        name=row["name"],
-        version=row["version"],
-        type=row["type"],
+    return row_as(
+        PricingRule,
+        row,
         configuration=configuration,
-        region=row["region"],
-        product_id=row["product_id"],
-        category_id=row["category_id"],
-        priority=row["priority"],
-        exclusive=row["exclusive"],
-        effective_from=row["effective_from"],
-        effective_to=row["effective_to"],
-        is_active=row["is_active"],
-        retired_at=row["retired_at"],
-        created_by=row["created_by"],
-        created_at=row["created_at"],
     )
 
 

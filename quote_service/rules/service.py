@@ -13,7 +13,8 @@ from uuid import UUID
 import asyncpg
 
 from quote_service.db.pool import Connection, Pool
-from quote_service.errors import Conflict, DuplicateKey, FieldError, NotFound, ValidationFailed
+from quote_service.db.rows import found
+from quote_service.errors import Conflict, DuplicateKey, FieldError, ValidationFailed
 from quote_service.patch import patched, sent_fields
 from quote_service.pricing.rules import FEE_TYPES, PRICE_TYPES, RuleConfig
 from quote_service.rules import repository
@@ -129,8 +130,7 @@ async def _next_version(
     """Insert the version `body_of(latest version)` describes, under the name's lock."""
     async with pool.acquire() as conn:
         addressed = await repository.get_version(conn, rule_id=rule_id)
-        if addressed is None:
-            raise NotFound(f"pricing rule {rule_id} not found")
+        addressed = found(addressed, f"pricing rule {rule_id}")
         name: str = addressed["name"]
         async with conn.transaction():
             await repository.lock_name(conn, name=name)
@@ -169,17 +169,14 @@ def _check_next(latest: asyncpg.Record, data: PricingRuleUpdate) -> None:
 async def get_rule(pool: Pool, rule_id: UUID) -> PricingRuleVersion:
     async with pool.acquire() as conn:
         row = await repository.get_version(conn, rule_id=rule_id)
-    if row is None:
-        raise NotFound(f"pricing rule {rule_id} not found")
-    return version_from_row(row)
+    return version_from_row(found(row, f"pricing rule {rule_id}"))
 
 
 async def retire_rule(pool: Pool, rule_id: UUID, *, actor: str) -> tuple[PricingRuleVersion, bool]:
     """Retire the name `rule_id` belongs to; returns the addressed version and whether anything changed."""
     async with pool.acquire() as conn, conn.transaction():
         addressed = await repository.get_version(conn, rule_id=rule_id)
-        if addressed is None:
-            raise NotFound(f"pricing rule {rule_id} not found")
+        addressed = found(addressed, f"pricing rule {rule_id}")
         await repository.lock_name(conn, name=addressed["name"])
         retired = await repository.retire_name(conn, name=addressed["name"], actor=actor)
         row = await repository.get_version(conn, rule_id=rule_id)

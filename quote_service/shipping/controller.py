@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from typing import TypeVar
 from uuid import UUID
 
@@ -16,11 +16,11 @@ from quote_service.auth.guards import requires_role
 from quote_service.auth.sellers import own_seller, owned_by
 from quote_service.db.pool import Pool
 from quote_service.errors import invalid
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import Page, fetch_page
 from quote_service.pricing.quote import ExternalId
 from quote_service.shipping import repository, service
 from quote_service.shipping.schemas import ShippingProfile, ShippingProfileInput, ShippingProfilePatch
-from quote_service.web.deps import AuthedRequest, PoolDep, ReadPoolDep
+from quote_service.web.deps import AuthedRequest, PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "shipping_profiles"
@@ -63,11 +63,10 @@ class ShippingProfileController(Controller):
         self,
         read_pool: ReadPoolDep,
         request: AuthedRequest,
+        page: PageDep,
         seller_id: FromQuery[ExternalId | None] = None,
         platform: FromQuery[bool] = False,
         is_active: FromQuery[bool | None] = None,
-        limit: FromQuery[Limit] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[ShippingProfile]]:
         """`seller_id`: that seller's profiles; `platform=true`: the platform's defaults; neither: every one.
         A seller lists its own (naming another seller, or the platform's, finds nothing: 404)."""
@@ -75,20 +74,8 @@ class ShippingProfileController(Controller):
         if own is not None:
             owned_by(request.user, None if platform else seller_id or own, f"seller {seller_id or 'platform'}")
             seller_id = own
-        after = decode_cursor(cursor, tuple[datetime, UUID], "shipping-profiles")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_profiles(
-                conn, seller_id=seller_id, platform=platform, is_active=is_active, after=after, limit=limit
-            )
-        return ok(
-            page_of(
-                rows,
-                "shipping-profiles",
-                limit=limit,
-                key=lambda r: (r["created_at"], r["id"]),
-                item=service.profile_from_row,
-            )
-        )
+        fetch = partial(repository.list_profiles, seller_id=seller_id, platform=platform, is_active=is_active)
+        return ok(await fetch_page(read_pool, "shipping-profiles", fetch, page, service.profile_from_row))
 
     @get("/{profile_id:uuid}", summary="Get a shipping profile")
     async def get_profile(

@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from quote_service.db.keyset import fetch_keyset
 from quote_service.db.pool import Connection
 from quote_service.pricing.shipping import ShippingOption, ShippingProfile, fold_city
 
@@ -32,21 +33,8 @@ async def list_profiles(
 ) -> list[asyncpg.Record]:
     """Profiles oldest first after the (created_at, id) `after`: one seller's (`seller_id`), the
     platform's defaults (`platform`), or every one."""
-    return await conn.fetch(
-        f"""SELECT {COLUMNS} FROM shipping_profiles
-            WHERE ($1::text IS NULL OR seller_id = $1)
-              AND (NOT $2::boolean OR seller_id IS NULL)
-              AND ($3::boolean IS NULL OR is_active = $3)
-              AND ($4::timestamptz IS NULL OR (created_at, id) > ($4::timestamptz, $5::uuid))
-            ORDER BY created_at, id
-            LIMIT $6""",
-        seller_id,
-        platform,
-        is_active,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit + 1,
-    )
+    where = [("seller_id = {}", seller_id), ("seller_id IS NULL", platform or None), ("is_active = {}", is_active)]
+    return await fetch_keyset(conn, f"SELECT {COLUMNS} FROM shipping_profiles", where, after, limit)
 
 
 def model_from_row(row: asyncpg.Record) -> ShippingProfile:

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from quote_service.db.config_rows import ConfigRows
+from quote_service.db.rows import row_as
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing import money
 from quote_service.shipping import repository
@@ -112,11 +113,9 @@ def profile_from_row(row: asyncpg.Record) -> ShippingProfile:
     def rate(value: str | None) -> Decimal | None:
         return None if value is None else Decimal(value)
 
-    return ShippingProfile(
-        id=row["id"],
-        seller_id=row["seller_id"],
-        countries=row["countries"],
-        regions=row["regions"],
+    return row_as(
+        ShippingProfile,
+        row,
         currency=currency,
         options=[
             ShippingOption(
@@ -133,11 +132,6 @@ def profile_from_row(row: asyncpg.Record) -> ShippingProfile:
             )
             for o in row["options"]
         ],
-        is_active=row["is_active"],
-        created_by=row["created_by"],
-        updated_by=row["updated_by"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
     )
 
 
