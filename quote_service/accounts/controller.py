@@ -18,6 +18,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.accounts import governance
+from quote_service.agents import keys as agent_keys
 from quote_service.audit import changes
 from quote_service.audit.admin import ask_approval
 from quote_service.auth import credentials, repository
@@ -42,6 +43,7 @@ from quote_service.errors import Forbidden
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep
 from quote_service.web.envelope import Envelope, ok
+from quote_service.webhooks import signing
 
 
 class AuthController(Controller):
@@ -147,7 +149,12 @@ class AuthController(Controller):
             )
         )
 
-    @post("/api-keys", guards=[admin_only], summary="Create an API key (shown once)")
+    @post(
+        "/api-keys",
+        guards=[admin_only],
+        summary="Create an API key (shown once; an agent key's webhook secret too; an admin, seller or agent key "
+        "may need approval)",
+    )
     async def create_api_key(
         self,
         data: JSONBody[ApiKeyCreate],
@@ -156,21 +163,26 @@ class AuthController(Controller):
         request: AuthedRequest,
         settings: NamedDependency[Settings],
     ) -> Envelope[ApiKeyCreated]:
+        public_key, webhook_url = await agent_keys.agent_fields(data, allow_private=settings.webhook_allow_private)
         replaying = changes.replaying(request)
         sealed = None
+        webhook_secret = None if webhook_url is None else signing.new_secret()
         if replaying is not None:
-            # Made when the request was asked for: its author holds the key, the answer has none.
+            # Made when the request was asked for: its author holds the key (and the webhook
+            # secret), the answer has none.
             created_by = replaying.author_person
             if "key_hash" in replaying.sealed:
                 sealed = (bytes.fromhex(replaying.sealed["key_hash"]), replaying.sealed["prefix"])
+            webhook_secret = replaying.sealed.get("webhook_secret", webhook_secret)
         else:
             created_by = await auth.acting_for(request.user)
             if data.role in governance.ROLES_APPROVED and await governance.approval_applies(admin_pool, settings):
                 key, key_hash, prefix = credentials.new_api_key()
+                hidden = {"key_hash": key_hash.hex(), "prefix": prefix}
+                if webhook_secret is not None:
+                    hidden["webhook_secret"] = webhook_secret
                 body = msgspec.to_builtins(data)
-                await ask_approval(
-                    request, admin_pool, "api_key", body, sealed={"key_hash": key_hash.hex(), "prefix": prefix}, key=key
-                )
+                await ask_approval(request, admin_pool, "api_key", body, sealed=hidden, key=key, secret=webhook_secret)
         created = await auth.create_api_key(
             name=data.name,
             role=data.role,
@@ -180,8 +192,11 @@ class AuthController(Controller):
             pool=admin_pool,
             sealed=sealed,
             seller_id=data.seller_id,
+            public_key=public_key,
+            webhook=None if webhook_url is None or webhook_secret is None else (webhook_url, webhook_secret),
         )
         if sealed is not None:
+            created = msgspec.structs.replace(created, webhook_secret=msgspec.UNSET)
             return ok(created, "API key created; the author of the change request holds it")
         return ok(created, "API key created; store it now, it is not shown again")
 

@@ -36,6 +36,24 @@ async def insert_webhook(conn: Connection, *, fields: dict[str, Any], secret: st
     return row
 
 
+AGENT_EVENTS = ["order_create", "order_update"]
+"""An agent's subscription's `events`: ACP's types, which `webhook_emit` never fans out (docs/agents.md)."""
+
+
+async def insert_agent_webhook(conn: Connection, *, agent_key_id: UUID, url: str, secret: str, actor: str) -> None:
+    """The subscription of an agent key's `webhook_url`: its own orders' events, signed as ACP signs them."""
+    await conn.execute(
+        """INSERT INTO webhooks (url, events, description, secret, created_by, updated_by, agent_key_id, signing)
+           VALUES ($1, $2, $3, $4, $5, $5, $6, 'acp')""",
+        url,
+        AGENT_EVENTS,
+        f"order events of agent key {agent_key_id}",
+        secret,
+        actor,
+        agent_key_id,
+    )
+
+
 async def get_webhook(conn: Connection, *, webhook_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1", webhook_id)
 
