@@ -54,6 +54,7 @@ from quote_service.orders import repository as orders_repository
 from quote_service.orders import service as orders
 from quote_service.orders.schemas import OrderCreate
 from quote_service.orders.terms import TermsRecorder
+from quote_service.pricing.coupons import normalize_code
 from quote_service.pricing.quote import STOCKED_SOURCES, Address, Quote, QuoteItemIn, QuoteRequest
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.quotes.service import QuoteService
@@ -436,7 +437,9 @@ def _blame(
 
 
 def _index(sent: list[str], code: str) -> int:
-    return sent.index(code) if code in sent else 0
+    """Where the agent sent `code` (as the quote normalized it) among its codes."""
+    wanted = normalize_code(code)
+    return next((n for n, each in enumerate(sent) if normalize_code(each) == wanted), 0)
 
 
 def _changed(state: State, changes: Changes) -> State:
@@ -479,13 +482,14 @@ def _quote_expired(row: Any, now: datetime) -> bool:
 
 
 def ready(state: State) -> bool:
-    """Priced, addressed, every seller with options given one, and no error standing."""
+    """Priced (some lines), addressed, and every seller with options given one. A message (a line left out, a
+    rejected code) tells the agent what the total leaves out; it does not hold the payment back."""
     summary = state.summary
     return (
         summary.quote_id is not None
+        and bool(summary.lines)
         and state.address is not None
         and all(g.selected is not None for g in summary.groups if g.options)
-        and not any(m.type == "error" for m in state.messages)
     )
 
 

@@ -36,7 +36,7 @@ ADDRESS = {
 
 async def market(client: Client, admin: Caller) -> dict[str, Any]:
     """Three sellers' products (A 40.00, B 30.00, C 25.00), each seller's profile for Turkey with `standard`
-    and `express`, and seller B's offer of A's product at 35.00: {a, b, c, offer}."""
+    and `express`, and seller B's offer of C's product at 27.00 (C's own is the best landed offer): {a, b, c, offer}."""
     a = await create_product(
         client, admin, seller_id="seller-a", base_price="40.00", min_price="0", cost_price="0", stock=50
     )
@@ -57,7 +57,7 @@ async def market(client: Client, admin: Caller) -> dict[str, Any]:
                 option("express", base_fee=express, eta_days_min=1, eta_days_max=1, express=True),
             ],
         )
-    offer = await make_offer(client, admin, c, seller_id="seller-b", current_price="22.00", stock=20)
+    offer = await make_offer(client, admin, c, seller_id="seller-b", current_price="27.00", stock=20)
     return {"a": a, "b": b, "c": c, "offer": offer}
 
 
@@ -106,3 +106,10 @@ class Agent:
 
 def totals_of(session: dict[str, Any]) -> dict[str, int]:
     return {t["type"]: t["amount"] for t in session["totals"]}
+
+
+async def agent_key(client: Client, admin: Caller, name: str = "shopping-agent") -> dict[str, str]:
+    """Headers of a fresh `agent` API key (no public key: the key alone authenticates)."""
+    response = await client.post("/api/v1/api-keys", json={"name": name, "role": "agent"}, headers=admin.headers)
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['data']['key']}"}
