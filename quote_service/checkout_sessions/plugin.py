@@ -8,6 +8,7 @@ from typing import Any
 from quote_service.cache.config_store import ConfigStore
 from quote_service.cache.products import ProductCache
 from quote_service.checkout_sessions.acp import AcpCheckoutSessions
+from quote_service.checkout_sessions.analytics import agents_analytics
 from quote_service.checkout_sessions.service import CheckoutSessions
 from quote_service.checkout_sessions.ucp import UcpCheckoutSessions, ucp_profile
 from quote_service.flash_sales.purchases import Purchases
@@ -36,7 +37,7 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
 
 CHECKOUT_SESSIONS = Domain(
     name="checkout_sessions",
-    routes=[AcpCheckoutSessions, UcpCheckoutSessions, ucp_profile],
+    routes=[AcpCheckoutSessions, UcpCheckoutSessions, ucp_profile, agents_analytics],
     provides={"checkout_sessions": CheckoutSessions},
     requires={
         "quotes": QuoteService,
