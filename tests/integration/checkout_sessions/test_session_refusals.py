@@ -10,8 +10,9 @@ import asyncpg
 import pytest
 
 from quote_service.config import Settings
+from quote_service.db.idempotency import lock_name
 from tests.integration.checkout_sessions.setup import ACP, Agent, Client, acp_session, agent_key, market
-from tests.integration.conftest import Caller
+from tests.integration.conftest import Caller, maker_of
 
 UCP = "/ucp/checkout-sessions"
 UCP_AGENT = {"UCP-Agent": 'profile="https://agent.example/profile"'}
@@ -110,3 +111,29 @@ async def test_another_agents_session_is_404(client: Client, admin: Caller) -> N
     theirs = Agent(client, await agent_key(client, admin, "other-agent"))
     session = acp_session(await mine.create({"items": [{"id": goods["a"]["id"], "quantity": 1}]}), 201)
     assert (await theirs.get(session["id"])).status_code == 404
+
+
+async def test_a_key_still_in_flight_is_409_with_retry_after(client: Client, admin: Caller, settings: Settings) -> None:
+    goods = await market(client, admin)
+    agent = Agent(client, await agent_key(client, admin))
+    _, key_id = await maker_of(client, agent.headers)
+    assert settings.database_url is not None
+    holder = await asyncpg.connect(settings.database_url)
+    try:  # another request holds the key (db/idempotency.py: its advisory lock)
+        await holder.execute(
+            "SELECT pg_advisory_lock(hashtextextended($1, 0))", lock_name("checkout_session", key_id, "busy")
+        )
+        body = {"items": [{"id": goods["a"]["id"], "quantity": 1}]}
+        for protocol in ("acp", "ucp"):
+            if protocol == "acp":
+                response = await agent.create(body, key="busy")
+            else:
+                ucp_body = {"line_items": [{"item": {"id": goods["a"]["id"]}, "quantity": 1}], "currency": "TRY"}
+                headers = {**agent.headers, **UCP_AGENT, "Idempotency-Key": "busy"}
+                response = await client.post(UCP, json={**ucp_body, "payment": {}}, headers=headers)
+            assert (response.status_code, response.json()["code"]) == (409, "idempotency_in_flight")
+            assert int(response.headers["retry-after"]) >= 1
+    finally:
+        await holder.close()
+    assert await count_sessions(settings) == 0
+    assert (await agent.create(body, key="busy")).status_code == 201  # once the first is done
