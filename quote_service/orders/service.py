@@ -79,6 +79,7 @@ from quote_service.pricing.coupons import CouponSet, normalize_code
 from quote_service.pricing.money import ZERO, quantum, round_money
 from quote_service.pricing.quote import (
     STOCKED_SOURCES,
+    AgentRef,
     AppliedCoupon,
     CommissionBreakdown,
     CommissionDetail,
@@ -280,6 +281,7 @@ async def _write_order(
         "flash_purchase_id": None if flash_purchase is None else flash_purchase.purchase_id,
         "limited_products": _limited(quote) or None,
         "terms": None if recorded is None else recorded.terms,
+        "agent": None if quote.agent is UNSET else msgspec.to_builtins(quote.agent),
     }
     row = await repository.insert_order(conn, fields=fields)
     order_id: UUID = row["id"]
@@ -821,6 +823,8 @@ def order_from_rows(
         balance_due=round_money(row["balance_due"], currency),
         paid_amount=round_money(row["paid_amount"], currency),
         payments=list(record.payments),
+        channel=UNSET if row["agent"] is None else policy.AGENT_CHANNEL,
+        agent=UNSET if row["agent"] is None else msgspec.convert(row["agent"], AgentRef),
     )
 
 
