@@ -19,7 +19,7 @@ ORDER_COLUMNS = (
     "small_basket_fee, total_amount, total_commission, seller_commission, category_commission, "
     "logistics_commission, principal_id, request_hash, created_by, created_at, refunded_amount, tax_included, record, "
     "tax_terms, flash_sale_id, flash_purchase_id, limited_products, revision, balance_due, terms, fees_refunded, "
-    "paid_amount, agent"
+    "paid_amount, agent, checkout_session_id"
 )
 _INSERTED = (
     "quote_id",
@@ -47,6 +47,7 @@ _INSERTED = (
     "limited_products",
     "terms",
     "agent",
+    "checkout_session_id",
 )
 IDEMPOTENCY_CONSTRAINT = "orders_idempotency_key"
 

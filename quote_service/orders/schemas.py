@@ -213,6 +213,8 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     channel: Literal["agent"] | UnsetType = UNSET
     agent: AgentRef | UnsetType = UNSET
     """The agent key whose quote it confirms (`{name, key_id}`)."""
+    checkout_session_id: str | UnsetType = UNSET
+    """The checkout session it completes (docs/agents.md): only in an order a session placed."""
 
 
 class RefundLineIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
