@@ -274,6 +274,8 @@ def error_of(refused: ServiceError, *, canceling: bool = False) -> tuple[int, di
 class AcpCall(Call):
     """An ACP request: `API-Version` (absent: the newest), `Request-Id` echoed, ACP's flat errors."""
 
+    protocol = "acp"
+
     canceling = False
 
     def check(self, headers: Any) -> Response[bytes] | None:

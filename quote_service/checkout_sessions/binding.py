@@ -14,6 +14,8 @@ import msgspec
 from litestar import Response
 from litestar.enums import MediaType
 
+from quote_service.agents.signatures import Protocol as SigningProtocol
+from quote_service.agents.signatures import SignatureRefused, verify_request
 from quote_service.checkout_sessions.schemas import Allowance, Payment, Session
 from quote_service.checkout_sessions.service import CheckoutSessions, Keyed, fingerprint
 from quote_service.db.idempotency import JSON, Answer
@@ -85,8 +87,10 @@ Run = Callable[[Any, Keyed], Awaitable[Session]]
 
 
 class Call:
-    """One request to a binding: its headers checked (`problem`: the refusal to send instead), its body read
-    into the protocol's Struct, the service's answer or refusal in the protocol's shape."""
+    """One request to a binding: its headers checked (`problem`: the refusal to send instead), its signature
+    verified, its body read into the protocol's Struct, the service's answer or refusal in the protocol's shape."""
+
+    protocol: SigningProtocol
 
     def __init__(self, request: AuthedRequest, *, keyed: bool) -> None:
         headers = request.headers
@@ -115,6 +119,25 @@ class Call:
         return {"Request-Id": self.request_id} if self.request_id else {}
 
     # Shared.
+    def verify(self, body: bytes) -> None:
+        """A key registered with a public key must sign the request as its protocol signs (401 naming the
+        reason, before anything is read or written: agents/signatures.py)."""
+        request = self.request
+        verify_request(
+            request.method,
+            str(request.url),
+            list(request.headers.multi_items()),
+            body,
+            request.user,
+            protocol=self.protocol,
+        )
+
+    def error_body(self, refused: ServiceError) -> tuple[int, dict[str, Any]]:
+        """The refusal in the binding's shape; a refused signature's code is its reason."""
+        if isinstance(refused, SignatureRefused):
+            return 401, self.failed(refused.reason, refused.message)
+        return self.error_of(refused)
+
     def _check_key(self) -> Response[bytes] | None:
         if not self.key:
             return self.refuse(400, self.failed("idempotency_key_required", "send an Idempotency-Key header", KEY))
@@ -126,7 +149,7 @@ class Call:
         return json_response(body, status, {**self.headers, **(extra or {})})
 
     def refused(self, error: ServiceError) -> Response[bytes]:
-        status, body = self.error_of(error)
+        status, body = self.error_body(error)
         return self.refuse(status, body, {"Retry-After": str(error.retry_after)} if error.retry_after else None)
 
     async def write(
@@ -138,9 +161,12 @@ class Call:
             return self.problem
         body = await self.request.body()
         try:
+            self.verify(body)
             data = None if into is None else decoded(body, into)
         except Malformed as bad:
             return self.refuse(400, self.failed(bad.code, bad.message, bad.param))
+        except SignatureRefused as refused:
+            return self.refused(refused)
         reply = ProtocolReply(self, status)
         assert self.key is not None
         try:
@@ -156,6 +182,7 @@ class Call:
         if self.problem is not None:
             return self.problem
         try:
+            self.verify(await self.request.body())
             session = await sessions.get(self.request.user, session_id)
         except ServiceError as refused:
             return self.refused(refused)

@@ -291,6 +291,8 @@ def profile(base_url: str) -> dict[str, Any]:
 class UcpCall(Call):
     """A UCP request: `UCP-Agent` required; errors `{code, message, detail, path?}`."""
 
+    protocol = "ucp"
+
     def check(self, headers: Any) -> Response[bytes] | None:
         if headers.get("ucp-agent"):
             return None
