@@ -298,6 +298,7 @@ class CheckoutSessions:
                 now=now,
                 commission_tax_rate=self.settings.commission_tax_rate,
                 terms=self.terms,
+                checkout_session_id=str(session_id),
             )
         except ServiceError as refused:
             if refused.status_code >= 500 or refused.code in _PASSING:
