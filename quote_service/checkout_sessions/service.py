@@ -273,7 +273,7 @@ class CheckoutSessions:
                 expired = error("invalid", "$.totals", f"quote_expired: the total is now {total}; complete again")
                 return state, [*shown, expired]
         if not ready(state):
-            return state, []
+            return state, _not_ready(state)
         declined = _declined(payment.allowance, state.summary.totals.total, row["currency"], now)
         if declined is not None:
             return state, [error("payment_declined", "$.payment_data", declined)]
@@ -462,6 +462,21 @@ def _changed(state: State, changes: Changes) -> State:
         shipping = {**shipping, **dict.fromkeys(sellers, changes.shipping_all)}
     fields["shipping"] = shipping
     return msgspec.structs.replace(state, **fields)
+
+
+def _not_ready(state: State) -> list[Message]:
+    """What a complete of a session that is not ready lacks, as messages."""
+    lacking = []
+    if not state.summary.lines:
+        lacking.append(error("missing", "$.line_items", "no line of the session is priced"))
+    if state.address is None:
+        lacking.append(error("missing", "$.fulfillment_address", "set a fulfillment address first"))
+    lacking += [
+        error("missing", f"$.fulfillment_groups[{n}]", f"choose a fulfillment option for seller {g.seller_id}")
+        for n, g in enumerate(state.summary.groups)
+        if g.options and g.selected is None
+    ]
+    return lacking
 
 
 def _declined(allowance: Allowance | None, total: int, currency: str, now: datetime) -> str | None:

@@ -137,3 +137,17 @@ async def test_a_key_still_in_flight_is_409_with_retry_after(client: Client, adm
         await holder.close()
     assert await count_sessions(settings) == 0
     assert (await agent.create(body, key="busy")).status_code == 201  # once the first is done
+
+
+async def test_a_complete_before_the_session_is_ready_says_what_it_lacks(client: Client, admin: Caller) -> None:
+    goods = await market(client, admin)
+    agent = Agent(client, await agent_key(client, admin))
+    session = acp_session(await agent.create({"items": [{"id": goods["a"]["id"], "quantity": 1}]}), 201)
+    payment = {"payment_data": {"token": "spt", "provider": "stripe"}}
+    refused = acp_session(await agent.complete(session["id"], payment))
+    assert refused["status"] == "not_ready_for_payment"
+    assert [(m["code"], m["param"]) for m in refused["messages"]] == [
+        ("missing", "$.fulfillment_address"),
+        ("missing", "$.fulfillment_groups[0]"),  # seller A's option, not chosen yet
+    ]
+    assert "order" not in refused
