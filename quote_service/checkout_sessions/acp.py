@@ -20,7 +20,7 @@ from litestar.params import FromPath
 from msgspec import UNSET, Meta, UnsetType
 
 from quote_service.auth.guards import requires_role
-from quote_service.checkout_sessions.binding import Call, payment_of, stamp
+from quote_service.checkout_sessions.binding import Call, stamp
 from quote_service.checkout_sessions.schemas import Changes, Item, Message, Session
 from quote_service.checkout_sessions.service import CheckoutSessions, Keyed
 from quote_service.errors import ServiceError
@@ -331,25 +331,16 @@ class AcpCheckoutSessions(Controller):
     async def update(
         self, session_id: FromPath[UUID], request: AuthedRequest, checkout_sessions: _SessionsDep
     ) -> Response[bytes]:
-        async def run(data: AcpUpdate, keyed: Keyed) -> Session:
-            return await checkout_sessions.update(request.user, session_id, changes_of(data), keyed)
-
-        return await AcpCall(request, keyed=True).write("acp.update", session_id, AcpUpdate, run)
+        return await AcpCall(request, keyed=True).update(checkout_sessions, session_id, AcpUpdate, changes_of)
 
     @post("/{session_id:uuid}/complete", status_code=200, summary="ACP: complete a checkout session (the order)")
     async def complete(
         self, session_id: FromPath[UUID], request: AuthedRequest, checkout_sessions: _SessionsDep
     ) -> Response[bytes]:
-        async def run(data: AcpComplete, keyed: Keyed) -> Session:
-            return await checkout_sessions.complete(request.user, session_id, payment_of(data.payment_data), keyed)
-
-        return await AcpCall(request, keyed=True).write("acp.complete", session_id, AcpComplete, run)
+        return await AcpCall(request, keyed=True).complete(checkout_sessions, session_id, AcpComplete)
 
     @post("/{session_id:uuid}/cancel", status_code=200, summary="ACP: cancel a checkout session")
     async def cancel(
         self, session_id: FromPath[UUID], request: AuthedRequest, checkout_sessions: _SessionsDep
     ) -> Response[bytes]:
-        async def run(_: None, keyed: Keyed) -> Session:
-            return await checkout_sessions.cancel(request.user, session_id, keyed)
-
-        return await CancelCall(request, keyed=True).write("acp.cancel", session_id, None, run)
+        return await CancelCall(request, keyed=True).cancel(checkout_sessions, session_id)

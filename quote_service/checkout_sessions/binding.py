@@ -16,7 +16,7 @@ from litestar.enums import MediaType
 
 from quote_service.agents.signatures import Protocol as SigningProtocol
 from quote_service.agents.signatures import SignatureRefused, verify_request
-from quote_service.checkout_sessions.schemas import Allowance, Payment, Session
+from quote_service.checkout_sessions.schemas import Allowance, Changes, Payment, Session
 from quote_service.checkout_sessions.service import CheckoutSessions, Keyed, fingerprint
 from quote_service.db.idempotency import JSON, Answer
 from quote_service.errors import ServiceError
@@ -177,6 +177,36 @@ class Call:
         return Response(
             reply.answer.body, status_code=reply.answer.status, media_type=MediaType.JSON, headers=self.headers
         )
+
+    async def update(
+        self,
+        sessions: CheckoutSessions,
+        session_id: UUID,
+        into: type[T],
+        changes: Callable[[T], Changes],
+        *,
+        replace: bool = False,
+    ) -> Response[bytes]:
+        """An update (`replace`: a full replace) of the session with the body's `changes`."""
+
+        async def run(data: T, keyed: Keyed) -> Session:
+            return await sessions.update(self.request.user, session_id, changes(data), keyed, replace=replace)
+
+        return await self.write(f"{self.protocol}.update", session_id, into, run)
+
+    async def complete(self, sessions: CheckoutSessions, session_id: UUID, into: type[Any]) -> Response[bytes]:
+        """A complete with the body's `payment_data`."""
+
+        async def run(data: Any, keyed: Keyed) -> Session:
+            return await sessions.complete(self.request.user, session_id, payment_of(data.payment_data), keyed)
+
+        return await self.write(f"{self.protocol}.complete", session_id, into, run)
+
+    async def cancel(self, sessions: CheckoutSessions, session_id: UUID) -> Response[bytes]:
+        async def run(_: None, keyed: Keyed) -> Session:
+            return await sessions.cancel(self.request.user, session_id, keyed)
+
+        return await self.write(f"{self.protocol}.cancel", session_id, None, run)
 
     async def read(self, sessions: CheckoutSessions, session_id: UUID) -> Response[bytes]:
         if self.problem is not None:

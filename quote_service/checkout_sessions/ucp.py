@@ -19,7 +19,7 @@ from litestar.params import FromPath
 from msgspec import Meta
 
 from quote_service.auth.guards import requires_role
-from quote_service.checkout_sessions.binding import Call, json_response, payment_of, stamp
+from quote_service.checkout_sessions.binding import Call, json_response, stamp
 from quote_service.checkout_sessions.schemas import Changes, Item, Message, Session
 from quote_service.checkout_sessions.service import CheckoutSessions, Keyed
 from quote_service.errors import ServiceError
@@ -340,25 +340,17 @@ class UcpCheckoutSessions(Controller):
     async def replace(
         self, session_id: FromPath[UUID], request: AuthedRequest, checkout_sessions: _SessionsDep
     ) -> Response[bytes]:
-        async def run(data: UcpCheckout, keyed: Keyed) -> Session:
-            return await checkout_sessions.update(request.user, session_id, changes_of(data), keyed, replace=True)
-
-        return await UcpCall(request, keyed=True).write("ucp.update", session_id, UcpCheckout, run)
+        call = UcpCall(request, keyed=True)
+        return await call.update(checkout_sessions, session_id, UcpCheckout, changes_of, replace=True)
 
     @post("/{session_id:uuid}/complete", status_code=200, summary="UCP: complete a checkout session (the order)")
     async def complete(
         self, session_id: FromPath[UUID], request: AuthedRequest, checkout_sessions: _SessionsDep
     ) -> Response[bytes]:
-        async def run(data: UcpComplete, keyed: Keyed) -> Session:
-            return await checkout_sessions.complete(request.user, session_id, payment_of(data.payment_data), keyed)
-
-        return await UcpCall(request, keyed=True).write("ucp.complete", session_id, UcpComplete, run)
+        return await UcpCall(request, keyed=True).complete(checkout_sessions, session_id, UcpComplete)
 
     @post("/{session_id:uuid}/cancel", status_code=200, summary="UCP: cancel a checkout session")
     async def cancel(
         self, session_id: FromPath[UUID], request: AuthedRequest, checkout_sessions: _SessionsDep
     ) -> Response[bytes]:
-        async def run(_: None, keyed: Keyed) -> Session:
-            return await checkout_sessions.cancel(request.user, session_id, keyed)
-
-        return await UcpCall(request, keyed=True).write("ucp.cancel", session_id, None, run)
+        return await UcpCall(request, keyed=True).cancel(checkout_sessions, session_id)

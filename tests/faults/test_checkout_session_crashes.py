@@ -11,18 +11,11 @@ import pytest
 from tests.faults.private import PrivatePostgres, PrivateRedis, service_env, serving
 from tests.faults.scenario import seed
 from tests.faults.test_idempotency_crashes import until_answered
+from tests.integration.checkout_sessions.setup import ADDRESS
 
 pytestmark = [pytest.mark.long, pytest.mark.slow]
 
 ACP = "/acp/checkout_sessions"
-ADDRESS = {
-    "name": "Ada Agent",
-    "line_one": "Istiklal Cd. 1",
-    "city": "Istanbul",
-    "state": "Istanbul",
-    "country": "TR",
-    "postal_code": "34000",
-}
 
 
 async def test_a_complete_whose_worker_died_after_the_order_leaves_one_order_and_replays_it(

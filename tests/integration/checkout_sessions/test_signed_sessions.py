@@ -9,12 +9,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 from ucp_sdk.models.schemas.shopping.checkout_create_req import CheckoutCreateRequest
 
 from quote_service.config import Settings
 from tests.agent_signing import acp_headers, ed25519_key, es256_key, public_jwk, ucp_signing_hook
 from tests.integration.checkout_sessions.setup import ACP, Client, acp_session, market
+from tests.integration.checkout_sessions.test_session_refusals import count_sessions
 from tests.integration.checkout_sessions.test_ucp_sessions import lines, ucp_client
 from tests.integration.conftest import Caller
 
@@ -26,16 +26,6 @@ async def signing_agent(client: Client, admin: Caller, jwk: dict[str, Any]) -> d
     response = await client.post("/api/v1/api-keys", json=body, headers=admin.headers)
     assert response.status_code == 201, response.text
     return {"Authorization": f"Bearer {response.json()['data']['key']}"}
-
-
-async def count_sessions(settings: Settings) -> int:
-    assert settings.database_url is not None
-    conn = await asyncpg.connect(settings.database_url)
-    try:
-        counted: int = await conn.fetchval("SELECT count(*) FROM checkout_sessions")
-        return counted
-    finally:
-        await conn.close()
 
 
 async def test_acp_requests_are_signed_over_canonical_json(client: Client, admin: Caller, settings: Settings) -> None:
