@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import asyncpg
 import msgspec
@@ -34,7 +33,6 @@ from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import RedisClient
 from quote_service.checkout_sessions import repository
 from quote_service.checkout_sessions.schemas import (
-    Allowance,
     Changes,
     Item,
     Message,
@@ -43,6 +41,18 @@ from quote_service.checkout_sessions.schemas import (
     Session,
     State,
     Summary,
+)
+from quote_service.checkout_sessions.state import (
+    OUT_OF_STOCK,
+    blame,
+    changed,
+    code_index,
+    declined,
+    error,
+    not_ready,
+    quote_expired,
+    ready,
+    session_of,
 )
 from quote_service.checkout_sessions.summary import summarize
 from quote_service.config import Settings
@@ -54,7 +64,6 @@ from quote_service.orders import repository as orders_repository
 from quote_service.orders import service as orders
 from quote_service.orders.schemas import OrderCreate
 from quote_service.orders.terms import TermsRecorder
-from quote_service.pricing.coupons import normalize_code
 from quote_service.pricing.quote import STOCKED_SOURCES, Address, Quote, QuoteItemIn, QuoteRequest
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.quotes.service import QuoteService
@@ -62,10 +71,6 @@ from quote_service.quotes.store import QuoteStore
 from quote_service.web.deps import actor_name
 
 _QUOTE = msgspec.json.Decoder(Quote)
-_ITEM_FIELD = re.compile(r"^items\[(\d+)\]")
-_CODE_FIELD = re.compile(r"^coupon_codes\[(\d+)\]")
-_SHIPPING_FIELD = re.compile(r"^shipping\.(.+)$")
-_OUT_OF_STOCK = frozenset({"INSUFFICIENT_STOCK", "SOLD_OUT", "PRODUCT_UNAVAILABLE"})
 _PASSING = frozenset({"RATE_LIMITED", "OVERLOADED", "DEPENDENCY_UNAVAILABLE", "QUOTE_TIMEOUT"})
 """Refusals a retry may turn around: raised to the agent, never made into a message."""
 ORDER_KEY = "checkout-session:{}"
@@ -83,10 +88,6 @@ class Keyed(NamedTuple):
 def fingerprint(operation: str, session_id: uuid.UUID | None, body: bytes) -> bytes:
     """A keyed request's fingerprint: another operation, session or body under one key is another request."""
     return hashlib.sha256(f"{operation}:{session_id}:".encode() + body).digest()
-
-
-def error(code: str, param: str, content: str) -> Message:
-    return Message(type="error", code=code, param=param, content=content)
 
 
 class CheckoutSessions:
@@ -129,7 +130,7 @@ class CheckoutSessions:
         now = self.clock()
         session_id = uuid.uuid4()
         async with _claimed(self.pool, principal, keyed) as (conn, claim):
-            state = await self._priced(principal, session_id, _changed(State(), changes), currency, now)
+            state = await self._priced(principal, session_id, changed(State(), changes), currency, now)
             inserted = partial(
                 repository.insert,
                 conn,
@@ -150,7 +151,7 @@ class CheckoutSessions:
         async with self.pool.acquire() as conn:
             row = await self._open_row(conn, principal, session_id, now, writing=False)
             state = repository.state_of(row)
-            if row["status"] != "open" or not _quote_expired(row, now):
+            if row["status"] != "open" or not quote_expired(row, now):
                 return session_of(row, state)
             state, shown = await self._repriced(principal, row, state, now)
             row = await repository.save(conn, session_id=session_id, state=state, now=now)
@@ -170,7 +171,7 @@ class CheckoutSessions:
         async with _claimed(self.pool, principal, keyed) as (conn, claim):
             row = await self._open_row(conn, principal, session_id, now, writing=True)
             before = repository.state_of(row)
-            state = _changed(State(summary=before.summary) if replace else before, changes)
+            state = changed(State(summary=before.summary) if replace else before, changes)
             state, shown = await self._repriced(principal, row, state, now)
             saved = partial(repository.save, conn, session_id=session_id, state=state, now=now)
             return await _kept(conn, claim, saved, state, shown)
@@ -266,17 +267,17 @@ class CheckoutSessions:
     ) -> tuple[State, list[Message] | None]:
         """The state to complete (priced again when its quote expired), and why it cannot complete now as
         the messages of this answer (None: it can)."""
-        if _quote_expired(row, now):
+        if quote_expired(row, now):
             state, shown = await self._repriced(principal, row, state, now)
             if shown:
                 total = state.summary.total_amount
                 expired = error("invalid", "$.totals", f"quote_expired: the total is now {total}; complete again")
                 return state, [*shown, expired]
         if not ready(state):
-            return state, _not_ready(state)
-        declined = _declined(payment.allowance, state.summary.totals.total, row["currency"], now)
-        if declined is not None:
-            return state, [error("payment_declined", "$.payment_data", declined)]
+            return state, not_ready(state)
+        refusal = declined(payment.allowance, state.summary.totals.total, row["currency"], now)
+        if refusal is not None:
+            return state, [error("payment_declined", "$.payment_data", refusal)]
         return state, None
 
     async def _order(
@@ -303,7 +304,7 @@ class CheckoutSessions:
         except ServiceError as refused:
             if refused.status_code >= 500 or refused.code in _PASSING:
                 raise
-            code = "out_of_stock" if refused.code in _OUT_OF_STOCK else "invalid"
+            code = "out_of_stock" if refused.code in OUT_OF_STOCK else "invalid"
             return [*state.messages, error(code, "$.line_items", f"{refused.code}: {refused.message}")]
         # As POST /orders does after an order: stock taken may have repriced products; a coupon used up.
         await self.product_cache.invalidate(
@@ -330,14 +331,14 @@ class CheckoutSessions:
             except ServiceError as refused:
                 if refused.status_code >= 500 or refused.code in _PASSING:
                     raise
-                if not _blame(refused, keep, shipping, codes, state.codes, messages):
+                if not blame(refused, keep, shipping, codes, state.codes, messages):
                     messages.append(error("invalid", "$", f"{refused.code}: {refused.message}"))
                     break
                 continue
             quote = _QUOTE.decode(priced.json)
             summary = summarize(quote, keep, shipping, now)
             messages += [
-                error("invalid", f"$.discounts.codes[{_index(state.codes, r.code)}]", f"{r.code}: {r.reason}")
+                error("invalid", f"$.discounts.codes[{code_index(state.codes, r.code)}]", f"{r.code}: {r.reason}")
                 for r in summary.rejected
             ]
             break
@@ -404,121 +405,3 @@ async def _claimed(
         ) as claim,
     ):
         yield conn, claim
-
-
-def _blame(
-    refused: ServiceError,
-    keep: list[tuple[int, Item]],
-    shipping: dict[str, str],
-    codes: list[str],
-    sent_codes: list[str],
-    messages: list[Message],
-) -> bool:
-    """Leave out what the quote's refusal names (a line, a code, a seller's choice), with a message for
-    each; False when it names none of them."""
-    blamed = False
-    code = "out_of_stock" if refused.code in _OUT_OF_STOCK else "invalid"
-    lines: dict[int, str] = {}
-    for detail in refused.details:
-        if (found := _ITEM_FIELD.match(detail.field)) is not None and int(found[1]) < len(keep):
-            lines.setdefault(int(found[1]), detail.message)
-        elif (found := _CODE_FIELD.match(detail.field)) is not None and int(found[1]) < len(codes):
-            sent = codes.pop(int(found[1]))
-            messages.append(error("invalid", f"$.discounts.codes[{_index(sent_codes, sent)}]", detail.message))
-            blamed = True
-        elif (found := _SHIPPING_FIELD.match(detail.field)) is not None and found[1] in shipping:
-            del shipping[found[1]]
-            messages.append(error("invalid", f"$.fulfillment_groups[?(@.id=='seller:{found[1]}')]", detail.message))
-            blamed = True
-    for n in sorted(lines, reverse=True):
-        index, _ = keep.pop(n)
-        messages.append(error(code, f"$.line_items[{index}]", f"{refused.code}: {lines[n]}"))
-        blamed = True
-    return blamed
-
-
-def _index(sent: list[str], code: str) -> int:
-    """Where the agent sent `code` (as the quote normalized it) among its codes."""
-    wanted = normalize_code(code)
-    return next((n for n, each in enumerate(sent) if normalize_code(each) == wanted), 0)
-
-
-def _changed(state: State, changes: Changes) -> State:
-    fields: dict[str, Any] = {}
-    if not isinstance(changes.items, msgspec.UnsetType):
-        fields["items"] = changes.items
-    if not isinstance(changes.address, msgspec.UnsetType):
-        fields["address"] = changes.address
-        fields["address_sent"] = None if isinstance(changes.address_sent, msgspec.UnsetType) else changes.address_sent
-    if not isinstance(changes.buyer, msgspec.UnsetType):
-        fields["buyer"] = changes.buyer
-    if not isinstance(changes.codes, msgspec.UnsetType):
-        fields["codes"] = changes.codes
-    shipping = dict(state.shipping)
-    if not isinstance(changes.shipping, msgspec.UnsetType):
-        shipping.update(changes.shipping)
-    if not isinstance(changes.shipping_all, msgspec.UnsetType):
-        sellers = {g.seller_id for g in state.summary.groups if g.options} or set(shipping)
-        shipping = {**shipping, **dict.fromkeys(sellers, changes.shipping_all)}
-    fields["shipping"] = shipping
-    return msgspec.structs.replace(state, **fields)
-
-
-def _not_ready(state: State) -> list[Message]:
-    """What a complete of a session that is not ready lacks, as messages."""
-    lacking = []
-    if not state.summary.lines:
-        lacking.append(error("missing", "$.line_items", "no line of the session is priced"))
-    if state.address is None:
-        lacking.append(error("missing", "$.fulfillment_address", "set a fulfillment address first"))
-    lacking += [
-        error("missing", f"$.fulfillment_groups[{n}]", f"choose a fulfillment option for seller {g.seller_id}")
-        for n, g in enumerate(state.summary.groups)
-        if g.options and g.selected is None
-    ]
-    return lacking
-
-
-def _declined(allowance: Allowance | None, total: int, currency: str, now: datetime) -> str | None:
-    """Why the delegated allowance does not cover `total` (minor units of `currency`); None: it does."""
-    if allowance is None:
-        return None
-    if allowance.currency.upper() != currency:
-        return f"payment_declined: the allowance is in {allowance.currency}, the total in {currency}"
-    if allowance.expires_at <= now:
-        return "payment_declined: the allowance has expired"
-    if total > allowance.max_amount:
-        return f"payment_declined: the total {total} is above the allowance's {allowance.max_amount}"
-    return None
-
-
-def _quote_expired(row: Any, now: datetime) -> bool:
-    expires = row["quote_expires_at"]
-    return expires is None or expires <= now
-
-
-def ready(state: State) -> bool:
-    """Priced (some lines), addressed, and every seller with options given one. A message (a line left out, a
-    rejected code) tells the agent what the total leaves out; it does not hold the payment back."""
-    summary = state.summary
-    return (
-        summary.quote_id is not None
-        and bool(summary.lines)
-        and state.address is not None
-        and all(g.selected is not None for g in summary.groups if g.options)
-    )
-
-
-def session_of(row: Any, state: State, shown: list[Message] | None = None) -> Session:
-    return Session(
-        id=row["id"],
-        protocol=row["protocol"],
-        status=row["status"],
-        ready=ready(state),
-        currency=row["currency"],
-        state=state,
-        expires_at=row["expires_at"],
-        created_at=row["created_at"],
-        order_id=row["order_id"],
-        shown=shown or [],
-    )
