@@ -43,7 +43,6 @@ from quote_service.errors import Forbidden
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep
 from quote_service.web.envelope import Envelope, ok
-from quote_service.webhooks import signing
 
 
 class AuthController(Controller):
@@ -166,23 +165,25 @@ class AuthController(Controller):
         public_key, webhook_url = await agent_keys.agent_fields(data, allow_private=settings.webhook_allow_private)
         replaying = changes.replaying(request)
         sealed = None
-        webhook_secret = None if webhook_url is None else signing.new_secret()
+        webhook = None if webhook_url is None else agent_keys.AgentWebhook.new(webhook_url)
         if replaying is not None:
             # Made when the request was asked for: its author holds the key (and the webhook
             # secret), the answer has none.
             created_by = replaying.author_person
             if "key_hash" in replaying.sealed:
                 sealed = (bytes.fromhex(replaying.sealed["key_hash"]), replaying.sealed["prefix"])
-            webhook_secret = replaying.sealed.get("webhook_secret", webhook_secret)
+            if webhook is not None and "webhook_secret" in replaying.sealed:
+                webhook = agent_keys.AgentWebhook.new(webhook.url, replaying.sealed["webhook_secret"])
         else:
             created_by = await auth.acting_for(request.user)
             if data.role in governance.ROLES_APPROVED and await governance.approval_applies(admin_pool, settings):
                 key, key_hash, prefix = credentials.new_api_key()
                 hidden = {"key_hash": key_hash.hex(), "prefix": prefix}
-                if webhook_secret is not None:
-                    hidden["webhook_secret"] = webhook_secret
+                if webhook is not None:
+                    hidden["webhook_secret"] = webhook.secret
                 body = msgspec.to_builtins(data)
-                await ask_approval(request, admin_pool, "api_key", body, sealed=hidden, key=key, secret=webhook_secret)
+                secret = None if webhook is None else webhook.secret
+                await ask_approval(request, admin_pool, "api_key", body, sealed=hidden, key=key, secret=secret)
         created = await auth.create_api_key(
             name=data.name,
             role=data.role,
@@ -193,7 +194,7 @@ class AuthController(Controller):
             sealed=sealed,
             seller_id=data.seller_id,
             public_key=public_key,
-            webhook=None if webhook_url is None or webhook_secret is None else (webhook_url, webhook_secret),
+            webhook=webhook,
         )
         if sealed is not None:
             created = msgspec.structs.replace(created, webhook_secret=msgspec.UNSET)

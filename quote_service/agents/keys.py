@@ -11,20 +11,43 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from quote_service.auth.schemas import ApiKeyCreate, Jwk
+from quote_service.db.pool import Connection
 from quote_service.errors import invalid
-from quote_service.webhooks import urls
+from quote_service.webhooks import repository as webhooks
+from quote_service.webhooks import signing, urls
 
 MAX_KID_LENGTH = 256
 _FIELD = "public_key"
 _CURVES = {"OKP": "Ed25519", "EC": "P-256"}
 _ALGORITHMS = {"OKP": "EdDSA", "EC": "ES256"}
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+
+
+@dataclass(frozen=True)
+class AgentWebhook:
+    """An agent key's webhook (auth/schemas.py `KeyWebhook`): a subscription of its own, its events
+    signed as ACP signs them (webhooks.signing `merchant_signature`)."""
+
+    url: str
+    secret: str
+
+    @classmethod
+    def new(cls, url: str, secret: str | None = None) -> AgentWebhook:
+        """The webhook of a checked URL, with a fresh secret unless one was made already (a change request's)."""
+        return cls(url=url, secret=secret or signing.new_secret())
+
+    async def subscribe(self, conn: Connection, *, key_id: UUID, key_name: str) -> None:
+        await webhooks.insert_agent_webhook(
+            conn, agent_key_id=key_id, url=self.url, secret=self.secret, actor=f"api-key:{key_name}"
+        )
 
 
 async def agent_fields(data: ApiKeyCreate, *, allow_private: bool) -> tuple[Jwk | None, str | None]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 from uuid import UUID
 
 import msgspec
@@ -19,6 +19,23 @@ Username = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 SellerId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="A seller account's seller.")]
+
+
+if TYPE_CHECKING:
+    from quote_service.db.pool import Connection
+
+
+class KeyWebhook(Protocol):
+    """An agent key's webhook (docs/agents.md#order-events): its URL, the secret its events are signed
+    with, and the write that subscribes it, made in the key's own transaction (agents/keys.py)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def secret(self) -> str: ...
+
+    async def subscribe(self, conn: Connection, *, key_id: UUID, key_name: str) -> None: ...
 
 
 class Jwk(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

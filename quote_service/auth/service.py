@@ -40,6 +40,7 @@ from quote_service.auth.schemas import (
     ApiKey,
     ApiKeyCreated,
     Jwk,
+    KeyWebhook,
     Principal,
     SessionsEnded,
     Token,
@@ -54,7 +55,6 @@ from quote_service.config import Settings
 from quote_service.errors import NotFound, Unauthorized
 from quote_service.event_loop import running_loop
 from quote_service.patch import sent_fields
-from quote_service.webhooks import repository as webhook_repository
 
 if TYPE_CHECKING:  # at run time it comes from the app; importing it here would load prometheus_client
     # (background loops count failures) before `serve` sets PROMETHEUS_MULTIPROC_DIR
@@ -337,7 +337,7 @@ class AuthService:
         sealed: tuple[bytes, str] | None = None,
         seller_id: str | None = None,
         public_key: Jwk | None = None,
-        webhook: tuple[str, str] | None = None,
+        webhook: KeyWebhook | None = None,
     ) -> ApiKeyCreated:
         """Create a key; the plaintext is returned here and never stored. `created_by`: the person
         it acts for. `sealed`: the hash and prefix of a key made when a change request was asked
@@ -364,9 +364,7 @@ class AuthService:
                 public_key=None if public_key is None else msgspec.to_builtins(public_key),
             )
             if webhook is not None:
-                await webhook_repository.insert_agent_webhook(
-                    conn, agent_key_id=row["id"], url=webhook[0], secret=webhook[1], actor=f"api-key:{name}"
-                )
+                await webhook.subscribe(conn, key_id=row["id"], key_name=name)
         return ApiKeyCreated(
             id=row["id"],
             name=row["name"],
@@ -379,8 +377,8 @@ class AuthService:
             created_by=row["created_by"],
             seller_id=row["seller_id"] or UNSET,
             public_key=public_key or UNSET,
-            webhook_url=UNSET if webhook is None else webhook[0],
-            webhook_secret=UNSET if webhook is None else webhook[1],
+            webhook_url=UNSET if webhook is None else webhook.url,
+            webhook_secret=UNSET if webhook is None else webhook.secret,
         )
 
     async def revoke_api_key(self, key_id: UUID, *, pool: asyncpg.Pool | None = None) -> ApiKey:

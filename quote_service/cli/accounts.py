@@ -21,7 +21,6 @@ from quote_service.config import Settings
 from quote_service.db.pool import Pool
 from quote_service.errors import ValidationFailed
 from quote_service.validation import describe_validation_error
-from quote_service.webhooks import signing
 
 PASSWORD_VARIABLE = "QUOTE_SERVICE_PASSWORD"  # noqa: S105 - the variable's name, not a password
 """Where `create-user` finds the password when no option gives it (scripts, containers)."""
@@ -123,7 +122,7 @@ def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
             customer_group=data.customer_group,
             seller_id=data.seller_id,
             public_key=public_key,
-            webhook=None if webhook_url is None else (webhook_url, signing.new_secret()),
+            webhook=None if webhook_url is None else agent_keys.AgentWebhook.new(webhook_url),
         )
 
     try:
