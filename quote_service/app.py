@@ -32,6 +32,7 @@ from quote_service.background import Every
 from quote_service.cache.redis import RedisClient, create_redis
 from quote_service.campaigns.plugin import CAMPAIGNS
 from quote_service.catalog.plugin import CATALOG
+from quote_service.checkout_sessions.plugin import CHECKOUT_SESSIONS
 from quote_service.clock import utcnow
 from quote_service.commissions.plugin import COMMISSIONS
 from quote_service.config import Settings
@@ -116,6 +117,7 @@ DOMAINS: list[Domain] = [
     QUOTES,  # after every domain it combines (snapshot, catalog, quote store, flash sales, reservations)
     ORDER_EDITS,  # after quotes: an edit prices its additions as a quote; orders record its configuration
     FLASH_PURCHASES,  # after quotes: a purchase is priced as a quote; it drains before the pool and Redis close
+    CHECKOUT_SESSIONS,  # after flash purchases: a session prices as a quote and completes as an order
     SIMULATIONS,  # after quotes: it prices with the quote path's defaults
     INTELLIGENCE,
     PAGES,

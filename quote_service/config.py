@@ -75,6 +75,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     quote_validity_seconds: int = 900
     """QUOTE_VALIDITY_SECONDS: how long a quote stays orderable (`valid_until` = now + this), and so
     how long a reserving quote (`reserve_stock`) holds its units."""
+    checkout_session_ttl: int = 21_600
+    """CHECKOUT_SESSION_TTL: seconds an agent's checkout session lives (`expires_at`; then 410 session_expired);
+    its quotes live QUOTE_VALIDITY_SECONDS each and are priced again as they expire (docs/agents.md)."""
+    checkout_default_country: str = "TR"
+    """CHECKOUT_DEFAULT_COUNTRY: the country a checkout session's lines are priced for before it has an
+    address (docs/agents.md)."""
     business_timezone: str = "UTC"
     """BUSINESS_TIMEZONE: the IANA time zone the business keeps its days in (`Europe/Istanbul`): the
     wall clock of TIME_WINDOW rules without a `timezone`, and the days of analytics, statements and

@@ -433,6 +433,15 @@ also(
     "The webhook delivery is still pending: it is being sent (and retried) already",
 )
 
+also(
+    Conflict,
+    "SESSION_COMPLETED",
+    "no",
+    "The checkout session is completed already: it changes no more (docs/agents.md)",
+)
+also(Conflict, "SESSION_CANCELED", "no", "The checkout session was canceled: it changes no more (docs/agents.md)")
+also(Gone, "SESSION_EXPIRED", "no", "The checkout session is past its expires_at (CHECKOUT_SESSION_TTL): start another")
+
 edge("MALFORMED_REQUEST", 400, "no", "The body is not valid JSON (or not UTF-8), or is missing", framework=True)
 edge("METHOD_NOT_ALLOWED", 405, "no", "The route exists but not with this method (see Allow)", framework=True)
 edge(

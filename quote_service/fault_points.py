@@ -15,7 +15,8 @@ The points: `order.flash_held` (an order took its flash units in Redis, before i
 marked done in Redis), `change_request.approved` (an approval committed, before the approving
 request applies it), `change_request.replayed` (an approved change request's write was made,
 before its status is, in the same transaction) and `payout.written` (a seller's payout, its shares and
-its event written by a run, before its transaction commits).
+its event written by a run, before its transaction commits) and `checkout_session.ordered` (a checkout
+session's order committed, before the session is marked completed).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ POINTS = (
     "change_request.approved",
     "change_request.replayed",
     "payout.written",
+    "checkout_session.ordered",
 )
 
 

@@ -18,6 +18,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.accounts import governance
+from quote_service.agents import keys as agent_keys
 from quote_service.audit import changes
 from quote_service.audit.admin import ask_approval
 from quote_service.auth import credentials, repository
@@ -147,7 +148,12 @@ class AuthController(Controller):
             )
         )
 
-    @post("/api-keys", guards=[admin_only], summary="Create an API key (shown once)")
+    @post(
+        "/api-keys",
+        guards=[admin_only],
+        summary="Create an API key (shown once; an agent key's webhook secret too; an admin, seller or agent key "
+        "may need approval)",
+    )
     async def create_api_key(
         self,
         data: JSONBody[ApiKeyCreate],
@@ -156,21 +162,28 @@ class AuthController(Controller):
         request: AuthedRequest,
         settings: NamedDependency[Settings],
     ) -> Envelope[ApiKeyCreated]:
+        public_key, webhook_url = await agent_keys.agent_fields(data, allow_private=settings.webhook_allow_private)
         replaying = changes.replaying(request)
         sealed = None
+        webhook = None if webhook_url is None else agent_keys.AgentWebhook.new(webhook_url)
         if replaying is not None:
-            # Made when the request was asked for: its author holds the key, the answer has none.
+            # Made when the request was asked for: its author holds the key (and the webhook
+            # secret), the answer has none.
             created_by = replaying.author_person
             if "key_hash" in replaying.sealed:
                 sealed = (bytes.fromhex(replaying.sealed["key_hash"]), replaying.sealed["prefix"])
+            if webhook is not None and "webhook_secret" in replaying.sealed:
+                webhook = agent_keys.AgentWebhook.new(webhook.url, replaying.sealed["webhook_secret"])
         else:
             created_by = await auth.acting_for(request.user)
             if data.role in governance.ROLES_APPROVED and await governance.approval_applies(admin_pool, settings):
                 key, key_hash, prefix = credentials.new_api_key()
+                hidden = {"key_hash": key_hash.hex(), "prefix": prefix}
+                if webhook is not None:
+                    hidden["webhook_secret"] = webhook.secret
                 body = msgspec.to_builtins(data)
-                await ask_approval(
-                    request, admin_pool, "api_key", body, sealed={"key_hash": key_hash.hex(), "prefix": prefix}, key=key
-                )
+                secret = None if webhook is None else webhook.secret
+                await ask_approval(request, admin_pool, "api_key", body, sealed=hidden, key=key, secret=secret)
         created = await auth.create_api_key(
             name=data.name,
             role=data.role,
@@ -180,8 +193,11 @@ class AuthController(Controller):
             pool=admin_pool,
             sealed=sealed,
             seller_id=data.seller_id,
+            public_key=public_key,
+            webhook=webhook,
         )
         if sealed is not None:
+            created = msgspec.structs.replace(created, webhook_secret=msgspec.UNSET)
             return ok(created, "API key created; the author of the change request holds it")
         return ok(created, "API key created; store it now, it is not shown again")
 

@@ -3,8 +3,8 @@
 Wherever any approval applies (CHANGE_APPROVAL=required, or any approval policy), one admin must
 not be able to make the people who then approve for them, nor to take the others' power away
 alone, nor to write as a seller past the approvals its own writes need. So these are change
-requests there: creating or promoting an admin (and reactivating one), minting an admin or seller
-key, creating a seller user, making a user a seller or changing its `seller_id` (a seller key or
+requests there: creating or promoting an admin (and reactivating one), minting an admin, seller or
+agent key, creating a seller user, making a user a seller or changing its `seller_id` (a seller key or
 user an admin made writes as that admin: audit/admin.py `sellers_own`), demoting or deactivating an
 admin, and revoking another person's admin key. The operator's command line (`create-user`,
 `create-api-key`) stays direct: it is how a deployment gets its independent admins and sellers.
@@ -20,8 +20,9 @@ from quote_service.auth.schemas import User, UserUpdate
 from quote_service.config import Settings
 from quote_service.db.pool import Pool
 
-ROLES_APPROVED = frozenset({"admin", "seller"})
-"""The roles of the users and keys whose making waits: an admin, and a seller that writes as its admin."""
+ROLES_APPROVED = frozenset({"admin", "seller", "agent"})
+"""The roles of the users and keys whose making waits: an admin, a seller that writes as its admin,
+and an agent key (it places orders and has them sent to a URL of its own, docs/agents.md)."""
 
 
 async def approval_applies(pool: Pool, settings: Settings) -> bool:

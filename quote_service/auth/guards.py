@@ -24,4 +24,5 @@ def requires_role(*roles: str) -> Guard:
 
 
 admin_only = requires_role("admin")
-any_caller = requires_role("admin", "user", "service")
+any_caller = requires_role("admin", "user", "service", "agent")
+"""Quotes, orders, reservations and purchases: everyone but a seller (an agent key as a service key)."""

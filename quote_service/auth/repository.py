@@ -14,7 +14,10 @@ _USER_COLUMNS = (
     "id, username, password_hash, role, tier, segment, customer_group, is_active, created_at, created_by, seller_id,"
     " sessions_ended_at"
 )
-_KEY_COLUMNS = "id, name, role, prefix, money_format, customer_group, created_at, revoked_at, created_by, seller_id"
+_KEY_COLUMNS = (
+    "id, name, role, prefix, money_format, customer_group, created_at, revoked_at, created_by, seller_id, public_key,"
+    " (SELECT w.url FROM webhooks w WHERE w.agent_key_id = api_keys.id) AS webhook_url"
+)
 MAX_LINEAGE = 64
 """How many makers back `root_person` looks (a chain of users making users is never this long)."""
 
@@ -124,10 +127,13 @@ async def insert_api_key(
     money_format: str = "string",
     customer_group: str | None = None,
     seller_id: str | None = None,
+    public_key: dict[str, object] | None = None,
 ) -> asyncpg.Record:
+    """A new key (its `webhook_url` is null: an agent's subscription is written after it)."""
     row = await conn.fetchrow(
-        f"""INSERT INTO api_keys (name, role, key_hash, prefix, created_by, money_format, customer_group, seller_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_KEY_COLUMNS}""",
+        f"""INSERT INTO api_keys (name, role, key_hash, prefix, created_by, money_format, customer_group, seller_id,
+                                  public_key)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_KEY_COLUMNS}""",
         name,
         role,
         key_hash,
@@ -136,6 +142,7 @@ async def insert_api_key(
         money_format,
         customer_group,
         seller_id,
+        public_key,
     )
     assert row is not None
     return row

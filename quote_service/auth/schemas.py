@@ -3,19 +3,51 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 from uuid import UUID
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
-Role = Literal["admin", "user", "service", "seller"]
+Role = Literal["admin", "user", "service", "seller", "agent"]
+"""Every role a caller can hold; `agent` only an API key (docs/agents.md)."""
+UserRole = Literal["admin", "user", "service", "seller"]
+"""The roles a user (a login) can hold."""
 MoneyFormat = Literal["string", "number"]
 """How money and decimals are written in responses: "51.00" (string) or 51.00 (number)."""
 Username = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+\Z")]
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 SellerId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="A seller account's seller.")]
+
+
+if TYPE_CHECKING:
+    from quote_service.db.pool import Connection
+
+
+class KeyWebhook(Protocol):
+    """An agent key's webhook (docs/agents.md#order-events): its URL, the secret its events are signed
+    with, and the write that subscribes it, made in the key's own transaction (agents/keys.py)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def secret(self) -> str: ...
+
+    async def subscribe(self, conn: Connection, *, key_id: UUID, key_name: str) -> None: ...
+
+
+class Jwk(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """An agent's public key as a JWK (RFC 7517): Ed25519 (`kty: OKP, crv: Ed25519, x`) or ES256
+    (`kty: EC, crv: P-256, x, y`), named by `kid` (RFC 9421's `keyid`). Checked by agents/keys.py."""
+
+    kty: Literal["OKP", "EC"]
+    crv: Literal["Ed25519", "P-256"]
+    x: str
+    y: str | None = None
+    kid: str
+    alg: Literal["EdDSA", "ES256"] | None = None
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +69,16 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     """For a `seller` account an admin made over HTTP, that admin (the person its `created_by` names):
     it writes as them in approvals (docs/governance.md#admins-are-made-by-two). None: made on the
     command line, or not a seller."""
+    public_key: Jwk | None = None
+    """An `agent` key's public key: every request it makes must be signed with it (docs/agents.md);
+    None: the key alone authenticates."""
+    webhook_url: str | None = None
+    """Where an `agent` key's order events go (docs/agents.md#order-events); None: nowhere."""
+
+    @property
+    def key_id(self) -> UUID | None:
+        """The API key's id (None for a user)."""
+        return self.id if self.kind == "api_key" else None
 
 
 class TokenRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -54,7 +96,7 @@ class Token(msgspec.Struct, frozen=True, kw_only=True):
 class UserCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     username: Username
     password: Password
-    role: Role
+    role: UserRole
     tier: Label | None = None
     segment: Label | None = None
     customer_group: Label | None = None
@@ -67,7 +109,7 @@ class UserUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     """PATCH /users/{id}: the fields sent change (`null` clears one); making or unmaking an admin
     (its role, or deactivating one) may need approval (docs/governance.md)."""
 
-    role: Role | UnsetType = UNSET
+    role: UserRole | UnsetType = UNSET
     tier: Label | UnsetType | None = UNSET
     segment: Label | UnsetType | None = UNSET
     customer_group: Label | UnsetType | None = UNSET
@@ -117,7 +159,7 @@ class Me(msgspec.Struct, frozen=True, kw_only=True):
 
 class ApiKeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-    role: Literal["service", "admin", "seller"] = "service"
+    role: Literal["service", "admin", "seller", "agent"] = "service"
     money_format: MoneyFormat = "string"
     """How this key's responses write money and decimals, unless a request sends X-Money-Format:
     "string" ("51.00") or "number" (51.00, the Go service's format)."""
@@ -125,6 +167,12 @@ class ApiKeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """The customer group this key's quotes are priced for (price lists); none: no group."""
     seller_id: SellerId | None = None
     """The seller a `seller` key acts for: required with that role, refused with any other."""
+    public_key: dict[str, Any] | None = None
+    """An `agent` key's public key (a JWK, Ed25519 or ES256 with a `kid`): its requests must then be
+    signed (docs/agents.md#signed-requests). Refused with any other role."""
+    webhook_url: str | None = None
+    """Where an `agent` key's order events go (an http(s) URL, checked as a webhook's): the answer
+    shows its `webhook_secret` once. Refused with any other role."""
 
 
 class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
@@ -141,6 +189,10 @@ class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
     on the command line, the key is its own person."""
     seller_id: str | UnsetType = UNSET
     """The seller a `seller` key acts for (docs/sellers.md); absent for other roles."""
+    public_key: Jwk | UnsetType = UNSET
+    """An `agent` key's public key (docs/agents.md); absent when it has none."""
+    webhook_url: str | UnsetType = UNSET
+    """Where an `agent` key's order events go; absent when nowhere."""
 
 
 class ApiKeyCreated(msgspec.Struct, frozen=True, kw_only=True):
@@ -159,6 +211,13 @@ class ApiKeyCreated(msgspec.Struct, frozen=True, kw_only=True):
     """The person this key acts for (as `ApiKey.created_by`)."""
     seller_id: str | UnsetType = UNSET
     """The seller a `seller` key acts for (docs/sellers.md); absent for other roles."""
+    public_key: Jwk | UnsetType = UNSET
+    """An `agent` key's public key (docs/agents.md); absent when it has none."""
+    webhook_url: str | UnsetType = UNSET
+    """Where an `agent` key's order events go; absent when nowhere."""
+    webhook_secret: str | UnsetType = UNSET
+    """The secret an `agent` key's order events are signed with (`Merchant-Signature`,
+    docs/agents.md#order-events): shown here once, with a `webhook_url`."""
 
 
 class LoggedOut(msgspec.Struct, frozen=True, kw_only=True):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 import asyncpg
+import msgspec
 import structlog
 from msgspec import UNSET, UnsetType
 
@@ -38,6 +39,8 @@ from quote_service.auth.policy import check_seller_binding
 from quote_service.auth.schemas import (
     ApiKey,
     ApiKeyCreated,
+    Jwk,
+    KeyWebhook,
     Principal,
     SessionsEnded,
     Token,
@@ -118,7 +121,13 @@ def key_principal(row: asyncpg.Record) -> Principal:
         customer_group=row["customer_group"],
         seller_id=row["seller_id"],
         made_by=_seller_maker(row),
+        public_key=_public_key(row),
+        webhook_url=row["webhook_url"],
     )
+
+
+def _public_key(row: asyncpg.Record) -> Jwk | None:
+    return None if row["public_key"] is None else msgspec.convert(row["public_key"], Jwk)
 
 
 def api_key_from_row(row: asyncpg.Record) -> ApiKey:
@@ -133,6 +142,8 @@ def api_key_from_row(row: asyncpg.Record) -> ApiKey:
         customer_group=row["customer_group"],
         created_by=row["created_by"],
         seller_id=row["seller_id"] or UNSET,
+        public_key=_public_key(row) or UNSET,
+        webhook_url=row["webhook_url"] or UNSET,
     )
 
 
@@ -325,17 +336,21 @@ class AuthService:
         pool: asyncpg.Pool | None = None,
         sealed: tuple[bytes, str] | None = None,
         seller_id: str | None = None,
+        public_key: Jwk | None = None,
+        webhook: KeyWebhook | None = None,
     ) -> ApiKeyCreated:
         """Create a key; the plaintext is returned here and never stored. `created_by`: the person
         it acts for. `sealed`: the hash and prefix of a key made when a change request was asked
-        for (its author holds the plaintext; the answer's `key` is then empty)."""
+        for (its author holds the plaintext; the answer's `key` is then empty). An agent key's
+        `public_key` and `webhook` (its URL, checked, and the secret its events are signed with:
+        docs/agents.md) are written with it, in one transaction."""
         check_seller_binding(role, seller_id)
         key: str | UnsetType = UNSET
         if sealed is None:
             key, key_hash, prefix = credentials.new_api_key()
         else:
             key_hash, prefix = sealed
-        async with (pool or self.pool).acquire() as conn:
+        async with (pool or self.pool).acquire() as conn, conn.transaction():
             row = await repository.insert_api_key(
                 conn,
                 name=name,
@@ -346,7 +361,10 @@ class AuthService:
                 money_format=money_format,
                 customer_group=customer_group,
                 seller_id=seller_id,
+                public_key=None if public_key is None else msgspec.to_builtins(public_key),
             )
+            if webhook is not None:
+                await webhook.subscribe(conn, key_id=row["id"], key_name=name)
         return ApiKeyCreated(
             id=row["id"],
             name=row["name"],
@@ -358,6 +376,9 @@ class AuthService:
             customer_group=row["customer_group"],
             created_by=row["created_by"],
             seller_id=row["seller_id"] or UNSET,
+            public_key=public_key or UNSET,
+            webhook_url=UNSET if webhook is None else webhook.url,
+            webhook_secret=UNSET if webhook is None else webhook.secret,
         )
 
     async def revoke_api_key(self, key_id: UUID, *, pool: asyncpg.Pool | None = None) -> ApiKey:

@@ -11,12 +11,14 @@ from typing import TextIO
 
 import msgspec
 
+from quote_service.agents import keys as agent_keys
 from quote_service.auth.passwords import password_problem
 from quote_service.auth.policy import check_seller_binding
-from quote_service.auth.schemas import ApiKeyCreate, UserCreate
+from quote_service.auth.schemas import ApiKeyCreate, ApiKeyCreated, UserCreate
 from quote_service.auth.service import AuthService
 from quote_service.cli.common import CommandError, with_pool
 from quote_service.config import Settings
+from quote_service.db.pool import Pool
 from quote_service.errors import ValidationFailed
 from quote_service.validation import describe_validation_error
 
@@ -88,36 +90,75 @@ _USER_RULES = {"username": "must be 1-64 characters: letters, digits and _ . @ +
 
 def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
     try:  # the route's own schema: a bad --name or --customer-group is refused before anything is written
-        msgspec.convert(
-            {"name": args.name, "customer_group": args.customer_group, "seller_id": args.seller_id}, ApiKeyCreate
+        data = msgspec.convert(
+            {
+                "name": args.name,
+                "role": args.role,
+                "customer_group": args.customer_group,
+                "seller_id": args.seller_id,
+                "public_key": read_public_key(args.public_key),
+                "webhook_url": args.webhook_url,
+            },
+            ApiKeyCreate,
         )
         check_seller_binding(args.role, args.seller_id)
     except msgspec.ValidationError as exc:
         print(f"quote-service: {describe_validation_error(exc)}", file=sys.stderr)
         return 1
+    except CommandError as exc:
+        print(f"quote-service: {exc}", file=sys.stderr)
+        return 1
     except ValidationFailed as exc:
         print(f"quote-service: --seller-id {exc.details[0].message}", file=sys.stderr)
         return 1
-    created = with_pool(
-        settings,
-        lambda pool: AuthService(settings, pool).create_api_key(
-            name=args.name,
-            role=args.role,
+
+    async def create(pool: Pool) -> ApiKeyCreated:
+        public_key, webhook_url = await agent_keys.agent_fields(data, allow_private=settings.webhook_allow_private)
+        return await AuthService(settings, pool).create_api_key(
+            name=data.name,
+            role=data.role,
             created_by=None,
             money_format=args.money_format,
-            customer_group=args.customer_group,
-            seller_id=args.seller_id,
-        ),
-    )
+            customer_group=data.customer_group,
+            seller_id=data.seller_id,
+            public_key=public_key,
+            webhook=None if webhook_url is None else agent_keys.AgentWebhook.new(webhook_url),
+        )
+
+    try:
+        created = with_pool(settings, create)
+    except ValidationFailed as exc:
+        problem = exc.details[0]
+        option = "--" + problem.field.split(".")[0].replace("_", "-")
+        print(f"quote-service: {option} ({problem.field}) {problem.message}", file=sys.stderr)
+        return 1
     # The key alone on stdout (`KEY=$(quote-service create-api-key ...)`); everything else on stderr.
     group = f", customer group {created.customer_group}" if created.customer_group else ""
     group += f", seller {created.seller_id}" if created.seller_id else ""
+    group += f", public key {created.public_key.kid}" if created.public_key else ""
     print(
         f"API key {created.name} ({created.id}), role {created.role}{group}; shown once, store it now:",
         file=sys.stderr,
     )
+    if created.webhook_secret:
+        print(
+            f"order events go to {created.webhook_url}, signed with this webhook secret (shown once): "
+            f"{created.webhook_secret}",
+            file=sys.stderr,
+        )
     print(created.key)
     return 0
+
+
+def read_public_key(path: str | None) -> object:
+    """--public-key FILE: the JWK in FILE (JSON), None without the option."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as file:
+            return msgspec.json.decode(file.read())
+    except (OSError, msgspec.DecodeError) as exc:
+        raise CommandError(f"--public-key {path}: not a readable JSON file ({exc})") from exc
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -155,11 +196,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     user.set_defaults(handler=cmd_create_user, quiet_logs=True)
     key = sub.add_parser(
         "create-api-key",
-        help="create an API key (service, admin or seller) and print it once",
+        help="create an API key (service, admin, seller or agent) and print it once",
         description=(
             "Create an API key and print it once: the key alone on stdout (KEY=$(quote-service create-api-key "
             "--name checkout) captures it), what it is on stderr. Only its hash is stored. A seller key "
-            "(--role seller --seller-id SELLER) acts for that seller's offers (docs/sellers.md). The key is made "
+            "(--role seller --seller-id SELLER) acts for that seller's offers (docs/sellers.md). An agent key "
+            "(--role agent) is a checkout agent: with --public-key its requests must be signed, with --webhook-url "
+            "its orders' events go there, signed with a secret printed once on stderr (docs/agents.md). The key "
+            "is made "
             "at once, even where approvals apply (docs/governance.md#admins-are-made-by-two)."
         ),
     )
@@ -167,9 +211,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     key.add_argument(
         "--role",
         default="service",
-        choices=["service", "admin", "seller"],
+        choices=["service", "admin", "seller", "agent"],
         help="what the key may do (default: service)",
     )
+    key.add_argument(
+        "--public-key",
+        metavar="FILE",
+        help="an agent key's public key: a JWK file (Ed25519 or ES256, with a kid); its requests must be signed",
+    )
+    key.add_argument("--webhook-url", metavar="URL", help="where an agent key's order events go (http or https)")
     key.add_argument("--seller-id", help="the seller a seller key acts for (required with --role seller)")
     key.add_argument(
         "--money-format",

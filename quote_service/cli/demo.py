@@ -18,7 +18,7 @@ import msgspec
 from quote_service.analytics.rollups import hour_of
 from quote_service.audit.writer import actor_document, audited
 from quote_service.auth import repository as auth_repository
-from quote_service.auth.schemas import Principal, Role, UserCreate
+from quote_service.auth.schemas import Principal, UserCreate, UserRole
 from quote_service.auth.service import AuthService
 from quote_service.catalog import service as catalog
 from quote_service.catalog.schemas import ProductCreate
@@ -335,7 +335,7 @@ async def seed_demo(
     seller login acts for DEMO_SELLER_ID."""
     auth = AuthService(settings, pool)
     users_created: list[str] = []
-    accounts: tuple[tuple[tuple[str, str], Role], ...] = ((admin, "admin"), (user, "user"), (seller, "seller"))
+    accounts: tuple[tuple[tuple[str, str], UserRole], ...] = ((admin, "admin"), (user, "user"), (seller, "seller"))
     for (username, password), role in accounts:
         async with pool.acquire() as conn:
             exists = await auth_repository.get_user_by_username(conn, username=username)

@@ -53,7 +53,9 @@ import msgspec
 from quote_service.db.pool import Connection
 from quote_service.errors import REGISTRY, Conflict, FieldError, IdempotencyInProgress, ServiceError
 
-Scope = Literal["order", "refund", "code_batch", "order_edit", "order_payment", "flash_purchase", "payout_run"]
+Scope = Literal[
+    "order", "refund", "code_batch", "order_edit", "order_payment", "flash_purchase", "payout_run", "checkout_session"
+]
 """What a key is for: a caller's keys of two scopes never meet (an order's key and a refund's may be equal).
 A refund and a cancel share `refund` (their fingerprints name which)."""
 

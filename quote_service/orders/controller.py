@@ -60,7 +60,8 @@ class OrderController(Controller):
     path = "/api/v1/orders"
     tags = ["orders"]
     # Sellers read the orders holding their lines (docs/sellers.md); every other route is any_caller's.
-    guards = [requires_role("admin", "user", "service", "seller")]
+    # An agent key places and reads the orders of its quotes as a service key does (docs/agents.md).
+    guards = [requires_role("admin", "user", "service", "seller", "agent")]
 
     @post("/", guards=[any_caller], summary="Confirm a stored quote as an order (requires Idempotency-Key)")
     async def place(

@@ -42,7 +42,7 @@ from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from quote_service.offers import stock as offer_stock
-from quote_service.orders import commission_record, ledger_repository, shipment_repository, tax_record
+from quote_service.orders import agent_events, commission_record, ledger_repository, shipment_repository, tax_record
 from quote_service.orders import refund_math as math
 from quote_service.orders import refund_repository as repository
 from quote_service.orders import repository as orders
@@ -433,6 +433,7 @@ async def _announce(conn: Connection, kind: Kind, row: asyncpg.Record) -> None:
     await webhooks.emit(
         conn, "order.cancelled" if kind == "cancel" else "order.refunded", {"order": order, "refund": refund}
     )
+    await agent_events.announce(conn, order, "order_update")
 
 
 def _tax_parts(row: asyncpg.Record) -> tuple[dict[str, Decimal], dict[str, Decimal]]:

@@ -19,7 +19,7 @@ ORDER_COLUMNS = (
     "small_basket_fee, total_amount, total_commission, seller_commission, category_commission, "
     "logistics_commission, principal_id, request_hash, created_by, created_at, refunded_amount, tax_included, record, "
     "tax_terms, flash_sale_id, flash_purchase_id, limited_products, revision, balance_due, terms, fees_refunded, "
-    "paid_amount"
+    "paid_amount, agent, checkout_session_id"
 )
 _INSERTED = (
     "quote_id",
@@ -46,6 +46,8 @@ _INSERTED = (
     "flash_purchase_id",
     "limited_products",
     "terms",
+    "agent",
+    "checkout_session_id",
 )
 IDEMPOTENCY_CONSTRAINT = "orders_idempotency_key"
 

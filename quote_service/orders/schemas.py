@@ -11,6 +11,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.quote import (
+    AgentRef,
     AppliedCoupon,
     CommissionBreakdown,
     CommissionFee,
@@ -208,6 +209,12 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     """What its payments paid of the money its edits made due."""
     payments: list[Payment] = []
     """Its payments, oldest first."""
+    # docs/agents.md#quotes-and-orders: only in an order whose quote an agent key made.
+    channel: Literal["agent"] | UnsetType = UNSET
+    agent: AgentRef | UnsetType = UNSET
+    """The agent key whose quote it confirms (`{name, key_id}`)."""
+    checkout_session_id: str | UnsetType = UNSET
+    """The checkout session it completes (docs/agents.md): only in an order a session placed."""
 
 
 class RefundLineIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

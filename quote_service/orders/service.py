@@ -51,6 +51,7 @@ from quote_service.errors import Conflict, FieldError, NotFound, QuantityLimitRe
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.offers import stock as offer_stock
 from quote_service.orders import (
+    agent_events,
     commission_record,
     ledger_repository,
     money,
@@ -79,6 +80,7 @@ from quote_service.pricing.coupons import CouponSet, normalize_code
 from quote_service.pricing.money import ZERO, quantum, round_money
 from quote_service.pricing.quote import (
     STOCKED_SOURCES,
+    AgentRef,
     AppliedCoupon,
     CommissionBreakdown,
     CommissionDetail,
@@ -121,10 +123,12 @@ async def place_order(
     commission_tax_rate: Decimal = ZERO,
     terms: TermsRecorder | None = None,
     reply: idempotency.Reply | None = None,
+    checkout_session_id: str | None = None,
 ) -> tuple[Order, bool]:
     """Confirm a stored quote as an order; returns (order, True when replayed for this key). `terms`
     records the order's own pricing terms, which its edits price under (orders/terms.py). `reply` writes
-    the answer kept for the key with the order (a retry raises `idempotency.Replayed` with it)."""
+    the answer kept for the key with the order (a retry raises `idempotency.Replayed` with it).
+    `checkout_session_id`: the checkout session it completes (docs/agents.md), kept with the order."""
     fingerprint = request_hash(data)
     async with (
         pool.acquire() as conn,
@@ -152,13 +156,17 @@ async def place_order(
         try:
             await fault_points.hit("order.flash_held")
             async with conn.transaction():
-                placing = Placing(principal, actor, idempotency_key, fingerprint, now, commission_tax_rate, terms)
+                placing = Placing(
+                    principal, actor, idempotency_key, fingerprint, now, commission_tax_rate, terms,
+                    checkout_session_id=checkout_session_id,
+                )  # fmt: skip
                 row, coupon_uses, consumed = await _write_order(conn, quote, placing)
                 await flash.record(
                     conn, held, customer=quote.customer_id, principal_id=principal.id, order_id=row["id"]
                 )
                 order = (await assemble(conn, [row]))[0]
                 await webhooks.emit(conn, "order.created", {"order": order})
+                await agent_events.announce(conn, order, "order_create")
                 await claim.keep(order)
             committed = True
             await fault_points.hit("order.committed")
@@ -242,6 +250,8 @@ class Placing(NamedTuple):
     terms: TermsRecorder | None = None
     flash_purchase: FlashPurchase | None = None
     """The flash-sale purchase the order is (docs/flash-sales.md#a-purchase-is-an-order)."""
+    checkout_session_id: str | None = None
+    """The checkout session the order completes (docs/agents.md), named in its agent's events."""
 
 
 async def write_flash_order(conn: Connection, quote: Quote, placing: Placing) -> UUID:
@@ -280,6 +290,8 @@ async def _write_order(
         "flash_purchase_id": None if flash_purchase is None else flash_purchase.purchase_id,
         "limited_products": _limited(quote) or None,
         "terms": None if recorded is None else recorded.terms,
+        "agent": None if quote.agent is UNSET else msgspec.to_builtins(quote.agent),
+        "checkout_session_id": placing.checkout_session_id,
     }
     row = await repository.insert_order(conn, fields=fields)
     order_id: UUID = row["id"]
@@ -821,6 +833,9 @@ def order_from_rows(
         balance_due=round_money(row["balance_due"], currency),
         paid_amount=round_money(row["paid_amount"], currency),
         payments=list(record.payments),
+        channel=UNSET if row["agent"] is None else policy.AGENT_CHANNEL,
+        agent=UNSET if row["agent"] is None else msgspec.convert(row["agent"], AgentRef),
+        checkout_session_id=row["checkout_session_id"] or UNSET,
     )
 
 

@@ -598,6 +598,13 @@ class QuoteWarning(msgspec.Struct, frozen=True, kw_only=True):
         return cls(code=_FALLBACK, extension_id=extension_id)
 
 
+class AgentRef(msgspec.Struct, frozen=True, kw_only=True):
+    """The agent (an API key of role `agent`) whose quote or order this is (docs/agents.md)."""
+
+    name: str
+    key_id: UUID
+
+
 class Quote(msgspec.Struct, frozen=True, kw_only=True):
     """The priced basket: the response `data`, what is stored, and what an order confirms."""
 
@@ -690,3 +697,9 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
         list[QuoteWarning] | UnsetType,
         msgspec.Meta(description="An extension that failed and was replaced by the service's own rules."),
     ] = UNSET
+    # Only in a quote an agent key made (docs/agents.md#quotes-and-orders): any other reads as it did.
+    channel: Annotated[
+        Literal["agent"] | UnsetType,
+        msgspec.Meta(description="`agent`: an agent key made it, priced for the channel `agent`."),
+    ] = UNSET
+    agent: Annotated[AgentRef | UnsetType, msgspec.Meta(description="The agent key that made it.")] = UNSET

@@ -5,12 +5,17 @@ and only catalog products. `service` keys and admins (checkout systems and opera
 any customer, may state the tier and segment, and may price items that are not in the catalog
 themselves (`price_source: request`). An inactive catalog product is refused to everyone. A
 quote is its maker's: only the caller that made it, or an admin, reads or orders it
-(auth/policy.py: `acts_for`); to anyone else it does not exist.
+(auth/policy.py: `acts_for`); to anyone else it does not exist. An `agent` key quotes as a service
+key does, for the channel `agent` whatever its request states, and its quote says whose it is
+(docs/agents.md#quotes-and-orders).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
+
+import msgspec
 
 from quote_service.auth.policy import acts_for, foreign_labels
 from quote_service.auth.schemas import Principal
@@ -24,7 +29,7 @@ from quote_service.errors import (
     invalid,
 )
 from quote_service.pricing.money import MAX_AMOUNT
-from quote_service.pricing.quote import CatalogProduct, QuoteRequest
+from quote_service.pricing.quote import AgentRef, CatalogProduct, Quote, QuoteRequest
 from quote_service.quotes.store import StoredQuote
 from quote_service.quotes.tax_ids import tax_id_problem
 
@@ -129,3 +134,16 @@ def _refuse_client_prices(indexes: list[int]) -> None:
                 for index in indexes
             ],
         )
+
+
+AGENT_CHANNEL: Final = "agent"
+
+
+def agent_request(request: QuoteRequest) -> QuoteRequest:
+    """An agent key's request: priced for the channel `agent` (price lists and promotions may target it)."""
+    return request if request.channel == AGENT_CHANNEL else msgspec.structs.replace(request, channel=AGENT_CHANNEL)
+
+
+def agent_quote(quote: Quote, caller: Principal) -> Quote:
+    """An agent key's quote, saying so: `channel: agent` and `agent: {name, key_id}`."""
+    return msgspec.structs.replace(quote, channel=AGENT_CHANNEL, agent=AgentRef(name=caller.name, key_id=caller.id))

@@ -255,6 +255,8 @@ class QuoteService:
                 raise invalid("items", f"at most {self.max_lines} items a quote (MAX_QUOTE_LINES)")
             self.limiter.check((caller.kind, caller.id.int))  # an integer: a UUID's __hash__ is Python
             policy.check_request(request, caller)
+            if caller.role == "agent":  # docs/agents.md#quotes-and-orders
+                request = policy.agent_request(request)
         gate = self.gate
         if gate.in_flight >= gate.limit:
             raise gate.refusal()
@@ -519,7 +521,10 @@ class QuoteService:
     ) -> Coroutine[Any, Any, bytes]:
         """Store the quote (Redis, group commit; the quote log behind) with who asked and where to
         (the store's coroutine, holding the only reference to `quote` the caller does not drop), and
-        what a what-if simulation prices it again from (`quote_log.compact_request`)."""
+        what a what-if simulation prices it again from (`quote_log.compact_request`). An agent key's
+        quote says whose it is (docs/agents.md#quotes-and-orders)."""
+        if caller.role == "agent":
+            quote = policy.agent_quote(quote, caller)
         address = request.delivery_address
         return self._store.put(
             quote,

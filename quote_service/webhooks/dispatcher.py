@@ -135,8 +135,11 @@ class WebhookDispatcher(BackgroundLoop):
     async def _deliver(self, row: asyncpg.Record) -> None:
         delivery_id: UUID = row["id"]
         body: bytes = row["body"].encode()
-        secrets = [s for s in (row["secret"], row["previous_secret"]) if s]
-        headers = signing.headers(secrets, str(delivery_id), int(time.time()), body)
+        if row["signing"] == "acp":  # an agent's order event (docs/agents.md#order-events)
+            headers = signing.merchant_headers(row["secret"], str(delivery_id), int(time.time()), body)
+        else:
+            secrets = [s for s in (row["secret"], row["previous_secret"]) if s]
+            headers = signing.headers(secrets, str(delivery_id), int(time.time()), body)
         attempt = await self._sender.post(row["url"], headers, body)
         metrics.WEBHOOK_ATTEMPTS.labels(attempt.result).inc()
         try:

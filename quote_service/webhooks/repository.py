@@ -36,6 +36,41 @@ async def insert_webhook(conn: Connection, *, fields: dict[str, Any], secret: st
     return row
 
 
+AGENT_EVENTS = ["order_create", "order_update"]
+"""An agent's subscription's `events`: ACP's types, which `webhook_emit` never fans out (docs/agents.md)."""
+
+
+async def insert_agent_webhook(conn: Connection, *, agent_key_id: UUID, url: str, secret: str, actor: str) -> None:
+    """The subscription of an agent key's `webhook_url`: its own orders' events, signed as ACP signs them."""
+    await conn.execute(
+        """INSERT INTO webhooks (url, events, description, secret, created_by, updated_by, agent_key_id, signing)
+           VALUES ($1, $2, $3, $4, $5, $5, $6, 'acp')""",
+        url,
+        AGENT_EVENTS,
+        f"order events of agent key {agent_key_id}",
+        secret,
+        actor,
+        agent_key_id,
+    )
+
+
+async def emit_to_agent(conn: Connection, *, agent_key_id: UUID, event_type: str, body: str) -> bool:
+    """Write `body` for the active subscription of agent key `agent_key_id`, in `conn`'s transaction
+    (the outbox: delivered and retried as every event); False when that key has none."""
+    made: bool = await conn.fetchval(
+        """WITH hook AS (SELECT id FROM webhooks WHERE agent_key_id = $1 AND is_active),
+                event AS (INSERT INTO webhook_events (type, body)
+                          SELECT $2, $3 WHERE EXISTS (SELECT 1 FROM hook) RETURNING id),
+                delivery AS (INSERT INTO webhook_deliveries (webhook_id, event_id, type)
+                             SELECT hook.id, event.id, $2 FROM hook, event RETURNING 1)
+           SELECT EXISTS (SELECT 1 FROM delivery)""",
+        agent_key_id,
+        event_type,
+        body,
+    )
+    return made
+
+
 async def get_webhook(conn: Connection, *, webhook_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1", webhook_id)
 
@@ -234,7 +269,7 @@ async def claim(
                   next_attempt_at = $6::timestamptz + make_interval(secs => $5)
              FROM picked, webhooks w, webhook_events e
             WHERE (d.id, d.created_at) = (picked.id, picked.created_at) AND w.id = d.webhook_id AND e.id = d.event_id
-        RETURNING d.id, d.webhook_id, d.attempts, d.attempts_base, w.url, w.secret,
+        RETURNING d.id, d.webhook_id, d.attempts, d.attempts_base, w.url, w.secret, w.signing,
                   CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret,
                   e.body""",
         limit,

@@ -45,3 +45,21 @@ def headers(signing_secrets: Sequence[str], msg_id: str, timestamp: int, body: b
         (b"webhook-timestamp", str(timestamp).encode()),
         (b"webhook-signature", signature_header(signing_secrets, msg_id, timestamp, body).encode()),
     ]
+
+
+def merchant_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """ACP's `Merchant-Signature` value for an agent's order event (docs/agents.md#order-events):
+    `t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`, keyed with the secret's UTF-8 bytes as shown."""
+    signed = f"{timestamp}.".encode() + body
+    return f"t={timestamp},v1={hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()}"
+
+
+def merchant_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> list[tuple[bytes, bytes]]:
+    """Every header of an agent's order event delivery: ACP's signature, and the delivery's id
+    (the same on every retry, so a receiver can drop a repeat)."""
+    return [
+        (b"content-type", b"application/json"),
+        (b"user-agent", b"quote-service-webhooks"),
+        (b"webhook-id", msg_id.encode()),
+        (b"merchant-signature", merchant_signature(secret, timestamp, body).encode()),
+    ]

@@ -87,24 +87,24 @@ def refusal(address: Address, *, allow_private: bool = False) -> str | None:
     return None
 
 
-def parse(url: str) -> httpx.URL:
-    """The URL, or a 422 on `url` naming what is wrong with it."""
+def parse(url: str, *, field: str = "url") -> httpx.URL:
+    """The URL, or a 422 on `field` naming what is wrong with it."""
     if len(url) > MAX_URL_LENGTH:
-        raise invalid("url", f"must be at most {MAX_URL_LENGTH} characters")
+        raise invalid(field, f"must be at most {MAX_URL_LENGTH} characters")
     if any(c.isspace() or ord(c) < 32 for c in url):
-        raise invalid("url", "must not contain spaces or control characters")
+        raise invalid(field, "must not contain spaces or control characters")
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise invalid("url", f"is not a valid URL ({exc})") from exc
+        raise invalid(field, f"is not a valid URL ({exc})") from exc
     if parsed.scheme not in ("http", "https"):
-        raise invalid("url", "must be an http or https URL")
+        raise invalid(field, "must be an http or https URL")
     if not parsed.host:
-        raise invalid("url", "must name a host")
+        raise invalid(field, "must name a host")
     if parsed.userinfo:
-        raise invalid("url", "must not carry credentials (user:password@)")
+        raise invalid(field, "must not carry credentials (user:password@)")
     if parsed.port is not None and not 1 <= parsed.port <= 65535:
-        raise invalid("url", f"is not a valid URL (port {parsed.port})")
+        raise invalid(field, f"is not a valid URL (port {parsed.port})")
     return parsed
 
 
@@ -133,17 +133,17 @@ async def resolve(host: str, port: int) -> list[Address]:
     return found
 
 
-async def check(url: str, *, allow_private: bool) -> str:
-    """A subscription's URL as stored, or a 422 on `url`; its host's addresses are checked now
+async def check(url: str, *, allow_private: bool, field: str = "url") -> str:
+    """A subscription's URL as stored, or a 422 on `field`; its host's addresses are checked now
     (a name that does not resolve yet is accepted: every delivery checks again)."""
-    parsed = parse(url)
+    parsed = parse(url, field=field)
     host = parsed.host
     address = literal(host)
     if address is not None:
         addresses = [address]
     elif is_localhost(host):
         if not allow_private:
-            raise invalid("url", f"{host} is a loopback address{_UNLESS}")
+            raise invalid(field, f"{host} is a loopback address{_UNLESS}")
         return str(parsed)
     else:
         try:
@@ -156,7 +156,7 @@ async def check(url: str, *, allow_private: bool) -> str:
         if reason is not None:
             # The setting's name only where setting it would help.
             unless = _UNLESS if refusal(address, allow_private=True) is None else ""
-            raise invalid("url", f"{refused_host(host, reason)}{unless}")
+            raise invalid(field, f"{refused_host(host, reason)}{unless}")
     return str(parsed)
 
 

@@ -16,7 +16,7 @@ LAYERS = [
     "pricing", "periods", "config",
     "observability", "background", "embedded", "server", "db", "cache",
     "auth", "web", "health",
-    "audit", "accounts", "webhooks",
+    "audit", "webhooks", "agents", "accounts",
     "catalog", "reservations", "commissions", "coupons", "rules", "price_lists", "promotions", "shipping",
     "offers", "installments", "flags", "extensions",
     "ofrep",

@@ -196,6 +196,16 @@
       "No open signals: competitor prices, stock and demand raise them as they arrive.");
   }
 
+  // Checkout sessions per agent key (docs/agents.md#analytics): shown once an agent has made a session.
+  async function agents() {
+    const report = await api("GET", "/api/v1/analytics/agents");
+    if (!report.agents.length) throw Object.assign(new Error("no agent sessions"), { status: 404 });
+    fillOr($("agent-rows"), report.agents.map(a => el("tr", { "data-key": a.key_id }, cell(a.name),
+      cell(String(a.created), { class: "num" }), cell(String(a.completed), { class: "num" }),
+      cell(String(a.abandoned), { class: "num" }), cell(String(a.expired), { class: "num" }),
+      cell((Number(a.conversion) * 100).toFixed(1) + " %", { class: "num" }))), "No agent sessions.");
+  }
+
   async function decisions() {
     const page = await api("GET", "/api/v1/decisions?limit=10");
     fillOr($("decision-rows"), page.items.map(d => el("tr", {},
@@ -243,7 +253,7 @@
         $("chart-product").value = s.recent_price_moves[0].product_id;
       }
       await Promise.all([flashSales(), priceChart(), optional("panel-signals", signals),
-        optional("panel-decisions", decisions), optional("panel-experiments", experiments)]);
+        optional("panel-decisions", decisions), optional("panel-experiments", experiments), optional("panel-agents", agents)]);
       $("status").textContent = "Updated " + new Date().toLocaleTimeString();
     } catch (e) {
       $("status").textContent = "Update failed: " + e.message;

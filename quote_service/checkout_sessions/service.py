@@ -1,0 +1,407 @@
+"""Checkout sessions over the quote and the order (docs/agents.md): one model, two protocol bindings.
+
+A session holds what the agent asked for and prices it with the quote path (QuoteService.quote, the
+agent's key as the caller): the session adds no pricing of its own. Every write runs under its
+Idempotency-Key (db/idempotency.py, scope `checkout_session`): the first answer is kept with the
+write and every retry gets it again. A business outcome (an unknown item, out of stock, a quantity
+rule, a rejected code, a declined allowance) is a message on a 200 answer, never an error.
+
+Complete makes the order exactly as POST /orders {quote_id} makes it (orders/service.py
+`place_order`, under the order key `checkout-session:<id>` of the agent's key), then marks the
+session completed. A process that dies between the two leaves an order and an open session: the
+retry finds the order by that key and only marks the session (`checkout_session.ordered`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
+from typing import NamedTuple
+
+import asyncpg
+import msgspec
+
+from quote_service import fault_points
+from quote_service.auth.schemas import Principal
+from quote_service.cache.config_store import ConfigStore
+from quote_service.cache.products import ProductCache
+from quote_service.cache.redis import RedisClient
+from quote_service.checkout_sessions import repository
+from quote_service.checkout_sessions.schemas import (
+    Changes,
+    Item,
+    Message,
+    Payment,
+    Protocol,
+    Session,
+    State,
+    Summary,
+)
+from quote_service.checkout_sessions.state import (
+    OUT_OF_STOCK,
+    blame,
+    changed,
+    code_index,
+    declined,
+    error,
+    not_ready,
+    quote_expired,
+    ready,
+    session_of,
+)
+from quote_service.checkout_sessions.summary import summarize
+from quote_service.config import Settings
+from quote_service.db import idempotency
+from quote_service.db.pool import Connection, Pool
+from quote_service.errors import Conflict, Gone, NotFound, ServiceError
+from quote_service.flash_sales.purchases import Purchases
+from quote_service.orders import repository as orders_repository
+from quote_service.orders import service as orders
+from quote_service.orders.schemas import OrderCreate
+from quote_service.orders.terms import TermsRecorder
+from quote_service.pricing.quote import STOCKED_SOURCES, Address, Quote, QuoteItemIn, QuoteRequest
+from quote_service.pricing.snapshot import ConfigSnapshot
+from quote_service.quotes.service import QuoteService
+from quote_service.quotes.store import QuoteStore
+from quote_service.web.deps import actor_name
+
+_QUOTE = msgspec.json.Decoder(Quote)
+_PASSING = frozenset({"RATE_LIMITED", "OVERLOADED", "DEPENDENCY_UNAVAILABLE", "QUOTE_TIMEOUT"})
+"""Refusals a retry may turn around: raised to the agent, never made into a message."""
+ORDER_KEY = "checkout-session:{}"
+"""The order's Idempotency-Key under the agent's key: one order a session, whoever retries."""
+
+
+class Keyed(NamedTuple):
+    """A keyed write's Idempotency-Key, its request's fingerprint and how its answers are written."""
+
+    key: str
+    fingerprint: bytes
+    reply: idempotency.Reply
+
+
+def fingerprint(operation: str, session_id: uuid.UUID | None, body: bytes) -> bytes:
+    """A keyed request's fingerprint: another operation, session or body under one key is another request."""
+    return hashlib.sha256(f"{operation}:{session_id}:".encode() + body).digest()
+
+
+class CheckoutSessions:
+    """The sessions of every agent key; one per process."""
+
+    def __init__(
+        self,
+        *,
+        pool: Pool,
+        redis: RedisClient,
+        quotes: QuoteService,
+        quote_store: QuoteStore,
+        purchases: Purchases,
+        product_cache: ProductCache,
+        config_store: ConfigStore[ConfigSnapshot],
+        settings: Settings,
+        terms: TermsRecorder,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.pool = pool
+        self.redis = redis
+        self.quotes = quotes
+        self.quote_store = quote_store
+        self.purchases = purchases
+        self.product_cache = product_cache
+        self.config_store = config_store
+        self.settings = settings
+        self.terms = terms
+        self.clock = clock
+
+    async def create(
+        self,
+        principal: Principal,
+        protocol: Protocol,
+        currency: str,
+        changes: Changes,
+        keyed: Keyed,
+    ) -> Session:
+        """A new session of `changes`, priced."""
+        now = self.clock()
+        session_id = uuid.uuid4()
+        async with _claimed(self.pool, principal, keyed) as (conn, claim):
+            state = await self._priced(principal, session_id, changed(State(), changes), currency, now)
+            inserted = partial(
+                repository.insert,
+                conn,
+                session_id=session_id,
+                principal_id=principal.id,
+                agent_name=principal.name,
+                protocol=protocol,
+                currency=currency,
+                state=state,
+                now=now,
+                expires_at=now + timedelta(seconds=self.settings.checkout_session_ttl),
+            )
+            return await _kept(conn, claim, inserted, state)
+
+    async def get(self, principal: Principal, session_id: uuid.UUID) -> Session:
+        """The session; priced again first when its quote has expired."""
+        now = self.clock()
+        async with self.pool.acquire() as conn:
+            row = await self._open_row(conn, principal, session_id, now, writing=False)
+            state = repository.state_of(row)
+            if row["status"] != "open" or not quote_expired(row, now):
+                return session_of(row, state)
+            state, shown = await self._repriced(principal, row, state, now)
+            row = await repository.save(conn, session_id=session_id, state=state, now=now)
+            return session_of(row, state, shown)
+
+    async def update(
+        self,
+        principal: Principal,
+        session_id: uuid.UUID,
+        changes: Changes,
+        keyed: Keyed,
+        *,
+        replace: bool = False,
+    ) -> Session:
+        """The session with `changes`, priced again; `replace`: what `changes` leaves out is cleared (UCP's PUT)."""
+        now = self.clock()
+        async with _claimed(self.pool, principal, keyed) as (conn, claim):
+            row = await self._open_row(conn, principal, session_id, now, writing=True)
+            before = repository.state_of(row)
+            state = changed(State(summary=before.summary) if replace else before, changes)
+            state, shown = await self._repriced(principal, row, state, now)
+            saved = partial(repository.save, conn, session_id=session_id, state=state, now=now)
+            return await _kept(conn, claim, saved, state, shown)
+
+    async def cancel(self, principal: Principal, session_id: uuid.UUID, keyed: Keyed) -> Session:
+        now = self.clock()
+        async with _claimed(self.pool, principal, keyed) as (conn, claim):
+            row = await self._open_row(conn, principal, session_id, now, writing=True)
+            state = repository.state_of(row)
+            canceled = partial(
+                repository.finish, conn, session_id=session_id, status="canceled", state=state, order_id=None, now=now
+            )
+            return await _kept(conn, claim, canceled, state)
+
+    async def complete(
+        self,
+        principal: Principal,
+        session_id: uuid.UUID,
+        payment: Payment,
+        keyed: Keyed,
+    ) -> Session:
+        """The order of the session's quote, or the session not completed with the reason as a message."""
+        now = self.clock()
+        async with _claimed(self.pool, principal, keyed) as (conn, claim):
+            made = await orders_repository.get_order_by_key(
+                conn, principal_id=principal.id, idempotency_key=ORDER_KEY.format(session_id)
+            )
+            row = await self._open_row(conn, principal, session_id, now, writing=True)
+            state = repository.state_of(row)
+            if made is None:
+                state, shown = await self._checked(principal, row, state, payment, now)
+                if shown is None:  # it can complete: the order, or why not (as messages)
+                    ordered = await self._order(principal, session_id, state, now)
+                    if isinstance(ordered, list):
+                        state, shown = msgspec.structs.replace(state, messages=ordered), []
+                if shown is not None:  # not completed
+                    saved = partial(repository.save, conn, session_id=session_id, state=state, now=now)
+                    return await _kept(conn, claim, saved, state, shown)
+                await fault_points.hit("checkout_session.ordered")
+                assert isinstance(ordered, uuid.UUID)
+                order_id = ordered
+            else:
+                order_id = made["id"]
+            state = msgspec.structs.replace(
+                state, payment_reference=hashlib.sha256(payment.token.encode()).hexdigest()[:16]
+            )
+            finished = partial(
+                repository.finish,
+                conn,
+                session_id=session_id,
+                status="completed",
+                state=state,
+                order_id=order_id,
+                now=now,
+            )
+            return await _kept(conn, claim, finished, state)
+
+    # -- steps ------------------------------------------------------------------------------------
+
+    async def _open_row(
+        self, conn: Connection, principal: Principal, session_id: uuid.UUID, now: datetime, *, writing: bool
+    ) -> asyncpg.Record:
+        """The agent's session (404 for another's or none); a write needs it open and unexpired."""
+        row = await repository.get(conn, session_id=session_id, principal_id=principal.id)
+        if row is None:
+            raise NotFound(f"checkout session {session_id} not found")
+        if row["status"] == "open" and row["expires_at"] <= now:
+            expired_at = row["expires_at"].isoformat()
+            raise Gone(f"checkout session {session_id} expired at {expired_at}", code="SESSION_EXPIRED")
+        if not writing:
+            return row
+        if row["status"] == "completed":
+            raise Conflict(f"checkout session {session_id} is completed", code="SESSION_COMPLETED")
+        if row["status"] == "canceled":
+            raise Conflict(f"checkout session {session_id} was canceled", code="SESSION_CANCELED")
+        return row
+
+    async def _repriced(
+        self, principal: Principal, row: asyncpg.Record, state: State, now: datetime
+    ) -> tuple[State, list[Message]]:
+        """`state` priced again; a message when its total moved from the last quote's."""
+        before = state.summary.total_amount
+        state = await self._priced(principal, row["id"], state, row["currency"], now)
+        after = state.summary.total_amount
+        if before is None or after is None or Decimal(before) == Decimal(after):
+            return state, []
+        currency = row["currency"]
+        change = f"price_changed: the total is now {after} {currency} (was {before})"
+        return state, [Message(type="info", code="price_changed", param="$.totals", content=change)]
+
+    async def _checked(
+        self, principal: Principal, row: asyncpg.Record, state: State, payment: Payment, now: datetime
+    ) -> tuple[State, list[Message] | None]:
+        """The state to complete (priced again when its quote expired), and why it cannot complete now as
+        the messages of this answer (None: it can)."""
+        if quote_expired(row, now):
+            state, shown = await self._repriced(principal, row, state, now)
+            if shown:
+                total = state.summary.total_amount
+                expired = error("invalid", "$.totals", f"quote_expired: the total is now {total}; complete again")
+                return state, [*shown, expired]
+        if not ready(state):
+            return state, not_ready(state)
+        refusal = declined(payment.allowance, state.summary.totals.total, row["currency"], now)
+        if refusal is not None:
+            return state, [error("payment_declined", "$.payment_data", refusal)]
+        return state, None
+
+    async def _order(
+        self, principal: Principal, session_id: uuid.UUID, state: State, now: datetime
+    ) -> uuid.UUID | list[Message]:
+        """The order of the session's quote, as POST /orders makes it; or why not, as messages."""
+        quote_id = state.summary.quote_id
+        assert quote_id is not None
+        try:
+            order, _ = await orders.place_order(
+                self.pool,
+                self.redis,
+                self.quote_store,
+                self.purchases,
+                OrderCreate(quote_id=quote_id),
+                principal=principal,
+                actor=actor_name(principal),
+                idempotency_key=ORDER_KEY.format(session_id),
+                now=now,
+                commission_tax_rate=self.settings.commission_tax_rate,
+                terms=self.terms,
+                checkout_session_id=str(session_id),
+            )
+        except ServiceError as refused:
+            if refused.status_code >= 500 or refused.code in _PASSING:
+                raise
+            code = "out_of_stock" if refused.code in OUT_OF_STOCK else "invalid"
+            return [*state.messages, error(code, "$.line_items", f"{refused.code}: {refused.message}")]
+        # As POST /orders does after an order: stock taken may have repriced products; a coupon used up.
+        await self.product_cache.invalidate(
+            {line.product_id for line in order.items if line.price_source in STOCKED_SOURCES}
+        )
+        if orders.may_use_up_coupons(order, self.config_store.snapshot.coupons):
+            await self.config_store.follow("orders")
+        return order.id
+
+    async def _priced(
+        self, principal: Principal, session_id: uuid.UUID, state: State, currency: str, now: datetime
+    ) -> State:
+        """`state` priced by the quote path: a line, code or choice the quote refuses is left out with a
+        message naming it, and the rest is priced."""
+        messages: list[Message] = []
+        keep = list(enumerate(state.items))
+        shipping = dict(state.shipping)
+        codes = list(state.codes)
+        summary = Summary()
+        while keep:
+            request = self._request(session_id, state, keep, shipping, codes, currency)
+            try:
+                priced = await self.quotes.quote(request, principal)
+            except ServiceError as refused:
+                if refused.status_code >= 500 or refused.code in _PASSING:
+                    raise
+                if not blame(refused, keep, shipping, codes, state.codes, messages):
+                    messages.append(error("invalid", "$", f"{refused.code}: {refused.message}"))
+                    break
+                continue
+            quote = _QUOTE.decode(priced.json)
+            summary = summarize(quote, keep, shipping, now)
+            messages += [
+                error("invalid", f"$.discounts.codes[{code_index(state.codes, r.code)}]", f"{r.code}: {r.reason}")
+                for r in summary.rejected
+            ]
+            break
+        if not state.items:
+            messages.append(error("missing", "$.line_items", "the session has no items"))
+        return msgspec.structs.replace(state, summary=summary, messages=messages)
+
+    def _request(
+        self,
+        session_id: uuid.UUID,
+        state: State,
+        keep: list[tuple[int, Item]],
+        shipping: dict[str, str],
+        codes: list[str],
+        currency: str,
+    ) -> QuoteRequest:
+        email = (state.buyer or {}).get("email")
+        customer = email if isinstance(email, str) and 0 < len(email) <= 64 else str(session_id)
+        return QuoteRequest(
+            customer_id=customer,
+            items=[self._item(item) for _, item in keep],
+            delivery_address=state.address or Address(city="-", country=self.settings.checkout_default_country),
+            currency=currency,
+            coupon_codes=codes,
+            shipping=shipping or None,
+            channel="agent",
+        )
+
+    def _item(self, item: Item) -> QuoteItemIn:
+        """An offer id names that offer; any other id a product (its best landed offer)."""
+        try:
+            offer = self.quotes.offer(uuid.UUID(item.id))
+        except ValueError:
+            offer = None
+        if offer is not None:
+            return QuoteItemIn(offer_id=item.id, quantity=item.quantity)
+        return QuoteItemIn(product_id=item.id, quantity=item.quantity)
+
+
+async def _kept(
+    conn: Connection,
+    claim: idempotency.Claim,
+    write: Callable[[], Awaitable[asyncpg.Record]],
+    state: State,
+    shown: list[Message] | None = None,
+) -> Session:
+    """`write` the session and keep the answer for its key, in one transaction."""
+    async with conn.transaction():
+        session = session_of(await write(), state, shown)
+        await claim.keep(session)
+    return session
+
+
+@contextlib.asynccontextmanager
+async def _claimed(
+    pool: Pool, principal: Principal, keyed: Keyed
+) -> AsyncIterator[tuple[Connection, idempotency.Claim]]:
+    """A pooled connection holding the request's Idempotency-Key (db/idempotency.py `claimed`)."""
+    key, fingerprint, reply = keyed
+    async with (
+        pool.acquire() as conn,
+        idempotency.claimed(
+            conn, scope="checkout_session", principal_id=principal.id, key=key, fingerprint=fingerprint, reply=reply
+        ) as claim,
+    ):
+        yield conn, claim

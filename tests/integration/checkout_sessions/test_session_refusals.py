@@ -1,0 +1,153 @@
+"""What checkout sessions refuse (docs/agents.md): a malformed body is the protocol's 400 naming the field and
+writes nothing; ACP requires Idempotency-Key and a known API-Version; a key reused with another body is ACP 422 /
+UCP 409; a business outcome (an unknown item) is a message on a 200, never an error."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import pytest
+
+from quote_service.config import Settings
+from quote_service.db.idempotency import lock_name
+from tests.integration.checkout_sessions.setup import ACP, Agent, Client, acp_session, agent_key, market
+from tests.integration.conftest import Caller, maker_of
+
+UCP = "/ucp/checkout-sessions"
+UCP_AGENT = {"UCP-Agent": 'profile="https://agent.example/profile"'}
+
+
+async def count_sessions(settings: Settings) -> int:
+    assert settings.database_url is not None
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        counted: int = await conn.fetchval("SELECT count(*) FROM checkout_sessions")
+        return counted
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (b"{", "$"),
+        (b"", "$"),
+        (b"{}", "$.items"),
+        (b'{"items": []}', "$.items"),
+        (b'{"items": [{"id": "x", "quantity": 0}]}', "$.items[0].quantity"),
+        (b'{"items": [{"id": "x", "quantity": "2"}]}', "$.items[0].quantity"),
+        (
+            b'{"items": [{"id": "x", "quantity": 1}], "fulfillment_address": {"city": "X"}}',
+            "$.fulfillment_address.name",
+        ),
+    ],
+)
+async def test_a_malformed_acp_body_is_400_naming_the_field_and_writes_nothing(
+    client: Client, admin: Caller, settings: Settings, body: bytes, param: str
+) -> None:
+    agent = Agent(client, await agent_key(client, admin))
+    headers = {**agent.keyed(), "Content-Type": "application/json"}
+    response = await client.post(ACP, content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    error = response.json()
+    assert error["type"] == "invalid_request"
+    assert error["param"] == param
+    assert response.headers["request-id"] == headers["Request-Id"]
+    assert await count_sessions(settings) == 0
+
+
+async def test_a_malformed_ucp_body_is_400_naming_the_field(client: Client, admin: Caller, settings: Settings) -> None:
+    headers = {**await agent_key(client, admin), **UCP_AGENT, "Idempotency-Key": "k1"}
+    body = {"line_items": [{"item": {"id": "x"}, "quantity": -1}], "currency": "TRY", "payment": {}}
+    response = await client.post(UCP, json=body, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["path"] == "$.line_items[0].quantity"
+    assert await count_sessions(settings) == 0
+
+
+async def test_acp_needs_an_idempotency_key_and_a_known_version(client: Client, admin: Caller) -> None:
+    headers = await agent_key(client, admin)
+    body = {"items": [{"id": "x", "quantity": 1}]}
+    unkeyed = await client.post(ACP, json=body, headers=headers)
+    assert (unkeyed.status_code, unkeyed.json()["code"]) == (400, "idempotency_key_required")
+    old = await client.post(ACP, json=body, headers={**headers, "Idempotency-Key": "k", "API-Version": "2024-01-01"})
+    assert old.status_code == 400
+    assert old.json()["supported_versions"] == ["2025-09-29"]
+
+
+async def test_a_key_reused_with_another_body_is_a_conflict_in_each_protocol(client: Client, admin: Caller) -> None:
+    goods = await market(client, admin)
+    agent = Agent(client, await agent_key(client, admin))
+    first = acp_session(await agent.create({"items": [{"id": goods["a"]["id"], "quantity": 1}]}, key="same"), 201)
+    again = await agent.create({"items": [{"id": goods["a"]["id"], "quantity": 1}]}, key="same")
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first
+    other = await agent.create({"items": [{"id": goods["a"]["id"], "quantity": 2}]}, key="same")
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_conflict")
+
+    ucp = {**agent.headers, **UCP_AGENT, "Idempotency-Key": "u1"}
+    body = {"line_items": [{"item": {"id": goods["a"]["id"]}, "quantity": 1}], "currency": "TRY", "payment": {}}
+    assert (await client.post(UCP, json=body, headers=ucp)).status_code == 201
+    body["line_items"][0]["quantity"] = 3
+    conflict = await client.post(UCP, json=body, headers=ucp)
+    assert (conflict.status_code, conflict.json()["code"]) == (409, "idempotency_conflict")
+
+
+async def test_an_unknown_item_is_a_message_and_the_rest_is_priced(client: Client, admin: Caller) -> None:
+    goods = await market(client, admin)
+    agent = Agent(client, await agent_key(client, admin))
+    items = [{"id": goods["a"]["id"], "quantity": 1}, {"id": str(uuid.uuid4()), "quantity": 1}]
+    session = acp_session(await agent.create({"items": items}), 201)
+    assert [line["item"]["id"] for line in session["line_items"]] == [goods["a"]["id"]]
+    assert [(m["type"], m["code"], m["param"]) for m in session["messages"]] == [
+        ("error", "invalid", "$.line_items[1]")
+    ]
+
+
+async def test_another_agents_session_is_404(client: Client, admin: Caller) -> None:
+    goods = await market(client, admin)
+    mine = Agent(client, await agent_key(client, admin))
+    theirs = Agent(client, await agent_key(client, admin, "other-agent"))
+    session = acp_session(await mine.create({"items": [{"id": goods["a"]["id"], "quantity": 1}]}), 201)
+    assert (await theirs.get(session["id"])).status_code == 404
+
+
+async def test_a_key_still_in_flight_is_409_with_retry_after(client: Client, admin: Caller, settings: Settings) -> None:
+    goods = await market(client, admin)
+    agent = Agent(client, await agent_key(client, admin))
+    _, key_id = await maker_of(client, agent.headers)
+    assert settings.database_url is not None
+    holder = await asyncpg.connect(settings.database_url)
+    try:  # another request holds the key (db/idempotency.py: its advisory lock)
+        await holder.execute(
+            "SELECT pg_advisory_lock(hashtextextended($1, 0))", lock_name("checkout_session", key_id, "busy")
+        )
+        body = {"items": [{"id": goods["a"]["id"], "quantity": 1}]}
+        for protocol in ("acp", "ucp"):
+            if protocol == "acp":
+                response = await agent.create(body, key="busy")
+            else:
+                ucp_body = {"line_items": [{"item": {"id": goods["a"]["id"]}, "quantity": 1}], "currency": "TRY"}
+                headers = {**agent.headers, **UCP_AGENT, "Idempotency-Key": "busy"}
+                response = await client.post(UCP, json={**ucp_body, "payment": {}}, headers=headers)
+            assert (response.status_code, response.json()["code"]) == (409, "idempotency_in_flight")
+            assert int(response.headers["retry-after"]) >= 1
+    finally:
+        await holder.close()
+    assert await count_sessions(settings) == 0
+    assert (await agent.create(body, key="busy")).status_code == 201  # once the first is done
+
+
+async def test_a_complete_before_the_session_is_ready_says_what_it_lacks(client: Client, admin: Caller) -> None:
+    goods = await market(client, admin)
+    agent = Agent(client, await agent_key(client, admin))
+    session = acp_session(await agent.create({"items": [{"id": goods["a"]["id"], "quantity": 1}]}), 201)
+    payment = {"payment_data": {"token": "spt", "provider": "stripe"}}
+    refused = acp_session(await agent.complete(session["id"], payment))
+    assert refused["status"] == "not_ready_for_payment"
+    assert [(m["code"], m["param"]) for m in refused["messages"]] == [
+        ("missing", "$.fulfillment_address"),
+        ("missing", "$.fulfillment_groups[0]"),  # seller A's option, not chosen yet
+    ]
+    assert "order" not in refused
