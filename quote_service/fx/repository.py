@@ -98,3 +98,23 @@ def stored_rate(row: asyncpg.Record) -> StoredRate:
         valid_from=row["valid_from"],
         created_at=row["created_at"],
     )
+
+
+async def insert_unless_stored(
+    conn: Connection, *, rows: Sequence[tuple[str, str, str, str, datetime]], actor: str
+) -> int:
+    """Store the rates of an import, (base, quote, rate, source, valid_from) each, but those the pair has
+    already from the same instant at the same rate (a file imported again adds nothing); how many stored."""
+    stored = await conn.fetch(
+        """INSERT INTO fx_rates (base, quote, rate, source, valid_from, created_by, updated_by)
+           SELECT r.base, r.quote, r.rate, r.source, r.valid_from, $6, $6
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+                AS r (base, quote, rate, source, valid_from)
+           WHERE NOT EXISTS (SELECT 1 FROM fx_rates f
+                             WHERE (f.base, f.quote, f.valid_from) = (r.base, r.quote, r.valid_from)
+                               AND f.rate::numeric = r.rate::numeric)
+           RETURNING id""",
+        *[list(column) for column in zip(*rows, strict=True)],
+        actor,
+    )
+    return len(stored)

@@ -3,13 +3,14 @@ rate in force between two currencies, from the stored rates (pricing/fx_rates.py
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
 
+from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import FieldError, NotFound, ValidationFailed
 from quote_service.fx import repository
@@ -78,9 +79,19 @@ async def create(pool: Pool, data: FxRateInput, *, actor: str) -> FxRate:
     return rate_of(found)
 
 
-async def store(conn: Connection, rows: Sequence[NewRate], *, actor: str) -> int:
-    """Store checked rates on `conn` (in its transaction: all or none); how many."""
-    return len(await repository.insert(conn, rows=rows, actor=actor))
+async def import_rates(
+    pool: Pool, rows: Sequence[NewRate], *, actor: str, chunk: int = 1000, progress: Callable[[int], None] | None = None
+) -> int:
+    """Store checked rates in one transaction (all or none), those stored already left out; how many
+    stored. `progress`: called with the rows done after each `chunk`."""
+    stored = 0
+    async with pool.acquire() as conn, conn.transaction():
+        for start in range(0, len(rows), chunk):
+            part = [(b, q, r, s, v or utcnow()) for b, q, r, s, v in rows[start : start + chunk]]
+            stored += await repository.insert_unless_stored(conn, rows=part, actor=actor)
+            if progress is not None:
+                progress(len(part))
+    return stored
 
 
 async def get(pool: Pool, rate_id: UUID) -> FxRate:
