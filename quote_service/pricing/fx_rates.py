@@ -111,6 +111,12 @@ class FxBook:
         self._pairs = pairs
         self._size = len(ordered)
 
+    @classmethod
+    def of(cls, rates: Iterable[StoredRate]) -> FxBook | None:
+        """A book of `rates`; None when there are none (the snapshot's feature test costs one `is None`)."""
+        book = cls(rates)
+        return book if len(book) else None
+
     def __len__(self) -> int:
         return self._size
 

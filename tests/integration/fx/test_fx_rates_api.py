@@ -4,7 +4,10 @@ and a change request where an approval policy applies."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 from litestar import Litestar
@@ -140,3 +143,24 @@ async def test_a_rate_is_audited_and_a_change_request_where_a_policy_applies(
     applied = expect_ok(await approve(client, change, reviewer.headers))
     assert (applied["status"], applied["result"]["data"]["rate"]) == ("applied", "0.025")
     assert (await in_force(client, admin, "TRY", "EUR"))["rate"] == "0.025"
+
+
+async def test_a_stored_rate_is_in_this_process_s_snapshot_once_the_post_answers(client: Client, admin: Caller) -> None:
+    store = client.app.state.config_store
+    before = store.snapshot.version
+    assert store.snapshot.fx is None
+    old = await post_rate(client, admin, base="EUR", quote="TRY", rate="30", valid_from="2025-01-01T00:00:00Z")
+    new = await post_rate(client, admin, base="EUR", quote="TRY", rate="37.5", valid_from="2026-01-01T00:00:00Z")
+    await post_rate(client, admin, base="EUR", quote="USD", rate="1.085", valid_from="2026-01-01T00:00:00Z")
+
+    snapshot = store.snapshot
+    assert snapshot.version > before
+    # Superseded more than a day before the load: not held (no quote is priced before the load).
+    assert snapshot.counts()["fx_rates"] == 2
+    found = snapshot.rate("TRY", "USD", datetime.now(UTC))
+    assert found is not None
+    assert (found.rate, found.via) == (Decimal("0.028933333333"), "cross")
+    assert found.used[0].id == UUID(new["id"])
+    assert old["id"] not in {str(used.id) for used in found.used}
+    sizes = expect_ok(await client.get("/api/v1/config/snapshot", headers=admin.headers))
+    assert sizes["counts"]["fx_rates"] == 2
