@@ -44,6 +44,7 @@ from quote_service.embedded import embedded_stores
 from quote_service.extensions.plugin import EXTENSIONS
 from quote_service.flags.plugin import FLAGS
 from quote_service.flash_sales.plugin import FLASH_SALES
+from quote_service.fx.plugin import FX
 from quote_service.health import health, ready
 from quote_service.installments.plugin import INSTALLMENTS
 from quote_service.intelligence.plugin import INTELLIGENCE
@@ -98,6 +99,7 @@ DOMAINS: list[Domain] = [
     PRICE_LISTS,
     PROMOTIONS,
     SHIPPING,
+    FX,
     OFFERS,
     INSTALLMENTS,
     EXTENSIONS,

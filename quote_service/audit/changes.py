@@ -42,6 +42,7 @@ ENTITY_TYPES = {
     "installment_plans": "installment_plan",
     "extensions": "extension",
     "offers": "offer",
+    "fx_rates": "fx_rate",
 }
 """Configuration domain (audit/admin.py) → the entity type of its audit rows and change requests."""
 
@@ -58,6 +59,7 @@ _TABLES = {
     "extension": ("extensions", "id", "uuid", " - 'secret'"),
     "product": ("products", "id", "uuid", ""),
     "offer": ("offers", "id", "uuid", ""),
+    "fx_rate": ("fx_rates", "id", "uuid", ""),
     "approval_policy": ("approval_policies", "entity_type", "text", ""),
     "payout": ("payouts", "id", "uuid", ""),  # a payout run (docs/payouts.md): a change request has no entity id
     "user": ("users", "id", "uuid", " - 'password_hash'"),

@@ -28,7 +28,7 @@ _COLUMNS = "entity_type, approvals, created_by, updated_by, created_at, updated_
 class PolicyIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     entity_type: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     """What it governs: one of `changes.GOVERNED` (commission_rate, pricing_rule, feature_flag, coupon,
-    promotion, price_list, shipping_profile, installment_plan, extension, offer, product, user, api_key or
+    promotion, price_list, shipping_profile, installment_plan, extension, offer, fx_rate, product, user, api_key or
     approval_policy; docs/governance.md#approval-policies lists them, and a test holds the two together)."""
     approvals: Annotated[int, msgspec.Meta(ge=1, le=5)]
     """Distinct people (not the author) who must approve a change of that type."""

@@ -33,10 +33,11 @@ from quote_service.web.deps import AdminPoolDep, AuthedRequest, ConfigStoreDep, 
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.middleware import REQUEST_ID
 
-REVERTIBLE = frozenset(changes.GOVERNED - {"user", "api_key", "product", "payout"})
+REVERTIBLE = frozenset(changes.GOVERNED - {"user", "api_key", "product", "payout", "fx_rate"})
 """Entity types an entry of which can be written back: not users' and keys' (their entries lack
 their secrets), nor products' (a price moves through the price history, not a row written back), nor
-payouts' (money sent: a payout is marked paid or failed, never written back)."""
+payouts' (money sent: a payout is marked paid or failed, never written back), nor FX rates' (their
+history is kept: a newer rate supersedes one, docs/currencies.md)."""
 _KEPT = frozenset(
     {"updated_at", "updated_by", "created_at", "created_by", "times_used", "budget_used", "cache_version", "stock"}
 )

@@ -13,6 +13,7 @@ from quote_service import __version__
 from quote_service.cli import (
     accounts,
     campaign_script,
+    fx,
     generate_data,
     ingest,
     migrate,
@@ -45,6 +46,7 @@ COMMANDS = (
     rollups,
     retention,
     payouts,
+    fx,
     simulate,
     campaign_script,
     ingest,

@@ -68,12 +68,15 @@ def cmd_payouts_run(settings: Settings, args: argparse.Namespace) -> int:
 
     made = with_pool(settings, work)
     for payout in made.payouts:
+        paid = "" if payout.rate is None else f" paid as {payout.paid_amount} {payout.paid_currency} at {payout.rate}"
         print(
-            f"{payout.seller_id}: {payout.amount} {payout.currency} ({payout.cycle}, "
+            f"{payout.seller_id}: {payout.amount} {payout.currency}{paid} ({payout.cycle}, "
             f"{len(payout.entries)} entries) payout {payout.id}"
         )
     for held in made.sellers_held:
         print(f"{held.seller_id}: held, not paid ({held.reason}): {held.message}")
+    for kept in made.currencies_held:
+        print(f"{kept.seller_id}: {kept.currency} held, not paid ({kept.hold_reason}): {kept.message}")
     print(f"{len(made.payouts)} payouts made as of {made.as_of.isoformat()} (run {made.id})")
     if made.sellers_held:
         count = len(made.sellers_held)

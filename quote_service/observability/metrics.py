@@ -256,7 +256,8 @@ SIMULATED_QUOTES = Counter(
 PAYOUT_SELLERS_HELD = Counter(
     "qs_payout_sellers_held_total",
     "Sellers a payout run held, not paid, because their entries are wrong: ledger_entry_repeated (the ledger "
-    "lists an entry more than once), database_refused (the database refused the payout for its data).",
+    "lists an entry more than once), database_refused (the database refused the payout for its data); and "
+    "ledger currencies held, fx_rate_missing (no exchange rate into the seller's payout currency).",
     ["reason"],
 )
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
 from uuid import UUID
 
-from quote_service.pricing.money import ZERO, percent_of, round_money
+from quote_service.pricing.money import ZERO, percent_of, quantum, round_money
 
 Cycle = Literal["weekly", "monthly"]
 Share = Literal["released", "reserve"]
@@ -40,6 +40,8 @@ class Terms:
     reserve_days: int = 30
     min_payout: Decimal = ZERO
     currency: str
+    payout_currency: str | None = None
+    """Paid in this currency, each ledger currency converted (None: in `currency`, unconverted)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,6 +136,12 @@ def reserve_of(payout: Decimal, terms: Terms) -> Decimal:
 def payable_now(found: Balance, terms: Terms) -> bool:
     """Whether a run pays this balance: something available, and at least the minimum payout."""
     return found.available > ZERO and found.available >= terms.min_payout
+
+
+def converted(amount: Decimal, rate: Decimal, currency: str) -> Decimal:
+    """What a payout of `amount` pays at `rate` in `currency`: rounded half to even to its minor unit, once
+    per payout (docs/currencies.md#sellers-paid-in-their-own-currency)."""
+    return (amount * rate).quantize(quantum(currency), ROUND_HALF_EVEN)
 
 
 def cycle_of(moment: datetime, cycle: Cycle) -> str:

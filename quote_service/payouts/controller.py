@@ -148,6 +148,8 @@ def _made(run: PayoutRun) -> str:
     message = f"{len(run.payouts)} payouts made"
     if run.sellers_held:
         message += f"; {len(run.sellers_held)} sellers held, not paid: their entries are wrong (sellers_held)"
+    if run.currencies_held:
+        message += f"; {len(run.currencies_held)} currencies held, not paid: no exchange rate (currencies_held)"
     return message
 
 

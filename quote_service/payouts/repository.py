@@ -12,14 +12,26 @@ import asyncpg
 
 from quote_service.db.pool import Connection
 
+Converted = tuple[str, str, str, UUID | None]
+"""A payout paid in another currency: (paid_amount, paid_currency, rate, rate_id), amounts as exact text."""
+
 TERMS_COLUMNS = (
-    "id, seller_id, cycle, hold_days, reserve_percent, reserve_days, min_payout, currency, "
+    "id, seller_id, cycle, hold_days, reserve_percent, reserve_days, min_payout, currency, payout_currency, "
     "created_by, updated_by, created_at, updated_at"
 )
-TERMS_WRITABLE = ("seller_id", "cycle", "hold_days", "reserve_percent", "reserve_days", "min_payout", "currency")
+TERMS_WRITABLE = (
+    "seller_id",
+    "cycle",
+    "hold_days",
+    "reserve_percent",
+    "reserve_days",
+    "min_payout",
+    "currency",
+    "payout_currency",
+)
 _PAYOUT = """
 SELECT p.id, p.seller_id, p.cycle, p.currency, p.amount, p.period_from, p.period_to, p.status, p.reference,
-       p.failure_reason, p.created_at, p.updated_at,
+       p.failure_reason, p.created_at, p.updated_at, p.paid_amount, p.paid_currency, p.rate, p.rate_id,
        ARRAY(SELECT i.entry_id FROM payout_items i WHERE i.payout_id = p.id ORDER BY i.entry_at, i.entry_id) AS entries
 FROM payouts p
 """
@@ -86,12 +98,14 @@ async def lock_seller(conn: Connection, *, seller_id: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('payout_seller:' || $1, 0))", seller_id)
 
 
-async def paid_in_cycle(conn: Connection, *, seller_id: str, cycle: str) -> bool:
-    """Whether a payout of the seller in `cycle` is pending or paid."""
+async def paid_in_cycle(conn: Connection, *, seller_id: str, cycle: str, currency: str | None = None) -> bool:
+    """Whether a payout of the seller in `cycle` (of the ledger's `currency`; None: of any) is pending or paid."""
     found: bool = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM payouts WHERE seller_id = $1 AND cycle = $2 AND status <> 'failed')",
+        """SELECT EXISTS (SELECT 1 FROM payouts WHERE seller_id = $1 AND cycle = $2 AND status <> 'failed'
+                                                  AND ($3::text IS NULL OR currency = $3))""",
         seller_id,
         cycle,
+        currency,
     )
     return found
 
@@ -113,11 +127,14 @@ async def insert_payout(
     amount: str,
     period: tuple[datetime, datetime],
     actor: str,
+    converted: Converted | None = None,
 ) -> UUID:
+    """A payout; `converted`: (paid_amount, paid_currency, rate, rate_id) when it is paid in another currency."""
+    paid_amount, paid_currency, rate, rate_id = converted or (None, None, None, None)
     payout_id: UUID = await conn.fetchval(
         """INSERT INTO payouts (run_id, seller_id, cycle, currency, amount, period_from, period_to, created_by,
-                                updated_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id""",
+                                updated_by, paid_amount, paid_currency, rate, rate_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12) RETURNING id""",
         run_id,
         seller_id,
         cycle,
@@ -126,6 +143,10 @@ async def insert_payout(
         period[0],
         period[1],
         actor,
+        paid_amount,
+        paid_currency,
+        rate,
+        rate_id,
     )
     return payout_id
 

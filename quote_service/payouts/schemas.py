@@ -32,9 +32,13 @@ class PayoutTermsInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """0 to 100: the share of an entry's payout kept back after the hold, until `reserve_days` after it."""
     reserve_days: Days = 30
     min_payout: StrictDecimal = Decimal(0)
-    """A run pays a seller only when its available balance reaches this (in `currency`)."""
+    """A run pays a seller only when its available balance reaches this (in `currency`; with a
+    `payout_currency`, what a payout pays in it)."""
     currency: CurrencyCode | None = None
     """The currency the seller is paid in (its ledger entries in it); null: DEFAULT_CURRENCY."""
+    payout_currency: CurrencyCode | None = None
+    """Pay every currency of the seller's ledger, each converted into this one at the rate in force at the
+    run's as_of (docs/currencies.md); null: paid in `currency`, unconverted."""
 
 
 class PayoutTerms(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,6 +50,7 @@ class PayoutTerms(msgspec.Struct, frozen=True, kw_only=True):
     reserve_days: int
     min_payout: Decimal
     currency: str
+    payout_currency: str | None
     created_by: str
     updated_by: str
     created_at: datetime
@@ -88,7 +93,16 @@ class Payout(msgspec.Struct, frozen=True, kw_only=True):
     period_to: datetime
     """The run's as_of."""
     amount: Decimal
+    """What the ledger is debited, in its `currency`."""
     currency: str
+    paid_amount: Decimal
+    """What the seller is paid: `amount`, or round_half_even(amount * rate) in `paid_currency`'s minor unit."""
+    paid_currency: str
+    """The seller's payout currency (its terms' `payout_currency`), else `currency`."""
+    rate: Decimal | None
+    """The exchange rate from `currency` to `paid_currency` at the run's as_of; null when nothing converts."""
+    rate_id: UUID | None
+    """The stored rate it is (or inverts); null when nothing converts or the rate is crossed through EUR."""
     entries: list[UUID]
     """The ledger entries it pays (a share of each: docs/payouts.md), oldest first."""
     status: PayoutStatus
@@ -113,6 +127,23 @@ class SellerHeld(msgspec.Struct, frozen=True, kw_only=True):
     message: str
 
 
+FxHoldReason = Literal["fx_rate_missing"]
+
+
+class CurrencyHeld(msgspec.Struct, frozen=True, kw_only=True):
+    """A currency of a seller's ledger a run did not pay: it stays in the balance, a later run pays it."""
+
+    seller_id: str
+    currency: str
+    """The ledger currency held."""
+    amount: Decimal
+    """Its available amount, in `currency`."""
+    paid_currency: str
+    hold_reason: FxHoldReason
+    """`fx_rate_missing`: no exchange rate from `currency` to `paid_currency` at the run's as_of."""
+    message: str
+
+
 class PayoutRun(msgspec.Struct, frozen=True, kw_only=True):
     """POST /payouts/run: the payouts this run made (none for a seller already paid in its cycle), and the
     sellers it held, each with its reason (the others are paid all the same)."""
@@ -121,6 +152,8 @@ class PayoutRun(msgspec.Struct, frozen=True, kw_only=True):
     as_of: datetime
     payouts: list[Payout]
     sellers_held: list[SellerHeld] = msgspec.field(default_factory=list)
+    currencies_held: list[CurrencyHeld] = msgspec.field(default_factory=list)
+    """Ledger currencies of sellers paid in another currency that had no rate at as_of (docs/currencies.md)."""
 
 
 class PaidInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

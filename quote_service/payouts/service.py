@@ -19,7 +19,7 @@ database gone, a lock not granted) still ends the run, which is safe to ask agai
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -31,6 +31,7 @@ from quote_service import fault_points
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
 from quote_service.errors import Conflict, NotFound, invalid
+from quote_service.fx import service as fx
 from quote_service.observability.metrics import PAYOUT_SELLERS_HELD
 from quote_service.pagination import Page, page_of
 from quote_service.payouts import repository, terms
@@ -39,14 +40,25 @@ from quote_service.payouts.balance import (
     LedgerEntry,
     Terms,
     balance,
+    converted,
     cycle_of,
     next_cycle_start,
     payable_now,
     repeated_entries,
 )
-from quote_service.payouts.schemas import HeldReason, Payout, PayoutRun, PayoutStatus, SellerBalance, SellerHeld
-from quote_service.pricing.money import round_money
+from quote_service.payouts.schemas import (
+    CurrencyHeld,
+    HeldReason,
+    Payout,
+    PayoutRun,
+    PayoutStatus,
+    SellerBalance,
+    SellerHeld,
+)
+from quote_service.pricing.money import ZERO, round_money
+from quote_service.statements import repository as ledger
 from quote_service.statements.service import entries_until
+from quote_service.validation import FIRST_INSTANT, LAST_INSTANT
 from quote_service.webhooks import events
 
 LIST_NAME = "payouts"
@@ -161,20 +173,22 @@ async def run(
         raise _before(latest)
     async with pool.acquire() as conn:
         sellers = await repository.sellers(conn)
-    made, held = [], []
+    made: list[Payout] = []
+    held: list[SellerHeld] = []
+    currencies_held: list[CurrencyHeld] = []
     for done, seller_id in enumerate(sellers, start=1):
         try:
-            payout = await pay_seller(
+            paid = await pay_seller(
                 pool, run_id=run_id, seller_id=seller_id, as_of=as_of, actor=actor, default_currency=default_currency
             )
         except (WrongEntries, asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as wrong:
             held.append(_hold(run_id, seller_id, wrong))
-            payout = None
-        if payout is not None:
-            made.append(payout)
+            paid = SellerPaid()
+        made += paid.payouts
+        currencies_held += paid.held
         if progress is not None:
             progress(done, len(sellers))
-    return PayoutRun(id=run_id, as_of=as_of, payouts=made, sellers_held=held)
+    return PayoutRun(id=run_id, as_of=as_of, payouts=made, sellers_held=held, currencies_held=currencies_held)
 
 
 def _hold(run_id: UUID, seller_id: str, wrong: Exception) -> SellerHeld:
@@ -220,35 +234,134 @@ async def run_once(
     return made
 
 
+@dataclass(frozen=True)
+class SellerPaid:
+    """What a run did for one seller: the payouts it made, the ledger currencies it held for want of a rate."""
+
+    payouts: list[Payout] = field(default_factory=list)
+    held: list[CurrencyHeld] = field(default_factory=list)
+
+
 async def pay_seller(
     pool: Pool, *, run_id: UUID, seller_id: str, as_of: datetime, actor: str, default_currency: str
-) -> Payout | None:
-    """One seller's payout of the run, in one transaction; None when it has none to be paid."""
+) -> SellerPaid:
+    """One seller's payouts of the run, in one transaction: one in its terms' currency, or, paid in a
+    currency of its own (`payout_currency`), one per currency of its ledger."""
     async with pool.acquire() as conn, conn.transaction():
         await repository.lock_seller(conn, seller_id=seller_id)
         _, applied = await terms.applied(conn, seller_id=seller_id, default_currency=default_currency)
         cycle = cycle_of(as_of, applied.cycle)
+        if applied.payout_currency is not None:
+            return await _pay_each_currency(
+                conn, run_id=run_id, seller_id=seller_id, applied=applied, as_of=as_of, actor=actor
+            )
         if await repository.paid_in_cycle(conn, seller_id=seller_id, cycle=cycle):
-            return None  # before reading its ledger: a run of a cycle paid already costs little
+            return SellerPaid()  # before reading its ledger: a run of a cycle paid already costs little
         found = await _balance(conn, seller_id, applied, as_of, paying=True)
         if not payable_now(found, applied):
-            return None
-        shares = found.payable
-        payout_id = await repository.insert_payout(
+            return SellerPaid()
+        payout = await _write_payout(
             conn,
             run_id=run_id,
             seller_id=seller_id,
             cycle=cycle,
             currency=applied.currency,
-            amount=str(round_money(found.available, applied.currency)),
-            period=(min(s.entry.at for s in shares), as_of),
+            found=found,
+            as_of=as_of,
             actor=actor,
         )
-        items = [(s.entry.kind, s.entry.id, s.share, s.entry.at, s.amount) for s in shares]
-        await repository.insert_items(conn, payout_id=payout_id, seller_id=seller_id, items=items)
-        payout = await _payout(conn, payout_id)
-        await events.emit(conn, "payout.created", {"payout": payout})
-        await fault_points.hit("payout.written")
+    return SellerPaid(payouts=[payout])
+
+
+async def _pay_each_currency(
+    conn: Connection, *, run_id: UUID, seller_id: str, applied: Terms, as_of: datetime, actor: str
+) -> SellerPaid:
+    """A seller paid in its `payout_currency`: each currency of its ledger not paid in the cycle yet, converted
+    at the rate in force at `as_of` (direct, inverse or crossed through EUR); the ledger is debited exactly
+    the amount in its own currency. A currency without a rate is held (it stays in the balance)."""
+    paid_in = applied.payout_currency
+    assert paid_in is not None
+    cycle = cycle_of(as_of, applied.cycle)
+    rates = await fx.book_at(conn, as_of)
+    done = SellerPaid()
+    for currency in await ledger.currencies(conn, seller_id=seller_id, start=FIRST_INSTANT, end=LAST_INSTANT):
+        if await repository.paid_in_cycle(conn, seller_id=seller_id, cycle=cycle, currency=currency):
+            continue
+        found = await _balance(conn, seller_id, replace(applied, currency=currency), as_of, paying=True)
+        amount = round_money(found.available, currency)
+        if amount <= ZERO:
+            continue
+        conversion = None if currency == paid_in else rates.rate(currency, paid_in, as_of)
+        if conversion is None and currency != paid_in:
+            done.held.append(_rate_missing(seller_id, currency, paid_in, amount, as_of))
+            continue
+        paid = amount if conversion is None else converted(amount, conversion.rate, paid_in)
+        if paid <= ZERO or paid < applied.min_payout:
+            continue
+        shown = None if conversion is None else (str(paid), paid_in, str(conversion.rate), conversion.rate_id)
+        done.payouts.append(
+            await _write_payout(
+                conn,
+                run_id=run_id,
+                seller_id=seller_id,
+                cycle=cycle,
+                currency=currency,
+                found=found,
+                as_of=as_of,
+                actor=actor,
+                converted=shown,
+            )
+        )
+    return done
+
+
+def _rate_missing(seller_id: str, currency: str, paid_in: str, amount: Decimal, as_of: datetime) -> CurrencyHeld:
+    """A ledger currency held for want of a rate into the payout currency: logged and counted."""
+    message = f"no exchange rate from {currency} to {paid_in} at {as_of.isoformat()}: {amount} {currency} stay unpaid"
+    log.warning(
+        "payout_currency_held", seller_id=seller_id, currency=currency, reason="fx_rate_missing", message=message
+    )
+    PAYOUT_SELLERS_HELD.labels("fx_rate_missing").inc()
+    return CurrencyHeld(
+        seller_id=seller_id,
+        currency=currency,
+        amount=amount,
+        paid_currency=paid_in,
+        hold_reason="fx_rate_missing",
+        message=message,
+    )
+
+
+async def _write_payout(
+    conn: Connection,
+    *,
+    run_id: UUID,
+    seller_id: str,
+    cycle: str,
+    currency: str,
+    found: Balance,
+    as_of: datetime,
+    actor: str,
+    converted: repository.Converted | None = None,
+) -> Payout:
+    """The payout of `found`'s available amount in `currency`, the shares it pays and `payout.created`."""
+    shares = found.payable
+    payout_id = await repository.insert_payout(
+        conn,
+        run_id=run_id,
+        seller_id=seller_id,
+        cycle=cycle,
+        currency=currency,
+        amount=str(round_money(found.available, currency)),
+        period=(min(s.entry.at for s in shares), as_of),
+        actor=actor,
+        converted=converted,
+    )
+    items = [(s.entry.kind, s.entry.id, s.share, s.entry.at, s.amount) for s in shares]
+    await repository.insert_items(conn, payout_id=payout_id, seller_id=seller_id, items=items)
+    payout = await _payout(conn, payout_id)
+    await events.emit(conn, "payout.created", {"payout": payout})
+    await fault_points.hit("payout.written")
     return payout
 
 
@@ -261,14 +374,20 @@ async def _payout(conn: Connection, payout_id: UUID, *, for_update: bool = False
 
 def payout_of(row: asyncpg.Record) -> Payout:
     currency = row["currency"].strip()
+    amount = round_money(Decimal(row["amount"]), currency)
+    paid_currency = row["paid_currency"] or currency
     return Payout(
         id=row["id"],
         seller_id=row["seller_id"],
         cycle=row["cycle"],
         period_from=row["period_from"],
         period_to=row["period_to"],
-        amount=round_money(Decimal(row["amount"]), currency),
+        amount=amount,
         currency=currency,
+        paid_amount=amount if row["paid_amount"] is None else round_money(Decimal(row["paid_amount"]), paid_currency),
+        paid_currency=paid_currency,
+        rate=None if row["rate"] is None else Decimal(row["rate"]),
+        rate_id=row["rate_id"],
         entries=list(row["entries"]),
         status=row["status"],
         reference=row["reference"],

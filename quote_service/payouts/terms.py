@@ -38,6 +38,10 @@ def check_terms_fields(data: PayoutTermsInput) -> dict[str, Any]:
     currency = (data.currency or "").upper()
     if not money.is_currency(currency):
         errors.append(FieldError("currency", "not an ISO 4217 currency code"))
+    payout_currency = None if data.payout_currency is None else data.payout_currency.upper()
+    if payout_currency is not None and not money.is_currency(payout_currency):
+        errors.append(FieldError("payout_currency", "not an ISO 4217 currency code"))
+    minimum_in = payout_currency or currency  # the minimum is what a payout pays
     percent = data.reserve_percent
     if not percent.is_finite() or not Decimal(0) <= percent <= money.HUNDRED:
         errors.append(FieldError("reserve_percent", "must be from 0 to 100"))
@@ -46,9 +50,9 @@ def check_terms_fields(data: PayoutTermsInput) -> dict[str, Any]:
     minimum = data.min_payout
     if not minimum.is_finite() or minimum < 0 or minimum >= money.MAX_AMOUNT:
         errors.append(FieldError("min_payout", f"must be an amount >= 0 and below {money.MAX_AMOUNT:f}"))
-    elif money.is_currency(currency) and not money.fits_minor_units(minimum, currency):
+    elif money.is_currency(minimum_in) and not money.fits_minor_units(minimum, minimum_in):
         errors.append(
-            FieldError("min_payout", f"has more decimals than {currency} allows ({money.minor_units(currency)})")
+            FieldError("min_payout", f"has more decimals than {minimum_in} allows ({money.minor_units(minimum_in)})")
         )
     if errors:
         raise ValidationFailed(
@@ -60,14 +64,16 @@ def check_terms_fields(data: PayoutTermsInput) -> dict[str, Any]:
         "hold_days": data.hold_days,
         "reserve_percent": str(money.plain(percent)),
         "reserve_days": data.reserve_days,
-        "min_payout": str(money.round_money(minimum, currency)),
+        "min_payout": str(money.round_money(minimum, minimum_in)),
         "currency": currency,
+        "payout_currency": payout_currency,
     }
 
 
 def terms_from_row(row: asyncpg.Record) -> PayoutTerms:
     """Terms as the API shows them: the minimum with the currency's digits, the percent without padding."""
     currency = row["currency"].strip()
+    payout_currency = row["payout_currency"]
     return PayoutTerms(
         id=row["id"],
         seller_id=row["seller_id"],
@@ -75,8 +81,9 @@ def terms_from_row(row: asyncpg.Record) -> PayoutTerms:
         hold_days=row["hold_days"],
         reserve_percent=money.percent_shown(Decimal(row["reserve_percent"])),
         reserve_days=row["reserve_days"],
-        min_payout=money.round_money(Decimal(row["min_payout"]), currency),
+        min_payout=money.round_money(Decimal(row["min_payout"]), payout_currency or currency),
         currency=currency,
+        payout_currency=payout_currency,
         created_by=row["created_by"],
         updated_by=row["updated_by"],
         created_at=row["created_at"],
@@ -128,6 +135,7 @@ async def applied(conn: Connection, *, seller_id: str, default_currency: str) ->
             reserve_days=shown.reserve_days,
             min_payout=shown.min_payout,
             currency=shown.currency,
+            payout_currency=shown.payout_currency,
         )
     used = await ledger.currencies(conn, seller_id=seller_id, start=FIRST_INSTANT, end=LAST_INSTANT)
     return None, Terms(currency=used[0] if len(used) == 1 else default_currency)

@@ -20,6 +20,7 @@ from quote_service.pricing.coupons import Coupon, CouponSet
 from quote_service.pricing.extensions import Extension, ExtensionBook
 from quote_service.pricing.flags import CompiledFlags, FeatureFlag, FlagSet
 from quote_service.pricing.flash import FlashSale, FlashSaleBook
+from quote_service.pricing.fx_rates import Conversion, FxBook, StoredRate
 from quote_service.pricing.offers import OfferBook, SnapOffer
 from quote_service.pricing.price_lists import PriceBook, PriceList
 from quote_service.pricing.promotions import Promotion, PromotionBook
@@ -56,6 +57,9 @@ class ConfigSnapshot:
     offers: OfferBook | None = field(default=None, compare=False)
     """Active offers of catalog products (None: there are none, and a quote pays one `is None` test for
     the feature; docs/offers.md)."""
+    fx: FxBook | None = field(default=None, compare=False)
+    """Exchange rates in force from a day before the load on (None: there are none; docs/currencies.md).
+    A quote that converts nothing never reads them."""
     resolver: Resolver = field(init=False, repr=False, compare=False)
     """Memoized rule and rate lookups and pricing plans over `rules` and `commissions` (derived, never passed in)."""
     compiled_flags: CompiledFlags = field(init=False, repr=False, compare=False)
@@ -98,6 +102,7 @@ class ConfigSnapshot:
         extensions: Iterable[Extension] = (),
         offers: Iterable[SnapOffer] = (),
         offer_default_stock: Mapping[str, int] | None = None,
+        fx_rates: Iterable[StoredRate] = (),
     ) -> ConfigSnapshot:
         """Index plain lists into a snapshot (price lists may come already compiled); `quantity_rules`:
         the products' own, by product id (the price-list entries' are in the lists, the offers' on them)."""
@@ -116,6 +121,7 @@ class ConfigSnapshot:
             quantity_rules=QuantityBook.of(quantity_rules or {}, book.ruled, offers),
             extensions=ExtensionBook.of(extensions),
             offers=OfferBook.of(offers, offer_default_stock),
+            fx=FxBook.of(fx_rates),
         )
 
     def counts(self) -> dict[str, int]:
@@ -132,4 +138,10 @@ class ConfigSnapshot:
             "shipping_profiles": 0 if self.shipping is None else len(self.shipping),
             "extensions": 0 if self.extensions is None else len(self.extensions),
             "offers": 0 if self.offers is None else len(self.offers),
+            "fx_rates": 0 if self.fx is None else len(self.fx),
         }
+
+    def rate(self, base: str, quote: str, at: datetime) -> Conversion | None:
+        """The exchange rate from `base` to `quote` at `at` (direct, inverse or crossed through EUR), from
+        the rates this snapshot holds; None when there is none (pricing/fx_rates.py)."""
+        return None if self.fx is None else self.fx.rate(base, quote, at)

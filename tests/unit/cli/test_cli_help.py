@@ -11,7 +11,7 @@ from quote_service import cli
 
 COMMANDS = [
     "serve", "migrate", "create-user", "create-api-key", "seed-demo", "generate-data", "rebuild-rollups", "retention",
-    "payouts", "simulate", "campaign-script", "ingest", "psql",
+    "payouts", "fx", "simulate", "campaign-script", "ingest", "psql",
 ]  # fmt: skip
 
 
