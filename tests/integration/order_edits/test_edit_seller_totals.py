@@ -1,0 +1,90 @@
+"""What an edit stores of each seller's totals (docs/orders-and-refunds.md#edits-and-exchanges), on real
+PostgreSQL and Redis, with a commission tax (COMMISSION_TAX_RATE 20 %), a logistics commission on each shipment's
+fee and named fees of every kind (a share of the gross, per line, per shipment, per order): after placing and
+after each edit, the order's per-seller totals (`sellers`: commission, commission tax, delivery fee, payout) are
+what the seller's ledger nets to — also when the edit keeps a fee charged once at the rate it was charged (a rate
+that wins since is charged beside it) and when a refund gave a seller's shipment fee back before the edit.
+
+Without a non-zero commission tax, an edit that dropped the tax on the fees it keeps would agree with itself;
+without a logistics commission, one that kept the commission on a fee given back would.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from quote_service.config import Settings
+from tests.integration.commissions.test_commission_fees import rates
+from tests.integration.conftest import Caller
+from tests.integration.expect import expect_ok
+from tests.integration.order_edits.test_edit_ledger import edited
+from tests.integration.order_edits.test_edit_properties import NAMED_FEES
+from tests.integration.shipping.test_shipping_orders import ordered, refund
+from tests.integration.statements.test_discount_funders import ledger
+
+Client = AsyncTestClient[Litestar]
+D = Decimal
+ORDERS = "/api/v1/orders"
+TOTALS = ("commission", "commission_tax", "delivery_fee", "payout")
+ENTRY = {"commission": "commission", "commission_tax": "commission_tax", "delivery_fee": "delivery_fees",
+         "payout": "payout"}  # fmt: skip
+"""A seller's total: the ledger entry's field that sums to it."""
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return msgspec.structs.replace(settings, commission_tax_rate=D("20"))
+
+
+async def totals_are_the_ledgers(client: Client, admin: Caller, order_id: str) -> dict[str, Any]:
+    """The order's per-seller totals, each equal to what its seller's ledger nets to (it is their only order)."""
+    order = expect_ok(await client.get(f"{ORDERS}/{order_id}", headers=admin.headers))
+    for seller in order["sellers"]:
+        entries = await ledger(client, admin, seller["seller_id"])
+        netted = {name: str(sum((D(e[ENTRY[name]]) for e in entries), D(0))) for name in TOTALS}
+        assert {name: seller[name] for name in TOTALS} == netted, (seller, entries)
+    return {s["seller_id"]: s for s in order["sellers"]}
+
+
+async def test_an_edit_keeping_a_fee_charged_once_stores_its_commission_tax(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    await rates(client, admin, *NAMED_FEES)
+    quote, order = await ordered(client, admin, service_key)
+    mine, theirs = (next(i for i in order["items"] if i["seller_id"] == s) for s in ("seller-a", "seller-b"))
+    placed = await totals_are_the_ledgers(client, admin, order["id"])
+    assert D(placed["seller-a"]["commission_tax"]) > 0
+
+    # The order's 1.00 platform fee is seller B's; an edit taking B's every unit out keeps it as charged (an
+    # order's fee stays while the order has units), so it moves off seller A's totals, its commission tax too.
+    fee = next(d for d in quote["commission_breakdown"]["details"] if d["dimension"] == "platform_fee")
+    assert (fee["per"], fee["seller_id"]) == ("order", "seller-b")
+    await edited(client, service_key, order["id"], {"remove": [{"product_id": theirs["product_id"], "quantity": 1}]})
+    after = await totals_are_the_ledgers(client, admin, order["id"])
+    assert list(after) == ["seller-a"]
+    entries = await ledger(client, admin, "seller-b")
+    assert sum((D(e["fees"].get("platform_fee", "0")) for e in entries), D(0)) == D("1.00")
+    assert sum((D(e["commission_tax"]) for e in entries), D(0)) == D("0.20")  # 20 % of the fee kept
+    await edited(client, service_key, order["id"], {"add": [{"product_id": mine["product_id"], "quantity": 1}]})
+    await totals_are_the_ledgers(client, admin, order["id"])
+
+
+async def test_an_edit_after_a_shipment_refund_stores_the_sellers_payout_without_its_logistics(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    await rates(client, admin, *NAMED_FEES)
+    _, order = await ordered(client, admin, service_key)
+    theirs = next(i for i in order["items"] if i["seller_id"] == "seller-b")
+    expect_ok(await refund(client, admin, order, {"shipments": ["seller-a"], "reason": "lost parcel"}), 201)
+
+    await edited(client, service_key, order["id"], {"add": [{"product_id": theirs["product_id"], "quantity": 1}]})
+    after = await totals_are_the_ledgers(client, admin, order["id"])
+    assert after["seller-a"]["delivery_fee"] == "0.00"  # given back, and stays so
+    await edited(client, service_key, order["id"], {"remove": [{"product_id": theirs["product_id"], "quantity": 1}]})
+    await totals_are_the_ledgers(client, admin, order["id"])
