@@ -33,15 +33,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # --- the suites: pytest arguments, each run as one session -------------------------------------------------
 
-UNIT = (
-    "tests/unit/pricing/test_settlement.py tests/unit/orders tests/unit/order_edits tests/unit/payouts "
-    "tests/unit/offers/test_best_landed.py"
+# The money's unit tests take seconds: each mutant's suites start with those of its file.
+SETTLED = (
+    "tests/unit/pricing/test_settlement.py tests/unit/orders/test_refund_math.py tests/unit/orders/test_order_money.py"
 )
-"""The money's unit tests (seconds)."""
+RECORD = "tests/unit/orders"
+BALANCED = "tests/unit/payouts/test_balance.py"
+LANDED = "tests/unit/offers/test_best_landed.py"
 EDITS = (
     "tests/integration/order_edits/test_edit_seller_totals.py tests/integration/order_edits/test_edit_ledger.py "
     "tests/integration/order_edits/test_edit_fees.py tests/integration/order_edits/test_money_due.py"
 )
+"""The edits' money (the first module, under a commission tax, named fees and a logistics commission, first)."""
 REFUNDS = (
     "tests/integration/orders/test_refunds_api.py tests/integration/shipping/test_shipping_orders.py "
     "tests/integration/orders/test_order_record.py "
@@ -88,97 +91,97 @@ class Mutant:
 MUTANTS = (
     # pricing/settlement.py: the one payout formula, line commission, commission tax, goods, prorate
     Mutant("payout-commission-tax-sign", SETTLEMENT, "platform - commission - commission_tax + delivery",
-           "platform - commission + commission_tax + delivery", (UNIT, BOOKS)),
+           "platform - commission + commission_tax + delivery", (SETTLED, BOOKS)),
     Mutant("payout-no-delivery", SETTLEMENT, "platform - commission - commission_tax + delivery",
-           "platform - commission - commission_tax", (UNIT, BOOKS)),
+           "platform - commission - commission_tax", (SETTLED, BOOKS)),
     Mutant("payout-no-platform", SETTLEMENT, "return goods + tax + platform - commission",
-           "return goods + tax - commission", (UNIT, BOOKS)),
+           "return goods + tax - commission", (SETTLED, BOOKS)),
     Mutant("line-commission-no-installment", SETTLEMENT, "return category + seller + installment + fees",
-           "return category + seller + fees", (UNIT, INSTALLMENTS)),
+           "return category + seller + fees", (SETTLED, INSTALLMENTS)),
     Mutant("line-commission-no-fees", SETTLEMENT, "return category + seller + installment + fees",
-           "return category + seller + installment", (UNIT, EDITS)),
+           "return category + seller + installment", (SETTLED, EDITS)),
     Mutant("commission-tax-per-mille", SETTLEMENT, "(commission * percent / 100)", "(commission * percent / 1000)",
-           (UNIT, BOOKS)),
+           (SETTLED, BOOKS)),
     Mutant("commission-tax-rounded-down", SETTLEMENT, ".quantize(cent, ROUND_HALF_UP)\n\n\ndef goods",
-           ".quantize(cent)\n\n\ndef goods", (UNIT, BOOKS, PREVIEW)),
+           ".quantize(cent)\n\n\ndef goods", (SETTLED, BOOKS, PREVIEW)),
     Mutant("goods-keep-contained-tax", SETTLEMENT, "return amount - discount - (tax if inclusive else ZERO)",
-           "return amount - discount", (UNIT, BOOKS)),
+           "return amount - discount", (SETTLED, BOOKS)),
     Mutant("seller-payout-before-discount", SETTLEMENT, "goods=totals.goods - totals.discount",
-           "goods=totals.goods", (UNIT, EDITS)),
+           "goods=totals.goods", (SETTLED, EDITS)),
     Mutant("prorate-remainder-to-first", SETTLEMENT, "for index in reversed(range(len(shares))):",
-           "for index in range(len(shares)):", (UNIT,)),
+           "for index in range(len(shares)):", (SETTLED,)),
     Mutant("prorate-past-the-amount", SETTLEMENT, "        share = min(share, amount - given)\n", "",
-           (UNIT,)),
+           (SETTLED,)),
     Mutant("units-share-last-units", SETTLEMENT, "if done_units + units >= quantity:",
-           "if done_units + units > quantity:", (UNIT, REFUNDS)),
+           "if done_units + units > quantity:", (SETTLED, REFUNDS)),
     Mutant("units-share-past-what-is-left", SETTLEMENT, "return min(take, left) if left >= ZERO else max(take, left)",
-           "return take", (UNIT, REFUNDS)),
+           "return take", (SETTLED, REFUNDS)),
     # orders/money.py: the record and the calculator
     Mutant("line-paid-without-tax", MONEY, "return self.goods + self.part(\"tax\")", "return self.goods",
-           (UNIT, EDITS)),
+           (RECORD, EDITS)),
     Mutant("fees-total-no-small-basket", MONEY, "return self.delivery + self.small_basket + sum(",
-           "return self.delivery + sum(", (UNIT, EDITS)),
+           "return self.delivery + sum(", (RECORD, EDITS)),
     Mutant("fees-commission-no-order-logistics", MONEY, "return self.logistics + sum((logistics",
-           "return sum((logistics", (UNIT, EDITS, REFUNDS)),
+           "return sum((logistics", (RECORD, EDITS, REFUNDS)),
     Mutant("order-commission-no-once-fees", MONEY, "return lines + self.fees.commission + self.fees.once_commission",
-           "return lines + self.fees.commission", (UNIT, EDITS)),
+           "return lines + self.fees.commission", (RECORD, EDITS)),
     Mutant("entry-platform-sign", MONEY, "self.platform += sign * line.part(\"platform\")",
-           "self.platform -= sign * line.part(\"platform\")", (UNIT, BOOKS)),
+           "self.platform -= sign * line.part(\"platform\")", (RECORD, BOOKS)),
     Mutant("entry-line-commission-tax-dropped", MONEY, "self.commission_tax += sign * line.part(\"commission_tax\")",
-           "self.commission_tax += 0 * line.part(\"commission_tax\")", (UNIT, BOOKS)),
+           "self.commission_tax += 0 * line.part(\"commission_tax\")", (RECORD, BOOKS)),
     Mutant("entry-shipment-logistics-dropped", MONEY, "self.commission += sign * logistics",
-           "self.commission += 0 * logistics", (UNIT, REFUNDS, EDITS)),
+           "self.commission += 0 * logistics", (RECORD, REFUNDS, EDITS)),
     Mutant("entry-shipment-fee-dropped", MONEY, "self.delivery += sign * fee", "self.delivery += 0 * fee",
-           (UNIT, REFUNDS, EDITS)),
+           (RECORD, REFUNDS, EDITS)),
     Mutant("entry-once-fee-tax-dropped", MONEY, "self.commission_tax += sign * charged.tax",
-           "self.commission_tax += 0 * charged.tax", (UNIT, EDITS, PREVIEW)),
+           "self.commission_tax += 0 * charged.tax", (RECORD, EDITS, PREVIEW)),
     Mutant("change-removed-added", MONEY, "entry(line.seller_id).add_line(line, -1)",
-           "entry(line.seller_id).add_line(line, 1)", (UNIT, EDITS)),
+           "entry(line.seller_id).add_line(line, 1)", (RECORD, EDITS)),
     Mutant("ledger-refund-lines-only", MONEY,
            'if kind == "refund":\n        return [s for s in made.sellers if s.seller_id is not None]',
            'if kind == "refund":\n        return [s for s in made.sellers if s.seller_id is not None and s.has_lines]',
-           (UNIT, REFUNDS, BOOKS)),
+           (RECORD, REFUNDS, BOOKS)),
     Mutant("refund-tax-counted-collected", MONEY, "return ZERO, -entry.tax", "return ZERO, entry.tax",
-           (UNIT, BOOKS)),
+           (RECORD, BOOKS)),
     Mutant("commission-tax-base-no-named-fees", MONEY,
            "settlement.commission_tax(category + seller + sum(named.values(), ZERO),",
-           "settlement.commission_tax(category + seller,", (UNIT, PREVIEW, EDITS)),
+           "settlement.commission_tax(category + seller,", (RECORD, PREVIEW, EDITS)),
     Mutant("record-order-logistics-dropped", MONEY, "logistics=quote.commission_breakdown.logistics_commission,",
-           "logistics=ZERO,", (UNIT, REFUNDS, BOOKS)),
+           "logistics=ZERO,", (RECORD, REFUNDS, BOOKS)),
     Mutant("record-installment-commission-dropped", MONEY,
            'extras["installment_commission"] = line.installment_commission',
-           'extras["installment_commission"] = ZERO', (UNIT, INSTALLMENTS)),
+           'extras["installment_commission"] = ZERO', (RECORD, INSTALLMENTS)),
     # order_edits/: what an edit keeps and waives
     Mutant("edit-once-fee-tax", EDIT_MONEY, "commission_tax=seller.commission_tax + tax,",
-           "commission_tax=seller.commission_tax,", (UNIT, EDITS)),
+           "commission_tax=seller.commission_tax,", (EDITS,)),
     Mutant("edit-once-fee-tax-moved", EDIT_MONEY, "taxed.get(fee.seller_id, ZERO) + sign * fee.tax",
-           "taxed.get(fee.seller_id, ZERO)", (UNIT, EDITS)),
+           "taxed.get(fee.seller_id, ZERO)", (EDITS,)),
     Mutant("edit-once-fee-commission-total", EDIT_MONEY, "total_commission=breakdown.total_commission + change,",
-           "total_commission=breakdown.total_commission,", (UNIT, EDITS)),
+           "total_commission=breakdown.total_commission,", (EDITS,)),
     Mutant("edit-waived-keeps-logistics", EDIT_MONEY, "commission=totals.commission - logistics)",
-           "commission=totals.commission)", (UNIT, EDITS)),
+           "commission=totals.commission)", (EDITS,)),
     Mutant("edit-keeps-a-gone-sellers-shipment-fee", EDIT_MONEY,
-           'fee.per == "order" or fee.seller_id in sellers', 'fee.per in ("order", "shipment")', (UNIT, EDITS)),
+           'fee.per == "order" or fee.seller_id in sellers', 'fee.per in ("order", "shipment")', (EDITS,)),
     Mutant("edit-small-basket-charged-again", EDIT_MONEY,
-           "small = quote.small_basket_fee if sellers is None else zero", "small = zero", (UNIT, EDITS)),
+           "small = quote.small_basket_fee if sellers is None else zero", "small = zero", (EDITS,)),
     Mutant("edit-left-counts-refunded-shipment", BASIS, 'if s["refund_id"] is None and not refunded',
-           "if not refunded", (UNIT, EDITS)),
+           "if not refunded", (EDITS,)),
     Mutant("edit-left-counts-refunded-logistics", BASIS,
            'logistics=ZERO if refunded else order["logistics_commission"]',
-           'logistics=order["logistics_commission"]', (UNIT, EDITS, PROPERTIES)),
+           'logistics=order["logistics_commission"]', (EDITS, PROPERTIES)),
     Mutant("edit-refund-logistics", COMMIT, '"logistics_commission": was.commission - now.commission,',
-           '"logistics_commission": ZERO,', (UNIT, EDITS)),
+           '"logistics_commission": ZERO,', (EDITS,)),
     # orders/refund_math.py: a refund's take
     Mutant("refund-fees-twice", REFUND_MATH, "give = include and not already_refunded", "give = include",
-           (UNIT, REFUNDS)),
+           (RECORD, REFUNDS)),
     Mutant("refund-shipment-given-again", REFUND_MATH,
            "if not back and (include or position in named)]", "if include or position in named]",
-           (UNIT, REFUNDS)),
+           (RECORD, REFUNDS)),
     Mutant("refund-small-basket-again", REFUND_MATH,
            '"small_basket_fee": small_basket_fee if include and not already_refunded else ZERO',
-           '"small_basket_fee": small_basket_fee if include else ZERO', (UNIT, REFUNDS)),
+           '"small_basket_fee": small_basket_fee if include else ZERO', (RECORD, REFUNDS)),
     Mutant("against-due-ignored", REFUND_MATH, "reduced = due if closing else min(max(worth, ZERO), due)",
-           "reduced = due if closing else ZERO", (UNIT, EDITS)),
+           "reduced = due if closing else ZERO", (RECORD, EDITS)),
     # payouts/: the preview and the balance a run pays
     Mutant("preview-once-fee-tax", PREVIEW_PY, "commission_tax=entry.commission_tax.quantize(cent),",
            'commission_tax=paid.part("commission_tax").quantize(cent),', (PREVIEW,)),
@@ -187,12 +190,12 @@ MUTANTS = (
     Mutant("preview-no-logistics", PREVIEW_PY, "return sum((logistics for _, logistics in",
            "return Decimal(0) * sum((logistics for _, logistics in", (PREVIEW,)),
     Mutant("balance-negative-not-carried", BALANCE, "carried_negative=max(-net, ZERO),",
-           "carried_negative=ZERO,", (UNIT, PAYOUTS)),
+           "carried_negative=ZERO,", (BALANCED, PAYOUTS)),
     Mutant("balance-reserve-kept", BALANCE, "first = entry.payout - reserve_of(entry.payout, terms)",
-           "first = entry.payout", (UNIT, PAYOUTS)),
+           "first = entry.payout", (BALANCED, PAYOUTS)),
     # statements/: the figures read from the ledger
     Mutant("statement-net-commission", STATEMENTS, "net_sales, net_commission = gross - refunds, charged - reversed_",
-           "net_sales, net_commission = gross - refunds, charged", (UNIT, BOOKS)),
+           "net_sales, net_commission = gross - refunds, charged", (BOOKS,)),
     Mutant("statement-entry-no-delivery", STATEMENTS,
            'commission=money["commission"], commission_tax=money["commission_tax"], delivery=money["delivery_fees"],',
            'commission=money["commission"], commission_tax=money["commission_tax"], delivery=ZERO,', (BOOKS,)),
@@ -200,7 +203,7 @@ MUTANTS = (
            "FILTER (WHERE kind = 'order' OR (kind = 'edit' AND goods > 0)), 0) AS gross",
            "FILTER (WHERE kind = 'order'), 0) AS gross", (BOOKS, EDITS, PROPERTIES)),
     # pricing/offers.py: an offer's landed fee
-    Mutant("offer-landed-free-above", OFFERS, "goods >= option.free_above:", "goods > option.free_above:", (UNIT,)),
+    Mutant("offer-landed-free-above", OFFERS, "goods >= option.free_above:", "goods > option.free_above:", (LANDED,)),
 )  # fmt: skip
 
 EQUIVALENT: dict[str, str] = {}
