@@ -88,3 +88,25 @@ async def test_an_edit_after_a_shipment_refund_stores_the_sellers_payout_without
     assert after["seller-a"]["delivery_fee"] == "0.00"  # given back, and stays so
     await edited(client, service_key, order["id"], {"remove": [{"product_id": theirs["product_id"], "quantity": 1}]})
     await totals_are_the_ledgers(client, admin, order["id"])
+
+
+async def test_an_edit_after_the_fees_were_given_back_charges_no_small_basket_fee_again(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    rule = {"name": "small", "type": "SMALL_BASKET", "configuration": {"threshold": "500", "fee": "5.00"},
+            "effective_from": "2020-01-01T00:00:00Z"}  # fmt: skip
+    expect_ok(await client.post("/api/v1/pricing-rules", json=rule, headers=admin.headers), 201)
+    await rates(client, admin, *NAMED_FEES)
+    _, order = await ordered(client, admin, service_key)
+    assert order["small_basket_fee"] == "5.00"
+    mine = next(i for i in order["items"] if i["seller_id"] == "seller-a")
+    expect_ok(await refund(client, admin, order, {"include_fees": True}), 201)
+
+    shown = expect_ok(
+        await client.post(f"{ORDERS}/{order['id']}/edits", json={"add": [{"product_id": mine["product_id"],
+                          "quantity": 1}]}, headers=service_key), 201
+    )  # fmt: skip
+    assert shown["totals"]["small_basket_fee"] == "0.00", shown["totals"]
+    assert D(shown["difference_due"]) == D("47.20"), shown  # 40.00 + 18 % tax: no fee again
+    await edited(client, service_key, order["id"], {"remove": [{"product_id": mine["product_id"], "quantity": 1}]})
+    await totals_are_the_ledgers(client, admin, order["id"])
