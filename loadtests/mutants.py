@@ -206,7 +206,10 @@ MUTANTS = (
     Mutant("offer-landed-free-above", OFFERS, "goods >= option.free_above:", "goods > option.free_above:", (LANDED,)),
 )  # fmt: skip
 
-EQUIVALENT: dict[str, str] = {}
+EQUIVALENT: dict[str, str] = {
+    "preview-no-logistics": "a preview's one-line quote names no logistics provider, and a logistics rate applies "
+    "only to a quote naming its provider (pricing/commission.py): a preview's logistics commission is always 0",
+}
 """Mutants no test can see, by name, with why (they still run: one killed since is flagged)."""
 
 
