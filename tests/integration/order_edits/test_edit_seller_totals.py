@@ -20,12 +20,15 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from quote_service.config import Settings
+from tests.integration.catalog.test_catalog import create_product
 from tests.integration.commissions.test_commission_fees import rates
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
 from tests.integration.order_edits.test_edit_ledger import edited
 from tests.integration.order_edits.test_edit_properties import NAMED_FEES
-from tests.integration.shipping.test_shipping_orders import ordered, refund
+from tests.integration.order_edits.test_edits_api import basket, place
+from tests.integration.promotions.test_promotions_api import create_promotion
+from tests.integration.shipping.test_shipping_orders import CARGO_RATE, ordered, refund
 from tests.integration.statements.test_discount_funders import ledger
 
 Client = AsyncTestClient[Litestar]
@@ -79,7 +82,9 @@ async def test_an_edit_after_a_shipment_refund_stores_the_sellers_payout_without
     client: Client, admin: Caller, service_key: dict[str, str]
 ) -> None:
     await rates(client, admin, *NAMED_FEES)
+    await create_promotion(client, admin, name="10 % off", kind="PERCENT_OFF", config={"percent": 10})
     _, order = await ordered(client, admin, service_key)
+    assert D(order["discount_amount"]) > 0
     theirs = next(i for i in order["items"] if i["seller_id"] == "seller-b")
     expect_ok(await refund(client, admin, order, {"shipments": ["seller-a"], "reason": "lost parcel"}), 201)
 
@@ -110,3 +115,27 @@ async def test_an_edit_after_the_fees_were_given_back_charges_no_small_basket_fe
     assert D(shown["difference_due"]) == D("47.20"), shown  # 40.00 + 18 % tax: no fee again
     await edited(client, service_key, order["id"], {"remove": [{"product_id": mine["product_id"], "quantity": 1}]})
     await totals_are_the_ledgers(client, admin, order["id"])
+
+
+async def test_an_edit_moving_the_orders_own_logistics_commission_counts_it_in_the_commission_delta(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    """No shipping profile: the order's delivery fee and its 10 % logistics commission are the order's own; an
+    edit crossing a FREE_DELIVERY rule's minimum waives both, and its commission delta is that of the order's
+    whole commission."""
+    rule = {"name": "free from 100", "type": "FREE_DELIVERY", "configuration": {"min_subtotal": "100"},
+            "effective_from": "2020-01-01T00:00:00Z"}  # fmt: skip
+    expect_ok(await client.post("/api/v1/pricing-rules", json=rule, headers=admin.headers), 201)
+    expect_ok(await client.post("/api/v1/commission-rates", json=CARGO_RATE, headers=admin.headers), 201)
+    goods = await create_product(client, admin, base_price="40.00", min_price="0", cost_price="0", stock=20)
+    order = await place(client, service_key, basket("c-logistics", (goods, 1), logistics_provider="cargo"))
+    before = order["commission_breakdown"]
+    assert D(before["logistics_commission"]) > 0
+    assert "shipments" not in order
+
+    body = {"add": [{"product_id": goods["id"], "quantity": 2}]}
+    shown = expect_ok(await client.post(f"{ORDERS}/{order['id']}/edits", json=body, headers=service_key), 201)
+    after = (await edited(client, service_key, order["id"], body))["commission_breakdown"]
+    assert after["logistics_commission"] == "0.00"
+    moved = D(after["total_commission"]) - D(before["total_commission"])
+    assert D(shown["commission_delta"]) == moved, (shown, before, after)
