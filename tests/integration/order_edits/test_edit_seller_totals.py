@@ -11,6 +11,7 @@ without a logistics commission, one that kept the commission on a fee given back
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -133,9 +134,17 @@ async def test_an_edit_moving_the_orders_own_logistics_commission_counts_it_in_t
     assert D(before["logistics_commission"]) > 0
     assert "shipments" not in order
 
-    body = {"add": [{"product_id": goods["id"], "quantity": 2}]}
+    for units in (1, 1, -2):  # 80.00 keeps the delivery fee and its commission, 120.00 waives both, 40.00 again
+        body = {"add" if units > 0 else "remove": [{"product_id": goods["id"], "quantity": abs(units)}]}
+        shown = expect_ok(await client.post(f"{ORDERS}/{order['id']}/edits", json=body, headers=service_key), 201)
+        after = (await edited(client, service_key, order["id"], body))["commission_breakdown"]
+        moved = D(after["total_commission"]) - D(before["total_commission"])
+        assert D(shown["commission_delta"]) == moved, (units, shown, before, after)
+        before = after
+    assert D(after["logistics_commission"]) > 0
+    # The fees given back (the logistics commission with them), an edit moves the sellers' commission only.
+    expect_ok(await client.post(f"{ORDERS}/{order['id']}/refunds", json={"include_fees": True},
+                                headers={**admin.headers, "Idempotency-Key": uuid.uuid4().hex}), 201)  # fmt: skip
+    body = {"add": [{"product_id": goods["id"], "quantity": 1}]}
     shown = expect_ok(await client.post(f"{ORDERS}/{order['id']}/edits", json=body, headers=service_key), 201)
-    after = (await edited(client, service_key, order["id"], body))["commission_breakdown"]
-    assert after["logistics_commission"] == "0.00"
-    moved = D(after["total_commission"]) - D(before["total_commission"])
-    assert D(shown["commission_delta"]) == moved, (shown, before, after)
+    assert D(shown["commission_delta"]) == sum((D(s["commission_delta"]) for s in shown["sellers"]), D(0)), shown
