@@ -1,5 +1,7 @@
 """A property of order edits (docs/orders-and-refunds.md#edits-and-exchanges): any sequence of edits (adds,
-removals, exchanges) and refunds of one order, with a promotion, a coupon and two sellers in play, leaves
+removals, exchanges) and refunds of one order, with a promotion, a coupon, named fees of every kind and two
+sellers in play, under a commission tax of 0 and of 18 % with the order paid in seller-funded installments
+(tests/integration/money_terms.py), leaves
 
 - the order's totals the exact sums of its lines and fees (subtotal, discount, tax, total);
 - what the customer paid less what came back equal to what the order still charges: the order's first
@@ -26,11 +28,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
+from quote_service.config import Settings
 from tests.integration.catalog.test_catalog import create_product
 from tests.integration.commissions.test_commission_fees import rates
 from tests.integration.conftest import Caller
 from tests.integration.coupons.test_coupons_api import coupon_body
 from tests.integration.expect import expect_ok
+from tests.integration.money_terms import NAMED_FEES, TERMS, at_rate, paid_as_asked, paid_so, taxed, taxed_world
 from tests.integration.order_edits.test_edits_api import basket, commit, key, place, preview
 from tests.integration.promotions.test_promotions_api import create_promotion
 from tests.integration.statements.test_discount_funders import Client, ledger, statement_url
@@ -73,14 +77,12 @@ async def _world(client: Client, admin: Caller) -> None:
     await rates(client, admin, *NAMED_FEES)
 
 
-NAMED_FEES = (
-    {"component": "payment_fee", "rate": "4", "base": "gross"},
-    {"component": "platform_fee", "commission_type": "FLAT", "rate": "1.00", "per": "order"},
-    {"component": "pick_fee", "commission_type": "FLAT", "rate": "0.50", "per": "shipment"},
-    {"component": "listing_fee", "commission_type": "FLAT", "rate": "0.30", "per": "line"},
-)
+@pytest.fixture
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    return at_rate(settings, request)
 
 
+@TERMS
 @examples(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     prices=st.lists(st.decimals(D("1.00"), D("40.00"), places=2), min_size=3, max_size=3),
@@ -93,6 +95,7 @@ async def test_edits_and_refunds_keep_the_order_the_books_and_the_stock_exact(
     admin: Caller,
     service_key: dict[str, str],
     pool: asyncpg.Pool,
+    settings: Settings,
     prices: list[Decimal],
     owners: list[int],
     first: list[int],
@@ -100,6 +103,8 @@ async def test_edits_and_refunds_keep_the_order_the_books_and_the_stock_exact(
 ) -> None:
     if not await pool.fetchval("SELECT count(*) FROM coupons WHERE code = 'EDIT5'"):
         await _world(client, admin)
+    if taxed(settings):
+        await taxed_world(client, admin, pool, fees=False)
     sellers = [f"s-{uuid.uuid4().hex[:12]}" for _ in range(2)]
     products = [
         await create_product(
@@ -115,7 +120,9 @@ async def test_edits_and_refunds_keep_the_order_the_books_and_the_stock_exact(
     ]
     customer = f"prop-{uuid.uuid4().hex[:8]}"
     lines = zip(products[:2], first[:2], strict=True)
-    order = await place(client, service_key, basket(customer, *lines, coupon_codes=["EDIT5"]))
+    order = paid_as_asked(
+        settings, await place(client, service_key, paid_so(settings, basket(customer, *lines, coupon_codes=["EDIT5"])))
+    )
     oid = order["id"]
     for what, index, amount in actions:
         product = products[index % 3]

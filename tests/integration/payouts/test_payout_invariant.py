@@ -1,7 +1,8 @@
 """The invariant of payouts (API.md §32; docs/payouts.md#the-invariant) as a property over the API:
-random orders, partial refunds, cancels and order edits (units added or taken out, the other seller's item
-added: docs/orders-and-refunds.md#edits-and-exchanges) of two sellers, under named commission fees per line,
-per shipment and per order (docs/commission.md), payout runs at random later instants under random terms,
+random orders (under a commission tax of 0 and 18 %, paid in seller-funded installments at 18 %:
+tests/integration/money_terms.py), partial refunds, cancels and order edits (units added or taken out, the other
+seller's item added: docs/orders-and-refunds.md#edits-and-exchanges) of two sellers, under named commission fees
+per line, per shipment and per order (docs/commission.md), payout runs at random later instants under random terms,
 payouts marked paid or failed, in random order. After every step, for every seller,
 
     Σ payouts (pending + paid) + available + held + reserved - carried_negative = Σ ledger payouts
@@ -34,6 +35,8 @@ from tests.integration.catalog.test_catalog import create_product
 from tests.integration.commissions.test_commission_fees import MERCUR, rates
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
+from tests.integration.money_terms import TERMS as MONEY_TERMS
+from tests.integration.money_terms import at_rate, paid_as_asked, paid_so, taxed, taxed_world
 from tests.integration.orders.test_refunds_api import cancel, refund
 from tests.integration.payouts.test_payouts_api import PAYOUTS, SIMULATED_AHEAD, TERMS, Client, balance, run, sell
 from tests.integration.statements.test_discount_funders import ledger
@@ -43,9 +46,10 @@ D = Decimal
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """Runs weeks ahead of now, as a deployment that simulates payout cycles allows."""
-    return msgspec.structs.replace(settings, payout_max_ahead_seconds=SIMULATED_AHEAD)
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """Runs weeks ahead of now, as a deployment that simulates payout cycles allows (at a commission tax rate:
+    tests/integration/money_terms.py)."""
+    return at_rate(msgspec.structs.replace(settings, payout_max_ahead_seconds=SIMULATED_AHEAD), request)
 
 
 steps_drawn = st.lists(
@@ -128,13 +132,22 @@ async def _check(client: Client, admin: Caller, sellers: list[str], as_of: datet
         assert all(D(p["amount"]) > 0 for p in payouts)
 
 
+@MONEY_TERMS
 @examples(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=steps_drawn, terms=terms_drawn)
 async def test_payouts_and_the_balance_always_add_up_to_the_ledger(
-    client: Client, admin: Caller, shopper: Caller, pool: asyncpg.Pool, steps: Any, terms: dict[str, Any]
+    client: Client,
+    admin: Caller,
+    shopper: Caller,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    steps: Any,
+    terms: dict[str, Any],
 ) -> None:
     await _fresh_payouts(pool)
     await _named_fees(client, admin, pool)
+    if taxed(settings):
+        await taxed_world(client, admin, pool, fees=False)
     expect_ok(await client.post(TERMS, json={**terms, "currency": "TRY"}, headers=admin.headers), 201)
     sellers = [f"s-{uuid.uuid4().hex[:12]}" for _ in range(2)]
     extras = [
@@ -149,7 +162,9 @@ async def test_payouts_and_the_balance_always_add_up_to_the_ledger(
     for step in steps:
         if step[0] == "order":
             _, seller, price, units = step
-            orders.append(await sell(client, admin, shopper, sellers[seller], str(price), quantity=units))
+            paying = paid_so(settings, {})
+            sold = await sell(client, admin, shopper, sellers[seller], str(price), quantity=units, **paying)
+            orders.append(paid_as_asked(settings, sold))
             left.append({orders[-1]["items"][0]["product_id"]: units})
         elif step[0] in ("refund", "cancel", "edit") and orders:
             n = step[1] % len(orders)

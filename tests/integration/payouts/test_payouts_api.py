@@ -65,12 +65,15 @@ async def run(client: Client, admin: Caller, as_of: datetime) -> list[dict[str, 
     return payouts
 
 
-async def sell(client: Client, admin: Caller, shopper: Caller, seller: str, price: str, quantity: int = 1) -> Any:
-    """An order of one product of `seller`: the order as placed."""
+async def sell(
+    client: Client, admin: Caller, shopper: Caller, seller: str, price: str, quantity: int = 1, **paying: Any
+) -> Any:
+    """An order of one product of `seller` (paid as `paying` adds to its quote: card_bin, installments): the
+    order as placed."""
     product = await create_product(
         client, admin, seller_id=seller, current_price=price, min_price="0.01", cost_price="0.01", stock=50
     )
-    _, order = await ordered(client, shopper, basket(str(shopper.id), (product["id"], quantity)))
+    _, order = await ordered(client, shopper, {**basket(str(shopper.id), (product["id"], quantity)), **paying})
     return order
 
 

@@ -9,6 +9,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -23,6 +24,15 @@ from tests.integration.shipping.test_shipping_profiles_api import create_profile
 Client = AsyncTestClient[Litestar]
 D = Decimal
 CENT = D("0.01")
+TAXED = pytest.mark.parametrize("settings", [D(0), D(20)], indirect=True, ids=["untaxed", "commission-tax-20"])
+"""Run under COMMISSION_TAX_RATE 0 and 20 %: a preview that dropped the tax on a fee charged once (or all of it)
+agrees with an order at 0."""
+
+
+@pytest.fixture
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """The suite's settings, at the COMMISSION_TAX_RATE a test is parametrized with (`TAXED`; 0 without)."""
+    return msgspec.structs.replace(settings, commission_tax_rate=getattr(request, "param", D(0)))
 
 
 def preview_url(seller: str) -> str:
@@ -80,6 +90,29 @@ async def test_the_preview_at_a_price_is_what_the_order_pays(client: Client, adm
         "payout": "258.87",
     }
     assert (await sold_at(client, admin, goods, "120.00", 2))["payout"] == shown["payout"]
+
+
+@pytest.mark.parametrize("settings", [D(20)], indirect=True, ids=["commission-tax-20"])
+async def test_under_a_commission_tax_the_preview_taxes_the_fees_charged_once_as_the_order_does(
+    client: Client, admin: Caller
+) -> None:
+    """20 % on every commission part, the 1.00 order fee and the 0.50 shipment fee charged once included."""
+    await rates(client, admin, *MERCUR, {"component": "pick_fee", "commission_type": "FLAT", "rate": "0.50",
+                                         "per": "shipment"})  # fmt: skip
+    seller = f"s-{uuid.uuid4().hex[:8]}"
+    goods = await product_of(client, admin, seller)
+    await create_profile(client, admin, seller_id=seller, options=[option("standard", base_fee="4.90")])
+
+    shown = await preview(client, admin.headers, seller, product_id=goods["id"], quantity=2, unit_price="120.00",
+                          city="Istanbul", country="TR")  # fmt: skip
+
+    fees = {fee["name"]: D(fee["amount"]) for fee in shown["commission"]["fees"]}
+    assert (fees["platform_fee"], fees["pick_fee"]) == (D("1.00"), D("0.50"))
+    # 12.00 sales + 11.33 payment fee taxed on the line, 1.00 + 0.50 charged once taxed each: 20 % of each.
+    line = ((D("12.00") + fees["payment_fee"]) * D("0.2")).quantize(CENT)
+    assert D(shown["commission_tax"]) == line + D("0.20") + D("0.10"), shown
+    sold = await sold_at(client, admin, goods, "120.00", 2)
+    assert (sold["commission_tax"], sold["payout"]) == (shown["commission_tax"], shown["payout"])
 
 
 async def test_an_offers_preview_is_what_its_sellers_statement_shows_once_ordered(
@@ -197,6 +230,7 @@ async def test_refusals_name_their_field(client: Client, admin: Caller, body: di
 
 
 @pytest.mark.slow
+@TAXED
 async def test_previews_pay_what_orders_pay_under_random_rates_taxes_and_shipping(
     client: Client, admin: Caller
 ) -> None:
@@ -231,6 +265,7 @@ async def test_previews_pay_what_orders_pay_under_random_rates_taxes_and_shippin
         shown = await sold_at(client, admin, goods, found["unit_price"], units)
         assert shown["payout"] == found["payout"], (case, found, shown)
         assert shown["commission_charged"] == found["commission"]["total"], (case, found, shown)
+        assert shown["commission_tax"] == found["commission_tax"], (case, found, shown)
 
 
 def random_rates(rng: random.Random, seller: str) -> list[dict[str, Any]]:

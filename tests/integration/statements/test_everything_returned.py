@@ -1,8 +1,9 @@
 """A property of the books (docs/orders-and-refunds.md#seller-statements): whatever refunds (of units, with or
 without the fees, of the fees alone) and order edits (units added or taken out) an order of sellers with
-shipping profiles goes through, in any order, each seller's statement equals its ledger after every step, each
-ledger lists every entry once, and once everything is given back each seller's statement payout and ledger net
-to 0.00 (goods, tax, commission and delivery fees alike).
+shipping profiles goes through, in any order (also under a commission tax of 18 %, paid in seller-funded
+installments, with named fees of every kind: tests/integration/money_terms.py), each seller's statement equals
+its ledger after every step, each ledger lists every entry once, and once everything is given back each seller's
+statement payout and ledger net to 0.00 (goods, tax, commission and delivery fees alike).
 
 The statement and the ledger are one query's two sums, so a refund counted twice would agree with itself:
 only "everything returned nets to 0.00" sees it (an edit after a refund that gave a delivery fee back once
@@ -24,9 +25,11 @@ from hypothesis import HealthCheck, example, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
+from quote_service.config import Settings
 from tests.integration.catalog.test_catalog import create_product
 from tests.integration.conftest import Caller
 from tests.integration.expect import expect_ok
+from tests.integration.money_terms import TERMS, at_rate, paid_as_asked, paid_so, taxed, taxed_world
 from tests.integration.order_edits.test_edit_properties import STATEMENT_SUMS
 from tests.integration.order_edits.test_edit_properties import _units as units_left
 from tests.integration.order_edits.test_edits_api import ORDERS, basket, commit, key, place, preview
@@ -52,6 +55,12 @@ actions_drawn = st.lists(
 """(what, product index or seller index for "fees", units, include_fees): units are capped by what is left."""
 
 
+@pytest.fixture
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    return at_rate(settings, request)
+
+
+@TERMS
 @examples(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     prices=st.lists(st.decimals(D("1.00"), D("90.00"), places=2), min_size=3, max_size=3),
@@ -71,11 +80,14 @@ async def test_everything_returned_nets_every_sellers_books_to_zero(
     admin: Caller,
     service_key: dict[str, str],
     pool: asyncpg.Pool,
+    settings: Settings,
     prices: list[Decimal],
     owners: list[int],
     first: list[int],
     actions: Any,
 ) -> None:
+    if taxed(settings):
+        await taxed_world(client, admin, pool)
     sellers = [f"s-{uuid.uuid4().hex[:12]}" for _ in range(2)]
     for seller, options in zip(sellers, OPTIONS, strict=True):
         await create_profile(client, admin, seller_id=seller, options=options)
@@ -91,7 +103,8 @@ async def test_everything_returned_nets_every_sellers_books_to_zero(
         )
         for price, owner in zip(prices, owners, strict=True)
     ]
-    order = await place(client, service_key, basket("returns", *zip(products[:2], first[:2], strict=True)))
+    placed = basket("returns", *zip(products[:2], first[:2], strict=True))
+    order = paid_as_asked(settings, await place(client, service_key, paid_so(settings, placed)))
     oid = order["id"]
     for what, index, units, include_fees in actions:
         if what == "fees":

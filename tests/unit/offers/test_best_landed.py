@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from quote_service.errors import ValidationFailed
 from quote_service.pricing.engine import price_quote, region_for
-from quote_service.pricing.offers import Choice, OfferBook, SnapOffer, choose_offers, with_offers
+from quote_service.pricing.offers import Choice, OfferBook, SnapOffer, choose_offers, line_alone, with_offers
 from quote_service.pricing.quote import CatalogProduct, CustomerContext
 from quote_service.pricing.shipping import ShippingOption
 from tests.unit.pricing.test_engine_shipments import profile
@@ -153,3 +153,18 @@ def test_an_unknown_offer_or_a_seller_without_one_is_refused_naming_the_item() -
     assert choose_offers(request(item(base)), found, None, region, None) is None
     with pytest.raises(ValidationFailed):
         choose_offers(request(item(base, offer_id=str(mine.id))), found, None, region, None)
+
+
+@pytest.mark.parametrize(("goods", "fee"), [(D("100.00"), D("0.00")), (D("99.99"), D("4.90"))])
+def test_an_offers_landed_fee_is_free_from_free_above_on_as_its_shipment_is(goods: Decimal, fee: Decimal) -> None:
+    """Goods exactly at an option's free_above land free, as the engine's shipment charges them (a quote of the
+    offer's line alone): the landing and the shipment share one rule, `>=`."""
+    flat = ShippingOption(
+        code="standard", name="Standard", base_fee=D("4.90"), eta_days_min=2, eta_days_max=4, free_above=D("100.00")
+    )
+    base = product(str(goods), seller="s2")
+    config = snapshot(shipping_profiles=[profile("s2", flat)])
+    req = request(item(base, 1))
+    region = region_for(req, snapshot=config, defaults=EUR_DEFAULTS, now=NOW)
+    assert line_alone(req, region, config.shipping, "s2", goods, None).fee == fee
+    assert landed_by_the_engine(config, base, Choice(None, "s2", "named"), 1, False) == goods + fee

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quote_service.pricing.settlement import goods, line_commission, payout, prorate, units_share
+from quote_service.pricing.settlement import commission_tax, goods, line_commission, payout, prorate, units_share
 
 D = Decimal
 CENT = D("0.01")
@@ -57,3 +57,16 @@ def test_units_share_is_prorate_over_equal_units_taken_in_order(
         done_units, done = done_units + units, done + take
         assert done == sum(shares[:done_units], D(0))
     assert done == charged
+
+
+def test_the_commission_tax_is_a_percent_rounded_half_up_once() -> None:
+    assert commission_tax(D("10.00"), D(20), CENT) == D("2.00")
+    assert commission_tax(D("0.25"), D(18), CENT) == D("0.05")  # 0.045: half up, not to the even cent
+    assert commission_tax(D("0.35"), D(10), CENT) == D("0.04")  # 0.035
+    assert commission_tax(D("12.34"), D(0), CENT) == D("0.00")
+
+
+def test_a_share_never_runs_past_what_is_left() -> None:
+    """0.01 over two equal weights: the first rounds up to all of it, the second gets none (never a share above
+    what is left, nor a negative one taking it back)."""
+    assert prorate(D("0.01"), [D(1), D(1), D(0)], CENT) == [D("0.01"), D(0), D(0)]
