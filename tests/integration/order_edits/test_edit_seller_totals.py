@@ -172,3 +172,20 @@ async def test_an_edit_keeping_a_fee_charged_once_at_its_old_amount_moves_the_or
     assert D(shown["commission_delta"]) == sum((D(s["commission_delta"]) for s in shown["sellers"]), D(0)), shown
     assert D(after["total_commission"]) - D(before["total_commission"]) == D(shown["commission_delta"]), shown
     await totals_are_the_ledgers(client, admin, order["id"])
+
+
+async def test_the_refund_of_an_edit_taking_a_sellers_shipment_shows_its_logistics_commission_reversed(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    """An edit taking seller B's every unit out gives back its shipment's 10.00 fee and reverses the 10 %
+    logistics commission on it: the edit's refund shows both."""
+    quote, order = await ordered(client, admin, service_key)
+    theirs = next(i for i in order["items"] if i["seller_id"] == "seller-b")
+    shipment = next(s for s in quote["shipments"] if s["seller_id"] == "seller-b")
+    assert (shipment["delivery_fee"], shipment["logistics_commission"]) == ("10.00", "1.00")
+
+    await edited(client, service_key, order["id"], {"remove": [{"product_id": theirs["product_id"], "quantity": 1}]})
+    made = expect_ok(await client.get(f"{ORDERS}/{order['id']}/refunds", headers=admin.headers))
+    [back] = [r for r in made if r["kind"] == "edit"]
+    assert (back["delivery_fee"], back["logistics_commission"]) == ("10.00", "1.00"), back
+    await totals_are_the_ledgers(client, admin, order["id"])
