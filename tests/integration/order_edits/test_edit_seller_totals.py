@@ -3,8 +3,7 @@ PostgreSQL and Redis, with a commission tax (COMMISSION_TAX_RATE 20 %), a logist
 fee and named fees of every kind (a share of the gross, per line, per shipment, per order): after placing and
 after each edit, the order's per-seller totals (`sellers`: commission, commission tax, delivery fee, payout) are
 what the seller's ledger nets to — also when the edit keeps a fee charged once at the rate it was charged (a rate
-that wins since is charged beside it, one raised since is kept at its old amount) and when a refund gave a
-seller's shipment fee back before the edit.
+that wins since is charged beside it) and when a refund gave a seller's shipment fee back before the edit.
 
 Without a non-zero commission tax, an edit that dropped the tax on the fees it keeps would agree with itself;
 without a logistics commission, one that kept the commission on a fee given back would.
@@ -151,24 +150,28 @@ async def test_an_edit_moving_the_orders_own_logistics_commission_counts_it_in_t
     assert D(shown["commission_delta"]) == sum((D(s["commission_delta"]) for s in shown["sellers"]), D(0)), shown
 
 
-async def test_an_edit_keeping_a_fee_charged_once_at_its_old_amount_moves_the_orders_commission_by_its_sellers(
+async def test_an_edit_keeping_a_fee_charged_once_beside_the_one_the_edited_basket_charges_counts_both(
     client: Client, admin: Caller, service_key: dict[str, str]
 ) -> None:
-    """The order's 1.00 platform fee is raised to 2.50 after placing (the same rate, patched): an edit keeps
-    it as charged, 1.00, while the edited basket charges 2.50; the order's total commission moves by what its
-    sellers' commission moves, and each seller's totals stay its ledger's."""
-    platform = next(r for r in await rates(client, admin, *NAMED_FEES) if r["component"] == "platform_fee")
+    """Seller B's line wins a 2.50 platform fee per order of its own, seller A's the 1.00 one: an edit taking
+    B's every unit out keeps B's 2.50 as charged (an order's fee stays while the order has units) beside the
+    1.00 the edited basket charges, so the order keeps a fee the edited basket does not charge. Its total
+    commission is its details' sum, it moves by what its sellers' commission moves, and each seller's totals
+    stay its ledger's."""
+    own = {"component": "platform_fee", "commission_type": "FLAT", "rate": "2.50", "per": "order",
+           "seller_id": "seller-b", "priority": 10}  # fmt: skip
+    await rates(client, admin, *NAMED_FEES, own)
     _, order = await ordered(client, admin, service_key)
-    mine = next(i for i in order["items"] if i["seller_id"] == "seller-a")
-    expect_ok(await client.patch(f"/api/v1/commission-rates/{platform['id']}", json={"rate": "2.50"},
-                                 headers=admin.headers))  # fmt: skip
+    theirs = next(i for i in order["items"] if i["seller_id"] == "seller-b")
     before = order["commission_breakdown"]
+    assert "2.50" in [d["amount"] for d in before["details"] if d["dimension"] == "platform_fee"], before
 
-    body = {"add": [{"product_id": mine["product_id"], "quantity": 1}]}
+    body = {"remove": [{"product_id": theirs["product_id"], "quantity": 1}]}
     shown = expect_ok(await client.post(f"{ORDERS}/{order['id']}/edits", json=body, headers=service_key), 201)
     after = (await edited(client, service_key, order["id"], body))["commission_breakdown"]
-    fee = next(d for d in after["details"] if d["dimension"] == "platform_fee")
-    assert fee["amount"] == "1.00", after  # kept as charged, not the 2.50 the rate charges now
+    fees = sorted(d["amount"] for d in after["details"] if d["dimension"] == "platform_fee")
+    assert fees == ["1.00", "2.50"], after  # B's kept as charged, beside the one the edited basket charges
+    assert sum((D(d["amount"]) for d in after["details"]), D(0)) == D(after["total_commission"]), after
     assert D(shown["commission_delta"]) == sum((D(s["commission_delta"]) for s in shown["sellers"]), D(0)), shown
     assert D(after["total_commission"]) - D(before["total_commission"]) == D(shown["commission_delta"]), shown
     await totals_are_the_ledgers(client, admin, order["id"])
