@@ -148,3 +148,47 @@ async def test_an_edit_moving_the_orders_own_logistics_commission_counts_it_in_t
     body = {"add": [{"product_id": goods["id"], "quantity": 1}]}
     shown = expect_ok(await client.post(f"{ORDERS}/{order['id']}/edits", json=body, headers=service_key), 201)
     assert D(shown["commission_delta"]) == sum((D(s["commission_delta"]) for s in shown["sellers"]), D(0)), shown
+
+
+async def test_an_edit_keeping_a_fee_charged_once_beside_the_one_the_edited_basket_charges_counts_both(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    """Seller B's line wins a 2.50 platform fee per order of its own, seller A's the 1.00 one: an edit taking
+    B's every unit out keeps B's 2.50 as charged (an order's fee stays while the order has units) beside the
+    1.00 the edited basket charges, so the order keeps a fee the edited basket does not charge. Its total
+    commission is its details' sum, it moves by what its sellers' commission moves, and each seller's totals
+    stay its ledger's."""
+    own = {"component": "platform_fee", "commission_type": "FLAT", "rate": "2.50", "per": "order",
+           "seller_id": "seller-b", "priority": 10}  # fmt: skip
+    await rates(client, admin, *NAMED_FEES, own)
+    _, order = await ordered(client, admin, service_key)
+    theirs = next(i for i in order["items"] if i["seller_id"] == "seller-b")
+    before = order["commission_breakdown"]
+    assert "2.50" in [d["amount"] for d in before["details"] if d["dimension"] == "platform_fee"], before
+
+    body = {"remove": [{"product_id": theirs["product_id"], "quantity": 1}]}
+    shown = expect_ok(await client.post(f"{ORDERS}/{order['id']}/edits", json=body, headers=service_key), 201)
+    after = (await edited(client, service_key, order["id"], body))["commission_breakdown"]
+    fees = sorted(d["amount"] for d in after["details"] if d["dimension"] == "platform_fee")
+    assert fees == ["1.00", "2.50"], after  # B's kept as charged, beside the one the edited basket charges
+    assert sum((D(d["amount"]) for d in after["details"]), D(0)) == D(after["total_commission"]), after
+    assert D(shown["commission_delta"]) == sum((D(s["commission_delta"]) for s in shown["sellers"]), D(0)), shown
+    assert D(after["total_commission"]) - D(before["total_commission"]) == D(shown["commission_delta"]), shown
+    await totals_are_the_ledgers(client, admin, order["id"])
+
+
+async def test_the_refund_of_an_edit_taking_a_sellers_shipment_shows_its_logistics_commission_reversed(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    """An edit taking seller B's every unit out gives back its shipment's 10.00 fee and reverses the 10 %
+    logistics commission on it: the edit's refund shows both."""
+    quote, order = await ordered(client, admin, service_key)
+    theirs = next(i for i in order["items"] if i["seller_id"] == "seller-b")
+    shipment = next(s for s in quote["shipments"] if s["seller_id"] == "seller-b")
+    assert (shipment["delivery_fee"], shipment["logistics_commission"]) == ("10.00", "1.00")
+
+    await edited(client, service_key, order["id"], {"remove": [{"product_id": theirs["product_id"], "quantity": 1}]})
+    made = expect_ok(await client.get(f"{ORDERS}/{order['id']}/refunds", headers=admin.headers))
+    [back] = [r for r in made if r["kind"] == "edit"]
+    assert (back["delivery_fee"], back["logistics_commission"]) == ("10.00", "1.00"), back
+    await totals_are_the_ledgers(client, admin, order["id"])

@@ -16,6 +16,8 @@ from tests.integration.conftest import Caller
 from tests.integration.expect import expect_error, expect_ok, field_errors
 from tests.integration.orders.test_orders_api import build_quote, line, quotes
 from tests.integration.orders.test_refunds_api import placed, refund
+from tests.integration.shipping.test_shipping_orders import ordered
+from tests.integration.statements.test_discount_funders import ledger
 
 __all__ = ["quotes"]  # the fixture, shared with test_orders_api
 
@@ -109,3 +111,17 @@ async def test_a_seller_with_nothing_in_the_period_gets_zeros_with_two_decimals(
     assert answer.headers["content-type"] == "text/csv; charset=utf-8"
     [total] = list(csv.DictReader(io.StringIO(answer.text)))
     assert {field: total[field] for field in MONEY} == dict.fromkeys(MONEY, "0.00")
+
+
+async def test_a_ledger_entry_pays_the_seller_its_shipments_delivery_fee(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    """Each seller ships its own parcel and is paid its delivery fee: the order's ledger entry pays what the
+    order's per-seller payout says, the delivery fee included, and the statement pays the same."""
+    _, order = await ordered(client, admin, service_key)
+    for seller in order["sellers"]:
+        [entry] = await ledger(client, admin, seller["seller_id"])
+        assert entry["delivery_fees"] == seller["delivery_fee"] != "0.00", (entry, seller)
+        assert entry["payout"] == seller["payout"], (entry, seller)
+        shown = expect_ok(await client.get(url(seller["seller_id"]), headers=admin.headers))
+        assert shown["payout"] == seller["payout"], (shown, seller)
