@@ -51,10 +51,17 @@ return {kept or false, redis.call('GET', KEYS[2]) or false}
 """KEYS: the key, the session. The key's claim or answer (none: claimed now) and the session."""
 _KEEP = """
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-if #KEYS > 1 then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end
+if #KEYS > 1 then
+  local stored = redis.call('GET', KEYS[2])
+  local at = stored and string.find(stored, '"status":', 1, true)
+  if ARGV[5] == '1' or not at or string.sub(stored, at + 9, at + 14) == '"open"' then
+    redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+  end
+end
 return 1
 """
-"""KEYS: the key, the session (if written). The key's answer and the session written at once."""
+"""KEYS: the key, the session (if written). The key's answer and the session written at once; an update's
+session (ARGV[5] '0') never over a completed or canceled one (a complete that finished while it priced)."""
 
 
 class Live(msgspec.Struct, kw_only=True):
@@ -126,7 +133,8 @@ class LiveClaim:
 
     async def keep(self, session: Session, live: Live, now: datetime) -> None:
         """The session written back and the answer kept for the key: one round trip."""
-        await self.owner.written(self.principal_id, self.key, self.fingerprint, self.reply.success(session), live, now)
+        answer = self.reply.success(session)
+        await self.owner.written(self.principal_id, self.key, self.fingerprint, answer, live, now, durable=False)
         self.kept = True
 
 
@@ -177,17 +185,32 @@ class LiveSessions:
         )
 
     async def written(
-        self, principal_id: UUID, key: str, fingerprint: bytes, answer: Answer, live: Live, now: datetime
+        self,
+        principal_id: UUID,
+        key: str,
+        fingerprint: bytes,
+        answer: Answer,
+        live: Live,
+        now: datetime,
+        *,
+        durable: bool = True,
     ) -> None:
-        """The session as now written and the answer kept for the key that wrote it, in one round trip."""
+        """The session as now written and the answer kept for the key that wrote it, in one round trip;
+        `durable`: as PostgreSQL has it now (else an update's, never written over a finished session)."""
         keys = [idempotency_key(principal_id, key), session_key(principal_id, live.id)]
         args: list[Any] = [
             _answered(fingerprint, answer),
             KEPT_SECONDS,
             msgspec.json.encode(live),
             _seconds_until(live.expires_at, now),
+            "1" if durable else "0",
         ]
         await self.keep_script(keys=keys, args=args)
+
+    async def forget(self, principal_id: UUID, session_id: UUID) -> None:
+        """Before a complete or cancel commits on PostgreSQL: a process that dies after its commit leaves no open
+        session here for updates to go on with (they read the row, completed or canceled)."""
+        await self.redis.delete(session_key(principal_id, session_id))
 
     async def get(self, principal_id: UUID, session_id: UUID) -> Live | None:
         blob = await self.redis.get(session_key(principal_id, session_id))

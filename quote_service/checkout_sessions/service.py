@@ -190,6 +190,7 @@ class CheckoutSessions:
             canceled = partial(
                 repository.finish, conn, session_id=session_id, status="canceled", state=state, order_id=None, now=now
             )
+            await self.live.forget(principal.id, session_id)
             return await self._kept(conn, claim, keyed, canceled, state)
 
     async def complete(
@@ -233,6 +234,7 @@ class CheckoutSessions:
                 order_id=order_id,
                 now=now,
             )
+            await self.live.forget(principal.id, session_id)
             return await self._kept(conn, claim, keyed, finished, state)
 
     # -- steps ------------------------------------------------------------------------------------

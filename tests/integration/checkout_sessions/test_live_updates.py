@@ -11,9 +11,10 @@ import asyncpg
 import msgspec
 
 from quote_service.cache.redis import RedisClient
-from quote_service.checkout_sessions.live import PENDING_SECONDS, idempotency_key
+from quote_service.checkout_sessions.live import PENDING_SECONDS, LiveSessions, idempotency_key
 from quote_service.checkout_sessions.service import fingerprint
 from quote_service.config import Settings
+from quote_service.db.idempotency import Answer
 from tests.integration.checkout_sessions.setup import ACP, ADDRESS, Agent, Client, acp_session, agent_key, market
 from tests.integration.conftest import Caller, maker_of
 
@@ -26,6 +27,15 @@ async def forget_all(redis: RedisClient, key_id: object) -> int:
     if keys:
         await redis.delete(*keys)
     return len(keys)
+
+
+async def addressed(client: Client, admin: Caller) -> tuple[Agent, uuid.UUID, str]:
+    """An agent, its key's id and its session of one item with an address."""
+    goods = await market(client, admin)
+    agent = Agent(client, await agent_key(client, admin))
+    _, key_id = await maker_of(client, agent.headers)
+    created = await agent.create({"items": [{"id": goods["a"]["id"], "quantity": 1}], "fulfillment_address": ADDRESS})
+    return agent, key_id, acp_session(created, 201)["id"]
 
 
 async def test_an_update_is_replayed_byte_for_byte_and_its_key_is_one_request_across_writes(
@@ -72,11 +82,7 @@ async def test_an_update_in_flight_is_409_with_retry_after(client: Client, admin
 async def test_redis_losing_the_session_loses_updates_since_never_a_completed_order(
     client: Client, admin: Caller, redis: RedisClient, settings: Settings
 ) -> None:
-    goods = await market(client, admin)
-    agent = Agent(client, await agent_key(client, admin))
-    _, key_id = await maker_of(client, agent.headers)
-    created = await agent.create({"items": [{"id": goods["a"]["id"], "quantity": 1}], "fulfillment_address": ADDRESS})
-    sid = acp_session(created, 201)["id"]
+    agent, key_id, sid = await addressed(client, admin)
     assert await forget_all(redis, key_id) == 2  # the session and the create's key
     # Read again from PostgreSQL: the session as created, updated on from there.
     ready = acp_session(await agent.update(sid, {"fulfillment_option_id": "standard"}))
@@ -97,3 +103,22 @@ async def test_redis_losing_the_session_loses_updates_since_never_a_completed_or
     finally:
         await conn.close()
     assert (orders, status) == (1, "completed")
+
+
+async def test_an_update_that_priced_while_its_session_completed_never_reopens_it(
+    client: Client, admin: Caller, redis: RedisClient
+) -> None:
+    agent, key_id, sid = await addressed(client, admin)
+    acp_session(await agent.update(sid, {"fulfillment_option_id": "standard"}))
+    live = LiveSessions(redis)
+    opened = await live.get(key_id, uuid.UUID(sid))  # what an update read before the complete finished
+    assert opened is not None
+    assert opened.status == "open"
+    assert acp_session(await agent.complete(sid, PAYMENT))["status"] == "completed"
+    # ... and writes back after it: the session stays completed.
+    await live.written(key_id, "late", b"0" * 32, Answer(200, b"{}"), opened, opened.created_at, durable=False)
+    stored = await live.get(key_id, uuid.UUID(sid))
+    assert stored is not None
+    assert stored.status == "completed"
+    late = await agent.update(sid, {"fulfillment_option_id": "express"})
+    assert (late.status_code, late.json()["code"]) == (409, "session_completed")
