@@ -32,6 +32,7 @@ from quote_service.cache.config_store import ConfigStore
 from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import RedisClient
 from quote_service.checkout_sessions import repository
+from quote_service.checkout_sessions.live import Live, LiveSessions
 from quote_service.checkout_sessions.schemas import (
     Changes,
     Item,
@@ -117,6 +118,7 @@ class CheckoutSessions:
         self.settings = settings
         self.terms = terms
         self.clock = clock
+        self.live = LiveSessions(redis)
 
     async def create(
         self,
@@ -129,7 +131,7 @@ class CheckoutSessions:
         """A new session of `changes`, priced."""
         now = self.clock()
         session_id = uuid.uuid4()
-        async with _claimed(self.pool, principal, keyed) as (conn, claim):
+        async with self._claimed(principal, keyed) as (conn, claim):
             state = await self._priced(principal, session_id, changed(State(), changes), currency, now)
             inserted = partial(
                 repository.insert,
@@ -143,19 +145,18 @@ class CheckoutSessions:
                 now=now,
                 expires_at=now + timedelta(seconds=self.settings.checkout_session_ttl),
             )
-            return await _kept(conn, claim, inserted, state)
+            return await self._kept(conn, claim, keyed, inserted, state)
 
     async def get(self, principal: Principal, session_id: uuid.UUID) -> Session:
         """The session; priced again first when its quote has expired."""
         now = self.clock()
-        async with self.pool.acquire() as conn:
-            row = await self._open_row(conn, principal, session_id, now, writing=False)
-            state = repository.state_of(row)
-            if row["status"] != "open" or not quote_expired(row, now):
-                return session_of(row, state)
-            state, shown = await self._repriced(principal, row, state, now)
-            row = await repository.save(conn, session_id=session_id, state=state, now=now)
-            return session_of(row, state, shown)
+        live = await self._open(principal, session_id, now, writing=False)
+        if live.status != "open" or not quote_expired(live, now):
+            return session_of(live, live.state)
+        state, shown = await self._repriced(principal, live, live.state, now)
+        live = live.priced(state)
+        await self.live.put(principal.id, live, now)
+        return session_of(live, state, shown)
 
     async def update(
         self,
@@ -166,25 +167,31 @@ class CheckoutSessions:
         *,
         replace: bool = False,
     ) -> Session:
-        """The session with `changes`, priced again; `replace`: what `changes` leaves out is cleared (UCP's PUT)."""
+        """The session with `changes`, priced again; `replace`: what `changes` leaves out is cleared (UCP's PUT).
+
+        The quote and one Redis round trip more (live.py): the key claimed and the session read in one script,
+        written back with the kept answer in another; PostgreSQL only when Redis has lost the session."""
         now = self.clock()
-        async with _claimed(self.pool, principal, keyed) as (conn, claim):
-            row = await self._open_row(conn, principal, session_id, now, writing=True)
-            before = repository.state_of(row)
+        key, print_, reply = keyed
+        async with self.live.claimed(principal.id, session_id, key, print_, reply) as (claim, live):
+            live = _checked_open(live or await self._stored(principal, session_id), session_id, now, writing=True)
+            before = live.state
             state = changed(State(summary=before.summary) if replace else before, changes)
-            state, shown = await self._repriced(principal, row, state, now)
-            saved = partial(repository.save, conn, session_id=session_id, state=state, now=now)
-            return await _kept(conn, claim, saved, state, shown)
+            state, shown = await self._repriced(principal, live, state, now)
+            live = live.priced(state)
+            session = session_of(live, state, shown)
+            await claim.keep(session, live, now)
+            return session
 
     async def cancel(self, principal: Principal, session_id: uuid.UUID, keyed: Keyed) -> Session:
         now = self.clock()
-        async with _claimed(self.pool, principal, keyed) as (conn, claim):
-            row = await self._open_row(conn, principal, session_id, now, writing=True)
-            state = repository.state_of(row)
+        async with self._claimed(principal, keyed) as (conn, claim):
+            state = (await self._open(principal, session_id, now, writing=True)).state
             canceled = partial(
                 repository.finish, conn, session_id=session_id, status="canceled", state=state, order_id=None, now=now
             )
-            return await _kept(conn, claim, canceled, state)
+            await self.live.forget(principal.id, session_id)
+            return await self._kept(conn, claim, keyed, canceled, state)
 
     async def complete(
         self,
@@ -195,12 +202,12 @@ class CheckoutSessions:
     ) -> Session:
         """The order of the session's quote, or the session not completed with the reason as a message."""
         now = self.clock()
-        async with _claimed(self.pool, principal, keyed) as (conn, claim):
+        async with self._claimed(principal, keyed) as (conn, claim):
             made = await orders_repository.get_order_by_key(
                 conn, principal_id=principal.id, idempotency_key=ORDER_KEY.format(session_id)
             )
-            row = await self._open_row(conn, principal, session_id, now, writing=True)
-            state = repository.state_of(row)
+            row = await self._open(principal, session_id, now, writing=True)
+            state = row.state
             if made is None:
                 state, shown = await self._checked(principal, row, state, payment, now)
                 if shown is None:  # it can complete: the order, or why not (as messages)
@@ -209,7 +216,7 @@ class CheckoutSessions:
                         state, shown = msgspec.structs.replace(state, messages=ordered), []
                 if shown is not None:  # not completed
                     saved = partial(repository.save, conn, session_id=session_id, state=state, now=now)
-                    return await _kept(conn, claim, saved, state, shown)
+                    return await self._kept(conn, claim, keyed, saved, state, shown)
                 await fault_points.hit("checkout_session.ordered")
                 assert isinstance(ordered, uuid.UUID)
                 order_id = ordered
@@ -227,30 +234,62 @@ class CheckoutSessions:
                 order_id=order_id,
                 now=now,
             )
-            return await _kept(conn, claim, finished, state)
+            await self.live.forget(principal.id, session_id)
+            return await self._kept(conn, claim, keyed, finished, state)
 
     # -- steps ------------------------------------------------------------------------------------
 
-    async def _open_row(
-        self, conn: Connection, principal: Principal, session_id: uuid.UUID, now: datetime, *, writing: bool
-    ) -> asyncpg.Record:
-        """The agent's session (404 for another's or none); a write needs it open and unexpired."""
-        row = await repository.get(conn, session_id=session_id, principal_id=principal.id)
-        if row is None:
-            raise NotFound(f"checkout session {session_id} not found")
-        if row["status"] == "open" and row["expires_at"] <= now:
-            expired_at = row["expires_at"].isoformat()
-            raise Gone(f"checkout session {session_id} expired at {expired_at}", code="SESSION_EXPIRED")
-        if not writing:
-            return row
-        if row["status"] == "completed":
-            raise Conflict(f"checkout session {session_id} is completed", code="SESSION_COMPLETED")
-        if row["status"] == "canceled":
-            raise Conflict(f"checkout session {session_id} was canceled", code="SESSION_CANCELED")
-        return row
+    async def _open(self, principal: Principal, session_id: uuid.UUID, now: datetime, *, writing: bool) -> Live:
+        """The agent's session as last written (Redis; PostgreSQL when Redis lost it), checked (`_checked_open`)."""
+        live = await self.live.get(principal.id, session_id)
+        return _checked_open(live or await self._stored(principal, session_id), session_id, now, writing=writing)
+
+    async def _stored(self, principal: Principal, session_id: uuid.UUID) -> Live | None:
+        """The session's PostgreSQL row (only to its own agent key)."""
+        async with self.pool.acquire() as conn:
+            row = await repository.get(conn, session_id=session_id, principal_id=principal.id)
+        return None if row is None else Live.of(row)
+
+    async def _kept(
+        self,
+        conn: Connection,
+        claim: idempotency.Claim,
+        keyed: Keyed,
+        write: Callable[[], Awaitable[asyncpg.Record]],
+        state: State,
+        shown: list[Message] | None = None,
+    ) -> Session:
+        """`write` the session and keep the answer for its key, in one transaction; then the session and the
+        answer in Redis (live.py), where updates read them."""
+        async with conn.transaction():
+            row = await write()
+            session = session_of(row, state, shown)
+            await claim.keep(session)
+        answer = keyed.reply.success(session)
+        await self.live.written(row["principal_id"], keyed.key, keyed.fingerprint, answer, Live.of(row), self.clock())
+        return session
+
+    @contextlib.asynccontextmanager
+    async def _claimed(self, principal: Principal, keyed: Keyed) -> AsyncIterator[tuple[Connection, idempotency.Claim]]:
+        """A pooled connection holding the request's Idempotency-Key (db/idempotency.py `claimed`), judged
+        against an update's claim or answer in Redis under the same key; a definitive refusal kept there too."""
+        key, print_, reply = keyed
+        async with (
+            self.pool.acquire() as conn,
+            idempotency.claimed(
+                conn, scope="checkout_session", principal_id=principal.id, key=key, fingerprint=print_, reply=reply
+            ) as claim,
+        ):
+            await self.live.judged(principal.id, key, print_)
+            try:
+                yield conn, claim
+            except ServiceError as refused:
+                if idempotency.definitive(refused) and refused.code != "IDEMPOTENCY_CONFLICT":
+                    await self.live.remember(principal.id, key, print_, reply.refusal(refused))
+                raise
 
     async def _repriced(
-        self, principal: Principal, row: asyncpg.Record, state: State, now: datetime
+        self, principal: Principal, row: Live, state: State, now: datetime
     ) -> tuple[State, list[Message]]:
         """`state` priced again; a message when its total moved from the last quote's."""
         before = state.summary.total_amount
@@ -263,7 +302,7 @@ class CheckoutSessions:
         return state, [Message(type="info", code="price_changed", param="$.totals", content=change)]
 
     async def _checked(
-        self, principal: Principal, row: asyncpg.Record, state: State, payment: Payment, now: datetime
+        self, principal: Principal, row: Live, state: State, payment: Payment, now: datetime
     ) -> tuple[State, list[Message] | None]:
         """The state to complete (priced again when its quote expired), and why it cannot complete now as
         the messages of this answer (None: it can)."""
@@ -378,30 +417,17 @@ class CheckoutSessions:
         return QuoteItemIn(product_id=item.id, quantity=item.quantity)
 
 
-async def _kept(
-    conn: Connection,
-    claim: idempotency.Claim,
-    write: Callable[[], Awaitable[asyncpg.Record]],
-    state: State,
-    shown: list[Message] | None = None,
-) -> Session:
-    """`write` the session and keep the answer for its key, in one transaction."""
-    async with conn.transaction():
-        session = session_of(await write(), state, shown)
-        await claim.keep(session)
-    return session
-
-
-@contextlib.asynccontextmanager
-async def _claimed(
-    pool: Pool, principal: Principal, keyed: Keyed
-) -> AsyncIterator[tuple[Connection, idempotency.Claim]]:
-    """A pooled connection holding the request's Idempotency-Key (db/idempotency.py `claimed`)."""
-    key, fingerprint, reply = keyed
-    async with (
-        pool.acquire() as conn,
-        idempotency.claimed(
-            conn, scope="checkout_session", principal_id=principal.id, key=key, fingerprint=fingerprint, reply=reply
-        ) as claim,
-    ):
-        yield conn, claim
+def _checked_open(live: Live | None, session_id: uuid.UUID, now: datetime, *, writing: bool) -> Live:
+    """The agent's session (404 for another's or none); a write needs it open and unexpired."""
+    if live is None:
+        raise NotFound(f"checkout session {session_id} not found")
+    if live.status == "open" and live.expires_at <= now:
+        expired_at = live.expires_at.isoformat()
+        raise Gone(f"checkout session {session_id} expired at {expired_at}", code="SESSION_EXPIRED")
+    if not writing:
+        return live
+    if live.status == "completed":
+        raise Conflict(f"checkout session {session_id} is completed", code="SESSION_COMPLETED")
+    if live.status == "canceled":
+        raise Conflict(f"checkout session {session_id} was canceled", code="SESSION_CANCELED")
+    return live

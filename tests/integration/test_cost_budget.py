@@ -49,7 +49,7 @@ import selectors
 import sys
 import tomllib
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType, FrameType
@@ -333,17 +333,24 @@ async def cost_of(served: Served, bodies: Iterator[bytes], settings: Settings, r
     )
 
 
-async def post_reading(served: Served, body: bytes) -> tuple[int, bytes]:
+def post_reading(served: Served, body: bytes) -> Coroutine[Any, Any, tuple[int, bytes]]:
     """A quote request to the app's ASGI callable, as granian hands it over: its status and body."""
-    sent = False
+    return asgi_request(served.app, body, served.key)
+
+
+async def asgi_request(app: Litestar, body: bytes, key: bytes, **other: Any) -> tuple[int, bytes]:
+    """A request to the app's ASGI callable, as a server hands it over (the quote's scope, or with `other`
+    fields): its status and body."""
+    sent = scope(key) if not other else {**scope(key), **other}
+    sent_body = False
     status = 0
     chunks: list[bytes] = []
 
     async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
+        nonlocal sent_body
+        if sent_body:
             return {"type": "http.disconnect"}
-        sent = True
+        sent_body = True
         return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
@@ -353,7 +360,7 @@ async def post_reading(served: Served, body: bytes) -> tuple[int, bytes]:
         else:
             chunks.append(message.get("body", b""))
 
-    await served.app(scope(served.key), receive, send)  # type: ignore[arg-type]
+    await app(sent, receive, send)  # type: ignore[arg-type]
     return status, b"".join(chunks)
 
 

@@ -37,6 +37,8 @@ MAY_EXPIRE = {
     "rebuild writes nothing)",
     "flash_sales/service.py": "an ended sale's counters, a week after its end (rebuilt from the ledger)",
     "auth/throttle.py": "failed-login windows (a window that goes starts again at zero)",
+    "checkout_sessions/live.py": "checkout sessions' live state (read again from PostgreSQL as last written there) "
+    "and updates' Idempotency-Key claims and answers (a retry runs the update again)",
 }
 
 
