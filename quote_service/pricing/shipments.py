@@ -21,7 +21,7 @@ logistics commission is charged per shipment, on its fee.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing.commission import commission_amount
@@ -193,13 +193,9 @@ def _weigh(
 def _priced(
     option: ShippingOption, parcel: Parcel, km: Decimal | None, cent: Decimal
 ) -> tuple[ShippingOption, Decimal, bool]:
-    """An option's fee for this shipment (rounded once) and whether its goods make it free."""
-    if option.free_above is not None and parcel.goods >= option.free_above:
-        return option, ZERO.quantize(cent), True
-    fee = option.base_fee + (option.per_kg or ZERO) * parcel.weight + (option.per_km or ZERO) * (km or ZERO)
-    if option.max_fee is not None:
-        fee = min(fee, option.max_fee)
-    return option, fee.quantize(cent, ROUND_HALF_UP), False
+    """An option's fee for this shipment (`ShippingOption.fee`) and whether its goods make it free."""
+    fee, free = option.fee(parcel.goods, parcel.weight, km, cent)
+    return option, fee, free
 
 
 def _select(request: QuoteRequest, parcels: Mapping[str | None, Parcel]) -> None:
