@@ -1,0 +1,269 @@
+"""The quote engine's last step: what the steps answered, added up into the response (`Quote`). Pure.
+
+The total is the exact sum of the rounded parts it names (an exempt tax-inclusive line's subtotal leaves out
+the tax its price held, docs/taxes.md#exemptions: the quote's subtotal too, so total = subtotal - discount +
+tax + fees still holds); the calculation steps are built in the order they apply, each with the running total
+after it; every sum stays below the ceiling of every amount (docs/quotes-and-orders.md#the-money-ceiling).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from msgspec import UNSET
+from msgspec.structs import replace
+
+from quote_service.errors import FieldError, ValidationFailed
+from quote_service.pricing.commission_charges import Charges
+from quote_service.pricing.coupons import Coupon
+from quote_service.pricing.discounts import CouponResult
+from quote_service.pricing.hints import HintBasket, next_steps
+from quote_service.pricing.lines import Line
+from quote_service.pricing.money import MAX_AMOUNT
+from quote_service.pricing.promotion_deals import Outcome
+from quote_service.pricing.promotions import Gift
+from quote_service.pricing.quote import (
+    AppliedCoupon,
+    AppliedPromotion,
+    Calculation,
+    CommissionBreakdown,
+    Hint,
+    PricingBreakdown,
+    Quote,
+    QuoteLine,
+    RejectedCoupon,
+)
+from quote_service.pricing.quote_steps import BasketSums, Fees, QuoteInputs, Taxed
+from quote_service.pricing.seller_totals import seller_totals
+from quote_service.pricing.shipments import Shipments
+
+
+def refuse_beyond_ceiling(sums: BasketSums, total: Decimal, commission: CommissionBreakdown) -> None:
+    """Every amount below the ceiling: each line passed it in `price_lines`, the parts are never negative, so
+    these sums bound every other amount (ValidationFailed naming the first that does not)."""
+    earned = commission.total_commission
+    subtotal, item_total = sums.subtotal, sums.item_total
+    if item_total < MAX_AMOUNT and subtotal < MAX_AMOUNT and total < MAX_AMOUNT and earned < MAX_AMOUNT:
+        return
+    amounts = {"subtotal": subtotal, "item_total": item_total, "total_amount": total, "total_commission": earned}
+    name, amount = next((name, amount) for name, amount in amounts.items() if amount >= MAX_AMOUNT)
+    message = (
+        f"the quote's {name} would be {amount}, not below {MAX_AMOUNT:f}, the ceiling of every amount: "
+        "quote fewer items or units"
+    )
+    raise ValidationFailed(message, details=[FieldError("items", message)])
+
+
+def quote_answer(
+    inputs: QuoteInputs,
+    lines: Sequence[Line],
+    sums: BasketSums,
+    *,
+    quote_id: UUID,
+    served: tuple[dict[str, Any], dict[str, str], list[str]],
+    promoted: Outcome | None,
+    discounts: tuple[Decimal, Decimal, list[CouponResult]],
+    taxed: Taxed,
+    parcels: Shipments | None,
+    charged: Fees,
+    commission: tuple[CommissionBreakdown, Charges | None],
+) -> Quote:
+    """The response: the totals, the calculation steps, the lines (and gifts), the coupons and promotions shown,
+    the shipments and each seller's totals, the hints. `served`: the feature flags, experiments and experiments
+    served by the caller's test group; `discounts`: the promotions', the quote's (promotions and coupons) and
+    the coupons' results; `commission`: the breakdown and, where some line's rates ask, the charges."""
+    region, request, now = inputs.region, inputs.request, inputs.now
+    zero, currency = region.zero, region.currency
+    promotion_discount, discount, coupons = discounts
+    settled, terms, exempted = taxed.settled, taxed.terms, taxed.exempted
+    breakdown, charges = commission
+    feature_flags, experiments, forced = served
+    tax_amount, fee, small = settled.tax, charged.fee, charged.small
+    shown_subtotal = sums.subtotal - exempted if exempted else sums.subtotal
+    total = shown_subtotal - discount + tax_amount + fee + small.amount
+    refuse_beyond_ceiling(sums, total, breakdown)
+    applied_coupons, rejected_coupons = _coupons_shown(coupons)
+    shows = promoted is not None and bool(charged.applied_promotions or charged.rejected_promotions)
+    calculations = _calculations(sums, taxed, charged, applied_coupons, (promotion_discount, discount), shows, zero)
+    quote = Quote(
+        quote_id=quote_id,
+        customer_id=inputs.customer.customer_id,
+        subtotal=shown_subtotal,
+        discount_amount=discount,
+        tax_amount=tax_amount,
+        delivery_fee=fee,
+        small_basket_fee=small.amount,
+        total_amount=total,
+        currency=currency,
+        items=settled.items if promoted is None or not promoted.gifts else _with_gifts(settled.items, promoted, zero),
+        commission_breakdown=breakdown,
+        pricing_breakdown=PricingBreakdown(
+            item_total=sums.item_total,
+            subtotal=shown_subtotal,
+            tax_amount=tax_amount,
+            delivery_fee=fee,
+            small_basket_fee=small.amount,
+            total_amount=total,
+            currency=currency,
+            calculations=calculations,
+        ),
+        applied_rules=[*settled.price_rules, *settled.tax_rules, *charged.delivery.rules, *small.rules],
+        applied_coupons=applied_coupons,
+        rejected_coupons=rejected_coupons,
+        feature_flags=feature_flags,
+        experiments=experiments,
+        created_at=now,
+        valid_until=now + region.validity,
+        config_version=inputs.snapshot.version,
+        forced_experiments=forced,
+        applied_promotions=charged.applied_promotions,
+        rejected_promotions=charged.rejected_promotions,
+        tax_included=settled.tax_included if sums.inclusive else UNSET,
+        shipments=UNSET if parcels is None else parcels.shown(),
+        sellers=UNSET
+        if parcels is None
+        else seller_totals(
+            parcels,
+            lines,
+            settled,
+            commission_tax_rate=inputs.defaults.commission_tax_rate,
+            cent=region.cent,
+            charges=charges,
+        ),
+        hints=UNSET if not request.hints else _hints(inputs, lines, sums.subtotal - discount, fee, parcels),
+    )
+    if terms is None:
+        return quote
+    return replace(
+        quote,
+        rounding=terms.rounding,
+        tax_exemption=UNSET if terms.exemption is None else terms.exemption,
+        customer_tax_id=UNSET
+        if terms.exemption is None or request.customer_tax_id is None
+        else request.customer_tax_id,
+        tax_exempted=exempted if sums.inclusive and terms.exemption is not None else UNSET,
+    )
+
+
+def _calculations(
+    sums: BasketSums,
+    taxed: Taxed,
+    charged: Fees,
+    applied_coupons: list[AppliedCoupon],
+    discounts: tuple[Decimal, Decimal],
+    shows_promotions: bool,
+    zero: Decimal,
+) -> list[Calculation]:
+    """The steps of the total in the order they apply, each with the running total after it (the last equals
+    total_amount); the flash sale's, the promotions' and the exemption's only where the quote has them.
+    `discounts`: the promotions' and the quote's (promotions and coupons)."""
+    settled, exempted, delivery, fee = taxed.settled, taxed.exempted, charged.delivery, charged.fee
+    promotion_discount, discount = discounts
+    steps = [("items", "list prices", sums.item_total)]
+    if sums.has_flash:
+        steps.append(("flash_sale", "flash-sale prices", sums.flash_total - sums.flash_list_total))
+    ruled = sums.subtotal - sums.item_total - sums.flash_total + sums.flash_list_total
+    steps.append(("price_rules", f"{len(settled.price_rules)} price rules", ruled))
+    if shows_promotions:
+        steps.append(("promotions", _promotions_described(charged.applied_promotions), zero - promotion_discount))
+    coupon_names = ", ".join(c.code for c in applied_coupons if c.type != "FREE_DELIVERY") if applied_coupons else ""
+    steps.append(("discount", coupon_names or "none", promotion_discount - discount))
+    if sums.inclusive:
+        steps.append(("tax", _tax_described(settled.tax_included), settled.tax))
+    else:
+        steps.append(("tax", "per line, after discounts", settled.tax))
+    if exempted:
+        steps.append(("tax_exempted", "tax held in tax-inclusive prices, not charged (exempt)", zero - exempted))
+    waived = delivery.description if fee == delivery.amount else f"waived by {charged.waived_by}"
+    steps.append(("delivery", waived, fee))
+    steps.append(("small_basket", charged.small.description, charged.small.amount))
+    return _running(steps, zero)
+
+
+def _running(steps: list[tuple[str, str, Decimal]], zero: Decimal) -> list[Calculation]:
+    """Each step with the running total after it."""
+    calculations = []
+    running = zero
+    for step, description, amount in steps:
+        running += amount
+        calculations.append(Calculation(step=step, description=description, amount=amount, running_total=running))
+    return calculations
+
+
+def _coupons_shown(coupons: list[CouponResult]) -> tuple[list[AppliedCoupon], list[RejectedCoupon]]:
+    """The coupons as the response shows them: applied (with their amount), rejected (with the reason)."""
+    applied: list[AppliedCoupon] = []
+    rejected: list[RejectedCoupon] = []
+    for result in coupons:
+        if result.reason is not None:
+            rejected.append(RejectedCoupon(code=result.code, reason=result.reason))
+        elif result.coupon is not None and result.amount is not None:
+            applied.append(_applied_coupon(result.code, result.coupon, result.amount))
+    return applied, rejected
+
+
+def _applied_coupon(code: str, coupon: Coupon, amount: Decimal) -> AppliedCoupon:
+    """A coupon as the response shows it applied; `funded_by` only when the platform pays it."""
+    if coupon.funded_by == "platform":
+        return AppliedCoupon(code=code, type=coupon.type, amount=amount, funded_by="platform")
+    return AppliedCoupon(code=code, type=coupon.type, amount=amount)
+
+
+def _promotions_described(applied: list[AppliedPromotion]) -> str:
+    names = [p.name for p in applied if p.kind != "FREE_DELIVERY"]
+    return ", ".join(names) or "none"
+
+
+def _tax_described(included: Decimal) -> str:
+    """The tax step of a quote with tax-inclusive lines: the tax they contain is in the prices, not added."""
+    return f"per line, after discounts; {included} included in tax-inclusive prices"
+
+
+def _with_gifts(items: list[QuoteLine], promoted: Outcome, zero: Decimal) -> list[QuoteLine]:
+    """The response lines and a line per gift given (docs/promotions.md#gifts): 0.00, no tax (its
+    split 0.00 too where the quote's lines show one), no commission (it is no engine line)."""
+    split = items[0].prices_include_tax is not UNSET
+    gifts = [
+        QuoteLine(
+            product_id=stock.id,
+            quantity=promotion.config.quantity if isinstance(promotion.config, Gift) else 1,
+            list_unit_price=zero,
+            unit_price=zero,
+            line_subtotal=zero,
+            discount=zero,
+            tax=zero,
+            price_source="gift",
+            category_id=stock.category_id,
+            seller_id=stock.seller_id,
+            prices_include_tax=False if split else UNSET,
+            net=zero if split else UNSET,
+            gross=zero if split else UNSET,
+            is_gift=True,
+            promotion_id=promotion.id,
+        )
+        for promotion, stock in promoted.gifts
+    ]
+    return [*items, *gifts]
+
+
+def _hints(
+    inputs: QuoteInputs, lines: Sequence[Line], goods: Decimal, fee: Decimal, parcels: Shipments | None
+) -> list[Hint]:
+    """docs/promotions.md#hints: what the customer could add to get more, after every total, changing none."""
+    region, defaults = inputs.region, inputs.defaults
+    basket = HintBasket(
+        lines,
+        currency=region.currency,
+        cent=region.cent,
+        subtotal=inputs.subtotal,
+        goods=goods,
+        delivery_fee=fee,
+        cap_percent=defaults.max_discount_percentage,
+        parcels=parcels,
+        gifts=inputs.gifts,
+        free_rule=region.free_rule,
+    )
+    return next_steps(basket, inputs.snapshot.promotions, inputs.customer, inputs.request.channel, inputs.now)
