@@ -36,7 +36,15 @@ from quote_service.pricing.money import is_currency
 from quote_service.pricing.offers import Choice
 from quote_service.pricing.plan import RegionPlan, region_plan
 from quote_service.pricing.promotions import GiftStock
-from quote_service.pricing.quote import CatalogProduct, CustomerContext, EngineDefaults, FlashOffer, Quote, QuoteRequest
+from quote_service.pricing.quote import (
+    CatalogProduct,
+    CustomerContext,
+    EngineDefaults,
+    FlashOffer,
+    QuantityLimit,
+    Quote,
+    QuoteRequest,
+)
 from quote_service.pricing.quote_answer import quote_answer
 from quote_service.pricing.quote_steps import (
     EXPRESS_MULTIPLIER,
@@ -75,6 +83,7 @@ def price_quote(
     held: Sequence[HeldPrice] | None = None,
     external: ExternalPricing | None = None,
     offers: Sequence[Choice | None] | None = None,
+    quantity_limits: Sequence[QuantityLimit] | None = None,
 ) -> Quote:
     """Price `request` under `snapshot` at `now` (docs/pricing.md), step by step (module docstring).
 
@@ -88,7 +97,9 @@ def price_quote(
     item's price decided already (an order edit's basket, docs/orders-and-refunds.md#edits-and-exchanges):
     steps 1-4 then take these prices as they are. `external`: what tax and shipping extensions answered for
     this basket (docs/extensions.md), used as they are. `offers`: each item's offer (`offers.choose_offers`;
-    None: no item has one), which prices its line and owns it (its seller).
+    None: no item has one), which prices its line and owns it (its seller), and is shown on it (`held`: the
+    offer each held price names). `quantity_limits`: the limits of the basket's max_per_customer quantity rules
+    (docs/pricing.md#quantity-rules), which the quote carries for its order to count again.
     """
     if region is None:
         region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
@@ -119,7 +130,7 @@ def price_quote(
     return quote_answer(
         inputs, lines, sums, quote_id=quote_id, served=(feature_flags, experiments, forced), promoted=promoted,
         discounts=(promotion_discount, discount, coupons), taxed=taxed, parcels=parcels, charged=charged,
-        commission=commission,
+        commission=commission, offers=(held, offers), quantity_limits=quantity_limits,
     )  # fmt: skip
 
 

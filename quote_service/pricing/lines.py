@@ -380,6 +380,8 @@ class HeldPrice(NamedTuple):
     """The catalog product (None: a request-priced line)."""
     flash_sale_id: UUID | None = None
     price_list_id: UUID | None = None
+    offer_id: UUID | None = None
+    """The offer the line is sold from (docs/offers.md), shown on its quote line; None: its product's own."""
 
 
 def held_lines(request: QuoteRequest, *, region: RegionPlan, held: Sequence[HeldPrice]) -> list[Line]:

@@ -21,8 +21,9 @@ from quote_service.pricing.commission_charges import Charges
 from quote_service.pricing.coupons import Coupon
 from quote_service.pricing.discounts import CouponResult
 from quote_service.pricing.hints import HintBasket, next_steps
-from quote_service.pricing.lines import Line
+from quote_service.pricing.lines import HeldPrice, Line
 from quote_service.pricing.money import MAX_AMOUNT
+from quote_service.pricing.offers import Choice, with_offers
 from quote_service.pricing.promotion_deals import Outcome
 from quote_service.pricing.promotions import Gift
 from quote_service.pricing.quote import (
@@ -32,8 +33,10 @@ from quote_service.pricing.quote import (
     CommissionBreakdown,
     Hint,
     PricingBreakdown,
+    QuantityLimit,
     Quote,
     QuoteLine,
+    QuoteRequest,
     RejectedCoupon,
 )
 from quote_service.pricing.quote_steps import BasketSums, Fees, QuoteInputs, Taxed
@@ -70,11 +73,14 @@ def quote_answer(
     parcels: Shipments | None,
     charged: Fees,
     commission: tuple[CommissionBreakdown, Charges | None],
+    offers: tuple[Sequence[HeldPrice] | None, Sequence[Choice | None] | None],
+    quantity_limits: Sequence[QuantityLimit] | None,
 ) -> Quote:
     """The response: the totals, the calculation steps, the lines (and gifts), the coupons and promotions shown,
     the shipments and each seller's totals, the hints. `served`: the feature flags, experiments and experiments
     served by the caller's test group; `discounts`: the promotions', the quote's (promotions and coupons) and
-    the coupons' results; `commission`: the breakdown and, where some line's rates ask, the charges."""
+    the coupons' results; `commission`: the breakdown and, where some line's rates ask, the charges; `offers`: the
+    held prices (an order edit's) and the offers chosen, whose offer each line shows (`lines_shown`)."""
     region, request, now = inputs.region, inputs.request, inputs.now
     zero, currency = region.zero, region.currency
     promotion_discount, discount, coupons = discounts
@@ -98,7 +104,7 @@ def quote_answer(
         small_basket_fee=small.amount,
         total_amount=total,
         currency=currency,
-        items=settled.items if promoted is None or not promoted.gifts else _with_gifts(settled.items, promoted, zero),
+        items=lines_shown(settled.items, request, offers, promoted, zero),
         commission_breakdown=breakdown,
         pricing_breakdown=PricingBreakdown(
             item_total=sums.item_total,
@@ -134,6 +140,7 @@ def quote_answer(
             charges=charges,
         ),
         hints=UNSET if not request.hints else _hints(inputs, lines, sums.subtotal - discount, fee, parcels),
+        quantity_limits=list(quantity_limits) if quantity_limits else UNSET,
     )
     if terms is None:
         return quote
@@ -146,6 +153,29 @@ def quote_answer(
         else request.customer_tax_id,
         tax_exempted=exempted if sums.inclusive and terms.exemption is not None else UNSET,
     )
+
+
+def lines_shown(
+    items: list[QuoteLine],
+    request: QuoteRequest,
+    offers: tuple[Sequence[HeldPrice] | None, Sequence[Choice | None] | None],
+    promoted: Outcome | None,
+    zero: Decimal,
+) -> list[QuoteLine]:
+    """The response's lines: each showing the offer it is sold from (the held price's, else the offer chosen:
+    `offers.with_offers`), then a line per gift given."""
+    held, chosen = offers
+    if held is not None:
+        if any(price.offer_id is not None for price in held):  # a line per held price, in order
+            items = list(items)
+            for index, price in enumerate(held):
+                if price.offer_id is not None:
+                    items[index] = replace(items[index], offer_id=price.offer_id)
+    elif chosen is not None:
+        items = with_offers(items, request, chosen)
+    if promoted is None or not promoted.gifts:
+        return items
+    return _with_gifts(items, promoted, zero)
 
 
 def _calculations(
