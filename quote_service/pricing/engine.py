@@ -29,6 +29,7 @@ from uuid import UUID
 
 from quote_service.errors import invalid
 from quote_service.pricing.attributes import quote_attributes
+from quote_service.pricing.discounts import CouponResult
 from quote_service.pricing.external import ExternalPricing
 from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, evaluate_compiled
 from quote_service.pricing.lines import HeldPrice
@@ -59,6 +60,7 @@ from quote_service.pricing.quote_steps import (
     quote_lines,
     shipments,
 )
+from quote_service.pricing.shipments import refuse_choices
 from quote_service.pricing.snapshot import ConfigSnapshot
 
 __all__ = ["EXPRESS_MULTIPLIER", "SMALL_BASKET_THRESHOLD", "ServedFlags", "price_quote", "region_for", "served_flags"]
@@ -111,26 +113,30 @@ def price_quote(
         forced = serve_test_group(snapshot, customer.test_group, feature_flags, experiments, now)
     # price lists only when there are any in this currency: a quote without them costs what it did
     book = snapshot.price_lists if region.currency in snapshot.price_lists.currencies else None
-    lines = quote_lines(
-        request, snapshot, region, customer, feature_flags, now,
-        products=products, flash=flash, book=book, held=held, offers=offers,
-    )  # fmt: skip
+    lines = quote_lines(request, snapshot, region, customer, feature_flags, now, products, flash, book, held, offers)
     sums = BasketSums(lines, region.zero)
-    inputs = QuoteInputs(
-        request, snapshot, region, customer, defaults,
-        subtotal=sums.subtotal, feature_flags=feature_flags, now=now, gifts=gifts,
-    )  # fmt: skip
-    promoted = automatic_promotions(inputs, lines)
+    inputs = QuoteInputs(request, snapshot, region, customer, defaults, sums.subtotal, feature_flags, now, gifts)
+    # A step that has nothing to do here is not called: an empty promotion book, no coupon code, no shipping
+    # profile or extension cost a quote one test each (docs/hot-path.md#the-cost-budget).
+    promoted = None
+    if region.currency in snapshot.promotions.currencies or None in snapshot.promotions.currencies:
+        promoted = automatic_promotions(inputs, lines)
     promotion_discount = region.zero if promoted is None else region.zero + promoted.discount  # on the grid
-    coupons, discount = coupon_codes(inputs, lines, promoted, promotion_discount)
+    coupons: list[CouponResult] = []
+    discount = promotion_discount
+    if request.coupon_codes:
+        coupons, discount = coupon_codes(inputs, lines, promoted, promotion_discount)
     taxed = line_taxes(inputs, lines, sums, book, external)
-    parcels = shipments(inputs, lines, products, external, offers)
+    parcels = None
+    if snapshot.shipping is not None or external is not None:
+        parcels = shipments(inputs, lines, products, external, offers)
+    elif request.shipping:
+        refuse_choices(request.shipping, {})
     charged = fees(inputs, sums.subtotal - discount, parcels, promoted, coupons)
-    commission = quote_commission(inputs, lines, taxed.settled, parcels, charged.fee)
+    commission = quote_commission(inputs, lines, taxed[0], parcels, charged[1])
     return quote_answer(
-        inputs, lines, sums, quote_id=quote_id, served=(feature_flags, experiments, forced), promoted=promoted,
-        discounts=(promotion_discount, discount, coupons), taxed=taxed, parcels=parcels, charged=charged,
-        commission=commission, offers=(held, offers), quantity_limits=quantity_limits,
+        inputs, lines, sums, quote_id, (feature_flags, experiments, forced), promoted,
+        (promotion_discount, discount, coupons), taxed, parcels, charged, commission, (held, offers), quantity_limits,
     )  # fmt: skip
 
 

@@ -178,8 +178,8 @@ def price_lines(
         product = products.get(item.product_id)
         choice = None if offers is None else offers[index]
         found_price = _item_price(
-            index, item, product, choice, region, quote_seller_id, errors, mismatches,
-            price_lists=price_lists, customer_group=customer_group, channel=channel, now=now,
+            index, item, product, choice, region, quote_seller_id, errors, mismatches, price_lists, customer_group,
+            channel, now,
         )  # fmt: skip
         if found_price is None or errors or mismatches:
             continue  # keep validating the remaining items, price nothing
@@ -255,7 +255,6 @@ def _item_price(
     quote_seller_id: str | None,
     errors: list[FieldError],
     mismatches: list[FieldError],
-    *,
     price_lists: PriceBook | None,
     customer_group: str | None,
     channel: str | None,

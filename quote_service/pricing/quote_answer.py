@@ -44,27 +44,24 @@ from quote_service.pricing.seller_totals import seller_totals
 from quote_service.pricing.shipments import Shipments
 
 
-def refuse_beyond_ceiling(sums: BasketSums, total: Decimal, commission: CommissionBreakdown) -> None:
-    """Every amount below the ceiling: each line passed it in `price_lines`, the parts are never negative, so
-    these sums bound every other amount (ValidationFailed naming the first that does not)."""
-    earned = commission.total_commission
+def refuse_beyond_ceiling(sums: BasketSums, total: Decimal, earned: Decimal) -> ValidationFailed:
+    """The refusal of a basket a sum of which reaches the ceiling of every amount, naming the first that does
+    (asked only then: each line passed the ceiling in `price_lines` and the parts are never negative, so these
+    sums bound every other amount)."""
     subtotal, item_total = sums.subtotal, sums.item_total
-    if item_total < MAX_AMOUNT and subtotal < MAX_AMOUNT and total < MAX_AMOUNT and earned < MAX_AMOUNT:
-        return
     amounts = {"subtotal": subtotal, "item_total": item_total, "total_amount": total, "total_commission": earned}
     name, amount = next((name, amount) for name, amount in amounts.items() if amount >= MAX_AMOUNT)
     message = (
         f"the quote's {name} would be {amount}, not below {MAX_AMOUNT:f}, the ceiling of every amount: "
         "quote fewer items or units"
     )
-    raise ValidationFailed(message, details=[FieldError("items", message)])
+    return ValidationFailed(message, details=[FieldError("items", message)])
 
 
 def quote_answer(
     inputs: QuoteInputs,
     lines: Sequence[Line],
     sums: BasketSums,
-    *,
     quote_id: UUID,
     served: tuple[dict[str, Any], dict[str, str], list[str]],
     promoted: Outcome | None,
@@ -73,27 +70,34 @@ def quote_answer(
     parcels: Shipments | None,
     charged: Fees,
     commission: tuple[CommissionBreakdown, Charges | None],
-    offers: tuple[Sequence[HeldPrice] | None, Sequence[Choice | None] | None],
+    held_and_chosen: tuple[Sequence[HeldPrice] | None, Sequence[Choice | None] | None],
     quantity_limits: Sequence[QuantityLimit] | None,
 ) -> Quote:
     """The response: the totals, the calculation steps, the lines (and gifts), the coupons and promotions shown,
     the shipments and each seller's totals, the hints. `served`: the feature flags, experiments and experiments
     served by the caller's test group; `discounts`: the promotions', the quote's (promotions and coupons) and
-    the coupons' results; `commission`: the breakdown and, where some line's rates ask, the charges; `offers`: the
-    held prices (an order edit's) and the offers chosen, whose offer each line shows (`lines_shown`)."""
+    the coupons' results; `commission`: the breakdown and, where some line's rates ask, the charges;
+    `held_and_chosen`: the held prices (an order edit's) and the offers chosen, whose offer each line shows
+    (`lines_shown`)."""
     region, request, now = inputs.region, inputs.request, inputs.now
     zero, currency = region.zero, region.currency
     promotion_discount, discount, coupons = discounts
-    settled, terms, exempted = taxed.settled, taxed.terms, taxed.exempted
+    settled, terms, exempted = taxed
+    delivery, fee, small, applied_promotions, rejected_promotions, _ = charged
     breakdown, charges = commission
     feature_flags, experiments, forced = served
-    tax_amount, fee, small = settled.tax, charged.fee, charged.small
+    tax_amount = settled.tax
     shown_subtotal = sums.subtotal - exempted if exempted else sums.subtotal
     total = shown_subtotal - discount + tax_amount + fee + small.amount
-    refuse_beyond_ceiling(sums, total, breakdown)
-    applied_coupons, rejected_coupons = _coupons_shown(coupons)
-    shows = promoted is not None and bool(charged.applied_promotions or charged.rejected_promotions)
+    earned = breakdown.total_commission
+    if sums.item_total >= MAX_AMOUNT or sums.subtotal >= MAX_AMOUNT or total >= MAX_AMOUNT or earned >= MAX_AMOUNT:
+        raise refuse_beyond_ceiling(sums, total, earned)
+    applied_coupons, rejected_coupons = _coupons_shown(coupons) if coupons else ([], [])
+    shows = promoted is not None and bool(applied_promotions or rejected_promotions)
     calculations = _calculations(sums, taxed, charged, applied_coupons, (promotion_discount, discount), shows, zero)
+    items = settled.items
+    if held_and_chosen[0] is not None or held_and_chosen[1] is not None or promoted is not None:
+        items = lines_shown(items, request, held_and_chosen, promoted, zero)
     quote = Quote(
         quote_id=quote_id,
         customer_id=inputs.customer.customer_id,
@@ -104,7 +108,7 @@ def quote_answer(
         small_basket_fee=small.amount,
         total_amount=total,
         currency=currency,
-        items=lines_shown(settled.items, request, offers, promoted, zero),
+        items=items,
         commission_breakdown=breakdown,
         pricing_breakdown=PricingBreakdown(
             item_total=sums.item_total,
@@ -116,7 +120,7 @@ def quote_answer(
             currency=currency,
             calculations=calculations,
         ),
-        applied_rules=[*settled.price_rules, *settled.tax_rules, *charged.delivery.rules, *small.rules],
+        applied_rules=[*settled.price_rules, *settled.tax_rules, *delivery.rules, *small.rules],
         applied_coupons=applied_coupons,
         rejected_coupons=rejected_coupons,
         feature_flags=feature_flags,
@@ -125,8 +129,8 @@ def quote_answer(
         valid_until=now + region.validity,
         config_version=inputs.snapshot.version,
         forced_experiments=forced,
-        applied_promotions=charged.applied_promotions,
-        rejected_promotions=charged.rejected_promotions,
+        applied_promotions=applied_promotions,
+        rejected_promotions=rejected_promotions,
         tax_included=settled.tax_included if sums.inclusive else UNSET,
         shipments=UNSET if parcels is None else parcels.shown(),
         sellers=UNSET
@@ -190,7 +194,8 @@ def _calculations(
     """The steps of the total in the order they apply, each with the running total after it (the last equals
     total_amount); the flash sale's, the promotions' and the exemption's only where the quote has them.
     `discounts`: the promotions' and the quote's (promotions and coupons)."""
-    settled, exempted, delivery, fee = taxed.settled, taxed.exempted, charged.delivery, charged.fee
+    settled, _, exempted = taxed
+    delivery, fee, small, applied_promotions, _, waived_by = charged
     promotion_discount, discount = discounts
     steps = [("items", "list prices", sums.item_total)]
     if sums.has_flash:
@@ -198,7 +203,7 @@ def _calculations(
     ruled = sums.subtotal - sums.item_total - sums.flash_total + sums.flash_list_total
     steps.append(("price_rules", f"{len(settled.price_rules)} price rules", ruled))
     if shows_promotions:
-        steps.append(("promotions", _promotions_described(charged.applied_promotions), zero - promotion_discount))
+        steps.append(("promotions", _promotions_described(applied_promotions), zero - promotion_discount))
     coupon_names = ", ".join(c.code for c in applied_coupons if c.type != "FREE_DELIVERY") if applied_coupons else ""
     steps.append(("discount", coupon_names or "none", promotion_discount - discount))
     if sums.inclusive:
@@ -207,14 +212,9 @@ def _calculations(
         steps.append(("tax", "per line, after discounts", settled.tax))
     if exempted:
         steps.append(("tax_exempted", "tax held in tax-inclusive prices, not charged (exempt)", zero - exempted))
-    waived = delivery.description if fee == delivery.amount else f"waived by {charged.waived_by}"
+    waived = delivery.description if fee == delivery.amount else f"waived by {waived_by}"
     steps.append(("delivery", waived, fee))
-    steps.append(("small_basket", charged.small.description, charged.small.amount))
-    return _running(steps, zero)
-
-
-def _running(steps: list[tuple[str, str, Decimal]], zero: Decimal) -> list[Calculation]:
-    """Each step with the running total after it."""
+    steps.append(("small_basket", small.description, small.amount))
     calculations = []
     running = zero
     for step, description, amount in steps:

@@ -66,7 +66,6 @@ def quote_lines(
     customer: CustomerContext,
     feature_flags: Mapping[str, Any],
     now: datetime,
-    *,
     products: Mapping[str, CatalogProduct],
     flash: Mapping[str, FlashOffer],
     book: PriceBook | None,
@@ -150,7 +149,6 @@ class QuoteInputs:
         region: RegionPlan,
         customer: CustomerContext,
         defaults: EngineDefaults,
-        *,
         subtotal: Decimal,
         feature_flags: Mapping[str, Any],
         now: datetime,
@@ -238,12 +236,10 @@ class QuoteInputs:
 
 def automatic_promotions(inputs: QuoteInputs, lines: list[Line]) -> Outcome | None:
     """Step 5a: the promotions this basket meets, combined (`promotion_deals`), discounts on the lines; None when
-    it meets none, or the book has none in this currency (the quote then reads as if none were configured)."""
+    it meets none (the quote then reads as if none were configured). Asked only where the book has promotions in
+    the quote's currency (or in every currency)."""
     region = inputs.region
     book = inputs.snapshot.promotions
-    promotions = book.currencies
-    if region.currency not in promotions and None not in promotions:  # an empty book costs this one test
-        return None
     request, customer, subtotal = inputs.request, inputs.customer, inputs.subtotal
     meeting = book.meeting_for(
         currency=region.currency,
@@ -275,9 +271,8 @@ def coupon_codes(
     inputs: QuoteInputs, lines: Sequence[Line], promoted: Outcome | None, promotion_discount: Decimal
 ) -> tuple[list[CouponResult], Decimal]:
     """Step 5: the request's coupons on the lines after the promotions (`promotion_discount` of the cap taken;
-    refused where an applied promotion blocks them), and the quote's discount (promotions and coupons)."""
-    if not inputs.request.coupon_codes:
-        return [], promotion_discount
+    refused where an applied promotion blocks them), and the quote's discount (promotions and coupons). Asked
+    only when the request names a coupon code."""
     coupons = inputs.coupons(lines, promotion_discount, promoted is not None and promoted.blocks_coupons)
     discount = inputs.region.zero
     for line in lines:
@@ -285,14 +280,9 @@ def coupon_codes(
     return coupons, discount
 
 
-class Taxed:
-    """Step 6's answer: the lines settled (tax, commission details, response lines), the terms their taxes
-    followed (None: the default rounding, no components, no exemption) and the tax an exemption took out."""
-
-    __slots__ = ("exempted", "settled", "terms")
-
-    def __init__(self, settled: Settled, terms: TaxTerms | None, exempted: Decimal) -> None:
-        self.settled, self.terms, self.exempted = settled, terms, exempted
+Taxed = tuple[Settled, "TaxTerms | None", Decimal]
+"""Step 6's answer: the lines settled (tax, commission details, response lines), the terms their taxes followed
+(None: the default rounding, no components, no exemption) and the tax an exemption took out."""
 
 
 def line_taxes(
@@ -319,7 +309,7 @@ def line_taxes(
         settled, exempted = settle_taxed(lines, region, terms, sums.inclusive)
     if external is not None and external.taxes:
         apply_taxes(settled, lines, external.taxes, region.zero)
-    return Taxed(settled, terms, exempted)
+    return settled, terms, exempted
 
 
 def shipments(
@@ -356,18 +346,10 @@ def shipments(
     )  # fmt: skip
 
 
-class Fees:
-    """Steps 7-8's answer: the delivery charge and the fee left after a free-delivery promotion or coupon, the
-    promotions as the response shows them, and the small-basket fee."""
-
-    __slots__ = ("applied_promotions", "delivery", "fee", "rejected_promotions", "small", "waived_by")
-
-    def __init__(self, delivery: Fee, small: Fee) -> None:
-        self.delivery, self.small = delivery, small
-        self.fee = delivery.amount
-        self.applied_promotions: list[AppliedPromotion] = []
-        self.rejected_promotions: list[RejectedPromotion] = []
-        self.waived_by = "coupon"
+Fees = tuple[Fee, Decimal, Fee, list[AppliedPromotion], list[RejectedPromotion], str]
+"""Steps 7-8's answer: the delivery charge, the fee left after a free-delivery promotion or coupon, the
+small-basket fee, the promotions as the response shows them (applied, rejected), and what waived the fee
+("promotion" or "coupon")."""
 
 
 def fees(
@@ -382,19 +364,21 @@ def fees(
     region = inputs.region
     zero = region.zero
     delivery = inputs.delivery(goods) if parcels is None else parcels.charge
-    charged = Fees(delivery, small_basket_fee(region, goods=goods, flag_threshold=inputs.threshold))
+    fee = delivery.amount
+    applied: list[AppliedPromotion] = []
+    rejected: list[RejectedPromotion] = []
+    waived_by = "coupon"
     if promoted is not None:
-        charged.fee = _promotions_shown(
-            promoted, charged.fee, zero, charged.applied_promotions, charged.rejected_promotions, parcels
-        )
-        if charged.fee != delivery.amount:
-            charged.waived_by = "promotion"
+        fee = _promotions_shown(promoted, fee, zero, applied, rejected, parcels)
+        if fee != delivery.amount:
+            waived_by = "promotion"
     if coupons:
-        left = charged.fee
-        charged.fee = free_delivery_coupon(coupons, left, zero)
-        if parcels is not None and charged.fee != left:
+        left = fee
+        fee = free_delivery_coupon(coupons, left, zero)
+        if parcels is not None and fee != left:
             parcels.waive_all()
-    return charged
+    small = small_basket_fee(region, goods=goods, flag_threshold=inputs.threshold)
+    return delivery, fee, small, applied, rejected, waived_by
 
 
 def quote_commission(

@@ -15,7 +15,6 @@ from quote_service.pricing.lines import HeldPrice, Line
 from quote_service.pricing.money import MAX_AMOUNT
 from quote_service.pricing.quote import (
     CatalogProduct,
-    CommissionBreakdown,
     CustomerContext,
     QuantityLimit,
     QuoteRequest,
@@ -36,6 +35,7 @@ from tests.unit.pricing.test_engine_support import (
     NOW,
     QUOTE_ID,
     D,
+    coupon,
     item,
     offer,
     product,
@@ -48,18 +48,16 @@ CUSTOMER = CustomerContext(customer_id="c-1")
 
 def lines_of(req: QuoteRequest, config: ConfigSnapshot, *products: CatalogProduct, **kwargs: Any) -> list[Line]:
     region = region_for(req, snapshot=config, defaults=EUR_DEFAULTS, now=NOW)
+    products_by_id = {str(p.id): p for p in products}
     return quote_lines(
-        req, config, region, CUSTOMER, {}, NOW, products={str(p.id): p for p in products},
-        flash=kwargs.get("flash", {}), book=None, held=kwargs.get("held"), offers=None,
-    )  # fmt: skip
+        req, config, region, CUSTOMER, {}, NOW, products_by_id, kwargs.get("flash", {}), None, kwargs.get("held"), None
+    )
 
 
 def inputs_of(req: QuoteRequest, config: ConfigSnapshot, lines: list[Line], **flags: Any) -> QuoteInputs:
     region = region_for(req, snapshot=config, defaults=EUR_DEFAULTS, now=NOW)
     subtotal = BasketSums(lines, region.zero).subtotal
-    return QuoteInputs(
-        req, config, region, CUSTOMER, EUR_DEFAULTS, subtotal=subtotal, feature_flags=flags, now=NOW, gifts=None
-    )
+    return QuoteInputs(req, config, region, CUSTOMER, EUR_DEFAULTS, subtotal, flags, NOW, None)
 
 
 def test_the_lines_step_splits_flash_units_and_the_sums_add_them_up() -> None:
@@ -89,14 +87,14 @@ def test_the_inputs_read_the_flags_knobs_once() -> None:
     assert (served.multiplier, served.threshold) == (D(2), D(25))
 
 
-def test_without_coupon_codes_the_discount_is_the_promotions() -> None:
+def test_the_coupon_step_adds_a_coupon_to_what_the_promotions_took() -> None:
     book = product("10.00")
-    config = snapshot()
-    req = request(item(book))
+    config = snapshot(coupons=[coupon("TAKE1", "FIXED", "1.00")])
+    req = request(item(book), coupon_codes=["TAKE1"])
     lines = lines_of(req, config, book)
-    results, discount = coupon_codes(inputs_of(req, config, lines), lines, None, D("1.50"))
-    assert (results, discount) == ([], D("1.50"))
-    assert [line.discount for line in lines] == [D("0.00")]
+    results, discount = coupon_codes(inputs_of(req, config, lines), lines, None, D("0.00"))
+    assert [(r.code, r.reason, r.amount) for r in results] == [("TAKE1", None, D("1.00"))]
+    assert discount == D("1.00") == sum(line.discount for line in lines)
 
 
 def test_the_tax_step_follows_the_default_terms_unless_an_exemption_is_stated() -> None:
@@ -107,8 +105,9 @@ def test_the_tax_step_follows_the_default_terms_unless_an_exemption_is_stated() 
         lines = lines_of(req, config, book)
         inputs = inputs_of(req, config, lines)
         taxed = line_taxes(inputs, lines, BasketSums(lines, inputs.region.zero), None, None)
-        assert (taxed.terms is not None) is has_terms
-        assert len(taxed.settled.items) == 1
+        settled, terms, _ = taxed
+        assert (terms is not None) is has_terms
+        assert len(settled.items) == 1
 
 
 def test_without_shipping_profiles_there_are_no_shipments_and_one_delivery_fee() -> None:
@@ -118,9 +117,9 @@ def test_without_shipping_profiles_there_are_no_shipments_and_one_delivery_fee()
     lines = lines_of(req, config, book)
     inputs = inputs_of(req, config, lines)
     assert shipments(inputs, lines, {str(book.id): book}, None, None) is None
-    charged = fees(inputs, D("10.00"), None, None, [])
-    assert charged.fee == inputs.delivery(D("10.00")).amount == charged.delivery.amount
-    assert (charged.waived_by, charged.applied_promotions, charged.rejected_promotions) == ("coupon", [], [])
+    delivery, fee, _, applied, rejected, waived_by = fees(inputs, D("10.00"), None, None, [])
+    assert fee == inputs.delivery(D("10.00")).amount == delivery.amount
+    assert (waived_by, applied, rejected) == ("coupon", [], [])
 
 
 def test_the_lines_shown_carry_each_held_price_s_offer_by_position() -> None:
@@ -134,7 +133,7 @@ def test_the_lines_shown_carry_each_held_price_s_offer_by_position() -> None:
     ]
     lines = lines_of(req, config, book, held=held)
     inputs = inputs_of(req, config, lines)
-    items = line_taxes(inputs, lines, BasketSums(lines, inputs.region.zero), None, None).settled.items
+    items = line_taxes(inputs, lines, BasketSums(lines, inputs.region.zero), None, None)[0].items
     shown = lines_shown(items, req, (held, None), None, inputs.region.zero)
     assert [line.offer_id for line in shown] == [UNSET, offer_id]
     assert lines_shown(items, req, (None, None), None, inputs.region.zero) is items
@@ -144,17 +143,10 @@ def test_the_ceiling_names_the_first_sum_that_reaches_it() -> None:
     book = product("10.00")
     lines = lines_of(request(item(book)), snapshot(), book)
     sums = BasketSums(lines, D("0.00"))
-    commission = CommissionBreakdown(
-        category_commission=D(0),
-        seller_commission=D(0),
-        logistics_commission=D(0),
-        total_commission=D(0),
-        currency="EUR",
-        details=[],
-    )
-    refuse_beyond_ceiling(sums, D("10.00"), commission)
-    with pytest.raises(ValidationFailed, match="total_amount"):
-        refuse_beyond_ceiling(sums, MAX_AMOUNT, commission)
+    refusal = refuse_beyond_ceiling(sums, MAX_AMOUNT, MAX_AMOUNT)
+    assert isinstance(refusal, ValidationFailed)
+    assert "total_amount" in str(refusal.details)
+    assert "total_commission" in str(refuse_beyond_ceiling(sums, D("10.00"), MAX_AMOUNT).details)
 
 
 @pytest.mark.parametrize("flash", [False, True])
