@@ -165,6 +165,7 @@ def price_lines(
     for the folded `customer_group` and `channel` (see `price_lists.PriceBook.select`).
     Raises ValidationFailed naming every bad item, or CurrencyNotPriced when that is the only problem.
     """
+    currency = region.currency
     errors: list[FieldError] = []
     mismatches: list[FieldError] = []
     lines: list[Line] = []
@@ -174,13 +175,24 @@ def price_lines(
     zero = region.zero
     quote_seller_id = request.seller_id
     key: tuple[Any, ...]
+    found_price: ItemPrice | None
     for index, item in enumerate(request.items):
         product = products.get(item.product_id)
         choice = None if offers is None else offers[index]
-        found_price = _item_price(
-            index, item, product, choice, region, quote_seller_id, errors, mismatches, price_lists, customer_group,
-            channel, now,
-        )  # fmt: skip
+        if (
+            price_lists is None
+            and product is not None
+            and product.is_active
+            and product.currency == currency
+            and (choice is None or choice.offer is None)
+        ):  # the usual line, its catalog product's price: written out, no call a line
+            found_price = ("catalog", product.current_price, product.min_price, product.prices_include_tax,
+                           product.category_id, product.seller_id, product.id, None, True, item.product_id)  # fmt: skip
+        else:
+            found_price = _item_price(
+                index, item, product, choice, region, quote_seller_id, errors, mismatches, price_lists, customer_group,
+                channel, now,
+            )  # fmt: skip
         if found_price is None or errors or mismatches:
             continue  # keep validating the remaining items, price nothing
         (source, list_unit, min_price, inclusive, category_id, seller_id, product_uuid, price_list_id, own,
