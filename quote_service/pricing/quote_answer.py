@@ -197,30 +197,27 @@ def _calculations(
     settled, _, exempted = taxed
     delivery, fee, small, applied_promotions, _, waived_by = charged
     promotion_discount, discount = discounts
-    steps = [("items", "list prices", sums.item_total)]
-    if sums.has_flash:
-        steps.append(("flash_sale", "flash-sale prices", sums.flash_total - sums.flash_list_total))
-    ruled = sums.subtotal - sums.item_total - sums.flash_total + sums.flash_list_total
-    steps.append(("price_rules", f"{len(settled.price_rules)} price rules", ruled))
-    if shows_promotions:
-        steps.append(("promotions", _promotions_described(applied_promotions), zero - promotion_discount))
     coupon_names = ", ".join(c.code for c in applied_coupons if c.type != "FREE_DELIVERY") if applied_coupons else ""
-    steps.append(("discount", coupon_names or "none", promotion_discount - discount))
-    if sums.inclusive:
-        steps.append(("tax", _tax_described(settled.tax_included), settled.tax))
-    else:
-        steps.append(("tax", "per line, after discounts", settled.tax))
-    if exempted:
-        steps.append(("tax_exempted", "tax held in tax-inclusive prices, not charged (exempt)", zero - exempted))
-    waived = delivery.description if fee == delivery.amount else f"waived by {waived_by}"
-    steps.append(("delivery", waived, fee))
-    steps.append(("small_basket", small.description, small.amount))
-    calculations = []
+    tax_described = _tax_described(settled.tax_included) if sums.inclusive else "per line, after discounts"
+    steps = [  # in the order they apply; a step the quote does not have is not there (written out: no call a step)
+        ("items", "list prices", sums.item_total),
+        *((("flash_sale", "flash-sale prices", sums.flash_total - sums.flash_list_total),) if sums.has_flash else ()),
+        ("price_rules", f"{len(settled.price_rules)} price rules", sums.subtotal - sums.item_total - sums.flash_total
+         + sums.flash_list_total),
+        *((("promotions", _promotions_described(applied_promotions), zero - promotion_discount),)
+          if shows_promotions else ()),
+        ("discount", coupon_names or "none", promotion_discount - discount),
+        ("tax", tax_described, settled.tax),
+        *((("tax_exempted", "tax held in tax-inclusive prices, not charged (exempt)", zero - exempted),)
+          if exempted else ()),
+        ("delivery", delivery.description if fee == delivery.amount else f"waived by {waived_by}", fee),
+        ("small_basket", small.description, small.amount),
+    ]  # fmt: skip
     running = zero
-    for step, description, amount in steps:
-        running += amount
-        calculations.append(Calculation(step=step, description=description, amount=amount, running_total=running))
-    return calculations
+    return [
+        Calculation(step=step, description=description, amount=amount, running_total=(running := running + amount))
+        for step, description, amount in steps
+    ]
 
 
 def _coupons_shown(coupons: list[CouponResult]) -> tuple[list[AppliedCoupon], list[RejectedCoupon]]:
