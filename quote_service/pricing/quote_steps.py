@@ -27,7 +27,6 @@ from quote_service.pricing.coupons import CouponSet
 from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
 from quote_service.pricing.discounts import CouponResult, apply_coupons, discount_cap
 from quote_service.pricing.external import ExternalPricing, apply_taxes
-from quote_service.pricing.flags import FlagSet
 from quote_service.pricing.lines import HeldPrice, Line, held_lines, price_lines
 from quote_service.pricing.money import MAX_AMOUNT, ZERO
 from quote_service.pricing.offers import Choice
@@ -76,12 +75,18 @@ def quote_lines(
     rules) or held at the prices an order edit decided (`held`); marked with their own prices where a promotion
     or coupon reduces only those (docs/promotions.md#reduced-lines)."""
     if held is None:
+        # price rules apply unless the dynamic_pricing flag exists and serves a falsy value (written out: no call)
+        if DYNAMIC_PRICING in feature_flags:
+            dynamic = bool(feature_flags[DYNAMIC_PRICING])
+        else:
+            flag = snapshot.flags.get(DYNAMIC_PRICING)
+            dynamic = flag is None or bool(flag.default_value)
         lines = price_lines(
             request,
             region=region,
             products=products,
             flash=flash,
-            dynamic=_dynamic_pricing(snapshot.flags, feature_flags),
+            dynamic=dynamic,
             user_tier=customer.tier,
             now=now,
             price_lists=book,
@@ -158,10 +163,11 @@ class QuoteInputs:
         self.defaults, self.subtotal, self.now = defaults, subtotal, now
         self.gifts = gifts
         """The GIFT promotions' products (docs/promotions.md#gifts); None: the book gives none."""
-        multiplier = feature_flags.get(EXPRESS_MULTIPLIER)
+        # `in` and a subscript, not `get`: no call for a flag that is not served (docs/hot-path.md#the-cost-budget)
+        multiplier = feature_flags[EXPRESS_MULTIPLIER] if EXPRESS_MULTIPLIER in feature_flags else None  # noqa: SIM401
         if multiplier is not None:
             multiplier = flag_number(multiplier, low=ZERO, high=_MAX_MULTIPLIER, low_inclusive=False)
-        threshold = feature_flags.get(SMALL_BASKET_THRESHOLD)
+        threshold = feature_flags[SMALL_BASKET_THRESHOLD] if SMALL_BASKET_THRESHOLD in feature_flags else None  # noqa: SIM401
         if threshold is not None:
             threshold = flag_number(threshold, low=ZERO, high=MAX_AMOUNT, low_inclusive=True)
         self.multiplier: Decimal | None = multiplier
@@ -467,11 +473,3 @@ def _list_rounding(lines: Sequence[Line], roundings: Mapping[int, PriceList], ro
                 tax_calculation=found.tax_calculation or rounding.tax_calculation,  # type: ignore[arg-type]
             )
     return rounding
-
-
-def _dynamic_pricing(flags: FlagSet, on: Mapping[str, Any]) -> bool:
-    """Price rules apply unless the `dynamic_pricing` flag exists and serves a falsy value."""
-    if DYNAMIC_PRICING in on:
-        return bool(on[DYNAMIC_PRICING])
-    flag = flags.get(DYNAMIC_PRICING)
-    return flag is None or bool(flag.default_value)
