@@ -134,7 +134,8 @@ def split_shipments(
             )
             parcel.charged = parcel.rule_fee.amount
         else:
-            parcel.options = [_priced(option, parcel, km, region.cent) for option in parcel.profile.options]
+            goods, weight, cent = parcel.goods, parcel.weight, region.cent  # each option's fee (and whether free)
+            parcel.options = [(option, *option.fee(goods, weight, km, cent)) for option in parcel.profile.options]
     _select(request, parcels)
     return Shipments(list(parcels.values()), zero)
 
@@ -188,14 +189,6 @@ def _weigh(
             parcel.weight += weight * item.quantity
     if errors:
         raise ValidationFailed("some items cannot be weighed", details=errors)
-
-
-def _priced(
-    option: ShippingOption, parcel: Parcel, km: Decimal | None, cent: Decimal
-) -> tuple[ShippingOption, Decimal, bool]:
-    """An option's fee for this shipment (`ShippingOption.fee`) and whether its goods make it free."""
-    fee, free = option.fee(parcel.goods, parcel.weight, km, cent)
-    return option, fee, free
 
 
 def _select(request: QuoteRequest, parcels: Mapping[str | None, Parcel]) -> None:
