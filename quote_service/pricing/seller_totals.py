@@ -50,9 +50,11 @@ def seller_totals(
     at = 0  # settle writes each line's category detail, then its seller detail when its plan has a seller rate
     for index, (line, item) in enumerate(zip(lines, settled.items, strict=True)):
         if charges is None:
-            taken = 1 if line.priced.plan.seller_rate is None else 2
-            commission = sum((detail.amount for detail in details[at : at + taken]), zero)
-            at += taken
+            commission = zero + details[at].amount  # its category detail (written out: no call a line)
+            at += 1
+            if line.priced.plan.seller_rate is not None:  # and its seller detail
+                commission += details[at].amount
+                at += 1
         else:
             commission = charges.lines[index][0]
         entry = sums.setdefault(line.priced.seller_id, [zero] * 8)
