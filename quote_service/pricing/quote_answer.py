@@ -96,7 +96,7 @@ def quote_answer(
     shows = promoted is not None and bool(applied_promotions or rejected_promotions)
     calculations = _calculations(sums, taxed, charged, applied_coupons, (promotion_discount, discount), shows, zero)
     items = settled.items
-    if held_and_chosen[0] is not None or held_and_chosen[1] is not None or promoted is not None:
+    if held_and_chosen[0] is not None or held_and_chosen[1] is not None or (promoted is not None and promoted.gifts):
         items = lines_shown(items, request, held_and_chosen, promoted, zero)
     quote = Quote(
         quote_id=quote_id,
