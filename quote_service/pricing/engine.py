@@ -60,7 +60,6 @@ from quote_service.pricing.quote_steps import (
     quote_lines,
     shipments,
 )
-from quote_service.pricing.shipments import refuse_choices
 from quote_service.pricing.snapshot import ConfigSnapshot
 
 __all__ = ["EXPRESS_MULTIPLIER", "SMALL_BASKET_THRESHOLD", "ServedFlags", "price_quote", "region_for", "served_flags"]
@@ -127,11 +126,17 @@ def price_quote(
     if request.coupon_codes:
         coupons, discount = coupon_codes(inputs, lines, promoted, promotion_discount)
     taxed = line_taxes(inputs, lines, sums, book, external)
-    parcels = None
-    if snapshot.shipping is not None or external is not None:
-        parcels = shipments(inputs, lines, products, external, offers)
-    elif request.shipping:
-        refuse_choices(request.shipping, {})
+    # Shipments only where a profile could serve one (the platform default's or a seller's of the basket, in this
+    # currency), an extension ships it or the request chooses: others' profiles cost the quote nothing (no call).
+    served = None if snapshot.shipping is None else snapshot.shipping.served
+    wanted = (external is not None and bool(external.shipping)) or request.shipping is not None
+    if not wanted and served is not None:
+        wanted = (None, region.currency) in served
+        for line in () if wanted else lines:
+            if (line.priced.seller_id, region.currency) in served:
+                wanted = True
+                break
+    parcels = shipments(inputs, lines, products, external, offers) if wanted else None
     charged = fees(inputs, sums.subtotal - discount, parcels, promoted, coupons)
     commission = quote_commission(inputs, lines, taxed[0], parcels, charged[1])
     return quote_answer(

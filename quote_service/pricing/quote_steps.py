@@ -326,25 +326,13 @@ def shipments(
     offers: Sequence[Choice | None] | None,
 ) -> Shipments | None:
     """Step 7's shipments: one per seller where shipping profiles (or a shipping extension) apply; None where
-    none could serve the basket (the quote then charges one delivery fee, `QuoteInputs.delivery`)."""
+    none could serve the basket (the quote then charges one delivery fee, `QuoteInputs.delivery`). Asked only where
+    a profile could serve a shipment of the basket, an extension ships it or the request chooses (`price_quote`)."""
     request, snapshot, region = inputs.request, inputs.snapshot, inputs.region
     outside = None if external is None or not external.shipping else external.shipping
     if snapshot.shipping is None and outside is None:
         if request.shipping:
             refuse_choices(request.shipping, {})
-        return None
-    # Only where a profile could serve a shipment (the platform default's or a seller's of the basket,
-    # in this currency): others' profiles cost the quote nothing (docs/hot-path.md#the-cost-budget).
-    wanted = outside is not None or request.shipping is not None
-    if not wanted and snapshot.shipping is not None:
-        served, currency = snapshot.shipping.served, region.currency
-        wanted = (None, currency) in served
-        if not wanted:
-            for line in lines:
-                if (line.priced.seller_id, currency) in served:
-                    wanted = True
-                    break
-    if not wanted:
         return None
     return split_shipments(
         request, lines, region=region, book=snapshot.shipping, products=products, multiplier=inputs.multiplier,
