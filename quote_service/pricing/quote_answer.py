@@ -92,7 +92,13 @@ def quote_answer(
     earned = breakdown.total_commission
     if sums.item_total >= MAX_AMOUNT or sums.subtotal >= MAX_AMOUNT or total >= MAX_AMOUNT or earned >= MAX_AMOUNT:
         raise refuse_beyond_ceiling(sums, total, earned)
-    applied_coupons, rejected_coupons = _coupons_shown(coupons) if coupons else ([], [])
+    applied_coupons: list[AppliedCoupon] = []
+    rejected_coupons: list[RejectedCoupon] = []
+    for result in coupons:  # as the response shows them: applied (with their amount), rejected (with the reason)
+        if result.reason is not None:
+            rejected_coupons.append(RejectedCoupon(code=result.code, reason=result.reason))
+        elif result.coupon is not None and result.amount is not None:
+            applied_coupons.append(_applied_coupon(result.code, result.coupon, result.amount))
     shows = promoted is not None and bool(applied_promotions or rejected_promotions)
     calculations = _calculations(sums, taxed, charged, applied_coupons, (promotion_discount, discount), shows, zero)
     items = settled.items
@@ -218,18 +224,6 @@ def _calculations(
         Calculation(step=step, description=description, amount=amount, running_total=(running := running + amount))
         for step, description, amount in steps
     ]
-
-
-def _coupons_shown(coupons: list[CouponResult]) -> tuple[list[AppliedCoupon], list[RejectedCoupon]]:
-    """The coupons as the response shows them: applied (with their amount), rejected (with the reason)."""
-    applied: list[AppliedCoupon] = []
-    rejected: list[RejectedCoupon] = []
-    for result in coupons:
-        if result.reason is not None:
-            rejected.append(RejectedCoupon(code=result.code, reason=result.reason))
-        elif result.coupon is not None and result.amount is not None:
-            applied.append(_applied_coupon(result.code, result.coupon, result.amount))
-    return applied, rejected
 
 
 def _applied_coupon(code: str, coupon: Coupon, amount: Decimal) -> AppliedCoupon:
