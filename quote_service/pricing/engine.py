@@ -124,7 +124,9 @@ def price_quote(
     coupons: list[CouponResult] = []
     discount = promotion_discount
     if request.coupon_codes:
-        coupons, discount = coupon_codes(inputs, lines, promoted, promotion_discount)
+        coupons, discount = coupon_codes(
+            inputs, lines, promotion_discount, promoted is not None and promoted.blocks_coupons
+        )
     taxed = line_taxes(inputs, lines, sums, book, external)
     # Shipments only where a profile could serve one (the platform default's or a seller's of the basket, in this
     # currency), an extension ships it or the request chooses: others' profiles cost the quote nothing (no call).

@@ -175,28 +175,6 @@ class QuoteInputs:
         self.threshold: Decimal | None = threshold
         """The small-basket threshold a flag serves (None: the region's)."""
 
-    def coupons(self, lines: Sequence[Line], taken: Decimal, blocked: bool) -> list[CouponResult]:
-        """Step 5 on `lines` (their discounts grow), after promotions that took `taken` of the cap;
-        `blocked`: a promotion applied refuses coupons."""
-        coupons = self.snapshot.coupons
-        customer = self.customer
-        if customer.generated_coupons:  # codes of a batch: looked up for this quote (docs/promotions.md#code-batches)
-            coupons = CouponSet({**coupons.by_code, **customer.generated_coupons}, coupons.reducing)
-        region = self.region
-        return apply_coupons(
-            self.request.coupon_codes,
-            lines,
-            coupons,
-            subtotal=self.subtotal,
-            currency=region.currency,
-            cent=region.cent,
-            customer_uses=customer.coupon_uses,
-            max_discount_percentage=self.defaults.max_discount_percentage,
-            now=self.now,
-            taken=taken,
-            blocked=blocked,
-        )
-
     def delivery(self, goods: Decimal) -> Fee:
         """Step 7's delivery charge for goods worth `goods` after discounts (no shipping profile)."""
         request = self.request
@@ -222,7 +200,7 @@ class QuoteInputs:
         copies = lines
         if self.request.coupon_codes:  # they add to the lines' discounts: on copies
             copies = [Line(line.priced, line.discount, line.funded, line.own) for line in lines]
-            coupons = self.coupons(copies, taken, blocks_coupons)
+            coupons = coupon_codes(self, copies, taken, blocks_coupons)[0]
         tax = zero
         for line in copies:
             discount += line.discount
@@ -274,16 +252,33 @@ def automatic_promotions(inputs: QuoteInputs, lines: list[Line]) -> Outcome | No
 
 
 def coupon_codes(
-    inputs: QuoteInputs, lines: Sequence[Line], promoted: Outcome | None, promotion_discount: Decimal
+    inputs: QuoteInputs, lines: Sequence[Line], taken: Decimal, blocked: bool
 ) -> tuple[list[CouponResult], Decimal]:
-    """Step 5: the request's coupons on the lines after the promotions (`promotion_discount` of the cap taken;
-    refused where an applied promotion blocks them), and the quote's discount (promotions and coupons). Asked
-    only when the request names a coupon code."""
-    coupons = inputs.coupons(lines, promotion_discount, promoted is not None and promoted.blocks_coupons)
-    discount = inputs.region.zero
+    """Step 5: the request's coupons on `lines` (their discounts grow), after promotions that took `taken` of the
+    cap (`blocked`: a promotion applied refuses coupons), and the quote's discount (promotions and coupons).
+    Asked only when the request names a coupon code."""
+    coupons = inputs.snapshot.coupons
+    customer = inputs.customer
+    if customer.generated_coupons:  # codes of a batch: looked up for this quote (docs/promotions.md#code-batches)
+        coupons = CouponSet({**coupons.by_code, **customer.generated_coupons}, coupons.reducing)
+    region = inputs.region
+    results = apply_coupons(
+        inputs.request.coupon_codes,
+        lines,
+        coupons,
+        subtotal=inputs.subtotal,
+        currency=region.currency,
+        cent=region.cent,
+        customer_uses=customer.coupon_uses,
+        max_discount_percentage=inputs.defaults.max_discount_percentage,
+        now=inputs.now,
+        taken=taken,
+        blocked=blocked,
+    )
+    discount = region.zero
     for line in lines:
         discount += line.discount
-    return coupons, discount
+    return results, discount
 
 
 Taxed = tuple[Settled, "TaxTerms | None", Decimal]

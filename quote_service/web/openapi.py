@@ -55,7 +55,12 @@ ERROR_RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
     "404": ("NOT_FOUND: no such resource (or not the caller's).", {}),
     "408": ("REQUEST_TIMEOUT: the body did not arrive within BODY_READ_TIMEOUT; the connection is closed.", {}),
     "409": ("A state conflict: DUPLICATE_KEY, INSUFFICIENT_STOCK, SOLD_OUT, QUOTE_ALREADY_ORDERED, ...", {}),
-    "410": ("EDIT_EXPIRED: the order edit's preview is past its expires_at: preview the edit again.", {}),
+    "405": ("An agent's ACP checkout session that is completed cannot be cancelled (docs/agents.md).", {}),
+    "410": (
+        "EDIT_EXPIRED: the order edit's preview is past its expires_at: preview the edit again; an agent's "
+        "checkout session past its expires_at (session_expired, docs/agents.md).",
+        {},
+    ),
     "413": ("PAYLOAD_TOO_LARGE: the body is over the route's limit (1 MiB; more on bulk routes).", {}),
     "415": ("UNSUPPORTED_MEDIA_TYPE: the body is declared as something other than application/json.", {}),
     "422": (
@@ -68,6 +73,12 @@ ERROR_RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
     "504": ("QUOTE_TIMEOUT: the quote took longer than QUOTE_TIMEOUT.", {}),
 }
 """Every error status the service answers with, as documented (the body is always the envelope)."""
+
+# Agents' checkout sessions (docs/agents.md) refuse in their protocols' terms on every route: 400 for a missing
+# Idempotency-Key, UCP-Agent or an unknown API-Version, 401 for a bad signature, 405 cancelling a completed ACP
+# session, 409 for a key in flight or a finished session, 410 for an expired one.
+_AGENT_PROTOCOLS = ("/acp/", "/ucp/")
+_AGENT_REFUSALS = frozenset({"400", "401", "404", "405", "409", "410"})
 
 EXTRA_ERRORS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/quote"): frozenset({"404", "409", "429", "504"}),
@@ -165,6 +176,8 @@ def _error_statuses(method: str, path: str, operation: dict[str, Any], public: b
         statuses |= {"400", "408", "413", "415"}
     if method in _MUTATIONS and not public:
         statuses.add("409")
+    if path.startswith(_AGENT_PROTOCOLS):
+        statuses |= _AGENT_REFUSALS
     if path != "/health":
         statuses.add("503")
     return statuses

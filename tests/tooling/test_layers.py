@@ -16,14 +16,14 @@ LAYERS = [
     "pricing", "periods", "config",
     "observability", "background", "embedded", "server", "db", "cache",
     "auth", "web", "health",
-    "audit", "webhooks", "agents", "accounts",
+    "audit", "webhooks", "agents", "accounts", "fx",
     "catalog", "reservations", "commissions", "coupons", "rules", "price_lists", "promotions", "shipping",
     "offers", "installments", "flags", "extensions",
     "ofrep",
     "repricing", "campaigns",
     "intelligence", "flash_sales", "unit_limits",
     "snapshot", "analytics", "lifecycle", "pages", "quotes", "edge", "orders",
-    "order_edits", "statements", "sellers", "payouts", "simulations",
+    "order_edits", "statements", "sellers", "payouts", "checkout_sessions", "simulations",
     "app", "cli",
 ]  # fmt: skip
 

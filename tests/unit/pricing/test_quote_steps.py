@@ -92,7 +92,7 @@ def test_the_coupon_step_adds_a_coupon_to_what_the_promotions_took() -> None:
     config = snapshot(coupons=[coupon("TAKE1", "FIXED", "1.00")])
     req = request(item(book), coupon_codes=["TAKE1"])
     lines = lines_of(req, config, book)
-    results, discount = coupon_codes(inputs_of(req, config, lines), lines, None, D("0.00"))
+    results, discount = coupon_codes(inputs_of(req, config, lines), lines, D("0.00"), False)
     assert [(r.code, r.reason, r.amount) for r in results] == [("TAKE1", None, D("1.00"))]
     assert discount == D("1.00") == sum(line.discount for line in lines)
 
