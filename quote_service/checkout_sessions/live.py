@@ -166,7 +166,9 @@ class WriteBack:
 
     `settle` (set for each quote asked) makes the session's state of the quote's JSON as the store sends it,
     `finish` the session and its answer of that state; `session` and `state` are set once the call landed
-    (None: it did not ride, and the update writes them itself: `LiveClaim.keep`)."""
+    (None: it did not ride, and the update writes them itself: `LiveClaim.keep`). Landed, the answer is the
+    key's even should the request fail after (its quote-log row not spooled: 503): the quote and the session
+    are written, and a retry gets the answer that wrote them."""
 
     def __init__(self, claim: LiveClaim, now: datetime, finish: Callable[[State], tuple[Session, Live]]) -> None:
         self.claim = claim

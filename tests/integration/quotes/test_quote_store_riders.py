@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from quote_service.cache.redis import RedisClient
+from quote_service.cache.redis import RedisClient, is_cluster
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.pricing.quote import Quote
-from quote_service.quotes.store import QuoteStore, Ride
+from quote_service.quotes.store import QuoteStore, Ride, decode_quote
 from tests.integration.orders.test_orders_api import build_quote, line, quote_store
 
 PRODUCT = {"id": str(uuid.uuid4()), "currency": "TRY", "current_price": "10.00", "category_id": "c", "seller_id": "s"}
@@ -85,3 +85,19 @@ async def test_a_rider_on_a_quote_handed_out_again_lands_only_where_it_was_not_o
     assert await quotes.was_ordered(quote_id, payload, late) is True
     assert late.landings == 0
     assert await redis.exists(f"{late.prefix}:answer", f"{late.prefix}:state") == 0
+
+
+@pytest.mark.redis_backends  # Redis key layout, Lua or slots: on a Redis Cluster too
+async def test_a_rider_rides_only_where_its_keys_may_share_the_quotes_call(
+    quotes: QuoteStore, redis: RedisClient
+) -> None:
+    """On a cluster a rider's keys live in other slots than the quote's: it never rides, its maker writes on
+    its own (a checkout session's update then sends its own script, as before riders)."""
+    rider = Noted()
+    payload = await quotes.put(a_quote(), now=utcnow(), rider=rider)
+    assert await quotes.get(decode_quote(payload).quote_id, now=utcnow()) is not None
+    if is_cluster(redis):
+        assert (rider.payloads, rider.landings) == ([], 0)
+        assert await redis.exists(f"{rider.prefix}:answer") == 0
+    else:
+        assert (rider.payloads, rider.landings) == ([payload], 1)
