@@ -38,6 +38,7 @@ from quote_service.checkout_sessions.schemas import Protocol, Session, State, St
 from quote_service.db import idempotency
 from quote_service.db.idempotency import Answer, Reply
 from quote_service.errors import ServiceError
+from quote_service.pricing.quote import Quote
 from quote_service.quotes.store import Ride, lean_script
 
 KEPT_SECONDS = 86_400
@@ -174,15 +175,15 @@ class WriteBack:
         self.claim = claim
         self.now = now
         self.finish = finish
-        self.settle: Callable[[bytes], State] | None = None
+        self.settle: Callable[[bytes, Quote | None], State] | None = None
         self.made: tuple[State, Session] | None = None
         self.state: State | None = None
         self.session: Session | None = None
 
-    def ride(self, payload: bytes) -> Ride:
+    def ride(self, payload: bytes, quote: Quote | None) -> Ride:
         assert self.settle is not None
         claim = self.claim
-        state = self.settle(payload)
+        state = self.settle(payload, quote)
         session, live = self.finish(state)
         self.made = state, session
         answer = claim.reply.success(session)

@@ -388,7 +388,7 @@ class CheckoutSessions:
                 continue
             if write_back is not None and write_back.state is not None:  # settled as it was sent
                 return write_back.state
-            return settle(priced.json)
+            return settle(priced.json, None)
         if not state.items:
             messages.append(error("missing", "$.line_items", "the session has no items"))
         return msgspec.structs.replace(state, summary=Summary(), messages=messages)
@@ -432,10 +432,11 @@ def _settled(
     messages: list[Message],
     now: datetime,
     payload: bytes,
+    quote: Quote | None,
 ) -> State:
-    """`state` holding the quote of `payload` (its JSON) for the lines `keep`, `messages` and its codes'
-    rejections among the messages."""
-    summary = summarize(_QUOTE.decode(payload), keep, shipping, now)
+    """`state` holding the quote of `payload` (its JSON; `quote`: the quote it encodes, where the store had
+    it: not decoded again) for the lines `keep`, `messages` and its codes' rejections among the messages."""
+    summary = summarize(_QUOTE.decode(payload) if quote is None else quote, keep, shipping, now)
     rejected = [
         error("invalid", f"$.discounts.codes[{code_index(state.codes, r.code)}]", f"{r.code}: {r.reason}")
         for r in summary.rejected

@@ -133,8 +133,9 @@ class Rider(Protocol):
     """A write made of the quote that goes to Redis in the quote's own call (a checkout session's update:
     checkout_sessions/live.py): one round trip for both, never the write without the quote."""
 
-    def ride(self, payload: bytes) -> Ride:
-        """The write, of the quote's JSON (`QuoteStore.put`'s answer), before the call is sent."""
+    def ride(self, payload: bytes, quote: Quote | None) -> Ride:
+        """The write, of the quote's JSON (`QuoteStore.put`'s answer) and, where the store has it, the quote
+        that JSON encodes (not for a quote handed out again), before the call is sent."""
         ...
 
     def landed(self) -> None:
@@ -273,7 +274,7 @@ class QuoteStore:
         future: asyncio.Future[None] = running_loop().create_future()
         self._pending.append((_quote_key(text), made_by(caller), payload, quote.valid_until.timestamp(), future))
         if rider is not None and not self._cluster:
-            self._riders.append((rider.ride(payload), rider, 0))
+            self._riders.append((rider.ride(payload, quote), rider, 0))
         del quote
         self._commit.wake()
         await future
@@ -332,7 +333,7 @@ class QuoteStore:
         future: asyncio.Future[bool] = running_loop().create_future()
         self._checks.append((ordered_key(quote_id), future))
         if rider is not None and not self._cluster:
-            self._riders.append((rider.ride(payload), rider, len(self._checks)))
+            self._riders.append((rider.ride(payload, None), rider, len(self._checks)))
         self._commit.wake()
         return await future
 

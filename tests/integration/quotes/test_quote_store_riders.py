@@ -27,10 +27,12 @@ class Noted:
     def __init__(self) -> None:
         self.prefix = f"test:rider:{uuid.uuid4()}"
         self.payloads: list[bytes] = []
+        self.quotes: list[Quote | None] = []
         self.landings = 0
 
-    def ride(self, payload: bytes) -> Ride:
+    def ride(self, payload: bytes, quote: Quote | None) -> Ride:
         self.payloads.append(payload)
+        self.quotes.append(quote)
         state = b'{"id":1,"status":"open","n":' + str(len(self.payloads)).encode() + b"}"
         return Ride(f"{self.prefix}:answer", payload, 60, f"{self.prefix}:state", state, 60, b'"open"')
 
@@ -50,8 +52,9 @@ def a_quote() -> Quote:
 
 async def test_a_rider_lands_with_its_quote_in_one_call(quotes: QuoteStore, redis: RedisClient) -> None:
     rider = Noted()
-    payload = await quotes.put(a_quote(), now=utcnow(), rider=rider)
-    assert (rider.payloads, rider.landings) == ([payload], 1)
+    quote = a_quote()
+    payload = await quotes.put(quote, now=utcnow(), rider=rider)
+    assert (rider.payloads, rider.quotes, rider.landings) == ([payload], [quote], 1)  # the quote: not decoded again
     assert await redis.get(f"{rider.prefix}:answer") == payload
     assert await redis.get(f"{rider.prefix}:state") == b'{"id":1,"status":"open","n":1}'
     assert 0 < await redis.ttl(f"{rider.prefix}:state") <= 60
@@ -78,7 +81,7 @@ async def test_a_rider_on_a_quote_handed_out_again_lands_only_where_it_was_not_o
     quote_id = quote.quote_id
     rider = Noted()
     assert await quotes.was_ordered(quote_id, payload, rider) is False
-    assert (rider.landings, await redis.get(f"{rider.prefix}:answer")) == (1, payload)
+    assert (rider.landings, rider.quotes, await redis.get(f"{rider.prefix}:answer")) == (1, [None], payload)
 
     assert await quotes.take_for_order(quote_id, now=utcnow()) is not None  # ordered: never handed out again
     late = Noted()
