@@ -259,11 +259,16 @@ async def write_flash_order(conn: Connection, quote: Quote, placing: Placing) ->
     transaction `conn`: `quote` (its one line, at the flash price) written as `place_order` writes a quote
     it confirms, with its `order.created` event; its id. The ledger row is the caller's: its units come
     from the sale, and `quote` neither reserved stock nor applied a coupon. The order is read back for
-    the event only when a subscription wants it: in a storm every winner holds a connection meanwhile."""
+    the event only when a subscription wants it (or an agent bought: its ACP event, docs/agents.md#order-events):
+    in a storm every winner holds a connection meanwhile."""
     row, _, _ = await _write_order(conn, quote, placing)
+    order: Order | None = None
     if await webhooks.wanted(conn, "order.created"):
         order = (await assemble(conn, [row]))[0]
         await webhooks.emit(conn, "order.created", {"order": order})
+    if quote.agent is not UNSET:  # an agent's purchase: its order event, as an order placed from its quote
+        order = order or (await assemble(conn, [row]))[0]
+        await agent_events.announce(conn, order, "order_create")
     order_id: UUID = row["id"]
     return order_id
 
