@@ -127,8 +127,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rounding_mode: Literal["HALF_UP", "HALF_EVEN", "HALF_DOWN"] = "HALF_UP"
     """ROUNDING_MODE: how a tax is rounded to the currency's minor unit (docs/taxes.md#rounding-modes);
     a price list may set its own."""
-    tax_calculation: Literal["LINE", "UNIT"] = "LINE"
-    """TAX_CALCULATION: LINE (tax on the line, rounded once) or UNIT (tax on one unit, rounded, x quantity)."""
+    tax_calculation: Literal["LINE", "UNIT", "INVOICE"] = "LINE"
+    """TAX_CALCULATION: LINE (tax on the line, rounded once), UNIT (tax on one unit, rounded, x quantity) or
+    INVOICE (per tax code and rate on the sum of the lines, rounded once, given back by largest remainder)."""
     default_delivery_fee: Decimal = Decimal("10.00")
     """DEFAULT_DELIVERY_FEE: standard delivery fee when no DELIVERY_FEE rule matches, in DEFAULT_CURRENCY."""
     default_currency: str = "TRY"

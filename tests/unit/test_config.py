@@ -413,3 +413,9 @@ def test_fx_conversion_and_its_endings_are_read() -> None:
     assert settings.fx_conversion is True
     assert settings.price_endings() == {"JPY": "whole", "EUR": "0.99"}
     assert Settings.from_env({}).price_endings() == {}
+
+
+def test_tax_calculation_may_round_once_per_invoice() -> None:
+    assert Settings.from_env({"TAX_CALCULATION": "INVOICE"}).tax_calculation == "INVOICE"
+    with pytest.raises(ConfigError, match="TAX_CALCULATION"):
+        Settings.from_env({"TAX_CALCULATION": "BASKET"})
