@@ -77,6 +77,7 @@ from quote_service.orders.seller_view import seller_view
 from quote_service.orders.terms import TermsRecorder
 from quote_service.pagination import Page, page_of
 from quote_service.pricing.coupons import CouponSet, normalize_code
+from quote_service.pricing.fx_convert import QuoteFx
 from quote_service.pricing.money import ZERO, quantum, round_money
 from quote_service.pricing.quote import (
     STOCKED_SOURCES,
@@ -297,6 +298,7 @@ async def _write_order(
         "terms": None if recorded is None else recorded.terms,
         "agent": None if quote.agent is UNSET else msgspec.to_builtins(quote.agent),
         "checkout_session_id": placing.checkout_session_id,
+        "fx": None if quote.fx is UNSET else msgspec.to_builtins(quote.fx),
     }
     row = await repository.insert_order(conn, fields=fields)
     order_id: UUID = row["id"]
@@ -840,6 +842,7 @@ def order_from_rows(
         payments=list(record.payments),
         channel=UNSET if row["agent"] is None else policy.AGENT_CHANNEL,
         agent=UNSET if row["agent"] is None else msgspec.convert(row["agent"], AgentRef),
+        fx=UNSET if row["fx"] is None else msgspec.convert(row["fx"], QuoteFx),
         checkout_session_id=row["checkout_session_id"] or UNSET,
     )
 

@@ -34,6 +34,7 @@ from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small
 from quote_service.pricing.discounts import CouponResult, apply_coupons, discount_cap
 from quote_service.pricing.external import ExternalPricing, apply_taxes
 from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, FlagSet, evaluate_compiled
+from quote_service.pricing.fx_convert import NO_RATES, Converter
 from quote_service.pricing.hints import HintBasket, next_steps
 from quote_service.pricing.lines import HeldPrice, Line, held_lines, price_lines
 from quote_service.pricing.money import MAX_AMOUNT, ZERO, is_currency
@@ -119,6 +120,9 @@ def price_quote(
 
     # 1-4: lines (price lists only when there are any in this currency: a quote without them costs what it did)
     book = snapshot.price_lists if region.currency in snapshot.price_lists.currencies else None
+    fx = None  # docs/currencies.md: a line priced in another currency converts (FX_CONVERSION)
+    if defaults.fx_conversion:
+        fx = Converter(snapshot.fx or NO_RATES, currency, now, defaults.fx_endings)
     if held is None:
         lines = price_lines(
             request,
@@ -132,6 +136,7 @@ def price_quote(
             customer_group=None if book is None else label(customer.customer_group),
             channel=None if book is None else label(request.channel),
             offers=offers,
+            fx=fx,
         )
     else:
         lines = held_lines(request, region=region, held=held)
@@ -332,6 +337,7 @@ def price_quote(
         experiments=experiments,
         created_at=now,
         valid_until=now + region.validity,
+        fx=UNSET if fx is None or (locked := fx.locked(now + region.validity)) is None else locked,
         config_version=snapshot.version,
         forced_experiments=forced,
         applied_promotions=applied_promotions,

@@ -21,7 +21,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from quote_service.errors import CurrencyNotPriced, FieldError, ValidationFailed
+from quote_service.errors import CurrencyNotPriced, FieldError, FxRateMissing, ValidationFailed
+from quote_service.pricing.fx_convert import Converter, LineFx
 from quote_service.pricing.money import MAX_AMOUNT, ZERO, fits_minor_units, minor_units
 from quote_service.pricing.offers import Choice
 from quote_service.pricing.plan import Priced, RegionPlan
@@ -146,6 +147,7 @@ def price_lines(
     customer_group: str | None = None,
     channel: str | None = None,
     offers: Sequence[Choice | None] | None = None,
+    fx: Converter | None = None,
 ) -> list[Line]:
     """Steps 1-4 for every item; `dynamic` False skips the price rules (dynamic pricing off).
 
@@ -156,11 +158,15 @@ def price_lines(
 
     `price_lists` (None: the snapshot has none) may price a catalog line in the quote currency
     for the folded `customer_group` and `channel` (see `price_lists.PriceBook.select`).
-    Raises ValidationFailed naming every bad item, or CurrencyNotPriced when that is the only problem.
+    `fx` (FX_CONVERSION on and the snapshot has rates): a line with no price in the quote currency is priced
+    from its catalog price converted per unit (pricing/fx_convert.py), carrying its `fx`.
+    Raises ValidationFailed naming every bad item, else FxRateMissing naming each item no rate converts, else
+    CurrencyNotPriced.
     """
     currency = region.currency
     errors: list[FieldError] = []
     mismatches: list[FieldError] = []
+    missing: list[FieldError] = []  # no rate converts the item's price (FX_CONVERSION)
     lines: list[Line] = []
     flash_taken: dict[str, int] = {}
     windows: frozenset[int] | None = None
@@ -177,6 +183,7 @@ def price_lines(
         own_currency = False
         flash_key = item.product_id  # the flash item of the line's offer (`pricing.flash.slot`)
         inclusive = False  # the list price is gross, tax included (docs/markets.md): from its list or its product
+        line_fx: LineFx | None = None  # how a converted price came to be (docs/currencies.md)
         choice = None if offers is None else offers[index]
         if choice is not None and choice.offer is not None and product is not None:
             sold_from = choice.offer
@@ -197,9 +204,14 @@ def price_lines(
                 list_unit = selected.amount
                 min_price = sold_from.min_price if product.currency == currency else ZERO
             elif product.currency != currency:
-                message = f"the offer prices this product in {product.currency}, not {currency}"
-                mismatches.append(FieldError(f"items[{index}].offer_id", message))
-                continue
+                conversion = None if fx is None else fx.rate(product.currency)
+                if conversion is None or fx is None:
+                    _not_priced(index, product.currency, currency, fx, "offer_id", mismatches, missing)
+                    continue
+                source = "catalog"
+                list_unit, line_fx = fx.unit(conversion, sold_from.current_price)
+                min_price = fx.floor(conversion, sold_from.min_price)
+                inclusive = product.prices_include_tax
             else:
                 source = "catalog"
                 list_unit, min_price = sold_from.current_price, sold_from.min_price
@@ -220,12 +232,13 @@ def price_lines(
                 source = "catalog"
                 list_unit, min_price = product.current_price, product.min_price
                 inclusive = product.prices_include_tax
+            elif fx is not None and (conversion := fx.rate(product.currency)) is not None:
+                source = "catalog"
+                list_unit, line_fx = fx.unit(conversion, product.current_price)
+                min_price = fx.floor(conversion, product.min_price)
+                inclusive = product.prices_include_tax
             else:
-                message = (
-                    f"no price list prices this product in {currency} for this customer and channel, "
-                    f"and the catalog prices it in {product.currency}"
-                )
-                mismatches.append(FieldError(f"items[{index}].product_id", message))
+                _not_priced(index, product.currency, currency, fx, "product_id", mismatches, missing)
                 continue
             category_id, seller_id, product_uuid = product.category_id, product.seller_id, product.id
         else:
@@ -239,7 +252,7 @@ def price_lines(
                 region.remember(region.fine_prices, price, None)
             source, list_unit, min_price = "request", price, ZERO
             category_id, seller_id = item.category_id, item.seller_id or quote_seller_id
-        if errors or mismatches:
+        if errors or mismatches or missing:
             continue  # keep validating the remaining items, price nothing
         # The key of a line names every input of its `Priced`: the product as requested and as
         # found, its category and sellers, its prices and units, and for the price rules the
@@ -299,6 +312,8 @@ def price_lines(
             key += (("price_list", price_list_id.int),)
         if inclusive:  # the same amount gross is another line than net (nothing added to a net line's key)
             key += (_INCLUSIVE,)
+        if line_fx is not None:  # the same unit converted at another rate shows another `fx`
+            key += (line_fx,)
         found = priced.get(key)
         if found is None:
             plan = region.line(product_uuid, category_id, commission_seller)
@@ -331,6 +346,7 @@ def price_lines(
                 moved=moved,
                 shown=shown,
                 price_list_id=price_list_id,
+                fx=line_fx,
             )
             beyond = beyond_ceiling(found, index)
             if beyond is not None:
@@ -339,10 +355,35 @@ def price_lines(
             region.remember(priced, key, found)
         lines.append(Line(found, zero))
     if errors:
-        raise ValidationFailed("some items cannot be priced", details=errors + mismatches)
+        raise ValidationFailed("some items cannot be priced", details=errors + missing + mismatches)
+    if missing:
+        raise FxRateMissing("no exchange rate converts an item's price into the quote currency", details=missing)
     if mismatches:
         raise CurrencyNotPriced("an item has no price in the quote currency", details=mismatches)
     return lines
+
+
+def _not_priced(
+    index: int,
+    source: str,
+    currency: str,
+    fx: Converter | None,
+    field: str,
+    mismatches: list[FieldError],
+    missing: list[FieldError],
+) -> None:
+    """Item `index`, priced in `source` only: a currency nothing prices it in (conversion off), or one no rate
+    converts from (FX_RATE_MISSING, naming the product: docs/currencies.md)."""
+    if fx is None:
+        message = (
+            f"the offer prices this product in {source}, not {currency}"
+            if field == "offer_id"
+            else f"no price list prices this product in {currency} for this customer and channel, "
+            f"and the catalog prices it in {source}"
+        )
+        mismatches.append(FieldError(f"items[{index}].{field}", message))
+        return
+    missing.append(FieldError(f"items[{index}].product_id", f"no exchange rate converts {source} into {currency}"))
 
 
 class HeldPrice(NamedTuple):

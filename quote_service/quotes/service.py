@@ -33,6 +33,7 @@ from quote_service.coupons.counters import Repairs, count_of, uses_key
 from quote_service.errors import (
     CurrencyNotPriced,
     ExtensionUnavailable,
+    FxRateMissing,
     QuoteTimeout,
     ServiceError,
     ValidationFailed,
@@ -168,6 +169,8 @@ class QuoteService:
             currency=settings.default_currency.upper(),
             commission_tax_rate=settings.commission_tax_rate,
             rounding=Rounding(mode=settings.rounding_mode, tax_calculation=settings.tax_calculation),
+            fx_conversion=settings.fx_conversion,
+            fx_endings=tuple(settings.price_endings().items()),
         )
         self.timeout = settings.quote_timeout
         self.max_lines = settings.max_quote_lines
@@ -732,6 +735,9 @@ class QuoteService:
                 )  # fmt: skip
             except CurrencyNotPriced:
                 errors.append(PriceError(product_id=key, code="CURRENCY_NOT_PRICED"))
+                continue
+            except FxRateMissing:  # docs/currencies.md: FX_CONVERSION on, no rate converts its price
+                errors.append(PriceError(product_id=key, code="FX_RATE_MISSING"))
                 continue
             except ValidationFailed:  # the money ceiling (docs/quotes-and-orders.md#the-money-ceiling)
                 errors.append(PriceError(product_id=key, code="VALIDATION_FAILED"))
