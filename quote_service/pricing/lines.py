@@ -26,7 +26,7 @@ from quote_service.pricing.money import MAX_AMOUNT, ZERO, fits_minor_units, mino
 from quote_service.pricing.offers import Choice
 from quote_service.pricing.plan import Priced, RegionPlan
 from quote_service.pricing.price_lists import PriceBook
-from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer, PriceSource, QuoteRequest
+from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer, PriceSource, QuoteItemIn, QuoteRequest
 from quote_service.pricing.rules import PricingRule, apply_price_rules
 
 _INCLUSIVE = "prices_include_tax"
@@ -133,6 +133,13 @@ def _apply_rules(
     return unit, tuple(moved), shown
 
 
+ItemPrice = tuple[
+    PriceSource, Decimal, Decimal, bool, "str | None", "str | None", "UUID | None", "UUID | None", bool, str
+]
+"""Where an item's price comes from: (source, list unit price, min price (its floor), tax-inclusive, category,
+seller, catalog product, price list, in the product's own currency, its flash item's key)."""
+
+
 def price_lines(
     request: QuoteRequest,
     *,
@@ -168,79 +175,28 @@ def price_lines(
     zero = region.zero
     quote_seller_id = request.seller_id
     key: tuple[Any, ...]
+    found_price: ItemPrice | None
     for index, item in enumerate(request.items):
         product = products.get(item.product_id)
-        product_uuid: UUID | None = None
-        category_id: str | None
-        seller_id: str | None
-        price_list_id: UUID | None = None
-        own_currency = False
-        flash_key = item.product_id  # the flash item of the line's offer (`pricing.flash.slot`)
-        inclusive = False  # the list price is gross, tax included (docs/markets.md): from its list or its product
         choice = None if offers is None else offers[index]
-        if choice is not None and choice.offer is not None and product is not None:
-            sold_from = choice.offer
-            selected = None
-            if price_lists is not None and price_lists.offer_index:  # an entry naming this offer prices it
-                selected = price_lists.select_offer(
-                    currency, sold_from.id.int, item.quantity, customer_group, channel, now
-                )
-            # A flash sale's item naming this offer prices it (docs/offers.md#price-lists-and-flash-sales).
-            own_currency = product.currency == currency
-            flash_key = f"{item.product_id}/{sold_from.id}"
-            source: PriceSource
-            if selected is not None:
-                source = "price_list"
-                price_list_id = selected.price_list.id
-                inclusive = selected.price_list.prices_include_tax
-                # The offer's min_price is in the product's currency: it floors only a price in that currency.
-                list_unit = selected.amount
-                min_price = sold_from.min_price if product.currency == currency else ZERO
-            elif product.currency != currency:
-                message = f"the offer prices this product in {product.currency}, not {currency}"
-                mismatches.append(FieldError(f"items[{index}].offer_id", message))
-                continue
-            else:
-                source = "catalog"
-                list_unit, min_price = sold_from.current_price, sold_from.min_price
-                inclusive = product.prices_include_tax
-            category_id, seller_id, product_uuid = product.category_id, choice.seller_id, product.id
-        elif product is not None and product.is_active:
-            selected = None
-            if price_lists is not None:
-                selected = price_lists.select(currency, product.id.int, item.quantity, customer_group, channel, now)
-            own_currency = product.currency == currency
-            if selected is not None:
-                source = "price_list"
-                price_list_id = selected.price_list.id
-                inclusive = selected.price_list.prices_include_tax
-                # min_price is in the product's currency: it floors only a price in that currency.
-                list_unit, min_price = selected.amount, product.min_price if own_currency else ZERO
-            elif own_currency:
-                source = "catalog"
-                list_unit, min_price = product.current_price, product.min_price
-                inclusive = product.prices_include_tax
-            else:
-                message = (
-                    f"no price list prices this product in {currency} for this customer and channel, "
-                    f"and the catalog prices it in {product.currency}"
-                )
-                mismatches.append(FieldError(f"items[{index}].product_id", message))
-                continue
-            category_id, seller_id, product_uuid = product.category_id, product.seller_id, product.id
+        if (
+            price_lists is None
+            and product is not None
+            and product.is_active
+            and product.currency == currency
+            and (choice is None or choice.offer is None)
+        ):  # the usual line, its catalog product's price: written out, no call a line
+            found_price = ("catalog", product.current_price, product.min_price, product.prices_include_tax,
+                           product.category_id, product.seller_id, product.id, None, True, item.product_id)  # fmt: skip
         else:
-            price = item.unit_price
-            if price is None or not price.is_finite() or price not in region.fine_prices:  # sNaN cannot be hashed
-                problem = unit_price_problem(price, currency)
-                if problem is not None:
-                    errors.append(FieldError(f"items[{index}].unit_price", problem))
-                    continue
-                assert price is not None
-                region.remember(region.fine_prices, price, None)
-            source, list_unit, min_price = "request", price, ZERO
-            category_id, seller_id = item.category_id, item.seller_id or quote_seller_id
-        if errors or mismatches:
+            found_price = _item_price(
+                index, item, product, choice, region, quote_seller_id, errors, mismatches, price_lists, customer_group,
+                channel, now,
+            )  # fmt: skip
+        if found_price is None or errors or mismatches:
             continue  # keep validating the remaining items, price nothing
+        (source, list_unit, min_price, inclusive, category_id, seller_id, product_uuid, price_list_id, own,
+         flash_key) = found_price  # fmt: skip
         # The key of a line names every input of its `Priced`: the product as requested and as
         # found, its category and sellers, its prices and units, and for the price rules the
         # quantity (tiers), the customer's tier and the open TIME_WINDOWs (all they read of `now`).
@@ -248,53 +204,27 @@ def price_lines(
         commission_seller = seller_id or quote_seller_id
         quantity = item.quantity
         rest = quantity
+        line_key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price)
         # A flash price is in the product's currency: it serves only a quote in that currency.
-        offer = flash.get(flash_key) if product_uuid is not None and own_currency else None
+        offer = flash.get(flash_key) if product_uuid is not None and own else None
         if offer is not None:
             taken = flash_taken.get(flash_key, 0)
             units = min(quantity, offer.remaining_stock - taken, offer.customer_remaining_limit - taken)
             if units > 0:
                 flash_taken[flash_key] = taken + units
                 rest -= units
-                flash_sale_id = offer.flash_sale_id
-                key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price)
-                key += (units, offer.flash_price, flash_sale_id.int)
-                if price_list_id is not None:
-                    key += (("price_list", price_list_id.int),)
-                if inclusive:
-                    key += (_INCLUSIVE,)
-                found = priced.get(key)
-                if found is None:
-                    plan = region.line(product_uuid, category_id, commission_seller)
-                    found = Priced(
-                        plan,
-                        product_id=item.product_id,
-                        source="flash_sale",
-                        inclusive=inclusive,
-                        category_id=category_id,
-                        seller_id=seller_id,
-                        list_unit=list_unit,
-                        unit=offer.flash_price,
-                        min_price=min_price,
-                        units=units,
-                        flash_sale_id=flash_sale_id,
-                        price_list_id=price_list_id,
-                    )
-                    beyond = beyond_ceiling(found, index)
-                    if beyond is not None:
-                        errors.append(beyond)
-                        continue
-                    region.remember(priced, key, found)
-                lines.append(Line(found, zero))
+                flash_line = _flash_line(index, item.product_id, found_price, line_key, units, offer, region, errors)
+                if flash_line is None:
+                    continue
+                lines.append(flash_line)
         if rest <= 0:
             continue
         if dynamic:
             if windows is None:
                 windows = region.resolution.open_windows(now, region.defaults.timezone)
-            key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price)
-            key += (rest, quantity, user_tier, windows)
+            key = (*line_key, rest, quantity, user_tier, windows)
         else:
-            key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price, rest)
+            key = (*line_key, rest)
         if price_list_id is not None:  # the same amount from a list is another line than from the catalog
             key += (("price_list", price_list_id.int),)
         if inclusive:  # the same amount gross is another line than net (nothing added to a net line's key)
@@ -307,31 +237,14 @@ def price_lines(
             shown: tuple[AppliedRule, ...] = ()
             if dynamic and plan.price_rules:
                 unit, moved, shown = _apply_rules(
-                    plan.price_rules,
-                    list_unit=list_unit,
-                    min_price=min_price,
-                    quantity=quantity,
-                    units=rest,
-                    user_tier=user_tier,
-                    now=now,
-                    default_zone=region.defaults.timezone,
-                    cent=region.cent,
-                )
+                    plan.price_rules, list_unit=list_unit, min_price=min_price, quantity=quantity, units=rest,
+                    user_tier=user_tier, now=now, default_zone=region.defaults.timezone, cent=region.cent,
+                )  # fmt: skip
             found = Priced(
-                plan,
-                product_id=item.product_id,
-                source=source,
-                inclusive=inclusive,
-                category_id=category_id,
-                seller_id=seller_id,
-                list_unit=list_unit,
-                unit=unit,
-                min_price=min_price,
-                units=rest,
-                moved=moved,
-                shown=shown,
-                price_list_id=price_list_id,
-            )
+                plan, product_id=item.product_id, source=source, inclusive=inclusive, category_id=category_id,
+                seller_id=seller_id, list_unit=list_unit, unit=unit, min_price=min_price, units=rest, moved=moved,
+                shown=shown, price_list_id=price_list_id,
+            )  # fmt: skip
             beyond = beyond_ceiling(found, index)
             if beyond is not None:
                 errors.append(beyond)
@@ -343,6 +256,123 @@ def price_lines(
     if mismatches:
         raise CurrencyNotPriced("an item has no price in the quote currency", details=mismatches)
     return lines
+
+
+def _item_price(
+    index: int,
+    item: QuoteItemIn,
+    product: CatalogProduct | None,
+    choice: Choice | None,
+    region: RegionPlan,
+    quote_seller_id: str | None,
+    errors: list[FieldError],
+    mismatches: list[FieldError],
+    price_lists: PriceBook | None,
+    customer_group: str | None,
+    channel: str | None,
+    now: datetime,
+) -> ItemPrice | None:
+    """Where item `index`'s price comes from: its offer (another seller's), a price list, its catalog product or
+    the request's `unit_price`; None, with the reason in `errors` or `mismatches` (no price in this currency)."""
+    currency = region.currency
+    price_list_id: UUID | None = None
+    flash_key = item.product_id  # the flash item of the line's offer (`pricing.flash.slot`)
+    source: PriceSource
+    if choice is not None and choice.offer is not None and product is not None:
+        sold_from = choice.offer
+        selected = None
+        if price_lists is not None and price_lists.offer_index:  # an entry naming this offer prices it
+            selected = price_lists.select_offer(currency, sold_from.id.int, item.quantity, customer_group, channel, now)
+        # A flash sale's item naming this offer prices it (docs/offers.md#price-lists-and-flash-sales).
+        own_currency = product.currency == currency
+        flash_key = f"{item.product_id}/{sold_from.id}"
+        if selected is not None:
+            source = "price_list"
+            price_list_id = selected.price_list.id
+            inclusive = selected.price_list.prices_include_tax
+            # The offer's min_price is in the product's currency: it floors only a price in that currency.
+            list_unit = selected.amount
+            min_price = sold_from.min_price if product.currency == currency else ZERO
+        elif product.currency != currency:
+            message = f"the offer prices this product in {product.currency}, not {currency}"
+            mismatches.append(FieldError(f"items[{index}].offer_id", message))
+            return None
+        else:
+            source = "catalog"
+            list_unit, min_price = sold_from.current_price, sold_from.min_price
+            inclusive = product.prices_include_tax
+        return (source, list_unit, min_price, inclusive, product.category_id, choice.seller_id, product.id,
+                price_list_id, own_currency, flash_key)  # fmt: skip
+    if product is not None and product.is_active:
+        selected = None
+        if price_lists is not None:
+            selected = price_lists.select(currency, product.id.int, item.quantity, customer_group, channel, now)
+        own_currency = product.currency == currency
+        if selected is not None:
+            source = "price_list"
+            price_list_id = selected.price_list.id
+            inclusive = selected.price_list.prices_include_tax
+            # min_price is in the product's currency: it floors only a price in that currency.
+            list_unit, min_price = selected.amount, product.min_price if own_currency else ZERO
+        elif own_currency:
+            source = "catalog"
+            list_unit, min_price = product.current_price, product.min_price
+            inclusive = product.prices_include_tax
+        else:
+            message = (
+                f"no price list prices this product in {currency} for this customer and channel, "
+                f"and the catalog prices it in {product.currency}"
+            )
+            mismatches.append(FieldError(f"items[{index}].product_id", message))
+            return None
+        return (source, list_unit, min_price, inclusive, product.category_id, product.seller_id, product.id,
+                price_list_id, own_currency, flash_key)  # fmt: skip
+    price = item.unit_price
+    if price is None or not price.is_finite() or price not in region.fine_prices:  # sNaN cannot be hashed
+        problem = unit_price_problem(price, currency)
+        if problem is not None:
+            errors.append(FieldError(f"items[{index}].unit_price", problem))
+            return None
+        assert price is not None
+        region.remember(region.fine_prices, price, None)
+    return ("request", price, ZERO, False, item.category_id, item.seller_id or quote_seller_id, None, None, False,
+            flash_key)  # fmt: skip
+
+
+def _flash_line(
+    index: int,
+    product_id: str,
+    found_price: ItemPrice,
+    line_key: tuple[Any, ...],
+    units: int,
+    offer: FlashOffer,
+    region: RegionPlan,
+    errors: list[FieldError],
+) -> Line | None:
+    """The line of an item's `units` sold at `offer`'s flash price (None, the reason in `errors`, when they come to
+    the ceiling of every amount)."""
+    _, list_unit, min_price, inclusive, category_id, seller_id, product_uuid, price_list_id = found_price[:8]
+    flash_sale_id = offer.flash_sale_id
+    key = (*line_key, units, offer.flash_price, flash_sale_id.int)
+    if price_list_id is not None:
+        key += (("price_list", price_list_id.int),)
+    if inclusive:
+        key += (_INCLUSIVE,)
+    priced = region.priced
+    found = priced.get(key)
+    if found is None:
+        found = Priced(
+            region.line(product_uuid, category_id, line_key[4]), product_id=product_id, source="flash_sale",
+            inclusive=inclusive, category_id=category_id, seller_id=seller_id, list_unit=list_unit,
+            unit=offer.flash_price, min_price=min_price, units=units, flash_sale_id=flash_sale_id,
+            price_list_id=price_list_id,
+        )  # fmt: skip
+        beyond = beyond_ceiling(found, index)
+        if beyond is not None:
+            errors.append(beyond)
+            return None
+        region.remember(priced, key, found)
+    return Line(found, region.zero)
 
 
 class HeldPrice(NamedTuple):
@@ -361,6 +391,8 @@ class HeldPrice(NamedTuple):
     """The catalog product (None: a request-priced line)."""
     flash_sale_id: UUID | None = None
     price_list_id: UUID | None = None
+    offer_id: UUID | None = None
+    """The offer the line is sold from (docs/offers.md), shown on its quote line; None: its product's own."""
 
 
 def held_lines(request: QuoteRequest, *, region: RegionPlan, held: Sequence[HeldPrice]) -> list[Line]:

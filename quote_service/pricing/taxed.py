@@ -53,11 +53,11 @@ def _exempt_net(priced: Priced, after: Decimal, terms: TaxTerms, cent: Decimal) 
     return after - contained_total(after, components, quantity=priced.units, cent=cent, rounding=terms.rounding)
 
 
-Settled1 = tuple[QuoteLine, tuple[CommissionDetail, ...], Decimal, Decimal, Decimal, Decimal]
+SettledLine = tuple[QuoteLine, tuple[CommissionDetail, ...], Decimal, Decimal, Decimal, Decimal]
 """A line settled: (response line, its commission details, tax, tax exempted, category, seller commission)."""
 
 
-def _settle_line(line: Line, terms: TaxTerms, split: bool, cent: Decimal, zero: Decimal) -> Settled1:
+def _settle_line(line: Line, terms: TaxTerms, split: bool, cent: Decimal, zero: Decimal) -> SettledLine:
     """One line's taxes, commission and response parts under `terms`."""
     priced, discount = line.priced, line.discount
     plan = priced.plan
