@@ -4,7 +4,8 @@
 response's sums in `quote_answer`), run in this order and testable alone:
 
     served flags and test group   the flags on for this customer here and now (`served_flags`)
-    lines (1-4)                   list price, offers chosen, flash-sale split, price rules, line subtotals
+    lines (1-4)                   list price, offers chosen, flash-sale split, price rules, line subtotals, and
+                                  their sums: what the later steps read (`QuoteInputs`)
     promotions (5a), coupons (5)  the automatic promotions this basket meets, then the request's coupons
     tax (6)                       per line: added to a net line, contained in a tax-inclusive one
     shipping (7)                  a shipment per seller where shipping profiles apply
@@ -16,7 +17,9 @@ Money is Decimal throughout and rounded half up to the currency's minor units on
 every total is the exact sum of the rounded parts it names. No I/O, no clock: `now` and `quote_id` are
 arguments. The configuration is read through the snapshot's pricing plan (`plan`): the rules and rates of a
 region and kind of line are resolved once per snapshot and window, and a line's rounded amounts once per set of
-inputs, so a warm quote mostly adds up and builds its response.
+inputs, so a warm quote mostly adds up and builds its response. The steps hand their answers on as they are
+(tuples, the one `QuoteInputs` struct), so that the pipeline costs a warm quote no more instructions than the one
+long function it replaced (docs/hot-path.md#the-cost-budget).
 """
 
 from __future__ import annotations
@@ -50,8 +53,6 @@ from quote_service.pricing.quote_answer import quote_answer
 from quote_service.pricing.quote_steps import (
     EXPRESS_MULTIPLIER,
     SMALL_BASKET_THRESHOLD,
-    BasketSums,
-    QuoteInputs,
     automatic_promotions,
     coupon_codes,
     fees,
@@ -112,22 +113,23 @@ def price_quote(
         forced = serve_test_group(snapshot, customer.test_group, feature_flags, experiments, now)
     # price lists only when there are any in this currency: a quote without them costs what it did
     book = snapshot.price_lists if region.currency in snapshot.price_lists.currencies else None
-    lines = quote_lines(request, snapshot, region, customer, feature_flags, now, products, flash, book, held, offers)
-    sums = BasketSums(lines, region.zero)
-    inputs = QuoteInputs(request, snapshot, region, customer, defaults, sums.subtotal, feature_flags, now, gifts)
+    inputs = quote_lines(
+        request, snapshot, region, customer, defaults, feature_flags, now, gifts, products, flash, book, held, offers
+    )
+    lines = inputs.lines
     # A step that has nothing to do here is not called: an empty promotion book, no coupon code, no shipping
     # profile or extension cost a quote one test each (docs/hot-path.md#the-cost-budget).
     promoted = None
     if region.currency in snapshot.promotions.currencies or None in snapshot.promotions.currencies:
         promoted = automatic_promotions(inputs, lines)
     promotion_discount = region.zero if promoted is None else region.zero + promoted.discount  # on the grid
-    coupons: list[CouponResult] = []
+    coupons: Sequence[CouponResult] = ()  # no list a quote without coupon codes
     discount = promotion_discount
     if request.coupon_codes:
         coupons, discount = coupon_codes(
             inputs, lines, promotion_discount, promoted is not None and promoted.blocks_coupons
         )
-    taxed = line_taxes(inputs, lines, sums, book, external)
+    taxed = line_taxes(inputs, lines, book, external)
     # Shipments only where a profile could serve one (the platform default's or a seller's of the basket, in this
     # currency), an extension ships it or the request chooses: others' profiles cost the quote nothing (no call).
     served = None if snapshot.shipping is None else snapshot.shipping.served
@@ -139,11 +141,11 @@ def price_quote(
                 wanted = True
                 break
     parcels = shipments(inputs, lines, products, external, offers) if wanted else None
-    charged = fees(inputs, sums.subtotal - discount, parcels, promoted, coupons)
+    charged = fees(inputs, inputs.subtotal - discount, parcels, promoted, coupons)
     commission = quote_commission(inputs, lines, taxed[0], parcels, charged[1])
     return quote_answer(
-        inputs, lines, sums, quote_id, (feature_flags, experiments, forced), promoted,
-        (promotion_discount, discount, coupons), taxed, parcels, charged, commission, (held, offers), quantity_limits,
+        inputs, lines, quote_id, feature_flags, experiments, forced, promoted, promotion_discount, discount, coupons,
+        taxed, parcels, charged, commission, held, offers, quantity_limits,
     )  # fmt: skip
 
 

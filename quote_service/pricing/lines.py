@@ -21,6 +21,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from msgspec import Struct
+
 from quote_service.errors import CurrencyNotPriced, FieldError, ValidationFailed
 from quote_service.pricing.money import MAX_AMOUNT, ZERO, fits_minor_units, minor_units
 from quote_service.pricing.offers import Choice
@@ -33,21 +35,18 @@ _INCLUSIVE = "prices_include_tax"
 """The mark a tax-inclusive line's key ends with (`price_lines`)."""
 
 
-class Line:
+class Line(Struct, gc=False, eq=False):
     """One line while a quote is built: its shared `Priced`, the discount promotions and coupons give
     it, and the part of that discount the platform funds (`funded`: left out of the commission base);
     `own`: what its units cost at their product's own price, worked out only for a quote whose coupons
-    or promotions look at reduced lines (`reduced_lines.mark_own_prices`; None: not worked out, or none)."""
+    or promotions look at reduced lines (`reduced_lines.mark_own_prices`; None: not worked out, or none).
+    A new line is `Line(priced, zero, zero)`. A struct, built in C, not a class with an `__init__`
+    (docs/hot-path.md#the-cost-budget); compared by identity, as a line is one line."""
 
-    __slots__ = ("discount", "funded", "own", "priced")
-
-    def __init__(
-        self, priced: Priced, zero: Decimal, funded: Decimal | None = None, own: Decimal | None = None
-    ) -> None:
-        self.priced = priced
-        self.discount = zero
-        self.funded = zero if funded is None else funded
-        self.own = own
+    priced: Priced
+    discount: Decimal
+    funded: Decimal
+    own: Decimal | None = None
 
 
 def unit_price_problem(price: Decimal | None, currency: str) -> str | None:
@@ -174,6 +173,7 @@ def price_lines(
     priced = region.priced
     zero = region.zero
     quote_seller_id = request.seller_id
+    fine = region.fine_prices
     key: tuple[Any, ...]
     found_price: ItemPrice | None
     for index, item in enumerate(request.items):
@@ -185,9 +185,12 @@ def price_lines(
             and product.is_active
             and product.currency == currency
             and (choice is None or choice.offer is None)
-        ):  # the usual line, its catalog product's price: written out, no call a line
+        ):  # the usual lines, at their catalog product's price or an ad-hoc price seen before: written out, no call
             found_price = ("catalog", product.current_price, product.min_price, product.prices_include_tax,
                            product.category_id, product.seller_id, product.id, None, True, item.product_id)  # fmt: skip
+        elif product is None and (price := item.unit_price) is not None and price.is_finite() and price in fine:
+            found_price = ("request", price, ZERO, False, item.category_id, item.seller_id or quote_seller_id, None,
+                           None, False, item.product_id)  # fmt: skip
         else:
             found_price = _item_price(
                 index, item, product, choice, region, quote_seller_id, errors, mismatches, price_lists, customer_group,
@@ -222,9 +225,9 @@ def price_lines(
         if dynamic:
             if windows is None:
                 windows = region.resolution.open_windows(now, region.defaults.timezone)
-            key = (*line_key, rest, quantity, user_tier, windows)
+            key = line_key + (rest, quantity, user_tier, windows)  # noqa: RUF005 (concatenated: no list on the way)
         else:
-            key = (*line_key, rest)
+            key = line_key + (rest,)  # noqa: RUF005
         if price_list_id is not None:  # the same amount from a list is another line than from the catalog
             key += (("price_list", price_list_id.int),)
         if inclusive:  # the same amount gross is another line than net (nothing added to a net line's key)
@@ -250,7 +253,7 @@ def price_lines(
                 errors.append(beyond)
                 continue
             region.remember(priced, key, found)
-        lines.append(Line(found, zero))
+        lines.append(Line(found, zero, zero))
     if errors:
         raise ValidationFailed("some items cannot be priced", details=errors + mismatches)
     if mismatches:
@@ -353,7 +356,7 @@ def _flash_line(
     the ceiling of every amount)."""
     _, list_unit, min_price, inclusive, category_id, seller_id, product_uuid, price_list_id = found_price[:8]
     flash_sale_id = offer.flash_sale_id
-    key = (*line_key, units, offer.flash_price, flash_sale_id.int)
+    key = line_key + (units, offer.flash_price, flash_sale_id.int)  # noqa: RUF005 (no list on the way)
     if price_list_id is not None:
         key += (("price_list", price_list_id.int),)
     if inclusive:
@@ -372,7 +375,7 @@ def _flash_line(
             errors.append(beyond)
             return None
         region.remember(priced, key, found)
-    return Line(found, region.zero)
+    return Line(found, region.zero, region.zero)
 
 
 class HeldPrice(NamedTuple):
@@ -418,5 +421,5 @@ def held_lines(request: QuoteRequest, *, region: RegionPlan, held: Sequence[Held
         beyond = beyond_ceiling(priced, index)
         if beyond is not None:
             raise ValidationFailed("some items cannot be priced", details=[beyond])
-        lines.append(Line(priced, region.zero))
+        lines.append(Line(priced, region.zero, region.zero))
     return lines

@@ -418,7 +418,7 @@ def value_alone(promotion: Promotion, lines: Sequence[Line], cap: Decimal, cent:
     """What a goods promotion alone takes off `lines` before any discount, within `cap` and the floors
     (the hints' measure: docs/promotions.md#hints)."""
     zero = ZERO.quantize(cent)
-    fresh = [Line(line.priced, zero, None, line.own) for line in lines]
+    fresh = [Line(line.priced, zero, zero, line.own) for line in lines]
     return _deal([promotion], fresh, cap, cent, lambda: zero, in_place=True).value
 
 

@@ -39,16 +39,17 @@ from quote_service.pricing.quote import (
     QuoteRequest,
     RejectedCoupon,
 )
-from quote_service.pricing.quote_steps import BasketSums, Fees, QuoteInputs, Taxed
+from quote_service.pricing.quote_steps import Fees, QuoteInputs, Taxed
 from quote_service.pricing.seller_totals import seller_totals
+from quote_service.pricing.settle import Settled
 from quote_service.pricing.shipments import Shipments
 
 
-def refuse_beyond_ceiling(sums: BasketSums, total: Decimal, earned: Decimal) -> ValidationFailed:
+def refuse_beyond_ceiling(inputs: QuoteInputs, total: Decimal, earned: Decimal) -> ValidationFailed:
     """The refusal of a basket a sum of which reaches the ceiling of every amount, naming the first that does
     (asked only then: each line passed the ceiling in `price_lines` and the parts are never negative, so these
     sums bound every other amount)."""
-    subtotal, item_total = sums.subtotal, sums.item_total
+    subtotal, item_total = inputs.subtotal, inputs.item_total
     amounts = {"subtotal": subtotal, "item_total": item_total, "total_amount": total, "total_commission": earned}
     name, amount = next((name, amount) for name, amount in amounts.items() if amount >= MAX_AMOUNT)
     message = (
@@ -61,37 +62,40 @@ def refuse_beyond_ceiling(sums: BasketSums, total: Decimal, earned: Decimal) -> 
 def quote_answer(
     inputs: QuoteInputs,
     lines: Sequence[Line],
-    sums: BasketSums,
     quote_id: UUID,
-    served: tuple[dict[str, Any], dict[str, str], list[str]],
+    feature_flags: dict[str, Any],
+    experiments: dict[str, str],
+    forced: list[str],
     promoted: Outcome | None,
-    discounts: tuple[Decimal, Decimal, list[CouponResult]],
+    promotion_discount: Decimal,
+    discount: Decimal,
+    coupons: Sequence[CouponResult],
     taxed: Taxed,
     parcels: Shipments | None,
     charged: Fees,
     commission: tuple[CommissionBreakdown, Charges | None],
-    held_and_chosen: tuple[Sequence[HeldPrice] | None, Sequence[Choice | None] | None],
+    held: Sequence[HeldPrice] | None,
+    offers: Sequence[Choice | None] | None,
     quantity_limits: Sequence[QuantityLimit] | None,
 ) -> Quote:
     """The response: the totals, the calculation steps, the lines (and gifts), the coupons and promotions shown,
-    the shipments and each seller's totals, the hints. `served`: the feature flags, experiments and experiments
-    served by the caller's test group; `discounts`: the promotions', the quote's (promotions and coupons) and
-    the coupons' results; `commission`: the breakdown and, where some line's rates ask, the charges;
-    `held_and_chosen`: the held prices (an order edit's) and the offers chosen, whose offer each line shows
-    (`lines_shown`)."""
+    the shipments and each seller's totals, the hints. `feature_flags`, `experiments`: those served, `forced`: the
+    experiments served by the caller's test group; `promotion_discount`: the promotions' discount, `discount` the
+    quote's (promotions and coupons), `coupons` the coupons' results; `commission`: the breakdown and, where some line's
+    rates ask, the charges; `held` and `offers`: the held prices (an order edit's) and the offers chosen, whose
+    offer each line shows (`lines_shown`). The steps' answers are handed on as they came (no struct a step), so
+    that a warm quote costs what the one function before them did (docs/hot-path.md#the-cost-budget)."""
     region, request, now = inputs.region, inputs.request, inputs.now
-    zero, currency = region.zero, region.currency
-    promotion_discount, discount, coupons = discounts
     settled, terms, exempted = taxed
     delivery, fee, small, applied_promotions, rejected_promotions, _ = charged
     breakdown, charges = commission
-    feature_flags, experiments, forced = served
     tax_amount = settled.tax
-    shown_subtotal = sums.subtotal - exempted if exempted else sums.subtotal
+    subtotal = inputs.subtotal
+    shown_subtotal = subtotal - exempted if exempted else subtotal
     total = shown_subtotal - discount + tax_amount + fee + small.amount
     earned = breakdown.total_commission
-    if sums.item_total >= MAX_AMOUNT or sums.subtotal >= MAX_AMOUNT or total >= MAX_AMOUNT or earned >= MAX_AMOUNT:
-        raise refuse_beyond_ceiling(sums, total, earned)
+    if inputs.item_total >= MAX_AMOUNT or subtotal >= MAX_AMOUNT or total >= MAX_AMOUNT or earned >= MAX_AMOUNT:
+        raise refuse_beyond_ceiling(inputs, total, earned)
     applied_coupons: list[AppliedCoupon] = []
     rejected_coupons: list[RejectedCoupon] = []
     for result in coupons:  # as the response shows them: applied (with their amount), rejected (with the reason)
@@ -100,10 +104,12 @@ def quote_answer(
         elif result.coupon is not None and result.amount is not None:
             applied_coupons.append(_applied_coupon(result.code, result.coupon, result.amount))
     shows = promoted is not None and bool(applied_promotions or rejected_promotions)
-    calculations = _calculations(sums, taxed, charged, applied_coupons, (promotion_discount, discount), shows, zero)
+    calculations = _calculations(
+        inputs, settled, exempted, charged, applied_coupons, promotion_discount, discount, shows, region.zero
+    )
     items = settled.items
-    if held_and_chosen[0] is not None or held_and_chosen[1] is not None or (promoted is not None and promoted.gifts):
-        items = lines_shown(items, request, held_and_chosen, promoted, zero)
+    if held is not None or offers is not None or (promoted is not None and promoted.gifts):
+        items = lines_shown(items, request, (held, offers), promoted, region.zero)
     quote = Quote(
         quote_id=quote_id,
         customer_id=inputs.customer.customer_id,
@@ -113,17 +119,17 @@ def quote_answer(
         delivery_fee=fee,
         small_basket_fee=small.amount,
         total_amount=total,
-        currency=currency,
+        currency=region.currency,
         items=items,
         commission_breakdown=breakdown,
         pricing_breakdown=PricingBreakdown(
-            item_total=sums.item_total,
+            item_total=inputs.item_total,
             subtotal=shown_subtotal,
             tax_amount=tax_amount,
             delivery_fee=fee,
             small_basket_fee=small.amount,
             total_amount=total,
-            currency=currency,
+            currency=region.currency,
             calculations=calculations,
         ),
         applied_rules=[*settled.price_rules, *settled.tax_rules, *delivery.rules, *small.rules],
@@ -137,7 +143,7 @@ def quote_answer(
         forced_experiments=forced,
         applied_promotions=applied_promotions,
         rejected_promotions=rejected_promotions,
-        tax_included=settled.tax_included if sums.inclusive else UNSET,
+        tax_included=settled.tax_included if inputs.inclusive else UNSET,
         shipments=UNSET if parcels is None else parcels.shown(),
         sellers=UNSET
         if parcels is None
@@ -149,7 +155,7 @@ def quote_answer(
             cent=region.cent,
             charges=charges,
         ),
-        hints=UNSET if not request.hints else _hints(inputs, lines, sums.subtotal - discount, fee, parcels),
+        hints=UNSET if not request.hints else _hints(inputs, lines, subtotal - discount, fee, parcels),
         quantity_limits=list(quantity_limits) if quantity_limits else UNSET,
     )
     if terms is None:
@@ -161,7 +167,7 @@ def quote_answer(
         customer_tax_id=UNSET
         if terms.exemption is None or request.customer_tax_id is None
         else request.customer_tax_id,
-        tax_exempted=exempted if sums.inclusive and terms.exemption is not None else UNSET,
+        tax_exempted=exempted if inputs.inclusive and terms.exemption is not None else UNSET,
     )
 
 
@@ -189,41 +195,59 @@ def lines_shown(
 
 
 def _calculations(
-    sums: BasketSums,
-    taxed: Taxed,
+    inputs: QuoteInputs,
+    settled: Settled,
+    exempted: Decimal,
     charged: Fees,
     applied_coupons: list[AppliedCoupon],
-    discounts: tuple[Decimal, Decimal],
+    promotion_discount: Decimal,
+    discount: Decimal,
     shows_promotions: bool,
     zero: Decimal,
 ) -> list[Calculation]:
     """The steps of the total in the order they apply, each with the running total after it (the last equals
     total_amount); the flash sale's, the promotions' and the exemption's only where the quote has them.
-    `discounts`: the promotions' and the quote's (promotions and coupons)."""
-    settled, _, exempted = taxed
+    `charged`: step 7-8's answer (`fees`); `promotion_discount`: the promotions' discount, `discount` the quote's
+    (promotions and coupons). Built in order, written out (no call a step)."""
     delivery, fee, small, applied_promotions, _, waived_by = charged
-    promotion_discount, discount = discounts
-    coupon_names = ", ".join(c.code for c in applied_coupons if c.type != "FREE_DELIVERY") if applied_coupons else ""
-    tax_described = _tax_described(settled.tax_included) if sums.inclusive else "per line, after discounts"
-    steps = [  # in the order they apply; a step the quote does not have is not there (written out: no call a step)
-        ("items", "list prices", sums.item_total),
-        *((("flash_sale", "flash-sale prices", sums.flash_total - sums.flash_list_total),) if sums.has_flash else ()),
-        ("price_rules", f"{len(settled.price_rules)} price rules", sums.subtotal - sums.item_total - sums.flash_total
-         + sums.flash_list_total),
-        *((("promotions", _promotions_described(applied_promotions), zero - promotion_discount),)
-          if shows_promotions else ()),
-        ("discount", coupon_names or "none", promotion_discount - discount),
-        ("tax", tax_described, settled.tax),
-        *((("tax_exempted", "tax held in tax-inclusive prices, not charged (exempt)", zero - exempted),)
-          if exempted else ()),
-        ("delivery", delivery.description if fee == delivery.amount else f"waived by {waived_by}", fee),
-        ("small_basket", small.description, small.amount),
-    ]  # fmt: skip
-    running = zero
-    return [
-        Calculation(step=step, description=description, amount=amount, running_total=(running := running + amount))
-        for step, description, amount in steps
-    ]
+    running = item_total = inputs.item_total
+    shown = [Calculation(step="items", description="list prices", amount=item_total, running_total=item_total)]
+    if inputs.has_flash:
+        amount = inputs.flash_total - inputs.flash_list_total
+        running += amount
+        described = "flash-sale prices"
+        shown += (Calculation(step="flash_sale", description=described, amount=amount, running_total=running),)
+    amount = inputs.subtotal - item_total - inputs.flash_total + inputs.flash_list_total
+    running += amount
+    described = f"{len(settled.price_rules)} price rules"
+    shown += (Calculation(step="price_rules", description=described, amount=amount, running_total=running),)
+    if shows_promotions:
+        amount = zero - promotion_discount
+        running += amount
+        described = _promotions_described(applied_promotions)
+        shown += (Calculation(step="promotions", description=described, amount=amount, running_total=running),)
+    amount = promotion_discount - discount
+    described = ", ".join(c.code for c in applied_coupons if c.type != "FREE_DELIVERY") if applied_coupons else ""
+    tax = settled.tax
+    taxes = _tax_described(settled.tax_included) if inputs.inclusive else "per line, after discounts"
+    shown += (
+        Calculation(step="discount", description=described or "none", amount=amount,
+                    running_total=(running := running + amount)),
+        Calculation(step="tax", description=taxes, amount=tax, running_total=(running := running + tax)),
+    )  # fmt: skip
+    if exempted:
+        amount = zero - exempted
+        running += amount
+        described = "tax held in tax-inclusive prices, not charged (exempt)"
+        shown += (Calculation(step="tax_exempted", description=described, amount=amount, running_total=running),)
+    running += fee
+    described = delivery.description if fee == delivery.amount else f"waived by {waived_by}"
+    shown += (
+        Calculation(step="delivery", description=described, amount=fee, running_total=running),
+        Calculation(step="small_basket", description=small.description, amount=small.amount,
+                    running_total=running + small.amount),
+    )  # fmt: skip
+    return shown
 
 
 def _applied_coupon(code: str, coupon: Coupon, amount: Decimal) -> AppliedCoupon:

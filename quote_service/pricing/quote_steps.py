@@ -1,9 +1,8 @@
 """The quote engine's steps (`engine.price_quote` runs them in order), each a function of what the steps before
 it answered, so each can be run and tested alone. Pure: no I/O, no clock (`now` is an input).
 
-    quote_lines            1-4  list price, offers chosen, flash-sale split, price rules, line subtotals
-    BasketSums                  the lines' sums (subtotal, list and flash-sale totals, tax-inclusive, compound)
-    QuoteInputs                 what steps 5-10 read (request, snapshot, region, customer, the flags' knobs)
+    quote_lines            1-4  list price, offers chosen, flash-sale split, price rules, line subtotals; answered
+                                as what steps 5-10 read (`QuoteInputs`: the lines, their sums, the flags' knobs)
     automatic_promotions   5a   the promotions this basket meets, combined (`promotion_deals`)
     coupon_codes           5    the request's coupons, within what promotions left of the cap
     line_taxes             6    tax per line (`settle`, `taxed`; an extension's amounts as they are)
@@ -20,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
+
+from msgspec import Struct
 
 from quote_service.pricing.commission_breakdown import commission_breakdown
 from quote_service.pricing.commission_charges import Charges, charge_commission
@@ -63,17 +64,20 @@ def quote_lines(
     snapshot: ConfigSnapshot,
     region: RegionPlan,
     customer: CustomerContext,
+    defaults: EngineDefaults,
     feature_flags: Mapping[str, Any],
     now: datetime,
+    gifts: Mapping[str, GiftStock] | None,
     products: Mapping[str, CatalogProduct],
     flash: Mapping[str, FlashOffer],
     book: PriceBook | None,
     held: Sequence[HeldPrice] | None,
     offers: Sequence[Choice | None] | None,
-) -> list[Line]:
+) -> QuoteInputs:
     """Steps 1-4: each item's line, priced (`lines.price_lines`: offers, price lists in `book`, flash sales, price
     rules) or held at the prices an order edit decided (`held`); marked with their own prices where a promotion
-    or coupon reduces only those (docs/promotions.md#reduced-lines)."""
+    or coupon reduces only those (docs/promotions.md#reduced-lines). Answered as what steps 5-10 read
+    (`QuoteInputs`): the lines, their sums in one pass over them, and the flags' knobs."""
     if held is None:
         # price rules apply unless the dynamic_pricing flag exists and serves a falsy value (written out: no call)
         if DYNAMIC_PRICING in feature_flags:
@@ -98,82 +102,67 @@ def quote_lines(
         lines = held_lines(request, region=region, held=held)
     if snapshot.promotions.reducing or (request.coupon_codes and snapshot.coupons.reducing):
         mark_own_prices(lines, products, region.currency, region.cent, snapshot.offers)
-    return lines
+    subtotal = item_total = flash_total = flash_list_total = region.zero
+    has_flash = inclusive = compound = False
+    for line in lines:
+        priced = line.priced
+        if priced.inclusive:
+            inclusive = True
+        if priced.plan.tax_components is not None:
+            compound = True
+        subtotal += priced.subtotal
+        item_total += priced.list_subtotal
+        if priced.flash_sale_id is not None:
+            has_flash = True
+            flash_total += priced.subtotal
+            flash_list_total += priced.list_subtotal
+    # `in` and a subscript, not `get`: no call for a flag that is not served (docs/hot-path.md#the-cost-budget)
+    multiplier = feature_flags[EXPRESS_MULTIPLIER] if EXPRESS_MULTIPLIER in feature_flags else None  # noqa: SIM401
+    if multiplier is not None:
+        multiplier = flag_number(multiplier, low=ZERO, high=_MAX_MULTIPLIER, low_inclusive=False)
+    threshold = feature_flags[SMALL_BASKET_THRESHOLD] if SMALL_BASKET_THRESHOLD in feature_flags else None  # noqa: SIM401
+    if threshold is not None:
+        threshold = flag_number(threshold, low=ZERO, high=MAX_AMOUNT, low_inclusive=True)
+    return QuoteInputs(
+        request, snapshot, region, customer, defaults, now, gifts, lines, subtotal, item_total, flash_total,
+        flash_list_total, has_flash, inclusive, compound, multiplier, threshold,
+    )  # fmt: skip
 
 
-class BasketSums:
-    """The lines' sums before any discount: what the totals and the calculation steps add up."""
+class QuoteInputs(Struct, gc=False):
+    """What steps 5-10 read (`quote_lines` builds it, once a quote): the request and its context, the lines and
+    their sums before any discount (what the totals and the calculation steps add up), the flags' knobs; and what the
+    customer pays in the end for a deal of promotions (`pays`: steps 5-9 as sums, on copies of the lines;
+    `promotion_deals` asks it only when a promotion that does not combine competes, docs/promotions.md#combination).
+    A struct, not a class with an `__init__`: built in C (docs/hot-path.md#the-cost-budget)."""
 
-    __slots__ = ("compound", "flash_list_total", "flash_total", "has_flash", "inclusive", "item_total", "subtotal")
-
-    def __init__(self, lines: Sequence[Line], zero: Decimal) -> None:
-        subtotal = item_total = flash_total = flash_list_total = zero
-        has_flash = inclusive = compound = False
-        for line in lines:
-            priced = line.priced
-            if priced.inclusive:
-                inclusive = True
-            if priced.plan.tax_components is not None:
-                compound = True
-            subtotal += priced.subtotal
-            item_total += priced.list_subtotal
-            if priced.flash_sale_id is not None:
-                has_flash = True
-                flash_total += priced.subtotal
-                flash_list_total += priced.list_subtotal
-        self.subtotal, self.item_total = subtotal, item_total
-        """The lines' subtotals (after price rules), and their list prices."""
-        self.flash_total, self.flash_list_total, self.has_flash = flash_total, flash_list_total, has_flash
-        """The flash-sale lines' subtotals and list prices; whether there is one."""
-        self.inclusive, self.compound = inclusive, compound
-        """Some line is tax-inclusive; some line's tax has components (docs/taxes.md)."""
-
-
-class QuoteInputs:
-    """What steps 5-10 read, and what the customer pays in the end for a deal of promotions (`pays`: steps 5-9
-    as sums, on copies of the lines; `promotion_deals` asks it only when a promotion that does not combine
-    competes, docs/promotions.md#combination)."""
-
-    __slots__ = (
-        "customer",
-        "defaults",
-        "gifts",
-        "multiplier",
-        "now",
-        "region",
-        "request",
-        "snapshot",
-        "subtotal",
-        "threshold",
-    )
-
-    def __init__(
-        self,
-        request: QuoteRequest,
-        snapshot: ConfigSnapshot,
-        region: RegionPlan,
-        customer: CustomerContext,
-        defaults: EngineDefaults,
-        subtotal: Decimal,
-        feature_flags: Mapping[str, Any],
-        now: datetime,
-        gifts: Mapping[str, GiftStock] | None,
-    ) -> None:
-        self.request, self.snapshot, self.region, self.customer = request, snapshot, region, customer
-        self.defaults, self.subtotal, self.now = defaults, subtotal, now
-        self.gifts = gifts
-        """The GIFT promotions' products (docs/promotions.md#gifts); None: the book gives none."""
-        # `in` and a subscript, not `get`: no call for a flag that is not served (docs/hot-path.md#the-cost-budget)
-        multiplier = feature_flags[EXPRESS_MULTIPLIER] if EXPRESS_MULTIPLIER in feature_flags else None  # noqa: SIM401
-        if multiplier is not None:
-            multiplier = flag_number(multiplier, low=ZERO, high=_MAX_MULTIPLIER, low_inclusive=False)
-        threshold = feature_flags[SMALL_BASKET_THRESHOLD] if SMALL_BASKET_THRESHOLD in feature_flags else None  # noqa: SIM401
-        if threshold is not None:
-            threshold = flag_number(threshold, low=ZERO, high=MAX_AMOUNT, low_inclusive=True)
-        self.multiplier: Decimal | None = multiplier
-        """The express delivery fee's multiplier a flag serves (None: the region's)."""
-        self.threshold: Decimal | None = threshold
-        """The small-basket threshold a flag serves (None: the region's)."""
+    request: QuoteRequest
+    snapshot: ConfigSnapshot
+    region: RegionPlan
+    customer: CustomerContext
+    defaults: EngineDefaults
+    now: datetime
+    gifts: Mapping[str, GiftStock] | None
+    """The GIFT promotions' products (docs/promotions.md#gifts); None: the book gives none."""
+    lines: list[Line]
+    """Steps 1-4's lines (promotions and coupons add to their discounts)."""
+    subtotal: Decimal
+    """The lines' subtotals (after price rules)."""
+    item_total: Decimal
+    """The lines' list prices."""
+    flash_total: Decimal
+    """The flash-sale lines' subtotals."""
+    flash_list_total: Decimal
+    """The flash-sale lines' list prices."""
+    has_flash: bool
+    inclusive: bool
+    """Some line is tax-inclusive (docs/markets.md)."""
+    compound: bool
+    """Some line's tax has components (docs/taxes.md)."""
+    multiplier: Decimal | None
+    """The express delivery fee's multiplier a flag serves (None: the region's)."""
+    threshold: Decimal | None
+    """The small-basket threshold a flag serves (None: the region's)."""
 
     def delivery(self, goods: Decimal) -> Fee:
         """Step 7's delivery charge for goods worth `goods` after discounts (no shipping profile)."""
@@ -287,11 +276,7 @@ Taxed = tuple[Settled, "TaxTerms | None", Decimal]
 
 
 def line_taxes(
-    inputs: QuoteInputs,
-    lines: Sequence[Line],
-    sums: BasketSums,
-    book: PriceBook | None,
-    external: ExternalPricing | None,
+    inputs: QuoteInputs, lines: Sequence[Line], book: PriceBook | None, external: ExternalPricing | None
 ) -> Taxed:
     """Step 6: tax per line, after discounts: added to a net line, contained in a tax-inclusive one
     (docs/markets.md); component by component where docs/taxes.md's terms ask; an extension's amounts as they are
@@ -301,13 +286,13 @@ def line_taxes(
     if book is not None and book.roundings:  # a price list that rounds taxes its own way (docs/taxes.md)
         rounding = _list_rounding(lines, book.roundings, rounding)
     terms = None  # docs/taxes.md: compound taxes, an exemption or a rounding of its own (written out: no call)
-    if sums.compound or rounding != DEFAULT_ROUNDING or request.tax_exemption not in _NO_EXEMPTION:
+    if inputs.compound or rounding != DEFAULT_ROUNDING or request.tax_exemption not in _NO_EXEMPTION:
         terms = TaxTerms(rounding, request.tax_exemption)
     exempted = region.zero
     if terms is None:
-        settled = settle(lines, region, sums.inclusive)
+        settled = settle(lines, region, inputs.inclusive)
     else:
-        settled, exempted = settle_taxed(lines, region, terms, sums.inclusive)
+        settled, exempted = settle_taxed(lines, region, terms, inputs.inclusive)
     if external is not None and external.taxes:
         apply_taxes(settled, lines, external.taxes, region.zero)
     return settled, terms, exempted
@@ -346,7 +331,7 @@ def fees(
     goods: Decimal,
     parcels: Shipments | None,
     promoted: Outcome | None,
-    coupons: list[CouponResult],
+    coupons: Sequence[CouponResult],
 ) -> Fees:
     """Steps 7-8: the delivery fee for goods worth `goods` after discounts (the shipments' when there are some),
     waived by a FREE_DELIVERY promotion, then coupon; the small-basket fee."""
@@ -399,7 +384,7 @@ def quote_commission(
     return commission, charges
 
 
-def free_delivery_coupon(coupons: list[CouponResult], fee: Decimal, zero: Decimal) -> Decimal:
+def free_delivery_coupon(coupons: Sequence[CouponResult], fee: Decimal, zero: Decimal) -> Decimal:
     """The first valid FREE_DELIVERY coupon waives a fee that is still due; any other is NOT_APPLICABLE."""
     for result in coupons:
         if result.reason is None and result.amount is None:

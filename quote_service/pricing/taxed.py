@@ -93,8 +93,8 @@ def settle_taxed(lines: Sequence[Line], region: RegionPlan, terms: TaxTerms, spl
     """`settle` for a quote with compound taxes, an exemption or its own rounding; and the tax exempted.
     A line no discount touched is settled once per set of terms and kept on its `Priced`, as `settle` keeps it."""
     cent, zero = region.cent, region.zero
-    settled = Settled(zero)
-    items, details = settled.items, settled.details
+    items: list[QuoteLine] = []
+    details: list[CommissionDetail] = []
     tax_total = included_total = exempted_total = seller_total = category_total = zero
     added_taxes: list[Decimal] = []
     movers: list[Priced] = []
@@ -124,10 +124,9 @@ def settle_taxed(lines: Sequence[Line], region: RegionPlan, terms: TaxTerms, spl
             movers.append(priced)
         items.append(item)
         details.extend(commission)
-    settled.tax, settled.seller_total, settled.category_total = tax_total, seller_total, category_total
-    settled.tax_included = included_total
-    settled.tax_rules = tax_rules_moved(lines, added_taxes) if terms.exemption is None else []
-    settled.price_rules = price_rules_moved(movers)
+    tax_rules = tax_rules_moved(lines, added_taxes) if terms.exemption is None else []
+    moved = price_rules_moved(movers)
+    settled = Settled(tax_total, included_total, seller_total, category_total, items, details, moved, tax_rules)
     return settled, exempted_total
 
 
