@@ -74,7 +74,7 @@ PREVIEW_PY = "quote_service/payouts/preview.py"
 BALANCE = "quote_service/payouts/balance.py"
 STATEMENTS = "quote_service/statements/service.py"
 STATEMENT_SQL = "quote_service/statements/repository.py"
-OFFERS = "quote_service/pricing/offers.py"
+SHIPPING_FEE = "quote_service/pricing/shipping.py"  # the one shipping-option fee: shipments and the offers' landing
 
 
 @dataclass(frozen=True)
@@ -144,8 +144,8 @@ MUTANTS = (
     Mutant("refund-tax-counted-collected", MONEY, "return ZERO, -entry.tax", "return ZERO, entry.tax",
            (RECORD, BOOKS)),
     Mutant("commission-tax-base-no-named-fees", MONEY,
-           "settlement.commission_tax(category + seller + sum(named.values(), ZERO),",
-           "settlement.commission_tax(category + seller,", (RECORD, PREVIEW, EDITS)),
+           "settlement.line_commission(category, seller, ZERO, sum(named.values(), ZERO)), commission_tax_rate",
+           "settlement.line_commission(category, seller, ZERO, ZERO), commission_tax_rate", (RECORD, PREVIEW, EDITS)),
     Mutant("record-order-logistics-dropped", MONEY, "logistics=quote.commission_breakdown.logistics_commission,",
            "logistics=ZERO,", (RECORD, REFUNDS, BOOKS)),
     Mutant("record-installment-commission-dropped", MONEY,
@@ -203,7 +203,7 @@ MUTANTS = (
            "FILTER (WHERE kind = 'order' OR (kind = 'edit' AND goods > 0)), 0) AS gross",
            "FILTER (WHERE kind = 'order'), 0) AS gross", (BOOKS, EDITS, PROPERTIES)),
     # pricing/offers.py: an offer's landed fee
-    Mutant("offer-landed-free-above", OFFERS, "goods >= option.free_above:", "goods > option.free_above:", (LANDED,)),
+    Mutant("offer-landed-free-above", SHIPPING_FEE, "goods >= self.free_above:", "goods > self.free_above:", (LANDED,)),
 )  # fmt: skip
 
 EQUIVALENT: dict[str, str] = {

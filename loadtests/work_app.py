@@ -57,7 +57,7 @@ from reference_app import serve
 from quote_service.edge import _PREFIX
 from quote_service.ids import uuid4
 from quote_service.pricing.engine import price_quote, region_for, served_flags
-from quote_service.pricing.offers import choose_offers, with_offers
+from quote_service.pricing.offers import choose_offers
 from quote_service.pricing.quote import CatalogProduct, CustomerContext, EngineDefaults, QuoteRequest
 from quote_service.quotes.compact import _DMER, _SEGMENT, DICTIONARY_BYTES, MIN_SAMPLES, compressor
 from quote_service.quotes.quote_log import log_row
@@ -96,8 +96,6 @@ def priced(request: QuoteRequest) -> Any:
         request, snapshot=snapshot, products=products, flash={}, customer=customer, defaults=_DEFAULTS,
         now=now, quote_id=uuid4(), region=region, flags=flags, offers=choices,
     )  # fmt: skip
-    if choices is not None:
-        quote = msgspec.structs.replace(quote, items=with_offers(quote.items, request, choices))
     return quote
 
 

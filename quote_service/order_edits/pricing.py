@@ -36,9 +36,9 @@ from quote_service.pricing.promotions import GiftStock
 from quote_service.pricing.quote import (
     CatalogProduct,
     CustomerContext,
+    QuantityLimit,
     Quote,
     QuoteItemIn,
-    QuoteLine,
     QuoteRequest,
     SelectedInstallment,
 )
@@ -84,9 +84,11 @@ def price_basket(
     products: Mapping[str, CatalogProduct],
     gifts: Mapping[str, GiftStock] | None,
     edit_id: UUID,
+    quantity_limits: Sequence[QuantityLimit] | None = None,
 ) -> Quote:
     """The edited basket's quote under `terms`. `products`: today's catalog products of the basket, read
-    only for their weight (a shipment priced by weight); `gifts`: the order's GIFT promotions' products."""
+    only for their weight (a shipment priced by weight); `gifts`: the order's GIFT promotions' products;
+    `quantity_limits`: the basket's per-customer limits, counted again at the commit."""
     context = terms.context
     request = QuoteRequest(
         customer_id=customer_id,
@@ -131,11 +133,10 @@ def price_basket(
         quote_id=edit_id,
         flags=(flags, {}),
         gifts=gifts,
-        held=[line.price for line in basket],
+        held=[line.price if line.offer_id is None else line.price._replace(offer_id=line.offer_id) for line in basket],
         offers=_offer_sellers(basket),
+        quantity_limits=quantity_limits,
     )
-    if any(line.offer_id is not None for line in basket):
-        quote = replace(quote, items=_with_offer_ids(quote, basket))
     if terms.installment is not None:
         quote = with_order_installment(quote, terms.installment)
     return quote
@@ -146,16 +147,6 @@ def _offer_sellers(basket: Sequence[BasketLine]) -> list[Choice | None] | None:
     if all(line.offer_id is None for line in basket):
         return None
     return [None if line.offer_id is None else Choice(None, line.price.seller_id or "", "named") for line in basket]
-
-
-def _with_offer_ids(quote: Quote, basket: Sequence[BasketLine]) -> list[QuoteLine]:
-    """The quote's lines, each of a basket line sold from an offer carrying its `offer_id` (the engine answers a
-    line per basket line, in order, then the gift lines)."""
-    items = list(quote.items)
-    for index, line in enumerate(basket):
-        if line.offer_id is not None:
-            items[index] = replace(items[index], offer_id=line.offer_id)
-    return items
 
 
 def with_order_installment(quote: Quote, chosen: SelectedInstallment) -> Quote:

@@ -295,9 +295,8 @@ class OrderEdits:
             products=products,
             gifts=gift_stocks(terms.order, products),
             edit_id=edit_id,
+            quantity_limits=limits,  # counted again at the commit, under the per-customer lock
         )
-        if limits:  # counted again at the commit, under the per-customer lock
-            quote = msgspec.structs.replace(quote, quantity_limits=limits)
         if order["fees_refunded"]:
             return without_fees(quote, None)
         given = {s["seller_id"] for s in shipped if s["refund_id"] is not None}

@@ -385,7 +385,9 @@ def line_commissions(
             seller=seller,
             fees=named,
             platform=platform_funded(line),
-            tax=settlement.commission_tax(category + seller + sum(named.values(), ZERO), commission_tax_rate, cent),
+            tax=settlement.commission_tax(
+                settlement.line_commission(category, seller, ZERO, sum(named.values(), ZERO)), commission_tax_rate, cent
+            ),
         )
         for line, (category, seller), named in zip(quote.items, commissions, fees, strict=True)
     ]

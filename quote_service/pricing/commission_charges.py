@@ -26,7 +26,7 @@ charged per shipment or order. The logistics part stays `commission_breakdown`'s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from msgspec import UNSET
 from msgspec.structs import replace
@@ -36,6 +36,7 @@ from quote_service.pricing.lines import Line
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.quote import CommissionBreakdown, CommissionDetail, CommissionFee
 from quote_service.pricing.settle import Settled
+from quote_service.pricing.settlement import prorate
 from quote_service.pricing.shipments import Shipments
 
 
@@ -147,7 +148,7 @@ def delivery_shares(
     lines: Sequence[Line], parcels: Shipments | None, fee: Decimal, zero: Decimal, cent: Decimal
 ) -> list[Decimal]:
     """Each line's share of its shipment's delivery fee: pro rata to the shipment's lines' goods (after
-    discounts), rounded half up, never more than is left; the last line takes the remainder."""
+    discounts), `settlement.prorate`'s remainder rule (the last line takes the remainder)."""
     if parcels is None:
         groups = [(list(range(len(lines))), fee)]
     else:
@@ -155,18 +156,9 @@ def delivery_shares(
         groups = [([position[id(line)] for line in parcel.lines], parcel.fee) for parcel in parcels.parcels]
     shares = [zero] * len(lines)
     for members, amount in groups:
-        goods = [lines[i].priced.subtotal - lines[i].discount for i in members]
-        total = sum(goods, zero)
-        given = zero
-        for k, i in enumerate(members):
-            if k == len(members) - 1:
-                share = amount - given
-            elif total > 0:
-                share = min((amount * goods[k] / total).quantize(cent, ROUND_HALF_UP), amount - given)
-            else:
-                share = zero
-            shares[i] = share
-            given += share
+        split = prorate(amount, [lines[i].priced.subtotal - lines[i].discount for i in members], cent)
+        for i, share in zip(members, split, strict=True):
+            shares[i] = zero + share  # a share of goods worth nothing stays on the currency's grid ("0.00")
     return shares
 
 

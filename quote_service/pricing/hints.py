@@ -94,7 +94,7 @@ class HintBasket:
         """The lines as they were before any promotion or coupon (what a tier is reached on; a line
         reduced by the promotion itself is not reduced for it)."""
         zero = ZERO.quantize(self.cent)
-        return [Line(line.priced, zero, None, line.own) for line in self.lines]
+        return [Line(line.priced, zero, zero, line.own) for line in self.lines]
 
     def cap(self, added: Decimal) -> Decimal:
         """The discount cap of the basket with `added` goods more."""
@@ -260,7 +260,8 @@ def _added(template: Line, amount: Decimal, units: int, cent: Decimal) -> Line:
         min_price=ZERO,
         units=units,
     )
-    return Line(added, ZERO.quantize(cent))
+    zero = ZERO.quantize(cent)
+    return Line(added, zero, zero)
 
 
 def _next_tier(promotion: Promotion, config: SpendTiers, basket: HintBasket) -> Hint | None:

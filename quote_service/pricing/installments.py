@@ -29,7 +29,8 @@ from msgspec.structs import replace
 
 from quote_service.errors import invalid
 from quote_service.pricing.money import quantum
-from quote_service.pricing.quote import InstallmentOption, Quote, QuoteLine, SelectedInstallment
+from quote_service.pricing.quote import InstallmentOption, Quote, QuoteLine, SelectedInstallment, SellerTotals
+from quote_service.pricing.settlement import seller_payout
 
 Funder = Literal["customer", "seller", "platform"]
 
@@ -126,6 +127,12 @@ def goods(item: QuoteLine) -> Decimal:
     return net if isinstance(net, Decimal) else item.line_subtotal - item.discount
 
 
+def _with_commission(totals: SellerTotals, commission: Decimal) -> SellerTotals:
+    """A seller's totals charged `commission`, its payout worked out again (`settlement.seller_payout`)."""
+    charged = replace(totals, commission=commission)
+    return replace(charged, payout=seller_payout(charged))
+
+
 def _seller_funded(quote: Quote, shown: list[InstallmentOption], selected: SelectedInstallment, rate: Decimal) -> Quote:
     """The quote with each line's installment commission (`rate` % of it after discounts) added to its
     seller's commission."""
@@ -143,11 +150,7 @@ def _seller_funded(quote: Quote, shown: list[InstallmentOption], selected: Selec
     sellers = quote.sellers
     if sellers is not UNSET:
         sellers = [
-            replace(
-                totals,
-                commission=totals.commission + charged.get(totals.seller_id, Decimal(0)),
-                payout=totals.payout - charged.get(totals.seller_id, Decimal(0)),
-            )
+            _with_commission(totals, totals.commission + charged.get(totals.seller_id, Decimal(0)))
             for totals in sellers
         ]
     selected = replace(selected, seller_commission_rate=rate, installment_commission=extra)

@@ -21,34 +21,33 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from msgspec import Struct
+
 from quote_service.errors import CurrencyNotPriced, FieldError, FxRateMissing, ValidationFailed
 from quote_service.pricing.fx_convert import Converter, LineFx
 from quote_service.pricing.money import MAX_AMOUNT, ZERO, fits_minor_units, minor_units
 from quote_service.pricing.offers import Choice
 from quote_service.pricing.plan import Priced, RegionPlan
 from quote_service.pricing.price_lists import PriceBook
-from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer, PriceSource, QuoteRequest
+from quote_service.pricing.quote import AppliedRule, CatalogProduct, FlashOffer, PriceSource, QuoteItemIn, QuoteRequest
 from quote_service.pricing.rules import PricingRule, apply_price_rules
 
 _INCLUSIVE = "prices_include_tax"
 """The mark a tax-inclusive line's key ends with (`price_lines`)."""
 
 
-class Line:
+class Line(Struct, gc=False, eq=False):
     """One line while a quote is built: its shared `Priced`, the discount promotions and coupons give
     it, and the part of that discount the platform funds (`funded`: left out of the commission base);
     `own`: what its units cost at their product's own price, worked out only for a quote whose coupons
-    or promotions look at reduced lines (`reduced_lines.mark_own_prices`; None: not worked out, or none)."""
+    or promotions look at reduced lines (`reduced_lines.mark_own_prices`; None: not worked out, or none).
+    A new line is `Line(priced, zero, zero)`. A struct, built in C, not a class with an `__init__`
+    (docs/hot-path.md#the-cost-budget); compared by identity, as a line is one line."""
 
-    __slots__ = ("discount", "funded", "own", "priced")
-
-    def __init__(
-        self, priced: Priced, zero: Decimal, funded: Decimal | None = None, own: Decimal | None = None
-    ) -> None:
-        self.priced = priced
-        self.discount = zero
-        self.funded = zero if funded is None else funded
-        self.own = own
+    priced: Priced
+    discount: Decimal
+    funded: Decimal
+    own: Decimal | None = None
 
 
 def unit_price_problem(price: Decimal | None, currency: str) -> str | None:
@@ -134,6 +133,24 @@ def _apply_rules(
     return unit, tuple(moved), shown
 
 
+ItemPrice = tuple[
+    PriceSource,
+    Decimal,
+    Decimal,
+    bool,
+    "str | None",
+    "str | None",
+    "UUID | None",
+    "UUID | None",
+    bool,
+    str,
+    "LineFx | None",
+]
+"""Where an item's price comes from: (source, list unit price, min price (its floor), tax-inclusive, category,
+seller, catalog product, price list, in the product's own currency, its flash item's key, how it was converted
+into the quote's currency (None: it was not))."""
+
+
 def price_lines(
     request: QuoteRequest,
     *,
@@ -158,102 +175,48 @@ def price_lines(
 
     `price_lists` (None: the snapshot has none) may price a catalog line in the quote currency
     for the folded `customer_group` and `channel` (see `price_lists.PriceBook.select`).
-    `fx` (FX_CONVERSION on and the snapshot has rates): a line with no price in the quote currency is priced
-    from its catalog price converted per unit (pricing/fx_convert.py), carrying its `fx`.
+    `fx` (FX_CONVERSION on): a line with no price in the quote currency is priced from its catalog price
+    converted per unit (pricing/fx_convert.py), carrying its `fx`.
     Raises ValidationFailed naming every bad item, else FxRateMissing naming each item no rate converts, else
     CurrencyNotPriced.
     """
     currency = region.currency
     errors: list[FieldError] = []
-    mismatches: list[FieldError] = []
-    missing: list[FieldError] = []  # no rate converts the item's price (FX_CONVERSION)
+    mismatches: list[FieldError] = []  # no rate converts the item's price, when `fx`: FX_RATE_MISSING
     lines: list[Line] = []
     flash_taken: dict[str, int] = {}
     windows: frozenset[int] | None = None
     priced = region.priced
     zero = region.zero
     quote_seller_id = request.seller_id
+    fine = region.fine_prices
     key: tuple[Any, ...]
+    found_price: ItemPrice | None
     for index, item in enumerate(request.items):
         product = products.get(item.product_id)
-        product_uuid: UUID | None = None
-        category_id: str | None
-        seller_id: str | None
-        price_list_id: UUID | None = None
-        own_currency = False
-        flash_key = item.product_id  # the flash item of the line's offer (`pricing.flash.slot`)
-        inclusive = False  # the list price is gross, tax included (docs/markets.md): from its list or its product
-        line_fx: LineFx | None = None  # how a converted price came to be (docs/currencies.md)
         choice = None if offers is None else offers[index]
-        if choice is not None and choice.offer is not None and product is not None:
-            sold_from = choice.offer
-            selected = None
-            if price_lists is not None and price_lists.offer_index:  # an entry naming this offer prices it
-                selected = price_lists.select_offer(
-                    currency, sold_from.id.int, item.quantity, customer_group, channel, now
-                )
-            # A flash sale's item naming this offer prices it (docs/offers.md#price-lists-and-flash-sales).
-            own_currency = product.currency == currency
-            flash_key = f"{item.product_id}/{sold_from.id}"
-            source: PriceSource
-            if selected is not None:
-                source = "price_list"
-                price_list_id = selected.price_list.id
-                inclusive = selected.price_list.prices_include_tax
-                # The offer's min_price is in the product's currency: it floors only a price in that currency.
-                list_unit = selected.amount
-                min_price = sold_from.min_price if product.currency == currency else ZERO
-            elif product.currency != currency:
-                conversion = None if fx is None else fx.rate(product.currency)
-                if conversion is None or fx is None:
-                    _not_priced(index, product.currency, currency, fx, "offer_id", mismatches, missing)
-                    continue
-                source = "catalog"
-                list_unit, line_fx = fx.unit(conversion, sold_from.current_price)
-                min_price = fx.floor(conversion, sold_from.min_price)
-                inclusive = product.prices_include_tax
-            else:
-                source = "catalog"
-                list_unit, min_price = sold_from.current_price, sold_from.min_price
-                inclusive = product.prices_include_tax
-            category_id, seller_id, product_uuid = product.category_id, choice.seller_id, product.id
-        elif product is not None and product.is_active:
-            selected = None
-            if price_lists is not None:
-                selected = price_lists.select(currency, product.id.int, item.quantity, customer_group, channel, now)
-            own_currency = product.currency == currency
-            if selected is not None:
-                source = "price_list"
-                price_list_id = selected.price_list.id
-                inclusive = selected.price_list.prices_include_tax
-                # min_price is in the product's currency: it floors only a price in that currency.
-                list_unit, min_price = selected.amount, product.min_price if own_currency else ZERO
-            elif own_currency:
-                source = "catalog"
-                list_unit, min_price = product.current_price, product.min_price
-                inclusive = product.prices_include_tax
-            elif fx is not None and (conversion := fx.rate(product.currency)) is not None:
-                source = "catalog"
-                list_unit, line_fx = fx.unit(conversion, product.current_price)
-                min_price = fx.floor(conversion, product.min_price)
-                inclusive = product.prices_include_tax
-            else:
-                _not_priced(index, product.currency, currency, fx, "product_id", mismatches, missing)
-                continue
-            category_id, seller_id, product_uuid = product.category_id, product.seller_id, product.id
+        if (
+            price_lists is None
+            and product is not None
+            and product.is_active
+            and product.currency == currency
+            and (choice is None or choice.offer is None)
+        ):  # the usual lines, at their catalog product's price or an ad-hoc price seen before: written out, no call
+            found_price = ("catalog", product.current_price, product.min_price, product.prices_include_tax,
+                           product.category_id, product.seller_id, product.id, None, True, item.product_id,
+                           None)  # fmt: skip
+        elif product is None and (price := item.unit_price) is not None and price.is_finite() and price in fine:
+            found_price = ("request", price, ZERO, False, item.category_id, item.seller_id or quote_seller_id, None,
+                           None, False, item.product_id, None)  # fmt: skip
         else:
-            price = item.unit_price
-            if price is None or not price.is_finite() or price not in region.fine_prices:  # sNaN cannot be hashed
-                problem = unit_price_problem(price, currency)
-                if problem is not None:
-                    errors.append(FieldError(f"items[{index}].unit_price", problem))
-                    continue
-                assert price is not None
-                region.remember(region.fine_prices, price, None)
-            source, list_unit, min_price = "request", price, ZERO
-            category_id, seller_id = item.category_id, item.seller_id or quote_seller_id
-        if errors or mismatches or missing:
+            found_price = _item_price(
+                index, item, product, choice, region, quote_seller_id, errors, mismatches, price_lists, customer_group,
+                channel, now, fx,
+            )  # fmt: skip
+        if found_price is None or errors or mismatches:
             continue  # keep validating the remaining items, price nothing
+        (source, list_unit, min_price, inclusive, category_id, seller_id, product_uuid, price_list_id, own,
+         flash_key, line_fx) = found_price  # fmt: skip
         # The key of a line names every input of its `Priced`: the product as requested and as
         # found, its category and sellers, its prices and units, and for the price rules the
         # quantity (tiers), the customer's tier and the open TIME_WINDOWs (all they read of `now`).
@@ -261,53 +224,27 @@ def price_lines(
         commission_seller = seller_id or quote_seller_id
         quantity = item.quantity
         rest = quantity
+        line_key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price)
         # A flash price is in the product's currency: it serves only a quote in that currency.
-        offer = flash.get(flash_key) if product_uuid is not None and own_currency else None
+        offer = flash.get(flash_key) if product_uuid is not None and own else None
         if offer is not None:
             taken = flash_taken.get(flash_key, 0)
             units = min(quantity, offer.remaining_stock - taken, offer.customer_remaining_limit - taken)
             if units > 0:
                 flash_taken[flash_key] = taken + units
                 rest -= units
-                flash_sale_id = offer.flash_sale_id
-                key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price)
-                key += (units, offer.flash_price, flash_sale_id.int)
-                if price_list_id is not None:
-                    key += (("price_list", price_list_id.int),)
-                if inclusive:
-                    key += (_INCLUSIVE,)
-                found = priced.get(key)
-                if found is None:
-                    plan = region.line(product_uuid, category_id, commission_seller)
-                    found = Priced(
-                        plan,
-                        product_id=item.product_id,
-                        source="flash_sale",
-                        inclusive=inclusive,
-                        category_id=category_id,
-                        seller_id=seller_id,
-                        list_unit=list_unit,
-                        unit=offer.flash_price,
-                        min_price=min_price,
-                        units=units,
-                        flash_sale_id=flash_sale_id,
-                        price_list_id=price_list_id,
-                    )
-                    beyond = beyond_ceiling(found, index)
-                    if beyond is not None:
-                        errors.append(beyond)
-                        continue
-                    region.remember(priced, key, found)
-                lines.append(Line(found, zero))
+                flash_line = _flash_line(index, item.product_id, found_price, line_key, units, offer, region, errors)
+                if flash_line is None:
+                    continue
+                lines.append(flash_line)
         if rest <= 0:
             continue
         if dynamic:
             if windows is None:
                 windows = region.resolution.open_windows(now, region.defaults.timezone)
-            key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price)
-            key += (rest, quantity, user_tier, windows)
+            key = line_key + (rest, quantity, user_tier, windows)  # noqa: RUF005 (concatenated: no list on the way)
         else:
-            key = (item.product_id, product_key, category_id, seller_id, commission_seller, list_unit, min_price, rest)
+            key = line_key + (rest,)  # noqa: RUF005
         if price_list_id is not None:  # the same amount from a list is another line than from the catalog
             key += (("price_list", price_list_id.int),)
         if inclusive:  # the same amount gross is another line than net (nothing added to a net line's key)
@@ -322,68 +259,173 @@ def price_lines(
             shown: tuple[AppliedRule, ...] = ()
             if dynamic and plan.price_rules:
                 unit, moved, shown = _apply_rules(
-                    plan.price_rules,
-                    list_unit=list_unit,
-                    min_price=min_price,
-                    quantity=quantity,
-                    units=rest,
-                    user_tier=user_tier,
-                    now=now,
-                    default_zone=region.defaults.timezone,
-                    cent=region.cent,
-                )
+                    plan.price_rules, list_unit=list_unit, min_price=min_price, quantity=quantity, units=rest,
+                    user_tier=user_tier, now=now, default_zone=region.defaults.timezone, cent=region.cent,
+                )  # fmt: skip
             found = Priced(
-                plan,
-                product_id=item.product_id,
-                source=source,
-                inclusive=inclusive,
-                category_id=category_id,
-                seller_id=seller_id,
-                list_unit=list_unit,
-                unit=unit,
-                min_price=min_price,
-                units=rest,
-                moved=moved,
-                shown=shown,
-                price_list_id=price_list_id,
-                fx=line_fx,
-            )
+                plan, product_id=item.product_id, source=source, inclusive=inclusive, category_id=category_id,
+                seller_id=seller_id, list_unit=list_unit, unit=unit, min_price=min_price, units=rest, moved=moved,
+                shown=shown, price_list_id=price_list_id, fx=line_fx,
+            )  # fmt: skip
             beyond = beyond_ceiling(found, index)
             if beyond is not None:
                 errors.append(beyond)
                 continue
             region.remember(priced, key, found)
-        lines.append(Line(found, zero))
+        lines.append(Line(found, zero, zero))
     if errors:
-        raise ValidationFailed("some items cannot be priced", details=errors + missing + mismatches)
-    if missing:
-        raise FxRateMissing("no exchange rate converts an item's price into the quote currency", details=missing)
+        raise ValidationFailed("some items cannot be priced", details=errors + mismatches)
+    if mismatches and fx is not None:
+        raise FxRateMissing("no exchange rate converts an item's price into the quote currency", details=mismatches)
     if mismatches:
         raise CurrencyNotPriced("an item has no price in the quote currency", details=mismatches)
     return lines
 
 
-def _not_priced(
+def _item_price(
     index: int,
-    source: str,
-    currency: str,
-    fx: Converter | None,
-    field: str,
+    item: QuoteItemIn,
+    product: CatalogProduct | None,
+    choice: Choice | None,
+    region: RegionPlan,
+    quote_seller_id: str | None,
+    errors: list[FieldError],
     mismatches: list[FieldError],
-    missing: list[FieldError],
+    price_lists: PriceBook | None,
+    customer_group: str | None,
+    channel: str | None,
+    now: datetime,
+    fx: Converter | None = None,
+) -> ItemPrice | None:
+    """Where item `index`'s price comes from: its offer (another seller's), a price list, its catalog product
+    (converted into the quote's currency when `fx` and it has no price in it) or the request's `unit_price`;
+    None, with the reason in `errors` or `mismatches` (no price in this currency, or no rate converts it)."""
+    line_fx: LineFx | None = None
+    currency = region.currency
+    price_list_id: UUID | None = None
+    flash_key = item.product_id  # the flash item of the line's offer (`pricing.flash.slot`)
+    source: PriceSource
+    if choice is not None and choice.offer is not None and product is not None:
+        sold_from = choice.offer
+        selected = None
+        if price_lists is not None and price_lists.offer_index:  # an entry naming this offer prices it
+            selected = price_lists.select_offer(currency, sold_from.id.int, item.quantity, customer_group, channel, now)
+        # A flash sale's item naming this offer prices it (docs/offers.md#price-lists-and-flash-sales).
+        own_currency = product.currency == currency
+        flash_key = f"{item.product_id}/{sold_from.id}"
+        if selected is not None:
+            source = "price_list"
+            price_list_id = selected.price_list.id
+            inclusive = selected.price_list.prices_include_tax
+            # The offer's min_price is in the product's currency: it floors only a price in that currency.
+            list_unit = selected.amount
+            min_price = sold_from.min_price if product.currency == currency else ZERO
+        elif product.currency != currency:
+            conversion = None if fx is None else fx.rate(product.currency)
+            if conversion is None or fx is None:
+                _not_priced(index, product.currency, currency, fx, "offer_id", mismatches)
+                return None
+            source = "catalog"
+            list_unit, line_fx = fx.unit(conversion, sold_from.current_price)
+            min_price = fx.floor(conversion, sold_from.min_price)
+            inclusive = product.prices_include_tax
+        else:
+            source = "catalog"
+            list_unit, min_price = sold_from.current_price, sold_from.min_price
+            inclusive = product.prices_include_tax
+        return (source, list_unit, min_price, inclusive, product.category_id, choice.seller_id, product.id,
+                price_list_id, own_currency, flash_key, line_fx)  # fmt: skip
+    if product is not None and product.is_active:
+        selected = None
+        if price_lists is not None:
+            selected = price_lists.select(currency, product.id.int, item.quantity, customer_group, channel, now)
+        own_currency = product.currency == currency
+        if selected is not None:
+            source = "price_list"
+            price_list_id = selected.price_list.id
+            inclusive = selected.price_list.prices_include_tax
+            # min_price is in the product's currency: it floors only a price in that currency.
+            list_unit, min_price = selected.amount, product.min_price if own_currency else ZERO
+        elif own_currency:
+            source = "catalog"
+            list_unit, min_price = product.current_price, product.min_price
+            inclusive = product.prices_include_tax
+        elif fx is not None and (conversion := fx.rate(product.currency)) is not None:
+            source = "catalog"
+            list_unit, line_fx = fx.unit(conversion, product.current_price)
+            min_price = fx.floor(conversion, product.min_price)
+            inclusive = product.prices_include_tax
+        else:
+            _not_priced(index, product.currency, currency, fx, "product_id", mismatches)
+            return None
+        return (source, list_unit, min_price, inclusive, product.category_id, product.seller_id, product.id,
+                price_list_id, own_currency, flash_key, line_fx)  # fmt: skip
+    price = item.unit_price
+    if price is None or not price.is_finite() or price not in region.fine_prices:  # sNaN cannot be hashed
+        problem = unit_price_problem(price, currency)
+        if problem is not None:
+            errors.append(FieldError(f"items[{index}].unit_price", problem))
+            return None
+        assert price is not None
+        region.remember(region.fine_prices, price, None)
+    return ("request", price, ZERO, False, item.category_id, item.seller_id or quote_seller_id, None, None, False,
+            flash_key, None)  # fmt: skip
+
+
+def _not_priced(
+    index: int, source: str, currency: str, fx: Converter | None, field: str, mismatches: list[FieldError]
 ) -> None:
     """Item `index`, priced in `source` only: a currency nothing prices it in (conversion off), or one no rate
     converts from (FX_RATE_MISSING, naming the product: docs/currencies.md)."""
-    if fx is None:
+    if fx is not None:
+        message = f"no exchange rate converts {source} into {currency}"
+        mismatches.append(FieldError(f"items[{index}].product_id", message))
+    elif field == "offer_id":
+        mismatches.append(
+            FieldError(f"items[{index}].offer_id", f"the offer prices this product in {source}, not {currency}")
+        )
+    else:
         message = (
-            f"the offer prices this product in {source}, not {currency}"
-            if field == "offer_id"
-            else f"no price list prices this product in {currency} for this customer and channel, "
+            f"no price list prices this product in {currency} for this customer and channel, "
             f"and the catalog prices it in {source}"
         )
-        mismatches.append(FieldError(f"items[{index}].{field}", message))
-        return
-    missing.append(FieldError(f"items[{index}].product_id", f"no exchange rate converts {source} into {currency}"))
+        mismatches.append(FieldError(f"items[{index}].product_id", message))
+
+
+def _flash_line(
+    index: int,
+    product_id: str,
+    found_price: ItemPrice,
+    line_key: tuple[Any, ...],
+    units: int,
+    offer: FlashOffer,
+    region: RegionPlan,
+    errors: list[FieldError],
+) -> Line | None:
+    """The line of an item's `units` sold at `offer`'s flash price (None, the reason in `errors`, when they come to
+    the ceiling of every amount)."""
+    _, list_unit, min_price, inclusive, category_id, seller_id, product_uuid, price_list_id = found_price[:8]
+    flash_sale_id = offer.flash_sale_id
+    key = line_key + (units, offer.flash_price, flash_sale_id.int)  # noqa: RUF005 (no list on the way)
+    if price_list_id is not None:
+        key += (("price_list", price_list_id.int),)
+    if inclusive:
+        key += (_INCLUSIVE,)
+    priced = region.priced
+    found = priced.get(key)
+    if found is None:
+        found = Priced(
+            region.line(product_uuid, category_id, line_key[4]), product_id=product_id, source="flash_sale",
+            inclusive=inclusive, category_id=category_id, seller_id=seller_id, list_unit=list_unit,
+            unit=offer.flash_price, min_price=min_price, units=units, flash_sale_id=flash_sale_id,
+            price_list_id=price_list_id,
+        )  # fmt: skip
+        beyond = beyond_ceiling(found, index)
+        if beyond is not None:
+            errors.append(beyond)
+            return None
+        region.remember(priced, key, found)
+    return Line(found, region.zero, region.zero)
 
 
 class HeldPrice(NamedTuple):
@@ -402,6 +444,8 @@ class HeldPrice(NamedTuple):
     """The catalog product (None: a request-priced line)."""
     flash_sale_id: UUID | None = None
     price_list_id: UUID | None = None
+    offer_id: UUID | None = None
+    """The offer the line is sold from (docs/offers.md), shown on its quote line; None: its product's own."""
 
 
 def held_lines(request: QuoteRequest, *, region: RegionPlan, held: Sequence[HeldPrice]) -> list[Line]:
@@ -427,5 +471,5 @@ def held_lines(request: QuoteRequest, *, region: RegionPlan, held: Sequence[Held
         beyond = beyond_ceiling(priced, index)
         if beyond is not None:
             raise ValidationFailed("some items cannot be priced", details=[beyond])
-        lines.append(Line(priced, region.zero))
+        lines.append(Line(priced, region.zero, region.zero))
     return lines

@@ -130,17 +130,7 @@ class Landing:
         best: tuple[Decimal, int, str] | None = None
         chosen: ShippingOption | None = None
         for option in options:
-            if option.free_above is not None and goods >= option.free_above:
-                amount = ZERO
-            else:
-                amount = option.base_fee
-                if option.per_kg is not None and weight is not None:
-                    amount += option.per_kg * weight
-                if option.per_km is not None:
-                    amount += option.per_km * km
-                if option.max_fee is not None and amount > option.max_fee:
-                    amount = option.max_fee
-            key = (amount.quantize(cent, ROUND_HALF_UP), option.eta_days_max, option.code)
+            key = (option.fee(goods, weight, km, cent)[0], option.eta_days_max, option.code)
             if best is None or key < best:
                 best, chosen = key, option
         assert best is not None

@@ -8,7 +8,7 @@ Every eligible promotion (in force, conditions met, not used up) is either in th
 
 When there is a deal alone to choose, the best deal is what the customer pays in the end: each
 deal is priced through the coupons (which it may refuse), tax, delivery and the small-basket fee
-(`Checkout`, the engine's steps 5-9 as sums), and the lowest `total_amount` wins; a tie keeps the
+(`DealPrice`, the engine's steps 5-9 as sums), and the lowest `total_amount` wins; a tie keeps the
 stack, then the higher in the book's order. Without one (the usual case) the stack is the deal and
 nothing is priced twice.
 
@@ -73,7 +73,7 @@ class Deal:
         """A promotion that gave something does not combine with coupons."""
 
 
-class Checkout(Protocol):
+class DealPrice(Protocol):
     """What the customer pays in the end with a deal (the engine's steps 5-9, as sums)."""
 
     def pays(
@@ -418,7 +418,7 @@ def value_alone(promotion: Promotion, lines: Sequence[Line], cap: Decimal, cent:
     """What a goods promotion alone takes off `lines` before any discount, within `cap` and the floors
     (the hints' measure: docs/promotions.md#hints)."""
     zero = ZERO.quantize(cent)
-    fresh = [Line(line.priced, zero, None, line.own) for line in lines]
+    fresh = [Line(line.priced, zero, zero, line.own) for line in lines]
     return _deal([promotion], fresh, cap, cent, lambda: zero, in_place=True).value
 
 
@@ -469,7 +469,7 @@ def apply_promotions(
     cap: Decimal,
     cent: Decimal,
     delivery_value: Callable[[], Decimal],
-    checkout: Checkout,
+    deal_price: DealPrice,
     subtotal: Decimal = ZERO,
     gifts: Mapping[str, GiftStock] | None = None,
     customer_uses: Mapping[UUID, int] | None = None,
@@ -478,7 +478,7 @@ def apply_promotions(
 
     `meeting`: the positions in `book` of the promotions the basket meets (`PromotionBook.meeting_for`).
     `cap` is the most all discounts together may take; `delivery_value` the delivery fee on the
-    goods before discounts (asked only when a FREE_DELIVERY promotion is eligible); `checkout`
+    goods before discounts (asked only when a FREE_DELIVERY promotion is eligible); `deal_price`
     prices the deals when a promotion alone competes with the stack. `subtotal`: the goods before
     discounts (a GIFT's min_subtotal); `gifts`: the GIFT promotions' products as they stand (a gift
     missing there is unavailable); `customer_uses`: the customer's orders using each promotion with
@@ -543,7 +543,7 @@ def apply_promotions(
     before = [line.discount for line in lines]
     while True:
         chosen, rejected = _choose(
-            eligible, lines, cap, cent, fee, checkout, positions, known, in_place=not budgeted, index=index
+            eligible, lines, cap, cent, fee, deal_price, positions, known, in_place=not budgeted, index=index
         )
         if not budgeted:
             break
@@ -589,7 +589,7 @@ def _choose(
     cap: Decimal,
     cent: Decimal,
     fee: Callable[[], Decimal],
-    checkout: Checkout,
+    deal_price: DealPrice,
     positions: dict[int, int],
     known: dict[int, Wanted],
     *,
@@ -613,7 +613,7 @@ def _choose(
             rejected.append((positions[id(promotion)], promotion, "NOTHING_LEFT", deal.amounts[0][2]))
     if len(deals) == 1:
         return stack, rejected
-    return _cheapest(deals, checkout, rejected, positions), rejected
+    return _cheapest(deals, deal_price, rejected, positions), rejected
 
 
 def _gifts(
@@ -689,7 +689,7 @@ def _position(entry: Rejected) -> int:
 
 def _cheapest(
     deals: list[Deal],
-    checkout: Checkout,
+    deal_price: DealPrice,
     left_out: list[tuple[int, Promotion, PromotionRejection, str]],
     positions: dict[int, int],
 ) -> Deal:
@@ -697,7 +697,7 @@ def _cheapest(
     in the book's order; a tie goes to the earlier); the others' promotions join `left_out` as
     BETTER_DEAL, each saying by how much it lost."""
     paid = [
-        checkout.pays(deal.lines, blocks_coupons=deal.blocks_coupons, free_delivery=deal.delivery_terms)
+        deal_price.pays(deal.lines, blocks_coupons=deal.blocks_coupons, free_delivery=deal.delivery_terms)
         for deal in deals
     ]
     best = 0

@@ -3,7 +3,7 @@
 Each seller's goods (its lines' subtotals), discount, tax (added; `tax_included`: contained), delivery
 fee (its shipment's), commission (its lines' category and seller parts, and its shipment's logistics
 commission), commission tax (per line, at COMMISSION_TAX_RATE, rounded once, as an order records it)
-and payout, the seller statement's formula on this basket:
+and payout, the seller statement's formula on this basket (`settlement.payout`, goods after discount):
 
     payout = goods - discount + tax + platform_contribution - commission - commission_tax + delivery_fee
 
@@ -27,7 +27,7 @@ from quote_service.pricing.commission_charges import Charges
 from quote_service.pricing.lines import Line
 from quote_service.pricing.quote import CommissionFee, SellerTotals
 from quote_service.pricing.settle import Settled
-from quote_service.pricing.settlement import commission_tax
+from quote_service.pricing.settlement import commission_tax, payout
 from quote_service.pricing.shipments import Shipments
 
 
@@ -50,9 +50,11 @@ def seller_totals(
     at = 0  # settle writes each line's category detail, then its seller detail when its plan has a seller rate
     for index, (line, item) in enumerate(zip(lines, settled.items, strict=True)):
         if charges is None:
-            taken = 1 if line.priced.plan.seller_rate is None else 2
-            commission = sum((detail.amount for detail in details[at : at + taken]), zero)
-            at += taken
+            commission = zero + details[at].amount  # its category detail (written out: no call a line)
+            at += 1
+            if line.priced.plan.seller_rate is not None:  # and its seller detail
+                commission += details[at].amount
+                at += 1
         else:
             commission = charges.lines[index][0]
         entry = sums.setdefault(line.priced.seller_id, [zero] * 8)
@@ -88,7 +90,14 @@ def seller_totals(
                 delivery_fee=parcel.fee,
                 commission=commission,
                 commission_tax=tax_on_it,
-                payout=goods - discount + tax + platform - commission - tax_on_it + parcel.fee,
+                payout=payout(
+                    goods=goods - discount,
+                    tax=tax,
+                    platform=platform,
+                    commission=commission,
+                    commission_tax=tax_on_it,
+                    delivery=parcel.fee,
+                ),
                 platform_contribution=platform if funded else UNSET,
                 tax_exempted=exempted if exempt else UNSET,
                 fees=UNSET if charges is None or not charges.fees else seller_fees(charges, parcel.seller_id, zero),

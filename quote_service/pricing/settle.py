@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
+from msgspec import Struct
 from msgspec.structs import replace
 
 from quote_service.pricing.commission import CommissionRate, ItemComponent
@@ -25,31 +26,23 @@ from quote_service.pricing.plan import Priced, RegionPlan
 from quote_service.pricing.quote import AppliedRule, CommissionDetail, QuoteLine
 
 
-class Settled:
-    """The lines as the response shows them, with their sums."""
+class Settled(Struct, gc=False):
+    """The lines as the response shows them, with their sums: built once they are known, in the order of its
+    fields (a struct, built in C: docs/hot-path.md#the-cost-budget). Commission charges and tax extensions
+    change it afterwards (`commission_charges`, `external`)."""
 
-    __slots__ = (
-        "category_total",
-        "details",
-        "items",
-        "price_rules",
-        "seller_total",
-        "tax",
-        "tax_included",
-        "tax_rules",
-    )
-
-    def __init__(self, zero: Decimal) -> None:
-        self.items: list[QuoteLine] = []
-        self.details: list[CommissionDetail] = []
-        """Per-item commission (category, then seller when charged) per line; the logistics line is
-        added by `commission_breakdown`."""
-        self.tax = self.seller_total = self.category_total = zero
-        """`tax`: added to the net lines (the quote's `tax_amount`)."""
-        self.tax_included = zero
-        """The tax contained in the tax-inclusive lines (the quote's `tax_included`)."""
-        self.price_rules: list[AppliedRule] = []
-        self.tax_rules: list[AppliedRule] = []
+    tax: Decimal
+    """Added to the net lines (the quote's `tax_amount`)."""
+    tax_included: Decimal
+    """The tax contained in the tax-inclusive lines (the quote's `tax_included`)."""
+    seller_total: Decimal
+    category_total: Decimal
+    items: list[QuoteLine]
+    details: list[CommissionDetail]
+    """Per-item commission (category, then seller when charged) per line; the logistics line is
+    added by `commission_breakdown`."""
+    price_rules: list[AppliedRule]
+    tax_rules: list[AppliedRule]
 
 
 Parts = tuple[QuoteLine, tuple[CommissionDetail, ...]]
@@ -147,8 +140,8 @@ def settle(lines: Sequence[Line], region: RegionPlan, split: bool = False) -> Se
     `prices_include_tax`); a quote without one reads as it did before there were such lines."""
     cent = region.cent
     zero = region.zero
-    settled = Settled(zero)
-    items, details = settled.items, settled.details
+    items: list[QuoteLine] = []
+    details: list[CommissionDetail] = []
     tax_total = seller_total = category_total = included_total = zero
     taxes: list[Decimal] = []  # each line's tax
     tax_shown: Any = _NO_LINE  # the TAX_RATE rule (as shown) of every line so far, while they share one
@@ -200,14 +193,12 @@ def settle(lines: Sequence[Line], region: RegionPlan, split: bool = False) -> Se
             movers.append(priced)
         items.append(parts[0])
         details.extend(parts[1])
-    settled.tax, settled.seller_total, settled.category_total = tax_total, seller_total, category_total
-    settled.tax_included = included_total
     if same_tax:  # the usual case: one TAX_RATE (or the default) for the whole basket, its amount the tax total
-        settled.tax_rules = [] if tax_shown is None or tax_shown is _NO_LINE else [replace(tax_shown, amount=tax_total)]
+        tax_rules = [] if tax_shown is None or tax_shown is _NO_LINE else [replace(tax_shown, amount=tax_total)]
     else:
-        settled.tax_rules = tax_rules_moved(lines, taxes)
-    settled.price_rules = price_rules_moved(movers)
-    return settled
+        tax_rules = tax_rules_moved(lines, taxes)
+    moved = price_rules_moved(movers)
+    return Settled(tax_total, included_total, seller_total, category_total, items, details, moved, tax_rules)
 
 
 def tax_rules_moved(lines: Sequence[Line], taxes: list[Decimal]) -> list[AppliedRule]:

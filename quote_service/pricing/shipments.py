@@ -21,7 +21,7 @@ logistics commission is charged per shipment, on its fee.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing.commission import commission_amount
@@ -134,7 +134,8 @@ def split_shipments(
             )
             parcel.charged = parcel.rule_fee.amount
         else:
-            parcel.options = [_priced(option, parcel, km, region.cent) for option in parcel.profile.options]
+            goods, weight, cent = parcel.goods, parcel.weight, region.cent  # each option's fee (and whether free)
+            parcel.options = [(option, *option.fee(goods, weight, km, cent)) for option in parcel.profile.options]
     _select(request, parcels)
     return Shipments(list(parcels.values()), zero)
 
@@ -188,18 +189,6 @@ def _weigh(
             parcel.weight += weight * item.quantity
     if errors:
         raise ValidationFailed("some items cannot be weighed", details=errors)
-
-
-def _priced(
-    option: ShippingOption, parcel: Parcel, km: Decimal | None, cent: Decimal
-) -> tuple[ShippingOption, Decimal, bool]:
-    """An option's fee for this shipment (rounded once) and whether its goods make it free."""
-    if option.free_above is not None and parcel.goods >= option.free_above:
-        return option, ZERO.quantize(cent), True
-    fee = option.base_fee + (option.per_kg or ZERO) * parcel.weight + (option.per_km or ZERO) * (km or ZERO)
-    if option.max_fee is not None:
-        fee = min(fee, option.max_fee)
-    return option, fee.quantize(cent, ROUND_HALF_UP), False
 
 
 def _select(request: QuoteRequest, parcels: Mapping[str | None, Parcel]) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
@@ -42,6 +42,21 @@ class ShippingOption(msgspec.Struct, frozen=True, kw_only=True):
     eta_days_max: int
     free_above: Decimal | None = None
     express: bool = False
+
+    def fee(self, goods: Decimal, weight: Decimal | None, km: Decimal | None, cent: Decimal) -> tuple[Decimal, bool]:
+        """This option's fee for a shipment of `goods` weighing `weight` kg carried `km` (rounded half up once;
+        None: that part adds nothing), and whether `goods` make it free. The one shipping-option fee: the
+        shipments (`shipments.split_shipments`) and an offer's landed cost (`offers.Landing`) both charge it."""
+        if self.free_above is not None and goods >= self.free_above:
+            return Decimal(0).quantize(cent), True
+        amount = self.base_fee
+        if self.per_kg is not None and weight is not None:
+            amount += self.per_kg * weight
+        if self.per_km is not None and km is not None:
+            amount += self.per_km * km
+        if self.max_fee is not None and amount > self.max_fee:
+            amount = self.max_fee
+        return amount.quantize(cent, ROUND_HALF_UP), False
 
 
 class ShippingProfile(msgspec.Struct, frozen=True, kw_only=True):

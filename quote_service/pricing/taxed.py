@@ -62,13 +62,13 @@ def _exempt_net(priced: Priced, after: Decimal, terms: TaxTerms, cent: Decimal) 
     return after - contained_total(after, components, quantity=priced.units, cent=cent, rounding=terms.rounding)
 
 
-Settled1 = tuple[QuoteLine, tuple[CommissionDetail, ...], Decimal, Decimal, Decimal, Decimal]
+SettledLine = tuple[QuoteLine, tuple[CommissionDetail, ...], Decimal, Decimal, Decimal, Decimal]
 """A line settled: (response line, its commission details, tax, tax exempted, category, seller commission)."""
 
 
 def _settle_line(
     line: Line, terms: TaxTerms, split: bool, cent: Decimal, zero: Decimal, invoiced: list[LineTax] | None = None
-) -> Settled1:
+) -> SettledLine:
     """One line's taxes, commission and response parts under `terms` (`invoiced`: its taxes as invoice rounding
     gave them back, `invoice_taxes`)."""
     priced, discount = line.priced, line.discount
@@ -109,8 +109,8 @@ def settle_taxed(lines: Sequence[Line], region: RegionPlan, terms: TaxTerms, spl
     """`settle` for a quote with compound taxes, an exemption or its own rounding; and the tax exempted.
     A line no discount touched is settled once per set of terms and kept on its `Priced`, as `settle` keeps it."""
     cent, zero = region.cent, region.zero
-    settled = Settled(zero)
-    items, details = settled.items, settled.details
+    items: list[QuoteLine] = []
+    details: list[CommissionDetail] = []
     tax_total = included_total = exempted_total = seller_total = category_total = zero
     added_taxes: list[Decimal] = []
     movers: list[Priced] = []
@@ -153,10 +153,9 @@ def settle_taxed(lines: Sequence[Line], region: RegionPlan, terms: TaxTerms, spl
             movers.append(priced)
         items.append(item)
         details.extend(commission)
-    settled.tax, settled.seller_total, settled.category_total = tax_total, seller_total, category_total
-    settled.tax_included = included_total
-    settled.tax_rules = tax_rules_moved(lines, added_taxes) if terms.exemption is None else []
-    settled.price_rules = price_rules_moved(movers)
+    tax_rules = tax_rules_moved(lines, added_taxes) if terms.exemption is None else []
+    moved = price_rules_moved(movers)
+    settled = Settled(tax_total, included_total, seller_total, category_total, items, details, moved, tax_rules)
     return settled, exempted_total
 
 

@@ -57,7 +57,6 @@ from quote_service.pricing.offers import (
     choose_offers,
     offer_products,
     with_offer_products,
-    with_offers,
 )
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.price_lists import PriceBook
@@ -126,6 +125,7 @@ class PricedWith(NamedTuple):
     region: RegionPlan | None
     flags: ServedFlags | None
     offers: Sequence[Choice | None] | None
+    limits: Sequence[QuantityLimit]
 
 
 class PricedQuote(msgspec.Struct, frozen=True):
@@ -414,10 +414,8 @@ class QuoteService:
             quote = price_quote(
                 first, snapshot=snapshot, products=products, flash=flash, customer=customer,
                 defaults=self.defaults, now=now, quote_id=ids.uuid7(), region=region, flags=flags, gifts=gifts,
-                offers=choices,
+                offers=choices, quantity_limits=limits,
             )  # fmt: skip
-            if choices is not None:
-                quote = msgspec.structs.replace(quote, items=with_offers(quote.items, request, choices))
         if (  # docs/extensions.md: a quote to a country no extension serves costs no call
             extensions is not None
             and self._extensions is not None
@@ -428,12 +426,10 @@ class QuoteService:
             )
             answers = await self._extensions.ask(calls, quote, request, deadline) if calls else None
             if answers is not None or first is not request:
-                priced = PricedWith(snapshot, products, flash, customer, now, gifts, region, flags, choices)
+                priced = PricedWith(snapshot, products, flash, customer, now, gifts, region, flags, choices, limits)
                 quote = self._with_answers(answers, quote, request, priced)
                 # A fallback quote is not handed out again: an identical request asks the extension again.
                 remember = remember and quote.warnings is UNSET
-        if limits:
-            quote = msgspec.structs.replace(quote, quantity_limits=limits)
         if self._prior_prices is not None and (
             quote.applied_promotions
             or any(i.flash_sale_id for i in quote.items)
@@ -482,10 +478,8 @@ class QuoteService:
                 request, snapshot=priced.snapshot, products=priced.products, flash=priced.flash,
                 customer=priced.customer, defaults=self.defaults, now=priced.now, quote_id=quote.quote_id,
                 region=priced.region, flags=priced.flags, gifts=priced.gifts, offers=priced.offers,
-                external=None if answers is None else answers.external,
+                external=None if answers is None else answers.external, quantity_limits=priced.limits,
             )  # fmt: skip
-            if priced.offers is not None:
-                quote = msgspec.structs.replace(quote, items=with_offers(quote.items, request, priced.offers))
         if answers is None:
             return quote
         warnings = [QuoteWarning.fallback(failed.id) for failed in answers.failed]
@@ -580,8 +574,6 @@ class QuoteService:
             request, snapshot=snapshot, products=products, flash={}, customer=customer,
             defaults=self.defaults, now=now, quote_id=ids.uuid7(), region=region, offers=choices,
         )  # fmt: skip
-        if choices is not None:
-            quote = msgspec.structs.replace(quote, items=with_offers(quote.items, request, choices))
         return quote, products
 
     async def basket_quantities(
@@ -679,13 +671,10 @@ class QuoteService:
             customer, limits = await checked_quantities(
                 request, {key: product}, customer, snapshot, quantities, self._unit_purchases, now, choices
             )
-        quote = price_quote(
+        return price_quote(
             request, snapshot=snapshot, products={key: product}, flash=flash, customer=customer,
-            defaults=self.defaults, now=now, quote_id=ids.uuid7(), region=plan, offers=choices,
+            defaults=self.defaults, now=now, quote_id=ids.uuid7(), region=plan, offers=choices, quantity_limits=limits,
         )  # fmt: skip
-        if choices is not None:
-            quote = msgspec.structs.replace(quote, items=with_offers(quote.items, request, choices))
-        return msgspec.structs.replace(quote, quantity_limits=limits) if limits else quote
 
     async def display_prices(self, request: PricesRequest, caller: Principal) -> Prices:
         """POST /api/v1/prices (quotes/display_prices.py): each product a one-product quote made by

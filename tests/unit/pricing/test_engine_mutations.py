@@ -74,7 +74,7 @@ LINES = "quote_service.pricing.lines"
 PROMOTIONS = "quote_service.pricing.promotions"
 DEALS = "quote_service.pricing.promotion_deals"
 DISCOUNTS = "quote_service.pricing.discounts"
-ENGINE = "quote_service.pricing.engine"
+STEPS = "quote_service.pricing.quote_steps"
 DELIVERY = "quote_service.pricing.delivery"
 SETTLE = "quote_service.pricing.settle"
 PLAN = "quote_service.pricing.plan"
@@ -127,8 +127,8 @@ MUTATIONS = [
     Mutation(PRICE_LISTS, "precedence", "price_list.specificity, ", ""),
     Mutation(PRICE_LISTS, "precedence", "price_list.created_at, ", ""),
     Mutation(PRICE_LISTS, "label", "value.strip().casefold()", "value.strip()"),
-    Mutation(LINES, "price_lines", "product.min_price if own_currency else ZERO", "product.min_price"),
-    Mutation(LINES, "price_lines", "is not None and own_currency else None", "is not None else None"),
+    Mutation(LINES, "_item_price", "product.min_price if own_currency else ZERO", "product.min_price"),
+    Mutation(LINES, "price_lines", "is not None and own else None", "is not None else None"),
     Mutation(PROMOTIONS, "_stacking_key", "(-promotion.priority", "(promotion.priority"),
     Mutation(PROMOTIONS, "_folded", "value.strip().casefold()", "value.strip()"),
     Mutation(DEALS, "_units_given", "(lefts[i] / units[i], i)", "(-lefts[i] / units[i], i)"),
@@ -150,9 +150,9 @@ MUTATIONS = [
     Mutation(DEALS, "_cheapest", "paid[index][0] < paid[best][0]", "paid[index][0] > paid[best][0]"),
     Mutation(DEALS, "_beaten", "refused = loser.blocks_coupons and coupons_saved", "refused = coupons_saved"),
     Mutation(DEALS, "_left_nothing", "if cap_left <= 0:", "if cap_left < 0:"),
-    Mutation(ENGINE, "Checkout.pays", "return goods + tax + fee + small,", "return goods + fee + small,"),
-    Mutation(ENGINE, "Checkout.pays", "blocks_coupons,\n", "False,\n"),
-    Mutation(ENGINE, "Checkout.pays", "charged = zero\n", "charged = goods\n"),
+    Mutation(STEPS, "QuoteInputs.pays", "return goods + tax + fee + small,", "return goods + fee + small,"),
+    Mutation(STEPS, "QuoteInputs.pays", "taken, blocks_coupons)", "taken, False)"),
+    Mutation(STEPS, "QuoteInputs.pays", "charged = zero\n", "charged = goods\n"),
     Mutation(DELIVERY, "_charge", "if any(step[0] is not None for step in steps)", "if False"),
     Mutation(DELIVERY, "_waived", "(*charged.parts, waived)", "(*charged.rules, waived)"),
     Mutation(SETTLE, "response_parts", "after <= floor", "after < floor"),
