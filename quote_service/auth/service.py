@@ -52,6 +52,7 @@ from quote_service.auth.throttle import LoginThrottle
 from quote_service.cache.local import local_cache
 from quote_service.clock import utcnow
 from quote_service.config import Settings
+from quote_service.db.rows import row_as
 from quote_service.errors import NotFound, Unauthorized
 from quote_service.event_loop import running_loop
 from quote_service.patch import sent_fields
@@ -74,19 +75,7 @@ LOGIN_QUEUE_PER_SLOT = 4
 
 
 def user_from_row(row: asyncpg.Record) -> User:
-    return User(
-        id=row["id"],
-        username=row["username"],
-        role=row["role"],
-        tier=row["tier"],
-        segment=row["segment"],
-        is_active=row["is_active"],
-        created_at=row["created_at"],
-        customer_group=row["customer_group"],
-        created_by=row["created_by"],
-        seller_id=row["seller_id"] or UNSET,
-        sessions_ended_at=row["sessions_ended_at"],
-    )
+    return row_as(User, row, seller_id=row["seller_id"] or UNSET)
 
 
 def user_principal(row: asyncpg.Record) -> Principal:
@@ -131,16 +120,9 @@ def _public_key(row: asyncpg.Record) -> Jwk | None:
 
 
 def api_key_from_row(row: asyncpg.Record) -> ApiKey:
-    return ApiKey(
-        id=row["id"],
-        name=row["name"],
-        role=row["role"],
-        prefix=row["prefix"],
-        money_format=row["money_format"],
-        created_at=row["created_at"],
-        revoked_at=row["revoked_at"],
-        customer_group=row["customer_group"],
-        created_by=row["created_by"],
+    return row_as(
+        ApiKey,
+        row,
         seller_id=row["seller_id"] or UNSET,
         public_key=_public_key(row) or UNSET,
         webhook_url=row["webhook_url"] or UNSET,

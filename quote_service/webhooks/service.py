@@ -13,6 +13,7 @@ import msgspec
 
 from quote_service.clock import utcnow
 from quote_service.db.pool import Pool
+from quote_service.db.rows import row_as
 from quote_service.errors import Conflict, FieldError, NotFound, ValidationFailed
 from quote_service.patch import patched, sent_fields
 from quote_service.webhooks import repository, signing, urls
@@ -33,43 +34,15 @@ _ENCODER = msgspec.json.Encoder()
 
 
 def webhook_from_row(row: asyncpg.Record) -> Webhook:
-    return Webhook(
-        id=row["id"],
-        url=row["url"],
-        events=list(row["events"]),
-        description=row["description"],
-        is_active=row["is_active"],
-        failing_since=row["failing_since"],
-        disabled_at=row["disabled_at"],
-        disabled_reason=row["disabled_reason"],
-        previous_secret_expires_at=row["previous_secret_expires_at"],
-        created_by=row["created_by"],
-        updated_by=row["updated_by"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return row_as(Webhook, row)
 
 
 def _with_secret(row: asyncpg.Record) -> WebhookWithSecret:
-    shown = webhook_from_row(row)
-    return WebhookWithSecret(**{f: getattr(shown, f) for f in shown.__struct_fields__}, secret=row["secret"])
+    return row_as(WebhookWithSecret, row)
 
 
 def delivery_from_row(row: asyncpg.Record) -> Delivery:
-    return Delivery(
-        id=row["id"],
-        webhook_id=row["webhook_id"],
-        type=row["type"],
-        status=row["status"],
-        attempts=row["attempts"],
-        total_attempts=row["total_attempts"],
-        last_status_code=row["last_status_code"],
-        last_error=row["last_error"],
-        next_attempt_at=row["next_attempt_at"],
-        last_attempt_at=row["last_attempt_at"],
-        delivered_at=row["delivered_at"],
-        created_at=row["created_at"],
-    )
+    return row_as(Delivery, row)
 
 
 async def check_fields(data: WebhookCreate, *, allow_private: bool) -> dict[str, Any]:
