@@ -15,6 +15,7 @@ import msgspec
 from quote_service.catalog.schemas import PriceSource, ProductSort
 from quote_service.db.keyset import NEWEST_CHANGE_FIRST, fetch_keyset
 from quote_service.db.pool import Connection
+from quote_service.db.writes import insert_row, picked
 from quote_service.errors import DuplicateKey
 from quote_service.pricing.quantity_rules import QuantityRules
 
@@ -48,17 +49,10 @@ def _duplicate_sku(exc: asyncpg.UniqueViolationError, sku: object) -> DuplicateK
 
 
 async def insert_product(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.Record:
-    columns = [*_WRITABLE, "stock"]
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     try:
-        row = await conn.fetchrow(
-            f"INSERT INTO products ({', '.join(columns)}) VALUES ({placeholders}) RETURNING {PRODUCT_COLUMNS}",
-            *(fields[c] for c in columns),
-        )
+        return await insert_row(conn, "products", picked(fields, [*_WRITABLE, "stock"]), PRODUCT_COLUMNS)
     except asyncpg.UniqueViolationError as exc:
         raise _duplicate_sku(exc, fields["sku"]) from exc
-    assert row is not None
-    return row
 
 
 async def get_product(conn: Connection, *, product_id: UUID, for_update: bool = False) -> asyncpg.Record | None:

@@ -14,6 +14,7 @@ import msgspec
 from quote_service.db.keyset import NEWEST_CHANGE_FIRST, Sort, fetch_keyset
 from quote_service.db.pool import Connection
 from quote_service.db.rows import row_as
+from quote_service.db.writes import insert_sql
 from quote_service.errors import DuplicateKey
 from quote_service.pricing.offers import SnapOffer
 from quote_service.pricing.quantity_rules import QuantityRules
@@ -50,12 +51,8 @@ async def insert_offer(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.R
         *("product_id", "seller_id", "base_price", "current_price", "min_price", "cost_price", "stock"),
         *("condition", "is_active", "quantity_rules"),
     )
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     try:
-        offer_id = await conn.fetchval(
-            f"INSERT INTO offers ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id",
-            *(fields[c] for c in columns),
-        )
+        offer_id = await conn.fetchval(insert_sql("offers", columns, "id"), *(fields[c] for c in columns))
     except asyncpg.UniqueViolationError as exc:
         raise offer_exists_error(fields["product_id"], fields["seller_id"]) from exc
     row = await get_offer(conn, offer_id=offer_id)
