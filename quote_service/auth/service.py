@@ -52,7 +52,7 @@ from quote_service.auth.throttle import LoginThrottle
 from quote_service.cache.local import local_cache
 from quote_service.clock import utcnow
 from quote_service.config import Settings
-from quote_service.db.rows import row_as
+from quote_service.db.rows import found, row_as
 from quote_service.errors import NotFound, Unauthorized
 from quote_service.event_loop import running_loop
 from quote_service.patch import sent_fields
@@ -259,8 +259,7 @@ class AuthService:
             check_seller_binding(role, fields["seller_id"] if "seller_id" in fields else current["seller_id"])
             await check_admins_remain(conn, current, fields)
             row = await repository.update_user(conn, user_id=user_id, fields=fields)
-        if row is None:
-            raise NotFound("user not found")
+        row = found(row, "user")
         await self._forget(f"u:{user_id}")
         if "sessions_ended_at" in fields:
             announce = functools.partial(self._sessions_ended, user_id, fields["sessions_ended_at"])
@@ -283,8 +282,7 @@ class AuthService:
         ended = utcnow()
         async with pool.acquire() as conn:
             row = await repository.update_user(conn, user_id=user_id, fields={"sessions_ended_at": ended})
-        if row is None:
-            raise NotFound("user not found")
+        row = found(row, "user")
         await self._sessions_ended(user_id, ended)
         return SessionsEnded(user_id=user_id, sessions_ended_at=ended)
 
@@ -303,9 +301,7 @@ class AuthService:
     async def get_user(self, user_id: UUID) -> User:
         async with self.pool.acquire() as conn:
             row = await repository.get_user(conn, user_id=user_id)
-        if row is None:
-            raise NotFound("user not found")
-        return user_from_row(row)
+        return user_from_row(found(row, "user"))
 
     async def create_api_key(
         self,
@@ -366,8 +362,7 @@ class AuthService:
     async def revoke_api_key(self, key_id: UUID, *, pool: asyncpg.Pool | None = None) -> ApiKey:
         async with (pool or self.pool).acquire() as conn:
             row = await repository.revoke_api_key(conn, key_id=key_id)
-        if row is None:
-            raise NotFound("API key not found")
+        row = found(row, "API key")
         await self._forget(_key_cache_key(bytes(row["key_hash"])))
         self._by_api_key.clear()
         return api_key_from_row(row)

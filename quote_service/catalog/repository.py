@@ -214,16 +214,25 @@ async def price_writes(conn: Connection, *, product_id: UUID, field: str, hours:
     """The audited writes (docs/governance.md) of the last `hours` that changed the product's
     `field` (current_price or base_price), newest first: `actor_kind` (`seller` for a seller's own
     write; an approved change request is written by its approver), `before` and `after`."""
+    return await audited_writes(conn, entity_type="product", entity_id=product_id, field=field, hours=hours)
+
+
+async def audited_writes(
+    conn: Connection, *, entity_type: str, entity_id: UUID, field: str, hours: int
+) -> list[asyncpg.Record]:
+    """The audited writes of the last `hours` that changed `field` of one entity (a product, an
+    offer), newest first: `actor_kind`, `before` and `after`."""
     return await conn.fetch(
         """SELECT actor ->> 'kind' AS actor_kind, (before ->> $2)::numeric AS before, (after ->> $2)::numeric AS after
            FROM audit_log
-           WHERE entity_type = 'product' AND entity_id = $1::text
+           WHERE entity_type = $4 AND entity_id = $1::text
              AND at > clock_timestamp() - make_interval(hours => $3)
              AND (before -> $2) IS DISTINCT FROM (after -> $2)
            ORDER BY id DESC""",
-        str(product_id),
+        str(entity_id),
         field,
         hours,
+        entity_type,
     )
 
 

@@ -12,7 +12,7 @@ import asyncpg
 
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
-from quote_service.db.rows import row_as
+from quote_service.db.rows import found, row_as
 from quote_service.errors import FieldError, NotFound, ValidationFailed
 from quote_service.fx import repository
 from quote_service.fx.schemas import FxRate, FxRateInForce, FxRateInput
@@ -88,9 +88,7 @@ async def import_rates(
 async def get(pool: Pool, rate_id: UUID) -> FxRate:
     async with pool.acquire() as conn:
         row = await repository.get(conn, rate_id=rate_id)
-    if row is None:
-        raise NotFound(f"FX rate {rate_id} not found")
-    return rate_of(row)
+    return rate_of(found(row, f"FX rate {rate_id}"))
 
 
 async def book_at(conn: Connection, at: datetime) -> FxBook:

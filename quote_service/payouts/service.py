@@ -30,8 +30,8 @@ import structlog
 from quote_service import fault_points
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
-from quote_service.db.rows import row_as
-from quote_service.errors import Conflict, NotFound, invalid
+from quote_service.db.rows import found, row_as
+from quote_service.errors import Conflict, invalid
 from quote_service.fx import service as fx
 from quote_service.observability.metrics import PAYOUT_SELLERS_HELD
 from quote_service.pagination import Page, page_of
@@ -368,9 +368,7 @@ async def _write_payout(
 
 async def _payout(conn: Connection, payout_id: UUID, *, for_update: bool = False) -> Payout:
     row = await repository.get_payout(conn, payout_id=payout_id, for_update=for_update)
-    if row is None:
-        raise NotFound(f"payout {payout_id} not found")
-    return payout_of(row)
+    return payout_of(found(row, f"payout {payout_id}"))
 
 
 def payout_of(row: asyncpg.Record) -> Payout:

@@ -13,7 +13,7 @@ import msgspec
 
 from quote_service.clock import utcnow
 from quote_service.db.pool import Pool
-from quote_service.db.rows import row_as
+from quote_service.db.rows import found, row_as
 from quote_service.errors import Conflict, FieldError, NotFound, ValidationFailed
 from quote_service.patch import patched, sent_fields
 from quote_service.webhooks import repository, signing, urls
@@ -78,9 +78,7 @@ async def create_webhook(pool: Pool, data: WebhookCreate, *, actor: str, allow_p
 async def get_webhook(pool: Pool, webhook_id: UUID) -> Webhook:
     async with pool.acquire() as conn:
         row = await repository.get_webhook(conn, webhook_id=webhook_id)
-    if row is None:
-        raise NotFound(f"webhook {webhook_id} not found")
-    return webhook_from_row(row)
+    return webhook_from_row(found(row, f"webhook {webhook_id}"))
 
 
 async def replace_webhook(
@@ -93,9 +91,7 @@ async def replace_webhook(
         if fields["is_active"]:
             await repository.wait_for_missed_events(conn, webhook_id=webhook_id)
         row = await repository.update_webhook(conn, webhook_id=webhook_id, fields=fields, actor=actor)
-    if row is None:
-        raise NotFound(f"webhook {webhook_id} not found")
-    return webhook_from_row(row)
+    return webhook_from_row(found(row, f"webhook {webhook_id}"))
 
 
 async def patch_webhook(
@@ -114,17 +110,13 @@ async def rotate_secret(pool: Pool, webhook_id: UUID, *, actor: str, overlap_sec
         row = await repository.rotate_secret(
             conn, webhook_id=webhook_id, secret=signing.new_secret(), overlap_seconds=overlap_seconds, actor=actor
         )
-    if row is None:
-        raise NotFound(f"webhook {webhook_id} not found")
-    return _with_secret(row)
+    return _with_secret(found(row, f"webhook {webhook_id}"))
 
 
 async def delete_webhook(pool: Pool, webhook_id: UUID) -> Webhook:
     async with pool.acquire() as conn:
         row = await repository.delete_webhook(conn, webhook_id=webhook_id)
-    if row is None:
-        raise NotFound(f"webhook {webhook_id} not found")
-    return webhook_from_row(row)
+    return webhook_from_row(found(row, f"webhook {webhook_id}"))
 
 
 async def send_again(pool: Pool, webhook_id: UUID, delivery_id: UUID) -> Delivery:
@@ -183,8 +175,7 @@ async def send_test(pool: Pool, webhook_id: UUID, sender: Sender) -> TestResult:
     say what the receiver answered (nothing is stored; an inactive subscription is pinged too)."""
     async with pool.acquire() as conn:
         row = await repository.signing(conn, webhook_id=webhook_id)
-    if row is None:
-        raise NotFound(f"webhook {webhook_id} not found")
+    row = found(row, f"webhook {webhook_id}")
     message_id = f"msg_test_{uuid.uuid4().hex}"
     now = utcnow()
     body = _ENCODER.encode({"type": TEST_EVENT, "timestamp": _instant(now), "data": {"webhook_id": str(webhook_id)}})
