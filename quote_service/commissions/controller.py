@@ -19,8 +19,8 @@ from quote_service.commissions.schemas import (
     CommissionRatePatch,
     Component,
 )
-from quote_service.pagination import Page, fetch_page
-from quote_service.web.deps import PageDep, PoolDep, ReadPoolDep
+from quote_service.pagination import Page
+from quote_service.web.deps import ListingDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.request import MIB
 
@@ -44,8 +44,7 @@ class CommissionRateController(Controller):
     @get("/", summary="List commission rates (keyset-paginated)")
     async def list_rates(
         self,
-        read_pool: ReadPoolDep,
-        page: PageDep,
+        listing: ListingDep,
         component: FromQuery[Component | None] = None,
         category_id: FromQuery[str | None] = None,
         seller_id: FromQuery[str | None] = None,
@@ -62,7 +61,7 @@ class CommissionRateController(Controller):
             region=region,
             is_active=is_active,
         )
-        return ok(await fetch_page(read_pool, "commission-rates", fetch, page, service.rate_from_row))
+        return ok(await listing.page("commission-rates", fetch, service.rate_from_row))
 
     # Declared before /{rate_id:uuid}; the uuid converter would refuse "bulk" anyway.
     @put(

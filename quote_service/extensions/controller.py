@@ -16,9 +16,9 @@ from quote_service.auth.guards import admin_only
 from quote_service.config import Settings
 from quote_service.extensions import repository, service
 from quote_service.extensions.schemas import Extension, ExtensionInput, ExtensionPatch
-from quote_service.pagination import Page, fetch_page
+from quote_service.pagination import Page
 from quote_service.pricing.extensions import Kind
-from quote_service.web.deps import PageDep, PoolDep, ReadPoolDep
+from quote_service.web.deps import ListingDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
 from quote_service.webhooks.signing import new_secret
 
@@ -47,13 +47,12 @@ class ExtensionController(Controller):
     @get("/", summary="List extensions, oldest first (keyset-paginated)")
     async def list_extensions(
         self,
-        read_pool: ReadPoolDep,
-        page: PageDep,
+        listing: ListingDep,
         kind: FromQuery[Kind | None] = None,
         is_active: FromQuery[bool | None] = None,
     ) -> Envelope[Page[Extension]]:
         fetch = partial(repository.list_extensions, kind=kind, is_active=is_active)
-        return ok(await fetch_page(read_pool, "extensions", fetch, page, service.extension_from_row))
+        return ok(await listing.page("extensions", fetch, service.extension_from_row))
 
     @get("/{extension_id:uuid}", summary="Get an extension")
     async def get_extension(self, extension_id: FromPath[UUID], pool: PoolDep) -> Envelope[Extension]:

@@ -23,9 +23,9 @@ from quote_service.flags.schemas import (
     FlagChange,
     Lifecycle,
 )
-from quote_service.pagination import Keyset, Page, decode_cursor, fetch_page, page_of
+from quote_service.pagination import Keyset, Page, decode_cursor, page_of
 from quote_service.pricing.flags import FlagEvaluation
-from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PageDep, PoolDep, ReadPoolDep
+from quote_service.web.deps import AuthedRequest, ConfigStoreDep, ListingDep, PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "feature_flags"
@@ -46,13 +46,12 @@ class FeatureFlagController(Controller):
     @get("/", guards=[admin_only], summary="List feature flags by key (keyset-paginated)")
     async def list_flags(
         self,
-        read_pool: ReadPoolDep,
-        page: PageDep,
+        listing: ListingDep,
         is_enabled: FromQuery[bool | None] = None,
         lifecycle: FromQuery[Lifecycle | None] = None,
     ) -> Envelope[Page[FeatureFlag]]:
         fetch = partial(repository.list_flags, is_enabled=is_enabled, lifecycle=lifecycle)
-        return ok(await fetch_page(read_pool, "feature-flags", fetch, page, service.flag_from_row, BY_KEY))
+        return ok(await listing.page("feature-flags", fetch, service.flag_from_row, BY_KEY))
 
     @get("/{flag_id:uuid}", guards=[admin_only], summary="Get a feature flag")
     async def get_flag(self, flag_id: FromPath[UUID], pool: PoolDep) -> Envelope[FeatureFlag]:

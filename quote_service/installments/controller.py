@@ -12,9 +12,9 @@ from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import admin_only
 from quote_service.installments import repository, service
 from quote_service.installments.schemas import InstallmentPlan, InstallmentPlanInput, InstallmentPlanPatch
-from quote_service.pagination import Page, fetch_page
+from quote_service.pagination import Page
 from quote_service.pricing.quote import CurrencyCode
-from quote_service.web.deps import PageDep, PoolDep, ReadPoolDep
+from quote_service.web.deps import ListingDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "installment_plans"
@@ -34,15 +34,14 @@ class InstallmentPlanController(Controller):
     @get("/", summary="List installment plans, oldest first (keyset-paginated)")
     async def list_plans(
         self,
-        read_pool: ReadPoolDep,
-        page: PageDep,
+        listing: ListingDep,
         currency: FromQuery[CurrencyCode | None] = None,
         is_active: FromQuery[bool | None] = None,
     ) -> Envelope[Page[InstallmentPlan]]:
         fetch = partial(
             repository.list_plans, currency=None if currency is None else currency.upper(), is_active=is_active
         )
-        return ok(await fetch_page(read_pool, "installment-plans", fetch, page, service.plan_from_row))
+        return ok(await listing.page("installment-plans", fetch, service.plan_from_row))
 
     @get("/{plan_id:uuid}", summary="Get an installment plan")
     async def get_plan(self, plan_id: FromPath[UUID], pool: PoolDep) -> Envelope[InstallmentPlan]:

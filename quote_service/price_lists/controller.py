@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import admin_only
-from quote_service.pagination import Page, fetch_page
+from quote_service.pagination import Page
 from quote_service.price_lists import repository, service
 from quote_service.price_lists.schemas import (
     PriceList,
@@ -20,7 +20,7 @@ from quote_service.price_lists.schemas import (
     PricesUpsert,
     PricesUpserted,
 )
-from quote_service.web.deps import PageDep, PoolDep, ReadPoolDep
+from quote_service.web.deps import ListingDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.request import MIB
 
@@ -43,12 +43,11 @@ class PriceListController(Controller):
     @get("/", summary="List price lists, oldest first (keyset-paginated)")
     async def list_price_lists(
         self,
-        read_pool: ReadPoolDep,
-        page: PageDep,
+        listing: ListingDep,
         currency: FromQuery[str | None] = None,
     ) -> Envelope[Page[PriceList]]:
         fetch = partial(repository.list_price_lists, currency=currency.upper() if currency else None)
-        return ok(await fetch_page(read_pool, "price-lists", fetch, page, service.price_list_from_row))
+        return ok(await listing.page("price-lists", fetch, service.price_list_from_row))
 
     @get("/{list_id:uuid}", summary="Get a price list with its prices")
     async def get_price_list(self, list_id: FromPath[UUID], pool: PoolDep) -> Envelope[PriceListDetail]:

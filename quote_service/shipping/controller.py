@@ -16,11 +16,11 @@ from quote_service.auth.guards import requires_role
 from quote_service.auth.sellers import own_seller, owned_by
 from quote_service.db.pool import Pool
 from quote_service.errors import invalid
-from quote_service.pagination import Page, fetch_page
+from quote_service.pagination import Page
 from quote_service.pricing.quote import ExternalId
 from quote_service.shipping import repository, service
 from quote_service.shipping.schemas import ShippingProfile, ShippingProfileInput, ShippingProfilePatch
-from quote_service.web.deps import AuthedRequest, PageDep, PoolDep, ReadPoolDep
+from quote_service.web.deps import AuthedRequest, ListingDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "shipping_profiles"
@@ -61,9 +61,8 @@ class ShippingProfileController(Controller):
     @get("/", summary="List shipping profiles, oldest first (keyset-paginated)")
     async def list_profiles(
         self,
-        read_pool: ReadPoolDep,
+        listing: ListingDep,
         request: AuthedRequest,
-        page: PageDep,
         seller_id: FromQuery[ExternalId | None] = None,
         platform: FromQuery[bool] = False,
         is_active: FromQuery[bool | None] = None,
@@ -75,7 +74,7 @@ class ShippingProfileController(Controller):
             owned_by(request.user, None if platform else seller_id or own, f"seller {seller_id or 'platform'}")
             seller_id = own
         fetch = partial(repository.list_profiles, seller_id=seller_id, platform=platform, is_active=is_active)
-        return ok(await fetch_page(read_pool, "shipping-profiles", fetch, page, service.profile_from_row))
+        return ok(await listing.page("shipping-profiles", fetch, service.profile_from_row))
 
     @get("/{profile_id:uuid}", summary="Get a shipping profile")
     async def get_profile(
