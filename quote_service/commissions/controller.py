@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import partial
 from uuid import UUID
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.commissions import repository, service
 from quote_service.commissions.schemas import (
     BulkBody,
@@ -30,10 +30,9 @@ BULK_BODY_LIMIT = 6 * MIB
 about 4.9 MiB."""
 
 
-class CommissionRateController(Controller):
+class CommissionRateController(AdminController):
     path = "/api/v1/commission-rates"
     tags = ["commission-rates"]
-    guards = [admin_only]
     dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Create a commission rate")

@@ -6,13 +6,13 @@ from functools import partial
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, delete, get, patch, post, put
+from litestar import delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import UNSET
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.config import Settings
 from quote_service.extensions import repository, service
 from quote_service.extensions.schemas import Extension, ExtensionInput, ExtensionPatch
@@ -25,10 +25,9 @@ from quote_service.webhooks.signing import new_secret
 DOMAIN = "extensions"
 
 
-class ExtensionController(Controller):
+class ExtensionController(AdminController):
     path = "/api/v1/extensions"
     tags = ["extensions"]
-    guards = [admin_only]
     dependencies = {"write": config_write(DOMAIN, secret=new_secret)}
 
     @post("/", summary="Create an extension (its secret shown once)")

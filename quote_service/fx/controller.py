@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import invalid
@@ -28,10 +28,9 @@ DOMAIN = "fx_rates"
 LIST_NAME = "fx-rates"
 
 
-class FxRateController(Controller):
+class FxRateController(AdminController):
     path = "/api/v1/fx-rates"
     tags = ["fx-rates"]
-    guards = [admin_only]
     dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Store a rate of a pair, in force from its valid_from (history kept)")

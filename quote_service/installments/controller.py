@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import partial
 from uuid import UUID
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.installments import repository, service
 from quote_service.installments.schemas import InstallmentPlan, InstallmentPlanInput, InstallmentPlanPatch
 from quote_service.pagination import Page
@@ -20,10 +20,9 @@ from quote_service.web.envelope import Envelope, ok
 DOMAIN = "installment_plans"
 
 
-class InstallmentPlanController(Controller):
+class InstallmentPlanController(AdminController):
     path = "/api/v1/installment-plans"
     tags = ["installment-plans"]
-    guards = [admin_only]
     dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Create an installment plan")

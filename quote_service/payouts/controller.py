@@ -17,7 +17,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit import changes
 from quote_service.audit.admin import ask_approval
-from quote_service.auth.guards import admin_only, requires_role
+from quote_service.auth.guards import AdminController, admin_only, requires_role
 from quote_service.auth.sellers import own_seller, owned_by
 from quote_service.clock import utcnow
 from quote_service.config import Settings
@@ -57,10 +57,9 @@ ENTITY = "payout"
 READERS = requires_role("admin", "service", "seller")
 
 
-class PayoutTermsController(Controller):
+class PayoutTermsController(AdminController):
     path = "/api/v1/payout-terms"
     tags = ["payouts"]
-    guards = [admin_only]
 
     @post("/", summary="Create a seller's payout terms (seller_id null: the platform default)")
     async def create(

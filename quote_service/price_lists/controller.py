@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import partial
 from uuid import UUID
 
-from litestar import Controller, delete, get, post, put
+from litestar import delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.pagination import Page
 from quote_service.price_lists import repository, service
 from quote_service.price_lists.schemas import (
@@ -29,10 +29,9 @@ PRICES_BODY_LIMIT = 2 * MIB
 """MAX_PRICES prices, every field at its longest, pretty-printed (indent 2): about 1.3 MiB."""
 
 
-class PriceListController(Controller):
+class PriceListController(AdminController):
     path = "/api/v1/price-lists"
     tags = ["price-lists"]
-    guards = [admin_only]
     dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Create a price list (with up to 10,000 prices)", request_max_body_size=PRICES_BODY_LIMIT)

@@ -7,10 +7,10 @@ from functools import partial
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, get
+from litestar import get
 from litestar.params import FromQuery
 
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.db.rows import row_as
 from quote_service.pagination import Keyset, Page, by_created
 from quote_service.pricing.money import round_money
@@ -30,10 +30,9 @@ def event_from_row(row: asyncpg.Record) -> RepricingEvent:
     )
 
 
-class RepricingController(Controller):
+class RepricingController(AdminController):
     path = "/api/v1/repricing"
     tags = ["repricing"]
-    guards = [admin_only]
 
     @get("/events", summary="Inventory repricing decisions, newest first (keyset-paginated)")
     async def events(

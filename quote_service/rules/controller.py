@@ -7,11 +7,11 @@ from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, delete, get, patch, post, put
+from litestar import delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.errors import NotFound
 from quote_service.pagination import Keyset, Page, decode_cursor, page_of
 from quote_service.pricing.rules import RuleType
@@ -32,10 +32,9 @@ RegionQuery = Annotated[str | None, QueryParameter(min_length=1, max_length=100,
 CategoryQuery = Annotated[str | None, QueryParameter(min_length=1, max_length=64, pattern=_NO_NUL)]
 
 
-class PricingRuleController(Controller):
+class PricingRuleController(AdminController):
     path = "/api/v1/pricing-rules"
     tags = ["pricing-rules"]
-    guards = [admin_only]
     dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Create a rule (version 1)")

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.config import Settings
 from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from quote_service.periods import instant_bounds
@@ -42,10 +42,9 @@ def _look_now(state: State) -> None:
         dispatcher.wake()
 
 
-class WebhookController(Controller):
+class WebhookController(AdminController):
     path = "/api/v1/webhooks"
     tags = ["webhooks"]
-    guards = [admin_only]
 
     @post("/", summary="Subscribe a URL to events (the answer carries the signing secret, shown this once)")
     async def create(
