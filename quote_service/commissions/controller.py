@@ -37,8 +37,7 @@ class CommissionRateController(AdminController):
 
     @post("/", summary="Create a commission rate")
     async def create(self, data: JSONBody[CommissionRateInput], write: ConfigWriteDep) -> Envelope[CommissionRate]:
-        rate = await service.create_rate(write.pool, data, actor=write.actor)
-        return await write.saved(rate, "Commission rate created")
+        return await write.made(service.create_rate, data, message="Commission rate created")
 
     @get("/", summary="List commission rates (keyset-paginated)")
     async def list_rates(
@@ -90,17 +89,14 @@ class CommissionRateController(AdminController):
     async def replace(
         self, rate_id: FromPath[UUID], data: JSONBody[CommissionRatePatch], write: ConfigWriteDep
     ) -> Envelope[CommissionRate]:
-        rate = await service.put_rate(write.pool, rate_id, data, actor=write.actor)
-        return await write.saved(rate, "Commission rate updated")
+        return await write.made(service.put_rate, rate_id, data, message="Commission rate updated")
 
     @patch("/{rate_id:uuid}", summary="Change the fields sent; the resulting rate is checked whole")
     async def update(
         self, rate_id: FromPath[UUID], data: JSONBody[CommissionRatePatch], write: ConfigWriteDep
     ) -> Envelope[CommissionRate]:
-        rate = await service.patch_rate(write.pool, rate_id, data, actor=write.actor)
-        return await write.saved(rate, "Commission rate updated")
+        return await write.made(service.patch_rate, rate_id, data, message="Commission rate updated")
 
     @delete("/{rate_id:uuid}", status_code=200, summary="Deactivate a commission rate")
     async def deactivate(self, rate_id: FromPath[UUID], write: ConfigWriteDep) -> Envelope[CommissionRate]:
-        rate = await service.deactivate_rate(write.pool, rate_id, actor=write.actor)
-        return await write.saved(rate, "Commission rate deactivated")
+        return await write.made(service.deactivate_rate, rate_id, message="Commission rate deactivated")

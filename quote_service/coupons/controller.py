@@ -87,16 +87,14 @@ class CouponController(Controller):
         if own is not None:
             await _owned(pool, request, code)
             data = await seller_scope.for_seller(pool, data, own)
-        coupon = await service.update_coupon(write.pool, code, data, actor=write.actor)
-        return await write.saved(coupon, "Coupon updated")
+        return await write.made(service.update_coupon, code, data, message="Coupon updated")
 
     @delete("/{code:str}", status_code=200, summary="Deactivate a coupon")
     async def deactivate(
         self, code: FromPath[str], write: ConfigWriteDep, pool: PoolDep, request: AuthedRequest
     ) -> Envelope[Coupon]:
         await _owned(pool, request, code)
-        coupon = await service.deactivate_coupon(write.pool, code, actor=write.actor)
-        return await write.saved(coupon, "Coupon deactivated")
+        return await write.made(service.deactivate_coupon, code, message="Coupon deactivated")
 
     @post(
         "/{code:str}/codes",

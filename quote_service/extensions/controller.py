@@ -66,8 +66,7 @@ class ExtensionController(AdminController):
         settings: NamedDependency[Settings],
     ) -> Envelope[Extension]:
         await service.check_url(data.url, allow_private=settings.webhook_allow_private)
-        made = await service.EXTENSIONS.replace(write.pool, extension_id, data, actor=write.actor)
-        return await write.saved(made, "Extension updated")
+        return await write.made(service.EXTENSIONS.replace, extension_id, data, message="Extension updated")
 
     @patch("/{extension_id:uuid}", summary="Change the fields sent; the resulting extension is checked whole")
     async def update(
@@ -79,13 +78,11 @@ class ExtensionController(AdminController):
     ) -> Envelope[Extension]:
         if isinstance(data.url, str):
             await service.check_url(data.url, allow_private=settings.webhook_allow_private)
-        made = await service.EXTENSIONS.patch(write.pool, extension_id, data, actor=write.actor)
-        return await write.saved(made, "Extension updated")
+        return await write.made(service.EXTENSIONS.patch, extension_id, data, message="Extension updated")
 
     @delete("/{extension_id:uuid}", status_code=200, summary="Deactivate an extension")
     async def deactivate(self, extension_id: FromPath[UUID], write: ConfigWriteDep) -> Envelope[Extension]:
-        made = await service.EXTENSIONS.deactivate(write.pool, extension_id, actor=write.actor)
-        return await write.saved(made, "Extension deactivated")
+        return await write.made(service.EXTENSIONS.deactivate, extension_id, message="Extension deactivated")
 
 
 def _without_secret(extension: Extension) -> Extension:

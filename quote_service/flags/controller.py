@@ -40,8 +40,7 @@ class FeatureFlagController(Controller):
 
     @post("/", guards=[admin_only], summary="Create a feature flag")
     async def create(self, data: JSONBody[FeatureFlagCreate], write: ConfigWriteDep) -> Envelope[FeatureFlag]:
-        flag = await service.create_flag(write.pool, data, actor=write.actor)
-        return await write.saved(flag, "Feature flag created")
+        return await write.made(service.create_flag, data, message="Feature flag created")
 
     @get("/", guards=[admin_only], summary="List feature flags by key (keyset-paginated)")
     async def list_flags(
@@ -95,15 +94,13 @@ class FeatureFlagController(Controller):
     async def replace(
         self, flag_id: FromPath[UUID], data: JSONBody[FeatureFlagUpdate], write: ConfigWriteDep
     ) -> Envelope[FeatureFlag]:
-        flag = await service.update_flag(write.pool, flag_id, data, actor=write.actor)
-        return await write.saved(flag, "Feature flag updated")
+        return await write.made(service.update_flag, flag_id, data, message="Feature flag updated")
 
     @patch("/{flag_id:uuid}", guards=[admin_only], summary="Change the fields sent; the flag is checked whole")
     async def update(
         self, flag_id: FromPath[UUID], data: JSONBody[FeatureFlagPatch], write: ConfigWriteDep
     ) -> Envelope[FeatureFlag]:
-        flag = await service.patch_flag(write.pool, flag_id, data, actor=write.actor)
-        return await write.saved(flag, "Feature flag updated")
+        return await write.made(service.patch_flag, flag_id, data, message="Feature flag updated")
 
     @delete(
         "/{flag_id:uuid}",
@@ -112,8 +109,7 @@ class FeatureFlagController(Controller):
         summary="Delete a feature flag (PUT is_enabled=false to keep it)",
     )
     async def remove(self, flag_id: FromPath[UUID], write: ConfigWriteDep) -> Envelope[FeatureFlag]:
-        flag = await service.delete_flag(write.pool, flag_id, actor=write.actor)
-        return await write.saved(flag, "Feature flag deleted")
+        return await write.made(service.delete_flag, flag_id, message="Feature flag deleted")
 
     @post("/{key:str}/evaluate", status_code=200, guards=[any_caller], summary="Evaluate a flag for a context")
     async def evaluate(

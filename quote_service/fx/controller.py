@@ -35,8 +35,7 @@ class FxRateController(AdminController):
 
     @post("/", summary="Store a rate of a pair, in force from its valid_from (history kept)")
     async def create(self, data: JSONBody[FxRateInput], write: ConfigWriteDep) -> Envelope[FxRate]:
-        rate = await service.create(write.pool, data, actor=write.actor)
-        return await write.saved(rate, "FX rate stored")
+        return await write.made(service.create, data, message="FX rate stored")
 
     @get(
         "/",

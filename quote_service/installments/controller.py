@@ -27,8 +27,7 @@ class InstallmentPlanController(AdminController):
 
     @post("/", summary="Create an installment plan")
     async def create(self, data: JSONBody[InstallmentPlanInput], write: ConfigWriteDep) -> Envelope[InstallmentPlan]:
-        plan = await service.PLANS.create(write.pool, data, actor=write.actor)
-        return await write.saved(plan, "Installment plan created")
+        return await write.made(service.PLANS.create, data, message="Installment plan created")
 
     @get("/", summary="List installment plans, oldest first (keyset-paginated)")
     async def list_plans(
@@ -50,17 +49,14 @@ class InstallmentPlanController(AdminController):
     async def replace(
         self, plan_id: FromPath[UUID], data: JSONBody[InstallmentPlanInput], write: ConfigWriteDep
     ) -> Envelope[InstallmentPlan]:
-        plan = await service.PLANS.replace(write.pool, plan_id, data, actor=write.actor)
-        return await write.saved(plan, "Installment plan updated")
+        return await write.made(service.PLANS.replace, plan_id, data, message="Installment plan updated")
 
     @patch("/{plan_id:uuid}", summary="Change the fields sent; the resulting plan is checked whole")
     async def update(
         self, plan_id: FromPath[UUID], data: JSONBody[InstallmentPlanPatch], write: ConfigWriteDep
     ) -> Envelope[InstallmentPlan]:
-        plan = await service.PLANS.patch(write.pool, plan_id, data, actor=write.actor)
-        return await write.saved(plan, "Installment plan updated")
+        return await write.made(service.PLANS.patch, plan_id, data, message="Installment plan updated")
 
     @delete("/{plan_id:uuid}", status_code=200, summary="Deactivate an installment plan")
     async def deactivate(self, plan_id: FromPath[UUID], write: ConfigWriteDep) -> Envelope[InstallmentPlan]:
-        plan = await service.PLANS.deactivate(write.pool, plan_id, actor=write.actor)
-        return await write.saved(plan, "Installment plan deactivated")
+        return await write.made(service.PLANS.deactivate, plan_id, message="Installment plan deactivated")

@@ -135,8 +135,7 @@ class OfferController(Controller):
         self, offer_id: FromPath[UUID], write: ConfigWriteDep, pool: PoolDep, request: AuthedRequest
     ) -> Envelope[Offer]:
         await service.get_offer(pool, offer_id, request.user)
-        offer = await service.update_offer(write.pool, offer_id, {"is_active": False}, actor=write.actor)
-        return await write.saved(offer, "Offer deactivated")
+        return await write.made(service.update_offer, offer_id, {"is_active": False}, message="Offer deactivated")
 
     @get("/{offer_id:uuid}/price-history", summary="The offer's price changes, newest first")
     async def price_history(

@@ -36,8 +36,7 @@ class PriceListController(AdminController):
 
     @post("/", summary="Create a price list (with up to 10,000 prices)", request_max_body_size=PRICES_BODY_LIMIT)
     async def create(self, data: JSONBody[PriceListCreate], write: ConfigWriteDep) -> Envelope[PriceListDetail]:
-        created = await service.create_price_list(write.pool, data, actor=write.actor)
-        return await write.saved(created, "Price list created")
+        return await write.made(service.create_price_list, data, message="Price list created")
 
     @get("/", summary="List price lists, oldest first (keyset-paginated)")
     async def list_price_lists(
@@ -56,8 +55,7 @@ class PriceListController(AdminController):
     async def replace(
         self, list_id: FromPath[UUID], data: JSONBody[PriceListUpdate], write: ConfigWriteDep
     ) -> Envelope[PriceList]:
-        updated = await service.update_price_list(write.pool, list_id, data, actor=write.actor)
-        return await write.saved(updated, "Price list updated")
+        return await write.made(service.update_price_list, list_id, data, message="Price list updated")
 
     @put(
         "/{list_id:uuid}/prices",
@@ -67,8 +65,7 @@ class PriceListController(AdminController):
     async def upsert_prices(
         self, list_id: FromPath[UUID], data: JSONBody[PricesUpsert], write: ConfigWriteDep
     ) -> Envelope[PricesUpserted]:
-        result = await service.upsert_prices(write.pool, list_id, data.prices, actor=write.actor)
-        return await write.saved(result, "Prices saved")
+        return await write.made(service.upsert_prices, list_id, data.prices, message="Prices saved")
 
     @delete("/{list_id:uuid}", status_code=200, summary="Delete a price list and its prices")
     async def remove(self, list_id: FromPath[UUID], write: ConfigWriteDep) -> Envelope[PriceList]:

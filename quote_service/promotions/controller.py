@@ -75,13 +75,11 @@ class PromotionController(Controller):
         if own is not None:
             await _owned(pool, request, promotion_id)
             data = await seller_scope.for_seller(pool, data, own)
-        promotion = await service.replace_promotion(write.pool, promotion_id, data, actor=write.actor)
-        return await write.saved(promotion, "Promotion updated")
+        return await write.made(service.replace_promotion, promotion_id, data, message="Promotion updated")
 
     @delete("/{promotion_id:uuid}", status_code=200, summary="Deactivate a promotion")
     async def deactivate(
         self, promotion_id: FromPath[UUID], write: ConfigWriteDep, pool: PoolDep, request: AuthedRequest
     ) -> Envelope[Promotion]:
         await _owned(pool, request, promotion_id)
-        promotion = await service.deactivate_promotion(write.pool, promotion_id, actor=write.actor)
-        return await write.saved(promotion, "Promotion deactivated")
+        return await write.made(service.deactivate_promotion, promotion_id, message="Promotion deactivated")

@@ -55,8 +55,7 @@ class ShippingProfileController(Controller):
         self, data: JSONBody[ShippingProfileInput], write: ConfigWriteDep, request: AuthedRequest
     ) -> Envelope[ShippingProfile]:
         data = _for_seller(request, data)
-        profile = await service.PROFILES.create(write.pool, data, actor=write.actor)
-        return await write.saved(profile, "Shipping profile created")
+        return await write.made(service.PROFILES.create, data, message="Shipping profile created")
 
     @get("/", summary="List shipping profiles, oldest first (keyset-paginated)")
     async def list_profiles(
@@ -94,8 +93,7 @@ class ShippingProfileController(Controller):
         if own_seller(request.user) is not None:
             await _owned(pool, request, profile_id)
             data = _for_seller(request, data)
-        profile = await service.PROFILES.replace(write.pool, profile_id, data, actor=write.actor)
-        return await write.saved(profile, "Shipping profile updated")
+        return await write.made(service.PROFILES.replace, profile_id, data, message="Shipping profile updated")
 
     @patch("/{profile_id:uuid}", summary="Change the fields sent; the resulting profile is checked whole")
     async def update(
@@ -109,13 +107,11 @@ class ShippingProfileController(Controller):
         if own_seller(request.user) is not None:
             await _owned(pool, request, profile_id)
             data = _for_seller(request, data)
-        profile = await service.PROFILES.patch(write.pool, profile_id, data, actor=write.actor)
-        return await write.saved(profile, "Shipping profile updated")
+        return await write.made(service.PROFILES.patch, profile_id, data, message="Shipping profile updated")
 
     @delete("/{profile_id:uuid}", status_code=200, summary="Deactivate a shipping profile")
     async def deactivate(
         self, profile_id: FromPath[UUID], write: ConfigWriteDep, pool: PoolDep, request: AuthedRequest
     ) -> Envelope[ShippingProfile]:
         await _owned(pool, request, profile_id)
-        profile = await service.PROFILES.deactivate(write.pool, profile_id, actor=write.actor)
-        return await write.saved(profile, "Shipping profile deactivated")
+        return await write.made(service.PROFILES.deactivate, profile_id, message="Shipping profile deactivated")
