@@ -781,11 +781,7 @@ def order_from_rows(
         customer_id=row["customer_id"],
         status=row["status"],
         currency=currency,
-        subtotal=round_money(row["subtotal"], currency),
-        discount_amount=round_money(row["discount_amount"], currency),
-        tax_amount=round_money(row["tax_amount"], currency),
-        delivery_fee=round_money(row["delivery_fee"], currency),
-        small_basket_fee=round_money(row["small_basket_fee"], currency),
+        **_money(row, currency, "subtotal", "discount_amount", "tax_amount", "delivery_fee", "small_basket_fee"),
         total_amount=round_money(row["total_amount"], currency),
         items=[
             _line(line, currency, split, commissions[position], line_discounts[position])
@@ -852,11 +848,7 @@ def _line(
         line=line["position"],
         product_id=line["product_id"],
         quantity=line["quantity"],
-        list_unit_price=round_money(line["list_unit_price"], currency),
-        unit_price=round_money(line["unit_price"], currency),
-        line_subtotal=round_money(line["line_subtotal"], currency),
-        discount=round_money(line["discount"], currency),
-        tax=round_money(line["tax"], currency),
+        **_money(line, currency, "list_unit_price", "unit_price", "line_subtotal", "discount", "tax"),
         tax_rate=line["tax_rate"],
         price_source=line["price_source"],
         flash_sale_id=line["flash_sale_id"],
@@ -881,10 +873,7 @@ def _breakdown(row: asyncpg.Record, details: Sequence[asyncpg.Record], currency:
     return CommissionBreakdown(
         **tax_record.installment_breakdown(row["tax_terms"], currency),
         **commission_record.breakdown_fields(details, currency),
-        total_commission=round_money(row["total_commission"], currency),
-        seller_commission=round_money(row["seller_commission"], currency),
-        category_commission=round_money(row["category_commission"], currency),
-        logistics_commission=round_money(row["logistics_commission"], currency),
+        **_money(row, currency, "total_commission", "seller_commission", "category_commission", "logistics_commission"),
         currency=currency,
         details=[
             CommissionDetail(
@@ -966,6 +955,11 @@ def _sellers(
             )
         )
     return shown
+
+
+def _money(row: asyncpg.Record, currency: str, *columns: str) -> dict[str, Any]:
+    """The amounts of `columns` with exactly the currency's digits, each under its column's name."""
+    return {column: round_money(row[column], currency) for column in columns}
 
 
 def _split(line: asyncpg.Record, currency: str, gross: bool) -> dict[str, Any]:
