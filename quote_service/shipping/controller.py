@@ -44,6 +44,14 @@ async def _owned(pool: Pool, request: AuthedRequest, profile_id: UUID) -> Shippi
     return profile
 
 
+async def _scoped(pool: Pool, request: AuthedRequest, profile_id: UUID, data: T) -> T:
+    """A seller's body for one of its own profiles (another's: 404, as an unknown id); anyone else's as sent."""
+    if own_seller(request.user) is not None:
+        await _owned(pool, request, profile_id)
+        data = _for_seller(request, data)
+    return data
+
+
 class ShippingProfileController(Controller):
     path = "/api/v1/shipping-profiles"
     tags = ["shipping-profiles"]
@@ -90,9 +98,7 @@ class ShippingProfileController(Controller):
         pool: PoolDep,
         request: AuthedRequest,
     ) -> Envelope[ShippingProfile]:
-        if own_seller(request.user) is not None:
-            await _owned(pool, request, profile_id)
-            data = _for_seller(request, data)
+        data = await _scoped(pool, request, profile_id, data)
         return await write.made(service.PROFILES.replace, profile_id, data, message="Shipping profile updated")
 
     @patch("/{profile_id:uuid}", summary="Change the fields sent; the resulting profile is checked whole")
@@ -104,9 +110,7 @@ class ShippingProfileController(Controller):
         pool: PoolDep,
         request: AuthedRequest,
     ) -> Envelope[ShippingProfile]:
-        if own_seller(request.user) is not None:
-            await _owned(pool, request, profile_id)
-            data = _for_seller(request, data)
+        data = await _scoped(pool, request, profile_id, data)
         return await write.made(service.PROFILES.patch, profile_id, data, message="Shipping profile updated")
 
     @delete("/{profile_id:uuid}", status_code=200, summary="Deactivate a shipping profile")
