@@ -47,6 +47,7 @@ from quote_service.coupons import counters as coupon_counters
 from quote_service.coupons import repository as coupon_repository
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
+from quote_service.db.rows import row_as
 from quote_service.errors import Conflict, FieldError, NotFound, QuantityLimitReached
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.offers import stock as offer_stock
@@ -895,15 +896,7 @@ def _breakdown(row: asyncpg.Record, details: Sequence[asyncpg.Record], currency:
 def payment_of(row: asyncpg.Record) -> Payment:
     """A payment as the API shows it: money with exactly the currency's digits."""
     currency = row["currency"].strip()
-    return Payment(
-        id=row["id"],
-        order_id=row["order_id"],
-        currency=currency,
-        amount=round_money(row["amount"], currency),
-        balance_due=round_money(row["balance_due"], currency),
-        created_by=row["created_by"],
-        created_at=row["created_at"],
-    )
+    return row_as(Payment, row, currency=currency, **_money(row, currency, "amount", "balance_due"))
 
 
 def _shipments(rows: Sequence[asyncpg.Record], currency: str) -> list[OrderShipment]:
