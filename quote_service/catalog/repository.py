@@ -322,6 +322,13 @@ async def add_stock(conn: Connection, *, deltas: dict[UUID, int]) -> list[asyncp
     )
 
 
+async def move_stock(conn: Connection, *, deltas: dict[UUID, int], reason: str, actor: str) -> None:
+    """`add_stock` of `deltas` (in their order), then one stock movement per product, in id order."""
+    after = {row["id"]: row["stock"] for row in await add_stock(conn, deltas=deltas)}
+    movements = [(product_id, delta, after[product_id]) for product_id, delta in sorted(deltas.items())]
+    await insert_stock_movements(conn, movements=movements, reason=reason, actor=actor)
+
+
 async def insert_stock_movements(
     conn: Connection, *, movements: Sequence[tuple[UUID, int, int]], reason: str, actor: str
 ) -> None:

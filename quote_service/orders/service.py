@@ -337,14 +337,8 @@ async def _write_order(
         _check_coupons(codes, locked, uses)
         new_counts = coupon_counters.after_order(uses, codes)
     if wanted:
-        taken = await catalog.add_stock(conn, deltas={pid: -quantity for pid, quantity in wanted.items()})
-        after = {r["id"]: r["stock"] for r in taken}
-        await catalog.insert_stock_movements(
-            conn,
-            movements=[(pid, -quantity, after[pid]) for pid, quantity in sorted(wanted.items())],
-            reason=f"order {order_id}",
-            actor=placing.actor,
-        )
+        taken = {pid: -quantity for pid, quantity in wanted.items()}
+        await catalog.move_stock(conn, deltas=taken, reason=f"order {order_id}", actor=placing.actor)
     used = await _check_promotions(conn, quote)
     if coupons:
         await repository.count_coupon_use(conn, codes=codes)
