@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.auth.guards import AdminController
 from quote_service.config import Settings
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, PageQuery, decode_cursor, fetch_page, page_of
 from quote_service.periods import instant_bounds
 from quote_service.pricing.local_time import zone
 from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep, actor_of
@@ -59,11 +59,8 @@ class WebhookController(AdminController):
     async def list_webhooks(
         self, pool: PoolDep, limit: FromQuery[Limit] = DEFAULT_LIMIT, cursor: FromQuery[str | None] = None
     ) -> Envelope[Page[Webhook]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "webhooks")
-        async with pool.acquire() as conn:
-            rows = await repository.list_webhooks(conn, after=after, limit=limit)
-        key = lambda r: (r["created_at"], r["id"])  # noqa: E731
-        return ok(page_of(rows, "webhooks", limit=limit, key=key, item=service.webhook_from_row))
+        page = PageQuery(limit, cursor)
+        return ok(await fetch_page(pool, "webhooks", repository.list_webhooks, page, service.webhook_from_row))
 
     @get("/{webhook_id:uuid}", summary="One webhook subscription (never its secret)")
     async def get_webhook(self, webhook_id: FromPath[UUID], pool: PoolDep) -> Envelope[Webhook]:
