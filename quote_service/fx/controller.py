@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from litestar import get, post
@@ -16,7 +17,7 @@ from quote_service.config import Settings
 from quote_service.errors import invalid
 from quote_service.fx import repository, service
 from quote_service.fx.schemas import FxRate, FxRateInForce, FxRateInput
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, PageQuery, fetch_page
 from quote_service.periods import instant_bounds
 from quote_service.pricing.fx_rates import Source
 from quote_service.pricing.local_time import zone
@@ -62,17 +63,13 @@ class FxRateController(AdminController):
             return ok(await service.in_force(read_pool, base=base, quote=quote, at=moment))
         if at is not None:
             raise invalid("base" if base is None else "quote", "`at` looks up the rate of a pair: name base and quote")
-        after = decode_cursor(cursor, tuple[datetime, UUID], LIST_NAME)
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_rates(
-                conn,
-                base=None if base is None else base.upper(),
-                quote=None if quote is None else quote.upper(),
-                source=source,
-                after=after,
-                limit=limit,
-            )
-        return ok(page_of(rows, LIST_NAME, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=service.rate_of))
+        fetch = partial(
+            repository.list_rates,
+            base=None if base is None else base.upper(),
+            quote=None if quote is None else quote.upper(),
+            source=source,
+        )
+        return ok(await fetch_page(read_pool, LIST_NAME, fetch, PageQuery(limit, cursor), service.rate_of))
 
     @get("/{rate_id:uuid}", summary="Get a stored rate (with its valid_until)")
     async def get_rate(self, rate_id: FromPath[UUID], pool: PoolDep) -> Envelope[FxRate]:
