@@ -17,22 +17,12 @@ RULE_COLUMNS = (
     "id, name, version, type, configuration, region, product_id, category_id, priority, exclusive, "
     "effective_from, effective_to, is_active, retired_at, created_by, created_at"
 )
-_WRITABLE = (
-    "name",
-    "version",
-    "type",
-    "configuration",
-    "region",
-    "product_id",
-    "category_id",
-    "priority",
-    "exclusive",
-    "effective_from",
-    "effective_to",
-    "is_active",
-    "created_by",
-    "updated_by",
+AS_SENT = (
+    *("type", "region", "product_id", "category_id", "priority", "exclusive"),
+    *("effective_from", "effective_to", "is_active"),
 )
+"""The columns a version takes from its body as sent (the others: its name, number, configuration, writer)."""
+_WRITABLE = ("name", "version", "configuration", *AS_SENT, "created_by", "updated_by")
 
 
 def rule_from_row(row: asyncpg.Record) -> PricingRule:
