@@ -21,7 +21,6 @@ from quote_service.checkout_sessions import repository
 from quote_service.checkout_sessions.service import CheckoutSessions
 from quote_service.config import Settings
 from quote_service.db.pool import Pool
-from quote_service.db.rows import row_as
 from quote_service.periods import instant_bounds
 from quote_service.pricing.local_time import zone
 from quote_service.web.deps import PoolDep
@@ -54,11 +53,13 @@ async def agents_report(pool: Pool, since: datetime, until: datetime, now: datet
         since=since,
         until=until,
         agents=[
-            row_as(
-                AgentSessions,
-                row,
+            AgentSessions(
                 key_id=row["principal_id"],
                 name=row["agent_name"],
+                created=row["created"],
+                completed=row["completed"],
+                abandoned=row["abandoned"],
+                expired=row["expired"],
                 conversion=(Decimal(row["completed"]) / Decimal(row["created"])).quantize(Decimal("0.0001")),
             )
             for row in rows
