@@ -60,7 +60,7 @@ from quote_service.order_edits.plugin import ORDER_EDITS
 from quote_service.orders.plugin import FLASH_PURCHASES, ORDERS
 from quote_service.pages.controller import template_config
 from quote_service.pages.plugin import PAGES
-from quote_service.pagination import page_query
+from quote_service.pagination import Listing, page_query
 from quote_service.payouts.plugin import PAYOUTS
 from quote_service.price_lists.plugin import PRICE_LISTS
 from quote_service.promotions.plugin import PROMOTIONS
@@ -73,6 +73,7 @@ from quote_service.shipping.plugin import SHIPPING
 from quote_service.simulations.plugin import SIMULATIONS
 from quote_service.snapshot.plugin import SNAPSHOT
 from quote_service.statements.plugin import STATEMENTS
+from quote_service.web.deps import PageDep, ReadPoolDep
 from quote_service.web.docs import LocalSwaggerUI
 from quote_service.web.domain import Domain, Domains, Startup, close_within, from_state
 from quote_service.web.errors import EXCEPTION_HANDLERS
@@ -174,6 +175,11 @@ def _read_pool(state: State) -> Pool:
     """A request's pool for stale-tolerant reads (the `read_pool` parameter; docs/deployment.md)."""
     reads: ReadPools = state.read_pools
     return reads.for_read()
+
+
+def _listing(read_pool: ReadPoolDep, page: PageDep) -> Listing:
+    """A list handler's page and the pool it reads it from (the `listing` parameter)."""
+    return Listing(read_pool, page)
 
 
 async def _open_stores(
@@ -336,6 +342,7 @@ def create_app(
             **{name: from_state(name) for name in ("pool", "redis", "read_pools")},
             "read_pool": Provide(_read_pool, sync_to_thread=False),
             "page": Provide(page_query, sync_to_thread=False),
+            "listing": Provide(_listing, sync_to_thread=False),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
         signature_types=[Pool, Redis, RedisCluster, ReadPools, Settings],

@@ -138,3 +138,21 @@ async def fetch_page(
     async with pool.acquire() as conn:
         rows = await fetch(conn, **{order.position: from_key}, limit=page.limit)
     return page_of(rows, list_name, limit=page.limit, key=order.key, item=item)
+
+
+class Listing(NamedTuple):
+    """What a list handler reads a page with (the `listing` dependency): the pool for reads that
+    may be a little stale (`read_pool`, docs/deployment.md) and the page the caller asked for."""
+
+    pool: Acquiring
+    query: PageQuery
+
+    async def page(
+        self,
+        list_name: str,
+        fetch: Callable[..., Awaitable[Sequence[R]]],
+        item: Callable[[R], T],
+        order: Keyset = OLDEST_FIRST,
+    ) -> Page[T]:
+        """`fetch_page` of `list_name` on this listing's pool, for its page."""
+        return await fetch_page(self.pool, list_name, fetch, self.query, item, order)

@@ -7,7 +7,6 @@ applies them when another person approves, for their author.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -40,7 +39,7 @@ from quote_service.auth.schemas import (
 from quote_service.auth.service import AuthService, api_key_from_row
 from quote_service.config import Settings
 from quote_service.errors import Forbidden
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, PageQuery, fetch_page
 from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep
 from quote_service.web.envelope import Envelope, ok
 
@@ -205,12 +204,8 @@ class AuthController(Controller):
     async def list_api_keys(
         self, pool: PoolDep, limit: FromQuery[Limit] = DEFAULT_LIMIT, cursor: FromQuery[str | None] = None
     ) -> Envelope[Page[ApiKey]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "api-keys")
-        async with pool.acquire() as conn:
-            rows = await repository.list_api_keys(conn, after=after, limit=limit)
-        return ok(
-            page_of(rows, "api-keys", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=api_key_from_row)
-        )
+        page = PageQuery(limit, cursor)
+        return ok(await fetch_page(pool, "api-keys", repository.list_api_keys, page, api_key_from_row))
 
     @delete("/api-keys/{key_id:uuid}", status_code=200, guards=[admin_only], summary="Revoke an API key")
     async def revoke_api_key(

@@ -6,7 +6,7 @@ import contextlib
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, get
+from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from redis.exceptions import RedisError
@@ -22,7 +22,7 @@ from quote_service.analytics.service import (
     PricingReport,
     check_group,
 )
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.flash_sales.service import FlashSales
@@ -33,10 +33,9 @@ AnalyticsDep = NamedDependency[Analytics]
 SalesDep = NamedDependency[FlashSales]
 
 
-class AnalyticsController(Controller):
+class AnalyticsController(AdminController):
     path = "/api/v1/analytics"
     tags = ["analytics"]
-    guards = [admin_only]
 
     @get(
         "/pricing",
@@ -97,10 +96,9 @@ class AnalyticsController(Controller):
         return ok(await analytics.flash_sale(sale_id, now=utcnow(), live_viewers=viewers))
 
 
-class ExperimentController(Controller):
+class ExperimentController(AdminController):
     path = "/api/v1/experiments"
     tags = ["experiments"]
-    guards = [admin_only]
 
     @get("/", summary="Every experiment (a flag with variants): each arm's exposures, conversion, lift, p-value")
     async def list_experiments(self, analytics: AnalyticsDep) -> Envelope[list[Experiment]]:

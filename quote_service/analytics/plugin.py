@@ -19,13 +19,11 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
     settings = ctx.settings
     if settings.rollup_interval > 0:
         rollups = RollupJob(ctx.pool, interval=settings.rollup_interval)
-        rollups.start()
-        ctx.on_stop("analytics rollups", rollups.stop)
+        ctx.run("analytics rollups", rollups)
     if settings.guardrail_interval_seconds > 0:
         changed = ctx.state.config_store.changed
         guardrail = GuardrailChecker(ctx.pool, ctx.redis, interval=settings.guardrail_interval_seconds, changed=changed)
-        guardrail.start()
-        ctx.on_stop("guardrail checker", guardrail.stop)
+        ctx.run("guardrail checker", guardrail)
     return {"analytics": Analytics(ctx.reads)}
 
 

@@ -7,12 +7,14 @@ on the Redis channel) and wraps the result in the success envelope. A controller
 `dependencies = {"write": config_write(DOMAIN)}` and a route reads
 
     async def create(self, data: JSONBody[XCreate], write: ConfigWriteDep) -> Envelope[X]:
-        return await write.saved(await service.create_x(write.pool, data, actor=write.actor), "X created")
+        return await write.made(service.create_x, data, message="X created")
+
+(`write.made(f, *args, message=...)`: `f(write.pool, *args, actor=write.actor)`, then `write.saved`.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias, TypeVar
 
 import msgspec
@@ -63,6 +65,10 @@ class ConfigWrite:
         elif changed:
             await self._store.changed(self._domain)
         return ok(result, message)
+
+    async def made(self, write: Callable[..., Awaitable[T]], *args: Any, message: str) -> Envelope[T]:
+        """`write(pool, *args, actor=...)` made on this write's pool as its writer, then `saved`."""
+        return await self.saved(await write(self.pool, *args, actor=self.actor), message)
 
 
 def config_write(domain: str, *, secret: Callable[[], str] | None = None) -> Provide:

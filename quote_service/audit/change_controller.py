@@ -7,12 +7,12 @@ from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service import fault_points
 from quote_service.audit import applying, changes
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.clock import utcnow
 from quote_service.errors import invalid
 from quote_service.pagination import Page, fetch_page
@@ -56,10 +56,9 @@ def _who(request: AuthedRequest) -> dict[str, Any]:
     return {"kind": principal.kind, "id": str(principal.id), "name": principal.name}
 
 
-class ChangeRequestController(Controller):
+class ChangeRequestController(AdminController):
     path = "/api/v1/change-requests"
     tags = ["governance"]
-    guards = [admin_only]
 
     @get("/", summary="Change requests, newest first, each with its diff (before, after)")
     async def list_requests(

@@ -9,12 +9,12 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, get
+from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
 from quote_service.audit.repository import list_audit
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.config import Settings
 from quote_service.db.rows import row_as
 from quote_service.pagination import Page, decode_cursor, page_of
@@ -42,10 +42,9 @@ def entry_of(row: Any) -> AuditEntry:
     return row_as(AuditEntry, row)
 
 
-class AuditController(Controller):
+class AuditController(AdminController):
     path = "/api/v1/audit"
     tags = ["governance"]
-    guards = [admin_only]
 
     @get("/", summary="The audit log, newest first (keyset-paginated)")
     async def list_entries(

@@ -25,8 +25,7 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
         await applying.apply_due(app, pool, utcnow())
 
     change_loop = Every("change-requests", settings.change_apply_interval, apply_due_changes)
-    change_loop.start()
-    ctx.on_stop("change requests", change_loop.stop)
+    ctx.run("change requests", change_loop)
     return {}
 
 

@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 import asyncpg
 import msgspec
-from litestar import Controller, delete, get, post
+from litestar import delete, get, post
 from litestar.params import FromPath, JSONBody
 
 from quote_service.audit import changes
 from quote_service.audit.admin import ask_approval
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.db.pool import Connection
 from quote_service.errors import NotFound, invalid
 from quote_service.pagination import Page
@@ -51,10 +51,9 @@ async def _get(conn: Connection, entity_type: str) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {_COLUMNS} FROM approval_policies WHERE entity_type = $1", entity_type)
 
 
-class ApprovalPolicyController(Controller):
+class ApprovalPolicyController(AdminController):
     path = "/api/v1/approval-policies"
     tags = ["governance"]
-    guards = [admin_only]
 
     @get("/", summary="Approval policies, by entity type")
     async def list_policies(self, pool: PoolDep) -> Envelope[Page[Policy]]:

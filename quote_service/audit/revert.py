@@ -17,14 +17,14 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from litestar import Controller, post
+from litestar import post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from quote_service.audit import changes
 from quote_service.audit.admin import ask_approval, who
 from quote_service.audit.writer import audited
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.config import Settings
 from quote_service.db.pool import Connection, Pool
 from quote_service.db.rows import found
@@ -170,10 +170,9 @@ async def _typed(conn: Connection, table: str, document: dict[str, Any], names: 
     return dict(row)
 
 
-class RevertController(Controller):
+class RevertController(AdminController):
     path = "/api/v1/audit"
     tags = ["governance"]
-    guards = [admin_only]
 
     @post("/{entry_id:int}/revert", status_code=200, summary="Write an audit entry's `before` back (may need approval)")
     async def revert(

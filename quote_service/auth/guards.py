@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from litestar import Controller
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.types import Guard
@@ -26,3 +27,9 @@ def requires_role(*roles: str) -> Guard:
 admin_only = requires_role("admin")
 any_caller = requires_role("admin", "user", "service", "agent")
 """Quotes, orders, reservations and purchases: everyone but a seller (an agent key as a service key)."""
+
+
+class AdminController(Controller):
+    """A controller whose every route is the admin's (`admin_only`); a route may narrow it further."""
+
+    guards = [admin_only]

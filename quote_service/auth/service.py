@@ -52,6 +52,7 @@ from quote_service.auth.throttle import LoginThrottle
 from quote_service.cache.local import local_cache
 from quote_service.clock import utcnow
 from quote_service.config import Settings
+from quote_service.db.rows import found, row_as
 from quote_service.errors import NotFound, Unauthorized
 from quote_service.event_loop import running_loop
 from quote_service.patch import sent_fields
@@ -74,19 +75,7 @@ LOGIN_QUEUE_PER_SLOT = 4
 
 
 def user_from_row(row: asyncpg.Record) -> User:
-    return User(
-        id=row["id"],
-        username=row["username"],
-        role=row["role"],
-        tier=row["tier"],
-        segment=row["segment"],
-        is_active=row["is_active"],
-        created_at=row["created_at"],
-        customer_group=row["customer_group"],
-        created_by=row["created_by"],
-        seller_id=row["seller_id"] or UNSET,
-        sessions_ended_at=row["sessions_ended_at"],
-    )
+    return row_as(User, row, seller_id=row["seller_id"] or UNSET)
 
 
 def user_principal(row: asyncpg.Record) -> Principal:
@@ -131,16 +120,9 @@ def _public_key(row: asyncpg.Record) -> Jwk | None:
 
 
 def api_key_from_row(row: asyncpg.Record) -> ApiKey:
-    return ApiKey(
-        id=row["id"],
-        name=row["name"],
-        role=row["role"],
-        prefix=row["prefix"],
-        money_format=row["money_format"],
-        created_at=row["created_at"],
-        revoked_at=row["revoked_at"],
-        customer_group=row["customer_group"],
-        created_by=row["created_by"],
+    return row_as(
+        ApiKey,
+        row,
         seller_id=row["seller_id"] or UNSET,
         public_key=_public_key(row) or UNSET,
         webhook_url=row["webhook_url"] or UNSET,
@@ -277,8 +259,7 @@ class AuthService:
             check_seller_binding(role, fields["seller_id"] if "seller_id" in fields else current["seller_id"])
             await check_admins_remain(conn, current, fields)
             row = await repository.update_user(conn, user_id=user_id, fields=fields)
-        if row is None:
-            raise NotFound("user not found")
+        row = found(row, "user")
         await self._forget(f"u:{user_id}")
         if "sessions_ended_at" in fields:
             announce = functools.partial(self._sessions_ended, user_id, fields["sessions_ended_at"])
@@ -301,8 +282,7 @@ class AuthService:
         ended = utcnow()
         async with pool.acquire() as conn:
             row = await repository.update_user(conn, user_id=user_id, fields={"sessions_ended_at": ended})
-        if row is None:
-            raise NotFound("user not found")
+        row = found(row, "user")
         await self._sessions_ended(user_id, ended)
         return SessionsEnded(user_id=user_id, sessions_ended_at=ended)
 
@@ -321,9 +301,7 @@ class AuthService:
     async def get_user(self, user_id: UUID) -> User:
         async with self.pool.acquire() as conn:
             row = await repository.get_user(conn, user_id=user_id)
-        if row is None:
-            raise NotFound("user not found")
-        return user_from_row(row)
+        return user_from_row(found(row, "user"))
 
     async def create_api_key(
         self,
@@ -384,8 +362,7 @@ class AuthService:
     async def revoke_api_key(self, key_id: UUID, *, pool: asyncpg.Pool | None = None) -> ApiKey:
         async with (pool or self.pool).acquire() as conn:
             row = await repository.revoke_api_key(conn, key_id=key_id)
-        if row is None:
-            raise NotFound("API key not found")
+        row = found(row, "API key")
         await self._forget(_key_cache_key(bytes(row["key_hash"])))
         self._by_api_key.clear()
         return api_key_from_row(row)

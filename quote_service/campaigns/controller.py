@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.campaigns.schemas import Campaign, CampaignCreate, Status
 from quote_service.campaigns.service import Campaigns
 from quote_service.pagination import Page, decode_cursor
@@ -19,10 +19,9 @@ from quote_service.web.envelope import Envelope, ok
 CampaignsDep = NamedDependency[Campaigns]
 
 
-class CampaignController(Controller):
+class CampaignController(AdminController):
     path = "/api/v1/campaigns"
     tags = ["campaigns"]
-    guards = [admin_only]
 
     @post("/", summary="Start a campaign on a product now")
     async def create(

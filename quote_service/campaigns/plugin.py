@@ -16,8 +16,7 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
     products = ctx.state.product_cache
     campaigns = Campaigns(ctx.pool, clock=ctx.clock, prices_moved=products.invalidate, reads=ctx.reads)
     scheduler = CampaignScheduler(campaigns, interval=ctx.settings.campaign_scheduler_interval)
-    scheduler.start()
-    ctx.on_stop("campaign scheduler", scheduler.stop)
+    ctx.run("campaign scheduler", scheduler)
     return {"campaigns": campaigns, "campaign_scheduler": scheduler}
 
 

@@ -10,6 +10,7 @@ import asyncpg
 
 from quote_service.db.keyset import Sort, fetch_keyset
 from quote_service.db.pool import Connection
+from quote_service.db.writes import insert_sql
 
 ONE_ACTIVE_PER_PRODUCT = "campaigns_one_active_per_product"
 NAME_KEY = "campaigns_name_key"
@@ -22,11 +23,7 @@ _COLUMNS = (
 
 async def insert_campaign(conn: Connection, *, fields: dict[str, Any]) -> None:
     """Insert a campaign; raises asyncpg.UniqueViolationError on a taken name or an active overlap."""
-    columns = list(fields)
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    await conn.execute(
-        f"INSERT INTO campaigns ({', '.join(columns)}) VALUES ({placeholders})", *(fields[c] for c in columns)
-    )
+    await conn.execute(insert_sql("campaigns", fields), *fields.values())
 
 
 async def get_campaign(conn: Connection, *, name: str) -> asyncpg.Record | None:

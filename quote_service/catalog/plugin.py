@@ -14,8 +14,7 @@ from quote_service.web.domain import Domain, Startup
 
 async def start(ctx: Startup) -> Mapping[str, Any]:
     products = ProductCache(ctx.redis, ctx.pool)
-    await products.start()
-    ctx.on_stop("product cache", products.stop)
+    await ctx.open("product cache", products)
     return {"product_cache": products}
 
 

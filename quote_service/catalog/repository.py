@@ -15,6 +15,7 @@ import msgspec
 from quote_service.catalog.schemas import PriceSource, ProductSort
 from quote_service.db.keyset import NEWEST_CHANGE_FIRST, fetch_keyset
 from quote_service.db.pool import Connection
+from quote_service.db.writes import insert_row, picked
 from quote_service.errors import DuplicateKey
 from quote_service.pricing.quantity_rules import QuantityRules
 
@@ -48,17 +49,10 @@ def _duplicate_sku(exc: asyncpg.UniqueViolationError, sku: object) -> DuplicateK
 
 
 async def insert_product(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.Record:
-    columns = [*_WRITABLE, "stock"]
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     try:
-        row = await conn.fetchrow(
-            f"INSERT INTO products ({', '.join(columns)}) VALUES ({placeholders}) RETURNING {PRODUCT_COLUMNS}",
-            *(fields[c] for c in columns),
-        )
+        return await insert_row(conn, "products", picked(fields, [*_WRITABLE, "stock"]), PRODUCT_COLUMNS)
     except asyncpg.UniqueViolationError as exc:
         raise _duplicate_sku(exc, fields["sku"]) from exc
-    assert row is not None
-    return row
 
 
 async def get_product(conn: Connection, *, product_id: UUID, for_update: bool = False) -> asyncpg.Record | None:
@@ -220,16 +214,25 @@ async def price_writes(conn: Connection, *, product_id: UUID, field: str, hours:
     """The audited writes (docs/governance.md) of the last `hours` that changed the product's
     `field` (current_price or base_price), newest first: `actor_kind` (`seller` for a seller's own
     write; an approved change request is written by its approver), `before` and `after`."""
+    return await audited_writes(conn, entity_type="product", entity_id=product_id, field=field, hours=hours)
+
+
+async def audited_writes(
+    conn: Connection, *, entity_type: str, entity_id: UUID, field: str, hours: int
+) -> list[asyncpg.Record]:
+    """The audited writes of the last `hours` that changed `field` of one entity (a product, an
+    offer), newest first: `actor_kind`, `before` and `after`."""
     return await conn.fetch(
         """SELECT actor ->> 'kind' AS actor_kind, (before ->> $2)::numeric AS before, (after ->> $2)::numeric AS after
            FROM audit_log
-           WHERE entity_type = 'product' AND entity_id = $1::text
+           WHERE entity_type = $4 AND entity_id = $1::text
              AND at > clock_timestamp() - make_interval(hours => $3)
              AND (before -> $2) IS DISTINCT FROM (after -> $2)
            ORDER BY id DESC""",
-        str(product_id),
+        str(entity_id),
         field,
         hours,
+        entity_type,
     )
 
 
@@ -317,6 +320,13 @@ async def add_stock(conn: Connection, *, deltas: dict[UUID, int]) -> list[asyncp
         list(deltas),
         list(deltas.values()),
     )
+
+
+async def move_stock(conn: Connection, *, deltas: dict[UUID, int], reason: str, actor: str) -> None:
+    """`add_stock` of `deltas` (in their order), then one stock movement per product, in id order."""
+    after = {row["id"]: row["stock"] for row in await add_stock(conn, deltas=deltas)}
+    movements = [(product_id, delta, after[product_id]) for product_id, delta in sorted(deltas.items())]
+    await insert_stock_movements(conn, movements=movements, reason=reason, actor=actor)
 
 
 async def insert_stock_movements(

@@ -93,25 +93,12 @@ async def _move(
     given: dict[str, Any],
     settings: Settings,
 ) -> Product:
-    refused = sorted(set(given) - SELLER_FIELDS)
-    if refused:
-        raise ValidationFailed(
-            "A seller may change only current_price, base_price, min_price and stock: " + ", ".join(refused),
-            details=[FieldError(name, "a seller may not change this field") for name in refused],
-        )
+    refuse_fields(given, SELLER_FIELDS, "A seller may change only current_price, base_price, min_price and stock: ")
     current = await owned_product(pool, request, product_id)
     stock = given.pop("stock", None)
     fields = {**dict(current), **given}
     check_product(fields)
-    if "min_price" in given:
-        problem = seller_floor_problem(
-            min_price=given["min_price"],
-            cost_price=current["cost_price"],
-            margin_percent=settings.min_seller_margin_percent,
-            currency=current["currency"],
-        )
-        if problem is not None:
-            raise invalid("min_price", problem)
+    check_seller_floor(given, current, settings)
     if stock is not None and stock != current["stock"]:  # at once, even when a price move waits for approval
         delta = StockAdjust(delta=stock - current["stock"], reason="seller update")
         await adjust_stock(admin_pool, product_id, delta, actor=actor_of(request))
@@ -121,6 +108,30 @@ async def _move(
     if not given and stock is not None:  # stock alone: the product as it now is
         return product_from_row(await owned_product(pool, request, product_id))
     return await update_product(admin_pool, product_id, given, actor=actor_of(request), source="seller")
+
+
+def refuse_fields(given: dict[str, Any], allowed: frozenset[str], message: str) -> None:
+    """A 422 naming each field of `given` a seller may not change (`message`, then their names)."""
+    refused = sorted(set(given) - allowed)
+    if refused:
+        raise ValidationFailed(
+            message + ", ".join(refused),
+            details=[FieldError(name, "a seller may not change this field") for name in refused],
+        )
+
+
+def check_seller_floor(given: dict[str, Any], current: asyncpg.Record, settings: Settings) -> None:
+    """A 422 on `min_price` when `given` sets a floor below MIN_SELLER_MARGIN_PERCENT over the cost
+    of `current` (a product or an offer of it)."""
+    if "min_price" in given:
+        problem = seller_floor_problem(
+            min_price=given["min_price"],
+            cost_price=current["cost_price"],
+            margin_percent=settings.min_seller_margin_percent,
+            currency=current["currency"],
+        )
+        if problem is not None:
+            raise invalid("min_price", problem)
 
 
 async def _needs_approval(

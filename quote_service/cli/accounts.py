@@ -6,8 +6,8 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Callable
-from typing import TextIO
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO, TypeVar
 
 import msgspec
 
@@ -52,31 +52,41 @@ def read_password(
     return first
 
 
+Body = TypeVar("Body", UserCreate, ApiKeyCreate)
+
+
+def _body(fields: dict[str, Any], kind: type[Body], *, rules: Mapping[str, str] | None = None) -> Body:
+    """`fields` as the route's own body `kind`, its role's seller binding checked: a CommandError that
+    says what is wrong, as the route's 422 would (`rules`: a field's whole rule, for its message)."""
+    try:
+        data = msgspec.convert(fields, kind)
+        check_seller_binding(data.role, data.seller_id)
+    except msgspec.ValidationError as exc:
+        raise CommandError(describe_validation_error(exc, rules=rules)) from exc
+    except ValidationFailed as exc:
+        raise CommandError(f"--seller-id {exc.details[0].message}") from exc
+    return data
+
+
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     password = read_password(args, stdin=sys.stdin, environ=os.environ)
     problem = password_problem(password, username=args.username)
     if problem is not None:  # before msgspec, whose message names `$.password` and a length rule
         print(f"quote-service: password {problem}", file=sys.stderr)
         return 1
+    fields = {
+        "username": args.username,
+        "password": password,
+        "role": args.role,
+        "tier": args.tier,
+        "segment": args.segment,
+        "customer_group": args.customer_group,
+        "seller_id": args.seller_id,
+    }
     try:
-        data = msgspec.convert(
-            {
-                "username": args.username,
-                "password": password,
-                "role": args.role,
-                "tier": args.tier,
-                "segment": args.segment,
-                "customer_group": args.customer_group,
-                "seller_id": args.seller_id,
-            },
-            UserCreate,
-        )
-        check_seller_binding(data.role, data.seller_id)
-    except msgspec.ValidationError as exc:
-        print(f"quote-service: {describe_validation_error(exc, rules=_USER_RULES)}", file=sys.stderr)
-        return 1
-    except ValidationFailed as exc:
-        print(f"quote-service: --seller-id {exc.details[0].message}", file=sys.stderr)
+        data = _body(fields, UserCreate, rules=_USER_RULES)
+    except CommandError as exc:
+        print(f"quote-service: {exc}", file=sys.stderr)
         return 1
     user = with_pool(settings, lambda pool: AuthService(settings, pool).create_user(data))
     group = f", customer group {user.customer_group}" if user.customer_group else ""
@@ -90,26 +100,17 @@ _USER_RULES = {"username": "must be 1-64 characters: letters, digits and _ . @ +
 
 def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
     try:  # the route's own schema: a bad --name or --customer-group is refused before anything is written
-        data = msgspec.convert(
-            {
-                "name": args.name,
-                "role": args.role,
-                "customer_group": args.customer_group,
-                "seller_id": args.seller_id,
-                "public_key": read_public_key(args.public_key),
-                "webhook_url": args.webhook_url,
-            },
-            ApiKeyCreate,
-        )
-        check_seller_binding(args.role, args.seller_id)
-    except msgspec.ValidationError as exc:
-        print(f"quote-service: {describe_validation_error(exc)}", file=sys.stderr)
-        return 1
+        fields = {
+            "name": args.name,
+            "role": args.role,
+            "customer_group": args.customer_group,
+            "seller_id": args.seller_id,
+            "public_key": read_public_key(args.public_key),
+            "webhook_url": args.webhook_url,
+        }
+        data = _body(fields, ApiKeyCreate)
     except CommandError as exc:
         print(f"quote-service: {exc}", file=sys.stderr)
-        return 1
-    except ValidationFailed as exc:
-        print(f"quote-service: --seller-id {exc.details[0].message}", file=sys.stderr)
         return 1
 
     async def create(pool: Pool) -> ApiKeyCreated:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import partial
 from uuid import UUID
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.commissions import repository, service
 from quote_service.commissions.schemas import (
     BulkBody,
@@ -19,8 +19,8 @@ from quote_service.commissions.schemas import (
     CommissionRatePatch,
     Component,
 )
-from quote_service.pagination import Page, fetch_page
-from quote_service.web.deps import PageDep, PoolDep, ReadPoolDep
+from quote_service.pagination import Page
+from quote_service.web.deps import ListingDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.request import MIB
 
@@ -30,22 +30,19 @@ BULK_BODY_LIMIT = 6 * MIB
 about 4.9 MiB."""
 
 
-class CommissionRateController(Controller):
+class CommissionRateController(AdminController):
     path = "/api/v1/commission-rates"
     tags = ["commission-rates"]
-    guards = [admin_only]
     dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Create a commission rate")
     async def create(self, data: JSONBody[CommissionRateInput], write: ConfigWriteDep) -> Envelope[CommissionRate]:
-        rate = await service.create_rate(write.pool, data, actor=write.actor)
-        return await write.saved(rate, "Commission rate created")
+        return await write.made(service.create_rate, data, message="Commission rate created")
 
     @get("/", summary="List commission rates (keyset-paginated)")
     async def list_rates(
         self,
-        read_pool: ReadPoolDep,
-        page: PageDep,
+        listing: ListingDep,
         component: FromQuery[Component | None] = None,
         category_id: FromQuery[str | None] = None,
         seller_id: FromQuery[str | None] = None,
@@ -62,7 +59,7 @@ class CommissionRateController(Controller):
             region=region,
             is_active=is_active,
         )
-        return ok(await fetch_page(read_pool, "commission-rates", fetch, page, service.rate_from_row))
+        return ok(await listing.page("commission-rates", fetch, service.rate_from_row))
 
     # Declared before /{rate_id:uuid}; the uuid converter would refuse "bulk" anyway.
     @put(
@@ -92,17 +89,14 @@ class CommissionRateController(Controller):
     async def replace(
         self, rate_id: FromPath[UUID], data: JSONBody[CommissionRatePatch], write: ConfigWriteDep
     ) -> Envelope[CommissionRate]:
-        rate = await service.put_rate(write.pool, rate_id, data, actor=write.actor)
-        return await write.saved(rate, "Commission rate updated")
+        return await write.made(service.put_rate, rate_id, data, message="Commission rate updated")
 
     @patch("/{rate_id:uuid}", summary="Change the fields sent; the resulting rate is checked whole")
     async def update(
         self, rate_id: FromPath[UUID], data: JSONBody[CommissionRatePatch], write: ConfigWriteDep
     ) -> Envelope[CommissionRate]:
-        rate = await service.patch_rate(write.pool, rate_id, data, actor=write.actor)
-        return await write.saved(rate, "Commission rate updated")
+        return await write.made(service.patch_rate, rate_id, data, message="Commission rate updated")
 
     @delete("/{rate_id:uuid}", status_code=200, summary="Deactivate a commission rate")
     async def deactivate(self, rate_id: FromPath[UUID], write: ConfigWriteDep) -> Envelope[CommissionRate]:
-        rate = await service.deactivate_rate(write.pool, rate_id, actor=write.actor)
-        return await write.saved(rate, "Commission rate deactivated")
+        return await write.made(service.deactivate_rate, rate_id, message="Commission rate deactivated")

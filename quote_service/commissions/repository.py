@@ -13,6 +13,7 @@ import asyncpg
 from quote_service.db.keyset import fetch_keyset
 from quote_service.db.pool import Connection
 from quote_service.db.rows import row_as
+from quote_service.db.writes import insert_row, picked, update_row
 from quote_service.pricing.commission import CommissionRate, Tier
 from quote_service.pricing.money import plain
 
@@ -43,27 +44,13 @@ WRITABLE = (
 
 
 async def insert_rate(conn: Connection, *, fields: dict[str, Any], actor: str) -> asyncpg.Record:
-    columns = [*WRITABLE, "created_by", "updated_by"]
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    row = await conn.fetchrow(
-        f"INSERT INTO commission_rates ({', '.join(columns)}) VALUES ({placeholders}) RETURNING {RATE_COLUMNS}",
-        *(fields[c] for c in WRITABLE),
-        actor,
-        actor,
-    )
-    assert row is not None
-    return row
+    return await insert_row(conn, "commission_rates", picked(fields, WRITABLE), RATE_COLUMNS, actor=actor)
 
 
 async def update_rate(conn: Connection, *, rate_id: UUID, fields: dict[str, Any], actor: str) -> asyncpg.Record | None:
     """Replace every writable field; None when the rate does not exist."""
-    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(WRITABLE, start=3))
-    return await conn.fetchrow(
-        f"""UPDATE commission_rates SET {assignments}, updated_by = $2, updated_at = now()
-            WHERE id = $1 RETURNING {RATE_COLUMNS}""",
-        rate_id,
-        actor,
-        *(fields[c] for c in WRITABLE),
+    return await update_row(
+        conn, "commission_rates", "id", rate_id, picked(fields, WRITABLE), RATE_COLUMNS, actor=actor
     )
 
 

@@ -16,9 +16,10 @@ from quote_service.coupons import batches, codes, repository, seller_scope, serv
 from quote_service.coupons.schemas import Coupon, CouponCreate, CouponUpdate
 from quote_service.db.pool import Pool
 from quote_service.errors import NotFound, invalid
-from quote_service.pagination import DEFAULT_LIMIT, Keyset, Limit, Page, decode_cursor, fetch_page, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Keyset, Limit, Page, decode_cursor, page_of
 from quote_service.web.deps import (
     AuthedRequest,
+    ListingDep,
     OptionalIdempotencyKey,
     PageDep,
     PoolDep,
@@ -62,13 +63,12 @@ class CouponController(Controller):
     @get("/", summary="List coupons by code (keyset-paginated; a seller: its own)")
     async def list_coupons(
         self,
-        read_pool: ReadPoolDep,
+        listing: ListingDep,
         request: AuthedRequest,
-        page: PageDep,
         is_active: FromQuery[bool | None] = None,
     ) -> Envelope[Page[Coupon]]:
         fetch = partial(repository.list_coupons, is_active=is_active, seller_id=own_seller(request.user))
-        return ok(await fetch_page(read_pool, "coupons", fetch, page, service.coupon_from_row, BY_CODE))
+        return ok(await listing.page("coupons", fetch, service.coupon_from_row, BY_CODE))
 
     @get("/{code:str}", summary="Get a coupon (code in any letter case)")
     async def get_coupon(self, code: FromPath[str], pool: PoolDep, request: AuthedRequest) -> Envelope[Coupon]:
@@ -87,16 +87,14 @@ class CouponController(Controller):
         if own is not None:
             await _owned(pool, request, code)
             data = await seller_scope.for_seller(pool, data, own)
-        coupon = await service.update_coupon(write.pool, code, data, actor=write.actor)
-        return await write.saved(coupon, "Coupon updated")
+        return await write.made(service.update_coupon, code, data, message="Coupon updated")
 
     @delete("/{code:str}", status_code=200, summary="Deactivate a coupon")
     async def deactivate(
         self, code: FromPath[str], write: ConfigWriteDep, pool: PoolDep, request: AuthedRequest
     ) -> Envelope[Coupon]:
         await _owned(pool, request, code)
-        coupon = await service.deactivate_coupon(write.pool, code, actor=write.actor)
-        return await write.saved(coupon, "Coupon deactivated")
+        return await write.made(service.deactivate_coupon, code, message="Coupon deactivated")
 
     @post(
         "/{code:str}/codes",

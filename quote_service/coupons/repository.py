@@ -10,6 +10,7 @@ import msgspec
 
 from quote_service.db.pool import Connection
 from quote_service.db.rows import row_as
+from quote_service.db.writes import deactivate_sql, insert_row, picked, update_row
 from quote_service.errors import DuplicateKey, FieldError
 from quote_service.pricing.coupons import Coupon
 
@@ -50,23 +51,13 @@ async def insert_coupon(
     conn: Connection, *, code: str, fields: dict[str, Any], actor: str, seller_id: str | None = None
 ) -> asyncpg.Record:
     """`seller_id`: the seller whose own coupon it is (docs/sellers.md); None: the platform's."""
-    columns = ["code", *_WRITABLE, "created_by", "updated_by", "seller_id"]
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     if await conn.fetchval("SELECT 1 FROM coupon_codes WHERE code = $1", code):  # unique across coupons' codes
         raise code_taken(code)
+    values = {"code": code, **picked(fields, _WRITABLE), "seller_id": seller_id}
     try:
-        row = await conn.fetchrow(
-            f"INSERT INTO coupons ({', '.join(columns)}) VALUES ({placeholders}) RETURNING {COUPON_COLUMNS}",
-            code,
-            *(fields[c] for c in _WRITABLE),
-            actor,
-            actor,
-            seller_id,
-        )
+        return await insert_row(conn, "coupons", values, COUPON_COLUMNS, actor=actor)
     except asyncpg.UniqueViolationError as exc:
         raise code_taken(code) from exc
-    assert row is not None
-    return row
 
 
 def code_taken(code: str) -> DuplicateKey:
@@ -84,23 +75,11 @@ async def get_coupon(conn: Connection, *, code: str) -> asyncpg.Record | None:
 
 async def update_coupon(conn: Connection, *, code: str, fields: dict[str, Any], actor: str) -> asyncpg.Record | None:
     """Replace every writable field; None when no coupon has this code."""
-    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(_WRITABLE, start=3))
-    return await conn.fetchrow(
-        f"""UPDATE coupons SET {assignments}, updated_by = $2, updated_at = now()
-            WHERE code = $1 RETURNING {COUPON_COLUMNS}""",
-        code,
-        actor,
-        *(fields[c] for c in _WRITABLE),
-    )
+    return await update_row(conn, "coupons", "code", code, picked(fields, _WRITABLE), COUPON_COLUMNS, actor=actor)
 
 
 async def deactivate_coupon(conn: Connection, *, code: str, actor: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"""UPDATE coupons SET is_active = false, updated_by = $2, updated_at = now()
-            WHERE code = $1 RETURNING {COUPON_COLUMNS}""",
-        code,
-        actor,
-    )
+    return await conn.fetchrow(deactivate_sql("coupons", "code", COUPON_COLUMNS), code, actor)
 
 
 async def list_coupons(

@@ -19,6 +19,7 @@ import asyncpg
 import msgspec
 
 from quote_service.db.pool import Pool
+from quote_service.db.writes import deactivate_sql, update_sql
 from quote_service.errors import NotFound
 from quote_service.patch import patched, sent_fields
 
@@ -52,15 +53,8 @@ class ConfigRows(Generic[Row, Body]):
             f" VALUES ({values}, ${n + 1}, ${n + 1}) RETURNING {columns}"
         )
         self._get = f"SELECT {columns} FROM {table} WHERE id = $1"
-        assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(writable, start=3))
-        self._update = (
-            f"UPDATE {table} SET {assignments}, updated_by = $2, updated_at = clock_timestamp()"
-            f" WHERE id = $1 RETURNING {columns}"
-        )
-        self._deactivate = (
-            f"UPDATE {table} SET is_active = false, updated_by = $2, updated_at = clock_timestamp()"
-            f" WHERE id = $1 RETURNING {columns}"
-        )
+        self._update = update_sql(table, "id", writable, columns, now="clock_timestamp()")
+        self._deactivate = deactivate_sql(table, "id", columns, now="clock_timestamp()")
         self._delete = f"DELETE FROM {table} WHERE id = $1 RETURNING {columns}"
 
     def _found(self, row: asyncpg.Record | None, row_id: UUID) -> Row:

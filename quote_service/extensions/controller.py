@@ -6,29 +6,28 @@ from functools import partial
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, delete, get, patch, post, put
+from litestar import delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import UNSET
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.config import Settings
 from quote_service.extensions import repository, service
 from quote_service.extensions.schemas import Extension, ExtensionInput, ExtensionPatch
-from quote_service.pagination import Page, fetch_page
+from quote_service.pagination import Page
 from quote_service.pricing.extensions import Kind
-from quote_service.web.deps import PageDep, PoolDep, ReadPoolDep
+from quote_service.web.deps import ListingDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
 from quote_service.webhooks.signing import new_secret
 
 DOMAIN = "extensions"
 
 
-class ExtensionController(Controller):
+class ExtensionController(AdminController):
     path = "/api/v1/extensions"
     tags = ["extensions"]
-    guards = [admin_only]
     dependencies = {"write": config_write(DOMAIN, secret=new_secret)}
 
     @post("/", summary="Create an extension (its secret shown once)")
@@ -47,13 +46,12 @@ class ExtensionController(Controller):
     @get("/", summary="List extensions, oldest first (keyset-paginated)")
     async def list_extensions(
         self,
-        read_pool: ReadPoolDep,
-        page: PageDep,
+        listing: ListingDep,
         kind: FromQuery[Kind | None] = None,
         is_active: FromQuery[bool | None] = None,
     ) -> Envelope[Page[Extension]]:
         fetch = partial(repository.list_extensions, kind=kind, is_active=is_active)
-        return ok(await fetch_page(read_pool, "extensions", fetch, page, service.extension_from_row))
+        return ok(await listing.page("extensions", fetch, service.extension_from_row))
 
     @get("/{extension_id:uuid}", summary="Get an extension")
     async def get_extension(self, extension_id: FromPath[UUID], pool: PoolDep) -> Envelope[Extension]:
@@ -68,8 +66,7 @@ class ExtensionController(Controller):
         settings: NamedDependency[Settings],
     ) -> Envelope[Extension]:
         await service.check_url(data.url, allow_private=settings.webhook_allow_private)
-        made = await service.EXTENSIONS.replace(write.pool, extension_id, data, actor=write.actor)
-        return await write.saved(made, "Extension updated")
+        return await write.made(service.EXTENSIONS.replace, extension_id, data, message="Extension updated")
 
     @patch("/{extension_id:uuid}", summary="Change the fields sent; the resulting extension is checked whole")
     async def update(
@@ -81,13 +78,11 @@ class ExtensionController(Controller):
     ) -> Envelope[Extension]:
         if isinstance(data.url, str):
             await service.check_url(data.url, allow_private=settings.webhook_allow_private)
-        made = await service.EXTENSIONS.patch(write.pool, extension_id, data, actor=write.actor)
-        return await write.saved(made, "Extension updated")
+        return await write.made(service.EXTENSIONS.patch, extension_id, data, message="Extension updated")
 
     @delete("/{extension_id:uuid}", status_code=200, summary="Deactivate an extension")
     async def deactivate(self, extension_id: FromPath[UUID], write: ConfigWriteDep) -> Envelope[Extension]:
-        made = await service.EXTENSIONS.deactivate(write.pool, extension_id, actor=write.actor)
-        return await write.saved(made, "Extension deactivated")
+        return await write.made(service.EXTENSIONS.deactivate, extension_id, message="Extension deactivated")
 
 
 def _without_secret(extension: Extension) -> Extension:

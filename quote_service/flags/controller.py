@@ -23,9 +23,9 @@ from quote_service.flags.schemas import (
     FlagChange,
     Lifecycle,
 )
-from quote_service.pagination import Keyset, Page, decode_cursor, fetch_page, page_of
+from quote_service.pagination import Keyset, Page, decode_cursor, page_of
 from quote_service.pricing.flags import FlagEvaluation
-from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PageDep, PoolDep, ReadPoolDep
+from quote_service.web.deps import AuthedRequest, ConfigStoreDep, ListingDep, PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "feature_flags"
@@ -40,19 +40,17 @@ class FeatureFlagController(Controller):
 
     @post("/", guards=[admin_only], summary="Create a feature flag")
     async def create(self, data: JSONBody[FeatureFlagCreate], write: ConfigWriteDep) -> Envelope[FeatureFlag]:
-        flag = await service.create_flag(write.pool, data, actor=write.actor)
-        return await write.saved(flag, "Feature flag created")
+        return await write.made(service.create_flag, data, message="Feature flag created")
 
     @get("/", guards=[admin_only], summary="List feature flags by key (keyset-paginated)")
     async def list_flags(
         self,
-        read_pool: ReadPoolDep,
-        page: PageDep,
+        listing: ListingDep,
         is_enabled: FromQuery[bool | None] = None,
         lifecycle: FromQuery[Lifecycle | None] = None,
     ) -> Envelope[Page[FeatureFlag]]:
         fetch = partial(repository.list_flags, is_enabled=is_enabled, lifecycle=lifecycle)
-        return ok(await fetch_page(read_pool, "feature-flags", fetch, page, service.flag_from_row, BY_KEY))
+        return ok(await listing.page("feature-flags", fetch, service.flag_from_row, BY_KEY))
 
     @get("/{flag_id:uuid}", guards=[admin_only], summary="Get a feature flag")
     async def get_flag(self, flag_id: FromPath[UUID], pool: PoolDep) -> Envelope[FeatureFlag]:
@@ -96,15 +94,13 @@ class FeatureFlagController(Controller):
     async def replace(
         self, flag_id: FromPath[UUID], data: JSONBody[FeatureFlagUpdate], write: ConfigWriteDep
     ) -> Envelope[FeatureFlag]:
-        flag = await service.update_flag(write.pool, flag_id, data, actor=write.actor)
-        return await write.saved(flag, "Feature flag updated")
+        return await write.made(service.update_flag, flag_id, data, message="Feature flag updated")
 
     @patch("/{flag_id:uuid}", guards=[admin_only], summary="Change the fields sent; the flag is checked whole")
     async def update(
         self, flag_id: FromPath[UUID], data: JSONBody[FeatureFlagPatch], write: ConfigWriteDep
     ) -> Envelope[FeatureFlag]:
-        flag = await service.patch_flag(write.pool, flag_id, data, actor=write.actor)
-        return await write.saved(flag, "Feature flag updated")
+        return await write.made(service.patch_flag, flag_id, data, message="Feature flag updated")
 
     @delete(
         "/{flag_id:uuid}",
@@ -113,8 +109,7 @@ class FeatureFlagController(Controller):
         summary="Delete a feature flag (PUT is_enabled=false to keep it)",
     )
     async def remove(self, flag_id: FromPath[UUID], write: ConfigWriteDep) -> Envelope[FeatureFlag]:
-        flag = await service.delete_flag(write.pool, flag_id, actor=write.actor)
-        return await write.saved(flag, "Feature flag deleted")
+        return await write.made(service.delete_flag, flag_id, message="Feature flag deleted")
 
     @post("/{key:str}/evaluate", status_code=200, guards=[any_caller], summary="Evaluate a flag for a context")
     async def evaluate(

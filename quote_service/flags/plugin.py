@@ -23,8 +23,7 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
 
     loop = Every("stale-flags", settings.stale_flag_interval, look)
     loop.start_at_once = True  # a flag that went stale while no process ran is told of at start
-    loop.start()
-    ctx.on_stop("stale flags", loop.stop)
+    ctx.run("stale flags", loop)
     return {}
 
 

@@ -15,6 +15,7 @@ import asyncpg
 import msgspec
 
 from quote_service.db.pool import Connection
+from quote_service.db.writes import insert_row
 from quote_service.errors import DuplicateKey
 from quote_service.pricing.flags import FeatureFlag, FlagType, Rollout
 
@@ -66,18 +67,11 @@ def _duplicate_key(key: str) -> DuplicateKey:
 
 
 async def insert_flag(conn: Connection, *, key: str, fields: dict[str, Any], actor: str) -> asyncpg.Record:
-    columns = ["key", *_WRITABLE, "created_by", "updated_by"]
-    values = [key, *(encode_column(c, fields[c]) for c in _WRITABLE), actor, actor]
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    values = {"key": key, **{c: encode_column(c, fields[c]) for c in _WRITABLE}}
     try:
-        row = await conn.fetchrow(
-            f"INSERT INTO feature_flags ({', '.join(columns)}) VALUES ({placeholders}) RETURNING {FLAG_COLUMNS}",
-            *values,
-        )
+        return await insert_row(conn, "feature_flags", values, FLAG_COLUMNS, actor=actor)
     except asyncpg.UniqueViolationError as exc:
         raise _duplicate_key(key) from exc
-    assert row is not None
-    return row
 
 
 async def get_flag(conn: Connection, *, flag_id: UUID, for_update: bool = False) -> asyncpg.Record | None:

@@ -24,11 +24,9 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
         reconciler = HoldReconciler(
             flash_sales, interval=settings.flash_reconcile_interval_seconds, grace=settings.flash_hold_grace_seconds
         )
-        reconciler.start()
-        ctx.on_stop("flash hold reconciler", reconciler.stop)
+        ctx.run("flash hold reconciler", reconciler)
     scheduler = SaleScheduler(flash_sales, interval=settings.flash_scheduler_interval)
-    scheduler.start()
-    ctx.on_stop("flash-sale scheduler", scheduler.stop)
+    ctx.run("flash-sale scheduler", scheduler)
     return {"flash_sales": flash_sales}
 
 

@@ -11,6 +11,7 @@ import asyncpg
 
 from quote_service.db.keyset import Sort, fetch_keyset
 from quote_service.db.pool import Connection
+from quote_service.db.writes import update_row
 from quote_service.flash_sales.schemas import SaleItem
 from quote_service.pricing import flash
 
@@ -92,15 +93,7 @@ async def items_of(conn: Connection, *, sale_ids: Sequence[UUID]) -> list[asyncp
 
 
 async def update_sale(conn: Connection, *, sale_id: UUID, fields: dict[str, Any], actor: str) -> asyncpg.Record:
-    names = list(fields)
-    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=3))
-    row = await conn.fetchrow(
-        f"""UPDATE flash_sales SET {assignments}, updated_by = $2, updated_at = now()
-            WHERE id = $1 RETURNING {SALE_COLUMNS}""",
-        sale_id,
-        actor,
-        *fields.values(),
-    )
+    row = await update_row(conn, "flash_sales", "id", sale_id, fields, SALE_COLUMNS, actor=actor)
     assert row is not None
     return row
 

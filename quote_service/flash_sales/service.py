@@ -781,10 +781,7 @@ async def _move_stock(conn: Connection, deltas: Allocation, reason: str, actor: 
     """Apply signed stock changes to locked products (each movement logged) and offers."""
     moving = {product_id: delta for product_id, delta in sorted(deltas.products.items()) if delta}
     if moving:
-        after = {row["id"]: row["stock"] for row in await catalog.add_stock(conn, deltas=moving)}
-        await catalog.insert_stock_movements(
-            conn, movements=[(pid, delta, after[pid]) for pid, delta in moving.items()], reason=reason, actor=actor
-        )
+        await catalog.move_stock(conn, deltas=moving, reason=reason, actor=actor)
     to_offers = {offer_id: delta for offer_id, delta in sorted(deltas.offers.items()) if delta}
     if to_offers:
         await offers.add_stock(conn, deltas=to_offers)

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import invalid
 from quote_service.fx import repository, service
 from quote_service.fx.schemas import FxRate, FxRateInForce, FxRateInput
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, PageQuery, fetch_page
 from quote_service.periods import instant_bounds
 from quote_service.pricing.fx_rates import Source
 from quote_service.pricing.local_time import zone
@@ -28,16 +29,14 @@ DOMAIN = "fx_rates"
 LIST_NAME = "fx-rates"
 
 
-class FxRateController(Controller):
+class FxRateController(AdminController):
     path = "/api/v1/fx-rates"
     tags = ["fx-rates"]
-    guards = [admin_only]
     dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Store a rate of a pair, in force from its valid_from (history kept)")
     async def create(self, data: JSONBody[FxRateInput], write: ConfigWriteDep) -> Envelope[FxRate]:
-        rate = await service.create(write.pool, data, actor=write.actor)
-        return await write.saved(rate, "FX rate stored")
+        return await write.made(service.create, data, message="FX rate stored")
 
     @get(
         "/",
@@ -64,17 +63,13 @@ class FxRateController(Controller):
             return ok(await service.in_force(read_pool, base=base, quote=quote, at=moment))
         if at is not None:
             raise invalid("base" if base is None else "quote", "`at` looks up the rate of a pair: name base and quote")
-        after = decode_cursor(cursor, tuple[datetime, UUID], LIST_NAME)
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_rates(
-                conn,
-                base=None if base is None else base.upper(),
-                quote=None if quote is None else quote.upper(),
-                source=source,
-                after=after,
-                limit=limit,
-            )
-        return ok(page_of(rows, LIST_NAME, limit=limit, key=lambda r: (r["created_at"], r["id"]), item=service.rate_of))
+        fetch = partial(
+            repository.list_rates,
+            base=None if base is None else base.upper(),
+            quote=None if quote is None else quote.upper(),
+            source=source,
+        )
+        return ok(await fetch_page(read_pool, LIST_NAME, fetch, PageQuery(limit, cursor), service.rate_of))
 
     @get("/{rate_id:uuid}", summary="Get a stored rate (with its valid_until)")
     async def get_rate(self, rate_id: FromPath[UUID], pool: PoolDep) -> Envelope[FxRate]:

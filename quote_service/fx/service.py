@@ -12,6 +12,7 @@ import asyncpg
 
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
+from quote_service.db.rows import found, row_as
 from quote_service.errors import FieldError, NotFound, ValidationFailed
 from quote_service.fx import repository
 from quote_service.fx.schemas import FxRate, FxRateInForce, FxRateInput
@@ -55,17 +56,7 @@ def refuse(noun: str, errors: list[FieldError]) -> None:
 
 def rate_of(row: asyncpg.Record) -> FxRate:
     """A stored rate as the API shows it."""
-    return FxRate(
-        id=row["id"],
-        base=row["base"],
-        quote=row["quote"],
-        rate=Decimal(row["rate"]),
-        source=row["source"],
-        valid_from=row["valid_from"],
-        valid_until=row["valid_until"],
-        created_by=row["created_by"],
-        created_at=row["created_at"],
-    )
+    return row_as(FxRate, row, rate=Decimal(row["rate"]))
 
 
 async def create(pool: Pool, data: FxRateInput, *, actor: str) -> FxRate:
@@ -97,9 +88,7 @@ async def import_rates(
 async def get(pool: Pool, rate_id: UUID) -> FxRate:
     async with pool.acquire() as conn:
         row = await repository.get(conn, rate_id=rate_id)
-    if row is None:
-        raise NotFound(f"FX rate {rate_id} not found")
-    return rate_of(row)
+    return rate_of(found(row, f"FX rate {rate_id}"))
 
 
 async def book_at(conn: Connection, at: datetime) -> FxBook:

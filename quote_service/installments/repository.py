@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -27,6 +28,17 @@ async def list_plans(
     return await fetch_keyset(conn, f"SELECT {COLUMNS} FROM installment_plans", where, after, limit)
 
 
+def option_fields(option: dict[str, Any]) -> dict[str, Any]:
+    """A stored option (an element of `installment_plans.options`) as its fields: the rates as decimals."""
+    commission = option["seller_commission_rate"]
+    return {
+        "count": option["count"],
+        "rate": Decimal(option["rate"]),
+        "funded_by": option["funded_by"],
+        "seller_commission_rate": None if commission is None else Decimal(commission),
+    }
+
+
 async def active_plans(conn: Connection, *, currency: str) -> list[InstallmentPlan]:
     """The active plans in `currency`, oldest first, as the quote path reads them."""
     rows = await conn.fetch(
@@ -38,17 +50,7 @@ async def active_plans(conn: Connection, *, currency: str) -> list[InstallmentPl
             bin_prefixes=tuple(row["bin_prefixes"]),
             currency=row["currency"].strip(),
             min_total=row["min_total"],
-            options=tuple(
-                PlanOption(
-                    count=o["count"],
-                    rate=Decimal(o["rate"]),
-                    funded_by=o["funded_by"],
-                    seller_commission_rate=None
-                    if o["seller_commission_rate"] is None
-                    else Decimal(o["seller_commission_rate"]),
-                )
-                for o in row["options"]
-            ),
+            options=tuple(PlanOption(**option_fields(o)) for o in row["options"]),
         )
         for row in rows
     ]

@@ -98,17 +98,7 @@ def plan_from_row(row: asyncpg.Record) -> InstallmentPlan:
         row,
         currency=currency,
         min_total=money.round_money(row["min_total"], currency),
-        options=[
-            InstallmentOptionOut(
-                count=o["count"],
-                rate=Decimal(o["rate"]),
-                funded_by=o["funded_by"],
-                seller_commission_rate=None
-                if o["seller_commission_rate"] is None
-                else Decimal(o["seller_commission_rate"]),
-            )
-            for o in row["options"]
-        ],
+        options=[InstallmentOptionOut(**repository.option_fields(o)) for o in row["options"]],
     )
 
 

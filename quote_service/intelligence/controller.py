@@ -24,8 +24,8 @@ from quote_service.intelligence.schemas import (
     Signal,
 )
 from quote_service.intelligence.service import Intelligence, decision_of, observation_of, signal_of
-from quote_service.pagination import Keyset, Page, fetch_page
-from quote_service.web.deps import AuthedRequest, PageDep, ReadPoolDep, actor_of
+from quote_service.pagination import Keyset, Page
+from quote_service.web.deps import AuthedRequest, ListingDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.request import MIB
 
@@ -60,13 +60,12 @@ class MarketIntelligenceController(Controller):
     @get("/competitor-prices", guards=[service_or_admin], summary="List competitor observations (keyset)")
     async def list_observations(
         self,
-        read_pool: ReadPoolDep,
-        page: PageDep,
+        listing: ListingDep,
         product_id: FromQuery[UUID | None] = None,
         competitor: FromQuery[str | None] = None,
     ) -> Envelope[Page[CompetitorPrice]]:
         fetch = partial(repository.list_observations, product_id=product_id, competitor=competitor)
-        return ok(await fetch_page(read_pool, "competitor_prices", fetch, page, observation_of, NEWEST_OBSERVED_FIRST))
+        return ok(await listing.page("competitor_prices", fetch, observation_of, NEWEST_OBSERVED_FIRST))
 
     @get(
         "/products/{product_id:uuid}/market",
@@ -79,14 +78,13 @@ class MarketIntelligenceController(Controller):
     @get("/signals", guards=[admin_only], summary="List market signals (keyset)")
     async def list_signals(
         self,
-        read_pool: ReadPoolDep,
-        page: PageDep,
+        listing: ListingDep,
         type: FromQuery[str | None] = None,
         product_id: FromQuery[UUID | None] = None,
         status: FromQuery[SignalStatus | None] = None,
     ) -> Envelope[Page[Signal]]:
         fetch = partial(signals.list_signals, type=type, product_id=product_id, status=status)
-        return ok(await fetch_page(read_pool, "signals", fetch, page, signal_of))
+        return ok(await listing.page("signals", fetch, signal_of))
 
     @get("/signals/{signal_id:uuid}", guards=[admin_only], summary="One market signal")
     async def get_signal(self, signal_id: FromPath[UUID], intelligence: IntelligenceDep) -> Envelope[Signal]:
@@ -126,13 +124,12 @@ class MarketIntelligenceController(Controller):
     @get("/decisions", guards=[admin_only], summary="List pricing decisions (keyset)")
     async def list_decisions(
         self,
-        read_pool: ReadPoolDep,
-        page: PageDep,
+        listing: ListingDep,
         product_id: FromQuery[UUID | None] = None,
         status: FromQuery[DecisionStatus | None] = None,
     ) -> Envelope[Page[Decision]]:
         fetch = partial(repository.list_decisions, product_id=product_id, status=status)
-        return ok(await fetch_page(read_pool, "decisions", fetch, page, decision_of))
+        return ok(await listing.page("decisions", fetch, decision_of))
 
     @get("/analytics/elasticity/{product_id:uuid}", guards=[admin_only], summary="Fitted price elasticity")
     async def elasticity(self, product_id: FromPath[UUID], intelligence: IntelligenceDep) -> Envelope[Elasticity]:

@@ -24,15 +24,12 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
     )
     evaluator = SignalEvaluator(pool, window_hours=settings.market_window_hours)
     consumer = StreamConsumer(redis, pool, signals=evaluator, replay_lease_seconds=settings.ingest_replay_after_seconds)
-    consumer.start()
-    ctx.on_stop("competitor-price consumer", consumer.stop)
+    ctx.run("competitor-price consumer", consumer)
     demand_job = DemandJob(pool, evaluator)
-    demand_job.start()
-    ctx.on_stop("demand job", demand_job.stop)
+    ctx.run("demand job", demand_job)
     if settings.decision_interval_minutes:
         decisions = DecisionScheduler(intelligence, minutes=settings.decision_interval_minutes)
-        decisions.start()
-        ctx.on_stop("decision scheduler", decisions.stop)
+        ctx.run("decision scheduler", decisions)
     return {"intelligence": intelligence}
 
 

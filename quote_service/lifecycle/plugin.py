@@ -12,8 +12,7 @@ from quote_service.web.domain import Domain, Startup
 async def start(ctx: Startup) -> Mapping[str, Any]:
     if ctx.settings.retention_interval > 0:
         lifecycle = LifecycleJob(ctx.pool, ctx.settings)
-        lifecycle.start()
-        ctx.on_stop("data lifecycle", lifecycle.stop)
+        ctx.run("data lifecycle", lifecycle)
     return {}
 
 

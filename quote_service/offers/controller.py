@@ -22,7 +22,7 @@ from quote_service.offers import ranking, repository, service
 from quote_service.offers.schemas import Offer, OfferCreate, OfferPatch, OfferPriceChange, RankedOffer
 from quote_service.pagination import Keyset, Page, fetch_page
 from quote_service.pricing.quote import ExternalId
-from quote_service.web.deps import AuthedRequest, ConfigStoreDep, PageDep, PoolDep, ReadPoolDep
+from quote_service.web.deps import AuthedRequest, ConfigStoreDep, ListingDep, PageDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "offers"
@@ -65,9 +65,8 @@ class OfferController(Controller):
     @get("/", summary="List offers, oldest first (keyset-paginated; a seller: its own)")
     async def list_offers(
         self,
-        read_pool: ReadPoolDep,
+        listing: ListingDep,
         request: AuthedRequest,
-        page: PageDep,
         product_id: FromQuery[UUID | None] = None,
         seller_id: FromQuery[ExternalId | None] = None,
         is_active: FromQuery[bool | None] = None,
@@ -79,11 +78,9 @@ class OfferController(Controller):
         fetch = partial(repository.list_offers, product_id=product_id, seller_id=seller_id, is_active=is_active)
         caller = request.user
         return ok(
-            await fetch_page(
-                read_pool,
+            await listing.page(
                 "offers",
                 fetch,
-                page,
                 lambda r: service.as_seen_by(service.offer_from_row(r), caller),
             )
         )
@@ -138,8 +135,7 @@ class OfferController(Controller):
         self, offer_id: FromPath[UUID], write: ConfigWriteDep, pool: PoolDep, request: AuthedRequest
     ) -> Envelope[Offer]:
         await service.get_offer(pool, offer_id, request.user)
-        offer = await service.update_offer(write.pool, offer_id, {"is_active": False}, actor=write.actor)
-        return await write.saved(offer, "Offer deactivated")
+        return await write.made(service.update_offer, offer_id, {"is_active": False}, message="Offer deactivated")
 
     @get("/{offer_id:uuid}/price-history", summary="The offer's price changes, newest first")
     async def price_history(

@@ -11,9 +11,11 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from quote_service.catalog.repository import audited_writes
 from quote_service.db.keyset import NEWEST_CHANGE_FIRST, Sort, fetch_keyset
 from quote_service.db.pool import Connection
 from quote_service.db.rows import row_as
+from quote_service.db.writes import insert_sql
 from quote_service.errors import DuplicateKey
 from quote_service.pricing.offers import SnapOffer
 from quote_service.pricing.quantity_rules import QuantityRules
@@ -50,12 +52,8 @@ async def insert_offer(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.R
         *("product_id", "seller_id", "base_price", "current_price", "min_price", "cost_price", "stock"),
         *("condition", "is_active", "quantity_rules"),
     )
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     try:
-        offer_id = await conn.fetchval(
-            f"INSERT INTO offers ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id",
-            *(fields[c] for c in columns),
-        )
+        offer_id = await conn.fetchval(insert_sql("offers", columns, "id"), *(fields[c] for c in columns))
     except asyncpg.UniqueViolationError as exc:
         raise offer_exists_error(fields["product_id"], fields["seller_id"]) from exc
     row = await get_offer(conn, offer_id=offer_id)
@@ -143,17 +141,7 @@ async def list_price_history(
 async def price_writes(conn: Connection, *, offer_id: UUID, field: str, hours: int) -> list[asyncpg.Record]:
     """The audited writes of the last `hours` that changed the offer's `field`, newest first (as
     catalog.repository.price_writes for a product)."""
-    return await conn.fetch(
-        """SELECT actor ->> 'kind' AS actor_kind, (before ->> $2)::numeric AS before, (after ->> $2)::numeric AS after
-           FROM audit_log
-           WHERE entity_type = 'offer' AND entity_id = $1::text
-             AND at > clock_timestamp() - make_interval(hours => $3)
-             AND (before -> $2) IS DISTINCT FROM (after -> $2)
-           ORDER BY id DESC""",
-        str(offer_id),
-        field,
-        hours,
-    )
+    return await audited_writes(conn, entity_type="offer", entity_id=offer_id, field=field, hours=hours)
 
 
 async def load_active(conn: Connection) -> tuple[list[SnapOffer], dict[str, int]]:

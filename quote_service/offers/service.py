@@ -16,7 +16,12 @@ import msgspec
 from quote_service.auth.schemas import Principal
 from quote_service.auth.sellers import own_seller
 from quote_service.catalog import repository as catalog
-from quote_service.catalog.seller_moves import moves_past_live_prices, moves_past_threshold
+from quote_service.catalog.seller_moves import (
+    check_seller_floor,
+    moves_past_live_prices,
+    moves_past_threshold,
+    refuse_fields,
+)
 from quote_service.catalog.service import check_product
 from quote_service.clock import utcnow
 from quote_service.config import Settings
@@ -27,7 +32,6 @@ from quote_service.offers import repository
 from quote_service.offers.repository import offer_exists_error
 from quote_service.offers.schemas import Offer, OfferCreate, OfferPatch, OfferPriceChange, OfferPriceSource
 from quote_service.pricing import money
-from quote_service.pricing.price_moves import seller_floor_problem
 from quote_service.pricing.quantity_rules import QuantityRules
 from quote_service.reservations import repository as reservations
 from quote_service.webhooks import events
@@ -255,25 +259,12 @@ async def seller_update(
     the prices at which the seller sold the product live within the window on any offer of it (the
     other fields sent, stock included, are written at once, as a product's stock is). `approved`: the
     write replays a change request another person approved, which is not asked for again."""
-    refused = sorted(set(given) - SELLER_FIELDS)
-    if refused:
-        raise ValidationFailed(
-            "A seller may not change " + ", ".join(refused),
-            details=[FieldError(name, "a seller may not change this field") for name in refused],
-        )
+    refuse_fields(given, SELLER_FIELDS, "A seller may not change ")
     current = await get_offer(pool, offer_id, caller)
     seller_of_write(caller, given.get("seller_id"))
     given.pop("seller_id", None)
     _check({**dict(current), **given})
-    if "min_price" in given:
-        problem = seller_floor_problem(
-            min_price=given["min_price"],
-            cost_price=current["cost_price"],
-            margin_percent=settings.min_seller_margin_percent,
-            currency=current["currency"],
-        )
-        if problem is not None:
-            raise invalid("min_price", problem)
+    check_seller_floor(given, current, settings)
     if not approved and await _needs_approval(pool, current, given, settings):
         # A re-activation waits with the prices it puts live; a deactivation is made at once.
         waiting = (

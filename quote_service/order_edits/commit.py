@@ -201,13 +201,7 @@ async def _move_stock(
             held = await catalog.held_units(conn, product_ids=sorted(wanted), now=now)
             check_units({pid: fields.get(pid, "add") for pid in wanted}, wanted, locked, held, verb="added")
         moved = {pid: -delta for pid, delta in deltas.items() if pid in present}
-        after = {r["id"]: r["stock"] for r in await catalog.add_stock(conn, deltas=moved)}
-        await catalog.insert_stock_movements(
-            conn,
-            movements=[(pid, n, after[pid]) for pid, n in sorted(moved.items())],
-            reason=f"edit {edit_id} of order {order_id}",
-            actor=actor,
-        )
+        await catalog.move_stock(conn, deltas=moved, reason=f"edit {edit_id} of order {order_id}", actor=actor)
     if offer_deltas:
         await _move_offer_stock(conn, offer_deltas, fields, now=now)
 

@@ -12,6 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from quote_service.db.pool import Connection
+from quote_service.db.writes import insert_row
 from quote_service.orders.repository import Placement
 
 EDIT_COLUMNS = (
@@ -25,14 +26,7 @@ quote log is partitioned by day, and the bound keeps the look to a day or two of
 
 
 async def insert_edit(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.Record:
-    names = list(fields)
-    placeholders = ", ".join(f"${i}" for i in range(1, len(names) + 1))
-    row = await conn.fetchrow(
-        f"INSERT INTO order_edits ({', '.join(names)}) VALUES ({placeholders}) RETURNING {EDIT_COLUMNS}",
-        *fields.values(),
-    )
-    assert row is not None
-    return row
+    return await insert_row(conn, "order_edits", fields, EDIT_COLUMNS)
 
 
 async def get_edit(conn: Connection, *, edit_id: UUID) -> asyncpg.Record | None:

@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from quote_service.db.pool import Connection
+from quote_service.db.writes import insert_row, picked
 from quote_service.orders.commission_record import FEE_PART
 from quote_service.orders.refund_math import LineTake
 from quote_service.orders.repository import ORDER_COLUMNS
@@ -88,12 +89,7 @@ async def lines_with_refunds(conn: Connection, *, order_id: UUID) -> list[asyncp
 
 async def insert_refund(conn: Connection, *, fields: dict[str, Any], takes: Sequence[LineTake]) -> asyncpg.Record:
     """The refund row and its lines; raises UniqueViolationError on a reused Idempotency-Key."""
-    placeholders = ", ".join(f"${i}" for i in range(1, len(_INSERTED) + 1))
-    row = await conn.fetchrow(
-        f"INSERT INTO refunds ({', '.join(_INSERTED)}) VALUES ({placeholders}) RETURNING {REFUND_COLUMNS}",
-        *(fields[c] for c in _INSERTED),
-    )
-    assert row is not None
+    row = await insert_row(conn, "refunds", picked(fields, _INSERTED), REFUND_COLUMNS)
     await conn.executemany(
         """INSERT INTO refund_lines (refund_id, order_id, position, product_id, quantity, amount, discount, tax,
                seller_commission, category_commission, prices_include_tax, platform_contribution, commission_tax,

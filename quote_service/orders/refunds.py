@@ -569,13 +569,7 @@ async def _restock(
     await offer_stock.give_back(conn, to_offers)  # after the products' locks, as an order takes them
     if not back:
         return
-    after = {r["id"]: r["stock"] for r in await catalog.add_stock(conn, deltas=back)}
-    await catalog.insert_stock_movements(
-        conn,
-        movements=[(pid, n, after[pid]) for pid, n in sorted(back.items())],
-        reason=f"refund of order {order_id}",
-        actor=actor,
-    )
+    await catalog.move_stock(conn, deltas=back, reason=f"refund of order {order_id}", actor=actor)
 
 
 async def list_refunds(pool: Pool, order_id: UUID, *, principal: Principal) -> list[Refund]:

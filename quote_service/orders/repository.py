@@ -12,6 +12,7 @@ import asyncpg
 from msgspec import UnsetType
 
 from quote_service.db.pool import Connection
+from quote_service.db.writes import insert_row, picked
 from quote_service.pricing.quote import AppliedCoupon, CommissionDetail, QuoteLine
 
 ORDER_COLUMNS = (
@@ -73,13 +74,7 @@ async def insert_order(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.R
     It is the transaction's first write, so a concurrent order with the same key or quote
     waits here, on the unique index, before it has locked any product or coupon.
     """
-    placeholders = ", ".join(f"${i}" for i in range(1, len(_INSERTED) + 1))
-    row = await conn.fetchrow(
-        f"INSERT INTO orders ({', '.join(_INSERTED)}) VALUES ({placeholders}) RETURNING {ORDER_COLUMNS}",
-        *(fields[c] for c in _INSERTED),
-    )
-    assert row is not None
-    return row
+    return await insert_row(conn, "orders", picked(fields, _INSERTED), ORDER_COLUMNS)
 
 
 async def set_terms(conn: Connection, *, order_id: UUID, terms: object) -> None:

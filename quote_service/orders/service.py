@@ -47,6 +47,7 @@ from quote_service.coupons import counters as coupon_counters
 from quote_service.coupons import repository as coupon_repository
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
+from quote_service.db.rows import row_as
 from quote_service.errors import Conflict, FieldError, NotFound, QuantityLimitReached
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.offers import stock as offer_stock
@@ -343,14 +344,8 @@ async def _write_order(
         _check_coupons(codes, locked, uses)
         new_counts = coupon_counters.after_order(uses, codes)
     if wanted:
-        taken = await catalog.add_stock(conn, deltas={pid: -quantity for pid, quantity in wanted.items()})
-        after = {r["id"]: r["stock"] for r in taken}
-        await catalog.insert_stock_movements(
-            conn,
-            movements=[(pid, -quantity, after[pid]) for pid, quantity in sorted(wanted.items())],
-            reason=f"order {order_id}",
-            actor=placing.actor,
-        )
+        taken = {pid: -quantity for pid, quantity in wanted.items()}
+        await catalog.move_stock(conn, deltas=taken, reason=f"order {order_id}", actor=placing.actor)
     used = await _check_promotions(conn, quote)
     if coupons:
         await repository.count_coupon_use(conn, codes=codes)
@@ -788,11 +783,7 @@ def order_from_rows(
         customer_id=row["customer_id"],
         status=row["status"],
         currency=currency,
-        subtotal=round_money(row["subtotal"], currency),
-        discount_amount=round_money(row["discount_amount"], currency),
-        tax_amount=round_money(row["tax_amount"], currency),
-        delivery_fee=round_money(row["delivery_fee"], currency),
-        small_basket_fee=round_money(row["small_basket_fee"], currency),
+        **_money(row, currency, "subtotal", "discount_amount", "tax_amount", "delivery_fee", "small_basket_fee"),
         total_amount=round_money(row["total_amount"], currency),
         items=[
             _line(line, currency, split, commissions[position], line_discounts[position])
@@ -860,11 +851,7 @@ def _line(
         line=line["position"],
         product_id=line["product_id"],
         quantity=line["quantity"],
-        list_unit_price=round_money(line["list_unit_price"], currency),
-        unit_price=round_money(line["unit_price"], currency),
-        line_subtotal=round_money(line["line_subtotal"], currency),
-        discount=round_money(line["discount"], currency),
-        tax=round_money(line["tax"], currency),
+        **_money(line, currency, "list_unit_price", "unit_price", "line_subtotal", "discount", "tax"),
         tax_rate=line["tax_rate"],
         price_source=line["price_source"],
         flash_sale_id=line["flash_sale_id"],
@@ -889,10 +876,7 @@ def _breakdown(row: asyncpg.Record, details: Sequence[asyncpg.Record], currency:
     return CommissionBreakdown(
         **tax_record.installment_breakdown(row["tax_terms"], currency),
         **commission_record.breakdown_fields(details, currency),
-        total_commission=round_money(row["total_commission"], currency),
-        seller_commission=round_money(row["seller_commission"], currency),
-        category_commission=round_money(row["category_commission"], currency),
-        logistics_commission=round_money(row["logistics_commission"], currency),
+        **_money(row, currency, "total_commission", "seller_commission", "category_commission", "logistics_commission"),
         currency=currency,
         details=[
             CommissionDetail(
@@ -914,15 +898,7 @@ def _breakdown(row: asyncpg.Record, details: Sequence[asyncpg.Record], currency:
 def payment_of(row: asyncpg.Record) -> Payment:
     """A payment as the API shows it: money with exactly the currency's digits."""
     currency = row["currency"].strip()
-    return Payment(
-        id=row["id"],
-        order_id=row["order_id"],
-        currency=currency,
-        amount=round_money(row["amount"], currency),
-        balance_due=round_money(row["balance_due"], currency),
-        created_by=row["created_by"],
-        created_at=row["created_at"],
-    )
+    return row_as(Payment, row, currency=currency, **_money(row, currency, "amount", "balance_due"))
 
 
 def _shipments(rows: Sequence[asyncpg.Record], currency: str) -> list[OrderShipment]:
@@ -974,6 +950,11 @@ def _sellers(
             )
         )
     return shown
+
+
+def _money(row: asyncpg.Record, currency: str, *columns: str) -> dict[str, Any]:
+    """The amounts of `columns` with exactly the currency's digits, each under its column's name."""
+    return {column: round_money(row[column], currency) for column in columns}
 
 
 def _split(line: asyncpg.Record, currency: str, gross: bool) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from functools import partial
 from uuid import UUID
 
 import msgspec
@@ -17,12 +18,12 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit import changes
 from quote_service.audit.admin import ask_approval
-from quote_service.auth.guards import admin_only, requires_role
+from quote_service.auth.guards import AdminController, admin_only, requires_role
 from quote_service.auth.sellers import own_seller, owned_by
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.errors import invalid
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, PageQuery, decode_cursor, fetch_page
 from quote_service.payouts import repository, service, terms
 from quote_service.payouts.schemas import (
     PAYOUT_STATUSES,
@@ -57,10 +58,9 @@ ENTITY = "payout"
 READERS = requires_role("admin", "service", "seller")
 
 
-class PayoutTermsController(Controller):
+class PayoutTermsController(AdminController):
     path = "/api/v1/payout-terms"
     tags = ["payouts"]
-    guards = [admin_only]
 
     @post("/", summary="Create a seller's payout terms (seller_id null: the platform default)")
     async def create(
@@ -83,14 +83,8 @@ class PayoutTermsController(Controller):
         cursor: FromQuery[str | None] = None,
     ) -> Envelope[Page[PayoutTerms]]:
         """`seller_id`: that seller's terms; `platform=true`: the platform default; neither: every one."""
-        after = decode_cursor(cursor, tuple[datetime, UUID], "payout-terms")
-        async with read_pool.acquire() as conn:
-            rows = await repository.list_terms(conn, seller_id=seller_id, platform=platform, after=after, limit=limit)
-        return ok(
-            page_of(
-                rows, "payout-terms", limit=limit, key=lambda r: (r["created_at"], r["id"]), item=terms.terms_from_row
-            )
-        )
+        fetch = partial(repository.list_terms, seller_id=seller_id, platform=platform)
+        return ok(await fetch_page(read_pool, "payout-terms", fetch, PageQuery(limit, cursor), terms.terms_from_row))
 
     @get("/{terms_id:uuid}", summary="Get payout terms")
     async def get_terms(self, terms_id: FromPath[UUID], pool: PoolDep) -> Envelope[PayoutTerms]:

@@ -30,7 +30,8 @@ import structlog
 from quote_service import fault_points
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection, Pool
-from quote_service.errors import Conflict, NotFound, invalid
+from quote_service.db.rows import found, row_as
+from quote_service.errors import Conflict, invalid
 from quote_service.fx import service as fx
 from quote_service.observability.metrics import PAYOUT_SELLERS_HELD
 from quote_service.pagination import Page, page_of
@@ -367,33 +368,21 @@ async def _write_payout(
 
 async def _payout(conn: Connection, payout_id: UUID, *, for_update: bool = False) -> Payout:
     row = await repository.get_payout(conn, payout_id=payout_id, for_update=for_update)
-    if row is None:
-        raise NotFound(f"payout {payout_id} not found")
-    return payout_of(row)
+    return payout_of(found(row, f"payout {payout_id}"))
 
 
 def payout_of(row: asyncpg.Record) -> Payout:
     currency = row["currency"].strip()
     amount = round_money(Decimal(row["amount"]), currency)
     paid_currency = row["paid_currency"] or currency
-    return Payout(
-        id=row["id"],
-        seller_id=row["seller_id"],
-        cycle=row["cycle"],
-        period_from=row["period_from"],
-        period_to=row["period_to"],
+    return row_as(
+        Payout,
+        row,
         amount=amount,
         currency=currency,
         paid_amount=amount if row["paid_amount"] is None else round_money(Decimal(row["paid_amount"]), paid_currency),
         paid_currency=paid_currency,
         rate=None if row["rate"] is None else Decimal(row["rate"]),
-        rate_id=row["rate_id"],
-        entries=list(row["entries"]),
-        status=row["status"],
-        reference=row["reference"],
-        failure_reason=row["failure_reason"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
     )
 
 

@@ -16,6 +16,7 @@ import msgspec
 
 from quote_service.db.config_rows import ConfigRows
 from quote_service.db.pool import Connection, Pool
+from quote_service.db.rows import row_as
 from quote_service.errors import DuplicateKey, FieldError, ValidationFailed
 from quote_service.payouts import repository
 from quote_service.payouts.balance import Terms
@@ -74,20 +75,12 @@ def terms_from_row(row: asyncpg.Record) -> PayoutTerms:
     """Terms as the API shows them: the minimum with the currency's digits, the percent without padding."""
     currency = row["currency"].strip()
     payout_currency = row["payout_currency"]
-    return PayoutTerms(
-        id=row["id"],
-        seller_id=row["seller_id"],
-        cycle=row["cycle"],
-        hold_days=row["hold_days"],
+    return row_as(
+        PayoutTerms,
+        row,
         reserve_percent=money.percent_shown(Decimal(row["reserve_percent"])),
-        reserve_days=row["reserve_days"],
         min_payout=money.round_money(Decimal(row["min_payout"]), payout_currency or currency),
         currency=currency,
-        payout_currency=payout_currency,
-        created_by=row["created_by"],
-        updated_by=row["updated_by"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
     )
 
 

@@ -12,6 +12,7 @@ import msgspec
 
 from quote_service.db.keyset import Sort, fetch_keyset
 from quote_service.db.pool import Connection
+from quote_service.db.writes import insert_row, picked, update_sql
 from quote_service.pricing.price_lists import ListPrice, PriceBook, PriceList, label
 from quote_service.pricing.quantity_rules import QuantityRules
 
@@ -36,25 +37,14 @@ _WRITABLE = (
 
 
 async def insert_price_list(conn: Connection, *, fields: dict[str, Any], actor: str) -> UUID:
-    columns = [*_WRITABLE, "created_by", "updated_by"]
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    list_id: UUID = await conn.fetchval(
-        f"INSERT INTO price_lists ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id",
-        *(fields[c] for c in _WRITABLE),
-        actor,
-        actor,
-    )
+    list_id: UUID = (await insert_row(conn, "price_lists", picked(fields, _WRITABLE), "id", actor=actor))["id"]
     return list_id
 
 
 async def update_price_list(conn: Connection, *, list_id: UUID, fields: dict[str, Any], actor: str) -> bool:
     """Replace every writable field; False when no list has this id."""
-    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(_WRITABLE, start=3))
     status: str = await conn.execute(
-        f"UPDATE price_lists SET {assignments}, updated_by = $2, updated_at = now() WHERE id = $1",
-        list_id,
-        actor,
-        *(fields[c] for c in _WRITABLE),
+        update_sql("price_lists", "id", _WRITABLE), list_id, actor, *(fields[c] for c in _WRITABLE)
     )
     return status != "UPDATE 0"
 

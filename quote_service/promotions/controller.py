@@ -12,11 +12,11 @@ from quote_service.audit.admin import ConfigWriteDep, config_write
 from quote_service.auth.guards import requires_role
 from quote_service.auth.sellers import own_seller, owned_by
 from quote_service.db.pool import Pool
-from quote_service.pagination import Page, fetch_page
+from quote_service.pagination import Page
 from quote_service.pricing.promotions import PromotionKind
 from quote_service.promotions import repository, seller_scope, service
 from quote_service.promotions.schemas import Promotion, PromotionInput
-from quote_service.web.deps import AuthedRequest, PageDep, PoolDep, ReadPoolDep
+from quote_service.web.deps import AuthedRequest, ListingDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "promotions"
@@ -48,14 +48,13 @@ class PromotionController(Controller):
     @get("/", summary="List promotions, oldest first (keyset-paginated)")
     async def list_promotions(
         self,
-        read_pool: ReadPoolDep,
+        listing: ListingDep,
         request: AuthedRequest,
-        page: PageDep,
         kind: FromQuery[PromotionKind | None] = None,
         is_active: FromQuery[bool | None] = None,
     ) -> Envelope[Page[Promotion]]:
         fetch = partial(repository.list_promotions, kind=kind, is_active=is_active, seller_id=own_seller(request.user))
-        return ok(await fetch_page(read_pool, "promotions", fetch, page, service.promotion_from_row))
+        return ok(await listing.page("promotions", fetch, service.promotion_from_row))
 
     @get("/{promotion_id:uuid}", summary="Get a promotion")
     async def get_promotion(
@@ -76,13 +75,11 @@ class PromotionController(Controller):
         if own is not None:
             await _owned(pool, request, promotion_id)
             data = await seller_scope.for_seller(pool, data, own)
-        promotion = await service.replace_promotion(write.pool, promotion_id, data, actor=write.actor)
-        return await write.saved(promotion, "Promotion updated")
+        return await write.made(service.replace_promotion, promotion_id, data, message="Promotion updated")
 
     @delete("/{promotion_id:uuid}", status_code=200, summary="Deactivate a promotion")
     async def deactivate(
         self, promotion_id: FromPath[UUID], write: ConfigWriteDep, pool: PoolDep, request: AuthedRequest
     ) -> Envelope[Promotion]:
         await _owned(pool, request, promotion_id)
-        promotion = await service.deactivate_promotion(write.pool, promotion_id, actor=write.actor)
-        return await write.saved(promotion, "Promotion deactivated")
+        return await write.made(service.deactivate_promotion, promotion_id, message="Promotion deactivated")

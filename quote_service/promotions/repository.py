@@ -14,6 +14,7 @@ import msgspec
 from quote_service.db.keyset import fetch_keyset
 from quote_service.db.pool import Connection
 from quote_service.db.rows import row_as
+from quote_service.db.writes import deactivate_sql, insert_row, picked, update_row
 from quote_service.pricing.promotions import CONFIG_TYPES, Conditions, Promotion
 
 PROMOTION_COLUMNS = (
@@ -58,17 +59,8 @@ async def insert_promotion(
     conn: Connection, *, fields: dict[str, Any], actor: str, seller_id: str | None = None
 ) -> asyncpg.Record:
     """`seller_id`: the seller whose own promotion it is (docs/sellers.md); None: the platform's."""
-    columns = [*_WRITABLE, "created_by", "updated_by", "seller_id"]
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    row = await conn.fetchrow(
-        f"INSERT INTO promotions ({', '.join(columns)}) VALUES ({placeholders}) RETURNING {PROMOTION_COLUMNS}",
-        *(fields[c] for c in _WRITABLE),
-        actor,
-        actor,
-        seller_id,
-    )
-    assert row is not None
-    return row
+    values = {**picked(fields, _WRITABLE), "seller_id": seller_id}
+    return await insert_row(conn, "promotions", values, PROMOTION_COLUMNS, actor=actor)
 
 
 async def get_promotion(conn: Connection, *, promotion_id: UUID) -> asyncpg.Record | None:
@@ -79,22 +71,15 @@ async def update_promotion(
     conn: Connection, *, promotion_id: UUID, fields: dict[str, Any], actor: str
 ) -> asyncpg.Record | None:
     """Replace every writable field; None when no promotion has this id."""
-    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(_WRITABLE, start=3))
-    return await conn.fetchrow(
-        f"""UPDATE promotions SET {assignments}, updated_by = $2, updated_at = clock_timestamp()
-            WHERE id = $1 RETURNING {PROMOTION_COLUMNS}""",
-        promotion_id,
-        actor,
-        *(fields[c] for c in _WRITABLE),
+    values = picked(fields, _WRITABLE)
+    return await update_row(
+        conn, "promotions", "id", promotion_id, values, PROMOTION_COLUMNS, actor=actor, now="clock_timestamp()"
     )
 
 
 async def deactivate_promotion(conn: Connection, *, promotion_id: UUID, actor: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        f"""UPDATE promotions SET is_active = false, updated_by = $2, updated_at = clock_timestamp()
-            WHERE id = $1 RETURNING {PROMOTION_COLUMNS}""",
-        promotion_id,
-        actor,
+        deactivate_sql("promotions", "id", PROMOTION_COLUMNS, now="clock_timestamp()"), promotion_id, actor
     )
 
 

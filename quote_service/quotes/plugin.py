@@ -28,15 +28,13 @@ from quote_service.web.domain import Domain, Startup
 
 async def start_store(ctx: Startup) -> Mapping[str, Any]:
     quote_store = QuoteStore(ctx.redis, ctx.pool, spool=ctx.settings.quote_log_spool)
-    await quote_store.start()
-    ctx.on_stop("quote store", quote_store.stop)
+    await ctx.open("quote store", quote_store)
     return {"quote_store": quote_store}
 
 
 async def start_quotes(ctx: Startup) -> Mapping[str, Any]:
     coupon_repairs = CouponCounterRepairs(ctx.pool, ctx.redis)
-    coupon_repairs.start()
-    ctx.on_stop("coupon counter repairs", coupon_repairs.stop)
+    ctx.run("coupon counter repairs", coupon_repairs)
     state = ctx.state
     quotes = QuoteService(
         ctx.settings,

@@ -7,16 +7,16 @@ from functools import partial
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, get
+from litestar import get
 from litestar.params import FromQuery
 
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.db.rows import row_as
-from quote_service.pagination import Keyset, Page, by_created, fetch_page
+from quote_service.pagination import Keyset, Page, by_created
 from quote_service.pricing.money import round_money
 from quote_service.repricing import repository
 from quote_service.repricing.schemas import Reason, RepricingEvent
-from quote_service.web.deps import PageDep, ReadPoolDep
+from quote_service.web.deps import ListingDep
 from quote_service.web.envelope import Envelope, ok
 
 
@@ -30,26 +30,22 @@ def event_from_row(row: asyncpg.Record) -> RepricingEvent:
     )
 
 
-class RepricingController(Controller):
+class RepricingController(AdminController):
     path = "/api/v1/repricing"
     tags = ["repricing"]
-    guards = [admin_only]
 
     @get("/events", summary="Inventory repricing decisions, newest first (keyset-paginated)")
     async def events(
         self,
-        read_pool: ReadPoolDep,
-        page: PageDep,
+        listing: ListingDep,
         product_id: FromQuery[UUID | None] = None,
         reason: FromQuery[Reason | None] = None,
     ) -> Envelope[Page[RepricingEvent]]:
         fetch = partial(repository.list_events, product_id=product_id, reason=reason)
         return ok(
-            await fetch_page(
-                read_pool,
+            await listing.page(
                 "repricing-events",
                 fetch,
-                page,
                 event_from_row,
                 Keyset(by_created, tuple[datetime, int], "before"),
             )

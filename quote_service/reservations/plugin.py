@@ -21,8 +21,7 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
     )
     if settings.reservation_sweep_interval_seconds > 0:
         sweeper = ReservationSweeper(reservations, interval=settings.reservation_sweep_interval_seconds)
-        sweeper.start()
-        ctx.on_stop("reservation sweeper", sweeper.stop)
+        ctx.run("reservation sweeper", sweeper)
     # quote_clock: holds expire by the quotes' clock (the catalog's stock route reads it too).
     return {"reservations": reservations, "quote_clock": ctx.quote_clock}
 

@@ -43,6 +43,7 @@ from quote_service.auth.schemas import Principal
 from quote_service.catalog import repository as catalog
 from quote_service.clock import utcnow
 from quote_service.db.pool import Connection, Pool
+from quote_service.db.rows import row_as
 from quote_service.errors import (
     Conflict,
     FieldError,
@@ -363,19 +364,14 @@ def check_units(
 
 def view(row: asyncpg.Record, now: datetime) -> Reservation:
     """A reservation as the API shows it: a held one past its expiry reads expired at once."""
-    return Reservation(
-        quote_id=row["quote_id"],
-        customer_id=row["customer_id"],
+    return row_as(
+        Reservation,
+        row,
         status=cast(Status, status_at(row, now)),
-        expires_at=row["expires_at"],
         lines=[
             ReservedLine(product_id=line["product_id"], quantity=line["quantity"])
             if "offer_id" not in line
             else ReservedLine(product_id=line["product_id"], quantity=line["quantity"], offer_id=UUID(line["offer_id"]))
             for line in row["lines"]
         ],
-        order_id=row["order_id"],
-        replaced_by=row["replaced_by"],
-        created_at=row["created_at"],
-        closed_at=row["closed_at"],
     )

@@ -7,17 +7,17 @@ from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, delete, get, patch, post, put
+from litestar import delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.errors import NotFound
-from quote_service.pagination import Keyset, Page, decode_cursor, fetch_page, page_of
+from quote_service.pagination import Keyset, Page, decode_cursor, page_of
 from quote_service.pricing.rules import RuleType
 from quote_service.rules import repository, service
 from quote_service.rules.schemas import PricingRuleCreate, PricingRulePatch, PricingRuleUpdate, PricingRuleVersion
-from quote_service.web.deps import PageDep, PoolDep, ReadPoolDep
+from quote_service.web.deps import ListingDep, PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "pricing_rules"
@@ -32,10 +32,9 @@ RegionQuery = Annotated[str | None, QueryParameter(min_length=1, max_length=100,
 CategoryQuery = Annotated[str | None, QueryParameter(min_length=1, max_length=64, pattern=_NO_NUL)]
 
 
-class PricingRuleController(Controller):
+class PricingRuleController(AdminController):
     path = "/api/v1/pricing-rules"
     tags = ["pricing-rules"]
-    guards = [admin_only]
     dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Create a rule (version 1)")
@@ -46,8 +45,7 @@ class PricingRuleController(Controller):
     @get("/", summary="Latest version of each rule (keyset-paginated by name)")
     async def list_rules(
         self,
-        read_pool: ReadPoolDep,
-        page: PageDep,
+        listing: ListingDep,
         type: FromQuery[RuleType | None] = None,
         region: FromQuery[RegionQuery] = None,
         product_id: FromQuery[UUID | None] = None,
@@ -62,7 +60,7 @@ class PricingRuleController(Controller):
             category_id=category_id,
             include_retired=include_retired,
         )
-        return ok(await fetch_page(read_pool, "pricing-rules", fetch, page, service.version_from_row, BY_NAME))
+        return ok(await listing.page("pricing-rules", fetch, service.version_from_row, BY_NAME))
 
     @get("/versions", summary="Every version of a rule name, newest first")
     async def versions(

@@ -10,28 +10,19 @@ import msgspec
 
 from quote_service.db.pool import Connection
 from quote_service.db.rows import row_as
+from quote_service.db.writes import insert_row, picked
 from quote_service.pricing.rules import PricingRule, RuleConfig
 
 RULE_COLUMNS = (
     "id, name, version, type, configuration, region, product_id, category_id, priority, exclusive, "
     "effective_from, effective_to, is_active, retired_at, created_by, created_at"
 )
-_WRITABLE = (
-    "name",
-    "version",
-    "type",
-    "configuration",
-    "region",
-    "product_id",
-    "category_id",
-    "priority",
-    "exclusive",
-    "effective_from",
-    "effective_to",
-    "is_active",
-    "created_by",
-    "updated_by",
+AS_SENT = (
+    *("type", "region", "product_id", "category_id", "priority", "exclusive"),
+    *("effective_from", "effective_to", "is_active"),
 )
+"""The columns a version takes from its body as sent (the others: its name, number, configuration, writer)."""
+_WRITABLE = ("name", "version", "configuration", *AS_SENT, "created_by", "updated_by")
 
 
 def rule_from_row(row: asyncpg.Record) -> PricingRule:
@@ -58,13 +49,7 @@ async def latest_version(conn: Connection, *, name: str) -> asyncpg.Record | Non
 
 async def insert_version(conn: Connection, *, fields: dict[str, Any]) -> asyncpg.Record:
     """Insert one version; asyncpg.UniqueViolationError when (name, version) exists."""
-    placeholders = ", ".join(f"${i}" for i in range(1, len(_WRITABLE) + 1))
-    row = await conn.fetchrow(
-        f"INSERT INTO pricing_rules ({', '.join(_WRITABLE)}) VALUES ({placeholders}) RETURNING {RULE_COLUMNS}",
-        *(fields[c] for c in _WRITABLE),
-    )
-    assert row is not None
-    return row
+    return await insert_row(conn, "pricing_rules", picked(fields, _WRITABLE), RULE_COLUMNS)
 
 
 async def get_version(conn: Connection, *, rule_id: UUID) -> asyncpg.Record | None:

@@ -63,20 +63,7 @@ def _fields_of(data: PricingRuleCreate | PricingRuleUpdate, *, name: str) -> tup
             "Invalid pricing rule: " + "; ".join(f"{e.field} {e.message}" for e in errors), details=errors
         )
     assert config is not None
-    fields = {
-        field: getattr(data, field)
-        for field in (
-            "type",
-            "region",
-            "product_id",
-            "category_id",
-            "priority",
-            "exclusive",
-            "effective_from",
-            "effective_to",
-            "is_active",
-        )
-    }
+    fields = {field: getattr(data, field) for field in repository.AS_SENT}
     fields["name"] = name
     fields["configuration"] = configuration_json(config)
     return fields, config

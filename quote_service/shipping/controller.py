@@ -16,11 +16,11 @@ from quote_service.auth.guards import requires_role
 from quote_service.auth.sellers import own_seller, owned_by
 from quote_service.db.pool import Pool
 from quote_service.errors import invalid
-from quote_service.pagination import Page, fetch_page
+from quote_service.pagination import Page
 from quote_service.pricing.quote import ExternalId
 from quote_service.shipping import repository, service
 from quote_service.shipping.schemas import ShippingProfile, ShippingProfileInput, ShippingProfilePatch
-from quote_service.web.deps import AuthedRequest, PageDep, PoolDep, ReadPoolDep
+from quote_service.web.deps import AuthedRequest, ListingDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
 
 DOMAIN = "shipping_profiles"
@@ -44,6 +44,14 @@ async def _owned(pool: Pool, request: AuthedRequest, profile_id: UUID) -> Shippi
     return profile
 
 
+async def _scoped(pool: Pool, request: AuthedRequest, profile_id: UUID, data: T) -> T:
+    """A seller's body for one of its own profiles (another's: 404, as an unknown id); anyone else's as sent."""
+    if own_seller(request.user) is not None:
+        await _owned(pool, request, profile_id)
+        data = _for_seller(request, data)
+    return data
+
+
 class ShippingProfileController(Controller):
     path = "/api/v1/shipping-profiles"
     tags = ["shipping-profiles"]
@@ -55,15 +63,13 @@ class ShippingProfileController(Controller):
         self, data: JSONBody[ShippingProfileInput], write: ConfigWriteDep, request: AuthedRequest
     ) -> Envelope[ShippingProfile]:
         data = _for_seller(request, data)
-        profile = await service.PROFILES.create(write.pool, data, actor=write.actor)
-        return await write.saved(profile, "Shipping profile created")
+        return await write.made(service.PROFILES.create, data, message="Shipping profile created")
 
     @get("/", summary="List shipping profiles, oldest first (keyset-paginated)")
     async def list_profiles(
         self,
-        read_pool: ReadPoolDep,
+        listing: ListingDep,
         request: AuthedRequest,
-        page: PageDep,
         seller_id: FromQuery[ExternalId | None] = None,
         platform: FromQuery[bool] = False,
         is_active: FromQuery[bool | None] = None,
@@ -75,7 +81,7 @@ class ShippingProfileController(Controller):
             owned_by(request.user, None if platform else seller_id or own, f"seller {seller_id or 'platform'}")
             seller_id = own
         fetch = partial(repository.list_profiles, seller_id=seller_id, platform=platform, is_active=is_active)
-        return ok(await fetch_page(read_pool, "shipping-profiles", fetch, page, service.profile_from_row))
+        return ok(await listing.page("shipping-profiles", fetch, service.profile_from_row))
 
     @get("/{profile_id:uuid}", summary="Get a shipping profile")
     async def get_profile(
@@ -92,11 +98,8 @@ class ShippingProfileController(Controller):
         pool: PoolDep,
         request: AuthedRequest,
     ) -> Envelope[ShippingProfile]:
-        if own_seller(request.user) is not None:
-            await _owned(pool, request, profile_id)
-            data = _for_seller(request, data)
-        profile = await service.PROFILES.replace(write.pool, profile_id, data, actor=write.actor)
-        return await write.saved(profile, "Shipping profile updated")
+        data = await _scoped(pool, request, profile_id, data)
+        return await write.made(service.PROFILES.replace, profile_id, data, message="Shipping profile updated")
 
     @patch("/{profile_id:uuid}", summary="Change the fields sent; the resulting profile is checked whole")
     async def update(
@@ -107,16 +110,12 @@ class ShippingProfileController(Controller):
         pool: PoolDep,
         request: AuthedRequest,
     ) -> Envelope[ShippingProfile]:
-        if own_seller(request.user) is not None:
-            await _owned(pool, request, profile_id)
-            data = _for_seller(request, data)
-        profile = await service.PROFILES.patch(write.pool, profile_id, data, actor=write.actor)
-        return await write.saved(profile, "Shipping profile updated")
+        data = await _scoped(pool, request, profile_id, data)
+        return await write.made(service.PROFILES.patch, profile_id, data, message="Shipping profile updated")
 
     @delete("/{profile_id:uuid}", status_code=200, summary="Deactivate a shipping profile")
     async def deactivate(
         self, profile_id: FromPath[UUID], write: ConfigWriteDep, pool: PoolDep, request: AuthedRequest
     ) -> Envelope[ShippingProfile]:
         await _owned(pool, request, profile_id)
-        profile = await service.PROFILES.deactivate(write.pool, profile_id, actor=write.actor)
-        return await write.saved(profile, "Shipping profile deactivated")
+        return await write.made(service.PROFILES.deactivate, profile_id, message="Shipping profile deactivated")

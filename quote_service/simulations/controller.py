@@ -6,12 +6,12 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from quote_service.audit import changes as change_requests
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.errors import FieldError, NotFound, ValidationFailed
 from quote_service.simulations import drafts
 from quote_service.simulations.drafts import Change
@@ -33,10 +33,9 @@ class SimulationId(msgspec.Struct, kw_only=True):
     id: UUID
 
 
-class SimulationController(Controller):
+class SimulationController(AdminController):
     path = "/api/v1/simulations"
     tags = ["governance"]
-    guards = [admin_only]
 
     @post("/", status_code=202, summary="Price the quote log's baskets with draft changes (nothing is applied)")
     async def create(

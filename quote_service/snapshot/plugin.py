@@ -15,8 +15,7 @@ from quote_service.web.domain import Domain, Startup
 
 async def start(ctx: Startup) -> Mapping[str, Any]:
     config_store = ConfigStore(ctx.pool, ctx.redis, load_snapshot)
-    await config_store.start()
-    ctx.on_stop("config store", config_store.stop)
+    await ctx.open("config store", config_store)
     return {"config_store": config_store}
 
 

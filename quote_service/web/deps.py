@@ -14,7 +14,7 @@ from quote_service.cache.products import ProductCache
 from quote_service.db.pool import Pool
 from quote_service.db.replica import ReadPools
 from quote_service.errors import FieldError, ValidationFailed, invalid
-from quote_service.pagination import PageQuery
+from quote_service.pagination import Listing, PageQuery
 from quote_service.pricing.snapshot import ConfigSnapshot
 
 PoolDep: TypeAlias = NamedDependency[Pool]
@@ -30,6 +30,9 @@ REPLICA_MAX_LAG_SECONDS, else the primary (parameter must be named `read_pool`).
 reads that never need to see a write the same caller just made (docs/deployment.md)."""
 PageDep: TypeAlias = NamedDependency[PageQuery]
 """A list's `limit` and `cursor` query parameters (parameter must be named `page`; pagination.py)."""
+ListingDep: TypeAlias = NamedDependency[Listing]
+"""A list's page read from the `read_pool` (parameter must be named `listing`; pagination.py):
+`await listing.page("coupons", fetch, coupon_from_row)`."""
 ReadPoolsDep: TypeAlias = NamedDependency[ReadPools]
 """The primary and read-replica pools, for a handler that chooses per caller (parameter must be
 named `read_pools`)."""

@@ -5,12 +5,13 @@ services it puts on `app.state` that handlers take as dependencies (`provides`: 
 each name becomes a dependency read from the state, each type a signature type), the services
 of other domains its `start` reads from `app.state` (`requires`: name → type), its other
 dependency providers and exception handlers — how it starts: `start(ctx)` builds its services
-from the shared stores, starts its loops, registers each stop with `ctx.on_stop`, and returns
-what it puts on `app.state` — and how a started app forgets what the domain holds in memory
-(`reset(state)`: caches cleared, snapshot reloaded, queued writes written; the tests reset one
-started app between tests instead of starting one per test). `Domains` (a Litestar init plugin)
-checks that every requirement is provided by an earlier domain, adds every domain's declarations
-to the app and starts the domains in their order (docs/architecture.md#domains).
+from the shared stores, starts its loops and stores with their stops (`ctx.run`, `ctx.open`,
+`ctx.on_stop`), and returns what it puts on `app.state` — and how a started app forgets what the
+domain holds in memory (`reset(state)`: caches cleared, snapshot reloaded, queued writes written;
+the tests reset one started app between tests instead of starting one per test). `Domains` (a
+Litestar init plugin) checks that every requirement is provided by an earlier domain, adds every
+domain's declarations to the app and starts the domains in their order
+(docs/architecture.md#domains).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from litestar import Litestar
@@ -53,6 +54,26 @@ async def close_within(name: str, close: Callable[[], Awaitable[None]], on_timeo
             on_timeout()
 
 
+class Loop(Protocol):
+    """A background loop: `start` begins it (a task of its own), `stop` ends it."""
+
+    def start(self) -> object: ...
+
+    def stop(self) -> Awaitable[None]: ...
+
+
+class Store(Protocol):
+    """A store with a background task of its own: `start` is awaited (it loads what it serves first)."""
+
+    def start(self) -> Awaitable[object]: ...
+
+    def stop(self) -> Awaitable[None]: ...
+
+
+L = TypeVar("L", bound=Loop)
+S = TypeVar("S", bound=Store)
+
+
 @dataclass(frozen=True)
 class Startup:
     """What a domain's `start` builds from: the app, its settings, the shared stores, the clocks
@@ -79,6 +100,18 @@ class Startup:
     ) -> None:
         """Run `stop` at shutdown, bounded by SHUTDOWN_STEP_SECONDS, before whatever started earlier."""
         self.stack.push_async_callback(close_within, name, stop, on_timeout)
+
+    def run(self, name: str, loop: L) -> L:
+        """Start the background loop `loop` now and stop it at shutdown (`on_stop` under `name`)."""
+        loop.start()
+        self.on_stop(name, loop.stop)
+        return loop
+
+    async def open(self, name: str, store: S) -> S:
+        """Start `store` (awaited) and stop it at shutdown (`on_stop` under `name`)."""
+        await store.start()
+        self.on_stop(name, store.stop)
+        return store
 
 
 Start = Callable[[Startup], Awaitable[Mapping[str, Any]]]

@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from quote_service.auth.guards import admin_only
+from quote_service.auth.guards import AdminController
 from quote_service.config import Settings
-from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from quote_service.pagination import DEFAULT_LIMIT, Limit, Page, PageQuery, decode_cursor, fetch_page, page_of
 from quote_service.periods import instant_bounds
 from quote_service.pricing.local_time import zone
 from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep, actor_of
@@ -42,10 +42,9 @@ def _look_now(state: State) -> None:
         dispatcher.wake()
 
 
-class WebhookController(Controller):
+class WebhookController(AdminController):
     path = "/api/v1/webhooks"
     tags = ["webhooks"]
-    guards = [admin_only]
 
     @post("/", summary="Subscribe a URL to events (the answer carries the signing secret, shown this once)")
     async def create(
@@ -60,11 +59,8 @@ class WebhookController(Controller):
     async def list_webhooks(
         self, pool: PoolDep, limit: FromQuery[Limit] = DEFAULT_LIMIT, cursor: FromQuery[str | None] = None
     ) -> Envelope[Page[Webhook]]:
-        after = decode_cursor(cursor, tuple[datetime, UUID], "webhooks")
-        async with pool.acquire() as conn:
-            rows = await repository.list_webhooks(conn, after=after, limit=limit)
-        key = lambda r: (r["created_at"], r["id"])  # noqa: E731
-        return ok(page_of(rows, "webhooks", limit=limit, key=key, item=service.webhook_from_row))
+        page = PageQuery(limit, cursor)
+        return ok(await fetch_page(pool, "webhooks", repository.list_webhooks, page, service.webhook_from_row))
 
     @get("/{webhook_id:uuid}", summary="One webhook subscription (never its secret)")
     async def get_webhook(self, webhook_id: FromPath[UUID], pool: PoolDep) -> Envelope[Webhook]:

@@ -14,8 +14,7 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
     if ctx.settings.webhook_poll_interval <= 0:
         return {"webhook_dispatcher": None}
     webhooks = WebhookDispatcher(ctx.pool, ctx.settings)
-    webhooks.start()
-    ctx.on_stop("webhook dispatcher", webhooks.stop)
+    ctx.run("webhook dispatcher", webhooks)
     return {"webhook_dispatcher": webhooks}
 
 

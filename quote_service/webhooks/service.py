@@ -13,6 +13,7 @@ import msgspec
 
 from quote_service.clock import utcnow
 from quote_service.db.pool import Pool
+from quote_service.db.rows import found, row_as
 from quote_service.errors import Conflict, FieldError, NotFound, ValidationFailed
 from quote_service.patch import patched, sent_fields
 from quote_service.webhooks import repository, signing, urls
@@ -33,43 +34,15 @@ _ENCODER = msgspec.json.Encoder()
 
 
 def webhook_from_row(row: asyncpg.Record) -> Webhook:
-    return Webhook(
-        id=row["id"],
-        url=row["url"],
-        events=list(row["events"]),
-        description=row["description"],
-        is_active=row["is_active"],
-        failing_since=row["failing_since"],
-        disabled_at=row["disabled_at"],
-        disabled_reason=row["disabled_reason"],
-        previous_secret_expires_at=row["previous_secret_expires_at"],
-        created_by=row["created_by"],
-        updated_by=row["updated_by"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return row_as(Webhook, row)
 
 
 def _with_secret(row: asyncpg.Record) -> WebhookWithSecret:
-    shown = webhook_from_row(row)
-    return WebhookWithSecret(**{f: getattr(shown, f) for f in shown.__struct_fields__}, secret=row["secret"])
+    return row_as(WebhookWithSecret, row)
 
 
 def delivery_from_row(row: asyncpg.Record) -> Delivery:
-    return Delivery(
-        id=row["id"],
-        webhook_id=row["webhook_id"],
-        type=row["type"],
-        status=row["status"],
-        attempts=row["attempts"],
-        total_attempts=row["total_attempts"],
-        last_status_code=row["last_status_code"],
-        last_error=row["last_error"],
-        next_attempt_at=row["next_attempt_at"],
-        last_attempt_at=row["last_attempt_at"],
-        delivered_at=row["delivered_at"],
-        created_at=row["created_at"],
-    )
+    return row_as(Delivery, row)
 
 
 async def check_fields(data: WebhookCreate, *, allow_private: bool) -> dict[str, Any]:
@@ -105,9 +78,7 @@ async def create_webhook(pool: Pool, data: WebhookCreate, *, actor: str, allow_p
 async def get_webhook(pool: Pool, webhook_id: UUID) -> Webhook:
     async with pool.acquire() as conn:
         row = await repository.get_webhook(conn, webhook_id=webhook_id)
-    if row is None:
-        raise NotFound(f"webhook {webhook_id} not found")
-    return webhook_from_row(row)
+    return webhook_from_row(found(row, f"webhook {webhook_id}"))
 
 
 async def replace_webhook(
@@ -120,9 +91,7 @@ async def replace_webhook(
         if fields["is_active"]:
             await repository.wait_for_missed_events(conn, webhook_id=webhook_id)
         row = await repository.update_webhook(conn, webhook_id=webhook_id, fields=fields, actor=actor)
-    if row is None:
-        raise NotFound(f"webhook {webhook_id} not found")
-    return webhook_from_row(row)
+    return webhook_from_row(found(row, f"webhook {webhook_id}"))
 
 
 async def patch_webhook(
@@ -141,17 +110,13 @@ async def rotate_secret(pool: Pool, webhook_id: UUID, *, actor: str, overlap_sec
         row = await repository.rotate_secret(
             conn, webhook_id=webhook_id, secret=signing.new_secret(), overlap_seconds=overlap_seconds, actor=actor
         )
-    if row is None:
-        raise NotFound(f"webhook {webhook_id} not found")
-    return _with_secret(row)
+    return _with_secret(found(row, f"webhook {webhook_id}"))
 
 
 async def delete_webhook(pool: Pool, webhook_id: UUID) -> Webhook:
     async with pool.acquire() as conn:
         row = await repository.delete_webhook(conn, webhook_id=webhook_id)
-    if row is None:
-        raise NotFound(f"webhook {webhook_id} not found")
-    return webhook_from_row(row)
+    return webhook_from_row(found(row, f"webhook {webhook_id}"))
 
 
 async def send_again(pool: Pool, webhook_id: UUID, delivery_id: UUID) -> Delivery:
@@ -210,8 +175,7 @@ async def send_test(pool: Pool, webhook_id: UUID, sender: Sender) -> TestResult:
     say what the receiver answered (nothing is stored; an inactive subscription is pinged too)."""
     async with pool.acquire() as conn:
         row = await repository.signing(conn, webhook_id=webhook_id)
-    if row is None:
-        raise NotFound(f"webhook {webhook_id} not found")
+    row = found(row, f"webhook {webhook_id}")
     message_id = f"msg_test_{uuid.uuid4().hex}"
     now = utcnow()
     body = _ENCODER.encode({"type": TEST_EVENT, "timestamp": _instant(now), "data": {"webhook_id": str(webhook_id)}})

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 
 from quote_service.errors import FieldError, ValidationFailed
-from quote_service.pagination import decode_cursor, encode_cursor, page_of
+from quote_service.pagination import Listing, PageQuery, decode_cursor, encode_cursor, page_of
 
 KEY = (datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC), uuid.UUID("0b6f3f5e-0c1d-4f38-9d7e-52a3c1f0e9aa"))
 
@@ -86,3 +88,29 @@ def test_the_last_page_has_no_cursor(count: int) -> None:
 
     assert page.items == [str(n) for n in range(count)]
     assert page.next_cursor is None
+
+
+class _Pool:
+    """A pool whose one connection is a marker (`acquire` as asyncpg's, an async context manager)."""
+
+    def acquire(self) -> contextlib.AbstractAsyncContextManager[str]:
+        @contextlib.asynccontextmanager
+        async def connection() -> AsyncIterator[str]:
+            yield "conn"
+
+        return connection()
+
+
+async def test_a_listing_reads_its_page_from_its_pool_after_its_cursor() -> None:
+    seen: list[tuple[object, object, int]] = []
+    key = (datetime(2026, 1, 1, tzinfo=UTC), uuid.uuid4())
+
+    async def fetch(conn: object, *, after: object, limit: int) -> list[dict[str, object]]:
+        seen.append((conn, after, limit))
+        return [{"created_at": key[0], "id": key[1], "n": n} for n in range(limit + 1)]
+
+    listing = Listing(_Pool(), PageQuery(2, encode_cursor(key, "things")))
+    page = await listing.page("things", fetch, lambda row: row["n"])
+    assert seen == [("conn", key, 2)]
+    assert page.items == [0, 1]
+    assert decode_cursor(page.next_cursor, tuple[datetime, uuid.UUID], "things") == key

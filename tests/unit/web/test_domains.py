@@ -88,6 +88,38 @@ async def test_a_start_that_leaves_out_a_provided_name_fails() -> None:
             await domains.start(_startup(app, stack))
 
 
+class Noted:
+    """A background loop (its `start` synchronous) that notes what happened to it."""
+
+    def __init__(self, name: str, events: list[str]) -> None:
+        self.name = name
+        self.events = events
+
+    def start(self) -> None:
+        self.events.append(f"start {self.name}")
+
+    async def stop(self) -> None:
+        self.events.append(f"stop {self.name}")
+
+
+class NotedStore(Noted):
+    """A store: its `start` is awaited."""
+
+    async def start(self) -> None:  # type: ignore[override]
+        self.events.append(f"open {self.name}")
+
+
+async def test_a_loop_and_a_store_start_now_and_stop_last_started_first() -> None:
+    events: list[str] = []
+    loop, store = Noted("loop", events), NotedStore("store", events)
+    async with contextlib.AsyncExitStack() as stack:
+        ctx = _startup(Litestar(openapi_config=None), stack)
+        assert ctx.run("the loop", loop) is loop
+        assert await ctx.open("the store", store) is store
+        assert events == ["start loop", "open store"]
+    assert events == ["start loop", "open store", "stop store", "stop loop"]
+
+
 class Special(Thing):
     pass
 
