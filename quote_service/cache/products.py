@@ -34,7 +34,7 @@ import structlog
 
 from quote_service.background import BackgroundLoop, stop_all
 from quote_service.cache.channel import ChannelFollower
-from quote_service.cache.local import local_cache
+from quote_service.cache.local import LocalCache, local_cache
 from quote_service.cache.redis import RedisClient, get_many, run_each
 from quote_service.db.pool import Pool
 from quote_service.observability.metrics import count_cache
@@ -125,6 +125,8 @@ class ProductCache:
         self._follower = ChannelFollower(
             redis, CHANNEL, self._on_change, name="product-cache-listen", on_subscribed=self._on_subscribed
         )
+        self._inflight: dict[str, asyncio.Future[Entry | None]] = {}
+        """Misses being read from Redis or PostgreSQL now, by product id: a later miss of the same id waits."""
         self.delivered = 0
         """Outbox rows this process delivered to Redis."""
 
@@ -150,8 +152,47 @@ class ProductCache:
         count_cache("products", "local", len(wanted) - len(missing), len(missing))
         if not missing:
             return found
+        # A miss another call is reading already (local entries expire together: quotes at that instant all
+        # miss) waits for that read instead of making its own (docs/hot-path.md#the-local-cache-tier).
+        inflight = self._inflight
+        waiting = [(i, inflight[i]) for i in missing if i in inflight]
+        if waiting:
+            missing = [i for i in missing if i not in inflight]
+        if missing:
+            loop = asyncio.get_running_loop()
+            mine = {i: loop.create_future() for i in missing}
+            inflight.update(mine)
+            entries: dict[str, Entry] = {}
+            try:
+                entries = await self._read(missing, tier)
+            finally:
+                for product_id, future in mine.items():
+                    if inflight.get(product_id) is future:
+                        del inflight[product_id]
+                    future.set_result(entries.get(product_id))  # None: the read failed, a waiter reads itself
+            for product_id, (_, product) in entries.items():
+                if product is not None:
+                    found[product_id] = product
+        if waiting:
+            count_cache("products", "coalesced", len(waiting), 0)
+            unread: list[str] = []
+            for product_id, future in waiting:
+                entry = await future
+                if entry is None:
+                    unread.append(product_id)
+                elif entry[1] is not None:
+                    found[product_id] = entry[1]
+            if unread:
+                for product_id, (_, product) in (await self._read(unread, tier)).items():
+                    if product is not None:
+                        found[product_id] = product
+        return found
+
+    async def _read(self, missing: list[str], tier: LocalCache) -> dict[str, Entry]:
+        """The entries of `missing` from Redis, else PostgreSQL (filling Redis), kept in `tier` on the way back."""
         from_redis = await get_many(self._redis, [product_key(i) for i in missing])
         still_missing: list[str] = []
+        entries: dict[str, Entry] = {}
         refill: list[tuple[str, Entry]] = []
         for product_id, payload in zip(missing, from_redis, strict=True):
             entry = _decode(payload) if payload is not None else None
@@ -159,8 +200,7 @@ class ProductCache:
                 still_missing.append(product_id)
                 continue
             refill.append((product_key(product_id), entry))
-            if entry[1] is not None:
-                found[product_id] = entry[1]
+            entries[product_id] = entry
         count_cache("products", "redis", len(missing) - len(still_missing), len(still_missing))
         if still_missing:
             loaded = await self._load(still_missing)
@@ -169,15 +209,13 @@ class ProductCache:
             fresh = [(product_key(i), loaded[i]) for i in still_missing]
             puts = [([key], [REDIS_TTL_SECONDS, _encode(version, product)]) for key, (version, product) in fresh]
             await run_each(self._redis, self._put_if_newer, puts)
-            for product_id, (_, product) in loaded.items():
-                if product is not None:
-                    found[product_id] = product
+            entries.update(loaded)
             refill += fresh
         await tier.set_many(
             [(key, entry) for key, entry in refill if entry[0] >= self._floors.get(key, (0, 0.0))[0]],
             ttl=LOCAL_TTL_SECONDS,
         )
-        return found
+        return entries
 
     async def invalidate(self, product_ids: Iterable[str | UUID]) -> bool:
         """Call after a catalog write commits: forget the products here at once, then deliver the
