@@ -32,6 +32,7 @@ from quote_service.background import Every
 from quote_service.cache.redis import RedisClient, create_redis
 from quote_service.campaigns.plugin import CAMPAIGNS
 from quote_service.catalog.plugin import CATALOG
+from quote_service.checkout_sessions.openapi import document_agent_protocols
 from quote_service.checkout_sessions.plugin import CHECKOUT_SESSIONS
 from quote_service.clock import utcnow
 from quote_service.commissions.plugin import COMMISSIONS
@@ -230,7 +231,7 @@ def _document(app: Litestar) -> None:
     if app.openapi_config is not None and "openapi_schema" not in app.state:
         openapi: Any = app.plugins.get("OpenAPIPlugin")
         completed = complete_openapi(openapi.provide_openapi_schema(), app)
-        app.state.openapi_schema = document_ofrep(document_change_requests(completed, app))
+        app.state.openapi_schema = document_agent_protocols(document_ofrep(document_change_requests(completed, app)))
 
 
 async def _ready(app: Litestar, settings: Settings) -> None:

@@ -17,7 +17,9 @@ from typing import Literal
 
 import msgspec
 
+from quote_service.pricing.fx_convert import ending_problem
 from quote_service.pricing.local_time import zone_problem
+from quote_service.pricing.money import is_currency
 from quote_service.validation import QUOTE_LINES_CEILING
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"  # noqa: S105 - refused in production
@@ -114,13 +116,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """CHANGE_APPLY_INTERVAL: seconds between looks for approved change requests to apply (their
     `apply_at` has come, or they are still to apply: their approving process died, or applying
     failed for a passing reason)."""
+    fx_conversion: bool = False
+    """FX_CONVERSION: a line with no price in the quote's currency is priced from its catalog price converted
+    at the rate in force (docs/currencies.md); false: such a line is 422 CURRENCY_NOT_PRICED."""
+    fx_price_endings: str = ""
+    """FX_PRICE_ENDINGS: a JSON object, per currency, of the ending a converted unit price is lifted to:
+    `whole` (the next whole unit) or a fraction such as `0.99`, e.g. `{"JPY": "whole", "EUR": "0.99"}`."""
     default_tax_rate: Decimal = Decimal("18")
     """DEFAULT_TAX_RATE: tax percent when no TAX_RATE rule matches."""
     rounding_mode: Literal["HALF_UP", "HALF_EVEN", "HALF_DOWN"] = "HALF_UP"
     """ROUNDING_MODE: how a tax is rounded to the currency's minor unit (docs/taxes.md#rounding-modes);
     a price list may set its own."""
-    tax_calculation: Literal["LINE", "UNIT"] = "LINE"
-    """TAX_CALCULATION: LINE (tax on the line, rounded once) or UNIT (tax on one unit, rounded, x quantity)."""
+    tax_calculation: Literal["LINE", "UNIT", "INVOICE"] = "LINE"
+    """TAX_CALCULATION: LINE (tax on the line, rounded once), UNIT (tax on one unit, rounded, x quantity) or
+    INVOICE (per tax code and rate on the sum of the lines, rounded once, given back by largest remainder)."""
     default_delivery_fee: Decimal = Decimal("10.00")
     """DEFAULT_DELIVERY_FEE: standard delivery fee when no DELIVERY_FEE rule matches, in DEFAULT_CURRENCY."""
     default_currency: str = "TRY"
@@ -391,6 +400,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         settings.validate()
         return settings
 
+    def price_endings(self) -> dict[str, str]:
+        """FX_PRICE_ENDINGS as {currency: ending} (ConfigError naming what is wrong)."""
+        if not self.fx_price_endings.strip():
+            return {}
+        try:
+            endings = msgspec.json.decode(self.fx_price_endings, type=dict[str, str])
+        except msgspec.MsgspecError as exc:
+            raise ConfigError(f"FX_PRICE_ENDINGS must be a JSON object of currency: ending ({exc})") from exc
+        for currency, ending in endings.items():
+            if not is_currency(currency):
+                raise ConfigError(f"FX_PRICE_ENDINGS: {currency!r} is not an ISO 4217 currency code")
+            problem = ending_problem(ending)
+            if problem is not None:
+                raise ConfigError(f"FX_PRICE_ENDINGS[{currency}]: {problem}")
+        return endings
+
     def validate(self) -> None:
         """Refuse settings that are unsafe or cannot work."""
         if self.algorithm not in SUPPORTED_ALGORITHMS:
@@ -466,6 +491,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         }.items():
             if days < 0:
                 raise ConfigError(f"{name} must be 0 (keep forever) or a number of days")
+        self.price_endings()  # a bad FX_PRICE_ENDINGS refuses to start
         if not 1 <= self.max_quote_lines <= QUOTE_LINES_CEILING:
             raise ConfigError(f"MAX_QUOTE_LINES must be between 1 and {QUOTE_LINES_CEILING:,}")
         if not 0 <= self.seller_price_change_window_hours <= 8784:

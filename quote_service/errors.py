@@ -21,7 +21,8 @@ tests/unit/test_error_codes.py keeps the two equal and checks every code the pac
     ├── Gone                             410 EDIT_EXPIRED (an order edit's preview past its expiry)
     ├── ValidationFailed                 422 VALIDATION_FAILED (one detail per bad field)
     │   ├── CurrencyMismatch             422 CURRENCY_MISMATCH
-    │   │   └── CurrencyNotPriced        422 CURRENCY_NOT_PRICED (no price list nor the catalog prices it)
+    │   │   ├── CurrencyNotPriced        422 CURRENCY_NOT_PRICED (no price list nor the catalog prices it)
+    │   │   └── FxRateMissing            422 FX_RATE_MISSING (FX_CONVERSION on, no rate converts the price)
     │   ├── ClientPriceNotAllowed        422 CLIENT_PRICE_NOT_ALLOWED (a user's request-priced line)
     │   ├── QuantityRuleBroken           422 QUANTITY_RULE (an item's quantity breaks its quantity rules)
     │   └── PayoutUnreachable            422 PAYOUT_UNREACHABLE (no price pays a seller its target payout)
@@ -241,6 +242,16 @@ class CurrencyMismatch(ValidationFailed):
     "No price list open to this customer and channel, nor the catalog, prices a product in the quote's currency",
 )
 class CurrencyNotPriced(CurrencyMismatch):
+    pass
+
+
+@registered(
+    "FX_RATE_MISSING",
+    422,
+    "after change",
+    "FX_CONVERSION is on, but no exchange rate converts an item's price into the quote's currency",
+)
+class FxRateMissing(CurrencyMismatch):
     pass
 
 

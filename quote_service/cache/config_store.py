@@ -12,7 +12,13 @@ How a change arrives (docs/consistency.md has the measured bounds):
 - whatever Redis does (down, paused, restarted empty, the announcement lost), every process
   also asks PostgreSQL for the version every `check_interval` (1 s): one single-row SELECT,
   and a full reload only when the version moved — no reload storm while Redis is down;
-- a full reload also runs every `full_reload_interval` (60 s) as a safety net.
+- a full reload also runs every `full_reload_interval` (an hour) as a safety net, and to refresh what a
+  snapshot holds by the clock (flash sales and rates in force from the load on). Nothing else rebuilds an
+  unchanged snapshot: a rebuild empties every memo the quotes filled.
+
+A replaced snapshot is `release`d (when it has that method): its memos are emptied at once, so the plans
+and per-customer entries it held go with their last reference instead of waiting, as cyclic garbage, for a
+full collection (docs/operations.md#memory-per-worker). A quote still pricing on it refills what it reads.
 
 Failed PostgreSQL checks and reloads back off exponentially (up to `max_backoff`) so an
 outage costs one attempt every few seconds, not four a second. Reloads are serialised and
@@ -24,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 import structlog
 from redis.exceptions import RedisError
@@ -44,9 +50,18 @@ POSTGRES_TIMEOUT_SECONDS = 5.0
 """A version check or a reload that takes longer counts as failed (PostgreSQL hung)."""
 
 
+FULL_RELOAD_SECONDS = 3600.0
+"""A full reload at least this often, whatever the version says (see the module docstring)."""
+
+
 class Versioned(Protocol):
     @property
     def version(self) -> int: ...
+
+
+@runtime_checkable
+class Releasable(Protocol):
+    def release(self) -> None: ...
 
 
 S = TypeVar("S", bound=Versioned)
@@ -64,7 +79,7 @@ class ConfigStore(Generic[S]):
         *,
         poll_interval: float = 0.25,
         check_interval: float = 1.0,
-        full_reload_interval: float = 60.0,
+        full_reload_interval: float = FULL_RELOAD_SECONDS,
         max_backoff: float = 8.0,
     ) -> None:
         self._pool = pool
@@ -188,7 +203,10 @@ class ConfigStore(Generic[S]):
 
     async def _load(self) -> None:
         snapshot = await self._loader(self._pool)
+        replaced = getattr(self, "snapshot", None)
         self.snapshot = snapshot
+        if replaced is not None and replaced is not snapshot and isinstance(replaced, Releasable):
+            replaced.release()
         self._loaded_at = time.monotonic()
         self.reloads += 1
         SNAPSHOT_RELOADS.inc()

@@ -1,7 +1,9 @@
 """GET /api/v1/analytics/agents: checkout sessions per agent key over a period (docs/agents.md#analytics).
 
 Per agent: sessions created in [from, to), how many completed, how many the agent canceled (abandoned), how
-many are still open past their expires_at (expired), and the conversion (completed / created).
+many are still open past their expires_at (expired), and the conversion (completed / created); and the orders
+the agent's quotes made in that time (a session's, one placed from a quote, a flash purchase), with the flash
+purchases among them. An agent with orders and no session is listed too.
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ class AgentSessions(msgspec.Struct, frozen=True, kw_only=True):
     abandoned: int
     expired: int
     conversion: Decimal
-    """completed / created, to four places."""
+    """completed / created, to four places (0 without a session)."""
+    orders: int
+    """Orders whose quote the agent made: a session's, one placed from a quote, a flash purchase."""
+    flash_purchases: int
+    """The flash-sale purchases among `orders`."""
 
 
 class AgentsReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,18 +66,24 @@ async def agents_report(pool: Pool, since: datetime, until: datetime, now: datet
                 completed=row["completed"],
                 abandoned=row["abandoned"],
                 expired=row["expired"],
-                conversion=(Decimal(row["completed"]) / Decimal(row["created"])).quantize(Decimal("0.0001")),
+                conversion=_conversion(row["completed"], row["created"]),
+                orders=row["orders"],
+                flash_purchases=row["flash_purchases"],
             )
             for row in rows
         ],
     )
 
 
+def _conversion(completed: int, created: int) -> Decimal:
+    return (Decimal(completed) / Decimal(created) if created else Decimal(0)).quantize(Decimal("0.0001"))
+
+
 @get(
     "/api/v1/analytics/agents",
     guards=[admin_only],
     tags=["analytics"],
-    summary="Checkout sessions per agent key: created, completed, abandoned, expired and the conversion",
+    summary="Per agent key: checkout sessions created, completed, abandoned, expired, the conversion; its orders",
 )
 async def agents_analytics(
     pool: PoolDep,

@@ -4,6 +4,7 @@ shape (db/idempotency.py `Reply`), and RFC 3339 times. A binding subclasses `Cal
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -57,8 +58,10 @@ def decoded(body: bytes, into: type[T]) -> T:
         raise Malformed("$", f"the body is not valid JSON: {exc}") from exc
 
 
+@functools.lru_cache(maxsize=4096)
 def stamp(moment: datetime) -> str:
-    """RFC 3339 in UTC, seconds precision."""
+    """RFC 3339 in UTC, seconds precision. Remembered: a session's answer writes the same few moments (its
+    expiries, each option's delivery window) many times, and `strftime` costs ~4 µs each."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

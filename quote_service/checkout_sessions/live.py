@@ -2,8 +2,12 @@
 
 An update is the hot path of a session: it must cost the quote of its basket and one Redis round trip
 more. So an update never touches PostgreSQL: one script claims its key and reads the session (`claimed`),
-the quote prices it, and one script writes the session back with the answer kept for the key
-(`LiveClaim.keep`). PostgreSQL keeps the durable record: the row written at create, complete and cancel
+the quote prices it, and the session goes back with the answer kept for the key in the quote's own Redis
+call (`WriteBack`, a rider of quotes/store.py's group commit): the session and its answer are made of the
+quote's JSON before that call is sent. Where the quote's call cannot carry it (a quote handed out again by
+the identical-request cache, a cluster, no line priced) one script more writes them (`LiveClaim.keep`).
+
+PostgreSQL keeps the durable record: the row written at create, complete and cancel
 (with the state as it was then), which analytics and the order's key (complete stays on PostgreSQL,
 under the order key: a Redis restart cannot complete a session twice) read.
 
@@ -21,7 +25,7 @@ Both keys of a session share the agent key's hash tag (one slot on a cluster):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
@@ -29,16 +33,19 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from quote_service.cache.redis import RedisClient
+from quote_service.cache.redis import RedisClient, is_cluster
 from quote_service.checkout_sessions.schemas import Protocol, Session, State, Status
 from quote_service.db import idempotency
 from quote_service.db.idempotency import Answer, Reply
 from quote_service.errors import ServiceError
+from quote_service.pricing.quote import Quote
+from quote_service.quotes.store import Ride, lean_script
 
 KEPT_SECONDS = 86_400
 """How long an update's first answer is replayed, and how long past its expiry a session's state stays."""
 PENDING_SECONDS = 60
 """How long a claim outlives a request that died holding it: its retries answer 409 in progress meanwhile."""
+_OPEN = b'"open"'
 _PENDING = b"P"
 _ANSWERED = b"A"
 _FINGERPRINT = 32  # sha256
@@ -120,6 +127,19 @@ def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, int((moment + timedelta(seconds=KEPT_SECONDS) - now).total_seconds()))
 
 
+def _ride(principal_id: UUID, key: str, fingerprint: bytes, answer: Answer, live: Live, now: datetime) -> Ride:
+    """The key's answer and the session as now written (an update's: never over a finished session)."""
+    return Ride(
+        idempotency_key(principal_id, key),
+        _answered(fingerprint, answer),
+        KEPT_SECONDS,
+        session_key(principal_id, live.id),
+        msgspec.json.encode(live),
+        _seconds_until(live.expires_at, now),
+        _OPEN,
+    )
+
+
 class LiveClaim:
     """An update's key, claimed in Redis (`LiveSessions.claimed`): `keep` writes the session and the answer."""
 
@@ -137,6 +157,43 @@ class LiveClaim:
         await self.owner.written(self.principal_id, self.key, self.fingerprint, answer, live, now, durable=False)
         self.kept = True
 
+    def write_back(self, now: datetime, finish: Callable[[State], tuple[Session, Live]]) -> WriteBack:
+        """The session and the answer `finish` makes of the priced state, to ride on the quote's own call."""
+        return WriteBack(self, now, finish)
+
+
+class WriteBack:
+    """An update's session and answer written in its quote's own Redis call (quotes/store.py `Rider`).
+
+    `settle` (set for each quote asked) makes the session's state of the quote's JSON as the store sends it,
+    `finish` the session and its answer of that state; `session` and `state` are set once the call landed
+    (None: it did not ride, and the update writes them itself: `LiveClaim.keep`). Landed, the answer is the
+    key's even should the request fail after (its quote-log row not spooled: 503): the quote and the session
+    are written, and a retry gets the answer that wrote them."""
+
+    def __init__(self, claim: LiveClaim, now: datetime, finish: Callable[[State], tuple[Session, Live]]) -> None:
+        self.claim = claim
+        self.now = now
+        self.finish = finish
+        self.settle: Callable[[bytes, Quote | None], State] | None = None
+        self.made: tuple[State, Session] | None = None
+        self.state: State | None = None
+        self.session: Session | None = None
+
+    def ride(self, payload: bytes, quote: Quote | None) -> Ride:
+        assert self.settle is not None
+        claim = self.claim
+        state = self.settle(payload, quote)
+        session, live = self.finish(state)
+        self.made = state, session
+        answer = claim.reply.success(session)
+        return _ride(claim.principal_id, claim.key, claim.fingerprint, answer, live, self.now)
+
+    def landed(self) -> None:
+        assert self.made is not None
+        self.state, self.session = self.made
+        self.claim.kept = True
+
 
 class LiveSessions:
     """The live sessions of every agent key; one per process."""
@@ -145,6 +202,7 @@ class LiveSessions:
         self.redis = redis
         self.claim_script = redis.register_script(_CLAIM)
         self.keep_script = redis.register_script(_KEEP)
+        self.cluster = is_cluster(redis)
 
     @contextlib.asynccontextmanager
     async def claimed(
@@ -154,10 +212,16 @@ class LiveSessions:
         trip; a key claimed or answered before is judged (`judge`). A definitive refusal is kept as the key's
         answer; any other end without an answer lets the key go."""
         claim = LiveClaim(self, principal_id, key, fingerprint, reply)
-        kept, blob = await self.claim_script(
-            keys=[idempotency_key(principal_id, key), session_key(principal_id, session_id)],
-            args=[_PENDING + fingerprint, PENDING_SECONDS],
+        keys = [idempotency_key(principal_id, key), session_key(principal_id, session_id)]
+        args: list[Any] = [_PENDING + fingerprint, PENDING_SECONDS]
+        # Sent as the quote store sends its group commit (a script run twice finds its own claim: 409 in
+        # progress, as redis-py's own retry would); on a cluster by redis-py (both keys in one slot).
+        claiming = (
+            self.claim_script(keys=keys, args=args)
+            if self.cluster
+            else lean_script(self.redis, self.claim_script, keys, args)
         )
+        kept, blob = await claiming
         if kept is not None:
             judge(kept, fingerprint)
         try:
@@ -197,15 +261,10 @@ class LiveSessions:
     ) -> None:
         """The session as now written and the answer kept for the key that wrote it, in one round trip;
         `durable`: as PostgreSQL has it now (else an update's, never written over a finished session)."""
-        keys = [idempotency_key(principal_id, key), session_key(principal_id, live.id)]
-        args: list[Any] = [
-            _answered(fingerprint, answer),
-            KEPT_SECONDS,
-            msgspec.json.encode(live),
-            _seconds_until(live.expires_at, now),
-            "1" if durable else "0",
-        ]
-        await self.keep_script(keys=keys, args=args)
+        ride = _ride(principal_id, key, fingerprint, answer, live, now)
+        args: list[bytes | int | str] = [ride.value, ride.seconds, ride.guarded_value, ride.guarded_seconds]
+        args.append("1" if durable else "0")
+        await self.keep_script(keys=[ride.key, ride.guarded], args=args)
 
     async def forget(self, principal_id: UUID, session_id: UUID) -> None:
         """Before a complete or cancel commits on PostgreSQL: a process that dies after its commit leaves no open

@@ -101,18 +101,34 @@ async def finish(
 
 
 _PER_AGENT = """
-SELECT principal_id, max(agent_name) AS agent_name,
-       count(*) AS created,
-       count(*) FILTER (WHERE status = 'completed') AS completed,
-       count(*) FILTER (WHERE status = 'canceled') AS abandoned,
-       count(*) FILTER (WHERE status = 'open' AND expires_at <= $3) AS expired
-  FROM checkout_sessions
- WHERE created_at >= $1 AND created_at < $2
- GROUP BY principal_id
- ORDER BY created DESC, principal_id
+WITH sessions AS (
+    SELECT principal_id, max(agent_name) AS agent_name,
+           count(*) AS created,
+           count(*) FILTER (WHERE status = 'completed') AS completed,
+           count(*) FILTER (WHERE status = 'canceled') AS abandoned,
+           count(*) FILTER (WHERE status = 'open' AND expires_at <= $3) AS expired
+      FROM checkout_sessions
+     WHERE created_at >= $1 AND created_at < $2
+     GROUP BY principal_id
+), placed AS (
+    SELECT (agent->>'key_id')::uuid AS principal_id, max(agent->>'name') AS agent_name,
+           count(*) AS orders,
+           count(*) FILTER (WHERE flash_purchase_id IS NOT NULL) AS flash_purchases
+      FROM orders
+     WHERE agent IS NOT NULL AND created_at >= $1 AND created_at < $2
+     GROUP BY 1
+)
+SELECT principal_id, coalesce(s.agent_name, p.agent_name) AS agent_name,
+       coalesce(s.created, 0) AS created, coalesce(s.completed, 0) AS completed,
+       coalesce(s.abandoned, 0) AS abandoned, coalesce(s.expired, 0) AS expired,
+       coalesce(p.orders, 0) AS orders, coalesce(p.flash_purchases, 0) AS flash_purchases
+  FROM sessions s FULL JOIN placed p USING (principal_id)
+ ORDER BY created DESC, orders DESC, principal_id
 """
 
 
 async def per_agent(conn: Connection, *, since: datetime, until: datetime, now: datetime) -> list[asyncpg.Record]:
-    """Sessions created in [since, until) per agent key: created, completed, canceled, expired open."""
+    """Per agent key: its sessions created in [since, until) (created, completed, canceled, expired open) and
+    the orders its quotes made in that time (a session's, one placed from a quote, a flash purchase), any
+    flash purchases among them."""
     return list(await conn.fetch(_PER_AGENT, since, until, now))

@@ -32,7 +32,7 @@ from quote_service.cache.config_store import ConfigStore
 from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import RedisClient
 from quote_service.checkout_sessions import repository
-from quote_service.checkout_sessions.live import Live, LiveSessions
+from quote_service.checkout_sessions.live import Live, LiveSessions, WriteBack
 from quote_service.checkout_sessions.schemas import (
     Changes,
     Item,
@@ -170,17 +170,26 @@ class CheckoutSessions:
         """The session with `changes`, priced again; `replace`: what `changes` leaves out is cleared (UCP's PUT).
 
         The quote and one Redis round trip more (live.py): the key claimed and the session read in one script,
-        written back with the kept answer in another; PostgreSQL only when Redis has lost the session."""
+        written back with the kept answer in the quote's own call (`WriteBack`); PostgreSQL only when Redis has
+        lost the session."""
         now = self.clock()
         key, print_, reply = keyed
         async with self.live.claimed(principal.id, session_id, key, print_, reply) as (claim, live):
-            live = _checked_open(live or await self._stored(principal, session_id), session_id, now, writing=True)
-            before = live.state
+            opened = _checked_open(live or await self._stored(principal, session_id), session_id, now, writing=True)
+            before = opened.state
             state = changed(State(summary=before.summary) if replace else before, changes)
-            state, shown = await self._repriced(principal, live, state, now)
-            live = live.priced(state)
-            session = session_of(live, state, shown)
-            await claim.keep(session, live, now)
+            total = state.summary.total_amount
+
+            def finish(priced: State) -> tuple[Session, Live]:
+                written = opened.priced(priced)
+                return session_of(written, priced, _price_change(total, priced, opened.currency)), written
+
+            write_back = claim.write_back(now, finish)
+            state = await self._priced(principal, session_id, state, opened.currency, now, write_back)
+            if write_back.session is not None:  # written with the quote
+                return write_back.session
+            session, written = finish(state)
+            await claim.keep(session, written, now)
             return session
 
     async def cancel(self, principal: Principal, session_id: uuid.UUID, keyed: Keyed) -> Session:
@@ -294,12 +303,7 @@ class CheckoutSessions:
         """`state` priced again; a message when its total moved from the last quote's."""
         before = state.summary.total_amount
         state = await self._priced(principal, row["id"], state, row["currency"], now)
-        after = state.summary.total_amount
-        if before is None or after is None or Decimal(before) == Decimal(after):
-            return state, []
-        currency = row["currency"]
-        change = f"price_changed: the total is now {after} {currency} (was {before})"
-        return state, [Message(type="info", code="price_changed", param="$.totals", content=change)]
+        return state, _price_change(before, state, row["currency"])
 
     async def _checked(
         self, principal: Principal, row: Live, state: State, payment: Payment, now: datetime
@@ -354,19 +358,27 @@ class CheckoutSessions:
         return order.id
 
     async def _priced(
-        self, principal: Principal, session_id: uuid.UUID, state: State, currency: str, now: datetime
+        self,
+        principal: Principal,
+        session_id: uuid.UUID,
+        state: State,
+        currency: str,
+        now: datetime,
+        write_back: WriteBack | None = None,
     ) -> State:
         """`state` priced by the quote path: a line, code or choice the quote refuses is left out with a
-        message naming it, and the rest is priced."""
+        message naming it, and the rest is priced. `write_back`: rides on the quote's Redis call (live.py)."""
         messages: list[Message] = []
         keep = list(enumerate(state.items))
         shipping = dict(state.shipping)
         codes = list(state.codes)
-        summary = Summary()
         while keep:
             request = self._request(session_id, state, keep, shipping, codes, currency)
+            settle = partial(_settled, state, keep, shipping, messages, now)
+            if write_back is not None:
+                write_back.settle = settle
             try:
-                priced = await self.quotes.quote(request, principal)
+                priced = await self.quotes.quote(request, principal, rider=write_back)
             except ServiceError as refused:
                 if refused.status_code >= 500 or refused.code in _PASSING:
                     raise
@@ -374,16 +386,12 @@ class CheckoutSessions:
                     messages.append(error("invalid", "$", f"{refused.code}: {refused.message}"))
                     break
                 continue
-            quote = _QUOTE.decode(priced.json)
-            summary = summarize(quote, keep, shipping, now)
-            messages += [
-                error("invalid", f"$.discounts.codes[{code_index(state.codes, r.code)}]", f"{r.code}: {r.reason}")
-                for r in summary.rejected
-            ]
-            break
+            if write_back is not None and write_back.state is not None:  # settled as it was sent
+                return write_back.state
+            return settle(priced.json, None)
         if not state.items:
             messages.append(error("missing", "$.line_items", "the session has no items"))
-        return msgspec.structs.replace(state, summary=summary, messages=messages)
+        return msgspec.structs.replace(state, summary=Summary(), messages=messages)
 
     def _request(
         self,
@@ -415,6 +423,34 @@ class CheckoutSessions:
         if offer is not None:
             return QuoteItemIn(offer_id=item.id, quantity=item.quantity)
         return QuoteItemIn(product_id=item.id, quantity=item.quantity)
+
+
+def _settled(
+    state: State,
+    keep: list[tuple[int, Item]],
+    shipping: dict[str, str],
+    messages: list[Message],
+    now: datetime,
+    payload: bytes,
+    quote: Quote | None,
+) -> State:
+    """`state` holding the quote of `payload` (its JSON; `quote`: the quote it encodes, where the store had
+    it: not decoded again) for the lines `keep`, `messages` and its codes' rejections among the messages."""
+    summary = summarize(_QUOTE.decode(payload) if quote is None else quote, keep, shipping, now)
+    rejected = [
+        error("invalid", f"$.discounts.codes[{code_index(state.codes, r.code)}]", f"{r.code}: {r.reason}")
+        for r in summary.rejected
+    ]
+    return msgspec.structs.replace(state, summary=summary, messages=[*messages, *rejected])
+
+
+def _price_change(before: str | None, state: State, currency: str) -> list[Message]:
+    """A message when the total of `state` moved from `before` (the last quote's)."""
+    after = state.summary.total_amount
+    if before is None or after is None or Decimal(before) == Decimal(after):
+        return []
+    change = f"price_changed: the total is now {after} {currency} (was {before})"
+    return [Message(type="info", code="price_changed", param="$.totals", content=change)]
 
 
 def _checked_open(live: Live | None, session_id: uuid.UUID, now: datetime, *, writing: bool) -> Live:

@@ -12,6 +12,7 @@ from uuid import UUID
 from quote_service.cache.config_bus import announce_change, read_version
 from quote_service.cache.redis import create_redis
 from quote_service.cli.common import dsn, with_pool
+from quote_service.cli.demo_agent import seed_agent
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.db.pool import create_pool
@@ -65,6 +66,8 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     if webhook is not None:
         print(f"demo webhook {webhook} (inactive): point it at your receiver, then turn it on (docs/webhooks.md):")
         print(f'  PATCH /api/v1/webhooks/{webhook} {{"url": "https://...", "is_active": true}}')
+    agent = with_pool(settings, lambda pool: seed_agent(settings, pool))
+    print("\n".join(agent.describe()))
     _print_demo_credentials(
         settings,
         summary.users_created,

@@ -32,6 +32,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         os.environ["REDIS_URL"] = settings.redis_url or ""
         # argon2 is CPU-bound: the workers share the CPUs' worth of concurrent password checks.
         os.environ.setdefault("LOGIN_CONCURRENCY", str(max(1, default_slots() // args.workers)))
+        if args.demo:  # the demo sells to EUR (USD, JPY, KWD) buyers from its TRY prices (docs/currencies.md)
+            os.environ.setdefault("FX_CONVERSION", "true")
         base = f"http://{args.host}:{args.port}"
         where = f"(API docs: {base}/docs, health: {base}/health/ready)"
         print(f"quote-service {__version__} listening on {base}  {where}", flush=True)

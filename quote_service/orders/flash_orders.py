@@ -46,7 +46,9 @@ class FlashOrders:
     async def price(
         self, sale_id: UUID, item: FlashItem, quantity: int, *, customer: str, principal: Principal, now: datetime
     ) -> Quote:
-        """`quantity` units of `item` at its flash price, for `customer`, as a one-line quote."""
+        """`quantity` units of `item` at its flash price, for `customer`, as a one-line quote; an agent key's
+        says whose it is, as its quotes do (`channel: agent`, `agent`: docs/agents.md#quotes-and-orders), so
+        the purchase's order carries the agent as an order placed from its quote does."""
         product = await self.quotes.catalog_product(item.product_id)
         if product is None:
             raise NotFound(f"product {item.product_id} not found")
@@ -57,10 +59,11 @@ class FlashOrders:
             remaining_stock=quantity,
             customer_remaining_limit=quantity,
         )
-        return await self.quotes.price_one(
+        quote = await self.quotes.price_one(
             product, quantity, _customer(principal, customer, product.currency), region=None, offer=offer,
             offer_id=item.offer_id, now=now,
         )  # fmt: skip
+        return policy.agent_quote(quote, principal) if principal.role == "agent" else quote
 
     async def write(
         self,

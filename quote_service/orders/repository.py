@@ -19,7 +19,7 @@ ORDER_COLUMNS = (
     "small_basket_fee, total_amount, total_commission, seller_commission, category_commission, "
     "logistics_commission, principal_id, request_hash, created_by, created_at, refunded_amount, tax_included, record, "
     "tax_terms, flash_sale_id, flash_purchase_id, limited_products, revision, balance_due, terms, fees_refunded, "
-    "paid_amount, agent, checkout_session_id"
+    "paid_amount, agent, checkout_session_id, fx"
 )
 _INSERTED = (
     "quote_id",
@@ -48,6 +48,7 @@ _INSERTED = (
     "terms",
     "agent",
     "checkout_session_id",
+    "fx",
 )
 IDEMPOTENCY_CONSTRAINT = "orders_idempotency_key"
 

@@ -10,6 +10,7 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from quote_service.pricing.fx_convert import QuoteFx
 from quote_service.pricing.quote import (
     AgentRef,
     AppliedCoupon,
@@ -215,6 +216,8 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     """The agent key whose quote it confirms (`{name, key_id}`)."""
     checkout_session_id: str | UnsetType = UNSET
     """The checkout session it completes (docs/agents.md): only in an order a session placed."""
+    fx: QuoteFx | UnsetType = UNSET
+    """The exchange rates its quote converted prices with (docs/currencies.md): only where it converted."""
 
 
 class RefundLineIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

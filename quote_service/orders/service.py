@@ -77,6 +77,7 @@ from quote_service.orders.seller_view import seller_view
 from quote_service.orders.terms import TermsRecorder
 from quote_service.pagination import Page, page_of
 from quote_service.pricing.coupons import CouponSet, normalize_code
+from quote_service.pricing.fx_convert import QuoteFx
 from quote_service.pricing.money import ZERO, quantum, round_money
 from quote_service.pricing.quote import (
     STOCKED_SOURCES,
@@ -259,11 +260,16 @@ async def write_flash_order(conn: Connection, quote: Quote, placing: Placing) ->
     transaction `conn`: `quote` (its one line, at the flash price) written as `place_order` writes a quote
     it confirms, with its `order.created` event; its id. The ledger row is the caller's: its units come
     from the sale, and `quote` neither reserved stock nor applied a coupon. The order is read back for
-    the event only when a subscription wants it: in a storm every winner holds a connection meanwhile."""
+    the event only when a subscription wants it (or an agent bought: its ACP event, docs/agents.md#order-events):
+    in a storm every winner holds a connection meanwhile."""
     row, _, _ = await _write_order(conn, quote, placing)
+    order: Order | None = None
     if await webhooks.wanted(conn, "order.created"):
         order = (await assemble(conn, [row]))[0]
         await webhooks.emit(conn, "order.created", {"order": order})
+    if quote.agent is not UNSET:  # an agent's purchase: its order event, as an order placed from its quote
+        order = order or (await assemble(conn, [row]))[0]
+        await agent_events.announce(conn, order, "order_create")
     order_id: UUID = row["id"]
     return order_id
 
@@ -292,6 +298,7 @@ async def _write_order(
         "terms": None if recorded is None else recorded.terms,
         "agent": None if quote.agent is UNSET else msgspec.to_builtins(quote.agent),
         "checkout_session_id": placing.checkout_session_id,
+        "fx": None if quote.fx is UNSET else msgspec.to_builtins(quote.fx),
     }
     row = await repository.insert_order(conn, fields=fields)
     order_id: UUID = row["id"]
@@ -835,6 +842,7 @@ def order_from_rows(
         payments=list(record.payments),
         channel=UNSET if row["agent"] is None else policy.AGENT_CHANNEL,
         agent=UNSET if row["agent"] is None else msgspec.convert(row["agent"], AgentRef),
+        fx=UNSET if row["fx"] is None else msgspec.convert(row["fx"], QuoteFx),
         checkout_session_id=row["checkout_session_id"] or UNSET,
     )
 

@@ -59,7 +59,7 @@ class PriceListUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     rounding_mode: RoundingMode | None = None
     """How a quote priced from it rounds taxes (docs/taxes.md#rounding-modes); null: ROUNDING_MODE."""
     tax_calculation: TaxCalculation | None = None
-    """LINE or UNIT for a quote priced from it; null: TAX_CALCULATION."""
+    """LINE, UNIT or INVOICE for a quote priced from it; null: TAX_CALCULATION."""
 
 
 class PriceListCreate(PriceListUpdate, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -23,7 +23,8 @@ from uuid import UUID
 
 from msgspec import Struct
 
-from quote_service.errors import CurrencyNotPriced, FieldError, ValidationFailed
+from quote_service.errors import CurrencyNotPriced, FieldError, FxRateMissing, ValidationFailed
+from quote_service.pricing.fx_convert import Converter, LineFx
 from quote_service.pricing.money import MAX_AMOUNT, ZERO, fits_minor_units, minor_units
 from quote_service.pricing.offers import Choice
 from quote_service.pricing.plan import Priced, RegionPlan
@@ -133,10 +134,21 @@ def _apply_rules(
 
 
 ItemPrice = tuple[
-    PriceSource, Decimal, Decimal, bool, "str | None", "str | None", "UUID | None", "UUID | None", bool, str
+    PriceSource,
+    Decimal,
+    Decimal,
+    bool,
+    "str | None",
+    "str | None",
+    "UUID | None",
+    "UUID | None",
+    bool,
+    str,
+    "LineFx | None",
 ]
 """Where an item's price comes from: (source, list unit price, min price (its floor), tax-inclusive, category,
-seller, catalog product, price list, in the product's own currency, its flash item's key)."""
+seller, catalog product, price list, in the product's own currency, its flash item's key, how it was converted
+into the quote's currency (None: it was not))."""
 
 
 def price_lines(
@@ -152,6 +164,7 @@ def price_lines(
     customer_group: str | None = None,
     channel: str | None = None,
     offers: Sequence[Choice | None] | None = None,
+    fx: Converter | None = None,
 ) -> list[Line]:
     """Steps 1-4 for every item; `dynamic` False skips the price rules (dynamic pricing off).
 
@@ -162,11 +175,14 @@ def price_lines(
 
     `price_lists` (None: the snapshot has none) may price a catalog line in the quote currency
     for the folded `customer_group` and `channel` (see `price_lists.PriceBook.select`).
-    Raises ValidationFailed naming every bad item, or CurrencyNotPriced when that is the only problem.
+    `fx` (FX_CONVERSION on): a line with no price in the quote currency is priced from its catalog price
+    converted per unit (pricing/fx_convert.py), carrying its `fx`.
+    Raises ValidationFailed naming every bad item, else FxRateMissing naming each item no rate converts, else
+    CurrencyNotPriced.
     """
     currency = region.currency
     errors: list[FieldError] = []
-    mismatches: list[FieldError] = []
+    mismatches: list[FieldError] = []  # no rate converts the item's price, when `fx`: FX_RATE_MISSING
     lines: list[Line] = []
     flash_taken: dict[str, int] = {}
     windows: frozenset[int] | None = None
@@ -187,19 +203,20 @@ def price_lines(
             and (choice is None or choice.offer is None)
         ):  # the usual lines, at their catalog product's price or an ad-hoc price seen before: written out, no call
             found_price = ("catalog", product.current_price, product.min_price, product.prices_include_tax,
-                           product.category_id, product.seller_id, product.id, None, True, item.product_id)  # fmt: skip
+                           product.category_id, product.seller_id, product.id, None, True, item.product_id,
+                           None)  # fmt: skip
         elif product is None and (price := item.unit_price) is not None and price.is_finite() and price in fine:
             found_price = ("request", price, ZERO, False, item.category_id, item.seller_id or quote_seller_id, None,
-                           None, False, item.product_id)  # fmt: skip
+                           None, False, item.product_id, None)  # fmt: skip
         else:
             found_price = _item_price(
                 index, item, product, choice, region, quote_seller_id, errors, mismatches, price_lists, customer_group,
-                channel, now,
+                channel, now, fx,
             )  # fmt: skip
         if found_price is None or errors or mismatches:
             continue  # keep validating the remaining items, price nothing
         (source, list_unit, min_price, inclusive, category_id, seller_id, product_uuid, price_list_id, own,
-         flash_key) = found_price  # fmt: skip
+         flash_key, line_fx) = found_price  # fmt: skip
         # The key of a line names every input of its `Priced`: the product as requested and as
         # found, its category and sellers, its prices and units, and for the price rules the
         # quantity (tiers), the customer's tier and the open TIME_WINDOWs (all they read of `now`).
@@ -232,6 +249,8 @@ def price_lines(
             key += (("price_list", price_list_id.int),)
         if inclusive:  # the same amount gross is another line than net (nothing added to a net line's key)
             key += (_INCLUSIVE,)
+        if line_fx is not None:  # the same unit converted at another rate shows another `fx`
+            key += (line_fx,)
         found = priced.get(key)
         if found is None:
             plan = region.line(product_uuid, category_id, commission_seller)
@@ -246,7 +265,7 @@ def price_lines(
             found = Priced(
                 plan, product_id=item.product_id, source=source, inclusive=inclusive, category_id=category_id,
                 seller_id=seller_id, list_unit=list_unit, unit=unit, min_price=min_price, units=rest, moved=moved,
-                shown=shown, price_list_id=price_list_id,
+                shown=shown, price_list_id=price_list_id, fx=line_fx,
             )  # fmt: skip
             beyond = beyond_ceiling(found, index)
             if beyond is not None:
@@ -256,6 +275,8 @@ def price_lines(
         lines.append(Line(found, zero, zero))
     if errors:
         raise ValidationFailed("some items cannot be priced", details=errors + mismatches)
+    if mismatches and fx is not None:
+        raise FxRateMissing("no exchange rate converts an item's price into the quote currency", details=mismatches)
     if mismatches:
         raise CurrencyNotPriced("an item has no price in the quote currency", details=mismatches)
     return lines
@@ -274,9 +295,12 @@ def _item_price(
     customer_group: str | None,
     channel: str | None,
     now: datetime,
+    fx: Converter | None = None,
 ) -> ItemPrice | None:
-    """Where item `index`'s price comes from: its offer (another seller's), a price list, its catalog product or
-    the request's `unit_price`; None, with the reason in `errors` or `mismatches` (no price in this currency)."""
+    """Where item `index`'s price comes from: its offer (another seller's), a price list, its catalog product
+    (converted into the quote's currency when `fx` and it has no price in it) or the request's `unit_price`;
+    None, with the reason in `errors` or `mismatches` (no price in this currency, or no rate converts it)."""
+    line_fx: LineFx | None = None
     currency = region.currency
     price_list_id: UUID | None = None
     flash_key = item.product_id  # the flash item of the line's offer (`pricing.flash.slot`)
@@ -297,15 +321,20 @@ def _item_price(
             list_unit = selected.amount
             min_price = sold_from.min_price if product.currency == currency else ZERO
         elif product.currency != currency:
-            message = f"the offer prices this product in {product.currency}, not {currency}"
-            mismatches.append(FieldError(f"items[{index}].offer_id", message))
-            return None
+            conversion = None if fx is None else fx.rate(product.currency)
+            if conversion is None or fx is None:
+                _not_priced(index, product.currency, currency, fx, "offer_id", mismatches)
+                return None
+            source = "catalog"
+            list_unit, line_fx = fx.unit(conversion, sold_from.current_price)
+            min_price = fx.floor(conversion, sold_from.min_price)
+            inclusive = product.prices_include_tax
         else:
             source = "catalog"
             list_unit, min_price = sold_from.current_price, sold_from.min_price
             inclusive = product.prices_include_tax
         return (source, list_unit, min_price, inclusive, product.category_id, choice.seller_id, product.id,
-                price_list_id, own_currency, flash_key)  # fmt: skip
+                price_list_id, own_currency, flash_key, line_fx)  # fmt: skip
     if product is not None and product.is_active:
         selected = None
         if price_lists is not None:
@@ -321,15 +350,16 @@ def _item_price(
             source = "catalog"
             list_unit, min_price = product.current_price, product.min_price
             inclusive = product.prices_include_tax
+        elif fx is not None and (conversion := fx.rate(product.currency)) is not None:
+            source = "catalog"
+            list_unit, line_fx = fx.unit(conversion, product.current_price)
+            min_price = fx.floor(conversion, product.min_price)
+            inclusive = product.prices_include_tax
         else:
-            message = (
-                f"no price list prices this product in {currency} for this customer and channel, "
-                f"and the catalog prices it in {product.currency}"
-            )
-            mismatches.append(FieldError(f"items[{index}].product_id", message))
+            _not_priced(index, product.currency, currency, fx, "product_id", mismatches)
             return None
         return (source, list_unit, min_price, inclusive, product.category_id, product.seller_id, product.id,
-                price_list_id, own_currency, flash_key)  # fmt: skip
+                price_list_id, own_currency, flash_key, line_fx)  # fmt: skip
     price = item.unit_price
     if price is None or not price.is_finite() or price not in region.fine_prices:  # sNaN cannot be hashed
         problem = unit_price_problem(price, currency)
@@ -339,7 +369,27 @@ def _item_price(
         assert price is not None
         region.remember(region.fine_prices, price, None)
     return ("request", price, ZERO, False, item.category_id, item.seller_id or quote_seller_id, None, None, False,
-            flash_key)  # fmt: skip
+            flash_key, None)  # fmt: skip
+
+
+def _not_priced(
+    index: int, source: str, currency: str, fx: Converter | None, field: str, mismatches: list[FieldError]
+) -> None:
+    """Item `index`, priced in `source` only: a currency nothing prices it in (conversion off), or one no rate
+    converts from (FX_RATE_MISSING, naming the product: docs/currencies.md)."""
+    if fx is not None:
+        message = f"no exchange rate converts {source} into {currency}"
+        mismatches.append(FieldError(f"items[{index}].product_id", message))
+    elif field == "offer_id":
+        mismatches.append(
+            FieldError(f"items[{index}].offer_id", f"the offer prices this product in {source}, not {currency}")
+        )
+    else:
+        message = (
+            f"no price list prices this product in {currency} for this customer and channel, "
+            f"and the catalog prices it in {source}"
+        )
+        mismatches.append(FieldError(f"items[{index}].product_id", message))
 
 
 def _flash_line(

@@ -39,6 +39,7 @@ from typing import Any
 from uuid import UUID
 
 from quote_service.pricing.commission import CommissionRate, charged_as_before, commission_amount, default_rate
+from quote_service.pricing.fx_convert import LineFx
 from quote_service.pricing.money import ZERO, quantum
 from quote_service.pricing.quote import AppliedRule, CommissionDetail, EngineDefaults, PriceSource, QuoteLine
 from quote_service.pricing.resolution import Resolution
@@ -55,6 +56,7 @@ class Priced:
         "category_id",
         "flash_sale_id",
         "floor",
+        "fx",
         "inclusive",
         "list_shown",
         "list_subtotal",
@@ -94,6 +96,7 @@ class Priced:
         shown: tuple[AppliedRule, ...] = (),
         price_list_id: UUID | None = None,
         inclusive: bool = False,
+        fx: LineFx | None = None,
     ) -> None:
         region = plan.region
         cent, zero = region.cent, region.zero
@@ -103,6 +106,8 @@ class Priced:
         self.product_id, self.source, self.units = product_id, source, units
         self.category_id, self.seller_id, self.flash_sale_id = category_id, seller_id, flash_sale_id
         self.price_list_id = price_list_id
+        self.fx = fx
+        """How its price was converted into the quote's currency (docs/currencies.md); None: it was not."""
         self.list_shown = list_unit.quantize(cent, ROUND_HALF_UP)
         self.unit_shown = unit.quantize(cent, ROUND_HALF_UP)
         """The unit price shown; the line is computed from the exact `unit`, not from this."""

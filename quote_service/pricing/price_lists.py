@@ -73,7 +73,7 @@ class PriceList:
     rounding_mode: str | None = None
     """Its ROUNDING_MODE for the taxes of a quote priced from it (docs/taxes.md); None: the settings'."""
     tax_calculation: str | None = None
-    """Its TAX_CALCULATION (LINE or UNIT); None: the settings'."""
+    """Its TAX_CALCULATION (LINE, UNIT or INVOICE); None: the settings'."""
 
     @property
     def specificity(self) -> int:

@@ -16,6 +16,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.coupons import Coupon
+from quote_service.pricing.fx_convert import LineFx, QuoteFx
 from quote_service.pricing.taxes import LineTax, Rounding, TaxExemption
 from quote_service.validation import QUOTE_LINES_CEILING, StrictDecimal
 
@@ -195,6 +196,10 @@ class EngineDefaults(msgspec.Struct, frozen=True, kw_only=True):
     """COMMISSION_TAX_RATE: the tax on the commission, in a quote's per-seller totals (docs/shipping.md)."""
     rounding: Rounding = Rounding()
     """ROUNDING_MODE and TAX_CALCULATION: how taxes are rounded (docs/taxes.md#rounding-modes)."""
+    fx_conversion: bool = False
+    """FX_CONVERSION: a line with no price in the quote's currency converts its catalog price (docs/currencies.md)."""
+    fx_endings: tuple[tuple[str, str], ...] = ()
+    """FX_PRICE_ENDINGS: per currency, the ending a converted unit price is lifted to (`whole`, `0.99`)."""
 
 
 # --- response ------------------------------------------------------------------------------
@@ -254,6 +259,10 @@ class QuoteLine(msgspec.Struct, frozen=True, kw_only=True):
     ] = UNSET
     # An announced reduction (docs/markets.md#prior-price-for-announced-reductions): only on a line a flash
     # sale, an automatic promotion or a campaign reduces, absent from every other line.
+    fx: Annotated[
+        LineFx | UnsetType,
+        msgspec.Meta(description="Only on a line priced by converting its catalog price (docs/currencies.md)."),
+    ] = UNSET
     prior_price: Annotated[
         Decimal | UnsetType | None,
         msgspec.Meta(
@@ -703,3 +712,7 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
         msgspec.Meta(description="`agent`: an agent key made it, priced for the channel `agent`."),
     ] = UNSET
     agent: Annotated[AgentRef | UnsetType, msgspec.Meta(description="The agent key that made it.")] = UNSET
+    fx: Annotated[
+        QuoteFx | UnsetType,
+        msgspec.Meta(description="Only where a line was converted: the rates used, locked until valid_until."),
+    ] = UNSET

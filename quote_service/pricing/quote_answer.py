@@ -139,6 +139,7 @@ def quote_answer(
         experiments=experiments,
         created_at=now,
         valid_until=now + region.validity,
+        fx=UNSET if inputs.fx is None or (locked := inputs.fx.locked(now + region.validity)) is None else locked,
         config_version=inputs.snapshot.version,
         forced_experiments=forced,
         applied_promotions=applied_promotions,

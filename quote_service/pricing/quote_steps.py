@@ -28,6 +28,7 @@ from quote_service.pricing.coupons import CouponSet
 from quote_service.pricing.delivery import Fee, delivery_fee, flag_number, small_basket_fee
 from quote_service.pricing.discounts import CouponResult, apply_coupons, discount_cap
 from quote_service.pricing.external import ExternalPricing, apply_taxes
+from quote_service.pricing.fx_convert import NO_RATES, Converter
 from quote_service.pricing.lines import HeldPrice, Line, held_lines, price_lines
 from quote_service.pricing.money import MAX_AMOUNT, ZERO
 from quote_service.pricing.offers import Choice
@@ -78,6 +79,9 @@ def quote_lines(
     rules) or held at the prices an order edit decided (`held`); marked with their own prices where a promotion
     or coupon reduces only those (docs/promotions.md#reduced-lines). Answered as what steps 5-10 read
     (`QuoteInputs`): the lines, their sums in one pass over them, and the flags' knobs."""
+    fx = None  # docs/currencies.md: a line priced in another currency converts (FX_CONVERSION)
+    if defaults.fx_conversion:
+        fx = Converter(snapshot.fx or NO_RATES, region.currency, now, defaults.fx_endings)
     if held is None:
         # price rules apply unless the dynamic_pricing flag exists and serves a falsy value (written out: no call)
         if DYNAMIC_PRICING in feature_flags:
@@ -97,6 +101,7 @@ def quote_lines(
             customer_group=None if book is None else label(customer.customer_group),
             channel=None if book is None else label(request.channel),
             offers=offers,
+            fx=fx,
         )
     else:
         lines = held_lines(request, region=region, held=held)
@@ -125,7 +130,7 @@ def quote_lines(
         threshold = flag_number(threshold, low=ZERO, high=MAX_AMOUNT, low_inclusive=True)
     return QuoteInputs(
         request, snapshot, region, customer, defaults, now, gifts, lines, subtotal, item_total, flash_total,
-        flash_list_total, has_flash, inclusive, compound, multiplier, threshold,
+        flash_list_total, has_flash, inclusive, compound, multiplier, threshold, fx,
     )  # fmt: skip
 
 
@@ -163,6 +168,8 @@ class QuoteInputs(Struct, gc=False):
     """The express delivery fee's multiplier a flag serves (None: the region's)."""
     threshold: Decimal | None
     """The small-basket threshold a flag serves (None: the region's)."""
+    fx: Converter | None = None
+    """The quote's conversions (FX_CONVERSION on; docs/currencies.md): the rates it used, which it locks."""
 
     def delivery(self, goods: Decimal) -> Fee:
         """Step 7's delivery charge for goods worth `goods` after discounts (no shipping profile)."""

@@ -115,10 +115,14 @@ class Resolution:
         """Count one more kept answer; when the memo is full, forget every answer and plan."""
         self._size += 1
         if self._size > MAX_ENTRIES:
-            for memo in (self._prices, self._taxes, self._fees, self._items, self._logistics, self._clocks, self.plans):
-                memo.clear()
-            self._size = 0
-            self._customers = 0  # their entries went with the plans
+            self.forget()
+
+    def forget(self) -> None:
+        """Forget every answer and plan (a full memo, or a snapshot replaced: `Resolver.release`)."""
+        for memo in (self._prices, self._taxes, self._fees, self._items, self._logistics, self._clocks, self.plans):
+            memo.clear()
+        self._size = 0
+        self._customers = 0  # their entries went with the plans
 
     def grow_customers(self) -> None:
         """Count one more customer's served flags (kept in a plan's `flags`); past MAX_CUSTOMERS,
@@ -297,6 +301,13 @@ class Resolver:
         self._index = index
         self._edges = window_edges(book, index)
         self._intervals: dict[int, Resolution] = {}
+
+    def release(self) -> None:
+        """Forget every interval's lookups and plans (the snapshot was replaced): what they held is freed
+        with its last reference, not left as cyclic garbage (a plan points back at its resolution)."""
+        for resolution in self._intervals.values():
+            resolution.forget()
+        self._intervals.clear()
 
     def at(self, now: datetime) -> Resolution:
         """The lookups valid at `now` (shared by every quote priced in the same interval)."""

@@ -119,6 +119,8 @@ def response_parts(
         price_list_id=priced.price_list_id,
         at_min_price=floor > 0 and after <= floor and priced.flash_sale_id is None,
     )
+    if priced.fx is not None:  # converted into the quote's currency (docs/currencies.md)
+        item = replace(item, fx=priced.fx)
     if split:  # docs/markets.md#the-lines-tax-split
         inclusive = priced.inclusive
         item = replace(item, prices_include_tax=inclusive, net=base, gross=after if inclusive else after + tax)

@@ -124,6 +124,13 @@ class ConfigSnapshot:
             fx=FxBook.of(fx_rates),
         )
 
+    def release(self) -> None:
+        """Empty the memos this snapshot filled, once another replaced it (cache/config_store.py): the plans and
+        per-customer entries go at once. A quote still pricing on it refills what it reads."""
+        self.resolver.release()
+        self.price_lists.open_lists.clear()  # a book shared with the next snapshot refills it: only a memo
+        self.price_lists.open_offer_lists.clear()
+
     def counts(self) -> dict[str, int]:
         """How many entries each part holds (for operators and tests)."""
         return {

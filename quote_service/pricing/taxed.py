@@ -22,7 +22,16 @@ from quote_service.pricing.money import ZERO
 from quote_service.pricing.plan import Priced, RegionPlan
 from quote_service.pricing.quote import CommissionDetail, QuoteLine
 from quote_service.pricing.settle import Settled, price_rules_moved, response_parts, tax_rules_moved
-from quote_service.pricing.taxes import LineTax, Rounding, TaxExemption, added, contained, contained_total
+from quote_service.pricing.taxes import (
+    InvoiceLine,
+    LineTax,
+    Rounding,
+    TaxExemption,
+    added,
+    contained,
+    contained_total,
+    invoice_taxes,
+)
 
 
 class TaxTerms:
@@ -57,15 +66,22 @@ SettledLine = tuple[QuoteLine, tuple[CommissionDetail, ...], Decimal, Decimal, D
 """A line settled: (response line, its commission details, tax, tax exempted, category, seller commission)."""
 
 
-def _settle_line(line: Line, terms: TaxTerms, split: bool, cent: Decimal, zero: Decimal) -> SettledLine:
-    """One line's taxes, commission and response parts under `terms`."""
+def _settle_line(
+    line: Line, terms: TaxTerms, split: bool, cent: Decimal, zero: Decimal, invoiced: list[LineTax] | None = None
+) -> SettledLine:
+    """One line's taxes, commission and response parts under `terms` (`invoiced`: its taxes as invoice rounding
+    gave them back, `invoice_taxes`)."""
     priced, discount = line.priced, line.discount
     plan = priced.plan
     exemption = terms.exemption
     after = priced.subtotal - discount
     taxes: list[LineTax] = []
     exempted = zero
-    if exemption is None:
+    if invoiced is not None:
+        taxes = invoiced
+        tax = sum((part.amount for part in taxes), zero)
+        net = after - tax if priced.inclusive else after
+    elif exemption is None:
         net, taxes = _net_and_taxes(priced, after, terms, cent)
         tax = sum((part.amount for part in taxes), zero)
     else:
@@ -99,9 +115,22 @@ def settle_taxed(lines: Sequence[Line], region: RegionPlan, terms: TaxTerms, spl
     added_taxes: list[Decimal] = []
     movers: list[Priced] = []
     key = (terms.key, split)
-    for line in lines:
+    invoiced = None  # docs/taxes.md#rounding-modes: a line's taxes depend on the whole invoice, none is kept
+    if terms.rounding.tax_calculation == "INVOICE" and terms.exemption is None:
+        invoiced = invoice_taxes(
+            [
+                InvoiceLine(amount=line.priced.subtotal - line.discount, components=line.priced.plan.components(),
+                            inclusive=line.priced.inclusive)
+                for line in lines
+            ],
+            cent=cent,
+            rounding=terms.rounding,
+        )  # fmt: skip
+    for index, line in enumerate(lines):
         priced = line.priced
-        if line.discount:
+        if invoiced is not None:
+            found = _settle_line(line, terms, split, cent, zero, invoiced[index])
+        elif line.discount:
             found = _settle_line(line, terms, split, cent, zero)
         else:
             memo = priced.taxed

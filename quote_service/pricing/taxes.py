@@ -13,6 +13,13 @@ The tax contained is round(G x (F - 1) / F) (for one plain rate, §16's round(G 
 the net is G - that tax, each component but the last is the forward amount on that net, and the
 last takes the remainder: net + sum(amounts) = G always.
 
+`TAX_CALCULATION = INVOICE` rounds once per invoice: each line's components are worked out exactly (no
+rounding; a tax-inclusive line's contained tax is (F - 1) / F of its gross, its components forward on the exact
+net), then per tax code and rate (and per kind: added or contained) the lines' exact amounts are summed,
+the sum rounded once in the terms' mode, and given back to the lines by largest remainder: each line takes
+its amount rounded down, and the cents left go one each to the largest remainders (ties: the lower line
+index). The lines add up exactly to each rounded sum (`invoice_taxes`).
+
 `TAX_CALCULATION = UNIT` works the same on one unit (the line's amount / quantity, exactly: the division
 is the last operation before rounding, so a half-cent tie is a tie), rounds, and multiplies by the
 quantity; the inverse's last component still takes the line's remainder.
@@ -20,7 +27,9 @@ quantity; the inverse's last component still takes the line's remainder.
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Final, Literal
 
 import msgspec
@@ -29,7 +38,7 @@ from quote_service.pricing.money import plain
 from quote_service.pricing.rules import TaxRateConfig
 
 RoundingMode = Literal["HALF_UP", "HALF_EVEN", "HALF_DOWN"]
-TaxCalculation = Literal["LINE", "UNIT"]
+TaxCalculation = Literal["LINE", "UNIT", "INVOICE"]
 TaxExemption = Literal["none", "exempt", "reverse_charge"]
 ROUNDINGS: Final[dict[str, str]] = {
     "HALF_UP": ROUND_HALF_UP,
@@ -164,3 +173,75 @@ def _give_back(shown: list[LineTax], excess: Decimal) -> list[LineTax]:
 def rounded(amount: Decimal, cent: Decimal, rounding: Rounding) -> Decimal:
     """`amount` on the currency's grid in the terms' mode."""
     return amount.quantize(cent, ROUNDINGS[rounding.mode])
+
+
+class InvoiceLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One line as invoice rounding reads it: what it charges after its discount and its taxes' components."""
+
+    amount: Decimal
+    """Net when taxes are added to it; gross (tax contained) when `inclusive`."""
+    components: tuple[Component, ...]
+    inclusive: bool = False
+
+
+def _exact_parts(line: InvoiceLine) -> list[Fraction]:
+    """The line's component amounts, exact: forward on its net, or on the exact net its gross contains."""
+    net = Fraction(line.amount)
+    if line.inclusive:
+        net /= Fraction(multiplier(line.components))
+    parts: list[Fraction] = []
+    before = Fraction(0)
+    for component in line.components:
+        base = net + before if component.compound else net
+        amount = base * Fraction(component.rate) / 100
+        parts.append(amount)
+        before += amount
+    return parts
+
+
+def invoice_taxes(lines: list[InvoiceLine], *, cent: Decimal, rounding: Rounding) -> list[list[LineTax]]:
+    """Each line's taxes under TAX_CALCULATION = INVOICE (see the module docstring): per (code, rate, added or
+    contained), the exact sum rounded once, given back by largest remainder, ties to the lower line index."""
+    exact = [_exact_parts(line) for line in lines]
+    groups: dict[tuple[str, Decimal, bool], list[tuple[int, int]]] = {}
+    for index, line in enumerate(lines):
+        for at, component in enumerate(line.components):
+            groups.setdefault((component.code, component.rate, line.inclusive), []).append((index, at))
+    amounts = [[Decimal(0)] * len(line.components) for line in lines]
+    for members in groups.values():
+        values = [exact[index][at] for index, at in members]
+        for (index, at), share in zip(members, largest_remainder(values, cent, rounding.mode), strict=True):
+            amounts[index][at] = share
+    shown: list[list[LineTax]] = []
+    for index, line in enumerate(lines):
+        net = line.amount - sum(amounts[index], Decimal(0)) if line.inclusive else line.amount
+        taxes: list[LineTax] = []
+        before = Decimal(0)
+        for component, amount in zip(line.components, amounts[index], strict=True):
+            base = net + before if component.compound else net
+            taxes.append(LineTax(code=component.code, rate=component.rate, base=base, amount=amount))
+            before += amount
+        shown.append(taxes)
+    return shown
+
+
+def _round_fraction(value: Fraction, mode: RoundingMode) -> int:
+    """`value` rounded to an integer in `mode` (half up and half down away from / towards zero)."""
+    whole, rest = divmod(abs(value), 1)
+    half = Fraction(1, 2)
+    if rest > half or (rest == half and (mode == "HALF_UP" or (mode == "HALF_EVEN" and whole % 2 == 1))):
+        whole += 1
+    return int(whole) if value >= 0 else -int(whole)
+
+
+def largest_remainder(values: list[Fraction], cent: Decimal, mode: RoundingMode) -> list[Decimal]:
+    """Exact `values` on the grid, adding up to their sum rounded once in `mode`: each rounded down, then one
+    cent more to each of the largest remainders (ties: the lower index) until the sum is reached."""
+    step = Fraction(cent)
+    units = [value / step for value in values]
+    floors = [math.floor(unit) for unit in units]
+    left = _round_fraction(sum(units, Fraction(0)), mode) - sum(floors)
+    order = sorted(range(len(values)), key=lambda i: (floors[i] - units[i], i))
+    for index in order[:left]:
+        floors[index] += 1
+    return [cent * floor for floor in floors]

@@ -68,7 +68,7 @@ class DisplayPrice(msgspec.Struct, frozen=True, kw_only=True):
 
 class PriceError(msgspec.Struct, frozen=True, kw_only=True):
     product_id: str
-    code: Literal["NOT_FOUND", "CURRENCY_NOT_PRICED", "VALIDATION_FAILED"]
+    code: Literal["NOT_FOUND", "CURRENCY_NOT_PRICED", "FX_RATE_MISSING", "VALIDATION_FAILED"]
 
 
 class Prices(msgspec.Struct, frozen=True, kw_only=True):

@@ -33,6 +33,7 @@ from quote_service.coupons.counters import Repairs, count_of, uses_key
 from quote_service.errors import (
     CurrencyNotPriced,
     ExtensionUnavailable,
+    FxRateMissing,
     QuoteTimeout,
     ServiceError,
     ValidationFailed,
@@ -83,7 +84,7 @@ from quote_service.quotes.limits import ConcurrencyGate, RateLimiter
 from quote_service.quotes.prior_prices import PriorPrices, reduction_start
 from quote_service.quotes.quantity_checks import Bought, basket_quantities, checked_quantities, offers_under_rules
 from quote_service.quotes.quote_log import compact_request
-from quote_service.quotes.store import QuoteStore, decode_quote
+from quote_service.quotes.store import QuoteStore, Rider, decode_quote
 from quote_service.reservations.service import Reservations
 from quote_service.unit_limits.service import UnitPurchases
 
@@ -168,6 +169,8 @@ class QuoteService:
             currency=settings.default_currency.upper(),
             commission_tax_rate=settings.commission_tax_rate,
             rounding=Rounding(mode=settings.rounding_mode, tax_calculation=settings.tax_calculation),
+            fx_conversion=settings.fx_conversion,
+            fx_endings=tuple(settings.price_endings().items()),
         )
         self.timeout = settings.quote_timeout
         self.max_lines = settings.max_quote_lines
@@ -238,6 +241,7 @@ class QuoteService:
         *,
         numbers: bool = False,
         bound: Bound | None = None,
+        rider: Rider | None = None,
     ) -> PricedQuote:
         """Admit (rate limit, concurrency cap), then price and store within the deadline.
 
@@ -248,7 +252,8 @@ class QuoteService:
         `body` is the request's raw JSON when the caller has it (the lean edge): the
         identical-request cache is then keyed by it instead of by the request encoded again.
         `numbers`: the quote's JSON writes money as numbers (X-Money-Format), encoded so once,
-        as the strings would be."""
+        as the strings would be. `rider`: a write made of the quote, sent to Redis in the quote's own call
+        (quotes/store.py `Rider`; a checkout session's update) — it never lands for a quote handed out again."""
         t0 = perf_counter_ns()
         with stage(_VALIDATE):
             if request.items[self.max_lines :]:  # a slice, not len(): no call a quote (the cost budget)
@@ -265,7 +270,7 @@ class QuoteService:
             bound = Bound(self.deadlines, deadline or running_loop().time() + self.timeout)
         try:
             with bound:
-                return await self._price(request, caller, body, t0, numbers, bound.when)
+                return await self._price(request, caller, body, t0, numbers, bound.when, rider)
         except TimeoutError as exc:
             if not bound.expired():  # a store's own timeout (pool, Redis): 503, not 504
                 raise
@@ -279,7 +284,14 @@ class QuoteService:
         return stored.quote if stored is not None and acts_for(caller, stored.maker) else None
 
     async def _price(
-        self, request: QuoteRequest, caller: Principal, body: bytes | None, t0: int, numbers: bool, deadline: float
+        self,
+        request: QuoteRequest,
+        caller: Principal,
+        body: bytes | None,
+        t0: int,
+        numbers: bool,
+        deadline: float,
+        rider: Rider | None,
     ) -> PricedQuote:
         t1 = perf_counter_ns()
         now = self._clock()
@@ -370,7 +382,7 @@ class QuoteService:
         if candidate is not None:  # the same caller sent this body before: were the inputs the same too?
             self._unrepeated = 0
             inputs = _inputs(customer, snapshot, products, flash, now)
-            reused = await self._reusable(candidate, inputs, now)
+            reused = await self._reusable(candidate, inputs, now, rider)
             if reused is not None:
                 _RECENT_HITS.inc()
                 record(t0, t1, t2, t3, t3, perf_counter_ns())
@@ -431,7 +443,7 @@ class QuoteService:
         with stage(_STORE):
             if reserving:
                 return await self._reserve_and_store(
-                    request, quote, caller, customer, now=now, numbers=numbers, t=(t0, t1, t2, t3, t4)
+                    request, quote, caller, customer, now=now, numbers=numbers, t=(t0, t1, t2, t3, t4), rider=rider
                 )
             # What the quote is remembered and stored with is made now, while what it reads is still in
             # the CPU's caches, and the Quote's objects are let go before the store's wait: after it the
@@ -440,7 +452,7 @@ class QuoteService:
             if remember:
                 inputs = inputs or _inputs(customer, snapshot, products, flash, now)
             quote_id = quote.quote_id
-            storing = self._put(quote, request, caller, customer, now=now, numbers=numbers)
+            storing = self._put(quote, request, caller, customer, now=now, numbers=numbers, rider=rider)
             del quote
             payload = await storing
         if inputs is not None:
@@ -485,6 +497,7 @@ class QuoteService:
         now: datetime,
         numbers: bool,
         t: tuple[int, int, int, int, int],
+        rider: Rider | None,
     ) -> PricedQuote:
         """Hold the quote's units (PostgreSQL; taking over the hold of `replaces_quote_id`), then store
         it; a quote that is not stored is not answered, so its holds are dropped at once (else they
@@ -493,7 +506,7 @@ class QuoteService:
         reserved = await self._reservations.hold(request, quote, caller, now=now)
         replaced = request.replaces_quote_id
         try:
-            payload = await self._put(reserved, request, caller, customer, now=now, numbers=numbers)
+            payload = await self._put(reserved, request, caller, customer, now=now, numbers=numbers, rider=rider)
         except BaseException:
             # Best effort: should PostgreSQL fail too, the holds still end at their expiry.
             with contextlib.suppress(Exception):
@@ -512,6 +525,7 @@ class QuoteService:
         *,
         now: datetime,
         numbers: bool,
+        rider: Rider | None,
     ) -> Coroutine[Any, Any, bytes]:
         """Store the quote (Redis, group commit; the quote log behind) with who asked and where to
         (the store's coroutine, holding the only reference to `quote` the caller does not drop), and
@@ -527,6 +541,7 @@ class QuoteService:
             delivery=(address.city, address.country),
             numbers=numbers,
             request=compact_request(quote, request, customer),
+            rider=rider,
         )
 
     async def write_quote_log(self) -> None:
@@ -709,6 +724,9 @@ class QuoteService:
                 )  # fmt: skip
             except CurrencyNotPriced:
                 errors.append(PriceError(product_id=key, code="CURRENCY_NOT_PRICED"))
+                continue
+            except FxRateMissing:  # docs/currencies.md: FX_CONVERSION on, no rate converts its price
+                errors.append(PriceError(product_id=key, code="FX_RATE_MISSING"))
                 continue
             except ValidationFailed:  # the money ceiling (docs/quotes-and-orders.md#the-money-ceiling)
                 errors.append(PriceError(product_id=key, code="VALIDATION_FAILED"))
@@ -900,8 +918,11 @@ class QuoteService:
                 )
         return offers
 
-    async def _reusable(self, candidate: _Recent, inputs: bytes, now: datetime) -> PricedQuote | None:
-        """The quote made for an identical request, while it has validity left and was not ordered."""
+    async def _reusable(
+        self, candidate: _Recent, inputs: bytes, now: datetime, rider: Rider | None
+    ) -> PricedQuote | None:
+        """The quote made for an identical request, while it has validity left and was not ordered
+        (`rider` rides on that question: quotes/store.py `was_ordered`)."""
         remembered, payload, _ = candidate
         if remembered != inputs:
             return None
@@ -909,7 +930,7 @@ class QuoteService:
         if cached.valid_until - now < _MIN_REMAINING_VALIDITY:
             return None
         # Ordered in any process → never handed out again (its repeat purchase would be a 409).
-        if await self._store.was_ordered(cached.quote_id):
+        if await self._store.was_ordered(cached.quote_id, payload, rider):
             return None
         return PricedQuote(cached.quote_id, payload)
 

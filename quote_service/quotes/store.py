@@ -35,12 +35,13 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, Protocol, cast
 from uuid import UUID
 
 import msgspec
 import structlog
 from hiredis import pack_command
+from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError
 
 from quote_service.auth.policy import Maker
@@ -60,16 +61,30 @@ _ENCODER = msgspec.json.Encoder()
 _NUMBERS = msgspec.json.Encoder(decimal_format="number")
 _DECODER = msgspec.json.Decoder(Quote)  # reads money written either way
 # One SET ... PX per quote of the batch, then EXISTS per ordered-mark asked about (and for the
-# dictionary the values were compressed with), in one call:
-# a pipeline costs the client ~3x more per quote. The last ARGV is the number of quotes to SET.
+# dictionary the values were compressed with), then each rider's two writes (`Ride`; one riding on a
+# mark's question only where that mark is absent), in one call: a pipeline costs the client ~3x more
+# per quote. The last ARGV is the number of quotes to SET, the one before it the number of riders.
 _FLUSH = """
 local puts = tonumber(ARGV[#ARGV])
+local riders = tonumber(ARGV[#ARGV - 1])
 for i = 1, puts do
   redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i])
 end
 local ordered = {}
-for i = puts + 1, #KEYS do
+for i = puts + 2 * riders + 1, #KEYS do
   ordered[#ordered + 1] = redis.call('EXISTS', KEYS[i])
+end
+for r = 0, riders - 1 do
+  local k, a = puts + 2 * r, 2 * puts + 6 * r
+  local after = tonumber(ARGV[a + 6])
+  if after == 0 or ordered[after] == 0 then
+    redis.call('SET', KEYS[k + 1], ARGV[a + 1], 'EX', ARGV[a + 2])
+    local stored = redis.call('GET', KEYS[k + 2])
+    local at = stored and string.find(stored, '"status":', 1, true)
+    if not at or string.sub(stored, at + 9, at + 8 + #ARGV[a + 5]) == ARGV[a + 5] then
+      redis.call('SET', KEYS[k + 2], ARGV[a + 3], 'EX', ARGV[a + 4])
+    end
+  end
 end
 return ordered
 """
@@ -98,6 +113,34 @@ _MAKER_BYTES = 17
 def made_by(maker: Maker | None) -> bytes:
     """The prefix naming `maker` (kind, principal id); none for no maker."""
     return b"" if maker is None else MADE_BY[maker[0]] + maker[1].bytes
+
+
+class Ride(NamedTuple):
+    """What a rider writes in its quote's group-commit call: `key` = `value` for `seconds`, and `guarded` =
+    `guarded_value` for `guarded_seconds` unless `guarded` holds a value whose first `"status":` is not
+    followed by `status` (JSON, quoted: `b'"open"'`)."""
+
+    key: str
+    value: bytes
+    seconds: int
+    guarded: str
+    guarded_value: bytes
+    guarded_seconds: int
+    status: bytes
+
+
+class Rider(Protocol):
+    """A write made of the quote that goes to Redis in the quote's own call (a checkout session's update:
+    checkout_sessions/live.py): one round trip for both, never the write without the quote."""
+
+    def ride(self, payload: bytes, quote: Quote | None) -> Ride:
+        """The write, of the quote's JSON (`QuoteStore.put`'s answer) and, where the store has it, the quote
+        that JSON encodes (not for a quote handed out again), before the call is sent."""
+        ...
+
+    def landed(self) -> None:
+        """The call that carried the write was acknowledged (before the quote's `put` returns)."""
+        ...
 
 
 class StoredQuote(NamedTuple):
@@ -167,6 +210,10 @@ class QuoteStore:
         # No Quote objects are kept alive here (only bytes and the row of immutable scalars).
         self._pending: list[_Put] = []
         self._checks: list[tuple[str, asyncio.Future[bool]]] = []
+        self._riders: list[tuple[Ride, Rider, int]] = []
+        """Each rider, its write and the question it rides on (1 the batch's first `was_ordered`; 0 a put)."""
+        self._cluster = is_cluster(redis)
+        """On a cluster a rider's keys live in other slots than the quotes': riders are not taken there."""
         self._commit = _GroupCommit(self._commit_once)
         self._keeper = DictionaryKeeper(self.codec)
 
@@ -204,13 +251,16 @@ class QuoteStore:
         delivery: tuple[str, str] | None = None,
         numbers: bool = False,
         request: object = None,
+        rider: Rider | None = None,
     ) -> bytes:
         """Store `quote` until its `valid_until`; returns (its JSON) once any process can read it.
 
         `caller` (kind, principal id) is who made it: stored with the quote (`StoredQuote.maker`)
         and recorded in the quote log with `delivery` (city, country), where to. `numbers`: money
         written as JSON numbers (X-Money-Format: number), which `decode_quote` reads as well as strings.
-        `request`: what the quote log keeps to price the basket again (`quote_log.log_values`)."""
+        `request`: what the quote log keeps to price the basket again (`quote_log.log_values`).
+        `rider`: a write made of the quote's JSON, sent in the same call (`Rider`; not on a cluster, nor for
+        a quote already expired: then it never lands, and its maker writes on its own)."""
         payload = (_NUMBERS if numbers else _ENCODER).encode(quote)
         if quote.valid_until <= now:
             return payload
@@ -223,6 +273,8 @@ class QuoteStore:
         )
         future: asyncio.Future[None] = running_loop().create_future()
         self._pending.append((_quote_key(text), made_by(caller), payload, quote.valid_until.timestamp(), future))
+        if rider is not None and not self._cluster:
+            self._riders.append((rider.ride(payload, quote), rider, 0))
         del quote
         self._commit.wake()
         await future
@@ -274,27 +326,32 @@ class QuoteStore:
             await self._redis.set(ordered_key(quote_id), b"1", px=ttl if ttl > 0 else 900_000)
         return payload
 
-    async def was_ordered(self, quote_id: UUID) -> bool:
-        """True once any process took the quote for an order; asked in the next group-commit call."""
+    async def was_ordered(self, quote_id: UUID, payload: bytes = b"", rider: Rider | None = None) -> bool:
+        """True once any process took the quote for an order; asked in the next group-commit call.
+        `rider`: a write made of the quote's JSON `payload`, in the same call, landing only where the
+        answer is False (the quote handed out again: `put`)."""
         future: asyncio.Future[bool] = running_loop().create_future()
         self._checks.append((ordered_key(quote_id), future))
+        if rider is not None and not self._cluster:
+            self._riders.append((rider.ride(payload, None), rider, len(self._checks)))
         self._commit.wake()
         return await future
 
     async def _commit_once(self) -> None:
-        """One group-commit call: the queued puts and ordered-mark questions."""
+        """One group-commit call: the queued puts, their riders and ordered-mark questions."""
         batch, self._pending = self._pending, []
+        riders, self._riders = self._riders, []
         checks, self._checks = self._checks, []
         if not batch and not checks:
             return
         # Asked with the marks: is the dictionary of these values still there (Redis restarted empty)?
         dictionary = self.codec.dictionary_key if batch else None
         try:
-            keys, args = self._call_arguments(batch, checks, dictionary)
+            keys, args = self._call_arguments(batch, riders, checks, dictionary)
             if is_cluster(self._redis):
                 ordered = await self._flush_on_cluster(keys, args)
             else:
-                ordered = await self._flush_lean(keys, args)
+                ordered = await lean_script(self._redis, self._flush, keys, args)
             if dictionary is not None and not ordered.pop():  # before any of its quotes is answered
                 await self.codec.publish_again()
         except Exception as exc:  # every waiting request learns it failed
@@ -303,6 +360,9 @@ class QuoteStore:
                 if not future.done():
                     future.set_exception(exc)
             raise
+        for _, rider, after in riders:
+            if not after or not ordered[after - 1]:
+                rider.landed()
         for *_, put in batch:
             if not put.done():
                 put.set_result(None)
@@ -311,9 +371,14 @@ class QuoteStore:
                 check.set_result(bool(flag))
 
     def _call_arguments(
-        self, batch: list[_Put], checks: list[tuple[str, asyncio.Future[bool]]], dictionary: str | None
+        self,
+        batch: list[_Put],
+        riders: list[tuple[Ride, Rider, int]],
+        checks: list[tuple[str, asyncio.Future[bool]]],
+        dictionary: str | None,
     ) -> tuple[list[str], list[bytes | int]]:
-        """`_FLUSH`'s keys (quotes, marks, the dictionary) and arguments (value and TTL per quote, the count)."""
+        """`_FLUSH`'s keys (quotes, riders', marks, the dictionary) and arguments (value and TTL per quote,
+        six per rider, the counts)."""
         now = time.time()
         keys: list[str] = []
         args: list[bytes | int] = []
@@ -323,37 +388,14 @@ class QuoteStore:
             # Compressed here, the batch back to back, so that the compressor's tables are warm for
             # all but the first (not measurably cheaper on the shared development machine: BENCHMARKS.md).
             args += (maker + pack(payload, valid_until), max(1, int((valid_until - now) * 1000)))
+        for ride, _, after in riders:
+            keys += (ride.key, ride.guarded)
+            args += (ride.value, ride.seconds, ride.guarded_value, ride.guarded_seconds, ride.status, after)
         keys += [key for key, _ in checks]
         if dictionary is not None:
             keys.append(dictionary)
-        args.append(len(batch))
+        args += (len(riders), len(batch))  # (two calls, as the one count's append and len were)
         return keys, args
-
-    async def _flush_lean(self, keys: list[str], args: list[bytes | int]) -> list[int]:
-        """`_FLUSH` on one of the pool's connections: EVALSHA packed in C (hiredis) and its reply read,
-        without redis-py's command layer (its retry wrapper, events and observability cost ~200 Python
-        calls a call: docs/hot-path.md). Anything but a reply is left to redis-py's own call, which
-        loads the script (NOSCRIPT: Redis restarted) and retries as configured: the script only SETs
-        what it is given and reads marks, so a call run twice does nothing twice."""
-        pool = cast(Any, self._redis).connection_pool
-        connection = await pool.get_connection()
-        try:
-            command: Any = (b"EVALSHA", self._flush.sha, len(keys), *keys, *args)
-            await connection.send_packed_command(pack_command(command))  # packed in C, each argument in one go
-            reply = await connection.read_response()
-        except NoScriptError:  # a whole reply was read: the connection is as good as before
-            await pool.release(connection)
-        except (RedisError, OSError):  # redis-py's ConnectionError and TimeoutError among them
-            await connection.disconnect(nowait=True)
-            await pool.release(connection)
-        except BaseException:  # cancelled mid-call: the connection may hold half a reply
-            await connection.disconnect(nowait=True)
-            await pool.release(connection)
-            raise
-        else:
-            await pool.release(connection)
-            return cast(list[int], reply)
-        return cast(list[int], await self._flush(keys=keys, args=args))
 
     async def _flush_on_cluster(self, keys: list[str], args: list[bytes | int]) -> list[int]:
         """`_FLUSH` as a pipeline: its keys span every slot, and a cluster pipeline sends each
@@ -366,6 +408,33 @@ class QuoteStore:
                 pipe.exists(key)
             answers = await pipe.execute()
         return [int(flag) for flag in answers[puts:]]
+
+
+async def lean_script(redis: RedisClient, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+    """`script` on one of the pool's connections (not a cluster's): EVALSHA packed in C (hiredis) and its
+    reply read, without redis-py's command layer (its retry wrapper, events and observability cost ~200
+    Python calls a call: docs/hot-path.md). Anything but a reply is left to redis-py's own call, which loads
+    the script (NOSCRIPT: Redis restarted) and retries as configured — as redis-py's call alone would, so a
+    script called so must bear being run twice (the group commit's only SETs what it is given and reads marks)."""
+    pool = cast(Any, redis).connection_pool
+    connection = await pool.get_connection()
+    try:
+        command: Any = (b"EVALSHA", script.sha, len(keys), *keys, *args)
+        await connection.send_packed_command(pack_command(command))  # packed in C, each argument in one go
+        reply = await connection.read_response()
+    except NoScriptError:  # a whole reply was read: the connection is as good as before
+        await pool.release(connection)
+    except (RedisError, OSError):  # redis-py's ConnectionError and TimeoutError among them
+        await connection.disconnect(nowait=True)
+        await pool.release(connection)
+    except BaseException:  # cancelled mid-call: the connection may hold half a reply
+        await connection.disconnect(nowait=True)
+        await pool.release(connection)
+        raise
+    else:
+        await pool.release(connection)
+        return reply
+    return await script(keys=keys, args=args)
 
 
 def decode_quote(payload: bytes) -> Quote:

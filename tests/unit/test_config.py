@@ -392,3 +392,30 @@ def test_payout_max_ahead_seconds_defaults_to_five_minutes_and_refuses_what_is_o
     for bad in ("-1", "3162240001", "soon"):
         with pytest.raises(ConfigError, match="PAYOUT_MAX_AHEAD_SECONDS"):
             Settings.from_env({"PAYOUT_MAX_AHEAD_SECONDS": bad})
+
+
+@pytest.mark.parametrize(
+    ("endings", "named"),
+    [
+        ("not json", "FX_PRICE_ENDINGS must be a JSON object"),
+        ('{"XYZ": "whole"}', "'XYZ' is not an ISO 4217"),
+        ('{"EUR": "0.999"}', r"FX_PRICE_ENDINGS\[EUR\]"),
+        ('{"EUR": 5}', "FX_PRICE_ENDINGS must be a JSON object"),
+    ],
+)
+def test_a_bad_fx_price_ending_refuses_to_start_naming_it(endings: str, named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        Settings.from_env({"FX_PRICE_ENDINGS": endings})
+
+
+def test_fx_conversion_and_its_endings_are_read() -> None:
+    settings = Settings.from_env({"FX_CONVERSION": "true", "FX_PRICE_ENDINGS": '{"JPY": "whole", "EUR": "0.99"}'})
+    assert settings.fx_conversion is True
+    assert settings.price_endings() == {"JPY": "whole", "EUR": "0.99"}
+    assert Settings.from_env({}).price_endings() == {}
+
+
+def test_tax_calculation_may_round_once_per_invoice() -> None:
+    assert Settings.from_env({"TAX_CALCULATION": "INVOICE"}).tax_calculation == "INVOICE"
+    with pytest.raises(ConfigError, match="TAX_CALCULATION"):
+        Settings.from_env({"TAX_CALCULATION": "BASKET"})

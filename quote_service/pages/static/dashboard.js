@@ -196,14 +196,17 @@
       "No open signals: competitor prices, stock and demand raise them as they arrive.");
   }
 
-  // Checkout sessions per agent key (docs/agents.md#analytics): shown once an agent has made a session.
+  // Checkout sessions and orders per agent key (docs/agents.md#analytics): shown once an agent has made a
+  // session or an order (a flash purchase among them).
   async function agents() {
     const report = await api("GET", "/api/v1/analytics/agents");
     if (!report.agents.length) throw Object.assign(new Error("no agent sessions"), { status: 404 });
     fillOr($("agent-rows"), report.agents.map(a => el("tr", { "data-key": a.key_id }, cell(a.name),
       cell(String(a.created), { class: "num" }), cell(String(a.completed), { class: "num" }),
       cell(String(a.abandoned), { class: "num" }), cell(String(a.expired), { class: "num" }),
-      cell((Number(a.conversion) * 100).toFixed(1) + " %", { class: "num" }))), "No agent sessions.");
+      cell(a.created ? (Number(a.conversion) * 100).toFixed(1) + " %" : "–", { class: "num" }),
+      cell(String(a.orders), { class: "num" }), cell(String(a.flash_purchases), { class: "num" }))),
+      "No agent sessions.");
   }
 
   async function decisions() {

@@ -122,3 +122,17 @@ async def test_an_update_that_priced_while_its_session_completed_never_reopens_i
     assert stored.status == "completed"
     late = await agent.update(sid, {"fulfillment_option_id": "express"})
     assert (late.status_code, late.json()["code"]) == (409, "session_completed")
+
+
+async def test_an_update_answers_the_same_bytes_whether_its_quote_was_priced_or_handed_out_again(
+    client: Client, admin: Caller
+) -> None:
+    """The session written back with a quote just priced is made of the quote itself; with a quote the
+    identical-request cache hands out again, of its JSON (quotes/store.py `Rider`): the same answer."""
+    agent, _, sid = await addressed(client, admin)
+    body = {"fulfillment_option_id": "standard"}
+    priced = await agent.update(sid, body, key="first")
+    again = await agent.update(sid, body, key="second")  # the same basket and choice: the same quote again
+    assert (priced.status_code, again.status_code) == (200, 200)
+    assert acp_session(again)["quote_id"] == acp_session(priced)["quote_id"]
+    assert again.content == priced.content

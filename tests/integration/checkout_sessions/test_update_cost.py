@@ -5,8 +5,9 @@ The app is started on the test's event loop with what runs by the clock pinned; 
 session, then SAMPLES updates (ACP, each choosing a seller's option under a new key) and SAMPLES plain
 `POST /api/v1/quote` of the same basket (the agent's key, a new customer each) are counted alike: the SQL
 statements sent, the Redis commands sent, the function calls. An update is the quote plus one Redis round
-trip to claim its key and read the session and one to write it back with its answer: no SQL at all
-(tests/cost_budget.toml `[checkout_session_update]`).
+trip, to claim its key and read the session: the session and its answer are written back in the quote's own
+call (checkout_sessions/live.py `WriteBack`), and no SQL at all (tests/cost_budget.toml
+`[checkout_session_update]`).
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def extra(counts: tuple[list[Meter], list[Meter]]) -> int:
     return max(m.calls for m in updates) - max(m.calls for m in quotes)
 
 
-async def test_an_update_costs_a_quote_and_two_redis_commands_and_no_sql(app: Litestar, admin: Caller) -> None:
+async def test_an_update_costs_a_quote_and_one_redis_command_and_no_sql(app: Litestar, admin: Caller) -> None:
     allowed = tomllib.loads(BUDGET_FILE.read_text())["checkout_session_update"]
     async with started(app, admin) as served:
         goods = await market(served.http, admin)  # type: ignore[arg-type]

@@ -28,6 +28,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from quote_service.cli import demo
+from quote_service.cli.demo_agent import DEMO_AGENT_KEY
 from quote_service.db.migrate import load_migrations, migrations_dir
 from tests.conftest import free_port
 from tests.integration.catalog.test_catalog import PRODUCTS, error_of, product_body, success_data
@@ -267,9 +268,12 @@ async def test_seed_demo_schedules_a_flash_sale_a_minute_ahead_once(
     after = datetime.now(UTC)
     assert code == 0, err
     assert "demo flash sale" in out
+    assert f"role agent, created: {DEMO_AGENT_KEY}" in out  # the demo agent's key and its ACP checkout
+    assert f"curl -X POST $BASE/acp/checkout_sessions -H 'Authorization: Bearer {DEMO_AGENT_KEY}'" in out
     code, again, err = await run_cli("seed-demo", env=env)
     assert code == 0, err
     assert "already scheduled or running" in again
+    assert f"role agent, already present: {DEMO_AGENT_KEY}" in again
 
     admin = success_data(
         await client.post("/api/v1/auth/token", json={"username": demo.DEMO_ADMIN[0], "password": demo.DEMO_ADMIN[1]})

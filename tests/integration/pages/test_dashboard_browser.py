@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from quote_service.cli.demo_agent import seed_agent
 from quote_service.config import Settings
 from tests.integration.analytics.test_guardrail import create_flag, experiment, flag
 from tests.integration.browser import (
@@ -29,6 +30,7 @@ from tests.integration.browser import (
     needs_chromium,
     set_width,
 )
+from tests.integration.checkout_sessions.setup import ACP, ADDRESS, Agent, acp_session, market
 from tests.integration.conftest import Caller
 from tests.integration.flash import at
 from tests.integration.pages.test_pages_browser import ok, product
@@ -553,3 +555,64 @@ async def test_the_guards_catch_outside_requests_console_errors_and_clipping() -
             problems = await layout_problems(page)
             assert any(p.startswith("#wide: content 600px wide in a 300px panel") for p in problems)
             assert any("is cut with no title" in p for p in problems)
+
+
+async def test_the_agents_panel_shows_the_demo_agents_sessions_and_orders_at_1280_and_1920(
+    served: Served, settings: Settings, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """seed-demo's agent (cli/demo_agent.py) checks out three sessions (one completed, one canceled, one left
+    open) and buys in a flash sale; the panel shows its row as GET /api/v1/analytics/agents has it, laid out
+    at both widths, with a screenshot of each under the test's tmp_path."""
+    s = served
+    demo_agent = await seed_agent(settings, pool)
+    assert demo_agent.key is not None
+    agent = Agent(s.api, {"Authorization": f"Bearer {demo_agent.key}"})  # type: ignore[arg-type]
+    goods = await market(s.api, s.admin)  # type: ignore[arg-type]
+    body = {"items": [{"id": goods["a"]["id"], "quantity": 1}], "fulfillment_address": ADDRESS}
+    sessions = [acp_session(await agent.create(body), 201) for _ in range(3)]
+    assert acp_session(await agent.update(sessions[0]["id"], {"fulfillment_option_id": "standard"}))["status"] == (
+        "ready_for_payment"
+    )
+    payment = {"payment_data": {"token": "spt_panel", "provider": "stripe"}}
+    assert acp_session(await agent.complete(sessions[0]["id"], payment))["status"] == "completed"
+    acp_session(await s.api.post(f"{ACP}/{sessions[1]['id']}/cancel", headers=agent.keyed()))
+    item = {"product_id": goods["b"]["id"], "flash_price": "20.00", "allocated_stock": 10, "per_user_limit": 5}
+    sale_body = {"name": "Agent lunch deal", "starts_at": at(-5), "ends_at": at(60), "items": [item]}
+    sale = await ok(await s.api.post("/api/v1/flash-sales", json=sale_body, headers=s.admin.headers), 201)
+    buy = {"product_id": goods["b"]["id"], "quantity": 1, "customer_id": "agent-customer"}
+    bought = await s.api.post(f"/api/v1/flash-sales/{sale['id']}/purchases", json=buy, headers=agent.keyed())
+    await ok(bought, 201)
+    # 3 sessions, 1 completed, 1 abandoned, none expired, 33.3 %; 2 orders (the session's, the purchase), 1 flash.
+    expected = ["demo-agent", "3", "1", "1", "0", "33.3 %", "2", "1"]
+
+    async with chromium() as browser, guarded_page(browser, s.base_url) as (page, _):
+        await log_in(page, s.base_url, "/dashboard", "admin")
+        panel = page.locator("#panel-agents")
+        await expect(panel).to_be_visible()
+        row = page.locator(f'#agent-rows tr[data-key="{demo_agent.key_id}"]')
+        await expect(row.locator("td")).to_have_text(expected)
+        headers = await panel.locator("thead th").all_text_contents()
+        assert headers == [
+            "Agent",
+            "Sessions",
+            "Completed",
+            "Abandoned",
+            "Expired",
+            "Conversion",
+            "Orders",
+            "Flash buys",
+        ]
+        for width in LAYOUT_WIDTHS:
+            await set_width(page, width)
+            await assert_laid_out(page)
+            await expect(row.locator("td")).to_have_text(expected)
+            # Each heading on one line: none broken inside a word ("Abandone/d" in a column too narrow).
+            lines = await panel.locator("thead th").evaluate_all(
+                """cells => cells.map(c => { const r = document.createRange(); r.selectNodeContents(c);
+                     return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; })"""
+            )
+            assert lines == [1] * len(headers), (width, dict(zip(headers, lines, strict=True)))
+            await panel.scroll_into_view_if_needed()
+            await panel.screenshot(path=tmp_path / f"agents-panel-{width}.png")
+            await page.screenshot(path=tmp_path / f"dashboard-{width}.png", full_page=True)
+            assert (tmp_path / f"agents-panel-{width}.png").stat().st_size > 0

@@ -1,0 +1,142 @@
+"""Converting a catalog price into the quote's currency, and the rates a quote locks (docs/currencies.md).
+
+With FX_CONVERSION on, a line whose product (or offer) has no price in the quote's currency is priced
+from its catalog price converted per unit, before quantity and before every later step:
+
+    unit = round_half_up(source_unit x rate, the quote currency's minor unit)
+
+then lifted to the currency's price ending when FX_PRICE_ENDINGS names one (`whole`: the next whole
+unit at or above; `"0.99"`: the smallest x.99 at or above; a unit already on its ending stays). The
+product's min_price converts the same way (without the ending): it floors the converted line as it
+floors a line in its own currency. The rate is the one in force when the quote is priced (direct,
+inverse or crossed through EUR: pricing/fx_rates.py); every rate a quote used is locked in its
+answer (`fx.rates`) until its `valid_until`: the order placed from it charges the quote's prices.
+
+Pure: the rates come in a book, the instant as an argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Annotated, Final
+from uuid import UUID
+
+import msgspec
+
+from quote_service.pricing.fx_rates import Conversion, FxBook
+from quote_service.pricing.money import quantum
+
+NO_RATES: Final = FxBook()
+"""The book of a snapshot without rates: every conversion is FX_RATE_MISSING."""
+WHOLE: Final = "whole"
+"""The price ending that lifts a converted unit to the next whole unit."""
+
+
+def ending_problem(ending: str) -> str | None:
+    """Why `ending` is no price ending, or None: `whole`, or a fraction 0.00-0.99 written with two decimals."""
+    if ending == WHOLE:
+        return None
+    try:
+        value = Decimal(ending)
+    except ArithmeticError:
+        value = Decimal(-1)
+    if not value.is_finite() or not Decimal(0) <= value < Decimal(1) or value != value.quantize(Decimal("0.01")):
+        return f"{ending!r} is not a price ending: `whole`, or a fraction such as 0.99"
+    return None
+
+
+def lifted(unit: Decimal, ending: str | None, cent: Decimal) -> Decimal:
+    """`unit` lifted to the smallest price on `ending` at or above it (None: no ending)."""
+    if ending is None:
+        return unit
+    if ending == WHOLE:
+        return unit.quantize(Decimal(1), ROUND_CEILING).quantize(cent)
+    fraction = Decimal(ending)
+    candidate = unit.quantize(Decimal(1), ROUND_FLOOR) + fraction
+    if candidate < unit:
+        candidate += 1
+    return candidate.quantize(cent, ROUND_HALF_UP)
+
+
+class LineFx(msgspec.Struct, frozen=True, kw_only=True):
+    """How a converted line's price came to be in the quote's currency."""
+
+    source_currency: str
+    source_unit_price: Annotated[Decimal, msgspec.Meta(description="The catalog unit price, in source_currency.")]
+    rate: Annotated[Decimal, msgspec.Meta(description="Units of the quote currency for one of source_currency.")]
+    rate_id: Annotated[
+        UUID | None,
+        msgspec.Meta(description="The stored rate used (or inverted); null: crossed through EUR."),
+    ]
+
+
+class LockedRate(msgspec.Struct, frozen=True, kw_only=True):
+    """One rate a quote used, locked with it."""
+
+    base: str
+    quote: str
+    rate: Decimal
+    rate_id: UUID | None
+    source: Annotated[
+        str, msgspec.Meta(description="manual, ecb or psp: where the stored rate came from (`cross`: two rates).")
+    ]
+
+
+class QuoteFx(msgspec.Struct, frozen=True, kw_only=True):
+    """The rates a quote used, which its order keeps even when newer ones apply."""
+
+    rates: list[LockedRate]
+    locked_until: datetime
+
+
+class Converter:
+    """One quote's conversions into `currency` at `at`: each source currency's rate looked up once."""
+
+    __slots__ = ("_book", "_cent", "_ending", "at", "currency", "used")
+
+    def __init__(self, book: FxBook, currency: str, at: datetime, endings: Iterable[tuple[str, str]]) -> None:
+        self._book = book
+        self.currency = currency
+        self.at = at
+        self._cent = quantum(currency)
+        self._ending = dict(endings).get(currency)
+        self.used: dict[str, Conversion | None] = {}
+        """Each source currency asked for, and its rate (None: no rate)."""
+
+    def rate(self, source: str) -> Conversion | None:
+        """The rate from `source` into the quote's currency (None: there is none)."""
+        try:
+            return self.used[source]
+        except KeyError:
+            found = self.used[source] = self._book.rate(source, self.currency, self.at)
+            return found
+
+    def unit(self, conversion: Conversion, amount: Decimal) -> tuple[Decimal, LineFx]:
+        """A unit price of `amount` in the conversion's base currency, in the quote's: rounded, lifted."""
+        converted = (amount * conversion.rate).quantize(self._cent, ROUND_HALF_UP)
+        source = amount.quantize(quantum(conversion.base), ROUND_HALF_UP)
+        shown = LineFx(
+            source_currency=conversion.base, source_unit_price=source, rate=conversion.rate, rate_id=conversion.rate_id
+        )
+        return lifted(converted, self._ending, self._cent), shown
+
+    def floor(self, conversion: Conversion, amount: Decimal) -> Decimal:
+        """A min_price of `amount`, in the quote's currency (rounded, never lifted)."""
+        return (amount * conversion.rate).quantize(self._cent, ROUND_HALF_UP)
+
+    def locked(self, until: datetime) -> QuoteFx | None:
+        """The rates this quote used, locked until `until`; None when it converted nothing."""
+        rates = [
+            LockedRate(
+                base=c.base,
+                quote=c.quote,
+                rate=c.rate,
+                rate_id=c.rate_id,
+                source=c.used[0].source if len(c.used) == 1 else "cross",
+            )
+            for c in self.used.values()
+            if c is not None
+        ]
+        return QuoteFx(rates=rates, locked_until=until) if rates else None

@@ -1,0 +1,148 @@
+"""Quotes that convert (docs/currencies.md), served with FX_CONVERSION on: a line with no price in the quote's
+currency is priced from its catalog price converted per unit (half up to the currency's minor unit) and lifted
+to FX_PRICE_ENDINGS, carrying its `fx`; the quote locks the rates it used until valid_until; no rate is a 422
+FX_RATE_MISSING naming the item; a price in the quote's currency always wins; with conversion off nothing
+changes."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import msgspec
+import pytest
+
+from quote_service.config import Settings
+from quote_service.pricing.money import quantum
+from tests.integration.catalog.test_catalog import create_product
+from tests.integration.conftest import Caller
+from tests.integration.expect import expect_error, expect_ok, field_errors
+from tests.integration.fx.test_fx_rates_api import Client, post_rate
+from tests.integration.orders.test_orders_api import key
+
+QUOTE = "/api/v1/quote"
+PAST = "2026-01-01T00:00:00Z"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return msgspec.structs.replace(settings, fx_conversion=True, fx_price_endings='{"EUR": "0.99", "USD": "whole"}')
+
+
+async def product_in(client: Client, admin: Caller, currency: str, price: str) -> dict[str, Any]:
+    """A catalog product priced in `currency` only."""
+    one = str(Decimal(1).quantize(quantum(currency)))  # min_price and cost_price with the currency's digits
+    return await create_product(client, admin, currency=currency, base_price=price, min_price=one, cost_price=one)
+
+
+def basket(currency: str, *lines: tuple[str, int]) -> dict[str, Any]:
+    return {
+        "customer_id": "fx-buyer",
+        "items": [{"product_id": product_id, "quantity": quantity} for product_id, quantity in lines],
+        "delivery_address": {"city": "Berlin", "country": "DE"},
+        "currency": currency,
+    }
+
+
+def converted(amount: str, rate: str, digits: int) -> Decimal:
+    return (Decimal(amount) * Decimal(rate)).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
+
+
+async def test_a_line_priced_in_another_currency_converts_per_unit_and_the_quote_locks_the_rate(
+    client: Client, admin: Caller
+) -> None:
+    product = await product_in(client, admin, "SEK", "12.34")
+    rate = await post_rate(client, admin, base="SEK", quote="JPY", rate="14.123456789012", valid_from=PAST)
+    quote = expect_ok(await client.post(QUOTE, json=basket("JPY", (product["id"], 3)), headers=admin.headers))
+    line = quote["items"][0]
+    unit = converted("12.34", "14.123456789012", 0)  # JPY has no minor unit: 174.284... → 174
+    assert (Decimal(line["unit_price"]), Decimal(line["line_subtotal"])) == (unit, unit * 3), line
+    assert line["fx"] == {
+        "source_currency": "SEK",
+        "source_unit_price": "12.34",
+        "rate": "14.123456789012",
+        "rate_id": rate["id"],
+    }
+    assert quote["fx"] == {
+        "rates": [
+            {"base": "SEK", "quote": "JPY", "rate": "14.123456789012", "rate_id": rate["id"], "source": "manual"}
+        ],
+        "locked_until": quote["valid_until"],
+    }
+    assert Decimal(quote["total_amount"]) == Decimal(quote["subtotal"]) - Decimal(quote["discount_amount"]) + Decimal(
+        quote["tax_amount"]
+    ) + Decimal(quote["delivery_fee"]) + Decimal(quote["small_basket_fee"])
+    assert all(Decimal(quote[f]) == Decimal(quote[f]).quantize(Decimal(1)) for f in ("total_amount", "tax_amount"))
+
+
+async def test_a_three_digit_currency_a_cross_rate_and_the_price_endings(client: Client, admin: Caller) -> None:
+    product = await product_in(client, admin, "SEK", "10.00")
+    await post_rate(client, admin, base="EUR", quote="SEK", rate="11.5", valid_from=PAST)
+    await post_rate(client, admin, base="EUR", quote="KWD", rate="0.33", valid_from=PAST)
+    await post_rate(client, admin, base="SEK", quote="USD", rate="0.0951", valid_from=PAST)
+    kwd = expect_ok(await client.post(QUOTE, json=basket("KWD", (product["id"], 1)), headers=admin.headers))
+    crossed = Decimal("0.33") / Decimal("11.5")  # EUR → KWD over EUR → SEK, 12 decimals
+    rate = crossed.quantize(Decimal("1e-12"))
+    assert kwd["items"][0]["fx"]["rate"] == str(rate)
+    assert kwd["items"][0]["fx"]["rate_id"] is None
+    assert kwd["fx"]["rates"][0]["source"] == "cross"
+    assert Decimal(kwd["items"][0]["unit_price"]) == converted("10.00", str(rate), 3)  # 0.287
+    eur = expect_ok(await client.post(QUOTE, json=basket("EUR", (product["id"], 2)), headers=admin.headers))
+    assert eur["items"][0]["fx"]["rate"] == str((1 / Decimal("11.5")).quantize(Decimal("1e-12")))  # inverse
+    assert eur["items"][0]["unit_price"] == "0.99"  # 0.87 lifted to the ending 0.99
+    usd = expect_ok(await client.post(QUOTE, json=basket("USD", (product["id"], 1)), headers=admin.headers))
+    assert usd["items"][0]["unit_price"] == "1.00"  # 0.95 lifted to the next whole unit
+
+
+async def test_no_rate_is_fx_rate_missing_naming_the_item_and_a_price_in_the_currency_wins(
+    client: Client, admin: Caller
+) -> None:
+    own = await product_in(client, admin, "CHF", "5.00")
+    foreign = await product_in(client, admin, "NOK", "5.00")
+    refused = await client.post(QUOTE, json=basket("CHF", (own["id"], 1), (foreign["id"], 1)), headers=admin.headers)
+    expect_error(refused, 422, "FX_RATE_MISSING")
+    assert set(field_errors(refused.json())) == {"items[1].product_id"}
+    native = expect_ok(await client.post(QUOTE, json=basket("CHF", (own["id"], 1)), headers=admin.headers))
+    assert "fx" not in native
+    assert "fx" not in native["items"][0]
+    assert native["items"][0]["unit_price"] == "5.00"
+
+
+async def test_with_conversion_off_a_line_in_another_currency_is_still_not_priced(
+    client: Client, admin: Caller, settings: Settings
+) -> None:
+    from litestar.testing import AsyncTestClient
+
+    from quote_service.app import create_app
+
+    product = await product_in(client, admin, "SEK", "12.34")
+    await post_rate(client, admin, base="SEK", quote="JPY", rate="14", valid_from=PAST)
+    async with AsyncTestClient(create_app(msgspec.structs.replace(settings, fx_conversion=False))) as off:
+        refused = await off.post(QUOTE, json=basket("JPY", (product["id"], 1)), headers=admin.headers)
+    expect_error(refused, 422, "CURRENCY_NOT_PRICED")
+
+
+async def test_the_order_keeps_its_quote_s_rates_when_a_newer_one_applies_and_refunds_give_back_what_it_charged(
+    client: Client, admin: Caller
+) -> None:
+    product = await product_in(client, admin, "SEK", "10.00")
+    first = await post_rate(client, admin, base="SEK", quote="JPY", rate="14", valid_from=PAST)
+    quote = expect_ok(await client.post(QUOTE, json=basket("JPY", (product["id"], 2)), headers=admin.headers))
+    await post_rate(client, admin, base="SEK", quote="JPY", rate="15")  # in force from now on
+    order = expect_ok(
+        await client.post("/api/v1/orders", json={"quote_id": quote["quote_id"]}, headers={**admin.headers, **key()}),
+        201,
+    )
+    assert order["fx"] == quote["fx"]
+    assert order["fx"]["rates"][0]["rate_id"] == first["id"]
+    assert (order["items"][0]["unit_price"], order["total_amount"]) == ("140", quote["total_amount"])
+    shown = expect_ok(await client.get(f"/api/v1/orders/{order['id']}", headers=admin.headers))
+    assert shown["fx"] == quote["fx"]
+    fresh = expect_ok(await client.post(QUOTE, json=basket("JPY", (product["id"], 2)), headers=admin.headers))
+    assert fresh["items"][0]["unit_price"] == "150"
+    assert fresh["fx"]["rates"][0]["rate"] == "15"
+    body = {"lines": [{"product_id": product["id"], "quantity": 2}], "include_fees": True}
+    refund = expect_ok(
+        await client.post(f"/api/v1/orders/{order['id']}/refunds", json=body, headers={**admin.headers, **key()}), 201
+    )
+    assert refund["total_refunded"] == order["total_amount"], refund
