@@ -346,14 +346,20 @@ async def held_units(conn: Connection, *, product_ids: Sequence[UUID], now: date
 
     Run it AFTER the statement that locked the products, never in it: a statement's snapshot is
     taken before it waits for a lock, and would miss the holds of the writer it waited for."""
+    return await units_held(conn, "reservation_holds", "product_id", product_ids, now)
+
+
+async def units_held(conn: Connection, holds: str, column: str, ids: Sequence[UUID], now: datetime) -> dict[UUID, int]:
+    """The units of `holds` (`reservation_holds` by `product_id`, `reservation_offer_holds` by `offer_id`)
+    unexpired at `now`, per id of `column` (absent: none held)."""
     rows = await conn.fetch(
-        """SELECT product_id, sum(quantity)::integer AS held FROM reservation_holds
-           WHERE product_id = any($1::uuid[]) AND expires_at > $2
-           GROUP BY product_id""",
-        list(product_ids),
+        f"""SELECT {column}, sum(quantity)::integer AS held FROM {holds}
+            WHERE {column} = any($1::uuid[]) AND expires_at > $2
+            GROUP BY {column}""",
+        list(ids),
         now,
     )
-    return {row["product_id"]: row["held"] for row in rows}
+    return {row[column]: row["held"] for row in rows}
 
 
 async def sellers_of(conn: Connection, *, product_ids: Sequence[UUID]) -> dict[UUID, str]:

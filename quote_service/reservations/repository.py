@@ -11,6 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
+from quote_service.catalog.repository import units_held
 from quote_service.db.pool import Connection
 
 RESERVATION_COLUMNS = (
@@ -75,14 +76,7 @@ async def lock_offers(conn: Connection, *, offer_ids: Sequence[UUID]) -> list[as
 async def held_offer_units(conn: Connection, *, offer_ids: Sequence[UUID], now: datetime) -> dict[UUID, int]:
     """Units held by unexpired reservations, per offer (absent: none). Run it AFTER the statement that locked
     the offers, never in it (as `catalog.held_units`)."""
-    rows = await conn.fetch(
-        """SELECT offer_id, sum(quantity)::integer AS held FROM reservation_offer_holds
-           WHERE offer_id = any($1::uuid[]) AND expires_at > $2
-           GROUP BY offer_id""",
-        list(offer_ids),
-        now,
-    )
-    return {row["offer_id"]: row["held"] for row in rows}
+    return await units_held(conn, "reservation_offer_holds", "offer_id", offer_ids, now)
 
 
 async def insert_reservation(
