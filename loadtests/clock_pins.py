@@ -5,7 +5,9 @@ count drifted from 857 K to 1,355 K instructions a quote with the machine's load
 
 Inside `with ClockPins() as pins:` (the patches are undone at its end; the code of any release
 since 2026-11-25 has the names patched):
-- principals never expire (10 s natively: auth/service.py's PRINCIPAL_TTL_SECONDS);
+- principals never expire (10 s natively: auth/service.py's PRINCIPAL_TTL_SECONDS), nor do the products'
+  local cache entries (30 s natively: cache/products.py's LOCAL_TTL_SECONDS; their expiry landing inside a
+  window turned its 20 Redis reads into 286);
 - once `await pins.pin()` has run, every background loop's timed pause becomes "until woken"
   (schedulers, pollers, the metrics flush, the zstd dictionary's keeper, the quote log's 0.2 s
   writer: they then run only when something wakes them, as the group commit is by each put), the
@@ -44,6 +46,7 @@ class ClockPins:
     def __enter__(self) -> ClockPins:
         from quote_service.auth import service as auth_service
         from quote_service.background import BackgroundLoop
+        from quote_service.cache import products
         from quote_service.quotes.deadlines import DeadlineWatch
 
         pins = self
@@ -85,6 +88,7 @@ class ClockPins:
 
         for owner, name, value in (
             (auth_service, "PRINCIPAL_TTL_SECONDS", 10**7),
+            (products, "LOCAL_TTL_SECONDS", 10**7),
             (BackgroundLoop, "start", started),
             (BackgroundLoop, "_pause", paused),
             (DeadlineWatch, "__init__", watch),
