@@ -1,4 +1,4 @@
-"""Steps 1-4 of a quote (API.md §5): list price, flash-sale split, price rules, line subtotals.
+"""Steps 1-4 of a quote (docs/pricing.md): list price, flash-sale split, price rules, line subtotals.
 
 Each request item becomes one or two `Line`s: the units bought at the flash price (if any),
 then the rest at the list price moved by the price rules. A line priced from a tax-inclusive
@@ -7,6 +7,15 @@ rules, flash price and floor (docs/markets.md); a client's `unit_price` is net. 
 working row: it points at its `plan.LinePlan` (the rules, tax and rate for its kind of line) and
 at its `plan.Priced` (its prices and rounded amounts, computed once for every quote that has the
 same inputs); coupons then fill in its discount, and `settle` turns it into a `QuoteLine`.
+
+Where an item's price comes from (`price_lines`): its offer, when `offers` names another seller's (None: no
+item has one; docs/offers.md) — the line at the offer's own price and floor, for its seller, unless a
+price-list entry naming that offer prices it (`PriceBook.select_offer`); a flash sale's item or an entry
+naming no offer prices the default offer only, one naming an offer only that offer's lines (`flash` keyed by
+`flash.slot`: `<product>/<offer>`). Else a price list open to the folded customer group and channel in the
+quote currency (`price_lists`, None: the snapshot has none; `PriceBook.select`), else the catalog. With
+FX_CONVERSION (`fx`), a line with no price in the quote currency is priced from its catalog price converted
+per unit (pricing/fx_convert.py), carrying its `fx`.
 
 Rounding here and in the other steps is `money.round_money` written out (`quantize(cent,
 ROUND_HALF_UP)` with `cent = money.quantum(currency)`): on this path the call costs as much as the
@@ -166,20 +175,9 @@ def price_lines(
     offers: Sequence[Choice | None] | None = None,
     fx: Converter | None = None,
 ) -> list[Line]:
-    """Steps 1-4 for every item; `dynamic` False skips the price rules (dynamic pricing off).
-
-    `offers` (None: no item has one): each item's offer (docs/offers.md); another seller's offer prices
-    the line at its own price and floor, for its seller, unless a price-list entry naming that offer prices
-    it (`PriceBook.select_offer`); a flash sale's item or an entry naming no offer prices the default offer
-    only, one naming an offer only that offer's lines (`flash` keyed by `flash.slot`: `<product>/<offer>`).
-
-    `price_lists` (None: the snapshot has none) may price a catalog line in the quote currency
-    for the folded `customer_group` and `channel` (see `price_lists.PriceBook.select`).
-    `fx` (FX_CONVERSION on): a line with no price in the quote currency is priced from its catalog price
-    converted per unit (pricing/fx_convert.py), carrying its `fx`.
-    Raises ValidationFailed naming every bad item, else FxRateMissing naming each item no rate converts, else
-    CurrencyNotPriced.
-    """
+    """Steps 1-4 for every item (where a price comes from: the module docstring); `dynamic` False skips the
+    price rules. Raises ValidationFailed naming every bad item, else FxRateMissing naming each item no rate
+    converts, else CurrencyNotPriced."""
     currency = region.currency
     errors: list[FieldError] = []
     mismatches: list[FieldError] = []  # no rate converts the item's price, when `fx`: FX_RATE_MISSING
