@@ -43,7 +43,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 def issue_token(
     settings: Settings, *, user_id: uuid.UUID, role: str, tier: str | None, segment: str | None, now: datetime
 ) -> str:
-    """A signed access token carrying the claims of API.md §2."""
+    """A signed access token carrying the claims of docs/authentication.md."""
     claims: dict[str, Any] = {
         "sub": str(user_id),
         "role": role,

@@ -1,4 +1,4 @@
-"""HTTP: /api/v1/flash-sales — admin CRUD and lifecycle, reads, purchases (API.md §7)."""
+"""HTTP: /api/v1/flash-sales — admin CRUD and lifecycle, reads, purchases (docs/flash-sales.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Flash-sale payloads (API.md §7). Money is Decimal in, a string with the currency's digits out."""
+"""Flash-sale payloads (docs/flash-sales.md). Money is Decimal in, a string with the currency's digits out."""
 
 from __future__ import annotations
 

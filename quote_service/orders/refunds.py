@@ -8,7 +8,7 @@ row, then products by id, then campaigns by trigger, then coupons by code):
    db/idempotency.py: a retry that races its first attempt waits for it and answers its refund);
 2. split the money (`refund_math`, pure) from the lines as refunded so far;
 3. give the units back to their products' stock (flash-sale lines too: to the product, not the
-   sale), with stock_movements — inventory repricing runs on that change (§8.1) — write the
+   sale), with stock_movements — inventory repricing runs on that change (docs/repricing.md) — write the
    refund and its lines (campaign sales are counted down by trigger), update the order;
 4. a refund gives the refunded units' share of each promotion's discount back to its budget; a
    cancel also releases the order's coupon uses and its promotion uses (docs/promotions.md),

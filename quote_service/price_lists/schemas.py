@@ -1,4 +1,4 @@
-"""Price-list payloads (API.md §13). Amounts are Decimal in, strings with the list currency's digits out."""
+"""Price-list payloads (docs/price-lists.md). Amounts are Decimal in, strings with the list currency's digits out."""
 
 from __future__ import annotations
 

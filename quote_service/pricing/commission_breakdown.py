@@ -1,4 +1,4 @@
-"""Step 10 of a quote (API.md §4 Commission rates): what the platform charges the seller.
+"""Step 10 of a quote (docs/commission.md): what the platform charges the seller.
 
 Three components that add up. Per line, on the line after its discount share (computed by
 `settle`): `category_commission` from the winning category rate for the line's category, seller

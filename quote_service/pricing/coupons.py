@@ -1,4 +1,4 @@
-"""Coupons as the quote engine reads them, and whether one may apply (API.md §4 Coupons).
+"""Coupons as the quote engine reads them, and whether one may apply (docs/pricing.md).
 
 `check_coupon` answers the first reason that refuses a code, in this order:
 

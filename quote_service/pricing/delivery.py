@@ -1,4 +1,4 @@
-"""Steps 7-8 of a quote (API.md §4 rule table, §5): delivery fee and small-basket fee.
+"""Steps 7-8 of a quote (docs/pricing.md): delivery fee and small-basket fee.
 
 Delivery, built up as a running amount and rounded once at the end:
 
@@ -41,7 +41,7 @@ from quote_service.pricing.rules import (
 )
 
 EARTH_RADIUS_KM = 6371.0088
-"""The mean Earth radius (IUGG), as API.md §4 prescribes."""
+"""The mean Earth radius (IUGG), as docs/pricing.md says."""
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -1,4 +1,4 @@
-"""Step 5 of a quote (API.md §4 Coupons, §5): coupon discounts spread over the eligible lines.
+"""Step 5 of a quote (docs/pricing.md): coupon discounts spread over the eligible lines.
 
 Coupons apply in the order given, each once, on what is left of its eligible lines (lines of
 its categories, or all lines; never flash-sale lines; lines already reduced as its

@@ -1,4 +1,4 @@
-"""Feature-flag evaluation (API.md §4): OpenFeature reasons and salted murmur3 buckets.
+"""Feature-flag evaluation (docs/flags.md): OpenFeature reasons and salted murmur3 buckets.
 
 `CompiledFlag` is the one evaluator: the quote engine, the evaluate endpoint and `evaluate`
 all answer through it. Evaluation order, first answer wins:

@@ -1,4 +1,4 @@
-"""Price lists (API.md §13): which list prices a line, compiled into the snapshot like rules.
+"""Price lists (docs/price-lists.md): which list prices a line, compiled into the snapshot like rules.
 
 A `PriceBook` indexes every price by (currency, product): selecting the price of one line is a
 dictionary look-up and a walk over the few lists that price that product in that currency,

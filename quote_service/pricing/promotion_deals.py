@@ -1,4 +1,4 @@
-"""Step 5a of a quote (API.md §14): which promotions apply, and their discounts spread over the lines.
+"""Step 5a of a quote (docs/promotions.md): which promotions apply, and their discounts spread over the lines.
 
 Every eligible promotion (in force, conditions met, not used up) is either in the stack or alone:
 

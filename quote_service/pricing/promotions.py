@@ -1,4 +1,4 @@
-"""Automatic promotions as the quote engine reads them (API.md §14), and which ones a quote meets.
+"""Automatic promotions as the quote engine reads them (docs/promotions.md), and which ones a quote meets.
 
 A promotion has no code: it applies to every quote whose basket meets its `conditions`, while it
 is active and inside `[starts_at, ends_at)`. What it gives depends on its kind (`config`):

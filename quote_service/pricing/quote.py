@@ -89,7 +89,7 @@ class QuoteRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     customer_segment: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     context: RequestContext | None = None
     reserve_stock: bool = False
-    """Hold the catalog lines' units until `valid_until` (API.md §12); the engine ignores it."""
+    """Hold the catalog lines' units until `valid_until` (docs/reservations.md); the engine ignores it."""
     replaces_quote_id: UUID | None = None
     """With `reserve_stock`: the customer's own live reserved quote whose hold moves to this one, in
     one step (its units counted once; docs/reservations.md). The engine ignores it."""

@@ -2,7 +2,7 @@
 
 A rule is a NAME with immutable versions. The effective version of a name at `now` is the
 highest `version` that is active, not retired and whose half-open window
-`[effective_from, effective_to)` contains `now` (API.md §4).
+`[effective_from, effective_to)` contains `now` (docs/pricing.md).
 
 Selection among names, highest first:
 - fee rules (one per type per quote): region match (city > country > none), `priority`,

@@ -6,7 +6,7 @@ other quote costs what it did and reads byte for byte as it did. Here each line'
 anew (`taxes`): its components (a single rate is one, code TAX), their sum its `tax`; an exempt
 line carries none, and a tax-inclusive exempt line charges its net: its `line_subtotal` leaves out
 the tax its price held (`tax_exempted`), so line_subtotal - discount = net and the quote still adds
-up (API.md §5). Commission stays on the line's net; the rules' money and the sums are kept as
+up (docs/pricing.md). Commission stays on the line's net; the rules' money and the sums are kept as
 `settle` keeps them.
 """
 

@@ -9,7 +9,7 @@ Forward, on a net line worth N:
 
 Inverted, on a tax-inclusive line worth G: every component together is the fraction
 (F - 1) / F of G, where F = 1 + sum(coefficient_i) is what one unit of net becomes with its taxes.
-The tax contained is round(G x (F - 1) / F) (for one plain rate, §16's round(G x r / (100 + r))),
+The tax contained is round(G x (F - 1) / F) (for one plain rate, docs/markets.md's round(G x r / (100 + r))),
 the net is G - that tax, each component but the last is the forward amount on that net, and the
 last takes the remainder: net + sum(amounts) = G always.
 

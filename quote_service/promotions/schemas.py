@@ -1,4 +1,4 @@
-"""Promotion payloads (API.md §14). Amounts are Decimal in, strings with the currency's digits out."""
+"""Promotion payloads (docs/promotions.md). Amounts are Decimal in, strings with the currency's digits out."""
 
 from __future__ import annotations
 

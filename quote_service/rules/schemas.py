@@ -29,7 +29,7 @@ Region = Annotated[str, msgspec.Meta(min_length=1, max_length=100, description="
 Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
 Configuration = Annotated[
     dict[str, Any],
-    msgspec.Meta(description="Fields of the rule's `type` (API.md §4 table); unknown keys are refused."),
+    msgspec.Meta(description="Fields of the rule's `type` (docs/pricing.md); unknown keys are refused."),
 ]
 
 

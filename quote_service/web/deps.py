@@ -67,7 +67,7 @@ IdempotencyKey: TypeAlias = Annotated[
         description="Required, 1-128 characters. A retry with the same key and body returns the first result.",
     ),
 ]
-"""The Idempotency-Key header of POST /orders and flash-sale purchases (API.md §1)."""
+"""The Idempotency-Key header of POST /orders and flash-sale purchases (docs/api.md)."""
 OptionalIdempotencyKey: TypeAlias = Annotated[
     str | None,
     HeaderParameter(

@@ -1,4 +1,4 @@
-"""Every failure leaves as the error envelope of API.md §1, never with a stack trace."""
+"""Every failure leaves as the error envelope of docs/api.md, never with a stack trace."""
 
 from __future__ import annotations
 
