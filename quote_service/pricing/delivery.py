@@ -123,7 +123,7 @@ def _charge(plan: RegionPlan, *, express: bool, km: Decimal | None, flag_multipl
     steps: list[Step] = []
     words: list[str] = []
     standard_rule = plan.delivery_rule
-    standard = defaults.delivery_fee
+    standard = plan.default_delivery_fee
     default_name = "default delivery fee"
     unpriced = standard_rule is None and not plan.default_fees
     if standard_rule is not None:
@@ -227,7 +227,7 @@ def small_basket_fee(plan: RegionPlan, *, goods: Decimal, flag_threshold: Decima
 def _small_basket_fees(plan: RegionPlan, flag_threshold: Decimal | None) -> tuple[Decimal, Fee, Fee]:
     """The threshold, the fee at or above it and the fee below it."""
     rule = plan.small_rule
-    threshold, fee = plan.defaults.small_basket_threshold, plan.defaults.small_basket_fee
+    threshold, fee = plan.small_basket_defaults
     if rule is None and not plan.default_fees:  # the defaults are in another currency: no fee here
         none = Fee(plan.zero, (), f"none: no small-basket fee in {plan.currency} (the default is in "
                    f"{plan.defaults.currency})")  # fmt: skip

@@ -157,6 +157,9 @@ def region_for(
     if not is_currency(currency):
         raise invalid("currency", "not an ISO 4217 currency code")
     address = request.delivery_address
+    fee_conversion = None  # docs/currencies.md: fees priced in DEFAULT_CURRENCY convert (FX_CONVERSION)
+    if defaults.fx_conversion and currency != defaults.currency and snapshot.fx is not None:
+        fee_conversion = snapshot.fx.rate(defaults.currency, currency, now)
     return region_plan(
         snapshot.resolver.at(now),
         city=address.city,
@@ -164,6 +167,7 @@ def region_for(
         currency=currency,
         defaults=defaults,
         now=now,
+        fee_conversion=fee_conversion,
     )
 
 

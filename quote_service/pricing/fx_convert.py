@@ -27,6 +27,7 @@ import msgspec
 
 from quote_service.pricing.fx_rates import Conversion, FxBook
 from quote_service.pricing.money import quantum
+from quote_service.pricing.rules import PricingRule
 
 NO_RATES: Final = FxBook()
 """The book of a snapshot without rates: every conversion is FX_RATE_MISSING."""
@@ -140,3 +141,33 @@ class Converter:
             if c is not None
         ]
         return QuoteFx(rates=rates, locked_until=until) if rates else None
+
+
+_FEE_AMOUNTS: Final[dict[str, tuple[str, ...]]] = {
+    "DELIVERY_FEE": ("base_fee", "per_km", "max_fee"),
+    "EXPRESS_FEE": ("base_fee", "distance_factor", "max_fee"),
+    "SMALL_BASKET": ("threshold", "fee"),
+    "FREE_DELIVERY": ("min_subtotal",),
+    "REGIONAL_FEE": ("amount",),
+}
+"""The money fields of each fee rule's configuration (a multiplier or a distance is not money)."""
+
+
+def converted_fee_rule(rule: PricingRule, conversion: Conversion, currency: str) -> PricingRule:
+    """A fee rule priced in the conversion's base currency, its amounts in `currency` (each converted once,
+    half up to its minor unit; a distance band's fee too), for a quote nothing in its own currency prices."""
+    cent = quantum(currency)
+
+    def money(amount: Decimal) -> Decimal:
+        return (amount * conversion.rate).quantize(cent, ROUND_HALF_UP)
+
+    config = rule.configuration
+    changes: dict[str, object] = {"currency": currency}
+    for name in _FEE_AMOUNTS[rule.type]:
+        value = getattr(config, name)
+        if value is not None:
+            changes[name] = money(value)
+    bands = getattr(config, "distance_bands", None)
+    if bands:
+        changes["distance_bands"] = tuple(msgspec.structs.replace(band, fee=money(band.fee)) for band in bands)
+    return msgspec.structs.replace(rule, configuration=msgspec.structs.replace(config, **changes))

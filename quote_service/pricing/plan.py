@@ -39,11 +39,12 @@ from typing import Any
 from uuid import UUID
 
 from quote_service.pricing.commission import CommissionRate, charged_as_before, commission_amount, default_rate
-from quote_service.pricing.fx_convert import LineFx
+from quote_service.pricing.fx_convert import LineFx, converted_fee_rule
+from quote_service.pricing.fx_rates import Conversion
 from quote_service.pricing.money import ZERO, quantum
 from quote_service.pricing.quote import AppliedRule, CommissionDetail, EngineDefaults, PriceSource, QuoteLine
 from quote_service.pricing.resolution import Resolution
-from quote_service.pricing.rules import PricingRule, TaxRateConfig
+from quote_service.pricing.rules import PricingRule, RuleType, TaxRateConfig
 from quote_service.pricing.taxes import PLAIN_CODE, Component
 
 
@@ -264,11 +265,13 @@ class RegionPlan:
         "city",
         "country",
         "currency",
+        "default_delivery_fee",
         "default_fees",
         "default_rate",
         "defaults",
         "delivery_rule",
         "express_rule",
+        "fee_conversion",
         "fine_prices",
         "flags",
         "free_rule",
@@ -280,6 +283,7 @@ class RegionPlan:
         "resolution",
         "rules_shown",
         "small_basket",
+        "small_basket_defaults",
         "small_rule",
         "validity",
         "zero",
@@ -294,6 +298,7 @@ class RegionPlan:
         currency: str,
         defaults: EngineDefaults,
         now: datetime,
+        fee_conversion: Conversion | None = None,
     ) -> None:
         self.resolution = resolution
         self.city, self.country, self.currency, self.defaults = city, country, currency, defaults
@@ -303,25 +308,30 @@ class RegionPlan:
         self.zero = ZERO.quantize(self.cent)
         self.validity = timedelta(minutes=defaults.validity_minutes)
         self.default_rate = default_rate(defaults.commission_rate, currency)
-        self.default_fees = defaults.currency.upper() == currency
-        """Whether the default fees (DEFAULT_DELIVERY_FEE, the small-basket defaults) are in this currency:
-        else a quote pays only fees of rules priced in it (docs/markets.md#default-fees-have-a-currency)."""
         fee_currency = defaults.currency.upper()
-        self.delivery_rule = resolution.fee_rule(
-            "DELIVERY_FEE", city=city, country=country, now=now, currency=currency, default_currency=fee_currency
-        )
-        self.express_rule = resolution.fee_rule(
-            "EXPRESS_FEE", city=city, country=country, now=now, currency=currency, default_currency=fee_currency
-        )
-        self.regional_rule = resolution.fee_rule(
-            "REGIONAL_FEE", city=city, country=country, now=now, currency=currency, default_currency=fee_currency
-        )
-        self.free_rule = resolution.fee_rule(
-            "FREE_DELIVERY", city=city, country=country, now=now, currency=currency, default_currency=fee_currency
-        )
-        self.small_rule = resolution.fee_rule(
-            "SMALL_BASKET", city=city, country=country, now=now, currency=currency, default_currency=fee_currency
-        )
+        self.fee_conversion = fee_conversion
+        """FX_CONVERSION on, a quote in another currency than DEFAULT_CURRENCY: the rate its fees priced in
+        DEFAULT_CURRENCY (the defaults, the rules without a currency) convert at when none in its own
+        currency applies (docs/currencies.md); None: no fee converts."""
+        self.default_fees = fee_currency == currency or fee_conversion is not None
+        """Whether the default fees (DEFAULT_DELIVERY_FEE, the small-basket defaults) apply: they are in this
+        currency, or convert into it; else a quote pays only fees of rules priced in it
+        (docs/markets.md#default-fees-have-a-currency)."""
+        self.default_delivery_fee = defaults.delivery_fee
+        """DEFAULT_DELIVERY_FEE in this currency (converted at `fee_conversion`)."""
+        self.small_basket_defaults = (defaults.small_basket_threshold, defaults.small_basket_fee)
+        """The small-basket threshold and fee defaults in this currency (converted at `fee_conversion`)."""
+        if fee_conversion is not None:
+            self.default_delivery_fee = (defaults.delivery_fee * fee_conversion.rate).quantize(self.cent, ROUND_HALF_UP)
+            self.small_basket_defaults = (
+                (defaults.small_basket_threshold * fee_conversion.rate).quantize(self.cent, ROUND_HALF_UP),
+                (defaults.small_basket_fee * fee_conversion.rate).quantize(self.cent, ROUND_HALF_UP),
+            )
+        self.delivery_rule = self._fee_rule("DELIVERY_FEE", fee_currency)
+        self.express_rule = self._fee_rule("EXPRESS_FEE", fee_currency)
+        self.regional_rule = self._fee_rule("REGIONAL_FEE", fee_currency)
+        self.free_rule = self._fee_rule("FREE_DELIVERY", fee_currency)
+        self.small_rule = self._fee_rule("SMALL_BASKET", fee_currency)
         self.lines: dict[tuple[int | None, str | None, str | None], LinePlan] = {}
         self.priced: dict[tuple[Any, ...], Priced] = {}
         """`Priced` lines by every input that decides them; see `lines.price_lines`."""
@@ -338,6 +348,21 @@ class RegionPlan:
         """Logistics commissions by (provider, quote seller, categories, delivery fee); see `commission_breakdown`."""
         self.small_basket: dict[Decimal | None, Any] = {}
         """Small-basket fees by the threshold flag; see `delivery`."""
+
+    def _fee_rule(self, rule_type: RuleType, fee_currency: str) -> PricingRule | None:
+        """The fee rule of `rule_type` priced in this currency; with a fee conversion and none such, the one
+        priced in DEFAULT_CURRENCY, converted (pricing/fx_convert.py)."""
+        city, country, now = self.city, self.country, self.now
+        found = self.resolution.fee_rule(
+            rule_type, city=city, country=country, now=now, currency=self.currency, default_currency=fee_currency
+        )
+        conversion = self.fee_conversion
+        if found is not None or conversion is None:
+            return found
+        source = self.resolution.fee_rule(
+            rule_type, city=city, country=country, now=now, currency=fee_currency, default_currency=fee_currency
+        )
+        return None if source is None else converted_fee_rule(source, conversion, self.currency)
 
     def line(self, product_id: UUID | None, category_id: str | None, seller_id: str | None) -> LinePlan:
         """The plan of a line of this product (None: priced by the request), category and commission seller."""
@@ -373,17 +398,28 @@ class RegionPlan:
 
 
 def region_plan(
-    resolution: Resolution, *, city: str, country: str, currency: str, defaults: EngineDefaults, now: datetime
+    resolution: Resolution,
+    *,
+    city: str,
+    country: str,
+    currency: str,
+    defaults: EngineDefaults,
+    now: datetime,
+    fee_conversion: Conversion | None = None,
 ) -> RegionPlan:
-    """The plan for quotes to (city, country) in `currency` under `defaults`, made on first use."""
+    """The plan for quotes to (city, country) in `currency` under `defaults` (its DEFAULT_CURRENCY fees
+    converted at `fee_conversion`, when given), made on first use."""
     # `defaults` by identity: the service keeps one for its life and the plan holds it, so the id
     # cannot be reused while the entry exists; equal defaults built anew only cost another plan.
-    key = (city, country, currency, id(defaults))
+    key: tuple[Any, ...] = (city, country, currency, id(defaults))
+    if fee_conversion is not None:  # a rate in force from later is another plan
+        key += (fee_conversion.rate, fee_conversion.used)
     plans = resolution.plans
     found = plans.get(key)
     if found is None:
         resolution.grow()
         found = plans[key] = RegionPlan(
-            resolution, city=city, country=country, currency=currency, defaults=defaults, now=now
-        )
+            resolution, city=city, country=country, currency=currency, defaults=defaults, now=now,
+            fee_conversion=fee_conversion,
+        )  # fmt: skip
     return found

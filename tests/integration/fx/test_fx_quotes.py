@@ -146,3 +146,31 @@ async def test_the_order_keeps_its_quote_s_rates_when_a_newer_one_applies_and_re
         await client.post(f"/api/v1/orders/{order['id']}/refunds", json=body, headers={**admin.headers, **key()}), 201
     )
     assert refund["total_refunded"] == order["total_amount"], refund
+
+
+async def test_fees_priced_in_the_default_currency_convert_and_one_in_the_quote_s_currency_wins(
+    client: Client, admin: Caller
+) -> None:
+    """DEFAULT_CURRENCY is TRY: a EUR quote pays the TRY default fees and rules converted at the rate it locks
+    (without conversion it would pay none); a rule priced in EUR wins over a converted one."""
+    product = await product_in(client, admin, "TRY", "100.00")
+    rate = await post_rate(client, admin, base="TRY", quote="EUR", rate="0.025", valid_from=PAST)
+    body = basket("EUR", (product["id"], 1))
+    defaults = expect_ok(await client.post(QUOTE, json={**body, "customer_id": "fees-1"}, headers=admin.headers))
+    assert defaults["items"][0]["unit_price"] == "2.99"  # 2.50 lifted to the EUR ending 0.99
+    # DEFAULT_DELIVERY_FEE 10.00 TRY → 0.25 EUR; the small-basket threshold 50.00 TRY → 1.25 EUR: 2.99 is above it
+    assert (defaults["delivery_fee"], defaults["small_basket_fee"]) == ("0.25", "0.00")
+    assert defaults["fx"]["rates"] == [
+        {"base": "TRY", "quote": "EUR", "rate": "0.025", "rate_id": rate["id"], "source": "manual"}
+    ]
+
+    rules = "/api/v1/pricing-rules"
+    lira = {"name": "try-delivery", "type": "DELIVERY_FEE", "configuration": {"base_fee": "30.00"}}
+    expect_ok(await client.post(rules, json={**lira, "effective_from": PAST}, headers=admin.headers), 201)
+    converted = expect_ok(await client.post(QUOTE, json={**body, "customer_id": "fees-2"}, headers=admin.headers))
+    assert converted["delivery_fee"] == "0.75"  # 30.00 TRY x 0.025
+
+    euro = {"name": "eur-delivery", "type": "DELIVERY_FEE", "configuration": {"base_fee": "3.90", "currency": "EUR"}}
+    expect_ok(await client.post(rules, json={**euro, "effective_from": PAST}, headers=admin.headers), 201)
+    own = expect_ok(await client.post(QUOTE, json={**body, "customer_id": "fees-3"}, headers=admin.headers))
+    assert own["delivery_fee"] == "3.90"
