@@ -20,6 +20,7 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from quote_service.pricing.coupons import Coupon, CouponSet, Rejection, check_coupon, normalize_code
+from quote_service.pricing.fx_convert import Converter, converted_coupon
 from quote_service.pricing.lines import Line
 from quote_service.pricing.money import ZERO, percent_of
 from quote_service.pricing.reduced_lines import best_of_parts, reduced_view
@@ -58,11 +59,14 @@ def apply_coupons(
     now: datetime,
     taken: Decimal = ZERO,
     blocked: bool = False,
+    fx: Converter | None = None,
 ) -> list[CouponResult]:
     """Check every code, add each valid coupon's share to `Line.discount`; results in request order.
 
     `taken` is what promotions already took of the cap; `blocked`: the promotion applied does not
-    combine with coupons, so every otherwise valid coupon is refused as NOT_COMBINABLE.
+    combine with coupons, so every otherwise valid coupon is refused as NOT_COMBINABLE. `fx` (FX_CONVERSION):
+    a coupon priced in another currency applies with its amounts converted at the quote's rate
+    (docs/currencies.md), else it is NOT_APPLICABLE there.
     """
     results: list[CouponResult] = []
     if not codes:
@@ -74,6 +78,10 @@ def apply_coupons(
     for raw in codes:
         code = normalize_code(raw)
         coupon = coupons.by_code.get(code)
+        if fx is not None and coupon is not None and coupon.currency is not None and coupon.currency != currency:
+            conversion = fx.rate(coupon.currency)
+            if conversion is not None:
+                coupon = converted_coupon(coupon, conversion, currency)
         reason = check_coupon(
             coupon,
             code=code,

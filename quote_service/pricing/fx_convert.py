@@ -25,6 +25,7 @@ from uuid import UUID
 
 import msgspec
 
+from quote_service.pricing.coupons import Coupon
 from quote_service.pricing.fx_rates import Conversion, FxBook
 from quote_service.pricing.money import quantum
 from quote_service.pricing.rules import PricingRule
@@ -171,3 +172,21 @@ def converted_fee_rule(rule: PricingRule, conversion: Conversion, currency: str)
     if bands:
         changes["distance_bands"] = tuple(msgspec.structs.replace(band, fee=money(band.fee)) for band in bands)
     return msgspec.structs.replace(rule, configuration=msgspec.structs.replace(config, **changes))
+
+
+def converted_coupon(coupon: Coupon, conversion: Conversion, currency: str) -> Coupon:
+    """A coupon whose amounts (a FIXED value, min_subtotal, max_discount) are in the conversion's base currency,
+    with them in `currency` (each converted once, half up to its minor unit), for a quote in `currency`."""
+    cent = quantum(currency)
+
+    def money(amount: Decimal | None) -> Decimal | None:
+        return None if amount is None else (amount * conversion.rate).quantize(cent, ROUND_HALF_UP)
+
+    value = money(coupon.value) if coupon.type == "FIXED" else coupon.value
+    return msgspec.structs.replace(
+        coupon,
+        currency=currency,
+        value=value,
+        min_subtotal=money(coupon.min_subtotal),
+        max_discount=money(coupon.max_discount),
+    )

@@ -272,6 +272,7 @@ def coupon_codes(
         now=inputs.now,
         taken=taken,
         blocked=blocked,
+        fx=inputs.fx,
     )
     discount = region.zero
     for line in lines:

@@ -174,3 +174,27 @@ async def test_fees_priced_in_the_default_currency_convert_and_one_in_the_quote_
     expect_ok(await client.post(rules, json={**euro, "effective_from": PAST}, headers=admin.headers), 201)
     own = expect_ok(await client.post(QUOTE, json={**body, "customer_id": "fees-3"}, headers=admin.headers))
     assert own["delivery_fee"] == "3.90"
+
+
+async def test_a_fixed_coupon_priced_in_another_currency_converts_at_the_quote_s_rate(
+    client: Client, admin: Caller
+) -> None:
+    from tests.integration.coupons.test_coupons_api import create_coupon
+
+    product = await product_in(client, admin, "TRY", "400.00")
+    await create_coupon(
+        client, admin, code="lira100", type="FIXED", value="100.00", currency="TRY", min_subtotal="200.00"
+    )
+    no_rate = expect_ok(
+        await client.post(QUOTE, json={**basket("TRY", (product["id"], 1)), "coupon_codes": ["lira100"]},
+                          headers=admin.headers)
+    )  # fmt: skip
+    assert no_rate["applied_coupons"][0]["amount"] == "100.00"  # in its own currency, as ever
+
+    await post_rate(client, admin, base="TRY", quote="EUR", rate="0.025", valid_from=PAST)
+    body = {**basket("EUR", (product["id"], 1)), "coupon_codes": ["lira100"], "customer_id": "coupon-eur"}
+    euro = expect_ok(await client.post(QUOTE, json=body, headers=admin.headers))
+    assert euro["items"][0]["unit_price"] == "10.99"  # 10.00 lifted to the EUR ending
+    assert [(c["code"], c["amount"]) for c in euro["applied_coupons"]] == [("LIRA100", "2.50")]  # 100.00 x 0.025
+    assert euro["discount_amount"] == "2.50"
+    assert euro["rejected_coupons"] == []
