@@ -92,7 +92,7 @@ def _money(data: dict[str, Any], key: str) -> Decimal:
 
 
 def quote_problem(data: Any) -> str | None:
-    """A quote must have an id and a total that is exactly the sum of its parts (API.md §5 step 9)."""
+    """A quote must have an id and a total that is exactly the sum of its parts (docs/pricing.md step 9)."""
     try:
         if not data.get("quote_id"):
             return "quote without quote_id"

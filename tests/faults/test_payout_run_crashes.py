@@ -1,4 +1,4 @@
-"""A payout run cut short (API.md §32: each seller paid once or not at all, under any crash): the worker
+"""A payout run cut short (docs/payouts.md: each seller paid once or not at all, under any crash): the worker
 SIGKILLed, or PostgreSQL killed, while a run is in the middle of its sellers — one seller's payout
 written but not committed (the `payout.written` fault point holds each seller's transaction open a
 moment before its commit: quote_service/fault_points.py). What committed stays, the open transaction

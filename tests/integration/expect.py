@@ -1,4 +1,4 @@
-"""Assertions on the error envelope of API.md §1, shared by the HTTP tests."""
+"""Assertions on the error envelope of docs/api.md, shared by the HTTP tests."""
 
 from __future__ import annotations
 

@@ -522,7 +522,7 @@ def test_compose_sets_only_variables_the_service_reads(dockerfile: Dockerfile) -
     if api.exists():  # the contract's list (§10) names only variables Settings reads
         section = api.read_text().split("## 10.", 1)[1].split("\n## ", 1)[0]
         listed = set(re.findall(r"`([A-Z][A-Z0-9_]+)[^`]*`", section.split("Environment", 1)[1]))
-        assert listed, "API.md §10 lists no environment variables"
+        assert listed, "docs/configuration.md lists no environment variables"
         assert listed <= settings_variables(), sorted(listed - settings_variables())
 
 

@@ -319,7 +319,7 @@ def test_the_business_time_zone_is_an_iana_name_checked_at_start() -> None:
     assert Settings.from_env({}).business_timezone == "UTC"
     assert Settings.from_env({"BUSINESS_TIMEZONE": "Europe/Istanbul"}).business_timezone == "Europe/Istanbul"
     assert Settings.from_env({"BUSINESS_TIMEZONE": "Etc/UTC"}).business_timezone == "Etc/UTC"
-    # API.md §27: `localtime` (whatever the host is set to), `Factory` and `posixrules` name no region
+    # docs/http.md: `localtime` (whatever the host is set to), `Factory` and `posixrules` name no region
     for wrong in ("Europe/Istambul", "europe/istanbul", "+03:00", "x" * 65, "localtime", "Factory", "posixrules"):
         with pytest.raises(ConfigError, match=r"BUSINESS_TIMEZONE: .*IANA") as refused:
             Settings.from_env({"BUSINESS_TIMEZONE": wrong})

@@ -135,7 +135,7 @@ async def test_a_period_may_be_given_as_instants_and_in_any_zone(
         ("/api/v1/sellers/s-1/statement", "tz=Mars/Olympus", "tz"),
         ("/api/v1/sellers/s-1/statement", "from=10000-01-01", "from"),
         ("/api/v1/dashboard/summary", "tz=europe/istanbul", "tz"),
-        # API.md §27: files of the zone database that name no region, and times given as numbers
+        # docs/http.md: files of the zone database that name no region, and times given as numbers
         (f"{ANALYTICS}/pricing", "tz=localtime", "tz"),
         (f"{ANALYTICS}/commission", "tz=Factory", "tz"),
         ("/api/v1/sellers/s-1/statement", "tz=posixrules", "tz"),

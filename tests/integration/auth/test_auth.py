@@ -1,4 +1,4 @@
-"""Authentication and roles over HTTP (API.md §2): tokens, API keys, users, admin-only routes."""
+"""Authentication and roles over HTTP (docs/authentication.md): tokens, API keys, users, admin-only routes."""
 
 from __future__ import annotations
 
@@ -256,7 +256,7 @@ async def test_unknown_api_key_is_refused_even_with_a_valid_token(client: Client
 async def test_a_valid_key_beside_an_invalid_authorization_is_refused(
     client: Client, service_key: dict[str, str], authorization: str
 ) -> None:
-    """API.md §27: the key does not win over a header the client also sent (ambiguous credentials)."""
+    """docs/http.md: the key does not win over a header the client also sent (ambiguous credentials)."""
     body = expect_error(
         await client.get(ME, headers={**service_key, "Authorization": authorization}), 401, "UNAUTHORIZED"
     )

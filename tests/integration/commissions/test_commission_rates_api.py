@@ -1,4 +1,4 @@
-"""Commission rates over HTTP (API.md §4): CRUD, validation, roles, bulk all-or-nothing, config version."""
+"""Commission rates over HTTP (docs/pricing.md): CRUD, validation, roles, bulk all-or-nothing, config version."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Coupon code batches (API.md §24, docs/promotions.md#code-batches): generated fast and unique,
+"""Coupon code batches (docs/promotions.md, docs/promotions.md#code-batches): generated fast and unique,
 listed as CSV with their use, priced as their coupon, each redeemed once under any concurrency."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Coupons over HTTP (API.md §4): CRUD by case-insensitive code, validation, roles, config version."""
+"""Coupons over HTTP (docs/pricing.md): CRUD by case-insensitive code, validation, roles, config version."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Feature flags over HTTP (API.md §4): CRUD, value-vs-type validation, evaluation, roles, config version."""
+"""Feature flags over HTTP (docs/pricing.md): CRUD, value-vs-type validation, evaluation, roles, config version."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 on real PostgreSQL and Redis, hit by thousands of simultaneous HTTP purchase attempts.
 
 The in-process test client serialises requests, so these tests start the real server and fire
-at it with httpx. Each test then checks the promises of API.md §7 against the stores
+at it with httpx. Each test then checks the promises of docs/flash-sales.md against the stores
 themselves: sold ≤ allocated, every customer ≤ limit, every acknowledged purchase in the
 ledger exactly once with its one order (and no order without its purchase), Redis counters in
 step with the ledger (or brought back by reconcile after a flush), and never a 5xx.

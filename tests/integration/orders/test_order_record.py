@@ -1,4 +1,4 @@
-"""An order's priced record and the filtered order list (API.md §17; docs/orders-and-refunds.md),
+"""An order's priced record and the filtered order list (docs/orders-and-refunds.md; docs/orders-and-refunds.md),
 over HTTP on real PostgreSQL and Redis.
 
 The record tests price real quotes (`POST /api/v1/quote`: promotions, coupons, tax-inclusive

@@ -1,4 +1,4 @@
-"""Orders over HTTP (API.md §6 and the Idempotency rules of §1), on real PostgreSQL and Redis.
+"""Orders over HTTP (docs/quotes-and-orders.md and the Idempotency rules of §1), on real PostgreSQL and Redis.
 
 Quotes are built here as `Quote` objects and stored with a QuoteStore of the test's own
 pointed at the same Redis, exactly as the quote endpoint would leave them; the app's store

@@ -1,4 +1,4 @@
-"""Cancels and refunds over HTTP (API.md §11), on real PostgreSQL and Redis.
+"""Cancels and refunds over HTTP (docs/orders-and-refunds.md), on real PostgreSQL and Redis.
 
 Orders are placed as in test_orders_api (a stored quote confirmed by POST /orders); each test
 then undoes some of one and looks at what a user would notice: the money given back, the

@@ -1,4 +1,4 @@
-"""The invariant of payouts (API.md §32; docs/payouts.md#the-invariant) as a property over the API:
+"""The invariant of payouts (docs/payouts.md; docs/payouts.md#the-invariant) as a property over the API:
 random orders (under a commission tax of 0 and 18 %, paid in seller-funded installments at 18 %:
 tests/integration/money_terms.py), partial refunds, cancels and order edits (units added or taken out, the other
 seller's item added: docs/orders-and-refunds.md#edits-and-exchanges) of two sellers, under named commission fees

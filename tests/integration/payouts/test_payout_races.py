@@ -1,4 +1,4 @@
-"""Payout runs racing each other (API.md §32: each seller paid at most once per cycle, under any
+"""Payout runs racing each other (docs/payouts.md: each seller paid at most once per cycle, under any
 concurrency), on concurrent asyncpg connections of the service layer: the in-process client answers
 one request at a time and could not race (docs/development.md#tests).
 

@@ -1,4 +1,4 @@
-"""Seller payouts over HTTP (API.md §32; docs/payouts.md): terms, balances entry by entry, runs once a
+"""Seller payouts over HTTP (docs/payouts.md; docs/payouts.md): terms, balances entry by entry, runs once a
 cycle, paid and failed payouts, their events, and who may read what."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Quotes priced by price lists over HTTP (API.md §13): customer groups, channels, currencies,
+"""Quotes priced by price lists over HTTP (docs/price-lists.md): customer groups, channels, currencies,
 CURRENCY_NOT_PRICED, coupons and floors per currency, orders, and changes reaching new quotes."""
 
 from __future__ import annotations

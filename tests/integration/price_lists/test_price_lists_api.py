@@ -1,4 +1,4 @@
-"""Price lists over HTTP (API.md §13): CRUD, list, bulk upsert of prices, validation, roles."""
+"""Price lists over HTTP (docs/price-lists.md): CRUD, list, bulk upsert of prices, validation, roles."""
 
 from __future__ import annotations
 

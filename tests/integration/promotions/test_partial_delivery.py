@@ -1,4 +1,4 @@
-"""Partial delivery discounts over HTTP (API.md §31, docs/promotions.md#partial-free-delivery):
+"""Partial delivery discounts over HTTP (docs/pricing.md#quantity-rules, docs/promotions.md#partial-free-delivery):
 FREE_DELIVERY with `percent` or `amount` and `max`, on each shipment it covers."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Promotion budgets and per-customer limits at orders (API.md §24, docs/promotions.md#budgets):
+"""Promotion budgets and per-customer limits at orders (docs/promotions.md, docs/promotions.md#budgets):
 exact under concurrency, given back by cancels and refunds, shown on the promotion."""
 
 from __future__ import annotations

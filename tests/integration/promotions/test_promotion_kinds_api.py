@@ -1,4 +1,4 @@
-"""The kinds merchandisers ask for over HTTP (API.md §24): bundles, spend tiers, gifts, selection,
+"""The kinds merchandisers ask for over HTTP (docs/promotions.md): bundles, spend tiers, gifts, selection,
 distribution, groups, budgets and per-customer limits; each bad value a 422 on its field."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Promotions over HTTP (API.md §14): CRUD, validation per kind, roles, and what quotes then do."""
+"""Promotions over HTTP (docs/promotions.md): CRUD, validation per kind, roles, and what quotes then do."""
 
 from __future__ import annotations
 

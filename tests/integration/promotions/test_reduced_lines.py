@@ -1,4 +1,4 @@
-"""No double-dipping (API.md §31, docs/promotions.md#reduced-lines): coupons and promotions say what
+"""No double-dipping (docs/pricing.md#quantity-rules, docs/promotions.md#reduced-lines): coupons and promotions say what
 they do with lines a price list, a price rule or an earlier promotion already took below their own price."""
 
 from __future__ import annotations

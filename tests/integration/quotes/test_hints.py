@@ -1,4 +1,4 @@
-"""The next cheapest step over HTTP (API.md §31, docs/promotions.md#hints): `hints: true` adds at most
+"""The next cheapest step over HTTP (docs/promotions.md#hints): `hints: true` adds at most
 three, cheapest first, from promotions and shipping profiles; without it there is no `hints` key, and
 the totals are the same either way."""
 

@@ -1,4 +1,4 @@
-"""Quantity rules on products and price-list entries at the quote (API.md §31, docs/pricing.md#quantity-rules):
+"""Quantity rules on products and price-list entries at the quote (docs/pricing.md#quantity-rules):
 an item that breaks one is 422 QUANTITY_RULE naming `items[i].quantity` with what is allowed."""
 
 from __future__ import annotations

@@ -444,7 +444,7 @@ async def test_configuration_errors_name_every_bad_field(client: Client, admin: 
             },
             {"configuration.timezone"},
         ),
-        (  # API.md §27: `localtime` is the machine's own zone, no region
+        (  # docs/http.md: `localtime` is the machine's own zone, no region
             {
                 "type": "TIME_WINDOW",
                 "configuration": {
@@ -456,7 +456,7 @@ async def test_configuration_errors_name_every_bad_field(client: Client, admin: 
             },
             {"configuration.timezone"},
         ),
-        (  # API.md §27: an empty window
+        (  # docs/http.md: an empty window
             {"type": "TIME_WINDOW", "configuration": {"adjust_percent": 5, "start_time": "08:00", "end_time": "08:00"}},
             {"configuration.start_time", "configuration.end_time"},
         ),

@@ -1,5 +1,5 @@
 """Two running app processes: an admin change made through one reaches the other's snapshot
-within 1 s (the bound API.md and the README promise), measured over several changes: feature
+within 1 s (the bound docs/consistency.md and the README promise), measured over several changes: feature
 flags, and price lists as the other process's quotes see them."""
 
 from __future__ import annotations

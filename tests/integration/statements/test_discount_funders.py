@@ -1,4 +1,4 @@
-"""Who funds a discount, the tax on commission, and the seller's ledger (API.md §17; docs/orders-and-refunds.md),
+"""Who funds a discount, the tax on commission, and the seller's ledger (docs/orders-and-refunds.md),
 over HTTP on real PostgreSQL and Redis, with quotes priced by the engine."""
 
 from __future__ import annotations

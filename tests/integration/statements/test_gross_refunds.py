@@ -1,4 +1,4 @@
-"""Refunds of tax-inclusive lines through a seller's statement (API.md §11, §16, §17): a property.
+"""Refunds of tax-inclusive lines through a seller's statement (docs/orders-and-refunds.md, §16, §17): a property.
 
 Random baskets of gross (tax-inclusive) lines, some beside net ones, with or without a coupon, are
 ordered and refunded unit by unit in random splits. A gross line's price contains its tax, so a

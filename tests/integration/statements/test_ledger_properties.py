@@ -1,4 +1,4 @@
-"""A property of the books (API.md §11, §17): random orders with discounts of both funders, partial
+"""A property of the books (docs/orders-and-refunds.md, §17): random orders with discounts of both funders, partial
 refunds and cancels in random order; for every seller the ledger's entries sum to the statement, field
 by field, and per order line what was charged - what was refunded = what stays, part by part.
 

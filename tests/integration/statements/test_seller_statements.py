@@ -1,4 +1,4 @@
-"""Seller statements (API.md §11): sales, refunds, commission and payout, as JSON and as CSV."""
+"""Seller statements (docs/orders-and-refunds.md): sales, refunds, commission and payout, as JSON and as CSV."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-customer quantity limits (API.md §31, docs/pricing.md#quantity-rules): counted from the
+"""Per-customer quantity limits (docs/pricing.md#quantity-rules): counted from the
 customer's orders of the window, again under a lock at the order (409 QUANTITY_RULE), given back by
 cancels and refunds; the quote path's counters in Redis are advice PostgreSQL confirms."""
 

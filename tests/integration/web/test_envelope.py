@@ -1,4 +1,4 @@
-"""Every failure leaves as the error envelope of API.md §1, with the request id, never a traceback."""
+"""Every failure leaves as the error envelope of docs/api.md, with the request id, never a traceback."""
 
 from __future__ import annotations
 

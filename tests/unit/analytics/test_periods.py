@@ -1,4 +1,4 @@
-"""Time query parameters (periods.py, API.md §27): `from`/`to` are a local date or an RFC 3339
+"""Time query parameters (periods.py, docs/http.md): `from`/`to` are a local date or an RFC 3339
 instant with its offset, nothing else; `tz` is an IANA region name. Each refusal names its field."""
 
 from __future__ import annotations

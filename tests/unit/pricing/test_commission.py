@@ -1,4 +1,4 @@
-"""Commission resolution and amounts (API.md §4): the matrix of dimensions, dates, precedence, math."""
+"""Commission resolution and amounts (docs/pricing.md): the matrix of dimensions, dates, precedence, math."""
 
 from __future__ import annotations
 

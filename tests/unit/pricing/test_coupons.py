@@ -1,4 +1,4 @@
-"""Coupon validity (API.md §4 Coupons): every rejection reason and the order they are checked in."""
+"""Coupon validity (docs/pricing.md Coupons): every rejection reason and the order they are checked in."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The quote engine, steps 1-4 and the whole (API.md §5): list price, flash split, price rules, lines."""
+"""The quote engine, steps 1-4 and the whole (docs/pricing.md): list price, flash split, price rules, lines."""
 
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ def test_a_catalog_price_in_another_currency_and_no_price_list_is_not_priced() -
     with pytest.raises(CurrencyNotPriced) as refused:
         quote(request(item("x", 1, unit_price="1.00"), item(dollars, 1)), products=[dollars])
 
-    assert refused.value.code == "CURRENCY_NOT_PRICED"  # API.md §13 (CURRENCY_MISMATCH before price lists)
+    assert refused.value.code == "CURRENCY_NOT_PRICED"  # docs/price-lists.md (CURRENCY_MISMATCH before price lists)
     assert refused.value.status_code == 422
     assert [d.field for d in refused.value.details] == ["items[1].product_id"]
 

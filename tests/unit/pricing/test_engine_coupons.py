@@ -1,4 +1,4 @@
-"""The quote engine, step 5 (API.md §4 Coupons): spread, remainder, caps, floors, rejections."""
+"""The quote engine, step 5 (docs/pricing.md Coupons): spread, remainder, caps, floors, rejections."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Partial free delivery (API.md §31, docs/promotions.md#partial-free-delivery): a FREE_DELIVERY
+"""Partial free delivery (docs/pricing.md#quantity-rules, docs/promotions.md#partial-free-delivery): a FREE_DELIVERY
 promotion takes `percent` or `amount` off each shipment's fee, at most `max`; without either, the
 whole fee as before."""
 

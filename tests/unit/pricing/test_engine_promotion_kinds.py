@@ -1,4 +1,4 @@
-"""The quote engine on the promotions of API.md §24: bundles, spend tiers, `selection`,
+"""The quote engine on the promotions of docs/promotions.md: bundles, spend tiers, `selection`,
 `distribution: even`, groups and budgets (docs/promotions.md#merchandisers-promotions)."""
 
 from __future__ import annotations

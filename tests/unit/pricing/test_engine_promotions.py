@@ -1,4 +1,4 @@
-"""The quote engine, step 5a (API.md §14): automatic promotions, how they combine, and with coupons."""
+"""The quote engine, step 5a (docs/promotions.md): automatic promotions, how they combine, and with coupons."""
 
 from __future__ import annotations
 

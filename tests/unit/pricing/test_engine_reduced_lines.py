@@ -1,4 +1,4 @@
-"""Coupons and promotions on lines already reduced below their own price (API.md §31,
+"""Coupons and promotions on lines already reduced below their own price (docs/pricing.md#quantity-rules,
 docs/promotions.md#reduced-lines): `stack` (as before), `skip`, `best_of`, worked by hand."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Feature-flag evaluation (API.md §4): murmur3 buckets, rollout, targeting, schedule, variants."""
+"""Feature-flag evaluation (docs/pricing.md): murmur3 buckets, rollout, targeting, schedule, variants."""
 
 from __future__ import annotations
 

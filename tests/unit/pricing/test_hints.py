@@ -1,4 +1,4 @@
-"""The next cheapest step (API.md §31, docs/promotions.md#hints): each kind worked by hand, the order
+"""The next cheapest step (docs/promotions.md#hints): each kind worked by hand, the order
 and the limit, no key without the flag, and the property that a hint's promised saving is what the
 quote with the added goods gives."""
 

@@ -33,7 +33,7 @@ def test_other_names_are_not(name: str) -> None:
 )  # fmt: skip
 def test_names_in_the_database_that_are_no_region_are_refused(name: str) -> None:
     """`localtime` is whatever zone the machine is set to, `Factory` a placeholder, `posixrules` a
-    template: none names a region, so none may set a rule's or a report's clock (API.md §27)."""
+    template: none names a region, so none may set a rule's or a report's clock (docs/http.md)."""
     assert zone_problem(name) == (
         f"unknown time zone {name!r}: expected an IANA region name such as Europe/Istanbul, or UTC"
     )

@@ -1,4 +1,4 @@
-"""Price-list selection (API.md §13), pure: which list prices a line, and at which quantity tier;
+"""Price-list selection (docs/price-lists.md), pure: which list prices a line, and at which quantity tier;
 and, for any lists, the index selects what the reference engine's plain scan selects."""
 
 from __future__ import annotations

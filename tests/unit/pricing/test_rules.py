@@ -594,7 +594,7 @@ INVALID: list[tuple[str, dict[str, Any], set[str]]] = [
         {"configuration.adjust_percent", "configuration.start_time", "configuration.end_time"},
     ),
     ("TIME_WINDOW", {"adjust_percent": 5, "start_time": "24:00", "end_time": "02:00"}, {"configuration.start_time"}),
-    (  # an empty window (API.md §27)
+    (  # an empty window (docs/http.md)
         "TIME_WINDOW",
         {"adjust_percent": 5, "start_time": "08:00", "end_time": "08:00"},
         {"configuration.start_time", "configuration.end_time"},
