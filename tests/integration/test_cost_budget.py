@@ -515,7 +515,9 @@ async def test_the_simple_body_within_budget_and_unused_features_cost_it_nothing
             "quantity_rules": {"min_qty": 2, "max_per_customer": 4}})  # fmt: skip
         await configure_unused(served, product["id"])
         configured = await judged("simple", served, bodies, settings, redis_url)
-    assert configured.calls == plain.calls, (
+    # At most, not equal: each count is the most one quote of its run took, and a quote of the plain run may take
+    # one call more by the clock (make test's second stage saw plain 385, configured 384, once in four runs).
+    assert configured.calls <= plain.calls, (
         f"the simple body costs {configured.calls - plain.calls} calls more once price lists, promotions, fee"
         " rules and a shipping profile it never uses are configured: a feature a quote does not use must cost"
         " it nothing (docs/hot-path.md#the-cost-budget)"
