@@ -36,6 +36,12 @@ WHOLE: Final = "whole"
 """The price ending that lifts a converted unit to the next whole unit."""
 
 
+def convert(amount: Decimal, conversion: Conversion, cent: Decimal) -> Decimal:
+    """`amount` in the conversion's base currency, in its quote currency: x rate, half up to `cent` (the one
+    conversion of a quote's prices, fees and coupons; payouts round half even, payouts/service.py)."""
+    return (amount * conversion.rate).quantize(cent, ROUND_HALF_UP)
+
+
 def ending_problem(ending: str) -> str | None:
     """Why `ending` is no price ending, or None: `whole`, or a fraction 0.00-0.99 written with two decimals."""
     if ending == WHOLE:
@@ -117,7 +123,7 @@ class Converter:
 
     def unit(self, conversion: Conversion, amount: Decimal) -> tuple[Decimal, LineFx]:
         """A unit price of `amount` in the conversion's base currency, in the quote's: rounded, lifted."""
-        converted = (amount * conversion.rate).quantize(self._cent, ROUND_HALF_UP)
+        converted = convert(amount, conversion, self._cent)
         source = amount.quantize(quantum(conversion.base), ROUND_HALF_UP)
         shown = LineFx(
             source_currency=conversion.base, source_unit_price=source, rate=conversion.rate, rate_id=conversion.rate_id
@@ -126,7 +132,11 @@ class Converter:
 
     def floor(self, conversion: Conversion, amount: Decimal) -> Decimal:
         """A min_price of `amount`, in the quote's currency (rounded, never lifted)."""
-        return (amount * conversion.rate).quantize(self._cent, ROUND_HALF_UP)
+        return convert(amount, conversion, self._cent)
+
+    def lock(self, conversion: Conversion) -> None:
+        """Count `conversion` among the rates this quote used (its fees converted at it: pricing/plan.py)."""
+        self.used[conversion.base] = conversion
 
     def locked(self, until: datetime) -> QuoteFx | None:
         """The rates this quote used, locked until `until`; None when it converted nothing."""
@@ -160,7 +170,7 @@ def converted_fee_rule(rule: PricingRule, conversion: Conversion, currency: str)
     cent = quantum(currency)
 
     def money(amount: Decimal) -> Decimal:
-        return (amount * conversion.rate).quantize(cent, ROUND_HALF_UP)
+        return convert(amount, conversion, cent)
 
     config = rule.configuration
     changes: dict[str, object] = {"currency": currency}
@@ -180,7 +190,7 @@ def converted_coupon(coupon: Coupon, conversion: Conversion, currency: str) -> C
     cent = quantum(currency)
 
     def money(amount: Decimal | None) -> Decimal | None:
-        return None if amount is None else (amount * conversion.rate).quantize(cent, ROUND_HALF_UP)
+        return None if amount is None else convert(amount, conversion, cent)
 
     value = money(coupon.value) if coupon.type == "FIXED" else coupon.value
     return msgspec.structs.replace(

@@ -39,7 +39,7 @@ from typing import Any
 from uuid import UUID
 
 from quote_service.pricing.commission import CommissionRate, charged_as_before, commission_amount, default_rate
-from quote_service.pricing.fx_convert import LineFx, converted_fee_rule
+from quote_service.pricing.fx_convert import LineFx, convert, converted_fee_rule
 from quote_service.pricing.fx_rates import Conversion
 from quote_service.pricing.money import ZERO, quantum
 from quote_service.pricing.quote import AppliedRule, CommissionDetail, EngineDefaults, PriceSource, QuoteLine
@@ -322,10 +322,11 @@ class RegionPlan:
         self.small_basket_defaults = (defaults.small_basket_threshold, defaults.small_basket_fee)
         """The small-basket threshold and fee defaults in this currency (converted at `fee_conversion`)."""
         if fee_conversion is not None:
-            self.default_delivery_fee = (defaults.delivery_fee * fee_conversion.rate).quantize(self.cent, ROUND_HALF_UP)
+            cent = self.cent
+            self.default_delivery_fee = convert(defaults.delivery_fee, fee_conversion, cent)
             self.small_basket_defaults = (
-                (defaults.small_basket_threshold * fee_conversion.rate).quantize(self.cent, ROUND_HALF_UP),
-                (defaults.small_basket_fee * fee_conversion.rate).quantize(self.cent, ROUND_HALF_UP),
+                convert(defaults.small_basket_threshold, fee_conversion, cent),
+                convert(defaults.small_basket_fee, fee_conversion, cent),
             )
         self.delivery_rule = self._fee_rule("DELIVERY_FEE", fee_currency)
         self.express_rule = self._fee_rule("EXPRESS_FEE", fee_currency)

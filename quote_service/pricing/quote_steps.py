@@ -83,7 +83,7 @@ def quote_lines(
     if defaults.fx_conversion:
         fx = Converter(snapshot.fx or NO_RATES, region.currency, now, defaults.fx_endings)
         if region.fee_conversion is not None:  # its fees converted at this rate: the quote locks it too
-            fx.used[region.fee_conversion.base] = region.fee_conversion
+            fx.lock(region.fee_conversion)
     if held is None:
         # price rules apply unless the dynamic_pricing flag exists and serves a falsy value (written out: no call)
         if DYNAMIC_PRICING in feature_flags:
