@@ -29,6 +29,7 @@ import msgspec
 
 from quote_service.errors import Conflict, FieldError, ValidationFailed
 from quote_service.order_edits.schemas import EditCreate, EditRemove
+from quote_service.orders.refund_math import listed
 from quote_service.pricing.lines import HeldPrice
 from quote_service.pricing.quote import QuoteItemIn
 
@@ -122,7 +123,7 @@ def _take(basket: list[BasketLine], entry: EditRemove, field: str) -> list[Baske
     if isinstance(entry.line, int):
         candidates = [i for i in candidates if basket[i].position == entry.line]
         if not candidates:
-            message = f"the order has no live line {entry.line} of {what}"
+            message = _no_such_line(basket, entry.line, what)
             raise ValidationFailed(message, details=[FieldError(f"{field}.line", message)])
     if not candidates:
         message = f"product {product_id} is not in this order"
@@ -138,6 +139,20 @@ def _take(basket: list[BasketLine], entry: EditRemove, field: str) -> list[Baske
         left[i] = replace(left[i], quantity=left[i].quantity - taken)
         units -= taken
     return [line for line in left if line.quantity > 0]
+
+
+def _no_such_line(basket: Sequence[BasketLine], number: int, what: str) -> str:
+    """A `line` that names no live line of `what`: the live lines' numbers, as a refund's refusal lists them
+    (docs/orders-and-refunds.md#line-numbers), or whose line it is."""
+    named = next((line for line in basket if line.position == number), None)
+    if named is None:
+        live = {line.position for line in basket if line.position is not None}
+        message = f"the order has no live line {number} (its lines are {listed(live)})"
+    elif what.startswith("product "):
+        message = f"line {number} is product {named.product_id}, not {what.removeprefix('product ')}"
+    else:
+        message = f"line {number} is not sold from {what}"
+    return message
 
 
 def _age(line: BasketLine) -> int:

@@ -96,7 +96,7 @@ class UnknownLine(ValueError):
         self.index = index
 
 
-def _listed(numbers: Collection[int]) -> str:
+def listed(numbers: Collection[int]) -> str:
     """Line numbers as a reader names them: "3", "3 and 4", "3, 4 and 5"."""
     shown = [str(number) for number in sorted(numbers)] or ["none"]
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
@@ -190,7 +190,7 @@ def plan_refund(lines: Sequence[ChargedLine], wanted: Sequence[Wanted], currency
         if entry.line is not None:
             named = at.get(entry.line)
             if named is None:
-                raise UnknownLine(index, f"the order has no line {entry.line} (its lines are {_listed(at)})")
+                raise UnknownLine(index, f"the order has no line {entry.line} (its lines are {listed(at)})")
             if named.product_id != entry.product_id:
                 raise UnknownLine(index, f"line {entry.line} is product {named.product_id}, not {entry.product_id}")
             candidates = [named]

@@ -59,6 +59,30 @@ async def test_items_details_refunds_and_edits_name_a_line_by_one_number(
     made = expect_ok(await client.post(url, json=right, headers={**admin.headers, **key()}), 201)
     assert [line["line"] for line in made["lines"]] == [numbers[cable["id"]]]
 
-    # An edit takes the same number.
+    # An edit takes the same number; one the order does not have is told the ones it has, as a refund is.
     body = {"remove": [{"product_id": case["id"], "quantity": 1, "line": numbers[case["id"]]}]}
     expect_ok(await preview(client, admin.headers, order["id"], body), 201)
+    for field, body in (
+        ("remove[0].line", {"remove": [{"product_id": case["id"], "quantity": 1, "line": 0}]}),
+        (
+            "replace[0].line",
+            {
+                "replace": [
+                    {
+                        "product_id": case["id"],
+                        "quantity": 1,
+                        "line": 1,
+                        "with": {"product_id": cable["id"], "quantity": 1},
+                    }
+                ]
+            },
+        ),
+    ):
+        refused = expect_error(await preview(client, admin.headers, order["id"], body), 422, "VALIDATION_FAILED")
+        message = field_errors(refused)[field]
+        assert "(its lines are 3, 4 and 5)" in message, message
+    # A number the order has, on another product's line, says whose line it is.
+    body = {"remove": [{"product_id": case["id"], "quantity": 1, "line": numbers[lamp["id"]]}]}
+    refused = expect_error(await preview(client, admin.headers, order["id"], body), 422, "VALIDATION_FAILED")
+    message = field_errors(refused)["remove[0].line"]
+    assert message == f"line {numbers[lamp['id']]} is product {lamp['id']}, not {case['id']}", message
