@@ -27,13 +27,18 @@ ProductSort = Literal["created", "catalog"]
 generated products last, then by category and name)."""
 
 
-class ProductCreate(Strict):
+class _ProductFields(Strict):
+    """The fields both whole bodies (POST and PUT) start with, in this order."""
+
     sku: Sku
     name: Name
     category_id: ExternalId
     seller_id: ExternalId
     currency: Currency
     base_price: StrictDecimal
+
+
+class ProductCreate(_ProductFields):
     min_price: StrictDecimal
     current_price: StrictDecimal | None = None
     """Defaults to base_price."""
@@ -49,15 +54,9 @@ class ProductCreate(Strict):
     """How many units an item may hold, and a customer may buy (docs/pricing.md#quantity-rules)."""
 
 
-class ProductUpdate(Strict):
+class ProductUpdate(_ProductFields):
     """PUT: every mutable field. Stock is not here: it changes only through /stock."""
 
-    sku: Sku
-    name: Name
-    category_id: ExternalId
-    seller_id: ExternalId
-    currency: Currency
-    base_price: StrictDecimal
     current_price: StrictDecimal
     min_price: StrictDecimal
     cost_price: StrictDecimal
