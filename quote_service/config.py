@@ -20,6 +20,7 @@ import msgspec
 from quote_service.pricing.fx_convert import ending_problem
 from quote_service.pricing.local_time import zone_problem
 from quote_service.pricing.money import is_currency
+from quote_service.structs import Frozen
 from quote_service.validation import QUOTE_LINES_CEILING
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"  # noqa: S105 - refused in production
@@ -33,7 +34,7 @@ class ConfigError(Exception):
     """A setting is missing, malformed or unsafe; the service must not start."""
 
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True):
+class Settings(Frozen):
     """Process-wide configuration. Field docs name the environment variable."""
 
     database_url: str | None = None

@@ -35,7 +35,6 @@ SalesDep = NamedDependency[FlashSales]
 
 class AnalyticsController(AdminController):
     path = "/api/v1/analytics"
-    tags = ["analytics"]
 
     @get(
         "/pricing",
@@ -98,7 +97,6 @@ class AnalyticsController(AdminController):
 
 class ExperimentController(AdminController):
     path = "/api/v1/experiments"
-    tags = ["experiments"]
 
     @get("/", summary="Every experiment (a flag with variants): each arm's exposures, conversion, lift, p-value")
     async def list_experiments(self, analytics: AnalyticsDep) -> Envelope[list[Experiment]]:

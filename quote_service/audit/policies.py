@@ -18,6 +18,7 @@ from quote_service.auth.guards import AdminController
 from quote_service.db.pool import Connection
 from quote_service.errors import NotFound, invalid
 from quote_service.pagination import Page
+from quote_service.structs import Frozen, Strict
 from quote_service.web.deps import AdminPoolDep, AuthedRequest, PoolDep, actor_of
 from quote_service.web.envelope import Envelope, ok
 
@@ -25,7 +26,7 @@ ENTITY = "approval_policy"
 _COLUMNS = "entity_type, approvals, created_by, updated_by, created_at, updated_at"
 
 
-class PolicyIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PolicyIn(Strict):
     entity_type: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     """What it governs: one of `changes.GOVERNED` (commission_rate, pricing_rule, feature_flag, coupon,
     promotion, price_list, shipping_profile, installment_plan, extension, offer, fx_rate, product, user, api_key or
@@ -34,7 +35,7 @@ class PolicyIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Distinct people (not the author) who must approve a change of that type."""
 
 
-class Policy(msgspec.Struct, frozen=True, kw_only=True):
+class Policy(Frozen):
     entity_type: str
     approvals: int
     created_by: str

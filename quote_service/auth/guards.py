@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from litestar import Controller
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.types import Guard
 
 from quote_service.auth.schemas import Principal
 from quote_service.errors import Forbidden
+from quote_service.web.resource import Resource
 
 
 def requires_role(*roles: str) -> Guard:
@@ -29,7 +29,7 @@ any_caller = requires_role("admin", "user", "service", "agent")
 """Quotes, orders, reservations and purchases: everyone but a seller (an agent key as a service key)."""
 
 
-class AdminController(Controller):
+class AdminController(Resource):
     """A controller whose every route is the admin's (`admin_only`); a route may narrow it further."""
 
     guards = [admin_only]

@@ -9,6 +9,8 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from quote_service.structs import Frozen, Strict
+
 Role = Literal["admin", "user", "service", "seller", "agent"]
 """Every role a caller can hold; `agent` only an API key (docs/agents.md)."""
 UserRole = Literal["admin", "user", "service", "seller"]
@@ -38,7 +40,7 @@ class KeyWebhook(Protocol):
     async def subscribe(self, conn: Connection, *, key_id: UUID, key_name: str) -> None: ...
 
 
-class Jwk(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Jwk(Frozen, omit_defaults=True):
     """An agent's public key as a JWK (RFC 7517): Ed25519 (`kty: OKP, crv: Ed25519, x`) or ES256
     (`kty: EC, crv: P-256, x, y`), named by `kid` (RFC 9421's `keyid`). Checked by agents/keys.py."""
 
@@ -50,7 +52,7 @@ class Jwk(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     alg: Literal["EdDSA", "ES256"] | None = None
 
 
-class Principal(msgspec.Struct, frozen=True, kw_only=True):
+class Principal(Frozen):
     """Who is calling: a user (bearer token) or a machine client (API key)."""
 
     id: UUID
@@ -81,19 +83,19 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
         return self.id if self.kind == "api_key" else None
 
 
-class TokenRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class TokenRequest(Strict):
     username: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
-class Token(msgspec.Struct, frozen=True, kw_only=True):
+class Token(Frozen):
     access_token: str
     token_type: Literal["bearer"]
     expires_in: int
     role: Role
 
 
-class UserCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class UserCreate(Strict):
     username: Username
     password: Password
     role: UserRole
@@ -105,7 +107,7 @@ class UserCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     """The seller a `seller` user acts for: required with that role, refused with any other."""
 
 
-class UserUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class UserUpdate(Strict):
     """PATCH /users/{id}: the fields sent change (`null` clears one); making or unmaking an admin
     (its role, or deactivating one) may need approval (docs/governance.md)."""
 
@@ -120,7 +122,7 @@ class UserUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     log in again (their old tokens stay refused)."""
 
 
-class User(msgspec.Struct, frozen=True, kw_only=True):
+class User(Frozen):
     id: UUID
     username: str
     role: Role
@@ -138,14 +140,14 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     until then are refused."""
 
 
-class SessionsEnded(msgspec.Struct, frozen=True, kw_only=True):
+class SessionsEnded(Frozen):
     """POST /users/{id}/sessions/revoke: every token of the user issued until now is refused."""
 
     user_id: UUID
     sessions_ended_at: datetime
 
 
-class Me(msgspec.Struct, frozen=True, kw_only=True):
+class Me(Frozen):
     id: UUID
     name: str
     kind: Literal["user", "api_key"]
@@ -157,7 +159,7 @@ class Me(msgspec.Struct, frozen=True, kw_only=True):
     """The seller a `seller` caller acts for (docs/sellers.md); absent for other roles."""
 
 
-class ApiKeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class ApiKeyCreate(Strict):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     role: Literal["service", "admin", "seller", "agent"] = "service"
     money_format: MoneyFormat = "string"
@@ -175,7 +177,7 @@ class ApiKeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     shows its `webhook_secret` once. Refused with any other role."""
 
 
-class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
+class ApiKey(Frozen):
     id: UUID
     name: str
     role: Role
@@ -195,7 +197,7 @@ class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
     """Where an `agent` key's order events go; absent when nowhere."""
 
 
-class ApiKeyCreated(msgspec.Struct, frozen=True, kw_only=True):
+class ApiKeyCreated(Frozen):
     """Returned once, at creation: `key` is never shown again. A key made by an approved change
     request has none here: its author was shown it when asking."""
 
@@ -220,7 +222,7 @@ class ApiKeyCreated(msgspec.Struct, frozen=True, kw_only=True):
     docs/agents.md#order-events): shown here once, with a `webhook_url`."""
 
 
-class LoggedOut(msgspec.Struct, frozen=True, kw_only=True):
+class LoggedOut(Frozen):
     """A session ended by POST /auth/logout."""
 
     token_expires_at: datetime

@@ -21,7 +21,6 @@ CampaignsDep = NamedDependency[Campaigns]
 
 class CampaignController(AdminController):
     path = "/api/v1/campaigns"
-    tags = ["campaigns"]
 
     @post("/", summary="Start a campaign on a product now")
     async def create(

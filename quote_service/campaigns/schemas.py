@@ -7,14 +7,13 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-import msgspec
-
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import StrictDecimal
 
 Status = Literal["active", "ended"]
 
 
-class CampaignCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class CampaignCreate(Strict):
     name: str
     """Unique, 1-100 characters."""
     product_id: UUID
@@ -26,7 +25,7 @@ class CampaignCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     """Units expected over the whole campaign (> 0)."""
 
 
-class Campaign(msgspec.Struct, frozen=True, kw_only=True):
+class Campaign(Frozen):
     id: UUID
     name: str
     product_id: UUID

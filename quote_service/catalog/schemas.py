@@ -11,6 +11,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.quantity_rules import QuantityRules
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import StrictDecimal
 
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="Opaque client id, 1-64 chars.")]
@@ -26,13 +27,18 @@ ProductSort = Literal["created", "catalog"]
 generated products last, then by category and name)."""
 
 
-class ProductCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class _ProductFields(Strict):
+    """The fields both whole bodies (POST and PUT) start with, in this order."""
+
     sku: Sku
     name: Name
     category_id: ExternalId
     seller_id: ExternalId
     currency: Currency
     base_price: StrictDecimal
+
+
+class ProductCreate(_ProductFields):
     min_price: StrictDecimal
     current_price: StrictDecimal | None = None
     """Defaults to base_price."""
@@ -48,15 +54,9 @@ class ProductCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """How many units an item may hold, and a customer may buy (docs/pricing.md#quantity-rules)."""
 
 
-class ProductUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class ProductUpdate(_ProductFields):
     """PUT: every mutable field. Stock is not here: it changes only through /stock."""
 
-    sku: Sku
-    name: Name
-    category_id: ExternalId
-    seller_id: ExternalId
-    currency: Currency
-    base_price: StrictDecimal
     current_price: StrictDecimal
     min_price: StrictDecimal
     cost_price: StrictDecimal
@@ -70,7 +70,7 @@ class ProductUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """The whole rule set (docs/pricing.md#quantity-rules); unset: unchanged, null: none."""
 
 
-class ProductPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class ProductPatch(Strict):
     """PATCH: only the fields given change."""
 
     sku: Sku | UnsetType = UNSET
@@ -94,7 +94,7 @@ class ProductPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     An admin changes stock through POST /products/{id}/stock (here: 422)."""
 
 
-class ManualPrice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class ManualPrice(Strict):
     """PUT /products/{id}/price: a person moves the current price."""
 
     price: StrictDecimal
@@ -104,7 +104,7 @@ class ManualPrice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Why, for the price history (default: "manual price")."""
 
 
-class Product(msgspec.Struct, frozen=True, kw_only=True):
+class Product(Frozen):
     id: UUID
     sku: str
     name: str
@@ -136,7 +136,7 @@ class Product(msgspec.Struct, frozen=True, kw_only=True):
     see them; `GET /products` only, absent when there are none (a catalog without offers lists as before)."""
 
 
-class PriceChange(msgspec.Struct, frozen=True, kw_only=True):
+class PriceChange(Frozen):
     id: int
     product_id: UUID
     old_price: Decimal | None
@@ -149,12 +149,12 @@ class PriceChange(msgspec.Struct, frozen=True, kw_only=True):
     changed_at: datetime
 
 
-class StockAdjust(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class StockAdjust(Strict):
     delta: Annotated[int, msgspec.Meta(ge=-1_000_000_000, le=1_000_000_000)]
     reason: Reason
 
 
-class StockLevel(msgspec.Struct, frozen=True, kw_only=True):
+class StockLevel(Frozen):
     product_id: UUID
     stock: int
     delta: int

@@ -32,7 +32,6 @@ about 4.9 MiB."""
 
 class CommissionRateController(AdminController):
     path = "/api/v1/commission-rates"
-    tags = ["commission-rates"]
     dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Create a commission rate")

@@ -10,6 +10,7 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import Instant, StrictDecimal
 
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="Opaque client id, 1-64 chars.")]
@@ -31,14 +32,14 @@ MAX_TIERS = 50
 MAX_BULK_ITEMS = 1000
 
 
-class TierInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class TierInput(Strict):
     up_to: StrictDecimal | None = None
     """Upper bound of the bracket in the rate's currency; null (or omitted) on the last, open one."""
     rate: StrictDecimal
     """Percent charged on the part of the base inside this bracket, 0-100."""
 
 
-class CommissionRateInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class CommissionRateInput(Strict):
     """POST and PUT body (PUT replaces every field: omitted optional ones take their defaults)."""
 
     component: Component | None = None
@@ -79,7 +80,7 @@ REQUIRED = ("commission_type", "currency", "effective_from")
 """The fields a whole rate must have: a PUT that sends them all replaces the rate."""
 
 
-class CommissionRatePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class CommissionRatePatch(Strict):
     """PATCH body: only the fields sent change (each replaces the whole value; null sets null);
     the result is checked as a whole rate. Also the PUT body, the Go service's partial update:
     a PUT that leaves out commission_type, currency or effective_from is read as this PATCH."""
@@ -103,7 +104,7 @@ class CommissionRatePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     priority: Priority | UnsetType = UNSET
 
 
-class CommissionRateBulkItem(CommissionRateInput, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class CommissionRateBulkItem(CommissionRateInput):
     """One entry of PUT /bulk: with `id` it replaces that rate, without it creates one."""
 
     id: UUID | None = None
@@ -114,7 +115,7 @@ BulkEntries = Annotated[
 ]
 
 
-class CommissionRateBulk(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class CommissionRateBulk(Strict):
     """PUT /bulk body. Entries are checked one by one (shape: CommissionRateBulkItem), so every
     bad entry is reported by index; then all are applied in one transaction or none is."""
 
@@ -126,12 +127,12 @@ BulkBody = CommissionRateBulk | BulkEntries
 """PUT /bulk takes `{"items": [...]}` or, as the Go service does, the bare list `[...]`."""
 
 
-class Tier(msgspec.Struct, frozen=True, kw_only=True):
+class Tier(Frozen):
     up_to: Decimal | None
     rate: Decimal
 
 
-class CommissionRate(msgspec.Struct, frozen=True, kw_only=True):
+class CommissionRate(Frozen):
     """A stored rate. `base` and `per` are shown only when not the default (net, unit): a rate that uses
     neither reads as rates always did (docs/commission.md)."""
 
@@ -160,7 +161,7 @@ class CommissionRate(msgspec.Struct, frozen=True, kw_only=True):
     per: Per | UnsetType = UNSET
 
 
-class BulkResult(msgspec.Struct, frozen=True, kw_only=True):
+class BulkResult(Frozen):
     """The rates written by PUT /bulk, in the order of the request's entries."""
 
     items: list[CommissionRate]

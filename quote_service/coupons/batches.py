@@ -30,6 +30,7 @@ import msgspec
 from quote_service.db import idempotency
 from quote_service.db.pool import Connection
 from quote_service.errors import Conflict, FieldError, NotFound, ValidationFailed
+from quote_service.structs import Frozen, Strict
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 """31 upper-case letters and digits, none two people mistake for each other (no 0/O, 1/I/L)."""
@@ -41,7 +42,7 @@ _BATCH_COLUMNS = "id AS batch_id, coupon_code, count, prefix, length, created_at
 _ENCODER = msgspec.json.Encoder()
 
 
-class BatchInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class BatchInput(Strict):
     count: Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT)]
     prefix: Annotated[str, msgspec.Meta(max_length=16)] = ""
     """Upper-case letters, digits, `_` and `-` (any case in, upper-case stored)."""
@@ -49,7 +50,7 @@ class BatchInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     """Random characters after the prefix."""
 
 
-class Batch(msgspec.Struct, frozen=True, kw_only=True):
+class Batch(Frozen):
     batch_id: UUID
     coupon_code: str
     count: int
@@ -58,7 +59,7 @@ class Batch(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
-class BatchMade(msgspec.Struct, frozen=True, kw_only=True):
+class BatchMade(Frozen):
     batch_id: UUID
     count: int
 

@@ -21,11 +21,12 @@ from quote_service.db.pool import Connection, Pool
 from quote_service.db.rows import row_as
 from quote_service.errors import Conflict, FieldError
 from quote_service.pricing.coupons import Coupon, normalize_code
+from quote_service.structs import Frozen
 
 log = structlog.get_logger("quote_service.coupons.codes")
 
 
-class BatchUse(msgspec.Struct, frozen=True, kw_only=True):
+class BatchUse(Frozen):
     """A batch with how many of its codes orders used (the books page's code batches)."""
 
     batch_id: UUID
@@ -36,7 +37,7 @@ class BatchUse(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
-class GeneratedCode(msgspec.Struct, frozen=True, kw_only=True):
+class GeneratedCode(Frozen):
     code: str
     batch_id: UUID
     used_at: datetime | None

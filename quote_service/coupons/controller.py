@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import partial
 from uuid import UUID
 
-from litestar import Controller, Response, delete, get, post, put
+from litestar import Response, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
@@ -28,6 +28,7 @@ from quote_service.web.deps import (
 )
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.replay import answered, answered_again, first_answer
+from quote_service.web.resource import Resource
 
 DOMAIN = "coupons"
 admin_only = requires_role("admin")
@@ -44,9 +45,8 @@ async def _owned(pool: Pool, request: AuthedRequest, code: str) -> Coupon:
     return coupon
 
 
-class CouponController(Controller):
+class CouponController(Resource):
     path = "/api/v1/coupons"
-    tags = ["coupons"]
     guards = [admin_or_seller]
     dependencies = {"write": config_write(DOMAIN)}
 

@@ -10,6 +10,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.coupons import CouponType, FundedBy, OnReducedLines
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import Instant, StrictDecimal
 
 Code = Annotated[
@@ -21,7 +22,7 @@ Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, description="
 Limit = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
 
 
-class CouponUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class CouponUpdate(Strict):
     """PUT: every mutable field (the code is the coupon's identity)."""
 
     type: CouponType
@@ -46,11 +47,11 @@ class CouponUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     lower of the two prices (best_of) (docs/promotions.md#reduced-lines)."""
 
 
-class CouponCreate(CouponUpdate, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class CouponCreate(CouponUpdate):
     code: Code
 
 
-class Coupon(msgspec.Struct, frozen=True, kw_only=True):
+class Coupon(Frozen):
     code: str
     type: CouponType
     value: Decimal

@@ -1,8 +1,9 @@
 """The admin writes of a configuration table whose rows live the same way: create, get, replace
 (PUT), patch (PATCH), deactivate (DELETE keeps the row, inactive) or delete (for a table whose rows
 are not kept inactive). Shipping profiles, installment plans and payout terms share them; each
-table names its columns, the writable ones, how a row reads as the API shows it, and the check
-that turns a body into the fields to store (one 422 listing every bad field, before any SQL).
+table's repository names it (`ConfigTable`: the table, its rows' noun, its columns, the writable
+ones) and its service how a row reads as the API shows it and the check that turns a body into
+the fields to store (one 422 listing every bad field, before any SQL).
 
 Every write is one statement that stamps `updated_by` and `updated_at`; a PATCH reads the row
 `FOR UPDATE`, lays the fields sent over it and checks the result whole, as a PUT body, in one
@@ -12,7 +13,7 @@ transaction. An unknown id is a 404 naming the kind of row (`installment plan <i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -27,21 +28,30 @@ Row = TypeVar("Row")  # a row as the API shows it
 Body = TypeVar("Body", bound=msgspec.Struct)  # the whole (PUT) body
 
 
+class ConfigTable(NamedTuple):
+    """A configuration table as its repository declares it."""
+
+    name: str
+    noun: str
+    """What a row is called in a 404 (`installment plan <id> not found`)."""
+    columns: str
+    """The columns every statement returns, as SQL."""
+    writable: tuple[str, ...]
+    """The columns a body sets, in the order `check` is read."""
+
+
 class ConfigRows(Generic[Row, Body]):
     """Create, get, replace, patch and deactivate rows of `table` (whose `id` is a UUID)."""
 
     def __init__(
         self,
+        table: ConfigTable,
         *,
-        table: str,
-        noun: str,
-        columns: str,
-        writable: tuple[str, ...],
         body: type[Body],
         check: Callable[[Body], dict[str, Any]],
         from_row: Callable[[asyncpg.Record], Row],
     ) -> None:
-        self.noun = noun
+        name, self.noun, columns, writable = table
         self._writable = writable
         self._body = body
         self._check = check
@@ -49,13 +59,13 @@ class ConfigRows(Generic[Row, Body]):
         n = len(writable)
         values = ", ".join(f"${i}" for i in range(1, n + 1))
         self._insert = (
-            f"INSERT INTO {table} ({', '.join(writable)}, created_by, updated_by)"
+            f"INSERT INTO {name} ({', '.join(writable)}, created_by, updated_by)"
             f" VALUES ({values}, ${n + 1}, ${n + 1}) RETURNING {columns}"
         )
-        self._get = f"SELECT {columns} FROM {table} WHERE id = $1"
-        self._update = update_sql(table, "id", writable, columns, now="clock_timestamp()")
-        self._deactivate = deactivate_sql(table, "id", columns, now="clock_timestamp()")
-        self._delete = f"DELETE FROM {table} WHERE id = $1 RETURNING {columns}"
+        self._get = f"SELECT {columns} FROM {name} WHERE id = $1"
+        self._update = update_sql(name, "id", writable, columns, now="clock_timestamp()")
+        self._deactivate = deactivate_sql(name, "id", columns, now="clock_timestamp()")
+        self._delete = f"DELETE FROM {name} WHERE id = $1 RETURNING {columns}"
 
     def _found(self, row: asyncpg.Record | None, row_id: UUID) -> Row:
         if row is None:

@@ -27,7 +27,6 @@ DOMAIN = "extensions"
 
 class ExtensionController(AdminController):
     path = "/api/v1/extensions"
-    tags = ["extensions"]
     dependencies = {"write": config_write(DOMAIN, secret=new_secret)}
 
     @post("/", summary="Create an extension (its secret shown once)")

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from quote_service.db.config_rows import ConfigTable
 from quote_service.db.keyset import fetch_keyset
 from quote_service.db.pool import Connection
 from quote_service.pricing.extensions import Extension
@@ -18,6 +19,7 @@ COLUMNS = (
     "updated_at"
 )
 WRITABLE = ("kind", "url", "timeout_ms", "countries", "seller_ids", "on_failure", "is_active")
+TABLE = ConfigTable("extensions", "extension", COLUMNS, WRITABLE)
 
 
 async def insert(conn: Connection, *, fields: dict[str, Any], secret: str, actor: str) -> asyncpg.Record:

@@ -11,6 +11,7 @@ from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.extensions import Kind, OnFailure
 from quote_service.pricing.quote import CountryCode, ExternalId
+from quote_service.structs import Frozen, Strict
 
 Countries = Annotated[list[CountryCode], msgspec.Meta(min_length=1, max_length=250)]
 SellerIds = Annotated[list[ExternalId], msgspec.Meta(min_length=1, max_length=1000)]
@@ -18,7 +19,7 @@ TimeoutMs = Annotated[int, msgspec.Meta(ge=50, le=1000, description="Millisecond
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
 
 
-class AppliesTo(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class AppliesTo(Strict):
     """Which lines an extension prices; an absent (or null) list matches every one."""
 
     countries: Countries | None = None
@@ -27,7 +28,7 @@ class AppliesTo(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """The lines' sellers."""
 
 
-class ExtensionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class ExtensionInput(Strict):
     """POST and PUT: the whole extension."""
 
     kind: Kind
@@ -38,7 +39,7 @@ class ExtensionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     is_active: bool = True
 
 
-class ExtensionPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class ExtensionPatch(Strict):
     """PATCH: only the fields sent change; the result is checked whole."""
 
     kind: Kind | UnsetType = UNSET
@@ -49,7 +50,7 @@ class ExtensionPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     is_active: bool | UnsetType = UNSET
 
 
-class Extension(msgspec.Struct, frozen=True, kw_only=True):
+class Extension(Frozen):
     """An extension as the API shows it; `secret` only in the answer that made it."""
 
     id: UUID

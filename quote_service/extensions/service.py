@@ -42,10 +42,7 @@ def extension_from_row(row: asyncpg.Record, secret: str | None = None) -> Extens
 
 
 EXTENSIONS: ConfigRows[Extension, ExtensionInput] = ConfigRows(
-    table="extensions",
-    noun="extension",
-    columns=repository.COLUMNS,
-    writable=repository.WRITABLE,
+    repository.TABLE,
     body=ExtensionInput,
     check=check_fields,
     from_row=extension_from_row,

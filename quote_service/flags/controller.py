@@ -6,7 +6,7 @@ from functools import partial
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, delete, get, patch, post, put
+from litestar import delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
@@ -27,14 +27,14 @@ from quote_service.pagination import Keyset, Page, decode_cursor, page_of
 from quote_service.pricing.flags import FlagEvaluation
 from quote_service.web.deps import AuthedRequest, ConfigStoreDep, ListingDep, PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.resource import Resource
 
 DOMAIN = "feature_flags"
 BY_KEY = Keyset(lambda r: r["key"], str)
 
 
-class FeatureFlagController(Controller):
+class FeatureFlagController(Resource):
     path = "/api/v1/feature-flags"
-    tags = ["feature-flags"]
     # Guards sit on the routes: reads and writes are admin only, evaluation is open to every role.
     dependencies = {"write": config_write(DOMAIN)}
 

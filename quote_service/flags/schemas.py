@@ -11,6 +11,7 @@ from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.flags import FlagType, GuardrailMetric, Rollout
 from quote_service.pricing.targeting import Operator
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import Instant, StrictDecimal
 
 FlagKey = Annotated[
@@ -29,14 +30,14 @@ Labels = Annotated[list[Label], msgspec.Meta(max_length=100)]
 Weight = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 
 
-class VariantIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class VariantIn(Strict):
     key: Label
     weight: Weight
     value: Any
     """Validated against the flag's type, like `value`."""
 
 
-class GuardrailIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class GuardrailIn(Strict):
     """Roll a losing variant back automatically (experiments)."""
 
     max_drop_percent: Annotated[float, msgspec.Meta(gt=0, le=100)]
@@ -58,7 +59,7 @@ AttributeName = Annotated[
 ]
 
 
-class RuleIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class RuleIn(Strict):
     """A targeting rule: the context's `attribute` compared by `operator` with `values` (docs/flags.md)."""
 
     attribute: AttributeName
@@ -67,7 +68,7 @@ class RuleIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     """Text, numbers or booleans; exactly one for eq, neq, gt, gte, lt, lte, semver_gte, semver_lt."""
 
 
-class RolloutIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class RolloutIn(Strict):
     """Who gets the flag's value; every part is optional."""
 
     percentage: StrictDecimal | None = None
@@ -85,8 +86,11 @@ class RolloutIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """Targeting: every rule must match the context, or the flag answers DEFAULT."""
 
 
-class FeatureFlagCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    key: FlagKey
+class FeatureFlagUpdate(Strict):
+    """PUT: every mutable field, so the create body fits. The key is the flag's identity (and
+    its hash salt): it may be sent, and must then be the flag's own (else 422)."""
+
+    key: FlagKey | None = None
     name: Name
     description: Description | None = None
     type: FlagType
@@ -100,22 +104,13 @@ class FeatureFlagCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     """Meant to stay (a kill switch, an operational toggle): never `potentially_stale`."""
 
 
-class FeatureFlagUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """PUT: every mutable field, so the create body fits. The key is the flag's identity (and
-    its hash salt): it may be sent, and must then be the flag's own (else 422)."""
+class FeatureFlagCreate(FeatureFlagUpdate):
+    """POST: the PUT body with the key required (the fields keep their order)."""
 
-    key: FlagKey | None = None
-    name: Name
-    description: Description | None = None
-    type: FlagType
-    value: Any
-    default_value: Any = UNSET
-    is_enabled: bool = True
-    rollout: RolloutIn | None = None
-    permanent: bool = False
+    key: FlagKey
 
 
-class FeatureFlagPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class FeatureFlagPatch(Strict):
     """PATCH: only the fields sent change (each replaces the whole value: send the whole
     `rollout`); the flag that results is checked whole. `key`, when sent, must be the flag's own."""
 
@@ -133,7 +128,7 @@ class FeatureFlagPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 Lifecycle = Literal["active", "potentially_stale", "permanent"]
 
 
-class FeatureFlag(msgspec.Struct, frozen=True, kw_only=True):
+class FeatureFlag(Frozen):
     id: UUID
     key: str
     name: str
@@ -153,7 +148,7 @@ class FeatureFlag(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
 
-class FlagChange(msgspec.Struct, frozen=True, kw_only=True):
+class FlagChange(Frozen):
     """One change of a flag, as the history keeps it (docs/experiments.md#flag-history)."""
 
     id: int
@@ -169,7 +164,7 @@ class FlagChange(msgspec.Struct, frozen=True, kw_only=True):
     changed_at: datetime
 
 
-class EvaluationRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class EvaluationRequest(Strict):
     """Omitted `user_id`/`user_segment` default to the calling user's own (not for API keys)."""
 
     user_id: Label | None = None

@@ -11,6 +11,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.flash import SaleStatus
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import Instant, StrictDecimal
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -18,7 +19,7 @@ Count = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
-class FlashSaleItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class FlashSaleItemIn(Strict):
     product_id: UUID | None = None
     """Required unless `offer_id` is given: an item naming only its offer sells the offer's product."""
     flash_price: StrictDecimal
@@ -31,7 +32,7 @@ class FlashSaleItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     the offer's stock and its flash price is at least the offer's min_price. None: the default offer."""
 
 
-class SaleItem(FlashSaleItemIn, frozen=True, kw_only=True):
+class SaleItem(FlashSaleItemIn):
     """An item as the sale keeps it: its product named (the offer's, for an item that named only its offer)."""
 
     product_id: UUID
@@ -40,7 +41,7 @@ class SaleItem(FlashSaleItemIn, frozen=True, kw_only=True):
 Items = Annotated[list[FlashSaleItemIn], msgspec.Meta(min_length=1, max_length=100)]
 
 
-class FlashSaleCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class FlashSaleCreate(Strict):
     name: Name
     starts_at: Instant
     ends_at: Instant
@@ -48,7 +49,7 @@ class FlashSaleCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     items: Items
 
 
-class FlashSaleUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class FlashSaleUpdate(Strict):
     """PUT: the fields given are changed. While scheduled any of them; while active only ends_at."""
 
     name: Name | None = None
@@ -58,7 +59,7 @@ class FlashSaleUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """Replaces every item; allocations are re-taken from (and given back to) product stock."""
 
 
-class FlashSaleItem(msgspec.Struct, frozen=True, kw_only=True):
+class FlashSaleItem(Frozen):
     product_id: UUID
     flash_price: Decimal
     currency: str
@@ -70,7 +71,7 @@ class FlashSaleItem(msgspec.Struct, frozen=True, kw_only=True):
     """Shown only for an item naming one offer."""
 
 
-class FlashSale(msgspec.Struct, frozen=True, kw_only=True):
+class FlashSale(Frozen):
     id: UUID
     name: str
     status: SaleStatus
@@ -83,7 +84,7 @@ class FlashSale(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
 
-class PurchaseCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PurchaseCreate(Strict):
     product_id: UUID | None = None
     """Required unless `offer_id` is given: naming only the offer buys the sale's item of that offer."""
     quantity: Count
@@ -95,7 +96,7 @@ class PurchaseCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     """The sale's item for this offer of the product (None: the item without offer_id)."""
 
 
-class Purchase(msgspec.Struct, frozen=True, kw_only=True):
+class Purchase(Frozen):
     purchase_id: UUID
     flash_sale_id: UUID
     product_id: UUID
@@ -126,14 +127,14 @@ class Purchase(msgspec.Struct, frozen=True, kw_only=True):
     small_basket_fee: Decimal | UnsetType = UNSET
 
 
-class OwnPurchase(Purchase, frozen=True, kw_only=True):
+class OwnPurchase(Purchase):
     """A purchase in its customer's own list, with the names a receipt shows."""
 
     sale_name: str
     product_name: str
 
 
-class CustomerItem(msgspec.Struct, frozen=True, kw_only=True):
+class CustomerItem(Frozen):
     product_id: UUID
     purchased: int
     remaining_limit: int
@@ -141,11 +142,11 @@ class CustomerItem(msgspec.Struct, frozen=True, kw_only=True):
     """Only for an item naming one offer."""
 
 
-class CustomerPurchases(msgspec.Struct, frozen=True, kw_only=True):
+class CustomerPurchases(Frozen):
     items: list[CustomerItem]
 
 
-class Correction(msgspec.Struct, frozen=True, kw_only=True):
+class Correction(Frozen):
     """One counter that differed from the ledger (and now matches it)."""
 
     product_id: UUID
@@ -159,14 +160,14 @@ class Correction(msgspec.Struct, frozen=True, kw_only=True):
     """Only for an item naming one offer."""
 
 
-class ReconcileReport(msgspec.Struct, frozen=True, kw_only=True):
+class ReconcileReport(Frozen):
     flash_sale_id: UUID
     counters_were_missing: bool
     corrections: list[Correction]
     summaries_refreshed: bool
 
 
-class SaleStats(msgspec.Struct, frozen=True, kw_only=True):
+class SaleStats(Frozen):
     """Background summary of a sale, recomputed from the ledger (see `computed_at`)."""
 
     flash_sale_id: UUID

@@ -31,7 +31,6 @@ LIST_NAME = "fx-rates"
 
 class FxRateController(AdminController):
     path = "/api/v1/fx-rates"
-    tags = ["fx-rates"]
     dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Store a rate of a pair, in force from its valid_from (history kept)")

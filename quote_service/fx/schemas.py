@@ -6,14 +6,13 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-import msgspec
-
 from quote_service.pricing.fx_rates import Source, Via
 from quote_service.pricing.quote import CurrencyCode
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import Instant, StrictDecimal
 
 
-class FxRateInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class FxRateInput(Strict):
     """POST: one rate of a pair, in force from `valid_from` until the pair's next rate."""
 
     base: CurrencyCode
@@ -25,7 +24,7 @@ class FxRateInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """From when it is in force (default: now; may be past)."""
 
 
-class FxRate(msgspec.Struct, frozen=True, kw_only=True):
+class FxRate(Frozen):
     id: UUID
     base: str
     quote: str
@@ -38,7 +37,7 @@ class FxRate(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
-class FxRateInForce(msgspec.Struct, frozen=True, kw_only=True):
+class FxRateInForce(Frozen):
     """GET /fx-rates?base&quote&at: the rate from `base` to `quote` at `at`."""
 
     base: str

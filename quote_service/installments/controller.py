@@ -22,7 +22,6 @@ DOMAIN = "installment_plans"
 
 class InstallmentPlanController(AdminController):
     path = "/api/v1/installment-plans"
-    tags = ["installment-plans"]
     dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Create an installment plan")

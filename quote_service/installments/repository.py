@@ -10,6 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
+from quote_service.db.config_rows import ConfigTable
 from quote_service.db.keyset import fetch_keyset
 from quote_service.db.pool import Connection
 from quote_service.pricing.installments import InstallmentPlan, PlanOption
@@ -18,6 +19,7 @@ COLUMNS = (
     "id, name, bin_prefixes, currency, min_total, options, is_active, created_by, updated_by, created_at, updated_at"
 )
 WRITABLE = ("name", "bin_prefixes", "currency", "min_total", "options", "is_active")
+TABLE = ConfigTable("installment_plans", "installment plan", COLUMNS, WRITABLE)
 
 
 async def list_plans(

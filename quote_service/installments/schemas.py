@@ -11,13 +11,14 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.quote import CurrencyCode
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import StrictDecimal
 
 BinPrefix = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6,8}\Z", description="6-8 digits: the start of a card number")]
 Funder = Literal["customer", "seller", "platform"]
 
 
-class InstallmentOptionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class InstallmentOptionInput(Strict):
     """One way to pay in parts."""
 
     count: Annotated[int, msgspec.Meta(ge=2, le=36)]
@@ -33,7 +34,7 @@ Prefixes = Annotated[list[BinPrefix], msgspec.Meta(min_length=1, max_length=1000
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 
-class InstallmentPlanInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class InstallmentPlanInput(Strict):
     """POST and PUT: the whole plan."""
 
     name: Name
@@ -44,7 +45,7 @@ class InstallmentPlanInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
     is_active: bool = True
 
 
-class InstallmentPlanPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class InstallmentPlanPatch(Strict):
     """PATCH: only the fields sent change (a list sent replaces the whole list); the result is checked whole."""
 
     name: Name | UnsetType = UNSET
@@ -55,14 +56,14 @@ class InstallmentPlanPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
     is_active: bool | UnsetType = UNSET
 
 
-class InstallmentOptionOut(msgspec.Struct, frozen=True, kw_only=True):
+class InstallmentOptionOut(Frozen):
     count: int
     rate: Decimal
     funded_by: Funder
     seller_commission_rate: Decimal | None
 
 
-class InstallmentPlan(msgspec.Struct, frozen=True, kw_only=True):
+class InstallmentPlan(Frozen):
     id: UUID
     name: str
     bin_prefixes: list[str]

@@ -114,10 +114,7 @@ class ActivePlans:
 
 
 PLANS: ConfigRows[InstallmentPlan, InstallmentPlanInput] = ConfigRows(
-    table="installment_plans",
-    noun="installment plan",
-    columns=repository.COLUMNS,
-    writable=repository.WRITABLE,
+    repository.TABLE,
     body=InstallmentPlanInput,
     check=check_plan_fields,
     from_row=plan_from_row,

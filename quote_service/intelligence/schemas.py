@@ -9,6 +9,8 @@ from uuid import UUID
 
 import msgspec
 
+from quote_service.structs import Frozen
+
 MAX_OBSERVATIONS = 1000
 MAX_URL_LENGTH = 2048
 
@@ -19,7 +21,7 @@ class ObservationsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     observations: list[dict[str, Any]]
 
 
-class ObservationRecord(msgspec.Struct, kw_only=True, frozen=True, array_like=True):
+class ObservationRecord(Frozen, array_like=True):
     """One accepted observation, as it travels on the stream (compact, exact: price as text)."""
 
     product_id: UUID
@@ -31,7 +33,7 @@ class ObservationRecord(msgspec.Struct, kw_only=True, frozen=True, array_like=Tr
     url: str | None = None
 
 
-class Rejection(msgspec.Struct, kw_only=True, frozen=True):
+class Rejection(Frozen):
     index: int
     field: str
     message: str

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, delete, get, patch, post
+from litestar import delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -24,6 +24,7 @@ from quote_service.pagination import Keyset, Page, fetch_page
 from quote_service.pricing.quote import ExternalId
 from quote_service.web.deps import AuthedRequest, ConfigStoreDep, ListingDep, PageDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.resource import Resource
 
 DOMAIN = "offers"
 NEWEST_CHANGE_FIRST = Keyset(lambda r: (r["changed_at"], r["id"]), tuple[datetime, int], "before")
@@ -32,9 +33,8 @@ City = Annotated[str, QueryParameter(min_length=1, max_length=100)]
 Country = Annotated[str, QueryParameter(pattern=r"^[A-Za-z]{2}$")]
 
 
-class OfferController(Controller):
+class OfferController(Resource):
     path = "/api/v1/offers"
-    tags = ["offers"]
     guards = [requires_role("admin", "seller")]
     dependencies = {"write": config_write(DOMAIN)}
 

@@ -7,18 +7,18 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-import msgspec
 from msgspec import UNSET, UnsetType
 
 from quote_service.catalog.schemas import ExternalId, Reason, Stock
 from quote_service.pricing.quantity_rules import QuantityRules
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import StrictDecimal
 
 Condition = Literal["new", "refurbished", "used"]
 OfferPriceSource = Literal["manual", "seller"]
 
 
-class OfferCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class OfferCreate(Strict):
     product_id: UUID
     seller_id: ExternalId | None = None
     """Required for an admin; a seller's offer is its own (another seller's name: 403)."""
@@ -34,7 +34,7 @@ class OfferCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """The offer's own quantity rules (docs/offers.md#quantity-rules); none: its product's apply."""
 
 
-class OfferPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class OfferPatch(Strict):
     """PATCH: only the fields given change; the resulting offer is checked whole."""
 
     seller_id: ExternalId | UnsetType = UNSET
@@ -51,7 +51,7 @@ class OfferPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     price_change_reason: Reason | UnsetType = UNSET
 
 
-class Offer(msgspec.Struct, frozen=True, kw_only=True):
+class Offer(Frozen):
     id: UUID
     product_id: UUID
     product_sku: str
@@ -76,7 +76,7 @@ class Offer(msgspec.Struct, frozen=True, kw_only=True):
     """Only on an offer with rules of its own."""
 
 
-class OfferPriceChange(msgspec.Struct, frozen=True, kw_only=True):
+class OfferPriceChange(Frozen):
     id: int
     offer_id: UUID
     old_price: Decimal | None
@@ -87,7 +87,7 @@ class OfferPriceChange(msgspec.Struct, frozen=True, kw_only=True):
     changed_at: datetime
 
 
-class RankedOffer(msgspec.Struct, frozen=True, kw_only=True):
+class RankedOffer(Frozen):
     """One line of GET /products/{id}/offers: what this seller's offer costs delivered."""
 
     offer_id: UUID | None

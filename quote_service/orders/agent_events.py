@@ -21,19 +21,20 @@ from msgspec import UNSET
 from quote_service.db.pool import Connection
 from quote_service.orders.schemas import Order
 from quote_service.pricing.money import minor_units
+from quote_service.structs import Frozen
 from quote_service.webhooks import repository as webhooks
 
 EventType = Literal["order_create", "order_update"]
 OrderStatus = Literal["created", "confirmed", "canceled", "shipped", "fulfilled"]
 
 
-class AcpRefund(msgspec.Struct, frozen=True, kw_only=True):
+class AcpRefund(Frozen):
     type: Literal["original_payment", "store_credit"]
     amount: int
     """In the currency's minor units."""
 
 
-class AcpOrder(msgspec.Struct, frozen=True, kw_only=True):
+class AcpOrder(Frozen):
     type: Literal["order"]
     checkout_session_id: str
     """The checkout session the order completed; the order's own id for one placed otherwise."""
@@ -43,7 +44,7 @@ class AcpOrder(msgspec.Struct, frozen=True, kw_only=True):
     sequence: int
 
 
-class AcpOrderEvent(msgspec.Struct, frozen=True, kw_only=True):
+class AcpOrderEvent(Frozen):
     type: EventType
     data: AcpOrder
 

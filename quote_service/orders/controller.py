@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from litestar import Controller, Response, get, post
+from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -45,6 +45,7 @@ from quote_service.web.deps import (
 )
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.replay import answered_again, first_answer
+from quote_service.web.resource import Resource
 
 LIST_FILTERS = frozenset({"seller_id", "customer_id", "status", "from", "to", "limit", "cursor"})
 
@@ -56,9 +57,8 @@ async def _follow_coupon_limits(order: Order, config_store: ConfigStoreDep) -> N
         await config_store.follow("orders")
 
 
-class OrderController(Controller):
+class OrderController(Resource):
     path = "/api/v1/orders"
-    tags = ["orders"]
     # Sellers read the orders holding their lines (docs/sellers.md); every other route is any_caller's.
     # An agent key places and reads the orders of its quotes as a service key does (docs/agents.md).
     guards = [requires_role("admin", "user", "service", "seller", "agent")]

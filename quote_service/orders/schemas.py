@@ -22,6 +22,7 @@ from quote_service.pricing.quote import (
     Shipment,
 )
 from quote_service.pricing.taxes import LineTax, Rounding
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import StrictDecimal
 
 OrderStatus = Literal["confirmed", "partially_refunded", "refunded", "cancelled"]
@@ -31,19 +32,19 @@ FundedBy = Literal["seller"]
 """Who pays for a discount: the seller (the customer pays less, and so is the seller paid)."""
 
 
-class OrderCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class OrderCreate(Strict):
     quote_id: UUID
     """A stored, unexpired quote; the order confirms it at exactly its amounts."""
 
 
-class LineCommission(msgspec.Struct, frozen=True, kw_only=True):
+class LineCommission(Frozen):
     seller: Decimal
     category: Decimal
     fees: list[CommissionFee] | UnsetType = UNSET
     """The line's named commission fees, in name order (docs/commission.md; absent: none)."""
 
 
-class LineDiscount(msgspec.Struct, frozen=True, kw_only=True):
+class LineDiscount(Frozen):
     """One source's share of a line's discount (the order's priced record)."""
 
     source: DiscountSource
@@ -57,7 +58,7 @@ class LineDiscount(msgspec.Struct, frozen=True, kw_only=True):
     amount: Decimal
 
 
-class OrderPromotion(msgspec.Struct, frozen=True, kw_only=True):
+class OrderPromotion(Frozen):
     """A promotion the order's quote applied, as it applied it."""
 
     promotion_id: UUID
@@ -68,7 +69,7 @@ class OrderPromotion(msgspec.Struct, frozen=True, kw_only=True):
     funded_by: FundedBy
 
 
-class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
+class OrderLine(Frozen):
     line: int
     """The line's number (docs/orders-and-refunds.md#line-numbers): what its commission details, a refund
     and an edit name it by. An order never edited numbers its lines 0, 1, ... as in `items`; an edit writes
@@ -113,7 +114,7 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
     """The line's `taxes` are a tax extension's amounts (docs/extensions.md)."""
 
 
-class OrderEdit(msgspec.Struct, frozen=True, kw_only=True):
+class OrderEdit(Frozen):
     """A committed edit of the order (docs/orders-and-refunds.md#edits-and-exchanges)."""
 
     edit_id: UUID
@@ -125,7 +126,7 @@ class OrderEdit(msgspec.Struct, frozen=True, kw_only=True):
     """The refund that paid a negative difference back (null: nothing was refunded)."""
 
 
-class Payment(msgspec.Struct, frozen=True, kw_only=True):
+class Payment(Frozen):
     """A payment of money an order's edits made due (docs/orders-and-refunds.md#money-due-and-payments)."""
 
     id: UUID
@@ -138,7 +139,7 @@ class Payment(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
-class PaymentCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PaymentCreate(Strict):
     """`POST /orders/{id}/payments`: a payment of (part of) the order's balance due."""
 
     amount: StrictDecimal
@@ -152,7 +153,7 @@ class OrderShipment(Shipment, frozen=True, kw_only=True):
     """The refund that gave its delivery fee back (null: not given back)."""
 
 
-class Order(msgspec.Struct, frozen=True, kw_only=True):
+class Order(Frozen):
     id: UUID
     quote_id: UUID
     customer_id: str
@@ -220,7 +221,7 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     """The exchange rates its quote converted prices with (docs/currencies.md): only where it converted."""
 
 
-class RefundLineIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class RefundLineIn(Strict):
     product_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     """A product on a line of the order."""
     quantity: Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
@@ -231,7 +232,7 @@ class RefundLineIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     unset when not sent, so a body without it keeps its fingerprint."""
 
 
-class RefundCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class RefundCreate(Strict):
     lines: Annotated[list[RefundLineIn], msgspec.Meta(max_length=500)] = []
     include_fees: bool = False
     """Give back the delivery and small-basket fees (and reverse the logistics commission), once."""
@@ -244,18 +245,18 @@ class RefundCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
 
 
-class CancelCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class CancelCreate(Strict):
     reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
 
 
-class RefundTax(msgspec.Struct, frozen=True, kw_only=True):
+class RefundTax(Frozen):
     """What a refund line gave back of one tax component (docs/taxes.md#refunds)."""
 
     code: str
     amount: Decimal
 
 
-class RefundLine(msgspec.Struct, frozen=True, kw_only=True):
+class RefundLine(Frozen):
     line: int
     """The order line it gives back from: its number (`items[].line`)."""
     product_id: str
@@ -276,7 +277,7 @@ class RefundLine(msgspec.Struct, frozen=True, kw_only=True):
     """The units' share of the line's installment commission this refund reverses (in commission_reversed)."""
 
 
-class Refund(msgspec.Struct, frozen=True, kw_only=True):
+class Refund(Frozen):
     id: UUID
     order_id: UUID
     kind: Literal["refund", "cancel", "edit"]

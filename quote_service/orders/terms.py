@@ -39,6 +39,7 @@ from quote_service.pricing.rules import PricingRule
 from quote_service.pricing.shipping import ShippingProfile
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.pricing.taxes import TaxExemption
+from quote_service.structs import Frozen
 
 TERMS_RULE_TYPES = frozenset(
     {"DELIVERY_FEE", "EXPRESS_FEE", "SMALL_BASKET", "FREE_DELIVERY", "REGIONAL_FEE", "TAX_RATE"}
@@ -49,7 +50,7 @@ _MEMO = 4
 """Configuration versions whose terms a process remembers (a quote is ordered within minutes)."""
 
 
-class ConfigTerms(msgspec.Struct, frozen=True, kw_only=True):
+class ConfigTerms(Frozen):
     """The non-price configuration of one version (`pricing_terms.body`)."""
 
     defaults: EngineDefaults
@@ -58,7 +59,7 @@ class ConfigTerms(msgspec.Struct, frozen=True, kw_only=True):
     profiles: list[ShippingProfile] = []
 
 
-class EditContext(msgspec.Struct, frozen=True, kw_only=True):
+class EditContext(Frozen):
     """What the order's quote was asked with, besides its items (read from the quote log)."""
 
     delivery_address: Address
@@ -74,7 +75,7 @@ class EditContext(msgspec.Struct, frozen=True, kw_only=True):
     customer_tax_id: str | None = None
 
 
-class OrderTerms(msgspec.Struct, frozen=True, kw_only=True):
+class OrderTerms(Frozen):
     """An order's own part of its terms (`orders.terms`)."""
 
     config: str

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-import msgspec
 from litestar import get
 
 from quote_service.auth.guards import admin_only
 from quote_service.pricing.money import round_money
+from quote_service.structs import Frozen
 from quote_service.web.deps import ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
@@ -22,7 +22,7 @@ RECENT_REFUNDS = 20
 MAX_SELLERS = 500
 
 
-class RecentRefund(msgspec.Struct, frozen=True, kw_only=True):
+class RecentRefund(Frozen):
     id: str
     order_id: str
     kind: str
@@ -35,13 +35,13 @@ class RecentRefund(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
-class Seller(msgspec.Struct, frozen=True, kw_only=True):
+class Seller(Frozen):
     seller_id: str
     currencies: list[str]
     """The currencies of the seller's products: a statement is in one currency."""
 
 
-class Books(msgspec.Struct, frozen=True, kw_only=True):
+class Books(Frozen):
     recent_refunds: list[RecentRefund]
     sellers: list[Seller]
 

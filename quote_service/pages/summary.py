@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-import msgspec
 from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
@@ -15,6 +14,7 @@ from quote_service.clock import utcnow
 from quote_service.config import Settings
 from quote_service.periods import local_days, zone_named
 from quote_service.pricing.money import Money, round_money
+from quote_service.structs import Frozen
 from quote_service.web.deps import ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
 
@@ -22,7 +22,7 @@ RECENT_MOVES = 20
 REVENUE_DAYS = 14
 
 
-class CurrencyTotals(msgspec.Struct, frozen=True, kw_only=True):
+class CurrencyTotals(Frozen):
     currency: str
     revenue: Decimal
     commission: Decimal
@@ -31,7 +31,7 @@ class CurrencyTotals(msgspec.Struct, frozen=True, kw_only=True):
     refund_count: int
 
 
-class DayRevenue(msgspec.Struct, frozen=True, kw_only=True):
+class DayRevenue(Frozen):
     date: str
     currency: str
     revenue: Decimal
@@ -41,7 +41,7 @@ class DayRevenue(msgspec.Struct, frozen=True, kw_only=True):
     orders: int
 
 
-class PriceMove(msgspec.Struct, frozen=True, kw_only=True):
+class PriceMove(Frozen):
     product_id: str
     product_name: str
     old_price: Decimal
@@ -52,7 +52,7 @@ class PriceMove(msgspec.Struct, frozen=True, kw_only=True):
     changed_at: datetime
 
 
-class Summary(msgspec.Struct, frozen=True, kw_only=True):
+class Summary(Frozen):
     quotes_last_hour: int
     orders_last_hour: int
     conversion_rate: Decimal | None

@@ -12,7 +12,7 @@ from functools import partial
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Response, delete, get, post, put
+from litestar import Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -51,6 +51,7 @@ from quote_service.web.deps import (
 )
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.replay import answered, first_answer
+from quote_service.web.resource import Resource
 
 LIST_FILTERS = frozenset({"seller_id", "status", "from", "to", "limit", "cursor"})
 ENTITY = "payout"
@@ -107,7 +108,7 @@ class PayoutTermsController(AdminController):
         return ok(await terms.TERMS.delete(admin_pool, terms_id), "Payout terms deleted")
 
 
-class SellerBalanceController(Controller):
+class SellerBalanceController(Resource):
     path = "/api/v1/sellers"
     tags = ["payouts"]
     guards = [READERS]
@@ -147,9 +148,8 @@ def _made(run: PayoutRun) -> str:
     return message
 
 
-class PayoutController(Controller):
+class PayoutController(Resource):
     path = "/api/v1/payouts"
-    tags = ["payouts"]
 
     @post("/run", guards=[admin_only], summary="Pay every seller its available balance, once per cycle")
     async def run(

@@ -43,13 +43,14 @@ from quote_service.pricing.quote import (
     QuoteRequest,
 )
 from quote_service.quotes.service import QuoteService
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import StrictDecimal
 
 _ANONYMOUS = CustomerContext(customer_id="")
 Place = Annotated[str, msgspec.Meta(min_length=1, max_length=100, description="A city or a country, any case.")]
 
 
-class PayoutPreviewRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PayoutPreviewRequest(Strict):
     """What to price: one of the seller's products, at a price or for a payout (neither: its current price)."""
 
     product_id: UUID | None = None
@@ -69,7 +70,7 @@ class PayoutPreviewRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
     """Apply the automatic promotions the line meets (never coupons)."""
 
 
-class PreviewCommission(msgspec.Struct, frozen=True, kw_only=True):
+class PreviewCommission(Frozen):
     """The commission the seller pays on the sale, part by part; `total` is their sum."""
 
     total: Decimal
@@ -80,7 +81,7 @@ class PreviewCommission(msgspec.Struct, frozen=True, kw_only=True):
     """The named fees (payment_fee, platform_fee, ...), in name order."""
 
 
-class PayoutPreview(msgspec.Struct, frozen=True, kw_only=True):
+class PayoutPreview(Frozen):
     """A sale priced as a one-line quote, and what the seller is paid for it (the statement's formula)."""
 
     product_id: UUID

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
+from quote_service.db.config_rows import ConfigTable
 from quote_service.db.pool import Connection
 
 Converted = tuple[str, str, str, UUID | None]
@@ -29,6 +30,7 @@ TERMS_WRITABLE = (
     "currency",
     "payout_currency",
 )
+TERMS = ConfigTable("payout_terms", "payout terms", TERMS_COLUMNS, TERMS_WRITABLE)
 _PAYOUT = """
 SELECT p.id, p.seller_id, p.cycle, p.currency, p.amount, p.period_from, p.period_to, p.status, p.reference,
        p.failure_reason, p.created_at, p.updated_at, p.paid_amount, p.paid_currency, p.rate, p.rate_id,

@@ -11,6 +11,7 @@ import msgspec
 
 from quote_service.payouts.balance import Cycle
 from quote_service.pricing.quote import CurrencyCode, ExternalId
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import Instant, StrictDecimal
 
 Days = Annotated[int, msgspec.Meta(ge=0, le=365)]
@@ -19,7 +20,7 @@ PAYOUT_STATUSES: tuple[PayoutStatus, ...] = ("pending", "paid", "failed")
 Note = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 
-class PayoutTermsInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PayoutTermsInput(Strict):
     """POST and PUT: the whole terms (a field left out takes its default)."""
 
     seller_id: ExternalId | None = None
@@ -41,7 +42,7 @@ class PayoutTermsInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     run's as_of (docs/currencies.md); null: paid in `currency`, unconverted."""
 
 
-class PayoutTerms(msgspec.Struct, frozen=True, kw_only=True):
+class PayoutTerms(Frozen):
     id: UUID
     seller_id: str | None
     cycle: Cycle
@@ -57,7 +58,7 @@ class PayoutTerms(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
 
-class SellerBalance(msgspec.Struct, frozen=True, kw_only=True):
+class SellerBalance(Frozen):
     """GET /sellers/{seller_id}/balance."""
 
     seller_id: str
@@ -77,13 +78,13 @@ class SellerBalance(msgspec.Struct, frozen=True, kw_only=True):
     """The payout terms applied: the seller's own, else the platform default's; null: the built-in defaults."""
 
 
-class PayoutRunInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PayoutRunInput(Strict):
     as_of: Instant | None = None
     """The instant whose holds and reserves apply (default: now); never before the latest run's, nor later
     than now + PAYOUT_MAX_AHEAD_SECONDS."""
 
 
-class Payout(msgspec.Struct, frozen=True, kw_only=True):
+class Payout(Frozen):
     id: UUID
     seller_id: str
     cycle: str
@@ -117,7 +118,7 @@ HeldReason = Literal["ledger_entry_repeated", "database_refused"]
 HELD_REASONS: tuple[HeldReason, ...] = ("ledger_entry_repeated", "database_refused")
 
 
-class SellerHeld(msgspec.Struct, frozen=True, kw_only=True):
+class SellerHeld(Frozen):
     """A seller a run did not pay because its entries are wrong (docs/payouts.md#a-seller-held-by-a-run)."""
 
     seller_id: str
@@ -130,7 +131,7 @@ class SellerHeld(msgspec.Struct, frozen=True, kw_only=True):
 FxHoldReason = Literal["fx_rate_missing"]
 
 
-class CurrencyHeld(msgspec.Struct, frozen=True, kw_only=True):
+class CurrencyHeld(Frozen):
     """A currency of a seller's ledger a run did not pay: it stays in the balance, a later run pays it."""
 
     seller_id: str
@@ -144,7 +145,7 @@ class CurrencyHeld(msgspec.Struct, frozen=True, kw_only=True):
     message: str
 
 
-class PayoutRun(msgspec.Struct, frozen=True, kw_only=True):
+class PayoutRun(Frozen):
     """POST /payouts/run: the payouts this run made (none for a seller already paid in its cycle), and the
     sellers it held, each with its reason (the others are paid all the same)."""
 
@@ -156,9 +157,9 @@ class PayoutRun(msgspec.Struct, frozen=True, kw_only=True):
     """Ledger currencies of sellers paid in another currency that had no rate at as_of (docs/currencies.md)."""
 
 
-class PaidInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PaidInput(Strict):
     reference: Note | None = None
 
 
-class FailedInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class FailedInput(Strict):
     reason: Note | None = None

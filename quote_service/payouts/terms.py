@@ -85,10 +85,7 @@ def terms_from_row(row: asyncpg.Record) -> PayoutTerms:
 
 
 TERMS: ConfigRows[PayoutTerms, PayoutTermsInput] = ConfigRows(
-    table="payout_terms",
-    noun="payout terms",
-    columns=repository.TERMS_COLUMNS,
-    writable=repository.TERMS_WRITABLE,
+    repository.TERMS,
     body=PayoutTermsInput,
     check=check_terms_fields,
     from_row=terms_from_row,

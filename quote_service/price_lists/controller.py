@@ -31,7 +31,6 @@ PRICES_BODY_LIMIT = 2 * MIB
 
 class PriceListController(AdminController):
     path = "/api/v1/price-lists"
-    tags = ["price-lists"]
     dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Create a price list (with up to 10,000 prices)", request_max_body_size=PRICES_BODY_LIMIT)

@@ -11,6 +11,7 @@ import msgspec
 
 from quote_service.pricing.quantity_rules import QuantityRules
 from quote_service.pricing.taxes import RoundingMode, TaxCalculation
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import Instant, StrictDecimal
 
 MAX_PRICES = 10_000
@@ -23,7 +24,7 @@ Labels = Annotated[list[Label], msgspec.Meta(max_length=100)]
 Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
 
 
-class PriceIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PriceIn(Strict):
     product_id: str
     """A catalog product's id."""
     amount: StrictDecimal
@@ -40,7 +41,7 @@ class PriceIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
 Prices = Annotated[list[PriceIn], msgspec.Meta(max_length=MAX_PRICES)]
 
 
-class PriceListUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PriceListUpdate(Strict):
     """PUT /{id}: every field of the list but its prices."""
 
     name: Name
@@ -62,17 +63,17 @@ class PriceListUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """LINE, UNIT or INVOICE for a quote priced from it; null: TAX_CALCULATION."""
 
 
-class PriceListCreate(PriceListUpdate, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PriceListCreate(PriceListUpdate):
     prices: Prices = []
 
 
-class PricesUpsert(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PricesUpsert(Strict):
     """PUT /{id}/prices: prices added, or replacing the list's price at the same (product, offer, min_quantity)."""
 
     prices: Prices
 
 
-class Price(msgspec.Struct, frozen=True, kw_only=True):
+class Price(Frozen):
     product_id: UUID
     amount: Decimal
     min_quantity: int
@@ -82,7 +83,7 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
     """Absent: the entry prices the product's own (default) offer."""
 
 
-class PriceList(msgspec.Struct, frozen=True, kw_only=True):
+class PriceList(Frozen):
     id: UUID
     name: str
     currency: str
@@ -101,13 +102,13 @@ class PriceList(msgspec.Struct, frozen=True, kw_only=True):
     tax_calculation: str | None = None
 
 
-class PriceListDetail(PriceList, frozen=True, kw_only=True):
+class PriceListDetail(PriceList):
     """One list with every price, by product then min_quantity."""
 
     prices: list[Price]
 
 
-class PricesUpserted(msgspec.Struct, frozen=True, kw_only=True):
+class PricesUpserted(Frozen):
     price_list_id: UUID
     upserted: int
     """Prices in the request (each added or replaced)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from uuid import UUID
 
-from litestar import Controller, delete, get, post, put
+from litestar import delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from quote_service.audit.admin import ConfigWriteDep, config_write
@@ -18,6 +18,7 @@ from quote_service.promotions import repository, seller_scope, service
 from quote_service.promotions.schemas import Promotion, PromotionInput
 from quote_service.web.deps import AuthedRequest, ListingDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.resource import Resource
 
 DOMAIN = "promotions"
 
@@ -29,9 +30,8 @@ async def _owned(pool: Pool, request: AuthedRequest, promotion_id: UUID) -> Prom
     return promotion
 
 
-class PromotionController(Controller):
+class PromotionController(Resource):
     path = "/api/v1/promotions"
-    tags = ["promotions"]
     guards = [requires_role("admin", "seller")]
     dependencies = {"write": config_write(DOMAIN)}
 

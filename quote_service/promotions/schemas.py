@@ -12,6 +12,7 @@ from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.coupons import FundedBy, OnReducedLines
 from quote_service.pricing.promotions import PromotionKind
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import Instant, StrictDecimal
 
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -21,7 +22,7 @@ Limit = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
 Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
 
 
-class ConditionsInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class ConditionsInput(Strict):
     """What a basket must meet (every condition given; an empty list is no condition)."""
 
     min_subtotal: StrictDecimal | None = None
@@ -35,19 +36,19 @@ class ConditionsInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     channels: Ids = msgspec.field(default_factory=list)
 
 
-class BudgetInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class BudgetInput(Strict):
     """The most money orders may take from the promotion, in `currency` (quotes in it only)."""
 
     amount: StrictDecimal
     currency: Currency
 
 
-class Budget(msgspec.Struct, frozen=True, kw_only=True):
+class Budget(Frozen):
     amount: Decimal
     currency: str
 
 
-class PromotionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PromotionInput(Strict):
     """POST and PUT: the whole promotion."""
 
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -80,7 +81,7 @@ class PromotionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     lower of the two prices (best_of) (docs/promotions.md#reduced-lines)."""
 
 
-class Conditions(msgspec.Struct, frozen=True, kw_only=True):
+class Conditions(Frozen):
     min_subtotal: Decimal | None
     currency: str | None
     category_ids: list[str]
@@ -90,7 +91,7 @@ class Conditions(msgspec.Struct, frozen=True, kw_only=True):
     channels: list[str]
 
 
-class Promotion(msgspec.Struct, frozen=True, kw_only=True):
+class Promotion(Frozen):
     id: UUID
     name: str
     kind: PromotionKind

@@ -20,11 +20,12 @@ import msgspec
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing.money import round_money
 from quote_service.pricing.quote import CurrencyCode, ExternalId, PriceSource, Quantity, Quote
+from quote_service.structs import Frozen, Strict
 
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
-class PricesRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PricesRequest(Strict):
     product_ids: Annotated[list[ExternalId], msgspec.Meta(min_length=1, max_length=200)]
     currency: CurrencyCode
     channel: Label | None = None
@@ -34,14 +35,14 @@ class PricesRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     customer_group: Label | None = None
 
 
-class ShownPromotion(msgspec.Struct, frozen=True, kw_only=True):
+class ShownPromotion(Frozen):
     promotion_id: UUID
     name: str
     amount: Decimal
     """The discount it gives the `quantity` units (not per unit)."""
 
 
-class DisplayPrice(msgspec.Struct, frozen=True, kw_only=True):
+class DisplayPrice(Frozen):
     product_id: str
     currency: str
     list_price: Decimal
@@ -66,12 +67,12 @@ class DisplayPrice(msgspec.Struct, frozen=True, kw_only=True):
     campaign's first move below the campaign's base price."""
 
 
-class PriceError(msgspec.Struct, frozen=True, kw_only=True):
+class PriceError(Frozen):
     product_id: str
     code: Literal["NOT_FOUND", "CURRENCY_NOT_PRICED", "FX_RATE_MISSING", "VALIDATION_FAILED"]
 
 
-class Prices(msgspec.Struct, frozen=True, kw_only=True):
+class Prices(Frozen):
     items: list[DisplayPrice]
     errors: list[PriceError]
 

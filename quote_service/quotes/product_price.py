@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-import msgspec
 from litestar.params import QueryParameter
 
 from quote_service.auth.policy import foreign_labels
@@ -26,6 +25,7 @@ from quote_service.errors import FieldError, NotFound, ProductUnavailable, Valid
 from quote_service.pricing.money import round_money
 from quote_service.pricing.quote import AppliedRule, CustomerContext, PriceSource, Quote
 from quote_service.quotes.service import QuoteService
+from quote_service.structs import Frozen
 
 # Query parameters: Litestar checks a QueryParameter's bounds (it does not read msgspec.Meta there).
 Quantity = Annotated[int, QueryParameter(ge=1, le=10_000, description="Units, 1 to 10,000 (as a quote line).")]
@@ -33,7 +33,7 @@ TierName = Annotated[str | None, QueryParameter(min_length=1, max_length=64, des
 Region = Annotated[str | None, QueryParameter(min_length=1, max_length=100, description="A city or a country code.")]
 
 
-class PricedUnits(msgspec.Struct, frozen=True, kw_only=True):
+class PricedUnits(Frozen):
     """Units at one price: all of them, or the flash-sale units and the rest."""
 
     quantity: int
@@ -45,7 +45,7 @@ class PricedUnits(msgspec.Struct, frozen=True, kw_only=True):
     """The price rules that moved these units' price, in order, each with the money it moved."""
 
 
-class ProductPrice(msgspec.Struct, frozen=True, kw_only=True):
+class ProductPrice(Frozen):
     product_id: UUID
     currency: str
     quantity: int

@@ -32,7 +32,6 @@ def event_from_row(row: asyncpg.Record) -> RepricingEvent:
 
 class RepricingController(AdminController):
     path = "/api/v1/repricing"
-    tags = ["repricing"]
 
     @get("/events", summary="Inventory repricing decisions, newest first (keyset-paginated)")
     async def events(

@@ -7,13 +7,13 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-import msgspec
+from quote_service.structs import Frozen
 
 Reason = Literal["low_stock", "high_stock"]
 Outcome = Literal["applied", "cooldown", "clamped", "unchanged"]
 
 
-class RepricingEvent(msgspec.Struct, frozen=True, kw_only=True):
+class RepricingEvent(Frozen):
     """One decision of the inventory repricer, applied or not."""
 
     id: int

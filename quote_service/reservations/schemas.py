@@ -6,14 +6,13 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-import msgspec
-
 from quote_service.pricing.quote import ReservedLine
+from quote_service.structs import Frozen
 
 Status = Literal["held", "consumed", "released", "expired", "replaced"]
 
 
-class Reservation(msgspec.Struct, frozen=True, kw_only=True):
+class Reservation(Frozen):
     """A quote's stock reservation and where it stands."""
 
     quote_id: UUID

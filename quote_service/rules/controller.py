@@ -34,7 +34,6 @@ CategoryQuery = Annotated[str | None, QueryParameter(min_length=1, max_length=64
 
 class PricingRuleController(AdminController):
     path = "/api/v1/pricing-rules"
-    tags = ["pricing-rules"]
     dependencies = {"write": config_write(DOMAIN)}
 
     @post("/", summary="Create a rule (version 1)")

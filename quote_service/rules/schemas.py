@@ -22,6 +22,7 @@ from quote_service.errors import FieldError
 from quote_service.pricing import money, rules
 from quote_service.pricing.local_time import zone_problem
 from quote_service.pricing.rules import RuleConfig, RuleType
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import DECIMAL_RULE, Instant, loose_decimals
 
 RuleName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -33,7 +34,7 @@ Configuration = Annotated[
 ]
 
 
-class _RuleFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class _RuleFields(Strict):
     type: RuleType
     configuration: Configuration
     effective_from: Instant
@@ -46,13 +47,13 @@ class _RuleFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     is_active: bool = True
 
 
-class PricingRuleCreate(_RuleFields, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PricingRuleCreate(_RuleFields):
     """POST: version 1 of a new rule name."""
 
     name: RuleName
 
 
-class PricingRuleUpdate(_RuleFields, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PricingRuleUpdate(_RuleFields):
     """PUT: the whole definition of the next version; the name stays the rule's own."""
 
     name: RuleName | None = None
@@ -61,7 +62,7 @@ class PricingRuleUpdate(_RuleFields, frozen=True, kw_only=True, forbid_unknown_f
     """When given, the latest version must still be this one (else 409 VERSION_CONFLICT)."""
 
 
-class PricingRulePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PricingRulePatch(Strict):
     """PATCH: the next version is the latest one with the fields sent changed (each replaces the
     whole value: send the whole `configuration`), checked whole like a PUT."""
 
@@ -81,7 +82,7 @@ class PricingRulePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """When sent, the latest version must still be this one (else 409 VERSION_CONFLICT)."""
 
 
-class PricingRuleVersion(msgspec.Struct, frozen=True, kw_only=True):
+class PricingRuleVersion(Frozen):
     """One immutable version of a rule, as the API shows it."""
 
     id: UUID

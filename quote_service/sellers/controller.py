@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get
+from litestar import get
 
 from quote_service.auth.guards import requires_role
 from quote_service.sellers import repository
 from quote_service.sellers.schemas import SellerMe
 from quote_service.web.deps import AuthedRequest, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.resource import Resource
 
 
-class SellerController(Controller):
+class SellerController(Resource):
     path = "/api/v1/sellers"
-    tags = ["sellers"]
 
     @get("/me", guards=[requires_role("seller")], summary="The seller this seller account acts for (seller)")
     async def me(self, read_pool: ReadPoolDep, request: AuthedRequest) -> Envelope[SellerMe]:

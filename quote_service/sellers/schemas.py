@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-import msgspec
+from quote_service.structs import Frozen
 
 
-class SellerMe(msgspec.Struct, frozen=True, kw_only=True):
+class SellerMe(Frozen):
     """GET /sellers/me: the seller this account acts for, and the account."""
 
     seller_id: str

@@ -7,7 +7,7 @@ from typing import TypeVar
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, delete, get, patch, post, put
+from litestar import delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import UNSET
 
@@ -22,6 +22,7 @@ from quote_service.shipping import repository, service
 from quote_service.shipping.schemas import ShippingProfile, ShippingProfileInput, ShippingProfilePatch
 from quote_service.web.deps import AuthedRequest, ListingDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.resource import Resource
 
 DOMAIN = "shipping_profiles"
 T = TypeVar("T", ShippingProfileInput, ShippingProfilePatch)
@@ -52,9 +53,8 @@ async def _scoped(pool: Pool, request: AuthedRequest, profile_id: UUID, data: T)
     return data
 
 
-class ShippingProfileController(Controller):
+class ShippingProfileController(Resource):
     path = "/api/v1/shipping-profiles"
-    tags = ["shipping-profiles"]
     guards = [requires_role("admin", "seller")]
     dependencies = {"write": config_write(DOMAIN)}
 

@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from quote_service.db.config_rows import ConfigTable
 from quote_service.db.keyset import fetch_keyset
 from quote_service.db.pool import Connection
 from quote_service.pricing.shipping import ShippingOption, ShippingProfile, fold_city
@@ -19,6 +20,7 @@ COLUMNS = (
     "id, seller_id, countries, regions, currency, options, is_active, created_by, updated_by, created_at, updated_at"
 )
 WRITABLE = ("seller_id", "countries", "regions", "currency", "options", "is_active")
+TABLE = ConfigTable("shipping_profiles", "shipping profile", COLUMNS, WRITABLE)
 _DECIMALS = ("base_fee", "per_kg", "per_km", "max_fee", "free_above")
 
 

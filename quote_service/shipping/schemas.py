@@ -11,6 +11,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from quote_service.pricing.quote import CountryCode, CurrencyCode, ExternalId
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import StrictDecimal
 
 OptionCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{1,32}\Z", description="[a-z_]{1,32}, unique in the profile")]
@@ -20,7 +21,7 @@ Countries = Annotated[list[CountryCode], msgspec.Meta(min_length=1, max_length=2
 Regions = Annotated[list[City], msgspec.Meta(min_length=1, max_length=500)]
 
 
-class ShippingOptionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class ShippingOptionInput(Strict):
     """One delivery option of a profile."""
 
     code: OptionCode
@@ -41,7 +42,7 @@ class ShippingOptionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
 Options = Annotated[list[ShippingOptionInput], msgspec.Meta(min_length=1, max_length=20)]
 
 
-class ShippingProfileInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class ShippingProfileInput(Strict):
     """POST and PUT: the whole profile."""
 
     seller_id: ExternalId | None = None
@@ -55,7 +56,7 @@ class ShippingProfileInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
     is_active: bool = True
 
 
-class ShippingProfilePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class ShippingProfilePatch(Strict):
     """PATCH: only the fields sent change (a list sent replaces the whole list); the result is checked whole."""
 
     seller_id: ExternalId | UnsetType | None = UNSET
@@ -66,7 +67,7 @@ class ShippingProfilePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
     is_active: bool | UnsetType = UNSET
 
 
-class ShippingOption(msgspec.Struct, frozen=True, kw_only=True):
+class ShippingOption(Frozen):
     code: str
     name: str
     base_fee: Decimal
@@ -79,7 +80,7 @@ class ShippingOption(msgspec.Struct, frozen=True, kw_only=True):
     express: bool
 
 
-class ShippingProfile(msgspec.Struct, frozen=True, kw_only=True):
+class ShippingProfile(Frozen):
     id: UUID
     seller_id: str | None
     countries: list[str] | None

@@ -136,10 +136,7 @@ def profile_from_row(row: asyncpg.Record) -> ShippingProfile:
 
 
 PROFILES: ConfigRows[ShippingProfile, ShippingProfileInput] = ConfigRows(
-    table="shipping_profiles",
-    noun="shipping profile",
-    columns=repository.COLUMNS,
-    writable=repository.WRITABLE,
+    repository.TABLE,
     body=ShippingProfileInput,
     check=check_profile_fields,
     from_row=profile_from_row,

@@ -30,6 +30,7 @@ from quote_service.promotions.schemas import PromotionInput
 from quote_service.rules import service as rules
 from quote_service.rules.schemas import PricingRuleCreate, PricingRulePatch, PricingRuleUpdate
 from quote_service.snapshot.loader import read_snapshot
+from quote_service.structs import Strict
 from quote_service.validation import decode_hook
 
 ACTOR = "simulation"
@@ -70,7 +71,7 @@ _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _NAMED = re.compile(r"Object (?:contains unknown|missing required) field `(?P<name>[^`]+)`")
 
 
-class Change(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Change(Strict):
     """One draft write: what the admin route `action` of `entity_type` would be sent."""
 
     entity_type: str

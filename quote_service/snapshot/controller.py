@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import msgspec
 from litestar import get
 
 from quote_service.auth.guards import admin_only
+from quote_service.structs import Frozen
 from quote_service.web.deps import ConfigStoreDep
 from quote_service.web.envelope import Envelope, ok
 
 
-class SnapshotStatus(msgspec.Struct, frozen=True, kw_only=True):
+class SnapshotStatus(Frozen):
     version: int
     reloads: int
     version_checks: int

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, Response, get
+from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
@@ -23,6 +23,7 @@ from quote_service.statements import service
 from quote_service.statements.schemas import Ledger, Statement
 from quote_service.web.deps import AuthedRequest, ReadPoolsDep
 from quote_service.web.envelope import Envelope, ok
+from quote_service.web.resource import Resource
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -56,9 +57,8 @@ def _csv(kind: str, seller_id: str, period: Period, text: str) -> Response[str]:
     )
 
 
-class StatementController(Controller):
+class StatementController(Resource):
     path = "/api/v1/sellers"
-    tags = ["sellers"]
     guards = [requires_role("admin", "service", "seller")]
 
     @get(

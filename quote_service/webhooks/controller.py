@@ -44,7 +44,6 @@ def _look_now(state: State) -> None:
 
 class WebhookController(AdminController):
     path = "/api/v1/webhooks"
-    tags = ["webhooks"]
 
     @post("/", summary="Subscribe a URL to events (the answer carries the signing secret, shown this once)")
     async def create(

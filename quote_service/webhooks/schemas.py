@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from quote_service.structs import Frozen, Strict
 from quote_service.validation import Instant
 
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2048, description="http(s) URL the events are POSTed to.")]
@@ -21,7 +22,7 @@ Description = Annotated[str, msgspec.Meta(max_length=500)]
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 
 
-class WebhookCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class WebhookCreate(Strict):
     """POST and PUT: the whole subscription."""
 
     url: Url
@@ -30,7 +31,7 @@ class WebhookCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     is_active: bool = True
 
 
-class WebhookPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class WebhookPatch(Strict):
     """PATCH: the fields sent replace the subscription's."""
 
     url: Url | UnsetType = UNSET
@@ -39,7 +40,7 @@ class WebhookPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     is_active: bool | UnsetType = UNSET
 
 
-class Webhook(msgspec.Struct, frozen=True, kw_only=True):
+class Webhook(Frozen):
     """A subscription as every answer but its creation's and a rotation's shows it: no secret."""
 
     id: UUID
@@ -60,13 +61,13 @@ class Webhook(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
 
-class WebhookWithSecret(Webhook, frozen=True, kw_only=True):
+class WebhookWithSecret(Webhook):
     """The answer to POST and to rotate-secret: the signing secret, shown this once."""
 
     secret: str
 
 
-class Delivery(msgspec.Struct, frozen=True, kw_only=True):
+class Delivery(Frozen):
     """One event for one subscription; `id` is its `webhook-id` header, the same on every attempt."""
 
     id: UUID
@@ -85,7 +86,7 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
-class ReplayRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class ReplayRequest(Strict):
     """POST /{id}/replay: the events written in `[since, until)` (until: now) of `types` (default:
     every type the subscription wants)."""
 
@@ -94,7 +95,7 @@ class ReplayRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     types: Annotated[list[EventName], msgspec.Meta(min_length=1, max_length=20)] | None = None
 
 
-class Replayed(msgspec.Struct, frozen=True, kw_only=True):
+class Replayed(Frozen):
     webhook_id: UUID
     since: datetime
     until: datetime
@@ -107,7 +108,7 @@ class Replayed(msgspec.Struct, frozen=True, kw_only=True):
     """Events of the window whose delivery is pending still: left to it."""
 
 
-class TestResult(msgspec.Struct, frozen=True, kw_only=True):
+class TestResult(Frozen):
     """What the receiver answered the `webhook.test` ping."""
 
     webhook_id: UUID
