@@ -80,3 +80,22 @@ async def test_a_fee_rule_priced_in_a_third_currency_converts(client: Client, ad
     quote = expect_ok(await client.post(QUOTE, json=basket("EUR", (product["id"], 1)), headers=admin.headers))
     assert quote["delivery_fee"] == "4.50"  # 5.00 USD x 0.9
     assert ("USD", "EUR") in locked_pairs(quote)
+
+
+async def test_offers_priced_in_another_currency_are_ranked_after_conversion(client: Client, admin: Caller) -> None:
+    """A EUR product's offers in a TRY quote: the cheaper offer, converted, is the best landed one (with
+    conversion off, or without a rate, the default offer prices the item, as before)."""
+    from tests.integration.offers.test_offers_api import make_offer
+
+    product = await create_product_in_eur(client, admin)
+    cheaper = await make_offer(client, admin, product, seller_id="seller-b", current_price="8.00", stock=5)
+    await post_rate(client, admin, base="EUR", quote="TRY", rate="40", valid_from=PAST)
+    body = {**basket("TRY", (product["id"], 1)), "delivery_address": {"city": "Ankara", "country": "TR"}}
+    quote = expect_ok(await client.post(QUOTE, json=body, headers=admin.headers))
+    line = quote["items"][0]
+    assert (line["offer_id"], line["seller_id"], line["offer_selection"]) == (cheaper["id"], "seller-b", "best_landed")
+    assert line["unit_price"] == "320.00"  # 8.00 EUR x 40, not the default offer's 10.00 EUR (400.00)
+
+
+async def create_product_in_eur(client: Client, admin: Caller) -> dict:
+    return await product_in(client, admin, "EUR", "10.00")
