@@ -298,6 +298,7 @@ class OrderEdits:
             gifts=gift_stocks(terms.order, products),
             edit_id=edit_id,
             quantity_limits=limits,  # counted again at the commit, under the per-customer lock
+            fx=self._locked(order, order["created_at"]),  # its fees and commission convert as its quote's did
         )
         if order["fees_refunded"]:
             return without_fees(quote, None)
@@ -351,15 +352,15 @@ class OrderEdits:
             )
         return quantities.grown(limits, before, after)
 
-    def _locked(self, order: asyncpg.Record) -> FxBook | None:
-        """The rates an edit of a converted order converts its additions at: the order's locked ones over those
-        in force (docs/currencies.md); None: the order converted nothing (the rates in force, as a quote's)."""
+    def _locked(self, order: asyncpg.Record, at: datetime | None = None) -> FxBook | None:
+        """The rates an edit of a converted order converts at: the order's locked ones over those in force at
+        `at` (default now; docs/currencies.md); None: the order converted nothing (the rates in force)."""
         if order["fx"] is None:
             return None
         book = self.quotes.snapshot_fx()
         locked = msgspec.convert(order["fx"], QuoteFx)
         rates = [(r.base, r.quote, r.rate, r.rate_id, r.source) for r in locked.rates]
-        return (FxBook() if book is None else book).locked(rates, self.quotes.now())
+        return (FxBook() if book is None else book).locked(rates, self.quotes.now() if at is None else at)
 
     async def _additions(
         self, order: asyncpg.Record, context: EditContext, data: EditCreate, principal: Principal

@@ -221,3 +221,23 @@ async def test_an_order_edit_converts_its_added_lines_at_the_order_s_locked_rate
     assert edit["totals"]["subtotal"] == "420", edit  # 3 x 140, not 280 + 150
     assert edit["difference_due"] == "165"  # the added line: 140 and its tax, 25 (18 % of 140, rounded)
     assert three["items"][0]["unit_price"] == "140"  # as a quote of three units priced it before the new rate
+
+
+async def test_an_order_edit_keeps_the_fees_its_converted_order_paid(client: Client, admin: Caller) -> None:
+    """A EUR order of a TRY product paid the TRY default fees converted (10.00 TRY delivery = 0.25 EUR): its
+    edit, priced under the order's terms at its locked rate, still charges them, so adding a unit costs that
+    unit and its tax, not the fee taken away."""
+    product = await product_in(client, admin, "TRY", "400.00")
+    await post_rate(client, admin, base="TRY", quote="EUR", rate="0.025", valid_from=PAST)
+    quote = expect_ok(await client.post(QUOTE, json=basket("EUR", (product["id"], 1)), headers=admin.headers))
+    assert quote["delivery_fee"] == "0.25"
+    order = expect_ok(
+        await client.post("/api/v1/orders", json={"quote_id": quote["quote_id"]}, headers={**admin.headers, **key()}),
+        201,
+    )
+    body = {"add": [{"product_id": product["id"], "quantity": 1}]}
+    edit = expect_ok(await client.post(f"/api/v1/orders/{order['id']}/edits", json=body, headers=admin.headers), 201)
+    assert edit["totals"]["delivery_fee"] == "0.25", edit
+    unit = Decimal(quote["items"][0]["unit_price"])
+    line_total = Decimal(quote["total_amount"]) - Decimal(quote["delivery_fee"]) - Decimal(quote["small_basket_fee"])
+    assert Decimal(edit["difference_due"]) == line_total, (unit, edit)
