@@ -158,7 +158,7 @@ class CommissionIndex:
     unit): when not, a quote prices its commission as it always did and pays nothing for the feature.
     """
 
-    __slots__ = ("_items", "_logistics", "extended", "fee_names", "item_currencies")
+    __slots__ = ("_items", "_logistics", "extended", "fee_names", "item_currencies", "logistics_currencies")
 
     def __init__(self, rates: Iterable[CommissionRate]) -> None:
         items: defaultdict[_ItemKey, list[CommissionRate]] = defaultdict(list)
@@ -185,6 +185,8 @@ class CommissionIndex:
         self.fee_names = tuple(sorted(names))
         self.extended = extended or bool(names)
         self._logistics = {key: tuple(found) for key, found in logistics.items()}
+        self.logistics_currencies = tuple(sorted({key[1] for key in logistics if key[1] is not None}))
+        """The currencies logistics rates are priced in (docs/currencies.md)."""
 
     def __len__(self) -> int:
         return sum(map(len, self._items.values())) + sum(map(len, self._logistics.values()))

@@ -33,6 +33,7 @@ them and are never changed after they are made.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -419,22 +420,51 @@ class RegionPlan:
             )
             return found
 
+    def logistics_rate(
+        self, provider: str, seller_id: str | None, category_ids: frozenset[str]
+    ) -> tuple[CommissionRate | None, Conversion | None]:
+        """The logistics rate of `provider` for a shipment or quote of this seller and these categories, and the
+        rate it converted at: one priced in this currency (or every one) wins; else, FX_CONVERSION on, the best
+        priced in another that converts, converted (docs/currencies.md); (None, None): none matches."""
+        resolution, city, country = self.resolution, self.city, self.country
+
+        def lookup(currency: str) -> CommissionRate | None:
+            return resolution.logistics_rate(
+                provider=provider, seller_id=seller_id, category_ids=category_ids, city=city, country=country,
+                currency=currency, now=self.now,
+            )  # fmt: skip
+
+        found = lookup(self.currency)
+        if found is not None or self.fx is None or not resolution.logistics_currencies:
+            return found, None
+        converted = self._foreign(resolution.logistics_currencies, lookup)
+        return (None, None) if converted is None else converted
+
     def foreign_rate(
         self, component: str, category_id: str | None, seller_id: str | None
     ) -> tuple[CommissionRate, Conversion] | None:
         """The winning rate of `component` among those priced in another currency than this plan's that convert
         into it, converted (`fx_convert.converted_commission_rate`), and its rate; None: none such."""
-        city, country, now = self.city, self.country, self.now
-        best: tuple[tuple[object, ...], CommissionRate, Conversion] | None = None
-        for currency in self.resolution.item_currencies:
-            if currency == self.currency:
-                continue
-            conversion = self.conversion(currency)
-            found = None if conversion is None else self.resolution.item_rate(
+        resolution, city, country = self.resolution, self.city, self.country
+
+        def lookup(currency: str) -> CommissionRate | None:
+            return resolution.item_rate(
                 component, category_id=category_id, seller_id=seller_id, city=city, country=country,
-                currency=currency, now=now,
+                currency=currency, now=self.now,
             )  # fmt: skip
-            key = None if found is None or found.currency != currency else precedence(found, city, country)
+
+        return self._foreign(resolution.item_currencies, lookup)
+
+    def _foreign(
+        self, currencies: tuple[str, ...], lookup: Callable[[str], CommissionRate | None]
+    ) -> tuple[CommissionRate, Conversion] | None:
+        """The best of the rates `lookup` finds priced in each of `currencies` (but this plan's) that converts
+        into this currency, by the usual precedence, converted; and the rate it converted at."""
+        best: tuple[tuple[object, ...], CommissionRate, Conversion] | None = None
+        for currency in currencies:
+            conversion = None if currency == self.currency else self.conversion(currency)
+            found = None if conversion is None else lookup(currency)
+            key = None if found is None or found.currency != currency else precedence(found, self.city, self.country)
             if key is not None and found is not None and conversion is not None and (best is None or key > best[0]):
                 best = (key, found, conversion)
         if best is None:

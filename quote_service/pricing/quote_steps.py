@@ -392,9 +392,10 @@ def quote_commission(
         quote_seller_id=request.seller_id,
         logistics_provider=request.logistics_provider if parcels is None else None,
         delivery_fee=fee,
+        fx=inputs.fx,
     )
     if parcels is not None:  # logistics commission per shipment, on its fee
-        commission = parcels.with_logistics(commission, region, request.logistics_provider)
+        commission = parcels.with_logistics(commission, region, request.logistics_provider, inputs.fx)
     if charges is not None:
         commission = charges.with_fees(commission)
     return commission, charges

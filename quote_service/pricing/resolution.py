@@ -220,6 +220,11 @@ class Resolution:
         return self._index.item_currencies
 
     @property
+    def logistics_currencies(self) -> tuple[str, ...]:
+        """The currencies the snapshot's logistics commission rates are priced in (docs/currencies.md)."""
+        return self._index.logistics_currencies
+
+    @property
     def fee_names(self) -> tuple[str, ...]:
         """The named commission components of the snapshot's per-item rates, sorted (docs/commission.md)."""
         return self._index.fee_names

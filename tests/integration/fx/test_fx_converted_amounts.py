@@ -99,3 +99,16 @@ async def test_offers_priced_in_another_currency_are_ranked_after_conversion(cli
 
 async def create_product_in_eur(client: Client, admin: Caller) -> dict:
     return await product_in(client, admin, "EUR", "10.00")
+
+
+async def test_a_flat_logistics_rate_priced_in_another_currency_converts(client: Client, admin: Caller) -> None:
+    product = await product_in(client, admin, "EUR", "40.00")
+    await post_rate(client, admin, base="TRY", quote="EUR", rate="0.025", valid_from=PAST)
+    await create_rate(
+        client, admin, category_id=None, logistics_provider="go-logistics", commission_type="FLAT", rate="60.00",
+        currency="TRY",
+    )  # fmt: skip
+    body = {**basket("EUR", (product["id"], 1)), "logistics_provider": "go-logistics"}
+    quote = expect_ok(await client.post(QUOTE, json=body, headers=admin.headers))
+    assert quote["commission_breakdown"]["logistics_commission"] == "1.50"  # 60.00 TRY x 0.025, once an order
+    assert ("TRY", "EUR") in locked_pairs(quote)
