@@ -17,6 +17,7 @@ a snapshot built from the terms, the order's instant as `now`, and every line's 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -29,6 +30,7 @@ from msgspec.structs import replace
 from quote_service.order_edits.basket import BasketLine
 from quote_service.orders.terms import ConfigTerms, EditContext, OrderTerms
 from quote_service.pricing.engine import price_quote
+from quote_service.pricing.fx_rates import FxBook
 from quote_service.pricing.installments import InstallmentPlan, PlanOption, with_installments
 from quote_service.pricing.money import ZERO
 from quote_service.pricing.offers import Choice
@@ -60,10 +62,11 @@ class Terms(NamedTuple):
     installment: SelectedInstallment | None
 
 
-def snapshot_of(terms: Terms) -> ConfigSnapshot:
-    """The order's configuration as a snapshot the engine reads."""
+def snapshot_of(terms: Terms, fx: FxBook | None = None) -> ConfigSnapshot:
+    """The order's configuration as a snapshot the engine reads (`fx`: the rates it converts at, its order's
+    locked ones: docs/currencies.md)."""
     config = terms.config
-    return ConfigSnapshot.build(
+    snapshot = ConfigSnapshot.build(
         version=terms.order.version,
         rates=config.rates,
         rules=config.rules,
@@ -71,6 +74,7 @@ def snapshot_of(terms: Terms) -> ConfigSnapshot:
         promotions=terms.order.promotions,
         shipping_profiles=config.profiles,
     )
+    return snapshot if fx is None else dataclasses.replace(snapshot, fx=fx)
 
 
 def price_basket(
@@ -85,6 +89,7 @@ def price_basket(
     gifts: Mapping[str, GiftStock] | None,
     edit_id: UUID,
     quantity_limits: Sequence[QuantityLimit] | None = None,
+    fx: FxBook | None = None,
 ) -> Quote:
     """The edited basket's quote under `terms`. `products`: today's catalog products of the basket, read
     only for their weight (a shipment priced by weight); `gifts`: the order's GIFT promotions' products;
@@ -124,7 +129,7 @@ def price_basket(
     flags: dict[str, Any] = dict(terms.order.flags)
     quote = price_quote(
         request,
-        snapshot=snapshot_of(terms),
+        snapshot=snapshot_of(terms, fx),
         products=products,
         flash={},
         customer=customer,

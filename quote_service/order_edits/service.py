@@ -72,6 +72,8 @@ from quote_service.orders.money import order_once_fees, quote_once_fees
 from quote_service.orders.schemas import Order
 from quote_service.orders.service import can_see, order_row_limited
 from quote_service.orders.terms import EditContext, load_config, order_terms
+from quote_service.pricing.fx_convert import QuoteFx
+from quote_service.pricing.fx_rates import FxBook
 from quote_service.pricing.lines import HeldPrice
 from quote_service.pricing.money import ZERO, round_money
 from quote_service.pricing.quote import (
@@ -296,6 +298,7 @@ class OrderEdits:
             gifts=gift_stocks(terms.order, products),
             edit_id=edit_id,
             quantity_limits=limits,  # counted again at the commit, under the per-customer lock
+            fx=self._locked(order, order["created_at"]),  # its fees and commission convert as its quote's did
         )
         if order["fees_refunded"]:
             return without_fees(quote, None)
@@ -349,6 +352,16 @@ class OrderEdits:
             )
         return quantities.grown(limits, before, after)
 
+    def _locked(self, order: asyncpg.Record, at: datetime | None = None) -> FxBook | None:
+        """The rates an edit of a converted order converts at: the order's locked ones over those in force at
+        `at` (default now; docs/currencies.md); None: the order converted nothing (the rates in force)."""
+        if order["fx"] is None:
+            return None
+        book = self.quotes.snapshot_fx()
+        locked = msgspec.convert(order["fx"], QuoteFx)
+        rates = [(r.base, r.quote, r.rate, r.rate_id, r.source) for r in locked.rates]
+        return (FxBook() if book is None else book).locked(rates, self.quotes.now() if at is None else at)
+
     async def _additions(
         self, order: asyncpg.Record, context: EditContext, data: EditCreate, principal: Principal
     ) -> tuple[list[BasketLine], dict[str, CatalogProduct]]:
@@ -368,7 +381,7 @@ class OrderEdits:
         )
         customer = _customer(order["customer_id"], context)
         try:
-            quote, products = await self.quotes.price_today(request, customer, principal)
+            quote, products = await self.quotes.price_today(request, customer, principal, fx=self._locked(order))
         except ServiceError as refused:
             raise _renamed(refused, [field for field, _ in wanted]) from refused
         lines = []

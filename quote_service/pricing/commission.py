@@ -158,7 +158,7 @@ class CommissionIndex:
     unit): when not, a quote prices its commission as it always did and pays nothing for the feature.
     """
 
-    __slots__ = ("_items", "_logistics", "extended", "fee_names")
+    __slots__ = ("_items", "_logistics", "extended", "fee_names", "item_currencies", "logistics_currencies")
 
     def __init__(self, rates: Iterable[CommissionRate]) -> None:
         items: defaultdict[_ItemKey, list[CommissionRate]] = defaultdict(list)
@@ -179,9 +179,14 @@ class CommissionIndex:
                     names.add(component)
                 extended = extended or not charged_as_before(rate)
         self._items = {key: tuple(found) for key, found in items.items()}
+        self.item_currencies = tuple(sorted({key[1] for key in items if key[1] is not None}))
+        """The currencies per-item rates are priced in: with FX_CONVERSION a line that no rate in its quote's
+        currency wins takes one in another, converted (docs/currencies.md)."""
         self.fee_names = tuple(sorted(names))
         self.extended = extended or bool(names)
         self._logistics = {key: tuple(found) for key, found in logistics.items()}
+        self.logistics_currencies = tuple(sorted({key[1] for key in logistics if key[1] is not None}))
+        """The currencies logistics rates are priced in (docs/currencies.md)."""
 
     def __len__(self) -> int:
         return sum(map(len, self._items.values())) + sum(map(len, self._logistics.values()))
@@ -238,6 +243,12 @@ def _precedence(rate: CommissionRate, region_match: RegionMatch) -> tuple[int, i
     score = (4 if rate.seller_id is not None else 0) + (2 if rate.category_id is not None else 0)
     in_currency = rate.currency is not None  # a rate in the quote's currency over one in every currency
     return (rate.priority, score, region_match, in_currency, rate.effective_from, rate.created_at, str(rate.id))
+
+
+def precedence(rate: CommissionRate, city: str | None, country: str | None) -> tuple[object, ...] | None:
+    """The order a rate wins in (higher first) at this address; None when its region does not match it."""
+    region_match = match_region(rate.region, city=city, country=country)
+    return None if region_match is None else _precedence(rate, region_match)
 
 
 def _best(matches: Iterable[tuple[CommissionRate, RegionMatch]]) -> CommissionRate | None:

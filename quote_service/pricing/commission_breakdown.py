@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from quote_service.pricing.commission import commission_amount
+from quote_service.pricing.fx_convert import Converter
+from quote_service.pricing.fx_rates import Conversion
 from quote_service.pricing.lines import Line
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.quote import CommissionBreakdown, CommissionDetail
@@ -28,8 +30,10 @@ def commission_breakdown(
     quote_seller_id: str | None,
     logistics_provider: str | None,
     delivery_fee: Decimal,
+    fx: Converter | None = None,
 ) -> CommissionBreakdown:
-    """The lines' category and seller commission plus the quote's logistics commission; the total is their sum."""
+    """The lines' category and seller commission plus the quote's logistics commission; the total is their sum.
+    `fx`: the quote's conversions, which lock the rate a logistics rate in another currency converted at."""
     details = settled.details
     logistics_total = region.zero
     if logistics_provider is not None:
@@ -38,9 +42,11 @@ def commission_breakdown(
         found = region.logistics.get(key)
         if found is None:
             found = region.remember(region.logistics, key, _logistics(region, key))
-        logistics_total, detail = found
+        logistics_total, detail, conversion = found
         if detail is not None:
             details.append(detail)
+        if conversion is not None and fx is not None:
+            fx.lock(conversion)
     return CommissionBreakdown(
         total_commission=settled.seller_total + settled.category_total + logistics_total,
         seller_commission=settled.seller_total,
@@ -53,20 +59,13 @@ def commission_breakdown(
 
 def _logistics(
     region: RegionPlan, key: tuple[str, str | None, frozenset[str], Decimal]
-) -> tuple[Decimal, CommissionDetail | None]:
-    """The logistics commission of a quote and its detail line (None without a matching rate)."""
+) -> tuple[Decimal, CommissionDetail | None, Conversion | None]:
+    """The logistics commission of a quote, its detail line (None without a matching rate) and the rate its
+    rate was converted at (None: it is priced in the quote's currency, or in every one)."""
     provider, seller_id, categories, delivery_fee = key
-    rate = region.resolution.logistics_rate(
-        provider=provider,
-        seller_id=seller_id,
-        category_ids=categories,
-        city=region.city,
-        country=region.country,
-        currency=region.currency,
-        now=region.now,
-    )
+    rate, conversion = region.logistics_rate(provider, seller_id, categories)
     if rate is None:
-        return region.zero, None
+        return region.zero, None, None
     amount = commission_amount(rate, base=delivery_fee, quantity=1, currency=region.currency, per_order=True)
     detail = CommissionDetail(
         product_id=None,
@@ -77,4 +76,4 @@ def _logistics(
         rate=rate.rate,
         amount=amount,
     )
-    return amount, detail
+    return amount, detail, conversion

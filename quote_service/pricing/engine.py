@@ -35,6 +35,7 @@ from quote_service.pricing.attributes import quote_attributes
 from quote_service.pricing.discounts import CouponResult
 from quote_service.pricing.external import ExternalPricing
 from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, evaluate_compiled
+from quote_service.pricing.fx_convert import converted_promotions
 from quote_service.pricing.lines import HeldPrice
 from quote_service.pricing.money import is_currency
 from quote_service.pricing.offers import Choice
@@ -120,8 +121,17 @@ def price_quote(
     # A step that has nothing to do here is not called: an empty promotion book, no coupon code, no shipping
     # profile or extension cost a quote one test each (docs/hot-path.md#the-cost-budget).
     promoted = None
-    if region.currency in snapshot.promotions.currencies or None in snapshot.promotions.currencies:
+    book_of_promotions = snapshot.promotions
+    fx = inputs.fx
+    if fx is not None and book_of_promotions.priced_in:  # docs/currencies.md: converted at the quote's rates
+        book_of_promotions, taken = converted_promotions(book_of_promotions, region.currency, fx.peek)
+        inputs.promotions = book_of_promotions
+    if region.currency in book_of_promotions.currencies or None in book_of_promotions.currencies:
         promoted = automatic_promotions(inputs, lines)
+        if fx is not None and promoted is not None and inputs.promotions is not None:
+            for promotion, _ in promoted.applied:  # the quote locks the rates of those it applies
+                if promotion.id in taken:
+                    fx.lock(taken[promotion.id])
     promotion_discount = region.zero if promoted is None else region.zero + promoted.discount  # on the grid
     coupons: Sequence[CouponResult] = ()  # no list a quote without coupon codes
     discount = promotion_discount
@@ -157,9 +167,11 @@ def region_for(
     if not is_currency(currency):
         raise invalid("currency", "not an ISO 4217 currency code")
     address = request.delivery_address
-    fee_conversion = None  # docs/currencies.md: fees priced in DEFAULT_CURRENCY convert (FX_CONVERSION)
-    if defaults.fx_conversion and currency != defaults.currency and snapshot.fx is not None:
-        fee_conversion = snapshot.fx.rate(defaults.currency, currency, now)
+    fee_conversion = fx = None  # docs/currencies.md: fees and commission priced in another currency convert
+    if defaults.fx_conversion and snapshot.fx is not None:
+        fx = snapshot.fx
+        if currency != defaults.currency:
+            fee_conversion = fx.rate(defaults.currency, currency, now)
     return region_plan(
         snapshot.resolver.at(now),
         city=address.city,
@@ -168,6 +180,7 @@ def region_for(
         defaults=defaults,
         now=now,
         fee_conversion=fee_conversion,
+        fx=fx,
     )
 
 

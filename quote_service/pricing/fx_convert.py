@@ -17,7 +17,7 @@ Pure: the rates come in a book, the instant as an argument.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Annotated, Final
@@ -25,9 +25,21 @@ from uuid import UUID
 
 import msgspec
 
+from quote_service.pricing.commission import CommissionRate
 from quote_service.pricing.coupons import Coupon
 from quote_service.pricing.fx_rates import Conversion, FxBook
 from quote_service.pricing.money import quantum
+from quote_service.pricing.promotions import (
+    AmountOff,
+    FixedPriceBundle,
+    FreeDelivery,
+    Gift,
+    PercentOff,
+    Promotion,
+    PromotionBook,
+    SpendTiers,
+    money_currency,
+)
 from quote_service.pricing.rules import PricingRule
 
 NO_RATES: Final = FxBook()
@@ -121,6 +133,12 @@ class Converter:
             found = self.used[source] = self._book.rate(source, self.currency, self.at)
             return found
 
+    def peek(self, source: str) -> Conversion | None:
+        """The rate from `source` into the quote's currency, not yet counted among those the quote used (it
+        locks it with `lock` once it applies something converted at it)."""
+        found = self.used.get(source)
+        return found if found is not None else self._book.rate(source, self.currency, self.at)
+
     def unit(self, conversion: Conversion, amount: Decimal) -> tuple[Decimal, LineFx]:
         """A unit price of `amount` in the conversion's base currency, in the quote's: rounded, lifted."""
         converted = convert(amount, conversion, self._cent)
@@ -200,3 +218,84 @@ def converted_coupon(coupon: Coupon, conversion: Conversion, currency: str) -> C
         min_subtotal=money(coupon.min_subtotal),
         max_discount=money(coupon.max_discount),
     )
+
+
+def converted_commission_rate(rate: CommissionRate, conversion: Conversion, currency: str) -> CommissionRate:
+    """A FLAT or TIERED commission rate whose amounts (the FLAT amount, the tiers' bounds, min_amount and
+    max_amount) are in the conversion's base currency, with them in `currency` (each converted once, half up
+    to its minor unit), for a quote in `currency` that no rate in its own currency wins (docs/currencies.md)."""
+    cent = quantum(currency)
+
+    def money(amount: Decimal | None) -> Decimal | None:
+        return None if amount is None else convert(amount, conversion, cent)
+
+    return msgspec.structs.replace(
+        rate,
+        currency=currency,
+        rate=money(rate.rate) if rate.commission_type == "FLAT" else rate.rate,
+        tiers=tuple(msgspec.structs.replace(tier, up_to=money(tier.up_to)) for tier in rate.tiers),
+        min_amount=money(rate.min_amount),
+        max_amount=money(rate.max_amount),
+    )
+
+
+def converted_promotion(promotion: Promotion, conversion: Conversion, currency: str) -> Promotion:
+    """A promotion whose amounts (min_subtotal, an amount off, a fixed price, tiers' thresholds and amounts, a
+    max discount, a delivery amount or max) are in the conversion's base currency, with them in `currency`
+    (each converted once, half up to its minor unit), for a quote in `currency` (docs/currencies.md)."""
+    cent = quantum(currency)
+
+    def money(amount: Decimal | None) -> Decimal | None:
+        return None if amount is None else convert(amount, conversion, cent)
+
+    c = promotion.conditions
+    conditions = msgspec.structs.replace(
+        c, min_subtotal=money(c.min_subtotal), currency=None if c.currency is None else currency
+    )
+    config = promotion.config
+    changes: dict[str, object] = {}
+    if getattr(config, "currency", None) is not None:
+        changes["currency"] = currency
+    if isinstance(config, PercentOff):
+        changes["max_discount"] = money(config.max_discount)
+    elif isinstance(config, AmountOff):
+        changes["amount"] = money(config.amount)
+    elif isinstance(config, FreeDelivery):
+        changes.update(amount=money(config.amount), max=money(config.max))
+    elif isinstance(config, FixedPriceBundle):
+        changes["price"] = money(config.price)
+    elif isinstance(config, SpendTiers):
+        changes["tiers"] = tuple(
+            msgspec.structs.replace(tier, min_subtotal=money(tier.min_subtotal), amount=money(tier.amount))
+            for tier in config.tiers
+        )
+    elif isinstance(config, Gift):
+        changes["min_subtotal"] = money(config.min_subtotal)
+    return msgspec.structs.replace(
+        promotion, conditions=conditions, config=msgspec.structs.replace(config, **changes) if changes else config
+    )
+
+
+def converted_promotions(
+    book: PromotionBook, currency: str, rate: Callable[[str], Conversion | None]
+) -> tuple[PromotionBook, Mapping[UUID, Conversion]]:
+    """`book` for a quote in `currency`: each promotion priced in another currency that `rate` converts from,
+    converted (`converted_promotion`); and the rate each converted one took, by its id (the quote locks those it
+    applies). Kept per (currency, rates) in the book's memo: a quote at the same rates builds nothing."""
+    conversions = {source: c for source in sorted(book.priced_in - {currency}) if (c := rate(source)) is not None}
+    key = (currency, tuple((source, c.rate, c.used) for source, c in conversions.items()))
+    found: tuple[PromotionBook, Mapping[UUID, Conversion]] | None = book.converted.get(key)
+    if found is None:
+        taken: dict[UUID, Conversion] = {}
+        promotions = []
+        for promotion in book.ordered:
+            source = money_currency(promotion)
+            conversion = None if source is None else conversions.get(source)
+            if conversion is not None:
+                promotion = converted_promotion(promotion, conversion, currency)
+                taken[promotion.id] = conversion
+            promotions.append(promotion)
+        if len(book.converted) >= 64:  # a memo per rates in force: the older ones go
+            book.converted.clear()
+        found = book.converted[key] = (PromotionBook(promotions), taken)
+    return found

@@ -96,7 +96,7 @@ class _Pair:
 class FxBook:
     """Stored rates by pair, for lookups at any instant they cover."""
 
-    __slots__ = ("_pairs", "_size")
+    __slots__ = ("_pairs", "_size", "_starts")
 
     def __init__(self, rates: Iterable[StoredRate] = ()) -> None:
         pairs: dict[tuple[str, str], _Pair] = {}
@@ -110,6 +110,7 @@ class FxBook:
                 pair.rates.append(rate)
         self._pairs = pairs
         self._size = len(ordered)
+        self._starts = sorted({rate.valid_from for rate in ordered})
 
     @classmethod
     def of(cls, rates: Iterable[StoredRate]) -> FxBook | None:
@@ -119,6 +120,27 @@ class FxBook:
 
     def __len__(self) -> int:
         return self._size
+
+    def epoch(self, at: datetime) -> int:
+        """How many distinct `valid_from` instants are at or before `at`: between two of them every lookup
+        answers the same, so a memo of conversions keyed by it never goes stale."""
+        return bisect.bisect_right(self._starts, at)
+
+    def locked(self, rates: Iterable[tuple[str, str, Decimal, UUID | None, str]], at: datetime) -> FxBook:
+        """This book with `rates` ((base, quote, rate, rate_id, source): a quote's locked rates) in force from
+        `at` on, over every rate of their pairs: an order edit converts at its order's rates
+        (docs/currencies.md); other pairs still convert at the rates in force."""
+        kept = [stored for pair in self._pairs.values() for stored in pair.rates]
+        last = datetime.max.replace(tzinfo=at.tzinfo)
+        for base, quote, rate, rate_id, source in rates:
+            kept.append(
+                StoredRate(
+                    id=rate_id or UUID(int=0), base=base, quote=quote, rate=rate,
+                    source=source if source in ("manual", "ecb", "psp") else "manual",  # type: ignore[arg-type]
+                    valid_from=at, created_at=last,
+                )
+            )  # fmt: skip
+        return FxBook(kept)
 
     def stored(self, base: str, quote: str, at: datetime) -> StoredRate | None:
         """The pair's own rate in force at `at` (None: it has none then)."""

@@ -17,6 +17,8 @@ import msgspec
 
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing.delivery import coordinates, delivery_fee, haversine_km
+from quote_service.pricing.fx_convert import convert, lifted
+from quote_service.pricing.fx_rates import Conversion
 from quote_service.pricing.money import ZERO
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.quantity_rules import QuantityRules
@@ -188,6 +190,17 @@ class Choice(NamedTuple):
     selection: OfferSelection
 
 
+def _conversion(region: RegionPlan, source: str) -> Conversion | None:
+    """FX_CONVERSION on: the rate an offer priced in `source` converts into the quote's currency at (None: none)."""
+    return None if region.fx is None else region.conversion(source)
+
+
+def region_unit(region: RegionPlan, conversion: Conversion, unit: Decimal) -> Decimal:
+    """An offer's unit price in the quote's currency, as its line would be priced (docs/currencies.md)."""
+    ending = dict(region.defaults.fx_endings).get(region.currency)
+    return lifted(convert(unit, conversion, region.cent), ending, region.cent)
+
+
 def with_offer_products(request: QuoteRequest, book: OfferBook | None) -> QuoteRequest:
     """`request` with each item that names only its `offer_id` given the offer's product (an item may name
     the offer alone: docs/offers.md); `request` itself when every item names its product. Raises 422 naming
@@ -261,8 +274,8 @@ def choose_offers(
                         errors.append(FieldError(f"items[{index}].seller_id", "has no active offer of this product"))
                         continue
                     choice = Choice(named, named.seller_id, "named")
-            elif product.currency != region.currency:  # offers are in the product's currency: the default
-                choice = Choice(None, product.seller_id, "best_landed")
+            elif product.currency != region.currency and (conversion := _conversion(region, product.currency)) is None:
+                choice = Choice(None, product.seller_id, "best_landed")  # in the product's currency: the default
             else:
                 quantity = item.quantity
                 unit_weight = product.weight if product.weight is not None else item.weight
@@ -275,6 +288,10 @@ def choose_offers(
                     eligible.append((None, product.seller_id, product.current_price, own_stock))
                 if accepts is not None:
                     eligible = [c for c in eligible if accepts(product, c[0], quantity)] or eligible
+                if product.currency != region.currency and conversion is not None:  # ranked once converted
+                    eligible = [
+                        (o, seller, region_unit(region, conversion, unit), n) for o, seller, unit, n in eligible
+                    ]
                 best = None
                 if eligible:
                     if landing is None:

@@ -33,18 +33,26 @@ them and are never changed after they are made.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
-from quote_service.pricing.commission import CommissionRate, charged_as_before, commission_amount, default_rate
-from quote_service.pricing.fx_convert import LineFx, convert, converted_fee_rule
-from quote_service.pricing.fx_rates import Conversion
+from quote_service.pricing.commission import (
+    CommissionRate,
+    charged_as_before,
+    commission_amount,
+    default_rate,
+    precedence,
+)
+from quote_service.pricing.fx_convert import LineFx, convert, converted_commission_rate, converted_fee_rule
+from quote_service.pricing.fx_rates import Conversion, FxBook
 from quote_service.pricing.money import ZERO, quantum
 from quote_service.pricing.quote import AppliedRule, CommissionDetail, EngineDefaults, PriceSource, QuoteLine
 from quote_service.pricing.resolution import Resolution
 from quote_service.pricing.rules import PricingRule, RuleType, TaxRateConfig
+from quote_service.pricing.rules import fee_currency as fee_currency_of
 from quote_service.pricing.taxes import PLAIN_CODE, Component
 
 
@@ -151,6 +159,7 @@ class LinePlan:
         "delivered",
         "extended",
         "fee_rates",
+        "fx_used",
         "price_rules",
         "region",
         "seller_fraction",
@@ -188,11 +197,21 @@ class LinePlan:
         self.tax_divisor = self.tax_rate + 100
         """100 + the rate: a tax-inclusive line contains `gross * rate / (100 + rate)` (`contained_tax`)."""
 
+        self.fx_used: tuple[Conversion, ...] = ()
+        """The rates its commission rates priced in another currency converted at (docs/currencies.md)."""
+
         def winner(component: str) -> CommissionRate | None:
-            return resolution.item_rate(
+            found = resolution.item_rate(
                 component, category_id=category_id, seller_id=seller_id, city=city, country=country,
                 currency=region.currency, now=now,
             )  # fmt: skip
+            if found is None and region.fx is not None and resolution.item_currencies:
+                converted = region.foreign_rate(component, category_id, seller_id)
+                if converted is not None:
+                    found = converted[0]
+                    if converted[1] not in self.fx_used:
+                        self.fx_used += (converted[1],)
+            return found
 
         found = winner("category")
         self.category_rate: CommissionRate = region.default_rate if found is None else found
@@ -263,6 +282,7 @@ class RegionPlan:
         "cent",
         "charges",
         "city",
+        "conversions",
         "country",
         "currency",
         "default_delivery_fee",
@@ -275,6 +295,8 @@ class RegionPlan:
         "fine_prices",
         "flags",
         "free_rule",
+        "fx",
+        "fx_locks",
         "lines",
         "logistics",
         "now",
@@ -299,8 +321,16 @@ class RegionPlan:
         defaults: EngineDefaults,
         now: datetime,
         fee_conversion: Conversion | None = None,
+        fx: FxBook | None = None,
     ) -> None:
         self.resolution = resolution
+        self.fx = fx
+        """FX_CONVERSION on: the rates a fee rule or commission rate priced in another currency converts at
+        (docs/currencies.md); None: nothing here converts."""
+        self.conversions: dict[str, Conversion | None] = {}
+        """Each source currency's rate into this one, at `now` (the plan's key holds the rates' epoch)."""
+        self.fx_locks: tuple[Conversion, ...] = () if fee_conversion is None else (fee_conversion,)
+        """The rates the plan's fees converted at: a quote of it locks them."""
         self.city, self.country, self.currency, self.defaults = city, country, currency, defaults
         self.now = now
         """An instant inside the plan's interval: every lookup answers the same for all of them."""
@@ -358,12 +388,88 @@ class RegionPlan:
             rule_type, city=city, country=country, now=now, currency=self.currency, default_currency=fee_currency
         )
         conversion = self.fee_conversion
-        if found is not None or conversion is None:
+        if found is not None or (conversion is None and self.fx is None):
             return found
+        if conversion is not None:
+            source = self.resolution.fee_rule(
+                rule_type, city=city, country=country, now=now, currency=fee_currency, default_currency=fee_currency
+            )
+            if source is not None:
+                return converted_fee_rule(source, conversion, self.currency)
+        if self.fx is None:
+            return None
+        # docs/currencies.md: else the best rule of the type in any currency, converted at its rate
         source = self.resolution.fee_rule(
-            rule_type, city=city, country=country, now=now, currency=fee_currency, default_currency=fee_currency
+            rule_type, city=city, country=country, now=now, currency=None, default_currency=fee_currency
         )
-        return None if source is None else converted_fee_rule(source, conversion, self.currency)
+        priced_in = None if source is None else fee_currency_of(source, fee_currency)
+        conversion = None if priced_in is None or priced_in == self.currency else self.conversion(priced_in)
+        if source is None or conversion is None:
+            return None
+        if conversion not in self.fx_locks:
+            self.fx_locks += (conversion,)
+        return converted_fee_rule(source, conversion, self.currency)
+
+    def conversion(self, source: str) -> Conversion | None:
+        """The rate from `source` into this plan's currency (None: none, or conversion is off)."""
+        try:
+            return self.conversions[source]
+        except KeyError:
+            found = self.conversions[source] = (
+                None if self.fx is None else self.fx.rate(source, self.currency, self.now)
+            )
+            return found
+
+    def logistics_rate(
+        self, provider: str, seller_id: str | None, category_ids: frozenset[str]
+    ) -> tuple[CommissionRate | None, Conversion | None]:
+        """The logistics rate of `provider` for a shipment or quote of this seller and these categories, and the
+        rate it converted at: one priced in this currency (or every one) wins; else, FX_CONVERSION on, the best
+        priced in another that converts, converted (docs/currencies.md); (None, None): none matches."""
+        resolution, city, country = self.resolution, self.city, self.country
+
+        def lookup(currency: str) -> CommissionRate | None:
+            return resolution.logistics_rate(
+                provider=provider, seller_id=seller_id, category_ids=category_ids, city=city, country=country,
+                currency=currency, now=self.now,
+            )  # fmt: skip
+
+        found = lookup(self.currency)
+        if found is not None or self.fx is None or not resolution.logistics_currencies:
+            return found, None
+        converted = self._foreign(resolution.logistics_currencies, lookup)
+        return (None, None) if converted is None else converted
+
+    def foreign_rate(
+        self, component: str, category_id: str | None, seller_id: str | None
+    ) -> tuple[CommissionRate, Conversion] | None:
+        """The winning rate of `component` among those priced in another currency than this plan's that convert
+        into it, converted (`fx_convert.converted_commission_rate`), and its rate; None: none such."""
+        resolution, city, country = self.resolution, self.city, self.country
+
+        def lookup(currency: str) -> CommissionRate | None:
+            return resolution.item_rate(
+                component, category_id=category_id, seller_id=seller_id, city=city, country=country,
+                currency=currency, now=self.now,
+            )  # fmt: skip
+
+        return self._foreign(resolution.item_currencies, lookup)
+
+    def _foreign(
+        self, currencies: tuple[str, ...], lookup: Callable[[str], CommissionRate | None]
+    ) -> tuple[CommissionRate, Conversion] | None:
+        """The best of the rates `lookup` finds priced in each of `currencies` (but this plan's) that converts
+        into this currency, by the usual precedence, converted; and the rate it converted at."""
+        best: tuple[tuple[object, ...], CommissionRate, Conversion] | None = None
+        for currency in currencies:
+            conversion = None if currency == self.currency else self.conversion(currency)
+            found = None if conversion is None else lookup(currency)
+            key = None if found is None or found.currency != currency else precedence(found, self.city, self.country)
+            if key is not None and found is not None and conversion is not None and (best is None or key > best[0]):
+                best = (key, found, conversion)
+        if best is None:
+            return None
+        return converted_commission_rate(best[1], best[2], self.currency), best[2]
 
     def line(self, product_id: UUID | None, category_id: str | None, seller_id: str | None) -> LinePlan:
         """The plan of a line of this product (None: priced by the request), category and commission seller."""
@@ -407,6 +513,7 @@ def region_plan(
     defaults: EngineDefaults,
     now: datetime,
     fee_conversion: Conversion | None = None,
+    fx: FxBook | None = None,
 ) -> RegionPlan:
     """The plan for quotes to (city, country) in `currency` under `defaults` (its DEFAULT_CURRENCY fees
     converted at `fee_conversion`, when given), made on first use."""
@@ -415,12 +522,14 @@ def region_plan(
     key: tuple[Any, ...] = (city, country, currency, id(defaults))
     if fee_conversion is not None:  # a rate in force from later is another plan
         key += (fee_conversion.rate, fee_conversion.used)
+    if fx is not None:  # conversions at the rates in force between two of the rates' valid_from
+        key += (fx.epoch(now),)
     plans = resolution.plans
     found = plans.get(key)
     if found is None:
         resolution.grow()
         found = plans[key] = RegionPlan(
             resolution, city=city, country=country, currency=currency, defaults=defaults, now=now,
-            fee_conversion=fee_conversion,
+            fee_conversion=fee_conversion, fx=fx,
         )  # fmt: skip
     return found

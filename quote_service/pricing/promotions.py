@@ -28,7 +28,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -256,6 +256,16 @@ class Basket(msgspec.Struct, frozen=True, kw_only=True):
     """The quote's sales channel; None: a promotion naming channels never applies."""
 
 
+def money_currency(promotion: Promotion) -> str | None:
+    """The one currency a promotion's money is in (its conditions', else its kind's); None when it names none,
+    or two (it applies nowhere then), or has a budget (spent in `budget_currency` only): nothing to convert
+    (docs/currencies.md)."""
+    named = {promotion.conditions.currency, getattr(promotion.config, "currency", None)} - {None}
+    if len(named) != 1 or promotion.budget_currency is not None:
+        return None
+    return named.pop()
+
+
 def _folded(value: str | None) -> str | None:
     return None if value is None else value.strip().casefold()
 
@@ -367,9 +377,9 @@ class PromotionBook:
     first of its kind."""
 
     __slots__ = (
-        "by_category", "by_product", "currencies", "edges", "general", "gift_currencies", "gift_positions",
-        "gift_products", "groups", "limited", "limited_any_channel", "minimums", "ordered", "reducing", "segments",
-        "views",
+        "by_category", "by_product", "converted", "currencies", "edges", "general", "gift_currencies",
+        "gift_positions", "gift_products", "groups", "limited", "limited_any_channel", "minimums", "ordered",
+        "priced_in", "reducing", "segments", "views",
     )  # fmt: skip
 
     def __init__(self, promotions: Iterable[Promotion] = ()) -> None:
@@ -384,6 +394,14 @@ class PromotionBook:
         self.currencies: frozenset[str | None] = frozenset(p.conditions.currency for p in self.ordered)
         """The currencies the promotions name (None: one names none, so any currency): the engine asks
         nothing more of a book none of whose promotions a quote's currency could meet (docs/hot-path.md)."""
+        self.priced_in: frozenset[str] = frozenset(
+            found for p in self.ordered if (found := money_currency(p)) is not None
+        )
+        """The currencies promotions' amounts are in: with FX_CONVERSION a quote in another converts them
+        (docs/currencies.md)."""
+        self.converted: dict[tuple[Any, ...], Any] = {}
+        """Memo: this book with its promotions' amounts converted, per (quote currency, rates); see
+        `fx_convert.converted_promotions`."""
         self.gift_products: tuple[str, ...] = tuple(
             sorted({p.config.product_id for p in self.ordered if isinstance(p.config, Gift) and p.is_active})
         )

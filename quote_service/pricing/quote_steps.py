@@ -35,7 +35,7 @@ from quote_service.pricing.offers import Choice
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.price_lists import PriceBook, PriceList, label
 from quote_service.pricing.promotion_deals import Outcome, apply_promotions
-from quote_service.pricing.promotions import FreeDelivery, GiftStock, waived_fee
+from quote_service.pricing.promotions import FreeDelivery, GiftStock, PromotionBook, waived_fee
 from quote_service.pricing.quote import (
     AppliedPromotion,
     CatalogProduct,
@@ -82,8 +82,8 @@ def quote_lines(
     fx = None  # docs/currencies.md: a line priced in another currency converts (FX_CONVERSION)
     if defaults.fx_conversion:
         fx = Converter(snapshot.fx or NO_RATES, region.currency, now, defaults.fx_endings)
-        if region.fee_conversion is not None:  # its fees converted at this rate: the quote locks it too
-            fx.lock(region.fee_conversion)
+        for conversion in region.fx_locks:  # its fees converted at these rates: the quote locks them too
+            fx.lock(conversion)
     if held is None:
         # price rules apply unless the dynamic_pricing flag exists and serves a falsy value (written out: no call)
         if DYNAMIC_PRICING in feature_flags:
@@ -107,6 +107,10 @@ def quote_lines(
         )
     else:
         lines = held_lines(request, region=region, held=held)
+    if fx is not None:  # a commission rate priced in another currency converted: the quote locks its rate
+        for line in lines:
+            for conversion in line.priced.plan.fx_used:
+                fx.lock(conversion)
     if snapshot.promotions.reducing or (request.coupon_codes and snapshot.coupons.reducing):
         mark_own_prices(lines, products, region.currency, region.cent, snapshot.offers)
     subtotal = item_total = flash_total = flash_list_total = region.zero
@@ -172,6 +176,8 @@ class QuoteInputs(Struct, gc=False):
     """The small-basket threshold a flag serves (None: the region's)."""
     fx: Converter | None = None
     """The quote's conversions (FX_CONVERSION on; docs/currencies.md): the rates it used, which it locks."""
+    promotions: PromotionBook | None = None
+    """The promotions with those priced in another currency converted (FX_CONVERSION; None: the snapshot's)."""
 
     def delivery(self, goods: Decimal) -> Fee:
         """Step 7's delivery charge for goods worth `goods` after discounts (no shipping profile)."""
@@ -221,7 +227,7 @@ def automatic_promotions(inputs: QuoteInputs, lines: list[Line]) -> Outcome | No
     it meets none (the quote then reads as if none were configured). Asked only where the book has promotions in
     the quote's currency (or in every currency)."""
     region = inputs.region
-    book = inputs.snapshot.promotions
+    book = inputs.snapshot.promotions if inputs.promotions is None else inputs.promotions
     request, customer, subtotal = inputs.request, inputs.customer, inputs.subtotal
     meeting = book.meeting_for(
         currency=region.currency,
@@ -386,9 +392,10 @@ def quote_commission(
         quote_seller_id=request.seller_id,
         logistics_provider=request.logistics_provider if parcels is None else None,
         delivery_fee=fee,
+        fx=inputs.fx,
     )
     if parcels is not None:  # logistics commission per shipment, on its fee
-        commission = parcels.with_logistics(commission, region, request.logistics_provider)
+        commission = parcels.with_logistics(commission, region, request.logistics_provider, inputs.fx)
     if charges is not None:
         commission = charges.with_fees(commission)
     return commission, charges

@@ -187,9 +187,16 @@ class Resolution:
         return found
 
     def fee_rule(
-        self, rule_type: RuleType, *, city: str, country: str, now: datetime, currency: str, default_currency: str
+        self,
+        rule_type: RuleType,
+        *,
+        city: str,
+        country: str,
+        now: datetime,
+        currency: str | None,
+        default_currency: str,
     ) -> PricingRule | None:
-        """`rules.fee_rule` among the rules priced in `currency`."""
+        """`rules.fee_rule` among the rules priced in `currency` (None: in any)."""
         key = (rule_type, city, country, currency, default_currency)
         try:
             return self._fees[key]
@@ -206,6 +213,16 @@ class Resolution:
             self.grow()
             self._fees[key] = found
             return found
+
+    @property
+    def item_currencies(self) -> tuple[str, ...]:
+        """The currencies the snapshot's per-item commission rates are priced in (docs/currencies.md)."""
+        return self._index.item_currencies
+
+    @property
+    def logistics_currencies(self) -> tuple[str, ...]:
+        """The currencies the snapshot's logistics commission rates are priced in (docs/currencies.md)."""
+        return self._index.logistics_currencies
 
     @property
     def fee_names(self) -> tuple[str, ...]:

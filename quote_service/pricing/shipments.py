@@ -26,6 +26,8 @@ from decimal import Decimal
 from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing.commission import commission_amount
 from quote_service.pricing.delivery import Fee, coordinates, delivery_fee, haversine_km
+from quote_service.pricing.fx_convert import Converter
+from quote_service.pricing.fx_rates import Conversion
 from quote_service.pricing.lines import Line
 from quote_service.pricing.money import ZERO
 from quote_service.pricing.offers import Choice
@@ -243,15 +245,18 @@ class Shipments:
         return sum((parcel.fee for parcel in self.parcels), self.zero)
 
     def with_logistics(
-        self, commission: CommissionBreakdown, region: RegionPlan, provider: str | None
+        self, commission: CommissionBreakdown, region: RegionPlan, provider: str | None, fx: Converter | None = None
     ) -> CommissionBreakdown:
-        """`commission` (without a logistics part) with each shipment's logistics commission on its fee."""
+        """`commission` (without a logistics part) with each shipment's logistics commission on its fee (`fx`
+        locks the rate a logistics rate in another currency converted at: docs/currencies.md)."""
         if provider is None:
             return commission
         details = commission.details
         total = self.zero
         for parcel in self.parcels:
-            _charge_logistics(parcel, region, provider)
+            conversion = _charge_logistics(parcel, region, provider)
+            if conversion is not None and fx is not None:
+                fx.lock(conversion)
             total += parcel.logistics
             if parcel.detail is not None:
                 details.append(parcel.detail)
@@ -290,18 +295,18 @@ def meets_but_minimum(promotion: Promotion, parcel: Parcel) -> bool:
     )
 
 
-def _charge_logistics(parcel: Parcel, region: RegionPlan, provider: str) -> None:
+def _charge_logistics(parcel: Parcel, region: RegionPlan, provider: str) -> Conversion | None:
+    """Charge the shipment's logistics commission; the rate its logistics rate converted at (None: none)."""
+    categories = frozenset(line.priced.category_id for line in parcel.lines if line.priced.category_id)
     rate = region.resolution.logistics_rate(
-        provider=provider,
-        seller_id=parcel.seller_id,
-        category_ids=frozenset(line.priced.category_id for line in parcel.lines if line.priced.category_id),
-        city=region.city,
-        country=region.country,
-        currency=region.currency,
-        now=region.now,
-    )
+        provider=provider, seller_id=parcel.seller_id, category_ids=categories, city=region.city,
+        country=region.country, currency=region.currency, now=region.now,
+    )  # fmt: skip
+    conversion = None
+    if rate is None and region.fx is not None:  # priced in another currency (docs/currencies.md)
+        rate, conversion = region.logistics_rate(provider, parcel.seller_id, categories)
     if rate is None:
-        return
+        return None
     parcel.logistics = commission_amount(rate, base=parcel.fee, quantity=1, currency=region.currency, per_order=True)
     parcel.detail = CommissionDetail(
         product_id=None,
@@ -312,6 +317,7 @@ def _charge_logistics(parcel: Parcel, region: RegionPlan, provider: str) -> None
         rate=rate.rate,
         amount=parcel.logistics,
     )
+    return conversion
 
 
 def _rules(parcels: list[Parcel]) -> tuple[AppliedRule, ...]:

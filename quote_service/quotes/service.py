@@ -49,6 +49,7 @@ from quote_service.observability.stages import STAGES, record, watch_gate
 from quote_service.observability.tracing import stage
 from quote_service.pricing.coupons import Coupon, normalize_code
 from quote_service.pricing.engine import ServedFlags, price_quote, region_for, served_flags
+from quote_service.pricing.fx_rates import FxBook
 from quote_service.pricing.installments import InstallmentPlan, with_installments
 from quote_service.pricing.money import round_money
 from quote_service.pricing.offers import (
@@ -553,7 +554,7 @@ class QuoteService:
         return await self._products.get_many(i for i in product_ids if _is_uuid(i))
 
     async def price_today(
-        self, request: QuoteRequest, customer: CustomerContext, caller: Principal
+        self, request: QuoteRequest, customer: CustomerContext, caller: Principal, fx: FxBook | None = None
     ) -> tuple[Quote, dict[str, CatalogProduct]]:
         """`request` priced now as POST /quote would price it for `customer` (the configuration and catalog
         of today), without flash-sale units, stored nowhere; and its catalog products. An order edit takes
@@ -562,6 +563,8 @@ class QuoteService:
         products = await self.catalog_products(item.product_id for item in request.items)
         policy.check_items(request, products, caller)
         snapshot, now = self._config.snapshot, self._clock()
+        if fx is not None:  # `fx`: the rates to convert at (an order edit's: its order's, docs/currencies.md)
+            snapshot = dataclasses.replace(snapshot, fx=fx)
         choices = region = None
         offered = snapshot.offers  # docs/offers.md: an item naming an offer, or of a product with offers, chooses
         if any(
@@ -603,6 +606,10 @@ class QuoteService:
         """An active offer as quotes see it now (the configuration snapshot's), or None."""
         book = self._config.snapshot.offers
         return None if book is None else book.by_id.get(str(offer_id))
+
+    def snapshot_fx(self) -> FxBook | None:
+        """The exchange rates quotes convert at now (None: none are stored)."""
+        return self._config.snapshot.fx
 
     def now(self) -> datetime:
         """The instant quotes are priced at now (tests hold the clock still)."""

@@ -198,3 +198,46 @@ async def test_a_fixed_coupon_priced_in_another_currency_converts_at_the_quote_s
     assert [(c["code"], c["amount"]) for c in euro["applied_coupons"]] == [("LIRA100", "2.50")]  # 100.00 x 0.025
     assert euro["discount_amount"] == "2.50"
     assert euro["rejected_coupons"] == []
+
+
+async def test_an_order_edit_converts_its_added_lines_at_the_order_s_locked_rates(
+    client: Client, admin: Caller
+) -> None:
+    """A newer rate applies to new quotes only: an edit adding units to a converted order prices them at the
+    rate the order locked (140 JPY a unit), not the one in force (150)."""
+    product = await product_in(client, admin, "SEK", "10.00")
+    await post_rate(client, admin, base="SEK", quote="JPY", rate="14", valid_from=PAST)
+    two = expect_ok(await client.post(QUOTE, json=basket("JPY", (product["id"], 2)), headers=admin.headers))
+    three = expect_ok(
+        await client.post(QUOTE, json={**basket("JPY", (product["id"], 3)), "customer_id": "c3"}, headers=admin.headers)
+    )
+    order = expect_ok(
+        await client.post("/api/v1/orders", json={"quote_id": two["quote_id"]}, headers={**admin.headers, **key()}),
+        201,
+    )
+    await post_rate(client, admin, base="SEK", quote="JPY", rate="15")  # in force from now on
+    body = {"add": [{"product_id": product["id"], "quantity": 1}]}
+    edit = expect_ok(await client.post(f"/api/v1/orders/{order['id']}/edits", json=body, headers=admin.headers), 201)
+    assert edit["totals"]["subtotal"] == "420", edit  # 3 x 140, not 280 + 150
+    assert edit["difference_due"] == "165"  # the added line: 140 and its tax, 25 (18 % of 140, rounded)
+    assert three["items"][0]["unit_price"] == "140"  # as a quote of three units priced it before the new rate
+
+
+async def test_an_order_edit_keeps_the_fees_its_converted_order_paid(client: Client, admin: Caller) -> None:
+    """A EUR order of a TRY product paid the TRY default fees converted (10.00 TRY delivery = 0.25 EUR): its
+    edit, priced under the order's terms at its locked rate, still charges them, so adding a unit costs that
+    unit and its tax, not the fee taken away."""
+    product = await product_in(client, admin, "TRY", "400.00")
+    await post_rate(client, admin, base="TRY", quote="EUR", rate="0.025", valid_from=PAST)
+    quote = expect_ok(await client.post(QUOTE, json=basket("EUR", (product["id"], 1)), headers=admin.headers))
+    assert quote["delivery_fee"] == "0.25"
+    order = expect_ok(
+        await client.post("/api/v1/orders", json={"quote_id": quote["quote_id"]}, headers={**admin.headers, **key()}),
+        201,
+    )
+    body = {"add": [{"product_id": product["id"], "quantity": 1}]}
+    edit = expect_ok(await client.post(f"/api/v1/orders/{order['id']}/edits", json=body, headers=admin.headers), 201)
+    assert edit["totals"]["delivery_fee"] == "0.25", edit
+    unit = Decimal(quote["items"][0]["unit_price"])
+    line_total = Decimal(quote["total_amount"]) - Decimal(quote["delivery_fee"]) - Decimal(quote["small_basket_fee"])
+    assert Decimal(edit["difference_due"]) == line_total, (unit, edit)

@@ -92,3 +92,71 @@ def test_the_quote_locks_each_rate_it_used_once_and_nothing_when_it_converted_no
     assert [(r.base, r.quote) for r in locked.rates] == [("SEK", "EUR"), ("NOK", "EUR")]
     assert locked.locked_until == AT + timedelta(minutes=15)
     assert Converter(NO_RATES, "EUR", AT, ()).rate("SEK") is None
+
+
+def test_a_commission_rate_s_amounts_convert_and_its_percentages_stay() -> None:
+    from quote_service.pricing.commission import CommissionRate, Tier
+    from quote_service.pricing.fx_convert import converted_commission_rate
+
+    conversion = book(("TRY", "EUR", "0.025")).rate("TRY", "EUR", AT)
+    assert conversion is not None
+    common = {"id": uuid.uuid4(), "currency": "TRY", "effective_from": AT, "created_at": AT}
+    flat = CommissionRate(commission_type="FLAT", rate=Decimal("100.00"), min_amount=Decimal("1.01"), **common)
+    shown = converted_commission_rate(flat, conversion, "EUR")
+    assert (shown.rate, shown.min_amount, shown.max_amount, shown.currency) == (
+        Decimal("2.50"),
+        Decimal("0.03"),
+        None,
+        "EUR",
+    )  # fmt: skip  (1.01 x 0.025 = 0.02525, half up)
+    tiers = (Tier(up_to=Decimal("2000.00"), rate=Decimal("10")), Tier(up_to=None, rate=Decimal("1")))
+    tiered = converted_commission_rate(
+        CommissionRate(commission_type="TIERED", rate=None, tiers=tiers, **common), conversion, "EUR"
+    )
+    assert [(t.up_to, t.rate) for t in tiered.tiers] == [(Decimal("50.00"), Decimal("10")), (None, Decimal("1"))]
+    percent = CommissionRate(commission_type="PERCENTAGE", rate=Decimal("12.5"), **common)
+    assert converted_commission_rate(percent, conversion, "EUR").rate == Decimal("12.5")
+
+
+def test_a_promotion_s_money_converts_and_the_book_is_kept_per_rates() -> None:
+    from quote_service.pricing.fx_convert import converted_promotions
+    from quote_service.pricing.promotions import (
+        AmountOff,
+        Conditions,
+        PercentOff,
+        Promotion,
+        PromotionBook,
+        SpendTiers,
+        Tier,
+    )
+
+    def promotion(config: object, **fields: object) -> Promotion:
+        return Promotion(id=uuid.uuid4(), name="p", config=config, starts_at=AT, **fields)  # type: ignore[arg-type]
+
+    lira = promotion(AmountOff(amount=Decimal("200.00"), currency="TRY"), conditions=Conditions(
+        min_subtotal=Decimal("2000.00"), currency="TRY"
+    ))  # fmt: skip
+    tiers = promotion(
+        SpendTiers(tiers=(Tier(min_subtotal=Decimal("400.00"), amount=Decimal("40.00")),), currency="TRY")
+    )
+    euro = promotion(AmountOff(amount=Decimal("3.00"), currency="EUR"))
+    budgeted = promotion(AmountOff(amount=Decimal("100.00"), currency="TRY"), budget_currency="TRY")
+    anywhere = promotion(PercentOff(percent=Decimal("10")))
+    shelf = PromotionBook([lira, tiers, euro, budgeted, anywhere])
+    assert shelf.priced_in == frozenset({"TRY", "EUR"})
+    rates = book(("TRY", "EUR", "0.025"))
+    converted, taken = converted_promotions(shelf, "EUR", lambda source: rates.rate(source, "EUR", AT))
+    by_id = {p.id: p for p in converted.ordered}
+    assert by_id[lira.id].config == AmountOff(amount=Decimal("5.00"), currency="EUR")
+    assert by_id[lira.id].conditions.min_subtotal == Decimal("50.00")
+    assert by_id[lira.id].conditions.currency == "EUR"
+    assert by_id[tiers.id].config.tiers[0] == Tier(min_subtotal=Decimal("10.00"), amount=Decimal("1.00"))  # type: ignore[union-attr]
+    assert by_id[euro.id] is euro  # priced in the quote's currency: as it is
+    assert by_id[budgeted.id] is budgeted  # a budget is spent in its own currency only
+    assert by_id[anywhere.id] is anywhere
+    assert set(taken) == {lira.id, tiers.id}
+    again, _ = converted_promotions(shelf, "EUR", lambda source: rates.rate(source, "EUR", AT))
+    assert again is converted  # the same rates: the same book
+    none, nothing = converted_promotions(shelf, "EUR", lambda source: None)
+    assert nothing == {}
+    assert {p.id: p for p in none.ordered}[lira.id] is lira
