@@ -105,7 +105,7 @@ async def in_force(pool: Pool, *, base: str, quote: str, at: datetime) -> FxRate
         found = (await book_at(conn, at)).rate(base, quote, at)
         if found is None:
             raise NotFound(f"no FX rate from {base} to {quote} at {at.isoformat()}")
-        rows = [await repository.get(conn, rate_id=used.id) for used in found.used]
+        rows = [await repository.get(conn, rate_id=used.id) for used in found.used if used.id is not None]  # all stored
     sources = {used.source for used in found.used}
     return FxRateInForce(
         base=base,

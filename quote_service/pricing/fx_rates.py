@@ -40,9 +40,10 @@ Source = Literal["manual", "ecb", "psp"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredRate:
-    """One stored rate: `rate` units of `quote` for one unit of `base`, from `valid_from`."""
+    """One stored rate: `rate` units of `quote` for one unit of `base`, from `valid_from` (`id` None: a
+    quote's locked cross rate, which is no stored row: `FxBook.locked`)."""
 
-    id: UUID
+    id: UUID | None
     base: str
     quote: str
     rate: Decimal
@@ -135,7 +136,7 @@ class FxBook:
         for base, quote, rate, rate_id, source in rates:
             kept.append(
                 StoredRate(
-                    id=rate_id or UUID(int=0), base=base, quote=quote, rate=rate,
+                    id=rate_id, base=base, quote=quote, rate=rate,
                     source=source if source in ("manual", "ecb", "psp") else "manual",  # type: ignore[arg-type]
                     valid_from=at, created_at=last,
                 )

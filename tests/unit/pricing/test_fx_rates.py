@@ -141,3 +141,24 @@ def test_the_rate_in_force_is_the_latest_started_at_or_before_the_instant(starts
     expected: UUID | None = max(started, key=lambda r: (r.valid_from, r.created_at)).id if started else None
     found = FxBook(reversed(rows)).rate("TRY", "EUR", at)
     assert (found.rate_id if found is not None else None) == expected
+
+
+def test_a_locked_rate_keeps_its_id_and_a_locked_cross_rate_has_none() -> None:
+    """An order edit converts at its order's locked rates: a direct one keeps the stored rate's id, a
+    crossed one (no stored row of its own) has none, as the quote showed it (not a made-up id)."""
+    direct_id = uuid4()
+    book = FxBook([stored("EUR", "TRY", "35.1"), stored("EUR", "JPY", "160")]).locked(
+        [("TRY", "JPY", Decimal("4.558404558405"), None, "cross"), ("EUR", "TRY", Decimal("36"), direct_id, "ecb")],
+        T0 + timedelta(days=1),
+    )
+    crossed = book.rate("TRY", "JPY", T0 + timedelta(days=2))
+    assert crossed is not None
+    assert crossed.rate == Decimal("4.558404558405")
+    assert crossed.rate_id is None
+    direct = book.rate("EUR", "TRY", T0 + timedelta(days=2))
+    assert direct is not None
+    assert direct.rate == Decimal("36")
+    assert direct.rate_id == direct_id
+    before = book.rate("EUR", "TRY", T0)  # before the lock: the stored rate
+    assert before is not None
+    assert before.rate == Decimal("35.1")
