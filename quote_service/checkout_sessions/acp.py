@@ -290,7 +290,7 @@ class AcpCall(Call):
         return {"API-Version": VERSION, **super().headers}
 
     def render(self, session: Session) -> dict[str, Any]:
-        return render(session, self.base_url)
+        return render(session, "" if session.order_id is None else self.base_url)  # (only an order links)
 
     def error_of(self, refused: ServiceError) -> tuple[int, dict[str, Any]]:
         return error_of(refused, canceling=self.canceling)

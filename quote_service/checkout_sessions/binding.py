@@ -100,7 +100,6 @@ class Call:
         self.request = request
         self.key = headers.get("idempotency-key")
         self.request_id = headers.get("request-id")
-        self.base_url = str(request.base_url).rstrip("/")
         self.problem = self.check(headers) or (self._check_key() if keyed else None)
 
     # What a binding defines.
@@ -121,11 +120,18 @@ class Call:
     def headers(self) -> dict[str, str]:
         return {"Request-Id": self.request_id} if self.request_id else {}
 
+    @functools.cached_property
+    def base_url(self) -> str:
+        """Where the service is reached, as the agent reached it: made only for an answer that links an order."""
+        return str(self.request.base_url).rstrip("/")
+
     # Shared.
     def verify(self, body: bytes) -> None:
         """A key registered with a public key must sign the request as its protocol signs (401 naming the
         reason, before anything is read or written: agents/signatures.py)."""
         request = self.request
+        if request.user.public_key is None:  # nothing to verify: the URL and headers are not made
+            return
         verify_request(
             request.method,
             str(request.url),

@@ -299,7 +299,7 @@ class UcpCall(Call):
         return self.refuse(400, self.failed("ucp_agent_required", "send a UCP-Agent header", "UCP-Agent"))
 
     def render(self, session: Session) -> dict[str, Any]:
-        return render(session, self.base_url)
+        return render(session, "" if session.order_id is None else self.base_url)  # (only an order links)
 
     def error_of(self, refused: ServiceError) -> tuple[int, dict[str, Any]]:
         return error_of(refused)
