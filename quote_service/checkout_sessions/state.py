@@ -75,7 +75,9 @@ def changed(state: State, changes: Changes) -> State:
     if not isinstance(changes.shipping, msgspec.UnsetType):
         shipping.update(changes.shipping)
     if not isinstance(changes.shipping_all, msgspec.UnsetType):
-        sellers = {g.seller_id for g in state.summary.groups if g.options} or set(shipping)
+        # In the shipments' order (a set's order would follow the process's hash seed, and the messages
+        # naming the sellers a choice missed with it: one update, two answers).
+        sellers = [g.seller_id for g in state.summary.groups if g.options] or list(shipping)
         shipping = {**shipping, **dict.fromkeys(sellers, changes.shipping_all)}
     fields["shipping"] = shipping
     return msgspec.structs.replace(state, **fields)
