@@ -5,7 +5,9 @@
 
 Timings on the shared 2-core box move ±10-40 %, more than a regression of 30 %; an instruction
 count moves < 1 %. For each workload (loadtests/workloads.py: `simple`, the README's one-line
-body; `demo`, seed-demo's basket; `marketplace`, 200 lines from 20 sellers; `card_bin`) and each
+body; `demo`, seed-demo's basket; `marketplace`, 200 lines from 20 sellers; `card_bin`; `lines-N`,
+the marketplace's first N products a line each, N up to 1,000: above 200 its 20 sellers have N ÷ 20
+products each and the service runs with MAX_QUOTE_LINES at N) and each
 checkout, the worker's whole quote path runs in one process under valgrind's callgrind: the
 service's ASGI app on its own lifespan (the lean edge, authentication by a service API key, the
 engine, the JSON, the Redis group commit, the quote log's spool and its writer's INSERT), driven
@@ -80,6 +82,8 @@ CACHE_MODEL = ("--cache-sim=yes", "--I1=32768,8,64", "--D1=32768,8,64", "--LL=52
 SPOOL = Path(tempfile.gettempdir()) / f"qs-instr-spool-{os.getpid()}"
 """The quote log's spool of every counted process (removed at the end)."""
 CONCURRENCY = {"simple": 64, "readme": 64, "card_bin": 64, "demo": 64, "marketplace": 8}
+LINES_MAX = 1_000
+"""The largest `lines-N` (the service's ceiling on MAX_QUOTE_LINES is the same)."""
 
 CONTROL_C = """
 #include <valgrind/callgrind.h>
@@ -87,6 +91,28 @@ void qs_start(void) { CALLGRIND_START_INSTRUMENTATION; CALLGRIND_ZERO_STATS; }
 void qs_stop(void) { CALLGRIND_DUMP_STATS_AT("measured"); CALLGRIND_STOP_INSTRUMENTATION; }
 int qs_on_valgrind(void) { return RUNNING_ON_VALGRIND; }
 """
+
+STEPS: tuple[tuple[str, str, str], ...] = (
+    ("quote_service.quotes.service", "choose_offers", "offers chosen for the lines (the service, before the engine)"),
+    ("quote_service.quotes.service", "price_quote", "the engine, whole (every step below)"),
+    ("quote_service.pricing.engine", "quote_lines", "  1-4 lines: list price, offers landed, flash, rules"),
+    ("quote_service.pricing.engine", "automatic_promotions", "  5a promotions matched and combined"),
+    ("quote_service.pricing.engine", "coupon_codes", "  5 coupons"),
+    ("quote_service.pricing.engine", "line_taxes", "  6 tax per line (settlement)"),
+    ("quote_service.pricing.engine", "shipments", "  7 shipments per seller"),
+    ("quote_service.pricing.engine", "fees", "  7-8 delivery and small-basket fees"),
+    ("quote_service.pricing.engine", "quote_commission", "  10 commission"),
+    ("quote_service.pricing.engine", "quote_answer", "  9 the answer: totals, lines shown, seller totals"),
+)
+"""`--steps`: (module, name, what) of the functions run inside a C function `qs_step_<name>` each, so that their
+inclusive instructions show by name in callgrind's dump (the Python code has no function of its own there)."""
+
+
+def steps_source(steps: tuple[tuple[str, str, str], ...] = STEPS) -> str:
+    """The C library of `--steps`: a function `qs_step_<name>` a step, which calls back the step it is given."""
+    each = "__attribute__((noinline)) void qs_step_{}(step_fn run) {{ run(); }}\n"
+    return "typedef void (*step_fn)(void);\n" + "".join(each.format(name) for _, name, _ in steps)
+
 
 # (what, the C function whose inclusive count it is): the largest parts of a quote that have a
 # function of their own. The Python code has none (its functions are the interpreter's).
@@ -105,7 +131,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--workload", default="simple,demo,marketplace",
-        help="comma-separated: " + ", ".join(QUOTES) + ", lines-N (the marketplace's first N products, a line each)",
+        help="comma-separated: " + ", ".join(QUOTES) + ", lines-N (the marketplace's first N products, a line each;"
+        " N <= 1000: above 200, MAX_QUOTE_LINES=N and N / 20 products a seller)",
     )  # fmt: skip
     parser.add_argument("--quotes", type=int, help="quotes counted per run (default: per workload, QUOTES)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each checkout and workload")
@@ -124,6 +151,11 @@ def main() -> None:
         " anyway, e.g. 8e7ec84 the demo basket's customer_group and with it the b2b price list)",
     )  # fmt: skip
     parser.add_argument("--dumps", metavar="DIR", type=Path, help="keep callgrind's files there (callgrind_annotate)")
+    parser.add_argument(
+        "--steps", action="store_true",
+        help="also count the engine's steps (STEPS: each runs inside a C function of its own name, qs_step_*, which"
+        " callgrind_annotate --inclusive=yes shows; ~10 K instructions a step a quote more): where a line's cost goes",
+    )  # fmt: skip
     parser.add_argument("--json", metavar="FILE", type=Path, help="also write the counts there (JSON)")
     parser.add_argument(
         "--cache-sim", action="store_true",
@@ -170,7 +202,7 @@ def main() -> None:
         for tree in trees:
             print(f"{tree.name}: {tree.python} ({version(tree.python)}), commit {commit_of(tree.root)}", flush=True)
         for workload in workloads:
-            quotes = args.quotes or QUOTES.get(workload) or max(20, 4000 // _lines(workload))
+            quotes = args.quotes or QUOTES.get(workload) or min(600, max(5, 4000 // _lines(workload)))
             counts: dict[str, list[float]] = {tree.name: [] for tree in trees}
             caches: dict[str, list[dict[str, float]]] = {tree.name: [] for tree in trees}
             dumps: dict[str, list[Path]] = {tree.name: [] for tree in trees}
@@ -221,9 +253,14 @@ def main() -> None:
 
 
 def _lines(workload: str) -> int:
-    """N for a `lines-N` workload (the marketplace's first N products, a line each), else 0."""
+    """N for a `lines-N` workload (the marketplace's first N products, a line each; 1 <= N <= LINES_MAX), else 0."""
     name, _, count = workload.partition("-")
-    return int(count) if name == "lines" and count.isdigit() else 0
+    return int(count) if name == "lines" and count.isdigit() and 1 <= int(count) <= LINES_MAX else 0
+
+
+def _per_seller(workload: str) -> int:
+    """Products a marketplace seller has: 10 (200 products), more for a `lines-N` past 200 (N / 20, rounded up)."""
+    return max(10, -(-_lines(workload) // 20))
 
 
 class Tree(NamedTuple):
@@ -275,6 +312,54 @@ def build_control(work: Path) -> None:
         ["cc", "-O2", "-shared", "-fPIC", "-o", str(work / "control.so"), str(source)],  # noqa: S607
         check=True,
     )
+    steps = work / "steps.c"
+    steps.write_text(steps_source())
+    subprocess.run(  # noqa: S603 - -O0: each call of `run` a real call, never a jump callgrind would not nest
+        ["cc", "-O0", "-shared", "-fPIC", "-o", str(work / "steps.so"), str(steps)],  # noqa: S607
+        check=True,
+    )
+
+
+def install_steps(library: Path, steps: tuple[tuple[str, str, str], ...] = STEPS) -> None:
+    """`--steps`: replace each function of STEPS, where its caller finds it, by one that runs it inside its
+    C function (a ctypes callback made once per step; arguments and result pass through a stack)."""
+    import importlib
+
+    loaded = ctypes.PyDLL(str(library))  # the GIL held across the call: no release and take-back a step
+    runner = ctypes.CFUNCTYPE(None)
+    keep = []
+    for module_name, name, _ in steps:
+        module = importlib.import_module(module_name)
+        function = getattr(module, name)
+        c_step = getattr(loaded, f"qs_step_{name}")
+        c_step.argtypes, c_step.restype = [runner], None
+        pending: list[tuple[tuple[Any, ...], dict[str, Any], list[Any]]] = []
+
+        def run(function: Any = function, pending: list[Any] = pending) -> None:
+            args, kwargs, out = pending[-1]
+            try:
+                out.append((True, function(*args, **kwargs)))
+            except BaseException as failed:
+                out.append((False, failed))
+
+        callback = runner(run)
+        keep.append(callback)
+
+        def stepped(*args: Any, c_step: Any = c_step, callback: Any = callback, pending: list[Any] = pending,
+                    **kwargs: Any) -> Any:  # fmt: skip
+            out: list[Any] = []
+            pending.append((args, kwargs, out))
+            try:
+                c_step(callback)
+            finally:
+                pending.pop()
+            ok, value = out[0]
+            if ok:
+                return value
+            raise value
+
+        setattr(module, name, stepped)
+    install_steps.kept = keep  # type: ignore[attr-defined]  # the callbacks live as long as the process
 
 
 def tree_env(tree: Tree, database_url: str, redis_url: str) -> dict[str, str]:
@@ -353,7 +438,7 @@ async def configure(setup: Path, workload: str) -> None:
             if workload == "marketplace" or _lines(workload):
                 import workloads
 
-                found["ids"] = await workloads.configure_marketplace(made)
+                found["ids"] = await workloads.configure_marketplace(made, per_seller=_per_seller(workload))
             elif workload == "card_bin":
                 import workloads
 
@@ -432,7 +517,7 @@ def one_run(
     url = json.loads(setup.read_text())["database_url"]
     # Under valgrind the process runs ~30-50x slower: 64 quotes in flight would pass the 2 s deadline.
     slow = {"QUOTE_TIMEOUT": "600", "BODY_READ_TIMEOUT": "600", "DB_ACQUIRE_TIMEOUT": "120",
-            "DB_STATEMENT_TIMEOUT": "600"}  # fmt: skip
+            "DB_STATEMENT_TIMEOUT": "600", "MAX_QUOTE_LINES": str(max(200, _lines(workload)))}  # fmt: skip
     env = {**tree_env(tree, url, redis_url), **slow}
     concurrency = args.concurrency or CONCURRENCY.get(workload) or (64 if _lines(workload) < 50 else 8)
     command = [
@@ -440,7 +525,7 @@ def one_run(
         *(CACHE_MODEL if args.cache_sim else []),
         tree.python, str(Path(__file__).resolve()), "--inner", str(work), "--idle", str(args.idle),
         "--quotes", str(quotes), "--concurrency", str(concurrency), "--seed", str(args.seed),
-        "--workload", workload, "--known", str(setup),
+        "--workload", workload, "--known", str(setup), *(["--steps"] if args.steps else []),
     ]  # fmt: skip
     finished = subprocess.run(command, cwd=tree.root, env=env, capture_output=True, text=True)  # noqa: S603
     said = dict(line.split(": ", 1) for line in finished.stdout.splitlines() if line.startswith("windows: "))
@@ -494,6 +579,8 @@ async def counted(args: argparse.Namespace) -> None:
     control = ctypes.CDLL(str(args.inner / "control.so"))
     if not control.qs_on_valgrind():
         raise SystemExit("--inner runs under valgrind only (run the script without it)")
+    if args.steps:
+        install_steps(args.inner / "steps.so")
     pins = ClockPins()
     pins.__enter__()  # for the process's life: it ends with the run
     known = json.loads(Path(args.known).read_text())  # noqa: ASYNC240 - before the app starts
@@ -523,6 +610,12 @@ async def counted(args: argparse.Namespace) -> None:
                 if app.state.quotes._store.codec.dictionary_id is not None:
                     break
                 await asyncio.sleep(0.05)
+        # The products as a worker holds them once warm: read back from Redis (its local entries live 30 s; msgpack's
+        # ids are uuid.UUIDs, hashed in Python), not as the first fill read them from PostgreSQL (asyncpg's UUIDs,
+        # hashed in C), which only the first run on a fresh Redis has: a 200-line quote counted ~2 % less there.
+        await app.state.product_cache.reset()
+        batch = [next(warm) for _ in range(min(args.quotes, args.concurrency))]
+        await drive([lambda body=body: one(body) for body in batch], args.concurrency)  # type: ignore[misc]
         await pins.pin(settle=3.0)  # (the loops' last timed passes, the quote log writer's among them, end first)
         await drain_log(app)
         measured = bodies_of(args.workload, known, f"m{rng.randrange(10**6):06d}")
@@ -616,7 +709,7 @@ def parts_comparison(parts: dict[str, list[dict[str, int]]], quotes: int) -> str
 
 def parts_table(annotated: str, total: int, quotes: int) -> str:
     lines = [f"{'part (inclusive)':<44} {'instructions a quote':>21} {'share':>7}"]
-    for what, function in PARTS:
+    for what, function in (*PARTS, *((what, f"qs_step_{name}") for _, name, what in STEPS)):  # steps: --steps
         count = inclusive(annotated, function)
         if count is not None:
             lines.append(f"{what:<44} {count / quotes:>21,.0f} {count / total:>7.1%}")

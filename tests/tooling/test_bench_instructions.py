@@ -3,11 +3,15 @@ what it says when valgrind is missing (the counted run itself is a benchmark, ru
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,18 +20,25 @@ sys.path.insert(0, str(ROOT / "loadtests"))
 
 from bench_instructions import (  # noqa: E402
     CACHE_MODEL,
+    LINES_MAX,
     PARTS,
     Measured,
+    _bodies,
+    _lines,
+    _per_seller,
     caches_report,
     common_fields,
     events,
     inclusive,
+    install_steps,
     part_counts,
     parts_comparison,
     parts_table,
     report,
+    steps_source,
     totals,
 )
+from workloads import configure_marketplace  # noqa: E402
 
 _DUMP = (
     "version: 1\ncreator: callgrind-3.19.0\ndesc: Trigger: Client Request: measured\n"
@@ -176,3 +187,65 @@ def test_common_fields_leaves_each_tree_the_request_fields_all_know(
     said = capsys.readouterr().out
     assert "setup-newer.json: its bodies leave out customer_group" in said
     assert "setup-older.json" not in said
+
+
+def test_a_lines_workload_names_its_size_up_to_the_service_s_ceiling() -> None:
+    assert [_lines(w) for w in ("lines-1", "lines-200", "lines-1000")] == [1, 200, 1000]
+    # past the ceiling, zero, a size of its own or none: an unknown workload, which main() refuses
+    assert [_lines(w) for w in (f"lines-{LINES_MAX + 1}", "lines-0", "lines-", "lines-x", "marketplace")] == [0] * 5
+    assert [_per_seller(w) for w in ("marketplace", "lines-1", "lines-200", "lines-201", "lines-1000")] == [
+        10, 10, 10, 11, 50
+    ]  # fmt: skip
+
+
+def test_a_1000_line_basket_is_1000_distinct_products_from_20_sellers() -> None:
+    made: list[tuple[str, dict[str, Any]]] = []
+
+    async def record(path: str, body: dict[str, Any]) -> dict[str, str]:
+        made.append((path, body))
+        return {"id": f"product-{len(made):04d}"}
+
+    ids = asyncio.run(configure_marketplace(record, per_seller=_per_seller("lines-1000")))
+    products = [body for path, body in made if path == "/api/v1/products"]
+    assert len(ids) == len(set(ids)) == len(products) == 1000
+    assert {body["seller_id"] for body in products} == {f"cost-seller-{s:02d}" for s in range(20)}
+    assert all(len(body["base_price"].split(".")[1]) == 2 for body in products)  # TRY's minor unit, every product
+    assert sum(path == "/api/v1/shipping-profiles" for path, _ in made) == 16
+    assert sum(path == "/api/v1/promotions" for path, _ in made) == 30
+    body = json.loads(next(_bodies("lines-1000", {"ids": ids}, "c")))
+    assert [item["product_id"] for item in body["items"]] == ids
+    assert len(json.loads(next(_bodies("lines-10", {"ids": ids}, "c")))["items"]) == 10
+
+
+def test_a_step_runs_inside_its_own_c_function_and_answers_or_raises_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --steps: callgrind shows each step's inclusive count under qs_step_<name>; the step itself is unchanged.
+    if shutil.which("cc") is None:
+        pytest.skip("needs a C compiler")
+    module = types.ModuleType("fake_engine")
+
+    def priced(lines: int, *, each: int = 1) -> int:
+        if lines < 0:
+            raise ValueError("no negative basket")
+        return module.taxed(lines) * each  # a step inside a step: each through its own C function
+
+    def taxed(lines: int) -> int:
+        return lines + 1
+
+    module.priced, module.taxed = priced, taxed  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_engine", module)
+    steps = (("fake_engine", "priced", "the engine"), ("fake_engine", "taxed", "its tax"))
+    source = steps_source(steps)
+    assert "void qs_step_priced(step_fn run)" in source
+    assert "void qs_step_taxed(step_fn run)" in source
+    (tmp_path / "steps.c").write_text(source)
+    subprocess.run(["cc", "-O0", "-shared", "-fPIC", "-o", str(tmp_path / "steps.so"), str(tmp_path / "steps.c")],  # noqa: S603, S607
+                   check=True)  # fmt: skip
+    install_steps(tmp_path / "steps.so", steps)
+    assert module.priced is not priced
+    assert module.taxed is not taxed
+    assert module.priced(4, each=10) == 50
+    with pytest.raises(ValueError, match="no negative basket"):
+        module.priced(-1)
+    assert module.taxed(1) == 2  # after a step raised, the next call answers its own arguments
