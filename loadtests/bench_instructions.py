@@ -90,29 +90,24 @@ CONTROL_C = """
 void qs_start(void) { CALLGRIND_START_INSTRUMENTATION; CALLGRIND_ZERO_STATS; }
 void qs_stop(void) { CALLGRIND_DUMP_STATS_AT("measured"); CALLGRIND_STOP_INSTRUMENTATION; }
 int qs_on_valgrind(void) { return RUNNING_ON_VALGRIND; }
+void qs_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
+void qs_dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
 """
 
 STEPS: tuple[tuple[str, str, str], ...] = (
     ("quote_service.quotes.service", "choose_offers", "offers chosen for the lines (the service, before the engine)"),
-    ("quote_service.quotes.service", "price_quote", "the engine, whole (every step below)"),
-    ("quote_service.pricing.engine", "quote_lines", "  1-4 lines: list price, offers landed, flash, rules"),
-    ("quote_service.pricing.engine", "automatic_promotions", "  5a promotions matched and combined"),
-    ("quote_service.pricing.engine", "coupon_codes", "  5 coupons"),
-    ("quote_service.pricing.engine", "line_taxes", "  6 tax per line (settlement)"),
-    ("quote_service.pricing.engine", "shipments", "  7 shipments per seller"),
-    ("quote_service.pricing.engine", "fees", "  7-8 delivery and small-basket fees"),
-    ("quote_service.pricing.engine", "quote_commission", "  10 commission"),
-    ("quote_service.pricing.engine", "quote_answer", "  9 the answer: totals, lines shown, seller totals"),
+    ("quote_service.pricing.engine", "quote_lines", "1-4 lines: list price, offers landed, flash sales, rules"),
+    ("quote_service.pricing.engine", "automatic_promotions", "5a promotions matched and combined"),
+    ("quote_service.pricing.engine", "coupon_codes", "5 coupons"),
+    ("quote_service.pricing.engine", "line_taxes", "6 tax per line (settlement)"),
+    ("quote_service.pricing.engine", "shipments", "7 shipments per seller"),
+    ("quote_service.pricing.engine", "fees", "7-8 delivery and small-basket fees"),
+    ("quote_service.pricing.engine", "quote_commission", "10 commission"),
+    ("quote_service.pricing.engine", "quote_answer", "9 the answer: totals, lines shown, seller totals"),
 )
-"""`--steps`: (module, name, what) of the functions run inside a C function `qs_step_<name>` each, so that their
-inclusive instructions show by name in callgrind's dump (the Python code has no function of its own there)."""
-
-
-def steps_source(steps: tuple[tuple[str, str, str], ...] = STEPS) -> str:
-    """The C library of `--steps`: a function `qs_step_<name>` a step, which calls back the step it is given."""
-    each = "__attribute__((noinline)) void qs_step_{}(step_fn run) {{ run(); }}\n"
-    return "typedef void (*step_fn)(void);\n" + "".join(each.format(name) for _, name, _ in steps)
-
+"""`--steps`: (module, name, what) of the steps counted one by one (none inside another): in a window of their
+own after the quotes' and the idle one, collection is off but inside a step, and each step's call ends in a dump
+named after it (`CALLGRIND_DUMP_STATS_AT`), so that each dump holds that call's instructions alone."""
 
 # (what, the C function whose inclusive count it is): the largest parts of a quote that have a
 # function of their own. The Python code has none (its functions are the interpreter's).
@@ -153,8 +148,8 @@ def main() -> None:
     parser.add_argument("--dumps", metavar="DIR", type=Path, help="keep callgrind's files there (callgrind_annotate)")
     parser.add_argument(
         "--steps", action="store_true",
-        help="also count the engine's steps (STEPS: each runs inside a C function of its own name, qs_step_*, which"
-        " callgrind_annotate --inclusive=yes shows; ~10 K instructions a step a quote more): where a line's cost goes",
+        help="also count the engine's steps one by one (STEPS), in a window of their own after the quotes': each"
+        " step's instructions a quote and a line (where a line's cost goes)",
     )  # fmt: skip
     parser.add_argument("--json", metavar="FILE", type=Path, help="also write the counts there (JSON)")
     parser.add_argument(
@@ -238,6 +233,11 @@ def main() -> None:
                 print(caches_report(workload, caches), flush=True)
             last = dumps[trees[0].name][-1]
             print(parts_table(annotate(last), totals(last.read_text()), quotes), flush=True)
+            if args.steps:
+                named = [d for d in last.parent.glob(f"{last.stem}.*") if d.suffix not in (".1", ".2")]
+                per_quote = statistics.median(counts[trees[0].name])
+                lines = _lines(workload) or (200 if workload == "marketplace" else 1)
+                print(steps_table(steps_counted(named, quotes), per_quote, lines), flush=True)
             if len(trees) == 2:
                 parts = {name: [part_counts(annotate(dump)) for dump in found] for name, found in dumps.items()}
                 print(parts_comparison(parts, quotes), flush=True)
@@ -312,54 +312,55 @@ def build_control(work: Path) -> None:
         ["cc", "-O2", "-shared", "-fPIC", "-o", str(work / "control.so"), str(source)],  # noqa: S607
         check=True,
     )
-    steps = work / "steps.c"
-    steps.write_text(steps_source())
-    subprocess.run(  # noqa: S603 - -O0: each call of `run` a real call, never a jump callgrind would not nest
-        ["cc", "-O0", "-shared", "-fPIC", "-o", str(work / "steps.so"), str(steps)],  # noqa: S607
-        check=True,
-    )
 
 
-def install_steps(library: Path, steps: tuple[tuple[str, str, str], ...] = STEPS) -> None:
-    """`--steps`: replace each function of STEPS, where its caller finds it, by one that runs it inside its
-    C function (a ctypes callback made once per step; arguments and result pass through a stack)."""
-    import importlib
+class Steps:
+    """`--steps`: each function of `steps` replaced, where its caller finds it, by one that (once `on`) counts it
+    alone: collection on for its call (`qs_toggle`), then a dump named after it (`qs_dump`), collection off."""
 
-    loaded = ctypes.PyDLL(str(library))  # the GIL held across the call: no release and take-back a step
-    runner = ctypes.CFUNCTYPE(None)
-    keep = []
-    for module_name, name, _ in steps:
-        module = importlib.import_module(module_name)
-        function = getattr(module, name)
-        c_step = getattr(loaded, f"qs_step_{name}")
-        c_step.argtypes, c_step.restype = [runner], None
-        pending: list[tuple[tuple[Any, ...], dict[str, Any], list[Any]]] = []
+    def __init__(self, control: Any, steps: tuple[tuple[str, str, str], ...] = STEPS) -> None:
+        import importlib
 
-        def run(function: Any = function, pending: list[Any] = pending) -> None:
-            args, kwargs, out = pending[-1]
+        self.on = False
+        for module_name, name, _ in steps:
+            module = importlib.import_module(module_name)
+            setattr(module, name, self._counted(control, name.encode(), getattr(module, name)))
+
+    def _counted(self, control: Any, tag: bytes, function: Any) -> Any:
+        def counted_step(*args: Any, **kwargs: Any) -> Any:
+            if not self.on:
+                return function(*args, **kwargs)
+            control.qs_toggle()
             try:
-                out.append((True, function(*args, **kwargs)))
-            except BaseException as failed:
-                out.append((False, failed))
-
-        callback = runner(run)
-        keep.append(callback)
-
-        def stepped(*args: Any, c_step: Any = c_step, callback: Any = callback, pending: list[Any] = pending,
-                    **kwargs: Any) -> Any:  # fmt: skip
-            out: list[Any] = []
-            pending.append((args, kwargs, out))
-            try:
-                c_step(callback)
+                return function(*args, **kwargs)
             finally:
-                pending.pop()
-            ok, value = out[0]
-            if ok:
-                return value
-            raise value
+                control.qs_toggle()
+                control.qs_dump(tag)
 
-        setattr(module, name, stepped)
-    install_steps.kept = keep  # type: ignore[attr-defined]  # the callbacks live as long as the process
+        return counted_step
+
+
+def steps_counted(dumps: list[Path], quotes: int) -> dict[str, float]:
+    """`--steps`: the instructions a quote of each step, from the dumps named after them."""
+    found: dict[str, int] = dict.fromkeys((name for _, name, _ in STEPS), 0)
+    for dump in dumps:
+        text = dump.read_text()
+        named = re.search(r"^desc: Trigger: Client Request: (\S+)$", text, re.MULTILINE)
+        if named is not None and named.group(1) in found:
+            found[named.group(1)] += totals(text)
+    return {name: count / quotes for name, count in found.items()}
+
+
+def steps_table(counted: dict[str, float], total: float, lines: int) -> str:
+    """`--steps`: each step's instructions a quote, a line and its share of the quote."""
+    rows = [f"{'step (counted alone)':<62} {'a quote':>12} {'a line':>9} {'share':>6}"]
+    for _, name, what in STEPS:
+        rows.append(f"{what:<62} {counted[name]:>12,.0f} {counted[name] / lines:>9,.0f} {counted[name] / total:>6.1%}")
+    rest = total - sum(counted.values())
+    rows.append(
+        f"{'the rest (edge, service, JSON, stores, log)':<62} {rest:>12,.0f} {rest / lines:>9,.0f} {rest / total:>6.1%}"
+    )
+    return "\n".join(rows)
 
 
 def tree_env(tree: Tree, database_url: str, redis_url: str) -> dict[str, str]:
@@ -579,8 +580,7 @@ async def counted(args: argparse.Namespace) -> None:
     control = ctypes.CDLL(str(args.inner / "control.so"))
     if not control.qs_on_valgrind():
         raise SystemExit("--inner runs under valgrind only (run the script without it)")
-    if args.steps:
-        install_steps(args.inner / "steps.so")
+    steps = Steps(control) if args.steps else None
     pins = ClockPins()
     pins.__enter__()  # for the process's life: it ends with the run
     known = json.loads(Path(args.known).read_text())  # noqa: ASYNC240 - before the app starts
@@ -632,6 +632,15 @@ async def counted(args: argparse.Namespace) -> None:
         await asyncio.sleep(args.idle)
         control.qs_stop()
         print(f"windows: {window:.3f} {time.monotonic() - started:.3f}", flush=True)
+        if steps is not None:  # a window of the steps alone: collection off but inside them, a dump each
+            bodies = [next(measured) for _ in range(args.quotes)]
+            control.qs_start()
+            control.qs_toggle()
+            steps.on = True
+            await drive([lambda body=body: one(body) for body in bodies], args.concurrency)  # type: ignore[misc]
+            steps.on = False
+            control.qs_toggle()
+            control.qs_stop()
         if set(seen) != {200}:
             raise SystemExit(f"not every request was answered 200: {dict(seen)}")
     finally:
@@ -709,7 +718,7 @@ def parts_comparison(parts: dict[str, list[dict[str, int]]], quotes: int) -> str
 
 def parts_table(annotated: str, total: int, quotes: int) -> str:
     lines = [f"{'part (inclusive)':<44} {'instructions a quote':>21} {'share':>7}"]
-    for what, function in (*PARTS, *((what, f"qs_step_{name}") for _, name, what in STEPS)):  # steps: --steps
+    for what, function in PARTS:
         count = inclusive(annotated, function)
         if count is not None:
             lines.append(f"{what:<44} {count / quotes:>21,.0f} {count / total:>7.1%}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 import types
@@ -23,6 +22,7 @@ from bench_instructions import (  # noqa: E402
     LINES_MAX,
     PARTS,
     Measured,
+    Steps,
     _bodies,
     _lines,
     _per_seller,
@@ -30,12 +30,12 @@ from bench_instructions import (  # noqa: E402
     common_fields,
     events,
     inclusive,
-    install_steps,
     part_counts,
     parts_comparison,
     parts_table,
     report,
-    steps_source,
+    steps_counted,
+    steps_table,
     totals,
 )
 from workloads import configure_marketplace  # noqa: E402
@@ -217,35 +217,54 @@ def test_a_1000_line_basket_is_1000_distinct_products_from_20_sellers() -> None:
     assert len(json.loads(next(_bodies("lines-10", {"ids": ids}, "c")))["items"]) == 10
 
 
-def test_a_step_runs_inside_its_own_c_function_and_answers_or_raises_as_before(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # --steps: callgrind shows each step's inclusive count under qs_step_<name>; the step itself is unchanged.
-    if shutil.which("cc") is None:
-        pytest.skip("needs a C compiler")
+def test_a_step_is_counted_alone_only_once_on_and_answers_or_raises_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    # --steps: collection on for the step's call alone, then a dump named after it; before `on`, nothing.
+    calls: list[str] = []
+
+    class Control:
+        def qs_toggle(self) -> None:
+            calls.append("toggle")
+
+        def qs_dump(self, name: bytes) -> None:
+            calls.append(f"dump {name.decode()}")
+
     module = types.ModuleType("fake_engine")
 
     def priced(lines: int, *, each: int = 1) -> int:
         if lines < 0:
             raise ValueError("no negative basket")
-        return module.taxed(lines) * each  # a step inside a step: each through its own C function
+        calls.append("priced")
+        return lines * each
 
-    def taxed(lines: int) -> int:
-        return lines + 1
-
-    module.priced, module.taxed = priced, taxed  # type: ignore[attr-defined]
+    module.priced = priced  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "fake_engine", module)
-    steps = (("fake_engine", "priced", "the engine"), ("fake_engine", "taxed", "its tax"))
-    source = steps_source(steps)
-    assert "void qs_step_priced(step_fn run)" in source
-    assert "void qs_step_taxed(step_fn run)" in source
-    (tmp_path / "steps.c").write_text(source)
-    subprocess.run(["cc", "-O0", "-shared", "-fPIC", "-o", str(tmp_path / "steps.so"), str(tmp_path / "steps.c")],  # noqa: S603, S607
-                   check=True)  # fmt: skip
-    install_steps(tmp_path / "steps.so", steps)
-    assert module.priced is not priced
-    assert module.taxed is not taxed
-    assert module.priced(4, each=10) == 50
+    steps = Steps(Control(), (("fake_engine", "priced", "the engine"),))
+    assert module.priced(4, each=10) == 40
+    assert calls == ["priced"]  # warming up and in the quotes' window: the step alone, no toggle
+    steps.on = True
+    assert module.priced(2) == 2
     with pytest.raises(ValueError, match="no negative basket"):
         module.priced(-1)
-    assert module.taxed(1) == 2  # after a step raised, the next call answers its own arguments
+    assert calls == ["priced", "toggle", "priced", "toggle", "dump priced", "toggle", "toggle", "dump priced"]
+
+
+def test_each_step_s_instructions_are_the_dumps_named_after_it(tmp_path: Path) -> None:
+    def dump(n: int, trigger: str, count: int) -> Path:
+        made = tmp_path / f"callgrind.marketplace-0-0.{n}"
+        made.write_text(f"version: 1\ndesc: Trigger: Client Request: {trigger}\nevents: Ir\ntotals: {count}\n")
+        return made
+
+    named = [
+        dump(3, "quote_lines", 600),
+        dump(4, "line_taxes", 200),
+        dump(5, "quote_lines", 400),
+        dump(6, "measured", 9),
+    ]
+    counted = steps_counted(named, 2)
+    assert counted["quote_lines"] == 500
+    assert counted["line_taxes"] == 100
+    assert counted["automatic_promotions"] == 0
+    table = steps_table(counted, 1000, 200)
+    assert "1-4 lines: list price, offers landed, flash sales, rules" in table
+    assert "         500         2  50.0%" in table
+    assert table.splitlines()[-1].endswith("         400         2  40.0%")  # the rest: 1,000 - 500 - 100
