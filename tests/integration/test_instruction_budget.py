@@ -8,8 +8,8 @@ pinned: the script's docstring) and check against tests/cost_budget.toml's `[ins
 within its tolerance: the `simple` workload's instructions a quote (runs of one tree agree within
 ~1 %: an added Redis command or SQL statement costs a quote several per cent and fails it; an added
 Python call, ~0.1 %, is the call budget's to catch), and the `marketplace` workload's instructions a
-line (the quote's over its 200 lines: work added per line shows 200 times over, and fails from
-~10 K instructions a line; runs agree within ~2.3 %).
+line (the quote's over its 200 lines: work added per line shows 200 times over; runs of one tree
+agree within ~0.3 %, so ~3 K instructions added a line fail it, a UUID parsed per line did).
 
 Instructions depend on the interpreter's build (CPython's version, its configure flags: PGO, LTO): the
 budget names the interpreter it was counted on, and another one fails with both named (`.python-version`
