@@ -5,7 +5,9 @@
 
 Timings on the shared 2-core box move ±10-40 %, more than a regression of 30 %; an instruction
 count moves < 1 %. For each workload (loadtests/workloads.py: `simple`, the README's one-line
-body; `demo`, seed-demo's basket; `marketplace`, 200 lines from 20 sellers; `card_bin`) and each
+body; `demo`, seed-demo's basket; `marketplace`, 200 lines from 20 sellers; `card_bin`; `lines-N`,
+the marketplace's first N products a line each, N up to 1,000: above 200 its 20 sellers have N ÷ 20
+products each and the service runs with MAX_QUOTE_LINES at N) and each
 checkout, the worker's whole quote path runs in one process under valgrind's callgrind: the
 service's ASGI app on its own lifespan (the lean edge, authentication by a service API key, the
 engine, the JSON, the Redis group commit, the quote log's spool and its writer's INSERT), driven
@@ -80,13 +82,32 @@ CACHE_MODEL = ("--cache-sim=yes", "--I1=32768,8,64", "--D1=32768,8,64", "--LL=52
 SPOOL = Path(tempfile.gettempdir()) / f"qs-instr-spool-{os.getpid()}"
 """The quote log's spool of every counted process (removed at the end)."""
 CONCURRENCY = {"simple": 64, "readme": 64, "card_bin": 64, "demo": 64, "marketplace": 8}
+LINES_MAX = 1_000
+"""The largest `lines-N` (the service's ceiling on MAX_QUOTE_LINES is the same)."""
 
 CONTROL_C = """
 #include <valgrind/callgrind.h>
 void qs_start(void) { CALLGRIND_START_INSTRUMENTATION; CALLGRIND_ZERO_STATS; }
 void qs_stop(void) { CALLGRIND_DUMP_STATS_AT("measured"); CALLGRIND_STOP_INSTRUMENTATION; }
 int qs_on_valgrind(void) { return RUNNING_ON_VALGRIND; }
+void qs_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
+void qs_dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
 """
+
+STEPS: tuple[tuple[str, str, str], ...] = (
+    ("quote_service.quotes.service", "choose_offers", "offers chosen for the lines (the service, before the engine)"),
+    ("quote_service.pricing.engine", "quote_lines", "1-4 lines: list price, offers landed, flash sales, rules"),
+    ("quote_service.pricing.engine", "automatic_promotions", "5a promotions matched and combined"),
+    ("quote_service.pricing.engine", "coupon_codes", "5 coupons"),
+    ("quote_service.pricing.engine", "line_taxes", "6 tax per line (settlement)"),
+    ("quote_service.pricing.engine", "shipments", "7 shipments per seller"),
+    ("quote_service.pricing.engine", "fees", "7-8 delivery and small-basket fees"),
+    ("quote_service.pricing.engine", "quote_commission", "10 commission"),
+    ("quote_service.pricing.engine", "quote_answer", "9 the answer: totals, lines shown, seller totals"),
+)
+"""`--steps`: (module, name, what) of the steps counted one by one (none inside another): in a window of their
+own after the quotes' and the idle one, collection is off but inside a step, and each step's call ends in a dump
+named after it (`CALLGRIND_DUMP_STATS_AT`), so that each dump holds that call's instructions alone."""
 
 # (what, the C function whose inclusive count it is): the largest parts of a quote that have a
 # function of their own. The Python code has none (its functions are the interpreter's).
@@ -105,7 +126,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--workload", default="simple,demo,marketplace",
-        help="comma-separated: " + ", ".join(QUOTES) + ", lines-N (the marketplace's first N products, a line each)",
+        help="comma-separated: " + ", ".join(QUOTES) + ", lines-N (the marketplace's first N products, a line each;"
+        " N <= 1000: above 200, MAX_QUOTE_LINES=N and N / 20 products a seller)",
     )  # fmt: skip
     parser.add_argument("--quotes", type=int, help="quotes counted per run (default: per workload, QUOTES)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each checkout and workload")
@@ -124,6 +146,11 @@ def main() -> None:
         " anyway, e.g. 8e7ec84 the demo basket's customer_group and with it the b2b price list)",
     )  # fmt: skip
     parser.add_argument("--dumps", metavar="DIR", type=Path, help="keep callgrind's files there (callgrind_annotate)")
+    parser.add_argument(
+        "--steps", action="store_true",
+        help="also count the engine's steps one by one (STEPS), in a window of their own after the quotes': each"
+        " step's instructions a quote and a line (where a line's cost goes)",
+    )  # fmt: skip
     parser.add_argument("--json", metavar="FILE", type=Path, help="also write the counts there (JSON)")
     parser.add_argument(
         "--cache-sim", action="store_true",
@@ -170,7 +197,7 @@ def main() -> None:
         for tree in trees:
             print(f"{tree.name}: {tree.python} ({version(tree.python)}), commit {commit_of(tree.root)}", flush=True)
         for workload in workloads:
-            quotes = args.quotes or QUOTES.get(workload) or max(20, 4000 // _lines(workload))
+            quotes = args.quotes or QUOTES.get(workload) or min(600, max(5, 4000 // _lines(workload)))
             counts: dict[str, list[float]] = {tree.name: [] for tree in trees}
             caches: dict[str, list[dict[str, float]]] = {tree.name: [] for tree in trees}
             dumps: dict[str, list[Path]] = {tree.name: [] for tree in trees}
@@ -206,6 +233,11 @@ def main() -> None:
                 print(caches_report(workload, caches), flush=True)
             last = dumps[trees[0].name][-1]
             print(parts_table(annotate(last), totals(last.read_text()), quotes), flush=True)
+            if args.steps:
+                named = [d for d in last.parent.glob(f"{last.stem}.*") if d.suffix not in (".1", ".2")]
+                per_quote = statistics.median(counts[trees[0].name])
+                lines = _lines(workload) or (200 if workload == "marketplace" else 1)
+                print(steps_table(steps_counted(named, quotes), per_quote, lines), flush=True)
             if len(trees) == 2:
                 parts = {name: [part_counts(annotate(dump)) for dump in found] for name, found in dumps.items()}
                 print(parts_comparison(parts, quotes), flush=True)
@@ -221,9 +253,14 @@ def main() -> None:
 
 
 def _lines(workload: str) -> int:
-    """N for a `lines-N` workload (the marketplace's first N products, a line each), else 0."""
+    """N for a `lines-N` workload (the marketplace's first N products, a line each; 1 <= N <= LINES_MAX), else 0."""
     name, _, count = workload.partition("-")
-    return int(count) if name == "lines" and count.isdigit() else 0
+    return int(count) if name == "lines" and count.isdigit() and 1 <= int(count) <= LINES_MAX else 0
+
+
+def _per_seller(workload: str) -> int:
+    """Products a marketplace seller has: 10 (200 products), more for a `lines-N` past 200 (N / 20, rounded up)."""
+    return max(10, -(-_lines(workload) // 20))
 
 
 class Tree(NamedTuple):
@@ -275,6 +312,55 @@ def build_control(work: Path) -> None:
         ["cc", "-O2", "-shared", "-fPIC", "-o", str(work / "control.so"), str(source)],  # noqa: S607
         check=True,
     )
+
+
+class Steps:
+    """`--steps`: each function of `steps` replaced, where its caller finds it, by one that (once `on`) counts it
+    alone: collection on for its call (`qs_toggle`), then a dump named after it (`qs_dump`), collection off."""
+
+    def __init__(self, control: Any, steps: tuple[tuple[str, str, str], ...] = STEPS) -> None:
+        import importlib
+
+        self.on = False
+        for module_name, name, _ in steps:
+            module = importlib.import_module(module_name)
+            setattr(module, name, self._counted(control, name.encode(), getattr(module, name)))
+
+    def _counted(self, control: Any, tag: bytes, function: Any) -> Any:
+        def counted_step(*args: Any, **kwargs: Any) -> Any:
+            if not self.on:
+                return function(*args, **kwargs)
+            control.qs_toggle()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                control.qs_toggle()
+                control.qs_dump(tag)
+
+        return counted_step
+
+
+def steps_counted(dumps: list[Path], quotes: int) -> dict[str, float]:
+    """`--steps`: the instructions a quote of each step, from the dumps named after them."""
+    found: dict[str, int] = dict.fromkeys((name for _, name, _ in STEPS), 0)
+    for dump in dumps:
+        text = dump.read_text()
+        named = re.search(r"^desc: Trigger: Client Request: (\S+)$", text, re.MULTILINE)
+        if named is not None and named.group(1) in found:
+            found[named.group(1)] += totals(text)
+    return {name: count / quotes for name, count in found.items()}
+
+
+def steps_table(counted: dict[str, float], total: float, lines: int) -> str:
+    """`--steps`: each step's instructions a quote, a line and its share of the quote."""
+    rows = [f"{'step (counted alone)':<62} {'a quote':>12} {'a line':>9} {'share':>6}"]
+    for _, name, what in STEPS:
+        rows.append(f"{what:<62} {counted[name]:>12,.0f} {counted[name] / lines:>9,.0f} {counted[name] / total:>6.1%}")
+    rest = total - sum(counted.values())
+    rows.append(
+        f"{'the rest (edge, service, JSON, stores, log)':<62} {rest:>12,.0f} {rest / lines:>9,.0f} {rest / total:>6.1%}"
+    )
+    return "\n".join(rows)
 
 
 def tree_env(tree: Tree, database_url: str, redis_url: str) -> dict[str, str]:
@@ -353,7 +439,7 @@ async def configure(setup: Path, workload: str) -> None:
             if workload == "marketplace" or _lines(workload):
                 import workloads
 
-                found["ids"] = await workloads.configure_marketplace(made)
+                found["ids"] = await workloads.configure_marketplace(made, per_seller=_per_seller(workload))
             elif workload == "card_bin":
                 import workloads
 
@@ -432,7 +518,7 @@ def one_run(
     url = json.loads(setup.read_text())["database_url"]
     # Under valgrind the process runs ~30-50x slower: 64 quotes in flight would pass the 2 s deadline.
     slow = {"QUOTE_TIMEOUT": "600", "BODY_READ_TIMEOUT": "600", "DB_ACQUIRE_TIMEOUT": "120",
-            "DB_STATEMENT_TIMEOUT": "600"}  # fmt: skip
+            "DB_STATEMENT_TIMEOUT": "600", "MAX_QUOTE_LINES": str(max(200, _lines(workload)))}  # fmt: skip
     env = {**tree_env(tree, url, redis_url), **slow}
     concurrency = args.concurrency or CONCURRENCY.get(workload) or (64 if _lines(workload) < 50 else 8)
     command = [
@@ -440,7 +526,7 @@ def one_run(
         *(CACHE_MODEL if args.cache_sim else []),
         tree.python, str(Path(__file__).resolve()), "--inner", str(work), "--idle", str(args.idle),
         "--quotes", str(quotes), "--concurrency", str(concurrency), "--seed", str(args.seed),
-        "--workload", workload, "--known", str(setup),
+        "--workload", workload, "--known", str(setup), *(["--steps"] if args.steps else []),
     ]  # fmt: skip
     finished = subprocess.run(command, cwd=tree.root, env=env, capture_output=True, text=True)  # noqa: S603
     said = dict(line.split(": ", 1) for line in finished.stdout.splitlines() if line.startswith("windows: "))
@@ -494,6 +580,7 @@ async def counted(args: argparse.Namespace) -> None:
     control = ctypes.CDLL(str(args.inner / "control.so"))
     if not control.qs_on_valgrind():
         raise SystemExit("--inner runs under valgrind only (run the script without it)")
+    steps = Steps(control) if args.steps else None
     pins = ClockPins()
     pins.__enter__()  # for the process's life: it ends with the run
     known = json.loads(Path(args.known).read_text())  # noqa: ASYNC240 - before the app starts
@@ -523,6 +610,12 @@ async def counted(args: argparse.Namespace) -> None:
                 if app.state.quotes._store.codec.dictionary_id is not None:
                     break
                 await asyncio.sleep(0.05)
+        # The products as a worker holds them once warm: read back from Redis (its local entries live 30 s; msgpack's
+        # ids are uuid.UUIDs, hashed in Python), not as the first fill read them from PostgreSQL (asyncpg's UUIDs,
+        # hashed in C), which only the first run on a fresh Redis has: a 200-line quote counted ~2 % less there.
+        await app.state.product_cache.reset()
+        batch = [next(warm) for _ in range(min(args.quotes, args.concurrency))]
+        await drive([lambda body=body: one(body) for body in batch], args.concurrency)  # type: ignore[misc]
         await pins.pin(settle=3.0)  # (the loops' last timed passes, the quote log writer's among them, end first)
         await drain_log(app)
         measured = bodies_of(args.workload, known, f"m{rng.randrange(10**6):06d}")
@@ -539,6 +632,15 @@ async def counted(args: argparse.Namespace) -> None:
         await asyncio.sleep(args.idle)
         control.qs_stop()
         print(f"windows: {window:.3f} {time.monotonic() - started:.3f}", flush=True)
+        if steps is not None:  # a window of the steps alone: collection off but inside them, a dump each
+            bodies = [next(measured) for _ in range(args.quotes)]
+            control.qs_start()
+            control.qs_toggle()
+            steps.on = True
+            await drive([lambda body=body: one(body) for body in bodies], args.concurrency)  # type: ignore[misc]
+            steps.on = False
+            control.qs_toggle()
+            control.qs_stop()
         if set(seen) != {200}:
             raise SystemExit(f"not every request was answered 200: {dict(seen)}")
     finally:

@@ -117,17 +117,18 @@ def marketplace_bodies(ids: list[str], prefix: str = "c-market") -> Iterator[byt
     return (marketplace_body(customer, ids) for customer in customers(prefix))
 
 
-async def configure_marketplace(made: Made, *, shipping: bool = True) -> list[str]:
-    """20 sellers of 10 products each, shipping profiles for all but every fifth seller (those take the
-    delivery rules), 30 promotions of every kind (loadtests/bench_shipping.py's, fewer); the products' ids.
-    `shipping=False`: no profiles (a release from before shipping profiles)."""
+async def configure_marketplace(made: Made, *, shipping: bool = True, per_seller: int = 10) -> list[str]:
+    """20 sellers of `per_seller` products each (10: 200 products; 50 for a 1,000-line basket), shipping
+    profiles for all but every fifth seller (those take the delivery rules), 30 promotions of every kind
+    (loadtests/bench_shipping.py's, fewer); the products' ids, seller by seller. `shipping=False`: no
+    profiles (a release from before shipping profiles)."""
     ids = []
     for s in range(20):
         seller = f"cost-seller-{s:02d}"
-        for n in range(10):
+        for n in range(per_seller):
             product = await made("/api/v1/products", {
-                "sku": f"COST-{s:02d}-{n}", "name": f"Cost {s}/{n}", "category_id": CATEGORIES[n],
-                "seller_id": seller, "currency": "TRY", "base_price": f"{20 + 37 * s + 11 * n}.{n}0",
+                "sku": f"COST-{s:02d}-{n}", "name": f"Cost {s}/{n}", "category_id": CATEGORIES[n % 10],
+                "seller_id": seller, "currency": "TRY", "base_price": f"{20 + 37 * s + 11 * n}.{n % 10}0",
                 "min_price": "0", "stock": 1000, "weight": f"{1 + (s + n) % 40 / 10}"})  # fmt: skip
             ids.append(product["id"])
         if s % 5 == 4 or not shipping:

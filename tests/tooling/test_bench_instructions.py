@@ -3,11 +3,14 @@ what it says when valgrind is missing (the counted run itself is a benchmark, ru
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,8 +19,13 @@ sys.path.insert(0, str(ROOT / "loadtests"))
 
 from bench_instructions import (  # noqa: E402
     CACHE_MODEL,
+    LINES_MAX,
     PARTS,
     Measured,
+    Steps,
+    _bodies,
+    _lines,
+    _per_seller,
     caches_report,
     common_fields,
     events,
@@ -26,8 +34,11 @@ from bench_instructions import (  # noqa: E402
     parts_comparison,
     parts_table,
     report,
+    steps_counted,
+    steps_table,
     totals,
 )
+from workloads import configure_marketplace  # noqa: E402
 
 _DUMP = (
     "version: 1\ncreator: callgrind-3.19.0\ndesc: Trigger: Client Request: measured\n"
@@ -176,3 +187,84 @@ def test_common_fields_leaves_each_tree_the_request_fields_all_know(
     said = capsys.readouterr().out
     assert "setup-newer.json: its bodies leave out customer_group" in said
     assert "setup-older.json" not in said
+
+
+def test_a_lines_workload_names_its_size_up_to_the_service_s_ceiling() -> None:
+    assert [_lines(w) for w in ("lines-1", "lines-200", "lines-1000")] == [1, 200, 1000]
+    # past the ceiling, zero, a size of its own or none: an unknown workload, which main() refuses
+    assert [_lines(w) for w in (f"lines-{LINES_MAX + 1}", "lines-0", "lines-", "lines-x", "marketplace")] == [0] * 5
+    assert [_per_seller(w) for w in ("marketplace", "lines-1", "lines-200", "lines-201", "lines-1000")] == [
+        10, 10, 10, 11, 50
+    ]  # fmt: skip
+
+
+def test_a_1000_line_basket_is_1000_distinct_products_from_20_sellers() -> None:
+    made: list[tuple[str, dict[str, Any]]] = []
+
+    async def record(path: str, body: dict[str, Any]) -> dict[str, str]:
+        made.append((path, body))
+        return {"id": f"product-{len(made):04d}"}
+
+    ids = asyncio.run(configure_marketplace(record, per_seller=_per_seller("lines-1000")))
+    products = [body for path, body in made if path == "/api/v1/products"]
+    assert len(ids) == len(set(ids)) == len(products) == 1000
+    assert {body["seller_id"] for body in products} == {f"cost-seller-{s:02d}" for s in range(20)}
+    assert all(len(body["base_price"].split(".")[1]) == 2 for body in products)  # TRY's minor unit, every product
+    assert sum(path == "/api/v1/shipping-profiles" for path, _ in made) == 16
+    assert sum(path == "/api/v1/promotions" for path, _ in made) == 30
+    body = json.loads(next(_bodies("lines-1000", {"ids": ids}, "c")))
+    assert [item["product_id"] for item in body["items"]] == ids
+    assert len(json.loads(next(_bodies("lines-10", {"ids": ids}, "c")))["items"]) == 10
+
+
+def test_a_step_is_counted_alone_only_once_on_and_answers_or_raises_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    # --steps: collection on for the step's call alone, then a dump named after it; before `on`, nothing.
+    calls: list[str] = []
+
+    class Control:
+        def qs_toggle(self) -> None:
+            calls.append("toggle")
+
+        def qs_dump(self, name: bytes) -> None:
+            calls.append(f"dump {name.decode()}")
+
+    module = types.ModuleType("fake_engine")
+
+    def priced(lines: int, *, each: int = 1) -> int:
+        if lines < 0:
+            raise ValueError("no negative basket")
+        calls.append("priced")
+        return lines * each
+
+    module.priced = priced  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_engine", module)
+    steps = Steps(Control(), (("fake_engine", "priced", "the engine"),))
+    assert module.priced(4, each=10) == 40
+    assert calls == ["priced"]  # warming up and in the quotes' window: the step alone, no toggle
+    steps.on = True
+    assert module.priced(2) == 2
+    with pytest.raises(ValueError, match="no negative basket"):
+        module.priced(-1)
+    assert calls == ["priced", "toggle", "priced", "toggle", "dump priced", "toggle", "toggle", "dump priced"]
+
+
+def test_each_step_s_instructions_are_the_dumps_named_after_it(tmp_path: Path) -> None:
+    def dump(n: int, trigger: str, count: int) -> Path:
+        made = tmp_path / f"callgrind.marketplace-0-0.{n}"
+        made.write_text(f"version: 1\ndesc: Trigger: Client Request: {trigger}\nevents: Ir\ntotals: {count}\n")
+        return made
+
+    named = [
+        dump(3, "quote_lines", 600),
+        dump(4, "line_taxes", 200),
+        dump(5, "quote_lines", 400),
+        dump(6, "measured", 9),
+    ]
+    counted = steps_counted(named, 2)
+    assert counted["quote_lines"] == 500
+    assert counted["line_taxes"] == 100
+    assert counted["automatic_promotions"] == 0
+    table = steps_table(counted, 1000, 200)
+    assert "1-4 lines: list price, offers landed, flash sales, rules" in table
+    assert "         500         2  50.0%" in table
+    assert table.splitlines()[-1].endswith("         400         2  40.0%")  # the rest: 1,000 - 500 - 100
