@@ -129,6 +129,8 @@ def finish_request(method: str, route: str, path: str, status: int, elapsed: flo
 
 
 _DURATIONS: dict[tuple[str, str, int], DeferredHistogram] = {}
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "OTHER"})
+"""HTTP's methods (RFC 9110); any other a request names is counted as `OTHER` (docs/operations.md)."""
 
 
 def request_duration(method: str, route: str, status: int) -> DeferredHistogram:
@@ -138,6 +140,8 @@ def request_duration(method: str, route: str, status: int) -> DeferredHistogram:
     key = (method, route, status)
     child = _DURATIONS.get(key)
     if child is None:
+        if method not in _METHODS:  # a made-up method a client sent: one child for them all, not one each
+            return request_duration("OTHER", route, status)  # (in _METHODS: found or made below)
         # Methods, route templates ("unmatched" for the rest) and statuses: a few hundred at most.
         child = _DURATIONS[key] = DeferredHistogram(REQUEST_DURATION.labels(method, route, str(status)))
     return child
