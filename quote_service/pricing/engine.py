@@ -12,6 +12,8 @@ response's sums in `quote_answer`), run in this order and testable alone:
     fees (7-8)                    delivery (waived by a free-delivery promotion or coupon), small basket
     commission (10)               on each line's net, and per shipment or order where a rate asks
     totals, seller totals (9)     the total, its calculation steps, each seller's totals (`quote_answer`)
+    prior prices                  each reduced line's start and prior price, from the history the caller read
+                                  (`prior_lines`)
 
 Money is Decimal throughout and rounded half up to the currency's minor units once per line and once per fee;
 every total is the exact sum of the rounded parts it names. No I/O, no clock: `now` and `quote_id` are
@@ -39,6 +41,7 @@ from quote_service.pricing.lines import HeldPrice
 from quote_service.pricing.money import is_currency
 from quote_service.pricing.offers import Choice
 from quote_service.pricing.plan import RegionPlan, region_plan
+from quote_service.pricing.prior_lines import PriorTable
 from quote_service.pricing.promotions import GiftStock
 from quote_service.pricing.quote import (
     CatalogProduct,
@@ -86,6 +89,7 @@ def price_quote(
     external: ExternalPricing | None = None,
     offers: Sequence[Choice | None] | None = None,
     quantity_limits: Sequence[QuantityLimit] | None = None,
+    priors: PriorTable | None = None,
 ) -> Quote:
     """Price `request` under `snapshot` at `now` (docs/pricing.md), step by step (module docstring).
 
@@ -101,7 +105,9 @@ def price_quote(
     this basket (docs/extensions.md), used as they are. `offers`: each item's offer (`offers.choose_offers`;
     None: no item has one), which prices its line and owns it (its seller), and is shown on it (`held`: the
     offer each held price names). `quantity_limits`: the limits of the basket's max_per_customer quantity rules
-    (docs/pricing.md#quantity-rules), which the quote carries for its order to count again.
+    (docs/pricing.md#quantity-rules), which the quote carries for its order to count again. `priors`: the price
+    history at every start a line could be reduced from (`prior_lines.wanted_history`, read before pricing;
+    docs/markets.md#prior-price-for-announced-reductions); None: no line shows a prior price.
     """
     if region is None:
         region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
@@ -145,7 +151,7 @@ def price_quote(
     commission = quote_commission(inputs, lines, taxed[0], parcels, charged[1])
     return quote_answer(
         inputs, lines, quote_id, feature_flags, experiments, forced, promoted, promotion_discount, discount, coupons,
-        taxed, parcels, charged, commission, held, offers, quantity_limits,
+        taxed, parcels, charged, commission, held, offers, quantity_limits, products, priors,
     )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ after it; every sum stays below the ceiling of every amount (docs/quotes-and-ord
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -24,12 +24,14 @@ from quote_service.pricing.hints import HintBasket, next_steps
 from quote_service.pricing.lines import HeldPrice, Line
 from quote_service.pricing.money import MAX_AMOUNT
 from quote_service.pricing.offers import Choice, with_offers
+from quote_service.pricing.prior_lines import PriorTable, prior_lines
 from quote_service.pricing.promotion_deals import Outcome
 from quote_service.pricing.promotions import Gift
 from quote_service.pricing.quote import (
     AppliedCoupon,
     AppliedPromotion,
     Calculation,
+    CatalogProduct,
     CommissionBreakdown,
     Hint,
     PricingBreakdown,
@@ -77,13 +79,16 @@ def quote_answer(
     held: Sequence[HeldPrice] | None,
     offers: Sequence[Choice | None] | None,
     quantity_limits: Sequence[QuantityLimit] | None,
+    products: Mapping[str, CatalogProduct],
+    priors: PriorTable | None,
 ) -> Quote:
     """The response: the totals, the calculation steps, the lines (and gifts), the coupons and promotions shown,
     the shipments and each seller's totals, the hints. `feature_flags`, `experiments`: those served, `forced`: the
     experiments served by the caller's test group; `promotion_discount`: the promotions' discount, `discount` the
     quote's (promotions and coupons), `coupons` the coupons' results; `commission`: the breakdown and, where some line's
     rates ask, the charges; `held` and `offers`: the held prices (an order edit's) and the offers chosen, whose
-    offer each line shows (`lines_shown`). The steps' answers are handed on as they came (no struct a step), so
+    offer each line shows (`lines_shown`); `priors`: the price history of the lines' reductions (`prior_lines`;
+    None: none shown). The steps' answers are handed on as they came (no struct a step), so
     that a warm quote costs what the one function before them did (docs/hot-path.md#the-cost-budget)."""
     region, request, now = inputs.region, inputs.request, inputs.now
     settled, terms, exempted = taxed
@@ -110,6 +115,12 @@ def quote_answer(
     items = settled.items
     if held is not None or offers is not None or (promoted is not None and promoted.gifts):
         items = lines_shown(items, request, (held, offers), promoted, region.zero)
+    if priors is not None:  # docs/markets.md#prior-price-for-announced-reductions
+        snapshot = inputs.snapshot
+        items = prior_lines(
+            items, applied_promotions, products, snapshot.flash_sales, snapshot.promotions.reductions,
+            region.currency, priors,
+        )  # fmt: skip
     quote = Quote(
         quote_id=quote_id,
         customer_id=inputs.customer.customer_id,

@@ -60,6 +60,7 @@ from quote_service.pricing.offers import (
 )
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.price_lists import PriceBook
+from quote_service.pricing.prior_lines import PriorTable, wanted_history
 from quote_service.pricing.promotions import PromotionBook
 from quote_service.pricing.quantity_rules import QuantityProblem
 from quote_service.pricing.quote import (
@@ -103,6 +104,8 @@ _RECENT_MISSES = DeferredCounter(CACHE_LOOKUPS.labels("recent_quotes", "local", 
 _VALIDATE, _CATALOG, _FLASH, _ENGINE, _STORE = (f"quote.{name}" for name in STAGES)
 # A cached quote is handed out again only while it has at least this much validity left.
 _MIN_REMAINING_VALIDITY = timedelta(minutes=10)
+_NO_PRIORS: PriorTable = {}
+"""The price history of a quote no line of which could be reduced (the engine only reads it)."""
 _NO_QUOTE = uuid.UUID(int=0)
 """The id of the one-product quotes behind display prices (never stored)."""
 
@@ -126,6 +129,7 @@ class PricedWith(NamedTuple):
     flags: ServedFlags | None
     offers: Sequence[Choice | None] | None
     limits: Sequence[QuantityLimit]
+    priors: PriorTable | None
 
 
 class PricedQuote(msgspec.Struct, frozen=True):
@@ -411,10 +415,11 @@ class QuoteService:
                 if item.offer_id is not None or (offered is not None and item.product_id in offered.by_product):
                     choices = choose_offers(request, products, offered, region, snapshot.shipping)
                     break
+            priors = await self._prior_history(request, products, choices, flash, snapshot, region.currency)
             quote = price_quote(
                 first, snapshot=snapshot, products=products, flash=flash, customer=customer,
                 defaults=self.defaults, now=now, quote_id=ids.uuid7(), region=region, flags=flags, gifts=gifts,
-                offers=choices, quantity_limits=limits,
+                offers=choices, quantity_limits=limits, priors=priors,
             )  # fmt: skip
         if (  # docs/extensions.md: a quote to a country no extension serves costs no call
             extensions is not None
@@ -426,16 +431,12 @@ class QuoteService:
             )
             answers = await self._extensions.ask(calls, quote, request, deadline) if calls else None
             if answers is not None or first is not request:
-                priced = PricedWith(snapshot, products, flash, customer, now, gifts, region, flags, choices, limits)
+                priced = PricedWith(
+                    snapshot, products, flash, customer, now, gifts, region, flags, choices, limits, priors
+                )
                 quote = self._with_answers(answers, quote, request, priced)
                 # A fallback quote is not handed out again: an identical request asks the extension again.
                 remember = remember and quote.warnings is UNSET
-        if self._prior_prices is not None and (
-            quote.applied_promotions
-            or any(i.flash_sale_id for i in quote.items)
-            or any(p.campaign_reduced_since for p in products.values())
-        ):
-            quote = await self._with_prior_lines(quote, products, snapshot, now)
         if request.card_bin is not None:  # docs/taxes.md#installments
             plans = [] if self._installment_plans is None else await self._installment_plans(quote.currency)
             quote = with_installments(quote, plans, card_bin=request.card_bin, count=request.installments)
@@ -479,6 +480,7 @@ class QuoteService:
                 customer=priced.customer, defaults=self.defaults, now=priced.now, quote_id=quote.quote_id,
                 region=priced.region, flags=priced.flags, gifts=priced.gifts, offers=priced.offers,
                 external=None if answers is None else answers.external, quantity_limits=priced.limits,
+                priors=priced.priors,
             )  # fmt: skip
         if answers is None:
             return quote
@@ -734,51 +736,24 @@ class QuoteService:
             items.append(shown(quote, key, quantity))
         return Prices(items=await self._with_prior_prices(items, active, snapshot, now), errors=errors)
 
-    async def _with_prior_lines(
-        self, quote: Quote, products: dict[str, CatalogProduct], snapshot: ConfigSnapshot, now: datetime
-    ) -> Quote:
-        """The quote with `prior_price` and `reduction_started_at` on each line a flash sale, an
-        automatic promotion or a campaign reduces (docs/markets.md#prior-price-for-announced-reductions)."""
-        assert self._prior_prices is not None
-        promoted = [p.promotion_id for p in quote.applied_promotions if p.kind != "FREE_DELIVERY" and p.amount > 0]
-        starts: dict[int, tuple[datetime, tuple[uuid.UUID, datetime] | None]] = {}
-        offered: set[tuple[uuid.UUID, datetime]] = set()
-        for index, line in enumerate(quote.items):
-            product = products.get(line.product_id)
-            offer_id = line.offer_id  # no isinstance: a call a line (the cost budget)
-            if offer_id is msgspec.UNSET:
-                offer_id = None
-            started = reduction_start(
-                snapshot, now, line.product_id, line.category_id, line.flash_sale_id,
-                promoted if line.discount > 0 else (),
-                _campaign_since(product, line.price_list_id) if offer_id is None else None,
-            )  # fmt: skip
-            if started is None:
-                continue
-            # The history is the catalog price's: a price in a list, or in another currency, has none. A line
-            # sold from another seller's offer has that offer's own history (docs/offers.md).
-            own = product is not None and product.currency == quote.currency and line.price_list_id is None
-            key = None
-            if own and product is not None:
-                key = (product.id, started) if offer_id is None else (offer_id, started)
-                if offer_id is not None:
-                    offered.add(key)
-            starts[index] = (started, key)
-        if not starts:
-            return quote
-        wanted = {key for _, key in starts.values() if key is not None and key not in offered}
-        lowest = await self._prior_prices.lowest(wanted) if wanted else {}
-        if offered:
-            lowest |= await self._prior_prices.lowest(offered, offers=True)
-        items = list(quote.items)
-        for index, (started, key) in starts.items():
-            prior = lowest.get(key) if key is not None else None
-            items[index] = msgspec.structs.replace(
-                items[index],
-                prior_price=None if prior is None else round_money(prior, quote.currency),
-                reduction_started_at=started,
-            )
-        return msgspec.structs.replace(quote, items=items)
+    async def _prior_history(
+        self,
+        request: QuoteRequest,
+        products: dict[str, CatalogProduct],
+        choices: Sequence[Choice | None] | None,
+        flash: dict[str, FlashOffer],
+        snapshot: ConfigSnapshot,
+        currency: str,
+    ) -> PriorTable | None:
+        """Loader: the price history at every start the quote's lines could be reduced from, read before pricing
+        (the engine's `prior_lines` step shows it; docs/markets.md#prior-price-for-announced-reductions); None
+        without a price history. Remembered per (product, start): a warm quote reads nothing."""
+        if self._prior_prices is None:
+            return None
+        catalog, offered = wanted_history(request.items, products, choices, flash, snapshot, currency)
+        if not catalog and not offered:
+            return _NO_PRIORS
+        return await self._prior_prices.lowest(catalog, offered)
 
     async def _with_prior_prices(
         self, items: list[DisplayPrice], products: dict[str, CatalogProduct], snapshot: ConfigSnapshot, now: datetime
@@ -790,7 +765,7 @@ class QuoteService:
         for item in items:
             product = products[item.product_id]
             started = reduction_start(
-                snapshot, now, item.product_id, product.category_id, item.flash_sale_id,
+                snapshot, item.product_id, product.category_id, item.flash_sale_id,
                 [p.promotion_id for p in item.promotions], _campaign_since(product, item.price_list_id),
             )  # fmt: skip
             if started is not None:
@@ -799,11 +774,10 @@ class QuoteService:
             return items
         # The history is the catalog price's: a price in a list, or in another currency, has none.
         catalog = {
-            key: (products[key].id, started)
-            for key, started in starts.items()
-            if products[key].currency == items[0].currency
+            key: (key, started) for key, started in starts.items() if products[key].currency == items[0].currency
         }
-        lowest = await self._prior_prices.lowest(set(catalog.values())) if self._prior_prices and catalog else {}
+        wanted = {key: frozenset((started,)) for key, (_, started) in catalog.items()}
+        lowest = await self._prior_prices.lowest(wanted) if self._prior_prices and catalog else {}
         shown_items = []
         for item in items:
             started = starts.get(item.product_id)
