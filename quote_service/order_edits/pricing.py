@@ -23,13 +23,12 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import msgspec
-from msgspec import UNSET
 from msgspec.structs import replace
 
 from quote_service.order_edits.basket import BasketLine
 from quote_service.orders.terms import ConfigTerms, EditContext, OrderTerms
 from quote_service.pricing.engine import price_quote
-from quote_service.pricing.installments import InstallmentPlan, PlanOption, with_installments
+from quote_service.pricing.installments import InstallmentPlan, Paying, PlanOption
 from quote_service.pricing.money import ZERO
 from quote_service.pricing.offers import Choice
 from quote_service.pricing.promotions import GiftStock
@@ -136,9 +135,8 @@ def price_basket(
         held=[line.price if line.offer_id is None else line.price._replace(offer_id=line.offer_id) for line in basket],
         offers=_offer_sellers(basket),
         quantity_limits=quantity_limits,
+        installments=None if terms.installment is None else order_installment(currency, terms.installment),
     )
-    if terms.installment is not None:
-        quote = with_order_installment(quote, terms.installment)
     return quote
 
 
@@ -149,13 +147,13 @@ def _offer_sellers(basket: Sequence[BasketLine]) -> list[Choice | None] | None:
     return [None if line.offer_id is None else Choice(None, line.price.seller_id or "", "named") for line in basket]
 
 
-def with_order_installment(quote: Quote, chosen: SelectedInstallment) -> Quote:
-    """`quote` paid with the installment option its order chose, priced again on its total (the order's own
-    plan: no BIN or minimum total applies again)."""
+def order_installment(currency: str, chosen: SelectedInstallment) -> Paying:
+    """The installment option an order chose, as the engine's input: priced again on the edited basket's total
+    (the order's own plan: no BIN or minimum total applies again), no other option shown."""
     plan = InstallmentPlan(
         id=chosen.plan_id,
         bin_prefixes=("",),
-        currency=quote.currency,
+        currency=currency,
         min_total=ZERO,
         options=(
             PlanOption(
@@ -166,8 +164,7 @@ def with_order_installment(quote: Quote, chosen: SelectedInstallment) -> Quote:
             ),
         ),
     )
-    priced = with_installments(quote, [plan], card_bin=_ANY_CARD, count=chosen.count)
-    return replace(priced, installment_options=UNSET)
+    return Paying([plan], _ANY_CARD, chosen.count, shown=False)
 
 
 def stored_quote(raw: Any) -> Quote:

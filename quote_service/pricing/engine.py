@@ -14,6 +14,8 @@ response's sums in `quote_answer`), run in this order and testable alone:
     totals, seller totals (9)     the total, its calculation steps, each seller's totals (`quote_answer`)
     prior prices                  each reduced line's start and prior price, from the history the caller read
                                   (`prior_lines`)
+    installments                  the options of the card's plans on the total; a seller-funded one chosen adds
+                                  its commission to the lines, the breakdown and the sellers (`with_installments`)
 
 Money is Decimal throughout and rounded half up to the currency's minor units once per line and once per fee;
 every total is the exact sum of the rounded parts it names. No I/O, no clock: `now` and `quote_id` are
@@ -37,6 +39,7 @@ from quote_service.pricing.attributes import quote_attributes
 from quote_service.pricing.discounts import CouponResult
 from quote_service.pricing.external import ExternalPricing
 from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, evaluate_compiled
+from quote_service.pricing.installments import Paying
 from quote_service.pricing.lines import HeldPrice
 from quote_service.pricing.money import is_currency
 from quote_service.pricing.offers import Choice
@@ -90,6 +93,7 @@ def price_quote(
     offers: Sequence[Choice | None] | None = None,
     quantity_limits: Sequence[QuantityLimit] | None = None,
     priors: PriorTable | None = None,
+    installments: Paying | None = None,
 ) -> Quote:
     """Price `request` under `snapshot` at `now` (docs/pricing.md), step by step (module docstring).
 
@@ -107,7 +111,8 @@ def price_quote(
     offer each held price names). `quantity_limits`: the limits of the basket's max_per_customer quantity rules
     (docs/pricing.md#quantity-rules), which the quote carries for its order to count again. `priors`: the price
     history at every start a line could be reduced from (`prior_lines.wanted_history`, read before pricing;
-    docs/markets.md#prior-price-for-announced-reductions); None: no line shows a prior price.
+    docs/markets.md#prior-price-for-announced-reductions); None: no line shows a prior price. `installments`: the
+    card and installment plans the quote is paid with (docs/taxes.md#installments), read before pricing.
     """
     if region is None:
         region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
@@ -152,6 +157,7 @@ def price_quote(
     return quote_answer(
         inputs, lines, quote_id, feature_flags, experiments, forced, promoted, promotion_discount, discount, coupons,
         taxed, parcels, charged, commission, held, offers, quantity_limits, products, priors,
+        installments,
     )  # fmt: skip
 
 

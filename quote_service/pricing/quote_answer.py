@@ -21,6 +21,7 @@ from quote_service.pricing.commission_charges import Charges
 from quote_service.pricing.coupons import Coupon
 from quote_service.pricing.discounts import CouponResult
 from quote_service.pricing.hints import HintBasket, next_steps
+from quote_service.pricing.installments import Paying, with_installments
 from quote_service.pricing.lines import HeldPrice, Line
 from quote_service.pricing.money import MAX_AMOUNT
 from quote_service.pricing.offers import Choice, with_offers
@@ -81,6 +82,7 @@ def quote_answer(
     quantity_limits: Sequence[QuantityLimit] | None,
     products: Mapping[str, CatalogProduct],
     priors: PriorTable | None,
+    installments: Paying | None,
 ) -> Quote:
     """The response: the totals, the calculation steps, the lines (and gifts), the coupons and promotions shown,
     the shipments and each seller's totals, the hints. `feature_flags`, `experiments`: those served, `forced`: the
@@ -88,7 +90,9 @@ def quote_answer(
     quote's (promotions and coupons), `coupons` the coupons' results; `commission`: the breakdown and, where some line's
     rates ask, the charges; `held` and `offers`: the held prices (an order edit's) and the offers chosen, whose
     offer each line shows (`lines_shown`); `priors`: the price history of the lines' reductions (`prior_lines`;
-    None: none shown). The steps' answers are handed on as they came (no struct a step), so
+    None: none shown); `installments`: how it is paid in parts (`installments.with_installments`, the last step: it
+    reads the total, and a seller-funded option adds to the lines', the breakdown's and the sellers' commission).
+    The steps' answers are handed on as they came (no struct a step), so
     that a warm quote costs what the one function before them did (docs/hot-path.md#the-cost-budget)."""
     region, request, now = inputs.region, inputs.request, inputs.now
     settled, terms, exempted = taxed
@@ -170,17 +174,19 @@ def quote_answer(
         hints=UNSET if not request.hints else _hints(inputs, lines, subtotal - discount, fee, parcels),
         quantity_limits=list(quantity_limits) if quantity_limits else UNSET,
     )
-    if terms is None:
-        return quote
-    return replace(
-        quote,
-        rounding=terms.rounding,
-        tax_exemption=UNSET if terms.exemption is None else terms.exemption,
-        customer_tax_id=UNSET
-        if terms.exemption is None or request.customer_tax_id is None
-        else request.customer_tax_id,
-        tax_exempted=exempted if inputs.inclusive and terms.exemption is not None else UNSET,
-    )
+    if terms is not None:
+        quote = replace(
+            quote,
+            rounding=terms.rounding,
+            tax_exemption=UNSET if terms.exemption is None else terms.exemption,
+            customer_tax_id=UNSET
+            if terms.exemption is None or request.customer_tax_id is None
+            else request.customer_tax_id,
+            tax_exempted=exempted if inputs.inclusive and terms.exemption is not None else UNSET,
+        )
+    if installments is not None:  # docs/taxes.md#installments
+        quote = with_installments(quote, installments)
+    return quote
 
 
 def lines_shown(

@@ -49,7 +49,7 @@ from quote_service.observability.stages import STAGES, record, watch_gate
 from quote_service.observability.tracing import stage
 from quote_service.pricing.coupons import Coupon, normalize_code
 from quote_service.pricing.engine import ServedFlags, price_quote, region_for, served_flags
-from quote_service.pricing.installments import InstallmentPlan, with_installments
+from quote_service.pricing.installments import InstallmentPlan, Paying
 from quote_service.pricing.money import round_money
 from quote_service.pricing.offers import (
     Choice,
@@ -130,6 +130,7 @@ class PricedWith(NamedTuple):
     offers: Sequence[Choice | None] | None
     limits: Sequence[QuantityLimit]
     priors: PriorTable | None
+    installments: Paying | None
 
 
 class PricedQuote(msgspec.Struct, frozen=True):
@@ -416,10 +417,11 @@ class QuoteService:
                     choices = choose_offers(request, products, offered, region, snapshot.shipping)
                     break
             priors = await self._prior_history(request, products, choices, flash, snapshot, region.currency)
+            paying = None if request.card_bin is None else await self._paying(request, region.currency)
             quote = price_quote(
                 first, snapshot=snapshot, products=products, flash=flash, customer=customer,
                 defaults=self.defaults, now=now, quote_id=ids.uuid7(), region=region, flags=flags, gifts=gifts,
-                offers=choices, quantity_limits=limits, priors=priors,
+                offers=choices, quantity_limits=limits, priors=priors, installments=paying,
             )  # fmt: skip
         if (  # docs/extensions.md: a quote to a country no extension serves costs no call
             extensions is not None
@@ -432,14 +434,11 @@ class QuoteService:
             answers = await self._extensions.ask(calls, quote, request, deadline) if calls else None
             if answers is not None or first is not request:
                 priced = PricedWith(
-                    snapshot, products, flash, customer, now, gifts, region, flags, choices, limits, priors
+                    snapshot, products, flash, customer, now, gifts, region, flags, choices, limits, priors, paying
                 )
                 quote = self._with_answers(answers, quote, request, priced)
                 # A fallback quote is not handed out again: an identical request asks the extension again.
                 remember = remember and quote.warnings is UNSET
-        if request.card_bin is not None:  # docs/taxes.md#installments
-            plans = [] if self._installment_plans is None else await self._installment_plans(quote.currency)
-            quote = with_installments(quote, plans, card_bin=request.card_bin, count=request.installments)
         t4 = perf_counter_ns()
         with stage(_STORE):
             if reserving:
@@ -480,7 +479,7 @@ class QuoteService:
                 customer=priced.customer, defaults=self.defaults, now=priced.now, quote_id=quote.quote_id,
                 region=priced.region, flags=priced.flags, gifts=priced.gifts, offers=priced.offers,
                 external=None if answers is None else answers.external, quantity_limits=priced.limits,
-                priors=priced.priors,
+                priors=priced.priors, installments=priced.installments,
             )  # fmt: skip
         if answers is None:
             return quote
@@ -735,6 +734,13 @@ class QuoteService:
                 continue
             items.append(shown(quote, key, quantity))
         return Prices(items=await self._with_prior_prices(items, active, snapshot, now), errors=errors)
+
+    async def _paying(self, request: QuoteRequest, currency: str) -> Paying:
+        """Loader: the card the quote is paid with and the active installment plans of its currency (one read,
+        only for a quote with a card_bin: docs/taxes.md#installments), which the engine prices on its total."""
+        assert request.card_bin is not None
+        plans = [] if self._installment_plans is None else await self._installment_plans(currency)
+        return Paying(plans, request.card_bin, request.installments)
 
     async def _prior_history(
         self,
