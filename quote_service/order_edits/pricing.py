@@ -11,6 +11,7 @@ a snapshot built from the terms, the order's instant as `now`, and every line's 
   customer's tier, segment and group), the shipments' options as the order chose them for the sellers
   still in the basket (a seller the edit brings in: a quote's default), or as the edit names them;
 - an installment option chosen is applied again, on the edited total, as its plan priced it;
+- the fees the order charged once stay as charged, and those it gave back stay given back (`once_fees.EditFees`);
 - a line sold from another seller's offer (docs/offers.md) keeps its `offer_id` and its seller, who owns
   its shipment (its weight too), its commission rates and its part of the money.
 """
@@ -31,6 +32,7 @@ from quote_service.pricing.engine import price_quote
 from quote_service.pricing.installments import InstallmentPlan, Paying, PlanOption
 from quote_service.pricing.money import ZERO
 from quote_service.pricing.offers import Choice
+from quote_service.pricing.once_fees import EditFees
 from quote_service.pricing.promotions import GiftStock
 from quote_service.pricing.quote import (
     CatalogProduct,
@@ -84,10 +86,12 @@ def price_basket(
     gifts: Mapping[str, GiftStock] | None,
     edit_id: UUID,
     quantity_limits: Sequence[QuantityLimit] | None = None,
+    fees: EditFees | None = None,
 ) -> Quote:
     """The edited basket's quote under `terms`. `products`: today's catalog products of the basket, read
     only for their weight (a shipment priced by weight); `gifts`: the order's GIFT promotions' products;
-    `quantity_limits`: the basket's per-customer limits, counted again at the commit."""
+    `quantity_limits`: the basket's per-customer limits, counted again at the commit; `fees`: what the basket keeps
+    of the order's fees (charged once, given back), an input of the engine."""
     context = terms.context
     request = QuoteRequest(
         customer_id=customer_id,
@@ -136,6 +140,7 @@ def price_basket(
         offers=_offer_sellers(basket),
         quantity_limits=quantity_limits,
         installments=None if terms.installment is None else order_installment(currency, terms.installment),
+        edit_fees=fees,
     )
     return quote
 

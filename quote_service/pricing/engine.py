@@ -16,6 +16,8 @@ response's sums in `quote_answer`), run in this order and testable alone:
                                   (`prior_lines`)
     installments                  the options of the card's plans on the total; a seller-funded one chosen adds
                                   its commission to the lines, the breakdown and the sellers (`with_installments`)
+    an edit's fees                an order edit's basket: the fees given back waived, the fees charged once as the
+                                  order charged them (`once_fees.edit_fees`)
 
 Money is Decimal throughout and rounded half up to the currency's minor units once per line and once per fee;
 every total is the exact sum of the rounded parts it names. No I/O, no clock: `now` and `quote_id` are
@@ -43,6 +45,7 @@ from quote_service.pricing.installments import Paying
 from quote_service.pricing.lines import HeldPrice
 from quote_service.pricing.money import is_currency
 from quote_service.pricing.offers import Choice
+from quote_service.pricing.once_fees import EditFees
 from quote_service.pricing.plan import RegionPlan, region_plan
 from quote_service.pricing.prior_lines import PriorTable
 from quote_service.pricing.promotions import GiftStock
@@ -94,6 +97,7 @@ def price_quote(
     quantity_limits: Sequence[QuantityLimit] | None = None,
     priors: PriorTable | None = None,
     installments: Paying | None = None,
+    edit_fees: EditFees | None = None,
 ) -> Quote:
     """Price `request` under `snapshot` at `now` (docs/pricing.md), step by step (module docstring).
 
@@ -113,6 +117,7 @@ def price_quote(
     history at every start a line could be reduced from (`prior_lines.wanted_history`, read before pricing;
     docs/markets.md#prior-price-for-announced-reductions); None: no line shows a prior price. `installments`: the
     card and installment plans the quote is paid with (docs/taxes.md#installments), read before pricing.
+    `edit_fees`: an order edit's basket: the order's fees charged once and those given back, which it keeps.
     """
     if region is None:
         region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
@@ -157,7 +162,7 @@ def price_quote(
     return quote_answer(
         inputs, lines, quote_id, feature_flags, experiments, forced, promoted, promotion_discount, discount, coupons,
         taxed, parcels, charged, commission, held, offers, quantity_limits, products, priors,
-        installments,
+        installments, edit_fees,
     )  # fmt: skip
 
 

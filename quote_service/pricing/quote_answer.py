@@ -25,6 +25,8 @@ from quote_service.pricing.installments import Paying, with_installments
 from quote_service.pricing.lines import HeldPrice, Line
 from quote_service.pricing.money import MAX_AMOUNT
 from quote_service.pricing.offers import Choice, with_offers
+from quote_service.pricing.once_fees import EditFees
+from quote_service.pricing.once_fees import edit_fees as edit_fees_kept
 from quote_service.pricing.prior_lines import PriorTable, prior_lines
 from quote_service.pricing.promotion_deals import Outcome
 from quote_service.pricing.promotions import Gift
@@ -83,6 +85,7 @@ def quote_answer(
     products: Mapping[str, CatalogProduct],
     priors: PriorTable | None,
     installments: Paying | None,
+    edit_fees: EditFees | None,
 ) -> Quote:
     """The response: the totals, the calculation steps, the lines (and gifts), the coupons and promotions shown,
     the shipments and each seller's totals, the hints. `feature_flags`, `experiments`: those served, `forced`: the
@@ -90,10 +93,11 @@ def quote_answer(
     quote's (promotions and coupons), `coupons` the coupons' results; `commission`: the breakdown and, where some line's
     rates ask, the charges; `held` and `offers`: the held prices (an order edit's) and the offers chosen, whose
     offer each line shows (`lines_shown`); `priors`: the price history of the lines' reductions (`prior_lines`;
-    None: none shown); `installments`: how it is paid in parts (`installments.with_installments`, the last step: it
-    reads the total, and a seller-funded option adds to the lines', the breakdown's and the sellers' commission).
-    The steps' answers are handed on as they came (no struct a step), so
-    that a warm quote costs what the one function before them did (docs/hot-path.md#the-cost-budget)."""
+    None: none shown); `installments`: how it is paid in parts (`installments.with_installments`, the last step but
+    one: it reads the total, and a seller-funded option adds to the lines', the breakdown's and the sellers'
+    commission); `edit_fees`: an order edit's basket's (`once_fees.edit_fees`, after it). The steps' answers are
+    handed on as they came (no struct a step), so that a warm quote costs what the one function before them did
+    (docs/hot-path.md#the-cost-budget)."""
     region, request, now = inputs.region, inputs.request, inputs.now
     settled, terms, exempted = taxed
     delivery, fee, small, applied_promotions, rejected_promotions, _ = charged
@@ -186,6 +190,8 @@ def quote_answer(
         )
     if installments is not None:  # docs/taxes.md#installments
         quote = with_installments(quote, installments)
+    if edit_fees is not None:  # docs/orders-and-refunds.md#edits-and-exchanges
+        quote = edit_fees_kept(quote, edit_fees, inputs.defaults.commission_tax_rate)
     return quote
 
 
