@@ -39,7 +39,7 @@ from uuid import UUID
 from quote_service.errors import invalid
 from quote_service.pricing.attributes import quote_attributes
 from quote_service.pricing.discounts import CouponResult
-from quote_service.pricing.external import ExternalPricing
+from quote_service.pricing.external import Answered, ExternalPricing
 from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, evaluate_compiled
 from quote_service.pricing.installments import Paying
 from quote_service.pricing.lines import HeldPrice
@@ -98,6 +98,7 @@ def price_quote(
     priors: PriorTable | None = None,
     installments: Paying | None = None,
     edit_fees: EditFees | None = None,
+    answered: Answered | None = None,
 ) -> Quote:
     """Price `request` under `snapshot` at `now` (docs/pricing.md), step by step (module docstring).
 
@@ -118,6 +119,7 @@ def price_quote(
     docs/markets.md#prior-price-for-announced-reductions); None: no line shows a prior price. `installments`: the
     card and installment plans the quote is paid with (docs/taxes.md#installments), read before pricing.
     `edit_fees`: an order edit's basket: the order's fees charged once and those given back, which it keeps.
+    `answered`: a quote priced with its extensions' answers: its `tax_source` and the fallbacks' warnings.
     """
     if region is None:
         region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
@@ -162,7 +164,7 @@ def price_quote(
     return quote_answer(
         inputs, lines, quote_id, feature_flags, experiments, forced, promoted, promotion_discount, discount, coupons,
         taxed, parcels, charged, commission, held, offers, quantity_limits, products, priors,
-        installments, edit_fees,
+        installments, edit_fees, answered,
     )  # fmt: skip
 
 

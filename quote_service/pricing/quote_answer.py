@@ -20,6 +20,7 @@ from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing.commission_charges import Charges
 from quote_service.pricing.coupons import Coupon
 from quote_service.pricing.discounts import CouponResult
+from quote_service.pricing.external import Answered
 from quote_service.pricing.hints import HintBasket, next_steps
 from quote_service.pricing.installments import Paying, with_installments
 from quote_service.pricing.lines import HeldPrice, Line
@@ -86,6 +87,7 @@ def quote_answer(
     priors: PriorTable | None,
     installments: Paying | None,
     edit_fees: EditFees | None,
+    answered: Answered | None,
 ) -> Quote:
     """The response: the totals, the calculation steps, the lines (and gifts), the coupons and promotions shown,
     the shipments and each seller's totals, the hints. `feature_flags`, `experiments`: those served, `forced`: the
@@ -95,7 +97,8 @@ def quote_answer(
     offer each line shows (`lines_shown`); `priors`: the price history of the lines' reductions (`prior_lines`;
     None: none shown); `installments`: how it is paid in parts (`installments.with_installments`, the last step but
     one: it reads the total, and a seller-funded option adds to the lines', the breakdown's and the sellers'
-    commission); `edit_fees`: an order edit's basket's (`once_fees.edit_fees`, after it). The steps' answers are
+    commission); `edit_fees`: an order edit's basket's (`once_fees.edit_fees`, after it); `answered`: the
+    extensions' (`tax_source`, `warnings`). The steps' answers are
     handed on as they came (no struct a step), so that a warm quote costs what the one function before them did
     (docs/hot-path.md#the-cost-budget)."""
     region, request, now = inputs.region, inputs.request, inputs.now
@@ -177,6 +180,8 @@ def quote_answer(
         ),
         hints=UNSET if not request.hints else _hints(inputs, lines, subtotal - discount, fee, parcels),
         quantity_limits=list(quantity_limits) if quantity_limits else UNSET,
+        tax_source=UNSET if answered is None else answered.tax_source,
+        warnings=UNSET if answered is None else answered.warnings,
     )
     if terms is not None:
         quote = replace(

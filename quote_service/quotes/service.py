@@ -49,6 +49,7 @@ from quote_service.observability.stages import STAGES, record, watch_gate
 from quote_service.observability.tracing import stage
 from quote_service.pricing.coupons import Coupon, normalize_code
 from quote_service.pricing.engine import ServedFlags, price_quote, region_for, served_flags
+from quote_service.pricing.external import Answered
 from quote_service.pricing.installments import InstallmentPlan, Paying
 from quote_service.pricing.money import round_money
 from quote_service.pricing.offers import (
@@ -469,24 +470,27 @@ class QuoteService:
     ) -> Quote:
         """The quote priced again with what its extensions answered (docs/extensions.md); a 503 when one
         with `on_failure: reject` failed, the service's own rules and a warning for a `fallback` one.
-        `answers` None: none applied, and the quote is priced again only for the request's shipping choice."""
+        `answers` None: none applied, and the quote is priced again only for the request's shipping choice.
+
+        The one pass more a quote an extension applies to costs: an extension is asked about the priced lines (each
+        line's net after its discounts, its tax in a tax-inclusive price) and its sellers' shipments as priced, so
+        it is asked after a first pass, and its answers are an input of the second (`external`, `answered`)."""
         rejecting = [] if answers is None else [e for e in answers.failed if e.on_failure == "reject"]
         if rejecting:
             raise ExtensionUnavailable(f"The {rejecting[0].kind} extension {rejecting[0].id} did not answer usably")
-        if answers is None or answers.external or request.shipping:
-            quote = price_quote(
-                request, snapshot=priced.snapshot, products=priced.products, flash=priced.flash,
-                customer=priced.customer, defaults=self.defaults, now=priced.now, quote_id=quote.quote_id,
-                region=priced.region, flags=priced.flags, gifts=priced.gifts, offers=priced.offers,
-                external=None if answers is None else answers.external, quantity_limits=priced.limits,
-                priors=priced.priors, installments=priced.installments,
-            )  # fmt: skip
-        if answers is None:
-            return quote
-        warnings = [QuoteWarning.fallback(failed.id) for failed in answers.failed]
-        return msgspec.structs.replace(
-            quote, tax_source="extension" if answers.taxed else "internal", warnings=warnings or UNSET
-        )
+        answered = external = None
+        if answers is not None:
+            warnings = [QuoteWarning.fallback(failed.id) for failed in answers.failed]
+            answered = Answered("extension" if answers.taxed else "internal", warnings or UNSET)
+            if answers.external or request.shipping:
+                external = answers.external
+        return price_quote(
+            request, snapshot=priced.snapshot, products=priced.products, flash=priced.flash,
+            customer=priced.customer, defaults=self.defaults, now=priced.now, quote_id=quote.quote_id,
+            region=priced.region, flags=priced.flags, gifts=priced.gifts, offers=priced.offers,
+            external=external, quantity_limits=priced.limits, priors=priced.priors,
+            installments=priced.installments, answered=answered,
+        )  # fmt: skip
 
     async def _reserve_and_store(
         self,
