@@ -62,7 +62,7 @@ from quote_service.pricing.offers import (
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.price_lists import PriceBook
 from quote_service.pricing.prior_lines import PriorTable, wanted_history
-from quote_service.pricing.promotions import PromotionBook
+from quote_service.pricing.promotions import GiftStock, PromotionBook
 from quote_service.pricing.quantity_rules import QuantityProblem
 from quote_service.pricing.quote import (
     Address,
@@ -302,33 +302,12 @@ class QuoteService:
         t1 = perf_counter_ns()
         now = self._clock()
         snapshot = self._config.snapshot
-        for item in request.items:  # docs/offers.md: an item may name only its offer (its product: the offer's)
-            if not item.product_id:  # a truth test an item, no call, for a basket naming its products
-                request = with_offer_products(request, snapshot.offers)
-                break
+        # Each input is gathered by a named loader (below); an optional one is called only when the quote could
+        # use it, the test written here (a call saved a quote: the cost budget, docs/hot-path.md#the-cost-budget).
         with stage(_CATALOG):
-            products = await self._products.get_many(i.product_id for i in request.items if _is_uuid(i.product_id))
-        policy.check_items(request, products, caller)
-        tier, segment = policy.customer_profile(request, caller)
-        # A code batch's codes are looked up only for a code no coupon has: a quote naming none, or only
-        # coupons' codes as written, pays no call for the feature (the cost budget, docs/hot-path.md).
-        generated: dict[str, Coupon] = {}
-        if self._generated_codes is not None:
-            known = snapshot.coupons.by_code
-            for code in request.coupon_codes:
-                if code not in known:  # a coupon's code in another case too: `_generated` folds it
-                    generated = await self._generated(request, snapshot)
-                    break
-        customer = CustomerContext(
-            customer_id=request.customer_id,
-            tier=tier,
-            segment=segment,
-            coupon_uses=await self._coupon_uses(request, snapshot),
-            generated_coupons=generated,
-            customer_group=policy.customer_group(request, caller),
-            test_group=policy.test_group(request, caller),
-        )
-        limits: list[QuantityLimit] = []
+            request, products = await self._catalog(request, caller, snapshot)
+        customer = await self._customer(request, caller, snapshot)
+        limits: Sequence[QuantityLimit] = ()
         region: RegionPlan | None = None  # worked out early only for ruled offers, gifts and per-customer limits
         choices: list[Choice | None] | None = None
         chosen = False  # each item's offer was chosen before its quantity rules were checked
@@ -336,33 +315,14 @@ class QuoteService:
         if quantities is not None:  # docs/pricing.md#quantity-rules: a basket of products without rules pays no call
             for item in request.items:
                 if item.product_id in quantities.ruled:
-                    offered = snapshot.offers  # docs/offers.md#quantity-rules: the chosen offer's rules
-                    if offered is not None and any(i.product_id in offered.by_product for i in request.items):
-                        region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
-                        choices = offers_under_rules(request, products, customer, snapshot, quantities, region, now)
-                        chosen = True
-                    customer, limits = await checked_quantities(
-                        request, products, customer, snapshot, quantities, self._unit_purchases, now, choices
-                    )
+                    ruled = await self._quantity_rules(request, products, customer, snapshot, now)
+                    customer, limits, region, choices = ruled
+                    chosen = region is not None  # worked out only to choose the basket's offers
                     break
         t2 = perf_counter_ns()
         with stage(_FLASH):
             flash = await self._flash_offers(snapshot, products, request.customer_id, now)
         t3 = perf_counter_ns()
-        # The caller (kind, then its id's 16 bytes), the money format and the body: one caller's
-        # quote is never another's, and a quote is handed out again only in the form it was written.
-        key = b"".join(  # (a join: bytes' %-formatting parses its format at every call)
-            (
-                caller.kind.encode(),
-                b"#\0" if numbers else b"\0",
-                caller.id.bytes,
-                body if body is not None else _REQUEST_ENCODER.encode(request),
-            )
-        )
-        inputs: bytes | None = None
-        # A reserving quote holds units of its own: never handed out again, never reused; nor is one
-        # priced with gifts, whose stock is no input `_inputs` compares.
-        reserving = request.reserve_stock and self._reservations is not None
         book = snapshot.promotions
         gifts = None
         if book.gift_products and self._gift_stocks is not None:
@@ -374,21 +334,32 @@ class QuoteService:
             # currency is skipped without a call (the cost budget), then the promotions' view decides.
             currencies = book.gift_currencies
             if region is not None and (region.currency in currencies or None in currencies):
-                group, currency = customer.customer_group, region.currency
-                wanted = book.gifts_for(currency, group, customer.segment, request.channel, now)
-                if wanted:
-                    gifts = await self._gift_stocks.read(wanted)
+                gifts = await self._gifts(request, customer, book, region.currency, now)
         if (
             book.limited
             and self._promotion_uses is not None
             and (request.channel is not None or book.limited_any_channel)
         ):
             region, customer = await self._with_promotion_uses(request, customer, snapshot, now, region)
+        # The caller (kind, then its id's 16 bytes), the money format and the body: one caller's
+        # quote is never another's, and a quote is handed out again only in the form it was written.
+        key = b"".join(  # (a join: bytes' %-formatting parses its format at every call)
+            (
+                caller.kind.encode(),
+                b"#\0" if numbers else b"\0",
+                caller.id.bytes,
+                body if body is not None else _REQUEST_ENCODER.encode(request),
+            )
+        )
+        # A reserving quote holds units of its own: never handed out again, never reused; nor is one
+        # priced with gifts, whose stock is no input `_inputs` compares.
+        reserving = request.reserve_stock and self._reservations is not None
+        inputs: bytes | None = None
         candidate = None if reserving or gifts is not None else self._recent.get(key)
         if candidate is not None:  # the same caller sent this body before: were the inputs the same too?
             self._unrepeated = 0
             inputs = _inputs(customer, snapshot, products, flash, now)
-            reused = await self._reusable(candidate, inputs, now, rider)
+            reused = await self._reusable(candidate, inputs, now, rider)  # the loader of a remembered quote
             if reused is not None:
                 _RECENT_HITS.inc()
                 record(t0, t1, t2, t3, t3, perf_counter_ns())
@@ -417,7 +388,14 @@ class QuoteService:
                 if item.offer_id is not None or (offered is not None and item.product_id in offered.by_product):
                     choices = choose_offers(request, products, offered, region, snapshot.shipping)
                     break
-            priors = await self._prior_history(request, products, choices, flash, snapshot, region.currency)
+            priors = None  # docs/markets.md#prior-price-for-announced-reductions: no catalog product, no history
+            if self._prior_prices is not None:
+                currency = region.currency
+                priors = (
+                    await self._prior_history(request, products, choices, flash, snapshot, currency)
+                    if products
+                    else _NO_PRIORS
+                )
             paying = None if request.card_bin is None else await self._paying(request, region.currency)
             quote = price_quote(
                 first, snapshot=snapshot, products=products, flash=flash, customer=customer,
@@ -429,17 +407,12 @@ class QuoteService:
             and self._extensions is not None
             and (extensions.countries is None or request.delivery_address.country in extensions.countries)
         ):
-            calls = extensions.calls(
-                request.delivery_address.country, [i.seller_id for i in quote.items if i.is_gift is UNSET]
+            priced = PricedWith(
+                snapshot, products, flash, customer, now, gifts, region, flags, choices, limits, priors, paying
             )
-            answers = await self._extensions.ask(calls, quote, request, deadline) if calls else None
-            if answers is not None or first is not request:
-                priced = PricedWith(
-                    snapshot, products, flash, customer, now, gifts, region, flags, choices, limits, priors, paying
-                )
-                quote = self._with_answers(answers, quote, request, priced)
-                # A fallback quote is not handed out again: an identical request asks the extension again.
-                remember = remember and quote.warnings is UNSET
+            quote = await self._extension_pass(quote, request, first, priced, deadline)
+            # A fallback quote is not handed out again: an identical request asks the extension again.
+            remember = remember and quote.warnings is UNSET
         t4 = perf_counter_ns()
         with stage(_STORE):
             if reserving:
@@ -460,6 +433,91 @@ class QuoteService:
             self._remember(key, inputs, payload)
         record(t0, t1, t2, t3, t4, perf_counter_ns())
         return PricedQuote(quote_id, payload)
+
+    async def _catalog(
+        self, request: QuoteRequest, caller: Principal, snapshot: ConfigSnapshot
+    ) -> tuple[QuoteRequest, dict[str, CatalogProduct]]:
+        """Loader: the request with each item naming its product (an item may name only its offer: docs/offers.md)
+        and the catalog products it names (the product cache), checked against what the caller may quote."""
+        for item in request.items:
+            if not item.product_id:  # a truth test an item, no call, for a basket naming its products
+                request = with_offer_products(request, snapshot.offers)
+                break
+        products = await self._products.get_many(i.product_id for i in request.items if _is_uuid(i.product_id))
+        policy.check_items(request, products, caller)
+        return request, products
+
+    async def _customer(self, request: QuoteRequest, caller: Principal, snapshot: ConfigSnapshot) -> CustomerContext:
+        """Loader: who the quote is for (tier, segment, group, test group, as the caller may state them), with its
+        uses of the named coupons that have a per-customer limit and the coupons of the generated codes it names."""
+        tier, segment = policy.customer_profile(request, caller)
+        # A code batch's codes are looked up only for a code no coupon has: a quote naming none, or only
+        # coupons' codes as written, pays no call for the feature (the cost budget, docs/hot-path.md).
+        generated: dict[str, Coupon] = {}
+        if self._generated_codes is not None:
+            known = snapshot.coupons.by_code
+            for code in request.coupon_codes:
+                if code not in known:  # a coupon's code in another case too: `_generated` folds it
+                    generated = await self._generated(request, snapshot)
+                    break
+        return CustomerContext(
+            customer_id=request.customer_id,
+            tier=tier,
+            segment=segment,
+            coupon_uses=await self._coupon_uses(request, snapshot),
+            generated_coupons=generated,
+            customer_group=policy.customer_group(request, caller),
+            test_group=policy.test_group(request, caller),
+        )
+
+    async def _quantity_rules(
+        self,
+        request: QuoteRequest,
+        products: dict[str, CatalogProduct],
+        customer: CustomerContext,
+        snapshot: ConfigSnapshot,
+        now: datetime,
+    ) -> tuple[CustomerContext, list[QuantityLimit], RegionPlan | None, list[Choice | None] | None]:
+        """Loader, for a basket holding a product with quantity rules (docs/pricing.md#quantity-rules): the customer
+        with its units bought under per-customer limits, the basket's limits, and, where the basket has offers, the
+        region and each item's offer, chosen under the rules (docs/offers.md#quantity-rules)."""
+        quantities = snapshot.quantity_rules
+        assert quantities is not None
+        region: RegionPlan | None = None
+        choices: list[Choice | None] | None = None
+        offered = snapshot.offers  # docs/offers.md#quantity-rules: the chosen offer's rules
+        if offered is not None and any(i.product_id in offered.by_product for i in request.items):
+            region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
+            choices = offers_under_rules(request, products, customer, snapshot, quantities, region, now)
+        customer, limits = await checked_quantities(
+            request, products, customer, snapshot, quantities, self._unit_purchases, now, choices
+        )
+        return customer, limits, region, choices
+
+    async def _gifts(
+        self, request: QuoteRequest, customer: CustomerContext, book: PromotionBook, currency: str, now: datetime
+    ) -> dict[str, GiftStock] | None:
+        """Loader, for a quote in a currency a GIFT promotion names (docs/promotions.md#gifts): the stock of the
+        gifts this kind of quote could be given (None: none it could be given)."""
+        assert self._gift_stocks is not None
+        wanted = book.gifts_for(currency, customer.customer_group, customer.segment, request.channel, now)
+        return await self._gift_stocks.read(wanted) if wanted else None
+
+    async def _extension_pass(
+        self, quote: Quote, request: QuoteRequest, first: QuoteRequest, priced: PricedWith, deadline: float
+    ) -> Quote:
+        """Loader and the one pass more, for a quote to a country an extension serves (docs/extensions.md): the
+        extensions its lines' sellers match are asked about `quote` (priced from `first`, `request` without its
+        shipping choice where that may be an extension's option), and the quote is priced again with their answers
+        (`_with_answers`); `quote` itself when none is asked and the request chose no shipping."""
+        assert self._extensions is not None
+        assert priced.snapshot.extensions is not None
+        country = request.delivery_address.country
+        calls = priced.snapshot.extensions.calls(country, [i.seller_id for i in quote.items if i.is_gift is UNSET])
+        answers = await self._extensions.ask(calls, quote, request, deadline) if calls else None
+        if answers is None and first is request:
+            return quote
+        return self._with_answers(answers, quote, request, priced)
 
     def _with_answers(
         self,
