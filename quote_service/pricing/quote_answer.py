@@ -126,7 +126,9 @@ def quote_answer(
     items = settled.items
     if held is not None or offers is not None or (promoted is not None and promoted.gifts):
         items = lines_shown(items, request, (held, offers), promoted, region.zero)
-    if priors is not None:  # docs/markets.md#prior-price-for-announced-reductions
+    # docs/markets.md#prior-price-for-announced-reductions: without a catalog product or a promotion applied no line
+    # is reduced (a flash sale's and a campaign's are a product's): a quote of ad-hoc lines pays no call.
+    if priors is not None and (products or applied_promotions):
         snapshot = inputs.snapshot
         items = prior_lines(
             items, applied_promotions, products, snapshot.flash_sales, snapshot.promotions.reductions,
