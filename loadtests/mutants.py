@@ -66,7 +66,7 @@ INSTALLMENTS = "tests/integration/installments"
 
 SETTLEMENT = "quote_service/pricing/settlement.py"
 MONEY = "quote_service/orders/money.py"
-EDIT_MONEY = "quote_service/order_edits/money.py"
+EDIT_MONEY = "quote_service/pricing/once_fees.py"
 BASIS = "quote_service/order_edits/basis.py"
 COMMIT = "quote_service/order_edits/commit.py"
 REFUND_MATH = "quote_service/orders/refund_math.py"

@@ -19,7 +19,7 @@ the body), and does what every quote must do whatever the code around it:
 What it leaves out is the service around that work: authentication, the rate limit and the
 concurrency cap, the deadline, the product cache, coupon uses and flash stock (none asked: every
 quote prices as a customer's first, without flash offers), the prior price of a reduced line (a
-price-history read after pricing: quotes/prior_prices.py), the identical-request cache, the Redis
+price-history read before pricing: quotes/prior_prices.py), the identical-request cache, the Redis
 write and its wait, the quote log's queue and its writes, metrics, the request id and the security
 headers. So quote ÷ this is what that service costs, and this ÷ the echo the most quote ÷ echo
 could be if it cost nothing (BENCHMARKS.md, "Headline figures").

@@ -11,6 +11,7 @@ a snapshot built from the terms, the order's instant as `now`, and every line's 
   customer's tier, segment and group), the shipments' options as the order chose them for the sellers
   still in the basket (a seller the edit brings in: a quote's default), or as the edit names them;
 - an installment option chosen is applied again, on the edited total, as its plan priced it;
+- the fees the order charged once stay as charged, and those it gave back stay given back (`once_fees.EditFees`);
 - a line sold from another seller's offer (docs/offers.md) keeps its `offer_id` and its seller, who owns
   its shipment (its weight too), its commission rates and its part of the money.
 """
@@ -24,16 +25,16 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import msgspec
-from msgspec import UNSET
 from msgspec.structs import replace
 
 from quote_service.order_edits.basket import BasketLine
 from quote_service.orders.terms import ConfigTerms, EditContext, OrderTerms
 from quote_service.pricing.engine import price_quote
 from quote_service.pricing.fx_rates import FxBook
-from quote_service.pricing.installments import InstallmentPlan, PlanOption, with_installments
+from quote_service.pricing.installments import InstallmentPlan, Paying, PlanOption
 from quote_service.pricing.money import ZERO
 from quote_service.pricing.offers import Choice
+from quote_service.pricing.once_fees import EditFees
 from quote_service.pricing.promotions import GiftStock
 from quote_service.pricing.quote import (
     CatalogProduct,
@@ -90,10 +91,12 @@ def price_basket(
     edit_id: UUID,
     quantity_limits: Sequence[QuantityLimit] | None = None,
     fx: FxBook | None = None,
+    fees: EditFees | None = None,
 ) -> Quote:
     """The edited basket's quote under `terms`. `products`: today's catalog products of the basket, read
     only for their weight (a shipment priced by weight); `gifts`: the order's GIFT promotions' products;
-    `quantity_limits`: the basket's per-customer limits, counted again at the commit."""
+    `quantity_limits`: the basket's per-customer limits, counted again at the commit; `fees`: what the basket keeps
+    of the order's fees (charged once, given back), an input of the engine."""
     context = terms.context
     request = QuoteRequest(
         customer_id=customer_id,
@@ -141,9 +144,9 @@ def price_basket(
         held=[line.price if line.offer_id is None else line.price._replace(offer_id=line.offer_id) for line in basket],
         offers=_offer_sellers(basket),
         quantity_limits=quantity_limits,
+        installments=None if terms.installment is None else order_installment(currency, terms.installment),
+        edit_fees=fees,
     )
-    if terms.installment is not None:
-        quote = with_order_installment(quote, terms.installment)
     return quote
 
 
@@ -154,13 +157,13 @@ def _offer_sellers(basket: Sequence[BasketLine]) -> list[Choice | None] | None:
     return [None if line.offer_id is None else Choice(None, line.price.seller_id or "", "named") for line in basket]
 
 
-def with_order_installment(quote: Quote, chosen: SelectedInstallment) -> Quote:
-    """`quote` paid with the installment option its order chose, priced again on its total (the order's own
-    plan: no BIN or minimum total applies again)."""
+def order_installment(currency: str, chosen: SelectedInstallment) -> Paying:
+    """The installment option an order chose, as the engine's input: priced again on the edited basket's total
+    (the order's own plan: no BIN or minimum total applies again), no other option shown."""
     plan = InstallmentPlan(
         id=chosen.plan_id,
         bin_prefixes=("",),
-        currency=quote.currency,
+        currency=currency,
         min_total=ZERO,
         options=(
             PlanOption(
@@ -171,8 +174,7 @@ def with_order_installment(quote: Quote, chosen: SelectedInstallment) -> Quote:
             ),
         ),
     )
-    priced = with_installments(quote, [plan], card_bin=_ANY_CARD, count=chosen.count)
-    return replace(priced, installment_options=UNSET)
+    return Paying([plan], _ANY_CARD, chosen.count, shown=False)
 
 
 def stored_quote(raw: Any) -> Quote:

@@ -62,13 +62,12 @@ from quote_service.order_edits.basis import (
 )
 from quote_service.order_edits.basket import BasketLine, additions, edited_basket, with_additions
 from quote_service.order_edits.commit import apply_edit, read_order
-from quote_service.order_edits.money import kept_once_fees, with_once_fees, without_fees
 from quote_service.order_edits.pricing import Terms, price_basket
 from quote_service.order_edits.schemas import EditCreate, EditLine, EditPreview, EditSeller, EditTotals
 from quote_service.orders import refund_repository as refunds_sql
 from quote_service.orders import repository as orders
 from quote_service.orders import shipment_repository, tax_record
-from quote_service.orders.money import order_once_fees, quote_once_fees
+from quote_service.orders.money import order_once_fees
 from quote_service.orders.schemas import Order
 from quote_service.orders.service import can_see, order_row_limited
 from quote_service.orders.terms import EditContext, load_config, order_terms
@@ -76,6 +75,7 @@ from quote_service.pricing.fx_convert import QuoteFx
 from quote_service.pricing.fx_rates import FxBook
 from quote_service.pricing.lines import HeldPrice
 from quote_service.pricing.money import ZERO, round_money
+from quote_service.pricing.once_fees import EditFees
 from quote_service.pricing.quote import (
     STOCKED_SOURCES,
     Address,
@@ -138,11 +138,8 @@ class OrderEdits:
             floors = await offers_repository.min_prices(conn, offer_ids=sold_from) if sold_from else {}
         edit_id = ids.uuid4()
         quote = await self._price(
-            order, terms, rows, shipped, data, principal=principal, edit_id=edit_id, offer_floors=floors
+            order, terms, rows, shipped, data, principal=principal, edit_id=edit_id, offer_floors=floors, once=once
         )
-        rate = terms.config.defaults.commission_tax_rate  # docs/commission.md: fees charged once stay as charged
-        kept = kept_once_fees(quote_once_fees(quote, rate), order_once_fees(once), {i.seller_id for i in quote.items})
-        quote = with_once_fees(quote, kept, rate)
         money = edit_money(order, terms, rows, shipped, quote, once)
         was = live_promotions
         applied = {p.promotion_id for p in quote.applied_promotions}
@@ -273,9 +270,11 @@ class OrderEdits:
         principal: Principal,
         edit_id: UUID,
         offer_floors: Mapping[UUID, Decimal],
+        once: Sequence[asyncpg.Record],
     ) -> Quote:
-        """The edited basket's quote under the order's terms (its refunded fees staying refunded);
-        `offer_floors`: the `min_price` of each offer that sold a line of the order."""
+        """The edited basket's quote under the order's terms (its refunded fees staying refunded, its fees charged
+        once as charged: `once_fees.EditFees`); `offer_floors`: the `min_price` of each offer that sold a line of the
+        order; `once`: its fees charged once not reversed (`refunds_sql.charged_once`)."""
         added, products = await self._additions(order, terms.context, data, principal)
         wanted = {r["product_id"] for r in rows} | set(gift_products(terms.order))
         products = {**(await self.quotes.catalog_products(wanted)), **products}
@@ -287,6 +286,8 @@ class OrderEdits:
         choices = {s["seller_id"]: s["selected"] for s in shipped if s["seller_id"] in sellers and s["selected"]}
         if isinstance(data.shipping, dict):
             choices.update(data.shipping)
+        # docs/commission.md: fees charged once stay as charged, fees given back stay given back (inputs of pricing)
+        given = None if order["fees_refunded"] else {s["seller_id"] for s in shipped if s["refund_id"] is not None}
         quote = price_basket(
             basket,
             terms,
@@ -299,11 +300,9 @@ class OrderEdits:
             edit_id=edit_id,
             quantity_limits=limits,  # counted again at the commit, under the per-customer lock
             fx=self._locked(order, order["created_at"]),  # its fees and commission convert as its quote's did
+            fees=EditFees(order_once_fees(once), given),
         )
-        if order["fees_refunded"]:
-            return without_fees(quote, None)
-        given = {s["seller_id"] for s in shipped if s["refund_id"] is not None}
-        return without_fees(quote, given) if given else quote
+        return quote
 
     async def _quantities(
         self,

@@ -20,7 +20,6 @@ from quote_service.orders import record_math
 from quote_service.pricing.commission import is_fee
 from quote_service.pricing.money import ZERO, round_money
 from quote_service.pricing.quote import CommissionDetail, CommissionFee
-from quote_service.pricing.settlement import commission_tax
 
 FEE_PART = "fee:"
 """A line's part for a named fee as refunds split it: `fee:payment_fee` (beside its tax components, refund_math)."""
@@ -65,17 +64,6 @@ def order_fees(details: Iterable[tuple[str, Decimal]]) -> dict[str, Decimal]:
         if is_fee(component):
             fees[component] = fees.get(component, ZERO) + amount
     return fees
-
-
-def charged_once(
-    detail: CommissionDetail, commission_tax_rate: Decimal, cent: Decimal
-) -> tuple[str | None, str | None, Decimal | None]:
-    """A fee charged once per shipment or order: (per, its seller, the tax on it, as a line's commission is
-    taxed: COMMISSION_TAX_RATE, rounded once); (None, None, None) for any other detail."""
-    if isinstance(detail.per, UnsetType):
-        return None, None, None
-    seller_id = None if isinstance(detail.seller_id, UnsetType) else detail.seller_id
-    return detail.per, seller_id, commission_tax(detail.amount, commission_tax_rate, cent)
 
 
 def reversible(

@@ -47,7 +47,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
-from uuid import UUID
 
 from msgspec import UNSET, UnsetType
 
@@ -56,7 +55,8 @@ from quote_service.orders.commission_record import FEE_PART
 from quote_service.orders.refund_math import ChargedLine, LineTake
 from quote_service.pricing import settlement
 from quote_service.pricing.money import ZERO, quantum
-from quote_service.pricing.quote import CommissionDetail, Quote, QuoteLine, SelectedInstallment
+from quote_service.pricing.once_fees import OnceFee, quote_once_fees
+from quote_service.pricing.quote import Quote, QuoteLine, SelectedInstallment
 
 PLAIN_TAX = "TAX"
 """The one tax code of a line priced by a single rate (as statements name it)."""
@@ -128,36 +128,6 @@ class LineMoney:
             return [(name[4:], amount) for name, amount in self.parts.items() if name.startswith("tax:")]
         tax = self.part("tax")
         return [(PLAIN_TAX, tax)] if tax != ZERO else []
-
-
-@dataclass(frozen=True)
-class OnceFee:
-    """A named commission fee charged once per shipment or per order (docs/commission.md), to `seller_id`,
-    with the commission tax on it."""
-
-    per: str
-    seller_id: str | None
-    name: str
-    rate_id: UUID | None
-    amount: Decimal
-    tax: Decimal
-    commission_type: str = "FLAT"
-    base: Decimal = ZERO
-    rate: Decimal | None = None
-
-    def detail(self) -> CommissionDetail:
-        """The fee as a quote's commission detail (no line's)."""
-        return CommissionDetail(
-            product_id=None, rate_id=self.rate_id, dimension=self.name,
-            commission_type=self.commission_type,  # type: ignore[arg-type]
-            base=self.base, rate=self.rate, amount=self.amount,
-            per=self.per, seller_id=self.seller_id,  # type: ignore[arg-type]
-        )  # fmt: skip
-
-    @property
-    def key(self) -> tuple[str, str | None, str, UUID | None]:
-        """What makes it the same fee before and after an edit: an order's is one whoever pays it."""
-        return self.per, self.seller_id if self.per == "shipment" else None, self.name, self.rate_id
 
 
 @dataclass(frozen=True)
@@ -474,23 +444,6 @@ def quote_fees(quote: Quote, commission_tax_rate: Decimal) -> Fees:
         shipments={s.seller_id: (s.delivery_fee, s.logistics_commission) for s in quote.shipments},
         once=once,
     )
-
-
-def _once(detail: CommissionDetail, commission_tax_rate: Decimal, cent: Decimal) -> OnceFee | None:
-    per, seller_id, tax = commission_record.charged_once(detail, commission_tax_rate, cent)
-    if per is None or tax is None:
-        return None
-    return OnceFee(
-        per, seller_id, detail.dimension, detail.rate_id, detail.amount, tax, detail.commission_type, detail.base,
-        detail.rate,
-    )  # fmt: skip
-
-
-def quote_once_fees(quote: Quote, commission_tax_rate: Decimal) -> list[OnceFee]:
-    """The named fees the quote charges once per shipment or order, with their commission tax."""
-    cent = quantum(quote.currency)
-    found = (_once(d, commission_tax_rate, cent) for d in quote.commission_breakdown.details)
-    return [fee for fee in found if fee is not None]
 
 
 def order_once_fees(rows: Iterable[Any]) -> list[OnceFee]:

@@ -80,6 +80,7 @@ from quote_service.pagination import Page, page_of
 from quote_service.pricing.coupons import CouponSet, normalize_code
 from quote_service.pricing.fx_convert import QuoteFx
 from quote_service.pricing.money import ZERO, quantum, round_money
+from quote_service.pricing.once_fees import charged_once
 from quote_service.pricing.quote import (
     STOCKED_SOURCES,
     AgentRef,
@@ -400,7 +401,7 @@ async def write_priced(
     on_lines = commission_record.details_on_lines([line.product_id for line in quote.items], details)
     record = await write_record(conn, order_id, quote, commission_tax_rate, on_lines, at)
     cent = quantum(quote.currency)
-    once = [commission_record.charged_once(detail, commission_tax_rate, cent) for detail in details]
+    once = [charged_once(detail, commission_tax_rate, cent) for detail in details]
     await repository.insert_commissions(conn, order_id=order_id, details=details, lines=on_lines, at=at, once=once)
     if quote.shipments and not isinstance(quote.sellers, UnsetType):
         await shipment_repository.insert_shipments(

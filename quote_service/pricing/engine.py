@@ -12,6 +12,12 @@ response's sums in `quote_answer`), run in this order and testable alone:
     fees (7-8)                    delivery (waived by a free-delivery promotion or coupon), small basket
     commission (10)               on each line's net, and per shipment or order where a rate asks
     totals, seller totals (9)     the total, its calculation steps, each seller's totals (`quote_answer`)
+    prior prices                  each reduced line's start and prior price, from the history the caller read
+                                  (`prior_lines`)
+    installments                  the options of the card's plans on the total; a seller-funded one chosen adds
+                                  its commission to the lines, the breakdown and the sellers (`with_installments`)
+    an edit's fees                an order edit's basket: the fees given back waived, the fees charged once as the
+                                  order charged them (`once_fees.edit_fees`)
 
 Money is Decimal throughout and rounded half up to the currency's minor units once per line and once per fee;
 every total is the exact sum of the rounded parts it names. No I/O, no clock: `now` and `quote_id` are
@@ -33,13 +39,16 @@ from uuid import UUID
 from quote_service.errors import invalid
 from quote_service.pricing.attributes import quote_attributes
 from quote_service.pricing.discounts import CouponResult
-from quote_service.pricing.external import ExternalPricing
+from quote_service.pricing.external import Answered, ExternalPricing
 from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, evaluate_compiled
 from quote_service.pricing.fx_convert import converted_promotions
+from quote_service.pricing.installments import Paying
 from quote_service.pricing.lines import HeldPrice
 from quote_service.pricing.money import is_currency
 from quote_service.pricing.offers import Choice
+from quote_service.pricing.once_fees import EditFees
 from quote_service.pricing.plan import RegionPlan, region_plan
+from quote_service.pricing.prior_lines import PriorTable
 from quote_service.pricing.promotions import GiftStock
 from quote_service.pricing.quote import (
     CatalogProduct,
@@ -87,6 +96,10 @@ def price_quote(
     external: ExternalPricing | None = None,
     offers: Sequence[Choice | None] | None = None,
     quantity_limits: Sequence[QuantityLimit] | None = None,
+    priors: PriorTable | None = None,
+    installments: Paying | None = None,
+    edit_fees: EditFees | None = None,
+    answered: Answered | None = None,
 ) -> Quote:
     """Price `request` under `snapshot` at `now` (docs/pricing.md), step by step (module docstring).
 
@@ -102,7 +115,12 @@ def price_quote(
     this basket (docs/extensions.md), used as they are. `offers`: each item's offer (`offers.choose_offers`;
     None: no item has one), which prices its line and owns it (its seller), and is shown on it (`held`: the
     offer each held price names). `quantity_limits`: the limits of the basket's max_per_customer quantity rules
-    (docs/pricing.md#quantity-rules), which the quote carries for its order to count again.
+    (docs/pricing.md#quantity-rules), which the quote carries for its order to count again. `priors`: the price
+    history at every start a line could be reduced from (`prior_lines.wanted_history`, read before pricing;
+    docs/markets.md#prior-price-for-announced-reductions); None: no line shows a prior price. `installments`: the
+    card and installment plans the quote is paid with (docs/taxes.md#installments), read before pricing.
+    `edit_fees`: an order edit's basket: the order's fees charged once and those given back, which it keeps.
+    `answered`: a quote priced with its extensions' answers: its `tax_source` and the fallbacks' warnings.
     """
     if region is None:
         region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
@@ -155,7 +173,8 @@ def price_quote(
     commission = quote_commission(inputs, lines, taxed[0], parcels, charged[1])
     return quote_answer(
         inputs, lines, quote_id, feature_flags, experiments, forced, promoted, promotion_discount, discount, coupons,
-        taxed, parcels, charged, commission, held, offers, quantity_limits,
+        taxed, parcels, charged, commission, held, offers, quantity_limits, products, priors,
+        installments, edit_fees, answered,
     )  # fmt: skip
 
 

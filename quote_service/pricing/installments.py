@@ -24,7 +24,7 @@ from typing import Literal
 from uuid import UUID
 
 import msgspec
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 from msgspec.structs import replace
 
 from quote_service.errors import invalid
@@ -52,6 +52,21 @@ class InstallmentPlan(msgspec.Struct, frozen=True, kw_only=True):
     currency: str
     min_total: Decimal
     options: tuple[PlanOption, ...]
+
+
+class Paying(msgspec.Struct, frozen=True):
+    """An input of the quote engine (`price_quote(installments=...)`): how the quote is paid in parts, read before
+    pricing. The engine's installment step (`with_installments`, once the total it reads is summed) shows the options
+    and adds a seller-funded option's commission to the lines, the commission breakdown and the sellers. A struct:
+    built in C, no call (the cost budget, docs/hot-path.md)."""
+
+    plans: Sequence[InstallmentPlan]
+    """The active plans of the quote's currency."""
+    card_bin: str
+    installments: int | None
+    """The number of installments chosen (None: the options are only shown)."""
+    shown: bool = True
+    """Whether the quote lists the options (an order edit's priced basket shows only the one its order chose)."""
 
 
 def split(total_payable: Decimal, count: int, cent: Decimal) -> tuple[Decimal, Decimal]:
@@ -92,17 +107,18 @@ def offered(
     return found
 
 
-def with_installments(quote: Quote, plans: Sequence[InstallmentPlan], *, card_bin: str, count: int | None) -> Quote:
-    """`quote` with its `installment_options` for `card_bin`, and `installment` when `count` chooses one
-    (422 naming `installments` for a count no option offers). Of several options with that count, the
-    one the customer pays least for (then the older plan) is chosen."""
-    options = offered(plans, card_bin=card_bin, currency=quote.currency, total=quote.total_amount)
-    shown = [option for option, _ in options]
+def with_installments(quote: Quote, paying: Paying) -> Quote:
+    """The engine's installment step (`Paying`), on the quote it is answering: its `installment_options` for the
+    card, and `installment` when a count chooses one (422 naming `installments` for a count no option offers). Of
+    several options with that count, the one the customer pays least for (then the older plan) is chosen."""
+    count = paying.installments
+    options = offered(paying.plans, card_bin=paying.card_bin, currency=quote.currency, total=quote.total_amount)
+    shown: list[InstallmentOption] | UnsetType = [option for option, _ in options]
     if count is None:
         return replace(quote, installment_options=shown)
     matching = [(option, plan_option) for option, plan_option in options if option.count == count]
     if not matching:
-        counts = sorted({option.count for option in shown})
+        counts = sorted({option.count for option, _ in options})
         raise invalid("installments", f"no installment plan offers {count} installments for this card: {counts}")
     chosen, configured = min(matching, key=lambda pair: pair[0].total_payable)
     selected = SelectedInstallment(
@@ -114,6 +130,8 @@ def with_installments(quote: Quote, plans: Sequence[InstallmentPlan], *, card_bi
         first_installment_amount=chosen.first_installment_amount,
         total_payable=chosen.total_payable,
     )
+    if not paying.shown:
+        shown = UNSET
     if configured.funded_by != "seller" or not configured.seller_commission_rate:
         return replace(quote, installment_options=shown, installment=selected)
     return _seller_funded(quote, shown, selected, configured.seller_commission_rate)
@@ -133,7 +151,9 @@ def _with_commission(totals: SellerTotals, commission: Decimal) -> SellerTotals:
     return replace(charged, payout=seller_payout(charged))
 
 
-def _seller_funded(quote: Quote, shown: list[InstallmentOption], selected: SelectedInstallment, rate: Decimal) -> Quote:
+def _seller_funded(
+    quote: Quote, shown: list[InstallmentOption] | UnsetType, selected: SelectedInstallment, rate: Decimal
+) -> Quote:
     """The quote with each line's installment commission (`rate` % of it after discounts) added to its
     seller's commission."""
     cent = quantum(quote.currency)

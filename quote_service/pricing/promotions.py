@@ -25,7 +25,7 @@ order they were loaded in never matters.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
@@ -366,6 +366,44 @@ def _kept(index: dict[str, list[int]], admitted: set[int], minimums: list[Decima
     return kept
 
 
+Reducer = tuple[int, datetime, frozenset[str], frozenset[str], bool]
+"""A promotion as a reduction: (its position in the book, starts_at, the products and the categories its
+conditions name, whether it names neither)."""
+
+
+class Reductions:
+    """A promotion book's promotions as reductions (pricing/prior_lines.py), indexed once per snapshot: by id (the
+    step) and the starts that could reduce a product, by product, by category and for every product (the loader)."""
+
+    __slots__ = ("by_category", "by_id", "by_product", "general")
+
+    def __init__(self, ordered: Sequence[Promotion]) -> None:
+        self.by_id: dict[UUID, Reducer] = {}
+        general: set[datetime] = set()
+        by_product: dict[str, set[datetime]] = {}
+        by_category: dict[str, set[datetime]] = {}
+        for position, promotion in enumerate(ordered):
+            c = promotion.conditions
+            names_none = not c.category_ids and not c.product_ids
+            reducer = (position, promotion.starts_at, frozenset(c.product_ids), frozenset(c.category_ids), names_none)
+            self.by_id.setdefault(promotion.id, reducer)
+            if names_none:
+                general.add(promotion.starts_at)
+            for product in c.product_ids:
+                by_product.setdefault(product, set()).add(promotion.starts_at)
+            for category in c.category_ids:
+                by_category.setdefault(category, set()).add(promotion.starts_at)
+        self.general = frozenset(general)
+        self.by_product = {key: frozenset(starts) for key, starts in by_product.items()}
+        self.by_category = {key: frozenset(starts) for key, starts in by_category.items()}
+
+    def applied(self, promotion_ids: Iterable[UUID]) -> list[Reducer]:
+        """The promotions of `promotion_ids` in the book's order (one look-up each, once a quote)."""
+        found = [self.by_id[i] for i in set(promotion_ids) if i in self.by_id]
+        found.sort()  # by position: positions differ, so nothing past them is compared
+        return found
+
+
 class PromotionBook:
     """A snapshot's promotions in stacking order: priority descending, then id (never load order),
     indexed by the categories and products their conditions name, so a quote checks only the
@@ -379,7 +417,7 @@ class PromotionBook:
     __slots__ = (
         "by_category", "by_product", "converted", "currencies", "edges", "general", "gift_currencies",
         "gift_positions", "gift_products", "groups", "limited", "limited_any_channel", "minimums", "ordered",
-        "priced_in", "reducing", "segments", "views",
+        "priced_in", "reducing", "reductions", "segments", "views",
     )  # fmt: skip
 
     def __init__(self, promotions: Iterable[Promotion] = ()) -> None:
@@ -431,6 +469,8 @@ class PromotionBook:
                 self.by_category.setdefault(category, []).append(position)
             for product in c.product_ids:
                 self.by_product.setdefault(product, []).append(position)
+        self.reductions = Reductions(self.ordered)
+        """The promotions as reductions, for lines' prior prices (pricing/prior_lines.py)."""
         edges = {edge for p in self.ordered for edge in (p.starts_at, p.ends_at) if edge is not None}
         self.edges: tuple[datetime, ...] = tuple(sorted(edges))
         """Every starts_at and ends_at, ascending: between two of them no promotion starts or ends."""

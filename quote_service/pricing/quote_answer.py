@@ -8,7 +8,7 @@ after it; every sum stays below the ceiling of every amount (docs/quotes-and-ord
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -20,16 +20,22 @@ from quote_service.errors import FieldError, ValidationFailed
 from quote_service.pricing.commission_charges import Charges
 from quote_service.pricing.coupons import Coupon
 from quote_service.pricing.discounts import CouponResult
+from quote_service.pricing.external import Answered
 from quote_service.pricing.hints import HintBasket, next_steps
+from quote_service.pricing.installments import Paying, with_installments
 from quote_service.pricing.lines import HeldPrice, Line
 from quote_service.pricing.money import MAX_AMOUNT
 from quote_service.pricing.offers import Choice, with_offers
+from quote_service.pricing.once_fees import EditFees
+from quote_service.pricing.once_fees import edit_fees as edit_fees_kept
+from quote_service.pricing.prior_lines import PriorTable, prior_lines
 from quote_service.pricing.promotion_deals import Outcome
 from quote_service.pricing.promotions import Gift
 from quote_service.pricing.quote import (
     AppliedCoupon,
     AppliedPromotion,
     Calculation,
+    CatalogProduct,
     CommissionBreakdown,
     Hint,
     PricingBreakdown,
@@ -77,14 +83,24 @@ def quote_answer(
     held: Sequence[HeldPrice] | None,
     offers: Sequence[Choice | None] | None,
     quantity_limits: Sequence[QuantityLimit] | None,
+    products: Mapping[str, CatalogProduct],
+    priors: PriorTable | None,
+    installments: Paying | None,
+    edit_fees: EditFees | None,
+    answered: Answered | None,
 ) -> Quote:
     """The response: the totals, the calculation steps, the lines (and gifts), the coupons and promotions shown,
     the shipments and each seller's totals, the hints. `feature_flags`, `experiments`: those served, `forced`: the
     experiments served by the caller's test group; `promotion_discount`: the promotions' discount, `discount` the
     quote's (promotions and coupons), `coupons` the coupons' results; `commission`: the breakdown and, where some line's
     rates ask, the charges; `held` and `offers`: the held prices (an order edit's) and the offers chosen, whose
-    offer each line shows (`lines_shown`). The steps' answers are handed on as they came (no struct a step), so
-    that a warm quote costs what the one function before them did (docs/hot-path.md#the-cost-budget)."""
+    offer each line shows (`lines_shown`); `priors`: the price history of the lines' reductions (`prior_lines`;
+    None: none shown); `installments`: how it is paid in parts (`installments.with_installments`, the last step but
+    one: it reads the total, and a seller-funded option adds to the lines', the breakdown's and the sellers'
+    commission); `edit_fees`: an order edit's basket's (`once_fees.edit_fees`, after it); `answered`: the
+    extensions' (`tax_source`, `warnings`). The steps' answers are
+    handed on as they came (no struct a step), so that a warm quote costs what the one function before them did
+    (docs/hot-path.md#the-cost-budget)."""
     region, request, now = inputs.region, inputs.request, inputs.now
     settled, terms, exempted = taxed
     delivery, fee, small, applied_promotions, rejected_promotions, _ = charged
@@ -110,6 +126,14 @@ def quote_answer(
     items = settled.items
     if held is not None or offers is not None or (promoted is not None and promoted.gifts):
         items = lines_shown(items, request, (held, offers), promoted, region.zero)
+    # docs/markets.md#prior-price-for-announced-reductions: without a catalog product or a promotion applied no line
+    # is reduced (a flash sale's and a campaign's are a product's): a quote of ad-hoc lines pays no call.
+    if priors is not None and (products or applied_promotions):
+        snapshot = inputs.snapshot
+        items = prior_lines(
+            items, applied_promotions, products, snapshot.flash_sales, snapshot.promotions.reductions,
+            region.currency, priors,
+        )  # fmt: skip
     quote = Quote(
         quote_id=quote_id,
         customer_id=inputs.customer.customer_id,
@@ -158,18 +182,24 @@ def quote_answer(
         ),
         hints=UNSET if not request.hints else _hints(inputs, lines, subtotal - discount, fee, parcels),
         quantity_limits=list(quantity_limits) if quantity_limits else UNSET,
+        tax_source=UNSET if answered is None else answered.tax_source,
+        warnings=UNSET if answered is None else answered.warnings,
     )
-    if terms is None:
-        return quote
-    return replace(
-        quote,
-        rounding=terms.rounding,
-        tax_exemption=UNSET if terms.exemption is None else terms.exemption,
-        customer_tax_id=UNSET
-        if terms.exemption is None or request.customer_tax_id is None
-        else request.customer_tax_id,
-        tax_exempted=exempted if inputs.inclusive and terms.exemption is not None else UNSET,
-    )
+    if terms is not None:
+        quote = replace(
+            quote,
+            rounding=terms.rounding,
+            tax_exemption=UNSET if terms.exemption is None else terms.exemption,
+            customer_tax_id=UNSET
+            if terms.exemption is None or request.customer_tax_id is None
+            else request.customer_tax_id,
+            tax_exempted=exempted if inputs.inclusive and terms.exemption is not None else UNSET,
+        )
+    if installments is not None:  # docs/taxes.md#installments
+        quote = with_installments(quote, installments)
+    if edit_fees is not None:  # docs/orders-and-refunds.md#edits-and-exchanges
+        quote = edit_fees_kept(quote, edit_fees, inputs.defaults.commission_tax_rate)
+    return quote
 
 
 def lines_shown(

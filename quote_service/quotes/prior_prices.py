@@ -15,6 +15,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from quote_service.pricing.prior_lines import PriorKey, Wanted, started_at
+
 if TYPE_CHECKING:
     from quote_service.db.pool import Pool
     from quote_service.pricing.snapshot import ConfigSnapshot
@@ -26,75 +28,80 @@ _LOWEST = f"""
 SELECT t.product_id, t.started_at, (
     SELECT min(price) FROM (
         SELECT h.new_price AS price FROM price_history h
-         WHERE h.product_id = t.product_id
+         WHERE h.product_id = t.product_id::uuid
            AND h.changed_at >= t.started_at - interval '{WINDOW_DAYS} days' AND h.changed_at < t.started_at
         UNION ALL
         (SELECT h.new_price FROM price_history h
-          WHERE h.product_id = t.product_id AND h.changed_at < t.started_at - interval '{WINDOW_DAYS} days'
+          WHERE h.product_id = t.product_id::uuid AND h.changed_at < t.started_at - interval '{WINDOW_DAYS} days'
           ORDER BY h.changed_at DESC, h.id DESC LIMIT 1)
     ) AS in_force
 ) AS lowest
-FROM unnest($1::uuid[], $2::timestamptz[]) AS t(product_id, started_at)
+FROM unnest($1::text[], $2::timestamptz[]) AS t(product_id, started_at)
 """
 
 _OFFER_LOWEST = _LOWEST.replace("price_history h", "offer_price_history h").replace(
-    "h.product_id = t.product_id", "h.offer_id = t.product_id"
+    "h.product_id = t.product_id::uuid", "h.offer_id = t.product_id::uuid"
 )
 """The same over an offer's own price history (docs/offers.md: the prior price is per offer)."""
-
-Key = tuple[UUID, datetime]
 
 
 def reduction_start(
     snapshot: ConfigSnapshot,
-    now: datetime,
     product_id: str,
     category_id: str | None,
     flash_sale_id: UUID | None,
     promotion_ids: Iterable[UUID],
     campaign_since: datetime | None = None,
 ) -> datetime | None:
-    """When the reduction of a product's price began: the earliest of its flash sale's start, the starts
-    of the applied promotions that can give it a discount and `campaign_since` (when its active campaign
-    first moved its catalog price below the campaign's base price, for a line priced from that catalog
-    price); None when none reduces it."""
-    begun = [] if campaign_since is None else [campaign_since]
+    """When the reduction of a product's price began: the earliest of `campaign_since` (when its active campaign
+    first moved its catalog price below the campaign's base price, for a line priced from that catalog price), its
+    flash sale's start and the starts of the promotions of `promotion_ids` that can give it a discount; None when
+    none reduces it (the one-product quotes of display prices; a quote's lines: pricing/prior_lines.py)."""
+    flash_start = None
     # The line's own sale (the item of its offer, docs/offers.md#price-lists-and-flash-sales, or its default one).
     if flash_sale_id is not None and (sale := snapshot.flash_sales.by_id.get(flash_sale_id)) is not None:
-        begun.append(sale.starts_at)
-    wanted = set(promotion_ids)
-    if wanted:
-        for promotion in snapshot.promotions.ordered:
-            c = promotion.conditions
-            if promotion.id in wanted and (
-                (not c.category_ids and not c.product_ids)
-                or product_id in c.product_ids
-                or category_id in c.category_ids
-            ):
-                begun.append(promotion.starts_at)
-    return min(begun) if begun else None
+        flash_start = sale.starts_at
+    reducers = snapshot.promotions.reductions.applied(promotion_ids)
+    return started_at(reducers, product_id, category_id, flash_start, campaign_since)
 
 
 class PriorPrices:
-    """Lowest prices before reductions, remembered per (product, start)."""
+    """Lowest prices before reductions, remembered per (product or offer, start): the quote engine's input
+    (`QuoteService._prior_history`, read before pricing) and the display prices'."""
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
-        self._memo: dict[Key, Decimal | None] = {}
+        self._memo: dict[PriorKey, Decimal | None] = {}
 
     def reset(self) -> None:
         """Forget what was remembered (a started app the tests reuse)."""
         self._memo.clear()
 
-    async def lowest(self, wanted: set[Key], *, offers: bool = False) -> dict[Key, Decimal | None]:
-        """The lowest catalog price in the 30 days before each start (None: no history then); `offers`: the keys
-        name offers, whose own price history is read (their ids are never a product's)."""
-        missing = [key for key in wanted if key not in self._memo]
-        if missing:
-            sql = _OFFER_LOWEST if offers else _LOWEST
+    async def lowest(self, catalog: Wanted, offered: Wanted | None = None) -> dict[PriorKey, Decimal | None]:
+        """The lowest price in the 30 days before each start (None: no history then) of each product of `catalog`
+        (its id as text) and each offer of `offered` (its own price history; an offer's id is never a product's).
+        What was read once is remembered: a warm quote's look-ups call nothing but this."""
+        memo = self._memo
+        table: dict[PriorKey, Decimal | None] = {}
+        for wanted, sql in ((catalog, _LOWEST), (offered, _OFFER_LOWEST)):
+            if not wanted:
+                continue
+            missing: list[PriorKey] | None = None
+            for subject, starts in wanted.items():
+                for start in starts:
+                    key = (subject, start)
+                    if key in memo:
+                        table[key] = memo[key]
+                    elif missing is None:
+                        missing = [key]
+                    else:
+                        missing.append(key)
+            if missing is None:
+                continue
             rows = await self._pool.fetch(sql, [k[0] for k in missing], [k[1] for k in missing])
-            if len(self._memo) + len(rows) > _MEMO_LIMIT:
-                self._memo.clear()
+            if len(memo) + len(rows) > _MEMO_LIMIT:
+                memo.clear()
             for row in rows:
-                self._memo[(row["product_id"], row["started_at"])] = row["lowest"]
-        return {key: self._memo.get(key) for key in wanted}
+                key = (row["product_id"], row["started_at"])
+                memo[key] = table[key] = row["lowest"]
+        return table

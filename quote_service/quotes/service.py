@@ -49,8 +49,9 @@ from quote_service.observability.stages import STAGES, record, watch_gate
 from quote_service.observability.tracing import stage
 from quote_service.pricing.coupons import Coupon, normalize_code
 from quote_service.pricing.engine import ServedFlags, price_quote, region_for, served_flags
+from quote_service.pricing.external import Answered
 from quote_service.pricing.fx_rates import FxBook
-from quote_service.pricing.installments import InstallmentPlan, with_installments
+from quote_service.pricing.installments import InstallmentPlan, Paying
 from quote_service.pricing.money import round_money
 from quote_service.pricing.offers import (
     Choice,
@@ -61,7 +62,8 @@ from quote_service.pricing.offers import (
 )
 from quote_service.pricing.plan import RegionPlan
 from quote_service.pricing.price_lists import PriceBook
-from quote_service.pricing.promotions import PromotionBook
+from quote_service.pricing.prior_lines import PriorTable, wanted_history
+from quote_service.pricing.promotions import GiftStock, PromotionBook
 from quote_service.pricing.quantity_rules import QuantityProblem
 from quote_service.pricing.quote import (
     Address,
@@ -104,6 +106,8 @@ _RECENT_MISSES = DeferredCounter(CACHE_LOOKUPS.labels("recent_quotes", "local", 
 _VALIDATE, _CATALOG, _FLASH, _ENGINE, _STORE = (f"quote.{name}" for name in STAGES)
 # A cached quote is handed out again only while it has at least this much validity left.
 _MIN_REMAINING_VALIDITY = timedelta(minutes=10)
+_NO_PRIORS: PriorTable = {}
+"""The price history of a quote no line of which could be reduced (the engine only reads it)."""
 _NO_QUOTE = uuid.UUID(int=0)
 """The id of the one-product quotes behind display prices (never stored)."""
 
@@ -127,6 +131,8 @@ class PricedWith(NamedTuple):
     flags: ServedFlags | None
     offers: Sequence[Choice | None] | None
     limits: Sequence[QuantityLimit]
+    priors: PriorTable | None
+    installments: Paying | None
 
 
 class PricedQuote(msgspec.Struct, frozen=True):
@@ -297,33 +303,12 @@ class QuoteService:
         t1 = perf_counter_ns()
         now = self._clock()
         snapshot = self._config.snapshot
-        for item in request.items:  # docs/offers.md: an item may name only its offer (its product: the offer's)
-            if not item.product_id:  # a truth test an item, no call, for a basket naming its products
-                request = with_offer_products(request, snapshot.offers)
-                break
+        # Each input is gathered by a named loader (below); an optional one is called only when the quote could
+        # use it, the test written here (a call saved a quote: the cost budget, docs/hot-path.md#the-cost-budget).
         with stage(_CATALOG):
-            products = await self._products.get_many(i.product_id for i in request.items if _is_uuid(i.product_id))
-        policy.check_items(request, products, caller)
-        tier, segment = policy.customer_profile(request, caller)
-        # A code batch's codes are looked up only for a code no coupon has: a quote naming none, or only
-        # coupons' codes as written, pays no call for the feature (the cost budget, docs/hot-path.md).
-        generated: dict[str, Coupon] = {}
-        if self._generated_codes is not None:
-            known = snapshot.coupons.by_code
-            for code in request.coupon_codes:
-                if code not in known:  # a coupon's code in another case too: `_generated` folds it
-                    generated = await self._generated(request, snapshot)
-                    break
-        customer = CustomerContext(
-            customer_id=request.customer_id,
-            tier=tier,
-            segment=segment,
-            coupon_uses=await self._coupon_uses(request, snapshot),
-            generated_coupons=generated,
-            customer_group=policy.customer_group(request, caller),
-            test_group=policy.test_group(request, caller),
-        )
-        limits: list[QuantityLimit] = []
+            request, products = await self._catalog(request, caller, snapshot)
+        customer = await self._customer(request, caller, snapshot)
+        limits: Sequence[QuantityLimit] = ()
         region: RegionPlan | None = None  # worked out early only for ruled offers, gifts and per-customer limits
         choices: list[Choice | None] | None = None
         chosen = False  # each item's offer was chosen before its quantity rules were checked
@@ -331,33 +316,14 @@ class QuoteService:
         if quantities is not None:  # docs/pricing.md#quantity-rules: a basket of products without rules pays no call
             for item in request.items:
                 if item.product_id in quantities.ruled:
-                    offered = snapshot.offers  # docs/offers.md#quantity-rules: the chosen offer's rules
-                    if offered is not None and any(i.product_id in offered.by_product for i in request.items):
-                        region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
-                        choices = offers_under_rules(request, products, customer, snapshot, quantities, region, now)
-                        chosen = True
-                    customer, limits = await checked_quantities(
-                        request, products, customer, snapshot, quantities, self._unit_purchases, now, choices
-                    )
+                    ruled = await self._quantity_rules(request, products, customer, snapshot, now)
+                    customer, limits, region, choices = ruled
+                    chosen = region is not None  # worked out only to choose the basket's offers
                     break
         t2 = perf_counter_ns()
         with stage(_FLASH):
             flash = await self._flash_offers(snapshot, products, request.customer_id, now)
         t3 = perf_counter_ns()
-        # The caller (kind, then its id's 16 bytes), the money format and the body: one caller's
-        # quote is never another's, and a quote is handed out again only in the form it was written.
-        key = b"".join(  # (a join: bytes' %-formatting parses its format at every call)
-            (
-                caller.kind.encode(),
-                b"#\0" if numbers else b"\0",
-                caller.id.bytes,
-                body if body is not None else _REQUEST_ENCODER.encode(request),
-            )
-        )
-        inputs: bytes | None = None
-        # A reserving quote holds units of its own: never handed out again, never reused; nor is one
-        # priced with gifts, whose stock is no input `_inputs` compares.
-        reserving = request.reserve_stock and self._reservations is not None
         book = snapshot.promotions
         gifts = None
         if book.gift_products and self._gift_stocks is not None:
@@ -369,21 +335,32 @@ class QuoteService:
             # currency is skipped without a call (the cost budget), then the promotions' view decides.
             currencies = book.gift_currencies
             if region is not None and (region.currency in currencies or None in currencies):
-                group, currency = customer.customer_group, region.currency
-                wanted = book.gifts_for(currency, group, customer.segment, request.channel, now)
-                if wanted:
-                    gifts = await self._gift_stocks.read(wanted)
+                gifts = await self._gifts(request, customer, book, region.currency, now)
         if (
             book.limited
             and self._promotion_uses is not None
             and (request.channel is not None or book.limited_any_channel)
         ):
             region, customer = await self._with_promotion_uses(request, customer, snapshot, now, region)
+        # The caller (kind, then its id's 16 bytes), the money format and the body: one caller's
+        # quote is never another's, and a quote is handed out again only in the form it was written.
+        key = b"".join(  # (a join: bytes' %-formatting parses its format at every call)
+            (
+                caller.kind.encode(),
+                b"#\0" if numbers else b"\0",
+                caller.id.bytes,
+                body if body is not None else _REQUEST_ENCODER.encode(request),
+            )
+        )
+        # A reserving quote holds units of its own: never handed out again, never reused; nor is one
+        # priced with gifts, whose stock is no input `_inputs` compares.
+        reserving = request.reserve_stock and self._reservations is not None
+        inputs: bytes | None = None
         candidate = None if reserving or gifts is not None else self._recent.get(key)
         if candidate is not None:  # the same caller sent this body before: were the inputs the same too?
             self._unrepeated = 0
             inputs = _inputs(customer, snapshot, products, flash, now)
-            reused = await self._reusable(candidate, inputs, now, rider)
+            reused = await self._reusable(candidate, inputs, now, rider)  # the loader of a remembered quote
             if reused is not None:
                 _RECENT_HITS.inc()
                 record(t0, t1, t2, t3, t3, perf_counter_ns())
@@ -412,34 +389,31 @@ class QuoteService:
                 if item.offer_id is not None or (offered is not None and item.product_id in offered.by_product):
                     choices = choose_offers(request, products, offered, region, snapshot.shipping)
                     break
+            priors = None  # docs/markets.md#prior-price-for-announced-reductions: no catalog product, no history
+            if self._prior_prices is not None:
+                currency = region.currency
+                priors = (
+                    await self._prior_history(request, products, choices, flash, snapshot, currency)
+                    if products
+                    else _NO_PRIORS
+                )
+            paying = None if request.card_bin is None else await self._paying(request, region.currency)
             quote = price_quote(
                 first, snapshot=snapshot, products=products, flash=flash, customer=customer,
                 defaults=self.defaults, now=now, quote_id=ids.uuid7(), region=region, flags=flags, gifts=gifts,
-                offers=choices, quantity_limits=limits,
+                offers=choices, quantity_limits=limits, priors=priors, installments=paying,
             )  # fmt: skip
         if (  # docs/extensions.md: a quote to a country no extension serves costs no call
             extensions is not None
             and self._extensions is not None
             and (extensions.countries is None or request.delivery_address.country in extensions.countries)
         ):
-            calls = extensions.calls(
-                request.delivery_address.country, [i.seller_id for i in quote.items if i.is_gift is UNSET]
+            priced = PricedWith(
+                snapshot, products, flash, customer, now, gifts, region, flags, choices, limits, priors, paying
             )
-            answers = await self._extensions.ask(calls, quote, request, deadline) if calls else None
-            if answers is not None or first is not request:
-                priced = PricedWith(snapshot, products, flash, customer, now, gifts, region, flags, choices, limits)
-                quote = self._with_answers(answers, quote, request, priced)
-                # A fallback quote is not handed out again: an identical request asks the extension again.
-                remember = remember and quote.warnings is UNSET
-        if self._prior_prices is not None and (
-            quote.applied_promotions
-            or any(i.flash_sale_id for i in quote.items)
-            or any(p.campaign_reduced_since for p in products.values())
-        ):
-            quote = await self._with_prior_lines(quote, products, snapshot, now)
-        if request.card_bin is not None:  # docs/taxes.md#installments
-            plans = [] if self._installment_plans is None else await self._installment_plans(quote.currency)
-            quote = with_installments(quote, plans, card_bin=request.card_bin, count=request.installments)
+            quote = await self._extension_pass(quote, request, first, priced, deadline)
+            # A fallback quote is not handed out again: an identical request asks the extension again.
+            remember = remember and quote.warnings is UNSET
         t4 = perf_counter_ns()
         with stage(_STORE):
             if reserving:
@@ -461,6 +435,91 @@ class QuoteService:
         record(t0, t1, t2, t3, t4, perf_counter_ns())
         return PricedQuote(quote_id, payload)
 
+    async def _catalog(
+        self, request: QuoteRequest, caller: Principal, snapshot: ConfigSnapshot
+    ) -> tuple[QuoteRequest, dict[str, CatalogProduct]]:
+        """Loader: the request with each item naming its product (an item may name only its offer: docs/offers.md)
+        and the catalog products it names (the product cache), checked against what the caller may quote."""
+        for item in request.items:
+            if not item.product_id:  # a truth test an item, no call, for a basket naming its products
+                request = with_offer_products(request, snapshot.offers)
+                break
+        products = await self._products.get_many(i.product_id for i in request.items if _is_uuid(i.product_id))
+        policy.check_items(request, products, caller)
+        return request, products
+
+    async def _customer(self, request: QuoteRequest, caller: Principal, snapshot: ConfigSnapshot) -> CustomerContext:
+        """Loader: who the quote is for (tier, segment, group, test group, as the caller may state them), with its
+        uses of the named coupons that have a per-customer limit and the coupons of the generated codes it names."""
+        tier, segment = policy.customer_profile(request, caller)
+        # A code batch's codes are looked up only for a code no coupon has: a quote naming none, or only
+        # coupons' codes as written, pays no call for the feature (the cost budget, docs/hot-path.md).
+        generated: dict[str, Coupon] = {}
+        if self._generated_codes is not None:
+            known = snapshot.coupons.by_code
+            for code in request.coupon_codes:
+                if code not in known:  # a coupon's code in another case too: `_generated` folds it
+                    generated = await self._generated(request, snapshot)
+                    break
+        return CustomerContext(
+            customer_id=request.customer_id,
+            tier=tier,
+            segment=segment,
+            coupon_uses=await self._coupon_uses(request, snapshot),
+            generated_coupons=generated,
+            customer_group=policy.customer_group(request, caller),
+            test_group=policy.test_group(request, caller),
+        )
+
+    async def _quantity_rules(
+        self,
+        request: QuoteRequest,
+        products: dict[str, CatalogProduct],
+        customer: CustomerContext,
+        snapshot: ConfigSnapshot,
+        now: datetime,
+    ) -> tuple[CustomerContext, list[QuantityLimit], RegionPlan | None, list[Choice | None] | None]:
+        """Loader, for a basket holding a product with quantity rules (docs/pricing.md#quantity-rules): the customer
+        with its units bought under per-customer limits, the basket's limits, and, where the basket has offers, the
+        region and each item's offer, chosen under the rules (docs/offers.md#quantity-rules)."""
+        quantities = snapshot.quantity_rules
+        assert quantities is not None
+        region: RegionPlan | None = None
+        choices: list[Choice | None] | None = None
+        offered = snapshot.offers  # docs/offers.md#quantity-rules: the chosen offer's rules
+        if offered is not None and any(i.product_id in offered.by_product for i in request.items):
+            region = region_for(request, snapshot=snapshot, defaults=self.defaults, now=now)
+            choices = offers_under_rules(request, products, customer, snapshot, quantities, region, now)
+        customer, limits = await checked_quantities(
+            request, products, customer, snapshot, quantities, self._unit_purchases, now, choices
+        )
+        return customer, limits, region, choices
+
+    async def _gifts(
+        self, request: QuoteRequest, customer: CustomerContext, book: PromotionBook, currency: str, now: datetime
+    ) -> dict[str, GiftStock] | None:
+        """Loader, for a quote in a currency a GIFT promotion names (docs/promotions.md#gifts): the stock of the
+        gifts this kind of quote could be given (None: none it could be given)."""
+        assert self._gift_stocks is not None
+        wanted = book.gifts_for(currency, customer.customer_group, customer.segment, request.channel, now)
+        return await self._gift_stocks.read(wanted) if wanted else None
+
+    async def _extension_pass(
+        self, quote: Quote, request: QuoteRequest, first: QuoteRequest, priced: PricedWith, deadline: float
+    ) -> Quote:
+        """Loader and the one pass more, for a quote to a country an extension serves (docs/extensions.md): the
+        extensions its lines' sellers match are asked about `quote` (priced from `first`, `request` without its
+        shipping choice where that may be an extension's option), and the quote is priced again with their answers
+        (`_with_answers`); `quote` itself when none is asked and the request chose no shipping."""
+        assert self._extensions is not None
+        assert priced.snapshot.extensions is not None
+        country = request.delivery_address.country
+        calls = priced.snapshot.extensions.calls(country, [i.seller_id for i in quote.items if i.is_gift is UNSET])
+        answers = await self._extensions.ask(calls, quote, request, deadline) if calls else None
+        if answers is None and first is request:
+            return quote
+        return self._with_answers(answers, quote, request, priced)
+
     def _with_answers(
         self,
         answers: Answers | None,
@@ -470,23 +529,27 @@ class QuoteService:
     ) -> Quote:
         """The quote priced again with what its extensions answered (docs/extensions.md); a 503 when one
         with `on_failure: reject` failed, the service's own rules and a warning for a `fallback` one.
-        `answers` None: none applied, and the quote is priced again only for the request's shipping choice."""
+        `answers` None: none applied, and the quote is priced again only for the request's shipping choice.
+
+        The one pass more a quote an extension applies to costs: an extension is asked about the priced lines (each
+        line's net after its discounts, its tax in a tax-inclusive price) and its sellers' shipments as priced, so
+        it is asked after a first pass, and its answers are an input of the second (`external`, `answered`)."""
         rejecting = [] if answers is None else [e for e in answers.failed if e.on_failure == "reject"]
         if rejecting:
             raise ExtensionUnavailable(f"The {rejecting[0].kind} extension {rejecting[0].id} did not answer usably")
-        if answers is None or answers.external or request.shipping:
-            quote = price_quote(
-                request, snapshot=priced.snapshot, products=priced.products, flash=priced.flash,
-                customer=priced.customer, defaults=self.defaults, now=priced.now, quote_id=quote.quote_id,
-                region=priced.region, flags=priced.flags, gifts=priced.gifts, offers=priced.offers,
-                external=None if answers is None else answers.external, quantity_limits=priced.limits,
-            )  # fmt: skip
-        if answers is None:
-            return quote
-        warnings = [QuoteWarning.fallback(failed.id) for failed in answers.failed]
-        return msgspec.structs.replace(
-            quote, tax_source="extension" if answers.taxed else "internal", warnings=warnings or UNSET
-        )
+        answered = external = None
+        if answers is not None:
+            warnings = [QuoteWarning.fallback(failed.id) for failed in answers.failed]
+            answered = Answered("extension" if answers.taxed else "internal", warnings or UNSET)
+            if answers.external or request.shipping:
+                external = answers.external
+        return price_quote(
+            request, snapshot=priced.snapshot, products=priced.products, flash=priced.flash,
+            customer=priced.customer, defaults=self.defaults, now=priced.now, quote_id=quote.quote_id,
+            region=priced.region, flags=priced.flags, gifts=priced.gifts, offers=priced.offers,
+            external=external, quantity_limits=priced.limits, priors=priced.priors,
+            installments=priced.installments, answered=answered,
+        )  # fmt: skip
 
     async def _reserve_and_store(
         self,
@@ -741,51 +804,31 @@ class QuoteService:
             items.append(shown(quote, key, quantity))
         return Prices(items=await self._with_prior_prices(items, active, snapshot, now), errors=errors)
 
-    async def _with_prior_lines(
-        self, quote: Quote, products: dict[str, CatalogProduct], snapshot: ConfigSnapshot, now: datetime
-    ) -> Quote:
-        """The quote with `prior_price` and `reduction_started_at` on each line a flash sale, an
-        automatic promotion or a campaign reduces (docs/markets.md#prior-price-for-announced-reductions)."""
-        assert self._prior_prices is not None
-        promoted = [p.promotion_id for p in quote.applied_promotions if p.kind != "FREE_DELIVERY" and p.amount > 0]
-        starts: dict[int, tuple[datetime, tuple[uuid.UUID, datetime] | None]] = {}
-        offered: set[tuple[uuid.UUID, datetime]] = set()
-        for index, line in enumerate(quote.items):
-            product = products.get(line.product_id)
-            offer_id = line.offer_id  # no isinstance: a call a line (the cost budget)
-            if offer_id is msgspec.UNSET:
-                offer_id = None
-            started = reduction_start(
-                snapshot, now, line.product_id, line.category_id, line.flash_sale_id,
-                promoted if line.discount > 0 else (),
-                _campaign_since(product, line.price_list_id) if offer_id is None else None,
-            )  # fmt: skip
-            if started is None:
-                continue
-            # The history is the catalog price's: a price in a list, or in another currency, has none. A line
-            # sold from another seller's offer has that offer's own history (docs/offers.md).
-            own = product is not None and product.currency == quote.currency and line.price_list_id is None
-            key = None
-            if own and product is not None:
-                key = (product.id, started) if offer_id is None else (offer_id, started)
-                if offer_id is not None:
-                    offered.add(key)
-            starts[index] = (started, key)
-        if not starts:
-            return quote
-        wanted = {key for _, key in starts.values() if key is not None and key not in offered}
-        lowest = await self._prior_prices.lowest(wanted) if wanted else {}
-        if offered:
-            lowest |= await self._prior_prices.lowest(offered, offers=True)
-        items = list(quote.items)
-        for index, (started, key) in starts.items():
-            prior = lowest.get(key) if key is not None else None
-            items[index] = msgspec.structs.replace(
-                items[index],
-                prior_price=None if prior is None else round_money(prior, quote.currency),
-                reduction_started_at=started,
-            )
-        return msgspec.structs.replace(quote, items=items)
+    async def _paying(self, request: QuoteRequest, currency: str) -> Paying:
+        """Loader: the card the quote is paid with and the active installment plans of its currency (one read,
+        only for a quote with a card_bin: docs/taxes.md#installments), which the engine prices on its total."""
+        assert request.card_bin is not None
+        plans = [] if self._installment_plans is None else await self._installment_plans(currency)
+        return Paying(plans, request.card_bin, request.installments)
+
+    async def _prior_history(
+        self,
+        request: QuoteRequest,
+        products: dict[str, CatalogProduct],
+        choices: Sequence[Choice | None] | None,
+        flash: dict[str, FlashOffer],
+        snapshot: ConfigSnapshot,
+        currency: str,
+    ) -> PriorTable | None:
+        """Loader: the price history at every start the quote's lines could be reduced from, read before pricing
+        (the engine's `prior_lines` step shows it; docs/markets.md#prior-price-for-announced-reductions); None
+        without a price history. Remembered per (product, start): a warm quote reads nothing."""
+        if self._prior_prices is None:
+            return None
+        catalog, offered = wanted_history(request.items, products, choices, flash, snapshot, currency)
+        if not catalog and not offered:
+            return _NO_PRIORS
+        return await self._prior_prices.lowest(catalog, offered)
 
     async def _with_prior_prices(
         self, items: list[DisplayPrice], products: dict[str, CatalogProduct], snapshot: ConfigSnapshot, now: datetime
@@ -797,7 +840,7 @@ class QuoteService:
         for item in items:
             product = products[item.product_id]
             started = reduction_start(
-                snapshot, now, item.product_id, product.category_id, item.flash_sale_id,
+                snapshot, item.product_id, product.category_id, item.flash_sale_id,
                 [p.promotion_id for p in item.promotions], _campaign_since(product, item.price_list_id),
             )  # fmt: skip
             if started is not None:
@@ -806,11 +849,10 @@ class QuoteService:
             return items
         # The history is the catalog price's: a price in a list, or in another currency, has none.
         catalog = {
-            key: (products[key].id, started)
-            for key, started in starts.items()
-            if products[key].currency == items[0].currency
+            key: (key, started) for key, started in starts.items() if products[key].currency == items[0].currency
         }
-        lowest = await self._prior_prices.lowest(set(catalog.values())) if self._prior_prices and catalog else {}
+        wanted = {key: frozenset((started,)) for key, (_, started) in catalog.items()}
+        lowest = await self._prior_prices.lowest(wanted) if self._prior_prices and catalog else {}
         shown_items = []
         for item in items:
             started = starts.get(item.product_id)

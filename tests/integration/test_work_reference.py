@@ -27,7 +27,7 @@ from bench_hot_path import basket  # the wrk script's bodies, as the benchmarks 
 
 # Written by the server when it answers, not priced: they differ between any two quotes.
 _OWN = ("quote_id", "created_at", "valid_until")
-# Added to a reduced line after pricing, from the price history (quotes/prior_prices.py): a read the
+# On a reduced line, from the price history read before pricing (quotes/prior_prices.py): a read the
 # work reference leaves out, as it leaves out coupon uses and flash stock.
 _PRIOR = ("prior_price", "reduction_started_at")
 

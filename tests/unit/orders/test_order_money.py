@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from quote_service.order_edits.money import kept_once_fees
 from quote_service.orders.money import (
     NOTHING,
     Change,
@@ -19,6 +18,7 @@ from quote_service.orders.money import (
     tax_counts,
     tax_rows,
 )
+from quote_service.pricing.once_fees import kept_once_fees
 
 D = Decimal
 

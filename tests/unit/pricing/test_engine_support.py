@@ -18,6 +18,7 @@ from quote_service.pricing.commission import CommissionRate
 from quote_service.pricing.coupons import Coupon
 from quote_service.pricing.engine import price_quote
 from quote_service.pricing.flags import FeatureFlag, Rollout
+from quote_service.pricing.installments import Paying
 from quote_service.pricing.promotions import Conditions, GiftStock, Promotion, PromotionConfig
 from quote_service.pricing.quote import (
     Address,
@@ -195,9 +196,11 @@ def quote(
     defaults: EngineDefaults | None = None,
     now: datetime = NOW,
     gifts: Mapping[str, GiftStock] | None = None,
+    installments: Paying | None = None,
     **configuration: Any,
 ) -> Quote:
-    """Price `req`; `configuration` (rules=, rates=, flags=, coupons=) builds the snapshot."""
+    """Price `req`; `configuration` (rules=, rates=, flags=, coupons=) builds the snapshot; `installments`: the
+    card and plans it is paid with (an input of the engine)."""
     return price_quote(
         req,
         snapshot=config or snapshot(**configuration),
@@ -208,4 +211,5 @@ def quote(
         now=now,
         quote_id=QUOTE_ID,
         gifts=gifts,
+        installments=installments,
     )

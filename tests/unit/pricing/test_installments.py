@@ -8,7 +8,7 @@ from uuid import UUID
 
 from msgspec.structs import replace
 
-from quote_service.pricing.installments import InstallmentPlan, PlanOption, with_installments
+from quote_service.pricing.installments import InstallmentPlan, Paying, PlanOption
 from quote_service.pricing.quote import EngineDefaults, Quote
 from tests.unit.pricing.test_engine_support import D, coupon, item, product, quote, request, snapshot
 
@@ -21,8 +21,8 @@ PLAN = InstallmentPlan(
 )
 
 
-def _six_parts(priced: Quote) -> Quote:
-    return with_installments(priced, [PLAN], card_bin="45436012", count=6)
+SIX_PARTS = Paying([PLAN], "45436012", 6)
+"""Paid in six parts of PLAN's seller-funded option: an input of the engine."""
 
 
 def _priced(*lines: Any, **fields: Any) -> Quote:
@@ -36,19 +36,20 @@ def _priced(*lines: Any, **fields: Any) -> Quote:
         products=products,
         config=snapshot(coupons=coupons),
         defaults=EngineDefaults(currency="EUR"),
+        installments=SIX_PARTS,
     )
 
 
 def test_it_is_on_the_goods_after_the_discount() -> None:
     # 2 x 100.00 less 10 %: goods 180.00, 2.5 % = 4.50 (before the discount it would be 5.00)
-    chosen = _six_parts(_priced((product("100.00"), 2), ten_off=True))
+    chosen = _priced((product("100.00"), 2), ten_off=True)
     assert chosen.items[0].installment_commission == D("4.50")
     assert chosen.commission_breakdown.installment_commission == D("4.50")
 
 
 def test_it_rounds_half_up_once_per_line() -> None:
     # 10.20 x 2.5 % = 0.255: 0.26 (rounded down it would be 0.25); 10.10 x 2.5 % = 0.2525: 0.25
-    chosen = _six_parts(_priced((product("10.20"), 1), (product("10.10"), 1)))
+    chosen = _priced((product("10.20"), 1), (product("10.10"), 1))
     assert [line.installment_commission for line in chosen.items] == [D("0.26"), D("0.25")]
     assert chosen.commission_breakdown.installment_commission == D("0.51")
 
@@ -56,19 +57,19 @@ def test_it_rounds_half_up_once_per_line() -> None:
 def test_it_is_on_a_tax_inclusive_lines_net() -> None:
     # 1180.00 tax included at 18 % is 1000.00 net: 25.00, as the sales commission's base (not 29.50)
     gross = replace(product("1180.00"), prices_include_tax=True)
-    chosen = _six_parts(_priced((gross, 1)))
+    chosen = _priced((gross, 1))
     assert chosen.items[0].net == D("1000.00")
     assert chosen.items[0].installment_commission == D("25.00")
 
 
 def test_it_is_on_an_exempt_tax_inclusive_lines_net() -> None:
     gross = replace(product("1180.00"), prices_include_tax=True)
-    chosen = _six_parts(_priced((gross, 1), tax_exemption="exempt"))
+    chosen = _priced((gross, 1), tax_exemption="exempt")
     assert chosen.items[0].installment_commission == D("25.00")
 
 
 def test_the_breakdown_adds_up_with_it() -> None:
-    chosen = _six_parts(_priced((product("100.00"), 2), (product("10.20"), 3), ten_off=True))
+    chosen = _priced((product("100.00"), 2), (product("10.20"), 3), ten_off=True)
     breakdown = chosen.commission_breakdown
     extra = breakdown.installment_commission
     assert isinstance(extra, Decimal)

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from msgspec import UNSET
 from msgspec.structs import replace
 
-from quote_service.pricing.installments import with_installments
+from quote_service.pricing.installments import Paying
 from quote_service.pricing.quote import EngineDefaults, Quote, QuoteItemIn
 from quote_service.pricing.shipping import ShippingOption, ShippingProfile
 from quote_service.pricing.taxes import Rounding
@@ -95,9 +95,8 @@ def _priced(basket: dict[str, Any]) -> Quote:
         products=basket["catalog"],
         config=snapshot(coupons=coupons, shipping_profiles=profiles),
         defaults=defaults,
+        installments=Paying([PLAN], "45436012", 6) if basket["installments"] else None,
     )
-    if basket["installments"]:
-        priced = with_installments(priced, [PLAN], card_bin="45436012", count=6)
     return priced
 
 

@@ -1,23 +1,106 @@
-"""What an edit does to its edited basket's quote before its money is worked out (orders/money.py works it
-out: the edit is the change from what the order has left to the edited basket's record). Pure (no I/O, no clock).
+"""Fees charged once per shipment or order (docs/commission.md), and an order edit's fees as an input of the quote
+engine (`EditFees`): the fees an order charged once stay as charged, and the fees it already gave back stay given
+back, in the edited basket's quote (docs/orders-and-refunds.md#edits-and-exchanges). Pure (no I/O, no clock).
 
-The fees an order charged once per shipment or order stay as charged (`kept_once_fees`, `with_once_fees`), and
-the fees it already gave back stay given back (`without_fees`); each seller's totals follow, its payout by the
+The engine's last step (`edit_fees`) waives the fees given back (`without_fees`), then charges the once-charged
+fees the edited basket keeps (`kept_once_fees`, `with_once_fees`); each seller's totals follow, its payout by the
 one formula (`settlement.seller_payout`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from uuid import UUID
 
+import msgspec
 from msgspec import UNSET, UnsetType
 from msgspec.structs import replace
 
-from quote_service.orders.money import OnceFee, quote_once_fees
 from quote_service.pricing.money import ZERO, quantum
-from quote_service.pricing.quote import CommissionFee, Quote, SellerTotals, Shipment
-from quote_service.pricing.settlement import seller_payout
+from quote_service.pricing.quote import CommissionDetail, CommissionFee, Quote, SellerTotals, Shipment
+from quote_service.pricing.settlement import commission_tax, seller_payout
+
+
+@dataclass(frozen=True)
+class OnceFee:
+    """A named commission fee charged once per shipment or per order (docs/commission.md), to `seller_id`,
+    with the commission tax on it."""
+
+    per: str
+    seller_id: str | None
+    name: str
+    rate_id: UUID | None
+    amount: Decimal
+    tax: Decimal
+    commission_type: str = "FLAT"
+    base: Decimal = ZERO
+    rate: Decimal | None = None
+
+    def detail(self) -> CommissionDetail:
+        """The fee as a quote's commission detail (no line's)."""
+        return CommissionDetail(
+            product_id=None, rate_id=self.rate_id, dimension=self.name,
+            commission_type=self.commission_type,  # type: ignore[arg-type]
+            base=self.base, rate=self.rate, amount=self.amount,
+            per=self.per, seller_id=self.seller_id,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    @property
+    def key(self) -> tuple[str, str | None, str, UUID | None]:
+        """What makes it the same fee before and after an edit: an order's is one whoever pays it."""
+        return self.per, self.seller_id if self.per == "shipment" else None, self.name, self.rate_id
+
+
+class EditFees(msgspec.Struct, frozen=True):
+    """An input of the quote engine (`price_quote(edit_fees=...)`): what an order edit's priced basket keeps of its
+    order's fees (docs/orders-and-refunds.md#edits-and-exchanges). A struct: built in C."""
+
+    charged_once: Sequence[OnceFee]
+    """The order's fees charged once per shipment or order, not reversed (`kept_once_fees`' `before`)."""
+    given_back: Collection[str | None] | None
+    """The sellers whose shipment fees the order already gave back (empty: none); None: every fee (its fees
+    were refunded)."""
+
+
+def edit_fees(quote: Quote, fees: EditFees, commission_tax_rate: Decimal) -> Quote:
+    """The engine's step for an order edit's basket: the fees given back waived again, then the fees charged once
+    as the order charged them (`kept_once_fees`), in place of the basket's own."""
+    given = fees.given_back
+    if given is None or given:
+        quote = without_fees(quote, given)
+    own = quote_once_fees(quote, commission_tax_rate)
+    kept = kept_once_fees(own, fees.charged_once, {i.seller_id for i in quote.items})
+    return with_once_fees(quote, kept, commission_tax_rate)
+
+
+def charged_once(
+    detail: CommissionDetail, commission_tax_rate: Decimal, cent: Decimal
+) -> tuple[str | None, str | None, Decimal | None]:
+    """A fee charged once per shipment or order: (per, its seller, the tax on it, as a line's commission is
+    taxed: COMMISSION_TAX_RATE, rounded once); (None, None, None) for any other detail."""
+    if isinstance(detail.per, UnsetType):
+        return None, None, None
+    seller_id = None if isinstance(detail.seller_id, UnsetType) else detail.seller_id
+    return detail.per, seller_id, commission_tax(detail.amount, commission_tax_rate, cent)
+
+
+def _once(detail: CommissionDetail, commission_tax_rate: Decimal, cent: Decimal) -> OnceFee | None:
+    per, seller_id, tax = charged_once(detail, commission_tax_rate, cent)
+    if per is None or tax is None:
+        return None
+    return OnceFee(
+        per, seller_id, detail.dimension, detail.rate_id, detail.amount, tax, detail.commission_type, detail.base,
+        detail.rate,
+    )  # fmt: skip
+
+
+def quote_once_fees(quote: Quote, commission_tax_rate: Decimal) -> list[OnceFee]:
+    """The named fees the quote charges once per shipment or order, with their commission tax."""
+    cent = quantum(quote.currency)
+    found = (_once(d, commission_tax_rate, cent) for d in quote.commission_breakdown.details)
+    return [fee for fee in found if fee is not None]
 
 
 def kept_once_fees(
