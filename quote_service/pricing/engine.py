@@ -19,6 +19,21 @@ response's sums in `quote_answer`), run in this order and testable alone:
     an edit's fees                an order edit's basket: the fees given back waived, the fees charged once as the
                                   order charged them (`once_fees.edit_fees`)
 
+The inputs, each read or worked out before pricing by the caller (the quote service's named loaders):
+`products` and `flash` keyed by the request's product_id; `defaults` the same object every time (the
+snapshot's pricing plans are kept per defaults object: a new one per call prices correctly but never warm);
+`region` and `flags` what `region_for` and `served_flags` answer for the same arguments (worked out here
+without them); `gifts` the products of the book's GIFT promotions with their stock
+(docs/promotions.md#gifts); `held` each item's price decided already (an order edit's basket,
+docs/orders-and-refunds.md#edits-and-exchanges: steps 1-4 take them as they are); `external` what tax and
+shipping extensions answered (docs/extensions.md), used as they are, and `answered` their `tax_source` and
+the fallbacks' warnings; `offers` each item's offer (`offers.choose_offers`; None: no item has one), which
+prices its line, owns it and is shown on it; `quantity_limits` the basket's max_per_customer limits
+(docs/pricing.md#quantity-rules), carried for its order to count again; `priors` the price history at
+every start a line could be reduced from (`prior_lines.wanted_history`; None: no line shows a prior price,
+docs/markets.md#prior-price-for-announced-reductions); `installments` the card and the plans of its currency
+(docs/taxes.md#installments); `edit_fees` an order edit's fees charged once and given back, which it keeps.
+
 Money is Decimal throughout and rounded half up to the currency's minor units once per line and once per fee;
 every total is the exact sum of the rounded parts it names. No I/O, no clock: `now` and `quote_id` are
 arguments. The configuration is read through the snapshot's pricing plan (`plan`): the rules and rates of a
@@ -41,14 +56,15 @@ from quote_service.pricing.attributes import quote_attributes
 from quote_service.pricing.discounts import CouponResult
 from quote_service.pricing.external import Answered, ExternalPricing
 from quote_service.pricing.flags import NO_ATTRIBUTES, EvaluationContext, evaluate_compiled
-from quote_service.pricing.fx_convert import converted_promotions
+from quote_service.pricing.fx_convert import Converter, converted_promotions
 from quote_service.pricing.installments import Paying
-from quote_service.pricing.lines import HeldPrice
+from quote_service.pricing.lines import HeldPrice, Line
 from quote_service.pricing.money import is_currency
 from quote_service.pricing.offers import Choice
 from quote_service.pricing.once_fees import EditFees
 from quote_service.pricing.plan import RegionPlan, region_plan
 from quote_service.pricing.prior_lines import PriorTable
+from quote_service.pricing.promotion_deals import Outcome
 from quote_service.pricing.promotions import GiftStock
 from quote_service.pricing.quote import (
     CatalogProduct,
@@ -63,6 +79,7 @@ from quote_service.pricing.quote_answer import quote_answer
 from quote_service.pricing.quote_steps import (
     EXPRESS_MULTIPLIER,
     SMALL_BASKET_THRESHOLD,
+    QuoteInputs,
     automatic_promotions,
     coupon_codes,
     fees,
@@ -101,27 +118,9 @@ def price_quote(
     edit_fees: EditFees | None = None,
     answered: Answered | None = None,
 ) -> Quote:
-    """Price `request` under `snapshot` at `now` (docs/pricing.md), step by step (module docstring).
-
-    `products` and `flash` are keyed by the request's product_id. Raises ValidationFailed
-    (or CurrencyNotPriced) with field paths for input the schema cannot refuse. Pass the same
-    `defaults` object every time (the service builds it once): the snapshot's pricing plans are
-    kept per defaults object, so a new one per call prices correctly but never warm. `region`
-    and `flags` are what `region_for` and `served_flags` answered for the same arguments (the
-    quote service times the flag step on its own); without them they are worked out here. `gifts`:
-    the products of the book's GIFT promotions with their stock (docs/promotions.md#gifts). `held`: each
-    item's price decided already (an order edit's basket, docs/orders-and-refunds.md#edits-and-exchanges):
-    steps 1-4 then take these prices as they are. `external`: what tax and shipping extensions answered for
-    this basket (docs/extensions.md), used as they are. `offers`: each item's offer (`offers.choose_offers`;
-    None: no item has one), which prices its line and owns it (its seller), and is shown on it (`held`: the
-    offer each held price names). `quantity_limits`: the limits of the basket's max_per_customer quantity rules
-    (docs/pricing.md#quantity-rules), which the quote carries for its order to count again. `priors`: the price
-    history at every start a line could be reduced from (`prior_lines.wanted_history`, read before pricing;
-    docs/markets.md#prior-price-for-announced-reductions); None: no line shows a prior price. `installments`: the
-    card and installment plans the quote is paid with (docs/taxes.md#installments), read before pricing.
-    `edit_fees`: an order edit's basket: the order's fees charged once and those given back, which it keeps.
-    `answered`: a quote priced with its extensions' answers: its `tax_source` and the fallbacks' warnings.
-    """
+    """Price `request` under `snapshot` at `now` (docs/pricing.md), step by step; the inputs are the module
+    docstring's. Raises ValidationFailed (or CurrencyNotPriced) with field paths for input the schema cannot
+    refuse."""
     if region is None:
         region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
     if flags is None:
@@ -139,17 +138,11 @@ def price_quote(
     # A step that has nothing to do here is not called: an empty promotion book, no coupon code, no shipping
     # profile or extension cost a quote one test each (docs/hot-path.md#the-cost-budget).
     promoted = None
-    book_of_promotions = snapshot.promotions
-    fx = inputs.fx
-    if fx is not None and book_of_promotions.priced_in:  # docs/currencies.md: converted at the quote's rates
-        book_of_promotions, taken = converted_promotions(book_of_promotions, region.currency, fx.peek)
-        inputs.promotions = book_of_promotions
-    if region.currency in book_of_promotions.currencies or None in book_of_promotions.currencies:
+    promotions = snapshot.promotions
+    if inputs.fx is not None and promotions.priced_in:  # docs/currencies.md: converted at the quote's rates
+        promoted = _converted_promotions(inputs, lines, inputs.fx)
+    elif region.currency in promotions.currencies or None in promotions.currencies:
         promoted = automatic_promotions(inputs, lines)
-        if fx is not None and promoted is not None and inputs.promotions is not None:
-            for promotion, _ in promoted.applied:  # the quote locks the rates of those it applies
-                if promotion.id in taken:
-                    fx.lock(taken[promotion.id])
     promotion_discount = region.zero if promoted is None else region.zero + promoted.discount  # on the grid
     coupons: Sequence[CouponResult] = ()  # no list a quote without coupon codes
     discount = promotion_discount
@@ -176,6 +169,21 @@ def price_quote(
         taxed, parcels, charged, commission, held, offers, quantity_limits, products, priors,
         installments, edit_fees, answered,
     )  # fmt: skip
+
+
+def _converted_promotions(inputs: QuoteInputs, lines: list[Line], fx: Converter) -> Outcome | None:
+    """Step 5a with promotions priced in other currencies: their amounts at the quote's rates (a converted book,
+    kept per rates), and the rates of those it applies locked with the quote (docs/currencies.md)."""
+    currency = inputs.region.currency
+    book, taken = converted_promotions(inputs.snapshot.promotions, currency, fx.peek)
+    inputs.promotions = book
+    if currency not in book.currencies and None not in book.currencies:
+        return None
+    promoted = automatic_promotions(inputs, lines)
+    for promotion, _ in () if promoted is None else promoted.applied:
+        if promotion.id in taken:
+            fx.lock(taken[promotion.id])
+    return promoted
 
 
 def region_for(

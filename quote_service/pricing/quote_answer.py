@@ -49,6 +49,7 @@ from quote_service.pricing.quote_steps import Fees, QuoteInputs, Taxed
 from quote_service.pricing.seller_totals import seller_totals
 from quote_service.pricing.settle import Settled
 from quote_service.pricing.shipments import Shipments
+from quote_service.pricing.taxed import TaxTerms
 
 
 def refuse_beyond_ceiling(inputs: QuoteInputs, total: Decimal, earned: Decimal) -> ValidationFailed:
@@ -90,17 +91,9 @@ def quote_answer(
     answered: Answered | None,
 ) -> Quote:
     """The response: the totals, the calculation steps, the lines (and gifts), the coupons and promotions shown,
-    the shipments and each seller's totals, the hints. `feature_flags`, `experiments`: those served, `forced`: the
-    experiments served by the caller's test group; `promotion_discount`: the promotions' discount, `discount` the
-    quote's (promotions and coupons), `coupons` the coupons' results; `commission`: the breakdown and, where some line's
-    rates ask, the charges; `held` and `offers`: the held prices (an order edit's) and the offers chosen, whose
-    offer each line shows (`lines_shown`); `priors`: the price history of the lines' reductions (`prior_lines`;
-    None: none shown); `installments`: how it is paid in parts (`installments.with_installments`, the last step but
-    one: it reads the total, and a seller-funded option adds to the lines', the breakdown's and the sellers'
-    commission); `edit_fees`: an order edit's basket's (`once_fees.edit_fees`, after it); `answered`: the
-    extensions' (`tax_source`, `warnings`). The steps' answers are
-    handed on as they came (no struct a step), so that a warm quote costs what the one function before them did
-    (docs/hot-path.md#the-cost-budget)."""
+    the shipments and each seller's totals, the hints; then the steps that read the total: installments (a
+    seller-funded option adds commission) and an order edit's fees. The arguments: the steps' answers and the
+    engine's inputs (engine.py), as they came (no struct a step: docs/hot-path.md#the-cost-budget)."""
     region, request, now = inputs.region, inputs.request, inputs.now
     settled, terms, exempted = taxed
     delivery, fee, small, applied_promotions, rejected_promotions, _ = charged
@@ -186,20 +179,25 @@ def quote_answer(
         warnings=UNSET if answered is None else answered.warnings,
     )
     if terms is not None:
-        quote = replace(
-            quote,
-            rounding=terms.rounding,
-            tax_exemption=UNSET if terms.exemption is None else terms.exemption,
-            customer_tax_id=UNSET
-            if terms.exemption is None or request.customer_tax_id is None
-            else request.customer_tax_id,
-            tax_exempted=exempted if inputs.inclusive and terms.exemption is not None else UNSET,
-        )
+        quote = _with_tax_terms(quote, terms, request, exempted if inputs.inclusive else None)
     if installments is not None:  # docs/taxes.md#installments
         quote = with_installments(quote, installments)
     if edit_fees is not None:  # docs/orders-and-refunds.md#edits-and-exchanges
         quote = edit_fees_kept(quote, edit_fees, inputs.defaults.commission_tax_rate)
     return quote
+
+
+def _with_tax_terms(quote: Quote, terms: TaxTerms, request: QuoteRequest, exempted: Decimal | None) -> Quote:
+    """`quote` with the tax terms its lines followed (docs/taxes.md): the rounding, the exemption and the customer's
+    tax id it was granted on, and (`exempted`: a tax-inclusive quote's) the tax the exemption took out."""
+    exemption = terms.exemption
+    return replace(
+        quote,
+        rounding=terms.rounding,
+        tax_exemption=UNSET if exemption is None else exemption,
+        customer_tax_id=UNSET if exemption is None or request.customer_tax_id is None else request.customer_tax_id,
+        tax_exempted=exempted if exempted is not None and exemption is not None else UNSET,
+    )
 
 
 def lines_shown(
