@@ -8,7 +8,7 @@ from litestar.types import Guard
 
 from quote_service.auth.schemas import Principal
 from quote_service.errors import Forbidden
-from quote_service.web.resource import Resource
+from quote_service.resource import Resource
 
 
 def requires_role(*roles: str) -> Guard:

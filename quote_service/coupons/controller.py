@@ -17,6 +17,7 @@ from quote_service.coupons.schemas import Coupon, CouponCreate, CouponUpdate
 from quote_service.db.pool import Pool
 from quote_service.errors import NotFound, invalid
 from quote_service.pagination import DEFAULT_LIMIT, Keyset, Limit, Page, decode_cursor, page_of
+from quote_service.resource import Resource
 from quote_service.web.deps import (
     AuthedRequest,
     ListingDep,
@@ -28,7 +29,6 @@ from quote_service.web.deps import (
 )
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.replay import answered, answered_again, first_answer
-from quote_service.web.resource import Resource
 
 DOMAIN = "coupons"
 admin_only = requires_role("admin")

@@ -25,9 +25,9 @@ from quote_service.flags.schemas import (
 )
 from quote_service.pagination import Keyset, Page, decode_cursor, page_of
 from quote_service.pricing.flags import FlagEvaluation
+from quote_service.resource import Resource
 from quote_service.web.deps import AuthedRequest, ConfigStoreDep, ListingDep, PageDep, PoolDep, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
-from quote_service.web.resource import Resource
 
 DOMAIN = "feature_flags"
 BY_KEY = Keyset(lambda r: r["key"], str)

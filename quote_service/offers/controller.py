@@ -22,9 +22,9 @@ from quote_service.offers import ranking, repository, service
 from quote_service.offers.schemas import Offer, OfferCreate, OfferPatch, OfferPriceChange, RankedOffer
 from quote_service.pagination import Keyset, Page, fetch_page
 from quote_service.pricing.quote import ExternalId
+from quote_service.resource import Resource
 from quote_service.web.deps import AuthedRequest, ConfigStoreDep, ListingDep, PageDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
-from quote_service.web.resource import Resource
 
 DOMAIN = "offers"
 NEWEST_CHANGE_FIRST = Keyset(lambda r: (r["changed_at"], r["id"]), tuple[datetime, int], "before")

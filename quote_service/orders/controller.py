@@ -31,6 +31,7 @@ from quote_service.periods import instant_bounds
 from quote_service.pricing.local_time import zone
 from quote_service.pricing.quote import STOCKED_SOURCES
 from quote_service.quotes.store import QuoteStore
+from quote_service.resource import Resource
 from quote_service.web.deps import (
     AuthedRequest,
     ConfigStoreDep,
@@ -45,7 +46,6 @@ from quote_service.web.deps import (
 )
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.replay import answered_again, first_answer
-from quote_service.web.resource import Resource
 
 LIST_FILTERS = frozenset({"seller_id", "customer_id", "status", "from", "to", "limit", "cursor"})
 

@@ -39,6 +39,7 @@ from quote_service.payouts.schemas import (
 from quote_service.periods import instant_bounds
 from quote_service.pricing.local_time import zone
 from quote_service.pricing.quote import ExternalId
+from quote_service.resource import Resource
 from quote_service.web.deps import (
     AdminPoolDep,
     AuthedRequest,
@@ -51,7 +52,6 @@ from quote_service.web.deps import (
 )
 from quote_service.web.envelope import Envelope, ok
 from quote_service.web.replay import answered, first_answer
-from quote_service.web.resource import Resource
 
 LIST_FILTERS = frozenset({"seller_id", "status", "from", "to", "limit", "cursor"})
 ENTITY = "payout"

@@ -16,9 +16,9 @@ from quote_service.pagination import Page
 from quote_service.pricing.promotions import PromotionKind
 from quote_service.promotions import repository, seller_scope, service
 from quote_service.promotions.schemas import Promotion, PromotionInput
+from quote_service.resource import Resource
 from quote_service.web.deps import AuthedRequest, ListingDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
-from quote_service.web.resource import Resource
 
 DOMAIN = "promotions"
 

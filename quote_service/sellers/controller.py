@@ -5,11 +5,11 @@ from __future__ import annotations
 from litestar import get
 
 from quote_service.auth.guards import requires_role
+from quote_service.resource import Resource
 from quote_service.sellers import repository
 from quote_service.sellers.schemas import SellerMe
 from quote_service.web.deps import AuthedRequest, ReadPoolDep
 from quote_service.web.envelope import Envelope, ok
-from quote_service.web.resource import Resource
 
 
 class SellerController(Resource):

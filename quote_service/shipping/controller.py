@@ -18,11 +18,11 @@ from quote_service.db.pool import Pool
 from quote_service.errors import invalid
 from quote_service.pagination import Page
 from quote_service.pricing.quote import ExternalId
+from quote_service.resource import Resource
 from quote_service.shipping import repository, service
 from quote_service.shipping.schemas import ShippingProfile, ShippingProfileInput, ShippingProfilePatch
 from quote_service.web.deps import AuthedRequest, ListingDep, PoolDep
 from quote_service.web.envelope import Envelope, ok
-from quote_service.web.resource import Resource
 
 DOMAIN = "shipping_profiles"
 T = TypeVar("T", ShippingProfileInput, ShippingProfilePatch)

@@ -19,11 +19,11 @@ from quote_service.config import Settings
 from quote_service.errors import invalid
 from quote_service.pagination import DEFAULT_LIMIT, Limit, decode_cursor
 from quote_service.periods import Period, parse_period
+from quote_service.resource import Resource
 from quote_service.statements import service
 from quote_service.statements.schemas import Ledger, Statement
 from quote_service.web.deps import AuthedRequest, ReadPoolsDep
 from quote_service.web.envelope import Envelope, ok
-from quote_service.web.resource import Resource
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # The rooms of quote_service/, bottom floor first: a room imports only rooms listed before it.
 # A new room gets its place here and in docs/architecture.md#layers.
 LAYERS = [
-    "errors", "clock", "ids", "event_loop", "fault_points", "validation", "pagination", "patch",
+    "structs", "errors", "clock", "ids", "event_loop", "fault_points", "validation", "pagination", "patch", "resource",
     "pricing", "periods", "config",
     "observability", "background", "embedded", "server", "db", "cache",
     "auth", "web", "health",
