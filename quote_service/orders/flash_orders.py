@@ -63,7 +63,7 @@ class FlashOrders:
             product, quantity, _customer(principal, customer, product.currency), region=None, offer=offer,
             offer_id=item.offer_id, now=now,
         )  # fmt: skip
-        return policy.agent_quote(quote, principal) if principal.role == "agent" else quote
+        return quote
 
     async def write(
         self,
@@ -96,5 +96,9 @@ def _customer(principal: Principal, customer: str, currency: str) -> CustomerCon
     )
     tier, segment = policy.customer_profile(request, principal)
     return CustomerContext(
-        customer_id=customer, tier=tier, segment=segment, customer_group=policy.customer_group(request, principal)
+        customer_id=customer,
+        tier=tier,
+        segment=segment,
+        customer_group=policy.customer_group(request, principal),
+        agent=policy.agent_of(principal),
     )

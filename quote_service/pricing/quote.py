@@ -174,6 +174,8 @@ class CustomerContext(msgspec.Struct, frozen=True, kw_only=True):
     unit_purchases: dict[str, list[tuple[int, int]]] = {}
     """The customer's (epoch second, units) orders of the basket's products under a per-customer
     quantity limit (docs/pricing.md#quantity-rules): read for such a basket only."""
+    agent: AgentRef | None = None
+    """The agent key asking (docs/agents.md#quotes-and-orders): its quote says so (`channel`, `agent`)."""
 
 
 class EngineDefaults(msgspec.Struct, frozen=True, kw_only=True):

@@ -175,6 +175,8 @@ def quote_answer(
         ),
         hints=UNSET if not request.hints else _hints(inputs, lines, subtotal - discount, fee, parcels),
         quantity_limits=list(quantity_limits) if quantity_limits else UNSET,
+        channel=UNSET if inputs.customer.agent is None else "agent",
+        agent=inputs.customer.agent or UNSET,
         tax_source=UNSET if answered is None else answered.tax_source,
         warnings=UNSET if answered is None else answered.warnings,
     )

@@ -29,7 +29,7 @@ from quote_service.errors import (
     invalid,
 )
 from quote_service.pricing.money import MAX_AMOUNT
-from quote_service.pricing.quote import AgentRef, CatalogProduct, Quote, QuoteRequest
+from quote_service.pricing.quote import AgentRef, CatalogProduct, QuoteRequest
 from quote_service.quotes.store import StoredQuote
 from quote_service.quotes.tax_ids import tax_id_problem
 
@@ -144,6 +144,6 @@ def agent_request(request: QuoteRequest) -> QuoteRequest:
     return request if request.channel == AGENT_CHANNEL else msgspec.structs.replace(request, channel=AGENT_CHANNEL)
 
 
-def agent_quote(quote: Quote, caller: Principal) -> Quote:
-    """An agent key's quote, saying so: `channel: agent` and `agent: {name, key_id}`."""
-    return msgspec.structs.replace(quote, channel=AGENT_CHANNEL, agent=AgentRef(name=caller.name, key_id=caller.id))
+def agent_of(caller: Principal) -> AgentRef | None:
+    """The agent an agent key's quote names (`channel: agent`, `agent: {name, key_id}`); None for any other caller."""
+    return AgentRef(name=caller.name, key_id=caller.id) if caller.role == "agent" else None

@@ -67,6 +67,7 @@ from quote_service.pricing.promotions import GiftStock, PromotionBook
 from quote_service.pricing.quantity_rules import QuantityProblem
 from quote_service.pricing.quote import (
     Address,
+    AgentRef,
     CatalogProduct,
     CustomerContext,
     EngineDefaults,
@@ -468,6 +469,7 @@ class QuoteService:
             coupon_uses=await self._coupon_uses(request, snapshot),
             generated_coupons=generated,
             customer_group=policy.customer_group(request, caller),
+            agent=AgentRef(name=caller.name, key_id=caller.id) if caller.role == "agent" else None,  # no call else
             test_group=policy.test_group(request, caller),
         )
 
@@ -595,8 +597,6 @@ class QuoteService:
         (the store's coroutine, holding the only reference to `quote` the caller does not drop), and
         what a what-if simulation prices it again from (`quote_log.compact_request`). An agent key's
         quote says whose it is (docs/agents.md#quotes-and-orders)."""
-        if caller.role == "agent":
-            quote = policy.agent_quote(quote, caller)
         address = request.delivery_address
         return self._store.put(
             quote,

@@ -112,3 +112,24 @@ async def test_a_flat_logistics_rate_priced_in_another_currency_converts(client:
     quote = expect_ok(await client.post(QUOTE, json=body, headers=admin.headers))
     assert quote["commission_breakdown"]["logistics_commission"] == "1.50"  # 60.00 TRY x 0.025, once an order
     assert ("TRY", "EUR") in locked_pairs(quote)
+
+
+async def test_a_percentage_commission_rate_priced_in_another_currency_keeps_its_percentage_and_converts_its_bounds(
+    client: Client, admin: Caller
+) -> None:
+    """No rate in the quote's currency matches: the TRY one takes part, 10 % as it is, its 400.00 TRY floor
+    converted to 10.00 EUR (10 % of 40.00 would be 4.00)."""
+    product = await product_in(client, admin, "EUR", "40.00")
+    await post_rate(client, admin, base="TRY", quote="EUR", rate="0.025", valid_from=PAST)
+    await create_rate(
+        client, admin, category_id="electronics", commission_type="PERCENTAGE", rate="10", currency="TRY",
+        min_amount="400.00",
+    )  # fmt: skip
+    body = {**basket("EUR", (product["id"], 1)), "customer_id": "commission-percent"}
+    quote = expect_ok(await client.post(QUOTE, json=body, headers=admin.headers))
+    detail = quote["commission_breakdown"]["details"][0]
+    assert (detail["commission_type"], detail["rate"]) == ("PERCENTAGE", "10"), detail
+    assert Decimal(quote["commission_breakdown"]["category_commission"]) == Decimal("10.00"), quote[
+        "commission_breakdown"
+    ]
+    assert ("TRY", "EUR") in locked_pairs(quote)
