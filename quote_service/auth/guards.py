@@ -17,11 +17,16 @@ def requires_role(*roles: str) -> Guard:
 
     # async on purpose: Litestar runs a sync guard in a worker thread, a thread hop per request.
     async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
-        principal: Principal = connection.user
-        if principal.role not in allowed:
-            raise Forbidden(f"This action needs the {' or '.join(sorted(allowed))} role")
+        require_role(connection.user, allowed)
 
     return guard
+
+
+def require_role(principal: Principal, allowed: frozenset[str]) -> None:
+    """`Forbidden` unless `principal` holds one of `allowed` (what a guard checks; a hot route that checks
+    it itself spares Litestar's copy of the route handler for each guard call, ~80 calls a request)."""
+    if principal.role not in allowed:
+        raise Forbidden(f"This action needs the {' or '.join(sorted(allowed))} role")
 
 
 admin_only = requires_role("admin")

@@ -19,9 +19,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from msgspec import UNSET, Meta, UnsetType
 
-from quote_service.auth.guards import requires_role
 from quote_service.checkout_sessions.binding import Call, stamp
-from quote_service.checkout_sessions.schemas import Changes, Item, Message, Session
+from quote_service.checkout_sessions.schemas import Changes, Item, Message, Session, Totals
 from quote_service.checkout_sessions.service import CheckoutSessions, Keyed
 from quote_service.errors import ServiceError
 from quote_service.pricing.quote import Address
@@ -126,7 +125,7 @@ def changes_of(body: AcpUpdate) -> Changes:
 
 # -- answers ----------------------------------------------------------------------------------------
 
-_TOTALS = ("items_base_amount", "items_discount", "subtotal", "discount", "fulfillment", "tax", "fee", "total")
+_TOTALS = Totals.__struct_fields__  # its fields in order, as `astuple` gives their values
 _TITLES = {
     "items_base_amount": "Items",
     "items_discount": "Item discounts",
@@ -137,6 +136,8 @@ _TITLES = {
     "fee": "Fees",
     "total": "Total",
 }
+_TITLED = [(name, _TITLES[name]) for name in _TOTALS]
+"""Each total's type and title, in `Totals`'s field order (its values read in one `astuple`)."""
 
 
 def status_of(session: Session) -> str:
@@ -189,7 +190,8 @@ def render(session: Session, base_url: str) -> dict[str, Any]:
             for g in summary.groups
         ],
         "totals": [
-            {"type": name, "display_text": _TITLES[name], "amount": getattr(summary.totals, name)} for name in _TOTALS
+            {"type": name, "display_text": title, "amount": amount}
+            for (name, title), amount in zip(_TITLED, msgspec.structs.astuple(summary.totals), strict=True)
         ],
         "messages": [message(m) for m in session.messages],
         "links": [],
@@ -310,7 +312,7 @@ _SessionsDep = NamedDependency[CheckoutSessions]
 class AcpCheckoutSessions(Controller):
     path = "/acp/checkout_sessions"
     tags = ["agents"]
-    guards = [requires_role("agent", "service", "admin")]
+    # No guard: each route's `Call` checks the role (binding.py `AGENT_ROLES`).
 
     @post("/", status_code=201, summary="ACP: create a checkout session (Idempotency-Key required)")
     async def create(self, request: AuthedRequest, checkout_sessions: _SessionsDep) -> Response[bytes]:

@@ -17,6 +17,7 @@ from litestar.enums import MediaType
 
 from quote_service.agents.signatures import Protocol as SigningProtocol
 from quote_service.agents.signatures import SignatureRefused, verify_request
+from quote_service.auth.guards import require_role
 from quote_service.checkout_sessions.schemas import Allowance, Changes, Payment, Session
 from quote_service.checkout_sessions.service import CheckoutSessions, Keyed, fingerprint
 from quote_service.db.idempotency import JSON, Answer
@@ -28,6 +29,8 @@ _AT = re.compile(r" - at `(\$[^`]*)`$")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
 _ENCODER = msgspec.json.Encoder()
 KEY = "Idempotency-Key"
+AGENT_ROLES = frozenset(("agent", "service", "admin"))
+"""Who may call a binding's routes: checked by `Call` (the controllers carry no guard, docs/agents.md)."""
 
 
 class Malformed(Exception):
@@ -96,6 +99,7 @@ class Call:
     protocol: SigningProtocol
 
     def __init__(self, request: AuthedRequest, *, keyed: bool) -> None:
+        require_role(request.user, AGENT_ROLES)  # first, as a guard would: a 403 before any other check
         headers = request.headers
         self.request = request
         self.key = headers.get("idempotency-key")

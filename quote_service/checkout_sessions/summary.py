@@ -24,135 +24,150 @@ from quote_service.checkout_sessions.schemas import (
     Summary,
     Totals,
 )
-from quote_service.pricing.money import minor_units
-from quote_service.pricing.quote import Quote, QuoteLine, Shipment
+from quote_service.pricing.money import MINOR_UNITS
+from quote_service.pricing.quote import Quote
 
 FREE_DELIVERY = "FREE_DELIVERY"
 
 
 def minor(amount: Decimal, currency: str) -> int:
     """`amount` in minor units of `currency`: exact, or ValueError (the quote is already rounded)."""
-    scaled = amount.scaleb(minor_units(currency))
-    whole = int(scaled)
-    if scaled != whole:
-        raise ValueError(f"{amount} {currency} is not a whole number of minor units")
+    return _minors([amount], _SCALES[currency], currency)[0]
+
+
+_SCALES = {currency: Decimal(10) ** units for currency, units in MINOR_UNITS.items()}
+"""A currency's minor units a major one (TRY 100, JPY 1): an amount times it is its minor units."""
+
+
+def _minors(amounts: Sequence[Decimal], scale: Decimal, currency: str) -> list[int]:
+    """Each of `amounts` in minor units (times `scale`), all in one pass: exact, or ValueError."""
+    scaled = [amount * scale for amount in amounts]
+    whole = [int(each) for each in scaled]
+    if scaled != whole:  # Decimal == int compares exactly
+        bad = next(a for a, s, w in zip(amounts, scaled, whole, strict=True) if s != w)
+        raise ValueError(f"{bad} {currency} is not a whole number of minor units")
     return whole
 
 
-def line_id(index: int) -> str:
-    """A line's id: its position among the items the agent sent (1-based)."""
-    return f"li_{index + 1}"
+_PER_LINE = 5
+"""The amounts a line shows, in `_line_amounts`'s order: list unit price, subtotal, tax, unit price, discount."""
 
 
 def summarize(quote: Quote, items: Sequence[tuple[int, Item]], shipping: dict[str, str], now: datetime) -> Summary:
-    """The quote of `items` (each with its index in the agent's list) as the session shows it."""
+    """The quote of `items` (each with its index in the agent's list) as the session shows it.
+
+    Every amount shown goes to minor units in one pass (`_minors`), then is read back in the order it
+    was gathered: a session's update makes a summary, so its per-amount and per-line calls count."""
     currency = quote.currency
     priced = [line for line in quote.items if line.is_gift is not True]
     gifts = [line for line in quote.items if line.is_gift is True]
-    lines = [_line(line_id(i), item, line, currency) for (i, item), line in zip(items, priced, strict=True)]
-    lines += [
-        _line(f"gift_{n + 1}", Item(id=g.product_id, quantity=g.quantity), g, currency) for n, g in enumerate(gifts)
+    sources = [*priced, *gifts]
+    shipments = quote.shipments if isinstance(quote.shipments, list) else []
+    coupons, promotions = quote.applied_coupons, quote.applied_promotions
+    carried = sum((line.discount for line in quote.items), Decimal(0))
+    amounts = [
+        amount
+        for line in sources
+        for amount in (
+            line.list_unit_price,
+            line.line_subtotal - line.discount,
+            line.tax,
+            line.unit_price,
+            line.discount,
+        )
     ]
+    amounts += [o.fee for shipment in shipments for o in shipment.options]
+    amounts += [shipment.delivery_fee for shipment in shipments]
+    amounts += [c.amount for c in coupons]
+    amounts += [p.amount for p in promotions]
+    amounts += (quote.discount_amount - carried, quote.delivery_fee, quote.tax_amount, quote.total_amount)
+    whole = _minors(amounts, _SCALES[currency], currency)
+    at = _PER_LINE * len(sources)
+    per_line = [whole[k : k + _PER_LINE] for k in range(0, at, _PER_LINE)]
+    shown = iter(whole[at:])  # the rest, read in the order gathered (each `zip` takes its own first)
+    # A line's id: its position among the items the agent sent (1-based).
+    line_items = [(f"li_{i + 1}", item) for (i, item), _ in zip(items, priced, strict=True)]
+    line_items += [(f"gift_{n + 1}", Item(id=g.product_id, quantity=g.quantity)) for n, g in enumerate(gifts)]
+    lines = [
+        Line(
+            id=id_,
+            item=item,
+            seller_id=line.seller_id,
+            unit_price=unit,
+            base_amount=(line_base := listed * line.quantity),
+            discount=line_base - subtotal,
+            subtotal=subtotal,
+            tax=tax,
+            total=subtotal if line.prices_include_tax is True else subtotal + tax,
+        )
+        for (id_, item), line, (listed, subtotal, tax, unit, _) in zip(line_items, sources, per_line, strict=True)
+    ]
+    shares = [each[4] for each in per_line]
     by_product: dict[str, list[str]] = {}
-    for line, source in zip(lines, [*priced, *gifts], strict=True):
+    for line, source in zip(lines, sources, strict=True):
         by_product.setdefault(source.product_id, []).append(line.id)
-    groups = [_group(s, by_product, shipping, now, currency) for s in _shipments(quote)]
-    totals = _totals(quote, lines)
-    shares = [minor(source.discount, currency) for source in [*priced, *gifts]]
+    options = [
+        [
+            Option(
+                id=o.code,
+                title=o.name,
+                amount=amount,
+                earliest=now + timedelta(days=o.eta_days_min),
+                latest=now + timedelta(days=o.eta_days_max),
+            )
+            for o, amount in zip(shipment.options, shown, strict=False)
+        ]
+        for shipment in shipments
+    ]
+    groups = [
+        Group(
+            seller_id=shipment.seller_id or "",
+            line_ids=[id_ for product in shipment.product_ids for id_ in by_product.get(product, ())],
+            options=offered,
+            selected=shipment.selected if (shipment.seller_id or "") in shipping else None,
+            fee=fee,
+        )
+        for shipment, offered, fee in zip(shipments, options, shown, strict=False)
+    ]
+    found: list[tuple[str, str | None, str, int, bool, bool]] = [
+        (f"coupon:{c.code}", c.code, c.code, amount, False, c.type == FREE_DELIVERY)
+        for c, amount in zip(coupons, shown, strict=False)
+    ]
+    found += [
+        (f"promotion:{p.promotion_id}", None, p.name, amount, True, p.kind == FREE_DELIVERY)
+        for p, amount in zip(promotions, shown, strict=False)
+    ]
+    order_discount, fulfillment, tax, total = shown
+    base = sum([line.base_amount for line in lines])
+    subtotal = sum([line.subtotal for line in lines])
     paths = [f"$.line_items[{n}]" for n in range(len(lines))]
-    applied = _applied(quote, shares, paths)
     return Summary(
         quote_id=quote.quote_id,
         quote_expires_at=quote.valid_until,
         total_amount=str(quote.total_amount),
         lines=lines,
         groups=groups,
-        totals=totals,
-        applied=applied,
+        totals=Totals(
+            items_base_amount=base,
+            items_discount=base - subtotal,
+            subtotal=subtotal,
+            discount=order_discount,
+            fulfillment=fulfillment,
+            tax=tax,
+            fee=total - (subtotal - order_discount + fulfillment + tax),
+            total=total,
+        ),
+        applied=_applied(found, shares, paths),
         rejected=[Rejected(code=r.code, reason=r.reason) for r in quote.rejected_coupons],
     )
 
 
-def _line(id_: str, item: Item, line: QuoteLine, currency: str) -> Line:
-    base = minor(line.list_unit_price, currency) * line.quantity
-    subtotal = minor(line.line_subtotal - line.discount, currency)
-    tax = minor(line.tax, currency)
-    inclusive = line.prices_include_tax is True
-    return Line(
-        id=id_,
-        item=item,
-        seller_id=line.seller_id,
-        unit_price=minor(line.unit_price, currency),
-        base_amount=base,
-        discount=base - subtotal,
-        subtotal=subtotal,
-        tax=tax,
-        total=subtotal if inclusive else subtotal + tax,
-    )
-
-
-def _shipments(quote: Quote) -> list[Shipment]:
-    return quote.shipments if isinstance(quote.shipments, list) else []
-
-
-def _group(
-    shipment: Shipment, by_product: dict[str, list[str]], shipping: dict[str, str], now: datetime, currency: str
-) -> Group:
-    seller = shipment.seller_id or ""
-    options = [
-        Option(
-            id=o.code,
-            title=o.name,
-            amount=minor(o.fee, currency),
-            earliest=now + timedelta(days=o.eta_days_min),
-            latest=now + timedelta(days=o.eta_days_max),
-        )
-        for o in shipment.options
-    ]
-    line_ids = [line for product in shipment.product_ids for line in by_product.get(product, [])]
-    chosen = shipping.get(seller)
-    return Group(
-        seller_id=seller,
-        line_ids=line_ids,
-        options=options,
-        selected=shipment.selected if chosen is not None else None,
-        fee=minor(shipment.delivery_fee, currency),
-    )
-
-
-def _totals(quote: Quote, lines: Sequence[Line]) -> Totals:
-    currency = quote.currency
-    base = sum(line.base_amount for line in lines)
-    subtotal = sum(line.subtotal for line in lines)
-    carried = sum((line.discount for line in quote.items), Decimal(0))
-    order_discount = minor(quote.discount_amount - carried, currency)
-    fulfillment = minor(quote.delivery_fee, currency)
-    tax = minor(quote.tax_amount, currency)
-    total = minor(quote.total_amount, currency)
-    return Totals(
-        items_base_amount=base,
-        items_discount=base - subtotal,
-        subtotal=subtotal,
-        discount=order_discount,
-        fulfillment=fulfillment,
-        tax=tax,
-        fee=total - (subtotal - order_discount + fulfillment + tax),
-        total=total,
-    )
-
-
-def _applied(quote: Quote, shares: Sequence[int], paths: Sequence[str]) -> list[Applied]:
-    """The quote's coupons and promotions; a goods discount allocated over the lines in proportion to each
-    line's discount (the largest remainders take the last units), a delivery one to `$.totals.fulfillment`."""
-    currency = quote.currency
-    found: list[tuple[str, str | None, str, int, bool, bool]] = [
-        (f"coupon:{c.code}", c.code, c.code, minor(c.amount, currency), False, c.type == FREE_DELIVERY)
-        for c in quote.applied_coupons
-    ]
-    found += [
-        (f"promotion:{p.promotion_id}", None, p.name, minor(p.amount, currency), True, p.kind == FREE_DELIVERY)
-        for p in quote.applied_promotions
-    ]
+def _applied(
+    found: Sequence[tuple[str, str | None, str, int, bool, bool]], shares: Sequence[int], paths: Sequence[str]
+) -> list[Applied]:
+    """The quote's coupons and promotions (id, code, title, amount, automatic, a delivery discount); a goods
+    discount allocated over the lines in proportion to each line's discount (the largest remainders take the
+    last units), a delivery one to `$.totals.fulfillment`."""
     return [
         Applied(
             id=id_,

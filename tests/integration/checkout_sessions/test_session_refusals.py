@@ -13,6 +13,7 @@ from quote_service.config import Settings
 from quote_service.db.idempotency import lock_name
 from tests.integration.checkout_sessions.setup import ACP, Agent, Client, acp_session, agent_key, market
 from tests.integration.conftest import Caller, maker_of
+from tests.integration.expect import expect_error
 
 UCP = "/ucp/checkout-sessions"
 UCP_AGENT = {"UCP-Agent": 'profile="https://agent.example/profile"'}
@@ -151,3 +152,25 @@ async def test_a_complete_before_the_session_is_ready_says_what_it_lacks(client:
         ("missing", "$.fulfillment_groups[0]"),  # seller A's option, not chosen yet
     ]
     assert "order" not in refused
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", ACP),
+        ("GET", f"{ACP}/{uuid.UUID(int=1)}"),
+        ("POST", f"{ACP}/{uuid.UUID(int=1)}"),
+        ("POST", f"{ACP}/{uuid.UUID(int=1)}/cancel"),
+        ("POST", UCP),
+        ("PUT", f"{UCP}/{uuid.UUID(int=1)}"),
+        ("POST", f"{UCP}/{uuid.UUID(int=1)}/complete"),
+    ],
+)
+async def test_a_shopper_is_403_before_any_protocol_check(
+    client: Client, shopper: Caller, method: str, path: str
+) -> None:
+    """The bindings' routes check the role themselves (binding.py `AGENT_ROLES`): a shopper's request, even one
+    without the Idempotency-Key or the body a protocol needs, is the service's 403 envelope, as a guard's."""
+    response = await client.request(method, path, content=b"{", headers=shopper.headers)
+    body = expect_error(response, 403, "FORBIDDEN")
+    assert body["message"] == "This action needs the admin or agent or service role"
