@@ -175,11 +175,15 @@ def spread(
     rooms: list[Decimal] = []
     given = ZERO
     last = -1  # the last line whose share is not clipped: it takes the rounding remainder
-    for position, line in enumerate(lines):
-        left = lefts[position]
-        room = max(left - line.priced.floor, ZERO)
-        weight = left if weights is None else weights[position]
-        share = amount * weight / total  # not weight * (amount / total): a half-cent tie must stay exact
+    # One pass of plain operations a line (no call but the arithmetic: the loop runs for every line of every
+    # promotion of a deal, docs/hot-path.md#where-a-line-goes); `room` is max(left - floor, ZERO) inline.
+    for position, (line, left) in enumerate(zip(lines, lefts, strict=True)):
+        room = left - line.priced.floor
+        if room < ZERO:
+            room = ZERO
+        share = (
+            amount * (left if weights is None else weights[position]) / total
+        )  # not weight * (amount / total): a half-cent tie must stay exact
         if share < room:
             last = position
         else:
@@ -189,21 +193,18 @@ def spread(
         rooms.append(room)
     given = given.quantize(cent, ROUND_HALF_UP)
     if last >= 0:  # else every line is at its floor: the shares are the rooms, on the grid (`Priced.floor` is)
-        rounded = ZERO
-        for position, share in enumerate(shares):
-            shares[position] = share = share.quantize(cent, ROUND_HALF_UP)
-            rounded += share
+        shares = [share.quantize(cent, ROUND_HALF_UP) for share in shares]
+        rounded = sum(shares, ZERO)
         rest = given - rounded + shares[last]
         taken = min(max(rest, ZERO), rooms[last])
         shares[last] = taken
         if rest != taken:  # rare: the remainder does not fit the last line
             _settle(rest - taken, shares, rooms, skip=last)
-    # By position, not zip(..., strict=True): in the former compiled engine, a generic call (~2,500 instructions).
-    for position, share in enumerate(shares):
-        lines[position].discount += share
+    for line, share in zip(lines, shares, strict=True):
+        line.discount += share
     if platform:
-        for position, share in enumerate(shares):
-            lines[position].funded += share
+        for line, share in zip(lines, shares, strict=True):
+            line.funded += share
     return given
 
 

@@ -40,6 +40,7 @@ from quote_service.pricing.promotions import (
     AmountOff,
     BuyTarget,
     BuyXGetY,
+    Conditions,
     FixedPriceBundle,
     FreeDelivery,
     Gift,
@@ -193,36 +194,61 @@ class Targets:
     applies it: a stack of 90 promotions over 200 lines otherwise tests every line for each of them
     in each deal (docs/promotions.md#cost-on-the-quote-path)."""
 
-    __slots__ = ("by_category", "by_product", "memo", "unsold")
+    __slots__ = ("by_category", "by_product", "by_seller", "memo", "named_memo", "unsold")
 
     def __init__(self, lines: Sequence[Line]) -> None:
         self.unsold = [i for i, line in enumerate(lines) if line.priced.flash_sale_id is None]
         """Positions of the lines a promotion may discount (flash-sale units take none)."""
         self.by_category: dict[str, list[int]] = {}
         self.by_product: dict[str, list[int]] = {}
+        self.by_seller: dict[str | None, set[int]] = {}
+        """The same positions by seller: a seller's own promotion discounts its own lines only (docs/offers.md)."""
         for i in self.unsold:
             priced = lines[i].priced
             if priced.category_id is not None:
                 self.by_category.setdefault(priced.category_id, []).append(i)
             self.by_product.setdefault(priced.product_id, []).append(i)
+            self.by_seller.setdefault(priced.seller_id, set()).add(i)
         self.memo: dict[int, list[int]] = {}
+        self.named_memo: dict[int, set[int]] = {}
 
     def of(self, promotion: Promotion) -> list[int]:
         """Ascending positions of the lines `_eligible` admits for `promotion`."""
         found = self.memo.get(id(promotion))
         if found is None:
             c = promotion.conditions
-            if not c.category_ids and not c.product_ids:
-                found = self.unsold
-            else:
-                named: set[int] = set()
-                for category in c.category_ids:
-                    named.update(self.by_category.get(category, ()))
-                for product in c.product_ids:
-                    named.update(self.by_product.get(product, ()))
-                found = sorted(named)
+            found = self.unsold if not c.category_ids and not c.product_ids else sorted(self.named(c))
+            owner = promotion.seller_id
+            if owner is not None:
+                own = self.by_seller.get(owner, set())
+                found = [i for i in found if i in own]
             self.memo[id(promotion)] = found
         return found
+
+    def named(self, target: BuyTarget | FixedPriceBundle | Conditions) -> set[int]:
+        """Positions of the lines whose product or category `target` names (`_takes`), once a quote."""
+        found = self.named_memo.get(id(target))
+        if found is None:
+            found = set()
+            for category in target.category_ids:
+                found.update(self.by_category.get(category, ()))
+            for product in target.product_ids:
+                found.update(self.by_product.get(product, ()))
+            self.named_memo[id(target)] = found
+        return found
+
+    def holding_units(self, positions: list[int], config: BuyXGetY) -> list[int] | None:
+        """`positions` less the lines holding neither a `buy` nor a `get` unit of `config` (they take no part in
+        its groups), or None when none of them holds a `get` unit (no group: nothing to work out)."""
+        gets = self.named(config.get)
+        if gets.isdisjoint(positions):
+            return None
+        either = gets | self.named(config.buy)
+        return (
+            [i for i in positions if i in either]
+            if len(positions) < 2 * len(either)
+            else sorted(either.intersection(positions))
+        )
 
 
 def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal, index: Targets | None = None) -> Wanted:
@@ -233,7 +259,13 @@ def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal, index: T
     if index is None:
         targets = [line for line in lines if _eligible(promotion, line)]
     else:
-        targets = [lines[i] for i in index.of(promotion)]
+        positions = index.of(promotion)
+        if positions and isinstance(config, BuyXGetY):  # only the lines holding its units take part
+            held = index.holding_units(positions, config)
+            if held is None:  # as below: no line holds a unit it could give
+                return ZERO.quantize(cent, ROUND_HALF_UP), [], [], []
+            positions = held
+        targets = [lines[i] for i in positions]
     if not targets:
         return ZERO, targets, [], None
     if isinstance(config, BuyXGetY) and not any(
@@ -513,6 +545,8 @@ def apply_promotions(
         elif gift_products and isinstance(config, Gift):  # a line of its own, beside whatever deal is chosen
             something = config.min_subtotal is None or subtotal >= config.min_subtotal
             gifted = gifted or something
+        elif index is not None:  # the lines it may discount, looked up once (`Targets.of`)
+            something = bool(index.of(promotion))
         else:
             something = any(_eligible(promotion, line) for line in lines)
         if not something:
