@@ -175,9 +175,13 @@ def spread(
     rooms: list[Decimal] = []
     given = ZERO
     last = -1  # the last line whose share is not clipped: it takes the rounding remainder
+    # One pass of plain operations a line (no call but the arithmetic: the loop runs for every line of every
+    # promotion of a deal, docs/hot-path.md#where-a-line-goes); `room` is max(left - floor, ZERO) inline.
     for position, line in enumerate(lines):
         left = lefts[position]
-        room = max(left - line.priced.floor, ZERO)
+        room = left - line.priced.floor
+        if room < ZERO:
+            room = ZERO
         weight = left if weights is None else weights[position]
         share = amount * weight / total  # not weight * (amount / total): a half-cent tie must stay exact
         if share < room:

@@ -40,6 +40,7 @@ from quote_service.pricing.promotions import (
     AmountOff,
     BuyTarget,
     BuyXGetY,
+    Conditions,
     FixedPriceBundle,
     FreeDelivery,
     Gift,
@@ -179,7 +180,9 @@ def _taken(
     return given if buy_units - from_buy >= groups * config.buy.quantity else None
 
 
-Wanted = tuple[Decimal, list[Line], list[Decimal], list[Decimal] | None]
+Wanted = tuple[Decimal, list[Line], list[Decimal], list[Decimal] | None, Decimal]
+"""What a goods promotion wants (`_wanted`): the amount, its target lines, what is left of each, the weights to
+spread by (None: by what is left) and, with no weights, the sum of what is left (spread's total: added up once)."""
 
 
 _INDEX_FROM = 64
@@ -193,36 +196,61 @@ class Targets:
     applies it: a stack of 90 promotions over 200 lines otherwise tests every line for each of them
     in each deal (docs/promotions.md#cost-on-the-quote-path)."""
 
-    __slots__ = ("by_category", "by_product", "memo", "unsold")
+    __slots__ = ("by_category", "by_product", "by_seller", "memo", "named_memo", "unsold")
 
     def __init__(self, lines: Sequence[Line]) -> None:
         self.unsold = [i for i, line in enumerate(lines) if line.priced.flash_sale_id is None]
         """Positions of the lines a promotion may discount (flash-sale units take none)."""
         self.by_category: dict[str, list[int]] = {}
         self.by_product: dict[str, list[int]] = {}
+        self.by_seller: dict[str | None, set[int]] = {}
+        """The same positions by seller: a seller's own promotion discounts its own lines only (docs/offers.md)."""
         for i in self.unsold:
             priced = lines[i].priced
             if priced.category_id is not None:
                 self.by_category.setdefault(priced.category_id, []).append(i)
             self.by_product.setdefault(priced.product_id, []).append(i)
+            self.by_seller.setdefault(priced.seller_id, set()).add(i)
         self.memo: dict[int, list[int]] = {}
+        self.named_memo: dict[int, set[int]] = {}
 
     def of(self, promotion: Promotion) -> list[int]:
         """Ascending positions of the lines `_eligible` admits for `promotion`."""
         found = self.memo.get(id(promotion))
         if found is None:
             c = promotion.conditions
-            if not c.category_ids and not c.product_ids:
-                found = self.unsold
-            else:
-                named: set[int] = set()
-                for category in c.category_ids:
-                    named.update(self.by_category.get(category, ()))
-                for product in c.product_ids:
-                    named.update(self.by_product.get(product, ()))
-                found = sorted(named)
+            found = self.unsold if not c.category_ids and not c.product_ids else sorted(self.named(c))
+            owner = promotion.seller_id
+            if owner is not None:
+                own = self.by_seller.get(owner, set())
+                found = [i for i in found if i in own]
             self.memo[id(promotion)] = found
         return found
+
+    def named(self, target: BuyTarget | FixedPriceBundle | Conditions) -> set[int]:
+        """Positions of the lines whose product or category `target` names (`_takes`), once a quote."""
+        found = self.named_memo.get(id(target))
+        if found is None:
+            found = set()
+            for category in target.category_ids:
+                found.update(self.by_category.get(category, ()))
+            for product in target.product_ids:
+                found.update(self.by_product.get(product, ()))
+            self.named_memo[id(target)] = found
+        return found
+
+    def holding_units(self, positions: list[int], config: BuyXGetY) -> list[int] | None:
+        """`positions` less the lines holding neither a `buy` nor a `get` unit of `config` (they take no part in
+        its groups), or None when none of them holds a `get` unit (no group: nothing to work out)."""
+        gets = self.named(config.get)
+        if gets.isdisjoint(positions):
+            return None
+        either = gets | self.named(config.buy)
+        return (
+            [i for i in positions if i in either]
+            if len(positions) < 2 * len(either)
+            else sorted(either.intersection(positions))
+        )
 
 
 def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal, index: Targets | None = None) -> Wanted:
@@ -233,36 +261,48 @@ def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal, index: T
     if index is None:
         targets = [line for line in lines if _eligible(promotion, line)]
     else:
-        targets = [lines[i] for i in index.of(promotion)]
+        positions = index.of(promotion)
+        if positions and isinstance(config, BuyXGetY):  # only the lines holding its units take part
+            held = index.holding_units(positions, config)
+            if held is None:  # as below: no line holds a unit it could give
+                return ZERO.quantize(cent, ROUND_HALF_UP), [], [], [], ZERO
+            positions = held
+        targets = [lines[i] for i in positions]
     if not targets:
-        return ZERO, targets, [], None
+        return ZERO, targets, [], None, ZERO
     if isinstance(config, BuyXGetY) and not any(
         _takes(config.get, line.priced.product_id, line.priced.category_id) for line in targets
     ):  # no line holds a unit it could give (most baskets): no group, nothing to work out
-        return ZERO.quantize(cent, ROUND_HALF_UP), [], [], []
+        return ZERO.quantize(cent, ROUND_HALF_UP), [], [], [], ZERO
     lefts = [line.priced.subtotal - line.discount for line in targets]
     policy = promotion.on_reduced_lines
     if policy != "stack":  # docs/promotions.md#reduced-lines
         targets, lefts = reduced_view(policy, targets, lefts)
         if not targets:
-            return ZERO.quantize(cent, ROUND_HALF_UP), [], [], None
+            return ZERO.quantize(cent, ROUND_HALF_UP), [], [], None, ZERO
     left = sum(lefts, ZERO)
     if isinstance(config, PercentOff):
         wanted = percent_of(left, config.percent).quantize(cent, ROUND_HALF_UP)
         if config.max_discount is not None:
             wanted = min(wanted, config.max_discount.quantize(cent, ROUND_HALF_UP))
-        return wanted, targets, lefts, None
+        return wanted, targets, lefts, None, left
     if isinstance(config, AmountOff):
-        return min(config.amount.quantize(cent, ROUND_HALF_UP), left), targets, lefts, None
+        return min(config.amount.quantize(cent, ROUND_HALF_UP), left), targets, lefts, None, left
     if not isinstance(config, BuyXGetY):  # asked first: a BUY_X_GET_Y pays one test, as before bundles and tiers
         if isinstance(config, FixedPriceBundle):
             return _bundled(config, targets, lefts, cent)
         if isinstance(config, SpendTiers):
             return _tiered(config, targets, lefts, left, cent)
-        return ZERO.quantize(cent, ROUND_HALF_UP), [], [], []  # GIFT: a line of its own, no discount on the others
+        return (
+            ZERO.quantize(cent, ROUND_HALF_UP),
+            [],
+            [],
+            [],
+            ZERO,
+        )  # GIFT: a line of its own, no discount on the others
     given = _units_given(config, targets, lefts)
     if given is None:
-        return ZERO.quantize(cent, ROUND_HALF_UP), [], [], []
+        return ZERO.quantize(cent, ROUND_HALF_UP), [], [], [], ZERO
     exact = [
         percent_of((lefts[i] / line.priced.units) * given[i], config.get.percent_off) if given[i] else ZERO
         for i, line in enumerate(targets)
@@ -270,7 +310,7 @@ def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal, index: T
     keep = [i for i, part in enumerate(exact) if part > 0]
     weights = [exact[i] for i in keep]
     wanted = sum(weights, ZERO).quantize(cent, ROUND_HALF_UP)
-    return wanted, [targets[i] for i in keep], [lefts[i] for i in keep], weights
+    return wanted, [targets[i] for i in keep], [lefts[i] for i in keep], weights, ZERO
 
 
 def _bundled(config: FixedPriceBundle, targets: list[Line], lefts: list[Decimal], cent: Decimal) -> Wanted:
@@ -294,13 +334,14 @@ def _bundled(config: FixedPriceBundle, targets: list[Line], lefts: list[Decimal]
         wanted_units -= take
     value = sum(worth.values(), ZERO) - config.price * groups
     if groups == 0 or value <= 0:
-        return ZERO.quantize(cent, ROUND_HALF_UP), [], [], []
+        return ZERO.quantize(cent, ROUND_HALF_UP), [], [], [], ZERO
     keep = sorted(worth)
     return (
         value.quantize(cent, ROUND_HALF_UP),
         [targets[i] for i in keep],
         [lefts[i] for i in keep],
         [worth[i] for i in keep],
+        ZERO,
     )
 
 
@@ -310,12 +351,12 @@ def _tiered(config: SpendTiers, targets: list[Line], lefts: list[Decimal], left:
     goods = sum((line.priced.subtotal for line in targets), ZERO)
     reached = [tier for tier in config.tiers if tier.min_subtotal <= goods]
     if not reached:
-        return ZERO.quantize(cent, ROUND_HALF_UP), [], [], []
+        return ZERO.quantize(cent, ROUND_HALF_UP), [], [], [], ZERO
     tier = max(reached, key=lambda t: t.min_subtotal)
     if tier.amount is not None:
-        return min(tier.amount.quantize(cent, ROUND_HALF_UP), left), targets, lefts, None
+        return min(tier.amount.quantize(cent, ROUND_HALF_UP), left), targets, lefts, None, left
     assert tier.percent is not None
-    return percent_of(left, tier.percent).quantize(cent, ROUND_HALF_UP), targets, lefts, None
+    return percent_of(left, tier.percent).quantize(cent, ROUND_HALF_UP), targets, lefts, None, left
 
 
 def spread_even(
@@ -343,7 +384,7 @@ def _give(
 ) -> Decimal:
     """Apply one goods promotion to the deal's lines (at most `cap_left`); the amount given.
     `known`: its `_wanted` of these very lines as they are now, when already worked out."""
-    wanted, targets, lefts, weights = known if known is not None else _wanted(promotion, deal.lines, cent, index)
+    wanted, targets, lefts, weights, left = known if known is not None else _wanted(promotion, deal.lines, cent, index)
     platform = promotion.funded_by == "platform"
     if promotion.on_reduced_lines == "best_of":  # `lefts` are what it saw: reduced lines at their own price
         return give_best_of(wanted, targets, lefts, weights, cap_left, cent, platform=platform)
@@ -352,7 +393,7 @@ def _give(
         return ZERO
     if promotion.config.distribution == "even":
         return spread_even(amount, targets, lefts, cent, platform=platform)
-    total = sum(lefts if weights is None else weights, ZERO)
+    total = left if weights is None else sum(weights, ZERO)
     return spread(amount, targets, lefts, total, cent, weights, platform=platform)
 
 
@@ -513,6 +554,8 @@ def apply_promotions(
         elif gift_products and isinstance(config, Gift):  # a line of its own, beside whatever deal is chosen
             something = config.min_subtotal is None or subtotal >= config.min_subtotal
             gifted = gifted or something
+        elif index is not None:  # the lines it may discount, looked up once (`Targets.of`)
+            something = bool(index.of(promotion))
         else:
             something = any(_eligible(promotion, line) for line in lines)
         if not something:

@@ -404,3 +404,21 @@ def test_a_line_held_at_its_min_price_says_so() -> None:
     # The "free" book gives only what is above its min_price: 95.50 - 57.30 = 38.20.
     assert discounts(result) == [D("38.20"), D("0.00"), D("0.00")]
     assert [line.at_min_price for line in result.items] == [True, False, False]
+
+
+def test_on_a_large_basket_a_sellers_own_promotion_still_discounts_only_its_lines() -> None:
+    """Past a few lines the quote indexes its lines (`Targets`): a seller's own promotion keeps to its
+    seller's lines there too, a BUY_X_GET_Y's groups count the units of its own lines only."""
+    mine = [product("10.00", seller="seller-1") for _ in range(12)]
+    theirs = [product("10.00", seller="seller-2") for _ in range(12)]
+    owned = [
+        promotion(percent("10"), name="own percent", seller_id="seller-1", priority=2),
+        promotion(buy_get(2, 1, off="100"), name="own buy 2 get 1", seller_id="seller-1", priority=1),
+    ]
+    others = [promotion(FreeDelivery(), name="free delivery")]  # a third met: 24 lines x 3 met are indexed
+    result = quote(request(*(item(p) for p in mine + theirs)), products=mine + theirs, promotions=owned + others)
+    shown = discounts(result)
+    assert all(amount > 0 for amount in shown[:12])
+    assert shown[12:] == [D("0.00")] * 12
+    own = {name: amount for name, amount in applied(result) if name.startswith("own")}
+    assert own == {"own percent": D("12.00"), "own buy 2 get 1": D("36.00")}  # 10 % of 120.00, then 4 of 12 units free
