@@ -1,6 +1,6 @@
 """Soak: steady quote load for N minutes; memory, Redis bytes per live quote, answered vs logged.
 
-    uv run python loadtests/soak.py [--minutes 10] [--workers 2] [--connections 32]
+    uv run python loadtests/soak.py [--minutes 10] [--workers 2] [--connections 32] [--lines 3]
                                     [--redis-maxmemory 64mb [--redis-policy volatile-lru]]
 
 Starts a private `redis-server` (its own port: its `used_memory` is this run's alone; with
@@ -8,13 +8,17 @@ Starts a private `redis-server` (its own port: its `used_memory` is this run's a
 (`qs_soak_<pid>`, dropped afterwards), `quote-service serve --workers W` on them, and seeds the
 demo catalog. Then wrk sends distinct 3-line baskets (3 different demo products, random
 customer, so no response cache answers) back to back for `--minutes`, one wrk run per minute.
+`--lines N` (other than 3) sends N-line baskets instead: it seeds a marketplace of 20 sellers
+(loadtests/workloads.py's, at least 1.5 N products, so baskets differ) and each basket is N of its
+products drawn at random, 1-3 units each (MAX_QUOTE_LINES raised to N past its default of 200).
 Every minute it prints: requests answered by status, p50/p99 latency, server RSS (granian's
 master and every worker), Redis `used_memory`, live quotes (answered 200 within their validity)
 and Redis bytes per live quote (used_memory growth since the load began ÷ live quotes), and
 quotes answered vs rows in `quote_log`. wrk records the id of every quote answered 200.
 
 At the end, once the write-behind log has drained, a verdict on each condition:
-- Redis bytes per live quote ≤ 1,000 (not judged while Redis evicts: it then holds fewer);
+- Redis bytes per live quote ≤ 1,000 (not judged while Redis evicts: it then holds fewer, nor for
+  baskets of other than 3 lines: the target is a 3-line quote's);
 - server RSS flat over the last third of the run (least-squares growth ≤ 3 % of its mean);
 - every quote answered is logged and nothing else is: rows in `quote_log` = quotes the server
   answered 200 (its `qs_quote_duration_seconds_count`), and every id wrk received is a row;
@@ -38,12 +42,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import redis
 from cpu import descendants, processes
 from plumbing import PrivateService, private_service, wrk_result
+from workloads import configure_marketplace
 
 LUA = """
 local ids = {%(ids)s}
@@ -94,6 +100,23 @@ function done(summary, latency, requests)
   io.write(string.format("BODY_BYTES %%d\\n", body_bytes))
 end
 """
+REQUEST_LINES = """request = function()
+  for i = #ids, #ids - %(lines)d + 1, -1 do
+    local j = math.random(i)
+    ids[i], ids[j] = ids[j], ids[i]
+  end
+  local items = {}
+  for k = 1, %(lines)d do
+    items[k] = string.format('{"product_id":"%%s","quantity":%%d}', ids[#ids - k + 1], math.random(1, 3))
+  end
+  local body = string.format('{"customer_id":"soak-%%d","currency":"TRY","items":[%%s],' ..
+    '"delivery_address":{"city":"Ankara","country":"TR","latitude":39.93,"longitude":32.86},' ..
+    '"pickup_address":{"city":"Istanbul","country":"TR","latitude":41.01,"longitude":28.98},' ..
+    '"logistics_provider":"fastship"}', math.random(1, 2000000000), table.concat(items, ","))
+  return wrk.format("POST", "/api/v1/quote", headers, body)
+end
+"""
+"""An N-line basket's request (`--lines N`): the last N of `ids` after a partial Fisher-Yates shuffle."""
 HEADER = (
     "min | statuses                   |  p50 ms  p99 ms | RSS MiB | Redis MiB |     live | B/quote | "
     " answered    logged"
@@ -102,6 +125,8 @@ QUOTE = "/api/v1/quote"
 SAMPLE_SECONDS = 5.0
 BYTES_PER_QUOTE_TARGET = 1000
 FLAT_TOLERANCE = 0.03
+LINES_MAX = 1000
+"""The service's ceiling on MAX_QUOTE_LINES."""
 
 
 @dataclass
@@ -228,8 +253,10 @@ def verdicts(
         f"server answered {answered}, quote_log {len(logged)}, wrk received {len(received)} ids ({missing} not logged)"
     )
     judged: list[tuple[str, bool | None, str]] = [
-        ("Redis bytes per live quote <= 1,000", None if run.evicting else per_quote <= BYTES_PER_QUOTE_TARGET,
-         memory + (" — Redis evicted keys: not judged" if run.evicting else "")),
+        ("Redis bytes per live quote <= 1,000",
+         None if run.evicting or args.lines != 3 else per_quote <= BYTES_PER_QUOTE_TARGET,
+         memory + (" — Redis evicted keys: not judged" if run.evicting else "")
+         + (f" — {args.lines}-line baskets: the target is a 3-line quote's" if args.lines != 3 else "")),
         ("server RSS flat over the last third", growth <= FLAT_TOLERANCE, rss),
         ("every answered quote logged, nothing else", len(logged) == answered and missing == 0, log),
     ]  # fmt: skip
@@ -251,24 +278,68 @@ def main() -> None:
     parser.add_argument("--redis-maxmemory", help="cap the private Redis (e.g. 64mb)")
     parser.add_argument("--redis-policy", default="volatile-lru", help="its maxmemory-policy when capped")
     parser.add_argument("--validity", type=int, default=900, help="QUOTE_VALIDITY_SECONDS (the service's default: 900)")
+    parser.add_argument(
+        "--lines",
+        type=int,
+        default=3,
+        help=f"lines a basket (1 to {LINES_MAX}; other than 3: a seeded marketplace's products)",
+    )
     args = parser.parse_args()
+    if not 1 <= args.lines <= LINES_MAX:
+        parser.error(f"--lines must be between 1 and {LINES_MAX}")
     for tool in ("wrk", "redis-server"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed")
-    settings = {"QUOTE_VALIDITY_SECONDS": str(args.validity)}
+    settings = {"QUOTE_VALIDITY_SECONDS": str(args.validity), "MAX_QUOTE_LINES": str(max(200, args.lines))}
     capped = {"maxmemory": args.redis_maxmemory, "policy": args.redis_policy} if args.redis_maxmemory else {}
     with private_service(port=args.port, workers=args.workers, **capped, **settings) as service:
         passed = soak(args, service)
     raise SystemExit(0 if passed else 1)
 
 
+def lua(ids: list[str], key: str, ids_file: Path, lines: int = 3) -> str:
+    """The wrk script: distinct 3-line baskets of `ids`, or with `lines` other than 3, `lines`-line ones."""
+    script = LUA
+    if lines != 3:
+        start = script.index("request = function()")
+        script = script[:start] + REQUEST_LINES + script[script.index("\nend\n", start) + len("\nend\n") :]
+    return script % {"ids": ", ".join(json.dumps(p) for p in ids), "key": key, "ids_file": ids_file, "lines": lines}
+
+
+def per_seller(lines: int) -> int:
+    """Products each of the marketplace's 20 sellers gets for `lines`-line baskets: 1.5 x lines in all, 10 at least."""
+    return max(10, -(-lines * 3 // 40))
+
+
+def marketplace(service: PrivateService, lines: int) -> list[str]:
+    """Seed loadtests/workloads.py's marketplace (20 sellers, `per_seller(lines)` products each) on the
+    service's scratch database, as the demo admin; the products' ids."""
+
+    async def seeded() -> list[str]:
+        async with httpx.AsyncClient(base_url=service.base, timeout=30) as http:
+            login = {"username": "demo-admin", "password": "quote-service-admin"}
+            token = (await http.post("/api/v1/auth/token", json=login)).json()["data"]["access_token"]
+            admin = {"Authorization": f"Bearer {token}"}
+
+            async def made(path: str, body: dict[str, Any]) -> Any:
+                answer = await http.post(path, json=body, headers=admin)
+                if answer.status_code != 201:
+                    raise SystemExit(f"POST {path}: {answer.status_code} {answer.text[:500]}")
+                return answer.json()["data"]
+
+            return await configure_marketplace(made, per_seller=per_seller(lines))
+
+    return asyncio.run(seeded())
+
+
 def soak(args: argparse.Namespace, service: PrivateService) -> bool:
     """The minutes of load, a line each, then the verdicts; True when they all hold."""
     ids_file, script = service.root / "answered.txt", service.root / "soak.lua"
-    script.write_text(LUA % {"ids": ", ".join(json.dumps(p) for p in service.products), "key": service.key,
-                             "ids_file": ids_file})  # fmt: skip
+    ids = service.products if args.lines == 3 else marketplace(service, args.lines)
+    script.write_text(lua(ids, service.key, ids_file, args.lines))
     redis_text = f"{args.redis_maxmemory} {args.redis_policy}" if args.redis_maxmemory else "uncapped"
-    print(f"soak: {args.minutes} min, {args.workers} workers, {args.connections} connections, 3-line baskets; "
+    print(f"soak: {args.minutes} min, {args.workers} workers, {args.connections} connections, "
+          f"{args.lines}-line baskets of {len(ids)} products; "
           f"Redis {redis_text}; {platform.node()}, {os.cpu_count()} CPUs, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
     before = logged_ids(service.database_url)  # seed-demo's generated history: not this run's
