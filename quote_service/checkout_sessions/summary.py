@@ -24,7 +24,7 @@ from quote_service.checkout_sessions.schemas import (
     Summary,
     Totals,
 )
-from quote_service.pricing.money import MINOR_UNITS
+from quote_service.pricing.money import to_minor
 from quote_service.pricing.quote import Quote
 
 FREE_DELIVERY = "FREE_DELIVERY"
@@ -32,21 +32,7 @@ FREE_DELIVERY = "FREE_DELIVERY"
 
 def minor(amount: Decimal, currency: str) -> int:
     """`amount` in minor units of `currency`: exact, or ValueError (the quote is already rounded)."""
-    return _minors([amount], _SCALES[currency], currency)[0]
-
-
-_SCALES = {currency: Decimal(10) ** units for currency, units in MINOR_UNITS.items()}
-"""A currency's minor units a major one (TRY 100, JPY 1): an amount times it is its minor units."""
-
-
-def _minors(amounts: Sequence[Decimal], scale: Decimal, currency: str) -> list[int]:
-    """Each of `amounts` in minor units (times `scale`), all in one pass: exact, or ValueError."""
-    scaled = [amount * scale for amount in amounts]
-    whole = [int(each) for each in scaled]
-    if scaled != whole:  # Decimal == int compares exactly
-        bad = next(a for a, s, w in zip(amounts, scaled, whole, strict=True) if s != w)
-        raise ValueError(f"{bad} {currency} is not a whole number of minor units")
-    return whole
+    return to_minor([amount], currency)[0]
 
 
 _PER_LINE = 5
@@ -56,7 +42,7 @@ _PER_LINE = 5
 def summarize(quote: Quote, items: Sequence[tuple[int, Item]], shipping: dict[str, str], now: datetime) -> Summary:
     """The quote of `items` (each with its index in the agent's list) as the session shows it.
 
-    Every amount shown goes to minor units in one pass (`_minors`), then is read back in the order it
+    Every amount shown goes to minor units in one pass (`money.to_minor`), then is read back in the order it
     was gathered: a session's update makes a summary, so its per-amount and per-line calls count."""
     currency = quote.currency
     priced = [line for line in quote.items if line.is_gift is not True]
@@ -81,7 +67,7 @@ def summarize(quote: Quote, items: Sequence[tuple[int, Item]], shipping: dict[st
     amounts += [c.amount for c in coupons]
     amounts += [p.amount for p in promotions]
     amounts += (quote.discount_amount - carried, quote.delivery_fee, quote.tax_amount, quote.total_amount)
-    whole = _minors(amounts, _SCALES[currency], currency)
+    whole = to_minor(amounts, currency)
     at = _PER_LINE * len(sources)
     per_line = [whole[k : k + _PER_LINE] for k in range(0, at, _PER_LINE)]
     shown = iter(whole[at:])  # the rest, read in the order gathered (each `zip` takes its own first)

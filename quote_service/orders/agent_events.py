@@ -20,7 +20,7 @@ from msgspec import UNSET
 
 from quote_service.db.pool import Connection
 from quote_service.orders.schemas import Order
-from quote_service.pricing.money import minor_units
+from quote_service.pricing.money import to_minor
 from quote_service.structs import Frozen
 from quote_service.webhooks import repository as webhooks
 
@@ -58,8 +58,8 @@ def permalink(order: Order) -> str:
 
 
 def minor(amount: Decimal, currency: str) -> int:
-    """`amount` in `currency`'s minor units (ISO 4217 digits), exactly."""
-    return int(amount.scaleb(minor_units(currency)).to_integral_value())
+    """`amount` in `currency`'s minor units (ISO 4217 digits), exactly (`money.to_minor`, as sessions show them)."""
+    return to_minor([amount], currency)[0]
 
 
 async def announce(conn: Connection, order: Order, event_type: EventType) -> None:

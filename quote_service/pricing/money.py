@@ -47,6 +47,22 @@ def minor_units(currency: str) -> int:
     return MINOR_UNITS[currency]
 
 
+MINOR_SCALES: dict[str, Decimal] = {currency: Decimal(10) ** digits for currency, digits in MINOR_UNITS.items()}
+"""A currency's minor units a major one (TRY 100, JPY 1): an amount times it is its minor units."""
+
+
+def to_minor(amounts: list[Decimal], currency: str) -> list[int]:
+    """Each of `amounts` in `currency`'s minor units, all in one pass: exact, or ValueError naming the first that
+    is not a whole number of them (amounts rounded to the currency already always are)."""
+    scale = MINOR_SCALES[currency]
+    scaled = [amount * scale for amount in amounts]
+    whole = [int(each) for each in scaled]
+    if scaled != whole:  # Decimal == int compares exactly
+        bad = next(a for a, s, w in zip(amounts, scaled, whole, strict=True) if s != w)
+        raise ValueError(f"{bad} {currency} is not a whole number of minor units")
+    return whole
+
+
 def quantum(currency: str) -> Decimal:
     """The smallest amount of `currency`, e.g. Decimal('0.01')."""
     return _QUANTUM[MINOR_UNITS[currency]]
