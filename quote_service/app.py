@@ -29,6 +29,7 @@ from quote_service.audit.openapi import document_change_requests
 from quote_service.audit.plugin import AUDIT
 from quote_service.auth.middleware import PUBLIC_PATHS, AuthMiddleware
 from quote_service.background import Every
+from quote_service.cache.lean_redis import close_lean
 from quote_service.cache.redis import RedisClient, create_redis
 from quote_service.campaigns.plugin import CAMPAIGNS
 from quote_service.catalog.plugin import CATALOG
@@ -213,6 +214,7 @@ async def _open_stores(
     stack.push_async_callback(close_within, "postgres pool", pool.close, pool.terminate)
     redis = create_redis(redis_url, cluster=settings.redis_cluster)
     stack.push_async_callback(close_within, "redis client", redis.aclose, None)
+    stack.callback(close_lean, redis)  # the hot path's pipelined connection (cache/lean_redis.py), first
     app.state.pool = pool
     reads = await _read_pools(settings, pool, stack)
     app.state.read_pools = reads

@@ -670,6 +670,11 @@ class QuoteService:
         book = self._config.snapshot.offers
         return None if book is None else book.by_id.get(str(offer_id))
 
+    def offer_named(self, offer_id: str) -> SnapOffer | None:
+        """`offer` of an id written as `str(UUID)` writes it (lowercase, hyphenated)."""
+        book = self._config.snapshot.offers
+        return None if book is None else book.by_id.get(offer_id)
+
     def snapshot_fx(self) -> FxBook | None:
         """The exchange rates quotes convert at now (None: none are stored)."""
         return self._config.snapshot.fx

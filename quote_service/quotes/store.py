@@ -40,12 +40,12 @@ from uuid import UUID
 
 import msgspec
 import structlog
-from hiredis import pack_command
+from hiredis import ReplyError, pack_command
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, RedisError
 
 from quote_service.auth.policy import Maker
 from quote_service.background import BackgroundLoop, stop_all
+from quote_service.cache.lean_redis import LeanRedis
 from quote_service.cache.redis import RedisClient, is_cluster
 from quote_service.db.pool import Pool
 from quote_service.errors import DependencyUnavailable
@@ -411,29 +411,22 @@ class QuoteStore:
 
 
 async def lean_script(redis: RedisClient, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
-    """`script` on one of the pool's connections (not a cluster's): EVALSHA packed in C (hiredis) and its
-    reply read, without redis-py's command layer (its retry wrapper, events and observability cost ~200
-    Python calls a call: docs/hot-path.md). Anything but a reply is left to redis-py's own call, which loads
-    the script (NOSCRIPT: Redis restarted) and retries as configured — as redis-py's call alone would, so a
-    script called so must bear being run twice (the group commit's only SETs what it is given and reads marks)."""
-    pool = cast(Any, redis).connection_pool
-    connection = await pool.get_connection()
-    try:
+    """`script` on the process's pipelined connection (cache/lean_redis.py; not a cluster's): EVALSHA packed in
+    C (hiredis), written behind whatever is in flight, its reply matched in order, without redis-py's pool and
+    command layer (~120 and ~200 Python calls a call: docs/hot-path.md). Anything but a reply (no connection,
+    an error reply) is left to redis-py's own call, which loads the script (NOSCRIPT: Redis restarted) and
+    retries as configured — as redis-py's call alone would, so a script called so must bear being run twice
+    (the group commit's only SETs what it is given and reads marks)."""
+    lean = LeanRedis.of(redis)
+    if lean is not None:
         command: Any = (b"EVALSHA", script.sha, len(keys), *keys, *args)
-        await connection.send_packed_command(pack_command(command))  # packed in C, each argument in one go
-        reply = await connection.read_response()
-    except NoScriptError:  # a whole reply was read: the connection is as good as before
-        await pool.release(connection)
-    except (RedisError, OSError):  # redis-py's ConnectionError and TimeoutError among them
-        await connection.disconnect(nowait=True)
-        await pool.release(connection)
-    except BaseException:  # cancelled mid-call: the connection may hold half a reply
-        await connection.disconnect(nowait=True)
-        await pool.release(connection)
-        raise
-    else:
-        await pool.release(connection)
-        return reply
+        try:
+            reply = await lean.call(pack_command(command))  # packed in C, each argument in one go
+        except OSError:  # ConnectionError and TimeoutError among them
+            pass
+        else:
+            if not isinstance(reply, ReplyError):
+                return reply
     return await script(keys=keys, args=args)
 
 

@@ -63,6 +63,7 @@ from litestar import Litestar
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 
+from quote_service.cache import lean_redis
 from quote_service.cli import demo
 from quote_service.config import Settings
 from quote_service.quotes.compact import MIN_SAMPLES
@@ -81,6 +82,8 @@ DETAIL = os.environ.get("COST_DETAIL") == "1"
 SAMPLES = 5
 """Quotes measured per workload: each count is the most of them."""
 _SEND_PACKED = AbstractConnection.send_packed_command.__code__
+_LEAN_SEND = lean_redis._Pipe.send.__code__
+"""The hot path's pipelined connection (quote_service/cache/lean_redis.py): its commands count as any other."""
 _DEADLINE_CHECK = DeadlineWatch._check.__code__
 _LOOP_FILES: tuple[str, ...] = (str(Path(asyncio.__file__).parent), selectors.__file__)
 with contextlib.suppress(ImportError):  # redis-py's timeout below CPython 3.11.3 (asyncio's own above it)
@@ -157,6 +160,8 @@ class Meter:
                 self.seen[f"{code.co_filename}:{code.co_name}"] += 1
             if code is _SEND_PACKED:  # every command leaves through it, however packed (store.py packs in C)
                 self.redis.update(command_names(frame.f_locals["command"]))
+            elif code is _LEAN_SEND:
+                self.redis.update(command_names(frame.f_locals["packed"]))
         elif event == "c_call":
             self.calls += 1
             if DETAIL:

@@ -40,3 +40,19 @@ async def test_a_three_seller_session_prices_as_the_quote_and_completes_once(
     assert again.status_code == 200
     assert again.headers["idempotent-replayed"] == "true"
     assert again.content == (await agent.complete(sid, payment, key="done-1")).content
+
+
+async def test_an_offer_id_names_its_offer_however_the_uuid_is_spelled(
+    client: Client, admin: Caller, service_key: dict[str, str]
+) -> None:
+    """The id as the service writes it is looked up as it is; an uppercase or braced spelling is read as the
+    UUID it is (both name seller B's offer of C's product); a product id names the product (C's own offer)."""
+    goods = await market(client, admin)
+    agent = Agent(client, service_key)
+    offer_id = goods["offer"]["id"]
+    for spelled in (offer_id, offer_id.upper(), "{" + offer_id + "}"):
+        made = acp_session(await agent.create({"items": [{"id": spelled, "quantity": 1}]}), 201)
+        assert [line["seller_id"] for line in made["line_items"]] == ["seller-b"], spelled
+        assert made["line_items"][0]["item"]["id"] == spelled
+    product = acp_session(await agent.create({"items": [{"id": goods["c"]["id"], "quantity": 1}]}), 201)
+    assert [line["seller_id"] for line in product["line_items"]] == ["seller-c"]
