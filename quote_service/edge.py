@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from uuid import UUID
 
 import msgspec
@@ -107,6 +107,19 @@ _QUOTE_OK = request_duration("POST", QUOTE_PATH, 200)
 """The answered quote's request-duration child, found once (finish_request looks it up by its labels)."""
 
 
+LEAN_POST = "lean_post"
+"""The app-state key of a `LeanPost` a room above registers once started (the edge cannot import it)."""
+
+
+class LeanPost(Protocol):
+    """A POST route served on the edge by a room above it: the plain case, everything else handed on
+    (`LeanEdge.hand_on`) to Litestar, which answers it as it always does."""
+
+    def matches(self, path: str) -> bool: ...
+
+    async def serve(self, edge: LeanEdge, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+
 class LeanEdge:
     """The dispatcher (see module docstring); `inner` is the rest of the app (RequestContextMiddleware
     around Litestar's own ASGI handler)."""
@@ -130,6 +143,12 @@ class LeanEdge:
                 and len(path) == _PURCHASE_PATH_LENGTH
             ):
                 await self._purchase(scope, receive, send, path[len(_SALES) : -len(_PURCHASES)])
+                return
+            # A lean POST a room above registered once started (`LEAN_POST`: an agent's checkout-session update,
+            # checkout_sessions/lean_update.py), read each time as `quotes` is: an app started again has a new one.
+            lean: LeanPost | None = self.app.state.get(LEAN_POST)
+            if lean is not None and lean.matches(path):
+                await lean.serve(self, scope, receive, send)
                 return
         await self.inner(scope, receive, send)
 
@@ -293,6 +312,19 @@ class LeanEdge:
                 finish_request("POST", PURCHASE_TEMPLATE, scope["path"], status, time.perf_counter() - started)
                 reset_contextvars(**tokens)
 
+    async def read_body(self, scope: Scope, receive: Receive, seconds: float | None = None) -> tuple[bytes, bool]:
+        """The body within the app's body-read timeout (or `seconds`): for a `LeanPost`; `complete` False when
+        it is not all there (hand the request on with `replay`)."""
+        if seconds is None:
+            seconds = self.app.state.get("body_read_timeout", DEFAULT_BODY_READ_TIMEOUT)
+        return await self._read_body(scope, receive, self._deadlines.bound(running_loop().time() + seconds))
+
+    async def hand_on(
+        self, scope: Scope, receive: Receive, send: Send, error: BaseException | None, key: bytes | None, counter: Any
+    ) -> None:
+        """A `LeanPost`'s request to Litestar (`error`: what its own run raised, for the route to raise again)."""
+        await self._hand_on(scope, receive, send, error, key, self.app.state.get("auth"), counter)
+
     async def _read_body(self, scope: Scope, receive: Receive, bound: Bound) -> tuple[bytes, bool]:
         """The body within the body-read timeout, `bound` (its deadline is left in the scope: when the
         request is handed on, Litestar reads the rest by the same deadline and answers 408)."""
@@ -352,12 +384,21 @@ def _served(scope: Scope, incoming: bytes | None) -> str:
     return request_id
 
 
-async def _answer(send: Send, status: int, payload: bytes, request_id: str, *, replayed: bool = False) -> None:
+async def _answer(
+    send: Send,
+    status: int,
+    payload: bytes,
+    request_id: str,
+    *,
+    replayed: bool = False,
+    extra: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
     """The response, with the headers RequestContextMiddleware gives every answer (and `Idempotent-Replayed: true`
-    for a keyed request's answer sent again)."""
+    for a keyed request's answer sent again); `extra`: the route's own headers (a binding's API-Version)."""
     headers = [
         (b"content-type", _JSON),
         (b"content-length", b"%d" % len(payload)),
+        *extra,
         (b"x-request-id", request_id.encode()),
         *SECURITY_HEADERS,
     ]
@@ -396,3 +437,9 @@ def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
         return await receive()
 
     return replayed
+
+
+answer = _answer
+replay = _replay
+served = _served
+"""The edge's helpers, for a `LeanPost` of a room above."""

@@ -154,18 +154,14 @@ def message(m: Message) -> dict[str, Any]:
 
 
 def render(session: Session, base_url: str) -> dict[str, Any]:
-    """The session as ACP's `CheckoutSession` (flat lists) with the service's extra fields."""
+    """The session as ACP's `CheckoutSession` (flat lists) with the service's extra fields. Plain loops: an
+    update renders its session, and a comprehension or a helper call per line or option is a call each."""
     state = session.state
     summary = state.summary
-    groups = [g for g in summary.groups if g.options]
-    combined = _combined(groups)
-    chosen = {g.selected for g in groups}
-    answer: dict[str, Any] = {
-        "id": str(session.id),
-        "status": status_of(session),
-        "currency": session.currency.lower(),
-        "payment_provider": {"provider": "stripe", "supported_payment_methods": ["card"]},
-        "line_items": [
+    stamps: dict[datetime, str] = {}  # the few moments of the options' windows, each formatted once
+    line_items: list[dict[str, Any]] = []
+    for line in summary.lines:
+        line_items.append(
             {
                 "id": line.id,
                 "item": {"id": line.item.id, "quantity": line.item.quantity},
@@ -176,29 +172,51 @@ def render(session: Session, base_url: str) -> dict[str, Any]:
                 "total": line.total,
                 "seller_id": line.seller_id,
             }
-            for line in summary.lines
-        ],
-        "fulfillment_options": combined,
-        "fulfillment_option_id": chosen.pop() if len(chosen) == 1 and None not in chosen and groups else None,
-        "fulfillment_groups": [
+        )
+    fulfillment_groups: list[dict[str, Any]] = []
+    offering: list[Any] = []  # the groups with options
+    chosen: str | None = None
+    one_choice = True  # every group with options has the same option chosen
+    for g in summary.groups:
+        options: list[dict[str, Any]] = []
+        for o in g.options:
+            options.append(_option(o.id, o.title, o.amount, o.earliest, o.latest, stamps))
+        if options:
+            if not offering:
+                chosen = g.selected
+            elif g.selected != chosen:
+                one_choice = False
+            offering.append(g)
+        fulfillment_groups.append(
             {
                 "id": f"seller:{g.seller_id}",
                 "line_item_ids": g.line_ids,
-                "options": [_option(o.id, o.title, o.amount, o.earliest, o.latest) for o in g.options],
+                "options": options,
                 "selected_option_id": g.selected,
             }
-            for g in summary.groups
-        ],
-        "totals": [
-            {"type": name, "display_text": title, "amount": amount}
-            for (name, title), amount in zip(_TITLED, msgspec.structs.astuple(summary.totals), strict=True)
-        ],
-        "messages": [message(m) for m in session.messages],
+        )
+    totals: list[dict[str, Any]] = []
+    for (name, title), amount in zip(_TITLED, msgspec.structs.astuple(summary.totals), strict=True):
+        totals.append({"type": name, "display_text": title, "amount": amount})
+    messages: list[dict[str, Any]] = []
+    for m in session.messages:
+        messages.append(message(m))
+    answer: dict[str, Any] = {
+        "id": str(session.id),
+        "status": status_of(session),
+        "currency": session.currency.lower(),
+        "payment_provider": {"provider": "stripe", "supported_payment_methods": ["card"]},
+        "line_items": line_items,
+        "fulfillment_options": _combined(offering, stamps),
+        "fulfillment_option_id": chosen if offering and one_choice else None,
+        "fulfillment_groups": fulfillment_groups,
+        "totals": totals,
+        "messages": messages,
         "links": [],
         "discounts": {
             "codes": state.codes,
-            "applied": [msgspec.to_builtins(a) for a in summary.applied],
-            "rejected": [msgspec.to_builtins(r) for r in summary.rejected],
+            "applied": [msgspec.to_builtins(a) for a in summary.applied] if summary.applied else [],
+            "rejected": [msgspec.to_builtins(r) for r in summary.rejected] if summary.rejected else [],
         },
         "quote_id": None if summary.quote_id is None else str(summary.quote_id),
         "quote_expires_at": None if summary.quote_expires_at is None else stamp(summary.quote_expires_at),
@@ -217,7 +235,18 @@ def render(session: Session, base_url: str) -> dict[str, Any]:
     return answer
 
 
-def _option(code: str, title: str, amount: int, earliest: datetime, latest: datetime) -> dict[str, Any]:
+def _option(
+    code: str, title: str, amount: int, earliest: datetime, latest: datetime, stamps: dict[datetime, str]
+) -> dict[str, Any]:
+    """An option as ACP shows it; `stamps`: the moments formatted so far in this answer."""
+    if earliest in stamps:
+        first = stamps[earliest]
+    else:
+        first = stamps[earliest] = stamp(earliest)
+    if latest in stamps:
+        last = stamps[latest]
+    else:
+        last = stamps[latest] = stamp(latest)
     return {
         "type": "shipping",
         "id": code,
@@ -225,29 +254,38 @@ def _option(code: str, title: str, amount: int, earliest: datetime, latest: date
         "subtotal": amount,
         "tax": 0,
         "total": amount,
-        "earliest_delivery_time": stamp(earliest),
-        "latest_delivery_time": stamp(latest),
+        "earliest_delivery_time": first,
+        "latest_delivery_time": last,
     }
 
 
-def _combined(groups: list[Any]) -> list[dict[str, Any]]:
-    """For each option code every seller offers: one option, the sellers' fees summed, the latest times."""
+def _combined(groups: list[Any], stamps: dict[datetime, str]) -> list[dict[str, Any]]:
+    """For each option code every seller offers (in the first seller's order): one option, the sellers' fees
+    summed, the latest times."""
     if not groups:
         return []
-    offered = [{o.id: o for o in g.options} for g in groups]
-    codes = [o.id for o in groups[0].options if all(o.id in each for each in offered)]
-    combined = []
-    for code in codes:
-        parts = [each[code] for each in offered]
-        combined.append(
-            _option(
-                code,
-                parts[0].title,
-                sum(p.amount for p in parts),
-                max(p.earliest for p in parts),
-                max(p.latest for p in parts),
-            )
-        )
+    offered: list[dict[str, Any]] = []
+    for g in groups:
+        by_code: dict[str, Any] = {}
+        for o in g.options:
+            by_code[o.id] = o  # a code offered twice: its last option, as a dict built in order keeps
+        offered.append(by_code)
+    combined: list[dict[str, Any]] = []
+    for first in groups[0].options:
+        code = first.id
+        head = offered[0][code]
+        title, earliest, latest, amount = head.title, head.earliest, head.latest, 0
+        for each in offered:
+            if code not in each:
+                break
+            part = each[code]
+            if part.earliest > earliest:
+                earliest = part.earliest
+            if part.latest > latest:
+                latest = part.latest
+            amount += part.amount
+        else:
+            combined.append(_option(code, title, amount, earliest, latest, stamps))
     return combined
 
 

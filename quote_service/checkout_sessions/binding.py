@@ -8,7 +8,7 @@ import functools
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -23,6 +23,7 @@ from quote_service.checkout_sessions.service import CheckoutSessions, Keyed, fin
 from quote_service.db.idempotency import JSON, Answer
 from quote_service.errors import ServiceError
 from quote_service.web.deps import MAX_IDEMPOTENCY_KEY_LENGTH, AuthedRequest
+from quote_service.web.request import EDGE_ERROR
 
 T = TypeVar("T")
 _AT = re.compile(r" - at `(\$[^`]*)`$")
@@ -105,6 +106,14 @@ class Call:
         self.key = headers.get("idempotency-key")
         self.request_id = headers.get("request-id")
         self.problem = self.check(headers) or (self._check_key() if keyed else None)
+
+    @classmethod
+    def lean(cls, key: str, request_id: str | None) -> Self:
+        """The call of a request the lean edge checked as the constructor checks one (lean_update.py): its key
+        and Request-Id, no Litestar request (nothing it answers links an order: `base_url` is not made)."""
+        call = cls.__new__(cls)
+        call.key, call.request_id, call.problem = key, request_id, None
+        return call
 
     # What a binding defines.
     def check(self, headers: Any) -> Response[bytes] | None:
@@ -203,6 +212,8 @@ class Call:
         """An update (`replace`: a full replace) of the session with the body's `changes`."""
 
         async def run(data: T, keyed: Keyed) -> Session:
+            if (failed := self.request.scope["state"].get(EDGE_ERROR)) is not None:
+                raise failed  # the lean edge ran this update (lean_update.py): its outcome, rendered here
             return await sessions.update(self.request.user, session_id, changes(data), keyed, replace=replace)
 
         return await self.write(f"{self.protocol}.update", session_id, into, run)

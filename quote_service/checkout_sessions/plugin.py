@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from quote_service.auth.service import AuthService
 from quote_service.cache.config_store import ConfigStore
 from quote_service.cache.products import ProductCache
 from quote_service.checkout_sessions.acp import AcpCheckoutSessions
 from quote_service.checkout_sessions.analytics import agents_analytics
+from quote_service.checkout_sessions.lean_update import LeanAcpUpdate
 from quote_service.checkout_sessions.service import CheckoutSessions
 from quote_service.checkout_sessions.ucp import UcpCheckoutSessions, ucp_profile
+from quote_service.edge import LEAN_POST
 from quote_service.flash_sales.purchases import Purchases
 from quote_service.orders.terms import TermsRecorder
 from quote_service.quotes.service import QuoteService
@@ -32,7 +35,8 @@ async def start(ctx: Startup) -> Mapping[str, Any]:
         terms=state.order_terms,
         clock=ctx.quote_clock,
     )
-    return {"checkout_sessions": sessions}
+    # ACP updates' plain case on the lean edge (lean_update.py); the edge finds it in the state.
+    return {"checkout_sessions": sessions, LEAN_POST: LeanAcpUpdate(sessions, state.auth)}
 
 
 CHECKOUT_SESSIONS = Domain(
@@ -46,6 +50,7 @@ CHECKOUT_SESSIONS = Domain(
         "product_cache": ProductCache,
         "config_store": ConfigStore,
         "order_terms": TermsRecorder,
+        "auth": AuthService,
     },
     start=start,
 )

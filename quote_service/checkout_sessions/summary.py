@@ -25,7 +25,7 @@ from quote_service.checkout_sessions.schemas import (
     Totals,
 )
 from quote_service.pricing.money import to_minor
-from quote_service.pricing.quote import Quote
+from quote_service.pricing.quote import Quote, QuoteLine
 
 FREE_DELIVERY = "FREE_DELIVERY"
 
@@ -43,90 +43,114 @@ def summarize(quote: Quote, items: Sequence[tuple[int, Item]], shipping: dict[st
     """The quote of `items` (each with its index in the agent's list) as the session shows it.
 
     Every amount shown goes to minor units in one pass (`money.to_minor`), then is read back in the order it
-    was gathered: a session's update makes a summary, so its per-amount and per-line calls count."""
+    was gathered. A session's update makes a summary, so it is written as plain loops: a comprehension is a
+    call of its own, and a helper call per line or amount would be one per line or amount."""
     currency = quote.currency
-    priced = [line for line in quote.items if line.is_gift is not True]
-    gifts = [line for line in quote.items if line.is_gift is True]
-    sources = [*priced, *gifts]
+    priced: list[QuoteLine] = []
+    gifts: list[QuoteLine] = []
+    carried = Decimal(0)
+    for line in quote.items:
+        carried += line.discount
+        if line.is_gift is True:
+            gifts.append(line)
+        else:
+            priced.append(line)
+    sources = priced + gifts
     shipments = quote.shipments if isinstance(quote.shipments, list) else []
     coupons, promotions = quote.applied_coupons, quote.applied_promotions
-    carried = sum((line.discount for line in quote.items), Decimal(0))
-    amounts = [
-        amount
-        for line in sources
-        for amount in (
-            line.list_unit_price,
-            line.line_subtotal - line.discount,
-            line.tax,
-            line.unit_price,
-            line.discount,
-        )
-    ]
-    amounts += [o.fee for shipment in shipments for o in shipment.options]
-    amounts += [shipment.delivery_fee for shipment in shipments]
-    amounts += [c.amount for c in coupons]
-    amounts += [p.amount for p in promotions]
+    amounts: list[Decimal] = []
+    for line in sources:
+        amounts += (line.list_unit_price, line.line_subtotal - line.discount, line.tax, line.unit_price, line.discount)
+    for shipment in shipments:
+        for o in shipment.options:
+            amounts += (o.fee,)
+    for shipment in shipments:
+        amounts += (shipment.delivery_fee,)
+    for c in coupons:
+        amounts += (c.amount,)
+    for p in promotions:
+        amounts += (p.amount,)
     amounts += (quote.discount_amount - carried, quote.delivery_fee, quote.tax_amount, quote.total_amount)
     whole = to_minor(amounts, currency)
-    at = _PER_LINE * len(sources)
-    per_line = [whole[k : k + _PER_LINE] for k in range(0, at, _PER_LINE)]
-    shown = iter(whole[at:])  # the rest, read in the order gathered (each `zip` takes its own first)
-    # A line's id: its position among the items the agent sent (1-based).
-    line_items = [(f"li_{i + 1}", item) for (i, item), _ in zip(items, priced, strict=True)]
-    line_items += [(f"gift_{n + 1}", Item(id=g.product_id, quantity=g.quantity)) for n, g in enumerate(gifts)]
-    lines = [
-        Line(
-            id=id_,
-            item=item,
-            seller_id=line.seller_id,
-            unit_price=unit,
-            base_amount=(line_base := listed * line.quantity),
-            discount=line_base - subtotal,
-            subtotal=subtotal,
-            tax=tax,
-            total=subtotal if line.prices_include_tax is True else subtotal + tax,
-        )
-        for (id_, item), line, (listed, subtotal, tax, unit, _) in zip(line_items, sources, per_line, strict=True)
-    ]
-    shares = [each[4] for each in per_line]
+    if len(items) != len(priced):
+        raise ValueError(f"{len(items)} items sent, {len(priced)} lines priced")
+    # A line's id: its position among the items the agent sent (1-based); a gift's, its position among gifts.
+    lines: list[Line] = []
+    shares: list[int] = []  # each line's discount, for the allocations
     by_product: dict[str, list[str]] = {}
-    for line, source in zip(lines, sources, strict=True):
-        by_product.setdefault(source.product_id, []).append(line.id)
-    options = [
-        [
-            Option(
-                id=o.code,
-                title=o.name,
-                amount=amount,
-                earliest=now + timedelta(days=o.eta_days_min),
-                latest=now + timedelta(days=o.eta_days_max),
+    base = subtotal = 0
+    at = 0
+    gift = 0
+    for n, line in enumerate(sources):
+        listed, line_subtotal, tax, unit, share = whole[at : at + _PER_LINE]
+        at += _PER_LINE
+        if n < len(priced):
+            index, item = items[n]
+            id_ = f"li_{index + 1}"
+        else:
+            gift += 1
+            id_, item = f"gift_{gift}", Item(id=line.product_id, quantity=line.quantity)
+        line_base = listed * line.quantity
+        lines.append(
+            Line(
+                id=id_,
+                item=item,
+                seller_id=line.seller_id,
+                unit_price=unit,
+                base_amount=line_base,
+                discount=line_base - line_subtotal,
+                subtotal=line_subtotal,
+                tax=tax,
+                total=line_subtotal if line.prices_include_tax is True else line_subtotal + tax,
             )
-            for o, amount in zip(shipment.options, shown, strict=False)
-        ]
-        for shipment in shipments
-    ]
-    groups = [
-        Group(
-            seller_id=shipment.seller_id or "",
-            line_ids=[id_ for product in shipment.product_ids for id_ in by_product.get(product, ())],
-            options=offered,
-            selected=shipment.selected if (shipment.seller_id or "") in shipping else None,
-            fee=fee,
         )
-        for shipment, offered, fee in zip(shipments, options, shown, strict=False)
-    ]
-    found: list[tuple[str, str | None, str, int, bool, bool]] = [
-        (f"coupon:{c.code}", c.code, c.code, amount, False, c.type == FREE_DELIVERY)
-        for c, amount in zip(coupons, shown, strict=False)
-    ]
-    found += [
-        (f"promotion:{p.promotion_id}", None, p.name, amount, True, p.kind == FREE_DELIVERY)
-        for p, amount in zip(promotions, shown, strict=False)
-    ]
-    order_discount, fulfillment, tax, total = shown
-    base = sum([line.base_amount for line in lines])
-    subtotal = sum([line.subtotal for line in lines])
-    paths = [f"$.line_items[{n}]" for n in range(len(lines))]
+        shares.append(share)
+        base += line_base
+        subtotal += line_subtotal
+        if line.product_id in by_product:
+            by_product[line.product_id].append(id_)
+        else:
+            by_product[line.product_id] = [id_]
+    options: list[list[Option]] = []
+    for shipment in shipments:
+        offered: list[Option] = []
+        for o in shipment.options:
+            offered.append(
+                Option(
+                    id=o.code,
+                    title=o.name,
+                    amount=whole[at],
+                    earliest=now + timedelta(days=o.eta_days_min),
+                    latest=now + timedelta(days=o.eta_days_max),
+                )
+            )
+            at += 1
+        options.append(offered)
+    groups: list[Group] = []
+    for shipment, offered in zip(shipments, options, strict=True):
+        seller = shipment.seller_id or ""
+        line_ids: list[str] = []
+        for product in shipment.product_ids:
+            if product in by_product:
+                line_ids += by_product[product]
+        groups.append(
+            Group(
+                seller_id=seller,
+                line_ids=line_ids,
+                options=offered,
+                selected=shipment.selected if seller in shipping else None,
+                fee=whole[at],
+            )
+        )
+        at += 1
+    found: list[tuple[str, str | None, str, int, bool, bool]] = []
+    for c in coupons:
+        found.append((f"coupon:{c.code}", c.code, c.code, whole[at], False, c.type == FREE_DELIVERY))
+        at += 1
+    for p in promotions:
+        found.append((f"promotion:{p.promotion_id}", None, p.name, whole[at], True, p.kind == FREE_DELIVERY))
+        at += 1
+    order_discount, fulfillment, tax, total = whole[at:]
     return Summary(
         quote_id=quote.quote_id,
         quote_expires_at=quote.valid_until,
@@ -143,8 +167,10 @@ def summarize(quote: Quote, items: Sequence[tuple[int, Item]], shipping: dict[st
             fee=total - (subtotal - order_discount + fulfillment + tax),
             total=total,
         ),
-        applied=_applied(found, shares, paths),
-        rejected=[Rejected(code=r.code, reason=r.reason) for r in quote.rejected_coupons],
+        applied=_applied(found, shares, [f"$.line_items[{n}]" for n in range(len(lines))]) if found else [],
+        rejected=[Rejected(code=r.code, reason=r.reason) for r in quote.rejected_coupons]
+        if quote.rejected_coupons
+        else [],
     )
 
 
