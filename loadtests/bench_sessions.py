@@ -1,6 +1,9 @@
 """Benchmark: agents' checkout sessions (docs/agents.md) — create / update / complete on one worker.
 
     .venv/bin/python loadtests/bench_sessions.py [--sessions 200] [--lines 10] [--sellers 3]
+    cd /tmp && PYTHONPATH=<tree> <repo>/.venv/bin/python <repo>/loadtests/bench_sessions.py   # another tree
+
+(Started from a repository root, the server's `python -m` finds that root's package before PYTHONPATH's.)
 
 Serves `quote-service serve --workers 1` on a private redis-server and a scratch database seeded with the
 demo (loadtests/plumbing.py), adds `--sellers` sellers of 10 TRY products each with a shipping profile

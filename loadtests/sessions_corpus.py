@@ -1,20 +1,21 @@
 """Not a benchmark: every answer of a fixed journey of agents' checkout sessions (docs/agents.md), recorded
 from a tree and compared byte for byte with another recording (corpus.py's journeys have no /acp or /ucp).
 
-    PYTHONPATH=<tree> .venv/bin/python <tree>/loadtests/sessions_corpus.py record --out /tmp/A.jsonl
+    cd /tmp && PYTHONPATH=<tree> <repo>/.venv/bin/python <tree>/loadtests/sessions_corpus.py record --out /tmp/A.jsonl
     .venv/bin/python loadtests/sessions_corpus.py compare /tmp/A.jsonl /tmp/B.jsonl
 
-`record` serves the tree on PYTHONPATH as bench_sessions.py does (one worker, a private redis-server, a
-scratch database with the demo, 3 sellers of 10 products with standard and express shipping, an agent key),
-then, one request at a time: 12 ACP sessions of 3, 5 or 10 lines (create; updates choosing express, replayed,
-another body under the same key, standard, the same again, items with an unknown one, codes, each seller's
-group, an empty basket; a read; then a cancel or a complete, each followed by an update refused, replayed),
-an update of an unknown session, and 6 UCP sessions (create, PUT with each seller's choice, replayed, fewer
-lines, a read, a complete). One JSON line a request: step, method, path, status, `Idempotent-Replayed` and
-the answer, with UUIDs numbered in order of appearance, RFC 3339 times and the server's port replaced.
-`compare` names each request whose line differs. The server runs with PYTHONHASHSEED=0 (unless set): the
-order of the messages naming sellers whose choices the quote refused follows a set of seller ids, whose
-order string hashing draws anew in each process otherwise.
+(From another directory: started from a repository root, the server's `python -m` finds that root's package
+before PYTHONPATH's.) `record` serves the tree on PYTHONPATH as bench_sessions.py does (one worker, a private
+redis-server, a scratch database with the demo, 3 sellers of 10 products with standard and express shipping,
+an agent key), then, one request at a time: 12 ACP sessions of 3, 5 or 10 lines (create; updates choosing
+express, replayed, another body under the same key, standard, the same again, items with an unknown one,
+codes, each seller's group, an empty basket; a read; then a cancel or a complete, each followed by an update
+refused, replayed), an update of an unknown session, and 6 UCP sessions (create, PUT with each seller's
+choice, replayed, fewer lines, a read, a complete). One JSON line a request: step, method, path, status,
+`Idempotent-Replayed` and the answer, with UUIDs numbered in order of appearance, RFC 3339 times and the
+server's port replaced. `compare` names each request whose line differs. The server runs with PYTHONHASHSEED=0
+(unless set): the order of the messages naming sellers whose choices the quote refused follows a set of seller
+ids, whose order string hashing draws anew in each process otherwise.
 """
 
 from __future__ import annotations
