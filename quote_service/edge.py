@@ -11,6 +11,10 @@ bytes, money in the format asked for. What RequestContextMiddleware does for eve
 it does for these itself, with the middleware's own helpers: the request id (echoed, bound to
 the log context), the security headers, the duration metric, the trace's name, the access log.
 
+A room above may serve one POST of its own here the same way (`LeanPost`, registered in the app's state
+once the room has started: an agent's checkout-session update, checkout_sessions/lean_update.py), with
+`read_body`, `hand_on` and the helpers `answer`, `replay` and `served`.
+
 Everything else goes to Litestar (through RequestContextMiddleware) with the body replayed, so
 it keeps its exact answer: another content type, a bearer token (beside a key too: a pair of
 credentials is judged there, 401 when ambiguous), an unknown or new key
