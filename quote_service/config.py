@@ -89,7 +89,7 @@ class Settings(Frozen):
     wall clock of TIME_WINDOW rules without a `timezone`, and the days of analytics, statements and
     the dashboard when a request names no `tz` (docs/time-zones.md)."""
     max_quote_lines: int = 200
-    """MAX_QUOTE_LINES: the most items one quote may have (1 to 1,000); beyond → 422 naming `items`."""
+    """MAX_QUOTE_LINES: the most items one quote may have (1 to 5,000); beyond → 422 naming `items`."""
     max_concurrent_quotes: int = 256
     """MAX_CONCURRENT_QUOTES: quotes in flight per process before 503."""
     recent_quotes_max_bytes: int = 32 * 1024 * 1024

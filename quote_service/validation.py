@@ -44,8 +44,9 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
 DECIMAL_RULE: Final = 'must be a number, or a decimal in ASCII digits such as "25.50", "-3" or "1e3"'
 FIRST_INSTANT: Final = datetime.min.replace(tzinfo=UTC)
 LAST_INSTANT: Final = datetime.max.replace(tzinfo=UTC)
-QUOTE_LINES_CEILING: Final = 1000
-"""The most items a quote's schema takes; MAX_QUOTE_LINES (default 200) may be set up to it."""
+QUOTE_LINES_CEILING: Final = 5000
+"""The most items a quote's schema takes; MAX_QUOTE_LINES (default 200) may be set up to it (a 5,000-line
+quote: BENCHMARKS.md)."""
 INSTANT_RULE: Final = "must be after 0001-01-01T00:00:00Z and before 9999-12-31T23:59:59.999999Z once in UTC"
 _AWARE = Annotated[datetime, msgspec.Meta(tz=True)]
 _JSON_TYPES = {bool: "bool", int: "int", float: "float", str: "str", list: "array", dict: "object", type(None): "null"}

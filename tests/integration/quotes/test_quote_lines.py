@@ -1,4 +1,4 @@
-"""MAX_QUOTE_LINES: how many items a quote may have (200 by default, settable up to 1,000).
+"""MAX_QUOTE_LINES: how many items a quote may have (200 by default, settable up to 5,000).
 
 One item past the limit is 422 VALIDATION_FAILED naming `items`, and nothing is stored; a
 basket at the limit is priced, each line its own (docs/configuration.md).
@@ -35,15 +35,15 @@ async def test_the_default_takes_200_items_and_refuses_201_naming_items(
     assert field_errors(refused) == {"items": "at most 200 items a quote (MAX_QUOTE_LINES)"}
 
 
-async def test_max_quote_lines_raised_to_1000_prices_a_1000_line_basket(
+async def test_max_quote_lines_raised_to_5000_prices_a_5000_line_basket(
     settings: Settings, service_key: dict[str, str]
 ) -> None:
-    async with client_with(settings, max_quote_lines=1000) as wide:
-        priced = expect_ok(await wide.post(QUOTE, json=basket(1000), headers=service_key))
-        assert (len(priced["items"]), priced["subtotal"]) == (1000, "1250.00")
+    async with client_with(settings, max_quote_lines=5000) as wide:
+        priced = expect_ok(await wide.post(QUOTE, json=basket(5000), headers=service_key))
+        assert (len(priced["items"]), priced["subtotal"]) == (5000, "6250.00")
         stored = expect_ok(await wide.get(f"/api/v1/quotes/{priced['quote_id']}", headers=service_key))
-        assert len(stored["items"]) == 1000
-        over = await wide.post(QUOTE, json=basket(1001), headers=service_key)
+        assert len(stored["items"]) == 5000
+        over = await wide.post(QUOTE, json=basket(5001), headers=service_key)
         assert "items" in field_errors(expect_error(over, 422, "VALIDATION_FAILED"))
 
 
@@ -54,7 +54,7 @@ async def test_a_lower_limit_refuses_what_the_default_takes(settings: Settings, 
         assert field_errors(refused) == {"items": "at most 3 items a quote (MAX_QUOTE_LINES)"}
 
 
-@pytest.mark.parametrize("value", ["0", "1001", "-5"])
-def test_max_quote_lines_outside_1_to_1000_is_refused(value: str) -> None:
-    with pytest.raises(ConfigError, match=r"MAX_QUOTE_LINES must be (positive|between 1 and 1,000)"):
+@pytest.mark.parametrize("value", ["0", "5001", "-5"])
+def test_max_quote_lines_outside_1_to_5000_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"MAX_QUOTE_LINES must be (positive|between 1 and 5,000)"):
         Settings.from_env({"MAX_QUOTE_LINES": value})
