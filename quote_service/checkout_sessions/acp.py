@@ -158,7 +158,6 @@ def render(session: Session, base_url: str) -> dict[str, Any]:
     update renders its session, and a comprehension or a helper call per line or option is a call each."""
     state = session.state
     summary = state.summary
-    stamps: dict[datetime, str] = {}  # the few moments of the options' windows, each formatted once
     line_items: list[dict[str, Any]] = []
     for line in summary.lines:
         line_items.append(
@@ -180,7 +179,7 @@ def render(session: Session, base_url: str) -> dict[str, Any]:
     for g in summary.groups:
         options: list[dict[str, Any]] = []
         for o in g.options:
-            options.append(_option(o.id, o.title, o.amount, o.earliest, o.latest, stamps))
+            options.append(_option(o.id, o.title, o.amount, o.earliest, o.latest))
         if options:
             if not offering:
                 chosen = g.selected
@@ -207,7 +206,7 @@ def render(session: Session, base_url: str) -> dict[str, Any]:
         "currency": session.currency.lower(),
         "payment_provider": {"provider": "stripe", "supported_payment_methods": ["card"]},
         "line_items": line_items,
-        "fulfillment_options": _combined(offering, stamps),
+        "fulfillment_options": _combined(offering),
         "fulfillment_option_id": chosen if offering and one_choice else None,
         "fulfillment_groups": fulfillment_groups,
         "totals": totals,
@@ -235,18 +234,7 @@ def render(session: Session, base_url: str) -> dict[str, Any]:
     return answer
 
 
-def _option(
-    code: str, title: str, amount: int, earliest: datetime, latest: datetime, stamps: dict[datetime, str]
-) -> dict[str, Any]:
-    """An option as ACP shows it; `stamps`: the moments formatted so far in this answer."""
-    if earliest in stamps:
-        first = stamps[earliest]
-    else:
-        first = stamps[earliest] = stamp(earliest)
-    if latest in stamps:
-        last = stamps[latest]
-    else:
-        last = stamps[latest] = stamp(latest)
+def _option(code: str, title: str, amount: int, earliest: datetime, latest: datetime) -> dict[str, Any]:
     return {
         "type": "shipping",
         "id": code,
@@ -254,12 +242,12 @@ def _option(
         "subtotal": amount,
         "tax": 0,
         "total": amount,
-        "earliest_delivery_time": first,
-        "latest_delivery_time": last,
+        "earliest_delivery_time": stamp(earliest),
+        "latest_delivery_time": stamp(latest),
     }
 
 
-def _combined(groups: list[Any], stamps: dict[datetime, str]) -> list[dict[str, Any]]:
+def _combined(groups: list[Any]) -> list[dict[str, Any]]:
     """For each option code every seller offers (in the first seller's order): one option, the sellers' fees
     summed, the latest times."""
     if not groups:
@@ -285,7 +273,7 @@ def _combined(groups: list[Any], stamps: dict[datetime, str]) -> list[dict[str, 
                 latest = part.latest
             amount += part.amount
         else:
-            combined.append(_option(code, title, amount, earliest, latest, stamps))
+            combined.append(_option(code, title, amount, earliest, latest))
     return combined
 
 

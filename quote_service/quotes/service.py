@@ -667,8 +667,7 @@ class QuoteService:
 
     def offer(self, offer_id: uuid.UUID) -> SnapOffer | None:
         """An active offer as quotes see it now (the configuration snapshot's), or None."""
-        book = self._config.snapshot.offers
-        return None if book is None else book.by_id.get(str(offer_id))
+        return self.offer_named(str(offer_id))
 
     def offer_named(self, offer_id: str) -> SnapOffer | None:
         """`offer` of an id written as `str(UUID)` writes it (lowercase, hyphenated)."""
