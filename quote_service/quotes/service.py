@@ -23,6 +23,7 @@ from msgspec import UNSET
 from quote_service import ids
 from quote_service.auth.policy import acts_for
 from quote_service.auth.schemas import Principal
+from quote_service.background import OUTAGES
 from quote_service.cache.config_store import ConfigStore
 from quote_service.cache.products import ProductCache
 from quote_service.cache.redis import RedisClient, get_many
@@ -721,6 +722,8 @@ class QuoteService:
         docs/offers.md#price-lists-and-flash-sales)."""
         now = now or utcnow()
         snapshot = self._config.snapshot
+        if offer_id is not None and (snapshot.offers is None or str(offer_id) not in snapshot.offers.by_id):
+            snapshot = await self._caught_up(snapshot)
         key = str(product.id)
         if offer is not None:
             flash = {key if offer_id is None else f"{key}/{offer_id}": offer}
@@ -749,6 +752,17 @@ class QuoteService:
             request, snapshot=snapshot, products={key: product}, flash=flash, customer=customer,
             defaults=self.defaults, now=now, quote_id=ids.uuid7(), region=plan, offers=choices, quantity_limits=limits,
         )  # fmt: skip
+
+    async def _caught_up(self, snapshot: ConfigSnapshot) -> ConfigSnapshot:
+        """The configuration as PostgreSQL has it now, for a purchase whose sale (read from PostgreSQL)
+        names an offer this process's snapshot does not know yet: the offer was created through another
+        process a moment ago and the announcement has not been followed here. One version read (a reload
+        only when it moved); a store away leaves the snapshot as it was (the purchase then answers what it
+        would have)."""
+        with contextlib.suppress(*OUTAGES):
+            await self._config.refresh(background=False)
+            return self._config.snapshot
+        return snapshot
 
     async def display_prices(self, request: PricesRequest, caller: Principal) -> Prices:
         """POST /api/v1/prices (quotes/display_prices.py): each product a one-product quote made by

@@ -335,6 +335,27 @@ async def test_reconcile_and_the_hold_reconciler_handle_an_offers_counters(
         assert (await store.sales.counters.remaining(sale_id, [slot])) == [3]
 
 
+async def test_a_process_whose_snapshot_lacks_the_sales_offer_catches_up_and_sells(
+    client: Client, admin: Caller, service_key: dict[str, str], product: dict[str, Any]
+) -> None:
+    """A sale naming an offer created through another process a moment ago: this process has not yet followed
+    the announcement (its snapshot lacks the offer), so the purchase reads the configuration's version and
+    sells, rather than take the units and answer 422 on its own stale offer book (CI, 2026-11-28: seven of
+    twenty racing purchases on a second process answered VALIDATION_FAILED and none sold)."""
+    store = client.app.state.config_store
+    behind = store.snapshot
+    offer = await make_offer(client, admin, product, current_price="35.00", stock=10)
+    sale = await create(client, admin, item(product, "25.00", allocated_stock=5, offer_id=offer["id"]))
+    assert offer["id"] in store.snapshot.offers.by_id
+    store.snapshot = behind  # as a process the announcement has not reached yet
+    assert behind.offers is None or offer["id"] not in behind.offers.by_id
+
+    bought = expect_ok(await buy(client, service_key, sale, purchase(product, offer_id=offer["id"])), 201)
+
+    assert (bought["offer_id"], bought["quantity"], bought["unit_price"]) == (offer["id"], 1, "25.00")
+    assert offer["id"] in store.snapshot.offers.by_id
+
+
 @pytest.fixture
 async def offer_sale(client: Client, admin: Caller, product: dict[str, Any]) -> dict[str, Any]:
     """An offer (stock 10) with an item of 5 units, 1 per customer, in an active sale."""
