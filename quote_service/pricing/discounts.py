@@ -172,35 +172,40 @@ def spread(
     if total <= 0:
         return ZERO
     shares: list[Decimal] = []
-    rooms: list[Decimal] = []
-    given = ZERO
+    clipped: list[int] = []
+    given = rounded = ZERO
     last = -1  # the last line whose share is not clipped: it takes the rounding remainder
     # One pass of plain operations a line (no call but the arithmetic: the loop runs for every line of every
-    # promotion of a deal, docs/hot-path.md#where-a-line-goes); `room` is max(left - floor, ZERO) inline.
+    # promotion of a deal, docs/hot-path.md#where-a-line-goes); `room` is max(left - floor, ZERO) inline. A
+    # share is rounded as it is worked out; a clipped one is its room (on the grid), rounded only if some line
+    # was not clipped (else the rooms are the shares as they are).
     for position, line in enumerate(lines):
         left = lefts[position]
         room = left - line.priced.floor
         if room < ZERO:
             room = ZERO
-        weight = left if weights is None else weights[position]
-        share = amount * weight / total  # not weight * (amount / total): a half-cent tie must stay exact
+        # not weight * (amount / total): a half-cent tie must stay exact
+        share = amount * (left if weights is None else weights[position]) / total
         if share < room:
             last = position
+            given += share
+            share = share.quantize(cent, ROUND_HALF_UP)
+            rounded += share
         else:
+            given += room
             share = room
-        given += share
+            rounded += room.quantize(cent, ROUND_HALF_UP)
+            clipped.append(position)
         shares.append(share)
-        rooms.append(room)
     given = given.quantize(cent, ROUND_HALF_UP)
     if last >= 0:  # else every line is at its floor: the shares are the rooms, on the grid (`Priced.floor` is)
-        rounded = ZERO
-        for position, share in enumerate(shares):
-            shares[position] = share = share.quantize(cent, ROUND_HALF_UP)
-            rounded += share
+        for position in clipped:
+            shares[position] = shares[position].quantize(cent, ROUND_HALF_UP)
         rest = given - rounded + shares[last]
-        taken = min(max(rest, ZERO), rooms[last])
+        taken = min(max(rest, ZERO), max(lefts[last] - lines[last].priced.floor, ZERO))  # its room
         shares[last] = taken
         if rest != taken:  # rare: the remainder does not fit the last line
+            rooms = [max(left - line.priced.floor, ZERO) for left, line in zip(lefts, lines, strict=True)]
             _settle(rest - taken, shares, rooms, skip=last)
     # By position, not zip(..., strict=True): in the former compiled engine, a generic call (~2,500 instructions).
     for position, share in enumerate(shares):
