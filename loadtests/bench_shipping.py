@@ -17,7 +17,8 @@ at 200 lines; the ratio <= 2.2. Last, the engine alone in this process on the sa
 `--offers N` (docs/offers.md): every product is also sold by the next N sellers, each at its own price
 (±10 %) and stock; the items name only their products, so each line is sold from its best landed offer
 for Ankara (target: p99 <= 120 ms at 200 lines, the choice linear in the basket's offers). The engine alone
-then includes the offers' choice (`choose_offers`).
+then includes the offers' choice (`choose_offers`). Before the engine alone, the server's garbage-collection
+pauses over the whole run (`qs_gc_pause_seconds`, by generation).
 
 `--per-seller` products each seller has (10: 200 products); `--sizes BIG,SMALL` the two basket sizes
 (default: every product and half of them). A size above 200 lines serves with MAX_QUOTE_LINES at it.
@@ -155,6 +156,34 @@ def served(base: str, key: str, ids: list[str], calls: int, sizes: tuple[int, in
     print(f"{sizes[0]} lines from {shipments} sellers: {sizes[0]} ÷ {sizes[1]} lines, medians {big / half:.2f}x")
 
 
+def gc_pauses(base: str) -> None:
+    """The server's garbage-collection pauses during the run (`qs_gc_pause_seconds`): collections, time and
+    the largest bucket reached, by generation; a full collection (2) is where a periodic stall shows."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{base}/metrics", timeout=10).raise_for_status().text
+    found: dict[str, dict[str, float]] = {}
+    widest: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "qs_gc_pause_seconds":
+            continue
+        for sample in family.samples:
+            generation = sample.labels["generation"]
+            if sample.name.endswith("_count") or sample.name.endswith("_sum"):
+                found.setdefault(generation, {})[sample.name.rsplit("_", 1)[1]] = sample.value
+            elif sample.name.endswith("_bucket") and sample.labels["le"] != "+Inf":
+                below = found.setdefault(generation, {}).get("below", 0.0)
+                if sample.value > below:  # a collection longer than the previous bound lands at or below this one
+                    widest[generation] = float(sample.labels["le"])
+                found[generation]["below"] = sample.value
+    for generation, values in sorted(found.items()):
+        count, total = values.get("count", 0.0), values.get("sum", 0.0)
+        print(
+            f"server gc generation {generation}: {count:.0f} collections, {total * 1000:.0f} ms in all, "
+            f"the longest <= {widest.get(generation, 0) * 1000:g} ms"
+        )
+
+
 def engine_alone(database_url: str, ids: list[str], rounds: int, sizes: tuple[int, int]) -> None:
     """CPU µs a quote of the pure engine on the served configuration, at both sizes."""
     from datetime import UTC, datetime
@@ -210,6 +239,7 @@ def main(args: argparse.Namespace) -> None:
     with private_service(port=free_port(), workers=1, ready_seconds=args.ready_seconds, **limit) as service:
         ids = configure(service.base, args.sellers, args.promotions, args.offers, args.per_seller)
         served(service.base, service.key, ids, args.calls, (sizes[0], sizes[1]))
+        gc_pauses(service.base)
         engine_alone(service.database_url, ids, args.engine_rounds, (sizes[0], sizes[1]))
 
 

@@ -51,7 +51,7 @@ from quote_service.health import health, ready
 from quote_service.installments.plugin import INSTALLMENTS
 from quote_service.intelligence.plugin import INTELLIGENCE
 from quote_service.lifecycle.plugin import LIFECYCLE
-from quote_service.observability import metrics, stages
+from quote_service.observability import gc_pauses, metrics, stages
 from quote_service.observability.logging import configure_logging
 from quote_service.observability.tracing import configure_tracing, shutdown_tracing
 from quote_service.offers.plugin import OFFERS
@@ -260,6 +260,7 @@ async def _ready(app: Litestar, settings: Settings) -> None:
         gc.collect()
         gc.freeze()
     gc.set_threshold(10_000, 10, 10)
+    gc_pauses.watch()  # what each collection costs from here on: qs_gc_pause_seconds
     log.info("started", environment=settings.environment)
 
 

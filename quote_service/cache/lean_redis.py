@@ -49,9 +49,12 @@ class _Pipe(asyncio.Protocol):
         self._watch: asyncio.TimerHandle | None = None
         self._oldest: asyncio.Future[Any] | None = None
         self._ticks = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop the connection was made in (the watch re-arms on it without a call to look it up)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._loop = running_loop()
 
     def data_received(self, data: bytes) -> None:
         reader = self.reader
@@ -72,12 +75,13 @@ class _Pipe(asyncio.Protocol):
                 future.set_exception(ConnectionError("the Redis connection was lost"))
 
     def send(self, packed: bytes) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = running_loop().create_future()
+        loop = running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self.waiting.append(future)
         assert self.transport is not None
         self.transport.write(packed)
-        if self._watch is None:
-            self._watch = running_loop().call_later(WATCH_SECONDS, self._look)
+        if self._watch is None:  # one loop look-up a send, armed or not (the cost meter counts the same each time)
+            self._watch = loop.call_later(WATCH_SECONDS, self._look)
         return future
 
     def _look(self) -> None:
@@ -95,7 +99,9 @@ class _Pipe(asyncio.Protocol):
                 return
         else:
             self._oldest, self._ticks = head, 0
-        self._watch = running_loop().call_later(WATCH_SECONDS, self._look)
+        loop = self._loop
+        assert loop is not None  # calls wait only on a connection that was made
+        self._watch = loop.call_later(WATCH_SECONDS, self._look)
 
 
 class LeanRedis:

@@ -52,6 +52,13 @@ QUOTE_DURATION = Histogram(
     "Time a priced quote spent in the quote service (admitted to stored): one observation per quote.",
     buckets=_STAGE_BUCKETS,
 )
+GC_PAUSE = Histogram(
+    "qs_gc_pause_seconds",
+    "Time the process stood still in one garbage collection, by generation (2: a full collection); counted "
+    "in-process and published every second and at each scrape (observability/gc_pauses.py).",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 FLAG_BUCKETS = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.025)
 FLAG_EVALUATION = Histogram(
     "qs_flag_evaluation_seconds",

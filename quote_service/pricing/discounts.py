@@ -194,15 +194,18 @@ def spread(
         else:
             given += room
             share = room
-            rounded += room.quantize(cent, ROUND_HALF_UP)
             clipped.append(position)
         shares.append(share)
     given = given.quantize(cent, ROUND_HALF_UP)
     if last >= 0:  # else every line is at its floor: the shares are the rooms, on the grid (`Priced.floor` is)
         for position in clipped:
-            shares[position] = shares[position].quantize(cent, ROUND_HALF_UP)
+            shares[position] = share = shares[position].quantize(cent, ROUND_HALF_UP)
+            rounded += share
         rest = given - rounded + shares[last]
-        taken = min(max(rest, ZERO), max(lefts[last] - lines[last].priced.floor, ZERO))  # its room
+        room = lefts[last] - lines[last].priced.floor  # the last line's room, as the loop had it (no call)
+        if room < ZERO:
+            room = ZERO
+        taken = min(max(rest, ZERO), room)
         shares[last] = taken
         if rest != taken:  # rare: the remainder does not fit the last line
             rooms = [max(left - line.priced.floor, ZERO) for left, line in zip(lefts, lines, strict=True)]

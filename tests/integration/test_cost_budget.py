@@ -66,6 +66,7 @@ from redis.asyncio.connection import AbstractConnection
 from quote_service.cache import lean_redis
 from quote_service.cli import demo
 from quote_service.config import Settings
+from quote_service.observability import gc_pauses
 from quote_service.quotes.compact import MIN_SAMPLES
 from quote_service.quotes.deadlines import DeadlineWatch
 from tests.integration.conftest import Caller
@@ -85,6 +86,9 @@ _SEND_PACKED = AbstractConnection.send_packed_command.__code__
 _LEAN_SEND = lean_redis._Pipe.send.__code__
 """The hot path's pipelined connection (quote_service/cache/lean_redis.py): its commands count as any other."""
 _DEADLINE_CHECK = DeadlineWatch._check.__code__
+_GC_TIMER = gc_pauses._timed.__code__
+_REDIS_WATCH = lean_redis._Pipe._look.__code__
+_BY_THE_CLOCK = (_DEADLINE_CHECK, _GC_TIMER, _REDIS_WATCH)
 _LOOP_FILES: tuple[str, ...] = (str(Path(asyncio.__file__).parent), selectors.__file__)
 with contextlib.suppress(ImportError):  # redis-py's timeout below CPython 3.11.3 (asyncio's own above it)
     import async_timeout
@@ -129,7 +133,9 @@ class Meter:
     resumes: how often a read waits for its socket depends on timing) and of a C function, in every task
     and callback (the request's, the group commit's, any task the quote starts); not those the event loop's
     own Python code makes (asyncio, selectors, redis-py's async_timeout: per iteration, not per quote), the
-    deadline watch's check, nor the tasks of background loops that run by the clock (pinned meanwhile; a
+    deadline watch's check, the pipelined Redis connection's watch (a timer a second after a send: it fired
+    inside a quote's window now and then, +3 calls), the garbage collector's pause timer (a collection lands
+    in whichever window it happens to), nor the tasks of background loops that run by the clock (pinned meanwhile; a
     channel's follower still polls every second within its pass)."""
 
     def __init__(self, timed: frozenset[asyncio.Task[Any]] = frozenset()) -> None:
@@ -147,7 +153,7 @@ class Meter:
 
     def __call__(self, frame: FrameType, event: str, arg: Any) -> None:
         code = frame.f_code
-        if code.co_filename.startswith(_LOOP_FILES) or code is _DEADLINE_CHECK:
+        if code.co_filename.startswith(_LOOP_FILES) or code in _BY_THE_CLOCK:
             return
         task = asyncio.current_task()
         if (self.timed and task in self.timed) or _releasing(task):

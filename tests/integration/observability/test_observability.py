@@ -7,6 +7,7 @@ OTLP, only the exporter differs); the stores are real.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import sys
@@ -46,6 +47,7 @@ SERIES = (
     "qs_flash_purchases_total",
     "qs_db_pool_connections",
     "qs_worker_resident_memory_bytes",
+    "qs_gc_pause_seconds_bucket",
 )
 
 
@@ -85,6 +87,7 @@ async def test_metrics_expose_every_named_series(
     sale, _ = await new_sale(client, admin)
     expect_ok(await buy(client, service_key, sale, customer_id="c-1", quantity=2), 201)
     expect_error(await buy(client, service_key, sale, customer_id="c-1"), 409, "PURCHASE_LIMIT_EXCEEDED")
+    gc.collect()  # a full collection: the started app times it
 
     response = await client.get("/metrics", headers=admin.headers)
     assert response.status_code == 200
@@ -116,6 +119,8 @@ async def test_metrics_expose_every_named_series(
     assert sample(text, "qs_flash_purchases_total", outcome="confirmed") >= 1
     assert sample(text, "qs_flash_purchases_total", outcome="PURCHASE_LIMIT_EXCEEDED") >= 1
     assert sample(text, "qs_config_snapshot_reloads_total") >= 1
+    full = "qs_gc_pause_seconds_count"
+    assert sample(text, full, generation="2") - sample(before, full, generation="2") >= 1
     assert sample(text, "qs_db_pool_connections", state="max") == 10
     # This process's resident memory as the kernel counts it (one process here: no pid label).
     assert 20 * 2**20 < sample(text, "qs_worker_resident_memory_bytes") < 8 * 2**30
