@@ -47,12 +47,6 @@ MIN_SAMPLES = 64
 dictionary is trained on: 16 were already enough for a 3-line demo basket (fewer than ~10 give a
 dictionary that barely helps), and 256 compressed no better."""
 DICTIONARY_BYTES = 16_384
-SAMPLE_BYTES = 8_192
-"""The most of a quote's JSON kept as a training sample: the first 8 KB (a 3-line quote is ~4-6 KB, kept
-whole). Training runs on the event loop and its time follows the samples' bytes: 64 quotes of 1,000 lines
-(~30 MB) took ~310 ms of CPU, the stall every request then waited through (served, a ~170 ms maximum at
-1,000 and 200 lines), and the deque held them all; cut at 8 KB, ~7-18 ms. A quote's head holds what repeats
-(field names, the deployment's rules, rates, sellers and the first lines): the dictionary still knows it."""
 _SEGMENT, _DMER = 1024, 8
 """zstd's COVER parameters (k, d), given rather than searched for: the search took ~35 ms of CPU
 on 64 quotes and ~66 ms on 256, holding up the event loop; these take ~13 ms for the same bytes."""
@@ -144,8 +138,8 @@ class QuoteCodec:
         self._horizon = 0.0
 
     def pack(self, quote_json: bytes, valid_until: float) -> bytes:
-        """The value to store for a quote whose JSON is `quote_json` (its head kept as a training sample)."""
-        self._samples.append(quote_json[:SAMPLE_BYTES])  # a slice, not a call; a small quote's is the quote itself
+        """The value to store for a quote whose JSON is `quote_json` (kept as a training sample)."""
+        self._samples.append(quote_json)
         if valid_until > self._horizon:
             self._horizon = valid_until
         current = self._current

@@ -202,36 +202,3 @@ async def test_a_dictionary_redis_lost_is_put_back_before_the_next_quote_is_answ
         quote = rich_quote("c-after")
         await writer.put(quote, now=utcnow())
         assert await reader.get(quote.quote_id, now=utcnow()) == (quote, None)
-
-
-async def test_big_quotes_train_the_dictionary_on_their_heads_and_are_read_back_whole(
-    settings: Settings, pool: asyncpg.Pool
-) -> None:
-    """A 1,000-line quote's JSON (~150 KB) is kept as a training sample only up to SAMPLE_BYTES: training runs
-    on the event loop and its time follows the samples' bytes (64 such quotes whole: ~310 ms of CPU, a stall
-    every request waited through). The dictionary trained on the heads still compresses them, and another
-    process reads them whole."""
-    lines = [item(f"p-{n}", 1 + n % 3, unit_price=f"{10 + n % 90}.90", category_id=f"c{n % 10}") for n in range(1000)]
-    big = price(request(*lines, customer_id="c-big"), now=utcnow())
-    async with quote_store(settings, pool) as writer, quote_store(settings, pool) as reader:
-        now = utcnow()
-        for _ in range(compact.MIN_SAMPLES):
-            await writer.put(msgspec.structs.replace(big, quote_id=uuid.uuid4()), now=now)
-        await trained(writer)
-        kept = list(writer.codec._samples)  # what the next training reads
-        assert len(kept) == compact.MIN_SAMPLES
-        assert all(len(sample) == compact.SAMPLE_BYTES for sample in kept)
-
-        quote = msgspec.structs.replace(big, quote_id=uuid.uuid4())
-        await writer.put(quote, now=now)
-        redis = create_redis(settings.redis_url or "")
-        try:
-            stored = await redis.get(quote_key(quote.quote_id))
-        finally:
-            await redis.aclose()
-        assert stored is not None
-        as_json = len(msgspec.json.encode(quote))
-        assert as_json > 10 * compact.SAMPLE_BYTES  # the quote is far bigger than its sample
-        assert stored[:1] == bytes([compact.FORMAT])  # compressed with the dictionary (no maker given)
-        assert len(stored) < as_json // 4
-        assert (await reader.get(quote.quote_id, now=utcnow()))[0] == quote
