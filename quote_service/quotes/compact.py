@@ -24,6 +24,7 @@ also asks whether it is still there and publishes it again before answering when
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections import deque
@@ -72,6 +73,14 @@ def compressor(dictionary: bytes) -> zstandard.ZstdCompressor:
     """The compressor quotes are packed with, for a dictionary's bytes."""
     return zstandard.ZstdCompressor(compression_params=_PARAMETERS, dict_data=zstandard.ZstdCompressionDict(dictionary))
 
+
+TRAIN_ON_LOOP_BYTES = 1 << 20
+"""Samples up to this many bytes in all are trained on the event loop (~5 ms at most); more go to a
+worker thread. zstd releases the GIL while it trains and its time follows the samples' bytes: 64
+whole 200-line marketplace quotes (~9 MB) took ~40 ms, 1,000-line ones ~310 ms, a stall every
+quote waiting on the loop felt. The thread leaves the loop only the samples' copy into one buffer
+(~8 ms for ~45 MB). Smaller samples stay on the loop: in a thread, 3-line baskets' ~13 ms training
+held the loop up longer on a busy machine (the thread waits for a core while holding the GIL)."""
 
 RETRAIN_SECONDS = 3600.0
 """A dictionary's age before the next is trained from newer quotes (configuration moves on)."""
@@ -184,10 +193,13 @@ class QuoteCodec:
         """Train a dictionary on the latest quotes, publish it, then use it; False when zstd could not
         train one (too alike samples): quotes go on as they were."""
         samples: list[bytes | bytearray | memoryview] = list(self._samples)
-        # On the event loop, ~13 ms once an hour: in a thread it held the loop up longer on a busy
-        # machine (the training thread holds the GIL in parts, and waits for a core while holding it).
         try:
-            trained = zstandard.train_dictionary(DICTIONARY_BYTES, samples, k=_SEGMENT, d=_DMER)
+            if sum(len(sample) for sample in samples) <= TRAIN_ON_LOOP_BYTES:
+                trained = zstandard.train_dictionary(DICTIONARY_BYTES, samples, k=_SEGMENT, d=_DMER)
+            else:  # big baskets: off the loop (TRAIN_ON_LOOP_BYTES)
+                trained = await asyncio.to_thread(
+                    zstandard.train_dictionary, DICTIONARY_BYTES, samples, k=_SEGMENT, d=_DMER
+                )
         except zstandard.ZstdError as exc:
             log.info("quote_dictionary_not_trained", samples=len(samples), error=str(exc))
             return False

@@ -6,11 +6,15 @@ docs/hot-path.md#stored-quotes-and-their-bytes.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from typing import Any
 
 import asyncpg
 import msgspec
+import pytest
+import zstandard
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -202,3 +206,50 @@ async def test_a_dictionary_redis_lost_is_put_back_before_the_next_quote_is_answ
         quote = rich_quote("c-after")
         await writer.put(quote, now=utcnow())
         assert await reader.get(quote.quote_id, now=utcnow()) == (quote, None)
+
+
+def big_quote_json(n: int) -> bytes:
+    """A quote's JSON of ~27 KB: 250 lines, each its own product, price and quantity."""
+    lines = [
+        {
+            "product_id": f"p-{n}-{i}",
+            "quantity": 1 + (i * n) % 7,
+            "unit_price": f"{(i * 37 + n) % 900 + 1}.{i % 100:02d}",
+            "seller_id": f"seller-{i % 5}",
+            "category_id": ("books", "electronics", "food")[i % 3],
+        }
+        for i in range(250)
+    ]
+    return msgspec.json.encode({"quote_id": str(uuid.uuid4()), "customer_id": f"c-{n}", "items": lines})
+
+
+async def test_big_baskets_train_their_dictionary_off_the_event_loop(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Training takes time in the samples' bytes (1,000-line quotes: ~310 ms): past
+    TRAIN_ON_LOOP_BYTES it runs in a worker thread, and the loop goes on meanwhile; small samples
+    still train on the loop. Either way the dictionary compresses and reads back."""
+    trained_on: list[threading.Thread] = []
+    train = zstandard.train_dictionary
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        trained_on.append(threading.current_thread())
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(zstandard, "train_dictionary", recorded)
+    redis = create_redis(settings.redis_url or "")
+    try:
+        for make, off_loop in ((lambda n: msgspec.json.encode(rich_quote(f"c-{n}")), False), (big_quote_json, True)):
+            codec = compact.QuoteCodec(redis)
+            samples = [make(n) for n in range(compact.MIN_SAMPLES)]
+            assert (sum(map(len, samples)) > compact.TRAIN_ON_LOOP_BYTES) is off_loop
+            for sample in samples:
+                assert codec.pack(sample, valid_until=time.time() + 60) == sample
+            assert await codec.train()
+            assert (trained_on[-1] is not threading.main_thread()) is off_loop
+            packed = codec.pack(samples[0], valid_until=time.time() + 60)
+            assert packed[:1] == bytes([compact.FORMAT])
+            assert len(packed) < len(samples[0]) / 4
+            assert await codec.unpack(packed) == samples[0]
+    finally:
+        await redis.aclose()
