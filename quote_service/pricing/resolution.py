@@ -46,9 +46,15 @@ from quote_service.pricing.rules import (
     window_zone,
 )
 from quote_service.pricing.taxes import effective_rate, rule_components
+from quote_service.validation import QUOTE_LINES_CEILING
 
-MAX_ENTRIES = 20_000
-"""Answers kept per snapshot interval before the memo starts over (bounds memory under many regions)."""
+MAX_ENTRIES = 8 * QUOTE_LINES_CEILING
+"""Answers kept per snapshot interval before the memo starts over (bounds memory under many regions
+and catalogs): 40,000, ~0.75-1.3 KB each (a 5,000-line marketplace quote kept 15,839 answers in
+~12 MB, `tracemalloc`). A line of the biggest basket keeps ~3 (its plan, its product's price rules
+and one `Priced` for each quantity it comes in), so two such quotes of other quantities fit: at
+20,000 a stream of 5,000-line quotes made the memo start over every quote or two, and each built
+its plan again (1.6x the calls a line of a 1,000-line quote; BENCHMARKS.md)."""
 MAX_CUSTOMERS = 20_000
 """Customers whose served flags are kept per snapshot interval (every region plan together) before
 that memo alone starts over. A server's quotes come mostly from customers it has not seen: counted

@@ -573,6 +573,33 @@ def test_answers_stay_exact_when_the_memo_starts_over(monkeypatch: pytest.Monkey
     assert len(config.resolver.at(NOW)) <= 3
 
 
+def test_the_biggest_basket_twice_in_other_quantities_fits_the_memo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quote of QUOTE_LINES_CEILING catalog lines, then the same products in other quantities: the
+    second is priced from the plans the first built (nothing forgotten), as exactly as afresh."""
+    from quote_service.pricing import resolution
+    from quote_service.validation import QUOTE_LINES_CEILING
+
+    forgotten: list[Resolution] = []
+    forget = Resolution.forget
+    monkeypatch.setattr(Resolution, "forget", lambda self: (forgotten.append(self), forget(self))[1])
+    rules = [tier_rule((2, "-10")), percent_rule("-5", category_id="toys")]
+    config = snapshot(rules=rules)
+    catalog = [
+        product(f"{n % 90 + 10}.00", category="toys" if n % 3 else "books", seller=f"s-{n % 20}")
+        for n in range(QUOTE_LINES_CEILING)
+    ]
+    first = request(*(item(p, 1) for p in catalog))
+    second = request(*(item(p, 2 + n % 2) for n, p in enumerate(catalog)))
+
+    quote(first, config=config, products=catalog)
+    kept = len(config.resolver.at(NOW))
+    again = quote(second, config=config, products=catalog)
+
+    assert not forgotten
+    assert kept < len(config.resolver.at(NOW)) <= resolution.MAX_ENTRIES
+    assert again.total_amount == quote(second, config=snapshot(rules=rules), products=catalog).total_amount
+
+
 def test_new_customers_do_not_make_the_memo_forget_its_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     from quote_service.pricing import resolution
 
