@@ -47,7 +47,7 @@ from quote_service.pricing.quote import (
     RejectedPromotion,
 )
 from quote_service.pricing.reduced_lines import mark_own_prices
-from quote_service.pricing.settle import Settled, added_tax, settle
+from quote_service.pricing.settle import Settled, line_tax, settle
 from quote_service.pricing.shipments import Shipments, refuse_choices, split_shipments
 from quote_service.pricing.snapshot import ConfigSnapshot
 from quote_service.pricing.taxed import TaxTerms, settle_taxed
@@ -196,19 +196,24 @@ class QuoteInputs(Struct, gc=False):
     ) -> tuple[Decimal, bool]:
         """`total_amount` with these lines' promotion discounts, and whether the coupons saved something."""
         region = self.region
-        zero = region.zero
-        taken = discount = zero
-        for line in lines:
-            taken += line.discount
+        zero, cent = region.zero, region.cent
+        taken = discount = tax = zero
         coupons: list[CouponResult] = []
         copies = lines
-        if self.request.coupon_codes:  # they add to the lines' discounts: on copies
+        codes = self.request.coupon_codes
+        if codes:  # they add to the lines' discounts: on copies
+            for line in lines:
+                taken += line.discount
             copies = [Line(line.priced, line.discount, line.funded, line.own) for line in lines]
             coupons = coupon_codes(self, copies, taken, blocks_coupons)[0]
-        tax = zero
+        # The tax each line adds, inline: every line of each deal compared (docs/hot-path.md#where-a-line-goes).
         for line in copies:
-            discount += line.discount
-            tax += added_tax(line.priced, line.discount, region.cent, zero)
+            priced, off = line.priced, line.discount
+            discount += off
+            if not priced.inclusive:  # a tax-inclusive line adds none
+                tax += line_tax(priced, off, cent) if off else priced.tax
+        if not codes:  # the lines themselves: nothing but the promotions took
+            taken = discount
         goods = self.subtotal - discount
         if free_delivery is None:
             charged = self.delivery(goods).amount

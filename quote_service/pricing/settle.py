@@ -80,11 +80,6 @@ def seller_funded_base(priced: Priced, seller_discount: Decimal, cent: Decimal) 
     return after - line_tax(priced, seller_discount, cent) if priced.inclusive else after
 
 
-def added_tax(priced: Priced, discount: Decimal, cent: Decimal, zero: Decimal) -> Decimal:
-    """The tax a line adds to the total: its tax when net, nothing when tax-inclusive."""
-    return zero if priced.inclusive else line_tax(priced, discount, cent)
-
-
 def response_parts(
     priced: Priced,
     discount: Decimal,

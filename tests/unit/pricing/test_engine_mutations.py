@@ -158,7 +158,7 @@ MUTATIONS = [
     Mutation(SETTLE, "response_parts", "after <= floor", "after < floor"),
     # docs/markets.md: the tax a gross line contains, and that it is never added to the total
     Mutation(PLAN, "LinePlan.contained_tax", "gross * self.tax_rate / self.tax_divisor", "gross * self.tax_fraction"),
-    Mutation(SETTLE, "added_tax", "zero if priced.inclusive else", "zero if False else"),
+    Mutation(STEPS, "QuoteInputs.pays", "if not priced.inclusive:", "if True:"),
     Mutation(RULES, "fee_rule", "fee_currency(rule, default_currency) != currency", "False"),
     # docs/orders-and-refunds.md#who-funds-a-discount: a platform-funded share stays in the commission base
     Mutation(SETTLE, "settle", "if line.funded:", "if False:"),
