@@ -20,6 +20,11 @@ for Ankara (target: p99 <= 120 ms at 200 lines, the choice linear in the basket'
 then includes the offers' choice (`choose_offers`). Before the engine alone, the server's garbage-collection
 pauses over the whole run (`qs_gc_pause_seconds`, by generation).
 
+`--stages`: each measured quote's server time by stage (`qs_quote_stage_seconds_total`, scraped before and
+after it; one worker answers one quote at a time, so the difference is that quote's): the median of each
+stage and the three slowest quotes' stages at each size, and what was outside them (the edge, the HTTP
+exchange, the client's own JSON).
+
 `--per-seller` products each seller has (10: 200 products); `--sizes BIG,SMALL` the two basket sizes
 (default: every product and half of them). A size above 200 lines serves with MAX_QUOTE_LINES at it.
 Targets at 1,000 lines (`--per-seller 50 --sizes 1000,200`): p99 <= 300 ms, 1,000 ÷ 200 <= 5.5x.
@@ -134,26 +139,57 @@ def summary(label: str, took: list[float]) -> float:
     return p50
 
 
-def served(base: str, key: str, ids: list[str], calls: int, sizes: tuple[int, int]) -> None:
+STAGES = ("validate", "catalog", "flash", "engine", "store")
+"""The quote's stages the server times (`qs_quote_stage_seconds_total`, observability/stages.py)."""
+
+
+def stage_seconds(http: httpx.Client) -> list[float]:
+    """The server's seconds in each quote stage so far (one worker: its stages are flushed at each scrape)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found = dict.fromkeys(STAGES, 0.0)
+    for family in text_string_to_metric_families(http.get("/metrics").raise_for_status().text):
+        if family.name == "qs_quote_stage_seconds":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    found[sample.labels["stage"]] = sample.value
+    return [found[name] for name in STAGES]
+
+
+def served(base: str, key: str, ids: list[str], calls: int, sizes: tuple[int, int], stages: bool = False) -> None:
     rng = random.Random(7)
     took: dict[int, list[float]] = {size: [] for size in sizes}
+    parts: dict[int, list[tuple[float, list[float]]]] = {size: [] for size in sizes}
     shipments = 0
     with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as http:
         for n in range(WARM_UP + calls):
             for size in sizes:
                 body = basket(rng, ids, size, n)
+                before = stage_seconds(http) if stages else []
                 start = time.perf_counter()
                 response = http.post("/api/v1/quote", json=body)
                 elapsed = (time.perf_counter() - start) * 1000
                 response.raise_for_status()
                 if n >= WARM_UP:
                     took[size].append(elapsed)
+                    if stages:
+                        spent = [(a - b) * 1000 for a, b in zip(stage_seconds(http), before, strict=True)]
+                        parts[size].append((elapsed, spent))
                 data = response.json()["data"]
                 shipments = len(data["shipments"])
                 from_offers = sum(1 for line in data["items"] if line.get("offer_id"))
     big, half = (summary(f"{size} lines", took[size]) for size in sizes)
     print(f"lines sold from another seller's offer in the last quote: {from_offers}")
     print(f"{sizes[0]} lines from {shipments} sellers: {sizes[0]} ÷ {sizes[1]} lines, medians {big / half:.2f}x")
+    for size in sizes if stages else ():
+        names = ", ".join(STAGES)
+        print(f"{size} lines, ms a quote in each server stage ({names}; outside: the rest, client JSON included):")
+        rows = sorted(parts[size])
+        median = [statistics.median(spent[i] for _, spent in rows) for i in range(len(STAGES))]
+        print(f"  median of each: {' / '.join(f'{ms:.1f}' for ms in median)}")
+        for elapsed, spent in rows[-3:]:
+            shown = " / ".join(f"{ms:.1f}" for ms in spent)
+            print(f"  a slowest quote, {elapsed:.1f} ms: {shown}, outside {elapsed - sum(spent):.1f}")
 
 
 def gc_pauses(base: str) -> None:
@@ -238,7 +274,7 @@ def main(args: argparse.Namespace) -> None:
     limit = {"MAX_QUOTE_LINES": str(sizes[0])} if sizes[0] > 200 else {}
     with private_service(port=free_port(), workers=1, ready_seconds=args.ready_seconds, **limit) as service:
         ids = configure(service.base, args.sellers, args.promotions, args.offers, args.per_seller)
-        served(service.base, service.key, ids, args.calls, (sizes[0], sizes[1]))
+        served(service.base, service.key, ids, args.calls, (sizes[0], sizes[1]), args.stages)
         gc_pauses(service.base)
         engine_alone(service.database_url, ids, args.engine_rounds, (sizes[0], sizes[1]))
 
@@ -252,5 +288,6 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", default="", help="BIG,SMALL basket sizes (default: all products, half)")
     parser.add_argument("--engine-rounds", type=int, default=200)
     parser.add_argument("--offers", type=int, default=0, help="other sellers' offers of every product")
+    parser.add_argument("--stages", action="store_true", help="each quote's server time by stage (a scrape each side)")
     parser.add_argument("--ready-seconds", type=float, default=300, help="how long the server may take to start")
     main(parser.parse_args())
