@@ -21,8 +21,9 @@ then includes the offers' choice (`choose_offers`). Before the engine alone, the
 pauses over the whole run (`qs_gc_pause_seconds`, by generation).
 
 `--stages`: each measured quote's server time by stage (`qs_quote_stage_seconds_total`, scraped before and
-after it; one worker answers one quote at a time, so the difference is that quote's): the median of each
-stage and the three slowest quotes' stages at each size, and what was outside them (the edge, the HTTP
+after it; one worker answers one quote at a time, so the difference is that quote's) and its worker's
+event-loop thread's time on a core and waiting for one (/proc schedstat, the scrapes included): the median
+of each and the three slowest quotes' at each size, and what was outside the stages (the edge, the HTTP
 exchange, the client's own JSON).
 
 `--per-seller` products each seller has (10: 200 products); `--sizes BIG,SMALL` the two basket sizes
@@ -46,6 +47,7 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from loadtests.cpu import descendants, processes
 from loadtests.plumbing import free_port, private_service
 
 WARM_UP = 20
@@ -156,40 +158,67 @@ def stage_seconds(http: httpx.Client) -> list[float]:
     return [found[name] for name in STAGES]
 
 
-def served(base: str, key: str, ids: list[str], calls: int, sizes: tuple[int, int], stages: bool = False) -> None:
+def busiest_child(root: int) -> int:
+    """The process under `root` that has used the most CPU so far: the (one) worker, after the warm-up."""
+    table = processes()
+    return max((pid for pid in descendants(root, table) if pid != root), key=lambda pid: table[pid][2])
+
+
+def on_cpu(pid: int) -> tuple[float, float]:
+    """A process's main thread (a worker's event loop): ms it has run and ms it has waited for a core
+    (/proc/<pid>/task/<pid>/schedstat, nanoseconds)."""
+    ran, waited, _ = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+    return int(ran) / 1e6, int(waited) / 1e6
+
+
+def sample(http: httpx.Client, worker: int) -> list[float]:
+    """ms so far: the server's time in each stage, then its worker's event loop on a core and waiting for one."""
+    return [*(seconds * 1000 for seconds in stage_seconds(http)), *on_cpu(worker)]
+
+
+def served(base: str, key: str, ids: list[str], calls: int, sizes: tuple[int, int], server: int | None = None) -> None:
+    """`server`: the server's pid, to time each quote's stages and its worker's CPU (`--stages`)."""
     rng = random.Random(7)
     took: dict[int, list[float]] = {size: [] for size in sizes}
     parts: dict[int, list[tuple[float, list[float]]]] = {size: [] for size in sizes}
-    shipments = 0
+    shipments, worker = 0, 0
     with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as http:
         for n in range(WARM_UP + calls):
             for size in sizes:
                 body = basket(rng, ids, size, n)
-                before = stage_seconds(http) if stages else []
+                measured = n >= WARM_UP and server is not None
+                if measured and not worker:
+                    worker = busiest_child(server or 0)
+                before = sample(http, worker) if measured else []
                 start = time.perf_counter()
                 response = http.post("/api/v1/quote", json=body)
                 elapsed = (time.perf_counter() - start) * 1000
                 response.raise_for_status()
                 if n >= WARM_UP:
                     took[size].append(elapsed)
-                    if stages:
-                        spent = [(a - b) * 1000 for a, b in zip(stage_seconds(http), before, strict=True)]
-                        parts[size].append((elapsed, spent))
+                if measured:
+                    parts[size].append((elapsed, [a - b for a, b in zip(sample(http, worker), before, strict=True)]))
                 data = response.json()["data"]
                 shipments = len(data["shipments"])
                 from_offers = sum(1 for line in data["items"] if line.get("offer_id"))
     big, half = (summary(f"{size} lines", took[size]) for size in sizes)
     print(f"lines sold from another seller's offer in the last quote: {from_offers}")
     print(f"{sizes[0]} lines from {shipments} sellers: {sizes[0]} ÷ {sizes[1]} lines, medians {big / half:.2f}x")
-    for size in sizes if stages else ():
+    for size in sizes if server is not None else ():
         names = ", ".join(STAGES)
-        print(f"{size} lines, ms a quote in each server stage ({names}; outside: the rest, client JSON included):")
+        print(f"{size} lines, ms a quote in each server stage ({names}; outside: the rest, client JSON included),")
+        print("  and the worker's event-loop thread meanwhile: ms on a core, ms waiting for one (schedstat):")
         rows = sorted(parts[size])
-        median = [statistics.median(spent[i] for _, spent in rows) for i in range(len(STAGES))]
-        print(f"  median of each: {' / '.join(f'{ms:.1f}' for ms in median)}")
+        median = [statistics.median(spent[i] for _, spent in rows) for i in range(len(STAGES) + 2)]
+
+        def shown(spent: list[float]) -> str:
+            stages = " / ".join(f"{ms:.1f}" for ms in spent[: len(STAGES)])
+            return f"{stages}; the loop ran {spent[-2]:.1f}, waited {spent[-1]:.1f}"
+
+        print(f"  median of each: {shown(median)}")
         for elapsed, spent in rows[-3:]:
-            shown = " / ".join(f"{ms:.1f}" for ms in spent)
-            print(f"  a slowest quote, {elapsed:.1f} ms: {shown}, outside {elapsed - sum(spent):.1f}")
+            outside = elapsed - sum(spent[: len(STAGES)])
+            print(f"  a slowest quote, {elapsed:.1f} ms: {shown(spent)}; outside the stages {outside:.1f}")
 
 
 def gc_pauses(base: str) -> None:
@@ -274,7 +303,8 @@ def main(args: argparse.Namespace) -> None:
     limit = {"MAX_QUOTE_LINES": str(sizes[0])} if sizes[0] > 200 else {}
     with private_service(port=free_port(), workers=1, ready_seconds=args.ready_seconds, **limit) as service:
         ids = configure(service.base, args.sellers, args.promotions, args.offers, args.per_seller)
-        served(service.base, service.key, ids, args.calls, (sizes[0], sizes[1]), args.stages)
+        server = service.server.pid if args.stages else None
+        served(service.base, service.key, ids, args.calls, (sizes[0], sizes[1]), server)
         gc_pauses(service.base)
         engine_alone(service.database_url, ids, args.engine_rounds, (sizes[0], sizes[1]))
 
