@@ -30,11 +30,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from operator import add, sub
 from typing import Protocol
 from uuid import UUID
 
 from quote_service.pricing.discounts import give_best_of, spread
 from quote_service.pricing.lines import Line
+from quote_service.pricing.minor_units import from_minor, places_of, spread_minor, to_minor
 from quote_service.pricing.money import ZERO, percent_of
 from quote_service.pricing.promotions import (
     AmountOff,
@@ -59,10 +61,13 @@ class Deal:
     """What a set of promotions gives when applied in order to fresh copies of the lines (or to the
     lines themselves, when it is the only deal there is)."""
 
-    __slots__ = ("amounts", "blocks_coupons", "delivery_terms", "free_delivery", "lines", "value")
+    __slots__ = ("amounts", "blocks_coupons", "delivery_terms", "free_delivery", "lines", "minor", "value")
 
-    def __init__(self, lines: list[Line]) -> None:
+    def __init__(self, lines: list[Line], minor: MinorLines | None = None) -> None:
         self.lines = lines
+        self.minor = None if minor is None else DealMinor(minor)
+        """A big basket's deal in minor units (`DealMinor`): then what its lines hold is there while the
+        deal is worked out, and `lines` are brought up to date as a promotion the Decimal way reads them."""
         self.amounts: list[tuple[Promotion, Decimal, str]] = []
         """Each promotion with the goods discount it gave (0 for FREE_DELIVERY and for one left
         nothing) and, when it was left nothing, why."""
@@ -190,15 +195,188 @@ _INDEX_FROM = 64
 index costs more than the scans it saves (a 3-line quote meeting one promotion: ~4 µs more)."""
 
 
+class MinorLines:
+    """A quote's lines in minor units (pricing/minor_units.py), as they are before its promotions: what
+    each deal starts from. Only a quote with a `Targets` index (a big basket) has them."""
+
+    __slots__ = ("any_floor", "discounts", "floors", "funded", "places", "subtotals", "unsold")
+
+    def __init__(
+        self,
+        places: int,
+        subtotals: list[int],
+        floors: list[int],
+        discounts: list[int],
+        funded: list[int],
+        unsold: list[int],
+    ) -> None:
+        self.places = places
+        self.subtotals, self.floors, self.discounts, self.funded = subtotals, floors, discounts, funded
+        self.unsold = unsold
+        """Positions of the lines a promotion may discount (`Targets.unsold`)."""
+        self.any_floor = any(floors)
+        """Some line has a min_price floor above 0 (most baskets have none)."""
+
+    @classmethod
+    def of(cls, lines: Sequence[Line], cent: Decimal, unsold: list[int]) -> MinorLines | None:
+        """The lines' amounts in minor units; None when the grid is not a power of ten or an amount is off it."""
+        places = places_of(cent)
+        if places is None:
+            return None
+        subtotals: list[int] = []
+        floors: list[int] = []
+        discounts: list[int] = []
+        funded: list[int] = []
+        for line in lines:
+            priced = line.priced
+            kept = priced.minor  # a line's prices are shared by every quote with them: converted once
+            if kept is None:
+                subtotal, floor = to_minor(priced.subtotal, places), to_minor(priced.floor, places)
+                if subtotal is None or floor is None:
+                    return None
+                kept = priced.minor = (subtotal, floor)
+            subtotals.append(kept[0])
+            floors.append(kept[1])
+            discount = to_minor(line.discount, places) if line.discount else 0
+            paid = to_minor(line.funded, places) if line.funded else 0
+            if discount is None or paid is None:
+                return None
+            discounts.append(discount)
+            funded.append(paid)
+        return cls(places, subtotals, floors, discounts, funded, unsold)
+
+
+class DealMinor:
+    """What one deal's lines hold in minor units while the deal is worked out, and which of its `Line`s
+    are behind them (`stale`: the discount; `stale_funded`: the platform's part)."""
+
+    __slots__ = ("base", "discounts", "funded", "stale", "stale_funded")
+
+    def __init__(self, base: MinorLines) -> None:
+        self.base = base
+        self.discounts = list(base.discounts)
+        self.funded = list(base.funded)
+        self.stale: set[int] = set()
+        self.stale_funded: set[int] = set()
+
+    def write(self, lines: Sequence[Line], positions: Sequence[int] | set[int] | None = None) -> None:
+        """Bring the `Line`s at `positions` (None: all) up to date (before the Decimal way reads them)."""
+        places = self.base.places
+        stale = self.stale if positions is None else self.stale.intersection(positions)
+        for position in stale:
+            lines[position].discount = from_minor(self.discounts[position], places)
+        stale_funded = self.stale_funded if positions is None else self.stale_funded.intersection(positions)
+        for position in stale_funded:
+            lines[position].funded = from_minor(self.funded[position], places)
+        if positions is None:
+            self.stale, self.stale_funded = set(), set()
+        else:
+            self.stale -= stale
+            self.stale_funded -= stale_funded
+
+    def read(self, lines: Sequence[Line], positions: Sequence[int], before: list[Decimal]) -> None:
+        """Take back in the `Line`s at `positions` whose discount the Decimal way changed (`before`: their
+        discounts as it found them, by position in `positions`); what it gives is on the grid."""
+        places = self.base.places
+        for k, position in enumerate(positions):
+            line = lines[position]
+            if line.discount is before[k]:
+                continue
+            discount, funded = to_minor(line.discount, places), to_minor(line.funded, places)
+            if discount is None or funded is None:  # every share is rounded to the grid: never
+                raise ValueError(f"a promotion left line {position} off the currency's grid")
+            self.discounts[position], self.funded[position] = discount, funded
+
+    def floored(self) -> bool:
+        """Every line a promotion may discount is at its min_price floor: no goods promotion can give more."""
+        base, discounts = self.base, self.discounts
+        subtotals, floors = base.subtotals, base.floors
+        return all(subtotals[position] - discounts[position] <= floors[position] for position in base.unsold)
+
+
+def _give_minor(
+    promotion: Promotion, deal: Deal, minor: DealMinor, cent: Decimal, cap_left: Decimal, index: Targets
+) -> Decimal:
+    """`_give` for a PERCENT_OFF or AMOUNT_OFF spread by what is left (`_fast`), in minor units."""
+    positions = index.of(promotion)
+    if not positions:
+        return ZERO
+    base, discounts = minor.base, minor.discounts
+    subtotals, places = base.subtotals, base.places
+    every = len(positions) == len(discounts)  # every line, in order (positions ascend): passes in C
+    lefts = list(map(sub, subtotals, discounts)) if every else [subtotals[i] - discounts[i] for i in positions]
+    total = sum(lefts)
+    left = from_minor(total, places)
+    config = promotion.config
+    if isinstance(config, PercentOff):
+        wanted = percent_of(left, config.percent).quantize(cent, ROUND_HALF_UP)
+        if config.max_discount is not None:
+            wanted = min(wanted, config.max_discount.quantize(cent, ROUND_HALF_UP))
+    else:
+        assert isinstance(config, AmountOff)
+        wanted = min(config.amount.quantize(cent, ROUND_HALF_UP), left)
+    amount = min(wanted, cap_left)
+    if amount <= 0 or total <= 0:
+        return ZERO
+    whole = to_minor(amount, places)
+    spread_out = None if whole is None else spread_minor(whole, positions, lefts, total, base.floors, base.any_floor)
+    platform = promotion.funded_by == "platform"
+    if spread_out is None:  # the Decimal way decides (pricing/minor_units.py)
+        lines = deal.lines
+        minor.write(lines, positions)
+        targets = [lines[position] for position in positions]
+        before = [line.discount for line in targets]
+        given = spread(amount, targets, [from_minor(part, places) for part in lefts], left, cent, platform=platform)
+        minor.read(lines, positions, before)
+        return given
+    given_minor, shares = spread_out
+    minor.discounts = _added(discounts, positions, shares, every=every)
+    minor.stale.update(positions)
+    if platform:
+        minor.funded = _added(minor.funded, positions, shares, every=every)
+        minor.stale_funded.update(positions)
+    return from_minor(given_minor, places)
+
+
+def _added(values: list[int], positions: Sequence[int], shares: list[int], *, every: bool) -> list[int]:
+    """`values` with `shares[k]` added at `positions[k]` (`every`: the positions are all of them, in order)."""
+    if every:
+        return list(map(add, values, shares))
+    for k, position in enumerate(positions):
+        values[position] += shares[k]
+    return values
+
+
+def _reads(promotion: Promotion, index: Targets) -> list[int]:
+    """The positions of the lines `_give` reads and gives to for `promotion` (`_wanted`'s targets before the
+    reduced lines' view): its eligible lines, and of those a BUY_X_GET_Y's lines holding its units."""
+    positions = index.of(promotion)
+    config = promotion.config
+    if positions and isinstance(config, BuyXGetY):
+        return index.holding_units(positions, config) or []
+    return positions
+
+
+def _fast(promotion: Promotion) -> bool:
+    """Whether `_give_minor` gives this promotion: a percent or amount off, spread by what is left, on every line
+    as it is (what reduced lines, weights and even parts ask goes the Decimal way)."""
+    config = promotion.config
+    return (
+        isinstance(config, PercentOff | AmountOff)
+        and config.distribution != "even"
+        and promotion.on_reduced_lines == "stack"
+    )
+
+
 class Targets:
     """One quote's lines indexed by category and product, and each promotion's eligible lines (by
     position: every deal's lines are copies in the same order) worked out once, for every deal that
     applies it: a stack of 90 promotions over 200 lines otherwise tests every line for each of them
     in each deal (docs/promotions.md#cost-on-the-quote-path)."""
 
-    __slots__ = ("by_category", "by_product", "by_seller", "memo", "named_memo", "unsold")
+    __slots__ = ("by_category", "by_product", "by_seller", "memo", "minor", "named_memo", "unsold")
 
-    def __init__(self, lines: Sequence[Line]) -> None:
+    def __init__(self, lines: Sequence[Line], cent: Decimal | None = None) -> None:
         self.unsold = [i for i, line in enumerate(lines) if line.priced.flash_sale_id is None]
         """Positions of the lines a promotion may discount (flash-sale units take none)."""
         self.by_category: dict[str, list[int]] = {}
@@ -213,6 +391,8 @@ class Targets:
             self.by_seller.setdefault(priced.seller_id, set()).add(i)
         self.memo: dict[int, list[int]] = {}
         self.named_memo: dict[int, set[int]] = {}
+        self.minor = None if cent is None else MinorLines.of(lines, cent, self.unsold)
+        """The lines in minor units, for the deals (None: `cent` not given, or an amount off the grid)."""
 
     def of(self, promotion: Promotion) -> list[int]:
         """Ascending positions of the lines `_eligible` admits for `promotion`."""
@@ -413,8 +593,10 @@ def _deal(
     promotions (by id) on `lines` as they are, used for the first goods promotion (the lines are
     still as they were then). `index`: the quote's `Targets`."""
     deal = Deal(
-        list(lines) if in_place else [Line(line.priced, line.discount, line.funded, line.own) for line in lines]
+        list(lines) if in_place else [Line(line.priced, line.discount, line.funded, line.own) for line in lines],
+        None if index is None else index.minor,
     )
+    minor = deal.minor
     first = known if in_place else None
     cap_left = cap
     floored = False  # every line at its min_price floor: no goods promotion can give more
@@ -438,20 +620,41 @@ def _deal(
             continue
         given = ZERO
         if cap_left > 0 and not floored:
-            given = _give(promotion, deal, cent, cap_left, None if first is None else first.get(id(promotion)), index)
+            if minor is None:
+                given = _give(
+                    promotion, deal, cent, cap_left, None if first is None else first.get(id(promotion)), index
+                )
+                floored = all(
+                    line.priced.subtotal - line.discount <= line.priced.floor
+                    for line in deal.lines
+                    if line.priced.flash_sale_id is None
+                )
+            else:
+                assert index is not None
+                if _fast(promotion):
+                    given = _give_minor(promotion, deal, minor, cent, cap_left, index)
+                else:  # the Decimal way, on its lines brought up to date, then taken back in
+                    positions = _reads(promotion, index)
+                    minor.write(deal.lines, positions)
+                    before = [deal.lines[position].discount for position in positions]
+                    given = _give(
+                        promotion, deal, cent, cap_left, None if first is None else first.get(id(promotion)), index
+                    )
+                    minor.read(deal.lines, positions, before)
+                floored = minor.floored()
             first = None
-            floored = all(
-                line.priced.subtotal - line.discount <= line.priced.floor
-                for line in deal.lines
-                if line.priced.flash_sale_id is None
-            )
         cap_left -= given
         deal.value += given
         if given > 0:
             deal.blocks_coupons = deal.blocks_coupons or not promotion.combines_with_coupons
             deal.amounts.append((promotion, given, ""))
         else:
+            if minor is not None and cap_left > 0:  # it reads its lines
+                assert index is not None
+                minor.write(deal.lines, index.of(promotion))
             deal.amounts.append((promotion, given, _left_nothing(promotion, deal.lines, cap, cap_left)))
+    if minor is not None:
+        minor.write(deal.lines)
     return deal
 
 
@@ -538,7 +741,7 @@ def apply_promotions(
     positions: dict[int, int] = {}  # id(promotion) -> its position in the book
     known: dict[int, Wanted] = {}  # id(promotion) -> its `_wanted` of the lines as they are
     # The index pays for itself on large baskets under many promotions; a small one scans its lines.
-    index = Targets(lines) if len(lines) * len(meeting) > _INDEX_FROM else None
+    index = Targets(lines, cent) if len(lines) * len(meeting) > _INDEX_FROM else None
     budgeted = grouped = gifted = False  # what the merchandisers' fields ask of this basket (rarely anything)
     # A book without (active) GIFT promotions asks no met promotion whether it is one: no call (the cost budget).
     gift_products = book.gift_products

@@ -1,0 +1,166 @@
+"""A big basket's deals in minor units (pricing/minor_units.py) give exactly what the Decimal way gives.
+
+`spread_minor` against `discounts.spread` on random lines (floors, lines with nothing left, amounts
+up to all that is left, tiny amounts over many lines), and whole quotes of big baskets under random
+promotions priced both ways (minor units switched off through `places_of`), byte for byte.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, Decimal
+from random import Random
+from types import SimpleNamespace
+from uuid import UUID
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from quote_service.pricing import promotion_deals
+from quote_service.pricing.discounts import spread
+from quote_service.pricing.lines import Line
+from quote_service.pricing.minor_units import TOTAL_LIMIT, from_minor, places_of, spread_minor, to_minor
+from quote_service.pricing.promotions import AmountOff, PercentOff, Promotion
+from quote_service.pricing.quote import CatalogProduct
+from tests.unit.pricing.test_engine_support import product, promotion
+from tests.unit.pricing.test_promotion_properties import CATEGORIES, configs, priced
+
+CENT = Decimal("0.01")
+
+
+def decimal_spread(amount: int, lefts: list[int], floors: list[int]) -> tuple[int, list[int]]:
+    """`discounts.spread` on lines holding these amounts (minor units in, minor units out)."""
+    lines = [
+        Line(SimpleNamespace(floor=from_minor(floor, 2)), from_minor(0, 2), from_minor(0, 2))  # type: ignore[arg-type]
+        for floor in floors
+    ]
+    parts = [from_minor(left, 2) for left in lefts]
+    given = spread(from_minor(amount, 2), lines, parts, sum(parts, Decimal(0)), CENT)
+    return to_minor(given, 2) or 0, [to_minor(line.discount, 2) or 0 for line in lines]
+
+
+def random_case(rng: Random) -> tuple[int, list[int], list[int]]:
+    count = rng.choice([1, 2, 3, 7, 40, 300])
+    lefts = [rng.choice([0, 1, rng.randint(1, 99), rng.randint(100, 2_000_000)]) for _ in range(count)]
+    floors = [
+        0 if rng.random() < 0.6 else rng.randint(0, left) if rng.random() < 0.9 else left + rng.randint(0, 50)
+        for left in lefts
+    ]
+    total = sum(lefts)
+    amount = rng.choice([1, rng.randint(1, 100), rng.randint(1, max(total, 1)), total])
+    return amount, lefts, floors
+
+
+def test_spread_minor_gives_every_share_spread_gives() -> None:
+    rng = Random(20261128)
+    compared = decided = 0
+    for _ in range(20_000):
+        amount, lefts, floors = random_case(rng)
+        total = sum(lefts)
+        if total <= 0:
+            continue
+        found = spread_minor(amount, range(len(lefts)), lefts, total, floors, any(floors))
+        if found is None:
+            decided += 1
+            continue
+        compared += 1
+        assert found == decimal_spread(amount, lefts, floors), (amount, lefts, floors)
+    assert compared > 15_000  # both ways taken
+    assert 0 < decided < compared / 10
+
+
+def test_a_sum_exactly_on_a_half_cent_is_left_to_the_decimal_way() -> None:
+    # 15 cents over two 1.00 lines: the first may take 5 (floor 0.95), the second 7.5: 12.5 given, a half cent
+    assert spread_minor(15, [0, 1], [100, 100], 200, [95, 0], True) is None
+    # a remainder the last line cannot take, and a total past the bound, likewise
+    assert spread_minor(2, [0, 1, 2, 3], [1, 1, 1, 1], 4, [0, 0, 0, 0], False) is None  # four halves round up to 4
+    assert spread_minor(5, [0], [TOTAL_LIMIT], TOTAL_LIMIT, [0], False) is None
+
+
+def test_only_grids_of_a_power_of_ten_have_minor_units() -> None:
+    assert [places_of(Decimal(grid)) for grid in ("0.01", "1", "0.001", "0.05", "0.10")] == [2, 0, 3, None, None]
+    assert to_minor(Decimal("12.30"), 2) == 1230
+    assert to_minor(Decimal("12.305"), 2) is None
+    assert str(from_minor(0, 2)) == "0.00"
+    assert str(from_minor(-5, 3)) == "-0.005"
+
+
+@st.composite
+def big_baskets(draw: st.DrawFn) -> list[tuple[CatalogProduct, int]]:
+    lines = []
+    for _ in range(draw(st.integers(12, 40))):
+        price = Decimal(draw(st.integers(1, 20000))).scaleb(-2)
+        floor = ZERO_FLOOR if draw(st.booleans()) else price * draw(st.integers(0, 100)) / 100
+        lines.append(
+            (
+                product(
+                    str(price),
+                    min_price=str(floor.quantize(CENT, ROUND_FLOOR)),
+                    category=draw(st.sampled_from(CATEGORIES)),
+                ),
+                draw(st.integers(1, 6)),
+            )
+        )
+    return lines
+
+
+ZERO_FLOOR = Decimal(0)
+
+
+@st.composite
+def many_promotions(draw: st.DrawFn) -> list[Promotion]:
+    found = []
+    for n in range(draw(st.integers(3, 9))):
+        config = draw(
+            configs()
+            | st.sampled_from([PercentOff(percent=Decimal(3)), AmountOff(amount=Decimal("0.05"), currency="EUR")])
+        )
+        conditions = {}
+        if draw(st.booleans()):
+            conditions["category_ids"] = sorted(draw(st.sets(st.sampled_from(CATEGORIES), min_size=1)))
+        found.append(
+            promotion(
+                config,
+                name=f"p{n}",
+                id=UUID(int=draw(st.integers(1, 2**64)) * 16 + n),
+                priority=draw(st.integers(0, 3)),
+                combinable=draw(st.booleans()),
+                combines_with_coupons=draw(st.booleans()),
+                conditions=conditions,
+                group=draw(st.sampled_from([None, None, "g"])),
+                funded_by=draw(st.sampled_from(["seller", "platform"])),
+                on_reduced_lines=draw(st.sampled_from(["stack", "stack", "skip", "best_of"])),
+                budget_remaining=draw(st.none() | st.integers(1, 30000).map(lambda cents: Decimal(cents).scaleb(-2))),
+                budget_currency="EUR",
+            )
+        )
+    return found
+
+
+@settings(max_examples=250, deadline=None)
+@given(big_baskets(), many_promotions(), st.lists(st.sampled_from(["SAVE10", "FIVE"]), max_size=2, unique=True))
+def test_big_baskets_price_byte_for_byte_as_with_decimals(
+    basket: list[tuple[CatalogProduct, int]], promos: list[Promotion], codes: list[str]
+) -> None:
+    with_minor = msgspec.json.encode(priced(basket, promos, codes))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(promotion_deals, "places_of", lambda cent: None)
+        with_decimals = msgspec.json.encode(priced(basket, promos, codes))
+
+    assert with_minor == with_decimals
+
+
+def test_the_minor_way_is_the_one_big_baskets_take(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The byte-for-byte test above compares two ways only if the first is taken: a 30-line basket under
+    four promotions makes its deals in minor units, and spreads them there."""
+    spreads: list[int] = []
+    real = promotion_deals.spread_minor
+    monkeypatch.setattr(promotion_deals, "spread_minor", lambda *args: (spreads.append(len(args[1])), real(*args))[1])
+    basket = [(product(f"{10 + n}.00", category=CATEGORIES[n % 3]), 1) for n in range(30)]
+    promos = [promotion(PercentOff(percent=Decimal(n + 1)), name=f"p{n}", combinable=n != 3) for n in range(4)]
+
+    result = priced(basket, promos, [])
+
+    assert spreads == [30, 30, 30, 30]  # the stack's three, then the fourth alone
+    assert result.discount_amount > 0
