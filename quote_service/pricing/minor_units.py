@@ -53,6 +53,33 @@ def from_minor(amount: int, places: int) -> Decimal:
     return Decimal(amount).scaleb(-places)
 
 
+_FRACTIONS: dict[Decimal, tuple[int, int] | None] = {}
+_UNSEEN: Final = (0, 0)
+
+NET_LIMIT: Final = 10**15
+"""A line's net under this many minor units (15 digits) times a tax fraction of at most 12 digits is
+within Decimal's 28: its product is exact, so rounding it here is rounding it there."""
+
+
+def tax_minor(net: int, fraction: Decimal) -> int | None:
+    """`settle.line_tax` of a line that adds its tax, its net `net` minor units: `net x fraction`
+    rounded half up, in minor units; None when Decimal's product might round first (a fraction of more
+    than 12 digits, a net of 15 or a negative one): the Decimal way then."""
+    found = _FRACTIONS.get(fraction, _UNSEEN)
+    if found is _UNSEEN:
+        sign, digits, exponent = fraction.as_tuple()
+        if sign or not isinstance(exponent, int) or len(digits) > 12:
+            found = None
+        else:
+            whole = int("".join(map(str, digits)))
+            found = (whole * 10**exponent, 1) if exponent >= 0 else (whole, 10**-exponent)
+        _FRACTIONS[fraction] = found
+    if found is None or not 0 <= net < NET_LIMIT:
+        return None
+    numerator, denominator = found
+    return (2 * net * numerator + denominator) // (2 * denominator)
+
+
 def spread_minor(
     amount: int, positions: Sequence[int], lefts: Sequence[int], total: int, floors: Sequence[int], floored: bool
 ) -> tuple[int, list[int]] | None:

@@ -125,8 +125,9 @@ class Priced:
         self.subtotal = subtotal = (unit * units).quantize(cent, ROUND_HALF_UP)
         self.floor = (min_price * units).quantize(cent, ROUND_CEILING)
         """The least the line may cost after coupons, on the grid (up, should a price ever be off it)."""
-        self.minor: tuple[int, int] | None = None
-        """(`subtotal`, `floor`) in minor units, once a big basket's promotions asked (`promotion_deals.MinorLines`)."""
+        self.minor: tuple[int, int, int] | None = None
+        """(`subtotal`, `floor`, `tax`) in minor units, once a big basket's promotions asked for them
+        (`promotion_deals.MinorLines`)."""
         self.moves = tuple(
             (id(rule), rule, money, applied) for (rule, money), applied in zip(moved, shown, strict=True)
         )

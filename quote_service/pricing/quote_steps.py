@@ -191,27 +191,42 @@ class QuoteInputs(Struct, gc=False):
             flag_multiplier=self.multiplier,
         )
 
+    @property
+    def summable(self) -> bool:
+        """A deal's price needs only its lines' sums (`pays`'s `summed`): no coupon codes, which go line by line."""
+        return not self.request.coupon_codes
+
     def pays(
-        self, lines: Sequence[Line], *, blocks_coupons: bool, free_delivery: FreeDelivery | None
+        self,
+        lines: Sequence[Line],
+        *,
+        blocks_coupons: bool,
+        free_delivery: FreeDelivery | None,
+        summed: tuple[Decimal, Decimal] | None = None,
     ) -> tuple[Decimal, bool]:
-        """`total_amount` with these lines' promotion discounts, and whether the coupons saved something."""
+        """`total_amount` with these lines' promotion discounts, and whether the coupons saved something.
+        `summed`: the lines' discount and the tax they add, already added up (a big basket's deal, in minor
+        units: `promotion_deals.DealMinor.sums`; only where `summable`), so `lines` are not read."""
         region = self.region
         zero, cent = region.zero, region.cent
         taken = discount = tax = zero
         coupons: list[CouponResult] = []
         copies = lines
         codes = self.request.coupon_codes
-        if codes:  # they add to the lines' discounts: on copies
-            for line in lines:
-                taken += line.discount
-            copies = [Line(line.priced, line.discount, line.funded, line.own) for line in lines]
-            coupons = coupon_codes(self, copies, taken, blocks_coupons)[0]
-        # The tax each line adds, inline: every line of each deal compared (docs/hot-path.md#where-a-line-goes).
-        for line in copies:
-            priced, off = line.priced, line.discount
-            discount += off
-            if not priced.inclusive:  # a tax-inclusive line adds none
-                tax += line_tax(priced, off, cent) if off else priced.tax
+        if summed is not None:
+            discount, tax = summed
+        else:
+            if codes:  # they add to the lines' discounts: on copies
+                for line in lines:
+                    taken += line.discount
+                copies = [Line(line.priced, line.discount, line.funded, line.own) for line in lines]
+                coupons = coupon_codes(self, copies, taken, blocks_coupons)[0]
+            # The tax each line adds, inline: every line of each deal compared (docs/hot-path.md#where-a-line-goes).
+            for line in copies:
+                priced, off = line.priced, line.discount
+                discount += off
+                if not priced.inclusive:  # a tax-inclusive line adds none
+                    tax += line_tax(priced, off, cent) if off else priced.tax
         if not codes:  # the lines themselves: nothing but the promotions took
             taken = discount
         goods = self.subtotal - discount

@@ -39,6 +39,7 @@ from tests.unit.pricing import (
     test_engine_promotions,
     test_installments,
     test_markets,
+    test_minor_units,
     test_taxes,
 )
 from tests.unit.pricing.test_engine_differential import CHANGES, SEEDS, priced_both
@@ -81,6 +82,7 @@ PLAN = "quote_service.pricing.plan"
 REDUCED = "quote_service.pricing.reduced_lines"
 LOCAL_TIME = "quote_service.pricing.local_time"
 INSTALLMENTS = "quote_service.pricing.installments"
+MINOR = "quote_service.pricing.minor_units"
 
 MUTATIONS = [
     Mutation(COUPONS, "check_coupon", "now >= coupon.valid_to", "now > coupon.valid_to"),
@@ -169,7 +171,7 @@ MUTATIONS = [
     Mutation(DEALS, "_tiered", "max(reached, key=lambda t: t.min_subtotal)", "reached[0]"),
     Mutation(DEALS, "spread_even", "if position < extra else base", "if position >= extra else base"),
     Mutation(DEALS, "_best_in_groups", "(worth[i], -i)", "(-worth[i], -i)"),
-    Mutation(DEALS, "apply_promotions", "line.funded = chosen.lines[position].funded", "pass"),
+    Mutation(DEALS, "apply_promotions", "line.funded = settled[position].funded", "pass"),
     # docs/taxes.md: compound components, the exact inverse, exemptions, rounding modes
     Mutation(TAXES, "_forward", "line_base = net + line_before if component.compound else net", "line_base = net"),
     Mutation(
@@ -216,6 +218,22 @@ CAUGHT_BY_A_TEST = [
         # A UNIT-level tie (the unit's tax exactly half a minor unit) needs an inexact unit: 3.25 / 3.
         Mutation(TAXES, "_forward", "line_base * component.rate / divisor", "line_base / units * component.rate / 100"),
         test_taxes.test_unit_tax_rounds_an_exact_half_cent_per_unit_up,
+    ),
+    # A big basket's deals in minor units: the random baskets are small (no index), so the minor way's own
+    # differential tests (Decimal against integers) pin it.
+    (
+        Mutation(
+            MINOR, "spread_minor", "(twice_amount * left + total) // twice_total", "twice_amount * left // twice_total"
+        ),
+        test_minor_units.test_spread_minor_gives_every_share_spread_gives,
+    ),
+    (
+        Mutation(MINOR, "spread_minor", "if exact >= room * total:", "if exact > room * total:"),
+        test_minor_units.test_spread_minor_gives_every_share_spread_gives,
+    ),
+    (
+        Mutation(MINOR, "tax_minor", "(2 * net * numerator + denominator)", "(2 * net * numerator)"),
+        test_minor_units.test_tax_minor_is_line_tax_to_the_cent,
     ),
     # Installments are priced after the engine (quotes/service.py), outside the differential comparison.
     (

@@ -1,13 +1,15 @@
 """A big basket's deals in minor units (pricing/minor_units.py) give exactly what the Decimal way gives.
 
 `spread_minor` against `discounts.spread` on random lines (floors, lines with nothing left, amounts
-up to all that is left, tiny amounts over many lines), and whole quotes of big baskets under random
-promotions priced both ways (minor units switched off through `places_of`), byte for byte.
+up to all that is left, tiny amounts over many lines), `tax_minor` against `settle.line_tax`'s
+arithmetic, and whole quotes of big baskets under random promotions priced both ways (minor units
+switched off through `places_of`), byte for byte. The functions are called through their module, so
+that test_engine_mutations.py's mutants of them are the ones called.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from random import Random
 from types import SimpleNamespace
 from uuid import UUID
@@ -17,10 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quote_service.pricing import promotion_deals
+from quote_service.pricing import minor_units, promotion_deals
 from quote_service.pricing.discounts import spread
 from quote_service.pricing.lines import Line
-from quote_service.pricing.minor_units import TOTAL_LIMIT, from_minor, places_of, spread_minor, to_minor
+from quote_service.pricing.minor_units import TOTAL_LIMIT, from_minor, places_of, to_minor
 from quote_service.pricing.promotions import AmountOff, PercentOff, Promotion
 from quote_service.pricing.quote import CatalogProduct
 from tests.unit.pricing.test_engine_support import product, promotion
@@ -60,7 +62,7 @@ def test_spread_minor_gives_every_share_spread_gives() -> None:
         total = sum(lefts)
         if total <= 0:
             continue
-        found = spread_minor(amount, range(len(lefts)), lefts, total, floors, any(floors))
+        found = minor_units.spread_minor(amount, range(len(lefts)), lefts, total, floors, any(floors))
         if found is None:
             decided += 1
             continue
@@ -72,10 +74,12 @@ def test_spread_minor_gives_every_share_spread_gives() -> None:
 
 def test_a_sum_exactly_on_a_half_cent_is_left_to_the_decimal_way() -> None:
     # 15 cents over two 1.00 lines: the first may take 5 (floor 0.95), the second 7.5: 12.5 given, a half cent
-    assert spread_minor(15, [0, 1], [100, 100], 200, [95, 0], True) is None
+    assert minor_units.spread_minor(15, [0, 1], [100, 100], 200, [95, 0], True) is None
     # a remainder the last line cannot take, and a total past the bound, likewise
-    assert spread_minor(2, [0, 1, 2, 3], [1, 1, 1, 1], 4, [0, 0, 0, 0], False) is None  # four halves round up to 4
-    assert spread_minor(5, [0], [TOTAL_LIMIT], TOTAL_LIMIT, [0], False) is None
+    assert (
+        minor_units.spread_minor(2, [0, 1, 2, 3], [1, 1, 1, 1], 4, [0, 0, 0, 0], False) is None
+    )  # four halves round up to 4
+    assert minor_units.spread_minor(5, [0], [TOTAL_LIMIT], TOTAL_LIMIT, [0], False) is None
 
 
 def test_only_grids_of_a_power_of_ten_have_minor_units() -> None:
@@ -153,14 +157,42 @@ def test_big_baskets_price_byte_for_byte_as_with_decimals(
 
 def test_the_minor_way_is_the_one_big_baskets_take(monkeypatch: pytest.MonkeyPatch) -> None:
     """The byte-for-byte test above compares two ways only if the first is taken: a 30-line basket under
-    four promotions makes its deals in minor units, and spreads them there."""
+    four promotions makes its deals in minor units, spreads them there and prices them from their sums."""
     spreads: list[int] = []
-    real = promotion_deals.spread_minor
-    monkeypatch.setattr(promotion_deals, "spread_minor", lambda *args: (spreads.append(len(args[1])), real(*args))[1])
+    summed: list[object] = []
+    spread_real, sums_real = promotion_deals.spread_minor, promotion_deals.DealMinor.sums
+    monkeypatch.setattr(
+        promotion_deals, "spread_minor", lambda *args: (spreads.append(len(args[1])), spread_real(*args))[1]
+    )
+    monkeypatch.setattr(
+        promotion_deals.DealMinor, "sums", lambda self: (summed.append(found := sums_real(self)), found)[1]
+    )
     basket = [(product(f"{10 + n}.00", category=CATEGORIES[n % 3]), 1) for n in range(30)]
     promos = [promotion(PercentOff(percent=Decimal(n + 1)), name=f"p{n}", combinable=n != 3) for n in range(4)]
 
     result = priced(basket, promos, [])
 
     assert spreads == [30, 30, 30, 30]  # the stack's three, then the fourth alone
+    assert len(summed) == 2  # the two deals priced from their sums
+    assert None not in summed
     assert result.discount_amount > 0
+    assert priced(basket, promos, ["SAVE10"]).applied_coupons  # with a code the lines are priced one by one
+    assert len(summed) == 2
+
+
+def test_tax_minor_is_line_tax_to_the_cent() -> None:
+    rng = Random(7)
+    for _ in range(20_000):
+        net = rng.choice([0, 1, rng.randint(1, 999), rng.randint(1, 10**9), rng.randint(1, 10**14)])
+        rate = Decimal(rng.randint(0, 4000)).scaleb(-rng.choice([0, 1, 2]))  # 0-40 %, to two decimals
+        fraction = rate.scaleb(-2)
+        expected = (from_minor(net, 2) * fraction).quantize(CENT, ROUND_HALF_UP)
+        assert minor_units.tax_minor(net, fraction) == to_minor(expected, 2), (net, fraction)
+
+
+def test_tax_minor_leaves_what_decimal_might_round_to_the_decimal_way() -> None:
+    assert minor_units.tax_minor(100, Decimal("0.1234567890123")) is None  # 13 digits: the product might pass 28
+    assert minor_units.tax_minor(10**15, Decimal("0.18")) is None
+    assert minor_units.tax_minor(-1, Decimal("0.18")) is None
+    assert minor_units.tax_minor(250, Decimal("0.18")) == 45  # 2.50 x 0.18 = 0.45
+    assert minor_units.tax_minor(25, Decimal("0.18")) == 5  # 0.045: a half, up
