@@ -61,10 +61,8 @@ NET_LIMIT: Final = 10**15
 within Decimal's 28: its product is exact, so rounding it here is rounding it there."""
 
 
-def tax_minor(net: int, fraction: Decimal) -> int | None:
-    """`settle.line_tax` of a line that adds its tax, its net `net` minor units: `net x fraction`
-    rounded half up, in minor units; None when Decimal's product might round first (a fraction of more
-    than 12 digits, a net of 15 or a negative one): the Decimal way then."""
+def fraction_parts(fraction: Decimal) -> tuple[int, int] | None:
+    """A tax fraction as (numerator, denominator), a power of ten; None past 12 digits (`NET_LIMIT`)."""
     found = _FRACTIONS.get(fraction, _UNSEEN)
     if found is _UNSEEN:
         sign, digits, exponent = fraction.as_tuple()
@@ -74,9 +72,17 @@ def tax_minor(net: int, fraction: Decimal) -> int | None:
             whole = int("".join(map(str, digits)))
             found = (whole * 10**exponent, 1) if exponent >= 0 else (whole, 10**-exponent)
         _FRACTIONS[fraction] = found
-    if found is None or not 0 <= net < NET_LIMIT:
+    return found
+
+
+def tax_minor(net: int, parts: tuple[int, int] | None) -> int | None:
+    """`settle.line_tax` of a line that adds its tax, its net `net` minor units, at the fraction whose
+    `fraction_parts` are `parts`: `net x fraction` rounded half up, in minor units; None when Decimal's
+    product might round first (a fraction of more than 12 digits, a net of 15 or a negative one): the
+    Decimal way then."""
+    if parts is None or not 0 <= net < NET_LIMIT:
         return None
-    numerator, denominator = found
+    numerator, denominator = parts
     return (2 * net * numerator + denominator) // (2 * denominator)
 
 

@@ -31,12 +31,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from operator import add, sub
-from typing import Protocol
+from typing import Final, Protocol
 from uuid import UUID
 
 from quote_service.pricing.discounts import give_best_of, spread
 from quote_service.pricing.lines import Line
-from quote_service.pricing.minor_units import from_minor, places_of, spread_minor, tax_minor, to_minor
+from quote_service.pricing.minor_units import fraction_parts, from_minor, places_of, spread_minor, tax_minor, to_minor
 from quote_service.pricing.money import ZERO, percent_of
 from quote_service.pricing.promotions import (
     AmountOff,
@@ -213,6 +213,9 @@ _INDEX_FROM = 64
 index costs more than the scans it saves (a 3-line quote meeting one promotion: ~4 µs more)."""
 
 
+_UNSEEN: Final = (0, 0)
+
+
 class MinorLines:
     """A quote's lines in minor units (pricing/minor_units.py), as they are before its promotions: what
     each deal starts from. Only a quote with a `Targets` index (a big basket) has them."""
@@ -308,12 +311,17 @@ class DealMinor:
             return None
         places, subtotals, discounts, lines = base.places, base.subtotals, self.discounts, base.lines
         cent: Decimal | None = None
+        fractions: dict[int, tuple[int, int] | None] = {}  # id(plan) -> its tax fraction's parts
         for position in self.touched:
             off = discounts[position]
             priced = lines[position].priced
             if not off or priced.inclusive:  # as it was (no discount: its price's tax), or it adds none
                 continue
-            taxed = tax_minor(subtotals[position] - off, priced.plan.tax_fraction)
+            plan = priced.plan
+            parts = fractions.get(id(plan), _UNSEEN)
+            if parts is _UNSEEN:
+                parts = fractions[id(plan)] = fraction_parts(plan.tax_fraction)
+            taxed = tax_minor(subtotals[position] - off, parts)
             if taxed is None:
                 cent = cent or from_minor(1, places)
                 taxed = to_minor(line_tax(priced, from_minor(off, places), cent), places)

@@ -187,12 +187,17 @@ def test_tax_minor_is_line_tax_to_the_cent() -> None:
         rate = Decimal(rng.randint(0, 4000)).scaleb(-rng.choice([0, 1, 2]))  # 0-40 %, to two decimals
         fraction = rate.scaleb(-2)
         expected = (from_minor(net, 2) * fraction).quantize(CENT, ROUND_HALF_UP)
-        assert minor_units.tax_minor(net, fraction) == to_minor(expected, 2), (net, fraction)
+        assert minor_units.tax_minor(net, minor_units.fraction_parts(fraction)) == to_minor(expected, 2), (
+            net,
+            fraction,
+        )
 
 
 def test_tax_minor_leaves_what_decimal_might_round_to_the_decimal_way() -> None:
-    assert minor_units.tax_minor(100, Decimal("0.1234567890123")) is None  # 13 digits: the product might pass 28
-    assert minor_units.tax_minor(10**15, Decimal("0.18")) is None
-    assert minor_units.tax_minor(-1, Decimal("0.18")) is None
-    assert minor_units.tax_minor(250, Decimal("0.18")) == 45  # 2.50 x 0.18 = 0.45
-    assert minor_units.tax_minor(25, Decimal("0.18")) == 5  # 0.045: a half, up
+    eighteen = minor_units.fraction_parts(Decimal("0.18"))
+    assert minor_units.fraction_parts(Decimal("0.1234567890123")) is None  # 13 digits: the product might pass 28
+    assert minor_units.tax_minor(100, None) is None
+    assert minor_units.tax_minor(10**15, eighteen) is None
+    assert minor_units.tax_minor(-1, eighteen) is None
+    assert minor_units.tax_minor(250, eighteen) == 45  # 2.50 x 0.18 = 0.45
+    assert minor_units.tax_minor(25, eighteen) == 5  # 0.045: a half, up
