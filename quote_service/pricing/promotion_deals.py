@@ -62,10 +62,13 @@ class Deal:
     """What a set of promotions gives when applied in order to fresh copies of the lines (or to the
     lines themselves, when it is the only deal there is)."""
 
-    __slots__ = ("amounts", "blocks_coupons", "delivery_terms", "free_delivery", "lines", "minor", "value")
+    __slots__ = ("amounts", "blocks_coupons", "delivery_terms", "free_delivery", "lines", "minor", "shared", "value")
 
-    def __init__(self, lines: list[Line], minor: MinorLines | None = None) -> None:
+    def __init__(self, lines: list[Line], minor: MinorLines | None = None, *, shared: bool = False) -> None:
         self.lines = lines
+        self.shared = shared
+        """`lines` are the quote's own, not yet copied: a deal in minor units copies them (`own`) only when a
+        promotion the Decimal way or its price reads them."""
         self.minor = None if minor is None else DealMinor(minor)
         """A big basket's deal in minor units (`DealMinor`): then what its lines hold is there while the
         deal is worked out, and `lines` are brought up to date as a promotion the Decimal way reads them."""
@@ -79,10 +82,17 @@ class Deal:
         self.blocks_coupons = False
         """A promotion that gave something does not combine with coupons."""
 
+    def own(self) -> list[Line]:
+        """The deal's own copies of the lines (made now if `shared`), as minor units last wrote them."""
+        if self.shared:
+            self.lines = [Line(line.priced, line.discount, line.funded, line.own) for line in self.lines]
+            self.shared = False
+        return self.lines
+
     def settled(self) -> list[Line]:
         """The deal's lines, up to date (a deal in minor units writes them only when they are read)."""
         if self.minor is not None:
-            self.minor.write(self.lines)
+            self.minor.write(self.own())
         return self.lines
 
 
@@ -395,7 +405,7 @@ def _give_minor(
     spread_out = None if whole is None else spread_minor(whole, positions, lefts, total, base.floors, base.any_floor)
     platform = promotion.funded_by == "platform"
     if spread_out is None:  # the Decimal way decides (pricing/minor_units.py)
-        lines = deal.lines
+        lines = deal.own()
         minor.write(lines, positions)
         targets = [lines[position] for position in positions]
         before = [line.discount for line in targets]
@@ -666,10 +676,11 @@ def _deal(
     be used whatever it gives) to `lines` themselves. `known` (in place only): the `_wanted` of some
     promotions (by id) on `lines` as they are, used for the first goods promotion (the lines are
     still as they were then). `index`: the quote's `Targets`."""
-    deal = Deal(
-        list(lines) if in_place else [Line(line.priced, line.discount, line.funded, line.own) for line in lines],
-        None if index is None else index.minor,
-    )
+    minor_lines = None if index is None else index.minor
+    if in_place or minor_lines is not None:  # the lines themselves, or a deal in minor units that copies them late
+        deal = Deal(list(lines), minor_lines, shared=not in_place)
+    else:
+        deal = Deal([Line(line.priced, line.discount, line.funded, line.own) for line in lines])
     minor = deal.minor
     first = known if in_place else None
     cap_left = cap
@@ -709,7 +720,7 @@ def _deal(
                     given = _give_minor(promotion, deal, minor, cent, cap_left, index)
                 else:  # the Decimal way, on its lines brought up to date, then taken back in
                     positions = _reads(promotion, index)
-                    minor.write(deal.lines, positions)
+                    minor.write(deal.own(), positions)
                     before = [deal.lines[position].discount for position in positions]
                     given = _give(
                         promotion, deal, cent, cap_left, None if first is None else first.get(id(promotion)), index
@@ -725,7 +736,7 @@ def _deal(
         else:
             if minor is not None and cap_left > 0:  # it reads its lines
                 assert index is not None
-                minor.write(deal.lines, index.of(promotion))
+                minor.write(deal.own(), index.of(promotion))
             deal.amounts.append((promotion, given, _left_nothing(promotion, deal.lines, cap, cap_left)))
     return deal
 
