@@ -15,6 +15,10 @@ the running sum of up to 5,000 shares) cannot cross while `total` stays under `T
 can cross is a sum *exactly* on a half cent (possible only when some share is clipped at its floor):
 there the Decimal shares' own rounding decides, so `spread_minor` answers None and the caller
 spreads that promotion with Decimals, as before. So does a remainder the last line cannot take.
+
+A deal's price adds the tax of its lines (`QuoteInputs.pays`); `tax_minor` gives a net line's tax,
+`net x fraction` rounded half up, the same way: exact while the Decimal product fits 28 digits
+(`NET_LIMIT`), else None and `settle.line_tax`.
 """
 
 from __future__ import annotations
