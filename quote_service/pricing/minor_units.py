@@ -58,7 +58,8 @@ def from_minor(amount: int, places: int) -> Decimal:
 
 
 _FRACTIONS: dict[Decimal, tuple[int, int] | None] = {}
-_UNSEEN: Final = (0, 0)
+UNSEEN: Final = (0, 0)
+"""A memo's "not looked up yet" (its answers may be None)."""
 
 NET_LIMIT: Final = 10**15
 """A line's net under this many minor units (15 digits) times a tax fraction of at most 12 digits is
@@ -67,8 +68,8 @@ within Decimal's 28: its product is exact, so rounding it here is rounding it th
 
 def fraction_parts(fraction: Decimal) -> tuple[int, int] | None:
     """A tax fraction as (numerator, denominator), a power of ten; None past 12 digits (`NET_LIMIT`)."""
-    found = _FRACTIONS.get(fraction, _UNSEEN)
-    if found is _UNSEEN:
+    found = _FRACTIONS.get(fraction, UNSEEN)
+    if found is UNSEEN:
         sign, digits, exponent = fraction.as_tuple()
         if sign or not isinstance(exponent, int) or len(digits) > 12:
             found = None

@@ -31,12 +31,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from operator import add, sub
-from typing import Final, Protocol
+from typing import Protocol
 from uuid import UUID
 
 from quote_service.pricing.discounts import give_best_of, spread
 from quote_service.pricing.lines import Line
-from quote_service.pricing.minor_units import fraction_parts, from_minor, places_of, spread_minor, tax_minor, to_minor
+from quote_service.pricing.minor_units import (
+    UNSEEN,
+    fraction_parts,
+    from_minor,
+    places_of,
+    spread_minor,
+    tax_minor,
+    to_minor,
+)
 from quote_service.pricing.money import ZERO, percent_of
 from quote_service.pricing.promotions import (
     AmountOff,
@@ -60,7 +68,8 @@ from quote_service.pricing.settle import line_tax
 
 class Deal:
     """What a set of promotions gives when applied in order to fresh copies of the lines (or to the
-    lines themselves, when it is the only deal there is)."""
+    lines themselves, when it is the only deal there is); on a big basket, worked out in minor units
+    (`minor`) and its copies made only when read (`shared`, `own`, `settled`)."""
 
     __slots__ = ("amounts", "blocks_coupons", "delivery_terms", "free_delivery", "lines", "minor", "shared", "value")
 
@@ -223,9 +232,6 @@ _INDEX_FROM = 64
 index costs more than the scans it saves (a 3-line quote meeting one promotion: ~4 µs more)."""
 
 
-_UNSEEN: Final = (0, 0)
-
-
 class MinorLines:
     """A quote's lines in minor units (pricing/minor_units.py), as they are before its promotions: what
     each deal starts from. Only a quote with a `Targets` index (a big basket) has them."""
@@ -328,8 +334,8 @@ class DealMinor:
             if not off or priced.inclusive:  # as it was (no discount: its price's tax), or it adds none
                 continue
             plan = priced.plan
-            parts = fractions.get(id(plan), _UNSEEN)
-            if parts is _UNSEEN:
+            parts = fractions.get(id(plan), UNSEEN)
+            if parts is UNSEEN:
                 parts = fractions[id(plan)] = fraction_parts(plan.tax_fraction)
             taxed = tax_minor(subtotals[position] - off, parts)
             if taxed is None:
@@ -460,7 +466,7 @@ class Targets:
 
     __slots__ = ("by_category", "by_product", "by_seller", "memo", "minor", "named_memo", "unsold")
 
-    def __init__(self, lines: Sequence[Line], cent: Decimal | None = None) -> None:
+    def __init__(self, lines: Sequence[Line], cent: Decimal) -> None:
         self.unsold = [i for i, line in enumerate(lines) if line.priced.flash_sale_id is None]
         """Positions of the lines a promotion may discount (flash-sale units take none)."""
         self.by_category: dict[str, list[int]] = {}
@@ -475,8 +481,8 @@ class Targets:
             self.by_seller.setdefault(priced.seller_id, set()).add(i)
         self.memo: dict[int, list[int]] = {}
         self.named_memo: dict[int, set[int]] = {}
-        self.minor = None if cent is None else MinorLines.of(lines, cent, self.unsold)
-        """The lines in minor units, for the deals (None: `cent` not given, or an amount off the grid)."""
+        self.minor = MinorLines.of(lines, cent, self.unsold)
+        """The lines in minor units, for the deals (None: a grid not a power of ten, or an amount off it)."""
 
     def of(self, promotion: Promotion) -> list[int]:
         """Ascending positions of the lines `_eligible` admits for `promotion`."""

@@ -1,7 +1,7 @@
 """A big basket's deals in minor units (pricing/minor_units.py) give exactly what the Decimal way gives.
 
 `spread_minor` against `discounts.spread` on random lines (floors, lines with nothing left, amounts
-up to all that is left, tiny amounts over many lines), `tax_minor` against `settle.line_tax`'s
+up to all that is left, tiny amounts over 120 lines), `tax_minor` against `settle.line_tax`'s
 arithmetic, and whole quotes of big baskets under random promotions priced both ways (minor units
 switched off through `places_of`), byte for byte. The functions are called through their module, so
 that test_engine_mutations.py's mutants of them are the ones called.
@@ -43,7 +43,7 @@ def decimal_spread(amount: int, lefts: list[int], floors: list[int]) -> tuple[in
 
 
 def random_case(rng: Random) -> tuple[int, list[int], list[int]]:
-    count = rng.choice([1, 2, 3, 7, 40, 300])
+    count = rng.choice([1, 2, 3, 7, 40, 120])
     lefts = [rng.choice([0, 1, rng.randint(1, 99), rng.randint(100, 2_000_000)]) for _ in range(count)]
     floors = [
         0 if rng.random() < 0.6 else rng.randint(0, left) if rng.random() < 0.9 else left + rng.randint(0, 50)
@@ -57,7 +57,7 @@ def random_case(rng: Random) -> tuple[int, list[int], list[int]]:
 def test_spread_minor_gives_every_share_spread_gives() -> None:
     rng = Random(20261128)
     compared = decided = 0
-    for _ in range(20_000):
+    for _ in range(10_000):
         amount, lefts, floors = random_case(rng)
         total = sum(lefts)
         if total <= 0:
@@ -68,7 +68,7 @@ def test_spread_minor_gives_every_share_spread_gives() -> None:
             continue
         compared += 1
         assert found == decimal_spread(amount, lefts, floors), (amount, lefts, floors)
-    assert compared > 15_000  # both ways taken
+    assert compared > 7_500  # both ways taken
     assert 0 < decided < compared / 10
 
 
