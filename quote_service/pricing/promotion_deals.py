@@ -37,6 +37,7 @@ from uuid import UUID
 from quote_service.pricing.discounts import give_best_of, spread
 from quote_service.pricing.lines import Line
 from quote_service.pricing.minor_units import (
+    NET_LIMIT,
     UNSEEN,
     fraction_parts,
     from_minor,
@@ -172,17 +173,25 @@ def _takes(target: BuyTarget | FixedPriceBundle, product_id: str, category_id: s
 def _units_given(config: BuyXGetY, lines: Sequence[Line], lefts: list[Decimal]) -> list[int] | None:
     """How many units of each line the promotion discounts: the cheapest `get` units of the
     largest number of complete groups (binary search: more groups never become possible again);
-    None when no line holds a `get` unit (most baskets: nothing else to work out)."""
-    gets = [i for i, line in enumerate(lines) if _takes(config.get, line.priced.product_id, line.priced.category_id)]
+    None when no line holds a `get` unit (most baskets: nothing else to work out). `_takes` and the
+    sort's key are written out in comprehensions: a big basket's BUY_X_GET_Y looks at ~100 lines a deal."""
+    priced = [line.priced for line in lines]
+    products, categories = config.get.product_ids, config.get.category_ids
+    gets = [
+        i
+        for i, p in enumerate(priced)
+        if p.product_id in products or (p.category_id is not None and p.category_id in categories)
+    ]
     if not gets:
         return None
-    units = [line.priced.units for line in lines]
+    units = [p.units for p in priced]
+    each = [lefts[i] / units[i] for i in gets]  # a unit's price: the cheapest (or dearest) first, then the line
     if config.selection == "most_expensive":
-        gets.sort(key=lambda i: (-(lefts[i] / units[i]), i))
-    else:
-        gets.sort(key=lambda i: (lefts[i] / units[i], i))
-    in_buy = [_takes(config.buy, line.priced.product_id, line.priced.category_id) for line in lines]
-    buy_units = sum(units[i] for i in range(len(lines)) if in_buy[i])
+        each = [-price for price in each]
+    gets = [i for _, i in sorted(zip(each, gets, strict=True))]
+    products, categories = config.buy.product_ids, config.buy.category_ids
+    in_buy = [p.product_id in products or (p.category_id is not None and p.category_id in categories) for p in priced]
+    buy_units = sum(count for count, bought in zip(units, in_buy, strict=True) if bought)
     get_units = sum(units[i] for i in gets)
     sums = (buy_units, get_units)
     low, high = 0, get_units // config.get.quantity
@@ -236,7 +245,9 @@ class MinorLines:
     """A quote's lines in minor units (pricing/minor_units.py), as they are before its promotions: what
     each deal starts from. Only a quote with a `Targets` index (a big basket) has them."""
 
-    __slots__ = ("any_floor", "discounts", "floors", "funded", "lines", "places", "subtotals", "taxes", "unsold")
+    __slots__ = (
+        "any_floor", "discounts", "floors", "funded", "lines", "places", "subtotals", "taxes", "terms", "unsold"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -258,6 +269,11 @@ class MinorLines:
         self.taxes: int | None = None
         """The tax the lines add as they are (`QuoteInputs.pays`'s, in minor units), once a deal's price asks;
         -1: not summable this way (a line was already discounted)."""
+        self.terms: tuple[list[int], list[int], list[int], list[int]] | None = None
+        """Each line's `tax_minor` as integers, by position (set with `taxes`): twice its tax fraction's
+        numerator, its denominator, twice that, and its tax as it is; a tax-inclusive line adds none
+        (0, 1, 2, 0). None: some line's needs the Decimal way (a fraction past 12 digits, a subtotal
+        past `NET_LIMIT`)."""
 
     def tax(self) -> int | None:
         """The tax the lines add as they are (tax-inclusive lines add none); None: a line was already discounted
@@ -266,11 +282,36 @@ class MinorLines:
             self.taxes = -1
             if not any(self.discounts):
                 self.taxes = 0
+                twice_numerators: list[int] = []
+                denominators: list[int] = []
+                twice_denominators: list[int] = []
+                kept_taxes: list[int] = []
+                fractions: dict[int, tuple[int, int] | None] = {}  # id(plan) -> its tax fraction's parts
+                every = True
+                parts: tuple[int, int] | None
                 for line in self.lines:
-                    kept = line.priced.minor
+                    priced = line.priced
+                    kept = priced.minor
                     assert kept is not None  # `of` converted every line
-                    if not line.priced.inclusive:
+                    if priced.inclusive:
+                        parts, tax = (0, 1), 0  # (0 x net + 0) // 2 = 0
+                    else:
                         self.taxes += kept[2]
+                        plan = priced.plan
+                        parts = fractions.get(id(plan), UNSEEN)
+                        if parts is UNSEEN:
+                            parts = fractions[id(plan)] = fraction_parts(plan.tax_fraction)
+                        if parts is None or kept[0] >= NET_LIMIT:
+                            every = False
+                            continue
+                        tax = kept[2]
+                    numerator, denominator = parts
+                    twice_numerators.append(2 * numerator)
+                    denominators.append(denominator)
+                    twice_denominators.append(2 * denominator)
+                    kept_taxes.append(tax)
+                if every:
+                    self.terms = (twice_numerators, denominators, twice_denominators, kept_taxes)
         return None if self.taxes < 0 else self.taxes
 
     @classmethod
@@ -326,6 +367,18 @@ class DealMinor:
         if tax is None:
             return None
         places, subtotals, discounts, lines = base.places, base.subtotals, self.discounts, base.lines
+        terms = base.terms
+        if terms is not None and min(map(sub, subtotals, discounts)) >= 0:
+            # `tax_minor` of every discounted line in one pass, no call a line (every net under NET_LIMIT: its
+            # subtotal is, and none is below 0); a line not discounted adds its tax as it is (none did before).
+            tax += sum(
+                (twice_numerator * (subtotal - off) + denominator) // twice_denominator - kept_tax
+                for twice_numerator, denominator, twice_denominator, kept_tax, subtotal, off in zip(
+                    *terms, subtotals, discounts, strict=True
+                )
+                if off
+            )
+            return from_minor(sum(discounts), places), from_minor(tax, places)
         cent: Decimal | None = None
         fractions: dict[int, tuple[int, int] | None] = {}  # id(plan) -> its tax fraction's parts
         for position in self.touched:

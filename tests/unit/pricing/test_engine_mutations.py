@@ -133,8 +133,15 @@ MUTATIONS = [
     Mutation(LINES, "price_lines", "is not None and own else None", "is not None else None"),
     Mutation(PROMOTIONS, "_stacking_key", "(-promotion.priority", "(promotion.priority"),
     Mutation(PROMOTIONS, "_folded", "value.strip().casefold()", "value.strip()"),
-    Mutation(DEALS, "_units_given", "(lefts[i] / units[i], i)", "(-lefts[i] / units[i], i)"),
+    Mutation(
+        DEALS,
+        "_units_given",
+        "each = [lefts[i] / units[i] for i in gets]",
+        "each = [-lefts[i] / units[i] for i in gets]",
+    ),
     Mutation(DEALS, "_taken", "buy_units - from_buy >=", "buy_units >="),
+    Mutation(SETTLE, "discounted_parts", "tax=tax,", "tax=kept[0].tax,"),
+    Mutation(SETTLE, "discounted_parts", "base=base, amount=category", "base=base, amount=seller"),
     Mutation(
         DEALS, "apply_promotions", "outcome.blocks_coupons = chosen.blocks_coupons", "outcome.blocks_coupons = False"
     ),
@@ -234,6 +241,10 @@ CAUGHT_BY_A_TEST = [
     (
         Mutation(MINOR, "tax_minor", "(2 * net * numerator + denominator)", "(2 * net * numerator)"),
         test_minor_units.test_tax_minor_is_line_tax_to_the_cent,
+    ),
+    (
+        Mutation(DEALS, "DealMinor.sums", "+ denominator) // twice_denominator", ") // twice_denominator"),
+        test_minor_units.test_big_baskets_price_byte_for_byte_as_with_decimals,
     ),
     # Installments are priced after the engine (quotes/service.py), outside the differential comparison.
     (
