@@ -28,8 +28,10 @@ with a sentence saying why (`rejected`), worded as docs/promotions.md shows them
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from itertools import accumulate
 from operator import add, sub
 from typing import Protocol
 from uuid import UUID
@@ -192,43 +194,55 @@ def _units_given(config: BuyXGetY, lines: Sequence[Line], lefts: list[Decimal]) 
     products, categories = config.buy.product_ids, config.buy.category_ids
     in_buy = [p.product_id in products or (p.category_id is not None and p.category_id in categories) for p in priced]
     buy_units = sum(count for count, bought in zip(units, in_buy, strict=True) if bought)
-    get_units = sum(units[i] for i in gets)
-    sums = (buy_units, get_units)
-    low, high = 0, get_units // config.get.quantity
+    taken = list(accumulate(units[i] for i in gets))  # the `get` units through each line, cheapest first
+    bought = list(accumulate(units[i] if in_buy[i] else 0 for i in gets))  # of those, the ones in `buy`
+    low, high = 0, taken[-1] // config.get.quantity
     if config.max_applications is not None:
         high = min(high, config.max_applications)
     while low < high:
         middle = (low + high + 1) // 2
-        if _taken(middle, config, units, gets, in_buy, sums) is None:
-            high = middle - 1
-        else:
+        if _fits(middle, config, gets, in_buy, (taken, bought), buy_units):
             low = middle
-    return _taken(low, config, units, gets, in_buy, sums) or [0] * len(lines)
+        else:
+            high = middle - 1
+    return _taken(low * config.get.quantity, units, gets)
 
 
-def _taken(
-    groups: int, config: BuyXGetY, units: list[int], gets: list[int], in_buy: list[bool], sums: tuple[int, int]
-) -> list[int] | None:
-    """The `get` units of each line that `groups` complete groups discount (cheapest first), or None
-    when the basket holds fewer groups; `sums` is (units in `buy`, units in `get`). A function of
-    its own, not a closure of `_units_given`: in the former compiled engine a closure and its
-    environment referred to each other, so every quote meeting a BUY_X_GET_Y promotion left a
-    reference cycle, the basket's lines in it, for the garbage collector (docs/hot-path.md#garbage)."""
-    buy_units, get_units = sums
+def _fits(
+    groups: int,
+    config: BuyXGetY,
+    gets: list[int],
+    in_buy: list[bool],
+    sums: tuple[list[int], list[int]],
+    buy_units: int,
+) -> bool:
+    """Whether the basket holds `groups` complete groups: its cheapest `groups x get.quantity` `get` units
+    leave `groups x buy.quantity` units in `buy`. `sums`: the running sums along `gets` of the `get` units
+    and of those in `buy` (where the last unit wanted lies: a binary search, not a walk along the lines)."""
+    taken, bought = sums
     wanted = groups * config.get.quantity
-    if wanted > get_units:
-        return None
+    k = bisect_left(taken, wanted)  # the line holding the last unit wanted
+    if k == len(taken):
+        return False
+    from_buy = bought[k - 1] if k else 0
+    if in_buy[gets[k]]:
+        from_buy += wanted - (taken[k - 1] if k else 0)
+    return buy_units - from_buy >= groups * config.buy.quantity
+
+
+def _taken(wanted: int, units: list[int], gets: list[int]) -> list[int]:
+    """The units of each line that give the `wanted` `get` units, cheapest first (`gets`' order). A function of
+    its own, not a closure of `_units_given`: in the former compiled engine a closure and its environment
+    referred to each other, so every quote meeting a BUY_X_GET_Y promotion left a reference cycle, the
+    basket's lines in it, for the garbage collector (docs/hot-path.md#garbage)."""
     given = [0] * len(units)
-    from_buy = 0
     for i in gets:
-        take = min(wanted, units[i])
-        given[i] = take
-        wanted -= take
-        if in_buy[i]:
-            from_buy += take
         if wanted == 0:
             break
-    return given if buy_units - from_buy >= groups * config.buy.quantity else None
+        take = units[i] if units[i] < wanted else wanted
+        given[i] = take
+        wanted -= take
+    return given
 
 
 Wanted = tuple[Decimal, list[Line], list[Decimal], list[Decimal] | None, Decimal]

@@ -139,7 +139,13 @@ MUTATIONS = [
         "each = [lefts[i] / units[i] for i in gets]",
         "each = [-lefts[i] / units[i] for i in gets]",
     ),
-    Mutation(DEALS, "_taken", "buy_units - from_buy >=", "buy_units >="),
+    Mutation(DEALS, "_fits", "buy_units - from_buy >=", "buy_units >="),
+    Mutation(
+        DEALS,
+        "_fits",
+        "from_buy += wanted - (taken[k - 1] if k else 0)",
+        "from_buy += taken[k] - (taken[k - 1] if k else 0)",
+    ),
     Mutation(SETTLE, "discounted_parts", "tax=tax,", "tax=kept[0].tax,"),
     Mutation(SETTLE, "discounted_parts", "base=base, amount=category", "base=base, amount=seller"),
     Mutation(
