@@ -91,6 +91,24 @@ def tax_minor(net: int, parts: tuple[int, int] | None) -> int | None:
     return (2 * net * numerator + denominator) // (2 * denominator)
 
 
+def tax_terms(subtotal: int, tax: int, inclusive: bool, fraction: Decimal) -> tuple[int, int, int]:
+    """A line's `tax_minor` as three integers, so that a deal's tax is summed in C (`DealMinor.sums`):
+    (twice the tax fraction's numerator `n2`, twice its denominator `d2`, `start`) such that the line
+    discounted by `off` minor units adds `(start - n2 x off) // d2` to its tax as it is (`tax`, given
+    for its `subtotal`): `tax_minor(subtotal - off)` - `tax`, since `tax x d2` is a multiple of `d2`.
+    A tax-inclusive line adds none: (0, 2, 1). (0, 0, 0): the Decimal way (a fraction past 12 digits,
+    a subtotal past `NET_LIMIT`, or a tax that is not the subtotal's)."""
+    if inclusive:
+        return 0, 2, 1
+    parts = fraction_parts(fraction)
+    if parts is None or not 0 <= subtotal < NET_LIMIT:
+        return 0, 0, 0
+    numerator, denominator = parts
+    twice_numerator, twice_denominator = 2 * numerator, 2 * denominator
+    start = twice_numerator * subtotal + denominator - tax * twice_denominator
+    return (twice_numerator, twice_denominator, start) if start // twice_denominator == 0 else (0, 0, 0)
+
+
 def spread_minor(
     amount: int, positions: Sequence[int], lefts: Sequence[int], total: int, floors: Sequence[int], floored: bool
 ) -> tuple[int, list[int]] | None:

@@ -125,9 +125,9 @@ class Priced:
         self.subtotal = subtotal = (unit * units).quantize(cent, ROUND_HALF_UP)
         self.floor = (min_price * units).quantize(cent, ROUND_CEILING)
         """The least the line may cost after coupons, on the grid (up, should a price ever be off it)."""
-        self.minor: tuple[int, int, int] | None = None
-        """(`subtotal`, `floor`, `tax`) in minor units, once a big basket's promotions asked for them
-        (`promotion_deals.MinorLines`)."""
+        self.minor: tuple[int, int, int, int, int, int, int] | None = None
+        """(`subtotal`, `floor`, `tax`, the tax it adds: 0 when inclusive) in minor units and its tax's
+        `minor_units.tax_terms`, once a big basket's promotions asked for them (`promotion_deals.MinorLines`)."""
         self.moves = tuple(
             (id(rule), rule, money, applied) for (rule, money), applied in zip(moved, shown, strict=True)
         )

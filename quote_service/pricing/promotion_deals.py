@@ -32,20 +32,20 @@ from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from itertools import accumulate
-from operator import add, sub
+from operator import add, floordiv, mul, sub
 from typing import Protocol
 from uuid import UUID
 
 from quote_service.pricing.discounts import give_best_of, spread
 from quote_service.pricing.lines import Line
 from quote_service.pricing.minor_units import (
-    NET_LIMIT,
     UNSEEN,
     fraction_parts,
     from_minor,
     places_of,
     spread_minor,
     tax_minor,
+    tax_terms,
     to_minor,
 )
 from quote_service.pricing.money import ZERO, percent_of
@@ -250,6 +250,9 @@ Wanted = tuple[Decimal, list[Line], list[Decimal], list[Decimal] | None, Decimal
 spread by (None: by what is left) and, with no weights, the sum of what is left (spread's total: added up once)."""
 
 
+Minor = tuple[int, int, int, int, int, int, int]
+"""A line's `Priced.minor`: subtotal, floor, tax, the tax it adds, and `minor_units.tax_terms`."""
+
 _INDEX_FROM = 64
 """Lines x promotions met above which a quote indexes its lines (`Targets`): below it, building the
 index costs more than the scans it saves (a 3-line quote meeting one promotion: ~4 µs more)."""
@@ -260,21 +263,24 @@ class MinorLines:
     each deal starts from. Only a quote with a `Targets` index (a big basket) has them."""
 
     __slots__ = (
-        "any_floor", "discounts", "floors", "funded", "lines", "places", "subtotals", "taxes", "terms", "unsold"
+        "any_floor", "discounts", "floors", "funded", "kept", "lines", "places", "subtotals", "taxes", "terms", "unsold"
     )  # fmt: skip
 
     def __init__(
         self,
         lines: Sequence[Line],
         places: int,
-        subtotals: list[int],
-        floors: list[int],
+        kept: list[Minor],
         discounts: list[int],
         funded: list[int],
         unsold: list[int],
     ) -> None:
         self.places = places
-        self.subtotals, self.floors, self.discounts, self.funded = subtotals, floors, discounts, funded
+        self.kept = kept
+        """Each line's `Priced.minor`, by position."""
+        self.subtotals = [each[0] for each in kept]
+        self.floors = floors = [each[1] for each in kept]
+        self.discounts, self.funded = discounts, funded
         self.unsold = unsold
         """Positions of the lines a promotion may discount (`Targets.unsold`)."""
         self.any_floor = any(floors)
@@ -283,11 +289,9 @@ class MinorLines:
         self.taxes: int | None = None
         """The tax the lines add as they are (`QuoteInputs.pays`'s, in minor units), once a deal's price asks;
         -1: not summable this way (a line was already discounted)."""
-        self.terms: tuple[list[int], list[int], list[int], list[int]] | None = None
-        """Each line's `tax_minor` as integers, by position (set with `taxes`): twice its tax fraction's
-        numerator, its denominator, twice that, and its tax as it is; a tax-inclusive line adds none
-        (0, 1, 2, 0). None: some line's needs the Decimal way (a fraction past 12 digits, a subtotal
-        past `NET_LIMIT`)."""
+        self.terms: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None = None
+        """Every line's `minor_units.tax_terms` by position, as three columns (set with `taxes`); None: some
+        line's tax needs the Decimal way."""
 
     def tax(self) -> int | None:
         """The tax the lines add as they are (tax-inclusive lines add none); None: a line was already discounted
@@ -295,37 +299,10 @@ class MinorLines:
         if self.taxes is None:
             self.taxes = -1
             if not any(self.discounts):
-                self.taxes = 0
-                twice_numerators: list[int] = []
-                denominators: list[int] = []
-                twice_denominators: list[int] = []
-                kept_taxes: list[int] = []
-                fractions: dict[int, tuple[int, int] | None] = {}  # id(plan) -> its tax fraction's parts
-                every = True
-                parts: tuple[int, int] | None
-                for line in self.lines:
-                    priced = line.priced
-                    kept = priced.minor
-                    assert kept is not None  # `of` converted every line
-                    if priced.inclusive:
-                        parts, tax = (0, 1), 0  # (0 x net + 0) // 2 = 0
-                    else:
-                        self.taxes += kept[2]
-                        plan = priced.plan
-                        parts = fractions.get(id(plan), UNSEEN)
-                        if parts is UNSEEN:
-                            parts = fractions[id(plan)] = fraction_parts(plan.tax_fraction)
-                        if parts is None or kept[0] >= NET_LIMIT:
-                            every = False
-                            continue
-                        tax = kept[2]
-                    numerator, denominator = parts
-                    twice_numerators.append(2 * numerator)
-                    denominators.append(denominator)
-                    twice_denominators.append(2 * denominator)
-                    kept_taxes.append(tax)
-                if every:
-                    self.terms = (twice_numerators, denominators, twice_denominators, kept_taxes)
+                _, _, _, added, twice_numerators, twice_denominators, starts = zip(*self.kept, strict=True)
+                self.taxes = sum(added)
+                if min(twice_denominators):  # every line's tax in integers (no (0, 0, 0))
+                    self.terms = (twice_numerators, twice_denominators, starts)
         return None if self.taxes < 0 else self.taxes
 
     @classmethod
@@ -334,8 +311,7 @@ class MinorLines:
         places = places_of(cent)
         if places is None:
             return None
-        subtotals: list[int] = []
-        floors: list[int] = []
+        minors: list[Minor] = []
         discounts: list[int] = []
         funded: list[int] = []
         for line in lines:
@@ -346,16 +322,17 @@ class MinorLines:
                 tax = to_minor(priced.tax, places)
                 if subtotal is None or floor is None or tax is None:
                     return None
-                kept = priced.minor = (subtotal, floor, tax)
-            subtotals.append(kept[0])
-            floors.append(kept[1])
+                inclusive = priced.inclusive
+                terms = tax_terms(subtotal, tax, inclusive, priced.plan.tax_fraction)
+                kept = priced.minor = (subtotal, floor, tax, 0 if inclusive else tax, *terms)
+            minors.append(kept)
             discount = to_minor(line.discount, places) if line.discount else 0
             paid = to_minor(line.funded, places) if line.funded else 0
             if discount is None or paid is None:
                 return None
             discounts.append(discount)
             funded.append(paid)
-        return cls(lines, places, subtotals, floors, discounts, funded, unsold)
+        return cls(lines, places, minors, discounts, funded, unsold)
 
 
 class DealMinor:
@@ -383,15 +360,10 @@ class DealMinor:
         places, subtotals, discounts, lines = base.places, base.subtotals, self.discounts, base.lines
         terms = base.terms
         if terms is not None and min(map(sub, subtotals, discounts)) >= 0:
-            # `tax_minor` of every discounted line in one pass, no call a line (every net under NET_LIMIT: its
-            # subtotal is, and none is below 0); a line not discounted adds its tax as it is (none did before).
-            tax += sum(
-                (twice_numerator * (subtotal - off) + denominator) // twice_denominator - kept_tax
-                for twice_numerator, denominator, twice_denominator, kept_tax, subtotal, off in zip(
-                    *terms, subtotals, discounts, strict=True
-                )
-                if off
-            )
+            # Each line's tax after its discount less its tax before (`tax_terms`; 0 on a line not discounted),
+            # summed in C: no Python a line (every net under NET_LIMIT, as its subtotal is, and none below 0).
+            twice_numerators, twice_denominators, starts = terms
+            tax += sum(map(floordiv, map(sub, starts, map(mul, twice_numerators, discounts)), twice_denominators))
             return from_minor(sum(discounts), places), from_minor(tax, places)
         cent: Decimal | None = None
         fractions: dict[int, tuple[int, int] | None] = {}  # id(plan) -> its tax fraction's parts

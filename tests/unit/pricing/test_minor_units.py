@@ -2,7 +2,7 @@
 
 `spread_minor` against `discounts.spread` on random lines (floors, lines with nothing left, amounts
 up to all that is left, tiny amounts over 120 lines), `tax_minor` against `settle.line_tax`'s
-arithmetic, and whole quotes of big baskets under random promotions priced both ways (minor units
+arithmetic, `tax_terms` against `tax_minor`, and whole quotes of big baskets under random promotions priced both ways (minor units
 switched off through `places_of`), byte for byte. The functions are called through their module, so
 that test_engine_mutations.py's mutants of them are the ones called.
 """
@@ -201,3 +201,22 @@ def test_tax_minor_leaves_what_decimal_might_round_to_the_decimal_way() -> None:
     assert minor_units.tax_minor(-1, eighteen) is None
     assert minor_units.tax_minor(250, eighteen) == 45  # 2.50 x 0.18 = 0.45
     assert minor_units.tax_minor(25, eighteen) == 5  # 0.045: a half, up
+
+
+def test_tax_terms_give_a_discounted_lines_tax_less_its_tax_before() -> None:
+    rng = Random(11)
+    for _ in range(20_000):
+        subtotal = rng.choice([0, 1, rng.randint(1, 999), rng.randint(1, 10**9), rng.randint(1, 10**14)])
+        off = rng.choice([0, subtotal, rng.randint(0, subtotal)])
+        fraction = Decimal(rng.randint(0, 4000)).scaleb(-rng.choice([2, 3, 4]))  # 0-40 %, to two decimals
+        parts = minor_units.fraction_parts(fraction)
+        before = minor_units.tax_minor(subtotal, parts)
+        assert before is not None
+        twice_numerator, twice_denominator, start = minor_units.tax_terms(subtotal, before, False, fraction)
+        assert (start - twice_numerator * off) // twice_denominator == minor_units.tax_minor(
+            subtotal - off, parts
+        ) - before, (subtotal, off, fraction)
+    assert minor_units.tax_terms(1000, 180, True, Decimal("0.18")) == (0, 2, 1)  # inclusive: adds none
+    assert minor_units.tax_terms(10**15, 0, False, Decimal("0.18")) == (0, 0, 0)  # past NET_LIMIT
+    assert minor_units.tax_terms(100, 18, False, Decimal("0.1234567890123")) == (0, 0, 0)  # 13 digits
+    assert minor_units.tax_terms(100, 19, False, Decimal("0.18")) == (0, 0, 0)  # a tax not the subtotal's
