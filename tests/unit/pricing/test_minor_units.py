@@ -2,9 +2,9 @@
 
 `spread_minor` against `discounts.spread` on random lines (floors, lines with nothing left, amounts
 up to all that is left, tiny amounts over 120 lines), `tax_minor` against `settle.line_tax`'s
-arithmetic, `tax_terms` against `tax_minor`, and whole quotes of big baskets under random promotions priced both ways (minor units
-switched off through `places_of`), byte for byte. The functions are called through their module, so
-that test_engine_mutations.py's mutants of them are the ones called.
+arithmetic, `tax_terms` against `tax_minor`, and whole quotes of big baskets under random promotions
+priced both ways (minor units switched off through `places_of`), byte for byte. The functions are
+called through their module, so that test_engine_mutations.py's mutants of them are the ones called.
 """
 
 from __future__ import annotations
