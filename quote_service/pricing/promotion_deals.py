@@ -459,11 +459,15 @@ def _give_minor(
         return given
     given_minor, shares = spread_out
     minor.discounts = _added(discounts, positions, shares, every=every)
-    minor.stale.update(positions)
-    minor.touched.update(positions)
+    count = len(discounts)  # a set holding `count` positions holds them all: nothing to add (a deal's later promotions)
+    if len(minor.stale) < count:
+        minor.stale.update(positions)
+    if len(minor.touched) < count:
+        minor.touched.update(positions)
     if platform:
         minor.funded = _added(minor.funded, positions, shares, every=every)
-        minor.stale_funded.update(positions)
+        if len(minor.stale_funded) < count:
+            minor.stale_funded.update(positions)
     return from_minor(given_minor, places)
 
 
@@ -471,8 +475,8 @@ def _added(values: list[int], positions: Sequence[int], shares: list[int], *, ev
     """`values` with `shares[k]` added at `positions[k]` (`every`: the positions are all of them, in order)."""
     if every:
         return list(map(add, values, shares))
-    for k, position in enumerate(positions):
-        values[position] += shares[k]
+    for position, share in zip(positions, shares, strict=True):
+        values[position] += share
     return values
 
 
