@@ -67,6 +67,34 @@ def started_at(
     return started
 
 
+Earliest = tuple[datetime, int]
+"""A reducer's start and its place among the applied ones (the first of equal starts wins)."""
+
+
+def earliest_by_target(
+    reducers: Sequence[Reducer],
+) -> tuple[Earliest | None, dict[str, Earliest], dict[str, Earliest]]:
+    """`reducers` (in the book's order) as what `started_at` asks of each line, once a quote: the earliest
+    start of those naming no product or category, and by each product and each category they name (a big
+    basket's lines otherwise test every applied promotion each: 1,000 lines x 80 promotions)."""
+    general: Earliest | None = None
+    by_product: dict[str, Earliest] = {}
+    by_category: dict[str, Earliest] = {}
+    for k, (_, start, products, categories, names_none) in enumerate(reducers):
+        found = (start, k)
+        if names_none:
+            if general is None or found < general:
+                general = found
+            continue
+        for product in products:
+            if product not in by_product or found < by_product[product]:
+                by_product[product] = found
+        for category in categories:
+            if category not in by_category or found < by_category[category]:
+                by_category[category] = found
+    return general, by_product, by_category
+
+
 def wanted_history(
     items: Sequence[QuoteItemIn],
     products: Mapping[str, CatalogProduct],
@@ -129,9 +157,13 @@ def prior_lines(
     """The step: each line a flash sale, an applied promotion (one that discounted goods) or a campaign reduces,
     with `reduction_started_at` and `prior_price` (`priors`' price of its history at that start, rounded; null
     for a line priced from a price list or in another currency, which has none); the others as they are."""
-    reducers: Sequence[Reducer] = ()
+    general: Earliest | None = None
+    by_product: dict[str, Earliest] = {}
+    by_category: dict[str, Earliest] = {}
     if applied:
-        reducers = reductions.applied(p.promotion_id for p in applied if p.kind != "FREE_DELIVERY" and p.amount > 0)
+        general, by_product, by_category = earliest_by_target(
+            reductions.applied(p.promotion_id for p in applied if p.kind != "FREE_DELIVERY" and p.amount > 0)
+        )
     sales = flash_sales.by_id
     shown: list[QuoteLine] | None = None
     for index, line in enumerate(items):
@@ -146,7 +178,19 @@ def prior_lines(
         flash_start = None
         if line.flash_sale_id is not None and (sale := sales.get(line.flash_sale_id)) is not None:
             flash_start = sale.starts_at
-        started = started_at(reducers if line.discount > 0 else (), pid, line.category_id, flash_start, campaign)
+        # `started_at`, written out on the applied promotions' earliest starts by target (no call a line)
+        started = campaign
+        if flash_start is not None and (started is None or flash_start < started):
+            started = flash_start
+        if line.discount > 0:
+            best = general
+            if pid in by_product and (best is None or by_product[pid] < best):
+                best = by_product[pid]
+            category = line.category_id
+            if category in by_category and (best is None or by_category[category] < best):
+                best = by_category[category]
+            if best is not None and (started is None or best[0] < started):
+                started = best[0]
         if started is None:
             continue
         prior = None
