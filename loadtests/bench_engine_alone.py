@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import importlib
 import os
 import pickle
 import random
@@ -137,31 +136,16 @@ def counted_inside(path: Path, quotes: int, control_library: Path, steps: str | 
             one(k)
         control.qs_stop()
         return
-    on = [False]
-    for where, name in _steps(steps):
-        holder: Any = importlib.import_module(where)
-        if "." in name:
-            owner, name = name.split(".")
-            holder = getattr(holder, owner)
-        function = getattr(holder, name)
+    sys.path.insert(0, str(ROOT / "loadtests"))
+    from bench_instructions import Steps
 
-        def counted_step(*args: Any, _function: Any = function, _tag: bytes = name.encode(), **kwargs: Any) -> Any:
-            if not on[0]:
-                return _function(*args, **kwargs)
-            control.qs_toggle()
-            try:
-                return _function(*args, **kwargs)
-            finally:
-                control.qs_toggle()
-                control.qs_dump(_tag)
-
-        setattr(holder, name, counted_step)
+    counting = Steps(control, tuple((where, name, name) for where, name in _steps(steps)))
     control.qs_start()
     control.qs_toggle()  # collection off but inside the steps
-    on[0] = True
+    counting.on = True
     for k in measured:
         one(k)
-    on[0] = False
+    counting.on = False
     control.qs_toggle()
     control.qs_stop()
 

@@ -315,16 +315,20 @@ def build_control(work: Path) -> None:
 
 
 class Steps:
-    """`--steps`: each function of `steps` replaced, where its caller finds it, by one that (once `on`) counts it
-    alone: collection on for its call (`qs_toggle`), then a dump named after it (`qs_dump`), collection off."""
+    """`--steps`: each function of `steps` (or `Class.method`) replaced, where its caller finds it, by one that
+    (once `on`) counts it alone: collection on for its call (`qs_toggle`), then a dump named after it
+    (`qs_dump`), collection off."""
 
     def __init__(self, control: Any, steps: tuple[tuple[str, str, str], ...] = STEPS) -> None:
         import importlib
 
         self.on = False
         for module_name, name, _ in steps:
-            module = importlib.import_module(module_name)
-            setattr(module, name, self._counted(control, name.encode(), getattr(module, name)))
+            holder: Any = importlib.import_module(module_name)
+            if "." in name:  # a method: `Class.method` of the module
+                owner, name = name.split(".")
+                holder = getattr(holder, owner)
+            setattr(holder, name, self._counted(control, name.encode(), getattr(holder, name)))
 
     def _counted(self, control: Any, tag: bytes, function: Any) -> Any:
         def counted_step(*args: Any, **kwargs: Any) -> Any:
