@@ -16,6 +16,9 @@ other modes load them (no service, no HTTP: the engine's `price_quote` only, as 
   engine's steps one by one (each alone: collection on inside it), or with `--steps NAME,...` those
   functions of `quote_service.pricing.promotion_deals` (`Class.method` too; none inside another).
 - `--time`: CPU µs a quote (median, p10, least) over `--rounds` passes over the quotes.
+- `--digest`: a SHA-256 of every quote's JSON, in order: two trees that price the same baskets to the same
+  bytes print the same digest (a redesign's byte-for-byte check on big baskets; the quotes corpus,
+  loadtests/corpus.py, holds the demo's small ones).
 
 Another checkout's engine counts on the same inputs with `PYTHONPATH=<tree>` and that tree as the
 working directory (the pickle names classes by module, not by file): the two counts are then of the
@@ -94,14 +97,26 @@ def _engine(path: Path) -> tuple[Any, list[Any]]:
     with path.open("rb") as found:
         snapshot, products, requests, defaults, now = pickle.load(found)  # noqa: S301 - written by make_inputs
 
-    def one(k: int) -> None:
+    def one(k: int) -> Any:
         request = requests[k]
         region = region_for(request, snapshot=snapshot, defaults=defaults, now=now)
-        price_quote(request, snapshot=snapshot, products=products, flash={}, defaults=defaults, now=now,
+        return price_quote(request, snapshot=snapshot, products=products, flash={}, defaults=defaults, now=now,
                     customer=CustomerContext(customer_id=request.customer_id), quote_id=UUID(int=k), region=region,
                     offers=None)  # fmt: skip
 
     return one, requests
+
+
+def digest(path: Path) -> None:
+    import hashlib
+
+    import msgspec
+
+    one, requests = _engine(path)
+    hashed = hashlib.sha256()
+    for k in range(len(requests)):
+        hashed.update(msgspec.json.encode(one(k)))
+    print(f"quotes' JSON, {len(requests)} quotes: sha256 {hashed.hexdigest()}")
 
 
 def timed(path: Path, rounds: int) -> None:
@@ -204,6 +219,7 @@ def main() -> None:
     )
     parser.add_argument("--time", action="store_true", help="CPU µs a quote")
     parser.add_argument("--rounds", type=int, default=6, help="with --time: passes over the quotes")
+    parser.add_argument("--digest", action="store_true", help="a SHA-256 of every quote's JSON")
     parser.add_argument("--inside", type=Path, help=argparse.SUPPRESS)  # the process valgrind runs
     args = parser.parse_args()
     if args.inside is not None:
@@ -214,6 +230,8 @@ def main() -> None:
         count(args.inputs, args.quotes or 6, args.steps)
     if args.time:
         timed(args.inputs, args.rounds)
+    if args.digest:
+        digest(args.inputs)
 
 
 if __name__ == "__main__":
