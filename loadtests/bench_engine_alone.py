@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -59,30 +60,13 @@ def make_inputs(path: Path, quotes: int, lines: int) -> None:
     sys.path.insert(0, str(ROOT))
     from loadtests import bench_shipping
     from loadtests.plumbing import free_port, private_service
-    from quote_service.db.pool import create_pool
-    from quote_service.pricing.quote import CatalogProduct, EngineDefaults, QuoteRequest
-    from quote_service.snapshot.loader import load_snapshot
-
-    async def load(database_url: str, ids: list[str]) -> tuple[Any, dict[str, CatalogProduct]]:
-        pool = await create_pool(database_url, min_size=1, max_size=1, statement_timeout=60)
-        try:
-            snapshot = await load_snapshot(pool)
-            rows = await pool.fetch(
-                """SELECT id, currency, current_price, min_price, category_id, seller_id, is_active, weight
-                   FROM products WHERE id = any($1::uuid[])""",
-                ids,
-            )
-        finally:
-            await pool.close()
-        return snapshot, {str(r["id"]): CatalogProduct(**dict(r)) for r in rows}
+    from quote_service.pricing.quote import EngineDefaults, QuoteRequest
 
     with private_service(port=free_port(), workers=1, ready_seconds=300, MAX_QUOTE_LINES=str(lines)) as service:
         ids = bench_shipping.configure(service.base, 20, 100, 0, 50)
-        snapshot, products = asyncio.run(load(service.database_url, ids))
+        snapshot, products = asyncio.run(bench_shipping.read_back(service.database_url, ids))
     rng = random.Random(9)
     requests = [msgspec.convert(bench_shipping.basket(rng, ids, lines, n), QuoteRequest) for n in range(quotes)]
-    from datetime import UTC, datetime
-
     with path.open("wb") as out:
         pickle.dump((snapshot, products, requests, EngineDefaults(), datetime.now(UTC)), out)
     print(f"inputs: {path} ({len(requests)} quotes of {lines} lines, {len(products)} products)")

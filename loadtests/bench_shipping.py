@@ -249,31 +249,35 @@ def gc_pauses(base: str) -> None:
         )
 
 
+async def read_back(database_url: str, ids: list[str]) -> tuple[Any, dict[str, Any]]:
+    """The served configuration as the engine takes it: the snapshot (its loader) and the products by id."""
+    from quote_service.db.pool import create_pool
+    from quote_service.pricing.quote import CatalogProduct
+    from quote_service.snapshot.loader import load_snapshot
+
+    pool = await create_pool(database_url, min_size=1, max_size=1, statement_timeout=60)
+    try:
+        snapshot = await load_snapshot(pool)
+        rows = await pool.fetch(
+            """SELECT id, currency, current_price, min_price, category_id, seller_id, is_active, weight
+               FROM products WHERE id = any($1::uuid[])""",
+            ids,
+        )
+    finally:
+        await pool.close()
+    return snapshot, {str(r["id"]): CatalogProduct(**dict(r)) for r in rows}
+
+
 def engine_alone(database_url: str, ids: list[str], rounds: int, sizes: tuple[int, int]) -> None:
     """CPU µs a quote of the pure engine on the served configuration, at both sizes."""
     from datetime import UTC, datetime
     from uuid import uuid4
 
-    from quote_service.db.pool import create_pool
     from quote_service.pricing.engine import price_quote, region_for
     from quote_service.pricing.offers import choose_offers
-    from quote_service.pricing.quote import CatalogProduct, CustomerContext, EngineDefaults, QuoteRequest
-    from quote_service.snapshot.loader import load_snapshot
+    from quote_service.pricing.quote import CustomerContext, EngineDefaults, QuoteRequest
 
-    async def load() -> tuple[Any, dict[str, CatalogProduct]]:
-        pool = await create_pool(database_url, min_size=1, max_size=1, statement_timeout=60)
-        try:
-            snapshot = await load_snapshot(pool)
-            rows = await pool.fetch(
-                """SELECT id, currency, current_price, min_price, category_id, seller_id, is_active, weight
-                   FROM products WHERE id = any($1::uuid[])""",
-                ids,
-            )
-        finally:
-            await pool.close()
-        return snapshot, {str(r["id"]): CatalogProduct(**dict(r)) for r in rows}
-
-    snapshot, products = asyncio.run(load())
+    snapshot, products = asyncio.run(read_back(database_url, ids))
     rng, defaults, now = random.Random(9), EngineDefaults(), datetime.now(UTC)
     for size in sizes:
         requests = [msgspec.convert(basket(rng, ids, size, n), QuoteRequest) for n in range(rounds)]
