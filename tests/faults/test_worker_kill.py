@@ -109,8 +109,13 @@ async def test_a_killed_worker_is_respawned_and_the_service_keeps_answering(
                 return "qs_quotes_in_flight 0.0" in scrape and 'qs_db_pool_connections{state="max"} 20.0' in scrape
 
             await until(settled_gauges, "two workers' pools and nothing in flight on /metrics")
+            # the quote log's counters before the stop (spooled bytes, rows replayed, dropped, rejected):
+            # printed below if a row is lost
+            scrape = (await http.get("/metrics")).text.splitlines()
+            log_metrics = [line for line in scrape if line.startswith("qs_quote_log")]
         code = service.stop()
-        assert code == 0, service.log_text()[-3000:]
+        service_log = service.log_text()  # read now: the log file goes with the block
+        assert code == 0, service_log[-3000:]
 
     failed = [o for o in outcomes if o.status != 200]
     answered = [o for o in outcomes if o.status == 200]
@@ -148,12 +153,15 @@ async def test_a_killed_worker_is_respawned_and_the_service_keeps_answering(
     if lost:  # what the next look needs: when they were answered, whether their rows are on disk, the log
         on_disk = b"".join(path.read_bytes() for path in spool.rglob("*") if path.is_file())
         kept = sum(1 for o in lost if o.body and o.body["data"]["quote_id"].encode() in on_disk)
-        spool_lines = [line for line in service.log_text().splitlines() if "spool" in line or "quote_log" in line]
+        spool_lines = [line for line in service_log.splitlines() if "spool" in line or "quote_log" in line]
         print(
             f"lost rows answered {[round(o.started - killed_at, 2) for o in lost]} s after the kill "
             f"(application restarted at {started_at - killed_at:.2f} s); {kept} of them still in the spool on "
-            f"disk; the service's spool and quote-log lines:",
+            f"disk ({sorted((p.name, p.stat().st_size) for p in spool.rglob('*') if p.is_file())}); "
+            f"the service's spool and quote-log lines:",
             *spool_lines[-20:],
+            "the quote log's metrics before the stop:",
+            *log_metrics,
             sep="\n",
         )
     assert lost == []
