@@ -153,13 +153,15 @@ async def test_a_killed_worker_is_respawned_and_the_service_keeps_answering(
     if lost:  # what the next look needs: when they were answered, whether their rows are on disk, the log
         on_disk = b"".join(path.read_bytes() for path in spool.rglob("*") if path.is_file())
         kept = sum(1 for o in lost if o.body and o.body["data"]["quote_id"].encode() in on_disk)
-        spool_lines = [line for line in service_log.splitlines() if "spool" in line or "quote_log" in line]
+        # the spool's and the writer's lines, and the workers' starts (a start tried again)
+        told = ("spool", "quote_log", "start", "Spawning", "worker")
+        spool_lines = [line for line in service_log.splitlines() if any(word in line for word in told)]
         print(
             f"lost rows answered {[round(o.started - killed_at, 2) for o in lost]} s after the kill "
             f"(application restarted at {started_at - killed_at:.2f} s); {kept} of them still in the spool on "
             f"disk ({sorted((p.name, p.stat().st_size) for p in spool.rglob('*') if p.is_file())}); "
             f"the service's spool and quote-log lines:",
-            *spool_lines[-20:],
+            *spool_lines[-40:],
             "the quote log's metrics before the stop:",
             *log_metrics,
             sep="\n",
