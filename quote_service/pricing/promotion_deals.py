@@ -31,7 +31,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from itertools import accumulate
+from itertools import accumulate, compress
+from math import lcm
 from operator import add, floordiv, mul, sub
 from typing import Protocol
 from uuid import UUID
@@ -172,30 +173,50 @@ def _takes(target: BuyTarget | FixedPriceBundle, product_id: str, category_id: s
     return product_id in target.product_ids or (category_id is not None and category_id in target.category_ids)
 
 
-def _units_given(config: BuyXGetY, lines: Sequence[Line], lefts: list[Decimal]) -> list[int] | None:
+def _units_given(
+    config: BuyXGetY,
+    lines: Sequence[Line],
+    lefts: list[Decimal],
+    minor_lefts: list[int] | None = None,
+    held: Held | None = None,
+) -> list[int] | None:
     """How many units of each line the promotion discounts: the cheapest `get` units of the
     largest number of complete groups (binary search: more groups never become possible again);
     None when no line holds a `get` unit (most baskets: nothing else to work out). `_takes` and the
-    sort's key are written out in comprehensions: a big basket's BUY_X_GET_Y looks at ~100 lines a deal."""
+    sort's key are written out in comprehensions: a big basket's BUY_X_GET_Y looks at ~100 lines a deal.
+    `minor_lefts`: `lefts` in minor units, when the deal keeps them (`_unit_prices`: the same order, in integers);
+    `held`: the lines' positions in the quote and the index's positions holding a `get` and a `buy` unit (`Held`)."""
     priced = [line.priced for line in lines]
-    products, categories = config.get.product_ids, config.get.category_ids
-    gets = [
-        i
-        for i, p in enumerate(priced)
-        if p.product_id in products or (p.category_id is not None and p.category_id in categories)
-    ]
+    if held is None:
+        products, categories = config.get.product_ids, config.get.category_ids
+        gets = [
+            i
+            for i, p in enumerate(priced)
+            if p.product_id in products or (p.category_id is not None and p.category_id in categories)
+        ]
+    else:  # `_takes` as the index answers it, by position
+        positions, in_get, in_buy_set = held
+        gets = [i for i, position in enumerate(positions) if position in in_get]
     if not gets:
         return None
     units = [p.units for p in priced]
-    each = [lefts[i] / units[i] for i in gets]  # a unit's price: the cheapest (or dearest) first, then the line
+    # a unit's price: the cheapest (or dearest) first, then the line
+    keys = _unit_prices(minor_lefts, units, gets) if minor_lefts is not None else None
+    each: Sequence[int | Decimal] = [lefts[i] / units[i] for i in gets] if keys is None else keys
     if config.selection == "most_expensive":
         each = [-price for price in each]
-    gets = [i for _, i in sorted(zip(each, gets, strict=True))]
-    products, categories = config.buy.product_ids, config.buy.category_ids
-    in_buy = [p.product_id in products or (p.category_id is not None and p.category_id in categories) for p in priced]
-    buy_units = sum(count for count, bought in zip(units, in_buy, strict=True) if bought)
-    taken = list(accumulate(units[i] for i in gets))  # the `get` units through each line, cheapest first
-    bought = list(accumulate(units[i] if in_buy[i] else 0 for i in gets))  # of those, the ones in `buy`
+    # by price, then by line: a stable sort of the ascending `gets` by price alone (no tuple a line)
+    gets = [gets[k] for k in sorted(range(len(gets)), key=each.__getitem__)]
+    if held is None:
+        products, categories = config.buy.product_ids, config.buy.category_ids
+        in_buy = [
+            p.product_id in products or (p.category_id is not None and p.category_id in categories) for p in priced
+        ]
+    else:
+        in_buy = [position in in_buy_set for position in positions]
+    buy_units = sum(compress(units, in_buy))
+    taken = list(accumulate([units[i] for i in gets]))  # the `get` units through each line, cheapest first
+    bought = list(accumulate([units[i] if in_buy[i] else 0 for i in gets]))  # of those, the ones in `buy`
     low, high = 0, taken[-1] // config.get.quantity
     if config.max_applications is not None:
         high = min(high, config.max_applications)
@@ -206,6 +227,26 @@ def _units_given(config: BuyXGetY, lines: Sequence[Line], lefts: list[Decimal]) 
         else:
             high = middle - 1
     return _taken(low * config.get.quantity, units, gets)
+
+
+def _unit_prices(minor_lefts: list[int], units: list[int], gets: list[int]) -> list[int] | None:
+    """Keys that sort the `get` lines as their unit prices `lefts[i] / units[i]` in Decimal do, in integers: each
+    line's left in minor units times `common // units`, `common` a multiple of every line's units (no Decimal
+    division, integer comparisons in the sort). The same order: two unit prices that differ, differ by at least
+    1 / (u x v) minor units, far more than the two roundings of Decimal's 28 digits (each under 5e-28 of the price)
+    while left x units stays under EXACT_ORDER_LIMIT; equal ones are equal both ways. None past that limit (the
+    Decimal way)."""
+    counts = [units[i] for i in gets]
+    values = [minor_lefts[i] for i in gets]
+    largest = max(counts)
+    if largest * max(max(values), -min(values)) >= EXACT_ORDER_LIMIT:
+        return None
+    if largest == 1:  # a unit a line: the lefts themselves
+        return values
+    common = lcm(*set(counts))
+    if common.bit_length() > 64:  # many different unit counts: keys this long cost more than they save
+        return None
+    return [value * (common // count) for value, count in zip(values, counts, strict=True)]
 
 
 def _fits(
@@ -249,6 +290,13 @@ Wanted = tuple[Decimal, list[Line], list[Decimal], list[Decimal] | None, Decimal
 """What a goods promotion wants (`_wanted`): the amount, its target lines, what is left of each, the weights to
 spread by (None: by what is left) and, with no weights, the sum of what is left (spread's total: added up once)."""
 
+
+Held = tuple[list[int], set[int], set[int]]
+"""A BUY_X_GET_Y's lines by their positions in the quote, and the positions (`Targets.named`) of the lines holding
+a unit its `get` takes and of those holding one its `buy` takes."""
+
+EXACT_ORDER_LIMIT = 10**27
+"""`_unit_prices` orders unit prices in integers while every |left| x units is under this (its docstring says why)."""
 
 Minor = tuple[int, int, int, int, int, int, int]
 """A line's `Priced.minor`: subtotal, floor, tax, the tax it adds, and `minor_units.tax_terms`."""
@@ -507,7 +555,7 @@ class Targets:
     applies it: a stack of 90 promotions over 200 lines otherwise tests every line for each of them
     in each deal (docs/promotions.md#cost-on-the-quote-path)."""
 
-    __slots__ = ("by_category", "by_product", "by_seller", "memo", "minor", "named_memo", "unsold")
+    __slots__ = ("by_category", "by_product", "by_seller", "holding_memo", "memo", "minor", "named_memo", "unsold")
 
     def __init__(self, lines: Sequence[Line], cent: Decimal) -> None:
         self.unsold = [i for i, line in enumerate(lines) if line.priced.flash_sale_id is None]
@@ -524,6 +572,8 @@ class Targets:
             self.by_seller.setdefault(priced.seller_id, set()).add(i)
         self.memo: dict[int, list[int]] = {}
         self.named_memo: dict[int, set[int]] = {}
+        self.holding_memo: dict[int, tuple[list[int], list[int] | None]] = {}
+        """id(config) -> (the positions asked about, `holding_units`' answer): asked again by every deal."""
         self.minor = MinorLines.of(lines, cent, self.unsold)
         """The lines in minor units, for the deals (None: a grid not a power of ten, or an amount off it)."""
 
@@ -554,32 +604,46 @@ class Targets:
 
     def holding_units(self, positions: list[int], config: BuyXGetY) -> list[int] | None:
         """`positions` less the lines holding neither a `buy` nor a `get` unit of `config` (they take no part in
-        its groups), or None when none of them holds a `get` unit (no group: nothing to work out)."""
+        its groups), or None when none of them holds a `get` unit (no group: nothing to work out). Worked out
+        once a quote for the same positions (a promotion's `of`, the same list for every deal)."""
+        memo = self.holding_memo.get(id(config))
+        if memo is not None and memo[0] is positions:
+            return memo[1]
         gets = self.named(config.get)
-        if gets.isdisjoint(positions):
-            return None
-        either = gets | self.named(config.buy)
-        return (
-            [i for i in positions if i in either]
-            if len(positions) < 2 * len(either)
-            else sorted(either.intersection(positions))
-        )
+        held: list[int] | None = None
+        if not gets.isdisjoint(positions):
+            either = gets | self.named(config.buy)
+            held = (
+                [i for i in positions if i in either]
+                if len(positions) < 2 * len(either)
+                else sorted(either.intersection(positions))
+            )
+        self.holding_memo[id(config)] = (positions, held)
+        return held
 
 
-def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal, index: Targets | None = None) -> Wanted:
+def _wanted(
+    promotion: Promotion,
+    lines: Sequence[Line],
+    cent: Decimal,
+    index: Targets | None = None,
+    discounts: list[int] | None = None,
+) -> Wanted:
     """What a goods promotion wants of the lines as they are (rounded once, before the cap and the
     floors): the amount, its target lines, what is left of each, and the weights to spread by
-    (None: by what is left)."""
+    (None: by what is left). `discounts`: the lines' discounts in minor units by position (`index.minor`'s
+    grid), when the caller keeps them so (a BUY_X_GET_Y then orders its units in integers)."""
     config = promotion.config
+    positions: list[int] | None = None
     if index is None:
         targets = [line for line in lines if _eligible(promotion, line)]
     else:
         positions = index.of(promotion)
         if positions and isinstance(config, BuyXGetY):  # only the lines holding its units take part
-            held = index.holding_units(positions, config)
-            if held is None:  # as below: no line holds a unit it could give
+            holding = index.holding_units(positions, config)
+            if holding is None:  # as below: no line holds a unit it could give
                 return ZERO.quantize(cent, ROUND_HALF_UP), [], [], [], ZERO
-            positions = held
+            positions = holding
         targets = [lines[i] for i in positions]
     if not targets:
         return ZERO, targets, [], None, ZERO
@@ -593,19 +657,20 @@ def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal, index: T
         targets, lefts = reduced_view(policy, targets, lefts)
         if not targets:
             return ZERO.quantize(cent, ROUND_HALF_UP), [], [], None, ZERO
-    left = sum(lefts, ZERO)
     if isinstance(config, PercentOff):
+        left = sum(lefts, ZERO)
         wanted = percent_of(left, config.percent).quantize(cent, ROUND_HALF_UP)
         if config.max_discount is not None:
             wanted = min(wanted, config.max_discount.quantize(cent, ROUND_HALF_UP))
         return wanted, targets, lefts, None, left
     if isinstance(config, AmountOff):
+        left = sum(lefts, ZERO)
         return min(config.amount.quantize(cent, ROUND_HALF_UP), left), targets, lefts, None, left
     if not isinstance(config, BuyXGetY):  # asked first: a BUY_X_GET_Y pays one test, as before bundles and tiers
         if isinstance(config, FixedPriceBundle):
             return _bundled(config, targets, lefts, cent)
         if isinstance(config, SpendTiers):
-            return _tiered(config, targets, lefts, left, cent)
+            return _tiered(config, targets, lefts, sum(lefts, ZERO), cent)
         return (
             ZERO.quantize(cent, ROUND_HALF_UP),
             [],
@@ -613,7 +678,15 @@ def _wanted(promotion: Promotion, lines: Sequence[Line], cent: Decimal, index: T
             [],
             ZERO,
         )  # GIFT: a line of its own, no discount on the others
-    given = _units_given(config, targets, lefts)
+    minor_lefts: list[int] | None = None
+    held: Held | None = None
+    if positions is not None and policy == "stack" and index is not None:  # the targets are the lines at positions
+        held = positions, index.named(config.get), index.named(config.buy)
+        minor = index.minor
+        if minor is not None and discounts is not None:  # their lefts in minor units (`discounts` is on its grid)
+            subtotals = minor.subtotals
+            minor_lefts = [subtotals[i] - discounts[i] for i in positions]
+    given = _units_given(config, targets, lefts, minor_lefts, held)
     if given is None:
         return ZERO.quantize(cent, ROUND_HALF_UP), [], [], [], ZERO
     exact = [
@@ -693,11 +766,20 @@ def spread_even(
 
 
 def _give(
-    promotion: Promotion, deal: Deal, cent: Decimal, cap_left: Decimal, known: Wanted | None, index: Targets | None
+    promotion: Promotion,
+    deal: Deal,
+    cent: Decimal,
+    cap_left: Decimal,
+    known: Wanted | None,
+    index: Targets | None,
+    discounts: list[int] | None = None,
 ) -> Decimal:
     """Apply one goods promotion to the deal's lines (at most `cap_left`); the amount given.
-    `known`: its `_wanted` of these very lines as they are now, when already worked out."""
-    wanted, targets, lefts, weights, left = known if known is not None else _wanted(promotion, deal.lines, cent, index)
+    `known`: its `_wanted` of these very lines as they are now, when already worked out; `discounts`: the
+    lines' discounts in minor units, when the deal keeps them (`DealMinor`)."""
+    if known is None:
+        known = _wanted(promotion, deal.lines, cent, index, discounts)
+    wanted, targets, lefts, weights, left = known
     platform = promotion.funded_by == "platform"
     if promotion.on_reduced_lines == "best_of":  # `lefts` are what it saw: reduced lines at their own price
         return give_best_of(wanted, targets, lefts, weights, cap_left, cent, platform=platform)
@@ -772,7 +854,13 @@ def _deal(
                     minor.write(deal.own(), positions)
                     before = [deal.lines[position].discount for position in positions]
                     given = _give(
-                        promotion, deal, cent, cap_left, None if first is None else first.get(id(promotion)), index
+                        promotion,
+                        deal,
+                        cent,
+                        cap_left,
+                        None if first is None else first.get(id(promotion)),
+                        index,
+                        minor.discounts,
                     )
                     minor.read(deal.lines, positions, before)
                 floored = minor.floored()
@@ -874,6 +962,8 @@ def apply_promotions(
     known: dict[int, Wanted] = {}  # id(promotion) -> its `_wanted` of the lines as they are
     # The index pays for itself on large baskets under many promotions; a small one scans its lines.
     index = Targets(lines, cent) if len(lines) * len(meeting) > _INDEX_FROM else None
+    # the lines' discounts in minor units as they are now (`_wanted`'s BUY_X_GET_Y orders its units with them)
+    discounts = None if index is None or index.minor is None else index.minor.discounts
     budgeted = grouped = gifted = False  # what the merchandisers' fields ask of this basket (rarely anything)
     # A book without (active) GIFT promotions asks no met promotion whether it is one: no call (the cost budget).
     gift_products = book.gift_products
@@ -884,7 +974,7 @@ def apply_promotions(
         if isinstance(config, FreeDelivery):
             something = fee() > 0
         elif isinstance(config, BuyXGetY | FixedPriceBundle | SpendTiers):  # a group or a tier is needed
-            found = known[id(promotion)] = _wanted(promotion, lines, cent, index)
+            found = known[id(promotion)] = _wanted(promotion, lines, cent, index, discounts)
             something = bool(found[1])
         elif gift_products and isinstance(config, Gift):  # a line of its own, beside whatever deal is chosen
             something = config.min_subtotal is None or subtotal >= config.min_subtotal

@@ -133,12 +133,9 @@ MUTATIONS = [
     Mutation(LINES, "price_lines", "is not None and own else None", "is not None else None"),
     Mutation(PROMOTIONS, "_stacking_key", "(-promotion.priority", "(promotion.priority"),
     Mutation(PROMOTIONS, "_folded", "value.strip().casefold()", "value.strip()"),
-    Mutation(
-        DEALS,
-        "_units_given",
-        "each = [lefts[i] / units[i] for i in gets]",
-        "each = [-lefts[i] / units[i] for i in gets]",
-    ),
+    Mutation(DEALS, "_units_given", "[lefts[i] / units[i] for i in gets]", "[-lefts[i] / units[i] for i in gets]"),
+    Mutation(DEALS, "_units_given", "key=each.__getitem__)]", "key=each.__getitem__, reverse=True)]"),
+    Mutation(DEALS, "_units_given", "sum(compress(units, in_buy))", "sum(units)"),
     Mutation(DEALS, "_fits", "buy_units - from_buy >=", "buy_units >="),
     Mutation(
         DEALS,
@@ -251,6 +248,24 @@ CAUGHT_BY_A_TEST = [
     (
         Mutation(DEALS, "DealMinor.sums", "map(sub, starts, map(mul", "map(add, starts, map(mul"),
         test_minor_units.test_big_baskets_price_byte_for_byte_as_with_decimals,
+    ),
+    # A BUY_X_GET_Y's lines by position (`Held`) against the lines scanned one by one.
+    (
+        Mutation(DEALS, "_units_given", "[position in in_buy_set for", "[position in in_get for"),
+        test_minor_units.test_big_baskets_price_byte_for_byte_as_without_the_index,
+    ),
+    # A BUY_X_GET_Y's units ordered in integers (`_unit_prices`), against the Decimal unit prices.
+    (
+        Mutation(DEALS, "_unit_prices", "value * (common // count)", "value * count"),
+        test_minor_units.test_unit_prices_order_the_lines_as_their_decimal_unit_prices_do,
+    ),
+    (
+        Mutation(DEALS, "_unit_prices", "return values", "return [-value for value in values]"),
+        test_minor_units.test_unit_prices_order_the_lines_as_their_decimal_unit_prices_do,
+    ),
+    (
+        Mutation(DEALS, "_unit_prices", ">= EXACT_ORDER_LIMIT", "> EXACT_ORDER_LIMIT"),
+        test_minor_units.test_unit_prices_leave_amounts_past_their_bound_to_decimal,
     ),
     # Installments are priced after the engine (quotes/service.py), outside the differential comparison.
     (

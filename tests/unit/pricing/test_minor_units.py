@@ -3,7 +3,8 @@
 `spread_minor` against `discounts.spread` on random lines (floors, lines with nothing left, amounts
 up to all that is left, tiny amounts over 120 lines), `tax_minor` against `settle.line_tax`'s
 arithmetic, `tax_terms` against `tax_minor`, and whole quotes of big baskets under random promotions
-priced both ways (minor units switched off through `places_of`), byte for byte. The functions are
+priced both ways (minor units switched off through `places_of`; the whole index switched off through
+`_INDEX_FROM`), byte for byte. The functions are
 called through their module, so that test_engine_mutations.py's mutants of them are the ones called.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from random import Random
 from types import SimpleNamespace
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -155,6 +157,21 @@ def test_big_baskets_price_byte_for_byte_as_with_decimals(
     assert with_minor == with_decimals
 
 
+@settings(max_examples=150, deadline=None)
+@given(big_baskets(), many_promotions())
+def test_big_baskets_price_byte_for_byte_as_without_the_index(
+    basket: list[tuple[CatalogProduct, int]], promos: list[Promotion]
+) -> None:
+    """The index (`Targets`: eligible lines, a BUY_X_GET_Y's lines by position, its units ordered in integers,
+    the deals in minor units) against the lines scanned one by one, as a small basket is priced."""
+    indexed = msgspec.json.encode(priced(basket, promos, []))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(promotion_deals, "_INDEX_FROM", 10**9)
+        scanned = msgspec.json.encode(priced(basket, promos, []))
+
+    assert indexed == scanned
+
+
 def test_the_minor_way_is_the_one_big_baskets_take(monkeypatch: pytest.MonkeyPatch) -> None:
     """The byte-for-byte test above compares two ways only if the first is taken: a 30-line basket under
     four promotions makes its deals in minor units, spreads them there and prices them from their sums."""
@@ -220,3 +237,44 @@ def test_tax_terms_give_a_discounted_lines_tax_less_its_tax_before() -> None:
     assert minor_units.tax_terms(10**15, 0, False, Decimal("0.18")) == (0, 0, 0)  # past NET_LIMIT
     assert minor_units.tax_terms(100, 18, False, Decimal("0.1234567890123")) == (0, 0, 0)  # 13 digits
     assert minor_units.tax_terms(100, 19, False, Decimal("0.18")) == (0, 0, 0)  # a tax not the subtotal's
+
+
+def _order(keys: list[Any], gets: list[int], dearest: bool) -> list[int]:
+    """`_units_given`'s order of its `get` lines by these keys: cheapest (or dearest) first, then by line."""
+    return [i for _, i in sorted(zip([-key for key in keys] if dearest else keys, gets, strict=True))]
+
+
+def test_unit_prices_order_the_lines_as_their_decimal_unit_prices_do() -> None:
+    """`_unit_prices`' integer keys (a left in minor units times a common multiple of the units over its units)
+    order a BUY_X_GET_Y's `get` lines exactly as lefts / units in Decimal do, equal unit prices (3 for 3.00 and
+    1 for 1.00; the same price twice) included, both ways."""
+    rng = Random(11)
+    ordered = 0
+    for _ in range(4000):
+        count = rng.randint(1, 24)
+        units = [rng.choice([1, 1, 2, 3, 4, 6, 7, 12, rng.randint(1, 10_000)]) for _ in range(count)]
+        lefts = [
+            rng.choice([0, units[k] * rng.randint(0, 40), rng.randint(0, 600), rng.randint(0, 10**13)])
+            for k in range(count)
+        ]
+        gets = sorted(rng.sample(range(count), rng.randint(1, count)))
+        keys = promotion_deals._unit_prices(lefts, units, gets)
+        if keys is None:  # only for many different unit counts (their common multiple past 64 bits)
+            assert len({units[i] for i in gets}) > 4
+            continue
+        ordered += 1
+        decimals = [from_minor(lefts[i], 2) / units[i] for i in gets]
+        for dearest in (False, True):
+            assert _order(keys, gets, dearest) == _order(decimals, gets, dearest)
+    assert ordered > 3000
+
+
+def test_unit_prices_leave_amounts_past_their_bound_to_decimal() -> None:
+    limit = promotion_deals.EXACT_ORDER_LIMIT
+    assert promotion_deals._unit_prices([limit // 3 - 1, 5], [3, 1], [0, 1]) == [limit // 3 - 1, 15]
+    assert promotion_deals._unit_prices([limit - 1], [1], [0]) == [limit - 1]
+    assert promotion_deals._unit_prices([limit], [1], [0]) is None
+    past = -(-limit // 3)  # 3 units of it reach the bound
+    assert promotion_deals._unit_prices([past, 5], [3, 1], [0, 1]) is None
+    assert promotion_deals._unit_prices([5, -past], [1, 3], [0, 1]) is None
+    assert promotion_deals._unit_prices([past, 5], [3, 1], [1]) == [5]  # only the `get` lines count
