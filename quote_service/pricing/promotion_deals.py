@@ -572,8 +572,9 @@ class Targets:
             self.by_seller.setdefault(priced.seller_id, set()).add(i)
         self.memo: dict[int, list[int]] = {}
         self.named_memo: dict[int, set[int]] = {}
-        self.holding_memo: dict[int, tuple[list[int], list[int] | None]] = {}
-        """id(config) -> (the positions asked about, `holding_units`' answer): asked again by every deal."""
+        self.holding_memo: dict[int, tuple[list[int], list[int] | None, set[int], set[int]]] = {}
+        """id(config) -> (the positions asked about, `holding_units`' answer, the positions holding a `get` unit and
+        those holding a `buy` unit): asked again by every deal; `_wanted` reads the last two (no call)."""
         self.minor = MinorLines.of(lines, cent, self.unsold)
         """The lines in minor units, for the deals (None: a grid not a power of ten, or an amount off it)."""
 
@@ -611,14 +612,16 @@ class Targets:
             return memo[1]
         gets = self.named(config.get)
         held: list[int] | None = None
+        buys: set[int] = set()
         if not gets.isdisjoint(positions):
-            either = gets | self.named(config.buy)
+            buys = self.named(config.buy)
+            either = gets | buys
             held = (
                 [i for i in positions if i in either]
                 if len(positions) < 2 * len(either)
                 else sorted(either.intersection(positions))
             )
-        self.holding_memo[id(config)] = (positions, held)
+        self.holding_memo[id(config)] = (positions, held, gets, buys)
         return held
 
 
@@ -681,7 +684,9 @@ def _wanted(
     minor_lefts: list[int] | None = None
     held: Held | None = None
     if positions is not None and policy == "stack" and index is not None:  # the targets are the lines at positions
-        held = positions, index.named(config.get), index.named(config.buy)
+        # `holding_units` chose these positions and kept the `get` and `buy` ones (a look-up, not two calls)
+        memo = index.holding_memo[id(config)]
+        held = positions, memo[2], memo[3]
         minor = index.minor
         if minor is not None and discounts is not None:  # their lefts in minor units (`discounts` is on its grid)
             subtotals = minor.subtotals
