@@ -100,8 +100,19 @@ async def apply(
             )
             if row is None:
                 return None
-            applying, status, answer = await _write(app, conn, row, request_id)
-            await fault_points.hit("change_request.replayed")
+            try:
+                async with conn.transaction():  # a savepoint: the write undone, the request's row still locked
+                    applying, status, answer = await _write(app, conn, row, request_id)
+                    await fault_points.hit("change_request.replayed")
+            except Exception as exc:
+                if _passing(exc):
+                    raise
+                # An error of the service's own would fail the same way on every pass of the loop: logged
+                # once, here, and the request ends `failed` in this transaction, while it holds the row (the
+                # row let go first, a pass of the loop took it up and failed the same write again).
+                log.error("change_request_apply_failed", change_request_id=str(change_id), exc_info=exc)
+                reason = f"applying it raised {type(exc).__name__}: {exc}"[:500]
+                applying, status, answer = None, 500, {"success": False, "message": reason, "reason": reason}
             outcome = "applied" if 200 <= status < 300 else "failed" if status >= 500 else "conflicted"
             updated = await _decided(conn, row, outcome, status, answer, request_id)
     except Exception as exc:

@@ -81,7 +81,9 @@ async def test_an_apply_that_fails_for_a_bug_ends_failed_once_with_its_reason(
     assert await _status(pool, change_id) == "failed"
     assert await _applies(pool, change_id) == 1
     tracebacks = [line for line in logs if line["event"] == logged]
-    assert len(tracebacks) == 1, tracebacks  # once, not once per pass of the loop
+    # once, not once per pass of the loop: the apply keeps the request's row locked until it is `failed` (the write
+    # undone to a savepoint), so a pass in between skips it (CI saw the broken write run, and log, twice)
+    assert len(tracebacks) == 1, tracebacks
     assert not [line for line in logs if line["event"] == "change_request_apply_deferred"]
 
     # Ended: not approved again, not applied once the write works again.
