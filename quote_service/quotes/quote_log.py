@@ -184,8 +184,9 @@ class QuoteLogWriter(BackgroundLoop):
             return
         async with self._pool.acquire() as conn:
             database = await database_id(conn)
-        self.spool = Spool(self._root / database)
-        self.spool.open()
+        spool = Spool(self._root / database)
+        spool.open()
+        self.spool = spool  # only once open: a start that failed here can be tried again
 
     @property
     def pending_bytes(self) -> int:
@@ -254,9 +255,18 @@ class QuoteLogWriter(BackgroundLoop):
                 raise OSError(errno.ESHUTDOWN, "the quote log is closed: this process is stopping")
             self.queue(waiting)
         except OSError as exc:
-            self._refused[batch] = exc
-            while len(self._refused) > 64:  # its requests read it in their next turn: a few are enough
-                del self._refused[next(iter(self._refused))]
+            self._refuse(batch, exc)
+        except Exception as exc:  # a bug: its rows are not on disk, so its quotes must not be answered
+            log.error("quote_log_spool_failed", rows=len(waiting), exc_info=exc)
+            refused = OSError(errno.EIO, f"the quote log could not keep the rows: {exc!r}")
+            refused.__cause__ = exc
+            self._refuse(batch, refused)
+
+    def _refuse(self, batch: int, exc: OSError) -> None:
+        """The batch's requests raise `exc` as they resume (`spool_row`): the store answers 503."""
+        self._refused[batch] = exc
+        while len(self._refused) > 64:  # its requests read it in their next turn: a few are enough
+            del self._refused[next(iter(self._refused))]
 
     def _drop(self, count: int) -> None:
         QUOTE_LOG_ROWS_DROPPED.inc(count)

@@ -16,7 +16,8 @@ under one directory. Every segment is held with an exclusive `flock` by the proc
 writes it, for as long as the segment exists; the kernel releases the lock when that process
 dies, however it dies. A segment whose lock can be taken is an orphan: the taker replays it. A
 segment is created under a temporary name and renamed once locked, so no process ever sees a
-live segment unlocked.
+live segment unlocked; a young file under the temporary name is left alone by orphan scans (its
+creator may be between its open and its lock), an old one deleted.
 
 What it promises: an answered quote's row survives the death of the process that answered it
 (the page cache outlives the process), not the loss of the machine or its disk: the spool is not
@@ -40,6 +41,10 @@ log = structlog.get_logger("quote_service.quotes.spool")
 
 SUFFIX = ".rows"
 _PARTIAL = ".new"
+PARTIAL_GRACE_SECONDS = 60.0
+"""A `.new` file is a segment being created: its creator opens it, then locks it, then renames it,
+within microseconds. One younger than this may be between the open and the lock (unlocked for a
+moment): an orphan scan leaves it alone. An older one lost its creator: deleted."""
 READ_CHUNK = 1 << 20
 """Bytes read at a time when reading rows back (a row is a few KB at most)."""
 MEMORY_BYTES = 16 << 20
@@ -152,8 +157,11 @@ class Spool:
             segment = _lock_existing(path)
             if segment is None:
                 continue
-            if path.name.endswith(_PARTIAL):  # created, never renamed: it holds no row
-                self.discard(segment)
+            if path.name.endswith(_PARTIAL):  # being created, or created and never renamed: no row
+                if time.time() - os.fstat(segment.fd).st_mtime < PARTIAL_GRACE_SECONDS:
+                    self.release(segment)  # its creator may not have locked it yet: not ours to delete
+                else:
+                    self.discard(segment)
                 continue
             found.append(segment)
         return found
@@ -214,7 +222,8 @@ class Spool:
         partial = final.with_suffix(_PARTIAL)
         fd = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Waits (microseconds) while an orphan scan holds it to look at its age (`orphans`).
+            fcntl.flock(fd, fcntl.LOCK_EX)
             partial.rename(final)
         except BaseException:
             os.close(fd)

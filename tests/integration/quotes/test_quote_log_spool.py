@@ -8,6 +8,7 @@ SIGKILLed: the kernel drops its locks as it would a worker's.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -253,3 +254,51 @@ async def test_a_row_given_after_the_log_is_drained_fails_its_request_instead_of
         await store.log.spool_row(late)
     assert await logged(pool) == [quote.quote_id]
     assert spooled(tmp_path) == []
+
+
+async def test_a_batch_the_spool_fails_to_keep_for_a_bug_fails_its_requests_instead_of_vanishing(
+    settings: Settings, pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only the disk's OSError: whatever keeps a batch's rows off the spool (here a bug in
+    `queue`) fails the batch's requests (the store answers 503), so no quote is answered that is
+    logged nowhere. Before, such an error escaped the loop callback and the requests answered."""
+    assert settings.redis_url is not None
+    redis = Redis.from_url(settings.redis_url)
+    store = QuoteStore(redis, pool, spool=tmp_path)
+    await store.start()
+
+    def broken(rows: list[object]) -> None:
+        raise RuntimeError("a bug in the spool")
+
+    try:
+        monkeypatch.setattr(store.log, "queue", broken)
+        with pytest.raises(OSError, match="could not keep the rows") as refused:
+            await store.log.spool_row(row(uuid.uuid4()))
+        assert isinstance(refused.value.__cause__, RuntimeError)
+        monkeypatch.undo()
+        kept = uuid.uuid4()
+        await store.log.spool_row(row(kept))  # the next batch is kept as before
+    finally:
+        await store.stop()
+        await redis.aclose()
+    assert await logged(pool) == [kept]
+
+
+def test_a_segment_being_created_is_left_to_its_creator_and_a_stale_one_deleted(tmp_path: Path) -> None:
+    """A `.new` file is a segment between its creator's open and its lock: an orphan scan that
+    deleted it there would make the creator's rename fail (a failed start, a failed seal). Only one
+    older than PARTIAL_GRACE_SECONDS, whose creator died, is deleted."""
+    young = tmp_path / "1-1-0.new"
+    stale = tmp_path / "2-1-0.new"
+    young.touch()
+    stale.touch()
+    old = stale.stat().st_mtime - spool_module.PARTIAL_GRACE_SECONDS - 1
+    os.utime(stale, (old, old))
+    assert Spool(tmp_path).orphans(owned=set()) == []
+    assert young.exists()
+    assert not stale.exists()
+    fd = os.open(young, os.O_RDWR)  # and its creator can still lock it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
