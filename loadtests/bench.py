@@ -8,7 +8,8 @@ Starts `quote-service serve` on the local PostgreSQL (a fresh database `qs_bench
 redis-server of its own (both removed afterwards), runs `seed-demo` (50 products and a typical
 configuration: commission rates, fee/tax/price rules, flags, coupons), creates a service API
 key, and starts the REFERENCE server (loadtests/reference_app.py: bare Litestar + msgspec
-decoding the same bodies into the same request Struct and echoing them, granian, 1 worker).
+decoding the same bodies into the same request Struct and echoing them, granian, 1 worker; a run
+stops if the echo answers an error status: its figures would be an error path's).
 Each run drives, with wrk: `/health`, the reference with the quote bodies, then quotes with
 DISTINCT baskets (random customer, 1-4 random demo products, random quantities, so no response
 cache answers; `--body readme`: the README's one-line basket, `--body simple`: the cost budget's
@@ -153,6 +154,16 @@ def profile_quotes(meter: ServerCpu, base: str, args: argparse.Namespace, script
     print(spy.report(args.profile, result["requests"] / max(1, len(workers)), busy / max(1, len(workers))))
 
 
+def refused_by_echo(result: dict[str, float]) -> None:
+    """Stop when the reference answered errors: its figures would be an error path's, and every ratio to
+    it wrong (the simple body's decimal number was refused 400 until the echo read it as the service does)."""
+    if result["non_2xx"]:
+        raise SystemExit(
+            f"the reference echo answered {result['non_2xx']:.0f} of {result['requests']:.0f} requests with an"
+            " error status: its figures would not be an echo's (loadtests/reference_app.py)"
+        )
+
+
 def cpu_line(r: dict[str, float]) -> str:
     return (
         f"python {r['worker_python_us']:.0f} + threads {r['worker_threads_us']:.0f} + master {r['master_us']:.0f}"
@@ -268,6 +279,7 @@ def run_phases(
     for run in range(1, args.runs + 1):
         health = measured(ours, base, "/health", args, None)
         refr = measured(theirs, reference_base, "/api/v1/quote", args, script)
+        refused_by_echo(refr)
         worked = None if work is None else measured(work[0], work[1], "/api/v1/quote", args, script)
         as_numbers = None
         if numbers is not None and run % 2 == 0:  # alternate which form goes first
