@@ -67,9 +67,13 @@ class Reverted(msgspec.Struct, kw_only=True):
 
 
 async def _entry(conn: Connection, entry_id: int) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        "SELECT id, action, entity_type, entity_id, before, after FROM audit_log WHERE id = $1", entry_id
-    )
+    # An id past a bigint's range names no entry: 404 like any other unknown id (PostgreSQL would refuse
+    # the parameter itself, an error no caller should see as a 500).
+    row = None
+    if 0 < entry_id < 2**63:
+        row = await conn.fetchrow(
+            "SELECT id, action, entity_type, entity_id, before, after FROM audit_log WHERE id = $1", entry_id
+        )
     row = found(row, f"audit entry {entry_id}")
     if row["entity_type"] not in REVERTIBLE or row["action"] not in ("create", "update", "delete"):
         raise invalid(
