@@ -307,10 +307,11 @@ class AcpCall(Call):
     canceling = False
 
     def check(self, headers: Any) -> Response[bytes] | None:
-        version = headers.get("api-version") or VERSION
-        if version in SUPPORTED:
+        version = headers.get("api-version")
+        if version is None or version in SUPPORTED:  # absent: the newest; an empty one names no version
             return None
-        body = self.failed("unsupported_api_version", f"API-Version {version} is not supported", "API-Version")
+        named = version or "(empty)"
+        body = self.failed("unsupported_api_version", f"API-Version {named} is not supported", "API-Version")
         return self.refuse(400, {**body, "supported_versions": list(SUPPORTED)})
 
     @property

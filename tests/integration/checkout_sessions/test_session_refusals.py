@@ -77,6 +77,33 @@ async def test_acp_needs_an_idempotency_key_and_a_known_version(client: Client, 
     assert old.json()["supported_versions"] == ["2025-09-29"]
 
 
+async def test_an_empty_api_version_is_no_version_and_is_refused_on_every_acp_route(
+    client: Client, admin: Caller
+) -> None:
+    """Absent, API-Version means the newest; sent empty it names none (a fuzzer's `API-Version:` was answered 200)."""
+    goods = await market(client, admin)
+    agent = Agent(client, await agent_key(client, admin))
+    session = acp_session(await agent.create({"items": [{"id": goods["a"]["id"], "quantity": 1}]}), 201)
+    before = acp_session(await agent.get(session["id"]))
+    empty = {"API-Version": ""}
+    refused = [
+        await client.post(
+            ACP, json={"items": [{"id": goods["a"]["id"], "quantity": 1}]}, headers={**agent.keyed(), **empty}
+        ),
+        await client.get(f"{ACP}/{session['id']}", headers={**agent.headers, **empty}),
+        await client.post(
+            f"{ACP}/{session['id']}",
+            json={"items": [{"id": goods["a"]["id"], "quantity": 3}]},
+            headers={**agent.keyed(), **empty},
+        ),
+    ]
+    for response in refused:
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "unsupported_api_version"
+        assert response.json()["supported_versions"] == ["2025-09-29"]
+    assert acp_session(await agent.get(session["id"])) == before  # the refused update changed nothing
+
+
 async def test_a_key_reused_with_another_body_is_a_conflict_in_each_protocol(client: Client, admin: Caller) -> None:
     goods = await market(client, admin)
     agent = Agent(client, await agent_key(client, admin))
