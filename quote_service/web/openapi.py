@@ -211,6 +211,7 @@ def _metrics_is_text(schema: dict[str, Any]) -> None:
 CSV_ROUTES = (
     ("get", "/api/v1/sellers/{seller_id}/statement"),
     ("get", "/api/v1/sellers/{seller_id}/statement/entries"),
+    ("get", "/api/v1/coupons/{code}/codes"),
 )
 """Routes whose 200 is the JSON envelope, or with `?format=csv` a text/csv file."""
 
