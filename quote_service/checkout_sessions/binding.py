@@ -93,6 +93,12 @@ class ProtocolReply:
 Run = Callable[[Any, Keyed], Awaitable[Session]]
 
 
+def printable(value: str) -> bool:
+    """A header value of printable ASCII, spaces inside allowed (docs/agents.md: the agents' Idempotency-Key and
+    UCP-Agent); a control character or a byte past ASCII, which HTTP lets through as opaque data, is refused."""
+    return value.isascii() and value.isprintable()
+
+
 class Call:
     """One request to a binding: its headers checked (`problem`: the refusal to send instead), its signature
     verified, its body read into the protocol's Struct, the service's answer or refusal in the protocol's shape."""
@@ -163,8 +169,9 @@ class Call:
     def _check_key(self) -> Response[bytes] | None:
         if not self.key:
             return self.refuse(400, self.failed("idempotency_key_required", "send an Idempotency-Key header", KEY))
-        if len(self.key) > MAX_IDEMPOTENCY_KEY_LENGTH:
-            return self.refuse(400, self.failed("invalid", "Idempotency-Key is 1 to 128 characters", KEY))
+        if len(self.key) > MAX_IDEMPOTENCY_KEY_LENGTH or not printable(self.key):
+            message = "Idempotency-Key is 1 to 128 printable ASCII characters"
+            return self.refuse(400, self.failed("invalid", message, KEY))
         return None
 
     def refuse(self, status: int, body: dict[str, Any], extra: dict[str, str] | None = None) -> Response[bytes]:

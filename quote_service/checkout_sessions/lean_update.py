@@ -5,7 +5,7 @@ Response → ASGI conversion cost it ~160 µs of CPU (docs/agents.md#what-an-upd
 `POST /acp/checkout_sessions/{id}` with `Content-Type: application/json`, an API key the process
 authenticated recently (`X-API-Key`, or `Authorization: Bearer qsk_...`) of an agent, service or admin key
 registered without a public key (a signed request is verified on the normal path), an `API-Version` this
-binding supports or none, one `Idempotency-Key` of 1-128 ASCII characters, at most one `Request-Id`, and a
+binding supports or none, one `Idempotency-Key` of 1-128 printable ASCII characters, at most one `Request-Id`, and a
 body that decodes into the update. The session service runs exactly as the route runs it, and the answer is
 the bytes it kept for the key, with the route's headers.
 
@@ -95,6 +95,7 @@ class LeanAcpUpdate:
             or idempotency is None
             or not 1 <= len(idempotency) <= MAX_IDEMPOTENCY_KEY_LENGTH
             or not idempotency.isascii()
+            or not idempotency.decode().isprintable()  # `binding.printable`: the normal path refuses the rest
             or (request_id is not None and not request_id.isascii())
         ):
             await edge.hand_on(scope, receive, send, None, key, _HANDED_ON)

@@ -23,8 +23,9 @@ _ENVELOPE = {"$ref": _REF.format(name="ErrorEnvelope")}
 _ACP_SESSIONS = "/acp/checkout_sessions"
 _UCP_SESSIONS = "/ucp/checkout-sessions"
 _PROFILES = ("/ucp/.well-known/ucp", "/.well-known/ucp")
-_VISIBLE = r"^[!-~]+$"
-"""A header value the server keeps as sent: visible ASCII, no spaces (HTTP trims the ends)."""
+_VISIBLE = r"^[!-~]([ -~]*[!-~])?$"
+"""A header value the server keeps as sent and takes (`binding.printable`): printable ASCII, spaces only inside
+(HTTP trims the ends)."""
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "AcpError": {

@@ -18,7 +18,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from msgspec import Meta
 
-from quote_service.checkout_sessions.binding import Call, json_response, stamp
+from quote_service.checkout_sessions.binding import Call, json_response, printable, stamp
 from quote_service.checkout_sessions.schemas import Changes, Item, Message, Session
 from quote_service.checkout_sessions.service import CheckoutSessions, Keyed
 from quote_service.errors import ServiceError
@@ -293,9 +293,12 @@ class UcpCall(Call):
     protocol = "ucp"
 
     def check(self, headers: Any) -> Response[bytes] | None:
-        if headers.get("ucp-agent"):
-            return None
-        return self.refuse(400, self.failed("ucp_agent_required", "send a UCP-Agent header", "UCP-Agent"))
+        agent = headers.get("ucp-agent")
+        if not agent:
+            return self.refuse(400, self.failed("ucp_agent_required", "send a UCP-Agent header", "UCP-Agent"))
+        if not printable(agent):
+            return self.refuse(400, self.failed("invalid", "UCP-Agent is printable ASCII", "UCP-Agent"))
+        return None
 
     def render(self, session: Session) -> dict[str, Any]:
         return render(session, "" if session.order_id is None else self.base_url)  # (only an order links)

@@ -201,3 +201,33 @@ async def test_a_shopper_is_403_before_any_protocol_check(
     response = await client.request(method, path, content=b"{", headers=shopper.headers)
     body = expect_error(response, 403, "FORBIDDEN")
     assert body["message"] == "This action needs the admin or agent or service role"
+
+
+async def test_agent_headers_past_printable_ascii_are_refused_and_a_space_inside_is_taken(
+    client: Client, admin: Caller, settings: Settings
+) -> None:
+    """The agents' Idempotency-Key and UCP-Agent are printable ASCII (the OpenAPI document's pattern): a byte past
+    ASCII or a control character is the protocol's 400 naming the header and writes nothing (schemathesis sent
+    `UCP-Agent` bytes past ASCII and an Idempotency-Key of the same kind, and both were answered as if valid)."""
+    goods = await market(client, admin)
+    agent = Agent(client, await agent_key(client, admin))
+    items = {"items": [{"id": goods["a"]["id"], "quantity": 1}]}
+    session = acp_session(await agent.create(items), 201)
+    before = acp_session(await agent.get(session["id"]))
+    for key in (b"\xd7\xf8", b"k\x7f", b"k\x01"):
+        headers = {**agent.headers, "Idempotency-Key": key}
+        created = await client.post(ACP, json=items, headers=headers)
+        updated = await client.post(f"{ACP}/{session['id']}", json=items, headers=headers)  # the lean path hands on
+        for response in (created, updated):
+            assert response.status_code == 400, response.text
+            assert (response.json()["code"], response.json()["param"]) == ("invalid", "Idempotency-Key")
+    assert await count_sessions(settings) == 1
+    assert acp_session(await agent.get(session["id"])) == before
+    missing = f"{UCP}/{uuid.uuid4()}"
+    for value in (b"\xd7\xf8", b'profile="https://a.example/p"\x01'):
+        response = await client.get(missing, headers={**agent.headers, "UCP-Agent": value})
+        assert response.status_code == 400, response.text
+        assert (response.json()["code"], response.json()["path"]) == ("invalid", "UCP-Agent")
+    # A structured-field dictionary's members are separated by ", ": taken (then the session is simply not found).
+    spaced = await client.get(missing, headers={**agent.headers, "UCP-Agent": 'profile="https://a.example/p", v=1'})
+    assert spaced.status_code == 404
