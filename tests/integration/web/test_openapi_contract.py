@@ -15,12 +15,14 @@ matched twice, each fixed with a test of its own.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -29,7 +31,7 @@ from quote_service.auth import credentials
 from quote_service.clock import utcnow
 from quote_service.config import Settings
 from tests.integration.conftest import Caller, make_caller
-from tests.integration.servers import cli_env, running_server_logged
+from tests.integration.servers import CLI, cli_env, running_server_logged
 
 DEPTH = int(os.environ.get("SCHEMATHESIS_DEPTH", "1"))
 """Examples x DEPTH; above 1 the `coverage` phase too (minutes: a probe, not CI's run)."""
@@ -64,8 +66,38 @@ RUNS = {
 }
 
 
-def _run(base: str, headers: dict[str, str], arguments: list[str], workdir: Path) -> subprocess.Popen[str]:
-    command = [str(ST), "--config-file", str(CONFIG), "run", f"{base}/openapi.json", "--checks", "all"]
+PINNED = {
+    "product_id": "SELECT id FROM products ORDER BY created_at, id LIMIT 1",
+    "sale_id": "SELECT id FROM flash_sales ORDER BY id LIMIT 1",
+    "order_id": "SELECT id FROM orders ORDER BY id LIMIT 1",
+    "seller_id": "SELECT seller_id FROM products WHERE seller_id IS NOT NULL ORDER BY seller_id LIMIT 1",
+    "code": "SELECT code FROM coupons ORDER BY code LIMIT 1",
+    "webhook_id": "SELECT id FROM webhooks ORDER BY id LIMIT 1",
+    "rate_id": "SELECT id FROM commission_rates ORDER BY id LIMIT 1",
+    "offer_id": "SELECT id FROM offers ORDER BY id LIMIT 1",
+    "flag_id": "SELECT id FROM feature_flags ORDER BY id LIMIT 1",
+    "flag_key": "SELECT key FROM feature_flags ORDER BY key LIMIT 1",
+    "key": "SELECT key FROM feature_flags ORDER BY key LIMIT 1",
+    "rule_id": "SELECT id FROM pricing_rules ORDER BY id LIMIT 1",
+    "profile_id": "SELECT id FROM shipping_profiles ORDER BY id LIMIT 1",
+    "plan_id": "SELECT id FROM installment_plans ORDER BY id LIMIT 1",
+    "list_id": "SELECT id FROM price_lists ORDER BY id LIMIT 1",
+    "user_id": "SELECT id FROM users WHERE role <> 'admin' ORDER BY username LIMIT 1",
+    "terms_id": "SELECT id FROM payout_terms ORDER BY id LIMIT 1",
+    "quote_id": "SELECT quote_id FROM quote_log ORDER BY created_at, quote_id LIMIT 1",
+    "promotion_id": "SELECT id FROM promotions ORDER BY id LIMIT 1",
+    "payout_id": "SELECT id FROM payouts ORDER BY id LIMIT 1",
+    "key_id": "SELECT id FROM api_keys ORDER BY id LIMIT 1",
+    "entry_id": "SELECT id FROM audit_log ORDER BY id LIMIT 1",
+    "name": "SELECT name FROM campaigns ORDER BY name LIMIT 1",
+}
+"""A path parameter → the SQL naming one of seed-demo's entities of its kind (`test_..._on_the_demos_data`)."""
+
+
+def _run(
+    base: str, headers: dict[str, str], arguments: list[str], workdir: Path, config: Path = CONFIG
+) -> subprocess.Popen[str]:
+    command = [str(ST), "--config-file", str(config), "run", f"{base}/openapi.json", "--checks", "all"]
     command += ["--seed", SEED, "--no-color", "--workers", "1", *arguments]
     for name, value in headers.items():
         command += ["--header", f"{name}: {value}"]
@@ -123,4 +155,33 @@ async def test_the_document_holds_for_every_kind_of_caller(
 
     for who, run in runs.items():
         assert run.returncode == 0, f"schemathesis as {who}:\n{outputs[who]}"
+    assert errors == []
+
+
+async def test_the_document_holds_on_the_demos_data(settings: Settings, admin: Caller, tmp_path: Path) -> None:
+    """Most operations name an entity in their path: with made-up ids they reach only their 404. Here schemathesis
+    runs as an admin over seed-demo's data with each path id pinned to one of its entities (`PINNED`; DELETE left
+    out, so each stays for the operations after it), and every check holds as above."""
+    assert settings.database_url is not None
+    assert settings.redis_url is not None
+    env = cli_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, RATE_LIMIT_PER_MINUTE="1000000")
+    seed = [*CLI, "seed-demo"]
+    await asyncio.to_thread(subprocess.run, seed, env=env, check=True, capture_output=True)
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        pinned = {name: await conn.fetchval(sql) for name, sql in PINNED.items()}
+    finally:
+        await conn.close()
+    missing = sorted(name for name, value in pinned.items() if value is None)
+    assert missing == [], f"seed-demo made no entity for {missing}"
+    config = tmp_path / "schemathesis.toml"
+    values = "".join(f'"path.{name}" = {json.dumps(str(value))}\n' for name, value in pinned.items())
+    config.write_text(f"{CONFIG.read_text()}\n[parameters]\n{values}")
+    arguments = ["--phases", _FUZZ, *_examples(10), "--exclude-method", "DELETE"]
+    arguments += ["--exclude-path", LOGOUT, "--exclude-path", END_SESSIONS]
+    with running_server_logged(env, "--workers", "2") as (base, log_file):
+        run = _run(base, admin.headers, arguments, tmp_path, config)
+        output = run.communicate(timeout=300 * DEPTH)[0]
+        errors = _logged_errors(log_file)
+    assert run.returncode == 0, f"schemathesis on the demo's data:\n{output}"
     assert errors == []
